@@ -1,0 +1,85 @@
+"""Alert fan-out: a bounded queue in front of every notifier, with duplicates coalesced.
+
+``emit`` never blocks and never raises: trading goes on whatever the notifiers do. The first
+alert of a kind goes out at once; identical ones (same kind, source and message) within the
+coalescing window are counted and summarised once when the window closes ("... (3x in 60 s)").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import replace
+
+from .api import Notifier
+from .domain import Alert, AlertLevel
+
+log = logging.getLogger("arbot.alerts")
+
+
+class Alerts:
+    def __init__(self, coalesce_s: float, queue_size: int, monotonic):
+        self.coalesce_s = coalesce_s
+        self._queue: deque[Alert] = deque(maxlen=queue_size)
+        self._wakeup = asyncio.Event()
+        self._windows: dict[tuple[str, str, str], tuple[float, int, Alert]] = {}
+        self._monotonic = monotonic
+        self.notifiers: list[Notifier] = []
+        self.dropped = 0
+        self.sent = 0
+
+    def emit(self, alert: Alert) -> None:
+        """Queue an alert (or count it, inside its coalescing window)."""
+        key = (alert.kind, alert.source, alert.message)
+        now = self._monotonic()
+        window = self._windows.get(key)
+        if window is not None and now - window[0] < self.coalesce_s:
+            self._windows[key] = (window[0], window[1] + 1, alert)
+            return
+        self._windows[key] = (now, 1, alert)
+        self._put(alert)
+
+    def _put(self, alert: Alert) -> None:
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append(alert)
+        self._wakeup.set()
+
+    def _close_windows(self, force: bool = False) -> None:
+        now = self._monotonic()
+        for key, (start, count, last) in list(self._windows.items()):
+            if force or now - start >= self.coalesce_s:
+                del self._windows[key]
+                if count > 1:
+                    repeats = count - 1
+                    self._put(replace(last, message=f"{last.message} ({repeats} more in {self.coalesce_s:g} s)",
+                                      fields={**last.fields, "repeats": repeats}))
+
+    async def run(self) -> None:
+        """Deliver queued alerts until cancelled."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=max(self.coalesce_s, 0.1))
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+            self._close_windows()
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        while self._queue:
+            alert = self._queue.popleft()
+            for notifier in self.notifiers:
+                if alert.level < AlertLevel[getattr(notifier.settings, "min_level", "info").upper()]:
+                    continue
+                try:
+                    await notifier.send(alert)
+                except Exception:  # one broken notifier must not silence the others
+                    log.exception("notifier %s failed to send an alert", notifier.name)
+            self.sent += 1
+
+    async def flush(self) -> None:
+        """Send everything still queued, including open coalescing windows (on shutdown)."""
+        self._close_windows(force=True)
+        await self.deliver()

@@ -1,0 +1,296 @@
+"""The running bot: builds components from config and plugins, starts and stops them in order.
+
+Start order: store -> notifiers (so every later problem can be heard) -> exchanges -> executor
+and recovery of orders left in flight -> strategies -> scheduler -> control channel -> ``startup``
+hook. Stop runs it backwards. A component whose constructor or ``start`` raises is reported with
+its plugin's name and left out; the bot runs without it (and without strategies that need it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import zoneinfo
+from typing import Any
+
+from .alerts import Alerts
+from .api import Context, Exchange, Notifier, Strategy
+from .bus import Bus
+from .clock import Clock
+from .commands import CommandTable
+from .config import Config
+from .domain import Alert, AlertLevel, BookUpdate, FeedStatus, Fill, OrderIntent, OrderReport, Trade
+from .execution import Executor
+from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
+from .portfolio import Portfolio
+from .risk import RiskGate, Veto
+from .scheduler import Scheduler
+from .store import Store
+from .tasks import Tasks
+
+log = logging.getLogger("arbot")
+
+
+class Bot:
+    """One running arbot. Plugins see it in ``startup``/``shutdown``, jobs and commands."""
+
+    def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None):
+        self.config = config
+        self.plugins = plugins
+        self.registry = registry
+        self.clock = clock or Clock()
+        self.data_dir = config.data_dir
+        self.bus = Bus(self._subscriber_failed)
+        self.tasks = Tasks(self._task_failed)
+        self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic)
+        self.store = Store(config.db_url)
+        self.exchanges: dict[str, Exchange] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.notifiers: dict[str, Notifier] = {}
+        self.executor = Executor(self, config.executor)
+        self.portfolio = Portfolio(self.executor.open_orders)
+        self.risk = RiskGate([], self.portfolio)
+        self.scheduler = Scheduler(config.scheduler)
+        self.commands = CommandTable(registry.commands, self)
+        self.started_ns = 0
+        self._owner_plugin: dict[str, str] = {}
+        self._failed: dict[str, str] = {}
+        self._paused_by: dict[str, str] = {}
+        self._stop = asyncio.Event()
+        self._started: list[Any] = []
+        plugins._report = self._plugin_error
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _build(self, kind: str) -> dict[str, Any]:
+        built = {}
+        for name, comp in self.config.of_kind(kind).items():
+            reg = self.registry.components[kind][comp.type]
+            self._owner_plugin[name] = reg.plugin
+            try:
+                built[name] = reg.obj(name, comp.settings, Context(self, kind, name))
+            except Exception as exc:
+                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}')
+        return built
+
+    async def _start_each(self, components: dict[str, Any], kind: str) -> None:
+        for name, component in list(components.items()):
+            try:
+                await component.start()
+            except Exception as exc:
+                self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
+                                                            f'{type(exc).__name__}: {exc}')
+                del components[name]
+                continue
+            self._started.append(component)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.started_ns = self.clock.time_ns()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store.open()
+
+        self.notifiers = self._build("notifier")
+        self.alerts.notifiers = list(self.notifiers.values())
+        await self._start_each(self.notifiers, "notifier")
+        self.alerts.notifiers = list(self.notifiers.values())
+        self.tasks.create(self.alerts.run(), owner="host", what="alert delivery")
+        for info in self.plugins.infos.values():
+            for error in info.errors:
+                self._alert_plugin_error(info, error)
+
+        self.risk.checks = list(self._build("risk").values())
+        self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
+        self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
+        self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
+        self.executor.on_fill = self._dispatch_fill
+        self.executor.on_order_update = self._dispatch_update
+
+        self.exchanges = self._build("exchange")
+        await self._start_each(self.exchanges, "exchange")
+        await self.executor.start()
+        recovered = await self.executor.recover()
+        if any(recovered.values()):
+            log.info("orders left by the previous run: %s", recovered)
+        for strategy_name, fill in self.store.fills():
+            self.portfolio.on_fill(fill)
+
+        self.strategies = self._build("strategy")
+        for name, strategy in list(self.strategies.items()):
+            missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+            if missing:
+                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
+                                                             f'{", ".join(missing)}, which did not start')
+                del self.strategies[name]
+        await self._start_each(self.strategies, "strategy")
+        for name, strategy in self.strategies.items():
+            self._subscribe_strategy(name, strategy)
+
+        collect_jobs(self.plugins, self.registry, self.config)
+        for reg in self.registry.jobs.values():
+            self.scheduler.add(reg.obj, reg.plugin, self)
+        self.scheduler.start()
+
+        from .control import ControlServer
+
+        self.control = ControlServer(self)
+        await self.control.start()
+        await self.plugins.call_each_async("startup", bot=self)
+        self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
+                   strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+
+    def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
+        for exchange, symbol in strategy.markets():
+            for event_type in (BookUpdate, Trade, FeedStatus):
+                self.bus.subscribe(event_type, strategy.on_market, owner=name, exchange=exchange, symbol=symbol)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, duration_s: float | None = None) -> None:
+        """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly."""
+        await self.start()
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=duration_s)
+        except TimeoutError:
+            log.info("ran for %ss; stopping", duration_s)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        log.info("stopping")
+        await self.plugins.call_each_async("shutdown", bot=self)
+        control = getattr(self, "control", None)
+        if control is not None:
+            await control.stop()
+        self.scheduler.stop()
+        for name in list(self.strategies):
+            self.bus.unsubscribe_owner(name)
+        if self.config.bot.on_shutdown == "cancel" and self.exchanges:
+            try:
+                count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
+                log.info("cancelled %d resting order(s)", count)
+            except Exception as exc:
+                log.error("cancelling resting orders failed: %s", exc)
+        self.executor.flush()
+        self.alert(AlertLevel.INFO, "bot", "arbot stopped")
+        for component in reversed(self._started):
+            if isinstance(component, Notifier):
+                continue
+            try:
+                await component.stop()
+            except Exception as exc:
+                log.error("%s failed to stop: %s", component.name, exc)
+        await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
+        self.executor.flush()
+        await self.alerts.flush()
+        for component in reversed(self._started):
+            if isinstance(component, Notifier):
+                try:
+                    await component.stop()
+                except Exception as exc:
+                    log.error("%s failed to stop: %s", component.name, exc)
+        self.store.close()
+
+    # --- dispatch to strategies -------------------------------------------------------------
+
+    def _dispatch_fill(self, strategy_name: str, fill: Fill) -> None:
+        self.portfolio.on_fill(fill)
+        strategy = self.strategies.get(strategy_name)
+        if strategy is not None and strategy_name not in self._failed:
+            self._guard(strategy_name, strategy.on_fill, fill)
+        self.alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
+                   source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+
+    def _dispatch_update(self, strategy_name: str, update) -> None:
+        self.bus.publish(update)
+        strategy = self.strategies.get(strategy_name)
+        if strategy is not None and strategy_name not in self._failed:
+            self._guard(strategy_name, strategy.on_order_update, update)
+
+    def _guard(self, owner: str, func, arg) -> None:
+        try:
+            func(arg)
+        except Exception as exc:
+            self._subscriber_failed(owner, exc, arg)
+
+    # --- control ----------------------------------------------------------------------------
+
+    def pause(self, names: list[str], by: str) -> None:
+        for name in names:
+            self.strategies[name].paused = True
+            self._paused_by[name] = by
+            self.alert(AlertLevel.WARNING, "bot", f"strategy {name} paused by {by}")
+
+    def resume(self, names: list[str], by: str) -> None:
+        for name in names:
+            strategy = self.strategies[name]
+            if name in self._failed:
+                del self._failed[name]
+                self._subscribe_strategy(name, strategy)
+            strategy.paused = False
+            self._paused_by.pop(name, None)
+            self.alert(AlertLevel.INFO, "bot", f"strategy {name} resumed by {by}")
+
+    def strategy_state(self, name: str) -> str:
+        if name in self._failed:
+            return f"failed ({self._failed[name]})"
+        if self.strategies[name].paused:
+            return f"paused by {self._paused_by.get(name, 'host')}"
+        return "running"
+
+    def strategy_failed(self, name: str) -> bool:
+        return name in self._failed
+
+    def start_of_day_ns(self) -> int:
+        tz = zoneinfo.ZoneInfo(self.config.scheduler.timezone)
+        now = dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, tz)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return int(midnight.timestamp()) * 1_000_000_000
+
+    # --- errors and alerts ------------------------------------------------------------------
+
+    def alert(self, level: AlertLevel, kind: str, message: str, source: str = "host", **fields: Any) -> None:
+        self.alerts.emit(Alert(level=level, kind=kind, source=source, message=message, fields=fields,
+                               ts_ns=self.clock.time_ns()))
+
+    def on_veto(self, intent: OrderIntent, veto: Veto) -> None:
+        log.warning("risk %s vetoed %s %s %s: %s", veto.check, intent.strategy, intent.side, intent.symbol, veto.reason)
+        self.store.record_risk_event(
+            check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
+            symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
+                                           "price": str(intent.price)}, ts_ns=self.clock.time_ns())
+        self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
+
+    def plugin_failed(self, plugin: str, message: str) -> None:
+        """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted."""
+        self.plugins.fail(plugin, message)
+
+    def _plugin_error(self, info: PluginInfo, message: str) -> None:
+        log.error("%s: %s", info.label, message)
+        self._alert_plugin_error(info, message)
+
+    def _alert_plugin_error(self, info: PluginInfo, message: str) -> None:
+        self.alert(AlertLevel.ERROR, "plugin_error", f"{info.label}: {message}", source=info.name)
+
+    def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
+        plugin = self._owner_plugin.get(owner, owner)
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        if owner in self.strategies and owner not in self._failed:
+            self._failed[owner] = f"{type(exc).__name__}: {exc}"
+            self.bus.unsubscribe_owner(owner)
+            self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
+                                       f'{type(event).__name__}; it is stopped until /resume {owner}')
+        elif owner not in self.strategies:
+            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}')
+
+    def _task_failed(self, owner: str, what: str, exc: BaseException) -> None:
+        log.error("background task %s of %s failed", what, owner, exc_info=exc)
+        plugin = self._owner_plugin.get(owner)
+        if plugin is not None:
+            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}')
+        else:
+            self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
+

@@ -1,0 +1,156 @@
+"""The host's own commands and jobs, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import hookimpl
+from .api import Caller, Command, Job, Reply
+from .domain import AlertLevel
+from .report import collect_figures, money, report_reply
+
+if TYPE_CHECKING:
+    from .app import Bot
+    from .config import Config
+
+
+def _age(ns: int) -> str:
+    seconds = ns / 1e9
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    now = bot.clock.time_ns()
+    rows = [("mode", bot.config.mode), ("uptime", _age(now - bot.started_ns))]
+    for name, strategy in bot.strategies.items():
+        facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
+        rows.append((name, bot.strategy_state(name) + (f"; {facts}" if facts else "")))
+    rows.append(("open orders", str(len(bot.executor.open_orders()))))
+    for (exchange, symbol), ts in sorted(bot.portfolio.data_times().items()):
+        rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
+    today = collect_figures(bot.store, since_ns=bot.start_of_day_ns())
+    pnl = {}
+    for fig in today.values():
+        for asset in set(fig.realized) | set(fig.fees):
+            pnl[asset] = pnl.get(asset, 0) + fig.net(asset)
+    rows.append(("PnL today", ", ".join(money(v, a) for a, v in sorted(pnl.items())) or "0"))
+    return Reply("Status", rows=rows)
+
+
+def _targets(bot: Bot, args: list[str]) -> list[str] | Reply:
+    if not args:
+        return list(bot.strategies)
+    unknown = [a for a in args if a not in bot.strategies]
+    if unknown:
+        return Reply(f"No strategy named {', '.join(unknown)}. Strategies: {', '.join(bot.strategies) or 'none'}.",
+                     ok=False)
+    return args
+
+
+async def pause(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    targets = _targets(bot, args)
+    if isinstance(targets, Reply):
+        return targets
+    bot.pause(targets, by=f"{caller.transport}:{caller.user_id}")
+    return Reply(f"Paused: {', '.join(targets) or 'nothing'}. Resting orders stay; no new orders.")
+
+
+async def resume(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    targets = _targets(bot, args)
+    if isinstance(targets, Reply):
+        return targets
+    bot.resume(targets, by=f"{caller.transport}:{caller.user_id}")
+    return Reply(f"Resumed: {', '.join(targets) or 'nothing'}.")
+
+
+async def strategies(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    rows = [("name", "type", "state", "markets")]
+    for name, strategy in bot.strategies.items():
+        markets = ", ".join(f"{e}:{s}" for e, s in strategy.markets())
+        rows.append((name, bot.config.of_kind("strategy")[name].type, bot.strategy_state(name), markets))
+    return Reply("Strategies", rows=rows, header=True)
+
+
+async def orders(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    open_orders = bot.executor.open_orders()
+    rows = [("strategy", "side", "qty", "price", "status")]
+    for o in open_orders[:30]:
+        rows.append((o.strategy, o.side.value, str(o.qty), str(o.price) if o.price is not None else "market",
+                     o.status.value))
+    return Reply(f"Open orders: {len(open_orders)}", rows=rows if open_orders else [], header=True)
+
+
+async def balance(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    rows = [("exchange", "asset", "free", "total")]
+    for name, exchange in bot.exchanges.items():
+        for asset, b in sorted((await exchange.balances()).items()):
+            if b.total:
+                rows.append((name, asset, str(b.free), str(b.total)))
+    return Reply("Balances", rows=rows, header=True)
+
+
+async def plugins(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    rows = [("plugin", "kinds", "from", "status")]
+    for info in sorted(bot.plugins.infos.values(), key=lambda i: i.name):
+        source = f"{info.dist} {info.version}" if info.dist else "-"
+        rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", source,
+                     "error" if info.errors else "ok"))
+    return Reply("Plugins", rows=rows, header=True)
+
+
+async def help_(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    rows = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help) for c in bot.commands.visible_to(caller)]
+    return Reply("Commands", rows=rows)
+
+
+async def report(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    return report_reply(bot.store)
+
+
+@hookimpl
+def register_commands(register) -> None:
+    register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today"))
+    register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]"))
+    register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]"))
+    register(Command("strategies", strategies, "viewer", "every strategy with its state"))
+    register(Command("orders", orders, "viewer", "open orders"))
+    register(Command("balance", balance, "viewer", "balances per exchange"))
+    register(Command("plugins", plugins, "viewer", "installed plugins and their errors"))
+    register(Command("report", report, "viewer", "orders, fills, fees and PnL per strategy"))
+    register(Command("help", help_, "viewer", "this list"))
+
+
+async def reconcile(bot: Bot) -> None:
+    await bot.executor.reconcile()
+    for name, strategy in bot.strategies.items():
+        if not bot.strategy_failed(name):
+            await strategy.reconcile()
+
+
+async def snapshot_balances(bot: Bot) -> None:
+    now = bot.clock.time_ns()
+    for name, exchange in bot.exchanges.items():
+        bot.store.snapshot_balances(name, (await exchange.balances()).values(), now)
+
+
+async def daily_summary(bot: Bot) -> None:
+    since = bot.clock.time_ns() - 86_400 * 1_000_000_000
+    figures = collect_figures(bot.store, since_ns=since)
+    fields = {}
+    for name, fig in figures.items():
+        fields[name] = "; ".join(f"net {money(fig.net(a), a)}" for a in sorted(set(fig.realized) | set(fig.fees)))
+    fills = sum(f.fills for f in figures.values())
+    bot.alert(AlertLevel.INFO, "summary", f"daily summary: {fills} fills in the last 24 h", **fields)
+
+
+@hookimpl
+def register_jobs(register, config: Config) -> None:
+    s = config.scheduler
+    register(Job("reconcile", reconcile, every_s=s.reconcile_every_s))
+    register(Job("balance-snapshot", snapshot_balances, every_s=s.balance_snapshot_every_s))
+    register(Job("daily-summary", daily_summary, at=s.daily_summary_at.strftime("%H:%M")))
+

@@ -1,0 +1,185 @@
+"""The ``arbot`` command: run | plugins | check-config | report | ctl."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
+from .plugins import PluginSet, Registry, collect, load_plugins
+from .settings import ConfigError, ConfigIssue
+
+log = logging.getLogger("arbot")
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem the user fixes (config, arguments): printed as a paragraph, no traceback."""
+
+
+def parse_duration(text: str) -> float:
+    """``"60s"``, ``"5m"``, ``"1h"``, ``"250ms"`` or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f'expected a duration such as "60s", "5m" or "1h", got "{text}"')
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def prepare(config_path: Path | None, *, secrets: bool) -> tuple[PluginSet, Registry, Config]:
+    """Load plugins (honouring ``[plugins] disabled``), then validate the config against them."""
+    raw = read_toml(config_path) if config_path else default_toml()
+    source = str(config_path) if config_path else DEFAULT_SOURCE
+    plugins = load_plugins(disabled=plugins_disabled(raw))
+    registry = collect(plugins)
+    if registry.conflicts:
+        raise ConfigError([ConfigIssue("plugins", c) for c in registry.conflicts], source)
+    config = build_config(raw, registry, source)
+    if secrets:
+        resolve_secrets(config)
+    return plugins, registry, config
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    value = getattr(args, "config", None) or os.environ.get("ARBOT_CONFIG")
+    return Path(value) if value else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plugins, registry, config = prepare(_config_path(args), secrets=True)
+    if config.mode == "live" and not args.live:
+        raise UserError('The config says mode = "live": real orders. Start with `arbot run --live` to confirm.')
+    if args.live and config.mode != "live":
+        raise UserError(f'--live was given but the config says mode = "{config.mode}". Set mode = "live" in the '
+                        "config as well to trade for real.")
+    logging.getLogger().setLevel(config.bot.log_level)
+    from .app import Bot
+
+    bot = Bot(config, plugins, registry)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, bot.request_stop)
+        await bot.run(duration_s=args.duration)
+
+    log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode, config.db_url)
+    asyncio.run(main())
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    raw = read_toml(_config_path(args)) if _config_path(args) else default_toml()
+    plugins = load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None)
+    registry = collect(plugins)
+    rows = [("plugin", "kinds", "provides", "distribution", "status")]
+    for info in sorted(plugins.infos.values(), key=lambda i: i.name):
+        provides = []
+        for kind, table in registry.components.items():
+            provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
+        provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",
+                     f"{info.dist} {info.version}" if info.dist else "-", "error" if info.errors else "ok"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    errors = [(info, e) for info in plugins.infos.values() for e in info.errors]
+    for info, error in errors:
+        print(f"\n{info.label}: {error}")
+    for conflict in registry.conflicts:
+        print(f"\nconflict: {conflict}")
+    return 1 if errors or registry.conflicts else 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    _, _, config = prepare(Path(args.file), secrets=True)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in config.components.items() if v)
+    print(f"{args.file}: OK (mode {config.mode}; {counts or 'no components'})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _, _, config = prepare(_config_path(args), secrets=False)
+    from .report import report_reply
+    from .store import Store
+
+    store = Store(args.db or config.db_url).open()
+    try:
+        print(report_reply(store).render_text())
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    _, _, config = prepare(_config_path(args), secrets=False)
+    from .control import send_command, socket_path
+
+    if not config.bot.control_socket:
+        raise UserError("Local control is disabled ([bot] control_socket is empty).")
+    path = socket_path(config.data_dir, config.bot.control_socket)
+    try:
+        answer = asyncio.run(send_command(path, args.command, args.args))
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
+    print(answer.get("text", ""))
+    return 0 if answer.get("ok") else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arbot", description="A plugin-based crypto trading bot.")
+    parser.add_argument("--version", action="version", version=f"arbot {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "
+                                              "paper exchange, simulated market, grid)")
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the bot"))
+    run.add_argument("--for", dest="duration", type=parse_duration, help='stop by itself after this long, e.g. "60s"')
+    run.add_argument("--live", action="store_true", help='confirm real trading (needs mode = "live" in config too)')
+    run.set_defaults(func=cmd_run)
+
+    with_config(sub.add_parser("plugins", help="list plugins, what they provide, and their errors")).set_defaults(
+        func=cmd_plugins)
+
+    check = sub.add_parser("check-config", help="validate a config file without running")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
+    report.add_argument("--db", help="store URL (default: from the config)")
+    report.set_defaults(func=cmd_report)
+
+    ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
+    ctl.add_argument("command")
+    ctl.add_argument("args", nargs="*")
+    ctl.set_defaults(func=cmd_ctl)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"arbot: invalid config\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as exc:
+        print(f"arbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Time sources. Components read time only through a Clock so tests can control it."""
+
+from __future__ import annotations
+
+import time
+
+
+class Clock:
+    """Wall time in integer nanoseconds and a monotonic time in seconds."""
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock(Clock):
+    """A clock that moves only when told to (tests, replays, backtests)."""
+
+    def __init__(self, start_ns: int = 1_700_000_000_000_000_000):
+        self._ns = start_ns
+        self._mono = 0.0
+
+    def time_ns(self) -> int:
+        return self._ns
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._ns += int(seconds * 1_000_000_000)
+        self._mono += seconds

@@ -1,0 +1,245 @@
+"""TOML -> typed, validated config. Every problem is reported at once, each with its key path.
+
+Layout of a config file (``config.example.toml`` documents every key)::
+
+    mode = "paper"                 # observe | paper | live
+    [bot] [plugins] [executor] [scheduler] [alerts]     host settings
+    [exchanges.NAME] [strategies.NAME] [risk.NAME] [notifiers.NAME]
+                                   one component each; ``type`` names the registered class
+                                   (default: NAME); the other keys are that plugin's settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from .plugins import COMPONENT_KINDS, Registry
+from .settings import ConfigError, ConfigIssue, did_you_mean, got, option, parse_settings, secrets_in
+
+MODES = ("observe", "paper", "live")
+
+# config table -> component kind
+SECTIONS: dict[str, str] = {"exchanges": "exchange", "strategies": "strategy", "risk": "risk", "notifiers": "notifier"}
+assert set(SECTIONS.values()) == set(COMPONENT_KINDS)
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    db_url: str = option("sqlite:///arbot.db", help="SQLAlchemy URL of the store; relative SQLite paths are "
+                                                     "relative to data_dir")
+    data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
+    control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
+                                                     "empty string disables local control")
+    on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
+    shutdown_timeout_s: float = option(10.0, gt=0, help="how long to wait for orders in flight on stop")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    disabled: list[str] = option([], help="entry-point names of installed plugins not to load")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    orders_per_s: float = option(25.0, gt=0, help="token-bucket rate per exchange (requests per second)")
+    burst: int = option(10, ge=1, help="token-bucket size: requests that may go at once")
+    max_retries: int = option(5, ge=0, le=50, help="retries of a transient failure before giving up")
+    backoff_initial_s: float = option(0.2, gt=0, help="first retry delay; doubles each retry, with jitter")
+    backoff_max_s: float = option(10.0, gt=0, help="longest retry delay")
+    request_timeout_s: float = option(10.0, gt=0, help="a request slower than this is an unknown outcome")
+    post_only_cross: Literal["limit", "reject"] = option(
+        "limit", help='a post-only order that would cross the book: send as a plain "limit" or "reject" it')
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    timezone: str = option("UTC", help="IANA time zone for daily jobs, e.g. Europe/Berlin")
+    reconcile_every_s: float = option(30.0, gt=0, help="how often orders and strategies are reconciled")
+    balance_snapshot_every_s: float = option(300.0, gt=0, help="how often balances are stored")
+    daily_summary_at: dt.time = option(dt.time(0, 0), help='time of the daily summary alert, "HH:MM"')
+    misfire_grace_s: int = option(60, ge=1, help="a job missed by up to this long still runs")
+
+    def validate(self) -> list[tuple[str, str]]:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return [("timezone", f'expected an IANA time zone such as "UTC" or "Europe/Berlin", '
+                                 f'got {got(self.timezone)}')]
+        return []
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    coalesce_s: float = option(60.0, ge=0, help="identical alerts within this window are sent once, with a count")
+    queue_size: int = option(1000, ge=10, help="alerts waiting for slow notifiers; the oldest are dropped beyond")
+
+
+HOST_SECTIONS: dict[str, type] = {
+    "bot": BotSettings,
+    "plugins": PluginSettings,
+    "executor": ExecutorSettings,
+    "scheduler": SchedulerSettings,
+    "alerts": AlertSettings,
+}
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """One ``[exchanges.NAME]``-style table: the instance name, its registered type and settings."""
+
+    kind: str
+    name: str
+    type: str
+    settings: Any
+    path: str
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    mode: str = "paper"
+    bot: BotSettings = field(default_factory=BotSettings)
+    plugins: PluginSettings = field(default_factory=PluginSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    components: dict[str, dict[str, ComponentConfig]] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> dict[str, ComponentConfig]:
+        return self.components.get(kind, {})
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.bot.data_dir).expanduser()
+
+    @property
+    def db_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against data_dir."""
+        url = self.bot.db_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url[len(prefix):] != ":memory:":
+            return prefix + str(self.data_dir / url[len(prefix):])
+        return url
+
+
+DEFAULT_SOURCE = "<embedded default>"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; floats become Decimal so no amount ever passes through a float."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    return parse_toml(text, str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            [ConfigIssue("", f"not valid TOML: {exc}. Check the quotes, brackets and '=' on that line.")], source
+        ) from None
+
+
+def default_toml() -> dict[str, Any]:
+    text = importlib.resources.files("bot").joinpath("default.toml").read_text(encoding="utf-8")
+    return parse_toml(text, DEFAULT_SOURCE)
+
+
+def plugins_disabled(data: dict[str, Any]) -> list[str]:
+    """The ``[plugins] disabled`` list, read before plugins are loaded (validated later with the rest)."""
+    table = data.get("plugins")
+    disabled = table.get("disabled", []) if isinstance(table, dict) else []
+    return [d for d in disabled if isinstance(d, str)] if isinstance(disabled, list) else []
+
+
+def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
+    """Validate everything; raise one ConfigError listing every problem."""
+    issues: list[ConfigIssue] = []
+    known = {"mode", *HOST_SECTIONS, *SECTIONS}
+    for key in data:
+        if key not in known:
+            issues.append(ConfigIssue(key, "unknown key" + did_you_mean(key, known)))
+
+    mode = data.get("mode", "paper")
+    if mode not in MODES:
+        issues.append(ConfigIssue("mode", f"expected one of {', '.join(map(repr, MODES))}, got {got(mode)}"
+                                  .replace("'", '"')))
+        mode = "paper"
+
+    host: dict[str, Any] = {}
+    for section, cls in HOST_SECTIONS.items():
+        parsed = parse_settings(cls, data.get(section, {}), section, issues)
+        host[section] = parsed if parsed is not None else cls()
+
+    components: dict[str, dict[str, ComponentConfig]] = {}
+    for section, kind in SECTIONS.items():
+        tables = data.get(section, {})
+        if not isinstance(tables, dict):
+            issues.append(ConfigIssue(section, f"expected a table of [{section}.NAME] tables, got {got(tables)}"))
+            continue
+        classes = registry.classes(kind)
+        components[kind] = {}
+        for name, table in tables.items():
+            path = f"{section}.{name}"
+            if not isinstance(table, dict):
+                issues.append(ConfigIssue(path, f"expected a table, got {got(table)}"))
+                continue
+            type_name = table.get("type", name)
+            if type_name not in classes:
+                hint = did_you_mean(str(type_name), classes) or (
+                    f"; installed: {', '.join(sorted(classes)) or 'none'}")
+                issues.append(ConfigIssue(f"{path}.type" if "type" in table else path,
+                                          f"no {kind} plugin provides {got(type_name)}{hint}"))
+                continue
+            settings = parse_settings(classes[type_name].Settings, table, path, issues, ignore=frozenset({"type"}))
+            if settings is not None:
+                components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
+
+    exchanges = components.get("exchange", {})
+    for kind in ("strategy", "risk", "notifier"):
+        for comp in components.get(kind, {}).values():
+            ref = getattr(comp.settings, "exchange", None)
+            if isinstance(ref, str) and ref not in exchanges:
+                issues.append(ConfigIssue(f"{comp.path}.exchange", f"no exchange named {got(ref)} is configured"
+                                          + did_you_mean(ref, exchanges)))
+    if mode != "live":
+        for comp in exchanges.values():
+            if not registry.classes("exchange")[comp.type].simulated:
+                issues.append(ConfigIssue(comp.path, f'exchange type "{comp.type}" places real orders; mode '
+                                          f'"{mode}" runs simulated exchanges only (set mode = "live" and start '
+                                          f'with --live to trade for real)'))
+    if issues:
+        raise ConfigError(issues, source)
+    return Config(source=source, mode=mode, components=components, **host)
+
+
+def resolve_secrets(config: Config) -> None:
+    """Read every ``env:``/``file:`` secret now; one ConfigError lists the missing ones (no values)."""
+    issues = []
+    for kind_components in config.components.values():
+        for comp in kind_components.values():
+            for key, secret in secrets_in(comp.settings):
+                try:
+                    secret.resolve()
+                except ValueError as exc:
+                    issues.append(ConfigIssue(f"{comp.path}.{key}", str(exc)))
+    if issues:
+        raise ConfigError(issues, config.source)
+
+
+def load_config(path: Path | None, registry: Registry) -> Config:
+    """Read ``path`` (or the embedded default), validate against the registered plugins."""
+    if path is None:
+        return build_config(default_toml(), registry, DEFAULT_SOURCE)
+    return build_config(read_toml(path), registry, str(path))

@@ -1,0 +1,113 @@
+"""Local control channel: ``arbot ctl`` talks to a running bot over a Unix socket.
+
+The socket file is created with mode 0600, so only the user running the bot can connect; that
+user is the admin of the local transport. Each request is one JSON line
+``{"command": "pause", "args": ["btc-grid"]}``; the answer is one JSON line
+``{"ok": true, "text": "..."}``. Commands go through the same :class:`CommandTable` (roles,
+audit) as the chat transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .api import Caller
+
+if TYPE_CHECKING:
+    from .app import Bot
+
+log = logging.getLogger("arbot.control")
+MAX_REQUEST = 4096
+
+
+def socket_path(bot_data_dir: Path, name: str) -> Path:
+    return bot_data_dir / name
+
+
+class ControlServer:
+    def __init__(self, bot: Bot):
+        self.bot = bot
+        self.path: Path | None = None
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        name = self.bot.config.bot.control_socket
+        if not name:
+            return
+        self.path = socket_path(self.bot.data_dir, name)
+        if self.path.exists():
+            if await _alive(self.path):
+                raise RuntimeError(f"another arbot is already running with control socket {self.path}")
+            self.path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=MAX_REQUEST)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        if self.path is not None and self.path.exists():
+            self.path.unlink()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            try:
+                request = json.loads(line)
+                command = str(request["command"])
+                args = [str(a) for a in request.get("args", [])]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                answer = {"ok": False, "text": 'bad request: expected {"command": "...", "args": [...]}'}
+            else:
+                caller = Caller(transport="local", user_id=_peer_uid(writer), role="admin")
+                reply = await self.bot.commands.dispatch(caller, command, args)
+                answer = {"ok": reply.ok, "text": reply.render_text()}
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.warning("control connection dropped: %s", exc)
+        finally:
+            writer.close()
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> str:
+    sock = writer.get_extra_info("socket")
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return f"uid:{uid}"
+    except (OSError, AttributeError):
+        return "local"
+
+
+async def _alive(path: Path) -> bool:
+    try:
+        _reader, writer = await asyncio.open_unix_connection(str(path))
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+async def send_command(path: Path, command: str, args: list[str], timeout_s: float = 10) -> dict:
+    """Client side of ``arbot ctl``."""
+    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout_s)
+    try:
+        writer.write(json.dumps({"command": command, "args": args}).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        return json.loads(line)
+    finally:
+        writer.close()

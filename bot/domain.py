@@ -1,0 +1,301 @@
+"""Value types shared by the host and every plugin.
+
+Money is exact: every price, size, fee and PnL is a :class:`decimal.Decimal`.
+Timestamps are integer nanoseconds since the epoch (``time.time_ns()``).
+These types carry facts only; formatting for people happens at the edges.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+ZERO = Decimal(0)
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(enum.StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(enum.StrEnum):
+    GTC = "gtc"
+    """Good till cancelled: the remainder rests on the book."""
+    IOC = "ioc"
+    """Immediate or cancel: whatever does not fill at once is cancelled."""
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Persisted by the executor; not (yet) acknowledged by the exchange."""
+    OPEN = "open"
+    """Resting on the exchange; ``filled_qty`` may already be above zero."""
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    """The exchange (or the risk gate) refused it; nothing was or will be filled."""
+    FAILED = "failed"
+    """Never reached the exchange (retries exhausted, or found missing after a restart)."""
+    UNKNOWN = "unknown"
+    """The outcome could not be established; reconciliation keeps asking."""
+    OBSERVED = "observed"
+    """Observe mode: recorded as what would have been sent, and not sent."""
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED, OrderStatus.OBSERVED}
+)
+
+
+class Liquidity(enum.StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``"BTC/USD"`` -> ``("BTC", "USD")``."""
+    base, sep, quote = symbol.partition("/")
+    if not sep or not base or not quote:
+        raise ValueError(f'symbol {symbol!r} is not of the form "BASE/QUOTE"')
+    return base, quote
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """Trading rules of one symbol on one exchange."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    """Smallest price increment."""
+    lot_size: Decimal
+    """Smallest size increment (base units)."""
+    min_qty: Decimal = ZERO
+    min_notional: Decimal = ZERO
+
+    def round_price(self, price: Decimal, side: Side) -> Decimal:
+        """Round a price to the tick grid, never in the trader's disfavour (buys down, sells up)."""
+        steps = price / self.tick_size
+        steps = steps.to_integral_value(rounding="ROUND_FLOOR" if side is Side.BUY else "ROUND_CEILING")
+        return (steps * self.tick_size).quantize(self.tick_size)
+
+    def round_qty(self, qty: Decimal) -> Decimal:
+        """Round a size down to the lot grid."""
+        return ((qty / self.lot_size).to_integral_value(rounding="ROUND_FLOOR") * self.lot_size).quantize(
+            self.lot_size
+        )
+
+
+# --- market data ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """Top levels of one order book after a change: best first on each side."""
+
+    exchange: str
+    symbol: str
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    ts_ns: int
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0][0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0][0] if self.asks else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        if not self.bids or not self.asks:
+            return None
+        return (self.bids[0][0] + self.asks[0][0]) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A public trade on the venue (not necessarily ours)."""
+
+    exchange: str
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    taker_side: Side
+    ts_ns: int
+
+
+class FeedState(enum.StrEnum):
+    LIVE = "live"
+    STALE = "stale"
+    RESYNCING = "resyncing"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """A market data feed changed state; strategies must not trust a book that is not LIVE."""
+
+    exchange: str
+    symbol: str
+    state: FeedState
+    ts_ns: int
+    reason: str = ""
+
+
+MarketEvent = BookUpdate | Trade | FeedStatus
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What a strategy wants: the executor turns it into an :class:`Order` (or refuses it)."""
+
+    strategy: str
+    exchange: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal | None = None
+    order_type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    client_order_id: str | None = None
+    """Idempotency key. Give a deterministic one when a restart could re-decide the same order."""
+
+    def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
+        price = self.price if self.price is not None else reference_price
+        return None if price is None else price * self.qty
+
+
+@dataclass(slots=True)
+class Order:
+    """An order the executor owns, as persisted before it is sent."""
+
+    client_order_id: str
+    strategy: str
+    exchange: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal | None
+    order_type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    status: OrderStatus = OrderStatus.PENDING
+    exchange_order_id: str | None = None
+    filled_qty: Decimal = ZERO
+    avg_fill_price: Decimal | None = None
+    fee: Decimal = ZERO
+    reason: str = ""
+    created_ns: int = 0
+    updated_ns: int = 0
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one of our orders."""
+
+    exchange: str
+    symbol: str
+    client_order_id: str
+    trade_id: str
+    """Unique per exchange; makes storing a fill idempotent."""
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """The exchange's view of one order: answer to place, cancel and look-up calls."""
+
+    client_order_id: str
+    status: OrderStatus
+    exchange_order_id: str | None = None
+    filled_qty: Decimal = ZERO
+    avg_fill_price: Decimal | None = None
+    fills: tuple[Fill, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """Published by an exchange when one of our orders changes on the venue by itself."""
+
+    exchange: str
+    symbol: str
+    state: OrderState
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An order changed state (published on the bus by the executor)."""
+
+    exchange: str
+    symbol: str
+    client_order_id: str
+    strategy: str
+    status: OrderStatus
+    filled_qty: Decimal
+    avg_fill_price: Decimal | None
+    ts_ns: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    free: Decimal
+    total: Decimal
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+class AlertLevel(enum.IntEnum):
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a trader should hear about. ``message`` is one plain sentence; ``fields`` the figures."""
+
+    level: AlertLevel
+    kind: str
+    """A stable category: ``fill``, ``risk``, ``plugin_error``, ``feed``, ``summary``, ``order``, ``bot``."""
+    source: str
+    """Who raised it: a plugin, strategy, exchange or ``host``."""
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    ts_ns: int = 0

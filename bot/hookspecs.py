@@ -1,0 +1,102 @@
+"""Every hook arbot calls. Each docstring here is the hook's documentation.
+
+Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over classes and
+descriptions; the I/O lives on the objects they register. The host calls each plugin's
+implementation separately, so a plugin that raises is reported by name and skipped while the
+others still register. None of these hooks is ``firstresult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from . import PROJECT
+
+if TYPE_CHECKING:
+    from .api import Command, Exchange, Job, Notifier, RiskCheck, Strategy
+    from .app import Bot
+    from .config import Config
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+@hookspec
+def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+    """Register exchange (venue) classes: ``register("kraken", KrakenExchange)``.
+
+    The name is what ``[exchanges.NAME] type = "..."`` refers to (``type`` defaults to the table
+    name). The class subclasses :class:`bot.api.Exchange`. A name registered twice, by any two
+    plugins, is an error that names both plugins.
+    """
+
+
+@hookspec
+def register_strategies(register: Callable[[str, type[Strategy]], None]) -> None:
+    """Register strategy classes: ``register("grid", GridStrategy)``.
+
+    Config tables ``[strategies.NAME]`` with ``type = "grid"`` each get an instance. The class
+    subclasses :class:`bot.api.Strategy`.
+    """
+
+
+@hookspec
+def register_risk_checks(register: Callable[[str, type[RiskCheck]], None]) -> None:
+    """Register risk check classes: ``register("limits", LimitsCheck)``.
+
+    Each ``[risk.NAME]`` table makes one instance; every instance is asked about every order
+    before it is sent, and any one can veto it (:meth:`bot.api.RiskCheck.check`).
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[str, type[Notifier]], None]) -> None:
+    """Register notifier classes: ``register("console", ConsoleNotifier)``.
+
+    Each ``[notifiers.NAME]`` table makes one instance; it receives every alert at or above its
+    level through :meth:`bot.api.Notifier.send`, from a queue, so it can never block trading.
+    """
+
+
+@hookspec
+def register_commands(register: Callable[[Command], None]) -> None:
+    """Register control commands: ``register(Command("status", handler, "viewer", "..."))``.
+
+    Commands are transport-independent: the local ``arbot ctl`` channel and chat transports all
+    dispatch through the same table, which checks the caller's role and audits every attempt.
+    ``handler(bot, caller, args)`` is a coroutine returning a :class:`bot.api.Reply`.
+    """
+
+
+@hookspec
+def register_jobs(register: Callable[[Job], None], config: Config) -> None:
+    """Register timed work: ``register(Job("snapshot", func, every_s=300))`` or ``at="00:00"``.
+
+    Called when the bot starts, after the config is validated (``config`` lets a plugin take its
+    intervals from it). ``func(bot)`` is a coroutine run by the host's APScheduler in the bot's
+    loop: one instance at a time, missed runs coalesced, daily times in ``[scheduler] timezone``.
+    A job that raises is logged and alerted with its plugin's name, and runs again next time.
+    Job names are unique across plugins.
+    """
+
+
+# --- lifecycle: called while the bot runs -----------------------------------------------------
+
+
+@hookspec
+def startup(bot: Bot) -> Awaitable[None] | None:
+    """Called once after every component has started and before strategies receive events.
+
+    May return an awaitable, which the host awaits. Use it for plugin-wide set-up that needs the
+    running bot (its exchanges, strategies, bus).
+    """
+
+
+@hookspec
+def shutdown(bot: Bot) -> Awaitable[None] | None:
+    """Called once when the bot stops, before components stop. May return an awaitable."""

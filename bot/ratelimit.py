@@ -1,0 +1,50 @@
+"""Token bucket and retry delays shared by the executor (and any plugin that calls a venue)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up. ``acquire`` waits for one token."""
+
+    def __init__(self, rate: float, burst: int, now=time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self._now = now
+        self._tokens = float(burst)
+        self._last = now()
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._now()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def block_for(self, seconds: float) -> None:
+        """The venue said "slow down": hand out nothing for ``seconds`` and start again empty."""
+        self._blocked_until = max(self._blocked_until, self._now() + seconds)
+        self._tokens = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:  # FIFO: waiters are served in arrival order
+            while True:
+                wait = self._blocked_until - self._now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    self._last = self._now()
+                    continue
+                self._refill()
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def backoff_delay(attempt: int, initial_s: float, max_s: float, rng: random.Random = random._inst) -> float:
+    """Exponential backoff with full jitter: uniform in [initial/2, min(max, initial * 2**attempt)]."""
+    ceiling = min(max_s, initial_s * (2 ** attempt))
+    return rng.uniform(min(initial_s / 2, ceiling), ceiling)

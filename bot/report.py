@@ -1,0 +1,106 @@
+"""Figures from stored orders and fills: realized PnL (average cost), fees, volume, per strategy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .api import Reply
+from .domain import ZERO, Fill, Side, split_symbol
+from .store import Store
+
+
+@dataclass
+class StrategyFigures:
+    strategy: str
+    orders: Counter = field(default_factory=Counter)
+    fills: int = 0
+    bought: Decimal = ZERO
+    sold: Decimal = ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    realized: dict[str, Decimal] = field(default_factory=dict)
+    """Realized PnL by quote asset, before fees."""
+    round_trips: int = 0
+    """Sells that closed (part of) a long position, or buys that closed a short."""
+
+    def net(self, asset: str) -> Decimal:
+        return self.realized.get(asset, ZERO) - self.fees.get(asset, ZERO)
+
+
+@dataclass
+class _Book:
+    position: Decimal = ZERO
+    cost: Decimal = ZERO
+    """Total cost basis of the open position, in quote units (negative for shorts)."""
+
+
+def figures_from_fills(fills: list[tuple[str, Fill]]) -> dict[str, StrategyFigures]:
+    """Average-cost realized PnL per strategy and market. Fees count in the asset they were paid in."""
+    out: dict[str, StrategyFigures] = {}
+    books: dict[tuple[str, str, str], _Book] = {}
+    for strategy, fill in fills:
+        fig = out.setdefault(strategy, StrategyFigures(strategy))
+        _, quote = split_symbol(fill.symbol)
+        fig.fills += 1
+        fig.fees[fill.fee_asset] = fig.fees.get(fill.fee_asset, ZERO) + fill.fee
+        book = books.setdefault((strategy, fill.exchange, fill.symbol), _Book())
+        signed = fill.qty if fill.side is Side.BUY else -fill.qty
+        if fill.side is Side.BUY:
+            fig.bought += fill.qty
+        else:
+            fig.sold += fill.qty
+        if book.position == 0 or (book.position > 0) == (signed > 0):
+            book.position += signed
+            book.cost += signed * fill.price
+            continue
+        closing = min(abs(signed), abs(book.position))
+        avg = book.cost / book.position
+        direction = 1 if book.position > 0 else -1
+        pnl = (fill.price - avg) * closing * direction
+        fig.realized[quote] = fig.realized.get(quote, ZERO) + pnl
+        fig.round_trips += 1
+        book.cost -= avg * closing * direction
+        book.position += signed
+        if book.position == 0:
+            book.cost = ZERO
+        elif (book.position > 0) == (signed > 0):  # flipped: the rest opens a new position
+            book.cost = book.position * fill.price
+    return out
+
+
+def collect_figures(store: Store, since_ns: int | None = None) -> dict[str, StrategyFigures]:
+    figures = figures_from_fills(store.fills(since_ns=since_ns))
+    if since_ns is None:
+        for order in store.orders():
+            figures.setdefault(order.strategy, StrategyFigures(order.strategy)).orders[order.status.value] += 1
+    return figures
+
+
+def money(amount: Decimal, asset: str) -> str:
+    """An amount with its unit, without exponent notation or pointless trailing zeros."""
+    text = format(amount.normalize(), "f") if amount != 0 else "0"
+    return f"{text} {asset}"
+
+
+def report_reply(store: Store) -> Reply:
+    """The `arbot report` table: one row per strategy."""
+    figures = collect_figures(store)
+    rows: list[tuple[str, ...]] = [("strategy", "orders", "filled", "fills", "round trips", "fees", "realized PnL",
+                                    "net PnL")]
+    for name in sorted(figures):
+        fig = figures[name]
+        assets = sorted(set(fig.realized) | set(fig.fees)) or ["-"]
+        rows.append((
+            name,
+            str(sum(fig.orders.values())),
+            str(fig.orders.get("filled", 0)),
+            str(fig.fills),
+            str(fig.round_trips),
+            ", ".join(money(fig.fees.get(a, ZERO), a) for a in assets),
+            ", ".join(money(fig.realized.get(a, ZERO), a) for a in assets),
+            ", ".join(money(fig.net(a), a) for a in assets),
+        ))
+    if len(rows) == 1:
+        return Reply("No orders stored yet.", text=f"store: {store.url}")
+    return Reply("arbot report", rows=rows, header=True)

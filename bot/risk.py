@@ -1,0 +1,36 @@
+"""The risk gate: every registered risk check is asked about every order before it is sent."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .api import PortfolioView, RiskCheck
+from .domain import OrderIntent
+
+log = logging.getLogger("arbot.risk")
+
+
+@dataclass(frozen=True)
+class Veto:
+    check: str
+    reason: str
+
+
+class RiskGate:
+    """Asks each check in turn; the first veto wins. A check that raises vetoes (fail closed)."""
+
+    def __init__(self, checks: list[RiskCheck], view: PortfolioView):
+        self.checks = checks
+        self.view = view
+
+    def check(self, intent: OrderIntent) -> Veto | None:
+        for check in self.checks:
+            try:
+                reason = check.check(intent, self.view)
+            except Exception as exc:  # a broken check must not let orders through
+                log.exception("risk check %s raised", check.name)
+                return Veto(check.name, f"risk check failed ({type(exc).__name__}: {exc}); order blocked")
+            if reason:
+                return Veto(check.name, reason)
+        return None

@@ -1,0 +1,53 @@
+"""``console`` notifier: alerts as lines on the terminal, coloured by level on a TTY."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from bot import hookimpl
+from bot.api import Notifier
+from bot.domain import Alert, AlertLevel
+from bot.settings import option
+
+COLOURS = {
+    AlertLevel.INFO: "\033[36m",
+    AlertLevel.WARNING: "\033[33m",
+    AlertLevel.ERROR: "\033[31m",
+    AlertLevel.CRITICAL: "\033[1;31m",
+}
+RESET = "\033[0m"
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level shown")
+    stream: Literal["stdout", "stderr"] = option("stdout", help="where alerts are written")
+    colour: Literal["auto", "always", "never"] = option("auto", help='"auto" colours only on a terminal')
+
+
+def format_alert(alert: Alert, colour: bool) -> str:
+    """One line: time, level, source, message, then the figures as key=value."""
+    when = dt.datetime.fromtimestamp(alert.ts_ns / 1e9).strftime("%H:%M:%S") if alert.ts_ns else "--:--:--"
+    level = alert.level.name
+    extra = " ".join(f"{k}={v}" for k, v in alert.fields.items())
+    text = f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else "")
+    if colour:
+        return f"{COLOURS[alert.level]}{text}{RESET}"
+    return text
+
+
+class ConsoleNotifier(Notifier):
+    Settings = ConsoleSettings
+
+    async def send(self, alert: Alert) -> None:
+        stream = sys.stdout if self.settings.stream == "stdout" else sys.stderr
+        colour = self.settings.colour == "always" or (self.settings.colour == "auto" and stream.isatty())
+        print(format_alert(alert, colour), file=stream, flush=True)
+
+
+@hookimpl
+def register_notifiers(register) -> None:
+    register("console", ConsoleNotifier)

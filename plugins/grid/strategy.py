@@ -1,0 +1,580 @@
+"""The grid strategy: buy a step down, sell a step up, over and over, between two prices.
+
+Slot i buys ``order_size`` at level i and sells it at level i+1:
+FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FREE (sold).
+Slots live in the ``grid_slots`` table; a slot's next client order id is written there before
+the order is submitted, so no id is ever used twice, across restarts too.
+
+Hot path: a book update stores the best bid and ask and compares them with three thresholds
+kept up to date by the last scan (the lowest waiting buy price, the highest waiting post-only
+sell price, the earliest retry time) and with the top of the range. The slots are scanned only
+when one of those is crossed or a slot changed state.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from bot.api import Strategy
+from bot.domain import (
+    ZERO,
+    AlertLevel,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    Fill,
+    MarketEvent,
+    MarketInfo,
+    OrderIntent,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    split_symbol,
+)
+from bot.settings import option
+
+from .accounting import Executions
+from .levels import level_prices, recentre, slot_prices
+from .models import GridLayoutRow, GridSlotRow, SlotState, load_grid, save, stored_fills
+
+FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
+
+NOT_FOUND_GRACE_S = 60.0
+"""A periodic reconcile leaves an order the executor does not know yet alone for this long after submitting it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridSettings:
+    exchange: str = option(help="exchange instance to trade on: the NAME of an [exchanges.NAME] table")
+    symbol: str = option(help='market to trade, "BASE/QUOTE"')
+    lower: Decimal = option(gt=0, help="price of the lowest level, in quote per base")
+    upper: Decimal = option(gt=0, help="price of the highest level, in quote per base; above lower")
+    levels: int = option(ge=2, help="number of price levels; the grid has levels - 1 slots")
+    spacing: Literal["arithmetic", "geometric"] = option(
+        "arithmetic", help="equal price steps (arithmetic) or equal percentage steps (geometric)")
+    order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
+    out_of_range: Literal["hold", "shift"] = option(
+        "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory")
+    post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
+    retry_after_s: float = option(
+        30.0, gt=0, help="seconds a slot waits after a refused, vetoed or failed order before trying again")
+
+    def validate(self) -> list[tuple[str, str]]:
+        """Cross-field checks: (key, problem) pairs."""
+        problems = []
+        if self.upper <= self.lower:
+            problems.append(("upper", f"must be greater than lower (got {self.upper} <= {self.lower})"))
+        try:
+            split_symbol(self.symbol)
+        except ValueError as exc:
+            problems.append(("symbol", str(exc)))
+        return problems
+
+
+class GridConfigError(Exception):
+    """The grid cannot start with these settings; the message says what to change."""
+
+
+class GridStrategy(Strategy):
+    """Grid trading on one market: see the module docstring."""
+
+    Settings = GridSettings
+    settings: GridSettings
+
+    def __init__(self, name, settings, ctx):
+        super().__init__(name, settings, ctx)
+        self._market: MarketInfo | None = None
+        self._layout: GridLayoutRow | None = None
+        self._slots: list[GridSlotRow] = []
+        self._by_order: dict[str, GridSlotRow] = {}
+        self._executions: dict[str, Executions] = {}
+        self._retry_at: dict[int, float] = {}
+        self._submitted_at: dict[str, float] = {}
+        self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
+        self._order_qty = ZERO
+        self._round_trips = 0
+        self._profit = ZERO
+        # hot-path state
+        self._started = False
+        self._bid: Decimal | None = None
+        self._ask: Decimal | None = None
+        self._live = True
+        self._dirty = True
+        self._in_scan = False
+        self._wake_ask: Decimal | None = None
+        self._wake_bid: Decimal | None = None
+        self._wake_at = math.inf
+        self._upper = ZERO
+        self._shift_mode = settings.out_of_range == "shift"
+        self._excursion = False
+        self._excursion_noted = False
+        self._shifting = False
+        self._warned_fee_assets: set[str] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def markets(self) -> list[tuple[str, str]]:
+        return [(self.settings.exchange, self.settings.symbol)]
+
+    async def start(self) -> None:
+        """Load this strategy's slots (or lay them out), then settle each against the executor's records."""
+        s = self.settings
+        market = self._market = self.ctx.exchange(s.exchange).market(s.symbol)
+        self._order_qty = market.round_qty(s.order_size)
+        layout, rows = load_grid(self.ctx.store, self.name)
+        self._round_trips = sum(r.round_trips for r in rows)
+        self._profit = sum((r.profit for r in rows), ZERO)
+        if layout is None:
+            layout, slots = self._lay_out(None, rows)
+        else:
+            slots = [r for r in rows if r.slot < layout.levels - 1]
+            self._adopt(layout, slots)
+            for slot in slots:
+                self._settle(slot, grace=False)
+            changes = self._layout_changes(layout)
+            if changes:
+                busy = [slot.slot for slot in slots if slot.state != FREE]
+                if busy:
+                    raise GridConfigError(
+                        f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while slots '
+                        f"{', '.join(map(str, busy))} still hold an order or inventory. Restore the previous settings "
+                        f"and let those slots finish, or run the new grid under a new strategy name once you have "
+                        f"cancelled this grid's orders and dealt with its inventory."
+                    )
+                self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
+                                  "; ".join(changes))
+                layout, slots = self._lay_out(layout, rows)
+        self._adopt(layout, slots)
+        self._check_order_size()
+        self._started = True
+        self._dirty = True
+        self.ctx.log.info("grid %s %s: %d slots from %s to %s (%s)", s.exchange, s.symbol, len(slots),
+                          slots[0].buy_price, slots[-1].sell_price, self.status()["slots"])
+
+    def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
+        s = self.settings
+        pairs = [("exchange", layout.exchange, s.exchange), ("symbol", layout.symbol, s.symbol),
+                 ("lower", layout.config_lower, s.lower), ("upper", layout.config_upper, s.upper),
+                 ("levels", layout.levels, s.levels), ("spacing", layout.spacing, s.spacing)]
+        return [f"{key} {old} -> {new}" for key, old, new in pairs if old != new]
+
+    def _lay_out(self, layout: GridLayoutRow | None, rows: list[GridSlotRow]) -> tuple[GridLayoutRow, list[GridSlotRow]]:
+        """Slots (and the layout row) for the configured range, reusing stored rows and their sequence numbers.
+
+        Rows beyond the new slot count are kept (never deleted, so their sequence numbers survive)
+        but left out of the grid.
+        """
+        s, market = self.settings, self._market
+        try:
+            prices = slot_prices(level_prices(s.lower, s.upper, s.levels, s.spacing), market)
+        except ValueError as exc:
+            raise GridConfigError(f'strategy "{self.name}": {exc}') from None
+        now = self.ctx.clock.time_ns()
+        layout = layout or GridLayoutRow(strategy=self.name, exchange=s.exchange, symbol=s.symbol, spacing=s.spacing,
+                                         levels=s.levels)
+        layout.exchange, layout.symbol, layout.spacing, layout.levels = s.exchange, s.symbol, s.spacing, s.levels
+        layout.config_lower = layout.lower = s.lower
+        layout.config_upper = layout.upper = s.upper
+        layout.updated_ns = now
+        stored = {r.slot: r for r in rows}
+        used = self._used_seqs()
+        slots = []
+        for i, (buy, sell) in enumerate(prices):
+            row = stored.get(i) or GridSlotRow(strategy=self.name, slot=i)
+            row.seq = max(row.seq, used.get(i, 0))
+            row.buy_price, row.sell_price, row.updated_ns = buy, sell, now
+            slots.append(row)
+        save(self.ctx.store, [layout, *slots])
+        return layout, slots
+
+    def _used_seqs(self) -> dict[int, int]:
+        """Highest sequence number per slot among the executor's orders of this strategy.
+
+        Only read when slots are laid out, so a grid whose rows were deleted by hand does not
+        reuse a client order id.
+        """
+        pattern = re.compile(re.escape(self.name) + r"-(\d+)-(\d+)")
+        used: dict[int, int] = {}
+        for order in self.ctx.store.orders(strategy=self.name):
+            m = pattern.fullmatch(order.client_order_id)
+            if m:
+                slot, seq = int(m[1]), int(m[2])
+                used[slot] = max(used.get(slot, 0), seq)
+        return used
+
+    def _adopt(self, layout: GridLayoutRow, slots: list[GridSlotRow]) -> None:
+        self._layout, self._slots, self._upper = layout, slots, layout.upper
+        self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
+        self._by_order.clear()
+        for slot in slots:
+            self._counts[SlotState(slot.state)] += 1
+            if slot.order_id is not None:
+                self._by_order[slot.order_id] = slot
+
+    def _check_order_size(self) -> None:
+        market, s = self._market, self.settings
+        lowest = self._slots[0].buy_price
+        if self._order_qty <= 0 or self._order_qty < market.min_qty:
+            raise GridConfigError(
+                f'strategy "{self.name}": order_size {s.order_size} rounds to {self._order_qty} at lot size '
+                f"{market.lot_size}, below the market's minimum of {max(market.min_qty, market.lot_size)} {market.base}")
+        if self._order_qty * lowest < market.min_notional:
+            raise GridConfigError(
+                f'strategy "{self.name}": order_size {self._order_qty} {market.base} at the lowest level {lowest} is '
+                f"worth {self._order_qty * lowest} {market.quote}, below the market's minimum order of "
+                f"{market.min_notional} {market.quote}")
+
+    # --- events -------------------------------------------------------------------------------
+
+    def on_market(self, event: MarketEvent) -> None:
+        if type(event) is BookUpdate:
+            if event.symbol != self.settings.symbol or event.exchange != self.settings.exchange:
+                return
+            bid = self._bid = event.bids[0][0] if event.bids else None
+            ask = self._ask = event.asks[0][0] if event.asks else None
+            if (self._dirty
+                    or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
+                    or (bid is not None and self._wake_bid is not None and bid < self._wake_bid)
+                    or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
+                self._scan()
+            if bid is not None and bid > self._upper:
+                self._above_range(bid)
+            elif self._excursion:
+                self._excursion = False
+                self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
+        elif type(event) is FeedStatus:
+            live = event.state is FeedState.LIVE
+            if live and not self._live:
+                self._dirty = True
+            self._live = live
+
+    def on_fill(self, fill: Fill) -> None:
+        if fill.client_order_id in self._by_order:
+            market = self._market
+            executions = self._executions.setdefault(fill.client_order_id, Executions())
+            executions.add(fill, market.base, market.quote)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        slot = self._by_order.get(update.client_order_id)
+        if slot is None or not update.status.terminal or update.status is OrderStatus.OBSERVED:
+            return
+        self._finish(slot, update.status, update.filled_qty, update.avg_fill_price, update.reason)
+        self._scan()
+
+    async def reconcile(self) -> None:
+        """Settle every slot that has an order against the executor's record: catches missed updates."""
+        if not self._started:
+            return
+        changed = False
+        for slot in list(self._slots):
+            changed |= self._settle(slot, grace=True)
+        if changed:
+            self._scan()
+
+    def _settle(self, slot: GridSlotRow, *, grace: bool) -> bool:
+        """Bring one slot in line with the executor's record of its order; True if the slot changed."""
+        order_id = slot.order_id
+        if order_id is None:
+            return False
+        self._by_order[order_id] = slot
+        order = self.ctx.order(order_id)
+        if order is None:
+            submitted = self._submitted_at.get(order_id)
+            if grace and submitted is not None and self.ctx.clock.monotonic() - submitted < NOT_FOUND_GRACE_S:
+                return False
+            self.ctx.log.warning("slot %d: the executor has no order %s; treating it as never sent", slot.slot, order_id)
+            self._finish(slot, OrderStatus.FAILED, ZERO, None, "unknown to the executor")
+            return True
+        if not order.status.terminal or order.status is OrderStatus.OBSERVED:
+            return False
+        self._finish(slot, order.status, order.filled_qty, order.avg_fill_price, order.reason)
+        return True
+
+    # --- the slot state machine ----------------------------------------------------------------
+
+    def _finish(self, slot: GridSlotRow, status: OrderStatus, filled_qty: Decimal, avg_price: Decimal | None,
+                reason: str) -> None:
+        """The slot's current order reached ``status`` having filled ``filled_qty``: move the slot on."""
+        order_id = slot.order_id
+        self._by_order.pop(order_id, None)
+        self._submitted_at.pop(order_id, None)
+        executions = self._executions_of(order_id, filled_qty, avg_price or slot.buy_price)
+        slot.order_id = None
+        if slot.state == PENDING:
+            if filled_qty > 0:
+                self._lock(slot, executions)
+            else:
+                self._set_state(slot, FREE)
+                slot.qty = ZERO
+                self._retry_later(slot, f"buy {order_id} {status.value}", reason)
+        elif slot.state == LOCKED:
+            slot.qty -= filled_qty
+            slot.proceeds += executions.sell_proceeds
+            if status is OrderStatus.FILLED or slot.qty <= 0:
+                self._complete(slot)
+            elif not self._sellable(slot.qty, slot.sell_price):
+                self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
+                                     slot.slot, slot.qty, self._market.base)
+                self._complete(slot)
+            else:
+                self._retry_later(slot, f"sell {order_id} {status.value}", reason)
+        slot.updated_ns = self.ctx.clock.time_ns()
+        save(self.ctx.store, [slot])
+        if self._shifting:
+            self._continue_shift()
+
+    def _lock(self, slot: GridSlotRow, executions: Executions) -> None:
+        """The buy filled (wholly or partly): hold what it bought and sell that one step up."""
+        qty = self._market.round_qty(executions.base_received)
+        if not self._sellable(qty, slot.sell_price):
+            self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
+                                 slot.slot, executions.base_received, self._market.base)
+            self._set_state(slot, FREE)
+            slot.qty = ZERO
+            return
+        self._set_state(slot, LOCKED)
+        slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
+        self._retry_at.pop(slot.slot, None)
+
+    def _complete(self, slot: GridSlotRow) -> None:
+        """The inventory is sold: book the round trip's profit and free the slot."""
+        profit = slot.proceeds - slot.cost
+        slot.round_trips += 1
+        slot.profit += profit
+        self._round_trips += 1
+        self._profit += profit
+        self.ctx.log.info("slot %d: round trip %s -> %s done, profit %s %s", slot.slot, slot.buy_price,
+                          slot.sell_price, profit, self._market.quote)
+        self._set_state(slot, FREE)
+        slot.qty = slot.cost = slot.proceeds = ZERO
+        self._retry_at.pop(slot.slot, None)
+
+    def _sellable(self, qty: Decimal, price: Decimal) -> bool:
+        market = self._market
+        return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
+
+    def _retry_later(self, slot: GridSlotRow, what: str, reason: str) -> None:
+        at = self.ctx.clock.monotonic() + self.settings.retry_after_s
+        self._retry_at[slot.slot] = at
+        self._wake_at = min(self._wake_at, at)
+        self.ctx.log.info("slot %d: %s%s; trying again in %gs", slot.slot, what, f" ({reason})" if reason else "",
+                          self.settings.retry_after_s)
+
+    def _set_state(self, slot: GridSlotRow, state: SlotState) -> None:
+        self._counts[SlotState(slot.state)] -= 1
+        self._counts[state] += 1
+        slot.state = state.value
+
+    def _executions_of(self, order_id: str, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
+        """The fills of a finished order: as delivered, else as stored by the host, else estimated."""
+        executions = self._executions.pop(order_id, None) or Executions()
+        if executions.qty != filled_qty:
+            stored = Executions()
+            market = self._market
+            for fill in stored_fills(self.ctx.store, order_id):
+                stored.add(fill, market.base, market.quote)
+            if stored.qty > executions.qty:
+                executions = stored
+        if executions.qty < filled_qty:
+            missing = filled_qty - executions.qty
+            self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
+                                 order_id, missing, filled_qty, fallback_price)
+            executions.add_unseen(missing, fallback_price)
+        new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
+        if new_assets:
+            self._warned_fee_assets |= new_assets
+            self.ctx.log.warning("fees paid in %s are left out of the grid's profit (neither base nor quote)",
+                                 ", ".join(sorted(new_assets)))
+        return executions
+
+    # --- placing orders ------------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        """Place every order the slots are waiting for, and recompute the thresholds for the next scan."""
+        if self._in_scan:  # an update delivered from inside ctx.submit: the running scan goes round again
+            self._dirty = True
+            return
+        if not self._started or self.paused or not self._live or self._bid is None or self._ask is None:
+            self._dirty = True
+            return
+        self._in_scan = True
+        try:
+            for _ in range(len(self._slots) + 1):
+                self._dirty = False
+                self._place(self._due())
+                if not self._dirty:
+                    break
+        finally:
+            self._in_scan = False
+
+    def _due(self) -> list[tuple[GridSlotRow, Side]]:
+        bid, ask, post_only = self._bid, self._ask, self.settings.post_only
+        now = self.ctx.clock.monotonic()
+        due: list[tuple[GridSlotRow, Side]] = []
+        wake_ask: Decimal | None = None
+        wake_bid: Decimal | None = None
+        wake_at = math.inf
+        for slot in self._slots:
+            if slot.state == FREE:
+                if self._shifting:
+                    continue
+                if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
+                    if wake_ask is None or slot.buy_price < wake_ask:
+                        wake_ask = slot.buy_price
+                    continue
+                side = Side.BUY
+            elif slot.state == LOCKED and slot.order_id is None:
+                if post_only and slot.sell_price <= bid:
+                    if wake_bid is None or slot.sell_price > wake_bid:
+                        wake_bid = slot.sell_price
+                    continue
+                side = Side.SELL
+            else:
+                continue
+            retry_at = self._retry_at.get(slot.slot)
+            if retry_at is not None:
+                if retry_at > now:
+                    wake_at = min(wake_at, retry_at)
+                    continue
+                del self._retry_at[slot.slot]
+            due.append((slot, side))
+        self._wake_ask, self._wake_bid, self._wake_at = wake_ask, wake_bid, wake_at
+        return due
+
+    def _place(self, due: list[tuple[GridSlotRow, Side]]) -> None:
+        """Give each slot its next client order id, write them all, then submit the orders."""
+        if not due:
+            return
+        ts = self.ctx.clock.time_ns()
+        for slot, side in due:
+            slot.seq += 1
+            slot.order_id = f"{self.name}-{slot.slot}-{slot.seq}"
+            if side is Side.BUY:
+                self._set_state(slot, PENDING)
+                slot.qty = self._order_qty
+            slot.updated_ns = ts
+            self._by_order[slot.order_id] = slot
+        save(self.ctx.store, [slot for slot, _ in due])
+        s = self.settings
+        refused = []
+        now = self.ctx.clock.monotonic()
+        for slot, side in due:
+            order_id = slot.order_id
+            intent = OrderIntent(
+                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty,
+                price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
+                client_order_id=order_id,
+            )
+            if self.ctx.submit(intent) is not None:
+                self._submitted_at[order_id] = now
+            elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
+                self._by_order.pop(order_id, None)
+                slot.order_id = None
+                if side is Side.BUY:
+                    self._set_state(slot, FREE)
+                    slot.qty = ZERO
+                self._retry_at[slot.slot] = now + s.retry_after_s
+                self._wake_at = min(self._wake_at, now + s.retry_after_s)
+                refused.append(slot)
+        if refused:
+            save(self.ctx.store, refused)
+            self.ctx.log.info("%d of %d orders not accepted (paused or vetoed); those slots try again in %gs",
+                              len(refused), len(due), s.retry_after_s)
+
+    # --- out of range ---------------------------------------------------------------------------
+
+    def _above_range(self, bid: Decimal) -> None:
+        if not self._excursion:
+            self._excursion, self._excursion_noted = True, False
+        if self._shifting:
+            return
+        if self._shift_mode and self._counts[LOCKED] == 0 and self._started and self._live and not self.paused:
+            self._start_shift(bid)
+            return
+        if not self._excursion_noted:
+            self._excursion_noted = True
+            why = (f"{self._counts[LOCKED]} slots hold inventory" if self._shift_mode
+                   else 'out_of_range = "hold"')
+            message = f"bid {bid} is above the grid's upper price {self._upper}; holding ({why})"
+            self.ctx.log.info(message)
+            self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
+
+    def _start_shift(self, bid: Decimal) -> None:
+        """Cancel the resting buys; the grid is re-centred once every slot is free."""
+        self._shifting = True
+        pending = [slot for slot in self._slots if slot.state == PENDING]
+        self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
+                          bid, self._upper, len(pending))
+        for slot in pending:
+            self.ctx.cancel(slot.order_id)
+        self._continue_shift()
+
+    def _continue_shift(self) -> None:
+        if self._counts[LOCKED]:
+            self._shifting = False  # a cancelled buy had filled: hold until that inventory is sold
+            self.ctx.log.info("re-centring abandoned: %d slots hold inventory", self._counts[LOCKED])
+        elif not self._counts[PENDING]:
+            self._recentre()
+
+    def _recentre(self) -> None:
+        layout, s = self._layout, self.settings
+        bid, ask = self._bid, self._ask
+        price = (bid + ask) / 2 if bid is not None and ask is not None else bid
+        self._shifting = False
+        try:
+            lower, upper = recentre(layout.lower, layout.upper, s.spacing, price)
+            prices = slot_prices(level_prices(lower, upper, s.levels, s.spacing), self._market)
+        except ValueError as exc:
+            message = f"cannot re-centre the grid on {price}: {exc}; holding"
+            self.ctx.log.warning(message)
+            self.ctx.alert(AlertLevel.WARNING, "strategy", message)
+            self._excursion_noted = True
+            return
+        old = (layout.lower, layout.upper)
+        now = self.ctx.clock.time_ns()
+        layout.lower, layout.upper, layout.shifts, layout.updated_ns = lower, upper, layout.shifts + 1, now
+        for slot, (buy, sell) in zip(self._slots, prices, strict=True):
+            slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
+        save(self.ctx.store, [layout, *self._slots])
+        self._upper = upper
+        self._excursion = False
+        self._retry_at.clear()
+        self._dirty = True
+        tick = self._market.tick_size
+        message = (f"grid re-centred on {price.quantize(tick)}: {_short(lower, tick)}-{_short(upper, tick)} "
+                   f"(was {_short(old[0], tick)}-{_short(old[1], tick)})")
+        self.ctx.log.info(message)
+        self.ctx.alert(AlertLevel.INFO, "strategy", message, lower=lower, upper=upper, price=price)
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, str]:
+        if self._layout is None:
+            return {"state": "not started"}
+        c, market = self._counts, self._market
+        out = {
+            "slots": f"{c[FREE]} free / {c[PENDING]} pending / {c[LOCKED]} locked",
+            "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
+                     f"{market.quote}",
+            "round trips": str(self._round_trips),
+            "profit": f"{_plain(self._profit)} {market.quote}",
+        }
+        if self._shifting:
+            out["state"] = "re-centring"
+        elif self._excursion:
+            out["state"] = "above range, holding"
+        return out
+
+
+def _short(price: Decimal, tick: Decimal) -> str:
+    return _plain(price.quantize(tick))
+
+
+def _plain(amount: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent: 12.340 -> 12.34, 1E+2 -> 100."""
+    text = format(amount.normalize(), "f")
+    return "0" if text == "-0" else text

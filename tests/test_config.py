@@ -1,0 +1,203 @@
+"""Config validation: every mistake is named by its key path with the expected form."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.api import Exchange, Strategy
+from bot.config import build_config, load_config, parse_toml, resolve_secrets
+from bot.plugins import Registered, Registry
+from bot.settings import ConfigError, Secret, option
+
+
+@dataclasses.dataclass(frozen=True)
+class VenueSettings:
+    api_key: Secret | None = option(None, help="key reference")
+
+
+class Venue(Exchange):
+    simulated = True
+    Settings = VenueSettings
+
+
+class RealVenue(Exchange):
+    simulated = False
+
+
+@dataclasses.dataclass(frozen=True)
+class GridLikeSettings:
+    exchange: str = option(help="venue")
+    levels: int = option(10, ge=2, help="levels")
+    size: Decimal = option(Decimal("0.01"), gt=0, help="size")
+    spacing: str = option("arithmetic", help="spacing")
+
+
+class GridLike(Strategy):
+    Settings = GridLikeSettings
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+    reg.components["exchange"]["venue"] = Registered("venue", Venue, "test")
+    reg.components["exchange"]["real"] = Registered("real", RealVenue, "test")
+    reg.components["strategy"]["gridlike"] = Registered("gridlike", GridLike, "test")
+    return reg
+
+
+def problems(text: str, registry: Registry) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml(text, "t.toml"), registry, "t.toml")
+    return [str(issue) for issue in info.value.issues]
+
+
+def test_valid_config_builds_typed_settings(registry):
+    config = build_config(parse_toml("""
+        mode = "paper"
+        [exchanges.v]
+        type = "venue"
+        [strategies.g]
+        type = "gridlike"
+        exchange = "v"
+        levels = 4
+        size = 0.125
+    """, "t"), registry, "t")
+    settings = config.of_kind("strategy")["g"].settings
+    assert settings.levels == 4
+    assert settings.size == Decimal("0.125") and isinstance(settings.size, Decimal)
+
+
+def test_wrong_type_names_key_and_expected_form(registry):
+    out = problems("""
+        [exchanges.v]
+        type = "venue"
+        [strategies.btc-grid]
+        type = "gridlike"
+        exchange = "v"
+        levels = "ten"
+    """, registry)
+    assert out == ['strategies.btc-grid.levels: expected an integer >= 2, got "ten"']
+
+
+def test_out_of_range_and_every_error_at_once(registry):
+    out = problems("""
+        mode = "yolo"
+        [executor]
+        orders_per_s = 0
+        [exchanges.v]
+        type = "venue"
+        [strategies.g]
+        type = "gridlike"
+        exchange = "v"
+        levels = 1
+        size = "-1"
+    """, registry)
+    assert 'mode: expected one of "observe", "paper", "live", got "yolo"' in out
+    assert "executor.orders_per_s: expected a number > 0, got 0" in out
+    assert "strategies.g.levels: expected an integer >= 2, got 1" in out
+    assert any(p.startswith("strategies.g.size: expected a decimal number > 0") for p in out)
+    assert len(out) == 4
+
+
+def test_unknown_keys_suggest_the_right_one(registry):
+    out = problems("""
+        mdoe = "paper"
+        [executor]
+        order_per_s = 5
+        [exchanges.v]
+        type = "venue"
+        [strategies.g]
+        type = "gridlike"
+        exchange = "v"
+        level = 3
+    """, registry)
+    assert 'mdoe: unknown key; did you mean "mode"?' in out
+    assert 'executor.order_per_s: unknown key; did you mean "orders_per_s"?' in out
+    assert 'strategies.g.level: unknown key; did you mean "levels"?' in out
+
+
+def test_unknown_plugin_type_and_dangling_exchange(registry):
+    out = problems("""
+        [exchanges.v]
+        type = "venu"
+        [strategies.g]
+        type = "gridlike"
+        exchange = "nowhere"
+    """, registry)
+    assert 'exchanges.v.type: no exchange plugin provides "venu"; did you mean "venue"?' in out
+    assert 'strategies.g.exchange: no exchange named "nowhere" is configured' in out
+
+
+def test_missing_required_key(registry):
+    out = problems("""
+        [strategies.g]
+        type = "gridlike"
+    """, registry)
+    assert out == ["strategies.g.exchange: missing required key (a string: venue)"]
+
+
+def test_real_venue_refused_outside_live_mode(registry):
+    out = problems('[exchanges.k]\ntype = "real"\n', registry)
+    assert len(out) == 1 and 'mode "paper" runs simulated exchanges only' in out[0]
+    config = build_config(parse_toml('mode = "live"\n[exchanges.k]\ntype = "real"\n', "t"), registry, "t")
+    assert config.mode == "live"
+
+
+def test_malformed_toml_is_one_paragraph_with_the_line(tmp_path: Path, registry):
+    path = tmp_path / "bad.toml"
+    path.write_text('mode = "paper\n[bot]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry)
+    text = str(info.value)
+    assert "not valid TOML" in text and "line 1" in text
+    assert "Traceback" not in text
+
+
+def test_missing_env_secret_is_named_without_a_value(registry, monkeypatch):
+    monkeypatch.delenv("ARBOT_TEST_KEY", raising=False)
+    config = build_config(parse_toml('[exchanges.v]\ntype = "venue"\napi_key = "env:ARBOT_TEST_KEY"\n', "t"),
+                          registry, "t")
+    with pytest.raises(ConfigError) as info:
+        resolve_secrets(config)
+    assert str(info.value.issues[0]) == (
+        "exchanges.v.api_key: environment variable ARBOT_TEST_KEY is not set (referenced as env:ARBOT_TEST_KEY)")
+
+
+def test_secret_resolves_and_never_shows_in_repr(registry, monkeypatch):
+    monkeypatch.setenv("ARBOT_TEST_KEY", "s3cr3t-value")
+    config = build_config(parse_toml('[exchanges.v]\ntype = "venue"\napi_key = "env:ARBOT_TEST_KEY"\n', "t"),
+                          registry, "t")
+    resolve_secrets(config)
+    secret = config.of_kind("exchange")["v"].settings.api_key
+    assert secret.reveal() == "s3cr3t-value"
+    assert "s3cr3t" not in repr(config) and "s3cr3t" not in str(secret)
+
+
+def test_literal_secret_in_config_is_refused_without_echo(registry):
+    out = problems('[exchanges.v]\ntype = "venue"\napi_key = "hunter2-super-secret"\n', registry)
+    assert len(out) == 1 and "hunter2" not in out[0]
+    assert 'exchanges.v.api_key: expected a secret reference "env:NAME" or "file:PATH"' in out[0]
+
+
+def test_secret_file_readable_by_others_is_refused(tmp_path: Path, registry):
+    key = tmp_path / "key"
+    key.write_text("abc")
+    os.chmod(key, 0o644)
+    config = build_config(parse_toml(f'[exchanges.v]\ntype = "venue"\napi_key = "file:{key}"\n', "t"), registry, "t")
+    with pytest.raises(ConfigError) as info:
+        resolve_secrets(config)
+    assert "readable by group or others" in str(info.value) and "chmod 600" in str(info.value)
+    os.chmod(key, 0o600)
+    resolve_secrets(config)
+    assert config.of_kind("exchange")["v"].settings.api_key.reveal() == "abc"
+
+
+def test_bad_timezone(registry):
+    out = problems('[scheduler]\ntimezone = "Mars/Olympus"\n', registry)
+    assert out == ['scheduler.timezone: expected an IANA time zone such as "UTC" or "Europe/Berlin", '
+                   'got "Mars/Olympus"']

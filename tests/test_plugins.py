@@ -1,0 +1,133 @@
+"""Plugin discovery and isolation: broken plugins are named, reported and skipped."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot import hookimpl
+from bot.api import Exchange, Strategy
+from bot.cli import prepare
+from bot.plugins import collect, load_plugins
+from bot.settings import ConfigError
+
+
+def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
+    return importlib.metadata.EntryPoint(name=name, value=value, group="arbot")
+
+
+class GoodStrategy(Strategy):
+    pass
+
+
+class good_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("good", GoodStrategy)
+
+
+class raising_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("half", GoodStrategy)
+        raise RuntimeError("boom in register")
+
+
+def collect_messages():
+    seen = []
+    return seen, (lambda info, message: seen.append(f"{info.label}: {message}"))
+
+
+def test_first_party_plugins_come_from_entry_points():
+    plugins = load_plugins()
+    registry = collect(plugins)
+    assert {"paper", "grid", "limits", "console"} <= set(plugins.infos)
+    assert plugins.infos["limits"].dist == "arbot"
+    assert registry.components["risk"]["limits"].plugin == "limits"
+    assert registry.components["notifier"]["console"].plugin == "console"
+
+
+def test_plugin_that_fails_to_import_is_reported_and_skipped(tmp_path: Path, monkeypatch):
+    (tmp_path / "arbot_broken_mod.py").write_text("raise ImportError('needs libfoo')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen, report = collect_messages()
+    plugins = load_plugins(entry_points=[ep("broken", "arbot_broken_mod"), ep("missing", "no_such_module_xyz")],
+                           extra=[("good", good_plugin)], report=report)
+    registry = collect(plugins)
+    assert registry.classes("strategy") == {"good": GoodStrategy}
+    assert any(m.startswith('plugin "broken": failed to import arbot_broken_mod: ImportError: needs libfoo')
+               for m in seen)
+    assert any(m.startswith('plugin "missing": failed to import no_such_module_xyz: ModuleNotFoundError')
+               for m in seen)
+    assert plugins.infos["broken"].errors
+
+
+def test_plugin_raising_in_a_hook_is_isolated():
+    seen, report = collect_messages()
+    plugins = load_plugins(entry_points=[], extra=[("raiser", raising_plugin), ("good", good_plugin)], report=report)
+    registry = collect(plugins)
+    assert registry.classes("strategy") == {"good": GoodStrategy}  # nothing of the failed call is kept
+    assert seen == ['plugin "raiser": register_strategies raised RuntimeError: boom in register']
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both():
+    class twin:
+        @staticmethod
+        @hookimpl
+        def register_strategies(register):
+            register("good", GoodStrategy)
+
+    plugins = load_plugins(entry_points=[], extra=[("first", good_plugin), ("second", twin)])
+    registry = collect(plugins)
+    assert len(registry.conflicts) == 1
+    text = registry.conflicts[0]
+    assert 'strategy "good" is registered by both plugin "' in text
+    assert '"first"' in text and '"second"' in text and "[plugins] disabled" in text
+
+
+def test_conflict_stops_run_with_a_clear_error(tmp_path: Path, monkeypatch):
+    (tmp_path / "arbot_twin_limits.py").write_text(textwrap.dedent("""
+        from bot import hookimpl
+        from bot.api import RiskCheck
+        class Other(RiskCheck):
+            pass
+        @hookimpl
+        def register_risk_checks(register):
+            register("limits", Other)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = importlib.metadata.entry_points
+
+    def with_twin(**kw):
+        found = list(real(**kw))
+        return found + [ep("twin", "arbot_twin_limits")] if kw.get("group") == "arbot" else found
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", with_twin)
+    with pytest.raises(ConfigError) as info:
+        prepare(None, secrets=False)
+    assert 'risk "limits" is registered by both plugin "limits" (arbot 0.1.0) and plugin "twin"' in str(info.value)
+
+
+def test_bad_registrations_are_named():
+    class sloppy:
+        @staticmethod
+        @hookimpl
+        def register_exchanges(register):
+            register("Bad Name", Exchange)
+            register("notaclass", object())
+
+    seen, report = collect_messages()
+    plugins = load_plugins(entry_points=[], extra=[("sloppy", sloppy)], report=report)
+    registry = collect(plugins)
+    assert registry.classes("exchange") == {}
+    assert len(seen) == 2 and all(m.startswith('plugin "sloppy": register_exchanges:') for m in seen)
+
+
+def test_disabled_plugins_are_not_loaded():
+    plugins = load_plugins(disabled=["console"])
+    assert "console" not in collect(plugins).classes("notifier")
