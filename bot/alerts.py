@@ -59,8 +59,9 @@ class Alerts:
     async def run(self) -> None:
         """Deliver queued alerts until cancelled."""
         while True:
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=max(self.coalesce_s, 0.1))
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                async with asyncio.timeout(max(self.coalesce_s, 0.1)):
+                    await self._wakeup.wait()
             except TimeoutError:
                 pass
             self._wakeup.clear()

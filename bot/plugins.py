@@ -96,7 +96,7 @@ class PluginSet:
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every implementation of a hook separately; a raising one is reported and skipped."""
         results = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception as exc:
@@ -107,7 +107,7 @@ class PluginSet:
 
     async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
         """Like :meth:`call_each`, awaiting implementations that return an awaitable."""
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 await await_me_maybe(result)
@@ -216,7 +216,7 @@ def _add(plugins: PluginSet, registry: Registry, kind: str, table: dict[str, Reg
 
 
 def _collect_named(plugins, registry, kind, hook_name, table, base) -> None:
-    for impl in reversed(getattr(plugins.pm.hook, hook_name).get_hookimpls()):
+    for impl in getattr(plugins.pm.hook, hook_name).get_hookimpls():
         staged: list[Registered] = []
         problems: list[str] = []
 
@@ -240,7 +240,7 @@ def _collect_named(plugins, registry, kind, hook_name, table, base) -> None:
 
 
 def _collect_items(plugins, registry, kind, hook_name, table, validate, extra_args) -> None:
-    for impl in reversed(getattr(plugins.pm.hook, hook_name).get_hookimpls()):
+    for impl in getattr(plugins.pm.hook, hook_name).get_hookimpls():
         staged: list[Registered] = []
         problems: list[str] = []
 

@@ -1,0 +1,46 @@
+"""Shared fixtures: start a real Bot in-process with throwaway plugins and a temporary data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import Bot
+from bot.config import build_config, parse_toml
+from bot.plugins import collect, load_plugins
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
+    """Poll the event loop until ``condition()`` holds (no blind sleeps in tests)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
+    """``bot = await make_bot(toml, extra=[("name", plugin)])``: a started Bot, stopped at teardown."""
+    started: list[Bot] = []
+
+    async def factory(toml: str, extra: list[tuple[str, object]] = (), start: bool = True, clock=None) -> Bot:
+        text = f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n' + textwrap.dedent(toml)
+        plugins = load_plugins(extra=list(extra))
+        registry = collect(plugins)
+        assert not registry.conflicts, registry.conflicts
+        config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
+        bot = Bot(config, plugins, registry, clock=clock)
+        if start:
+            await bot.start()
+            started.append(bot)
+        return bot
+
+    yield factory
+    for bot in started:
+        await bot.stop()

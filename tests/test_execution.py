@@ -1,0 +1,173 @@
+"""The executor against a scriptable venue: persist-before-send, retries, unknown outcomes, recovery."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from conftest import wait_for
+from fakes.venue import ScriptedVenue
+from fakes.venue import plugin as venue_plugin
+
+from bot import hookimpl
+from bot.api import Strategy
+from bot.domain import OrderIntent, OrderStatus, Side
+
+CONFIG = """
+[executor]
+backoff_initial_s = 0.01
+backoff_max_s = 0.05
+request_timeout_s = 0.2
+max_retries = 3
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+"""
+
+
+class Recorder(Strategy):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.updates = []
+
+    def on_order_update(self, update):
+        self.updates.append(update)
+
+
+class recorder_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("recorder", Recorder)
+
+
+PLUGINS = [("venue", venue_plugin), ("recorder", recorder_plugin)]
+
+
+def intent(cid: str, qty: str = "0.1") -> OrderIntent:
+    return OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal(qty), Decimal("100"), client_order_id=cid)
+
+
+def final_status(bot, cid):
+    order = bot.executor.order(cid)
+    return order.status if order else None
+
+
+@pytest.fixture
+async def bot(make_bot):
+    ScriptedVenue.instances.clear()
+    return await make_bot(CONFIG, extra=PLUGINS)
+
+
+def venue(bot) -> ScriptedVenue:
+    return bot.exchanges["v"]
+
+
+async def test_order_is_persisted_before_it_is_sent(bot):
+    seen_in_store = []
+    original = ScriptedVenue.place_order
+
+    async def spy(self, order):
+        seen_in_store.append(bot.store.get_order(order.client_order_id) is not None)
+        return await original(self, order)
+
+    venue(bot).place_order = spy.__get__(venue(bot))
+    assert bot.strategies["s"].ctx.submit(intent("a-1")) == "a-1"
+    await wait_for(lambda: final_status(bot, "a-1") is OrderStatus.OPEN)
+    assert seen_in_store == [True]
+
+
+async def test_transient_errors_are_retried(bot):
+    venue(bot).faults = ["transient", "ratelimit"]
+    bot.strategies["s"].ctx.submit(intent("t-1"))
+    await wait_for(lambda: final_status(bot, "t-1") is OrderStatus.OPEN)
+    assert venue(bot).submissions["t-1"] == 1
+
+
+async def test_lost_response_is_resolved_by_lookup_not_resent(bot):
+    venue(bot).faults = ["lost"]
+    bot.strategies["s"].ctx.submit(intent("l-1"))
+    await wait_for(lambda: final_status(bot, "l-1") is OrderStatus.OPEN)
+    assert venue(bot).submissions["l-1"] == 1
+
+
+async def test_timeout_is_an_unknown_outcome_resolved_by_lookup(bot):
+    venue(bot).faults = ["hang"]
+    bot.strategies["s"].ctx.submit(intent("h-1"))
+    await wait_for(lambda: final_status(bot, "h-1") is OrderStatus.OPEN, timeout_s=3)
+    assert venue(bot).submissions["h-1"] == 1
+
+
+async def test_permanent_error_rejects_once(bot):
+    venue(bot).faults = ["reject"]
+    bot.strategies["s"].ctx.submit(intent("r-1"))
+    await wait_for(lambda: final_status(bot, "r-1") is OrderStatus.REJECTED)
+    updates = bot.strategies["s"].updates
+    assert updates[-1].status is OrderStatus.REJECTED and "Insufficient funds" in updates[-1].reason
+    assert venue(bot).submissions["r-1"] == 0
+
+
+async def test_retries_exhausted_fail_the_order(bot):
+    venue(bot).faults = ["transient"] * 10
+    bot.strategies["s"].ctx.submit(intent("x-1"))
+    await wait_for(lambda: final_status(bot, "x-1") is OrderStatus.FAILED)
+    assert "gave up after 4 attempts" in bot.executor.order("x-1").reason
+
+
+async def test_same_client_id_is_never_sent_twice(bot):
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("d-1")) == "d-1"
+    assert ctx.submit(intent("d-1")) == "d-1"
+    await wait_for(lambda: final_status(bot, "d-1") is OrderStatus.OPEN)
+    ctx.submit(intent("d-1"))  # after it was sent: the store already has it
+    await wait_for(lambda: not bot.executor._lanes["v"].queue.qsize())
+    bot.executor.flush()
+    assert venue(bot).submissions["d-1"] == 1
+
+
+async def test_paused_strategy_places_nothing(bot):
+    bot.pause(["s"], by="test")
+    assert bot.strategies["s"].ctx.submit(intent("p-1")) is None
+    bot.resume(["s"], by="test")
+    assert bot.strategies["s"].ctx.submit(intent("p-2")) == "p-2"
+
+
+async def test_risk_veto_is_stored_and_blocks(make_bot):
+    bot = await make_bot(CONFIG + "[risk.limits]\nmax_order_notional = 5\n", extra=PLUGINS)
+    assert bot.strategies["s"].ctx.submit(intent("v-1")) is None
+    events = bot.store.risk_events()
+    assert events[0].check_name == "limits" and "exceeds max_order_notional 5" in events[0].reason
+    assert venue(bot).submissions["v-1"] == 0
+
+
+async def test_recovery_adopts_known_orders_and_fails_unknown_ones(make_bot):
+    ScriptedVenue.instances.clear()
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    ctx = first.strategies["s"].ctx
+    ctx.submit(intent("k-1"))
+    await wait_for(lambda: final_status(first, "k-1") is OrderStatus.OPEN)
+    first.executor.flush()
+    # Simulate a crash after persisting but before sending: a PENDING row the venue never saw.
+    from bot.domain import Order
+    first.store.insert_order(Order("k-2", "s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("1")))
+    known = dict(venue(first).orders)
+
+    second = await make_bot(CONFIG, extra=PLUGINS, start=False)
+    original_start = ScriptedVenue.start
+
+    async def preload(self):
+        self.orders.update(known)  # the venue's own state survived the "crash"
+        await original_start(self)
+
+    ScriptedVenue.start = preload
+    try:
+        await second.start()
+    finally:
+        ScriptedVenue.start = original_start
+    try:
+        assert second.executor.order("k-1").status is OrderStatus.OPEN
+        assert second.executor.order("k-2").status is OrderStatus.FAILED
+        assert venue(second).submissions == {}
+    finally:
+        await second.stop()
