@@ -59,6 +59,7 @@ class Bot:
         self._paused_by: dict[str, str] = {}
         self._stop = asyncio.Event()
         self._started: list[Any] = []
+        self._stopping = False
         plugins._report = self._plugin_error
 
     # --- building ---------------------------------------------------------------------------
@@ -160,6 +161,10 @@ class Bot:
             await self.stop()
 
     async def stop(self) -> None:
+        """Stop once (later calls do nothing): hooks, control, scheduler, strategies, orders, venues."""
+        if self._stopping:
+            return
+        self._stopping = True
         log.info("stopping")
         await self.plugins.call_each_async("shutdown", bot=self)
         control = getattr(self, "control", None)

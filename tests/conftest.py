@@ -29,8 +29,9 @@ async def make_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
     """``bot = await make_bot(toml, extra=[("name", plugin)])``: a started Bot, stopped at teardown."""
     started: list[Bot] = []
 
-    async def factory(toml: str, extra: list[tuple[str, object]] = (), start: bool = True, clock=None) -> Bot:
-        text = f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n' + textwrap.dedent(toml)
+    async def factory(toml: str, extra: list[tuple[str, object]] = (), start: bool = True, clock=None,
+                      control_socket: str = "") -> Bot:
+        text = f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "{control_socket}"\n' + textwrap.dedent(toml)
         plugins = load_plugins(extra=list(extra))
         registry = collect(plugins)
         assert not registry.conflicts, registry.conflicts

@@ -1,0 +1,159 @@
+"""The running host: lifecycle hooks, jobs, commands with roles and audit, isolation of failures."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from conftest import wait_for
+from fakes.venue import plugin as venue_plugin
+
+from bot import hookimpl
+from bot.api import Caller, Command, Job, Notifier, Reply, Strategy
+from bot.control import send_command
+from bot.domain import BookUpdate
+
+CONFIG = """
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "fragile"
+[notifiers.rec]
+type = "recording"
+"""
+
+
+class Fragile(Strategy):
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+    def on_market(self, event):
+        if event.bids and event.bids[0][0] == Decimal("13"):
+            raise ValueError("unlucky price")
+        self.last = event
+
+
+class Recording(Notifier):
+    sent: list = []
+
+    async def send(self, alert):
+        Recording.sent.append(alert)
+
+
+class Lifecycle:
+    calls: list[str] = []
+
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("fragile", Fragile)
+
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("recording", Recording)
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def echo(bot, caller, args):
+            return Reply("echo", text=" ".join(args))
+        register(Command("echo", echo, "operator", "repeat the arguments"))
+
+    @staticmethod
+    @hookimpl
+    def register_jobs(register, config):
+        async def tick(bot):
+            Lifecycle.calls.append("job")
+        register(Job("tick", tick, every_s=0.05))
+
+    @staticmethod
+    @hookimpl
+    async def startup(bot):
+        Lifecycle.calls.append("startup")
+
+    @staticmethod
+    @hookimpl
+    def shutdown(bot):
+        Lifecycle.calls.append("shutdown")
+
+
+class BrokenStartup:
+    @staticmethod
+    @hookimpl
+    def startup(bot):
+        raise RuntimeError("cannot reach my service")
+
+
+PLUGINS = [("venue", venue_plugin), ("lifecycle", Lifecycle), ("brokenstartup", BrokenStartup)]
+
+
+def book(price: str) -> BookUpdate:
+    p = Decimal(price)
+    return BookUpdate("v", "BTC/USD", ((p, Decimal(1)),), ((p + 1, Decimal(1)),), 1)
+
+
+async def test_lifecycle_hooks_jobs_and_isolated_startup_failure(make_bot):
+    Lifecycle.calls.clear()
+    Recording.sent.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    assert "startup" in Lifecycle.calls  # the broken startup hook did not stop the others
+    await wait_for(lambda: "job" in Lifecycle.calls, what="the registered job to run")
+    await wait_for(lambda: any(a.kind == "plugin_error" for a in Recording.sent))
+    errors = [a.message for a in Recording.sent if a.kind == "plugin_error"]
+    assert errors == ['plugin "brokenstartup": startup raised RuntimeError: cannot reach my service']
+    await bot.stop()
+    assert Lifecycle.calls[-1] == "shutdown"
+
+
+async def test_strategy_raising_on_an_event_is_isolated_and_reported(make_bot):
+    Recording.sent.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    bot.bus.publish(book("10"))
+    assert bot.strategies["s"].last.bids[0][0] == Decimal("10")
+    bot.bus.publish(book("13"))
+    assert bot.strategy_failed("s")
+    bot.bus.publish(book("11"))  # no longer delivered
+    assert bot.strategies["s"].last.bids[0][0] == Decimal("10")
+    await wait_for(lambda: any("unlucky price" in a.message for a in Recording.sent))
+    bot.resume(["s"], by="test")
+    bot.bus.publish(book("12"))
+    assert bot.strategies["s"].last.bids[0][0] == Decimal("12")
+
+
+async def test_commands_check_roles_and_audit_every_attempt(make_bot):
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    viewer = Caller("test", "v1", "viewer", chat_id="c1")
+    stranger = Caller("test", "x9", None, chat_id="c1")
+    assert (await bot.commands.dispatch(Caller("test", "o1", "operator"), "echo", ["hi"])).text == "hi"
+    refused = await bot.commands.dispatch(viewer, "echo", ["hi"])
+    assert not refused.ok and "needs the operator role" in refused.title
+    denied = await bot.commands.dispatch(stranger, "pause", [])
+    assert not denied.ok and denied.title == "Not authorized."
+    assert not bot.strategies["s"].paused
+    status = await bot.commands.dispatch(viewer, "status", [])
+    assert status.ok and ("mode", "paper") in status.rows
+    help_text = (await bot.commands.dispatch(viewer, "help", [])).render_text()
+    assert "/status" in help_text and "/echo" not in help_text  # only what the caller may use
+    audit = [(a.user_id, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    assert audit == [("o1", "echo", "ok"), ("v1", "echo", "refused: needs operator"),
+                     ("x9", "pause", "refused: no role"), ("v1", "status", "ok"), ("v1", "help", "ok")]
+
+
+async def test_local_control_socket_pauses_and_resumes(make_bot, tmp_path):
+    bot = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock")
+    try:
+        path = tmp_path / "ctl.sock"
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        answer = await send_command(path, "pause", ["s"])
+        assert answer["ok"] and "Paused: s" in answer["text"]
+        assert bot.strategies["s"].paused
+        answer = await send_command(path, "status", [])
+        assert "paused by local:uid:" in answer["text"]
+        answer = await send_command(path, "resume", [])
+        assert answer["ok"] and not bot.strategies["s"].paused
+        assert bot.store.audit_log()[0].transport == "local"
+    finally:
+        await bot.stop()
+    await asyncio.sleep(0)
+    assert not (tmp_path / "ctl.sock").exists()

@@ -1,0 +1,38 @@
+"""Meta-tests keep the plugin contract honest: every hook is documented and tested."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from bot import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = sorted(name for name, obj in vars(hookspecs).items()
+               if inspect.isfunction(obj) and hasattr(obj, "arbot_spec"))
+
+
+def test_there_are_hooks():
+    assert {"register_exchanges", "register_strategies", "register_risk_checks", "register_notifiers",
+            "register_commands", "register_jobs", "startup", "shutdown"} <= set(HOOKS)
+
+
+def test_every_hook_has_a_docstring_and_type_hints():
+    for name in HOOKS:
+        func = getattr(hookspecs, name)
+        assert func.__doc__ and len(func.__doc__.strip()) > 40, f"hook {name} needs a real docstring"
+        assert "return" in func.__annotations__, f"hook {name} needs a return annotation"
+
+
+def test_every_hook_is_documented_in_plugins_md():
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    missing = [name for name in HOOKS if f"`{name}" not in text]
+    assert not missing, f"docs/plugins.md does not document: {missing}"
+
+
+def test_every_hook_is_exercised_by_a_test():
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py") if p.name != "test_meta.py")
+    sources += "\n".join(p.read_text() for p in (ROOT / "tests" / "example_plugin").rglob("*.py"))
+    missing = [name for name in HOOKS if not re.search(rf"def {name}\(", sources)]
+    assert not missing, f"no test implements hook(s): {missing}"
