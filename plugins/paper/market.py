@@ -1,43 +1,93 @@
 """A simulated market for one symbol: a seeded random walk with a realistic-looking book and tape.
 
 Everything inside is integers: prices are *ticks* (multiples of ``tick_size``) and sizes are
-*lots* (multiples of ``lot_size``). Decimals appear only in the events that leave the module,
-and those are cached, so one :meth:`SimulatedMarket.step` costs a few microseconds.
+*lots* (multiples of ``lot_size``). Decimals appear only in the events that leave the module, and
+those are prebuilt: a *ladder* holds the Decimal price of every tick in a window around the
+current price, so the levels of a book are one tuple slice, and sizes come from a fixed set of
+profiles. One :meth:`SimulatedMarket.step` therefore costs a few microseconds.
 
 One step:
 
 1. The best bid moves by a normally distributed number of ticks whose standard deviation is
    ``volatility_bps`` of the current price; the best ask stays ``spread_ticks`` above it.
 2. Each side of the book gets ``depth_levels`` levels, ``level_step_ticks`` apart, whose sizes
-   are drawn from a fixed set of seeded profiles (deeper levels are larger on average).
+   are one of a fixed set of seeded profiles (deeper levels are larger on average).
 3. A public trade usually prints: when the price rose a buyer took the (new) best ask, when it
-   fell a seller hit the (new) best bid; when it did not move, a trade prints half the time on a
-   random side. Its size is drawn from a seeded, roughly exponential set of sizes.
+   fell a seller hit the (new) best bid; when it did not move, a trade prints half the time, on
+   a random side. Its size comes from a seeded, roughly exponential set of sizes.
 
-The walk is reproducible: the random stream of symbol ``S`` after ``n`` steps is seeded from
-``(seed, S, n)``, so the same seed gives the same prices, and a market resumed at step ``n``
-(see :meth:`SimulatedMarket.resume`) continues deterministically.
+The walk is reproducible: the random stream of symbol ``S`` is reseeded from ``(seed, S, block)``
+every 4096 steps and each step draws once, so the same seed gives the same prices, and a market
+resumed at step ``n`` at the price it had then (see :meth:`SimulatedMarket.resume`) carries on
+exactly as if it had never stopped. The market knows nothing of our orders: they never move it
+(no market impact).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from bot.domain import BookUpdate, Side, Trade
 
 _PROFILES = 256
-"""Number of precomputed level-size profiles (and trade sizes); indexed by 8 random bits."""
+"""Number of precomputed level-size profiles and trade sizes; indexed by 8 random bits."""
 _NORMALS = 4096
-"""Size of the table of standard normal draws the walk samples from (12 random bits)."""
-_CACHE_LIMIT = 200_000
-"""Price tuples cached per side before the cache is dropped (bounds memory on long runs)."""
+"""Size of the table of standard normal draws the walk samples from; indexed by 12 random bits."""
+_BLOCK_BITS = 12
+"""The random stream is reseeded every ``2 ** _BLOCK_BITS`` steps, which makes resuming exact."""
+_BLOCK_MASK = (1 << _BLOCK_BITS) - 1
+_LADDER_TICKS = 1 << 16
+"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it."""
+_BUY, _SELL = Side.BUY, Side.SELL
+
+
+# A frozen dataclass sets each field through ``object.__setattr__``, which costs about a
+# microsecond per event on this hot path; writing the slots directly halves that. Checked against
+# the domain types at import, with the plain constructors as fallback if they ever change shape.
+_BOOK_FIELDS = ("exchange", "symbol", "bids", "asks", "ts_ns")
+_TRADE_FIELDS = ("exchange", "symbol", "price", "qty", "taker_side", "ts_ns")
+
+
+def _slots_match(cls: type, names: tuple[str, ...]) -> bool:
+    return tuple(f.name for f in dataclasses.fields(cls)) == names and "__slots__" in cls.__dict__
+
+
+if _slots_match(BookUpdate, _BOOK_FIELDS) and _slots_match(Trade, _TRADE_FIELDS):
+    _new = object.__new__
+    _b_exchange, _b_symbol, _b_bids, _b_asks, _b_ts = (getattr(BookUpdate, n).__set__ for n in _BOOK_FIELDS)
+    _t_exchange, _t_symbol, _t_price, _t_qty, _t_side, _t_ts = (getattr(Trade, n).__set__ for n in _TRADE_FIELDS)
+
+    def _new_book(exchange: str, symbol: str, bids: Any, asks: Any, ts_ns: int) -> BookUpdate:
+        book = _new(BookUpdate)
+        _b_exchange(book, exchange)
+        _b_symbol(book, symbol)
+        _b_bids(book, bids)
+        _b_asks(book, asks)
+        _b_ts(book, ts_ns)
+        return book
+
+    def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
+        trade = _new(Trade)
+        _t_exchange(trade, exchange)
+        _t_symbol(trade, symbol)
+        _t_price(trade, price)
+        _t_qty(trade, qty)
+        _t_side(trade, side)
+        _t_ts(trade, ts_ns)
+        return trade
+
+else:  # pragma: no cover - the domain types changed shape
+    _new_book = BookUpdate
+    _new_trade = Trade
 
 
 @dataclass(frozen=True)
 class MarketParams:
-    """Shape of one simulated market (all prices in quote units, sizes in base units)."""
+    """Shape of one simulated market (prices in quote units, sizes in base units)."""
 
     tick_size: Decimal
     lot_size: Decimal
@@ -51,7 +101,13 @@ class MarketParams:
 
 
 class SimulatedMarket:
-    """The book and tape of one symbol; :meth:`step` moves it once and returns the events."""
+    """The book and tape of one symbol; :meth:`step` moves it once and returns the events.
+
+    The integer state is public for the matching engine: ``bid_ticks``/``ask_ticks`` (best
+    prices), ``bid_lots``/``ask_lots`` (level sizes, best first, ``level_step_ticks`` apart) and
+    ``trade_ticks``/``trade_lots``/``trade_taker_buy`` for this step's public trade
+    (``trade_lots == 0`` when none printed).
+    """
 
     def __init__(self, exchange: str, symbol: str, params: MarketParams):
         self.exchange = exchange
@@ -62,11 +118,12 @@ class SimulatedMarket:
         self.spread_ticks = params.spread_ticks
         self.level_step_ticks = params.level_step_ticks
         self.depth_levels = params.depth_levels
+        self._span = params.depth_levels * params.level_step_ticks
+        # Keeps the deepest bid level above zero.
+        self._floor_ticks = 1 + self._span
         # The walk's standard deviation as a fraction of the price: a float is fine here, it only
         # shapes randomness; every published price is an exact multiple of the tick.
         self._sigma = float(params.volatility_bps) / 10_000.0
-        # Keep the deepest bid level above zero.
-        self._floor_ticks = 1 + params.depth_levels * params.level_step_ticks
 
         shapes = random.Random(f"{params.seed}:{symbol}:shapes")
         self._normals = tuple(shapes.gauss(0.0, 1.0) for _ in range(_NORMALS))
@@ -81,13 +138,10 @@ class SimulatedMarket:
         self._trade_lots = tuple(
             max(1, min(4 * mean_lots, round(mean_lots * 0.2 * shapes.expovariate(1.0)))) for _ in range(_PROFILES)
         )
-        self._qty_cache: dict[int, Decimal] = {}
         self._profiles_qty = tuple(tuple(map(self.qty, lots)) for lots in self._profiles_lots)
         self._trade_qty = tuple(map(self.qty, self._trade_lots))
-        self._px_cache: dict[int, Decimal] = {}
-        self._bid_px: dict[int, tuple[Decimal, ...]] = {}
-        self._ask_px: dict[int, tuple[Decimal, ...]] = {}
-
+        self._ladder: tuple[Decimal, ...] = ()
+        self._ladder_lo = 0
         self.resume(0, None)
 
     # --- state ------------------------------------------------------------------------------
@@ -100,35 +154,40 @@ class SimulatedMarket:
         self.step_count = step_count
         self.bid_ticks = max(self._floor_ticks, bid_ticks)
         self.ask_ticks = self.bid_ticks + self.spread_ticks
-        self._rng = random.Random(f"{self.params.seed}:{self.symbol}:{step_count}")
+        self._rng = self._stream(step_count >> _BLOCK_BITS)
+        for _ in range(step_count & _BLOCK_MASK):  # skip the draws of the steps already taken
+            self._rng.getrandbits(40)
         self.bid_lots: tuple[int, ...] = self._profiles_lots[0]
         self.ask_lots: tuple[int, ...] = self._profiles_lots[1]
         self._bid_qty = self._profiles_qty[0]
         self._ask_qty = self._profiles_qty[1]
         self.trade_ticks = 0
-        """Price of this step's public trade in ticks; 0 when no trade printed."""
         self.trade_lots = 0
         self.trade_taker_buy = False
+        self._rebuild_ladder()
+
+    def _stream(self, block: int) -> random.Random:
+        return random.Random(f"{self.params.seed}:{self.symbol}:{block}")
+
+    def _rebuild_ladder(self) -> None:
+        width = max(_LADDER_TICKS, 8 * (self._span + self.spread_ticks))
+        lo = max(0, self.bid_ticks - width // 2)
+        tick = self.tick_size
+        self._ladder = tuple([t * tick for t in range(lo, lo + width)])
+        self._ladder_lo = lo
 
     # --- conversions ------------------------------------------------------------------------
 
     def price(self, ticks: int) -> Decimal:
-        """The Decimal price of ``ticks`` (cached)."""
-        px = self._px_cache.get(ticks)
-        if px is None:
-            if len(self._px_cache) > _CACHE_LIMIT:
-                self._px_cache.clear()
-            px = self._px_cache[ticks] = ticks * self.tick_size
-        return px
+        """The Decimal price of ``ticks``."""
+        i = ticks - self._ladder_lo
+        if 0 <= i < len(self._ladder):
+            return self._ladder[i]
+        return ticks * self.tick_size
 
     def qty(self, lots: int) -> Decimal:
-        """The Decimal size of ``lots`` (cached)."""
-        q = self._qty_cache.get(lots)
-        if q is None:
-            if len(self._qty_cache) > _CACHE_LIMIT:
-                self._qty_cache.clear()
-            q = self._qty_cache[lots] = lots * self.lot_size
-        return q
+        """The Decimal size of ``lots``."""
+        return lots * self.lot_size
 
     def ask_level(self, i: int) -> int:
         """Price in ticks of the ``i``-th ask level (0 = best)."""
@@ -142,7 +201,12 @@ class SimulatedMarket:
 
     def step(self, ts_ns: int) -> tuple[BookUpdate, Trade | None]:
         """Move the market once; return the new top of book and the public trade, if one printed."""
-        self.step_count += 1
+        n = self.step_count
+        if n & _BLOCK_MASK == 0:
+            self._rng = self._stream(n >> _BLOCK_BITS)
+        self.step_count = n + 1
+        # 40 random bits: 0-11 the move, 12-19 and 20-27 the bid and ask size profiles,
+        # 28-35 the trade size, 36 "no trade" and 37 the taker side when the price stood still.
         r = self._rng.getrandbits(40)
         bid = self.bid_ticks
         move = round(self._normals[r & 0xFFF] * bid * self._sigma)
@@ -153,21 +217,15 @@ class SimulatedMarket:
             self.bid_ticks = bid
             self.ask_ticks = bid + self.spread_ticks
         ask = self.ask_ticks
-        self.bid_lots = self._profiles_lots[(r >> 12) & 0xFF]
-        self.ask_lots = self._profiles_lots[(r >> 20) & 0xFF]
-        self._bid_qty = self._profiles_qty[(r >> 12) & 0xFF]
-        self._ask_qty = self._profiles_qty[(r >> 20) & 0xFF]
-
-        book = BookUpdate(
-            self.exchange,
-            self.symbol,
-            tuple(zip(self._bid_prices(bid), self._bid_qty)),
-            tuple(zip(self._ask_prices(ask), self._ask_qty)),
-            ts_ns,
-        )
+        bid_profile = (r >> 12) & 0xFF
+        ask_profile = (r >> 20) & 0xFF
+        self.bid_lots = self._profiles_lots[bid_profile]
+        self.ask_lots = self._profiles_lots[ask_profile]
+        self._bid_qty = self._profiles_qty[bid_profile]
+        self._ask_qty = self._profiles_qty[ask_profile]
+        book = self.book(ts_ns)
 
         if move == 0 and (r >> 36) & 1:
-            self.trade_ticks = 0
             self.trade_lots = 0
             return book, None
         taker_buy = move > 0 or (move == 0 and bool((r >> 37) & 1))
@@ -175,42 +233,34 @@ class SimulatedMarket:
         self.trade_ticks = ask if taker_buy else bid
         self.trade_lots = self._trade_lots[size]
         self.trade_taker_buy = taker_buy
-        trade = Trade(
+        trade = _new_trade(
             self.exchange,
             self.symbol,
-            self.price(self.trade_ticks),
+            self._ladder[self.trade_ticks - self._ladder_lo],
             self._trade_qty[size],
-            Side.BUY if taker_buy else Side.SELL,
+            _BUY if taker_buy else _SELL,
             ts_ns,
         )
         return book, trade
 
     def book(self, ts_ns: int) -> BookUpdate:
         """The current top of book, without moving the market."""
-        return BookUpdate(
+        lo = self._ladder_lo
+        ib = self.bid_ticks - lo
+        ia = self.ask_ticks - lo
+        span = self._span
+        if ib < span or ia + span > len(self._ladder):
+            self._rebuild_ladder()
+            lo = self._ladder_lo
+            ib = self.bid_ticks - lo
+            ia = self.ask_ticks - lo
+        ladder = self._ladder
+        step = self.level_step_ticks
+        return _new_book(
             self.exchange,
             self.symbol,
-            tuple(zip(self._bid_prices(self.bid_ticks), self._bid_qty)),
-            tuple(zip(self._ask_prices(self.ask_ticks), self._ask_qty)),
+            # ib >= span here, so the reversed slice's stop is never negative (it would wrap).
+            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty)),
+            tuple(zip(ladder[ia : ia + span : step], self._ask_qty)),
             ts_ns,
         )
-
-    def _bid_prices(self, bid: int) -> tuple[Decimal, ...]:
-        prices = self._bid_px.get(bid)
-        if prices is None:
-            if len(self._bid_px) > _CACHE_LIMIT:
-                self._bid_px.clear()
-            tick = self.tick_size
-            step = self.level_step_ticks
-            prices = self._bid_px[bid] = tuple([t * tick for t in range(bid, bid - self.depth_levels * step, -step)])
-        return prices
-
-    def _ask_prices(self, ask: int) -> tuple[Decimal, ...]:
-        prices = self._ask_px.get(ask)
-        if prices is None:
-            if len(self._ask_px) > _CACHE_LIMIT:
-                self._ask_px.clear()
-            tick = self.tick_size
-            step = self.level_step_ticks
-            prices = self._ask_px[ask] = tuple([t * tick for t in range(ask, ask + self.depth_levels * step, step)])
-        return prices

@@ -1,0 +1,22 @@
+"""The paper plugin: a simulated venue with simulated markets, the default exchange.
+
+No network and no real money: seeded random-walk markets (:mod:`.market`), a matching engine with
+partial fills, fees and reservations (:mod:`.engine`), and the venue's own SQLite file so a paper
+account survives restarts (:mod:`.state`). :class:`PaperExchange` ties them together.
+"""
+
+from collections.abc import Callable
+
+from bot import hookimpl
+from bot.api import Exchange
+
+from .exchange import PaperExchange
+from .settings import PaperSettings
+
+__all__ = ["PaperExchange", "PaperSettings", "register_exchanges"]
+
+
+@hookimpl
+def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+    """Register the simulated venue as ``paper``."""
+    register("paper", PaperExchange)

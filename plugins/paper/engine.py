@@ -1,0 +1,374 @@
+"""The paper venue's matching engine: order checks, balances and reservations, taker and maker fills.
+
+Rules (the venue's "exchange rules", also in the :class:`~plugins.paper.exchange.PaperExchange`
+docstring):
+
+* **Arrival.** A limit order that crosses the book on arrival (buy at or above the best ask, sell
+  at or below the best bid) takes liquidity at once: it walks the published levels best first,
+  up to its limit price, each level filling at most its size (a partial fill per level, taker
+  fee). Post-only orders that would cross are refused (:class:`PostOnlyWouldCross`). What is left
+  rests (GTC) or is cancelled (IOC). Market orders walk the book the same way with no limit; what
+  the visible book cannot fill is cancelled.
+* **Resting.** After each market step a resting buy at ``P`` fills, at ``P`` and as maker, when
+  (a) the best ask moved to ``P`` or below: up to the size of the ask levels priced at or below
+  ``P``; and (b) a public trade printed with a selling taker at ``P`` or below: up to the trade's
+  size. Sells mirror this. The two sources are independent (one step may fill from both); orders
+  share each one best price first, then oldest first. Queue position is ignored: at an equal
+  price we are first in the queue.
+* **No market impact.** Our fills never change the simulated market.
+* **Money.** Fees are charged in the quote asset: ``price * qty * fee_bps / 10000`` rounded half
+  up to ``fee_decimals`` decimals, one fee per fill. A resting or arriving buy reserves
+  ``price * qty`` plus the larger of the two fees (rounded up); a sell reserves its base size.
+  Reservations shrink with each fill and vanish when the order ends. A market buy needs the quote
+  its walk will cost, checked before anything fills.
+* **Checks.** Unknown symbol, size not above zero, not a multiple of ``lot_size`` or below
+  ``min_qty``, limit price missing or off the tick grid, limit value below ``min_notional``, and
+  post-only market orders are refused with :class:`PermanentError`.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from bot.api import InsufficientFunds, PermanentError, PostOnlyWouldCross
+from bot.domain import (
+    ZERO,
+    Balance,
+    Fill,
+    Liquidity,
+    MarketInfo,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+
+from .market import SimulatedMarket
+from .orders import Changes, PaperOrder, RestingOrders
+
+_TEN_THOUSAND = Decimal(10_000)
+
+
+class MatchingEngine:
+    """Orders, balances and fills of one paper account, in memory. Persistence is the caller's job:
+    it takes every change with :meth:`take_changes` after each operation."""
+
+    def __init__(self, exchange: str, markets: dict[str, SimulatedMarket], rules: dict[str, MarketInfo], *,
+                 maker_fee_bps: Decimal, taker_fee_bps: Decimal, fee_decimals: int,
+                 balances: dict[str, Decimal], open_orders: list[PaperOrder], last_order_seq: int,
+                 last_trade_seq: int):  # fmt: skip
+        self.exchange = exchange
+        self._markets = markets
+        self._rules = rules
+        self._maker_rate = maker_fee_bps / _TEN_THOUSAND
+        self._taker_rate = taker_fee_bps / _TEN_THOUSAND
+        self._reserve_rate = max(self._maker_rate, self._taker_rate)
+        self._fee_quantum = Decimal(1).scaleb(-fee_decimals)
+        self._totals: dict[str, Decimal] = dict(balances)
+        self._reserved: dict[str, Decimal] = {}
+        self._open: dict[str, PaperOrder] = {}
+        self._resting: dict[str, RestingOrders] = {symbol: RestingOrders() for symbol in markets}
+        self.order_seq = last_order_seq
+        self.trade_seq = last_trade_seq
+        self._changes = Changes({}, {}, {})
+        for order in open_orders:
+            self._adopt(order)
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def open_order(self, client_order_id: str) -> PaperOrder | None:
+        """A resting order by client order id."""
+        return self._open.get(client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[PaperOrder]:
+        """Resting orders, oldest first."""
+        orders = sorted(self._open.values(), key=lambda o: o.seq)
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def balances(self) -> dict[str, Balance]:
+        """Total and free (total less reservations) by asset."""
+        assets = sorted(set(self._totals) | set(self._reserved))
+        return {
+            a: Balance(a, self._totals.get(a, ZERO) - self._reserved.get(a, ZERO), self._totals.get(a, ZERO))
+            for a in assets
+        }
+
+    def take_changes(self) -> Changes:
+        """Every order, fill and balance changed since the last call; starts a new change set."""
+        changes, self._changes = self._changes, Changes({}, {}, {})
+        return changes
+
+    @property
+    def changed(self) -> bool:
+        """True when something awaits :meth:`take_changes` (every change touches an order)."""
+        return bool(self._changes.orders)
+
+    # --- order requests ---------------------------------------------------------------------
+
+    def place(self, order: Order, now_ns: int) -> PaperOrder:
+        """Accept ``order`` and execute what crosses. Raises PermanentError (and records the order
+        as REJECTED) when the venue refuses it."""
+        # Enum fields may arrive as plain strings (an Order rebuilt from a database row).
+        try:
+            side, order_type, tif = Side(order.side), OrderType(order.order_type), TimeInForce(order.tif)
+        except ValueError as exc:
+            raise PermanentError(f"invalid order: {exc}") from None
+        self.order_seq += 1
+        record = PaperOrder(
+            client_order_id=order.client_order_id, exchange_order_id=f"paper-o-{self.order_seq}",
+            seq=self.order_seq, symbol=order.symbol, side=side, order_type=order_type,
+            tif=tif, post_only=bool(order.post_only), qty=order.qty,
+            price=order.price if order_type is OrderType.LIMIT else None,
+            status=OrderStatus.OPEN, created_ns=now_ns, updated_ns=now_ns,
+        )  # fmt: skip
+        try:
+            self._check(record)
+            if record.order_type is OrderType.MARKET:
+                self._execute_market(record, now_ns)
+            else:
+                self._execute_limit(record, now_ns)
+        except PermanentError as exc:
+            record.status = OrderStatus.REJECTED
+            record.reason = str(exc)
+            self._changed(record)
+            raise
+        return record
+
+    def cancel(self, order: PaperOrder, now_ns: int) -> None:
+        """Cancel a resting order and release what it reserved."""
+        order.status = OrderStatus.CANCELLED
+        order.reason = "cancelled by request"
+        order.updated_ns = now_ns
+        self._end(order)
+
+    # --- market steps -----------------------------------------------------------------------
+
+    def match(self, market: SimulatedMarket, now_ns: int) -> None:
+        """Fill resting orders of ``market.symbol`` that its last step traded through."""
+        book = self._resting[market.symbol]
+        best_buy = book.best_buy
+        if best_buy >= market.ask_ticks or (
+            market.trade_lots and not market.trade_taker_buy and market.trade_ticks <= best_buy
+        ):
+            self._match_side(book.buys, market, market.ask_ticks, market.ask_lots, now_ns, buy=True)
+        best_sell = book.best_sell
+        if best_sell <= market.bid_ticks or (
+            market.trade_lots and market.trade_taker_buy and market.trade_ticks >= best_sell
+        ):
+            self._match_side(book.sells, market, market.bid_ticks, market.bid_lots, now_ns, buy=False)
+
+    def _match_side(self, orders: list[PaperOrder], market: SimulatedMarket, touch: int,
+                    level_lots: tuple[int, ...], now_ns: int, *, buy: bool) -> None:  # fmt: skip
+        step = market.level_step_ticks
+        # (a) The opposite touch moved through our price: the levels at or through it are the liquidity.
+        cumulative: list[int] = []
+        total = 0
+        for lots in level_lots:
+            total += lots
+            cumulative.append(total)
+        consumed = 0
+        for order in tuple(orders) if cumulative else ():
+            through = order.price_ticks - touch if buy else touch - order.price_ticks
+            if through < 0:
+                break
+            available = cumulative[min(len(cumulative) - 1, through // step)] - consumed
+            if available <= 0:
+                break
+            take = min(available, order.qty_lots - order.filled_lots)
+            consumed += take
+            self._fill(order, order.price_ticks, take, Liquidity.MAKER, now_ns)
+        # (b) A public trade by a taker on the other side printed at or through our price.
+        if market.trade_lots and market.trade_taker_buy is not buy:
+            left = market.trade_lots
+            printed = market.trade_ticks
+            for order in tuple(orders):
+                if left <= 0 or (order.price_ticks < printed if buy else order.price_ticks > printed):
+                    break
+                take = min(left, order.qty_lots - order.filled_lots)
+                left -= take
+                self._fill(order, order.price_ticks, take, Liquidity.MAKER, now_ns)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _check(self, order: PaperOrder) -> None:
+        rules = self._rules.get(order.symbol)
+        if rules is None:
+            raise PermanentError(f'unknown symbol "{order.symbol}"; this venue trades {sorted(self._rules)}')
+        qty = order.qty
+        if not qty.is_finite() or qty <= 0:
+            raise PermanentError(f"quantity {qty} must be above zero")
+        lots = qty / rules.lot_size
+        if lots != lots.to_integral_value():
+            raise PermanentError(f"quantity {qty} is not a multiple of the lot size {rules.lot_size}")
+        if qty < rules.min_qty:
+            raise PermanentError(f"quantity {qty} is below the minimum {rules.min_qty} {rules.base}")
+        order.qty_lots = int(lots)
+        if order.order_type is OrderType.MARKET:
+            if order.post_only:
+                raise PermanentError("a market order cannot be post-only")
+            return
+        price = order.price
+        if price is None or not price.is_finite() or price <= 0:
+            raise PermanentError(f"a limit order needs a price above zero, got {price}")
+        ticks = price / rules.tick_size
+        if ticks != ticks.to_integral_value():
+            raise PermanentError(f"price {price} is not a multiple of the tick size {rules.tick_size}")
+        if price * qty < rules.min_notional:
+            raise PermanentError(f"order value {price * qty} is below the minimum {rules.min_notional} {rules.quote}")
+        order.price_ticks = int(ticks)
+
+    def _execute_limit(self, order: PaperOrder, now_ns: int) -> None:
+        market = self._markets[order.symbol]
+        buy = order.side is Side.BUY
+        crosses = order.price_ticks >= market.ask_ticks if buy else order.price_ticks <= market.bid_ticks
+        if crosses and order.post_only:
+            touch = market.price(market.ask_ticks if buy else market.bid_ticks)
+            raise PostOnlyWouldCross(
+                f"post-only {order.side} at {order.price} would cross the best {'ask' if buy else 'bid'} {touch}"
+            )
+        self._hold(order, self._reserve_for(order, order.qty))
+        self._changed(order)
+        if crosses:
+            for ticks, lots in self._walk(order, market):
+                self._fill(order, ticks, lots, Liquidity.TAKER, now_ns)
+        if order.status is OrderStatus.FILLED:
+            return
+        if order.tif is TimeInForce.IOC:
+            order.status = OrderStatus.CANCELLED
+            order.reason = "immediate-or-cancel: the rest found no liquidity at the limit price"
+            self._end(order)
+            return
+        self._open[order.client_order_id] = order
+        self._resting[order.symbol].add(order)
+
+    def _execute_market(self, order: PaperOrder, now_ns: int) -> None:
+        market = self._markets[order.symbol]
+        plan = list(self._walk(order, market))
+        rules = self._rules[order.symbol]
+        if order.side is Side.BUY:
+            cost = ZERO
+            for ticks, lots in plan:
+                notional = market.price(ticks) * market.qty(lots)
+                cost += notional + self._fee(notional, self._taker_rate)
+            self._require(rules.quote, cost)
+        else:
+            self._require(rules.base, order.qty)
+        self._changed(order)
+        for ticks, lots in plan:
+            self._fill(order, ticks, lots, Liquidity.TAKER, now_ns)
+        if order.status is not OrderStatus.FILLED:
+            order.status = OrderStatus.CANCELLED
+            order.reason = "market order: the rest found no liquidity in the visible book"
+            self._end(order)
+
+    def _walk(self, order: PaperOrder, market: SimulatedMarket) -> list[tuple[int, int]]:
+        """(ticks, lots) taken from the opposite levels, best first, up to the limit price if any."""
+        buy = order.side is Side.BUY
+        levels = market.ask_lots if buy else market.bid_lots
+        level = market.ask_level if buy else market.bid_level
+        left = order.qty_lots - order.filled_lots
+        limited = order.order_type is OrderType.LIMIT
+        plan = []
+        for i, lots in enumerate(levels):
+            ticks = level(i)
+            if left <= 0 or (limited and (ticks > order.price_ticks if buy else ticks < order.price_ticks)):
+                break
+            take = min(lots, left)
+            plan.append((ticks, take))
+            left -= take
+        return plan
+
+    def _fill(self, order: PaperOrder, ticks: int, lots: int, liquidity: Liquidity, now_ns: int) -> None:
+        market = self._markets[order.symbol]
+        rules = self._rules[order.symbol]
+        price = market.price(ticks)
+        qty = market.qty(lots)
+        notional = price * qty
+        fee = self._fee(notional, self._maker_rate if liquidity is Liquidity.MAKER else self._taker_rate)
+        self.trade_seq += 1
+        fill = Fill(
+            exchange=self.exchange, symbol=order.symbol, client_order_id=order.client_order_id,
+            trade_id=f"paper-{self.trade_seq}", side=order.side, price=price, qty=qty, fee=fee,
+            fee_asset=rules.quote, liquidity=liquidity, ts_ns=now_ns,
+        )  # fmt: skip
+        order.fills.append(fill)
+        order.filled_lots += lots
+        order.filled_qty += qty
+        order.notional += notional
+        order.fee += fee
+        order.updated_ns = now_ns
+        if order.side is Side.BUY:
+            self._credit(rules.quote, -(notional + fee))
+            self._credit(rules.base, qty)
+        else:
+            self._credit(rules.base, -qty)
+            self._credit(rules.quote, notional - fee)
+        self._changes.fills.setdefault(order.client_order_id, []).append(fill)
+        if order.filled_lots >= order.qty_lots:
+            order.status = OrderStatus.FILLED
+            self._end(order)
+        else:
+            self._hold(order, self._reserve_for(order, order.remaining_qty))
+            self._changed(order)
+
+    def _fee(self, notional: Decimal, rate: Decimal) -> Decimal:
+        return (notional * rate).quantize(self._fee_quantum, rounding=ROUND_HALF_UP)
+
+    def _reserve_for(self, order: PaperOrder, qty: Decimal) -> Decimal:
+        if order.order_type is OrderType.MARKET or order.price is None:
+            return ZERO  # executes at once; what it needs was checked up front
+        if order.side is Side.SELL:
+            return qty
+        value = order.price * qty
+        return value + (value * self._reserve_rate).quantize(self._fee_quantum, rounding=ROUND_CEILING)
+
+    def _asset_reserved(self, order: PaperOrder) -> str:
+        rules = self._rules.get(order.symbol)
+        base, quote = (rules.base, rules.quote) if rules else order.symbol.split("/", 1)
+        return base if order.side is Side.SELL else quote
+
+    def _hold(self, order: PaperOrder, amount: Decimal) -> None:
+        """Set what ``order`` reserves to ``amount``; raises InsufficientFunds if it grows past free."""
+        asset = self._asset_reserved(order)
+        delta = amount - order.reserved
+        if delta > 0:
+            self._require(asset, delta)
+        self._reserved[asset] = self._reserved.get(asset, ZERO) + delta
+        order.reserved = amount
+
+    def _require(self, asset: str, amount: Decimal) -> None:
+        free = self._totals.get(asset, ZERO) - self._reserved.get(asset, ZERO)
+        if amount > free:
+            raise InsufficientFunds(f"insufficient {asset}: the order needs {amount}, {free} is free")
+
+    def _credit(self, asset: str, amount: Decimal) -> None:
+        total = self._totals[asset] = self._totals.get(asset, ZERO) + amount
+        self._changes.assets[asset] = total
+
+    def _end(self, order: PaperOrder) -> None:
+        """The order reached a final state: stop matching it and release its reservation."""
+        self._hold(order, ZERO)
+        self._open.pop(order.client_order_id, None)
+        resting = self._resting.get(order.symbol)
+        if resting is not None:
+            resting.remove(order)
+        self._changed(order)
+
+    def _changed(self, order: PaperOrder) -> None:
+        self._changes.orders[order.client_order_id] = order
+
+    def _adopt(self, order: PaperOrder) -> None:
+        """Take back a resting order loaded from the state file."""
+        self._open[order.client_order_id] = order
+        rules = self._rules.get(order.symbol)
+        if rules is not None and order.price is not None:
+            order.price_ticks = int(order.price / rules.tick_size)
+            order.qty_lots = int(order.qty / rules.lot_size)
+            order.filled_lots = int(order.filled_qty / rules.lot_size)
+            self._resting[order.symbol].add(order)
+        # Reservations are not stored: they follow from the open orders (may exceed free after a
+        # settings change; the account then simply has less free balance).
+        asset = self._asset_reserved(order)
+        order.reserved = self._reserve_for(order, order.remaining_qty)
+        self._reserved[asset] = self._reserved.get(asset, ZERO) + order.reserved

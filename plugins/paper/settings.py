@@ -1,0 +1,88 @@
+"""The paper venue's config table (``[exchanges.paper]``): market shape, fees, balances, state file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bot.domain import split_symbol
+from bot.settings import option
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """Settings of the simulated venue. Every market shares the same shape; prices may differ."""
+
+    symbols: list[str] = option(["BTC/USD"], min_items=1, help="markets to simulate, each BASE/QUOTE")
+    start_price: Decimal = option(Decimal("30000"), gt=0, help="first mid price of each market, in quote units")
+    start_prices: dict[str, str] = option(
+        {}, help='first mid price per symbol, overriding start_price, e.g. {"ETH/USD" = "2000"}'
+    )
+    tick_size: Decimal = option(Decimal("0.01"), gt=0, help="smallest price increment, in quote units")
+    lot_size: Decimal = option(Decimal("0.00001"), gt=0, help="smallest size increment, in base units")
+    min_qty: Decimal = option(Decimal("0.0001"), ge=0, help="smallest order size accepted, in base units")
+    min_notional: Decimal = option(Decimal("0"), ge=0, help="smallest order value (price x size) accepted, quote")
+    spread_ticks: int = option(10, ge=1, help="distance from best bid to best ask, in ticks")
+    level_step_ticks: int = option(10, ge=1, help="distance between two book levels on one side, in ticks")
+    depth_levels: int = option(10, ge=1, le=100, help="book levels published per side")
+    level_qty: Decimal = option(Decimal("0.5"), gt=0, help="average size of a book level near the touch, base units")
+    volatility_bps: Decimal = option(
+        Decimal("0.5"), ge=0, help="standard deviation of one step's price move, basis points of the price"
+    )
+    tick_interval_ms: int = option(
+        100, ge=0, help="time between two market steps; 0: the market moves only when step() is called"
+    )
+    seed: int = option(42, help="seed of the random walk: the same seed gives the same prices")
+    maker_fee_bps: Decimal = option(Decimal("16"), ge=0, help="fee on fills of resting orders, basis points")
+    taker_fee_bps: Decimal = option(Decimal("26"), ge=0, help="fee on fills that take liquidity, basis points")
+    fee_decimals: int = option(
+        8, ge=0, le=18, help="fees are rounded half-up to this many decimals of the quote asset"
+    )
+    initial_balances: dict[str, str] = option(
+        {"USD": "100000", "BTC": "1"},
+        help="balances of a new paper account, asset -> decimal string (used when the state file is created)",
+    )
+    latency_ms: int = option(
+        0, ge=0, help="simulated round trip of an order request; the venue acts halfway through it"
+    )
+    state_file: str = option(
+        "paper-exchange.db",
+        help='SQLite file of the venue\'s own state, relative to the data directory; "" keeps it in memory',
+    )
+
+    def validate(self) -> list[tuple[str, str]]:
+        """Cross-field checks: (key, problem) pairs."""
+        problems: list[tuple[str, str]] = []
+        for symbol in self.symbols:
+            try:
+                split_symbol(symbol)
+            except ValueError as exc:
+                problems.append(("symbols", str(exc)))
+        if len(set(self.symbols)) != len(self.symbols):
+            problems.append(("symbols", "a symbol is listed twice"))
+        for symbol, text in self.start_prices.items():
+            if symbol not in self.symbols:
+                problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
+            elif not _positive_decimal(text):
+                problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
+        for asset, text in self.initial_balances.items():
+            if not _positive_decimal(text, allow_zero=True):
+                problems.append(
+                    (f"initial_balances.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"')
+                )
+        if self.min_qty and self.min_qty % self.lot_size:
+            problems.append(("min_qty", f"{self.min_qty} is not a multiple of lot_size {self.lot_size}"))
+        return problems
+
+    def start_price_of(self, symbol: str) -> Decimal:
+        """First mid price of ``symbol``."""
+        text = self.start_prices.get(symbol)
+        return Decimal(text) if text is not None else self.start_price
+
+
+def _positive_decimal(text: str, *, allow_zero: bool = False) -> bool:
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, TypeError):
+        return False
+    return value.is_finite() and (value >= 0 if allow_zero else value > 0)
