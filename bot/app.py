@@ -173,6 +173,7 @@ class Bot:
         self.scheduler.stop()
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
+        await self.executor.close(self.config.bot.shutdown_timeout_s)
         if self.config.bot.on_shutdown == "cancel" and self.exchanges:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)

@@ -75,6 +75,11 @@ class Executor:
         self._dirty: dict[str, Order] = {}
         self._new_fills: list[tuple[str, Fill]] = []
         self._flush_wakeup = asyncio.Event()
+        self._in_flight = 0
+        """Orders queued or being sent (retries included)."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.closing = False
         self.on_order_update: Callable[[str, OrderUpdate], None] = lambda strategy, update: None
         self.on_fill: Callable[[str, Fill], None] = lambda strategy, fill: None
 
@@ -101,7 +106,7 @@ class Executor:
     def submit(self, intent: OrderIntent) -> str | None:
         """Risk-check an intent and queue it; returns its client order id, or None if refused."""
         strategy = self.bot.strategies.get(intent.strategy)
-        if strategy is not None and strategy.paused:
+        if self.closing or (strategy is not None and strategy.paused):
             return None
         cid = intent.client_order_id or f"{intent.strategy[:16]}-{uuid.uuid4().hex[:16]}"
         if cid in self._active:
@@ -130,8 +135,30 @@ class Executor:
                 self._notify(order)
             return cid
         self._active[cid] = order
+        self._begin()
         self._lanes[intent.exchange].queue.put_nowait(_Job(order))
         return cid
+
+    def _begin(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def close(self, timeout_s: float) -> bool:
+        """Take no new orders and wait for those queued or in flight to settle; False on timeout."""
+        self.closing = True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("%d order(s) still in flight at shutdown; recovery settles them on the next start",
+                        self._in_flight)
+            return False
+        return True
 
     def _degrade_post_only(self, intent: OrderIntent) -> OrderIntent | None:
         bid, ask = self.bot.portfolio.top(intent.exchange, intent.symbol)
@@ -160,6 +187,7 @@ class Executor:
                     # The id is already stored: some earlier run owns it. Never send it again.
                     log.error("order %s already exists in the store; not sending it again", job.order.client_order_id)
                     self._active.pop(job.order.client_order_id, None)
+                    self._end()
                     continue
                 fresh.append(job)
             if not fresh:
@@ -179,7 +207,10 @@ class Executor:
         except Exception as exc:  # the whole request failed: same outcome for each order in it
             results = [exc] * len(jobs)
         for job, result in zip(jobs, results, strict=True):
-            await self._handle_result(lane, job, result)
+            try:
+                await self._handle_result(lane, job, result)
+            finally:
+                self._end()
 
     async def _handle_result(self, lane: _Lane, job: _Job, result: OrderState | BaseException) -> None:
         order = job.order
@@ -230,6 +261,8 @@ class Executor:
         async def later() -> None:
             await asyncio.sleep(delay)
             lane.queue.put_nowait(_Job(job.order, job.attempt + 1))
+
+        self._begin()  # the retry is in flight until its own result is handled
 
         self.bot.tasks.create(later(), owner="executor", what="retry")
 

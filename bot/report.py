@@ -79,6 +79,7 @@ def collect_figures(store: Store, since_ns: int | None = None) -> dict[str, Stra
 
 def money(amount: Decimal, asset: str) -> str:
     """An amount with its unit, without exponent notation or pointless trailing zeros."""
+    amount = amount.quantize(Decimal("0.00000001"))  # display precision; the figures stay exact
     text = format(amount.normalize(), "f") if amount != 0 else "0"
     return f"{text} {asset}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,16 +11,6 @@ import pytest
 from bot.app import Bot
 from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
-
-
-async def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-    """Poll the event loop until ``condition()`` holds (no blind sleeps in tests)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from conftest import wait_for
+from waiting import wait_for
 from fakes.venue import plugin as venue_plugin
 
 from bot import hookimpl

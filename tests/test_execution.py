@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import wait_for
+from waiting import wait_for
 from fakes.venue import ScriptedVenue
 from fakes.venue import plugin as venue_plugin
 

@@ -1,0 +1,106 @@
+"""SIGKILL while orders are in flight, then restart: no client order id reaches the venue twice.
+
+Runs the real `arbot run` in a subprocess against the paper exchange, whose own state file logs
+every submission attempt (duplicates included), as a real venue would see them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONFIG = """
+mode = "paper"
+[bot]
+data_dir = "{data_dir}"
+control_socket = ""
+[executor]
+orders_per_s = 200
+burst = 50
+[exchanges.paper]
+start_price = "30000"
+volatility_bps = "3"
+tick_interval_ms = 10
+latency_ms = 300
+[strategies.g]
+type = "grid"
+exchange = "paper"
+symbol = "BTC/USD"
+lower = "29700"
+upper = "30300"
+levels = 61
+order_size = "0.01"
+post_only = false
+retry_after_s = 0.5
+[notifiers.console]
+min_level = "error"
+"""
+
+
+def arbot(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", *args]
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)  # polling another process's files: there is no event to wait on
+    return False
+
+
+@pytest.mark.slow
+def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data_dir=tmp_path))
+    bot_db, venue_db = tmp_path / "arbot.db", tmp_path / "paper-exchange.db"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    kills = 0
+    for round_ in range(3):
+        log = tmp_path / f"run{round_}.log"
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(arbot("run", "--config", str(config)), env=env, cwd=tmp_path,
+                                    stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            # Wait until the venue has received an order whose answer the bot has not yet stored:
+            # the bot's row still says "pending" while the venue already logged the submission.
+            in_flight = wait_until(lambda: query(bot_db, """select count(*) from orders where status='pending'""")
+                                   and query(bot_db, "select count(*) from orders where status='pending'")[0][0] > 0
+                                   and query(venue_db, "select count(*) from submissions")
+                                   and query(venue_db, "select count(*) from submissions")[0][0] > round_ * 5,
+                                   timeout_s=20)
+            assert in_flight, log.read_text()[-3000:]
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            kills += 1
+    # A last clean run settles what the crashes left behind.
+    done = subprocess.run(arbot("run", "--config", str(config), "--for", "3s"), env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    duplicates = query(venue_db, "select client_order_id, count(*) from submissions group by 1 having count(*) > 1")
+    assert duplicates == []
+    submitted = query(venue_db, "select count(distinct client_order_id) from submissions")[0][0]
+    assert kills == 3 and submitted > 10
+    # Every order row the bot holds is settled against the venue: nothing left pending.
+    assert query(bot_db, "select count(*) from orders where status in ('pending', 'unknown')") == [(0,)]
