@@ -102,7 +102,9 @@ class Bot:
             for error in info.errors:
                 self._alert_plugin_error(info, error)
 
-        self.risk.checks = list(self._build("risk").values())
+        risk_checks = self._build("risk")
+        await self._start_each(risk_checks, "risk")
+        self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")

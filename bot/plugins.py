@@ -166,6 +166,10 @@ def load_plugins(
             pm.register(module, name=ep.name)
         except Exception as exc:
             plugins.fail(ep.name, f"cannot be registered: {type(exc).__name__}: {exc}")
+            continue
+        if not pm.get_hookcallers(module):
+            plugins.fail(ep.name, f"{ep.value} provides no @hookimpl functions (is another module or a "
+                                  f"namespace package shadowing it?)")
     for name, obj in extra:
         if name in disabled:
             continue
