@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, String, UniqueConstraint, event
+from sqlalchemy import Column, String, UniqueConstraint, bindparam, event, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -229,26 +229,32 @@ class Store:
             s.add(row)
 
     def write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
-        """Store order changes (insert or update by client id) and new fills in one transaction."""
-        with self.session() as s:
-            for order in orders:
-                row = s.exec(select(OrderRow).where(OrderRow.client_order_id == order.client_order_id)).first()
-                fresh = order_to_row(order)
-                if row is None:
-                    s.add(fresh)
-                    continue
-                for key, value in fresh.model_dump(exclude={"id"}).items():
-                    setattr(row, key, value)
-                s.add(row)
+        """Store order changes and new fills in one transaction (Core statements: this runs often).
+
+        Orders must already exist (the executor inserts each before sending it); a fill already
+        stored (same exchange and trade id) is skipped.
+        """
+        with self.engine.begin() as conn:
+            if orders:
+                table = OrderRow.__table__
+                conn.execute(
+                    update(table).where(table.c.client_order_id == bindparam("cid")),
+                    [{"cid": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
+                      "filled_qty": o.filled_qty, "avg_fill_price": o.avg_fill_price, "fee": o.fee,
+                      "reason": o.reason, "updated_ns": o.updated_ns} for o in orders],
+                )
             if fills:
-                s.flush()
-                known = {r for r in s.exec(select(FillRow.exchange, FillRow.trade_id).where(
-                    FillRow.trade_id.in_([f.trade_id for _, f in fills])))}
+                table = FillRow.__table__
+                stored = {tuple(r) for r in conn.execute(
+                    select(table.c.exchange, table.c.trade_id).where(
+                        table.c.trade_id.in_([f.trade_id for _, f in fills])))}
+                rows = []
                 for strategy, fill in fills:
-                    if (fill.exchange, fill.trade_id) in known:
-                        continue
-                    known.add((fill.exchange, fill.trade_id))
-                    s.add(fill_to_row(fill, strategy))
+                    if (fill.exchange, fill.trade_id) not in stored:
+                        stored.add((fill.exchange, fill.trade_id))
+                        rows.append(fill_to_row(fill, strategy).model_dump(exclude={"id"}))
+                if rows:
+                    conn.execute(insert(table), rows)
 
     def get_order(self, client_order_id: str) -> Order | None:
         with self.session() as s:

@@ -201,3 +201,47 @@ def test_bad_timezone(registry):
     out = problems('[scheduler]\ntimezone = "Mars/Olympus"\n', registry)
     assert out == ['scheduler.timezone: expected an IANA time zone such as "UTC" or "Europe/Berlin", '
                    'got "Mars/Olympus"']
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    import dataclasses
+    import re
+
+    from bot.config import HOST_SECTIONS, read_toml
+    from bot.plugins import collect, load_plugins
+
+    root = Path(__file__).resolve().parent.parent
+    registry = collect(load_plugins())
+    config = load_config(root / "config.example.toml", registry)
+    assert config.mode == "paper"
+    text = (root / "config.example.toml").read_text()
+    raw = read_toml(root / "config.example.toml")
+
+    def keys_in(table: dict) -> set[str]:
+        return set(table)
+
+    missing = []
+    for section, cls in HOST_SECTIONS.items():
+        missing += [f"{section}.{f.name}" for f in dataclasses.fields(cls) if f.name not in keys_in(raw[section])]
+    for section, kind in (("exchanges", "exchange"), ("strategies", "strategy"), ("risk", "risk"),
+                          ("notifiers", "notifier")):
+        documented = {comp.type for comp in config.of_kind(kind).values()}
+        for type_name, reg in registry.components[kind].items():
+            if reg.plugin not in {"paper", "grid", "limits", "console"}:
+                continue  # first-party plugins are documented here; others in their own packages
+            assert type_name in documented, f"config.example.toml has no [{section}.*] of type {type_name}"
+            table = next(raw[section][c.name] for c in config.of_kind(kind).values() if c.type == type_name)
+            missing += [f"{section}.{type_name}.{f.name}" for f in dataclasses.fields(reg.obj.Settings)
+                        if f.name not in table]
+    assert not missing, f"config.example.toml does not show: {missing}"
+    assert re.search(r"^mode = ", text, re.M)
+
+
+def test_embedded_default_config_is_valid():
+    from bot.config import default_toml, build_config, DEFAULT_SOURCE
+    from bot.plugins import collect, load_plugins
+
+    registry = collect(load_plugins())
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    assert config.mode == "paper"
+    assert {c.type for c in config.of_kind("exchange").values()} == {"paper"}

@@ -1,0 +1,75 @@
+"""The `arbot` command as a user meets it: real subprocesses, clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def arbot(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+def test_check_config_accepts_the_example(tmp_path):
+    out = arbot("check-config", str(ROOT / "config.example.toml"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "OK (mode paper" in out.stdout
+
+@pytest.mark.parametrize("text, expected", [
+    ('mode = "paper\n', "not valid TOML"),
+    ('[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\nlower = 1\nupper = 2\n'
+     'levels = "ten"\norder_size = "0.1"\n[exchanges.paper]\n',
+     'strategies.g.levels: expected an integer >= 2, got "ten"'),
+    ('[exchanges.paper]\nvolatility_bps = "-1"\n', "exchanges.paper.volatility_bps: expected a decimal number >= 0"),
+    ('[exchanges.paper]\nseeed = 1\n', 'exchanges.paper.seeed: unknown key; did you mean "seed"?'),
+    ('[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\nlower = 2\nupper = 1\n'
+     'levels = 3\norder_size = "0.1"\n[exchanges.paper]\n', "strategies.g.upper: must be greater than lower"),
+])
+def test_bad_config_is_one_clear_paragraph(tmp_path, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = arbot("check-config", str(path), cwd=tmp_path)
+    assert out.returncode == 2
+    assert expected in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+def test_run_refuses_live_mode_without_the_flag(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('mode = "live"\n[exchanges.paper]\n')
+    out = arbot("run", "--config", str(path), "--for", "1s", cwd=tmp_path)
+    assert out.returncode == 2 and "arbot run --live" in out.stderr and "Traceback" not in out.stderr
+    path.write_text('mode = "paper"\n[exchanges.paper]\n')
+    out = arbot("run", "--config", str(path), "--live", "--for", "1s", cwd=tmp_path)
+    assert out.returncode == 2 and 'config says mode = "paper"' in out.stderr
+
+def test_plugins_lists_first_party_plugins_with_their_distribution(tmp_path):
+    out = arbot("plugins", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:] if line.strip()}
+    assert {"paper", "grid", "limits", "console", "arbot"} <= set(lines)
+    assert "exchange:paper" in lines["paper"] and "arbot 0.1.0" in lines["paper"]
+    assert "strategy:grid" in lines["grid"]
+
+def test_ctl_without_a_running_bot_says_so(tmp_path):
+    out = arbot("ctl", "status", cwd=tmp_path)
+    assert out.returncode == 2 and "No running arbot answers" in out.stderr
+
+@pytest.mark.slow
+def test_default_run_for_60s_completes_a_grid_round_trip(tmp_path):
+    """The README's run command with --for 60s: at least one buy and its sell filled, then `arbot report`."""
+    out = arbot("run", "--for", "60s", cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    con = sqlite3.connect(tmp_path / "arbot.db")
+    fills = con.execute("select side, count(*) from fills group by side").fetchall()
+    con.close()
+    assert dict(fills).get("buy", 0) >= 1 and dict(fills).get("sell", 0) >= 1, fills
+    report = arbot("report", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    row = next(line for line in report.stdout.splitlines() if line.startswith("btc-grid"))
+    assert "USD" in row and int(row.split()[4]) >= 1  # round trips column
