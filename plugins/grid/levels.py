@@ -70,5 +70,6 @@ def recentre(lower: Decimal, upper: Decimal, spacing: Spacing, price: Decimal) -
     half = (upper - lower) / 2
     new_lower = price - half
     if new_lower <= 0:
-        raise ValueError(f"a grid {upper - lower} wide cannot be centred on {price}: its lower end would be {new_lower}")
+        raise ValueError(
+            f"a grid {upper - lower} wide cannot be centred on {price}: its lower end would be {new_lower}")
     return new_lower, price + half

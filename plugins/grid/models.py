@@ -1,6 +1,6 @@
 """Grid storage: the ``grid_slots`` and ``grid_layouts`` tables and the queries the grid makes.
 
-The strategy keeps these rows in memory as its state and writes a row back whenever that slot
+The strategy works on :class:`Slot` objects in memory and writes a slot back whenever it
 changes, before it acts on the change (a slot's next client order id is on disk before the
 order is submitted). Money columns are exact decimal strings.
 """
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, bindparam
 from sqlmodel import Field, SQLModel, select
 
-from bot.domain import Fill
+from bot.domain import ZERO, Fill
 from bot.store import FillRow, Store, money, row_to_fill
 
 
@@ -55,6 +57,10 @@ class GridSlotRow(SQLModel, table=True):
     updated_ns: int = 0
 
 
+_UPDATE_SLOT = GridSlotRow.__table__.update().where(GridSlotRow.__table__.c.id == bindparam("_row_id"))
+"""Update one slot row by id; executed with a list of parameter sets to write many at once."""
+
+
 class GridLayoutRow(SQLModel, table=True):
     """Where one grid strategy trades and the range its slots were laid out on."""
 
@@ -76,19 +82,75 @@ class GridLayoutRow(SQLModel, table=True):
     updated_ns: int = 0
 
 
-def load_grid(store: Store, strategy: str) -> tuple[GridLayoutRow | None, list[GridSlotRow]]:
+@dataclass(slots=True)
+class Slot:
+    """One slot in memory: the strategy's working copy of its ``grid_slots`` row.
+
+    A plain object on purpose: the strategy scans its slots on the hot path, and reading an
+    attribute of a mapped row costs some thirty times as much.
+    """
+
+    index: int
+    buy_price: Decimal
+    sell_price: Decimal
+    state: SlotState = SlotState.FREE
+    qty: Decimal = ZERO
+    order_id: str | None = None
+    seq: int = 0
+    cost: Decimal = ZERO
+    proceeds: Decimal = ZERO
+    round_trips: int = 0
+    profit: Decimal = ZERO
+    updated_ns: int = 0
+    row_id: int | None = None
+
+    def values(self, strategy: str) -> dict[str, Any]:
+        """Column values of this slot's row."""
+        return dict(strategy=strategy, slot=self.index, state=self.state.value, buy_price=self.buy_price,
+                    sell_price=self.sell_price, qty=self.qty, order_id=self.order_id, seq=self.seq, cost=self.cost,
+                    proceeds=self.proceeds, round_trips=self.round_trips, profit=self.profit,
+                    updated_ns=self.updated_ns)
+
+    @classmethod
+    def from_row(cls, row: GridSlotRow) -> Slot:
+        return cls(index=row.slot, buy_price=row.buy_price, sell_price=row.sell_price, state=SlotState(row.state),
+                   qty=row.qty, order_id=row.order_id, seq=row.seq, cost=row.cost, proceeds=row.proceeds,
+                   round_trips=row.round_trips, profit=row.profit, updated_ns=row.updated_ns, row_id=row.id)
+
+
+def load_grid(store: Store, strategy: str) -> tuple[GridLayoutRow | None, list[Slot]]:
     """The stored layout and slots (by slot index) of ``strategy``; (None, []) for a new one."""
     with store.session() as s:
         layout = s.exec(select(GridLayoutRow).where(GridLayoutRow.strategy == strategy)).first()
-        slots = s.exec(select(GridSlotRow).where(GridSlotRow.strategy == strategy).order_by(GridSlotRow.slot)).all()
-        return layout, list(slots)
+        rows = s.exec(select(GridSlotRow).where(GridSlotRow.strategy == strategy).order_by(GridSlotRow.slot)).all()
+        return layout, [Slot.from_row(row) for row in rows]
 
 
-def save(store: Store, rows: Iterable[SQLModel]) -> None:
-    """Insert or update rows in one transaction; the objects stay usable afterwards."""
+def save(store: Store, strategy: str, slots: Iterable[Slot], layout: GridLayoutRow | None = None) -> None:
+    """Write slots (and the layout) in one transaction; new slots get their ``row_id``."""
+    slots = list(slots)
+    if layout is None and all(slot.row_id is not None for slot in slots):
+        # The frequent case (slots changing state): plain Core, a third cheaper than an ORM session.
+        with store.engine.begin() as conn:
+            conn.execute(_UPDATE_SLOT, [{"_row_id": slot.row_id, **slot.values(strategy)} for slot in slots])
+        return
     with store.session() as s:
-        for row in rows:
-            s.add(row)
+        if layout is not None:
+            s.add(layout)
+        new, changed = [], []
+        for slot in slots:
+            if slot.row_id is None:
+                row = GridSlotRow(**slot.values(strategy))
+                s.add(row)
+                new.append((slot, row))
+            else:
+                changed.append({"_row_id": slot.row_id, **slot.values(strategy)})
+        if changed:  # one compiled statement, executed for every slot
+            s.connection().execute(_UPDATE_SLOT, changed)
+        if new:
+            s.flush()
+            for slot, row in new:
+                slot.row_id = row.id
 
 
 def stored_fills(store: Store, client_order_id: str) -> list[Fill]:

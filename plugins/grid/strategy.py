@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
-from bot.api import Strategy
+from bot.api import Context, Strategy
 from bot.domain import (
     ZERO,
     AlertLevel,
@@ -33,46 +31,17 @@ from bot.domain import (
     OrderStatus,
     OrderUpdate,
     Side,
-    split_symbol,
 )
-from bot.settings import option
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
-from .models import GridLayoutRow, GridSlotRow, SlotState, load_grid, save, stored_fills
+from .models import GridLayoutRow, Slot, SlotState, load_grid, save, stored_fills
+from .settings import GridSettings
 
 FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 
 NOT_FOUND_GRACE_S = 60.0
 """A periodic reconcile leaves an order the executor does not know yet alone for this long after submitting it."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class GridSettings:
-    exchange: str = option(help="exchange instance to trade on: the NAME of an [exchanges.NAME] table")
-    symbol: str = option(help='market to trade, "BASE/QUOTE"')
-    lower: Decimal = option(gt=0, help="price of the lowest level, in quote per base")
-    upper: Decimal = option(gt=0, help="price of the highest level, in quote per base; above lower")
-    levels: int = option(ge=2, help="number of price levels; the grid has levels - 1 slots")
-    spacing: Literal["arithmetic", "geometric"] = option(
-        "arithmetic", help="equal price steps (arithmetic) or equal percentage steps (geometric)")
-    order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
-    out_of_range: Literal["hold", "shift"] = option(
-        "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory")
-    post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
-    retry_after_s: float = option(
-        30.0, gt=0, help="seconds a slot waits after a refused, vetoed or failed order before trying again")
-
-    def validate(self) -> list[tuple[str, str]]:
-        """Cross-field checks: (key, problem) pairs."""
-        problems = []
-        if self.upper <= self.lower:
-            problems.append(("upper", f"must be greater than lower (got {self.upper} <= {self.lower})"))
-        try:
-            split_symbol(self.symbol)
-        except ValueError as exc:
-            problems.append(("symbol", str(exc)))
-        return problems
 
 
 class GridConfigError(Exception):
@@ -85,15 +54,18 @@ class GridStrategy(Strategy):
     Settings = GridSettings
     settings: GridSettings
 
-    def __init__(self, name, settings, ctx):
+    def __init__(self, name: str, settings: GridSettings, ctx: Context):
         super().__init__(name, settings, ctx)
+        self._exchange, self._symbol = settings.exchange, settings.symbol
         self._market: MarketInfo | None = None
         self._layout: GridLayoutRow | None = None
-        self._slots: list[GridSlotRow] = []
-        self._by_order: dict[str, GridSlotRow] = {}
+        self._slots: list[Slot] = []
+        self._by_order: dict[str, Slot] = {}
         self._executions: dict[str, Executions] = {}
         self._retry_at: dict[int, float] = {}
         self._submitted_at: dict[str, float] = {}
+        self._unsaved: dict[int, Slot] = {}
+        """Slots changed since they were last written: written with the next orders, or by _flush."""
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
         self._round_trips = 0
@@ -113,6 +85,7 @@ class GridStrategy(Strategy):
         self._excursion = False
         self._excursion_noted = False
         self._shifting = False
+        self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -131,13 +104,16 @@ class GridStrategy(Strategy):
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
-            slots = [r for r in rows if r.slot < layout.levels - 1]
+            slots = [r for r in rows if r.index < layout.levels - 1]
             self._adopt(layout, slots)
-            for slot in slots:
-                self._settle(slot, grace=False)
+            moved = (layout.exchange, layout.symbol) != (s.exchange, s.symbol)
+            if not moved:  # a grid moved to another market is not settled against this market's rules
+                for slot in slots:
+                    self._settle(slot, grace=False)
+                self._flush()
             changes = self._layout_changes(layout)
             if changes:
-                busy = [slot.slot for slot in slots if slot.state != FREE]
+                busy = [slot.index for slot in slots if slot.state is not FREE]
                 if busy:
                     raise GridConfigError(
                         f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while slots '
@@ -162,11 +138,11 @@ class GridStrategy(Strategy):
                  ("levels", layout.levels, s.levels), ("spacing", layout.spacing, s.spacing)]
         return [f"{key} {old} -> {new}" for key, old, new in pairs if old != new]
 
-    def _lay_out(self, layout: GridLayoutRow | None, rows: list[GridSlotRow]) -> tuple[GridLayoutRow, list[GridSlotRow]]:
-        """Slots (and the layout row) for the configured range, reusing stored rows and their sequence numbers.
+    def _lay_out(self, layout: GridLayoutRow | None, rows: list[Slot]) -> tuple[GridLayoutRow, list[Slot]]:
+        """Slots (and the layout row) for the configured range, reusing stored slots and their sequence numbers.
 
-        Rows beyond the new slot count are kept (never deleted, so their sequence numbers survive)
-        but left out of the grid.
+        Stored slots beyond the new slot count are kept (never deleted, so their sequence numbers
+        survive) but left out of the grid.
         """
         s, market = self.settings, self._market
         try:
@@ -180,15 +156,15 @@ class GridStrategy(Strategy):
         layout.config_lower = layout.lower = s.lower
         layout.config_upper = layout.upper = s.upper
         layout.updated_ns = now
-        stored = {r.slot: r for r in rows}
+        stored = {slot.index: slot for slot in rows}
         used = self._used_seqs()
         slots = []
         for i, (buy, sell) in enumerate(prices):
-            row = stored.get(i) or GridSlotRow(strategy=self.name, slot=i)
-            row.seq = max(row.seq, used.get(i, 0))
-            row.buy_price, row.sell_price, row.updated_ns = buy, sell, now
-            slots.append(row)
-        save(self.ctx.store, [layout, *slots])
+            slot = stored.get(i) or Slot(index=i, buy_price=buy, sell_price=sell)
+            slot.seq = max(slot.seq, used.get(i, 0))
+            slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
+            slots.append(slot)
+        save(self.ctx.store, self.name, slots, layout)
         return layout, slots
 
     def _used_seqs(self) -> dict[int, int]:
@@ -206,12 +182,12 @@ class GridStrategy(Strategy):
                 used[slot] = max(used.get(slot, 0), seq)
         return used
 
-    def _adopt(self, layout: GridLayoutRow, slots: list[GridSlotRow]) -> None:
+    def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         self._layout, self._slots, self._upper = layout, slots, layout.upper
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._by_order.clear()
         for slot in slots:
-            self._counts[SlotState(slot.state)] += 1
+            self._counts[slot.state] += 1
             if slot.order_id is not None:
                 self._by_order[slot.order_id] = slot
 
@@ -221,7 +197,8 @@ class GridStrategy(Strategy):
         if self._order_qty <= 0 or self._order_qty < market.min_qty:
             raise GridConfigError(
                 f'strategy "{self.name}": order_size {s.order_size} rounds to {self._order_qty} at lot size '
-                f"{market.lot_size}, below the market's minimum of {max(market.min_qty, market.lot_size)} {market.base}")
+                f"{market.lot_size}, below the market's minimum of {max(market.min_qty, market.lot_size)} "
+                f"{market.base}")
         if self._order_qty * lowest < market.min_notional:
             raise GridConfigError(
                 f'strategy "{self.name}": order_size {self._order_qty} {market.base} at the lowest level {lowest} is '
@@ -232,10 +209,12 @@ class GridStrategy(Strategy):
 
     def on_market(self, event: MarketEvent) -> None:
         if type(event) is BookUpdate:
-            if event.symbol != self.settings.symbol or event.exchange != self.settings.exchange:
+            if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
             bid = self._bid = event.bids[0][0] if event.bids else None
             ask = self._ask = event.asks[0][0] if event.asks else None
+            if not self._live:  # no decision on a book the feed says is stale; LIVE triggers a scan
+                return
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None and bid < self._wake_bid)
@@ -244,13 +223,13 @@ class GridStrategy(Strategy):
             if bid is not None and bid > self._upper:
                 self._above_range(bid)
             elif self._excursion:
-                self._excursion = False
+                self._excursion = self._shift_failed = False
                 self.ctx.log.info("bid %s is back inside the grid (upper %s)", bid, self._upper)
         elif type(event) is FeedStatus:
-            live = event.state is FeedState.LIVE
-            if live and not self._live:
-                self._dirty = True
-            self._live = live
+            if event.symbol != self._symbol or event.exchange != self._exchange:
+                return
+            self._live = event.state is FeedState.LIVE
+            self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
         if fill.client_order_id in self._by_order:
@@ -272,10 +251,15 @@ class GridStrategy(Strategy):
         changed = False
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
+        if self._shifting:  # a cancel can miss an order still on its way to the venue: ask again
+            for slot in self._slots:
+                if slot.state is PENDING:
+                    self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
+        self._flush()
 
-    def _settle(self, slot: GridSlotRow, *, grace: bool) -> bool:
+    def _settle(self, slot: Slot, *, grace: bool) -> bool:
         """Bring one slot in line with the executor's record of its order; True if the slot changed."""
         order_id = slot.order_id
         if order_id is None:
@@ -286,8 +270,10 @@ class GridStrategy(Strategy):
             submitted = self._submitted_at.get(order_id)
             if grace and submitted is not None and self.ctx.clock.monotonic() - submitted < NOT_FOUND_GRACE_S:
                 return False
-            self.ctx.log.warning("slot %d: the executor has no order %s; treating it as never sent", slot.slot, order_id)
-            self._finish(slot, OrderStatus.FAILED, ZERO, None, "unknown to the executor")
+            self.ctx.log.warning("slot %d: the executor has no order %s; treating it as never sent",
+                                 slot.index, order_id)
+            # At start that is a crash between writing the id and submitting: nothing to wait for.
+            self._finish(slot, OrderStatus.FAILED, ZERO, None, "unknown to the executor", retry=grace)
             return True
         if not order.status.terminal or order.status is OrderStatus.OBSERVED:
             return False
@@ -296,78 +282,82 @@ class GridStrategy(Strategy):
 
     # --- the slot state machine ----------------------------------------------------------------
 
-    def _finish(self, slot: GridSlotRow, status: OrderStatus, filled_qty: Decimal, avg_price: Decimal | None,
-                reason: str) -> None:
+    def _finish(self, slot: Slot, status: OrderStatus, filled_qty: Decimal, avg_price: Decimal | None,
+                reason: str, retry: bool = True) -> None:
         """The slot's current order reached ``status`` having filled ``filled_qty``: move the slot on."""
         order_id = slot.order_id
         self._by_order.pop(order_id, None)
         self._submitted_at.pop(order_id, None)
-        executions = self._executions_of(order_id, filled_qty, avg_price or slot.buy_price)
+        limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
+        executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
-        if slot.state == PENDING:
+        if slot.state is PENDING:
             if filled_qty > 0:
                 self._lock(slot, executions)
             else:
                 self._set_state(slot, FREE)
                 slot.qty = ZERO
-                self._retry_later(slot, f"buy {order_id} {status.value}", reason)
-        elif slot.state == LOCKED:
+                if retry and not self._shifting:  # the re-centred grid places its buys at once
+                    self._retry_later(slot, f"buy {order_id} {status.value}", reason)
+        elif slot.state is LOCKED:
             slot.qty -= filled_qty
             slot.proceeds += executions.sell_proceeds
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)
             elif not self._sellable(slot.qty, slot.sell_price):
                 self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
-                                     slot.slot, slot.qty, self._market.base)
+                                     slot.index, slot.qty, self._market.base)
                 self._complete(slot)
-            else:
+            elif retry:
                 self._retry_later(slot, f"sell {order_id} {status.value}", reason)
         slot.updated_ns = self.ctx.clock.time_ns()
-        save(self.ctx.store, [slot])
+        # Written with the orders this change leads to (one transaction), else by _flush. A crash
+        # before that loses nothing: the slot still names the finished order, settled again at start.
+        self._unsaved[slot.index] = slot
         if self._shifting:
             self._continue_shift()
 
-    def _lock(self, slot: GridSlotRow, executions: Executions) -> None:
+    def _lock(self, slot: Slot, executions: Executions) -> None:
         """The buy filled (wholly or partly): hold what it bought and sell that one step up."""
         qty = self._market.round_qty(executions.base_received)
         if not self._sellable(qty, slot.sell_price):
             self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
-                                 slot.slot, executions.base_received, self._market.base)
+                                 slot.index, executions.base_received, self._market.base)
             self._set_state(slot, FREE)
             slot.qty = ZERO
             return
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
-        self._retry_at.pop(slot.slot, None)
+        self._retry_at.pop(slot.index, None)
 
-    def _complete(self, slot: GridSlotRow) -> None:
+    def _complete(self, slot: Slot) -> None:
         """The inventory is sold: book the round trip's profit and free the slot."""
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
         self._round_trips += 1
         self._profit += profit
-        self.ctx.log.info("slot %d: round trip %s -> %s done, profit %s %s", slot.slot, slot.buy_price,
+        self.ctx.log.info("slot %d: round trip %s -> %s done, profit %s %s", slot.index, slot.buy_price,
                           slot.sell_price, profit, self._market.quote)
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
-        self._retry_at.pop(slot.slot, None)
+        self._retry_at.pop(slot.index, None)
 
     def _sellable(self, qty: Decimal, price: Decimal) -> bool:
         market = self._market
         return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
 
-    def _retry_later(self, slot: GridSlotRow, what: str, reason: str) -> None:
+    def _retry_later(self, slot: Slot, what: str, reason: str) -> None:
         at = self.ctx.clock.monotonic() + self.settings.retry_after_s
-        self._retry_at[slot.slot] = at
+        self._retry_at[slot.index] = at
         self._wake_at = min(self._wake_at, at)
-        self.ctx.log.info("slot %d: %s%s; trying again in %gs", slot.slot, what, f" ({reason})" if reason else "",
+        self.ctx.log.info("slot %d: %s%s; trying again in %gs", slot.index, what, f" ({reason})" if reason else "",
                           self.settings.retry_after_s)
 
-    def _set_state(self, slot: GridSlotRow, state: SlotState) -> None:
-        self._counts[SlotState(slot.state)] -= 1
+    def _set_state(self, slot: Slot, state: SlotState) -> None:
+        self._counts[slot.state] -= 1
         self._counts[state] += 1
-        slot.state = state.value
+        slot.state = state
 
     def _executions_of(self, order_id: str, filled_qty: Decimal, fallback_price: Decimal) -> Executions:
         """The fills of a finished order: as delivered, else as stored by the host, else estimated."""
@@ -400,26 +390,34 @@ class GridStrategy(Strategy):
             return
         if not self._started or self.paused or not self._live or self._bid is None or self._ask is None:
             self._dirty = True
-            return
-        self._in_scan = True
-        try:
-            for _ in range(len(self._slots) + 1):
-                self._dirty = False
-                self._place(self._due())
-                if not self._dirty:
-                    break
-        finally:
-            self._in_scan = False
+        else:
+            self._in_scan = True
+            try:
+                for _ in range(len(self._slots) + 1):
+                    self._dirty = False
+                    self._place(self._due())
+                    if not self._dirty:
+                        break
+            finally:
+                self._in_scan = False
+        self._flush()
 
-    def _due(self) -> list[tuple[GridSlotRow, Side]]:
+    def _flush(self) -> None:
+        """Write the slots changed since the last write."""
+        if self._unsaved:
+            slots = list(self._unsaved.values())
+            self._unsaved.clear()
+            save(self.ctx.store, self.name, slots)
+
+    def _due(self) -> list[tuple[Slot, Side]]:
         bid, ask, post_only = self._bid, self._ask, self.settings.post_only
         now = self.ctx.clock.monotonic()
-        due: list[tuple[GridSlotRow, Side]] = []
+        due: list[tuple[Slot, Side]] = []
         wake_ask: Decimal | None = None
         wake_bid: Decimal | None = None
         wake_at = math.inf
         for slot in self._slots:
-            if slot.state == FREE:
+            if slot.state is FREE:
                 if self._shifting:
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
@@ -427,7 +425,7 @@ class GridStrategy(Strategy):
                         wake_ask = slot.buy_price
                     continue
                 side = Side.BUY
-            elif slot.state == LOCKED and slot.order_id is None:
+            elif slot.state is LOCKED and slot.order_id is None:
                 if post_only and slot.sell_price <= bid:
                     if wake_bid is None or slot.sell_price > wake_bid:
                         wake_bid = slot.sell_price
@@ -435,30 +433,32 @@ class GridStrategy(Strategy):
                 side = Side.SELL
             else:
                 continue
-            retry_at = self._retry_at.get(slot.slot)
+            retry_at = self._retry_at.get(slot.index)
             if retry_at is not None:
                 if retry_at > now:
                     wake_at = min(wake_at, retry_at)
                     continue
-                del self._retry_at[slot.slot]
+                del self._retry_at[slot.index]
             due.append((slot, side))
         self._wake_ask, self._wake_bid, self._wake_at = wake_ask, wake_bid, wake_at
         return due
 
-    def _place(self, due: list[tuple[GridSlotRow, Side]]) -> None:
+    def _place(self, due: list[tuple[Slot, Side]]) -> None:
         """Give each slot its next client order id, write them all, then submit the orders."""
         if not due:
             return
         ts = self.ctx.clock.time_ns()
         for slot, side in due:
             slot.seq += 1
-            slot.order_id = f"{self.name}-{slot.slot}-{slot.seq}"
+            slot.order_id = f"{self.name}-{slot.index}-{slot.seq}"
             if side is Side.BUY:
                 self._set_state(slot, PENDING)
                 slot.qty = self._order_qty
             slot.updated_ns = ts
             self._by_order[slot.order_id] = slot
-        save(self.ctx.store, [slot for slot, _ in due])
+        for slot, _ in due:
+            self._unsaved[slot.index] = slot
+        self._flush()  # every new client order id is on disk before the first submit
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
@@ -470,18 +470,19 @@ class GridStrategy(Strategy):
                 client_order_id=order_id,
             )
             if self.ctx.submit(intent) is not None:
-                self._submitted_at[order_id] = now
+                if slot.order_id == order_id:
+                    self._submitted_at[order_id] = now
             elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
                 self._by_order.pop(order_id, None)
                 slot.order_id = None
                 if side is Side.BUY:
                     self._set_state(slot, FREE)
                     slot.qty = ZERO
-                self._retry_at[slot.slot] = now + s.retry_after_s
+                self._retry_at[slot.index] = now + s.retry_after_s
                 self._wake_at = min(self._wake_at, now + s.retry_after_s)
+                self._unsaved[slot.index] = slot
                 refused.append(slot)
         if refused:
-            save(self.ctx.store, refused)
             self.ctx.log.info("%d of %d orders not accepted (paused or vetoed); those slots try again in %gs",
                               len(refused), len(due), s.retry_after_s)
 
@@ -492,13 +493,18 @@ class GridStrategy(Strategy):
             self._excursion, self._excursion_noted = True, False
         if self._shifting:
             return
-        if self._shift_mode and self._counts[LOCKED] == 0 and self._started and self._live and not self.paused:
+        can_shift = self._started and self._live and not self.paused and not self._shift_failed
+        if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
             self._start_shift(bid)
             return
         if not self._excursion_noted:
             self._excursion_noted = True
-            why = (f"{self._counts[LOCKED]} slots hold inventory" if self._shift_mode
-                   else 'out_of_range = "hold"')
+            if not self._shift_mode:
+                why = 'out_of_range = "hold"'
+            elif self._counts[LOCKED]:
+                why = f"{self._counts[LOCKED]} slots hold inventory"
+            else:
+                why = "not re-centring while paused, stale or after a failed attempt"
             message = f"bid {bid} is above the grid's upper price {self._upper}; holding ({why})"
             self.ctx.log.info(message)
             self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
@@ -506,7 +512,7 @@ class GridStrategy(Strategy):
     def _start_shift(self, bid: Decimal) -> None:
         """Cancel the resting buys; the grid is re-centred once every slot is free."""
         self._shifting = True
-        pending = [slot for slot in self._slots if slot.state == PENDING]
+        pending = [slot for slot in self._slots if slot.state is PENDING]
         self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
                           bid, self._upper, len(pending))
         for slot in pending:
@@ -532,14 +538,15 @@ class GridStrategy(Strategy):
             message = f"cannot re-centre the grid on {price}: {exc}; holding"
             self.ctx.log.warning(message)
             self.ctx.alert(AlertLevel.WARNING, "strategy", message)
-            self._excursion_noted = True
+            self._excursion_noted = self._shift_failed = True  # not again until the price comes back
             return
         old = (layout.lower, layout.upper)
         now = self.ctx.clock.time_ns()
         layout.lower, layout.upper, layout.shifts, layout.updated_ns = lower, upper, layout.shifts + 1, now
         for slot, (buy, sell) in zip(self._slots, prices, strict=True):
             slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
-        save(self.ctx.store, [layout, *self._slots])
+        self._unsaved.clear()
+        save(self.ctx.store, self.name, self._slots, layout)
         self._upper = upper
         self._excursion = False
         self._retry_at.clear()
@@ -549,6 +556,7 @@ class GridStrategy(Strategy):
                    f"(was {_short(old[0], tick)}-{_short(old[1], tick)})")
         self.ctx.log.info(message)
         self.ctx.alert(AlertLevel.INFO, "strategy", message, lower=lower, upper=upper, price=price)
+        self._scan()
 
     # --- status ---------------------------------------------------------------------------------
 

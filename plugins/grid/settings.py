@@ -1,0 +1,40 @@
+"""Settings of the grid strategy: one ``[strategies.NAME]`` table with ``type = "grid"``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from bot.domain import split_symbol
+from bot.settings import option
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridSettings:
+    """One ``[strategies.NAME]`` table with ``type = "grid"``."""
+
+    exchange: str = option(help="exchange instance to trade on: the NAME of an [exchanges.NAME] table")
+    symbol: str = option(help='market to trade, "BASE/QUOTE"')
+    lower: Decimal = option(gt=0, help="price of the lowest level, in quote per base")
+    upper: Decimal = option(gt=0, help="price of the highest level, in quote per base; above lower")
+    levels: int = option(ge=2, help="number of price levels; the grid has levels - 1 slots")
+    spacing: Literal["arithmetic", "geometric"] = option(
+        "arithmetic", help="equal price steps (arithmetic) or equal percentage steps (geometric)")
+    order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
+    out_of_range: Literal["hold", "shift"] = option(
+        "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory")
+    post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
+    retry_after_s: float = option(
+        30.0, gt=0, help="seconds a slot waits after a refused, vetoed or failed order before trying again")
+
+    def validate(self) -> list[tuple[str, str]]:
+        """Cross-field checks: (key, problem) pairs."""
+        problems = []
+        if self.upper <= self.lower:
+            problems.append(("upper", f"must be greater than lower (got {self.upper} <= {self.lower})"))
+        try:
+            split_symbol(self.symbol)
+        except ValueError as exc:
+            problems.append(("symbol", str(exc)))
+        return problems
