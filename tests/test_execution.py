@@ -171,3 +171,36 @@ async def test_recovery_adopts_known_orders_and_fails_unknown_ones(make_bot):
         assert venue(second).submissions == {}
     finally:
         await second.stop()
+
+
+async def test_post_only_that_would_cross_is_sent_as_limit(bot):
+    from bot.domain import BookUpdate
+
+    bot.bus.publish(BookUpdate("v", "BTC/USD", ((Decimal("99"), Decimal(1)),), ((Decimal("100"), Decimal(1)),), 1))
+    ctx = bot.strategies["s"].ctx
+    ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("100"), post_only=True,
+                           client_order_id="po-1"))
+    ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("99.5"), post_only=True,
+                           client_order_id="po-2"))
+    await wait_for(lambda: len(venue(bot).received) == 2)
+    sent = {o.client_order_id: o.post_only for o in venue(bot).received}
+    assert sent == {"po-1": False, "po-2": True}
+
+
+async def test_post_only_cross_can_be_refused_instead(make_bot):
+    from bot.domain import BookUpdate
+
+    bot = await make_bot(CONFIG.replace("max_retries = 3", "max_retries = 3\npost_only_cross = \"reject\""),
+                         extra=PLUGINS)
+    bot.bus.publish(BookUpdate("v", "BTC/USD", ((Decimal("99"), Decimal(1)),), ((Decimal("100"), Decimal(1)),), 1))
+    assert bot.strategies["s"].ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("100"),
+                                                      post_only=True)) is None
+
+
+async def test_orders_queued_together_go_in_one_batch_request(make_bot):
+    bot = await make_bot(CONFIG.replace('type = "scripted"', 'type = "batch"'), extra=PLUGINS)
+    ctx = bot.strategies["s"].ctx
+    for n in range(5):
+        ctx.submit(intent(f"b-{n}"))
+    await wait_for(lambda: all(final_status(bot, f"b-{n}") is OrderStatus.OPEN for n in range(5)))
+    assert venue(bot).batch_calls == [5]

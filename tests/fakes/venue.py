@@ -29,6 +29,8 @@ class ScriptedVenue(Exchange):
         self.orders: dict[str, OrderState] = {}
         self.submissions: Counter[str] = Counter()
         self.lookup_faults = 0
+        self.received: list[Order] = []
+        self.batch_calls: list[int] = []
         ScriptedVenue.instances.append(self)
 
     def market(self, symbol: str) -> MarketInfo:
@@ -44,6 +46,7 @@ class ScriptedVenue(Exchange):
         if fault == "reject":
             raise PermanentError("EOrder:Insufficient funds")
         self.submissions[order.client_order_id] += 1
+        self.received.append(order)
         state = self.orders.setdefault(order.client_order_id, OrderState(
             order.client_order_id, OrderStatus.OPEN, exchange_order_id=f"X{len(self.orders) + 1}"))
         if fault == "lost":
@@ -73,8 +76,19 @@ class ScriptedVenue(Exchange):
         return {"USD": Balance("USD", Decimal(1000), Decimal(1000))}
 
 
+class BatchVenue(ScriptedVenue):
+    """The same venue with a batch endpoint: one request for several orders."""
+
+    supports_batch = True
+
+    async def place_orders(self, orders: list[Order]):
+        self.batch_calls.append(len(orders))
+        return await super().place_orders(orders)
+
+
 class plugin:
     @staticmethod
     @hookimpl
     def register_exchanges(register):
         register("scripted", ScriptedVenue)
+        register("batch", BatchVenue)
