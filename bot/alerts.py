@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from .api import Notifier
 from .domain import Alert, AlertLevel
+from .redact import REDACTOR
 
 log = logging.getLogger("arbot.alerts")
 
@@ -31,6 +32,9 @@ class Alerts:
 
     def emit(self, alert: Alert) -> None:
         """Queue an alert (or count it, inside its coalescing window)."""
+        message = REDACTOR.redact(alert.message)
+        if message != alert.message:
+            alert = replace(alert, message=message)
         key = (alert.kind, alert.source, alert.message)
         now = self._monotonic()
         window = self._windows.get(key)

@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
+    redact.install()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -90,6 +90,9 @@ class Secret:
             if not value:
                 raise ValueError(f"secret file {path} is empty")
         self._value = value
+        from .redact import REDACTOR
+
+        REDACTOR.add(value)
 
     def reveal(self) -> str:
         if self._value is None:

@@ -245,3 +245,22 @@ def test_embedded_default_config_is_valid():
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     assert config.mode == "paper"
     assert {c.type for c in config.of_kind("exchange").values()} == {"paper"}
+
+
+def test_resolved_secrets_are_masked_in_logs_and_alerts(registry, monkeypatch, caplog):
+    import logging
+
+    from bot.alerts import Alerts
+    from bot.domain import Alert, AlertLevel
+    from bot.redact import REDACTOR
+
+    monkeypatch.setenv("ARBOT_TEST_TOKEN", "tok-9f8e7d6c5b4a")
+    config = build_config(parse_toml('[exchanges.v]\ntype = "venue"\napi_key = "env:ARBOT_TEST_TOKEN"\n', "t"),
+                          registry, "t")
+    resolve_secrets(config)
+    caplog.handler.addFilter(REDACTOR)
+    logging.getLogger("arbot.test").error("request failed: Authorization: tok-9f8e7d6c5b4a")
+    assert "tok-9f8e7d6c5b4a" not in caplog.text and "Authorization: ***" in caplog.text
+    alerts = Alerts(60, 10, lambda: 0.0)
+    alerts.emit(Alert(AlertLevel.ERROR, "bot", "x", "bad token tok-9f8e7d6c5b4a"))
+    assert alerts._queue[0].message == "bad token ***"
