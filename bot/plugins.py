@@ -93,20 +93,11 @@ class PluginSet:
         info.errors.append(message)
         self._report(info, message)
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of a hook separately; a raising one is reported and skipped."""
-        results = []
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:
-                self.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}")
-                continue
-            results.append((impl.plugin_name, result))
-        return results
-
     async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
-        """Like :meth:`call_each`, awaiting implementations that return an awaitable."""
+        """Call every implementation of a hook separately, awaiting any awaitable it returns.
+
+        One that raises is reported with its plugin's name; the others still run.
+        """
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
