@@ -322,6 +322,9 @@ class Reply:
     header: bool = False
     text: str = ""
     ok: bool = True
+    confirm_token: str | None = None
+    """Set when the command waits for the same caller to confirm it: transports show a button
+    (or ask for a reply) that calls ``CommandTable.confirm(caller, token)``."""
 
     def render_text(self) -> str:
         """Plain text with aligned columns: what a console or a chat code block shows."""
@@ -350,6 +353,9 @@ class Command:
     role: Role
     help: str
     usage: str = ""
+    confirm: Callable[[Bot, list[str]], str | None] | None = None
+    """For dangerous commands: return a question ("Cancel 12 orders and pause everything?") when
+    this call must be confirmed by the same user within ``[commands] confirm_ttl_s``, else None."""
 
 
 JobFunc = Callable[["Bot"], Awaitable[None]]

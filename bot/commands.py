@@ -1,13 +1,21 @@
-"""Transport-independent command dispatch: roles, refusal, audit.
+"""Transport-independent command dispatch: roles, confirmations, rate limit, audit.
 
 Every transport (``arbot ctl``, Telegram, Discord) turns a message into
 ``await table.dispatch(caller, "pause", ["btc-grid"])`` and renders the :class:`Reply`. Deny by
 default: a caller without a role gets one refusal line. Every attempt, allowed or not, is audited.
+
+A dangerous call (its :attr:`Command.confirm` returns a question) is not run at once: the reply
+carries a one-time ``confirm_token``; the transport shows a button, and
+``await table.confirm(caller, token)`` runs it, only for the same user on the same transport,
+once, within ``[commands] confirm_ttl_s``.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .api import ROLE_RANK, Caller, Command, Reply
@@ -18,43 +26,120 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("arbot.commands")
 
+RATE_WINDOW_S = 60.0
+
+
+@dataclass
+class _Pending:
+    transport: str
+    user_id: str
+    name: str
+    args: list[str]
+    expires: float
+    used: bool = False
+
 
 class CommandTable:
     def __init__(self, commands: dict[str, Registered], bot: Bot):
         self._commands = commands
         self._bot = bot
+        self._pending: dict[str, _Pending] = {}
+        self._recent: dict[tuple[str, str], deque[float]] = {}
 
     def visible_to(self, caller: Caller) -> list[Command]:
         rank = ROLE_RANK.get(caller.role or "", 0)
         return sorted((r.obj for r in self._commands.values() if ROLE_RANK[r.obj.role] <= rank),
                       key=lambda c: c.name)
 
+    def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
+        self._bot.store.audit(
+            transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",
+            command=name, args=" ".join(args), outcome=outcome, ts_ns=self._bot.clock.time_ns(),
+        )
+
+    def _rate_limited(self, caller: Caller) -> bool:
+        now = self._bot.clock.monotonic()
+        recent = self._recent.setdefault((caller.transport, caller.user_id), deque())
+        while recent and now - recent[0] >= RATE_WINDOW_S:
+            recent.popleft()
+        if len(recent) >= self._bot.config.commands.per_user_per_min:
+            return True
+        recent.append(now)
+        return False
+
+    def _authorize(self, caller: Caller, name: str) -> tuple[Registered | None, Reply | None, str]:
+        """(the command, a refusal or None, the audit outcome so far)."""
+        if caller.role is None:
+            return None, Reply("Not authorized.", ok=False), "refused: no role"
+        if self._rate_limited(caller):
+            return None, Reply("Too many commands; try again in a minute.", ok=False), "refused: rate limit"
+        registered = self._commands.get(name)
+        if registered is None:
+            return None, Reply(f"Unknown command /{name}. Send /help for the list.", ok=False), "unknown command"
+        command: Command = registered.obj
+        if ROLE_RANK[caller.role] < ROLE_RANK[command.role]:
+            return None, Reply(f"/{name} needs the {command.role} role; you are {caller.role}.", ok=False), \
+                f"refused: needs {command.role}"
+        return registered, None, "ok"
+
     async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
         name = name.lstrip("/").lower()
-        registered = self._commands.get(name)
+        registered, refusal, outcome = self._authorize(caller, name)
+        if refusal is not None:
+            self._audit(caller, name, args, outcome)
+            return refusal
+        command: Command = registered.obj
+        question = command.confirm(self._bot, args) if command.confirm else None
+        if question:
+            token = secrets.token_urlsafe(12)
+            self._expire()
+            self._pending[token] = _Pending(caller.transport, caller.user_id, name, list(args),
+                                            self._bot.clock.monotonic() + self._bot.config.commands.confirm_ttl_s)
+            self._audit(caller, name, args, "awaiting confirmation")
+            ttl = self._bot.config.commands.confirm_ttl_s
+            return Reply(question, text=f"Confirm within {ttl:g} s.", confirm_token=token)
+        return await self._run(caller, registered, name, args, "")
+
+    async def confirm(self, caller: Caller, token: str) -> Reply:
+        """Run a command waiting for confirmation: same transport and user, once, before it expires."""
+        pending = self._pending.get(token)
+        name = pending.name if pending else "confirm"
+        args = pending.args if pending else []
+        if pending is None:
+            outcome, reply = "refused: unknown confirmation", Reply("Nothing to confirm.", ok=False)
+        elif (pending.transport, pending.user_id) != (caller.transport, caller.user_id):
+            outcome, reply = "refused: confirmation of another user", Reply(
+                "Only the user who sent the command can confirm it.", ok=False)
+        elif pending.used:
+            outcome, reply = "refused: confirmation already used", Reply("Already confirmed once.", ok=False)
+        elif self._bot.clock.monotonic() > pending.expires:
+            outcome, reply = "refused: confirmation expired", Reply(
+                f"Confirmation expired; send /{name} again.", ok=False)
+        else:
+            pending.used = True
+            registered, refusal, outcome = self._authorize(caller, name)  # the role may have changed since
+            if refusal is not None:
+                self._audit(caller, name, args, outcome)
+                return refusal
+            return await self._run(caller, registered, name, args, "confirmed: ")
+        self._audit(caller, name, args, outcome)
+        return reply
+
+    async def _run(self, caller: Caller, registered: Registered, name: str, args: list[str], prefix: str) -> Reply:
         outcome = "ok"
         try:
-            if caller.role is None:
-                outcome = "refused: no role"
-                return Reply("Not authorized.", ok=False)
-            if registered is None:
-                outcome = "unknown command"
-                return Reply(f"Unknown command /{name}. Send /help for the list.", ok=False)
-            command: Command = registered.obj
-            if ROLE_RANK[caller.role] < ROLE_RANK[command.role]:
-                outcome = f"refused: needs {command.role}"
-                return Reply(f"/{name} needs the {command.role} role; you are {caller.role}.", ok=False)
-            try:
-                reply = await command.handler(self._bot, caller, args)
-            except Exception as exc:
-                outcome = f"error: {type(exc).__name__}"
-                log.exception("command /%s (plugin %s) failed", name, registered.plugin)
-                return Reply(f"/{name} failed: {type(exc).__name__}. The log has details.", ok=False)
+            reply = await registered.obj.handler(self._bot, caller, args)
             if not reply.ok:
                 outcome = "failed"
             return reply
+        except Exception as exc:
+            outcome = f"error: {type(exc).__name__}"
+            log.exception("command /%s (plugin %s) failed", name, registered.plugin)
+            return Reply(f"/{name} failed: {type(exc).__name__}. The log has details.", ok=False)
         finally:
-            self._bot.store.audit(
-                transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",
-                command=name, args=" ".join(args), outcome=outcome, ts_ns=self._bot.clock.time_ns(),
-            )
+            self._audit(caller, name, args, prefix + outcome)
+
+    def _expire(self) -> None:
+        now = self._bot.clock.monotonic()
+        for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
+            del self._pending[token]

@@ -82,12 +82,19 @@ class AlertSettings:
     queue_size: int = option(1000, ge=10, help="alerts waiting for slow notifiers; the oldest are dropped beyond")
 
 
+@dataclass(frozen=True)
+class CommandSettings:
+    per_user_per_min: int = option(20, ge=1, help="commands one user may send per minute, on any transport")
+    confirm_ttl_s: float = option(60.0, gt=0, help="how long a dangerous command waits for its confirmation")
+
+
 HOST_SECTIONS: dict[str, type] = {
     "bot": BotSettings,
     "plugins": PluginSettings,
     "executor": ExecutorSettings,
     "scheduler": SchedulerSettings,
     "alerts": AlertSettings,
+    "commands": CommandSettings,
 }
 
 
@@ -111,6 +118,7 @@ class Config:
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    commands: CommandSettings = field(default_factory=CommandSettings)
     components: dict[str, dict[str, ComponentConfig]] = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> dict[str, ComponentConfig]:

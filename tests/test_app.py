@@ -157,3 +157,64 @@ async def test_local_control_socket_pauses_and_resumes(make_bot, tmp_path):
         await bot.stop()
     await asyncio.sleep(0)
     assert not (tmp_path / "ctl.sock").exists()
+
+
+class Dangerous:
+    ran: list[list[str]] = []
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def nuke(bot, caller, args):
+            Dangerous.ran.append(args)
+            return Reply("nuked")
+
+        def question(bot, args):
+            return None if args == ["dry"] else "Cancel everything?"
+
+        register(Command("nuke", nuke, "admin", "cancel everything", confirm=question))
+
+
+async def test_dangerous_command_needs_the_same_users_confirmation_in_time(make_bot):
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    Dangerous.ran.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS + [("dangerous", Dangerous)], clock=clock)
+    admin, other_admin = Caller("tg", "1", "admin"), Caller("tg", "2", "admin")
+
+    assert (await bot.commands.dispatch(admin, "nuke", ["dry"])).title == "nuked"  # no question: runs at once
+    asked = await bot.commands.dispatch(admin, "nuke", ["all"])
+    assert asked.confirm_token and asked.title == "Cancel everything?" and Dangerous.ran == [["dry"]]
+    foreign = await bot.commands.confirm(other_admin, asked.confirm_token)
+    assert not foreign.ok and Dangerous.ran == [["dry"]]
+    other_transport = await bot.commands.confirm(Caller("discord", "1", "admin"), asked.confirm_token)
+    assert not other_transport.ok
+    done = await bot.commands.confirm(admin, asked.confirm_token)
+    assert done.title == "nuked" and Dangerous.ran == [["dry"], ["all"]]
+    replay = await bot.commands.confirm(admin, asked.confirm_token)
+    assert not replay.ok and Dangerous.ran == [["dry"], ["all"]]
+
+    late = await bot.commands.dispatch(admin, "nuke", ["late"])
+    clock.advance(60.5)
+    expired = await bot.commands.confirm(admin, late.confirm_token)
+    assert not expired.ok and "expired" in expired.title and ["late"] not in Dangerous.ran
+    outcomes = [a.outcome for a in reversed(bot.store.audit_log())]
+    assert outcomes == ["ok", "awaiting confirmation", "refused: confirmation of another user",
+                        "refused: confirmation of another user", "confirmed: ok",
+                        "refused: confirmation already used", "awaiting confirmation",
+                        "refused: confirmation expired"]
+
+
+async def test_per_user_rate_limit(make_bot):
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    bot = await make_bot(CONFIG + "[commands]\nper_user_per_min = 3\n", extra=PLUGINS, clock=clock)
+    viewer = Caller("tg", "7", "viewer")
+    replies = [await bot.commands.dispatch(viewer, "help", []) for _ in range(4)]
+    assert [r.ok for r in replies] == [True, True, True, False]
+    assert "Too many commands" in replies[-1].title
+    assert (await bot.commands.dispatch(Caller("tg", "8", "viewer"), "help", [])).ok  # per user
+    clock.advance(60)
+    assert (await bot.commands.dispatch(viewer, "help", [])).ok
