@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 from .api import Notifier
@@ -27,6 +28,8 @@ class Alerts:
         self._windows: dict[tuple[str, str, str], tuple[float, int, Alert]] = {}
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
+        self.listeners: list[Callable[[Alert], None]] = []
+        """Called synchronously with every alert that is queued (a stream, metrics); must not block."""
         self.dropped = 0
         self.sent = 0
 
@@ -45,6 +48,11 @@ class Alerts:
         self._put(alert)
 
     def _put(self, alert: Alert) -> None:
+        for listener in self.listeners:
+            try:
+                listener(alert)
+            except Exception:  # a listener must never stop an alert
+                log.exception("alert listener %r failed", listener)
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append(alert)

@@ -86,6 +86,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, table in registry.components.items():
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        if info.name in registry.plugin_settings:
+            provides.append(f"settings:[plugins.{info.name}]")
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",
                      f"{info.dist} {info.version}" if info.dist else "-", "error" if info.errors else "ok"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -134,7 +136,44 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     return 0 if answer.get("ok") else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _disabled_before_parsing(argv: list[str]) -> list[str]:
+    """``[plugins] disabled`` of the config named by ``--config``/``-c`` or $ARBOT_CONFIG, if readable.
+
+    Plugin subcommands are added before the arguments are parsed, so the config is located by hand;
+    a config that cannot be read is reported later by the subcommand that needs it.
+    """
+    path = os.environ.get("ARBOT_CONFIG")
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    if not path:
+        return []
+    try:
+        return plugins_disabled(read_toml(Path(path)))
+    except ConfigError:
+        return []
+
+
+def add_plugin_commands(sub: argparse._SubParsersAction, plugins: PluginSet) -> None:
+    """Let each plugin add subcommands (``register_cli``); a clash or an error names the plugin."""
+    for impl in plugins.pm.hook.register_cli.get_hookimpls():
+        def register(name: str, run, help: str = "", _plugin=impl.plugin_name) -> argparse.ArgumentParser:
+            if name in sub.choices:
+                raise ValueError(f'subcommand "{name}" already exists')
+            parser = sub.add_parser(name, help=help)
+            parser.set_defaults(func=run)
+            return parser
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            print(f"arbot: {plugins.info(impl.plugin_name).label}: register_cli raised {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+
+def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arbot", description="A plugin-based crypto trading bot.")
     parser.add_argument("--version", action="version", version=f"arbot {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -164,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("command")
     ctl.add_argument("args", nargs="*")
     ctl.set_defaults(func=cmd_ctl)
+    if plugins is not None:
+        add_plugin_commands(sub, plugins)
     return parser
 
 
@@ -171,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
     redact.install()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
+    args = build_parser(plugins).parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -120,6 +120,8 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
     components: dict[str, dict[str, ComponentConfig]] = field(default_factory=dict)
+    plugin_settings: dict[str, Any] = field(default_factory=dict)
+    """Plugin name -> its validated ``[plugins.NAME]`` settings (see ``register_plugin_settings``)."""
 
     def of_kind(self, kind: str) -> dict[str, ComponentConfig]:
         return self.components.get(kind, {})
@@ -186,9 +188,20 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
         mode = "paper"
 
     host: dict[str, Any] = {}
+    plugin_tables = frozenset(registry.plugin_settings)
     for section, cls in HOST_SECTIONS.items():
-        parsed = parse_settings(cls, data.get(section, {}), section, issues)
+        ignore = plugin_tables if section == "plugins" else frozenset()
+        parsed = parse_settings(cls, data.get(section, {}), section, issues, ignore=ignore)
         host[section] = parsed if parsed is not None else cls()
+
+    # [plugins.NAME]: settings of plugin-wide services (register_plugin_settings); defaults when absent
+    plugin_settings: dict[str, Any] = {}
+    plugins_table = data.get("plugins", {})
+    for plugin_name, reg in registry.plugin_settings.items():
+        table = plugins_table.get(plugin_name, {}) if isinstance(plugins_table, dict) else {}
+        parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues)
+        if parsed is not None:
+            plugin_settings[plugin_name] = parsed
 
     components: dict[str, dict[str, ComponentConfig]] = {}
     for section, kind in SECTIONS.items():
@@ -229,7 +242,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                                           f'with --live to trade for real)'))
     if issues:
         raise ConfigError(issues, source)
-    return Config(source=source, mode=mode, components=components, **host)
+    return Config(source=source, mode=mode, components=components, plugin_settings=plugin_settings, **host)
 
 
 def resolve_secrets(config: Config) -> None:
@@ -242,6 +255,12 @@ def resolve_secrets(config: Config) -> None:
                     secret.resolve()
                 except ValueError as exc:
                     issues.append(ConfigIssue(f"{comp.path}.{key}", str(exc)))
+    for plugin_name, settings in config.plugin_settings.items():
+        for key, secret in secrets_in(settings):
+            try:
+                secret.resolve()
+            except ValueError as exc:
+                issues.append(ConfigIssue(f"plugins.{plugin_name}.{key}", str(exc)))
     if issues:
         raise ConfigError(issues, config.source)
 

@@ -8,6 +8,7 @@ others still register. None of these hooks is ``firstresult``.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,33 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     loop: one instance at a time, missed runs coalesced, daily times in ``[scheduler] timezone``.
     A job that raises is logged and alerted with its plugin's name, and runs again next time.
     Job names are unique across plugins.
+    """
+
+
+@hookspec
+def register_plugin_settings(register: Callable[[type], None]) -> None:
+    """Declare the settings of the plugin itself: ``register(StreamSettings)``.
+
+    For plugin-wide services that are not components (a stream server, a metrics endpoint).
+    Called when plugins are loaded. The argument is a frozen dataclass written like a component's
+    ``Settings`` (``bot.settings.option``); the user configures it in the table
+    ``[plugins.PLUGIN]``, where PLUGIN is the plugin's entry-point name. The table is validated
+    with the rest of the config (unknown keys and bad values are reported with their key paths),
+    its secrets are resolved, and a missing table gives the defaults. Read it at run time with
+    ``bot.config.plugin_settings[PLUGIN]`` (for example in :func:`startup`). One class per plugin.
+    """
+
+
+@hookspec
+def register_cli(register: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``arbot`` subcommands: ``parser = register("watch", run, help="...")``.
+
+    Called when the ``arbot`` command builds its argument parser, before the arguments are parsed.
+    ``register(name, run, help)`` returns the new subcommand's ``argparse.ArgumentParser`` for the
+    plugin to add its arguments to; ``run(args)`` is called with the parsed ``argparse.Namespace``
+    when the user runs ``arbot NAME`` and returns the exit status (an ``int``). A name the host or
+    another plugin already uses is refused with an error naming the plugin. ``run`` owns the
+    process: it may call ``asyncio.run``. Returns nothing.
     """
 
 

@@ -8,6 +8,7 @@ reported by name and the others carry on.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import inspect
 import logging
@@ -69,6 +70,8 @@ class Registry:
     )
     commands: dict[str, Registered] = field(default_factory=dict)
     jobs: dict[str, Registered] = field(default_factory=dict)
+    plugin_settings: dict[str, Registered] = field(default_factory=dict)
+    """Plugin name -> the settings dataclass of its ``[plugins.NAME]`` table."""
     conflicts: list[str] = field(default_factory=list)
 
     def classes(self, kind: str) -> dict[str, type]:
@@ -182,7 +185,31 @@ def collect(plugins: PluginSet) -> Registry:
         return None
 
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})
+    _collect_plugin_settings(plugins, registry)
     return registry
+
+
+def _collect_plugin_settings(plugins: PluginSet, registry: Registry) -> None:
+    for impl in plugins.pm.hook.register_plugin_settings.get_hookimpls():
+        staged: list[type] = []
+
+        def register(cls: Any, _staged=staged) -> None:
+            _staged.append(cls)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            plugins.fail(impl.plugin_name, f"register_plugin_settings raised {type(exc).__name__}: {exc}")
+            continue
+        if len(staged) != 1 or not (isinstance(staged[0], type) and dataclasses.is_dataclass(staged[0])):
+            plugins.fail(impl.plugin_name, "register_plugin_settings: register exactly one settings dataclass")
+            continue
+        if not NAME_RE.match(impl.plugin_name):
+            plugins.fail(impl.plugin_name, f"register_plugin_settings: the plugin name must match {NAME_RE.pattern}"
+                                           f" to name a [plugins.NAME] table")
+            continue
+        registry.plugin_settings[impl.plugin_name] = Registered(impl.plugin_name, staged[0], impl.plugin_name)
+        plugins.info(impl.plugin_name).kinds.add("settings")
 
 
 def collect_jobs(plugins: PluginSet, registry: Registry, config: Any) -> None:
