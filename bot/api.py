@@ -25,7 +25,6 @@ from .domain import (
     MarketInfo,
     Order,
     OrderIntent,
-    OrderReport,
     OrderState,
     OrderUpdate,
 )
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from .app import Bot
     from .bus import Bus
     from .clock import Clock
+    from .commands import CommandTable
     from .store import Store
 
 
@@ -109,6 +109,11 @@ class Context:
         return self._bot.store
 
     @property
+    def commands(self) -> CommandTable:
+        """The command table, for chat transports: ``dispatch(caller, name, args)``, ``confirm(caller, token)``."""
+        return self._bot.commands
+
+    @property
     def mode(self) -> str:
         """``observe``, ``paper`` or ``live``."""
         return self._bot.config.mode
@@ -149,6 +154,53 @@ class Context:
     def order(self, client_order_id: str) -> Order | None:
         """The executor's record of an order, from memory or the store."""
         return self._bot.executor.order(client_order_id)
+
+    # --- for risk checks: act on what has happened ----------------------------------------
+
+    def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
+        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given)."""
+        return self._bot.strategies_using(exchange, symbol)
+
+    def pause(self, strategies: list[str] | None, reason: str) -> list[str]:
+        """Pause strategies (None: every strategy) on behalf of this component; quiet (no alert).
+
+        Returns the strategies this call paused (those already paused are left as they are). A
+        strategy paused this way stays paused until an operator sends ``/resume`` or this same
+        component calls :meth:`resume`. Pair it with :meth:`record_trip`, which stores and alerts.
+        """
+        return self._bot.pause_for_risk(self.name, strategies, reason)
+
+    def resume(self, strategies: list[str] | None, reason: str) -> list[str]:
+        """Resume strategies that *this component* paused (never an operator's or another check's pause).
+
+        Returns the strategies resumed. Quiet: alert with :meth:`alert` if people should hear of it.
+        """
+        return self._bot.resume_for_risk(self.name, strategies, reason)
+
+    def kill(self, reason: str) -> None:
+        """Kill switch: pause every strategy at once, then cancel every resting order (in the background)."""
+        self._bot.kill(by=f"risk {self.name}", reason=reason, alert=False)
+
+    def flatten(self, reason: str, max_slippage_bps: Decimal) -> None:
+        """Kill switch, then close every position with immediate-or-cancel limit orders.
+
+        Each closing order is priced ``max_slippage_bps`` through the last mid price (sells below,
+        buys above) and bypasses the risk gate; what does not fill at that price stays open.
+        """
+        self._bot.flatten(by=f"risk {self.name}", reason=reason, max_slippage_bps=max_slippage_bps)
+
+    def record_trip(self, cause: str, action: str, *, strategy: str = "", exchange: str = "", symbol: str = "",
+                    level: AlertLevel = AlertLevel.WARNING, **figures: Any) -> None:
+        """Store a risk trip (``risk_events`` table) and alert it once.
+
+        ``cause`` is one plain sentence *without* figures, identical for identical causes
+        ("daily realized loss limit exceeded"), so the host's alert coalescing turns repeated trips
+        inside ``[alerts] coalesce_s`` into one alert with a count. The figures go in ``figures``
+        (Decimals are stored as exact strings). ``action`` says what was done: ``pause``,
+        ``flatten``, ``stop``, ``open circuit``, ...
+        """
+        self._bot.record_trip(self.name, cause, action, strategy=strategy, exchange=exchange, symbol=symbol,
+                              level=level, figures=figures)
 
 
 # --- components --------------------------------------------------------------------------------
@@ -281,11 +333,29 @@ class PortfolioView(abc.ABC):
 
 
 class RiskCheck(Component):
-    """Asked before every order is sent; may veto it."""
+    """Asked before every order is sent; may veto it. May also act on what happened (pause, kill).
+
+    ``check``, ``accepted`` and ``on_fill`` run on the hot path: in-memory state only. To watch
+    other events, subscribe in :meth:`start` (``self.ctx.bus.subscribe(OrderUpdate, ...)``);
+    ``FeedStatus``, ``BookUpdate``, ``Fill``, ``OrderUpdate`` and ``ExecutionResult`` are on the bus.
+    """
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         """Return a reason (one sentence with the figures) to veto ``intent``, or None to allow it."""
         return None
+
+    def accepted(self, intent: OrderIntent) -> None:
+        """Every check allowed ``intent`` (its ``client_order_id`` is set): it goes to the executor now."""
+
+    def on_fill(self, strategy: str, fill: Fill) -> None:
+        """One of the bot's orders filled (each fill once, with the strategy that owns the order).
+
+        Called before the strategy hears of the fill, so a trip here stops its reaction.
+        """
+
+    def status(self) -> dict[str, str]:
+        """Limits and current use for ``/risk``, already text with units: ``{"daily loss": "12 / 100 USD"}``."""
+        return {}
 
 
 class Notifier(Component):

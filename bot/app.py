@@ -12,6 +12,8 @@ import asyncio
 import datetime as dt
 import logging
 import zoneinfo
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from .alerts import Alerts
@@ -20,7 +22,19 @@ from .bus import Bus
 from .clock import Clock
 from .commands import CommandTable
 from .config import Config
-from .domain import Alert, AlertLevel, BookUpdate, FeedStatus, Fill, OrderIntent, OrderReport, Trade
+from .domain import (
+    Alert,
+    AlertLevel,
+    BookUpdate,
+    FeedStatus,
+    Fill,
+    OrderIntent,
+    OrderReport,
+    OrderType,
+    Side,
+    TimeInForce,
+    Trade,
+)
 from .execution import Executor
 from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
@@ -57,6 +71,8 @@ class Bot:
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self._paused_by: dict[str, str] = {}
+        self._killed: set[str] = set()
+        """Strategies paused by the kill switch: resuming them asks for a confirmation."""
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
@@ -117,7 +133,7 @@ class Bot:
         recovered = await self.executor.recover()
         if any(recovered.values()):
             log.info("orders left by the previous run: %s", recovered)
-        for strategy_name, fill in self.store.fills():
+        for _strategy, fill in self.store.fills():
             self.portfolio.on_fill(fill)
 
         self.strategies = self._build("strategy")
@@ -206,6 +222,8 @@ class Bot:
 
     def _dispatch_fill(self, strategy_name: str, fill: Fill) -> None:
         self.portfolio.on_fill(fill)
+        for check in self.risk.checks:  # before the strategy: a trip here stops its reaction
+            self._guard(check.name, partial(check.on_fill, strategy_name), fill)
         strategy = self.strategies.get(strategy_name)
         if strategy is not None and strategy_name not in self._failed:
             self._guard(strategy_name, strategy.on_fill, fill)
@@ -232,6 +250,105 @@ class Bot:
             self._paused_by[name] = by
             self.alert(AlertLevel.WARNING, "bot", f"strategy {name} paused by {by}")
 
+    def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
+        """Running strategies that trade ``exchange`` (and ``symbol``)."""
+        return [name for name, strategy in self.strategies.items()
+                if any(e == exchange and (symbol is None or s == symbol) for e, s in strategy.markets())]
+
+    def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
+        """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""
+        paused = []
+        for name in self.strategies if names is None else names:
+            strategy = self.strategies.get(name)
+            if strategy is None or strategy.paused:
+                continue
+            strategy.paused = True
+            self._paused_by[name] = f"risk {check}"
+            paused.append(name)
+        if paused:
+            log.warning("risk %s paused %s: %s", check, ", ".join(paused), reason)
+        return paused
+
+    def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
+        """Resume the strategies that risk check ``check`` itself paused; returns them."""
+        resumed = []
+        for name in self.strategies if names is None else names:
+            strategy = self.strategies.get(name)
+            if strategy is None or self._paused_by.get(name) != f"risk {check}":
+                continue
+            strategy.paused = False
+            del self._paused_by[name]
+            resumed.append(name)
+        if resumed:
+            log.info("risk %s resumed %s: %s", check, ", ".join(resumed), reason)
+        return resumed
+
+    def kill(self, by: str, reason: str = "", alert: bool = True, *, cancel: bool = True) -> int:
+        """Kill switch: pause every strategy now, cancel every resting order in the background.
+
+        Orders already queued or in flight are let settle first (bounded by ``[bot]
+        shutdown_timeout_s``), so none of them is left resting. Returns how many strategies it paused.
+        """
+        paused = 0
+        self._killed.update(self.strategies)
+        for name, strategy in self.strategies.items():
+            if not strategy.paused:
+                strategy.paused = True
+                self._paused_by[name] = by
+                paused += 1
+        log.warning("kill switch by %s: %s", by, reason or "no reason given")
+        if alert:
+            self.alert(AlertLevel.CRITICAL, "risk", "kill switch: every strategy paused, resting orders cancelled",
+                       by=by, reason=reason)
+        if cancel:
+            self.tasks.create(self._cancel_everything(), owner="host", what="kill switch")
+        return paused
+
+    async def _cancel_everything(self) -> int:
+        if not await self.executor.settle(self.config.bot.shutdown_timeout_s):
+            log.warning("orders still in flight after %ss; cancelling what is open", self.config.bot.shutdown_timeout_s)
+        return await self.executor.cancel_all()
+
+    def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None:
+        """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price."""
+        self.kill(by, reason, alert=False, cancel=False)  # close_positions cancels first
+
+        async def close_positions() -> None:
+            await self._cancel_everything()
+            for (exchange, symbol), qty in self.portfolio.positions().items():
+                mid = self.portfolio.last_price(exchange, symbol)
+                if mid is None or exchange not in self.exchanges:
+                    self.alert(AlertLevel.ERROR, "risk", "flatten: no price to close a position",
+                               exchange=exchange, symbol=symbol, position=str(qty))
+                    continue
+                side = Side.SELL if qty > 0 else Side.BUY
+                shift = mid * max_slippage_bps / Decimal(10_000)
+                price = mid - shift if side is Side.SELL else mid + shift
+                try:
+                    rules = self.exchanges[exchange].market(symbol)
+                    price = rules.round_price(price, side)  # never beyond the price limit
+                    size = rules.round_qty(abs(qty))
+                except KeyError:
+                    size = abs(qty)
+                if size <= 0:
+                    continue
+                self.executor.submit(OrderIntent(
+                    strategy="flatten", exchange=exchange, symbol=symbol, side=side, qty=size, price=price,
+                    order_type=OrderType.LIMIT, tif=TimeInForce.IOC), risk=False)
+
+        self.tasks.create(close_positions(), owner="host", what="flatten")
+
+    def record_trip(self, check: str, cause: str, action: str, *, strategy: str = "", exchange: str = "",
+                    symbol: str = "", level: AlertLevel = AlertLevel.WARNING,
+                    figures: dict[str, Any] | None = None) -> None:
+        """Store a risk trip with its figures and alert it (identical causes coalesce in the alert queue)."""
+        figures = dict(figures or {})
+        self.store.record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
+                                     symbol=symbol, action=action, details=figures, ts_ns=self.clock.time_ns())
+        where = {k: v for k, v in (("strategy", strategy), ("exchange", exchange), ("symbol", symbol)) if v}
+        self.alert(level, "risk", f"{check}: {cause}; action: {action}", source=check,
+                   **where, **{k: str(v) for k, v in figures.items()})
+
     def resume(self, names: list[str], by: str) -> None:
         for name in names:
             strategy = self.strategies[name]
@@ -240,6 +357,7 @@ class Bot:
                 self._subscribe_strategy(name, strategy)
             strategy.paused = False
             self._paused_by.pop(name, None)
+            self._killed.discard(name)
             self.alert(AlertLevel.INFO, "bot", f"strategy {name} resumed by {by}")
 
     def strategy_state(self, name: str) -> str:
@@ -248,6 +366,10 @@ class Bot:
         if self.strategies[name].paused:
             return f"paused by {self._paused_by.get(name, 'host')}"
         return "running"
+
+    def killed(self, name: str) -> bool:
+        """True while a strategy stays paused by the kill switch."""
+        return name in self._killed
 
     def strategy_failed(self, name: str) -> bool:
         return name in self._failed

@@ -67,6 +67,21 @@ async def resume(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return Reply(f"Resumed: {', '.join(targets) or 'nothing'}.")
 
 
+def confirm_resume(bot: Bot, args: list[str]) -> str | None:
+    """Resuming a strategy the kill switch stopped is confirmed first."""
+    targets = args or list(bot.strategies)
+    killed = [name for name in targets if name in bot.strategies and bot.killed(name)]
+    if killed:
+        return f"Resume {', '.join(killed)} after the kill switch?"
+    return None
+
+
+def confirm_kill(bot: Bot, args: list[str]) -> str:
+    open_orders = len(bot.executor.open_orders())
+    return (f"Kill switch: pause all {len(bot.strategies)} strategies and cancel {open_orders} resting "
+            f"order{'s' if open_orders != 1 else ''}?")
+
+
 async def strategies(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     rows = [("name", "type", "state", "markets")]
     for name, strategy in bot.strategies.items():
@@ -111,16 +126,42 @@ async def report(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return report_reply(bot.store)
 
 
+async def kill(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    by = f"{caller.transport}:{caller.user_id}"
+    bot.kill(by=by, reason=" ".join(args) or "kill command")
+    return Reply(f"Kill switch: {len(bot.strategies)} strategies paused, every resting order is being cancelled. "
+                 "/resume re-arms them.")
+
+
+async def risk(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    rows: list[tuple[str, ...]] = [("check", "measure", "now (/ limit)")]
+    for check in bot.risk.checks:
+        facts = check.status()
+        rows += [(check.name, key, value) for key, value in facts.items()] or [(check.name, "-", "armed")]
+    paused = [f"{n} ({bot.strategy_state(n)})" for n, s in bot.strategies.items() if s.paused]
+    lines = [f"paused: {', '.join(paused)}" if paused else "paused: none", "recent trips:"]
+    for row in bot.store.risk_events(8, trips_only=True):
+        lines.append(f"  {_age(bot.clock.time_ns() - row.ts_ns)} ago  {row.check_name}  {row.action}  {row.reason}"
+                     + (f"  {row.strategy or row.exchange}" if row.strategy or row.exchange else ""))
+    if lines[-1] == "recent trips:":
+        lines[-1] = "recent trips: none"
+    return Reply("Risk", rows=rows if len(rows) > 1 else [], header=True, text="\n".join(lines))
+
+
 @hookimpl
 def register_commands(register) -> None:
     register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today"))
     register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]"))
-    register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]"))
+    register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]",
+                     confirm=confirm_resume))
     register(Command("strategies", strategies, "viewer", "every strategy with its state"))
     register(Command("orders", orders, "viewer", "open orders"))
     register(Command("balance", balance, "viewer", "balances per exchange"))
     register(Command("plugins", plugins, "viewer", "installed plugins and their errors"))
     register(Command("report", report, "viewer", "orders, fills, fees and PnL per strategy"))
+    register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips"))
+    register(Command("kill", kill, "admin", "kill switch: pause every strategy, cancel every resting order",
+                     "[reason]", confirm=confirm_kill))
     register(Command("help", help_, "viewer", "this list"))
 
 

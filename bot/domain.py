@@ -271,6 +271,42 @@ class OrderUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class Opportunity:
+    """A price difference a strategy found between two venues (published whether or not it trades)."""
+
+    strategy: str
+    symbol: str
+    buy_exchange: str
+    sell_exchange: str
+    buy_price: Decimal
+    sell_price: Decimal
+    qty: Decimal
+    edge_bps: Decimal
+    """Net of fees, in basis points of the buy price."""
+    ts_ns: int
+    acted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """A strategy finished executing one opportunity: what it expected to earn, and what it earned.
+
+    Published on the bus by the strategy (``ctx.bus.publish(...)``) once every leg is final, so
+    that risk checks can compare prediction with reality (the ``prediction`` risk check pauses a
+    strategy whose realized PnL strays too far from its predictions). PnLs are in ``quote``, net of
+    fees, positive for a profit.
+    """
+
+    strategy: str
+    predicted_pnl: Decimal
+    realized_pnl: Decimal
+    quote: str
+    ts_ns: int
+    opportunity_id: str = ""
+    """The strategy's id for the opportunity (e.g. the client order id of its first leg)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     asset: str
     free: Decimal

@@ -103,12 +103,18 @@ class Executor:
 
     # --- submit ---------------------------------------------------------------------------
 
-    def submit(self, intent: OrderIntent) -> str | None:
-        """Risk-check an intent and queue it; returns its client order id, or None if refused."""
+    def submit(self, intent: OrderIntent, *, risk: bool = True) -> str | None:
+        """Risk-check an intent and queue it; returns its client order id, or None if refused.
+
+        ``risk=False`` is for the host's own closing orders (flatten), which no check may block.
+        """
         strategy = self.bot.strategies.get(intent.strategy)
         if self.closing or (strategy is not None and strategy.paused):
             return None
-        cid = intent.client_order_id or f"{intent.strategy[:16]}-{uuid.uuid4().hex[:16]}"
+        cid = intent.client_order_id
+        if cid is None:
+            cid = f"{intent.strategy[:16]}-{uuid.uuid4().hex[:16]}"
+            intent = replace(intent, client_order_id=cid)  # risk checks see the id the order will carry
         if cid in self._active:
             return cid  # already on its way: idempotent
         if intent.exchange not in self._lanes:
@@ -118,7 +124,7 @@ class Executor:
             intent = self._degrade_post_only(intent)
             if intent is None:
                 return None
-        veto = self.bot.risk.check(intent)
+        veto = self.bot.risk.check(intent) if risk else None
         if veto is not None:
             self.bot.on_veto(intent, veto)
             return None
@@ -148,13 +154,19 @@ class Executor:
         if self._in_flight == 0:
             self._idle.set()
 
-    async def close(self, timeout_s: float) -> bool:
-        """Take no new orders and wait for those queued or in flight to settle; False on timeout."""
-        self.closing = True
+    async def settle(self, timeout_s: float) -> bool:
+        """Wait until no order is queued or in flight (new ones may still come); False on timeout."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self._idle.wait()
         except TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout_s: float) -> bool:
+        """Take no new orders and wait for those queued or in flight to settle; False on timeout."""
+        self.closing = True
+        if not await self.settle(timeout_s):
             log.warning("%d order(s) still in flight at shutdown; recovery settles them on the next start",
                         self._in_flight)
             return False

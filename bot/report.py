@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -102,6 +104,25 @@ def report_reply(store: Store) -> Reply:
             ", ".join(money(fig.realized.get(a, ZERO), a) for a in assets),
             ", ".join(money(fig.net(a), a) for a in assets),
         ))
+    risk = "\n".join(risk_lines(store))
     if len(rows) == 1:
-        return Reply("No orders stored yet.", text=f"store: {store.url}")
-    return Reply("arbot report", rows=rows, header=True)
+        return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{risk}" if risk else ""))
+    return Reply("arbot report", rows=rows, header=True, text=f"\n{risk}" if risk else "")
+
+
+def risk_lines(store: Store, recent: int = 5) -> list[str]:
+    """The report's risk section: events per check and action, then the latest trips with their figures."""
+    counts = store.risk_event_counts()
+    if not counts:
+        return []
+    lines = ["Risk events: " + ", ".join(f"{check} {action} {n}" for (check, action), n in sorted(counts.items()))]
+    trips = store.risk_events(recent, trips_only=True)
+    if trips:
+        lines.append("Latest trips:")
+    for row in trips:
+        when = dt.datetime.fromtimestamp(row.ts_ns // 1_000_000_000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        where = " ".join(x for x in (row.strategy, row.exchange, row.symbol) if x)
+        figures = ", ".join(f"{k} {v}" for k, v in json.loads(row.details or "{}").items())
+        lines.append(f"  {when} UTC  {row.check_name}  {row.action}  {row.reason}"
+                     + (f"  [{where}]" if where else "") + (f"  ({figures})" if figures else ""))
+    return lines

@@ -33,4 +33,9 @@ class RiskGate:
                 return Veto(check.name, f"risk check failed ({type(exc).__name__}: {exc}); order blocked")
             if reason:
                 return Veto(check.name, reason)
+        for check in self.checks:
+            try:
+                check.accepted(intent)
+            except Exception:  # bookkeeping only: the order is already allowed
+                log.exception("risk check %s raised in accepted()", check.name)
         return None

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, String, UniqueConstraint, bindparam, event, insert, update
+from sqlalchemy import Column, String, UniqueConstraint, bindparam, event, func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -307,9 +307,20 @@ class Store:
                 symbol=symbol, action=action, reason=reason, details=json.dumps(details or {}, default=str),
             ))
 
-    def risk_events(self, limit: int = 20) -> list[RiskEventRow]:
+    def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
+        """Newest first. ``trips_only``: leave out single-order vetoes (action ``veto``)."""
         with self.session() as s:
-            return list(s.exec(select(RiskEventRow).order_by(RiskEventRow.id.desc()).limit(limit)).all())
+            q = select(RiskEventRow)
+            if trips_only:
+                q = q.where(RiskEventRow.action != "veto")
+            return list(s.exec(q.order_by(RiskEventRow.id.desc()).limit(limit)).all())
+
+    def risk_event_counts(self) -> dict[tuple[str, str], int]:
+        """Number of stored risk events by (check name, action)."""
+        with self.session() as s:
+            rows = s.exec(select(RiskEventRow.check_name, RiskEventRow.action, func.count())
+                          .group_by(RiskEventRow.check_name, RiskEventRow.action)).all()
+            return {(check, action): count for check, action, count in rows}
 
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:

@@ -1,0 +1,159 @@
+"""``breaker`` risk check: a circuit breaker per exchange, on order failures and on fee spikes.
+
+Closed (orders flow) -> **open** after ``max_failures`` consecutive orders to one exchange ended
+REJECTED or FAILED within ``window_s`` (a success in between starts the count again), or after a
+fill whose fee is above ``max_fee_bps`` of its notional (a fee or priority-fee spike). While open,
+every order to that exchange is vetoed for ``cooldown_s``; then the circuit is **half-open**: one
+probe order may go. The probe succeeding (the venue accepts or fills it) closes the circuit; the
+probe failing opens it again for another cool-down. Each opening is stored and alerted (identical
+causes coalesce into one alert with a count).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot import hookimpl
+from bot.api import PortfolioView, RiskCheck
+from bot.domain import AlertLevel, Fill, OrderIntent, OrderStatus, OrderUpdate, split_symbol
+from bot.settings import option
+
+NS = 1_000_000_000
+BPS = Decimal(10_000)
+FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})
+SUCCESSES = frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.OBSERVED})
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    max_failures: int = option(5, ge=1, help="consecutive rejected or failed orders to one exchange that open "
+                                             "its circuit...")
+    window_s: float = option(60.0, gt=0, help="...when they all happened within this many seconds")
+    cooldown_s: float = option(30.0, gt=0, help="how long an open circuit refuses every order to its exchange")
+    max_fee_bps: Decimal | None = option(None, gt=0, help="a fill whose fee is above this, in basis points of its "
+                                                          "notional, opens the circuit (fee or priority-fee "
+                                                          "spike); fees in the quote currency only")
+    exchanges: list[str] = option([], help="exchanges to guard; empty: every exchange")
+
+
+@dataclass
+class Circuit:
+    """The breaker of one exchange."""
+
+    failures: deque[int] = field(default_factory=deque)
+    """Times (ns) of the consecutive failures."""
+    open_until_ns: int | None = None
+    probe: str | None = None
+    """Client order id of the half-open probe in flight."""
+    trips: int = 0
+
+    def state(self, now_ns: int) -> str:
+        if self.open_until_ns is None:
+            return "closed"
+        return "open" if now_ns < self.open_until_ns else "half-open"
+
+
+class Breaker(RiskCheck):
+    """One circuit per exchange; see the module docstring."""
+
+    Settings = BreakerSettings
+
+    def __init__(self, name, settings, ctx):
+        super().__init__(name, settings, ctx)
+        self.circuits: dict[str, Circuit] = {}
+        self._watch = set(settings.exchanges)
+
+    async def start(self) -> None:
+        self.ctx.bus.subscribe(OrderUpdate, self.on_order_update, owner=self.name)
+
+    def _circuit(self, exchange: str) -> Circuit | None:
+        if self._watch and exchange not in self._watch:
+            return None
+        circuit = self.circuits.get(exchange)
+        if circuit is None:
+            circuit = self.circuits[exchange] = Circuit()
+        return circuit
+
+    def open(self, exchange: str, cause: str, **figures) -> None:
+        """Open ``exchange``'s circuit for ``cooldown_s`` and record the trip."""
+        circuit = self._circuit(exchange)
+        if circuit is None:
+            return
+        now = self.ctx.clock.time_ns()
+        circuit.open_until_ns = now + int(self.settings.cooldown_s * NS)
+        circuit.failures.clear()
+        circuit.probe = None
+        circuit.trips += 1
+        self.ctx.record_trip(cause, "open circuit", exchange=exchange, level=AlertLevel.ERROR,
+                             cooldown_s=self.settings.cooldown_s, **figures)
+
+    # --- what happened ------------------------------------------------------------------------
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        circuit = self._circuit(update.exchange)
+        if circuit is None:
+            return
+        if circuit.probe is not None and update.client_order_id == circuit.probe:
+            if update.status in SUCCESSES:
+                circuit.open_until_ns = circuit.probe = None
+                circuit.failures.clear()
+                self.ctx.alert(AlertLevel.INFO, "risk", "circuit closed: the probe order went through",
+                               exchange=update.exchange, order=update.client_order_id)
+            elif update.status in FAILURES:
+                self.open(update.exchange, "circuit re-opened: the probe order failed",
+                          order=update.client_order_id, reason=update.reason)
+            return
+        if update.status in SUCCESSES:
+            circuit.failures.clear()
+        elif update.status in FAILURES and circuit.open_until_ns is None:
+            now = self.ctx.clock.time_ns()
+            circuit.failures.append(now)
+            horizon = now - int(self.settings.window_s * NS)
+            while circuit.failures and circuit.failures[0] < horizon:
+                circuit.failures.popleft()
+            if len(circuit.failures) >= self.settings.max_failures:
+                self.open(update.exchange, "circuit opened: consecutive order failures",
+                          failures=len(circuit.failures), window_s=self.settings.window_s,
+                          last_reason=update.reason)
+
+    def on_fill(self, strategy: str, fill: Fill) -> None:
+        bound = self.settings.max_fee_bps
+        if bound is None or fill.fee_asset != split_symbol(fill.symbol)[1] or not fill.qty:
+            return
+        fee_bps = fill.fee / (fill.price * fill.qty) * BPS
+        if fee_bps > bound:
+            self.open(fill.exchange, "circuit opened: fee above its bound", fee_bps=round(fee_bps, 2),
+                      max_fee_bps=bound, fee=f"{fill.fee} {fill.fee_asset}", trade=fill.trade_id)
+
+    # --- the gate -----------------------------------------------------------------------------
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        circuit = self.circuits.get(intent.exchange)
+        if circuit is None or circuit.open_until_ns is None:
+            return None
+        now = self.ctx.clock.time_ns()
+        if now < circuit.open_until_ns:
+            return f"circuit for {intent.exchange} is open for {(circuit.open_until_ns - now) / NS:.1f}s more"
+        if circuit.probe is not None:
+            return f"circuit for {intent.exchange} is half-open and its probe order {circuit.probe} is in flight"
+        return None
+
+    def accepted(self, intent: OrderIntent) -> None:
+        circuit = self.circuits.get(intent.exchange)
+        if circuit is not None and circuit.open_until_ns is not None and circuit.probe is None:
+            circuit.probe = intent.client_order_id  # half-open: this order is the probe
+
+    def status(self) -> dict[str, str]:
+        now = self.ctx.clock.time_ns()
+        facts = {f"circuit {name}": f"{c.state(now)}, {len(c.failures)} / {self.settings.max_failures} failures, "
+                                    f"opened {c.trips}x" for name, c in sorted(self.circuits.items())}
+        if self.settings.max_fee_bps is not None:
+            facts["max fee"] = f"{self.settings.max_fee_bps} bps"
+        return facts or {"circuits": "all closed"}
+
+
+@hookimpl
+def register_risk_checks(register) -> None:
+    register("breaker", Breaker)

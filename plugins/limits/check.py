@@ -1,0 +1,317 @@
+"""The ``limits`` risk check: per-order limits vetoed before sending, loss limits that trip an action."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import deque
+from decimal import Decimal
+
+from bot.api import PortfolioView, RiskCheck
+from bot.domain import ZERO, BookUpdate, Fill, OrderIntent, Side, split_symbol
+
+from .pnl import Book, net_of_fees, worst_loss, worst_position
+from .settings import LimitsSettings
+
+NS = 1_000_000_000
+
+
+class Limits(RiskCheck):
+    """Vetoes an order that would break a configured limit; trips the configured action on a loss breach.
+
+    Per-order limits (order value, position, open orders, orders per minute, notional caps) veto
+    the order: nothing is breached. Loss limits are watched on every fill: a day's realized loss
+    beyond ``max_daily_loss`` (or a strategy's own limit), or equity ``max_drawdown`` below its
+    peak, runs ``action`` once and stores and alerts the trip with its figures. Orders that could
+    take the day's loss past its limit if they all filled are vetoed before that can happen.
+    """
+
+    Settings = LimitsSettings
+
+    def __init__(self, name, settings, ctx):
+        super().__init__(name, settings, ctx)
+        s: LimitsSettings = settings
+        self._tz = zoneinfo.ZoneInfo(s.timezone)
+        self._books: dict[tuple[str, str, str], Book] = {}
+        """(strategy, exchange, symbol) -> position and cost basis."""
+        self._quote: dict[str, str] = {}
+        self._day_net: dict[str, Decimal] = {}
+        """Today's realized PnL after fees, per quote currency."""
+        self._strategy_day_net: dict[tuple[str, str], Decimal] = {}
+        self._realized_total: dict[str, Decimal] = {}
+        self._marks: dict[tuple[str, str], Decimal] = {}
+        self._peak: dict[str, Decimal] = {}
+        self._held: set[tuple[str, str]] = set()
+        """Markets where some strategy holds a position (their books move equity)."""
+        self._tripped: set[tuple[str, ...]] = set()
+        """Loss limits breached today (a breach runs the action once)."""
+        self._recent: deque[float] = deque()
+        self._next_reset_ns = 0
+        self._strategy_loss = {k: Decimal(v) for k, v in s.strategy_max_daily_loss.items()}
+        self._strategy_notional = {k: Decimal(v) for k, v in s.strategy_max_position_notional.items()}
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        now = self.ctx.clock.time_ns()
+        self._next_reset_ns = self._reset_after(now)
+        day_start = self._next_reset_ns - 86_400 * NS
+        for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
+            self._book_fill(strategy, fill, today=fill.ts_ns >= day_start)
+        for quote, total in self._realized_total.items():
+            self._peak[quote] = total
+        if self.settings.max_drawdown is not None:
+            self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
+
+    def _reset_after(self, now_ns: int) -> int:
+        """The first daily reset strictly after ``now_ns``."""
+        now = dt.datetime.fromtimestamp(now_ns / NS, self._tz)
+        reset = now.replace(hour=self.settings.daily_reset_at.hour, minute=self.settings.daily_reset_at.minute,
+                            second=0, microsecond=0)
+        if reset <= now:
+            reset = (reset + dt.timedelta(days=1)).replace(hour=reset.hour, minute=reset.minute)
+        return int(reset.timestamp()) * NS
+
+    def _roll_day(self, now_ns: int) -> None:
+        if now_ns >= self._next_reset_ns:
+            self._day_net.clear()
+            self._strategy_day_net.clear()
+            self._tripped = {t for t in self._tripped if t[0] != "daily"}
+            self._next_reset_ns = self._reset_after(now_ns)
+
+    # --- fills and prices ----------------------------------------------------------------------
+
+    def _quote_of(self, symbol: str) -> str:
+        quote = self._quote.get(symbol)
+        if quote is None:
+            quote = self._quote[symbol] = split_symbol(symbol)[1]
+        return quote
+
+    def _book_fill(self, strategy: str, fill: Fill, today: bool = True) -> Decimal:
+        quote = self._quote_of(fill.symbol)
+        book = self._books.setdefault((strategy, fill.exchange, fill.symbol), Book())
+        net = net_of_fees(book.apply(fill.side, fill.qty, fill.price), fill, quote)
+        self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
+        if today:
+            self._day_net[quote] = self._day_net.get(quote, ZERO) + net
+            key = (strategy, quote)
+            self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
+        self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
+        self._held = {(ex, sym) for (_, ex, sym), b in self._books.items() if b.position}
+        return net
+
+    def on_fill(self, strategy: str, fill: Fill) -> None:
+        s: LimitsSettings = self.settings
+        self._roll_day(self.ctx.clock.time_ns())
+        self._book_fill(strategy, fill)
+        quote = self._quote_of(fill.symbol)
+        loss = -self._day_net.get(quote, ZERO)
+        if s.max_daily_loss is not None and loss > s.max_daily_loss and ("daily", quote) not in self._tripped:
+            self._tripped.add(("daily", quote))
+            self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=s.max_daily_loss)
+        limit = self._strategy_loss.get(strategy)
+        loss = -self._strategy_day_net.get((strategy, quote), ZERO)
+        if limit is not None and loss > limit and ("daily", quote, strategy) not in self._tripped:
+            self._tripped.add(("daily", quote, strategy))
+            self._trip("strategy daily realized loss limit exceeded", [strategy], strategy=strategy, quote=quote,
+                       loss=loss, limit=limit)
+        if s.max_drawdown is not None:
+            self._check_drawdown(quote)
+
+    def _on_book(self, event: BookUpdate) -> None:
+        if event.bids and event.asks:
+            self._marks[(event.exchange, event.symbol)] = (event.bids[0][0] + event.asks[0][0]) / 2
+            if (event.exchange, event.symbol) in self._held:
+                self._check_drawdown(self._quote_of(event.symbol))
+
+    def equity(self, quote: str) -> Decimal:
+        """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
+        unrealized = sum((b.unrealized(self._marks.get((ex, sym))) for (_, ex, sym), b in self._books.items()
+                          if b.position and self._quote_of(sym) == quote), ZERO)
+        return self._realized_total.get(quote, ZERO) + unrealized
+
+    def _check_drawdown(self, quote: str) -> None:
+        equity = self.equity(quote)
+        peak = self._peak.get(quote)
+        if peak is None or equity > peak:
+            self._peak[quote] = peak = equity
+        drawdown = peak - equity
+        if drawdown > self.settings.max_drawdown:
+            self._peak[quote] = equity  # the trailing peak restarts: the next trip needs a new fall
+            self._trip("drawdown from peak equity exceeded", None, quote=quote, drawdown=drawdown, peak=peak,
+                       equity=equity, limit=self.settings.max_drawdown)
+
+    def _trip(self, cause: str, strategies: list[str] | None, *, strategy: str = "", **figures) -> None:
+        action = self.settings.action
+        if action == "pause":
+            paused = self.ctx.pause(strategies, cause)
+            figures["paused"] = ", ".join(paused) or "none"
+        elif action == "stop":
+            self.ctx.kill(cause)
+        else:
+            self.ctx.flatten(cause, self.settings.flatten_slippage_bps)
+        self.ctx.record_trip(cause, action, strategy=strategy, **figures)
+
+    # --- the gate ------------------------------------------------------------------------------
+
+    def accepted(self, intent: OrderIntent) -> None:
+        if self.settings.max_orders_per_minute is not None:
+            self._recent.append(self.ctx.clock.monotonic())
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        s: LimitsSettings = self.settings
+        if s.max_open_orders is not None:
+            count = len(view.open_orders())
+            if count + 1 > s.max_open_orders:
+                return f"{count} orders are open; max_open_orders is {s.max_open_orders}"
+        if s.max_orders_per_minute is not None:
+            horizon = self.ctx.clock.monotonic() - 60
+            while self._recent and self._recent[0] <= horizon:
+                self._recent.popleft()
+            if len(self._recent) >= s.max_orders_per_minute:
+                return f"{len(self._recent)} orders in the last minute; max_orders_per_minute is " \
+                       f"{s.max_orders_per_minute}"
+        last = view.last_price(intent.exchange, intent.symbol)
+        price = intent.price if intent.price is not None else last
+        if s.max_order_notional is not None:
+            if price is None:
+                return f"no price to value a {intent.symbol} market order against max_order_notional"
+            notional = price * intent.qty
+            if notional > s.max_order_notional:
+                return (f"order value {notional} exceeds max_order_notional {s.max_order_notional} "
+                        f"({intent.qty} {intent.symbol} at {intent.price})")
+        reason = self._check_position(intent, view)
+        if reason is None and (s.max_position_notional is not None or s.max_total_notional is not None
+                               or intent.strategy in self._strategy_notional):
+            reason = self._check_notional(intent, view, price)
+        if reason is None and (s.max_daily_loss is not None or intent.strategy in self._strategy_loss):
+            reason = self._check_loss(intent, view, price)
+        return reason
+
+    def _check_position(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        s: LimitsSettings = self.settings
+        limit = Decimal(s.positions[intent.symbol]) if intent.symbol in s.positions else s.max_position
+        if limit is None:
+            return None
+        position = view.position(intent.exchange, intent.symbol)
+        resting = sum((o.remaining_qty for o in view.open_orders(intent.exchange, intent.symbol)
+                       if o.side is intent.side), ZERO)
+        worst = position + resting + intent.qty if intent.side is Side.BUY else -(position - resting - intent.qty)
+        if worst > limit:
+            return (f"{intent.symbol} position could reach {worst} (held {position}, resting {resting}, "
+                    f"this order {intent.qty}); limit is {limit}")
+        return None
+
+    def _exposure(self, view: PortfolioView, intent: OrderIntent,
+                  strategy: str | None) -> dict[tuple[str, str], Decimal]:
+        """Worst absolute position per market (all strategies, or one), counting resting orders and ``intent``."""
+        legs: dict[tuple[str, str], list[Decimal]] = {}  # market -> [position, resting buys, resting sells]
+        if strategy is None:
+            markets = {(ex, sym) for (_, ex, sym), b in self._books.items() if b.position}
+            for market in markets:
+                legs[market] = [view.position(*market), ZERO, ZERO]
+        else:
+            for (st, ex, sym), book in self._books.items():
+                if st == strategy and book.position:
+                    legs[(ex, sym)] = [book.position, ZERO, ZERO]
+        for order in view.open_orders():
+            if strategy is None or order.strategy == strategy:
+                leg = legs.setdefault((order.exchange, order.symbol), [ZERO, ZERO, ZERO])
+                leg[1 if order.side is Side.BUY else 2] += order.remaining_qty
+        leg = legs.setdefault((intent.exchange, intent.symbol), [ZERO, ZERO, ZERO])
+        if strategy is None and not leg[0]:
+            leg[0] = view.position(intent.exchange, intent.symbol)
+        leg[1 if intent.side is Side.BUY else 2] += intent.qty
+        return {market: worst_position(*leg) for market, leg in legs.items()}
+
+    def _value(self, view: PortfolioView, market: tuple[str, str], intent: OrderIntent,
+               price: Decimal | None) -> Decimal | None:
+        mark = view.last_price(*market)
+        if mark is None and market == (intent.exchange, intent.symbol):
+            mark = price
+        return mark
+
+    def _check_notional(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
+        s: LimitsSettings = self.settings
+        quote = self._quote_of(intent.symbol)
+        caps = []
+        if s.max_position_notional is not None or s.max_total_notional is not None:
+            caps.append((None, s.max_total_notional))
+        if intent.strategy in self._strategy_notional:
+            caps.append((intent.strategy, self._strategy_notional[intent.strategy]))
+        for strategy, total_limit in caps:
+            total = ZERO
+            for market, qty in self._exposure(view, intent, strategy).items():
+                if self._quote_of(market[1]) != quote or not qty:
+                    continue
+                mark = self._value(view, market, intent, price)
+                if mark is None:
+                    return f"no price to value the {market[1]} position against the notional limits"
+                value = qty * mark
+                if strategy is None and market == (intent.exchange, intent.symbol) \
+                        and s.max_position_notional is not None and value > s.max_position_notional:
+                    return (f"{intent.symbol} position could be worth {value} {quote}; max_position_notional is "
+                            f"{s.max_position_notional}")
+                total += value
+            if total_limit is not None and total > total_limit:
+                who = f"strategy {strategy}'s positions" if strategy else "all positions"
+                key = f"strategy_max_position_notional.{strategy}" if strategy else "max_total_notional"
+                return f"{who} could be worth {total} {quote}; {key} is {total_limit}"
+        return None
+
+    def _check_loss(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
+        s: LimitsSettings = self.settings
+        if price is None:
+            return f"no price to bound what a {intent.symbol} market order could lose"
+        self._roll_day(self.ctx.clock.time_ns())
+        quote = self._quote_of(intent.symbol)
+        checks = []
+        if s.max_daily_loss is not None:
+            checks.append((None, s.max_daily_loss, -self._day_net.get(quote, ZERO)))
+        if intent.strategy in self._strategy_loss:
+            checks.append((intent.strategy, self._strategy_loss[intent.strategy],
+                           -self._strategy_day_net.get((intent.strategy, quote), ZERO)))
+        for strategy, limit, loss in checks:
+            orders: dict[tuple[str, str, str], list[tuple[Side, Decimal, Decimal]]] = {}
+            for o in view.open_orders():
+                if (strategy is None or o.strategy == strategy) and self._quote_of(o.symbol) == quote:
+                    o_price = o.price if o.price is not None else view.last_price(o.exchange, o.symbol)
+                    if o_price is not None:
+                        orders.setdefault((o.strategy, o.exchange, o.symbol), []).append(
+                            (o.side, o.remaining_qty, o_price))
+            orders.setdefault((intent.strategy, intent.exchange, intent.symbol), []).append(
+                (intent.side, intent.qty, price))
+            bound = sum((worst_loss(self._books.get(key, Book()), legs, s.fee_bps_bound)
+                         for key, legs in orders.items()), ZERO)
+            if loss + bound > limit:
+                who = f"strategy {strategy}'s" if strategy else "the"
+                key = f"strategy_max_daily_loss.{strategy}" if strategy else "max_daily_loss"
+                return (f"{who} day's loss could reach {loss + bound} {quote} (realized {loss}, open orders and "
+                        f"this one up to {bound}); {key} is {limit}")
+        return None
+
+    # --- /risk ---------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, str]:
+        s: LimitsSettings = self.settings
+        facts: dict[str, str] = {}
+        quotes = sorted(set(self._day_net) | set(self._realized_total))
+        if s.max_daily_loss is not None:
+            for q in quotes or [""]:
+                facts[f"daily loss {q}".rstrip()] = f"{max(-self._day_net.get(q, ZERO), ZERO)} / {s.max_daily_loss}"
+        for strategy, limit in self._strategy_loss.items():
+            losses = [max(-v, ZERO) for (st, _), v in self._strategy_day_net.items() if st == strategy]
+            facts[f"daily loss {strategy}"] = f"{max(losses, default=ZERO)} / {limit}"
+        if s.max_drawdown is not None:
+            for q in quotes or [""]:
+                drawdown = self._peak.get(q, ZERO) - self.equity(q)
+                facts[f"drawdown {q}".rstrip()] = f"{max(drawdown, ZERO)} / {s.max_drawdown}"
+        if s.max_orders_per_minute is not None:
+            horizon = self.ctx.clock.monotonic() - 60
+            facts["orders per minute"] = f"{sum(1 for t in self._recent if t > horizon)} / {s.max_orders_per_minute}"
+        for key in ("max_order_notional", "max_position", "max_position_notional", "max_total_notional",
+                    "max_open_orders"):
+            if getattr(s, key) is not None:
+                facts[key] = str(getattr(s, key))
+        facts["on breach"] = s.action
+        return facts

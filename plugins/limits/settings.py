@@ -1,0 +1,70 @@
+"""The ``[risk.NAME]`` table of a ``limits`` check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from bot.settings import option
+
+
+def _positive(text: str) -> bool:
+    try:
+        return Decimal(text) > 0
+    except (ArithmeticError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    # --- per order: vetoed before it is sent ---------------------------------------------
+    max_order_notional: Decimal | None = option(None, gt=0, help="largest order value, in the quote currency")
+    max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol, in base units, "
+                                                           "counting resting orders on the same side")
+    positions: dict[str, str] = option({}, help='per-symbol position limits overriding max_position, e.g. '
+                                                '{ "BTC/USD" = "0.5" }')
+    max_open_orders: int | None = option(None, ge=1, help="most orders open at once, all strategies together")
+    max_position_notional: Decimal | None = option(
+        None, gt=0, help="largest value of the position in one symbol (quote, at the last price), counting "
+                         "resting orders on the same side")
+    max_total_notional: Decimal | None = option(
+        None, gt=0, help="largest value of all positions together, per quote currency, counted like "
+                         "max_position_notional")
+    max_orders_per_minute: int | None = option(None, ge=1, help="most orders allowed in any 60 s, all strategies")
+    strategy_max_position_notional: dict[str, str] = option(
+        {}, help='per-strategy cap on the value of all its positions (quote), e.g. { "btc-grid" = "5000" }')
+    # --- losses: a breach runs the action; orders that could break them are vetoed ---------
+    max_daily_loss: Decimal | None = option(
+        None, gt=0, help="largest realized loss after fees in one day, per quote currency; orders that could "
+                         "exceed it if they all filled are vetoed")
+    strategy_max_daily_loss: dict[str, str] = option(
+        {}, help='per-strategy daily loss limit (quote), e.g. { "btc-grid" = "50" }; a breach pauses only it')
+    daily_reset_at: dt.time = option(dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM"')
+    timezone: str = option("UTC", help='IANA time zone of daily_reset_at, e.g. "Europe/Berlin"')
+    fee_bps_bound: Decimal = option(
+        Decimal(0), ge=0, help="fee assumed for each order when bounding what open orders can lose, basis "
+                               "points of notional (your venue's highest fee makes the bound include fees)")
+    max_drawdown: Decimal | None = option(
+        None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL, per quote currency) "
+                         "from its peak; the peak trails up and restarts after a trip")
+    # --- what a breach does ---------------------------------------------------------------
+    action: Literal["pause", "flatten", "stop"] = option(
+        "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '
+                      'resting order; "flatten": stop, then close positions within flatten_slippage_bps')
+    flatten_slippage_bps: Decimal = option(
+        Decimal(50), gt=0, help="flatten's closing orders are priced this far through the last mid price")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems = []
+        for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
+            for name, text in getattr(self, key).items():
+                if not _positive(text):
+                    problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'))
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(("timezone", f'expected an IANA time zone such as "UTC", got "{self.timezone}"'))
+        return problems

@@ -1,0 +1,153 @@
+"""``staleness`` risk check: pause the strategies of a market whose data went silent, resume when it is back.
+
+A market is *stale* when its feed said it is not live (``FeedStatus`` STALE or RESYNCING) or no
+``BookUpdate`` arrived, for longer than ``stale_after_s``. Every strategy trading it is paused
+(``ctx.pause``), the trip is stored and alerted, and orders to it are vetoed. Once the feed is live
+and books have kept arriving for ``resume_after_s``, the market is fresh again: with
+``auto_resume`` the strategies this check paused resume (an operator's pause is never undone),
+with an alert either way.
+
+Time comes from ``ctx.clock`` only. :meth:`Staleness.check_markets` does the work; a background
+task calls it every ``check_every_s`` and tests call it directly with a manual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bot import hookimpl
+from bot.api import PortfolioView, RiskCheck
+from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, OrderIntent
+from bot.settings import option
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class StalenessSettings:
+    stale_after_s: float = option(10.0, gt=0, help="a market silent or not live for longer than this is stale")
+    resume_after_s: float = option(30.0, ge=0, help="fresh data for this long makes a stale market fresh again")
+    auto_resume: bool = option(True, help="resume the strategies this check paused once their markets are fresh")
+    check_every_s: float = option(1.0, gt=0, help="how often markets are checked (the pause lands within this)")
+    exchanges: list[str] = option([], help="exchanges to watch; empty: every exchange")
+
+
+@dataclass
+class _Market:
+    last_data_ns: int
+    live: bool = True
+    bad_since_ns: int | None = None
+    """When the feed stopped being live."""
+    stale: bool = False
+    fresh_since_ns: int | None = None
+    """While stale: when good data started again."""
+
+
+class Staleness(RiskCheck):
+    """Watches every market's feed status and book updates; see the module docstring."""
+
+    Settings = StalenessSettings
+
+    def __init__(self, name, settings, ctx):
+        super().__init__(name, settings, ctx)
+        self.markets: dict[tuple[str, str], _Market] = {}
+        self._watch = set(settings.exchanges)
+        self._paused: set[str] = set()
+        """Strategies this check paused and has not resumed."""
+
+    async def start(self) -> None:
+        self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
+        self.ctx.bus.subscribe(FeedStatus, self.on_feed, owner=self.name)
+        self.ctx.create_task(self._every(), "staleness checks")
+
+    async def _every(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.check_every_s)
+            self.check_markets()
+
+    # --- events (hot path: a dict look-up and an assignment) -----------------------------------
+
+    def on_book(self, event: BookUpdate) -> None:
+        market = self.markets.get((event.exchange, event.symbol))
+        now = self.ctx.clock.time_ns()
+        if market is None:
+            if self._watch and event.exchange not in self._watch:
+                return
+            self.markets[(event.exchange, event.symbol)] = _Market(now)
+            return
+        market.last_data_ns = now
+        if market.stale and market.live and market.fresh_since_ns is None:
+            market.fresh_since_ns = now
+
+    def on_feed(self, event: FeedStatus) -> None:
+        if self._watch and event.exchange not in self._watch:
+            return
+        now = self.ctx.clock.time_ns()
+        market = self.markets.setdefault((event.exchange, event.symbol), _Market(now))
+        live = event.state is FeedState.LIVE
+        if live == market.live:
+            return
+        market.live = live
+        if live:
+            market.bad_since_ns = None
+            market.last_data_ns = now  # the silence is measured again from here
+        else:
+            market.bad_since_ns = now
+            market.fresh_since_ns = None
+
+    # --- the periodic check -------------------------------------------------------------------
+
+    def check_markets(self) -> None:
+        """Pause strategies of markets stale for longer than ``stale_after_s``; resume fresh ones."""
+        now = self.ctx.clock.time_ns()
+        stale_after = int(self.settings.stale_after_s * NS)
+        for (exchange, symbol), market in self.markets.items():
+            if not market.stale:
+                silent_ns = now - (market.bad_since_ns if market.bad_since_ns is not None else market.last_data_ns)
+                if silent_ns > stale_after:
+                    self._went_stale(exchange, symbol, market, silent_ns)
+            elif (market.live and market.fresh_since_ns is not None and now - market.last_data_ns <= stale_after
+                  and now - market.fresh_since_ns >= int(self.settings.resume_after_s * NS)):
+                self._came_back(exchange, symbol, market, now - market.fresh_since_ns)
+
+    def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
+        market.stale = True
+        market.fresh_since_ns = None
+        paused = self.ctx.pause(self.ctx.strategies_using(exchange, symbol), "market data stale")
+        self._paused.update(paused)
+        self.ctx.record_trip("market data stale", "pause", exchange=exchange, symbol=symbol,
+                             silent_s=f"{silent_ns / NS:.3f}", stale_after_s=self.settings.stale_after_s,
+                             feed="live" if market.live else "not live", paused=", ".join(paused) or "none")
+
+    def _came_back(self, exchange: str, symbol: str, market: _Market, fresh_ns: int) -> None:
+        market.stale = False
+        market.fresh_since_ns = None
+        still_stale = {n for (e, s), m in self.markets.items() if m.stale for n in self.ctx.strategies_using(e, s)}
+        resumed: list[str] = []
+        if self.settings.auto_resume:
+            resumed = self.ctx.resume(sorted(self._paused - still_stale), "market data fresh")
+        waiting = [] if self.settings.auto_resume else sorted(self._paused - still_stale)
+        self._paused &= still_stale  # the rest are the operator's to resume now
+        self.ctx.alert(AlertLevel.INFO, "risk", "market data fresh again", exchange=exchange, symbol=symbol,
+                       fresh_s=f"{fresh_ns / NS:.3f}", resumed=", ".join(resumed) or "none",
+                       waiting_for_resume=", ".join(waiting) or "none")
+
+    # --- the gate -----------------------------------------------------------------------------
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        market = self.markets.get((intent.exchange, intent.symbol))
+        if market is not None and market.stale:
+            return f"market data for {intent.exchange} {intent.symbol} is stale"
+        return None
+
+    def status(self) -> dict[str, str]:
+        now = self.ctx.clock.time_ns()
+        return {f"{e} {s}": ("STALE" if m.stale else "ok") + f", data {(now - m.last_data_ns) / NS:.1f}s old"
+                + ("" if m.live else ", feed not live") for (e, s), m in sorted(self.markets.items())} \
+            | {"stale after": f"{self.settings.stale_after_s:g}s"}
+
+
+@hookimpl
+def register_risk_checks(register) -> None:
+    register("staleness", Staleness)

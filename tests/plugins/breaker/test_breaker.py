@@ -1,0 +1,102 @@
+"""breaker: N consecutive failures open the circuit, a cool-down, one probe; fee spikes open it too."""
+
+from __future__ import annotations
+
+import json
+
+from fakes.venue import plugin as venue_plugin
+from risk_kit import Alerts, fill, intent, risk_check, trips
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot.clock import ManualClock
+from bot.domain import OrderStatus, Side
+
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+CONFIG = """
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+[notifiers.rec]
+type = "alerts"
+[risk.breaker]
+max_failures = 3
+window_s = 60.0
+cooldown_s = 30.0
+max_fee_bps = "50"
+"""
+
+
+async def start(make_bot):
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    return bot, clock, bot.strategies["s"].ctx
+
+
+async def place(bot, ctx, cid: str, fault: str | None = None) -> OrderStatus:
+    if fault:
+        bot.exchanges["v"].faults.append(fault)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", cid)) == cid
+    await wait_for(lambda: bot.executor.order(cid).status in (OrderStatus.OPEN, OrderStatus.REJECTED))
+    return bot.executor.order(cid).status
+
+
+async def test_failures_open_the_circuit_then_cool_down_and_one_probe(make_bot):
+    bot, clock, ctx = await start(make_bot)
+    for n in range(2):
+        assert await place(bot, ctx, f"r-{n}", "reject") is OrderStatus.REJECTED
+    assert not trips(bot)
+    await place(bot, ctx, "r-2", "reject")  # the third in a row: open
+    [trip] = trips(bot)
+    assert (trip.reason, trip.action, trip.exchange) == ("circuit opened: consecutive order failures",
+                                                         "open circuit", "v")
+    assert json.loads(trip.details)["failures"] == 3
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "circuit for v is open" in bot.store.risk_events(1)[0].reason
+    clock.advance(29.999)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    clock.advance(0.001)  # cool-down over: half-open
+    assert risk_check(bot, "breaker").status()["circuit v"].startswith("half-open")
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "probe")) == "probe"
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None  # one probe at a time
+    await wait_for(lambda: bot.executor.order("probe").status is OrderStatus.OPEN)
+    assert risk_check(bot, "breaker").status()["circuit v"].startswith("closed")
+    assert await place(bot, ctx, "after") is OrderStatus.OPEN
+
+
+async def test_a_failed_probe_opens_the_circuit_again(make_bot):
+    bot, clock, ctx = await start(make_bot)
+    for n in range(3):
+        await place(bot, ctx, f"r-{n}", "reject")
+    clock.advance(30)
+    assert await place(bot, ctx, "probe", "reject") is OrderStatus.REJECTED
+    assert [t.reason for t in trips(bot)] == ["circuit opened: consecutive order failures",
+                                              "circuit re-opened: the probe order failed"]
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+
+
+async def test_a_success_or_the_window_restarts_the_count(make_bot):
+    bot, clock, ctx = await start(make_bot)
+    await place(bot, ctx, "r-0", "reject")
+    await place(bot, ctx, "r-1", "reject")
+    await place(bot, ctx, "ok-1")
+    await place(bot, ctx, "r-2", "reject")
+    await place(bot, ctx, "r-3", "reject")
+    clock.advance(60.001)  # the two failures above fall out of the window
+    await place(bot, ctx, "r-4", "reject")
+    assert not trips(bot)
+
+
+async def test_a_fee_above_its_bound_opens_the_circuit(make_bot):
+    bot, clock, ctx = await start(make_bot)
+    await place(bot, ctx, "f-1")
+    await place(bot, ctx, "f-2")
+    bot.bus.publish(fill("f-1", Side.BUY, "0.01", "100", fee="0.005"))  # exactly 50 bps
+    assert not trips(bot)
+    bot.bus.publish(fill("f-2", Side.BUY, "0.01", "100", fee="0.00501"))
+    [trip] = trips(bot)
+    assert trip.reason == "circuit opened: fee above its bound"
+    assert json.loads(trip.details)["fee_bps"] == "50.10"
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None

@@ -1,0 +1,224 @@
+"""limits in a running bot: loss limits to the cent, the daily reset, drawdown, rate and notional caps, actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from decimal import Decimal
+
+from fakes.venue import ScriptedVenue
+from fakes.venue import plugin as venue_plugin
+from risk_kit import Alerts, book, fill, intent, risk_check, trips
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot.clock import ManualClock
+from bot.domain import OrderStatus, Side
+
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+BASE = """
+[executor]
+backoff_initial_s = 0.01
+request_timeout_s = 0.5
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+[strategies.t]
+type = "recorder"
+[notifiers.rec]
+type = "alerts"
+"""
+
+
+async def start(make_bot, limits: str, clock=None):
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    return await make_bot(BASE + "[risk.limits]\n" + limits, extra=PLUGINS, clock=clock or ManualClock())
+
+
+def round_trip(lim, strategy: str, buy: str, sell: str, fee: str = "0", qty: str = "1") -> None:
+    lim.on_fill(strategy, fill("x", Side.BUY, qty, buy))
+    lim.on_fill(strategy, fill("x", Side.SELL, qty, sell, fee=fee))
+
+
+async def test_daily_loss_trips_one_cent_past_the_limit_not_at_it(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "10.00"\n')
+    lim = risk_check(bot, "limits")
+    round_trip(lim, "s", "100", "90.00")  # a loss of exactly 10.00: at the limit
+    assert not trips(bot) and not bot.strategies["s"].paused
+    round_trip(lim, "s", "100", "100", fee="0.01")  # one cent more, as a fee
+    [trip] = trips(bot)
+    assert (trip.check_name, trip.action, trip.reason) == ("limits", "pause", "daily realized loss limit exceeded")
+    figures = json.loads(trip.details)
+    assert figures["loss"] == "10.01" and figures["limit"] == "10.00" and figures["quote"] == "USD"
+    assert bot.strategies["s"].paused and bot.strategies["t"].paused
+    assert bot.strategy_state("s") == "paused by risk limits"
+    assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None  # paused: nothing placed
+    round_trip(lim, "s", "100", "99")  # further losses the same day do not trip again
+    assert len(trips(bot)) == 1
+    await wait_for(lambda: any(a.kind == "risk" for a in Alerts.sent))
+    alert = next(a for a in Alerts.sent if a.kind == "risk")
+    assert alert.message == "limits: daily realized loss limit exceeded; action: pause"
+    assert alert.fields["loss"] == "10.01"
+
+
+async def test_the_gate_vetoes_an_order_that_could_lose_one_cent_past_the_limit(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "10.00"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("x", Side.BUY, "1", "100"))  # long 1 at 100
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("s", Side.SELL, "1", "90.00", "at-limit")) == "at-limit"
+    await wait_for(lambda: bot.executor.order("at-limit").status is OrderStatus.OPEN)
+    ctx.cancel("at-limit")
+    await wait_for(lambda: bot.executor.order("at-limit").status is OrderStatus.CANCELLED)
+    assert ctx.submit(intent("s", Side.SELL, "1", "89.99")) is None
+    [veto] = bot.store.risk_events(1)
+    assert veto.action == "veto" and "could reach 10.01 USD" in veto.reason
+
+
+async def test_a_resting_order_counts_against_the_loss_limit(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "10"\n')
+    risk_check(bot, "limits").on_fill("s", fill("x", Side.BUY, "2", "100"))
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("s", Side.SELL, "1", "95", "r-1")) == "r-1"  # could lose 5
+    await wait_for(lambda: bot.executor.order("r-1").status is OrderStatus.OPEN)
+    assert ctx.submit(intent("s", Side.SELL, "1", "95")) is not None  # 5 + 5: at the limit
+    assert ctx.submit(intent("s", Side.SELL, "0.01", "94")) is None  # 10.06
+
+
+async def test_the_day_resets_at_the_configured_time_in_its_time_zone(make_bot):
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    just_before = dt.datetime(2026, 7, 1, 6, 29, 59, tzinfo=berlin)  # 04:29:59 UTC
+    clock = ManualClock(int(just_before.timestamp()) * 1_000_000_000)
+    bot = await start(make_bot, 'max_daily_loss = "10"\ndaily_reset_at = "06:30"\ntimezone = "Europe/Berlin"\n',
+                      clock)
+    lim = risk_check(bot, "limits")
+    round_trip(lim, "s", "100", "90")
+    assert lim.status()["daily loss USD"] == "10 / 10"
+    assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "1", "100")) is not None  # opening: no loss
+    clock.advance(1)  # 06:30:00 in Berlin
+    lim.on_fill("s", fill("x", Side.SELL, "1", "100"))  # closes at cost: the new day starts at 0
+    assert lim.status()["daily loss USD"] == "0 / 10"
+    round_trip(lim, "s", "100", "90.01")
+    assert not trips(bot)
+
+
+async def test_per_strategy_loss_limit_pauses_only_that_strategy(make_bot):
+    bot = await start(make_bot, 'strategy_max_daily_loss = { s = "5" }\n')
+    lim = risk_check(bot, "limits")
+    round_trip(lim, "t", "100", "90")  # t has no limit of its own
+    round_trip(lim, "s", "100", "95")
+    assert not trips(bot)
+    round_trip(lim, "s", "100", "99.99")
+    [trip] = trips(bot)
+    assert trip.strategy == "s" and trip.reason == "strategy daily realized loss limit exceeded"
+    assert bot.strategies["s"].paused and not bot.strategies["t"].paused
+
+
+async def test_drawdown_from_the_trailing_peak(make_bot):
+    bot = await start(make_bot, 'max_drawdown = "5"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("x", Side.BUY, "1", "100"))
+    bot.bus.publish(book("110"))  # equity 10: the new peak
+    bot.bus.publish(book("105"))  # 5 below the peak: at the limit
+    assert not trips(bot)
+    bot.bus.publish(book("104.99"))
+    [trip] = trips(bot)
+    figures = json.loads(trip.details)
+    assert trip.reason == "drawdown from peak equity exceeded"
+    assert (figures["peak"], figures["equity"], figures["drawdown"]) == ("10.00", "4.99", "5.01")
+    bot.bus.publish(book("100"))  # the peak restarted at the trip: 4.99 below it, no new trip
+    assert len(trips(bot)) == 1
+    bot.bus.publish(book("99.98"))
+    assert len(trips(bot)) == 2
+
+
+async def test_orders_per_minute(make_bot):
+    clock = ManualClock()
+    bot = await start(make_bot, "max_orders_per_minute = 3\n", clock)
+    ctx = bot.strategies["s"].ctx
+    assert all(ctx.submit(intent("s", Side.BUY, "0.01", "100")) for _ in range(3))
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "3 orders in the last minute" in bot.store.risk_events(1)[0].reason
+    clock.advance(59.999)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    clock.advance(0.001)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+
+
+async def test_position_notional_per_symbol_total_and_per_strategy(make_bot):
+    bot = await start(make_bot, 'max_position_notional = "1000"\nmax_total_notional = "1500"\n'
+                                'strategy_max_position_notional = { t = "300" }\n')
+    bot.bus.publish(book("100"))
+    bot.bus.publish(book("100", symbol="ETH/USD"))
+    s, t = bot.strategies["s"].ctx, bot.strategies["t"].ctx
+    assert s.submit(intent("s", Side.BUY, "10", "100")) is not None  # 1000: at the symbol limit
+    assert s.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "max_position_notional is 1000" in bot.store.risk_events(1)[0].reason
+    assert s.submit(intent("s", Side.BUY, "5", "100", symbol="ETH/USD")) is not None  # 1500 in all
+    assert s.submit(intent("s", Side.SELL, "0.01", "100", symbol="ETH/USD")) is not None  # reduces nothing
+    assert t.submit(intent("t", Side.BUY, "0.01", "100", symbol="ETH/USD")) is None  # 1500.01 in all
+    assert "max_total_notional is 1500" in bot.store.risk_events(1)[0].reason
+    await wait_for(lambda: all(o.status is OrderStatus.OPEN for o in bot.executor.open_orders()))
+    for cid in [o.client_order_id for o in bot.executor.open_orders()]:
+        bot.executor.cancel(cid)
+    await wait_for(lambda: not bot.executor.open_orders())
+    assert t.submit(intent("t", Side.BUY, "3", "100")) is not None  # t's own cap: 300
+    assert t.submit(intent("t", Side.BUY, "0.01", "100")) is None
+    assert "strategy_max_position_notional.t is 300" in bot.store.risk_events(1)[0].reason
+
+
+async def test_stop_cancels_resting_orders_and_pauses_everything(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "1"\naction = "stop"\n', clock=None)
+    ctx = bot.strategies["t"].ctx
+    ctx.submit(intent("t", Side.BUY, "0.01", "50", "rest-1"))
+    await wait_for(lambda: bot.executor.order("rest-1").status is OrderStatus.OPEN)
+    round_trip(risk_check(bot, "limits"), "s", "100", "98.99")
+    assert all(s.paused for s in bot.strategies.values())
+    await wait_for(lambda: bot.executor.order("rest-1").status is OrderStatus.CANCELLED)
+    assert trips(bot)[0].action == "stop"
+
+
+async def test_flatten_closes_positions_within_the_price_limit(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "1"\naction = "flatten"\nflatten_slippage_bps = "100"\n')
+    ctx = bot.strategies["s"].ctx
+    for cid, side, price in (("b-1", Side.BUY, "100"), ("s-1", Side.SELL, "100")):
+        ctx.submit(intent("s", side, "1", price, cid))
+        await wait_for(lambda cid=cid: bot.executor.order(cid).status is OrderStatus.OPEN)
+    ctx.submit(intent("s", Side.BUY, "1", "100", "b-2"))
+    await wait_for(lambda: bot.executor.order("b-2").status is OrderStatus.OPEN)
+    bot.bus.publish(book("99"))
+    bot.bus.publish(fill("b-1", Side.BUY, "1", "100"))
+    bot.bus.publish(fill("b-2", Side.BUY, "1", "100"))
+    bot.bus.publish(fill("s-1", Side.SELL, "1", "100", fee="2"))  # a 2 USD loss: flatten the 1 BTC left
+    venue = bot.exchanges["v"]
+    await wait_for(lambda: any(o.strategy == "flatten" for o in venue.received))
+    close = next(o for o in venue.received if o.strategy == "flatten")
+    assert (close.side, close.qty, close.price, close.tif.value) == (Side.SELL, Decimal("1"), Decimal("98.01"), "ioc")
+    assert all(s.paused for s in bot.strategies.values())
+
+
+async def test_the_days_loss_survives_a_restart(make_bot):
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(BASE + '[risk.limits]\nmax_daily_loss = "10"\n', extra=PLUGINS, clock=clock, start=False)
+    bot.store.open()
+    now = clock.time_ns()
+    bot.store.insert_fill(fill("old", Side.BUY, "1", "100", ts_ns=now - 2 * 86_400 * 10**9), "s")
+    bot.store.insert_fill(fill("old", Side.SELL, "1", "50", ts_ns=now - 2 * 86_400 * 10**9), "s")  # not today
+    bot.store.insert_fill(fill("new", Side.BUY, "1", "100", ts_ns=now - 1), "s")
+    bot.store.insert_fill(fill("new", Side.SELL, "1", "93", ts_ns=now), "s")
+    await bot.start()
+    try:
+        lim = risk_check(bot, "limits")
+        assert lim.status()["daily loss USD"] == "7 / 10"
+        assert bot.strategies["s"].ctx.submit(intent("s", Side.SELL, "1", "100")) is not None  # opens a short
+        lim.on_fill("s", fill("x", Side.BUY, "1", "100"))
+        lim.on_fill("s", fill("x", Side.SELL, "1", "96.99"))
+        assert [t.reason for t in trips(bot)] == ["daily realized loss limit exceeded"]
+        await bot.alerts.flush()
+        assert len([a for a in Alerts.sent if a.kind == "risk"]) == 1  # stored and alerted once
+    finally:
+        await bot.stop()

@@ -1,0 +1,64 @@
+"""prediction: realized PnL off predicted by more than max_error_pct over the last N executions pauses."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from fakes.venue import plugin as venue_plugin
+from risk_kit import Alerts, intent, trips
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot.api import Caller
+from bot.domain import ExecutionResult, Side
+
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+CONFIG = """
+[exchanges.v]
+type = "scripted"
+[strategies.arb]
+type = "recorder"
+[strategies.other]
+type = "recorder"
+[notifiers.rec]
+type = "alerts"
+[risk.prediction]
+executions = 3
+max_error_pct = "20"
+"""
+
+
+def result(predicted: str, realized: str, strategy: str = "arb") -> ExecutionResult:
+    return ExecutionResult(strategy, Decimal(predicted), Decimal(realized), "USD", 0)
+
+
+async def test_error_at_the_bound_passes_one_step_past_pauses(make_bot):
+    Alerts.sent.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    for realized in ("8", "8", "8"):  # 24 realized against 30 predicted: exactly 20 % off
+        bot.bus.publish(result("10", realized))
+    assert not bot.strategies["arb"].paused
+    bot.bus.publish(result("10", "5.99"))  # last three: 21.99 against 30, 26.7 % off
+    assert bot.strategies["arb"].paused and not bot.strategies["other"].paused
+    [trip] = trips(bot)
+    figures = json.loads(trip.details)
+    assert (trip.reason, trip.strategy) == ("realized PnL strays from predicted", "arb")
+    assert (figures["predicted"], figures["realized"], figures["error_pct"]) == ("30", "21.99", "26.70")
+    assert bot.strategies["arb"].ctx.submit(intent("arb", Side.BUY, "0.01", "100")) is None
+    await wait_for(lambda: any(a.kind == "risk" for a in Alerts.sent))
+
+    reply = await bot.commands.dispatch(Caller("test", "op", "operator"), "resume", ["arb"])
+    assert reply.ok and not bot.strategies["arb"].paused
+    bot.bus.publish(result("10", "0"))  # the window started again after the trip: one result is not enough
+    assert not bot.strategies["arb"].paused
+
+
+async def test_fewer_than_n_executions_are_not_judged_and_others_are_ignored(make_bot):
+    bot = await make_bot(CONFIG + 'strategies = ["arb"]\n', extra=PLUGINS)
+    bot.bus.publish(result("10", "-50"))
+    bot.bus.publish(result("10", "-50"))
+    for _ in range(5):
+        bot.bus.publish(result("10", "-50", strategy="other"))
+    assert not bot.strategies["arb"].paused and not bot.strategies["other"].paused
+    assert not trips(bot)

@@ -1,0 +1,142 @@
+"""staleness with a manual clock: stale exactly one step past stale_after_s, resumes after resume_after_s."""
+
+from __future__ import annotations
+
+import json
+
+from fakes.venue import plugin as venue_plugin
+from risk_kit import Alerts, book, intent, risk_check, trips
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot.api import Caller
+from bot.clock import ManualClock
+from bot.domain import FeedState, FeedStatus, Side
+
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+CONFIG = """
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+[notifiers.rec]
+type = "alerts"
+[risk.staleness]
+stale_after_s = 10.0
+resume_after_s = 5.0
+check_every_s = 3600.0
+"""
+
+
+async def start(make_bot, extra_config: str = ""):
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(CONFIG + extra_config, extra=PLUGINS, clock=clock)
+    return bot, clock, risk_check(bot, "staleness")
+
+
+def risk_alerts(message_part: str):
+    return [a for a in Alerts.sent if a.kind == "risk" and message_part in a.message]
+
+
+async def test_stale_one_step_past_stale_after_pauses_and_fresh_data_resumes(make_bot):
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    clock.advance(10)  # silent for exactly stale_after_s: not yet
+    check.check_markets()
+    assert not s.paused and not trips(bot)
+    clock.advance(0.001)
+    check.check_markets()
+    assert s.paused and bot.strategy_state("s") == "paused by risk staleness"
+    [trip] = trips(bot)
+    assert (trip.check_name, trip.action, trip.exchange, trip.symbol) == ("staleness", "pause", "v", "BTC/USD")
+    assert json.loads(trip.details)["silent_s"] == "10.001"
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None  # paused: nothing placed
+    await wait_for(lambda: risk_alerts("market data stale"))
+
+    bot.bus.publish(book("100"))  # fresh data starts
+    clock.advance(4.999)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert s.paused
+    clock.advance(0.001)
+    check.check_markets()
+    assert not s.paused
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+    await wait_for(lambda: [a for a in Alerts.sent if a.message == "market data fresh again"])
+    fresh = next(a for a in Alerts.sent if a.message == "market data fresh again")
+    assert fresh.fields["resumed"] == "s"
+    assert len(trips(bot)) == 1
+
+
+async def test_a_resyncing_feed_is_stale_even_while_books_arrive(make_bot):
+    bot, clock, check = await start(make_bot)
+    bot.bus.publish(book("100"))
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.RESYNCING, 0, "sequence gap"))
+    for _ in range(10):
+        clock.advance(1)
+        bot.bus.publish(book("100"))
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+    clock.advance(0.001)
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    assert json.loads(trips(bot)[0].details)["feed"] == "not live"
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0))
+    clock.advance(5)
+    check.check_markets()
+    assert bot.strategies["s"].paused  # live again, but no book yet
+    bot.bus.publish(book("100"))
+    clock.advance(5)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+
+
+async def test_without_auto_resume_an_operator_resumes(make_bot):
+    bot, clock, check = await start(make_bot, "auto_resume = false\n")
+    bot.bus.publish(book("100"))
+    clock.advance(11)
+    check.check_markets()
+    bot.bus.publish(book("100"))
+    clock.advance(6)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    await wait_for(lambda: [a for a in Alerts.sent if a.message == "market data fresh again"])
+    assert next(a for a in Alerts.sent if a.message == "market data fresh again").fields["waiting_for_resume"] == "s"
+    reply = await bot.commands.dispatch(Caller("test", "op", "operator"), "resume", ["s"])
+    assert reply.ok and not bot.strategies["s"].paused
+
+
+async def test_an_operator_pause_is_never_undone_by_auto_resume(make_bot):
+    bot, clock, check = await start(make_bot)
+    bot.pause(["s"], by="test:op")
+    bot.bus.publish(book("100"))
+    clock.advance(11)
+    check.check_markets()
+    bot.bus.publish(book("100"))
+    clock.advance(6)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by test:op"
+
+
+async def test_repeated_trips_are_all_stored_and_alerted_once_with_a_count(make_bot):
+    bot, clock, check = await start(make_bot)
+    for _ in range(3):
+        bot.bus.publish(book("100"))
+        clock.advance(11)
+        check.check_markets()  # stale
+        bot.bus.publish(book("100"))
+        clock.advance(5)
+        bot.bus.publish(book("100"))
+        check.check_markets()  # fresh again
+    assert len(trips(bot, "staleness")) == 3
+    await wait_for(lambda: risk_alerts("market data stale"))
+    await bot.alerts.flush()
+    stale = risk_alerts("market data stale")
+    assert [a.message for a in stale] == ["staleness: market data stale; action: pause",
+                                          "staleness: market data stale; action: pause (2 more in 60 s)"]
+    assert stale[1].fields["repeats"] == 2

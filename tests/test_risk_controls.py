@@ -1,0 +1,186 @@
+"""Risk controls in the host: the kill switch against the paper venue, /risk, /pause and /resume, the report."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from risk_kit import Alerts, trips
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot import hookimpl
+from bot.api import Caller, Strategy
+from bot.domain import BookUpdate, OrderIntent, OrderStatus, Side, TimeInForce
+from bot.report import report_reply
+
+ADMIN = Caller("test", "root", "admin")
+OPERATOR = Caller("test", "op", "operator")
+VIEWER = Caller("test", "eye", "viewer")
+
+
+class Churn(Strategy):
+    """Rests one bid far below the market, then buys at the ask and sells at the bid, one order per book."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.n = 0
+        self.long = False
+        self.placed: list[str] = []
+        self.waiting = False
+
+    def markets(self):
+        return [("paper", "BTC/USD")]
+
+    def on_market(self, event):
+        if not isinstance(event, BookUpdate) or not event.bids or self.waiting:
+            return
+        self.n += 1
+        if self.n == 1:
+            self._submit(Side.BUY, event.best_bid - 1000, TimeInForce.GTC)
+            return
+        if self.settings_churn:
+            side = Side.SELL if self.long else Side.BUY
+            self.waiting = self._submit(side, event.best_bid if side is Side.SELL else event.best_ask,
+                                        TimeInForce.IOC)
+        else:
+            self._submit(Side.BUY, event.best_bid - 1000 - self.n, TimeInForce.GTC)
+
+    settings_churn = True
+
+    def _submit(self, side, price, tif) -> bool:
+        cid = self.ctx.submit(OrderIntent(self.name, "paper", "BTC/USD", side, Decimal("0.01"), price, tif=tif,
+                                          client_order_id=f"{self.name}-{self.n}"))
+        if cid:
+            self.placed.append(cid)
+        return cid is not None
+
+    def on_order_update(self, update):
+        if update.status.terminal and update.client_order_id.endswith(f"-{self.n}"):
+            self.waiting = False
+            if update.status is OrderStatus.FILLED:
+                self.long = not self.long
+
+
+class Ladder(Churn):
+    """Rests one more bid below the market on every book."""
+
+    settings_churn = False
+
+
+class strategies_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("churn", Churn)
+        register("ladder", Ladder)
+
+
+PAPER = """
+[exchanges.paper]
+volatility_bps = 0
+tick_interval_ms = 0
+state_file = ""
+[notifiers.rec]
+type = "alerts"
+"""
+PLUGINS = [("kit", kit_plugin), ("strategies", strategies_plugin)]
+
+
+async def settle(bot) -> None:
+    await wait_for(lambda: all(o.status is OrderStatus.OPEN for o in bot.executor.open_orders()))
+
+
+async def test_kill_command_halts_new_orders_at_once_and_cancels_resting_ones(make_bot):
+    Alerts.sent.clear()
+    bot = await make_bot(PAPER + "[strategies.ladder]\ntype = \"ladder\"\n", extra=PLUGINS)
+    paper, ladder = bot.exchanges["paper"], bot.strategies["ladder"]
+    for _ in range(3):
+        paper.step()
+        await settle(bot)
+    assert len(await paper.open_orders()) == 3
+    refused = await bot.commands.dispatch(OPERATOR, "kill", [])
+    assert not refused.ok and "admin" in refused.title
+    question = await bot.commands.dispatch(ADMIN, "kill", ["fat", "finger"])
+    assert question.confirm_token and question.title == (
+        "Kill switch: pause all 1 strategies and cancel 3 resting orders?")
+    assert not ladder.paused  # nothing happens before the confirmation
+    reply = await bot.commands.confirm(ADMIN, question.confirm_token)
+    assert reply.ok
+    placed = list(ladder.placed)
+    paper.step()  # the very next event places nothing
+    assert ladder.placed == placed and ladder.paused
+    await wait_for(lambda: not bot.executor.open_orders())
+    assert await paper.open_orders() == []
+    assert {bot.executor.order(cid).status for cid in placed} == {OrderStatus.CANCELLED}
+    await wait_for(lambda: any(a.kind == "risk" and a.message.startswith("kill switch") for a in Alerts.sent))
+    assert bot.strategy_state("ladder") == "paused by test:root"
+    question = await bot.commands.dispatch(OPERATOR, "resume", [])
+    assert question.title == "Resume ladder after the kill switch?" and ladder.paused
+    await bot.commands.confirm(OPERATOR, question.confirm_token)
+    paper.step()
+    assert len(ladder.placed) == len(placed) + 1  # re-armed
+
+
+async def test_a_loss_breach_with_action_stop_kills_within_one_event(make_bot):
+    bot = await make_bot(PAPER + '[strategies.churn]\ntype = "churn"\n[risk.limits]\nmax_daily_loss = "3"\n'
+                                 'action = "stop"\n', extra=PLUGINS)
+    paper, churn = bot.exchanges["paper"], bot.strategies["churn"]
+    for _ in range(40):
+        paper.step()
+        await wait_for(lambda: not churn.waiting)
+        if trips(bot):
+            break
+    [trip] = trips(bot)
+    assert (trip.reason, trip.action) == ("daily realized loss limit exceeded", "stop")
+    assert churn.paused
+    placed = list(churn.placed)
+    for _ in range(3):
+        paper.step()
+    assert churn.placed == placed  # nothing after the breach
+    await wait_for(lambda: not bot.executor.open_orders())
+    assert await paper.open_orders() == []  # the resting bid was cancelled
+    assert bot.executor.order("churn-1").status is OrderStatus.CANCELLED
+
+
+async def test_risk_command_and_report_show_limits_use_and_trips(make_bot):
+    bot = await make_bot(PAPER + '[strategies.ladder]\ntype = "ladder"\n[risk.limits]\nmax_daily_loss = "100"\n'
+                                 '[risk.staleness]\n', extra=PLUGINS)
+    bot.kill(by="test", reason="drill")
+    bot.record_trip("limits", "daily realized loss limit exceeded", "pause", figures={"loss": Decimal("100.01")})
+    reply = await bot.commands.dispatch(VIEWER, "risk", [])
+    text = reply.render_text()
+    assert "0 / 100" in text and "paper BTC/USD" in text
+    assert "ladder (paused by test)" in text
+    assert "limits  pause  daily realized loss limit exceeded" in text
+    report = report_reply(bot.store).render_text()
+    assert "Risk events: limits pause 1" in report
+    assert "daily realized loss limit exceeded" in report and "loss 100.01" in report
+
+
+class Broken:
+    """A third-party risk plugin whose on_fill raises."""
+
+    @staticmethod
+    @hookimpl
+    def register_risk_checks(register):
+        from bot.api import RiskCheck
+
+        class Boom(RiskCheck):
+            def on_fill(self, strategy, fill):
+                raise RuntimeError("boom")
+
+        register("boom", Boom)
+
+
+async def test_a_risk_check_that_raises_on_a_fill_is_reported_and_the_strategy_still_hears_it(make_bot):
+    from fakes.venue import plugin as venue_plugin
+    from risk_kit import fill, intent
+
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.boom]\n',
+                         extra=[("venue", venue_plugin), ("kit", kit_plugin), ("broken", Broken)])
+    ctx = bot.strategies["s"].ctx
+    ctx.submit(intent("s", Side.BUY, "1", "100", "f-1"))
+    await wait_for(lambda: bot.executor.order("f-1").status is OrderStatus.OPEN)
+    bot.bus.publish(fill("f-1", Side.BUY, "1", "100"))
+    assert len(bot.strategies["s"].fills) == 1
+    assert any("boom" in e for e in bot.plugins.infos["broken"].errors)
