@@ -1,0 +1,229 @@
+"""The Prometheus exporter: counters fed from the bus, gauges read at scrape time, one HTTP endpoint.
+
+Nothing here touches the hot path beyond an integer increment per event: counts live in plain dicts
+and are turned into Prometheus families only when scraped. The decision latency is sampled: one book
+update in ``latency_sample_every`` is timed from the first bus subscriber to the last one of its
+market, which is where the strategies run (the bus calls general subscribers before per-market ones).
+Money is Decimal inside the bot; it becomes a float only here, at the exposition edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, Fill, OrderUpdate, Trade
+from bot.report import figures_from_fills
+
+from .settings import MetricsSettings
+
+if TYPE_CHECKING:
+    from bot.app import Bot
+
+log = logging.getLogger("arbot.metrics")
+
+FEED_STATES = [s.value for s in FeedState]
+
+
+class MetricsExporter:
+    def __init__(self, settings: MetricsSettings, bot: Bot):
+        self.settings = settings
+        self.bot = bot
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.decision_latency = Histogram(
+            "arbot_decision_latency_seconds", "Book update to the end of strategy dispatch (sampled)",
+            buckets=(5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2),
+            registry=self.registry)
+        self.registry.register(self)  # the collector below
+        self.market_events: Counter[tuple[str, str, str]] = Counter()
+        self.feed_state: dict[tuple[str, str], str] = {}
+        self.resyncs: Counter[tuple[str, str]] = Counter()
+        self.orders: Counter[tuple[str, str, str]] = Counter()
+        self.fills: Counter[tuple[str, str, str]] = Counter()
+        self.fill_qty: Counter[tuple[str, str, str]] = Counter()
+        self.alerts: Counter[tuple[str, str]] = Counter()
+        self.realized: dict[tuple[str, str], float] = {}
+        self.fees: dict[tuple[str, str], float] = {}
+        self.risk_events: dict[tuple[str, str], int] = {}
+        self._sample_every = settings.latency_sample_every
+        self._seen = 0
+        self._started_at = 0
+        self._unsubscribe = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        bus = self.bot.bus
+        subs = [
+            bus.subscribe(BookUpdate, self._before_strategies, owner="metrics"),
+            bus.subscribe(Trade, self._count, owner="metrics"),
+            bus.subscribe(FeedStatus, self._on_feed, owner="metrics"),
+            bus.subscribe(OrderUpdate, self._on_order, owner="metrics"),
+            bus.subscribe(Fill, self._on_fill, owner="metrics"),
+        ]
+        markets = {m for strategy in self.bot.strategies.values() for m in strategy.markets()}
+        for exchange, symbol in sorted(markets):
+            subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner="metrics", exchange=exchange,
+                                      symbol=symbol))
+        self._unsubscribe = subs
+        self.bot.alerts.listeners.append(self._on_alert)
+        self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.refresh_from_store()
+        self.bot.tasks.create(self._refresh_loop(), owner="metrics", what="pnl refresh")
+        log.info("metrics on http://%s:%d/metrics", self.settings.host, self.port)
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        if self._on_alert in self.bot.alerts.listeners:
+            self.bot.alerts.listeners.remove(self._on_alert)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # --- from the bus (cheap: an increment, a sampled clock read) ------------------------------
+
+    def _before_strategies(self, event: BookUpdate) -> None:
+        self.market_events[(event.exchange, event.symbol, "book")] += 1
+        self._seen += 1
+        if self._seen >= self._sample_every:
+            self._seen = 0
+            self._started_at = time.perf_counter_ns()
+
+    def _after_strategies(self, event: BookUpdate) -> None:
+        if self._started_at:
+            self.decision_latency.observe((time.perf_counter_ns() - self._started_at) / 1e9)
+            self._started_at = 0
+
+    def _count(self, event: Trade) -> None:
+        self.market_events[(event.exchange, event.symbol, "trade")] += 1
+
+    def _on_feed(self, event: FeedStatus) -> None:
+        key = (event.exchange, event.symbol)
+        self.market_events[(event.exchange, event.symbol, "status")] += 1
+        if event.state is FeedState.RESYNCING and self.feed_state.get(key) != FeedState.RESYNCING.value:
+            self.resyncs[key] += 1
+        self.feed_state[key] = event.state.value
+
+    def _on_order(self, update: OrderUpdate) -> None:
+        self.orders[(update.exchange, update.strategy, update.status.value)] += 1
+
+    def _on_fill(self, fill: Fill) -> None:
+        key = (fill.exchange, fill.symbol, fill.side.value)
+        self.fills[key] += 1
+        self.fill_qty[key] += float(fill.qty)
+
+    def _on_alert(self, alert: Alert) -> None:
+        self.alerts[(alert.kind, alert.level.name.lower())] += 1
+
+    # --- from the store (periodic, off the hot path) -------------------------------------------
+
+    def refresh_from_store(self) -> None:
+        figures = figures_from_fills(self.bot.store.fills())
+        self.realized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.realized.items()}
+        self.fees = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.fees.items()}
+        self.risk_events = self.bot.store.risk_event_counts()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.pnl_every_s)
+            self.refresh_from_store()
+
+    # --- the collector: families built at scrape time -----------------------------------------
+
+    def collect(self):
+        bot = self.bot
+        now_ns = bot.clock.time_ns()
+        g = GaugeMetricFamily("arbot_feed_staleness_seconds", "Age of the latest book update", labels=["exchange", "symbol"])
+        for (exchange, symbol), ts_ns in bot.portfolio.data_times().items():
+            g.add_metric([exchange, symbol], max(0.0, (now_ns - ts_ns) / 1e9))
+        yield g
+        g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state", labels=["exchange", "symbol", "state"])
+        for (exchange, symbol), state in self.feed_state.items():
+            for s in FEED_STATES:
+                g.add_metric([exchange, symbol, s], 1.0 if s == state else 0.0)
+        yield g
+        c = CounterMetricFamily("arbot_feed_resyncs", "Times a feed went into resync", labels=["exchange", "symbol"])
+        for key, n in self.resyncs.items():
+            c.add_metric(list(key), n)
+        yield c
+        c = CounterMetricFamily("arbot_market_events", "Market events seen on the bus", labels=["exchange", "symbol", "type"])
+        for key, n in self.market_events.items():
+            c.add_metric(list(key), n)
+        yield c
+        c = CounterMetricFamily("arbot_order_updates", "Order updates by the status reached",
+                                labels=["exchange", "strategy", "status"])
+        for key, n in self.orders.items():
+            c.add_metric(list(key), n)
+        yield c
+        g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final", labels=["exchange", "strategy"])
+        open_counts = Counter((o.exchange, o.strategy) for o in bot.portfolio.open_orders())
+        for key, n in open_counts.items():
+            g.add_metric(list(key), n)
+        yield g
+        c = CounterMetricFamily("arbot_fills", "Fills of our orders", labels=["exchange", "symbol", "side"])
+        q = CounterMetricFamily("arbot_filled_base", "Filled quantity (base units)", labels=["exchange", "symbol", "side"])
+        for key, n in self.fills.items():
+            c.add_metric(list(key), n)
+            q.add_metric(list(key), self.fill_qty[key])
+        yield c
+        yield q
+        g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)", labels=["exchange", "symbol"])
+        for (exchange, symbol), qty in bot.portfolio.positions().items():
+            g.add_metric([exchange, symbol], float(qty))
+        yield g
+        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (average cost)", labels=["strategy", "asset"])
+        for key, v in self.realized.items():
+            g.add_metric(list(key), v)
+        yield g
+        g = GaugeMetricFamily("arbot_fees_paid", "Fees paid", labels=["strategy", "asset"])
+        for key, v in self.fees.items():
+            g.add_metric(list(key), v)
+        yield g
+        g = GaugeMetricFamily("arbot_strategy_state", "1 for the strategy's state", labels=["strategy", "state"])
+        for name in bot.strategies:
+            state = bot.strategy_state(name).split(" ")[0]
+            for s in ("running", "paused", "failed"):
+                g.add_metric([name, s], 1.0 if s == state else 0.0)
+        yield g
+        c = CounterMetricFamily("arbot_risk_events", "Stored risk events (vetoes, trips)", labels=["check", "action"])
+        for key, n in self.risk_events.items():
+            c.add_metric([str(k) for k in key], n)
+        yield c
+        c = CounterMetricFamily("arbot_plugin_errors", "Errors reported against each plugin", labels=["plugin"])
+        for name, info in bot.plugins.infos.items():
+            c.add_metric([name], len(info.errors))
+        yield c
+        c = CounterMetricFamily("arbot_alerts", "Alerts raised", labels=["kind", "level"])
+        for key, n in self.alerts.items():
+            c.add_metric(list(key), n)
+        yield c
+
+    # --- HTTP -------------------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(10):
+                head = await reader.readuntil(b"\r\n\r\n")
+            method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
+            if method == b"GET" and path.split(b"?")[0] == b"/metrics":
+                body, status, ctype = generate_latest(self.registry), b"200 OK", CONTENT_TYPE_LATEST.encode()
+            else:
+                body, status, ctype = b"see /metrics\n", b"404 Not Found", b"text/plain"
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,81 @@
+"""``arbot keygen`` and ``arbot watch``: added through the ``register_cli`` hook."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from .protocol import CHANNELS, public_key_of, read_signing_key, write_key_pair
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        key = write_key_pair(path)
+    except FileExistsError:
+        print(f"arbot: {path} exists; not overwriting a key", file=sys.stderr)
+        return 2
+    print(f"private key: {path} (mode 600; keep it secret)\npublic key:  {path}.pub\n"
+          f"allow it in the bot's config:\n\n[plugins.stream]\nclients = {{ {args.name} = "
+          f"\"{args.role}:{public_key_of(key)}\" }}")
+    return 0
+
+
+def format_frame(frame: dict) -> str:
+    """One line per frame: time, channel#seq, then the data as key=value."""
+    kind = frame.get("type")
+    if kind == "event":
+        when = dt.datetime.fromtimestamp(frame["ts"] / 1e9).strftime("%H:%M:%S.%f")[:-3]
+        data = frame["data"]
+        body = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in data.items())
+        return f"{when} {frame['channel']}#{frame['seq']} {body}"
+    if kind == "snapshot":
+        return f"snapshot {frame['channel']}#{frame['seq']} {json.dumps(frame['data'])}"
+    if kind == "reset":
+        return f"reset {frame['channel']}#{frame['seq']}: {frame['reason']}"
+    return f"{kind}: {json.dumps(frame)}"
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    from .client import StreamClient, StreamRefused
+
+    client = StreamClient(args.url, read_signing_key(Path(args.key)), args.channels or list(CHANNELS))
+    try:
+        async for frame in client.events(reconnect=not args.once):
+            print(json.dumps(frame) if args.json else format_frame(frame), flush=True)
+    except StreamRefused as exc:
+        print(f"arbot: the stream refused us: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    unknown = [c for c in args.channels if c not in CHANNELS]
+    if unknown:
+        print(f"arbot: unknown channel(s) {', '.join(unknown)}; channels: {', '.join(CHANNELS)}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_watch(args))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        print(f"arbot: {exc}", file=sys.stderr)
+        return 1
+
+
+def register(register_command) -> None:
+    keygen = register_command("keygen", cmd_keygen, help="make an Ed25519 key pair for the stream")
+    keygen.add_argument("file", help="private key file to write (mode 600); the public key goes to FILE.pub")
+    keygen.add_argument("--name", default="me", help="client name shown in the config line (default: me)")
+    keygen.add_argument("--role", default="viewer", choices=["viewer", "operator", "admin"])
+
+    watch = register_command("watch", cmd_watch, help="print live events from a running bot's stream")
+    watch.add_argument("--url", required=True, help="ws://127.0.0.1:PORT")
+    watch.add_argument("--key", required=True, help="private key file made by `arbot keygen`")
+    watch.add_argument("--json", action="store_true", help="print raw JSON frames")
+    watch.add_argument("--once", action="store_true", help="exit when the connection ends instead of resuming")
+    watch.add_argument("channels", nargs="*", help=f"channels (default: all): {' '.join(CHANNELS)}")

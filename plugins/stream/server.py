@@ -1,0 +1,469 @@
+"""The stream server: authenticated WebSocket fan-out of bus events, with resumable sequences.
+
+It runs in the bot's loop. Events arrive from the bus as plain synchronous calls; each is encoded
+once, numbered in its channel, kept in a bounded buffer and written to every subscriber with
+``websockets``' synchronous ``broadcast``. Nothing on that path awaits a client: a client whose
+unsent bytes pass ``client_buffer_bytes`` is disconnected instead (it can resume with ``since``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import secrets
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from bot.domain import Alert, AlertLevel, FeedStatus, Fill, Opportunity, OrderUpdate
+
+from .protocol import (
+    CHANNELS,
+    CLOSE_AUTH_FAILED,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_TOO_MANY_MESSAGES,
+    PROTOCOL,
+    challenge_payload,
+    dumps,
+    loads,
+    parse_public_key,
+    to_data,
+    verify,
+)
+from .settings import StreamSettings
+
+if TYPE_CHECKING:
+    from bot.app import Bot
+
+log = logging.getLogger("arbot.stream")
+
+SNAPSHOT_CHANNELS = ("portfolio", "status")
+"""Channels whose events are whole states: a client that subscribes gets the latest one at once."""
+
+
+class Refused(Exception):
+    """Authentication refused; the message is the reason that is logged (the client gets less)."""
+
+
+@dataclass(eq=False)
+class Client:
+    ws: ServerConnection
+    name: str
+    role: str
+    key: str
+    peer: str
+    channels: set[str] = field(default_factory=set)
+    tokens: float = 0.0
+    tokens_at: float = 0.0
+    dropped: bool = False
+
+
+class Channel:
+    """One channel: its sequence number, the recent frames and the subscribed clients."""
+
+    def __init__(self, name: str, buffer_events: int):
+        self.name = name
+        self.seq = 0
+        self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_events)
+        self.subscribers: dict[Client, None] = {}  # insertion-ordered set
+        self.snapshot: Any = None
+
+
+class StreamServer:
+    """Serve ``orders``, ``fills``, ``portfolio``, ``opportunities``, ``alerts`` and ``status``."""
+
+    def __init__(self, settings: StreamSettings, bot: Bot):
+        self.settings = settings
+        self.bot = bot
+        self.clock = bot.clock
+        self.epoch = secrets.token_hex(8)
+        self.channels = {name: Channel(name, settings.buffer_events) for name in CHANNELS}
+        self.keys = {}
+        for name, entry in settings.clients.items():
+            role, _, key = entry.partition(":")
+            self.keys[key] = (name, role, parse_public_key(key))
+        self.clients: set[Client] = set()
+        self.per_key: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()
+        self._used_nonces: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._unsubscribe: list[Any] = []
+        self._seen_fills: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        self._portfolio_pending = False
+        self._balances: dict[str, dict[str, dict[str, str]]] = {}
+        self._feeds: dict[str, dict[str, Any]] = {}
+        self._pending: list[tuple[Channel, str]] = []
+        self._flush_scheduled = False
+        self._authenticating = 0
+        self._server = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self._server = await serve(
+            self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
+            close_timeout=2, ping_interval=20, ping_timeout=20,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        bus = self.bot.bus
+        self._unsubscribe = [
+            bus.subscribe(OrderUpdate, self._on_order_update, owner="stream"),
+            bus.subscribe(Fill, self._on_fill, owner="stream"),
+            bus.subscribe(Opportunity, self._on_opportunity, owner="stream"),
+            bus.subscribe(FeedStatus, self._on_feed_status, owner="stream"),
+        ]
+        self.bot.alerts.listeners.append(self._on_alert)
+        self._publish_status()
+        self._publish_portfolio()
+        self.bot.tasks.create(self._every(s.status_every_s, self._publish_status), owner="stream", what="status")
+        self.bot.tasks.create(self._every(s.portfolio_every_s, self._refresh_portfolio), owner="stream",
+                              what="portfolio")
+        log.info("stream listening on ws://%s:%d (%d key(s) allowed)", s.host, self.port, len(self.keys))
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        if self._on_alert in self.bot.alerts.listeners:
+            self.bot.alerts.listeners.remove(self._on_alert)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _every(self, interval_s: float, func) -> None:
+        while True:  # at once, then every interval_s: balances are known from the start
+            result = func()
+            if asyncio.iscoroutine(result):
+                await result
+            await asyncio.sleep(interval_s)
+
+    # --- from the bus to the channels (synchronous, never awaits a client) --------------------
+
+    def publish(self, channel_name: str, data: Any) -> int:
+        """Number, encode once, buffer and fan out one event; returns its sequence number."""
+        channel = self.channels[channel_name]
+        channel.seq += 1
+        text = dumps({"type": "event", "channel": channel_name, "seq": channel.seq, "ts": self.clock.time_ns(),
+                      "data": data})
+        channel.buffer.append((channel.seq, text))
+        if channel_name in SNAPSHOT_CHANNELS:
+            channel.snapshot = data
+        if channel.subscribers:
+            # the writes to every client happen right after the current callback chain, not inside it:
+            # the publisher (a strategy's order, a fill) goes on at once, and bursts go out together
+            self._pending.append((channel, text))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+        self.stats["events"] += 1
+        return channel.seq
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        for channel, text in pending:
+            self._fan_out(channel, text)
+
+    def _fan_out(self, channel: Channel, text: str) -> None:
+        limit = self.settings.client_buffer_bytes
+        # A server's frames are not masked and we negotiate no extension (compression=None), so a
+        # frame's bytes are the same for every client: serialize it once and write those bytes to each
+        # open connection. websockets' own broadcast() builds the frame anew for every connection,
+        # which made fan-out to 1,000 clients several times slower (benchmarks/stream.py).
+        raw = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+        slow, other = [], []
+        for client in channel.subscribers:
+            ws = client.ws
+            transport = ws.transport
+            if transport.get_write_buffer_size() > limit:
+                slow.append(client)
+            elif ws.protocol.state is State.OPEN and ws.send_in_progress is None and not ws.protocol.extensions:
+                transport.write(raw)
+            else:
+                other.append(ws)
+        if other:
+            broadcast(other, text)  # skips connections that are closing
+        for client in slow:
+            self._drop(client, CLOSE_SLOW_CONSUMER, "slow consumer")
+
+    def _on_order_update(self, update: OrderUpdate) -> None:
+        self.publish("orders", to_data(update))
+        self._portfolio_changed()
+
+    def _on_fill(self, fill: Fill) -> None:
+        key = (fill.exchange, fill.trade_id)
+        if key in self._seen_fills:  # a venue may publish a fill twice; the executor dedupes the same way
+            return
+        self._seen_fills[key] = None
+        if len(self._seen_fills) > 10000:
+            self._seen_fills.popitem(last=False)
+        self.publish("fills", to_data(fill))
+        self._portfolio_changed()
+
+    def _on_opportunity(self, opportunity: Opportunity) -> None:
+        self.publish("opportunities", to_data(opportunity))
+
+    def _on_feed_status(self, status: FeedStatus) -> None:
+        data = to_data(status)
+        self._feeds[f"{status.exchange}:{status.symbol}"] = data
+        self.publish("status", {"kind": "feed", **data})
+
+    def _on_alert(self, alert: Alert) -> None:
+        data = to_data(alert)
+        data["level"] = AlertLevel(alert.level).name.lower()
+        self.publish("alerts", data)
+
+    def _portfolio_changed(self) -> None:
+        # many fills in one burst make one snapshot, after the burst
+        if not self._portfolio_pending:
+            self._portfolio_pending = True
+            asyncio.get_running_loop().call_soon(self._publish_portfolio)
+
+    def _portfolio_data(self) -> dict[str, Any]:
+        portfolio = self.bot.portfolio
+        positions = [{"exchange": e, "symbol": s, "qty": str(q)} for (e, s), q in sorted(portfolio.positions().items())]
+        orders = [{"client_order_id": o.client_order_id, "strategy": o.strategy, "exchange": o.exchange,
+                   "symbol": o.symbol, "side": o.side.value, "qty": str(o.qty),
+                   "price": None if o.price is None else str(o.price), "filled_qty": str(o.filled_qty),
+                   "status": o.status.value} for o in portfolio.open_orders()]
+        return {"kind": "portfolio", "positions": positions, "open_orders": orders, "balances": self._balances}
+
+    def _publish_portfolio(self) -> None:
+        self._portfolio_pending = False
+        data = self._portfolio_data()
+        if data != self.channels["portfolio"].snapshot:
+            self.publish("portfolio", data)
+
+    async def _refresh_portfolio(self) -> None:
+        for name, exchange in list(self.bot.exchanges.items()):
+            try:
+                balances = await exchange.balances()
+            except Exception as exc:  # a venue that cannot answer now keeps its last balances
+                log.warning("stream: balances of %s unavailable: %s", name, exc)
+                continue
+            self._balances[name] = {asset: {"free": str(b.free), "total": str(b.total)}
+                                    for asset, b in sorted(balances.items())}
+        self._publish_portfolio()
+
+    def _publish_status(self) -> None:
+        bot = self.bot
+        data = {"kind": "bot", "mode": bot.config.mode, "started_ns": bot.started_ns,
+                "strategies": {name: bot.strategy_state(name) for name in bot.strategies},
+                "exchanges": sorted(bot.exchanges), "feeds": dict(self._feeds)}
+        if data != self.channels["status"].snapshot:
+            self.publish("status", data)
+
+    # --- connections -------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        peer = "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?"
+        if len(self.clients) + self._authenticating >= self.settings.max_connections:
+            self.stats["refused_full"] += 1
+            await ws.close(1013, "server full")
+            return
+        self._authenticating += 1  # counted too: connections that never answer must not pile up
+        try:
+            client = await self._authenticate(ws, peer)
+        except Refused as exc:
+            reason = str(exc)
+            self.refusals[reason.split(":")[0]] += 1
+            log.warning("stream: refused %s: %s", peer, reason)
+            try:
+                await ws.send(dumps({"type": "error", "code": "auth_failed", "message": "authentication failed"}))
+                await ws.close(CLOSE_AUTH_FAILED, "authentication failed")
+            except ConnectionClosed:
+                pass
+            return
+        except ConnectionClosed:
+            return
+        finally:
+            self._authenticating -= 1
+        if self.per_key[client.key] >= self.settings.max_connections_per_key:
+            self.refusals["too many connections"] += 1
+            log.warning("stream: refused %s (%s): already %d connection(s) with this key", peer, client.name,
+                        self.per_key[client.key])
+            await ws.send(dumps({"type": "error", "code": "too_many_connections",
+                                 "message": f"at most {self.settings.max_connections_per_key} connections per key"}))
+            await ws.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections for this key")
+            return
+        self.clients.add(client)
+        self.per_key[client.key] += 1
+        self.stats["authenticated"] += 1
+        log.info("stream: %s connected as %s (%s)", peer, client.name, client.role)
+        client.tokens, client.tokens_at = float(self.settings.client_message_burst), asyncio.get_running_loop().time()
+        self._send(client, {"type": "welcome", "protocol": PROTOCOL, "client": client.name, "role": client.role,
+                            "epoch": self.epoch, "channels": {n: c.seq for n, c in self.channels.items()}})
+        try:
+            async for message in ws:
+                if client.dropped:
+                    break
+                self._on_message(client, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._forget(client)
+
+    async def _authenticate(self, ws: ServerConnection, peer: str) -> Client:
+        ttl = self.settings.challenge_ttl_s
+        nonce = secrets.token_hex(16)
+        ts_ns = self.clock.time_ns()
+        issued = self.clock.monotonic()
+        await ws.send(dumps({"type": "challenge", "protocol": PROTOCOL, "nonce": nonce, "ts": ts_ns, "ttl_s": ttl}))
+        try:
+            async with asyncio.timeout(ttl):
+                message = await ws.recv()
+        except TimeoutError:
+            raise Refused("no answer: the challenge was not answered in time") from None
+        try:
+            frame = loads(message)
+            if frame["type"] != "auth":
+                raise ValueError(f'expected an "auth" frame, got "{frame["type"]}"')
+            key, their_nonce, their_ts, sig = frame["key"], frame["nonce"], frame["ts"], frame["sig"]
+            if not all(isinstance(v, str) for v in (key, their_nonce, sig)) or not isinstance(their_ts, int):
+                raise ValueError("key, nonce and sig are strings, ts an integer")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Refused(f"malformed auth frame: {exc}") from None
+        self._prune_nonces()
+        if their_nonce != nonce or their_ts != ts_ns:
+            if their_nonce in self._used_nonces:
+                raise Refused("replayed challenge: this challenge was already answered")
+            raise Refused("wrong challenge: not the one issued to this connection")
+        if self.clock.monotonic() - issued > ttl:
+            raise Refused(f"expired challenge: answered after more than {ttl:g} s")
+        known = self.keys.get(key)
+        if known is None:
+            raise Refused(f"unknown key: {key[:12]}...")
+        name, role, verify_key = known
+        if not verify(verify_key, challenge_payload(nonce, ts_ns), sig):
+            raise Refused(f"bad signature: for key {name}")
+        self._used_nonces[nonce] = self.clock.monotonic()
+        return Client(ws=ws, name=name, role=role, key=key, peer=peer)
+
+    def _prune_nonces(self) -> None:
+        horizon = self.clock.monotonic() - 2 * self.settings.challenge_ttl_s
+        while self._used_nonces:
+            nonce, at = next(iter(self._used_nonces.items()))
+            if at >= horizon:
+                break
+            del self._used_nonces[nonce]
+
+    def _forget(self, client: Client) -> None:
+        for name in client.channels:
+            self.channels[name].subscribers.pop(client, None)
+        client.channels.clear()
+        if client in self.clients:
+            self.clients.discard(client)
+            self.per_key[client.key] -= 1
+            if self.per_key[client.key] <= 0:
+                del self.per_key[client.key]
+            log.info("stream: %s (%s) disconnected", client.peer, client.name)
+
+    def _drop(self, client: Client, code: int, reason: str) -> None:
+        """Disconnect a client without waiting for it: unsubscribe now, close in the background."""
+        if client.dropped:
+            return
+        client.dropped = True
+        self.stats[f"dropped: {reason}"] += 1
+        log.warning("stream: disconnecting %s (%s): %s", client.peer, client.name, reason)
+        self._forget(client)
+        self.bot.tasks.create(client.ws.close(code, reason), owner="stream", what=f"closing {client.peer}")
+
+    def _send(self, client: Client, frame: dict[str, Any]) -> None:
+        # through broadcast like the events, so replies and events keep their order
+        broadcast([client.ws], dumps(frame))
+
+    # --- what clients send -------------------------------------------------------------------
+
+    def _on_message(self, client: Client, message: str | bytes) -> None:
+        now = asyncio.get_running_loop().time()
+        s = self.settings
+        client.tokens = min(float(s.client_message_burst), client.tokens + (now - client.tokens_at) * s.client_messages_per_s)
+        client.tokens_at = now
+        if client.tokens < 1:
+            self._send(client, {"type": "error", "code": "too_many_messages",
+                                "message": f"at most {s.client_messages_per_s:g} frames/s"})
+            self._drop(client, CLOSE_TOO_MANY_MESSAGES, "too many messages")
+            return
+        client.tokens -= 1
+        try:
+            if isinstance(message, bytes):
+                raise ValueError("binary frames are not accepted; send JSON text")
+            frame = loads(message)
+            kind = frame["type"]
+            if kind == "subscribe":
+                self._subscribe(client, frame)
+            elif kind == "unsubscribe":
+                for name in self._channel_list(frame):
+                    self.channels[name].subscribers.pop(client, None)
+                    client.channels.discard(name)
+                self._send(client, {"type": "unsubscribed", "channels": sorted(self._channel_list(frame))})
+            elif kind == "ping":
+                self._send(client, {"type": "pong", "ts": self.clock.time_ns()})
+            else:
+                raise ValueError(f'unknown frame type "{kind}"; expected subscribe, unsubscribe or ping')
+        except (ValueError, KeyError, TypeError) as exc:
+            self.stats["bad frames"] += 1
+            self._send(client, {"type": "error", "code": "bad_frame", "message": str(exc)})
+
+    def _channel_list(self, frame: dict[str, Any]) -> list[str]:
+        names = frame.get("channels")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ValueError('"channels" is a non-empty list of channel names')
+        unknown = [n for n in names if n not in self.channels]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {', '.join(unknown)}; channels: {', '.join(CHANNELS)}")
+        return names
+
+    def _subscribe(self, client: Client, frame: dict[str, Any]) -> None:
+        names = self._channel_list(frame)
+        since = frame.get("since") or {}
+        if not isinstance(since, dict) or not all(isinstance(v, int) and v >= 0 for v in since.values()):
+            raise ValueError('"since" maps channel names to sequence numbers (integers >= 0)')
+        epoch = frame.get("epoch")
+        self._flush()  # events numbered but not yet written: out first, so a catch-up never repeats one
+        self._send(client, {"type": "subscribed", "channels": {n: self.channels[n].seq for n in names}})
+        for name in names:
+            channel = self.channels[name]
+            if name not in client.channels:
+                self._catch_up(client, channel, since.get(name), epoch)
+                channel.subscribers[client] = None
+                client.channels.add(name)
+
+    def _catch_up(self, client: Client, channel: Channel, since: int | None, epoch: Any) -> None:
+        """Before live events: the missed ones from the buffer, a reset, or the current snapshot."""
+        if since is None:
+            if channel.snapshot is not None:
+                self._send(client, {"type": "snapshot", "channel": channel.name, "seq": channel.seq,
+                                    "data": channel.snapshot})
+            return
+        reason = None
+        if epoch is not None and epoch != self.epoch:
+            reason = "the server restarted: sequence numbers started again"
+        elif since > channel.seq:
+            reason = f"since={since} is ahead of this channel (seq {channel.seq})"
+        elif since < channel.seq:
+            oldest = channel.buffer[0][0] if channel.buffer else channel.seq + 1
+            if since + 1 < oldest:
+                reason = f"events after {since} are no longer buffered (oldest is {oldest})"
+            else:
+                missed = list(itertools.islice(channel.buffer, since + 1 - oldest, None))
+                if sum(len(text) for _, text in missed) > self.settings.client_buffer_bytes:
+                    reason = f"{len(missed)} missed events are more than one client may queue"
+                else:
+                    self.stats["replayed"] += len(missed)
+                    ws = [client.ws]
+                    for _, text in missed:
+                        broadcast(ws, text)
+                    return
+        if reason is not None:
+            self._send(client, {"type": "reset", "channel": channel.name, "seq": channel.seq, "reason": reason,
+                                "snapshot": channel.snapshot})

@@ -1,0 +1,44 @@
+"""``[plugins.stream]``: where the stream listens, who may connect, and the limits per client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.api import ROLE_RANK
+from bot.settings import option
+
+from .protocol import parse_public_key
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    enabled: bool = option(False, help="serve the stream; off by default, so `arbot run` opens no port")
+    host: str = option("127.0.0.1", help="interface to bind; anything but loopback exposes it to the network")
+    port: int = option(8765, ge=0, le=65535, help="TCP port (0 picks a free one; the log says which)")
+    clients: dict[str, str] = option({}, help='allowed keys: NAME = "ROLE:BASE64_PUBLIC_KEY" (`arbot keygen`), '
+                                              "ROLE viewer | operator | admin")
+    challenge_ttl_s: float = option(10.0, gt=0, help="a client must answer its challenge within this long")
+    buffer_events: int = option(10000, ge=1, help="events kept per channel for clients resuming with since=N")
+    max_connections: int = option(2000, ge=1, help="connections at once, all keys together")
+    max_connections_per_key: int = option(4, ge=1, help="connections at once with one key")
+    client_messages_per_s: float = option(5.0, gt=0, help="sustained rate of frames a client may send")
+    client_message_burst: int = option(20, ge=1, help="frames a client may send at once")
+    max_frame_bytes: int = option(65536, ge=1024, help="largest frame a client may send")
+    client_buffer_bytes: int = option(1048576, ge=4096, help="unsent bytes queued for one client; a client "
+                                                             "further behind is disconnected (slow consumer)")
+    portfolio_every_s: float = option(10.0, gt=0, help="how often balances are read and a changed portfolio sent")
+    status_every_s: float = option(5.0, gt=0, help="how often a changed bot status is sent")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems = []
+        for name, entry in self.clients.items():
+            role, sep, key = entry.partition(":")
+            if not sep or role not in ROLE_RANK:
+                problems.append((f"clients.{name}", f'expected "ROLE:BASE64_PUBLIC_KEY" with ROLE one of '
+                                                    f'{", ".join(ROLE_RANK)}'))
+                continue
+            try:
+                parse_public_key(key)
+            except ValueError as exc:
+                problems.append((f"clients.{name}", f"not an Ed25519 public key: {exc}"))
+        return problems

@@ -1,0 +1,114 @@
+"""The metrics plugin: a real bot on the paper venue, scraped over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import hookimpl
+from bot.api import Strategy
+from bot.domain import FeedState, FeedStatus, OrderIntent, OrderStatus, OrderType, Side, TimeInForce
+from bot.settings import option
+from plugins.metrics import running_exporter
+
+from waiting import wait_for
+
+
+@dataclass(frozen=True)
+class TakerSettings:
+    exchange: str = option(help="venue")
+
+
+class Taker(Strategy):
+    """Buys once, at market, on the first book it sees."""
+
+    Settings = TakerSettings
+    sent = False
+
+    def markets(self):
+        return [(self.settings.exchange, "BTC/USD")]
+
+    def on_market(self, event):
+        if not self.sent and getattr(event, "best_ask", None) is not None:
+            self.sent = True
+            self.ctx.submit(OrderIntent(strategy=self.name, exchange=self.settings.exchange, symbol="BTC/USD",
+                                        side=Side.BUY, qty=Decimal("0.01"), order_type=OrderType.MARKET,
+                                        tif=TimeInForce.IOC, client_order_id="taker-1"))
+
+
+class taker_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("taker", Taker)
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    response = (await reader.read()).decode()
+    writer.close()
+    head, _, body = response.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200"), head
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
+
+
+def value(samples, name, **labels) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+async def test_disabled_by_default(make_bot):
+    bot = await make_bot("")
+    assert running_exporter(bot) is None
+
+
+async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
+    bot = await make_bot("""
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        volatility_bps = 0
+        [strategies.t]
+        type = "taker"
+        exchange = "paper"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+        latency_sample_every = 1
+    """, extra=[("taker", taker_plugin)])
+    exporter = running_exporter(bot)
+    paper = bot.exchanges["paper"]
+    for _ in range(20):
+        paper.step()
+    await wait_for(lambda: (o := bot.executor.order("taker-1")) is not None and o.status is OrderStatus.FILLED)
+    bot.bus.publish(FeedStatus("paper", "BTC/USD", FeedState.RESYNCING, bot.clock.time_ns(), "gap"))
+    bot.bus.publish(FeedStatus("paper", "BTC/USD", FeedState.LIVE, bot.clock.time_ns()))
+    bot.plugin_failed("taker", "something broke")
+    samples = await scrape(exporter.port)
+
+    books = value(samples, "arbot_market_events_total", exchange="paper", symbol="BTC/USD", type="book")
+    assert books >= 20
+    assert value(samples, "arbot_decision_latency_seconds_count") == books  # every one timed at 1 in 1
+    assert value(samples, "arbot_feed_resyncs_total", exchange="paper", symbol="BTC/USD") == 1
+    assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="live") == 1
+    assert ("arbot_feed_staleness_seconds", (("exchange", "paper"), ("symbol", "BTC/USD"))) in samples
+    assert value(samples, "arbot_order_updates_total", exchange="paper", strategy="t", status="filled") == 1
+    assert value(samples, "arbot_fills_total", exchange="paper", symbol="BTC/USD", side="buy") >= 1
+    assert value(samples, "arbot_filled_base_total", exchange="paper", symbol="BTC/USD", side="buy") == 0.01
+    assert value(samples, "arbot_position_base", exchange="paper", symbol="BTC/USD") == 0.01
+    assert value(samples, "arbot_strategy_state", strategy="t", state="running") == 1
+    assert value(samples, "arbot_plugin_errors_total", plugin="taker") == 1
+    assert value(samples, "arbot_alerts_total", kind="plugin_error", level="error") == 1
+
+
+async def test_unknown_path_is_404(make_bot):
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", running_exporter(bot).port)
+    writer.write(b"GET / HTTP/1.1\r\n\r\n")
+    assert (await reader.read()).startswith(b"HTTP/1.1 404")
+    writer.close()

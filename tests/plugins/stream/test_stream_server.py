@@ -1,0 +1,362 @@
+"""The stream server against the real ``websockets`` client on 127.0.0.1: auth, resume, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from decimal import Decimal
+
+import pytest
+from nacl.signing import SigningKey
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from bot.clock import ManualClock
+from bot.domain import AlertLevel, Fill, Liquidity, OrderStatus, OrderUpdate, Side
+from plugins.stream import running_server
+from plugins.stream.protocol import challenge_payload, public_key_of, sign
+
+from waiting import wait_for
+
+ALICE = SigningKey.generate()
+BOB = SigningKey.generate()
+MALLORY = SigningKey.generate()
+
+
+def stream_toml(**extra) -> str:
+    lines = [f"{k} = {json.dumps(v) if isinstance(v, str) else v}" for k, v in extra.items()]
+    return ("[plugins.stream]\nenabled = true\nport = 0\n"
+            f'clients = {{ alice = "viewer:{public_key_of(ALICE)}", bob = "admin:{public_key_of(BOB)}" }}\n'
+            + "\n".join(lines) + "\n")
+
+
+async def start(make_bot, clock=None, **extra):
+    bot = await make_bot(stream_toml(**extra), clock=clock)
+    server = running_server(bot)
+    assert server is not None
+    return bot, server, f"ws://127.0.0.1:{server.port}"
+
+
+async def recv(ws, timeout_s: float = 5.0) -> dict:
+    async with asyncio.timeout(timeout_s):
+        return json.loads(await ws.recv())
+
+
+def auth_frame(challenge: dict, key: SigningKey, claimed: SigningKey | None = None) -> str:
+    return json.dumps({"type": "auth", "key": public_key_of(claimed or key), "nonce": challenge["nonce"],
+                       "ts": challenge["ts"], "sig": sign(key, challenge_payload(challenge["nonce"], challenge["ts"]))})
+
+
+async def login(url: str, key: SigningKey = ALICE, **kwargs):
+    ws = await connect(url, proxy=None, **kwargs)
+    challenge = await recv(ws)
+    await ws.send(auth_frame(challenge, key))
+    welcome = await recv(ws)
+    assert welcome["type"] == "welcome", welcome
+    return ws, welcome
+
+
+async def refused(ws) -> tuple[dict, int]:
+    """The error frame, then the close code, of a refused connection."""
+    error = await recv(ws)
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(ws)
+    return error, info.value.rcvd.code
+
+
+def fill(n: int) -> Fill:
+    return Fill(exchange="paper", symbol="BTC/USD", client_order_id="g-1", trade_id=f"t{n}", side=Side.BUY,
+                price=Decimal("30000.10"), qty=Decimal("0.01"), fee=Decimal("0.048"), fee_asset="USD",
+                liquidity=Liquidity.MAKER, ts_ns=n)
+
+
+async def subscribed_events(ws, count: int, channel: str | None = None) -> list[dict]:
+    events = []
+    while len(events) < count:
+        frame = await recv(ws)
+        if frame["type"] == "event" and (channel is None or frame["channel"] == channel):
+            events.append(frame)
+    return events
+
+
+async def test_disabled_by_default_opens_no_port(make_bot):
+    bot = await make_bot("")
+    assert running_server(bot) is None
+
+
+async def test_authenticated_client_receives_orders_with_decimals_as_strings(make_bot):
+    bot, server, url = await start(make_bot)
+    ws, welcome = await login(url, BOB)
+    assert welcome["role"] == "admin" and welcome["client"] == "bob"
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["orders", "fills"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    bot.bus.publish(OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="g-1", strategy="g",
+                                status=OrderStatus.OPEN, filled_qty=Decimal("0"), avg_fill_price=None, ts_ns=1))
+    bot.bus.publish(fill(1))
+    orders, fills = await subscribed_events(ws, 2)
+    assert orders["channel"] == "orders" and orders["seq"] == 1
+    assert orders["data"]["status"] == "open" and orders["data"]["filled_qty"] == "0"
+    assert fills["channel"] == "fills" and fills["data"]["price"] == "30000.10" and fills["data"]["side"] == "buy"
+    await ws.close()
+
+
+async def test_bad_signature_is_refused_and_logged(make_bot, caplog):
+    _, server, url = await start(make_bot)
+    ws = await connect(url, proxy=None)
+    challenge = await recv(ws)
+    with caplog.at_level(logging.WARNING, "arbot.stream"):
+        await ws.send(auth_frame(challenge, MALLORY, claimed=ALICE))  # alice's key, mallory's signature
+        error, code = await refused(ws)
+    assert error == {"type": "error", "code": "auth_failed", "message": "authentication failed"}
+    assert code == 4001
+    assert server.refusals["bad signature"] == 1
+    assert "bad signature" in caplog.text
+
+
+async def test_unknown_key_is_refused(make_bot, caplog):
+    _, server, url = await start(make_bot)
+    ws = await connect(url, proxy=None)
+    with caplog.at_level(logging.WARNING, "arbot.stream"):
+        await ws.send(auth_frame(await recv(ws), MALLORY))
+        _, code = await refused(ws)
+    assert code == 4001 and server.refusals["unknown key"] == 1
+    assert "unknown key" in caplog.text
+
+
+async def test_replayed_challenge_answer_is_refused(make_bot):
+    _, server, url = await start(make_bot)
+    first = await connect(url, proxy=None)
+    answer = auth_frame(await recv(first), ALICE)
+    await first.send(answer)
+    assert (await recv(first))["type"] == "welcome"
+    second = await connect(url, proxy=None)  # an eavesdropper replays the captured answer
+    await recv(second)
+    await second.send(answer)
+    _, code = await refused(second)
+    assert code == 4001 and server.refusals["replayed challenge"] == 1
+    await first.close()
+
+
+async def test_expired_challenge_is_refused(make_bot):
+    clock = ManualClock()
+    _, server, url = await start(make_bot, clock=clock, challenge_ttl_s=5.0)
+    ws = await connect(url, proxy=None)
+    challenge = await recv(ws)
+    clock.advance(5.5)
+    await ws.send(auth_frame(challenge, ALICE))
+    _, code = await refused(ws)
+    assert code == 4001 and server.refusals["expired challenge"] == 1
+
+
+async def test_reconnect_with_since_receives_exactly_the_missed_events_in_order(make_bot):
+    bot, server, url = await start(make_bot)
+    ws, _ = await login(url)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    for n in (1, 2, 3):
+        bot.bus.publish(fill(n))
+    seen = await subscribed_events(ws, 3)
+    assert [e["seq"] for e in seen] == [1, 2, 3]
+    await ws.close()
+    await wait_for(lambda: not server.clients, what="server to forget the client")
+    for n in (4, 5, 6):
+        bot.bus.publish(fill(n))  # missed while away
+
+    ws, welcome = await login(url)
+    assert welcome["channels"]["fills"] == 6
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"], "since": {"fills": 3},
+                              "epoch": welcome["epoch"]}))
+    bot.bus.publish(fill(7))  # live again
+    frames = []
+    while len(frames) < 5:
+        frames.append(await recv(ws))
+    assert frames[0]["type"] == "subscribed"  # with fills at 6 or 7: 7 may be published before or after
+    assert [(f["type"], f["seq"], f["data"]["trade_id"]) for f in frames[1:]] == [
+        ("event", 4, "t4"), ("event", 5, "t5"), ("event", 6, "t6"), ("event", 7, "t7")]
+    await ws.close()
+
+
+async def test_since_older_than_the_buffer_gets_a_reset(make_bot):
+    bot, server, url = await start(make_bot, buffer_events=5)
+    for n in range(1, 11):
+        bot.bus.publish(fill(n))
+    ws, _ = await login(url)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"], "since": {"fills": 2}}))
+    assert (await recv(ws))["type"] == "subscribed"
+    reset = await recv(ws)
+    assert reset["type"] == "reset" and reset["channel"] == "fills" and reset["seq"] == 10
+    assert "no longer buffered" in reset["reason"]
+    bot.bus.publish(fill(11))
+    assert (await recv(ws))["seq"] == 11
+    await ws.close()
+
+
+async def test_python_client_resumes_by_itself_after_a_dropped_connection(make_bot):
+    from plugins.stream.client import StreamClient
+
+    bot, server, url = await start(make_bot)
+    client = StreamClient(url, ALICE, ["fills"])
+    got: list[int] = []
+
+    async def consume():
+        async for frame in client.events():
+            if frame["type"] == "event":
+                got.append(frame["seq"])
+
+    task = asyncio.create_task(consume())
+    try:
+        await wait_for(lambda: len(server.clients) == 1 and server.channels["fills"].subscribers, what="subscribed")
+        for n in (1, 2, 3):
+            bot.bus.publish(fill(n))
+        await wait_for(lambda: got == [1, 2, 3], what="first events")
+        client.ws.transport.abort()  # the network drops...
+        for n in (4, 5, 6):
+            bot.bus.publish(fill(n))  # ...and these are written to a dead connection
+        await wait_for(lambda: got == [1, 2, 3, 4, 5, 6], what="missed events after resuming")
+        bot.bus.publish(fill(7))
+        await wait_for(lambda: got == [1, 2, 3, 4, 5, 6, 7], what="live event")
+        assert server.stats["authenticated"] == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+
+
+async def test_a_client_that_reads_nothing_is_dropped_and_the_others_keep_up(make_bot):
+    bot, server, url = await start(make_bot, client_buffer_bytes=65536)
+    stuck, _ = await login(url, max_queue=1)  # never reads: its client soon stops reading the socket
+    good, _ = await login(url, BOB)
+    for ws in (stuck, good):
+        await ws.send(json.dumps({"type": "subscribe", "channels": ["alerts"]}))
+    assert (await recv(good))["type"] == "subscribed"
+    await wait_for(lambda: len(server.channels["alerts"].subscribers) == 2, what="both subscribed")
+
+    received = 0
+
+    async def read_good():
+        nonlocal received
+        async for _ in good:
+            received += 1
+
+    reader = asyncio.create_task(read_good())
+    published = 0
+    padding = "x" * 4000
+    try:
+        while server.stats["dropped: slow consumer"] == 0:
+            assert published < 20000, "the stuck client was never dropped"
+            for _ in range(50):  # publishing is synchronous: it cannot wait for any client
+                bot.alert(AlertLevel.INFO, "test", f"event {published}", padding=padding)
+                published += 1
+            await wait_for(lambda: received >= published, what="the good client to keep up")
+        assert len(server.clients) == 1 and [c.name for c in server.clients] == ["bob"]
+        for _ in range(100):  # after the drop the good client still gets every event
+            bot.alert(AlertLevel.INFO, "test", f"event {published}")
+            published += 1
+        await wait_for(lambda: received >= published, what="events after the drop")
+        assert received == published
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await good.close()
+        stuck.transport.abort()
+
+
+async def test_malformed_frames_get_an_error_frame_and_the_server_stays_up(make_bot):
+    _, server, url = await start(make_bot)
+    ws, _ = await login(url)
+    for bad in ("not json", "[1, 2]", '{"type": "frobnicate"}', '{"type": "subscribe", "channels": ["nope"]}',
+                '{"type": "subscribe", "channels": ["fills"], "since": {"fills": -1}}', b"\x00\x01"):
+        await ws.send(bad)
+        error = await recv(ws)
+        assert error["type"] == "error" and error["code"] == "bad_frame", (bad, error)
+    await ws.send('{"type": "ping"}')
+    assert (await recv(ws))["type"] == "pong"
+    other, _ = await login(url, BOB)  # and others can still connect
+    assert server.stats["bad frames"] == 6
+    await ws.close()
+    await other.close()
+
+
+async def test_malformed_auth_frame_is_refused_without_harm(make_bot):
+    _, server, url = await start(make_bot)
+    ws = await connect(url, proxy=None)
+    await recv(ws)
+    await ws.send("{not json")
+    _, code = await refused(ws)
+    assert code == 4001 and server.refusals["malformed auth frame"] == 1
+    ws, _ = await login(url)
+    await ws.close()
+
+
+async def test_connections_per_key_are_limited(make_bot):
+    _, server, url = await start(make_bot, max_connections_per_key=1)
+    first, _ = await login(url)
+    second = await connect(url, proxy=None)
+    await second.send(auth_frame(await recv(second), ALICE))
+    error, code = await refused(second)
+    assert error["code"] == "too_many_connections" and code == 4003
+    other, _ = await login(url, BOB)  # another key is not affected
+    await first.close()
+    await other.close()
+
+
+async def test_a_client_sending_too_many_frames_is_disconnected(make_bot):
+    _, server, url = await start(make_bot, client_message_burst=3, client_messages_per_s=0.001)
+    ws, _ = await login(url)
+    for _ in range(4):
+        await ws.send('{"type": "ping"}')
+    frames = [await recv(ws) for _ in range(4)]
+    assert [f["type"] for f in frames] == ["pong", "pong", "pong", "error"]
+    assert frames[3]["code"] == "too_many_messages"
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(ws)
+    assert info.value.rcvd.code == 4029
+
+
+async def test_snapshot_channels_and_alerts(make_bot):
+    bot, server, url = await start(make_bot)
+    ws, _ = await login(url)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["portfolio", "status", "alerts"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    portfolio, status = await recv(ws), await recv(ws)
+    assert portfolio["type"] == "snapshot" and portfolio["data"]["positions"] == []
+    assert status["type"] == "snapshot" and status["data"]["mode"] == "paper"
+    bot.alert(AlertLevel.WARNING, "risk", "limits blocked an order", notional=Decimal("1000.5"))
+    alert = (await subscribed_events(ws, 1, "alerts"))[0]
+    assert alert["data"]["level"] == "warning" and alert["data"]["fields"] == {"notional": "1000.5"}
+    bot.portfolio.on_fill(fill(1))  # as the executor does for one of our fills, which it then publishes
+    bot.bus.publish(fill(1))
+    portfolio = (await subscribed_events(ws, 1, "portfolio"))[0]
+    assert portfolio["data"]["positions"] == [{"exchange": "paper", "symbol": "BTC/USD", "qty": "0.01"}]
+    await ws.close()
+
+
+async def test_opportunities_from_any_plugin_reach_the_channel(make_bot):
+    from bot.domain import Opportunity
+
+    bot, server, url = await start(make_bot)
+    ws, _ = await login(url)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["opportunities"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    bot.bus.publish(Opportunity(strategy="arb", symbol="SOL/USDC", buy_exchange="orca", sell_exchange="kraken",
+                                buy_price=Decimal("150.10"), sell_price=Decimal("150.55"), qty=Decimal("2"),
+                                edge_bps=Decimal("12.5"), ts_ns=1))
+    event = (await subscribed_events(ws, 1))[0]
+    assert event["channel"] == "opportunities" and event["data"]["edge_bps"] == "12.5"
+    assert event["data"]["acted"] is False
+    await ws.close()
+
+
+def test_client_entries_are_validated_with_their_key_path():
+    from bot.config import build_config, parse_toml
+    from bot.plugins import collect, load_plugins
+    from bot.settings import ConfigError
+
+    registry = collect(load_plugins())
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml('[plugins.stream]\nclients = { a = "root:abc", b = "viewer:AAAA" }\n', "t"),
+                     registry, "t")
+    issues = [str(i) for i in info.value.issues]
+    assert issues[0].startswith('plugins.stream.clients.a: expected "ROLE:BASE64_PUBLIC_KEY"')
+    assert issues[1] == "plugins.stream.clients.b: not an Ed25519 public key: an Ed25519 public key is 32 bytes, this is 3"
