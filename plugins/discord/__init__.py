@@ -1,0 +1,19 @@
+"""``discord`` notifier: discord.py 2 in the bot's loop: slash commands, Confirm buttons, alerts.
+
+The package is ``plugins.discord``; inside it ``import discord`` is an absolute import and finds
+the discord.py library, never this package.
+"""
+
+from __future__ import annotations
+
+from bot import hookimpl
+
+from .notifier import DiscordNotifier
+from .settings import DiscordSettings
+
+__all__ = ["DiscordNotifier", "DiscordSettings"]
+
+
+@hookimpl
+def register_notifiers(register) -> None:
+    register("discord", DiscordNotifier)

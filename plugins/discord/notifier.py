@@ -1,0 +1,133 @@
+"""The Discord transport: discord.py 2 inside the bot's loop, slash commands in, alerts out.
+
+Thin: a slash command ``/pause args:grid-1`` becomes ``ctx.commands.dispatch(caller, "pause",
+["grid-1"])`` and the :class:`~bot.api.Reply` is shown in a code block; a reply waiting for
+confirmation gets a Confirm button whose press becomes ``ctx.commands.confirm(caller, token)``.
+Roles, refusals, confirmations, rate limits and the audit are the command table's.
+
+Lifecycle: ``start`` logs in (two REST calls), adds the commands to the tree, syncs them, and runs
+``Client.connect`` (the gateway) as a background task; ``stop`` calls ``Client.close``. The
+library never owns the loop: no ``Client.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord  # the library (absolute import)
+import discord.gateway
+import discord.http
+from yarl import URL
+
+from bot.api import Caller, Notifier
+from bot.domain import Alert, AlertLevel
+
+from .client import ArbotClient, confirm_view
+from .render import alert_text, reply_block
+from .settings import DiscordSettings
+
+REPLY_WITHIN_S = 2.0
+"""Discord drops an interaction not answered within 3 s: a command still running after this long is
+deferred ("arbot is thinking...") and its reply sent as a follow-up."""
+
+
+class DiscordNotifier(Notifier):
+    """Alerts to ``alert_channel_id``; slash commands and Confirm buttons from users in ``users``."""
+
+    Settings = DiscordSettings
+
+    def __init__(self, name, settings, ctx):
+        super().__init__(name, settings, ctx)
+        self.client: ArbotClient | None = None
+        self._saved_endpoints: tuple[str, URL] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._point_at(self.settings.api_base, self.settings.gateway_url)
+        client = ArbotClient(self)
+        try:
+            await client.login(self.settings.token.reveal())
+            # Every command (an admin sees them all): Discord lists them to everyone in the guild,
+            # and the command table decides, per call, who may run which.
+            names = client.add_commands(self.ctx.commands.visible_to(Caller("discord", "", "admin")),
+                                        self._run, self.settings.guild_ids)
+            if self.settings.sync_commands:
+                try:
+                    await client.sync(self.settings.guild_ids)
+                except discord.HTTPException as exc:  # commands still work if they were synced before
+                    self.ctx.log.warning("could not sync slash commands: %s", exc)
+                    self.ctx.alert(AlertLevel.WARNING, "plugin_error", f"Discord slash commands not synced: {exc}")
+        except BaseException:
+            await client.close()
+            self._restore_endpoints()
+            raise
+        self.client = client
+        self.ctx.log.info("logged in as %s; %d slash command(s)", client.user, len(names))
+        self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+        self._restore_endpoints()
+
+    def _point_at(self, api_base: str, gateway_url: str) -> None:
+        # discord.py reads both endpoints from class attributes: the override is process-wide,
+        # so it is undone on stop.
+        self._saved_endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        discord.http.Route.BASE = api_base.rstrip("/")
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = URL(gateway_url)
+
+    def _restore_endpoints(self) -> None:
+        if self._saved_endpoints is not None:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved_endpoints
+            self._saved_endpoints = None
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    async def send(self, alert: Alert) -> None:
+        if self.client is None or self.settings.alert_channel_id is None:
+            return
+        channel = self.client.get_partial_messageable(self.settings.alert_channel_id)
+        async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
+            await channel.send(alert_text(alert), allowed_mentions=discord.AllowedMentions.none())
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def caller(self, interaction: discord.Interaction) -> Caller:
+        """Who pressed or typed, with the role the settings give them *in this guild and channel*."""
+        user_id = interaction.user.id
+        role = self.settings.role_of(user_id, interaction.guild_id, interaction.channel_id)
+        return Caller("discord", str(user_id), role, str(interaction.channel_id or ""))
+
+    async def _run(self, interaction: discord.Interaction, name: str, args: list[str]) -> None:
+        caller = self.caller(interaction)
+        # A task only to time the command: awaited right here, never left running (see finally).
+        work = asyncio.ensure_future(self.ctx.commands.dispatch(caller, name, args))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=REPLY_WITHIN_S)
+            deferred = not done
+            if deferred:
+                await interaction.response.defer(thinking=True, ephemeral=caller.role is None)
+            reply = await work
+        finally:
+            if not work.done():  # the client is closing: do not leave the command behind unawaited
+                work.cancel()
+        message: dict = {"content": reply_block(reply), "allowed_mentions": discord.AllowedMentions.none()}
+        if reply.confirm_token:
+            message["view"] = confirm_view(reply.confirm_token)
+        if deferred:
+            await interaction.followup.send(**message)
+        else:
+            # A stranger's refusal is shown to them alone; everything else to the channel.
+            await interaction.response.send_message(**message, ephemeral=caller.role is None)
+
+    async def on_confirm(self, interaction: discord.Interaction, token: str) -> None:
+        """A Confirm press: run the command if the command table agrees, else tell the presser only."""
+        reply = await self.ctx.commands.confirm(self.caller(interaction), token)
+        if reply.ok:  # done: the result replaces the question, and the button goes
+            await interaction.response.edit_message(content=reply_block(reply), view=None)
+        else:  # another user's press, expired or replayed: the question stays for its owner
+            await interaction.response.send_message(reply_block(reply), ephemeral=True,
+                                                    allowed_mentions=discord.AllowedMentions.none())

@@ -1,0 +1,54 @@
+"""Settings of the ``discord`` notifier: token, where commands are taken, the role map, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.api import ROLE_RANK
+from bot.settings import Secret, option
+
+PUBLIC_API_BASE = "https://discord.com/api/v10"
+PUBLIC_GATEWAY = "wss://gateway.discord.gg/"
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    token: Secret = option(help='bot token from the Discord developer portal: "env:NAME" or "file:PATH"')
+    users: dict[str, str] = option({}, help="Discord user id -> role (viewer | operator | admin); everyone "
+                                            "else gets one refusal line, whatever guild or channel they write in")
+    guild_ids: list[int] = option([], help="guilds the slash commands are registered in and answered from; "
+                                           "empty: global commands, answered in any guild and in DMs")
+    channel_ids: list[int] = option([], help="channels where commands are taken; empty: every channel of "
+                                             "those guilds. Elsewhere nobody has a role")
+    alert_channel_id: int | None = option(None, help="channel id alerts are posted to; unset: no alerts")
+    min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level sent")
+    sync_commands: bool = option(True, help="at start, overwrite the application's slash commands with "
+                                            "arbot's (one per registered command)")
+    send_timeout_s: float = option(10.0, gt=0, help="give up on one alert after this long")
+    api_base: str = option(PUBLIC_API_BASE, help="REST base URL; change it only for tests or a self-hosted "
+                                                  "proxy (process-wide in discord.py)")
+    gateway_url: str = option(PUBLIC_GATEWAY, help="gateway WebSocket URL; change it only for tests or a "
+                                                    "self-hosted proxy (process-wide in discord.py)")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems = []
+        for user, role in self.users.items():
+            if not user.isdigit():
+                problems.append((f"users.{user}", "expected a numeric Discord user id as the key"))
+            if role not in ROLE_RANK:
+                problems.append((f"users.{user}", f'expected one of "viewer", "operator", "admin", got "{role}"'))
+        if not self.api_base.startswith(("http://", "https://")):
+            problems.append(("api_base", f'expected an http(s) URL, got "{self.api_base}"'))
+        if not self.gateway_url.startswith(("ws://", "wss://")):
+            problems.append(("gateway_url", f'expected a ws(s) URL, got "{self.gateway_url}"'))
+        return problems
+
+    def role_of(self, user_id: int | str, guild_id: int | None, channel_id: int | None) -> str | None:
+        """The user's role *here*, or None: a guild or channel grants nothing, and outside the
+        configured guilds/channels nobody has a role."""
+        if self.guild_ids and guild_id not in self.guild_ids:
+            return None
+        if self.channel_ids and channel_id not in self.channel_ids:
+            return None
+        return self.users.get(str(user_id))

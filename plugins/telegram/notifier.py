@@ -1,0 +1,158 @@
+"""The Telegram transport: python-telegram-bot 22 inside the bot's loop, commands in, alerts out.
+
+Thin: a ``/cmd args`` message becomes ``ctx.commands.dispatch(caller, cmd, args)`` and the
+:class:`~bot.api.Reply` becomes a ``<pre>`` block; a "Confirm" button press becomes
+``ctx.commands.confirm(caller, token)``. Roles, refusals, confirmations, rate limits and the audit
+all live in the command layer. The caller's role comes from ``users`` by *user* id only, so a
+group chat grants nothing by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from bot.api import Caller, Notifier, Reply
+from bot.domain import Alert
+
+from .render import alert_text, reply_html
+from .settings import AlertKinds, TelegramSettings
+
+if TYPE_CHECKING:
+    from telegram import Update
+    from telegram.ext import Application, ContextTypes
+
+TRANSPORT = "telegram"
+
+
+class BotAPIUnavailable(Exception):
+    """The Bot API server refused the token or could not be reached at start."""
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, list[str]] | None:
+    """``"/pause@arbot_bot grid-1"`` -> ``("pause", ["grid-1"])``; None if addressed to another bot."""
+    head, *args = text.split()
+    name, _, mention = head[1:].partition("@")
+    if mention and mention.lower() != bot_username.lower():
+        return None
+    return name, args
+
+
+class TelegramNotifier(Notifier):
+    """Alerts to ``alert_chats``; commands and confirmation buttons from users in ``users``."""
+
+    Settings = TelegramSettings
+
+    def __init__(self, name: str, settings: TelegramSettings, ctx: Any):
+        super().__init__(name, settings, ctx)
+        self.alert_chats = {chat: AlertKinds.parse(spec) for chat, spec in settings.alert_chats.items()}
+        self.app: Application | None = None
+
+    # --- lifecycle: composed with the host's loop, never run_polling --------------------------
+
+    def _build(self) -> Application:
+        # imported here: keeps `arbot plugins` and config checks fast when Telegram is not used
+        from telegram.ext import AIORateLimiter, ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
+
+        s = self.settings
+        base = s.base_url.rstrip("/")
+        limiter = AIORateLimiter(overall_max_rate=s.max_messages_per_s, overall_time_period=1,
+                                 group_max_rate=s.max_group_messages_per_min, group_time_period=60,
+                                 max_retries=s.max_retries)
+        app = (ApplicationBuilder().token(s.token.reveal())
+               .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
+               .job_queue(None).rate_limiter(limiter).build())
+        app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_command))
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def start(self) -> None:
+        app = self._build()
+        try:
+            await app.initialize()  # getMe: a wrong token or an unreachable server fails here
+        except Exception as exc:
+            await app.bot.shutdown()  # the HTTP clients were opened before getMe failed
+            # PTB's InvalidToken quotes the token itself: say what failed without it
+            text = str(exc).replace(self.settings.token.reveal(), self.settings.token.reference)
+            raise BotAPIUnavailable(f"{type(exc).__name__} from {self.settings.base_url}: {text}") from None
+        try:
+            await app.start()
+            await app.updater.start_polling(timeout=dt.timedelta(seconds=self.settings.poll_timeout_s))
+        except BaseException:
+            await self._close(app)
+            raise
+        self.app = app
+        self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
+
+    async def stop(self) -> None:
+        app, self.app = self.app, None
+        if app is not None:
+            await self._close(app)
+
+    @staticmethod
+    async def _close(app: Application) -> None:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    async def send(self, alert: Alert) -> None:
+        """Post one line to every alert chat that takes this kind; a 429 waits ``retry_after`` and retries.
+
+        Runs in the host's alert task, so waiting here delays later alerts, never trading.
+        """
+        if self.app is None:
+            return
+        text = alert_text(alert)
+        for chat, kinds in self.alert_chats.items():
+            if not kinds.wants(alert.kind):
+                continue
+            try:
+                await self.app.bot.send_message(chat, text)
+            except Exception as exc:  # one unreachable chat must not silence the others
+                self.ctx.log.warning("alert to chat %s failed: %s: %s", chat, type(exc).__name__, exc)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _caller(self, user_id: int, chat_id: int | str) -> Caller:
+        return Caller(TRANSPORT, str(user_id), self.settings.role_of(user_id), str(chat_id))
+
+    @staticmethod
+    async def _reply(bot: Any, chat_id: int, reply: Reply) -> None:
+        from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+        from telegram.constants import ParseMode
+
+        markup = None
+        if reply.confirm_token:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton("Confirm", callback_data=reply.confirm_token)]])
+        await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        parsed = parse_command(message.text, context.bot.username)
+        if parsed is None:
+            return
+        name, args = parsed
+        reply = await self.ctx.commands.dispatch(self._caller(user.id, message.chat_id), name, args)
+        await self._reply(context.bot, message.chat_id, reply)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A "Confirm" press: the *pressing* user is the caller; the command layer checks the rest."""
+        from telegram.constants import ParseMode
+
+        query = update.callback_query
+        chat_id = query.message.chat.id if query.message is not None else ""
+        reply = await self.ctx.commands.confirm(self._caller(query.from_user.id, chat_id), query.data or "")
+        await query.answer(text=reply.title[:200])  # a refusal shows only to the presser, as a toast
+        if reply.ok and query.message is not None:  # the question becomes the result, without its button
+            await query.edit_message_text(reply_html(reply), parse_mode=ParseMode.HTML)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
+                           exc_info=context.error)

@@ -1,0 +1,29 @@
+"""Replies and alerts as Telegram text: a monospace block for replies, one line per alert."""
+
+from __future__ import annotations
+
+import html
+
+from bot.api import Reply
+from bot.domain import Alert
+
+MAX_CHARS = 4000
+"""Telegram refuses messages over 4096 characters (counted after HTML parsing)."""
+
+LEVEL_MARK = {"INFO": "ℹ️", "WARNING": "⚠️", "ERROR": "❗", "CRITICAL": "🚨"}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 2] + "\n…"
+
+
+def reply_html(reply: Reply) -> str:
+    """The reply's aligned text in a ``<pre>`` block, escaped for ``parse_mode=HTML``."""
+    return f"<pre>{html.escape(_clip(reply.render_text()))}</pre>"
+
+
+def alert_text(alert: Alert) -> str:
+    """One plain-text line: level mark, source, message, then the figures as key=value."""
+    figures = " ".join(f"{k}={v}" for k, v in alert.fields.items())
+    mark = LEVEL_MARK.get(alert.level.name, alert.level.name)
+    return _clip(f"{mark} [{alert.source}] {alert.message}" + (f"  {figures}" if figures else ""))

@@ -1,0 +1,253 @@
+"""A fake Telegram Bot API on 127.0.0.1: enough of https://core.telegram.org/bots/api for PTB 22.
+
+Calls arrive as ``POST /bot<token>/<method>``, form-encoded, non-string values JSON-encoded.
+Answers use the Bot API envelope ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": N}}``.
+
+Methods: getMe, getUpdates (``offset`` confirms earlier updates; long polls up to ``timeout``
+seconds, woken by new updates, never by sleeping), sendMessage, editMessageText,
+answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
+:meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
+:meth:`FakeBotAPI.refuse_next`, and read what the bot sent with :meth:`FakeBotAPI.next_message`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "arbot", "username": "arbot_test_bot"}
+
+
+@dataclass
+class Call:
+    """One request the bot made: method, decoded parameters, loop time it arrived."""
+
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+
+
+@dataclass
+class _Refusal:
+    method: str
+    retry_after_s: int
+    count: int
+
+
+@dataclass
+class FakeBotAPI:
+    token: str
+    port: int = 0
+    calls: list[Call] = field(default_factory=list)
+    sent: list[dict] = field(default_factory=list)
+    """Every message the bot sent (sendMessage results), in order; edits update them in place."""
+    answered: list[dict] = field(default_factory=list)
+    """answerCallbackQuery parameters, in order."""
+
+    def __post_init__(self) -> None:
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._read: dict[str, int] = {}
+        self._refusals: list[_Refusal] = []
+        self._chats: dict[str, dict] = {}
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+
+    # --- server ------------------------------------------------------------------------------
+
+    async def start(self) -> FakeBotAPI:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def close(self) -> None:
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = {k: _decode(k, v) for k, v in (await request.post()).items()}
+        call = Call(method, params, asyncio.get_running_loop().time())
+        self.calls.append(call)
+        if request.match_info["token"] != self.token:
+            call.status = 401
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        refusal = next((r for r in self._refusals if r.method == method), None)
+        if refusal is not None:
+            refusal.count -= 1
+            if refusal.count == 0:
+                self._refusals.remove(refusal)
+            call.status = 429
+            async with self._changed:
+                self._changed.notify_all()
+            return web.json_response({"ok": False, "error_code": 429,
+                                      "description": f"Too Many Requests: retry after {refusal.retry_after_s}",
+                                      "parameters": {"retry_after": refusal.retry_after_s}}, status=429)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        result = await handler(params)
+        if isinstance(result, web.Response):
+            return result
+        return web.json_response({"ok": True, "result": result})
+
+    # --- Bot API methods ---------------------------------------------------------------------
+
+    async def _m_getMe(self, p: dict) -> dict:
+        return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False,
+                "supports_inline_queries": False}
+
+    async def _m_deleteWebhook(self, p: dict) -> bool:
+        return True
+
+    async def _m_setMyCommands(self, p: dict) -> bool:
+        return True
+
+    async def _m_getUpdates(self, p: dict) -> list[dict]:
+        offset = int(p.get("offset") or 0)
+        if offset:  # confirms (forgets) every update before offset
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        limit = int(p.get("limit") or 100)
+        timeout_s = float(p.get("timeout") or 0)
+
+        def pending() -> list[dict]:
+            return [u for u in self._updates if u["update_id"] >= offset][:limit]
+
+        async with self._changed:
+            if not pending() and timeout_s > 0 and not self._closing:
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        await self._changed.wait_for(lambda: bool(pending()) or self._closing)
+                except TimeoutError:
+                    pass
+        return pending()
+
+    async def _m_sendMessage(self, p: dict) -> dict:
+        chat = self._chat(p["chat_id"])
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+                   "from": BOT_USER, "text": p["text"]}
+        if "reply_markup" in p:
+            message["reply_markup"] = p["reply_markup"]
+        message["parse_mode"] = p.get("parse_mode")  # not in the API's Message; kept for tests
+        self.sent.append(message)
+        async with self._changed:
+            self._changed.notify_all()
+        return {k: v for k, v in message.items() if k != "parse_mode"}
+
+    async def _m_editMessageText(self, p: dict) -> dict | web.Response:
+        for message in self.sent:
+            if str(message["chat"]["id"]) == str(p.get("chat_id")) and message["message_id"] == int(p["message_id"]):
+                message["text"] = p["text"]
+                message["parse_mode"] = p.get("parse_mode")
+                message.pop("reply_markup", None)
+                if "reply_markup" in p:
+                    message["reply_markup"] = p["reply_markup"]
+                message["edit_date"] = int(time.time())
+                async with self._changed:
+                    self._changed.notify_all()
+                return {k: v for k, v in message.items() if k != "parse_mode"}
+        return web.json_response({"ok": False, "error_code": 400,
+                                  "description": "Bad Request: message to edit not found"}, status=400)
+
+    async def _m_answerCallbackQuery(self, p: dict) -> bool:
+        self.answered.append(p)
+        async with self._changed:
+            self._changed.notify_all()
+        return True
+
+    # --- test helpers ------------------------------------------------------------------------
+
+    def _chat(self, chat_id: Any) -> dict:
+        key = str(chat_id)
+        if key not in self._chats:
+            group = key.startswith("-")
+            self._chats[key] = {"id": int(key), "type": "supergroup", "title": f"group {key}"} if group \
+                else {"id": int(key), "type": "private", "first_name": f"user {key}"}
+        return self._chats[key]
+
+    async def _push(self, update: dict) -> None:
+        self._updates.append(update)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def command(self, user_id: int, text: str, chat_id: int | None = None) -> dict:
+        """Enqueue a message from ``user_id`` in ``chat_id`` (default: the private chat with them)."""
+        chat = self._chat(user_id if chat_id is None else chat_id)
+        head = text.split()[0]
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
+                   "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}, "text": text}
+        if head.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(head)}]
+        update = {"update_id": next(self._update_ids), "message": message}
+        await self._push(update)
+        return update
+
+    async def press(self, user_id: int, message: dict) -> dict:
+        """Enqueue ``user_id`` pressing the (first) inline button of a message the bot sent."""
+        button = message["reply_markup"]["inline_keyboard"][0][0]
+        query = {"id": str(next(self._update_ids) * 1000), "chat_instance": f"ci{message['chat']['id']}",
+                 "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+                 "message": {k: v for k, v in message.items() if k != "parse_mode"},
+                 "data": button["callback_data"]}
+        update = {"update_id": next(self._update_ids), "callback_query": query}
+        await self._push(update)
+        return update
+
+    def refuse_next(self, method: str, retry_after_s: int, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` get 429 Too Many Requests with ``retry_after``."""
+        self._refusals.append(_Refusal(method, retry_after_s, count))
+
+    async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
+        """The next message sent to ``chat_id`` that this helper has not returned yet."""
+        key = str(chat_id)
+
+        def unread() -> list[dict]:
+            return [m for m in self.sent if str(m["chat"]["id"]) == key][self._read.get(key, 0):]
+
+        async with asyncio.timeout(timeout_s):
+            async with self._changed:
+                await self._changed.wait_for(lambda: bool(unread()))
+        message = unread()[0]
+        self._read[key] = self._read.get(key, 0) + 1
+        return message
+
+    async def wait(self, condition, timeout_s: float = 5.0) -> None:
+        """Wait until ``condition()`` holds; re-checked after every request that changes state."""
+        async with asyncio.timeout(timeout_s):
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+    def messages_to(self, chat_id: int) -> list[dict]:
+        return [m for m in self.sent if str(m["chat"]["id"]) == str(chat_id)]
+
+
+JSON_PARAMS = frozenset({"offset", "limit", "timeout", "allowed_updates", "reply_markup", "show_alert",
+                         "message_id", "entities", "link_preview_options", "commands", "drop_pending_updates",
+                         "cache_time", "disable_notification", "protect_content"})
+"""Parameters PTB sends JSON-encoded; the rest (chat_id, text, parse_mode, ...) stay strings."""
+
+
+def _decode(name: str, value: Any) -> Any:
+    return json.loads(value) if name in JSON_PARAMS and isinstance(value, str) else value

@@ -1,0 +1,309 @@
+"""The discord transport: discord.py 2.7 against a fake Discord (REST + gateway) on 127.0.0.1.
+
+The client logs in, syncs its slash commands and connects to the fake gateway inside a bot started
+by ``make_bot``; the fake then delivers INTERACTION_CREATE dispatches as Discord does for slash
+commands and button presses, and records the bot's interaction callbacks and channel messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fakes.discord_api import ALERT_CHANNEL_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
+from fakes.venue import plugin as venue_plugin
+from waiting import wait_for
+
+import discord.gateway
+import discord.http
+from bot import hookimpl
+from bot.api import Command, Reply, Strategy
+from bot.config import resolve_secrets
+from bot.domain import Alert, AlertLevel
+from plugins.discord.render import MAX_CHARS, alert_text, reply_block
+from plugins.discord.settings import PUBLIC_API_BASE, PUBLIC_GATEWAY, DiscordSettings
+
+ADMIN, VIEWER, STRANGER = 111111111111111111, 222222222222222222, 333333333333333333
+
+
+class Idle(Strategy):
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+
+class Plugin:
+    """A strategy to pause, and a throwaway command that must be confirmed."""
+
+    launched: list[str] = []
+
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("idle", Idle)
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def launch(bot, caller, args):
+            Plugin.launched.append(caller.user_id)
+            return Reply("Launched.", text=" ".join(args))
+
+        register(Command("launch", launch, "admin", "a dangerous test command", "[what]",
+                         confirm=lambda bot, args: "Really launch?"))
+
+        async def nap(bot, caller, args):
+            await asyncio.sleep(0.2)
+            return Reply("Rested.")
+
+        register(Command("nap", nap, "viewer", "a slow test command"))
+
+
+def config(fake: FakeDiscord, places: str = f"guild_ids = [{GUILD_ID}]\nchannel_ids = [{CHANNEL_ID}]") -> str:
+    return f"""
+    [exchanges.v]
+    type = "scripted"
+    [strategies.s]
+    type = "idle"
+    [notifiers.dc]
+    type = "discord"
+    token = "env:ARBOT_TEST_DISCORD_TOKEN"
+    api_base = "{fake.api_base}"
+    gateway_url = "{fake.gateway_url}"
+    {places}
+    alert_channel_id = {ALERT_CHANNEL_ID}
+    min_level = "info"
+    users = {{ "{ADMIN}" = "admin", "{VIEWER}" = "viewer" }}
+    """
+
+
+async def start_bot(make_bot, fake: FakeDiscord, monkeypatch, token: str = "discord-test-token", **places):
+    """A bot with the discord notifier pointed at ``fake``, started with its secrets resolved.
+
+    make_bot does not resolve secrets (its other users have none), so this starts the bot itself;
+    the caller stops it, before the fake goes away."""
+    monkeypatch.setenv("ARBOT_TEST_DISCORD_TOKEN", token)
+    bot = await make_bot(config(fake, **places), extra=[("scripted", venue_plugin), ("test-discord", Plugin)],
+                         start=False)
+    resolve_secrets(bot.config)
+    await bot.start()
+    return bot
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake, make_bot, monkeypatch):
+    """A started bot with the discord notifier connected to the fake; stopped before the fake is."""
+    Plugin.launched.clear()
+    bot = await start_bot(make_bot, fake, monkeypatch)
+    try:
+        assert "dc" in bot.notifiers, "the discord notifier did not start"
+        await wait_for(fake.ready.is_set, what="the client to identify on the fake gateway")
+        yield bot
+    finally:
+        await bot.stop()
+
+
+def audit(bot, user_id: int) -> list[tuple[str, str, str, str]]:
+    return [(r.transport, r.chat_id, r.command, r.outcome) for r in bot.store.audit_log() if r.user_id == str(user_id)]
+
+
+async def test_login_and_slash_commands_synced_per_guild(bot, fake):
+    assert ("GET", "/users/@me") in fake.requests and ("GET", "/oauth2/applications/@me") in fake.requests
+    names = {c["name"] for c in fake.synced[str(GUILD_ID)]}
+    assert {"status", "pause", "resume", "help", "launch"} <= names
+    pause = next(c for c in fake.synced[str(GUILD_ID)] if c["name"] == "pause")
+    assert pause["options"][0]["name"] == "args" and not pause["options"][0].get("required")
+    assert "global" not in fake.synced
+    await wait_for(lambda: fake.heartbeats >= 1, what="a heartbeat (ACKed by the fake)")
+    assert fake.compression in ("zlib-stream", "zstd-stream")  # zlib-stream frames are sent compressed
+
+
+async def test_admin_gets_status_in_a_code_block(bot, fake):
+    callback = await fake.slash(ADMIN, "status")
+    assert callback.type == 4 and not callback.ephemeral
+    assert callback.content.startswith("```\n") and callback.content.endswith("\n```")
+    assert "paper" in callback.content or "observe" in callback.content or "live" in callback.content
+    assert ("discord", str(CHANNEL_ID), "status", "ok") in audit(bot, ADMIN)
+
+
+async def test_stranger_is_refused_once_audited_and_nothing_pauses(bot, fake):
+    callback = await fake.slash(STRANGER, "pause", "s")
+    assert callback.ephemeral and "Not authorized." in callback.content
+    assert callback.content.count("\n") == 2  # the fences and one line
+    assert not bot.strategies["s"].paused
+    assert ("discord", str(CHANNEL_ID), "pause", "refused: no role") in audit(bot, STRANGER)
+
+
+async def test_a_slash_command_arbot_does_not_know_gets_one_private_line(bot, fake):
+    callback = await fake.slash(ADMIN, "gone")  # e.g. synced by an earlier version, since removed
+    assert callback.ephemeral and callback.content == "That command is not available."
+
+
+async def test_a_viewer_cannot_pause_and_outside_the_channels_nobody_has_a_role(bot, fake):
+    callback = await fake.slash(VIEWER, "pause", "s")
+    assert "needs the operator role" in callback.content
+    assert not bot.strategies["s"].paused
+    # The admin outside the configured channel has no role there.
+    callback = await fake.slash(ADMIN, "pause", "s", channel_id=OTHER_CHANNEL_ID)
+    assert callback.ephemeral and "Not authorized." in callback.content
+    assert not bot.strategies["s"].paused
+    callback = await fake.slash(ADMIN, "pause", "s")
+    assert bot.strategies["s"].paused and not callback.ephemeral
+
+
+async def test_confirmation_needs_the_same_users_button_press(bot, fake):
+    question = await fake.slash(ADMIN, "launch", "rocket")
+    assert "Really launch?" in question.content and Plugin.launched == []
+    [custom_id] = question.custom_ids
+    assert re.fullmatch(r"arbot:confirm:[A-Za-z0-9_-]+", custom_id)
+
+    foreign = await fake.click(question.message, VIEWER)
+    assert foreign.type == 4 and foreign.ephemeral and "Only the user who sent the command" in foreign.content
+    stranger = await fake.click(question.message, STRANGER)
+    assert stranger.ephemeral and Plugin.launched == []
+
+    done = await fake.click(question.message, ADMIN)
+    assert done.type == 7 and "Launched." in done.content and "rocket" in done.content
+    assert done.data.get("components") == []  # the button is gone
+    assert Plugin.launched == [str(ADMIN)]
+
+    replay = await fake.click(question.message, ADMIN, custom_id)  # a double tap
+    assert replay.ephemeral and "Already confirmed once." in replay.content
+    assert Plugin.launched == [str(ADMIN)]
+    outcomes = [o for _, _, c, o in audit(bot, ADMIN) if c == "launch"]
+    assert "awaiting confirmation" in outcomes and "confirmed: ok" in outcomes
+
+
+async def test_a_slow_command_is_deferred_and_answered_by_a_follow_up(bot, fake, monkeypatch):
+    monkeypatch.setattr("plugins.discord.notifier.REPLY_WITHIN_S", 0.05)
+    callback = await fake.slash(VIEWER, "nap")
+    assert callback.type == 5  # "arbot is thinking...", before Discord's 3 s are up
+    await wait_for(lambda: fake.followups, what="the follow-up message")
+    [followup] = fake.followups
+    assert "Rested." in followup["content"]
+    assert ("discord", str(CHANNEL_ID), "nap", "ok") in audit(bot, VIEWER)
+
+
+async def test_the_client_resumes_after_the_gateway_drops_it(bot, fake):
+    await fake.drop()
+    await wait_for(fake.resumed.is_set, what="the client to resume its session")
+    assert fake.identifies == 1 and fake.resumes == 1
+    assert (await fake.slash(ADMIN, "status")).type == 4
+
+
+async def test_a_refused_token_leaves_the_notifier_out_and_the_bot_running(fake, make_bot, monkeypatch):
+    bot = await start_bot(make_bot, fake, monkeypatch, token="not-the-token")
+    try:
+        assert "dc" not in bot.notifiers and "s" in bot.strategies
+        assert fake.requests == [("GET", "/users/@me")] and fake.identifies == 0
+        assert discord.http.Route.BASE == PUBLIC_API_BASE  # the override did not outlive the failure
+        assert any("LoginFailure" in e for e in bot.plugins.infos["discord"].errors)
+    finally:
+        await bot.stop()
+
+
+async def test_without_guild_ids_commands_are_global_and_work_in_a_dm(fake, make_bot, monkeypatch):
+    bot = await start_bot(make_bot, fake, monkeypatch, places="")
+    try:
+        assert "status" in {c["name"] for c in fake.synced["global"]}
+        await wait_for(fake.ready.is_set, what="the client to identify")
+        callback = await fake.slash(VIEWER, "status", guild_id=None, channel_id=555)
+        assert callback.type == 4 and "```" in callback.content and not callback.ephemeral
+        refused = await fake.slash(STRANGER, "status", guild_id=None, channel_id=556)
+        assert refused.ephemeral and "Not authorized." in refused.content
+        assert ("discord", "555", "status", "ok") in audit(bot, VIEWER)
+    finally:
+        await bot.stop()
+
+
+async def test_a_refused_sync_is_alerted_and_the_rest_still_runs(fake, make_bot, monkeypatch):
+    fake.refuse_sync = True
+    bot = await start_bot(make_bot, fake, monkeypatch)
+    try:
+        assert "dc" in bot.notifiers
+        await fake.wait_channel_message(ALERT_CHANNEL_ID, "Discord slash commands not synced")
+    finally:
+        await bot.stop()
+
+
+async def test_alerts_post_to_the_alert_channel(bot, fake):
+    bot.alert(AlertLevel.WARNING, "feed", "kraken feed reconnected", source="kraken", gaps="2")
+    message = await fake.wait_channel_message(ALERT_CHANNEL_ID, "kraken feed reconnected")
+    assert message["content"] == "**WARNING** [kraken] kraken feed reconnected  `gaps=2`"
+    assert all(m["channel_id"] == str(ALERT_CHANNEL_ID) for m in fake.channel_messages)
+
+
+async def test_an_alert_refused_with_429_is_sent_after_retry_after(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")  # nothing else in flight
+    fake.rate_limits = [0.2]
+    bot.alert(AlertLevel.ERROR, "risk", "daily loss limit exceeded", source="limits")
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "daily loss limit exceeded")
+    (refused_at, refused), (sent_at, sent) = fake.message_times[-2:]
+    assert (refused, sent) == (429, 200) and sent_at - refused_at >= 0.2
+
+
+async def test_endpoints_are_restored_after_stop(fake, make_bot, monkeypatch):
+    bot = await start_bot(make_bot, fake, monkeypatch)
+    try:
+        assert discord.http.Route.BASE == fake.api_base
+    finally:
+        await bot.stop()
+    assert discord.http.Route.BASE == PUBLIC_API_BASE
+    assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == PUBLIC_GATEWAY
+
+
+def test_reply_block_and_alert_text_fit_discord():
+    long = Reply("t", rows=[("x" * 50,)] * 100)
+    assert len(reply_block(long)) <= MAX_CHARS and reply_block(long).endswith("\n```")
+    assert "```" not in reply_block(Reply("a ``` b"))[3:-3]
+    alert = Alert(AlertLevel.ERROR, "risk", "limits", "x" * 3000, ts_ns=0)
+    assert len(alert_text(alert)) <= MAX_CHARS
+
+
+def test_settings_reject_bad_roles_and_urls():
+    from bot.settings import Secret
+
+    settings = DiscordSettings(token=Secret("env:X"), users={"12": "root", "bob": "admin"}, api_base="ftp://x",
+                               gateway_url="http://x")
+    problems = dict(settings.validate())
+    assert set(problems) == {"users.12", "users.bob", "api_base", "gateway_url"}
+
+
+def test_config_example_documents_every_discord_key_and_is_valid_uncommented():
+    import dataclasses
+    import tomllib
+
+    from bot.settings import parse_settings
+
+    text = (Path(__file__).resolve().parents[3] / "config.example.toml").read_text()
+    block = text[text.index("# [notifiers.discord]"):].split("\n\n")[0]
+    lines = [line[2:] for line in block.splitlines() if line.startswith("# ") and not line.startswith("#  ")]
+    table = tomllib.loads("\n".join(lines))["notifiers"]["discord"]
+    assert set(table) == {f.name for f in dataclasses.fields(DiscordSettings)}
+    issues: list = []
+    assert parse_settings(DiscordSettings, table, "notifiers.discord", issues) is not None, issues
+
+
+async def test_a_command_name_discord_cannot_take_is_left_out_not_fatal(caplog):
+    from plugins.discord.client import ArbotClient
+
+    async def handler(bot, caller, args):
+        return Reply("x")
+
+    client = ArbotClient(transport=None)
+    try:
+        names = client.add_commands([Command("ok-name", handler, "viewer", "fine"),
+                                     Command("n" * 40, handler, "viewer", "too long for Discord")],
+                                    run=None, guild_ids=[])
+        assert names == ["ok-name"]
+        assert "is not offered on Discord" in caplog.text
+    finally:
+        await client.close()

@@ -1,0 +1,290 @@
+"""The telegram plugin: real python-telegram-bot 22 against a fake Bot API on 127.0.0.1, in a real bot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from fakes.telegram_api import FakeBotAPI
+from fakes.venue import plugin as venue_plugin
+from waiting import wait_for
+
+from bot import hookimpl
+from bot.api import Command, Reply, Strategy
+from bot.clock import ManualClock
+from bot.config import resolve_secrets
+from bot.domain import AlertLevel, OrderIntent, Side
+
+TOKEN = "123456:TEST-token-for-the-fake-api"
+ADMIN, OPERATOR, STRANGER, OTHER_ADMIN = 1001, 1002, 6666, 1003
+GROUP, ALERTS = -500, -700
+
+
+class Idle(Strategy):
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+
+class Throwaway:
+    """A strategy to pause and a dangerous command that needs a confirmation."""
+
+    nuked: list[list[str]] = []
+
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("idle", Idle)
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def nuke(bot, caller, args):
+            Throwaway.nuked.append(args)
+            return Reply("Nuked.", text=f"by {caller.user_id}")
+
+        register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
+
+
+def config(api: FakeBotAPI, extra: str = "") -> str:
+    return f"""
+        [exchanges.v]
+        type = "scripted"
+        [strategies.s]
+        type = "idle"
+        [notifiers.tg]
+        type = "telegram"
+        token = "env:ARBOT_TEST_TG_TOKEN"
+        base_url = "{api.base_url}"
+        users = {{ {ADMIN} = "admin", {OPERATOR} = "operator", {OTHER_ADMIN} = "admin" }}
+        alert_chats = {{ {ALERTS} = "all -bot", {GROUP} = "risk" }}
+        poll_timeout_s = 5
+        max_retries = 2
+    """ + extra
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    fake = await FakeBotAPI(TOKEN).start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def start_bot(api, make_bot, monkeypatch):
+    """Like ``make_bot``, with the token resolved from the environment; stopped before the fake closes."""
+    monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", TOKEN)
+    started = []
+
+    async def factory(extra: str = "", clock=None):
+        Throwaway.nuked.clear()
+        bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
+                             start=False, clock=clock)
+        resolve_secrets(bot.config)
+        await bot.start()
+        started.append(bot)
+        return bot
+
+    yield factory
+    for bot in started:
+        await bot.stop()
+
+
+def audit(bot) -> list[tuple[str, str, str, str, str]]:
+    return [(a.transport, a.user_id, a.chat_id, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+
+
+async def test_an_admins_status_gets_an_aligned_monospace_reply(api, start_bot):
+    bot = await start_bot()
+    assert "tg" in bot.notifiers  # started: getMe answered with the right token
+    await api.command(ADMIN, "/status")
+    reply = await api.next_message(ADMIN)
+    assert reply["parse_mode"] == "HTML" and reply["text"].startswith("<pre>Status\n")
+    assert reply["text"].endswith("</pre>")
+    lines = reply["text"].removeprefix("<pre>").removesuffix("</pre>").splitlines()
+    assert lines[1].split() == ["mode", "paper"]
+    assert any(line.split()[:2] == ["s", "running"] for line in lines)
+    assert lines[1].index("paper") == next(line for line in lines if line.startswith("open orders")).index("0")
+    assert audit(bot) == [("telegram", str(ADMIN), str(ADMIN), "status", "ok")]
+    assert all(c.status != 401 for c in api.calls)
+
+
+async def test_html_in_a_reply_is_escaped(api, start_bot):
+    await start_bot()
+    await api.command(ADMIN, "/pause <b>&x")
+    reply = await api.next_message(ADMIN)
+    assert "No strategy named &lt;b&gt;&amp;x." in reply["text"] and "<b>" not in reply["text"]
+
+
+async def test_a_stranger_is_refused_audited_and_pauses_nothing_in_private_and_in_a_group(api, start_bot):
+    bot = await start_bot()
+    await api.command(STRANGER, "/pause")
+    private = await api.next_message(STRANGER)
+    await api.command(STRANGER, "/pause s", chat_id=GROUP)  # a group where the admin reads alerts
+    await api.command(ADMIN, "/status", chat_id=GROUP)  # the admin is answered in the same group
+    in_group = await api.next_message(GROUP)
+    admin_in_group = await api.next_message(GROUP)
+    assert private["text"] == in_group["text"] == "<pre>Not authorized.</pre>"  # one line, nothing more
+    assert admin_in_group["text"].startswith("<pre>Status")
+    assert not bot.strategies["s"].paused
+    assert audit(bot) == [("telegram", str(STRANGER), str(STRANGER), "pause", "refused: no role"),
+                          ("telegram", str(STRANGER), str(GROUP), "pause", "refused: no role"),
+                          ("telegram", str(ADMIN), str(GROUP), "status", "ok")]
+
+
+async def test_an_operator_pauses_and_a_command_for_another_bot_is_ignored(api, start_bot):
+    bot = await start_bot()
+    await api.command(OPERATOR, "/pause@some_other_bot s", chat_id=GROUP)
+    await api.command(OPERATOR, "/pause@arbot_test_bot s", chat_id=GROUP)
+    reply = await api.next_message(GROUP)
+    assert "Paused: s" in reply["text"] and bot.strategies["s"].paused
+    assert [a[3:] for a in audit(bot)] == [("pause", "ok")]
+
+
+async def test_a_dangerous_command_runs_only_on_the_same_users_button(api, start_bot):
+    bot = await start_bot()
+    await api.command(ADMIN, "/nuke all", chat_id=GROUP)
+    question = await api.next_message(GROUP)
+    assert question["text"].startswith("<pre>Nuke everything?\nConfirm within 60 s.")
+    [[button]] = question["reply_markup"]["inline_keyboard"]
+    assert button["text"] == "Confirm" and Throwaway.nuked == []
+
+    await api.press(OTHER_ADMIN, question)  # another admin, same group: refused
+    await api.wait(lambda: len(api.answered) == 1)
+    assert api.answered[0]["text"] == "Only the user who sent the command can confirm it."
+    await api.press(STRANGER, question)
+    await api.wait(lambda: len(api.answered) == 2)
+    assert Throwaway.nuked == [] and "reply_markup" in question
+
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)  # the question became the result
+    assert question["text"] == f"<pre>Nuked.\nby {ADMIN}</pre>" and Throwaway.nuked == [["all"]]
+    await api.press(ADMIN, {**question, "reply_markup": {"inline_keyboard": [[button]]}})  # replayed
+    await api.wait(lambda: len(api.answered) == 4)
+    assert api.answered[3]["text"] == "Already confirmed once." and Throwaway.nuked == [["all"]]
+    assert [a[1:] for a in audit(bot)] == [
+        (str(ADMIN), str(GROUP), "nuke", "awaiting confirmation"),
+        (str(OTHER_ADMIN), str(GROUP), "nuke", "refused: confirmation of another user"),
+        (str(STRANGER), str(GROUP), "nuke", "refused: confirmation of another user"),
+        (str(ADMIN), str(GROUP), "nuke", "confirmed: ok"),
+        (str(ADMIN), str(GROUP), "nuke", "refused: confirmation already used")]
+
+
+async def test_an_expired_confirmation_does_nothing(api, start_bot):
+    clock = ManualClock()
+    bot = await start_bot(clock=clock)
+    await api.command(ADMIN, "/nuke")
+    question = await api.next_message(ADMIN)
+    clock.advance(60.5)
+    await api.press(ADMIN, question)
+    await api.wait(lambda: len(api.answered) == 1)
+    assert api.answered[0]["text"] == "Confirmation expired; send /nuke again."
+    assert Throwaway.nuked == [] and "reply_markup" in question
+    assert audit(bot)[-1][3:] == ("nuke", "refused: confirmation expired")
+
+
+async def test_alerts_reach_the_chats_that_take_their_kind(api, start_bot):
+    bot = await start_bot()
+    bot.alert(AlertLevel.WARNING, "risk", "limits blocked an order", source="s", notional="1200 USD")
+    bot.alert(AlertLevel.INFO, "fill", "buy 0.01 BTC/USD at 30000", source="s", fee="0.48 USD")
+    risk_alert = await api.next_message(ALERTS)
+    fill_alert = await api.next_message(ALERTS)
+    assert risk_alert["text"] == "⚠️ [s] limits blocked an order  notional=1200 USD"
+    assert fill_alert["text"] == "ℹ️ [s] buy 0.01 BTC/USD at 30000  fee=0.48 USD"
+    assert (await api.next_message(GROUP))["text"] == risk_alert["text"]  # the group takes "risk" only
+    assert [m["text"] for m in api.messages_to(GROUP)] == [risk_alert["text"]]
+    assert not any("arbot started" in m["text"] for m in api.sent)  # "all -bot": bot alerts are off
+    assert "reply_markup" not in risk_alert and risk_alert["parse_mode"] is None
+
+
+async def test_a_429_is_retried_after_the_time_telegram_asked_for(api, start_bot):
+    bot = await start_bot()
+    api.refuse_next("sendMessage", retry_after_s=1)
+    bot.alert(AlertLevel.ERROR, "risk", "feed lost", source="v")
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    # while the alert waits out retry_after, trading goes on: an order reaches the venue
+    venue = bot.exchanges["v"]
+    bot.executor.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("100"), client_order_id="o1"))
+    await wait_for(lambda: len(venue.received) == 1, what="the order to reach the venue")
+    order_sent_at = asyncio.get_running_loop().time()
+    delivered = await api.next_message(ALERTS)
+    assert delivered["text"] == "❗ [v] feed lost"
+    sends = [c for c in api.calls if c.method == "sendMessage"]
+    assert [c.status for c in sends[:2]] == [429, 200]
+    assert sends[1].at - sends[0].at >= 1.0  # waited retry_after, measured on the loop clock
+    assert order_sent_at < sends[1].at
+
+
+async def test_a_429_on_a_command_reply_is_retried_too(api, start_bot):
+    await start_bot()
+    api.refuse_next("sendMessage", retry_after_s=1)
+    await api.command(ADMIN, "/help")
+    reply = await api.next_message(ADMIN)
+    assert "/status" in reply["text"] and "/nuke" in reply["text"]
+    sends = [c for c in api.calls if c.method == "sendMessage"]
+    assert [c.status for c in sends] == [429, 200] and sends[1].at - sends[0].at >= 1.0
+
+
+async def test_stopping_acknowledges_updates_and_closes_cleanly(api, start_bot):
+    bot = await start_bot()
+    await api.command(ADMIN, "/status")
+    await api.next_message(ADMIN)
+    await bot.stop()
+    last = [c for c in api.calls if c.method == "getUpdates"][-1]
+    assert last.params["timeout"] == 0 and last.params["offset"] == 2  # update 1 acknowledged
+
+
+async def test_a_wrong_token_leaves_the_notifier_out_and_names_the_plugin(api, make_bot, monkeypatch):
+    from fakes.venue import plugin as venue
+
+    monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", "999:wrong-token-value")
+    bot = await make_bot(config(api), extra=[("venue", venue), ("throwaway", Throwaway)], start=False)
+    resolve_secrets(bot.config)
+    await bot.start()
+    try:
+        assert "tg" not in bot.notifiers
+        errors = bot.plugins.infos["telegram"].errors
+        assert errors == [f'notifier "tg" failed to start: BotAPIUnavailable: InvalidToken from {api.base_url}: '
+                          'The token `env:ARBOT_TEST_TG_TOKEN` was rejected by the server.']
+    finally:
+        await bot.stop()
+
+
+def test_settings_refuse_unknown_roles_and_bad_chat_ids():
+    from bot.config import build_config, parse_toml
+    from bot.plugins import collect, load_plugins
+    from bot.settings import ConfigError
+
+    registry = collect(load_plugins(entry_points=[], extra=[("telegram", __import__("plugins.telegram").telegram)]))
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml("""
+            [notifiers.tg]
+            type = "telegram"
+            token = "env:X"
+            users = { 1 = "root", alice = "admin" }
+            alert_chats = { general = "all" }
+        """, "t"), registry, "t")
+    assert [str(i) for i in info.value.issues] == [
+        'notifiers.tg.users.1: expected one of "viewer", "operator", "admin", got "root"',
+        "notifiers.tg.users.alice: expected a numeric Telegram user id as the key",
+        "notifiers.tg.alert_chats.general: expected a numeric chat id (or @channelname) as the key"]
+
+
+def test_alert_kinds_per_chat():
+    from plugins.telegram.settings import AlertKinds
+
+    assert AlertKinds.parse("all").wants("fill")
+    assert not AlertKinds.parse("all -fill").wants("fill") and AlertKinds.parse("all -fill").wants("risk")
+    assert AlertKinds.parse("risk, plugin_error").wants("plugin_error")
+    assert not AlertKinds.parse("risk plugin_error").wants("fill")
+
+
+def test_a_long_reply_is_cut_to_fit_one_telegram_message():
+    from plugins.telegram.render import MAX_CHARS, reply_html
+
+    rendered = reply_html(Reply("Orders", rows=[("o", "<" * 50)] * 200))
+    assert rendered.startswith("<pre>Orders\n") and rendered.endswith("\n…</pre>")
+    visible = rendered.removeprefix("<pre>").removesuffix("</pre>").replace("&lt;", "<")
+    assert len(visible) == MAX_CHARS
