@@ -1,0 +1,298 @@
+"""Kraken as an arbot Exchange: verified books from WebSocket v2, orders over signed REST.
+
+**Client order ids.** Kraken's ``cl_ord_id`` is a UUID or free text of at most 18 characters, and
+it is unique only among *open* orders. An id that fits is sent as it is; a longer one is sent as
+``uuid5(ARBOT_NAMESPACE, id)``, which is deterministic, so the same order is found again by the
+same id after a restart. A lost AddOrder answer (timeout, dropped connection) raises
+``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
+``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
+
+**Fills by polling.** Orders we placed and that are not final are polled every ``fill_poll_s``
+with one ``QueryOrders`` call (``trades=true``); new trade ids are read with ``QueryTrades`` and
+published as ``Fill`` (trade id = Kraken's trade txid, so a fill seen twice is deduplicated by the
+executor), then an ``OrderReport``. Polling was chosen over the private ``executions`` channel
+because it needs no second authenticated WebSocket with its own token and reconnect logic, and
+because the same calls answer recovery and reconciliation; the cost is up to ``fill_poll_s`` of
+latency on a resting order's fill and one REST call per poll while orders are open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from decimal import Decimal
+
+from bot.api import Context, Exchange, OrderNotFound, PermanentError
+from bot.domain import (
+    Balance,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    Fill,
+    Liquidity,
+    MarketInfo,
+    Order,
+    OrderReport,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    split_symbol,
+)
+from bot.ratelimit import TokenBucket
+
+from .book import KrakenBooks, SymbolBook
+from .feed import KrakenFeed
+from .rest import KrakenRest
+from .settings import KrakenSettings
+
+ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
+_FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
+_ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
+           "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
+           "XDG": "DOGE"}
+
+
+def venue_client_id(client_order_id: str) -> str:
+    """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic)."""
+    if _FREE_TEXT_ID.fullmatch(client_order_id):
+        return client_order_id
+    return str(uuid.uuid5(ARBOT_NAMESPACE, client_order_id))
+
+
+def asset_name(kraken_asset: str) -> str:
+    """Kraken's balance keys (``XXBT``, ``ZUSD``) -> the names our symbols use (``BTC``, ``USD``)."""
+    return _ASSETS.get(kraken_asset, kraken_asset)
+
+
+class KrakenExchange(Exchange):
+    """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
+
+    Settings = KrakenSettings
+    simulated = False
+
+    def __init__(self, name: str, settings: KrakenSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.books = KrakenBooks(settings.depth, on_book=self._on_book, symbols=settings.symbols)
+        self.feed = KrakenFeed(
+            settings.ws_url, settings.symbols, settings.depth, self.books,
+            silence_timeout_s=settings.silence_timeout_s, reconnect_initial_s=settings.reconnect_initial_s,
+            reconnect_max_s=settings.reconnect_max_s, on_state=self._on_state,
+        )
+        self.states: dict[str, FeedState] = {}
+        self.rest: KrakenRest | None = None
+        self._cids: dict[str, str] = {}
+        """Venue cl_ord_id -> our client order id."""
+        self._tracked: dict[str, tuple[str, str, OrderState]] = {}
+        """Our orders not yet final: client order id -> (symbol, txid, last state reported)."""
+        self._trades: dict[str, Fill] = {}
+        self._running = False
+        self._poll_wakeup = asyncio.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.api_key is not None and s.api_secret is not None:
+            bucket = TokenBucket(s.rest_per_s, s.rest_burst)
+            self.rest = KrakenRest(s.rest_url, s.api_key.reveal(), s.api_secret.reveal(),
+                                   timeout_s=s.request_timeout_s, bucket=bucket,
+                                   rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns)
+        self._running = True
+        self.ctx.create_task(self.feed.run(), "market data")
+        if self.rest is not None:
+            self.ctx.create_task(self._poll_fills(), "fill polling")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.start_timeout_s
+        # strategies start after us and assume a live feed: give the first snapshots a chance
+        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._running = False
+        self._poll_wakeup.set()
+        await self.feed.stop()
+        if self.rest is not None:
+            await self.rest.close()
+
+    # --- market data ------------------------------------------------------------------------
+
+    def _on_state(self, symbol: str, state: FeedState, reason: str) -> None:
+        if self.states.get(symbol) is state:
+            return
+        self.states[symbol] = state
+        self.ctx.log.info("kraken %s feed %s: %s", symbol, state, reason)
+        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
+
+    def _on_book(self, sb: SymbolBook) -> None:
+        if self.states.get(sb.symbol) is not FeedState.LIVE:
+            self._on_state(sb.symbol, FeedState.LIVE, "snapshot verified")
+        bids, asks = sb.levels(self.settings.publish_levels)
+        self.ctx.bus.publish(BookUpdate(self.name, sb.symbol, bids, asks, self.ctx.clock.time_ns()))
+
+    def market(self, symbol: str) -> MarketInfo:
+        info = self.books.pairs[symbol]  # KeyError: not subscribed, or no instrument data yet
+        base, quote = split_symbol(symbol)
+        return MarketInfo(
+            symbol, base, quote,
+            tick_size=info.price_increment or Decimal(1).scaleb(-info.price_precision),
+            lot_size=info.qty_increment or Decimal(1).scaleb(-info.qty_precision),
+            min_qty=info.qty_min or Decimal(0), min_notional=info.cost_min or Decimal(0),
+        )
+
+    # --- orders -----------------------------------------------------------------------------
+
+    def _api(self) -> KrakenRest:
+        if self.rest is None:
+            raise PermanentError(f"{self.name}: no api_key/api_secret configured: market data only")
+        return self.rest
+
+    async def place_order(self, order: Order) -> OrderState:
+        rest = self._api()
+        vid = venue_client_id(order.client_order_id)
+        self._cids[vid] = order.client_order_id
+        params = {
+            "pair": self.settings.rest_pair(order.symbol),
+            "type": "buy" if order.side is Side.BUY else "sell",
+            "ordertype": "market" if order.order_type is OrderType.MARKET else "limit",
+            "volume": str(order.qty),
+            "price": str(order.price) if order.order_type is OrderType.LIMIT and order.price is not None else None,
+            "timeinforce": "IOC" if order.tif is TimeInForce.IOC else None,
+            "oflags": "post" if order.post_only else None,
+            "cl_ord_id": vid,
+        }
+        result = await rest.private("AddOrder", params)
+        txid = (result.get("txid") or [None])[0]
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
+        if txid is not None:
+            self._tracked[order.client_order_id] = (order.symbol, txid, state)
+            self._poll_wakeup.set()
+        return state
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        rest = self._api()
+        try:
+            await rest.private("CancelOrder", {"cl_ord_id": venue_client_id(client_order_id)})
+        except OrderNotFound:
+            pass  # closed meanwhile, or never seen: the look-up below tells which
+        state = await self.fetch_order(symbol, client_order_id)
+        if state is None:
+            raise OrderNotFound(f"{self.name} has no order {client_order_id}")
+        return state
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        rest = self._api()
+        vid = venue_client_id(client_order_id)
+        self._cids[vid] = client_order_id
+        found = (await rest.private("OpenOrders", {"trades": "true", "cl_ord_id": vid})).get("open") or {}
+        if not found:
+            found = (await rest.private("ClosedOrders", {"trades": "true", "cl_ord_id": vid})).get("closed") or {}
+        matches = [(txid, info) for txid, info in found.items() if info.get("cl_ord_id") in (vid, None)]
+        if not matches:
+            return None
+        txid, info = max(matches, key=lambda m: Decimal(str(m[1].get("opentm", 0))))
+        state = await self._state(client_order_id, symbol, txid, info)
+        if not state.status.terminal:
+            self._tracked[client_order_id] = (symbol, txid, state)
+        return state
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        rest = self._api()
+        found = (await rest.private("OpenOrders", {"trades": "true"})).get("open") or {}
+        symbols = {self.settings.rest_pair(sym): sym for sym in self.settings.symbols}
+        out = []
+        for txid, info in found.items():
+            descr = info.get("descr") or {}
+            order_symbol = symbols.get(descr.get("pair", ""), descr.get("pair", ""))
+            if symbol is not None and order_symbol != symbol:
+                continue
+            vid = info.get("cl_ord_id") or txid
+            cid = self._cids.get(vid, vid)
+            out.append(await self._state(cid, order_symbol, txid, info))
+        return out
+
+    async def balances(self) -> dict[str, Balance]:
+        result = await self._api().private("Balance")
+        out = {}
+        for asset, amount in result.items():
+            name = asset_name(asset)
+            value = Decimal(str(amount))
+            out[name] = Balance(name, value, value)  # Balance has no holds; BalanceEx would
+        return out
+
+    # --- order state and fills --------------------------------------------------------------
+
+    async def _state(self, cid: str, symbol: str, txid: str, info: dict) -> OrderState:
+        volume = Decimal(str(info.get("vol", "0")))
+        executed = Decimal(str(info.get("vol_exec", "0")))
+        status = info.get("status")
+        if status in ("pending", "open"):
+            mapped = OrderStatus.OPEN
+        elif status == "closed":
+            mapped = OrderStatus.FILLED if executed >= volume else OrderStatus.CANCELLED
+        elif status in ("canceled", "expired"):
+            mapped = OrderStatus.CANCELLED
+        else:
+            mapped = OrderStatus.UNKNOWN
+        trade_ids = [str(t) for t in info.get("trades") or []]
+        fills = await self._fills(cid, symbol, info, trade_ids)
+        avg = Decimal(str(info["price"])) if executed and info.get("price") not in (None, "0", 0) else None
+        return OrderState(cid, mapped, exchange_order_id=txid, filled_qty=executed, avg_fill_price=avg,
+                          fills=tuple(fills), reason=str(info.get("reason") or ""))
+
+    async def _fills(self, cid: str, symbol: str, info: dict, trade_ids: list[str]) -> list[Fill]:
+        missing = [t for t in trade_ids if t not in self._trades]
+        if missing:
+            found = await self._api().private("QueryTrades", {"txid": ",".join(missing)})
+            quote = split_symbol(symbol)[1] if "/" in symbol else ""
+            for tid, t in found.items():
+                self._trades[tid] = Fill(
+                    self.name, symbol, cid, tid, Side.BUY if t.get("type") == "buy" else Side.SELL,
+                    Decimal(str(t["price"])), Decimal(str(t["vol"])), Decimal(str(t.get("fee", "0"))), quote,
+                    Liquidity.MAKER if t.get("maker") else Liquidity.TAKER,
+                    int(Decimal(str(t.get("time", "0"))) * 1_000_000_000),
+                )
+        return [self._trades[t] for t in trade_ids if t in self._trades]
+
+    async def _poll_fills(self) -> None:
+        """Every ``fill_poll_s`` while orders are open: publish new fills, then the order's state."""
+        while self._running:
+            if not self._tracked:
+                self._poll_wakeup.clear()
+                try:
+                    async with asyncio.timeout(self.settings.fill_poll_s):
+                        await self._poll_wakeup.wait()
+                except TimeoutError:
+                    pass
+                continue
+            await asyncio.sleep(self.settings.fill_poll_s)
+            if not self._running or not self._tracked:
+                continue
+            try:
+                await self.poll_once()
+            except Exception as exc:  # a failed poll is retried next time; the executor reconciles too
+                self.ctx.log.warning("kraken fill poll failed: %s", exc)
+
+    async def poll_once(self) -> None:
+        """One poll of every tracked order (also called by tests)."""
+        tracked = dict(self._tracked)
+        by_txid = {txid: (cid, symbol, last) for cid, (symbol, txid, last) in tracked.items()}
+        result = await self._api().private("QueryOrders", {"txid": ",".join(by_txid), "trades": "true"})
+        for txid, info in result.items():
+            if txid not in by_txid:
+                continue
+            cid, symbol, last = by_txid[txid]
+            state = await self._state(cid, symbol, txid, info)
+            if state.status is last.status and state.filled_qty == last.filled_qty:
+                continue
+            old = {f.trade_id for f in last.fills}
+            for fill in state.fills:
+                if fill.trade_id not in old:
+                    self.ctx.bus.publish(fill)
+            self.ctx.bus.publish(OrderReport(self.name, symbol, state, self.ctx.clock.time_ns()))
+            if state.status.terminal:
+                self._tracked.pop(cid, None)
+            else:
+                self._tracked[cid] = (symbol, txid, state)

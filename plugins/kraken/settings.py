@@ -1,0 +1,55 @@
+"""The Kraken venue's config table (``[exchanges.kraken]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import split_symbol
+from bot.settings import Secret, option
+
+DEPTHS = (10, 25, 100, 500, 1000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KrakenSettings:
+    """Market data over WebSocket v2, orders over REST."""
+
+    symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets, in Kraken v2 form "BTC/USD"')
+    depth: int = option(10, help="book depth subscribed per symbol: 10, 25, 100, 500 or 1000")
+    publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
+    ws_url: str = option("wss://ws.kraken.com/v2", help="public WebSocket v2 endpoint")
+    rest_url: str = option("https://api.kraken.com", help="REST endpoint (private calls go to /0/private/...)")
+    api_key: Secret | None = option(None, help='API key reference, "env:NAME" or "file:PATH"')
+    api_secret: Secret | None = option(None, help='API secret (base64) reference, "env:NAME" or "file:PATH"')
+    silence_timeout_s: float = option(5.0, gt=0, help="no message for this long: the connection is dropped and remade")
+    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
+    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
+    request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")
+    rest_per_s: float = option(1.0, gt=0, help="private REST calls per second (token bucket)...")
+    rest_burst: int = option(10, ge=1, help="...and how many may go at once")
+    rate_limit_pause_s: float = option(5.0, ge=0, help="after a rate-limit answer, no REST call for this long")
+    fill_poll_s: float = option(2.0, gt=0, help="open orders are polled this often for fills")
+    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the pairs' trading rules")
+    rest_pairs: dict[str, str] = option(
+        {}, help='REST pair name per symbol when not BASE+QUOTE with BTC as XBT, e.g. {"BTC/USD" = "XBTUSD"}')
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.depth not in DEPTHS:
+            problems.append(("depth", f"expected one of {', '.join(map(str, DEPTHS))}, got {self.depth}"))
+        for symbol in self.symbols:
+            try:
+                split_symbol(symbol)
+            except ValueError as exc:
+                problems.append(("symbols", str(exc)))
+        if (self.api_key is None) != (self.api_secret is None):
+            problems.append(("api_secret" if self.api_secret is None else "api_key",
+                             "give both api_key and api_secret, or neither (market data only)"))
+        return problems
+
+    def rest_pair(self, symbol: str) -> str:
+        """The pair name REST calls use for ``symbol``."""
+        if symbol in self.rest_pairs:
+            return self.rest_pairs[symbol]
+        base, quote = split_symbol(symbol)
+        return ("XBT" if base == "BTC" else base) + ("XBT" if quote == "BTC" else quote)

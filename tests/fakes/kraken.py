@@ -1,0 +1,458 @@
+"""A fake Kraken on 127.0.0.1: WebSocket v2 public ``book`` + ``instrument``, and the private REST API.
+
+It speaks the documented formats and keeps its own truth, computed independently of the plugin
+(Decimal text rendering for checksums, its own HMAC check of API-Sign), so a test compares the
+plugin against the venue rather than against itself. Faults on demand:
+
+* WebSocket: :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
+  sending, TCP stays open and pings are still answered), ``corrupt_next_checksums``, raw frames
+  with :meth:`FakeKrakenWS.send_raw`;
+* REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``),
+  ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
+  closed before any answer), ``hang_add_order_s`` (created, then the answer is late).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import zlib
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from websockets.asyncio.server import ServerConnection, serve
+
+API_KEY = "fake-key"
+API_SECRET = base64.b64encode(b"fake kraken secret for tests only " * 2).decode()
+
+
+def render(value: Decimal, decimals: int) -> str:
+    """A JSON number at ``decimals`` places, trailing zeros kept (what Kraken puts on the wire)."""
+    return f"{value:.{decimals}f}"
+
+
+def checksum(asks: list[tuple[Decimal, Decimal]], bids: list[tuple[Decimal, Decimal]], pd: int, qd: int) -> int:
+    """Kraken's documented algorithm, written from the text: format, drop '.', strip leading zeros."""
+    def part(levels):
+        return "".join(render(p, pd).replace(".", "").lstrip("0") + render(q, qd).replace(".", "").lstrip("0")
+                       for p, q in levels[:10])
+    return zlib.crc32((part(asks) + part(bids)).encode())
+
+
+class FakePair:
+    """One market on the fake: a full book deeper than any subscription."""
+
+    def __init__(self, symbol: str, price_decimals: int = 1, qty_decimals: int = 8):
+        self.symbol = symbol
+        self.pd = price_decimals
+        self.qd = qty_decimals
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+
+    def view(self, depth: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:depth]
+        asks = sorted(self.asks.items())[:depth]
+        return bids, asks
+
+    def level_json(self, price: Decimal, qty: Decimal) -> str:
+        return f'{{"price":{render(price, self.pd)},"qty":{render(qty, self.qd)}}}'
+
+    def instrument(self) -> dict:
+        inc_p = Decimal(1).scaleb(-self.pd)
+        inc_q = Decimal(1).scaleb(-self.qd)
+        base, quote = self.symbol.split("/")
+        return {"symbol": self.symbol, "base": base, "quote": quote, "status": "online",
+                "qty_precision": self.qd, "qty_increment": str(inc_q), "price_precision": self.pd,
+                "price_increment": str(inc_p), "qty_min": "0.0001", "cost_min": "0.5", "marginable": False}
+
+
+class FakeKrakenWS:
+    """The public WebSocket v2 endpoint."""
+
+    def __init__(self, pairs: list[FakePair], seed: int = 1):
+        self.pairs = {p.symbol: p for p in pairs}
+        self.rng = random.Random(seed)
+        self.connections: set[ServerConnection] = set()
+        self.subscriptions: dict[ServerConnection, dict[str, int]] = {}
+        """Per connection: book symbol -> subscribed depth."""
+        self.requests: list[dict] = []
+        """Every subscribe/unsubscribe received, in order."""
+        self.silent = False
+        self.corrupt_next_checksums = 0
+        self.sent_updates = 0
+        self.connection_count = 0
+        self.server = None
+        self.url = ""
+
+    async def start(self) -> FakeKrakenWS:
+        self.server = await serve(self._handler, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/v2"
+        return self
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    def book_requests(self, method: str = "subscribe") -> list[dict]:
+        return [r for r in self.requests if r["method"] == method and r["params"]["channel"] == "book"]
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        self.connections.add(ws)
+        self.subscriptions[ws] = {}
+        self.connection_count += 1
+        try:
+            async for text in ws:
+                try:
+                    request = json.loads(text)
+                    method, params = request["method"], request["params"]
+                except (ValueError, KeyError, TypeError):
+                    await ws.send(json.dumps({"error": "invalid request", "success": False}))
+                    continue
+                self.requests.append(request)
+                if self.silent:
+                    continue
+                await self._answer(ws, method, params, request.get("req_id"))
+        except Exception:
+            pass
+        finally:
+            self.connections.discard(ws)
+            self.subscriptions.pop(ws, None)
+
+    async def _answer(self, ws: ServerConnection, method: str, params: dict, req_id) -> None:
+        channel = params.get("channel")
+        if channel == "instrument" and method == "subscribe":
+            await ws.send(json.dumps({"method": "subscribe", "result": {"channel": "instrument", "snapshot": True},
+                                      "success": True, "req_id": req_id}))
+            data = {"assets": [], "pairs": [p.instrument() for p in self.pairs.values()]}
+            # numbers in the instrument message are JSON numbers, as Kraken sends them
+            text = json.dumps({"channel": "instrument", "type": "snapshot", "data": data})
+            for p in self.pairs.values():
+                for key in ("qty_increment", "price_increment", "qty_min", "cost_min"):
+                    text = text.replace(f'"{key}": "{p.instrument()[key]}"', f'"{key}": {p.instrument()[key]}')
+            await ws.send(text)
+            return
+        if channel != "book":
+            await ws.send(json.dumps({"method": method, "error": f"Channel {channel} unsupported",
+                                      "success": False, "req_id": req_id}))
+            return
+        depth = int(params.get("depth", 10))
+        subs = self.subscriptions.get(ws, {})
+        for symbol in params.get("symbol", []):
+            if symbol not in self.pairs:
+                await ws.send(json.dumps({"method": method, "error": "Currency pair not supported",
+                                          "success": False, "symbol": symbol, "req_id": req_id}))
+                continue
+            if method == "unsubscribe":
+                subs.pop(symbol, None)
+                await ws.send(json.dumps({"method": "unsubscribe", "result": {"channel": "book", "depth": depth,
+                                          "symbol": symbol}, "success": True, "req_id": req_id}))
+                continue
+            if symbol in subs:
+                await ws.send(json.dumps({"method": "subscribe", "error": "Already subscribed",
+                                          "success": False, "symbol": symbol, "req_id": req_id}))
+                continue
+            subs[symbol] = depth
+            await ws.send(json.dumps({"method": "subscribe", "result": {"channel": "book", "depth": depth,
+                                      "snapshot": True, "symbol": symbol}, "success": True, "req_id": req_id}))
+            await ws.send(self._book_frame("snapshot", self.pairs[symbol], depth, *self.pairs[symbol].view(depth)))
+
+    def _book_frame(self, kind: str, pair: FakePair, depth: int, bids, asks, view=None) -> str:
+        view_bids, view_asks = view if view is not None else (bids, asks)
+        crc = checksum(view_asks, view_bids, pair.pd, pair.qd)
+        if kind == "update" and self.corrupt_next_checksums > 0:
+            self.corrupt_next_checksums -= 1
+            crc ^= 0x5A5A
+        return ('{"channel":"book","type":"%s","data":[{"symbol":"%s","bids":[%s],"asks":[%s],"checksum":%d,'
+                '"timestamp":"2026-11-22T01:00:00.000000Z"}]}' % (
+                    kind, pair.symbol, ",".join(pair.level_json(p, q) for p, q in bids),
+                    ",".join(pair.level_json(p, q) for p, q in asks), crc))
+
+    # --- driving the market ---------------------------------------------------------------
+
+    def set_book(self, symbol: str, bids: dict[Decimal, Decimal], asks: dict[Decimal, Decimal]) -> None:
+        """Set the venue's book (before anyone subscribes, or followed by a resubscription)."""
+        pair = self.pairs[symbol]
+        pair.bids = dict(bids)
+        pair.asks = dict(asks)
+
+    async def change(self, symbol: str, bids: dict[Decimal, Decimal] | None = None,
+                     asks: dict[Decimal, Decimal] | None = None) -> None:
+        """Change levels (qty 0 deletes) and send each subscriber what its depth shows, as Kraken does:
+        changed levels inside the view, deletes of levels that left the book, the levels that came
+        into view; nothing for levels merely pushed out of view."""
+        pair = self.pairs[symbol]
+        before = {ws: pair.view(depth) for ws, subs in self.subscriptions.items()
+                  for s, depth in subs.items() if s == symbol}
+        for side, changes in ((pair.bids, bids or {}), (pair.asks, asks or {})):
+            for price, qty in changes.items():
+                if qty == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = qty
+        if self.silent:
+            return
+        for ws, (old_bids, old_asks) in before.items():
+            depth = self.subscriptions.get(ws, {}).get(symbol)
+            if depth is None:
+                continue
+            new_bids, new_asks = pair.view(depth)
+            out_bids = self._diff(old_bids, new_bids, pair.bids, bids or {})
+            out_asks = self._diff(old_asks, new_asks, pair.asks, asks or {})
+            if not out_bids and not out_asks:
+                continue
+            frame = self._book_frame("update", pair, depth, out_bids, out_asks, view=(new_bids, new_asks))
+            try:
+                await ws.send(frame)
+                self.sent_updates += 1
+            except Exception:
+                pass
+
+    @staticmethod
+    def _diff(before, after, book, changed):
+        was = dict(before)
+        now = dict(after)
+        out = [(p, q) for p, q in after if p not in was or was[p] != q or p in changed]
+        out += [(p, Decimal(0)) for p in was if p not in now and p not in book]
+        return out
+
+    async def random_updates(self, symbol: str, n: int) -> None:
+        """``n`` random changes, mostly near the touch, some deletes, some new best prices."""
+        pair = self.pairs[symbol]
+        tick = Decimal(1).scaleb(-pair.pd)
+        rng = self.rng
+        for _ in range(n):
+            bid_side = rng.random() < 0.5
+            side = pair.bids if bid_side else pair.asks
+            keys = sorted(side, reverse=bid_side)
+            r = rng.random()
+            i = min(int(rng.expovariate(0.3)), len(keys) - 1)
+            qty = Decimal(rng.randint(1, 10**9)).scaleb(-pair.qd)
+            if rng.random() < 0.05:
+                qty = Decimal("0.10000000") if pair.qd == 8 else qty
+            if r < 0.6 or len(keys) < 30:
+                price = keys[i] if r < 0.6 else keys[-1] + (-tick if bid_side else tick) * rng.randint(1, 3)
+                change = {price: qty}
+            elif r < 0.8:
+                change = {keys[i]: Decimal(0)}
+            else:
+                best_other = min(pair.asks) if bid_side else max(pair.bids)
+                price = keys[0] + (tick if bid_side else -tick)
+                if (bid_side and price >= best_other) or (not bid_side and price <= best_other):
+                    change = {keys[i]: qty}
+                else:
+                    change = {price: qty}
+            await self.change(symbol, **({"bids": change} if bid_side else {"asks": change}))
+            await asyncio.sleep(0)  # one loop: let the client read as a real venue's client would
+
+    # --- faults -------------------------------------------------------------------------
+
+    async def drop(self) -> None:
+        """Abort every connection (no close frame), as a network failure would."""
+        for ws in list(self.connections):
+            ws.transport.abort()
+
+    async def send_raw(self, frame: str) -> None:
+        for ws in list(self.connections):
+            await ws.send(frame)
+
+
+def populate(pair: FakePair, levels: int = 60, mid: Decimal = Decimal("30000"), seed: int = 3) -> None:
+    rng = random.Random(seed)
+    tick = Decimal(1).scaleb(-pair.pd)
+    pair.bids.clear()
+    pair.asks.clear()
+    price = mid - tick
+    for _ in range(levels):
+        pair.bids[price] = Decimal(rng.randint(1, 10**9)).scaleb(-pair.qd)
+        price -= tick * rng.randint(1, 3)
+    price = mid + tick
+    for _ in range(levels):
+        pair.asks[price] = Decimal(rng.randint(1, 10**9)).scaleb(-pair.qd)
+        price += tick * rng.randint(1, 3)
+    first_ask = min(pair.asks)
+    pair.asks[first_ask] = Decimal("12345678.12345678") if pair.qd == 8 else pair.asks[first_ask]
+
+
+# --- REST --------------------------------------------------------------------------------------
+
+
+class FakeKrakenREST:
+    """``POST /0/private/<Method>`` over plain asyncio HTTP/1.1 (keep-alive), checking API-Sign and nonces."""
+
+    def __init__(self, key: str = API_KEY, secret: str = API_SECRET):
+        self.key = key
+        self.secret = secret
+        self.last_nonce = 0
+        self.orders: dict[str, dict] = {}
+        """txid -> Kraken order info."""
+        self.trades: dict[str, dict] = {}
+        self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000"}
+        self.log: list[tuple[float, str, dict]] = []
+        """(loop time, method, params) of every request received."""
+        self.rate_limited = False
+        self.http_429 = False
+        self.lose_add_order = 0
+        self.hang_add_order_s = 0.0
+        self._txids = itertools.count(1)
+        self.server = None
+        self.url = ""
+
+    async def start(self) -> FakeKrakenREST:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    def orders_with(self, cl_ord_id: str) -> list[dict]:
+        return [o for o in self.orders.values() if o.get("cl_ord_id") == cl_ord_id]
+
+    def fill(self, txid: str, qty: Decimal, price: Decimal, maker: bool = True) -> str:
+        """The venue fills part of an order by itself."""
+        order = self.orders[txid]
+        tid = f"T{len(self.trades) + 1:05d}-FAKE"
+        self.trades[tid] = {"ordertxid": txid, "pair": order["descr"]["pair"], "time": 1700000000.5,
+                            "type": order["descr"]["type"], "ordertype": "limit", "price": str(price),
+                            "cost": str(price * qty), "fee": str((price * qty * Decimal("0.0016")).quantize(
+                                Decimal("0.00001"))), "vol": str(qty), "maker": maker}
+        executed = Decimal(order["vol_exec"]) + qty
+        order["vol_exec"] = str(executed)
+        order["price"] = str(price)
+        order["trades"].append(tid)
+        if executed >= Decimal(order["vol"]):
+            order["status"] = "closed"
+        return tid
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode().split("\r\n")
+                _, path, _ = lines[0].split(" ", 2)
+                headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:] if line)}
+                body = (await reader.readexactly(int(headers.get("content-length", 0)))).decode()
+                status, answer, action = await self._handle(path, headers, body)
+                if action == "lose":
+                    writer.transport.abort()
+                    return
+                payload = json.dumps(answer).encode()
+                writer.write(f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: "
+                             f"{len(payload)}\r\n\r\n".encode() + payload)
+                await writer.drain()
+        except Exception:
+            writer.transport.abort()
+        finally:
+            writer.close()
+
+    async def _handle(self, path: str, headers: dict, body: str) -> tuple[int, dict, str]:
+        method = path.rsplit("/", 1)[-1]
+        params = dict(parse_qsl(body))
+        self.log.append((asyncio.get_running_loop().time(), method, params))
+        if self.http_429:
+            return 429, {"error": ["EAPI:Rate limit exceeded"]}, ""
+        if headers.get("api-key") != self.key:
+            return 200, {"error": ["EAPI:Invalid key"]}, ""
+        digest = hashlib.sha256((params.get("nonce", "") + body).encode()).digest()
+        expected = base64.b64encode(hmac.new(base64.b64decode(self.secret), path.encode() + digest,
+                                             hashlib.sha512).digest()).decode()
+        if headers.get("api-sign") != expected:
+            return 200, {"error": ["EAPI:Invalid signature"]}, ""
+        nonce = int(params["nonce"])
+        if nonce <= self.last_nonce:
+            return 200, {"error": ["EAPI:Invalid nonce"]}, ""
+        self.last_nonce = nonce
+        if self.rate_limited:
+            return 200, {"error": ["EAPI:Rate limit exceeded"]}, ""
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return 404, {"error": ["EGeneral:Unknown method"]}, ""
+        try:
+            result = handler(params)
+        except _KrakenError as exc:
+            return 200, {"error": [str(exc)]}, ""
+        if method == "AddOrder":
+            if self.lose_add_order > 0:
+                self.lose_add_order -= 1
+                return 0, {}, "lose"
+            if self.hang_add_order_s:
+                await asyncio.sleep(self.hang_add_order_s)
+        return 200, {"error": [], "result": result}, ""
+
+    # --- methods ------------------------------------------------------------------------
+
+    def _m_AddOrder(self, p: dict) -> dict:
+        for key in ("pair", "type", "ordertype", "volume"):
+            if key not in p:
+                raise _KrakenError("EGeneral:Invalid arguments")
+        cl = p.get("cl_ord_id")
+        if cl and any(o["status"] in ("open", "pending") for o in self.orders_with(cl)):
+            raise _KrakenError("EOrder:Duplicate order")  # unique among open orders only
+        if Decimal(p["volume"]) * Decimal(p.get("price", "0")) > Decimal(self.balances["ZUSD"]) and p["type"] == "buy":
+            raise _KrakenError("EOrder:Insufficient funds")
+        txid = f"O{next(self._txids):05d}-FAKE-ORDER"
+        self.orders[txid] = {
+            "refid": None, "userref": 0, "cl_ord_id": cl, "status": "open", "opentm": 1700000000.0 + len(self.orders),
+            "descr": {"pair": p["pair"], "type": p["type"], "ordertype": p["ordertype"], "price": p.get("price", "0"),
+                      "order": f"{p['type']} {p['volume']} {p['pair']} @ {p['ordertype']} {p.get('price', '')}"},
+            "vol": p["volume"], "vol_exec": "0", "cost": "0", "fee": "0", "price": "0",
+            "oflags": p.get("oflags", ""), "timeinforce": p.get("timeinforce", "GTC"), "trades": [],
+        }
+        return {"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]}
+
+    def _m_CancelOrder(self, p: dict) -> dict:
+        key = p.get("cl_ord_id") or p.get("txid")
+        hits = [t for t, o in self.orders.items() if (o.get("cl_ord_id") == key or t == key) and o["status"] == "open"]
+        if not hits:
+            raise _KrakenError("EOrder:Unknown order")
+        for t in hits:
+            self.orders[t]["status"] = "canceled"
+        return {"count": len(hits)}
+
+    def _select(self, p: dict, statuses: tuple[str, ...]) -> dict:
+        cl = p.get("cl_ord_id")
+        out = {}
+        for txid, o in self.orders.items():
+            if o["status"] in statuses and (cl is None or o.get("cl_ord_id") == cl):
+                info = dict(o)
+                if p.get("trades") != "true":
+                    info.pop("trades", None)
+                out[txid] = info
+        return out
+
+    def _m_OpenOrders(self, p: dict) -> dict:
+        return {"open": self._select(p, ("open", "pending"))}
+
+    def _m_ClosedOrders(self, p: dict) -> dict:
+        closed = self._select(p, ("closed", "canceled", "expired"))
+        return {"closed": closed, "count": len(closed)}
+
+    def _m_QueryOrders(self, p: dict) -> dict:
+        out = {}
+        for txid in p.get("txid", "").split(","):
+            if txid in self.orders:
+                info = dict(self.orders[txid])
+                if p.get("trades") != "true":
+                    info.pop("trades", None)
+                out[txid] = info
+        return out
+
+    def _m_QueryTrades(self, p: dict) -> dict:
+        return {t: self.trades[t] for t in p.get("txid", "").split(",") if t in self.trades}
+
+    def _m_Balance(self, p: dict) -> dict:
+        return dict(self.balances)
+
+
+class _KrakenError(Exception):
+    pass

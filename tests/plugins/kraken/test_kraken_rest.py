@@ -1,0 +1,198 @@
+"""Kraken orders over REST against the fake venue: signing, nonces, errors, lost answers, rate limits, fills."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import pytest
+
+from bot.api import (
+    InsufficientFunds,
+    OrderNotFound,
+    PermanentError,
+    PostOnlyWouldCross,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
+)
+from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
+from plugins.kraken.exchange import venue_client_id
+from plugins.kraken.rest import Nonces, api_sign, classify
+from fakes.kraken import API_KEY, API_SECRET
+from waiting import wait_for
+
+SYMBOL = "BTC/USD"
+
+
+def test_api_sign_matches_krakens_documented_example():
+    # The example of Kraken's "Spot REST Authentication" guide: buy 1.25 XBTUSD at 37500.
+    secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+    nonce = "1616492376594"
+    body = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+    assert api_sign(secret, "/0/private/AddOrder", nonce, body) == (
+        "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==")
+
+
+def test_nonces_strictly_increase_even_when_the_clock_goes_back():
+    times = iter([5_000_000, 5_000_000, 4_000_000, 9_000_000])
+    nonces = Nonces(lambda: next(times))
+    got = [nonces.next() for _ in range(4)]
+    assert got == [5000, 5001, 5002, 9000]
+
+
+@pytest.mark.parametrize("error, kind", [
+    ("EAPI:Rate limit exceeded", RateLimited),
+    ("EOrder:Rate limit exceeded", RateLimited),
+    ("EOrder:Insufficient funds", InsufficientFunds),
+    ("EOrder:Post only order", PostOnlyWouldCross),
+    ("EOrder:Unknown order", OrderNotFound),
+    ("EGeneral:Invalid arguments", PermanentError),
+    ("EAPI:Invalid signature", PermanentError),
+    ("EService:Unavailable", TransientError),
+    ("EAPI:Invalid nonce", TransientError),
+    ("EGeneral:Internal error", UnknownOutcome),
+])
+def test_kraken_errors_map_to_the_executors_classes(error, kind):
+    exc = classify([error], 3.0)
+    assert type(exc) is kind
+    if kind is RateLimited:
+        assert exc.retry_after_s == 3.0
+
+
+def test_long_client_ids_become_deterministic_uuids():
+    assert venue_client_id("grid-7-12") == "grid-7-12"
+    long_id = "btc-grid-2f9c1e3a4b5d6e7f-000123"
+    assert venue_client_id(long_id) == venue_client_id(long_id) != long_id
+    assert len(venue_client_id(long_id)) == 36
+
+
+def order(cid: str, qty="0.01", price="30000", tif=TimeInForce.GTC, post_only=False) -> Order:
+    return Order(client_order_id=cid, strategy="test", exchange="kraken", symbol=SYMBOL, side=Side.BUY,
+                 qty=Decimal(qty), price=Decimal(price), tif=tif, post_only=post_only)
+
+
+async def test_add_order_sends_what_kraken_expects(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    state = await kraken.place_order(order("ioc-1", tif=TimeInForce.IOC, post_only=True))
+    assert state.status is OrderStatus.OPEN and state.exchange_order_id
+    _, method, params = fake_rest.log[-1]
+    assert method == "AddOrder"
+    assert params["pair"] == "XBTUSD" and params["type"] == "buy" and params["ordertype"] == "limit"
+    assert params["volume"] == "0.01" and params["price"] == "30000"
+    assert params["timeinforce"] == "IOC" and params["oflags"] == "post" and params["cl_ord_id"] == "ioc-1"
+
+
+async def test_lost_add_order_answer_is_resolved_by_query_200_times(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=10_000.0, rest_burst=1000)
+    for i in range(200):
+        cid = f"lost-{i}"
+        fake_rest.lose_add_order = 1  # created on the venue, then the connection drops before the answer
+        with pytest.raises(UnknownOutcome):
+            await kraken.place_order(order(cid))
+        state = await kraken.fetch_order(SYMBOL, cid)  # what the executor does before any resend
+        assert state is not None and state.status is OrderStatus.OPEN
+        assert len(fake_rest.orders_with(cid)) == 1
+    assert await kraken.fetch_order(SYMBOL, "never-sent") is None
+
+
+async def test_late_add_order_answer_is_an_unknown_outcome_then_found(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.1)
+    fake_rest.hang_add_order_s = 0.5
+    with pytest.raises(UnknownOutcome):
+        await kraken.place_order(order("late-1"))
+    fake_rest.hang_add_order_s = 0
+    state = await kraken.fetch_order(SYMBOL, "late-1")
+    assert state.status is OrderStatus.OPEN
+    assert len(fake_rest.orders_with("late-1")) == 1
+
+
+async def test_executor_adopts_an_order_whose_answer_was_lost(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.lose_add_order = 1
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY,
+                                          qty=Decimal("0.01"), price=Decimal("29000"), client_order_id="exec-lost-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   what="order adopted after look-up")
+    assert len(fake_rest.orders_with("exec-lost-1")) == 1
+    assert [m for _, m, _ in fake_rest.log].count("AddOrder") == 1
+
+
+async def test_rate_limit_storm_keeps_requests_within_the_budget(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=20.0, rest_burst=5, rate_limit_pause_s=0.1)
+    fake_rest.rate_limited = True
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    errors = []
+
+    async def hammer():
+        while loop.time() - start < 0.6:
+            try:
+                await kraken.balances()
+            except RateLimited as exc:
+                errors.append(exc)
+
+    await asyncio.gather(*(hammer() for _ in range(8)))
+    elapsed = loop.time() - start
+    sent = [t for t, _, _ in fake_rest.log if t >= start]
+    assert errors and len(sent) <= 5 + 20 * elapsed + 1
+    # and every rate-limit answer paused the bucket: far fewer than the budget got through
+    assert len(sent) <= 5 + (elapsed / 0.1 + 1) * 2
+
+
+async def test_http_429_is_rate_limited(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, rate_limit_pause_s=0.01)
+    fake_rest.http_429 = True
+    with pytest.raises(RateLimited):
+        await kraken.balances()
+
+
+async def test_fills_are_polled_and_published_once(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    fills, reports = [], []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    bot.bus.subscribe(OrderReport, reports.append, owner="test")
+    state = await kraken.place_order(order("rest-1", qty="0.02"))
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("29999.5"))
+    await kraken.poll_once()
+    await kraken.poll_once()  # nothing new: nothing published
+    assert len(fills) == 1 and fills[0].qty == Decimal("0.01") and fills[0].price == Decimal("29999.5")
+    assert reports[-1].state.status is OrderStatus.OPEN and reports[-1].state.filled_qty == Decimal("0.01")
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("29999.5"))
+    await kraken.poll_once()
+    assert len(fills) == 2 and reports[-1].state.status is OrderStatus.FILLED
+    assert not kraken._tracked
+    found = await kraken.fetch_order(SYMBOL, "rest-1")
+    assert found.status is OrderStatus.FILLED and len(found.fills) == 2
+
+
+async def test_cancel_open_orders_and_balances(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    await kraken.place_order(order("keep-1"))
+    await kraken.place_order(order("gone-1"))
+    cancelled = await kraken.cancel_order(SYMBOL, "gone-1")
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert [s.client_order_id for s in await kraken.open_orders(SYMBOL)] == ["keep-1"]
+    with pytest.raises(OrderNotFound):
+        await kraken.cancel_order(SYMBOL, "nobody")
+    balances = await kraken.balances()
+    assert balances["BTC"].total == Decimal("1.0000000000") and balances["USD"].total == Decimal("100000.0000")
+
+
+async def test_venue_errors_are_raised_as_mapped(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    with pytest.raises(InsufficientFunds):
+        await kraken.place_order(order("big-1", qty="100"))
+    assert kraken.market(SYMBOL).tick_size == Decimal("0.1")
+    assert kraken.market(SYMBOL).lot_size == Decimal("1E-8")
+
+
+async def test_the_secret_never_reaches_a_log_line(kraken_bot, fake_ws, fake_rest, caplog):
+    caplog.set_level(logging.DEBUG)
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.rate_limited = True
+    with pytest.raises(RateLimited):
+        await kraken.balances()
+    assert API_SECRET not in caplog.text and API_KEY not in caplog.text
+    assert API_SECRET not in repr(kraken.rest) and API_SECRET not in repr(kraken.settings)
