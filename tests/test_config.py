@@ -203,6 +203,23 @@ def test_bad_timezone(registry):
                    'got "Mars/Olympus"']
 
 
+def commented_tables(text: str) -> dict[str, dict]:
+    """The commented-out ``# [section.name]`` tables of a config file, uncommented and parsed."""
+    import re
+
+    tables, lines, name = {}, [], None
+    for line in text.splitlines() + [""]:
+        header = re.match(r"# \[([a-z0-9_.-]+)\]\s*$", line)
+        if name and (header or not line.startswith("#")):
+            tables[name] = parse_toml("\n".join(lines), f"# [{name}]")
+            name = None
+        if header:
+            name, lines = header.group(1), []
+        elif name:
+            lines.append(line[1:])
+    return tables
+
+
 def test_example_config_is_valid_and_documents_every_key():
     import dataclasses
     import re
@@ -227,12 +244,32 @@ def test_example_config_is_valid_and_documents_every_key():
                           ("notifiers", "notifier")):
         documented = {comp.type for comp in config.of_kind(kind).values()}
         for type_name, reg in registry.components[kind].items():
-            if reg.plugin not in {"paper", "grid", "limits", "console"}:
+            if reg.plugin not in {"paper", "grid", "limits", "staleness", "breaker", "prediction", "console"}:
                 continue  # first-party plugins are documented here; others in their own packages
             assert type_name in documented, f"config.example.toml has no [{section}.*] of type {type_name}"
             table = next(raw[section][c.name] for c in config.of_kind(kind).values() if c.type == type_name)
             missing += [f"{section}.{type_name}.{f.name}" for f in dataclasses.fields(reg.obj.Settings)
                         if f.name not in table]
+    for plugin_name, reg in registry.plugin_settings.items():  # [plugins.NAME] of plugin-wide services
+        if reg.plugin not in {"stream", "metrics"}:
+            continue
+        table = raw.get("plugins", {}).get(plugin_name)
+        assert table is not None, f"config.example.toml has no [plugins.{plugin_name}]"
+        missing += [f"plugins.{plugin_name}.{f.name}" for f in dataclasses.fields(reg.obj) if f.name not in table]
+    # chat notifiers need a token at check time, so they are shown as commented-out tables:
+    # uncommented, each must be valid and show every key
+    from bot.settings import parse_settings
+
+    commented = commented_tables(text)
+    for type_name, reg in registry.components["notifier"].items():
+        if reg.plugin not in {"telegram"}:
+            continue
+        table = commented.get(f"notifiers.{type_name}")
+        assert table is not None, f"config.example.toml has no commented-out # [notifiers.{type_name}]"
+        issues: list = []
+        assert parse_settings(reg.obj.Settings, table, f"notifiers.{type_name}", issues) is not None, issues
+        missing += [f"notifiers.{type_name}.{f.name}" for f in dataclasses.fields(reg.obj.Settings)
+                    if f.name not in table]
     assert not missing, f"config.example.toml does not show: {missing}"
     assert re.search(r"^mode = ", text, re.M)
 
