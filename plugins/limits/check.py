@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import zoneinfo
 from collections import deque
@@ -10,6 +11,7 @@ from decimal import Decimal
 from bot.api import PortfolioView, RiskCheck
 from bot.domain import ZERO, BookUpdate, Fill, OrderIntent, Side, split_symbol
 
+from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import Book, net_of_fees, worst_loss, worst_position
 from .settings import LimitsSettings
 
@@ -41,6 +43,7 @@ class Limits(RiskCheck):
         self._realized_total: dict[str, Decimal] = {}
         self._marks: dict[tuple[str, str], Decimal] = {}
         self._peak: dict[str, Decimal] = {}
+        self._saved_peak: dict[str, Decimal] = {}
         self._held: set[tuple[str, str]] = set()
         """Markets where some strategy holds a position (their books move equity)."""
         self._tripped: set[tuple[str, ...]] = set()
@@ -60,8 +63,25 @@ class Limits(RiskCheck):
             self._book_fill(strategy, fill, today=fill.ts_ns >= day_start)
         for quote, total in self._realized_total.items():
             self._peak[quote] = total
+        for quote, stored in load_peaks(self.ctx.store, self.name).items():
+            self._peak[quote] = max(stored, self._peak.get(quote, stored))  # a restart keeps the peak
+        self._saved_peak = dict(self._peak)
         if self.settings.max_drawdown is not None:
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
+            self.ctx.create_task(self._keep_peaks(), "save peak equity")
+
+    async def stop(self) -> None:
+        self._save_peaks()
+
+    async def _keep_peaks(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            self._save_peaks()
+
+    def _save_peaks(self) -> None:
+        if self._peak != self._saved_peak:
+            save_peaks(self.ctx.store, self.name, self._peak, self.ctx.clock.time_ns())
+            self._saved_peak = dict(self._peak)
 
     def _reset_after(self, now_ns: int) -> int:
         """The first daily reset strictly after ``now_ns``."""
@@ -138,6 +158,7 @@ class Limits(RiskCheck):
         drawdown = peak - equity
         if drawdown > self.settings.max_drawdown:
             self._peak[quote] = equity  # the trailing peak restarts: the next trip needs a new fall
+            self._save_peaks()
             self._trip("drawdown from peak equity exceeded", None, quote=quote, drawdown=drawdown, peak=peak,
                        equity=equity, limit=self.settings.max_drawdown)
 

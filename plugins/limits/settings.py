@@ -49,7 +49,7 @@ class LimitsSettings:
                                "points of notional (your venue's highest fee makes the bound include fees)")
     max_drawdown: Decimal | None = option(
         None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL, per quote currency) "
-                         "from its peak; the peak trails up and restarts after a trip")
+                         "from its peak; the peak trails up, restarts after a trip and is kept across restarts")
     # --- what a breach does ---------------------------------------------------------------
     action: Literal["pause", "flatten", "stop"] = option(
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '

@@ -222,3 +222,18 @@ async def test_the_days_loss_survives_a_restart(make_bot):
         assert len([a for a in Alerts.sent if a.kind == "risk"]) == 1  # stored and alerted once
     finally:
         await bot.stop()
+
+
+async def test_drawdown_peak_survives_a_restart(make_bot):
+    first = await start(make_bot, 'max_drawdown = "5"\n')
+    lim = risk_check(first, "limits")
+    lim.on_fill("s", fill("x", Side.BUY, "1", "100"))
+    first.bus.publish(book("110"))  # equity 10: the peak
+    await first.stop()  # the peak is saved on stop
+
+    second = await start(make_bot, 'max_drawdown = "5"\n')
+    lim = risk_check(second, "limits")
+    assert lim._peak["USD"] == Decimal("10.00")  # not reset to the equity at start
+    lim.on_fill("s", fill("y", Side.BUY, "1", "100"))  # equity 0 here: 10 below the kept peak
+    [trip] = trips(second)
+    assert trip.reason == "drawdown from peak equity exceeded" and json.loads(trip.details)["peak"] == "10.00"
