@@ -1,8 +1,8 @@
 """The running bot: builds components from config and plugins, starts and stops them in order.
 
 Start order: store -> notifiers (so every later problem can be heard) -> exchanges -> executor
-and recovery of orders left in flight -> strategies -> scheduler -> control channel -> ``startup``
-hook. Stop runs it backwards. A component whose constructor or ``start`` raises is reported with
+and recovery of orders left in flight -> strategies -> watchdog (dead-man alerts) -> scheduler ->
+control channel -> ``startup`` hook. Stop runs it backwards. A component whose constructor or ``start`` raises is reported with
 its plugin's name and left out; the bot runs without it (and without strategies that need it).
 """
 
@@ -28,6 +28,7 @@ from .domain import (
     BookUpdate,
     FeedStatus,
     Fill,
+    Opportunity,
     OrderIntent,
     OrderReport,
     OrderType,
@@ -36,12 +37,14 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .opportunities import OpportunityLog
 from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
 from .store import Store
 from .tasks import Tasks
+from .watchdog import Watchdog
 
 log = logging.getLogger("arbot")
 
@@ -51,6 +54,8 @@ class Bot:
 
     def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None):
         self.config = config
+        self.mode = config.mode
+        """The mode in force: ``config.mode``, or ``observe`` after :meth:`set_observe` (``/observe on``)."""
         self.plugins = plugins
         self.registry = registry
         self.clock = clock or Clock()
@@ -67,6 +72,8 @@ class Bot:
         self.risk = RiskGate([], self.portfolio)
         self.scheduler = Scheduler(config.scheduler)
         self.commands = CommandTable(registry.commands, self)
+        self.opportunities = OpportunityLog()
+        self.watchdog = Watchdog(self, config.alerts)
         self.started_ns = 0
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -108,6 +115,9 @@ class Bot:
         self.started_ns = self.clock.time_ns()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
+        kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
+        if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
+            self.mode = "observe"
 
         self.notifiers = self._build("notifier")
         self.alerts.notifiers = list(self.notifiers.values())
@@ -124,6 +134,7 @@ class Bot:
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
+        self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
         self.executor.on_fill = self._dispatch_fill
         self.executor.on_order_update = self._dispatch_update
 
@@ -146,6 +157,7 @@ class Bot:
         await self._start_each(self.strategies, "strategy")
         for name, strategy in self.strategies.items():
             self._subscribe_strategy(name, strategy)
+        self.watchdog.start()
 
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
@@ -159,6 +171,9 @@ class Bot:
         await self.plugins.call_each_async("startup", bot=self)
         self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
                    strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+        if kept_observe:
+            self.alert(AlertLevel.WARNING, "bot", "observe mode kept from before the restart: orders are recorded, "
+                       "not sent; /observe off to trade again")
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
         for exchange, symbol in strategy.markets():
@@ -184,6 +199,7 @@ class Bot:
             return
         self._stopping = True
         log.info("stopping")
+        self.watchdog.stop()
         await self.plugins.call_each_async("shutdown", bot=self)
         control = getattr(self, "control", None)
         if control is not None:
@@ -359,6 +375,27 @@ class Bot:
             self._paused_by.pop(name, None)
             self._killed.discard(name)
             self.alert(AlertLevel.INFO, "bot", f"strategy {name} resumed by {by}")
+
+    def set_observe(self, on: bool, by: str) -> str:
+        """Switch observe mode at run time (``/observe on|off``); returns the mode now in force.
+
+        On: every new order is recorded as OBSERVED and sent nowhere; resting orders stay. Off: back
+        to the configured ``paper`` or ``live`` mode, never beyond it. Raises ValueError when the
+        config itself says ``observe`` (there is no trading mode to return to). Alerted each time.
+        """
+        if not on and self.config.mode == "observe":
+            raise ValueError('the config says mode = "observe"; there is no trading mode to return to')
+        mode = "observe" if on else self.config.mode
+        if mode == self.mode:
+            return mode
+        self.mode = mode
+        self.store.set_state("observe", "on" if on else "off", self.clock.time_ns())
+        log.warning("mode %s (by %s)", mode, by)
+        if on:
+            self.alert(AlertLevel.WARNING, "bot", "observe mode on: new orders are recorded, not sent", by=by)
+        else:
+            self.alert(AlertLevel.WARNING, "bot", f"observe mode off: orders are sent again ({mode} mode)", by=by)
+        return mode
 
     def strategy_state(self, name: str) -> str:
         if name in self._failed:

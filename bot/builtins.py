@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from . import hookimpl
 from .api import Caller, Command, Job, Reply
-from .domain import AlertLevel
-from .report import collect_figures, money, report_reply
+from .domain import ZERO, AlertLevel, split_symbol
+from .opportunities import figures as opportunity_figures
+from .report import PERIODS, collect_figures, money, period_start_ns, report_reply
 
 if TYPE_CHECKING:
     from .app import Bot
@@ -25,7 +29,10 @@ def _age(ns: int) -> str:
 
 async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     now = bot.clock.time_ns()
-    rows = [("mode", bot.config.mode), ("uptime", _age(now - bot.started_ns))]
+    mode = bot.mode
+    if bot.mode != bot.config.mode:
+        mode += f" (switched at run time; configured {bot.config.mode})"
+    rows = [("mode", mode), ("uptime", _age(now - bot.started_ns))]
     for name, strategy in bot.strategies.items():
         facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
         rows.append((name, bot.strategy_state(name) + (f"; {facts}" if facts else "")))
@@ -126,6 +133,110 @@ async def report(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return report_reply(bot.store)
 
 
+async def positions(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    held = bot.portfolio.positions()
+    if not held:
+        return Reply("No open positions.")
+    rows = [("exchange", "symbol", "position", "last price", "notional")]
+    totals: dict[str, Decimal] = {}
+    for (exchange, symbol), qty in sorted(held.items()):
+        base, quote = split_symbol(symbol)
+        price = bot.portfolio.last_price(exchange, symbol)
+        if price is None:
+            rows.append((exchange, symbol, money(qty, base), "-", "-"))
+            continue
+        totals[quote] = totals.get(quote, ZERO) + qty * price
+        rows.append((exchange, symbol, money(qty, base), money(price, quote), money(qty * price, quote)))
+    text = "net notional: " + ", ".join(money(v, q) for q, v in sorted(totals.items())) if totals else ""
+    return Reply(f"Positions: {len(held)}", rows=rows, header=True, text=text)
+
+
+async def pnl(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    period = args[0].lower() if args else "day"
+    if len(args) > 1 or period not in PERIODS:
+        return Reply(f"Usage: /pnl [{'|'.join(PERIODS)}]", ok=False)
+    tz = bot.config.scheduler.timezone
+    since = period_start_ns(period, bot.clock.time_ns(), tz)
+    start = dt.datetime.fromtimestamp(since / 1e9, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
+    title = f"PnL this {period} (since {start} {tz})"
+    figures = collect_figures(bot.store, since_ns=since)
+    if not figures:
+        return Reply(title, text=f"No fills this {period}.")
+    rows = [("strategy", "fills", "realized", "fees", "net")]
+    totals: dict[str, Decimal] = {}
+    for name in sorted(figures):
+        fig = figures[name]
+        assets = sorted(set(fig.realized) | set(fig.fees))
+        for a in assets:
+            totals[a] = totals.get(a, ZERO) + fig.net(a)
+        rows.append((name, str(fig.fills), ", ".join(money(fig.realized.get(a, ZERO), a) for a in assets),
+                     ", ".join(money(fig.fees.get(a, ZERO), a) for a in assets),
+                     ", ".join(money(fig.net(a), a) for a in assets)))
+    text = "total net: " + ", ".join(money(v, a) for a, v in sorted(totals.items()))
+    return Reply(title, rows=rows, header=True, text=text)
+
+
+OPPORTUNITIES_SHOWN = 10
+
+
+def _bps(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f} bps" if value else "0 bps"
+
+
+async def opportunities(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    latest = bot.opportunities.latest(OPPORTUNITIES_SHOWN)
+    if not latest:
+        return Reply("Opportunities: none yet.")
+    several = len({o.strategy for o in latest}) > 1
+    rows = [(("strategy",) if several else ()) + ("age", "market", "buy", "sell", "qty", "gross", "costs", "net",
+                                                  "net profit", "acted")]
+    now = bot.clock.time_ns()
+    for o in latest:
+        fig = opportunity_figures(o)
+        base, quote = split_symbol(o.symbol)
+        rows.append(((o.strategy,) if several else ()) + (
+            _age(max(0, now - o.ts_ns)), o.symbol, f"{o.buy_exchange} {money(o.buy_price, quote)}",
+            f"{o.sell_exchange} {money(o.sell_price, quote)}", money(o.qty, base), _bps(fig.gross_bps),
+            _bps(fig.cost_bps), _bps(fig.net_bps), money(fig.net_profit, quote), "yes" if o.acted else "no"))
+    title = f"Opportunities: latest {len(latest)} of {len(bot.opportunities)} kept"
+    if not several:
+        title += f" (strategy {latest[0].strategy})"
+    return Reply(title, rows=rows, header=True, text="gross: price difference; costs: fees and costs the "
+                                                        "strategy counted; net = gross - costs")
+
+
+def _observe_arg(args: list[str]) -> str | None:
+    return args[0].lower() if len(args) == 1 and args[0].lower() in ("on", "off") else None
+
+
+async def observe(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+    switch = _observe_arg(args)
+    if switch is None:
+        return Reply(f"Usage: /observe on|off (mode is {bot.mode} now).", ok=False)
+    by = f"{caller.transport}:{caller.user_id}"
+    if switch == "on":
+        if bot.mode == "observe":
+            return Reply("Already in observe mode: new orders are recorded, not sent.")
+        bot.set_observe(True, by)
+        return Reply("Observe mode on: new orders are recorded as observed and sent nowhere. "
+                     "Resting orders stay (/kill cancels them); /observe off trades again.")
+    if bot.config.mode == "observe":
+        return Reply('The config says mode = "observe": there is no trading mode to return to. Change mode in '
+                     "the config and restart.", ok=False)
+    if bot.mode != "observe":
+        return Reply(f"Not in observe mode: orders are being sent ({bot.mode} mode).")
+    mode = bot.set_observe(False, by)
+    return Reply(f"Observe mode off: new orders are sent again ({mode} mode).")
+
+
+def confirm_observe(bot: Bot, args: list[str]) -> str | None:
+    """Leaving observe mode resumes real order flow: confirmed first."""
+    if _observe_arg(args) == "off" and bot.mode == "observe" and bot.config.mode != "observe":
+        money_note = " with real money" if bot.config.mode == "live" else ""
+        return f"Leave observe mode and send orders again ({bot.config.mode} mode{money_note})?"
+    return None
+
+
 async def kill(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     by = f"{caller.transport}:{caller.user_id}"
     bot.kill(by=by, reason=" ".join(args) or "kill command")
@@ -157,6 +268,13 @@ def register_commands(register) -> None:
     register(Command("strategies", strategies, "viewer", "every strategy with its state"))
     register(Command("orders", orders, "viewer", "open orders"))
     register(Command("balance", balance, "viewer", "balances per exchange"))
+    register(Command("positions", positions, "viewer", "net position per market, last price and notional"))
+    register(Command("pnl", pnl, "viewer", "realized PnL and fees per strategy since the start of the period",
+                     "[day|week|month]"))
+    register(Command("opportunities", opportunities, "viewer",
+                     "latest arbitrage opportunities: net edge and what costs took"))
+    register(Command("observe", observe, "admin", "observe mode: record new orders without sending them",
+                     "on|off", confirm=confirm_observe))
     register(Command("plugins", plugins, "viewer", "installed plugins and their errors"))
     register(Command("report", report, "viewer", "orders, fills, fees and PnL per strategy"))
     register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips"))

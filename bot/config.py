@@ -80,6 +80,10 @@ class SchedulerSettings:
 class AlertSettings:
     coalesce_s: float = option(60.0, ge=0, help="identical alerts within this window are sent once, with a count")
     queue_size: int = option(1000, ge=10, help="alerts waiting for slow notifiers; the oldest are dropped beyond")
+    stall_after_s: float = option(1.0, ge=0, help="dead-man alert when the event loop was blocked longer than "
+                                                  "this; 0 disables")
+    silent_after_s: float = option(60.0, ge=0, help="dead-man alert when no market data arrived for this long "
+                                                    "while strategies run; 0 disables")
 
 
 @dataclass(frozen=True)

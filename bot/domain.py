@@ -329,7 +329,8 @@ class Alert:
 
     level: AlertLevel
     kind: str
-    """A stable category: ``fill``, ``risk``, ``plugin_error``, ``feed``, ``summary``, ``order``, ``bot``."""
+    """A stable category: ``fill``, ``risk``, ``plugin_error``, ``feed``, ``summary``, ``order``, ``bot``,
+    ``watchdog`` (dead-man alerts: loop stalled, market data silent)."""
     source: str
     """Who raised it: a plugin, strategy, exchange or ``host``."""
     message: str

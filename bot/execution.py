@@ -134,7 +134,7 @@ class Executor:
             side=intent.side, qty=intent.qty, price=intent.price, order_type=intent.order_type, tif=intent.tif,
             post_only=intent.post_only, created_ns=now, updated_ns=now,
         )
-        if self.bot.config.mode == "observe":
+        if self.bot.mode == "observe":  # read per order: /observe switches it at run time
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
             if self.bot.store.insert_order(order):

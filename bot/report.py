@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -37,46 +39,79 @@ class _Book:
     """Total cost basis of the open position, in quote units (negative for shorts)."""
 
 
-def figures_from_fills(fills: list[tuple[str, Fill]]) -> dict[str, StrategyFigures]:
-    """Average-cost realized PnL per strategy and market. Fees count in the asset they were paid in."""
-    out: dict[str, StrategyFigures] = {}
+def realized_steps(fills: Iterable[tuple[str, Fill]]) -> Iterator[tuple[str, Fill, Decimal | None]]:
+    """Each fill with the PnL it realized (average cost per strategy and market, before fees).
+
+    None for a fill that only opened or added to a position. Fills must come in time order.
+    """
     books: dict[tuple[str, str, str], _Book] = {}
     for strategy, fill in fills:
-        fig = out.setdefault(strategy, StrategyFigures(strategy))
-        _, quote = split_symbol(fill.symbol)
-        fig.fills += 1
-        fig.fees[fill.fee_asset] = fig.fees.get(fill.fee_asset, ZERO) + fill.fee
         book = books.setdefault((strategy, fill.exchange, fill.symbol), _Book())
         signed = fill.qty if fill.side is Side.BUY else -fill.qty
-        if fill.side is Side.BUY:
-            fig.bought += fill.qty
-        else:
-            fig.sold += fill.qty
         if book.position == 0 or (book.position > 0) == (signed > 0):
             book.position += signed
             book.cost += signed * fill.price
+            yield strategy, fill, None
             continue
         closing = min(abs(signed), abs(book.position))
         avg = book.cost / book.position
         direction = 1 if book.position > 0 else -1
         pnl = (fill.price - avg) * closing * direction
-        fig.realized[quote] = fig.realized.get(quote, ZERO) + pnl
-        fig.round_trips += 1
         book.cost -= avg * closing * direction
         book.position += signed
         if book.position == 0:
             book.cost = ZERO
         elif (book.position > 0) == (signed > 0):  # flipped: the rest opens a new position
             book.cost = book.position * fill.price
+        yield strategy, fill, pnl
+
+
+def figures_from_fills(fills: list[tuple[str, Fill]], since_ns: int | None = None) -> dict[str, StrategyFigures]:
+    """Average-cost realized PnL per strategy and market. Fees count in the asset they were paid in.
+
+    With ``since_ns``, earlier fills only build the cost basis: the figures are those of later fills.
+    """
+    out: dict[str, StrategyFigures] = {}
+    for strategy, fill, pnl in realized_steps(fills):
+        if since_ns is not None and fill.ts_ns < since_ns:
+            continue
+        fig = out.setdefault(strategy, StrategyFigures(strategy))
+        fig.fills += 1
+        fig.fees[fill.fee_asset] = fig.fees.get(fill.fee_asset, ZERO) + fill.fee
+        if fill.side is Side.BUY:
+            fig.bought += fill.qty
+        else:
+            fig.sold += fill.qty
+        if pnl is not None:
+            _, quote = split_symbol(fill.symbol)
+            fig.realized[quote] = fig.realized.get(quote, ZERO) + pnl
+            fig.round_trips += 1
     return out
 
 
 def collect_figures(store: Store, since_ns: int | None = None) -> dict[str, StrategyFigures]:
-    figures = figures_from_fills(store.fills(since_ns=since_ns))
+    """Figures per strategy; with ``since_ns``, of the fills from then on (on the cost basis of all fills)."""
+    figures = figures_from_fills(store.fills(), since_ns=since_ns)
     if since_ns is None:
         for order in store.orders():
             figures.setdefault(order.strategy, StrategyFigures(order.strategy)).orders[order.status.value] += 1
     return figures
+
+
+PERIODS = ("day", "week", "month")
+
+
+def period_start_ns(period: str, now_ns: int, timezone: str) -> int:
+    """Start of the current day, week (Monday) or month in ``timezone``, as ns since the epoch."""
+    now = dt.datetime.fromtimestamp(now_ns / 1e9, zoneinfo.ZoneInfo(timezone))
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start -= dt.timedelta(days=start.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    elif period != "day":
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    return int(start.timestamp()) * 1_000_000_000
 
 
 def money(amount: Decimal, asset: str) -> str:

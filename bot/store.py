@@ -119,6 +119,16 @@ class RiskEventRow(SQLModel, table=True):
     """JSON object of the figures (decimal values as strings)."""
 
 
+class StateRow(SQLModel, table=True):
+    """Small host facts that must outlive a restart (e.g. an operator's ``/observe on``)."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_ns: int = 0
+
+
 class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_log"
 
@@ -321,6 +331,17 @@ class Store:
             rows = s.exec(select(RiskEventRow.check_name, RiskEventRow.action, func.count())
                           .group_by(RiskEventRow.check_name, RiskEventRow.action)).all()
             return {(check, action): count for check, action, count in rows}
+
+    def get_state(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(StateRow, key)
+            return row.value if row else None
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+        with self.session() as s:
+            row = s.get(StateRow, key) or StateRow(key=key, value=value)
+            row.value, row.updated_ns = value, ts_ns or time.time_ns()
+            s.add(row)
 
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:

@@ -256,7 +256,7 @@ class StreamServer:
 
     def _publish_status(self) -> None:
         bot = self.bot
-        data = {"kind": "bot", "mode": bot.config.mode, "started_ns": bot.started_ns,
+        data = {"kind": "bot", "mode": bot.mode, "started_ns": bot.started_ns,
                 "strategies": {name: bot.strategy_state(name) for name in bot.strategies},
                 "exchanges": sorted(bot.exchanges), "feeds": dict(self._feeds)}
         if data != self.channels["status"].snapshot:

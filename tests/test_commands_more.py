@@ -1,0 +1,331 @@
+"""/positions, /pnl, /opportunities, /observe and the dead-man alerts (loop stall, market silence)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from fakes.venue import ScriptedVenue
+from fakes.venue import plugin as venue_plugin
+from risk_kit import book, fill, intent
+from risk_kit import plugin as kit_plugin
+from waiting import wait_for
+
+from bot.api import Caller
+from bot.clock import ManualClock
+from bot.domain import Opportunity, OrderStatus, Side
+from bot.report import period_start_ns
+
+ADMIN = Caller("test", "root", "admin")
+OTHER_ADMIN = Caller("test", "deputy", "admin")
+VIEWER = Caller("test", "eye", "viewer")
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+
+TWO_VENUES = """
+[scheduler]
+timezone = "Europe/Berlin"
+[exchanges.v]
+type = "scripted"
+[exchanges.w]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+[strategies.s2]
+type = "recorder"
+"""
+
+
+def utc_ns(*args: int) -> int:
+    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+
+
+NOW = utc_ns(2026, 11, 18, 12, 0)  # a Wednesday; 13:00 in Berlin
+
+
+def alerts_of(bot) -> list:
+    """Every alert the bot queues from now on, in order (a synchronous listener)."""
+    seen: list = []
+    bot.alerts.listeners.append(seen.append)
+    return seen
+
+
+async def trade(bot, strategy: str, cid: str, side: Side, qty: str, price: str, fee: str, ts_ns: int,
+                symbol: str = "BTC/USD", exchange: str = "v") -> None:
+    """Place an order on the scripted venue and have it filled at ``ts_ns``, through the executor."""
+    ctx = bot.strategies[strategy].ctx
+    assert ctx.submit(intent(strategy, side, qty, price, cid, symbol=symbol, exchange=exchange)) == cid
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN, what=f"{cid} open")
+    bot.bus.publish(fill(cid, side, qty, price, fee, ts_ns, symbol=symbol, exchange=exchange))
+
+
+@pytest.fixture
+async def traded(make_bot):
+    """Two strategies' fills spread over October and November 2026 (hand-computed below)."""
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS, clock=ManualClock(NOW))
+    # s, BTC/USD on v: average cost 100 -> 102 after E; B realizes (110-102)*0.5 = 4, C (120-102)*0.5 = 9.
+    await trade(bot, "s", "A", Side.BUY, "1", "100", "1", utc_ns(2026, 10, 30, 12))
+    await trade(bot, "s", "X", Side.SELL, "2", "2000", "0", utc_ns(2026, 10, 30, 13), "ETH/USD", "w")
+    await trade(bot, "s", "E", Side.BUY, "1", "104", "0.5", utc_ns(2026, 11, 3, 12))
+    await trade(bot, "s", "B", Side.SELL, "0.5", "110", "0.5", utc_ns(2026, 11, 16, 12))
+    await trade(bot, "s", "C", Side.SELL, "0.5", "120", "0.25", utc_ns(2026, 11, 17, 23, 30))  # 00:30 in Berlin
+    await trade(bot, "s", "D", Side.BUY, "0.2", "90", "0.1", utc_ns(2026, 11, 18, 10))
+    # s2 today: 0.1 bought at 100 and sold at 101 -> realized 0.1, fees 0.02.
+    await trade(bot, "s2", "F", Side.BUY, "0.1", "100", "0.01", utc_ns(2026, 11, 18, 11))
+    await trade(bot, "s2", "G", Side.SELL, "0.1", "101", "0.01", utc_ns(2026, 11, 18, 11, 30))
+    bot.executor.flush()
+    return bot
+
+
+def test_periods_start_at_local_midnight_monday_and_the_first():
+    assert period_start_ns("day", NOW, "Europe/Berlin") == utc_ns(2026, 11, 17, 23)
+    assert period_start_ns("week", NOW, "Europe/Berlin") == utc_ns(2026, 11, 15, 23)
+    assert period_start_ns("month", NOW, "Europe/Berlin") == utc_ns(2026, 10, 31, 23)
+    assert period_start_ns("day", NOW, "UTC") == utc_ns(2026, 11, 18)
+    with pytest.raises(ValueError):
+        period_start_ns("year", NOW, "UTC")
+
+
+async def test_pnl_per_strategy_over_day_week_and_month(traded):
+    day = await traded.commands.dispatch(VIEWER, "pnl", [])
+    assert day.title == "PnL this day (since Wed 2026-11-18 00:00 Europe/Berlin)"
+    # C closes 0.5 at 120 against yesterday's average cost of 102: the cost basis comes from older fills.
+    assert day.rows == [("strategy", "fills", "realized", "fees", "net"),
+                        ("s", "2", "9 USD", "0.35 USD", "8.65 USD"),
+                        ("s2", "2", "0.1 USD", "0.02 USD", "0.08 USD")]
+    assert day.text == "total net: 8.73 USD"
+    week = await traded.commands.dispatch(VIEWER, "pnl", ["week"])
+    assert week.title.startswith("PnL this week (since Mon 2026-11-16 00:00")
+    assert week.rows[1] == ("s", "3", "13 USD", "0.85 USD", "12.15 USD")
+    month = await traded.commands.dispatch(VIEWER, "pnl", ["Month"])
+    assert month.rows[1] == ("s", "4", "13 USD", "1.35 USD", "11.65 USD")
+    assert month.text == "total net: 11.73 USD"
+    bad = await traded.commands.dispatch(VIEWER, "pnl", ["year"])
+    assert not bad.ok and bad.title == "Usage: /pnl [day|week|month]"
+
+
+async def test_pnl_without_fills_in_the_period(make_bot):
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS, clock=ManualClock(NOW))
+    reply = await bot.commands.dispatch(VIEWER, "pnl", ["week"])
+    assert reply.rows == [] and reply.text == "No fills this week."
+
+
+async def test_positions_with_last_price_and_notional(traded):
+    traded.bus.publish(book("100", exchange="v"))  # bid 99.99, ask 100.01: mid 100
+    reply = await traded.commands.dispatch(VIEWER, "positions", [])
+    # BTC: 1 + 1 - 0.5 - 0.5 + 0.2 (s) + 0.1 - 0.1 (s2) = 1.2; ETH: -2, no price seen yet.
+    assert reply.title == "Positions: 2"
+    assert reply.rows == [("exchange", "symbol", "position", "last price", "notional"),
+                          ("v", "BTC/USD", "1.2 BTC", "100 USD", "120 USD"),
+                          ("w", "ETH/USD", "-2 ETH", "-", "-")]
+    assert reply.text == "net notional: 120 USD"
+    traded.bus.publish(book("2500", exchange="w", symbol="ETH/USD"))
+    reply = await traded.commands.dispatch(VIEWER, "positions", [])
+    assert reply.rows[2] == ("w", "ETH/USD", "-2 ETH", "2500 USD", "-5000 USD")
+    assert reply.text == "net notional: -4880 USD"
+    assert "Decimal" not in reply.render_text()
+
+
+async def test_positions_when_flat(make_bot):
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    assert (await bot.commands.dispatch(VIEWER, "positions", [])).title == "No open positions."
+
+
+def opportunity(strategy, buy_ex, sell_ex, buy, sell, qty, edge, ts_ns, acted=False, symbol="SOL/USDC"):
+    return Opportunity(strategy=strategy, symbol=symbol, buy_exchange=buy_ex, sell_exchange=sell_ex,
+                       buy_price=Decimal(buy), sell_price=Decimal(sell), qty=Decimal(qty), edge_bps=Decimal(edge),
+                       ts_ns=ts_ns, acted=acted)
+
+
+async def test_opportunities_newest_first_with_the_cost_breakdown(make_bot):
+    clock = ManualClock(NOW)
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS, clock=clock)
+    empty = await bot.commands.dispatch(VIEWER, "opportunities", [])
+    assert empty.title == "Opportunities: none yet." and empty.rows == []
+    # gross (101-100)/100 = 100 bps, net 60 -> costs 40, 60 bps of 2 x 100 = 1.2 USDC
+    bot.bus.publish(opportunity("arb", "orca", "kraken", "100", "101", "2", "60", NOW - 30 * 10**9))
+    # gross 0.1/50 = 20 bps, net 8 -> costs 12, 8 bps of 10 x 50 = 0.4 USDC
+    bot.bus.publish(opportunity("arb", "kraken", "orca", "50", "50.1", "10", "8", NOW - 5 * 10**9, acted=True))
+    reply = await bot.commands.dispatch(VIEWER, "opportunities", [])
+    assert reply.title == "Opportunities: latest 2 of 2 kept (strategy arb)"
+    assert reply.rows == [
+        ("age", "market", "buy", "sell", "qty", "gross", "costs", "net", "net profit", "acted"),
+        ("5.0s", "SOL/USDC", "kraken 50 USDC", "orca 50.1 USDC", "10 SOL", "20 bps", "12 bps", "8 bps", "0.4 USDC",
+         "yes"),
+        ("30.0s", "SOL/USDC", "orca 100 USDC", "kraken 101 USDC", "2 SOL", "100 bps", "40 bps", "60 bps",
+         "1.2 USDC", "no"),
+    ]
+    for n in range(60):  # a bounded buffer: only the newest are kept
+        bot.bus.publish(opportunity("tri", "a", "b", "1", "1.01", "1", "50", NOW + n, symbol="ETH/USD"))
+    reply = await bot.commands.dispatch(VIEWER, "opportunities", [])
+    assert reply.title == "Opportunities: latest 10 of 50 kept (strategy tri)" and len(reply.rows) == 11
+    assert reply.rows[1][0] == "0.0s"
+
+
+async def test_observe_on_records_orders_and_off_needs_the_same_admins_confirmation(make_bot):
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    venue, ctx, alerts = bot.exchanges["v"], bot.strategies["s"].ctx, alerts_of(bot)
+
+    refused = await bot.commands.dispatch(VIEWER, "observe", ["on"])
+    assert not refused.ok and refused.title == "/observe needs the admin role; you are viewer."
+    assert bot.mode == "paper"
+
+    on = await bot.commands.dispatch(ADMIN, "observe", ["on"])
+    assert on.ok and on.confirm_token is None and on.title.startswith("Observe mode on")
+    assert bot.mode == ctx.mode == "observe" and bot.config.mode == "paper"
+    assert ctx.submit(intent("s", Side.BUY, "1", "100", "obs-1")) == "obs-1"
+    assert bot.executor.order("obs-1").status is OrderStatus.OBSERVED
+    status = await bot.commands.dispatch(VIEWER, "status", [])
+    assert status.rows[0] == ("mode", "observe (switched at run time; configured paper)")
+
+    question = await bot.commands.dispatch(ADMIN, "observe", ["off"])
+    assert question.confirm_token and question.title == "Leave observe mode and send orders again (paper mode)?"
+    assert bot.mode == "observe"  # nothing happens before the confirmation
+    foreign = await bot.commands.confirm(OTHER_ADMIN, question.confirm_token)
+    assert not foreign.ok and bot.mode == "observe"
+    done = await bot.commands.confirm(ADMIN, question.confirm_token)
+    assert done.ok and done.title == "Observe mode off: new orders are sent again (paper mode)."
+    assert bot.mode == ctx.mode == "paper"
+    replay = await bot.commands.confirm(ADMIN, question.confirm_token)
+    assert not replay.ok
+
+    assert ctx.submit(intent("s", Side.BUY, "1", "100", "live-1")) == "live-1"
+    await wait_for(lambda: bot.executor.order("live-1").status is OrderStatus.OPEN)
+    assert [o.client_order_id for o in venue.received] == ["live-1"]  # obs-1 went nowhere
+    assert venue.submissions["obs-1"] == 0
+
+    messages = [(a.kind, a.message, a.fields.get("by")) for a in alerts]
+    assert ("bot", "observe mode on: new orders are recorded, not sent", "test:root") in messages
+    assert ("bot", "observe mode off: orders are sent again (paper mode)", "test:root") in messages
+    outcomes = [(r.user_id, r.command, r.args, r.outcome) for r in reversed(bot.store.audit_log())]
+    assert outcomes == [
+        ("eye", "observe", "on", "refused: needs admin"),
+        ("root", "observe", "on", "ok"),
+        ("eye", "status", "", "ok"),
+        ("root", "observe", "off", "awaiting confirmation"),
+        ("deputy", "observe", "off", "refused: confirmation of another user"),
+        ("root", "observe", "off", "confirmed: ok"),
+        ("root", "observe", "off", "refused: confirmation already used"),
+    ]
+
+
+async def test_observe_off_is_refused_when_the_config_says_observe(make_bot):
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS, start=False)
+    bot.config = replace(bot.config, mode="observe")  # make_bot's [bot] table comes first: no top-level keys
+    bot.mode = "observe"
+    await bot.start()
+    try:
+        await _observe_off_refused(bot)
+    finally:
+        await bot.stop()
+
+
+async def _observe_off_refused(bot):
+    reply = await bot.commands.dispatch(ADMIN, "observe", ["off"])
+    assert not reply.ok and reply.confirm_token is None and reply.title.startswith('The config says mode = "observe"')
+    assert bot.mode == "observe"
+    usage = await bot.commands.dispatch(ADMIN, "observe", ["maybe"])
+    assert not usage.ok and usage.title == "Usage: /observe on|off (mode is observe now)."
+
+
+async def test_help_lists_the_new_commands_with_usage(make_bot):
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    rows = dict((await bot.commands.dispatch(ADMIN, "help", [])).rows)
+    assert {"/positions", "/pnl [day|week|month]", "/opportunities", "/observe on|off"} <= set(rows)
+    viewer_rows = dict((await bot.commands.dispatch(VIEWER, "help", [])).rows)
+    assert "/observe on|off" not in viewer_rows and "/pnl [day|week|month]" in viewer_rows
+
+
+# --- the dead-man alerts ----------------------------------------------------------------------
+
+
+async def test_a_stall_alerts_once_and_later_stalls_coalesce(make_bot):
+    clock = ManualClock(NOW)
+    bot = await make_bot(TWO_VENUES + "[alerts]\nstall_after_s = 0.5\nsilent_after_s = 0\ncoalesce_s = 60\n",
+                         extra=PLUGINS, clock=clock)
+    alerts = alerts_of(bot)
+
+    def stalls():
+        return [a.message for a in alerts if a.kind == "watchdog"]
+
+    assert not bot.watchdog.check_stall(0.4)
+    assert bot.watchdog.check_stall(2.04)
+    assert stalls() == ["event loop stalled for 2.0 s"]
+    assert bot.watchdog.check_stall(3.0) and bot.watchdog.check_stall(0.7)
+    assert stalls() == ["event loop stalled for 2.0 s"]  # counted, not sent
+    clock.advance(61)
+    assert not bot.watchdog.check_stall(0.0)
+    assert stalls() == ["event loop stalled for 2.0 s", "event loop stalled 2 more time(s) in 60 s, longest 3.0 s"]
+    assert bot.watchdog.check_stall(1.0)  # a new window: alerted again
+    assert stalls()[-1] == "event loop stalled for 1.0 s"
+
+
+async def test_the_watchdog_task_sees_a_blocked_loop(make_bot):
+    bot = await make_bot(TWO_VENUES + "[alerts]\nstall_after_s = 0.05\n", extra=PLUGINS)
+    alerts = alerts_of(bot)
+    await wait_for(lambda: bot.watchdog.ticks > 0, what="the watchdog's first tick")  # its timer is set
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:  # a CPU-bound synchronous stretch: nothing else runs meanwhile
+        pass
+    await wait_for(lambda: any(a.kind == "watchdog" for a in alerts), what="the stall alert")
+    [stall] = [a for a in alerts if a.kind == "watchdog"]
+    seconds = float(stall.fields["stall_s"])
+    assert 0.1 < seconds < 2.0 and stall.message.startswith("event loop stalled for ")
+
+
+async def test_silence_alerts_once_while_strategies_run(make_bot):
+    clock = ManualClock(NOW)
+    bot = await make_bot(TWO_VENUES + "[alerts]\nsilent_after_s = 30\n", extra=PLUGINS, clock=clock)
+    alerts = alerts_of(bot)
+    watchdog = bot.watchdog
+
+    def silences():
+        return [a for a in alerts if a.kind == "watchdog"]
+
+    clock.advance(29)
+    assert not watchdog.check_silence()
+    clock.advance(2)
+    assert watchdog.check_silence()
+    clock.advance(100)
+    assert watchdog.check_silence()
+    [silent] = silences()  # once per spell, however long it lasts
+    assert silent.message == "no market data from any exchange for 31 s while strategies run"
+    assert silent.fields["strategies"] == "s, s2" and silent.fields["exchanges"] == "v, w"
+
+    bot.bus.publish(book("100", exchange="v"))
+    assert not watchdog.check_silence()
+    assert silences()[-1].message == "market data flowing again"
+
+    bot.pause(["s", "s2"], by="test")  # nothing runs: silence is expected
+    clock.advance(100)
+    assert not watchdog.check_silence()
+    bot.resume(["s"], by="test")
+    clock.advance(20)
+    assert not watchdog.check_silence()  # the silence clock restarted when a strategy ran again
+    clock.advance(11)
+    assert watchdog.check_silence()
+    assert silences()[-1].message == "no market data from any exchange for 31 s while strategies run"
+    assert silences()[-1].fields["strategies"] == "s"
+    assert len(silences()) == 3
+
+
+async def test_observe_on_outlives_a_restart(make_bot):
+    ScriptedVenue.instances.clear()
+    first = await make_bot(TWO_VENUES, extra=PLUGINS)
+    await first.commands.dispatch(ADMIN, "observe", ["on"])
+    await first.stop()
+
+    second = await make_bot(TWO_VENUES, extra=PLUGINS, start=False)
+    alerts = alerts_of(second)
+    await second.start()
+    try:
+        assert second.mode == "observe" and second.config.mode == "paper"  # no surprise trading after a crash
+        ctx = second.strategies["s"].ctx
+        assert ctx.submit(intent("s", Side.BUY, "1", "100", "after-1")) == "after-1"
+        assert second.executor.order("after-1").status is OrderStatus.OBSERVED
+        assert any("observe mode kept from before the restart" in a.message for a in alerts)
+    finally:
+        await second.stop()
