@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .bus import Bus
     from .clock import Clock
     from .commands import CommandTable
+    from .recording import Recorder
     from .store import Store
 
 
@@ -115,8 +116,8 @@ class Context:
 
     @property
     def mode(self) -> str:
-        """``observe``, ``paper`` or ``live``."""
-        return self._bot.config.mode
+        """The mode in force: ``observe``, ``paper`` or ``live`` (``/observe on|off`` switches it at run time)."""
+        return self._bot.mode
 
     @property
     def data_dir(self) -> Path:
@@ -240,6 +241,9 @@ class Exchange(Component, abc.ABC):
     """True for paper venues. A venue that is not simulated places real orders: live mode only."""
     supports_batch: ClassVar[bool] = False
     """True when :meth:`place_orders`/:meth:`cancel_orders` are single requests on the venue."""
+    recorder: ClassVar[Recorder | None] = None
+    """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
+    TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
 
     @abc.abstractmethod
     def market(self, symbol: str) -> MarketInfo:
@@ -314,6 +318,10 @@ class Strategy(Component):
     def status(self) -> dict[str, str]:
         """A few short facts for ``/status`` (already formatted as text, units included)."""
         return {}
+
+    def chart_levels(self, symbol: str) -> list[Decimal]:
+        """Price levels to mark on ``/chart price SYMBOL`` (a grid's levels); optional, none by default."""
+        return []
 
 
 class PortfolioView(abc.ABC):
@@ -395,6 +403,9 @@ class Reply:
     confirm_token: str | None = None
     """Set when the command waits for the same caller to confirm it: transports show a button
     (or ask for a reply) that calls ``CommandTable.confirm(caller, token)``."""
+    image_png: bytes | None = None
+    """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
+    attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""
 
     def render_text(self) -> str:
         """Plain text with aligned columns: what a console or a chat code block shows."""

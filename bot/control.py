@@ -3,16 +3,19 @@
 The socket file is created with mode 0600, so only the user running the bot can connect; that
 user is the admin of the local transport. Each request is one JSON line
 ``{"command": "pause", "args": ["btc-grid"]}``; the answer is one JSON line
-``{"ok": true, "text": "..."}``. Commands go through the same :class:`CommandTable` (roles,
-audit) as the chat transports.
+``{"ok": true, "text": "..."}``, plus ``"image": PATH`` when the reply carries a PNG (a chart),
+which the server writes under ``data_dir/images`` (the client is on the same host). Commands go
+through the same :class:`CommandTable` (roles, audit) as the chat transports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import struct
 from pathlib import Path
@@ -61,6 +64,16 @@ class ControlServer:
         if self.path is not None and self.path.exists():
             self.path.unlink()
 
+    def _save_image(self, command: str, png: bytes) -> Path:
+        """Write a reply's PNG to ``data_dir/images/COMMAND-UTCTIME.png`` and return the path."""
+        folder = self.bot.data_dir / "images"
+        folder.mkdir(exist_ok=True)
+        when = dt.datetime.fromtimestamp(self.bot.clock.time_ns() / 1e9, dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
+        name = re.sub(r"[^a-z0-9_-]", "", command.lower())  # a registered name already; never a path
+        path = folder / f"{name}-{when}.png"
+        path.write_bytes(png)
+        return path
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
@@ -74,6 +87,8 @@ class ControlServer:
                 caller = Caller(transport="local", user_id=_peer_uid(writer), role="admin")
                 reply = await self.bot.commands.dispatch(caller, command, args)
                 answer = {"ok": reply.ok, "text": reply.render_text()}
+                if reply.image_png is not None:
+                    answer["image"] = str(self._save_image(command, reply.image_png))
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:

@@ -1,8 +1,9 @@
 """The Discord transport: discord.py 2 inside the bot's loop, slash commands in, alerts out.
 
 Thin: a slash command ``/pause args:grid-1`` becomes ``ctx.commands.dispatch(caller, "pause",
-["grid-1"])`` and the :class:`~bot.api.Reply` is shown in a code block; a reply waiting for
-confirmation gets a Confirm button whose press becomes ``ctx.commands.confirm(caller, token)``.
+["grid-1"])`` and the :class:`~bot.api.Reply` is shown in a code block (its image, if any, as a
+file attachment); a reply waiting for confirmation gets a Confirm button whose press becomes
+``ctx.commands.confirm(caller, token)``.
 Roles, refusals, confirmations, rate limits and the audit are the command table's.
 
 Lifecycle: ``start`` logs in (two REST calls), adds the commands to the tree, syncs them, and runs
@@ -13,6 +14,7 @@ library never owns the loop: no ``Client.run``.
 from __future__ import annotations
 
 import asyncio
+import io
 
 import discord  # the library (absolute import)
 import discord.gateway
@@ -115,6 +117,8 @@ class DiscordNotifier(Notifier):
             if not work.done():  # the client is closing: do not leave the command behind unawaited
                 work.cancel()
         message: dict = {"content": reply_block(reply), "allowed_mentions": discord.AllowedMentions.none()}
+        if reply.image_png is not None:  # a chart: attached under its title
+            message["file"] = discord.File(io.BytesIO(reply.image_png), filename="chart.png")
         if reply.confirm_token:
             message["view"] = confirm_view(reply.confirm_token)
         if deferred:

@@ -577,6 +577,12 @@ class GridStrategy(Strategy):
             out["state"] = "above range, holding"
         return out
 
+    def chart_levels(self, symbol: str) -> list[Decimal]:
+        """The grid's price levels on ``/chart price``: every slot's buy price and the top sell price."""
+        if symbol != self._symbol or not self._slots:
+            return []
+        return [slot.buy_price for slot in self._slots] + [self._slots[-1].sell_price]
+
 
 def _short(price: Decimal, tick: Decimal) -> str:
     return _plain(price.quantize(tick))

@@ -1,7 +1,8 @@
 """The Telegram transport: python-telegram-bot 22 inside the bot's loop, commands in, alerts out.
 
 Thin: a ``/cmd args`` message becomes ``ctx.commands.dispatch(caller, cmd, args)`` and the
-:class:`~bot.api.Reply` becomes a ``<pre>`` block; a "Confirm" button press becomes
+:class:`~bot.api.Reply` becomes a ``<pre>`` block (a reply with an image: a photo via sendPhoto, the
+reply's text as caption); a "Confirm" button press becomes
 ``ctx.commands.confirm(caller, token)``. Roles, refusals, confirmations, rate limits and the audit
 all live in the command layer. The caller's role comes from ``users`` by *user* id only, so a
 group chat grants nothing by itself.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.api import Caller, Notifier, Reply
 from bot.domain import Alert
 
-from .render import alert_text, reply_html
+from .render import alert_text, photo_caption, reply_html
 from .settings import AlertKinds, TelegramSettings
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class TelegramNotifier(Notifier):
         markup = None
         if reply.confirm_token:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton("Confirm", callback_data=reply.confirm_token)]])
+        if reply.image_png is not None:  # a chart: the picture is the answer, its title the caption
+            await bot.send_photo(chat_id, reply.image_png, caption=photo_caption(reply), filename="chart.png",
+                                 reply_markup=markup)
+            return
         await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

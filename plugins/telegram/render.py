@@ -10,6 +10,9 @@ from bot.domain import Alert
 MAX_CHARS = 4000
 """Telegram refuses messages over 4096 characters (counted after HTML parsing)."""
 
+MAX_CAPTION_CHARS = 1024
+"""Telegram's limit for a photo caption."""
+
 LEVEL_MARK = {"INFO": "ℹ️", "WARNING": "⚠️", "ERROR": "❗", "CRITICAL": "🚨"}
 
 
@@ -20,6 +23,12 @@ def _clip(text: str) -> str:
 def reply_html(reply: Reply) -> str:
     """The reply's aligned text in a ``<pre>`` block, escaped for ``parse_mode=HTML``."""
     return f"<pre>{html.escape(_clip(reply.render_text()))}</pre>"
+
+
+def photo_caption(reply: Reply) -> str:
+    """A photo's caption: the reply's plain text (no parse mode), within Telegram's caption limit."""
+    text = reply.render_text()
+    return text if len(text) <= MAX_CAPTION_CHARS else text[: MAX_CAPTION_CHARS - 1] + "…"
 
 
 def alert_text(alert: Alert) -> str:

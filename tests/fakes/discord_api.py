@@ -3,7 +3,9 @@
 It serves what a bot that uses slash commands and buttons touches: ``GET /users/@me`` and
 ``/oauth2/applications/@me`` (login), ``PUT`` of application commands (sync), ``POST
 /channels/{id}/messages`` (alerts), ``POST /interactions/{id}/{token}/callback`` (replies, button
-updates), ``POST /webhooks/{app}/{token}`` (follow-ups), with 401 for a wrong bot token; and the
+updates), ``POST /webhooks/{app}/{token}`` (follow-ups), with 401 for a wrong bot token; a message
+with files comes as ``multipart/form-data`` (``payload_json`` + ``files[N]``), its bytes kept in
+:attr:`FakeDiscord.uploads` under the attachment ids of the message; and the
 gateway: HELLO -> IDENTIFY (4004 for a wrong token) -> READY and GUILD_CREATE, heartbeat ACKs,
 RESUME after :meth:`FakeDiscord.drop`, zlib-stream compressed binary frames when the client asks
 for them. Tests push ``INTERACTION_CREATE`` dispatches (a slash command, a button press) with
@@ -57,6 +59,14 @@ def _json(payload: Any, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(payload).encode(), status=status, headers={"Content-Type": "application/json"})
 
 
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """A message with files, as Discord takes it: ``payload_json`` plus ``files[0]``, ``files[1]``, ..."""
+    form = await request.post()
+    body = json.loads(form["payload_json"])
+    uploads = sorted((int(k[6:-1]), v) for k, v in form.items() if k.startswith("files[") and k.endswith("]"))
+    return body, [(v.filename, v.file.read()) for _, v in uploads]
+
+
 @dataclass
 class Callback:
     """One interaction callback the bot sent: ``type`` 4 message, 5 deferred, 7 message update."""
@@ -100,6 +110,8 @@ class FakeDiscord:
     """(loop time, status) of every channel message request."""
     refuse_sync: bool = False
     """Answer command syncs with 403 (an invite without the applications.commands scope)."""
+    uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    """Attachment id -> (filename, bytes) of every file the bot uploaded."""
     identifies: int = 0
     resumes: int = 0
     heartbeats: int = 0
@@ -162,7 +174,11 @@ class FakeDiscord:
         if request.headers.get("Authorization") != f"Bot {self.token}" and not path.startswith("/interactions/") \
                 and not path.startswith("/webhooks/"):  # interaction and webhook routes use their own token
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
-        body = await request.json() if request.can_read_body else None
+        files: list[tuple[str, bytes]] = []
+        if request.content_type == "multipart/form-data":
+            body, files = await _read_multipart(request)
+        else:
+            body = await request.json() if request.can_read_body else None
         parts = path.strip("/").split("/")
         match request.method, parts:
             case "GET", ["users", "@me"]:
@@ -188,13 +204,13 @@ class FakeDiscord:
                                              "X-RateLimit-Scope": "user"})
                     return response
                 self.message_times.append((now, 200))
-                message = self._message(channel, body)
+                message = self._message(channel, body, files=files)
                 self.channel_messages.append(message)
                 return _json(message)
             case "POST", ["interactions", interaction_id, _, "callback"]:
-                return _json(self._callback(interaction_id, body))
+                return _json(self._callback(interaction_id, body, files))
             case "POST", ["webhooks", _, _]:
-                message = self._message(str(CHANNEL_ID), body)
+                message = self._message(str(CHANNEL_ID), body, files=files)
                 self.followups.append(message)
                 return _json(message)
         return _json({"message": f"404: Not Found ({request.method} {path})", "code": 0}, status=404)
@@ -209,23 +225,32 @@ class FakeDiscord:
         return out
 
     def _message(self, channel_id: str, body: dict[str, Any], author: dict[str, Any] | None = None,
-                 message_id: str | None = None) -> dict[str, Any]:
+                 message_id: str | None = None, files: list[tuple[str, bytes]] = ()) -> dict[str, Any]:
+        attachments = []
+        for filename, data in files:
+            attachment_id = _snowflake()
+            self.uploads[attachment_id] = (filename, data)
+            url = f"{self.base}/attachments/{channel_id}/{attachment_id}/{filename}"
+            attachments.append({"id": attachment_id, "filename": filename, "size": len(data), "url": url,
+                                "proxy_url": url, "content_type": "image/png" if filename.endswith(".png") else
+                                "application/octet-stream"})
         message = {
             "id": message_id or _snowflake(), "channel_id": channel_id, "type": 0,
             "author": author or user(BOT_USER_ID, "arbot", bot=True),
             "content": body.get("content") or "", "timestamp": _now(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments,
             "embeds": [], "pinned": False, "flags": body.get("flags", 0), "components": body.get("components") or [],
         }
         self._messages[message["id"]] = message
         return message
 
-    def _callback(self, interaction_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _callback(self, interaction_id: str, body: dict[str, Any],
+                  files: list[tuple[str, bytes]] = ()) -> dict[str, Any]:
         kind, data = body["type"], body.get("data") or {}
         pending = self._pending.pop(interaction_id)
         message = None
         if kind == 4:  # CHANNEL_MESSAGE_WITH_SOURCE
-            message = self._message(pending["channel_id"], data)
+            message = self._message(pending["channel_id"], data, files=files)
             message["interaction_metadata"] = {"id": interaction_id, "type": pending["type"],
                                                "user": pending["member"]["user"]}
         elif kind == 7:  # UPDATE_MESSAGE: the message the button was on

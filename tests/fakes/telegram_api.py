@@ -5,8 +5,9 @@ Answers use the Bot API envelope ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": N}}``.
 
 Methods: getMe, getUpdates (``offset`` confirms earlier updates; long polls up to ``timeout``
-seconds, woken by new updates, never by sleeping), sendMessage, editMessageText,
-answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
+seconds, woken by new updates, never by sleeping), sendMessage, sendPhoto (the photo uploaded as
+``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
+editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, and read what the bot sent with :meth:`FakeBotAPI.next_message`.
 """
@@ -48,7 +49,7 @@ class FakeBotAPI:
     port: int = 0
     calls: list[Call] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
-    """Every message the bot sent (sendMessage results), in order; edits update them in place."""
+    """Every message the bot sent (sendMessage and sendPhoto results), in order; edits update them in place."""
     answered: list[dict] = field(default_factory=list)
     """answerCallbackQuery parameters, in order."""
 
@@ -156,6 +157,30 @@ class FakeBotAPI:
             self._changed.notify_all()
         return {k: v for k, v in message.items() if k != "parse_mode"}
 
+    async def _m_sendPhoto(self, p: dict) -> dict | web.Response:
+        upload = p.get("photo")
+        if not isinstance(upload, web.FileField):  # a file_id or URL string: not something the fake stores
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: photo must be uploaded as a file"}, status=400)
+        data = upload.file.read()
+        width, height = png_size(data)
+        n = next(self._message_ids)
+        size = {"file_id": f"photo{n}", "file_unique_id": f"u{n}", "width": width, "height": height,
+                "file_size": len(data)}
+        message = {"message_id": n, "date": int(time.time()), "chat": self._chat(p["chat_id"]), "from": BOT_USER,
+                   "photo": [size]}
+        if p.get("caption"):
+            message["caption"] = p["caption"]
+        if "reply_markup" in p:
+            message["reply_markup"] = p["reply_markup"]
+        api_message = dict(message)
+        message.update(photo_bytes=data, filename=upload.filename, content_type=upload.content_type,
+                       parse_mode=p.get("parse_mode"))  # not in the API's Message; kept for tests
+        self.sent.append(message)
+        async with self._changed:
+            self._changed.notify_all()
+        return api_message
+
     async def _m_editMessageText(self, p: dict) -> dict | web.Response:
         for message in self.sent:
             if str(message["chat"]["id"]) == str(p.get("chat_id")) and message["message_id"] == int(p["message_id"]):
@@ -247,6 +272,13 @@ JSON_PARAMS = frozenset({"offset", "limit", "timeout", "allowed_updates", "reply
                          "message_id", "entities", "link_preview_options", "commands", "drop_pending_updates",
                          "cache_time", "disable_notification", "protect_content"})
 """Parameters PTB sends JSON-encoded; the rest (chat_id, text, parse_mode, ...) stay strings."""
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; (0, 0) for anything that is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _decode(name: str, value: Any) -> Any:

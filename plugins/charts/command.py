@@ -1,0 +1,74 @@
+"""``/chart pnl [day|week]`` and ``/chart price SYMBOL``: a PNG in the reply.
+
+The handler gathers values on the loop (store, price history, strategies' levels) and draws in a
+worker thread, so the loop keeps trading while matplotlib works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from bot.api import Reply
+from bot.report import money, period_start_ns
+
+from .history import PriceHistory
+from .render import Size, pnl_png, price_png
+from .series import market_fills, pnl_curves
+
+if TYPE_CHECKING:
+    from bot.app import Bot
+
+    from .settings import ChartsSettings
+
+USAGE = "pnl [day|week] | price SYMBOL"
+PNL_PERIODS = {"day": "today", "week": "this week"}
+
+
+def _size(settings: ChartsSettings) -> Size:
+    return Size(settings.width_px, settings.height_px)
+
+
+async def chart_pnl(bot: Bot, settings: ChartsSettings, args: list[str]) -> Reply:
+    period = args[0].lower() if args else None
+    if len(args) > 1 or (period is not None and period not in PNL_PERIODS):
+        return Reply(f"Usage: /chart {USAGE}", ok=False)
+    since = period_start_ns(period, bot.clock.time_ns(), bot.config.scheduler.timezone) if period else None
+    curves = pnl_curves(bot.store.fills(), since_ns=since)
+    when = PNL_PERIODS[period] if period else "since the first fill"
+    if not curves:
+        return Reply(f"No fills {when}: no PnL to chart.")
+    title = f"Realized PnL {when}: " + ", ".join(money(c.total, c.asset) for c in curves)
+    png = await asyncio.to_thread(pnl_png, curves, title, _size(settings))
+    return Reply(title, image_png=png)
+
+
+def _known_symbol(bot: Bot, history: PriceHistory, wanted: str) -> str | None:
+    """The market's own spelling of ``wanted`` (case-insensitive), if any exchange has it."""
+    names = {symbol for _, symbol in history.markets()}
+    names |= {symbol for strategy in bot.strategies.values() for _, symbol in strategy.markets()}
+    for exchange in bot.exchanges.values():
+        try:
+            names.add(exchange.market(wanted.upper()).symbol)
+        except KeyError:
+            pass
+    return next((s for s in sorted(names) if s.upper() == wanted.upper()), None)
+
+
+async def chart_price(bot: Bot, settings: ChartsSettings, history: PriceHistory, args: list[str]) -> Reply:
+    if len(args) != 1:
+        return Reply(f"Usage: /chart {USAGE}", ok=False)
+    symbol = _known_symbol(bot, history, args[0])
+    if symbol is None:
+        markets = sorted({s for _, s in history.markets()})
+        return Reply(f"Unknown symbol {args[0]}. Markets with prices: {', '.join(markets) or 'none yet'}.", ok=False)
+    prices = {exchange: history.prices(exchange, s) for exchange, s in history.markets() if s == symbol}
+    if not prices:
+        return Reply(f"No prices for {symbol} yet; the chart needs a few book updates.")
+    start = min(points[0][0] for points in prices.values())
+    fills = market_fills(bot.store.fills(since_ns=start), symbol)
+    levels = [level for strategy in bot.strategies.values() for level in strategy.chart_levels(symbol)]
+    last = ", ".join(f"{e} {points[-1][1]}" for e, points in sorted(prices.items()))
+    title = f"{symbol}: last mid {last}"
+    png = await asyncio.to_thread(price_png, prices, levels, fills, title, _size(settings))
+    return Reply(title, image_png=png)

@@ -1,0 +1,43 @@
+"""A bounded in-memory history of mid prices per market, sampled from book updates."""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+
+from bot.domain import BookUpdate
+
+_TWO = Decimal(2)
+
+
+class PriceHistory:
+    """Mid prices per (exchange, symbol): at most one per ``sample_every_s``, the last ``keep_points``.
+
+    :meth:`on_book` is a bus subscriber on the hot path: a dict look-up and a comparison for an
+    update that falls between two samples.
+    """
+
+    def __init__(self, sample_every_s: float, keep_points: int):
+        self._every_ns = int(sample_every_s * 1_000_000_000)
+        self._keep = keep_points
+        self._points: dict[tuple[str, str], deque[tuple[int, Decimal]]] = {}
+
+    def on_book(self, event: BookUpdate) -> None:
+        """Keep the update's mid price if the market's last kept point is ``sample_every_s`` old."""
+        if not event.bids or not event.asks:
+            return
+        key = (event.exchange, event.symbol)
+        points = self._points.get(key)
+        if points is None:
+            points = self._points[key] = deque(maxlen=self._keep)
+        elif event.ts_ns - points[-1][0] < self._every_ns:
+            return
+        points.append((event.ts_ns, (event.bids[0][0] + event.asks[0][0]) / _TWO))
+
+    def markets(self) -> list[tuple[str, str]]:
+        """The (exchange, symbol) pairs with at least one price."""
+        return sorted(self._points)
+
+    def prices(self, exchange: str, symbol: str) -> list[tuple[int, Decimal]]:
+        """(ts_ns, mid) of one market, oldest first."""
+        return list(self._points.get((exchange, symbol), ()))
