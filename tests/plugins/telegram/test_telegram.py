@@ -288,3 +288,19 @@ def test_a_long_reply_is_cut_to_fit_one_telegram_message():
     assert rendered.startswith("<pre>Orders\n") and rendered.endswith("\n…</pre>")
     visible = rendered.removeprefix("<pre>").removesuffix("</pre>").replace("&lt;", "<")
     assert len(visible) == MAX_CHARS
+
+
+async def test_kill_needs_the_same_admins_button_and_a_foreign_press_does_nothing(api, start_bot):
+    bot = await start_bot()
+    await api.command(ADMIN, "/kill fat finger", chat_id=GROUP)
+    question = await api.next_message(GROUP)
+    assert question["text"].startswith("<pre>Kill switch: pause all 1 strategies and cancel 0 resting orders?")
+    await api.press(OTHER_ADMIN, question)
+    await api.wait(lambda: len(api.answered) == 1)
+    assert not bot.strategies["s"].paused  # a foreign press does nothing
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)
+    assert "Kill switch:" in question["text"] and bot.strategies["s"].paused and bot.killed("s")
+    assert [a[3:] for a in audit(bot)] == [("kill", "awaiting confirmation"),
+                                           ("kill", "refused: confirmation of another user"),
+                                           ("kill", "confirmed: ok")]
