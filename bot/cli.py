@@ -1,4 +1,4 @@
-"""The ``arbot`` command: run | plugins | check-config | report | ctl."""
+"""The ``arbot`` command: run | plugins | check-config | report | ctl | record | replay."""
 
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
     print(answer.get("text", ""))
+    if answer.get("image"):
+        print(f"image: {answer['image']}")
     return 0 if answer.get("ok") else 1
 
 
@@ -203,6 +205,9 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     ctl.add_argument("command")
     ctl.add_argument("args", nargs="*")
     ctl.set_defaults(func=cmd_ctl)
+    from .recording import add_commands as add_record_commands
+
+    add_record_commands(sub)  # record/replay for any exchange class with a `recorder`
     if plugins is not None:
         add_plugin_commands(sub, plugins)
     return parser

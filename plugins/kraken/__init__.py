@@ -7,7 +7,8 @@
 * :mod:`.rest` signs private REST calls (API-Sign, nonces), paces them, maps Kraken's errors;
 * :mod:`.exchange` is the :class:`~bot.api.Exchange`: feed states and books on the bus, orders
   with ``cl_ord_id``, look-up by client id after a lost answer, fills by polling;
-* :mod:`.record` adds ``arbot record`` and ``arbot replay`` (raw frames in, the same book code out).
+* :mod:`.record` is the exchange's ``recorder``: ``arbot record``/``arbot replay --exchange kraken``
+  (raw frames in, the same book code out).
 """
 
 from collections.abc import Callable
@@ -25,11 +26,3 @@ __all__ = ["KrakenExchange", "KrakenSettings", "register_exchanges"]
 def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
     """Register Kraken spot as ``kraken``."""
     register("kraken", KrakenExchange)
-
-
-@hookimpl
-def register_cli(register) -> None:
-    """``arbot record --exchange kraken ...`` and ``arbot replay --exchange kraken FILE``."""
-    from .record import register as add_commands
-
-    add_commands(register)

@@ -45,6 +45,7 @@ from bot.ratelimit import TokenBucket
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
+from .record import KrakenRecorder
 from .rest import KrakenRest
 from .settings import KrakenSettings
 
@@ -72,6 +73,7 @@ class KrakenExchange(Exchange):
 
     Settings = KrakenSettings
     simulated = False
+    recorder = KrakenRecorder()
 
     def __init__(self, name: str, settings: KrakenSettings, ctx: Context):
         super().__init__(name, settings, ctx)

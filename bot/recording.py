@@ -1,0 +1,155 @@
+"""``arbot record`` and ``arbot replay``: one pair of host commands for every venue that can record.
+
+An exchange class opts in with a ``recorder`` class attribute (see :class:`Recorder`): the host
+owns the command line, the file format and the stopping rules, the recorder owns the venue's
+connection and its book code. A recording is JSON lines, one per frame as received:
+``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO
+
+FrameSink = Callable[[str | bytes], None]
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What ``arbot record``/``replay`` was asked for; a recorder ignores what it has no use for."""
+
+    symbols: list[str]
+    ws_url: str | None = None
+    """None: the venue's default endpoint."""
+    depth: int | None = None
+    """None: the recorder's default (or, on replay, what the recording says)."""
+
+
+class Recorder(Protocol):
+    """The optional recording capability of an exchange class (``Exchange.recorder``)."""
+
+    async def record(self, options: RecordOptions, sink: FrameSink, stop: asyncio.Event) -> str:
+        """Connect and subscribe as the live plugin does; hand each frame, as received, to ``sink``
+        until ``stop`` is set; return a summary (same form as :meth:`replay`'s)."""
+        ...
+
+    def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
+        """Run recorded frames through the plugin's own message handler; return the summary: one
+        line of counters (``messages=N ...``) followed by the top levels of each final book.
+        Raise ValueError for options it cannot honour."""
+        ...
+
+
+def frame_line(frame: str | bytes, ts_ns: int) -> str:
+    """One JSONL line of a recording."""
+    text = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+    return json.dumps({"ts_ns": ts_ns, "raw": text}) + "\n"
+
+
+def read_frames(path: Path) -> Iterator[str]:
+    """The raw frames of a recording, in order."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)["raw"]
+
+
+async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, seconds: float | None = None,
+                    messages: int | None = None, stop: asyncio.Event | None = None) -> str:
+    """Record until ``seconds`` pass, ``messages`` frames arrived, or ``stop`` is set; returns the summary."""
+    stop = stop or asyncio.Event()
+    count = 0
+
+    def sink(frame: str | bytes) -> None:
+        nonlocal count
+        out.write(frame_line(frame, time.time_ns()))
+        count += 1
+        if messages is not None and count >= messages:
+            stop.set()
+
+    timer = asyncio.get_running_loop().call_later(seconds, stop.set) if seconds is not None else None
+    try:
+        return await recorder.record(options, sink, stop)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        out.flush()
+
+
+# --- the commands ----------------------------------------------------------------------------------
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``record`` and ``replay`` to the ``arbot`` parser."""
+    record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
+    record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")
+    record.add_argument("--symbol", required=True, action="append", help='market, e.g. "BTC/USD" (repeatable)')
+    record.add_argument("--out", required=True, help="JSONL file to append to")
+    record.add_argument("--depth", type=int, help="book depth to subscribe, where the venue has one")
+    record.add_argument("--ws-url", help="WebSocket endpoint (default: the venue's)")
+    record.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
+    record.add_argument("--messages", type=int, help="stop after this many frames")
+    record.set_defaults(func=cmd_record)
+
+    replay = sub.add_parser("replay", help="run a recording through the exchange plugin's book code")
+    replay.add_argument("--exchange", required=True, help="exchange type the file was recorded from")
+    replay.add_argument("file", help="JSONL recording")
+    replay.add_argument("--depth", type=int, help="book depth (default: from the recording, else the venue's)")
+    replay.add_argument("--symbol", action="append", default=[], help="markets to rebuild (default: all recorded)")
+    replay.set_defaults(func=cmd_replay)
+
+
+def recorder_for(exchange: str) -> Recorder:
+    """The recorder of the exchange type registered as ``exchange``; UserError if there is none."""
+    from .cli import UserError
+    from .plugins import collect, load_plugins
+
+    classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
+    able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
+    cls = classes.get(exchange)
+    if cls is None or getattr(cls, "recorder", None) is None:
+        raise UserError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
+    return cls.recorder
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .cli import UserError
+
+    recorder = recorder_for(args.exchange)
+    options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth)
+
+    async def main() -> str:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with open(args.out, "a", encoding="utf-8") as out:
+            return await record_to(recorder, options, out, seconds=args.seconds, messages=args.messages, stop=stop)
+
+    try:
+        print(asyncio.run(main()), file=sys.stderr)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .cli import UserError
+
+    recorder = recorder_for(args.exchange)
+    path = Path(args.file)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    try:
+        print(recorder.replay(read_frames(path), RecordOptions(symbols=args.symbol, depth=args.depth)))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return 0

@@ -1,0 +1,337 @@
+"""Coinbase Advanced Trade as an arbot Exchange: level2 books over WebSocket, orders over REST.
+
+**Client order ids.** Our client order id is sent as Coinbase's ``client_order_id``. Coinbase
+answers a create-order that reuses an id with the order it already holds, so a resend can never
+make a second order; still, a lost answer (timeout, dropped connection) raises ``UnknownOutcome``
+and the executor looks the order up first: :meth:`CoinbaseExchange.fetch_order` reads the order by
+its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``.
+
+**Fills by polling.** Orders we placed and that are not final are read every ``fill_poll_s``
+(``GET orders/historical/{order_id}``, then ``orders/historical/fills`` when the filled size grew);
+fills are published with Coinbase's ``entry_id`` as trade id (the executor deduplicates), then an
+``OrderReport``. Polling was chosen over the authenticated ``user`` channel for the same reasons as
+in the kraken plugin: no second authenticated socket to keep alive, and the same calls answer
+recovery and reconciliation; the cost is up to ``fill_poll_s`` of latency on a resting order's fill.
+
+**Ticker.** The ``ticker`` channel's latest values are kept in ``books.tickers`` (last price, best
+bid/ask as received); the book is what strategies see, so nothing more is published for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from typing import Any
+
+from bot.api import Context, Exchange, ExchangeError, OrderNotFound, PermanentError
+from bot.domain import (
+    Balance,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    Fill,
+    Liquidity,
+    MarketInfo,
+    Order,
+    OrderReport,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    split_symbol,
+)
+from bot.ratelimit import TokenBucket
+
+from .book import CoinbaseBooks, ProductBook
+from .feed import CoinbaseFeed
+from .record import CoinbaseRecorder
+from .rest import CoinbaseRest, JwtSigner, classify_order_failure
+from .settings import CoinbaseSettings, product_id
+
+API = "/api/v3/brokerage"
+_STATUS = {"OPEN": OrderStatus.OPEN, "PENDING": OrderStatus.OPEN, "QUEUED": OrderStatus.OPEN,
+           "CANCEL_QUEUED": OrderStatus.OPEN, "EDIT_QUEUED": OrderStatus.OPEN, "FILLED": OrderStatus.FILLED,
+           "CANCELLED": OrderStatus.CANCELLED, "EXPIRED": OrderStatus.CANCELLED, "FAILED": OrderStatus.REJECTED}
+
+
+def decimals_of(increment: str) -> int:
+    """``"0.01"`` -> 2, ``"1"`` -> 0: the precision a product's increment implies."""
+    exponent = Decimal(increment).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def order_configuration(order: Order) -> dict[str, Any]:
+    """Coinbase's ``order_configuration`` for one of our orders."""
+    size = str(order.qty)
+    if order.order_type is OrderType.MARKET:
+        return {"market_market_ioc": {"base_size": size}}
+    if order.price is None:
+        raise PermanentError("a limit order needs a price")
+    if order.tif is TimeInForce.IOC:
+        if order.post_only:
+            raise PermanentError("post-only and immediate-or-cancel contradict each other")
+        return {"sor_limit_ioc": {"base_size": size, "limit_price": str(order.price)}}
+    return {"limit_limit_gtc": {"base_size": size, "limit_price": str(order.price), "post_only": order.post_only}}
+
+
+class CoinbaseExchange(Exchange):
+    """Coinbase Advanced Trade spot: level2 books, ticker, orders with client_order_id (live mode only)."""
+
+    Settings = CoinbaseSettings
+    simulated = False
+    recorder = CoinbaseRecorder()
+
+    def __init__(self, name: str, settings: CoinbaseSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        # the whole book: level2 never re-sends a level that comes back into view, so a
+        # truncated copy would grow holes after deletions
+        self.books = CoinbaseBooks(settings.symbols, on_book=self._on_book)
+        self.signer: JwtSigner | None = None
+        self.feed: CoinbaseFeed | None = None
+        self.rest: CoinbaseRest | None = None
+        self.products: dict[str, MarketInfo] = {}
+        self.states: dict[str, FeedState] = {}
+        self._order_ids: dict[str, str] = {}
+        """Our client order id -> Coinbase order_id."""
+        self._tracked: dict[str, tuple[str, str, OrderState]] = {}
+        """Our orders not yet final: client order id -> (symbol, order_id, last state reported)."""
+        self._fills: dict[str, Fill] = {}
+        self._running = False
+        self._poll_wakeup = asyncio.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.api_key_name is not None and s.api_private_key is not None:
+            self.signer = JwtSigner(s.api_key_name.reveal(), s.api_private_key.reveal(), time.time)
+        self.rest = CoinbaseRest(s.rest_url, self.signer, timeout_s=s.request_timeout_s,
+                                 bucket=TokenBucket(s.rest_per_s, s.rest_burst), rate_limit_pause_s=s.rate_limit_pause_s)
+        await self._load_products()
+        self.feed = CoinbaseFeed(s.ws_url, self.books, silence_timeout_s=s.silence_timeout_s,
+                                 reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
+                                 on_state=self._on_state, jwt=self.signer.token if self.signer else None)
+        self._running = True
+        self.ctx.create_task(self.feed.run(), "market data")
+        if self.signer is not None:
+            self.ctx.create_task(self._poll_fills(), "fill polling")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.start_timeout_s
+        # strategies start after us and assume a live feed: give the first snapshots a chance
+        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
+            await asyncio.sleep(0.01)
+
+    async def _load_products(self) -> None:
+        """Trading rules and book precisions from the public product endpoint (no key needed)."""
+        for symbol in self.settings.symbols:
+            try:
+                p = await self.rest.call("GET", f"{API}/market/products/{product_id(symbol)}", public=True)
+                base, quote = split_symbol(symbol)
+                info = MarketInfo(symbol, base, quote, tick_size=Decimal(str(p["price_increment"])),
+                                  lot_size=Decimal(str(p["base_increment"])),
+                                  min_qty=Decimal(str(p.get("base_min_size") or 0)),
+                                  min_notional=Decimal(str(p.get("quote_min_size") or 0)))
+            except (ExchangeError, KeyError, ValueError, ArithmeticError) as exc:
+                # the book still works at the default precision; market() stays unknown for it
+                self.ctx.log.warning("coinbase product %s: no trading rules (%s)", symbol, exc)
+                continue
+            self.products[symbol] = info
+            self.books.precisions[symbol] = (decimals_of(str(info.tick_size)), decimals_of(str(info.lot_size)))
+
+    async def stop(self) -> None:
+        self._running = False
+        self._poll_wakeup.set()
+        if self.feed is not None:
+            await self.feed.stop()
+        if self.rest is not None:
+            await self.rest.close()
+
+    # --- market data ------------------------------------------------------------------------
+
+    def _on_state(self, symbol: str, state: FeedState, reason: str) -> None:
+        if self.states.get(symbol) is state:
+            return
+        self.states[symbol] = state
+        self.ctx.log.info("coinbase %s feed %s: %s", symbol, state, reason)
+        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
+
+    def _on_book(self, pb: ProductBook) -> None:
+        if self.states.get(pb.symbol) is not FeedState.LIVE:
+            self._on_state(pb.symbol, FeedState.LIVE, "snapshot received")
+        bids, asks = pb.levels(self.settings.publish_levels)
+        self.ctx.bus.publish(BookUpdate(self.name, pb.symbol, bids, asks, self.ctx.clock.time_ns()))
+
+    def market(self, symbol: str) -> MarketInfo:
+        return self.products[symbol]  # KeyError: not configured, or its rules could not be read
+
+    # --- orders -----------------------------------------------------------------------------
+
+    def _api(self) -> CoinbaseRest:
+        if self.rest is None or self.signer is None:
+            raise PermanentError(f"{self.name}: no api_key_name/api_private_key configured: market data only")
+        return self.rest
+
+    async def place_order(self, order: Order) -> OrderState:
+        rest = self._api()
+        body = {"client_order_id": order.client_order_id, "product_id": product_id(order.symbol),
+                "side": "BUY" if order.side is Side.BUY else "SELL", "order_configuration": order_configuration(order)}
+        answer = await rest.call("POST", f"{API}/orders", body=body)
+        if not answer.get("success"):
+            raise classify_order_failure(answer.get("error_response") or answer)
+        order_id = (answer.get("success_response") or {}).get("order_id") or answer.get("order_id")
+        if not order_id:
+            raise PermanentError(f"coinbase: create order answered without an order_id: {answer}")
+        self._order_ids[order.client_order_id] = order_id
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=order_id)
+        self._tracked[order.client_order_id] = (order.symbol, order_id, state)
+        self._poll_wakeup.set()
+        return state
+
+    async def _find_order_id(self, symbol: str, client_order_id: str) -> str | None:
+        if client_order_id in self._order_ids:
+            return self._order_ids[client_order_id]
+        cursor = ""
+        while True:
+            params: dict[str, Any] = {"product_ids": product_id(symbol), "limit": 250}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._api().call("GET", f"{API}/orders/historical/batch", params=params)
+            for info in page.get("orders") or []:
+                if info.get("client_order_id") == client_order_id:
+                    self._order_ids[client_order_id] = info["order_id"]
+                    return info["order_id"]
+            cursor = page.get("cursor") or ""
+            if not page.get("has_next") or not cursor:
+                return None
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        order_id = await self._find_order_id(symbol, client_order_id)
+        if order_id is None:
+            return None
+        info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
+        state = await self._state(client_order_id, symbol, info)
+        if not state.status.terminal:
+            self._tracked[client_order_id] = (symbol, order_id, state)
+        return state
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        result = (await self.cancel_orders(symbol, [client_order_id]))[0]
+        if isinstance(result, ExchangeError):
+            raise result
+        return result
+
+    async def cancel_orders(self, symbol: str, client_order_ids: list[str]) -> list[OrderState | ExchangeError]:
+        """One ``batch_cancel`` for every id, then each order's state is read back."""
+        ids: dict[str, str] = {}
+        for cid in client_order_ids:
+            order_id = await self._find_order_id(symbol, cid)
+            if order_id is not None:
+                ids[cid] = order_id
+        if ids:
+            await self._api().call("POST", f"{API}/orders/batch_cancel", body={"order_ids": list(ids.values())})
+        results: list[OrderState | ExchangeError] = []
+        for cid in client_order_ids:
+            state = await self.fetch_order(symbol, cid) if cid in ids else None
+            results.append(state if state is not None else OrderNotFound(f"{self.name} has no order {cid}"))
+        return results
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        by_product = {product_id(s): s for s in self.settings.symbols}
+        params: dict[str, Any] = {"order_status": "OPEN", "limit": 250}
+        if symbol is not None:
+            params["product_ids"] = product_id(symbol)
+        out: list[OrderState] = []
+        cursor = ""
+        while True:
+            page = await self._api().call("GET", f"{API}/orders/historical/batch",
+                                          params={**params, **({"cursor": cursor} if cursor else {})})
+            for info in page.get("orders") or []:
+                pid = info.get("product_id", "")
+                cid = info.get("client_order_id") or info.get("order_id")
+                self._order_ids.setdefault(cid, info["order_id"])
+                out.append(await self._state(cid, by_product.get(pid, pid.replace("-", "/")), info))
+            cursor = page.get("cursor") or ""
+            if not page.get("has_next") or not cursor:
+                return out
+
+    async def balances(self) -> dict[str, Balance]:
+        out: dict[str, Balance] = {}
+        cursor = ""
+        while True:
+            page = await self._api().call("GET", f"{API}/accounts",
+                                          params={"limit": 250, **({"cursor": cursor} if cursor else {})})
+            for account in page.get("accounts") or []:
+                asset = account["currency"]
+                free = Decimal(str(account["available_balance"]["value"]))
+                hold = Decimal(str((account.get("hold") or {}).get("value", "0")))
+                out[asset] = Balance(asset, free, free + hold)
+            cursor = page.get("cursor") or ""
+            if not page.get("has_next") or not cursor:
+                return out
+
+    # --- order state and fills --------------------------------------------------------------
+
+    async def _state(self, cid: str, symbol: str, info: dict) -> OrderState:
+        filled = Decimal(str(info.get("filled_size") or "0"))
+        mapped = _STATUS.get(str(info.get("status")), OrderStatus.UNKNOWN)
+        fills: list[Fill] = []
+        if filled > 0:
+            fills = await self._fills_of(cid, symbol, info["order_id"], filled)
+        avg = Decimal(str(info["average_filled_price"])) if filled and info.get("average_filled_price") else None
+        reason = str(info.get("reject_reason") or info.get("cancel_message") or "")
+        return OrderState(cid, mapped, exchange_order_id=info.get("order_id"), filled_qty=filled,
+                          avg_fill_price=avg, fills=tuple(fills), reason=reason)
+
+    async def _fills_of(self, cid: str, symbol: str, order_id: str, filled: Decimal) -> list[Fill]:
+        mine = [f for f in self._fills.values() if f.client_order_id == cid]
+        if sum((f.qty for f in mine), Decimal(0)) >= filled:
+            return mine
+        page = await self._api().call("GET", f"{API}/orders/historical/fills", params={"order_ids": order_id})
+        quote = split_symbol(symbol)[1] if "/" in symbol else ""
+        for f in page.get("fills") or []:
+            tid = str(f.get("entry_id") or f["trade_id"])
+            if tid not in self._fills:
+                self._fills[tid] = Fill(
+                    self.name, symbol, cid, tid, Side.BUY if f.get("side") == "BUY" else Side.SELL,
+                    Decimal(str(f["price"])), Decimal(str(f["size"])), Decimal(str(f.get("commission") or "0")),
+                    quote, Liquidity.MAKER if f.get("liquidity_indicator") == "MAKER" else Liquidity.TAKER,
+                    self.ctx.clock.time_ns())
+        return [f for f in self._fills.values() if f.client_order_id == cid]
+
+    async def _poll_fills(self) -> None:
+        """Every ``fill_poll_s`` while orders are open: publish new fills, then the order's state."""
+        while self._running:
+            if not self._tracked:
+                self._poll_wakeup.clear()
+                try:
+                    async with asyncio.timeout(self.settings.fill_poll_s):
+                        await self._poll_wakeup.wait()
+                except TimeoutError:
+                    pass
+                continue
+            await asyncio.sleep(self.settings.fill_poll_s)
+            if not self._running or not self._tracked:
+                continue
+            try:
+                await self.poll_once()
+            except Exception as exc:  # a failed poll is retried next time; the executor reconciles too
+                self.ctx.log.warning("coinbase fill poll failed: %s", exc)
+
+    async def poll_once(self) -> None:
+        """One read of every tracked order (also called by tests)."""
+        for cid, (symbol, order_id, last) in list(self._tracked.items()):
+            info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
+            state = await self._state(cid, symbol, info)
+            if state.status is last.status and state.filled_qty == last.filled_qty:
+                continue
+            old = {f.trade_id for f in last.fills}
+            for fill in state.fills:
+                if fill.trade_id not in old:
+                    self.ctx.bus.publish(fill)
+            self.ctx.bus.publish(OrderReport(self.name, symbol, state, self.ctx.clock.time_ns()))
+            if state.status.terminal:
+                self._tracked.pop(cid, None)
+            else:
+                self._tracked[cid] = (symbol, order_id, state)

@@ -1,0 +1,49 @@
+"""The Coinbase venue's config table (``[exchanges.coinbase]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import split_symbol
+from bot.settings import Secret, option
+
+
+def product_id(symbol: str) -> str:
+    """``"BTC/USD"`` -> Coinbase's ``"BTC-USD"``."""
+    base, quote = split_symbol(symbol)
+    return f"{base}-{quote}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoinbaseSettings:
+    """Advanced Trade: market data over WebSocket (level2, heartbeats, ticker), orders over REST."""
+
+    symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets "BASE/QUOTE" (product BASE-QUOTE)')
+    publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
+    ws_url: str = option("wss://advanced-trade-ws.coinbase.com", help="market data WebSocket endpoint")
+    rest_url: str = option("https://api.coinbase.com", help="REST endpoint (calls go to /api/v3/brokerage/...)")
+    api_key_name: Secret | None = option(
+        None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
+    api_private_key: Secret | None = option(
+        None, help='CDP API key\'s EC private key (PEM, ES256): "env:NAME" or "file:PATH"')
+    silence_timeout_s: float = option(5.0, gt=0, help="no message for this long (heartbeats come every second): reconnect")
+    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
+    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
+    request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")
+    rest_per_s: float = option(10.0, gt=0, help="private REST calls per second (token bucket)...")
+    rest_burst: int = option(10, ge=1, help="...and how many may go at once")
+    rate_limit_pause_s: float = option(1.0, ge=0, help="after an HTTP 429, no REST call for this long")
+    fill_poll_s: float = option(2.0, gt=0, help="open orders are polled this often for fills")
+    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the first snapshots")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for symbol in self.symbols:
+            try:
+                split_symbol(symbol)
+            except ValueError as exc:
+                problems.append(("symbols", str(exc)))
+        if (self.api_key_name is None) != (self.api_private_key is None):
+            problems.append(("api_private_key" if self.api_private_key is None else "api_key_name",
+                             "give both api_key_name and api_private_key, or neither (market data only)"))
+        return problems

@@ -1,0 +1,212 @@
+"""Coinbase orders over REST against the fake venue: JWTs, errors, lost answers, reused ids, 429s, fills."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from decimal import Decimal
+
+import pytest
+
+from bot.api import InsufficientFunds, OrderNotFound, PermanentError, PostOnlyWouldCross, RateLimited, UnknownOutcome
+from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
+from plugins.coinbase.rest import JwtSigner, classify_order_failure
+from fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, new_private_key_pem, public_key_of, verify_jwt
+from waiting import wait_for
+
+SYMBOL = "BTC/USD"
+
+
+def order(cid: str, qty="0.01", price="29000", side=Side.BUY, tif=TimeInForce.GTC, post_only=False) -> Order:
+    return Order(client_order_id=cid, strategy="test", exchange="coinbase", symbol=SYMBOL, side=side,
+                 qty=Decimal(qty), price=Decimal(price), tif=tif, post_only=post_only)
+
+
+def test_jwt_has_the_documented_shape_and_verifies():
+    signer = JwtSigner(KEY_NAME, PRIVATE_KEY_PEM, lambda: 1_700_000_000)
+    token = signer.token("GET api.coinbase.com/api/v3/brokerage/accounts")
+    head, claims, sig = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=="))
+    body = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    assert header["alg"] == "ES256" and header["kid"] == KEY_NAME and header["typ"] == "JWT" and header["nonce"]
+    assert body == {"sub": KEY_NAME, "iss": "cdp", "nbf": 1_700_000_000, "exp": 1_700_000_120,
+                    "uri": "GET api.coinbase.com/api/v3/brokerage/accounts"}
+    assert len(base64.urlsafe_b64decode(sig + "==")) == 64  # JOSE r || s, not DER
+    public = public_key_of(PRIVATE_KEY_PEM)
+    uri = "GET api.coinbase.com/api/v3/brokerage/accounts"
+    assert verify_jwt(token, public, KEY_NAME, uri, now=1_700_000_001) is None
+    assert verify_jwt(token, public, KEY_NAME, "POST api.coinbase.com/api/v3/brokerage/orders",
+                      now=1_700_000_001) is not None
+    assert verify_jwt(token, public, KEY_NAME, uri, now=1_700_000_200) == "expired or not yet valid"
+    assert verify_jwt(token, public_key_of(new_private_key_pem()), KEY_NAME, uri, now=1_700_000_001) == "bad signature"
+    assert "PRIVATE" not in repr(signer) and "uri" not in signer.token()  # WebSocket JWTs carry no uri
+
+
+def test_a_key_that_is_not_p256_is_refused():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()).decode()
+    with pytest.raises(ValueError, match="P-256"):
+        JwtSigner(KEY_NAME, pem, time.time)
+
+
+@pytest.mark.parametrize("error, kind", [
+    ({"error": "INSUFFICIENT_FUND", "preview_failure_reason": "PREVIEW_INSUFFICIENT_FUND"}, InsufficientFunds),
+    ({"error": "INVALID_LIMIT_PRICE_POST_ONLY"}, PostOnlyWouldCross),
+    ({"error": "UNKNOWN_FAILURE_REASON", "preview_failure_reason": "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY"},
+     PostOnlyWouldCross),
+    ({"error": "INVALID_ARGUMENT", "message": "bad size"}, PermanentError),
+    ({"error": "UNSUPPORTED_ORDER_CONFIGURATION"}, PermanentError),
+])
+def test_order_failures_map_to_the_executors_classes(error, kind):
+    assert type(classify_order_failure(error)) is kind
+
+
+async def test_requests_are_signed_and_a_wrong_key_is_refused(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    balances = await coinbase.balances()
+    assert balances["BTC"].total == Decimal("1.00000000") and balances["USD"].free == Decimal("100000.00")
+    assert fake_rest.auth_failures == []
+    bot2, wrong = await coinbase_bot(fake_ws, fake_rest, key_pem=new_private_key_pem())
+    with pytest.raises(PermanentError, match="401"):
+        await wrong.balances()
+    assert fake_rest.auth_failures == ["bad signature"]
+
+
+async def test_create_order_sends_what_coinbase_expects(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    state = await coinbase.place_order(order("gtc-1", post_only=True))
+    assert state.status is OrderStatus.OPEN and state.exchange_order_id
+    venue = fake_rest.orders_with("gtc-1")[0]
+    assert venue["order_configuration"] == {"limit_limit_gtc": {"base_size": "0.01", "limit_price": "29000",
+                                                                "post_only": True}}
+    assert venue["product_id"] == "BTC-USD" and venue["side"] == "BUY"
+    state = await coinbase.place_order(order("ioc-1", tif=TimeInForce.IOC))
+    assert "sor_limit_ioc" in fake_rest.orders_with("ioc-1")[0]["order_configuration"]
+    assert (await coinbase.fetch_order(SYMBOL, "ioc-1")).status is OrderStatus.CANCELLED
+
+
+async def test_reused_client_order_id_is_answered_with_the_existing_order(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    first = await coinbase.place_order(order("same-1"))
+    again = await coinbase.place_order(order("same-1", qty="0.5"))
+    assert again.exchange_order_id == first.exchange_order_id
+    assert len(fake_rest.orders_with("same-1")) == 1
+
+
+async def test_lost_create_order_answer_is_resolved_by_query_200_times(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    for i in range(200):
+        cid = f"lost-{i}"
+        fake_rest.lose_create_order = 1  # created on the venue, then the connection drops before the answer
+        with pytest.raises(UnknownOutcome):
+            await coinbase.place_order(order(cid))
+        state = await coinbase.fetch_order(SYMBOL, cid)  # what the executor does before any resend
+        assert state is not None and state.status is OrderStatus.OPEN
+        assert len(fake_rest.orders_with(cid)) == 1
+    assert await coinbase.fetch_order(SYMBOL, "never-sent") is None
+
+
+async def test_late_create_order_answer_is_an_unknown_outcome_then_found(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, request_timeout_s=0.1)
+    fake_rest.hang_create_order_s = 0.5
+    with pytest.raises(UnknownOutcome):
+        await coinbase.place_order(order("late-1"))
+    fake_rest.hang_create_order_s = 0
+    assert (await coinbase.fetch_order(SYMBOL, "late-1")).status is OrderStatus.OPEN
+    assert len(fake_rest.orders_with("late-1")) == 1
+
+
+async def test_executor_adopts_an_order_whose_answer_was_lost(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    fake_rest.lose_create_order = 1
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="coinbase", symbol=SYMBOL, side=Side.BUY,
+                                          qty=Decimal("0.01"), price=Decimal("29000"), client_order_id="exec-lost-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   what="order adopted after look-up")
+    assert len(fake_rest.orders_with("exec-lost-1")) == 1
+    assert [(m, p) for _, m, p in fake_rest.log].count(("POST", "/api/v3/brokerage/orders")) == 1
+
+
+async def test_429_storm_keeps_requests_within_the_budget(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, rest_per_s=20.0, rest_burst=5, rate_limit_pause_s=0.1)
+    fake_rest.http_429 = True
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    errors = []
+
+    async def hammer():
+        while loop.time() - start < 0.6:
+            try:
+                await coinbase.balances()
+            except RateLimited as exc:
+                errors.append(exc)
+
+    await asyncio.gather(*(hammer() for _ in range(8)))
+    elapsed = loop.time() - start
+    sent = fake_rest.requests_since(start)
+    assert errors and all(e.retry_after_s == 0.1 for e in errors)
+    assert len(sent) <= 5 + 20 * elapsed + 1
+    # every 429 paused the bucket: far fewer than the budget got through
+    assert len(sent) <= 5 + (elapsed / 0.1 + 1) * 2
+
+
+async def test_venue_refusals_are_raised_as_mapped(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    with pytest.raises(InsufficientFunds):
+        await coinbase.place_order(order("big-1", qty="100"))
+    best_ask = min(fake_rest.products["BTC-USD"].asks)
+    with pytest.raises(PostOnlyWouldCross):
+        await coinbase.place_order(order("cross-1", price=str(best_ask), post_only=True))
+    with pytest.raises(PermanentError):
+        await coinbase.place_order(order("both-1", tif=TimeInForce.IOC, post_only=True))
+
+
+async def test_fills_are_polled_and_published_once(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    fills, reports = [], []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    bot.bus.subscribe(OrderReport, reports.append, owner="test")
+    state = await coinbase.place_order(order("rest-1", qty="0.02"))
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("28999.50"))
+    await coinbase.poll_once()
+    await coinbase.poll_once()  # nothing new: nothing published
+    assert len(fills) == 1 and fills[0].qty == Decimal("0.01") and fills[0].price == Decimal("28999.50")
+    assert reports[-1].state.status is OrderStatus.OPEN and reports[-1].state.filled_qty == Decimal("0.01")
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("28999.50"))
+    await coinbase.poll_once()
+    assert len(fills) == 2 and reports[-1].state.status is OrderStatus.FILLED
+    assert not coinbase._tracked
+    found = await coinbase.fetch_order(SYMBOL, "rest-1")
+    assert found.status is OrderStatus.FILLED and len(found.fills) == 2
+    assert found.avg_fill_price == Decimal("28999.50")
+
+
+async def test_cancel_batch_and_open_orders(coinbase_bot, fake_ws, fake_rest):
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    for cid in ("keep-1", "gone-1", "gone-2"):
+        await coinbase.place_order(order(cid))
+    results = await coinbase.cancel_orders(SYMBOL, ["gone-1", "gone-2", "nobody"])
+    assert [r.status for r in results[:2]] == [OrderStatus.CANCELLED, OrderStatus.CANCELLED]
+    assert isinstance(results[2], OrderNotFound)
+    assert [p for _, _, p in fake_rest.log].count("/api/v3/brokerage/orders/batch_cancel") == 1
+    assert [s.client_order_id for s in await coinbase.open_orders(SYMBOL)] == ["keep-1"]
+    with pytest.raises(OrderNotFound):
+        await coinbase.cancel_order(SYMBOL, "nobody")
+
+
+async def test_the_key_never_reaches_a_log_line(coinbase_bot, fake_ws, fake_rest, caplog):
+    caplog.set_level(logging.DEBUG)
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    fake_rest.http_429 = True
+    with pytest.raises(RateLimited):
+        await coinbase.balances()
+    body = PRIVATE_KEY_PEM.splitlines()[1]
+    assert body not in caplog.text
+    assert body not in repr(coinbase.rest) and body not in repr(coinbase.settings) and body not in repr(coinbase.signer)
