@@ -1,0 +1,92 @@
+"""Jupiter Swap API client: ``GET /quote`` and ``POST /swap`` (the base URL comes from config)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from solders.transaction import VersionedTransaction
+
+from bot.api import TransientError
+
+from .errors import JupiterRateLimited, SwapFailed
+
+
+class MalformedJupiterReply(SwapFailed):
+    """Jupiter answered something that is not the documented shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    raw: dict[str, Any]
+    """The quote as Jupiter sent it: ``/swap`` wants it back unchanged."""
+    in_amount: int
+    out_amount: int
+    other_amount_threshold: int
+    swap_mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwapTransaction:
+    unsigned: VersionedTransaction
+    last_valid_block_height: int
+    prioritization_fee_lamports: int
+
+
+class JupiterApi:
+    def __init__(self, base_url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient | None = None):
+        self.base_url = base_url.rstrip("/")
+        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._client.request(method, f"{self.base_url}{path}", **kwargs)
+        except httpx.TimeoutException:
+            # neither /quote nor /swap changes anything on chain: nothing was executed, a retry is safe
+            raise TransientError(f"jupiter {path}: timed out") from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"jupiter {path}: {type(exc).__name__}") from None
+        if response.status_code == 429:
+            retry = response.headers.get("retry-after")
+            raise JupiterRateLimited(f"jupiter {path}: rate limited",
+                                     float(retry) if retry and retry.isdigit() else None)
+        try:
+            body = response.json()
+        except ValueError:
+            raise MalformedJupiterReply(f"jupiter {path}: HTTP {response.status_code}, not JSON") from None
+        if response.status_code != 200:
+            message = body.get("error") or body.get("message") if isinstance(body, dict) else body
+            code = body.get("errorCode", "") if isinstance(body, dict) else ""
+            raise SwapFailed(f"jupiter {path}: HTTP {response.status_code} {code}: {message}".replace("  ", " "))
+        if not isinstance(body, dict):
+            raise MalformedJupiterReply(f"jupiter {path}: reply is not an object")
+        return body
+
+    async def quote(self, *, input_mint: str, output_mint: str, amount: int, swap_mode: str, slippage_bps: int,
+                    only_direct_routes: bool, restrict_intermediate_tokens: bool) -> Quote:
+        params = {"inputMint": input_mint, "outputMint": output_mint, "amount": str(amount), "swapMode": swap_mode,
+                  "slippageBps": str(slippage_bps), "onlyDirectRoutes": str(only_direct_routes).lower(),
+                  "restrictIntermediateTokens": str(restrict_intermediate_tokens).lower()}
+        body = await self._request("GET", "/quote", params=params)
+        try:
+            return Quote(body, int(body["inAmount"]), int(body["outAmount"]), int(body["otherAmountThreshold"]),
+                         str(body["swapMode"]))
+        except (KeyError, TypeError, ValueError):
+            raise MalformedJupiterReply("jupiter /quote: missing or malformed amounts") from None
+
+    async def swap(self, quote: Quote, *, user_public_key: str, compute_unit_price_micro_lamports: int) -> SwapTransaction:
+        payload = {"quoteResponse": quote.raw, "userPublicKey": user_public_key, "wrapAndUnwrapSol": True,
+                   "dynamicComputeUnitLimit": True,
+                   "computeUnitPriceMicroLamports": compute_unit_price_micro_lamports}
+        body = await self._request("POST", "/swap", json=payload)
+        try:
+            unsigned = VersionedTransaction.from_bytes(base64.b64decode(body["swapTransaction"], validate=True))
+            return SwapTransaction(unsigned, int(body["lastValidBlockHeight"]),
+                                   int(body.get("prioritizationFeeLamports") or 0))
+        except (KeyError, TypeError, ValueError):
+            raise MalformedJupiterReply("jupiter /swap: missing or malformed swapTransaction") from None

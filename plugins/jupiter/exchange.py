@@ -1,0 +1,436 @@
+"""Jupiter as an arbot Exchange: an order is one swap, signed once per blockhash lifetime.
+
+**Mapping.** ``place_order`` is a market swap with a minimum out: a SELL of ``qty`` base is an
+``ExactIn`` quote of base -> quote, a BUY is an ``ExactOut`` quote of quote -> base; Jupiter writes
+``otherAmountThreshold`` (from ``slippage_bps``) into the transaction, and a limit price, when the
+order has one, refuses a quote worse than it before anything is signed. ``fetch_order`` answers
+from the persisted swap and the chain, ``cancel_order`` raises :class:`PermanentError` (a swap
+cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
+
+**One intent, one landed swap.** The signed transaction, its signature and the blockhash's
+``lastValidBlockHeight`` are stored under the client order id *before* the first send. Until the
+swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` while
+``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
+once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
+look-up made after seeing that height does not know the signature. A restart resumes confirming the
+stored transaction. At most ``max_sign_attempts`` signatures are made per intent.
+
+``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
+fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
+outcome is then published as a ``Fill`` and an ``OrderReport``.
+
+Fill amounts are the quote's expected amounts, not the amounts read back from the landed
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from decimal import Decimal
+
+from bot.api import Context, Exchange, ExchangeError, PermanentError, TransientError
+from bot.domain import (
+    Balance,
+    Fill,
+    Liquidity,
+    MarketInfo,
+    Order,
+    OrderReport,
+    OrderState,
+    OrderStatus,
+    Side,
+    split_symbol,
+)
+from plugins.solana.rpc import (
+    MalformedReply,
+    RpcError,
+    RpcRateLimited,
+    RpcResponseError,
+    RpcUnavailable,
+    SolanaRpc,
+)
+from plugins.solana.wallet import Wallet
+
+from .api import JupiterApi, Quote
+from .errors import (
+    BlockhashExpired,
+    JupiterRateLimited,
+    SlippageExceeded,
+    SolanaInsufficientFunds,
+    SwapFailed,
+    classify_chain_error,
+)
+from .records import (
+    EXPIRED,
+    FAILED,
+    IN_FLIGHT,
+    LANDED,
+    JupiterSwapRow,
+    in_flight_swaps,
+    load_swap,
+    save_swap,
+)
+from .settings import JupiterSettings
+
+_COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
+
+
+class PriceLimitExceeded(SlippageExceeded):
+    """The quote is worse than the order's limit price: nothing was signed."""
+
+
+def percentile(values: list[int], pct: int) -> int:
+    """The ``pct``-th percentile (nearest rank) of ``values``; 0 when empty."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    rank = max(1, -(-pct * len(ordered) // 100))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+class JupiterExchange(Exchange):
+    """Swaps through Jupiter, signed by a local wallet (real transactions: live mode only)."""
+
+    Settings = JupiterSettings
+    simulated = False
+    place_wait_s: float = 3.0
+
+    def __init__(self, name: str, settings: JupiterSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.wallet: Wallet | None = None
+        self.rpc: SolanaRpc | None = None
+        self.api: JupiterApi | None = None
+        self._confirming: dict[str, asyncio.Task[None]] = {}
+        self._awaited: set[str] = set()
+        """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
+        self.signatures_made = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.wallet = Wallet.load(s.keypair if s.keypair is not None else s.keypair_file)
+        self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
+        self.api = JupiterApi(s.api_url, timeout_s=s.request_timeout_s)
+        self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, s.rpc_urls[0])
+        for row in in_flight_swaps(self.ctx.store, self.name):
+            self.ctx.log.info("jupiter: resuming confirmation of %s (%s)", row.client_order_id, row.signature)
+            self._ensure_confirming(row.client_order_id)
+
+    async def stop(self) -> None:
+        tasks = list(self._confirming.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._confirming.clear()
+        if self.rpc is not None:
+            await self.rpc.close()
+        if self.api is not None:
+            await self.api.close()
+
+    # --- Exchange ----------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> MarketInfo:
+        if symbol not in self.settings.symbols:
+            raise KeyError(symbol)
+        base, quote = split_symbol(symbol)
+        _, base_decimals = self.settings.token(base)
+        _, quote_decimals = self.settings.token(quote)
+        return MarketInfo(symbol=symbol, base=base, quote=quote, tick_size=Decimal(1).scaleb(-quote_decimals),
+                          lot_size=Decimal(1).scaleb(-base_decimals))
+
+    async def place_order(self, order: Order) -> OrderState:
+        cid = order.client_order_id
+        row = load_swap(self.ctx.store, self.name, cid)
+        if row is not None and row.status != EXPIRED:
+            if row.status == IN_FLIGHT:
+                return await self._wait(cid)
+            return self._state(row)
+        if row is not None and row.attempt >= self.settings.max_sign_attempts:
+            return self._state(row)
+        attempt = 1 if row is None else row.attempt + 1
+        row = await self._sign_new(order.symbol, order.side, order.qty, order.price, cid, attempt)
+        await self._first_send(row)
+        return await self._wait(cid)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        row = load_swap(self.ctx.store, self.name, client_order_id)
+        if row is None:
+            return None
+        if row.status == IN_FLIGHT:
+            self._ensure_confirming(client_order_id)
+        if row.status == EXPIRED and row.attempt < self.settings.max_sign_attempts:
+            return None  # provably never landed: the executor may place it again (a fresh signature)
+        return self._state(row)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        raise PermanentError("a Jupiter swap cannot be cancelled: it lands whole or not at all")
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        return [self._state(r) for r in in_flight_swaps(self.ctx.store, self.name)
+                if symbol is None or r.symbol == symbol]
+
+    async def balances(self) -> dict[str, Balance]:
+        assert self.rpc is not None and self.wallet is not None
+        owner = str(self.wallet.pubkey)
+        try:
+            lamports = await self.rpc.get_balance_lamports(owner)
+            tokens = await self.rpc.get_token_balances(owner)
+        except RpcError as exc:
+            raise _map_rpc_error(exc) from None
+        by_mint = {self.settings.token(a)[0]: a for a in self.settings.tokens}
+        sol = Decimal(lamports).scaleb(-9)
+        out: dict[str, Balance] = {"SOL": Balance("SOL", sol, sol)}
+        for mint, held in tokens.items():
+            asset = by_mint.get(mint, mint)
+            amount = held.ui_amount
+            if asset in out:
+                amount += out[asset].total  # wrapped SOL joins native SOL
+            out[asset] = Balance(asset, amount, amount)
+        return out
+
+    # --- signing -----------------------------------------------------------------------------
+
+    async def compute_unit_price(self) -> int:
+        """Priority fee in micro-lamports per compute unit: fixed or a percentile of recent fees, capped."""
+        s = self.settings
+        if s.compute_unit_price_micro_lamports is not None:
+            price = s.compute_unit_price_micro_lamports
+        else:
+            assert self.rpc is not None
+            price = percentile(await self.rpc.get_recent_prioritization_fees(), s.priority_fee_percentile)
+        return min(price, s.max_compute_unit_price_micro_lamports)
+
+    async def _quote(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None) -> tuple[Quote, str, str]:
+        assert self.api is not None
+        s = self.settings
+        base, quote_asset = split_symbol(symbol)
+        base_mint, base_decimals = s.token(base)
+        quote_mint, quote_decimals = s.token(quote_asset)
+        base_units = int(qty.scaleb(base_decimals))
+        if base_units <= 0:
+            raise PermanentError(f"quantity {qty} {base} is below one base unit")
+        if side is Side.SELL:
+            input_mint, output_mint, mode = base_mint, quote_mint, "ExactIn"
+        else:
+            input_mint, output_mint, mode = quote_mint, base_mint, "ExactOut"
+        quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
+                                     swap_mode=mode, slippage_bps=s.slippage_bps,
+                                     only_direct_routes=s.only_direct_routes,
+                                     restrict_intermediate_tokens=s.restrict_intermediate_tokens)
+        if limit is not None:
+            quote_units = Decimal(quote.out_amount if side is Side.SELL else quote.in_amount).scaleb(-quote_decimals)
+            price = quote_units / qty
+            if (side is Side.SELL and price < limit) or (side is Side.BUY and price > limit):
+                raise PriceLimitExceeded(f"quoted price {price} is worse than the limit {limit} ({symbol} {side})")
+        return quote, input_mint, output_mint
+
+    async def _sign_new(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None, cid: str,
+                        attempt: int) -> JupiterSwapRow:
+        """Quote, build, sign and persist a swap; nothing is sent yet."""
+        assert self.api is not None and self.wallet is not None
+        try:
+            quote, input_mint, output_mint = await self._quote(symbol, side, qty, limit)
+            cu_price = await self.compute_unit_price()
+            swap = await self.api.swap(quote, user_public_key=str(self.wallet.pubkey),
+                                       compute_unit_price_micro_lamports=cu_price)
+        except RpcError as exc:
+            raise _map_rpc_error(exc) from None
+        signed = self.wallet.sign(swap.unsigned)
+        self.signatures_made += 1
+        row = JupiterSwapRow(
+            exchange=self.name, client_order_id=cid, symbol=symbol, side=str(side), qty=str(qty),
+            limit_price="" if limit is None else str(limit), input_mint=input_mint, output_mint=output_mint,
+            in_amount=quote.in_amount, out_amount=quote.out_amount, min_out_amount=quote.other_amount_threshold,
+            attempt=attempt, signature=str(signed.signatures[0]),
+            signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
+            last_valid_block_height=swap.last_valid_block_height, status=IN_FLIGHT,
+            updated_ns=self.ctx.clock.time_ns())
+        row = save_swap(self.ctx.store, row)  # persisted before the first send: a restart resumes, never re-signs
+        self.ctx.log.info("jupiter %s: signed %s (attempt %d, valid to height %d, cu price %d)",
+                          cid, row.signature, attempt, row.last_valid_block_height, cu_price)
+        return row
+
+    async def _first_send(self, row: JupiterSwapRow) -> None:
+        """Send once; a definite refusal fails the swap, a lost answer is left to the rebroadcasts."""
+        failure = await self._send(row)
+        if failure is not None:
+            self._finish(row, FAILED, failure)
+            raise failure
+        self._ensure_confirming(row.client_order_id, sent=True)
+
+    async def _send(self, row: JupiterSwapRow) -> PermanentError | None:
+        """Send the stored bytes; returns the permanent error when the node refused them for good."""
+        assert self.rpc is not None
+        try:
+            await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
+                                            skip_preflight=self.settings.skip_preflight)
+        except RpcResponseError as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            err = data.get("err")
+            if err == "BlockhashNotFound" or "Blockhash not found" in exc.rpc_message:
+                return None  # expired or not yet seen by this node: only the status look-ups decide
+            if err is None and "already been processed" in exc.rpc_message:
+                return None
+            if err is not None:
+                return classify_chain_error(err, data.get("logs"))
+            return SwapFailed(f"sendTransaction refused: {exc.rpc_message}")
+        except RpcUnavailable as exc:
+            self.ctx.log.warning("jupiter %s: send of %s not confirmed (%s); will rebroadcast",
+                                 row.client_order_id, row.signature, exc)
+        return None
+
+    # --- confirming --------------------------------------------------------------------------
+
+    def _ensure_confirming(self, cid: str, *, sent: bool = False) -> None:
+        task = self._confirming.get(cid)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._confirm(cid, sent), name=f"{self.name}:confirm {cid}")
+            self._confirming[cid] = task
+            task.add_done_callback(lambda t, cid=cid: self._confirm_done(cid, t))
+
+    def _confirm_done(self, cid: str, task: asyncio.Task[None]) -> None:
+        if self._confirming.get(cid) is task:
+            del self._confirming[cid]
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.ctx.log.error("jupiter %s: confirmation failed: %s", cid, exc, exc_info=exc)
+            return
+        if cid not in self._awaited:
+            row = load_swap(self.ctx.store, self.name, cid)
+            if row is not None:
+                state = self._state(row)
+                for fill in state.fills:
+                    self.ctx.bus.publish(fill)
+                self.ctx.bus.publish(OrderReport(self.name, row.symbol, state, self.ctx.clock.time_ns()))
+
+    async def _wait(self, cid: str) -> OrderState:
+        """Wait up to ``place_wait_s`` for the outcome; the state then (OPEN while still confirming)."""
+        task = self._confirming.get(cid)
+        if task is None:
+            self._ensure_confirming(cid)
+            task = self._confirming[cid]
+        self._awaited.add(cid)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.place_wait_s)
+        except TimeoutError:
+            pass
+        finally:
+            self._awaited.discard(cid)
+        row = load_swap(self.ctx.store, self.name, cid)
+        assert row is not None
+        if row.status in (FAILED, EXPIRED):
+            raise _error_of(row)
+        return self._state(row)
+
+    async def _confirm(self, cid: str, sent: bool) -> None:
+        """Poll until the swap is confirmed, failed, or expired with every attempt used."""
+        assert self.rpc is not None
+        s = self.settings
+        row = load_swap(self.ctx.store, self.name, cid)
+        assert row is not None
+        last_send = time.monotonic() if sent else float("-inf")
+        while True:
+            try:
+                status = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                if status is not None:
+                    if status.err is not None:
+                        self._finish(row, FAILED, classify_chain_error(status.err))
+                        return
+                    if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
+                        self._finish(row, LANDED, "")
+                        return
+                else:
+                    height = await self.rpc.get_block_height()
+                    if height > row.last_valid_block_height:
+                        # asked after seeing the height: a signature unknown now can never land
+                        again = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                        if again is None:
+                            row = await self._expired(row)
+                            if row.status != IN_FLIGHT:
+                                return
+                            last_send = float("-inf")
+                        continue
+                    if time.monotonic() - last_send >= s.rebroadcast_s:
+                        last_send = time.monotonic()
+                        failure = await self._send(row)
+                        if failure is not None:
+                            self._finish(row, FAILED, failure)
+                            return
+            except (RpcUnavailable, MalformedReply) as exc:
+                self.ctx.log.warning("jupiter %s: %s; still confirming", cid, exc)
+            await asyncio.sleep(s.poll_s)
+
+    async def _expired(self, row: JupiterSwapRow) -> JupiterSwapRow:
+        """The signature provably never landed: re-quote and sign again if attempts are left."""
+        self.ctx.log.warning("jupiter %s: %s expired unlanded (past height %d)", row.client_order_id,
+                             row.signature, row.last_valid_block_height)
+        self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
+        if row.attempt >= self.settings.max_sign_attempts:
+            return row
+        limit = Decimal(row.limit_price) if row.limit_price else None
+        try:
+            new = await self._sign_new(row.symbol, Side(row.side), Decimal(row.qty), limit, row.client_order_id,
+                                       row.attempt + 1)
+        except TransientError as exc:
+            self.ctx.log.warning("jupiter %s: re-quote failed (%s); the executor may place it again",
+                                 row.client_order_id, exc)
+            return row
+        except PermanentError as exc:
+            self._finish(row, FAILED, exc)
+            return row
+        failure = await self._send(new)
+        if failure is not None:
+            self._finish(new, FAILED, failure)
+        return new
+
+    def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
+        text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
+        row.status, row.error, row.updated_ns = status, text, self.ctx.clock.time_ns()
+        save_swap(self.ctx.store, row)
+
+    # --- states ------------------------------------------------------------------------------
+
+    def _state(self, row: JupiterSwapRow) -> OrderState:
+        cid = row.client_order_id
+        if row.status == IN_FLIGHT:
+            return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
+        if row.status in (FAILED, EXPIRED):
+            return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error)
+        _, quote = split_symbol(row.symbol)
+        _, quote_decimals = self.settings.token(quote)
+        qty = Decimal(row.qty)
+        quote_amount = row.out_amount if row.side == Side.SELL else row.in_amount
+        price = Decimal(quote_amount).scaleb(-quote_decimals) / qty
+        fill = Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
+                    side=Side(row.side), price=price, qty=qty, fee=Decimal(0), fee_asset="SOL",
+                    liquidity=Liquidity.TAKER, ts_ns=row.updated_ns)
+        return OrderState(cid, OrderStatus.FILLED, exchange_order_id=row.signature, filled_qty=qty,
+                          avg_fill_price=price, fills=(fill,))
+
+
+_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls for cls in (SlippageExceeded, PriceLimitExceeded, SolanaInsufficientFunds, BlockhashExpired,
+                                  SwapFailed, PermanentError)}
+
+
+def _error_of(row: JupiterSwapRow) -> Exception:
+    """The error a failed or expired swap is reported with (its class is kept in ``row.error``)."""
+    name, _, message = row.error.partition(": ")
+    return _ERRORS.get(name, SwapFailed)(message or row.error)
+
+
+def _map_rpc_error(exc: RpcError) -> ExchangeError:
+    """RPC failures before anything was signed or sent: the executor's classes."""
+    if isinstance(exc, RpcRateLimited):
+        return JupiterRateLimited(str(exc), exc.retry_after_s)
+    if isinstance(exc, RpcUnavailable):
+        return TransientError(str(exc))
+    return SwapFailed(str(exc))
+
+
+__all__ = ["BlockhashExpired", "JupiterExchange", "PriceLimitExceeded", "percentile"]

@@ -1,0 +1,80 @@
+"""Signed swaps, persisted *before* their first send, keyed by the intent's client order id.
+
+A restart reads the row back and resumes confirming the same signed bytes instead of signing
+again. One row per (exchange, client order id); ``attempt`` counts signatures for the intent, and
+a new one replaces the row's transaction only after the previous one provably expired. Amounts
+are raw integers (token base units); the signed transaction is base64 text. It holds a signature,
+never key material.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel, select
+
+from bot.store import Store
+
+IN_FLIGHT = "in_flight"
+LANDED = "landed"
+FAILED = "failed"
+EXPIRED = "expired"
+
+
+class JupiterSwapRow(SQLModel, table=True):
+    __tablename__ = "jupiter_swaps"
+    __table_args__ = (UniqueConstraint("exchange", "client_order_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: str
+    """Base quantity of the intent, exact decimal text."""
+    limit_price: str = ""
+    """The intent's limit price (decimal text), empty for none."""
+    input_mint: str
+    output_mint: str
+    in_amount: int
+    out_amount: int
+    """The quote's expected amounts (raw units)."""
+    min_out_amount: int
+    """``otherAmountThreshold``: the minimum out (ExactIn) or maximum in (ExactOut)."""
+    attempt: int = 1
+    signature: str
+    signed_tx_b64: str
+    last_valid_block_height: int
+    status: str = IN_FLIGHT
+    error: str = ""
+    updated_ns: int = 0
+
+
+def load_swap(store: Store, exchange: str, client_order_id: str) -> JupiterSwapRow | None:
+    with store.session() as s:
+        return s.exec(select(JupiterSwapRow).where(JupiterSwapRow.exchange == exchange,
+                                                   JupiterSwapRow.client_order_id == client_order_id)).first()
+
+
+def in_flight_swaps(store: Store, exchange: str) -> list[JupiterSwapRow]:
+    with store.session() as s:
+        return list(s.exec(select(JupiterSwapRow).where(JupiterSwapRow.exchange == exchange,
+                                                        JupiterSwapRow.status == IN_FLIGHT)))
+
+
+def save_swap(store: Store, row: JupiterSwapRow) -> JupiterSwapRow:
+    """Insert or update ``row`` (matched on exchange + client order id) and commit."""
+    with store.session() as s:
+        existing = s.exec(select(JupiterSwapRow).where(JupiterSwapRow.exchange == row.exchange,
+                                                       JupiterSwapRow.client_order_id == row.client_order_id)).first()
+        if existing is None:
+            s.add(row)
+            s.flush()
+            s.refresh(row)
+            return row
+        for name in JupiterSwapRow.model_fields:
+            if name != "id":
+                setattr(existing, name, getattr(row, name))
+        s.add(existing)
+        s.flush()
+        s.refresh(existing)
+        return existing

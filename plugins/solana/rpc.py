@@ -1,0 +1,258 @@
+"""Solana JSON-RPC over HTTP with fallback to the next URL.
+
+We call JSON-RPC with ``httpx`` directly rather than through solana-py's ``AsyncClient`` because
+fallback needs to know *how* a call failed: a refused connection or a 5xx means "try the next URL",
+a 429 means "rate limited" and a JSON-RPC error object is the node's answer (no fallback), and
+``AsyncClient`` folds these into its own exception types and pydantic models (on ``httpx2``). Our
+raw dicts also keep integer amounts exact. solders is still used for keys and transactions.
+
+Fallback rule: a request is tried on each URL in order, starting with the one that last worked;
+a connection error, timeout, HTTP 5xx or HTTP 429 moves on to the next URL. When every URL failed,
+the error of the last attempt is raised (:class:`RpcRateLimited` if any said 429).
+
+**sendTransaction is different**: a timeout there does not mean the transaction was not received.
+Resending the *same signed bytes* is harmless (same signature, the cluster deduplicates), so the
+caller may retry it on another URL; it must never sign again for that reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Self
+
+import httpx
+
+log = logging.getLogger("arbot.solana.rpc")
+
+LAMPORTS_PER_SOL = 1_000_000_000
+TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS5EPFLC1bCgJbiM8QMhRi4m"
+
+
+class RpcError(Exception):
+    """Base of the RPC client's errors."""
+
+
+class RpcUnavailable(RpcError):
+    """No RPC URL answered (connection refused, timeout, 5xx)."""
+
+
+class RpcTimeout(RpcUnavailable):
+    """The last attempt timed out: a request that was sent may have been processed."""
+
+
+class RpcRateLimited(RpcUnavailable):
+    """Every URL tried said 429 (or the last one did)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RpcResponseError(RpcError):
+    """The node answered with a JSON-RPC error object (a definite answer: no fallback)."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None):
+        super().__init__(f"{method}: RPC error {code}: {message}")
+        self.method, self.code, self.rpc_message, self.data = method, code, message, data
+
+
+class MalformedReply(RpcError):
+    """The reply was not the JSON-RPC shape the method documents."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blockhash:
+    blockhash: str
+    last_valid_block_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureStatus:
+    """One entry of ``getSignatureStatuses``; ``err`` is the chain's error object, None on success."""
+
+    slot: int
+    confirmation_status: str | None
+    err: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBalance:
+    mint: str
+    amount: int
+    """Raw integer amount, in the token's smallest unit."""
+    decimals: int
+
+    @property
+    def ui_amount(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-self.decimals)
+
+
+class SolanaRpc:
+    """JSON-RPC client over one or more URLs (the first that answers is used)."""
+
+    def __init__(self, urls: list[str], *, timeout_s: float = 10.0, commitment: str = "confirmed",
+                 client: httpx.AsyncClient | None = None):
+        if not urls:
+            raise ValueError("at least one RPC URL is needed")
+        self.urls = list(urls)
+        self.commitment = commitment
+        self._preferred = 0
+        self._ids = itertools.count(1)
+        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._owns_client = client is None
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def current_url(self) -> str:
+        return self.urls[self._preferred]
+
+    async def call(self, method: str, params: list[Any] | None = None) -> Any:
+        """Call ``method`` and return its ``result``, trying each URL in turn (see the module docstring)."""
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
+        last: RpcUnavailable | None = None
+        rate_limited: RpcRateLimited | None = None
+        order = [(self._preferred + i) % len(self.urls) for i in range(len(self.urls))]
+        for index in order:
+            url = self.urls[index]
+            try:
+                response = await self._client.post(url, json=body)
+            except httpx.TimeoutException:
+                last = RpcTimeout(f"{method}: {url} timed out")
+            except httpx.HTTPError as exc:
+                last = RpcUnavailable(f"{method}: {url} failed: {type(exc).__name__}")
+            else:
+                if response.status_code == 429:
+                    retry = response.headers.get("retry-after")
+                    rate_limited = last = RpcRateLimited(
+                        f"{method}: {url} rate limited", float(retry) if retry and retry.isdigit() else None)
+                elif response.status_code >= 500:
+                    last = RpcUnavailable(f"{method}: {url} answered HTTP {response.status_code}")
+                elif response.status_code != 200:
+                    raise MalformedReply(f"{method}: {url} answered HTTP {response.status_code}")
+                else:
+                    if index != self._preferred:
+                        log.warning("solana rpc: falling back to %s", url)
+                        self._preferred = index
+                    return self._result(method, response)
+            log.debug("solana rpc: %s", last)
+        if isinstance(last, RpcRateLimited) or (rate_limited is not None and not isinstance(last, RpcTimeout)):
+            raise rate_limited  # type: ignore[misc]
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _result(method: str, response: httpx.Response) -> Any:
+        try:
+            reply = response.json()
+        except ValueError:
+            raise MalformedReply(f"{method}: reply is not JSON") from None
+        if not isinstance(reply, dict):
+            raise MalformedReply(f"{method}: reply is not a JSON-RPC object")
+        if "error" in reply and reply["error"] is not None:
+            error = reply["error"]
+            if not isinstance(error, dict):
+                raise MalformedReply(f"{method}: malformed error object")
+            raise RpcResponseError(method, int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+        if "result" not in reply:
+            raise MalformedReply(f"{method}: reply has neither result nor error")
+        return reply["result"]
+
+    # --- typed helpers --------------------------------------------------------------------------
+
+    def _config(self, **extra: Any) -> dict[str, Any]:
+        return {"commitment": self.commitment, **extra}
+
+    async def get_balance_lamports(self, pubkey: str) -> int:
+        """Native SOL balance in lamports."""
+        result = await self.call("getBalance", [pubkey, self._config()])
+        value = _field(result, "value", "getBalance")
+        if not isinstance(value, int):
+            raise MalformedReply("getBalance: value is not an integer")
+        return value
+
+    async def get_token_balances(self, owner: str) -> dict[str, TokenBalance]:
+        """SPL token balances by mint (both token programs), summed over the owner's token accounts."""
+        balances: dict[str, TokenBalance] = {}
+        for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID):
+            result = await self.call("getTokenAccountsByOwner",
+                                     [owner, {"programId": program}, self._config(encoding="jsonParsed")])
+            for account in _field(result, "value", "getTokenAccountsByOwner"):
+                try:
+                    info = account["account"]["data"]["parsed"]["info"]
+                    mint = str(info["mint"])
+                    amount = int(info["tokenAmount"]["amount"])
+                    decimals = int(info["tokenAmount"]["decimals"])
+                except (KeyError, TypeError, ValueError):
+                    raise MalformedReply("getTokenAccountsByOwner: account is not a jsonParsed token account") from None
+                held = balances.get(mint)
+                balances[mint] = TokenBalance(mint, amount + (held.amount if held else 0), decimals)
+        return balances
+
+    async def get_latest_blockhash(self) -> Blockhash:
+        result = await self.call("getLatestBlockhash", [self._config()])
+        value = _field(result, "value", "getLatestBlockhash")
+        try:
+            return Blockhash(str(value["blockhash"]), int(value["lastValidBlockHeight"]))
+        except (KeyError, TypeError, ValueError):
+            raise MalformedReply("getLatestBlockhash: malformed value") from None
+
+    async def get_block_height(self) -> int:
+        result = await self.call("getBlockHeight", [self._config()])
+        if not isinstance(result, int):
+            raise MalformedReply("getBlockHeight: result is not an integer")
+        return result
+
+    async def send_transaction(self, signed: bytes, *, skip_preflight: bool = False) -> str:
+        """Send signed transaction bytes (base64); returns the signature the node reports."""
+        opts = {"encoding": "base64", "skipPreflight": skip_preflight, "preflightCommitment": self.commitment,
+                "maxRetries": 0}
+        result = await self.call("sendTransaction", [base64.b64encode(signed).decode(), opts])
+        if not isinstance(result, str):
+            raise MalformedReply("sendTransaction: result is not a signature")
+        return result
+
+    async def get_signature_statuses(self, signatures: list[str]) -> list[SignatureStatus | None]:
+        result = await self.call("getSignatureStatuses", [signatures, {"searchTransactionHistory": True}])
+        value = _field(result, "value", "getSignatureStatuses")
+        if not isinstance(value, list) or len(value) != len(signatures):
+            raise MalformedReply("getSignatureStatuses: value does not match the signatures asked")
+        out: list[SignatureStatus | None] = []
+        for item in value:
+            if item is None:
+                out.append(None)
+                continue
+            try:
+                out.append(SignatureStatus(int(item["slot"]), item.get("confirmationStatus"), item.get("err")))
+            except (KeyError, TypeError, ValueError):
+                raise MalformedReply("getSignatureStatuses: malformed status") from None
+        return out
+
+    async def get_recent_prioritization_fees(self, accounts: list[str] | None = None) -> list[int]:
+        """Recent compute-unit prices (micro-lamports) of the slots the node remembers."""
+        result = await self.call("getRecentPrioritizationFees", [accounts] if accounts else [])
+        if not isinstance(result, list):
+            raise MalformedReply("getRecentPrioritizationFees: result is not a list")
+        try:
+            return [int(item["prioritizationFee"]) for item in result]
+        except (KeyError, TypeError, ValueError):
+            raise MalformedReply("getRecentPrioritizationFees: malformed entry") from None
+
+
+def _field(result: Any, name: str, method: str) -> Any:
+    if not isinstance(result, dict) or name not in result:
+        raise MalformedReply(f"{method}: result has no {name!r}")
+    return result[name]

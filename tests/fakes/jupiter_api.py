@@ -1,0 +1,104 @@
+"""A fake Jupiter Swap API (``/quote``, ``/swap``) on 127.0.0.1, in the documented response shapes.
+
+``/swap`` returns a real unsigned ``VersionedTransaction`` (v0 message, a system transfer paid by
+``userPublicKey``, with the fake RPC's latest blockhash and its ``lastValidBlockHeight``), so the
+plugin's signing is real and the fake RPC verifies it. ``price`` is output units per input unit
+(raw integers), ``error`` makes the next call answer 400 with Jupiter's error shape, ``requests``
+keeps every call's parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+
+from .solana_rpc import FakeSolanaRpc
+
+POOL = Pubkey.from_string("9W959DqEETiGZocYWCQPaJ6sBmUzgfxXfqGeTEdp3aQP")
+
+
+class FakeJupiterApi:
+    def __init__(self, rpc: FakeSolanaRpc, *, price: Decimal = Decimal("0.15")):
+        self.rpc = rpc
+        self.price = price
+        self.error: tuple[int, dict] | None = None
+        self.quotes: list[dict[str, str]] = []
+        self.swaps: list[dict[str, Any]] = []
+        self.url = ""
+
+    async def start(self) -> FakeJupiterApi:
+        app = web.Application()
+        app.router.add_get("/quote", self._quote)
+        app.router.add_post("/swap", self._swap)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    def _fail(self) -> web.Response | None:
+        if self.error is None:
+            return None
+        status, body = self.error
+        self.error = None
+        return web.json_response(body, status=status)
+
+    async def _quote(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        self.quotes.append(params)
+        if (failed := self._fail()) is not None:
+            return failed
+        amount = int(params["amount"])
+        slippage = int(params.get("slippageBps", "50"))
+        mode = params.get("swapMode", "ExactIn")
+        if mode == "ExactIn":
+            in_amount, out_amount = amount, int(amount * self.price)
+            threshold = out_amount * (10_000 - slippage) // 10_000
+        else:
+            in_amount, out_amount = int(amount / self.price) + 1, amount
+            threshold = in_amount * (10_000 + slippage) // 10_000
+        return web.json_response({
+            "inputMint": params["inputMint"], "inAmount": str(in_amount), "outputMint": params["outputMint"],
+            "outAmount": str(out_amount), "otherAmountThreshold": str(threshold), "swapMode": mode,
+            "slippageBps": slippage, "platformFee": None, "priceImpactPct": "0.0001",
+            "routePlan": [{"swapInfo": {"ammKey": str(POOL), "label": "Whirlpool", "inputMint": params["inputMint"],
+                                        "outputMint": params["outputMint"], "inAmount": str(in_amount),
+                                        "outAmount": str(out_amount), "feeAmount": "0",
+                                        "feeMint": params["inputMint"]}, "percent": 100}],
+            "contextSlot": self.rpc.block_height + 100, "timeTaken": 0.01,
+        })
+
+    async def _swap(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.swaps.append(body)
+        if (failed := self._fail()) is not None:
+            return failed
+        user = Pubkey.from_string(body["userPublicKey"])
+        # a distinct lamport amount per swap keeps every unsigned transaction (and signature) distinct
+        instruction = transfer(TransferParams(from_pubkey=user, to_pubkey=POOL, lamports=len(self.swaps)))
+        blockhash = self.rpc.latest
+        message = MessageV0.try_compile(user, [instruction], [], _hash(blockhash))
+        unsigned = VersionedTransaction.populate(message, [Signature.default()])
+        return web.json_response({
+            "swapTransaction": base64.b64encode(bytes(unsigned)).decode(),
+            "lastValidBlockHeight": self.rpc.blockhashes[blockhash],
+            "prioritizationFeeLamports": body.get("computeUnitPriceMicroLamports", 0),
+        })
+
+
+def _hash(text: str):
+    from solders.hash import Hash
+
+    return Hash.from_string(text)

@@ -1,0 +1,76 @@
+"""Fixtures for the jupiter plugin: a fake Solana node, a fake Jupiter API and an exchange on them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+from fakes.jupiter_api import FakeJupiterApi
+from fakes.solana_rpc import FakeSolanaRpc
+from solders.keypair import Keypair
+
+from bot.store import Store
+from plugins.jupiter.exchange import JupiterExchange
+from plugins.jupiter.settings import JupiterSettings
+
+
+class _Clock:
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@pytest.fixture
+async def node():
+    fake = await FakeSolanaRpc().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def jupiter_api(node):
+    fake = await FakeJupiterApi(node).start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+def keypair(tmp_path):
+    kp = Keypair()
+    path = tmp_path / "id.json"
+    path.write_text(json.dumps(list(bytes(kp))))
+    os.chmod(path, 0o600)
+    return kp
+
+
+@pytest.fixture
+async def make_exchange(tmp_path, node, jupiter_api, keypair):
+    """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call)."""
+    store = Store(f"sqlite:///{tmp_path}/arbot.db").open()
+    started: list[JupiterExchange] = []
+
+    async def factory(*, rpc_urls=None, **overrides):
+        settings = JupiterSettings(api_url=jupiter_api.url, rpc_urls=rpc_urls or [node.url],
+                                   keypair_file=str(tmp_path / "id.json"), rebroadcast_s=0.05, poll_s=0.02,
+                                   request_timeout_s=1.0)
+        settings = replace(settings, **overrides)
+        published: list = []
+        ctx = SimpleNamespace(name="jupiter", store=store, log=logging.getLogger("arbot.exchange.jupiter"),
+                              clock=_Clock(), bus=SimpleNamespace(publish=published.append))
+        exchange = JupiterExchange("jupiter", settings, ctx)  # type: ignore[arg-type]
+        exchange.published = published  # type: ignore[attr-defined]
+        await exchange.start()
+        started.append(exchange)
+        return exchange
+
+    yield factory
+    for exchange in started:
+        await exchange.stop()
+    store.close()

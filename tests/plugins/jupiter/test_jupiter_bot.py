@@ -1,0 +1,49 @@
+"""A live-mode bot with the jupiter exchange on the fakes: an intent goes through the executor to a landed swap."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from solders.keypair import Keypair
+
+from bot.app import Bot
+from bot.config import ConfigError, build_config, parse_toml, resolve_secrets
+from bot.domain import OrderIntent, OrderStatus, OrderType, Side
+from bot.plugins import collect, load_plugins
+
+
+def _text(tmp_path, node, jupiter_api, mode="live"):
+    return (f'mode = "{mode}"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
+            f'[exchanges.jupiter]\napi_url = "{jupiter_api.url}"\nrpc_urls = ["{node.url}"]\n'
+            f'keypair = "env:T_JUPITER_KEY"\nrebroadcast_s = 0.05\npoll_s = 0.02\n')
+
+
+async def test_intent_to_landed_swap(tmp_path, node, jupiter_api, monkeypatch):
+    kp = Keypair()
+    monkeypatch.setenv("T_JUPITER_KEY", str(kp))
+    plugins = load_plugins()
+    registry = collect(plugins)
+    config = build_config(parse_toml(_text(tmp_path, node, jupiter_api), "test.toml"), registry, "test.toml")
+    resolve_secrets(config)
+    bot = Bot(config, plugins, registry)
+    await bot.start()
+    try:
+        cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="jupiter", symbol="SOL/USDC",
+                                              side=Side.SELL, qty=Decimal(1), order_type=OrderType.MARKET,
+                                              client_order_id="manual-swap-1"))
+        assert cid == "manual-swap-1"
+        async with asyncio.timeout(10):
+            while (order := bot.executor.order(cid)) is None or order.status is not OrderStatus.FILLED:
+                await asyncio.sleep(0.02)
+        assert order.filled_qty == Decimal(1) and len(node.landed) == 1
+        assert order.exchange_order_id in node.landed
+    finally:
+        await bot.stop()
+
+
+def test_refused_outside_live_mode(tmp_path, node, jupiter_api):
+    registry = collect(load_plugins())
+    with pytest.raises(ConfigError, match="simulated exchanges only"):
+        build_config(parse_toml(_text(tmp_path, node, jupiter_api, mode="paper"), "t.toml"), registry, "t.toml")

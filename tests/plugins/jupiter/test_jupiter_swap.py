@@ -1,0 +1,176 @@
+"""Swaps end to end against the fakes: sign, verify, rebroadcast, expiry, restart."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from solders.transaction import VersionedTransaction
+
+from bot.domain import Order, OrderReport, OrderStatus, OrderType, Side
+from plugins.jupiter.records import EXPIRED, IN_FLIGHT, LANDED, load_swap
+
+
+def _order(cid="swap-1", side=Side.SELL, qty="0.5", price=None) -> Order:
+    return Order(client_order_id=cid, strategy="s", exchange="jupiter", symbol="SOL/USDC", side=side,
+                 qty=Decimal(qty), price=None if price is None else Decimal(price), order_type=OrderType.MARKET)
+
+
+async def _settle(exchange, cid, timeout=5.0):
+    async with asyncio.timeout(timeout):
+        while cid in exchange._confirming:
+            await asyncio.sleep(0.01)
+
+
+async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api, keypair):
+    exchange = await make_exchange()
+    node.lamports[str(keypair.pubkey())] = 10_000_000
+    state = await exchange.place_order(_order())
+    assert state.status is OrderStatus.FILLED and state.filled_qty == Decimal("0.5")
+    assert state.avg_fill_price == Decimal(150)  # fake: 0.15 micro-USDC per lamport = 150 USDC per SOL
+    assert len(node.sent) == 1 and node.rejected == []
+    tx = VersionedTransaction.from_bytes(node.sent[0].raw)
+    assert all(tx.verify_with_results()) and tx.message.account_keys[0] == keypair.pubkey()
+    assert state.exchange_order_id == node.sent[0].signature
+    quote = jupiter_api.quotes[0]
+    assert quote["swapMode"] == "ExactIn" and quote["amount"] == "500000000"
+    assert quote["slippageBps"] == "50" and quote["onlyDirectRoutes"] == "false"
+    assert quote["restrictIntermediateTokens"] == "true"
+    assert node.lamports[str(keypair.pubkey())] == 10_000_000 - node.fee_lamports
+    # the same intent again: the stored answer, nothing new signed or sent
+    again = await exchange.place_order(_order())
+    assert again.status is OrderStatus.FILLED and len(node.sent) == 1 and exchange.signatures_made == 1
+
+
+async def test_buy_is_exact_out(make_exchange, node, jupiter_api):
+    exchange = await make_exchange(only_direct_routes=True, slippage_bps=10)
+    state = await exchange.place_order(_order(side=Side.BUY, qty="2"))
+    assert state.status is OrderStatus.FILLED
+    quote = jupiter_api.quotes[0]
+    assert quote["swapMode"] == "ExactOut" and quote["amount"] == "2000000000"
+    assert quote["onlyDirectRoutes"] == "true" and quote["slippageBps"] == "10"
+
+
+async def test_rebroadcast_same_bytes_while_valid(make_exchange, node):
+    node.land = False
+    exchange = await make_exchange()
+    exchange.place_wait_s = 0.3
+    state = await exchange.place_order(_order())
+    assert state.status is OrderStatus.OPEN
+    await asyncio.sleep(0.3)
+    sends = list(node.sent)
+    assert len(sends) >= 3
+    assert len({s.signature for s in sends}) == 1 and len({s.raw for s in sends}) == 1
+    assert exchange.signatures_made == 1
+    node.land = True  # the next rebroadcast lands
+    await _settle(exchange, "swap-1")
+    assert load_swap(exchange.ctx.store, "jupiter", "swap-1").status == LANDED
+    reports = [e for e in exchange.published if isinstance(e, OrderReport)]
+    assert reports and reports[-1].state.status is OrderStatus.FILLED
+    assert len(node.landed) == 1
+
+
+async def test_no_resign_until_expiry_is_proven(make_exchange, node):
+    node.land = False
+    exchange = await make_exchange(max_sign_attempts=2)
+    exchange.place_wait_s = 0.05
+    await exchange.place_order(_order())
+    first = load_swap(exchange.ctx.store, "jupiter", "swap-1")
+    # height exactly at lastValidBlockHeight: still valid, no new signature
+    node.advance(first.last_valid_block_height - node.block_height)
+    await asyncio.sleep(0.3)
+    assert exchange.signatures_made == 1 and {s.signature for s in node.sent} == {first.signature}
+    # past it, but the signature is known to the node: not expired, never re-signed
+    node.statuses[first.signature] = {"slot": 1, "confirmations": 1, "err": None, "confirmationStatus": "processed"}
+    node.advance(1)
+    await asyncio.sleep(0.3)
+    assert exchange.signatures_made == 1
+    # past it and unknown: provably expired, a fresh quote and one new signature
+    del node.statuses[first.signature]
+    node.land = True
+    await _settle(exchange, "swap-1")
+    second = load_swap(exchange.ctx.store, "jupiter", "swap-1")
+    assert exchange.signatures_made == 2 and second.attempt == 2 and second.signature != first.signature
+    assert second.status == LANDED and list(node.landed) == [second.signature]
+
+
+async def test_expired_with_attempts_used_is_blockhash_expired(make_exchange, node):
+    node.land = False
+    exchange = await make_exchange(max_sign_attempts=1)
+    exchange.place_wait_s = 2.0
+    task = asyncio.create_task(exchange.place_order(_order()))
+    await asyncio.sleep(0.2)
+    node.expire_all()
+    from plugins.jupiter.errors import BlockhashExpired
+
+    with pytest.raises(BlockhashExpired):
+        await task
+    assert load_swap(exchange.ctx.store, "jupiter", "swap-1").status == EXPIRED
+    assert exchange.signatures_made == 1 and node.landed == {}
+    state = await exchange.place_order(_order())  # the executor's retry: nothing new signed
+    assert state.status is OrderStatus.REJECTED and exchange.signatures_made == 1
+
+
+async def test_restart_mid_confirmation_resumes_without_resigning(make_exchange, node):
+    node.land = False
+    first = await make_exchange()
+    first.place_wait_s = 0.05
+    await first.place_order(_order())
+    row = load_swap(first.ctx.store, "jupiter", "swap-1")
+    assert row.status == IN_FLIGHT
+    await first.stop()  # the process dies while confirming
+    sends_before = len(node.sent)
+    node.land = True
+    second = await make_exchange()  # start() resumes the stored transaction
+    await _settle(second, "swap-1")
+    assert second.signatures_made == 0
+    assert len(node.sent) > sends_before and {s.signature for s in node.sent} == {row.signature}
+    state = await second.fetch_order("SOL/USDC", "swap-1")
+    assert state.status is OrderStatus.FILLED and state.exchange_order_id == row.signature
+    reports = [e for e in second.published if isinstance(e, OrderReport)]
+    assert reports[-1].state.status is OrderStatus.FILLED
+
+
+async def test_send_that_times_out_but_lands_is_not_resigned(make_exchange, node):
+    node.faults["sendTransaction"] = ["timeout_lands"]
+    node.slow_s = 1.5
+    exchange = await make_exchange()
+    state = await exchange.place_order(_order())
+    await _settle(exchange, "swap-1")
+    state = await exchange.fetch_order("SOL/USDC", "swap-1")
+    assert state.status is OrderStatus.FILLED and exchange.signatures_made == 1 and len(node.landed) == 1
+
+
+async def test_rpc_fallback_during_swap(make_exchange, node):
+    exchange = await make_exchange(rpc_urls=["http://127.0.0.1:9/", node.url])
+    state = await exchange.place_order(_order())
+    assert state.status is OrderStatus.FILLED
+
+
+async def test_fetch_unknown_and_cancel(make_exchange):
+    from bot.api import PermanentError
+
+    exchange = await make_exchange()
+    assert await exchange.fetch_order("SOL/USDC", "nope") is None
+    with pytest.raises(PermanentError, match="cannot be cancelled"):
+        await exchange.cancel_order("SOL/USDC", "nope")
+
+
+async def test_hundred_intents_with_lost_sends_land_once_each(make_exchange, node, keypair):
+    """Sends that time out but land, time out, fail (500) or are rate limited: one signature and one debit per intent."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**12
+    node.slow_s = 0.4
+    node.faults["sendTransaction"] = ["timeout_lands", "500", "429", "timeout"] * 25
+    exchange = await make_exchange(request_timeout_s=0.2)
+    exchange.place_wait_s = 5.0
+    orders = [_order(f"intent-{n}") for n in range(100)]
+    states = await asyncio.gather(*(exchange.place_order(o) for o in orders))
+    for o in orders:
+        await _settle(exchange, o.client_order_id)
+    states = [await exchange.fetch_order("SOL/USDC", o.client_order_id) for o in orders]
+    assert all(s.status is OrderStatus.FILLED for s in states)
+    assert exchange.signatures_made == 100 and len(node.landed) == 100
+    assert len({s.exchange_order_id for s in states}) == 100
+    assert node.lamports[owner] == 10**12 - 100 * node.fee_lamports
