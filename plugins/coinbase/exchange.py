@@ -24,17 +24,15 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from bot.api import Context, Exchange, ExchangeError, OrderNotFound, PermanentError
+from bot.api import Context, ExchangeError, OrderNotFound, PermanentError
 from bot.domain import (
     Balance,
     BookUpdate,
     FeedState,
-    FeedStatus,
     Fill,
     Liquidity,
     MarketInfo,
     Order,
-    OrderReport,
     OrderState,
     OrderStatus,
     OrderType,
@@ -43,6 +41,7 @@ from bot.domain import (
     split_symbol,
 )
 from bot.ratelimit import TokenBucket
+from bot.venue import PollingVenue
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
@@ -76,7 +75,7 @@ def order_configuration(order: Order) -> dict[str, Any]:
     return {"limit_limit_gtc": {"base_size": size, "limit_price": str(order.price), "post_only": order.post_only}}
 
 
-class CoinbaseExchange(Exchange):
+class CoinbaseExchange(PollingVenue):
     """Coinbase Advanced Trade spot: level2 books, ticker, orders with client_order_id (live mode only)."""
 
     Settings = CoinbaseSettings
@@ -92,14 +91,9 @@ class CoinbaseExchange(Exchange):
         self.feed: CoinbaseFeed | None = None
         self.rest: CoinbaseRest | None = None
         self.products: dict[str, MarketInfo] = {}
-        self.states: dict[str, FeedState] = {}
         self._order_ids: dict[str, str] = {}
         """Our client order id -> Coinbase order_id."""
-        self._tracked: dict[str, tuple[str, str, OrderState]] = {}
-        """Our orders not yet final: client order id -> (symbol, order_id, last state reported)."""
         self._fills: dict[str, Fill] = {}
-        self._running = False
-        self._poll_wakeup = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -112,11 +106,11 @@ class CoinbaseExchange(Exchange):
         await self._load_products()
         self.feed = CoinbaseFeed(s.ws_url, self.books, silence_timeout_s=s.silence_timeout_s,
                                  reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
-                                 on_state=self._on_state, jwt=self.signer.token if self.signer else None)
+                                 on_state=self.publish_feed_state, jwt=self.signer.token if self.signer else None)
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.signer is not None:
-            self.ctx.create_task(self._poll_fills(), "fill polling")
+            self.ctx.create_task(self.poll_fills(), "fill polling")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume a live feed: give the first snapshots a chance
@@ -141,8 +135,7 @@ class CoinbaseExchange(Exchange):
             self.books.precisions[symbol] = (decimals_of(str(info.tick_size)), decimals_of(str(info.lot_size)))
 
     async def stop(self) -> None:
-        self._running = False
-        self._poll_wakeup.set()
+        self.stop_polling()
         if self.feed is not None:
             await self.feed.stop()
         if self.rest is not None:
@@ -150,16 +143,9 @@ class CoinbaseExchange(Exchange):
 
     # --- market data ------------------------------------------------------------------------
 
-    def _on_state(self, symbol: str, state: FeedState, reason: str) -> None:
-        if self.states.get(symbol) is state:
-            return
-        self.states[symbol] = state
-        self.ctx.log.info("coinbase %s feed %s: %s", symbol, state, reason)
-        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
-
     def _on_book(self, pb: ProductBook) -> None:
         if self.states.get(pb.symbol) is not FeedState.LIVE:
-            self._on_state(pb.symbol, FeedState.LIVE, "snapshot received")
+            self.publish_feed_state(pb.symbol, FeedState.LIVE, "snapshot received")
         bids, asks = pb.levels(self.settings.publish_levels)
         self.ctx.bus.publish(BookUpdate(self.name, pb.symbol, bids, asks, self.ctx.clock.time_ns()))
 
@@ -185,8 +171,7 @@ class CoinbaseExchange(Exchange):
             raise PermanentError(f"coinbase: create order answered without an order_id: {answer}")
         self._order_ids[order.client_order_id] = order_id
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=order_id)
-        self._tracked[order.client_order_id] = (order.symbol, order_id, state)
-        self._poll_wakeup.set()
+        self.track(order.client_order_id, order.symbol, order_id, state)
         return state
 
     async def _find_order_id(self, symbol: str, client_order_id: str) -> str | None:
@@ -213,7 +198,7 @@ class CoinbaseExchange(Exchange):
         info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
         state = await self._state(client_order_id, symbol, info)
         if not state.status.terminal:
-            self._tracked[client_order_id] = (symbol, order_id, state)
+            self.track(client_order_id, symbol, order_id, state)
         return state
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
@@ -300,38 +285,9 @@ class CoinbaseExchange(Exchange):
                     self.ctx.clock.time_ns())
         return [f for f in self._fills.values() if f.client_order_id == cid]
 
-    async def _poll_fills(self) -> None:
-        """Every ``fill_poll_s`` while orders are open: publish new fills, then the order's state."""
-        while self._running:
-            if not self._tracked:
-                self._poll_wakeup.clear()
-                try:
-                    async with asyncio.timeout(self.settings.fill_poll_s):
-                        await self._poll_wakeup.wait()
-                except TimeoutError:
-                    pass
-                continue
-            await asyncio.sleep(self.settings.fill_poll_s)
-            if not self._running or not self._tracked:
-                continue
-            try:
-                await self.poll_once()
-            except Exception as exc:  # a failed poll is retried next time; the executor reconciles too
-                self.ctx.log.warning("coinbase fill poll failed: %s", exc)
-
     async def poll_once(self) -> None:
         """One read of every tracked order (also called by tests)."""
         for cid, (symbol, order_id, last) in list(self._tracked.items()):
             info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
             state = await self._state(cid, symbol, info)
-            if state.status is last.status and state.filled_qty == last.filled_qty:
-                continue
-            old = {f.trade_id for f in last.fills}
-            for fill in state.fills:
-                if fill.trade_id not in old:
-                    self.ctx.bus.publish(fill)
-            self.ctx.bus.publish(OrderReport(self.name, symbol, state, self.ctx.clock.time_ns()))
-            if state.status.terminal:
-                self._tracked.pop(cid, None)
-            else:
-                self._tracked[cid] = (symbol, order_id, state)
+            self.report_change(cid, symbol, order_id, last, state)

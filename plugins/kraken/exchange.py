@@ -23,17 +23,15 @@ import re
 import uuid
 from decimal import Decimal
 
-from bot.api import Context, Exchange, OrderNotFound, PermanentError
+from bot.api import Context, OrderNotFound, PermanentError
 from bot.domain import (
     Balance,
     BookUpdate,
     FeedState,
-    FeedStatus,
     Fill,
     Liquidity,
     MarketInfo,
     Order,
-    OrderReport,
     OrderState,
     OrderStatus,
     OrderType,
@@ -42,6 +40,7 @@ from bot.domain import (
     split_symbol,
 )
 from bot.ratelimit import TokenBucket
+from bot.venue import PollingVenue
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
@@ -68,7 +67,7 @@ def asset_name(kraken_asset: str) -> str:
     return _ASSETS.get(kraken_asset, kraken_asset)
 
 
-class KrakenExchange(Exchange):
+class KrakenExchange(PollingVenue):
     """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
 
     Settings = KrakenSettings
@@ -81,17 +80,12 @@ class KrakenExchange(Exchange):
         self.feed = KrakenFeed(
             settings.ws_url, settings.symbols, settings.depth, self.books,
             silence_timeout_s=settings.silence_timeout_s, reconnect_initial_s=settings.reconnect_initial_s,
-            reconnect_max_s=settings.reconnect_max_s, on_state=self._on_state,
+            reconnect_max_s=settings.reconnect_max_s, on_state=self.publish_feed_state,
         )
-        self.states: dict[str, FeedState] = {}
         self.rest: KrakenRest | None = None
         self._cids: dict[str, str] = {}
         """Venue cl_ord_id -> our client order id."""
-        self._tracked: dict[str, tuple[str, str, OrderState]] = {}
-        """Our orders not yet final: client order id -> (symbol, txid, last state reported)."""
         self._trades: dict[str, Fill] = {}
-        self._running = False
-        self._poll_wakeup = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -105,7 +99,7 @@ class KrakenExchange(Exchange):
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:
-            self.ctx.create_task(self._poll_fills(), "fill polling")
+            self.ctx.create_task(self.poll_fills(), "fill polling")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume a live feed: give the first snapshots a chance
@@ -113,24 +107,16 @@ class KrakenExchange(Exchange):
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        self._running = False
-        self._poll_wakeup.set()
+        self.stop_polling()
         await self.feed.stop()
         if self.rest is not None:
             await self.rest.close()
 
     # --- market data ------------------------------------------------------------------------
 
-    def _on_state(self, symbol: str, state: FeedState, reason: str) -> None:
-        if self.states.get(symbol) is state:
-            return
-        self.states[symbol] = state
-        self.ctx.log.info("kraken %s feed %s: %s", symbol, state, reason)
-        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
-
     def _on_book(self, sb: SymbolBook) -> None:
         if self.states.get(sb.symbol) is not FeedState.LIVE:
-            self._on_state(sb.symbol, FeedState.LIVE, "snapshot verified")
+            self.publish_feed_state(sb.symbol, FeedState.LIVE, "snapshot verified")
         bids, asks = sb.levels(self.settings.publish_levels)
         self.ctx.bus.publish(BookUpdate(self.name, sb.symbol, bids, asks, self.ctx.clock.time_ns()))
 
@@ -169,8 +155,7 @@ class KrakenExchange(Exchange):
         txid = (result.get("txid") or [None])[0]
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
         if txid is not None:
-            self._tracked[order.client_order_id] = (order.symbol, txid, state)
-            self._poll_wakeup.set()
+            self.track(order.client_order_id, order.symbol, txid, state)
         return state
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
@@ -197,7 +182,7 @@ class KrakenExchange(Exchange):
         txid, info = max(matches, key=lambda m: Decimal(str(m[1].get("opentm", 0))))
         state = await self._state(client_order_id, symbol, txid, info)
         if not state.status.terminal:
-            self._tracked[client_order_id] = (symbol, txid, state)
+            self.track(client_order_id, symbol, txid, state)
         return state
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
@@ -258,25 +243,6 @@ class KrakenExchange(Exchange):
                 )
         return [self._trades[t] for t in trade_ids if t in self._trades]
 
-    async def _poll_fills(self) -> None:
-        """Every ``fill_poll_s`` while orders are open: publish new fills, then the order's state."""
-        while self._running:
-            if not self._tracked:
-                self._poll_wakeup.clear()
-                try:
-                    async with asyncio.timeout(self.settings.fill_poll_s):
-                        await self._poll_wakeup.wait()
-                except TimeoutError:
-                    pass
-                continue
-            await asyncio.sleep(self.settings.fill_poll_s)
-            if not self._running or not self._tracked:
-                continue
-            try:
-                await self.poll_once()
-            except Exception as exc:  # a failed poll is retried next time; the executor reconciles too
-                self.ctx.log.warning("kraken fill poll failed: %s", exc)
-
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests)."""
         tracked = dict(self._tracked)
@@ -287,14 +253,4 @@ class KrakenExchange(Exchange):
                 continue
             cid, symbol, last = by_txid[txid]
             state = await self._state(cid, symbol, txid, info)
-            if state.status is last.status and state.filled_qty == last.filled_qty:
-                continue
-            old = {f.trade_id for f in last.fills}
-            for fill in state.fills:
-                if fill.trade_id not in old:
-                    self.ctx.bus.publish(fill)
-            self.ctx.bus.publish(OrderReport(self.name, symbol, state, self.ctx.clock.time_ns()))
-            if state.status.terminal:
-                self._tracked.pop(cid, None)
-            else:
-                self._tracked[cid] = (symbol, txid, state)
+            self.report_change(cid, symbol, txid, last, state)
