@@ -211,6 +211,8 @@ class Component:
     """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run."""
 
     Settings: ClassVar[type] = NoSettings
+    exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
+    """Settings fields that name a configured exchange; the config check refuses an unknown name."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name
@@ -298,6 +300,9 @@ class Strategy(Component):
     """
 
     paused: bool = False
+    order_settings: ClassVar[tuple[str, ...]] = ("exchange",)
+    """Settings fields naming the exchanges this strategy places orders on. In paper mode each must be
+    simulated (other exchanges may run as market-data sources: a paper exchange can mirror them)."""
 
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""

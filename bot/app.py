@@ -32,6 +32,7 @@ from .domain import (
     OrderIntent,
     OrderReport,
     OrderType,
+    PoolUpdate,
     Side,
     TimeInForce,
     Trade,
@@ -132,6 +133,7 @@ class Bot:
         await self._start_each(risk_checks, "risk")
         self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
+        self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
@@ -177,7 +179,7 @@ class Bot:
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
         for exchange, symbol in strategy.markets():
-            for event_type in (BookUpdate, Trade, FeedStatus):
+            for event_type in (BookUpdate, PoolUpdate, Trade, FeedStatus):
                 self.bus.subscribe(event_type, strategy.on_market, owner=name, exchange=exchange, symbol=symbol)
 
     def request_stop(self) -> None:

@@ -234,16 +234,21 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     exchanges = components.get("exchange", {})
     for kind in ("strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
-            ref = getattr(comp.settings, "exchange", None)
-            if isinstance(ref, str) and ref not in exchanges:
-                issues.append(ConfigIssue(f"{comp.path}.exchange", f"no exchange named {got(ref)} is configured"
-                                          + did_you_mean(ref, exchanges)))
-    if mode != "live":
-        for comp in exchanges.values():
-            if not registry.classes("exchange")[comp.type].simulated:
-                issues.append(ConfigIssue(comp.path, f'exchange type "{comp.type}" places real orders; mode '
-                                          f'"{mode}" runs simulated exchanges only (set mode = "live" and start '
-                                          f'with --live to trade for real)'))
+            cls = registry.classes(kind)[comp.type]
+            for key in getattr(cls, "exchange_settings", ("exchange",)):
+                ref = getattr(comp.settings, key, None)
+                if not isinstance(ref, str) or not ref:
+                    continue
+                if ref not in exchanges:
+                    issues.append(ConfigIssue(f"{comp.path}.{key}", f"no exchange named {got(ref)} is configured"
+                                              + did_you_mean(ref, exchanges)))
+                elif (kind == "strategy" and mode == "paper" and key in getattr(cls, "order_settings", ("exchange",))
+                      and not registry.classes("exchange")[exchanges[ref].type].simulated):
+                    issues.append(ConfigIssue(f"{comp.path}.{key}", f'exchange "{ref}" (type '
+                                              f'"{exchanges[ref].type}") places real orders; in paper mode trade a '
+                                              f'simulated exchange, e.g. a paper exchange mirroring it (type = '
+                                              f'"paper", market = "mirror", source = "{ref}"), or set mode = '
+                                              f'"live" and start with --live to trade for real'))
     if issues:
         raise ConfigError(issues, source)
     return Config(source=source, mode=mode, components=components, plugin_settings=plugin_settings, **host)

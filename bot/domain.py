@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pool import Pool
 
 ZERO = Decimal(0)
 
@@ -159,7 +162,24 @@ class FeedStatus:
     reason: str = ""
 
 
-MarketEvent = BookUpdate | Trade | FeedStatus
+@dataclass(frozen=True, slots=True)
+class PoolUpdate:
+    """A DEX pool's state changed: ``pool`` quotes any size exactly (see :mod:`bot.pool`)."""
+
+    exchange: str
+    symbol: str
+    pool: Pool
+    ts_ns: int
+    """When the venue's state was observed (receive time of the account update)."""
+    slot: int = 0
+    """The chain's slot of the state, where the venue has one (0 when unknown)."""
+
+    @property
+    def mid(self) -> Decimal:
+        return self.pool.mid()
+
+
+MarketEvent = BookUpdate | Trade | FeedStatus | PoolUpdate
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -282,9 +302,17 @@ class Opportunity:
     sell_price: Decimal
     qty: Decimal
     edge_bps: Decimal
-    """Net of fees, in basis points of the buy price."""
+    """Net of every cost, in basis points of the buy price."""
     ts_ns: int
     acted: bool = False
+    opportunity_id: str = ""
+    """The strategy's id for it (an idempotency key when it is executed)."""
+    costs: tuple[tuple[str, Decimal], ...] = ()
+    """Each cost charged against the gross edge, by name, in quote units (fees, impact, network fee, ...)."""
+    net_pnl: Decimal | None = None
+    """Predicted PnL on ``qty`` after every cost, in quote units."""
+    reason: str = ""
+    """Why it was not acted on ("" when it was, or none was given)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,13 @@ class Executor:
             if self.bot.store.insert_order(order):
                 self._notify(order)
             return cid
+        if self.bot.mode != "live" and not self.bot.exchanges[intent.exchange].simulated:
+            # the config check refuses this; a strategy that picks its venue at run time meets it here
+            log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
+                      intent.exchange, self.bot.mode)
+            self.bot.alert(AlertLevel.ERROR, "order", f"order to the real venue {intent.exchange} refused in "
+                           f"{self.bot.mode} mode", strategy=intent.strategy, client_order_id=cid)
+            return None
         self._active[cid] = order
         self._begin()
         self._lanes[intent.exchange].queue.put_nowait(_Job(order))

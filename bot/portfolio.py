@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from .api import PortfolioView
-from .domain import ZERO, BookUpdate, Fill, Order, Side
+from .domain import ZERO, BookUpdate, Fill, Order, PoolUpdate, Side
 
 
 class Portfolio(PortfolioView):
@@ -24,6 +24,13 @@ class Portfolio(PortfolioView):
             event.bids[0][0] if event.bids else None,
             event.asks[0][0] if event.asks else None,
         )
+
+    def on_pool(self, event: PoolUpdate) -> None:
+        """A pool's marginal price stands for both sides of its book."""
+        key = (event.exchange, event.symbol)
+        self._data_ns[key] = event.ts_ns
+        mid = event.pool.mid()
+        self._top[key] = (mid, mid)
 
     def on_fill(self, fill: Fill) -> None:
         key = (fill.exchange, fill.symbol)

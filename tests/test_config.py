@@ -51,9 +51,11 @@ def registry() -> Registry:
 
 
 def problems(text: str, registry: Registry) -> list[str]:
-    with pytest.raises(ConfigError) as info:
+    try:
         build_config(parse_toml(text, "t.toml"), registry, "t.toml")
-    return [str(issue) for issue in info.value.issues]
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []
 
 
 def test_valid_config_builds_typed_settings(registry):
@@ -141,10 +143,14 @@ def test_missing_required_key(registry):
     assert out == ["strategies.g.exchange: missing required key (a string: venue)"]
 
 
-def test_real_venue_refused_outside_live_mode(registry):
-    out = problems('[exchanges.k]\ntype = "real"\n', registry)
-    assert len(out) == 1 and 'mode "paper" runs simulated exchanges only' in out[0]
-    config = build_config(parse_toml('mode = "live"\n[exchanges.k]\ntype = "real"\n', "t"), registry, "t")
+def test_real_venue_is_a_data_source_outside_live_mode(registry):
+    assert problems('[exchanges.k]\ntype = "real"\n', registry) == []  # a market-data source (e.g. mirrored)
+    trading = '[exchanges.k]\ntype = "real"\n[strategies.g]\ntype = "gridlike"\nexchange = "k"\n'
+    out = problems(trading, registry)
+    assert len(out) == 1 and out[0].startswith('strategies.g.exchange: exchange "k" (type "real") places real orders')
+    assert 'market = "mirror", source = "k"' in out[0]
+    assert problems('mode = "observe"\n' + trading, registry) == []  # observe mode sends nothing
+    config = build_config(parse_toml('mode = "live"\n' + trading, "t"), registry, "t")
     assert config.mode == "live"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bot import hookimpl
 from bot.api import PortfolioView, RiskCheck
-from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, OrderIntent
+from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, OrderIntent, PoolUpdate
 from bot.settings import option
 
 NS = 1_000_000_000
@@ -58,6 +58,7 @@ class Staleness(RiskCheck):
 
     async def start(self) -> None:
         self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
+        self.ctx.bus.subscribe(PoolUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(FeedStatus, self.on_feed, owner=self.name)
         self.ctx.create_task(self._every(), "staleness checks")
 
@@ -68,7 +69,7 @@ class Staleness(RiskCheck):
 
     # --- events (hot path: a dict look-up and an assignment) -----------------------------------
 
-    def on_book(self, event: BookUpdate) -> None:
+    def on_book(self, event: BookUpdate | PoolUpdate) -> None:
         market = self.markets.get((event.exchange, event.symbol))
         now = self.ctx.clock.time_ns()
         if market is None:

@@ -22,6 +22,10 @@ def coinbase_table_from_example() -> str:
     return "[exchanges.coinbase]\n" + "".join(line[2:] + "\n" for line in block.group(1).splitlines())
 
 
+GRID_ON_COINBASE = ('[strategies.g]\ntype = "grid"\nexchange = "coinbase"\nsymbol = "BTC/USD"\nlower = "1"\n'
+                  'upper = "2"\nlevels = 3\norder_size = "1"\n')
+
+
 def build(table: str, mode: str = "live"):
     return build_config(parse_toml(f'mode = "{mode}"\n' + table, "t.toml"), collect(load_plugins()), "t.toml")
 
@@ -33,10 +37,11 @@ def test_example_documents_every_key_and_is_valid_in_live_mode():
     assert documented == {f.name for f in dataclasses.fields(settings)}
 
 
-def test_coinbase_is_refused_outside_live_mode():
+def test_coinbase_takes_no_orders_outside_live_mode():
+    build("[exchanges.coinbase]\n", mode="paper")  # a market-data source (a paper exchange may mirror it)
     with pytest.raises(ConfigError) as info:
-        build("[exchanges.coinbase]\n", mode="paper")
-    assert 'exchange type "coinbase" places real orders' in str(info.value)
+        build("[exchanges.coinbase]\n" + GRID_ON_COINBASE, mode="paper")
+    assert 'strategies.g.exchange: exchange "coinbase" (type "coinbase") places real orders' in str(info.value)
 
 
 def test_half_credentials_and_bad_symbols_are_named_by_key():

@@ -45,5 +45,8 @@ async def test_intent_to_landed_swap(tmp_path, node, jupiter_api, monkeypatch):
 
 def test_refused_outside_live_mode(tmp_path, node, jupiter_api):
     registry = collect(load_plugins())
-    with pytest.raises(ConfigError, match="simulated exchanges only"):
-        build_config(parse_toml(_text(tmp_path, node, jupiter_api, mode="paper"), "t.toml"), registry, "t.toml")
+    grid = ('[strategies.g]\ntype = "grid"\nexchange = "jupiter"\nsymbol = "SOL/USDC"\nlower = "1"\n'
+            'upper = "2"\nlevels = 3\norder_size = "1"\n')
+    with pytest.raises(ConfigError, match='exchange "jupiter" .type "jupiter". places real orders'):
+        build_config(parse_toml(_text(tmp_path, node, jupiter_api, mode="paper") + grid, "t.toml"), registry,
+                     "t.toml")

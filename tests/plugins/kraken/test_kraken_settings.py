@@ -21,6 +21,10 @@ def kraken_table_from_example() -> str:
     return "[exchanges.kraken]\n" + "".join(line[2:] + "\n" for line in block.group(1).splitlines())
 
 
+GRID_ON_KRAKEN = ('[strategies.g]\ntype = "grid"\nexchange = "kraken"\nsymbol = "BTC/USD"\nlower = "1"\n'
+                  'upper = "2"\nlevels = 3\norder_size = "1"\n')
+
+
 def build(table: str, mode: str = "live"):
     return build_config(parse_toml(f'mode = "{mode}"\n' + table, "t.toml"), collect(load_plugins()), "t.toml")
 
@@ -35,10 +39,11 @@ def test_example_documents_every_key_and_is_valid_in_live_mode():
     assert documented == {f.name for f in dataclasses.fields(settings)}
 
 
-def test_kraken_is_refused_outside_live_mode():
+def test_kraken_takes_no_orders_outside_live_mode():
+    build("[exchanges.kraken]\n", mode="paper")  # a market-data source (a paper exchange may mirror it)
     with pytest.raises(ConfigError) as info:
-        build("[exchanges.kraken]\n", mode="paper")
-    assert 'exchange type "kraken" places real orders' in str(info.value)
+        build("[exchanges.kraken]\n" + GRID_ON_KRAKEN, mode="paper")
+    assert 'strategies.g.exchange: exchange "kraken" (type "kraken") places real orders' in str(info.value)
 
 
 def test_bad_depth_and_half_credentials_are_named_by_key():
