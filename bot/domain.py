@@ -91,6 +91,10 @@ class MarketInfo:
     """Smallest size increment (base units)."""
     min_qty: Decimal = ZERO
     min_notional: Decimal = ZERO
+    maker_fee_bps: Decimal | None = None
+    """Fee on fills of resting orders, basis points of the notional, when the venue says (None: unknown)."""
+    taker_fee_bps: Decimal | None = None
+    """Fee on fills that take liquidity, basis points, when known."""
 
     def round_price(self, price: Decimal, side: Side) -> Decimal:
         """Round a price to the tick grid, never in the trader's disfavour (buys down, sells up)."""

@@ -204,6 +204,16 @@ class GridStrategy(Strategy):
                 f'strategy "{self.name}": order_size {self._order_qty} {market.base} at the lowest level {lowest} is '
                 f"worth {self._order_qty * lowest} {market.quote}, below the market's minimum order of "
                 f"{market.min_notional} {market.quote}")
+        if market.maker_fee_bps is not None:
+            # the narrowest step of the grid (the lowest slot, geometric or not) against two maker fees
+            slot = min(self._slots, key=lambda sl: (sl.sell_price - sl.buy_price) / sl.buy_price)
+            step_bps = (slot.sell_price - slot.buy_price) / slot.buy_price * 10_000
+            if step_bps <= 2 * market.maker_fee_bps:
+                self.ctx.alert(AlertLevel.WARNING, "strategy",
+                               f"grid step {slot.sell_price - slot.buy_price} {market.quote} ({step_bps:.1f} bps) "
+                               f"does not cover the two maker fees of a round trip ({2 * market.maker_fee_bps} bps): "
+                               f"every round trip loses money; widen the grid or use fewer levels",
+                               strategy=self.name, buy=slot.buy_price, sell=slot.sell_price)
 
     # --- events -------------------------------------------------------------------------------
 
