@@ -4,6 +4,9 @@ An exchange class opts in with a ``recorder`` class attribute (see :class:`Recor
 owns the command line, the file format and the stopping rules, the recorder owns the venue's
 connection and its book code. A recording is JSON lines, one per frame as received:
 ``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``.
+
+A recorder can also turn a recording back into market events (:meth:`Recorder.market_events`):
+that is how the paper exchange trades against a recorded market (``market = "recording"``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
+
+from .domain import BookUpdate, FeedStatus
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -47,6 +52,16 @@ class Recorder(Protocol):
         Raise ValueError for options it cannot honour."""
         ...
 
+    def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
+                      levels: int) -> Iterator[BookUpdate | FeedStatus]:
+        """Run ``(ts_ns, raw)`` frames through the plugin's own book code, lazily, and yield what the
+        live plugin would publish: a ``BookUpdate`` (best ``levels`` per side) after each verified
+        change, and a ``FeedStatus`` (not LIVE) when a book broke and awaits a fresh snapshot. Each
+        event's ``ts_ns`` is the receive time of the frame that caused it and its ``exchange`` is the
+        venue type (``"kraken"``); ``options.symbols`` (the venue's names) limits the symbols, empty
+        means all. Raise ValueError for options it cannot honour."""
+        ...
+
 
 def frame_line(frame: str | bytes, ts_ns: int) -> str:
     """One JSONL line of a recording."""
@@ -60,6 +75,22 @@ def read_frames(path: Path) -> Iterator[str]:
         for line in f:
             if line.strip():
                 yield json.loads(line)["raw"]
+
+
+def read_recording(path: Path) -> Iterator[tuple[int, str]]:
+    """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily; ValueError names a bad line."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                ts_ns, raw = entry["ts_ns"], entry["raw"]
+            except (ValueError, TypeError, KeyError):
+                raise ValueError(f'{path}:{number}: not a recording line {{"ts_ns": ..., "raw": ...}}') from None
+            if not isinstance(ts_ns, int) or not isinstance(raw, str):
+                raise ValueError(f"{path}:{number}: ts_ns must be an integer and raw a string")
+            yield ts_ns, raw
 
 
 async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, seconds: float | None = None,

@@ -11,14 +11,15 @@ without trailing zeros.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 import msgspec
 
+from bot.domain import BookUpdate, FeedState, FeedStatus
 from bot.recording import FrameSink, RecordOptions
 
-from .book import CoinbaseBooks
+from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
 
 DEFAULT_WS = "wss://advanced-trade-ws.coinbase.com"
@@ -33,6 +34,10 @@ class CoinbaseRecorder:
 
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
         return summary(replay(frames, options.symbols or None))  # level2 has no depth: options.depth unused
+
+    def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
+                      levels: int) -> Iterator[BookUpdate | FeedStatus]:
+        return market_events(frames, options.symbols or None, levels)
 
 
 async def record_frames(url: str, symbols: list[str], sink: FrameSink, stop: asyncio.Event) -> CoinbaseBooks:
@@ -60,6 +65,31 @@ def replay(frames: Iterable[str], symbols: list[str] | None = None) -> CoinbaseB
     for raw in frames:
         books.handle(raw)
     return books
+
+
+def market_events(frames: Iterable[tuple[int, str]], symbols: list[str] | None,
+                  levels: int) -> Iterator[BookUpdate | FeedStatus]:
+    """Recorded ``(ts_ns, raw)`` frames -> what :class:`CoinbaseExchange` would publish, lazily
+    (without ``symbols`` the whole recording is read first, to find the products it holds)."""
+    if not symbols:
+        frames = list(frames)
+        symbols = sorted({p.replace("-", "/") for p in _snapshot_products([raw for _, raw in frames])})
+    out: list[BookUpdate | FeedStatus] = []
+    now = 0
+
+    def on_book(pb: ProductBook) -> None:
+        bids, asks = pb.levels(levels)
+        out.append(BookUpdate("coinbase", pb.symbol, bids, asks, now))
+
+    def on_resync(dropped: list[str], reason: str) -> None:
+        out.extend(FeedStatus("coinbase", symbol, FeedState.RESYNCING, now, reason) for symbol in dropped)
+
+    books = CoinbaseBooks(symbols, on_book=on_book, on_resync=on_resync)
+    for now, raw in frames:  # noqa: B007 - on_book and on_resync read `now`
+        books.handle(raw)
+        if out:
+            yield from out
+            out.clear()
 
 
 class _Event(msgspec.Struct):

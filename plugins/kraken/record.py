@@ -9,13 +9,15 @@ recorded too, so a file replays on its own through the very handler the live fee
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from bot.domain import BookUpdate, FeedState, FeedStatus
 from bot.recording import FrameSink, RecordOptions, record_to
 
-from .book import KrakenBooks
+from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
 from .settings import DEPTHS, KrakenSettings
 
@@ -34,6 +36,10 @@ class KrakenRecorder:
         frames = list(frames)
         depth = _depth(options.depth) or recorded_depth(frames) or 10
         return summary(replay(frames, depth))
+
+    def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
+                      levels: int) -> Iterator[BookUpdate | FeedStatus]:
+        return market_events(frames, _depth(options.depth), options.symbols or None, levels)
 
 
 def _depth(depth: int | None) -> int | None:
@@ -98,6 +104,41 @@ def replay(frames: Iterable[str], depth: int) -> KrakenBooks:
     for raw in frames:
         books.handle(raw)
     return books
+
+
+def market_events(frames: Iterable[tuple[int, str]], depth: int | None, symbols: list[str] | None,
+                  levels: int) -> Iterator[BookUpdate | FeedStatus]:
+    """Recorded ``(ts_ns, raw)`` frames -> what :class:`KrakenExchange` would publish, lazily.
+
+    The book depth must be the one the recording subscribed with (Kraken sends no delete for a
+    level pushed out of view), so without ``depth`` the frames are read ahead to the book
+    subscription's answer, or to the first book frame (then 10, the recorder's default).
+    """
+    frames = iter(frames)
+    ahead: list[tuple[int, str]] = []
+    if depth is None:
+        for ts_ns, raw in frames:
+            ahead.append((ts_ns, raw))
+            depth = recorded_depth([raw])
+            if depth is not None or '"channel":"book"' in raw.replace(" ", ""):
+                break
+        depth = depth or 10
+    out: list[BookUpdate | FeedStatus] = []
+    now = 0
+
+    def on_book(sb: SymbolBook) -> None:
+        bids, asks = sb.levels(levels)
+        out.append(BookUpdate("kraken", sb.symbol, bids, asks, now))
+
+    def on_resync(symbol: str, reason: str) -> None:
+        out.append(FeedStatus("kraken", symbol, FeedState.RESYNCING, now, reason))
+
+    books = KrakenBooks(depth, on_book=on_book, on_resync=on_resync, symbols=symbols)
+    for now, raw in itertools.chain(ahead, frames):  # noqa: B007 - on_book and on_resync read `now`
+        books.handle(raw)
+        if out:
+            yield from out
+            out.clear()
 
 
 def summary(books: KrakenBooks, top: int = 5) -> str:

@@ -15,7 +15,9 @@ docstring):
   size. Sells mirror this. The two sources are independent (one step may fill from both); orders
   share each one best price first, then oldest first. Queue position is ignored: at an equal
   price we are first in the queue.
-* **No market impact.** Our fills never change the simulated market.
+* **No market impact.** Our fills never change the simulated market. A recorded or mirrored book
+  (:class:`~plugins.paper.book_market.BookMarket`) remembers what we took from each level while
+  its source keeps the level unchanged (:meth:`Market.consume`), so one level cannot fill us twice.
 * **Money.** Fees are charged in the quote asset: ``price * qty * fee_bps / 10000`` rounded half
   up to ``fee_decimals`` decimals, one fee per fill. A resting or arriving buy reserves
   ``price * qty`` plus the larger of the two fees (rounded up); a sell reserves its base size.
@@ -44,7 +46,7 @@ from bot.domain import (
     TimeInForce,
 )
 
-from .market import SimulatedMarket
+from .book_market import Market
 from .orders import Changes, PaperOrder, RestingOrders
 
 _TEN_THOUSAND = Decimal(10_000)
@@ -54,7 +56,7 @@ class MatchingEngine:
     """Orders, balances and fills of one paper account, in memory. Persistence is the caller's job:
     it takes every change with :meth:`take_changes` after each operation."""
 
-    def __init__(self, exchange: str, markets: dict[str, SimulatedMarket], rules: dict[str, MarketInfo], *,
+    def __init__(self, exchange: str, markets: dict[str, Market], rules: dict[str, MarketInfo], *,
                  maker_fee_bps: Decimal, taker_fee_bps: Decimal, fee_decimals: int,
                  balances: dict[str, Decimal], open_orders: list[PaperOrder], last_order_seq: int,
                  last_trade_seq: int):  # fmt: skip
@@ -144,40 +146,45 @@ class MatchingEngine:
 
     # --- market steps -----------------------------------------------------------------------
 
-    def match(self, market: SimulatedMarket, now_ns: int) -> None:
+    def match(self, market: Market, now_ns: int) -> None:
         """Fill resting orders of ``market.symbol`` that its last step traded through."""
         book = self._resting[market.symbol]
         best_buy = book.best_buy
         if best_buy >= market.ask_ticks or (
             market.trade_lots and not market.trade_taker_buy and market.trade_ticks <= best_buy
         ):
-            self._match_side(book.buys, market, market.ask_ticks, market.ask_lots, now_ns, buy=True)
+            self._match_side(book.buys, market, market.ask_lots, now_ns, buy=True)
         best_sell = book.best_sell
         if best_sell <= market.bid_ticks or (
             market.trade_lots and market.trade_taker_buy and market.trade_ticks >= best_sell
         ):
-            self._match_side(book.sells, market, market.bid_ticks, market.bid_lots, now_ns, buy=False)
+            self._match_side(book.sells, market, market.bid_lots, now_ns, buy=False)
 
-    def _match_side(self, orders: list[PaperOrder], market: SimulatedMarket, touch: int,
-                    level_lots: tuple[int, ...], now_ns: int, *, buy: bool) -> None:  # fmt: skip
-        step = market.level_step_ticks
+    def _match_side(self, orders: list[PaperOrder], market: Market, level_lots: tuple[int, ...], now_ns: int, *,
+                    buy: bool) -> None:  # fmt: skip
         # (a) The opposite touch moved through our price: the levels at or through it are the liquidity.
+        level = market.ask_level if buy else market.bid_level
         cumulative: list[int] = []
         total = 0
         for lots in level_lots:
             total += lots
             cumulative.append(total)
         consumed = 0
+        through = len(cumulative)  # levels at or through the current order's price; orders go best first
         for order in tuple(orders) if cumulative else ():
-            through = order.price_ticks - touch if buy else touch - order.price_ticks
-            if through < 0:
+            price = order.price_ticks
+            while through and (level(through - 1) > price if buy else level(through - 1) < price):
+                through -= 1
+            if not through:
                 break
-            available = cumulative[min(len(cumulative) - 1, through // step)] - consumed
+            available = cumulative[through - 1] - consumed
             if available <= 0:
                 break
             take = min(available, order.qty_lots - order.filled_lots)
             consumed += take
-            self._fill(order, order.price_ticks, take, Liquidity.MAKER, now_ns)
+            self._fill(order, price, take, Liquidity.MAKER, now_ns)
+        if consumed:
+            market.consume(buy, consumed)
         # (b) A public trade by a taker on the other side printed at or through our price.
         if market.trade_lots and market.trade_taker_buy is not buy:
             left = market.trade_lots
@@ -230,8 +237,11 @@ class MatchingEngine:
         self._hold(order, self._reserve_for(order, order.qty))
         self._changed(order)
         if crosses:
+            taken = 0
             for ticks, lots in self._walk(order, market):
                 self._fill(order, ticks, lots, Liquidity.TAKER, now_ns)
+                taken += lots
+            market.consume(buy, taken)
         if order.status is OrderStatus.FILLED:
             return
         if order.tif is TimeInForce.IOC:
@@ -257,12 +267,13 @@ class MatchingEngine:
         self._changed(order)
         for ticks, lots in plan:
             self._fill(order, ticks, lots, Liquidity.TAKER, now_ns)
+        market.consume(order.side is Side.BUY, sum(lots for _, lots in plan))
         if order.status is not OrderStatus.FILLED:
             order.status = OrderStatus.CANCELLED
             order.reason = "market order: the rest found no liquidity in the visible book"
             self._end(order)
 
-    def _walk(self, order: PaperOrder, market: SimulatedMarket) -> list[tuple[int, int]]:
+    def _walk(self, order: PaperOrder, market: Market) -> list[tuple[int, int]]:
         """(ticks, lots) taken from the opposite levels, best first, up to the limit price if any."""
         buy = order.side is Side.BUY
         levels = market.ask_lots if buy else market.bid_lots

@@ -1,14 +1,17 @@
-"""The paper venue: simulated markets, a matching engine and the venue's own state file, as an Exchange."""
+"""The paper venue: markets (simulated, recorded or mirrored), a matching engine and the venue's own state
+file, as an Exchange."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 from bot.api import Context, Exchange, ExchangeError, OrderNotFound
 from bot.domain import (
     Balance,
+    BookUpdate,
     FeedState,
     FeedStatus,
     MarketInfo,
@@ -18,9 +21,11 @@ from bot.domain import (
     split_symbol,
 )
 
+from .book_market import BookMarket, Market
 from .engine import MatchingEngine
-from .orders import Changes, PaperOrder
+from .feeds import BookFeed, RecordingPlayer
 from .market import MarketParams, SimulatedMarket
+from .orders import Changes, PaperOrder
 from .settings import PaperSettings
 from .state import PaperState
 
@@ -29,13 +34,33 @@ SAVE_MARKETS_EVERY = 1000
 
 
 class PaperExchange(Exchange):
-    """A simulated venue with simulated markets; no network, no real money.
+    """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
-    **Market data.** Each symbol is a :class:`~plugins.paper.market.SimulatedMarket` (seeded random
-    walk). Every step publishes a ``BookUpdate`` (``depth_levels`` per side, best first) and
-    usually a public ``Trade``. :meth:`start` publishes ``FeedStatus(LIVE)`` and a first book per
-    symbol, then steps every ``tick_interval_ms`` in a background task; with ``tick_interval_ms =
-    0`` only :meth:`step` moves the markets (benchmarks, backtests).
+    **Market data, ``market = "simulated"``** (the default). Each symbol is a
+    :class:`~plugins.paper.market.SimulatedMarket` (seeded random walk). Every step publishes a
+    ``BookUpdate`` (``depth_levels`` per side, best first) and usually a public ``Trade``.
+    :meth:`start` publishes ``FeedStatus(LIVE)`` and a first book per symbol, then steps every
+    ``tick_interval_ms`` in a background task; with ``tick_interval_ms = 0`` only :meth:`step`
+    moves the markets (benchmarks, backtests).
+
+    **``market = "recording"``.** The books of a file made by ``arbot record``, decoded by the
+    recorded venue's own book code (``recording_exchange``'s ``recorder.market_events``, checksums
+    and sequence checks included). Each recorded book change is one step: it becomes the book of
+    the mapped symbol (``symbol_map``), is published under this venue's name and our orders match
+    against it. The pace is the recorded one divided by ``playback_speed``; with ``playback_speed =
+    0`` only :meth:`step` plays (one event per call, as fast as it is called: backtests, with
+    :meth:`next_event_ns` to drive a manual clock). At the end the books go STALE and step()
+    returns False (``recording_end = "stop"``), or the file plays again (``"loop"``).
+
+    **``market = "mirror"``.** The live ``BookUpdate``s of the configured exchange named ``source``
+    are republished under this venue's name and matched against, as they arrive; its
+    ``FeedStatus`` follows too (a source that is not LIVE empties this venue's book until its next
+    book). A strategy in ``mode = "paper"`` can so trade on a real venue's live data.
+
+    Recorded and mirrored levels are put on this venue's grid: a price off the ``tick_size`` grid
+    drops its level, a size is rounded down to whole ``lot_size`` lots (see
+    :mod:`plugins.paper.book_market`). Public trades are neither recorded nor mirrored: resting
+    orders fill from the book alone there.
 
     **Matching** (details in :mod:`plugins.paper.engine`): orders that cross on arrival take the
     published levels as taker, walking them up to the limit price; post-only orders that would
@@ -68,19 +93,26 @@ class PaperExchange(Exchange):
     Settings = PaperSettings
     simulated = True
     supports_batch = True
+    exchange_settings: ClassVar[tuple[str, ...]] = ("source",)
+    """``source`` names another configured exchange (``market = "mirror"``)."""
 
     def __init__(self, name: str, settings: PaperSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self.settings: PaperSettings = settings
         self._rules: dict[str, MarketInfo] = {}
-        self.markets: dict[str, SimulatedMarket] = {}
-        """The simulated market of each symbol (read-only for callers)."""
+        self.markets: dict[str, Market] = {}
+        """The market of each symbol (read-only for callers): a SimulatedMarket or a BookMarket."""
+        self._random_walk = settings.market == "simulated"
         for symbol in settings.symbols:
             base, quote = split_symbol(symbol)
             self._rules[symbol] = MarketInfo(
                 symbol=symbol, base=base, quote=quote, tick_size=settings.tick_size, lot_size=settings.lot_size,
                 min_qty=settings.min_qty, min_notional=settings.min_notional,
             )  # fmt: skip
+            if not self._random_walk:
+                self.markets[symbol] = BookMarket(name, symbol, settings.tick_size, settings.lot_size,
+                                                  settings.depth_levels)
+                continue
             params = MarketParams(
                 tick_size=settings.tick_size, lot_size=settings.lot_size, start_price=settings.start_price_of(symbol),
                 spread_ticks=settings.spread_ticks, level_step_ticks=settings.level_step_ticks,
@@ -94,6 +126,9 @@ class PaperExchange(Exchange):
         self._engine: MatchingEngine | None = None
         self._running = False
         self._steps_unsaved = 0
+        self._feed: BookFeed | None = None
+        self._player: RecordingPlayer | None = None
+        self._unsubscribe: list = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -106,13 +141,16 @@ class PaperExchange(Exchange):
         return str(path if path.is_absolute() else self.ctx.data_dir / path)
 
     async def start(self) -> None:
-        """Load (or create) the account, publish a first book per symbol, start the market clock."""
+        """Load (or create) the account, then start the market: publish a first simulated book per
+        symbol and start its clock, or open the recording, or follow the source."""
+        if not self._random_walk:
+            self._feed = self._book_feed()  # before the state file opens: a bad source leaves nothing open
         path = self.state_path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperState(path, self.name)
         state.initialize({asset: Decimal(text) for asset, text in self.settings.initial_balances.items()})
-        positions = state.market_positions()
+        positions = state.market_positions() if self._random_walk else {}
         for symbol, market in self.markets.items():
             if symbol in positions:
                 step_count, best_bid = positions[symbol]
@@ -128,20 +166,29 @@ class PaperExchange(Exchange):
         self.ctx.log.info("paper account %s: %d resting orders", path, len(open_orders))
         self._publish = self.ctx.bus.publish
         self._time_ns = self.ctx.clock.time_ns
-        now = self._time_ns()
-        for market in self._market_list:
-            self._publish(FeedStatus(self.name, market.symbol, FeedState.LIVE, now))
-            self._publish(market.book(now))
-        if self.settings.tick_interval_ms > 0:
-            self._running = True
-            self.ctx.create_task(self._run(), "market")
+        if self.settings.market == "recording":
+            self._start_recording()
+        elif self.settings.market == "mirror":
+            self._start_mirror()
+        else:
+            now = self._time_ns()
+            for market in self._market_list:
+                self._publish(FeedStatus(self.name, market.symbol, FeedState.LIVE, now))
+                self._publish(market.book(now))
+            if self.settings.tick_interval_ms > 0:
+                self._running = True
+                self.ctx.create_task(self._run(), "market")
 
     async def stop(self) -> None:
-        """Stop the market clock, save where the markets stand and close the state file."""
+        """Stop the market clock or the source, save where simulated markets stand, close the state file."""
         self._running = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
         if self._state is not None:
-            with self._state.transaction():
-                self._save_markets()
+            if self._random_walk:
+                with self._state.transaction():
+                    self._save_markets()
             self._state.close()
             self._state = None
 
@@ -155,8 +202,15 @@ class PaperExchange(Exchange):
 
     # --- market -------------------------------------------------------------------------------
 
-    def step(self) -> None:
-        """Move every market once: publish its book and trade, then the fills of our orders it caused."""
+    def step(self) -> bool:
+        """Move the market once and publish what changed, then the fills of our orders it caused.
+
+        Simulated: every market steps. Recording: the next recorded event plays (a book change or
+        a feed state of one symbol). Mirror: nothing (the source moves it). Returns False once the
+        market will not move again (the recording ended), True otherwise.
+        """
+        if not self._random_walk:
+            return self._play_one() if self._player is not None else True
         now = self._time_ns()
         publish = self._publish
         engine = self._engine
@@ -172,10 +226,102 @@ class PaperExchange(Exchange):
         if self._steps_unsaved >= SAVE_MARKETS_EVERY:
             with self._state.transaction():
                 self._save_markets()
+        return True
+
+    def next_event_ns(self) -> int | None:
+        """Recording: playback time of the event the next :meth:`step` plays, in ns since the recording's
+        first event (growing across loops); None when it is over, or the market is not a recording."""
+        item = self._player.peek() if self._player is not None else None
+        return None if item is None else item[0]
 
     def market(self, symbol: str) -> MarketInfo:
         """Trading rules of ``symbol``; KeyError if this venue does not simulate it."""
         return self._rules[symbol]
+
+    # --- recorded and mirrored markets --------------------------------------------------------
+
+    def _book_feed(self) -> BookFeed:
+        """Check the source settings that need the running bot, and build the feed of outside books."""
+        s = self.settings
+        if s.market == "recording":
+            # the plugin registry is read only when a recording is used
+            from bot.cli import UserError
+            from bot.recording import recorder_for
+
+            try:
+                recorder = recorder_for(s.recording_exchange)
+            except UserError as exc:  # names the types that can record
+                raise ValueError(f"recording_exchange: {exc}") from None
+            if not hasattr(recorder, "market_events"):
+                raise ValueError(f'recording_exchange: the "{s.recording_exchange}" recorder cannot play a '
+                                 "recording back as market events")
+            path = s.recording_path()
+            if not path.is_file():
+                raise ValueError(f"recording: no such file: {path}")
+            symbol_of = s.source_symbols()
+            self._player = RecordingPlayer(path, recorder, sorted(symbol_of), s.depth_levels,
+                                           loop=s.recording_end == "loop")
+            describe = f"recording {path.name}"
+        else:
+            if s.source == self.name:
+                raise ValueError(f'source: exchange "{self.name}" cannot mirror itself; name another configured '
+                                 "exchange")
+            try:
+                self.ctx.exchange(s.source)
+            except KeyError:
+                raise ValueError(f'source: no exchange named "{s.source}" is configured (or it failed to '
+                                 "build); add it under [exchanges] or fix the name") from None
+            symbol_of = s.source_symbols()
+            describe = s.source
+        return BookFeed(self.name, self.markets, symbol_of, describe=describe, publish=self.ctx.bus.publish,
+                        time_ns=self.ctx.clock.time_ns, on_book=self._match_book)  # fmt: skip
+
+    def _start_recording(self) -> None:
+        self.ctx.log.info("paper %s plays %s (%s) at speed %s", self.name, self.settings.recording,
+                          self.settings.recording_exchange, self.settings.playback_speed)
+        if self.settings.playback_speed > 0:
+            self._running = True
+            self.ctx.create_task(self._play(), "recording playback")
+
+    def _start_mirror(self) -> None:
+        feed = self._feed
+        source = self.settings.source
+        bus = self.ctx.bus
+        owner = f"{self.name} (mirror of {source})"
+        self._unsubscribe = [
+            bus.subscribe(BookUpdate, feed.on_book, owner=owner, exchange=source),
+            bus.subscribe(FeedStatus, feed.on_status, owner=owner, exchange=source),
+        ]
+        self.ctx.log.info("paper %s mirrors the books of %s", self.name, source)
+
+    async def _play(self) -> None:
+        """Play the recording at ``playback_speed`` times the recorded pace."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seconds_per_ns = 1e-9 / float(self.settings.playback_speed)
+        while self._running:
+            offset_ns = self.next_event_ns()
+            if offset_ns is not None:
+                # sleep(0) when behind: other tasks still run between two events
+                await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
+                if not self._running:
+                    break
+            if not self.step():
+                break
+
+    def _play_one(self) -> bool:
+        item = self._player.next()
+        if item is None:  # published once: a state is published only when it changes
+            self._feed.stale_all(f"recording {self._player.path.name} ended")
+            return False
+        self._feed.on_event(item[1])
+        return True
+
+    def _match_book(self, market: BookMarket, now: int) -> None:
+        engine = self._engine
+        engine.match(market, now)
+        if engine.changed:
+            self._commit(now)
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -294,7 +440,7 @@ class PaperExchange(Exchange):
             order = changes.orders[cid]
             self._publish(OrderReport(self.name, order.symbol, order.state(), now))
 
-    def _save_markets(self) -> None:
+    def _save_markets(self) -> None:  # simulated markets only
         self._state.save_market_positions(
             {m.symbol: (m.step_count, m.price(m.bid_ticks)) for m in self._market_list}
         )

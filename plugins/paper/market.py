@@ -193,6 +193,9 @@ class SimulatedMarket:
         """Price in ticks of the ``i``-th ask level (0 = best)."""
         return self.ask_ticks + i * self.level_step_ticks
 
+    def consume(self, from_asks: bool, lots: int) -> None:
+        """Nothing to remember: each step draws the book afresh (our orders never move this market)."""
+
     def bid_level(self, i: int) -> int:
         """Price in ticks of the ``i``-th bid level (0 = best)."""
         return self.bid_ticks - i * self.level_step_ticks

@@ -1,9 +1,11 @@
-"""The paper venue's config table (``[exchanges.paper]``): market shape, fees, balances, state file."""
+"""The paper venue's config table (``[exchanges.paper]``): market source and shape, fees, balances, state file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
 
 from bot.domain import split_symbol
 from bot.settings import option
@@ -13,7 +15,29 @@ from bot.settings import option
 class PaperSettings:
     """Settings of the simulated venue. Every market shares the same shape; prices may differ."""
 
-    symbols: list[str] = option(["BTC/USD"], min_items=1, help="markets to simulate, each BASE/QUOTE")
+    symbols: list[str] = option(["BTC/USD"], min_items=1, help="markets this venue trades, each BASE/QUOTE")
+    market: Literal["simulated", "recording", "mirror"] = option(
+        "simulated",
+        help='where the books come from: "simulated" (seeded random walk), "recording" (a file made by '
+        '`arbot record`) or "mirror" (the live books of another configured exchange, see source)',
+    )
+    recording: str = option(
+        "", help='market = "recording": the JSONL file made by `arbot record`, relative to the working directory'
+    )
+    recording_exchange: str = option(
+        "", help='market = "recording": exchange type it was recorded from (kraken, coinbase): its book code reads it'
+    )
+    playback_speed: Decimal = option(
+        Decimal("1"), ge=0, help='market = "recording": 1 plays at the recorded pace, 10 ten times faster; '
+        "0: the recording advances only when step() is called (backtests)",
+    )  # fmt: skip
+    recording_end: Literal["stop", "loop"] = option(
+        "stop", help='market = "recording": at the end of the file "stop" (the books go stale) or "loop" (play it again)'
+    )
+    source: str = option("", help='market = "mirror": name of the configured exchange whose books are traded against')
+    symbol_map: dict[str, str] = option(
+        {}, help='recording or mirror: source symbol -> our symbol where they differ, e.g. {"BTC/USDT" = "BTC/USD"}'
+    )
     start_price: Decimal = option(Decimal("30000"), gt=0, help="first mid price of each market, in quote units")
     start_prices: dict[str, str] = option(
         {}, help='first mid price per symbol, overriding start_price, e.g. {"ETH/USD" = "2000"}'
@@ -24,7 +48,7 @@ class PaperSettings:
     min_notional: Decimal = option(Decimal("0"), ge=0, help="smallest order value (price x size) accepted, quote")
     spread_ticks: int = option(10, ge=1, help="distance from best bid to best ask, in ticks")
     level_step_ticks: int = option(10, ge=1, help="distance between two book levels on one side, in ticks")
-    depth_levels: int = option(10, ge=1, le=100, help="book levels published per side")
+    depth_levels: int = option(10, ge=1, le=100, help="book levels published (and matched against) per side")
     level_qty: Decimal = option(Decimal("0.5"), gt=0, help="average size of a book level near the touch, base units")
     volatility_bps: Decimal = option(
         Decimal("0.5"), ge=0, help="standard deviation of one step's price move, basis points of the price"
@@ -72,7 +96,59 @@ class PaperSettings:
                 )
         if self.min_qty and self.min_qty % self.lot_size:
             problems.append(("min_qty", f"{self.min_qty} is not a multiple of lot_size {self.lot_size}"))
+        problems += self._validate_source()
         return problems
+
+    def _validate_source(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        market = self.market
+        if market == "recording":
+            if not self.recording:
+                problems.append(("recording", 'market = "recording" needs the file: recording = "FILE.jsonl" '
+                                              "(made by `arbot record --exchange TYPE --symbol S --out FILE.jsonl`)"))
+            elif not self.recording_path().is_file():
+                problems.append(("recording", f"no such file: {self.recording_path()}"))
+            if not self.recording_exchange:
+                problems.append(("recording_exchange", 'market = "recording" needs the exchange type the file was '
+                                                       'recorded from, e.g. recording_exchange = "kraken"'))
+        else:
+            for key in ("recording", "recording_exchange"):
+                if getattr(self, key):
+                    problems.append((key, f'only used with market = "recording" (market is "{market}")'))
+        if market == "mirror":
+            if not self.source:
+                problems.append(("source", 'market = "mirror" needs the name of a configured exchange to follow, '
+                                           'e.g. source = "kraken"'))
+        elif self.source:
+            problems.append(("source", f'only used with market = "mirror" (market is "{market}")'))
+        if market == "simulated" and self.symbol_map:
+            problems.append(("symbol_map", 'only used with market = "recording" or "mirror"'))
+        seen: dict[str, str] = {}
+        for theirs, ours in self.symbol_map.items():
+            if ours not in self.symbols:
+                problems.append((f"symbol_map.{theirs}", f'"{ours}" is not one of symbols {self.symbols}'))
+            elif ours in seen:
+                problems.append((f"symbol_map.{theirs}", f'"{ours}" is already fed by "{seen[ours]}"; '
+                                                         "each symbol takes one source symbol"))
+            seen[ours] = theirs
+        fed: dict[str, str] = {}
+        for ours in self.symbols:
+            theirs = next((t for t, o in self.symbol_map.items() if o == ours), ours)
+            if theirs in fed:
+                problems.append((f"symbol_map.{theirs}" if theirs in self.symbol_map else "symbol_map",
+                                 f'source symbol "{theirs}" would feed both "{fed[theirs]}" and "{ours}"; '
+                                 "map one of them to another source symbol"))
+            fed[theirs] = ours
+        return problems
+
+    def recording_path(self) -> Path:
+        """The recording file (``~`` expanded, relative to the working directory)."""
+        return Path(self.recording).expanduser().absolute()
+
+    def source_symbols(self) -> dict[str, str]:
+        """Source (recorded or mirrored) symbol -> our symbol, for each of ``symbols``."""
+        ours_to_theirs = {ours: theirs for theirs, ours in self.symbol_map.items()}
+        return {ours_to_theirs.get(symbol, symbol): symbol for symbol in self.symbols}
 
     def start_price_of(self, symbol: str) -> Decimal:
         """First mid price of ``symbol``."""

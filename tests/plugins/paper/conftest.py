@@ -42,6 +42,7 @@ def bot(tmp_path):
         tasks=Tasks(on_error=lambda owner, what, exc: errors.append((owner, what, exc))),
         alerts=SimpleNamespace(emit=alerts.append),
         config=SimpleNamespace(mode="paper"),
+        exchanges={},
         errors=errors,
         alert_list=alerts,
     )
@@ -56,13 +57,15 @@ def recorder(bot):
 
 @pytest.fixture
 async def make_exchange(bot):
-    """Build (not start) a PaperExchange named "paper"; market stepping is manual by default."""
+    """Build (not start) a PaperExchange named "paper" (or ``name``); market stepping is manual by default.
+    Each is in ``bot.exchanges``, where another exchange's ``ctx.exchange(name)`` finds it."""
     built: list[PaperExchange] = []
 
-    def make(**overrides: Any) -> PaperExchange:
+    def make(name: str = "paper", **overrides: Any) -> PaperExchange:
         overrides.setdefault("tick_interval_ms", 0)
         settings = dataclasses.replace(PaperSettings(), **overrides)
-        exchange = PaperExchange("paper", settings, Context(bot, "exchange", "paper"))
+        exchange = PaperExchange(name, settings, Context(bot, "exchange", name))
+        bot.exchanges[name] = exchange
         built.append(exchange)
         return exchange
 

@@ -1,0 +1,159 @@
+"""Books from outside for the paper venue: a recording played back, or another exchange mirrored.
+
+:class:`BookFeed` turns a source's events (``BookUpdate`` and ``FeedStatus`` of the source's
+symbols) into the paper venue's own: each book becomes the :class:`~.book_market.BookMarket` of
+the mapped symbol, is published under the venue's name and matched against our resting orders;
+a source that is not LIVE makes the venue's book not LIVE too, and empties it (nothing fills at
+prices nobody quotes any more) until the source's next book.
+
+:class:`RecordingPlayer` reads a recording lazily through the recorded venue's own book code
+(``Recorder.market_events``) and hands out one event at a time with its playback time, looping
+over the file when asked to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from bot.domain import BookUpdate, FeedState, FeedStatus
+from bot.recording import Recorder, RecordOptions, read_recording
+
+from .book_market import BookMarket
+
+LOOP_GAP_NS = 1_000_000_000
+"""Recorded time between the last frame of a pass and the first of the next, when looping."""
+
+MarketEvent = BookUpdate | FeedStatus
+
+
+class BookFeed:
+    """Applies a source's books and feed states to the venue's markets and publishes the result.
+
+    ``symbol_of`` maps the source's symbols to ours; events of other symbols are ignored.
+    ``on_book(market, now_ns)`` runs after each book is published (the venue matches and commits).
+    """
+
+    def __init__(self, exchange: str, markets: dict[str, BookMarket], symbol_of: dict[str, str], *,
+                 describe: str, publish: Callable[[object], None], time_ns: Callable[[], int],
+                 on_book: Callable[[BookMarket, int], None]):  # fmt: skip
+        self.exchange = exchange
+        self.markets = markets
+        self.symbol_of = symbol_of
+        self.describe = describe
+        """Where the books come from, for the reasons of FeedStatus events ("kraken", "recording x.jsonl")."""
+        self._publish = publish
+        self._time_ns = time_ns
+        self._on_book = on_book
+        self.states: dict[str, FeedState] = {}
+        """Feed state of each of our symbols, as last published (absent: no book yet)."""
+
+    def on_event(self, event: MarketEvent) -> None:
+        """A source event of either kind."""
+        if type(event) is BookUpdate:
+            self.on_book(event)
+        elif type(event) is FeedStatus:
+            self.on_status(event)
+
+    def on_book(self, event: BookUpdate) -> None:
+        """A new book of one source symbol: ours follows, is published, and our orders match against it."""
+        symbol = self.symbol_of.get(event.symbol)
+        if symbol is None:
+            return
+        market = self.markets[symbol]
+        now = self._time_ns()
+        if self.states.get(symbol) is not FeedState.LIVE:
+            self._set_state(symbol, FeedState.LIVE, f"book from {self.describe}", now)
+        self._publish(market.update(event.bids, event.asks, now))
+        self._on_book(market, now)
+
+    def on_status(self, event: FeedStatus) -> None:
+        """The source's feed changed state: LIVE waits for its next book; anything else empties ours."""
+        symbol = self.symbol_of.get(event.symbol)
+        if symbol is None or event.state is FeedState.LIVE:
+            return
+        self.markets[symbol].clear()
+        reason = f"{self.describe}: {event.reason}" if event.reason else self.describe
+        self._set_state(symbol, event.state, reason, self._time_ns())
+
+    def stale_all(self, reason: str) -> None:
+        """Every book goes stale (the recording ended, the venue stops following its source)."""
+        now = self._time_ns()
+        for symbol, market in self.markets.items():
+            market.clear()
+            self._set_state(symbol, FeedState.STALE, reason, now)
+
+    def _set_state(self, symbol: str, state: FeedState, reason: str, now: int) -> None:
+        if self.states.get(symbol) is state:
+            return
+        self.states[symbol] = state
+        self._publish(FeedStatus(self.exchange, symbol, state, now, reason))
+
+
+class RecordingPlayer:
+    """One recording's market events, in order, each with its playback time.
+
+    :meth:`next` returns ``(offset_ns, event)``: ``offset_ns`` is the event's recorded time since
+    the first recorded frame, growing across passes when looping (each pass starts
+    :data:`LOOP_GAP_NS` after the previous one's last frame); None once the recording is over
+    (never, when looping, unless a whole pass held no event of our symbols).
+    """
+
+    def __init__(self, path: Path, recorder: Recorder, symbols: list[str], levels: int, *, loop: bool):
+        self.path = path
+        self.recorder = recorder
+        self.options = RecordOptions(symbols=symbols)
+        self.levels = levels
+        self.loop = loop
+        self.passes = 0
+        """Passes started over the file (1 during the first)."""
+        self.recorded_ts_ns = 0
+        """Recorded receive time of the last event handed out."""
+        self._first_ts: int | None = None
+        self._last_ts = 0
+        self._base_ns = 0
+        self._pass_events = 0
+        self._events: Iterator[MarketEvent] | None = None
+        self._ahead: tuple[int, MarketEvent] | None = None
+        self._done = False
+        self._open()
+
+    def _open(self) -> None:
+        self.passes += 1
+        self._pass_events = 0
+        self._events = iter(self.recorder.market_events(read_recording(self.path), self.options, self.levels))
+
+    def peek(self) -> tuple[int, MarketEvent] | None:
+        """The next event without taking it."""
+        if self._ahead is None and not self._done:
+            self._ahead = self._read()
+        return self._ahead
+
+    def next(self) -> tuple[int, MarketEvent] | None:
+        """Take the next event (None: the recording is over)."""
+        item = self.peek()
+        self._ahead = None
+        if item is not None:
+            self.recorded_ts_ns = item[1].ts_ns
+        return item
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def _read(self) -> tuple[int, MarketEvent] | None:
+        while True:
+            event = next(self._events, None)
+            if event is not None:
+                ts = event.ts_ns
+                if self._first_ts is None:
+                    self._first_ts = ts
+                self._last_ts = ts
+                self._pass_events += 1
+                return self._base_ns + ts - self._first_ts, event
+            if not self.loop or self._pass_events == 0:
+                self._done = True
+                return None
+            self._base_ns += self._last_ts - self._first_ts + LOOP_GAP_NS
+            self._first_ts = None
+            self._open()
