@@ -10,13 +10,15 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
+from .dex import PaperDexExchange
 from .exchange import PaperExchange
 from .settings import PaperSettings
 
-__all__ = ["PaperExchange", "PaperSettings", "register_exchanges"]
+__all__ = ["PaperDexExchange", "PaperExchange", "PaperSettings", "register_exchanges"]
 
 
 @hookimpl
 def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
-    """Register the simulated venue as ``paper``."""
+    """Register the simulated venue as ``paper`` and the simulated pool venue as ``paper-dex``."""
     register("paper", PaperExchange)
+    register("paper-dex", PaperDexExchange)

@@ -54,7 +54,7 @@ async def wait_for(condition, timeout_s: float = 5.0) -> None:
 def test_registers_as_paper_with_documented_settings():
     registered = []
     register_exchanges(lambda name, cls: registered.append((name, cls)))
-    assert registered == [("paper", PaperExchange)]
+    assert registered[0] == ("paper", PaperExchange)  # (then "paper-dex": tests/plugins/paper/test_paper_dex.py)
     assert issubclass(PaperExchange, Exchange) and PaperExchange.simulated and PaperExchange.supports_batch
     assert PaperExchange.Settings is PaperSettings
     issues = []

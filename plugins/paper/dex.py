@@ -1,0 +1,504 @@
+"""The paper DEX (exchange type ``paper-dex``): one simulated liquidity pool with a paper wallet.
+
+Offline and seeded, so CEX/DEX arbitrage runs end to end without a chain: the pool moves the way
+real pools do, swaps are priced by the same exact integer maths a strategy quotes with, and the
+network fee is charged in SOL as on Solana.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+from bot.api import (
+    Context,
+    Exchange,
+    InsufficientFunds,
+    OrderNotFound,
+    PermanentError,
+    TransientError,
+)
+from bot.book import from_units
+from bot.domain import (
+    ZERO,
+    Balance,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    MarketInfo,
+    Order,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    PoolUpdate,
+    Side,
+    TimeInForce,
+    split_symbol,
+)
+from bot.pool import Pool, PoolError
+
+from . import dex_pool
+from .dex_settings import PaperDexSettings
+from .dex_state import PaperDexState, SwapRecord
+
+SAVE_POOL_EVERY = 1000
+"""Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap)."""
+FEE_ASSET = "SOL"
+LAMPORTS_PER_SOL = 9
+"""Decimals of SOL: network fees are lamports."""
+_BPS = Decimal(10_000)
+_MILLIONTHS = Decimal(1_000_000)
+_FAR = Decimal("0.1")
+"""A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
+
+
+class SlippageExceeded(PermanentError):
+    """The swap would pay out less than the minimum out (SELL) or cost more than the maximum in (BUY)."""
+
+
+class PaperDexExchange(Exchange):
+    """A simulated pool venue; no chain, no real money.
+
+    **The pool** (:mod:`plugins.paper.dex_pool`): constant product or concentrated liquidity (an
+    Orca Whirlpool with several positions around the start price), exact integer maths. Every
+    change publishes ``PoolUpdate(name, symbol, pool, ts_ns, slot)`` (``slot`` counts changes);
+    :meth:`start` publishes ``FeedStatus(LIVE)`` and the first pool.
+
+    **How it moves** (:meth:`step`, every ``tick_interval_ms``, or only when called with 0): with an
+    ``anchor`` exchange, other traders arbitrage the pool back toward the anchor's latest mid (one
+    swap closing a seeded fraction around ``reversion`` of the gap); a noise swap of
+    ``volatility_bps``; and now and then (``dislocation_probability`` per step) a whale swap moving
+    it by ``dislocation_min_bps``..``dislocation_max_bps`` either way. Gaps bigger than the fees
+    therefore appear and decay, as on a real pool. Without an anchor, only noise and whales: a
+    seeded random walk. With ``market = "mirror"`` the pool is the latest one ``source`` published.
+
+    **Swaps.** An order is one swap, executed whole or not at all: SELL ``qty`` base is an
+    exact-input swap, BUY ``qty`` base an exact-output swap. MARKET orders take what the pool gives;
+    a LIMIT IOC order's price is the worst acceptable *average* price (SELL: minimum out =
+    price x qty, BUY: maximum in), and a worse swap is REJECTED with :class:`SlippageExceeded`
+    ("slippage exceeded") leaving pool and wallet untouched. The swap executes ``latency_ms`` after
+    the request, against the pool as it is *then*. It moves the pool, changes the wallet exactly
+    (token units) and costs the network fee (``signature_fee_lamports`` + priority fee), returned as
+    the fill's fee in SOL; the pool's fee is inside the fill price. Not enough of the input token
+    or of SOL: :class:`~bot.api.InsufficientFunds`. Nothing rests: :meth:`open_orders` is empty and
+    :meth:`cancel_order` returns a finished swap as it is or raises ``OrderNotFound``.
+
+    **Idempotency and persistence** (:mod:`plugins.paper.dex_state`): wallet, pool and every swap by
+    client order id live in ``state_file``, each swap committed with its effects in one transaction.
+    A client order id seen before returns that swap's result and never swaps again (after a restart
+    too); a duplicate arriving while the first waits out its latency gets the first's result.
+    """
+
+    Settings = PaperDexSettings
+    simulated = True
+    exchange_settings = ("anchor", "source")
+
+    def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.settings: PaperDexSettings = settings
+        self.symbol = settings.symbol
+        self.base, self.quote = split_symbol(settings.symbol)
+        self._info = MarketInfo(
+            symbol=self.symbol, base=self.base, quote=self.quote, tick_size=Decimal(1).scaleb(-settings.quote_decimals),
+            lot_size=Decimal(1).scaleb(-settings.base_decimals), min_qty=Decimal(1).scaleb(-settings.base_decimals),
+        )  # fmt: skip
+        self.pool: Pool | None = None
+        """The pool as it stands (read-only for callers; None until a mirrored source publishes one)."""
+        self.anchor_mid: Decimal | None = None
+        """The anchor's latest mid price (None: no anchor, or its feed is not live)."""
+        self.step_count = 0
+        self.slot = 0
+        self.dislocations = 0
+        """Whale swaps so far in this run."""
+        self._rng = random.Random(settings.seed)
+        self._state: PaperDexState | None = None
+        self._balances: dict[str, Decimal] = {}
+        self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
+        self._running = False
+        self._steps_unsaved = 0
+        self._network_fee = from_units(settings.network_fee_lamports(), LAMPORTS_PER_SOL)
+        self._feed_state: FeedState | None = None
+        self._far_checked = False
+        self._unsubscribe: list = []
+        bus = ctx.bus  # subscribed now, not at start: the first book of an exchange started before us counts
+        if settings.market == "simulated" and settings.anchor:
+            for event_type in (BookUpdate, FeedStatus):
+                self._unsubscribe.append(bus.subscribe(event_type, self._on_anchor, owner=name,
+                                                       exchange=settings.anchor, symbol=settings.anchor_market))
+        if settings.market == "mirror":
+            for event_type in (PoolUpdate, FeedStatus):
+                self._unsubscribe.append(bus.subscribe(event_type, self._on_source, owner=name,
+                                                       exchange=settings.source, symbol=self.symbol))
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> str:
+        """Where the venue's state lives (``":memory:"`` when ``state_file`` is empty)."""
+        if not self.settings.state_file:
+            return ":memory:"
+        path = Path(self.settings.state_file).expanduser()
+        return str(path if path.is_absolute() else self.ctx.data_dir / path)
+
+    async def start(self) -> None:
+        """Open the wallet, restore (or build) the pool, publish LIVE and the pool, start the clock."""
+        s = self.settings
+        for key, other in (("anchor", s.anchor), ("source", s.source)):
+            if other:
+                try:
+                    exchange = self.ctx.exchange(other)
+                except KeyError:
+                    raise ValueError(f'{key} = "{other}": no exchange of that name is running; configure it as '
+                                     f"[exchanges.{other}] (a paper exchange for the demo)") from None
+                symbol = s.anchor_market if key == "anchor" else self.symbol
+                try:
+                    exchange.market(symbol)
+                except Exception:  # unknown symbol, or a venue that learns its markets only once started
+                    self.ctx.log.warning('paper dex %s: %s "%s" does not list %s (yet); until it publishes %s, '
+                                         "the pool %s", self.name, key, other, symbol, symbol,
+                                         "walks on its own" if key == "anchor" else "has no state")
+        path = self.state_path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        state = self._state = PaperDexState(path)
+        state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
+        self._balances = state.balances()
+        self._publish = self.ctx.bus.publish
+        self._time_ns = self.ctx.clock.time_ns
+        if s.market == "mirror":
+            return  # LIVE and the first pool come with the source's first PoolUpdate
+        fresh = self._build_pool()
+        saved = state.pool(self.symbol)
+        restored = None if saved is None else dex_pool.load(saved[0], fresh)
+        if restored is not None and type(restored) is type(fresh):
+            self.pool = restored
+            _, self.step_count, self.slot = saved
+            self._rng = random.Random(f"{s.seed}/{self.step_count}")  # carries on, deterministically
+        else:
+            if restored is not None:
+                self.ctx.log.warning("paper dex %s: the saved pool in %s is not a %s pool; building a new one",
+                                     self.name, path, s.pool)
+            self.pool = fresh
+            with state.transaction():
+                self._save_pool()
+        self._check_far()
+        now = self._time_ns()
+        self._set_feed(FeedState.LIVE, "simulated pool", now)
+        self._publish(PoolUpdate(self.name, self.symbol, self.pool, now, self.slot))
+        self.ctx.log.info("paper dex %s: %s pool %s at %s, wallet %s", self.name, s.pool, self.symbol,
+                          _shown(self.pool.mid()), path)
+        if s.tick_interval_ms > 0:
+            self._running = True
+            self.ctx.create_task(self._run(), "pool")
+
+    async def stop(self) -> None:
+        """Stop the clock, save the pool and close the state file."""
+        self._running = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self._state is not None:
+            if self.pool is not None and self.settings.market == "simulated":
+                with self._state.transaction():
+                    self._save_pool()
+            self._state.close()
+            self._state = None
+
+    async def _run(self) -> None:
+        interval_s = self.settings.tick_interval_ms / 1000
+        while self._running:
+            await asyncio.sleep(interval_s)
+            if not self._running:
+                break
+            self.step()
+
+    def _build_pool(self) -> Pool:
+        s = self.settings
+        shape = dict(base=self.base, quote=self.quote, base_decimals=s.base_decimals, quote_decimals=s.quote_decimals,
+                     price=s.start_price, tvl=s.tvl, fee_bps=s.fee_bps)  # fmt: skip
+        if s.pool == "constant-product":
+            return dex_pool.constant_product(**shape)
+        return dex_pool.concentrated(**shape, tick_spacing=s.tick_spacing, widths_bps=list(s.position_widths_bps))
+
+    # --- the pool moves -----------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool if it moved."""
+        if self.pool is None or self.settings.market != "simulated":
+            return
+        s = self.settings
+        rng = self._rng
+        pool = before = self.pool
+        mid = pool.mid()
+        target = mid
+        if self.anchor_mid is not None and s.reversion:
+            fraction = min(s.reversion * _uniform_millionths(rng, Decimal("0.5"), Decimal("1.5")), Decimal(1))
+            target = mid + (self.anchor_mid - mid) * fraction
+        if s.volatility_bps:
+            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / _BPS
+        if target != mid:
+            pool = dex_pool.move_to(pool, target)
+        if s.dislocation_probability and _uniform_millionths(rng, ZERO, Decimal(1)) < s.dislocation_probability:
+            move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
+            sign = 1 if rng.random() < 0.5 else -1
+            pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / _BPS))
+            self.dislocations += 1
+        self.step_count += 1
+        self._steps_unsaved += 1
+        if pool is not before:
+            self.pool = pool
+            self.slot += 1
+            self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
+        if self._steps_unsaved >= SAVE_POOL_EVERY:
+            with self._state.transaction():
+                self._save_pool()
+
+    def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
+        if type(event) is BookUpdate:
+            if event.bids and event.asks:
+                self.anchor_mid = (event.bids[0][0] + event.asks[0][0]) / 2
+                if not self._far_checked:
+                    self._check_far()
+        elif event.state is not FeedState.LIVE:
+            self.anchor_mid = None  # nobody arbitrages toward a price nobody quotes
+
+    def _check_far(self) -> None:
+        """Warn once if the pool starts far from its anchor: other traders would drag it across its whole range."""
+        if self.pool is None or self.anchor_mid is None:
+            return
+        self._far_checked = True
+        if abs(self.pool.mid() / self.anchor_mid - 1) > _FAR:
+            self.ctx.log.warning("paper dex %s: the pool is at %s, far from the anchor %s %s at %s; set start_price "
+                                 "near the anchor's price", self.name, _shown(self.pool.mid()),
+                                 self.settings.anchor, self.settings.anchor_market, self.anchor_mid)
+
+    def _on_source(self, event: PoolUpdate | FeedStatus) -> None:
+        if self._state is None:
+            return
+        now = self._time_ns()
+        if type(event) is FeedStatus:
+            if event.state is not FeedState.LIVE:
+                self.pool = None
+                self._set_feed(event.state, f"{self.settings.source}: {event.reason}", now)
+            return
+        pool = event.pool
+        if (pool.base, pool.quote) != (self.base, self.quote) or (pool.base_decimals, pool.quote_decimals) != (
+                self.settings.base_decimals, self.settings.quote_decimals):
+            self.ctx.log.error("paper dex %s: %s publishes %s (decimals %d/%d), not %s (%d/%d); ignored", self.name,
+                               self.settings.source, pool.symbol, pool.base_decimals, pool.quote_decimals,
+                               self.symbol, self.settings.base_decimals, self.settings.quote_decimals)
+            return
+        self.pool = pool
+        self.slot = event.slot or self.slot + 1
+        self._set_feed(FeedState.LIVE, f"pool of {self.settings.source}", now)
+        self._publish(PoolUpdate(self.name, self.symbol, pool, now, self.slot))
+
+    def _set_feed(self, state: FeedState, reason: str, now: int) -> None:
+        if self._feed_state is not state:
+            self._feed_state = state
+            self._publish(FeedStatus(self.name, self.symbol, state, now, reason))
+
+    def _save_pool(self) -> None:
+        self._state.save_pool(self.symbol, dex_pool.dump(self.pool), self.step_count, self.slot)
+        self._steps_unsaved = 0
+
+    # --- Exchange -----------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> MarketInfo:
+        """Trading rules: sizes in the base token's smallest unit, prices in the quote token's."""
+        if symbol != self.symbol:
+            raise KeyError(symbol)
+        return self._info
+
+    async def place_order(self, order: Order) -> OrderState:
+        """One swap (see the class docstring); a known client order id returns what became of it."""
+        state = self._ready()
+        cid = order.client_order_id
+        now = self._time_ns()
+        with state.transaction():
+            state.record_submission(order, now)
+        pending = self._in_flight.get(cid)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        known = state.swap(cid)
+        if known is not None:
+            return known.state(self.name)
+        self._check(order)  # a malformed request is refused at once (and nothing is remembered)
+        pending = self._in_flight[cid] = asyncio.get_running_loop().create_future()
+        try:
+            if self.settings.latency_ms:
+                await asyncio.sleep(self.settings.latency_ms / 1000)
+            result = self._execute(order)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled while travelling: the swap never executed
+                exc_for_duplicates: Exception = TransientError(
+                    f'the first request for "{cid}" was abandoned before the swap executed; nothing happened, '
+                    "send it again")
+            else:
+                exc_for_duplicates = exc
+            pending.set_exception(exc_for_duplicates)
+            pending.exception()  # retrieved: a duplicate may never ask for it
+            raise
+        else:
+            pending.set_result(result)
+            return result
+        finally:
+            del self._in_flight[cid]
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        """Nothing rests on a pool: a swap already done (or refused) is returned as it is; any other id
+        raises OrderNotFound (one still in flight cannot be stopped: it lands or not on its own)."""
+        record = self._ready().swap(client_order_id)
+        if record is None:
+            raise OrderNotFound(f'{self.name} has no swap with client order id "{client_order_id}" (swaps never '
+                                "rest, so there is nothing to cancel)")
+        return record.state(self.name)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        """A swap by client order id: FILLED or REJECTED; None if it never executed (or is still in flight)."""
+        record = self._ready().swap(client_order_id)
+        return None if record is None else record.state(self.name)
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Always empty: nothing rests on a pool."""
+        return []
+
+    async def balances(self) -> dict[str, Balance]:
+        """The paper wallet, by asset (everything is free: nothing is reserved)."""
+        self._ready()
+        return {asset: Balance(asset, total, total) for asset, total in self._balances.items()}
+
+    def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict]]:
+        """Every swap request received, oldest first: (seq, client order id, ts_ns, payload)."""
+        return self._ready().submissions(client_order_id)
+
+    def swaps(self) -> list[SwapRecord]:
+        """Every swap executed or refused, oldest first."""
+        return self._ready().swaps()
+
+    # --- swaps --------------------------------------------------------------------------------
+
+    def _check(self, order: Order) -> None:
+        try:
+            Side(order.side)
+            order_type, tif = OrderType(order.order_type), TimeInForce(order.tif)
+        except ValueError as exc:
+            raise PermanentError(f"invalid order: {exc}") from None
+        if order.symbol != self.symbol:
+            raise PermanentError(f'unknown symbol "{order.symbol}"; this pool is {self.symbol}')
+        if order_type is OrderType.LIMIT:
+            if tif is not TimeInForce.IOC:
+                raise PermanentError("a swap cannot rest on a pool: send LIMIT orders with tif = ioc (the price is "
+                                     "the worst acceptable average price) or MARKET orders")
+            if order.price is None or order.price <= 0:
+                raise PermanentError(f"a limit swap needs a price above zero, got {order.price}")
+        if order.post_only:
+            raise PermanentError("a swap always takes liquidity: post_only is not possible")
+        if order.qty <= 0:
+            raise PermanentError(f"quantity {order.qty} must be above zero")
+        try:
+            self._base_units(order.qty)
+        except PoolError as exc:
+            raise PermanentError(str(exc)) from None
+
+    def _base_units(self, qty: Decimal) -> int:
+        pool = self.pool
+        if pool is None:
+            raise PoolError(f"{self.name} has no live pool from {self.settings.source} (it is not started, or its "
+                            "source has not published one or went quiet)")
+        return pool.base_units_of(qty)
+
+    def _execute(self, order: Order) -> OrderState:
+        """The swap lands now, against the pool as it is: done with all its effects, or refused."""
+        state = self._ready()
+        now = self._time_ns()
+        side = Side(order.side)
+        limit = order.price if OrderType(order.order_type) is OrderType.LIMIT else None
+        seq = state.next_seq()
+
+        def refuse(error: PermanentError) -> None:
+            record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.REJECTED,
+                                0, 0, None, ZERO, FEE_ASSET, f"{type(error).__name__}: {error}", now)
+            with state.transaction():
+                state.save_swap(record)
+            raise error
+
+        try:
+            if self.pool is None:
+                raise PoolError(f"{self.name} has no pool state (its source is not live)")
+            estimate = self.pool.estimate(side, order.qty)
+        except PoolError as exc:
+            refuse(PermanentError(f"the pool cannot do it: {exc}"))
+        quote_units = estimate.quote_units
+        qd = self.settings.quote_decimals
+        if limit is not None:
+            bound = limit * order.qty
+            if side is Side.SELL:
+                min_out = _units(bound, qd, up=True)
+                if quote_units < min_out:
+                    refuse(SlippageExceeded(f"slippage exceeded: the swap pays {from_units(quote_units, qd)} "
+                                            f"{self.quote}, below the minimum out {from_units(min_out, qd)} "
+                                            f"(limit {limit} x {order.qty})"))
+            else:
+                max_in = _units(bound, qd, up=False)
+                if quote_units > max_in:
+                    refuse(SlippageExceeded(f"slippage exceeded: the swap costs {from_units(quote_units, qd)} "
+                                            f"{self.quote}, above the maximum in {from_units(max_in, qd)} "
+                                            f"(limit {limit} x {order.qty})"))
+        base_amount = estimate.base_qty
+        quote_amount = from_units(quote_units, qd)
+        changes = {self.base: -base_amount, self.quote: quote_amount} if side is Side.SELL else {
+            self.base: base_amount, self.quote: -quote_amount}
+        changes[FEE_ASSET] = changes.get(FEE_ASSET, ZERO) - self._network_fee
+        after = {asset: self._balances.get(asset, ZERO) + delta for asset, delta in changes.items()}
+        for asset, total in after.items():
+            if total < 0:
+                fee_note = f" ({self._network_fee} of it network fee)" if asset == FEE_ASSET else ""
+                refuse(InsufficientFunds(f"insufficient {asset}: the swap needs {-changes[asset]} {asset}"
+                                         f"{fee_note}, the wallet holds {self._balances.get(asset, ZERO)}"))
+        with localcontext() as ctx:
+            ctx.prec = 50  # exact whenever quote / base terminates within 50 digits (token amounts: almost always)
+            price = quote_amount / base_amount
+        record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
+                            estimate.base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
+        with state.transaction():
+            state.save_swap(record)
+            state.save_balances(after)
+            state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
+        self._balances.update(after)  # memory follows what was committed
+        self.pool = estimate.pool_after
+        self.slot += 1
+        self._steps_unsaved = 0
+        self._publish(PoolUpdate(self.name, self.symbol, self.pool, now, self.slot))
+        return record.state(self.name)
+
+    def _ready(self) -> PaperDexState:
+        if self._state is None:
+            raise RuntimeError(f"paper dex {self.name} is not started")
+        return self._state
+
+
+def _units(amount: Decimal, decimals: int, *, up: bool) -> int:
+    """``amount`` in smallest units, rounded up (a minimum) or down (a maximum)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int(amount.scaleb(decimals).to_integral_value(rounding="ROUND_CEILING" if up else "ROUND_FLOOR"))
+
+
+def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Decimal:
+    """A seeded uniform draw in [low, high], exact to a millionth of the span (no float reaches a price)."""
+    return low + (high - low) * rng.randrange(1_000_001) / _MILLIONTHS
+
+
+def _gauss_millionths(rng: random.Random) -> Decimal:
+    """A seeded standard normal draw, rounded to a millionth."""
+    return Decimal(round(rng.gauss(0.0, 1.0) * 1_000_000)) / _MILLIONTHS
+
+
+def _shown(price: Decimal) -> Decimal:
+    """A price for people (logs): ten significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 10
+        return +price

@@ -1,0 +1,191 @@
+"""The paper DEX's pool: built from settings, moved to a target price by a swap, saved and restored.
+
+Two shapes, both exact integer models that strategies already quote with (:class:`bot.pool.Pool`):
+
+- **constant product** (:class:`plugins.amm.model.ConstantProductModel`): half of ``tvl`` in each
+  token at the start price.
+- **concentrated** (:class:`plugins.orca.model.WhirlpoolModel`): one liquidity position per width of
+  ``position_widths_bps`` centred on the start price, ``tvl`` split equally among them, so the
+  narrow ones make the pool deep near the price and the wide ones keep it tradable far from it.
+  Each position initializes two ticks (on the tick spacing), as on a real Whirlpool.
+
+The base is always the pool's token A (as SOL in Orca's SOL/USDC pool): prices are quote per base.
+Other traders move the pool with :func:`move_to`: one swap, through the pool's own maths (its fee
+stays in the pool), sized so that the price lands on (or, rounding aside, next to) a target.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from decimal import Decimal, localcontext
+
+from bot.pool import Pool, PoolError
+from plugins.amm.constant_product import BPS, ConstantProductPool
+from plugins.amm.model import ConstantProductModel
+from plugins.orca.math import (
+    MAX_TICK,
+    MIN_TICK,
+    OrcaMathError,
+    sqrt_price_at_tick,
+    swap_quote,
+    tick_at_sqrt_price,
+)
+from plugins.orca.model import WhirlpoolModel
+
+U64_MAX = (1 << 64) - 1
+Q64 = 1 << 64
+
+
+def _raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Decimal:
+    """Whole-token price -> smallest-unit price (quote units per base unit)."""
+    return price.scaleb(quote_decimals - base_decimals)
+
+
+def _sqrt_price_x64(price: Decimal, base_decimals: int, quote_decimals: int) -> int:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return int(_raw_price(price, base_decimals, quote_decimals).sqrt() * Q64)
+
+
+def constant_product(*, base: str, quote: str, base_decimals: int, quote_decimals: int, price: Decimal,
+                     tvl: Decimal, fee_bps: int) -> ConstantProductModel:  # fmt: skip
+    """A constant-product pool at ``price`` holding ``tvl`` (quote units), half in each token."""
+    half = tvl / 2
+    with localcontext() as ctx:
+        ctx.prec = 60
+        quote_units = int(half.scaleb(quote_decimals))
+        base_units = int((half / price).scaleb(base_decimals))
+    if base_units <= 0 or quote_units <= 0:
+        raise PoolError(f"tvl {tvl} {quote} is too small for a pool at {price}")
+    return ConstantProductModel(ConstantProductPool(base_units, quote_units, fee_bps), base, quote,
+                                base_decimals, quote_decimals)
+
+
+def concentrated(*, base: str, quote: str, base_decimals: int, quote_decimals: int, price: Decimal,
+                 tvl: Decimal, fee_bps: int, tick_spacing: int, widths_bps: list[int]) -> WhirlpoolModel:  # fmt: skip
+    """A Whirlpool at ``price`` with one position per half-width in ``widths_bps``, ``tvl`` split equally."""
+    sqrt_price = _sqrt_price_x64(price, base_decimals, quote_decimals)
+    tick = tick_at_sqrt_price(sqrt_price)
+    share_raw = (tvl / len(widths_bps)).scaleb(quote_decimals)  # quote units of value per position
+    net: dict[int, int] = {}
+    liquidity = 0
+    with localcontext() as ctx:
+        ctx.prec = 60
+        sp = Decimal(sqrt_price) / Q64
+        p = sp * sp
+        for width in widths_bps:
+            factor = Decimal(BPS + width) / BPS
+            # Each position spans [price / factor, price * factor], its ticks on the spacing.
+            lower = _on_spacing(_sqrt_price_x64(price / factor, base_decimals, quote_decimals), tick_spacing, False)
+            upper = _on_spacing(_sqrt_price_x64(price * factor, base_decimals, quote_decimals), tick_spacing, True)
+            if not lower <= tick < upper:
+                raise PoolError(f"a position {width} bps wide does not hold the start price {price} on tick "
+                                f"spacing {tick_spacing}; widen it")
+            sa = Decimal(sqrt_price_at_tick(lower)) / Q64
+            sb = Decimal(sqrt_price_at_tick(upper)) / Q64
+            # Value of liquidity L at price p, in quote units: L * (2 sqrt p - p / sqrt pb - sqrt pa).
+            per_liquidity = 2 * sp - p / sb - sa
+            position = int(share_raw / per_liquidity)
+            if position <= 0:
+                raise PoolError(f"tvl {tvl} {quote} is too small for a concentrated pool at {price}")
+            net[lower] = net.get(lower, 0) + position
+            net[upper] = net.get(upper, 0) - position
+            liquidity += position
+    ticks = tuple(sorted((t, n) for t, n in net.items() if n))
+    return WhirlpoolModel(sqrt_price, tick, liquidity, fee_bps * 100, tick_spacing, ticks, base, quote,
+                          base_decimals, quote_decimals)
+
+
+def _on_spacing(sqrt_price: int, spacing: int, up: bool) -> int:
+    tick = tick_at_sqrt_price(sqrt_price)
+    tick = -(-tick // spacing) * spacing if up else tick // spacing * spacing
+    return max(min(tick, MAX_TICK // spacing * spacing), -(-MIN_TICK // spacing) * spacing)
+
+
+def move_to(pool: Pool, price: Decimal) -> Pool:
+    """The pool after one swap by another trader that takes its price to ``price`` (whole tokens).
+
+    A concentrated pool stops at the edge of its liquidity; a move too small to be one unit of a
+    token leaves the pool as it is.
+    """
+    if isinstance(pool, ConstantProductModel):
+        return _move_constant_product(pool, price)
+    if isinstance(pool, WhirlpoolModel):
+        return _move_whirlpool(pool, price)
+    raise TypeError(f"cannot move a {type(pool).__name__}")
+
+
+def _move_constant_product(model: ConstantProductModel, price: Decimal) -> ConstantProductModel:
+    cp = model.pool
+    x, y = Decimal(cp.reserve_a), Decimal(cp.reserve_b)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        t = _raw_price(price, model.base_decimals, model.quote_decimals)
+        f = Decimal(cp.fee_bps) / BPS
+        # The fee stays in the pool, so the reserves after the swap solve a quadratic (exact, no iteration).
+        if t < y / x:  # price down: sell g base (fee included): (x + (1 - f) g)(x + g) = x y / t
+            a, b, c = 1 - f, x * (2 - f), x * x - x * y / t
+            amount = int((-b + (b * b - 4 * a * c).sqrt()) / (2 * a))
+            move = (lambda: cp.quote_exact_in(amount, a_to_b=True)) if amount > 0 else None
+        else:  # price up: buy base out down to u = x - out: t (1 - f) u^2 + y f u - x y = 0
+            a, b = t * (1 - f), y * f
+            u = (-b + (b * b + 4 * a * x * y).sqrt()) / (2 * a)
+            amount = int(x - u)
+            move = (lambda: cp.quote_exact_out(amount, a_to_b=False)) if 0 < amount < cp.reserve_a else None
+    if move is None:
+        return model
+    try:
+        return replace(model, pool=move().pool_after)
+    except ValueError:  # a move the pool cannot make: it stays where it is
+        return model
+
+
+def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
+    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
+    if model.ticks:  # never past the liquidity: a real pool has no trades where nobody provides it
+        target = min(max(target, sqrt_price_at_tick(model.ticks[0][0])), sqrt_price_at_tick(model.ticks[-1][0]))
+    if target == model.sqrt_price:
+        return model
+    a_to_b = target < model.sqrt_price
+    try:
+        q = swap_quote(amount=U64_MAX, amount_specified_is_input=True, a_to_b=a_to_b, sqrt_price=model.sqrt_price,
+                       tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
+                       tick_spacing=model.tick_spacing, sqrt_price_limit=target)
+    except OrcaMathError:
+        return model
+    return _whirlpool_at(model, q.sqrt_price, q.tick, q.liquidity)
+
+
+def _whirlpool_at(model: WhirlpoolModel, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
+    return replace(model, sqrt_price=sqrt_price, tick=tick, liquidity=liquidity)
+
+
+# --- saved form -----------------------------------------------------------------------------
+
+
+def dump(pool: Pool) -> str:
+    """The pool's state as JSON (integers as decimal strings: exact)."""
+    if isinstance(pool, ConstantProductModel):
+        state = {"kind": "constant-product", "reserve_a": str(pool.pool.reserve_a),
+                 "reserve_b": str(pool.pool.reserve_b), "fee_bps": pool.pool.fee_bps}
+    elif isinstance(pool, WhirlpoolModel):
+        state = {"kind": "concentrated", "sqrt_price": str(pool.sqrt_price), "tick": pool.tick,
+                 "liquidity": str(pool.liquidity), "fee_rate": pool.fee_rate, "tick_spacing": pool.tick_spacing,
+                 "ticks": [[t, str(n)] for t, n in pool.ticks]}
+    else:
+        raise TypeError(f"cannot save a {type(pool).__name__}")
+    return json.dumps(state, sort_keys=True)
+
+
+def load(text: str, like: Pool) -> Pool:
+    """A pool saved by :func:`dump`, with the symbol and decimals of ``like``."""
+    s = json.loads(text)
+    names = (like.base, like.quote, like.base_decimals, like.quote_decimals)
+    if s["kind"] == "constant-product":
+        return ConstantProductModel(ConstantProductPool(int(s["reserve_a"]), int(s["reserve_b"]), s["fee_bps"]),
+                                    *names)
+    if s["kind"] == "concentrated":
+        return WhirlpoolModel(int(s["sqrt_price"]), s["tick"], int(s["liquidity"]), s["fee_rate"], s["tick_spacing"],
+                              tuple((t, int(n)) for t, n in s["ticks"]), *names)
+    raise ValueError(f"unknown saved pool kind {s['kind']!r}")

@@ -1,0 +1,201 @@
+"""The paper DEX's own memory, a SQLite file only it writes: the wallet, the pool and every swap.
+
+Like a chain, it answers "did this swap happen?" by client order id after any crash: a swap's row,
+the wallet's new balances and the pool after it are committed in one transaction (WAL mode,
+``synchronous=NORMAL``: every committed transaction survives a process crash). Amounts are decimal
+strings and pool integers are kept exact in JSON (see :func:`plugins.paper.dex_pool.dump`).
+``submissions`` logs every request, so a test can prove a swap was asked twice and done once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import Fill, Liquidity, Order, OrderState, OrderStatus, Side
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dex_submissions_by_cid ON submissions (client_order_id);
+CREATE TABLE IF NOT EXISTS swaps (
+    seq INTEGER PRIMARY KEY,
+    client_order_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    limit_price TEXT,
+    status TEXT NOT NULL,
+    base_units INTEGER NOT NULL,
+    quote_units INTEGER NOT NULL,
+    price TEXT,
+    fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS balances (
+    asset TEXT PRIMARY KEY,
+    total TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pool (
+    symbol TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    step_count INTEGER NOT NULL,
+    slot INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_SWAP_COLUMNS = ("seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price, fee, "
+                 "fee_asset, reason, ts_ns")
+
+
+@dataclass(frozen=True, slots=True)
+class SwapRecord:
+    """One swap as the venue remembers it: done (FILLED) or refused (REJECTED), never in between."""
+
+    seq: int
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    limit_price: Decimal | None
+    status: OrderStatus
+    base_units: int
+    quote_units: int
+    price: Decimal | None
+    """Quote per base, fee included (quote amount / base amount)."""
+    fee: Decimal
+    """Network + priority fee, in ``fee_asset``."""
+    fee_asset: str
+    reason: str
+    ts_ns: int
+
+    @property
+    def signature(self) -> str:
+        return f"paper-dex-{self.seq}"
+
+    def state(self, exchange: str) -> OrderState:
+        """The swap as an order state: FILLED with one fill, or REJECTED with the reason."""
+        if self.status is not OrderStatus.FILLED:
+            return OrderState(self.client_order_id, self.status, exchange_order_id=self.signature, reason=self.reason)
+        fill = Fill(exchange=exchange, symbol=self.symbol, client_order_id=self.client_order_id,
+                    trade_id=self.signature, side=self.side, price=self.price, qty=self.qty, fee=self.fee,
+                    fee_asset=self.fee_asset, liquidity=Liquidity.TAKER, ts_ns=self.ts_ns)
+        return OrderState(self.client_order_id, OrderStatus.FILLED, exchange_order_id=self.signature,
+                          filled_qty=self.qty, avg_fill_price=self.price, fills=(fill,))
+
+
+class PaperDexState:
+    """The SQLite file of one paper DEX. Writes happen inside :meth:`transaction`."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside is committed together, or not at all."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- wallet -------------------------------------------------------------------------------
+
+    def initialize(self, balances: dict[str, Decimal]) -> bool:
+        """Give a new wallet its starting balances; False (nothing written) if the file had them."""
+        if self._db.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone():
+            return False
+        with self.transaction():
+            self.save_balances(balances)
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('initialized', '1')")
+        return True
+
+    def balances(self) -> dict[str, Decimal]:
+        return {asset: Decimal(total) for asset, total in self._db.execute("SELECT asset, total FROM balances")}
+
+    def save_balances(self, balances: dict[str, Decimal]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
+                             [(asset, format(total, "f")) for asset, total in balances.items()])
+
+    # --- pool ---------------------------------------------------------------------------------
+
+    def pool(self, symbol: str) -> tuple[str, int, int] | None:
+        """(saved pool JSON, step count, slot) of ``symbol``, or None for a new file."""
+        row = self._db.execute("SELECT state, step_count, slot FROM pool WHERE symbol = ?", (symbol,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def save_pool(self, symbol: str, state: str, step_count: int, slot: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO pool (symbol, state, step_count, slot) VALUES (?, ?, ?, ?)",
+                         (symbol, state, step_count, slot))
+
+    # --- swaps --------------------------------------------------------------------------------
+
+    def record_submission(self, order: Order, ts_ns: int) -> None:
+        """Log one request, whatever becomes of it."""
+        payload = {"side": str(order.side), "qty": format(order.qty, "f"), "order_type": str(order.order_type),
+                   "tif": str(order.tif), "price": None if order.price is None else format(order.price, "f"),
+                   "symbol": order.symbol, "strategy": order.strategy}
+        self._db.execute("INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
+                         (order.client_order_id, ts_ns, json.dumps(payload, sort_keys=True)))
+
+    def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
+        """(seq, client order id, ts_ns, payload) of every request, oldest first."""
+        query, args = "SELECT seq, client_order_id, ts_ns, payload FROM submissions", ()
+        if client_order_id is not None:
+            query, args = query + " WHERE client_order_id = ?", (client_order_id,)
+        return [(s, c, t, json.loads(p)) for s, c, t, p in self._db.execute(query + " ORDER BY seq", args)]
+
+    def next_seq(self) -> int:
+        (seq,) = self._db.execute("SELECT coalesce(max(seq), 0) + 1 FROM swaps").fetchone()
+        return seq
+
+    def save_swap(self, swap: SwapRecord) -> None:
+        self._db.execute(
+            f"INSERT INTO swaps ({_SWAP_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            (swap.seq, swap.client_order_id, swap.symbol, swap.side.value, format(swap.qty, "f"),
+             None if swap.limit_price is None else format(swap.limit_price, "f"), swap.status.value, swap.base_units,
+             swap.quote_units, None if swap.price is None else format(swap.price, "f"), format(swap.fee, "f"),
+             swap.fee_asset, swap.reason, swap.ts_ns),
+        )  # fmt: skip
+
+    def swap(self, client_order_id: str) -> SwapRecord | None:
+        row = self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE client_order_id = ?",
+                               (client_order_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def swaps(self) -> list[SwapRecord]:
+        """Every swap, oldest first."""
+        return [_record(row) for row in self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps ORDER BY seq")]
+
+
+def _record(row: tuple) -> SwapRecord:
+    (seq, cid, symbol, side, qty, limit_price, status, base_units, quote_units, price, fee, fee_asset, reason,
+     ts_ns) = row  # fmt: skip
+    return SwapRecord(seq, cid, symbol, Side(side), Decimal(qty), None if limit_price is None else Decimal(limit_price),
+                      OrderStatus(status), base_units, quote_units, None if price is None else Decimal(price),
+                      Decimal(fee), fee_asset, reason, ts_ns)
