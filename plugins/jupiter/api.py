@@ -68,10 +68,14 @@ class JupiterApi:
         return body
 
     async def quote(self, *, input_mint: str, output_mint: str, amount: int, swap_mode: str, slippage_bps: int,
-                    only_direct_routes: bool, restrict_intermediate_tokens: bool) -> Quote:
+                    only_direct_routes: bool, restrict_intermediate_tokens: bool,
+                    dexes: list[str] | None = None) -> Quote:
+        """``GET /quote``; ``dexes`` restricts the route to those DEX labels (comma-separated on the wire)."""
         params = {"inputMint": input_mint, "outputMint": output_mint, "amount": str(amount), "swapMode": swap_mode,
                   "slippageBps": str(slippage_bps), "onlyDirectRoutes": str(only_direct_routes).lower(),
                   "restrictIntermediateTokens": str(restrict_intermediate_tokens).lower()}
+        if dexes:
+            params["dexes"] = ",".join(dexes)
         body = await self._request("GET", "/quote", params=params)
         try:
             return Quote(body, int(body["inAmount"]), int(body["outAmount"]), int(body["otherAmountThreshold"]),

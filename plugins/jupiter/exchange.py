@@ -19,8 +19,18 @@ stored transaction. At most ``max_sign_attempts`` signatures are made per intent
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
 outcome is then published as a ``Fill`` and an ``OrderReport``.
 
-Fill amounts are the quote's expected amounts, not the amounts read back from the landed
-transaction.
+**Realized fills.** Once a swap is confirmed, its transaction is read back (``getTransaction``,
+json encoding, ``maxSupportedTransactionVersion: 0``) and the fill reports what it really did:
+the wallet's base and quote changes from ``meta.preTokenBalances``/``postTokenBalances`` (native
+SOL from its lamport balance, the network fee added back), price = quote / base, and ``fee`` =
+``meta.fee`` (signature + priority fee) in SOL. The pool's fee is inside the price, as on chain.
+These are persisted with the swap before it is marked landed. If the node has no transaction
+within ``fill_lookup_s`` (or its balances make no sense for the swap's direction), the fill shows
+the quoted amounts and a zero fee, with a warning. A base amount that differs from the order's
+(SOL rent for a token account the swap created shows in the SOL change) is reported as it is.
+
+``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
+Orca pools the ``orca`` exchange publishes.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from plugins.solana.rpc import (
     RpcUnavailable,
     SolanaRpc,
 )
+from plugins.solana.transactions import balance_changes, fee_lamports
 from plugins.solana.wallet import Wallet
 
 from .api import JupiterApi, Quote
@@ -219,7 +230,8 @@ class JupiterExchange(Exchange):
         quote = await self.api.quote(input_mint=input_mint, output_mint=output_mint, amount=base_units,
                                      swap_mode=mode, slippage_bps=s.slippage_bps,
                                      only_direct_routes=s.only_direct_routes,
-                                     restrict_intermediate_tokens=s.restrict_intermediate_tokens)
+                                     restrict_intermediate_tokens=s.restrict_intermediate_tokens,
+                                     dexes=s.dexes)
         if limit is not None:
             quote_units = Decimal(quote.out_amount if side is Side.SELL else quote.in_amount).scaleb(-quote_decimals)
             price = quote_units / qty
@@ -342,6 +354,7 @@ class JupiterExchange(Exchange):
                         self._finish(row, FAILED, classify_chain_error(status.err))
                         return
                     if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
+                        await self._realize(row)
                         self._finish(row, LANDED, "")
                         return
                 else:
@@ -388,6 +401,38 @@ class JupiterExchange(Exchange):
             self._finish(new, FAILED, failure)
         return new
 
+    async def _realize(self, row: JupiterSwapRow) -> None:
+        """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``."""
+        assert self.rpc is not None and self.wallet is not None
+        s = self.settings
+        base, quote = split_symbol(row.symbol)
+        base_mint, quote_mint = s.token(base)[0], s.token(quote)[0]
+        deadline = time.monotonic() + s.fill_lookup_s
+        while True:
+            try:
+                tx = await self.rpc.get_transaction(row.signature)
+                if tx is not None:
+                    changes = balance_changes(tx, str(self.wallet.pubkey))
+                    base_delta, quote_delta = changes.get(base_mint, 0), changes.get(quote_mint, 0)
+                    sell = row.side == Side.SELL
+                    if (base_delta < 0 < quote_delta) if sell else (quote_delta < 0 < base_delta):
+                        row.filled_base_units, row.filled_quote_units = abs(base_delta), abs(quote_delta)
+                        row.fee_lamports = fee_lamports(tx)
+                        return
+                    self.ctx.log.warning("jupiter %s: %s moved %d %s and %d %s for a %s; reporting the quote",
+                                         row.client_order_id, row.signature, base_delta, base, quote_delta, quote,
+                                         row.side)
+                    row.fee_lamports = fee_lamports(tx)
+                    return
+            except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
+                self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
+            if time.monotonic() >= deadline:
+                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; "
+                                     "the fill shows the quoted amounts", row.client_order_id, row.signature,
+                                     s.fill_lookup_s)
+                return
+            await asyncio.sleep(s.poll_s)
+
     def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
         text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
         row.status, row.error, row.updated_ns = status, text, self.ctx.clock.time_ns()
@@ -401,13 +446,19 @@ class JupiterExchange(Exchange):
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
         if row.status in (FAILED, EXPIRED):
             return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error)
-        _, quote = split_symbol(row.symbol)
+        base, quote = split_symbol(row.symbol)
+        _, base_decimals = self.settings.token(base)
         _, quote_decimals = self.settings.token(quote)
-        qty = Decimal(row.qty)
-        quote_amount = row.out_amount if row.side == Side.SELL else row.in_amount
+        if row.filled_base_units is not None and row.filled_quote_units is not None:  # read from the chain
+            qty = Decimal(row.filled_base_units).scaleb(-base_decimals)
+            quote_amount = row.filled_quote_units
+        else:  # the quote's expected amounts
+            qty = Decimal(row.qty)
+            quote_amount = row.out_amount if row.side == Side.SELL else row.in_amount
         price = Decimal(quote_amount).scaleb(-quote_decimals) / qty
+        fee = Decimal(row.fee_lamports or 0).scaleb(-9)  # lamports -> SOL, exact
         fill = Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
-                    side=Side(row.side), price=price, qty=qty, fee=Decimal(0), fee_asset="SOL",
+                    side=Side(row.side), price=price, qty=qty, fee=fee, fee_asset="SOL",
                     liquidity=Liquidity.TAKER, ts_ns=row.updated_ns)
         return OrderState(cid, OrderStatus.FILLED, exchange_order_id=row.signature, filled_qty=qty,
                           avg_fill_price=price, fills=(fill,))

@@ -4,7 +4,8 @@ A restart reads the row back and resumes confirming the same signed bytes instea
 again. One row per (exchange, client order id); ``attempt`` counts signatures for the intent, and
 a new one replaces the row's transaction only after the previous one provably expired. Amounts
 are raw integers (token base units); the signed transaction is base64 text. It holds a signature,
-never key material.
+never key material. Once landed, the amounts the transaction really moved and its fee are
+stored too (``filled_*``, ``fee_lamports``), read back from ``getTransaction``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class JupiterSwapRow(SQLModel, table=True):
     """The quote's expected amounts (raw units)."""
     min_out_amount: int
     """``otherAmountThreshold``: the minimum out (ExactIn) or maximum in (ExactOut)."""
+    filled_base_units: int | None = None
+    filled_quote_units: int | None = None
+    """The amounts the landed transaction moved for the wallet (raw units), None until read."""
+    fee_lamports: int | None = None
+    """``meta.fee`` of the landed transaction (signature + priority fee)."""
     attempt: int = 1
     signature: str
     signed_tx_b64: str

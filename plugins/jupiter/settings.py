@@ -26,6 +26,8 @@ class JupiterSettings:
     slippage_bps: int = option(50, ge=0, le=10_000, help="slippage tolerance written into the swap's minimum out")
     only_direct_routes: bool = option(False, help="single-hop routes only")
     restrict_intermediate_tokens: bool = option(True, help="route only through liquid intermediate tokens")
+    dexes: list[str] = option([], help='route only through these DEXes (Jupiter\'s labels, e.g. ["Whirlpool"]); '
+                                       "empty: any")
     skip_preflight: bool = option(False, help="sendTransaction without the node's simulation")
     compute_unit_price_micro_lamports: int | None = option(
         None, ge=0, help="fixed priority fee (compute-unit price); unset: derived from getRecentPrioritizationFees")
@@ -36,6 +38,8 @@ class JupiterSettings:
     commitment: str = option("confirmed", help='"processed", "confirmed" or "finalized": when a swap counts as done')
     request_timeout_s: float = option(5.0, gt=0, help="HTTP timeout of one Jupiter or RPC request")
     max_sign_attempts: int = option(2, ge=1, le=5, help="fresh signatures per intent, each only after the last provably expired")
+    fill_lookup_s: float = option(10.0, ge=0, help="a landed swap's transaction is read this long for the realized "
+                                                   "amounts and fee; after that the fill shows the quoted amounts")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -43,6 +47,9 @@ class JupiterSettings:
             problems.append(("keypair", "give exactly one of keypair (a secret reference) or keypair_file"))
         if self.commitment not in ("processed", "confirmed", "finalized"):
             problems.append(("commitment", 'expected "processed", "confirmed" or "finalized"'))
+        for dex in self.dexes:
+            if not dex.strip() or "," in dex:
+                problems.append(("dexes", f"{dex!r}: give one Jupiter DEX label per item, e.g. \"Whirlpool\""))
         for asset, value in self.tokens.items():
             mint, _, decimals = value.rpartition(":")
             if not mint or not decimals.isdigit() or int(decimals) > 18:

@@ -1,4 +1,26 @@
-"""Orca Whirlpool support: exact concentrated-liquidity maths and account decoding.
+"""The orca plugin: Orca Whirlpool pool states as an exchange (``orca``), plus the Whirlpool library.
 
-Not a registered plugin yet (no hooks, no entry point): the exchange class comes later.
+* :mod:`.math`: exact concentrated-liquidity maths (Q64.64 sqrt prices, ticks, swap steps, quotes);
+* :mod:`.accounts`: Whirlpool, TickArray and mint account decoding, tick-array PDAs;
+* :mod:`.pool`, :mod:`.model`: quotes on decoded accounts; :class:`~.model.WhirlpoolModel` is the
+  :class:`bot.pool.Pool` strategies receive in PoolUpdates;
+* :mod:`.watch`: one watched pool's state and tick-array window (pure);
+* :mod:`.exchange`: the :class:`~bot.api.Exchange`: loads and subscribes the accounts, publishes
+  PoolUpdates and feed states. It places no orders: swaps go through the ``jupiter`` exchange.
 """
+
+from collections.abc import Callable
+
+from bot import hookimpl
+from bot.api import Exchange
+
+from .exchange import OrcaExchange
+from .settings import OrcaSettings
+
+__all__ = ["OrcaExchange", "OrcaSettings", "register_exchanges"]
+
+
+@hookimpl
+def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+    """Register Orca Whirlpool pool states as ``orca``."""
+    register("orca", OrcaExchange)

@@ -282,3 +282,43 @@ def build_tick_array(start_tick_index: int, ticks: dict[int, Tick] | None = None
     raw = b"".join(parts)
     assert len(raw) == TICK_ARRAY_SIZE_BYTES, len(raw)
     return raw
+
+
+# --- addresses and mints --------------------------------------------------------------------------
+
+WHIRLPOOL_PROGRAM_ID = "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc"
+"""Orca's Whirlpool program on mainnet-beta (and devnet)."""
+
+MINT_SIZE = 82
+"""An SPL Token mint account's size (Token-2022 mints with extensions are longer, same head)."""
+
+
+def tick_array_start_index(tick: int, tick_spacing: int) -> int:
+    """Start tick of the TickArray holding ``tick``: arrays cover ``88 * tick_spacing`` ticks each."""
+    span = TICK_ARRAY_SIZE * tick_spacing
+    return tick // span * span  # floor division: negative ticks round down, as Orca's program does
+
+
+def tick_array_address(whirlpool: str, start_tick_index: int, program_id: str = WHIRLPOOL_PROGRAM_ID) -> str:
+    """The TickArray PDA: seeds ``[b"tick_array", whirlpool, str(start_tick_index)]`` under the program."""
+    from solders.pubkey import Pubkey
+
+    address, _bump = Pubkey.find_program_address(
+        [b"tick_array", bytes(Pubkey.from_string(whirlpool)), str(start_tick_index).encode()],
+        Pubkey.from_string(program_id),
+    )
+    return str(address)
+
+
+def decode_mint_decimals(raw: bytes) -> int:
+    """The ``decimals`` of an SPL Token (or Token-2022) mint account's data."""
+    if len(raw) < MINT_SIZE:
+        raise AccountDecodeError(f"mint account data is {len(raw)} bytes, expected at least {MINT_SIZE}")
+    if raw[45] != 1:
+        raise AccountDecodeError("mint account is not initialized")
+    return raw[44]  # after mint_authority (COption<Pubkey>, 36 bytes) and supply (u64)
+
+
+def build_mint(decimals: int, supply: int = 0) -> bytes:
+    """Mint account bytes with no authorities (for tests and fakes)."""
+    return bytes(36) + struct.pack("<QB?", supply, decimals, True) + bytes(36)

@@ -81,6 +81,15 @@ class SignatureStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """One account as ``getAccountInfo``/``getMultipleAccounts`` return it (base64 data decoded)."""
+
+    data: bytes
+    owner: str
+    lamports: int
+
+
+@dataclass(frozen=True, slots=True)
 class TokenBalance:
     mint: str
     amount: int
@@ -241,6 +250,47 @@ class SolanaRpc:
                 raise MalformedReply("getSignatureStatuses: malformed status") from None
         return out
 
+    async def get_account_info(self, pubkey: str) -> tuple[int, AccountInfo | None]:
+        """``(context slot, account)``; the account is None when it does not exist."""
+        result = await self.call("getAccountInfo", [pubkey, self._config(encoding="base64")])
+        slot = _slot(result, "getAccountInfo")
+        return slot, _account(_field(result, "value", "getAccountInfo"), "getAccountInfo")
+
+    async def get_multiple_accounts(self, pubkeys: list[str]) -> tuple[int, list[AccountInfo | None]]:
+        """``(lowest context slot, accounts in the order asked)``, in requests of at most 100 keys.
+
+        A missing account is None. With more than 100 keys the answers come from several requests;
+        the slot returned is the oldest of their context slots.
+        """
+        slot: int | None = None
+        accounts: list[AccountInfo | None] = []
+        for start in range(0, len(pubkeys), MAX_MULTIPLE_ACCOUNTS):
+            chunk = pubkeys[start : start + MAX_MULTIPLE_ACCOUNTS]
+            result = await self.call("getMultipleAccounts", [chunk, self._config(encoding="base64")])
+            chunk_slot = _slot(result, "getMultipleAccounts")
+            slot = chunk_slot if slot is None else min(slot, chunk_slot)
+            value = _field(result, "value", "getMultipleAccounts")
+            if not isinstance(value, list) or len(value) != len(chunk):
+                raise MalformedReply("getMultipleAccounts: value does not match the accounts asked")
+            accounts.extend(_account(item, "getMultipleAccounts") for item in value)
+        return (slot or 0), accounts
+
+    async def get_transaction(self, signature: str, *, commitment: str | None = None) -> dict[str, Any] | None:
+        """A landed transaction (``json`` encoding, v0 supported), or None while the node has none.
+
+        ``processed`` is not a commitment ``getTransaction`` accepts: it is asked at ``confirmed``.
+        """
+        level = commitment or self.commitment
+        if level == "processed":
+            level = "confirmed"
+        result = await self.call("getTransaction", [signature, {"commitment": level, "encoding": "json",
+                                                                "maxSupportedTransactionVersion": 0}])
+        if result is None:
+            return None
+        if not isinstance(result, dict) or not isinstance(result.get("meta"), dict):
+            raise MalformedReply("getTransaction: result has no meta")
+        return result
+
     async def get_recent_prioritization_fees(self, accounts: list[str] | None = None) -> list[int]:
         """Recent compute-unit prices (micro-lamports) of the slots the node remembers."""
         result = await self.call("getRecentPrioritizationFees", [accounts] if accounts else [])
@@ -250,6 +300,31 @@ class SolanaRpc:
             return [int(item["prioritizationFee"]) for item in result]
         except (KeyError, TypeError, ValueError):
             raise MalformedReply("getRecentPrioritizationFees: malformed entry") from None
+
+
+MAX_MULTIPLE_ACCOUNTS = 100
+"""``getMultipleAccounts`` takes at most 100 keys per request."""
+
+
+def _slot(result: Any, method: str) -> int:
+    context = _field(result, "context", method)
+    slot = context.get("slot") if isinstance(context, dict) else None
+    if not isinstance(slot, int):
+        raise MalformedReply(f"{method}: context has no integer slot")
+    return slot
+
+
+def _account(value: Any, method: str) -> AccountInfo | None:
+    """An account object with ``data: [base64, "base64"]``; None for a missing account."""
+    if value is None:
+        return None
+    try:
+        data, encoding = value["data"]
+        if encoding != "base64":
+            raise ValueError(encoding)
+        return AccountInfo(base64.b64decode(data, validate=True), str(value["owner"]), int(value["lamports"]))
+    except (KeyError, TypeError, ValueError):
+        raise MalformedReply(f"{method}: account is not base64-encoded account data") from None
 
 
 def _field(result: Any, name: str, method: str) -> Any:

@@ -3,8 +3,14 @@
 ``/swap`` returns a real unsigned ``VersionedTransaction`` (v0 message, a system transfer paid by
 ``userPublicKey``, with the fake RPC's latest blockhash and its ``lastValidBlockHeight``), so the
 plugin's signing is real and the fake RPC verifies it. ``price`` is output units per input unit
-(raw integers), ``error`` makes the next call answer 400 with Jupiter's error shape, ``requests``
-keeps every call's parameters.
+(raw integers), ``error`` makes the next call answer 400 with Jupiter's error shape, ``quotes``
+and ``swaps`` keep every call's parameters.
+
+``dexes`` (comma-separated labels, as Jupiter documents it) is honoured: the route uses the first
+requested label the fake knows (``labels``), and no known label answers Jupiter's "no route"
+error. Each ``/swap`` registers its effect with the fake node (input debited, output credited when
+the transaction lands); ``fill_slippage_bps`` makes the landed amounts worse than the quote (less
+out for ExactIn, more in for ExactOut), as a moving pool would.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from .solana_rpc import FakeSolanaRpc
+from .solana_rpc import FakeSolanaRpc, SwapEffect
 
 POOL = Pubkey.from_string("9W959DqEETiGZocYWCQPaJ6sBmUzgfxXfqGeTEdp3aQP")
 
@@ -32,6 +38,10 @@ class FakeJupiterApi:
         self.error: tuple[int, dict] | None = None
         self.quotes: list[dict[str, str]] = []
         self.swaps: list[dict[str, Any]] = []
+        self.labels = ["Whirlpool", "Raydium CLMM", "Meteora DLMM"]
+        self.decimals = {"So11111111111111111111111111111111111111112": 9,
+                         "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v": 6}
+        self.fill_slippage_bps = 0
         self.url = ""
 
     async def start(self) -> FakeJupiterApi:
@@ -60,6 +70,14 @@ class FakeJupiterApi:
         self.quotes.append(params)
         if (failed := self._fail()) is not None:
             return failed
+        label = self.labels[0]
+        if "dexes" in params:
+            wanted = [d.strip() for d in params["dexes"].split(",")]
+            usable = [d for d in wanted if d in self.labels]
+            if not usable:
+                return web.json_response({"error": "Could not find any route",
+                                          "errorCode": "COULD_NOT_FIND_ANY_ROUTE"}, status=400)
+            label = usable[0]
         amount = int(params["amount"])
         slippage = int(params.get("slippageBps", "50"))
         mode = params.get("swapMode", "ExactIn")
@@ -73,7 +91,7 @@ class FakeJupiterApi:
             "inputMint": params["inputMint"], "inAmount": str(in_amount), "outputMint": params["outputMint"],
             "outAmount": str(out_amount), "otherAmountThreshold": str(threshold), "swapMode": mode,
             "slippageBps": slippage, "platformFee": None, "priceImpactPct": "0.0001",
-            "routePlan": [{"swapInfo": {"ammKey": str(POOL), "label": "Whirlpool", "inputMint": params["inputMint"],
+            "routePlan": [{"swapInfo": {"ammKey": str(POOL), "label": label, "inputMint": params["inputMint"],
                                         "outputMint": params["outputMint"], "inAmount": str(in_amount),
                                         "outAmount": str(out_amount), "feeAmount": "0",
                                         "feeMint": params["inputMint"]}, "percent": 100}],
@@ -91,6 +109,15 @@ class FakeJupiterApi:
         blockhash = self.rpc.latest
         message = MessageV0.try_compile(user, [instruction], [], _hash(blockhash))
         unsigned = VersionedTransaction.populate(message, [Signature.default()])
+        quote = body["quoteResponse"]
+        in_amount, out_amount = int(quote["inAmount"]), int(quote["outAmount"])
+        if quote["swapMode"] == "ExactIn":
+            out_amount = out_amount * (10_000 - self.fill_slippage_bps) // 10_000
+        else:
+            in_amount = -(-in_amount * (10_000 + self.fill_slippage_bps) // 10_000)
+        self.rpc.swap_effects[bytes(message)] = SwapEffect(
+            owner=str(user), deltas={quote["inputMint"]: -in_amount, quote["outputMint"]: out_amount},
+            decimals={m: self.decimals.get(m, 6) for m in (quote["inputMint"], quote["outputMint"])})
         return web.json_response({
             "swapTransaction": base64.b64encode(bytes(unsigned)).decode(),
             "lastValidBlockHeight": self.rpc.blockhashes[blockhash],

@@ -12,6 +12,23 @@ with ``confirmation`` (``processed``/``confirmed``/``finalized``) and ``landed_e
 Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``, ``"drop"``
 (connection closed without an answer), ``"timeout"`` (answer after ``slow_s``, the request not
 processed) or ``"timeout_lands"`` (processed, then answered after ``slow_s``).
+
+Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
+:meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
+slot on by one. ``getAccountInfo``/``getMultipleAccounts`` answer with ``context.slot`` and
+``data: [base64, "base64"]`` (other encodings are refused), a missing account is ``null``; a
+``getMultipleAccounts`` of more than 100 keys is refused as the real node does.
+
+WebSocket (``ws_url``, the same port): ``accountSubscribe``/``accountUnsubscribe`` and
+``accountNotification`` in the documented shapes. Faults: :meth:`drop_ws` closes every connection,
+``ws_refuse`` answers that many connection attempts with HTTP 503, ``ws_silent`` makes the node
+answer and notify nothing (the connection stays open), :meth:`send_malformed` pushes a
+notification that is not the documented shape.
+
+Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
+bytes); when such a transaction lands, the owner's SOL and token balances change by those
+amounts and ``getTransaction`` (json encoding, ``maxSupportedTransactionVersion: 0``) reports
+``meta.fee``, ``preBalances``/``postBalances`` and ``preTokenBalances``/``postTokenBalances``.
 """
 
 from __future__ import annotations
@@ -20,12 +37,16 @@ import asyncio
 import base64
 import hashlib
 import itertools
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from solders.hash import Hash
 from solders.transaction import VersionedTransaction
+
+NATIVE_MINT = "So11111111111111111111111111111111111111112"
+TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 
 
 @dataclass
@@ -33,6 +54,42 @@ class SentTransaction:
     signature: str
     raw: bytes
     skip_preflight: bool
+
+
+@dataclass
+class Account:
+    data: bytes
+    owner: str
+    lamports: int
+
+
+@dataclass
+class SwapEffect:
+    """What a swap transaction does to its owner's balances when it lands (raw units by mint)."""
+
+    owner: str
+    deltas: dict[str, int]
+    decimals: dict[str, int]
+
+
+@dataclass
+class LandedTransaction:
+    slot: int
+    raw: bytes
+    fee: int
+    err: Any
+    pre_lamports: int
+    post_lamports: int
+    pre_tokens: dict[str, int] = field(default_factory=dict)
+    post_tokens: dict[str, int] = field(default_factory=dict)
+    decimals: dict[str, int] = field(default_factory=dict)
+    owner: str = ""
+
+
+@dataclass
+class _WsConnection:
+    ws: web.WebSocketResponse
+    subscriptions: dict[int, str] = field(default_factory=dict)
 
 
 class FakeSolanaRpc:
@@ -61,6 +118,17 @@ class FakeSolanaRpc:
         self.faults: dict[str, list[str]] = {}
         self.slow_s = 1.0
         self.url = ""
+        self.ws_url = ""
+        self.accounts: dict[str, Account] = {}
+        self.slot_writes = 0
+        self.swap_effects: dict[bytes, SwapEffect] = {}
+        self.transactions: dict[str, LandedTransaction] = {}
+        self.ws_connections: list[_WsConnection] = []
+        self.ws_connects = 0
+        self.ws_calls: list[tuple[str, list]] = []
+        self.ws_silent = False
+        self.ws_refuse = 0
+        self._subscription_ids = itertools.count(1000)
 
     # --- control -------------------------------------------------------------------------
 
@@ -78,22 +146,116 @@ class FakeSolanaRpc:
         """Advance past every blockhash issued so far."""
         self.advance(max(self.blockhashes.values()) - self.block_height + 1)
 
+    @property
+    def slot(self) -> int:
+        return self.block_height + 100 + self.slot_writes
+
+    def put_account(self, pubkey: str, data: bytes, *, owner: str = "11111111111111111111111111111111",
+                    lamports: int | None = None) -> int:
+        """Store an account (no notification); returns the slot of the write."""
+        self.slot_writes += 1
+        self.accounts[pubkey] = Account(data, owner, 1_000_000 + len(data) if lamports is None else lamports)
+        return self.slot
+
+    async def set_account(self, pubkey: str, data: bytes, **kwargs: Any) -> int:
+        """Store an account and notify its subscribers; returns the slot of the write."""
+        slot = self.put_account(pubkey, data, **kwargs)
+        if not self.ws_silent:
+            for conn in list(self.ws_connections):
+                for subscription, account in list(conn.subscriptions.items()):
+                    if account == pubkey:
+                        await self._send_ws(conn, {"jsonrpc": "2.0", "method": "accountNotification", "params": {
+                            "result": {"context": {"slot": slot}, "value": self._account_value(pubkey)},
+                            "subscription": subscription}})
+        return slot
+
+    def subscribed(self) -> set[str]:
+        """Accounts some connection is subscribed to now."""
+        return {a for conn in self.ws_connections for a in conn.subscriptions.values()}
+
+    async def drop_ws(self) -> None:
+        """Close every WebSocket connection (their subscriptions end with them)."""
+        for conn in list(self.ws_connections):
+            await conn.ws.close(code=1011, message=b"node restarting")
+
+    async def send_malformed(self, kind: str = "shape") -> None:
+        """Push a malformed notification: ``"json"`` (not JSON), ``"shape"`` (no value), ``"base64"``."""
+        for conn in list(self.ws_connections):
+            subscription = next(iter(conn.subscriptions), 0)
+            if kind == "json":
+                await conn.ws.send_str('{"jsonrpc": "2.0", "method": "accountNotification", "params": {')
+                continue
+            value: Any = {"lamports": 1} if kind == "shape" else {"data": ["%%% not base64 %%%", "base64"],
+                                                                  "lamports": 1, "owner": "x"}
+            await self._send_ws(conn, {"jsonrpc": "2.0", "method": "accountNotification", "params": {
+                "result": {"context": {"slot": self.slot}, "value": value}, "subscription": subscription}})
+
     def signatures_sent(self) -> list[str]:
         return [s.signature for s in self.sent]
 
     async def start(self) -> FakeSolanaRpc:
         app = web.Application()
         app.router.add_post("/", self._handle)
+        app.router.add_get("/", self._ws_handler)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/"
+        self.ws_url = f"ws://127.0.0.1:{port}/"
         return self
 
     async def close(self) -> None:
+        for conn in list(self.ws_connections):
+            await conn.ws.close()
         await self._runner.cleanup()
+
+    # --- WebSocket -------------------------------------------------------------------------
+
+    async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        if self.ws_refuse > 0:
+            self.ws_refuse -= 1
+            return web.Response(status=503, text="unavailable")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        conn = _WsConnection(ws)
+        self.ws_connections.append(conn)
+        self.ws_connects += 1
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                body = json.loads(msg.data)
+                method, params = body.get("method"), body.get("params", [])
+                self.ws_calls.append((method, params))
+                if self.ws_silent:
+                    continue
+                if method == "accountSubscribe":
+                    options = params[1] if len(params) > 1 else {}
+                    if options.get("encoding") != "base64":
+                        await self._send_ws(conn, {"jsonrpc": "2.0", "id": body["id"], "error": {
+                            "code": -32602, "message": "this fake serves base64 encoding only"}})
+                        continue
+                    subscription = next(self._subscription_ids)
+                    conn.subscriptions[subscription] = params[0]
+                    await self._send_ws(conn, {"jsonrpc": "2.0", "result": subscription, "id": body["id"]})
+                elif method == "accountUnsubscribe":
+                    found = conn.subscriptions.pop(params[0], None) is not None
+                    await self._send_ws(conn, {"jsonrpc": "2.0", "result": found, "id": body["id"]})
+                else:
+                    await self._send_ws(conn, {"jsonrpc": "2.0", "id": body.get("id"), "error": {
+                        "code": -32601, "message": "Method not found"}})
+        finally:
+            self.ws_connections.remove(conn)
+        return ws
+
+    async def _send_ws(self, conn: _WsConnection, message: dict) -> None:
+        if not conn.ws.closed:
+            try:
+                await conn.ws.send_str(json.dumps(message))
+            except ConnectionError:
+                pass
 
     # --- server ----------------------------------------------------------------------------
 
@@ -124,7 +286,97 @@ class FakeSolanaRpc:
         return web.json_response(reply)
 
     def _context(self) -> dict:
-        return {"slot": self.block_height + 100, "apiVersion": "2.1.0"}
+        return {"slot": self.slot, "apiVersion": "2.1.0"}
+
+    def _account_value(self, pubkey: str) -> dict | None:
+        account = self.accounts.get(pubkey)
+        if account is None:
+            return None
+        return {"data": [base64.b64encode(account.data).decode(), "base64"], "executable": False,
+                "lamports": account.lamports, "owner": account.owner, "rentEpoch": 18446744073709551615,
+                "space": len(account.data)}
+
+    @staticmethod
+    def _check_base64(config: dict | None) -> None:
+        if (config or {}).get("encoding") != "base64":
+            raise RpcFault(-32602, "this fake serves base64 encoding only")
+
+    def _getAccountInfo(self, pubkey: str, config: dict | None = None) -> dict:
+        self._check_base64(config)
+        return {"context": self._context(), "value": self._account_value(pubkey)}
+
+    def _getMultipleAccounts(self, pubkeys: list[str], config: dict | None = None) -> dict:
+        self._check_base64(config)
+        if len(pubkeys) > 100:
+            raise RpcFault(-32602, "Too many inputs provided; max 100")
+        return {"context": self._context(), "value": [self._account_value(p) for p in pubkeys]}
+
+    def _getTransaction(self, signature: str, config: dict | None = None) -> dict | None:
+        config = config or {}
+        if config.get("commitment") == "processed":
+            raise RpcFault(-32602, "Method does not support commitment below `confirmed`")
+        landed = self.transactions.get(signature)
+        if landed is None:
+            return None
+        tx = VersionedTransaction.from_bytes(landed.raw)
+        if config.get("maxSupportedTransactionVersion") is None:
+            raise RpcFault(-32015, "Transaction version (0) is not supported by the requesting client. "
+                                   "Please try the request again with the following configuration parameter: "
+                                   '"maxSupportedTransactionVersion": 0')
+        message = tx.message
+        keys = [str(k) for k in message.account_keys]
+
+        def balances(tokens: dict[str, int]) -> list[dict]:
+            out = []
+            for n, (mint, amount) in enumerate(sorted(tokens.items())):
+                decimals = landed.decimals.get(mint, 6)
+                ui = amount / 10**decimals
+                out.append({"accountIndex": len(keys) + n, "mint": mint, "owner": landed.owner,
+                            "programId": TOKEN_PROGRAM,
+                            "uiTokenAmount": {"amount": str(amount), "decimals": decimals, "uiAmount": ui,
+                                              "uiAmountString": str(ui)}})
+            return out
+
+        others = [self.lamports.get(k, 0) for k in keys[1:]]
+        return {
+            "slot": landed.slot, "blockTime": 1_700_000_000, "version": 0,
+            "meta": {"err": landed.err, "fee": landed.fee, "status": {"Ok": None} if landed.err is None
+                     else {"Err": landed.err}, "innerInstructions": [], "logMessages": [], "rewards": [],
+                     "preBalances": [landed.pre_lamports, *others], "postBalances": [landed.post_lamports, *others],
+                     "preTokenBalances": balances(landed.pre_tokens), "postTokenBalances": balances(landed.post_tokens),
+                     "loadedAddresses": {"writable": [], "readonly": []}, "computeUnitsConsumed": 42_000},
+            "transaction": {"signatures": [str(s) for s in tx.signatures], "message": {
+                "accountKeys": keys, "recentBlockhash": str(message.recent_blockhash),
+                "header": {"numRequiredSignatures": message.header.num_required_signatures,
+                           "numReadonlySignedAccounts": message.header.num_readonly_signed_accounts,
+                           "numReadonlyUnsignedAccounts": message.header.num_readonly_unsigned_accounts},
+                "instructions": [], "addressTableLookups": []}},
+        }
+
+    def _land(self, signature: str, tx: VersionedTransaction, raw: bytes) -> None:
+        """The transaction lands: the fee payer pays the fee once; a registered swap moves balances."""
+        slot = self.slot
+        self.landed[signature] = slot
+        payer = str(tx.message.account_keys[0])
+        effect = self.swap_effects.get(bytes(tx.message))
+        owner = effect.owner if effect is not None else payer
+        held = {mint: amount for mint, amount, _ in self.token_accounts.get(owner, [])}
+        decimals = {mint: d for mint, _, d in self.token_accounts.get(owner, [])}
+        pre_lamports = self.lamports.get(payer, 0)
+        landed = LandedTransaction(slot, raw, self.fee_lamports, self.landed_err, pre_lamports, 0,
+                                   pre_tokens=dict(held), decimals=decimals, owner=owner)
+        self.lamports[payer] = pre_lamports - self.fee_lamports
+        if effect is not None and self.landed_err is None:
+            decimals.update(effect.decimals)
+            for mint, delta in effect.deltas.items():
+                if mint == NATIVE_MINT:
+                    self.lamports[owner] = self.lamports.get(owner, 0) + delta
+                else:
+                    held[mint] = held.get(mint, 0) + delta
+            self.token_accounts[owner] = [(mint, amount, decimals.get(mint, 6)) for mint, amount in held.items()]
+        landed.post_lamports = self.lamports[payer]
+        landed.post_tokens = dict(held)
+        self.transactions[signature] = landed
 
     def _getLatestBlockhash(self, *_: Any) -> dict:
         return {"context": self._context(),
@@ -177,9 +429,7 @@ class FakeSolanaRpc:
             raise RpcFault(**self.preflight_err)
         self.sent.append(SentTransaction(signature, raw, skip))
         if self.land and signature not in self.landed:
-            self.landed[signature] = self.block_height + 100
-            payer = str(tx.message.account_keys[0])
-            self.lamports[payer] = self.lamports.get(payer, 0) - self.fee_lamports
+            self._land(signature, tx, raw)
         return signature
 
     def _getSignatureStatuses(self, signatures: list[str], *_: Any) -> dict:

@@ -25,7 +25,7 @@ async def _settle(exchange, cid, timeout=5.0):
 
 async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api, keypair):
     exchange = await make_exchange()
-    node.lamports[str(keypair.pubkey())] = 10_000_000
+    node.lamports[str(keypair.pubkey())] = 1_000_000_000
     state = await exchange.place_order(_order())
     assert state.status is OrderStatus.FILLED and state.filled_qty == Decimal("0.5")
     assert state.avg_fill_price == Decimal(150)  # fake: 0.15 micro-USDC per lamport = 150 USDC per SOL
@@ -37,7 +37,9 @@ async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api,
     assert quote["swapMode"] == "ExactIn" and quote["amount"] == "500000000"
     assert quote["slippageBps"] == "50" and quote["onlyDirectRoutes"] == "false"
     assert quote["restrictIntermediateTokens"] == "true"
-    assert node.lamports[str(keypair.pubkey())] == 10_000_000 - node.fee_lamports
+    # one fee and one swap: 0.5 SOL out of the wallet, 75 USDC in
+    assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - node.fee_lamports - 500_000_000
+    assert node.token_accounts[str(keypair.pubkey())] == [("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 75_000_000, 6)]
     # the same intent again: the stored answer, nothing new signed or sent
     again = await exchange.place_order(_order())
     assert again.status is OrderStatus.FILLED and len(node.sent) == 1 and exchange.signatures_made == 1
@@ -174,4 +176,5 @@ async def test_hundred_intents_with_lost_sends_land_once_each(make_exchange, nod
     assert all(s.status is OrderStatus.FILLED for s in states)
     assert exchange.signatures_made == 100 and len(node.landed) == 100
     assert len({s.exchange_order_id for s in states}) == 100
-    assert node.lamports[owner] == 10**12 - 100 * node.fee_lamports
+    # one fee and one 0.5 SOL swap per intent, however often each was sent
+    assert node.lamports[owner] == 10**12 - 100 * (node.fee_lamports + 500_000_000)

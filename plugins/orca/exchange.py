@@ -1,0 +1,318 @@
+"""Orca Whirlpools as an arbot Exchange: live pool states on the bus, no orders.
+
+**A market-data (pool state) source.** For each configured market the exchange loads the
+Whirlpool account and the tick arrays around its current tick (the array holding the tick and
+``tick_arrays_each_side`` on each side; addresses are the program's PDAs, seeds
+``[b"tick_array", whirlpool, str(start_tick_index)]``), watches them all with ``accountSubscribe``,
+and on every change publishes a :class:`~bot.domain.PoolUpdate` whose pool is a
+:class:`~plugins.orca.model.WhirlpoolModel` (exact concentrated-liquidity quotes, no I/O). When
+the current tick moves into another array the window moves with it: the new arrays are
+subscribed first, then read, then the old ones unsubscribed; the pool is published again once
+every array of the new window is known.
+
+**Orders go through Jupiter.** Placing a swap on a Whirlpool directly would mean building Orca's
+swap instruction (token accounts, tick-array accounts, SOL wrapping) ourselves; the ``jupiter``
+exchange already signs, sends, confirms and never re-signs a swap, and with ``dexes =
+["Whirlpool"]`` its routes stay on Orca. So every order method here raises
+:class:`~bot.api.PermanentError` saying so, ``simulated`` is False, and :meth:`balances` returns
+``{}`` (this exchange holds no wallet). An arbitrage strategy prices from this exchange's
+PoolUpdates (its ``pool`` setting) and swaps on ``jupiter``.
+
+**Feed states**, per market: RESYNCING while the accounts are (re-)read, LIVE once they are,
+STALE as soon as the WebSocket connection is lost or goes silent (``silence_timeout_s``). Every
+(re)connection re-reads every watched account with ``getMultipleAccounts`` (a notification may
+have been missed meanwhile), and a malformed notification also triggers a re-read. Account data
+that does not decode (wrong size or discriminator) is logged and counted in ``bad_accounts``,
+the last good state is kept and the feed stays up: the next good update replaces it. When a read
+finds an account of the window undecodable with no good state to keep, that market stays STALE
+(a pool is never quoted without its ticks) until the account decodes. Only the fixed-size
+``TickArray`` layout is decoded: Orca's newer variable-size ``DynamicTickArray`` accounts count as
+undecodable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from decimal import Decimal
+from typing import Any
+
+from bot.api import Context, Exchange, PermanentError
+from bot.domain import (
+    Balance,
+    FeedState,
+    FeedStatus,
+    MarketInfo,
+    Order,
+    OrderState,
+    PoolUpdate,
+    split_symbol,
+)
+from plugins.solana.rpc import RpcError, SolanaRpc
+from plugins.solana.ws import AccountSubscriber
+
+from .accounts import AccountDecodeError, decode_mint_decimals
+from .settings import OrcaSettings
+from .watch import PoolConfigError, PoolWatch
+
+NO_ORDERS = ("the orca exchange only publishes Whirlpool states; swap through the jupiter exchange "
+             '(with dexes = ["Whirlpool"] to stay on Orca)')
+
+
+class OrcaExchange(Exchange):
+    """Whirlpool states from Solana RPC + ``accountSubscribe``, published as PoolUpdates."""
+
+    Settings = OrcaSettings
+    simulated = False
+
+    def __init__(self, name: str, settings: OrcaSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.pools: dict[str, PoolWatch] = {}
+        for symbol, address in settings.pools.items():
+            base, quote = split_symbol(symbol)
+            base_mint, base_decimals = settings.token(base)
+            quote_mint, quote_decimals = settings.token(quote)
+            self.pools[symbol] = PoolWatch(symbol, address, base, quote, base_mint, quote_mint, base_decimals,
+                                           quote_decimals, settings.tick_arrays_each_side)
+        self._owners: dict[str, tuple[PoolWatch, int | None]] = {
+            pool.address: (pool, None) for pool in self.pools.values()}
+        """watched account -> (its pool, tick array start; None for the Whirlpool itself)."""
+        self.states: dict[str, FeedState] = {}
+        self.bad_accounts = 0
+        """Account updates that did not decode (wrong size, discriminator, whirlpool)."""
+        self.updates_published = 0
+        self.rpc: SolanaRpc | None = None
+        self.subscriber: AccountSubscriber | None = None
+        self._lock = asyncio.Lock()
+        self._generation = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._undecoded: set[str] = set()
+        """Markets left STALE by the last read because an account of theirs did not decode."""
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
+        for symbol in self.pools:
+            self.publish_feed_state(symbol, FeedState.RESYNCING, "loading the whirlpool")
+        self.subscriber = AccountSubscriber(
+            s.ws_urls, [pool.address for pool in self.pools.values()], self._on_account, commitment=s.commitment,
+            reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
+            silence_timeout_s=s.silence_timeout_s, on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected, on_malformed=self._on_malformed)
+        await self.subscriber.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.start_timeout_s
+        # strategies start after us and assume live pools: give the first load a chance
+        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in self.pools):
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.rpc is not None:
+            await self.rpc.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}: {what}")
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, what))
+
+    def _done(self, task: asyncio.Task[None], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.ctx.log.error("%s %s failed: %s", self.name, what, task.exception(), exc_info=task.exception())
+
+    # --- feed states ------------------------------------------------------------------------
+
+    def publish_feed_state(self, symbol: str, state: FeedState, reason: str) -> None:
+        """Publish a FeedStatus, once per change."""
+        if self.states.get(symbol) is state:
+            return
+        self.states[symbol] = state
+        self.ctx.log.info("%s %s feed %s: %s", self.name, symbol, state, reason)
+        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
+
+    def _on_connected(self) -> None:
+        self._spawn(self._resync(self._generation, "subscribed"), "resync")
+
+    def _on_disconnected(self, reason: str) -> None:
+        self._generation += 1
+        for symbol in self.pools:
+            self.publish_feed_state(symbol, FeedState.STALE, f"websocket lost: {reason}")
+
+    def _on_malformed(self, reason: str) -> None:
+        # an update may be lost in it: read every account again
+        self._spawn(self._resync(self._generation, f"malformed notification ({reason})"), "resync")
+
+    # --- account data -----------------------------------------------------------------------
+
+    def _apply(self, address: str, data: bytes | None, slot: int) -> bool:
+        """Apply one account's data; bad data is counted and logged, never raised."""
+        owner = self._owners.get(address)
+        if owner is None:
+            return False
+        pool, start = owner
+        try:
+            if start is None:
+                if data is None:
+                    raise PoolConfigError(f"{pool.symbol}: whirlpool account {address} does not exist")
+                return pool.apply_whirlpool(data, slot)
+            return pool.apply_tick_array(start, data, slot)
+        except AccountDecodeError as exc:
+            self.bad_accounts += 1
+            self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), kept the last good state: %s",
+                                 self.name, pool.symbol, address, slot, self.bad_accounts, exc)
+            return False
+
+    def _on_account(self, address: str, data: bytes, slot: int) -> None:
+        owner = self._owners.get(address)
+        if owner is None:
+            return
+        pool = owner[0]
+        try:
+            changed = self._apply(address, data, slot)
+        except PoolConfigError as exc:
+            self.bad_accounts += 1
+            self.ctx.log.error("%s: %s", self.name, exc)
+            return
+        if not changed:
+            return
+        if owner[1] is None and pool.window and pool.wanted_window().keys() != pool.window.keys():
+            self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")
+        elif self.states.get(pool.symbol) is FeedState.LIVE:
+            self._publish(pool)
+        elif (pool.symbol in self._undecoded and pool.ready and self.subscriber is not None
+              and self.subscriber.connected.is_set() and not self._lock.locked()):
+            # the account that did not decode at the last read has now come in good
+            self._undecoded.discard(pool.symbol)
+            self.publish_feed_state(pool.symbol, FeedState.LIVE, "every account decoded")
+            self._publish(pool)
+
+    def _publish(self, pool: PoolWatch) -> None:
+        if not pool.ready:
+            return
+        self.ctx.bus.publish(PoolUpdate(self.name, pool.symbol, pool.model(), self.ctx.clock.time_ns(), pool.slot))
+        self.updates_published += 1
+
+    async def _read(self, addresses: list[str]) -> None:
+        assert self.rpc is not None
+        if not addresses:
+            return
+        slot, accounts = await self.rpc.get_multiple_accounts(addresses)
+        for address, account in zip(addresses, accounts, strict=True):
+            self._apply(address, None if account is None else account.data, slot)
+
+    async def _set_window(self, pool: PoolWatch, *, read: bool = True) -> None:
+        """Watch the tick arrays around the current tick: subscribe new ones, read them, drop old ones."""
+        assert self.subscriber is not None
+        added, removed = pool.set_window(pool.wanted_window())
+        for start, address in pool.window.items():
+            self._owners[address] = (pool, start)
+        await self.subscriber.watch(added)
+        if read:
+            await self._read(added)
+        for address in removed:
+            self._owners.pop(address, None)
+        await self.subscriber.unwatch(removed)
+
+    async def _move_window(self, pool: PoolWatch) -> None:
+        async with self._lock:
+            try:
+                await self._set_window(pool)
+            except RpcError as exc:
+                self.ctx.log.warning("%s %s: reading the new tick arrays failed (%s); re-reading all",
+                                     self.name, pool.symbol, exc)
+                self._spawn(self._resync(self._generation, "tick arrays unread"), "resync")
+                return
+            if self.states.get(pool.symbol) is FeedState.LIVE:
+                self._publish(pool)
+
+    async def _load_decimals(self) -> None:
+        missing = sorted({mint for pool in self.pools.values()
+                          for mint, decimals in ((pool.base_mint, pool.base_decimals),
+                                                 (pool.quote_mint, pool.quote_decimals)) if decimals is None})
+        if not missing:
+            return
+        assert self.rpc is not None
+        _, accounts = await self.rpc.get_multiple_accounts(missing)
+        found: dict[str, int] = {}
+        for mint, account in zip(missing, accounts, strict=True):
+            if account is None:
+                raise PoolConfigError(f"mint {mint} does not exist: check exchanges.{self.name}.tokens")
+            try:
+                found[mint] = decode_mint_decimals(account.data)
+            except AccountDecodeError as exc:
+                raise PoolConfigError(f"mint {mint}: {exc}; give its decimals in exchanges.{self.name}.tokens") from None
+        for pool in self.pools.values():
+            pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
+            pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+
+    async def _resync(self, generation: int, why: str) -> None:
+        """Re-read every watched account (retrying with backoff), then publish and go LIVE."""
+        s = self.settings
+        async with self._lock:
+            if generation != self._generation:
+                return  # the connection this was for is gone; the next one resyncs
+            for symbol in self.pools:
+                self.publish_feed_state(symbol, FeedState.RESYNCING, f"reading the accounts: {why}")
+            delay = s.reconnect_initial_s
+            while True:
+                try:
+                    await self._read([pool.address for pool in self.pools.values()])
+                    await self._load_decimals()
+                    for pool in self.pools.values():
+                        if pool.whirlpool is not None:
+                            await self._set_window(pool, read=False)
+                    await self._read([a for pool in self.pools.values() for a in pool.window.values()])
+                    break
+                except PoolConfigError as exc:
+                    for symbol in self.pools:
+                        self.publish_feed_state(symbol, FeedState.STALE, str(exc))
+                    raise
+                except RpcError as exc:
+                    self.ctx.log.warning("%s: reading the accounts failed (%s); again in %.2fs", self.name, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, s.reconnect_max_s)
+                if generation != self._generation:
+                    return
+            if generation != self._generation:
+                return
+            for pool in self.pools.values():
+                if pool.ready:
+                    self._undecoded.discard(pool.symbol)
+                    self.publish_feed_state(pool.symbol, FeedState.LIVE, "accounts read and subscribed")
+                    self._publish(pool)
+                else:
+                    self._undecoded.add(pool.symbol)
+                    self.publish_feed_state(pool.symbol, FeedState.STALE,
+                                            "the whirlpool or a tick array of its window did not decode (see the log)")
+
+    # --- Exchange ---------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> MarketInfo:
+        pool = self.pools[symbol]  # KeyError: not configured
+        if pool.base_decimals is None or pool.quote_decimals is None:
+            raise KeyError(f"{symbol}: the mints' decimals are not known yet")
+        return MarketInfo(symbol, pool.base, pool.quote, tick_size=Decimal(1).scaleb(-pool.quote_decimals),
+                          lot_size=Decimal(1).scaleb(-pool.base_decimals))
+
+    async def place_order(self, order: Order) -> OrderState:
+        raise PermanentError(NO_ORDERS)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        raise PermanentError(NO_ORDERS)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        return None  # never placed one
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        return []
+
+    async def balances(self) -> dict[str, Balance]:
+        return {}  # no wallet here: the jupiter exchange reports the wallet's balances

@@ -1,0 +1,117 @@
+"""One watched Whirlpool: its decoded accounts, the tick-array window around the price, its model.
+
+Pure state, no I/O: the exchange feeds it account data (from ``getMultipleAccounts`` or an
+``accountNotification``) with the slot it was observed at, and asks it which tick arrays to watch
+and for the :class:`~plugins.orca.model.WhirlpoolModel` to publish. Data older than what is held
+(a lower slot) is ignored, so a re-read racing a notification cannot roll the state back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .accounts import (
+    AccountDecodeError,
+    TickArray,
+    Whirlpool,
+    decode_tick_array,
+    decode_whirlpool,
+    tick_array_address,
+    tick_array_start_index,
+)
+from .math import TICK_ARRAY_SIZE
+from .model import WhirlpoolModel
+
+
+class PoolConfigError(ValueError):
+    """The configured Whirlpool does not hold the configured tokens (or does not exist)."""
+
+
+@dataclass
+class PoolWatch:
+    """The state of one configured market's Whirlpool."""
+
+    symbol: str
+    address: str
+    base: str
+    quote: str
+    base_mint: str
+    quote_mint: str
+    base_decimals: int | None
+    quote_decimals: int | None
+    arrays_each_side: int
+    whirlpool: Whirlpool | None = None
+    whirlpool_slot: int = -1
+    base_is_a: bool = True
+    arrays: dict[int, TickArray | None] = field(default_factory=dict)
+    """start tick index -> decoded array (None: the account does not exist: no initialized tick)."""
+    array_slots: dict[int, int] = field(default_factory=dict)
+    window: dict[int, str] = field(default_factory=dict)
+    """start tick index -> TickArray address, of the arrays watched now."""
+
+    @property
+    def ready(self) -> bool:
+        """A model can be built: the pool, both decimals, and every array of the window are known."""
+        return (self.whirlpool is not None and self.base_decimals is not None and self.quote_decimals is not None
+                and bool(self.window) and all(start in self.arrays for start in self.window))
+
+    @property
+    def slot(self) -> int:
+        return max([self.whirlpool_slot, *self.array_slots.values()])
+
+    def apply_whirlpool(self, raw: bytes, slot: int) -> bool:
+        """Take a Whirlpool account's data; False when older than what is held. Raises on bad data."""
+        if slot < self.whirlpool_slot:
+            return False
+        pool = decode_whirlpool(raw)
+        mints = {pool.token_mint_a, pool.token_mint_b}
+        if mints != {self.base_mint, self.quote_mint}:
+            raise PoolConfigError(
+                f"{self.symbol}: whirlpool {self.address} holds mints {pool.token_mint_a} and {pool.token_mint_b}, "
+                f"not {self.base} ({self.base_mint}) and {self.quote} ({self.quote_mint})")
+        self.base_is_a = pool.token_mint_a == self.base_mint
+        self.whirlpool, self.whirlpool_slot = pool, slot
+        return True
+
+    def apply_tick_array(self, start: int, raw: bytes | None, slot: int) -> bool:
+        """Take a TickArray account's data (None: no such account); False when stale or not watched."""
+        if start not in self.window or slot < self.array_slots.get(start, -1):
+            return False
+        if raw is None:
+            array = None
+        else:
+            array = decode_tick_array(raw)
+            if array.start_tick_index != start or array.whirlpool != self.address:
+                raise AccountDecodeError(
+                    f"TickArray {self.window[start]} is for whirlpool {array.whirlpool} from tick "
+                    f"{array.start_tick_index}, expected {self.address} from tick {start}")
+        self.arrays[start] = array
+        self.array_slots[start] = slot
+        return True
+
+    def wanted_window(self) -> dict[int, str]:
+        """The arrays to watch for the current tick: its own and ``arrays_each_side`` on each side."""
+        assert self.whirlpool is not None
+        spacing = self.whirlpool.tick_spacing
+        span = TICK_ARRAY_SIZE * spacing
+        current = tick_array_start_index(self.whirlpool.tick_current_index, spacing)
+        starts = [current + k * span for k in range(-self.arrays_each_side, self.arrays_each_side + 1)]
+        return {start: self.window.get(start) or tick_array_address(self.address, start) for start in starts}
+
+    def set_window(self, window: dict[int, str]) -> tuple[list[str], list[str]]:
+        """Switch to ``window``; returns (addresses to start watching, addresses to stop watching)."""
+        added = [address for start, address in window.items() if start not in self.window]
+        removed = [address for start, address in self.window.items() if start not in window]
+        for start in list(self.arrays):
+            if start not in window:
+                del self.arrays[start]
+                self.array_slots.pop(start, None)
+        self.window = dict(window)
+        return added, removed
+
+    def model(self) -> WhirlpoolModel:
+        assert self.whirlpool is not None and self.base_decimals is not None and self.quote_decimals is not None
+        arrays = [a for start, a in sorted(self.arrays.items()) if a is not None and start in self.window]
+        return WhirlpoolModel.of(self.whirlpool, arrays, base=self.base, quote=self.quote,
+                                 base_decimals=self.base_decimals, quote_decimals=self.quote_decimals,
+                                 base_is_a=self.base_is_a)

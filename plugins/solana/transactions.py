@@ -1,0 +1,52 @@
+"""What a landed transaction did to one owner's holdings, from ``getTransaction`` (json encoding).
+
+``meta.preTokenBalances``/``postTokenBalances`` give every token account the transaction touched,
+with its owner and mint; ``meta.preBalances``/``postBalances`` give lamports per account key (the
+message's keys, then the address-table ones of ``meta.loadedAddresses``). Native SOL is reported
+under the wrapped-SOL mint, together with any wrapped SOL the owner held, so a swap that wraps
+and unwraps SOL (Jupiter's ``wrapAndUnwrapSol``) shows its SOL leg either way. The network fee
+(``meta.fee``) is *not* part of the changes: it is added back when the owner paid it. Rent paid
+for a token account the transaction created (and kept) does show in the SOL change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rpc import MalformedReply
+
+NATIVE_MINT = "So11111111111111111111111111111111111111112"
+
+
+def fee_lamports(tx: dict[str, Any]) -> int:
+    """``meta.fee``: signature fees plus the priority fee, in lamports."""
+    try:
+        return int(tx["meta"]["fee"])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedReply("getTransaction: meta has no fee") from None
+
+
+def balance_changes(tx: dict[str, Any], owner: str) -> dict[str, int]:
+    """Net change of ``owner``'s holdings by mint, in raw units, the network fee excluded."""
+    try:
+        meta = tx["meta"]
+        message = tx["transaction"]["message"]
+        loaded = meta.get("loadedAddresses") or {}
+        keys = [str(k) for k in message["accountKeys"]] + list(loaded.get("writable", [])) + list(
+            loaded.get("readonly", []))
+        changes: dict[str, int] = {}
+        for entries, sign in ((meta.get("preTokenBalances") or [], -1), (meta.get("postTokenBalances") or [], 1)):
+            for entry in entries:
+                if entry.get("owner") != owner:
+                    continue
+                mint = str(entry["mint"])
+                changes[mint] = changes.get(mint, 0) + sign * int(entry["uiTokenAmount"]["amount"])
+        if owner in keys:
+            index = keys.index(owner)
+            lamports = int(meta["postBalances"][index]) - int(meta["preBalances"][index])
+            if index == 0:  # the fee payer: the fee is reported on its own
+                lamports += fee_lamports(tx)
+            changes[NATIVE_MINT] = changes.get(NATIVE_MINT, 0) + lamports
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        raise MalformedReply("getTransaction: meta balances are not the documented shape") from None
+    return {mint: delta for mint, delta in changes.items() if delta}

@@ -1,0 +1,43 @@
+"""An observe-mode bot with the orca exchange on the fake node: pool states reach the bus and the portfolio."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from orca_pools import TICK_DEFAULT, WHIRLPOOL, put_pool, whirlpool_state
+from waiting import wait_for
+
+from bot.app import Bot
+from bot.config import build_config, parse_toml, resolve_secrets
+from bot.domain import FeedState, FeedStatus, PoolUpdate
+from bot.plugins import collect, load_plugins
+from plugins.orca.accounts import build_whirlpool
+
+
+async def test_pool_updates_reach_the_bus_and_the_portfolio(tmp_path, node):
+    await put_pool(node, TICK_DEFAULT)
+    text = (f'mode = "observe"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
+            f'[exchanges.orca-sol-usdc]\ntype = "orca"\nrpc_urls = ["{node.url}"]\nws_urls = ["{node.ws_url}"]\n'
+            f'pools = {{ "SOL/USDC" = "{WHIRLPOOL}" }}\n')
+    plugins = load_plugins()
+    registry = collect(plugins)
+    config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
+    resolve_secrets(config)
+    bot = Bot(config, plugins, registry)
+    seen: list = []
+    bot.bus.subscribe(PoolUpdate, seen.append, owner="test", exchange="orca-sol-usdc", symbol="SOL/USDC")
+    bot.bus.subscribe(FeedStatus, seen.append, owner="test", exchange="orca-sol-usdc")
+    await bot.start()
+    try:
+        await wait_for(lambda: any(isinstance(e, PoolUpdate) for e in seen), 10, "the first PoolUpdate")
+        assert [e.state for e in seen if isinstance(e, FeedStatus)][-1] is FeedState.LIVE
+        first = next(e for e in seen if isinstance(e, PoolUpdate))
+        # the portfolio marks the market at the pool's mid (at the default 28-digit context)
+        assert abs(bot.portfolio.last_price("orca-sol-usdc", "SOL/USDC") - first.mid) < Decimal("1e-20")
+        await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK_DEFAULT + 200)))
+        await wait_for(lambda: isinstance(seen[-1], PoolUpdate) and seen[-1].pool.tick == TICK_DEFAULT + 200, 10,
+                       "the updated pool on the bus")
+        assert seen[-1].mid > first.mid
+        assert abs(bot.portfolio.last_price("orca-sol-usdc", "SOL/USDC") - seen[-1].mid) < Decimal("1e-20")
+    finally:
+        await bot.stop()

@@ -1,0 +1,211 @@
+"""The orca exchange over real sockets against the fake node: load, updates, tick-array window, faults."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from orca_pools import (
+    POSITIONS,
+    SOL,
+    USDC,
+    WHIRLPOOL,
+    feed_states,
+    pda,
+    pool_updates,
+    put_pool,
+    tick_array_bytes,
+    whirlpool_state,
+    window,
+)
+from waiting import wait_for
+
+from bot.api import PermanentError
+from bot.domain import FeedState, Order, OrderType, Side
+from plugins.orca.accounts import (
+    build_mint,
+    build_tick_array,
+    build_whirlpool,
+    decode_tick_array,
+    decode_whirlpool,
+)
+from plugins.orca.pool import quote_exact_in, quote_exact_out
+
+TICK = -20_000
+
+
+def chain_quotes(node, tick: int, sizes=(10**6, 10**9, 25 * 10**9)):
+    """Quotes from plugins.orca.pool on the accounts the node holds for the window around ``tick``."""
+    pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
+    arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(tick)]
+    sells = [quote_exact_in(pool, arrays, size, a_to_b=True).amount_out for size in sizes]
+    buys = [quote_exact_out(pool, arrays, size, a_to_b=False).amount_in for size in sizes]
+    return sells, buys
+
+
+def model_quotes(model, sizes=(10**6, 10**9, 25 * 10**9)):
+    return [model.sell_units(s)[0] for s in sizes], [model.buy_units(s)[0] for s in sizes]
+
+
+async def test_initial_load_publishes_the_pool_quoted_as_on_chain(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    assert orca.states["SOL/USDC"] is FeedState.LIVE
+    update = pool_updates(orca)[-1]
+    assert (update.exchange, update.symbol) == ("orca", "SOL/USDC")
+    assert update.slot == node.slot and update.ts_ns > 0
+    assert model_quotes(update.pool) == chain_quotes(node, TICK)
+    assert update.pool.mid() == update.mid and Decimal(100) < update.mid < Decimal(200)
+    # a 25 SOL sell crosses initialized ticks: the quote is the multi-tick one, not a single-range guess
+    assert update.pool.sell(Decimal(25)).quote_units == chain_quotes(node, TICK)[0][2]
+    # the whirlpool and 3 arrays each side of the current one, at Orca's PDAs, are subscribed
+    assert node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(TICK))}
+    assert feed_states(orca) == ["resyncing", "live"]
+    info = orca.market("SOL/USDC")
+    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"), Decimal("0.000001"))
+
+
+async def test_notifications_update_the_pool(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    before = len(pool_updates(orca))
+    # the price moves inside the same tick array
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)))
+    await wait_for(lambda: len(pool_updates(orca)) > before, 10, "a PoolUpdate after the whirlpool changed")
+    update = pool_updates(orca)[-1]
+    assert update.pool.tick == TICK + 300 and update.slot == node.slot
+    assert model_quotes(update.pool) == chain_quotes(node, TICK + 300)
+    # liquidity added in a tick array: a new initialized tick reaches the model
+    positions = [*POSITIONS, (-20096, -19968, 7 * 10**11)]
+    start = window(TICK)[3]
+    count = len(pool_updates(orca))
+    await node.set_account(pda(start), tick_array_bytes(start, positions))
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a PoolUpdate after a tick array changed")
+    assert (-20096, 7 * 10**11) in pool_updates(orca)[-1].pool.ticks
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and orca.bad_accounts == 0
+
+
+async def test_the_window_follows_the_current_tick(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    moved = TICK + 2 * 88 * 64  # two arrays up
+    count = len(pool_updates(orca))
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(moved)))
+    await wait_for(lambda: any(u.pool.tick == moved for u in pool_updates(orca)[count:]), 10, "the moved pool")
+    await wait_for(lambda: node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(moved))}, 10,
+                   "the new window subscribed and the old arrays unsubscribed")
+    assert any(method == "accountUnsubscribe" for method, _ in node.ws_calls)
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, moved)
+
+
+async def test_dropped_connection_goes_stale_resubscribes_and_catches_up(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    node.ws_refuse = 2  # the first reconnects fail: backoff, then it gets through
+    await node.drop_ws()
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.STALE, 10, "STALE after the drop")
+    # a change while disconnected: no notification reaches us, the resync must read it
+    node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK - 500)))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE again")
+    assert feed_states(orca)[-3:] == ["stale", "resyncing", "live"]
+    assert node.ws_connects == 2 and node.ws_refuse == 0  # two refused attempts, then one accepted
+    assert node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(TICK - 500))}
+    update = pool_updates(orca)[-1]
+    assert update.pool.tick == TICK - 500 and model_quotes(update.pool) == chain_quotes(node, TICK - 500)
+
+
+async def test_a_silent_node_is_left_and_rejoined(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca(silence_timeout_s=0.5)
+    node.ws_silent = True
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.STALE, 10, "STALE after the silence")
+    node.ws_silent = False
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE again")
+    assert node.ws_connects >= 2
+
+
+async def test_bad_account_data_is_counted_and_the_feed_stays_up(make_orca, node, caplog):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    count = len(pool_updates(orca))
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 10)) + b"\0")  # wrong size
+    start = window(TICK)[3]
+    await node.set_account(pda(start), b"\1" * 8 + build_tick_array(start)[8:])  # wrong discriminator
+    await node.set_account(pda(start), build_tick_array(start + 64, whirlpool=WHIRLPOOL))  # another array's data
+    await wait_for(lambda: orca.bad_accounts == 3, 10, "three bad accounts counted")
+    assert "654 bytes, expected 653" in caplog.text and "discriminator" in caplog.text
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and len(pool_updates(orca)) == count
+    # the feed is still up: the next good update is published
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 20)))
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a good update after bad ones")
+    assert pool_updates(orca)[-1].pool.tick == TICK + 20
+    assert node.ws_connects == 1
+
+
+async def test_an_undecodable_tick_array_at_load_keeps_the_market_stale_until_it_decodes(make_orca, node):
+    await put_pool(node, TICK)
+    start = window(TICK)[4]
+    node.put_account(pda(start), tick_array_bytes(start)[:-1])  # one byte short
+    orca = await make_orca(start_timeout_s=0.5)
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.STALE, 10, "STALE: a tick array did not decode")
+    assert orca.bad_accounts == 1 and pool_updates(orca) == []  # no pool quoted without its ticks
+    await node.set_account(pda(start), tick_array_bytes(start))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE once it decodes")
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, TICK)
+
+
+@pytest.mark.parametrize("kind", ["json", "shape", "base64"])
+async def test_a_malformed_notification_is_counted_and_resynced(make_orca, node, kind):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 40)))  # missed: the re-read finds it
+    await node.send_malformed(kind)
+    await wait_for(lambda: orca.subscriber.malformed == 1, 10, "the malformed notification counted")
+    await wait_for(lambda: pool_updates(orca)[-1].pool.tick == TICK + 40, 10, "the re-read pool")
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and node.ws_connects == 1
+    assert feed_states(orca)[-2:] == ["resyncing", "live"]
+
+
+async def test_decimals_are_read_from_the_mints(make_orca, node):
+    await put_pool(node, TICK)
+    node.put_account(SOL, build_mint(9), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+    node.put_account(USDC, build_mint(6), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+    orca = await make_orca(tokens={"SOL": SOL, "USDC": USDC})
+    model = pool_updates(orca)[-1].pool
+    assert (model.base_decimals, model.quote_decimals) == (9, 6)
+    assert orca.market("SOL/USDC").lot_size == Decimal("1E-9")
+
+
+async def test_quote_as_token_a_is_inverted(make_orca, node):
+    """USDC/SOL on the same pool: the base is token B, so sells go b -> a."""
+    await put_pool(node, TICK)
+    orca = await make_orca(pools={"USDC/SOL": WHIRLPOOL})
+    model = pool_updates(orca)[-1].pool
+    assert not model.base_is_a
+    pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
+    arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(TICK)]
+    assert model.sell_units(10**8)[0] == quote_exact_in(pool, arrays, 10**8, a_to_b=False).amount_out
+    sol_mid = pool_updates(orca)[-1].mid
+    assert Decimal("0.005") < sol_mid < Decimal("0.01")
+
+
+async def test_a_pool_of_other_tokens_is_refused_by_name(make_orca, node, caplog):
+    await put_pool(node, TICK)
+    orca = await make_orca(tokens={"SOL": SOL + ":9", "USDT": "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB:6"},
+                           pools={"SOL/USDT": WHIRLPOOL}, start_timeout_s=0.5)
+    await wait_for(lambda: orca.states["SOL/USDT"] is FeedState.STALE, 10, "STALE on a wrong pool")
+    assert pool_updates(orca) == []
+    assert f"whirlpool {WHIRLPOOL} holds mints {SOL} and {USDC}, not SOL" in caplog.text
+
+
+async def test_orders_go_through_jupiter(make_orca, node):
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    order = Order(client_order_id="c1", strategy="s", exchange="orca", symbol="SOL/USDC", side=Side.SELL,
+                  qty=Decimal(1), price=None, order_type=OrderType.MARKET)
+    with pytest.raises(PermanentError, match="swap through the jupiter exchange"):
+        await orca.place_order(order)
+    with pytest.raises(PermanentError, match="jupiter"):
+        await orca.cancel_order("SOL/USDC", "c1")
+    assert await orca.fetch_order("SOL/USDC", "c1") is None and await orca.open_orders() == []
+    assert await orca.balances() == {} and orca.simulated is False
