@@ -87,7 +87,9 @@ class Executor:
 
     async def start(self) -> None:
         for name, exchange in self.bot.exchanges.items():
-            bucket = TokenBucket(self.settings.orders_per_s, self.settings.burst)
+            # on the loop's clock: time.monotonic in a run, simulated time in a backtest (plugins/arb/backtest_loop.py)
+            loop_time = asyncio.get_running_loop().time
+            bucket = TokenBucket(self.settings.orders_per_s, self.settings.burst, now=loop_time)
             lane = self._lanes[name] = _Lane(exchange, bucket)
             self.bot.tasks.create(self._lane_worker(lane), owner="executor", what=f"send queue {name}")
         self.bot.tasks.create(self._flusher(), owner="executor", what="store writer")

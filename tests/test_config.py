@@ -250,7 +250,7 @@ def test_example_config_is_valid_and_documents_every_key():
                           ("notifiers", "notifier")):
         documented = {comp.type for comp in config.of_kind(kind).values()}
         for type_name, reg in registry.components[kind].items():
-            if reg.plugin not in {"paper", "grid", "limits", "staleness", "breaker", "prediction", "console"}:
+            if reg.plugin not in {"paper", "grid", "arb", "limits", "staleness", "breaker", "prediction", "console"}:
                 continue  # first-party plugins are documented here; others in their own packages
             assert type_name in documented, f"config.example.toml has no [{section}.*] of type {type_name}"
             table = next(raw[section][c.name] for c in config.of_kind(kind).values() if c.type == type_name)
@@ -287,7 +287,8 @@ def test_embedded_default_config_is_valid():
     registry = collect(load_plugins())
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     assert config.mode == "paper"
-    assert {c.type for c in config.of_kind("exchange").values()} == {"paper"}
+    assert {c.type for c in config.of_kind("exchange").values()} == {"paper", "paper-dex"}  # simulated only
+    assert {c.type for c in config.of_kind("strategy").values()} == {"grid", "arb"}
 
 
 def test_resolved_secrets_are_masked_in_logs_and_alerts(registry, monkeypatch, caplog):

@@ -1,0 +1,382 @@
+"""Arbitrage benchmark: tick->decision latency through the arb strategy, and backtest throughput.
+
+**(a) Tick -> decision.** Raw Kraken WebSocket v2 ``book`` frames for SOL/USDC (price precision 2,
+qty precision 8, depth 10, Kraken's CRC32 on every frame) from a seeded generator: mostly size
+changes near the touch, one-tick moves, and now and then a jump of 30-90 bps that opens an
+arbitrage against the pool. Each frame goes through ``plugins.kraken.book.KrakenBooks.handle``;
+its ``on_book`` does what ``KrakenExchange._on_book`` does (``levels(publish_levels)`` ->
+``BookUpdate`` -> ``bus.publish``), the bus calls the portfolio and the ``arb`` strategy, whose
+``on_market`` prices both directions against a concentrated-liquidity pool
+(``plugins.orca.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
+``Opportunity``, or an execution (both legs through the risk gate into the executor's queues, the
+execution row written first). The time measured per frame is from just before ``handle`` gets the
+raw bytes to the return of the whole synchronous chain, i.e. the decision taken. The pool moves
+(one ``paper-dex`` step following the CEX mid, a new ``PoolUpdate``, the pricer's caches
+cleared) every ``--pool-every`` frames, as a pool account update would; orders in flight are let
+run between frames (not timed), as the event loop would.
+
+Baseline in the same run: the same frames through ``KrakenBooks.handle`` alone (checksums on,
+no callback), so the strategy's share is the difference.
+
+**(b) Backtest throughput.** ``arbot backtest`` (``plugins.arb.backtest.run_backtest``) over the
+embedded default's SOL/USDC venues (a paper CEX and a paper-dex pool with dislocations) with the
+arb strategy, in market steps (ticks) per second of wall time, measured over the steps (bot start, the
+final settling and stop excluded); baseline: the same venues and steps with no strategy.
+
+    python benchmarks/arb.py [--frames 200000] [--steps 20000]
+
+Ends with one ``RESULT arb key=value ...`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import zlib
+from array import array
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.app import Bot  # noqa: E402
+from bot.config import build_config, parse_toml  # noqa: E402
+from bot.domain import BookUpdate, Opportunity  # noqa: E402
+from bot.plugins import collect, load_plugins  # noqa: E402
+from plugins.kraken.book import KrakenBooks  # noqa: E402
+
+SYMBOL = "SOL/USDC"
+PRICE_DECIMALS = 2
+QTY_DECIMALS = 8
+DEPTH = 10
+START_UNITS = 15_000  # 150.00
+
+CONFIG = """
+mode = "paper"
+[bot]
+data_dir = "{data_dir}"
+control_socket = ""
+[executor]
+orders_per_s = 100000
+burst = 1000
+[exchanges.cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+start_price = "150"
+tick_size = "0.01"
+lot_size = "0.001"
+min_qty = "0.01"
+spread_ticks = 2
+level_step_ticks = 1
+level_qty = "25"
+tick_interval_ms = 0
+taker_fee_bps = "10"
+initial_balances = {{ SOL = "100000", USDC = "15000000" }}
+state_file = ""
+[exchanges.dex]
+type = "paper-dex"
+symbol = "SOL/USDC"
+pool = "concentrated"
+anchor = "cex"
+start_price = "150"
+tvl = "2000000"
+fee_bps = 4
+dislocation_probability = "0"
+tick_interval_ms = 0
+initial_balances = {{ SOL = "100000", USDC = "15000000" }}
+state_file = ""
+[strategies.arb]
+type = "arb"
+cex = "cex"
+dex = "dex"
+symbol = "SOL/USDC"
+cex_taker_fee_bps = "10"
+min_edge_bps = "10"
+max_notional = "1500"
+size_step = "0.1"
+min_size = "0.1"
+cooldown_ms = 200
+max_input_age_ms = 60000
+[risk.limits]
+max_order_notional = "5000"
+"""
+
+
+# --- Kraken v2 frames -----------------------------------------------------------------------------
+
+
+def _fmt(units: int, decimals: int) -> str:
+    s = str(units).rjust(decimals + 1, "0")
+    return f"{s[:-decimals]}.{s[-decimals:]}"
+
+
+def _levels_json(levels: list[tuple[int, int]]) -> str:
+    return ",".join(f'{{"price":{_fmt(p, PRICE_DECIMALS)},"qty":{_fmt(q, QTY_DECIMALS)}}}' for p, q in levels)
+
+
+class Venue:
+    """A SOL/USDC book of exactly DEPTH levels a side, in integer units, and the frames a subscriber gets."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.bids = {START_UNITS - 1 - i: self.qty() for i in range(DEPTH)}
+        self.asks = {START_UNITS + 1 + i: self.qty() for i in range(DEPTH)}
+
+    def qty(self) -> int:
+        return self.rng.randint(1, 5_000) * 1_000_000  # 0.01 .. 50 SOL
+
+    def checksum(self) -> int:
+        asks = sorted(self.asks)[:10]
+        bids = sorted(self.bids, reverse=True)[:10]
+        text = "".join(f"{p}{self.asks[p]}" for p in asks) + "".join(f"{p}{self.bids[p]}" for p in bids)
+        return zlib.crc32(text.encode())
+
+    def frame(self, kind: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bytes:
+        stamp = ',"timestamp":"2026-11-22T03:00:00.000000Z"' if kind == "update" else ""
+        return (f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{SYMBOL}","bids":[{_levels_json(bids)}],'
+                f'"asks":[{_levels_json(asks)}],"checksum":{self.checksum()}{stamp}}}]}}').encode()
+
+    def snapshot(self) -> bytes:
+        return self.frame("snapshot", sorted(self.bids.items(), reverse=True), sorted(self.asks.items()))
+
+    def _shift(self, ticks: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        changes = []
+        for side in (self.bids, self.asks):
+            new = {p + ticks: q for p, q in side.items()}
+            diff = [(p, 0) for p in side if p not in new] + [(p, q) for p, q in new.items() if side.get(p) != q]
+            side.clear()
+            side.update(new)
+            changes.append(diff)
+        return changes[0], changes[1]
+
+    def step(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.90:  # a size changes near the touch
+            bid = self.rng.random() < 0.5
+            side = self.bids if bid else self.asks
+            price = sorted(side, reverse=bid)[min(int(self.rng.expovariate(0.5)), DEPTH - 1)]
+            side[price] = self.qty()
+            change = [(price, side[price])]
+            return self.frame("update", change if bid else [], [] if bid else change)
+        if r < 0.995:  # the price ticks
+            bids, asks = self._shift(self.rng.choice((-1, 1)))
+        else:  # a jump: 30 to 90 bps, either way (the pool lags: an arbitrage opens)
+            bids, asks = self._shift(self.rng.choice((-1, 1)) * self.rng.randint(45, 135))
+        return self.frame("update", bids, asks)
+
+
+def instrument_frame() -> bytes:
+    return (b'{"channel":"instrument","type":"snapshot","data":{"assets":[],"pairs":[{"symbol":"SOL/USDC",'
+            b'"base":"SOL","quote":"USDC","status":"online","qty_precision":8,"qty_increment":0.00000001,'
+            b'"price_precision":2,"price_increment":0.01,"qty_min":0.02,"cost_min":0.5}]}}')
+
+
+def generate(n: int, seed: int) -> list[bytes]:
+    venue = Venue(random.Random(seed))
+    return [instrument_frame(), venue.snapshot()] + [venue.step() for _ in range(n)]
+
+
+# --- (a) tick -> decision -------------------------------------------------------------------------
+
+
+def percentile(values: list[int], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def arb_unless_installed() -> list[tuple[str, object]]:
+    """The arb plugin as an extra plugin, if this checkout's entry point is not installed (yet)."""
+    if any(ep.name == "arb" for ep in importlib.metadata.entry_points(group="arbot")):
+        return []
+    import plugins.arb
+
+    return [("arb", plugins.arb)]
+
+
+def load_with_arb():
+    return load_plugins(extra=arb_unless_installed(), report=lambda info, message: None)
+
+
+def baseline_handler(frames: list[bytes]) -> list[int]:
+    books = KrakenBooks(DEPTH, symbols=[SYMBOL])
+    handle, now = books.handle, time.perf_counter_ns
+    out = array("q")
+    gc.collect()
+    for frame in frames:
+        t0 = now()
+        handle(frame)
+        out.append(now() - t0)
+    assert books.counters.checksum_ok >= len(frames) - 3, books.counters
+    return sorted(out[2:])
+
+
+async def through_strategy(frames: list[bytes], pool_every: int) -> tuple[list[int], dict]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        plugins = load_with_arb()
+        registry = collect(plugins)
+        config = build_config(parse_toml(CONFIG.format(data_dir=data_dir), "bench"), registry, "bench")
+        bot = Bot(config, plugins, registry)
+        await bot.start()
+        publish, clock = bot.bus.publish, bot.clock
+
+        def on_book(sb) -> None:  # what KrakenExchange._on_book does for a verified book
+            bids, asks = sb.levels(DEPTH)
+            publish(BookUpdate("cex", sb.symbol, bids, asks, clock.time_ns()))
+
+        books = KrakenBooks(DEPTH, on_book=on_book, symbols=[SYMBOL])
+        handle, now, cpu = books.handle, time.perf_counter_ns, time.thread_time_ns
+        dex = bot.exchanges["dex"]
+        executor = bot.executor
+        strategy = bot.strategies["arb"]
+        out = array("q")
+        out_cpu = array("q")
+        decided = {"nothing published": array("q"), "opportunity published": array("q"), "executed": array("q")}
+        seen = [0, 0]  # Opportunity events, acted ones: what each tick decided, from the bus
+
+        def on_opportunity(o: Opportunity) -> None:
+            seen[0] += 1
+            seen[1] += o.acted
+
+        bot.bus.subscribe(Opportunity, on_opportunity, owner="bench")
+        gc.collect()
+        for i, frame in enumerate(frames):
+            before = seen[0], seen[1]
+            c0 = cpu()
+            t0 = now()
+            handle(frame)
+            t1 = now()
+            c1 = cpu() - c0
+            out_cpu.append(c1)
+            out.append(t1 - t0)
+            kind = ("executed" if seen[1] > before[1] else "opportunity published" if seen[0] > before[0]
+                    else "nothing published")
+            decided[kind].append(c1)
+            if i % pool_every == 0:
+                dex.step()  # the pool follows the CEX mid: a new PoolUpdate, the pricer's caches cleared
+            if executor._in_flight or strategy.executions.current:
+                await asyncio.sleep(0)  # legs in flight: let the loop run them (not timed)
+        for _ in range(200):
+            if not (executor._in_flight or strategy.executions.current):
+                break
+            await asyncio.sleep(0.01)
+        facts = dict(strategy.status())
+        facts["checksum_ok"] = books.counters.checksum_ok
+        facts["cpu_ns"] = sorted(out_cpu[2:])
+        facts["by_decision"] = {k: sorted(v) for k, v in decided.items()}
+        await bot.stop()
+    return sorted(out[2:]), facts
+
+
+# --- (b) backtest throughput -----------------------------------------------------------------------
+
+BACKTEST = """
+mode = "paper"
+[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+start_price = "150"
+tick_size = "0.01"
+lot_size = "0.001"
+min_qty = "0.01"
+spread_ticks = 2
+level_step_ticks = 1
+level_qty = "25"
+volatility_bps = "2"
+tick_interval_ms = 100
+taker_fee_bps = "10"
+initial_balances = { SOL = "100", USDC = "15000" }
+latency_ms = 50
+seed = 11
+[exchanges.sol-pool]
+type = "paper-dex"
+symbol = "SOL/USDC"
+anchor = "sol-cex"
+start_price = "150"
+dislocation_probability = "0.03"
+dislocation_min_bps = "25"
+dislocation_max_bps = "90"
+tick_interval_ms = 200
+latency_ms = 100
+initial_balances = { SOL = "100", USDC = "15000" }
+seed = 7
+"""
+BACKTEST_ARB = """
+[strategies.sol-arb]
+type = "arb"
+cex = "sol-cex"
+dex = "sol-pool"
+symbol = "SOL/USDC"
+cex_taker_fee_bps = "10"
+max_notional = "1500"
+size_step = "0.1"
+min_size = "0.1"
+"""
+
+
+def backtest_rate(steps: int, with_arb: bool) -> tuple[float, dict]:
+    from plugins.arb.backtest import run_backtest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backtest.toml"
+        path.write_text(BACKTEST + (BACKTEST_ARB if with_arb else ""))
+        result = run_backtest(path, Path(tmp) / "out", steps, chart=False, require_strategy=with_arb,
+                              extra_plugins=arb_unless_installed())
+    f = result.figures
+    captured = f"{f.captured_pnl.quantize(Decimal('0.01'))} {f.quote}"
+    return result.steps / result.steps_wall_s, {"seen": f.seen, "taken": f.taken, "captured": captured,
+                                         "simulated_s": round(result.simulated_ns / 1e9, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=200_000, help="Kraken book frames (default 200,000)")
+    parser.add_argument("--pool-every", type=int, default=20, help="frames between two pool updates (default 20)")
+    parser.add_argument("--steps", type=int, default=20_000, help="backtest market steps (default 20,000)")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+
+    frames = generate(args.frames, args.seed)
+    base = baseline_handler(frames)
+    full, facts = asyncio.run(through_strategy(frames, args.pool_every))
+    b50, b99 = percentile(base, 0.50) / 1000, percentile(base, 0.99) / 1000
+    p50, p99 = percentile(full, 0.50) / 1000, percentile(full, 0.99) / 1000
+    p999, mean = percentile(full, 0.999) / 1000, statistics.fmean(full) / 1000
+    print(f"frames: {args.frames:,} Kraken v2 book frames (SOL/USDC, depth {DEPTH}), pool update every "
+          f"{args.pool_every} frames (WhirlpoolModel)")
+    print(f"baseline  KrakenBooks.handle alone     : p50 {b50:7.1f} us  p99 {b99:7.1f} us")
+    print(f"tick->decision  handle+bus+arb strategy : p50 {p50:7.1f} us  p99 {p99:7.1f} us  p99.9 {p999:7.1f} us  "
+          f"mean {mean:.1f} us")
+    cpu_ns = facts.pop("cpu_ns")
+    c50, c99 = percentile(cpu_ns, 0.50) / 1000, percentile(cpu_ns, 0.99) / 1000
+    print(f"  the same, thread CPU time only        : p50 {c50:7.1f} us  p99 {c99:7.1f} us  (excludes time other "
+          f"processes took the core: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    for kind, values in facts.pop("by_decision").items():
+        if values:
+            print(f"    CPU time of ticks that: {kind:<22}: p50 {percentile(values, 0.5) / 1000:7.1f} us  "
+                  f"p99 {percentile(values, 0.99) / 1000:7.1f} us  ({len(values):,} ticks)")
+    print(f"strategy share (p50 difference)         : {p50 - b50:.1f} us; goal p99 < 200 us: "
+          f"{'met' if p99 < 200 else 'NOT met'}")
+    print(f"arb strategy: opportunities published {facts.get('opportunities')}, executions {facts.get('executed')} "
+          f"(their legs fill against the paper venue's own book, so their PnL means nothing here)")
+
+    base_rate, _ = backtest_rate(args.steps, with_arb=False)
+    rate, bt = backtest_rate(args.steps, with_arb=True)
+    print(f"backtest baseline (venues only)         : {base_rate:>9,.0f} ticks/s")
+    print(f"backtest with the arb strategy          : {rate:>9,.0f} ticks/s  ({args.steps:,} steps, "
+          f"{bt['simulated_s']} s simulated; {bt['seen']} opportunities, {bt['taken']} taken, "
+          f"captured {bt['captured']})")
+    print(f"RESULT arb frames={args.frames} p50_us={p50:.1f} p99_us={p99:.1f} p999_us={p999:.1f} "
+          f"cpu_p50_us={c50:.1f} cpu_p99_us={c99:.1f} "
+          f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
+          f"backtest_ticks_per_s={rate:.0f} backtest_baseline_ticks_per_s={base_rate:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""What a backtest saw, from the bus alone: opportunities, executions, fills -> the report's figures.
+
+:class:`BacktestCollector` subscribes to ``Opportunity``, ``ExecutionResult`` and ``Fill`` (no
+strategy internals), so it reports on any strategy that publishes them. :func:`summarize` turns
+what it collected into :class:`BacktestFigures`; :func:`write_report` writes ``report.json`` and
+``report.md``. Money stays Decimal throughout (strings in JSON).
+
+Definitions, also written into the report:
+
+* an **opportunity** is one ``opportunity_id`` (a strategy publishes an episode once per change,
+  so several events may share an id); **taken** when any of its events says ``acted`` or an
+  ``ExecutionResult`` names it, **missed** otherwise, with the reason of its latest event put in a
+  category (:func:`reason_category`);
+* **tradable**: taken, or missed with a positive predicted net PnL for a reason of execution
+  rather than of the edge (stale input, observe mode, paused, cooldown, risk veto, inventory; see
+  ``TRADABLE_MISSES``): the trades a perfect executor would have made;
+* **capture rate** = captured PnL (sum of realized PnL of the ``ExecutionResult``s) / the sum of
+  predicted net PnL of the tradable opportunities (a taken one counts with the prediction its
+  ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
+* **prediction error** per execution = realized - predicted PnL; its absolute value in quote and
+  in bps of the opportunity's buy-leg notional (buy price x size), mean / p50 / p95.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.domain import ExecutionResult, Fill, Opportunity, split_symbol
+
+BPS = Decimal(10_000)
+ZERO = Decimal(0)
+
+# (category, phrases any of which in a reason puts it there), first match wins: a stale book is
+# reported as stale even if the sentence also names the edge it would have had. The phrases are
+# those of the arb strategy and its pricer; another strategy's reasons land in "other".
+REASON_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("stale input", ("stale", "older than", "not live")),
+    ("observe mode", ("observe",)),
+    ("paused", ("paused",)),
+    ("execution in progress", ("in progress", "in flight", "busy")),
+    ("cooldown", ("cooldown", "cool-down")),
+    ("already executed", ("already executed",)),
+    ("risk veto", ("veto", "risk")),
+    ("below min edge", ("<= min", "min_edge", "below")),
+    ("inventory", ("wallet has", "account has", "inventory", "balance", "insufficient")),
+    ("size caps", ("max_notional", "of the touch", "impact", "cannot fill", "smallest size", "cannot be priced")),
+    ("no edge", ("no edge", "has no asks", "has no bids")),
+)
+TRADABLE_MISSES = frozenset({"stale input", "observe mode", "paused", "cooldown", "risk veto", "inventory"})
+"""Miss categories of a trade a perfect executor would have made (when its predicted net PnL is > 0).
+
+Not "execution in progress": while the legs are in flight the strategy sees the very gap it is
+trading (the pool has not moved yet), so counting it again would count one opportunity twice.
+After the execution ("cooldown") the gap left is a new one, priced on the markets our legs moved."""
+
+
+def reason_category(reason: str, net_pnl: Decimal | None = None) -> str:
+    """The report's category of a miss reason (a strategy's one-sentence explanation).
+
+    A miss for the minimum edge whose predicted net PnL is not positive is "unprofitable after
+    costs": the costs, not the threshold, stopped it.
+    """
+    text = reason.lower()
+    if not text.strip():
+        return "not acted (no reason given)"
+    for category, phrases in REASON_CATEGORIES:
+        if any(p in text for p in phrases):
+            if category == "below min edge" and net_pnl is not None and net_pnl <= 0:
+                return "unprofitable after costs"
+            return category
+    return "other"
+
+
+@dataclass
+class Episode:
+    """Everything the bus said about one opportunity id."""
+
+    opportunity_id: str
+    strategy: str
+    first_ns: int
+    last: Opportunity
+    events: int = 1
+    acted: bool = False
+    best_net_pnl: Decimal | None = None
+
+
+@dataclass
+class BacktestCollector:
+    """Bus subscriber collecting opportunities, execution results and fills, in arrival order."""
+
+    episodes: dict[str, Episode] = field(default_factory=dict)
+    results: list[ExecutionResult] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    opportunity_events: int = 0
+
+    def subscribe(self, bus: Any) -> list:
+        """Subscribe to every ``Opportunity``, ``ExecutionResult`` and ``Fill``; returns the unsubscribers."""
+        return [bus.subscribe(Opportunity, self.on_opportunity, owner="backtest"),
+                bus.subscribe(ExecutionResult, self.on_execution, owner="backtest"),
+                bus.subscribe(Fill, self.on_fill, owner="backtest")]
+
+    def on_opportunity(self, o: Opportunity) -> None:
+        self.opportunity_events += 1
+        key = o.opportunity_id or f"{o.strategy}@{o.ts_ns}"
+        episode = self.episodes.get(key)
+        if episode is None:
+            episode = self.episodes[key] = Episode(key, o.strategy, o.ts_ns, o)
+        else:
+            episode.events += 1
+            episode.last = o
+        episode.acted = episode.acted or o.acted
+        if o.net_pnl is not None and (episode.best_net_pnl is None or o.net_pnl > episode.best_net_pnl):
+            episode.best_net_pnl = o.net_pnl
+
+    def on_execution(self, result: ExecutionResult) -> None:
+        self.results.append(result)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One opportunity on the chart: when it was first seen, and whether it was taken."""
+
+    ts_ns: int
+    taken: bool
+    predicted_pnl: Decimal
+    tradable: bool = False
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    count: int
+    mean: Decimal | None
+    p50: Decimal | None
+    p95: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": _s(self.mean), "p50": _s(self.p50), "p95": _s(self.p95)}
+
+
+@dataclass(frozen=True)
+class BacktestFigures:
+    """The report's figures (see the module docstring for the definitions)."""
+
+    quote: str
+    seen: int
+    taken: int
+    missed: int
+    missed_by_reason: dict[str, int]
+    tradable: int
+    tradable_predicted_pnl: Decimal
+    captured_pnl: Decimal
+    capture_rate: Decimal | None
+    executions: int
+    predicted_pnl: Decimal
+    """Sum of the predictions of the executed opportunities."""
+    error_quote: ErrorStats
+    error_bps: ErrorStats
+    mean_error_quote: Decimal | None
+    """Signed mean of realized - predicted (negative: the strategy is optimistic)."""
+    fills: int
+    fees: dict[str, Decimal]
+    pnl_curve: list[tuple[int, Decimal]]
+    """(ts_ns, cumulative realized PnL) after each ExecutionResult, in arrival order."""
+    markers: list[Marker]
+    missed_examples: dict[str, str]
+    """One reason sentence per category, as the strategy wrote it."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "quote": self.quote,
+            "opportunities": {"seen": self.seen, "taken": self.taken, "missed": self.missed,
+                              "missed_by_reason": dict(self.missed_by_reason),
+                              "missed_examples": dict(self.missed_examples),
+                              "tradable": self.tradable, "tradable_predicted_pnl": exact(self.tradable_predicted_pnl)},
+            "pnl": {"captured": exact(self.captured_pnl), "predicted_of_executed": exact(self.predicted_pnl),
+                    "capture_rate": _s(self.capture_rate)},
+            "executions": self.executions,
+            "prediction_error": {"abs_quote": self.error_quote.as_json(), "abs_bps": self.error_bps.as_json(),
+                                 "mean_signed_quote": _s(self.mean_error_quote)},
+            "fills": {"count": self.fills, "fees": {k: exact(v) for k, v in sorted(self.fees.items())}},
+            "pnl_curve": [[ts, exact(v)] for ts, v in self.pnl_curve],
+        }
+
+
+def exact(value: Decimal) -> str:
+    """A Decimal as plain text with every significant digit and no trailing zeros ("12.5", not "1.25E+1")."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def shown(value: Decimal, places: str = "0.000001") -> str:
+    """A quote amount for people: rounded half-even to ``places``."""
+    return format(value.quantize(Decimal(places)), "f")
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else exact(value)
+
+
+def _stats(values: list[Decimal], places: Decimal) -> ErrorStats:
+    """Mean, p50, p95 (nearest rank) of ``values``, rounded to ``places``."""
+    if not values:
+        return ErrorStats(0, None, None, None)
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def rank(q: float) -> Decimal:
+        return ordered[max(0, math.ceil(q * n) - 1)].quantize(places)
+
+    return ErrorStats(n, (sum(ordered, ZERO) / n).quantize(places), rank(0.50), rank(0.95))
+
+
+def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
+    """The report's figures from what the collector saw."""
+    results_by_id: dict[str, list[ExecutionResult]] = {}
+    for result in collector.results:
+        results_by_id.setdefault(result.opportunity_id, []).append(result)
+    if not quote:
+        quote = collector.results[0].quote if collector.results else next(
+            (split_symbol(e.last.symbol)[1] for e in collector.episodes.values()), "")
+
+    missed_by_reason: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    markers: list[Marker] = []
+    taken = tradable = 0
+    tradable_pnl = ZERO
+    for episode in collector.episodes.values():
+        results = results_by_id.get(episode.opportunity_id, [])
+        is_taken = episode.acted or bool(results)
+        predicted = (sum((r.predicted_pnl for r in results), ZERO) if results
+                     else episode.best_net_pnl if episode.best_net_pnl is not None else ZERO)
+        if is_taken:
+            markers.append(Marker(episode.first_ns, True, predicted, True))
+            taken += 1
+            tradable += 1
+            tradable_pnl += predicted
+            continue
+        category = reason_category(episode.last.reason, episode.last.net_pnl)
+        missed_by_reason[category] += 1
+        examples.setdefault(category, episode.last.reason)
+        could = predicted > 0 and category in TRADABLE_MISSES
+        markers.append(Marker(episode.first_ns, False, predicted, could))
+        if could:
+            tradable += 1
+            tradable_pnl += predicted
+
+    captured = sum((r.realized_pnl for r in collector.results), ZERO)
+    predicted_executed = sum((r.predicted_pnl for r in collector.results), ZERO)
+    errors_quote: list[Decimal] = []
+    errors_bps: list[Decimal] = []
+    signed: list[Decimal] = []
+    for result in collector.results:
+        error = result.realized_pnl - result.predicted_pnl
+        signed.append(error)
+        errors_quote.append(abs(error))
+        episode = collector.episodes.get(result.opportunity_id)
+        if episode is not None:
+            notional = episode.last.buy_price * episode.last.qty
+            if notional > 0:
+                errors_bps.append(abs(error) / notional * BPS)
+    curve: list[tuple[int, Decimal]] = []
+    running = ZERO
+    for result in collector.results:
+        running += result.realized_pnl
+        curve.append((result.ts_ns, running))
+    fees: dict[str, Decimal] = {}
+    for fill in collector.fills:
+        fees[fill.fee_asset] = fees.get(fill.fee_asset, ZERO) + fill.fee
+    cents = Decimal("0.000001")
+    return BacktestFigures(
+        quote=quote, seen=len(collector.episodes), taken=taken, missed=len(collector.episodes) - taken,
+        missed_by_reason=dict(sorted(missed_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+        tradable=tradable, tradable_predicted_pnl=tradable_pnl, captured_pnl=captured,
+        capture_rate=(captured / tradable_pnl).quantize(Decimal("0.0001")) if tradable_pnl > 0 else None,
+        executions=len(collector.results), predicted_pnl=predicted_executed,
+        error_quote=_stats(errors_quote, cents), error_bps=_stats(errors_bps, Decimal("0.01")),
+        mean_error_quote=(sum(signed, ZERO) / len(signed)).quantize(cents) if signed else None,
+        fills=len(collector.fills), fees=fees, pnl_curve=curve, markers=sorted(markers, key=lambda m: m.ts_ns),
+        missed_examples=examples,
+    )
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_report(out_dir: Path, figures: BacktestFigures, scenario: dict[str, Any], run: dict[str, Any],
+                 chart: str | None) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
+
+    ``scenario`` describes the input (config, seed, steps, simulated span): same scenario, same
+    figures. ``run`` holds what depends on the machine (wall time, ticks per second) and is kept
+    apart so two runs can be compared on everything else.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = {"scenario": scenario, **figures.as_json(), "chart": chart, "run": run}
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    md_path = out_dir / "report.md"
+    md_path.write_text(render_markdown(figures, scenario, run, chart), encoding="utf-8")
+    return json_path, md_path
+
+
+def _risk_and_status(scenario: dict[str, Any]) -> list[str]:
+    lines = []
+    risk = scenario.get("risk_events") or {}
+    lines.append("Risk events (a veto blocks one order; an opportunity whose leg was vetoed still counts as "
+                 "taken): " + (", ".join(f"{k} {v}" for k, v in risk.items()) or "none") + ".")
+    stale = {name: status["stale inputs"] for name, status in (scenario.get("strategy_status") or {}).items()
+             if "stale inputs" in status}
+    if stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
+        lines.append("Decisions skipped for stale input (never an opportunity): "
+                     + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".")
+    for name, status in (scenario.get("strategy_status") or {}).items():
+        lines.append(f"Strategy {name} at the end: " + "; ".join(f"{k} {v}" for k, v in status.items()) + ".")
+    return lines + [""]
+
+
+def render_markdown(f: BacktestFigures, scenario: dict[str, Any], run: dict[str, Any], chart: str | None) -> str:
+    q = f.quote
+
+    def stats_row(name: str, s: ErrorStats, unit: str) -> str:
+        if not s.count:
+            return f"| {name} | - | - | - |"
+        return f"| {name} | {s.mean} {unit} | {s.p50} {unit} | {s.p95} {unit} |"
+
+    lines = [
+        "# Backtest report",
+        "",
+        f"Config `{scenario.get('config')}`, {scenario.get('input')}; {scenario.get('steps')} market steps over "
+        f"{scenario.get('simulated_s')} s of simulated time.",
+        "",
+        "## Opportunities",
+        "",
+        "| seen | taken | missed | tradable |",
+        "| ---: | ---: | ---: | ---: |",
+        f"| {f.seen} | {f.taken} | {f.missed} | {f.tradable} |",
+        "",
+    ]
+    if f.missed_by_reason:
+        lines += ["Missed, by reason:", "", "| reason | count | example |", "| --- | ---: | --- |"]
+        for reason, count in f.missed_by_reason.items():
+            example = f.missed_examples.get(reason, "").replace("|", "/")
+            lines.append(f"| {reason} | {count} | {example} |")
+        lines.append("")
+    rate = f"{(f.capture_rate * 100).quantize(Decimal('0.01'))} %" if f.capture_rate is not None else "n/a"
+    lines += [
+        *_risk_and_status(scenario),
+        "## PnL",
+        "",
+        f"- captured (realized, net of fees): **{shown(f.captured_pnl)} {q}** over {f.executions} executions",
+        f"- predicted for those executions: {shown(f.predicted_pnl)} {q}",
+        f"- predicted for every tradable opportunity: {shown(f.tradable_predicted_pnl)} {q}",
+        f"- capture rate: **{rate}**",
+        f"- fills: {f.fills}; fees: " + (", ".join(f"{exact(v)} {k}" for k, v in sorted(f.fees.items())) or "none"),
+        "",
+        "## Predicted vs realized (per execution, absolute)",
+        "",
+        "| | mean | p50 | p95 |",
+        "| --- | ---: | ---: | ---: |",
+        stats_row("quote", f.error_quote, q),
+        stats_row("bps of the buy leg", f.error_bps, "bps"),
+        "",
+        f"Signed mean (realized - predicted): {f.mean_error_quote if f.mean_error_quote is not None else 'n/a'} {q}.",
+        "",
+    ]
+    if chart:
+        lines += [f"![cumulative PnL]({chart})", ""]
+    lines += [
+        "## Definitions",
+        "",
+        "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
+        "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
+        "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
+        "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
+        "",
+        f"Run: {run.get('wall_s')} s wall in all, the market steps {run.get('steps_wall_s')} s: "
+        f"{run.get('ticks_per_s')} ticks/s (machine-dependent; not part of the scenario's result).",
+        "",
+    ]
+    return "\n".join(lines)

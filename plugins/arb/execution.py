@@ -1,0 +1,538 @@
+"""Executing one arbitrage opportunity: two legs, at most once, hedged when they disagree.
+
+The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
+
+1. **Decide and persist.** The opportunity id is a hash of the decision's content and time
+   (:func:`opportunity_id`); the legs' client order ids derive from it (``<id>-cex``,
+   ``<id>-dex``, ``<id>-hedge``). The row, with both legs' sizes and limit prices, is committed
+   *before* any leg is submitted; its id is unique, so the same opportunity can never be executed
+   twice.
+2. **Send.** Both legs through ``ctx.submit`` (risk gate, then the host executor, which stores
+   each order before it leaves and never sends a stored client id again) at once
+   (``concurrent_legs = true``), or one after the other in ``leg_order``: the second leg is sent
+   only for what the first filled (nothing if it filled nothing).
+3. **Follow.** ``on_order_update``/``on_fill`` track each leg; a leg is final when its order is.
+4. **Hedge.** When every leg is final and they bought and sold different base quantities, the
+   residual is an exposure: a WARNING alert names it (quantity, venue, value at the CEX mid) and,
+   with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
+   ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
+   keeps it.
+5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
+   minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
+   any residual still held valued at the CEX mid. Predicted vs realized and each leg's latency
+   (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
+   and an INFO alert gives the figures.
+
+**Unknown outcomes.** A leg whose outcome the executor could not establish (``UNKNOWN``: a timeout,
+a lost connection) is not final: its execution stays open, and no new one starts, until
+reconciliation settles it. Nothing is hedged against a fill that may or may not have happened.
+Hedges go through the risk gate like any order: a vetoed hedge leaves the residual held, alerted.
+
+**Restarts** (:meth:`ArbExecutions.recover`). Rows not ``done`` are loaded at start. A leg whose
+order exists (``ctx.order(cid)``) is followed to its end; it is never submitted again. A leg with
+no order was never sent (the executor stores an order before sending it): it is sent only while the
+opportunity is younger than ``max_input_age_ms`` (its prices still stand); otherwise it is dropped
+for good and the other leg's fill, if any, is hedged like any residual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from bot.domain import (
+    ZERO,
+    AlertLevel,
+    BookUpdate,
+    ExecutionResult,
+    Fill,
+    MarketInfo,
+    OrderIntent,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+)
+
+from .records import (
+    ArbExecutionRow,
+    insert_execution,
+    open_executions,
+    save_execution,
+    stored_fills,
+)
+from .settings import SOL, ArbSettings
+
+if TYPE_CHECKING:
+    from bot.api import Context
+
+    from .pricing import Evaluation
+
+BPS = Decimal(10_000)
+NS_PER_MS = 1_000_000
+
+
+def opportunity_id(strategy: str, evaluation: Evaluation, book_ts_ns: int, pool_ts_ns: int, now_ns: int) -> str:
+    """The idempotency key of a decision: a hash of what was decided and when (20 hex characters)."""
+    e = evaluation
+    text = (f"{strategy}|{e.direction}|{e.size}|{e.cex_limit_price}|{e.dex_limit_price}|{e.net_pnl}|"
+            f"{book_ts_ns}|{pool_ts_ns}|{now_ns}")
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def show(amount: Decimal) -> str:
+    """An amount for a sentence: at most 8 decimals, no trailing zeros (the exact figure goes in the fields)."""
+    return format(amount.quantize(Decimal("1e-8")).normalize(), "f")
+
+
+@dataclass
+class Leg:
+    """One order of an execution, as the strategy follows it."""
+
+    name: str
+    """``cex``, ``dex`` or ``hedge``."""
+    exchange: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    cid: str
+    submitted_ns: int = 0
+    final_ns: int = 0
+    status: str = ""
+    """An :class:`OrderStatus` value, or ``refused`` (risk gate, pause), ``not sent`` (never will be)."""
+    filled: Decimal = ZERO
+    avg_price: Decimal | None = None
+    fills: dict[str, Fill] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> bool:
+        return self.submitted_ns > 0
+
+    @property
+    def final(self) -> bool:
+        return self.final_ns > 0
+
+    @property
+    def base_delta(self) -> Decimal:
+        return self.filled if self.side is Side.BUY else -self.filled
+
+    @property
+    def latency_ms(self) -> Decimal | None:
+        if not self.sent or not self.final:
+            return None
+        return Decimal(self.final_ns - self.submitted_ns) / NS_PER_MS
+
+
+class Execution:
+    """One execution in memory: its row (written through on every change) and its legs."""
+
+    def __init__(self, row: ArbExecutionRow):
+        self.row = row
+        self.cex = Leg("cex", row.cex_exchange, Side(row.cex_side), row.cex_qty, row.cex_price, row.cex_cid,
+                       row.cex_submitted_ns, row.cex_final_ns, row.cex_status, row.cex_filled, row.cex_avg_price)
+        self.dex = Leg("dex", row.dex_exchange, Side(row.dex_side), row.dex_qty, row.dex_price, row.dex_cid,
+                       row.dex_submitted_ns, row.dex_final_ns, row.dex_status, row.dex_filled, row.dex_avg_price)
+        self.hedge: Leg | None = None
+        if row.hedge_cid:
+            self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price, row.hedge_cid,
+                             status=row.hedge_status, filled=row.hedge_filled)
+        self.hedge_wanted = False
+        """A residual waits for a fresh CEX book to be hedged."""
+        self.second_scheduled = False
+        self.recovered = False
+        """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
+
+    @property
+    def id(self) -> str:
+        return self.row.opportunity_id
+
+    def legs(self) -> list[Leg]:
+        return [leg for leg in (self.cex, self.dex, self.hedge) if leg is not None]
+
+    def leg_of(self, cid: str) -> Leg | None:
+        for leg in self.legs():
+            if leg.cid == cid:
+                return leg
+        return None
+
+    @property
+    def sequential(self) -> bool:
+        return self.row.legs != "concurrent"
+
+    def first_second(self) -> tuple[Leg, Leg]:
+        """The legs in the order they go (sequential executions)."""
+        return (self.cex, self.dex) if self.row.legs == "cex-first" else (self.dex, self.cex)
+
+    def sync_row(self) -> None:
+        """Copy the legs' state into the row (before it is written)."""
+        r = self.row
+        for leg, prefix in ((self.cex, "cex"), (self.dex, "dex")):
+            setattr(r, f"{prefix}_submitted_ns", leg.submitted_ns)
+            setattr(r, f"{prefix}_final_ns", leg.final_ns)
+            setattr(r, f"{prefix}_status", leg.status)
+            setattr(r, f"{prefix}_filled", leg.filled)
+            setattr(r, f"{prefix}_avg_price", leg.avg_price)
+            setattr(r, f"{prefix}_qty", leg.qty)
+        if self.hedge is not None:
+            r.hedge_cid, r.hedge_side, r.hedge_qty = self.hedge.cid, self.hedge.side.value, self.hedge.qty
+            r.hedge_price = self.hedge.price
+            r.hedge_status, r.hedge_filled = self.hedge.status, self.hedge.filled
+
+    def residual(self) -> Decimal:
+        """Base bought minus base sold over every leg so far (long positive)."""
+        return sum((leg.base_delta for leg in self.legs()), ZERO)
+
+
+class ArbExecutions:
+    """The executions of one arb strategy: at most one at a time, each followed to its end."""
+
+    def __init__(self, strategy: str, settings: ArbSettings, ctx: Context, market: MarketInfo,
+                 latest_book: Callable[[], BookUpdate | None], on_done: Callable[[Execution], None]):
+        self.strategy = strategy
+        self.settings = settings
+        self.ctx = ctx
+        self.market = market
+        self.base, self.quote = market.base, market.quote
+        self._latest_book = latest_book
+        self._on_done = on_done
+        self.current: dict[str, Execution] = {}
+        """Executions not done, by opportunity id (one in normal running; recovery may load more)."""
+        self._by_cid: dict[str, Execution] = {}
+        self.done_count = 0
+        self.refused_count = 0
+        self.realized_total = ZERO
+        self.predicted_total = ZERO
+
+    # --- starting one -------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.current)
+
+    def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> bool:
+        """Persist the execution, then submit its legs; False if this opportunity already has a row."""
+        e, s = evaluation, self.settings
+        row = ArbExecutionRow(
+            opportunity_id=oid, strategy=self.strategy, state="open", symbol=s.symbol, direction=str(e.direction),
+            created_ns=now_ns, size=e.size, legs="concurrent" if s.concurrent_legs else s.leg_order,
+            predicted_pnl=e.net_pnl, sol_price=sol_price,
+            cex_exchange=s.cex, cex_side=e.cex_side.value, cex_qty=e.size, cex_price=e.cex_limit_price,
+            cex_cid=f"{oid}-cex",
+            dex_exchange=s.dex, dex_side=e.dex_side.value, dex_qty=e.size, dex_price=e.dex_limit_price,
+            dex_cid=f"{oid}-dex",
+        )
+        if not insert_execution(self.ctx.store, row):  # committed before any leg leaves
+            self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
+            return False
+        ex = self._track(Execution(row))
+        if ex.sequential:
+            self._send(ex, ex.first_second()[0], now_ns)
+        else:
+            self._send(ex, ex.cex, now_ns)
+            if ex.cex.status == "refused":  # nothing left: do not make it one-legged
+                self._drop(ex, ex.dex, "not sent: the cex leg was refused")
+            else:
+                self._send(ex, ex.dex, now_ns)
+        self._save(ex)
+        self._advance(ex)
+        return True
+
+    def _track(self, ex: Execution) -> Execution:
+        self.current[ex.id] = ex
+        for leg in ex.legs():
+            self._by_cid[leg.cid] = ex
+        return ex
+
+    def _send(self, ex: Execution, leg: Leg, now_ns: int) -> None:
+        intent = OrderIntent(strategy=self.strategy, exchange=leg.exchange, symbol=self.settings.symbol,
+                             side=leg.side, qty=leg.qty, price=leg.price, tif=TimeInForce.IOC,
+                             client_order_id=leg.cid)
+        leg.submitted_ns = now_ns
+        if self.ctx.submit(intent) is None:  # paused, or a risk check said no (stored and alerted by the host)
+            leg.final_ns, leg.status = now_ns, "refused"
+        self._by_cid[leg.cid] = ex
+
+    # --- following the legs -------------------------------------------------------------------
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        ex = self._by_cid.get(update.client_order_id)
+        if ex is None:
+            return
+        leg = ex.leg_of(update.client_order_id)
+        leg.status = update.status.value
+        leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
+        if update.status.terminal and not leg.final:
+            leg.final_ns = self.ctx.clock.time_ns()
+            self._save(ex)
+            self._advance(ex)
+
+    def on_fill(self, fill: Fill) -> None:
+        ex = self._by_cid.get(fill.client_order_id)
+        if ex is not None:
+            ex.leg_of(fill.client_order_id).fills[fill.trade_id] = fill
+
+    def on_book(self, book: BookUpdate) -> None:
+        """A fresh CEX book: send the hedges waiting for one."""
+        for ex in list(self.current.values()):
+            if ex.hedge_wanted:
+                self._send_hedge(ex, book)
+
+    async def reconcile(self) -> None:
+        """Catch missed updates: settle legs against the executor's records."""
+        for ex in list(self.current.values()):
+            for leg in ex.legs():
+                if leg.sent and not leg.final:
+                    self._adopt(ex, leg)
+            if ex.id in self.current:
+                self._advance(ex)
+
+    def _adopt(self, ex: Execution, leg: Leg) -> None:
+        order = self.ctx.order(leg.cid)
+        if order is None:
+            return
+        leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
+        if order.status.terminal and not leg.final:
+            leg.final_ns = self.ctx.clock.time_ns()
+            for fill in stored_fills(self.ctx.store, [leg.cid]):
+                leg.fills.setdefault(fill.trade_id, fill)
+            self._save(ex)
+
+    # --- the state machine --------------------------------------------------------------------
+
+    def _advance(self, ex: Execution) -> None:
+        if ex.id not in self.current:
+            return
+        if ex.sequential:
+            first, second = ex.first_second()
+            if first.final and not second.sent and not second.final:
+                self._second_leg(ex, first, second)
+                return
+        if not (ex.cex.final and ex.dex.final):
+            return
+        if ex.hedge is None:
+            residual = ex.residual()
+            if residual == ZERO:
+                self._finish(ex)
+            elif not ex.hedge_wanted:
+                self._exposure(ex, residual)
+            return
+        if ex.hedge.final:
+            self._finish(ex)
+
+    def _too_old(self, ex: Execution) -> bool:
+        """After a restart, a leg not yet sent goes only while its opportunity is fresh."""
+        age_ns = self.ctx.clock.time_ns() - ex.row.created_ns
+        return ex.recovered and age_ns > self.settings.max_input_age_ms * NS_PER_MS
+
+    def _second_leg(self, ex: Execution, first: Leg, second: Leg) -> None:
+        if ex.second_scheduled:
+            return
+        if first.filled <= 0:
+            self._drop(ex, second, f"not sent: the {first.name} leg filled nothing ({first.status})")
+            self._advance(ex)
+            return
+        if self._too_old(ex):
+            self._drop(ex, second, "never sent before the restart; the opportunity is too old to send it now")
+            self._advance(ex)
+            return
+        qty = self.market.round_qty(first.filled) if second.name == "cex" else first.filled
+        if qty <= 0 or (second.name == "cex" and qty < self.market.min_qty):
+            self._drop(ex, second, f"not sent: {first.filled} {self.base} is below the CEX minimum")
+            self._advance(ex)
+            return
+        second.qty = qty
+        if self.settings.leg_gap_ms:
+            ex.second_scheduled = True
+            self.ctx.create_task(self._second_after_gap(ex, second), f"second leg of {ex.id}")
+            return
+        self._send(ex, second, self.ctx.clock.time_ns())
+        self._save(ex)
+        self._advance(ex)
+
+    async def _second_after_gap(self, ex: Execution, second: Leg) -> None:
+        await asyncio.sleep(self.settings.leg_gap_ms / 1000)
+        if ex.id not in self.current or second.sent or second.final:
+            return
+        self._send(ex, second, self.ctx.clock.time_ns())
+        self._save(ex)
+        self._advance(ex)
+
+    def _drop(self, ex: Execution, leg: Leg, why: str) -> None:
+        leg.final_ns = self.ctx.clock.time_ns()
+        leg.status = "not sent"
+        ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{leg.name} leg {why}"
+        self._save(ex)
+
+    def _mid(self) -> Decimal | None:
+        book = self._latest_book()
+        return book.mid if book is not None else None
+
+    def _exposure(self, ex: Execution, residual: Decimal) -> None:
+        """Every leg is final and they disagree: alert the exposure, then hedge it or hold it."""
+        s = self.settings
+        # the excess sits where more was filled: the venue that bought more (long) or sold more (short)
+        venue = max((ex.cex, ex.dex), key=lambda leg: leg.filled).exchange
+        mid = self._mid()
+        value = f"{(abs(residual) * mid).quantize(Decimal('0.01'))} {self.quote}" if mid is not None else "unknown"
+        long_short = "long" if residual > 0 else "short"
+        action = ("hedging it with an IOC limit order on " + s.cex) if s.hedge == "ioc" else "holding it (hedge = hold)"
+        legs = (f"{ex.cex.side.value} {ex.cex.filled} on {ex.cex.exchange} ({ex.cex.status}), "
+                f"{ex.dex.side.value} {ex.dex.filled} on {ex.dex.exchange} ({ex.dex.status})")
+        self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id} left {long_short} {abs(residual)} {self.base} "
+                       f"on {venue} ({legs}); {action}", opportunity=ex.id, qty=f"{residual} {self.base}", venue=venue,
+                       value_at_mid=value, cex_leg=f"{ex.cex.status} {ex.cex.filled}",
+                       dex_leg=f"{ex.dex.status} {ex.dex.filled}")
+        if s.hedge == "hold":
+            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + "residual held (hedge = hold)"
+            self._finish(ex)
+            return
+        ex.hedge_wanted = True
+        ex.row.state = "hedging"
+        self._save(ex)
+        book = self._latest_book()
+        if book is not None and self._fresh(book):
+            self._send_hedge(ex, book)
+
+    def _fresh(self, book: BookUpdate) -> bool:
+        return self.ctx.clock.time_ns() - book.ts_ns <= self.settings.max_input_age_ms * NS_PER_MS
+
+    def _send_hedge(self, ex: Execution, book: BookUpdate) -> None:
+        residual = ex.residual()
+        ex.hedge_wanted = False
+        side = Side.SELL if residual > 0 else Side.BUY
+        touch = book.best_bid if side is Side.SELL else book.best_ask
+        qty = self.market.round_qty(abs(residual))
+        if touch is None or qty <= 0 or qty < self.market.min_qty:
+            why = "no CEX touch to price it" if touch is None else f"{abs(residual)} {self.base} is below the CEX minimum"
+            ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"residual held: {why}"
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: cannot hedge {residual} {self.base} ({why}); "
+                           "holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
+            self._finish(ex)
+            return
+        shift = touch * self.settings.hedge_max_slippage_bps / BPS
+        price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
+        ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, f"{ex.id}-hedge")
+        self._by_cid[ex.hedge.cid] = ex
+        self._send(ex, ex.hedge, self.ctx.clock.time_ns())
+        self._save(ex)
+        if ex.hedge.final:  # refused by the risk gate
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge of {residual} {self.base} was "
+                           "refused; holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
+            self._advance(ex)
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
+        """(realized PnL in quote, residual base still held) from the legs' fills."""
+        cash, residual = ZERO, ZERO
+        for leg in ex.legs():
+            fills = list(leg.fills.values())
+            if fills and sum((f.qty for f in fills), ZERO) == leg.filled:
+                for f in fills:
+                    cash += (f.price * f.qty) if f.side is Side.SELL else -(f.price * f.qty)
+                    cash -= self._fee_in_quote(f.fee, f.fee_asset, f.price, ex.row.sol_price)
+            elif leg.filled > 0 and leg.avg_price is not None:  # fills missing: the order's own figures
+                notional = leg.avg_price * leg.filled
+                cash += notional if leg.side is Side.SELL else -notional
+                order = self.ctx.order(leg.cid)
+                if order is not None and order.fee:
+                    asset = self.quote if leg.exchange == self.settings.cex else SOL
+                    cash -= self._fee_in_quote(order.fee, asset, leg.avg_price, ex.row.sol_price)
+            residual += leg.base_delta
+        if residual != ZERO:
+            mid = self._mid()
+            if mid is not None:
+                cash += residual * mid
+        return cash, residual
+
+    def _fee_in_quote(self, fee: Decimal, asset: str, price: Decimal, sol_price: Decimal) -> Decimal:
+        if not fee:
+            return ZERO
+        if asset == self.quote:
+            return fee
+        if asset == SOL:  # the network fee: at the SOL price the opportunity was priced with
+            return fee * sol_price
+        if asset == self.base:
+            return fee * price
+        self.ctx.log.warning("fee in %s cannot be converted to %s; counted as 0", asset, self.quote)
+        return ZERO
+
+    def _finish(self, ex: Execution) -> None:
+        now = self.ctx.clock.time_ns()
+        realized, residual = self.realized(ex)
+        r = ex.row
+        r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
+        self._save(ex)
+        self.current.pop(ex.id, None)
+        for leg in ex.legs():
+            self._by_cid.pop(leg.cid, None)
+        if all(leg.status in ("refused", "not sent") for leg in ex.legs()):
+            # Nothing reached a venue (the risk gate or a pause refused the first leg): not an execution, so
+            # no ExecutionResult (it would read as a prediction that failed). The host stored and alerted the veto.
+            r.note = (r.note + "; " if r.note else "") + "no leg was sent (refused by the risk gate or a pause)"
+            self._save(ex)
+            self.refused_count += 1
+            self.ctx.log.info("arbitrage %s not executed: no leg was sent", ex.id)
+            self._on_done(ex)
+            return
+        if residual != ZERO and ex.hedge is not None:
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
+                           f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",
+                           opportunity=ex.id, qty=f"{residual} {self.base}", venue=self.settings.cex)
+        self.done_count += 1
+        self.realized_total += realized
+        self.predicted_total += r.predicted_pnl
+        self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
+                                             realized_pnl=realized, quote=self.quote, ts_ns=now,
+                                             opportunity_id=ex.id))
+        latency = {f"{leg.name}_latency_ms": str(leg.latency_ms) for leg in ex.legs() if leg.latency_ms is not None}
+        self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted {show(r.predicted_pnl)} "
+                       f"{self.quote}, realized {show(realized)} {self.quote}", opportunity=ex.id, direction=r.direction,
+                       size=f"{r.size} {self.base}", predicted=f"{r.predicted_pnl} {self.quote}",
+                       realized=f"{realized} {self.quote}", cex=f"{ex.cex.status} {ex.cex.filled}",
+                       dex=f"{ex.dex.status} {ex.dex.filled}", residual=f"{residual} {self.base}", **latency)
+        self._on_done(ex)
+
+    def _save(self, ex: Execution) -> None:
+        ex.sync_row()
+        save_execution(self.ctx.store, ex.row)
+
+    # --- restart ------------------------------------------------------------------------------
+
+    def recover(self) -> list[Execution]:
+        """Load the executions a previous run left unfinished and settle each (see the module doc)."""
+        now = self.ctx.clock.time_ns()
+        max_age = self.settings.max_input_age_ms * NS_PER_MS
+        loaded: list[Execution] = []
+        for row in open_executions(self.ctx.store, self.strategy):
+            ex = self._track(Execution(row))
+            loaded.append(ex)
+            ex.recovered = True
+            fresh = now - row.created_ns <= max_age
+            for leg in ex.legs():
+                order = self.ctx.order(leg.cid)
+                if order is not None:  # it was sent: follow it, never send it again
+                    leg.submitted_ns = leg.submitted_ns or row.created_ns
+                    self._adopt(ex, leg)
+                elif leg.final:
+                    continue
+                elif leg.name == "hedge":  # decided but never sent: decided again on the next fresh book
+                    self._by_cid.pop(leg.cid, None)
+                    ex.hedge, ex.hedge_wanted = None, True
+                elif ex.sequential and leg is ex.first_second()[1]:
+                    leg.submitted_ns = 0  # the second leg: _advance decides once the first is final
+                elif fresh:
+                    self._send(ex, leg, now)
+                else:
+                    leg.submitted_ns = 0
+                    self._drop(ex, leg, "never sent before the restart; the opportunity is too old to send it now")
+            self.ctx.log.warning("arbitrage %s left unfinished by the previous run: cex %s %s, dex %s %s",
+                                 ex.id, ex.cex.status or "never sent", ex.cex.filled, ex.dex.status or "never sent",
+                                 ex.dex.filled)
+            self._save(ex)
+        for ex in loaded:
+            self._advance(ex)
+        return loaded

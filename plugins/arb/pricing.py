@@ -1,0 +1,806 @@
+"""Arbitrage pricing: every cost of a CEX/DEX round trip, and the size that nets the most.
+
+Pure and fast (no I/O): the strategy calls :meth:`Pricer.evaluate` on every book tick and
+:meth:`Pricer.set_pool` on every pool update.
+
+Definitions (``q`` the base size, all amounts in quote currency, exact Decimals)
+---------------------------------------------------------------------------------
+Direction ``buy-cex-sell-dex``: buy ``q`` on the CEX walking the asks, sell ``q`` into the pool.
+Direction ``buy-dex-sell-cex``: buy ``q`` out of the pool, sell ``q`` on the CEX walking the bids.
+
+* ``touch``: the CEX best ask (we buy) or best bid (we sell); ``mid``: the pool's mid price,
+  rounded to 28 significant digits (``Pricer.mid``).
+* **gross_pnl** = ``q * (mid - ask)`` (buy on the CEX) or ``q * (bid - mid)`` (buy on the DEX):
+  the round trip priced at the touch and the pool mid, before any cost.
+* **notional** (the buy leg) = ``q * ask`` or ``q * mid``: what ``net_bps``, the latency haircut
+  and ``max_notional`` are measured on.
+* costs, each >= 0 up to one smallest quote unit of pool rounding:
+
+  - ``cex fee`` = taker fee bps x the CEX leg's traded value (``sum(price x qty)`` over the levels walked);
+  - ``cex slippage`` = ``|traded value - q * touch|``: walking beyond the touch;
+  - ``dex fee`` = the pool's fee, in quote (a fee taken in base is valued at ``mid``);
+  - ``dex impact`` = the rest of the distance between the swap and ``q * mid``:
+    ``q * mid - quote_out - dex fee`` (sell) or ``quote_in - dex fee - q * mid`` (buy);
+  - ``network fee`` = ``signature_fee_lamports`` lamports, and ``priority fee`` =
+    ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)`` lamports, both converted
+    at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
+  - ``latency haircut`` = ``latency_haircut_bps`` x notional.
+
+* **net_pnl** = ``gross_pnl - sum(costs)``, which is exactly the cash flow of the round trip:
+  quote received on the sell leg - quote paid on the buy leg - CEX fee - SOL fees - haircut.
+  Arithmetic runs in a 90-digit decimal context, so no sum or product here rounds.
+* **net_bps** = ``net_pnl / notional x 10_000``.
+
+Decision
+--------
+Tradable iff ``net_bps > min_edge_bps`` (strictly; compared as ``net x 10_000 > min x notional``,
+without division) at a size inside every cap. The size is the one of the ladder (multiples of
+``size_step``, from ``min_size``) with the largest ``net_pnl`` among the sizes that clear
+``min_edge_bps``, under: the CEX levels within ``max_cex_slippage_bps`` of the touch, DEX impact
+<= ``max_dex_impact_bps``, inventory on both venues (CEX fee and SOL fees included), and
+``max_notional``. When no size clears, the evaluation reports the size with the largest net PnL
+(or size 0 when no size fits the caps, or there is no edge at the touch) and ``reason`` says why.
+
+Speed
+-----
+Pool quotes per ladder size are cached per pool state (made the first time a size is needed), so
+a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
+
+1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one comparison, size 0;
+2. the marginal check at the touch and a bound from the book alone (the pool pays out at most
+   ``mid x (1 - fee)`` per base unit and charges at least ``mid x (1 + fee)``): when even that
+   cannot clear ``min_edge_bps`` after the SOL fees, only the smallest size is priced, to show why;
+3. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
+   output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
+   smallest quote units): a step gaining more than the rounding can explain proves every smaller
+   size worse, one losing more proves every larger size worse. About 2 log2(ladder) sizes are
+   priced; a flat top is priced size by size until the slope is clear on both sides. The search
+   starts from the direction's last best size (galloping 1, 2, 4... sizes away), so a new pool
+   state near the last one needs a handful of quotes. When the best size does not clear
+   ``min_edge_bps``, the best one that does is searched below it.
+
+A direction's last evaluation is kept with what it read (the book levels its walk looked at, the
+inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
+deeper in the book or on the other side. For a tick without a marginal edge only the smallest
+size is walked, and the last level read matters only by still holding what that size takes.
+
+Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
+of the ladder: each grows with the size, so the first size breaking one ends the ladder.
+
+Without a pool model (a Jupiter-only route) there is nothing to price the DEX leg on the hot path:
+the strategy needs a ``pool`` exchange publishing :class:`~bot.domain.PoolUpdate`.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    localcontext,
+)
+from functools import partial
+
+from bot.book import PrecisionError, from_units, to_units
+from bot.domain import BookUpdate, MarketInfo, Side
+from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
+
+from .settings import SOL, ArbSettings
+
+BPS = Decimal(10_000)
+ZERO = Decimal(0)
+ROUNDING_SLACK_UNITS = 4
+"""Smallest quote units a pool's integer rounding may move one quote away from its concave ideal.
+
+Two suffice for a constant-product pool (a floored or ceiled exact ratio); a Whirlpool's rounded
+sqrt price adds well under one more. The size search trusts a step's change of net PnL only
+beyond this (in either direction); a smaller change is a flat top, priced size by size."""
+
+_EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
+"""Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
+_DISPLAY = Context(prec=28)
+"""Ratios (bps, averages) are for people and comparisons that tolerate 28 digits."""
+_TENTH = Decimal("0.1")
+
+
+class Direction(enum.StrEnum):
+    """Which venue buys: the other one sells the same base size."""
+
+    BUY_CEX_SELL_DEX = "buy-cex-sell-dex"
+    BUY_DEX_SELL_CEX = "buy-dex-sell-cex"
+
+    @property
+    def cex_side(self) -> Side:
+        return Side.BUY if self is Direction.BUY_CEX_SELL_DEX else Side.SELL
+
+    @property
+    def dex_side(self) -> Side:
+        return Side.SELL if self is Direction.BUY_CEX_SELL_DEX else Side.BUY
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """What each venue can spend right now (free balances), in whole tokens."""
+
+    cex_base: Decimal
+    cex_quote: Decimal
+    dex_base: Decimal
+    dex_quote: Decimal
+    dex_sol: Decimal | None = None
+    """SOL on the DEX wallet for network fees when SOL is neither base nor quote (None: not checked)."""
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """One direction priced at one size: the legs, every cost, and the decision.
+
+    Read-only by convention: not ``frozen`` because a frozen dataclass's ``__init__`` costs ~10 µs
+    here (one ``object.__setattr__`` per field), a fifth of a tick's budget.
+    """
+
+    direction: Direction
+    size: Decimal
+    """Base quantity; 0 when nothing can be traded (no edge at the touch, or the caps leave no size)."""
+    cex_side: Side
+    cex_limit_price: Decimal | None
+    """IOC limit of the CEX leg: the worst level the size walks to."""
+    cex_avg_price: Decimal | None
+    dex_side: Side
+    dex_limit_price: Decimal | None
+    """Worst acceptable *average* price of the swap: min-out / size (sell) or max-in / size (buy)."""
+    dex: SwapEstimate | None
+    gross_pnl: Decimal
+    """Quote: at the CEX touch and the pool mid, before any cost."""
+    costs: tuple[tuple[str, Decimal], ...]
+    """``(name, quote)``: cex fee, cex slippage, dex fee, dex impact, network fee, priority fee, latency haircut."""
+    net_pnl: Decimal
+    net_bps: Decimal
+    """Bps of the buy leg's notional (``size x ask`` or ``size x pool mid``)."""
+    tradable: bool
+    why: str | Callable[[], str] = field(repr=False, compare=False)
+    """The reason, or a function formatting it: formatting waits until someone reads :attr:`reason`."""
+    gross_bps: Decimal = Decimal(0)
+    """Edge at the touch against the pool mid, in bps of the buy price (independent of the size)."""
+    notional: Decimal = Decimal(0)
+    """Buy leg at the touch / pool mid: ``size x ask`` or ``size x mid``."""
+    dex_limit_quote: Decimal | None = None
+    """The DEX leg's minimum out (sell) or maximum in (buy), in quote: ``dex_limit_price x size`` rounded safe."""
+    limited_by: str = ""
+    """What stopped the size from growing: "cex depth", "dex impact", "dex liquidity", "inventory",
+    "max notional", "min edge" (a larger size nets more but not min_edge_bps); "" when the net PnL
+    peaked inside every cap."""
+
+    @property
+    def reason(self) -> str:
+        """"" when tradable, else one sentence naming the binding cause with its figures."""
+        why = self.why
+        if why.__class__ is not str:
+            why = self.why = why()
+        return why
+
+    def __repr__(self) -> str:
+        return (f"Evaluation({self.direction}, size={self.size}, net_pnl={self.net_pnl}, net_bps={self.net_bps}, "
+                f"tradable={self.tradable}, reason={self.reason!r})")
+
+    @property
+    def cost_total(self) -> Decimal:
+        return sum((amount for _, amount in self.costs), Decimal(0))
+
+    def cost(self, name: str) -> Decimal:
+        """One cost by name (0 when absent)."""
+        for n, amount in self.costs:
+            if n == name:
+                return amount
+        return Decimal(0)
+
+
+class _Quote:
+    """One pool quote of a ladder size, cached per pool state (exact Decimals, the pool's integers)."""
+
+    __slots__ = (
+        "amount",
+        "base_units",
+        "estimate",
+        "fee",
+        "impact",
+        "limit",
+        "over_cap",
+        "pool_after",
+        "quote_units",
+    )
+
+    def __init__(self, amount: Decimal, fee: Decimal, impact: Decimal, base_units: int, quote_units: int,
+                 pool_after: Pool, over_cap: bool):
+        self.amount = amount
+        """Quote out (our sell) or in (our buy), the pool's fee included."""
+        self.fee = fee
+        self.impact = impact
+        self.base_units = base_units
+        self.quote_units = quote_units
+        self.pool_after = pool_after
+        self.over_cap = over_cap
+        """Impact above ``max_dex_impact_bps``."""
+        self.estimate: SwapEstimate | None = None
+        self.limit: tuple[Decimal, Decimal] | None = None
+        """The swap's (limit average price, minimum out / maximum in), made once per pool state."""
+
+
+class _NoQuote:
+    """The pool cannot fill a ladder size (cached like a quote)."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+def _bps(amount: Decimal, notional: Decimal) -> Decimal:
+    return _DISPLAY.divide(amount * BPS, notional)
+
+
+_HUNDREDTH = Decimal("0.01")
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
+_display_quantize = _DISPLAY.quantize  # the same as value.quantize(exp, context=_DISPLAY), without keyword parsing
+
+
+def _show_bps(value: Decimal) -> str:
+    """Bps for people: one decimal, two below 1 bps."""
+    return str(_display_quantize(value, _TENTH if value >= _ONE or value <= _MINUS_ONE else _HUNDREDTH))
+
+
+_SHOW = Context(prec=10)
+
+
+def _show(value: Decimal) -> str:
+    """A price or amount for people: at most 10 significant digits, never an exponent."""
+    return f"{_SHOW.plus(value).normalize(_SHOW):f}"
+
+
+def _no_edge(buy_cex: bool, touch: Decimal, mid: Decimal) -> str:
+    if buy_cex:
+        return f"no edge: CEX ask {_show(touch)} >= pool mid {_show(mid)}"
+    return f"no edge: CEX bid {_show(touch)} <= pool mid {_show(mid)}"
+
+
+_SIDES = {d: (d.cex_side, d.dex_side) for d in Direction}
+
+
+class Pricer:
+    """Prices both directions of one pair: a CEX market against one pool."""
+
+    def __init__(self, settings: ArbSettings, cex_market: MarketInfo, base: str, quote: str):
+        """Check the ladder against the CEX market; raise ValueError naming the setting to fix."""
+        self.settings = settings
+        self.market = cex_market
+        self.base = base
+        self.quote = quote
+        step = settings.size_step
+        lot = cex_market.lot_size
+        with localcontext(_EXACT):
+            if lot > 0 and step % lot != 0:
+                raise ValueError(
+                    f"size_step: {step} {base} is not a multiple of the lot size {lot} of {cex_market.symbol} on "
+                    f"{settings.cex}; use a multiple of {lot}")
+            self._step = step
+            self._kmin = max(1, int((settings.min_size / step).to_integral_value(ROUND_CEILING)),
+                             int((cex_market.min_qty / step).to_integral_value(ROUND_CEILING)))
+        if base == SOL:
+            self._sol_price: Decimal | None = None  # the CEX mid, per tick
+        elif quote == SOL:
+            self._sol_price = Decimal(1)
+        elif settings.sol_price is None:
+            raise ValueError(f"sol_price: required for {base}/{quote} (network fees are paid in SOL and neither "
+                             f"token is SOL); set sol_price = <{quote} per SOL>")
+        else:
+            self._sol_price = settings.sol_price
+        self._network_sol = Decimal(settings.signature_fee_lamports).scaleb(-9)
+        priority_lamports = -(-settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)
+        self._priority_sol = Decimal(priority_lamports).scaleb(-9)
+        self._fees_sol = self._network_sol + self._priority_sol
+        # every rate below is a bps figure shifted 4 places: exact
+        self._cex_fee = settings.cex_taker_fee_bps.scaleb(-4)
+        self._one_plus_fee = 1 + self._cex_fee
+        self._one_minus_fee = 1 - self._cex_fee
+        self._haircut = settings.latency_haircut_bps.scaleb(-4)
+        self._min_edge = settings.min_edge_bps
+        self._min_edge_rate = settings.min_edge_bps.scaleb(-4)
+        self._slippage = settings.max_cex_slippage_bps.scaleb(-4)
+        self._dex_tolerance = settings.dex_slippage_bps
+        self._pool: Pool | None = None
+        self._mid: Decimal | None = None
+        self._pool_problem = "no pool state yet"
+        self._sell: dict[int, _Quote | _NoQuote] = {}
+        self._buy: dict[int, _Quote | _NoQuote] = {}
+        self._last_top: dict[Direction, int] = {}
+        self._memo: dict[Direction, tuple] = {}
+        """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
+        """Per direction, the ladder index (size / size_step) that netted the most last time."""
+
+    @property
+    def pool(self) -> Pool | None:
+        """The pool state pricing the DEX leg (None until :meth:`set_pool`)."""
+        return self._pool
+
+    @property
+    def mid(self) -> Decimal | None:
+        """The pool's mid price (None without a usable pool)."""
+        return self._mid
+
+    def set_pool(self, pool: Pool) -> None:
+        """A new pool state: drops every cached pool quote.
+
+        Raises ValueError when the pool is for another pair or ``size_step`` is finer than its base
+        token's decimals (a configuration problem); an empty pool only makes evaluations untradable.
+        """
+        if pool is self._pool:
+            return
+        if (pool.base, pool.quote) != (self.base, self.quote):
+            raise ValueError(f"the pool is {pool.base}/{pool.quote}, the strategy trades {self.base}/{self.quote}")
+        try:
+            self._step_units = to_units(self._step, pool.base_decimals)
+        except PrecisionError:
+            raise ValueError(f"size_step: {self._step} {self.base} is finer than the token's {pool.base_decimals} "
+                             f"decimals on the DEX; use a multiple of {Decimal(1).scaleb(-pool.base_decimals)}"
+                             ) from None
+        self._pool = pool
+        self._sell = {}
+        self._buy = {}
+        self._memo = {}
+        try:
+            self._mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
+        except PoolLiquidityError as exc:
+            self._mid = None
+            self._pool_problem = f"the pool cannot be priced: {exc}"
+            return
+        self._pool_fee = pool.fee_bps.scaleb(-4)
+        self._quote_decimals = pool.quote_decimals
+        self._base_decimals = pool.base_decimals
+        self._slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-pool.quote_decimals)
+        self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
+
+    # --- the hot path -------------------------------------------------------------------------
+
+    def evaluate(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation, Evaluation]:
+        """Both directions on this book and the current pool: (buy-cex-sell-dex, buy-dex-sell-cex)."""
+        with localcontext(_EXACT):
+            if self._mid is None:
+                return (self._nothing(Direction.BUY_CEX_SELL_DEX, self._pool_problem),
+                        self._nothing(Direction.BUY_DEX_SELL_CEX, self._pool_problem))
+            sol_price = self._sol_price
+            if sol_price is None:
+                sol_price = book.mid or book.best_bid or book.best_ask or self._mid
+            fees = (self._network_sol * sol_price, self._priority_sol * sol_price)
+            return (self._direction(Direction.BUY_CEX_SELL_DEX, book.asks, inventory, fees),
+                    self._direction(Direction.BUY_DEX_SELL_CEX, book.bids, inventory, fees))
+
+    def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
+        """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
+        return max(self.evaluate(book, inventory),
+                   key=lambda e: (e.tradable, e.size > 0, e.net_pnl, e.gross_bps))
+
+    def _nothing(self, direction: Direction, reason: str | Callable[[], str], gross_bps: Decimal = ZERO,
+                 limited_by: str = "") -> Evaluation:
+        cex_side, dex_side = _SIDES[direction]
+        return Evaluation(direction, ZERO, cex_side, None, None, dex_side, None, None, ZERO, (),
+                          ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by)
+
+    def _quote_size(self, side: Side, k: int) -> _Quote | _NoQuote:
+        pool = self._pool
+        units = k * self._step_units
+        try:
+            out, fee_units, after = pool.sell_units(units) if side is Side.SELL else pool.buy_units(units)
+        except PoolError as exc:  # mostly PoolLiquidityError: the pool cannot pay (or take) this size
+            return _NoQuote(str(exc))
+        mid = self._mid
+        at_mid = self._step * k * mid
+        amount = from_units(out, self._quote_decimals)
+        if side is Side.SELL:
+            fee = from_units(fee_units, self._base_decimals) * mid
+            impact = at_mid - amount - fee
+        else:
+            fee = from_units(fee_units, self._quote_decimals)
+            impact = amount - fee - at_mid
+        return _Quote(amount, fee, impact, units, out, after,
+                      impact * BPS > self.settings.max_dex_impact_bps * at_mid)
+
+    def _direction(self, direction: Direction, levels, inv: Inventory,
+                   fees: tuple[Decimal, Decimal]) -> Evaluation:
+        """One direction, or the last evaluation of it when nothing it read has changed.
+
+        An evaluation reads the pool (the memo is dropped with it), the inventory, the SOL fees and
+        a prefix of the book side: the levels its walk looked at (the touch at least). A tick that
+        changes nothing in that prefix (most ticks move sizes deeper in the book or on the other
+        side) gets the same evaluation object back. When the walk ran out of levels, the whole
+        side was read and must be the same. When only the smallest size was walked (a tick with no
+        marginal edge), the last level read matters only by holding what that size takes from it.
+        """
+        memo = self._memo.get(direction)
+        if memo is not None:
+            m_inv, m_fees, read, whole, need, ev = memo
+            if (m_inv is inv or m_inv == inv) and m_fees == fees:
+                if need is None:
+                    if levels == read if whole else levels[:len(read)] == read:
+                        return ev
+                else:
+                    n = len(read) - 1
+                    if len(levels) > n and levels[:n] == read[:n]:
+                        price, qty = levels[n]
+                        if price == read[n][0] and qty >= need:
+                            return ev
+        span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
+        ev = self._direction_uncached(direction, levels, inv, fees, span)
+        self._memo[direction] = (inv, fees, levels[:span[0]], span[1], span[2], ev)
+        return ev
+
+    def _direction_uncached(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal],
+                            span: list) -> Evaluation:
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        if not levels:
+            span[1] = True
+            return self._nothing(direction, f"the {self.settings.cex} book has no {'asks' if buy_cex else 'bids'}")
+        touch = levels[0][0]
+        mid = self._mid
+        if buy_cex:
+            edge, ref = mid - touch, touch
+        else:
+            edge, ref = touch - mid, mid
+        gross_bps = _DISPLAY.divide(edge * BPS, ref)
+        if edge <= 0:
+            return self._nothing(direction, partial(_no_edge, buy_cex, touch, mid), gross_bps)
+        # the marginal check at the touch: the first base unit's PnL bounds every size's PnL per unit
+        # (a pool pays out at most mid x (1 - fee) and charges at least mid x (1 + fee); a book walk
+        # only gets worse), so when it cannot clear min_edge_bps, no size can
+        hc_ref = self._haircut * ref
+        if buy_cex:
+            margin = mid * (1 - self._pool_fee) - touch * self._one_plus_fee - hc_ref - self._min_edge_rate * ref
+        else:
+            margin = touch * self._one_minus_fee - mid * (1 + self._pool_fee) - hc_ref - self._min_edge_rate * ref
+        hopeless = margin <= 0
+
+        settings = self.settings
+        step = self._step
+        kmin = self._kmin
+        if self.market.min_notional > 0:
+            kmin = max(kmin, int((self.market.min_notional / (touch * step)).to_integral_value(ROUND_CEILING)))
+        kmax = int(settings.max_notional // (ref * step))  # divide-integer: exact
+        static_cap = "max notional"
+        fees_sol = self._fees_sol
+        sol_in_base, sol_in_quote = self.base == SOL, self.quote == SOL
+        sol_have = None  # SOL on the DEX wallet when it falls short of the swap's fees
+        if buy_cex:  # the DEX wallet sells the base
+            k_inv = max(0, int((inv.dex_base - (fees_sol if sol_in_base else 0)) // step))
+            if sol_in_quote and inv.dex_quote < fees_sol:
+                sol_have = inv.dex_quote
+        else:  # the CEX account sells the base
+            k_inv = int(inv.cex_base // step)
+            if sol_in_base and inv.dex_base < fees_sol:
+                sol_have = inv.dex_base
+        if not (sol_in_base or sol_in_quote) and inv.dex_sol is not None and inv.dex_sol < fees_sol:
+            sol_have = inv.dex_sol
+        if sol_have is not None:
+            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has "
+                                            f"{sol_have} SOL free; the network and priority fees need "
+                                            f"{_show(fees_sol)}", gross_bps, "inventory")
+        if k_inv < kmax:
+            kmax, static_cap = k_inv, "inventory"
+        if kmax < kmin:
+            q = step * kmin
+            if static_cap == "max notional":
+                why = (f"max_notional {settings.max_notional} {self.quote} buys less than the smallest size "
+                       f"{q} {self.base} at {_show(ref)}")
+            elif buy_cex:
+                why = f"the DEX wallet has {inv.dex_base} {self.base} free; the smallest size is {q}" + (
+                    f" plus {_show(fees_sol)} SOL of fees" if sol_in_base else "")
+            else:
+                why = f"the CEX account has {inv.cex_base} {self.base} free; the smallest size is {q}"
+            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why}", gross_bps,
+                                 static_cap)
+
+        return self._search(direction, levels, inv, touch, ref, fees, gross_bps, kmin, kmax, static_cap, hopeless,
+                            span)
+
+    def _search(self, direction: Direction, levels, inv: Inventory, touch: Decimal, ref: Decimal,
+                fees: tuple[Decimal, Decimal], gross_bps: Decimal, kmin: int, kmax: int, static_cap: str,
+                hopeless: bool, span: list) -> Evaluation:
+        """The size netting the most among those clearing min_edge_bps, inside the caps.
+
+        Net PnL is a concave function plus pool rounding of at most ``slack``, so a step gaining
+        ``slack`` or more (``net(m) - net(m-1) >= slack``) proves every smaller size worse than
+        ``m``, and one losing ``slack`` or more proves every size from ``m`` up worse than ``m - 1``:
+        a bisection on the slope finds the best size with O(log n) pool quotes. Where neither holds
+        (a flat top), the sizes around are priced one by one until the slope is clear on both
+        sides. When that size does not clear min_edge_bps, the best one that does is searched below
+        it the same way. ``hopeless`` (or a bound from the book alone showing that no size can
+        clear): only the smallest size is priced, to show why.
+        """
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        walk_once = hopeless  # no marginal edge: only the smallest size is walked (the bound below is not run)
+        settings = self.settings
+        step = self._step
+        mid = self._mid
+        # the CEX levels within the slippage cap, with running sums for pricing any size; summed as
+        # far as a size needs (a hopeless tick needs only the smallest)
+        limit = touch * (1 + self._slippage) if buy_cex else touch * (1 - self._slippage)
+        cum_qty, cum_value, prices = [], [], []
+        total_qty = total_value = ZERO
+        n_levels, next_level = len(levels), 0
+
+        def extend(q: Decimal) -> None:
+            nonlocal total_qty, total_value, next_level
+            while total_qty < q and next_level < n_levels:
+                price, qty = levels[next_level]
+                if (price > limit) if buy_cex else (price < limit):
+                    span[0] = next_level + 1
+                    next_level = n_levels
+                    return
+                next_level += 1
+                span[0] = next_level
+                if next_level == n_levels:
+                    span[1] = True  # whatever comes next depends on there being no more levels
+                total_qty += qty
+                total_value += qty * price
+                cum_qty.append(total_qty)
+                cum_value.append(total_value)
+                prices.append(price)
+
+        if buy_cex:
+            cache, dex_side, quote_have, rate = self._sell, Side.SELL, inv.cex_quote, self._one_plus_fee
+        else:
+            sol_fees = self._fees_sol if self.quote == SOL else ZERO
+            cache, dex_side, quote_have, rate = self._buy, Side.BUY, inv.dex_quote - sol_fees, self._one_minus_fee
+        hc_ref = self._haircut * ref
+        fixed = fees[0] + fees[1]
+        if not hopeless:
+            # An upper bound without the pool: it pays out at most mid x (1 - fee) per base unit
+            # (charges at least mid x (1 + fee)), so net(q) - min edge <= a concave, piecewise-linear
+            # function of the book walk, largest at a level's end or the ladder's end. At or below
+            # the SOL fees: no size can clear.
+            q_lo, q_hi = step * kmin, step * kmax
+            extend(q_hi)
+            q_hi = min(q_hi, total_qty)
+            if buy_cex:
+                per_unit = mid * (1 - self._pool_fee) - hc_ref - self._min_edge_rate * ref
+            else:
+                per_unit = mid * (1 + self._pool_fee) + hc_ref + self._min_edge_rate * ref
+            bound = None
+            for q in () if q_lo > q_hi else (q_lo, *(c for c in cum_qty if q_lo < c < q_hi), q_hi):
+                i = bisect_left(cum_qty, q)
+                value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
+                at_q = (q * per_unit - value * rate) if buy_cex else (value * rate - q * per_unit)
+                if bound is not None and at_q <= bound:
+                    break  # concave: it only falls from here
+                bound = at_q
+            if bound is not None and bound <= fixed:
+                hopeless = True
+        nets: dict[int, Decimal | None] = {}
+        found: dict[int, tuple] = {}
+        failures: dict[int, tuple[str, Callable[[], str]]] = {}  # size -> (the cap, why)
+
+        def net_of(k: int) -> Decimal | None:
+            """Net PnL of size k, or None when a cap rules it out (caps hold for a prefix of the ladder)."""
+            if k in nets:
+                return nets[k]
+            q = step * k
+            if total_qty < q:
+                extend(q)
+            i = bisect_left(cum_qty, q)
+            net = None
+            if i == len(prices):
+                failures[k] = ("cex depth", lambda: (
+                    f"the CEX book has only {total_qty} {self.base} within {settings.max_cex_slippage_bps} bps "
+                    f"of the touch, less than {q}"))
+            else:
+                value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
+                quote = cache.get(k)
+                if quote is None:
+                    quote = cache[k] = self._quote_size(dex_side, k)
+                if quote.__class__ is _NoQuote:
+                    failures[k] = ("dex liquidity", lambda: f"the pool cannot fill {q} {self.base}: {quote.why}")
+                elif quote.over_cap:
+                    failures[k] = ("dex impact", lambda: (
+                        f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
+                        f"bps > max_dex_impact_bps {settings.max_dex_impact_bps}"))
+                elif buy_cex:
+                    spend = value * rate
+                    if spend > quote_have:
+                        failures[k] = ("inventory", lambda: (
+                            f"the CEX account has {inv.cex_quote} {self.quote} free; buying {q} {self.base} "
+                            f"needs {spend}"))
+                    else:
+                        net = quote.amount - spend - hc_ref * q - fixed
+                elif quote.amount > quote_have:
+                    failures[k] = ("inventory", lambda: (
+                        f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {q} {self.base} needs "
+                        f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL
+                                              else "")))
+                else:
+                    net = value * rate - quote.amount - hc_ref * q - fixed
+                if net is not None:
+                    found[k] = (k, value, prices[i], quote)
+            nets[k] = net
+            return net
+
+        kmin_net = net_of(kmin)
+        if walk_once and not span[1] and total_qty >= step * kmin:
+            # the walk stopped in the last level read, which matters only by holding what the size takes
+            span[2] = step * kmin - (cum_qty[-2] if len(cum_qty) > 1 else ZERO)
+        if kmin_net is None:
+            cap, why = failures[kmin]
+            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why()}", gross_bps, cap)
+        if hopeless:
+            return self._breakdown(direction, found[kmin], touch, ref, fees, gross_bps, False, "")
+        slack = self._slack
+
+        def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
+            """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
+
+            ``hint`` (the last tick's best size): gallop from it, 1, 2, 4... sizes at a time, while
+            the slope keeps pointing the same way, then bisect what is left.
+            """
+            if hint is not None and lo < hint <= hi:
+                m, stride, heading = hint, 1, 0
+                while lo < m <= hi:
+                    at_m = value(m)
+                    before = value(m - 1) if at_m is not None else None
+                    if at_m is None or before is None or abs(at_m - before) < slack:
+                        break  # a cap or a flat top: the bisection below deals with it
+                    up = at_m - before > 0
+                    if heading and up != (heading > 0):
+                        if up:
+                            lo = m
+                        else:
+                            hi = m - 1
+                        break
+                    heading = 1 if up else -1
+                    if up:
+                        lo = m
+                    else:
+                        hi = m - 1
+                    m += stride * heading
+                    stride *= 2
+            while lo < hi:
+                m = (lo + hi + 1) // 2
+                at_m = value(m)
+                if at_m is None:
+                    hi = m - 1
+                    continue
+                before = value(m - 1)
+                if before is None:  # m - 1 > lo, as lo is priced
+                    hi = m - 2
+                    continue
+                if at_m - before >= slack:
+                    lo = m
+                elif at_m - before <= -slack:
+                    hi = m - 1
+                else:  # a flat top around m: price outwards until the slope is clear
+                    j = m - 1
+                    while j > lo and value(j) - value(j - 1) < slack:
+                        j -= 1
+                    lo = j
+                    j = m + 1
+                    while j <= hi:
+                        at_j = value(j)
+                        if at_j is None or at_j - value(j - 1) <= -slack:
+                            break
+                        j += 1
+                    hi = j - 1
+                    break
+            best, best_value = lo, value(lo)
+            for k in range(lo + 1, hi + 1):
+                if value(k) > best_value:
+                    best, best_value = k, value(k)
+            return best
+
+        top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
+        self._last_top[direction] = top
+        top_net = nets[top]
+        floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
+        limited_by = ""
+        if top == kmax:
+            limited_by = static_cap
+        elif net_of(top + 1) is None:
+            limited_by = failures[top + 1][0]
+        if top_net > floor_unit * top or top_net <= 0:
+            # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
+            return self._breakdown(direction, found[top], touch, ref, fees, gross_bps, top_net > floor_unit * top,
+                                   limited_by)
+
+        # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
+        # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
+        # concave too: find its top, then the last size where it is still positive
+        def margin(k: int) -> Decimal | None:
+            net = net_of(k)
+            return None if net is None else net - floor_unit * k
+
+        lo = argmax(margin, kmin, top)
+        if margin(lo) <= 0:  # nothing clears: report the size netting the most
+            return self._breakdown(direction, found[top], touch, ref, fees, gross_bps, False, limited_by)
+        hi = top  # margin(lo) > 0 >= margin(hi)
+        while hi - lo > 1:
+            m = (lo + hi) // 2
+            if margin(m) > 0:
+                lo = m
+            else:
+                hi = m
+        clearing = [lo]
+        # upwards: rounding may let a size past the crossing clear; stop where margin is <= 0 and falls
+        # by slack or more (every larger size then has a margin below it)
+        j = lo + 1
+        while j < top and not (margin(j) <= 0 and margin(j + 1) - margin(j) <= -slack):
+            j += 1
+            if margin(j) > 0:
+                clearing.append(j)
+        # downwards: net still rising by slack or more at j proves every smaller size nets less than j
+        j = lo
+        while j > kmin and not (net_of(j) - net_of(j - 1) >= slack and margin(j) > 0):
+            j -= 1
+            if margin(j) > 0:
+                clearing.append(j)
+        best = min(clearing, key=lambda k: (-nets[k], k))
+        return self._breakdown(direction, found[best], touch, ref, fees, gross_bps, True, "min edge")
+
+    def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal,
+                   fees: tuple[Decimal, Decimal], gross_bps: Decimal, tradable: bool, limited_by: str) -> Evaluation:
+        k, cex_value, worst, quote = chosen
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        mid = self._mid
+        q = self._step * k
+        notional = q * ref
+        cex_fee = cex_value * self._cex_fee
+        haircut = self._haircut * notional
+        network, priority = fees
+        if buy_cex:
+            gross = q * (mid - touch)
+            slippage = cex_value - q * touch
+            net = quote.amount - cex_value - cex_fee - network - priority - haircut
+        else:
+            gross = q * (touch - mid)
+            slippage = q * touch - cex_value
+            net = cex_value - cex_fee - quote.amount - network - priority - haircut
+        costs = (("cex fee", cex_fee), ("cex slippage", slippage), ("dex fee", quote.fee),
+                 ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
+                 ("latency haircut", haircut))
+        net_bps = _bps(net, notional)
+        if quote.estimate is None:  # once per ladder size and pool state
+            tolerance = self._dex_tolerance
+            if buy_cex:  # minimum out, rounded down; so is the average price it is written as
+                limit_units = int((quote.quote_units * (BPS - tolerance) / BPS).to_integral_value(ROUND_FLOOR))
+                limit_quote = from_units(limit_units, self._quote_decimals)
+                limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_FLOOR)
+            else:  # maximum in, rounded up
+                limit_units = int((quote.quote_units * (BPS + tolerance) / BPS).to_integral_value(ROUND_CEILING))
+                limit_quote = from_units(limit_units, self._quote_decimals)
+                limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_CEILING)
+            quote.limit = (limit_price, limit_quote)
+            quote.estimate = SwapEstimate(direction.dex_side, q, quote.amount, quote.fee, quote.impact, mid,
+                                          quote.base_units, quote.quote_units, quote.pool_after)
+        limit_price, limit_quote = quote.limit
+        why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
+        cex_side, dex_side = _SIDES[direction]
+        return Evaluation(direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
+                          limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
+                          limit_quote, limited_by)
+
+    def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
+        """Why the best size does not clear min_edge_bps: the costs, largest first."""
+        scale = _DISPLAY.divide(BPS, notional)  # quote -> bps of the buy leg
+        ranked = sorted([(amount, name) for name, amount in costs if amount > ZERO], reverse=True)
+        total = sum((amount for _, amount in costs), ZERO)
+        listing = ", ".join([name + " " + _show_bps(amount * scale) for amount, name in ranked])
+        at = f"at {q} {self.base}: "
+        edge, floor = _show_bps(gross_bps), self._min_edge
+        if gross_bps <= floor:
+            return f"{at}gross edge {edge} bps <= min {floor} bps before any cost (costs {listing} bps)"
+        text = (f"{at}gross edge {edge} bps less costs {_show_bps(total * scale)} bps ({listing} bps): "
+                f"net {_show_bps(net * scale)} bps <= min {floor} bps")
+        if ranked and (net + ranked[0][0]) * BPS > floor * notional:
+            text += f"; the {ranked[0][1]} alone turns it"
+        return text

@@ -1,0 +1,183 @@
+"""Arbitrage storage: the ``arb_opportunities`` and ``arb_executions`` tables and their queries.
+
+Both tables live in the bot's store (created by :meth:`bot.store.Store.open`, like every plugin
+table imported by then). Money columns are exact decimal strings (:func:`bot.store.money`),
+timestamps integer nanoseconds.
+
+* ``arb_opportunities``: every opportunity the strategy published, in every mode (observe
+  included), with its cost breakdown (JSON object name -> decimal string), predicted PnL, whether
+  it was acted on and why not.
+* ``arb_executions``: one row per executed opportunity, keyed by its unique ``opportunity_id``
+  (the idempotency key). The row is committed *before* any leg is submitted; a second insert of
+  the same id fails, so one opportunity is executed at most once, across restarts. The row then
+  follows the legs to their end: fills, latencies, the hedge, realized PnL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, select
+
+from bot.domain import Fill
+from bot.store import FillRow, Store, money, row_to_fill
+
+
+class ArbOpportunityRow(SQLModel, table=True):
+    """One published opportunity (one per episode or change, not one per tick)."""
+
+    __tablename__ = "arb_opportunities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    strategy: str = Field(index=True)
+    opportunity_id: str = Field(index=True)
+    ts_ns: int = Field(index=True)
+    mode: str
+    symbol: str
+    direction: str
+    buy_exchange: str
+    sell_exchange: str
+    buy_price: Decimal = money()
+    sell_price: Decimal = money()
+    qty: Decimal = money()
+    gross_pnl: Decimal = money()
+    net_pnl: Decimal = money()
+    net_bps: Decimal = money()
+    costs: str = "{}"
+    """JSON object: cost name -> quote amount as a decimal string, in the order they were charged."""
+    acted: bool = False
+    reason: str = ""
+
+
+class ArbExecutionRow(SQLModel, table=True):
+    """One execution of one opportunity: both legs, the hedge, and what it earned."""
+
+    __tablename__ = "arb_executions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: str = Field(unique=True, index=True)
+    strategy: str = Field(index=True)
+    state: str = Field(index=True)
+    """``open`` (legs under way), ``hedging`` (a residual is being closed), ``done``."""
+    symbol: str
+    direction: str
+    created_ns: int = 0
+    """When the opportunity was decided (its inputs were at most ``max_input_age_ms`` older)."""
+    size: Decimal = money()
+    legs: str = "concurrent"
+    """How the legs go: ``concurrent``, ``cex-first`` or ``dex-first`` (as configured when it was decided)."""
+    predicted_pnl: Decimal = money()
+    sol_price: Decimal = money()
+    """Quote per SOL used for pricing: converts the DEX network fee (paid in SOL) into quote."""
+    cex_exchange: str
+    cex_side: str
+    cex_qty: Decimal = money()
+    cex_price: Decimal = money()
+    """The CEX leg's IOC limit price."""
+    cex_cid: str
+    cex_submitted_ns: int = 0
+    cex_final_ns: int = 0
+    cex_status: str = ""
+    cex_filled: Decimal = money()
+    cex_avg_price: Decimal | None = money(nullable=True)
+    dex_exchange: str
+    dex_side: str
+    dex_qty: Decimal = money()
+    dex_price: Decimal = money()
+    """The DEX leg's worst acceptable average price (min-out / max-in per base unit)."""
+    dex_cid: str
+    dex_submitted_ns: int = 0
+    dex_final_ns: int = 0
+    dex_status: str = ""
+    dex_filled: Decimal = money()
+    dex_avg_price: Decimal | None = money(nullable=True)
+    hedge_cid: str = ""
+    hedge_side: str = ""
+    hedge_qty: Decimal = money()
+    hedge_price: Decimal = money()
+    hedge_status: str = ""
+    hedge_filled: Decimal = money()
+    residual: Decimal = money()
+    """Base left over once everything is final (long positive), not hedged."""
+    realized_pnl: Decimal | None = money(nullable=True)
+    note: str = ""
+    finished_ns: int = 0
+
+
+_EXECUTIONS = ArbExecutionRow.__table__
+_OPPORTUNITIES = ArbOpportunityRow.__table__
+
+
+def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
+    return json.dumps({name: str(value) for name, value in costs})
+
+
+def costs_from_json(text: str) -> tuple[tuple[str, Decimal], ...]:
+    return tuple((name, Decimal(value)) for name, value in json.loads(text or "{}").items())
+
+
+def insert_opportunities(store: Store, rows: list[dict]) -> None:
+    """Write a batch of opportunities (column -> value; ``costs`` as ``(name, amount)`` pairs) in one
+    transaction, with one Core statement."""
+    if not rows:
+        return
+    with store.engine.begin() as conn:
+        conn.execute(insert(_OPPORTUNITIES), [{**row, "costs": costs_json(row["costs"])} for row in rows])
+
+
+def opportunities(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbOpportunityRow]:
+    """Newest first."""
+    with store.session() as s:
+        q = select(ArbOpportunityRow)
+        if strategy is not None:
+            q = q.where(ArbOpportunityRow.strategy == strategy)
+        return list(s.exec(q.order_by(ArbOpportunityRow.id.desc()).limit(limit)).all())
+
+
+def insert_execution(store: Store, row: ArbExecutionRow) -> bool:
+    """Persist a new execution; False if this opportunity id already has one (nothing written).
+
+    Plain Core statements (no ORM session): this runs on the loop, in the decision that sends the legs.
+    """
+    values = row.model_dump(exclude={"id"})
+    try:
+        with store.engine.begin() as conn:
+            row.id = conn.execute(insert(_EXECUTIONS).values(**values)).inserted_primary_key[0]
+    except IntegrityError:
+        return False
+    return True
+
+
+def save_execution(store: Store, row: ArbExecutionRow) -> None:
+    """Write an execution row's changes (the row was inserted before)."""
+    with store.engine.begin() as conn:
+        conn.execute(update(_EXECUTIONS).where(_EXECUTIONS.c.opportunity_id == row.opportunity_id)
+                     .values(**row.model_dump(exclude={"id", "opportunity_id"})))
+
+
+def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
+    """Executions of ``strategy`` not yet done, oldest first (what a restart must finish)."""
+    with store.session() as s:
+        q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy, ArbExecutionRow.state != "done")
+        return list(s.exec(q.order_by(ArbExecutionRow.id)).all())
+
+
+def executions(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbExecutionRow]:
+    """Newest first."""
+    with store.session() as s:
+        q = select(ArbExecutionRow)
+        if strategy is not None:
+            q = q.where(ArbExecutionRow.strategy == strategy)
+        return list(s.exec(q.order_by(ArbExecutionRow.id.desc()).limit(limit)).all())
+
+
+def stored_fills(store: Store, client_order_ids: Iterable[str]) -> list[Fill]:
+    """The fills the host stored for some orders, oldest first."""
+    ids = list(client_order_ids)
+    with store.session() as s:
+        rows = s.exec(select(FillRow).where(FillRow.client_order_id.in_(ids)).order_by(FillRow.id)).all()
+        return [row_to_fill(r) for r in rows]

@@ -1,0 +1,338 @@
+"""The ``arb`` strategy: a CEX order book against a Solana DEX pool, both directions, every cost.
+
+Hot path (every CEX ``BookUpdate`` and every ``PoolUpdate``): keep the latest input, check that
+both are fresh and LIVE, price both directions with :class:`~plugins.arb.pricing.Pricer`, publish
+the opportunity when one starts or changes, and execute it when it clears ``min_edge_bps`` (see
+:mod:`plugins.arb.execution`). Storage and alerts are off the hot path: opportunities are queued
+and written in batches by a background task; an execution's row is written at once (it must be
+on disk before a leg leaves), which only happens when one is taken.
+
+**Stale inputs.** A decision needs the CEX book and the pool state, each younger than
+``max_input_age_ms`` (``ctx.clock`` now minus the event's ``ts_ns``) and each feed LIVE. Otherwise
+nothing is decided; the miss is counted (``stale`` in ``/status``) and nothing is sent.
+
+**Episodes.** An opportunity is an episode of positive gross edge (at the CEX touch against the
+pool mid) in either direction. It is published (bus ``Opportunity`` and the ``arb_opportunities``
+table) when it starts, when its direction or its tradability (or the reason it is not acted on)
+changes, when it is executed, and while it lasts at most every ``opportunity_refresh_ms`` if its
+figures moved. It ends when the gross edge is gone.
+
+**Modes.** In ``observe`` (``ctx.mode``, read per decision: ``/observe on`` applies at once) a
+tradable opportunity is recorded with ``acted = False`` and reason ``observe mode``, and nothing is
+submitted. In ``paper`` and ``live`` it is executed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import ClassVar
+
+from bot.api import Context, Strategy
+from bot.domain import (
+    ZERO,
+    AlertLevel,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    Fill,
+    MarketEvent,
+    Opportunity,
+    OrderUpdate,
+    PoolUpdate,
+    split_symbol,
+)
+
+from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
+from .inventory import InventoryBook, Shortfall
+from .pricing import Direction, Evaluation, Inventory, Pricer
+from .records import insert_opportunities
+from .settings import SOL, ArbSettings
+
+FLUSH_EVERY_S = 0.2
+"""How often queued opportunity rows are written."""
+BALANCES_TIMEOUT_S = 10.0
+"""A venue that does not answer a balance request within this is skipped until the next snapshot."""
+
+
+class ArbStrategy(Strategy):
+    """CEX/DEX arbitrage on one pair: see the module documentation."""
+
+    Settings = ArbSettings
+    order_settings: ClassVar[tuple[str, ...]] = ("cex", "dex")
+    exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex", "pool")
+
+    def __init__(self, name: str, settings: ArbSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.settings: ArbSettings = settings
+        self.base, self.quote = split_symbol(settings.symbol)
+        self.pool_source = settings.pool or settings.dex
+        self._max_age_ns = settings.max_input_age_ms * NS_PER_MS
+        self.book: BookUpdate | None = None
+        self.pool_update: PoolUpdate | None = None
+        self._live = {settings.cex: True, self.pool_source: True}
+        self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote)
+        self._inventory: Inventory | None = None
+        self.pricer: Pricer | None = None
+        self.executions: ArbExecutions | None = None
+        self._episode: tuple | None = None
+        """Key of the opportunity published last (direction, tradable, why not acted); None: no episode."""
+        self._published_ns = 0
+        self._published_figures: tuple = ()
+        self._pending_rows: list[dict] = []
+        self._flush_wakeup: asyncio.Event | None = None
+        self._running = False
+        self._cooldown_until_ns = 0
+        self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
+        self.last_reason = ""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def markets(self) -> list[tuple[str, str]]:
+        return [(self.settings.cex, self.settings.symbol), (self.pool_source, self.settings.symbol)]
+
+    async def start(self) -> None:
+        """Build the pricer on the CEX market's rules, read both venues' balances, settle unfinished executions."""
+        s = self.settings
+        try:
+            market = self.market = self.ctx.exchange(s.cex).market(s.symbol)
+        except KeyError:
+            raise ValueError(f'cex "{s.cex}" does not trade {s.symbol}: add it to that exchange\'s symbols, or set '
+                             f"symbol to one of its markets") from None
+        self.pricer = Pricer(s, market, self.base, self.quote)
+        self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
+        self._running = True
+        self._flush_wakeup = asyncio.Event()
+        await self.refresh_inventory()
+        self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
+        self.ctx.create_task(self._flusher(), "opportunity writer")
+        recovered = self.executions.recover()
+        if recovered:
+            self.ctx.alert(AlertLevel.WARNING, "arb", f"{len(recovered)} arbitrage execution(s) left unfinished by the "
+                           "previous run: following their legs to the end, hedging what cannot be completed",
+                           opportunities=", ".join(ex.id for ex in recovered))
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._flush_wakeup is not None:
+            self._flush_wakeup.set()
+        self._flush()
+
+    # --- inventory ------------------------------------------------------------------------------
+
+    async def refresh_inventory(self) -> None:
+        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged)."""
+        for venue in dict.fromkeys((self.settings.cex, self.settings.dex)):
+            try:
+                async with asyncio.timeout(BALANCES_TIMEOUT_S):
+                    balances = await self.ctx.exchange(venue).balances()
+            except Exception as exc:  # TimeoutError included: the next snapshot tries again
+                self.ctx.log.warning("balances of %s: %s: %s", venue, type(exc).__name__, exc)
+                continue
+            self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns())
+        self._inventory = None
+        self.check_inventory()
+
+    def check_inventory(self) -> None:
+        """Alert a direction that newly cannot trade ``min_size`` (needs a book and a pool to price it)."""
+        book, pool = self.book, self.pool_update
+        if book is None or pool is None or book.best_ask is None:
+            return
+        min_size = max(self.settings.min_size, self.market.min_qty, self.market.lot_size)
+        mid = self.pricer.mid
+        if mid is not None:
+            self.inventory.check_low(min_size, book.best_ask, mid, self._low_inventory)
+
+    async def _inventory_loop(self) -> None:
+        while self._running:
+            await asyncio.sleep(self.settings.inventory_refresh_s)
+            if self._running:
+                await self.refresh_inventory()
+
+    def _pricing_inventory(self) -> Inventory:
+        if self._inventory is None:
+            cex_base, cex_quote, dex_base, dex_quote = self.inventory.amounts()
+            dex_sol = None if SOL in (self.base, self.quote) else self.inventory.balance(self.settings.dex, SOL)
+            self._inventory = Inventory(cex_base, cex_quote, dex_base, dex_quote, dex_sol)
+        return self._inventory
+
+    def _low_inventory(self, shortfall: Shortfall) -> None:
+        self.ctx.alert(AlertLevel.WARNING, "arb", f"{shortfall.direction}: {shortfall.venue} has {shortfall.have} "
+                       f"{shortfall.asset}, less than the {shortfall.need} {shortfall.asset} needed to trade min_size "
+                       f"{self.settings.min_size} {self.base}", direction=shortfall.direction, venue=shortfall.venue,
+                       asset=shortfall.asset, have=str(shortfall.have), need=str(shortfall.need))
+
+    # --- hot path -------------------------------------------------------------------------------
+
+    def on_market(self, event: MarketEvent) -> None:
+        if isinstance(event, BookUpdate):
+            if event.exchange != self.settings.cex:
+                return
+            self.book = event
+            if self.executions.current and self._fresh(event):  # hedges wait for a fresh book
+                self.executions.on_book(event)
+        elif isinstance(event, PoolUpdate):
+            if event.exchange != self.pool_source:
+                return
+            self.pool_update = event
+            self.pricer.set_pool(event.pool)
+        elif isinstance(event, FeedStatus):
+            if event.exchange in self._live:
+                self._live[event.exchange] = event.state is FeedState.LIVE
+            return
+        else:
+            return
+        self._evaluate()
+
+    def _fresh(self, book: BookUpdate) -> bool:
+        return self.ctx.clock.time_ns() - book.ts_ns <= self._max_age_ns and self._live[self.settings.cex]
+
+    def _evaluate(self) -> None:
+        book, pool = self.book, self.pool_update
+        if book is None or pool is None:
+            return
+        now = self.ctx.clock.time_ns()
+        if (now - book.ts_ns > self._max_age_ns or now - pool.ts_ns > self._max_age_ns
+                or not self._live[self.settings.cex] or not self._live[self.pool_source]):
+            self.counts["stale"] += 1
+            self.last_reason = "stale input"
+            return
+        self.counts["evaluations"] += 1
+        ev = self._best(self.pricer.evaluate(book, self._pricing_inventory()))
+        if ev.gross_bps <= 0:
+            self._episode = None
+            return
+        # not tradable: the pricer's reason, read only when published (formatting it costs more than
+        # the rest of a tick; its figures change every tick); tradable: why it is not acted on
+        reason = None
+        act = False
+        if ev.tradable:
+            reason = self._why_not_act(now)
+            act = not reason
+        key = (ev.direction, ev.tradable, reason if ev.tradable else "")
+        if act:
+            oid = opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now)
+            sol_price = self._sol_price(book)
+            if self.executions.execute(oid, ev, sol_price, now):
+                self.counts["executed"] += 1
+                self._publish(ev, book, pool, now, oid, acted=True, reason="")
+                self._episode = key
+                return
+            reason = "already executed"
+        figures = (ev.size, ev.net_pnl)
+        if (key != self._episode or (now - self._published_ns >= self.settings.opportunity_refresh_ms * NS_PER_MS
+                                     and figures != self._published_figures)):
+            self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
+                          acted=False, reason=ev.reason if reason is None else reason)
+            self._episode = key
+
+    @staticmethod
+    def _best(evaluations: tuple[Evaluation, Evaluation]) -> Evaluation:
+        """A tradable direction first, then the larger net PnL, then the larger gross edge."""
+        return max(evaluations, key=lambda e: (e.tradable, e.gross_bps > 0, e.net_pnl, e.gross_bps))
+
+    def _why_not_act(self, now: int) -> str:
+        """Why a tradable opportunity is not executed now ("" when it is)."""
+        if self.ctx.mode == "observe":
+            return "observe mode"
+        if self.paused:
+            return "strategy paused"
+        if self.executions.busy:
+            return "an execution is in progress"
+        if now < self._cooldown_until_ns:
+            return "cooldown after the last execution"
+        return ""
+
+    def _sol_price(self, book: BookUpdate) -> Decimal:
+        if self.base == SOL:
+            return book.mid
+        if self.quote == SOL:
+            return Decimal(1)
+        return self.settings.sol_price
+
+    def _publish(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, oid: str, *, acted: bool,
+                 reason: str) -> None:
+        s = self.settings
+        mid = self.pricer.mid if self.pricer.mid is not None else pool.pool.mid()
+        if ev.direction is Direction.BUY_CEX_SELL_DEX:
+            buy_exchange, sell_exchange, buy_price, sell_price = s.cex, s.dex, book.best_ask, mid
+        else:
+            buy_exchange, sell_exchange, buy_price, sell_price = s.dex, s.cex, mid, book.best_bid
+        self._published_ns, self._published_figures = now, (ev.size, ev.net_pnl)
+        self.counts["opportunities"] += 1
+        self.last_reason = reason
+        self.ctx.bus.publish(Opportunity(
+            strategy=self.name, symbol=s.symbol, buy_exchange=buy_exchange, sell_exchange=sell_exchange,
+            buy_price=buy_price, sell_price=sell_price, qty=ev.size, edge_bps=ev.net_bps, ts_ns=now, acted=acted,
+            opportunity_id=oid, costs=ev.costs, net_pnl=ev.net_pnl, reason=reason,
+        ))
+        self._pending_rows.append({  # a plain dict here; the writer task turns it into a row
+            "strategy": self.name, "opportunity_id": oid, "ts_ns": now, "mode": self.ctx.mode, "symbol": s.symbol,
+            "direction": str(ev.direction), "buy_exchange": buy_exchange, "sell_exchange": sell_exchange,
+            "buy_price": buy_price, "sell_price": sell_price, "qty": ev.size, "gross_pnl": ev.gross_pnl,
+            "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": ev.costs, "acted": acted, "reason": reason,
+        })
+        self._flush_wakeup.set()
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self.executions.on_order_update(update)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.inventory.on_fill(fill)
+        self._inventory = None
+        self.executions.on_fill(fill)
+        self.check_inventory()
+
+    async def reconcile(self) -> None:
+        await self.executions.reconcile()
+
+    def _execution_done(self, ex: Execution) -> None:
+        self._cooldown_until_ns = self.ctx.clock.time_ns() + self.settings.cooldown_ms * NS_PER_MS
+        self._episode = None  # the next opportunity is a new episode
+
+    # --- storage off the hot path ---------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        while self._running:
+            await self._flush_wakeup.wait()
+            await asyncio.sleep(FLUSH_EVERY_S)
+            self._flush_wakeup.clear()
+            self._flush()
+            self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
+
+    def _flush(self) -> None:
+        rows, self._pending_rows = self._pending_rows, []
+        insert_opportunities(self.ctx.store, rows)
+
+    # --- reporting ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, str]:
+        c, ex = self.counts, self.executions
+        facts = {
+            "opportunities": str(c["opportunities"]),
+            "stale inputs": str(c["stale"]),
+        }
+        if ex is not None:
+            facts["executed"] = str(ex.done_count)
+            if ex.refused_count:
+                facts["refused"] = str(ex.refused_count)
+            facts["realized"] = f"{ex.realized_total} {self.quote} (predicted {ex.predicted_total})"
+            if ex.current:
+                facts["in flight"] = ", ".join(ex.current)
+        if self.last_reason:
+            facts["last"] = self.last_reason
+        low = self.inventory.low
+        if low:
+            facts["low inventory"] = ", ".join(f"{s.venue} {s.asset}" for s in low)
+        return facts
+
+    def inventory_rows(self) -> list[tuple[str, str, str, str]]:
+        """(venue, asset, free, total) as last known: for ``/inventory``."""
+        return self.inventory.rows()
+
+    @property
+    def low_inventory(self) -> list[Shortfall]:
+        return self.inventory.low
+
+    def realized(self) -> Decimal:
+        return self.executions.realized_total if self.executions else ZERO

@@ -1,0 +1,230 @@
+"""Executions that go wrong: a failed DEX leg is hedged (or held) and alerted; a restart never sends a
+filled leg again, drops a leg that was never sent and hedges instead; one opportunity, one execution."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from arb_kit import Alerts, config, extra
+from waiting import wait_for
+
+from bot.domain import (
+    AlertLevel,
+    BookUpdate,
+    ExecutionResult,
+    OrderIntent,
+    OrderStatus,
+    Side,
+    TimeInForce,
+)
+from plugins.arb.records import executions
+
+BPS = Decimal(10_000)
+
+
+@pytest.fixture(autouse=True)
+def _clear_alerts():
+    Alerts.sent.clear()
+    yield
+    Alerts.sent.clear()
+
+
+def done(bot):
+    rows = executions(bot.store, "sol-arb")
+    return rows and rows[0].state == "done"
+
+
+def warnings():
+    return [a for a in Alerts.sent if a.kind == "arb" and a.level is AlertLevel.WARNING]
+
+
+async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(make_bot):
+    bot = await make_bot(config(dex='reject = "slippage"\nlatency_ms = 30'), extra=extra())
+    results = []
+    bot.bus.subscribe(ExecutionResult, results.append, owner="test")
+    books: list[BookUpdate] = []
+    bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    [row] = executions(bot.store, "sol-arb")
+    cex = bot.executor.order(row.cex_cid)
+    dex = bot.executor.order(row.dex_cid)
+    assert cex.status is OrderStatus.FILLED and dex.status is OrderStatus.REJECTED
+    assert "slippage" in dex.reason
+    # the residual (long what the CEX bought) is sold back on the CEX: IOC, 50 bps under the bid at most
+    hedge = bot.executor.order(f"{row.opportunity_id}-hedge")
+    assert hedge is not None and hedge.exchange == "paper"
+    bid = books[-1].best_bid
+    limit = bot.exchanges["paper"].market("SOL/USDC").round_price(bid * (1 - Decimal(50) / BPS), Side.SELL)
+    assert (hedge.side, hedge.qty, hedge.price, hedge.tif) == (Side.SELL, cex.filled_qty, limit, TimeInForce.IOC)
+    assert hedge.status is OrderStatus.FILLED and row.residual == 0 and row.hedge_filled == cex.filled_qty
+    # the WARNING names the exposure: quantity, venue, value at mid
+    await wait_for(warnings, timeout_s=5, what="the exposure alert")
+    [warning] = warnings()
+    assert f"long {cex.filled_qty} SOL on paper" in warning.message
+    mid = (books[-1].best_bid + books[-1].best_ask) / 2
+    assert warning.fields["qty"] == f"{cex.filled_qty} SOL" and warning.fields["venue"] == "paper"
+    assert warning.fields["value_at_mid"] == f"{(cex.filled_qty * mid).quantize(Decimal('0.01'))} USDC"
+    # realized: the round trip on the CEX and its two fees, against a predicted profit
+    bot.executor.flush()
+    fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
+    by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)
+    assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
+    [result] = results
+    assert result.realized_pnl == by_hand == row.realized_pnl < 0 < result.predicted_pnl
+
+
+async def test_hold_policy_keeps_the_residual_and_says_so(make_bot):
+    bot = await make_bot(config(dex='reject = "slippage"', arb='hedge = "hold"'), extra=extra())
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    [row] = executions(bot.store, "sol-arb")
+    cex = bot.executor.order(row.cex_cid)
+    assert bot.executor.order(f"{row.opportunity_id}-hedge") is None
+    assert row.residual == cex.filled_qty > 0 and "held" in row.note
+    await wait_for(warnings, timeout_s=5, what="the exposure alert")
+    [warning] = warnings()
+    assert "holding it" in warning.message and warning.fields["venue"] == "paper"
+
+
+async def test_an_opportunity_is_executed_once_and_a_stored_client_id_is_never_sent_again(make_bot):
+    bot = await make_bot(config(), extra=extra())
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    [row] = executions(bot.store, "sol-arb")
+    strategy, dex = bot.strategies["sol-arb"], bot.exchanges["dex"]
+    assert [o.client_order_id for o in dex.received] == [row.dex_cid]
+    # the same opportunity id cannot start a second execution (its row is unique)
+    evaluation = strategy.pricer.best(strategy.book, strategy._pricing_inventory())
+    assert strategy.executions.execute(row.opportunity_id, evaluation, Decimal(150), 1) is False
+    # and the executor refuses to send a client id it has stored, whoever asks
+    intent = OrderIntent(strategy="sol-arb", exchange="dex", symbol="SOL/USDC", side=Side.SELL, qty=row.size,
+                         price=row.dex_price, tif=TimeInForce.IOC, client_order_id=row.dex_cid)
+    assert strategy.ctx.submit(intent) == row.dex_cid
+    assert await bot.executor.settle(5)
+    assert [o.client_order_id for o in dex.received] == [row.dex_cid]
+    assert len(executions(bot.store, "sol-arb")) == 1
+
+
+async def test_restart_with_the_cex_leg_filled_and_the_dex_leg_never_sent_hedges_it(make_bot, tmp_path):
+    # First run: CEX first, a long gap before the DEX leg; stop while the gap lasts (the DEX leg never leaves).
+    sequential = 'concurrent_legs = false\nleg_order = "cex-first"\nleg_gap_ms = 60000\nmax_input_age_ms = 200'
+    toml = config(arb=sequential).replace('state_file = ""', 'state_file = "paper.db"')
+    first = await make_bot(toml, extra=extra())
+    await wait_for(lambda: executions(first.store, "sol-arb")
+                   and (o := first.executor.order(executions(first.store, "sol-arb")[0].cex_cid)) is not None
+                   and o.status is OrderStatus.FILLED, timeout_s=10, what="the CEX leg to fill")
+    [row] = executions(first.store, "sol-arb")
+    assert row.state == "open" and row.dex_submitted_ns == 0 and first.exchanges["dex"].received == []
+    await first.stop()
+    # the restart comes later than max_input_age_ms after the decision: the DEX leg's prices no longer stand
+    await wait_for(lambda: first.clock.time_ns() - row.created_ns > 300_000_000, what="the opportunity to age")
+    # Second run, same store and venue state: nothing new is tradable (edge 50%), the old execution is finished.
+    second = await make_bot(toml.replace("min_edge_bps = 10", "min_edge_bps = 5000"), extra=extra())
+    await wait_for(lambda: done(second), timeout_s=10, what="the recovered execution to finish")
+    [row] = executions(second.store, "sol-arb")
+    assert second.exchanges["dex"].received == []  # the DEX leg is not sent late
+    assert "too old" in row.note and row.dex_status == "not sent"
+    cex = second.executor.order(row.cex_cid)
+    hedge = second.executor.order(f"{row.opportunity_id}-hedge")
+    assert hedge is not None and hedge.side is Side.SELL and hedge.qty == cex.filled_qty
+    assert hedge.status is OrderStatus.FILLED and row.residual == 0
+    # the CEX leg reached the venue exactly once, over both runs
+    cex_ids = [o.client_order_id for o in second.store.orders() if o.exchange == "paper"]
+    assert cex_ids.count(row.cex_cid) == 1
+    assert len(second.exchanges["paper"]._state.submissions(row.cex_cid)) == 1  # the venue's own log
+    await wait_for(lambda: any("long" in a.message and "paper" in a.message for a in warnings())
+                   and any("left unfinished" in a.message for a in Alerts.sent), timeout_s=5, what="the alerts")
+
+
+async def test_dex_first_sends_the_cex_leg_only_after_the_swap_and_for_what_it_filled(make_bot):
+    bot = await make_bot(config(dex="latency_ms = 50", arb='concurrent_legs = false\nleg_order = "dex-first"'),
+                         extra=extra())
+    seen = []
+    bot.bus.subscribe(ExecutionResult, seen.append, owner="test")
+    await wait_for(lambda: seen, timeout_s=10, what="the execution")
+    [row] = executions(bot.store, "sol-arb")
+    cex, dex = bot.executor.order(row.cex_cid), bot.executor.order(row.dex_cid)
+    assert dex.status is OrderStatus.FILLED and cex.status is OrderStatus.FILLED
+    assert cex.created_ns >= dex.updated_ns  # the CEX leg was created once the swap was final
+    assert row.dex_final_ns <= row.cex_submitted_ns and cex.qty == dex.filled_qty == row.size
+    assert row.legs == "dex-first" and row.residual == 0
+
+
+@pytest.mark.parametrize("legs", ['concurrent_legs = false\nleg_order = "cex-first"', "concurrent_legs = true"])
+async def test_a_refused_first_leg_sends_nothing_and_reports_no_execution(make_bot, legs):
+    toml = config(arb=legs) + """
+        [risk.limits]
+        max_order_notional = "10"
+    """
+    bot = await make_bot(toml, extra=extra())
+    strategy = bot.strategies["sol-arb"]
+    seen = []
+    bot.bus.subscribe(ExecutionResult, seen.append, owner="test")
+    await wait_for(lambda: done(bot), timeout_s=10, what="the refused execution")
+    [row] = executions(bot.store, "sol-arb")
+    assert (row.cex_status, row.dex_status) == ("refused", "not sent") and "no leg was sent" in row.note
+    assert bot.store.orders() == [] and bot.exchanges["dex"].received == [] and seen == []
+    assert strategy.status()["refused"] == "1" and strategy.status()["executed"] == "0"
+
+
+async def test_low_inventory_is_alerted_once_per_side(make_bot):
+    # the DEX wallet holds too little SOL to sell min_size: buy-cex-sell-dex cannot trade
+    bot = await make_bot(config(dex='balances = { SOL = "0.05", USDC = "100000" }'), extra=extra())
+    strategy = bot.strategies["sol-arb"]
+    low = lambda: [a for a in warnings() if "needed to trade min_size" in a.message]
+    await wait_for(low, timeout_s=10, what="the low-inventory alert")
+    [alert] = low()
+    assert alert.fields["venue"] == "dex" and alert.fields["asset"] == "SOL" and alert.fields["have"] == "0.05"
+    assert alert.fields["direction"] == "buy-cex-sell-dex"
+    await strategy.refresh_inventory()  # checked again: still low, not alerted again
+    strategy.check_inventory()
+    await bot.alerts.flush()
+    assert len(low()) == 1
+    assert "dex SOL" in strategy.status()["low inventory"]
+    from bot.api import Caller
+
+    reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "inventory", [])
+    assert "dex has 0.05 SOL" in reply.text
+    assert bot.exchanges["dex"].received == []  # nothing it could not pay for was sent
+
+
+def _stored_execution(oid: str, created_ns: int):
+    from plugins.arb.records import ArbExecutionRow
+
+    return ArbExecutionRow(
+        opportunity_id=oid, strategy="sol-arb", state="open", symbol="SOL/USDC", direction="buy-cex-sell-dex",
+        created_ns=created_ns, size=Decimal("1.0"), legs="concurrent", predicted_pnl=Decimal("2"),
+        sol_price=Decimal("150"), cex_exchange="paper", cex_side="buy", cex_qty=Decimal("1.0"),
+        cex_price=Decimal("150.35"), cex_cid=f"{oid}-cex", dex_exchange="dex", dex_side="sell",
+        dex_qty=Decimal("1.0"), dex_price=Decimal("150"), dex_cid=f"{oid}-dex")
+
+
+@pytest.mark.parametrize("age_ms, sent", [(0, True), (1000, False)])
+async def test_legs_never_sent_before_a_restart_go_only_while_the_opportunity_is_fresh(make_bot, age_ms, sent):
+    from bot.clock import ManualClock
+    from plugins.arb.records import insert_execution
+
+    clock = ManualClock()
+    bot = await make_bot(config(), extra=extra(), start=False, clock=clock)
+    bot.store.open()
+    oid = f"recovered{age_ms}"
+    assert insert_execution(bot.store, _stored_execution(oid, clock.time_ns() - age_ms * 1_000_000))
+    results = []
+    bot.bus.subscribe(ExecutionResult, results.append, owner="test")
+    await bot.start()
+    try:
+        await wait_for(lambda: executions(bot.store, "sol-arb")[-1].state == "done", timeout_s=10,
+                       what="the recovered execution")
+        row = executions(bot.store, "sol-arb")[-1]
+        assert row.opportunity_id == oid
+        if sent:  # young enough: both legs go now, with the stored ids, sizes and limits
+            cex, dex = bot.executor.order(f"{oid}-cex"), bot.executor.order(f"{oid}-dex")
+            assert (cex.qty, cex.price, dex.qty, dex.price) == (Decimal("1.0"), Decimal("150.35"),
+                                                                 Decimal("1.0"), Decimal("150"))
+            assert cex.status is OrderStatus.FILLED and dex.status is OrderStatus.FILLED
+            assert [r.opportunity_id for r in results] == [oid]
+        else:  # too old: nothing is sent late, and nothing happened to report
+            assert bot.executor.order(f"{oid}-cex") is None and bot.executor.order(f"{oid}-dex") is None
+            assert (row.cex_status, row.dex_status) == ("not sent", "not sent") and "too old" in row.note
+            assert results == [] and bot.exchanges["dex"].received == []
+    finally:
+        await bot.stop()

@@ -1,0 +1,162 @@
+"""The arb strategy in a running bot: observe records and sends nothing; paper executes both legs
+with the pricer's sizes and limits and reports realized PnL from the fills; stale inputs decide nothing."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from arb_kit import Alerts, config, extra
+from waiting import wait_for
+
+from bot.api import Caller
+from bot.clock import ManualClock
+from bot.domain import BookUpdate, ExecutionResult, Opportunity, OrderStatus, Side
+from plugins.arb.pricing import Inventory, Pricer
+from plugins.arb.records import (
+    ArbExecutionRow,
+    ArbOpportunityRow,
+    executions,
+    opportunities,
+)
+
+
+@pytest.fixture(autouse=True)
+def _clear_alerts():
+    Alerts.sent.clear()
+    yield
+    Alerts.sent.clear()
+
+
+def capture(bot, event_type):
+    seen = []
+    bot.bus.subscribe(event_type, seen.append, owner="test")
+    return seen
+
+
+async def test_observe_mode_records_opportunities_and_sends_nothing(make_bot):
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"  # as `mode = "observe"` or /observe on: ctx.mode says so
+    seen = capture(bot, Opportunity)
+    await bot.start()
+    try:
+        await _observe(bot, seen)
+    finally:
+        await bot.stop()
+
+
+async def _observe(bot, seen):
+    await wait_for(lambda: any(o.reason == "observe mode" for o in seen), timeout_s=10, what="an observed opportunity")
+    opportunity = next(o for o in seen if o.reason == "observe mode")
+    assert not opportunity.acted and opportunity.net_pnl > 0 and opportunity.qty > 0
+    assert opportunity.buy_exchange == "paper" and opportunity.sell_exchange == "dex"
+    assert {name for name, _ in opportunity.costs} >= {"cex fee", "dex fee", "network fee", "priority fee"}
+    # ~once per episode, not once per tick: the books tick every 10 ms
+    ticks = bot.strategies["sol-arb"].counts["evaluations"]
+    await wait_for(lambda: bot.strategies["sol-arb"].counts["evaluations"] > ticks + 20, timeout_s=10)
+    assert len(seen) <= 3
+    strategy = bot.strategies["sol-arb"]
+    strategy._flush()
+    rows = opportunities(bot.store, "sol-arb")
+    assert rows and all(isinstance(r, ArbOpportunityRow) for r in rows)
+    row = rows[-1]
+    assert row.mode == "observe" and not row.acted and row.reason == "observe mode"
+    assert json.loads(row.costs)["cex fee"] == str(dict(opportunity.costs)["cex fee"])
+    assert row.net_pnl == opportunity.net_pnl
+    # nothing reached a venue, nothing was even recorded as an order
+    assert bot.store.orders() == [] and bot.exchanges["dex"].received == []
+    assert executions(bot.store, "sol-arb") == []
+    assert "observe mode" in strategy.status()["last"]
+
+
+async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
+    bot = await make_bot(config(), extra=extra())
+    strategy = bot.strategies["sol-arb"]
+    results = capture(bot, ExecutionResult)
+    books: list[BookUpdate] = []
+    bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
+    dex = bot.exchanges["dex"]
+    await wait_for(lambda: results, timeout_s=10, what="an execution result")
+    [row] = executions(bot.store, "sol-arb")
+    assert row.state == "done" and row.direction == "buy-cex-sell-dex"
+    # The legs are what the pricer says for the book the decision saw (no volatility: every book is alike).
+    pricer = Pricer(strategy.settings, bot.exchanges["paper"].market("SOL/USDC"), "SOL", "USDC")
+    pricer.set_pool(dex.pools_swapped[0])  # the pool the decision priced (no other swap came before ours)
+    wallets = Inventory(cex_base=Decimal(100), cex_quote=Decimal(100000), dex_base=Decimal(100),
+                        dex_quote=Decimal(100000))  # both venues' starting balances (config)
+    expected = pricer.best(books[0], wallets)
+    assert expected.tradable and expected.size > 0
+    cex, dex_order = bot.executor.order(f"{row.opportunity_id}-cex"), bot.executor.order(f"{row.opportunity_id}-dex")
+    assert (cex.side, cex.qty, cex.price, cex.tif.value) == (Side.BUY, expected.size, expected.cex_limit_price, "ioc")
+    assert (dex_order.side, dex_order.qty, dex_order.price) == (Side.SELL, expected.size, expected.dex_limit_price)
+    assert cex.status is OrderStatus.FILLED and dex_order.status is OrderStatus.FILLED
+    assert row.predicted_pnl == expected.net_pnl
+    # Realized PnL, by hand from the stored fills: DEX proceeds - CEX cost - CEX fee (USDC) - network fee (SOL at
+    # the CEX mid the opportunity was priced with).
+    bot.executor.flush()
+    fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
+    cex_fills = [f for f in fills if f.exchange == "paper"]
+    dex_fills = [f for f in fills if f.exchange == "dex"]
+    assert sum(f.qty for f in cex_fills) == sum(f.qty for f in dex_fills) == expected.size
+    mid = (books[0].best_bid + books[0].best_ask) / 2
+    by_hand = (sum(f.price * f.qty for f in dex_fills) - sum(f.price * f.qty for f in cex_fills)
+               - sum(f.fee for f in cex_fills) - sum(f.fee for f in dex_fills) * mid)
+    [result] = results
+    assert result.realized_pnl == by_hand == row.realized_pnl
+    assert result.predicted_pnl == expected.net_pnl and result.opportunity_id == row.opportunity_id
+    assert row.residual == 0 and row.cex_final_ns >= row.cex_submitted_ns > 0 and row.dex_final_ns > 0
+    await wait_for(lambda: [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message], timeout_s=5)
+    done = [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message]
+    assert done[0].fields["realized"] == f"{by_hand} USDC" and "cex_latency_ms" in done[0].fields
+    # the executed opportunity is published and recorded as acted, under the execution's id
+    strategy._flush()
+    acted = [r for r in opportunities(bot.store, "sol-arb") if r.acted]
+    assert [r.opportunity_id for r in acted] == [row.opportunity_id]
+    # the inventory followed the fills: the CEX bought SOL, the DEX wallet sold it
+    assert strategy.inventory.balance("paper", "SOL") == Decimal(100) + expected.size
+    assert strategy.inventory.balance("dex", "SOL") == Decimal(100) - expected.size - sum(f.fee for f in dex_fills)
+    reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "inventory", [])
+    assert reply.ok and ("sol-arb", "paper", "SOL", str(Decimal(100) + expected.size), str(Decimal(100) + expected.size)) in reply.rows
+    assert isinstance(row, ArbExecutionRow)
+    reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "arb", [])
+    assert reply.ok and (row.opportunity_id[:10], "buy-cex-sell-dex", str(row.size), str(row.predicted_pnl),
+                         str(row.realized_pnl), "done") in reply.rows
+    assert strategy.status()["executed"] == "1"
+
+
+async def test_a_stale_book_sends_no_order_until_a_fresh_one_comes(make_bot):
+    clock = ManualClock()
+    # tick_interval_ms = 0: the CEX book changes only when the test steps the market
+    bot = await make_bot(config(tick_ms=0, arb="max_input_age_ms = 500"), extra=extra(), clock=clock)
+    strategy = bot.strategies["sol-arb"]
+    dex = bot.exchanges["dex"]
+    # a book observed 600 ms ago (a lagging feed): older than the limit, never used for a decision
+    paper = bot.exchanges["paper"]
+    bot.bus.publish(paper.markets["SOL/USDC"].book(clock.time_ns() - 600_000_000))
+    stale_before = strategy.counts["stale"]
+    await wait_for(lambda: strategy.counts["stale"] > stale_before + 10, timeout_s=10, what="stale evaluations")
+    assert bot.store.orders() == [] and dex.received == []
+    paper.step()  # a fresh book (ts = now): the opportunity is taken
+    await wait_for(lambda: executions(bot.store, "sol-arb") and executions(bot.store, "sol-arb")[0].state == "done",
+                   timeout_s=10, what="the execution on the fresh book")
+    assert len(dex.received) == 1
+    # the pool going stale blocks as well: no pool update for longer than the limit
+    dex.running = False
+    clock.advance(1.0)
+    bot.exchanges["paper"].step()
+    evaluations = strategy.counts["evaluations"]
+    stale = strategy.counts["stale"]
+    bot.exchanges["paper"].step()
+    assert strategy.counts["stale"] == stale + 1 and strategy.counts["evaluations"] == evaluations
+
+
+async def test_paper_mode_refuses_a_real_dex_as_an_order_venue(make_bot):
+    from bot.settings import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        await make_bot(config().replace('type = "fake-dex"', 'type = "real-dex"'), extra=extra(), start=False)
+    assert "strategies.sol-arb.dex" in str(info.value) and "places real orders" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        await make_bot(config().replace('dex = "dex"', 'dex = "nowhere"'), extra=extra(), start=False)
+    assert 'strategies.sol-arb.dex: no exchange named "nowhere"' in str(info.value)
