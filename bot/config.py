@@ -232,7 +232,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 
     exchanges = components.get("exchange", {})
-    for kind in ("strategy", "risk", "notifier"):
+    for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
             for key in getattr(cls, "exchange_settings", ("exchange",)):

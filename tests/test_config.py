@@ -11,7 +11,7 @@ import pytest
 
 from bot.api import Exchange, Strategy
 from bot.config import build_config, load_config, parse_toml, resolve_secrets
-from bot.plugins import Registered, Registry
+from bot.plugins import Registered, Registry, collect, load_plugins
 from bot.settings import ConfigError, Secret, option
 
 
@@ -308,3 +308,11 @@ def test_resolved_secrets_are_masked_in_logs_and_alerts(registry, monkeypatch, c
     alerts = Alerts(60, 10, lambda: 0.0)
     alerts.emit(Alert(AlertLevel.ERROR, "bot", "x", "bad token tok-9f8e7d6c5b4a"))
     assert alerts._queue[0].message == "bad token ***"
+
+
+def test_an_exchange_naming_another_exchange_is_checked_at_load():
+    registry = collect(load_plugins())
+    text = '[exchanges.p]\ntype = "paper"\nmarket = "mirror"\nsource = "krakn"\n'
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml(text, "t.toml"), registry, "t.toml")
+    assert 'exchanges.p.source: no exchange named "krakn" is configured' in str(info.value)

@@ -108,6 +108,7 @@ class PaperExchange(Exchange):
             self._rules[symbol] = MarketInfo(
                 symbol=symbol, base=base, quote=quote, tick_size=settings.tick_size, lot_size=settings.lot_size,
                 min_qty=settings.min_qty, min_notional=settings.min_notional,
+                maker_fee_bps=settings.maker_fee_bps, taker_fee_bps=settings.taker_fee_bps,
             )  # fmt: skip
             if not self._random_walk:
                 self.markets[symbol] = BookMarket(name, symbol, settings.tick_size, settings.lot_size,

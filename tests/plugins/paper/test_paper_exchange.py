@@ -69,6 +69,7 @@ async def test_market_rules(paper):
     assert (info.base, info.quote, info.tick_size, info.lot_size, info.min_qty) == (
         "BTC", "USD", D("0.01"), D("0.00001"), D("0.0001"),
     )
+    assert (info.maker_fee_bps, info.taker_fee_bps) == (D(16), D(26))  # the settings' defaults
     with pytest.raises(KeyError):
         paper.market("DOGE/USD")
 
