@@ -142,8 +142,9 @@ class Context:
     def submit(self, intent: OrderIntent) -> str | None:
         """Send an order through the risk gate and the executor.
 
-        Returns the client order id, or None when the strategy is paused or a risk check vetoed the
-        order (the veto is stored and alerted). Sending happens in the background; the outcome
+        Returns the client order id, or None when the strategy is paused, a risk check vetoed the
+        order (the veto is stored and alerted), or the intent carries a client order id that an
+        earlier order already used (ids are never sent twice; look the order up with :meth:`order`). Sending happens in the background; the outcome
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
         """
         return self._bot.executor.submit(intent)

@@ -119,6 +119,11 @@ class Executor:
             intent = replace(intent, client_order_id=cid)  # risk checks see the id the order will carry
         if cid in self._active:
             return cid  # already on its way: idempotent
+        if intent.client_order_id is not None and self.order(cid) is not None:
+            # a strategy's own id that an earlier order (this run or a previous one) carried: never again
+            log.warning("strategy %s submitted client order id %s again; it is already stored, not sent",
+                        intent.strategy, cid)
+            return None
         if intent.exchange not in self._lanes:
             log.error("strategy %s sent an order to unknown exchange %s", intent.strategy, intent.exchange)
             return None

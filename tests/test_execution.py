@@ -120,7 +120,11 @@ async def test_same_client_id_is_never_sent_twice(bot):
     assert ctx.submit(intent("d-1")) == "d-1"
     assert ctx.submit(intent("d-1")) == "d-1"
     await wait_for(lambda: final_status(bot, "d-1") is OrderStatus.OPEN)
-    ctx.submit(intent("d-1"))  # after it was sent: the store already has it
+    assert ctx.submit(intent("d-1")) == "d-1"  # resting: still the same live order
+    bot.executor.flush()
+    bot.executor._active.clear()  # as after a restart: only the store knows the id
+    bot.executor._dirty.clear()
+    assert ctx.submit(intent("d-1")) is None
     await wait_for(lambda: not bot.executor._lanes["v"].queue.qsize())
     bot.executor.flush()
     assert venue(bot).submissions["d-1"] == 1
