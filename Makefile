@@ -1,6 +1,6 @@
 # Two commands do all their own set-up: `make run` and `make test`.
 # The virtualenv (.venv) is created on first use and refreshed when pyproject.toml or
-# constraints.txt change. Pass extra arguments with ARGS, e.g. make run ARGS="--for 60s".
+# constraints.txt change (or the Kraken C fast path, built in place by pip). Pass extra arguments with ARGS, e.g. make run ARGS="--for 60s".
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt plugins/kraken/_fastbook.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arbot needs Python >= 3.11; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

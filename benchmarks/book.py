@@ -5,25 +5,37 @@ near the touch, some deletes (with the level that comes into view sent alongside
 does), some price moves that sweep levels, and Kraken's CRC32 checksum on every message. The
 frames are JSON text with numbers at the pair's precision (qty ``0.10000000`` keeps its zeros).
 
-Three runs over the same frames, checksum verification on in each:
+Runs over the same frames, checksum verification on in each:
 
-* ``arbot``: ``plugins.kraken.book.KrakenBooks.handle`` (msgspec raw numbers -> integer units,
-  dict + sorted list per side, cached per-level checksum text);
+* ``arbot``: ``plugins.kraken.book.KrakenBooks.handle`` as the plugin runs it: the C fast path
+  (``plugins/kraken/_fastbook.c``) when it is built, else Python;
+* ``arbot-py``: the same handler with the C build switched off (msgspec raw numbers -> integer
+  units, dict + sorted list per side, cached per-level checksum text), the pure Python figure;
+* ``arbot+bus``: the default handler plus what ``KrakenExchange`` does for each verified message
+  when the bus listens: the top ``publish_levels`` (10) as Decimals in a ``BookUpdate``;
 * ``sorteddict``: a plain baseline, json.loads with Decimal numbers into two
   ``sortedcontainers.SortedDict`` books, the checksum rebuilt from Decimal text each message;
-* ``cryptofeed``: only if cryptofeed is installed and its Kraken handler can be driven offline.
+* ``cryptofeed``: with ``--cryptofeed-python PY`` (a Python that has cryptofeed installed, e.g. a
+  separate venv: it is no dependency of arbot) or when cryptofeed is importable here. cryptofeed
+  2.4.1 (the newest on PyPI; there is no 3.x) speaks Kraken WebSocket v1 only, so the same stream
+  is converted to v1 frames (same prices, quantities and checksums, as text) and replayed
+  through its ``Kraken.message_handler`` with ``checksum_validation=True``, offline.
 
-Usage: ``.venv/bin/python benchmarks/book.py [--messages N] [--seed S]``. Ends with one
-``RESULT book key=value ...`` line.
+Usage: ``.venv/bin/python benchmarks/book.py [--messages N] [--seed S] [--cryptofeed-python PY]``.
+Ends with one ``RESULT book key=value ...`` line.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from decimal import Decimal
@@ -31,6 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.domain import BookUpdate  # noqa: E402
+from plugins.kraken import book as kraken_book  # noqa: E402
 from plugins.kraken.book import KrakenBooks  # noqa: E402
 
 SYMBOL = "BTC/USD"
@@ -136,15 +150,16 @@ class Venue:
 
     @staticmethod
     def _diff(before: list[int], after: list[int], book: dict[int, int], changed: dict[int, int]):
+        """Deletes first, then the levels that changed or came into view (Kraken's order)."""
         out = []
         was = set(before)
         now = set(after)
-        for p in after:
-            if p not in was or p in changed:
-                out.append((p, book[p]))
         for p in before:
             if p not in now and p not in book:  # deleted on the venue (not merely pushed out of view)
                 out.append((p, 0))
+        for p in after:
+            if p not in was or p in changed:
+                out.append((p, book[p]))
         return out
 
 
@@ -214,6 +229,7 @@ def run(name: str, handle, frames: list[bytes], sample_every: int = 100) -> dict
     try:
         samples = []
         clock = time.perf_counter_ns
+        cpu_start = time.process_time()
         start = clock()
         for i, frame in enumerate(frames):
             if i % sample_every == 0:
@@ -223,6 +239,7 @@ def run(name: str, handle, frames: list[bytes], sample_every: int = 100) -> dict
             else:
                 handle(frame)
         total_s = (clock() - start) / 1e9
+        cpu_s = time.process_time() - cpu_start
     finally:
         gc.enable()
     samples.sort()
@@ -231,9 +248,10 @@ def run(name: str, handle, frames: list[bytes], sample_every: int = 100) -> dict
         "p50_us": samples[len(samples) // 2] / 1000,
         "p99_us": samples[int(len(samples) * 0.99)] / 1000,
         "seconds": total_s,
+        "cpu_msgs_per_s": len(frames) / cpu_s if cpu_s > 0 else 0.0,
     }
     print(f"{name:<11} {result['msgs_per_s']:>12,.0f} msgs/s   p50 {result['p50_us']:6.2f} us   "
-          f"p99 {result['p99_us']:6.2f} us   ({total_s:.2f} s)")
+          f"p99 {result['p99_us']:6.2f} us   ({total_s:.2f} s wall; {result['cpu_msgs_per_s']:,.0f} msgs per CPU-s)")
     return result
 
 
@@ -250,14 +268,115 @@ def exact_digits_survive() -> str:
     return "qty 0.10000000 and 12345678.12345678 survive"
 
 
-def try_cryptofeed() -> str:
-    """cryptofeed 3.x's Kraken handler parses WebSocket v1 frames (arrays with "as"/"bs"/"a"/"b"/"c"),
-    so it cannot be fed this v2 stream as it is; comparing would mean translating the stream to v1."""
+# --- cryptofeed: its Kraken handler, offline, on the same stream as WebSocket v1 frames ---------------
+
+
+def to_v1(frames: list[bytes]) -> list[str]:
+    """The stream as Kraken WebSocket v1 book frames (what cryptofeed's Kraken handler parses).
+
+    Numbers keep their text (``parse_float=str``), so v1 carries the same digits and the v2
+    checksums hold: v1's checksum is the same algorithm over the same texts. The ``instrument``
+    frame has no v1 counterpart (v1 carries precision in the strings) and is dropped. An update's
+    changes and checksum go in one object, ``{"a": [...], "b": [...], "c": "crc"}``, which is
+    where cryptofeed looks for the checksum (it validates ``c`` only in the first object).
+    """
+    out = []
+    for frame in frames:
+        msg = json.loads(frame, parse_float=str)
+        if msg.get("channel") != "book":
+            continue
+        entry = msg["data"][0]
+        asks = [[lv["price"], lv["qty"], "1763773200.000000"] for lv in entry["asks"]]
+        bids = [[lv["price"], lv["qty"], "1763773200.000000"] for lv in entry["bids"]]
+        if msg["type"] == "snapshot":
+            body = {"as": asks, "bs": bids}
+        else:
+            body = {}
+            if asks:
+                body["a"] = asks
+            if bids:
+                body["b"] = bids
+            body["c"] = str(entry["checksum"])
+        out.append(json.dumps([0, body, f"book-{DEPTH}", "XBT/USD"], separators=(",", ":")))
+    return out
+
+
+CRYPTOFEED_DRIVER = r"""
+import asyncio, gc, json, sys, time
+from importlib.metadata import version
+from cryptofeed.defines import KRAKEN, L2_BOOK
+from cryptofeed.exceptions import BadChecksum
+from cryptofeed.exchanges import Kraken
+from cryptofeed.symbols import Symbols
+
+path, depth, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+frames = open(path).read().split("\n")
+syms, info = Kraken._parse_symbol_data({"result": {"XXBTZUSD": {"wsname": "XBT/USD"}}})
+Symbols.set(KRAKEN, syms, info)  # offline: no AssetPairs request
+books = [0]
+async def on_book(book, receipt):
+    books[0] += 1
+feed = Kraken(symbols=["BTC-USD"], channels=[L2_BOOK], callbacks={L2_BOOK: on_book}, max_depth=depth,
+              checksum_validation=True)
+async def main():
+    failed = 0
+    samples = []
+    handle = feed.message_handler
+    clock = time.perf_counter_ns
+    gc.collect()
+    gc.disable()
+    start = clock()
+    for i, frame in enumerate(frames):
+        t0 = clock() if i % every == 0 else 0
+        try:
+            await handle(frame, None, 1.0)
+        except BadChecksum:
+            failed += 1
+        if t0:
+            samples.append(clock() - t0)
+    total = clock() - start
+    gc.enable()
+    book = feed._l2_book["BTC-USD"].book
+    asks = [[str(p), str(q)] for p, q in book.asks.to_dict().items()]
+    print(json.dumps({"version": version("cryptofeed"), "messages": len(frames), "ns": total,
+                      "samples": sorted(samples), "checksum_failed": failed, "callbacks": books[0],
+                      "asks": asks}))
+asyncio.run(main())
+"""
+
+
+def run_cryptofeed(python: str, frames: list[bytes], sample_every: int = 100) -> dict | str:
+    """Replay the stream through cryptofeed's Kraken handler in ``python``; a dict, or why it could not."""
+    t0 = time.perf_counter()
+    v1 = to_v1(frames)
+    print(f"cryptofeed: {len(v1):,} v1 frames converted in {time.perf_counter() - t0:.1f} s; running in {python}")
+    with tempfile.NamedTemporaryFile("w", suffix=".v1", delete=False) as f:
+        f.write("\n".join(v1))
     try:
-        import cryptofeed  # noqa: F401
-    except ImportError:
-        return "not installed (and its Kraken handler speaks WebSocket v1, not these v2 frames)"
-    return "installed but not driven: its Kraken handler speaks WebSocket v1, not these v2 frames"
+        proc = subprocess.run([python, "-c", CRYPTOFEED_DRIVER, f.name, str(DEPTH), str(sample_every)],
+                              capture_output=True, text=True, timeout=3600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not run {python}: {exc}"
+    finally:
+        os.unlink(f.name)
+    if proc.returncode != 0:
+        return f"{python} failed: " + " | ".join(proc.stderr.strip().splitlines()[-3:])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    samples = out["samples"]
+    out["msgs_per_s"] = out["messages"] / (out["ns"] / 1e9)
+    out["p50_us"] = samples[len(samples) // 2] / 1000
+    out["p99_us"] = samples[int(len(samples) * 0.99)] / 1000
+    print(f"{'cryptofeed':<11} {out['msgs_per_s']:>12,.0f} msgs/s   p50 {out['p50_us']:6.2f} us   "
+          f"p99 {out['p99_us']:6.2f} us   ({out['ns'] / 1e9:.2f} s; cryptofeed {out['version']}, v1 frames)")
+    return out
+
+
+def cryptofeed_python(arg: str | None) -> str | None:
+    if arg:
+        return arg
+    if importlib.util.find_spec("cryptofeed") is not None:
+        return sys.executable
+    return None
 
 
 def calibration_us() -> float:
@@ -275,6 +394,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cryptofeed-python", metavar="PY",
+                        help="a Python with cryptofeed installed (e.g. /tmp/cfvenv/bin/python) for the comparison")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -282,11 +403,28 @@ def main() -> int:
     print(f"generated {len(frames):,} frames (depth {DEPTH}, seed {args.seed}) in {time.perf_counter() - t0:.1f} s; "
           f"{sum(map(len, frames)) / len(frames):.0f} bytes each on average")
 
+    accelerated = kraken_book._fastbook is not None
+    print("arbot fast path: " + ("C (plugins/kraken/_fastbook.c, built)" if accelerated
+                                 else "Python (the C build is absent)"))
     books = KrakenBooks(DEPTH, symbols=[SYMBOL])
     ours = run("arbot", books.handle, frames)
     c = books.counters
-    assert c.checksum_failed == 0 and c.malformed == 0, c
+    assert c.checksum_failed == 0 and c.malformed == 0 and c.checksum_ok == len(frames) - 1, c
     print(f"arbot counters: messages={c.messages} checksum_ok={c.checksum_ok} checksum_failed={c.checksum_failed}")
+    py_books = KrakenBooks(DEPTH, symbols=[SYMBOL], accelerate=False)
+    ours_py = run("arbot-py", py_books.handle, frames)
+    assert py_books.counters.checksum_ok == len(frames) - 1, py_books.counters
+    assert py_books.books[SYMBOL].levels(DEPTH) == books.books[SYMBOL].levels(DEPTH)
+    published: list[BookUpdate] = []
+
+    def publish(sb) -> None:  # what KrakenExchange._on_book hands the bus, minus the bus
+        bids, asks = sb.levels(10)
+        published[:] = [BookUpdate("kraken", sb.symbol, bids, asks, 0)]
+
+    bus_books = KrakenBooks(DEPTH, symbols=[SYMBOL], on_book=publish)
+    ours_bus = run("arbot+bus", bus_books.handle, frames)
+    assert bus_books.counters.checksum_ok == len(frames) - 1
+    assert (published[0].bids, published[0].asks) == books.books[SYMBOL].levels(10)
 
     baseline_book = SortedDictBook()
     base = run("sorteddict", baseline_book.handle, frames)
@@ -299,14 +437,40 @@ def main() -> int:
     print(f"exact: every message's checksum verified against the generator's text; final books agree with "
           f"the Decimal baseline level for level; {exact_digits_survive()}")
 
-    cf = try_cryptofeed()
-    print(f"cryptofeed: {cf}")
+    cf_fields = "cryptofeed=not_run"
+    py = cryptofeed_python(args.cryptofeed_python)
+    if py is None:
+        print("cryptofeed: not run: it is not importable here and no --cryptofeed-python was given (install it in a "
+              "separate venv: python -m venv /tmp/cfvenv && /tmp/cfvenv/bin/pip install cryptofeed; 2.4.1 is the "
+              "newest on PyPI, there is no 3.x; it speaks Kraken WebSocket v1, so the stream is converted for it)")
+    else:
+        cf = run_cryptofeed(py, frames)
+        if isinstance(cf, str):
+            print(f"cryptofeed: not compared: {cf}")
+            cf_fields = "cryptofeed=failed"
+        else:
+            cf_asks = [tuple(level) for level in cf["asks"]]
+            same = cf_asks == ours_levels
+            print(f"cryptofeed: {cf['messages']:,} messages, checksum_failed={cf['checksum_failed']}, "
+                  f"final asks {'equal ours' if same else 'DIFFER from ours'}; arbot is "
+                  f"{ours['msgs_per_s'] / cf['msgs_per_s']:.1f}x its rate (pure Python arbot: "
+                  f"{ours_py['msgs_per_s'] / cf['msgs_per_s']:.1f}x)")
+            cf_fields = (f"cryptofeed_version={cf['version']} cryptofeed_msgs_per_s={cf['msgs_per_s']:.0f} "
+                         f"cryptofeed_p50_us={cf['p50_us']:.2f} cryptofeed_p99_us={cf['p99_us']:.2f} "
+                         f"ratio_vs_cryptofeed={ours['msgs_per_s'] / cf['msgs_per_s']:.2f} "
+                         f"py_ratio_vs_cryptofeed={ours_py['msgs_per_s'] / cf['msgs_per_s']:.2f} "
+                         f"cryptofeed_checksum_failed={cf['checksum_failed']} cryptofeed_format=ws_v1")
     calib = calibration_us()
     print(f"calibration: sum(range(100)) takes {calib:.2f} us here (about 0.6-0.8 us on a current desktop CPU)")
     ratio = ours["msgs_per_s"] / base["msgs_per_s"]
     print(f"RESULT book messages={len(frames)} msgs_per_s={ours['msgs_per_s']:.0f} p50_us={ours['p50_us']:.2f} "
-          f"p99_us={ours['p99_us']:.2f} baseline_msgs_per_s={base['msgs_per_s']:.0f} "
-          f"ratio_vs_sorteddict={ratio:.2f} checksum=on cryptofeed=not_comparable calibration_us={calib:.2f}")
+          f"p99_us={ours['p99_us']:.2f} cpu_msgs_per_s={ours['cpu_msgs_per_s']:.0f} "
+          f"fast_path={'c' if accelerated else 'python'} "
+          f"py_msgs_per_s={ours_py['msgs_per_s']:.0f} py_p50_us={ours_py['p50_us']:.2f} "
+          f"py_p99_us={ours_py['p99_us']:.2f} bus_msgs_per_s={ours_bus['msgs_per_s']:.0f} "
+          f"baseline_msgs_per_s={base['msgs_per_s']:.0f} "
+          f"ratio_vs_sorteddict={ratio:.2f} py_ratio_vs_sorteddict={ours_py['msgs_per_s'] / base['msgs_per_s']:.2f} "
+          f"checksum=on {cf_fields} calibration_us={calib:.2f}")
     return 0
 
 

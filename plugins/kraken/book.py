@@ -14,6 +14,17 @@
   precision is a malformed message, not a rounding;
 * the book is truncated to the subscribed depth after every message, as Kraken documents.
 
+Three paths, one behaviour (``tests/plugins/kraken/test_kraken_book_paths.py`` feeds them the same
+frames, odd ones included, and compares books, counters and callbacks after each):
+
+* the C fast path (``_fastbook.c``, built by ``pip install`` when a compiler is there): a book
+  update in exactly the shape Kraken sends, for a book in sync, parsed, applied to the same lists
+  and dicts and verified in one call; anything else is refused untouched and goes on to
+* the Python fast path: a decoder that accepts only a book update (any field order), then
+* the general path: an envelope decoder routes the frame by channel.
+
+The Python code is the reference; without the C build the plugin behaves the same, slower.
+
 On a checksum mismatch the symbol's book is dropped, ``on_resync(symbol, reason)`` is called once
 (the connection resubscribes; a replay just counts), and book messages for that symbol are
 ignored until the next snapshot. Malformed and unexpected messages are counted and logged, never
@@ -28,15 +39,22 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 import msgspec
 
 from bot.book import OrderBook, from_units
 
+try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
+    from . import _fastbook
+except ImportError:  # pragma: no cover - depends on the build
+    _fastbook = None
+
 log = logging.getLogger("arbot.kraken.book")
 
 CHECKSUM_LEVELS = 10
 _PRICE_CACHE_MAX = 100_000
+_DECIMAL_CACHE_MAX = 100_000
 _POW10 = [10**i for i in range(40)]
 
 
@@ -45,12 +63,12 @@ _POW10 = [10**i for i in range(40)]
 _NULL = msgspec.Raw(b"null")
 
 
-class _Level(msgspec.Struct):
+class _Level(msgspec.Struct, gc=False):
     price: msgspec.Raw
     qty: msgspec.Raw
 
 
-class _BookData(msgspec.Struct):
+class _BookData(msgspec.Struct, gc=False):
     symbol: str
     bids: list[_Level] = []
     asks: list[_Level] = []
@@ -58,9 +76,11 @@ class _BookData(msgspec.Struct):
     timestamp: str = ""
 
 
-class _BookMessage(msgspec.Struct):
-    channel: str
-    type: str
+class _Update(msgspec.Struct, gc=False):
+    """The fast path's type: a book update and nothing else (anything else fails to decode)."""
+
+    channel: Literal["book"]
+    type: Literal["update"]
     data: list[_BookData]
 
 
@@ -92,11 +112,10 @@ class _Envelope(msgspec.Struct):
     error: str | None = None
 
 
-_decode_book = msgspec.json.Decoder(_BookMessage).decode
+_decode_update = msgspec.json.Decoder(_Update).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_book_data = msgspec.json.Decoder(list[_BookData]).decode
 _decode_instrument = msgspec.json.Decoder(_InstrumentData).decode
-_BOOK_PREFIXES = (b'{"channel":"book","type":', '{"channel":"book","type":')
 
 
 class Malformed(ValueError):
@@ -128,12 +147,12 @@ def units(raw: msgspec.Raw | bytes | str, decimals: int) -> int:
     return n
 
 
-def _price_entry(text: bytes, decimals: int) -> tuple[int, bytes]:
-    """A price's units and its checksum text (digits without the dot and leading zeros)."""
+def _price_entry(text: bytes, decimals: int, sign: int) -> tuple[int, int, bytes]:
+    """A price's units, its sort key on its side (``sign * units``) and its checksum text."""
     p = units(text, decimals)
     if p <= 0:
         raise Malformed(f"price must be > 0, got {text!r}")
-    return p, str(p).encode()
+    return p, sign * p, str(p).encode()
 
 
 def _units_slow(text: bytes | str, decimals: int) -> int:
@@ -186,37 +205,134 @@ class Counters:
         self.by_reason[key] = self.by_reason.get(key, 0) + 1
 
 
-class SymbolBook:
-    """One symbol's book plus the checksum text of each level, kept in price order beside the keys.
+class _Side:
+    """One side of a symbol's book as the hot path sees it.
 
-    ``bid_frags[i]`` is the checksum text of the level at ``book.bid_keys[i]`` (likewise asks), so
-    a side's part of the checksum is ``b"".join(frags[:10])``: a slice, no look-up per level.
+    ``keys`` and ``qty`` are the :class:`bot.book.OrderBook`'s own sorted key list and ``price ->
+    qty`` dict for that side (bids keyed by the negated price, so both lists ascend from the best
+    level); ``frags[i]`` is the checksum text of the level at ``keys[i]``, so the side's part of
+    the checksum is ``b"".join(frags[:10])``: a slice, no look-up per level. ``prices`` caches
+    each price text as received -> ``(units, key, checksum text)``: prices repeat, so most are
+    parsed once.
     """
 
-    __slots__ = ("symbol", "book", "bid_frags", "ask_frags", "synced", "checksum", "bids_dirty", "asks_dirty",
-                 "_bid_bytes", "_ask_crc", "prices")
+    __slots__ = ("keys", "qty", "frags", "prices", "sign", "pd", "qd", "qdot", "depth", "dirty")
+
+    def __init__(self, keys: list[int], qty: dict[int, int], sign: int, pd: int, qd: int, depth: int):
+        self.keys = keys
+        self.qty = qty
+        self.frags: list[bytes] = []
+        self.prices: dict[bytes, tuple[int, int, bytes]] = {}
+        self.sign = sign
+        self.pd = pd
+        self.qd = qd
+        self.qdot = -qd - 1
+        """Where the ``.`` of a quantity with exactly ``qd`` decimals is (from the end)."""
+        self.depth = depth
+        self.dirty = True
+        """A change reached the top 10 since the checksum text was last built."""
+
+    def clear(self) -> None:
+        self.keys.clear()
+        self.qty.clear()
+        self.frags.clear()
+        self.dirty = True
+
+    def apply(self, levels: list[_Level]) -> None:
+        """Apply one message's level changes to this side, then truncate it to the depth.
+
+        A quantity with exactly the pair's decimals (what Kraken sends) is its digits without the
+        dot (``int`` keeps every digit; the same digits without leading zeros are its checksum
+        text). Anything else -- fewer decimals, an exponent, a string -- goes through
+        :func:`units`, which accepts what is exact and raises :class:`Malformed` for the rest.
+        """
+        keys = self.keys
+        book = self.qty
+        frags = self.frags
+        prices = self.prices
+        qdot = self.qdot
+        for level in levels:
+            t = bytes(level.price)
+            hit = prices.get(t)
+            if hit is None:
+                if len(prices) >= _PRICE_CACHE_MAX:
+                    prices.clear()
+                hit = prices[t] = _price_entry(t, self.pd, self.sign)
+            p, k, ptext = hit
+            t = bytes(level.qty)
+            try:
+                if t[qdot] != 46:  # b"."
+                    raise IndexError
+                qtext = t.replace(b".", b"").lstrip(b"0")
+                q = int(qtext) if qtext else 0
+            except (IndexError, ValueError):
+                q = units(t, self.qd)
+                qtext = str(q).encode()
+            if q > 0:
+                i = bisect_left(keys, k)
+                if p in book:
+                    frags[i] = ptext + qtext
+                else:
+                    keys.insert(i, k)
+                    frags.insert(i, ptext + qtext)
+                book[p] = q
+                if i < CHECKSUM_LEVELS:
+                    self.dirty = True
+            elif q:
+                raise Malformed(f"negative qty {t!r}")
+            elif p in book:
+                del book[p]
+                i = bisect_left(keys, k)
+                del keys[i]
+                del frags[i]
+                if i < CHECKSUM_LEVELS:
+                    self.dirty = True
+        depth = self.depth
+        if len(keys) > depth:  # never reaches the top 10: Kraken's depths are all >= 10
+            sign = self.sign
+            for k in keys[depth:]:
+                del book[sign * k]
+            del keys[depth:]
+            del frags[depth:]
+
+    def text(self) -> bytes:
+        """This side's part of the checksum text (its top 10 levels)."""
+        return b"".join(self.frags[:CHECKSUM_LEVELS])
+
+
+class SymbolBook:
+    """One symbol's :class:`bot.book.OrderBook` plus what verifying Kraken's checksum needs."""
+
+    __slots__ = ("symbol", "key", "book", "bids", "asks", "synced", "checksum", "_bid_text", "_ask_crc", "_pdec",
+                 "_qdec")
 
     def __init__(self, symbol: str, info: PairInfo, depth: int):
         self.symbol = symbol
-        self.book = OrderBook(info.price_precision, info.qty_precision, depth)
-        self.bid_frags: list[bytes] = []
-        """Checksum text (price digits + qty digits) of each bid level, best first."""
-        self.ask_frags: list[bytes] = []
-        self.prices: dict[bytes, tuple[int, bytes]] = {}
-        """Price text as received -> (units, checksum text): prices repeat, so most are parsed once."""
+        self.key = symbol.encode()
+        """The symbol as it appears in a frame (the C fast path looks books up by it)."""
+        self.book = book = OrderBook(info.price_precision, info.qty_precision, depth)
+        pd, qd = info.price_precision, info.qty_precision
+        self.bids = _Side(book.bid_keys, book.bids, -1, pd, qd, depth)
+        self.asks = _Side(book.ask_keys, book.asks, 1, pd, qd, depth)
         self.synced = False
         """True from a verified snapshot until a mismatch or a disconnect."""
         self.checksum: int | None = None
-        self.bids_dirty = self.asks_dirty = True
-        """A change reached a side's top 10: its part of the checksum must be rebuilt."""
-        self._bid_bytes = b""
+        """The last verified checksum."""
+        self._bid_text = b""
         self._ask_crc = 0
+        self._pdec: dict[int, Decimal] = {}
+        """Price units -> Decimal, and below qty units -> Decimal, for :meth:`levels` (Decimals are immutable)."""
+        self._qdec: dict[int, Decimal] = {}
 
     def clear(self) -> None:
-        self.book.clear()
-        self.bid_frags.clear()
-        self.ask_frags.clear()
-        self.bids_dirty = self.asks_dirty = True
+        self.bids.clear()
+        self.asks.clear()
+
+    def fast_state(self) -> list:
+        """What the C fast path works on: this book's lists and dicts (see ``_fastbook.c``)."""
+        b, a = self.bids, self.asks
+        return [self, b, a, b.keys, b.qty, b.frags, b.prices, a.keys, a.qty, a.frags, a.prices,
+                b.pd, b.qd, b.depth, _price_entry]
 
     def compute_checksum(self) -> int:
         """Kraken's CRC32 of the top 10 asks then the top 10 bids.
@@ -224,21 +340,44 @@ class SymbolBook:
         CRC32 continues across the two halves (``crc32(bids, crc32(asks))``), so a side whose top
         10 did not change reuses its part from the previous message.
         """
-        if self.asks_dirty:
-            self._ask_crc = zlib.crc32(b"".join(self.ask_frags[:CHECKSUM_LEVELS]))
-            self.asks_dirty = False
-        if self.bids_dirty:
-            self._bid_bytes = b"".join(self.bid_frags[:CHECKSUM_LEVELS])
-            self.bids_dirty = False
-        return zlib.crc32(self._bid_bytes, self._ask_crc)
+        asks = self.asks
+        if asks.dirty:
+            self._ask_crc = zlib.crc32(asks.text())
+            asks.dirty = False
+        bids = self.bids
+        if bids.dirty:
+            self._bid_text = bids.text()
+            bids.dirty = False
+        return zlib.crc32(self._bid_text, self._ask_crc)
 
     def levels(self, n: int) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
-        """The best ``n`` levels of each side as Decimals at the pair's precision."""
+        """The best ``n`` levels of each side as Decimals at the pair's precision (trailing zeros kept).
+
+        Called for every verified message when the bus listens, so each Decimal is made once per
+        price or quantity and reused: from one message to the next most published levels are the same.
+        """
         book = self.book
+        pdec, qdec = self._pdec, self._qdec
+        if len(pdec) > _DECIMAL_CACHE_MAX:
+            pdec.clear()
+        if len(qdec) > _DECIMAL_CACHE_MAX:
+            qdec.clear()
         pd, qd = book.price_decimals, book.qty_decimals
-        bids = tuple((from_units(-k, pd), from_units(book.bids[-k], qd)) for k in book.bid_keys[:n])
-        asks = tuple((from_units(k, pd), from_units(book.asks[k], qd)) for k in book.ask_keys[:n])
-        return bids, asks
+        out = []
+        for keys, qty, sign in ((book.bid_keys, book.bids, -1), (book.ask_keys, book.asks, 1)):
+            side = []
+            for k in keys[:n]:
+                p = sign * k
+                q = qty[p]
+                price = pdec.get(p)
+                if price is None:
+                    price = pdec[p] = from_units(p, pd)
+                size = qdec.get(q)
+                if size is None:
+                    size = qdec[q] = from_units(q, qd)
+                side.append((price, size))
+            out.append(tuple(side))
+        return out[0], out[1]
 
 
 BookCallback = Callable[[SymbolBook], None]
@@ -251,14 +390,21 @@ class KrakenBooks:
     ``on_book(symbol_book)`` runs after each verified change; ``on_resync(symbol, reason)`` when a
     symbol needs a fresh snapshot (checksum mismatch, precision change, book before instrument).
     ``verify=False`` skips the checksum (benchmarks compare; the live feed always verifies).
+    ``fast=False`` sends every frame down the general path, ``accelerate=False`` keeps the fast
+    path in Python even when the C build is there (tests compare the three).
     """
 
     def __init__(self, depth: int, on_book: BookCallback | None = None, on_resync: ResyncCallback | None = None,
-                 verify: bool = True, symbols: list[str] | None = None):
+                 verify: bool = True, symbols: list[str] | None = None, fast: bool = True,
+                 accelerate: bool = True):
         self.depth = depth
         self.on_book = on_book
         self.on_resync = on_resync
         self.verify = verify
+        self.fast = fast and verify
+        self._accel = _fastbook.update if (_fastbook is not None and accelerate and self.fast) else None
+        self._live: dict[bytes, list] = {}
+        """Books in sync, by symbol bytes -> :meth:`SymbolBook.fast_state` (only these take the C path)."""
         self.symbols = set(symbols) if symbols is not None else None
         """Symbols we subscribed to; book data for any other is unexpected (None: accept all)."""
         self.pairs: dict[str, PairInfo] = {}
@@ -269,16 +415,67 @@ class KrakenBooks:
     # --- entry point ------------------------------------------------------------------------
 
     def handle(self, frame: str | bytes) -> None:
-        """Process one frame. Never raises for bad input: it is counted in :attr:`counters`."""
-        self.counters.messages += 1
+        """Process one frame. Never raises for bad input: it is counted in :attr:`counters`.
+
+        The fast path is the frame Kraken sends most: a ``book`` ``update`` with one symbol's
+        entry, for a book that is in sync. It is decoded by a type that accepts nothing else
+        (any other frame fails to decode and takes the general path, :meth:`_route`), and applies
+        and verifies the levels with the same :class:`_Side` code as the general path.
+        """
+        counters = self.counters
+        counters.messages += 1
         try:
-            if frame.startswith(_BOOK_PREFIXES[0] if isinstance(frame, bytes) else _BOOK_PREFIXES[1]):
-                try:
-                    message = _decode_book(frame)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    self._route(frame)  # fields in another order, or not a book message after all
+            if self._accel is not None:
+                done = self._accel(frame, self._live)
+                if done is not None:
+                    sb, crc = done
+                    counters.book_messages += 1
+                    if crc is None:
+                        self._mismatch(sb, "checksum mismatch", "update")
+                        return
+                    counters.checksum_ok += 1
+                    sb.checksum = crc
+                    if self.on_book is not None:
+                        self.on_book(sb)
                     return
-                self._on_book(message.type, message.data)
+            if self.fast:
+                try:
+                    message = _decode_update(frame)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    self._route(frame)
+                    return
+                data = message.data
+                if len(data) == 1:
+                    entry = data[0]
+                    sb = self.books.get(entry.symbol)
+                    crc = entry.checksum
+                    if sb is not None and sb.synced and crc is not None:
+                        counters.book_messages += 1
+                        try:
+                            if entry.bids:
+                                sb.bids.apply(entry.bids)
+                            if entry.asks:
+                                sb.asks.apply(entry.asks)
+                        except Exception:
+                            self._untrusted(sb)
+                            raise
+                        asks = sb.asks
+                        if asks.dirty:
+                            sb._ask_crc = zlib.crc32(b"".join(asks.frags[:CHECKSUM_LEVELS]))
+                            asks.dirty = False
+                        bids = sb.bids
+                        if bids.dirty:
+                            sb._bid_text = b"".join(bids.frags[:CHECKSUM_LEVELS])
+                            bids.dirty = False
+                        if zlib.crc32(sb._bid_text, sb._ask_crc) != crc:
+                            self._mismatch(sb, "checksum mismatch", "update")
+                            return
+                        counters.checksum_ok += 1
+                        sb.checksum = crc
+                        if self.on_book is not None:
+                            self.on_book(sb)
+                        return
+                self._on_book("update", data)
             else:
                 self._route(frame)
         except Malformed as exc:
@@ -291,7 +488,7 @@ class KrakenBooks:
     def reset(self, reason: str = "disconnected") -> None:
         """Forget every book (the connection dropped): each symbol waits for a new snapshot."""
         for sb in self.books.values():
-            sb.synced = False
+            self._set_synced(sb, False)
             sb.clear()
 
     # --- routing ----------------------------------------------------------------------------
@@ -343,6 +540,7 @@ class KrakenBooks:
             sb = self.books.get(pair.symbol)
             if sb is not None and (old is None or old.price_precision != info.price_precision
                                    or old.qty_precision != info.qty_precision):
+                self._set_synced(sb, False)
                 del self.books[pair.symbol]  # precision changed: the book must be rebuilt from a snapshot
                 self._resync(pair.symbol, "instrument precision changed")
 
@@ -374,113 +572,46 @@ class KrakenBooks:
                 counters.count("ignored", "update while waiting for a snapshot")
                 continue
             try:
-                self._apply(sb, entry)
-            except Malformed:
-                sb.synced = False  # half-applied: the book can no longer be trusted
-                self._resync(symbol, "malformed book message")
+                if entry.bids:
+                    sb.bids.apply(entry.bids)
+                if entry.asks:
+                    sb.asks.apply(entry.asks)
+            except Exception:
+                self._untrusted(sb)
                 raise
             if self.verify:
-                if entry.checksum is None or sb.compute_checksum() != entry.checksum:
-                    counters.checksum_failed += 1
-                    sb.synced = False
-                    sb.clear()
-                    reason = "checksum missing" if entry.checksum is None else "checksum mismatch"
-                    log.warning("kraken %s book %s (%s): resubscribing", symbol, reason, kind)
-                    self._resync(symbol, reason)
+                if entry.checksum is None:
+                    self._mismatch(sb, "checksum missing", kind)
+                    continue
+                if sb.compute_checksum() != entry.checksum:
+                    self._mismatch(sb, "checksum mismatch", kind)
                     continue
                 counters.checksum_ok += 1
-            sb.synced = True
+            if not sb.synced:
+                self._set_synced(sb, True)
             sb.checksum = entry.checksum
             if self.on_book is not None:
                 self.on_book(sb)
 
-    def _apply(self, sb: SymbolBook, entry: _BookData) -> None:
-        # Inlined fast path of units(): a JSON number with exactly the pair's decimals (what Kraken
-        # sends) is its digits without the dot; anything else goes through units(). Keys, dict and
-        # checksum text are updated together (the OrderBook's set_bid/set_ask plus the text).
-        book = sb.book
-        pd = book.price_decimals
-        qd = book.qty_decimals
-        prices = sb.prices
-        if len(prices) > _PRICE_CACHE_MAX:
-            prices.clear()
-        if entry.bids:
-            bids = book.bids
-            bid_keys = book.bid_keys
-            bid_frags = sb.bid_frags
-            for level in entry.bids:
-                t = bytes(level.price)
-                hit = prices.get(t)
-                if hit is None:
-                    hit = prices[t] = _price_entry(t, pd)
-                p, ptext = hit
-                t = bytes(level.qty)
-                d = t.find(b".")
-                if d > 0 and len(t) - d - 1 == qd:
-                    qtext = t.replace(b".", b"").lstrip(b"0")
-                    q = int(qtext) if qtext else 0
-                else:
-                    q = units(t, qd)
-                    qtext = str(q).encode() if q else b""
-                if q < 0:
-                    raise Malformed("negative qty")
-                if q:
-                    i = bisect_left(bid_keys, -p)
-                    if p in bids:
-                        bid_frags[i] = ptext + qtext
-                    else:
-                        bid_keys.insert(i, -p)
-                        bid_frags.insert(i, ptext + qtext)
-                    bids[p] = q
-                    if i < CHECKSUM_LEVELS:
-                        sb.bids_dirty = True
-                elif bids.pop(p, None) is not None:
-                    i = bisect_left(bid_keys, -p)
-                    del bid_keys[i]
-                    del bid_frags[i]
-                    if i < CHECKSUM_LEVELS:
-                        sb.bids_dirty = True
-        if entry.asks:
-            asks = book.asks
-            ask_keys = book.ask_keys
-            ask_frags = sb.ask_frags
-            for level in entry.asks:
-                t = bytes(level.price)
-                hit = prices.get(t)
-                if hit is None:
-                    hit = prices[t] = _price_entry(t, pd)
-                p, ptext = hit
-                t = bytes(level.qty)
-                d = t.find(b".")
-                if d > 0 and len(t) - d - 1 == qd:
-                    qtext = t.replace(b".", b"").lstrip(b"0")
-                    q = int(qtext) if qtext else 0
-                else:
-                    q = units(t, qd)
-                    qtext = str(q).encode() if q else b""
-                if q < 0:
-                    raise Malformed("negative qty")
-                if q:
-                    i = bisect_left(ask_keys, p)
-                    if p in asks:
-                        ask_frags[i] = ptext + qtext
-                    else:
-                        ask_keys.insert(i, p)
-                        ask_frags.insert(i, ptext + qtext)
-                    asks[p] = q
-                    if i < CHECKSUM_LEVELS:
-                        sb.asks_dirty = True
-                elif asks.pop(p, None) is not None:
-                    i = bisect_left(ask_keys, p)
-                    del ask_keys[i]
-                    del ask_frags[i]
-                    if i < CHECKSUM_LEVELS:
-                        sb.asks_dirty = True
-        depth = book.depth
-        if len(book.bid_keys) > depth or len(book.ask_keys) > depth:
-            del sb.bid_frags[depth:]
-            del sb.ask_frags[depth:]
-            book.truncate()
+    def _untrusted(self, sb: SymbolBook) -> None:
+        """A message failed half-way through: the book can no longer be trusted."""
+        self._set_synced(sb, False)
+        sb.clear()
+        self._resync(sb.symbol, "malformed book message")
+
+    def _mismatch(self, sb: SymbolBook, reason: str, kind: str) -> None:
+        self.counters.checksum_failed += 1
+        self._set_synced(sb, False)
+        sb.clear()
+        log.warning("kraken %s book %s (%s): resubscribing", sb.symbol, reason, kind)
+        self._resync(sb.symbol, reason)
+
+    def _set_synced(self, sb: SymbolBook, synced: bool) -> None:
+        sb.synced = synced
+        if synced:
+            self._live[sb.key] = sb.fast_state()
+        else:
+            self._live.pop(sb.key, None)
 
     def _resync(self, symbol: str, reason: str) -> None:
         self.counters.count("resyncs", reason)
