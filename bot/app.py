@@ -245,7 +245,7 @@ class Bot:
         strategy = self.strategies.get(strategy_name)
         if strategy is not None and strategy_name not in self._failed:
             self._guard(strategy_name, strategy.on_fill, fill)
-        self.alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
+        self.alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {_shown(fill.price)}",
                    source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
 
     def _dispatch_update(self, strategy_name: str, update) -> None:
@@ -463,3 +463,9 @@ class Bot:
         else:
             self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
 
+
+def _shown(price: Decimal) -> str:
+    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
+    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
+        return str(price)
+    return f"~{price.quantize(Decimal('1e-10')).normalize()}"

@@ -216,6 +216,7 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one INFO line per job run is noise
     redact.install()
     argv = sys.argv[1:] if argv is None else argv
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)

@@ -218,3 +218,11 @@ async def test_per_user_rate_limit(make_bot):
     assert (await bot.commands.dispatch(Caller("tg", "8", "viewer"), "help", [])).ok  # per user
     clock.advance(60)
     assert (await bot.commands.dispatch(viewer, "help", [])).ok
+
+
+def test_fill_prices_are_shown_exact_unless_they_are_a_long_ratio():
+    from bot.app import _shown
+
+    assert _shown(Decimal("150.49")) == "150.49"
+    assert _shown(Decimal("0.10000000")) == "0.10000000"
+    assert _shown(Decimal("1501.123828") / Decimal("9.9")) == "~151.6286694949"
