@@ -321,6 +321,12 @@ class Pricer:
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
         self._memo: dict[Direction, tuple] = {}
+        self._fees: tuple[Decimal, Decimal] = (ZERO, ZERO)
+        with localcontext(_EXACT):  # the SOL fees in quote at a fixed SOL price (when SOL is not the base)
+            sol = self._sol_price or ZERO
+            self._fixed_fees = (self._network_sol * sol, self._priority_sol * sol)
+        self._fees_touch: tuple | None = None
+        """The (best bid, best ask) ``_fees`` were converted at (None: not valid for any book)."""
         """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
         """Per direction, the ladder index (size / size_step) that netted the most last time."""
 
@@ -354,6 +360,7 @@ class Pricer:
         self._sell = {}
         self._buy = {}
         self._memo = {}
+        self._fees_touch = None  # an empty book's SOL price is the pool mid
         try:
             self._mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
@@ -366,20 +373,49 @@ class Pricer:
         self._slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-pool.quote_decimals)
         self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
 
+    def prepare(self) -> None:
+        """Quote the smallest ladder size both ways for this pool state, where not done yet.
+
+        Every tick with an edge prices the smallest size (a tick without a marginal edge prices
+        only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
+        tick whose edge changes sides does not pay a CLMM quote. The strategy calls this after a
+        pool update's decision.
+        """
+        if self._mid is None:
+            return
+        kmin = self._kmin
+        with localcontext(_EXACT):
+            q = self._step * kmin
+            for side, cache in ((Side.SELL, self._sell), (Side.BUY, self._buy)):
+                quote = cache.get(kmin)
+                if quote is None:
+                    quote = cache[kmin] = self._quote_size(side, kmin)
+                if quote.__class__ is _Quote and quote.estimate is None:
+                    self._settle(quote, side is Side.SELL, q)
+
     # --- the hot path -------------------------------------------------------------------------
 
     def evaluate(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation, Evaluation]:
         """Both directions on this book and the current pool: (buy-cex-sell-dex, buy-dex-sell-cex)."""
-        with localcontext(_EXACT):
-            if self._mid is None:
-                return (self._nothing(Direction.BUY_CEX_SELL_DEX, self._pool_problem),
-                        self._nothing(Direction.BUY_DEX_SELL_CEX, self._pool_problem))
-            sol_price = self._sol_price
-            if sol_price is None:
-                sol_price = book.mid or book.best_bid or book.best_ask or self._mid
-            fees = (self._network_sol * sol_price, self._priority_sol * sol_price)
-            return (self._direction(Direction.BUY_CEX_SELL_DEX, book.asks, inventory, fees),
-                    self._direction(Direction.BUY_DEX_SELL_CEX, book.bids, inventory, fees))
+        if self._mid is None:
+            return (self._nothing(Direction.BUY_CEX_SELL_DEX, self._pool_problem),
+                    self._nothing(Direction.BUY_DEX_SELL_CEX, self._pool_problem))
+        # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base)
+        bids, asks = book.bids, book.asks
+        sol_price = self._sol_price
+        if sol_price is not None:
+            fees = self._fixed_fees
+        else:
+            touch = (bids[0][0] if bids else None, asks[0][0] if asks else None)
+            if touch == self._fees_touch:
+                fees = self._fees
+            else:
+                with localcontext(_EXACT):
+                    sol_price = book.mid or book.best_bid or book.best_ask or self._mid
+                    fees = self._fees = (self._network_sol * sol_price, self._priority_sol * sol_price)
+                self._fees_touch = touch
+        return (self._direction(Direction.BUY_CEX_SELL_DEX, asks, inventory, fees),
+                self._direction(Direction.BUY_DEX_SELL_CEX, bids, inventory, fees))
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
         """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
@@ -436,7 +472,8 @@ class Pricer:
                         if price == read[n][0] and qty >= need:
                             return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
-        ev = self._direction_uncached(direction, levels, inv, fees, span)
+        with localcontext(_EXACT):
+            ev = self._direction_uncached(direction, levels, inv, fees, span)
         self._memo[direction] = (inv, fees, levels[:span[0]], span[1], span[2], ev)
         return ev
 
@@ -770,24 +807,28 @@ class Pricer:
                  ("latency haircut", haircut))
         net_bps = _bps(net, notional)
         if quote.estimate is None:  # once per ladder size and pool state
-            tolerance = self._dex_tolerance
-            if buy_cex:  # minimum out, rounded down; so is the average price it is written as
-                limit_units = int((quote.quote_units * (BPS - tolerance) / BPS).to_integral_value(ROUND_FLOOR))
-                limit_quote = from_units(limit_units, self._quote_decimals)
-                limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_FLOOR)
-            else:  # maximum in, rounded up
-                limit_units = int((quote.quote_units * (BPS + tolerance) / BPS).to_integral_value(ROUND_CEILING))
-                limit_quote = from_units(limit_units, self._quote_decimals)
-                limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_CEILING)
-            quote.limit = (limit_price, limit_quote)
-            quote.estimate = SwapEstimate(direction.dex_side, q, quote.amount, quote.fee, quote.impact, mid,
-                                          quote.base_units, quote.quote_units, quote.pool_after)
+            self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
         cex_side, dex_side = _SIDES[direction]
         return Evaluation(direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
                           limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
                           limit_quote, limited_by)
+
+    def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
+        """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""
+        tolerance = self._dex_tolerance
+        if buy_cex:  # minimum out, rounded down; so is the average price it is written as
+            limit_units = int((quote.quote_units * (BPS - tolerance) / BPS).to_integral_value(ROUND_FLOOR))
+            limit_quote = from_units(limit_units, self._quote_decimals)
+            limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_FLOOR)
+        else:  # maximum in, rounded up
+            limit_units = int((quote.quote_units * (BPS + tolerance) / BPS).to_integral_value(ROUND_CEILING))
+            limit_quote = from_units(limit_units, self._quote_decimals)
+            limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_CEILING)
+        quote.limit = (limit_price, limit_quote)
+        quote.estimate = SwapEstimate(Side.SELL if buy_cex else Side.BUY, q, quote.amount, quote.fee, quote.impact,
+                                      self._mid, quote.base_units, quote.quote_units, quote.pool_after)
 
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""

@@ -85,6 +85,8 @@ class ArbStrategy(Strategy):
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
         self.last_reason = ""
+        self._last_pair: tuple = ()
+        self._last_best: Evaluation | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class ArbStrategy(Strategy):
         self.pricer = Pricer(s, market, self.base, self.quote)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
         self._running = True
+        self._loop = asyncio.get_running_loop()
         self._flush_wakeup = asyncio.Event()
         await self.refresh_inventory()
         self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
@@ -176,6 +179,9 @@ class ArbStrategy(Strategy):
                 return
             self.pool_update = event
             self.pricer.set_pool(event.pool)
+            self._evaluate()
+            self.pricer.prepare()  # after the decision: pool work for the CEX ticks to come
+            return
         elif isinstance(event, FeedStatus):
             if event.exchange in self._live:
                 self._live[event.exchange] = event.state is FeedState.LIVE
@@ -198,7 +204,13 @@ class ArbStrategy(Strategy):
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
-        ev = self._best(self.pricer.evaluate(book, self._pricing_inventory()))
+        evaluations = self.pricer.evaluate(book, self._pricing_inventory())
+        last = self._last_pair
+        if last and evaluations[0] is last[0] and evaluations[1] is last[1]:
+            ev = self._last_best  # the pricer handed both back (its memo): the same choice
+        else:
+            ev = self._last_best = self._best(evaluations)
+            self._last_pair = evaluations
         if ev.gross_bps <= 0:
             self._episode = None
             return
@@ -222,9 +234,16 @@ class ArbStrategy(Strategy):
         figures = (ev.size, ev.net_pnl)
         if (key != self._episode or (now - self._published_ns >= self.settings.opportunity_refresh_ms * NS_PER_MS
                                      and figures != self._published_figures)):
-            self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
-                          acted=False, reason=ev.reason if reason is None else reason)
+            # The decision is made (no trade); telling the bus and the store (an id hash, the reason
+            # sentence, the event, a row: several times the decision's own cost) waits one loop turn.
+            self._published_ns, self._published_figures = now, figures
             self._episode = key
+            self._loop.call_soon(self._report, ev, book, pool, now, reason)
+
+    def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None) -> None:
+        """Publish and store an opportunity not acted on (scheduled by the decision, run right after it)."""
+        self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
+                      acted=False, reason=ev.reason if reason is None else reason)
 
     @staticmethod
     def _best(evaluations: tuple[Evaluation, Evaluation]) -> Evaluation:

@@ -180,7 +180,7 @@ def _check_u64(name: str, value: int) -> None:
 
 
 def _amount_delta_a_or_none(sqrt_price_0: int, sqrt_price_1: int, liquidity: int, round_up: bool) -> int | None:
-    lower, upper = sorted((sqrt_price_0, sqrt_price_1))
+    lower, upper = (sqrt_price_0, sqrt_price_1) if sqrt_price_0 <= sqrt_price_1 else (sqrt_price_1, sqrt_price_0)
     product = liquidity * (upper - lower)
     if product >> 192:  # the program's u256 numerator (product << 64) would overflow
         return None
@@ -191,7 +191,7 @@ def _amount_delta_a_or_none(sqrt_price_0: int, sqrt_price_1: int, liquidity: int
 
 
 def _amount_delta_b_or_none(sqrt_price_0: int, sqrt_price_1: int, liquidity: int, round_up: bool) -> int | None:
-    lower, upper = sorted((sqrt_price_0, sqrt_price_1))
+    lower, upper = (sqrt_price_0, sqrt_price_1) if sqrt_price_0 <= sqrt_price_1 else (sqrt_price_1, sqrt_price_0)
     product = liquidity * (upper - lower)
     if product > U128_MAX:
         return None
@@ -290,7 +290,8 @@ def compute_swap_step(
     next_sqrt_price, fee_amount)``: ``amount_in`` excludes the fee, the trader pays
     ``amount_in + fee_amount``. ``fee_rate`` is in hundredths of a basis point.
     """
-    _check_u64("amount_remaining", amount_remaining)
+    if not 0 <= amount_remaining <= U64_MAX:
+        _check_u64("amount_remaining", amount_remaining)
     if not 0 <= fee_rate < FEE_RATE_DENOMINATOR:
         raise OrcaMathError(f"fee rate {fee_rate} is outside [0, {FEE_RATE_DENOMINATOR})")
     fixed_is_a = a_to_b == amount_specified_is_input
@@ -304,18 +305,28 @@ def compute_swap_step(
     if fixed_delta is not None and amount_calc >= fixed_delta:
         next_price = sqrt_price_target
     else:
-        next_price = next_sqrt_price(
-            sqrt_price_current, liquidity, amount_calc, amount_specified_is_input, a_to_b
+        # next_sqrt_price(), dispatched here: the fixed token is the one it moves the price with
+        next_price = (next_sqrt_price_from_a if fixed_is_a else next_sqrt_price_from_b)(
+            sqrt_price_current, liquidity, amount_calc, amount_specified_is_input
         )
     is_max_swap = next_price == sqrt_price_target
 
-    unfixed = amount_delta_b if fixed_is_a else amount_delta_a
-    amount_unfixed = unfixed(sqrt_price_current, next_price, liquidity, not amount_specified_is_input)
+    # amount_delta_b / amount_delta_a, called only to raise when the delta overflows
+    amount_unfixed = (_amount_delta_b_or_none if fixed_is_a else _amount_delta_a_or_none)(
+        sqrt_price_current, next_price, liquidity, not amount_specified_is_input
+    )
+    if amount_unfixed is None:
+        (amount_delta_b if fixed_is_a else amount_delta_a)(
+            sqrt_price_current, next_price, liquidity, not amount_specified_is_input)
     if is_max_swap and fixed_delta is not None:
         amount_fixed = fixed_delta
     else:
-        fixed = amount_delta_a if fixed_is_a else amount_delta_b
-        amount_fixed = fixed(sqrt_price_current, next_price, liquidity, amount_specified_is_input)
+        amount_fixed = (_amount_delta_a_or_none if fixed_is_a else _amount_delta_b_or_none)(
+            sqrt_price_current, next_price, liquidity, amount_specified_is_input
+        )
+        if amount_fixed is None:
+            (amount_delta_a if fixed_is_a else amount_delta_b)(
+                sqrt_price_current, next_price, liquidity, amount_specified_is_input)
 
     if amount_specified_is_input:
         amount_in, amount_out = amount_fixed, amount_unfixed
@@ -325,8 +336,9 @@ def compute_swap_step(
     if amount_specified_is_input and not is_max_swap:
         fee_amount = amount_remaining - amount_in
     else:
-        fee_amount = _div_ceil(amount_in * fee_rate, FEE_RATE_DENOMINATOR - fee_rate)
-        _check_u64("fee amount", fee_amount)
+        fee_amount = -(-amount_in * fee_rate // (FEE_RATE_DENOMINATOR - fee_rate))
+        if not 0 <= fee_amount <= U64_MAX:
+            _check_u64("fee amount", fee_amount)
     return amount_in, amount_out, next_price, fee_amount
 
 
@@ -353,6 +365,28 @@ class SwapQuote:
     """Initialized ticks crossed."""
     amount_unfilled: int
     """Part of the specified amount the pool could not take before the price limit (0 when filled)."""
+
+
+_new = object.__new__
+(_set_amount_in, _set_amount_out, _set_fee_amount, _set_sqrt_price, _set_tick, _set_liquidity, _set_ticks_crossed,
+ _set_amount_unfilled) = (SwapQuote.__dict__[name].__set__ for name in (
+    "amount_in", "amount_out", "fee_amount", "sqrt_price", "tick", "liquidity", "ticks_crossed", "amount_unfilled"))
+
+
+def _swap_quote_of(amount_in: int, amount_out: int, fee_amount: int, sqrt_price: int, tick: int, liquidity: int,
+                   ticks_crossed: int, amount_unfilled: int) -> SwapQuote:
+    """``SwapQuote(...)``, writing its slots directly: a frozen dataclass's ``__init__`` pays one
+    ``object.__setattr__`` per field, a good part of a one-step quote."""
+    q = _new(SwapQuote)
+    _set_amount_in(q, amount_in)
+    _set_amount_out(q, amount_out)
+    _set_fee_amount(q, fee_amount)
+    _set_sqrt_price(q, sqrt_price)
+    _set_tick(q, tick)
+    _set_liquidity(q, liquidity)
+    _set_ticks_crossed(q, ticks_crossed)
+    _set_amount_unfilled(q, amount_unfilled)
+    return q
 
 
 def _next_stop(
@@ -393,6 +427,7 @@ def swap_quote(
     ticks: Sequence[tuple[int, int]],
     tick_spacing: int | None = None,
     sqrt_price_limit: int | None = None,
+    tick_indexes: Sequence[int] | None = None,
 ) -> SwapQuote:
     """Quote a swap across initialized ticks, step by step as the Whirlpool program swaps.
 
@@ -407,6 +442,10 @@ def swap_quote(
     exact-output swap that cannot be filled before the default limit raises
     :class:`InsufficientLiquidity` (the program's partial-fill error); otherwise what could not
     be filled is reported in ``amount_unfilled``.
+
+    ``tick_indexes``: the tick indexes of ``ticks``, in order, already checked strictly increasing
+    (a caller quoting one pool state many times makes them once: see
+    :class:`plugins.orca.model.WhirlpoolModel`); without it they are made and checked here.
     """
     if amount <= 0:
         raise OrcaMathError(f"amount must be positive, not {amount}")
@@ -418,9 +457,11 @@ def swap_quote(
         raise SqrtPriceOutOfRange(f"sqrt price limit {limit} is out of range")
     if (a_to_b and limit > sqrt_price) or (not a_to_b and limit < sqrt_price):
         raise OrcaMathError("the sqrt price limit is on the wrong side of the current price")
-    indexes = list(map(operator.itemgetter(0), ticks))
-    if not all(map(operator.lt, indexes, indexes[1:])):
-        raise OrcaMathError("ticks must be sorted by tick index without duplicates")
+    indexes = tick_indexes
+    if indexes is None:
+        indexes = list(map(operator.itemgetter(0), ticks))
+        if not all(map(operator.lt, indexes, indexes[1:])):
+            raise OrcaMathError("ticks must be sorted by tick index without duplicates")
 
     remaining, calculated, fees, crossed = amount, 0, 0, 0
     while remaining > 0 and sqrt_price != limit:
@@ -460,13 +501,4 @@ def swap_quote(
     filled = amount - remaining
     amount_in, amount_out = (filled, calculated) if amount_specified_is_input else (calculated, filled)
     _check_u64("quoted amount", calculated)
-    return SwapQuote(
-        amount_in=amount_in,
-        amount_out=amount_out,
-        fee_amount=fees,
-        sqrt_price=sqrt_price,
-        tick=tick,
-        liquidity=liquidity,
-        ticks_crossed=crossed,
-        amount_unfilled=remaining,
-    )
+    return _swap_quote_of(amount_in, amount_out, fees, sqrt_price, tick, liquidity, crossed, remaining)

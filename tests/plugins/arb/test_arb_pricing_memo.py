@@ -3,7 +3,7 @@
 A memoized pricer fed a stream of books that change one level (a size, a price, a level added or
 removed) at a time must decide exactly what a fresh pricer decides on each book alone; and the memo
 must be used where it may (a size change deeper than the walk, or at the touch while it still holds
-the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool).
+the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool). ``Pricer.prepare`` quotes the smallest size both ways once per pool state.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_arb_pricing_kit import RICH, D, book, pool, pricer
 
+from bot.pool import Pool
 from plugins.arb.pricing import Inventory
 
 CENT = D("0.01")
@@ -88,3 +89,45 @@ def test_the_memo_is_used_only_where_nothing_read_changed():
     assert p.evaluate(book([("160.70", 5)], [("160.81", "0.5"), ("160.90", 5)]), poorer)[0] is not moved
     p.set_pool(pool(10_000, 1_610_001))  # a new pool state: nothing is reused
     assert p.evaluate(book([("160.70", 5)], [("160.81", "0.5"), ("160.90", 5)]), poorer)[0] is not moved
+
+
+class Counting(Pool):
+    """A pool that counts its quotes."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.base, self.quote = inner.base, inner.quote
+        self.base_decimals, self.quote_decimals = inner.base_decimals, inner.quote_decimals
+
+    def mid(self):
+        return self.inner.mid()
+
+    @property
+    def fee_bps(self):
+        return self.inner.fee_bps
+
+    def sell_units(self, base_units):
+        self.calls += 1
+        return self.inner.sell_units(base_units)
+
+    def buy_units(self, base_units):
+        self.calls += 1
+        return self.inner.buy_units(base_units)
+
+
+def test_prepare_quotes_the_smallest_size_both_ways_once_per_pool_state():
+    counting = Counting(pool(10_000, 1_610_000))  # mid 161, 30 bps fee
+    p = pricer(counting)
+    p.prepare()
+    p.prepare()
+    assert counting.calls == 2
+    # no marginal edge either way (the pool's fee alone is 30 bps): only the smallest size is priced, already quoted
+    buy_cex, _ = p.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)
+    _, buy_dex = p.evaluate(book([("161.20", 5)], [("161.30", 5)]), RICH)
+    assert counting.calls == 2 and buy_cex.size == buy_dex.size == 1
+    fresh = pricer(pool(10_000, 1_610_000))
+    assert decision(buy_cex) == decision(fresh.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)[0])
+    assert decision(buy_dex) == decision(fresh.evaluate(book([("161.20", 5)], [("161.30", 5)]), RICH)[1])
+    p.set_pool(Counting(pool(10_000, 1_610_000)))
+    p.prepare()
+    assert p.pool.calls == 2
