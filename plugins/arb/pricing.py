@@ -306,7 +306,13 @@ class Pricer:
         self._priority_sol = Decimal(priority_lamports).scaleb(-9)
         self._fees_sol = self._network_sol + self._priority_sol
         # every rate below is a bps figure shifted 4 places: exact
-        self._cex_fee = settings.cex_taker_fee_bps.scaleb(-4)
+        fee_bps = settings.cex_taker_fee_bps if settings.cex_taker_fee_bps is not None else cex_market.taker_fee_bps
+        if fee_bps is None:
+            raise ValueError(f'cex_taker_fee_bps: "{settings.cex}" does not state its taker fee for '
+                             f"{cex_market.symbol}; set cex_taker_fee_bps = <your fee on that venue, in bps>")
+        self.cex_fee_bps: Decimal = fee_bps
+        """The CEX taker fee priced in: the setting, else the fee the exchange states for the market."""
+        self._cex_fee = fee_bps.scaleb(-4)
         self._one_plus_fee = 1 + self._cex_fee
         self._one_minus_fee = 1 - self._cex_fee
         self._haircut = settings.latency_haircut_bps.scaleb(-4)

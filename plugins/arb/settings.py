@@ -34,8 +34,10 @@ class ArbSettings:
     min_edge_bps: Decimal = option(
         Decimal(10), ge=0,
         help="trade only when the net edge, after every cost, is strictly above this many bps of the buy leg")
-    cex_taker_fee_bps: Decimal = option(
-        Decimal(10), ge=0, lt=10_000, help="your taker fee on the CEX, in bps of the CEX leg's notional")
+    cex_taker_fee_bps: Decimal | None = option(
+        None, ge=0, lt=10_000,
+        help="your taker fee on the CEX, in bps of the CEX leg's notional; unset: the fee the exchange states "
+             "for the market (paper venues do; set it for venues that do not, or when your tier differs)")
     max_cex_slippage_bps: Decimal = option(
         Decimal(20), ge=0,
         help="walk the CEX book only to levels within this many bps of the touch (the IOC limit price)")

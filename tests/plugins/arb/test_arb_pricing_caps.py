@@ -14,9 +14,13 @@ uncapped, 4 SOL nets the most. Per size (SOL fees 0.00111965, haircut 2 bps of s
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
+
+import pytest
 
 from test_arb_pricing_kit import RICH, D, adds_up, book, pool, pricer
 
+from bot.domain import MarketInfo
 from plugins.arb.pricing import Direction
 
 TICK = book([("159.90", 50)], [("160.00", 2), ("160.20", 2), ("160.40", 50)])
@@ -93,3 +97,20 @@ def test_a_cap_below_the_smallest_size_prices_nothing():
     e = evaluate(max_cex_slippage_bps=D(0), min_size=D(3))
     assert e.size == 0 and e.limited_by == "cex depth"
     assert e.reason == "gross edge 62.5 bps, but the CEX book has only 2 SOL within 0 bps of the touch, less than 3"
+
+
+def test_the_cex_fee_comes_from_the_exchange_unless_set():
+    import dataclasses
+
+    from plugins.arb.pricing import Pricer
+    from plugins.arb.settings import ArbSettings
+
+    base = dict(cex="cex", dex="dex", symbol="SOL/USDC", max_notional=Decimal(1000), size_step=Decimal("0.1"),
+                min_size=Decimal("0.1"))
+    market = MarketInfo(symbol="SOL/USDC", base="SOL", quote="USDC", tick_size=Decimal("0.01"),
+                        lot_size=Decimal("0.001"), taker_fee_bps=Decimal(26))
+    assert Pricer(ArbSettings(**base), market, "SOL", "USDC").cex_fee_bps == 26
+    assert Pricer(ArbSettings(**base, cex_taker_fee_bps=Decimal(7)), market, "SOL", "USDC").cex_fee_bps == 7
+    unknown = dataclasses.replace(market, taker_fee_bps=None)
+    with pytest.raises(ValueError, match="set cex_taker_fee_bps"):
+        Pricer(ArbSettings(**base), unknown, "SOL", "USDC")
