@@ -109,13 +109,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    _, _, config = prepare(_config_path(args), secrets=False)
+    plugins, _, config = prepare(_config_path(args), secrets=False)
     from .report import report_reply
     from .store import Store
 
     store = Store(args.db or config.db_url).open()
     try:
         print(report_reply(store).render_text())
+        for impl in plugins.pm.hook.report_sections.get_hookimpls():  # one plugin at a time: isolated
+            try:
+                sections = impl.function(store=store) or []
+            except Exception as exc:
+                print(f"\n(plugin {impl.plugin_name}: its report section failed: {type(exc).__name__}: {exc})")
+                continue
+            for section in sections:
+                print()
+                print(section.render_text())
     finally:
         store.close()
     return 0

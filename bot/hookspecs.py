@@ -17,9 +17,10 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:
-    from .api import Command, Exchange, Job, Notifier, RiskCheck, Strategy
+    from .api import Command, Exchange, Job, Notifier, Reply, RiskCheck, Strategy
     from .app import Bot
     from .config import Config
+    from .store import Store
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -110,6 +111,17 @@ def register_cli(register: Callable[..., argparse.ArgumentParser]) -> None:
     when the user runs ``arbot NAME`` and returns the exit status (an ``int``). A name the host or
     another plugin already uses is refused with an error naming the plugin. ``run`` owns the
     process: it may call ``asyncio.run``. Returns nothing.
+    """
+
+
+@hookspec
+def report_sections(store: Store) -> list[Reply] | None:
+    """Add sections to ``arbot report``: return a list of :class:`~bot.api.Reply` (or None).
+
+    Called by ``arbot report`` (no bot running) with the opened :class:`~bot.store.Store`, after the
+    host's own table. Read your plugin's tables (or the host's) and return one Reply per section:
+    a ``title``, optional ``rows`` (first row a header when ``header=True``) and ``text``. Read
+    only; a hook that raises is reported with the plugin's name and the other sections still print.
     """
 
 

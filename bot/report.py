@@ -139,10 +139,24 @@ def report_reply(store: Store) -> Reply:
             ", ".join(money(fig.realized.get(a, ZERO), a) for a in assets),
             ", ".join(money(fig.net(a), a) for a in assets),
         ))
-    risk = "\n".join(risk_lines(store))
+    sections = [text for text in ("\n".join(balance_lines(store)), "\n".join(risk_lines(store))) if text]
+    more = "\n\n".join(sections)
     if len(rows) == 1:
-        return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{risk}" if risk else ""))
-    return Reply("arbot report", rows=rows, header=True, text=f"\n{risk}" if risk else "")
+        return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{more}" if more else ""))
+    return Reply("arbot report", rows=rows, header=True, text=f"\n{more}" if more else "")
+
+
+def balance_lines(store: Store) -> list[str]:
+    """The report's inventory section: each venue's latest balance snapshot (free / total per asset)."""
+    rows = store.latest_balances()
+    if not rows:
+        return []
+    lines = ["Balances (latest snapshot per venue):"]
+    for row in rows:
+        when = dt.datetime.fromtimestamp(row.ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(f"  {row.exchange:<12} {row.asset:<6} free {money(row.free, row.asset):<24} "
+                     f"total {money(row.total, row.asset)}  ({when})")
+    return lines
 
 
 def risk_lines(store: Store, recent: int = 5) -> list[str]:

@@ -357,3 +357,13 @@ class Store:
         with self.session() as s:
             for b in balances:
                 s.add(BalanceSnapshotRow(ts_ns=ts_ns, exchange=exchange, asset=b.asset, free=b.free, total=b.total))
+
+    def latest_balances(self) -> list[BalanceSnapshotRow]:
+        """Each exchange's most recent balance snapshot (every asset in it), by exchange then asset."""
+        with self.session() as s:
+            latest = (select(BalanceSnapshotRow.exchange, func.max(BalanceSnapshotRow.ts_ns).label("ts"))
+                      .group_by(BalanceSnapshotRow.exchange).subquery())
+            q = (select(BalanceSnapshotRow)
+                 .join(latest, (BalanceSnapshotRow.exchange == latest.c.exchange) & (BalanceSnapshotRow.ts_ns == latest.c.ts))
+                 .order_by(BalanceSnapshotRow.exchange, BalanceSnapshotRow.asset))
+            return list(s.exec(q).all())

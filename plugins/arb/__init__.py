@@ -1,9 +1,11 @@
 """The ``arb`` plugin: CEX/DEX arbitrage (strategy ``arb``) and its ``/inventory`` and ``/arb`` commands."""
 
 from bot import hookimpl
+from bot.api import Reply
 
 from .backtest import register_cli  # noqa: F401  (arbot backtest: a hookimpl)
 from .commands import ARB, INVENTORY
+from .records import summary
 from .settings import ArbSettings
 from .strategy import ArbStrategy
 
@@ -21,3 +23,13 @@ def register_commands(register):
     """``/inventory`` (balances per venue) and ``/arb`` (latest executions)."""
     register(INVENTORY)
     register(ARB)
+
+
+@hookimpl
+def report_sections(store):
+    """``arbot report``: opportunities and executions per arb strategy, predicted vs realized PnL."""
+    rows = summary(store)
+    if len(rows) == 1:
+        return None
+    return [Reply("Arbitrage", rows=rows, header=True,
+                  text="PnL in each strategy's quote currency, over finished executions; /arb lists the latest.")]

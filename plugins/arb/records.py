@@ -181,3 +181,43 @@ def stored_fills(store: Store, client_order_ids: Iterable[str]) -> list[Fill]:
     with store.session() as s:
         rows = s.exec(select(FillRow).where(FillRow.client_order_id.in_(ids)).order_by(FillRow.id)).all()
         return [row_to_fill(r) for r in rows]
+
+
+def summary(store: Store) -> list[tuple[str, ...]]:
+    """``arbot report``'s arbitrage table: per strategy, opportunities and executions with PnL.
+
+    Rows: strategy, opportunities recorded, acted on, executions done / open, hedged, residual
+    left (base), predicted and realized PnL summed over the finished executions, and the mean
+    absolute prediction error. A header row first; only the header when nothing is stored.
+    """
+    rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "hedged", "residual",
+                                    "predicted", "realized", "mean |error|")]
+    with store.session() as s:
+        seen: dict[str, list[int]] = {}
+        for strategy, acted in s.exec(select(ArbOpportunityRow.strategy, ArbOpportunityRow.acted)).all():
+            counts = seen.setdefault(strategy, [0, 0])
+            counts[0] += 1
+            counts[1] += bool(acted)
+        done: dict[str, list[ArbExecutionRow]] = {}
+        open_: dict[str, int] = {}
+        for row in s.exec(select(ArbExecutionRow)).all():
+            if row.state == "done" and row.realized_pnl is not None:
+                done.setdefault(row.strategy, []).append(row)
+            else:
+                open_[row.strategy] = open_.get(row.strategy, 0) + 1
+    for name in sorted(set(seen) | set(done) | set(open_)):
+        finished = done.get(name, [])
+        predicted = sum((r.predicted_pnl for r in finished), Decimal(0))
+        realized = sum((r.realized_pnl for r in finished), Decimal(0))
+        error = (sum((abs(r.realized_pnl - r.predicted_pnl) for r in finished), Decimal(0)) / len(finished)
+                 if finished else None)
+        opportunities, acted = seen.get(name, [0, 0])
+        residual = sum((r.residual for r in finished), Decimal(0))
+        rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
+                     str(sum(1 for r in finished if r.hedge_cid)), str(residual), _q(predicted), _q(realized),
+                     _q(error)))
+    return rows
+
+
+def _q(value: Decimal | None) -> str:
+    return "-" if value is None else str(value.quantize(Decimal("0.00000001")).normalize())

@@ -1,0 +1,88 @@
+"""`arbot report`: the host's balances section and plugin sections (the report_sections hook)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot import cli, hookimpl
+from bot.api import Reply
+from bot.config import DEFAULT_SOURCE, build_config, default_toml
+from bot.domain import Balance
+from bot.plugins import collect, load_plugins
+from bot.report import balance_lines
+from bot.store import Store
+
+D = Decimal
+
+
+def test_the_latest_snapshot_of_each_venue_is_reported(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/r.db").open()
+    try:
+        store.snapshot_balances("cex", [Balance("USDC", D("10"), D("12")), Balance("SOL", D("1"), D("1"))],
+                                1_700_000_000_000_000_000)
+        store.snapshot_balances("cex", [Balance("USDC", D("9.5"), D("11.5"))], 1_700_000_060_000_000_000)
+        store.snapshot_balances("dex", [Balance("SOL", D("3.25"), D("3.25"))], 1_700_000_030_000_000_000)
+        rows = [(r.exchange, r.asset, r.free) for r in store.latest_balances()]
+        assert rows == [("cex", "USDC", D("9.5")), ("dex", "SOL", D("3.25"))]  # the older cex snapshot is gone
+        lines = balance_lines(store)
+        assert lines[0].startswith("Balances") and "9.5 USDC" in lines[1] and "3.25 SOL" in lines[2]
+    finally:
+        store.close()
+
+
+class Sections:
+    """A throwaway plugin adding two sections, and one whose hook fails."""
+
+    @hookimpl
+    def report_sections(self, store):
+        return [Reply("Widgets", rows=[("name", "count"), ("gear", "3")], header=True), Reply("Empty", text="none")]
+
+
+class Broken:
+    @hookimpl
+    def report_sections(self, store):
+        raise RuntimeError("table missing")
+
+
+def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(tmp_path, monkeypatch, capsys):
+    plugins = load_plugins(extra=[("widgets", Sections()), ("broken", Broken())])
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    assert cli.main(["report", "--db", f"sqlite:///{tmp_path}/r.db"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("No orders stored yet.") < out.index("Widgets") < out.index("gear")
+    assert "Empty" in out and "none" in out
+    assert "plugin broken: its report section failed: RuntimeError: table missing" in out
+
+
+def test_the_arb_plugin_reports_its_executions(tmp_path):
+    from plugins.arb import report_sections
+    from plugins.arb.records import ArbExecutionRow, insert_execution, insert_opportunities
+
+    store = Store(f"sqlite:///{tmp_path}/r.db").open()
+    try:
+        assert report_sections(store) is None  # nothing stored: no section
+
+        def execution(oid: str, state: str, predicted: str, realized: str | None, hedge: str = "") -> ArbExecutionRow:
+            return ArbExecutionRow(
+                opportunity_id=oid, strategy="arb", state=state, symbol="SOL/USDC", direction="buy-cex-sell-dex",
+                size=D(1), predicted_pnl=D(predicted), sol_price=D(150), cex_exchange="c", cex_side="buy",
+                cex_qty=D(1), cex_price=D(150), cex_cid=f"{oid}-cex", dex_exchange="d", dex_side="sell",
+                dex_qty=D(1), dex_price=D(151), dex_cid=f"{oid}-dex", hedge_cid=hedge,
+                realized_pnl=None if realized is None else D(realized))
+
+        assert insert_execution(store, execution("a", "done", "1.00", "0.80"))
+        assert insert_execution(store, execution("b", "done", "2.00", "-0.40", hedge="b-hedge"))
+        assert insert_execution(store, execution("c", "open", "3.00", None))
+        row = dict(strategy="arb", ts_ns=1, mode="paper", symbol="SOL/USDC", direction="buy-cex-sell-dex",
+                   buy_exchange="c", sell_exchange="d", buy_price=D(150), sell_price=D(151), qty=D(1),
+                   gross_pnl=D(1), net_pnl=D("0.5"), net_bps=D(33), costs=(), reason="")
+        insert_opportunities(store, [{**row, "opportunity_id": oid, "acted": oid != "x"} for oid in "abcx"])
+        (section,) = report_sections(store)
+        header, arb = section.rows
+        assert header[0] == "strategy" and arb[:6] == ("arb", "4", "3", "2", "1", "1")
+        # predicted 1 + 2, realized 0.8 - 0.4, mean |error| (0.2 + 2.4) / 2
+        assert arb[7:] == ("3", "0.4", "1.3")
+    finally:
+        store.close()
