@@ -10,14 +10,13 @@ strings and pool integers are kept exact in JSON (see :func:`plugins.paper.dex_p
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from bot.domain import Fill, Liquidity, Order, OrderState, OrderStatus, Side
+
+from .sqlite_file import VenueFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -43,19 +42,11 @@ CREATE TABLE IF NOT EXISTS swaps (
     reason TEXT NOT NULL,
     ts_ns INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS balances (
-    asset TEXT PRIMARY KEY,
-    total TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS pool (
     symbol TEXT PRIMARY KEY,
     state TEXT NOT NULL,
     step_count INTEGER NOT NULL,
     slot INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
 );
 """
 
@@ -99,48 +90,11 @@ class SwapRecord:
                           filled_qty=self.qty, avg_fill_price=self.price, fills=(fill,))
 
 
-class PaperDexState:
+class PaperDexState(VenueFile):
     """The SQLite file of one paper DEX. Writes happen inside :meth:`transaction`."""
 
     def __init__(self, path: str):
-        self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything written inside is committed together, or not at all."""
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    # --- wallet -------------------------------------------------------------------------------
-
-    def initialize(self, balances: dict[str, Decimal]) -> bool:
-        """Give a new wallet its starting balances; False (nothing written) if the file had them."""
-        if self._db.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone():
-            return False
-        with self.transaction():
-            self.save_balances(balances)
-            self._db.execute("INSERT INTO meta (key, value) VALUES ('initialized', '1')")
-        return True
-
-    def balances(self) -> dict[str, Decimal]:
-        return {asset: Decimal(total) for asset, total in self._db.execute("SELECT asset, total FROM balances")}
-
-    def save_balances(self, balances: dict[str, Decimal]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
-                             [(asset, format(total, "f")) for asset, total in balances.items()])
+        super().__init__(path, _SCHEMA)
 
     # --- pool ---------------------------------------------------------------------------------
 

@@ -11,9 +11,6 @@ test can prove that an order was (or was not) sent twice.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 from bot.domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 
 from .orders import Changes, PaperOrder
+from .sqlite_file import VenueFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -63,18 +61,10 @@ CREATE TABLE IF NOT EXISTS fills (
     ts_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fills_by_client_order_id ON fills (client_order_id);
-CREATE TABLE IF NOT EXISTS balances (
-    asset TEXT PRIMARY KEY,
-    total TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS markets (
     symbol TEXT PRIMARY KEY,
     step_count INTEGER NOT NULL,
     best_bid TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
 );
 """
 
@@ -85,49 +75,12 @@ _ORDER_COLUMNS = (
 _FILL_COLUMNS = "trade_id, seq, client_order_id, symbol, side, price, qty, fee, fee_asset, liquidity, ts_ns"
 
 
-class PaperState:
+class PaperState(VenueFile):
     """The SQLite file of one paper venue. Writes happen inside :meth:`transaction`."""
 
     def __init__(self, path: Path | str, exchange: str):
-        self.path = str(path)
+        super().__init__(str(path), _SCHEMA)
         self.exchange = exchange
-        # Autocommit mode: transactions are explicit (BEGIN ... COMMIT in :meth:`transaction`).
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything written inside is committed together, or not at all."""
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    # --- account ------------------------------------------------------------------------------
-
-    def initialize(self, balances: dict[str, Decimal]) -> bool:
-        """Give a new account its starting balances; False (and nothing written) if it had them."""
-        if self._db.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone():
-            return False
-        with self.transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
-                [(asset, _text(total)) for asset, total in balances.items()],
-            )
-            self._db.execute("INSERT INTO meta (key, value) VALUES ('initialized', '1')")
-        return True
-
-    def balances(self) -> dict[str, Decimal]:
-        return {asset: Decimal(total) for asset, total in self._db.execute("SELECT asset, total FROM balances")}
 
     def last_seqs(self) -> tuple[int, int]:
         """The highest order and fill sequence numbers used so far."""
