@@ -225,12 +225,12 @@ class PaperDexExchange(Exchange):
     # --- the pool moves -----------------------------------------------------------------------
 
     def step(self) -> None:
-        """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool if it moved."""
+        """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool (one slot)."""
         if self.pool is None or self.settings.market != "simulated":
             return
         s = self.settings
         rng = self._rng
-        pool = before = self.pool
+        pool = self.pool
         mid = pool.mid()
         target = mid
         if self.anchor_mid is not None and s.reversion:
@@ -247,10 +247,11 @@ class PaperDexExchange(Exchange):
             self.dislocations += 1
         self.step_count += 1
         self._steps_unsaved += 1
-        if pool is not before:
-            self.pool = pool
-            self.slot += 1
-            self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
+        # Every step is a slot: the pool's state as observed now, moved or not, so that a subscriber
+        # that came late gets it and a quiet pool is not mistaken for a stale one.
+        self.pool = pool
+        self.slot += 1
+        self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
         if self._steps_unsaved >= SAVE_POOL_EVERY:
             with self._state.transaction():
                 self._save_pool()
