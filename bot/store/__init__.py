@@ -26,6 +26,7 @@ to the log redactor (:mod:`bot.redact`) and printed nowhere.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,8 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from ..redact import REDACTOR, add_url, safe_url
+
+logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""
@@ -301,8 +304,8 @@ class Store:
         try:
             self.engine: Engine = create_engine(real, **kwargs)
         except ModuleNotFoundError as exc:
-            raise StoreError(f"the store {self.url} needs the database driver {exc.name}: "
-                             "pip install 'arbot[postgres]'") from None
+            extra = ": pip install 'arbot[postgres]'" if real.startswith("postgresql") else ""
+            raise StoreError(f"store {self.url}: the database driver {exc.name} is not installed{extra}") from None
         except Exception as exc:  # ArgumentError and friends: the message may quote the URL
             raise StoreError(f"db_url is not a usable database URL ({type(exc).__name__}); expected "
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
@@ -336,10 +339,9 @@ class Store:
             return action()
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-            raise StoreError(f"cannot {what} in the store {self.url}: {REDACTOR.redact(reason)}") from None
+            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(reason)}") from None
         except DBAPIError as exc:
-            raise StoreError(f"cannot {what} in the store {self.url}: "
-                             f"{REDACTOR.redact(str(exc.orig).strip())}") from None
+            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(str(exc.orig).strip())}") from None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,6 +16,7 @@ gives exactly the tables that :func:`create_all` makes.
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
     from . import Store
+
+log = logging.getLogger("arbot.store")
 
 SCRIPTS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
@@ -95,5 +98,31 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
                 "point [bot] db_url at another database."
             ) from None
         if before != head():
+            log.info("store %s: upgrading the schema from revision %s to %s", store.url, before, head())
             command.upgrade(alembic_config(conn), "head")
     return before, head()
+
+
+def db_command(store: Store, action: str) -> str:
+    """``arbot db current`` / ``arbot db upgrade``: what the command prints."""
+    from . import HOST_TABLES
+
+    if action == "upgrade":
+        before, now = upgrade(store)
+        if before == now:
+            return f"{store.url}: already at the newest schema revision {now}"
+        return f"{store.url}: upgraded from revision {before or 'none (empty database)'} to {now}"
+    revision = current(store)
+    if revision is None:
+        tables = store._guard(lambda: set(inspect(store.engine).get_table_names()), "list the tables")
+        if tables & {t.name for t in HOST_TABLES}:
+            return (f"{store.url}: made before migrations (the baseline, {BASELINE}); `arbot db upgrade` or "
+                    f"the next start upgrades it to {head()}")
+        return f"{store.url}: empty; the first start creates the tables at revision {head()}"
+    try:
+        scripts().get_revision(revision)
+    except Exception:
+        return f"{store.url}: revision {revision}, newer than this arbot (newest known: {head()})"
+    if revision == head():
+        return f"{store.url}: revision {revision} (the newest)"
+    return f"{store.url}: revision {revision}; `arbot db upgrade` or the next start upgrades it to {head()}"
