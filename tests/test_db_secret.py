@@ -1,0 +1,149 @@
+"""The store password never shows: a canary password in a PostgreSQL URL, looked for everywhere.
+
+With ``ARBOT_TEST_DB_URL`` (a real PostgreSQL) the bot runs on a role whose password is the canary;
+without it the URL points at a closed port on 127.0.0.1, and every command must fail cleanly,
+naming the store, without the password.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from bot import hookimpl
+from bot.api import Caller, Notifier
+from bot.app import Bot
+from bot.config import build_config, parse_toml
+from bot.plugins import collect, load_plugins
+from bot.store import StoreError, engine_url
+
+CANARY = f"Canary{uuid.uuid4().hex}"
+ON_POSTGRES = bool(os.environ.get("ARBOT_TEST_DB_URL"))
+
+CONFIG = """
+mode = "paper"
+[bot]
+data_dir = "{data_dir}"
+db_url = "env:ARBOT_CANARY_DB_URL"
+control_socket = ""
+[exchanges.paper]
+tick_interval_ms = 20
+[strategies.g]
+type = "grid"
+exchange = "paper"
+symbol = "BTC/USD"
+lower = "29000"
+upper = "31000"
+levels = 11
+order_size = "0.01"
+[notifiers.console]
+min_level = "info"
+"""
+
+
+@pytest.fixture
+def canary_url(db_url: str):
+    """A PostgreSQL URL whose password is the canary: a real role on the test server, or a closed port."""
+    if not ON_POSTGRES:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        yield f"postgresql://arbot:{CANARY}@127.0.0.1:{port}/arbot"
+        return
+    url = make_url(db_url)
+    schema = url.query["options"].split("=", 1)[1]
+    role = f"canary_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(engine_url(db_url), poolclass=NullPool)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{CANARY}'"))
+        conn.execute(text(f'GRANT ALL ON SCHEMA "{schema}" TO {role}'))
+    try:
+        yield url.set(username=role, password=CANARY).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role} CASCADE"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
+def test_the_password_is_in_no_output_of_any_command(tmp_path: Path, canary_url: str):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data_dir=tmp_path))
+    env = {**os.environ, "ARBOT_CANARY_DB_URL": canary_url, "PYTHONUNBUFFERED": "1"}
+
+    def arbot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+
+    runs = {
+        "check-config": arbot("check-config", str(config)),
+        "db current": arbot("db", "current", "--config", str(config)),
+        "run": arbot("run", "--config", str(config), "--for", "3s"),
+        "report": arbot("report", "--config", str(config)),
+        "report --db": arbot("report", "--config", str(config), "--db", canary_url),
+        "db upgrade": arbot("db", "upgrade", "--config", str(config)),
+    }
+    for name, out in runs.items():
+        assert CANARY not in out.stdout + out.stderr, name
+    assert runs["check-config"].returncode == 0
+    if ON_POSTGRES:
+        assert [out.returncode for out in runs.values()] == [0] * len(runs), runs["run"].stderr[-3000:]
+        assert "store postgresql://canary_" in runs["run"].stderr and ":***@127.0.0.1" in runs["run"].stderr
+        assert "g " in runs["report"].stdout or "g" in runs["report"].stdout.split()
+    else:
+        for name in ("db current", "run", "report", "report --db", "db upgrade"):
+            out = runs[name]
+            assert out.returncode == 2 and "store postgresql://arbot:***@127.0.0.1:" in out.stderr, (name, out.stderr)
+            assert "Traceback" not in out.stderr, (name, out.stderr)
+
+
+class Recording(Notifier):
+    sent: list = []
+
+    async def send(self, alert):
+        Recording.sent.append(alert)
+
+
+class RecordingPlugin:
+    @hookimpl
+    def register_notifiers(self, register):
+        register("recording", Recording)
+
+
+async def test_the_password_is_in_no_log_alert_or_reply(tmp_path: Path, canary_url: str, monkeypatch, caplog):
+    monkeypatch.setenv("ARBOT_CANARY_DB_URL", canary_url)
+    toml = CONFIG.format(data_dir=tmp_path).replace('[notifiers.console]\nmin_level = "info"',
+                                                    '[notifiers.rec]\ntype = "recording"')
+    plugins = load_plugins(extra=[("canary-kit", RecordingPlugin())])
+    registry = collect(plugins)
+    config = build_config(parse_toml(toml, "canary.toml"), registry, "canary.toml")
+    Recording.sent = []
+    caplog.set_level(logging.DEBUG)
+    bot = Bot(config, plugins, registry)
+    seen: list[str] = [bot.store.url]
+    if not ON_POSTGRES:
+        with pytest.raises(StoreError) as raised:
+            await bot.start()
+        seen.append(str(raised.value))
+        assert "127.0.0.1" in str(raised.value)
+    else:
+        await bot.start()
+        try:
+            admin = Caller("test", "1", "admin")
+            for command in ("report", "status", "pnl", "help"):
+                reply = await bot.commands.dispatch(admin, command, [])
+                seen.append(reply.render_text())
+        finally:
+            await bot.stop()
+        assert any("arbot started" in a.message for a in Recording.sent)
+    seen += [caplog.text, *(f"{a.message} {a.fields}" for a in Recording.sent)]
+    assert all(CANARY not in text for text in seen)
