@@ -36,8 +36,6 @@ from .domain import ZERO, Fill, Side, split_symbol
 if TYPE_CHECKING:
     from .store import Store
 
-BPS = Decimal(10_000)
-"""Basis points in one: ``x * bps / BPS``."""
 NS = 1_000_000_000
 MIDNIGHT = dt.time(0, 0)
 

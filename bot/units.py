@@ -70,3 +70,9 @@ def price(value: Decimal, tick: Decimal | None = None) -> str:
 def qty(value: Decimal, lot: Decimal | None = None) -> str:
     """A quantity on the market's lot grid when known, else to significant digits."""
     return on_grid(value, lot) if lot else significant(value)
+
+
+def moneys(amounts: dict[str, Decimal], assets: list[str] | None = None) -> str:
+    """Several sums, one per asset: ``1.10 USD, 0.0000455 SOL`` (``assets`` fixes which and their order)."""
+    keys = assets if assets is not None else sorted(amounts)
+    return ", ".join(money(amounts.get(a, Decimal(0)), a) for a in keys) or "0"

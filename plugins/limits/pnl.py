@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import ZERO, Fill, Side
+from bot.domain import BPS, ZERO, Fill, Side
 
-BPS = Decimal(10_000)
 
 
 @dataclass
