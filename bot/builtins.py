@@ -41,9 +41,11 @@ async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     rows.append(("open orders", str(len(bot.executor.open_orders()))))
     for (exchange, symbol), ts in sorted(bot.portfolio.data_times().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
-    today = totals(ledger(bot).strategies(since_ns=day_start_ns(now, bot.config.scheduler.timezone)).values())
-    rows.append(("PnL today", f"realized {moneys(today.realized)}, fees {fees_text(today)}, net {moneys(today.net)}; "
-                              f"unrealized now {moneys(today.unrealized)}" if today.markets else "no fills today"))
+    today = ledger(bot).strategies(since_ns=day_start_ns(now, bot.config.scheduler.timezone))
+    rows.append(("PnL today", "; ".join(
+        f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
+        f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
+        or "no fills today"))
     return Reply("Status", rows=rows)
 
 

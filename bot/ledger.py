@@ -28,7 +28,7 @@ import zoneinfo
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from .domain import ZERO, Fill, Side, split_symbol
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 NS = 1_000_000_000
+EXACT_DIGITS = 200
+"""Precision of the ledger's arithmetic: sums and products of stored amounts (a DEX price has ~50 digits) stay
+exact, where Decimal's default 28 digits would round them."""
 MIDNIGHT = dt.time(0, 0)
 
 Marks = Callable[[str, str], Decimal | None]
@@ -102,27 +105,30 @@ class Position:
         signed = qty if side is Side.BUY else -qty
         realized = ZERO
         lots = self.lots
-        while signed and lots and (lots[0].qty > 0) != (signed > 0):
-            lot = lots[0]
-            closing = min(abs(signed), abs(lot.qty))
-            direction = 1 if lot.qty > 0 else -1
-            realized += (price - lot.price) * closing * direction
-            lot.qty -= closing * direction
-            signed += closing * direction
-            if not lot.qty:
-                lots.popleft()
+        with localcontext(prec=EXACT_DIGITS):
+            while signed and lots and (lots[0].qty > 0) != (signed > 0):
+                lot = lots[0]
+                closing = min(abs(signed), abs(lot.qty))
+                direction = 1 if lot.qty > 0 else -1
+                realized += (price - lot.price) * closing * direction
+                lot.qty -= closing * direction
+                signed += closing * direction
+                if not lot.qty:
+                    lots.popleft()
         if signed:
             lots.append(Lot(signed, price, exchange, ts_ns))
         return realized
 
     @property
     def qty(self) -> Decimal:
-        return sum((lot.qty for lot in self.lots), ZERO)
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((lot.qty for lot in self.lots), ZERO)
 
     @property
     def cost(self) -> Decimal:
         """What the open lots cost, in quote (negative for shorts)."""
-        return sum((lot.qty * lot.price for lot in self.lots), ZERO)
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((lot.qty * lot.price for lot in self.lots), ZERO)
 
     def worst_price(self) -> Decimal | None:
         """The highest lot price of a long (lowest of a short): what a closing fill is matched against at worst."""
@@ -134,10 +140,11 @@ class Position:
     def unrealized(self, mark: Callable[[str], Decimal | None]) -> Decimal:
         """Open lots marked to ``mark(lot's exchange)``; a lot without a mark counts 0."""
         total = ZERO
-        for lot in self.lots:
-            price = mark(lot.exchange)
-            if price is not None:
-                total += (price - lot.price) * lot.qty
+        with localcontext(prec=EXACT_DIGITS):
+            for lot in self.lots:
+                price = mark(lot.exchange)
+                if price is not None:
+                    total += (price - lot.price) * lot.qty
         return total
 
 
@@ -148,7 +155,8 @@ def fee_in_quote(fill: Fill, base: str, quote: str) -> Decimal | None:
     if fill.fee_asset == quote:
         return fill.fee
     if fill.fee_asset == base:
-        return fill.fee * fill.price
+        with localcontext(prec=EXACT_DIGITS):
+            return fill.fee * fill.price
     return None
 
 
@@ -170,7 +178,8 @@ class Step:
 
     @property
     def net(self) -> Decimal:
-        return self.realized - self.fee
+        with localcontext(prec=EXACT_DIGITS):
+            return self.realized - self.fee
 
 
 def steps(fills: Iterable[tuple[str, Fill]],
@@ -214,7 +223,8 @@ class MarketFigures:
     @property
     def net(self) -> Decimal:
         """Realized PnL after fees."""
-        return self.realized - self.fees
+        with localcontext(prec=EXACT_DIGITS):
+            return self.realized - self.fees
 
 
 @dataclass
@@ -228,8 +238,9 @@ class StrategyFigures:
 
     def _sum(self, attr: str) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}
-        for m in self.markets:
-            out[m.quote] = out.get(m.quote, ZERO) + getattr(m, attr)
+        with localcontext(prec=EXACT_DIGITS):
+            for m in self.markets:
+                out[m.quote] = out.get(m.quote, ZERO) + getattr(m, attr)
         return out
 
     @property
@@ -263,9 +274,10 @@ class StrategyFigures:
     @property
     def other_fees(self) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}
-        for m in self.markets:
-            for asset, fee in m.other_fees.items():
-                out[asset] = out.get(asset, ZERO) + fee
+        with localcontext(prec=EXACT_DIGITS):
+            for m in self.markets:
+                for asset, fee in m.other_fees.items():
+                    out[asset] = out.get(asset, ZERO) + fee
         return out
 
 
@@ -276,6 +288,12 @@ def market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = Non
     ``fills`` must be every fill of the strategies concerned, in time order (the lots need them all).
     Positions and unrealized PnL are those of now, marked with ``marks``.
     """
+    with localcontext(prec=EXACT_DIGITS):
+        return _market_figures(fills, since_ns, marks)
+
+
+def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None,
+                    marks: Marks | None) -> dict[tuple[str, str], MarketFigures]:
     out: dict[tuple[str, str], MarketFigures] = {}
     positions: dict[tuple[str, str], Position] = {}
     for step in steps(fills, positions):
