@@ -324,11 +324,11 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None,
             fig = out[(strategy, symbol)] = MarketFigures(strategy, symbol, split_symbol(symbol)[1])
         fig.position = book.qty
         if marks is not None:
-            fig.unrealized = book.unrealized(_lot_mark(marks, symbol, book))
+            fig.unrealized = book.unrealized(lot_mark(marks, symbol, book))
     return out
 
 
-def _lot_mark(marks: Marks, symbol: str, book: Position) -> Callable[[str], Decimal | None]:
+def lot_mark(marks: Marks, symbol: str, book: Position) -> Callable[[str], Decimal | None]:
     """Mark a lot at its venue's mid, else at the mid of another venue the strategy's lots are on."""
     venues = sorted({lot.exchange for lot in book.lots})
 
