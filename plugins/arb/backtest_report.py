@@ -31,9 +31,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ExecutionResult, Fill, Opportunity, split_symbol
+from bot.domain import BPS, ExecutionResult, Fill, Opportunity, split_symbol
 
-BPS = Decimal(10_000)
 ZERO = Decimal(0)
 
 # (category, phrases any of which in a reason puts it there), first match wins: a stale book is

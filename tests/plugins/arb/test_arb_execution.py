@@ -10,6 +10,7 @@ from arb_kit import Alerts, config, extra
 from waiting import wait_for
 
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -20,7 +21,6 @@ from bot.domain import (
 )
 from plugins.arb.records import executions
 
-BPS = Decimal(10_000)
 
 
 @pytest.fixture(autouse=True)

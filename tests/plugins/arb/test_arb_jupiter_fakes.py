@@ -23,6 +23,7 @@ from waiting import wait_for
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -33,7 +34,6 @@ from bot.domain import (
 from bot.plugins import collect, load_plugins
 from plugins.arb.records import executions
 
-BPS = Decimal(10_000)
 KEY_ENV = "T_ARB_JUPITER_KEY"
 
 
