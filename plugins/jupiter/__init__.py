@@ -3,7 +3,7 @@
 * :mod:`.api`: ``GET /quote`` and ``POST /swap`` (base URL from config);
 * :mod:`.records`: signed swaps persisted before their first send, keyed by client order id;
 * :mod:`.errors`: slippage, insufficient funds, blockhash expired, rate limited, as executor errors;
-* :mod:`.exchange`: the :class:`~bot.api.Exchange`: sign with the wallet (``plugins.solana``), send,
+* :mod:`.exchange`: the :class:`~bot.api.Exchange`: sign with the wallet (``arbotlib.solana``), send,
   rebroadcast the same bytes, confirm, sign again only after provable expiry.
 """
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from waiting import wait_for
 
+from arbotlib.amm.model import ConstantProductModel
 from bot.api import (
     Context,
     Exchange,
@@ -29,7 +30,6 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.settings import parse_settings
-from plugins.amm.model import ConstantProductModel
 from plugins.paper import PaperDexExchange, register_exchanges
 from plugins.paper.dex import SlippageExceeded
 from plugins.paper.dex_settings import PaperDexSettings
