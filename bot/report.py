@@ -9,10 +9,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .api import Reply
 from .domain import ZERO, Fill, Side, split_symbol
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 @dataclass

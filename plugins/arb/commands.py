@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.api import Caller, Command, Reply
+from bot.api import Caller, Reply
 
 from .records import executions
 from .strategy import ArbStrategy
@@ -58,7 +58,3 @@ async def arb(bot: Bot, caller: Caller, args: list[str]) -> Reply:
                          row.state))
     facts = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in s.status().items()) for name, s in found.items())
     return Reply("Arbitrage", rows=rows, header=True, text=facts)
-
-
-INVENTORY = Command("inventory", inventory, "viewer", "balances per venue of the arb strategies", usage="[strategy]")
-ARB = Command("arb", arb, "viewer", "latest arbitrage executions: predicted vs realized", usage="[strategy]")

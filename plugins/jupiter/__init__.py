@@ -12,13 +12,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import JupiterExchange
-from .settings import JupiterSettings
-
-__all__ = ["JupiterExchange", "JupiterSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Jupiter swaps as ``jupiter``."""
-    register("jupiter", JupiterExchange)
+    register("jupiter", "plugins.jupiter.exchange:JupiterExchange")

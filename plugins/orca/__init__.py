@@ -13,13 +13,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import OrcaExchange
-from .settings import OrcaSettings
-
-__all__ = ["OrcaExchange", "OrcaSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Orca Whirlpool pool states as ``orca``."""
-    register("orca", OrcaExchange)
+    register("orca", "plugins.orca.exchange:OrcaExchange")

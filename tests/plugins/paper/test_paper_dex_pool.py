@@ -24,7 +24,8 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
-from plugins.paper import PaperDexExchange, dex_pool
+from plugins.paper import dex_pool
+from plugins.paper.dex import PaperDexExchange
 from plugins.paper.dex_settings import PaperDexSettings
 
 D = Decimal
