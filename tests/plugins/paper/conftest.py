@@ -13,7 +13,8 @@ from bot.bus import Bus
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, OrderReport, Trade
 from bot.tasks import Tasks
-from plugins.paper import PaperExchange, PaperSettings
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
 
 
 class Recorder:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from fakes.solana_rpc import FakeSolanaRpc
 
-from plugins.solana.rpc import (
+from arbotlib.solana.rpc import (
     MalformedReply,
     RpcRateLimited,
     RpcResponseError,

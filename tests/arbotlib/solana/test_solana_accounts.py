@@ -8,8 +8,8 @@ import pytest
 from fakes.solana_rpc import FakeSolanaRpc
 from waiting import wait_for
 
-from plugins.solana.rpc import MalformedReply, SolanaRpc
-from plugins.solana.ws import AccountSubscriber
+from arbotlib.solana.rpc import MalformedReply, SolanaRpc
+from arbotlib.solana.ws import AccountSubscriber
 
 KEYS = ["HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ", "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE",
         "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"]

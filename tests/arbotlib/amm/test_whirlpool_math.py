@@ -1,4 +1,4 @@
-"""plugins.orca.math against Orca's own reference values, by hand, and by hypothesis.
+"""arbotlib.amm.whirlpool.math against Orca's own reference values, by hand, and by hypothesis.
 
 Reference values come from the Whirlpool program's unit tests in orca-so/whirlpools:
 ``programs/whirlpool/src/math/tick_math.rs`` (``test_exact_bit_values``, ``test_tick_at_max/min``,
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.orca.math import (
+from arbotlib.amm.whirlpool.math import (
     MAX_SQRT_PRICE,
     MAX_TICK,
     MIN_SQRT_PRICE,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from plugins.orca.accounts import (
+from arbotlib.amm.whirlpool.accounts import (
     TICK_ARRAY_DISCRIMINATOR,
     WHIRLPOOL_DISCRIMINATOR,
     AccountDecodeError,
@@ -23,8 +23,8 @@ from plugins.orca.accounts import (
     decode_whirlpool,
     decode_whirlpool_base64,
 )
-from plugins.orca.math import Q64, InsufficientLiquidity, sqrt_price_at_tick, swap_quote
-from plugins.orca.pool import (
+from arbotlib.amm.whirlpool.math import Q64, InsufficientLiquidity, sqrt_price_at_tick, swap_quote
+from arbotlib.amm.whirlpool.pool import (
     initialized_ticks,
     price,
     price_from_sqrt_price,
