@@ -87,7 +87,7 @@ class Executor:
 
     async def start(self) -> None:
         for name, exchange in self.bot.exchanges.items():
-            # on the loop's clock: time.monotonic in a run, simulated time in a backtest (plugins/arb/backtest_loop.py)
+            # on the loop's clock: time.monotonic in a run, simulated time in a backtest (bot/backtest/clock.py)
             loop_time = asyncio.get_running_loop().time
             bucket = TokenBucket(self.settings.orders_per_s, self.settings.burst, now=loop_time)
             lane = self._lanes[name] = _Lane(exchange, bucket)

@@ -3,7 +3,7 @@
 from bot import hookimpl
 from bot.api import Reply
 
-from .backtest import register_cli  # noqa: F401  (arbot backtest: a hookimpl)
+from .backtest import backtest_chart, backtest_report_sections  # noqa: F401  (arbot backtest's report: hookimpls)
 from .commands import ARB, INVENTORY
 from .records import summary
 from .settings import ArbSettings
