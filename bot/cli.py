@@ -1,4 +1,4 @@
-"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay."""
+"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay | backtest."""
 
 from __future__ import annotations
 
@@ -263,6 +263,9 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     from .recording import add_commands as add_record_commands
 
     add_record_commands(sub)  # record/replay for any exchange class with a `recorder`
+    from .backtest.command import add_commands as add_backtest_command
+
+    add_backtest_command(sub)  # the driver is imported when the command runs
     if plugins is not None:
         add_plugin_commands(sub, plugins)
     return parser
