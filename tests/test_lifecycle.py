@@ -33,7 +33,8 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.tasks import Tasks
-from plugins.paper import PaperExchange, PaperSettings
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
 
 ADMIN = Caller("test", "root", "admin")
 

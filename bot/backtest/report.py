@@ -1,7 +1,7 @@
 """The backtest report: the host's generic figures, then the plugins' sections.
 
 The host's part holds for any strategy: fills and fees, PnL per strategy (the figures ``arbot
-report`` shows for the same store, from :func:`bot.report.collect_figures`), risk events and each
+report`` shows for the same store, from :mod:`bot.ledger`), risk events and each
 strategy's final ``status()``. A plugin adds its own sections through the
 ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate, prediction error).
 ``report.json`` keeps money as exact decimal strings; what depends on the machine (wall time,
@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..domain import ZERO, Fill, split_symbol
-from ..report import collect_figures, realized_steps
+from ..domain import ZERO, Fill
+from ..ledger import Ledger, steps
 from ..store import Store
 from .contract import ReportSection
 
@@ -54,7 +54,7 @@ class StrategyResult:
     sold: Decimal
     fees: dict[str, Decimal]
     realized: dict[str, Decimal]
-    """Realized PnL by quote asset, before fees (average cost per market, as ``arbot report``)."""
+    """Realized PnL by quote asset, before fees (FIFO lots per market, as ``arbot report``)."""
     net: dict[str, Decimal]
     """Realized less the fees, per asset (as ``arbot report``)."""
     status: dict[str, str]
@@ -91,27 +91,25 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], strategies: dict[s
                  status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
     """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
     order; ``strategies``: name -> type; ``status``: each strategy's final ``status()``)."""
-    figures = collect_figures(store)
+    figures = Ledger(store).report()
     curves: dict[str, dict[str, Curve]] = {}
     running: dict[tuple[str, str], Decimal] = {}
-    for strategy, fill, pnl in realized_steps(fills):
-        _, quote = split_symbol(fill.symbol)
-        change = (pnl or ZERO) - (fill.fee if fill.fee_asset == quote else ZERO)
+    for step in steps(fills):
+        change = step.net
         if not change:
             continue
-        key = (strategy, quote)
+        key = (step.strategy, step.quote)
         running[key] = running.get(key, ZERO) + change
-        curves.setdefault(strategy, {}).setdefault(quote, []).append((fill.ts_ns, running[key]))
+        curves.setdefault(step.strategy, {}).setdefault(step.quote, []).append((step.fill.ts_ns, running[key]))
     results = []
     for name in sorted(set(strategies) | set(figures)):
         fig = figures.get(name)
-        realized = dict(fig.realized) if fig else {}
-        fees = dict(fig.fees) if fig else {}
         results.append(StrategyResult(
             name=name, type=strategies.get(name, "-"), fills=fig.fills if fig else 0,
-            bought=fig.bought if fig else ZERO, sold=fig.sold if fig else ZERO, fees=fees, realized=realized,
-            net={asset: fig.net(asset) for asset in sorted(set(realized) | set(fees))} if fig else {},
-            status=status.get(name, {}),
+            bought=sum((m.bought for m in fig.markets), ZERO) if fig else ZERO,
+            sold=sum((m.sold for m in fig.markets), ZERO) if fig else ZERO,
+            fees=dict(fig.fees) if fig else {}, realized=dict(fig.realized) if fig else {},
+            net=dict(fig.net) if fig else {}, status=status.get(name, {}),
         ))  # fmt: skip
     fees_total: dict[str, Decimal] = {}
     for _, fill in fills:

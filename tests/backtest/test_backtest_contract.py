@@ -20,7 +20,8 @@ from bot.api import Context
 from bot.backtest.contract import BacktestPlan, ReportSection, Steppable
 from bot.backtest.driver import BacktestError, run_backtest
 from bot.settings import ConfigError
-from plugins.paper import PaperExchange, PaperSettings
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
 
 GRID = """
 mode = "paper"
@@ -222,7 +223,7 @@ def test_context_recorder_reads_the_bots_registry(tmp_path):
                               "t")
         return Bot(config, plugins, registry)
 
-    from plugins.kraken import KrakenExchange
+    from plugins.kraken.exchange import KrakenExchange
 
     assert Context(bot_with([]), "exchange", "x").recorder("kraken") is KrakenExchange.recorder
     with pytest.raises(ValueError, match=r'"kraken" cannot record; these can: coinbase$'):
@@ -231,7 +232,7 @@ def test_context_recorder_reads_the_bots_registry(tmp_path):
 
 def test_every_paper_venue_type_keeps_the_contract():
     """The first-party simulated venues are steppable, and their conversion accepts their defaults."""
-    from plugins.paper import PaperDexExchange
+    from plugins.paper.dex import PaperDexExchange
     from plugins.paper.dex_settings import PaperDexSettings
 
     for cls, settings in ((PaperExchange, PaperSettings()), (PaperDexExchange, PaperDexSettings())):
