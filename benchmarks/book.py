@@ -403,7 +403,7 @@ def main() -> int:
     print(f"generated {len(frames):,} frames (depth {DEPTH}, seed {args.seed}) in {time.perf_counter() - t0:.1f} s; "
           f"{sum(map(len, frames)) / len(frames):.0f} bytes each on average")
 
-    accelerated = kraken_book._fastbook is not None
+    accelerated = kraken_book._fast_update is not None
     print("arbot fast path: " + ("C (plugins/kraken/_fastbook.c, built)" if accelerated
                                  else "Python (the C build is absent)"))
     books = KrakenBooks(DEPTH, symbols=[SYMBOL])

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from bot.domain import split_symbol
 from bot.settings import Secret, option
 
+WS_URL = "wss://advanced-trade-ws.coinbase.com"
+
 
 def product_id(symbol: str) -> str:
     """``"BTC/USD"`` -> Coinbase's ``"BTC-USD"``."""
@@ -20,7 +22,7 @@ class CoinbaseSettings:
 
     symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets "BASE/QUOTE" (product BASE-QUOTE)')
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
-    ws_url: str = option("wss://advanced-trade-ws.coinbase.com", help="market data WebSocket endpoint")
+    ws_url: str = option(WS_URL, help="market data WebSocket endpoint")
     rest_url: str = option("https://api.coinbase.com", help="REST endpoint (calls go to /api/v3/brokerage/...)")
     api_key_name: Secret | None = option(
         None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
