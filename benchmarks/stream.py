@@ -39,7 +39,6 @@ from bot.plugins import collect, load_plugins  # noqa: E402
 from plugins.stream import running_server  # noqa: E402
 from plugins.stream.protocol import public_key_of  # noqa: E402
 
-
 # --- the client process ----------------------------------------------------------------------
 
 

@@ -118,7 +118,7 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
 # --- the commands ----------------------------------------------------------------------------------
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` and ``replay`` to the ``arbot`` parser."""
     record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
     record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")
@@ -145,10 +145,10 @@ def recorder_for(exchange: str) -> Recorder:
 
     classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
     able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
-    cls = classes.get(exchange)
-    if cls is None or getattr(cls, "recorder", None) is None:
+    recorder: Recorder | None = getattr(classes.get(exchange), "recorder", None)
+    if recorder is None:
         raise UserError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
-    return cls.recorder
+    return recorder
 
 
 def cmd_record(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_crash_restart import query, wait_until
+
+from tests.test_crash_restart import query, wait_until
 
 CONFIG = """
 mode = "paper"

@@ -24,7 +24,6 @@ from .feed import CoinbaseFeed
 from .settings import WS_URL
 
 
-
 class CoinbaseRecorder:
     """``Exchange.recorder`` for Coinbase: records with :class:`CoinbaseFeed`, replays with :class:`CoinbaseBooks`."""
 

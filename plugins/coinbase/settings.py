@@ -28,7 +28,8 @@ class CoinbaseSettings:
         None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
     api_private_key: Secret | None = option(
         None, help='CDP API key\'s EC private key (PEM, ES256): "env:NAME" or "file:PATH"')
-    silence_timeout_s: float = option(5.0, gt=0, help="no message for this long (heartbeats come every second): reconnect")
+    silence_timeout_s: float = option(5.0, gt=0,
+                                      help="no message for this long (heartbeats come every second): reconnect")
     reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
     reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
     request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")

@@ -258,7 +258,8 @@ class GridStrategy(Strategy):
         slot = self._by_order.get(update.client_order_id)
         if slot is None or not update.status.terminal or update.status is OrderStatus.OBSERVED:
             return
-        self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price, update.reason)
+        self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
+                     update.reason)
         self._scan()
 
     async def reconcile(self) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_arb_backtest import write_config
+from tests.plugins.arb.test_arb_backtest import write_config
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.domain import (
     AlertLevel,
@@ -19,6 +17,8 @@ from bot.domain import (
     TimeInForce,
 )
 from plugins.arb.records import executions
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 BPS = Decimal(10_000)
 

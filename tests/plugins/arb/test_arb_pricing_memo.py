@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_arb_pricing_kit import RICH, D, book, pool, pricer
 
 from bot.pool import Pool
 from plugins.arb.pricing import Inventory
+from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
 
 CENT = D("0.01")
 

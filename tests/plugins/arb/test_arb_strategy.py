@@ -7,8 +7,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.clock import ManualClock
@@ -20,6 +18,8 @@ from plugins.arb.records import (
     executions,
     opportunities,
 )
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from plugins.kraken import book as kraken_book
 from plugins.kraken.book import KrakenBooks
-from fakes.kraken import FakeKrakenWS, FakePair, checksum, populate, render
+from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum, populate, render
 
 SYMBOL = "BTC/USD"
 DEPTH = 10

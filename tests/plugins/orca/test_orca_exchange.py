@@ -5,7 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from orca_pools import (
+
+from bot.api import PermanentError
+from bot.domain import FeedState, Order, OrderType, Side
+from plugins.orca.accounts import (
+    build_mint,
+    build_tick_array,
+    build_whirlpool,
+    decode_tick_array,
+    decode_whirlpool,
+)
+from plugins.orca.pool import quote_exact_in, quote_exact_out
+from tests.helpers.waiting import wait_for
+from tests.plugins.orca.orca_pools import (
     POSITIONS,
     SOL,
     USDC,
@@ -18,18 +30,6 @@ from orca_pools import (
     whirlpool_state,
     window,
 )
-from waiting import wait_for
-
-from bot.api import PermanentError
-from bot.domain import FeedState, Order, OrderType, Side
-from plugins.orca.accounts import (
-    build_mint,
-    build_tick_array,
-    build_whirlpool,
-    decode_tick_array,
-    decode_whirlpool,
-)
-from plugins.orca.pool import quote_exact_in, quote_exact_out
 
 TICK = -20_000
 

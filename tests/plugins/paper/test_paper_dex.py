@@ -7,7 +7,6 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
-from waiting import wait_for
 
 from bot.api import (
     Context,
@@ -33,6 +32,7 @@ from plugins.amm.model import ConstantProductModel
 from plugins.paper import PaperDexExchange, register_exchanges
 from plugins.paper.dex import SlippageExceeded
 from plugins.paper.dex_settings import PaperDexSettings
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 NETWORK_FEE = D("0.0000065")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes.solana_rpc import FakeSolanaRpc
-from waiting import wait_for
 
 from plugins.solana.rpc import MalformedReply, SolanaRpc
 from plugins.solana.ws import AccountSubscriber
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.helpers.waiting import wait_for
 
 KEYS = ["HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ", "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE",
         "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"]

@@ -16,8 +16,7 @@ from bot.clock import ManualClock
 from bot.domain import AlertLevel, Fill, Liquidity, OrderStatus, OrderUpdate, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import challenge_payload, public_key_of, sign
-
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 ALICE = SigningKey.generate()
 BOB = SigningKey.generate()
