@@ -84,10 +84,10 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path):
         try:
             # Wait until the venue has received an order whose answer the bot has not yet stored:
             # the bot's row still says "pending" while the venue already logged the submission.
-            in_flight = wait_until(lambda: query(bot_db, """select count(*) from orders where status='pending'""")
+            in_flight = wait_until(lambda r=round_: query(bot_db, "select count(*) from orders where status='pending'")
                                    and query(bot_db, "select count(*) from orders where status='pending'")[0][0] > 0
                                    and query(venue_db, "select count(*) from submissions")
-                                   and query(venue_db, "select count(*) from submissions")[0][0] > round_ * 5,
+                                   and query(venue_db, "select count(*) from submissions")[0][0] > r * 5,
                                    timeout_s=20)
             assert in_flight, log.read_text()[-3000:]
         finally:

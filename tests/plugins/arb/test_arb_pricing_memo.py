@@ -3,7 +3,8 @@
 A memoized pricer fed a stream of books that change one level (a size, a price, a level added or
 removed) at a time must decide exactly what a fresh pricer decides on each book alone; and the memo
 must be used where it may (a size change deeper than the walk, or at the touch while it still holds
-the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool). ``Pricer.prepare`` quotes the smallest size both ways once per pool state.
+the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool).
+``Pricer.prepare`` quotes the smallest size both ways once per pool state.
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert strategy.inventory.balance("paper", "SOL") == Decimal(100) + expected.size
     assert strategy.inventory.balance("dex", "SOL") == Decimal(100) - expected.size - sum(f.fee for f in dex_fills)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "inventory", [])
-    assert reply.ok and ("sol-arb", "paper", "SOL", str(Decimal(100) + expected.size), str(Decimal(100) + expected.size)) in reply.rows
+    held = str(Decimal(100) + expected.size)
+    assert reply.ok and ("sol-arb", "paper", "SOL", held, held) in reply.rows
     assert isinstance(row, ArbExecutionRow)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "arb", [])
     assert reply.ok and (row.opportunity_id[:10], "buy-cex-sell-dex", str(row.size), str(row.predicted_pnl),

@@ -62,7 +62,8 @@ async def test_initial_load_publishes_the_pool_quoted_as_on_chain(make_orca, nod
     assert node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(TICK))}
     assert feed_states(orca) == ["resyncing", "live"]
     info = orca.market("SOL/USDC")
-    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"), Decimal("0.000001"))
+    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"),
+                                                                      Decimal("0.000001"))
 
 
 async def test_notifications_update_the_pool(make_orca, node):

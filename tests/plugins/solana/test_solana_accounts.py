@@ -28,7 +28,8 @@ async def test_account_reads_decode_base64_with_the_context_slot(node):
     async with SolanaRpc([node.url]) as rpc:
         at, info = await rpc.get_account_info(KEYS[0])
         assert at == slot and info is not None
-        assert (info.data, info.owner, info.lamports) == (b"\x00\x01pool", "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc", 7)
+        whirlpool_program = "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc"
+        assert (info.data, info.owner, info.lamports) == (b"\x00\x01pool", whirlpool_program, 7)
         assert await rpc.get_account_info(KEYS[1]) == (slot, None)
         # 250 keys: three requests of at most 100 (the node refuses more), answers in the order asked
         keys = [KEYS[n % 3] for n in range(250)]
