@@ -25,7 +25,7 @@ def test_the_latest_snapshot_of_each_venue_is_reported(db_url):
         rows = [(r.exchange, r.asset, r.free) for r in store.latest_balances()]
         assert rows == [("cex", "USDC", D("9.5")), ("dex", "SOL", D("3.25"))]  # the older cex snapshot is gone
         lines = balance_lines(store)
-        assert lines[0].startswith("Balances") and "9.5 USDC" in lines[1] and "3.25 SOL" in lines[2]
+        assert lines[0].startswith("Balances") and "free 9.50 USDC" in lines[1] and "3.25 SOL" in lines[2]
     finally:
         store.close()
 
