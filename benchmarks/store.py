@@ -119,7 +119,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="arbot-bench-store-") as tmp:
         folder = Path(tmp)
         (folder / "sqlite").mkdir()
-        results = {"sqlite": sqlite_case(folder / "sqlite", args.orders), "postgresql": postgres_case(folder, args.orders)}
+        results = {"sqlite": sqlite_case(folder / "sqlite", args.orders),
+                   "postgresql": postgres_case(folder, args.orders)}
     print(f"insert_order: one committed order row, {args.orders} orders (microseconds)")
     print(f"{'database':<12} {'path':<22} {'p50':>8} {'p99':>8} {'max':>9}")
     for db, cases in results.items():

@@ -59,6 +59,9 @@ def wait_until(predicate, timeout_s: float) -> bool:
     return False
 
 
+PENDING = "select count(*) from orders where status='pending'"
+
+
 @pytest.mark.slow
 def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, db_url: str):
     config = tmp_path / "config.toml"
@@ -74,8 +77,7 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, d
         try:
             # Wait until the venue has received an order whose answer the bot has not yet stored:
             # the bot's row still says "pending" while the venue already logged the submission.
-            in_flight = wait_until(lambda r=round_: query_db(db_url, "select count(*) from orders where status='pending'")
-                                   and query_db(db_url, "select count(*) from orders where status='pending'")[0][0] > 0
+            in_flight = wait_until(lambda r=round_: query_db(db_url, PENDING) and query_db(db_url, PENDING)[0][0] > 0
                                    and query(venue_db, "select count(*) from submissions")
                                    and query(venue_db, "select count(*) from submissions")[0][0] > r * 5,
                                    timeout_s=20)

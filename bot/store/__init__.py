@@ -28,10 +28,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +40,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     UniqueConstraint,
     bindparam,
     event,
@@ -51,13 +52,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from ..redact import REDACTOR, add_url, safe_url
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""
@@ -70,7 +74,7 @@ class StoreError(Exception):
     """
 
 
-class DecimalText(TypeDecorator):
+class DecimalText(TypeDecorator[Decimal]):
     """A Decimal stored as its exact text."""
 
     impl = String(64)
@@ -87,7 +91,7 @@ class DecimalText(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
-class Units(TypeDecorator):
+class Units(TypeDecorator[int]):
     """An integer of any size, such as a token amount in raw base units (a u64 does not fit a BIGINT).
 
     ``NUMERIC(78, 0)`` on PostgreSQL (up to 2^256), exact decimal text elsewhere (SQLite would turn an
@@ -228,7 +232,14 @@ class AuditRow(SQLModel, table=True):
     outcome: str
 
 
-HOST_TABLES = tuple(row.__table__ for row in (OrderRow, FillRow, BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow))
+def table_of(row: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class."""
+    table: Table = row.__table__  # type: ignore[attr-defined]
+    return table
+
+
+ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
+HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow)))
 """The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
 
 
@@ -312,7 +323,9 @@ class Store:
         if real.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         dialect = self.engine.dialect.name
-        orders, fills = OrderRow.__table__, FillRow.__table__
+        orders, fills = ORDERS, FILLS
+        self._insert_order: Executable
+        self._insert_fill: Executable
         if dialect in ("sqlite", "postgresql"):
             ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
             self._insert_order = ins(orders).on_conflict_do_nothing().returning(orders.c.id)
@@ -331,7 +344,7 @@ class Store:
         self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
         return self
 
-    def _guard(self, action: Any, what: str) -> Any:
+    def _guard(self, action: Callable[[], T], what: str) -> T:
         """Run ``action``; a database error becomes a StoreError naming the store (password masked)."""
         from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -382,7 +395,7 @@ class Store:
         """
         with self.engine.begin() as conn:
             if orders:
-                table = OrderRow.__table__
+                table = ORDERS
                 conn.execute(
                     update(table).where(table.c.client_order_id == bindparam("cid")),
                     [{"cid": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
@@ -390,7 +403,7 @@ class Store:
                       "reason": o.reason, "updated_ns": o.updated_ns} for o in orders],
                 )
             if fills:
-                table = FillRow.__table__
+                table = FILLS
                 stored = {tuple(r) for r in conn.execute(
                     select(table.c.exchange, table.c.trade_id).where(
                         table.c.trade_id.in_([f.trade_id for _, f in fills])))}
@@ -412,10 +425,10 @@ class Store:
         with self.session() as s:
             q = select(OrderRow)
             if statuses is not None:
-                q = q.where(OrderRow.status.in_([st.value for st in statuses]))
+                q = q.where(col(OrderRow.status).in_([st.value for st in statuses]))
             if strategy is not None:
                 q = q.where(OrderRow.strategy == strategy)
-            q = q.order_by(OrderRow.id.desc() if limit else OrderRow.id)
+            q = q.order_by(col(OrderRow.id).desc() if limit else col(OrderRow.id))
             if limit:
                 q = q.limit(limit)
             return [row_to_order(r) for r in s.exec(q).all()]
@@ -434,7 +447,7 @@ class Store:
                 q = q.where(FillRow.strategy == strategy)
             if since_ns is not None:
                 q = q.where(FillRow.ts_ns >= since_ns)
-            q = q.order_by(FillRow.ts_ns, FillRow.id)
+            q = q.order_by(col(FillRow.ts_ns), col(FillRow.id))
             return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
 
     # --- records --------------------------------------------------------------------------
@@ -454,7 +467,7 @@ class Store:
             q = select(RiskEventRow)
             if trips_only:
                 q = q.where(RiskEventRow.action != "veto")
-            return list(s.exec(q.order_by(RiskEventRow.id.desc()).limit(limit)).all())
+            return list(s.exec(q.order_by(col(RiskEventRow.id).desc()).limit(limit)).all())
 
     def risk_event_counts(self) -> dict[tuple[str, str], int]:
         """Number of stored risk events by (check name, action)."""
@@ -482,7 +495,7 @@ class Store:
 
     def audit_log(self, limit: int = 50) -> list[AuditRow]:
         with self.session() as s:
-            return list(s.exec(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)).all())
+            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)).all())
 
     def snapshot_balances(self, exchange: str, balances: Iterable[Any], ts_ns: int) -> None:
         with self.session() as s:
@@ -494,7 +507,8 @@ class Store:
         with self.session() as s:
             latest = (select(BalanceSnapshotRow.exchange, func.max(BalanceSnapshotRow.ts_ns).label("ts"))
                       .group_by(BalanceSnapshotRow.exchange).subquery())
-            q = (select(BalanceSnapshotRow)
-                 .join(latest, (BalanceSnapshotRow.exchange == latest.c.exchange) & (BalanceSnapshotRow.ts_ns == latest.c.ts))
-                 .order_by(BalanceSnapshotRow.exchange, BalanceSnapshotRow.asset))
+            on_latest = (col(BalanceSnapshotRow.exchange) == latest.c.exchange) & (
+                col(BalanceSnapshotRow.ts_ns) == latest.c.ts)
+            q = select(BalanceSnapshotRow).join(latest, on_latest).order_by(col(BalanceSnapshotRow.exchange),
+                                                                             col(BalanceSnapshotRow.asset))
             return list(s.exec(q).all())
