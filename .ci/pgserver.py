@@ -46,6 +46,9 @@ def _run(args: list[str], **kwargs) -> None:
 def start(root: Path, *, durable: bool = False) -> str:
     """initdb into ``root``, start the server on a free port; returns its URL.
 
+    As root, ``root`` is handed to the ``postgres`` user, which must be able to reach it (a folder
+    directly in /tmp, as ``mktemp -d`` makes).
+
     ``durable=False`` (tests) turns fsync off; benchmarks keep PostgreSQL's default (fsync on commit).
     """
     bin_dir = binaries()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -89,11 +90,12 @@ def sqlite_case(folder: Path, n: int) -> dict[str, dict[str, float]]:
     return {"store": ours, "driver": base}
 
 
-def postgres_case(folder: Path, n: int) -> dict[str, dict[str, float]] | str:
+def postgres_case(n: int) -> dict[str, dict[str, float]] | str:
     pgserver = load_pgserver()
     if pgserver.binaries() is None:
         return "no PostgreSQL binaries (apt-get install postgresql); skipped"
-    url = pgserver.start(folder / "pg", durable=True)
+    folder = Path(tempfile.mkdtemp(prefix="arbot-bench-pg-"))  # its own folder: the server's user must reach it
+    url = pgserver.start(folder, durable=True)
     try:
         store = Store(url).open()
         ours = timed(n, lambda i: store.insert_order(order(i)))
@@ -109,7 +111,8 @@ def postgres_case(folder: Path, n: int) -> dict[str, dict[str, float]] | str:
             base = timed(n, raw)
         return {"store": ours, "driver": base}
     finally:
-        pgserver.stop(folder / "pg")
+        pgserver.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -120,7 +123,7 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "sqlite").mkdir()
         results = {"sqlite": sqlite_case(folder / "sqlite", args.orders),
-                   "postgresql": postgres_case(folder, args.orders)}
+                   "postgresql": postgres_case(args.orders)}
     print(f"insert_order: one committed order row, {args.orders} orders (microseconds)")
     print(f"{'database':<12} {'path':<22} {'p50':>8} {'p99':>8} {'max':>9}")
     for db, cases in results.items():
