@@ -147,3 +147,29 @@ async def test_the_password_is_in_no_log_alert_or_reply(tmp_path: Path, canary_u
         assert any("arbot started" in a.message for a in Recording.sent)
     seen += [caplog.text, *(f"{a.message} {a.fields}" for a in Recording.sent)]
     assert all(CANARY not in text for text in seen)
+
+
+def test_db_url_as_a_file_reference_and_a_missing_reference(tmp_path: Path, monkeypatch):
+    from bot.config import resolve_secrets
+    from bot.settings import ConfigError
+
+    secret = tmp_path / "db-url"
+    secret.write_text(f"postgresql://arbot:{CANARY}@db.example:5432/arbot\n")
+    secret.chmod(0o600)
+    registry = collect(load_plugins())
+
+    def config(db_url: str):
+        return build_config(parse_toml(f'[bot]\ndata_dir = "{tmp_path}"\ndb_url = "{db_url}"\n', "t.toml"),
+                            registry, "t.toml")
+
+    from_file = config(f"file:{secret}")
+    resolve_secrets(from_file)
+    assert from_file.db_url == f"postgresql://arbot:{CANARY}@db.example:5432/arbot"
+    assert CANARY not in repr(from_file)  # the settings hold the reference, not the URL
+    monkeypatch.delenv("ARBOT_NO_SUCH_DB_URL", raising=False)
+    missing = config("env:ARBOT_NO_SUCH_DB_URL")
+    with pytest.raises(ConfigError, match=r"bot\.db_url: environment variable ARBOT_NO_SUCH_DB_URL is not set"):
+        resolve_secrets(missing)
+    with pytest.raises(ConfigError, match=r"bot\.db_url"):
+        missing.db_url  # noqa: B018
+    assert config("sqlite:///x.db").db_url == f"sqlite:///{tmp_path}/x.db"
