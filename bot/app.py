@@ -9,9 +9,7 @@ its plugin's name and left out; the bot runs without it (and without strategies 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -508,12 +506,6 @@ class Bot:
 
     def strategy_failed(self, name: str) -> bool:
         return name in self._failed
-
-    def start_of_day_ns(self) -> int:
-        tz = zoneinfo.ZoneInfo(self.config.scheduler.timezone)
-        now = dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, tz)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return int(midnight.timestamp()) * 1_000_000_000
 
     # --- errors and alerts ------------------------------------------------------------------
 

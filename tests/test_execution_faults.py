@@ -11,10 +11,10 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
 from sqlalchemy.exc import OperationalError
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 from bot import hookimpl, writer
 from bot.api import Strategy

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 from bot import app as app_module
 from bot.app import Bot, StartOptions

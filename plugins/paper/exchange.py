@@ -4,11 +4,13 @@ file, as an Exchange."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
 from bot.api import Context, Exchange, ExchangeError, OrderNotFound
+from bot.backtest.contract import BacktestPlan, Steppable
 from bot.domain import (
     AlertLevel,
     Balance,
@@ -27,14 +29,14 @@ from .engine import MatchingEngine
 from .feeds import BookFeed, RecordingPlayer
 from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
-from .settings import PaperSettings
+from .settings import BACKTEST_TICK_MS, PaperSettings
 from .state import PaperState
 
 SAVE_MARKETS_EVERY = 1000
 """Steps between two saves of where the markets stand (also saved on stop)."""
 
 
-class PaperExchange(Exchange):
+class PaperExchange(Exchange, Steppable):
     """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
@@ -250,6 +252,20 @@ class PaperExchange(Exchange):
         item = self._player.peek() if self._player is not None else None
         return None if item is None else item[0]
 
+    @classmethod
+    def prepare_for_backtest(cls, settings: PaperSettings) -> BacktestPlan:
+        """The backtest's venue: no market clock of its own (the backtest steps a simulated market at
+        ``tick_interval_ms``, 100 ms when that is 0, and a recording at its recorded times), the account in
+        memory; a mirror moves with its source."""
+        plan_settings = dataclasses.replace(settings, tick_interval_ms=0, playback_speed=Decimal(0), state_file="")
+        if settings.market == "recording":
+            return BacktestPlan(plan_settings, f"recording {Path(settings.recording).name} "
+                                               f"({settings.recording_exchange})", recorded=True)
+        if settings.market == "mirror":
+            return BacktestPlan(plan_settings, f"mirror of {settings.source}")
+        pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
+        return BacktestPlan(plan_settings, f"synthetic paper seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
+
     def market(self, symbol: str) -> MarketInfo:
         """Trading rules of ``symbol``; KeyError if this venue does not simulate it."""
         return self._rules[symbol]
@@ -260,13 +276,9 @@ class PaperExchange(Exchange):
         """Check the source settings that need the running bot, and build the feed of outside books."""
         s = self.settings
         if s.market == "recording":
-            # the plugin registry is read only when a recording is used
-            from bot.cli import UserError
-            from bot.recording import recorder_for
-
-            try:
-                recorder = recorder_for(s.recording_exchange)
-            except UserError as exc:  # names the types that can record
+            try:  # the bot's own registry: what [plugins] disabled leaves out is not there
+                recorder = self.ctx.recorder(s.recording_exchange)
+            except ValueError as exc:  # names the types that can record
                 raise ValueError(f"recording_exchange: {exc}") from None
             if not hasattr(recorder, "market_events"):
                 raise ValueError(f'recording_exchange: the "{s.recording_exchange}" recorder cannot play a '
