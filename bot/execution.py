@@ -372,12 +372,16 @@ class Executor:
                 lane.bucket.block_for(result.retry_after_s)
             self._retry_later(lane, job, f"{type(result).__name__}: {result}")
             return
+        if order.status is not OrderStatus.PENDING:
+            return  # the venue's feed already reported the order: it arrived, whatever became of the answer
         # Unknown outcome (timeout, lost connection, unexpected error): ask before resending.
         what = "timed out" if isinstance(result, TimeoutError) else f"{type(result).__name__}: {result}"
         log.warning("order %s: outcome unknown (%s); looking it up", order.client_order_id, what)
         answered, state = await self._lookup(lane, order)
         if state is not None:
             self._apply(order, state)
+        elif order.status is not OrderStatus.PENDING:
+            return  # reported by the feed meanwhile
         elif answered:
             self._retry_later(lane, job, f"unknown outcome ({what}); the venue has no such order")
         else:
