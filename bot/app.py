@@ -47,7 +47,7 @@ from .scheduler import Scheduler
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
-from .writer import StoreWriter, is_store_error
+from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
 
@@ -534,16 +534,18 @@ class Bot:
 
     def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
         plugin = self._owner_plugin.get(owner, owner)
-        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
         if owner in self.strategies and owner not in self._failed and is_store_error(exc):
+            log.error("%s failed on %s: %s", owner, type(event).__name__, describe_store_error(exc))
             # not the strategy's fault: it resumes by itself once the store can be written again
-            self._failed[owner] = f"store unavailable: {type(exc).__name__}: {exc}"
+            self._failed[owner] = f"store unavailable: {describe_store_error(exc)}"
             self._store_failed.add(owner)
             self.bus.unsubscribe_owner(owner)
             self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
-                       "by itself when it can", error=f"{type(exc).__name__}: {exc}")
+                       "by itself when it can", error=describe_store_error(exc))
             self.executor.store_failed(exc, f"strategy {owner}")
-        elif owner in self.strategies and owner not in self._failed:
+            return
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        if owner in self.strategies and owner not in self._failed:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
