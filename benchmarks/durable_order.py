@@ -52,6 +52,7 @@ from bot.domain import (  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
 
 SENT_AT: dict[str, int] = {}
+ARRIVED = asyncio.Event()
 
 
 class SpyVenue(Exchange):
@@ -64,6 +65,7 @@ class SpyVenue(Exchange):
 
     async def place_order(self, order: Order) -> OrderState:
         SENT_AT[order.client_order_id] = time.perf_counter_ns()
+        ARRIVED.set()
         return OrderState(order.client_order_id, OrderStatus.OPEN, "X")
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
@@ -149,8 +151,9 @@ async def decision_to_request(db_url: str, data_dir: str, orders: int, way: str)
             start = time.perf_counter_ns()
             ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.001"), Decimal("100"),
                                    client_order_id=cid))
-            while cid not in SENT_AT:
-                await asyncio.sleep(0)
+            while cid not in SENT_AT:  # the loop idles meanwhile, as between market events
+                ARRIVED.clear()
+                await ARRIVED.wait()
             if n >= warm_up:
                 latencies.append((SENT_AT[cid] - start) / 1000)
         await bot.executor.settle(10)
