@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.commands import Caller
 from bot.domain import (
     Fill,
+    FillApplied,
     Liquidity,
     Order,
     OrderIntent,
@@ -123,6 +124,8 @@ type = "counting"
 """, extra=PLUGINS)
     alerts: list = []
     bot.alerts.listeners.append(alerts.append)
+    applied: list = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
     ctx = bot.strategies["s"].ctx
     for n in range(3):
         ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal(100 + n),
@@ -139,6 +142,7 @@ type = "counting"
     assert len(bot.strategies["s"].fills) == 3
     assert len(bot.risk.checks[0].fills) == 3
     assert len(fill_alerts(alerts)) == 3
+    assert sorted(a.fill.trade_id for a in applied) == sorted(f.trade_id for f in stored)  # the bus: once each
     for n in range(3):
         assert bot.store.get_order(f"f-{n}").fee == Decimal("0.25")  # counted once, stored with the order
     positions = await bot.commands.dispatch(ADMIN, "positions", [])
