@@ -454,7 +454,7 @@ class Bot:
                     figures: dict[str, Any] | None = None) -> None:
         """Store a risk trip with its figures and alert it (identical causes coalesce in the alert queue)."""
         figures = dict(figures or {})
-        self.store.record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
+        self._record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
                                      symbol=symbol, action=action, details=figures, ts_ns=self.clock.time_ns())
         where = {k: v for k, v in (("strategy", strategy), ("exchange", exchange), ("symbol", symbol)) if v}
         self.alert(level, "risk", f"{check}: {cause}; action: {action}", source=check,
@@ -513,9 +513,18 @@ class Bot:
         self.alerts.emit(Alert(level=level, kind=kind, source=source, message=message, fields=fields,
                                ts_ns=self.clock.time_ns()))
 
+    def _record_risk_event(self, **fields: Any) -> None:
+        """Store a risk event; a store that cannot be written loses the row (logged), not the veto or trip."""
+        try:
+            self.store.record_risk_event(**fields)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("risk event not stored (%s): %s", describe_store_error(exc), fields)
+
     def on_veto(self, intent: OrderIntent, veto: Veto) -> None:
         log.warning("risk %s vetoed %s %s %s: %s", veto.check, intent.strategy, intent.side, intent.symbol, veto.reason)
-        self.store.record_risk_event(
+        self._record_risk_event(
             check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
