@@ -30,6 +30,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -66,10 +67,10 @@ def establish(store: Store, data_dir: Path, *, fresh_epoch: bool = False, ts_ns:
     Raises :class:`StoreMismatch` when the store is older than the last run (restored from a
     backup) and ``fresh_epoch`` is not given.
     """
-    store_id = store.get_state("store_id")
-    new_store = store_id is None
+    found = store.get_state("store_id")
+    new_store = found is None
+    store_id = secrets.token_hex(8) if found is None else found
     if new_store:
-        store_id = secrets.token_hex(8)
         store.set_state("store_id", store_id, ts_ns)
     epoch = store.get_state("id_epoch")
     runs = int(store.get_state("runs") or 0)
@@ -145,9 +146,10 @@ def _where(store: Store) -> str:
     return str(path) if path is not None else make_url(store.url).render_as_string(hide_password=True)
 
 
-def _read_sidecar(data_dir: Path) -> dict | None:
+def _read_sidecar(data_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((data_dir / SIDECAR).read_text())
+        data = json.loads((data_dir / SIDECAR).read_text())
+        return data if isinstance(data, dict) else None
     except FileNotFoundError:
         return None
     except (ValueError, OSError) as exc:
@@ -155,7 +157,7 @@ def _read_sidecar(data_dir: Path) -> dict | None:
         return None
 
 
-def _write_sidecar(data_dir: Path, data: dict) -> None:
+def _write_sidecar(data_dir: Path, data: dict[str, Any]) -> None:
     path = data_dir / SIDECAR
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data) + "\n")

@@ -11,10 +11,7 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
-from tests.fakes.venue import ScriptedVenue
-from tests.fakes.venue import plugin as venue_plugin
 from sqlalchemy.exc import OperationalError
-from tests.helpers.waiting import wait_for
 
 from bot import hookimpl, writer
 from bot.api import Strategy
@@ -29,6 +26,9 @@ from bot.domain import (
     OrderStatus,
     Side,
 )
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [executor]

@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.helpers.waiting import wait_for
 
 from bot import app as app_module
 from bot.app import Bot, StartOptions
@@ -20,6 +19,7 @@ from bot.domain import AlertLevel, OrderStatus
 from bot.identity import StoreMismatch
 from bot.plugins import collect, load_plugins
 from plugins.paper.state import PaperState
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [bot]
