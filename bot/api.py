@@ -120,6 +120,12 @@ class Context:
         return self._bot.mode
 
     @property
+    def id_epoch(self) -> str:
+        """The store's client order id epoch: put it in deterministic client order ids (``f"{name}-{epoch}.{n}"``)
+        so that a new or restored store can never repeat an id a venue has already seen."""
+        return self._bot.executor.id_epoch
+
+    @property
     def data_dir(self) -> Path:
         """Directory for a plugin's own files (created at start)."""
         return self._bot.data_dir

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,7 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
 from .opportunities import OpportunityLog
 from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
@@ -45,16 +47,32 @@ from .scheduler import Scheduler
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
-from .writer import StoreWriter, is_store_error
+from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
+
+STORE_WATCH_EVERY_S = 5.0
+"""How often the running bot checks that its store file is still the one it opened."""
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """The operator's answers to a store that does not match (``arbot run --new-epoch / --cancel-unknown``)."""
+
+    new_epoch: bool = False
+    """Draw a new client order id epoch (needed to start on a store older than the last run)."""
+    cancel_unknown: bool = False
+    """Cancel orders open at a venue under our strategies' id prefixes that the store has never seen."""
 
 
 class Bot:
     """One running arbot. Plugins see it in ``startup``/``shutdown``, jobs and commands."""
 
-    def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None):
+    def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None,
+                 options: StartOptions | None = None):
         self.config = config
+        self.options = options or StartOptions()
+        self.identity: StoreIdentity | None = None
         self.mode = config.mode
         """The mode in force: ``config.mode``, or ``observe`` after :meth:`set_observe` (``/observe on``)."""
         self.plugins = plugins
@@ -95,6 +113,7 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._start_failed = False
         plugins._report = self._plugin_error
 
     # --- building ---------------------------------------------------------------------------
@@ -127,6 +146,9 @@ class Bot:
         self.started_ns = self.clock.time_ns()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
+        self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
+                                  ts_ns=self.started_ns)
+        self.executor.id_epoch = self.identity.id_epoch
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
             self.mode = "observe"
@@ -163,6 +185,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
                 del self.strategies[name]
+        await self._check_venues()
         await self._start_each(self.strategies, "strategy")
         for name, strategy in self.strategies.items():
             self._subscribe_strategy(name, strategy)
@@ -172,6 +195,7 @@ class Bot:
         for reg in self.registry.jobs.values():
             self.scheduler.add(reg.obj, reg.plugin, self)
         self.scheduler.start()
+        self.tasks.supervise(self._watch_store, owner="host", what="store watch")
 
         from .control import ControlServer
 
@@ -180,9 +204,58 @@ class Bot:
         await self.plugins.call_each_async("startup", bot=self)
         self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
                    strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+        if self.identity.replaced:
+            self.alert(AlertLevel.WARNING, "bot", "a new store took the place of the previous one: client order ids "
+                       "come from a new epoch", previous=self.identity.replaced, store=self.identity.store_id,
+                       epoch=self.identity.id_epoch)
         if kept_observe:
             self.alert(AlertLevel.WARNING, "bot", "observe mode kept from before the restart: orders are recorded, "
                        "not sent; /observe off to trade again")
+
+    async def _check_venues(self) -> None:
+        """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
+        does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``."""
+        prefixes = tuple(f"{name}-" for name in self.config.of_kind("strategy")) + ("flatten-",)
+        unknown = []
+        for exchange_name, symbol in sorted({m for s in self.strategies.values() for m in s.markets()}):
+            exchange = self.exchanges.get(exchange_name)
+            if exchange is None:
+                continue
+            try:
+                states = await exchange.open_orders(symbol)
+            except Exception as exc:  # a venue that cannot list them is not checked
+                log.warning("could not list open orders on %s %s at start: %s", exchange_name, symbol, exc)
+                continue
+            for state in states:
+                cid = state.client_order_id
+                if cid.startswith(prefixes) and self.executor.order(cid) is None:
+                    unknown.append((exchange_name, symbol, cid))
+        if not unknown:
+            return
+        listed = ", ".join(f"{e} {s} {cid}" for e, s, cid in unknown[:10]) + (
+            f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        if not self.options.cancel_unknown:
+            raise StoreMismatch(
+                f"{len(unknown)} order(s) open at the venue under our id prefix are unknown to the store "
+                f"({listed}): the store is not the one these orders were placed with (deleted, replaced or restored?). "
+                "Put the right store back, or start with `arbot run --cancel-unknown` to cancel them at the venue "
+                "and trade on (their fills, if any, are not in this store).")
+        for exchange_name, symbol, cid in unknown:
+            await self.exchanges[exchange_name].cancel_order(symbol, cid)
+        self.alert(AlertLevel.WARNING, "bot", f"cancelled {len(unknown)} order(s) unknown to the store "
+                   "(--cancel-unknown)", orders=listed)
+
+    async def _watch_store(self) -> None:
+        watch = StoreWatch(self.store, self.identity.store_id)
+        reported = None
+        while True:
+            await asyncio.sleep(STORE_WATCH_EVERY_S)
+            problem = watch.problem()
+            if problem and problem != reported:
+                log.critical("%s", problem)
+                self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "
+                           "start; stop it, put the store back (or start on a new one, see README: store identity)")
+            reported = problem
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
         for exchange, symbol in strategy.markets():
@@ -194,7 +267,12 @@ class Bot:
 
     async def run(self, duration_s: float | None = None) -> None:
         """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            self._start_failed = True
+            await self.stop()  # what started is stopped; resting orders are left as they are
+            raise
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=duration_s)
         except TimeoutError:
@@ -217,7 +295,7 @@ class Bot:
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)
-        if self.config.bot.on_shutdown == "cancel" and self.exchanges:
+        if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
                 log.info("cancelled %d resting order(s)", count)
@@ -376,7 +454,7 @@ class Bot:
                     figures: dict[str, Any] | None = None) -> None:
         """Store a risk trip with its figures and alert it (identical causes coalesce in the alert queue)."""
         figures = dict(figures or {})
-        self.store.record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
+        self._record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
                                      symbol=symbol, action=action, details=figures, ts_ns=self.clock.time_ns())
         where = {k: v for k, v in (("strategy", strategy), ("exchange", exchange), ("symbol", symbol)) if v}
         self.alert(level, "risk", f"{check}: {cause}; action: {action}", source=check,
@@ -435,9 +513,18 @@ class Bot:
         self.alerts.emit(Alert(level=level, kind=kind, source=source, message=message, fields=fields,
                                ts_ns=self.clock.time_ns()))
 
+    def _record_risk_event(self, **fields: Any) -> None:
+        """Store a risk event; a store that cannot be written loses the row (logged), not the veto or trip."""
+        try:
+            self.store.record_risk_event(**fields)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("risk event not stored (%s): %s", describe_store_error(exc), fields)
+
     def on_veto(self, intent: OrderIntent, veto: Veto) -> None:
         log.warning("risk %s vetoed %s %s %s: %s", veto.check, intent.strategy, intent.side, intent.symbol, veto.reason)
-        self.store.record_risk_event(
+        self._record_risk_event(
             check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
@@ -456,16 +543,18 @@ class Bot:
 
     def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
         plugin = self._owner_plugin.get(owner, owner)
-        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
         if owner in self.strategies and owner not in self._failed and is_store_error(exc):
+            log.error("%s failed on %s: %s", owner, type(event).__name__, describe_store_error(exc))
             # not the strategy's fault: it resumes by itself once the store can be written again
-            self._failed[owner] = f"store unavailable: {type(exc).__name__}: {exc}"
+            self._failed[owner] = f"store unavailable: {describe_store_error(exc)}"
             self._store_failed.add(owner)
             self.bus.unsubscribe_owner(owner)
             self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
-                       "by itself when it can", error=f"{type(exc).__name__}: {exc}")
+                       "by itself when it can", error=describe_store_error(exc))
             self.executor.store_failed(exc, f"strategy {owner}")
-        elif owner in self.strategies and owner not in self._failed:
+            return
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        if owner in self.strategies and owner not in self._failed:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '

@@ -39,6 +39,12 @@ async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
         facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
         rows.append((name, bot.strategy_state(name) + (f"; {facts}" if facts else "")))
     rows.append(("open orders", str(len(bot.executor.open_orders()))))
+    unknown = bot.executor.unknown_orders()
+    if unknown:  # outcome not known yet: reconciliation keeps asking the venue
+        rows.append(("unknown orders", ", ".join(o.client_order_id for o in unknown[:5])
+                     + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")))
+    if bot.executor.store_error is not None:
+        rows.append(("store", f"cannot be written ({bot.executor.store_error}); new orders refused"))
     for (exchange, symbol), ts in sorted(bot.portfolio.data_times().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     today = ledger(bot).strategies(since_ns=day_start_ns(now, bot.config.scheduler.timezone))

@@ -64,9 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from .app import Bot
+    from .app import Bot, StartOptions
+    from .identity import StoreMismatch
 
-    bot = Bot(config, plugins, registry)
+    bot = Bot(config, plugins, registry,
+              options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -82,6 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except StoreError as exc:
         raise UserError(str(exc)) from None
+    except StoreMismatch as exc:
+        raise UserError(f"not started: {exc}") from None
     return 0
 
 
@@ -238,6 +242,10 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     run = with_config(sub.add_parser("run", help="run the bot"))
     run.add_argument("--for", dest="duration", type=parse_duration, help='stop by itself after this long, e.g. "60s"')
     run.add_argument("--live", action="store_true", help='confirm real trading (needs mode = "live" in config too)')
+    run.add_argument("--new-epoch", action="store_true",
+                     help="give new orders client ids from a fresh epoch (needed on a store restored from a backup)")
+    run.add_argument("--cancel-unknown", action="store_true",
+                     help="cancel orders open at a venue under our id prefix that the store has never seen, then start")
     run.set_defaults(func=cmd_run)
 
     with_config(sub.add_parser("plugins", help="list plugins, what they provide, and their errors")).set_defaults(

@@ -4,7 +4,7 @@ The executor decides *whether* a fill is new (:meth:`bot.execution.Executor.appl
 the fills the store holds); :class:`Dispatch` then hands it to everyone who must know, once:
 the portfolio (positions the risk checks and ``/positions`` read), every risk check's
 ``on_fill`` (before the strategy: a trip stops the strategy's reaction), the strategy's
-``on_fill``, and an INFO alert. An order change goes on the bus as an
+``on_fill``, an INFO alert, and a :class:`~bot.domain.FillApplied` on the bus. An order change goes on the bus as an
 :class:`~bot.domain.OrderUpdate` and to the strategy's ``on_order_update``. A component that
 raises is reported through ``guard`` and the others still get the event.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from .api import RiskCheck, Strategy
 from .bus import Bus
-from .domain import AlertLevel, Fill, OrderUpdate
+from .domain import AlertLevel, Fill, FillApplied, OrderUpdate
 from .portfolio import Portfolio
 
 Guard = Callable[[str, Callable[[Any], Any], Any], None]
@@ -47,6 +47,7 @@ class Dispatch:
             self._guard(strategy_name, strategy.on_fill, fill)
         self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {shown(fill.price)}",
                     source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+        self._bus.publish(FillApplied(strategy_name, fill))
 
     def order_update(self, strategy_name: str, update: OrderUpdate) -> None:
         self._bus.publish(update)

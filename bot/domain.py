@@ -259,6 +259,15 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class FillApplied:
+    """Published by the executor once per fill of our orders, after it is applied (a venue may report
+    a ``Fill`` twice, or only in an answer): count fills from this event, not from ``Fill``."""
+
+    strategy: str
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
 class OrderState:
     """The exchange's view of one order: answer to place, cancel and look-up calls."""
 

@@ -500,12 +500,14 @@ async def test_the_grid_trades_through_the_real_host(make_bot):
     grid, venue = bot.strategies["g"], bot.exchanges["v"]
     bot.bus.publish(BookUpdate("v", "BTC/USD", ((D("124.99"), D(1)),), ((D("125.01"), D(1)),), 1))
     await eventually(lambda: len(venue.orders) == 3, "the three buys below the market")
+    p = f"g-{bot.executor.id_epoch}."  # ids carry the store's epoch
+    assert len(bot.executor.id_epoch) == 5
 
-    fill = Fill("v", "BTC/USD", "g-2-1", "T1", Side.BUY, D(120), D(1), D("0.12"), "USD", Liquidity.MAKER, 2)
+    fill = Fill("v", "BTC/USD", f"{p}2-1", "T1", Side.BUY, D(120), D(1), D("0.12"), "USD", Liquidity.MAKER, 2)
     bot.bus.publish(fill)
-    bot.bus.publish(OrderReport("v", "BTC/USD", OrderState("g-2-1", OrderStatus.FILLED, "X3", D(1), D(120)), 2))
-    await eventually(lambda: "g-2-2" in venue.orders, "the sell one step up")
+    bot.bus.publish(OrderReport("v", "BTC/USD", OrderState(f"{p}2-1", OrderStatus.FILLED, "X3", D(1), D(120)), 2))
+    await eventually(lambda: f"{p}2-2" in venue.orders, "the sell one step up")
 
     assert grid.status()["slots"] == "2 free / 2 pending / 1 locked"
-    assert bot.executor.order("g-2-2").price == D(130)
-    assert dict(venue.submissions) == {"g-0-1": 1, "g-1-1": 1, "g-2-1": 1, "g-2-2": 1}
+    assert bot.executor.order(f"{p}2-2").price == D(130)
+    assert dict(venue.submissions) == {f"{p}0-1": 1, f"{p}1-1": 1, f"{p}2-1": 1, f"{p}2-2": 1}
