@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -22,6 +22,7 @@ from . import PROJECT
 if TYPE_CHECKING:
     from .api import Command, Exchange, Job, Notifier, Reply, RiskCheck, Strategy
     from .app import Bot
+    from .backtest.contract import BacktestRun, ReportSection
     from .config import Config
     from .store import Store
 
@@ -129,6 +130,33 @@ def report_sections(store: Store) -> list[Reply] | None:
     host's own table. Read your plugin's tables (or the host's) and return one Reply per section:
     a ``title``, optional ``rows`` (first row a header when ``header=True``) and ``text``. Read
     only; a hook that raises is reported with the plugin's name and the other sections still print.
+    """
+
+
+# --- backtest report: called by `arbot backtest` after the run ---------------------------------
+
+
+@hookspec
+def backtest_report_sections(run: BacktestRun) -> list[ReportSection] | None:
+    """Add sections to the backtest report: return a list of :class:`~bot.backtest.contract.ReportSection`.
+
+    Called by ``arbot backtest`` once the run is over (the bot stopped) with a
+    :class:`~bot.backtest.contract.BacktestRun`: the configured strategies, every ``Opportunity``
+    and ``ExecutionResult`` the bus carried and every stored ``(strategy, Fill)``. A section has a
+    ``key`` (under ``sections`` in ``report.json``), a ``title`` and ``markdown`` for ``report.md``,
+    JSON ``data`` and ``summary`` lines for the terminal. Return None when the run has nothing for
+    you (no strategy of yours ran). Read only; a hook that raises fails the backtest (exit 1).
+    """
+
+
+@hookspec
+def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
+    """Draw on the backtest's PnL chart; return the strategies you drew a PnL curve for (or None).
+
+    ``axes`` is the chart's matplotlib ``Axes`` (x: seconds of simulated time since the start,
+    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units). Called before the host draws each
+    strategy's net realized PnL; the host leaves out the curves of the strategies you name. Give
+    your artists a ``label`` to have them in the legend. Called only when a chart is written.
     """
 
 

@@ -36,11 +36,19 @@ def register_commands(register):
 
 
 @hookimpl
-def register_cli(register):
-    """``arbot backtest``: its module loads when the parser is built for it."""
-    from .backtest import register_cli as add_backtest
+def backtest_report_sections(run):
+    """``arbot backtest``: the "Arbitrage" section (opportunities, capture rate, prediction error)."""
+    from .backtest import report_sections
 
-    add_backtest(register)
+    return report_sections(run)
+
+
+@hookimpl
+def backtest_chart(axes, run):
+    """``arbot backtest``: the captured-PnL curve with the opportunities marked."""
+    from .backtest import chart
+
+    return chart(axes, run)
 
 
 @hookimpl

@@ -1,112 +1,33 @@
-"""`arbot backtest`: a short seeded scenario end to end, its report checked against the store, reproducibility."""
+"""`arbot backtest` of the arbitrage demo through the host's driver: a seeded scenario end to end, the arb
+plugin's section checked against the store, reproducibility, recordings."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import sqlite3
 import struct
-import zlib
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-import plugins.arb
-from plugins.arb.backtest import run_backtest
-
-SCENARIO = """
-mode = "paper"
-
-[exchanges.sol-cex]
-type = "paper"
-symbols = ["SOL/USDC"]
-start_price = "150"
-tick_size = "0.01"
-lot_size = "0.001"
-min_qty = "0.01"
-spread_ticks = 2
-level_step_ticks = 1
-level_qty = "25"
-volatility_bps = "2"
-tick_interval_ms = 100
-taker_fee_bps = "10"
-initial_balances = {{ SOL = "100", USDC = "15000" }}
-latency_ms = 50
-seed = {cex_seed}
-
-[exchanges.sol-pool]
-type = "paper-dex"
-symbol = "SOL/USDC"
-anchor = "sol-cex"
-start_price = "150"
-tvl = "2000000"
-fee_bps = 4
-dislocation_probability = "0.08"
-dislocation_min_bps = "30"
-dislocation_max_bps = "90"
-tick_interval_ms = 200
-latency_ms = 100
-initial_balances = {{ SOL = "100", USDC = "15000" }}
-seed = {pool_seed}
-
-[strategies.sol-arb]
-type = "arb"
-cex = "sol-cex"
-dex = "sol-pool"
-symbol = "SOL/USDC"
-cex_taker_fee_bps = "10"
-min_edge_bps = "{min_edge}"
-max_notional = "1500"
-size_step = "0.1"
-min_size = "0.1"
-
-[notifiers.console]
-min_level = "info"
-"""
-STEPS = 900  # 600 CEX steps + 300 pool steps: 60 s of simulated market
-
-
-def arb_plugins() -> list[tuple[str, object]]:
-    """The arb plugin, unless its entry point is installed (then it loads by itself)."""
-    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
-    return [] if "arb" in installed else [("arb", plugins.arb)]
-
-
-def write_config(tmp_path: Path, name: str = "scenario.toml", cex_seed: int = 11, pool_seed: int = 7,
-                 min_edge: str = "10") -> Path:  # fmt: skip
-    path = tmp_path / name
-    path.write_text(SCENARIO.format(cex_seed=cex_seed, pool_seed=pool_seed, min_edge=min_edge))
-    return path
-
-
-def backtest(config: Path, out: Path, steps: int = STEPS):
-    return run_backtest(config, out, steps, extra_plugins=arb_plugins())
-
-
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, payload) of each chunk; raises if the signature, a length or a CRC is wrong."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
-    chunks, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, payload = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        assert zlib.crc32(kind + payload) == crc, f"bad CRC in {kind!r}"
-        chunks.append((kind, payload))
-        pos += 12 + length
-    return chunks
-
-
-def without_run(report: dict) -> dict:
-    return {k: v for k, v in report.items() if k != "run"}
+from bot.backtest.driver import run_backtest
+from tests.backtest.backtest_kit import (
+    STEPS,
+    arb_plugins,
+    backtest,
+    png_chunks,
+    without_run,
+    write_config,
+    write_kraken_recording,
+)
 
 
 def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     out = tmp_path / "out"
     result = backtest(write_config(tmp_path), out)
     report = json.loads((out / "report.json").read_text())
-    opp = report["opportunities"]
+    arb = report["sections"]["arb"]
+    opp = arb["opportunities"]
 
     assert result.steps == STEPS and report["scenario"]["steps"] == STEPS
     assert Decimal(report["scenario"]["simulated_s"]) == Decimal("59.9")  # 100 ms a CEX step, the first at 0
@@ -120,26 +41,31 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     con = sqlite3.connect(out / "backtest.db")
     rows = con.execute("select opportunity_id, realized_pnl, predicted_pnl from arb_executions").fetchall()
     published = con.execute("select count(distinct opportunity_id) from arb_opportunities").fetchone()[0]
+    stored_fills = con.execute("select count(*) from fills where strategy = 'sol-arb'").fetchone()[0]
     con.close()
     finished = [(oid, Decimal(r), Decimal(p)) for oid, r, p in rows if r is not None]
-    assert report["executions"] == len(finished) == opp["taken"]
+    assert arb["executions"] == len(finished) == opp["taken"]
+    # the host's generic part: every fill of the strategy, as stored
+    assert report["strategies"]["sol-arb"]["type"] == "arb"
+    assert report["strategies"]["sol-arb"]["fills"] == stored_fills == report["fills"]["count"] > 0
     assert published == opp["seen"]
     captured = sum((r for _, r, _ in finished), Decimal(0))
-    assert Decimal(report["pnl"]["captured"]) == captured
-    assert Decimal(report["pnl"]["predicted_of_executed"]) == sum((p for _, _, p in finished), Decimal(0))
-    assert report["pnl"]["capture_rate"] is not None
-    assert Decimal(report["pnl"]["capture_rate"]) == (captured / Decimal(opp["tradable_predicted_pnl"])).quantize(
+    assert Decimal(arb["pnl"]["captured"]) == captured
+    assert Decimal(arb["pnl"]["predicted_of_executed"]) == sum((p for _, _, p in finished), Decimal(0))
+    assert arb["pnl"]["capture_rate"] is not None
+    assert Decimal(arb["pnl"]["capture_rate"]) == (captured / Decimal(opp["tradable_predicted_pnl"])).quantize(
         Decimal("0.0001"))
-    curve = report["pnl_curve"]
+    curve = arb["pnl_curve"]
     assert len(curve) == len(finished) and Decimal(curve[-1][1]) == captured
     errors = sorted(abs(r - p) for _, r, p in finished)
-    stats = report["prediction_error"]["abs_quote"]
+    stats = arb["prediction_error"]["abs_quote"]
     assert stats["count"] == len(errors)
     assert Decimal(stats["p50"]) == errors[(len(errors) + 1) // 2 - 1].quantize(Decimal("0.000001"))
     assert Decimal(stats["p95"]) >= Decimal(stats["p50"])
 
     markdown = (out / "report.md").read_text()
     assert f"| {opp['seen']} | {opp['taken']} | {opp['missed']} | {opp['tradable']} |" in markdown
+    assert "## PnL per strategy" in markdown and "| sol-arb | arb |" in markdown and "## Arbitrage" in markdown
     assert "![cumulative PnL](pnl.png)" in markdown
 
     chunks = png_chunks((out / "pnl.png").read_bytes())
@@ -162,28 +88,36 @@ def test_the_same_seed_gives_the_same_report_and_another_seed_does_not(tmp_path)
     other = write_config(tmp_path, "other.toml", pool_seed=8)
     backtest(other, tmp_path / "c")
     third = json.loads((tmp_path / "c" / "report.json").read_text())
-    assert third["pnl_curve"] != first["pnl_curve"]
+    assert third["sections"]["arb"]["pnl_curve"] != first["sections"]["arb"]["pnl_curve"]
 
 
 def test_a_higher_minimum_edge_takes_fewer_opportunities(tmp_path):
     loose = json.loads(backtest(write_config(tmp_path), tmp_path / "loose").report_json.read_text())
     strict_cfg = write_config(tmp_path, "strict.toml", min_edge="60")
     strict = json.loads(backtest(strict_cfg, tmp_path / "strict").report_json.read_text())
-    assert strict["opportunities"]["taken"] < loose["opportunities"]["taken"]
-    assert strict["opportunities"]["missed_by_reason"].get("below min edge", 0) > \
-        loose["opportunities"]["missed_by_reason"].get("below min edge", 0)
+    strict, loose = strict["sections"]["arb"]["opportunities"], loose["sections"]["arb"]["opportunities"]
+    assert strict["taken"] < loose["taken"]
+    assert strict["missed_by_reason"].get("below min edge", 0) > loose["missed_by_reason"].get("below min edge", 0)
 
 
-def test_the_embedded_default_shows_arbitrage_within_a_minute(tmp_path):
-    """`arbot run` without a config: the SOL/USDC demo finds, executes and reports arbitrages in 60 s."""
+def test_the_embedded_default_runs_the_grid_and_the_arbitrage_demo(tmp_path):
+    """`arbot backtest` without a config: both demo strategies trade within a minute of simulated market,
+    the grid reported by the host alone, the arbitrage with the arb plugin's section."""
     result = run_backtest(None, tmp_path / "demo", 1500, chart=False, extra_plugins=arb_plugins())
     # 1500 steps: BTC/USD and SOL/USDC every 100 ms, the pool every 200 ms = 60 s of market
     assert result.simulated_ns == 59_900_000_000
-    assert result.figures.seen > 0
-    assert result.figures.taken >= 1 and result.figures.executions >= 1
     report = json.loads(result.report_json.read_text())
-    assert "sol-pool: synthetic paper-dex" in report["scenario"]["input"]
-    assert {"btc-grid", "sol-arb"} <= set(report["scenario"]["strategies"])
+    assert "sol-pool: synthetic paper-dex seed 7" in report["scenario"]["input"]
+    assert report["scenario"]["strategies"] == ["btc-grid", "sol-arb"]
+    grid, arb = report["strategies"]["btc-grid"], report["strategies"]["sol-arb"]
+    assert grid["type"] == "grid" and grid["fills"] > 0 and grid["fees"]["USD"] != "0"
+    assert "round trips" in grid["status"]
+    assert arb["type"] == "arb" and arb["fills"] > 0
+    section = report["sections"]["arb"]
+    assert section["opportunities"]["seen"] > 0 and section["opportunities"]["taken"] >= 1
+    assert section["executions"] >= 1
+    assert list(report["sections"]) == ["arb"]  # the grid contributes no section: the host's part covers it
+    assert report["chart"] is None and not (tmp_path / "demo" / "pnl.png").exists()
 
 
 @pytest.mark.parametrize("table, key", [
@@ -212,50 +146,6 @@ def test_a_real_venue_is_refused_with_the_way_to_replay_it(tmp_path):
     with pytest.raises(ConfigError) as info:
         backtest(bad, tmp_path / "out")
     assert "exchanges.kraken.type" in str(info.value) and 'market = "recording"' in str(info.value)
-
-
-def write_kraken_recording(path: Path, updates: int, seed: int = 3) -> int:
-    """A Kraken v2 SOL/USDC book recording (instrument, snapshot, updates 100 ms apart, CRC32 on each),
-    as `arbot record` writes it; returns the number of book frames."""
-    import random
-
-    rng = random.Random(seed)
-    bids = {15_000 - 1 - i: rng.randint(1, 5_000) * 1_000_000 for i in range(10)}
-    asks = {15_000 + 1 + i: rng.randint(1, 5_000) * 1_000_000 for i in range(10)}
-
-    def levels(items) -> str:
-        return ",".join(f'{{"price":{p // 100}.{p % 100:02d},"qty":{q // 10**8}.{q % 10**8:08d}}}' for p, q in items)
-
-    def frame(kind: str, b, a) -> str:
-        text = "".join(f"{p}{asks[p]}" for p in sorted(asks)[:10]) + \
-            "".join(f"{p}{bids[p]}" for p in sorted(bids, reverse=True)[:10])
-        return (f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"SOL/USDC","bids":[{levels(b)}],'
-                f'"asks":[{levels(a)}],"checksum":{zlib.crc32(text.encode())}}}]}}')
-
-    lines = ['{"channel":"instrument","type":"snapshot","data":{"assets":[],"pairs":[{"symbol":"SOL/USDC",'
-             '"base":"SOL","quote":"USDC","status":"online","qty_precision":8,"qty_increment":0.00000001,'
-             '"price_precision":2,"price_increment":0.01,"qty_min":0.02,"cost_min":0.5}]}}',
-             frame("snapshot", sorted(bids.items(), reverse=True), sorted(asks.items()))]
-    for _ in range(updates):
-        if rng.random() < 0.8:  # a size changes
-            side = bids if rng.random() < 0.5 else asks
-            price = rng.choice(list(side))
-            side[price] = rng.randint(1, 5_000) * 1_000_000
-            change = [(price, side[price])]
-            lines.append(frame("update", change if side is bids else [], change if side is asks else []))
-        else:  # the book moves 1 tick, or now and then 40-80 (an arbitrage against the lagging pool)
-            ticks = rng.choice((-1, 1)) * (rng.randint(40, 80) if rng.random() < 0.1 else 1)
-            diffs = []
-            for side in (bids, asks):
-                moved = {p + ticks: q for p, q in side.items()}
-                diffs.append([(p, 0) for p in side if p not in moved] + sorted(moved.items()))
-                side.clear()
-                side.update(moved)
-            lines.append(frame("update", diffs[0], diffs[1]))
-    start = 1_763_780_000_000_000_000
-    path.write_text("".join(json.dumps({"ts_ns": start + i * 100_000_000, "raw": raw}) + "\n"
-                            for i, raw in enumerate(lines)))
-    return len(lines) - 1
 
 
 def test_a_recorded_cex_stream_plays_to_its_end_against_a_synthetic_pool(tmp_path):
@@ -288,11 +178,11 @@ latency_ms = 50
         os.chdir(cwd)
     report = json.loads(result.report_json.read_text())
     assert "sol-cex: recording sol.jsonl (kraken)" in report["scenario"]["input"]
-    assert "synthetic paper-dex" in report["scenario"]["input"] and "no DEX recording" in report["scenario"]["input"]
+    assert "sol-pool: synthetic paper-dex seed 7 (synthetic: not recorded)" in report["scenario"]["input"]
     # the whole file played (one step per book frame and feed state), 100 ms apart: a minute of market
     assert result.steps >= book_frames
     assert result.simulated_ns >= (book_frames - 1) * 100_000_000
-    assert report["opportunities"]["seen"] > 0
+    assert report["sections"]["arb"]["opportunities"]["seen"] > 0
 
 
 def test_stale_inputs_are_reported(tmp_path):
@@ -303,7 +193,7 @@ def test_stale_inputs_are_reported(tmp_path):
     config.write_text(text)
     result = backtest(config, tmp_path / "out")
     report = json.loads(result.report_json.read_text())
-    skipped = int(report["scenario"]["strategy_status"]["sol-arb"]["stale inputs"])
+    skipped = int(report["strategies"]["sol-arb"]["status"]["stale inputs"])
     assert skipped > 0
     assert f"Decisions skipped for stale input (never an opportunity): sol-arb {skipped}." in \
         result.report_md.read_text()

@@ -18,7 +18,7 @@ import selectors
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from bot.clock import ManualClock
+from ..clock import ManualClock
 
 T = TypeVar("T")
 

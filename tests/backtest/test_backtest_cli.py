@@ -1,4 +1,4 @@
-"""`arbot backtest` as a user runs it: a real subprocess, its exit codes and messages."""
+"""`arbot backtest` (a host command) as a user runs it: a real subprocess, its exit codes and messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_arb_backtest import write_config
+from tests.backtest.backtest_kit import write_config
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -24,7 +24,8 @@ def test_backtest_runs_and_writes_its_report(tmp_path):
     assert out.stderr == ""  # not a terminal: no progress bar, and no log line below ERROR
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["scenario"]["steps"] == 450
-    assert f"{report['opportunities']['seen']} seen" in out.stdout
+    assert f"{report['sections']['arb']['opportunities']['seen']} seen" in out.stdout
+    assert f"strategy sol-arb (arb): {report['strategies']['sol-arb']['fills']} fills" in out.stdout
     assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "pnl.png").is_file()
     assert not list(tmp_path.glob("*.db")), "a backtest writes nothing outside --out"
 
