@@ -137,7 +137,8 @@ class ComponentClasses(Mapping[str, type]):
         self._table = table
 
     def __getitem__(self, name: str) -> type:
-        return self._table[name].obj
+        cls: type = self._table[name].obj
+        return cls
 
     def __contains__(self, name: object) -> bool:
         return name in self._table
