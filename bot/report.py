@@ -10,7 +10,7 @@ from .api import Reply
 from .ledger import Ledger, Marks, StrategyFigures
 from .units import money, moneys
 
-if TYPE_CHECKING:  # the store (SQLAlchemy) loads with the bot or `arbot report`, not with every command
+if TYPE_CHECKING:
     from .store import Store
 
 
