@@ -126,7 +126,8 @@ class Bot:
             try:
                 built[name] = reg.obj(name, comp.settings, Context(self, kind, name))
             except Exception as exc:
-                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}')
+                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
+                                   exc)
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> None:
@@ -135,7 +136,7 @@ class Bot:
                 await component.start()
             except Exception as exc:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
-                                                            f'{type(exc).__name__}: {exc}')
+                                                            f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
                 continue
             self._started.append(component)
@@ -530,9 +531,10 @@ class Bot:
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
         self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
 
-    def plugin_failed(self, plugin: str, message: str) -> None:
-        """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted."""
-        self.plugins.fail(plugin, message)
+    def plugin_failed(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
+        """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted; ``exc``'s
+        traceback is logged at DEBUG."""
+        self.plugins.fail(plugin, message, exc)
 
     def _plugin_error(self, info: PluginInfo, message: str) -> None:
         log.error("%s: %s", info.label, message)
@@ -558,15 +560,15 @@ class Bot:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
-                                       f'{type(event).__name__}; it is stopped until /resume {owner}')
+                                       f'{type(event).__name__}; it is stopped until /resume {owner}', exc)
         elif owner not in self.strategies:
-            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}')
+            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
 
     def _task_failed(self, owner: str, what: str, exc: BaseException) -> None:
         log.error("background task %s of %s failed", what, owner, exc_info=exc)
         plugin = self._owner_plugin.get(owner)
         if plugin is not None:
-            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}')
+            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}', exc)
         else:
             self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
 

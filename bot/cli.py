@@ -9,12 +9,15 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger("arbot")
 
@@ -90,7 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    raw = read_toml(_config_path(args)) if _config_path(args) else default_toml()
+    path = _config_path(args)
+    raw = read_toml(path) if path else default_toml()
     plugins = load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None)
     registry = collect(plugins)
     rows = [("plugin", "kinds", "provides", "distribution", "status")]
@@ -144,7 +148,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(url: str, *, upgrade: bool = True):
+def open_store(url: str, *, upgrade: bool = True) -> Store:
     """The store at ``url``, upgraded to the current schema; a store problem is a UserError."""
     from .store import Store, StoreError
 
@@ -209,14 +213,14 @@ def _disabled_before_parsing(argv: list[str]) -> list[str]:
         return []
 
 
-def add_plugin_commands(sub: argparse._SubParsersAction, plugins: PluginSet) -> None:
+def add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], plugins: PluginSet) -> None:
     """Let each plugin add subcommands (``register_cli``); a clash or an error names the plugin."""
 
     def arguments(plugin: str) -> dict[str, Any]:
         def register(name: str, run: Callable[[argparse.Namespace], int], help: str = "") -> argparse.ArgumentParser:
             if name in sub.choices:
                 raise ValueError(f'subcommand "{name}" already exists')
-            parser = sub.add_parser(name, help=help)
+            parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
             parser.set_defaults(func=run)
             return parser
 
@@ -288,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except ConfigError as exc:
         print(f"arbot: invalid config\n{exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -137,7 +137,8 @@ class ComponentClasses(Mapping[str, type]):
         self._table = table
 
     def __getitem__(self, name: str) -> type:
-        return self._table[name].obj
+        cls: type = self._table[name].obj
+        return cls
 
     def __contains__(self, name: object) -> bool:
         return name in self._table
@@ -294,13 +295,17 @@ def load_plugins(
 
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    dists: dict[int, tuple[str, str]] = {}  # each read of dist.name or .version parses its METADATA again
     for ep in sorted(entry_points, key=lambda e: e.name):
         if ep.name in disabled or pm.has_plugin(ep.name):
             continue
         info = plugins.info(ep.name)
         dist = getattr(ep, "dist", None)
         if dist is not None:
-            info.dist, info.version = dist.name, dist.version
+            if id(dist) not in dists:
+                metadata = dist.metadata
+                dists[id(dist)] = (metadata["Name"], metadata["Version"])
+            info.dist, info.version = dists[id(dist)]
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party package must not stop the bot

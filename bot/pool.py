@@ -25,7 +25,6 @@ from .book import PrecisionError, from_units, to_units
 from .domain import BPS, Side
 
 
-
 class PoolError(ValueError):
     """A pool cannot quote the request (no liquidity for it, a size finer than the token allows, ...)."""
 

@@ -40,8 +40,11 @@ _NORMALS = 4096
 _BLOCK_BITS = 12
 """The random stream is reseeded every ``2 ** _BLOCK_BITS`` steps, which makes resuming exact."""
 _BLOCK_MASK = (1 << _BLOCK_BITS) - 1
-_LADDER_TICKS = 1 << 16
-"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it."""
+_LADDER_TICKS = 1 << 12
+"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it.
+
+4096 Decimals are about 0.5 MB per market (65536 were 7 MB, half the default demo's heap); a
+rebuild is a few hundred microseconds, needed only after the walk drifted ~2000 ticks."""
 _BUY, _SELL = Side.BUY, Side.SELL
 
 
