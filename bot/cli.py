@@ -1,4 +1,4 @@
-"""The ``arbot`` command: run | plugins | check-config | report | ctl | record | replay | backtest."""
+"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay | backtest."""
 
 from __future__ import annotations
 
@@ -71,8 +71,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, bot.request_stop)
         await bot.run(duration_s=args.duration)
 
-    log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode, config.db_url)
-    asyncio.run(main())
+    log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
+             redact.safe_url(config.db_url))
+    from .store import StoreError
+
+    try:
+        asyncio.run(main())
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 
@@ -111,9 +117,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     plugins, _, config = prepare(_config_path(args), secrets=False)
     from .report import report_reply
-    from .store import Store
 
-    store = Store(args.db or config.db_url).open()
+    store = open_store(args.db or config.db_url)
     try:
         print(report_reply(store).render_text())
         for impl in plugins.pm.hook.report_sections.get_hookimpls():  # one plugin at a time: isolated
@@ -125,6 +130,32 @@ def cmd_report(args: argparse.Namespace) -> int:
             for section in sections:
                 print()
                 print(section.render_text())
+    finally:
+        store.close()
+    return 0
+
+
+def open_store(url: str, *, upgrade: bool = True):
+    """The store at ``url``, upgraded to the current schema; a store problem is a UserError."""
+    from .store import Store, StoreError
+
+    try:
+        store = Store(url)
+        return store.open() if upgrade else store
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    _, _, config = prepare(_config_path(args), secrets=False)
+    from .store import StoreError
+    from .store.migrate import db_command
+
+    store = open_store(args.db or config.db_url, upgrade=False)
+    try:
+        print(db_command(store, args.action))
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
     finally:
         store.close()
     return 0
@@ -209,6 +240,11 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
     report.add_argument("--db", help="store URL (default: from the config)")
     report.set_defaults(func=cmd_report)
+
+    db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))
+    db.add_argument("action", choices=["current", "upgrade"])
+    db.add_argument("--db", help="store URL (default: from the config)")
+    db.set_defaults(func=cmd_db)
 
     ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
     ctl.add_argument("command")

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .book import PrecisionError, from_units, to_units
-from .domain import Side
+from .domain import BPS, Side
 
-BPS = Decimal(10_000)
 
 
 class PoolError(ValueError):

@@ -337,8 +337,9 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
+        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
-                             drive_wall_s=drive_wall_s, host=host_figures(bot.store, fills, types, status), fills=fills)
+                             drive_wall_s=drive_wall_s, host=host, fills=fills)
     finally:
         await bot.stop()
     return outcome
@@ -394,7 +395,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
         strategies={name: comp.type for name, comp in config.of_kind("strategy").items()},
         status={s.name: s.status for s in outcome.host.strategies if s.status},
         opportunities=tuple(collector.opportunities), executions=tuple(collector.executions),
-        fills=tuple(outcome.fills),
+        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves,
     )  # fmt: skip
     sections = _sections(plugins, run)
     simulated_ns = outcome.last_step_ns - START_NS
@@ -411,8 +412,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
                 log.debug("backtest_chart failed", exc_info=exc)
                 raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc
 
-        chart_path.write_bytes(pnl_chart_png(run, outcome.host.curves, f"Backtest of {name}: cumulative PnL",
-                                             plugin_charts))
+        chart_path.write_bytes(pnl_chart_png(run, f"Backtest of {name}: cumulative PnL", plugin_charts))
     scenario = {
         "config": config.source, "input": describe_input(plans), "steps": outcome.steps,
         "start_ns": START_NS, "simulated_s": str(simulated_ns / NS_PER_S), "strategies": sorted(run.strategies),

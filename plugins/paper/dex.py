@@ -24,6 +24,7 @@ from bot.api import (
 from bot.backtest.contract import BacktestPlan, Steppable
 from bot.book import from_units
 from bot.domain import (
+    BPS,
     ZERO,
     Balance,
     BookUpdate,
@@ -51,7 +52,6 @@ SAVE_POOL_EVERY = 1000
 FEE_ASSET = "SOL"
 LAMPORTS_PER_SOL = 9
 """Decimals of SOL: network fees are lamports."""
-_BPS = Decimal(10_000)
 _MILLIONTHS = Decimal(1_000_000)
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
@@ -242,13 +242,13 @@ class PaperDexExchange(Exchange, Steppable):
             fraction = min(s.reversion * _uniform_millionths(rng, Decimal("0.5"), Decimal("1.5")), Decimal(1))
             target = mid + (self.anchor_mid - mid) * fraction
         if s.volatility_bps:
-            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / _BPS
+            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / BPS
         if target != mid:
             pool = dex_pool.move_to(pool, target)
         if s.dislocation_probability and _uniform_millionths(rng, ZERO, Decimal(1)) < s.dislocation_probability:
             move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
             sign = 1 if rng.random() < 0.5 else -1
-            pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / _BPS))
+            pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / BPS))
             self.dislocations += 1
         self.step_count += 1
         self._steps_unsaved += 1

@@ -12,6 +12,7 @@ from typing import ClassVar
 from bot.api import Context, Exchange, ExchangeError, OrderNotFound
 from bot.backtest.contract import BacktestPlan, Steppable
 from bot.domain import (
+    AlertLevel,
     Balance,
     BookUpdate,
     FeedState,
@@ -196,12 +197,26 @@ class PaperExchange(Exchange, Steppable):
             self._state = None
 
     async def _run(self) -> None:
+        """Step every ``tick_interval_ms``; a step that fails (the state file cannot be written: a full
+        disk, a lock) is alerted once and retried, with what it changed kept for the next commit."""
         interval_s = self.settings.tick_interval_ms / 1000
+        failures = 0
         while self._running:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(interval_s if not failures else min(5.0, interval_s * 2 ** min(failures, 10)))
             if not self._running:
                 break
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:
+                if not failures:
+                    self.ctx.log.error("paper %s: a market step failed", self.name, exc_info=exc)
+                    self.ctx.alert(AlertLevel.ERROR, "exchange", f"paper {self.name}: the market stalls "
+                                   f"({type(exc).__name__}: {exc}); retrying by itself")
+                failures += 1
+                continue
+            if failures:
+                self.ctx.alert(AlertLevel.WARNING, "exchange", f"paper {self.name}: the market moves again")
+                failures = 0
 
     # --- market -------------------------------------------------------------------------------
 
@@ -440,10 +455,14 @@ class PaperExchange(Exchange, Steppable):
     def _commit(self, now: int, submission: Order | None = None) -> None:
         """Write what changed in one transaction, then publish the fills and order reports."""
         changes = self._engine.take_changes()
-        with self._state.transaction():
-            if submission is not None:
-                self._state.record_submission(submission, now)
-            self._state.save(changes)
+        try:
+            with self._state.transaction():
+                if submission is not None:
+                    self._state.record_submission(submission, now)
+                self._state.save(changes)
+        except Exception:
+            self._engine.put_back(changes)  # written (and published) by the next commit that succeeds
+            raise
         self._publish_fills(changes, now)
 
     def _publish_fills(self, changes: Changes, now: int) -> None:

@@ -23,6 +23,7 @@ from waiting import wait_for
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -33,7 +34,6 @@ from bot.domain import (
 from bot.plugins import collect, load_plugins
 from plugins.arb.records import executions
 
-BPS = Decimal(10_000)
 KEY_ENV = "T_ARB_JUPITER_KEY"
 
 
@@ -199,7 +199,7 @@ async def test_jupiter_refusing_the_dex_leg_after_the_cex_leg_filled_is_hedged_a
     assert warning.fields["dex_leg"] == "rejected 0"
 
     # realized: the CEX round trip and its two fees, at most zero, against a predicted profit
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
     by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)
