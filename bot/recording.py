@@ -17,7 +17,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -138,7 +138,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     replay.set_defaults(func=cmd_replay)
 
 
-def recorder_in(classes: dict[str, type], exchange: str) -> Recorder:
+def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
     ValueError naming the types that can record if it has none."""
     able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
