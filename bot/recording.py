@@ -141,11 +141,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
     ValueError naming the types that can record if it has none."""
-    able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
-    cls = classes.get(exchange)
-    if cls is None or getattr(cls, "recorder", None) is None:
+    recorder: Recorder | None = getattr(classes.get(exchange), "recorder", None)
+    if recorder is None:
+        able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
         raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
-    return cls.recorder
+    return recorder
 
 
 def recorder_for(exchange: str) -> Recorder:

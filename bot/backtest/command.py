@@ -15,7 +15,8 @@ DEFAULT_STEPS = 10_000
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
     from ..units import moneys
-    from .driver import NS_PER_S, BacktestError, Progress, run_backtest
+    from .clock import NS_PER_S
+    from .driver import BacktestError, Progress, run_backtest
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
     path = Path(value) if value else None  # None: the embedded default (the demo)
@@ -42,7 +43,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``backtest`` to the ``arbot`` parser."""
     parser = sub.add_parser("backtest", help="run a config's strategies at full speed on simulated or recorded markets")
     parser.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "

@@ -111,7 +111,7 @@ class BacktestResult:
 # --- the config ---------------------------------------------------------------------------------
 
 
-def venue_plan(name: str, comp: Any, cls: type, source: str = "config") -> BacktestPlan:
+def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config") -> BacktestPlan:
     """The plan of one configured exchange (its class implements the contract); BacktestError names
     the venue when the class's conversion fails or returns something the host cannot run."""
     where = f'exchange "{name}" (type "{comp.type}", {cls.__module__}.{cls.__qualname__})'
@@ -166,9 +166,11 @@ def backtest_config(
     issues: list[ConfigIssue] = []
     exchanges = config.of_kind("exchange")
     classes = registry.classes("exchange")
-    for comp in exchanges.values():
+    steppable: dict[str, type[Steppable]] = {}
+    for name, comp in exchanges.items():
         cls = classes[comp.type]
         if issubclass(cls, Steppable):
+            steppable[name] = cls
             continue
         if getattr(cls, "simulated", False):
             issues.append(ConfigIssue(f"{comp.path}.type", f'exchange type "{comp.type}" ({cls.__module__}) cannot '
@@ -188,7 +190,7 @@ def backtest_config(
 
     plans: dict[str, BacktestPlan] = {}
     for name, comp in exchanges.items():
-        plans[name] = venue_plan(name, comp, classes[comp.type], source)
+        plans[name] = venue_plan(name, comp, steppable[name], source)
     components = dict(config.components)
     components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
                               for name, comp in exchanges.items()}
@@ -405,9 +407,10 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
 
         name = config_path.name if config_path is not None else "the embedded default config"
 
-        def plugin_charts(axes: Any, run: BacktestRun) -> list:
+        def plugin_charts(axes: Any, run: BacktestRun) -> list[list[str] | None]:
             try:
-                return plugins.pm.hook.backtest_chart(axes=axes, run=run)
+                drawn: list[list[str] | None] = plugins.pm.hook.backtest_chart(axes=axes, run=run)
+                return drawn
             except Exception as exc:
                 log.debug("backtest_chart failed", exc_info=exc)
                 raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc
