@@ -9,17 +9,19 @@ against realized PnL (:mod:`.backtest_report`), and the opportunities marked on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import hookimpl
-from bot.backtest.contract import BacktestRun, ReportSection
 
-from .backtest_report import BacktestCollector, report_section, summarize
+if TYPE_CHECKING:  # the report's modules load when a backtest reports, not with the plugin
+    from bot.backtest.contract import BacktestRun, ReportSection
 
 
 @hookimpl
 def backtest_report_sections(run: BacktestRun) -> list[ReportSection] | None:
     """The "Arbitrage" section, when a strategy published opportunities or execution results."""
+    from .backtest_report import report_section
+
     section = report_section(run)
     return [section] if section is not None else None
 
@@ -27,10 +29,11 @@ def backtest_report_sections(run: BacktestRun) -> list[ReportSection] | None:
 @hookimpl
 def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
     """The opportunities, marked on their strategy's PnL curve (the host draws the curves)."""
+    from .backtest_chart import draw
+    from .backtest_report import BacktestCollector, summarize
+
     collector = BacktestCollector.of_run(run)
     if not collector.episodes:
         return None
-    from .backtest_chart import draw
-
     draw(axes, summarize(collector), run)
     return None
