@@ -208,9 +208,11 @@ def backtest_config(
 def describe_input(plans: dict[str, BacktestPlan]) -> str:
     """One line naming where each venue's market comes from (each venue describes its own)."""
     recording = any(p.recorded for p in plans.values())
-    return "; ".join(f"{name}: {plan.input}" + (" (synthetic: not recorded)" if recording and not plan.recorded
-                                               else "")
-                     for name, plan in plans.items())
+
+    def note(plan: BacktestPlan) -> str:  # a stepped venue beside recordings makes up its own market
+        return " (synthetic: not recorded)" if recording and not plan.recorded and plan.pace_ns is not None else ""
+
+    return "; ".join(f"{name}: {plan.input}{note(plan)}" for name, plan in plans.items())
 
 
 # --- driving the markets ------------------------------------------------------------------------
