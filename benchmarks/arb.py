@@ -7,7 +7,7 @@ arbitrage against the pool. Each frame goes through ``plugins.kraken.book.Kraken
 its ``on_book`` does what ``KrakenExchange._on_book`` does (``levels(publish_levels)`` ->
 ``BookUpdate`` -> ``bus.publish``), the bus calls the portfolio and the ``arb`` strategy, whose
 ``on_market`` prices both directions against a concentrated-liquidity pool
-(``plugins.orca.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
+(``arbotlib.amm.whirlpool.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
 ``Opportunity``, or an execution (both legs through the risk gate into the executor's queues, the
 execution row written first). The time measured per frame is from just before ``handle`` gets the
 raw bytes to the return of the whole synchronous chain, i.e. the decision taken. The pool moves

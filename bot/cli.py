@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import re
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
@@ -61,6 +61,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f'--live was given but the config says mode = "{config.mode}". Set mode = "live" in the '
                         "config as well to trade for real.")
     logging.getLogger().setLevel(config.bot.log_level)
+    import asyncio
+    import signal
+
     from .app import Bot
 
     bot = Bot(config, plugins, registry)
@@ -92,10 +95,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, table in registry.components.items():
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        clashes = [c for c in registry.conflicted if info.name in (c.first, c.second)]
+        provides += [f"{c.kind}:{c.name}(conflict)" for c in clashes if c.second == info.name]
+        provides = [f"{p}(conflict)" if any(p == f"{c.kind}:{c.name}" for c in clashes) else p for p in provides]
         if info.name in registry.plugin_settings:
             provides.append(f"settings:[plugins.{info.name}]")
+        status = "error" if info.errors else "conflict" if clashes else "ok"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",
-                     f"{info.dist} {info.version}" if info.dist else "-", "error" if info.errors else "ok"))
+                     f"{info.dist} {info.version}" if info.dist else "-", status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -121,13 +128,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = open_store(args.db or config.db_url)
     try:
         print(report_reply(store).render_text())
-        for impl in plugins.pm.hook.report_sections.get_hookimpls():  # one plugin at a time: isolated
-            try:
-                sections = impl.function(store=store) or []
-            except Exception as exc:
-                print(f"\n(plugin {impl.plugin_name}: its report section failed: {type(exc).__name__}: {exc})")
-                continue
-            for section in sections:
+        def failed(plugin: str, exc: Exception) -> None:
+            print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
+
+        for _, sections in plugins.call_each("report_sections", {"store": store}, on_error=failed):
+            for section in sections or []:
                 print()
                 print(section.render_text())
     finally:
@@ -163,6 +168,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
+    import asyncio
+
     from .control import send_command, socket_path
 
     if not config.bot.control_socket:
@@ -200,19 +207,22 @@ def _disabled_before_parsing(argv: list[str]) -> list[str]:
 
 def add_plugin_commands(sub: argparse._SubParsersAction, plugins: PluginSet) -> None:
     """Let each plugin add subcommands (``register_cli``); a clash or an error names the plugin."""
-    for impl in plugins.pm.hook.register_cli.get_hookimpls():
-        def register(name: str, run, help: str = "", _plugin=impl.plugin_name) -> argparse.ArgumentParser:
+
+    def arguments(plugin: str) -> dict[str, Any]:
+        def register(name: str, run: Callable[[argparse.Namespace], int], help: str = "") -> argparse.ArgumentParser:
             if name in sub.choices:
                 raise ValueError(f'subcommand "{name}" already exists')
             parser = sub.add_parser(name, help=help)
             parser.set_defaults(func=run)
             return parser
 
-        try:
-            impl.function(register=register)
-        except Exception as exc:
-            print(f"arbot: {plugins.info(impl.plugin_name).label}: register_cli raised {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
+        return {"register": register}
+
+    def failed(plugin: str, exc: Exception) -> None:
+        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    for _ in plugins.call_each("register_cli", arguments, on_error=failed):
+        pass
 
 
 def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from .plugins import COMPONENT_KINDS, Registry
+from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
@@ -241,7 +241,12 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 issues.append(ConfigIssue(f"{path}.type" if "type" in table else path,
                                           f"no {kind} plugin provides {got(type_name)}{hint}"))
                 continue
-            settings = parse_settings(classes[type_name].Settings, table, path, issues, ignore=frozenset({"type"}))
+            try:
+                cls = classes[type_name]  # a plugin's module is imported here, when the config uses it
+            except ComponentLoadError as exc:
+                issues.append(ConfigIssue(path, str(exc)))
+                continue
+            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}))
             if settings is not None:
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 

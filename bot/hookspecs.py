@@ -1,9 +1,12 @@
 """Every hook arbot calls. Each docstring here is the hook's documentation.
 
-Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over classes and
-descriptions; the I/O lives on the objects they register. The host calls each plugin's
-implementation separately, so a plugin that raises is reported by name and skipped while the
-others still register. None of these hooks is ``firstresult``.
+Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over classes (or
+``"package.module:Class"`` references, imported only when a config uses them) and descriptions;
+the I/O lives on the objects they register. The host calls each plugin's implementation
+separately, in pluggy's order (``tryfirst`` first, ``trylast`` last, otherwise the plugin
+registered last first), so a plugin that raises is reported by name and skipped while the others
+still run. Hook wrappers (``wrapper=True``, ``hookwrapper=True``) are refused when the plugin
+loads. None of these hooks is ``firstresult``.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
-    """Register exchange (venue) classes: ``register("kraken", KrakenExchange)``.
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
+    """Register exchange (venue) classes: ``register("kraken", "plugins.kraken.exchange:KrakenExchange")``.
+
+    Every component hook takes the class itself or, better, a ``"package.module:Class"`` reference:
+    the module is imported only when a config uses the name, so ``arbot --help`` and configs
+    without your component never pay for its imports (keep the plugin's top module light).
 
     The name is what ``[exchanges.NAME] type = "..."`` refers to (``type`` defaults to the table
     name). The class subclasses :class:`bot.api.Exchange`. A name registered twice, by any two
@@ -40,7 +47,7 @@ def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
 
 
 @hookspec
-def register_strategies(register: Callable[[str, type[Strategy]], None]) -> None:
+def register_strategies(register: Callable[[str, type[Strategy] | str], None]) -> None:
     """Register strategy classes: ``register("grid", GridStrategy)``.
 
     Config tables ``[strategies.NAME]`` with ``type = "grid"`` each get an instance. The class
@@ -49,7 +56,7 @@ def register_strategies(register: Callable[[str, type[Strategy]], None]) -> None
 
 
 @hookspec
-def register_risk_checks(register: Callable[[str, type[RiskCheck]], None]) -> None:
+def register_risk_checks(register: Callable[[str, type[RiskCheck] | str], None]) -> None:
     """Register risk check classes: ``register("limits", LimitsCheck)``.
 
     Each ``[risk.NAME]`` table makes one instance; every instance is asked about every order
@@ -58,7 +65,7 @@ def register_risk_checks(register: Callable[[str, type[RiskCheck]], None]) -> No
 
 
 @hookspec
-def register_notifiers(register: Callable[[str, type[Notifier]], None]) -> None:
+def register_notifiers(register: Callable[[str, type[Notifier] | str], None]) -> None:
     """Register notifier classes: ``register("console", ConsoleNotifier)``.
 
     Each ``[notifiers.NAME]`` table makes one instance; it receives every alert at or above its

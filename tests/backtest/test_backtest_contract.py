@@ -13,14 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from backtest_kit import arb_plugins, png_chunks, write_config, write_kraken_recording
 
 from bot import hookimpl
 from bot.api import Context
 from bot.backtest.contract import BacktestPlan, ReportSection, Steppable
 from bot.backtest.driver import BacktestError, run_backtest
 from bot.settings import ConfigError
-from plugins.paper import PaperExchange, PaperSettings
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
+from tests.backtest.backtest_kit import arb_plugins, png_chunks, write_config, write_kraken_recording
 
 GRID = """
 mode = "paper"
@@ -143,7 +144,7 @@ def test_a_conversion_that_returns_the_wrong_settings_is_refused(tmp_path):
 
 
 def test_a_simulated_venue_without_the_contract_is_refused_naming_it(tmp_path):
-    from fakes.venue import ScriptedVenue
+    from tests.fakes.venue import ScriptedVenue
 
     with pytest.raises(ConfigError) as info:
         run_backtest(bare_venue_config(tmp_path, "scripted"), tmp_path / "out", 10,
@@ -153,7 +154,7 @@ def test_a_simulated_venue_without_the_contract_is_refused_naming_it(tmp_path):
 
 
 def test_a_venue_keeping_half_the_contract_is_refused_before_it_runs(tmp_path):
-    from fakes.venue import ScriptedVenue
+    from tests.fakes.venue import ScriptedVenue
 
     class HalfSteppable(ScriptedVenue, Steppable):
         def step(self) -> bool:
@@ -222,7 +223,7 @@ def test_context_recorder_reads_the_bots_registry(tmp_path):
                               "t")
         return Bot(config, plugins, registry)
 
-    from plugins.kraken import KrakenExchange
+    from plugins.kraken.exchange import KrakenExchange
 
     assert Context(bot_with([]), "exchange", "x").recorder("kraken") is KrakenExchange.recorder
     with pytest.raises(ValueError, match=r'"kraken" cannot record; these can: coinbase$'):
@@ -231,7 +232,7 @@ def test_context_recorder_reads_the_bots_registry(tmp_path):
 
 def test_every_paper_venue_type_keeps_the_contract():
     """The first-party simulated venues are steppable, and their conversion accepts their defaults."""
-    from plugins.paper import PaperDexExchange
+    from plugins.paper.dex import PaperDexExchange
     from plugins.paper.dex_settings import PaperDexSettings
 
     for cls, settings in ((PaperExchange, PaperSettings()), (PaperDexExchange, PaperDexSettings())):

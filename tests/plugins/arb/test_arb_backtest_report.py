@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.backtest.contract import BacktestRun
 from bot.domain import ExecutionResult, Opportunity
-from plugins.arb.backtest import backtest_report_sections
+from plugins.arb import backtest_report_sections
 from plugins.arb.backtest_report import BacktestCollector, reason_category, summarize
 
 

@@ -14,9 +14,11 @@ from bot.bus import Bus
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, OrderReport, Trade
 from bot.tasks import Tasks
-from plugins.coinbase import CoinbaseExchange
-from plugins.kraken import KrakenExchange
-from plugins.paper import PaperDexExchange, PaperExchange, PaperSettings
+from plugins.coinbase.exchange import CoinbaseExchange
+from plugins.kraken.exchange import KrakenExchange
+from plugins.paper.dex import PaperDexExchange
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
 
 EXCHANGE_CLASSES = {"coinbase": CoinbaseExchange, "kraken": KrakenExchange, "paper": PaperExchange,
                     "paper-dex": PaperDexExchange}

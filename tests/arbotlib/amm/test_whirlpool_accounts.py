@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from plugins.orca.accounts import (
+from arbotlib.amm.whirlpool.accounts import (
     TICK_ARRAY_DISCRIMINATOR,
     WHIRLPOOL_DISCRIMINATOR,
     AccountDecodeError,
@@ -23,8 +23,8 @@ from plugins.orca.accounts import (
     decode_whirlpool,
     decode_whirlpool_base64,
 )
-from plugins.orca.math import Q64, InsufficientLiquidity, sqrt_price_at_tick, swap_quote
-from plugins.orca.pool import (
+from arbotlib.amm.whirlpool.math import Q64, InsufficientLiquidity, sqrt_price_at_tick, swap_quote
+from arbotlib.amm.whirlpool.pool import (
     initialized_ticks,
     price,
     price_from_sqrt_price,
@@ -172,7 +172,8 @@ def test_decoded_accounts_quote_as_orcas_sdk_does():
         tick_spacing=2, fee_rate=3000, liquidity=265_000, sqrt_price=Q64, tick_current_index=0
     )))
     arrays = [
-        decode_tick_array(build_tick_array(start, {k: Tick(True, 1000 if start < 0 else -1000, 1000) for k in range(88)}))
+        decode_tick_array(build_tick_array(start, {k: Tick(True, 1000 if start < 0 else -1000, 1000)
+                                                   for k in range(88)}))
         for start in (-352, -176, 0, 176, 352)
     ]
     sell_a = quote_exact_in(pool, arrays, 1000, a_to_b=True)

@@ -23,7 +23,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from plugins.orca.math import TICK_ARRAY_SIZE
+from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
 
 
 class AccountDecodeError(ValueError):

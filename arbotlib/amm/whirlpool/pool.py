@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal, localcontext
 
-from plugins.orca.accounts import TickArray, Whirlpool
-from plugins.orca.math import SwapQuote, swap_quote
+from arbotlib.amm.whirlpool.accounts import TickArray, Whirlpool
+from arbotlib.amm.whirlpool.math import SwapQuote, swap_quote
 
 
 def initialized_ticks(pool: Whirlpool, tick_arrays: Iterable[TickArray]) -> list[tuple[int, int]]:
@@ -47,7 +47,7 @@ def quote_exact_in(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_in:
 def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_out: int, a_to_b: bool) -> SwapQuote:
     """What receiving exactly ``amount_out`` of token B (``a_to_b``) or A costs, fee included.
 
-    Raises :class:`plugins.orca.math.InsufficientLiquidity` if the pool cannot pay it out.
+    Raises :class:`arbotlib.amm.whirlpool.math.InsufficientLiquidity` if the pool cannot pay it out.
     """
     return _quote(pool, tick_arrays, amount_out, a_to_b, False)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.amm.constant_product import (
+from arbotlib.amm.constant_product import (
     ConstantProductPool,
     PoolQuoteError,
     amount_in_for_exact_out,

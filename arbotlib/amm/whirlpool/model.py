@@ -2,7 +2,7 @@
 
 Built once per pool state (an account update): the initialized ticks of the known tick arrays
 are sorted here and their indexes made and checked once, so each quote is only the swap maths of
-:func:`plugins.orca.math.swap_quote`; the state after a quote shares them.
+:func:`arbotlib.amm.whirlpool.math.swap_quote`; the state after a quote shares them.
 """
 
 from __future__ import annotations

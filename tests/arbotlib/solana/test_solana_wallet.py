@@ -15,8 +15,8 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from arbotlib.solana.wallet import Wallet, WalletError
 from bot.settings import Secret
-from plugins.solana.wallet import Wallet, WalletError
 
 
 def _key_file(tmp_path, kp: Keypair, mode: int):

@@ -8,7 +8,7 @@ import json
 
 from websockets.asyncio.server import serve
 
-from plugins.solana.ws import AccountSubscriber
+from arbotlib.solana.ws import AccountSubscriber
 
 POOL = "HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ"
 

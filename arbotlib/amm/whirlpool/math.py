@@ -20,7 +20,7 @@ Units and conventions (those of Orca's program):
 Amounts of token are clamped to u64 and liquidity to u128 the way the program does; where the
 program would fail, these functions raise an :class:`OrcaMathError` subclass naming the cause.
 The multi-tick quote is :func:`swap_quote`; the account decoding and pool quoting built on it
-live in :mod:`plugins.orca.accounts` and :mod:`plugins.orca.pool`.
+live in :mod:`arbotlib.amm.whirlpool.accounts` and :mod:`arbotlib.amm.whirlpool.pool`.
 """
 
 from __future__ import annotations
@@ -445,7 +445,7 @@ def swap_quote(
 
     ``tick_indexes``: the tick indexes of ``ticks``, in order, already checked strictly increasing
     (a caller quoting one pool state many times makes them once: see
-    :class:`plugins.orca.model.WhirlpoolModel`); without it they are made and checked here.
+    :class:`arbotlib.amm.whirlpool.model.WhirlpoolModel`); without it they are made and checked here.
     """
     if amount <= 0:
         raise OrcaMathError(f"amount must be positive, not {amount}")

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
+from arbotlib.amm.whirlpool.math import Q64, sqrt_price_at_tick
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.domain import Side
 from bot.pool import PoolError, PoolLiquidityError
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
-from plugins.orca.math import Q64, sqrt_price_at_tick
-from plugins.orca.model import WhirlpoolModel
 
 D = Decimal
 
