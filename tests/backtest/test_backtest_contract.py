@@ -241,6 +241,16 @@ def test_every_paper_venue_type_keeps_the_contract():
         assert plan.settings.state_file == "" and plan.settings.tick_interval_ms == 0
         assert plan.pace_ns == settings.tick_interval_ms * 1_000_000 and not plan.recorded
 
+    recorded = dataclasses.replace(PaperSettings(), market="recording", recording="sol.jsonl",
+                                   recording_exchange="kraken")
+    plan = PaperExchange.prepare_for_backtest(recorded)
+    assert plan.recorded and plan.settings.playback_speed == 0  # no playback task: the backtest plays it
+    assert plan.input == "recording sol.jsonl (kraken)"
+    mirror = PaperExchange.prepare_for_backtest(dataclasses.replace(PaperSettings(), market="mirror", source="x"))
+    assert mirror.pace_ns is None and not mirror.recorded  # moves with its source
+    assert PaperExchange.prepare_for_backtest(dataclasses.replace(PaperSettings(), tick_interval_ms=0)).pace_ns == \
+        100_000_000  # stepped only by hand in the config: the backtest steps it every 100 ms
+
 
 def _documented_report_plugin(tmp_path: Path) -> object:
     """The backtest report plugin of docs/plugins.md, as written there, imported as a module."""
