@@ -154,9 +154,10 @@ def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
     """Draw on the backtest's PnL chart; return the strategies you drew a PnL curve for (or None).
 
     ``axes`` is the chart's matplotlib ``Axes`` (x: seconds of simulated time since the start,
-    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units). Called before the host draws each
-    strategy's net realized PnL; the host leaves out the curves of the strategies you name. Give
-    your artists a ``label`` to have them in the legend. Called only when a chart is written.
+    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units, ``run.pnl_at(strategy, quote,
+    ts_ns)`` on the ledger's curves). Called before the host draws each strategy's net realized PnL
+    curve (``run.pnl_curves``); the host leaves out the curves of the strategies you name. Give your
+    artists a ``label`` to have them in the legend. Called only when a chart is written.
     """
 
 
