@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .pool import Pool
 
 ZERO = Decimal(0)
+BPS = Decimal(10_000)
+"""Basis points in one: ``rate = bps / BPS``."""
 
 
 class Side(enum.StrEnum):

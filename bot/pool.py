@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .book import PrecisionError, from_units, to_units
-from .domain import Side
-
-BPS = Decimal(10_000)
+from .domain import BPS, Side
 
 
 class PoolError(ValueError):

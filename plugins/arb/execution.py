@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bot.domain import (
+    BPS,
     ZERO,
     AlertLevel,
     BookUpdate,
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
 
     from .pricing import Evaluation
 
-BPS = Decimal(10_000)
 NS_PER_MS = 1_000_000
 
 

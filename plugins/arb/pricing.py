@@ -89,12 +89,11 @@ from decimal import (
 from functools import partial
 
 from bot.book import PrecisionError, from_units, to_units
-from bot.domain import BookUpdate, MarketInfo, Side
+from bot.domain import BPS, BookUpdate, MarketInfo, Side
 from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
 
 from .settings import SOL, ArbSettings
 
-BPS = Decimal(10_000)
 ZERO = Decimal(0)
 ROUNDING_SLACK_UNITS = 4
 """Smallest quote units a pool's integer rounding may move one quote away from its concave ideal.

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -19,8 +20,6 @@ from bot.domain import (
 from plugins.arb.records import executions
 from tests.helpers.waiting import wait_for
 from tests.plugins.arb.arb_kit import Alerts, config, extra
-
-BPS = Decimal(10_000)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from solders.keypair import Keypair
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -33,7 +34,6 @@ from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.helpers.waiting import wait_for
 from tests.plugins.arb.arb_kit import Alerts, extra
 
-BPS = Decimal(10_000)
 KEY_ENV = "T_ARB_JUPITER_KEY"
 
 
