@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
-"""Basis points in one: ``rate = bps / BPS``."""
+"""Basis points in one: ``x * bps / BPS``."""
 
 
 class Side(enum.StrEnum):

@@ -41,7 +41,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from bot.domain import (
@@ -57,6 +57,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from bot.ledger import EXACT_DIGITS
 
 from .records import (
     ArbExecutionRow,
@@ -433,7 +434,11 @@ class ArbExecutions:
     # --- the end ------------------------------------------------------------------------------
 
     def realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
-        """(realized PnL in quote, residual base still held) from the legs' fills."""
+        """(realized PnL in quote, residual base still held) from the legs' fills, exact as the ledger's sums."""
+        with localcontext(prec=EXACT_DIGITS):
+            return self._realized(ex)
+
+    def _realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
         cash, residual = ZERO, ZERO
         for leg in ex.legs():
             fills = list(leg.fills.values())
@@ -460,10 +465,10 @@ class ArbExecutions:
             return ZERO
         if asset == self.quote:
             return fee
+        if asset == self.base:  # at the fill's price, as the ledger (bot.ledger.fee_in_quote) counts it
+            return fee * price
         if asset == SOL:  # the network fee: at the SOL price the opportunity was priced with
             return fee * sol_price
-        if asset == self.base:
-            return fee * price
         self.ctx.log.warning("fee in %s cannot be converted to %s; counted as 0", asset, self.quote)
         return ZERO
 

@@ -42,6 +42,7 @@ from bot.domain import (
     PoolUpdate,
     split_symbol,
 )
+from bot.units import signed_money
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall
@@ -353,7 +354,8 @@ class ArbStrategy(Strategy):
             facts["executed"] = str(ex.done_count)
             if ex.refused_count:
                 facts["refused"] = str(ex.refused_count)
-            facts["realized"] = f"{ex.realized_total} {self.quote} (predicted {ex.predicted_total})"
+            facts["realized this run"] = (f"{signed_money(ex.realized_total, self.quote)} over the executions "
+                                          f"(predicted {signed_money(ex.predicted_total, self.quote)})")
             if ex.current:
                 facts["in flight"] = ", ".join(ex.current)
         if self.last_reason:

@@ -32,6 +32,8 @@ from bot.domain import (
     OrderUpdate,
     Side,
 )
+from bot.ledger import Position, fee_in_quote
+from bot.units import money, signed_money
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -69,7 +71,12 @@ class GridStrategy(Strategy):
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
         self._round_trips = 0
-        self._profit = ZERO
+        self._book = Position()
+        """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
+        self._realized = ZERO
+        self._fees = ZERO
+        self._counted: set[str] = set()
+        """Trade ids already in ``_book``."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -107,7 +114,8 @@ class GridStrategy(Strategy):
         self._order_qty = market.round_qty(s.order_size)
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
-        self._profit = sum((r.profit for r in rows), ZERO)
+        for _, fill in self.ctx.store.fills(strategy=self.name):
+            self._count(fill)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -249,10 +257,19 @@ class GridStrategy(Strategy):
             self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
+        self._count(fill)
         if fill.client_order_id in self._by_order:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+
+    def _count(self, fill: Fill) -> None:
+        """Book a fill of this strategy into its ledger lots, once per trade."""
+        if fill.trade_id in self._counted or fill.symbol != self._symbol:
+            return
+        self._counted.add(fill.trade_id)
+        self._realized += self._book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns)
+        self._fees += fee_in_quote(fill, self._rules.base, self._rules.quote) or ZERO
 
     def on_order_update(self, update: OrderUpdate) -> None:
         slot = self._by_order.get(update.client_order_id)
@@ -348,14 +365,20 @@ class GridStrategy(Strategy):
         self._retry_at.pop(slot.index, None)
 
     def _complete(self, slot: Slot) -> None:
-        """The inventory is sold: book the round trip's profit and free the slot."""
+        """The inventory is sold: book the slot's round trip and free the slot.
+
+        The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
+        log line and :meth:`status` give the strategy's realized PnL from the ledger's FIFO lots, as ``/pnl``.
+        """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
         self._round_trips += 1
-        self._profit += profit
-        self.ctx.log.info("slot %d: round trip %s -> %s done, profit %s %s", slot.index, slot.buy_price,
-                          slot.sell_price, profit, self._rules.quote)
+        quote = self._rules.quote
+        self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
+                          "(FIFO lots, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
+                          signed_money(profit, quote), self.name, money(self._realized, quote),
+                          money(self._fees, quote))
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
         self._retry_at.pop(slot.index, None)
@@ -592,7 +615,8 @@ class GridStrategy(Strategy):
             "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
                      f"{market.quote}",
             "round trips": str(self._round_trips),
-            "profit": f"{_plain(self._profit)} {market.quote}",
+            "realized": money(self._realized, market.quote),
+            "fees": money(self._fees, market.quote),
         }
         if self._shifting:
             out["state"] = "re-centring"

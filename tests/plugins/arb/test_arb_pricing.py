@@ -12,11 +12,11 @@ from decimal import Decimal, localcontext
 
 import pytest
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.domain import Side
 from bot.pool import Pool
 from bot.settings import parse_settings
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
 from plugins.arb.pricing import Direction, Inventory, Pricer
 from plugins.arb.settings import ArbSettings
 from tests.plugins.arb.test_arb_pricing_kit import (

@@ -12,7 +12,7 @@ import pytest
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
 from plugins.kraken.record import record
-from plugins.paper import PaperSettings
+from plugins.paper.settings import PaperSettings
 from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum
 from tests.helpers.waiting import wait_for
 
