@@ -142,12 +142,6 @@ class OrderBook:
                 del self.asks[p]
         return dropped_bids, dropped_asks
 
-    def top_units(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The best ``n`` (price, qty) levels of each side in units, best first."""
-        bids = self.bids
-        asks = self.asks
-        return ([(-k, bids[-k]) for k in self.bid_keys[:n]], [(k, asks[k]) for k in self.ask_keys[:n]])
-
     # --- Decimal interface ------------------------------------------------------------------
 
     def snapshot(self, bids: Iterable[tuple[Decimal, Decimal]], asks: Iterable[tuple[Decimal, Decimal]]) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -188,9 +188,10 @@ class Executor:
             self._refused_while_down += 1
             return None
         if intent.post_only and intent.price is not None:
-            intent = self._degrade_post_only(intent)
-            if intent is None:
+            degraded = self._degrade_post_only(intent)
+            if degraded is None:
                 return None
+            intent = degraded
         veto = self.risk.check(intent) if risk else None
         if veto is not None:
             self._on_veto(intent, veto)
@@ -267,9 +268,11 @@ class Executor:
         return True
 
     def _degrade_post_only(self, intent: OrderIntent) -> OrderIntent | None:
-        bid, ask = self.portfolio.top(intent.exchange, intent.symbol)
-        crosses = (intent.side is Side.BUY and ask is not None and intent.price >= ask) or (
-            intent.side is Side.SELL and bid is not None and intent.price <= bid)
+        bid, ask, price = *self.portfolio.top(intent.exchange, intent.symbol), intent.price
+        if price is None:  # a market order cannot rest, so it cannot cross
+            return intent
+        crosses = (intent.side is Side.BUY and ask is not None and price >= ask) or (
+            intent.side is Side.SELL and bid is not None and price <= bid)
         if not crosses:
             return intent
         if self.settings.post_only_cross == "limit":
@@ -399,7 +402,8 @@ class Executor:
                     lane.exchange.fetch_order(order.symbol, order.client_order_id), self.settings.request_timeout_s)
             except Exception as exc:
                 log.warning("look-up of %s failed: %s", order.client_order_id, exc)
-                await asyncio.sleep(backoff_delay(attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s))
+                s = self.settings
+                await asyncio.sleep(backoff_delay(attempt, s.backoff_initial_s, s.backoff_max_s))
                 continue
             return True, state
         return False, None
@@ -455,6 +459,7 @@ class Executor:
             if lane is None:
                 continue
             await lane.bucket.acquire()
+            results: Sequence[OrderState | Exception]  # a failed call: its error for every order
             try:
                 results = await asyncio.wait_for(
                     lane.exchange.cancel_orders(symbol, [o.client_order_id for o in group]),

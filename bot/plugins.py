@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 import pluggy
 
 from . import PROJECT, hookspecs
-from .api import Command, Exchange, Job, Notifier, RiskCheck, Strategy
+from .api import Command, Component, Exchange, Job, Notifier, RiskCheck, Strategy
 
 log = logging.getLogger("arbot.plugins")
 
@@ -130,14 +130,14 @@ class Registered:
         raise ComponentLoadError(f'plugin "{self.plugin}": {message}') from exc
 
 
-class ComponentClasses(Mapping[str, type]):
+class ComponentClasses(Mapping[str, type[Component]]):
     """Name -> class of one kind; a class registered by reference is imported when it is looked up."""
 
     def __init__(self, table: dict[str, Registered]):
         self._table = table
 
-    def __getitem__(self, name: str) -> type:
-        cls: type = self._table[name].obj
+    def __getitem__(self, name: str) -> type[Component]:
+        cls: type[Component] = self._table[name].obj  # every component kind registers a Component subclass
         return cls
 
     def __contains__(self, name: object) -> bool:

@@ -140,6 +140,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
+<<<<<<< HEAD
     ValueError naming the types that can record if it has none.
 
     Only ``exchange``'s class is loaded (a registry imports a class when it is looked up); every
@@ -158,6 +159,14 @@ def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
         able = sorted(name for name in classes if recorder(name) is not None)
         raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
     return found
+=======
+    ValueError naming the types that can record if it has none."""
+    able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
+    recorder: Recorder | None = getattr(classes.get(exchange), "recorder", None)
+    if recorder is None:
+        raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
+    return recorder
+>>>>>>> types
 
 
 def recorder_for(exchange: str) -> Recorder:

@@ -115,6 +115,9 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
     """The plan of one configured exchange (its class implements the contract); BacktestError names
     the venue when the class's conversion fails or returns something the host cannot run."""
     where = f'exchange "{name}" (type "{comp.type}", {cls.__module__}.{cls.__qualname__})'
+    if not issubclass(cls, Steppable):
+        raise BacktestError(f"{where} does not implement the steppable-venue contract "
+                            "(bot.backtest.contract.Steppable)")
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
         raise BacktestError(f"{where} does not implement the steppable-venue contract: {missing} missing")
@@ -409,10 +412,10 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
 
         name = config_path.name if config_path is not None else "the embedded default config"
 
-        def plugin_charts(axes: Any, run: BacktestRun) -> list[list[str] | None]:
+        def plugin_charts(axes: Any, run: BacktestRun) -> list[Any]:
             try:
-                drawn: list[list[str] | None] = plugins.pm.hook.backtest_chart(axes=axes, run=run)
-                return drawn
+                charts: list[Any] = plugins.pm.hook.backtest_chart(axes=axes, run=run)
+                return charts
             except Exception as exc:
                 log.debug("backtest_chart failed", exc_info=exc)
                 raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc

@@ -252,9 +252,9 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
         error = result.realized_pnl - result.predicted_pnl
         signed.append(error)
         errors_quote.append(abs(error))
-        episode = collector.episodes.get(result.opportunity_id)
-        if episode is not None:
-            notional = episode.last.buy_price * episode.last.qty
+        seen = collector.episodes.get(result.opportunity_id)
+        if seen is not None:
+            notional = seen.last.buy_price * seen.last.qty
             if notional > 0:
                 errors_bps.append(abs(error) / notional * BPS)
     curve: list[tuple[int, Decimal]] = []

@@ -188,10 +188,6 @@ class Evaluation:
         return (f"Evaluation({self.direction}, size={self.size}, net_pnl={self.net_pnl}, net_bps={self.net_bps}, "
                 f"tradable={self.tradable}, reason={self.reason!r})")
 
-    @property
-    def cost_total(self) -> Decimal:
-        return sum((amount for _, amount in self.costs), Decimal(0))
-
     def cost(self, name: str) -> Decimal:
         """One cost by name (0 when absent)."""
         for n, amount in self.costs:

@@ -117,10 +117,6 @@ def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
     return json.dumps({name: str(value) for name, value in costs})
 
 
-def costs_from_json(text: str) -> tuple[tuple[str, Decimal], ...]:
-    return tuple((name, Decimal(value)) for name, value in json.loads(text or "{}").items())
-
-
 def insert_opportunities(store: Store, rows: list[dict]) -> None:
     """Write a batch of opportunities (column -> value; ``costs`` as ``(name, amount)`` pairs) in one
     transaction, with one Core statement."""

@@ -131,7 +131,8 @@ async def test_the_price_chart_of_a_running_grid_has_its_levels_and_fills(bot):
 
 
 async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path):
-    store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))  # today, whatever the time of day
+    # today, whatever the time of day
+    store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))
     answer = await send_command(tmp_path / "ctl.sock", "chart", ["pnl", "day"], timeout_s=30)
     assert answer["ok"] and answer["text"] == "Realized PnL today, after fees: 0.90 USD"
     path = tmp_path / "images" / answer["image"].rsplit("/", 1)[1]

@@ -268,7 +268,8 @@ async def test_a_restart_resumes_the_same_slots_without_resubmitting(make_grid, 
     again.fill_all(grid2, "g-2-2", fee="0.13")
     again.fill_all(grid2, "g-1-2")
     assert grid2.status()["round trips"] == "2"
-    assert sum((r.profit for r in load_grid(store, "g")[1]), D(0)) == D("19.64")  # (130 - 0.13 - 120.12) + (120 - 110.11)
+    # (130 - 0.13 - 120.12) + (120 - 110.11)
+    assert sum((r.profit for r in load_grid(store, "g")[1]), D(0)) == D("19.64")
     # the ledger, rebuilt from the store at start: 130 closes the lot bought at 120, 120 the one at 110
     assert (grid2.status()["realized"], grid2.status()["fees"]) == ("20.00 USD", "0.36 USD")
 
