@@ -139,6 +139,13 @@ class Context:
         """The running exchange instance called ``name``."""
         return self._bot.exchanges[name]
 
+    def recorder(self, exchange_type: str) -> Recorder:
+        """The recorder of the exchange type ``exchange_type`` as this bot registered it (a plugin in
+        ``[plugins] disabled`` is not there); ValueError names the types that can record."""
+        from .recording import recorder_in
+
+        return recorder_in(self._bot.registry.classes("exchange"), exchange_type)
+
     def submit(self, intent: OrderIntent) -> str | None:
         """Send an order through the risk gate and the executor.
 

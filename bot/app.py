@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from .alerts import Alerts
@@ -20,6 +19,7 @@ from .bus import Bus
 from .clock import Clock
 from .commands import CommandTable
 from .config import Config
+from .dispatch import Dispatch
 from .domain import (
     Alert,
     AlertLevel,
@@ -27,6 +27,7 @@ from .domain import (
     FeedStatus,
     Fill,
     Opportunity,
+    Order,
     OrderIntent,
     OrderReport,
     OrderType,
@@ -44,6 +45,7 @@ from .scheduler import Scheduler
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
+from .writer import StoreWriter, is_store_error
 
 log = logging.getLogger("arbot")
 
@@ -66,9 +68,18 @@ class Bot:
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
         self.notifiers: dict[str, Notifier] = {}
-        self.executor = Executor(self, config.executor)
-        self.portfolio = Portfolio(self.executor.open_orders)
+        active: dict[str, Order] = {}
+        self.portfolio = Portfolio(lambda: list(active.values()))
         self.risk = RiskGate([], self.portfolio)
+        self.writer = StoreWriter(self.store, threaded=not self.clock.simulated)
+        self.executor = Executor(
+            config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
+            portfolio=self.portfolio, risk=self.risk,
+            dispatch=Dispatch(portfolio=self.portfolio, risk_checks=lambda: self.risk.checks, bus=self.bus,
+                              strategy=self._running_strategy, guard=self._guard, alert=self.alert),
+            alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
+            may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
+            active=active)
         self.scheduler = Scheduler(config.scheduler)
         self.commands = CommandTable(registry.commands, self)
         self.opportunities = OpportunityLog()
@@ -79,6 +90,8 @@ class Bot:
         self._paused_by: dict[str, str] = {}
         self._killed: set[str] = set()
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
+        self._store_failed: set[str] = set()
+        """Strategies failed only because the store could not be written: resumed when it can again."""
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
@@ -132,20 +145,16 @@ class Bot:
         self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
-        self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
+        self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
-        self.executor.on_fill = self._dispatch_fill
-        self.executor.on_order_update = self._dispatch_update
 
         self.exchanges = self._build("exchange")
         await self._start_each(self.exchanges, "exchange")
         await self.executor.start()
-        recovered = await self.executor.recover()
+        recovered = await self.executor.recover()  # fills stored, and those made while we were down: once each
         if any(recovered.values()):
             log.info("orders left by the previous run: %s", recovered)
-        for _strategy, fill in self.store.fills():
-            self.portfolio.on_fill(fill)
 
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
@@ -214,7 +223,7 @@ class Bot:
                 log.info("cancelled %d resting order(s)", count)
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
-        self.executor.flush()
+        await self.executor.flush()
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -224,7 +233,9 @@ class Bot:
             except Exception as exc:
                 log.error("%s failed to stop: %s", component.name, exc)
         await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
-        self.executor.flush()
+        if not await self.executor.flush():
+            log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
+                      "again on the next start", self.executor.store_error)
         await self.alerts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -232,25 +243,31 @@ class Bot:
                     await component.stop()
                 except Exception as exc:
                     log.error("%s failed to stop: %s", component.name, exc)
+        self.writer.close()
         self.store.close()
 
-    # --- dispatch to strategies -------------------------------------------------------------
+    # --- what the executor and its dispatch ask of the bot -------------------------------------
 
-    def _dispatch_fill(self, strategy_name: str, fill: Fill) -> None:
-        self.portfolio.on_fill(fill)
-        for check in self.risk.checks:  # before the strategy: a trip here stops its reaction
-            self._guard(check.name, partial(check.on_fill, strategy_name), fill)
-        strategy = self.strategies.get(strategy_name)
-        if strategy is not None and strategy_name not in self._failed:
-            self._guard(strategy_name, strategy.on_fill, fill)
-        self.alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {_shown(fill.price)}",
-                   source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+    def _running_strategy(self, name: str) -> Strategy | None:
+        """The strategy called ``name`` if it runs (not failed)."""
+        return None if name in self._failed else self.strategies.get(name)
 
-    def _dispatch_update(self, strategy_name: str, update) -> None:
-        self.bus.publish(update)
-        strategy = self.strategies.get(strategy_name)
-        if strategy is not None and strategy_name not in self._failed:
-            self._guard(strategy_name, strategy.on_order_update, update)
+    def _may_trade(self, name: str) -> bool:
+        strategy = self.strategies.get(name)
+        return strategy is None or not strategy.paused
+
+    def _store_state_changed(self, writable: bool) -> None:
+        """The executor found the store unwritable or writable again: resume what failed only for that."""
+        if not writable:
+            return
+        for name in sorted(self._store_failed):
+            self._store_failed.discard(name)
+            strategy = self.strategies.get(name)
+            if strategy is None or name not in self._failed:
+                continue
+            del self._failed[name]
+            self._subscribe_strategy(name, strategy)
+            self.alert(AlertLevel.WARNING, "bot", f"strategy {name} resumed by itself: the store is writable again")
 
     def _guard(self, owner: str, func, arg) -> None:
         try:
@@ -368,6 +385,7 @@ class Bot:
     def resume(self, names: list[str], by: str) -> None:
         for name in names:
             strategy = self.strategies[name]
+            self._store_failed.discard(name)
             if name in self._failed:
                 del self._failed[name]
                 self._subscribe_strategy(name, strategy)
@@ -439,7 +457,15 @@ class Bot:
     def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
         plugin = self._owner_plugin.get(owner, owner)
         log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
-        if owner in self.strategies and owner not in self._failed:
+        if owner in self.strategies and owner not in self._failed and is_store_error(exc):
+            # not the strategy's fault: it resumes by itself once the store can be written again
+            self._failed[owner] = f"store unavailable: {type(exc).__name__}: {exc}"
+            self._store_failed.add(owner)
+            self.bus.unsubscribe_owner(owner)
+            self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
+                       "by itself when it can", error=f"{type(exc).__name__}: {exc}")
+            self.executor.store_failed(exc, f"strategy {owner}")
+        elif owner in self.strategies and owner not in self._failed:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
@@ -455,9 +481,3 @@ class Bot:
         else:
             self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
 
-
-def _shown(price: Decimal) -> str:
-    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
-    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
-        return str(price)
-    return f"~{price.quantize(Decimal('1e-10')).normalize()}"

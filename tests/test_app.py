@@ -221,7 +221,7 @@ async def test_per_user_rate_limit(make_bot):
 
 
 def test_fill_prices_are_shown_exact_unless_they_are_a_long_ratio():
-    from bot.app import _shown
+    from bot.dispatch import shown as _shown
 
     assert _shown(Decimal("150.49")) == "150.49"
     assert _shown(Decimal("0.10000000")) == "0.10000000"

@@ -74,7 +74,7 @@ async def traded(make_bot):
     # s2 today: 0.1 bought at 100 and sold at 101 -> realized 0.1, fees 0.02.
     await trade(bot, "s2", "F", Side.BUY, "0.1", "100", "0.01", utc_ns(2026, 11, 18, 11))
     await trade(bot, "s2", "G", Side.SELL, "0.1", "101", "0.01", utc_ns(2026, 11, 18, 11, 30))
-    bot.executor.flush()
+    await bot.executor.flush()
     return bot
 
 

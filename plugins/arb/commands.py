@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from decimal import Decimal
 
-from bot.api import Caller, Command, Reply
+from bot.api import Caller, Reply
 from bot.ledger import Ledger
 from bot.units import amount, money, signed_money
 
@@ -81,7 +81,3 @@ async def arb(bot: Bot, caller: Caller, args: list[str]) -> Reply:
         lines.append(line)
     facts = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in s.status().items()) for name, s in found.items())
     return Reply("Arbitrage", rows=rows, header=True, text="\n".join(lines + [facts]))
-
-
-INVENTORY = Command("inventory", inventory, "viewer", "balances per venue of the arb strategies", usage="[strategy]")
-ARB = Command("arb", arb, "viewer", "latest arbitrage executions: predicted vs realized", usage="[strategy]")

@@ -40,6 +40,16 @@ import base64
 import time
 from decimal import Decimal
 
+from arbotlib.solana.rpc import (
+    MalformedReply,
+    RpcError,
+    RpcRateLimited,
+    RpcResponseError,
+    RpcUnavailable,
+    SolanaRpc,
+)
+from arbotlib.solana.transactions import balance_changes, fee_lamports
+from arbotlib.solana.wallet import Wallet
 from bot.api import Context, Exchange, ExchangeError, PermanentError, TransientError
 from bot.domain import (
     Balance,
@@ -53,16 +63,6 @@ from bot.domain import (
     Side,
     split_symbol,
 )
-from plugins.solana.rpc import (
-    MalformedReply,
-    RpcError,
-    RpcRateLimited,
-    RpcResponseError,
-    RpcUnavailable,
-    SolanaRpc,
-)
-from plugins.solana.transactions import balance_changes, fee_lamports
-from plugins.solana.wallet import Wallet
 
 from .api import JupiterApi, Quote
 from .errors import (

@@ -66,7 +66,7 @@ async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(ma
     assert warning.fields["qty"] == f"{cex.filled_qty} SOL" and warning.fields["venue"] == "paper"
     assert warning.fields["value_at_mid"] == f"{(cex.filled_qty * mid).quantize(Decimal('0.01'))} USDC"
     # realized: the round trip on the CEX and its two fees, against a predicted profit
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}

@@ -199,7 +199,7 @@ async def test_jupiter_refusing_the_dex_leg_after_the_cex_leg_filled_is_hedged_a
     assert warning.fields["dex_leg"] == "rejected 0"
 
     # realized: the CEX round trip and its two fees, at most zero, against a predicted profit
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
     by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)

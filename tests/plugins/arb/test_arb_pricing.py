@@ -26,11 +26,11 @@ from test_arb_pricing_kit import (
     settings,
 )
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.domain import Side
 from bot.pool import Pool
 from bot.settings import parse_settings
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
 from plugins.arb.pricing import Direction, Inventory, Pricer
 from plugins.arb.settings import ArbSettings
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.domain import BookUpdate, MarketInfo
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
 from plugins.arb.pricing import Direction, Inventory, Pricer
 from plugins.arb.settings import ArbSettings
 

@@ -96,7 +96,7 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert row.predicted_pnl == expected.net_pnl
     # Realized PnL, by hand from the stored fills: DEX proceeds - CEX cost - CEX fee (USDC) - network fee (SOL, the
     # base asset, at the fill's price: as the ledger counts it).
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     cex_fills = [f for f in fills if f.exchange == "paper"]
     dex_fills = [f for f in fills if f.exchange == "dex"]

@@ -151,8 +151,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/t.db").open()
+def store(db_url):
+    s = Store(db_url).open()
     yield s
     s.close()
 

@@ -51,9 +51,9 @@ def keypair(tmp_path):
 
 
 @pytest.fixture
-async def make_exchange(tmp_path, node, jupiter_api, keypair):
+async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
     """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call)."""
-    store = Store(f"sqlite:///{tmp_path}/arbot.db").open()
+    store = Store(db_url).open()
     started: list[JupiterExchange] = []
 
     async def factory(*, rpc_urls=None, **overrides):

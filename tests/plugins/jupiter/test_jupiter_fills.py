@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from arbotlib.solana.rpc import MalformedReply
+from arbotlib.solana.transactions import NATIVE_MINT, balance_changes, fee_lamports
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import SwapFailed
 from plugins.jupiter.records import load_swap
-from plugins.solana.rpc import MalformedReply
-from plugins.solana.transactions import NATIVE_MINT, balance_changes, fee_lamports
 
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 

@@ -14,7 +14,8 @@ from bot.clock import ManualClock
 from bot.domain import Fill, Liquidity, Order, OrderIntent, Side
 from bot.ledger import strategy_figures
 from bot.settings import ConfigIssue, parse_settings
-from plugins.limits import Limits, LimitsSettings
+from plugins.limits.check import Limits
+from plugins.limits.settings import LimitsSettings
 
 MAX_POSITION = Decimal("1")
 MAX_DAILY_LOSS = Decimal("5")

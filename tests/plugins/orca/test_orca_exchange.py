@@ -20,22 +20,22 @@ from orca_pools import (
 )
 from waiting import wait_for
 
-from bot.api import PermanentError
-from bot.domain import FeedState, Order, OrderType, Side
-from plugins.orca.accounts import (
+from arbotlib.amm.whirlpool.accounts import (
     build_mint,
     build_tick_array,
     build_whirlpool,
     decode_tick_array,
     decode_whirlpool,
 )
-from plugins.orca.pool import quote_exact_in, quote_exact_out
+from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
+from bot.api import PermanentError
+from bot.domain import FeedState, Order, OrderType, Side
 
 TICK = -20_000
 
 
 def chain_quotes(node, tick: int, sizes=(10**6, 10**9, 25 * 10**9)):
-    """Quotes from plugins.orca.pool on the accounts the node holds for the window around ``tick``."""
+    """Quotes from arbotlib.amm.whirlpool.pool on the accounts the node holds for the window around ``tick``."""
     pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
     arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(tick)]
     sells = [quote_exact_in(pool, arrays, size, a_to_b=True).amount_out for size in sizes]

@@ -7,6 +7,8 @@ import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from fakes.kraken import FakeKrakenWS, FakePair, populate
+from waiting import wait_for
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml
@@ -23,8 +25,6 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.plugins import collect, load_plugins
-from fakes.kraken import FakeKrakenWS, FakePair, populate
-from waiting import wait_for
 
 D = Decimal
 

@@ -8,13 +8,13 @@ import logging
 from decimal import Decimal
 
 import pytest
+from fakes.kraken import FakeKrakenWS, FakePair, checksum
+from waiting import wait_for
 
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
-from fakes.kraken import FakeKrakenWS, FakePair, checksum
 from plugins.kraken.record import record
-from plugins.paper import PaperSettings
-from waiting import wait_for
+from plugins.paper.settings import PaperSettings
 
 D = Decimal
 
