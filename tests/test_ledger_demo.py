@@ -13,11 +13,18 @@ from pathlib import Path
 import plugins.arb
 from bot.api import Caller
 from bot.app import Bot
+from bot.backtest.clock import BacktestClock, run_simulated
+from bot.backtest.driver import (
+    SETTLE_S,
+    START_NS,
+    Progress,
+    backtest_config,
+    drive,
+    stepped_venues,
+)
 from bot.ledger import Ledger
 from bot.report import report_reply
 from bot.units import money, signed_money
-from plugins.arb.backtest import SETTLE_S, START_NS, Progress, backtest_config, drive, steppable_venues
-from plugins.arb.backtest_loop import BacktestClock, run_simulated
 
 VIEWER = Caller("test", "viewer", "viewer")
 STEPS = 3000  # BTC/USD and SOL/USDC every 100 ms, the pool every 200 ms: two minutes of market
@@ -29,17 +36,17 @@ def arb_plugins() -> list[tuple[str, object]]:
 
 
 async def demo(tmp_path: Path, clock: BacktestClock) -> dict:
-    plugin_set, registry, config, paces = backtest_config(None, tmp_path, tmp_path / "demo.db",
+    plugin_set, registry, config, plans = backtest_config(None, tmp_path, tmp_path / "demo.db",
                                                           extra_plugins=arb_plugins())
     bot = Bot(config, plugin_set, registry, clock=clock)
     await bot.start()
     bot.scheduler.stop()
     await asyncio.sleep(0)
     try:
-        await drive(bot, steppable_venues(bot, paces), clock, STEPS, Progress(STEPS, enabled=False))
+        await drive(stepped_venues(bot, plans), clock, STEPS, Progress(STEPS, enabled=False))
         await asyncio.sleep(SETTLE_S)
         await bot.executor.settle(SETTLE_S)
-        bot.executor.flush()
+        await bot.executor.flush()
         return {
             "report": report_reply(bot.store),  # what `arbot report` prints
             "pnl": await bot.commands.dispatch(VIEWER, "pnl", ["month"]),

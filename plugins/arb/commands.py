@@ -6,9 +6,8 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from bot.api import Caller, Reply
 from bot.ledger import Ledger
