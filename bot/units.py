@@ -4,8 +4,8 @@
   prices, the lot size for quantities (:class:`~bot.domain.MarketInfo`).
 - Money in a fiat currency or a USD stablecoin is shown to the cent (zero as ``0.00``); an amount below
   one cent that is not zero (a tiny fee) to :data:`SIGNIFICANT` significant digits.
-- Anything else to :data:`SIGNIFICANT` significant digits, never more than :data:`MAX_PLACES`
-  decimals, without exponent notation or trailing zeros.
+- Anything else to :data:`SIGNIFICANT` significant digits (a price: :data:`PRICE_DIGITS`), never
+  more than :data:`MAX_PLACES` decimals, without exponent notation or trailing zeros.
 """
 
 from __future__ import annotations
@@ -64,9 +64,12 @@ def signed_money(value: Decimal, asset: str) -> str:
     return text if text.startswith("-") or not value else f"+{text}"
 
 
+PRICE_DIGITS = 8
+
+
 def price(value: Decimal, tick: Decimal | None = None) -> str:
-    """A price on the market's tick grid when known, else to significant digits."""
-    return on_grid(value, tick) if tick else significant(value)
+    """A price on the market's tick grid when known, else to :data:`PRICE_DIGITS` significant digits."""
+    return on_grid(value, tick) if tick else significant(value, PRICE_DIGITS)
 
 
 def qty(value: Decimal, lot: Decimal | None = None) -> str:
