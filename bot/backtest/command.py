@@ -14,8 +14,8 @@ DEFAULT_STEPS = 10_000
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
+    from ..units import moneys
     from .driver import NS_PER_S, BacktestError, Progress, run_backtest
-    from .report import shown
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
     path = Path(value) if value else None  # None: the embedded default (the demo)
@@ -34,7 +34,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(f"backtest: {result.steps:,} steps, {result.simulated_ns / NS_PER_S:,.1f} s simulated in "
           f"{result.wall_s:.1f} s ({result.steps / max(result.steps_wall_s, 1e-9):,.0f} ticks/s)")
     for s in result.host.strategies:
-        net = ", ".join(f"{shown(v)} {asset}" for asset, v in sorted(s.net.items())) or "0"
+        net = moneys(s.net)
         print(f"strategy {s.name} ({s.type}): {s.fills} fills, net realized PnL {net}")
     for section in result.sections:
         for line in section.summary:

@@ -20,6 +20,7 @@ from typing import Any
 from ..domain import ZERO, Fill
 from ..ledger import Ledger, steps
 from ..store import Store
+from ..units import moneys
 from .contract import ReportSection
 
 Curve = list[tuple[int, Decimal]]
@@ -30,17 +31,8 @@ def exact(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def shown(value: Decimal, places: str = "0.000001") -> str:
-    """A quote amount for people: rounded half-even to ``places``."""
-    return format(value.quantize(Decimal(places)), "f")
-
-
 def _amounts(values: dict[str, Decimal]) -> dict[str, str]:
     return {asset: exact(v) for asset, v in sorted(values.items())}
-
-
-def _shown_amounts(values: dict[str, Decimal]) -> str:
-    return ", ".join(f"{shown(v)} {asset}" for asset, v in sorted(values.items())) or "0"
 
 
 @dataclass(frozen=True)
@@ -152,11 +144,11 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         "| --- | --- | ---: | --- | --- | --- |",
     ]
     for s in host.strategies:
-        lines.append(f"| {s.name} | {s.type} | {s.fills} | {_shown_amounts(s.fees)} | {_shown_amounts(s.realized)} "
-                     f"| {_shown_amounts(s.net)} |")
+        lines.append(f"| {s.name} | {s.type} | {s.fills} | {moneys(s.fees)} | {moneys(s.realized)} "
+                     f"| {moneys(s.net)} |")
     lines += [
         "",
-        "Realized PnL at average cost per strategy and market, before fees (as `arbot report` shows it); net PnL "
+        "Realized PnL FIFO per strategy and market, before fees (as `arbot report` shows it); net PnL "
         "less the fees, per asset. A position still open at the end is not in it.",
         "",
         f"Fills: {host.fills}; fees: " + (", ".join(f"{exact(v)} {k}" for k, v in sorted(host.fees.items()))

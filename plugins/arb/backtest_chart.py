@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.backtest.contract import BacktestRun
-from bot.backtest.report import shown
+from bot.units import money
 
 from .backtest_report import BacktestFigures
 
@@ -34,7 +34,7 @@ def draw(axes: Any, figures: BacktestFigures, run: BacktestRun, label: str) -> N
     xs = [0.0] + [run.seconds(ts) for ts, _ in curve] + [run.seconds(max(run.end_ns, run.start_ns))]
     ys = [0.0] + [float(v) for _, v in curve] + [float(curve[-1][1]) if curve else 0.0]
     axes.step(xs, ys, where="post", color=CURVE_COLOUR, linewidth=1.5,
-              label=f"{label}: captured PnL ({shown(figures.captured_pnl, '0.01')} {figures.quote})")
+              label=f"{label}: captured PnL ({money(figures.captured_pnl, figures.quote)})")
     groups = (
         ("taken", TAKEN_COLOUR, "^", 40, 1.0, lambda m: m.taken),
         ("missed, tradable", MISSED_TRADABLE_COLOUR, "x", 30, 1.0, lambda m: not m.taken and m.tradable),

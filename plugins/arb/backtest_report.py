@@ -28,12 +28,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bot.backtest.contract import BacktestRun, ReportSection
-from bot.backtest.report import exact, shown
+from bot.backtest.report import exact
 from bot.domain import BPS, ExecutionResult, Opportunity, split_symbol
+from bot.units import money
 
 ZERO = Decimal(0)
 
@@ -285,7 +285,7 @@ def report_section(run: BacktestRun) -> ReportSection | None:
     summary = (
         f"opportunities: {f.seen} seen, {f.taken} taken, {f.missed} missed"
         + (" (" + ", ".join(f"{k}: {v}" for k, v in f.missed_by_reason.items()) + ")" if f.missed_by_reason else ""),
-        f"captured PnL: {shown(f.captured_pnl)} {f.quote} over {f.executions} executions; capture rate {rate}",
+        f"captured PnL: {money(f.captured_pnl, f.quote)} over {f.executions} executions; capture rate {rate}",
     )
     data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
     return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
@@ -321,9 +321,9 @@ def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
     lines += [
         "### Captured PnL",
         "",
-        f"- captured (realized, net of fees): **{shown(f.captured_pnl)} {q}** over {f.executions} executions",
-        f"- predicted for those executions: {shown(f.predicted_pnl)} {q}",
-        f"- predicted for every tradable opportunity: {shown(f.tradable_predicted_pnl)} {q}",
+        f"- captured (realized, net of fees): **{money(f.captured_pnl, q)}** over {f.executions} executions",
+        f"- predicted for those executions: {money(f.predicted_pnl, q)}",
+        f"- predicted for every tradable opportunity: {money(f.tradable_predicted_pnl, q)}",
         f"- capture rate: **{rate}**",
         "",
         "### Predicted vs realized (per execution, absolute)",
