@@ -40,14 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import (
-    DEFAULT_SOURCE,
-    Config,
-    build_config,
-    default_toml,
-    plugins_disabled,
-    read_toml,
-)
+from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, run_simulated
