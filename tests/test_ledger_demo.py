@@ -14,14 +14,7 @@ import plugins.arb
 from bot.api import Caller
 from bot.app import Bot
 from bot.backtest.clock import BacktestClock, run_simulated
-from bot.backtest.driver import (
-    SETTLE_S,
-    START_NS,
-    Progress,
-    backtest_config,
-    drive,
-    stepped_venues,
-)
+from bot.backtest.driver import SETTLE_S, START_NS, Progress, backtest_config, drive, stepped_venues
 from bot.ledger import Ledger
 from bot.report import report_reply
 from bot.units import money, signed_money

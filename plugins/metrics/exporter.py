@@ -19,15 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.domain import (
-    Alert,
-    BookUpdate,
-    FeedState,
-    FeedStatus,
-    Fill,
-    OrderUpdate,
-    Trade,
-)
+from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, Fill, OrderUpdate, Trade
 from bot.ledger import Ledger
 
 from .settings import MetricsSettings
