@@ -6,9 +6,9 @@ import datetime as dt
 import json
 
 from .api import Reply
+from .display import money, moneys
 from .ledger import Ledger, Marks, StrategyFigures
 from .store import Store
-from .units import money, moneys
 
 
 def fees_text(fig: StrategyFigures) -> str:
