@@ -31,10 +31,10 @@ class PrecisionError(ValueError):
 def to_units(value: Decimal | str | int, decimals: int) -> int:
     """``Decimal("1.25")`` at 2 decimals -> ``125``; raises PrecisionError if digits would be lost."""
     d = value if isinstance(value, Decimal) else Decimal(value)
-    if not d.is_finite():
-        raise PrecisionError(f"{value} is not a finite number")
     sign, digits, exponent = d.as_tuple()
-    n = int("".join(map(str, digits))) if digits else 0
+    if not isinstance(exponent, int):  # "n", "N" or "F": NaN, signalling NaN or infinity
+        raise PrecisionError(f"{value} is not a finite number")
+    n: int = int("".join(map(str, digits))) if digits else 0
     shift = exponent + decimals
     if shift >= 0:
         n *= _POW10[shift] if shift < 40 else 10**shift
@@ -239,7 +239,7 @@ class OrderBook:
                 left -= take
                 used += 1
             unfilled_qty = from_units(left, qd)
-        else:
+        elif notional is not None:
             if notional < 0:
                 raise ValueError("notional must be >= 0")
             budget = _to_units_floor(notional, pd + qd)

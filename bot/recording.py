@@ -118,7 +118,7 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
 # --- the commands ----------------------------------------------------------------------------------
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` and ``replay`` to the ``arbot`` parser."""
     record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
     record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")

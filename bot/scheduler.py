@@ -33,7 +33,7 @@ class Scheduler:
     def add(self, job: Job, plugin: str, bot: Bot) -> None:
         if job.every_s is not None:
             trigger = IntervalTrigger(seconds=job.every_s, timezone=self.tz)
-        else:
+        elif job.at is not None:
             hour, minute = (int(x) for x in job.at.split(":"))
             trigger = CronTrigger(hour=hour, minute=minute, timezone=self.tz)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from waiting import wait_for
-from fakes.venue import plugin as venue_plugin
-
 from bot import hookimpl
 from bot.api import Caller, Command, Job, Notifier, Reply, Strategy
 from bot.control import send_command
 from bot.domain import BookUpdate
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [exchanges.v]

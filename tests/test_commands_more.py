@@ -8,15 +8,15 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
-from risk_kit import book, fill, intent
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import Opportunity, OrderStatus, Side
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import book, fill, intent
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("test", "root", "admin")
 OTHER_ADMIN = Caller("test", "deputy", "admin")

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from store_kit import query, query_db
+
+from tests.helpers.store_kit import query, query_db
 
 CONFIG = """
 mode = "paper"
@@ -73,10 +74,10 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, d
         try:
             # Wait until the venue has received an order whose answer the bot has not yet stored:
             # the bot's row still says "pending" while the venue already logged the submission.
-            in_flight = wait_until(lambda: query_db(db_url, "select count(*) from orders where status='pending'")
+            in_flight = wait_until(lambda r=round_: query_db(db_url, "select count(*) from orders where status='pending'")
                                    and query_db(db_url, "select count(*) from orders where status='pending'")[0][0] > 0
                                    and query(venue_db, "select count(*) from submissions")
-                                   and query(venue_db, "select count(*) from submissions")[0][0] > round_ * 5,
+                                   and query(venue_db, "select count(*) from submissions")[0][0] > r * 5,
                                    timeout_s=20)
             assert in_flight, log.read_text()[-3000:]
         finally:

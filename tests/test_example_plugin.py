@@ -19,10 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.domain import OrderIntent, OrderStatus, Side
+from tests.helpers.waiting import wait_for
 
 PACKAGE_SOURCE = Path(__file__).parent / "example_plugin"
 VENV_BIN = Path(sys.executable).parent

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from waiting import wait_for
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
 
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import OrderIntent, OrderStatus, Side
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [executor]

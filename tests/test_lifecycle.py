@@ -13,8 +13,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from fakes.venue import ScriptedVenue
-from waiting import wait_for
 
 from bot import hookimpl
 from bot.api import Context, RiskCheck, Strategy
@@ -35,6 +33,8 @@ from bot.domain import (
 from bot.tasks import Tasks
 from plugins.paper.exchange import PaperExchange
 from plugins.paper.settings import PaperSettings
+from tests.fakes.venue import ScriptedVenue
+from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("test", "root", "admin")
 

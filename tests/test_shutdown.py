@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from store_kit import query, query_db
-from test_crash_restart import wait_until
+
+from tests.helpers.store_kit import query, query_db
+from tests.test_crash_restart import wait_until
 
 CONFIG = """
 mode = "paper"

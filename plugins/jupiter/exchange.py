@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from decimal import Decimal
 
@@ -301,7 +302,7 @@ class JupiterExchange(Exchange):
         if task is None or task.done():
             task = asyncio.get_running_loop().create_task(self._confirm(cid, sent), name=f"{self.name}:confirm {cid}")
             self._confirming[cid] = task
-            task.add_done_callback(lambda t, cid=cid: self._confirm_done(cid, t))
+            task.add_done_callback(functools.partial(self._confirm_done, cid))
 
     def _confirm_done(self, cid: str, task: asyncio.Task[None]) -> None:
         if self._confirming.get(cid) is task:

@@ -255,7 +255,7 @@ class Limits(RiskCheck):
     def _check_notional(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
         s: LimitsSettings = self.settings
         quote = self._quote_of(intent.symbol)
-        caps = []
+        caps: list[tuple[str | None, Decimal | None]] = []  # (strategy or None for all, limit)
         if s.max_position_notional is not None or s.max_total_notional is not None:
             caps.append((None, s.max_total_notional))
         if intent.strategy in self._strategy_notional:
@@ -286,7 +286,7 @@ class Limits(RiskCheck):
             return f"no price to bound what a {intent.symbol} market order could lose"
         self._roll_day(self.ctx.clock.time_ns())
         quote = self._quote_of(intent.symbol)
-        checks = []
+        checks: list[tuple[str | None, Decimal, Decimal]] = []  # (strategy or None for all, limit, loss)
         if s.max_daily_loss is not None:
             checks.append((None, s.max_daily_loss, -self._day_net.get(quote, ZERO)))
         if intent.strategy in self._strategy_loss:

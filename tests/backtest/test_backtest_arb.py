@@ -9,9 +9,17 @@ import struct
 from decimal import Decimal
 
 import pytest
-from backtest_kit import STEPS, arb_plugins, backtest, png_chunks, without_run, write_config, write_kraken_recording
 
 from bot.backtest.driver import run_backtest
+from tests.backtest.backtest_kit import (
+    STEPS,
+    arb_plugins,
+    backtest,
+    png_chunks,
+    without_run,
+    write_config,
+    write_kraken_recording,
+)
 
 
 def test_seeded_backtest_writes_a_consistent_report(tmp_path):

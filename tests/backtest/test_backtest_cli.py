@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backtest_kit import write_config
+from tests.backtest.backtest_kit import write_config
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -8,9 +8,9 @@ import time
 from decimal import Decimal
 
 from bot.app import Bot
-from bot.config import build_config, parse_toml
 from bot.backtest.clock import BacktestClock, run_simulated
 from bot.backtest.driver import Progress
+from bot.config import build_config, parse_toml
 from bot.domain import Fill, OrderIntent, Side, TimeInForce
 from bot.plugins import collect, load_plugins
 

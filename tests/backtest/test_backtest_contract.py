@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from backtest_kit import arb_plugins, png_chunks, write_config, write_kraken_recording
 
 from bot import hookimpl
 from bot.api import Context
@@ -22,6 +21,7 @@ from bot.backtest.driver import BacktestError, run_backtest
 from bot.settings import ConfigError
 from plugins.paper.exchange import PaperExchange
 from plugins.paper.settings import PaperSettings
+from tests.backtest.backtest_kit import arb_plugins, png_chunks, write_config, write_kraken_recording
 
 GRID = """
 mode = "paper"
@@ -144,7 +144,7 @@ def test_a_conversion_that_returns_the_wrong_settings_is_refused(tmp_path):
 
 
 def test_a_simulated_venue_without_the_contract_is_refused_naming_it(tmp_path):
-    from fakes.venue import ScriptedVenue
+    from tests.fakes.venue import ScriptedVenue
 
     with pytest.raises(ConfigError) as info:
         run_backtest(bare_venue_config(tmp_path, "scripted"), tmp_path / "out", 10,
@@ -154,7 +154,7 @@ def test_a_simulated_venue_without_the_contract_is_refused_naming_it(tmp_path):
 
 
 def test_a_venue_keeping_half_the_contract_is_refused_before_it_runs(tmp_path):
-    from fakes.venue import ScriptedVenue
+    from tests.fakes.venue import ScriptedVenue
 
     class HalfSteppable(ScriptedVenue, Steppable):
         def step(self) -> bool:

@@ -172,7 +172,8 @@ def test_decoded_accounts_quote_as_orcas_sdk_does():
         tick_spacing=2, fee_rate=3000, liquidity=265_000, sqrt_price=Q64, tick_current_index=0
     )))
     arrays = [
-        decode_tick_array(build_tick_array(start, {k: Tick(True, 1000 if start < 0 else -1000, 1000) for k in range(88)}))
+        decode_tick_array(build_tick_array(start, {k: Tick(True, 1000 if start < 0 else -1000, 1000)
+                                                   for k in range(88)}))
         for start in (-352, -176, 0, 176, 352)
     ]
     sell_a = quote_exact_in(pool, arrays, 1000, a_to_b=True)

@@ -343,9 +343,10 @@ amounts = st.integers(1, 5 * 10**9)
 @settings(max_examples=200, deadline=None)
 @given(small=amounts, extra=st.integers(0, 10**9), a_to_b=st.booleans(), spacing=st.sampled_from([None, 1, 8]))
 def test_quotes_are_monotonic_in_size(small, extra, a_to_b, spacing):
-    quote = lambda amount, is_input: swap_quote(
-        amount=amount, amount_specified_is_input=is_input, a_to_b=a_to_b, tick_spacing=spacing, **POOL
-    )
+    def quote(amount, is_input):
+        return swap_quote(amount=amount, amount_specified_is_input=is_input, a_to_b=a_to_b, tick_spacing=spacing,
+                          **POOL)
+
     assert quote(small, True).amount_out <= quote(small + extra, True).amount_out
     try:
         big = quote(small + extra, False)
@@ -361,7 +362,8 @@ def test_exact_out_fed_back_as_exact_in_yields_at_least_the_amount(wanted, a_to_
         cost = swap_quote(amount=wanted, amount_specified_is_input=False, a_to_b=a_to_b, tick_spacing=spacing, **POOL)
     except InsufficientLiquidity:
         return
-    back = swap_quote(amount=cost.amount_in, amount_specified_is_input=True, a_to_b=a_to_b, tick_spacing=spacing, **POOL)
+    back = swap_quote(amount=cost.amount_in, amount_specified_is_input=True, a_to_b=a_to_b, tick_spacing=spacing,
+                      **POOL)
     assert back.amount_out >= wanted
 
 

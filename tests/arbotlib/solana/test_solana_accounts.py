@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes.solana_rpc import FakeSolanaRpc
-from waiting import wait_for
 
 from arbotlib.solana.rpc import MalformedReply, SolanaRpc
 from arbotlib.solana.ws import AccountSubscriber
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.helpers.waiting import wait_for
 
 KEYS = ["HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ", "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE",
         "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"]
@@ -28,7 +28,8 @@ async def test_account_reads_decode_base64_with_the_context_slot(node):
     async with SolanaRpc([node.url]) as rpc:
         at, info = await rpc.get_account_info(KEYS[0])
         assert at == slot and info is not None
-        assert (info.data, info.owner, info.lamports) == (b"\x00\x01pool", "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc", 7)
+        whirlpool_program = "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc"
+        assert (info.data, info.owner, info.lamports) == (b"\x00\x01pool", whirlpool_program, 7)
         assert await rpc.get_account_info(KEYS[1]) == (slot, None)
         # 250 keys: three requests of at most 100 (the node refuses more), answers in the order asked
         keys = [KEYS[n % 3] for n in range(250)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fakes.solana_rpc import FakeSolanaRpc
 
 from arbotlib.solana.rpc import (
     MalformedReply,
@@ -14,6 +13,7 @@ from arbotlib.solana.rpc import (
     RpcUnavailable,
     SolanaRpc,
 )
+from tests.fakes.solana_rpc import FakeSolanaRpc
 
 OWNER = "4Nd1mYf1QnUjYfQhYBqCnGG2Kx6Y8XrKPGwDvtn9r7Hc"
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"

@@ -6,8 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.domain import (
     BPS,
@@ -20,7 +18,8 @@ from bot.domain import (
     TimeInForce,
 )
 from plugins.arb.records import executions
-
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +169,10 @@ async def test_low_inventory_is_alerted_once_per_side(make_bot):
     # the DEX wallet holds too little SOL to sell min_size: buy-cex-sell-dex cannot trade
     bot = await make_bot(config(dex='balances = { SOL = "0.05", USDC = "100000" }'), extra=extra())
     strategy = bot.strategies["sol-arb"]
-    low = lambda: [a for a in warnings() if "needed to trade min_size" in a.message]
+
+    def low() -> list:
+        return [a for a in warnings() if "needed to trade min_size" in a.message]
+
     await wait_for(low, timeout_s=10, what="the low-inventory alert")
     [alert] = low()
     assert alert.fields["venue"] == "dex" and alert.fields["asset"] == "SOL" and alert.fields["have"] == "0.05"

@@ -16,7 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from store_kit import query, query_db
+
+from tests.helpers.store_kit import query, query_db
 
 CONFIG = """
 mode = "paper"

@@ -14,11 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, extra
-from fakes.jupiter_api import FakeJupiterApi
-from fakes.solana_rpc import FakeSolanaRpc
 from solders.keypair import Keypair
-from waiting import wait_for
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
@@ -33,6 +29,10 @@ from bot.domain import (
 )
 from bot.plugins import collect, load_plugins
 from plugins.arb.records import executions
+from tests.fakes.jupiter_api import FakeJupiterApi
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, extra
 
 KEY_ENV = "T_ARB_JUPITER_KEY"
 

@@ -36,7 +36,8 @@ def pool(sol: int, usdc: int, fee_bps: int = 30) -> ConstantProductModel:
 
 
 def settings(**overrides) -> ArbSettings:
-    values = {"cex": "cex", "dex": "dex", "symbol": "SOL/USDC", "max_notional": D(100_000), "size_step": D(1), "min_size": D(1),
+    values = {"cex": "cex", "dex": "dex", "symbol": "SOL/USDC", "max_notional": D(100_000), "size_step": D(1),
+              "min_size": D(1),
                   "min_edge_bps": D(10), "cex_taker_fee_bps": D(10), "latency_haircut_bps": D(2),
                   "max_cex_slippage_bps": D(20), "max_dex_impact_bps": D(30), "signature_fee_lamports": 5_000,
                   "compute_units": 200_000, "compute_unit_price_micro_lamports": 10_000, "dex_slippage_bps": D(10)}

@@ -7,8 +7,6 @@ import json
 from decimal import Decimal, localcontext
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.clock import ManualClock
@@ -22,6 +20,8 @@ from plugins.arb.records import (
     executions,
     opportunities,
 )
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,8 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert strategy.inventory.balance("paper", "SOL") == Decimal(100) + expected.size
     assert strategy.inventory.balance("dex", "SOL") == Decimal(100) - expected.size - sum(f.fee for f in dex_fills)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "inventory", [])
-    assert reply.ok and ("sol-arb", "paper", "SOL", str(Decimal(100) + expected.size), str(Decimal(100) + expected.size)) in reply.rows
+    held = str(Decimal(100) + expected.size)
+    assert reply.ok and ("sol-arb", "paper", "SOL", held, held) in reply.rows
     assert isinstance(row, ArbExecutionRow)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "arb", [])
     assert reply.ok and (row.opportunity_id[:10], "buy-cex-sell-dex", str(row.size), amount(row.predicted_pnl, "USDC"),

@@ -8,15 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from fakes.telegram_api import FakeBotAPI, png_size
-from waiting import wait_for
-
 from bot.api import Caller
 from bot.config import resolve_secrets
 from bot.control import send_command
 from bot.domain import Fill, Liquidity, Side
 from bot.ledger import day_start_ns
 from plugins.charts import price_history
+from tests.fakes.telegram_api import FakeBotAPI, png_size
+from tests.helpers.waiting import wait_for
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
 VIEWER, STRANGER = 2001, 6666
@@ -143,7 +142,7 @@ async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path)
 @pytest.fixture
 async def discord_bot(make_bot, monkeypatch):
     """A paper bot with the discord notifier connected to a fake Discord; the viewer may chart."""
-    from fakes.discord_api import CHANNEL_ID, GUILD_ID, FakeDiscord
+    from tests.fakes.discord_api import CHANNEL_ID, GUILD_ID, FakeDiscord
 
     monkeypatch.setenv("ARBOT_TEST_DISCORD_TOKEN", "discord-test-token")
     async with FakeDiscord() as fake:

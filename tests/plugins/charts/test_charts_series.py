@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fakes.telegram_api import png_size
-
 from bot.domain import BookUpdate, Fill, Liquidity, Side
 from bot.ledger import steps
 from plugins.charts.history import PriceHistory
 from plugins.charts.render import Size, pnl_png, price_png
 from plugins.charts.series import market_fills, pnl_curves
+from tests.fakes.telegram_api import png_size
 
 D = Decimal
 S = 1_000_000_000

@@ -494,7 +494,7 @@ async def eventually(condition, what: str) -> None:
 
 
 async def test_the_grid_trades_through_the_real_host(make_bot):
-    from fakes.venue import plugin as venue_plugin
+    from tests.fakes.venue import plugin as venue_plugin
 
     bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
     grid, venue = bot.strategies["g"], bot.exchanges["v"]

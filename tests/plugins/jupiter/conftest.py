@@ -10,13 +10,13 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-from fakes.jupiter_api import FakeJupiterApi
-from fakes.solana_rpc import FakeSolanaRpc
 from solders.keypair import Keypair
 
 from bot.store import Store
 from plugins.jupiter.exchange import JupiterExchange
 from plugins.jupiter.settings import JupiterSettings
+from tests.fakes.jupiter_api import FakeJupiterApi
+from tests.fakes.solana_rpc import FakeSolanaRpc
 
 
 class _Clock:

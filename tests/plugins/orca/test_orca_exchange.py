@@ -5,7 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from orca_pools import (
+
+from arbotlib.amm.whirlpool.accounts import (
+    build_mint,
+    build_tick_array,
+    build_whirlpool,
+    decode_tick_array,
+    decode_whirlpool,
+)
+from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
+from bot.api import PermanentError
+from bot.domain import FeedState, Order, OrderType, Side
+from tests.helpers.waiting import wait_for
+from tests.plugins.orca.orca_pools import (
     POSITIONS,
     SOL,
     USDC,
@@ -18,18 +30,6 @@ from orca_pools import (
     whirlpool_state,
     window,
 )
-from waiting import wait_for
-
-from arbotlib.amm.whirlpool.accounts import (
-    build_mint,
-    build_tick_array,
-    build_whirlpool,
-    decode_tick_array,
-    decode_whirlpool,
-)
-from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
-from bot.api import PermanentError
-from bot.domain import FeedState, Order, OrderType, Side
 
 TICK = -20_000
 
@@ -62,7 +62,8 @@ async def test_initial_load_publishes_the_pool_quoted_as_on_chain(make_orca, nod
     assert node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(TICK))}
     assert feed_states(orca) == ["resyncing", "live"]
     info = orca.market("SOL/USDC")
-    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"), Decimal("0.000001"))
+    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"),
+                                                                      Decimal("0.000001"))
 
 
 async def test_notifications_update_the_pool(make_orca, node):

@@ -7,7 +7,6 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
-from waiting import wait_for
 
 import plugins.paper
 from arbotlib.amm.model import ConstantProductModel
@@ -34,6 +33,7 @@ from bot.plugins import collect, load_plugins
 from bot.settings import parse_settings
 from plugins.paper.dex import PaperDexExchange, SlippageExceeded
 from plugins.paper.dex_settings import PaperDexSettings
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 NETWORK_FEE = D("0.0000065")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from waiting import wait_for
-
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import (
@@ -17,6 +15,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 

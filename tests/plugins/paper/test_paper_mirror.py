@@ -7,8 +7,6 @@ import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from fakes.kraken import FakeKrakenWS, FakePair, populate
-from waiting import wait_for
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml
@@ -25,6 +23,8 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.plugins import collect, load_plugins
+from tests.fakes.kraken import FakeKrakenWS, FakePair, populate
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 

@@ -8,13 +8,13 @@ import logging
 from decimal import Decimal
 
 import pytest
-from fakes.kraken import FakeKrakenWS, FakePair, checksum
-from waiting import wait_for
 
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
 from plugins.kraken.record import record
 from plugins.paper.settings import PaperSettings
+from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 
