@@ -105,7 +105,7 @@ def test_realized_plus_unrealized_is_the_mark_to_market_of_all_fills(rows, mark)
         unrealized = fig.unrealized if fig else D(0)
         assert realized + unrealized == cash + held * mark
         assert (fig.position if fig else 0) == held
-    for (strategy, _), fig in figures.items():  # lots never mix sides
+    for strategy, _ in figures:  # lots never mix sides
         book = Position()
         for s, f in fills:
             if s == strategy:

@@ -497,9 +497,9 @@ class ArbExecutions:
                                              realized_pnl=realized, quote=self.quote, ts_ns=now,
                                              opportunity_id=ex.id))
         latency = {f"{leg.name}_latency_ms": str(leg.latency_ms) for leg in ex.legs() if leg.latency_ms is not None}
-        self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted {money(r.predicted_pnl, self.quote)}, "
-                       f"realized {money(realized, self.quote)}", opportunity=ex.id,
-                       direction=r.direction,
+        self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted "
+                       f"{money(r.predicted_pnl, self.quote)}, realized {money(realized, self.quote)}",
+                       opportunity=ex.id, direction=r.direction,
                        size=f"{r.size} {self.base}", predicted=f"{r.predicted_pnl} {self.quote}",
                        realized=f"{realized} {self.quote}", cex=f"{ex.cex.status} {ex.cex.filled}",
                        dex=f"{ex.dex.status} {ex.dex.filled}", residual=f"{residual} {self.base}", **latency)
