@@ -99,6 +99,18 @@ async def test_pnl_per_strategy_over_day_week_and_month(traded):
     assert not bad.ok and bad.title == "Usage: /pnl [day|week|month]"
 
 
+async def test_the_daily_summary_gives_the_ledgers_last_24_hours(traded):
+    from bot.builtins import daily_summary
+
+    seen = alerts_of(traded)
+    await daily_summary(traded)
+    [alert] = [a for a in seen if a.kind == "summary"]
+    # since 12:00 yesterday: C and D for s (as /pnl's day), F and G for s2
+    assert alert.message == "daily summary: 4 fills in the last 24 h"
+    assert alert.fields == {"s": "realized 10.00 USD, fees 0.35 USD, net 9.65 USD",
+                            "s2": "realized 0.10 USD, fees 0.02 USD, net 0.08 USD"}
+
+
 async def test_pnl_without_fills_in_the_period(make_bot):
     bot = await make_bot(TWO_VENUES, extra=PLUGINS, clock=ManualClock(NOW))
     reply = await bot.commands.dispatch(VIEWER, "pnl", ["week"])
