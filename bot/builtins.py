@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 from . import hookimpl
 from .api import Caller, Command, Job, Reply
-from .display import amount, money, moneys, price, qty
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
 from .ledger import PERIODS, Ledger, day_start_ns, period_start_ns, totals
 from .opportunities import figures as opportunity_figures
 from .report import fees_text, report_reply
+from .units import amount, money, moneys, price, qty
 
 if TYPE_CHECKING:
     from .app import Bot

@@ -17,9 +17,9 @@ from typing import Any
 
 from .api import RiskCheck, Strategy
 from .bus import Bus
-from .display import money, price, qty
 from .domain import AlertLevel, Fill, OrderUpdate
 from .portfolio import Portfolio
+from .units import money, price, qty
 
 Guard = Callable[[str, Callable[[Any], Any], Any], None]
 """``guard(owner, func, arg)``: call ``func(arg)``; report an exception as ``owner``'s failure."""

@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING
 
 from .api import Reply
-from .display import money, moneys
 from .ledger import Ledger, Marks, StrategyFigures
+from .units import money, moneys
 
 if TYPE_CHECKING:
     from .store import Store

@@ -220,7 +220,7 @@ async def test_per_user_rate_limit(make_bot):
 
 
 def test_fill_prices_are_shown_to_eight_significant_digits():
-    from bot.display import price
+    from bot.units import price
 
     assert price(Decimal("150.49")) == "150.49"
     assert price(Decimal("0.10000000")) == "0.1"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import display
+from bot import units
 from bot.domain import Fill, Liquidity, Side
 from bot.ledger import (
     Position,
@@ -158,13 +158,13 @@ def test_a_daily_reset_at_a_time_of_day_across_a_clock_change():
     (D("150.09343838383838383838"), "SOL", "150.093 SOL"),
 ])
 def test_money_for_people(value, asset, shown):
-    assert display.money(value, asset) == shown
+    assert units.money(value, asset) == shown
 
 
 def test_prices_and_quantities_on_the_market_grid():
-    assert display.price(D("150.0934383838"), D("0.01")) == "150.09"
-    assert display.price(D("30000.004"), D("0.5")) == "30000.0"
-    assert display.qty(D("9.9000000"), D("0.001")) == "9.900"
-    assert display.qty(D("0.123456789")) == "0.123457"
-    assert display.signed_money(D("1.1"), "USD") == "+1.10 USD"
-    assert display.signed_money(D("-2.78"), "USD") == "-2.78 USD"
+    assert units.price(D("150.0934383838"), D("0.01")) == "150.09"
+    assert units.price(D("30000.004"), D("0.5")) == "30000.0"
+    assert units.qty(D("9.9000000"), D("0.001")) == "9.900"
+    assert units.qty(D("0.123456789")) == "0.123457"
+    assert units.signed_money(D("1.1"), "USD") == "+1.10 USD"
+    assert units.signed_money(D("-2.78"), "USD") == "-2.78 USD"

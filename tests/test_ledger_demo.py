@@ -15,9 +15,9 @@ from bot.api import Caller
 from bot.app import Bot
 from bot.backtest.clock import BacktestClock, run_simulated
 from bot.backtest.driver import SETTLE_S, START_NS, Progress, backtest_config, drive, stepped_venues
-from bot.display import money, signed_money
 from bot.ledger import Ledger
 from bot.report import report_reply
+from bot.units import money, signed_money
 
 VIEWER = Caller("test", "viewer", "viewer")
 STEPS = 3000  # BTC/USD and SOL/USDC every 100 ms, the pool every 200 ms: two minutes of market

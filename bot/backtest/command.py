@@ -14,7 +14,7 @@ DEFAULT_STEPS = 10_000
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
-    from ..display import moneys
+    from ..units import moneys
     from .driver import NS_PER_S, BacktestError, Progress, run_backtest
 
     value = args.config or os.environ.get("ARBOT_CONFIG")

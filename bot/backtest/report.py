@@ -17,10 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..display import moneys
 from ..domain import ZERO, Fill
 from ..ledger import Ledger, steps
 from ..store import Store
+from ..units import moneys
 from .contract import ReportSection
 
 Curve = list[tuple[int, Decimal]]

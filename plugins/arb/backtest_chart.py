@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.backtest.contract import BacktestRun
-from bot.display import money
+from bot.units import money
 
 from .backtest_report import BacktestFigures
 

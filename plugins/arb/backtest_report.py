@@ -32,8 +32,8 @@ from typing import Any
 
 from bot.backtest.contract import BacktestRun, ReportSection
 from bot.backtest.report import exact
-from bot.display import money
 from bot.domain import BPS, ExecutionResult, Opportunity, split_symbol
+from bot.units import money
 
 ZERO = Decimal(0)
 

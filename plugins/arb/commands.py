@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bot.api import Caller, Reply
-from bot.display import amount, money, signed_money
 from bot.ledger import Ledger
+from bot.units import amount, money, signed_money
 
 from .records import executions
 from .strategy import ArbStrategy

@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
-from bot.display import money
 from bot.domain import (
     BPS,
     ZERO,
@@ -59,6 +58,7 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.ledger import EXACT_DIGITS
+from bot.units import money
 
 from .records import (
     ArbExecutionRow,

@@ -23,9 +23,9 @@ from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.display import amount, significant
 from bot.domain import Fill, split_symbol
 from bot.store import FillRow, Store, money, row_to_fill
+from bot.units import amount, significant
 
 
 class ArbOpportunityRow(SQLModel, table=True):

@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import ClassVar
 
 from bot.api import Context, Strategy
-from bot.display import signed_money
 from bot.domain import (
     ZERO,
     AlertLevel,
@@ -43,6 +42,7 @@ from bot.domain import (
     PoolUpdate,
     split_symbol,
 )
+from bot.units import signed_money
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall

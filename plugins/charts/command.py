@@ -10,8 +10,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.api import Reply
-from bot.display import money
 from bot.ledger import Ledger, period_start_ns
+from bot.units import money
 
 from .history import PriceHistory
 from .render import Size, pnl_png, price_png

@@ -18,7 +18,6 @@ import re
 from decimal import Decimal
 
 from bot.api import Context, Strategy
-from bot.display import money, signed_money
 from bot.domain import (
     ZERO,
     AlertLevel,
@@ -34,6 +33,7 @@ from bot.domain import (
     Side,
 )
 from bot.ledger import Position, fee_in_quote
+from bot.units import money, signed_money
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices

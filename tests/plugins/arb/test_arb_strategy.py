@@ -10,9 +10,9 @@ import pytest
 
 from bot.api import Caller
 from bot.clock import ManualClock
-from bot.display import amount, money, signed_money
 from bot.domain import BookUpdate, ExecutionResult, Opportunity, OrderStatus, Side
 from bot.ledger import EXACT_DIGITS, Ledger
+from bot.units import amount, money, signed_money
 from plugins.arb.pricing import Inventory, Pricer
 from plugins.arb.records import (
     ArbExecutionRow,
