@@ -22,6 +22,7 @@ from .commands import CommandTable
 from .config import Config
 from .dispatch import Dispatch
 from .domain import (
+    BPS,
     Alert,
     AlertLevel,
     BookUpdate,
@@ -434,7 +435,7 @@ class Bot:
                                exchange=exchange, symbol=symbol, position=str(qty))
                     continue
                 side = Side.SELL if qty > 0 else Side.BUY
-                shift = mid * max_slippage_bps / Decimal(10_000)
+                shift = mid * max_slippage_bps / BPS
                 price = mid - shift if side is Side.SELL else mid + shift
                 try:
                     rules = self.exchanges[exchange].market(symbol)

@@ -223,11 +223,12 @@ async def opportunities(bot: Bot, caller: Caller, args: list[str]) -> Reply:
         fig = opportunity_figures(o)
         base, quote = split_symbol(o.symbol)
         buy, sell = market_info(bot, o.buy_exchange, o.symbol), market_info(bot, o.sell_exchange, o.symbol)
+        buy_tick, lot = (buy.tick_size, buy.lot_size) if buy else (None, None)
+        sell_tick = sell.tick_size if sell else None
         rows.append(((o.strategy,) if several else ()) + (
-            _age(max(0, now - o.ts_ns)), o.symbol,
-            f"{o.buy_exchange} {price(o.buy_price, buy and buy.tick_size)} {quote}",
-            f"{o.sell_exchange} {price(o.sell_price, sell and sell.tick_size)} {quote}",
-            f"{qty(o.qty, buy and buy.lot_size)} {base}", _bps(fig.gross_bps),
+            _age(max(0, now - o.ts_ns)), o.symbol, f"{o.buy_exchange} {price(o.buy_price, buy_tick)} {quote}",
+            f"{o.sell_exchange} {price(o.sell_price, sell_tick)} {quote}", f"{qty(o.qty, lot)} {base}",
+            _bps(fig.gross_bps),
             _bps(fig.cost_bps), _bps(fig.net_bps), money(fig.net_profit, quote), "yes" if o.acted else "no"))
     title = f"Opportunities: latest {len(latest)} of {len(bot.opportunities)} kept"
     if not several:

@@ -12,7 +12,6 @@ raises is reported through ``guard`` and the others still get the event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -20,6 +19,7 @@ from .api import RiskCheck, Strategy
 from .bus import Bus
 from .domain import AlertLevel, Fill, FillApplied, OrderUpdate
 from .portfolio import Portfolio
+from .units import money, price, qty
 
 Guard = Callable[[str, Callable[[Any], Any], Any], None]
 """``guard(owner, func, arg)``: call ``func(arg)``; report an exception as ``owner``'s failure."""
@@ -45,8 +45,8 @@ class Dispatch:
         strategy = self._strategy(strategy_name)
         if strategy is not None:
             self._guard(strategy_name, strategy.on_fill, fill)
-        self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {shown(fill.price)}",
-                    source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+        self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {qty(fill.qty)} {fill.symbol} at {price(fill.price)}",
+                    source=strategy_name, exchange=fill.exchange, fee=money(fill.fee, fill.fee_asset))
         self._bus.publish(FillApplied(strategy_name, fill))
 
     def order_update(self, strategy_name: str, update: OrderUpdate) -> None:
@@ -55,9 +55,3 @@ class Dispatch:
         if strategy is not None:
             self._guard(strategy_name, strategy.on_order_update, update)
 
-
-def shown(price: Decimal) -> str:
-    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
-    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
-        return str(price)
-    return f"~{price.quantize(Decimal('1e-10')).normalize()}"

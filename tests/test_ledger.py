@@ -152,7 +152,8 @@ def test_a_daily_reset_at_a_time_of_day_across_a_clock_change():
     (D("-3.3336"), "USD", "-3.33 USD"),
     (D("0.0000455"), "SOL", "0.0000455 SOL"),
     (D("0.004"), "USD", "0.004 USD"),
-    (D("0"), "USD", "0 USD"),
+    (D("0"), "USD", "0.00 USD"),
+    (D("0"), "SOL", "0 SOL"),
     (D("1.23456789"), "BTC", "1.23457 BTC"),
     (D("150.09343838383838383838"), "SOL", "150.093 SOL"),
 ])

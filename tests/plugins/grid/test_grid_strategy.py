@@ -176,7 +176,7 @@ async def test_a_sell_partly_filled_then_cancelled_offers_the_rest_later(make_gr
     assert (sell.side, sell.price, sell.qty, sell.client_order_id) == (Side.SELL, D(130), D("0.75"), "g-2-3")
     ctx.fill_all(grid, "g-2-3")
     assert grid.status()["round trips"] == "1"
-    assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0 USD")
+    assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0.00 USD")
 
 
 async def test_a_post_only_sell_waits_while_it_would_cross(make_grid, ctx):
@@ -467,7 +467,7 @@ async def test_status_and_markets(make_grid):
     grid = await make_grid()
     assert grid.markets() == [("paper", "BTC/USD")]
     assert grid.status() == {"slots": "5 free / 0 pending / 0 locked", "range": "100-150 USD", "round trips": "0",
-                             "realized": "0 USD", "fees": "0 USD"}
+                             "realized": "0.00 USD", "fees": "0.00 USD"}
 
 
 # --- inside the real host ------------------------------------------------------------------------
