@@ -20,7 +20,8 @@ from typing import Any
 import pluggy
 
 from . import PROJECT, hookspecs
-from .api import Command, Exchange, Job, Notifier, RiskCheck, Strategy
+from .api import Command, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .settings import NoSettings
 
 log = logging.getLogger("arbot.plugins")
 
@@ -72,6 +73,8 @@ class Registry:
     jobs: dict[str, Registered] = field(default_factory=dict)
     plugin_settings: dict[str, Registered] = field(default_factory=dict)
     """Plugin name -> the settings dataclass of its ``[plugins.NAME]`` table."""
+    services: dict[str, Registered] = field(default_factory=dict)
+    """Service name -> the :class:`bot.api.Service` class, in registration order."""
     conflicts: list[str] = field(default_factory=list)
 
     def classes(self, kind: str) -> dict[str, type]:
@@ -186,6 +189,17 @@ def collect(plugins: PluginSet) -> Registry:
 
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})
     _collect_plugin_settings(plugins, registry)
+    _collect_named(plugins, registry, "service", "register_services", registry.services, Service)
+    for reg in registry.services.values():  # a service's Settings is its plugin's [plugins.NAME] table
+        declared = registry.plugin_settings.get(reg.plugin)
+        if reg.obj.Settings is NoSettings or (declared is not None and declared.obj is reg.obj.Settings):
+            continue
+        if declared is not None:
+            plugins.fail(reg.plugin, f'service "{reg.name}": its Settings ({reg.obj.Settings.__name__}) differs from '
+                                     f"the plugin's register_plugin_settings ({declared.obj.__name__}); "
+                                     "[plugins.NAME] has one settings class")
+        elif NAME_RE.match(reg.plugin):
+            registry.plugin_settings[reg.plugin] = Registered(reg.plugin, reg.obj.Settings, reg.plugin)
     return registry
 
 

@@ -6,19 +6,14 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.api import Caller, Command, Reply
+from bot.api import Caller, Command, Operator, Reply
 
 from .records import executions
 from .strategy import ArbStrategy
 
-if TYPE_CHECKING:
-    from bot.app import Bot
 
-
-def _arb_strategies(bot: Bot, args: list[str]) -> dict[str, ArbStrategy] | Reply:
-    found = {name: s for name, s in bot.strategies.items() if isinstance(s, ArbStrategy)}
+def _arb_strategies(op: Operator, args: list[str]) -> dict[str, ArbStrategy] | Reply:
+    found = {name: s for name, s in op.strategies.items() if isinstance(s, ArbStrategy)}
     if not found:
         return Reply("No arb strategy is running.", ok=False)
     if args:
@@ -29,9 +24,9 @@ def _arb_strategies(bot: Bot, args: list[str]) -> dict[str, ArbStrategy] | Reply
     return found
 
 
-async def inventory(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def inventory(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/inventory [STRATEGY...]``: free and total balances per venue, and the sides too low to trade."""
-    found = _arb_strategies(bot, args)
+    found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("strategy", "venue", "asset", "free", "total")]
@@ -45,14 +40,14 @@ async def inventory(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return Reply("Inventory", rows=rows, header=True, text=text)
 
 
-async def arb(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL."""
-    found = _arb_strategies(bot, args)
+    found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
     for name in found:
-        for row in executions(bot.store, name, limit=10):
+        for row in executions(op.store, name, limit=10):
             realized = "" if row.realized_pnl is None else str(row.realized_pnl)
             rows.append((row.opportunity_id[:10], row.direction, str(row.size), str(row.predicted_pnl), realized,
                          row.state))
