@@ -13,16 +13,13 @@ from pathlib import Path
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
+from .errors import UserError
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
 log = logging.getLogger("arbot")
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A problem the user fixes (config, arguments): printed as a paragraph, no traceback."""
 
 
 def parse_duration(text: str) -> float:

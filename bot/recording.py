@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
+from .errors import UserError
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -140,7 +141,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def recorder_for(exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange``; UserError if there is none."""
-    from .cli import UserError
     from .plugins import collect, load_plugins
 
     classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
@@ -152,7 +152,6 @@ def recorder_for(exchange: str) -> Recorder:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth)
@@ -173,7 +172,6 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     path = Path(args.file)

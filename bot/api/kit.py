@@ -16,10 +16,11 @@ Imported on its own (``from bot.api.kit import OrderBook``) so that ``import bot
 * display helpers: :func:`money` (an amount with its asset, for people).
 """
 
-from ..book import OrderBook, PrecisionError, from_units, to_units
+from ..book import OrderBook
+from ..units import PrecisionError, from_units, to_units
 from ..clock import Clock, ManualClock
 from ..feed import ReconnectingFeed, StateCallback
-from ..pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
+from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
 from ..ratelimit import TokenBucket
 from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to, recorder_for
 from ..redact import REDACTOR

@@ -35,13 +35,14 @@ class Recorder:
 def bot(tmp_path):
     errors: list[tuple] = []
     alerts: list[Any] = []
-    stand_in = SimpleNamespace(
+    tasks = Tasks(on_error=lambda owner, what, exc: errors.append((owner, what, exc)))
+    stand_in = SimpleNamespace(  # the part of bot.api.Context's Host that a venue reaches
         bus=Bus(on_error=lambda owner, exc, event: errors.append((owner, exc, event))),
         clock=ManualClock(),
         data_dir=tmp_path / "data",
-        tasks=Tasks(on_error=lambda owner, what, exc: errors.append((owner, what, exc))),
-        alerts=SimpleNamespace(emit=alerts.append),
-        config=SimpleNamespace(mode="paper"),
+        mode="paper",
+        create_task=lambda coro, owner, what: tasks.create(coro, owner=owner, what=what),
+        emit_alert=alerts.append,
         exchanges={},
         errors=errors,
         alert_list=alerts,
