@@ -67,6 +67,7 @@ from .portfolio import Portfolio
 from .report import collect_figures, period_start_ns
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
+from .settings import resolve_paths
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
@@ -125,7 +126,8 @@ class Bot:
             reg = self.registry.components[kind][comp.type]
             self._owner_plugin[name] = reg.plugin
             try:
-                built[name] = reg.obj(name, comp.settings, Context(self, kind, name))
+                settings = resolve_paths(comp.settings, self.data_dir)
+                built[name] = reg.obj(name, settings, Context(self, kind, name))
             except Exception as exc:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}')
         return built
@@ -218,7 +220,7 @@ class Bot:
             if not getattr(settings, "enabled", True):
                 continue
             try:
-                service = reg.obj(name, settings, Context(self, "service", name))
+                service = reg.obj(name, resolve_paths(settings, self.data_dir), Context(self, "service", name))
             except Exception as exc:
                 log.debug("service %s could not be created", name, exc_info=exc)
                 self.plugin_failed(reg.plugin, f'service "{name}" could not be created: {type(exc).__name__}: {exc}')
@@ -697,8 +699,15 @@ class HostOperator(Operator):
                 for row in self._bot.store.risk_events(limit, trips_only=True)]
 
     def plugins(self) -> list[PluginView]:
+        registry = self._bot.registry
+        provided: dict[str, list[str]] = {}
+        for kind, table in [*registry.components.items(), ("command", registry.commands),
+                            ("service", registry.services)]:
+            for name, reg in table.items():
+                provided.setdefault(reg.plugin, []).append(f"{kind}:{name}")
         return [PluginView(name=info.name, kinds=frozenset(info.kinds), dist=info.dist or "",
-                           version=info.version or "", errors=tuple(info.errors))
+                           version=info.version or "", errors=tuple(info.errors),
+                           provides=tuple(provided.get(info.name, ())))
                 for info in sorted(self._bot.plugins.infos.values(), key=lambda i: i.name)]
 
     def commands_for(self, caller: Caller) -> list[Command]:

@@ -83,6 +83,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, table in registry.components.items():
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        provides += [f"service:{n}" for n, r in registry.services.items() if r.plugin == info.name]
         if info.name in registry.plugin_settings:
             provides.append(f"settings:[plugins.{info.name}]")
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",

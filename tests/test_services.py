@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fakes.venue import plugin as venue_plugin
@@ -46,6 +47,8 @@ class Quiet(Strategy):
 @dataclass(frozen=True)
 class EarSettings:
     greeting: str = option("hello", help="what the service logs on start")
+    log_file: Path = option(Path("ear.log"), help="a file path: relative ones are resolved by the host")
+    spare: Path | None = option(None, help="an optional path")
     enabled: bool = option(True, help="run it")
 
 
@@ -101,9 +104,11 @@ def book(price: str) -> BookUpdate:
 
 async def test_a_service_starts_hears_alerts_and_events_and_stops_in_order(make_bot):
     EVENTS.clear()
-    bot = await make_bot(CONFIG + '[plugins.ears]\ngreeting = "hi"\n', extra=PLUGINS)
+    bot = await make_bot(CONFIG + '[plugins.ears]\ngreeting = "hi"\nspare = "~/spare.log"\n', extra=PLUGINS)
     ear, second = bot.operator.service("ear"), bot.operator.service("second-ear")
     assert isinstance(ear, Ear) and isinstance(second, SecondEar)
+    assert ear.settings.log_file == bot.data_dir / "ear.log"  # the host resolved the relative path
+    assert ear.settings.spare == Path.home() / "spare.log"
     assert EVENTS == ["ear starts (hi; strategies s)", "second-ear starts (hi; strategies s)"]
     assert bot.operator.service("deaf") is None  # failed to start: left out, reported, the others run
     assert bot.plugins.infos["ears"].errors == ['service "deaf" failed to start: OSError: port 9 in use']
