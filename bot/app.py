@@ -5,8 +5,9 @@ and recovery of orders left in flight -> strategies -> watchdog (dead-man alerts
 control channel -> services -> ``startup`` hook. Stop runs it backwards.
 
 Plugins never see :class:`Bot`: components get a :class:`~bot.api.Context`, and commands, jobs,
-services and the ``startup``/``shutdown`` hooks get the :class:`HostOperator` below. A component whose constructor or ``start`` raises is reported with
-its plugin's name and left out; the bot runs without it (and without strategies that need it).
+services and the ``startup``/``shutdown`` hooks get the :class:`HostOperator` below. A component
+whose constructor or ``start`` raises is reported with its plugin's name and left out; the bot runs
+without it (and without strategies that need it).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from .api import (
 from .bus import Bus
 from .clock import Clock
 from .commands import CommandTable
-from .control import ControlServer
 from .config import Config
+from .control import ControlServer
 from .domain import (
     Alert,
     AlertLevel,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .domain import Side
-from .units import PrecisionError, from_units, to_units
+from .units import from_units, to_units
+
 
 @dataclass(frozen=True, slots=True)
 class FillEstimate:

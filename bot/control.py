@@ -19,6 +19,7 @@ import re
 import socket
 import struct
 from pathlib import Path
+
 from .api import Caller, CommandDispatcher
 from .clock import Clock
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from .units import PrecisionError, from_units, to_units
 
-
 ZERO = Decimal(0)
 
 

@@ -63,7 +63,8 @@ class Ear(Service):
         self.books: list[BookUpdate] = []
 
     async def start(self) -> None:
-        EVENTS.append(f"{self.name} starts ({self.settings.greeting}; strategies {', '.join(self.ctx.operator.strategies)})")
+        strategies = ", ".join(self.ctx.operator.strategies)
+        EVENTS.append(f"{self.name} starts ({self.settings.greeting}; strategies {strategies})")
         self.ctx.subscribe_alerts(self.alerts.append)
         self.ctx.bus.subscribe(BookUpdate, self.books.append, owner=self.name)
 

@@ -22,10 +22,10 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
-    Opportunity,
     Fill,
     MarketEvent,
     MarketInfo,
+    Opportunity,
     Order,
     OrderIntent,
     OrderState,
@@ -155,7 +155,7 @@ class Context:
 
     @property
     def bus(self) -> Bus:
-        """Publish events and subscribe to them: ``subscribe(EventType, callback, owner=..., exchange=..., symbol=...)``."""
+        """Publish events, and subscribe: ``subscribe(EventType, callback, owner=..., exchange=..., symbol=...)``."""
         return self._host.bus
 
     @property
@@ -215,7 +215,8 @@ class Context:
 
         Returns the client order id, or None when the strategy is paused, a risk check vetoed the
         order (the veto is stored and alerted), or the intent carries a client order id that an
-        earlier order already used (ids are never sent twice; look the order up with :meth:`order`). Sending happens in the background; the outcome
+        earlier order already used (ids are never sent twice; look the order up with :meth:`order`).
+        Sending happens in the background; the outcome
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
         """
         return self._host.submit(intent)
@@ -777,7 +778,10 @@ class Operator(abc.ABC):
 
     @abc.abstractmethod
     def kill(self, reason: str, caller: Caller) -> int:
-        """Kill switch: pause every strategy, cancel every resting order (in the background). Returns how many it paused."""
+        """Kill switch: pause every strategy, cancel every resting order (in the background).
+
+        Returns how many strategies it paused.
+        """
 
     @abc.abstractmethod
     def flatten(self, reason: str, max_slippage_bps: Decimal, caller: Caller) -> None:

@@ -17,14 +17,14 @@ Imported on its own (``from bot.api.kit import OrderBook``) so that ``import bot
 """
 
 from ..book import OrderBook
-from ..units import PrecisionError, from_units, to_units
 from ..clock import Clock, ManualClock
-from ..feed import ReconnectingFeed, StateCallback
 from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
+from ..feed import ReconnectingFeed, StateCallback
 from ..ratelimit import TokenBucket
 from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to, recorder_for
 from ..redact import REDACTOR
 from ..report import money
+from ..units import PrecisionError, from_units, to_units
 from ..venue import PollingVenue
 
 __all__ = [
