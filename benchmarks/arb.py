@@ -7,7 +7,7 @@ arbitrage against the pool. Each frame goes through ``plugins.kraken.book.Kraken
 its ``on_book`` does what ``KrakenExchange._on_book`` does (``levels(publish_levels)`` ->
 ``BookUpdate`` -> ``bus.publish``), the bus calls the portfolio and the ``arb`` strategy, whose
 ``on_market`` prices both directions against a concentrated-liquidity pool
-(``plugins.orca.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
+(``arbotlib.amm.whirlpool.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
 ``Opportunity``, or an execution (both legs through the risk gate into the executor's queues, the
 execution row written first). The time measured per frame is from just before ``handle`` gets the
 raw bytes to the return of the whole synchronous chain, i.e. the decision taken. The pool moves
@@ -18,7 +18,7 @@ run between frames (not timed), as the event loop would.
 Baseline in the same run: the same frames through ``KrakenBooks.handle`` alone (checksums on,
 no callback), so the strategy's share is the difference.
 
-**(b) Backtest throughput.** ``arbot backtest`` (``plugins.arb.backtest.run_backtest``) over the
+**(b) Backtest throughput.** ``arbot backtest`` (the host's ``bot.backtest.driver.run_backtest``) over the
 embedded default's SOL/USDC venues (a paper CEX and a paper-dex pool with dislocations) with the
 arb strategy, in market steps (ticks) per second of wall time, measured over the steps (bot start, the
 final settling and stop excluded); baseline: the same venues and steps with no strategy.
@@ -327,17 +327,19 @@ min_size = "0.1"
 
 
 def backtest_rate(steps: int, with_arb: bool) -> tuple[float, dict]:
-    from plugins.arb.backtest import run_backtest
+    from bot.backtest.driver import run_backtest
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "backtest.toml"
         path.write_text(BACKTEST + (BACKTEST_ARB if with_arb else ""))
         result = run_backtest(path, Path(tmp) / "out", steps, chart=False, require_strategy=with_arb,
                               extra_plugins=arb_unless_installed())
-    f = result.figures
-    captured = f"{f.captured_pnl.quantize(Decimal('0.01'))} {f.quote}"
-    return result.steps / result.steps_wall_s, {"seen": f.seen, "taken": f.taken, "captured": captured,
-                                         "simulated_s": round(result.simulated_ns / 1e9, 1)}
+    arb = next((s.data for s in result.sections if s.key == "arb"), None)
+    facts = {"simulated_s": round(result.simulated_ns / 1e9, 1)}
+    if arb is not None:
+        captured = f"{Decimal(arb['pnl']['captured']).quantize(Decimal('0.01'))} {arb['quote']}"
+        facts.update(seen=arb["opportunities"]["seen"], taken=arb["opportunities"]["taken"], captured=captured)
+    return result.steps / result.steps_wall_s, facts
 
 
 def main() -> None:

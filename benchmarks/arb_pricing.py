@@ -39,12 +39,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from arbotlib.amm.whirlpool.math import Q64, sqrt_price_at_tick, tick_at_sqrt_price
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.domain import BookUpdate, MarketInfo
 from bot.pool import PoolError
 from plugins.arb.pricing import Inventory, Pricer
 from plugins.arb.settings import ArbSettings
-from plugins.orca.math import Q64, sqrt_price_at_tick, tick_at_sqrt_price
-from plugins.orca.model import WhirlpoolModel
 
 D = Decimal
 BASE_DECIMALS, QUOTE_DECIMALS = 9, 6

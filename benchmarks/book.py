@@ -93,7 +93,8 @@ class Venue:
         bids, asks = self.view()
         return ('{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":['
                 + ",".join(_level_json(p, self.bids[p]) for p in bids) + '],"asks":['
-                + ",".join(_level_json(p, self.asks[p]) for p in asks) + f'],"checksum":{self.checksum(bids, asks)}}}]}}')
+                + ",".join(_level_json(p, self.asks[p]) for p in asks)
+                + f'],"checksum":{self.checksum(bids, asks)}}}]}}')
 
     def step(self, before: tuple[list[int], list[int]]) -> tuple[str, tuple[list[int], list[int]]]:
         rng = self.rng
@@ -209,7 +210,8 @@ class SortedDictBook:
                 while len(side) > DEPTH:
                     side.popitem()
             text = "".join(_dec_text(p, PRICE_DECIMALS) + _dec_text(q, QTY_DECIMALS) for p, q in self.asks.items()[:10])
-            text += "".join(_dec_text(p, PRICE_DECIMALS) + _dec_text(q, QTY_DECIMALS) for p, q in self.bids.items()[:10])
+            text += "".join(_dec_text(p, PRICE_DECIMALS) + _dec_text(q, QTY_DECIMALS)
+                            for p, q in self.bids.items()[:10])
             if zlib.crc32(text.encode()) == entry["checksum"]:
                 self.ok += 1
             else:
@@ -403,7 +405,7 @@ def main() -> int:
     print(f"generated {len(frames):,} frames (depth {DEPTH}, seed {args.seed}) in {time.perf_counter() - t0:.1f} s; "
           f"{sum(map(len, frames)) / len(frames):.0f} bytes each on average")
 
-    accelerated = kraken_book._fastbook is not None
+    accelerated = kraken_book._fast_update is not None
     print("arbot fast path: " + ("C (plugins/kraken/_fastbook.c, built)" if accelerated
                                  else "Python (the C build is absent)"))
     books = KrakenBooks(DEPTH, symbols=[SYMBOL])

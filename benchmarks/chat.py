@@ -31,14 +31,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from bot.api import Caller  # noqa: E402
 from bot.app import Bot  # noqa: E402
 from bot.config import build_config, parse_toml, resolve_secrets  # noqa: E402
 from bot.domain import AlertLevel  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
-from fakes.telegram_api import FakeBotAPI  # noqa: E402
+from tests.fakes.telegram_api import FakeBotAPI  # noqa: E402
 
 TOKEN = "123456:BENCH-token-for-the-fake-api"
 ADMIN, ALERTS = 1001, 2002

@@ -16,12 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.orca.math import Q64, sqrt_price_at_tick, swap_quote
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.whirlpool.math import Q64, sqrt_price_at_tick, swap_quote
 
 LIQUIDITY_STEP = 10**12
 TICKS = [(-10 * k, LIQUIDITY_STEP) for k in range(30, 0, -1)] + [(10 * k, -LIQUIDITY_STEP) for k in range(1, 31)]
-POOL = {"sqrt_price": Q64, "tick": 0, "liquidity": 31 * LIQUIDITY_STEP, "fee_rate": 3000, "ticks": TICKS, "tick_spacing": 1}
+POOL = {"sqrt_price": Q64, "tick": 0, "liquidity": 31 * LIQUIDITY_STEP, "fee_rate": 3000, "ticks": TICKS,
+        "tick_spacing": 1}
 
 
 def _rate(call, seconds: float) -> float:

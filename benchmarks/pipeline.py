@@ -20,7 +20,6 @@ no executor, no risk), so the cost the pipeline adds over generating the market 
 from __future__ import annotations
 
 import argparse
-from array import array
 import asyncio
 import gc
 import resource
@@ -28,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from array import array
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -39,7 +39,6 @@ from bot.plugins import collect, load_plugins  # noqa: E402
 from plugins.stream import running_server  # noqa: E402
 from plugins.stream.protocol import public_key_of  # noqa: E402
 
-
 # --- the client process ----------------------------------------------------------------------
 
 
@@ -84,7 +83,8 @@ async def _clients(url: str, seeds: list[bytes], conn) -> None:
     tasks = []
     for start in range(0, len(seeds), 100):  # in waves: the listen backlog is finite
         events = [asyncio.Event() for _ in seeds[start:start + 100]]
-        tasks += [asyncio.create_task(one(seed, ev, opened)) for seed, ev in zip(seeds[start:start + 100], events)]
+        wave = zip(seeds[start:start + 100], events, strict=True)
+        tasks += [asyncio.create_task(one(seed, ev, opened)) for seed, ev in wave]
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 120)
     conn.send("ready")
     loop = asyncio.get_running_loop()

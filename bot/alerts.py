@@ -21,7 +21,7 @@ log = logging.getLogger("arbot.alerts")
 
 
 class Alerts:
-    def __init__(self, coalesce_s: float, queue_size: int, monotonic):
+    def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float]):
         self.coalesce_s = coalesce_s
         self._queue: deque[Alert] = deque(maxlen=queue_size)
         self._wakeup = asyncio.Event()

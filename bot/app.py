@@ -13,13 +13,10 @@ without it (and without strategies that need it).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import warnings
-import zoneinfo
 from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
-from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -45,6 +42,7 @@ from .clock import Clock
 from .commands import CommandTable
 from .config import Config
 from .control import ControlServer
+from .dispatch import Dispatch
 from .domain import (
     Alert,
     AlertLevel,
@@ -62,16 +60,17 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .ledger import Ledger, StrategyFigures, period_start_ns
 from .opportunities import OpportunityLog
 from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
-from .report import collect_figures, period_start_ns
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
+from .writer import StoreWriter, is_store_error
 
 log = logging.getLogger("arbot")
 
@@ -95,9 +94,18 @@ class Bot:
         self.strategies: dict[str, Strategy] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.services: dict[str, Service] = {}
-        self.executor = Executor(self, config.executor)
-        self.portfolio = Portfolio(self.executor.open_orders)
+        active: dict[str, Order] = {}
+        self.portfolio = Portfolio(lambda: list(active.values()))
         self.risk = RiskGate([], self.portfolio)
+        self.writer = StoreWriter(self.store, threaded=not self.clock.simulated)
+        self.executor = Executor(
+            config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
+            portfolio=self.portfolio, risk=self.risk,
+            dispatch=Dispatch(portfolio=self.portfolio, risk_checks=lambda: self.risk.checks, bus=self.bus,
+                              strategy=self._running_strategy, guard=self._guard, alert=self.alert),
+            alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
+            may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
+            active=active)
         self.scheduler = Scheduler(config.scheduler)
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
@@ -114,6 +122,8 @@ class Bot:
         self._paused_by: dict[str, str] = {}
         self._killed: set[str] = set()
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
+        self._store_failed: set[str] = set()
+        """Strategies failed only because the store could not be written: resumed when it can again."""
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
@@ -168,20 +178,16 @@ class Bot:
         self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
-        self.bus.subscribe(Fill, self.executor.handle_fill, owner="executor")
+        self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
-        self.executor.on_fill = self._dispatch_fill
-        self.executor.on_order_update = self._dispatch_update
 
         self.exchanges = self._build("exchange")
         await self._start_each(self.exchanges, "exchange")
         await self.executor.start()
-        recovered = await self.executor.recover()
+        recovered = await self.executor.recover()  # fills stored, and those made while we were down: once each
         if any(recovered.values()):
             log.info("orders left by the previous run: %s", recovered)
-        for _strategy, fill in self.store.fills():
-            self.portfolio.on_fill(fill)
 
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
@@ -270,6 +276,11 @@ class Bot:
     def order(self, client_order_id: str) -> Order | None:
         return self.executor.order(client_order_id)
 
+    def recorder(self, exchange_type: str) -> Any:
+        from .recording import recorder_in
+
+        return recorder_in(self.registry.classes("exchange"), exchange_type)
+
     def _running_strategies(self) -> list[str]:
         return [name for name, s in self.strategies.items() if not s.paused and name not in self._failed]
 
@@ -311,7 +322,7 @@ class Bot:
                 log.info("cancelled %d resting order(s)", count)
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
-        self.executor.flush()
+        await self.executor.flush()
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -321,7 +332,9 @@ class Bot:
             except Exception as exc:
                 log.error("%s failed to stop: %s", component.name, exc)
         await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
-        self.executor.flush()
+        if not await self.executor.flush():
+            log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
+                      "again on the next start", self.executor.store_error)
         await self.alerts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -329,25 +342,31 @@ class Bot:
                     await component.stop()
                 except Exception as exc:
                     log.error("%s failed to stop: %s", component.name, exc)
+        self.writer.close()
         self.store.close()
 
-    # --- dispatch to strategies -------------------------------------------------------------
+    # --- what the executor and its dispatch ask of the bot -------------------------------------
 
-    def _dispatch_fill(self, strategy_name: str, fill: Fill) -> None:
-        self.portfolio.on_fill(fill)
-        for check in self.risk.checks:  # before the strategy: a trip here stops its reaction
-            self._guard(check.name, partial(check.on_fill, strategy_name), fill)
-        strategy = self.strategies.get(strategy_name)
-        if strategy is not None and strategy_name not in self._failed:
-            self._guard(strategy_name, strategy.on_fill, fill)
-        self.alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {_shown(fill.price)}",
-                   source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+    def _running_strategy(self, name: str) -> Strategy | None:
+        """The strategy called ``name`` if it runs (not failed)."""
+        return None if name in self._failed else self.strategies.get(name)
 
-    def _dispatch_update(self, strategy_name: str, update) -> None:
-        self.bus.publish(update)
-        strategy = self.strategies.get(strategy_name)
-        if strategy is not None and strategy_name not in self._failed:
-            self._guard(strategy_name, strategy.on_order_update, update)
+    def _may_trade(self, name: str) -> bool:
+        strategy = self.strategies.get(name)
+        return strategy is None or not strategy.paused
+
+    def _store_state_changed(self, writable: bool) -> None:
+        """The executor found the store unwritable or writable again: resume what failed only for that."""
+        if not writable:
+            return
+        for name in sorted(self._store_failed):
+            self._store_failed.discard(name)
+            strategy = self.strategies.get(name)
+            if strategy is None or name not in self._failed:
+                continue
+            del self._failed[name]
+            self._subscribe_strategy(name, strategy)
+            self.alert(AlertLevel.WARNING, "bot", f"strategy {name} resumed by itself: the store is writable again")
 
     def _guard(self, owner: str, func, arg) -> None:
         try:
@@ -465,6 +484,7 @@ class Bot:
     def resume(self, names: list[str], by: str) -> None:
         for name in names:
             strategy = self.strategies[name]
+            self._store_failed.discard(name)
             if name in self._failed:
                 del self._failed[name]
                 self._subscribe_strategy(name, strategy)
@@ -508,12 +528,6 @@ class Bot:
     def strategy_failed(self, name: str) -> bool:
         return name in self._failed
 
-    def start_of_day_ns(self) -> int:
-        tz = zoneinfo.ZoneInfo(self.config.scheduler.timezone)
-        now = dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, tz)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return int(midnight.timestamp()) * 1_000_000_000
-
     # --- errors and alerts ------------------------------------------------------------------
 
     def alert(self, level: AlertLevel, kind: str, message: str, source: str = "host", **fields: Any) -> None:
@@ -542,7 +556,15 @@ class Bot:
     def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
         plugin = self._owner_plugin.get(owner, owner)
         log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
-        if owner in self.strategies and owner not in self._failed:
+        if owner in self.strategies and owner not in self._failed and is_store_error(exc):
+            # not the strategy's fault: it resumes by itself once the store can be written again
+            self._failed[owner] = f"store unavailable: {type(exc).__name__}: {exc}"
+            self._store_failed.add(owner)
+            self.bus.unsubscribe_owner(owner)
+            self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
+                       "by itself when it can", error=f"{type(exc).__name__}: {exc}")
+            self.executor.store_failed(exc, f"strategy {owner}")
+        elif owner in self.strategies and owner not in self._failed:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
@@ -557,13 +579,6 @@ class Bot:
             self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}')
         else:
             self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
-
-
-def _shown(price: Decimal) -> str:
-    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
-    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
-        return str(price)
-    return f"~{price.quantize(Decimal('1e-10')).normalize()}"
 
 
 # --- the operator: what commands, jobs, services and startup/shutdown hooks get -------------------
@@ -677,8 +692,11 @@ class HostOperator(Operator):
     async def balances(self) -> dict[str, dict[str, Any]]:
         return {name: await exchange.balances() for name, exchange in list(self._bot.exchanges.items())}
 
-    def pnl(self, since_ns: int | None = None) -> dict[str, Any]:
-        return collect_figures(self._bot.store, since_ns=since_ns)
+    def ledger(self) -> Ledger:
+        return Ledger(self._bot.store, self._bot.portfolio.last_price)
+
+    def pnl(self, since_ns: int | None = None) -> dict[str, StrategyFigures]:
+        return self.ledger().strategies(since_ns=since_ns)
 
     def opportunities(self, limit: int) -> list[Opportunity]:
         return self._bot.opportunities.latest(limit)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .domain import Side
-from .units import from_units, to_units
+from .exact import from_units, to_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +212,7 @@ class OrderBook:
                 left -= take
                 used += 1
             unfilled_qty = from_units(left, qd)
-        else:
+        elif notional is not None:
             if notional < 0:
                 raise ValueError("notional must be >= 0")
             budget = _to_units_floor(notional, pd + qd)

@@ -12,9 +12,11 @@ from typing import Any
 
 from . import hookimpl
 from .api import Caller, Command, Job, Operator, Reply
-from .domain import ZERO, AlertLevel, split_symbol
+from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
+from .ledger import PERIODS, totals
 from .opportunities import figures as opportunity_figures
-from .report import PERIODS, money, report_reply
+from .report import fees_text, report_reply
+from .units import amount, money, moneys, price, qty
 
 
 def _age(ns: int) -> str:
@@ -39,12 +41,20 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     today = op.pnl(since_ns=op.period_start_ns("day"))
-    pnl = {}
-    for fig in today.values():
-        for asset in set(fig.realized) | set(fig.fees):
-            pnl[asset] = pnl.get(asset, 0) + fig.net(asset)
-    rows.append(("PnL today", ", ".join(money(v, a) for a, v in sorted(pnl.items())) or "0"))
+    rows.append(("PnL today", "; ".join(
+        f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
+        f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
+        or "no fills today"))
     return Reply("Status", rows=rows)
+
+
+def market_info(op: Operator, exchange: str, symbol: str) -> MarketInfo | None:
+    """The market's rules (tick and lot sizes for display), when the exchange knows the symbol."""
+    venue = op.exchanges.get(exchange)
+    try:
+        return venue.market(symbol) if venue is not None else None
+    except KeyError:
+        return None
 
 
 def _unknown(op: Operator, args: list[str]) -> Reply | None:
@@ -98,7 +108,9 @@ async def orders(op: Operator, caller: Caller, args: list[str]) -> Reply:
     open_orders = op.open_orders()
     rows = [("strategy", "side", "qty", "price", "status")]
     for o in open_orders[:30]:
-        rows.append((o.strategy, o.side.value, str(o.qty), str(o.price) if o.price is not None else "market",
+        info = market_info(op, o.exchange, o.symbol)
+        rows.append((o.strategy, o.side.value, qty(o.qty, info.lot_size if info else None),
+                     price(o.price, info.tick_size if info else None) if o.price is not None else "market",
                      o.status.value))
     return Reply(f"Open orders: {len(open_orders)}", rows=rows if open_orders else [], header=True)
 
@@ -108,7 +120,7 @@ async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     for name, balances in (await op.balances()).items():
         for asset, b in sorted(balances.items()):
             if b.total:
-                rows.append((name, asset, str(b.free), str(b.total)))
+                rows.append((name, asset, amount(b.free, asset), amount(b.total, asset)))
     return Reply("Balances", rows=rows, header=True)
 
 
@@ -127,7 +139,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    return report_reply(op.store)
+    return report_reply(op.store, op.last_price)
 
 
 async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -135,17 +147,25 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if not held:
         return Reply("No open positions.")
     rows = [("exchange", "symbol", "position", "last price", "notional")]
-    totals: dict[str, Decimal] = {}
-    for (exchange, symbol), qty in sorted(held.items()):
+    totals_: dict[str, Decimal] = {}
+    for (exchange, symbol), position in sorted(held.items()):
         base, quote = split_symbol(symbol)
-        price = op.last_price(exchange, symbol)
-        if price is None:
-            rows.append((exchange, symbol, money(qty, base), "-", "-"))
+        info = market_info(op, exchange, symbol)
+        shown = f"{qty(position, info.lot_size if info else None)} {base}"
+        last = op.last_price(exchange, symbol)
+        if last is None:
+            rows.append((exchange, symbol, shown, "-", "-"))
             continue
-        totals[quote] = totals.get(quote, ZERO) + qty * price
-        rows.append((exchange, symbol, money(qty, base), money(price, quote), money(qty * price, quote)))
-    text = "net notional: " + ", ".join(money(v, q) for q, v in sorted(totals.items())) if totals else ""
-    return Reply(f"Positions: {len(held)}", rows=rows, header=True, text=text)
+        totals_[quote] = totals_.get(quote, ZERO) + position * last
+        rows.append((exchange, symbol, shown, f"{price(last, info.tick_size if info else None)} {quote}",
+                     money(position * last, quote)))
+    lines = ["net notional: " + moneys(totals_)] if totals_ else []
+    figures = op.pnl()
+    held_by = [f"{name} {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(figures.items())
+               if any(m.position for m in fig.markets)]
+    if held_by:
+        lines.append("unrealized PnL (open lots marked to mid): " + "; ".join(held_by))
+    return Reply(f"Positions: {len(held)}", rows=rows, header=True, text="\n".join(lines))
 
 
 async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -154,22 +174,19 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
         return Reply(f"Usage: /pnl [{'|'.join(PERIODS)}]", ok=False)
     tz = op.timezone
     since = op.period_start_ns(period)
-    start = dt.datetime.fromtimestamp(since / 1e9, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
+    start = dt.datetime.fromtimestamp(since // 1_000_000_000, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
     title = f"PnL this {period} (since {start} {tz})"
     figures = op.pnl(since_ns=since)
     if not figures:
         return Reply(title, text=f"No fills this {period}.")
-    rows = [("strategy", "fills", "realized", "fees", "net")]
-    totals: dict[str, Decimal] = {}
+    rows = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
     for name in sorted(figures):
         fig = figures[name]
-        assets = sorted(set(fig.realized) | set(fig.fees))
-        for a in assets:
-            totals[a] = totals.get(a, ZERO) + fig.net(a)
-        rows.append((name, str(fig.fills), ", ".join(money(fig.realized.get(a, ZERO), a) for a in assets),
-                     ", ".join(money(fig.fees.get(a, ZERO), a) for a in assets),
-                     ", ".join(money(fig.net(a), a) for a in assets)))
-    text = "total net: " + ", ".join(money(v, a) for a, v in sorted(totals.items()))
+        rows.append((name, str(fig.fills), moneys(fig.realized, fig.quotes), fees_text(fig),
+                     moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes)))
+    total = totals(figures.values())
+    text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
+            "Realized PnL is FIFO per strategy and market, before fees; unrealized: open lots marked to mid.")
     return Reply(title, rows=rows, header=True, text=text)
 
 
@@ -191,9 +208,12 @@ async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
     for o in latest:
         fig = opportunity_figures(o)
         base, quote = split_symbol(o.symbol)
+        buy, sell = market_info(op, o.buy_exchange, o.symbol), market_info(op, o.sell_exchange, o.symbol)
         rows.append(((o.strategy,) if several else ()) + (
-            _age(max(0, now - o.ts_ns)), o.symbol, f"{o.buy_exchange} {money(o.buy_price, quote)}",
-            f"{o.sell_exchange} {money(o.sell_price, quote)}", money(o.qty, base), _bps(fig.gross_bps),
+            _age(max(0, now - o.ts_ns)), o.symbol,
+            f"{o.buy_exchange} {price(o.buy_price, buy and buy.tick_size)} {quote}",
+            f"{o.sell_exchange} {price(o.sell_price, sell and sell.tick_size)} {quote}",
+            f"{qty(o.qty, buy and buy.lot_size)} {base}", _bps(fig.gross_bps),
             _bps(fig.cost_bps), _bps(fig.net_bps), money(fig.net_profit, quote), "yes" if o.acted else "no"))
     title = f"Opportunities: latest {len(latest)} of {op.opportunities_kept()} kept"
     if not several:
@@ -288,9 +308,8 @@ async def snapshot_balances(op: Operator) -> None:
 async def daily_summary(op: Operator) -> None:
     since = op.now_ns() - 86_400 * 1_000_000_000
     figures = op.pnl(since_ns=since)
-    fields = {}
-    for name, fig in figures.items():
-        fields[name] = "; ".join(f"net {money(fig.net(a), a)}" for a in sorted(set(fig.realized) | set(fig.fees)))
+    fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
+                    f"{moneys(fig.net, fig.quotes)}" for name, fig in figures.items()}
     fills = sum(f.fills for f in figures.values())
     op.alert(AlertLevel.INFO, "summary", f"daily summary: {fills} fills in the last 24 h", **fields)
 

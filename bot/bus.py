@@ -57,7 +57,7 @@ class Bus:
 
     def _route(self, key: tuple[type, str | None, str | None]) -> tuple[tuple[str, Callback], ...]:
         cls, exchange, symbol = key
-        keys = [(cls, None, None)]
+        keys: list[tuple[type, str | None, str | None]] = [(cls, None, None)]
         if exchange is not None:
             keys.append((cls, exchange, None))
             if symbol is not None:

@@ -1,15 +1,15 @@
-"""The ``arbot`` command: run | plugins | check-config | report | ctl | record | replay."""
+"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay | backtest."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import re
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
@@ -58,6 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f'--live was given but the config says mode = "{config.mode}". Set mode = "live" in the '
                         "config as well to trade for real.")
     logging.getLogger().setLevel(config.bot.log_level)
+    import asyncio
+    import signal
+
     from .app import Bot
 
     bot = Bot(config, plugins, registry)
@@ -68,8 +71,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, bot.request_stop)
         await bot.run(duration_s=args.duration)
 
-    log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode, config.db_url)
-    asyncio.run(main())
+    log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
+             redact.safe_url(config.db_url))
+    from .store import StoreError
+
+    try:
+        asyncio.run(main())
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 
@@ -84,10 +93,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
         provides += [f"service:{n}" for n, r in registry.services.items() if r.plugin == info.name]
+        clashes = [c for c in registry.conflicted if info.name in (c.first, c.second)]
+        provides += [f"{c.kind}:{c.name}(conflict)" for c in clashes if c.second == info.name]
+        provides = [f"{p}(conflict)" if any(p == f"{c.kind}:{c.name}" for c in clashes) else p for p in provides]
         if info.name in registry.plugin_settings:
             provides.append(f"settings:[plugins.{info.name}]")
+        status = "error" if info.errors else "conflict" if clashes else "ok"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",
-                     f"{info.dist} {info.version}" if info.dist else "-", "error" if info.errors else "ok"))
+                     f"{info.dist} {info.version}" if info.dist else "-", status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -109,18 +122,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     plugins, _, config = prepare(_config_path(args), secrets=False)
     from .report import report_reply
-    from .store import Store
 
-    store = Store(args.db or config.db_url).open()
+    store = open_store(args.db or config.db_url)
     try:
         print(report_reply(store).render_text())
-        for impl in plugins.pm.hook.report_sections.get_hookimpls():  # one plugin at a time: isolated
-            try:
-                sections = impl.function(store=store) or []
-            except Exception as exc:
-                print(f"\n(plugin {impl.plugin_name}: its report section failed: {type(exc).__name__}: {exc})")
-                continue
-            for section in sections:
+        def failed(plugin: str, exc: Exception) -> None:
+            print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
+
+        for _, sections in plugins.call_each("report_sections", {"store": store}, on_error=failed):
+            for section in sections or []:
                 print()
                 print(section.render_text())
     finally:
@@ -128,8 +138,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_store(url: str, *, upgrade: bool = True):
+    """The store at ``url``, upgraded to the current schema; a store problem is a UserError."""
+    from .store import Store, StoreError
+
+    try:
+        store = Store(url)
+        return store.open() if upgrade else store
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    _, _, config = prepare(_config_path(args), secrets=False)
+    from .store import StoreError
+    from .store.migrate import db_command
+
+    store = open_store(args.db or config.db_url, upgrade=False)
+    try:
+        print(db_command(store, args.action))
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
+    import asyncio
+
     from .control import send_command, socket_path
 
     if not config.bot.control_socket:
@@ -167,19 +205,22 @@ def _disabled_before_parsing(argv: list[str]) -> list[str]:
 
 def add_plugin_commands(sub: argparse._SubParsersAction, plugins: PluginSet) -> None:
     """Let each plugin add subcommands (``register_cli``); a clash or an error names the plugin."""
-    for impl in plugins.pm.hook.register_cli.get_hookimpls():
-        def register(name: str, run, help: str = "", _plugin=impl.plugin_name) -> argparse.ArgumentParser:
+
+    def arguments(plugin: str) -> dict[str, Any]:
+        def register(name: str, run: Callable[[argparse.Namespace], int], help: str = "") -> argparse.ArgumentParser:
             if name in sub.choices:
                 raise ValueError(f'subcommand "{name}" already exists')
             parser = sub.add_parser(name, help=help)
             parser.set_defaults(func=run)
             return parser
 
-        try:
-            impl.function(register=register)
-        except Exception as exc:
-            print(f"arbot: {plugins.info(impl.plugin_name).label}: register_cli raised {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
+        return {"register": register}
+
+    def failed(plugin: str, exc: Exception) -> None:
+        print(f"arbot: {plugins.info(plugin).label}: register_cli raised {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    for _ in plugins.call_each("register_cli", arguments, on_error=failed):
+        pass
 
 
 def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
@@ -208,6 +249,11 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     report.add_argument("--db", help="store URL (default: from the config)")
     report.set_defaults(func=cmd_report)
 
+    db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))
+    db.add_argument("action", choices=["current", "upgrade"])
+    db.add_argument("--db", help="store URL (default: from the config)")
+    db.set_defaults(func=cmd_db)
+
     ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
     ctl.add_argument("command")
     ctl.add_argument("args", nargs="*")
@@ -215,6 +261,9 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     from .recording import add_commands as add_record_commands
 
     add_record_commands(sub)  # record/replay for any exchange class with a `recorder`
+    from .backtest.command import add_commands as add_backtest_command
+
+    add_backtest_command(sub)  # the driver is imported when the command runs
     if plugins is not None:
         add_plugin_commands(sub, plugins)
     return parser

@@ -8,6 +8,9 @@ import time
 class Clock:
     """Wall time in integer nanoseconds and a monotonic time in seconds."""
 
+    simulated = False
+    """True for a clock that moves only when told (the store writer then writes inline, not on a thread)."""
+
     def time_ns(self) -> int:
         return time.time_ns()
 
@@ -17,6 +20,8 @@ class Clock:
 
 class ManualClock(Clock):
     """A clock that moves only when told to (tests, replays, backtests)."""
+
+    simulated = True
 
     def __init__(self, start_ns: int = 1_700_000_000_000_000_000):
         self._ns = start_ns

@@ -20,8 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from .plugins import COMPONENT_KINDS, Registry
-from .settings import ConfigError, ConfigIssue, did_you_mean, got, option, parse_settings, secrets_in
+from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
+from .redact import add_url
+from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
 MODES = ("observe", "paper", "live")
 
@@ -32,8 +33,9 @@ assert set(SECTIONS.values()) == set(COMPONENT_KINDS)
 
 @dataclass(frozen=True)
 class BotSettings:
-    db_url: str = option("sqlite:///arbot.db", help="SQLAlchemy URL of the store; relative SQLite paths are "
-                                                     "relative to data_dir")
+    db_url: str = option("sqlite:///arbot.db", help="URL of the store: sqlite:///PATH (relative to data_dir) or "
+                                                     "postgresql://USER:PASSWORD@HOST:PORT/DB, or a secret reference "
+                                                     "env:NAME / file:PATH holding the URL")
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")
@@ -136,8 +138,20 @@ class Config:
 
     @property
     def db_url(self) -> str:
-        """The store URL with a relative SQLite path resolved against data_dir."""
+        """The store URL: a secret reference read now, a relative SQLite path resolved against data_dir.
+
+        Its password is added to the log redactor; show it only through :func:`bot.redact.safe_url`.
+        Raises ConfigError when a reference cannot be read.
+        """
         url = self.bot.db_url
+        if url.startswith(("env:", "file:")):
+            secret = Secret(url)
+            try:
+                secret.resolve()
+            except ValueError as exc:
+                raise ConfigError([ConfigIssue("bot.db_url", str(exc))], self.source) from None
+            url = secret.reveal()
+        add_url(url)
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url[len(prefix):] != ":memory:":
             return prefix + str(self.data_dir / url[len(prefix):])
@@ -227,7 +241,12 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 issues.append(ConfigIssue(f"{path}.type" if "type" in table else path,
                                           f"no {kind} plugin provides {got(type_name)}{hint}"))
                 continue
-            settings = parse_settings(classes[type_name].Settings, table, path, issues, ignore=frozenset({"type"}))
+            try:
+                cls = classes[type_name]  # a plugin's module is imported here, when the config uses it
+            except ComponentLoadError as exc:
+                issues.append(ConfigIssue(path, str(exc)))
+                continue
+            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}))
             if settings is not None:
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 
@@ -257,6 +276,11 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
 def resolve_secrets(config: Config) -> None:
     """Read every ``env:``/``file:`` secret now; one ConfigError lists the missing ones (no values)."""
     issues = []
+    if config.bot.db_url.startswith(("env:", "file:")):
+        try:
+            Secret(config.bot.db_url).resolve()
+        except ValueError as exc:
+            issues.append(ConfigIssue("bot.db_url", str(exc)))
     for kind_components in config.components.values():
         for comp in kind_components.values():
             for key, secret in secrets_in(comp.settings):

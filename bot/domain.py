@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .units import PrecisionError, from_units, to_units
+from .exact import PrecisionError, from_units, to_units
 
 ZERO = Decimal(0)
+BPS = Decimal(10_000)
+"""Basis points in one: ``x * bps / BPS``."""
 
 
 class Side(enum.StrEnum):
@@ -384,10 +386,8 @@ class Alert:
 # pool's **fee** and the **price impact** (the rest), both in quote units, so a cost breakdown can
 # show them apart.
 #
-# The host knows no DEX; implementations live in plugins (``plugins.amm.model``,
-# ``plugins.orca.model``). Write your own by subclassing :class:`Pool`.
-
-BPS = Decimal(10_000)
+# The host knows no DEX; implementations live in libraries (``arbotlib.amm.model``,
+# ``arbotlib.amm.whirlpool.model``). Write your own by subclassing :class:`Pool`.
 
 
 class PoolError(ValueError):

@@ -1,15 +1,28 @@
-"""The executor every strategy shares: risk gate, idempotency, persist-before-send, rate limit, retry.
+"""The executor every strategy shares: the one owner of each order's life and of each fill.
 
 Guarantees:
 
 * An order row (keyed by its unique client order id) is committed *before* the request leaves.
+  The insert runs on the store writer's thread (:mod:`bot.writer`): the loop goes on meanwhile.
   After a crash, :meth:`Executor.recover` asks the venue about every order not known to be final
   and adopts what it finds; an order the venue never saw is marked FAILED. Nothing is re-sent.
 * Only errors that prove the request did not execute (:class:`TransientError`) are retried
   blind. A timeout or a lost connection (:class:`UnknownOutcome`, or anything unexpected) is
-  resolved by looking the order up by client order id before anything is sent again.
+  resolved by looking the order up by client order id before anything is sent again. An order
+  whose look-ups fail too is UNKNOWN: it stays open (``/orders``, the kill switch and shutdown
+  cancel it like any open order) and :meth:`reconcile` asks the venue again until it answers.
+* Every fill is applied once, whichever way it arrives (the venue's published ``Fill``, an order
+  call's answer, a look-up, reconciliation, recovery after a restart): :meth:`apply_fill` keeps
+  the (exchange, trade id) of every fill applied; that set is the store's ``fills`` table, read
+  back by :meth:`load` on start (the portfolio is rebuilt from the same rows). A new fill then goes
+  to the store (batched by the writer), the portfolio, the risk checks, the strategy and the
+  alerts through :class:`~bot.dispatch.Dispatch`.
 * Requests to one venue pass through one token bucket; a venue's "rate limited" answer
   blocks the bucket for the time it asked.
+* No store error stops a send lane or the writer (both run under :meth:`Tasks.supervise`, and keep
+  their pending work). While the store cannot be written, new orders are refused (alerted once);
+  cancels go on, and orders that reduce a position (flatten, hedges) wait in their lane until their
+  row can be written; when a write succeeds again everything resumes by itself.
 """
 
 from __future__ import annotations
@@ -17,18 +30,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any
 
-from .api import (
-    Exchange,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
+from .api import Exchange, PermanentError, RateLimited, TransientError
+from .clock import Clock
 from .config import ExecutorSettings
+from .dispatch import Dispatch
 from .domain import (
+    ZERO,
     AlertLevel,
     Fill,
     Order,
@@ -39,20 +50,33 @@ from .domain import (
     OrderUpdate,
     Side,
 )
+from .portfolio import Portfolio
 from .ratelimit import TokenBucket, backoff_delay
-
-if TYPE_CHECKING:
-    from .app import Bot
+from .risk import RiskGate, Veto
+from .store import Store
+from .tasks import Tasks
+from .writer import StoreWriter, is_store_error
 
 log = logging.getLogger("arbot.executor")
 
 MAX_BATCH = 20
+FLUSH_GATHER_S = 0.05
+"""The writer waits this long after a change to gather a few more into one transaction."""
+STORE_RETRY_S = (0.2, 5.0)
+"""First and longest delay between two attempts to write while the store fails."""
+OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 
 
 @dataclass
 class _Job:
     order: Order
     attempt: int = 0
+    stored: bool = False
+    """Its row is committed (it may be sent)."""
+    insert_failed: bool = False
+    """An insert raised: if the next one finds the row, that row is this order's own."""
+    cancelled: bool = False
+    """Cancelled before it was sent: it never will be."""
 
 
 class _Lane:
@@ -62,46 +86,78 @@ class _Lane:
         self.exchange = exchange
         self.bucket = bucket
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.held: list[_Job] = []
+        """Taken from the queue but not yet stored: kept across store failures and restarts."""
 
 
 class Executor:
-    def __init__(self, bot: Bot, settings: ExecutorSettings):
-        self.bot = bot
+    """Build it with what it uses; :meth:`start` opens one send lane per exchange and the writer."""
+
+    def __init__(self, settings: ExecutorSettings, *, store: Store, writer: StoreWriter, clock: Clock,
+                 tasks: Tasks, portfolio: Portfolio, risk: RiskGate, dispatch: Dispatch,
+                 alert: Callable[..., None], exchanges: Callable[[], Mapping[str, Exchange]],
+                 mode: Callable[[], str], may_trade: Callable[[str], bool],
+                 on_veto: Callable[[OrderIntent, Veto], None], on_store_state: Callable[[bool], None],
+                 active: dict[str, Order]):
         self.settings = settings
-        self._active: dict[str, Order] = {}
-        """Orders not known to be final, by client order id."""
-        self._seen_trades: set[tuple[str, str]] = set()
+        self.store = store
+        self.writer = writer
+        self.clock = clock
+        self.tasks = tasks
+        self.portfolio = portfolio
+        self.risk = risk
+        self.dispatch = dispatch
+        self._alert = alert
+        self._exchanges = exchanges
+        self._mode = mode
+        self._may_trade = may_trade
+        self._on_veto = on_veto
+        self._on_store_state = on_store_state
+        self._active = active
+        """Orders not known to be final (UNKNOWN included), by client order id (the portfolio reads it)."""
+        self._applied: set[tuple[str, str]] = set()
+        """(exchange, trade id) of every fill applied: the store's fills, and those on their way there."""
+        self._unsent: dict[str, _Job] = {}
+        """Orders accepted but not yet handed to the venue, by client order id."""
+        self._sending: set[str] = set()
+        self._observed: dict[str, Order] = {}
+        """Observe-mode orders on their way to the store."""
         self._lanes: dict[str, _Lane] = {}
         self._dirty: dict[str, Order] = {}
         self._new_fills: list[tuple[str, Fill]] = []
         self._flush_wakeup = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
         self._in_flight = 0
         """Orders queued or being sent (retries included)."""
         self._idle = asyncio.Event()
         self._idle.set()
         self.closing = False
-        self.on_order_update: Callable[[str, OrderUpdate], None] = lambda strategy, update: None
-        self.on_fill: Callable[[str, Fill], None] = lambda strategy, fill: None
+        self.store_error: str | None = None
+        """Why the store cannot be written now (None while it can)."""
+        self.id_epoch = ""
+        """The store's id epoch (see :mod:`bot.identity`): part of every client order id the executor makes."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        for name, exchange in self.bot.exchanges.items():
-            # on the loop's clock: time.monotonic in a run, simulated time in a backtest (plugins/arb/backtest_loop.py)
-            loop_time = asyncio.get_running_loop().time
+        # on the loop's clock: time.monotonic in a run, simulated time in a backtest
+        loop_time = asyncio.get_running_loop().time
+        for name, exchange in self._exchanges().items():
             bucket = TokenBucket(self.settings.orders_per_s, self.settings.burst, now=loop_time)
             lane = self._lanes[name] = _Lane(exchange, bucket)
-            self.bot.tasks.create(self._lane_worker(lane), owner="executor", what=f"send queue {name}")
-        self.bot.tasks.create(self._flusher(), owner="executor", what="store writer")
+            self.tasks.supervise(partial_lane(self, lane), owner="executor", what=f"send queue {name}")
+        self.tasks.supervise(self._writer_loop, owner="executor", what="store writer")
 
     def open_orders(self) -> list[Order]:
+        """Orders not known to be final: pending, open and UNKNOWN."""
         return list(self._active.values())
 
     def order(self, client_order_id: str) -> Order | None:
-        order = self._active.get(client_order_id) or self._dirty.get(client_order_id)
+        order = (self._active.get(client_order_id) or self._dirty.get(client_order_id)
+                 or self._observed.get(client_order_id))
         if order is not None:
             return order
-        return self.bot.store.get_order(client_order_id)
+        return self.store.get_order(client_order_id)
 
     # --- submit ---------------------------------------------------------------------------
 
@@ -110,12 +166,11 @@ class Executor:
 
         ``risk=False`` is for the host's own closing orders (flatten), which no check may block.
         """
-        strategy = self.bot.strategies.get(intent.strategy)
-        if self.closing or (strategy is not None and strategy.paused):
+        if self.closing or not self._may_trade(intent.strategy):
             return None
         cid = intent.client_order_id
         if cid is None:
-            cid = f"{intent.strategy[:16]}-{uuid.uuid4().hex[:16]}"
+            cid = f"{intent.strategy[:16]}-{self.id_epoch}{uuid.uuid4().hex[:16]}"
             intent = replace(intent, client_order_id=cid)  # risk checks see the id the order will carry
         if cid in self._active:
             return cid  # already on its way: idempotent
@@ -127,37 +182,60 @@ class Executor:
         if intent.exchange not in self._lanes:
             log.error("strategy %s sent an order to unknown exchange %s", intent.strategy, intent.exchange)
             return None
+        if self.store_error is not None and risk and not self._reduces(intent):
+            log.warning("order of %s refused: the store cannot be written (%s)", intent.strategy, self.store_error)
+            return None
         if intent.post_only and intent.price is not None:
             intent = self._degrade_post_only(intent)
             if intent is None:
                 return None
-        veto = self.bot.risk.check(intent) if risk else None
+        veto = self.risk.check(intent) if risk else None
         if veto is not None:
-            self.bot.on_veto(intent, veto)
+            self._on_veto(intent, veto)
             return None
-        now = self.bot.clock.time_ns()
+        now = self.clock.time_ns()
         order = Order(
             client_order_id=cid, strategy=intent.strategy, exchange=intent.exchange, symbol=intent.symbol,
             side=intent.side, qty=intent.qty, price=intent.price, order_type=intent.order_type, tif=intent.tif,
             post_only=intent.post_only, created_ns=now, updated_ns=now,
         )
-        if self.bot.mode == "observe":  # read per order: /observe switches it at run time
+        mode = self._mode()  # read per order: /observe switches it at run time
+        if mode == "observe":
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
-            if self.bot.store.insert_order(order):
-                self._notify(order)
+            self._observed[cid] = order
+            self.tasks.create(self._record_observed(order), owner="executor", what=f"record {cid}")
             return cid
-        if self.bot.mode != "live" and not self.bot.exchanges[intent.exchange].simulated:
+        if mode != "live" and not self._exchanges()[intent.exchange].simulated:
             # the config check refuses this; a strategy that picks its venue at run time meets it here
             log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
-                      intent.exchange, self.bot.mode)
-            self.bot.alert(AlertLevel.ERROR, "order", f"order to the real venue {intent.exchange} refused in "
-                           f"{self.bot.mode} mode", strategy=intent.strategy, client_order_id=cid)
+                      intent.exchange, mode)
+            self._alert(AlertLevel.ERROR, "order", f"order to the real venue {intent.exchange} refused in "
+                        f"{mode} mode", strategy=intent.strategy, client_order_id=cid)
             return None
         self._active[cid] = order
+        job = self._unsent[cid] = _Job(order)
         self._begin()
-        self._lanes[intent.exchange].queue.put_nowait(_Job(order))
+        self._lanes[intent.exchange].queue.put_nowait(job)
         return cid
+
+    async def _record_observed(self, order: Order) -> None:
+        self._observed[order.client_order_id] = order
+        try:
+            if await self.writer.call(self.store.insert_order, order):
+                self._notify(order)
+        finally:
+            self._observed.pop(order.client_order_id, None)
+
+    def _reduces(self, intent: OrderIntent) -> bool:
+        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close)."""
+        position = self.portfolio.position(intent.exchange, intent.symbol)
+        pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty
+                       for o in self._active.values()
+                       if o.exchange == intent.exchange and o.symbol == intent.symbol), ZERO)
+        signed = intent.qty if intent.side is Side.BUY else -intent.qty
+        after = position + pending + signed
+        return abs(after) < abs(position + pending) and (after == 0 or (after > 0) == (position + pending > 0))
 
     def _begin(self) -> None:
         self._in_flight += 1
@@ -187,7 +265,7 @@ class Executor:
         return True
 
     def _degrade_post_only(self, intent: OrderIntent) -> OrderIntent | None:
-        bid, ask = self.bot.portfolio.top(intent.exchange, intent.symbol)
+        bid, ask = self.portfolio.top(intent.exchange, intent.symbol)
         crosses = (intent.side is Side.BUY and ask is not None and intent.price >= ask) or (
             intent.side is Side.SELL and bid is not None and intent.price <= bid)
         if not crosses:
@@ -202,24 +280,66 @@ class Executor:
     # --- sending --------------------------------------------------------------------------
 
     async def _lane_worker(self, lane: _Lane) -> None:
+        """Take queued orders, store each (off the loop), then send them; runs under supervision."""
+        store_failures = 0
         while True:
-            batch = [await lane.queue.get()]
-            if lane.exchange.supports_batch:
-                while len(batch) < MAX_BATCH and not lane.queue.empty():
-                    batch.append(lane.queue.get_nowait())
+            if not lane.held:
+                lane.held = [await lane.queue.get()]
+                if lane.exchange.supports_batch:
+                    while len(lane.held) < MAX_BATCH and not lane.queue.empty():
+                        lane.held.append(lane.queue.get_nowait())
+            try:
+                await self._store_jobs(lane.held)
+            except Exception as exc:
+                if not is_store_error(exc):
+                    raise
+                self.store_failed(exc, f"order insert ({lane.exchange.name})")
+                await asyncio.sleep(backoff_delay(store_failures, *STORE_RETRY_S))
+                store_failures += 1
+                continue  # the held orders are tried again; nothing is sent before its row is written
+            store_failures = 0
+            self.store_recovered()
+            batch, lane.held = lane.held, []
             fresh = []
             for job in batch:
-                if job.attempt == 0 and not self.bot.store.insert_order(job.order):
-                    # The id is already stored: some earlier run owns it. Never send it again.
-                    log.error("order %s already exists in the store; not sending it again", job.order.client_order_id)
-                    self._active.pop(job.order.client_order_id, None)
+                if job.cancelled or not job.stored:
+                    self._unsent.pop(job.order.client_order_id, None)
                     self._end()
                     continue
                 fresh.append(job)
             if not fresh:
                 continue
             await lane.bucket.acquire()
-            self.bot.tasks.create(self._send(lane, fresh), owner="executor", what=f"send to {lane.exchange.name}")
+            for job in list(fresh):
+                if job.cancelled:  # cancelled while waiting for a token: stored, never sent
+                    fresh.remove(job)
+                    self._unsent.pop(job.order.client_order_id, None)
+                    self._end()
+                else:
+                    self._unsent.pop(job.order.client_order_id, None)
+                    self._sending.add(job.order.client_order_id)
+            if fresh:
+                self.tasks.create(self._send(lane, fresh), owner="executor", what=f"send to {lane.exchange.name}")
+
+    async def _store_jobs(self, jobs: list[_Job]) -> None:
+        """Commit the row of every job not stored yet; raises the store's error (jobs keep their flags)."""
+        for job in jobs:
+            if job.stored or job.cancelled:
+                continue
+            if job.attempt > 0:
+                job.stored = True  # a retry: its row was written before its first attempt
+                continue
+            try:
+                inserted = await self.writer.call(self.store.insert_order, job.order)
+            except Exception:
+                job.insert_failed = True
+                raise
+            if inserted or job.insert_failed:
+                job.stored = True  # after a failed attempt, the row found is this order's own
+            else:
+                # The id is already stored: some earlier run owns it. Never send it again.
+                log.error("order %s already exists in the store; not sending it again", job.order.client_order_id)
+                self._active.pop(job.order.client_order_id, None)
 
     async def _send(self, lane: _Lane, jobs: list[_Job]) -> None:
         timeout = self.settings.request_timeout_s
@@ -236,6 +356,7 @@ class Executor:
             try:
                 await self._handle_result(lane, job, result)
             finally:
+                self._sending.discard(job.order.client_order_id)
                 self._end()
 
     async def _handle_result(self, lane: _Lane, job: _Job, result: OrderState | BaseException) -> None:
@@ -261,7 +382,7 @@ class Executor:
             self._retry_later(lane, job, f"unknown outcome ({what}); the venue has no such order")
         else:
             self._finish(order, OrderStatus.UNKNOWN, f"outcome unknown ({what}) and the look-up failed; "
-                         "reconciliation will keep asking")
+                         "reconciliation keeps asking the venue")
 
     async def _lookup(self, lane: _Lane, order: Order) -> tuple[bool, OrderState | None]:
         """Look an order up by client id, retrying failures: (the venue answered, its state or None)."""
@@ -283,14 +404,15 @@ class Executor:
             return
         delay = backoff_delay(job.attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
         log.info("order %s: %s; retry %d in %.2fs", job.order.client_order_id, reason, job.attempt + 1, delay)
+        retry = _Job(job.order, job.attempt + 1, stored=True)
+        self._unsent[job.order.client_order_id] = retry
 
         async def later() -> None:
             await asyncio.sleep(delay)
-            lane.queue.put_nowait(_Job(job.order, job.attempt + 1))
+            lane.queue.put_nowait(retry)
 
         self._begin()  # the retry is in flight until its own result is handled
-
-        self.bot.tasks.create(later(), owner="executor", what="retry")
+        self.tasks.create(later(), owner="executor", what="retry")
 
     # --- cancelling -----------------------------------------------------------------------
 
@@ -298,20 +420,34 @@ class Executor:
         order = self._active.get(client_order_id)
         if order is None:
             return
-        self.bot.tasks.create(self._cancel([order]), owner="executor", what=f"cancel {client_order_id}")
+        if self._cancel_unsent(order):
+            return
+        self.tasks.create(self._cancel([order]), owner="executor", what=f"cancel {client_order_id}")
 
     async def cancel_all(self, strategy: str | None = None) -> int:
-        """Cancel every open order (of one strategy); returns how many were asked."""
+        """Cancel every open order (of one strategy), UNKNOWN ones included; returns how many were asked."""
         orders = [o for o in self._active.values() if strategy is None or o.strategy == strategy]
-        await self._cancel(orders)
+        await self._cancel([o for o in orders if not self._cancel_unsent(o)])
         return len(orders)
+
+    def _cancel_unsent(self, order: Order) -> bool:
+        """Cancel an order that has not left yet (it never will); False if it is at the venue (or on its way)."""
+        job = self._unsent.get(order.client_order_id)
+        if job is None or order.client_order_id in self._sending:
+            return False
+        job.cancelled = True
+        self._unsent.pop(order.client_order_id, None)
+        self._finish_quiet(order, OrderStatus.CANCELLED, "cancelled before it was sent")
+        return True
 
     async def _cancel(self, orders: list[Order]) -> None:
         groups: dict[tuple[str, str], list[Order]] = {}
         for order in orders:
             groups.setdefault((order.exchange, order.symbol), []).append(order)
         for (exchange_name, symbol), group in groups.items():
-            lane = self._lanes[exchange_name]
+            lane = self._lanes.get(exchange_name)
+            if lane is None:
+                continue
             await lane.bucket.acquire()
             try:
                 results = await asyncio.wait_for(
@@ -329,32 +465,39 @@ class Executor:
 
     # --- state from the venue -------------------------------------------------------------
 
-    def handle_fill(self, fill: Fill) -> None:
-        """Bus subscriber: a venue reported a fill of one of our orders."""
+    def apply_fill(self, fill: Fill) -> bool:
+        """Apply a fill of one of our orders once, however it arrived; True if it was new.
+
+        Bus subscriber for the venues' published ``Fill``; also called for the fills in every
+        order state (answers, look-ups, reconciliation, recovery).
+        """
         key = (fill.exchange, fill.trade_id)
-        if key in self._seen_trades:
-            return
-        order = self._active.get(fill.client_order_id)
+        if key in self._applied:
+            return False
+        order = self.order(fill.client_order_id)
         if order is None:
-            order = self.bot.store.get_order(fill.client_order_id)
-            if order is None:
-                log.warning("fill %s for unknown order %s ignored", fill.trade_id, fill.client_order_id)
-                return
-        self._seen_trades.add(key)
+            log.warning("fill %s for unknown order %s ignored", fill.trade_id, fill.client_order_id)
+            return False
+        self._applied.add(key)
         order.fee += fill.fee
+        self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
         self._flush_wakeup.set()
-        self.on_fill(order.strategy, fill)
+        self.dispatch.fill(order.strategy, fill)
+        return True
 
     def handle_report(self, report: OrderReport) -> None:
         """Bus subscriber: a venue reported a change of one of our orders."""
         order = self._active.get(report.state.client_order_id)
         if order is not None:
             self._apply(order, report.state)
+        else:
+            for fill in report.state.fills:  # a late fill of an order already final here
+                self.apply_fill(fill)
 
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:
-            self.handle_fill(fill)
+            self.apply_fill(fill)
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
         order.status = state.status
@@ -364,20 +507,24 @@ class Executor:
         if state.reason:
             order.reason = state.reason
         if changed:
-            order.updated_ns = self.bot.clock.time_ns()
+            order.updated_ns = self.clock.time_ns()
             self._notify(order)
 
     def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
         order.status = status
         order.reason = reason
-        order.updated_ns = self.bot.clock.time_ns()
+        order.updated_ns = self.clock.time_ns()
         level = AlertLevel.WARNING if status is OrderStatus.REJECTED else AlertLevel.ERROR
-        self.bot.alert(level, "order", f"order {order.client_order_id} {status.value}: {reason}",
-                       source=order.strategy, exchange=order.exchange, symbol=order.symbol)
+        self._alert(level, "order", f"order {order.client_order_id} {status.value}: {reason}",
+                    source=order.strategy, exchange=order.exchange, symbol=order.symbol)
+        self._notify(order)
+
+    def _finish_quiet(self, order: Order, status: OrderStatus, reason: str) -> None:
+        order.status, order.reason, order.updated_ns = status, reason, self.clock.time_ns()
         self._notify(order)
 
     def _notify(self, order: Order) -> None:
-        if order.status.terminal or order.status is OrderStatus.UNKNOWN:
+        if order.status.terminal:
             self._active.pop(order.client_order_id, None)
         if order.status is not OrderStatus.OBSERVED:
             self._dirty[order.client_order_id] = order
@@ -387,31 +534,102 @@ class Executor:
             strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
             avg_fill_price=order.avg_fill_price, ts_ns=order.updated_ns, reason=order.reason,
         )
-        self.on_order_update(order.strategy, update)
+        self.dispatch.order_update(order.strategy, update)
 
-    # --- persistence off the hot path -----------------------------------------------------
+    # --- the store writer -----------------------------------------------------------------
 
-    async def _flusher(self) -> None:
+    async def _writer_loop(self) -> None:
+        """Write order changes and fills in batches; while the store fails, retry (and probe) with backoff."""
+        failures = 0
         while True:
-            await self._flush_wakeup.wait()
-            await asyncio.sleep(0.05)  # gather a few changes per transaction
+            if self.store_error is None:
+                await self._flush_wakeup.wait()
+                await asyncio.sleep(FLUSH_GATHER_S)  # gather a few changes per transaction
+            else:
+                await asyncio.sleep(backoff_delay(failures, *STORE_RETRY_S))
             self._flush_wakeup.clear()
-            self.flush()
+            if await self.flush(probe=self.store_error is not None):
+                failures = 0
+            else:
+                failures += 1
 
-    def flush(self) -> None:
-        """Write queued order changes and fills now (also called on shutdown)."""
-        if not self._dirty and not self._new_fills:
+    async def flush(self, *, probe: bool = False) -> bool:
+        """Write queued order changes and fills now (also on shutdown); False if the store failed.
+
+        A failed batch is kept (changes made since win) and written by the next attempt. ``probe``:
+        with nothing to write, write a small state row to learn whether the store works again.
+        """
+        async with self._flush_lock:
+            dirty, self._dirty = self._dirty, {}
+            fills, self._new_fills = self._new_fills, []
+            try:
+                if dirty or fills:
+                    await self.writer.call(self.store.write_batch, list(dirty.values()), fills)
+                elif probe:
+                    await self.writer.call(self.store.set_state, "store_probe", str(self.clock.time_ns()))
+                else:
+                    return True
+            except Exception as exc:
+                if not is_store_error(exc):
+                    self._put_back(dirty, fills)
+                    raise
+                self._put_back(dirty, fills)
+                self.store_failed(exc, "store writer")
+                return False
+        self.store_recovered()
+        return True
+
+    def _put_back(self, dirty: dict[str, Order], fills: list[tuple[str, Fill]]) -> None:
+        for cid, order in dirty.items():
+            self._dirty.setdefault(cid, order)  # the same Order object: its newest state is written
+        self._new_fills[:0] = fills
+        self._flush_wakeup.set()
+
+    def store_failed(self, exc: BaseException, where: str) -> None:
+        """The store could not be written: refuse new orders until a write succeeds (alerted once)."""
+        if self.store_error is not None:
+            log.warning("store still failing (%s): %s: %s", where, type(exc).__name__, exc)
             return
-        dirty, self._dirty = self._dirty, {}
-        fills, self._new_fills = self._new_fills, []
-        self.bot.store.write_batch(list(dirty.values()), fills)
+        self.store_error = f"{type(exc).__name__}: {exc}"
+        log.error("store cannot be written (%s)", where, exc_info=exc)
+        queued = sum(len(lane.held) + lane.queue.qsize() for lane in self._lanes.values())
+        self._alert(AlertLevel.CRITICAL, "store",
+                    "the store cannot be written: new orders are refused; cancels go on, closing orders wait "
+                    "for their row; trading resumes by itself once writes succeed",
+                    where=where, error=self.store_error, orders_waiting=str(queued),
+                    changes_kept=str(len(self._dirty)), fills_kept=str(len(self._new_fills)))
+        self._flush_wakeup.set()
+        self._on_store_state(False)
+
+    def store_recovered(self) -> None:
+        if self.store_error is None:
+            return
+        log.warning("store writable again (after %s)", self.store_error)
+        self.store_error = None
+        self._alert(AlertLevel.WARNING, "store", "the store is writable again: trading resumes")
+        self._on_store_state(True)
 
     # --- recovery and reconciliation ------------------------------------------------------
 
+    async def load(self) -> int:
+        """On start: read the fills already applied (the store's) back into the applied set and the portfolio."""
+        stored = await self.writer.call(self.store.fills)
+        for _strategy, fill in stored:
+            key = (fill.exchange, fill.trade_id)
+            if key not in self._applied:
+                self._applied.add(key)
+                self.portfolio.on_fill(fill)
+        return len(stored)
+
     async def recover(self) -> dict[str, int]:
-        """On start, before anything new is placed: settle every order a previous run left open."""
+        """On start, before anything new is placed: settle every order a previous run left open.
+
+        Fills the venue reports for them go through :meth:`apply_fill` like any other, so a fill
+        already stored is not applied again and a fill made while the bot was down is applied once.
+        """
+        await self.load()
         counts = {"adopted": 0, "failed": 0, "unknown": 0}
-        for order in self.bot.store.orders(statuses=[OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN]):
+        for order in await self.writer.call(self.store.orders, statuses=list(OPEN_STATUSES)):
             lane = self._lanes.get(order.exchange)
             if lane is None:
                 log.error("order %s is on exchange %s, which is not configured; left as is",
@@ -427,22 +645,37 @@ class Executor:
                 self._finish_quiet(order, OrderStatus.FAILED, "the venue never received it (found after a restart)")
                 counts["failed"] += 1
             else:  # stays active: reconciliation keeps asking
+                if order.status is not OrderStatus.UNKNOWN:
+                    self._finish_quiet(order, OrderStatus.UNKNOWN, "no answer from the venue after a restart; "
+                                       "reconciliation keeps asking")
                 counts["unknown"] += 1
-        self.flush()
+        await self.flush()
         return counts
 
-    def _finish_quiet(self, order: Order, status: OrderStatus, reason: str) -> None:
-        order.status, order.reason, order.updated_ns = status, reason, self.bot.clock.time_ns()
-        self._notify(order)
-
     async def reconcile(self) -> None:
-        """Periodic: re-read every order not known to be final from its venue."""
+        """Periodic: re-read every order not known to be final from its venue, UNKNOWN ones included.
+
+        A PENDING order may still be on its way: "not found" changes nothing. An UNKNOWN order the
+        venue still does not know twice the request timeout after its last attempt never arrived: FAILED.
+        """
         for order in list(self._active.values()):
+            cid = order.client_order_id
             lane = self._lanes.get(order.exchange)
-            if lane is None:
+            if lane is None or cid in self._unsent or cid in self._sending:
                 continue
-            # A PENDING order may still be on its way: "not found" changes nothing here.
-            _, state = await self._lookup(lane, order)
+            answered, state = await self._lookup(lane, order)
             if state is not None:
                 self._apply(order, state)
-        self.flush()
+            elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
+                age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
+                if age_s > 2 * self.settings.request_timeout_s:
+                    self._finish(order, OrderStatus.FAILED, "the venue never received it (found by reconciliation)")
+        await self.flush()
+
+    def unknown_orders(self) -> list[Order]:
+        return [o for o in self._active.values() if o.status is OrderStatus.UNKNOWN]
+
+
+def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:
+    """The factory :meth:`Tasks.supervise` restarts a lane worker with (its queue and held orders stay)."""
+    return lambda: executor._lane_worker(lane)

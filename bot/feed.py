@@ -70,7 +70,7 @@ class ReconnectingFeed(abc.ABC):
     def handle(self, frame: str | bytes) -> None:
         """One frame, as received."""
 
-    async def after_frame(self, ws: Any) -> None:
+    async def after_frame(self, ws: Any) -> None:  # noqa: B027 - an optional hook: empty on purpose
         """Send what the last frame made necessary (resubscriptions); nothing by default."""
 
     @abc.abstractmethod

@@ -1,9 +1,12 @@
 """Every hook arbot calls. Each docstring here is the hook's documentation.
 
-Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over classes and
-descriptions; the I/O lives on the objects they register. The host calls each plugin's
-implementation separately, so a plugin that raises is reported by name and skipped while the
-others still register. None of these hooks is ``firstresult``.
+Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over classes (or
+``"package.module:Class"`` references, imported only when a config uses them) and descriptions;
+the I/O lives on the objects they register. The host calls each plugin's implementation
+separately, in pluggy's order (``tryfirst`` first, ``trylast`` last, otherwise the plugin
+registered last first), so a plugin that raises is reported by name and skipped while the others
+still run. Hook wrappers (``wrapper=True``, ``hookwrapper=True``) are refused when the plugin
+loads. None of these hooks is ``firstresult``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from . import PROJECT
 
 if TYPE_CHECKING:
     from .api import Command, Exchange, Job, Notifier, Operator, Reply, RiskCheck, Service, Strategy
+    from .backtest.contract import BacktestRun, ReportSection
     from .store import Store
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -27,8 +31,12 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
-    """Register exchange (venue) classes: ``register("kraken", KrakenExchange)``.
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
+    """Register exchange (venue) classes: ``register("kraken", "plugins.kraken.exchange:KrakenExchange")``.
+
+    Every component hook takes the class itself or, better, a ``"package.module:Class"`` reference:
+    the module is imported only when a config uses the name, so ``arbot --help`` and configs
+    without your component never pay for its imports (keep the plugin's top module light).
 
     The name is what ``[exchanges.NAME] type = "..."`` refers to (``type`` defaults to the table
     name). The class subclasses :class:`bot.api.Exchange`. A name registered twice, by any two
@@ -37,7 +45,7 @@ def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
 
 
 @hookspec
-def register_strategies(register: Callable[[str, type[Strategy]], None]) -> None:
+def register_strategies(register: Callable[[str, type[Strategy] | str], None]) -> None:
     """Register strategy classes: ``register("grid", GridStrategy)``.
 
     Config tables ``[strategies.NAME]`` with ``type = "grid"`` each get an instance. The class
@@ -46,7 +54,7 @@ def register_strategies(register: Callable[[str, type[Strategy]], None]) -> None
 
 
 @hookspec
-def register_risk_checks(register: Callable[[str, type[RiskCheck]], None]) -> None:
+def register_risk_checks(register: Callable[[str, type[RiskCheck] | str], None]) -> None:
     """Register risk check classes: ``register("limits", LimitsCheck)``.
 
     Each ``[risk.NAME]`` table makes one instance; every instance is asked about every order
@@ -55,7 +63,7 @@ def register_risk_checks(register: Callable[[str, type[RiskCheck]], None]) -> No
 
 
 @hookspec
-def register_notifiers(register: Callable[[str, type[Notifier]], None]) -> None:
+def register_notifiers(register: Callable[[str, type[Notifier] | str], None]) -> None:
     """Register notifier classes: ``register("console", ConsoleNotifier)``.
 
     Each ``[notifiers.NAME]`` table makes one instance; it receives every alert at or above its
@@ -138,6 +146,33 @@ def report_sections(store: Store) -> list[Reply] | None:
     host's own table. Read your plugin's tables (or the host's) and return one Reply per section:
     a ``title``, optional ``rows`` (first row a header when ``header=True``) and ``text``. Read
     only; a hook that raises is reported with the plugin's name and the other sections still print.
+    """
+
+
+# --- backtest report: called by `arbot backtest` after the run ---------------------------------
+
+
+@hookspec
+def backtest_report_sections(run: BacktestRun) -> list[ReportSection] | None:
+    """Add sections to the backtest report: return a list of :class:`~bot.backtest.contract.ReportSection`.
+
+    Called by ``arbot backtest`` once the run is over (the bot stopped) with a
+    :class:`~bot.backtest.contract.BacktestRun`: the configured strategies, every ``Opportunity``
+    and ``ExecutionResult`` the bus carried and every stored ``(strategy, Fill)``. A section has a
+    ``key`` (under ``sections`` in ``report.json``), a ``title`` and ``markdown`` for ``report.md``,
+    JSON ``data`` and ``summary`` lines for the terminal. Return None when the run has nothing for
+    you (no strategy of yours ran). Read only; a hook that raises fails the backtest (exit 1).
+    """
+
+
+@hookspec
+def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
+    """Draw on the backtest's PnL chart; return the strategies you drew a PnL curve for (or None).
+
+    ``axes`` is the chart's matplotlib ``Axes`` (x: seconds of simulated time since the start,
+    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units). Called before the host draws each
+    strategy's net realized PnL; the host leaves out the curves of the strategies you name. Give
+    your artists a ``label`` to have them in the legend. Called only when a chart is written.
     """
 
 

@@ -6,9 +6,8 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .domain import Opportunity, split_symbol
+from .domain import BPS, Opportunity, split_symbol
 
-BPS = Decimal(10_000)
 
 
 @dataclass(frozen=True)

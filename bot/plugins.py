@@ -2,20 +2,34 @@
 
 Nothing here runs at import time. :func:`load_plugins` builds a pluggy manager, loads every entry
 point in the ``arbot`` group (first-party plugins are found exactly like third-party ones), and
-:func:`collect` asks each plugin's registration hooks separately, so one failing plugin is
-reported by name and the others carry on.
+:func:`collect` asks each plugin's registration hooks, so one failing plugin is reported by name and
+the others carry on.
+
+**How hooks are called.** pluggy's own caller (``pm.hook.NAME(...)``) stops at the first
+implementation that raises, so one broken plugin would silence every plugin after it. arbot calls
+each implementation itself, in exactly the order pluggy would (:meth:`PluginSet.impls`: ``tryfirst``
+first, ``trylast`` last, otherwise the plugin registered last first), catching and reporting each
+failure with its plugin's name. pluggy hook wrappers (``wrapper=True``/``hookwrapper=True``) wrap
+the whole call, which arbot never makes, so a plugin declaring one is refused at load with a message
+saying so.
+
+**Lazy components.** A registration hook may hand over a reference ``"package.module:Class"``
+instead of the class: the module is imported only when the config uses that name (or when
+``Registered.obj`` is first read), so ``arbot --help`` and a config without the venue never pay for
+its imports. An import that fails then is reported against the plugin, with its traceback at DEBUG.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import pluggy
 
@@ -27,6 +41,7 @@ log = logging.getLogger("arbot.plugins")
 
 ENTRY_POINT_GROUP = PROJECT
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 # kind -> (hook name, required base class)
 COMPONENT_KINDS: dict[str, tuple[str, type]] = {
@@ -55,11 +70,94 @@ class PluginInfo:
         return f'plugin "{self.name}"'
 
 
-@dataclass(frozen=True)
+class ComponentLoadError(Exception):
+    """A component registered by reference could not be imported (or is not what its kind needs)."""
+
+
+def load_reference(ref: str) -> Any:
+    """``"package.module:Attr.attr"`` -> the object, as entry points resolve their values."""
+    module_name, _, attrs = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for attr in attrs.split("."):
+        obj = getattr(obj, attr)
+    return obj
+
+
+_UNLOADED = object()
+
+
+@dataclass(eq=False)
 class Registered:
+    """One registered component, command or settings class, tagged with its plugin.
+
+    ``ref`` is the object itself or a ``"module:Class"`` reference; :attr:`obj` imports a
+    reference on first use and checks it is a subclass of ``base``.
+    """
+
     name: str
-    obj: Any
+    ref: Any
     plugin: str
+    base: type | None = None
+    kind: str = ""
+    on_error: Callable[[str, str, BaseException], None] | None = field(default=None, repr=False)
+    _obj: Any = field(default=_UNLOADED, init=False, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self._obj is not _UNLOADED or not isinstance(self.ref, str)
+
+    @property
+    def obj(self) -> Any:
+        if self._obj is _UNLOADED:
+            self._obj = self._load()
+        return self._obj
+
+    def _load(self) -> Any:
+        if not isinstance(self.ref, str):
+            return self.ref
+        what = f'{self.kind or "component"} "{self.name}" ({self.ref})'
+        try:
+            obj = load_reference(self.ref)
+        except Exception as exc:
+            self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
+        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            error = TypeError(f"not a subclass of bot.api.{self.base.__name__}")
+            self._failed(f"{what} could not be loaded: {error}", error)
+        return obj
+
+    def _failed(self, message: str, exc: BaseException) -> NoReturn:
+        if self.on_error is not None:
+            self.on_error(self.plugin, message, exc)
+        raise ComponentLoadError(f'plugin "{self.plugin}": {message}') from exc
+
+
+class ComponentClasses(Mapping[str, type]):
+    """Name -> class of one kind; a class registered by reference is imported when it is looked up."""
+
+    def __init__(self, table: dict[str, Registered]):
+        self._table = table
+
+    def __getitem__(self, name: str) -> type:
+        return self._table[name].obj
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One name registered by two plugins: neither registration is used."""
+
+    kind: str
+    name: str
+    first: str
+    second: str
 
 
 @dataclass
@@ -76,9 +174,12 @@ class Registry:
     services: dict[str, Registered] = field(default_factory=dict)
     """Service name -> the :class:`bot.api.Service` class, in registration order."""
     conflicts: list[str] = field(default_factory=list)
+    """Each conflict as the one-line message that stops ``arbot run``."""
+    conflicted: list[Conflict] = field(default_factory=list)
+    """The same conflicts with both plugins, for ``arbot plugins``."""
 
-    def classes(self, kind: str) -> dict[str, type]:
-        return {name: reg.obj for name, reg in self.components[kind].items()}
+    def classes(self, kind: str) -> ComponentClasses:
+        return ComponentClasses(self.components[kind])
 
 
 class PluginSet:
@@ -93,23 +194,50 @@ class PluginSet:
     def info(self, plugin_name: str) -> PluginInfo:
         return self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
 
-    def fail(self, plugin_name: str, message: str) -> None:
-        """Record and report a plugin error (load, hook or run time)."""
+    def fail(self, plugin_name: str, message: str, exc: BaseException | None = None) -> None:
+        """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG."""
         info = self.info(plugin_name)
         info.errors.append(message)
+        if exc is not None:
+            log.debug("%s: %s", info.label, message, exc_info=exc)
         self._report(info, message)
 
-    async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation of a hook separately, awaiting any awaitable it returns.
+    def impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """The implementations of a hook in the order pluggy's caller runs them.
 
-        One that raises is reported with its plugin's name; the others still run.
+        pluggy keeps them trylast, plain, tryfirst (each group in registration order) and calls them
+        from the end: tryfirst first, and among equals the plugin registered last first.
         """
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
+
+    def call_each(self, hook_name: str, kwargs: Mapping[str, Any] | Callable[[str], Mapping[str, Any]],
+                  on_error: Callable[[str, Exception], None] | None = None) -> Iterator[tuple[str, Any]]:
+        """Call every implementation of a hook separately, in pluggy's order: yields (plugin, result).
+
+        ``kwargs`` are the hook's arguments, or a function of the plugin name giving them (for a
+        ``register`` callback per plugin). An implementation that raises yields nothing: it goes to
+        ``on_error(plugin, exc)``, by default reported with its plugin's name; the others still run.
+        """
+        for impl in self.impls(hook_name):
+            args = kwargs(impl.plugin_name) if callable(kwargs) else kwargs
             try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                result = impl.function(*[args[name] for name in impl.argnames])
+            except Exception as exc:
+                if on_error is not None:
+                    log.debug("plugin %s: %s raised", impl.plugin_name, hook_name, exc_info=exc)
+                    on_error(impl.plugin_name, exc)
+                else:
+                    self.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}", exc)
+                continue
+            yield impl.plugin_name, result
+
+    async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
+        """:meth:`call_each`, awaiting any awaitable an implementation returns (isolated the same way)."""
+        for plugin_name, result in self.call_each(hook_name, kwargs):
+            try:
                 await await_me_maybe(result)
             except Exception as exc:
-                self.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                self.fail(plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}", exc)
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -123,6 +251,28 @@ def _default_report(info: PluginInfo, message: str) -> None:
     log.error("%s: %s", info.label, message)
 
 
+def _register(plugins: PluginSet, name: str, plugin: object, what: str) -> None:
+    """Register one plugin module or object; refuse hook wrappers (see the module docstring)."""
+    pm = plugins.pm
+    try:
+        pm.register(plugin, name=name)
+    except Exception as exc:
+        plugins.fail(name, f"cannot be registered: {type(exc).__name__}: {exc}", exc)
+        return
+    callers = pm.get_hookcallers(plugin) or []
+    wrappers = sorted(caller.name for caller in callers for impl in caller.get_hookimpls()
+                      if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper))
+    if wrappers:
+        pm.unregister(plugin)
+        plugins.fail(name, f"declares the hook wrapper(s) {', '.join(wrappers)}, which arbot does not support: "
+                           f"arbot calls each plugin's hook on its own so that one failing plugin cannot stop the "
+                           f"others; use a plain @hookimpl (tryfirst=True or trylast=True to order it)")
+        return
+    if not callers:
+        plugins.fail(name, f"{what} provides no @hookimpl functions (is another module or a namespace package "
+                           f"shadowing it?)")
+
+
 def load_plugins(
     *,
     disabled: Iterable[str] = (),
@@ -133,7 +283,7 @@ def load_plugins(
     """Build the plugin manager: host plugins, then the ``arbot`` entry points, minus ``disabled``.
 
     ``extra`` registers (name, module-or-object) pairs directly: tests use it for throwaway plugins.
-    A plugin that fails to import is recorded with its error and skipped.
+    A plugin that fails to import is recorded with its error (traceback at DEBUG) and skipped.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -157,21 +307,14 @@ def load_plugins(
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party package must not stop the bot
-            plugins.fail(ep.name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
+            plugins.fail(ep.name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}", exc)
             continue
-        try:
-            pm.register(module, name=ep.name)
-        except Exception as exc:
-            plugins.fail(ep.name, f"cannot be registered: {type(exc).__name__}: {exc}")
-            continue
-        if not pm.get_hookcallers(module):
-            plugins.fail(ep.name, f"{ep.value} provides no @hookimpl functions (is another module or a "
-                                  f"namespace package shadowing it?)")
+        _register(plugins, ep.name, module, ep.value)
     for name, obj in extra:
         if name in disabled:
             continue
         plugins.info(name)
-        pm.register(obj, name=name)
+        _register(plugins, name, obj, name)
     pm.check_pending()
     return plugins
 
@@ -182,7 +325,7 @@ def collect(plugins: PluginSet) -> Registry:
     for kind, (hook_name, base) in COMPONENT_KINDS.items():
         _collect_named(plugins, registry, kind, hook_name, registry.components[kind], base)
 
-    def valid_command(plugin: str, cmd: Any) -> str | None:
+    def valid_command(cmd: Any) -> str | None:
         if not isinstance(cmd, Command):
             return f"register_commands: expected a bot.api.Command, got {type(cmd).__name__}"
         return None
@@ -204,32 +347,25 @@ def collect(plugins: PluginSet) -> Registry:
 
 
 def _collect_plugin_settings(plugins: PluginSet, registry: Registry) -> None:
-    for impl in plugins.pm.hook.register_plugin_settings.get_hookimpls():
-        staged: list[type] = []
-
-        def register(cls: Any, _staged=staged) -> None:
-            _staged.append(cls)
-
-        try:
-            impl.function(register=register)
-        except Exception as exc:
-            plugins.fail(impl.plugin_name, f"register_plugin_settings raised {type(exc).__name__}: {exc}")
+    staged: dict[str, list[Any]] = {}
+    for plugin_name, _ in plugins.call_each("register_plugin_settings",
+                                            lambda plugin: {"register": staged.setdefault(plugin, []).append}):
+        classes = staged.get(plugin_name, [])
+        if len(classes) != 1 or not (isinstance(classes[0], type) and dataclasses.is_dataclass(classes[0])):
+            plugins.fail(plugin_name, "register_plugin_settings: register exactly one settings dataclass")
             continue
-        if len(staged) != 1 or not (isinstance(staged[0], type) and dataclasses.is_dataclass(staged[0])):
-            plugins.fail(impl.plugin_name, "register_plugin_settings: register exactly one settings dataclass")
+        if not NAME_RE.match(plugin_name):
+            plugins.fail(plugin_name, f"register_plugin_settings: the plugin name must match {NAME_RE.pattern}"
+                                      f" to name a [plugins.NAME] table")
             continue
-        if not NAME_RE.match(impl.plugin_name):
-            plugins.fail(impl.plugin_name, f"register_plugin_settings: the plugin name must match {NAME_RE.pattern}"
-                                           f" to name a [plugins.NAME] table")
-            continue
-        registry.plugin_settings[impl.plugin_name] = Registered(impl.plugin_name, staged[0], impl.plugin_name)
-        plugins.info(impl.plugin_name).kinds.add("settings")
+        registry.plugin_settings[plugin_name] = Registered(plugin_name, classes[0], plugin_name)
+        plugins.info(plugin_name).kinds.add("settings")
 
 
 def collect_jobs(plugins: PluginSet, registry: Registry, config: Any) -> None:
     """Ask for jobs once the config is known (``register_jobs`` may read it)."""
 
-    def valid_job(plugin: str, job: Any) -> str | None:
+    def valid_job(job: Any) -> str | None:
         if not isinstance(job, Job):
             return f"register_jobs: expected a bot.api.Job, got {type(job).__name__}"
         return None
@@ -239,61 +375,68 @@ def collect_jobs(plugins: PluginSet, registry: Registry, config: Any) -> None:
 
 
 def _add(plugins: PluginSet, registry: Registry, kind: str, table: dict[str, Registered], item: Registered) -> None:
+    plugins.info(item.plugin).kinds.add(kind)
     if item.name in table:
         first = table[item.name]
+        registry.conflicted.append(Conflict(kind, item.name, first.plugin, item.plugin))
         registry.conflicts.append(
             f'{kind} "{item.name}" is registered by both {plugins.info(first.plugin).label} and '
             f'{plugins.info(item.plugin).label}; disable one of them in config: '
-            f'[plugins] disabled = ["{item.plugin}"]'
+            + " or ".join(f'[plugins] disabled = ["{name}"]' for name in sorted({first.plugin, item.plugin}))
         )
         return
     table[item.name] = item
-    plugins.info(item.plugin).kinds.add(kind)
 
 
-def _collect_named(plugins, registry, kind, hook_name, table, base) -> None:
-    for impl in getattr(plugins.pm.hook, hook_name).get_hookimpls():
-        staged: list[Registered] = []
-        problems: list[str] = []
+def _report_load_error(plugins: PluginSet) -> Callable[[str, str, BaseException], None]:
+    return lambda plugin, message, exc: plugins.fail(plugin, message, exc)
 
-        def register(name: str, cls: Any, _plugin=impl.plugin_name) -> None:
+
+def _collect_named(plugins: PluginSet, registry: Registry, kind: str, hook_name: str,
+                   table: dict[str, Registered], base: type) -> None:
+    staged: dict[str, list[Registered]] = {}
+    problems: dict[str, list[str]] = {}
+    on_error = _report_load_error(plugins)
+
+    def arguments(plugin: str) -> dict[str, Any]:
+        def register(name: str, cls: Any) -> None:
             if not isinstance(name, str) or not NAME_RE.match(name):
-                problems.append(f"{hook_name}: name {name!r} must match {NAME_RE.pattern}")
-            elif not (isinstance(cls, type) and issubclass(cls, base)):
-                problems.append(f'{hook_name}: "{name}" must be a subclass of bot.api.{base.__name__}')
+                problems[plugin].append(f"{hook_name}: name {name!r} must match {NAME_RE.pattern}")
+            elif isinstance(cls, str) and not REF_RE.match(cls):
+                problems[plugin].append(f'{hook_name}: "{name}": {cls!r} is not a "package.module:Class" reference')
+            elif not isinstance(cls, str) and not (isinstance(cls, type) and issubclass(cls, base)):
+                problems[plugin].append(f'{hook_name}: "{name}" must be a subclass of bot.api.{base.__name__}')
             else:
-                staged.append(Registered(name, cls, _plugin))
+                staged[plugin].append(Registered(name, cls, plugin, base, kind, on_error))
 
-        try:
-            impl.function(register=register)
-        except Exception as exc:
-            plugins.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}")
-            continue  # nothing of a failed registration is kept
-        for problem in problems:
-            plugins.fail(impl.plugin_name, problem)
-        for item in staged:
+        staged[plugin], problems[plugin] = [], []
+        return {"register": register}
+
+    for plugin, _ in plugins.call_each(hook_name, arguments):  # nothing of a failed registration is kept
+        for problem in problems[plugin]:
+            plugins.fail(plugin, problem)
+        for item in staged[plugin]:
             _add(plugins, registry, kind, table, item)
 
 
-def _collect_items(plugins, registry, kind, hook_name, table, validate, extra_args) -> None:
-    for impl in getattr(plugins.pm.hook, hook_name).get_hookimpls():
-        staged: list[Registered] = []
-        problems: list[str] = []
+def _collect_items(plugins: PluginSet, registry: Registry, kind: str, hook_name: str, table: dict[str, Registered],
+                   validate: Callable[[Any], str | None], extra_args: dict[str, Any]) -> None:
+    staged: dict[str, list[Registered]] = {}
+    problems: dict[str, list[str]] = {}
 
-        def register(item: Any, _plugin=impl.plugin_name) -> None:
-            problem = validate(_plugin, item)
+    def arguments(plugin: str) -> dict[str, Any]:
+        def register(item: Any) -> None:
+            problem = validate(item)
             if problem:
-                problems.append(problem)
+                problems[plugin].append(problem)
             else:
-                staged.append(Registered(item.name, item, _plugin))
+                staged[plugin].append(Registered(item.name, item, plugin))
 
-        args = {"register": register, **extra_args}
-        try:
-            impl.function(**{name: args[name] for name in impl.argnames})
-        except Exception as exc:
-            plugins.fail(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}")
-            continue
-        for problem in problems:
-            plugins.fail(impl.plugin_name, problem)
-        for item in staged:
+        staged[plugin], problems[plugin] = [], []
+        return {"register": register, **extra_args}
+
+    for plugin, _ in plugins.call_each(hook_name, arguments):
+        for problem in problems[plugin]:
+            plugins.fail(plugin, problem)
+        for item in staged[plugin]:
             _add(plugins, registry, kind, table, item)

@@ -13,8 +13,8 @@ quote; ``buy(q)`` receives exactly ``q`` base out of the pool (exact output) and
 pool's **fee** and the **price impact** (the rest), both in quote units, so a cost breakdown can
 show them apart.
 
-The host knows no DEX; implementations live in plugins (``plugins.amm.model``,
-``plugins.orca.model``). Write your own by subclassing :class:`Pool`.
+The host knows no DEX; implementations live in plugins (``arbotlib.amm.model``,
+``arbotlib.amm.whirlpool.model``). Write your own by subclassing :class:`Pool`.
 """
 
 from .domain import BPS, Pool, PoolError, PoolLiquidityError, SwapEstimate

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 
 
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up. ``acquire`` waits for one token."""
 
-    def __init__(self, rate: float, burst: int, now=time.monotonic):
+    def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic):
         self.rate = rate
         self.burst = burst
         self._now = now

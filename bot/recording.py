@@ -119,7 +119,7 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
 # --- the commands ----------------------------------------------------------------------------------
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` and ``replay`` to the ``arbot`` parser."""
     record = sub.add_parser("record", help="record an exchange's raw market data frames to a JSONL file")
     record.add_argument("--exchange", required=True, help="exchange type that can record (kraken, coinbase, ...)")
@@ -139,16 +139,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     replay.set_defaults(func=cmd_replay)
 
 
-def recorder_for(exchange: str) -> Recorder:
-    """The recorder of the exchange type registered as ``exchange``; UserError if there is none."""
-    from .plugins import collect, load_plugins
-
-    classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
+def recorder_in(classes: dict[str, type], exchange: str) -> Recorder:
+    """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
+    ValueError naming the types that can record if it has none."""
     able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
     cls = classes.get(exchange)
     if cls is None or getattr(cls, "recorder", None) is None:
-        raise UserError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
+        raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
     return cls.recorder
+
+
+def recorder_for(exchange: str) -> Recorder:
+    """The recorder of the installed exchange type ``exchange`` (the commands); UserError if there is none.
+
+    A running bot looks recorders up in its own registry instead (``Context.recorder``), which holds
+    only the plugins its config enables."""
+    from .plugins import collect, load_plugins
+
+    classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
+    try:
+        return recorder_in(classes, exchange)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_record(args: argparse.Namespace) -> int:

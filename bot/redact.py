@@ -8,6 +8,7 @@ request, a plugin's debug line).
 from __future__ import annotations
 
 import logging
+import re
 
 MASK = "***"
 MIN_LENGTH = 6
@@ -43,6 +44,30 @@ class Redactor(logging.Filter):
 
 
 REDACTOR = Redactor()
+
+_USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords in a URL (``user:password@`` and a ``password=`` query parameter), as written
+    and percent-decoded."""
+    from urllib.parse import unquote
+
+    found = [m.group("password") for m in (_USERINFO.match(url), *_QUERY_PASSWORD.finditer(url)) if m]
+    return [p for raw in found if raw for p in dict.fromkeys((raw, unquote(raw)))]
+
+
+def safe_url(url: str) -> str:
+    """A URL as it may be shown: every password in it replaced by ``***``."""
+    url = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}", url)
+
+
+def add_url(url: str) -> None:
+    """Mask the passwords of ``url`` in every log line from now on."""
+    for password in url_passwords(url):
+        REDACTOR.add(password)
 
 
 def install() -> None:

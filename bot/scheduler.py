@@ -31,7 +31,7 @@ class Scheduler:
         """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
         if job.every_s is not None:
             trigger = IntervalTrigger(seconds=job.every_s, timezone=self.tz)
-        else:
+        elif job.at is not None:
             hour, minute = (int(x) for x in job.at.split(":"))
             trigger = CronTrigger(hour=hour, minute=minute, timezone=self.tz)
 

@@ -21,15 +21,21 @@ import dataclasses
 import datetime as dt
 import difflib
 import json
+import operator
 import os
 import stat
 import types
 import typing
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MISSING = dataclasses.MISSING
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def option(
@@ -147,7 +153,7 @@ def did_you_mean(key: str, known: typing.Iterable[str]) -> str:
     return f'; did you mean "{match[0]}"?' if match else ""
 
 
-def _bounds(meta: dict) -> str:
+def _bounds(meta: Mapping[str, Any]) -> str:
     parts = []
     for name, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if meta.get(name) is not None:
@@ -155,7 +161,7 @@ def _bounds(meta: dict) -> str:
     return " and ".join(parts)
 
 
-def describe(tp: Any, meta: dict) -> str:
+def describe(tp: Any, meta: Mapping[str, Any]) -> str:
     """The expected form of a value, as shown in an error."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -195,7 +201,7 @@ class _Invalid(Exception):
     pass
 
 
-def _convert(tp: Any, value: Any, meta: dict) -> Any:
+def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     """Convert one TOML value to ``tp`` or raise _Invalid."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -210,10 +216,10 @@ def _convert(tp: Any, value: Any, meta: dict) -> Any:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
             raise _Invalid
-        out = [_convert(item, v, {}) for v in value]
-        if meta.get("min_items") and len(out) < meta["min_items"]:
+        items = [_convert(item, v, {}) for v in value]
+        if meta.get("min_items") and len(items) < meta["min_items"]:
             raise _Invalid
-        return out
+        return items
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _Invalid
@@ -222,6 +228,7 @@ def _convert(tp: Any, value: Any, meta: dict) -> Any:
         if not isinstance(value, bool):
             raise _Invalid
         return value
+    out: int | Decimal | float | str
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _Invalid
@@ -269,12 +276,7 @@ def _convert(tp: Any, value: Any, meta: dict) -> Any:
         return Secret(value)
     else:  # pragma: no cover - a plugin declared a type we do not support
         raise TypeError(f"unsupported settings type {tp!r}")
-    for name, ok in (
-        ("ge", lambda a, b: a >= b),
-        ("gt", lambda a, b: a > b),
-        ("le", lambda a, b: a <= b),
-        ("lt", lambda a, b: a < b),
-    ):
+    for name, ok in (("ge", operator.ge), ("gt", operator.gt), ("le", operator.le), ("lt", operator.lt)):
         bound = meta.get(name)
         if bound is not None and not ok(out, type(out)(bound) if tp is not Decimal else Decimal(str(bound))):
             raise _Invalid
@@ -294,7 +296,8 @@ def resolve_paths(settings: Any, base: Path) -> Any:
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
-def parse_settings(cls: type, table: Any, path: str, issues: list[ConfigIssue], *, ignore: frozenset = frozenset()):
+def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue], *,
+                   ignore: Collection[str] = frozenset()) -> T | None:
     """Build ``cls`` (a dataclass) from a TOML table; append every problem to ``issues``.
 
     Returns the instance, or None when there were problems. Keys in ``ignore`` are skipped
@@ -355,14 +358,3 @@ def secrets_in(obj: Any) -> list[tuple[str, Secret]]:
             if isinstance(value, Secret):
                 found.append((f.name, value))
     return found
-
-
-def settings_help(cls: type) -> list[tuple[str, str, Any]]:
-    """(key, expected form, default) for each setting: used by docs and the example-config test."""
-    hints = typing.get_type_hints(cls)
-    rows = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not MISSING else (
-            f.default_factory() if f.default_factory is not MISSING else MISSING)
-        rows.append((f.name, describe(hints[f.name], f.metadata), default))
-    return rows

@@ -1,4 +1,10 @@
-"""Every background task goes through :class:`Tasks`: referenced, named, reported, awaited on stop."""
+"""Every background task goes through :class:`Tasks`: referenced, named, reported, awaited on stop.
+
+A task that must keep running whatever happens (a send lane, the store writer) is started with
+:meth:`Tasks.supervise`: when it raises, the failure is reported once per streak and it is started
+again after a growing delay; the work it had not finished lives outside the coroutine (in its
+queue), so a restart picks it up.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,14 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from .ratelimit import backoff_delay
+
 log = logging.getLogger("arbot.tasks")
+
+SUPERVISE_BACKOFF_S = (0.1, 5.0)
+"""First and longest delay before a supervised task is started again."""
+HEALTHY_AFTER_S = 30.0
+"""A supervised task that ran this long without failing starts a new streak (its next failure is reported)."""
 
 
 class Tasks:
@@ -21,6 +34,32 @@ class Tasks:
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, owner, what))
         return task
+
+    def supervise(self, factory: Callable[[], Coroutine[Any, Any, Any]], *, owner: str, what: str) -> asyncio.Task:
+        """Run ``factory()`` until it returns; each time it raises, report it (once per streak) and run
+        it again after a backoff delay. Cancelling the returned task stops it for good."""
+        return self.create(self._supervised(factory, owner, what), owner=owner, what=what)
+
+    async def _supervised(self, factory: Callable[[], Coroutine[Any, Any, Any]], owner: str, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            started = loop.time()
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if loop.time() - started >= HEALTHY_AFTER_S:
+                    failures = 0
+                if failures == 0:
+                    self._on_error(owner, f"{what} (restarting by itself)", exc)
+                else:
+                    log.warning("%s of %s failed again (%s: %s); restarting", what, owner, type(exc).__name__, exc)
+                delay = backoff_delay(failures, *SUPERVISE_BACKOFF_S)
+                failures += 1
+            await asyncio.sleep(delay)
 
     def _done(self, task: asyncio.Task, owner: str, what: str) -> None:
         self._tasks.discard(task)

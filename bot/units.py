@@ -1,40 +1,78 @@
-"""Exact conversion between Decimal amounts and a token's or market's integer smallest units.
+"""Numbers for people: money, prices and quantities rounded for display (stored values keep full precision).
 
-A leaf: the order book, the pool models and the venues convert through it (public as
-:mod:`bot.api.kit`).
+- A price or quantity of a market whose rules are known is shown on its grid: the tick size for
+  prices, the lot size for quantities (:class:`~bot.domain.MarketInfo`).
+- Money in a fiat currency or a USD stablecoin is shown to the cent; an amount below one cent that
+  is not zero (a tiny fee) to :data:`SIGNIFICANT` significant digits.
+- Anything else to :data:`SIGNIFICANT` significant digits, never more than :data:`MAX_PLACES`
+  decimals, without exponent notation or trailing zeros.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
-_POW10 = [10**i for i in range(40)]
-
-
-class PrecisionError(ValueError):
-    """A number has more significant decimals than the market's precision allows."""
-
-
-def to_units(value: Decimal | str | int, decimals: int) -> int:
-    """``Decimal("1.25")`` at 2 decimals -> ``125``; raises PrecisionError if digits would be lost."""
-    d = value if isinstance(value, Decimal) else Decimal(value)
-    if not d.is_finite():
-        raise PrecisionError(f"{value} is not a finite number")
-    sign, digits, exponent = d.as_tuple()
-    n = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + decimals
-    if shift >= 0:
-        n *= _POW10[shift] if shift < 40 else 10**shift
-    else:
-        n, rest = divmod(n, 10**-shift)
-        if rest:
-            raise PrecisionError(f"{value} has more than {decimals} decimals")
-    return -n if sign else n
+SIGNIFICANT = 6
+MAX_PLACES = 8
+CENTS = Decimal("0.01")
+FIAT = frozenset({"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "USDC", "USDT", "DAI", "PYUSD", "FDUSD", "TUSD",
+                  "BUSD", "USDP", "EURC"})
 
 
-def from_units(units: int, decimals: int) -> Decimal:
-    """``125`` at 2 decimals -> ``Decimal("1.25")`` (trailing zeros kept: the market's precision)."""
-    return Decimal(units).scaleb(-decimals)
+def _plain(value: Decimal) -> str:
+    """Without exponent notation or trailing zeros; "0" for any zero."""
+    if not value:
+        return "0"
+    return format(value.normalize(), "f")
 
 
-__all__ = ["PrecisionError", "from_units", "to_units"]
+def significant(value: Decimal, digits: int = SIGNIFICANT, max_places: int = MAX_PLACES) -> str:
+    """``value`` to ``digits`` significant digits (at most ``max_places`` decimals), trailing zeros dropped."""
+    if not value or not value.is_finite():
+        return _plain(value) if value.is_finite() else str(value)
+    places = min(max(digits - value.adjusted() - 1, 0), max_places)
+    return _plain(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+
+
+def on_grid(value: Decimal, step: Decimal) -> str:
+    """``value`` rounded to the nearest multiple of ``step``, written with the step's decimals."""
+    if not step:
+        return significant(value)
+    rounded = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
+    exponent = step.normalize().as_tuple().exponent
+    places = min(exponent, 0) if isinstance(exponent, int) else 0
+    return format(rounded.quantize(Decimal(1).scaleb(places)), "f")
+
+
+def amount(value: Decimal, asset: str = "") -> str:
+    """A sum of money in ``asset`` without its unit: cents for fiat and stablecoins, else significant digits."""
+    if asset.upper() in FIAT and abs(value) >= CENTS:
+        return format(value.quantize(CENTS, rounding=ROUND_HALF_EVEN), "f")
+    return significant(value)
+
+
+def money(value: Decimal, asset: str) -> str:
+    """A sum of money with its unit: ``12.35 USD``, ``0.0000455 SOL``."""
+    return f"{amount(value, asset)} {asset}"
+
+
+def signed_money(value: Decimal, asset: str) -> str:
+    """Money with an explicit sign for gains: ``+1.10 USD``, ``-2.78 USD``."""
+    text = money(value, asset)
+    return text if text.startswith("-") or not value else f"+{text}"
+
+
+def price(value: Decimal, tick: Decimal | None = None) -> str:
+    """A price on the market's tick grid when known, else to significant digits."""
+    return on_grid(value, tick) if tick else significant(value)
+
+
+def qty(value: Decimal, lot: Decimal | None = None) -> str:
+    """A quantity on the market's lot grid when known, else to significant digits."""
+    return on_grid(value, lot) if lot else significant(value)
+
+
+def moneys(amounts: dict[str, Decimal], assets: list[str] | None = None) -> str:
+    """Several sums, one per asset: ``1.10 USD, 0.0000455 SOL`` (``assets`` fixes which and their order)."""
+    keys = assets if assets is not None else sorted(amounts)
+    return ", ".join(money(amounts.get(a, Decimal(0)), a) for a in keys) or "0"

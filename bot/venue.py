@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from typing import Any
 
-from .api import Exchange
+from .api import Context, Exchange
 from .domain import FeedState, FeedStatus, OrderReport, OrderState
 
 
 class PollingVenue(Exchange):
     """Feed-state publishing and fill polling; ``settings`` must have ``fill_poll_s``."""
 
-    def __init__(self, *args) -> None:
-        super().__init__(*args)
+    def __init__(self, name: str, settings: Any, ctx: Context) -> None:
+        super().__init__(name, settings, ctx)
         self.states: dict[str, FeedState] = {}
         """Feed state per symbol, as last published."""
         self._tracked: dict[str, tuple[str, str, OrderState]] = {}

@@ -45,7 +45,7 @@ class Watchdog:
         stall_tick = self.stall_after_s / 2 if self.stall_after_s else 0.25
         self.interval_s = max(0.005, min(0.25, stall_tick))
         """How often the task wakes: often enough to see a stall of ``stall_after_s``, cheap otherwise."""
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._last_market = 0.0
         """Bot-clock monotonic time of the latest market event, or of when silence stopped mattering."""
         self._silent_alerted = False

@@ -1,26 +1,62 @@
-"""Shared fixtures: start a real Bot in-process with throwaway plugins and a temporary data dir."""
+"""Shared fixtures: start a real Bot in-process with throwaway plugins and a temporary data dir.
+
+The store is SQLite in the test's temp folder, or a fresh schema on a real PostgreSQL server when
+``ARBOT_TEST_DB_URL`` names one (``.ci/run`` starts a throwaway server and runs the store-related
+tests again that way): use the ``db_url`` fixture wherever a test needs a store URL.
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
+from bot.store import engine_url
+
+TEST_DB_URL = os.environ.get("ARBOT_TEST_DB_URL", "")
+"""A PostgreSQL server to run the store tests on (each test gets its own schema); empty: SQLite."""
 
 
 @pytest.fixture
-async def make_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
-    """``bot = await make_bot(toml, extra=[("name", plugin)])``: a started Bot, stopped at teardown."""
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for this test: ``sqlite:///TMP/arbot.db`` or a PostgreSQL schema dropped after."""
+    if not TEST_DB_URL:
+        yield f"sqlite:///{tmp_path}/arbot.db"
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(engine_url(TEST_DB_URL), poolclass=NullPool)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(TEST_DB_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path, db_url: str) -> AsyncIterator[Callable[..., object]]:
+    """``bot = await make_bot(toml, extra=[("name", plugin)])``: a started Bot, stopped at teardown.
+
+    Its store is the ``db_url`` fixture's database.
+    """
     started: list[Bot] = []
 
     async def factory(toml: str, extra: list[tuple[str, object]] = (), start: bool = True, clock=None,
                       control_socket: str = "") -> Bot:
-        text = f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "{control_socket}"\n' + textwrap.dedent(toml)
+        text = (f'[bot]\ndata_dir = "{tmp_path}"\ndb_url = "{db_url}"\ncontrol_socket = "{control_socket}"\n'
+                + textwrap.dedent(toml))
         plugins = load_plugins(extra=list(extra))
         registry = collect(plugins)
         assert not registry.conflicts, registry.conflicts

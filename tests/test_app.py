@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from waiting import wait_for
-from fakes.venue import plugin as venue_plugin
-
 from bot import hookimpl
 from bot.api import Caller, Command, Job, Notifier, Reply, Strategy
 from bot.control import send_command
 from bot.domain import BookUpdate
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [exchanges.v]
@@ -221,7 +220,7 @@ async def test_per_user_rate_limit(make_bot):
 
 
 def test_fill_prices_are_shown_exact_unless_they_are_a_long_ratio():
-    from bot.app import _shown
+    from bot.dispatch import shown as _shown
 
     assert _shown(Decimal("150.49")) == "150.49"
     assert _shown(Decimal("0.10000000")) == "0.10000000"

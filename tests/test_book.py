@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.book import OrderBook
 from bot.domain import Side
-from bot.units import PrecisionError, from_units, to_units
+from bot.exact import PrecisionError, from_units, to_units
 
 D = Decimal
 

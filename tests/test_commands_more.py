@@ -8,16 +8,15 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
-from risk_kit import book, fill, intent
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import Opportunity, OrderStatus, Side
-from bot.report import period_start_ns
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import book, fill, intent
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("test", "root", "admin")
 OTHER_ADMIN = Caller("test", "deputy", "admin")
@@ -65,7 +64,7 @@ async def trade(bot, strategy: str, cid: str, side: Side, qty: str, price: str, 
 async def traded(make_bot):
     """Two strategies' fills spread over October and November 2026 (hand-computed below)."""
     bot = await make_bot(TWO_VENUES, extra=PLUGINS, clock=ManualClock(NOW))
-    # s, BTC/USD on v: average cost 100 -> 102 after E; B realizes (110-102)*0.5 = 4, C (120-102)*0.5 = 9.
+    # s, BTC/USD on v, FIFO: B closes half of A's lot, (110-100)*0.5 = 5; C the other half, (120-100)*0.5 = 10.
     await trade(bot, "s", "A", Side.BUY, "1", "100", "1", utc_ns(2026, 10, 30, 12))
     await trade(bot, "s", "X", Side.SELL, "2", "2000", "0", utc_ns(2026, 10, 30, 13), "ETH/USD", "w")
     await trade(bot, "s", "E", Side.BUY, "1", "104", "0.5", utc_ns(2026, 11, 3, 12))
@@ -75,33 +74,27 @@ async def traded(make_bot):
     # s2 today: 0.1 bought at 100 and sold at 101 -> realized 0.1, fees 0.02.
     await trade(bot, "s2", "F", Side.BUY, "0.1", "100", "0.01", utc_ns(2026, 11, 18, 11))
     await trade(bot, "s2", "G", Side.SELL, "0.1", "101", "0.01", utc_ns(2026, 11, 18, 11, 30))
-    bot.executor.flush()
+    await bot.executor.flush()
     return bot
-
-
-def test_periods_start_at_local_midnight_monday_and_the_first():
-    assert period_start_ns("day", NOW, "Europe/Berlin") == utc_ns(2026, 11, 17, 23)
-    assert period_start_ns("week", NOW, "Europe/Berlin") == utc_ns(2026, 11, 15, 23)
-    assert period_start_ns("month", NOW, "Europe/Berlin") == utc_ns(2026, 10, 31, 23)
-    assert period_start_ns("day", NOW, "UTC") == utc_ns(2026, 11, 18)
-    with pytest.raises(ValueError):
-        period_start_ns("year", NOW, "UTC")
 
 
 async def test_pnl_per_strategy_over_day_week_and_month(traded):
     day = await traded.commands.dispatch(VIEWER, "pnl", [])
     assert day.title == "PnL this day (since Wed 2026-11-18 00:00 Europe/Berlin)"
-    # C closes 0.5 at 120 against yesterday's average cost of 102: the cost basis comes from older fills.
-    assert day.rows == [("strategy", "fills", "realized", "fees", "net"),
-                        ("s", "2", "9 USD", "0.35 USD", "8.65 USD"),
-                        ("s2", "2", "0.1 USD", "0.02 USD", "0.08 USD")]
-    assert day.text == "total net: 8.73 USD"
+    # C closes 0.5 at 120 against the rest of October's lot bought at 100: the lots come from older fills.
+    assert day.rows == [("strategy", "fills", "realized", "fees", "net", "unrealized now"),
+                        ("s", "2", "10.00 USD", "0.35 USD", "9.65 USD", "0 USD"),
+                        ("s2", "2", "0.10 USD", "0.02 USD", "0.08 USD", "0 USD")]
+    assert day.text.splitlines()[0] == "total net: 9.73 USD; unrealized now: 0 USD"
     week = await traded.commands.dispatch(VIEWER, "pnl", ["week"])
     assert week.title.startswith("PnL this week (since Mon 2026-11-16 00:00")
-    assert week.rows[1] == ("s", "3", "13 USD", "0.85 USD", "12.15 USD")
+    assert week.rows[1] == ("s", "3", "15.00 USD", "0.85 USD", "14.15 USD", "0 USD")
     month = await traded.commands.dispatch(VIEWER, "pnl", ["Month"])
-    assert month.rows[1] == ("s", "4", "13 USD", "1.35 USD", "11.65 USD")
-    assert month.text == "total net: 11.73 USD"
+    assert month.rows[1] == ("s", "4", "15.00 USD", "1.35 USD", "13.65 USD", "0 USD")
+    assert month.text.splitlines()[0] == "total net: 13.73 USD; unrealized now: 0 USD"
+    traded.bus.publish(book("100", exchange="v"))  # open lots: 1 @104 and 0.2 @90 marked to 100
+    marked = await traded.commands.dispatch(VIEWER, "pnl", [])
+    assert marked.rows[1][-1] == "-2.00 USD"
     bad = await traded.commands.dispatch(VIEWER, "pnl", ["year"])
     assert not bad.ok and bad.title == "Usage: /pnl [day|week|month]"
 
@@ -118,13 +111,14 @@ async def test_positions_with_last_price_and_notional(traded):
     # BTC: 1 + 1 - 0.5 - 0.5 + 0.2 (s) + 0.1 - 0.1 (s2) = 1.2; ETH: -2, no price seen yet.
     assert reply.title == "Positions: 2"
     assert reply.rows == [("exchange", "symbol", "position", "last price", "notional"),
-                          ("v", "BTC/USD", "1.2 BTC", "100 USD", "120 USD"),
-                          ("w", "ETH/USD", "-2 ETH", "-", "-")]
-    assert reply.text == "net notional: 120 USD"
+                          ("v", "BTC/USD", "1.200 BTC", "100.00 USD", "120.00 USD"),  # the venue's lot and tick
+                          ("w", "ETH/USD", "-2.000 ETH", "-", "-")]
+    # s's open lots: BTC 1 @104 and 0.2 @90 marked to 100 (-2); ETH short 2 @2000, no mid yet (0)
+    assert reply.text == "net notional: 120.00 USD\nunrealized PnL (open lots marked to mid): s -2.00 USD"
     traded.bus.publish(book("2500", exchange="w", symbol="ETH/USD"))
     reply = await traded.commands.dispatch(VIEWER, "positions", [])
-    assert reply.rows[2] == ("w", "ETH/USD", "-2 ETH", "2500 USD", "-5000 USD")
-    assert reply.text == "net notional: -4880 USD"
+    assert reply.rows[2] == ("w", "ETH/USD", "-2.000 ETH", "2500.00 USD", "-5000.00 USD")
+    assert reply.text == "net notional: -4880.00 USD\nunrealized PnL (open lots marked to mid): s -1002.00 USD"
     assert "Decimal" not in reply.render_text()
 
 
@@ -152,10 +146,10 @@ async def test_opportunities_newest_first_with_the_cost_breakdown(make_bot):
     assert reply.title == "Opportunities: latest 2 of 2 kept (strategy arb)"
     assert reply.rows == [
         ("age", "market", "buy", "sell", "qty", "gross", "costs", "net", "net profit", "acted"),
-        ("5.0s", "SOL/USDC", "kraken 50 USDC", "orca 50.1 USDC", "10 SOL", "20 bps", "12 bps", "8 bps", "0.4 USDC",
+        ("5.0s", "SOL/USDC", "kraken 50 USDC", "orca 50.1 USDC", "10 SOL", "20 bps", "12 bps", "8 bps", "0.40 USDC",
          "yes"),
         ("30.0s", "SOL/USDC", "orca 100 USDC", "kraken 101 USDC", "2 SOL", "100 bps", "40 bps", "60 bps",
-         "1.2 USDC", "no"),
+         "1.20 USDC", "no"),
     ]
     for n in range(60):  # a bounded buffer: only the newest are kept
         bot.bus.publish(opportunity("tri", "a", "b", "1", "1.01", "1", "50", NOW + n, symbol="ETH/USD"))

@@ -281,7 +281,7 @@ def test_example_config_is_valid_and_documents_every_key():
 
 
 def test_embedded_default_config_is_valid():
-    from bot.config import default_toml, build_config, DEFAULT_SOURCE
+    from bot.config import DEFAULT_SOURCE, build_config, default_toml
     from bot.plugins import collect, load_plugins
 
     registry = collect(load_plugins())

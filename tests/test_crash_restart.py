@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.store_kit import query, query_db
+
 CONFIG = """
 mode = "paper"
 [bot]
 data_dir = "{data_dir}"
+db_url = "{db_url}"
 control_socket = ""
 [executor]
 orders_per_s = 200
@@ -48,18 +50,6 @@ def arbot(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot.cli", *args]
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
-
-
 def wait_until(predicate, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -70,10 +60,10 @@ def wait_until(predicate, timeout_s: float) -> bool:
 
 
 @pytest.mark.slow
-def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path):
+def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, db_url: str):
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(data_dir=tmp_path))
-    bot_db, venue_db = tmp_path / "arbot.db", tmp_path / "paper-exchange.db"
+    config.write_text(CONFIG.format(data_dir=tmp_path, db_url=db_url))
+    venue_db = tmp_path / "paper-exchange.db"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     kills = 0
     for round_ in range(3):
@@ -84,10 +74,10 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path):
         try:
             # Wait until the venue has received an order whose answer the bot has not yet stored:
             # the bot's row still says "pending" while the venue already logged the submission.
-            in_flight = wait_until(lambda: query(bot_db, """select count(*) from orders where status='pending'""")
-                                   and query(bot_db, "select count(*) from orders where status='pending'")[0][0] > 0
+            in_flight = wait_until(lambda r=round_: query_db(db_url, "select count(*) from orders where status='pending'")
+                                   and query_db(db_url, "select count(*) from orders where status='pending'")[0][0] > 0
                                    and query(venue_db, "select count(*) from submissions")
-                                   and query(venue_db, "select count(*) from submissions")[0][0] > round_ * 5,
+                                   and query(venue_db, "select count(*) from submissions")[0][0] > r * 5,
                                    timeout_s=20)
             assert in_flight, log.read_text()[-3000:]
         finally:
@@ -103,4 +93,4 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path):
     submitted = query(venue_db, "select count(distinct client_order_id) from submissions")[0][0]
     assert kills == 3 and submitted > 10
     # Every order row the bot holds is settled against the venue: nothing left pending.
-    assert query(bot_db, "select count(*) from orders where status in ('pending', 'unknown')") == [(0,)]
+    assert query_db(db_url, "select count(*) from orders where status in ('pending', 'unknown')") == [(0,)]

@@ -19,10 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.domain import OrderIntent, OrderStatus, Side
+from tests.helpers.waiting import wait_for
 
 PACKAGE_SOURCE = Path(__file__).parent / "example_plugin"
 VENV_BIN = Path(sys.executable).parent
@@ -115,7 +115,7 @@ async def test_installed_plugin_runs_in_a_real_bot(site_dir, monkeypatch, make_b
         return order is not None and order.status is OrderStatus.FILLED
 
     await wait_for(lambda: filled("dca-1") and filled("dca-2"), what="two DCA buys filled")
-    bot.executor.flush()
+    await bot.executor.flush()
     stored = bot.store.orders(strategy="dca")
     assert [(o.client_order_id, o.status, o.filled_qty) for o in stored] == [
         ("dca-1", OrderStatus.FILLED, Decimal("0.001")), ("dca-2", OrderStatus.FILLED, Decimal("0.001"))]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from waiting import wait_for
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
 
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import OrderIntent, OrderStatus, Side
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 CONFIG = """
 [executor]
@@ -121,12 +121,12 @@ async def test_same_client_id_is_never_sent_twice(bot):
     assert ctx.submit(intent("d-1")) == "d-1"
     await wait_for(lambda: final_status(bot, "d-1") is OrderStatus.OPEN)
     assert ctx.submit(intent("d-1")) == "d-1"  # resting: still the same live order
-    bot.executor.flush()
+    await bot.executor.flush()
     bot.executor._active.clear()  # as after a restart: only the store knows the id
     bot.executor._dirty.clear()
     assert ctx.submit(intent("d-1")) is None
     await wait_for(lambda: not bot.executor._lanes["v"].queue.qsize())
-    bot.executor.flush()
+    await bot.executor.flush()
     assert venue(bot).submissions["d-1"] == 1
 
 
@@ -151,7 +151,7 @@ async def test_recovery_adopts_known_orders_and_fails_unknown_ones(make_bot):
     ctx = first.strategies["s"].ctx
     ctx.submit(intent("k-1"))
     await wait_for(lambda: final_status(first, "k-1") is OrderStatus.OPEN)
-    first.executor.flush()
+    await first.executor.flush()
     # Simulate a crash after persisting but before sending: a PENDING row the venue never saw.
     from bot.domain import Order
     first.store.insert_order(Order("k-2", "s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("1")))

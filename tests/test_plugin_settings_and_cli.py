@@ -63,7 +63,8 @@ def test_registering_something_else_is_reported_by_plugin_name():
         def register_plugin_settings(register):
             register("not a dataclass")
 
-    plugins = load_plugins(entry_points=[], extra=[("bad", bad)], report=lambda info, msg: errors.append((info.name, msg)))
+    plugins = load_plugins(entry_points=[], extra=[("bad", bad)],
+                           report=lambda info, msg: errors.append((info.name, msg)))
     registry = collect(plugins)
     assert "bad" not in registry.plugin_settings
     assert errors == [("bad", "register_plugin_settings: register exactly one settings dataclass")]

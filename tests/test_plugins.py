@@ -110,7 +110,8 @@ def test_conflict_stops_run_with_a_clear_error(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", with_twin)
     with pytest.raises(ConfigError) as info:
         prepare(None, secrets=False)
-    assert 'risk "limits" is registered by both plugin "limits" (arbot 0.1.0) and plugin "twin"' in str(info.value)
+    assert 'risk "limits" is registered by both plugin "twin" and plugin "limits" (arbot 0.1.0)' in str(info.value)
+    assert '[plugins] disabled = ["limits"] or [plugins] disabled = ["twin"]' in str(info.value)
 
 
 def test_bad_registrations_are_named():

@@ -15,8 +15,8 @@ from bot.store import Store
 D = Decimal
 
 
-def test_the_latest_snapshot_of_each_venue_is_reported(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/r.db").open()
+def test_the_latest_snapshot_of_each_venue_is_reported(db_url):
+    store = Store(db_url).open()
     try:
         store.snapshot_balances("cex", [Balance("USDC", D("10"), D("12")), Balance("SOL", D("1"), D("1"))],
                                 1_700_000_000_000_000_000)
@@ -25,7 +25,7 @@ def test_the_latest_snapshot_of_each_venue_is_reported(tmp_path):
         rows = [(r.exchange, r.asset, r.free) for r in store.latest_balances()]
         assert rows == [("cex", "USDC", D("9.5")), ("dex", "SOL", D("3.25"))]  # the older cex snapshot is gone
         lines = balance_lines(store)
-        assert lines[0].startswith("Balances") and "9.5 USDC" in lines[1] and "3.25 SOL" in lines[2]
+        assert lines[0].startswith("Balances") and "free 9.50 USDC" in lines[1] and "3.25 SOL" in lines[2]
     finally:
         store.close()
 
@@ -44,23 +44,23 @@ class Broken:
         raise RuntimeError("table missing")
 
 
-def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(tmp_path, monkeypatch, capsys):
+def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(db_url, monkeypatch, capsys):
     plugins = load_plugins(extra=[("widgets", Sections()), ("broken", Broken())])
     registry = collect(plugins)
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
-    assert cli.main(["report", "--db", f"sqlite:///{tmp_path}/r.db"]) == 0
+    assert cli.main(["report", "--db", db_url]) == 0
     out = capsys.readouterr().out
     assert out.index("No orders stored yet.") < out.index("Widgets") < out.index("gear")
     assert "Empty" in out and "none" in out
     assert "plugin broken: its report section failed: RuntimeError: table missing" in out
 
 
-def test_the_arb_plugin_reports_its_executions(tmp_path):
+def test_the_arb_plugin_reports_its_executions(db_url):
     from plugins.arb import report_sections
     from plugins.arb.records import ArbExecutionRow, insert_execution, insert_opportunities
 
-    store = Store(f"sqlite:///{tmp_path}/r.db").open()
+    store = Store(db_url).open()
     try:
         assert report_sections(store) is None  # nothing stored: no section
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from risk_kit import Alerts, trips
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
-
 from bot import hookimpl
 from bot.api import Caller, Strategy
 from bot.domain import BookUpdate, OrderIntent, OrderStatus, Side, TimeInForce
 from bot.report import report_reply
+from tests.helpers.risk_kit import Alerts, trips
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("test", "root", "admin")
 OPERATOR = Caller("test", "op", "operator")
@@ -173,8 +172,8 @@ class Broken:
 
 
 async def test_a_risk_check_that_raises_on_a_fill_is_reported_and_the_strategy_still_hears_it(make_bot):
-    from fakes.venue import plugin as venue_plugin
-    from risk_kit import fill, intent
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.helpers.risk_kit import fill, intent
 
     bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.boom]\n',
                          extra=[("venue", venue_plugin), ("kit", kit_plugin), ("broken", Broken)])

@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from fakes.venue import plugin as venue_plugin
 
 from bot.api import (
     Alert,
@@ -25,6 +24,7 @@ from bot.api import (
     hookimpl,
     option,
 )
+from tests.fakes.venue import plugin as venue_plugin
 
 CONFIG = """
 [exchanges.v]

@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_crash_restart import query, wait_until
+
+from tests.helpers.store_kit import query, query_db
+from tests.test_crash_restart import wait_until
 
 CONFIG = """
 mode = "paper"
 [bot]
 data_dir = "{data_dir}"
+db_url = "{db_url}"
 control_socket = ""
 on_shutdown = "{on_shutdown}"
 [exchanges.paper]
@@ -33,20 +36,20 @@ min_level = "error"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("on_shutdown", ["cancel", "keep"])
-def test_sigterm_stops_cleanly(tmp_path: Path, on_shutdown: str):
+def test_sigterm_stops_cleanly(tmp_path: Path, on_shutdown: str, db_url: str):
     config = tmp_path / "c.toml"
-    config.write_text(CONFIG.format(data_dir=tmp_path, on_shutdown=on_shutdown))
-    bot_db, venue_db = tmp_path / "arbot.db", tmp_path / "paper-exchange.db"
+    config.write_text(CONFIG.format(data_dir=tmp_path, on_shutdown=on_shutdown, db_url=db_url))
+    venue_db = tmp_path / "paper-exchange.db"
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # The grid rests a buy on each of the levels below 30000.
-        assert wait_until(lambda: (query(bot_db, "select count(*) from orders where status='open'") or [(0,)])[0][0]
+        assert wait_until(lambda: (query_db(db_url, "select count(*) from orders where status='open'") or [(0,)])[0][0]
                           >= 5, 20)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     venue_open = query(venue_db, "select client_order_id from orders where status='open' order by 1")
-    bot_open = query(bot_db, "select client_order_id from orders where status in ('open', 'pending') order by 1")
+    bot_open = query_db(db_url, "select client_order_id from orders where status in ('open', 'pending') order by 1")
     assert venue_open == bot_open  # the store agrees with the venue
     assert (len(venue_open) == 0) == (on_shutdown == "cancel")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from ..bus import Bus
     from ..clock import Clock
+    from ..ledger import Ledger, StrategyFigures
     from ..store import Store
 
 
@@ -129,6 +130,7 @@ class Host(Protocol):
     def submit(self, intent: OrderIntent) -> str | None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
+    def recorder(self, exchange_type: str) -> Any: ...
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
@@ -209,6 +211,11 @@ class Context:
     def exchange(self, name: str) -> Exchange:
         """The running exchange instance called ``name``."""
         return self._host.exchanges[name]
+
+    def recorder(self, exchange_type: str) -> Any:
+        """The :class:`bot.api.kit.Recorder` of the exchange type ``exchange_type`` as this bot registered
+        it (a plugin in ``[plugins] disabled`` is not there); ValueError names the types that can record."""
+        return self._host.recorder(exchange_type)
 
     def submit(self, intent: OrderIntent) -> str | None:
         """Send an order through the risk gate and the executor.
@@ -726,11 +733,14 @@ class Operator(abc.ABC):
         """Balances by exchange, then asset, as each venue reports them now."""
 
     @abc.abstractmethod
-    def pnl(self, since_ns: int | None = None) -> dict[str, Any]:
-        """Realized PnL, fees and fill counts per strategy from the stored fills (since ``since_ns``).
+    def ledger(self) -> Ledger:
+        """The one ledger over the stored fills (FIFO lots per strategy and market), open lots marked
+        to the current mids: ``strategies(since_ns)``, ``strategy(name)``, ``steps(since_ns)``."""
 
-        Each value has ``fills``, ``realized`` and ``fees`` (asset -> Decimal) and ``net(asset)``.
-        """
+    @abc.abstractmethod
+    def pnl(self, since_ns: int | None = None) -> dict[str, StrategyFigures]:
+        """``ledger().strategies(since_ns)``: per strategy, fills, realized PnL, fees, net and
+        unrealized (asset -> Decimal), from the fills since ``since_ns`` (all without it)."""
 
     @abc.abstractmethod
     def opportunities(self, limit: int) -> list[Opportunity]:

@@ -19,12 +19,12 @@ Imported on its own (``from bot.api.kit import OrderBook``) so that ``import bot
 from ..book import OrderBook
 from ..clock import Clock, ManualClock
 from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
+from ..exact import PrecisionError, from_units, to_units
 from ..feed import ReconnectingFeed, StateCallback
 from ..ratelimit import TokenBucket
 from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to, recorder_for
 from ..redact import REDACTOR
-from ..report import money
-from ..units import PrecisionError, from_units, to_units
+from ..units import money
 from ..venue import PollingVenue
 
 __all__ = [

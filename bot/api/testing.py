@@ -77,9 +77,10 @@ class BotUnderTest:
 
     def component(self, kind: str, name: str) -> Component:
         """The running ``exchange``, ``strategy``, ``risk``, ``notifier`` or ``service`` called ``name``."""
-        tables: dict[str, dict[str, Any]] = {
-            "exchange": self._bot.exchanges, "strategy": self._bot.strategies, "notifier": self._bot.notifiers,
-            "risk": {c.name: c for c in self._bot.risk.checks}, "service": self._bot.services}
+        tables: dict[str, dict[str, Component]] = {
+            "exchange": dict(self._bot.exchanges), "strategy": dict(self._bot.strategies),
+            "notifier": dict(self._bot.notifiers), "risk": {c.name: c for c in self._bot.risk.checks},
+            "service": dict(self._bot.services)}
         return tables[kind][name]
 
     def order(self, client_order_id: str) -> Order | None:

@@ -1,33 +1,61 @@
-"""The ``arb`` plugin: CEX/DEX arbitrage (strategy ``arb``) and its ``/inventory`` and ``/arb`` commands."""
+"""The ``arb`` plugin: CEX/DEX arbitrage (strategy ``arb``) and its ``/inventory`` and ``/arb`` commands.
+
+Registration imports nothing of the strategy: the class is registered by reference and the
+commands import their module when they run, so a config without an arb strategy never loads it.
+"""
 
 from bot import hookimpl
-from bot.api import Reply
-
-from .backtest import register_cli  # noqa: F401  (arbot backtest: a hookimpl)
-from .commands import ARB, INVENTORY
-from .records import summary
-from .settings import ArbSettings
-from .strategy import ArbStrategy
-
-__all__ = ["ArbSettings", "ArbStrategy"]
+from bot.api import Command, Reply
 
 
 @hookimpl
 def register_strategies(register):
     """Register the arbitrage strategy class under the name ``arb``."""
-    register("arb", ArbStrategy)
+    register("arb", "plugins.arb.strategy:ArbStrategy")
+
+
+async def _inventory_command(bot, caller, args) -> Reply:  # (plugins.arb.inventory is a module)
+    from .commands import inventory
+
+    return await inventory(bot, caller, args)
+
+
+async def _arb_command(bot, caller, args) -> Reply:
+    from .commands import arb
+
+    return await arb(bot, caller, args)
 
 
 @hookimpl
 def register_commands(register):
     """``/inventory`` (balances per venue) and ``/arb`` (latest executions)."""
-    register(INVENTORY)
-    register(ARB)
+    register(Command("inventory", _inventory_command, "viewer", "balances per venue of the arb strategies",
+                     usage="[strategy]"))
+    register(Command("arb", _arb_command, "viewer", "latest arbitrage executions: predicted vs realized",
+                     usage="[strategy]"))
+
+
+@hookimpl
+def backtest_report_sections(run):
+    """``arbot backtest``: the "Arbitrage" section (opportunities, capture rate, prediction error)."""
+    from .backtest import report_sections
+
+    return report_sections(run)
+
+
+@hookimpl
+def backtest_chart(axes, run):
+    """``arbot backtest``: the captured-PnL curve with the opportunities marked."""
+    from .backtest import chart
+
+    return chart(axes, run)
 
 
 @hookimpl
 def report_sections(store):
     """``arbot report``: opportunities and executions per arb strategy, predicted vs realized PnL."""
+    from .records import summary
+
     rows = summary(store)
     if len(rows) == 1:
         return None

@@ -1,9 +1,10 @@
-"""What a backtest saw, from the bus alone: opportunities, executions, fills -> the report's figures.
+"""The arb plugin's part of the backtest report: opportunities and executions -> its figures and section.
 
-:class:`BacktestCollector` subscribes to ``Opportunity``, ``ExecutionResult`` and ``Fill`` (no
-strategy internals), so it reports on any strategy that publishes them. :func:`summarize` turns
-what it collected into :class:`BacktestFigures`; :func:`write_report` writes ``report.json`` and
-``report.md``. Money stays Decimal throughout (strings in JSON).
+The host hands over what the bus carried (:class:`~bot.backtest.contract.BacktestRun`);
+:class:`BacktestCollector` keeps the ``Opportunity`` and ``ExecutionResult`` events (no strategy
+internals), so it reports on any strategy that publishes them. :func:`summarize` turns them into
+:class:`BacktestFigures`; :func:`report_section` into the report's "Arbitrage" section. Money stays
+Decimal throughout (strings in JSON). Fills, fees and PnL per strategy are the host's part.
 
 Definitions, also written into the report:
 
@@ -23,7 +24,6 @@ Definitions, also written into the report:
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,9 +31,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ExecutionResult, Fill, Opportunity, split_symbol
+from bot.backtest.contract import BacktestRun, ReportSection
+from bot.backtest.report import exact, shown
+from bot.domain import BPS, ExecutionResult, Opportunity, split_symbol
 
-BPS = Decimal(10_000)
 ZERO = Decimal(0)
 
 # (category, phrases any of which in a reason puts it there), first match wins: a stale book is
@@ -92,18 +93,20 @@ class Episode:
 
 @dataclass
 class BacktestCollector:
-    """Bus subscriber collecting opportunities, execution results and fills, in arrival order."""
+    """Opportunities (grouped in episodes) and execution results, in arrival order."""
 
     episodes: dict[str, Episode] = field(default_factory=dict)
     results: list[ExecutionResult] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
     opportunity_events: int = 0
 
-    def subscribe(self, bus: Any) -> list:
-        """Subscribe to every ``Opportunity``, ``ExecutionResult`` and ``Fill``; returns the unsubscribers."""
-        return [bus.subscribe(Opportunity, self.on_opportunity, owner="backtest"),
-                bus.subscribe(ExecutionResult, self.on_execution, owner="backtest"),
-                bus.subscribe(Fill, self.on_fill, owner="backtest")]
+    @classmethod
+    def of_run(cls, run: BacktestRun) -> BacktestCollector:
+        collector = cls()
+        for opportunity in run.opportunities:
+            collector.on_opportunity(opportunity)
+        for result in run.executions:
+            collector.on_execution(result)
+        return collector
 
     def on_opportunity(self, o: Opportunity) -> None:
         self.opportunity_events += 1
@@ -120,9 +123,6 @@ class BacktestCollector:
 
     def on_execution(self, result: ExecutionResult) -> None:
         self.results.append(result)
-
-    def on_fill(self, fill: Fill) -> None:
-        self.fills.append(fill)
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,6 @@ class BacktestFigures:
     error_bps: ErrorStats
     mean_error_quote: Decimal | None
     """Signed mean of realized - predicted (negative: the strategy is optimistic)."""
-    fills: int
-    fees: dict[str, Decimal]
     pnl_curve: list[tuple[int, Decimal]]
     """(ts_ns, cumulative realized PnL) after each ExecutionResult, in arrival order."""
     markers: list[Marker]
@@ -186,19 +184,8 @@ class BacktestFigures:
             "executions": self.executions,
             "prediction_error": {"abs_quote": self.error_quote.as_json(), "abs_bps": self.error_bps.as_json(),
                                  "mean_signed_quote": _s(self.mean_error_quote)},
-            "fills": {"count": self.fills, "fees": {k: exact(v) for k, v in sorted(self.fees.items())}},
             "pnl_curve": [[ts, exact(v)] for ts, v in self.pnl_curve],
         }
-
-
-def exact(value: Decimal) -> str:
-    """A Decimal as plain text with every significant digit and no trailing zeros ("12.5", not "1.25E+1")."""
-    return format(value.normalize(), "f") if value else "0"
-
-
-def shown(value: Decimal, places: str = "0.000001") -> str:
-    """A quote amount for people: rounded half-even to ``places``."""
-    return format(value.quantize(Decimal(places)), "f")
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -271,9 +258,6 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
     for result in collector.results:
         running += result.realized_pnl
         curve.append((result.ts_ns, running))
-    fees: dict[str, Decimal] = {}
-    for fill in collector.fills:
-        fees[fill.fee_asset] = fees.get(fill.fee_asset, ZERO) + fill.fee
     cents = Decimal("0.000001")
     return BacktestFigures(
         quote=quote, seen=len(collector.episodes), taken=taken, missed=len(collector.episodes) - taken,
@@ -283,47 +267,31 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
         executions=len(collector.results), predicted_pnl=predicted_executed,
         error_quote=_stats(errors_quote, cents), error_bps=_stats(errors_bps, Decimal("0.01")),
         mean_error_quote=(sum(signed, ZERO) / len(signed)).quantize(cents) if signed else None,
-        fills=len(collector.fills), fees=fees, pnl_curve=curve, markers=sorted(markers, key=lambda m: m.ts_ns),
+        pnl_curve=curve, markers=sorted(markers, key=lambda m: m.ts_ns),
         missed_examples=examples,
     )
 
 
-# --- writing --------------------------------------------------------------------------------
+# --- the section --------------------------------------------------------------------------
 
 
-def write_report(out_dir: Path, figures: BacktestFigures, scenario: dict[str, Any], run: dict[str, Any],
-                 chart: str | None) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
-
-    ``scenario`` describes the input (config, seed, steps, simulated span): same scenario, same
-    figures. ``run`` holds what depends on the machine (wall time, ticks per second) and is kept
-    apart so two runs can be compared on everything else.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = {"scenario": scenario, **figures.as_json(), "chart": chart, "run": run}
-    json_path = out_dir / "report.json"
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(figures, scenario, run, chart), encoding="utf-8")
-    return json_path, md_path
-
-
-def _risk_and_status(scenario: dict[str, Any]) -> list[str]:
-    lines = []
-    risk = scenario.get("risk_events") or {}
-    lines.append("Risk events (a veto blocks one order; an opportunity whose leg was vetoed still counts as "
-                 "taken): " + (", ".join(f"{k} {v}" for k, v in risk.items()) or "none") + ".")
-    stale = {name: status["stale inputs"] for name, status in (scenario.get("strategy_status") or {}).items()
-             if "stale inputs" in status}
-    if stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
-        lines.append("Decisions skipped for stale input (never an opportunity): "
-                     + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".")
-    for name, status in (scenario.get("strategy_status") or {}).items():
-        lines.append(f"Strategy {name} at the end: " + "; ".join(f"{k} {v}" for k, v in status.items()) + ".")
-    return lines + [""]
+def report_section(run: BacktestRun) -> ReportSection | None:
+    """The report's "Arbitrage" section; None when no strategy published an opportunity or a result."""
+    collector = BacktestCollector.of_run(run)
+    if not collector.episodes and not collector.results:
+        return None
+    f = summarize(collector)
+    rate = f"{f.capture_rate:.2%}" if f.capture_rate is not None else "n/a"
+    summary = (
+        f"opportunities: {f.seen} seen, {f.taken} taken, {f.missed} missed"
+        + (" (" + ", ".join(f"{k}: {v}" for k, v in f.missed_by_reason.items()) + ")" if f.missed_by_reason else ""),
+        f"captured PnL: {shown(f.captured_pnl)} {f.quote} over {f.executions} executions; capture rate {rate}",
+    )
+    data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
+    return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
 
 
-def render_markdown(f: BacktestFigures, scenario: dict[str, Any], run: dict[str, Any], chart: str | None) -> str:
+def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
     q = f.quote
 
     def stats_row(name: str, s: ErrorStats, unit: str) -> str:
@@ -332,12 +300,7 @@ def render_markdown(f: BacktestFigures, scenario: dict[str, Any], run: dict[str,
         return f"| {name} | {s.mean} {unit} | {s.p50} {unit} | {s.p95} {unit} |"
 
     lines = [
-        "# Backtest report",
-        "",
-        f"Config `{scenario.get('config')}`, {scenario.get('input')}; {scenario.get('steps')} market steps over "
-        f"{scenario.get('simulated_s')} s of simulated time.",
-        "",
-        "## Opportunities",
+        "### Opportunities",
         "",
         "| seen | taken | missed | tradable |",
         "| ---: | ---: | ---: | ---: |",
@@ -350,18 +313,20 @@ def render_markdown(f: BacktestFigures, scenario: dict[str, Any], run: dict[str,
             example = f.missed_examples.get(reason, "").replace("|", "/")
             lines.append(f"| {reason} | {count} | {example} |")
         lines.append("")
+    stale = {name: status["stale inputs"] for name, status in run.status.items() if "stale inputs" in status}
+    if stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
+        lines += ["Decisions skipped for stale input (never an opportunity): "
+                  + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".", ""]
     rate = f"{(f.capture_rate * 100).quantize(Decimal('0.01'))} %" if f.capture_rate is not None else "n/a"
     lines += [
-        *_risk_and_status(scenario),
-        "## PnL",
+        "### Captured PnL",
         "",
         f"- captured (realized, net of fees): **{shown(f.captured_pnl)} {q}** over {f.executions} executions",
         f"- predicted for those executions: {shown(f.predicted_pnl)} {q}",
         f"- predicted for every tradable opportunity: {shown(f.tradable_predicted_pnl)} {q}",
         f"- capture rate: **{rate}**",
-        f"- fills: {f.fills}; fees: " + (", ".join(f"{exact(v)} {k}" for k, v in sorted(f.fees.items())) or "none"),
         "",
-        "## Predicted vs realized (per execution, absolute)",
+        "### Predicted vs realized (per execution, absolute)",
         "",
         "| | mean | p50 | p95 |",
         "| --- | ---: | ---: | ---: |",
@@ -370,19 +335,9 @@ def render_markdown(f: BacktestFigures, scenario: dict[str, Any], run: dict[str,
         "",
         f"Signed mean (realized - predicted): {f.mean_error_quote if f.mean_error_quote is not None else 'n/a'} {q}.",
         "",
-    ]
-    if chart:
-        lines += [f"![cumulative PnL]({chart})", ""]
-    lines += [
-        "## Definitions",
-        "",
         "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
         "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
         "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
         "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
-        "",
-        f"Run: {run.get('wall_s')} s wall in all, the market steps {run.get('steps_wall_s')} s: "
-        f"{run.get('ticks_per_s')} ticks/s (machine-dependent; not part of the scenario's result).",
-        "",
     ]
     return "\n".join(lines)

@@ -6,7 +6,10 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
-from bot.api import Caller, Command, Operator, Reply
+from decimal import Decimal
+
+from bot.api import Caller, Operator, Reply
+from bot.units import amount, money, signed_money
 
 from .records import executions
 from .strategy import ArbStrategy
@@ -41,19 +44,34 @@ async def inventory(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL."""
+    """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL, and each strategy's total.
+
+    The total is the ledger's (FIFO lots, as ``/pnl`` and ``arbot report``); next to it the sum of every
+    finished execution's own realized PnL, and the difference when there is one (a residual left unhedged,
+    valued at the mid when its execution finished; a fee in an asset that is neither base nor quote).
+    """
     found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
-    for name in found:
+    lines = []
+    ledger = op.ledger()
+    for name, strategy in found.items():
+        quote = strategy.quote
         for row in executions(op.store, name, limit=10):
-            realized = "" if row.realized_pnl is None else str(row.realized_pnl)
-            rows.append((row.opportunity_id[:10], row.direction, str(row.size), str(row.predicted_pnl), realized,
-                         row.state))
+            realized = "" if row.realized_pnl is None else amount(row.realized_pnl, quote)
+            rows.append((row.opportunity_id[:10], row.direction, str(row.size), amount(row.predicted_pnl, quote),
+                         realized, row.state))
+        finished = [r for r in executions(op.store, name, limit=1_000_000) if r.realized_pnl is not None]
+        by_executions = sum((r.realized_pnl for r in finished), Decimal(0))
+        fig = ledger.strategy(name)
+        net = fig.net.get(quote, Decimal(0))
+        line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "
+                f"{money(fig.fees.get(quote, Decimal(0)), quote)} = {signed_money(net, quote)} after fees "
+                f"(FIFO, as /pnl); {len(finished)} executions sum to {signed_money(by_executions, quote)}")
+        if amount(by_executions - net, quote) not in ("0", "0.00", "-0.00"):
+            line += f" (difference {signed_money(by_executions - net, quote)}: residuals valued at their mid, " \
+                    "fees in other assets)"
+        lines.append(line)
     facts = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in s.status().items()) for name, s in found.items())
-    return Reply("Arbitrage", rows=rows, header=True, text=facts)
-
-
-INVENTORY = Command("inventory", inventory, "viewer", "balances per venue of the arb strategies", usage="[strategy]")
-ARB = Command("arb", arb, "viewer", "latest arbitrage executions: predicted vs realized", usage="[strategy]")
+    return Reply("Arbitrage", rows=rows, header=True, text="\n".join(lines + [facts]))

@@ -41,10 +41,11 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from bot.domain import (
+    BPS,
     ZERO,
     AlertLevel,
     BookUpdate,
@@ -56,6 +57,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from bot.ledger import EXACT_DIGITS
 
 from .records import (
     ArbExecutionRow,
@@ -71,7 +73,6 @@ if TYPE_CHECKING:
 
     from .pricing import Evaluation
 
-BPS = Decimal(10_000)
 NS_PER_MS = 1_000_000
 
 
@@ -137,8 +138,8 @@ class Execution:
                        row.dex_submitted_ns, row.dex_final_ns, row.dex_status, row.dex_filled, row.dex_avg_price)
         self.hedge: Leg | None = None
         if row.hedge_cid:
-            self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price, row.hedge_cid,
-                             status=row.hedge_status, filled=row.hedge_filled)
+            self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price,
+                             row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
         self.hedge_wanted = False
         """A residual waits for a fresh CEX book to be hedged."""
         self.second_scheduled = False
@@ -215,6 +216,8 @@ class ArbExecutions:
     def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> bool:
         """Persist the execution, then submit its legs; False if this opportunity already has a row."""
         e, s = evaluation, self.settings
+        if e.cex_limit_price is None or e.dex_limit_price is None:
+            raise ValueError(f"opportunity {oid}: an untradable evaluation (no leg prices) cannot be executed")
         row = ArbExecutionRow(
             opportunity_id=oid, strategy=self.strategy, state="open", symbol=s.symbol, direction=str(e.direction),
             created_ns=now_ns, size=e.size, legs="concurrent" if s.concurrent_legs else s.leg_order,
@@ -262,6 +265,8 @@ class ArbExecutions:
         if ex is None:
             return
         leg = ex.leg_of(update.client_order_id)
+        if leg is None:  # _by_cid maps only the legs' own ids
+            return
         leg.status = update.status.value
         leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
         if update.status.terminal and not leg.final:
@@ -271,8 +276,9 @@ class ArbExecutions:
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
-        if ex is not None:
-            ex.leg_of(fill.client_order_id).fills[fill.trade_id] = fill
+        leg = ex.leg_of(fill.client_order_id) if ex is not None else None
+        if leg is not None:
+            leg.fills[fill.trade_id] = fill
 
     def on_book(self, book: BookUpdate) -> None:
         """A fresh CEX book: send the hedges waiting for one."""
@@ -406,9 +412,11 @@ class ArbExecutions:
         touch = book.best_bid if side is Side.SELL else book.best_ask
         qty = self.market.round_qty(abs(residual))
         if touch is None or qty <= 0 or qty < self.market.min_qty:
-            why = "no CEX touch to price it" if touch is None else f"{abs(residual)} {self.base} is below the CEX minimum"
+            why = ("no CEX touch to price it" if touch is None
+                   else f"{abs(residual)} {self.base} is below the CEX minimum")
             ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"residual held: {why}"
-            self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: cannot hedge {residual} {self.base} ({why}); "
+            self.ctx.alert(AlertLevel.WARNING, "arb",
+                           f"arbitrage {ex.id}: cannot hedge {residual} {self.base} ({why}); "
                            "holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
             self._finish(ex)
             return
@@ -426,7 +434,11 @@ class ArbExecutions:
     # --- the end ------------------------------------------------------------------------------
 
     def realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
-        """(realized PnL in quote, residual base still held) from the legs' fills."""
+        """(realized PnL in quote, residual base still held) from the legs' fills, exact as the ledger's sums."""
+        with localcontext(prec=EXACT_DIGITS):
+            return self._realized(ex)
+
+    def _realized(self, ex: Execution) -> tuple[Decimal, Decimal]:
         cash, residual = ZERO, ZERO
         for leg in ex.legs():
             fills = list(leg.fills.values())
@@ -453,10 +465,10 @@ class ArbExecutions:
             return ZERO
         if asset == self.quote:
             return fee
+        if asset == self.base:  # at the fill's price, as the ledger (bot.ledger.fee_in_quote) counts it
+            return fee * price
         if asset == SOL:  # the network fee: at the SOL price the opportunity was priced with
             return fee * sol_price
-        if asset == self.base:
-            return fee * price
         self.ctx.log.warning("fee in %s cannot be converted to %s; counted as 0", asset, self.quote)
         return ZERO
 
@@ -490,7 +502,8 @@ class ArbExecutions:
                                              opportunity_id=ex.id))
         latency = {f"{leg.name}_latency_ms": str(leg.latency_ms) for leg in ex.legs() if leg.latency_ms is not None}
         self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted {show(r.predicted_pnl)} "
-                       f"{self.quote}, realized {show(realized)} {self.quote}", opportunity=ex.id, direction=r.direction,
+                       f"{self.quote}, realized {show(realized)} {self.quote}", opportunity=ex.id,
+                       direction=r.direction,
                        size=f"{r.size} {self.base}", predicted=f"{r.predicted_pnl} {self.quote}",
                        realized=f"{realized} {self.quote}", cex=f"{ex.cex.status} {ex.cex.filled}",
                        dex=f"{ex.dex.status} {ex.dex.filled}", residual=f"{residual} {self.base}", **latency)

@@ -89,12 +89,11 @@ from decimal import (
 from functools import partial
 
 from bot.api.kit import PrecisionError, from_units, to_units
-from bot.domain import BookUpdate, MarketInfo, Side
+from bot.domain import BPS, BookUpdate, MarketInfo, Side
 from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
 
 from .settings import SOL, ArbSettings
 
-BPS = Decimal(10_000)
 ZERO = Decimal(0)
 ROUNDING_SLACK_UNITS = 4
 """Smallest quote units a pool's integer rounding may move one quote away from its concave ideal.
@@ -181,7 +180,7 @@ class Evaluation:
     def reason(self) -> str:
         """"" when tradable, else one sentence naming the binding cause with its figures."""
         why = self.why
-        if why.__class__ is not str:
+        if not isinstance(why, str):
             why = self.why = why()
         return why
 
@@ -368,11 +367,13 @@ class Pricer:
         self._memo = {}
         self._fees_touch = None  # an empty book's SOL price is the pool mid
         try:
-            self._mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
+            self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
             self._mid = None
             self._pool_problem = f"the pool cannot be priced: {exc}"
             return
+        # what the pricing below reads; only while _mid is set (evaluate and prepare check)
+        self._priced_pool, self._priced_mid = pool, mid
         self._pool_fee = pool.fee_bps.scaleb(-4)
         self._quote_decimals = pool.quote_decimals
         self._base_decimals = pool.base_decimals
@@ -396,7 +397,7 @@ class Pricer:
                 quote = cache.get(kmin)
                 if quote is None:
                     quote = cache[kmin] = self._quote_size(side, kmin)
-                if quote.__class__ is _Quote and quote.estimate is None:
+                if isinstance(quote, _Quote) and quote.estimate is None:
                     self._settle(quote, side is Side.SELL, q)
 
     # --- the hot path -------------------------------------------------------------------------
@@ -435,13 +436,13 @@ class Pricer:
                           ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by)
 
     def _quote_size(self, side: Side, k: int) -> _Quote | _NoQuote:
-        pool = self._pool
+        pool = self._priced_pool
         units = k * self._step_units
         try:
             out, fee_units, after = pool.sell_units(units) if side is Side.SELL else pool.buy_units(units)
         except PoolError as exc:  # mostly PoolLiquidityError: the pool cannot pay (or take) this size
             return _NoQuote(str(exc))
-        mid = self._mid
+        mid = self._priced_mid
         at_mid = self._step * k * mid
         amount = from_units(out, self._quote_decimals)
         if side is Side.SELL:
@@ -490,7 +491,7 @@ class Pricer:
             span[1] = True
             return self._nothing(direction, f"the {self.settings.cex} book has no {'asks' if buy_cex else 'bids'}")
         touch = levels[0][0]
-        mid = self._mid
+        mid = self._priced_mid
         if buy_cex:
             edge, ref = mid - touch, touch
         else:
@@ -568,7 +569,7 @@ class Pricer:
         walk_once = hopeless  # no marginal edge: only the smallest size is walked (the bound below is not run)
         settings = self.settings
         step = self._step
-        mid = self._mid
+        mid = self._priced_mid
         # the CEX levels within the slippage cap, with running sums for pricing any size; summed as
         # far as a size needs (a hopeless tick needs only the smallest)
         limit = touch * (1 + self._slippage) if buy_cex else touch * (1 - self._slippage)
@@ -645,7 +646,7 @@ class Pricer:
                 quote = cache.get(k)
                 if quote is None:
                     quote = cache[k] = self._quote_size(dex_side, k)
-                if quote.__class__ is _NoQuote:
+                if isinstance(quote, _NoQuote):
                     failures[k] = ("dex liquidity", lambda: f"the pool cannot fill {q} {self.base}: {quote.why}")
                 elif quote.over_cap:
                     failures[k] = ("dex impact", lambda: (
@@ -742,9 +743,16 @@ class Pricer:
                     best, best_value = k, value(k)
             return best
 
+        def priced(k: int) -> Decimal:
+            """Net PnL of a size from kmin to ``top``: every cap holds there (caps hold for a prefix)."""
+            net = net_of(k)
+            if net is None:
+                raise AssertionError(f"size {k} <= {top} was ruled out by a cap")
+            return net
+
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
-        top_net = nets[top]
+        top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""
         if top == kmax:
@@ -759,9 +767,8 @@ class Pricer:
         # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
         # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
         # concave too: find its top, then the last size where it is still positive
-        def margin(k: int) -> Decimal | None:
-            net = net_of(k)
-            return None if net is None else net - floor_unit * k
+        def margin(k: int) -> Decimal:  # only asked for sizes from kmin to top
+            return priced(k) - floor_unit * k
 
         lo = argmax(margin, kmin, top)
         if margin(lo) <= 0:  # nothing clears: report the size netting the most
@@ -783,18 +790,18 @@ class Pricer:
                 clearing.append(j)
         # downwards: net still rising by slack or more at j proves every smaller size nets less than j
         j = lo
-        while j > kmin and not (net_of(j) - net_of(j - 1) >= slack and margin(j) > 0):
+        while j > kmin and not (priced(j) - priced(j - 1) >= slack and margin(j) > 0):
             j -= 1
             if margin(j) > 0:
                 clearing.append(j)
-        best = min(clearing, key=lambda k: (-nets[k], k))
+        best = min(clearing, key=lambda k: (-priced(k), k))
         return self._breakdown(direction, found[best], touch, ref, fees, gross_bps, True, "min edge")
 
     def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal,
                    fees: tuple[Decimal, Decimal], gross_bps: Decimal, tradable: bool, limited_by: str) -> Evaluation:
         k, cex_value, worst, quote = chosen
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        mid = self._mid
+        mid = self._priced_mid
         q = self._step * k
         notional = q * ref
         cex_fee = cex_value * self._cex_fee
@@ -834,7 +841,7 @@ class Pricer:
             limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_CEILING)
         quote.limit = (limit_price, limit_quote)
         quote.estimate = SwapEstimate(Side.SELL if buy_cex else Side.BUY, q, quote.amount, quote.fee, quote.impact,
-                                      self._mid, quote.base_units, quote.quote_units, quote.pool_after)
+                                      self._priced_mid, quote.base_units, quote.quote_units, quote.pool_after)
 
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""

@@ -19,9 +19,9 @@ import json
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from bot.domain import Fill
 from bot.store import FillRow, Store, money, row_to_fill
@@ -108,8 +108,9 @@ class ArbExecutionRow(SQLModel, table=True):
     finished_ns: int = 0
 
 
-_EXECUTIONS = ArbExecutionRow.__table__
-_OPPORTUNITIES = ArbOpportunityRow.__table__
+# SQLModel's metaclass sets __table__; its types do not declare it
+_EXECUTIONS: Table = ArbExecutionRow.__table__  # type: ignore[attr-defined]
+_OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined]
 
 
 def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
@@ -135,7 +136,7 @@ def opportunities(store: Store, strategy: str | None = None, limit: int = 50) ->
         q = select(ArbOpportunityRow)
         if strategy is not None:
             q = q.where(ArbOpportunityRow.strategy == strategy)
-        return list(s.exec(q.order_by(ArbOpportunityRow.id.desc()).limit(limit)).all())
+        return list(s.exec(q.order_by(col(ArbOpportunityRow.id).desc()).limit(limit)).all())
 
 
 def insert_execution(store: Store, row: ArbExecutionRow) -> bool:
@@ -146,7 +147,8 @@ def insert_execution(store: Store, row: ArbExecutionRow) -> bool:
     values = row.model_dump(exclude={"id"})
     try:
         with store.engine.begin() as conn:
-            row.id = conn.execute(insert(_EXECUTIONS).values(**values)).inserted_primary_key[0]
+            key = conn.execute(insert(_EXECUTIONS).values(**values)).inserted_primary_key
+            row.id = key[0] if key is not None else None
     except IntegrityError:
         return False
     return True
@@ -163,7 +165,7 @@ def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
     """Executions of ``strategy`` not yet done, oldest first (what a restart must finish)."""
     with store.session() as s:
         q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy, ArbExecutionRow.state != "done")
-        return list(s.exec(q.order_by(ArbExecutionRow.id)).all())
+        return list(s.exec(q.order_by(col(ArbExecutionRow.id))).all())
 
 
 def executions(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbExecutionRow]:
@@ -172,14 +174,14 @@ def executions(store: Store, strategy: str | None = None, limit: int = 50) -> li
         q = select(ArbExecutionRow)
         if strategy is not None:
             q = q.where(ArbExecutionRow.strategy == strategy)
-        return list(s.exec(q.order_by(ArbExecutionRow.id.desc()).limit(limit)).all())
+        return list(s.exec(q.order_by(col(ArbExecutionRow.id).desc()).limit(limit)).all())
 
 
 def stored_fills(store: Store, client_order_ids: Iterable[str]) -> list[Fill]:
     """The fills the host stored for some orders, oldest first."""
     ids = list(client_order_ids)
     with store.session() as s:
-        rows = s.exec(select(FillRow).where(FillRow.client_order_id.in_(ids)).order_by(FillRow.id)).all()
+        rows = s.exec(select(FillRow).where(col(FillRow.client_order_id).in_(ids)).order_by(col(FillRow.id))).all()
         return [row_to_fill(r) for r in rows]
 
 
@@ -194,27 +196,27 @@ def summary(store: Store) -> list[tuple[str, ...]]:
                                     "predicted", "realized", "mean |error|")]
     with store.session() as s:
         seen: dict[str, list[int]] = {}
-        for strategy, acted in s.exec(select(ArbOpportunityRow.strategy, ArbOpportunityRow.acted)).all():
+        for strategy, was_acted in s.exec(select(ArbOpportunityRow.strategy, ArbOpportunityRow.acted)).all():
             counts = seen.setdefault(strategy, [0, 0])
             counts[0] += 1
-            counts[1] += bool(acted)
-        done: dict[str, list[ArbExecutionRow]] = {}
+            counts[1] += bool(was_acted)
+        done: dict[str, list[tuple[ArbExecutionRow, Decimal]]] = {}  # finished rows with their realized PnL
         open_: dict[str, int] = {}
         for row in s.exec(select(ArbExecutionRow)).all():
             if row.state == "done" and row.realized_pnl is not None:
-                done.setdefault(row.strategy, []).append(row)
+                done.setdefault(row.strategy, []).append((row, row.realized_pnl))
             else:
                 open_[row.strategy] = open_.get(row.strategy, 0) + 1
     for name in sorted(set(seen) | set(done) | set(open_)):
         finished = done.get(name, [])
-        predicted = sum((r.predicted_pnl for r in finished), Decimal(0))
-        realized = sum((r.realized_pnl for r in finished), Decimal(0))
-        error = (sum((abs(r.realized_pnl - r.predicted_pnl) for r in finished), Decimal(0)) / len(finished)
+        predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
+        realized = sum((pnl for _, pnl in finished), Decimal(0))
+        error = (sum((abs(pnl - r.predicted_pnl) for r, pnl in finished), Decimal(0)) / len(finished)
                  if finished else None)
         opportunities, acted = seen.get(name, [0, 0])
-        residual = sum((r.residual for r in finished), Decimal(0))
+        residual = sum((r.residual for r, _ in finished), Decimal(0))
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
-                     str(sum(1 for r in finished if r.hedge_cid)), str(residual), _q(predicted), _q(realized),
+                     str(sum(1 for r, _ in finished if r.hedge_cid)), str(residual), _q(predicted), _q(realized),
                      _q(error)))
     return rows
 

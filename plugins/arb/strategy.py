@@ -42,6 +42,7 @@ from bot.domain import (
     PoolUpdate,
     split_symbol,
 )
+from bot.units import signed_money
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall
@@ -80,7 +81,7 @@ class ArbStrategy(Strategy):
         self._published_ns = 0
         self._published_figures: tuple = ()
         self._pending_rows: list[dict] = []
-        self._flush_wakeup: asyncio.Event | None = None
+        self._flush_wakeup = asyncio.Event()
         self._running = False
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
@@ -105,7 +106,6 @@ class ArbStrategy(Strategy):
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
         self._running = True
         self._loop = asyncio.get_running_loop()
-        self._flush_wakeup = asyncio.Event()
         await self.refresh_inventory()
         self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
         self.ctx.create_task(self._flusher(), "opportunity writer")
@@ -117,9 +117,20 @@ class ArbStrategy(Strategy):
 
     async def stop(self) -> None:
         self._running = False
-        if self._flush_wakeup is not None:
-            self._flush_wakeup.set()
+        self._flush_wakeup.set()
         self._flush()
+
+    @property
+    def _pricer(self) -> Pricer:
+        if self.pricer is None:
+            raise RuntimeError(f'strategy "{self.name}" used before start()')
+        return self.pricer
+
+    @property
+    def _executions(self) -> ArbExecutions:
+        if self.executions is None:
+            raise RuntimeError(f'strategy "{self.name}" used before start()')
+        return self.executions
 
     # --- inventory ------------------------------------------------------------------------------
 
@@ -142,7 +153,7 @@ class ArbStrategy(Strategy):
         if book is None or pool is None or book.best_ask is None:
             return
         min_size = max(self.settings.min_size, self.market.min_qty, self.market.lot_size)
-        mid = self.pricer.mid
+        mid = self._pricer.mid
         if mid is not None:
             self.inventory.check_low(min_size, book.best_ask, mid, self._low_inventory)
 
@@ -172,15 +183,15 @@ class ArbStrategy(Strategy):
             if event.exchange != self.settings.cex:
                 return
             self.book = event
-            if self.executions.current and self._fresh(event):  # hedges wait for a fresh book
-                self.executions.on_book(event)
+            if self._executions.current and self._fresh(event):  # hedges wait for a fresh book
+                self._executions.on_book(event)
         elif isinstance(event, PoolUpdate):
             if event.exchange != self.pool_source:
                 return
             self.pool_update = event
-            self.pricer.set_pool(event.pool)
+            self._pricer.set_pool(event.pool)
             self._evaluate()
-            self.pricer.prepare()  # after the decision: pool work for the CEX ticks to come
+            self._pricer.prepare()  # after the decision: pool work for the CEX ticks to come
             return
         elif isinstance(event, FeedStatus):
             if event.exchange in self._live:
@@ -204,10 +215,10 @@ class ArbStrategy(Strategy):
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
-        evaluations = self.pricer.evaluate(book, self._pricing_inventory())
-        last = self._last_pair
-        if last and evaluations[0] is last[0] and evaluations[1] is last[1]:
-            ev = self._last_best  # the pricer handed both back (its memo): the same choice
+        evaluations = self._pricer.evaluate(book, self._pricing_inventory())
+        last, last_best = self._last_pair, self._last_best
+        if last and last_best is not None and evaluations[0] is last[0] and evaluations[1] is last[1]:
+            ev = last_best  # the pricer handed both back (its memo): the same choice
         else:
             ev = self._last_best = self._best(evaluations)
             self._last_pair = evaluations
@@ -225,7 +236,7 @@ class ArbStrategy(Strategy):
         if act:
             oid = opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now)
             sol_price = self._sol_price(book)
-            if self.executions.execute(oid, ev, sol_price, now):
+            if self._executions.execute(oid, ev, sol_price, now):
                 self.counts["executed"] += 1
                 self._publish(ev, book, pool, now, oid, acted=True, reason="")
                 self._episode = key
@@ -256,27 +267,35 @@ class ArbStrategy(Strategy):
             return "observe mode"
         if self.paused:
             return "strategy paused"
-        if self.executions.busy:
+        if self._executions.busy:
             return "an execution is in progress"
         if now < self._cooldown_until_ns:
             return "cooldown after the last execution"
         return ""
 
     def _sol_price(self, book: BookUpdate) -> Decimal:
-        if self.base == SOL:
-            return book.mid
         if self.quote == SOL:
             return Decimal(1)
-        return self.settings.sol_price
+        if self.base == SOL:
+            price = book.mid or book.best_bid or book.best_ask  # a tradable book has the side it trades
+        else:
+            price = self.settings.sol_price  # the pricer requires it when neither token is SOL
+        if price is None:
+            raise ValueError(f"no SOL price for {self.settings.symbol}: the book is empty")
+        return price
 
     def _publish(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, oid: str, *, acted: bool,
                  reason: str) -> None:
         s = self.settings
-        mid = self.pricer.mid if self.pricer.mid is not None else pool.pool.mid()
-        if ev.direction is Direction.BUY_CEX_SELL_DEX:
-            buy_exchange, sell_exchange, buy_price, sell_price = s.cex, s.dex, book.best_ask, mid
+        mid = self._pricer.mid if self._pricer.mid is not None else pool.pool.mid()
+        buy_cex = ev.direction is Direction.BUY_CEX_SELL_DEX
+        touch = book.best_ask if buy_cex else book.best_bid
+        if touch is None:  # a positive gross edge was priced against this touch
+            return
+        if buy_cex:
+            buy_exchange, sell_exchange, buy_price, sell_price = s.cex, s.dex, touch, mid
         else:
-            buy_exchange, sell_exchange, buy_price, sell_price = s.dex, s.cex, mid, book.best_bid
+            buy_exchange, sell_exchange, buy_price, sell_price = s.dex, s.cex, mid, touch
         self._published_ns, self._published_figures = now, (ev.size, ev.net_pnl)
         self.counts["opportunities"] += 1
         self.last_reason = reason
@@ -294,16 +313,16 @@ class ArbStrategy(Strategy):
         self._flush_wakeup.set()
 
     def on_order_update(self, update: OrderUpdate) -> None:
-        self.executions.on_order_update(update)
+        self._executions.on_order_update(update)
 
     def on_fill(self, fill: Fill) -> None:
         self.inventory.on_fill(fill)
         self._inventory = None
-        self.executions.on_fill(fill)
+        self._executions.on_fill(fill)
         self.check_inventory()
 
     async def reconcile(self) -> None:
-        await self.executions.reconcile()
+        await self._executions.reconcile()
 
     def _execution_done(self, ex: Execution) -> None:
         self._cooldown_until_ns = self.ctx.clock.time_ns() + self.settings.cooldown_ms * NS_PER_MS
@@ -335,7 +354,8 @@ class ArbStrategy(Strategy):
             facts["executed"] = str(ex.done_count)
             if ex.refused_count:
                 facts["refused"] = str(ex.refused_count)
-            facts["realized"] = f"{ex.realized_total} {self.quote} (predicted {ex.predicted_total})"
+            facts["realized this run"] = (f"{signed_money(ex.realized_total, self.quote)} over the executions "
+                                          f"(predicted {signed_money(ex.predicted_total, self.quote)})")
             if ex.current:
                 facts["in flight"] = ", ".join(ex.current)
         if self.last_reason:

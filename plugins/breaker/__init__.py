@@ -17,11 +17,10 @@ from decimal import Decimal
 
 from bot import hookimpl
 from bot.api import PortfolioView, RiskCheck
-from bot.domain import AlertLevel, Fill, OrderIntent, OrderStatus, OrderUpdate, split_symbol
+from bot.domain import BPS, AlertLevel, Fill, OrderIntent, OrderStatus, OrderUpdate, split_symbol
 from bot.settings import option
 
 NS = 1_000_000_000
-BPS = Decimal(10_000)
 FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})
 SUCCESSES = frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.OBSERVED})
 

@@ -10,11 +10,11 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.api import Reply
-from bot.report import money
+from bot.units import money
 
 from .history import PriceHistory
 from .render import Size, pnl_png, price_png
-from .series import market_fills, pnl_curves
+from .series import PnlCurve, market_fills, pnl_curves
 
 if TYPE_CHECKING:
     from bot.api import Operator
@@ -34,13 +34,18 @@ async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> 
     if len(args) > 1 or (period is not None and period not in PNL_PERIODS):
         return Reply(f"Usage: /chart {USAGE}", ok=False)
     since = op.period_start_ns(period) if period else None
-    curves = pnl_curves(op.store.fills(), since_ns=since)
+    curves = pnl_curves(op.ledger().steps(since_ns=since), since_ns=since)
     when = PNL_PERIODS[period] if period else "since the first fill"
     if not curves:
         return Reply(f"No fills {when}: no PnL to chart.")
-    title = f"Realized PnL {when}: " + ", ".join(money(c.total, c.asset) for c in curves)
+    title = pnl_title(when, curves)
     png = await asyncio.to_thread(pnl_png, curves, title, _size(settings))
     return Reply(title, image_png=png)
+
+
+def pnl_title(when: str, curves: list[PnlCurve]) -> str:
+    """The chart's title: each curve's end, the ledger's realized PnL after fees (FIFO lots)."""
+    return f"Realized PnL {when}, after fees: " + ", ".join(money(c.total, c.asset) for c in curves)
 
 
 def _known_symbol(op: Operator, history: PriceHistory, wanted: str) -> str | None:

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import ZERO, Fill, split_symbol
-from bot.report import realized_steps
+from bot.domain import ZERO, Fill
+from bot.ledger import Step
 
 
 @dataclass(frozen=True)
@@ -24,26 +24,22 @@ class PnlCurve:
         return self.points[-1][1] if self.points else ZERO
 
 
-def pnl_curves(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None) -> list[PnlCurve]:
-    """One curve per quote asset over every strategy, average cost as in :mod:`bot.report`.
+def pnl_curves(steps: Iterable[Step], since_ns: int | None = None) -> list[PnlCurve]:
+    """One curve per quote asset over every strategy: the ledger's realized PnL net of fees, fill by fill.
 
-    Fills before ``since_ns`` only build the cost basis; fees count when paid in the quote asset
-    (a fee paid in the base asset lowers the position, not this curve).
+    ``steps`` are the ledger's (:meth:`bot.ledger.Ledger.steps`) from ``since_ns`` on.
     """
     totals: dict[str, Decimal] = {}
     points: dict[str, list[tuple[int, Decimal]]] = {}
     counts: dict[str, int] = {}
-    for _strategy, fill, pnl in realized_steps(fills):
-        if since_ns is not None and fill.ts_ns < since_ns:
-            continue
-        _, quote = split_symbol(fill.symbol)
-        change = (pnl or ZERO) - (fill.fee if fill.fee_asset == quote else ZERO)
+    for step in steps:
+        quote = step.quote
         counts[quote] = counts.get(quote, 0) + 1
         curve = points.setdefault(quote, [(since_ns, ZERO)] if since_ns is not None else [])
-        if change == 0 and curve:
+        if step.net == 0 and curve:
             continue
-        totals[quote] = totals.get(quote, ZERO) + change
-        curve.append((fill.ts_ns, totals[quote]))
+        totals[quote] = totals.get(quote, ZERO) + step.net
+        curve.append((step.fill.ts_ns, totals[quote]))
     return [PnlCurve(asset, points[asset], counts[asset]) for asset in sorted(points)]
 
 

@@ -15,13 +15,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import CoinbaseExchange
-from .settings import CoinbaseSettings
-
-__all__ = ["CoinbaseExchange", "CoinbaseSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Coinbase Advanced Trade spot as ``coinbase``."""
-    register("coinbase", CoinbaseExchange)
+    register("coinbase", "plugins.coinbase.exchange:CoinbaseExchange")

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 import msgspec
 
-from bot.book import OrderBook, from_units
+from bot.api.kit import OrderBook, from_units
 
 log = logging.getLogger("arbot.coinbase.book")
 
@@ -317,10 +317,11 @@ class CoinbaseBooks:
                 counters.snapshots += 1
                 self.awaiting_snapshot.discard(symbol)
             elif event.type == "update":
-                pb = self.books.get(symbol)
-                if pb is None or not pb.synced:
+                known = self.books.get(symbol)
+                if known is None or not known.synced:
                     counters.count("ignored", "update while waiting for a snapshot")
                     continue
+                pb = known
                 try:
                     self._apply(pb, event.updates)
                 except Malformed:

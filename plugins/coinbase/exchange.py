@@ -101,9 +101,10 @@ class CoinbaseExchange(PollingVenue):
         s = self.settings
         if s.api_key_name is not None and s.api_private_key is not None:
             self.signer = JwtSigner(s.api_key_name.reveal(), s.api_private_key.reveal(), time.time)
-        self.rest = CoinbaseRest(s.rest_url, self.signer, timeout_s=s.request_timeout_s,
-                                 bucket=TokenBucket(s.rest_per_s, s.rest_burst), rate_limit_pause_s=s.rate_limit_pause_s)
-        await self._load_products()
+        self.rest = rest = CoinbaseRest(s.rest_url, self.signer, timeout_s=s.request_timeout_s,
+                                        bucket=TokenBucket(s.rest_per_s, s.rest_burst),
+                                        rate_limit_pause_s=s.rate_limit_pause_s)
+        await self._load_products(rest)
         self.feed = CoinbaseFeed(s.ws_url, self.books, silence_timeout_s=s.silence_timeout_s,
                                  reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
                                  on_state=self.publish_feed_state, jwt=self.signer.token if self.signer else None)
@@ -117,11 +118,11 @@ class CoinbaseExchange(PollingVenue):
         while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
             await asyncio.sleep(0.01)
 
-    async def _load_products(self) -> None:
+    async def _load_products(self, rest: CoinbaseRest) -> None:
         """Trading rules and book precisions from the public product endpoint (no key needed)."""
         for symbol in self.settings.symbols:
             try:
-                p = await self.rest.call("GET", f"{API}/market/products/{product_id(symbol)}", public=True)
+                p = await rest.call("GET", f"{API}/market/products/{product_id(symbol)}", public=True)
                 base, quote = split_symbol(symbol)
                 info = MarketInfo(symbol, base, quote, tick_size=Decimal(str(p["price_increment"])),
                                   lot_size=Decimal(str(p["base_increment"])),

@@ -21,15 +21,14 @@ from bot.recording import FrameSink, RecordOptions
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
-
-DEFAULT_WS = "wss://advanced-trade-ws.coinbase.com"
+from .settings import WS_URL
 
 
 class CoinbaseRecorder:
     """``Exchange.recorder`` for Coinbase: records with :class:`CoinbaseFeed`, replays with :class:`CoinbaseBooks`."""
 
     async def record(self, options: RecordOptions, sink: FrameSink, stop: asyncio.Event) -> str:
-        books = await record_frames(options.ws_url or DEFAULT_WS, options.symbols, sink, stop)
+        books = await record_frames(options.ws_url or WS_URL, options.symbols, sink, stop)
         return summary(books)
 
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:

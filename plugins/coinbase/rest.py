@@ -118,12 +118,13 @@ class CoinbaseRest:
     async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                    body: dict[str, Any] | None = None, public: bool = False) -> Any:
         """One request to ``path``; returns the decoded JSON (numbers as Decimal) or raises an ExchangeError."""
-        if not public and self._signer is None:
+        signer = None if public else self._signer
+        if not public and signer is None:
             raise PermanentError("coinbase: no api_key_name/api_private_key configured: market data only")
         await self._bucket.acquire()
         headers = {"Content-Type": "application/json"}
-        if not public:
-            headers["Authorization"] = f"Bearer {self._signer.token(f'{method} {self._host}{path}')}"
+        if signer is not None:
+            headers["Authorization"] = f"Bearer {signer.token(f'{method} {self._host}{path}')}"
         content = json.dumps(body).encode() if body is not None else None
         self.requests += 1
         what = f"coinbase {method} {path}"

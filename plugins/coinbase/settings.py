@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from bot.domain import split_symbol
 from bot.settings import Secret, option
 
+WS_URL = "wss://advanced-trade-ws.coinbase.com"
+
 
 def product_id(symbol: str) -> str:
     """``"BTC/USD"`` -> Coinbase's ``"BTC-USD"``."""
@@ -20,13 +22,14 @@ class CoinbaseSettings:
 
     symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets "BASE/QUOTE" (product BASE-QUOTE)')
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
-    ws_url: str = option("wss://advanced-trade-ws.coinbase.com", help="market data WebSocket endpoint")
+    ws_url: str = option(WS_URL, help="market data WebSocket endpoint")
     rest_url: str = option("https://api.coinbase.com", help="REST endpoint (calls go to /api/v3/brokerage/...)")
     api_key_name: Secret | None = option(
         None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
     api_private_key: Secret | None = option(
         None, help='CDP API key\'s EC private key (PEM, ES256): "env:NAME" or "file:PATH"')
-    silence_timeout_s: float = option(5.0, gt=0, help="no message for this long (heartbeats come every second): reconnect")
+    silence_timeout_s: float = option(5.0, gt=0,
+                                      help="no message for this long (heartbeats come every second): reconnect")
     reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
     reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
     request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from bot import hookimpl
 
-from .notifier import DiscordNotifier
-from .settings import DiscordSettings
-
-__all__ = ["DiscordNotifier", "DiscordSettings"]
-
 
 @hookimpl
 def register_notifiers(register) -> None:
-    register("discord", DiscordNotifier)
+    register("discord", "plugins.discord.notifier:DiscordNotifier")

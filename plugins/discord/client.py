@@ -7,6 +7,7 @@ and back; no rule of arbot's lives here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,14 @@ class ConfirmButton(discord.ui.DynamicItem[discord.ui.Button], template=r"arbot:
         self.token = token
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
-                             match: Any) -> ConfirmButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> ConfirmButton:
         return cls(match["token"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.client.transport.on_confirm(interaction, self.token)
+        client = interaction.client
+        if isinstance(client, ArbotClient):  # the only client this item is registered with
+            await client.transport.on_confirm(interaction, self.token)
 
 
 def confirm_view(token: str) -> discord.ui.View:
@@ -82,11 +85,14 @@ class ArbotClient(discord.Client):
 
     def add_commands(self, commands: list[Command], run: Run, guild_ids: list[int]) -> list[str]:
         """Mirror the command table in the tree (per guild, or global); returns the names added."""
-        scope = {"guilds": [discord.Object(g) for g in guild_ids]} if guild_ids else {}  # none: global
+        guilds = [discord.Object(g) for g in guild_ids]
         added = []
         for command in commands[:MAX_COMMANDS]:
             try:
-                self.tree.add_command(slash_command(command, run), **scope)
+                if guilds:
+                    self.tree.add_command(slash_command(command, run), guilds=guilds)
+                else:  # global
+                    self.tree.add_command(slash_command(command, run))
             except (ValueError, app_commands.AppCommandError) as exc:  # a name or help Discord cannot take
                 log.warning("command /%s is not offered on Discord: %s", command.name, exc)
                 continue

@@ -2,13 +2,8 @@
 
 from bot import hookimpl
 
-from .settings import GridSettings
-from .strategy import GridStrategy
-
-__all__ = ["GridSettings", "GridStrategy"]
-
 
 @hookimpl
 def register_strategies(register):
     """Register the grid strategy class under the name ``grid``."""
-    register("grid", GridStrategy)
+    register("grid", "plugins.grid.strategy:GridStrategy")

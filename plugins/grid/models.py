@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, bindparam
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import Table, UniqueConstraint, bindparam
+from sqlmodel import Field, SQLModel, col, select
 
 from bot.domain import ZERO, Fill
 from bot.store import FillRow, Store, money, row_to_fill
@@ -57,7 +57,8 @@ class GridSlotRow(SQLModel, table=True):
     updated_ns: int = 0
 
 
-_UPDATE_SLOT = GridSlotRow.__table__.update().where(GridSlotRow.__table__.c.id == bindparam("_row_id"))
+_SLOTS: Table = GridSlotRow.__table__  # type: ignore[attr-defined]  # SQLModel's metaclass sets it; its types do not say
+_UPDATE_SLOT = _SLOTS.update().where(_SLOTS.c.id == bindparam("_row_id"))
 """Update one slot row by id; executed with a list of parameter sets to write many at once."""
 
 
@@ -122,7 +123,7 @@ def load_grid(store: Store, strategy: str) -> tuple[GridLayoutRow | None, list[S
     """The stored layout and slots (by slot index) of ``strategy``; (None, []) for a new one."""
     with store.session() as s:
         layout = s.exec(select(GridLayoutRow).where(GridLayoutRow.strategy == strategy)).first()
-        rows = s.exec(select(GridSlotRow).where(GridSlotRow.strategy == strategy).order_by(GridSlotRow.slot)).all()
+        rows = s.exec(select(GridSlotRow).where(GridSlotRow.strategy == strategy).order_by(col(GridSlotRow.slot))).all()
         return layout, [Slot.from_row(row) for row in rows]
 
 
@@ -156,5 +157,5 @@ def save(store: Store, strategy: str, slots: Iterable[Slot], layout: GridLayoutR
 def stored_fills(store: Store, client_order_id: str) -> list[Fill]:
     """The fills the host stored for one order (used when some never reached the strategy)."""
     with store.session() as s:
-        rows = s.exec(select(FillRow).where(FillRow.client_order_id == client_order_id).order_by(FillRow.id)).all()
+        rows = s.exec(select(FillRow).where(FillRow.client_order_id == client_order_id).order_by(col(FillRow.id))).all()
         return [row_to_fill(r) for r in rows]

@@ -32,6 +32,8 @@ from bot.domain import (
     OrderUpdate,
     Side,
 )
+from bot.ledger import Position, fee_in_quote
+from bot.units import money, signed_money
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -69,7 +71,12 @@ class GridStrategy(Strategy):
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
         self._round_trips = 0
-        self._profit = ZERO
+        self._book = Position()
+        """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
+        self._realized = ZERO
+        self._fees = ZERO
+        self._counted: set[str] = set()
+        """Trade ids already in ``_book``."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -88,6 +95,13 @@ class GridStrategy(Strategy):
         self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
 
+    @property
+    def _rules(self) -> MarketInfo:
+        """The traded market's rules, read by :meth:`start`."""
+        if self._market is None:
+            raise RuntimeError(f'strategy "{self.name}" used before start()')
+        return self._market
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def markets(self) -> list[tuple[str, str]]:
@@ -100,7 +114,8 @@ class GridStrategy(Strategy):
         self._order_qty = market.round_qty(s.order_size)
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
-        self._profit = sum((r.profit for r in rows), ZERO)
+        for _, fill in self.ctx.store.fills(strategy=self.name):
+            self._count(fill)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -144,7 +159,7 @@ class GridStrategy(Strategy):
         Stored slots beyond the new slot count are kept (never deleted, so their sequence numbers
         survive) but left out of the grid.
         """
-        s, market = self.settings, self._market
+        s, market = self.settings, self._rules
         try:
             prices = slot_prices(level_prices(s.lower, s.upper, s.levels, s.spacing), market)
         except ValueError as exc:
@@ -192,7 +207,7 @@ class GridStrategy(Strategy):
                 self._by_order[slot.order_id] = slot
 
     def _check_order_size(self) -> None:
-        market, s = self._market, self.settings
+        market, s = self._rules, self.settings
         lowest = self._slots[0].buy_price
         if self._order_qty <= 0 or self._order_qty < market.min_qty:
             raise GridConfigError(
@@ -242,16 +257,26 @@ class GridStrategy(Strategy):
             self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
+        self._count(fill)
         if fill.client_order_id in self._by_order:
-            market = self._market
+            market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+
+    def _count(self, fill: Fill) -> None:
+        """Book a fill of this strategy into its ledger lots, once per trade."""
+        if fill.trade_id in self._counted or fill.symbol != self._symbol:
+            return
+        self._counted.add(fill.trade_id)
+        self._realized += self._book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns)
+        self._fees += fee_in_quote(fill, self._rules.base, self._rules.quote) or ZERO
 
     def on_order_update(self, update: OrderUpdate) -> None:
         slot = self._by_order.get(update.client_order_id)
         if slot is None or not update.status.terminal or update.status is OrderStatus.OBSERVED:
             return
-        self._finish(slot, update.status, update.filled_qty, update.avg_fill_price, update.reason)
+        self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
+                     update.reason)
         self._scan()
 
     async def reconcile(self) -> None:
@@ -263,7 +288,7 @@ class GridStrategy(Strategy):
             changed |= self._settle(slot, grace=True)
         if self._shifting:  # a cancel can miss an order still on its way to the venue: ask again
             for slot in self._slots:
-                if slot.state is PENDING:
+                if slot.state is PENDING and slot.order_id is not None:
                     self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
@@ -283,19 +308,18 @@ class GridStrategy(Strategy):
             self.ctx.log.warning("slot %d: the executor has no order %s; treating it as never sent",
                                  slot.index, order_id)
             # At start that is a crash between writing the id and submitting: nothing to wait for.
-            self._finish(slot, OrderStatus.FAILED, ZERO, None, "unknown to the executor", retry=grace)
+            self._finish(slot, order_id, OrderStatus.FAILED, ZERO, None, "unknown to the executor", retry=grace)
             return True
         if not order.status.terminal or order.status is OrderStatus.OBSERVED:
             return False
-        self._finish(slot, order.status, order.filled_qty, order.avg_fill_price, order.reason)
+        self._finish(slot, order_id, order.status, order.filled_qty, order.avg_fill_price, order.reason)
         return True
 
     # --- the slot state machine ----------------------------------------------------------------
 
-    def _finish(self, slot: Slot, status: OrderStatus, filled_qty: Decimal, avg_price: Decimal | None,
-                reason: str, retry: bool = True) -> None:
-        """The slot's current order reached ``status`` having filled ``filled_qty``: move the slot on."""
-        order_id = slot.order_id
+    def _finish(self, slot: Slot, order_id: str, status: OrderStatus, filled_qty: Decimal,
+                avg_price: Decimal | None, reason: str, retry: bool = True) -> None:
+        """The slot's current order ``order_id`` reached ``status`` having filled ``filled_qty``: move the slot on."""
         self._by_order.pop(order_id, None)
         self._submitted_at.pop(order_id, None)
         limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
@@ -316,7 +340,7 @@ class GridStrategy(Strategy):
                 self._complete(slot)
             elif not self._sellable(slot.qty, slot.sell_price):
                 self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
-                                     slot.index, slot.qty, self._market.base)
+                                     slot.index, slot.qty, self._rules.base)
                 self._complete(slot)
             elif retry:
                 self._retry_later(slot, f"sell {order_id} {status.value}", reason)
@@ -329,10 +353,10 @@ class GridStrategy(Strategy):
 
     def _lock(self, slot: Slot, executions: Executions) -> None:
         """The buy filled (wholly or partly): hold what it bought and sell that one step up."""
-        qty = self._market.round_qty(executions.base_received)
+        qty = self._rules.round_qty(executions.base_received)
         if not self._sellable(qty, slot.sell_price):
             self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
-                                 slot.index, executions.base_received, self._market.base)
+                                 slot.index, executions.base_received, self._rules.base)
             self._set_state(slot, FREE)
             slot.qty = ZERO
             return
@@ -341,20 +365,26 @@ class GridStrategy(Strategy):
         self._retry_at.pop(slot.index, None)
 
     def _complete(self, slot: Slot) -> None:
-        """The inventory is sold: book the round trip's profit and free the slot."""
+        """The inventory is sold: book the slot's round trip and free the slot.
+
+        The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
+        log line and :meth:`status` give the strategy's realized PnL from the ledger's FIFO lots, as ``/pnl``.
+        """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
         self._round_trips += 1
-        self._profit += profit
-        self.ctx.log.info("slot %d: round trip %s -> %s done, profit %s %s", slot.index, slot.buy_price,
-                          slot.sell_price, profit, self._market.quote)
+        quote = self._rules.quote
+        self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
+                          "(FIFO lots, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
+                          signed_money(profit, quote), self.name, money(self._realized, quote),
+                          money(self._fees, quote))
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
         self._retry_at.pop(slot.index, None)
 
     def _sellable(self, qty: Decimal, price: Decimal) -> bool:
-        market = self._market
+        market = self._rules
         return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
 
     def _retry_later(self, slot: Slot, what: str, reason: str) -> None:
@@ -374,7 +404,7 @@ class GridStrategy(Strategy):
         executions = self._executions.pop(order_id, None) or Executions()
         if executions.qty != filled_qty:
             stored = Executions()
-            market = self._market
+            market = self._rules
             for fill in stored_fills(self.ctx.store, order_id):
                 stored.add(fill, market.base, market.quote)
             if stored.qty > executions.qty:
@@ -421,8 +451,10 @@ class GridStrategy(Strategy):
 
     def _due(self) -> list[tuple[Slot, Side]]:
         bid, ask, post_only = self._bid, self._ask, self.settings.post_only
-        now = self.ctx.clock.monotonic()
         due: list[tuple[Slot, Side]] = []
+        if bid is None or ask is None:  # _scan checked both; a book emptied during the scan leaves nothing due
+            return due
+        now = self.ctx.clock.monotonic()
         wake_ask: Decimal | None = None
         wake_bid: Decimal | None = None
         wake_at = math.inf
@@ -458,22 +490,23 @@ class GridStrategy(Strategy):
         if not due:
             return
         ts = self.ctx.clock.time_ns()
+        placing: list[tuple[Slot, Side, str]] = []
         for slot, side in due:
             slot.seq += 1
-            slot.order_id = f"{self.name}-{slot.index}-{slot.seq}"
+            slot.order_id = order_id = f"{self.name}-{slot.index}-{slot.seq}"
             if side is Side.BUY:
                 self._set_state(slot, PENDING)
                 slot.qty = self._order_qty
             slot.updated_ns = ts
-            self._by_order[slot.order_id] = slot
+            self._by_order[order_id] = slot
+            placing.append((slot, side, order_id))
         for slot, _ in due:
             self._unsaved[slot.index] = slot
         self._flush()  # every new client order id is on disk before the first submit
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
-        for slot, side in due:
-            order_id = slot.order_id
+        for slot, side, order_id in placing:
             intent = OrderIntent(
                 strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty,
                 price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
@@ -526,7 +559,8 @@ class GridStrategy(Strategy):
         self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
                           bid, self._upper, len(pending))
         for slot in pending:
-            self.ctx.cancel(slot.order_id)
+            if slot.order_id is not None:
+                self.ctx.cancel(slot.order_id)
         self._continue_shift()
 
     def _continue_shift(self) -> None:
@@ -541,9 +575,11 @@ class GridStrategy(Strategy):
         bid, ask = self._bid, self._ask
         price = (bid + ask) / 2 if bid is not None and ask is not None else bid
         self._shifting = False
+        if layout is None or price is None:  # no price left to centre on: the next bid above the range tries again
+            return
         try:
             lower, upper = recentre(layout.lower, layout.upper, s.spacing, price)
-            prices = slot_prices(level_prices(lower, upper, s.levels, s.spacing), self._market)
+            prices = slot_prices(level_prices(lower, upper, s.levels, s.spacing), self._rules)
         except ValueError as exc:
             message = f"cannot re-centre the grid on {price}: {exc}; holding"
             self.ctx.log.warning(message)
@@ -561,7 +597,7 @@ class GridStrategy(Strategy):
         self._excursion = False
         self._retry_at.clear()
         self._dirty = True
-        tick = self._market.tick_size
+        tick = self._rules.tick_size
         message = (f"grid re-centred on {price.quantize(tick)}: {_short(lower, tick)}-{_short(upper, tick)} "
                    f"(was {_short(old[0], tick)}-{_short(old[1], tick)})")
         self.ctx.log.info(message)
@@ -573,13 +609,14 @@ class GridStrategy(Strategy):
     def status(self) -> dict[str, str]:
         if self._layout is None:
             return {"state": "not started"}
-        c, market = self._counts, self._market
+        c, market = self._counts, self._rules
         out = {
             "slots": f"{c[FREE]} free / {c[PENDING]} pending / {c[LOCKED]} locked",
             "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
                      f"{market.quote}",
             "round trips": str(self._round_trips),
-            "profit": f"{_plain(self._profit)} {market.quote}",
+            "realized": money(self._realized, market.quote),
+            "fees": money(self._fees, market.quote),
         }
         if self._shifting:
             out["state"] = "re-centring"

@@ -3,7 +3,7 @@
 * :mod:`.api`: ``GET /quote`` and ``POST /swap`` (base URL from config);
 * :mod:`.records`: signed swaps persisted before their first send, keyed by client order id;
 * :mod:`.errors`: slippage, insufficient funds, blockhash expired, rate limited, as executor errors;
-* :mod:`.exchange`: the :class:`~bot.api.Exchange`: sign with the wallet (``plugins.solana``), send,
+* :mod:`.exchange`: the :class:`~bot.api.Exchange`: sign with the wallet (``arbotlib.solana``), send,
   rebroadcast the same bytes, confirm, sign again only after provable expiry.
 """
 
@@ -12,13 +12,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import JupiterExchange
-from .settings import JupiterSettings
-
-__all__ = ["JupiterExchange", "JupiterSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Jupiter swaps as ``jupiter``."""
-    register("jupiter", JupiterExchange)
+    register("jupiter", "plugins.jupiter.exchange:JupiterExchange")

@@ -83,7 +83,8 @@ class JupiterApi:
         except (KeyError, TypeError, ValueError):
             raise MalformedJupiterReply("jupiter /quote: missing or malformed amounts") from None
 
-    async def swap(self, quote: Quote, *, user_public_key: str, compute_unit_price_micro_lamports: int) -> SwapTransaction:
+    async def swap(self, quote: Quote, *, user_public_key: str,
+                   compute_unit_price_micro_lamports: int) -> SwapTransaction:
         payload = {"quoteResponse": quote.raw, "userPublicKey": user_public_key, "wrapAndUnwrapSol": True,
                    "dynamicComputeUnitLimit": True,
                    "computeUnitPriceMicroLamports": compute_unit_price_micro_lamports}

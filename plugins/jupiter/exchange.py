@@ -37,9 +37,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from decimal import Decimal
 
+from arbotlib.solana.rpc import (
+    MalformedReply,
+    RpcError,
+    RpcRateLimited,
+    RpcResponseError,
+    RpcUnavailable,
+    SolanaRpc,
+)
+from arbotlib.solana.transactions import balance_changes, fee_lamports
+from arbotlib.solana.wallet import Wallet
 from bot.api import Context, Exchange, ExchangeError, PermanentError, TransientError
 from bot.domain import (
     Balance,
@@ -53,16 +64,6 @@ from bot.domain import (
     Side,
     split_symbol,
 )
-from plugins.solana.rpc import (
-    MalformedReply,
-    RpcError,
-    RpcRateLimited,
-    RpcResponseError,
-    RpcUnavailable,
-    SolanaRpc,
-)
-from plugins.solana.transactions import balance_changes, fee_lamports
-from plugins.solana.wallet import Wallet
 
 from .api import JupiterApi, Quote
 from .errors import (
@@ -301,7 +302,7 @@ class JupiterExchange(Exchange):
         if task is None or task.done():
             task = asyncio.get_running_loop().create_task(self._confirm(cid, sent), name=f"{self.name}:confirm {cid}")
             self._confirming[cid] = task
-            task.add_done_callback(lambda t, cid=cid: self._confirm_done(cid, t))
+            task.add_done_callback(functools.partial(self._confirm_done, cid))
 
     def _confirm_done(self, cid: str, task: asyncio.Task[None]) -> None:
         if self._confirming.get(cid) is task:

@@ -3,9 +3,10 @@
 A restart reads the row back and resumes confirming the same signed bytes instead of signing
 again. One row per (exchange, client order id); ``attempt`` counts signatures for the intent, and
 a new one replaces the row's transaction only after the previous one provably expired. Amounts
-are raw integers (token base units); the signed transaction is base64 text. It holds a signature,
-never key material. Once landed, the amounts the transaction really moved and its fee are
-stored too (``filled_*``, ``fee_lamports``), read back from ``getTransaction``.
+are raw integers (token base units, stored as :class:`bot.store.Units`: a u64 does not fit a
+BIGINT); the signed transaction is base64 text. It holds a signature, never key material. Once
+landed, the amounts the transaction really moved and its fee are stored too (``filled_*``,
+``fee_lamports``), read back from ``getTransaction``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel, select
 
-from bot.store import Store
+from bot.store import Store, Units
 
 IN_FLIGHT = "in_flight"
 LANDED = "landed"
@@ -36,13 +37,13 @@ class JupiterSwapRow(SQLModel, table=True):
     """The intent's limit price (decimal text), empty for none."""
     input_mint: str
     output_mint: str
-    in_amount: int
-    out_amount: int
+    in_amount: int = Field(sa_type=Units)
+    out_amount: int = Field(sa_type=Units)
     """The quote's expected amounts (raw units)."""
-    min_out_amount: int
+    min_out_amount: int = Field(sa_type=Units)
     """``otherAmountThreshold``: the minimum out (ExactIn) or maximum in (ExactOut)."""
-    filled_base_units: int | None = None
-    filled_quote_units: int | None = None
+    filled_base_units: int | None = Field(default=None, sa_type=Units)
+    filled_quote_units: int | None = Field(default=None, sa_type=Units)
     """The amounts the landed transaction moved for the wallet (raw units), None until read."""
     fee_lamports: int | None = None
     """``meta.fee`` of the landed transaction (signature + priority fee)."""

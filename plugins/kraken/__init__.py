@@ -16,13 +16,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import KrakenExchange
-from .settings import KrakenSettings
-
-__all__ = ["KrakenExchange", "KrakenSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Kraken spot as ``kraken``."""
-    register("kraken", KrakenExchange)
+    register("kraken", "plugins.kraken.exchange:KrakenExchange")

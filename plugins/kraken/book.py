@@ -39,16 +39,18 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from bot.book import OrderBook, from_units
+from bot.api.kit import OrderBook, from_units
 
+_FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
 try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
-    from . import _fastbook
+    from ._fastbook import update as _c_update
+    _fast_update: _FastUpdate | None = _c_update
 except ImportError:  # pragma: no cover - depends on the build
-    _fastbook = None
+    _fast_update = None
 
 log = logging.getLogger("arbot.kraken.book")
 
@@ -122,10 +124,10 @@ class Malformed(ValueError):
     """A frame that cannot be understood; counted and logged, never raised out of :meth:`KrakenBooks.handle`."""
 
 
-def units(raw: msgspec.Raw | bytes | str, decimals: int) -> int:
+def units(raw: msgspec.Raw | bytes, decimals: int) -> int:
     """JSON number text -> integer units of ``10**-decimals``, digit for digit; Malformed if digits would be lost."""
-    text = bytes(raw) if not isinstance(raw, (bytes, str)) else raw
-    dot = text.find(b"." if isinstance(text, bytes) else ".")
+    text = raw if isinstance(raw, bytes) else bytes(raw)
+    dot = text.find(b".")
     try:
         if dot < 0:
             n = int(text) * _POW10[decimals]
@@ -155,10 +157,10 @@ def _price_entry(text: bytes, decimals: int, sign: int) -> tuple[int, int, bytes
     return p, sign * p, str(p).encode()
 
 
-def _units_slow(text: bytes | str, decimals: int) -> int:
+def _units_slow(text: bytes, decimals: int) -> int:
     """Exponent forms (``1e-05``) and anything else ``int`` refused."""
     try:
-        d = Decimal(text.decode() if isinstance(text, bytes) else text)
+        d = Decimal(text.decode())
     except Exception as exc:
         raise Malformed(f"not a number: {text!r}") from exc
     if not d.is_finite():
@@ -402,7 +404,7 @@ class KrakenBooks:
         self.on_resync = on_resync
         self.verify = verify
         self.fast = fast and verify
-        self._accel = _fastbook.update if (_fastbook is not None and accelerate and self.fast) else None
+        self._accel = _fast_update if (accelerate and self.fast) else None
         self._live: dict[bytes, list] = {}
         """Books in sync, by symbol bytes -> :meth:`SymbolBook.fast_state` (only these take the C path)."""
         self.symbols = set(symbols) if symbols is not None else None
@@ -428,15 +430,15 @@ class KrakenBooks:
             if self._accel is not None:
                 done = self._accel(frame, self._live)
                 if done is not None:
-                    sb, crc = done
+                    fast_sb, fast_crc = done
                     counters.book_messages += 1
-                    if crc is None:
-                        self._mismatch(sb, "checksum mismatch", "update")
+                    if fast_crc is None:
+                        self._mismatch(fast_sb, "checksum mismatch", "update")
                         return
                     counters.checksum_ok += 1
-                    sb.checksum = crc
+                    fast_sb.checksum = fast_crc
                     if self.on_book is not None:
-                        self.on_book(sb)
+                        self.on_book(fast_sb)
                     return
             if self.fast:
                 try:

@@ -19,9 +19,7 @@ from bot.recording import FrameSink, RecordOptions, record_to
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
-from .settings import DEPTHS, KrakenSettings
-
-DEFAULT_WS = KrakenSettings.__dataclass_fields__["ws_url"].default
+from .settings import DEPTHS, WS_URL
 
 
 class KrakenRecorder:
@@ -29,7 +27,7 @@ class KrakenRecorder:
 
     async def record(self, options: RecordOptions, sink: FrameSink, stop: asyncio.Event) -> str:
         depth = _depth(options.depth) or 10
-        books = await record_frames(options.ws_url or DEFAULT_WS, options.symbols, depth, sink, stop)
+        books = await record_frames(options.ws_url or WS_URL, options.symbols, depth, sink, stop)
         return summary(books)
 
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:

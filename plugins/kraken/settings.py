@@ -8,6 +8,7 @@ from bot.domain import split_symbol
 from bot.settings import Secret, option
 
 DEPTHS = (10, 25, 100, 500, 1000)
+WS_URL = "wss://ws.kraken.com/v2"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,7 +18,7 @@ class KrakenSettings:
     symbols: list[str] = option(["BTC/USD"], min_items=1, help='markets, in Kraken v2 form "BTC/USD"')
     depth: int = option(10, help="book depth subscribed per symbol: 10, 25, 100, 500 or 1000")
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
-    ws_url: str = option("wss://ws.kraken.com/v2", help="public WebSocket v2 endpoint")
+    ws_url: str = option(WS_URL, help="public WebSocket v2 endpoint")
     rest_url: str = option("https://api.kraken.com", help="REST endpoint (private calls go to /0/private/...)")
     api_key: Secret | None = option(None, help='API key reference, "env:NAME" or "file:PATH"')
     api_secret: Secret | None = option(None, help='API secret (base64) reference, "env:NAME" or "file:PATH"')

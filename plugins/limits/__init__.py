@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from bot import hookimpl
 
-from .check import Limits
-from .settings import LimitsSettings
-
-__all__ = ["Limits", "LimitsSettings", "register_risk_checks"]
-
 
 @hookimpl
 def register_risk_checks(register) -> None:
-    register("limits", Limits)
+    register("limits", "plugins.limits.check:Limits")

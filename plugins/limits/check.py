@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import zoneinfo
 from collections import deque
 from decimal import Decimal
 
 from bot.api import PortfolioView, RiskCheck
 from bot.domain import ZERO, BookUpdate, Fill, OrderIntent, Side, split_symbol
+from bot.ledger import Position, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
-from .pnl import Book, net_of_fees, worst_loss, worst_position
+from .pnl import worst_loss, worst_position
 from .settings import LimitsSettings
-
-NS = 1_000_000_000
 
 
 class Limits(RiskCheck):
     """Vetoes an order that would break a configured limit; trips the configured action on a loss breach.
 
     Per-order limits (order value, position, open orders, orders per minute, notional caps) veto
-    the order: nothing is breached. Loss limits are watched on every fill: a day's realized loss
+    the order: nothing is breached. Loss limits are watched on every fill, with the ledger's
+    accounting (:mod:`bot.ledger`: FIFO lots per strategy and market, fees apart): a day's realized loss
     beyond ``max_daily_loss`` (or a strategy's own limit), or equity ``max_drawdown`` below its
     peak, runs ``action`` once and stores and alerts the trip with its figures. Orders that could
     take the day's loss past its limit if they all filled are vetoed before that can happen.
@@ -33,9 +31,10 @@ class Limits(RiskCheck):
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
         s: LimitsSettings = settings
-        self._tz = zoneinfo.ZoneInfo(s.timezone)
-        self._books: dict[tuple[str, str, str], Book] = {}
-        """(strategy, exchange, symbol) -> position and cost basis."""
+        self._books: dict[tuple[str, str], Position] = {}
+        """(strategy, symbol) -> the strategy's open lots in that market, as the ledger keeps them."""
+        self._positions: dict[tuple[str, str, str], Decimal] = {}
+        """(strategy, exchange, symbol) -> net quantity bought there."""
         self._quote: dict[str, str] = {}
         self._day_net: dict[str, Decimal] = {}
         """Today's realized PnL after fees, per quote currency."""
@@ -44,8 +43,8 @@ class Limits(RiskCheck):
         self._marks: dict[tuple[str, str], Decimal] = {}
         self._peak: dict[str, Decimal] = {}
         self._saved_peak: dict[str, Decimal] = {}
-        self._held: set[tuple[str, str]] = set()
-        """Markets where some strategy holds a position (their books move equity)."""
+        self._held: set[str] = set()
+        """Symbols in which some strategy holds lots (their books move equity)."""
         self._tripped: set[tuple[str, ...]] = set()
         """Loss limits breached today (a breach runs the action once)."""
         self._recent: deque[float] = deque()
@@ -57,8 +56,9 @@ class Limits(RiskCheck):
 
     async def start(self) -> None:
         now = self.ctx.clock.time_ns()
-        self._next_reset_ns = self._reset_after(now)
-        day_start = self._next_reset_ns - 86_400 * NS
+        s: LimitsSettings = self.settings
+        self._next_reset_ns = next_day_start_ns(now, s.timezone, s.daily_reset_at)
+        day_start = day_start_ns(now, s.timezone, s.daily_reset_at)
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, today=fill.ts_ns >= day_start)
         for quote, total in self._realized_total.items():
@@ -83,21 +83,12 @@ class Limits(RiskCheck):
             save_peaks(self.ctx.store, self.name, self._peak, self.ctx.clock.time_ns())
             self._saved_peak = dict(self._peak)
 
-    def _reset_after(self, now_ns: int) -> int:
-        """The first daily reset strictly after ``now_ns``."""
-        now = dt.datetime.fromtimestamp(now_ns / NS, self._tz)
-        reset = now.replace(hour=self.settings.daily_reset_at.hour, minute=self.settings.daily_reset_at.minute,
-                            second=0, microsecond=0)
-        if reset <= now:
-            reset = (reset + dt.timedelta(days=1)).replace(hour=reset.hour, minute=reset.minute)
-        return int(reset.timestamp()) * NS
-
     def _roll_day(self, now_ns: int) -> None:
         if now_ns >= self._next_reset_ns:
             self._day_net.clear()
             self._strategy_day_net.clear()
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
-            self._next_reset_ns = self._reset_after(now_ns)
+            self._next_reset_ns = next_day_start_ns(now_ns, self.settings.timezone, self.settings.daily_reset_at)
 
     # --- fills and prices ----------------------------------------------------------------------
 
@@ -109,15 +100,20 @@ class Limits(RiskCheck):
 
     def _book_fill(self, strategy: str, fill: Fill, today: bool = True) -> Decimal:
         quote = self._quote_of(fill.symbol)
-        book = self._books.setdefault((strategy, fill.exchange, fill.symbol), Book())
-        net = net_of_fees(book.apply(fill.side, fill.qty, fill.price), fill, quote)
+        book = self._books.get((strategy, fill.symbol))
+        if book is None:
+            book = self._books[(strategy, fill.symbol)] = Position()
+        fee = fee_in_quote(fill, split_symbol(fill.symbol)[0], quote)
+        net = book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns) - (fee or ZERO)
+        key3 = (strategy, fill.exchange, fill.symbol)
+        self._positions[key3] = self._positions.get(key3, ZERO) + (fill.qty if fill.side is Side.BUY else -fill.qty)
         self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
         if today:
             self._day_net[quote] = self._day_net.get(quote, ZERO) + net
             key = (strategy, quote)
             self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
         self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
-        self._held = {(ex, sym) for (_, ex, sym), b in self._books.items() if b.position}
+        self._held = {sym for (_, sym), b in self._books.items() if b.lots}
         return net
 
     def on_fill(self, strategy: str, fill: Fill) -> None:
@@ -141,14 +137,17 @@ class Limits(RiskCheck):
     def _on_book(self, event: BookUpdate) -> None:
         if event.bids and event.asks:
             self._marks[(event.exchange, event.symbol)] = (event.bids[0][0] + event.asks[0][0]) / 2
-            if (event.exchange, event.symbol) in self._held:
+            if event.symbol in self._held:
                 self._check_drawdown(self._quote_of(event.symbol))
 
     def equity(self, quote: str) -> Decimal:
         """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
-        unrealized = sum((b.unrealized(self._marks.get((ex, sym))) for (_, ex, sym), b in self._books.items()
-                          if b.position and self._quote_of(sym) == quote), ZERO)
+        unrealized = sum((b.unrealized(lot_mark(self._mark, sym, b)) for (_, sym), b in self._books.items()
+                          if b.lots and self._quote_of(sym) == quote), ZERO)
         return self._realized_total.get(quote, ZERO) + unrealized
+
+    def _mark(self, exchange: str, symbol: str) -> Decimal | None:
+        return self._marks.get((exchange, symbol))
 
     def _check_drawdown(self, quote: str) -> None:
         equity = self.equity(quote)
@@ -228,13 +227,13 @@ class Limits(RiskCheck):
         """Worst absolute position per market (all strategies, or one), counting resting orders and ``intent``."""
         legs: dict[tuple[str, str], list[Decimal]] = {}  # market -> [position, resting buys, resting sells]
         if strategy is None:
-            markets = {(ex, sym) for (_, ex, sym), b in self._books.items() if b.position}
+            markets = {(ex, sym) for (_, ex, sym), qty in self._positions.items() if qty}
             for market in markets:
                 legs[market] = [view.position(*market), ZERO, ZERO]
         else:
-            for (st, ex, sym), book in self._books.items():
-                if st == strategy and book.position:
-                    legs[(ex, sym)] = [book.position, ZERO, ZERO]
+            for (st, ex, sym), qty in self._positions.items():
+                if st == strategy and qty:
+                    legs[(ex, sym)] = [qty, ZERO, ZERO]
         for order in view.open_orders():
             if strategy is None or order.strategy == strategy:
                 leg = legs.setdefault((order.exchange, order.symbol), [ZERO, ZERO, ZERO])
@@ -255,7 +254,7 @@ class Limits(RiskCheck):
     def _check_notional(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
         s: LimitsSettings = self.settings
         quote = self._quote_of(intent.symbol)
-        caps = []
+        caps: list[tuple[str | None, Decimal | None]] = []  # (strategy or None for all, limit)
         if s.max_position_notional is not None or s.max_total_notional is not None:
             caps.append((None, s.max_total_notional))
         if intent.strategy in self._strategy_notional:
@@ -286,23 +285,21 @@ class Limits(RiskCheck):
             return f"no price to bound what a {intent.symbol} market order could lose"
         self._roll_day(self.ctx.clock.time_ns())
         quote = self._quote_of(intent.symbol)
-        checks = []
+        checks: list[tuple[str | None, Decimal, Decimal]] = []  # (strategy or None for all, limit, loss)
         if s.max_daily_loss is not None:
             checks.append((None, s.max_daily_loss, -self._day_net.get(quote, ZERO)))
         if intent.strategy in self._strategy_loss:
             checks.append((intent.strategy, self._strategy_loss[intent.strategy],
                            -self._strategy_day_net.get((intent.strategy, quote), ZERO)))
         for strategy, limit, loss in checks:
-            orders: dict[tuple[str, str, str], list[tuple[Side, Decimal, Decimal]]] = {}
+            orders: dict[tuple[str, str], list[tuple[Side, Decimal, Decimal]]] = {}
             for o in view.open_orders():
                 if (strategy is None or o.strategy == strategy) and self._quote_of(o.symbol) == quote:
                     o_price = o.price if o.price is not None else view.last_price(o.exchange, o.symbol)
                     if o_price is not None:
-                        orders.setdefault((o.strategy, o.exchange, o.symbol), []).append(
-                            (o.side, o.remaining_qty, o_price))
-            orders.setdefault((intent.strategy, intent.exchange, intent.symbol), []).append(
-                (intent.side, intent.qty, price))
-            bound = sum((worst_loss(self._books.get(key, Book()), legs, s.fee_bps_bound)
+                        orders.setdefault((o.strategy, o.symbol), []).append((o.side, o.remaining_qty, o_price))
+            orders.setdefault((intent.strategy, intent.symbol), []).append((intent.side, intent.qty, price))
+            bound = sum((worst_loss(self._books.get(key, Position()), legs, s.fee_bps_bound)
                          for key, legs in orders.items()), ZERO)
             if loss + bound > limit:
                 who = f"strategy {strategy}'s" if strategy else "the"

@@ -20,7 +20,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, Fill, OrderUpdate, Trade
-from bot.report import figures_from_fills
 
 from .settings import MetricsSettings
 
@@ -52,6 +51,7 @@ class MetricsExporter:
         self.alerts: Counter[tuple[str, str]] = Counter()
         self.realized: dict[tuple[str, str], float] = {}
         self.fees: dict[tuple[str, str], float] = {}
+        self.unrealized: dict[tuple[str, str], float] = {}
         self.risk_events: dict[tuple[str, str], int] = {}
         self._sample_every = settings.latency_sample_every
         self._seen = 0
@@ -128,9 +128,11 @@ class MetricsExporter:
     # --- from the store (periodic, off the hot path) -------------------------------------------
 
     def refresh_from_store(self) -> None:
-        figures = figures_from_fills(self.operator.store.fills())
+        figures = self.operator.pnl()
         self.realized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.realized.items()}
-        self.fees = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.fees.items()}
+        self.fees = {(s, asset): float(v) for s, fig in figures.items()
+                     for asset, v in (fig.fees | fig.other_fees).items()}
+        self.unrealized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.unrealized.items()}
         self.risk_events = self.operator.store.risk_event_counts()
 
     async def _refresh_loop(self) -> None:
@@ -181,8 +183,13 @@ class MetricsExporter:
         for (exchange, symbol), qty in op.positions().items():
             g.add_metric([exchange, symbol], float(qty))
         yield g
-        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (average cost)", labels=["strategy", "asset"])
+        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger: FIFO lots)",
+                              labels=["strategy", "asset"])
         for key, v in self.realized.items():
+            g.add_metric(list(key), v)
+        yield g
+        g = GaugeMetricFamily("arbot_unrealized_pnl", "Open lots marked to mid (the ledger)", labels=["strategy", "asset"])
+        for key, v in self.unrealized.items():
             g.add_metric(list(key), v)
         yield g
         g = GaugeMetricFamily("arbot_fees_paid", "Fees paid", labels=["strategy", "asset"])

@@ -1,9 +1,8 @@
-"""The orca plugin: Orca Whirlpool pool states as an exchange (``orca``), plus the Whirlpool library.
+"""The orca plugin: Orca Whirlpool pool states as an exchange (``orca``).
 
-* :mod:`.math`: exact concentrated-liquidity maths (Q64.64 sqrt prices, ticks, swap steps, quotes);
-* :mod:`.accounts`: Whirlpool, TickArray and mint account decoding, tick-array PDAs;
-* :mod:`.pool`, :mod:`.model`: quotes on decoded accounts; :class:`~.model.WhirlpoolModel` is the
-  :class:`bot.pool.Pool` strategies receive in PoolUpdates;
+The Whirlpool maths, account decoding and pool model it publishes live in the shared library
+:mod:`arbotlib.amm.whirlpool` (the paper DEX and strategies quote with them without this plugin).
+
 * :mod:`.watch`: one watched pool's state and tick-array window (pure);
 * :mod:`.exchange`: the :class:`~bot.api.Exchange`: loads and subscribes the accounts, publishes
   PoolUpdates and feed states. It places no orders: swaps go through the ``jupiter`` exchange.
@@ -14,13 +13,8 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .exchange import OrcaExchange
-from .settings import OrcaSettings
-
-__all__ = ["OrcaExchange", "OrcaSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register Orca Whirlpool pool states as ``orca``."""
-    register("orca", OrcaExchange)
+    register("orca", "plugins.orca.exchange:OrcaExchange")

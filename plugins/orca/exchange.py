@@ -5,7 +5,7 @@ Whirlpool account and the tick arrays around its current tick (the array holding
 ``tick_arrays_each_side`` on each side; addresses are the program's PDAs, seeds
 ``[b"tick_array", whirlpool, str(start_tick_index)]``), watches them all with ``accountSubscribe``,
 and on every change publishes a :class:`~bot.domain.PoolUpdate` whose pool is a
-:class:`~plugins.orca.model.WhirlpoolModel` (exact concentrated-liquidity quotes, no I/O). When
+:class:`~arbotlib.amm.whirlpool.model.WhirlpoolModel` (exact concentrated-liquidity quotes, no I/O). When
 the current tick moves into another array the window moves with it: the new arrays are
 subscribed first, then read, then the old ones unsubscribed; the pool is published again once
 every array of the new window is known.
@@ -37,6 +37,9 @@ from collections.abc import Coroutine
 from decimal import Decimal
 from typing import Any
 
+from arbotlib.amm.whirlpool.accounts import AccountDecodeError, decode_mint_decimals
+from arbotlib.solana.rpc import RpcError, SolanaRpc
+from arbotlib.solana.ws import AccountSubscriber
 from bot.api import Context, Exchange, PermanentError
 from bot.domain import (
     Balance,
@@ -48,10 +51,7 @@ from bot.domain import (
     PoolUpdate,
     split_symbol,
 )
-from plugins.solana.rpc import RpcError, SolanaRpc
-from plugins.solana.ws import AccountSubscriber
 
-from .accounts import AccountDecodeError, decode_mint_decimals
 from .settings import OrcaSettings
 from .watch import PoolConfigError, PoolWatch
 

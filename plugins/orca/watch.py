@@ -2,7 +2,7 @@
 
 Pure state, no I/O: the exchange feeds it account data (from ``getMultipleAccounts`` or an
 ``accountNotification``) with the slot it was observed at, and asks it which tick arrays to watch
-and for the :class:`~plugins.orca.model.WhirlpoolModel` to publish. Data older than what is held
+and for the :class:`~arbotlib.amm.whirlpool.model.WhirlpoolModel` to publish. Data older than what is held
 (a lower slot) is ignored, so a re-read racing a notification cannot roll the state back.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .accounts import (
+from arbotlib.amm.whirlpool.accounts import (
     AccountDecodeError,
     TickArray,
     Whirlpool,
@@ -19,8 +19,8 @@ from .accounts import (
     tick_array_address,
     tick_array_start_index,
 )
-from .math import TICK_ARRAY_SIZE
-from .model import WhirlpoolModel
+from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 
 
 class PoolConfigError(ValueError):

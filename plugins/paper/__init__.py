@@ -10,15 +10,9 @@ from collections.abc import Callable
 from bot import hookimpl
 from bot.api import Exchange
 
-from .dex import PaperDexExchange
-from .exchange import PaperExchange
-from .settings import PaperSettings
-
-__all__ = ["PaperDexExchange", "PaperExchange", "PaperSettings", "register_exchanges"]
-
 
 @hookimpl
-def register_exchanges(register: Callable[[str, type[Exchange]], None]) -> None:
+def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register the simulated venue as ``paper`` and the simulated pool venue as ``paper-dex``."""
-    register("paper", PaperExchange)
-    register("paper-dex", PaperDexExchange)
+    register("paper", "plugins.paper.exchange:PaperExchange")
+    register("paper-dex", "plugins.paper.dex:PaperDexExchange")

@@ -8,6 +8,7 @@ network fee is charged in SOL as on Solana.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -20,8 +21,10 @@ from bot.api import (
     PermanentError,
     TransientError,
 )
+from bot.backtest.contract import BacktestPlan, Steppable
 from bot.book import from_units
 from bot.domain import (
+    BPS,
     ZERO,
     Balance,
     BookUpdate,
@@ -42,13 +45,13 @@ from bot.pool import Pool, PoolError
 from . import dex_pool
 from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
+from .settings import BACKTEST_TICK_MS
 
 SAVE_POOL_EVERY = 1000
 """Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap)."""
 FEE_ASSET = "SOL"
 LAMPORTS_PER_SOL = 9
 """Decimals of SOL: network fees are lamports."""
-_BPS = Decimal(10_000)
 _MILLIONTHS = Decimal(1_000_000)
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
@@ -58,7 +61,7 @@ class SlippageExceeded(PermanentError):
     """The swap would pay out less than the minimum out (SELL) or cost more than the maximum in (BUY)."""
 
 
-class PaperDexExchange(Exchange):
+class PaperDexExchange(Exchange, Steppable):
     """A simulated pool venue; no chain, no real money.
 
     **The pool** (:mod:`plugins.paper.dex_pool`): constant product or concentrated liquidity (an
@@ -224,10 +227,12 @@ class PaperDexExchange(Exchange):
 
     # --- the pool moves -----------------------------------------------------------------------
 
-    def step(self) -> None:
-        """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool (one slot)."""
+    def step(self) -> bool:
+        """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool (one slot).
+
+        Always True: a simulated pool never ends (a mirrored one moves with its source, not here)."""
         if self.pool is None or self.settings.market != "simulated":
-            return
+            return True
         s = self.settings
         rng = self._rng
         pool = self.pool
@@ -237,13 +242,13 @@ class PaperDexExchange(Exchange):
             fraction = min(s.reversion * _uniform_millionths(rng, Decimal("0.5"), Decimal("1.5")), Decimal(1))
             target = mid + (self.anchor_mid - mid) * fraction
         if s.volatility_bps:
-            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / _BPS
+            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / BPS
         if target != mid:
             pool = dex_pool.move_to(pool, target)
         if s.dislocation_probability and _uniform_millionths(rng, ZERO, Decimal(1)) < s.dislocation_probability:
             move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
             sign = 1 if rng.random() < 0.5 else -1
-            pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / _BPS))
+            pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / BPS))
             self.dislocations += 1
         self.step_count += 1
         self._steps_unsaved += 1
@@ -255,6 +260,17 @@ class PaperDexExchange(Exchange):
         if self._steps_unsaved >= SAVE_POOL_EVERY:
             with self._state.transaction():
                 self._save_pool()
+        return True
+
+    @classmethod
+    def prepare_for_backtest(cls, settings: PaperDexSettings) -> BacktestPlan:
+        """The backtest's pool: no pool clock of its own (the backtest steps it at ``tick_interval_ms``,
+        100 ms when that is 0), wallet and pool in memory; a mirror moves with its source."""
+        plan_settings = dataclasses.replace(settings, tick_interval_ms=0, state_file="")
+        if settings.market == "mirror":
+            return BacktestPlan(plan_settings, f"mirror of {settings.source}")
+        pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
+        return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 
     def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
         if type(event) is BookUpdate:

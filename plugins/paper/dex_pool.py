@@ -2,9 +2,9 @@
 
 Two shapes, both exact integer models that strategies already quote with (:class:`bot.pool.Pool`):
 
-- **constant product** (:class:`plugins.amm.model.ConstantProductModel`): half of ``tvl`` in each
+- **constant product** (:class:`arbotlib.amm.model.ConstantProductModel`): half of ``tvl`` in each
   token at the start price.
-- **concentrated** (:class:`plugins.orca.model.WhirlpoolModel`): one liquidity position per width of
+- **concentrated** (:class:`arbotlib.amm.whirlpool.model.WhirlpoolModel`): one liquidity position per width of
   ``position_widths_bps`` centred on the start price, ``tvl`` split equally among them, so the
   narrow ones make the pool deep near the price and the wide ones keep it tradable far from it.
   Each position initializes two ticks (on the tick spacing), as on a real Whirlpool.
@@ -20,10 +20,9 @@ import json
 from dataclasses import replace
 from decimal import Decimal, localcontext
 
-from bot.pool import Pool, PoolError
-from plugins.amm.constant_product import BPS, ConstantProductPool
-from plugins.amm.model import ConstantProductModel
-from plugins.orca.math import (
+from arbotlib.amm.constant_product import BPS, ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
+from arbotlib.amm.whirlpool.math import (
     MAX_TICK,
     MIN_TICK,
     OrcaMathError,
@@ -31,7 +30,8 @@ from plugins.orca.math import (
     swap_quote,
     tick_at_sqrt_price,
 )
-from plugins.orca.model import WhirlpoolModel
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from bot.pool import Pool, PoolError
 
 U64_MAX = (1 << 64) - 1
 Q64 = 1 << 64

@@ -101,6 +101,15 @@ class MatchingEngine:
         changes, self._changes = self._changes, Changes({}, {}, {})
         return changes
 
+    def put_back(self, changes: Changes) -> None:
+        """Return a change set whose write failed: it goes out with the next one (newer states win)."""
+        mine = self._changes
+        self._changes = Changes(
+            {**changes.orders, **mine.orders},
+            {cid: changes.fills.get(cid, []) + mine.fills.get(cid, []) for cid in {*changes.fills, *mine.fills}},
+            {**changes.assets, **mine.assets},
+        )
+
     @property
     def changed(self) -> bool:
         """True when something awaits :meth:`take_changes` (every change touches an order)."""

@@ -4,12 +4,15 @@ file, as an Exchange."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
 from bot.api import Context, Exchange, ExchangeError, OrderNotFound
+from bot.backtest.contract import BacktestPlan, Steppable
 from bot.domain import (
+    AlertLevel,
     Balance,
     BookUpdate,
     FeedState,
@@ -26,14 +29,14 @@ from .engine import MatchingEngine
 from .feeds import BookFeed, RecordingPlayer
 from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
-from .settings import PaperSettings
+from .settings import BACKTEST_TICK_MS, PaperSettings
 from .state import PaperState
 
 SAVE_MARKETS_EVERY = 1000
 """Steps between two saves of where the markets stand (also saved on stop)."""
 
 
-class PaperExchange(Exchange):
+class PaperExchange(Exchange, Steppable):
     """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
@@ -194,12 +197,26 @@ class PaperExchange(Exchange):
             self._state = None
 
     async def _run(self) -> None:
+        """Step every ``tick_interval_ms``; a step that fails (the state file cannot be written: a full
+        disk, a lock) is alerted once and retried, with what it changed kept for the next commit."""
         interval_s = self.settings.tick_interval_ms / 1000
+        failures = 0
         while self._running:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(interval_s if not failures else min(5.0, interval_s * 2 ** min(failures, 10)))
             if not self._running:
                 break
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:
+                if not failures:
+                    self.ctx.log.error("paper %s: a market step failed", self.name, exc_info=exc)
+                    self.ctx.alert(AlertLevel.ERROR, "exchange", f"paper {self.name}: the market stalls "
+                                   f"({type(exc).__name__}: {exc}); retrying by itself")
+                failures += 1
+                continue
+            if failures:
+                self.ctx.alert(AlertLevel.WARNING, "exchange", f"paper {self.name}: the market moves again")
+                failures = 0
 
     # --- market -------------------------------------------------------------------------------
 
@@ -235,6 +252,20 @@ class PaperExchange(Exchange):
         item = self._player.peek() if self._player is not None else None
         return None if item is None else item[0]
 
+    @classmethod
+    def prepare_for_backtest(cls, settings: PaperSettings) -> BacktestPlan:
+        """The backtest's venue: no market clock of its own (the backtest steps a simulated market at
+        ``tick_interval_ms``, 100 ms when that is 0, and a recording at its recorded times), the account in
+        memory; a mirror moves with its source."""
+        plan_settings = dataclasses.replace(settings, tick_interval_ms=0, playback_speed=Decimal(0), state_file="")
+        if settings.market == "recording":
+            return BacktestPlan(plan_settings, f"recording {Path(settings.recording).name} "
+                                               f"({settings.recording_exchange})", recorded=True)
+        if settings.market == "mirror":
+            return BacktestPlan(plan_settings, f"mirror of {settings.source}")
+        pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
+        return BacktestPlan(plan_settings, f"synthetic paper seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
+
     def market(self, symbol: str) -> MarketInfo:
         """Trading rules of ``symbol``; KeyError if this venue does not simulate it."""
         return self._rules[symbol]
@@ -245,13 +276,9 @@ class PaperExchange(Exchange):
         """Check the source settings that need the running bot, and build the feed of outside books."""
         s = self.settings
         if s.market == "recording":
-            # the plugin registry is read only when a recording is used
-            from bot.cli import UserError
-            from bot.recording import recorder_for
-
-            try:
-                recorder = recorder_for(s.recording_exchange)
-            except UserError as exc:  # names the types that can record
+            try:  # the bot's own registry: what [plugins] disabled leaves out is not there
+                recorder = self.ctx.recorder(s.recording_exchange)
+            except ValueError as exc:  # names the types that can record
                 raise ValueError(f"recording_exchange: {exc}") from None
             if not hasattr(recorder, "market_events"):
                 raise ValueError(f'recording_exchange: the "{s.recording_exchange}" recorder cannot play a '
@@ -428,10 +455,14 @@ class PaperExchange(Exchange):
     def _commit(self, now: int, submission: Order | None = None) -> None:
         """Write what changed in one transaction, then publish the fills and order reports."""
         changes = self._engine.take_changes()
-        with self._state.transaction():
-            if submission is not None:
-                self._state.record_submission(submission, now)
-            self._state.save(changes)
+        try:
+            with self._state.transaction():
+                if submission is not None:
+                    self._state.record_submission(submission, now)
+                self._state.save(changes)
+        except Exception:
+            self._engine.put_back(changes)  # written (and published) by the next commit that succeeds
+            raise
         self._publish_fills(changes, now)
 
     def _publish_fills(self, changes: Changes, now: int) -> None:

@@ -10,6 +10,9 @@ from typing import Literal
 from bot.domain import split_symbol
 from bot.settings import option
 
+BACKTEST_TICK_MS = 100
+"""Pace, in a backtest, of a paper venue whose config steps it only by hand (``tick_interval_ms = 0``)."""
+
 
 @dataclass(frozen=True)
 class PaperSettings:

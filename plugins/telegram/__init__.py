@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from bot import hookimpl
 
-from .notifier import TelegramNotifier
-
 
 @hookimpl
 def register_notifiers(register) -> None:
-    register("telegram", TelegramNotifier)
+    register("telegram", "plugins.telegram.notifier:TelegramNotifier")

@@ -79,6 +79,8 @@ class TelegramNotifier(Notifier):
             raise BotAPIUnavailable(f"{type(exc).__name__} from {self.settings.base_url}: {text}") from None
         try:
             await app.start()
+            if app.updater is None:  # the builder above always makes one
+                raise RuntimeError("telegram: the Application has no Updater to poll with")
             await app.updater.start_polling(timeout=dt.timedelta(seconds=self.settings.poll_timeout_s))
         except BaseException:
             await self._close(app)
@@ -152,6 +154,8 @@ class TelegramNotifier(Notifier):
         from telegram.constants import ParseMode
 
         query = update.callback_query
+        if query is None:  # the handler is a CallbackQueryHandler: only callback updates reach it
+            return
         chat_id = query.message.chat.id if query.message is not None else ""
         reply = await self.ctx.commands.confirm(self._caller(query.from_user.id, chat_id), query.data or "")
         await query.answer(text=reply.title[:200])  # a refusal shows only to the presser, as a toast

@@ -108,7 +108,8 @@ class FakeProduct:
     def info(self) -> dict:
         base, quote = self.product_id.split("-")
         return {"product_id": self.product_id, "price": "30000.00", "base_increment": str(Decimal(1).scaleb(-self.qd)),
-                "quote_increment": str(Decimal(1).scaleb(-self.pd)), "price_increment": str(Decimal(1).scaleb(-self.pd)),
+                "quote_increment": str(Decimal(1).scaleb(-self.pd)),
+                "price_increment": str(Decimal(1).scaleb(-self.pd)),
                 "base_min_size": "0.00000001", "base_max_size": "3400", "quote_min_size": "1",
                 "quote_max_size": "150000000", "status": "online", "base_currency_id": base,
                 "quote_currency_id": quote, "product_type": "SPOT", "trading_disabled": False}
@@ -127,7 +128,8 @@ def populate(product: FakeProduct, levels: int = 60, mid: Decimal = Decimal("300
     for _ in range(levels):
         product.asks[price] = Decimal(rng.randint(1, 10**9)).scaleb(-product.qd)
         price += tick * rng.randint(1, 3)
-    product.asks[min(product.asks)] = Decimal("12345678.12345678") if product.qd == 8 else product.asks[min(product.asks)]
+    if product.qd == 8:
+        product.asks[min(product.asks)] = Decimal("12345678.12345678")
 
 
 class _Conn:

@@ -46,7 +46,7 @@ def _snowflake() -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def user(user_id: int, name: str = "", bot: bool = False) -> dict[str, Any]:

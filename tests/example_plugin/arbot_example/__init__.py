@@ -18,7 +18,7 @@ import logging
 
 from bot import hookimpl
 
-from .control import HELLO, HEARTBEAT
+from .control import HEARTBEAT, HELLO
 from .dca import DcaSettings, DcaStrategy
 from .file_notifier import FileNotifier, FileSettings
 from .max_price import MaxPriceCheck, MaxPriceSettings

@@ -1,6 +1,6 @@
 """Shared by the arb strategy tests: a small simulated DEX venue, an alert recorder, the config.
 
-``FakeDex`` is an ``Exchange`` holding one constant-product pool (``plugins.amm``'s exact integer
+``FakeDex`` is an ``Exchange`` holding one constant-product pool (``arbotlib.amm``'s exact integer
 maths): it publishes a ``PoolUpdate`` every ``publish_every_ms`` (and after each swap), executes a
 LIMIT order as a swap whose limit price is the worst acceptable *average* price (SELL: min-out /
 qty, BUY: max-in / qty), and charges the network fee in SOL, as the design asks every DEX venue
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import plugins.arb
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot import hookimpl
 from bot.api import Exchange, Notifier, PermanentError
 from bot.domain import (
@@ -33,8 +35,6 @@ from bot.domain import (
     split_symbol,
 )
 from bot.settings import option
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
 
 BASE_DECIMALS, QUOTE_DECIMALS = 9, 6
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -19,8 +18,8 @@ from bot.domain import (
     TimeInForce,
 )
 from plugins.arb.records import executions
-
-BPS = Decimal(10_000)
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +65,7 @@ async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(ma
     assert warning.fields["qty"] == f"{cex.filled_qty} SOL" and warning.fields["venue"] == "paper"
     assert warning.fields["value_at_mid"] == f"{(cex.filled_qty * mid).quantize(Decimal('0.01'))} USDC"
     # realized: the round trip on the CEX and its two fees, against a predicted profit
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
@@ -170,7 +169,10 @@ async def test_low_inventory_is_alerted_once_per_side(make_bot):
     # the DEX wallet holds too little SOL to sell min_size: buy-cex-sell-dex cannot trade
     bot = await make_bot(config(dex='balances = { SOL = "0.05", USDC = "100000" }'), extra=extra())
     strategy = bot.strategies["sol-arb"]
-    low = lambda: [a for a in warnings() if "needed to trade min_size" in a.message]
+
+    def low() -> list:
+        return [a for a in warnings() if "needed to trade min_size" in a.message]
+
     await wait_for(low, timeout_s=10, what="the low-inventory alert")
     [alert] = low()
     assert alert.fields["venue"] == "dex" and alert.fields["asset"] == "SOL" and alert.fields["have"] == "0.05"

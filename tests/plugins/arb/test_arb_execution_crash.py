@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,10 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.store_kit import query, query_db
+
 CONFIG = """
 mode = "paper"
 [bot]
 data_dir = "{data_dir}"
+db_url = "{db_url}"
 control_socket = ""
 [exchanges.paper]
 symbols = ["SOL/USDC"]
@@ -65,18 +67,6 @@ def arbot(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot.cli", *args]
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
-
-
 def wait_until(predicate, timeout_s: float) -> bool:
     import time
 
@@ -89,10 +79,10 @@ def wait_until(predicate, timeout_s: float) -> bool:
 
 
 @pytest.mark.slow
-def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Path):
+def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Path, db_url: str):
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(data_dir=tmp_path, gap_ms=60_000))
-    bot_db, cex_db, dex_db = tmp_path / "arbot.db", tmp_path / "paper-exchange.db", tmp_path / "paper-dex.db"
+    config.write_text(CONFIG.format(data_dir=tmp_path, db_url=db_url, gap_ms=60_000))
+    cex_db, dex_db = tmp_path / "paper-exchange.db", tmp_path / "paper-dex.db"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = tmp_path / "run1.log"
     with log.open("wb") as sink:
@@ -100,29 +90,30 @@ def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Pat
                                 stderr=subprocess.STDOUT)
     try:
         # The CEX leg is stored as filled in the execution row, the DEX leg not yet sent.
-        between = wait_until(lambda: query(bot_db, "select count(*) from arb_executions where cex_status = 'filled' "
+        between = wait_until(lambda: query_db(db_url, "select count(*) from arb_executions where cex_status = 'filled' "
                                                    "and dex_submitted_ns = 0") == [(1,)], timeout_s=30)
         assert between, log.read_text()[-3000:]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    [(oid, cex_cid, dex_cid, cex_filled)] = query(bot_db, "select opportunity_id, cex_cid, dex_cid, cex_filled "
+    [(oid, cex_cid, dex_cid, cex_filled)] = query_db(db_url, "select opportunity_id, cex_cid, dex_cid, cex_filled "
                                                           "from arb_executions")
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") == [(1,)]
     assert query(dex_db, "select count(*) from submissions") in ([(0,)], [])
     # Restart (the opportunity is seconds old by now, far beyond max_input_age_ms), settle, stop cleanly.
-    config.write_text(CONFIG.format(data_dir=tmp_path, gap_ms=0))
+    config.write_text(CONFIG.format(data_dir=tmp_path, db_url=db_url, gap_ms=0))
     done = subprocess.run(arbot("run", "--config", str(config), "--for", "4s"), env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     # The filled CEX leg reached the venue once over both runs; the DEX leg was never sent late.
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") == [(1,)]
     assert query(dex_db, f"select count(*) from submissions where client_order_id = '{dex_cid}'") in ([(0,)], [])
-    assert query(bot_db, f"select count(*) from orders where client_order_id = '{dex_cid}'") == [(0,)]
+    assert query_db(db_url, f"select count(*) from orders where client_order_id = '{dex_cid}'") == [(0,)]
     # The open exposure was hedged on the CEX: sold back what the CEX leg bought.
-    [(side, qty, status)] = query(bot_db, f"select side, qty, status from orders where client_order_id = '{oid}-hedge'")
+    [(side, qty, status)] = query_db(db_url, f"select side, qty, status from orders "
+                                             f"where client_order_id = '{oid}-hedge'")
     assert (side, Decimal(qty), status) == ("sell", Decimal(cex_filled), "filled") and Decimal(qty) > 0
-    [(state, dex_status, residual, note)] = query(
-        bot_db, f"select state, dex_status, residual, note from arb_executions where opportunity_id = '{oid}'")
+    [(state, dex_status, residual, note)] = query_db(
+        db_url, f"select state, dex_status, residual, note from arb_executions where opportunity_id = '{oid}'")
     assert (state, dex_status, Decimal(residual)) == ("done", "not sent", 0) and "too old" in note
     assert "left unfinished by the previous run" in done.stdout + done.stderr

@@ -14,15 +14,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from arb_kit import Alerts, extra
-from fakes.jupiter_api import FakeJupiterApi
-from fakes.solana_rpc import FakeSolanaRpc
 from solders.keypair import Keypair
-from waiting import wait_for
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import (
+    BPS,
     AlertLevel,
     BookUpdate,
     ExecutionResult,
@@ -32,8 +29,11 @@ from bot.domain import (
 )
 from bot.plugins import collect, load_plugins
 from plugins.arb.records import executions
+from tests.fakes.jupiter_api import FakeJupiterApi
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, extra
 
-BPS = Decimal(10_000)
 KEY_ENV = "T_ARB_JUPITER_KEY"
 
 
@@ -199,7 +199,7 @@ async def test_jupiter_refusing_the_dex_leg_after_the_cex_leg_filled_is_hedged_a
     assert warning.fields["dex_leg"] == "rejected 0"
 
     # realized: the CEX round trip and its two fees, at most zero, against a predicted profit
-    bot.executor.flush()
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
     by_hand = sum((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills)

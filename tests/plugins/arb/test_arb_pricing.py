@@ -11,7 +11,15 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 import pytest
-from test_arb_pricing_kit import (
+
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
+from bot.domain import Side
+from bot.pool import Pool
+from bot.settings import parse_settings
+from plugins.arb.pricing import Direction, Inventory, Pricer
+from plugins.arb.settings import ArbSettings
+from tests.plugins.arb.test_arb_pricing_kit import (
     MARKET,
     RICH,
     SOL_UNITS,
@@ -25,14 +33,6 @@ from test_arb_pricing_kit import (
     sell_out_units,
     settings,
 )
-
-from bot.domain import Side
-from bot.pool import Pool
-from bot.settings import parse_settings
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
-from plugins.arb.pricing import Direction, Inventory, Pricer
-from plugins.arb.settings import ArbSettings
 
 R_SOL, R_USDC = 10_000 * SOL_UNITS, 1_610_000 * USDC_UNITS
 OUT_1 = sell_out_units(R_SOL, R_USDC, 30, SOL_UNITS)

@@ -18,10 +18,9 @@ from decimal import Decimal
 
 import pytest
 
-from test_arb_pricing_kit import RICH, D, adds_up, book, pool, pricer
-
 from bot.domain import MarketInfo
 from plugins.arb.pricing import Direction
+from tests.plugins.arb.test_arb_pricing_kit import RICH, D, adds_up, book, pool, pricer
 
 TICK = book([("159.90", 50)], [("160.00", 2), ("160.20", 2), ("160.40", 50)])
 SCENE = {"max_cex_slippage_bps": D(50), "min_edge_bps": D(5)}

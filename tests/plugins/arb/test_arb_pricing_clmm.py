@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
-from test_arb_pricing_kit import D, adds_up, book, settings
 
+from arbotlib.amm.whirlpool.math import Q64
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.domain import MarketInfo
 from bot.pool import PoolError
 from plugins.arb.pricing import Inventory, Pricer
-from plugins.orca.math import Q64
-from plugins.orca.model import WhirlpoolModel
+from tests.plugins.arb.test_arb_pricing_kit import D, adds_up, book, settings
 
 # price 1 (sqrt price 2^64 at tick 0), both tokens 6 decimals, 30 bps fee; a narrow position
 # (ticks -100..100, about +-1 %) over a wide one (-3000..3000): the ladder crosses the narrow edges

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.domain import BookUpdate, MarketInfo
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
 from plugins.arb.pricing import Direction, Inventory, Pricer
 from plugins.arb.settings import ArbSettings
 
@@ -36,7 +36,8 @@ def pool(sol: int, usdc: int, fee_bps: int = 30) -> ConstantProductModel:
 
 
 def settings(**overrides) -> ArbSettings:
-    values = {"cex": "cex", "dex": "dex", "symbol": "SOL/USDC", "max_notional": D(100_000), "size_step": D(1), "min_size": D(1),
+    values = {"cex": "cex", "dex": "dex", "symbol": "SOL/USDC", "max_notional": D(100_000), "size_step": D(1),
+              "min_size": D(1),
                   "min_edge_bps": D(10), "cex_taker_fee_bps": D(10), "latency_haircut_bps": D(2),
                   "max_cex_slippage_bps": D(20), "max_dex_impact_bps": D(30), "signature_fee_lamports": 5_000,
                   "compute_units": 200_000, "compute_unit_price_micro_lamports": 10_000, "dex_slippage_bps": D(10)}

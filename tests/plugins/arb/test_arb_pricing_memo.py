@@ -3,17 +3,18 @@
 A memoized pricer fed a stream of books that change one level (a size, a price, a level added or
 removed) at a time must decide exactly what a fresh pricer decides on each book alone; and the memo
 must be used where it may (a size change deeper than the walk, or at the touch while it still holds
-the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool). ``Pricer.prepare`` quotes the smallest size both ways once per pool state.
+the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool).
+``Pricer.prepare`` quotes the smallest size both ways once per pool state.
 """
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_arb_pricing_kit import RICH, D, book, pool, pricer
 
 from bot.pool import Pool
 from plugins.arb.pricing import Inventory
+from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
 
 CENT = D("0.01")
 

@@ -14,9 +14,9 @@ from decimal import Decimal, localcontext
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_arb_pricing_kit import Candidate, D, adds_up, book, pool, pricer, reference
 
 from plugins.arb.pricing import Inventory
+from tests.plugins.arb.test_arb_pricing_kit import Candidate, D, adds_up, book, pool, pricer, reference
 
 CENT = D("0.01")
 

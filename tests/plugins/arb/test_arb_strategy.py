@@ -4,15 +4,15 @@ with the pricer's sizes and limits and reports realized PnL from the fills; stal
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
-from arb_kit import Alerts, config, extra
-from waiting import wait_for
 
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, ExecutionResult, Opportunity, OrderStatus, Side
+from bot.ledger import EXACT_DIGITS, Ledger
+from bot.units import amount, money, signed_money
 from plugins.arb.pricing import Inventory, Pricer
 from plugins.arb.records import (
     ArbExecutionRow,
@@ -20,6 +20,8 @@ from plugins.arb.records import (
     executions,
     opportunities,
 )
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 
 
 @pytest.fixture(autouse=True)
@@ -92,16 +94,16 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert (dex_order.side, dex_order.qty, dex_order.price) == (Side.SELL, expected.size, expected.dex_limit_price)
     assert cex.status is OrderStatus.FILLED and dex_order.status is OrderStatus.FILLED
     assert row.predicted_pnl == expected.net_pnl
-    # Realized PnL, by hand from the stored fills: DEX proceeds - CEX cost - CEX fee (USDC) - network fee (SOL at
-    # the CEX mid the opportunity was priced with).
-    bot.executor.flush()
+    # Realized PnL, by hand from the stored fills: DEX proceeds - CEX cost - CEX fee (USDC) - network fee (SOL, the
+    # base asset, at the fill's price: as the ledger counts it).
+    await bot.executor.flush()
     fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
     cex_fills = [f for f in fills if f.exchange == "paper"]
     dex_fills = [f for f in fills if f.exchange == "dex"]
     assert sum(f.qty for f in cex_fills) == sum(f.qty for f in dex_fills) == expected.size
-    mid = (books[0].best_bid + books[0].best_ask) / 2
-    by_hand = (sum(f.price * f.qty for f in dex_fills) - sum(f.price * f.qty for f in cex_fills)
-               - sum(f.fee for f in cex_fills) - sum(f.fee for f in dex_fills) * mid)
+    with localcontext(prec=EXACT_DIGITS):  # a DEX price has more digits than Decimal's default 28
+        by_hand = (sum(f.price * f.qty for f in dex_fills) - sum(f.price * f.qty for f in cex_fills)
+                   - sum(f.fee for f in cex_fills) - sum(f.fee * f.price for f in dex_fills))
     [result] = results
     assert result.realized_pnl == by_hand == row.realized_pnl
     assert result.predicted_pnl == expected.net_pnl and result.opportunity_id == row.opportunity_id
@@ -117,11 +119,19 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert strategy.inventory.balance("paper", "SOL") == Decimal(100) + expected.size
     assert strategy.inventory.balance("dex", "SOL") == Decimal(100) - expected.size - sum(f.fee for f in dex_fills)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "inventory", [])
-    assert reply.ok and ("sol-arb", "paper", "SOL", str(Decimal(100) + expected.size), str(Decimal(100) + expected.size)) in reply.rows
+    held = str(Decimal(100) + expected.size)
+    assert reply.ok and ("sol-arb", "paper", "SOL", held, held) in reply.rows
     assert isinstance(row, ArbExecutionRow)
     reply = await bot.commands.dispatch(Caller("local", "me", "viewer"), "arb", [])
-    assert reply.ok and (row.opportunity_id[:10], "buy-cex-sell-dex", str(row.size), str(row.predicted_pnl),
-                         str(row.realized_pnl), "done") in reply.rows
+    assert reply.ok and (row.opportunity_id[:10], "buy-cex-sell-dex", str(row.size), amount(row.predicted_pnl, "USDC"),
+                         amount(row.realized_pnl, "USDC"), "done") in reply.rows
+    # the total is the ledger's (FIFO over the strategy's fills), and the execution's own figure agrees with it
+    fig = Ledger(bot.store).strategy("sol-arb")
+    assert fig.net["USDC"] == by_hand
+    total = signed_money(by_hand, "USDC")
+    assert reply.text.splitlines()[0] == (
+        f"sol-arb total: realized {money(fig.realized['USDC'], 'USDC')} - fees {money(fig.fees['USDC'], 'USDC')} = "
+        f"{total} after fees (FIFO, as /pnl); 1 executions sum to {total}")
     assert strategy.status()["executed"] == "1"
 
 

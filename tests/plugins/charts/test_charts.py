@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from fakes.telegram_api import FakeBotAPI, png_size
-from waiting import wait_for
-
 from bot.api import Caller
 from bot.config import resolve_secrets
 from bot.control import send_command
 from bot.domain import Fill, Liquidity, Side
+from bot.ledger import day_start_ns
 from plugins.charts import price_history
+from tests.fakes.telegram_api import FakeBotAPI, png_size
+from tests.helpers.waiting import wait_for
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
 VIEWER, STRANGER = 2001, 6666
@@ -92,7 +92,7 @@ async def test_a_viewer_gets_the_pnl_chart_as_a_telegram_photo(api, bot):
     photo = await api.next_message(VIEWER, timeout_s=30)  # the first chart imports matplotlib
     assert_chart(photo["photo_bytes"])
     assert photo["content_type"] == "image/png" and photo["filename"] == "chart.png"
-    assert photo["caption"] == "Realized PnL since the first fill: 0.9 USD"  # +1 USD, 0.10 USD fees
+    assert photo["caption"] == "Realized PnL since the first fill, after fees: 0.90 USD"  # +1 USD, 0.10 USD fees
     assert photo["photo"][0]["width"] == 900 and "text" not in photo
     [upload] = [c for c in api.calls if c.method == "sendPhoto"]
     assert upload.params["caption"] == photo["caption"]
@@ -131,9 +131,9 @@ async def test_the_price_chart_of_a_running_grid_has_its_levels_and_fills(bot):
 
 
 async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path):
-    store_round_trip(bot, bot.start_of_day_ns())  # today, whatever the time of day
+    store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))  # today, whatever the time of day
     answer = await send_command(tmp_path / "ctl.sock", "chart", ["pnl", "day"], timeout_s=30)
-    assert answer["ok"] and answer["text"] == "Realized PnL today: 0.9 USD"
+    assert answer["ok"] and answer["text"] == "Realized PnL today, after fees: 0.90 USD"
     path = tmp_path / "images" / answer["image"].rsplit("/", 1)[1]
     assert answer["image"] == str(path) and path.name.startswith("chart-")
     assert_chart(path.read_bytes())
@@ -142,7 +142,7 @@ async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path)
 @pytest.fixture
 async def discord_bot(make_bot, monkeypatch):
     """A paper bot with the discord notifier connected to a fake Discord; the viewer may chart."""
-    from fakes.discord_api import CHANNEL_ID, GUILD_ID, FakeDiscord
+    from tests.fakes.discord_api import CHANNEL_ID, GUILD_ID, FakeDiscord
 
     monkeypatch.setenv("ARBOT_TEST_DISCORD_TOKEN", "discord-test-token")
     async with FakeDiscord() as fake:
@@ -177,7 +177,7 @@ async def test_discord_attaches_the_chart_to_the_reply_or_the_follow_up(discord_
         assert callback.type == 5
         await wait_for(lambda: fake.followups, timeout_s=30, what="the follow-up with the chart")
         [message] = fake.followups
-    assert "Realized PnL since the first fill: 0.9 USD" in message["content"]
+    assert "Realized PnL since the first fill, after fees: 0.90 USD" in message["content"]
     [attachment] = message["attachments"]
     assert attachment["filename"] == "chart.png" and attachment["content_type"] == "image/png"
     filename, png = fake.uploads[attachment["id"]]

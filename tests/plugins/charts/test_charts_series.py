@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fakes.telegram_api import png_size
-
 from bot.domain import BookUpdate, Fill, Liquidity, Side
+from bot.ledger import steps
 from plugins.charts.history import PriceHistory
 from plugins.charts.render import Size, pnl_png, price_png
 from plugins.charts.series import market_fills, pnl_curves
+from tests.fakes.telegram_api import png_size
 
 D = Decimal
 S = 1_000_000_000
@@ -22,32 +22,36 @@ def fill(n: int, side: Side, price: str, qty: str = "1", fee: str = "0", fee_ass
                 (ts_s if ts_s is not None else n) * S)
 
 
-def test_the_curve_is_cumulative_average_cost_pnl_net_of_quote_fees():
+def curves(fills, since_ns=None):
+    return pnl_curves((s for s in steps(fills) if since_ns is None or s.fill.ts_ns >= since_ns), since_ns)
+
+
+def test_the_curve_is_the_ledgers_fifo_pnl_net_of_fees():
     fills = [("g", fill(1, Side.BUY, "100", fee="1")),
-             ("g", fill(2, Side.BUY, "120", fee="1")),      # average cost 110
-             ("g", fill(3, Side.SELL, "130", fee="1")),     # +20
-             ("g", fill(4, Side.SELL, "100", fee="1"))]     # -10
-    [curve] = pnl_curves(fills)
+             ("g", fill(2, Side.BUY, "120", fee="1")),
+             ("g", fill(3, Side.SELL, "130", fee="1")),     # closes the lot bought at 100: +30
+             ("g", fill(4, Side.SELL, "100", fee="1"))]     # closes the lot bought at 120: -20
+    [curve] = curves(fills)
     assert curve.asset == "USD" and curve.fills == 4
-    assert curve.points == [(1 * S, D(-1)), (2 * S, D(-2)), (3 * S, D(17)), (4 * S, D(6))]
+    assert curve.points == [(1 * S, D(-1)), (2 * S, D(-2)), (3 * S, D(27)), (4 * S, D(6))]
     assert curve.total == D(6)
 
 
-def test_fills_before_the_period_only_build_the_cost_basis():
+def test_fills_before_the_period_only_open_lots():
     fills = [("g", fill(1, Side.BUY, "100")), ("g", fill(2, Side.BUY, "200")),
              ("g", fill(3, Side.SELL, "160")), ("h", fill(4, Side.SELL, "50", qty="2", symbol="ETH/EUR"))]
-    curves = pnl_curves(fills, since_ns=3 * S)
-    usd = next(c for c in curves if c.asset == "USD")
-    assert usd.points == [(3 * S, D(0)), (3 * S, D(10))]  # sold at 160 against an average of 150
-    eur = next(c for c in curves if c.asset == "EUR")  # a short opened: nothing realized yet
+    got = curves(fills, since_ns=3 * S)
+    usd = next(c for c in got if c.asset == "USD")
+    assert usd.points == [(3 * S, D(0)), (3 * S, D(60))]  # sold at 160 the lot bought at 100
+    eur = next(c for c in got if c.asset == "EUR")  # a short opened: nothing realized yet
     assert eur.points == [(3 * S, D(0))] and eur.total == 0 and eur.fills == 1
-    assert pnl_curves(fills, since_ns=10 * S) == []
+    assert curves(fills, since_ns=10 * S) == []
 
 
-def test_a_base_asset_fee_does_not_move_the_quote_curve():
-    [curve] = pnl_curves([("g", fill(1, Side.BUY, "100", fee="0.001", fee_asset="BTC")),
-                          ("g", fill(2, Side.SELL, "101", fee="0.001", fee_asset="BTC"))])
-    assert curve.points == [(1 * S, D(0)), (2 * S, D(1))]  # the curve starts at the first fill
+def test_a_base_asset_fee_counts_at_the_fill_price():
+    [curve] = curves([("g", fill(1, Side.BUY, "100", fee="0.001", fee_asset="BTC")),
+                      ("g", fill(2, Side.SELL, "101", fee="0.001", fee_asset="BTC"))])
+    assert curve.points == [(1 * S, D("-0.1")), (2 * S, D("0.799"))]
 
 
 def test_market_fills_pick_one_symbol_from_a_time_on():
@@ -80,7 +84,7 @@ def test_pnl_and_price_charts_are_pngs_of_the_configured_size():
     size = Size(800, 500)
     fills = [("g", fill(n, Side.BUY if n % 2 else Side.SELL, str(100 + n), ts_s=1_700_000_000 + 60 * n))
              for n in range(1, 20)]
-    assert_real_png(pnl_png(pnl_curves(fills), "Realized PnL", size), size)
+    assert_real_png(pnl_png(curves(fills), "Realized PnL", size), size)
     prices = {"paper": [(1_700_000_000 * S + 60 * n * S, D(100 + n % 7)) for n in range(30)]}
     png = price_png(prices, [D(100), D(103), D(106)], [f for _, f in fills[:5]], "BTC/USD", size)
     assert_real_png(png, size)

@@ -7,8 +7,7 @@ import pytest
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.plugins import collect, load_plugins
-
-from fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, FakeCoinbaseREST, FakeCoinbaseWS, FakeProduct, populate
+from tests.fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, FakeCoinbaseREST, FakeCoinbaseWS, FakeProduct, populate
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import BookUpdate, FeedState, FeedStatus
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
 PID = "BTC-USD"

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugins.coinbase.book import CoinbaseBooks
-from fakes.coinbase import FakeProduct, populate
+from tests.fakes.coinbase import FakeProduct, populate
 
 SYMBOL = "BTC/USD"
 PRODUCT = FakeProduct("BTC-USD")

@@ -10,8 +10,8 @@ from decimal import Decimal
 from bot.cli import main
 from bot.recording import RecordOptions, record_to
 from plugins.coinbase.exchange import CoinbaseExchange
-from fakes.coinbase import FakeCoinbaseWS, FakeProduct, populate
-from waiting import wait_for
+from tests.fakes.coinbase import FakeCoinbaseWS, FakeProduct, populate
+from tests.helpers.waiting import wait_for
 
 
 async def test_record_stores_raw_frames_as_received():

@@ -14,8 +14,8 @@ import pytest
 from bot.api import InsufficientFunds, OrderNotFound, PermanentError, PostOnlyWouldCross, RateLimited, UnknownOutcome
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
 from plugins.coinbase.rest import JwtSigner, classify_order_failure
-from fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, new_private_key_pem, public_key_of, verify_jwt
-from waiting import wait_for
+from tests.fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, new_private_key_pem, public_key_of, verify_jwt
+from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
 

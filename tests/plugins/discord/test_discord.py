@@ -12,19 +12,19 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from fakes.discord_api import ALERT_CHANNEL_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
-from fakes.venue import plugin as venue_plugin
-from waiting import wait_for
-
 import discord.gateway
 import discord.http
+import pytest
+
 from bot import hookimpl
 from bot.api import Command, Reply, Strategy
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel
 from plugins.discord.render import MAX_CHARS, alert_text, reply_block
 from plugins.discord.settings import PUBLIC_API_BASE, PUBLIC_GATEWAY, DiscordSettings
+from tests.fakes.discord_api import ALERT_CHANNEL_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 ADMIN, VIEWER, STRANGER = 111111111111111111, 222222222222222222, 333333333333333333
 

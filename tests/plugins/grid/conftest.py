@@ -121,7 +121,7 @@ class StandInContext:
         qty = order.remaining_qty if qty is None else D(qty)
         price = order.price if price is None else D(price)
         self._trade += 1
-        fill = Fill("paper", "BTC/USD", cid, f"t{self._trade}", order.side, price, qty, D(fee), fee_asset,
+        fill = Fill("paper", "BTC/USD", cid, f"t{self._trade}-{cid}", order.side, price, qty, D(fee), fee_asset,
                     Liquidity.MAKER, self.clock.time_ns())
         notional = (order.avg_fill_price or 0) * order.filled_qty + price * qty
         order.filled_qty += qty
@@ -151,8 +151,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/t.db").open()
+def store(db_url):
+    s = Store(db_url).open()
     yield s
     s.close()
 

@@ -116,9 +116,10 @@ async def test_a_sold_slot_books_its_profit_net_of_fees_and_buys_again(make_grid
     ctx.fill_all(grid, "g-2-2", fee="0.13")  # received 130 - 0.13
 
     assert grid.status()["round trips"] == "1"
-    assert grid.status()["profit"] == "9.75 USD"  # 130 - 0.13 - 120.12
+    # the ledger's figures (FIFO lots, as /pnl): the step's profit, fees apart; net = the slot's own result
+    assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0.25 USD")
     row = stored(grid, 2)
-    assert (row.round_trips, row.profit, row.cost, row.proceeds) == (1, D("9.75"), 0, 0)
+    assert (row.round_trips, row.profit, row.cost, row.proceeds) == (1, D("9.75"), 0, 0)  # 130 - 0.13 - 120.12
     assert ctx.last().side is Side.BUY and ctx.last().price == D(120)  # free again, the ask is above 120
     assert ctx.last().client_order_id == "g-2-3"
 
@@ -131,8 +132,9 @@ async def test_partial_fills_are_summed_and_a_duplicate_fill_counts_once(make_gr
     ctx.fill(grid, "g-2-1", qty="0.6", fee="0.07")
     ctx.finish(grid, "g-2-1")
     ctx.fill_all(grid, "g-2-2", fee="0.13")
-    # cost 0.4 * 119.5 + 0.6 * 120 + 0.12 = 119.92; proceeds 130 - 0.13 = 129.87
-    assert grid.status()["profit"] == "9.95 USD"
+    # cost 0.4 * 119.5 + 0.6 * 120 + 0.12 = 119.92; proceeds 130 - 0.13 = 129.87: net 9.95
+    assert (grid.status()["realized"], grid.status()["fees"]) == ("10.20 USD", "0.25 USD")
+    assert stored(grid, 2).profit == D("9.95")
 
 
 async def test_a_fee_in_base_shrinks_what_the_sell_offers(make_grid, ctx):
@@ -142,7 +144,9 @@ async def test_a_fee_in_base_shrinks_what_the_sell_offers(make_grid, ctx):
     sell = ctx.last()
     assert (sell.side, sell.qty) == (Side.SELL, D("0.999"))
     ctx.fill_all(grid, "g-2-2", fee="0.13")
-    assert grid.status()["profit"] == "9.74 USD"  # 0.999 * 130 - 0.13 - 120
+    # the ledger: 0.999 sold 10 above its buy; fees 0.001 BTC at 120 and 0.13: net 9.74 as the slot's own result
+    assert (grid.status()["realized"], grid.status()["fees"]) == ("9.99 USD", "0.25 USD")
+    assert stored(grid, 2).profit == D("9.74")  # 0.999 * 130 - 0.13 - 120
 
 
 async def test_a_buy_partly_filled_then_cancelled_sells_what_was_bought(make_grid, ctx):
@@ -172,7 +176,7 @@ async def test_a_sell_partly_filled_then_cancelled_offers_the_rest_later(make_gr
     assert (sell.side, sell.price, sell.qty, sell.client_order_id) == (Side.SELL, D(130), D("0.75"), "g-2-3")
     ctx.fill_all(grid, "g-2-3")
     assert grid.status()["round trips"] == "1"
-    assert grid.status()["profit"] == "10 USD"
+    assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0 USD")
 
 
 async def test_a_post_only_sell_waits_while_it_would_cross(make_grid, ctx):
@@ -245,7 +249,9 @@ async def test_a_paused_strategy_submits_nothing_and_catches_up_when_resumed(mak
 async def test_a_restart_resumes_the_same_slots_without_resubmitting(make_grid, ctx, store, restart):
     grid = await make_grid()
     grid.on_market(ctx.book("124.99", "125.01"))
-    ctx.fill_all(grid, "g-2-1", fee="0.12")  # sell g-2-2 rests at 130
+    first = ctx.fill(grid, "g-2-1", fee="0.12")  # sell g-2-2 rests at 130
+    ctx.finish(grid, "g-2-1")
+    store.insert_fill(first, "g")  # the host stores every fill
     missed = ctx.fill(None, "g-1-1", fee="0.11")  # filled while the bot was down: only the host saw it
     ctx.finish(None, "g-1-1")
     store.insert_fill(missed, "g")
@@ -262,7 +268,9 @@ async def test_a_restart_resumes_the_same_slots_without_resubmitting(make_grid, 
     again.fill_all(grid2, "g-2-2", fee="0.13")
     again.fill_all(grid2, "g-1-2")
     assert grid2.status()["round trips"] == "2"
-    assert grid2.status()["profit"] == "19.64 USD"  # (130 - 0.13 - 120.12) + (120 - 110.11)
+    assert sum((r.profit for r in load_grid(store, "g")[1]), D(0)) == D("19.64")  # (130 - 0.13 - 120.12) + (120 - 110.11)
+    # the ledger, rebuilt from the store at start: 130 closes the lot bought at 120, 120 the one at 110
+    assert (grid2.status()["realized"], grid2.status()["fees"]) == ("20.00 USD", "0.36 USD")
 
 
 async def test_reconcile_catches_a_missed_update(make_grid, ctx):
@@ -458,7 +466,7 @@ async def test_status_and_markets(make_grid):
     grid = await make_grid()
     assert grid.markets() == [("paper", "BTC/USD")]
     assert grid.status() == {"slots": "5 free / 0 pending / 0 locked", "range": "100-150 USD", "round trips": "0",
-                             "profit": "0 USD"}
+                             "realized": "0 USD", "fees": "0 USD"}
 
 
 # --- inside the real host ------------------------------------------------------------------------
@@ -486,7 +494,7 @@ async def eventually(condition, what: str) -> None:
 
 
 async def test_the_grid_trades_through_the_real_host(make_bot):
-    from fakes.venue import plugin as venue_plugin
+    from tests.fakes.venue import plugin as venue_plugin
 
     bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
     grid, venue = bot.strategies["g"], bot.exchanges["v"]

@@ -10,13 +10,13 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-from fakes.jupiter_api import FakeJupiterApi
-from fakes.solana_rpc import FakeSolanaRpc
 from solders.keypair import Keypair
 
 from bot.store import Store
 from plugins.jupiter.exchange import JupiterExchange
 from plugins.jupiter.settings import JupiterSettings
+from tests.fakes.jupiter_api import FakeJupiterApi
+from tests.fakes.solana_rpc import FakeSolanaRpc
 
 
 class _Clock:
@@ -51,9 +51,9 @@ def keypair(tmp_path):
 
 
 @pytest.fixture
-async def make_exchange(tmp_path, node, jupiter_api, keypair):
+async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
     """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call)."""
-    store = Store(f"sqlite:///{tmp_path}/arbot.db").open()
+    store = Store(db_url).open()
     started: list[JupiterExchange] = []
 
     async def factory(*, rpc_urls=None, **overrides):

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from arbotlib.solana.rpc import MalformedReply
+from arbotlib.solana.transactions import NATIVE_MINT, balance_changes, fee_lamports
 from bot.domain import Order, OrderStatus, OrderType, Side
 from plugins.jupiter.errors import SwapFailed
 from plugins.jupiter.records import load_swap
-from plugins.solana.rpc import MalformedReply
-from plugins.solana.transactions import NATIVE_MINT, balance_changes, fee_lamports
 
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 
@@ -118,5 +118,5 @@ def test_balance_changes_net_of_the_fee_with_wrapped_sol_and_other_owners():
     tx = _tx(me, pre_tokens=[], post_tokens=[(USDC, me, 5)], pre_lamports=10, post_lamports=4, loaded=(me,))
     assert balance_changes(tx, me) == {USDC: 5, NATIVE_MINT: -6}
     with pytest.raises(MalformedReply, match="not the documented shape"):
-        balance_changes({"meta": {"preTokenBalances": [{"owner": me}]}, "transaction": {"message": {"accountKeys": []}}},
-                        me)
+        balance_changes({"meta": {"preTokenBalances": [{"owner": me}]},
+                         "transaction": {"message": {"accountKeys": []}}}, me)

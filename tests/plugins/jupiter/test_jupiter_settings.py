@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from test_config import commented_tables
-
 from bot.settings import parse_settings
 from plugins.jupiter.exchange import JupiterExchange
 from plugins.jupiter.settings import JupiterSettings
+from tests.test_config import commented_tables
 
 
 def test_example_table_is_complete_and_valid():

@@ -39,7 +39,8 @@ async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api,
     assert quote["restrictIntermediateTokens"] == "true"
     # one fee and one swap: 0.5 SOL out of the wallet, 75 USDC in
     assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - node.fee_lamports - 500_000_000
-    assert node.token_accounts[str(keypair.pubkey())] == [("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 75_000_000, 6)]
+    usdc = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+    assert node.token_accounts[str(keypair.pubkey())] == [(usdc, 75_000_000, 6)]
     # the same intent again: the stored answer, nothing new signed or sent
     again = await exchange.place_order(_order())
     assert again.status is OrderStatus.FILLED and len(node.sent) == 1 and exchange.signatures_made == 1
@@ -160,7 +161,8 @@ async def test_fetch_unknown_and_cancel(make_exchange):
 
 
 async def test_hundred_intents_with_lost_sends_land_once_each(make_exchange, node, keypair):
-    """Sends that time out but land, time out, fail (500) or are rate limited: one signature and one debit per intent."""
+    """Sends that time out but land, time out, fail (500) or are rate limited: one signature and one debit
+    per intent."""
     owner = str(keypair.pubkey())
     node.lamports[owner] = 10**12
     node.slow_s = 1.5  # longer than the request timeout: "timeout" faults really time out

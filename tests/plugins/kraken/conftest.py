@@ -7,8 +7,7 @@ import pytest
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.plugins import collect, load_plugins
-
-from fakes.kraken import API_KEY, API_SECRET, FakeKrakenREST, FakeKrakenWS, FakePair, populate
+from tests.fakes.kraken import API_KEY, API_SECRET, FakeKrakenREST, FakeKrakenWS, FakePair, populate
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 
 from plugins.kraken import book as kraken_book
 from plugins.kraken.book import KrakenBooks
-from fakes.kraken import FakeKrakenWS, FakePair, checksum, populate, render
+from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum, populate, render
 
 SYMBOL = "BTC/USD"
 DEPTH = 10
-needs_c = pytest.mark.skipif(kraken_book._fastbook is None, reason="plugins/kraken/_fastbook.c is not built")
+needs_c = pytest.mark.skipif(kraken_book._fast_update is None, reason="plugins/kraken/_fastbook.c is not built")
 
 
 class Num(str):
@@ -153,7 +153,7 @@ def count_c_path(books: KrakenBooks) -> list[int]:
 def test_paths_agree_on_a_venue_stream_and_match_the_venue():
     venue = Venue(seed=11)
     hs = handlers()
-    hits = count_c_path(hs[2][0]) if kraken_book._fastbook is not None else [0]
+    hits = count_c_path(hs[2][0]) if kraken_book._fast_update is not None else [0]
     feed_all(hs, dump(venue.instrument()))
     feed_all(hs, dump(venue.snapshot()).encode())
     n = 1000
@@ -164,7 +164,7 @@ def test_paths_agree_on_a_venue_stream_and_match_the_venue():
     assert books.counters.checksum_ok == n + 1 and books.counters.checksum_failed == 0
     bids, asks = venue.pair.view(DEPTH)
     assert books.books[SYMBOL].levels(DEPTH) == (tuple(bids), tuple(asks))
-    if kraken_book._fastbook is not None:
+    if kraken_book._fast_update is not None:
         assert hits[0] == n  # every update took the C path
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugins.kraken.book import KrakenBooks
-from fakes.kraken import FakePair, checksum, populate
+from tests.fakes.kraken import FakePair, checksum, populate
 
 SYMBOL = "BTC/USD"
 PAIR = FakePair(SYMBOL)

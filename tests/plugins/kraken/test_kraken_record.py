@@ -11,8 +11,8 @@ import pytest
 
 from bot.cli import main
 from plugins.kraken.record import record
-from fakes.kraken import FakeKrakenWS, FakePair, checksum, populate
-from waiting import wait_for
+from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum, populate
+from tests.helpers.waiting import wait_for
 
 
 async def test_record_stores_raw_frames_including_instrument():

@@ -20,8 +20,8 @@ from bot.api import (
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
 from plugins.kraken.exchange import venue_client_id
 from plugins.kraken.rest import Nonces, api_sign, classify
-from fakes.kraken import API_KEY, API_SECRET
-from waiting import wait_for
+from tests.fakes.kraken import API_KEY, API_SECRET
+from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
 

@@ -9,7 +9,8 @@ import pytest
 from bot.api import Context, PortfolioView
 from bot.domain import Order, OrderIntent, OrderType, Side
 from bot.settings import ConfigIssue, parse_settings
-from plugins.limits import Limits, LimitsSettings
+from plugins.limits.check import Limits
+from plugins.limits.settings import LimitsSettings
 
 
 class View(PortfolioView):

@@ -7,14 +7,13 @@ import json
 import zoneinfo
 from decimal import Decimal
 
-from fakes.venue import ScriptedVenue
-from fakes.venue import plugin as venue_plugin
-from risk_kit import Alerts, book, fill, intent, risk_check, trips
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
-
 from bot.clock import ManualClock
 from bot.domain import OrderStatus, Side
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import Alerts, book, fill, intent, risk_check, trips
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
 BASE = """

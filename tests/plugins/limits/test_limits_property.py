@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from bot.api import PortfolioView
 from bot.clock import ManualClock
 from bot.domain import Fill, Liquidity, Order, OrderIntent, Side
-from bot.report import figures_from_fills
+from bot.ledger import strategy_figures
 from bot.settings import ConfigIssue, parse_settings
-from plugins.limits import Limits, LimitsSettings
+from plugins.limits.check import Limits
+from plugins.limits.settings import LimitsSettings
 
 MAX_POSITION = Decimal("1")
 MAX_DAILY_LOSS = Decimal("5")
@@ -92,7 +93,7 @@ def test_nothing_the_gate_passes_breaks_a_position_or_the_daily_loss_limit(steps
             fills.append((order.strategy, fill))
             limits.on_fill(order.strategy, fill)
             assert abs(view.positions[order.symbol]) <= MAX_POSITION
-            net = sum((fig.net("USD") for fig in figures_from_fills(fills).values()), Decimal(0))
+            net = sum((fig.net.get("USD", Decimal(0)) for fig in strategy_figures(fills).values()), Decimal(0))
             assert -net <= MAX_DAILY_LOSS, f"day's loss {-net} beyond {MAX_DAILY_LOSS}"
         elif step[0] == "cancel" and view.orders:
             view.orders.pop(step[1] % len(view.orders))

@@ -13,8 +13,7 @@ from bot.api import Strategy
 from bot.domain import FeedState, FeedStatus, OrderIntent, OrderStatus, OrderType, Side, TimeInForce
 from bot.settings import option
 from plugins.metrics import running_exporter
-
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 
 @dataclass(frozen=True)

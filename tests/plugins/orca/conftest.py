@@ -8,11 +8,11 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-from fakes.solana_rpc import FakeSolanaRpc
-from orca_pools import WHIRLPOOL
 
 from plugins.orca.exchange import OrcaExchange
 from plugins.orca.settings import OrcaSettings
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.plugins.orca.orca_pools import WHIRLPOOL
 
 
 class Clock:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fakes.solana_rpc import FakeSolanaRpc
 from solders.pubkey import Pubkey
 
+from arbotlib.amm.whirlpool.accounts import Tick, Whirlpool, build_tick_array, build_whirlpool
+from arbotlib.amm.whirlpool.math import sqrt_price_at_tick
 from bot.domain import FeedStatus, PoolUpdate
-from plugins.orca.accounts import Tick, Whirlpool, build_tick_array, build_whirlpool
-from plugins.orca.math import sqrt_price_at_tick
+from tests.fakes.solana_rpc import FakeSolanaRpc
 
 SOL = "So11111111111111111111111111111111111111112"
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"

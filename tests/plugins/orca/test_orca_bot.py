@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orca_pools import TICK_DEFAULT, WHIRLPOOL, put_pool, whirlpool_state
-from waiting import wait_for
-
+from arbotlib.amm.whirlpool.accounts import build_whirlpool
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import FeedState, FeedStatus, PoolUpdate
 from bot.plugins import collect, load_plugins
-from plugins.orca.accounts import build_whirlpool
+from tests.helpers.waiting import wait_for
+from tests.plugins.orca.orca_pools import TICK_DEFAULT, WHIRLPOOL, put_pool, whirlpool_state
 
 
 async def test_pool_updates_reach_the_bus_and_the_portfolio(tmp_path, node):

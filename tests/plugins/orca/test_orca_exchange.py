@@ -5,7 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from orca_pools import (
+
+from arbotlib.amm.whirlpool.accounts import (
+    build_mint,
+    build_tick_array,
+    build_whirlpool,
+    decode_tick_array,
+    decode_whirlpool,
+)
+from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
+from bot.api import PermanentError
+from bot.domain import FeedState, Order, OrderType, Side
+from tests.helpers.waiting import wait_for
+from tests.plugins.orca.orca_pools import (
     POSITIONS,
     SOL,
     USDC,
@@ -18,24 +30,12 @@ from orca_pools import (
     whirlpool_state,
     window,
 )
-from waiting import wait_for
-
-from bot.api import PermanentError
-from bot.domain import FeedState, Order, OrderType, Side
-from plugins.orca.accounts import (
-    build_mint,
-    build_tick_array,
-    build_whirlpool,
-    decode_tick_array,
-    decode_whirlpool,
-)
-from plugins.orca.pool import quote_exact_in, quote_exact_out
 
 TICK = -20_000
 
 
 def chain_quotes(node, tick: int, sizes=(10**6, 10**9, 25 * 10**9)):
-    """Quotes from plugins.orca.pool on the accounts the node holds for the window around ``tick``."""
+    """Quotes from arbotlib.amm.whirlpool.pool on the accounts the node holds for the window around ``tick``."""
     pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
     arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(tick)]
     sells = [quote_exact_in(pool, arrays, size, a_to_b=True).amount_out for size in sizes]
@@ -62,7 +62,8 @@ async def test_initial_load_publishes_the_pool_quoted_as_on_chain(make_orca, nod
     assert node.subscribed() == {WHIRLPOOL, *(pda(s) for s in window(TICK))}
     assert feed_states(orca) == ["resyncing", "live"]
     info = orca.market("SOL/USDC")
-    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"), Decimal("0.000001"))
+    assert (info.base, info.quote, info.lot_size, info.tick_size) == ("SOL", "USDC", Decimal("1E-9"),
+                                                                      Decimal("0.000001"))
 
 
 async def test_notifications_update_the_pool(make_orca, node):

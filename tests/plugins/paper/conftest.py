@@ -1,4 +1,5 @@
-"""A stand-in for the running bot, just enough for a Context: real Bus, Tasks and a ManualClock."""
+"""A stand-in for the running bot, just enough for a Context: real Bus, Tasks and a ManualClock, and the
+exchange types a recording venue looks its recorder up in."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from bot.bus import Bus
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, OrderReport, Trade
 from bot.tasks import Tasks
-from plugins.paper import PaperExchange, PaperSettings
+from plugins.coinbase.exchange import CoinbaseExchange
+from plugins.kraken.exchange import KrakenExchange
+from plugins.paper.dex import PaperDexExchange
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
+
+EXCHANGE_CLASSES = {"coinbase": CoinbaseExchange, "kraken": KrakenExchange, "paper": PaperExchange,
+                    "paper-dex": PaperDexExchange}
+"""The exchange types the stand-in bot registered (a ``ctx.recorder`` lookup reads them)."""
 
 
 class Recorder:
@@ -44,6 +53,7 @@ def bot(tmp_path):
         create_task=lambda coro, owner, what: tasks.create(coro, owner=owner, what=what),
         emit_alert=alerts.append,
         exchanges={},
+        registry=SimpleNamespace(classes=lambda kind: EXCHANGE_CLASSES if kind == "exchange" else {}),
         errors=errors,
         alert_list=alerts,
     )

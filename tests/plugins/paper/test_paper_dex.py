@@ -7,8 +7,9 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
-from waiting import wait_for
 
+import plugins.paper
+from arbotlib.amm.model import ConstantProductModel
 from bot.api import (
     Context,
     Exchange,
@@ -28,11 +29,11 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from bot.plugins import collect, load_plugins
 from bot.settings import parse_settings
-from plugins.amm.model import ConstantProductModel
-from plugins.paper import PaperDexExchange, register_exchanges
-from plugins.paper.dex import SlippageExceeded
+from plugins.paper.dex import PaperDexExchange, SlippageExceeded
 from plugins.paper.dex_settings import PaperDexSettings
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 NETWORK_FEE = D("0.0000065")
@@ -90,8 +91,7 @@ async def dex(make_dex):
 
 
 def test_registered_as_paper_dex_simulated_with_documented_settings():
-    registered = dict()
-    register_exchanges(lambda name, cls: registered.setdefault(name, cls))
+    registered = collect(load_plugins(entry_points=[], extra=[("paper", plugins.paper)])).classes("exchange")
     assert registered["paper-dex"] is PaperDexExchange
     assert issubclass(PaperDexExchange, Exchange) and PaperDexExchange.simulated
     assert all(f.metadata.get("help") for f in dataclasses.fields(PaperDexSettings))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from waiting import wait_for
-
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import (
@@ -17,6 +15,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 
@@ -97,7 +96,7 @@ async def test_pool_follows_the_paper_cex_and_a_strategy_swaps_on_it(make_bot):
     await wait_for(lambda: watcher.fills, timeout_s=10, what="the swap's fill")
     (fill,) = watcher.fills
     assert (fill.client_order_id, fill.exchange, fill.fee, fill.fee_asset) == (cid, "dex", D("0.0000065"), "SOL")
-    bot.executor.flush()
+    await bot.executor.flush()
     assert [f for _, f in bot.store.fills()] == [fill]
     assert len(watcher.of(PoolUpdate)) == 13  # the swap moved the pool: a PoolUpdate
     assert (await dex.balances())["USDC"].total == D(15000) + fill.price * fill.qty

@@ -9,6 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
+from arbotlib.amm.whirlpool.math import amount_delta_a, amount_delta_b, sqrt_price_at_tick
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.api import Context, PermanentError
 from bot.domain import (
     BookUpdate,
@@ -20,11 +24,8 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
-from plugins.amm.constant_product import ConstantProductPool
-from plugins.amm.model import ConstantProductModel
-from plugins.orca.math import amount_delta_a, amount_delta_b, sqrt_price_at_tick
-from plugins.orca.model import WhirlpoolModel
-from plugins.paper import PaperDexExchange, dex_pool
+from plugins.paper import dex_pool
+from plugins.paper.dex import PaperDexExchange
 from plugins.paper.dex_settings import PaperDexSettings
 
 D = Decimal

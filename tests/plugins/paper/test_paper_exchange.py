@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+import plugins.paper
 from bot.api import Exchange, InsufficientFunds, OrderNotFound, PostOnlyWouldCross
 from bot.domain import (
     BookUpdate,
@@ -23,8 +24,10 @@ from bot.domain import (
     TimeInForce,
     Trade,
 )
+from bot.plugins import collect, load_plugins
 from bot.settings import parse_settings
-from plugins.paper import PaperExchange, PaperSettings, register_exchanges
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
 
 D = Decimal
 
@@ -52,9 +55,8 @@ async def wait_for(condition, timeout_s: float = 5.0) -> None:
 
 
 def test_registers_as_paper_with_documented_settings():
-    registered = []
-    register_exchanges(lambda name, cls: registered.append((name, cls)))
-    assert registered[0] == ("paper", PaperExchange)  # (then "paper-dex": tests/plugins/paper/test_paper_dex.py)
+    registered = collect(load_plugins(entry_points=[], extra=[("paper", plugins.paper)])).classes("exchange")
+    assert registered["paper"] is PaperExchange  # (and "paper-dex": tests/plugins/paper/test_paper_dex.py)
     assert issubclass(PaperExchange, Exchange) and PaperExchange.simulated and PaperExchange.supports_batch
     assert PaperExchange.Settings is PaperSettings
     issues = []

@@ -63,7 +63,7 @@ def test_book_shape_is_on_the_grid():
 def test_the_price_walks_with_the_asked_volatility():
     market = SimulatedMarket("paper", "BTC/USD", params())
     mids = [book.mid for book, _ in run(market, 20_000)]
-    moves = [abs(b - a) / a * 10_000 for a, b in zip(mids, mids[1:])]
+    moves = [abs(b - a) / a * 10_000 for a, b in zip(mids, mids[1:], strict=False)]
     mean_abs_bps = sum(moves) / len(moves)
     # E|N(0, 0.5 bps)| = 0.5 * sqrt(2 / pi) = 0.40 bps
     assert Decimal("0.35") < mean_abs_bps < Decimal("0.45")

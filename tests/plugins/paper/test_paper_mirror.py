@@ -23,8 +23,8 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.plugins import collect, load_plugins
-from fakes.kraken import FakeKrakenWS, FakePair, populate
-from waiting import wait_for
+from tests.fakes.kraken import FakeKrakenWS, FakePair, populate
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 

@@ -11,10 +11,10 @@ import pytest
 
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
-from fakes.kraken import FakeKrakenWS, FakePair, checksum
 from plugins.kraken.record import record
-from plugins.paper import PaperSettings
-from waiting import wait_for
+from plugins.paper.settings import PaperSettings
+from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum
+from tests.helpers.waiting import wait_for
 
 D = Decimal
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from fakes.venue import plugin as venue_plugin
-from risk_kit import Alerts, intent, trips
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
-
 from bot.api import Caller
 from bot.domain import ExecutionResult, Side
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import Alerts, intent, trips
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
 CONFIG = """

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-from fakes.venue import plugin as venue_plugin
-from risk_kit import Alerts, book, intent, risk_check, trips
-from risk_kit import plugin as kit_plugin
-from waiting import wait_for
-
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import FeedState, FeedStatus, Side
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import Alerts, book, intent, risk_check, trips
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
 
 PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
 CONFIG = """

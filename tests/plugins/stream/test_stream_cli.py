@@ -13,8 +13,7 @@ from pathlib import Path
 from bot.domain import Fill, Liquidity, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import read_signing_key
-
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -16,8 +16,7 @@ from bot.clock import ManualClock
 from bot.domain import AlertLevel, Fill, Liquidity, OrderStatus, OrderUpdate, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import challenge_payload, public_key_of, sign
-
-from waiting import wait_for
+from tests.helpers.waiting import wait_for
 
 ALICE = SigningKey.generate()
 BOB = SigningKey.generate()
@@ -248,7 +247,7 @@ async def test_a_client_that_reads_nothing_is_dropped_and_the_others_keep_up(mak
             for _ in range(50):  # publishing is synchronous: it cannot wait for any client
                 bot.alert(AlertLevel.INFO, "test", f"event {published}", padding=padding)
                 published += 1
-            await wait_for(lambda: received >= published, what="the good client to keep up")
+            await wait_for(lambda n=published: received >= n, what="the good client to keep up")
         assert len(server.clients) == 1 and [c.name for c in server.clients] == ["bob"]
         for _ in range(100):  # after the drop the good client still gets every event
             bot.alert(AlertLevel.INFO, "test", f"event {published}")
@@ -359,4 +358,5 @@ def test_client_entries_are_validated_with_their_key_path():
                      registry, "t")
     issues = [str(i) for i in info.value.issues]
     assert issues[0].startswith('plugins.stream.clients.a: expected "ROLE:BASE64_PUBLIC_KEY"')
-    assert issues[1] == "plugins.stream.clients.b: not an Ed25519 public key: an Ed25519 public key is 32 bytes, this is 3"
+    assert issues[1] == ("plugins.stream.clients.b: not an Ed25519 public key: an Ed25519 public key is 32 bytes, "
+                         "this is 3")

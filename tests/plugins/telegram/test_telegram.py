@@ -8,15 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from fakes.telegram_api import FakeBotAPI
-from fakes.venue import plugin as venue_plugin
-from waiting import wait_for
-
 from bot import hookimpl
 from bot.api import Command, Reply, Strategy
 from bot.clock import ManualClock
 from bot.config import resolve_secrets
 from bot.domain import AlertLevel, OrderIntent, Side
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
 ADMIN, OPERATOR, STRANGER, OTHER_ADMIN = 1001, 1002, 6666, 1003
@@ -237,7 +236,7 @@ async def test_stopping_acknowledges_updates_and_closes_cleanly(api, start_bot):
 
 
 async def test_a_wrong_token_leaves_the_notifier_out_and_names_the_plugin(api, make_bot, monkeypatch):
-    from fakes.venue import plugin as venue
+    from tests.fakes.venue import plugin as venue
 
     monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", "999:wrong-token-value")
     bot = await make_bot(config(api), extra=[("venue", venue), ("throwaway", Throwaway)], start=False)

@@ -1,0 +1,113 @@
+"""The backtest contract: what a venue offers to be stepped on simulated time, and what report hooks get.
+
+A backtest (``arbot backtest``) runs the real bot on a manual clock and moves the markets itself,
+one step at a time, earliest first. An exchange class takes part by inheriting :class:`Steppable`
+and implementing its abstract methods; the host never reads a venue's settings by name. Each venue
+converts its own settings (:meth:`Steppable.prepare_for_backtest`) and says how it is to be stepped
+(:class:`BacktestPlan`). A venue class without the contract is refused by name, before anything runs.
+
+The report hooks (``backtest_report_sections``, ``backtest_chart``; see :mod:`bot.hookspecs`)
+receive a :class:`BacktestRun`: what the bus carried during the run, read-only.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain import ExecutionResult, Fill, Opportunity
+
+DEFAULT_STEPS = 10_000
+"""Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
+
+__all__ = ["BacktestPlan", "BacktestRun", "ReportSection", "Steppable"]
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """How a venue runs in a backtest (returned by :meth:`Steppable.prepare_for_backtest`)."""
+
+    settings: Any
+    """The venue's settings as the backtest builds it: an instance of the class's ``Settings``, with
+    the venue's own market clock off (the market moves only when :meth:`Steppable.step` is called),
+    its state in memory (every backtest starts from the configured balances) and anything else that
+    would wait for wall time or leave the process turned off. The host validates it again."""
+    input: str
+    """One line saying where the venue's market comes from, for the report
+    (``"synthetic paper, seed 11"``, ``"recording sol.jsonl (kraken)"``)."""
+    pace_ns: int | None = None
+    """Simulated nanoseconds between two steps (the pace the config gives it, > 0). None: the host
+    never steps it (a venue that moves with another one, e.g. a mirror)."""
+    recorded: bool = False
+    """True: the steps are due at the times :meth:`Steppable.next_event_ns` gives (a recording);
+    the backtest ends when every recorded venue has ended. ``pace_ns`` is then ignored."""
+
+
+class Steppable(abc.ABC):
+    """Mix into an exchange class whose market can run on simulated time (``class X(Exchange, Steppable)``).
+
+    The backtest calls :meth:`prepare_for_backtest` on the class for each configured venue of its
+    type, builds the venue from the returned settings as ``arbot run`` would, starts the bot, then
+    calls :meth:`step` at each due time on the bot's clock (``ctx.clock``, which the backtest moves).
+    """
+
+    @classmethod
+    @abc.abstractmethod
+    def prepare_for_backtest(cls, settings: Any) -> BacktestPlan:
+        """Convert this venue's validated ``settings`` into its backtest settings and say how to step it.
+
+        Raise ValueError for a setting that cannot be backtested (the message names the key).
+        """
+
+    @abc.abstractmethod
+    def step(self) -> bool:
+        """Move the market once (publishing what changed and the fills it caused); False once the
+        market will not move again (a recording that ended), True otherwise."""
+
+    def next_event_ns(self) -> int | None:
+        """A recorded venue (``BacktestPlan.recorded``): when the event the next :meth:`step` plays is
+        due, in ns since the first one (growing); None once it is over. Others need not override it."""
+        return None
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One plugin section of the backtest report (returned by ``backtest_report_sections``)."""
+
+    key: str
+    """Its key under ``sections`` in ``report.json`` (the plugin's name is a good one)."""
+    title: str
+    """Its heading in ``report.md``."""
+    markdown: str
+    """Its body in ``report.md`` (Markdown, no heading)."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Its figures in ``report.json``: JSON types only, money as exact decimal strings."""
+    summary: tuple[str, ...] = ()
+    """Lines ``arbot backtest`` prints on the terminal when the report is written."""
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """What a backtest saw, handed to the report hooks."""
+
+    config: str
+    """Where the config came from (a path, or the embedded default)."""
+    start_ns: int
+    """Simulated time of the start."""
+    end_ns: int
+    """Simulated time at the end (after the last step and the settling time)."""
+    strategies: dict[str, str]
+    """Each configured strategy's name -> its type."""
+    status: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each running strategy's ``status()`` at the end."""
+    opportunities: tuple[Opportunity, ...] = ()
+    """Every ``Opportunity`` the bus carried, in arrival order."""
+    executions: tuple[ExecutionResult, ...] = ()
+    """Every ``ExecutionResult`` the bus carried, in arrival order."""
+    fills: tuple[tuple[str, Fill], ...] = ()
+    """(strategy, fill) of every fill, as the host stored it (each once), in time order."""
+
+    def seconds(self, ts_ns: int) -> float:
+        """Seconds of simulated time since the start (a chart's x axis)."""
+        return (ts_ns - self.start_ns) / 1e9

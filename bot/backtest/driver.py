@@ -1,0 +1,425 @@
+"""The backtest driver: a config's strategies on steppable venues, on simulated time, at full speed.
+
+The bot is the real one (:class:`bot.app.Bot`: venues, executor, risk gate, strategies, the same
+code as ``arbot run``), built from the config in paper mode with three changes that make it a
+backtest:
+
+* **time is simulated.** The bot's clock is a :class:`~bot.backtest.clock.BacktestClock` and the
+  event loop a :class:`~bot.backtest.clock.BacktestLoop` that reads its time from it: an idle wait
+  moves the clock to the next timer instead of sleeping. A venue's latency, a retry's backoff or a
+  strategy's timer therefore takes simulated time, and orders in flight settle in their true order
+  against markets that keep moving meanwhile.
+* **the markets are stepped by the backtest.** Every exchange must implement the steppable-venue
+  contract (:class:`~bot.backtest.contract.Steppable`): its class converts its own settings
+  (``prepare_for_backtest``: no market clock of its own, state in memory) and says its pace; the
+  driver calls ``step()`` on each venue at its pace (a recording at ``next_event_ns()``), earliest
+  first. A venue without the contract is refused by name before anything runs; the host never
+  reads a venue's settings by name.
+* **nothing leaves the process.** Notifiers and plugin services (``enabled``) are left out, the
+  control socket is off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
+  sqlite:///DIR/backtest.db`` reads it).
+
+Any strategy runs (grid, arb, a third party's): the report's generic part comes from the store and
+the bot (:mod:`.report`), plugin sections and chart layers from the ``backtest_report_sections`` and
+``backtest_chart`` hooks. Same config and seeds, same report (wall-clock figures aside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import heapq
+import inspect
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
+from ..domain import ExecutionResult, Fill, Opportunity
+from ..settings import ConfigError, ConfigIssue
+from .clock import NS_PER_S, BacktestClock, run_simulated
+from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
+from .report import HostFigures, host_figures, write_report
+
+log = logging.getLogger("arbot.backtest")
+
+START_NS = 1_700_000_000_000_000_000
+"""Simulated start time (2023-11-14 22:13:20 UTC): fixed, so a rerun is identical."""
+SETTLE_S = 10.0
+"""Simulated time left after the last step for legs in flight, hedges and results."""
+CHART_FILE = "pnl.png"
+
+
+class BacktestError(Exception):
+    """A backtest that cannot run as configured: printed as one paragraph, no traceback."""
+
+
+@dataclass
+class Venue:
+    """An exchange the backtest steps, with its plan."""
+
+    name: str
+    exchange: Steppable
+    plan: BacktestPlan
+
+
+@dataclass
+class Collector:
+    """Bus subscriber keeping the events the report hooks read, in arrival order."""
+
+    opportunities: list[Opportunity] = field(default_factory=list)
+    executions: list[ExecutionResult] = field(default_factory=list)
+
+    def subscribe(self, bus: Any) -> None:
+        bus.subscribe(Opportunity, self.opportunities.append, owner="backtest")
+        bus.subscribe(ExecutionResult, self.executions.append, owner="backtest")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    steps: int
+    last_step_ns: int
+    settled_ns: int
+    drive_wall_s: float
+    """Wall time of the market steps alone (start, settling and stop excluded): what ticks/s is measured on."""
+    host: HostFigures
+    fills: list[tuple[str, Fill]]
+    """(strategy, fill) as stored, in time order."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    host: HostFigures
+    sections: list[ReportSection]
+    steps: int
+    simulated_ns: int
+    wall_s: float
+    steps_wall_s: float
+    """Wall time of the market steps alone."""
+    report_json: Path
+    report_md: Path
+    chart: Path | None
+
+
+# --- the config ---------------------------------------------------------------------------------
+
+
+def venue_plan(name: str, comp: Any, cls: type, source: str = "config") -> BacktestPlan:
+    """The plan of one configured exchange (its class implements the contract); BacktestError names
+    the venue when the class's conversion fails or returns something the host cannot run."""
+    where = f'exchange "{name}" (type "{comp.type}", {cls.__module__}.{cls.__qualname__})'
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise BacktestError(f"{where} does not implement the steppable-venue contract: {missing} missing")
+    try:
+        plan = cls.prepare_for_backtest(comp.settings)
+    except ValueError as exc:
+        raise ConfigError([ConfigIssue(comp.path, f"cannot be backtested: {exc}")], source) from None
+    except Exception as exc:
+        log.debug("prepare_for_backtest of %s failed", name, exc_info=exc)
+        raise BacktestError(f"{where}: prepare_for_backtest failed ({type(exc).__name__}: {exc}); its "
+                            "conversion of its own settings is out of date with them") from exc
+    settings_cls = getattr(cls, "Settings", None)
+    if not isinstance(plan, BacktestPlan):
+        raise BacktestError(f"{where}: prepare_for_backtest returned {type(plan).__name__}, not a BacktestPlan")
+    if settings_cls is not None and not isinstance(plan.settings, settings_cls):
+        raise BacktestError(f"{where}: prepare_for_backtest returned settings of type "
+                            f"{type(plan.settings).__name__}, not {settings_cls.__name__}")
+    if plan.pace_ns is not None and (not isinstance(plan.pace_ns, int) or plan.pace_ns <= 0) and not plan.recorded:
+        raise BacktestError(f"{where}: prepare_for_backtest gave pace_ns {plan.pace_ns!r}; expected a positive "
+                            "integer (ns between two steps) or None")
+    validate = getattr(plan.settings, "validate", None)
+    problems = validate() if callable(validate) else []
+    if problems:
+        raise BacktestError(f"{where}: its backtest settings are invalid: "
+                            + "; ".join(f"{key}: {problem}" for key, problem in problems))
+    return plan
+
+
+def backtest_config(
+    path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
+    extra_plugins: Sequence[tuple[str, object]] = (),
+) -> tuple[Any, Any, Config, dict[str, BacktestPlan]]:
+    """Load plugins (the installed ones, less ``[plugins] disabled``, plus ``extra_plugins``) and the
+    config at ``path`` (None: the embedded default) as a backtest runs it; returns (plugins,
+    registry, config, each exchange's plan). Raises ConfigError (every problem with its key path)
+    or BacktestError (a venue plugin that does not keep the contract)."""
+    from ..plugins import collect, load_plugins
+
+    raw = read_toml(path) if path is not None else default_toml()
+    source = str(path) if path is not None else DEFAULT_SOURCE
+    raw["mode"] = "paper"  # a backtest never trades for real: orders go to simulated venues only
+    plugins = load_plugins(disabled=plugins_disabled(raw), extra=list(extra_plugins),
+                           report=lambda info, message: None)
+    registry = collect(plugins)
+    if registry.conflicts:
+        raise ConfigError([ConfigIssue("plugins", c) for c in registry.conflicts], source)
+    config = build_config(raw, registry, source)
+
+    issues: list[ConfigIssue] = []
+    exchanges = config.of_kind("exchange")
+    classes = registry.classes("exchange")
+    for comp in exchanges.values():
+        cls = classes[comp.type]
+        if issubclass(cls, Steppable):
+            continue
+        if getattr(cls, "simulated", False):
+            issues.append(ConfigIssue(f"{comp.path}.type", f'exchange type "{comp.type}" ({cls.__module__}) cannot '
+                                      "be stepped on simulated time: it does not implement the steppable-venue "
+                                      "contract (bot.backtest.contract.Steppable); use a venue that does (paper, "
+                                      "paper-dex)"))
+        else:
+            issues.append(ConfigIssue(f"{comp.path}.type", f'"{comp.type}" is a real venue; a backtest runs '
+                                      'offline on simulated ones. Replay a recording of it with a paper exchange '
+                                      '(type = "paper", market = "recording", recording = "FILE.jsonl", '
+                                      f'recording_exchange = "{comp.type}") or simulate it'))
+    if require_strategy and not config.of_kind("strategy"):
+        issues.append(ConfigIssue("strategies", "nothing to backtest: add a [strategies.NAME] table "
+                                                '(e.g. type = "grid" or type = "arb")'))
+    if issues:
+        raise ConfigError(issues, source)
+
+    plans: dict[str, BacktestPlan] = {}
+    for name, comp in exchanges.items():
+        plans[name] = venue_plan(name, comp, classes[comp.type], source)
+    components = dict(config.components)
+    components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
+                              for name, comp in exchanges.items()}
+    components["notifier"] = {}  # a backtest sends no alert to anyone (chat transports included)
+    plugin_settings = {name: dataclasses.replace(s, enabled=False) if getattr(s, "enabled", False) else s
+                       for name, s in config.plugin_settings.items()}  # no stream server, no metrics port
+    config = dataclasses.replace(
+        config, mode="paper", components=components, plugin_settings=plugin_settings,
+        bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
+                                control_socket=""),
+    )  # fmt: skip
+    return plugins, registry, config, plans
+
+
+def describe_input(plans: dict[str, BacktestPlan]) -> str:
+    """One line naming where each venue's market comes from (each venue describes its own)."""
+    recording = any(p.recorded for p in plans.values())
+    return "; ".join(f"{name}: {plan.input}" + (" (synthetic: not recorded)" if recording and not plan.recorded
+                                               else "")
+                     for name, plan in plans.items())
+
+
+# --- driving the markets ------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on a terminal (nothing otherwise), redrawn at most 10 times a second."""
+
+    def __init__(self, total: int | None, stream: TextIO | None = None, enabled: bool | None = None):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.started: float | None = None
+        """Wall time of the first update: the rate counts the market steps, not the bot's start-up."""
+        self._next_draw = 0.0
+        self.drawn = 0
+
+    def update(self, done: int, simulated_s: float, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        if now < self._next_draw and not force:
+            return
+        self._next_draw = now + 0.1
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed >= 0.1 else 0.0  # no rate from the first instant
+        speed = f"{rate:,.0f}/s" if rate else "-/s"
+        if self.total:
+            share = min(1.0, done / self.total)
+            filled = int(share * 30)
+            eta = f"{(self.total - done) / rate:,.0f} s" if rate else "-"
+            line = (f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%} {done:,}/{self.total:,} steps "
+                    f"{speed}  sim {simulated_s:,.1f} s  eta {eta} ")
+        else:
+            line = f"\r{done:,} steps {speed}  sim {simulated_s:,.1f} s "
+        self.stream.write(line)
+        self.stream.flush()
+        self.drawn += 1
+
+    def close(self) -> None:
+        if self.enabled and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
+    """The bot's exchanges the backtest steps, in config order (a venue with no pace moves by itself)."""
+    return [Venue(name, bot.exchanges[name], plan) for name, plan in plans.items()
+            if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
+
+
+async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress) -> int:
+    """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
+
+    Each venue is due at its own pace (a recording at its next event's time); the earliest goes
+    first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
+    (orders in flight, retries, strategy timers) run first, in their order.
+    """
+    start = clock.time_ns()
+    queue: list[tuple[int, int, Venue]] = []
+    for index, venue in enumerate(venues):
+        first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
+        if first is not None:
+            queue.append((start + first, index, venue))
+    heapq.heapify(queue)
+    recordings = sum(1 for v in venues if v.plan.recorded)
+    done = 0
+    while queue and (steps is None or done < steps):
+        due, index, venue = heapq.heappop(queue)
+        now = clock.time_ns()
+        await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
+        clock.advance_to(due)
+        try:
+            more = venue.exchange.step()
+        except Exception as exc:
+            log.debug("step of %s failed", venue.name, exc_info=exc)
+            raise BacktestError(f'exchange "{venue.name}" failed at market step {done + 1} '
+                                f"({(clock.time_ns() - start) / NS_PER_S} s simulated): {type(exc).__name__}: {exc}"
+                                ) from exc
+        done += 1
+        if venue.plan.recorded:
+            offset = venue.exchange.next_event_ns() if more else None
+            if offset is None:
+                recordings -= 1
+                if recordings == 0:
+                    break  # the recorded market is over; synthetic venues alone would trade a frozen book
+            else:
+                heapq.heappush(queue, (start + offset, index, venue))
+        elif more is not False and venue.plan.pace_ns is not None:
+            heapq.heappush(queue, (due + venue.plan.pace_ns, index, venue))
+        progress.update(done, (clock.time_ns() - start) / NS_PER_S)
+    progress.update(done, (clock.time_ns() - start) / NS_PER_S, force=True)
+    return done
+
+
+async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, BacktestPlan], clock: BacktestClock,
+               steps: int | None, progress: Progress, collector: Collector) -> RunOutcome:  # fmt: skip
+    """Start the bot, drive its markets, let the last orders settle, read what the host recorded, stop it."""
+    from ..app import Bot
+
+    bot = Bot(config, plugins, registry, clock=clock)
+    collector.subscribe(bot.bus)  # before start: the first books already count
+    await bot.start()
+    # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
+    # would run them at moments that depend on the machine's speed, so it runs none.
+    bot.scheduler.stop()
+    await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback: let it run before anything else
+    try:
+        failed = [f"{info.label}: {error}" for info in plugins.infos.values() for error in info.errors]
+        if failed:
+            raise BacktestError("a plugin failed while the bot started, so the backtest would not test the "
+                                "config:\n  " + "\n  ".join(failed))
+        venues = stepped_venues(bot, plans)
+        if not venues:
+            raise BacktestError("no exchange in the config is stepped by the backtest: nothing moves")
+        if steps is None and not any(v.plan.recorded for v in venues):
+            steps = DEFAULT_STEPS
+        wall = time.perf_counter()
+        done = await drive(venues, clock, steps, progress)
+        drive_wall_s = time.perf_counter() - wall
+        last_step_ns = clock.time_ns()
+        await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
+        await bot.executor.settle(SETTLE_S)
+        status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
+        types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
+        fills = bot.store.fills()
+        outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
+                             drive_wall_s=drive_wall_s, host=host_figures(bot.store, fills, types, status), fills=fills)
+    finally:
+        await bot.stop()
+    return outcome
+
+
+# --- the whole backtest -------------------------------------------------------------------------
+
+
+def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
+    try:
+        results = plugins.pm.hook.backtest_report_sections(run=run)
+    except Exception as exc:
+        log.debug("backtest_report_sections failed", exc_info=exc)
+        raise BacktestError(f"a plugin's backtest report section failed: {type(exc).__name__}: {exc}") from exc
+    sections = [s for result in results for s in (result or [])]
+    for section in sections:
+        if not isinstance(section, ReportSection):
+            raise BacktestError(f"backtest_report_sections returned {type(section).__name__}, not a ReportSection")
+    return sorted(sections, key=lambda s: s.key)
+
+
+def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
+                 chart: bool = True, require_strategy: bool = True,
+                 extra_plugins: Sequence[tuple[str, object]] = ()) -> BacktestResult:  # fmt: skip
+    """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
+
+    ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
+    ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests).
+
+    Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = out_dir / "backtest.db"
+    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="arbot-backtest-"))
+    try:
+        plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
+                                                           require_strategy=require_strategy,
+                                                           extra_plugins=extra_plugins)
+        clock = BacktestClock(START_NS)
+        collector = Collector()
+        progress = progress or Progress(steps, enabled=False)
+        wall = time.perf_counter()
+        outcome = run_simulated(_run(config, plugins, registry, plans, clock, steps, progress, collector), clock)
+        wall_s = time.perf_counter() - wall
+        progress.close()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    run = BacktestRun(
+        config=config.source, start_ns=START_NS, end_ns=outcome.settled_ns,
+        strategies={name: comp.type for name, comp in config.of_kind("strategy").items()},
+        status={s.name: s.status for s in outcome.host.strategies if s.status},
+        opportunities=tuple(collector.opportunities), executions=tuple(collector.executions),
+        fills=tuple(outcome.fills),
+    )  # fmt: skip
+    sections = _sections(plugins, run)
+    simulated_ns = outcome.last_step_ns - START_NS
+    chart_path = out_dir / CHART_FILE if chart else None
+    if chart_path is not None:
+        from .chart import pnl_chart_png
+
+        name = config_path.name if config_path is not None else "the embedded default config"
+
+        def plugin_charts(axes: Any, run: BacktestRun) -> list:
+            try:
+                return plugins.pm.hook.backtest_chart(axes=axes, run=run)
+            except Exception as exc:
+                log.debug("backtest_chart failed", exc_info=exc)
+                raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc
+
+        chart_path.write_bytes(pnl_chart_png(run, outcome.host.curves, f"Backtest of {name}: cumulative PnL",
+                                             plugin_charts))
+    scenario = {
+        "config": config.source, "input": describe_input(plans), "steps": outcome.steps,
+        "start_ns": START_NS, "simulated_s": str(simulated_ns / NS_PER_S), "strategies": sorted(run.strategies),
+    }  # fmt: skip
+    drive_s = outcome.drive_wall_s
+    timing = {"wall_s": round(wall_s, 3), "steps_wall_s": round(drive_s, 3),
+              "ticks_per_s": round(outcome.steps / drive_s) if drive_s > 0 else None}
+    json_path, md_path = write_report(out_dir, outcome.host, sections, scenario, timing,
+                                      CHART_FILE if chart_path else None)
+    return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, json_path, md_path,
+                          chart_path)

@@ -1,0 +1,62 @@
+"""Where an applied fill or order change goes: each once, in a fixed order.
+
+The executor decides *whether* a fill is new (:meth:`bot.execution.Executor.apply_fill`, against
+the fills the store holds); :class:`Dispatch` then hands it to everyone who must know, once:
+the portfolio (positions the risk checks and ``/positions`` read), every risk check's
+``on_fill`` (before the strategy: a trip stops the strategy's reaction), the strategy's
+``on_fill``, and an INFO alert. An order change goes on the bus as an
+:class:`~bot.domain.OrderUpdate` and to the strategy's ``on_order_update``. A component that
+raises is reported through ``guard`` and the others still get the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from .api import RiskCheck, Strategy
+from .bus import Bus
+from .domain import AlertLevel, Fill, OrderUpdate
+from .portfolio import Portfolio
+
+Guard = Callable[[str, Callable[[Any], Any], Any], None]
+"""``guard(owner, func, arg)``: call ``func(arg)``; report an exception as ``owner``'s failure."""
+
+
+class Dispatch:
+    def __init__(self, *, portfolio: Portfolio, risk_checks: Callable[[], list[RiskCheck]], bus: Bus,
+                 strategy: Callable[[str], Strategy | None], guard: Guard,
+                 alert: Callable[..., None]):
+        self._portfolio = portfolio
+        self._risk_checks = risk_checks
+        self._bus = bus
+        self._strategy = strategy
+        """The strategy called NAME if it is running (not failed), else None."""
+        self._guard = guard
+        self._alert = alert
+
+    def fill(self, strategy_name: str, fill: Fill) -> None:
+        """A fill applied for the first time."""
+        self._portfolio.on_fill(fill)
+        for check in self._risk_checks():
+            self._guard(check.name, partial(check.on_fill, strategy_name), fill)
+        strategy = self._strategy(strategy_name)
+        if strategy is not None:
+            self._guard(strategy_name, strategy.on_fill, fill)
+        self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {shown(fill.price)}",
+                    source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+
+    def order_update(self, strategy_name: str, update: OrderUpdate) -> None:
+        self._bus.publish(update)
+        strategy = self._strategy(strategy_name)
+        if strategy is not None:
+            self._guard(strategy_name, strategy.on_order_update, update)
+
+
+def shown(price: Decimal) -> str:
+    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
+    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
+        return str(price)
+    return f"~{price.quantize(Decimal('1e-10')).normalize()}"

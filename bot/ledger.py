@@ -1,0 +1,383 @@
+"""The one accounting: realized PnL (FIFO lots per strategy and market), unrealized, fees, periods.
+
+Every figure a person or a risk check sees about profit comes from here:
+
+- **Realized PnL is FIFO per strategy and market.** A market is a symbol (``SOL/USDC``) across
+  venues: an arbitrage that buys on one venue and sells on the other closes its own lot. Each
+  fill first closes the strategy's open lots of the other side, oldest first; realized PnL is
+  ``(sell price - buy price) x qty`` of each matched quantity, before fees. What is left opens a
+  lot (long for a buy, short for a sell).
+- **Unrealized PnL** is each open lot marked to the current mid of its venue (else of any venue
+  with a mid for the symbol); a lot without a mark counts 0.
+- **Fees are shown apart** and converted to the quote asset: a fee in the quote asset as is, a fee
+  in the base asset (a DEX's SOL network fee on SOL/USDC) at the fill's price. A fee in any other
+  asset is kept in that asset (``other_fees``) and left out of ``net``. Lots keep the filled
+  quantity: a base fee is an expense, not a smaller lot.
+- **Periods** (day, week, month) start at midnight in the configured timezone
+  (:func:`period_start_ns`); a period's figures are those of its fills, matched against lots that
+  earlier fills opened.
+
+Pure functions over ``(strategy, fill)`` pairs in time order, :class:`Position` for code that books
+fills one at a time (the ``limits`` check), and :class:`Ledger`, which reads the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING
+
+from .domain import ZERO, Fill, Side, split_symbol
+
+if TYPE_CHECKING:
+    from .store import Store
+
+NS = 1_000_000_000
+EXACT_DIGITS = 200
+"""Precision of the ledger's arithmetic: sums and products of stored amounts (a DEX price has ~50 digits) stay
+exact, where Decimal's default 28 digits would round them."""
+MIDNIGHT = dt.time(0, 0)
+
+Marks = Callable[[str, str], Decimal | None]
+"""(exchange, symbol) -> current mid, or None when unknown."""
+
+
+# --- days and periods --------------------------------------------------------------------------
+
+def day_start_ns(now_ns: int, timezone: str, at: dt.time = MIDNIGHT) -> int:
+    """The latest local time ``at`` (midnight by default) in ``timezone`` at or before ``now_ns``."""
+    tz = zoneinfo.ZoneInfo(timezone)
+    now = dt.datetime.fromtimestamp(now_ns // NS, tz)
+    start = dt.datetime.combine(now.date(), at, tz)
+    if start > now:
+        start = dt.datetime.combine(now.date() - dt.timedelta(days=1), at, tz)
+    return int(start.timestamp()) * NS
+
+
+def next_day_start_ns(now_ns: int, timezone: str, at: dt.time = MIDNIGHT) -> int:
+    """The first local time ``at`` in ``timezone`` strictly after ``now_ns`` (a daily reset)."""
+    tz = zoneinfo.ZoneInfo(timezone)
+    start = dt.datetime.fromtimestamp(day_start_ns(now_ns, timezone, at) // NS, tz)
+    return int(dt.datetime.combine(start.date() + dt.timedelta(days=1), at, tz).timestamp()) * NS
+
+
+PERIODS = ("day", "week", "month")
+
+
+def period_start_ns(period: str, now_ns: int, timezone: str) -> int:
+    """Start of the current day, week (Monday) or month in ``timezone``, as ns since the epoch."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    start = day_start_ns(now_ns, timezone)
+    if period == "day":
+        return start
+    tz = zoneinfo.ZoneInfo(timezone)
+    day = dt.datetime.fromtimestamp(start // NS, tz).date()
+    first = day - dt.timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+    return int(dt.datetime.combine(first, MIDNIGHT, tz).timestamp()) * NS
+
+
+# --- lots --------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Lot:
+    qty: Decimal
+    """Signed: positive for a long (bought), negative for a short (sold)."""
+    price: Decimal
+    exchange: str
+    ts_ns: int
+
+
+class Position:
+    """One strategy's open FIFO lots in one market."""
+
+    __slots__ = ("lots",)
+
+    def __init__(self) -> None:
+        self.lots: deque[Lot] = deque()
+
+    def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0) -> Decimal:
+        """Book a fill; returns the PnL it realized (before fees) by closing the oldest opposite lots."""
+        signed = qty if side is Side.BUY else -qty
+        realized = ZERO
+        lots = self.lots
+        with localcontext(prec=EXACT_DIGITS):
+            while signed and lots and (lots[0].qty > 0) != (signed > 0):
+                lot = lots[0]
+                closing = min(abs(signed), abs(lot.qty))
+                direction = 1 if lot.qty > 0 else -1
+                realized += (price - lot.price) * closing * direction
+                lot.qty -= closing * direction
+                signed += closing * direction
+                if not lot.qty:
+                    lots.popleft()
+        if signed:
+            lots.append(Lot(signed, price, exchange, ts_ns))
+        return realized
+
+    @property
+    def qty(self) -> Decimal:
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((lot.qty for lot in self.lots), ZERO)
+
+    @property
+    def cost(self) -> Decimal:
+        """What the open lots cost, in quote (negative for shorts)."""
+        with localcontext(prec=EXACT_DIGITS):
+            return sum((lot.qty * lot.price for lot in self.lots), ZERO)
+
+    def worst_price(self) -> Decimal | None:
+        """The highest lot price of a long (lowest of a short): what a closing fill is matched against at worst."""
+        if not self.lots:
+            return None
+        prices = [lot.price for lot in self.lots]
+        return max(prices) if self.lots[0].qty > 0 else min(prices)
+
+    def unrealized(self, mark: Callable[[str], Decimal | None]) -> Decimal:
+        """Open lots marked to ``mark(lot's exchange)``; a lot without a mark counts 0."""
+        total = ZERO
+        with localcontext(prec=EXACT_DIGITS):
+            for lot in self.lots:
+                price = mark(lot.exchange)
+                if price is not None:
+                    total += (price - lot.price) * lot.qty
+        return total
+
+
+def fee_in_quote(fill: Fill, base: str, quote: str) -> Decimal | None:
+    """The fill's fee in the quote asset (a base fee at the fill's price); None for any other asset."""
+    if not fill.fee:
+        return ZERO
+    if fill.fee_asset == quote:
+        return fill.fee
+    if fill.fee_asset == base:
+        with localcontext(prec=EXACT_DIGITS):
+            return fill.fee * fill.price
+    return None
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one fill did to its strategy's books."""
+
+    strategy: str
+    fill: Fill
+    quote: str
+    realized: Decimal
+    """PnL realized by closing lots, before fees (0 for a fill that only opened a lot)."""
+    closed: bool
+    """The fill closed (part of) a lot."""
+    fee: Decimal
+    """The fee in quote (0 when paid in another asset)."""
+
+    @property
+    def net(self) -> Decimal:
+        with localcontext(prec=EXACT_DIGITS):
+            return self.realized - self.fee
+
+
+def steps(fills: Iterable[tuple[str, Fill]],
+          positions: dict[tuple[str, str], Position] | None = None) -> Iterator[Step]:
+    """Each (strategy, fill), in the given (time) order, with what it realized; ``positions`` gets the open lots."""
+    books = positions if positions is not None else {}
+    for strategy, fill in fills:
+        base, quote = split_symbol(fill.symbol)
+        book = books.get((strategy, fill.symbol))
+        if book is None:
+            book = books[(strategy, fill.symbol)] = Position()
+        closes = bool(book.lots) and (book.lots[0].qty > 0) != (fill.side is Side.BUY)
+        realized = book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns)
+        fee = fee_in_quote(fill, base, quote)
+        yield Step(strategy, fill, quote, realized, closes, fee if fee is not None else ZERO)
+
+
+@dataclass
+class MarketFigures:
+    """One strategy's figures in one market (a symbol on any venue), amounts in its quote asset."""
+
+    strategy: str
+    symbol: str
+    quote: str
+    fills: int = 0
+    round_trips: int = 0
+    """Fills that closed (part of) a lot."""
+    bought: Decimal = ZERO
+    sold: Decimal = ZERO
+    realized: Decimal = ZERO
+    """FIFO realized PnL, before fees."""
+    fees: Decimal = ZERO
+    """Fees paid in the quote or base asset, in quote."""
+    other_fees: dict[str, Decimal] = field(default_factory=dict)
+    """Fees in any other asset, in that asset (not in ``net``)."""
+    position: Decimal = ZERO
+    """Open lots' quantity now (all fills, whatever the period)."""
+    unrealized: Decimal = ZERO
+    """Open lots marked to mid now."""
+
+    @property
+    def net(self) -> Decimal:
+        """Realized PnL after fees."""
+        with localcontext(prec=EXACT_DIGITS):
+            return self.realized - self.fees
+
+
+@dataclass
+class StrategyFigures:
+    """A strategy's markets summed per quote asset."""
+
+    strategy: str
+    markets: list[MarketFigures] = field(default_factory=list)
+    orders: Counter = field(default_factory=Counter)
+    """Stored orders by status (filled by :meth:`Ledger.report`)."""
+
+    def _sum(self, attr: str) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        with localcontext(prec=EXACT_DIGITS):
+            for m in self.markets:
+                out[m.quote] = out.get(m.quote, ZERO) + getattr(m, attr)
+        return out
+
+    @property
+    def fills(self) -> int:
+        return sum(m.fills for m in self.markets)
+
+    @property
+    def round_trips(self) -> int:
+        return sum(m.round_trips for m in self.markets)
+
+    @property
+    def quotes(self) -> list[str]:
+        return sorted({m.quote for m in self.markets})
+
+    @property
+    def realized(self) -> dict[str, Decimal]:
+        return self._sum("realized")
+
+    @property
+    def fees(self) -> dict[str, Decimal]:
+        return self._sum("fees")
+
+    @property
+    def net(self) -> dict[str, Decimal]:
+        return self._sum("net")
+
+    @property
+    def unrealized(self) -> dict[str, Decimal]:
+        return self._sum("unrealized")
+
+    @property
+    def other_fees(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        with localcontext(prec=EXACT_DIGITS):
+            for m in self.markets:
+                for asset, fee in m.other_fees.items():
+                    out[asset] = out.get(asset, ZERO) + fee
+        return out
+
+
+def market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None,
+                   marks: Marks | None = None) -> dict[tuple[str, str], MarketFigures]:
+    """Figures per (strategy, symbol) of the fills from ``since_ns`` on; earlier fills only open lots.
+
+    ``fills`` must be every fill of the strategies concerned, in time order (the lots need them all).
+    Positions and unrealized PnL are those of now, marked with ``marks``.
+    """
+    with localcontext(prec=EXACT_DIGITS):
+        return _market_figures(fills, since_ns, marks)
+
+
+def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None,
+                    marks: Marks | None) -> dict[tuple[str, str], MarketFigures]:
+    out: dict[tuple[str, str], MarketFigures] = {}
+    positions: dict[tuple[str, str], Position] = {}
+    for step in steps(fills, positions):
+        fill = step.fill
+        if since_ns is not None and fill.ts_ns < since_ns:
+            continue
+        key = (step.strategy, fill.symbol)
+        fig = out.get(key)
+        if fig is None:
+            fig = out[key] = MarketFigures(step.strategy, fill.symbol, step.quote)
+        fig.fills += 1
+        fig.round_trips += step.closed
+        fig.realized += step.realized
+        if fill.side is Side.BUY:
+            fig.bought += fill.qty
+        else:
+            fig.sold += fill.qty
+        base, _ = split_symbol(fill.symbol)
+        if fee_in_quote(fill, base, step.quote) is None:
+            fig.other_fees[fill.fee_asset] = fig.other_fees.get(fill.fee_asset, ZERO) + fill.fee
+        else:
+            fig.fees += step.fee
+    for (strategy, symbol), book in positions.items():
+        if not book.lots:
+            continue
+        fig = out.get((strategy, symbol))
+        if fig is None:  # lots opened before the period, nothing traded in it: still held now
+            fig = out[(strategy, symbol)] = MarketFigures(strategy, symbol, split_symbol(symbol)[1])
+        fig.position = book.qty
+        if marks is not None:
+            fig.unrealized = book.unrealized(lot_mark(marks, symbol, book))
+    return out
+
+
+def lot_mark(marks: Marks, symbol: str, book: Position) -> Callable[[str], Decimal | None]:
+    """Mark a lot at its venue's mid, else at the mid of another venue the strategy's lots are on."""
+    venues = sorted({lot.exchange for lot in book.lots})
+
+    def mark(exchange: str) -> Decimal | None:
+        price = marks(exchange, symbol)
+        if price is None:
+            price = next((p for v in venues if (p := marks(v, symbol)) is not None), None)
+        return price
+    return mark
+
+
+def strategy_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None,
+                     marks: Marks | None = None) -> dict[str, StrategyFigures]:
+    """:func:`market_figures` grouped per strategy."""
+    out: dict[str, StrategyFigures] = {}
+    for (strategy, _), fig in sorted(market_figures(fills, since_ns, marks).items()):
+        out.setdefault(strategy, StrategyFigures(strategy)).markets.append(fig)
+    return out
+
+
+def totals(figures: Iterable[StrategyFigures]) -> StrategyFigures:
+    """Every strategy's markets as one (``strategy`` is "total")."""
+    out = StrategyFigures("total")
+    for fig in figures:
+        out.markets.extend(fig.markets)
+    return out
+
+
+class Ledger:
+    """The figures of the stored fills, per strategy and market, marked with the bot's current mids."""
+
+    def __init__(self, store: Store, marks: Marks | None = None) -> None:
+        self.store = store
+        self.marks = marks
+
+    def strategies(self, since_ns: int | None = None, strategy: str | None = None) -> dict[str, StrategyFigures]:
+        """Figures per strategy of the fills from ``since_ns`` on (all of them without it)."""
+        return strategy_figures(self.store.fills(strategy=strategy), since_ns, self.marks)
+
+    def strategy(self, name: str, since_ns: int | None = None) -> StrategyFigures:
+        return self.strategies(since_ns, name).get(name) or StrategyFigures(name)
+
+    def steps(self, since_ns: int | None = None) -> list[Step]:
+        """Each fill from ``since_ns`` on with what it realized (lots built from every fill)."""
+        return [s for s in steps(self.store.fills()) if since_ns is None or s.fill.ts_ns >= since_ns]
+
+    def report(self) -> dict[str, StrategyFigures]:
+        """All-time figures per strategy, with their stored orders counted by status."""
+        figures = self.strategies()
+        for order in self.store.orders():
+            figures.setdefault(order.strategy, StrategyFigures(order.strategy)).orders[order.status.value] += 1
+        return figures

@@ -1,0 +1,504 @@
+"""Persistence: SQLModel tables and the queries the host needs, on SQLite or PostgreSQL.
+
+``db_url`` is ``sqlite:///PATH`` (the default, WAL mode) or ``postgresql://USER:PASSWORD@HOST/DB``
+(the ``postgres`` extra installs the driver, psycopg 3; ``postgresql://`` and ``postgres://`` mean
+``postgresql+psycopg://``). Column types hold what is stored on both:
+
+- money and quantities are exact decimal *text* (:class:`DecimalText`; SQLite would turn a Decimal
+  into a float);
+- timestamps are integer nanoseconds since the epoch (UTC by definition) in 64-bit ``BIGINT``
+  columns (:func:`ns`), and so is every other ``int`` column of a SQLModel table, plugins' included
+  (:func:`widen_int_columns`; primary keys keep ``INTEGER``, SQLite's row id);
+- integer token amounts of any size (raw base units, up to 2^256) are :class:`Units`:
+  ``NUMERIC(78, 0)`` on PostgreSQL, exact text on SQLite.
+
+Alembic migrations (:mod:`bot.store.migrate`, scripts in ``bot/store/migrations/versions``) own
+the host's tables: :meth:`Store.open` upgrades an older database, stamps one made before
+migrations existed, and refuses one written by a newer arbot. Plugins may declare their own
+``SQLModel, table=True`` classes; :meth:`Store.open` creates those imported by then when missing.
+
+One engine per store and a session (or connection) per call, so any method may run on a worker
+thread (SQLite connections are opened with ``check_same_thread=False``, WAL and a busy timeout).
+The store's :attr:`~Store.url` is the URL with its password masked; the password itself is added
+to the log redactor (:mod:`bot.redact`) and printed nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    UniqueConstraint,
+    bindparam,
+    event,
+    func,
+    insert,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from ..redact import REDACTOR, add_url, safe_url
+
+logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite write waits for another writer's lock before it fails."""
+
+
+class StoreError(Exception):
+    """The store cannot be used as configured (unreachable, or a schema this arbot does not know).
+
+    ``str()`` is the user-facing text; it never contains the database password.
+    """
+
+
+class DecimalText(TypeDecorator):
+    """A Decimal stored as its exact text."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money columns take Decimal, got {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Units(TypeDecorator):
+    """An integer of any size, such as a token amount in raw base units (a u64 does not fit a BIGINT).
+
+    ``NUMERIC(78, 0)`` on PostgreSQL (up to 2^256), exact decimal text elsewhere (SQLite would turn an
+    integer beyond 64 bits into a float). Python sees an ``int`` either way.
+    """
+
+    impl = String(80)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(78, 0))
+        return dialect.type_descriptor(String(80))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"unit columns take int, got {type(value).__name__}")
+        return Decimal(value) if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+def money(nullable: bool = False) -> Any:
+    """A Field for an exact amount."""
+    return Field(default=None if nullable else Decimal(0), sa_column=Column(DecimalText(), nullable=nullable))
+
+
+def ns(*, index: bool = False) -> Any:
+    """A Field for a timestamp in nanoseconds since the epoch (64-bit), 0 by default."""
+    return Field(default=0, index=index, sa_type=BigInteger)
+
+
+def widen_int_columns(metadata: MetaData) -> None:
+    """Make every plain ``Integer`` column that is not a primary key a 64-bit ``BIGINT``.
+
+    SQLModel maps ``int`` to ``INTEGER``, 32 bits on PostgreSQL: a nanosecond timestamp there fails
+    with "integer out of range". Applied to every table (plugins' too) before tables are created.
+    """
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if type(column.type) is Integer and not column.primary_key:
+                column.type = BigInteger()
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_order_id: str = Field(unique=True, index=True)
+    strategy: str = Field(index=True)
+    exchange: str
+    symbol: str
+    side: str
+    order_type: str
+    tif: str
+    post_only: bool = False
+    price: Decimal | None = money(nullable=True)
+    qty: Decimal = money()
+    status: str = Field(index=True)
+    exchange_order_id: str | None = None
+    filled_qty: Decimal = money()
+    avg_fill_price: Decimal | None = money(nullable=True)
+    fee: Decimal = money()
+    reason: str = ""
+    created_ns: int = ns()
+    updated_ns: int = ns()
+
+
+class FillRow(SQLModel, table=True):
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("exchange", "trade_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    trade_id: str
+    client_order_id: str = Field(index=True)
+    strategy: str = Field(index=True)
+    symbol: str
+    side: str
+    price: Decimal = money()
+    qty: Decimal = money()
+    fee: Decimal = money()
+    fee_asset: str
+    liquidity: str
+    ts_ns: int = ns(index=True)
+
+
+class BalanceSnapshotRow(SQLModel, table=True):
+    __tablename__ = "balance_snapshots"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts_ns: int = ns(index=True)
+    exchange: str
+    asset: str
+    free: Decimal = money()
+    total: Decimal = money()
+
+
+class RiskEventRow(SQLModel, table=True):
+    __tablename__ = "risk_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts_ns: int = ns(index=True)
+    check_name: str
+    strategy: str = ""
+    exchange: str = ""
+    symbol: str = ""
+    action: str = "veto"
+    reason: str
+    details: str = "{}"
+    """JSON object of the figures (decimal values as strings)."""
+
+
+class StateRow(SQLModel, table=True):
+    """Small host facts that must outlive a restart (e.g. an operator's ``/observe on``)."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_ns: int = ns()
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts_ns: int = ns(index=True)
+    transport: str
+    user_id: str
+    chat_id: str = ""
+    role: str = ""
+    command: str
+    args: str = ""
+    outcome: str
+
+
+HOST_TABLES = tuple(row.__table__ for row in (OrderRow, FillRow, BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow))
+"""The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` select psycopg 3 (the ``postgres`` extra)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def row_to_order(row: OrderRow) -> Order:
+    return Order(
+        client_order_id=row.client_order_id, strategy=row.strategy, exchange=row.exchange, symbol=row.symbol,
+        side=Side(row.side), qty=row.qty, price=row.price, order_type=OrderType(row.order_type),
+        tif=TimeInForce(row.tif), post_only=row.post_only, status=OrderStatus(row.status),
+        exchange_order_id=row.exchange_order_id, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
+        fee=row.fee, reason=row.reason, created_ns=row.created_ns, updated_ns=row.updated_ns,
+    )
+
+
+def order_values(order: Order) -> dict[str, Any]:
+    """The ``orders`` columns of a new order (Core insert parameters)."""
+    return dict(
+        client_order_id=order.client_order_id, strategy=order.strategy, exchange=order.exchange,
+        symbol=order.symbol, side=order.side.value, order_type=order.order_type.value, tif=order.tif.value,
+        post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
+        exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
+        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=order.reason,
+        created_ns=order.created_ns, updated_ns=order.updated_ns,
+    )
+
+
+def fill_values(fill: Fill, strategy: str) -> dict[str, Any]:
+    """The ``fills`` columns of a fill (Core insert parameters)."""
+    return dict(
+        exchange=fill.exchange, trade_id=fill.trade_id, client_order_id=fill.client_order_id, strategy=strategy,
+        symbol=fill.symbol, side=fill.side.value, price=fill.price, qty=fill.qty, fee=fill.fee,
+        fee_asset=fill.fee_asset, liquidity=fill.liquidity.value, ts_ns=fill.ts_ns,
+    )
+
+
+def row_to_fill(row: FillRow) -> Fill:
+    return Fill(
+        exchange=row.exchange, symbol=row.symbol, client_order_id=row.client_order_id, trade_id=row.trade_id,
+        side=Side(row.side), price=row.price, qty=row.qty, fee=row.fee, fee_asset=row.fee_asset,
+        liquidity=Liquidity(row.liquidity), ts_ns=row.ts_ns,
+    )
+
+
+class Store:
+    """Tables and queries; one instance per bot. Every method may be called from any thread."""
+
+    host_tables = HOST_TABLES
+    """The host's own tables, whose schema :mod:`bot.store.migrate` keeps (it does not import this package)."""
+    Error = StoreError
+
+    def __init__(self, url: str):
+        add_url(url)
+        self.url = safe_url(url)
+        """The URL as it may be shown: the password, if any, masked."""
+        real = engine_url(url)
+        kwargs: dict[str, Any] = {}
+        if real.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if real in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool  # one in-memory database, whichever thread asks
+        try:
+            self.engine: Engine = create_engine(real, **kwargs)
+        except ModuleNotFoundError as exc:
+            extra = ": pip install 'arbot[postgres]'" if real.startswith("postgresql") else ""
+            raise StoreError(f"store {self.url}: the database driver {exc.name} is not installed{extra}") from None
+        except Exception as exc:  # ArgumentError and friends: the message may quote the URL
+            raise StoreError(f"db_url is not a usable database URL ({type(exc).__name__}); expected "
+                             '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
+        if real.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        dialect = self.engine.dialect.name
+        orders, fills = OrderRow.__table__, FillRow.__table__
+        if dialect in ("sqlite", "postgresql"):
+            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            self._insert_order = ins(orders).on_conflict_do_nothing().returning(orders.c.id)
+            self._insert_fill = ins(fills).on_conflict_do_nothing().returning(fills.c.id)
+            self._conflict_is_error = False
+        else:
+            self._insert_order, self._insert_fill = insert(orders), insert(fills)
+            self._conflict_is_error = True
+
+    def open(self) -> Store:
+        """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""
+        from .migrate import upgrade
+
+        upgrade(self)
+        widen_int_columns(SQLModel.metadata)
+        self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
+        return self
+
+    def _guard(self, action: Any, what: str) -> Any:
+        """Run ``action``; a database error becomes a StoreError naming the store (password masked)."""
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        try:
+            return action()
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(reason)}") from None
+        except DBAPIError as exc:
+            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(str(exc.orig).strip())}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def _insert_once(self, statement: Any, values: dict[str, Any]) -> bool:
+        """Insert a row unless it clashes with a unique key; True if it was written."""
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(statement, values)
+                return result.first() is not None if result.returns_rows else result.rowcount == 1
+        except IntegrityError:
+            if self._conflict_is_error:
+                return False
+            raise
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def insert_order(self, order: Order) -> bool:
+        """Persist a new order. False if its client order id already exists (nothing written)."""
+        return self._insert_once(self._insert_order, order_values(order))
+
+    def write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
+        """Store order changes and new fills in one transaction (Core statements: this runs often).
+
+        Orders must already exist (the executor inserts each before sending it); a fill already
+        stored (same exchange and trade id) is skipped.
+        """
+        with self.engine.begin() as conn:
+            if orders:
+                table = OrderRow.__table__
+                conn.execute(
+                    update(table).where(table.c.client_order_id == bindparam("cid")),
+                    [{"cid": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
+                      "filled_qty": o.filled_qty, "avg_fill_price": o.avg_fill_price, "fee": o.fee,
+                      "reason": o.reason, "updated_ns": o.updated_ns} for o in orders],
+                )
+            if fills:
+                table = FillRow.__table__
+                stored = {tuple(r) for r in conn.execute(
+                    select(table.c.exchange, table.c.trade_id).where(
+                        table.c.trade_id.in_([f.trade_id for _, f in fills])))}
+                rows = []
+                for strategy, fill in fills:
+                    if (fill.exchange, fill.trade_id) not in stored:
+                        stored.add((fill.exchange, fill.trade_id))
+                        rows.append(fill_values(fill, strategy))
+                if rows:
+                    conn.execute(insert(table), rows)
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        with self.session() as s:
+            row = s.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
+            return row_to_order(row) if row else None
+
+    def orders(self, *, statuses: Iterable[OrderStatus] | None = None, strategy: str | None = None,
+               limit: int | None = None) -> list[Order]:
+        with self.session() as s:
+            q = select(OrderRow)
+            if statuses is not None:
+                q = q.where(OrderRow.status.in_([st.value for st in statuses]))
+            if strategy is not None:
+                q = q.where(OrderRow.strategy == strategy)
+            q = q.order_by(OrderRow.id.desc() if limit else OrderRow.id)
+            if limit:
+                q = q.limit(limit)
+            return [row_to_order(r) for r in s.exec(q).all()]
+
+    # --- fills ----------------------------------------------------------------------------
+
+    def insert_fill(self, fill: Fill, strategy: str) -> bool:
+        """Persist a fill once; False if this (exchange, trade_id) is already stored."""
+        return self._insert_once(self._insert_fill, fill_values(fill, strategy))
+
+    def fills(self, *, strategy: str | None = None, since_ns: int | None = None) -> list[tuple[str, Fill]]:
+        """(strategy, fill) pairs in time order."""
+        with self.session() as s:
+            q = select(FillRow)
+            if strategy is not None:
+                q = q.where(FillRow.strategy == strategy)
+            if since_ns is not None:
+                q = q.where(FillRow.ts_ns >= since_ns)
+            q = q.order_by(FillRow.ts_ns, FillRow.id)
+            return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+
+    # --- records --------------------------------------------------------------------------
+
+    def record_risk_event(self, *, check_name: str, reason: str, strategy: str = "", exchange: str = "",
+                          symbol: str = "", action: str = "veto", details: dict[str, Any] | None = None,
+                          ts_ns: int | None = None) -> None:
+        with self.session() as s:
+            s.add(RiskEventRow(
+                ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy, exchange=exchange,
+                symbol=symbol, action=action, reason=reason, details=json.dumps(details or {}, default=str),
+            ))
+
+    def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
+        """Newest first. ``trips_only``: leave out single-order vetoes (action ``veto``)."""
+        with self.session() as s:
+            q = select(RiskEventRow)
+            if trips_only:
+                q = q.where(RiskEventRow.action != "veto")
+            return list(s.exec(q.order_by(RiskEventRow.id.desc()).limit(limit)).all())
+
+    def risk_event_counts(self) -> dict[tuple[str, str], int]:
+        """Number of stored risk events by (check name, action)."""
+        with self.session() as s:
+            rows = s.exec(select(RiskEventRow.check_name, RiskEventRow.action, func.count())
+                          .group_by(RiskEventRow.check_name, RiskEventRow.action)).all()
+            return {(check, action): count for check, action, count in rows}
+
+    def get_state(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(StateRow, key)
+            return row.value if row else None
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+        with self.session() as s:
+            row = s.get(StateRow, key) or StateRow(key=key, value=value)
+            row.value, row.updated_ns = value, ts_ns or time.time_ns()
+            s.add(row)
+
+    def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
+              chat_id: str = "", ts_ns: int | None = None) -> None:
+        with self.session() as s:
+            s.add(AuditRow(ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id, chat_id=chat_id,
+                           role=role, command=command, args=args, outcome=outcome))
+
+    def audit_log(self, limit: int = 50) -> list[AuditRow]:
+        with self.session() as s:
+            return list(s.exec(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)).all())
+
+    def snapshot_balances(self, exchange: str, balances: Iterable[Any], ts_ns: int) -> None:
+        with self.session() as s:
+            for b in balances:
+                s.add(BalanceSnapshotRow(ts_ns=ts_ns, exchange=exchange, asset=b.asset, free=b.free, total=b.total))
+
+    def latest_balances(self) -> list[BalanceSnapshotRow]:
+        """Each exchange's most recent balance snapshot (every asset in it), by exchange then asset."""
+        with self.session() as s:
+            latest = (select(BalanceSnapshotRow.exchange, func.max(BalanceSnapshotRow.ts_ns).label("ts"))
+                      .group_by(BalanceSnapshotRow.exchange).subquery())
+            q = (select(BalanceSnapshotRow)
+                 .join(latest, (BalanceSnapshotRow.exchange == latest.c.exchange) & (BalanceSnapshotRow.ts_ns == latest.c.ts))
+                 .order_by(BalanceSnapshotRow.exchange, BalanceSnapshotRow.asset))
+            return list(s.exec(q).all())

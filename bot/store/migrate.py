@@ -1,0 +1,138 @@
+"""Schema migrations of the host's tables (Alembic), run by :meth:`bot.store.Store.open`.
+
+- An empty database gets the current tables and is stamped at the newest revision.
+- A database made before migrations existed (the host's tables, no ``alembic_version`` table) is
+  stamped at the baseline revision (the schema those builds created), then upgraded.
+- An older database is upgraded in one transaction (on PostgreSQL; SQLite rebuilds each changed
+  table, copying its rows).
+- A database at a revision this arbot does not know (written by a newer arbot) is refused.
+
+``arbot db current`` shows the revision, ``arbot db upgrade`` upgrades without starting the bot.
+A new revision goes in ``migrations/versions`` (``NNNN_what.py``, ``down_revision`` = the previous
+head) together with the change to the table classes; a test checks that upgrading from the baseline
+gives exactly the tables that :func:`create_all` makes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Table, inspect
+from sqlalchemy.engine import Connection, Engine
+
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    """What migrations need of a :class:`bot.store.Store` (a protocol: this module imports no store)."""
+
+    url: str
+    engine: Engine
+    host_tables: tuple[Table, ...]
+    Error: type[Exception]
+
+    def _guard(self, action: Callable[[], T], what: str) -> T: ...
+
+log = logging.getLogger("arbot.store")
+
+SCRIPTS = Path(__file__).with_name("migrations")
+BASELINE = "0001"
+"""The schema of the builds before migrations: tables made by ``create_all``, 32-bit INTEGER columns."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    revision = scripts().get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(store: Store) -> str | None:
+    """The database's revision; None for an empty database or one made before migrations."""
+    def read() -> str | None:
+        with store.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    return store._guard(read, "read the schema revision")
+
+
+def upgrade(store: Store) -> tuple[str | None, str]:
+    """Bring the host's tables to the newest revision; returns (revision before, revision now).
+
+    Raises :class:`~bot.store.StoreError` for a database newer than this code, or one that cannot
+    be reached.
+    """
+    return store._guard(functools.partial(_upgrade, store), "open the schema")
+
+
+def _upgrade(store: Store) -> tuple[str | None, str]:
+    from sqlmodel import SQLModel
+
+    HOST_TABLES, StoreError = store.host_tables, store.Error
+    with store.engine.begin() as conn:
+        context = MigrationContext.configure(conn)
+        before = context.get_current_revision()
+        if before is None:
+            existing = set(inspect(conn).get_table_names())
+            if not existing & {t.name for t in HOST_TABLES}:
+                SQLModel.metadata.create_all(conn, tables=list(HOST_TABLES))
+                context.stamp(scripts(), "head")
+                return None, head()
+            context.stamp(scripts(), BASELINE)
+            before = BASELINE
+        try:
+            scripts().get_revision(before)
+        except Exception:
+            raise StoreError(
+                f"the store {store.url} has schema revision {before}, which this arbot does not know: it was "
+                f"written by a newer arbot (this one's newest revision is {head()}). Run the newer arbot, or "
+                "point [bot] db_url at another database."
+            ) from None
+        if before != head():
+            log.info("store %s: upgrading the schema from revision %s to %s", store.url, before, head())
+            command.upgrade(alembic_config(conn), "head")
+    return before, head()
+
+
+def db_command(store: Store, action: str) -> str:
+    """``arbot db current`` / ``arbot db upgrade``: what the command prints."""
+    HOST_TABLES = store.host_tables
+
+    if action == "upgrade":
+        before, now = upgrade(store)
+        if before == now:
+            return f"{store.url}: already at the newest schema revision {now}"
+        return f"{store.url}: upgraded from revision {before or 'none (empty database)'} to {now}"
+    revision = current(store)
+    if revision is None:
+        tables = store._guard(lambda: set(inspect(store.engine).get_table_names()), "list the tables")
+        if tables & {t.name for t in HOST_TABLES}:
+            return (f"{store.url}: made before migrations (the baseline, {BASELINE}); `arbot db upgrade` or "
+                    f"the next start upgrades it to {head()}")
+        return f"{store.url}: empty; the first start creates the tables at revision {head()}"
+    try:
+        scripts().get_revision(revision)
+    except Exception:
+        return f"{store.url}: revision {revision}, newer than this arbot (newest known: {head()})"
+    if revision == head():
+        return f"{store.url}: revision {revision} (the newest)"
+    return f"{store.url}: revision {revision}; `arbot db upgrade` or the next start upgrades it to {head()}"

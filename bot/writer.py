@@ -1,0 +1,78 @@
+"""The store writer: the executor's writes run on one thread beside the event loop.
+
+The loop hands each write (an order insert before a send, a batch of order changes and fills) to
+:class:`StoreWriter` and awaits it, so a slow database (a lock held by another process, a full
+disk, a PostgreSQL round trip) delays that order but never freezes the loop. Writes run one at a
+time, in the order they were handed over, on a single thread.
+
+On SQLite a write made *on the loop's thread* (a plugin's table, a risk event) waits at most
+:data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails with ``database is locked`` instead of
+freezing the loop for the connection's full busy timeout; the writer thread keeps the long one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+from .store import Store
+
+T = TypeVar("T")
+
+THREAD_NAME = "arbot-store-writer"
+LOOP_BUSY_TIMEOUT_MS = 75
+"""How long a write on the event loop's thread waits for an SQLite lock before it fails."""
+WRITER_BUSY_TIMEOUT_MS = 5000
+"""How long one write on the writer thread waits for an SQLite lock (then it is retried)."""
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT}
+
+
+def is_store_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the database could not be reached or written (locked, disk full, gone),
+    as opposed to a bug in what was written."""
+    if isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, sqlite3.OperationalError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS
+
+
+class StoreWriter:
+    """Runs store writes one at a time off the loop (``threaded``), or inline on simulated time."""
+
+    def __init__(self, store: Store, *, threaded: bool = True):
+        self.store = store
+        self.threaded = threaded
+        self._pool: ThreadPoolExecutor | None = None
+        if store.url.startswith("sqlite"):
+            event.listen(store.engine, "checkout", _busy_timeout_by_thread)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
+        if not self.threaded:
+            return fn(*args, **kwargs)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Wait for the write in progress, then stop the thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _busy_timeout_by_thread(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    on_writer = threading.current_thread().name.startswith(THREAD_NAME)
+    ms = WRITER_BUSY_TIMEOUT_MS if on_writer else LOOP_BUSY_TIMEOUT_MS
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={ms}")
+    cur.close()

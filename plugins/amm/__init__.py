@@ -1,1 +1,0 @@
-"""AMM pool maths shared by any plugin (DEX venues, the paper DEX). Not a registered plugin."""

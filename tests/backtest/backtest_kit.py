@@ -1,0 +1,144 @@
+"""Shared by the backtest tests: the SOL/USDC arbitrage scenario, the arb plugin, PNG and recording helpers."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import plugins.arb
+from bot.backtest.driver import run_backtest
+
+SCENARIO = """
+mode = "paper"
+
+[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+start_price = "150"
+tick_size = "0.01"
+lot_size = "0.001"
+min_qty = "0.01"
+spread_ticks = 2
+level_step_ticks = 1
+level_qty = "25"
+volatility_bps = "2"
+tick_interval_ms = 100
+taker_fee_bps = "10"
+initial_balances = {{ SOL = "100", USDC = "15000" }}
+latency_ms = 50
+seed = {cex_seed}
+
+[exchanges.sol-pool]
+type = "paper-dex"
+symbol = "SOL/USDC"
+anchor = "sol-cex"
+start_price = "150"
+tvl = "2000000"
+fee_bps = 4
+dislocation_probability = "0.08"
+dislocation_min_bps = "30"
+dislocation_max_bps = "90"
+tick_interval_ms = 200
+latency_ms = 100
+initial_balances = {{ SOL = "100", USDC = "15000" }}
+seed = {pool_seed}
+
+[strategies.sol-arb]
+type = "arb"
+cex = "sol-cex"
+dex = "sol-pool"
+symbol = "SOL/USDC"
+cex_taker_fee_bps = "10"
+min_edge_bps = "{min_edge}"
+max_notional = "1500"
+size_step = "0.1"
+min_size = "0.1"
+
+[notifiers.console]
+min_level = "info"
+"""
+STEPS = 900  # 600 CEX steps + 300 pool steps: 60 s of simulated market
+
+
+def arb_plugins() -> list[tuple[str, object]]:
+    """The arb plugin, unless its entry point is installed (then it loads by itself)."""
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
+    return [] if "arb" in installed else [("arb", plugins.arb)]
+
+
+def write_config(tmp_path: Path, name: str = "scenario.toml", cex_seed: int = 11, pool_seed: int = 7,
+                 min_edge: str = "10") -> Path:  # fmt: skip
+    path = tmp_path / name
+    path.write_text(SCENARIO.format(cex_seed=cex_seed, pool_seed=pool_seed, min_edge=min_edge))
+    return path
+
+
+def backtest(config: Path, out: Path, steps: int = STEPS):
+    return run_backtest(config, out, steps, extra_plugins=arb_plugins())
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of each chunk; raises if the signature, a length or a CRC is wrong."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, payload = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert zlib.crc32(kind + payload) == crc, f"bad CRC in {kind!r}"
+        chunks.append((kind, payload))
+        pos += 12 + length
+    return chunks
+
+
+def without_run(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "run"}
+
+
+def write_kraken_recording(path: Path, updates: int, seed: int = 3) -> int:
+    """A Kraken v2 SOL/USDC book recording (instrument, snapshot, updates 100 ms apart, CRC32 on each),
+    as `arbot record` writes it; returns the number of book frames."""
+    import random
+
+    rng = random.Random(seed)
+    bids = {15_000 - 1 - i: rng.randint(1, 5_000) * 1_000_000 for i in range(10)}
+    asks = {15_000 + 1 + i: rng.randint(1, 5_000) * 1_000_000 for i in range(10)}
+
+    def levels(items) -> str:
+        return ",".join(f'{{"price":{p // 100}.{p % 100:02d},"qty":{q // 10**8}.{q % 10**8:08d}}}' for p, q in items)
+
+    def frame(kind: str, b, a) -> str:
+        text = "".join(f"{p}{asks[p]}" for p in sorted(asks)[:10]) + \
+            "".join(f"{p}{bids[p]}" for p in sorted(bids, reverse=True)[:10])
+        return (f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"SOL/USDC","bids":[{levels(b)}],'
+                f'"asks":[{levels(a)}],"checksum":{zlib.crc32(text.encode())}}}]}}')
+
+    lines = ['{"channel":"instrument","type":"snapshot","data":{"assets":[],"pairs":[{"symbol":"SOL/USDC",'
+             '"base":"SOL","quote":"USDC","status":"online","qty_precision":8,"qty_increment":0.00000001,'
+             '"price_precision":2,"price_increment":0.01,"qty_min":0.02,"cost_min":0.5}]}}',
+             frame("snapshot", sorted(bids.items(), reverse=True), sorted(asks.items()))]
+    for _ in range(updates):
+        if rng.random() < 0.8:  # a size changes
+            side = bids if rng.random() < 0.5 else asks
+            price = rng.choice(list(side))
+            side[price] = rng.randint(1, 5_000) * 1_000_000
+            change = [(price, side[price])]
+            lines.append(frame("update", change if side is bids else [], change if side is asks else []))
+        else:  # the book moves 1 tick, or now and then 40-80 (an arbitrage against the lagging pool)
+            ticks = rng.choice((-1, 1)) * (rng.randint(40, 80) if rng.random() < 0.1 else 1)
+            diffs = []
+            for side in (bids, asks):
+                moved = {p + ticks: q for p, q in side.items()}
+                diffs.append([(p, 0) for p in side if p not in moved] + sorted(moved.items()))
+                side.clear()
+                side.update(moved)
+            lines.append(frame("update", diffs[0], diffs[1]))
+    start = 1_763_780_000_000_000_000
+    path.write_text("".join(json.dumps({"ts_ns": start + i * 100_000_000, "raw": raw}) + "\n"
+                            for i, raw in enumerate(lines)))
+    return len(lines) - 1
+
+

@@ -1,0 +1,140 @@
+"""The backtest's parts: simulated time (the clock and the loop), the executor on it, the progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from decimal import Decimal
+
+from bot.app import Bot
+from bot.backtest.clock import BacktestClock, run_simulated
+from bot.backtest.driver import Progress
+from bot.config import build_config, parse_toml
+from bot.domain import Fill, OrderIntent, Side, TimeInForce
+from bot.plugins import collect, load_plugins
+
+START = 1_700_000_000_000_000_000
+
+
+def test_sleeps_take_simulated_time_in_order_and_no_wall_time():
+    clock = BacktestClock(START)
+    woke: list[tuple[str, int]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        woke.append((name, clock.time_ns() - START))
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(sleeper("hour", 3600), sleeper("25ms", 0.025), sleeper("1.5s", 1.5))
+        try:
+            async with asyncio.timeout(0.1):
+                await asyncio.Event().wait()  # nothing will set it: the timeout fires on simulated time
+        except TimeoutError:
+            woke.append(("timeout", clock.time_ns() - START))
+        return loop.time()
+
+    wall = time.perf_counter()
+    loop_time = run_simulated(main(), clock)
+    assert time.perf_counter() - wall < 5  # an hour and more of sleeping
+    assert woke == [("25ms", 25_000_000), ("1.5s", 1_500_000_000), ("hour", 3_600_000_000_000),
+                    ("timeout", 3_600_100_000_000)]
+    assert loop_time == clock.monotonic() == 3600.1
+
+
+def test_a_venues_latency_moves_the_simulated_clock(tmp_path):
+    """A paper order with a 60 s round trip: the venue fills it 30 s later on the bot's clock, at once in wall time."""
+    clock = BacktestClock(START)
+    toml = f"""
+    mode = "paper"
+    [bot]
+    data_dir = "{tmp_path}"
+    control_socket = ""
+    [executor]
+    request_timeout_s = 300
+    [exchanges.paper]
+    tick_interval_ms = 0
+    latency_ms = 60000
+    state_file = ""
+    """
+
+    async def main() -> tuple[int, int, list[Fill]]:
+        plugins = load_plugins()
+        registry = collect(plugins)
+        bot = Bot(build_config(parse_toml(toml.replace("\n    ", "\n"), "t"), registry, "t"), plugins, registry,
+                  clock=clock)
+        await bot.start()
+        fills: list[Fill] = []
+        bot.bus.subscribe(Fill, fills.append, owner="test")
+        sent = clock.time_ns()
+        bot.executor.submit(OrderIntent(strategy="manual", exchange="paper", symbol="BTC/USD", side=Side.BUY,
+                                        qty=Decimal("0.01"), price=Decimal("31000"), tif=TimeInForce.IOC))
+        assert await bot.executor.settle(600)
+        answered = clock.time_ns()
+        await bot.stop()
+        return sent, answered, fills
+
+    wall = time.perf_counter()
+    sent, answered, fills = run_simulated(main(), clock)
+    assert time.perf_counter() - wall < 30
+    assert len(fills) == 1 and fills[0].ts_ns - sent == 30_000_000_000  # the venue acts halfway
+    assert answered - sent >= 60_000_000_000
+
+
+def test_progress_bar_draws_only_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Terminal()
+    bar = Progress(200, tty)
+    bar.update(50, 5.0, force=True)
+    bar.close()
+    assert "\r[" in tty.getvalue() and "25.0%" in tty.getvalue() and "50/200 steps" in tty.getvalue()
+    assert tty.getvalue().endswith("\n")
+
+    pipe = io.StringIO()
+    quiet = Progress(200, pipe)
+    quiet.update(50, 5.0, force=True)
+    quiet.close()
+    assert pipe.getvalue() == ""
+
+
+def test_the_executors_rate_limit_paces_orders_in_simulated_time(tmp_path):
+    """orders_per_s = 1, burst 1: three orders leave 1 s apart on the bot's clock, not on the wall's."""
+    clock = BacktestClock(START)
+    toml = f"""
+mode = "paper"
+[bot]
+data_dir = "{tmp_path}"
+control_socket = ""
+[executor]
+orders_per_s = 1.0
+burst = 1
+[exchanges.paper]
+tick_interval_ms = 0
+state_file = ""
+"""
+
+    async def main() -> tuple[int, list[Fill]]:
+        plugins = load_plugins()
+        registry = collect(plugins)
+        bot = Bot(build_config(parse_toml(toml, "t"), registry, "t"), plugins, registry, clock=clock)
+        await bot.start()
+        fills: list[Fill] = []
+        bot.bus.subscribe(Fill, fills.append, owner="test")
+        sent = clock.time_ns()
+        for _ in range(3):  # one at a time (a batch would be one request: one token)
+            bot.executor.submit(OrderIntent(strategy="manual", exchange="paper", symbol="BTC/USD", side=Side.BUY,
+                                            qty=Decimal("0.01"), price=Decimal("31000"), tif=TimeInForce.IOC))
+            await asyncio.sleep(0.001)
+        assert await bot.executor.settle(600)
+        await bot.stop()
+        return sent, fills
+
+    wall = time.perf_counter()
+    sent, fills = run_simulated(main(), clock)
+    assert time.perf_counter() - wall < 30
+    offsets_ms = [round((f.ts_ns - sent) / 1e6) for f in fills]
+    assert offsets_ms == [0, 1000, 2000]

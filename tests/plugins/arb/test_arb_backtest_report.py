@@ -1,0 +1,80 @@
+"""The arb plugin's backtest section: miss-reason categories and figures from hand-made bus events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.backtest.contract import BacktestRun
+from bot.domain import ExecutionResult, Opportunity
+from plugins.arb import backtest_report_sections
+from plugins.arb.backtest_report import BacktestCollector, reason_category, summarize
+
+
+def test_miss_reasons_fall_into_categories():
+    cases = {
+        "at 0.1 SOL: gross edge 17.3 bps less costs 16.7 bps (cex fee 10.0, dex fee 4.0): net 0.62 bps <= min 10 bps":
+            "below min edge",
+        "gross edge 25 bps, but the DEX wallet has 0 SOL free; the smallest size is 0.1": "inventory",
+        "gross edge 25 bps, but the pool's price impact for 1 SOL is 40 bps > max_dex_impact_bps 30": "size caps",
+        "cooldown after the last execution": "cooldown",
+        "an execution is in progress": "execution in progress",
+        "observe mode": "observe mode",
+        "strategy paused": "paused",
+        "stale input": "stale input",
+        "risk limits vetoed the CEX leg": "risk veto",
+        "already executed": "already executed",
+        "something new": "other",
+        "": "not acted (no reason given)",
+    }
+    for reason, category in cases.items():
+        assert reason_category(reason, Decimal("1")) == category, reason
+    assert reason_category("at 0.1 SOL: gross edge 1.3 bps <= min 10 bps before any cost", Decimal("-0.2")) == \
+        "unprofitable after costs"
+
+
+def _opportunity(oid: str, ts: int, net: str, acted: bool = False, reason: str = "") -> Opportunity:
+    return Opportunity(strategy="arb", symbol="SOL/USDC", buy_exchange="cex", sell_exchange="dex",
+                       buy_price=Decimal("100"), sell_price=Decimal("101"), qty=Decimal("2"), edge_bps=Decimal(0),
+                       ts_ns=ts, acted=acted, opportunity_id=oid, net_pnl=Decimal(net), reason=reason)
+
+
+def test_figures_from_hand_made_events():
+    c = BacktestCollector()
+    c.on_opportunity(_opportunity("a", 1, "1.5", acted=True))
+    c.on_opportunity(_opportunity("b", 2, "0.5", reason="cooldown after the last execution"))
+    c.on_opportunity(_opportunity("b", 3, "0.8", reason="cooldown after the last execution"))  # same episode
+    c.on_opportunity(_opportunity("c", 4, "0.3", reason="at 2 SOL: gross edge 9 bps less costs: net 3 bps <= min 10"))
+    c.on_opportunity(_opportunity("d", 5, "3", acted=True))
+    c.on_opportunity(_opportunity("e", 6, "2.5", reason="an execution is in progress"))  # "d" again: not tradable
+    c.on_execution(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 10, "a"))
+    c.on_execution(ExecutionResult("arb", Decimal("3"), Decimal("3.1"), "USDC", 11, "d"))
+    f = summarize(c)
+    assert (f.seen, f.taken, f.missed) == (5, 2, 3)
+    assert f.missed_by_reason == {"below min edge": 1, "cooldown": 1, "execution in progress": 1}
+    assert f.tradable == 3 and f.tradable_predicted_pnl == Decimal("5.3")  # 1.5 + 3 taken, 0.8 best of "b"
+    assert f.captured_pnl == Decimal("4.3") and f.capture_rate == Decimal("0.8113")  # 4.3 / 5.3
+    assert f.error_quote.count == 2 and f.error_quote.mean == Decimal("0.200000")  # |-0.3| and |0.1|
+    assert f.error_quote.p50 == Decimal("0.100000") and f.error_quote.p95 == Decimal("0.300000")
+    assert f.error_bps.p95 == Decimal("15.00")  # 0.3 of a 200 USDC buy leg
+    assert f.mean_error_quote == Decimal("-0.100000")
+    assert f.pnl_curve == [(10, Decimal("1.2")), (11, Decimal("4.3"))]
+    assert f.quote == "USDC"
+
+
+
+def test_the_hook_gives_the_arbitrage_section_only_when_there_was_arbitrage():
+    quiet = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"btc-grid": "grid"})
+    assert backtest_report_sections(run=quiet) is None
+
+    run = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"arb": "arb"},
+                      opportunities=(_opportunity("a", 1, "1.5", acted=True),
+                                     _opportunity("b", 2, "0.5", reason="cooldown after the last execution")),
+                      executions=(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 10, "a"),),
+                      status={"arb": {"stale inputs": "3"}})
+    [section] = backtest_report_sections(run=run)
+    assert section.key == "arb" and section.title == "Arbitrage"
+    assert section.data["opportunities"]["seen"] == 2 and section.data["pnl"]["captured"] == "1.2"
+    assert section.summary[0] == "opportunities: 2 seen, 1 taken, 1 missed (cooldown: 1)"
+    assert "capture rate 60.00%" in section.summary[1]  # 1.2 / (1.5 + 0.5)
+    assert "| 2 | 1 | 1 | 2 |" in section.markdown
+    assert "Decisions skipped for stale input (never an opportunity): arb 3." in section.markdown

@@ -1,0 +1,231 @@
+"""One owner for each order and fill: a fill is applied once everywhere, however and whenever it arrives.
+
+The paper venue (its own state file, submission log included) stands for a real venue: a resting
+order fills there while the bot is down; after the restart the positions /positions and the risk
+checks see, the store and the venue agree to the last unit, the fee counted once. A scripted venue
+reports fills twice, and by feed and by the order call's answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from bot import hookimpl
+from bot.api import Context, RiskCheck, Strategy
+from bot.bus import Bus
+from bot.clock import Clock
+from bot.commands import Caller
+from bot.domain import (
+    Fill,
+    Liquidity,
+    Order,
+    OrderIntent,
+    OrderReport,
+    OrderState,
+    OrderStatus,
+    Side,
+    TimeInForce,
+)
+from bot.tasks import Tasks
+from plugins.paper.exchange import PaperExchange
+from plugins.paper.settings import PaperSettings
+from tests.fakes.venue import ScriptedVenue
+from tests.helpers.waiting import wait_for
+
+ADMIN = Caller("test", "root", "admin")
+
+
+class Counting(Strategy):
+    """Records every fill and update it is handed."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.fills: list[Fill] = []
+        self.updates = []
+
+    def on_fill(self, fill):
+        self.fills.append(fill)
+
+    def on_order_update(self, update):
+        self.updates.append(update)
+
+
+class CountingCheck(RiskCheck):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.fills: list[tuple[str, Fill]] = []
+
+    def check(self, intent, view):
+        return None
+
+    def on_fill(self, strategy, fill):
+        self.fills.append((strategy, fill))
+
+
+class counting_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("counting", Counting)
+
+    @staticmethod
+    @hookimpl
+    def register_risk_checks(register):
+        register("counting", CountingCheck)
+
+
+class FillingVenue(ScriptedVenue):
+    """Fills every order at once, in full, and reports it the way some venues do: twice on the feed,
+    and once more in the order call's answer."""
+
+    trade_seq = 0
+
+    async def place_order(self, order: Order) -> OrderState:
+        self.submissions[order.client_order_id] += 1
+        FillingVenue.trade_seq += 1
+        fill = Fill(self.name, order.symbol, order.client_order_id, f"T{FillingVenue.trade_seq}", order.side,
+                    order.price, order.qty, Decimal("0.25"), "USD", Liquidity.TAKER, 1)
+        state = OrderState(order.client_order_id, OrderStatus.FILLED, f"X{FillingVenue.trade_seq}", order.qty,
+                           order.price, (fill,))
+        self.orders[order.client_order_id] = state
+        for _ in range(2):  # the feed repeats itself
+            self.ctx.bus.publish(fill)
+            self.ctx.bus.publish(OrderReport(self.name, order.symbol, state, 1))
+        return state
+
+
+class filling_plugin:
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("filling", FillingVenue)
+
+
+PLUGINS = [("counting", counting_plugin), ("filling", filling_plugin)]
+
+
+def fill_alerts(seen: list) -> list:
+    return [a for a in seen if a.kind == "fill"]
+
+
+async def test_a_fill_reported_twice_by_feed_and_in_the_answer_is_applied_once_everywhere(make_bot):
+    bot = await make_bot("""
+[exchanges.v]
+type = "filling"
+[strategies.s]
+type = "counting"
+[risk.c]
+type = "counting"
+""", extra=PLUGINS)
+    alerts: list = []
+    bot.alerts.listeners.append(alerts.append)
+    ctx = bot.strategies["s"].ctx
+    for n in range(3):
+        ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal(100 + n),
+                               client_order_id=f"f-{n}"))  # prices apart: identical alerts would coalesce
+    await wait_for(lambda: all(bot.executor.order(f"f-{n}").status is OrderStatus.FILLED for n in range(3)))
+    await bot.executor.settle(5)
+    await bot.executor.flush()
+    await bot.executor.reconcile()  # a look-up reports the same fills once more
+
+    assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.3")
+    assert bot.risk.view.position("v", "BTC/USD") == Decimal("0.3")
+    stored = [f for _, f in bot.store.fills(strategy="s")]
+    assert sorted(f.trade_id for f in stored) == sorted({f.trade_id for f in stored}) and len(stored) == 3
+    assert len(bot.strategies["s"].fills) == 3
+    assert len(bot.risk.checks[0].fills) == 3
+    assert len(fill_alerts(alerts)) == 3
+    for n in range(3):
+        assert bot.store.get_order(f"f-{n}").fee == Decimal("0.25")  # counted once, stored with the order
+    positions = await bot.commands.dispatch(ADMIN, "positions", [])
+    assert any(row[2].startswith("0.3") for row in positions.rows[1:]), positions.rows
+
+
+# --- a fill made at the paper venue while the bot is down ----------------------------------------------
+
+PAPER = """
+on_shutdown = "keep"
+[exchanges.paper]
+tick_interval_ms = 0
+volatility_bps = "20"
+start_price = "30000"
+[strategies.s]
+type = "counting"
+[risk.c]
+type = "counting"
+"""
+
+
+def standalone_paper(data_dir) -> PaperExchange:
+    """The paper venue on its own (the bot is down): the same state file, its market stepped by hand."""
+    stand_in = SimpleNamespace(
+        bus=Bus(on_error=lambda owner, exc, event: None), clock=Clock(), data_dir=data_dir,
+        tasks=Tasks(on_error=lambda owner, what, exc: None), alerts=SimpleNamespace(emit=lambda alert: None),
+        config=SimpleNamespace(mode="paper"), exchanges={},
+    )
+    settings = dataclasses.replace(PaperSettings(), tick_interval_ms=0, volatility_bps=Decimal("20"),
+                                   start_price=Decimal("30000"))
+    return PaperExchange("paper", settings, Context(stand_in, "exchange", "paper"))
+
+
+async def test_a_fill_made_while_the_bot_was_down_is_counted_once_after_the_restart(make_bot, tmp_path):
+
+    first = await make_bot(PAPER, extra=PLUGINS)
+    venue = first.exchanges["paper"]
+    bid = venue.markets["BTC/USD"].book(0).bids[0][0]
+    ctx = first.strategies["s"].ctx
+    # one fill now (crossing: published and in the answer), one resting order that fills while we are down
+    ctx.submit(OrderIntent("s", "paper", "BTC/USD", Side.BUY, Decimal("0.05"), bid + 100, tif=TimeInForce.IOC,
+                           client_order_id="now-1"))
+    ctx.submit(OrderIntent("s", "paper", "BTC/USD", Side.BUY, Decimal("0.1"), bid - Decimal("30"),
+                           client_order_id="rest-1"))
+    await wait_for(lambda: first.executor.order("rest-1").status is OrderStatus.OPEN
+                   and first.executor.order("now-1").status.terminal)
+    await first.stop()
+
+    down = standalone_paper(tmp_path)
+    await down.start()
+    for _ in range(20_000):
+        if (await down.fetch_order("BTC/USD", "rest-1")).status is OrderStatus.FILLED:
+            break
+        down.step()
+    at_venue = (await down.fetch_order("BTC/USD", "rest-1"))
+    assert at_venue.status is OrderStatus.FILLED
+    await down.stop()
+
+    second = await make_bot(PAPER, extra=PLUGINS)
+    venue = second.exchanges["paper"]
+    venue_fills = [f for cid in ("now-1", "rest-1") for f in (await venue.fetch_order("BTC/USD", cid)).fills]
+    venue_position = sum(f.qty for f in venue_fills)
+    venue_fees = {cid: sum(f.fee for f in venue_fills if f.client_order_id == cid) for cid in ("now-1", "rest-1")}
+    await second.executor.flush()
+    stored = [f for _, f in second.store.fills()]
+
+    assert venue_position == Decimal("0.15")
+    assert second.portfolio.position("paper", "BTC/USD") == venue_position
+    assert second.risk.view.position("paper", "BTC/USD") == venue_position
+    assert sorted(f.trade_id for f in stored) == sorted(f.trade_id for f in venue_fills)
+    assert second.executor.order("rest-1").status is OrderStatus.FILLED
+    for cid, fee in venue_fees.items():
+        assert second.store.get_order(cid).fee == fee > 0
+    # the fill made while we were down reached the risk checks once, the old one not again; strategies start
+    # after recovery and read their orders and fills from the store
+    assert second.strategies["s"].fills == []
+    assert [f.client_order_id for _, f in second.risk.checks[0].fills] == ["rest-1"]
+    positions = await second.commands.dispatch(ADMIN, "positions", [])
+    assert any(row[2].startswith("0.15") for row in positions.rows[1:]), positions.rows
+    await second.stop()
+
+    third = await make_bot(PAPER, extra=PLUGINS)  # a plain restart reads the same figures back
+    assert third.portfolio.position("paper", "BTC/USD") == Decimal("0.15")
+    assert third.strategies["s"].fills == []
+    assert len(third.store.fills()) == len(venue_fills)
+
+
+@pytest.fixture(autouse=True)
+def _clear_venues():
+    ScriptedVenue.instances.clear()

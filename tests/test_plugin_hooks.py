@@ -1,0 +1,167 @@
+"""How arbot calls hooks: in pluggy's order, one plugin at a time; wrappers refused; lazy components."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot import hookimpl
+from bot.cli import cmd_plugins
+from bot.config import build_config, parse_toml
+from bot.plugins import ComponentLoadError, collect, load_plugins
+from bot.settings import ConfigError
+
+
+class Recorder:
+    """Plugins that append their name when their ``startup`` hook runs."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def plugin(self, name: str, **marks):
+        calls = self.calls
+
+        class plugin:
+            @staticmethod
+            @hookimpl(**marks)
+            def startup(bot):
+                calls.append(name)
+
+        return name, plugin
+
+
+async def test_implementations_run_in_pluggys_order_tryfirst_first():
+    rec = Recorder()
+    plugins = load_plugins(entry_points=[], extra=[rec.plugin("late", trylast=True), rec.plugin("a"),
+                                                   rec.plugin("first", tryfirst=True), rec.plugin("b")])
+    plugins.pm.hook.startup(operator=None, bot=None)  # pluggy's own caller
+    by_pluggy, rec.calls[:] = list(rec.calls), []
+    await plugins.call_each_async("startup", operator=None, bot=None)
+    assert rec.calls == by_pluggy == ["first", "b", "a", "late"]
+
+
+async def test_a_raising_implementation_is_isolated_and_the_rest_run_in_order(caplog):
+    rec = Recorder()
+
+    class boom:
+        @staticmethod
+        @hookimpl
+        def startup(bot):
+            raise RuntimeError("startup failed")
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[rec.plugin("a"), ("boom", boom), rec.plugin("first", tryfirst=True)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    with caplog.at_level(logging.DEBUG, logger="arbot.plugins"):
+        await plugins.call_each_async("startup", operator=None, bot=None)
+    assert rec.calls == ["first", "a"]
+    assert seen == ['plugin "boom": startup raised RuntimeError: startup failed']
+    [record] = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert record.exc_info and "startup failed" in caplog.text and "Traceback" in caplog.text
+
+
+@pytest.mark.parametrize("marks", [{"wrapper": True}, {"hookwrapper": True}])
+def test_a_hook_wrapper_is_refused_at_load_with_a_clear_message(marks):
+    class wrapping:
+        @staticmethod
+        @hookimpl(**marks)
+        def register_strategies(register):
+            yield
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[("wrapping", wrapping)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert not plugins.pm.has_plugin("wrapping")
+    assert seen == ['plugin "wrapping": declares the hook wrapper(s) register_strategies, which arbot does not '
+                    "support: arbot calls each plugin's hook on its own so that one failing plugin cannot stop the "
+                    "others; use a plain @hookimpl (tryfirst=True or trylast=True to order it)"]
+
+
+def test_entry_point_import_failure_logs_its_traceback_at_debug(tmp_path: Path, monkeypatch, caplog):
+    (tmp_path / "arbot_broken_deep.py").write_text("def f():\n    raise ImportError('needs libfoo')\nf()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = importlib.metadata.EntryPoint(name="deep", value="arbot_broken_deep", group="arbot")
+    with caplog.at_level(logging.DEBUG, logger="arbot.plugins"):
+        plugins = load_plugins(entry_points=[entry], report=lambda info, message: None)
+    assert plugins.infos["deep"].errors == ["failed to import arbot_broken_deep: ImportError: needs libfoo"]
+    assert "Traceback" in caplog.text and "in f" in caplog.text
+
+
+def test_a_component_registered_by_reference_loads_when_the_config_uses_it(tmp_path: Path, monkeypatch):
+    (tmp_path / "arbot_lazy_impl.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+        from bot.api import Strategy
+        from bot.settings import option
+
+        @dataclass(frozen=True)
+        class LazySettings:
+            size: int = option(1, ge=1, help="a size")
+
+        class Lazy(Strategy):
+            Settings = LazySettings
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "arbot_lazy_impl", raising=False)
+
+    class lazy_plugin:
+        @staticmethod
+        @hookimpl
+        def register_strategies(register):
+            register("lazy", "arbot_lazy_impl:Lazy")
+            register("broken", "arbot_no_such_module_xyz:Thing")
+
+    seen = []
+    registry = collect(load_plugins(entry_points=[], extra=[("lazy", lazy_plugin)],
+                                    report=lambda info, message: seen.append(message)))
+    assert "lazy" in registry.classes("strategy") and "arbot_lazy_impl" not in sys.modules
+    config = build_config(parse_toml('[strategies.s]\ntype = "lazy"\nsize = 3\n', "t"), registry, "t")
+    assert config.components["strategy"]["s"].settings.size == 3 and "arbot_lazy_impl" in sys.modules
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml('[strategies.s]\ntype = "broken"\n', "t"), registry, "t")
+    assert ('strategies.s: plugin "lazy": strategy "broken" (arbot_no_such_module_xyz:Thing) could not be loaded: '
+            "ModuleNotFoundError") in str(info.value)
+    assert seen and seen[0].startswith('strategy "broken" (arbot_no_such_module_xyz:Thing) could not be loaded')
+
+
+def test_a_reference_to_the_wrong_kind_of_class_is_refused_when_loaded():
+    class wrong:
+        @staticmethod
+        @hookimpl
+        def register_strategies(register):
+            register("wrong", "bot.api:Notifier")
+            register("notaref", "just text")
+
+    seen = []
+    registry = collect(load_plugins(entry_points=[], extra=[("wrong", wrong)],
+                                    report=lambda info, message: seen.append(message)))
+    assert seen == ["register_strategies: \"notaref\": 'just text' is not a \"package.module:Class\" reference"]
+    with pytest.raises(ComponentLoadError, match="not a subclass of bot.api.Strategy"):
+        registry.classes("strategy")["wrong"]
+
+
+def test_arbot_plugins_shows_both_sides_of_a_conflict(tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "arbot_twin_grid.py").write_text(textwrap.dedent("""
+        from bot import hookimpl
+        @hookimpl
+        def register_strategies(register):
+            register("grid", "plugins.grid.strategy:GridStrategy")
+            register("twin-only", "plugins.grid.strategy:GridStrategy")
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = importlib.metadata.entry_points
+    twin = importlib.metadata.EntryPoint(name="twin", value="arbot_twin_grid", group="arbot")
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda **kw: [*real(**kw), *([twin] if kw.get("group") == "arbot" else [])])
+    assert cmd_plugins(argparse.Namespace(config=None)) == 1
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip() and " " in line.strip()}
+    assert "strategy:grid(conflict)" in lines["grid"] and lines["grid"].rstrip().endswith("conflict")
+    assert "strategy:grid(conflict)" in lines["twin"] and "strategy:twin-only" in lines["twin"]
+    assert lines["twin"].rstrip().endswith("conflict") and "strategy" in lines["twin"].split()[1]
+    assert 'conflict: strategy "grid" is registered by both' in out

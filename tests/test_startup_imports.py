@@ -1,0 +1,55 @@
+"""Load what is used: the light commands import no heavy stack, and a plugin's modules only when used.
+
+(Timings and memory are measured by benchmarks/startup.py; this checks which modules load.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
+         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy")
+VENUES = ("plugins.kraken.", "plugins.coinbase.", "plugins.jupiter.", "plugins.orca.", "plugins.telegram.",
+          "plugins.discord.", "arbotlib.solana")
+
+
+def modules_after(*argv: str, cwd: Path) -> set[str]:
+    """The modules ``arbot ARGV`` imported, read from inside its process when it exits."""
+    code = ("import atexit, json, sys\n"
+            "atexit.register(lambda: print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+            "from bot.cli import main\n"
+            f"sys.exit(main({list(argv)!r}))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    [line] = [line for line in out.stderr.splitlines() if line.startswith("MODULES ")]
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
+def heavy(modules: set[str], names=HEAVY) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules if m.split(".")[0] in names})
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("plugins",)])
+def test_help_and_plugins_import_no_heavy_stack_and_no_venue(argv, tmp_path):
+    modules = modules_after(*argv, cwd=tmp_path)
+    assert "plugins.paper" in modules and "plugins.grid" in modules  # every plugin registered...
+    assert heavy(modules) == []  # ...none of them paid for its venue, chat client or database
+    assert sorted(m for m in modules if m.startswith(VENUES)) == []
+    assert "bot.app" not in modules and "bot.store" not in modules
+
+
+def test_check_config_imports_only_what_the_config_uses(tmp_path):
+    config = tmp_path / "grid.toml"
+    config.write_text('[exchanges.paper]\n[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\n'
+                      'lower = "1"\nupper = "2"\nlevels = 3\norder_size = "0.1"\n')
+    modules = modules_after("check-config", str(config), cwd=tmp_path)
+    assert "plugins.paper.exchange" in modules and "plugins.grid.strategy" in modules
+    assert "plugins.paper.dex" not in modules and "plugins.arb.strategy" not in modules
+    unused = [name for name in HEAVY if name not in ("sqlalchemy", "sqlmodel", "pydantic")]  # grid reads the store
+    assert heavy(modules, unused) == [] and sorted(m for m in modules if m.startswith(VENUES)) == []

@@ -1,0 +1,191 @@
+"""The store on SQLite and PostgreSQL: migrations, column types, duplicates, threads (``db_url`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, text
+
+from bot import cli
+from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
+from bot.redact import REDACTOR
+from bot.store import HOST_TABLES, Store, StoreError, migrate
+from plugins.jupiter.records import JupiterSwapRow, load_swap, save_swap  # a plugin table: created on open
+
+D = Decimal
+DATA = Path(__file__).parent / "data"
+BIG_NS = 1_796_000_000_123_456_789
+"""A 2026 timestamp in nanoseconds: far beyond a 32-bit INTEGER."""
+
+
+def run_sql(store: Store, path: Path) -> None:
+    """Execute a file of ``;``-terminated statements (comments start with ``--``)."""
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("--")]
+    with store.engine.begin() as conn:
+        for statement in "\n".join(lines).split(";\n"):
+            if statement.strip():
+                conn.exec_driver_sql(statement.strip().rstrip(";"))
+
+
+def make_old_db(url: str) -> None:
+    """A database exactly as the builds before migrations left it: their tables, some rows."""
+    raw = Store(url)
+    try:
+        run_sql(raw, DATA / f"store_before_migrations.{raw.engine.dialect.name}.sql")
+        run_sql(raw, DATA / "store_before_migrations.rows.sql")
+    finally:
+        raw.close()
+
+
+def order(cid: str, **kw) -> Order:
+    return Order(client_order_id=cid, strategy="s", exchange="paper", symbol="BTC/USD", side=Side.BUY,
+                 qty=D("0.01"), price=D("30000"), created_ns=BIG_NS, updated_ns=BIG_NS, **kw)
+
+
+def fill(trade_id: str, cid: str = "c-1") -> Fill:
+    return Fill("paper", "BTC/USD", cid, trade_id, Side.BUY, D("30000.123456789"), D("0.000000001"),
+                D("0.0000001"), "USD", Liquidity.MAKER, BIG_NS)
+
+
+@pytest.fixture
+def store(db_url):
+    s = Store(db_url).open()
+    yield s
+    s.close()
+
+
+def test_a_db_made_before_migrations_upgrades_with_every_row_kept(db_url):
+    make_old_db(db_url)
+    store = Store(db_url)
+    try:
+        before = {t.name: store_rows(store, t.name) for t in HOST_TABLES}
+        assert sum(len(rows) for rows in before.values()) == 10
+        store.open()
+        assert migrate.current(store) == migrate.head()
+        after = {t.name: store_rows(store, t.name) for t in HOST_TABLES}
+        assert after == before  # every row, every column, the same
+        [g1, g2, a1] = store.orders()
+        assert (g1.client_order_id, g1.post_only, g1.avg_fill_price, g1.fee) == ("g-1", True, D("29950.5"),
+                                                                                 D("0.0299505"))
+        assert (g2.price, a1.price, a1.qty, a1.status) == (D("30050.25"), None, D("1.000000001"), OrderStatus.UNKNOWN)
+        assert [f.trade_id for _, f in store.fills(strategy="btc-grid")] == ["T-1", "T-2"]
+        assert store.latest_balances()[0].free == D("9700.123456789012345678")
+        assert store.get_state("observe") == "on" and store.audit_log()[0].command == "status"
+        # the upgraded tables take what the old ones could not: 64-bit times, new rows after the old ids
+        assert store.insert_order(order("new-1"))
+        assert store.get_order("new-1").created_ns == BIG_NS and len(store.orders()) == 4
+        assert store.insert_fill(fill("T-3"), "s") and not store.insert_fill(fill("T-1", "g-1"), "x")
+    finally:
+        store.close()
+
+
+def store_rows(store: Store, table: str) -> list[tuple]:
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+
+
+def test_upgrading_from_the_baseline_gives_exactly_the_tables_a_new_store_gets(db_url):
+    make_old_db(db_url)
+    upgraded = Store(db_url).open()
+    try:
+        host = MetaData()
+        for table in HOST_TABLES:
+            table.to_metadata(host)
+        with upgraded.engine.connect() as conn:
+            names = {t.name for t in HOST_TABLES}
+            context = MigrationContext.configure(conn, opts={
+                "compare_type": True, "include_name": lambda name, kind, _: kind != "table" or name in names})
+            assert compare_metadata(context, host) == []
+    finally:
+        upgraded.close()
+
+
+def test_a_new_store_is_created_at_the_newest_revision(store):
+    assert migrate.current(store) == migrate.head() != migrate.BASELINE
+    assert migrate.upgrade(store) == (migrate.head(), migrate.head())
+
+
+def test_a_db_newer_than_the_code_is_refused_with_a_clear_message(store, db_url):
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    again = Store(db_url)
+    try:
+        with pytest.raises(StoreError, match="schema revision 9999, which this arbot does not know: it was written "
+                                             "by a newer arbot"):
+            again.open()
+    finally:
+        again.close()
+
+
+def test_64_bit_times_huge_token_amounts_and_exact_decimals_round_trip(store):
+    assert store.insert_order(order("c-1", fee=D("0.000000000000000001")))
+    assert store.get_order("c-1").fee == D("0.000000000000000001")
+    assert store.insert_fill(fill("t-1"), "s")
+    [(_, got)] = store.fills()
+    assert got == fill("t-1")
+    u64_max, u256 = 2**64 - 1, 2**256 - 1
+    save_swap(store, JupiterSwapRow(
+        exchange="jup", client_order_id="c-1", symbol="SOL/USDC", side="buy", qty="1", input_mint="A",
+        output_mint="B", in_amount=u64_max, out_amount=u256, min_out_amount=2**63, signature="sig",
+        signed_tx_b64="tx", last_valid_block_height=2**40, updated_ns=BIG_NS))
+    row = load_swap(store, "jup", "c-1")
+    assert (row.in_amount, row.out_amount, row.min_out_amount) == (u64_max, u256, 2**63)
+    assert row.last_valid_block_height == 2**40 and row.updated_ns == BIG_NS and row.filled_base_units is None
+
+
+def test_a_duplicate_order_or_fill_writes_nothing_and_says_so(store):
+    assert store.insert_order(order("c-1"))
+    assert not store.insert_order(order("c-1", reason="again"))
+    assert store.insert_fill(fill("t-1"), "s")
+    assert not store.insert_fill(fill("t-1"), "other")
+    assert [o.reason for o in store.orders()] == [""] and [s for s, _ in store.fills()] == ["s"]
+    store.write_batch([], [("s", fill("t-1")), ("s", fill("t-2")), ("s", fill("t-2"))])
+    assert [f.trade_id for _, f in store.fills()] == ["t-1", "t-2"]
+
+
+async def test_the_store_can_be_written_from_worker_threads(store):
+    async def write(n: int) -> None:
+        await asyncio.to_thread(store.insert_order, order(f"c-{n}"))
+        await asyncio.to_thread(store.insert_fill, fill(f"t-{n}", f"c-{n}"), "s")
+        done = order(f"c-{n}", status=OrderStatus.FILLED, filled_qty=D("0.01"))
+        await asyncio.to_thread(store.write_batch, [done], [])
+        await asyncio.to_thread(store.set_state, f"k-{n}", str(n))
+
+    await asyncio.gather(*(write(n) for n in range(24)))
+    assert {o.client_order_id for o in store.orders(statuses=[OrderStatus.FILLED])} == {f"c-{n}" for n in range(24)}
+    assert len(store.fills()) == 24 and store.get_state("k-7") == "7"
+
+
+def test_arbot_db_current_and_upgrade(db_url, capsys):
+    make_old_db(db_url)
+    assert cli.main(["db", "current", "--db", db_url]) == 0
+    assert "made before migrations" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade", "--db", db_url]) == 0
+    assert f"upgraded from revision {migrate.BASELINE} to {migrate.head()}" in capsys.readouterr().out
+    assert cli.main(["db", "current", "--db", db_url]) == 0
+    assert f"revision {migrate.head()} (the newest)" in capsys.readouterr().out
+
+
+def test_a_url_password_is_masked_where_the_store_is_shown(caplog):
+    canary = "Canary-pw-5c1e0f7a"
+    store = Store(f"postgresql://arbot:{canary}@127.0.0.1:1/arbot")
+    try:
+        assert store.url == "postgresql://arbot:***@127.0.0.1:1/arbot"
+        with pytest.raises(StoreError) as raised:
+            store.open()
+        assert canary not in str(raised.value) and "127.0.0.1" in str(raised.value)
+        logging.getLogger("arbot").addFilter(REDACTOR)
+        try:
+            with caplog.at_level(logging.INFO, logger="arbot"):
+                logging.getLogger("arbot").info("connecting to postgresql://arbot:%s@127.0.0.1:1/arbot", canary)
+        finally:
+            logging.getLogger("arbot").removeFilter(REDACTOR)
+        assert canary not in caplog.text and "arbot:***@" in caplog.text
+    finally:
+        store.close()
