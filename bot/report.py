@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 from .api import Reply
 from .ledger import Ledger, Marks, StrategyFigures
-from .store import Store
 from .units import money, moneys
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 def fees_text(fig: StrategyFigures) -> str:

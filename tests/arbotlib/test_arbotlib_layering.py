@@ -39,7 +39,7 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_paper_venue_does_not_load_orca_solana_or_solders():
-    loaded = loaded_after("import plugins.paper")
+    loaded = loaded_after("import plugins.paper.exchange, plugins.paper.dex")
     assert "plugins.paper.dex" in loaded and "arbotlib.amm.whirlpool.model" in loaded  # the test sees imports
     leaked = sorted(m for m in loaded if m.split(".")[0] in ("solders", "httpx", "websockets")
                     or m.startswith(("plugins.orca", "arbotlib.solana", "plugins.jupiter")))
