@@ -13,6 +13,7 @@ from bot.api import Context
 from bot.bus import Bus
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, OrderReport, Trade
+from bot.recording import recorder_in
 from bot.tasks import Tasks
 from plugins.coinbase.exchange import CoinbaseExchange
 from plugins.kraken.exchange import KrakenExchange
@@ -53,7 +54,7 @@ def bot(tmp_path):
         create_task=lambda coro, owner, what: tasks.create(coro, owner=owner, what=what),
         emit_alert=alerts.append,
         exchanges={},
-        registry=SimpleNamespace(classes=lambda kind: EXCHANGE_CLASSES if kind == "exchange" else {}),
+        recorder=lambda exchange_type: recorder_in(EXCHANGE_CLASSES, exchange_type),
         errors=errors,
         alert_list=alerts,
     )
