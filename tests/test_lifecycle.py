@@ -122,7 +122,7 @@ type = "counting"
 type = "counting"
 """, extra=PLUGINS)
     alerts: list = []
-    bot.alerts.listeners.append(alerts.append)
+    bot.alerts.subscribe(alerts.append, "test")
     ctx = bot.strategies["s"].ctx
     for n in range(3):
         ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal(100 + n),
