@@ -6,9 +6,12 @@ component kinds (:class:`Exchange`, :class:`Strategy`, :class:`RiskCheck`, :clas
 jobs, ``startup``/``shutdown`` and services use to read and control the bot, command and job
 types, settings helpers, errors, and the value types of :mod:`bot.domain`.
 
-What venue authors need besides (order books, the reconnecting feed, the polling venue, rate
-limits, recording, pool models, storage of a plugin's own tables) is in :mod:`bot.api.kit`,
-imported on its own so that ``import bot.api`` stays light.
+Four public submodules, each imported on its own (and each name in them when first used) so
+that ``import bot.api`` stays light: :mod:`bot.api.kit` (what venue authors share: order books,
+the reconnecting feed, the polling venue, rate limits, recording, pool models),
+:mod:`bot.api.storage` (a plugin's own tables), :mod:`bot.api.ledger` (the one ledger's figures
+and display rounding), :mod:`bot.api.backtest` (the steppable-venue and report contracts) and
+:mod:`bot.api.testing` (a real bot in a test).
 
 Every other module under ``bot/`` is private to the host: it may change in any release. A test
 (``tests/test_layers.py``) fails when a first-party plugin imports one.
@@ -16,6 +19,7 @@ Every other module under ``bot/`` is private to the host: it may change in any r
 
 from .. import hookimpl
 from ..domain import (
+    BPS,
     ZERO,
     Alert,
     AlertLevel,
@@ -91,7 +95,7 @@ __all__ = [
     # settings
     "ConfigError", "ConfigIssue", "NoSettings", "Secret", "option",
     # value types
-    "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
+    "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
     "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
     "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "split_symbol",
 ]

@@ -21,7 +21,7 @@ from ..domain import ExecutionResult, Fill, Opportunity
 DEFAULT_STEPS = 10_000
 """Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
 
-__all__ = ["BacktestPlan", "BacktestRun", "ReportSection", "Steppable"]
+__all__ = ["DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable"]
 
 
 @dataclass(frozen=True)
