@@ -62,7 +62,7 @@ from .domain import (
 from .execution import Executor
 from .ledger import Ledger, StrategyFigures, period_start_ns
 from .opportunities import OpportunityLog
-from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
+from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
@@ -222,12 +222,17 @@ class Bot:
         for name, reg in self.registry.services.items():
             self._owner_plugin[name] = reg.plugin
             settings = self.config.plugin_settings.get(reg.plugin)
-            if settings is None:
-                settings = reg.obj.Settings()
-            if not getattr(settings, "enabled", True):
+            if settings is not None and not getattr(settings, "enabled", True):
                 continue
             try:
-                service = reg.obj(name, resolve_paths(settings, self.data_dir), Context(self, "service", name))
+                cls = reg.obj  # a class registered by reference is imported now
+                if settings is None:
+                    settings = cls.Settings()
+                    if not getattr(settings, "enabled", True):
+                        continue
+                service = cls(name, resolve_paths(settings, self.data_dir), Context(self, "service", name))
+            except ComponentLoadError:
+                continue  # the reference reported itself against the plugin
             except Exception as exc:
                 log.debug("service %s could not be created", name, exc_info=exc)
                 self.plugin_failed(reg.plugin, f'service "{name}" could not be created: {type(exc).__name__}: {exc}')

@@ -333,16 +333,23 @@ def collect(plugins: PluginSet) -> Registry:
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})
     _collect_plugin_settings(plugins, registry)
     _collect_named(plugins, registry, "service", "register_services", registry.services, Service)
-    for reg in registry.services.values():  # a service's Settings is its plugin's [plugins.NAME] table
+    for name, reg in list(registry.services.items()):  # a service's Settings is its plugin's [plugins.NAME] table
         declared = registry.plugin_settings.get(reg.plugin)
-        if reg.obj.Settings is NoSettings or (declared is not None and declared.obj is reg.obj.Settings):
+        if declared is not None and not reg.loaded:
+            continue  # registered by reference: the declared settings are its; the class loads when it starts
+        try:
+            cls = reg.obj
+        except ComponentLoadError:  # reported against the plugin by the reference itself
+            del registry.services[name]
+            continue
+        if cls.Settings is NoSettings or (declared is not None and declared.obj is cls.Settings):
             continue
         if declared is not None:
-            plugins.fail(reg.plugin, f'service "{reg.name}": its Settings ({reg.obj.Settings.__name__}) differs from '
+            plugins.fail(reg.plugin, f'service "{reg.name}": its Settings ({cls.Settings.__name__}) differs from '
                                      f"the plugin's register_plugin_settings ({declared.obj.__name__}); "
                                      "[plugins.NAME] has one settings class")
         elif NAME_RE.match(reg.plugin):
-            registry.plugin_settings[reg.plugin] = Registered(reg.plugin, reg.obj.Settings, reg.plugin)
+            registry.plugin_settings[reg.plugin] = Registered(reg.plugin, cls.Settings, reg.plugin)
     return registry
 
 

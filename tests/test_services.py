@@ -166,3 +166,32 @@ async def test_old_bot_attributes_resolve_through_the_operator_with_a_deprecatio
         assert bot.operator.executor.open_orders() == []
     with pytest.raises(AttributeError):
         bot.operator.no_such_thing  # noqa: B018
+
+
+class LazyEarPlugin:
+    """A service registered by reference, its settings declared: the class loads when the service starts."""
+
+    @staticmethod
+    @hookimpl
+    def register_plugin_settings(register):
+        register(EarSettings)
+
+    @staticmethod
+    @hookimpl
+    def register_services(register):
+        register("lazy-ear", "tests.test_services:SecondEar")
+        register("missing-ear", "tests.test_services:NoSuchEar")
+
+
+async def test_a_service_registered_by_reference_loads_when_it_starts(make_bot):
+    EVENTS.clear()
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n', extra=[("venue", venue_plugin), ("lazy", LazyEarPlugin)],
+                         start=False)
+    assert not bot.registry.services["lazy-ear"].loaded
+    await bot.start()
+    try:
+        assert isinstance(bot.operator.service("lazy-ear"), SecondEar) and bot.operator.service("missing-ear") is None
+        errors = bot.plugins.infos["lazy"].errors
+        assert len(errors) == 1 and "NoSuchEar" in errors[0]
+    finally:
+        await bot.stop()
