@@ -601,6 +601,11 @@ _REPLACEMENTS = {
 }
 
 
+def _legacy(call: str, instead: str) -> None:
+    warnings.warn(f"{call}: the 0.1 form of this call is deprecated and goes in 0.3; use {instead}, which "
+                  "checks the caller's role", DeprecationWarning, stacklevel=3)
+
+
 class HostOperator(Operator):
     """The :class:`~bot.api.Operator` of one :class:`Bot`.
 
@@ -762,16 +767,24 @@ class HostOperator(Operator):
             raise KeyError(f"no strategy named {', '.join(unknown)}")
         return list(names) or list(self._bot.strategies)
 
-    def pause(self, names: list[str], caller: Caller) -> list[str]:
-        by = self._allow("pause", caller, names)
+    def pause(self, names: list[str], caller: Caller | str | None = None, *, by: str | None = None) -> list[str]:
+        if not isinstance(caller, Caller):  # 0.1: bot.pause(names, by="..."), no role check
+            _legacy("bot.pause(names, by)", "operator.pause(names, caller)")
+            self._bot.pause(names, by=by or caller or "plugin")
+            return names
+        who = self._allow("pause", caller, names)
         targets = self._targets(names)
-        self._bot.pause(targets, by=by)
+        self._bot.pause(targets, by=who)
         return targets
 
-    def resume(self, names: list[str], caller: Caller) -> list[str]:
-        by = self._allow("resume", caller, names)
+    def resume(self, names: list[str], caller: Caller | str | None = None, *, by: str | None = None) -> list[str]:
+        if not isinstance(caller, Caller):  # 0.1: bot.resume(names, by="...")
+            _legacy("bot.resume(names, by)", "operator.resume(names, caller)")
+            self._bot.resume(names, by=by or caller or "plugin")
+            return names
+        who = self._allow("resume", caller, names)
         targets = self._targets(names)
-        self._bot.resume(targets, by=by)
+        self._bot.resume(targets, by=who)
         return targets
 
     def kill(self, reason: str, caller: Caller) -> int:

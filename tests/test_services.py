@@ -166,6 +166,12 @@ async def test_old_bot_attributes_resolve_through_the_operator_with_a_deprecatio
         assert bot.operator.executor.open_orders() == []
     with pytest.raises(AttributeError):
         bot.operator.no_such_thing  # noqa: B018
+    with pytest.warns(DeprecationWarning, match=r"bot\.pause\(names, by\): .*operator\.pause\(names, caller\)"):
+        assert bot.operator.pause(["s"], by="my-plugin") == ["s"]
+    assert bot.operator.strategy_state("s") == "paused by my-plugin"
+    with pytest.warns(DeprecationWarning, match=r"bot\.resume"):
+        bot.operator.resume(["s"], "my-plugin")
+    assert bot.operator.strategy_state("s") == "running"
 
 
 class LazyEarPlugin:
