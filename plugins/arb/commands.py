@@ -62,8 +62,8 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
             realized = "" if row.realized_pnl is None else amount(row.realized_pnl, quote)
             rows.append((row.opportunity_id[:10], row.direction, str(row.size), amount(row.predicted_pnl, quote),
                          realized, row.state))
-        finished = [r for r in executions(op.store, name, limit=1_000_000) if r.realized_pnl is not None]
-        by_executions = sum((r.realized_pnl for r in finished), Decimal(0))
+        finished = [r.realized_pnl for r in executions(op.store, name, limit=1_000_000) if r.realized_pnl is not None]
+        by_executions = sum(finished, Decimal(0))
         fig = ledger.strategy(name)
         net = fig.net.get(quote, Decimal(0))
         line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "
