@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
+from .errors import UserError
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot")
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A problem the user fixes (config, arguments): printed as a paragraph, no traceback."""
 
 
 def parse_duration(text: str) -> float:
@@ -103,6 +100,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, table in registry.components.items():
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        provides += [f"service:{n}" for n, r in registry.services.items() if r.plugin == info.name]
         clashes = [c for c in registry.conflicted if info.name in (c.first, c.second)]
         provides += [f"{c.kind}:{c.name}(conflict)" for c in clashes if c.second == info.name]
         provides = [f"{p}(conflict)" if any(p == f"{c.kind}:{c.name}" for c in clashes) else p for p in provides]

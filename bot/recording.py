@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
+from .errors import UserError
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -140,7 +141,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
-<<<<<<< HEAD
     ValueError naming the types that can record if it has none.
 
     Only ``exchange``'s class is loaded (a registry imports a class when it is looked up); every
@@ -159,14 +159,6 @@ def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
         able = sorted(name for name in classes if recorder(name) is not None)
         raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
     return found
-=======
-    ValueError naming the types that can record if it has none."""
-    able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
-    recorder: Recorder | None = getattr(classes.get(exchange), "recorder", None)
-    if recorder is None:
-        raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
-    return recorder
->>>>>>> types
 
 
 def recorder_for(exchange: str) -> Recorder:
@@ -174,7 +166,6 @@ def recorder_for(exchange: str) -> Recorder:
 
     A running bot looks recorders up in its own registry instead (``Context.recorder``), which holds
     only the plugins its config enables."""
-    from .cli import UserError
     from .plugins import collect, load_plugins
 
     classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
@@ -185,7 +176,6 @@ def recorder_for(exchange: str) -> Recorder:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth)
@@ -206,7 +196,6 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     path = Path(args.file)

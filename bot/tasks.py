@@ -69,6 +69,12 @@ class Tasks:
         if exc is not None:
             self._on_error(owner, what, exc)
 
+    def cancel_owner(self, owner: str) -> None:
+        """Cancel every running task of ``owner`` (a service that stopped)."""
+        for task in list(self._tasks):
+            if task.get_name().startswith(f"{owner}:"):
+                task.cancel()
+
     def __len__(self) -> int:
         return len(self._tasks)
 

@@ -47,7 +47,7 @@ NOW = utc_ns(2026, 11, 18, 12, 0)  # a Wednesday; 13:00 in Berlin
 def alerts_of(bot) -> list:
     """Every alert the bot queues from now on, in order (a synchronous listener)."""
     seen: list = []
-    bot.alerts.listeners.append(seen.append)
+    bot.alerts.subscribe(seen.append, "test")
     return seen
 
 

@@ -123,7 +123,7 @@ type = "counting"
 type = "counting"
 """, extra=PLUGINS)
     alerts: list = []
-    bot.alerts.listeners.append(alerts.append)
+    bot.alerts.subscribe(alerts.append, "test")
     applied: list = []
     bot.bus.subscribe(FillApplied, applied.append, owner="test")
     ctx = bot.strategies["s"].ctx

@@ -40,9 +40,9 @@ async def test_implementations_run_in_pluggys_order_tryfirst_first():
     rec = Recorder()
     plugins = load_plugins(entry_points=[], extra=[rec.plugin("late", trylast=True), rec.plugin("a"),
                                                    rec.plugin("first", tryfirst=True), rec.plugin("b")])
-    plugins.pm.hook.startup(bot=None)  # pluggy's own caller
+    plugins.pm.hook.startup(operator=None, bot=None)  # pluggy's own caller
     by_pluggy, rec.calls[:] = list(rec.calls), []
-    await plugins.call_each_async("startup", bot=None)
+    await plugins.call_each_async("startup", operator=None, bot=None)
     assert rec.calls == by_pluggy == ["first", "b", "a", "late"]
 
 
@@ -59,7 +59,7 @@ async def test_a_raising_implementation_is_isolated_and_the_rest_run_in_order(ca
     plugins = load_plugins(entry_points=[], extra=[rec.plugin("a"), ("boom", boom), rec.plugin("first", tryfirst=True)],
                            report=lambda info, message: seen.append(f"{info.label}: {message}"))
     with caplog.at_level(logging.DEBUG, logger="arbot.plugins"):
-        await plugins.call_each_async("startup", bot=None)
+        await plugins.call_each_async("startup", operator=None, bot=None)
     assert rec.calls == ["first", "a"]
     assert seen == ['plugin "boom": startup raised RuntimeError: startup failed']
     [record] = [r for r in caplog.records if r.levelno == logging.DEBUG]

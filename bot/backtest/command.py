@@ -8,8 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_STEPS = 10_000
-"""Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
+from .contract import DEFAULT_STEPS
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -20,7 +20,10 @@ from typing import Any
 
 from ..domain import ExecutionResult, Fill, Opportunity
 
-__all__ = ["BacktestPlan", "BacktestRun", "Curve", "ReportSection", "Steppable"]
+DEFAULT_STEPS = 10_000
+"""Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
+
+__all__ = ["DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "Curve", "ReportSection", "Steppable"]
 
 Curve = list[tuple[int, Decimal]]
 """(ts_ns, cumulative PnL) points of a step curve, in time order."""

@@ -44,8 +44,7 @@ from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, run_simulated
-from .command import DEFAULT_STEPS
-from .contract import BacktestPlan, BacktestRun, ReportSection, Steppable
+from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
 from .report import HostFigures, host_figures, write_report
 
 log = logging.getLogger("arbot.backtest")

@@ -304,6 +304,10 @@ def row_to_fill(row: FillRow) -> Fill:
 class Store:
     """Tables and queries; one instance per bot. Every method may be called from any thread."""
 
+    host_tables = HOST_TABLES
+    """The host's own tables, whose schema :mod:`bot.store.migrate` keeps (it does not import this package)."""
+    Error = StoreError
+
     def __init__(self, url: str):
         add_url(url)
         self.url = safe_url(url)

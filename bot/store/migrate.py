@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from . import Store
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    """What migrations need of a :class:`bot.store.Store` (a protocol: this module imports no store)."""
+
+    url: str
+    engine: Engine
+    host_tables: tuple[Table, ...]
+    Error: type[Exception]
+
+    def _guard(self, action: Callable[[], T], what: str) -> T: ...
+
 
 log = logging.getLogger("arbot.store")
 
@@ -96,8 +109,7 @@ def _without_alembic(store: Store) -> tuple[str | None, str] | None:
     """
     from sqlmodel import SQLModel
 
-    from . import HOST_TABLES
-
+    HOST_TABLES = store.host_tables
     version = _version_table()
     with store.engine.begin() as conn:
         tables = set(inspect(conn).get_table_names())
@@ -120,8 +132,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    from . import HOST_TABLES, StoreError
-
+    HOST_TABLES, StoreError = store.host_tables, store.Error
     with store.engine.begin() as conn:
         context = MigrationContext.configure(conn)
         before = context.get_current_revision()
@@ -149,7 +160,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
 
 def db_command(store: Store, action: str) -> str:
     """``arbot db current`` / ``arbot db upgrade``: what the command prints."""
-    from . import HOST_TABLES
+    HOST_TABLES = store.host_tables
 
     if action == "upgrade":
         before, now = upgrade(store)

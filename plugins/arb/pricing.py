@@ -88,7 +88,7 @@ from decimal import (
 )
 from functools import partial
 
-from bot.book import PrecisionError, from_units, to_units
+from bot.api.kit import PrecisionError, from_units, to_units
 from bot.domain import BPS, BookUpdate, MarketInfo, Side
 from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
 
