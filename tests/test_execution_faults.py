@@ -293,3 +293,44 @@ async def test_kill_cancels_an_unknown_order_at_the_venue(bot):
     await wait_for(lambda: status(bot, "u-3") is OrderStatus.CANCELLED, timeout_s=5)
     assert bot.exchanges["v"].orders["u-3"].status is OrderStatus.CANCELLED
 
+
+
+async def test_an_order_the_feed_reported_is_not_made_unknown_by_a_lost_answer(bot):
+    from bot.domain import OrderReport
+
+    venue = bot.exchanges["v"]
+    original = type(venue).place_order
+
+    async def report_then_hang(order):
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, "X1")
+        venue.orders[order.client_order_id] = state
+        venue.submissions[order.client_order_id] += 1
+        venue.ctx.bus.publish(OrderReport("v", "BTC/USD", state, 1))  # the feed says it rests ...
+        await asyncio.sleep(3600)  # ... the answer never comes
+        return await original(venue, order)
+
+    venue.place_order = report_then_hang
+    venue.lookup_faults = 100  # and look-ups fail
+    bot.strategies["s"].ctx.submit(intent("r-1"))
+    await wait_for(lambda: status(bot, "r-1") is OrderStatus.OPEN)
+    assert await bot.executor.settle(5)
+    assert status(bot, "r-1") is OrderStatus.OPEN and venue.submissions["r-1"] == 1
+
+
+async def test_a_supervised_task_that_raises_is_restarted_and_reported_once(monkeypatch):
+    from bot import tasks as tasks_module
+    from bot.tasks import Tasks
+
+    reported: list = []
+    runs = []
+
+    async def flaky():
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError(f"boom {len(runs)}")
+
+    tasks = Tasks(on_error=lambda owner, what, exc: reported.append((owner, what, str(exc))))
+    monkeypatch.setattr(tasks_module, "SUPERVISE_BACKOFF_S", (0.001, 0.002))
+    await tasks.supervise(flaky, owner="executor", what="send queue v")
+    assert len(runs) == 3
+    assert reported == [("executor", "send queue v (restarting by itself)", "boom 1")]
