@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, Fill, OrderUpdate, Trade
+from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade
 
 from .settings import MetricsSettings
 
@@ -69,7 +69,7 @@ class MetricsExporter:
             bus.subscribe(Trade, self._count, owner=owner),
             bus.subscribe(FeedStatus, self._on_feed, owner=owner),
             bus.subscribe(OrderUpdate, self._on_order, owner=owner),
-            bus.subscribe(Fill, self._on_fill, owner=owner),
+            bus.subscribe(FillApplied, self._on_fill, owner=owner),
         ]
         markets = {m for strategy in self.operator.strategies.values() for m in strategy.markets()}
         for exchange, symbol in sorted(markets):
@@ -117,7 +117,8 @@ class MetricsExporter:
     def _on_order(self, update: OrderUpdate) -> None:
         self.orders[(update.exchange, update.strategy, update.status.value)] += 1
 
-    def _on_fill(self, fill: Fill) -> None:
+    def _on_fill(self, applied: FillApplied) -> None:
+        fill = applied.fill  # each fill once, as the executor applied it
         key = (fill.exchange, fill.symbol, fill.side.value)
         self.fills[key] += 1
         self.fill_qty[key] += float(fill.qty)

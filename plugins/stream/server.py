@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from bot.domain import Alert, AlertLevel, FeedStatus, Fill, Opportunity, OrderUpdate
+from bot.domain import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
 
 from .protocol import (
     CHANNELS,
@@ -97,7 +97,6 @@ class StreamServer:
         self.refusals: Counter[str] = Counter()
         self._used_nonces: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._unsubscribe: list[Any] = []
-        self._seen_fills: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._portfolio_pending = False
         self._balances: dict[str, dict[str, dict[str, str]]] = {}
         self._feeds: dict[str, dict[str, Any]] = {}
@@ -119,7 +118,7 @@ class StreamServer:
         bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
             bus.subscribe(OrderUpdate, self._on_order_update, owner=owner),
-            bus.subscribe(Fill, self._on_fill, owner=owner),
+            bus.subscribe(FillApplied, self._on_fill, owner=owner),
             bus.subscribe(Opportunity, self._on_opportunity, owner=owner),
             bus.subscribe(FeedStatus, self._on_feed_status, owner=owner),
             self.ctx.subscribe_alerts(self._on_alert),
@@ -197,14 +196,9 @@ class StreamServer:
         self.publish("orders", to_data(update))
         self._portfolio_changed()
 
-    def _on_fill(self, fill: Fill) -> None:
-        key = (fill.exchange, fill.trade_id)
-        if key in self._seen_fills:  # a venue may publish a fill twice; the executor dedupes the same way
-            return
-        self._seen_fills[key] = None
-        if len(self._seen_fills) > 10000:
-            self._seen_fills.popitem(last=False)
-        self.publish("fills", to_data(fill))
+    def _on_fill(self, applied: FillApplied) -> None:
+        """Each fill once: the executor publishes ``FillApplied`` after applying it (venues' ``Fill`` may repeat)."""
+        self.publish("fills", to_data(applied.fill))
         self._portfolio_changed()
 
     def _on_opportunity(self, opportunity: Opportunity) -> None:
