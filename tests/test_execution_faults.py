@@ -212,6 +212,8 @@ async def test_while_the_store_fails_cancels_go_on_and_closing_orders_wait_for_t
 
 async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(
         bot, monkeypatch, tmp_path):
+    if not bot.store.url.startswith("sqlite"):
+        pytest.skip("an exclusive lock on the SQLite file")
     monkeypatch.setattr(writer, "WRITER_BUSY_TIMEOUT_MS", 500)  # a lock longer than the busy timeout
     ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
     loop = asyncio.get_running_loop()
