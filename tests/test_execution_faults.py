@@ -11,9 +11,11 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
-from bot import hookimpl, writer
+from bot import hookimpl
 from bot.api import Strategy
 from bot.commands import Caller
 from bot.domain import (
@@ -26,6 +28,7 @@ from bot.domain import (
     OrderStatus,
     Side,
 )
+from bot.store import engine_url
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -145,8 +148,9 @@ async def test_a_failed_writer_batch_is_kept_and_written_later(bot, monkeypatch)
     await wait_for(lambda: bot.store.get_order("w-1").status is OrderStatus.FILLED, timeout_s=5)
     assert [f.trade_id for _, f in bot.store.fills()] == ["T1"]
     assert bot.store.get_order("w-1").fee == Decimal("0.01")
+    await wait_for(lambda: bot.executor.store_error is None, what="the writer to report the store writable")
     assert len(store_alerts(bot)) == 1
-    ctx.submit(intent("w-2"))
+    assert ctx.submit(intent("w-2")) == "w-2"
     await wait_for(lambda: status(bot, "w-2") is OrderStatus.OPEN)
 
 
@@ -210,11 +214,28 @@ async def test_while_the_store_fails_cancels_go_on_and_closing_orders_wait_for_t
     assert venue.submissions["c-3"] == 1
 
 
-async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(
-        bot, monkeypatch, tmp_path):
-    if not bot.store.url.startswith("sqlite"):
-        pytest.skip("an exclusive lock on the SQLite file")
-    monkeypatch.setattr(writer, "WRITER_BUSY_TIMEOUT_MS", 500)  # a lock longer than the busy timeout
+class ExclusiveLock:
+    """Another process holding the database's write lock (SQLite) or the tables' (PostgreSQL)."""
+
+    def __init__(self, db_url: str):
+        self.engine = create_engine(engine_url(db_url), poolclass=NullPool)
+        self.sqlite = db_url.startswith("sqlite")
+
+    def __enter__(self):
+        self.conn = self.engine.connect()
+        if self.sqlite:
+            self.conn.exec_driver_sql("BEGIN EXCLUSIVE")
+        else:
+            self.conn.exec_driver_sql("LOCK TABLE orders, bot_state IN EXCLUSIVE MODE")
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.rollback()
+        self.conn.close()
+        self.engine.dispose()
+
+
+async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(bot, db_url):
     ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
     loop = asyncio.get_running_loop()
     longest = 0.0
@@ -228,20 +249,15 @@ async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_
             longest = max(longest, loop.time() - before - 0.005)
 
     tick = asyncio.create_task(ticker())
-    locker = sqlite3.connect(tmp_path / "arbot.db", timeout=5, isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with ExclusiveLock(db_url):
         assert ctx.submit(intent("l-1")) == "l-1"
         for n in range(20):
             bot.bus.publish(book(n))  # the strategy writes on the loop: it fails fast, not after 5 s
             await asyncio.sleep(0.1)
         await wait_for(lambda: bot.executor.store_error is not None, timeout_s=5)
         assert bot.strategy_state("s").startswith("failed (store unavailable")
-        assert venue.submissions["l-1"] == 0
+        assert venue.submissions["l-1"] == 0  # its row waits for the lock: not sent
         await asyncio.sleep(1)
-    finally:
-        locker.execute("ROLLBACK")
-        locker.close()
     await wait_for(lambda: status(bot, "l-1") is OrderStatus.OPEN, timeout_s=10)
     await wait_for(lambda: bot.strategy_state("s") == "running", timeout_s=10)
     ticking = False
