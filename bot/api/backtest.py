@@ -1,8 +1,8 @@
 """Backtesting contracts, public like :mod:`bot.api`: what a venue offers to be stepped on
 simulated time (:class:`Steppable`, :class:`BacktestPlan`), and what a plugin adds to the report
 (:class:`BacktestRun`, :class:`ReportSection`, the ``backtest_report_sections`` and
-``backtest_chart`` hooks). :func:`exact` writes figures as ``report.json`` does (for people: :mod:`bot.api.ledger`'s ``money``).
-Imported when first used.
+``backtest_chart`` hooks). :func:`exact` writes figures as ``report.json`` does (for people:
+:mod:`bot.api.ledger`'s ``money``). Imported when first used.
 """
 
 from __future__ import annotations
