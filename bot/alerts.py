@@ -28,10 +28,25 @@ class Alerts:
         self._windows: dict[tuple[str, str, str], tuple[float, int, Alert]] = {}
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
-        self.listeners: list[Callable[[Alert], None]] = []
-        """Called synchronously with every alert that is queued (a stream, metrics); must not block."""
+        self._listeners: list[tuple[str, Callable[[Alert], None]]] = []
+        """(owner, callback): called synchronously with every alert that is queued; must not block."""
         self.dropped = 0
         self.sent = 0
+
+    def subscribe(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]:
+        """Call ``callback`` with every alert that is queued (a stream, metrics); returns the unsubscribe."""
+        entry = (owner, callback)
+        self._listeners.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return unsubscribe
+
+    def unsubscribe_owner(self, owner: str) -> None:
+        """Drop every alert subscription of ``owner`` (when it stops)."""
+        self._listeners = [entry for entry in self._listeners if entry[0] != owner]
 
     def emit(self, alert: Alert) -> None:
         """Queue an alert (or count it, inside its coalescing window)."""
@@ -48,11 +63,11 @@ class Alerts:
         self._put(alert)
 
     def _put(self, alert: Alert) -> None:
-        for listener in self.listeners:
+        for owner, listener in list(self._listeners):
             try:
                 listener(alert)
             except Exception:  # a listener must never stop an alert
-                log.exception("alert listener %r failed", listener)
+                log.exception("alert listener of %s failed", owner)
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append(alert)

@@ -2,25 +2,50 @@
 
 Start order: store -> notifiers (so every later problem can be heard) -> exchanges -> executor
 and recovery of orders left in flight -> strategies -> watchdog (dead-man alerts) -> scheduler ->
-control channel -> ``startup`` hook. Stop runs it backwards. A component whose constructor or ``start`` raises is reported with
-its plugin's name and left out; the bot runs without it (and without strategies that need it).
+control channel -> services -> ``startup`` hook. Stop runs it backwards.
+
+Plugins never see :class:`Bot`: components get a :class:`~bot.api.Context`, and commands, jobs,
+services and the ``startup``/``shutdown`` hooks get the :class:`HostOperator` below. A component
+whose constructor or ``start`` raises is reported with its plugin's name and left out; the bot runs
+without it (and without strategies that need it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from .alerts import Alerts
-from .api import Context, Exchange, Notifier, Strategy
+from .api import (
+    ROLE_RANK,
+    VERB_ROLES,
+    Caller,
+    Command,
+    Context,
+    Exchange,
+    Notifier,
+    Operator,
+    PluginView,
+    Refused,
+    RiskTrip,
+    RiskView,
+    Service,
+    Strategy,
+)
 from .bus import Bus
 from .clock import Clock
 from .commands import CommandTable
 from .config import Config
+from .control import ControlServer
 from .dispatch import Dispatch
 from .domain import (
+    BPS,
     Alert,
     AlertLevel,
     BookUpdate,
@@ -37,24 +62,43 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
+from .ledger import Ledger, StrategyFigures, period_start_ns
 from .opportunities import OpportunityLog
-from .plugins import PluginInfo, PluginSet, Registry, collect_jobs
+from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
+from .settings import resolve_paths
 from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
-from .writer import StoreWriter, is_store_error
+from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
+
+STORE_WATCH_EVERY_S = 5.0
+"""How often the running bot checks that its store file is still the one it opened."""
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """The operator's answers to a store that does not match (``arbot run --new-epoch / --cancel-unknown``)."""
+
+    new_epoch: bool = False
+    """Draw a new client order id epoch (needed to start on a store older than the last run)."""
+    cancel_unknown: bool = False
+    """Cancel orders open at a venue under our strategies' id prefixes that the store has never seen."""
 
 
 class Bot:
     """One running arbot. Plugins see it in ``startup``/``shutdown``, jobs and commands."""
 
-    def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None):
+    def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None,
+                 options: StartOptions | None = None):
         self.config = config
+        self.options = options or StartOptions()
+        self.identity: StoreIdentity | None = None
         self.mode = config.mode
         """The mode in force: ``config.mode``, or ``observe`` after :meth:`set_observe` (``/observe on``)."""
         self.plugins = plugins
@@ -68,6 +112,7 @@ class Bot:
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
         self.notifiers: dict[str, Notifier] = {}
+        self.services: dict[str, Service] = {}
         active: dict[str, Order] = {}
         self.portfolio = Portfolio(lambda: list(active.values()))
         self.risk = RiskGate([], self.portfolio)
@@ -81,9 +126,15 @@ class Bot:
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
             active=active)
         self.scheduler = Scheduler(config.scheduler)
-        self.commands = CommandTable(registry.commands, self)
+        self.operator: Operator = HostOperator(self)
+        """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
+        self.commands = CommandTable(registry.commands, HostOperator(self, audited=False), audit=self.store.audit,
+                                     clock=self.clock, settings=config.commands)
         self.opportunities = OpportunityLog()
-        self.watchdog = Watchdog(self, config.alerts)
+        self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
+                                 running_strategies=self._running_strategies, exchanges=lambda: list(self.exchanges))
+        self.control = ControlServer(self.commands, data_dir=self.data_dir,
+                                     socket_name=config.bot.control_socket, clock=self.clock)
         self.started_ns = 0
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -95,6 +146,7 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._start_failed = False
         plugins._report = self._plugin_error
 
     # --- building ---------------------------------------------------------------------------
@@ -105,9 +157,11 @@ class Bot:
             reg = self.registry.components[kind][comp.type]
             self._owner_plugin[name] = reg.plugin
             try:
-                built[name] = reg.obj(name, comp.settings, Context(self, kind, name))
+                settings = resolve_paths(comp.settings, self.data_dir)
+                built[name] = reg.obj(name, settings, Context(self, kind, name))
             except Exception as exc:
-                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}')
+                self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
+                                   exc)
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> None:
@@ -116,7 +170,7 @@ class Bot:
                 await component.start()
             except Exception as exc:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
-                                                            f'{type(exc).__name__}: {exc}')
+                                                            f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
                 continue
             self._started.append(component)
@@ -127,6 +181,9 @@ class Bot:
         self.started_ns = self.clock.time_ns()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
+        self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
+                                  ts_ns=self.started_ns)
+        self.executor.id_epoch = self.identity.id_epoch
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
             self.mode = "observe"
@@ -163,6 +220,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
                 del self.strategies[name]
+        await self._check_venues()
         await self._start_each(self.strategies, "strategy")
         for name, strategy in self.strategies.items():
             self._subscribe_strategy(name, strategy)
@@ -170,19 +228,145 @@ class Bot:
 
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
-            self.scheduler.add(reg.obj, reg.plugin, self)
+            self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
         self.scheduler.start()
+        self.tasks.supervise(self._watch_store, owner="host", what="store watch")
 
-        from .control import ControlServer
-
-        self.control = ControlServer(self)
         await self.control.start()
-        await self.plugins.call_each_async("startup", bot=self)
+        await self._start_services()
+        await self.plugins.call_each_async("startup", bot=self.operator, operator=self.operator)
         self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
                    strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+        if self.identity.replaced:
+            self.alert(AlertLevel.WARNING, "bot", "a new store took the place of the previous one: client order ids "
+                       "come from a new epoch", previous=self.identity.replaced, store=self.identity.store_id,
+                       epoch=self.identity.id_epoch)
         if kept_observe:
             self.alert(AlertLevel.WARNING, "bot", "observe mode kept from before the restart: orders are recorded, "
                        "not sent; /observe off to trade again")
+
+    async def _check_venues(self) -> None:
+        """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
+        does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``."""
+        prefixes = tuple(f"{name}-" for name in self.config.of_kind("strategy")) + ("flatten-",)
+        unknown = []
+        for exchange_name, symbol in sorted({m for s in self.strategies.values() for m in s.markets()}):
+            exchange = self.exchanges.get(exchange_name)
+            if exchange is None:
+                continue
+            try:
+                states = await exchange.open_orders(symbol)
+            except Exception as exc:  # a venue that cannot list them is not checked
+                log.warning("could not list open orders on %s %s at start: %s", exchange_name, symbol, exc)
+                continue
+            for state in states:
+                cid = state.client_order_id
+                if cid.startswith(prefixes) and self.executor.order(cid) is None:
+                    unknown.append((exchange_name, symbol, cid))
+        if not unknown:
+            return
+        listed = ", ".join(f"{e} {s} {cid}" for e, s, cid in unknown[:10]) + (
+            f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        if not self.options.cancel_unknown:
+            raise StoreMismatch(
+                f"{len(unknown)} order(s) open at the venue under our id prefix are unknown to the store "
+                f"({listed}): the store is not the one these orders were placed with (deleted, replaced or restored?). "
+                "Put the right store back, or start with `arbot run --cancel-unknown` to cancel them at the venue "
+                "and trade on (their fills, if any, are not in this store).")
+        for exchange_name, symbol, cid in unknown:
+            await self.exchanges[exchange_name].cancel_order(symbol, cid)
+        self.alert(AlertLevel.WARNING, "bot", f"cancelled {len(unknown)} order(s) unknown to the store "
+                   "(--cancel-unknown)", orders=listed)
+
+    async def _watch_store(self) -> None:
+        watch = StoreWatch(self.store, self.identity.store_id)
+        reported = None
+        while True:
+            await asyncio.sleep(STORE_WATCH_EVERY_S)
+            problem = watch.problem()
+            if problem and problem != reported:
+                log.critical("%s", problem)
+                self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "
+                           "start; stop it, put the store back (or start on a new one, see README: store identity)")
+            reported = problem
+
+    # --- services -----------------------------------------------------------------------------
+
+    async def _start_services(self) -> None:
+        """Build and start every registered service of a loaded plugin, in registration order."""
+        for name, reg in self.registry.services.items():
+            self._owner_plugin[name] = reg.plugin
+            settings = self.config.plugin_settings.get(reg.plugin)
+            if settings is not None and not getattr(settings, "enabled", True):
+                continue
+            try:
+                cls = reg.obj  # a class registered by reference is imported now
+                if settings is None:
+                    settings = cls.Settings()
+                    if not getattr(settings, "enabled", True):
+                        continue
+                service = cls(name, resolve_paths(settings, self.data_dir), Context(self, "service", name))
+            except ComponentLoadError:
+                continue  # the reference reported itself against the plugin
+            except Exception as exc:
+                log.debug("service %s could not be created", name, exc_info=exc)
+                self.plugin_failed(reg.plugin, f'service "{name}" could not be created: {type(exc).__name__}: {exc}')
+                continue
+            try:
+                await service.start()
+            except Exception as exc:
+                log.debug("service %s failed to start", name, exc_info=exc)
+                self._end_service(name)
+                self.plugin_failed(reg.plugin, f'service "{name}" failed to start: {type(exc).__name__}: {exc}')
+                continue
+            self.services[name] = service
+
+    async def _stop_services(self) -> None:
+        """Stop the running services in reverse start order; one that raises is logged, the others still stop."""
+        for name, service in reversed(list(self.services.items())):
+            try:
+                await service.stop()
+            except Exception as exc:
+                log.error("service %s failed to stop: %s", name, exc, exc_info=exc)
+            self._end_service(name)
+        self.services.clear()
+
+    def _end_service(self, name: str) -> None:
+        self.bus.unsubscribe_owner(name)
+        self.alerts.unsubscribe_owner(name)
+        self.tasks.cancel_owner(name)
+
+    # --- what a Context reaches (bot.api.Context's Host) -------------------------------------
+
+    def emit_alert(self, alert: Alert) -> None:
+        self.alerts.emit(alert)
+
+    def subscribe_alerts(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]:
+        return self.alerts.subscribe(callback, owner)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]:
+        return self.tasks.create(coro, owner=owner, what=what)
+
+    @property
+    def id_epoch(self) -> str:
+        return self.executor.id_epoch
+
+    def submit(self, intent: OrderIntent) -> str | None:
+        return self.executor.submit(intent)
+
+    def cancel(self, client_order_id: str) -> None:
+        self.executor.cancel(client_order_id)
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self.executor.order(client_order_id)
+
+    def recorder(self, exchange_type: str) -> Any:
+        from .recording import recorder_in
+
+        return recorder_in(self.registry.classes("exchange"), exchange_type)
+
+    def _running_strategies(self) -> list[str]:
+        return [name for name, s in self.strategies.items() if not s.paused and name not in self._failed]
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
         for exchange, symbol in strategy.markets():
@@ -194,7 +378,12 @@ class Bot:
 
     async def run(self, duration_s: float | None = None) -> None:
         """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            self._start_failed = True
+            await self.stop()  # what started is stopped; resting orders are left as they are
+            raise
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=duration_s)
         except TimeoutError:
@@ -209,15 +398,14 @@ class Bot:
         self._stopping = True
         log.info("stopping")
         self.watchdog.stop()
-        await self.plugins.call_each_async("shutdown", bot=self)
-        control = getattr(self, "control", None)
-        if control is not None:
-            await control.stop()
+        await self.plugins.call_each_async("shutdown", bot=self.operator, operator=self.operator)
+        await self._stop_services()
+        await self.control.stop()
         self.scheduler.stop()
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)
-        if self.config.bot.on_shutdown == "cancel" and self.exchanges:
+        if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
                 log.info("cancelled %d resting order(s)", count)
@@ -355,7 +543,7 @@ class Bot:
                                exchange=exchange, symbol=symbol, position=str(qty))
                     continue
                 side = Side.SELL if qty > 0 else Side.BUY
-                shift = mid * max_slippage_bps / Decimal(10_000)
+                shift = mid * max_slippage_bps / BPS
                 price = mid - shift if side is Side.SELL else mid + shift
                 try:
                     rules = self.exchanges[exchange].market(symbol)
@@ -376,7 +564,7 @@ class Bot:
                     figures: dict[str, Any] | None = None) -> None:
         """Store a risk trip with its figures and alert it (identical causes coalesce in the alert queue)."""
         figures = dict(figures or {})
-        self.store.record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
+        self._record_risk_event(check_name=check, reason=cause, strategy=strategy, exchange=exchange,
                                      symbol=symbol, action=action, details=figures, ts_ns=self.clock.time_ns())
         where = {k: v for k, v in (("strategy", strategy), ("exchange", exchange), ("symbol", symbol)) if v}
         self.alert(level, "risk", f"{check}: {cause}; action: {action}", source=check,
@@ -435,17 +623,27 @@ class Bot:
         self.alerts.emit(Alert(level=level, kind=kind, source=source, message=message, fields=fields,
                                ts_ns=self.clock.time_ns()))
 
+    def _record_risk_event(self, **fields: Any) -> None:
+        """Store a risk event; a store that cannot be written loses the row (logged), not the veto or trip."""
+        try:
+            self.store.record_risk_event(**fields)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("risk event not stored (%s): %s", describe_store_error(exc), fields)
+
     def on_veto(self, intent: OrderIntent, veto: Veto) -> None:
         log.warning("risk %s vetoed %s %s %s: %s", veto.check, intent.strategy, intent.side, intent.symbol, veto.reason)
-        self.store.record_risk_event(
+        self._record_risk_event(
             check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
         self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
 
-    def plugin_failed(self, plugin: str, message: str) -> None:
-        """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted."""
-        self.plugins.fail(plugin, message)
+    def plugin_failed(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
+        """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted; ``exc``'s
+        traceback is logged at DEBUG."""
+        self.plugins.fail(plugin, message, exc)
 
     def _plugin_error(self, info: PluginInfo, message: str) -> None:
         log.error("%s: %s", info.label, message)
@@ -456,28 +654,262 @@ class Bot:
 
     def _subscriber_failed(self, owner: str, exc: Exception, event: object) -> None:
         plugin = self._owner_plugin.get(owner, owner)
-        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
         if owner in self.strategies and owner not in self._failed and is_store_error(exc):
+            log.error("%s failed on %s: %s", owner, type(event).__name__, describe_store_error(exc))
             # not the strategy's fault: it resumes by itself once the store can be written again
-            self._failed[owner] = f"store unavailable: {type(exc).__name__}: {exc}"
+            self._failed[owner] = f"store unavailable: {describe_store_error(exc)}"
             self._store_failed.add(owner)
             self.bus.unsubscribe_owner(owner)
             self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
-                       "by itself when it can", error=f"{type(exc).__name__}: {exc}")
+                       "by itself when it can", error=describe_store_error(exc))
             self.executor.store_failed(exc, f"strategy {owner}")
-        elif owner in self.strategies and owner not in self._failed:
+            return
+        log.error("%s failed on %s", owner, type(event).__name__, exc_info=exc)
+        if owner in self.strategies and owner not in self._failed:
             self._failed[owner] = f"{type(exc).__name__}: {exc}"
             self.bus.unsubscribe_owner(owner)
             self.plugin_failed(plugin, f'strategy "{owner}" raised {type(exc).__name__}: {exc} on '
-                                       f'{type(event).__name__}; it is stopped until /resume {owner}')
+                                       f'{type(event).__name__}; it is stopped until /resume {owner}', exc)
         elif owner not in self.strategies:
-            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}')
+            self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
 
     def _task_failed(self, owner: str, what: str, exc: BaseException) -> None:
         log.error("background task %s of %s failed", what, owner, exc_info=exc)
         plugin = self._owner_plugin.get(owner)
         if plugin is not None:
-            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}')
+            self.plugin_failed(plugin, f'{what} of "{owner}" raised {type(exc).__name__}: {exc}', exc)
         else:
             self.alert(AlertLevel.ERROR, "bot", f"{what} failed: {type(exc).__name__}: {exc}", source=owner)
 
+
+# --- the operator: what commands, jobs, services and startup/shutdown hooks get -------------------
+
+_REPLACEMENTS = {
+    "config": "operator.configured_mode, operator.timezone, operator.plugin_settings(NAME)",
+    "executor": "operator.open_orders()",
+    "portfolio": "operator.positions(), operator.last_price(), operator.feeds()",
+    "alerts": "ctx.subscribe_alerts() in a service",
+    "tasks": "ctx.create_task() in a service",
+    "bus": "ctx.bus in a service",
+    "clock": "operator.now_ns()",
+    "commands": "operator.commands_for(caller)",
+    "risk": "operator.risk()",
+}
+
+
+def _legacy(call: str, instead: str) -> None:
+    warnings.warn(f"{call}: the 0.1 form of this call is deprecated and goes in 0.3; use {instead}, which "
+                  "checks the caller's role", DeprecationWarning, stacklevel=3)
+
+
+class HostOperator(Operator):
+    """The :class:`~bot.api.Operator` of one :class:`Bot`.
+
+    ``audited``: verbs write their own audit line (services, jobs, hooks). The command table hands
+    handlers one with ``audited=False``: the command's own audit line covers what it does. Roles
+    are checked either way.
+
+    Attributes of the old ``Bot`` that are not part of the Operator still resolve, with a
+    :class:`DeprecationWarning` naming the replacement (see CHANGELOG.md): plugins written for
+    0.1, whose handlers received the ``Bot``, keep working for one release.
+    """
+
+    def __init__(self, bot: Bot, *, audited: bool = True):
+        self._bot = bot
+        self._audited = audited
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = getattr(self._bot, name)  # AttributeError for a name the Bot never had
+        instead = _REPLACEMENTS.get(name, "the bot.api.Operator methods")
+        warnings.warn(f"bot.{name}: command handlers, jobs and startup/shutdown hooks receive a bot.api.Operator "
+                      f"since arbot 0.2; reaching the Bot's .{name} through it is deprecated and goes in 0.3 "
+                      f"(use {instead})", DeprecationWarning, stacklevel=2)
+        return value
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._bot.mode
+
+    @property
+    def configured_mode(self) -> str:
+        return self._bot.config.mode
+
+    @property
+    def started_ns(self) -> int:
+        return self._bot.started_ns
+
+    def now_ns(self) -> int:
+        return self._bot.clock.time_ns()
+
+    @property
+    def timezone(self) -> str:
+        return self._bot.config.scheduler.timezone
+
+    def period_start_ns(self, period: str) -> int:
+        return period_start_ns(period, self.now_ns(), self.timezone)
+
+    def plugin_settings(self, plugin: str) -> Any:
+        return self._bot.config.plugin_settings.get(plugin)
+
+    @property
+    def store(self) -> Store:
+        return self._bot.store
+
+    # --- components -------------------------------------------------------------------------
+
+    @property
+    def strategies(self) -> Mapping[str, Strategy]:
+        return MappingProxyType(self._bot.strategies)
+
+    @property
+    def exchanges(self) -> Mapping[str, Exchange]:
+        return MappingProxyType(self._bot.exchanges)
+
+    def strategy_type(self, name: str) -> str:
+        return self._bot.config.of_kind("strategy")[name].type
+
+    def strategy_state(self, name: str) -> str:
+        return self._bot.strategy_state(name)
+
+    def strategy_failed(self, name: str) -> bool:
+        return self._bot.strategy_failed(name)
+
+    def killed(self, name: str) -> bool:
+        return self._bot.killed(name)
+
+    def service(self, name: str) -> Service | None:
+        return self._bot.services.get(name)
+
+    # --- orders, positions, money -------------------------------------------------------------
+
+    def open_orders(self, exchange: str | None = None, symbol: str | None = None) -> list[Order]:
+        return self._bot.portfolio.open_orders(exchange, symbol)
+
+    def unknown_orders(self) -> list[Order]:
+        return self._bot.executor.unknown_orders()
+
+    @property
+    def store_error(self) -> str | None:
+        error = self._bot.executor.store_error
+        return None if error is None else str(error)
+
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        return self._bot.portfolio.positions()
+
+    def last_price(self, exchange: str, symbol: str) -> Decimal | None:
+        return self._bot.portfolio.last_price(exchange, symbol)
+
+    async def balances(self) -> dict[str, dict[str, Any]]:
+        return {name: await exchange.balances() for name, exchange in list(self._bot.exchanges.items())}
+
+    def ledger(self) -> Ledger:
+        return Ledger(self._bot.store, self._bot.portfolio.last_price)
+
+    def pnl(self, since_ns: int | None = None) -> dict[str, StrategyFigures]:
+        return self.ledger().strategies(since_ns=since_ns)
+
+    def opportunities(self, limit: int) -> list[Opportunity]:
+        return self._bot.opportunities.latest(limit)
+
+    def opportunities_kept(self) -> int:
+        return len(self._bot.opportunities)
+
+    def feeds(self) -> dict[tuple[str, str], int]:
+        return self._bot.portfolio.data_times()
+
+    # --- risk and plugins -----------------------------------------------------------------------
+
+    def risk(self) -> list[RiskView]:
+        return [RiskView(check.name, dict(check.status())) for check in self._bot.risk.checks]
+
+    def risk_trips(self, limit: int) -> list[RiskTrip]:
+        return [RiskTrip(ts_ns=row.ts_ns, check=row.check_name, action=row.action, reason=row.reason,
+                         strategy=row.strategy, exchange=row.exchange, symbol=row.symbol)
+                for row in self._bot.store.risk_events(limit, trips_only=True)]
+
+    def plugins(self) -> list[PluginView]:
+        registry = self._bot.registry
+        provided: dict[str, list[str]] = {}
+        for kind, table in [*registry.components.items(), ("command", registry.commands),
+                            ("service", registry.services)]:
+            for name, reg in table.items():
+                provided.setdefault(reg.plugin, []).append(f"{kind}:{name}")
+        return [PluginView(name=info.name, kinds=frozenset(info.kinds), dist=info.dist or "",
+                           version=info.version or "", errors=tuple(info.errors),
+                           provides=tuple(provided.get(info.name, ())))
+                for info in sorted(self._bot.plugins.infos.values(), key=lambda i: i.name)]
+
+    def commands_for(self, caller: Caller) -> list[Command]:
+        return self._bot.commands.visible_to(caller)
+
+    # --- acting ----------------------------------------------------------------------------------
+
+    def alert(self, level: AlertLevel, kind: str, message: str, source: str = "host", **fields: Any) -> None:
+        self._bot.alert(level, kind, message, source=source, **fields)
+
+    def _allow(self, verb: str, caller: Caller, args: list[str]) -> str:
+        """Check ``caller``'s role for ``verb`` (audit it when asked to); return who acts, for the alerts."""
+        need = VERB_ROLES[verb]
+        allowed = ROLE_RANK.get(caller.role or "", 0) >= ROLE_RANK[need]
+        if self._audited:
+            self._bot.store.audit(transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id,
+                                  role=caller.role or "", command=verb, args=" ".join(args),
+                                  outcome="operator: ok" if allowed else f"operator: refused: needs {need}",
+                                  ts_ns=self._bot.clock.time_ns())
+        if not allowed:
+            raise Refused(f"{verb} needs the {need} role; {caller.user_id} on {caller.transport} is "
+                          f"{caller.role or 'without a role'}")
+        return f"{caller.transport}:{caller.user_id}"
+
+    def _targets(self, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in self._bot.strategies]
+        if unknown:
+            raise KeyError(f"no strategy named {', '.join(unknown)}")
+        return list(names) or list(self._bot.strategies)
+
+    def pause(self, names: list[str], caller: Caller | str | None = None, *, by: str | None = None) -> list[str]:
+        if not isinstance(caller, Caller):  # 0.1: bot.pause(names, by="..."), no role check
+            _legacy("bot.pause(names, by)", "operator.pause(names, caller)")
+            self._bot.pause(names, by=by or caller or "plugin")
+            return names
+        who = self._allow("pause", caller, names)
+        targets = self._targets(names)
+        self._bot.pause(targets, by=who)
+        return targets
+
+    def resume(self, names: list[str], caller: Caller | str | None = None, *, by: str | None = None) -> list[str]:
+        if not isinstance(caller, Caller):  # 0.1: bot.resume(names, by="...")
+            _legacy("bot.resume(names, by)", "operator.resume(names, caller)")
+            self._bot.resume(names, by=by or caller or "plugin")
+            return names
+        who = self._allow("resume", caller, names)
+        targets = self._targets(names)
+        self._bot.resume(targets, by=who)
+        return targets
+
+    def kill(self, reason: str, caller: Caller) -> int:
+        by = self._allow("kill", caller, [reason])
+        return self._bot.kill(by=by, reason=reason or "kill command")
+
+    def flatten(self, reason: str, max_slippage_bps: Decimal, caller: Caller) -> None:
+        by = self._allow("flatten", caller, [reason, str(max_slippage_bps)])
+        self._bot.flatten(by=by, reason=reason, max_slippage_bps=max_slippage_bps)
+
+    def set_observe(self, on: bool, caller: Caller) -> str:
+        by = self._allow("observe", caller, ["on" if on else "off"])
+        return self._bot.set_observe(on, by)
+
+    async def reconcile(self) -> None:
+        await self._bot.executor.reconcile()
+        for name, strategy in list(self._bot.strategies.items()):
+            if not self._bot.strategy_failed(name):
+                await strategy.reconcile()
+
+    async def snapshot_balances(self) -> None:
+        now = self._bot.clock.time_ns()
+        for name, exchange in list(self._bot.exchanges.items()):
+            self._bot.store.snapshot_balances(name, (await exchange.balances()).values(), now)

@@ -20,34 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .domain import Side
-
-_POW10 = [10**i for i in range(40)]
-
-
-class PrecisionError(ValueError):
-    """A number has more significant decimals than the market's precision allows."""
-
-
-def to_units(value: Decimal | str | int, decimals: int) -> int:
-    """``Decimal("1.25")`` at 2 decimals -> ``125``; raises PrecisionError if digits would be lost."""
-    d = value if isinstance(value, Decimal) else Decimal(value)
-    sign, digits, exponent = d.as_tuple()
-    if not isinstance(exponent, int):  # "n", "N" or "F": NaN, signalling NaN or infinity
-        raise PrecisionError(f"{value} is not a finite number")
-    n: int = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + decimals
-    if shift >= 0:
-        n *= _POW10[shift] if shift < 40 else 10**shift
-    else:
-        n, rest = divmod(n, 10**-shift)
-        if rest:
-            raise PrecisionError(f"{value} has more than {decimals} decimals")
-    return -n if sign else n
-
-
-def from_units(units: int, decimals: int) -> Decimal:
-    """``125`` at 2 decimals -> ``Decimal("1.25")`` (trailing zeros kept: the market's precision)."""
-    return Decimal(units).scaleb(-decimals)
+from .exact import from_units, to_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +114,6 @@ class OrderBook:
             for p in dropped_asks:
                 del self.asks[p]
         return dropped_bids, dropped_asks
-
-    def top_units(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The best ``n`` (price, qty) levels of each side in units, best first."""
-        bids = self.bids
-        asks = self.asks
-        return ([(-k, bids[-k]) for k in self.bid_keys[:n]], [(k, asks[k]) for k in self.ask_keys[:n]])
 
     # --- Decimal interface ------------------------------------------------------------------
 

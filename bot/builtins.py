@@ -1,23 +1,22 @@
-"""The host's own commands and jobs, registered through the same hooks as any plugin."""
+"""The host's own commands and jobs, registered through the same hooks as any plugin.
+
+They see what a plugin sees: the :class:`~bot.api.Operator`, never the bot itself.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 from . import hookimpl
-from .api import Caller, Command, Job, Reply
+from .api import Caller, Command, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
-from .ledger import PERIODS, Ledger, day_start_ns, period_start_ns, totals
+from .ledger import PERIODS, totals
 from .opportunities import figures as opportunity_figures
 from .report import fees_text, report_reply
 from .units import amount, money, moneys, price, qty
-
-if TYPE_CHECKING:
-    from .app import Bot
-    from .config import Config
 
 
 def _age(ns: int) -> str:
@@ -29,19 +28,25 @@ def _age(ns: int) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    now = bot.clock.time_ns()
-    mode = bot.mode
-    if bot.mode != bot.config.mode:
-        mode += f" (switched at run time; configured {bot.config.mode})"
-    rows = [("mode", mode), ("uptime", _age(now - bot.started_ns))]
-    for name, strategy in bot.strategies.items():
+async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    now = op.now_ns()
+    mode = op.mode
+    if op.mode != op.configured_mode:
+        mode += f" (switched at run time; configured {op.configured_mode})"
+    rows = [("mode", mode), ("uptime", _age(now - op.started_ns))]
+    for name, strategy in op.strategies.items():
         facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
-        rows.append((name, bot.strategy_state(name) + (f"; {facts}" if facts else "")))
-    rows.append(("open orders", str(len(bot.executor.open_orders()))))
-    for (exchange, symbol), ts in sorted(bot.portfolio.data_times().items()):
+        rows.append((name, op.strategy_state(name) + (f"; {facts}" if facts else "")))
+    rows.append(("open orders", str(len(op.open_orders()))))
+    unknown = op.unknown_orders()
+    if unknown:  # outcome not known yet: reconciliation keeps asking the venue
+        rows.append(("unknown orders", ", ".join(o.client_order_id for o in unknown[:5])
+                     + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")))
+    if op.store_error is not None:
+        rows.append(("store", f"cannot be written ({op.store_error}); new orders refused"))
+    for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
-    today = ledger(bot).strategies(since_ns=day_start_ns(now, bot.config.scheduler.timezone))
+    today = op.pnl(since_ns=op.period_start_ns("day"))
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
@@ -49,118 +54,111 @@ async def status(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return Reply("Status", rows=rows)
 
 
-def ledger(bot: Bot) -> Ledger:
-    """The stored fills' figures, open lots marked to the current mids."""
-    return Ledger(bot.store, bot.portfolio.last_price)
-
-
-def market_info(bot: Bot, exchange: str, symbol: str) -> MarketInfo | None:
+def market_info(op: Operator, exchange: str, symbol: str) -> MarketInfo | None:
     """The market's rules (tick and lot sizes for display), when the exchange knows the symbol."""
-    venue = bot.exchanges.get(exchange)
+    venue = op.exchanges.get(exchange)
     try:
         return venue.market(symbol) if venue is not None else None
     except KeyError:
         return None
 
 
-def _targets(bot: Bot, args: list[str]) -> list[str] | Reply:
-    if not args:
-        return list(bot.strategies)
-    unknown = [a for a in args if a not in bot.strategies]
+def _unknown(op: Operator, args: list[str]) -> Reply | None:
+    unknown = [a for a in args if a not in op.strategies]
     if unknown:
-        return Reply(f"No strategy named {', '.join(unknown)}. Strategies: {', '.join(bot.strategies) or 'none'}.",
+        return Reply(f"No strategy named {', '.join(unknown)}. Strategies: {', '.join(op.strategies) or 'none'}.",
                      ok=False)
-    return args
+    return None
 
 
-async def pause(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    targets = _targets(bot, args)
-    if isinstance(targets, Reply):
-        return targets
-    bot.pause(targets, by=f"{caller.transport}:{caller.user_id}")
+async def pause(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    refusal = _unknown(op, args)
+    if refusal is not None:
+        return refusal
+    targets = op.pause(args, caller)
     return Reply(f"Paused: {', '.join(targets) or 'nothing'}. Resting orders stay; no new orders.")
 
 
-async def resume(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    targets = _targets(bot, args)
-    if isinstance(targets, Reply):
-        return targets
-    bot.resume(targets, by=f"{caller.transport}:{caller.user_id}")
+async def resume(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    refusal = _unknown(op, args)
+    if refusal is not None:
+        return refusal
+    targets = op.resume(args, caller)
     return Reply(f"Resumed: {', '.join(targets) or 'nothing'}.")
 
 
-def confirm_resume(bot: Bot, args: list[str]) -> str | None:
+def confirm_resume(op: Operator, args: list[str]) -> str | None:
     """Resuming a strategy the kill switch stopped is confirmed first."""
-    targets = args or list(bot.strategies)
-    killed = [name for name in targets if name in bot.strategies and bot.killed(name)]
+    targets = args or list(op.strategies)
+    killed = [name for name in targets if name in op.strategies and op.killed(name)]
     if killed:
         return f"Resume {', '.join(killed)} after the kill switch?"
     return None
 
 
-def confirm_kill(bot: Bot, args: list[str]) -> str:
-    open_orders = len(bot.executor.open_orders())
-    return (f"Kill switch: pause all {len(bot.strategies)} strategies and cancel {open_orders} resting "
+def confirm_kill(op: Operator, args: list[str]) -> str:
+    open_orders = len(op.open_orders())
+    return (f"Kill switch: pause all {len(op.strategies)} strategies and cancel {open_orders} resting "
             f"order{'s' if open_orders != 1 else ''}?")
 
 
-async def strategies(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows = [("name", "type", "state", "markets")]
-    for name, strategy in bot.strategies.items():
+    for name, strategy in op.strategies.items():
         markets = ", ".join(f"{e}:{s}" for e, s in strategy.markets())
-        rows.append((name, bot.config.of_kind("strategy")[name].type, bot.strategy_state(name), markets))
+        rows.append((name, op.strategy_type(name), op.strategy_state(name), markets))
     return Reply("Strategies", rows=rows, header=True)
 
 
-async def orders(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    open_orders = bot.executor.open_orders()
+async def orders(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    open_orders = op.open_orders()
     rows = [("strategy", "side", "qty", "price", "status")]
     for o in open_orders[:30]:
-        info = market_info(bot, o.exchange, o.symbol)
+        info = market_info(op, o.exchange, o.symbol)
         rows.append((o.strategy, o.side.value, qty(o.qty, info.lot_size if info else None),
                      price(o.price, info.tick_size if info else None) if o.price is not None else "market",
                      o.status.value))
     return Reply(f"Open orders: {len(open_orders)}", rows=rows if open_orders else [], header=True)
 
 
-async def balance(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows = [("exchange", "asset", "free", "total")]
-    for name, exchange in bot.exchanges.items():
-        for asset, b in sorted((await exchange.balances()).items()):
+    for name, balances in (await op.balances()).items():
+        for asset, b in sorted(balances.items()):
             if b.total:
                 rows.append((name, asset, amount(b.free, asset), amount(b.total, asset)))
     return Reply("Balances", rows=rows, header=True)
 
 
-async def plugins(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows = [("plugin", "kinds", "from", "status")]
-    for info in sorted(bot.plugins.infos.values(), key=lambda i: i.name):
+    for info in op.plugins():
         source = f"{info.dist} {info.version}" if info.dist else "-"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", source,
                      "error" if info.errors else "ok"))
     return Reply("Plugins", rows=rows, header=True)
 
 
-async def help_(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    rows = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help) for c in bot.commands.visible_to(caller)]
+async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    rows = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help) for c in op.commands_for(caller)]
     return Reply("Commands", rows=rows)
 
 
-async def report(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    return report_reply(bot.store, bot.portfolio.last_price)
+async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    return report_reply(op.store, op.last_price)
 
 
-async def positions(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    held = bot.portfolio.positions()
+async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    held = op.positions()
     if not held:
         return Reply("No open positions.")
     rows = [("exchange", "symbol", "position", "last price", "notional")]
     totals_: dict[str, Decimal] = {}
     for (exchange, symbol), position in sorted(held.items()):
         base, quote = split_symbol(symbol)
-        info = market_info(bot, exchange, symbol)
+        info = market_info(op, exchange, symbol)
         shown = f"{qty(position, info.lot_size if info else None)} {base}"
-        last = bot.portfolio.last_price(exchange, symbol)
+        last = op.last_price(exchange, symbol)
         if last is None:
             rows.append((exchange, symbol, shown, "-", "-"))
             continue
@@ -168,7 +166,7 @@ async def positions(bot: Bot, caller: Caller, args: list[str]) -> Reply:
         rows.append((exchange, symbol, shown, f"{price(last, info.tick_size if info else None)} {quote}",
                      money(position * last, quote)))
     lines = ["net notional: " + moneys(totals_)] if totals_ else []
-    figures = ledger(bot).strategies()
+    figures = op.pnl()
     held_by = [f"{name} {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(figures.items())
                if any(m.position for m in fig.markets)]
     if held_by:
@@ -176,15 +174,15 @@ async def positions(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return Reply(f"Positions: {len(held)}", rows=rows, header=True, text="\n".join(lines))
 
 
-async def pnl(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     period = args[0].lower() if args else "day"
     if len(args) > 1 or period not in PERIODS:
         return Reply(f"Usage: /pnl [{'|'.join(PERIODS)}]", ok=False)
-    tz = bot.config.scheduler.timezone
-    since = period_start_ns(period, bot.clock.time_ns(), tz)
+    tz = op.timezone
+    since = op.period_start_ns(period)
     start = dt.datetime.fromtimestamp(since // 1_000_000_000, zoneinfo.ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
     title = f"PnL this {period} (since {start} {tz})"
-    figures = ledger(bot).strategies(since_ns=since)
+    figures = op.pnl(since_ns=since)
     if not figures:
         return Reply(title, text=f"No fills this {period}.")
     rows = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
@@ -205,24 +203,25 @@ def _bps(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')).normalize():f} bps" if value else "0 bps"
 
 
-async def opportunities(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    latest = bot.opportunities.latest(OPPORTUNITIES_SHOWN)
+async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    latest = op.opportunities(OPPORTUNITIES_SHOWN)
     if not latest:
         return Reply("Opportunities: none yet.")
     several = len({o.strategy for o in latest}) > 1
     rows = [(("strategy",) if several else ()) + ("age", "market", "buy", "sell", "qty", "gross", "costs", "net",
                                                   "net profit", "acted")]
-    now = bot.clock.time_ns()
+    now = op.now_ns()
     for o in latest:
         fig = opportunity_figures(o)
         base, quote = split_symbol(o.symbol)
-        buy, sell = market_info(bot, o.buy_exchange, o.symbol), market_info(bot, o.sell_exchange, o.symbol)
+        buy, sell = market_info(op, o.buy_exchange, o.symbol), market_info(op, o.sell_exchange, o.symbol)
         rows.append(((o.strategy,) if several else ()) + (
-            _age(max(0, now - o.ts_ns)), o.symbol, f"{o.buy_exchange} {price(o.buy_price, buy and buy.tick_size)} {quote}",
+            _age(max(0, now - o.ts_ns)), o.symbol,
+            f"{o.buy_exchange} {price(o.buy_price, buy and buy.tick_size)} {quote}",
             f"{o.sell_exchange} {price(o.sell_price, sell and sell.tick_size)} {quote}",
             f"{qty(o.qty, buy and buy.lot_size)} {base}", _bps(fig.gross_bps),
             _bps(fig.cost_bps), _bps(fig.net_bps), money(fig.net_profit, quote), "yes" if o.acted else "no"))
-    title = f"Opportunities: latest {len(latest)} of {len(bot.opportunities)} kept"
+    title = f"Opportunities: latest {len(latest)} of {op.opportunities_kept()} kept"
     if not several:
         title += f" (strategy {latest[0].strategy})"
     return Reply(title, rows=rows, header=True, text="gross: price difference; costs: fees and costs the "
@@ -233,50 +232,47 @@ def _observe_arg(args: list[str]) -> str | None:
     return args[0].lower() if len(args) == 1 and args[0].lower() in ("on", "off") else None
 
 
-async def observe(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def observe(op: Operator, caller: Caller, args: list[str]) -> Reply:
     switch = _observe_arg(args)
     if switch is None:
-        return Reply(f"Usage: /observe on|off (mode is {bot.mode} now).", ok=False)
-    by = f"{caller.transport}:{caller.user_id}"
+        return Reply(f"Usage: /observe on|off (mode is {op.mode} now).", ok=False)
     if switch == "on":
-        if bot.mode == "observe":
+        if op.mode == "observe":
             return Reply("Already in observe mode: new orders are recorded, not sent.")
-        bot.set_observe(True, by)
+        op.set_observe(True, caller)
         return Reply("Observe mode on: new orders are recorded as observed and sent nowhere. "
                      "Resting orders stay (/kill cancels them); /observe off trades again.")
-    if bot.config.mode == "observe":
+    if op.configured_mode == "observe":
         return Reply('The config says mode = "observe": there is no trading mode to return to. Change mode in '
                      "the config and restart.", ok=False)
-    if bot.mode != "observe":
-        return Reply(f"Not in observe mode: orders are being sent ({bot.mode} mode).")
-    mode = bot.set_observe(False, by)
+    if op.mode != "observe":
+        return Reply(f"Not in observe mode: orders are being sent ({op.mode} mode).")
+    mode = op.set_observe(False, caller)
     return Reply(f"Observe mode off: new orders are sent again ({mode} mode).")
 
 
-def confirm_observe(bot: Bot, args: list[str]) -> str | None:
+def confirm_observe(op: Operator, args: list[str]) -> str | None:
     """Leaving observe mode resumes real order flow: confirmed first."""
-    if _observe_arg(args) == "off" and bot.mode == "observe" and bot.config.mode != "observe":
-        money_note = " with real money" if bot.config.mode == "live" else ""
-        return f"Leave observe mode and send orders again ({bot.config.mode} mode{money_note})?"
+    if _observe_arg(args) == "off" and op.mode == "observe" and op.configured_mode != "observe":
+        money_note = " with real money" if op.configured_mode == "live" else ""
+        return f"Leave observe mode and send orders again ({op.configured_mode} mode{money_note})?"
     return None
 
 
-async def kill(bot: Bot, caller: Caller, args: list[str]) -> Reply:
-    by = f"{caller.transport}:{caller.user_id}"
-    bot.kill(by=by, reason=" ".join(args) or "kill command")
-    return Reply(f"Kill switch: {len(bot.strategies)} strategies paused, every resting order is being cancelled. "
+async def kill(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    op.kill(" ".join(args), caller)
+    return Reply(f"Kill switch: {len(op.strategies)} strategies paused, every resting order is being cancelled. "
                  "/resume re-arms them.")
 
 
-async def risk(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("check", "measure", "now (/ limit)")]
-    for check in bot.risk.checks:
-        facts = check.status()
-        rows += [(check.name, key, value) for key, value in facts.items()] or [(check.name, "-", "armed")]
-    paused = [f"{n} ({bot.strategy_state(n)})" for n, s in bot.strategies.items() if s.paused]
+    for check in op.risk():
+        rows += [(check.name, key, value) for key, value in check.facts.items()] or [(check.name, "-", "armed")]
+    paused = [f"{n} ({op.strategy_state(n)})" for n, s in op.strategies.items() if s.paused]
     lines = [f"paused: {', '.join(paused)}" if paused else "paused: none", "recent trips:"]
-    for row in bot.store.risk_events(8, trips_only=True):
-        lines.append(f"  {_age(bot.clock.time_ns() - row.ts_ns)} ago  {row.check_name}  {row.action}  {row.reason}"
+    for row in op.risk_trips(8):
+        lines.append(f"  {_age(op.now_ns() - row.ts_ns)} ago  {row.check}  {row.action}  {row.reason}"
                      + (f"  {row.strategy or row.exchange}" if row.strategy or row.exchange else ""))
     if lines[-1] == "recent trips:":
         lines[-1] = "recent trips: none"
@@ -307,30 +303,25 @@ def register_commands(register) -> None:
     register(Command("help", help_, "viewer", "this list"))
 
 
-async def reconcile(bot: Bot) -> None:
-    await bot.executor.reconcile()
-    for name, strategy in bot.strategies.items():
-        if not bot.strategy_failed(name):
-            await strategy.reconcile()
+async def reconcile(op: Operator) -> None:
+    await op.reconcile()
 
 
-async def snapshot_balances(bot: Bot) -> None:
-    now = bot.clock.time_ns()
-    for name, exchange in bot.exchanges.items():
-        bot.store.snapshot_balances(name, (await exchange.balances()).values(), now)
+async def snapshot_balances(op: Operator) -> None:
+    await op.snapshot_balances()
 
 
-async def daily_summary(bot: Bot) -> None:
-    since = bot.clock.time_ns() - 86_400 * 1_000_000_000
-    figures = ledger(bot).strategies(since_ns=since)
+async def daily_summary(op: Operator) -> None:
+    since = op.now_ns() - 86_400 * 1_000_000_000
+    figures = op.pnl(since_ns=since)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
                     f"{moneys(fig.net, fig.quotes)}" for name, fig in figures.items()}
     fills = sum(f.fills for f in figures.values())
-    bot.alert(AlertLevel.INFO, "summary", f"daily summary: {fills} fills in the last 24 h", **fields)
+    op.alert(AlertLevel.INFO, "summary", f"daily summary: {fills} fills in the last 24 h", **fields)
 
 
 @hookimpl
-def register_jobs(register, config: Config) -> None:
+def register_jobs(register, config: Any) -> None:
     s = config.scheduler
     register(Job("reconcile", reconcile, every_s=s.reconcile_every_s))
     register(Job("balance-snapshot", snapshot_balances, every_s=s.balance_snapshot_every_s))

@@ -9,20 +9,20 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
+from .errors import UserError
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger("arbot")
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A problem the user fixes (config, arguments): printed as a paragraph, no traceback."""
 
 
 def parse_duration(text: str) -> float:
@@ -64,9 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from .app import Bot
+    from .app import Bot, StartOptions
+    from .identity import StoreMismatch
 
-    bot = Bot(config, plugins, registry)
+    bot = Bot(config, plugins, registry,
+              options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -82,11 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except StoreError as exc:
         raise UserError(str(exc)) from None
+    except StoreMismatch as exc:
+        raise UserError(f"not started: {exc}") from None
     return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    raw = read_toml(_config_path(args)) if _config_path(args) else default_toml()
+    path = _config_path(args)
+    raw = read_toml(path) if path else default_toml()
     plugins = load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None)
     registry = collect(plugins)
     rows = [("plugin", "kinds", "provides", "distribution", "status")]
@@ -95,6 +100,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, table in registry.components.items():
             provides += [f"{kind}:{name}" for name, reg in table.items() if reg.plugin == info.name]
         provides += [f"command:{n}" for n, r in registry.commands.items() if r.plugin == info.name]
+        provides += [f"service:{n}" for n, r in registry.services.items() if r.plugin == info.name]
         clashes = [c for c in registry.conflicted if info.name in (c.first, c.second)]
         provides += [f"{c.kind}:{c.name}(conflict)" for c in clashes if c.second == info.name]
         provides = [f"{p}(conflict)" if any(p == f"{c.kind}:{c.name}" for c in clashes) else p for p in provides]
@@ -140,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(url: str, *, upgrade: bool = True):
+def open_store(url: str, *, upgrade: bool = True) -> Store:
     """The store at ``url``, upgraded to the current schema; a store problem is a UserError."""
     from .store import Store, StoreError
 
@@ -205,14 +211,14 @@ def _disabled_before_parsing(argv: list[str]) -> list[str]:
         return []
 
 
-def add_plugin_commands(sub: argparse._SubParsersAction, plugins: PluginSet) -> None:
+def add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], plugins: PluginSet) -> None:
     """Let each plugin add subcommands (``register_cli``); a clash or an error names the plugin."""
 
     def arguments(plugin: str) -> dict[str, Any]:
         def register(name: str, run: Callable[[argparse.Namespace], int], help: str = "") -> argparse.ArgumentParser:
             if name in sub.choices:
                 raise ValueError(f'subcommand "{name}" already exists')
-            parser = sub.add_parser(name, help=help)
+            parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
             parser.set_defaults(func=run)
             return parser
 
@@ -238,6 +244,10 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     run = with_config(sub.add_parser("run", help="run the bot"))
     run.add_argument("--for", dest="duration", type=parse_duration, help='stop by itself after this long, e.g. "60s"')
     run.add_argument("--live", action="store_true", help='confirm real trading (needs mode = "live" in config too)')
+    run.add_argument("--new-epoch", action="store_true",
+                     help="give new orders client ids from a fresh epoch (needed on a store restored from a backup)")
+    run.add_argument("--cancel-unknown", action="store_true",
+                     help="cancel orders open at a venue under our id prefix that the store has never seen, then start")
     run.set_defaults(func=cmd_run)
 
     with_config(sub.add_parser("plugins", help="list plugins, what they provide, and their errors")).set_defaults(
@@ -280,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except ConfigError as exc:
         print(f"arbot: invalid config\n{exc}", file=sys.stderr)
         return EXIT_USAGE

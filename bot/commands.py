@@ -16,13 +16,12 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .api import ROLE_RANK, Caller, Command, Reply
+from .api import ROLE_RANK, Caller, Command, Operator, Reply
+from .clock import Clock
+from .config import CommandSettings
 from .plugins import Registered
-
-if TYPE_CHECKING:
-    from .app import Bot
 
 log = logging.getLogger("arbot.commands")
 
@@ -39,10 +38,21 @@ class _Pending:
     used: bool = False
 
 
+class AuditLog(Protocol):
+    def __call__(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
+                 chat_id: str = "", ts_ns: int | None = None) -> None: ...
+
+
 class CommandTable:
-    def __init__(self, commands: dict[str, Registered], bot: Bot):
+    """The commands plugins registered; handlers and confirmations receive ``operator``."""
+
+    def __init__(self, commands: dict[str, Registered], operator: Operator, *, audit: AuditLog, clock: Clock,
+                 settings: CommandSettings):
         self._commands = commands
-        self._bot = bot
+        self._operator = operator
+        self._audit_log = audit
+        self._clock = clock
+        self._settings = settings
         self._pending: dict[str, _Pending] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
 
@@ -52,17 +62,17 @@ class CommandTable:
                       key=lambda c: c.name)
 
     def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
-        self._bot.store.audit(
+        self._audit_log(
             transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",
-            command=name, args=" ".join(args), outcome=outcome, ts_ns=self._bot.clock.time_ns(),
+            command=name, args=" ".join(args), outcome=outcome, ts_ns=self._clock.time_ns(),
         )
 
     def _rate_limited(self, caller: Caller) -> bool:
-        now = self._bot.clock.monotonic()
+        now = self._clock.monotonic()
         recent = self._recent.setdefault((caller.transport, caller.user_id), deque())
         while recent and now - recent[0] >= RATE_WINDOW_S:
             recent.popleft()
-        if len(recent) >= self._bot.config.commands.per_user_per_min:
+        if len(recent) >= self._settings.per_user_per_min:
             return True
         recent.append(now)
         return False
@@ -89,14 +99,14 @@ class CommandTable:
             self._audit(caller, name, args, outcome)
             return refusal
         command: Command = registered.obj
-        question = command.confirm(self._bot, args) if command.confirm else None
+        question = command.confirm(self._operator, args) if command.confirm else None
         if question:
             token = secrets.token_urlsafe(12)
             self._expire()
             self._pending[token] = _Pending(caller.transport, caller.user_id, name, list(args),
-                                            self._bot.clock.monotonic() + self._bot.config.commands.confirm_ttl_s)
+                                            self._clock.monotonic() + self._settings.confirm_ttl_s)
             self._audit(caller, name, args, "awaiting confirmation")
-            ttl = self._bot.config.commands.confirm_ttl_s
+            ttl = self._settings.confirm_ttl_s
             return Reply(question, text=f"Confirm within {ttl:g} s.", confirm_token=token)
         return await self._run(caller, registered, name, args, "")
 
@@ -112,7 +122,7 @@ class CommandTable:
                 "Only the user who sent the command can confirm it.", ok=False)
         elif pending.used:
             outcome, reply = "refused: confirmation already used", Reply("Already confirmed once.", ok=False)
-        elif self._bot.clock.monotonic() > pending.expires:
+        elif self._clock.monotonic() > pending.expires:
             outcome, reply = "refused: confirmation expired", Reply(
                 f"Confirmation expired; send /{name} again.", ok=False)
         else:
@@ -128,7 +138,7 @@ class CommandTable:
     async def _run(self, caller: Caller, registered: Registered, name: str, args: list[str], prefix: str) -> Reply:
         outcome = "ok"
         try:
-            reply = await registered.obj.handler(self._bot, caller, args)
+            reply = await registered.obj.handler(self._operator, caller, args)
             if not reply.ok:
                 outcome = "failed"
             return reply
@@ -140,6 +150,6 @@ class CommandTable:
             self._audit(caller, name, args, prefix + outcome)
 
     def _expire(self) -> None:
-        now = self._bot.clock.monotonic()
+        now = self._clock.monotonic()
         for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
             del self._pending[token]

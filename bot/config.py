@@ -235,7 +235,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 issues.append(ConfigIssue(path, f"expected a table, got {got(table)}"))
                 continue
             type_name = table.get("type", name)
-            if type_name not in classes:
+            if not isinstance(type_name, str) or type_name not in classes:
                 hint = did_you_mean(str(type_name), classes) or (
                     f"; installed: {', '.join(sorted(classes)) or 'none'}")
                 issues.append(ConfigIssue(f"{path}.type" if "type" in table else path,
@@ -262,7 +262,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f"no exchange named {got(ref)} is configured"
                                               + did_you_mean(ref, exchanges)))
                 elif (kind == "strategy" and mode == "paper" and key in getattr(cls, "order_settings", ("exchange",))
-                      and not registry.classes("exchange")[exchanges[ref].type].simulated):
+                      and not getattr(registry.classes("exchange")[exchanges[ref].type], "simulated", False)):
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f'exchange "{ref}" (type '
                                               f'"{exchanges[ref].type}") places real orders; in paper mode trade a '
                                               f'simulated exchange, e.g. a paper exchange mirroring it (type = '

@@ -19,12 +19,9 @@ import re
 import socket
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .api import Caller
-
-if TYPE_CHECKING:
-    from .app import Bot
+from .api import Caller, CommandDispatcher
+from .clock import Clock
 
 log = logging.getLogger("arbot.control")
 MAX_REQUEST = 4096
@@ -35,16 +32,20 @@ def socket_path(bot_data_dir: Path, name: str) -> Path:
 
 
 class ControlServer:
-    def __init__(self, bot: Bot):
-        self.bot = bot
+    """Serves ``commands`` on the socket ``data_dir/socket_name`` (none when the name is empty)."""
+
+    def __init__(self, commands: CommandDispatcher, *, data_dir: Path, socket_name: str, clock: Clock):
+        self.commands = commands
+        self.data_dir = data_dir
+        self.socket_name = socket_name
+        self.clock = clock
         self.path: Path | None = None
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
-        name = self.bot.config.bot.control_socket
-        if not name:
+        if not self.socket_name:
             return
-        self.path = socket_path(self.bot.data_dir, name)
+        self.path = socket_path(self.data_dir, self.socket_name)
         if self.path.exists():
             if await _alive(self.path):
                 raise RuntimeError(f"another arbot is already running with control socket {self.path}")
@@ -66,9 +67,9 @@ class ControlServer:
 
     def _save_image(self, command: str, png: bytes) -> Path:
         """Write a reply's PNG to ``data_dir/images/COMMAND-UTCTIME.png`` and return the path."""
-        folder = self.bot.data_dir / "images"
+        folder = self.data_dir / "images"
         folder.mkdir(exist_ok=True)
-        when = dt.datetime.fromtimestamp(self.bot.clock.time_ns() / 1e9, dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
+        when = dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
         name = re.sub(r"[^a-z0-9_-]", "", command.lower())  # a registered name already; never a path
         path = folder / f"{name}-{when}.png"
         path.write_bytes(png)
@@ -85,7 +86,7 @@ class ControlServer:
                 answer = {"ok": False, "text": 'bad request: expected {"command": "...", "args": [...]}'}
             else:
                 caller = Caller(transport="local", user_id=_peer_uid(writer), role="admin")
-                reply = await self.bot.commands.dispatch(caller, command, args)
+                reply = await self.commands.dispatch(caller, command, args)
                 answer = {"ok": reply.ok, "text": reply.render_text()}
                 if reply.image_png is not None:
                     answer["image"] = str(self._save_image(command, reply.image_png))

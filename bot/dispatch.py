@@ -4,7 +4,7 @@ The executor decides *whether* a fill is new (:meth:`bot.execution.Executor.appl
 the fills the store holds); :class:`Dispatch` then hands it to everyone who must know, once:
 the portfolio (positions the risk checks and ``/positions`` read), every risk check's
 ``on_fill`` (before the strategy: a trip stops the strategy's reaction), the strategy's
-``on_fill``, and an INFO alert. An order change goes on the bus as an
+``on_fill``, an INFO alert, and a :class:`~bot.domain.FillApplied` on the bus. An order change goes on the bus as an
 :class:`~bot.domain.OrderUpdate` and to the strategy's ``on_order_update``. A component that
 raises is reported through ``guard`` and the others still get the event.
 """
@@ -12,14 +12,14 @@ raises is reported through ``guard`` and the others still get the event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from .api import RiskCheck, Strategy
 from .bus import Bus
-from .domain import AlertLevel, Fill, OrderUpdate
+from .domain import AlertLevel, Fill, FillApplied, OrderUpdate
 from .portfolio import Portfolio
+from .units import money, price, qty
 
 Guard = Callable[[str, Callable[[Any], Any], Any], None]
 """``guard(owner, func, arg)``: call ``func(arg)``; report an exception as ``owner``'s failure."""
@@ -45,8 +45,9 @@ class Dispatch:
         strategy = self._strategy(strategy_name)
         if strategy is not None:
             self._guard(strategy_name, strategy.on_fill, fill)
-        self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {shown(fill.price)}",
-                    source=strategy_name, exchange=fill.exchange, fee=f"{fill.fee} {fill.fee_asset}")
+        self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {qty(fill.qty)} {fill.symbol} at {price(fill.price)}",
+                    source=strategy_name, exchange=fill.exchange, fee=money(fill.fee, fill.fee_asset))
+        self._bus.publish(FillApplied(strategy_name, fill))
 
     def order_update(self, strategy_name: str, update: OrderUpdate) -> None:
         self._bus.publish(update)
@@ -54,9 +55,3 @@ class Dispatch:
         if strategy is not None:
             self._guard(strategy_name, strategy.on_order_update, update)
 
-
-def shown(price: Decimal) -> str:
-    """A price for people: exact when short; a DEX swap's quote/base ratio is shown to 10 decimals."""
-    if price.as_tuple().exponent >= -10:  # type: ignore[operator]
-        return str(price)
-    return f"~{price.quantize(Decimal('1e-10')).normalize()}"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,7 +55,7 @@ from .ratelimit import TokenBucket, backoff_delay
 from .risk import RiskGate, Veto
 from .store import Store
 from .tasks import Tasks
-from .writer import StoreWriter, is_store_error
+from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.executor")
 
@@ -134,6 +134,7 @@ class Executor:
         self.closing = False
         self.store_error: str | None = None
         """Why the store cannot be written now (None while it can)."""
+        self._refused_while_down = 0
         self.id_epoch = ""
         """The store's id epoch (see :mod:`bot.identity`): part of every client order id the executor makes."""
 
@@ -183,12 +184,14 @@ class Executor:
             log.error("strategy %s sent an order to unknown exchange %s", intent.strategy, intent.exchange)
             return None
         if self.store_error is not None and risk and not self._reduces(intent):
-            log.warning("order of %s refused: the store cannot be written (%s)", intent.strategy, self.store_error)
+            log.debug("order of %s refused: the store cannot be written (%s)", intent.strategy, self.store_error)
+            self._refused_while_down += 1
             return None
         if intent.post_only and intent.price is not None:
-            intent = self._degrade_post_only(intent)
-            if intent is None:
+            degraded = self._degrade_post_only(intent)
+            if degraded is None:
                 return None
+            intent = degraded
         veto = self.risk.check(intent) if risk else None
         if veto is not None:
             self._on_veto(intent, veto)
@@ -265,9 +268,11 @@ class Executor:
         return True
 
     def _degrade_post_only(self, intent: OrderIntent) -> OrderIntent | None:
-        bid, ask = self.portfolio.top(intent.exchange, intent.symbol)
-        crosses = (intent.side is Side.BUY and ask is not None and intent.price >= ask) or (
-            intent.side is Side.SELL and bid is not None and intent.price <= bid)
+        bid, ask, price = *self.portfolio.top(intent.exchange, intent.symbol), intent.price
+        if price is None:  # a market order cannot rest, so it cannot cross
+            return intent
+        crosses = (intent.side is Side.BUY and ask is not None and price >= ask) or (
+            intent.side is Side.SELL and bid is not None and price <= bid)
         if not crosses:
             return intent
         if self.settings.post_only_cross == "limit":
@@ -372,12 +377,16 @@ class Executor:
                 lane.bucket.block_for(result.retry_after_s)
             self._retry_later(lane, job, f"{type(result).__name__}: {result}")
             return
+        if order.status is not OrderStatus.PENDING:
+            return  # the venue's feed already reported the order: it arrived, whatever became of the answer
         # Unknown outcome (timeout, lost connection, unexpected error): ask before resending.
         what = "timed out" if isinstance(result, TimeoutError) else f"{type(result).__name__}: {result}"
         log.warning("order %s: outcome unknown (%s); looking it up", order.client_order_id, what)
         answered, state = await self._lookup(lane, order)
         if state is not None:
             self._apply(order, state)
+        elif order.status is not OrderStatus.PENDING:
+            return  # reported by the feed meanwhile
         elif answered:
             self._retry_later(lane, job, f"unknown outcome ({what}); the venue has no such order")
         else:
@@ -393,7 +402,8 @@ class Executor:
                     lane.exchange.fetch_order(order.symbol, order.client_order_id), self.settings.request_timeout_s)
             except Exception as exc:
                 log.warning("look-up of %s failed: %s", order.client_order_id, exc)
-                await asyncio.sleep(backoff_delay(attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s))
+                s = self.settings
+                await asyncio.sleep(backoff_delay(attempt, s.backoff_initial_s, s.backoff_max_s))
                 continue
             return True, state
         return False, None
@@ -449,6 +459,7 @@ class Executor:
             if lane is None:
                 continue
             await lane.bucket.acquire()
+            results: Sequence[OrderState | Exception]  # a failed call: its error for every order
             try:
                 results = await asyncio.wait_for(
                     lane.exchange.cancel_orders(symbol, [o.client_order_id for o in group]),
@@ -588,10 +599,12 @@ class Executor:
     def store_failed(self, exc: BaseException, where: str) -> None:
         """The store could not be written: refuse new orders until a write succeeds (alerted once)."""
         if self.store_error is not None:
-            log.warning("store still failing (%s): %s: %s", where, type(exc).__name__, exc)
+            log.warning("store still failing (%s): %s", where, describe_store_error(exc))
             return
-        self.store_error = f"{type(exc).__name__}: {exc}"
-        log.error("store cannot be written (%s)", where, exc_info=exc)
+        self.store_error = describe_store_error(exc)
+        self._refused_while_down = 0
+        log.error("store cannot be written (%s): %s", where, self.store_error)
+        log.debug("store error", exc_info=exc)
         queued = sum(len(lane.held) + lane.queue.qsize() for lane in self._lanes.values())
         self._alert(AlertLevel.CRITICAL, "store",
                     "the store cannot be written: new orders are refused; cancels go on, closing orders wait "
@@ -606,7 +619,8 @@ class Executor:
             return
         log.warning("store writable again (after %s)", self.store_error)
         self.store_error = None
-        self._alert(AlertLevel.WARNING, "store", "the store is writable again: trading resumes")
+        self._alert(AlertLevel.WARNING, "store", "the store is writable again: trading resumes",
+                    orders_refused_meanwhile=str(self._refused_while_down))
         self._on_store_state(True)
 
     # --- recovery and reconciliation ------------------------------------------------------

@@ -20,10 +20,8 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:
-    from .api import Command, Exchange, Job, Notifier, Reply, RiskCheck, Strategy
-    from .app import Bot
+    from .api import Command, Exchange, Job, Notifier, Operator, Reply, RiskCheck, Service, Strategy
     from .backtest.contract import BacktestRun, ReportSection
-    from .config import Config
     from .store import Store
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -79,16 +77,17 @@ def register_commands(register: Callable[[Command], None]) -> None:
 
     Commands are transport-independent: the local ``arbot ctl`` channel and chat transports all
     dispatch through the same table, which checks the caller's role and audits every attempt.
-    ``handler(bot, caller, args)`` is a coroutine returning a :class:`bot.api.Reply`.
+    ``handler(operator, caller, args)`` is a coroutine returning a :class:`bot.api.Reply`; ``operator``
+    is a :class:`bot.api.Operator`, ``caller`` a :class:`bot.api.Caller`, ``args`` a ``list[str]``.
     """
 
 
 @hookspec
-def register_jobs(register: Callable[[Job], None], config: Config) -> None:
+def register_jobs(register: Callable[[Job], None], config: Any) -> None:
     """Register timed work: ``register(Job("snapshot", func, every_s=300))`` or ``at="00:00"``.
 
     Called when the bot starts, after the config is validated (``config`` lets a plugin take its
-    intervals from it). ``func(bot)`` is a coroutine run by the host's APScheduler in the bot's
+    intervals from it). ``func(operator)`` is a coroutine run by the host's APScheduler in the bot's
     loop: one instance at a time, missed runs coalesced, daily times in ``[scheduler] timezone``.
     A job that raises is logged and alerted with its plugin's name, and runs again next time.
     Job names are unique across plugins.
@@ -105,7 +104,24 @@ def register_plugin_settings(register: Callable[[type], None]) -> None:
     ``[plugins.PLUGIN]``, where PLUGIN is the plugin's entry-point name. The table is validated
     with the rest of the config (unknown keys and bad values are reported with their key paths),
     its secrets are resolved, and a missing table gives the defaults. Read it at run time with
-    ``bot.config.plugin_settings[PLUGIN]`` (for example in :func:`startup`). One class per plugin.
+    ``operator.plugin_settings(PLUGIN)`` (for example in :func:`startup`). One class per plugin. A
+    :class:`bot.api.Service` gets these settings itself (its ``Settings`` class is registered for it).
+    """
+
+
+@hookspec
+def register_services(register: Callable[[str, type[Service]], None]) -> None:
+    """Register services, plugin-wide work beside the trading: ``register("stream", StreamServer)``.
+
+    The class subclasses :class:`bot.api.Service`. The host builds one instance per registered name
+    (names are unique among services, like every kind), with the settings of ``[plugins.PLUGIN]``
+    (the class's ``Settings``; registering them with :func:`register_plugin_settings` too is
+    allowed if it is the same class). A service whose settings have ``enabled = false`` is not
+    started. Services start after the strategies, the scheduler and the control channel, in
+    registration order, before the ``startup`` hook; they stop after the ``shutdown`` hook, in
+    reverse order, before anything else stops. One that fails to build or start is reported with
+    its plugin's name (traceback at DEBUG) and left out; the bot and the other services run. When
+    a service stops, its bus and alert subscriptions and its background tasks end with it.
     """
 
 
@@ -154,9 +170,10 @@ def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
     """Draw on the backtest's PnL chart; return the strategies you drew a PnL curve for (or None).
 
     ``axes`` is the chart's matplotlib ``Axes`` (x: seconds of simulated time since the start,
-    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units). Called before the host draws each
-    strategy's net realized PnL; the host leaves out the curves of the strategies you name. Give
-    your artists a ``label`` to have them in the legend. Called only when a chart is written.
+    ``run.seconds(ts_ns)``; y: cumulative PnL in quote units, ``run.pnl_at(strategy, quote,
+    ts_ns)`` on the ledger's curves). Called before the host draws each strategy's net realized PnL
+    curve (``run.pnl_curves``); the host leaves out the curves of the strategies you name. Give your
+    artists a ``label`` to have them in the legend. Called only when a chart is written.
     """
 
 
@@ -164,14 +181,18 @@ def backtest_chart(axes: Any, run: BacktestRun) -> list[str] | None:
 
 
 @hookspec
-def startup(bot: Bot) -> Awaitable[None] | None:
-    """Called once after every component has started and before strategies receive events.
+def startup(operator: Operator, bot: Operator) -> Awaitable[None] | None:
+    """Called once after every component and service has started.
 
-    May return an awaitable, which the host awaits. Use it for plugin-wide set-up that needs the
-    running bot (its exchanges, strategies, bus).
+    May return an awaitable, which the host awaits. ``operator`` is the running bot's
+    :class:`bot.api.Operator`; ``bot`` is the same object under its 0.1 name (deprecated: take
+    ``operator``). Work that lives as long as the bot belongs in a service (``register_services``).
     """
 
 
 @hookspec
-def shutdown(bot: Bot) -> Awaitable[None] | None:
-    """Called once when the bot stops, before components stop. May return an awaitable."""
+def shutdown(operator: Operator, bot: Operator) -> Awaitable[None] | None:
+    """Called once when the bot stops, before services and components stop. May return an awaitable.
+
+    ``operator`` and ``bot`` as in :func:`startup`.
+    """

@@ -233,7 +233,7 @@ class StrategyFigures:
 
     strategy: str
     markets: list[MarketFigures] = field(default_factory=list)
-    orders: Counter = field(default_factory=Counter)
+    orders: Counter[str] = field(default_factory=Counter)
     """Stored orders by status (filled by :meth:`Ledger.report`)."""
 
     def _sum(self, attr: str) -> dict[str, Decimal]:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from .domain import BPS, Opportunity, split_symbol
 
 
-
 @dataclass(frozen=True)
 class OpportunityFigures:
     """One opportunity's edge taken apart: what the prices offer, what costs take, what is left."""

@@ -34,7 +34,8 @@ from typing import Any, NoReturn
 import pluggy
 
 from . import PROJECT, hookspecs
-from .api import Command, Exchange, Job, Notifier, RiskCheck, Strategy
+from .api import Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .settings import NoSettings
 
 log = logging.getLogger("arbot.plugins")
 
@@ -130,14 +131,15 @@ class Registered:
         raise ComponentLoadError(f'plugin "{self.plugin}": {message}') from exc
 
 
-class ComponentClasses(Mapping[str, type]):
+class ComponentClasses(Mapping[str, type[Component]]):
     """Name -> class of one kind; a class registered by reference is imported when it is looked up."""
 
     def __init__(self, table: dict[str, Registered]):
         self._table = table
 
-    def __getitem__(self, name: str) -> type:
-        return self._table[name].obj
+    def __getitem__(self, name: str) -> type[Component]:
+        cls: type[Component] = self._table[name].obj  # every component kind registers a Component subclass
+        return cls
 
     def __contains__(self, name: object) -> bool:
         return name in self._table
@@ -170,6 +172,8 @@ class Registry:
     jobs: dict[str, Registered] = field(default_factory=dict)
     plugin_settings: dict[str, Registered] = field(default_factory=dict)
     """Plugin name -> the settings dataclass of its ``[plugins.NAME]`` table."""
+    services: dict[str, Registered] = field(default_factory=dict)
+    """Service name -> the :class:`bot.api.Service` class, in registration order."""
     conflicts: list[str] = field(default_factory=list)
     """Each conflict as the one-line message that stops ``arbot run``."""
     conflicted: list[Conflict] = field(default_factory=list)
@@ -294,13 +298,17 @@ def load_plugins(
 
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    dists: dict[int, tuple[str, str]] = {}  # each read of dist.name or .version parses its METADATA again
     for ep in sorted(entry_points, key=lambda e: e.name):
         if ep.name in disabled or pm.has_plugin(ep.name):
             continue
         info = plugins.info(ep.name)
         dist = getattr(ep, "dist", None)
         if dist is not None:
-            info.dist, info.version = dist.name, dist.version
+            if id(dist) not in dists:
+                metadata = dist.metadata
+                dists[id(dist)] = (metadata["Name"], metadata["Version"])
+            info.dist, info.version = dists[id(dist)]
         try:
             module = ep.load()
         except Exception as exc:  # a broken third-party package must not stop the bot
@@ -329,6 +337,24 @@ def collect(plugins: PluginSet) -> Registry:
 
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})
     _collect_plugin_settings(plugins, registry)
+    _collect_named(plugins, registry, "service", "register_services", registry.services, Service)
+    for name, reg in list(registry.services.items()):  # a service's Settings is its plugin's [plugins.NAME] table
+        declared = registry.plugin_settings.get(reg.plugin)
+        if declared is not None and not reg.loaded:
+            continue  # registered by reference: the declared settings are its; the class loads when it starts
+        try:
+            cls = reg.obj
+        except ComponentLoadError:  # reported against the plugin by the reference itself
+            del registry.services[name]
+            continue
+        if cls.Settings is NoSettings or (declared is not None and declared.obj is cls.Settings):
+            continue
+        if declared is not None:
+            plugins.fail(reg.plugin, f'service "{reg.name}": its Settings ({cls.Settings.__name__}) differs from '
+                                     f"the plugin's register_plugin_settings ({declared.obj.__name__}); "
+                                     "[plugins.NAME] has one settings class")
+        elif NAME_RE.match(reg.plugin):
+            registry.plugin_settings[reg.plugin] = Registered(reg.plugin, cls.Settings, reg.plugin)
     return registry
 
 

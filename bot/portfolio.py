@@ -10,7 +10,8 @@ from .domain import ZERO, BookUpdate, Fill, Order, PoolUpdate, Side
 
 
 class Portfolio(PortfolioView):
-    """Kept current from the bus (book updates, fills) and the executor's open orders."""
+    """Kept current from the bus (book updates), the fills the executor applies (each once, through
+    :class:`~bot.dispatch.Dispatch`; rebuilt from the store's fills on start) and its open orders."""
 
     def __init__(self, open_orders: Callable[[], list[Order]]):
         self._open_orders = open_orders
@@ -36,10 +37,6 @@ class Portfolio(PortfolioView):
         key = (fill.exchange, fill.symbol)
         signed = fill.qty if fill.side is Side.BUY else -fill.qty
         self._positions[key] = self._positions.get(key, ZERO) + signed
-
-    def load_position(self, exchange: str, symbol: str, qty: Decimal) -> None:
-        """Restore a position from stored fills at start."""
-        self._positions[(exchange, symbol)] = qty
 
     def position(self, exchange: str, symbol: str) -> Decimal:
         return self._positions.get((exchange, symbol), ZERO)

@@ -17,12 +17,13 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
+from .errors import UserError
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -138,14 +139,26 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     replay.set_defaults(func=cmd_replay)
 
 
-def recorder_in(classes: dict[str, type], exchange: str) -> Recorder:
+def recorder_in(classes: Mapping[str, type], exchange: str) -> Recorder:
     """The recorder of the exchange type registered as ``exchange`` among ``classes`` (type -> class);
-    ValueError naming the types that can record if it has none."""
-    able = sorted(name for name, cls in classes.items() if getattr(cls, "recorder", None) is not None)
-    cls = classes.get(exchange)
-    if cls is None or getattr(cls, "recorder", None) is None:
+    ValueError naming the types that can record if it has none.
+
+    Only ``exchange``'s class is loaded (a registry imports a class when it is looked up); every
+    other venue is imported only to name the ones that can record, when this one cannot."""
+    from .plugins import ComponentLoadError
+
+    def recorder(name: str) -> Recorder | None:
+        try:
+            found: Recorder | None = getattr(classes[name], "recorder", None)
+        except ComponentLoadError:
+            return None
+        return found
+
+    found = recorder(exchange) if exchange in classes else None
+    if found is None:
+        able = sorted(name for name in classes if recorder(name) is not None)
         raise ValueError(f'exchange type "{exchange}" cannot record; these can: {", ".join(able) or "none"}')
-    return cls.recorder
+    return found
 
 
 def recorder_for(exchange: str) -> Recorder:
@@ -153,7 +166,6 @@ def recorder_for(exchange: str) -> Recorder:
 
     A running bot looks recorders up in its own registry instead (``Context.recorder``), which holds
     only the plugins its config enables."""
-    from .cli import UserError
     from .plugins import collect, load_plugins
 
     classes = collect(load_plugins(report=lambda info, message: None)).classes("exchange")
@@ -164,7 +176,6 @@ def recorder_for(exchange: str) -> Recorder:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth)
@@ -185,7 +196,6 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .cli import UserError
 
     recorder = recorder_for(args.exchange)
     path = Path(args.file)

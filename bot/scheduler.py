@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .api import Job
+from .api import Job, Operator
 from .config import SchedulerSettings
-
-if TYPE_CHECKING:
-    from .app import Bot
 
 log = logging.getLogger("arbot.scheduler")
 
@@ -30,7 +27,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_s},
         )
 
-    def add(self, job: Job, plugin: str, bot: Bot) -> None:
+    def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
+        """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
         if job.every_s is not None:
             trigger = IntervalTrigger(seconds=job.every_s, timezone=self.tz)
         elif job.at is not None:
@@ -39,10 +37,10 @@ class Scheduler:
 
         async def run() -> None:
             try:
-                await job.func(bot)
+                await job.func(operator)
             except Exception as exc:  # report with the job's name; it runs again next time
                 log.exception("job %s (plugin %s) failed", job.name, plugin)
-                bot.plugin_failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
+                failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
 
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
 

@@ -186,6 +186,7 @@ def describe(tp: Any, meta: Mapping[str, Any]) -> str:
         bool: "true or false",
         dt.time: 'a time of day "HH:MM"',
         Secret: 'a secret reference "env:NAME" or "file:PATH"',
+        Path: "a file path (relative: to [bot] data_dir)",
     }.get(tp, getattr(tp, "__name__", str(tp)))
     if bounds:
         base = base.replace(" (write", f" {bounds} (write") if tp is Decimal else f"{base} {bounds}"
@@ -263,6 +264,10 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             return dt.time.fromisoformat(value)
         except ValueError:
             raise _Invalid from None
+    elif tp is Path:
+        if not isinstance(value, str) or not value:
+            raise _Invalid
+        return Path(value).expanduser()
     elif tp is Secret:
         if not isinstance(value, str) or not (value.startswith("env:") or value.startswith("file:")):
             raise _Invalid
@@ -276,6 +281,19 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if bound is not None and not ok(out, type(out)(bound) if tp is not Decimal else Decimal(str(bound))):
             raise _Invalid
     return out
+
+
+def resolve_paths(settings: Any, base: Path) -> Any:
+    """``settings`` with each relative :class:`~pathlib.Path` field made absolute against ``base``.
+
+    The host calls it with ``[bot] data_dir`` before it builds a component or a service: a plugin
+    declares a file setting as ``Path`` and gets it resolved, the same way for every plugin.
+    """
+    if not dataclasses.is_dataclass(settings) or isinstance(settings, type):
+        return settings
+    changes = {f.name: base / value for f in dataclasses.fields(settings)
+               if isinstance(value := getattr(settings, f.name), Path) and not value.is_absolute()}
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue], *,

@@ -26,16 +26,16 @@ HEALTHY_AFTER_S = 30.0
 class Tasks:
     def __init__(self, on_error: Callable[[str, str, BaseException], None]):
         self._on_error = on_error
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    def create(self, coro: Coroutine[Any, Any, Any], *, owner: str, what: str) -> asyncio.Task:
+    def create(self, coro: Coroutine[Any, Any, Any], *, owner: str, what: str) -> asyncio.Task[Any]:
         """Start ``coro``; if it raises, ``on_error(owner, what, exc)`` reports it."""
         task = asyncio.get_running_loop().create_task(coro, name=f"{owner}:{what}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, owner, what))
         return task
 
-    def supervise(self, factory: Callable[[], Coroutine[Any, Any, Any]], *, owner: str, what: str) -> asyncio.Task:
+    def supervise(self, factory: Callable[[], Coroutine[Any, Any, Any]], *, owner: str, what: str) -> asyncio.Task[Any]:
         """Run ``factory()`` until it returns; each time it raises, report it (once per streak) and run
         it again after a backoff delay. Cancelling the returned task stops it for good."""
         return self.create(self._supervised(factory, owner, what), owner=owner, what=what)
@@ -61,13 +61,19 @@ class Tasks:
                 failures += 1
             await asyncio.sleep(delay)
 
-    def _done(self, task: asyncio.Task, owner: str, what: str) -> None:
+    def _done(self, task: asyncio.Task[Any], owner: str, what: str) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
         if exc is not None:
             self._on_error(owner, what, exc)
+
+    def cancel_owner(self, owner: str) -> None:
+        """Cancel every running task of ``owner`` (a service that stopped)."""
+        for task in list(self._tasks):
+            if task.get_name().startswith(f"{owner}:"):
+                task.cancel()
 
     def __len__(self) -> int:
         return len(self._tasks)

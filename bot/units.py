@@ -2,10 +2,10 @@
 
 - A price or quantity of a market whose rules are known is shown on its grid: the tick size for
   prices, the lot size for quantities (:class:`~bot.domain.MarketInfo`).
-- Money in a fiat currency or a USD stablecoin is shown to the cent; an amount below one cent that
-  is not zero (a tiny fee) to :data:`SIGNIFICANT` significant digits.
-- Anything else to :data:`SIGNIFICANT` significant digits, never more than :data:`MAX_PLACES`
-  decimals, without exponent notation or trailing zeros.
+- Money in a fiat currency or a USD stablecoin is shown to the cent (zero as ``0.00``); an amount below
+  one cent that is not zero (a tiny fee) to :data:`SIGNIFICANT` significant digits.
+- Anything else to :data:`SIGNIFICANT` significant digits (a price: :data:`PRICE_DIGITS`), never
+  more than :data:`MAX_PLACES` decimals, without exponent notation or trailing zeros.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def on_grid(value: Decimal, step: Decimal) -> str:
 
 def amount(value: Decimal, asset: str = "") -> str:
     """A sum of money in ``asset`` without its unit: cents for fiat and stablecoins, else significant digits."""
+    if asset.upper() in FIAT and not value:
+        return "0.00"
     if asset.upper() in FIAT and abs(value) >= CENTS:
         return format(value.quantize(CENTS, rounding=ROUND_HALF_EVEN), "f")
     return significant(value)
@@ -62,9 +64,12 @@ def signed_money(value: Decimal, asset: str) -> str:
     return text if text.startswith("-") or not value else f"+{text}"
 
 
+PRICE_DIGITS = 8
+
+
 def price(value: Decimal, tick: Decimal | None = None) -> str:
-    """A price on the market's tick grid when known, else to significant digits."""
-    return on_grid(value, tick) if tick else significant(value)
+    """A price on the market's tick grid when known, else to :data:`PRICE_DIGITS` significant digits."""
+    return on_grid(value, tick) if tick else significant(value, PRICE_DIGITS)
 
 
 def qty(value: Decimal, lot: Decimal | None = None) -> str:

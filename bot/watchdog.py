@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from .bus import Bus
+from .clock import Clock
+from .config import AlertSettings
 from .domain import AlertLevel, BookUpdate, Trade
-
-if TYPE_CHECKING:
-    from .app import Bot
-    from .config import AlertSettings
+from .tasks import Tasks
 
 log = logging.getLogger("arbot.watchdog")
 
@@ -29,8 +29,16 @@ KIND = "watchdog"
 class Watchdog:
     """Started by the host after the strategies; stopped first on shutdown."""
 
-    def __init__(self, bot: Bot, settings: AlertSettings):
-        self.bot = bot
+    def __init__(self, settings: AlertSettings, *, clock: Clock, bus: Bus, tasks: Tasks,
+                 alert: Callable[..., None], running_strategies: Callable[[], list[str]],
+                 exchanges: Callable[[], list[str]]):
+        """``alert(level, kind, message, **fields)``; ``running_strategies()``: those neither paused nor failed."""
+        self.clock = clock
+        self.bus = bus
+        self.tasks = tasks
+        self._alert = alert
+        self._running_strategies = running_strategies
+        self._exchanges = exchanges
         self.stall_after_s = settings.stall_after_s
         self.silent_after_s = settings.silent_after_s
         self.coalesce_s = settings.coalesce_s
@@ -51,15 +59,15 @@ class Watchdog:
 
     def start(self) -> None:
         """Subscribe to market events and start the timer task (inside the running loop)."""
-        self._last_market = self.bot.clock.monotonic()
+        self._last_market = self.clock.monotonic()
         for event_type in (BookUpdate, Trade):
-            self.bot.bus.subscribe(event_type, self.on_market, owner="watchdog")
+            self.bus.subscribe(event_type, self.on_market, owner="watchdog")
         if self.stall_after_s or self.silent_after_s:
-            self._task = self.bot.tasks.create(self._run(), owner="host", what="watchdog")
+            self._task = self.tasks.create(self._run(), owner="host", what="watchdog")
 
     def stop(self) -> None:
         """Stop watching (a shutdown is slow and quiet by design; it is not a stall or a silence)."""
-        self.bot.bus.unsubscribe_owner("watchdog")
+        self.bus.unsubscribe_owner("watchdog")
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -77,19 +85,19 @@ class Watchdog:
 
     def on_market(self, event: BookUpdate | Trade) -> None:
         """Bus subscriber: market data is flowing."""
-        self._last_market = self.bot.clock.monotonic()
+        self._last_market = self.clock.monotonic()
         if self._silent_alerted:
             self._silent_alerted = False
-            self.bot.alert(AlertLevel.INFO, KIND, "market data flowing again", exchange=event.exchange)
+            self._alert(AlertLevel.INFO, KIND, "market data flowing again", exchange=event.exchange)
 
     def check_stall(self, lateness_s: float) -> bool:
         """The timer woke ``lateness_s`` late; alert if that is a stall. Returns True for a stall."""
-        now = self.bot.clock.monotonic()
+        now = self.clock.monotonic()
         window = self._stall_window
         if window is not None and now - window[0] >= self.coalesce_s:
             self._stall_window = None
             if window[1]:
-                self.bot.alert(AlertLevel.WARNING, KIND,
+                self._alert(AlertLevel.WARNING, KIND,
                                f"event loop stalled {window[1]} more time(s) in {self.coalesce_s:g} s, "
                                f"longest {window[2]:.1f} s", repeats=window[1])
             window = None
@@ -99,7 +107,7 @@ class Watchdog:
         log.warning("event loop stalled for %.3f s", lateness_s)
         if window is None:
             self._stall_window = (now, 0, 0.0)
-            self.bot.alert(AlertLevel.WARNING, KIND, f"event loop stalled for {lateness_s:.1f} s",
+            self._alert(AlertLevel.WARNING, KIND, f"event loop stalled for {lateness_s:.1f} s",
                            stall_s=f"{lateness_s:.3f}")
         else:
             self._stall_window = (window[0], window[1] + 1, max(window[2], lateness_s))
@@ -107,9 +115,8 @@ class Watchdog:
 
     def check_silence(self) -> bool:
         """Alert once when no market event came for ``silent_after_s`` while strategies run; True if silent."""
-        now = self.bot.clock.monotonic()
-        running = [name for name, s in self.bot.strategies.items()
-                   if not s.paused and not self.bot.strategy_failed(name)]
+        now = self.clock.monotonic()
+        running = self._running_strategies()
         if not running:
             self._last_market = now  # nothing is waiting for data: the silence clock starts when one runs
             return False
@@ -118,7 +125,7 @@ class Watchdog:
             return False
         if not self._silent_alerted:
             self._silent_alerted = True
-            self.bot.alert(AlertLevel.ERROR, KIND,
+            self._alert(AlertLevel.ERROR, KIND,
                            f"no market data from any exchange for {silent_s:.0f} s while strategies run",
-                           strategies=", ".join(running), exchanges=", ".join(self.bot.exchanges) or "none")
+                           strategies=", ".join(running), exchanges=", ".join(self._exchanges()) or "none")
         return True

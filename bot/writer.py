@@ -45,6 +45,15 @@ def is_store_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS
 
 
+def describe_store_error(exc: BaseException) -> str:
+    """One short line for logs and alerts: the driver's message (no SQL, no parameters, no password)."""
+    from .redact import REDACTOR
+
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {REDACTOR.redact(text[0] if text else '')}"
+
+
 class StoreWriter:
     """Runs store writes one at a time off the loop (``threaded``), or inline on simulated time."""
 

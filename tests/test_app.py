@@ -219,9 +219,9 @@ async def test_per_user_rate_limit(make_bot):
     assert (await bot.commands.dispatch(viewer, "help", [])).ok
 
 
-def test_fill_prices_are_shown_exact_unless_they_are_a_long_ratio():
-    from bot.dispatch import shown as _shown
+def test_fill_prices_are_shown_to_eight_significant_digits():
+    from bot.units import price
 
-    assert _shown(Decimal("150.49")) == "150.49"
-    assert _shown(Decimal("0.10000000")) == "0.10000000"
-    assert _shown(Decimal("1501.123828") / Decimal("9.9")) == "~151.6286694949"
+    assert price(Decimal("150.49")) == "150.49"
+    assert price(Decimal("0.10000000")) == "0.1"
+    assert price(Decimal("1501.123828") / Decimal("9.9")) == "151.62867"  # a DEX swap's quote/base ratio

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.book import OrderBook, PrecisionError, from_units, to_units
+from bot.book import OrderBook
 from bot.domain import Side
+from bot.exact import PrecisionError, from_units, to_units
 
 D = Decimal
 

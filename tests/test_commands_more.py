@@ -47,7 +47,7 @@ NOW = utc_ns(2026, 11, 18, 12, 0)  # a Wednesday; 13:00 in Berlin
 def alerts_of(bot) -> list:
     """Every alert the bot queues from now on, in order (a synchronous listener)."""
     seen: list = []
-    bot.alerts.listeners.append(seen.append)
+    bot.alerts.subscribe(seen.append, "test")
     return seen
 
 
@@ -83,20 +83,32 @@ async def test_pnl_per_strategy_over_day_week_and_month(traded):
     assert day.title == "PnL this day (since Wed 2026-11-18 00:00 Europe/Berlin)"
     # C closes 0.5 at 120 against the rest of October's lot bought at 100: the lots come from older fills.
     assert day.rows == [("strategy", "fills", "realized", "fees", "net", "unrealized now"),
-                        ("s", "2", "10.00 USD", "0.35 USD", "9.65 USD", "0 USD"),
-                        ("s2", "2", "0.10 USD", "0.02 USD", "0.08 USD", "0 USD")]
-    assert day.text.splitlines()[0] == "total net: 9.73 USD; unrealized now: 0 USD"
+                        ("s", "2", "10.00 USD", "0.35 USD", "9.65 USD", "0.00 USD"),
+                        ("s2", "2", "0.10 USD", "0.02 USD", "0.08 USD", "0.00 USD")]
+    assert day.text.splitlines()[0] == "total net: 9.73 USD; unrealized now: 0.00 USD"
     week = await traded.commands.dispatch(VIEWER, "pnl", ["week"])
     assert week.title.startswith("PnL this week (since Mon 2026-11-16 00:00")
-    assert week.rows[1] == ("s", "3", "15.00 USD", "0.85 USD", "14.15 USD", "0 USD")
+    assert week.rows[1] == ("s", "3", "15.00 USD", "0.85 USD", "14.15 USD", "0.00 USD")
     month = await traded.commands.dispatch(VIEWER, "pnl", ["Month"])
-    assert month.rows[1] == ("s", "4", "15.00 USD", "1.35 USD", "13.65 USD", "0 USD")
-    assert month.text.splitlines()[0] == "total net: 13.73 USD; unrealized now: 0 USD"
+    assert month.rows[1] == ("s", "4", "15.00 USD", "1.35 USD", "13.65 USD", "0.00 USD")
+    assert month.text.splitlines()[0] == "total net: 13.73 USD; unrealized now: 0.00 USD"
     traded.bus.publish(book("100", exchange="v"))  # open lots: 1 @104 and 0.2 @90 marked to 100
     marked = await traded.commands.dispatch(VIEWER, "pnl", [])
     assert marked.rows[1][-1] == "-2.00 USD"
     bad = await traded.commands.dispatch(VIEWER, "pnl", ["year"])
     assert not bad.ok and bad.title == "Usage: /pnl [day|week|month]"
+
+
+async def test_the_daily_summary_gives_the_ledgers_last_24_hours(traded):
+    from bot.builtins import daily_summary
+
+    seen = alerts_of(traded)
+    await daily_summary(traded)
+    [alert] = [a for a in seen if a.kind == "summary"]
+    # since 12:00 yesterday: C and D for s (as /pnl's day), F and G for s2
+    assert alert.message == "daily summary: 4 fills in the last 24 h"
+    assert alert.fields == {"s": "realized 10.00 USD, fees 0.35 USD, net 9.65 USD",
+                            "s2": "realized 0.10 USD, fees 0.02 USD, net 0.08 USD"}
 
 
 async def test_pnl_without_fills_in_the_period(make_bot):

@@ -17,6 +17,8 @@ import pytest
 
 from tests.helpers.store_kit import query, query_db
 
+PENDING = "select count(*) from orders where status='pending'"
+
 CONFIG = """
 mode = "paper"
 [bot]
@@ -77,7 +79,8 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, d
         try:
             # Wait until the venue has received an order whose answer the bot has not yet stored:
             # the bot's row still says "pending" while the venue already logged the submission.
-            in_flight = wait_until(lambda r=round_: query_db(db_url, PENDING) and query_db(db_url, PENDING)[0][0] > 0
+            in_flight = wait_until(lambda r=round_: query_db(db_url, PENDING)
+                                   and query_db(db_url, PENDING)[0][0] > 0
                                    and query(venue_db, "select count(*) from submissions")
                                    and query(venue_db, "select count(*) from submissions")[0][0] > r * 5,
                                    timeout_s=20)

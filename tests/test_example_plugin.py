@@ -140,8 +140,10 @@ async def test_installed_plugin_runs_in_a_real_bot(site_dir, monkeypatch, make_b
     side, qty, symbol, _, price = fills[0]["message"].split()
     assert (side, Decimal(qty), symbol) == ("buy", Decimal("0.001"), "BTC/USD") and Decimal(price) > 0
 
-    # /hello answers through the same command table every transport uses.
-    reply = await bot.commands.dispatch(Caller("local", "me", "admin"), "hello", [])
+    # /hello answers through the same command table every transport uses. The example is written
+    # for 0.1, whose handlers got the Bot: its bot.config works through the Operator, deprecated.
+    with pytest.warns(DeprecationWarning, match=r"bot\.config: .*operator\.configured_mode"):
+        reply = await bot.commands.dispatch(Caller("local", "me", "admin"), "hello", [])
     assert reply.ok and "Hello, me!" in reply.render_text() and "dca" in reply.render_text()
     refused = await bot.commands.dispatch(Caller("local", "stranger", None), "hello", [])
     assert not refused.ok
@@ -149,5 +151,6 @@ async def test_installed_plugin_runs_in_a_real_bot(site_dir, monkeypatch, make_b
     # The heartbeat job is scheduled under the plugin's name; one run logs a line.
     assert bot.registry.jobs["example-heartbeat"].plugin == "example"
     assert "example-heartbeat" in [job_id for job_id, _ in bot.scheduler.jobs()]
-    await bot.registry.jobs["example-heartbeat"].obj.func(bot)
+    with pytest.warns(DeprecationWarning, match=r"bot\.executor: .*operator\.open_orders\(\)"):
+        await bot.registry.jobs["example-heartbeat"].obj.func(bot.operator)
     assert "heartbeat: 1 strategies" in caplog.text

@@ -105,7 +105,7 @@ def test_realized_plus_unrealized_is_the_mark_to_market_of_all_fills(rows, mark)
         unrealized = fig.unrealized if fig else D(0)
         assert realized + unrealized == cash + held * mark
         assert (fig.position if fig else 0) == held
-    for (strategy, _), fig in figures.items():  # lots never mix sides
+    for strategy, _ in figures:  # lots never mix sides
         book = Position()
         for s, f in fills:
             if s == strategy:
@@ -152,7 +152,8 @@ def test_a_daily_reset_at_a_time_of_day_across_a_clock_change():
     (D("-3.3336"), "USD", "-3.33 USD"),
     (D("0.0000455"), "SOL", "0.0000455 SOL"),
     (D("0.004"), "USD", "0.004 USD"),
-    (D("0"), "USD", "0 USD"),
+    (D("0"), "USD", "0.00 USD"),
+    (D("0"), "SOL", "0 SOL"),
     (D("1.23456789"), "BTC", "1.23457 BTC"),
     (D("150.09343838383838383838"), "SOL", "150.093 SOL"),
 ])

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.commands import Caller
 from bot.domain import (
     Fill,
+    FillApplied,
     Liquidity,
     Order,
     OrderIntent,
@@ -122,7 +123,9 @@ type = "counting"
 type = "counting"
 """, extra=PLUGINS)
     alerts: list = []
-    bot.alerts.listeners.append(alerts.append)
+    bot.alerts.subscribe(alerts.append, "test")
+    applied: list = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
     ctx = bot.strategies["s"].ctx
     for n in range(3):
         ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal(100 + n),
@@ -139,6 +142,7 @@ type = "counting"
     assert len(bot.strategies["s"].fills) == 3
     assert len(bot.risk.checks[0].fills) == 3
     assert len(fill_alerts(alerts)) == 3
+    assert sorted(a.fill.trade_id for a in applied) == sorted(f.trade_id for f in stored)  # the bus: once each
     for n in range(3):
         assert bot.store.get_order(f"f-{n}").fee == Decimal("0.25")  # counted once, stored with the order
     positions = await bot.commands.dispatch(ADMIN, "positions", [])
@@ -229,3 +233,46 @@ async def test_a_fill_made_while_the_bot_was_down_is_counted_once_after_the_rest
 @pytest.fixture(autouse=True)
 def _clear_venues():
     ScriptedVenue.instances.clear()
+
+
+async def test_the_paper_market_survives_a_full_disk_and_keeps_what_it_changed(tmp_path):
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    venue = standalone_paper(tmp_path)
+    venue.settings = dataclasses.replace(venue.settings, tick_interval_ms=5)
+    alerts: list = []
+    venue.ctx._bot.alerts.emit = alerts.append
+    await venue.start()
+    try:
+        state = venue._state
+        save = state.save
+        full = {"on": True}
+
+        def save_or_fail(changes):
+            if full["on"]:
+                raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database or disk is full"))
+            return save(changes)
+
+        state.save = save_or_fail
+        bid = venue.markets["BTC/USD"].book(0).bids[0][0]
+        with pytest.raises(OperationalError):  # the order arrives, its commit fails: the answer is an error
+            await venue.place_order(Order("full-1", "s", "paper", "BTC/USD", Side.BUY, Decimal("0.01"), bid - 5))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any("stalls" in a.message for a in alerts):
+                break
+        assert [a.message for a in alerts if "stalls" in a.message][0].startswith("paper paper: the market stalls")
+        full["on"] = False
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if (await venue.fetch_order("BTC/USD", "full-1")) is not None and any("moves again" in a.message
+                                                                                 for a in alerts):
+                break
+        assert any("moves again" in a.message for a in alerts)
+        assert state.order("full-1") is not None  # the order the failed commit held was written after all
+        assert len([a for a in alerts if "stalls" in a.message]) == 1
+    finally:
+        await venue.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,6 +111,24 @@ def test_upgrading_from_the_baseline_gives_exactly_the_tables_a_new_store_gets(d
 def test_a_new_store_is_created_at_the_newest_revision(store):
     assert migrate.current(store) == migrate.head() != migrate.BASELINE
     assert migrate.upgrade(store) == (migrate.head(), migrate.head())
+
+
+def test_head_is_alembics_newest_revision():
+    assert migrate.HEAD == migrate.head()
+
+
+def test_a_new_or_current_store_opens_without_importing_alembic(db_url):
+    code = ("import sys\nfrom bot.store import Store\n"
+            f"Store({db_url!r}).open().close()\nStore({db_url!r}).open().close()\n"
+            "print('alembic' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+    reopened = Store(db_url).open()
+    try:  # what the quick path wrote is what Alembic reads
+        assert migrate.current(reopened) == migrate.head()
+    finally:
+        reopened.close()
 
 
 def test_a_db_newer_than_the_code_is_refused_with_a_clear_message(store, db_url):

@@ -2,9 +2,9 @@
 
 matplotlib's Agg canvas on its own ``Figure`` (no pyplot, no display), imported only when a chart
 is drawn. The x axis is seconds of simulated time since the backtest began. The host draws each
-strategy's cumulative net realized PnL; a plugin's ``backtest_chart`` hook draws on the same axes
-first and names the strategies it drew a curve for (the arb plugin: captured PnL with its
-opportunities marked), which the host then leaves to it. No timestamp in the file: the same
+strategy's cumulative net realized PnL (the ledger's); a plugin's ``backtest_chart`` hook draws on
+the same axes first (the arb plugin: its opportunities, marked on its strategy's curve) and may
+name strategies whose curve it drew itself, which the host then leaves to it. No timestamp in the file: the same
 backtest gives the same bytes.
 """
 
@@ -14,14 +14,13 @@ import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..units import money
 from .contract import BacktestRun
-from .report import Curve
 
 COLOURS = ("#762a83", "#b2182b", "#e08214", "#4d9221", "#35978f", "#2166ac")
 
 
-def pnl_chart_png(run: BacktestRun, curves: dict[str, dict[str, Curve]], title: str,
-                  plugin_charts: Callable[[Any, BacktestRun], Iterable[list[str] | None]],
+def pnl_chart_png(run: BacktestRun, title: str, plugin_charts: Callable[[Any, BacktestRun], Iterable[list[str] | None]],
                   width_px: int = 1000, height_px: int = 500) -> bytes:  # fmt: skip
     """The chart as PNG bytes; ``plugin_charts(axes, run)`` calls the ``backtest_chart`` hook."""
     import matplotlib
@@ -38,6 +37,7 @@ def pnl_chart_png(run: BacktestRun, curves: dict[str, dict[str, Curve]], title: 
     for names in plugin_charts(axes, run):
         drawn.update(names or ())
     end_s = run.seconds(max(run.end_ns, run.start_ns))
+    curves = run.pnl_curves
     colours = iter(COLOURS * (1 + len(curves)))
     for strategy in sorted(curves):
         if strategy in drawn:
@@ -46,7 +46,7 @@ def pnl_chart_png(run: BacktestRun, curves: dict[str, dict[str, Curve]], title: 
             xs = [0.0] + [run.seconds(ts) for ts, _ in curve] + [end_s]
             ys = [0.0] + [float(v) for _, v in curve] + [float(curve[-1][1])]
             axes.step(xs, ys, where="post", color=next(colours), linewidth=1.5,
-                      label=f"{strategy}: net realized PnL ({float(curve[-1][1]):,.2f} {quote})")
+                      label=f"{strategy}: net realized PnL ({money(curve[-1][1], quote)})")
     axes.axhline(0, color="#7f7f7f", linewidth=0.8)
     axes.set_title(title)
     axes.set_xlabel("simulated time (s since start)")

@@ -60,7 +60,7 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
         super().__init__()
         self._clock = clock
 
-    def select(self, timeout: float | None = None):
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
         if ready or timeout is None or timeout <= 0:
             if not ready and timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us

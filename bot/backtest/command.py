@@ -8,13 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_STEPS = 10_000
-"""Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
+from .contract import DEFAULT_STEPS
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """0 when the report is written, 2 bad config or arguments (raised as ConfigError to the CLI), 1 failed."""
-    from .driver import NS_PER_S, BacktestError, Progress, run_backtest
+    from ..units import moneys
+    from .clock import NS_PER_S
+    from .driver import BacktestError, Progress, run_backtest
     from .report import shown
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
@@ -34,8 +35,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(f"backtest: {result.steps:,} steps, {result.simulated_ns / NS_PER_S:,.1f} s simulated in "
           f"{result.wall_s:.1f} s ({result.steps / max(result.steps_wall_s, 1e-9):,.0f} ticks/s)")
     for s in result.host.strategies:
-        net = ", ".join(f"{shown(v)} {asset}" for asset, v in sorted(s.net.items())) or "0"
-        print(f"strategy {s.name} ({s.type}): {s.fills} fills, net realized PnL {net}")
+        print(f"strategy {s.name} ({s.type}): {s.fills} fills, net realized PnL {moneys(s.net)}")
     for section in result.sections:
         for line in section.summary:
             print(line)
@@ -43,7 +43,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``backtest`` to the ``arbot`` parser."""
     parser = sub.add_parser("backtest", help="run a config's strategies at full speed on simulated or recorded markets")
     parser.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "

@@ -13,12 +13,20 @@ receive a :class:`BacktestRun`: what the bus carried during the run, read-only.
 from __future__ import annotations
 
 import abc
+import bisect
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ..domain import ExecutionResult, Fill, Opportunity
 
-__all__ = ["BacktestPlan", "BacktestRun", "ReportSection", "Steppable"]
+DEFAULT_STEPS = 10_000
+"""Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
+
+__all__ = ["DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "Curve", "ReportSection", "Steppable"]
+
+Curve = list[tuple[int, Decimal]]
+"""(ts_ns, cumulative PnL) points of a step curve, in time order."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,15 @@ class BacktestRun:
     """Every ``ExecutionResult`` the bus carried, in arrival order."""
     fills: tuple[tuple[str, Fill], ...] = ()
     """(strategy, fill) of every fill, as the host stored it (each once), in time order."""
+    pnl_curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    """Strategy -> quote -> cumulative net realized PnL from the ledger, after each fill that changed it
+    (the host's chart draws these: mark your events on them)."""
+
+    def pnl_at(self, strategy: str, quote: str, ts_ns: int) -> Decimal:
+        """The strategy's cumulative net realized PnL in ``quote`` in force at ``ts_ns`` (0 before its first)."""
+        curve = self.pnl_curves.get(strategy, {}).get(quote, [])
+        i = bisect.bisect_right(curve, ts_ns, key=lambda point: point[0])
+        return curve[i - 1][1] if i else Decimal(0)
 
     def seconds(self, ts_ns: int) -> float:
         """Seconds of simulated time since the start (a chart's x axis)."""

@@ -44,8 +44,7 @@ from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, run_simulated
-from .command import DEFAULT_STEPS
-from .contract import BacktestPlan, BacktestRun, ReportSection, Steppable
+from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
 from .report import HostFigures, host_figures, write_report
 
 log = logging.getLogger("arbot.backtest")
@@ -111,10 +110,13 @@ class BacktestResult:
 # --- the config ---------------------------------------------------------------------------------
 
 
-def venue_plan(name: str, comp: Any, cls: type, source: str = "config") -> BacktestPlan:
+def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config") -> BacktestPlan:
     """The plan of one configured exchange (its class implements the contract); BacktestError names
     the venue when the class's conversion fails or returns something the host cannot run."""
     where = f'exchange "{name}" (type "{comp.type}", {cls.__module__}.{cls.__qualname__})'
+    if not issubclass(cls, Steppable):
+        raise BacktestError(f"{where} does not implement the steppable-venue contract "
+                            "(bot.backtest.contract.Steppable)")
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
         raise BacktestError(f"{where} does not implement the steppable-venue contract: {missing} missing")
@@ -166,9 +168,11 @@ def backtest_config(
     issues: list[ConfigIssue] = []
     exchanges = config.of_kind("exchange")
     classes = registry.classes("exchange")
-    for comp in exchanges.values():
+    steppable: dict[str, type[Steppable]] = {}
+    for name, comp in exchanges.items():
         cls = classes[comp.type]
         if issubclass(cls, Steppable):
+            steppable[name] = cls
             continue
         if getattr(cls, "simulated", False):
             issues.append(ConfigIssue(f"{comp.path}.type", f'exchange type "{comp.type}" ({cls.__module__}) cannot '
@@ -188,7 +192,7 @@ def backtest_config(
 
     plans: dict[str, BacktestPlan] = {}
     for name, comp in exchanges.items():
-        plans[name] = venue_plan(name, comp, classes[comp.type], source)
+        plans[name] = venue_plan(name, comp, steppable[name], source)
     components = dict(config.components)
     components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
                               for name, comp in exchanges.items()}
@@ -206,9 +210,11 @@ def backtest_config(
 def describe_input(plans: dict[str, BacktestPlan]) -> str:
     """One line naming where each venue's market comes from (each venue describes its own)."""
     recording = any(p.recorded for p in plans.values())
-    return "; ".join(f"{name}: {plan.input}" + (" (synthetic: not recorded)" if recording and not plan.recorded
-                                               else "")
-                     for name, plan in plans.items())
+
+    def note(plan: BacktestPlan) -> str:  # a stepped venue beside recordings makes up its own market
+        return " (synthetic: not recorded)" if recording and not plan.recorded and plan.pace_ns is not None else ""
+
+    return "; ".join(f"{name}: {plan.input}{note(plan)}" for name, plan in plans.items())
 
 
 # --- driving the markets ------------------------------------------------------------------------
@@ -337,8 +343,9 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
+        host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
-                             drive_wall_s=drive_wall_s, host=host_figures(bot.store, fills, types, status), fills=fills)
+                             drive_wall_s=drive_wall_s, host=host, fills=fills)
     finally:
         await bot.stop()
     return outcome
@@ -394,7 +401,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
         strategies={name: comp.type for name, comp in config.of_kind("strategy").items()},
         status={s.name: s.status for s in outcome.host.strategies if s.status},
         opportunities=tuple(collector.opportunities), executions=tuple(collector.executions),
-        fills=tuple(outcome.fills),
+        fills=tuple(outcome.fills), pnl_curves=outcome.host.curves,
     )  # fmt: skip
     sections = _sections(plugins, run)
     simulated_ns = outcome.last_step_ns - START_NS
@@ -404,15 +411,15 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
 
         name = config_path.name if config_path is not None else "the embedded default config"
 
-        def plugin_charts(axes: Any, run: BacktestRun) -> list:
+        def plugin_charts(axes: Any, run: BacktestRun) -> list[Any]:
             try:
-                return plugins.pm.hook.backtest_chart(axes=axes, run=run)
+                charts: list[Any] = plugins.pm.hook.backtest_chart(axes=axes, run=run)
+                return charts
             except Exception as exc:
                 log.debug("backtest_chart failed", exc_info=exc)
                 raise BacktestError(f"a plugin's backtest chart failed: {type(exc).__name__}: {exc}") from exc
 
-        chart_path.write_bytes(pnl_chart_png(run, outcome.host.curves, f"Backtest of {name}: cumulative PnL",
-                                             plugin_charts))
+        chart_path.write_bytes(pnl_chart_png(run, f"Backtest of {name}: cumulative PnL", plugin_charts))
     scenario = {
         "config": config.source, "input": describe_input(plans), "steps": outcome.steps,
         "start_ns": START_NS, "simulated_s": str(simulated_ns / NS_PER_S), "strategies": sorted(run.strategies),

@@ -1,11 +1,12 @@
 """The backtest report: the host's generic figures, then the plugins' sections.
 
-The host's part holds for any strategy: fills and fees, PnL per strategy (the figures ``arbot
-report`` shows for the same store, from :mod:`bot.ledger`), risk events and each
-strategy's final ``status()``. A plugin adds its own sections through the
-``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate, prediction error).
-``report.json`` keeps money as exact decimal strings; what depends on the machine (wall time,
-ticks per second) is under ``run``, apart, so two runs compare equal on everything else.
+The host's part holds for any strategy: fills and fees, PnL per strategy from the one ledger
+(:mod:`bot.ledger`: FIFO realized per strategy and market, fees in quote, net, open lots marked to
+the last mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
+through the ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate,
+prediction error). ``report.json`` keeps money as exact decimal strings; what depends on the
+machine (wall time, ticks per second) is under ``run``, apart, so two runs compare equal on
+everything else.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO, Fill
-from ..ledger import Ledger, steps
+from ..ledger import Ledger, Marks, steps
 from ..store import Store
-from .contract import ReportSection
-
-Curve = list[tuple[int, Decimal]]
+from ..units import money, moneys
+from .contract import Curve, ReportSection
 
 
 def exact(value: Decimal) -> str:
@@ -30,39 +30,35 @@ def exact(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def shown(value: Decimal, places: str = "0.000001") -> str:
-    """A quote amount for people: rounded half-even to ``places``."""
-    return format(value.quantize(Decimal(places)), "f")
-
-
 def _amounts(values: dict[str, Decimal]) -> dict[str, str]:
     return {asset: exact(v) for asset, v in sorted(values.items())}
 
 
-def _shown_amounts(values: dict[str, Decimal]) -> str:
-    return ", ".join(f"{shown(v)} {asset}" for asset, v in sorted(values.items())) or "0"
-
-
 @dataclass(frozen=True)
 class StrategyResult:
-    """One strategy at the end of the backtest."""
+    """One strategy at the end of the backtest, as the ledger counts it (amounts per quote asset)."""
 
     name: str
     type: str
+    orders: int
     fills: int
-    bought: Decimal
-    sold: Decimal
-    fees: dict[str, Decimal]
+    round_trips: int
     realized: dict[str, Decimal]
-    """Realized PnL by quote asset, before fees (FIFO lots per market, as ``arbot report``)."""
+    """FIFO realized PnL, before fees."""
+    fees: dict[str, Decimal]
+    """Fees in the quote asset (a base-asset fee at its fill's price)."""
+    other_fees: dict[str, Decimal]
+    """Fees in any other asset, in that asset (not in ``net``)."""
     net: dict[str, Decimal]
-    """Realized less the fees, per asset (as ``arbot report``)."""
+    unrealized: dict[str, Decimal]
+    """Open lots marked to the last mids at the end."""
     status: dict[str, str]
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "fills": self.fills, "bought": exact(self.bought), "sold": exact(self.sold),
-                "fees": _amounts(self.fees), "realized": _amounts(self.realized), "net": _amounts(self.net),
-                "status": dict(self.status)}
+        return {"type": self.type, "orders": self.orders, "fills": self.fills, "round_trips": self.round_trips,
+                "realized": _amounts(self.realized), "fees": _amounts(self.fees),
+                "other_fees": _amounts(self.other_fees), "net": _amounts(self.net),
+                "unrealized": _amounts(self.unrealized), "status": dict(self.status)}
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,7 @@ class HostFigures:
     strategies: list[StrategyResult]
     fills: int
     fees: dict[str, Decimal]
+    """Every fee by the asset it was paid in."""
     risk_events: dict[str, int]
     """Stored risk events by "check action" (vetoes of single orders: "limits veto")."""
     curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
@@ -87,11 +84,8 @@ class HostFigures:
         }
 
 
-def host_figures(store: Store, fills: list[tuple[str, Fill]], strategies: dict[str, str],
-                 status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
-    """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
-    order; ``strategies``: name -> type; ``status``: each strategy's final ``status()``)."""
-    figures = Ledger(store).report()
+def pnl_curves(fills: Sequence[tuple[str, Fill]]) -> dict[str, dict[str, Curve]]:
+    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (the ledger's steps)."""
     curves: dict[str, dict[str, Curve]] = {}
     running: dict[tuple[str, str], Decimal] = {}
     for step in steps(fills):
@@ -101,21 +95,29 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], strategies: dict[s
         key = (step.strategy, step.quote)
         running[key] = running.get(key, ZERO) + change
         curves.setdefault(step.strategy, {}).setdefault(step.quote, []).append((step.fill.ts_ns, running[key]))
+    return curves
+
+
+def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, strategies: dict[str, str],
+                 status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
+    """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
+    order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``)."""
+    figures = Ledger(store, marks).report()
     results = []
     for name in sorted(set(strategies) | set(figures)):
         fig = figures.get(name)
         results.append(StrategyResult(
-            name=name, type=strategies.get(name, "-"), fills=fig.fills if fig else 0,
-            bought=sum((m.bought for m in fig.markets), ZERO) if fig else ZERO,
-            sold=sum((m.sold for m in fig.markets), ZERO) if fig else ZERO,
-            fees=dict(fig.fees) if fig else {}, realized=dict(fig.realized) if fig else {},
-            net=dict(fig.net) if fig else {}, status=status.get(name, {}),
+            name=name, type=strategies.get(name, "-"), orders=sum(fig.orders.values()) if fig else 0,
+            fills=fig.fills if fig else 0, round_trips=fig.round_trips if fig else 0,
+            realized=fig.realized if fig else {}, fees=fig.fees if fig else {},
+            other_fees=fig.other_fees if fig else {}, net=fig.net if fig else {},
+            unrealized=fig.unrealized if fig else {}, status=status.get(name, {}),
         ))  # fmt: skip
     fees_total: dict[str, Decimal] = {}
     for _, fill in fills:
         fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
-    return HostFigures(results, len(fills), fees_total, risk, curves)
+    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(fills))
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -148,19 +150,22 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         "",
         "## PnL per strategy",
         "",
-        "| strategy | type | fills | fees | realized PnL | net PnL |",
-        "| --- | --- | ---: | --- | --- | --- |",
+        "| strategy | type | orders | fills | round trips | realized PnL | fees | net PnL | unrealized |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in host.strategies:
-        lines.append(f"| {s.name} | {s.type} | {s.fills} | {_shown_amounts(s.fees)} | {_shown_amounts(s.realized)} "
-                     f"| {_shown_amounts(s.net)} |")
+        quotes = sorted(set(s.realized) | set(s.fees) | set(s.net) | set(s.unrealized))
+        fees = moneys(s.fees, quotes) + "".join(f" + {money(v, a)}" for a, v in sorted(s.other_fees.items()))
+        lines.append(f"| {s.name} | {s.type} | {s.orders} | {s.fills} | {s.round_trips} | "
+                     f"{moneys(s.realized, quotes)} | {fees} | {moneys(s.net, quotes)} | "
+                     f"{moneys(s.unrealized, quotes)} |")
     lines += [
         "",
-        "Realized PnL at average cost per strategy and market, before fees (as `arbot report` shows it); net PnL "
-        "less the fees, per asset. A position still open at the end is not in it.",
+        "From the ledger: realized PnL FIFO per strategy and market (a symbol on any venue), before fees; fees "
+        "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
+        "unrealized: the lots still open at the end, marked to the last mids.",
         "",
-        f"Fills: {host.fills}; fees: " + (", ".join(f"{exact(v)} {k}" for k, v in sorted(host.fees.items()))
-                                          or "none") + ".",
+        f"Fills: {host.fills}; fees paid: " + (moneys(host.fees) if host.fees else "none") + ".",
         "",
         "## Risk events and final status",
         "",

@@ -59,6 +59,8 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from ..redact import REDACTOR, add_url, safe_url
 
+T = TypeVar("T")
+
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
 T = TypeVar("T")
@@ -301,6 +303,10 @@ def row_to_fill(row: FillRow) -> Fill:
 
 class Store:
     """Tables and queries; one instance per bot. Every method may be called from any thread."""
+
+    host_tables = HOST_TABLES
+    """The host's own tables, whose schema :mod:`bot.store.migrate` keeps (it does not import this package)."""
+    Error = StoreError
 
     def __init__(self, url: str):
         add_url(url)

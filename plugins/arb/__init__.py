@@ -45,7 +45,7 @@ def backtest_report_sections(run):
 
 @hookimpl
 def backtest_chart(axes, run):
-    """``arbot backtest``: the captured-PnL curve with the opportunities marked."""
+    """``arbot backtest``: the opportunities, marked on the arb strategy's PnL curve."""
     from .backtest import chart
 
     return chart(axes, run)

@@ -28,12 +28,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bot.backtest.contract import BacktestRun, ReportSection
-from bot.backtest.report import exact, shown
+from bot.backtest.report import exact
 from bot.domain import BPS, ExecutionResult, Opportunity, split_symbol
+from bot.units import money
 
 ZERO = Decimal(0)
 
@@ -127,12 +127,14 @@ class BacktestCollector:
 
 @dataclass(frozen=True)
 class Marker:
-    """One opportunity on the chart: when it was first seen, and whether it was taken."""
+    """One opportunity on the chart: whose, when it was first seen, and whether it was taken."""
 
     ts_ns: int
     taken: bool
     predicted_pnl: Decimal
     tradable: bool = False
+    strategy: str = ""
+    quote: str = ""
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,8 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
         predicted = (sum((r.predicted_pnl for r in results), ZERO) if results
                      else episode.best_net_pnl if episode.best_net_pnl is not None else ZERO)
         if is_taken:
-            markers.append(Marker(episode.first_ns, True, predicted, True))
+            markers.append(Marker(episode.first_ns, True, predicted, True, episode.strategy,
+                                  split_symbol(episode.last.symbol)[1]))
             taken += 1
             tradable += 1
             tradable_pnl += predicted
@@ -234,7 +237,8 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
         missed_by_reason[category] += 1
         examples.setdefault(category, episode.last.reason)
         could = predicted > 0 and category in TRADABLE_MISSES
-        markers.append(Marker(episode.first_ns, False, predicted, could))
+        markers.append(Marker(episode.first_ns, False, predicted, could, episode.strategy,
+                              split_symbol(episode.last.symbol)[1]))
         if could:
             tradable += 1
             tradable_pnl += predicted
@@ -248,9 +252,9 @@ def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
         error = result.realized_pnl - result.predicted_pnl
         signed.append(error)
         errors_quote.append(abs(error))
-        episode = collector.episodes.get(result.opportunity_id)
-        if episode is not None:
-            notional = episode.last.buy_price * episode.last.qty
+        seen = collector.episodes.get(result.opportunity_id)
+        if seen is not None:
+            notional = seen.last.buy_price * seen.last.qty
             if notional > 0:
                 errors_bps.append(abs(error) / notional * BPS)
     curve: list[tuple[int, Decimal]] = []
@@ -285,7 +289,7 @@ def report_section(run: BacktestRun) -> ReportSection | None:
     summary = (
         f"opportunities: {f.seen} seen, {f.taken} taken, {f.missed} missed"
         + (" (" + ", ".join(f"{k}: {v}" for k, v in f.missed_by_reason.items()) + ")" if f.missed_by_reason else ""),
-        f"captured PnL: {shown(f.captured_pnl)} {f.quote} over {f.executions} executions; capture rate {rate}",
+        f"captured PnL: {money(f.captured_pnl, f.quote)} over {f.executions} executions; capture rate {rate}",
     )
     data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
     return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
@@ -321,9 +325,9 @@ def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
     lines += [
         "### Captured PnL",
         "",
-        f"- captured (realized, net of fees): **{shown(f.captured_pnl)} {q}** over {f.executions} executions",
-        f"- predicted for those executions: {shown(f.predicted_pnl)} {q}",
-        f"- predicted for every tradable opportunity: {shown(f.tradable_predicted_pnl)} {q}",
+        f"- captured (realized, net of fees): **{money(f.captured_pnl, q)}** over {f.executions} executions",
+        f"- predicted for those executions: {money(f.predicted_pnl, q)}",
+        f"- predicted for every tradable opportunity: {money(f.tradable_predicted_pnl, q)}",
         f"- capture rate: **{rate}**",
         "",
         "### Predicted vs realized (per execution, absolute)",

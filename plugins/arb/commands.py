@@ -6,23 +6,18 @@ data (rows of text), rendered by each transport.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from decimal import Decimal
-
-from bot.api import Caller, Reply
-from bot.ledger import Ledger
+from bot.api import Caller, Operator, Reply
 from bot.units import amount, money, signed_money
 
 from .records import executions
 from .strategy import ArbStrategy
 
-if TYPE_CHECKING:
-    from bot.app import Bot
 
-
-def _arb_strategies(bot: Bot, args: list[str]) -> dict[str, ArbStrategy] | Reply:
-    found = {name: s for name, s in bot.strategies.items() if isinstance(s, ArbStrategy)}
+def _arb_strategies(op: Operator, args: list[str]) -> dict[str, ArbStrategy] | Reply:
+    found = {name: s for name, s in op.strategies.items() if isinstance(s, ArbStrategy)}
     if not found:
         return Reply("No arb strategy is running.", ok=False)
     if args:
@@ -33,9 +28,9 @@ def _arb_strategies(bot: Bot, args: list[str]) -> dict[str, ArbStrategy] | Reply
     return found
 
 
-async def inventory(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def inventory(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/inventory [STRATEGY...]``: free and total balances per venue, and the sides too low to trade."""
-    found = _arb_strategies(bot, args)
+    found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("strategy", "venue", "asset", "free", "total")]
@@ -49,27 +44,28 @@ async def inventory(bot: Bot, caller: Caller, args: list[str]) -> Reply:
     return Reply("Inventory", rows=rows, header=True, text=text)
 
 
-async def arb(bot: Bot, caller: Caller, args: list[str]) -> Reply:
+async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL, and each strategy's total.
 
     The total is the ledger's (FIFO lots, as ``/pnl`` and ``arbot report``); next to it the sum of every
     finished execution's own realized PnL, and the difference when there is one (a residual left unhedged,
     valued at the mid when its execution finished; a fee in an asset that is neither base nor quote).
     """
-    found = _arb_strategies(bot, args)
+    found = _arb_strategies(op, args)
     if isinstance(found, Reply):
         return found
     rows: list[tuple[str, ...]] = [("id", "direction", "size", "predicted", "realized", "state")]
     lines = []
-    ledger = Ledger(bot.store, bot.portfolio.last_price)
+    ledger = op.ledger()
     for name, strategy in found.items():
         quote = strategy.quote
-        for row in executions(bot.store, name, limit=10):
+        for row in executions(op.store, name, limit=10):
             realized = "" if row.realized_pnl is None else amount(row.realized_pnl, quote)
             rows.append((row.opportunity_id[:10], row.direction, str(row.size), amount(row.predicted_pnl, quote),
                          realized, row.state))
-        finished = [r for r in executions(bot.store, name, limit=1_000_000) if r.realized_pnl is not None]
-        by_executions = sum((r.realized_pnl for r in finished), Decimal(0))
+        finished = [r.realized_pnl for r in executions(op.store, name, limit=1_000_000)
+                    if r.realized_pnl is not None]
+        by_executions = sum(finished, Decimal(0))
         fig = ledger.strategy(name)
         net = fig.net.get(quote, Decimal(0))
         line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "

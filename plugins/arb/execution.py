@@ -58,6 +58,7 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.ledger import EXACT_DIGITS
+from bot.units import money
 
 from .records import (
     ArbExecutionRow,
@@ -82,11 +83,6 @@ def opportunity_id(strategy: str, evaluation: Evaluation, book_ts_ns: int, pool_
     text = (f"{strategy}|{e.direction}|{e.size}|{e.cex_limit_price}|{e.dex_limit_price}|{e.net_pnl}|"
             f"{book_ts_ns}|{pool_ts_ns}|{now_ns}")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def show(amount: Decimal) -> str:
-    """An amount for a sentence: at most 8 decimals, no trailing zeros (the exact figure goes in the fields)."""
-    return format(amount.quantize(Decimal("1e-8")).normalize(), "f")
 
 
 @dataclass
@@ -501,9 +497,9 @@ class ArbExecutions:
                                              realized_pnl=realized, quote=self.quote, ts_ns=now,
                                              opportunity_id=ex.id))
         latency = {f"{leg.name}_latency_ms": str(leg.latency_ms) for leg in ex.legs() if leg.latency_ms is not None}
-        self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted {show(r.predicted_pnl)} "
-                       f"{self.quote}, realized {show(realized)} {self.quote}", opportunity=ex.id,
-                       direction=r.direction,
+        self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted "
+                       f"{money(r.predicted_pnl, self.quote)}, realized {money(realized, self.quote)}",
+                       opportunity=ex.id, direction=r.direction,
                        size=f"{r.size} {self.base}", predicted=f"{r.predicted_pnl} {self.quote}",
                        realized=f"{realized} {self.quote}", cex=f"{ex.cex.status} {ex.cex.filled}",
                        dex=f"{ex.dex.status} {ex.dex.filled}", residual=f"{residual} {self.base}", **latency)

@@ -88,7 +88,7 @@ from decimal import (
 )
 from functools import partial
 
-from bot.book import PrecisionError, from_units, to_units
+from bot.api.kit import PrecisionError, from_units, to_units
 from bot.domain import BPS, BookUpdate, MarketInfo, Side
 from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
 
@@ -187,10 +187,6 @@ class Evaluation:
     def __repr__(self) -> str:
         return (f"Evaluation({self.direction}, size={self.size}, net_pnl={self.net_pnl}, net_bps={self.net_bps}, "
                 f"tradable={self.tradable}, reason={self.reason!r})")
-
-    @property
-    def cost_total(self) -> Decimal:
-        return sum((amount for _, amount in self.costs), Decimal(0))
 
     def cost(self, name: str) -> Decimal:
         """One cost by name (0 when absent)."""

@@ -23,8 +23,9 @@ from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.domain import Fill
+from bot.domain import Fill, split_symbol
 from bot.store import FillRow, Store, money, row_to_fill
+from bot.units import amount, significant
 
 
 class ArbOpportunityRow(SQLModel, table=True):
@@ -117,10 +118,6 @@ def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
     return json.dumps({name: str(value) for name, value in costs})
 
 
-def costs_from_json(text: str) -> tuple[tuple[str, Decimal], ...]:
-    return tuple((name, Decimal(value)) for name, value in json.loads(text or "{}").items())
-
-
 def insert_opportunities(store: Store, rows: list[dict]) -> None:
     """Write a batch of opportunities (column -> value; ``costs`` as ``(name, amount)`` pairs) in one
     transaction, with one Core statement."""
@@ -209,6 +206,7 @@ def summary(store: Store) -> list[tuple[str, ...]]:
                 open_[row.strategy] = open_.get(row.strategy, 0) + 1
     for name in sorted(set(seen) | set(done) | set(open_)):
         finished = done.get(name, [])
+        quote = split_symbol(finished[0][0].symbol)[1] if finished else ""
         predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
         realized = sum((pnl for _, pnl in finished), Decimal(0))
         error = (sum((abs(pnl - r.predicted_pnl) for r, pnl in finished), Decimal(0)) / len(finished)
@@ -216,10 +214,10 @@ def summary(store: Store) -> list[tuple[str, ...]]:
         opportunities, acted = seen.get(name, [0, 0])
         residual = sum((r.residual for r, _ in finished), Decimal(0))
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
-                     str(sum(1 for r, _ in finished if r.hedge_cid)), str(residual), _q(predicted), _q(realized),
-                     _q(error)))
+                     str(sum(1 for r, _ in finished if r.hedge_cid)), significant(residual), _q(predicted, quote),
+                     _q(realized, quote), _q(error, quote)))
     return rows
 
 
-def _q(value: Decimal | None) -> str:
-    return "-" if value is None else str(value.quantize(Decimal("0.00000001")).normalize())
+def _q(value: Decimal | None, quote: str) -> str:
+    return "-" if value is None else amount(value, quote)

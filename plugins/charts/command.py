@@ -10,7 +10,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.api import Reply
-from bot.ledger import Ledger, period_start_ns
 from bot.units import money
 
 from .history import PriceHistory
@@ -18,7 +17,7 @@ from .render import Size, pnl_png, price_png
 from .series import PnlCurve, market_fills, pnl_curves
 
 if TYPE_CHECKING:
-    from bot.app import Bot
+    from bot.api import Operator
 
     from .settings import ChartsSettings
 
@@ -30,12 +29,12 @@ def _size(settings: ChartsSettings) -> Size:
     return Size(settings.width_px, settings.height_px)
 
 
-async def chart_pnl(bot: Bot, settings: ChartsSettings, args: list[str]) -> Reply:
+async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> Reply:
     period = args[0].lower() if args else None
     if len(args) > 1 or (period is not None and period not in PNL_PERIODS):
         return Reply(f"Usage: /chart {USAGE}", ok=False)
-    since = period_start_ns(period, bot.clock.time_ns(), bot.config.scheduler.timezone) if period else None
-    curves = pnl_curves(Ledger(bot.store).steps(since_ns=since), since_ns=since)
+    since = op.period_start_ns(period) if period else None
+    curves = pnl_curves(op.ledger().steps(since_ns=since), since_ns=since)
     when = PNL_PERIODS[period] if period else "since the first fill"
     if not curves:
         return Reply(f"No fills {when}: no PnL to chart.")
@@ -49,11 +48,11 @@ def pnl_title(when: str, curves: list[PnlCurve]) -> str:
     return f"Realized PnL {when}, after fees: " + ", ".join(money(c.total, c.asset) for c in curves)
 
 
-def _known_symbol(bot: Bot, history: PriceHistory, wanted: str) -> str | None:
+def _known_symbol(op: Operator, history: PriceHistory, wanted: str) -> str | None:
     """The market's own spelling of ``wanted`` (case-insensitive), if any exchange has it."""
     names = {symbol for _, symbol in history.markets()}
-    names |= {symbol for strategy in bot.strategies.values() for _, symbol in strategy.markets()}
-    for exchange in bot.exchanges.values():
+    names |= {symbol for strategy in op.strategies.values() for _, symbol in strategy.markets()}
+    for exchange in op.exchanges.values():
         try:
             names.add(exchange.market(wanted.upper()).symbol)
         except KeyError:
@@ -61,10 +60,10 @@ def _known_symbol(bot: Bot, history: PriceHistory, wanted: str) -> str | None:
     return next((s for s in sorted(names) if s.upper() == wanted.upper()), None)
 
 
-async def chart_price(bot: Bot, settings: ChartsSettings, history: PriceHistory, args: list[str]) -> Reply:
+async def chart_price(op: Operator, settings: ChartsSettings, history: PriceHistory, args: list[str]) -> Reply:
     if len(args) != 1:
         return Reply(f"Usage: /chart {USAGE}", ok=False)
-    symbol = _known_symbol(bot, history, args[0])
+    symbol = _known_symbol(op, history, args[0])
     if symbol is None:
         markets = sorted({s for _, s in history.markets()})
         return Reply(f"Unknown symbol {args[0]}. Markets with prices: {', '.join(markets) or 'none yet'}.", ok=False)
@@ -72,8 +71,8 @@ async def chart_price(bot: Bot, settings: ChartsSettings, history: PriceHistory,
     if not prices:
         return Reply(f"No prices for {symbol} yet; the chart needs a few book updates.")
     start = min(points[0][0] for points in prices.values())
-    fills = market_fills(bot.store.fills(since_ns=start), symbol)
-    levels = [level for strategy in bot.strategies.values() for level in strategy.chart_levels(symbol)]
+    fills = market_fills(op.store.fills(since_ns=start), symbol)
+    levels = [level for strategy in op.strategies.values() for level in strategy.chart_levels(symbol)]
     last = ", ".join(f"{e} {points[-1][1]}" for e, points in sorted(prices.items()))
     title = f"{symbol}: last mid {last}"
     png = await asyncio.to_thread(price_png, prices, levels, fills, title, _size(settings))

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 import msgspec
 
-from bot.book import OrderBook, from_units
+from bot.api.kit import OrderBook, from_units
 
 log = logging.getLogger("arbot.coinbase.book")
 

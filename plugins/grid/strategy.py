@@ -2,8 +2,9 @@
 
 Slot i buys ``order_size`` at level i and sells it at level i+1:
 FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FREE (sold).
-Slots live in the ``grid_slots`` table; a slot's next client order id is written there before
-the order is submitted, so no id is ever used twice, across restarts too.
+Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
+EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
+submitted, so no id is ever used twice, across restarts and a new or restored store too.
 
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
 kept up to date by the last scan (the lowest waiting buy price, the highest waiting post-only
@@ -188,7 +189,7 @@ class GridStrategy(Strategy):
         Only read when slots are laid out, so a grid whose rows were deleted by hand does not
         reuse a client order id.
         """
-        pattern = re.compile(re.escape(self.name) + r"-(\d+)-(\d+)")
+        pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
         used: dict[int, int] = {}
         for order in self.ctx.store.orders(strategy=self.name):
             m = pattern.fullmatch(order.client_order_id)
@@ -196,6 +197,11 @@ class GridStrategy(Strategy):
                 slot, seq = int(m[1]), int(m[2])
                 used[slot] = max(used.get(slot, 0), seq)
         return used
+
+    def _id_prefix(self) -> str:
+        """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""
+        epoch = self.ctx.id_epoch
+        return f"{self.name}-{epoch}." if epoch else f"{self.name}-"
 
     def _adopt(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
         self._layout, self._slots, self._upper = layout, slots, layout.upper
@@ -493,7 +499,7 @@ class GridStrategy(Strategy):
         placing: list[tuple[Slot, Side, str]] = []
         for slot, side in due:
             slot.seq += 1
-            slot.order_id = order_id = f"{self.name}-{slot.index}-{slot.seq}"
+            slot.order_id = order_id = f"{self._id_prefix()}{slot.index}-{slot.seq}"
             if side is Side.BUY:
                 self._set_state(slot, PENDING)
                 slot.qty = self._order_qty

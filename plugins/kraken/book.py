@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from bot.book import OrderBook, from_units
+from bot.api.kit import OrderBook, from_units
 
 _FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
 try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference

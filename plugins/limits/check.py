@@ -9,6 +9,7 @@ from decimal import Decimal
 from bot.api import PortfolioView, RiskCheck
 from bot.domain import ZERO, BookUpdate, Fill, OrderIntent, Side, split_symbol
 from bot.ledger import Position, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
+from bot.units import amount
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
@@ -316,14 +317,16 @@ class Limits(RiskCheck):
         quotes = sorted(set(self._day_net) | set(self._realized_total))
         if s.max_daily_loss is not None:
             for q in quotes or [""]:
-                facts[f"daily loss {q}".rstrip()] = f"{max(-self._day_net.get(q, ZERO), ZERO)} / {s.max_daily_loss}"
+                loss = max(-self._day_net.get(q, ZERO), ZERO)
+                facts[f"daily loss {q}".rstrip()] = f"{amount(loss, q)} / {amount(s.max_daily_loss, q)}"
         for strategy, limit in self._strategy_loss.items():
-            losses = [max(-v, ZERO) for (st, _), v in self._strategy_day_net.items() if st == strategy]
-            facts[f"daily loss {strategy}"] = f"{max(losses, default=ZERO)} / {limit}"
+            losses = {q: max(-v, ZERO) for (st, q), v in self._strategy_day_net.items() if st == strategy}
+            q, loss = max(losses.items(), key=lambda item: item[1], default=("", ZERO))
+            facts[f"daily loss {strategy}"] = f"{amount(loss, q)} / {amount(limit, q)}"
         if s.max_drawdown is not None:
             for q in quotes or [""]:
-                drawdown = self._peak.get(q, ZERO) - self.equity(q)
-                facts[f"drawdown {q}".rstrip()] = f"{max(drawdown, ZERO)} / {s.max_drawdown}"
+                drawdown = max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
+                facts[f"drawdown {q}".rstrip()] = f"{amount(drawdown, q)} / {amount(s.max_drawdown, q)}"
         if s.max_orders_per_minute is not None:
             horizon = self.ctx.clock.monotonic() - 60
             facts["orders per minute"] = f"{sum(1 for t in self._recent if t > horizon)} / {s.max_orders_per_minute}"

@@ -9,7 +9,6 @@ from bot.domain import BPS, ZERO, Side
 from bot.ledger import Position
 
 
-
 def worst_loss(book: Position, orders: Iterable[tuple[Side, Decimal, Decimal]], fee_bps: Decimal) -> Decimal:
     """An upper bound of what ``orders`` (side, remaining qty, limit price) can lose if they all fill.
 

@@ -1,47 +1,44 @@
 """``metrics``: a Prometheus endpoint for a running bot (see docs/metrics.md).
 
-Configured in ``[plugins.metrics]`` (off by default, so ``arbot run`` opens no port).
+A service configured in ``[plugins.metrics]`` (off by default, so ``arbot run`` opens no port).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot import hookimpl
+from bot.api import Operator, Service, hookimpl
 
 from .settings import MetricsSettings
 
 if TYPE_CHECKING:
-    from bot.app import Bot
-
     from .exporter import MetricsExporter
 
-_exporters: dict[int, MetricsExporter] = {}
+
+class MetricsService(Service):
+    """Runs the exporter while the bot runs; prometheus_client is imported on start."""
+
+    Settings = MetricsSettings
+
+    exporter: MetricsExporter | None = None
+
+    async def start(self) -> None:
+        from .exporter import MetricsExporter
+
+        self.exporter = MetricsExporter(self.settings, self.ctx)
+        await self.exporter.start()
+
+    async def stop(self) -> None:
+        if self.exporter is not None:
+            await self.exporter.stop()
 
 
-def running_exporter(bot: Bot) -> MetricsExporter | None:
+def running_exporter(operator: Operator) -> MetricsExporter | None:
     """The metrics exporter of a running bot (None when disabled): its ``port`` and ``registry``."""
-    return _exporters.get(id(bot))
+    service = operator.service("metrics")
+    return service.exporter if isinstance(service, MetricsService) else None
 
 
 @hookimpl
-def register_plugin_settings(register) -> None:
-    register(MetricsSettings)
-
-
-@hookimpl
-def startup(bot: Bot):
-    settings = bot.config.plugin_settings.get("metrics")
-    if settings is None or not settings.enabled:
-        return None
-    from .exporter import MetricsExporter
-
-    exporter = MetricsExporter(settings, bot)
-    _exporters[id(bot)] = exporter
-    return exporter.start()
-
-
-@hookimpl
-def shutdown(bot: Bot):
-    exporter = _exporters.pop(id(bot), None)
-    return exporter.stop() if exporter is not None else None
+def register_services(register) -> None:
+    register("metrics", MetricsService)

@@ -20,12 +20,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, Fill, OrderUpdate, Trade
-from bot.ledger import Ledger
 
 from .settings import MetricsSettings
 
 if TYPE_CHECKING:
-    from bot.app import Bot
+    from bot.api import Context
 
 log = logging.getLogger("arbot.metrics")
 
@@ -33,9 +32,10 @@ FEED_STATES = [s.value for s in FeedState]
 
 
 class MetricsExporter:
-    def __init__(self, settings: MetricsSettings, bot: Bot):
+    def __init__(self, settings: MetricsSettings, ctx: Context):
         self.settings = settings
-        self.bot = bot
+        self.ctx = ctx
+        self.operator = ctx.operator
         self.registry = CollectorRegistry(auto_describe=False)
         self.decision_latency = Histogram(
             "arbot_decision_latency_seconds", "Book update to the end of strategy dispatch (sampled)",
@@ -63,31 +63,29 @@ class MetricsExporter:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        bus = self.bot.bus
+        bus, owner = self.ctx.bus, self.ctx.name
         subs = [
-            bus.subscribe(BookUpdate, self._before_strategies, owner="metrics"),
-            bus.subscribe(Trade, self._count, owner="metrics"),
-            bus.subscribe(FeedStatus, self._on_feed, owner="metrics"),
-            bus.subscribe(OrderUpdate, self._on_order, owner="metrics"),
-            bus.subscribe(Fill, self._on_fill, owner="metrics"),
+            bus.subscribe(BookUpdate, self._before_strategies, owner=owner),
+            bus.subscribe(Trade, self._count, owner=owner),
+            bus.subscribe(FeedStatus, self._on_feed, owner=owner),
+            bus.subscribe(OrderUpdate, self._on_order, owner=owner),
+            bus.subscribe(Fill, self._on_fill, owner=owner),
         ]
-        markets = {m for strategy in self.bot.strategies.values() for m in strategy.markets()}
+        markets = {m for strategy in self.operator.strategies.values() for m in strategy.markets()}
         for exchange, symbol in sorted(markets):
-            subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner="metrics", exchange=exchange,
+            subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner=owner, exchange=exchange,
                                       symbol=symbol))
+        subs.append(self.ctx.subscribe_alerts(self._on_alert))
         self._unsubscribe = subs
-        self.bot.alerts.listeners.append(self._on_alert)
         self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self.refresh_from_store()
-        self.bot.tasks.create(self._refresh_loop(), owner="metrics", what="pnl refresh")
+        self.ctx.create_task(self._refresh_loop(), what="pnl refresh")
         log.info("metrics on http://%s:%d/metrics", self.settings.host, self.port)
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        if self._on_alert in self.bot.alerts.listeners:
-            self.bot.alerts.listeners.remove(self._on_alert)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -130,12 +128,12 @@ class MetricsExporter:
     # --- from the store (periodic, off the hot path) -------------------------------------------
 
     def refresh_from_store(self) -> None:
-        figures = Ledger(self.bot.store, self.bot.portfolio.last_price).strategies()
+        figures = self.operator.pnl()
         self.realized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.realized.items()}
         self.fees = {(s, asset): float(v) for s, fig in figures.items()
                      for asset, v in (fig.fees | fig.other_fees).items()}
         self.unrealized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.unrealized.items()}
-        self.risk_events = self.bot.store.risk_event_counts()
+        self.risk_events = self.operator.store.risk_event_counts()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -145,10 +143,10 @@ class MetricsExporter:
     # --- the collector: families built at scrape time -----------------------------------------
 
     def collect(self):
-        bot = self.bot
-        now_ns = bot.clock.time_ns()
+        op = self.operator
+        now_ns = op.now_ns()
         g = GaugeMetricFamily("arbot_feed_staleness_seconds", "Age of the latest book update", labels=["exchange", "symbol"])
-        for (exchange, symbol), ts_ns in bot.portfolio.data_times().items():
+        for (exchange, symbol), ts_ns in op.feeds().items():
             g.add_metric([exchange, symbol], max(0.0, (now_ns - ts_ns) / 1e9))
         yield g
         g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state", labels=["exchange", "symbol", "state"])
@@ -170,7 +168,7 @@ class MetricsExporter:
             c.add_metric(list(key), n)
         yield c
         g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final", labels=["exchange", "strategy"])
-        open_counts = Counter((o.exchange, o.strategy) for o in bot.portfolio.open_orders())
+        open_counts = Counter((o.exchange, o.strategy) for o in op.open_orders())
         for key, n in open_counts.items():
             g.add_metric(list(key), n)
         yield g
@@ -182,7 +180,7 @@ class MetricsExporter:
         yield c
         yield q
         g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)", labels=["exchange", "symbol"])
-        for (exchange, symbol), qty in bot.portfolio.positions().items():
+        for (exchange, symbol), qty in op.positions().items():
             g.add_metric([exchange, symbol], float(qty))
         yield g
         g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger: FIFO lots)",
@@ -199,8 +197,8 @@ class MetricsExporter:
             g.add_metric(list(key), v)
         yield g
         g = GaugeMetricFamily("arbot_strategy_state", "1 for the strategy's state", labels=["strategy", "state"])
-        for name in bot.strategies:
-            state = bot.strategy_state(name).split(" ")[0]
+        for name in op.strategies:
+            state = op.strategy_state(name).split(" ")[0]
             for s in ("running", "paused", "failed"):
                 g.add_metric([name, s], 1.0 if s == state else 0.0)
         yield g
@@ -209,8 +207,8 @@ class MetricsExporter:
             c.add_metric([str(k) for k in key], n)
         yield c
         c = CounterMetricFamily("arbot_plugin_errors", "Errors reported against each plugin", labels=["plugin"])
-        for name, info in bot.plugins.infos.items():
-            c.add_metric([name], len(info.errors))
+        for info in op.plugins():
+            c.add_metric([info.name], len(info.errors))
         yield c
         c = CounterMetricFamily("arbot_alerts", "Alerts raised", labels=["kind", "level"])
         for key, n in self.alerts.items():

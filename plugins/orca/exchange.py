@@ -248,7 +248,8 @@ class OrcaExchange(Exchange):
             try:
                 found[mint] = decode_mint_decimals(account.data)
             except AccountDecodeError as exc:
-                raise PoolConfigError(f"mint {mint}: {exc}; give its decimals in exchanges.{self.name}.tokens") from None
+                raise PoolConfigError(f"mint {mint}: {exc}; give its decimals in exchanges.{self.name}.tokens"
+                                      ) from None
         for pool in self.pools.values():
             pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
             pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)

@@ -159,7 +159,7 @@ class BookMarket:
             sizes[i] -= take
             lots -= take
             i += 1
-        kept = [(t, n) for t, n in zip(levels, sizes) if n > 0]
+        kept = [(t, n) for t, n in zip(levels, sizes, strict=True) if n > 0]  # one size per level
         new_levels = tuple(t for t, _ in kept)
         new_sizes = tuple(n for _, n in kept)
         if from_asks:

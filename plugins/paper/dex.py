@@ -131,8 +131,8 @@ class PaperDexExchange(Exchange, Steppable):
                 self._unsubscribe.append(bus.subscribe(event_type, self._on_anchor, owner=name,
                                                        exchange=settings.anchor, symbol=settings.anchor_market))
         if settings.market == "mirror":
-            for event_type in (PoolUpdate, FeedStatus):
-                self._unsubscribe.append(bus.subscribe(event_type, self._on_source, owner=name,
+            for source_type in (PoolUpdate, FeedStatus):
+                self._unsubscribe.append(bus.subscribe(source_type, self._on_source, owner=name,
                                                        exchange=settings.source, symbol=self.symbol))
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class PaperDexExchange(Exchange, Steppable):
         fresh = self._build_pool()
         saved = state.pool(self.symbol)
         restored = None if saved is None else dex_pool.load(saved[0], fresh)
-        if restored is not None and type(restored) is type(fresh):
+        if saved is not None and restored is not None and type(restored) is type(fresh):
             self.pool = restored
             _, self.step_count, self.slot = saved
             self._rng = random.Random(f"{s.seed}/{self.step_count}")  # carries on, deterministically
@@ -185,7 +185,7 @@ class PaperDexExchange(Exchange, Steppable):
                                      self.name, path, s.pool)
             self.pool = fresh
             with state.transaction():
-                self._save_pool()
+                self._save_pool(state, fresh)
         self._check_far()
         now = self._time_ns()
         self._set_feed(FeedState.LIVE, "simulated pool", now)
@@ -205,7 +205,7 @@ class PaperDexExchange(Exchange, Steppable):
         if self._state is not None:
             if self.pool is not None and self.settings.market == "simulated":
                 with self._state.transaction():
-                    self._save_pool()
+                    self._save_pool(self._state, self.pool)
             self._state.close()
             self._state = None
 
@@ -219,11 +219,14 @@ class PaperDexExchange(Exchange, Steppable):
 
     def _build_pool(self) -> Pool:
         s = self.settings
-        shape = dict(base=self.base, quote=self.quote, base_decimals=s.base_decimals, quote_decimals=s.quote_decimals,
-                     price=s.start_price, tvl=s.tvl, fee_bps=s.fee_bps)  # fmt: skip
         if s.pool == "constant-product":
-            return dex_pool.constant_product(**shape)
-        return dex_pool.concentrated(**shape, tick_spacing=s.tick_spacing, widths_bps=list(s.position_widths_bps))
+            return dex_pool.constant_product(base=self.base, quote=self.quote, base_decimals=s.base_decimals,
+                                             quote_decimals=s.quote_decimals, price=s.start_price, tvl=s.tvl,
+                                             fee_bps=s.fee_bps)
+        return dex_pool.concentrated(base=self.base, quote=self.quote, base_decimals=s.base_decimals,
+                                     quote_decimals=s.quote_decimals, price=s.start_price, tvl=s.tvl,
+                                     fee_bps=s.fee_bps, tick_spacing=s.tick_spacing,
+                                     widths_bps=list(s.position_widths_bps))
 
     # --- the pool moves -----------------------------------------------------------------------
 
@@ -258,8 +261,9 @@ class PaperDexExchange(Exchange, Steppable):
         self.slot += 1
         self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
         if self._steps_unsaved >= SAVE_POOL_EVERY:
-            with self._state.transaction():
-                self._save_pool()
+            state = self._ready()
+            with state.transaction():
+                self._save_pool(state, pool)
         return True
 
     @classmethod
@@ -273,7 +277,7 @@ class PaperDexExchange(Exchange, Steppable):
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 
     def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
-        if type(event) is BookUpdate:
+        if isinstance(event, BookUpdate):
             if event.bids and event.asks:
                 self.anchor_mid = (event.bids[0][0] + event.asks[0][0]) / 2
                 if not self._far_checked:
@@ -295,7 +299,7 @@ class PaperDexExchange(Exchange, Steppable):
         if self._state is None:
             return
         now = self._time_ns()
-        if type(event) is FeedStatus:
+        if isinstance(event, FeedStatus):
             if event.state is not FeedState.LIVE:
                 self.pool = None
                 self._set_feed(event.state, f"{self.settings.source}: {event.reason}", now)
@@ -317,8 +321,8 @@ class PaperDexExchange(Exchange, Steppable):
             self._feed_state = state
             self._publish(FeedStatus(self.name, self.symbol, state, now, reason))
 
-    def _save_pool(self) -> None:
-        self._state.save_pool(self.symbol, dex_pool.dump(self.pool), self.step_count, self.slot)
+    def _save_pool(self, state: PaperDexState, pool: Pool) -> None:
+        state.save_pool(self.symbol, dex_pool.dump(pool), self.step_count, self.slot)
         self._steps_unsaved = 0
 
     # --- Exchange -----------------------------------------------------------------------------

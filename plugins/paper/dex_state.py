@@ -83,8 +83,11 @@ class SwapRecord:
         """The swap as an order state: FILLED with one fill, or REJECTED with the reason."""
         if self.status is not OrderStatus.FILLED:
             return OrderState(self.client_order_id, self.status, exchange_order_id=self.signature, reason=self.reason)
+        price = self.price
+        if price is None:  # written together with FILLED
+            raise ValueError(f"paper-dex swap {self.client_order_id} is FILLED without a price")
         fill = Fill(exchange=exchange, symbol=self.symbol, client_order_id=self.client_order_id,
-                    trade_id=self.signature, side=self.side, price=self.price, qty=self.qty, fee=self.fee,
+                    trade_id=self.signature, side=self.side, price=price, qty=self.qty, fee=self.fee,
                     fee_asset=self.fee_asset, liquidity=Liquidity.TAKER, ts_ns=self.ts_ns)
         return OrderState(self.client_order_id, OrderStatus.FILLED, exchange_order_id=self.signature,
                           filled_qty=self.qty, avg_fill_price=self.price, fills=(fill,))
@@ -119,7 +122,8 @@ class PaperDexState(VenueFile):
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
         """(seq, client order id, ts_ns, payload) of every request, oldest first."""
-        query, args = "SELECT seq, client_order_id, ts_ns, payload FROM submissions", ()
+        query = "SELECT seq, client_order_id, ts_ns, payload FROM submissions"
+        args: tuple[str, ...] = ()
         if client_order_id is not None:
             query, args = query + " WHERE client_order_id = ?", (client_order_id,)
         return [(s, c, t, json.loads(p)) for s, c, t, p in self._db.execute(query + " ORDER BY seq", args)]

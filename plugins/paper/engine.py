@@ -34,6 +34,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from bot.api import InsufficientFunds, PermanentError, PostOnlyWouldCross
 from bot.domain import (
+    BPS,
     ZERO,
     Balance,
     Fill,
@@ -49,8 +50,6 @@ from bot.domain import (
 from .book_market import Market
 from .orders import Changes, PaperOrder, RestingOrders
 
-_TEN_THOUSAND = Decimal(10_000)
-
 
 class MatchingEngine:
     """Orders, balances and fills of one paper account, in memory. Persistence is the caller's job:
@@ -63,8 +62,8 @@ class MatchingEngine:
         self.exchange = exchange
         self._markets = markets
         self._rules = rules
-        self._maker_rate = maker_fee_bps / _TEN_THOUSAND
-        self._taker_rate = taker_fee_bps / _TEN_THOUSAND
+        self._maker_rate = maker_fee_bps / BPS
+        self._taker_rate = taker_fee_bps / BPS
         self._reserve_rate = max(self._maker_rate, self._taker_rate)
         self._fee_quantum = Decimal(1).scaleb(-fee_decimals)
         self._totals: dict[str, Decimal] = dict(balances)

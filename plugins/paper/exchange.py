@@ -105,6 +105,8 @@ class PaperExchange(Exchange, Steppable):
         self._rules: dict[str, MarketInfo] = {}
         self.markets: dict[str, Market] = {}
         """The market of each symbol (read-only for callers): a SimulatedMarket or a BookMarket."""
+        self._simulated: dict[str, SimulatedMarket] = {}
+        self._book_markets: dict[str, BookMarket] = {}
         self._random_walk = settings.market == "simulated"
         for symbol in settings.symbols:
             base, quote = split_symbol(symbol)
@@ -114,8 +116,8 @@ class PaperExchange(Exchange, Steppable):
                 maker_fee_bps=settings.maker_fee_bps, taker_fee_bps=settings.taker_fee_bps,
             )  # fmt: skip
             if not self._random_walk:
-                self.markets[symbol] = BookMarket(name, symbol, settings.tick_size, settings.lot_size,
-                                                  settings.depth_levels)
+                self.markets[symbol] = self._book_markets[symbol] = BookMarket(
+                    name, symbol, settings.tick_size, settings.lot_size, settings.depth_levels)
                 continue
             params = MarketParams(
                 tick_size=settings.tick_size, lot_size=settings.lot_size, start_price=settings.start_price_of(symbol),
@@ -123,8 +125,8 @@ class PaperExchange(Exchange, Steppable):
                 depth_levels=settings.depth_levels, level_qty=settings.level_qty,
                 volatility_bps=settings.volatility_bps, seed=settings.seed,
             )  # fmt: skip
-            self.markets[symbol] = SimulatedMarket(name, symbol, params)
-        self._market_list = tuple(self.markets.values())
+            self.markets[symbol] = self._simulated[symbol] = SimulatedMarket(name, symbol, params)
+        self._market_list = tuple(self._simulated.values())
         self._half_latency_s = settings.latency_ms / 2000
         self._state: PaperState | None = None
         self._engine: MatchingEngine | None = None
@@ -155,7 +157,7 @@ class PaperExchange(Exchange, Steppable):
         state = self._state = PaperState(path, self.name)
         state.initialize({asset: Decimal(text) for asset, text in self.settings.initial_balances.items()})
         positions = state.market_positions() if self._random_walk else {}
-        for symbol, market in self.markets.items():
+        for symbol, market in self._simulated.items():
             if symbol in positions:
                 step_count, best_bid = positions[symbol]
                 market.resume(step_count, int((best_bid / market.tick_size).to_integral_value()))
@@ -231,7 +233,7 @@ class PaperExchange(Exchange, Steppable):
             return self._play_one() if self._player is not None else True
         now = self._time_ns()
         publish = self._publish
-        engine = self._engine
+        engine, state = self._engine_ready(), self._state_ready()
         for market in self._market_list:
             book, trade = market.step(now)
             publish(book)
@@ -242,7 +244,7 @@ class PaperExchange(Exchange, Steppable):
                 self._commit(now)
         self._steps_unsaved += 1
         if self._steps_unsaved >= SAVE_MARKETS_EVERY:
-            with self._state.transaction():
+            with state.transaction():
                 self._save_markets()
         return True
 
@@ -301,7 +303,7 @@ class PaperExchange(Exchange, Steppable):
                                  "build); add it under [exchanges] or fix the name") from None
             symbol_of = s.source_symbols()
             describe = s.source
-        return BookFeed(self.name, self.markets, symbol_of, describe=describe, publish=self.ctx.bus.publish,
+        return BookFeed(self.name, self._book_markets, symbol_of, describe=describe, publish=self.ctx.bus.publish,
                         time_ns=self.ctx.clock.time_ns, on_book=self._match_book)  # fmt: skip
 
     def _start_recording(self) -> None:
@@ -313,6 +315,8 @@ class PaperExchange(Exchange, Steppable):
 
     def _start_mirror(self) -> None:
         feed = self._feed
+        if feed is None:  # start() builds it first
+            raise RuntimeError(f"paper exchange {self.name}: no book feed to mirror with")
         source = self.settings.source
         bus = self.ctx.bus
         owner = f"{self.name} (mirror of {source})"
@@ -338,15 +342,18 @@ class PaperExchange(Exchange, Steppable):
                 break
 
     def _play_one(self) -> bool:
-        item = self._player.next()
-        if item is None:  # published once: a state is published only when it changes
-            self._feed.stale_all(f"recording {self._player.path.name} ended")
+        player, feed = self._player, self._feed
+        if player is None or feed is None:  # start() builds both for a recording
             return False
-        self._feed.on_event(item[1])
+        item = player.next()
+        if item is None:  # published once: a state is published only when it changes
+            feed.stale_all(f"recording {player.path.name} ended")
+            return False
+        feed.on_event(item[1])
         return True
 
     def _match_book(self, market: BookMarket, now: int) -> None:
-        engine = self._engine
+        engine = self._engine_ready()
         engine.match(market, now)
         if engine.changed:
             self._commit(now)
@@ -423,12 +430,12 @@ class PaperExchange(Exchange, Steppable):
 
     def _receive(self, order: Order) -> OrderState:
         """The venue receives one order: log the attempt, then act on it, in one transaction."""
-        engine = self._engine_ready()
+        engine, state = self._engine_ready(), self._state_ready()
         now = self._time_ns()
         existing = self._find(order.client_order_id)
         if existing is not None:
-            with self._state.transaction():
-                self._state.record_submission(order, now)
+            with state.transaction():
+                state.record_submission(order, now)
             return existing.state()
         try:
             placed = engine.place(order, now)
@@ -440,7 +447,7 @@ class PaperExchange(Exchange, Steppable):
         engine = self._engine_ready()
         order = engine.open_order(client_order_id)
         if order is None:
-            final = self._state.order(client_order_id)
+            final = self._state_ready().order(client_order_id)
             if final is None:
                 raise OrderNotFound(f'{self.name} has no order with client order id "{client_order_id}"')
             return final.state()
@@ -450,18 +457,19 @@ class PaperExchange(Exchange, Steppable):
 
     def _find(self, client_order_id: str) -> PaperOrder | None:
         order = self._engine_ready().open_order(client_order_id)
-        return order if order is not None else self._state.order(client_order_id)
+        return order if order is not None else self._state_ready().order(client_order_id)
 
     def _commit(self, now: int, submission: Order | None = None) -> None:
         """Write what changed in one transaction, then publish the fills and order reports."""
-        changes = self._engine.take_changes()
+        engine, state = self._engine_ready(), self._state_ready()
+        changes = engine.take_changes()
         try:
-            with self._state.transaction():
+            with state.transaction():
                 if submission is not None:
-                    self._state.record_submission(submission, now)
-                self._state.save(changes)
+                    state.record_submission(submission, now)
+                state.save(changes)
         except Exception:
-            self._engine.put_back(changes)  # written (and published) by the next commit that succeeds
+            engine.put_back(changes)  # written (and published) by the next commit that succeeds
             raise
         self._publish_fills(changes, now)
 
@@ -473,7 +481,7 @@ class PaperExchange(Exchange, Steppable):
             self._publish(OrderReport(self.name, order.symbol, order.state(), now))
 
     def _save_markets(self) -> None:  # simulated markets only
-        self._state.save_market_positions(
+        self._state_ready().save_market_positions(
             {m.symbol: (m.step_count, m.price(m.bid_ticks)) for m in self._market_list}
         )
         self._steps_unsaved = 0
@@ -484,5 +492,6 @@ class PaperExchange(Exchange, Steppable):
         return self._engine
 
     def _state_ready(self) -> PaperState:
-        self._engine_ready()
+        if self._state is None:
+            raise RuntimeError(f"paper exchange {self.name} is not started")
         return self._state

@@ -113,7 +113,7 @@ class RecordingPlayer:
         self._last_ts = 0
         self._base_ns = 0
         self._pass_events = 0
-        self._events: Iterator[MarketEvent] | None = None
+        self._events: Iterator[MarketEvent] = iter(())
         self._ahead: tuple[int, MarketEvent] | None = None
         self._done = False
         self._open()
@@ -151,9 +151,10 @@ class RecordingPlayer:
                 self._last_ts = ts
                 self._pass_events += 1
                 return self._base_ns + ts - self._first_ts, event
-            if not self.loop or self._pass_events == 0:
+            first = self._first_ts  # None exactly when this pass had no event
+            if not self.loop or self._pass_events == 0 or first is None:
                 self._done = True
                 return None
-            self._base_ns += self._last_ts - self._first_ts + LOOP_GAP_NS
+            self._base_ns += self._last_ts - first + LOOP_GAP_NS
             self._first_ts = None
             self._open()

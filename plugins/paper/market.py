@@ -40,8 +40,11 @@ _NORMALS = 4096
 _BLOCK_BITS = 12
 """The random stream is reseeded every ``2 ** _BLOCK_BITS`` steps, which makes resuming exact."""
 _BLOCK_MASK = (1 << _BLOCK_BITS) - 1
-_LADDER_TICKS = 1 << 16
-"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it."""
+_LADDER_TICKS = 1 << 12
+"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it.
+
+4096 Decimals are about 0.5 MB per market (65536 were 7 MB, half the default demo's heap); a
+rebuild is a few hundred microseconds, needed only after the walk drifted ~2000 ticks."""
 _BUY, _SELL = Side.BUY, Side.SELL
 
 
@@ -81,8 +84,12 @@ if _slots_match(BookUpdate, _BOOK_FIELDS) and _slots_match(Trade, _TRADE_FIELDS)
         return trade
 
 else:  # pragma: no cover - the domain types changed shape
-    _new_book = BookUpdate
-    _new_trade = Trade
+
+    def _new_book(exchange: str, symbol: str, bids: Any, asks: Any, ts_ns: int) -> BookUpdate:
+        return BookUpdate(exchange, symbol, bids, asks, ts_ns)
+
+    def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
+        return Trade(exchange, symbol, price, qty, side, ts_ns)
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,7 @@ class SimulatedMarket:
             self.exchange,
             self.symbol,
             # ib >= span here, so the reversed slice's stop is never negative (it would wrap).
-            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty)),
-            tuple(zip(ladder[ia : ia + span : step], self._ask_qty)),
+            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=False)),
+            tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=False)),
             ts_ns,
         )

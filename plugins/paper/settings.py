@@ -35,7 +35,8 @@ class PaperSettings:
         "0: the recording advances only when step() is called (backtests)",
     )  # fmt: skip
     recording_end: Literal["stop", "loop"] = option(
-        "stop", help='market = "recording": at the end of the file "stop" (the books go stale) or "loop" (play it again)'
+        "stop",
+        help='market = "recording": at the end of the file "stop" (the books go stale) or "loop" (play it again)',
     )
     source: str = option("", help='market = "mirror": name of the configured exchange whose books are traded against')
     symbol_map: dict[str, str] = option(

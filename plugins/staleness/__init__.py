@@ -13,7 +13,6 @@ task calls it every ``check_every_s`` and tests call it directly with a manual c
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from bot import hookimpl
@@ -63,6 +62,8 @@ class Staleness(RiskCheck):
         self.ctx.create_task(self._every(), "staleness checks")
 
     async def _every(self) -> None:
+        import asyncio  # with the running bot, not when `arbot --help` imports the plugin
+
         while True:
             await asyncio.sleep(self.settings.check_every_s)
             self.check_markets()

@@ -1,32 +1,47 @@
 """``stream``: live events over an authenticated WebSocket (see docs/stream.md).
 
-Configured in ``[plugins.stream]`` (off by default). Adds ``arbot keygen`` and ``arbot watch``.
+A service configured in ``[plugins.stream]`` (off by default). Adds ``arbot keygen`` and ``arbot watch``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot import hookimpl
+from bot.api import Operator, Service, hookimpl
 
 from .settings import StreamSettings
 
 if TYPE_CHECKING:
-    from bot.app import Bot
-
     from .server import StreamServer
 
-_servers: dict[int, StreamServer] = {}
+
+class StreamService(Service):
+    """Runs the stream server while the bot runs; the server (websockets, PyNaCl) is imported on start."""
+
+    Settings = StreamSettings
+
+    server: StreamServer | None = None
+
+    async def start(self) -> None:
+        from .server import StreamServer
+
+        self.server = StreamServer(self.settings, self.ctx)
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
 
 
-def running_server(bot: Bot) -> StreamServer | None:
+def running_server(operator: Operator) -> StreamServer | None:
     """The stream server of a running bot (None when disabled): its ``port``, ``stats``, ``refusals``."""
-    return _servers.get(id(bot))
+    service = operator.service("stream")
+    return service.server if isinstance(service, StreamService) else None
 
 
 @hookimpl
-def register_plugin_settings(register) -> None:
-    register(StreamSettings)
+def register_services(register) -> None:
+    register("stream", StreamService)
 
 
 @hookimpl
@@ -34,21 +49,3 @@ def register_cli(register) -> None:
     from .cli import register as add_commands
 
     add_commands(register)
-
-
-@hookimpl
-def startup(bot: Bot):
-    settings = bot.config.plugin_settings.get("stream")
-    if settings is None or not settings.enabled:
-        return None
-    from .server import StreamServer
-
-    server = StreamServer(settings, bot)
-    _servers[id(bot)] = server
-    return server.start()
-
-
-@hookimpl
-def shutdown(bot: Bot):
-    server = _servers.pop(id(bot), None)
-    return server.stop() if server is not None else None

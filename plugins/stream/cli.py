@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -58,6 +57,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if unknown:
         print(f"arbot: unknown channel(s) {', '.join(unknown)}; channels: {', '.join(CHANNELS)}", file=sys.stderr)
         return 2
+    import asyncio  # not at import: every `arbot` command imports this module to build its parser
+
     try:
         return asyncio.run(_watch(args))
     except KeyboardInterrupt:

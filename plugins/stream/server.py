@@ -41,7 +41,7 @@ from .protocol import (
 from .settings import StreamSettings
 
 if TYPE_CHECKING:
-    from bot.app import Bot
+    from bot.api import Context
 
 log = logging.getLogger("arbot.stream")
 
@@ -80,10 +80,11 @@ class Channel:
 class StreamServer:
     """Serve ``orders``, ``fills``, ``portfolio``, ``opportunities``, ``alerts`` and ``status``."""
 
-    def __init__(self, settings: StreamSettings, bot: Bot):
+    def __init__(self, settings: StreamSettings, ctx: Context):
         self.settings = settings
-        self.bot = bot
-        self.clock = bot.clock
+        self.ctx = ctx
+        self.operator = ctx.operator
+        self.clock = ctx.clock
         self.epoch = secrets.token_hex(8)
         self.channels = {name: Channel(name, settings.buffer_events) for name in CHANNELS}
         self.keys = {}
@@ -115,26 +116,23 @@ class StreamServer:
             close_timeout=2, ping_interval=20, ping_timeout=20,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        bus = self.bot.bus
+        bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
-            bus.subscribe(OrderUpdate, self._on_order_update, owner="stream"),
-            bus.subscribe(Fill, self._on_fill, owner="stream"),
-            bus.subscribe(Opportunity, self._on_opportunity, owner="stream"),
-            bus.subscribe(FeedStatus, self._on_feed_status, owner="stream"),
+            bus.subscribe(OrderUpdate, self._on_order_update, owner=owner),
+            bus.subscribe(Fill, self._on_fill, owner=owner),
+            bus.subscribe(Opportunity, self._on_opportunity, owner=owner),
+            bus.subscribe(FeedStatus, self._on_feed_status, owner=owner),
+            self.ctx.subscribe_alerts(self._on_alert),
         ]
-        self.bot.alerts.listeners.append(self._on_alert)
         self._publish_status()
         self._publish_portfolio()
-        self.bot.tasks.create(self._every(s.status_every_s, self._publish_status), owner="stream", what="status")
-        self.bot.tasks.create(self._every(s.portfolio_every_s, self._refresh_portfolio), owner="stream",
-                              what="portfolio")
+        self.ctx.create_task(self._every(s.status_every_s, self._publish_status), what="status")
+        self.ctx.create_task(self._every(s.portfolio_every_s, self._refresh_portfolio), what="portfolio")
         log.info("stream listening on ws://%s:%d (%d key(s) allowed)", s.host, self.port, len(self.keys))
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        if self._on_alert in self.bot.alerts.listeners:
-            self.bot.alerts.listeners.remove(self._on_alert)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -229,12 +227,12 @@ class StreamServer:
             asyncio.get_running_loop().call_soon(self._publish_portfolio)
 
     def _portfolio_data(self) -> dict[str, Any]:
-        portfolio = self.bot.portfolio
-        positions = [{"exchange": e, "symbol": s, "qty": str(q)} for (e, s), q in sorted(portfolio.positions().items())]
+        op = self.operator
+        positions = [{"exchange": e, "symbol": s, "qty": str(q)} for (e, s), q in sorted(op.positions().items())]
         orders = [{"client_order_id": o.client_order_id, "strategy": o.strategy, "exchange": o.exchange,
                    "symbol": o.symbol, "side": o.side.value, "qty": str(o.qty),
                    "price": None if o.price is None else str(o.price), "filled_qty": str(o.filled_qty),
-                   "status": o.status.value} for o in portfolio.open_orders()]
+                   "status": o.status.value} for o in op.open_orders()]
         return {"kind": "portfolio", "positions": positions, "open_orders": orders, "balances": self._balances}
 
     def _publish_portfolio(self) -> None:
@@ -244,7 +242,7 @@ class StreamServer:
             self.publish("portfolio", data)
 
     async def _refresh_portfolio(self) -> None:
-        for name, exchange in list(self.bot.exchanges.items()):
+        for name, exchange in list(self.operator.exchanges.items()):
             try:
                 balances = await exchange.balances()
             except Exception as exc:  # a venue that cannot answer now keeps its last balances
@@ -255,10 +253,10 @@ class StreamServer:
         self._publish_portfolio()
 
     def _publish_status(self) -> None:
-        bot = self.bot
-        data = {"kind": "bot", "mode": bot.mode, "started_ns": bot.started_ns,
-                "strategies": {name: bot.strategy_state(name) for name in bot.strategies},
-                "exchanges": sorted(bot.exchanges), "feeds": dict(self._feeds)}
+        op = self.operator
+        data = {"kind": "bot", "mode": op.mode, "started_ns": op.started_ns,
+                "strategies": {name: op.strategy_state(name) for name in op.strategies},
+                "exchanges": sorted(op.exchanges), "feeds": dict(self._feeds)}
         if data != self.channels["status"].snapshot:
             self.publish("status", data)
 
@@ -375,7 +373,7 @@ class StreamServer:
         self.stats[f"dropped: {reason}"] += 1
         log.warning("stream: disconnecting %s (%s): %s", client.peer, client.name, reason)
         self._forget(client)
-        self.bot.tasks.create(client.ws.close(code, reason), owner="stream", what=f"closing {client.peer}")
+        self.ctx.create_task(client.ws.close(code, reason), what=f"closing {client.peer}")
 
     def _send(self, client: Client, frame: dict[str, Any]) -> None:
         # through broadcast like the events, so replies and events keep their order

@@ -51,6 +51,11 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     assert published == opp["seen"]
     captured = sum((r for _, r, _ in finished), Decimal(0))
     assert Decimal(arb["pnl"]["captured"]) == captured
+    # the ledger's net PnL of the strategy (both legs of each execution matched FIFO, fees in quote) is
+    # the executions' realized PnL: the host's figure and the plugin's agree (the arb sums at Decimal's
+    # 28 digits, the ledger exactly: they may part in the 28th significant digit)
+    ledger_net = Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
+    assert ledger_net.quantize(Decimal("1E-18")) == captured.quantize(Decimal("1E-18"))
     assert Decimal(arb["pnl"]["predicted_of_executed"]) == sum((p for _, _, p in finished), Decimal(0))
     assert arb["pnl"]["capture_rate"] is not None
     assert Decimal(arb["pnl"]["capture_rate"]) == (captured / Decimal(opp["tradable_predicted_pnl"])).quantize(

@@ -241,6 +241,42 @@ def test_every_paper_venue_type_keeps_the_contract():
         assert plan.settings.state_file == "" and plan.settings.tick_interval_ms == 0
         assert plan.pace_ns == settings.tick_interval_ms * 1_000_000 and not plan.recorded
 
+    recorded = dataclasses.replace(PaperSettings(), market="recording", recording="sol.jsonl",
+                                   recording_exchange="kraken")
+    plan = PaperExchange.prepare_for_backtest(recorded)
+    assert plan.recorded and plan.settings.playback_speed == 0  # no playback task: the backtest plays it
+    assert plan.input == "recording sol.jsonl (kraken)"
+    mirror = PaperExchange.prepare_for_backtest(dataclasses.replace(PaperSettings(), market="mirror", source="x"))
+    assert mirror.pace_ns is None and not mirror.recorded  # moves with its source
+    assert PaperExchange.prepare_for_backtest(dataclasses.replace(PaperSettings(), tick_interval_ms=0)).pace_ns == \
+        100_000_000  # stepped only by hand in the config: the backtest steps it every 100 ms
+
+
+def _documented_report_plugin(tmp_path: Path) -> object:
+    """The backtest report plugin of docs/plugins.md, as written there, imported as a module."""
+    import importlib.util
+    import re
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(# my_plugin/backtest\.py.*?)```", docs, re.S)
+    path = tmp_path / "documented_backtest_plugin.py"
+    path.write_text(code, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("documented_backtest_plugin", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_documented_report_plugin_adds_its_section(tmp_path):
+    result = run_backtest(grid_config(tmp_path), tmp_path / "out", 600,
+                          extra_plugins=[("fill-counts", _documented_report_plugin(tmp_path))])
+    report = json.loads(result.report_json.read_text())
+    fills = report["strategies"]["btc-grid"]["fills"]
+    assert fills > 0 and report["sections"] == {"fill-counts": {"btc-grid": fills}}
+    assert f"## Fills per strategy\n\n- btc-grid: {fills} fills" in result.report_md.read_text()
+    assert [s.summary for s in result.sections] == [(f"fills per strategy: {{'btc-grid': {fills}}}",)]
+
 
 def test_a_plugin_adds_its_section_and_draws_on_the_chart(tmp_path):
     """The docs' backtest report plugin, for the grid: its section in both files and on the terminal, its

@@ -176,16 +176,11 @@ def decode_whirlpool(raw: bytes) -> Whirlpool:
     o += 80
     (reward_timestamp,) = struct.unpack_from("<Q", raw, o)
     o += 8
-    rewards = []
-    for _ in range(3):
-        mint, vault, authority, emissions, growth = _REWARD.unpack_from(raw, o)
-        rewards.append(
-            RewardInfo(
-                b58encode(mint), b58encode(vault), b58encode(authority),
-                int.from_bytes(emissions, "little"), int.from_bytes(growth, "little"),
-            )
-        )
-        o += _REWARD.size
+    def reward(i: int) -> RewardInfo:
+        mint, vault, authority, emissions, growth = _REWARD.unpack_from(raw, o + i * _REWARD.size)
+        return RewardInfo(b58encode(mint), b58encode(vault), b58encode(authority),
+                          int.from_bytes(emissions, "little"), int.from_bytes(growth, "little"))
+
     return Whirlpool(
         whirlpools_config=b58encode(config), whirlpool_bump=bump, tick_spacing=spacing,
         tick_spacing_seed=seed, fee_rate=fee_rate, protocol_fee_rate=protocol_fee_rate,
@@ -193,7 +188,7 @@ def decode_whirlpool(raw: bytes) -> Whirlpool:
         protocol_fee_owed_a=fee_owed_a, protocol_fee_owed_b=fee_owed_b,
         token_mint_a=mint_a, token_vault_a=vault_a, fee_growth_global_a=growth_a,
         token_mint_b=mint_b, token_vault_b=vault_b, fee_growth_global_b=growth_b,
-        reward_last_updated_timestamp=reward_timestamp, reward_infos=tuple(rewards),
+        reward_last_updated_timestamp=reward_timestamp, reward_infos=(reward(0), reward(1), reward(2)),
     )
 
 

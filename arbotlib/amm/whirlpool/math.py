@@ -315,18 +315,19 @@ def compute_swap_step(
     amount_unfixed = (_amount_delta_b_or_none if fixed_is_a else _amount_delta_a_or_none)(
         sqrt_price_current, next_price, liquidity, not amount_specified_is_input
     )
-    if amount_unfixed is None:
-        (amount_delta_b if fixed_is_a else amount_delta_a)(
+    if amount_unfixed is None:  # the checked version raises the error that explains it
+        amount_unfixed = (amount_delta_b if fixed_is_a else amount_delta_a)(
             sqrt_price_current, next_price, liquidity, not amount_specified_is_input)
     if is_max_swap and fixed_delta is not None:
         amount_fixed = fixed_delta
     else:
-        amount_fixed = (_amount_delta_a_or_none if fixed_is_a else _amount_delta_b_or_none)(
+        delta = (_amount_delta_a_or_none if fixed_is_a else _amount_delta_b_or_none)(
             sqrt_price_current, next_price, liquidity, amount_specified_is_input
         )
-        if amount_fixed is None:
-            (amount_delta_a if fixed_is_a else amount_delta_b)(
+        if delta is None:  # the checked version raises the error that explains it
+            delta = (amount_delta_a if fixed_is_a else amount_delta_b)(
                 sqrt_price_current, next_price, liquidity, amount_specified_is_input)
+        amount_fixed = delta
 
     if amount_specified_is_input:
         amount_in, amount_out = amount_fixed, amount_unfixed

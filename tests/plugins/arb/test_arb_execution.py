@@ -230,3 +230,51 @@ async def test_legs_never_sent_before_a_restart_go_only_while_the_opportunity_is
             assert results == [] and bot.exchanges["dex"].received == []
     finally:
         await bot.stop()
+
+
+async def test_a_leg_whose_outcome_is_unknown_is_followed_to_its_end_by_reconciliation(make_bot, monkeypatch):
+    import asyncio
+
+    from bot.api import TransientError
+    from bot.builtins import reconcile
+    from plugins.paper.exchange import PaperExchange
+
+    answers_lost = {"on": True}
+    place, fetch, publish = PaperExchange.place_order, PaperExchange.fetch_order, PaperExchange._publish_fills
+
+    async def place_and_hang(self, order):
+        state = await place(self, order)  # the venue executes the order ...
+        if answers_lost["on"]:
+            await asyncio.sleep(3600)  # ... and the answer never comes back
+        return state
+
+    async def fetch_or_fail(self, symbol, cid):
+        if answers_lost["on"]:
+            raise TransientError("venue unreachable")
+        return await fetch(self, symbol, cid)
+
+    def publish_unless_lost(self, changes, now):
+        if not answers_lost["on"] or self.name != "paper":
+            publish(self, changes, now)
+
+    monkeypatch.setattr(PaperExchange, "place_order", place_and_hang)
+    monkeypatch.setattr(PaperExchange, "_publish_fills", publish_unless_lost)
+    monkeypatch.setattr(PaperExchange, "fetch_order", fetch_or_fail)
+    executor = "[executor]\nrequest_timeout_s = 0.2\nmax_retries = 1\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.02\n"
+    bot = await make_bot(executor + config(), extra=extra())
+    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=10, what="an execution")
+    [row] = executions(bot.store, "sol-arb")
+    await wait_for(lambda: (o := bot.executor.order(row.cex_cid)) is not None and o.status is OrderStatus.UNKNOWN,
+                   timeout_s=10, what="the CEX leg to be UNKNOWN")
+    strategy = bot.strategies["sol-arb"]
+    await reconcile(bot)
+    assert strategy.executions.busy and not done(bot)  # nothing is hedged against a fill that may not exist
+    assert row.cex_cid in [o.client_order_id for o in bot.executor.open_orders()]
+
+    answers_lost["on"] = False  # the venue answers again
+    await reconcile(bot)
+    assert bot.executor.order(row.cex_cid).status is OrderStatus.FILLED
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    assert not strategy.executions.busy
+    assert bot.exchanges["paper"].submissions(row.cex_cid)[0][1] == row.cex_cid
+    assert len(bot.exchanges["paper"].submissions(row.cex_cid)) == 1

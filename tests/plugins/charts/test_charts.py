@@ -111,14 +111,14 @@ async def test_no_fills_in_the_period_and_bad_arguments_get_one_clear_line(api, 
 
 
 async def test_an_unknown_symbol_is_named_with_the_markets_there_are(api, bot):
-    await wait_for(lambda: price_history(bot).prices("paper", "BTC/USD"), what="a first BTC/USD price")
+    await wait_for(lambda: price_history(bot.operator).prices("paper", "BTC/USD"), what="a first BTC/USD price")
     await api.command(VIEWER, "/chart price DOGE/USD")
     reply = await api.next_message(VIEWER)
     assert reply["text"] == "<pre>Unknown symbol DOGE/USD. Markets with prices: BTC/USD.</pre>"
 
 
 async def test_the_price_chart_of_a_running_grid_has_its_levels_and_fills(bot):
-    history = price_history(bot)
+    history = price_history(bot.operator)
     await wait_for(lambda: len(history.prices("paper", "BTC/USD")) >= 20, timeout_s=10, what="20 mid prices")
     store_round_trip(bot, history.prices("paper", "BTC/USD")[0][0])
     levels = bot.strategies["g"].chart_levels("BTC/USD")
@@ -131,7 +131,8 @@ async def test_the_price_chart_of_a_running_grid_has_its_levels_and_fills(bot):
 
 
 async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path):
-    store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))  # today, whatever the time of day
+    # today, whatever the time of day
+    store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))
     answer = await send_command(tmp_path / "ctl.sock", "chart", ["pnl", "day"], timeout_s=30)
     assert answer["ok"] and answer["text"] == "Realized PnL today, after fees: 0.90 USD"
     path = tmp_path / "images" / answer["image"].rsplit("/", 1)[1]

@@ -58,6 +58,7 @@ class StandInContext:
         self.store = store
         self.clock = clock
         self.log = logging.getLogger("tests.grid")
+        self.id_epoch = ""
         self.orders: dict[str, Order] = {} if orders is None else orders
         """Executor records by client order id (share the dict to simulate a restart)."""
         self.submitted: list[OrderIntent] = []

@@ -95,11 +95,11 @@ async def test_the_day_resets_at_the_configured_time_in_its_time_zone(make_bot):
                       clock)
     lim = risk_check(bot, "limits")
     round_trip(lim, "s", "100", "90")
-    assert lim.status()["daily loss USD"] == "10 / 10"
+    assert lim.status()["daily loss USD"] == "10.00 / 10.00"
     assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "1", "100")) is not None  # opening: no loss
     clock.advance(1)  # 06:30:00 in Berlin
     lim.on_fill("s", fill("x", Side.SELL, "1", "100"))  # closes at cost: the new day starts at 0
-    assert lim.status()["daily loss USD"] == "0 / 10"
+    assert lim.status()["daily loss USD"] == "0.00 / 10.00"
     round_trip(lim, "s", "100", "90.01")
     assert not trips(bot)
 
@@ -212,7 +212,7 @@ async def test_the_days_loss_survives_a_restart(make_bot):
     await bot.start()
     try:
         lim = risk_check(bot, "limits")
-        assert lim.status()["daily loss USD"] == "7 / 10"
+        assert lim.status()["daily loss USD"] == "7.00 / 10.00"
         assert bot.strategies["s"].ctx.submit(intent("s", Side.SELL, "1", "100")) is not None  # opens a short
         lim.on_fill("s", fill("x", Side.BUY, "1", "100"))
         lim.on_fill("s", fill("x", Side.SELL, "1", "96.99"))

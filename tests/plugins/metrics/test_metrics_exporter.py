@@ -63,7 +63,7 @@ def value(samples, name, **labels) -> float:
 
 async def test_disabled_by_default(make_bot):
     bot = await make_bot("")
-    assert running_exporter(bot) is None
+    assert running_exporter(bot.operator) is None
 
 
 async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
@@ -80,7 +80,7 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
         port = 0
         latency_sample_every = 1
     """, extra=[("taker", taker_plugin)])
-    exporter = running_exporter(bot)
+    exporter = running_exporter(bot.operator)
     paper = bot.exchanges["paper"]
     for _ in range(20):
         paper.step()
@@ -107,7 +107,7 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
 
 async def test_unknown_path_is_404(make_bot):
     bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\n")
-    reader, writer = await asyncio.open_connection("127.0.0.1", running_exporter(bot).port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running_exporter(bot.operator).port)
     writer.write(b"GET / HTTP/1.1\r\n\r\n")
     assert (await reader.read()).startswith(b"HTTP/1.1 404")
     writer.close()

@@ -13,6 +13,7 @@ from bot.api import Context
 from bot.bus import Bus
 from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, OrderReport, Trade
+from bot.recording import recorder_in
 from bot.tasks import Tasks
 from plugins.coinbase.exchange import CoinbaseExchange
 from plugins.kraken.exchange import KrakenExchange
@@ -44,15 +45,16 @@ class Recorder:
 def bot(tmp_path):
     errors: list[tuple] = []
     alerts: list[Any] = []
-    stand_in = SimpleNamespace(
+    tasks = Tasks(on_error=lambda owner, what, exc: errors.append((owner, what, exc)))
+    stand_in = SimpleNamespace(  # the part of bot.api.Context's Host that a venue reaches
         bus=Bus(on_error=lambda owner, exc, event: errors.append((owner, exc, event))),
         clock=ManualClock(),
         data_dir=tmp_path / "data",
-        tasks=Tasks(on_error=lambda owner, what, exc: errors.append((owner, what, exc))),
-        alerts=SimpleNamespace(emit=alerts.append),
-        config=SimpleNamespace(mode="paper"),
+        mode="paper",
+        create_task=lambda coro, owner, what: tasks.create(coro, owner=owner, what=what),
+        emit_alert=alerts.append,
         exchanges={},
-        registry=SimpleNamespace(classes=lambda kind: EXCHANGE_CLASSES if kind == "exchange" else {}),
+        recorder=lambda exchange_type: recorder_in(EXCHANGE_CLASSES, exchange_type),
         errors=errors,
         alert_list=alerts,
     )

@@ -37,7 +37,7 @@ async def test_watch_prints_live_events(make_bot, tmp_path):
     arbot("keygen", str(tmp_path / "w.key"), cwd=tmp_path)
     public = (tmp_path / "w.key.pub").read_text().strip()
     bot = await make_bot(f'[plugins.stream]\nenabled = true\nport = 0\nclients = {{ cli = "viewer:{public}" }}\n')
-    server = running_server(bot)
+    server = running_server(bot.operator)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "watch", "--url", f"ws://127.0.0.1:{server.port}", "--key",
         str(tmp_path / "w.key"), "--once", "fills", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -58,7 +58,7 @@ async def test_watch_prints_live_events(make_bot, tmp_path):
 async def test_watch_with_a_key_the_bot_does_not_know_is_refused(make_bot, tmp_path):
     arbot("keygen", str(tmp_path / "stranger.key"), cwd=tmp_path)
     bot = await make_bot("[plugins.stream]\nenabled = true\nport = 0\n")
-    url = f"ws://127.0.0.1:{running_server(bot).port}"
+    url = f"ws://127.0.0.1:{running_server(bot.operator).port}"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "watch", "--url", url, "--key", str(tmp_path / "stranger.key"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,

@@ -32,7 +32,7 @@ def stream_toml(**extra) -> str:
 
 async def start(make_bot, clock=None, **extra):
     bot = await make_bot(stream_toml(**extra), clock=clock)
-    server = running_server(bot)
+    server = running_server(bot.operator)
     assert server is not None
     return bot, server, f"ws://127.0.0.1:{server.port}"
 
@@ -81,7 +81,7 @@ async def subscribed_events(ws, count: int, channel: str | None = None) -> list[
 
 async def test_disabled_by_default_opens_no_port(make_bot):
     bot = await make_bot("")
-    assert running_server(bot) is None
+    assert running_server(bot.operator) is None
 
 
 async def test_authenticated_client_receives_orders_with_decimals_as_strings(make_bot):

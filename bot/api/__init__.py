@@ -1,0 +1,101 @@
+"""The public plugin API of arbot: the one surface a plugin imports from the host.
+
+Everything a plugin needs is here, listed in ``__all__``: the hook marker, the base classes of the
+component kinds (:class:`Exchange`, :class:`Strategy`, :class:`RiskCheck`, :class:`Notifier`,
+:class:`Service`), the :class:`Context` components receive, the :class:`Operator` that commands,
+jobs, ``startup``/``shutdown`` and services use to read and control the bot, command and job
+types, settings helpers, errors, and the value types of :mod:`bot.domain`.
+
+Four public submodules, each imported on its own (and each name in them when first used) so
+that ``import bot.api`` stays light: :mod:`bot.api.kit` (what venue authors share: order books,
+the reconnecting feed, the polling venue, rate limits, recording, pool models),
+:mod:`bot.api.storage` (a plugin's own tables), :mod:`bot.api.ledger` (the one ledger's figures
+and display rounding), :mod:`bot.api.backtest` (the steppable-venue and report contracts) and
+:mod:`bot.api.testing` (a real bot in a test).
+
+Every other module under ``bot/`` is private to the host: it may change in any release. A test
+(``tests/test_layers.py``) fails when a first-party plugin imports one.
+"""
+
+from .. import hookimpl
+from ..domain import (
+    BPS,
+    ZERO,
+    Alert,
+    AlertLevel,
+    Balance,
+    BookUpdate,
+    ExecutionResult,
+    FeedState,
+    FeedStatus,
+    Fill,
+    Liquidity,
+    MarketEvent,
+    MarketInfo,
+    Opportunity,
+    Order,
+    OrderIntent,
+    OrderReport,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    PoolUpdate,
+    Side,
+    TimeInForce,
+    Trade,
+    split_symbol,
+)
+from ..settings import ConfigError, ConfigIssue, NoSettings, Secret, option
+from ._core import (
+    ROLE_RANK,
+    VERB_ROLES,
+    Caller,
+    Command,
+    CommandDispatcher,
+    CommandHandler,
+    Component,
+    Context,
+    Exchange,
+    ExchangeError,
+    InsufficientFunds,
+    Job,
+    JobFunc,
+    Notifier,
+    Operator,
+    OrderNotFound,
+    PermanentError,
+    PluginView,
+    PortfolioView,
+    PostOnlyWouldCross,
+    RateLimited,
+    Refused,
+    Reply,
+    RiskCheck,
+    RiskTrip,
+    RiskView,
+    Role,
+    Service,
+    Strategy,
+    TransientError,
+    UnknownOutcome,
+)
+
+__all__ = [
+    # hooks
+    "hookimpl",
+    # components
+    "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
+    # operating the bot: commands, jobs, the operator
+    "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
+    "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    # errors an exchange raises
+    "ExchangeError", "InsufficientFunds", "OrderNotFound", "PermanentError", "PostOnlyWouldCross", "RateLimited",
+    "TransientError", "UnknownOutcome",
+    # settings
+    "ConfigError", "ConfigIssue", "NoSettings", "Secret", "option",
+    # value types
+    "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
+    "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
+    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "split_symbol",
+]

@@ -1,0 +1,830 @@
+"""Base classes of the component kinds, the :class:`Context` they receive, and command/job types.
+
+Part of the public plugin API: import these names from :mod:`bot.api`, not from here.
+
+A plugin registers *classes* through the ``register_*`` hooks (see :mod:`bot.hookspecs`). The host
+builds one instance per config table (``[exchanges.NAME]``, ``[strategies.NAME]``, ...), passing the
+instance name, the validated settings (an instance of the class's ``Settings`` dataclass) and a
+:class:`Context`. Hooks are synchronous; the components' I/O methods are coroutines.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from ..domain import (
+    Alert,
+    AlertLevel,
+    Balance,
+    Fill,
+    MarketEvent,
+    MarketInfo,
+    Opportunity,
+    Order,
+    OrderIntent,
+    OrderState,
+    OrderUpdate,
+    Side,
+)
+from ..settings import NoSettings
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ..bus import Bus
+    from ..clock import Clock
+    from ..ledger import Ledger, StrategyFigures
+    from ..store import Store
+
+
+# --- errors an exchange raises ----------------------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Base of the errors an exchange plugin raises from its order methods."""
+
+
+class TransientError(ExchangeError):
+    """The request was certainly not executed (network refused, 5xx before processing): safe to retry."""
+
+
+class RateLimited(TransientError):
+    """The venue asked us to slow down; ``retry_after_s`` if it said how long."""
+
+    def __init__(self, message: str = "rate limited", retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UnknownOutcome(ExchangeError):
+    """The request may or may not have executed (timeout, connection lost after sending).
+
+    The executor looks the order up by its client order id before it sends anything again.
+    """
+
+
+class PermanentError(ExchangeError):
+    """The venue refused the request for good (invalid arguments, insufficient funds, ...)."""
+
+
+class InsufficientFunds(PermanentError):
+    pass
+
+
+class PostOnlyWouldCross(PermanentError):
+    """A post-only order would have taken liquidity and was refused."""
+
+
+class OrderNotFound(PermanentError):
+    pass
+
+
+# --- context -----------------------------------------------------------------------------------
+
+
+class CommandDispatcher(Protocol):
+    """The host's command table as a chat transport sees it: roles, confirmations and audit inside."""
+
+    async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
+        """Run ``/name args`` for ``caller`` (or refuse it, or ask for a confirmation)."""
+        ...
+
+    async def confirm(self, caller: Caller, token: str) -> Reply:
+        """Run a command waiting for this caller's confirmation."""
+        ...
+
+    def visible_to(self, caller: Caller) -> list[Command]:
+        """The commands ``caller``'s role may run, by name."""
+        ...
+
+
+class Host(Protocol):
+    """What a :class:`Context` needs from the running host (the bot implements it; plugins never see it)."""
+
+    @property
+    def bus(self) -> Bus: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def id_epoch(self) -> str: ...
+    @property
+    def exchanges(self) -> Mapping[str, Exchange]: ...
+    @property
+    def operator(self) -> Operator: ...
+    @property
+    def commands(self) -> CommandDispatcher: ...
+
+    def emit_alert(self, alert: Alert) -> None: ...
+    def subscribe_alerts(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]: ...
+    def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]: ...
+    def submit(self, intent: OrderIntent) -> str | None: ...
+    def cancel(self, client_order_id: str) -> None: ...
+    def order(self, client_order_id: str) -> Order | None: ...
+    def recorder(self, exchange_type: str) -> Any: ...
+    def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
+    def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
+    def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
+    def kill(self, by: str, reason: str = "", alert: bool = True, *, cancel: bool = True) -> int: ...
+    def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None: ...
+    def record_trip(self, check: str, cause: str, action: str, *, strategy: str = "", exchange: str = "",
+                    symbol: str = "", level: AlertLevel = AlertLevel.WARNING,
+                    figures: dict[str, Any] | None = None) -> None: ...
+
+
+class Context:
+    """What the host gives each component: the bus, the clock, logging, alerts, tasks, storage.
+
+    Strategies also use :meth:`submit` and :meth:`cancel`, which go through the risk gate and the
+    shared executor, and read what the store holds about them with :meth:`stored_orders`,
+    :meth:`stored_fills` and :meth:`stored_position`.
+    """
+
+    def __init__(self, host: Host, kind: str, name: str):
+        self._host = host
+        self.kind = kind
+        self.name = name
+        self.log = logging.getLogger(f"arbot.{kind}.{name}")
+
+    @property
+    def bus(self) -> Bus:
+        """Publish events, and subscribe: ``subscribe(EventType, callback, owner=..., exchange=..., symbol=...)``."""
+        return self._host.bus
+
+    @property
+    def clock(self) -> Clock:
+        return self._host.clock
+
+    @property
+    def store(self) -> Store:
+        """The bot's database, for a plugin's own tables (read the host's figures through :attr:`operator`)."""
+        return self._host.store
+
+    @property
+    def operator(self) -> Operator:
+        """Read models and control verbs of the running bot (what commands and jobs receive)."""
+        return self._host.operator
+
+    @property
+    def commands(self) -> CommandDispatcher:
+        """The command table, for chat transports: ``dispatch(caller, name, args)``, ``confirm(caller, token)``."""
+        return self._host.commands
+
+    @property
+    def mode(self) -> str:
+        """The mode in force: ``observe``, ``paper`` or ``live`` (``/observe on|off`` switches it at run time)."""
+        return self._host.mode
+
+    @property
+    def id_epoch(self) -> str:
+        """The store's client order id epoch: put it in deterministic client order ids (``f"{name}-{epoch}.{n}"``)
+        so that a new or restored store can never repeat an id a venue has already seen."""
+        return self._host.id_epoch
+
+    @property
+    def data_dir(self) -> Path:
+        """Directory for a plugin's own files (created at start)."""
+        return self._host.data_dir
+
+    def alert(self, level: AlertLevel, kind: str, message: str, **fields: Any) -> None:
+        """Queue an alert for every notifier; never blocks."""
+        self._host.emit_alert(
+            Alert(level=level, kind=kind, source=self.name, message=message, fields=fields,
+                  ts_ns=self._host.clock.time_ns())
+        )
+
+    def subscribe_alerts(self, callback: Callable[[Alert], None]) -> Callable[[], None]:
+        """Call ``callback(alert)`` with every alert as it is queued (after coalescing and redaction).
+
+        Synchronous and on the hot path: it must not block. Returns a function that unsubscribes;
+        the host also unsubscribes a component when it stops. A callback that raises is logged.
+        """
+        return self._host.subscribe_alerts(callback, self.name)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run a coroutine in the background; an exception is logged and alerted with our name."""
+        return self._host.create_task(coro, self.name, what)
+
+    def exchange(self, name: str) -> Exchange:
+        """The running exchange instance called ``name``."""
+        return self._host.exchanges[name]
+
+    def recorder(self, exchange_type: str) -> Any:
+        """The :class:`bot.api.kit.Recorder` of the exchange type ``exchange_type`` as this bot registered
+        it (a plugin in ``[plugins] disabled`` is not there); ValueError names the types that can record."""
+        return self._host.recorder(exchange_type)
+
+    def submit(self, intent: OrderIntent) -> str | None:
+        """Send an order through the risk gate and the executor.
+
+        Returns the client order id, or None when the strategy is paused, a risk check vetoed the
+        order (the veto is stored and alerted), or the intent carries a client order id that an
+        earlier order already used (ids are never sent twice; look the order up with :meth:`order`).
+        Sending happens in the background; the outcome
+        arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
+        """
+        return self._host.submit(intent)
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask the executor to cancel one of our orders (in the background)."""
+        self._host.cancel(client_order_id)
+
+    def order(self, client_order_id: str) -> Order | None:
+        """The executor's record of an order, from memory or the store."""
+        return self._host.order(client_order_id)
+
+    # --- for strategies: what the store holds about us -------------------------------------
+
+    def stored_orders(self, *, open_only: bool = False) -> list[Order]:
+        """Every order this component placed, as stored (oldest first); ``open_only``: those not final."""
+        orders = self._host.store.orders(strategy=self.name)
+        return [o for o in orders if not o.status.terminal] if open_only else orders
+
+    def stored_fills(self, *, client_order_id: str | None = None, since_ns: int | None = None) -> list[Fill]:
+        """Every fill of this component's orders, as stored (oldest first); optionally of one order or since a time."""
+        fills = [fill for _, fill in self._host.store.fills(strategy=self.name, since_ns=since_ns)]
+        if client_order_id is not None:
+            fills = [f for f in fills if f.client_order_id == client_order_id]
+        return fills
+
+    def stored_position(self, exchange: str, symbol: str) -> Decimal:
+        """Net base quantity this component holds on ``exchange`` ``symbol`` from its stored fills (long positive)."""
+        total = Decimal(0)
+        for fill in self.stored_fills():
+            if fill.exchange == exchange and fill.symbol == symbol:
+                total += fill.qty if fill.side is Side.BUY else -fill.qty
+        return total
+
+    # --- for risk checks: act on what has happened ----------------------------------------
+
+    def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
+        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given)."""
+        return self._host.strategies_using(exchange, symbol)
+
+    def pause(self, strategies: list[str] | None, reason: str) -> list[str]:
+        """Pause strategies (None: every strategy) on behalf of this component; quiet (no alert).
+
+        Returns the strategies this call paused (those already paused are left as they are). A
+        strategy paused this way stays paused until an operator sends ``/resume`` or this same
+        component calls :meth:`resume`. Pair it with :meth:`record_trip`, which stores and alerts.
+        """
+        return self._host.pause_for_risk(self.name, strategies, reason)
+
+    def resume(self, strategies: list[str] | None, reason: str) -> list[str]:
+        """Resume strategies that *this component* paused (never an operator's or another check's pause).
+
+        Returns the strategies resumed. Quiet: alert with :meth:`alert` if people should hear of it.
+        """
+        return self._host.resume_for_risk(self.name, strategies, reason)
+
+    def kill(self, reason: str) -> None:
+        """Kill switch: pause every strategy at once, then cancel every resting order (in the background)."""
+        self._host.kill(by=f"risk {self.name}", reason=reason, alert=False)
+
+    def flatten(self, reason: str, max_slippage_bps: Decimal) -> None:
+        """Kill switch, then close every position with immediate-or-cancel limit orders.
+
+        Each closing order is priced ``max_slippage_bps`` through the last mid price (sells below,
+        buys above) and bypasses the risk gate; what does not fill at that price stays open.
+        """
+        self._host.flatten(by=f"risk {self.name}", reason=reason, max_slippage_bps=max_slippage_bps)
+
+    def record_trip(self, cause: str, action: str, *, strategy: str = "", exchange: str = "", symbol: str = "",
+                    level: AlertLevel = AlertLevel.WARNING, **figures: Any) -> None:
+        """Store a risk trip (``risk_events`` table) and alert it once.
+
+        ``cause`` is one plain sentence *without* figures, identical for identical causes
+        ("daily realized loss limit exceeded"), so the host's alert coalescing turns repeated trips
+        inside ``[alerts] coalesce_s`` into one alert with a count. The figures go in ``figures``
+        (Decimals are stored as exact strings). ``action`` says what was done: ``pause``,
+        ``flatten``, ``stop``, ``open circuit``, ...
+        """
+        self._host.record_trip(self.name, cause, action, strategy=strategy, exchange=exchange, symbol=symbol,
+                              level=level, figures=figures)
+
+
+# --- components --------------------------------------------------------------------------------
+
+
+class Component:
+    """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run."""
+
+    Settings: ClassVar[type] = NoSettings
+    exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
+    """Settings fields that name a configured exchange; the config check refuses an unknown name."""
+
+    def __init__(self, name: str, settings: Any, ctx: Context):
+        self.name = name
+        self.settings = settings
+        self.ctx = ctx
+
+    async def start(self) -> None:
+        """Called once, inside the running loop, before any event flows."""
+
+    async def stop(self) -> None:
+        """Called once on shutdown, in reverse start order."""
+
+
+class Exchange(Component, abc.ABC):
+    """A venue: market data in (published on the bus), orders out, balances.
+
+    Publish :class:`~bot.domain.BookUpdate`, :class:`~bot.domain.Trade` and
+    :class:`~bot.domain.FeedStatus` with ``self.ctx.bus.publish(event)``. When one of our orders
+    changes on the venue by itself (a resting order fills, expires), publish each
+    :class:`~bot.domain.Fill` and then an :class:`~bot.domain.OrderReport`; the executor keeps its
+    records from those, and from the return values of the order methods.
+
+    Order methods raise :class:`TransientError`, :class:`UnknownOutcome` or :class:`PermanentError`
+    subclasses; anything else is treated as an unknown outcome.
+    """
+
+    simulated: ClassVar[bool] = False
+    """True for paper venues. A venue that is not simulated places real orders: live mode only."""
+    supports_batch: ClassVar[bool] = False
+    """True when :meth:`place_orders`/:meth:`cancel_orders` are single requests on the venue."""
+    recorder: ClassVar[Any] = None
+    """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
+    TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
+
+    @abc.abstractmethod
+    def market(self, symbol: str) -> MarketInfo:
+        """Trading rules of ``symbol``; raises KeyError for an unknown symbol."""
+
+    @abc.abstractmethod
+    async def place_order(self, order: Order) -> OrderState:
+        """Submit one order carrying ``order.client_order_id``; return the venue's view of it."""
+
+    async def place_orders(self, orders: list[Order]) -> list[OrderState | ExchangeError]:
+        """Submit several orders; one result (state or error) per order, in order."""
+        results: list[OrderState | ExchangeError] = []
+        for order in orders:
+            try:
+                results.append(await self.place_order(order))
+            except ExchangeError as exc:
+                results.append(exc)
+        return results
+
+    @abc.abstractmethod
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        """Cancel one order; return its final state. Raises OrderNotFound if the venue has no such order."""
+
+    async def cancel_orders(self, symbol: str, client_order_ids: list[str]) -> list[OrderState | ExchangeError]:
+        results: list[OrderState | ExchangeError] = []
+        for cid in client_order_ids:
+            try:
+                results.append(await self.cancel_order(symbol, cid))
+            except ExchangeError as exc:
+                results.append(exc)
+        return results
+
+    @abc.abstractmethod
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        """Look an order up by client order id, with all its fills; None if the venue never saw it."""
+
+    @abc.abstractmethod
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Every resting order (optionally of one symbol)."""
+
+    @abc.abstractmethod
+    async def balances(self) -> dict[str, Balance]:
+        """Balances by asset."""
+
+
+class Strategy(Component):
+    """Turns market events into order intents.
+
+    Callbacks (``on_*``) run on the hot path: plain synchronous code on in-memory state. Use
+    ``self.ctx.submit(intent)`` to place orders and ``self.ctx.create_task`` for anything slow.
+    While ``paused`` is True the host drops this strategy's new intents; resting orders stay.
+    """
+
+    paused: bool = False
+    order_settings: ClassVar[tuple[str, ...]] = ("exchange",)
+    """Settings fields naming the exchanges this strategy places orders on. In paper mode each must be
+    simulated (other exchanges may run as market-data sources: a paper exchange can mirror them)."""
+
+    def markets(self) -> list[tuple[str, str]]:
+        """The (exchange, symbol) pairs whose market events this strategy receives."""
+        return []
+
+    def on_market(self, event: MarketEvent) -> None:
+        """A book update, public trade or feed status change for one of :meth:`markets`."""
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        """One of this strategy's orders changed status or filled quantity."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """One of this strategy's orders (partly) filled."""
+
+    async def reconcile(self) -> None:
+        """Periodic job: bring the strategy's state in line with the executor's order records."""
+
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status`` (already formatted as text, units included)."""
+        return {}
+
+    def chart_levels(self, symbol: str) -> list[Decimal]:
+        """Price levels to mark on ``/chart price SYMBOL`` (a grid's levels); optional, none by default."""
+        return []
+
+
+class PortfolioView(abc.ABC):
+    """Read-only view a risk check gets: positions, open orders and last prices, in memory."""
+
+    @abc.abstractmethod
+    def position(self, exchange: str, symbol: str) -> Decimal:
+        """Net base quantity held through this bot's fills (long positive)."""
+
+    @abc.abstractmethod
+    def open_orders(self, exchange: str | None = None, symbol: str | None = None) -> list[Order]:
+        """Orders sent or being sent that are not terminal."""
+
+    @abc.abstractmethod
+    def last_price(self, exchange: str, symbol: str) -> Decimal | None:
+        """Mid price of the latest book update, if any."""
+
+
+class RiskCheck(Component):
+    """Asked before every order is sent; may veto it. May also act on what happened (pause, kill).
+
+    ``check``, ``accepted`` and ``on_fill`` run on the hot path: in-memory state only. To watch
+    other events, subscribe in :meth:`start` (``self.ctx.bus.subscribe(OrderUpdate, ...)``);
+    ``FeedStatus``, ``BookUpdate``, ``Fill``, ``OrderUpdate`` and ``ExecutionResult`` are on the bus.
+    """
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        """Return a reason (one sentence with the figures) to veto ``intent``, or None to allow it."""
+        return None
+
+    def accepted(self, intent: OrderIntent) -> None:
+        """Every check allowed ``intent`` (its ``client_order_id`` is set): it goes to the executor now."""
+
+    def on_fill(self, strategy: str, fill: Fill) -> None:
+        """One of the bot's orders filled (each fill once, with the strategy that owns the order).
+
+        Called before the strategy hears of the fill, so a trip here stops its reaction.
+        """
+
+    def status(self) -> dict[str, str]:
+        """Limits and current use for ``/risk``, already text with units: ``{"daily loss": "12 / 100 USD"}``."""
+        return {}
+
+
+class Notifier(Component):
+    """Delivers alerts. ``send`` may be slow: the host queues alerts and never waits on it."""
+
+    @abc.abstractmethod
+    async def send(self, alert: Alert) -> None:
+        """Deliver one alert."""
+
+
+class Service(Component):
+    """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
+
+    Registered with ``register_services``; the host builds one instance per registered service
+    (the name it was registered under), with the plugin's ``[plugins.PLUGIN]`` settings (the
+    service class's ``Settings``; a settings object whose ``enabled`` is False means the service is
+    built but not started). Services start after the strategies, the scheduler and the control
+    channel, in registration order, and stop first, in reverse order. One that fails to build or
+    start is reported with its plugin's name and left out; the others run.
+
+    The service *is* the place for its own state. Through :attr:`ctx` it subscribes to bus events
+    (``ctx.bus.subscribe``) and alerts (``ctx.subscribe_alerts``), runs background tasks
+    (``ctx.create_task``) and reads or controls the bot (``ctx.operator``). Subscriptions made with
+    its name as owner and its tasks end when it stops.
+    """
+
+
+# --- commands and jobs -------------------------------------------------------------------------
+
+Role = Literal["viewer", "operator", "admin"]
+ROLE_RANK: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command, through which transport."""
+
+    transport: str
+    user_id: str
+    role: Role | None
+    chat_id: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A transport-independent answer. Transports render it (monospace table on chat, text on a TTY)."""
+
+    title: str
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    """Table rows; the first row is the header when ``header`` is True."""
+    header: bool = False
+    text: str = ""
+    ok: bool = True
+    confirm_token: str | None = None
+    """Set when the command waits for the same caller to confirm it: transports show a button
+    (or ask for a reply) that calls ``CommandTable.confirm(caller, token)``."""
+    image_png: bytes | None = None
+    """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
+    attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""
+
+    def render_text(self) -> str:
+        """Plain text with aligned columns: what a console or a chat code block shows."""
+        lines = [self.title] if self.title else []
+        if self.rows:
+            widths = [max(len(r[i]) if i < len(r) else 0 for r in self.rows) for i in range(max(map(len, self.rows)))]
+            for n, row in enumerate(self.rows):
+                cells = [c.ljust(widths[i]) for i, c in enumerate(row)]
+                lines.append("  ".join(cells).rstrip())
+                if n == 0 and self.header:
+                    lines.append("  ".join("-" * w for w in widths))
+        if self.text:
+            lines.append(self.text)
+        return "\n".join(lines)
+
+
+CommandHandler = Callable[["Operator", Caller, list[str]], Awaitable[Reply]]
+"""``async def handler(operator, caller, args) -> Reply``."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat/control command: ``/name args...``."""
+
+    name: str
+    handler: CommandHandler
+    role: Role
+    help: str
+    usage: str = ""
+    confirm: Callable[[Operator, list[str]], str | None] | None = None
+    """For dangerous commands: return a question ("Cancel 12 orders and pause everything?") when
+    this call must be confirmed by the same user within ``[commands] confirm_ttl_s``, else None."""
+
+
+JobFunc = Callable[["Operator"], Awaitable[None]]
+"""``async def job(operator) -> None``."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Timed work: ``func(operator)`` runs on an interval (``every_s``) or daily at ``at`` ("HH:MM")."""
+
+    name: str
+    func: JobFunc
+    every_s: float | None = None
+    at: str | None = None
+    """Daily at this time in ``[scheduler] timezone``."""
+
+    def __post_init__(self) -> None:
+        if (self.every_s is None) == (self.at is None):
+            raise ValueError(f'job "{self.name}": give exactly one of every_s or at')
+
+
+# --- the operator --------------------------------------------------------------------------------
+# The :class:`Operator`: what command handlers, jobs, ``startup``/``shutdown`` hooks and services get.
+#
+# Part of the public plugin API: import these names from :mod:`bot.api`, not from here.
+#
+# Read models (status, strategies, orders, positions, balances, PnL, opportunities, risk, feeds,
+# plugins) return plain values; nothing hands out the host's internals. Control verbs (pause, resume,
+# kill, flatten, observe) take the :class:`~bot.api.Caller` they act for and apply the roles the
+# command layer applies: ``pause``/``resume`` need ``operator``, ``kill``/``flatten``/``observe``
+# need ``admin``; a caller without the role gets :class:`Refused`. Each verb called outside a
+# command (a service acting for its own client, a job) is written to the audit log like a command;
+# inside a command handler the command's own audit line covers it.
+
+
+class Refused(PermissionError):
+    """A control verb was refused: the caller's role is too low (the message says which role it needs)."""
+
+
+VERB_ROLES: dict[str, str] = {"pause": "operator", "resume": "operator", "kill": "admin", "flatten": "admin",
+                              "observe": "admin"}
+"""The role each control verb needs, the same as the host's command of that name."""
+
+
+@dataclass(frozen=True)
+class PluginView:
+    """One loaded plugin as ``/plugins`` and ``arbot plugins`` show it."""
+
+    name: str
+    kinds: frozenset[str]
+    dist: str
+    version: str
+    errors: tuple[str, ...] = ()
+    provides: tuple[str, ...] = field(default=())
+    """``kind:name`` of everything it registered."""
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """One risk check: its name and its ``status()`` facts (limits and current use, as text)."""
+
+    name: str
+    facts: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RiskTrip:
+    """A stored risk event (a trip or a veto)."""
+
+    ts_ns: int
+    check: str
+    action: str
+    reason: str
+    strategy: str = ""
+    exchange: str = ""
+    symbol: str = ""
+
+
+class Operator(abc.ABC):
+    """Read models and control verbs of one running bot."""
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def mode(self) -> str:
+        """The mode in force: ``observe``, ``paper`` or ``live`` (``/observe`` switches it at run time)."""
+
+    @property
+    @abc.abstractmethod
+    def configured_mode(self) -> str:
+        """The mode the config says (what ``/observe off`` returns to)."""
+
+    @property
+    @abc.abstractmethod
+    def started_ns(self) -> int:
+        """Wall-clock time the bot started (ns since the epoch)."""
+
+    @abc.abstractmethod
+    def now_ns(self) -> int:
+        """The bot clock's wall time now (simulated in a backtest)."""
+
+    @property
+    @abc.abstractmethod
+    def timezone(self) -> str:
+        """``[scheduler] timezone``: the zone of days, weeks and daily jobs."""
+
+    @abc.abstractmethod
+    def period_start_ns(self, period: str) -> int:
+        """Start of the current ``day``, ``week`` or ``month`` in :attr:`timezone`, in ns."""
+
+    @abc.abstractmethod
+    def plugin_settings(self, plugin: str) -> Any:
+        """The validated ``[plugins.PLUGIN]`` settings of a plugin (None if it declares none)."""
+
+    @property
+    @abc.abstractmethod
+    def store(self) -> Store:
+        """The bot's database, for a plugin's own tables. Read host figures through the methods here."""
+
+    # --- strategies and components -------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def strategies(self) -> Mapping[str, Strategy]:
+        """Running strategies by name (read-only mapping; use the verbs below to change their state)."""
+
+    @property
+    @abc.abstractmethod
+    def exchanges(self) -> Mapping[str, Exchange]:
+        """Running exchanges by name (read-only mapping)."""
+
+    @abc.abstractmethod
+    def strategy_type(self, name: str) -> str:
+        """The registered type of strategy ``name`` (its ``type = "..."``)."""
+
+    @abc.abstractmethod
+    def strategy_state(self, name: str) -> str:
+        """``running``, ``paused by WHO`` or ``failed (ERROR)``."""
+
+    @abc.abstractmethod
+    def strategy_failed(self, name: str) -> bool:
+        """True when the strategy raised and is stopped until ``/resume``."""
+
+    @abc.abstractmethod
+    def killed(self, name: str) -> bool:
+        """True while a strategy stays paused by the kill switch."""
+
+    @abc.abstractmethod
+    def service(self, name: str) -> Service | None:
+        """The running service registered as ``name`` (None when absent, disabled or failed)."""
+
+    # --- orders, positions, money ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def open_orders(self, exchange: str | None = None, symbol: str | None = None) -> list[Order]:
+        """Orders sent or being sent that are not final."""
+
+    @abc.abstractmethod
+    def unknown_orders(self) -> list[Order]:
+        """Orders whose outcome is not known yet (a lost answer): reconciliation keeps asking the venue."""
+
+    @property
+    @abc.abstractmethod
+    def store_error(self) -> str | None:
+        """Why the store cannot be written now (new orders are refused meanwhile); None when it can."""
+
+    @abc.abstractmethod
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        """Net base position per (exchange, symbol) from this bot's fills; flat markets left out."""
+
+    @abc.abstractmethod
+    def last_price(self, exchange: str, symbol: str) -> Decimal | None:
+        """Mid price of the latest book (or pool) update of a market, if any."""
+
+    @abc.abstractmethod
+    async def balances(self) -> dict[str, dict[str, Balance]]:
+        """Balances by exchange, then asset, as each venue reports them now."""
+
+    @abc.abstractmethod
+    def ledger(self) -> Ledger:
+        """The one ledger over the stored fills (FIFO lots per strategy and market), open lots marked
+        to the current mids: ``strategies(since_ns)``, ``strategy(name)``, ``steps(since_ns)``."""
+
+    @abc.abstractmethod
+    def pnl(self, since_ns: int | None = None) -> dict[str, StrategyFigures]:
+        """``ledger().strategies(since_ns)``: per strategy, fills, realized PnL, fees, net and
+        unrealized (asset -> Decimal), from the fills since ``since_ns`` (all without it)."""
+
+    @abc.abstractmethod
+    def opportunities(self, limit: int) -> list[Opportunity]:
+        """The latest ``limit`` opportunities strategies published, newest first."""
+
+    @abc.abstractmethod
+    def opportunities_kept(self) -> int:
+        """How many opportunities the host keeps in memory now."""
+
+    @abc.abstractmethod
+    def feeds(self) -> dict[tuple[str, str], int]:
+        """Time (ns) of the latest market data per (exchange, symbol)."""
+
+    # --- risk and plugins -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def risk(self) -> list[RiskView]:
+        """Every risk check with its current ``status()`` facts."""
+
+    @abc.abstractmethod
+    def risk_trips(self, limit: int) -> list[RiskTrip]:
+        """The latest ``limit`` stored risk trips (not vetoes), newest first."""
+
+    @abc.abstractmethod
+    def plugins(self) -> list[PluginView]:
+        """Every loaded plugin with what it provides and its errors, by name."""
+
+    @abc.abstractmethod
+    def commands_for(self, caller: Caller) -> list[Command]:
+        """The commands ``caller``'s role may run, by name."""
+
+    # --- acting ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def alert(self, level: AlertLevel, kind: str, message: str, source: str = "host", **fields: Any) -> None:
+        """Queue an alert for every notifier; never blocks."""
+
+    @abc.abstractmethod
+    def pause(self, names: list[str], caller: Caller) -> list[str]:
+        """Pause strategies (``[]``: every one): no new orders, resting orders stay. Returns the names paused."""
+
+    @abc.abstractmethod
+    def resume(self, names: list[str], caller: Caller) -> list[str]:
+        """Resume strategies (``[]``: every one), including one that failed or the kill switch paused."""
+
+    @abc.abstractmethod
+    def kill(self, reason: str, caller: Caller) -> int:
+        """Kill switch: pause every strategy, cancel every resting order (in the background).
+
+        Returns how many strategies it paused.
+        """
+
+    @abc.abstractmethod
+    def flatten(self, reason: str, max_slippage_bps: Decimal, caller: Caller) -> None:
+        """Kill switch, then close every position with IOC orders at most ``max_slippage_bps`` through the mid."""
+
+    @abc.abstractmethod
+    def set_observe(self, on: bool, caller: Caller) -> str:
+        """Observe mode on or off at run time; returns the mode now in force.
+
+        Raises ValueError when the config itself says ``observe`` and ``on`` is False.
+        """
+
+    @abc.abstractmethod
+    async def reconcile(self) -> None:
+        """Bring the executor's order records and every running strategy in line with the venues."""
+
+    @abc.abstractmethod
+    async def snapshot_balances(self) -> None:
+        """Store every venue's balances now (the ``balance-snapshot`` job)."""

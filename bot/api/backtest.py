@@ -1,0 +1,24 @@
+"""Backtesting contracts, public like :mod:`bot.api`: what a venue offers to be stepped on
+simulated time (:class:`Steppable`, :class:`BacktestPlan`), and what a plugin adds to the report
+(:class:`BacktestRun`, :class:`ReportSection`, the ``backtest_report_sections`` and
+``backtest_chart`` hooks). :func:`exact` and :func:`shown` write figures as the report does.
+Imported when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ..backtest.contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
+    from ..backtest.report import exact, shown
+
+_CONTRACT = ("DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable")
+_WHERE = {**dict.fromkeys(_CONTRACT, "bot.backtest.contract"), "exact": "bot.backtest.report",
+          "shown": "bot.backtest.report"}
+__all__ = [
+    "DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable", "exact", "shown",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -1,0 +1,49 @@
+"""The venue author's kit: what exchange plugins share, public like :mod:`bot.api`.
+
+Each name is imported when first used, so ``from bot.api.kit import Pool`` loads the pool models
+and not the WebSocket feed (``import bot.api`` loads none of it).
+
+* order books and exact unit conversion: :class:`OrderBook`, :func:`to_units`, :func:`from_units`,
+  :class:`PrecisionError`;
+* AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
+* market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
+  :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
+  :class:`TokenBucket` (client-side rate limit);
+* recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
+  :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording`;
+* :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ..book import OrderBook
+    from ..clock import Clock, ManualClock
+    from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
+    from ..exact import PrecisionError, from_units, to_units
+    from ..feed import ReconnectingFeed, StateCallback
+    from ..ratelimit import TokenBucket
+    from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
+    from ..redact import REDACTOR
+    from ..venue import PollingVenue
+
+_WHERE = {
+    "OrderBook": "bot.book", "Clock": "bot.clock", "ManualClock": "bot.clock",
+    "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
+    "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
+    "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
+    "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
+    "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
+    "PollingVenue": "bot.venue",
+}
+__all__ = [
+    "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool", "PoolError",
+    "PoolLiquidityError", "PrecisionError", "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback",
+    "SwapEstimate", "TokenBucket", "from_units", "read_recording", "record_to", "to_units",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -1,0 +1,44 @@
+"""The one ledger and the display rounding, public like :mod:`bot.api`.
+
+Every profit figure comes from :mod:`bot.ledger`: FIFO lots per strategy and market, realized PnL
+before fees, fees apart, unrealized PnL marked to mid. A command or service gets the bot's ledger
+from ``operator.ledger()``; a risk check or strategy that books its own fills keeps a
+:class:`Position`. Figures are exact Decimals; :func:`money`, :func:`amount`, :func:`signed_money`,
+:func:`price` and :func:`qty` round them for people only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ..ledger import (
+        EXACT_DIGITS,
+        PERIODS,
+        Ledger,
+        MarketFigures,
+        Marks,
+        Position,
+        Step,
+        StrategyFigures,
+        day_start_ns,
+        fee_in_quote,
+        lot_mark,
+        next_day_start_ns,
+        period_start_ns,
+        totals,
+    )
+    from ..units import amount, money, moneys, price, qty, signed_money, significant
+
+_LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
+           "day_start_ns", "fee_in_quote", "lot_mark", "next_day_start_ns", "period_start_ns", "totals")
+_UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
+_WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units")}
+__all__ = [
+    "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures", "amount",
+    "day_start_ns", "fee_in_quote", "lot_mark", "money", "moneys", "next_day_start_ns", "period_start_ns", "price",
+    "qty", "signed_money", "significant", "totals",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -1,0 +1,26 @@
+"""Storage for a plugin's own tables, public like :mod:`bot.api`.
+
+A plugin that keeps records (an arbitrage execution log, a grid's levels) declares SQLModel tables
+in its own module, using :func:`money` for exact decimal columns and :class:`Units` for integer
+token amounts, and reads and writes them through the :class:`Store` its components get as
+``ctx.store`` (and commands as ``operator.store``): ``with store.session() as s: ...``. Tables
+are created when the store opens, for every table class imported by then. The host's own tables
+(orders, fills, ...) are not part of the API: read them through :class:`~bot.api.Context`
+(``stored_orders``, ``stored_fills``, ``stored_position``) or the :class:`~bot.api.Operator`.
+Imported when first used (the store loads SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ..store import Store, Units, money
+
+_WHERE = {"Store": "bot.store", "Units": "bot.store", "money": "bot.store"}
+__all__ = [
+    "Store", "Units", "money",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -1,0 +1,295 @@
+"""Faults in the store and at the venue: nothing kills a send lane, the store writer or a strategy for good.
+
+An injected OperationalError in the order insert and in the writer's batch; an exclusive lock held
+on arbot.db by another process; a full disk for a while; orders whose outcome stays UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot import hookimpl, writer
+from bot.api import Strategy
+from bot.commands import Caller
+from bot.domain import (
+    AlertLevel,
+    BookUpdate,
+    Fill,
+    Liquidity,
+    OrderIntent,
+    OrderState,
+    OrderStatus,
+    Side,
+)
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
+
+CONFIG = """
+[executor]
+backoff_initial_s = 0.01
+backoff_max_s = 0.05
+request_timeout_s = 0.2
+max_retries = 2
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "storing"
+"""
+
+
+class Storing(Strategy):
+    """Writes a row of its own on every book (as grid and arb write theirs) and counts what it gets."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.books = 0
+        self.updates = []
+
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+    def on_market(self, event):
+        self.books += 1
+        self.ctx.store.set_state("storing-books", str(self.books))
+
+    def on_order_update(self, update):
+        self.updates.append(update)
+
+
+class storing_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("storing", Storing)
+
+
+PLUGINS = [("venue", venue_plugin), ("storing", storing_plugin)]
+ADMIN = Caller("test", "root", "admin")
+
+
+def intent(cid: str, side: Side = Side.BUY, qty: str = "0.1") -> OrderIntent:
+    return OrderIntent("s", "v", "BTC/USD", side, Decimal(qty), Decimal("100"), client_order_id=cid)
+
+
+def status(bot, cid):
+    order = bot.executor.order(cid)
+    return order.status if order else None
+
+
+def book(ts: int = 1) -> BookUpdate:
+    return BookUpdate("v", "BTC/USD", ((Decimal("99"), Decimal(1)),), ((Decimal("101"), Decimal(1)),), ts)
+
+
+def store_error(message: str = "database is locked") -> OperationalError:
+    return OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+
+
+@pytest.fixture
+async def bot(make_bot):
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    bot.test_alerts = []
+    bot.alerts.listeners.append(bot.test_alerts.append)
+    return bot
+
+
+def store_alerts(bot, level=AlertLevel.CRITICAL):
+    return [a for a in bot.test_alerts if a.kind == "store" and a.level is level]
+
+
+async def test_one_failed_order_insert_does_not_kill_the_lane(bot, monkeypatch):
+    original = bot.store.insert_order
+    failures = [store_error()]
+
+    def flaky(order):
+        if failures:
+            raise failures.pop()
+        return original(order)
+
+    monkeypatch.setattr(bot.store, "insert_order", flaky)
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    assert ctx.submit(intent("i-1")) == "i-1"
+    await wait_for(lambda: status(bot, "i-1") is OrderStatus.OPEN, timeout_s=5)
+    assert venue.submissions["i-1"] == 1 and bot.store.get_order("i-1") is not None
+    assert len(store_alerts(bot)) == 1 and store_alerts(bot, AlertLevel.WARNING)
+    assert ctx.submit(intent("i-2")) == "i-2"  # the lane is alive: the next order goes out
+    await wait_for(lambda: status(bot, "i-2") is OrderStatus.OPEN)
+    assert venue.submissions == {"i-1": 1, "i-2": 1}
+
+
+async def test_a_failed_writer_batch_is_kept_and_written_later(bot, monkeypatch):
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    ctx.submit(intent("w-1"))
+    await wait_for(lambda: status(bot, "w-1") is OrderStatus.OPEN)
+    await bot.executor.flush()
+    original = bot.store.write_batch
+    failures = [store_error("disk I/O error")]
+
+    def flaky(orders, fills):
+        if failures:
+            raise failures.pop()
+        return original(orders, fills)
+
+    monkeypatch.setattr(bot.store, "write_batch", flaky)
+    fill = Fill("v", "BTC/USD", "w-1", "T1", Side.BUY, Decimal("100"), Decimal("0.1"), Decimal("0.01"), "USD",
+                Liquidity.MAKER, 5)
+    venue.orders["w-1"] = OrderState("w-1", OrderStatus.FILLED, "X1", Decimal("0.1"), Decimal("100"), (fill,))
+    await bot.executor.reconcile()  # its flush fails once; the writer writes the batch on its next attempt
+    assert not failures
+    await wait_for(lambda: bot.store.get_order("w-1").status is OrderStatus.FILLED, timeout_s=5)
+    assert [f.trade_id for _, f in bot.store.fills()] == ["T1"]
+    assert bot.store.get_order("w-1").fee == Decimal("0.01")
+    assert len(store_alerts(bot)) == 1
+    ctx.submit(intent("w-2"))
+    await wait_for(lambda: status(bot, "w-2") is OrderStatus.OPEN)
+
+
+async def test_a_full_disk_pauses_new_orders_and_trading_resumes_by_itself(bot, monkeypatch):
+    disk_full = True
+    originals = {name: getattr(bot.store, name) for name in ("insert_order", "write_batch", "set_state")}
+
+    def failing(name):
+        def call(*args, **kwargs):
+            if disk_full:
+                raise store_error("database or disk is full")
+            return originals[name](*args, **kwargs)
+        return call
+
+    for name in originals:
+        monkeypatch.setattr(bot.store, name, failing(name))
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    assert ctx.submit(intent("d-1")) == "d-1"  # accepted: the disk is not known to be full yet
+    await wait_for(lambda: bot.executor.store_error is not None)
+    assert "disk is full" in bot.executor.store_error
+    assert ctx.submit(intent("d-2")) is None  # new orders are refused meanwhile
+    bot.bus.publish(book())  # the strategy's own write fails: it stops, for the store's sake only
+    assert bot.strategy_state("s").startswith("failed (store unavailable")
+    assert venue.submissions["d-1"] == 0  # never sent without its row
+    assert len(store_alerts(bot)) == 1
+
+    disk_full = False
+    await wait_for(lambda: bot.executor.store_error is None, timeout_s=10, what="the store to be written again")
+    await wait_for(lambda: status(bot, "d-1") is OrderStatus.OPEN, timeout_s=5)
+    assert bot.strategy_state("s") == "running"  # resumed by itself
+    assert ctx.submit(intent("d-3")) == "d-3"
+    await wait_for(lambda: status(bot, "d-3") is OrderStatus.OPEN)
+    assert venue.submissions == {"d-1": 1, "d-3": 1}
+
+
+async def test_while_the_store_fails_cancels_go_on_and_closing_orders_wait_for_their_row(bot, monkeypatch):
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    ctx.submit(intent("c-1"))
+    await wait_for(lambda: status(bot, "c-1") is OrderStatus.OPEN)
+    bot.portfolio.on_fill(Fill("v", "BTC/USD", "x", "T9", Side.BUY, Decimal(100), Decimal("0.5"), Decimal(0), "USD",
+                               Liquidity.TAKER, 1))  # long 0.5 (as if filled)
+    broken = True
+    original = bot.store.insert_order
+
+    def insert(order):
+        if broken:
+            raise store_error()
+        return original(order)
+
+    monkeypatch.setattr(bot.store, "insert_order", insert)
+    bot.executor.store_failed(store_error(), "test")
+    ctx.cancel("c-1")
+    await wait_for(lambda: status(bot, "c-1") is OrderStatus.CANCELLED)  # a cancel needs no new row
+    assert ctx.submit(intent("c-2")) is None  # opens a position: refused
+    close = OrderIntent("s", "v", "BTC/USD", Side.SELL, Decimal("0.5"), Decimal("99"), client_order_id="c-3")
+    assert ctx.submit(close) == "c-3"  # reduces it: waits for its row
+    await asyncio.sleep(0.3)
+    assert venue.submissions["c-3"] == 0
+    broken = False
+    await wait_for(lambda: status(bot, "c-3") is OrderStatus.OPEN, timeout_s=5)
+    assert venue.submissions["c-3"] == 1
+
+
+async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(
+        bot, monkeypatch, tmp_path):
+    monkeypatch.setattr(writer, "WRITER_BUSY_TIMEOUT_MS", 500)  # a lock longer than the busy timeout
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    ticking = True
+
+    async def ticker():
+        nonlocal longest
+        while ticking:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            longest = max(longest, loop.time() - before - 0.005)
+
+    tick = asyncio.create_task(ticker())
+    locker = sqlite3.connect(tmp_path / "arbot.db", timeout=5, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        assert ctx.submit(intent("l-1")) == "l-1"
+        for n in range(20):
+            bot.bus.publish(book(n))  # the strategy writes on the loop: it fails fast, not after 5 s
+            await asyncio.sleep(0.1)
+        await wait_for(lambda: bot.executor.store_error is not None, timeout_s=5)
+        assert bot.strategy_state("s").startswith("failed (store unavailable")
+        assert venue.submissions["l-1"] == 0
+        await asyncio.sleep(1)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await wait_for(lambda: status(bot, "l-1") is OrderStatus.OPEN, timeout_s=10)
+    await wait_for(lambda: bot.strategy_state("s") == "running", timeout_s=10)
+    ticking = False
+    await tick
+    assert longest < 0.5, f"the loop was blocked {longest:.3f}s"  # the benchmark measures the real figure
+
+
+# --- UNKNOWN orders -------------------------------------------------------------------------------
+
+
+async def unknown_order(bot, cid: str) -> None:
+    venue = bot.exchanges["v"]
+    venue.faults = ["hang"]
+    venue.lookup_faults = 100
+    bot.strategies["s"].ctx.submit(intent(cid))
+    await wait_for(lambda: status(bot, cid) is OrderStatus.UNKNOWN, timeout_s=5)
+    venue.lookup_faults = 0
+    assert [o.client_order_id for o in bot.executor.open_orders()] == [cid]  # still open: /orders shows it
+
+
+async def test_an_unknown_order_filled_at_the_venue_is_resolved_by_reconciliation(bot):
+    await unknown_order(bot, "u-1")
+    venue = bot.exchanges["v"]
+    fill = Fill("v", "BTC/USD", "u-1", "T1", Side.BUY, Decimal("100"), Decimal("0.1"), Decimal("0.02"), "USD",
+                Liquidity.MAKER, 5)
+    venue.orders["u-1"] = OrderState("u-1", OrderStatus.FILLED, "X1", Decimal("0.1"), Decimal("100"), (fill,))
+    reply = await bot.commands.dispatch(ADMIN, "orders", [])
+    assert "unknown" in [row[-1] for row in reply.rows[1:]]
+    reply = await bot.commands.dispatch(ADMIN, "status", [])
+    assert ("unknown orders", "u-1") in reply.rows
+    await bot.executor.reconcile()
+    assert status(bot, "u-1") is OrderStatus.FILLED
+    assert bot.executor.open_orders() == []
+    assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.1")
+    await bot.executor.reconcile()
+    assert bot.portfolio.position("v", "BTC/USD") == Decimal("0.1")
+
+
+async def test_an_unknown_order_cancelled_at_the_venue_is_resolved_by_reconciliation(bot):
+    await unknown_order(bot, "u-2")
+    venue = bot.exchanges["v"]
+    venue.orders["u-2"] = OrderState("u-2", OrderStatus.CANCELLED, "X1")
+    await bot.executor.reconcile()
+    assert status(bot, "u-2") is OrderStatus.CANCELLED and bot.executor.open_orders() == []
+    assert bot.strategies["s"].updates[-1].status is OrderStatus.CANCELLED
+
+
+async def test_kill_cancels_an_unknown_order_at_the_venue(bot):
+    await unknown_order(bot, "u-3")
+    bot.kill(by="test", reason="test")
+    await wait_for(lambda: status(bot, "u-3") is OrderStatus.CANCELLED, timeout_s=5)
+    assert bot.exchanges["v"].orders["u-3"].status is OrderStatus.CANCELLED
+

@@ -1,0 +1,77 @@
+"""Acceptance: after the embedded default demo, every surface shows the same PnL for btc-grid and sol-arb.
+
+The demo runs on simulated time (the backtest's clock and loop, the venues stepped at their configured
+pace), then `arbot report`, `/pnl`, `/arb` and the `/chart pnl` title are asked while the bot still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+from pathlib import Path
+
+import plugins.arb
+from bot.api import Caller
+from bot.app import Bot
+from bot.backtest.clock import BacktestClock, run_simulated
+from bot.backtest.driver import SETTLE_S, START_NS, Progress, backtest_config, drive, stepped_venues
+from bot.ledger import Ledger
+from bot.report import report_reply
+from bot.units import money, signed_money
+
+VIEWER = Caller("test", "viewer", "viewer")
+STEPS = 3000  # BTC/USD and SOL/USDC every 100 ms, the pool every 200 ms: two minutes of market
+
+
+def arb_plugins() -> list[tuple[str, object]]:
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
+    return [] if "arb" in installed else [("arb", plugins.arb)]
+
+
+async def demo(tmp_path: Path, clock: BacktestClock) -> dict:
+    plugin_set, registry, config, plans = backtest_config(None, tmp_path, tmp_path / "demo.db",
+                                                          extra_plugins=arb_plugins())
+    bot = Bot(config, plugin_set, registry, clock=clock)
+    await bot.start()
+    bot.scheduler.stop()
+    await asyncio.sleep(0)
+    try:
+        await drive(stepped_venues(bot, plans), clock, STEPS, Progress(STEPS, enabled=False))
+        await asyncio.sleep(SETTLE_S)
+        await bot.executor.settle(SETTLE_S)
+        await bot.executor.flush()
+        return {
+            "report": report_reply(bot.store),  # what `arbot report` prints
+            "pnl": await bot.commands.dispatch(VIEWER, "pnl", ["month"]),
+            "arb": await bot.commands.dispatch(VIEWER, "arb", []),
+            "chart": (await bot.commands.dispatch(VIEWER, "chart", ["pnl"])).title,
+            "grid": bot.strategies["btc-grid"].status(),
+            "ledger": Ledger(bot.store).strategies(),
+        }
+    finally:
+        await bot.stop()
+
+
+def test_the_demo_shows_one_pnl_per_strategy_on_every_surface(tmp_path):
+    clock = BacktestClock(START_NS)
+    got = run_simulated(demo(tmp_path, clock), clock)
+    ledger = got["ledger"]
+    grid, arb = ledger["btc-grid"], ledger["sol-arb"]
+    assert grid.round_trips >= 1 and arb.fills >= 2, "the demo traded too little to compare anything"
+    figures = {"btc-grid": ("USD", grid), "sol-arb": ("USDC", arb)}
+    report = {row[0]: row for row in got["report"].rows[1:]}
+    pnl = {row[0]: row for row in got["pnl"].rows[1:]}
+    for name, (quote, fig) in figures.items():
+        realized, fees, net = (money(fig.realized[quote], quote), money(fig.fees[quote], quote),
+                               money(fig.net[quote], quote))
+        assert report[name][5:8] == (realized, fees, net), name
+        assert pnl[name][2:5] == (realized, fees, net), name
+        assert f"{money(fig.net[quote], quote)}" in got["chart"], name
+    assert got["chart"] == ("Realized PnL since the first fill, after fees: "
+                            f"{money(grid.net['USD'], 'USD')}, {money(arb.net['USDC'], 'USDC')}")
+    total = got["arb"].text.splitlines()[0]
+    assert total.startswith(f"sol-arb total: realized {money(arb.realized['USDC'], 'USDC')} - fees "
+                            f"{money(arb.fees['USDC'], 'USDC')} = {signed_money(arb.net['USDC'], 'USDC')} after fees")
+    assert "difference" not in total  # every execution hedged: the executions' own sum is the ledger's
+    assert (got["grid"]["realized"], got["grid"]["fees"]) == (money(grid.realized["USD"], "USD"),
+                                                              money(grid.fees["USD"], "USD"))
