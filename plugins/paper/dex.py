@@ -21,7 +21,7 @@ from bot.api import (
     PermanentError,
     TransientError,
 )
-from bot.backtest.contract import BacktestPlan, Steppable
+from bot.api.backtest import BacktestPlan, Steppable
 from bot.book import from_units
 from bot.domain import (
     BPS,
