@@ -12,7 +12,8 @@
    On SQLite (a temporary file), and on PostgreSQL too when ``ARBOT_BENCH_PG_URL`` is set.
 
 2. Loop block: the longest the event loop went without running (a 5 ms ticker's lateness) while
-   another process holds an exclusive lock on ``arbot.db`` for ``--lock-s`` seconds (default 15),
+   another connection holds an exclusive write lock (SQLite: on ``arbot.db``; PostgreSQL: on the
+   ``orders`` and ``bot_state`` tables) for ``--lock-s`` seconds (default 15),
    orders are submitted every 100 ms and a strategy writes its own row on every book (as grid and
    arb do). Baseline: the same run without the lock.
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,6 +32,9 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,6 +53,7 @@ from bot.domain import (  # noqa: E402
     Side,
 )
 from bot.plugins import collect, load_plugins  # noqa: E402
+from bot.store import engine_url  # noqa: E402
 
 SENT_AT: dict[str, int] = {}
 ARRIVED = asyncio.Event()
@@ -162,10 +166,22 @@ async def decision_to_request(db_url: str, data_dir: str, orders: int, way: str)
     return pct(latencies, 50), pct(latencies, 99)
 
 
-async def loop_block(data_dir: str, lock_s: float, locked: bool) -> tuple[float, int, int]:
+def hold_lock(db_url: str, release: threading.Event) -> None:
+    """Another process's exclusive write lock: SQLite's on the file, PostgreSQL's on the tables we write."""
+    engine = create_engine(engine_url(db_url), poolclass=NullPool)
+    with engine.connect() as conn:
+        if db_url.startswith("sqlite"):
+            conn.exec_driver_sql("BEGIN EXCLUSIVE")
+        else:
+            conn.exec_driver_sql("LOCK TABLE orders, bot_state IN EXCLUSIVE MODE")
+        release.wait()
+        conn.rollback()
+    engine.dispose()
+
+
+async def loop_block(db_url: str, data_dir: str, lock_s: float, locked: bool) -> tuple[float, int, int]:
     """(longest loop block in ms, orders sent, orders refused) over ``lock_s`` seconds."""
-    db = Path(data_dir) / "arbot.db"
-    bot = make_bot(data_dir, f"sqlite:///{db}")
+    bot = make_bot(data_dir, db_url)
     await bot.start()
     loop = asyncio.get_running_loop()
     longest = 0.0
@@ -179,27 +195,23 @@ async def loop_block(data_dir: str, lock_s: float, locked: bool) -> tuple[float,
             longest = max(longest, loop.time() - before - 0.005)
 
     release = threading.Event()
-
-    def hold_lock():
-        con = sqlite3.connect(db, timeout=30, isolation_level=None)
-        con.execute("BEGIN EXCLUSIVE")
-        release.wait()
-        con.execute("ROLLBACK")
-        con.close()
-
-    holder = threading.Thread(target=hold_lock) if locked else None
+    holder = threading.Thread(target=hold_lock, args=(db_url, release)) if locked else None
     if holder:
         holder.start()
     tick = asyncio.create_task(ticker())
     ctx = bot.strategies["s"].ctx
     refused = 0
+    accepted = []
     deadline = loop.time() + lock_s
     n = 0
     while loop.time() < deadline:
         n += 1
         bot.bus.publish(BookUpdate("v", "BTC/USD", ((Decimal(99), Decimal(1)),), ((Decimal(101), Decimal(1)),), n))
-        if ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.001"), Decimal("100"))) is None:
+        cid = ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.001"), Decimal("100")))
+        if cid is None:
             refused += 1
+        else:
+            accepted.append(cid)
         await asyncio.sleep(0.1)
     release.set()
     if holder:
@@ -207,8 +219,7 @@ async def loop_block(data_dir: str, lock_s: float, locked: bool) -> tuple[float,
     await bot.executor.settle(30)
     running = False
     await tick
-    await bot.executor.flush()
-    sent = len([o for o in bot.store.orders() if o.status is OrderStatus.OPEN])
+    sent = sum(cid in SENT_AT for cid in accepted)
     failed = [name for name in bot.strategies if bot.strategy_failed(name)]
     await bot.stop()
     assert not failed, f"strategies left failed: {failed}"
@@ -231,16 +242,17 @@ async def main() -> None:
                 p50, p99 = await decision_to_request(db_url, tmp, args.orders, way)
             results[f"{name}_{way}_p50_us"], results[f"{name}_{way}_p99_us"] = p50, p99
             print(f"{name:8} {way:8} decision->request  p50 {p50:8.1f} us   p99 {p99:8.1f} us   ({args.orders} orders)")
-    with tempfile.TemporaryDirectory() as tmp:
-        base_ms, base_sent, _ = await loop_block(tmp, args.lock_s, locked=False)
-    print(f"loop block, no lock            : longest {base_ms:7.1f} ms  ({base_sent} orders sent in {args.lock_s:g} s)")
-    with tempfile.TemporaryDirectory() as tmp:
-        lock_ms, sent, refused = await loop_block(tmp, args.lock_s, locked=True)
-    print(f"loop block, {args.lock_s:g} s exclusive lock: longest {lock_ms:7.1f} ms  ({sent} sent, "
-          f"{refused} refused while the store could not be written; no strategy left failed)")
-    line = " ".join(f"{k}={v:.1f}" for k, v in results.items())
-    print(f"RESULT durable_order orders={args.orders} {line} loop_block_ms={lock_ms:.1f} "
-          f"baseline_loop_block_ms={base_ms:.1f} lock_s={args.lock_s:g}")
+    blocks: dict[str, float] = {}
+    for name, url in databases:
+        for locked in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                ms, sent, refused = await loop_block(url or f"sqlite:///{tmp}/arbot.db", tmp, args.lock_s, locked)
+            blocks[f"{name}_{'lock' if locked else 'baseline'}_loop_block_ms"] = ms
+            what = f"{args.lock_s:g} s exclusive lock" if locked else "no lock (baseline)"
+            print(f"{name:8} loop block, {what:22}: longest {ms:7.1f} ms  ({sent} orders sent, {refused} refused "
+                  "while the store could not be written; no strategy left failed)")
+    line = " ".join(f"{k}={v:.1f}" for k, v in {**results, **blocks}.items())
+    print(f"RESULT durable_order orders={args.orders} lock_s={args.lock_s:g} {line}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from .store import Store
 T = TypeVar("T")
 
 THREAD_NAME = "arbot-store-writer"
-LOOP_BUSY_TIMEOUT_MS = 75
+LOOP_BUSY_TIMEOUT_MS = 50
 """How long a write on the event loop's thread waits for an SQLite lock before it fails."""
 WRITER_BUSY_TIMEOUT_MS = 5000
 """How long one write on the writer thread waits for an SQLite lock (then it is retried)."""
