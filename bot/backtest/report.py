@@ -162,7 +162,8 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
                      f"{moneys(s.unrealized, quotes)} |")
     lines += [
         "",
-        "From the ledger: realized PnL FIFO per strategy and market (a symbol on any venue), before fees; fees "
+        "From the ledger: realized PnL per strategy and market (a symbol on any venue; a closing order that names "
+        "its lot is matched to it, anything else FIFO), before fees; fees "
         "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
         "unrealized: the lots still open at the end, marked to the last mids.",
         "",
