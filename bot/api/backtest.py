@@ -1,7 +1,7 @@
 """Backtesting contracts, public like :mod:`bot.api`: what a venue offers to be stepped on
 simulated time (:class:`Steppable`, :class:`BacktestPlan`), and what a plugin adds to the report
 (:class:`BacktestRun`, :class:`ReportSection`, the ``backtest_report_sections`` and
-``backtest_chart`` hooks). :func:`exact` and :func:`shown` write figures as the report does.
+``backtest_chart`` hooks). :func:`exact` writes figures as the report does.
 Imported when first used.
 """
 
@@ -13,12 +13,11 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..backtest.contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
-    from ..backtest.report import exact, shown
+    from ..backtest.report import exact
 
 _CONTRACT = ("DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable")
-_WHERE = {**dict.fromkeys(_CONTRACT, "bot.backtest.contract"), "exact": "bot.backtest.report",
-          "shown": "bot.backtest.report"}
+_WHERE = {**dict.fromkeys(_CONTRACT, "bot.backtest.contract"), "exact": "bot.backtest.report"}
 __all__ = [
-    "DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable", "exact", "shown",
+    "DEFAULT_STEPS", "BacktestPlan", "BacktestRun", "ReportSection", "Steppable", "exact",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

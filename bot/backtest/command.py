@@ -16,7 +16,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..units import moneys
     from .clock import NS_PER_S
     from .driver import BacktestError, Progress, run_backtest
-    from .report import shown
 
     value = args.config or os.environ.get("ARBOT_CONFIG")
     path = Path(value) if value else None  # None: the embedded default (the demo)

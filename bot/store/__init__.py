@@ -63,8 +63,6 @@ T = TypeVar("T")
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
-T = TypeVar("T")
-
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""
 

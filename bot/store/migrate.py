@@ -37,7 +37,9 @@ class Store(Protocol):
     url: str
     engine: Engine
     host_tables: tuple[Table, ...]
-    Error: type[Exception]
+
+    @property
+    def Error(self) -> type[Exception]: ...  # the store class attribute of that name (read-only here)
 
     def _guard(self, action: Callable[[], T], what: str) -> T: ...
 

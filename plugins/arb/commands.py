@@ -7,7 +7,6 @@ data (rows of text), rendered by each transport.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from bot.api import Caller, Operator, Reply
 from bot.units import amount, money, signed_money
