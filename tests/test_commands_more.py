@@ -103,7 +103,7 @@ async def test_the_daily_summary_gives_the_ledgers_last_24_hours(traded):
     from bot.builtins import daily_summary
 
     seen = alerts_of(traded)
-    await daily_summary(traded.operator)  # jobs get the Operator, not the Bot
+    await daily_summary(traded.operator)
     [alert] = [a for a in seen if a.kind == "summary"]
     # since 12:00 yesterday: C and D for s (as /pnl's day), F and G for s2
     assert alert.message == "daily summary: 4 fills in the last 24 h"

@@ -95,7 +95,7 @@ async def bot(make_bot):
     ScriptedVenue.instances.clear()
     bot = await make_bot(CONFIG, extra=PLUGINS)
     bot.test_alerts = []
-    bot.alerts.listeners.append(bot.test_alerts.append)
+    bot.alerts.subscribe(bot.test_alerts.append, "test")
     return bot
 
 

@@ -71,7 +71,7 @@ async def test_deleting_the_db_while_running_is_alerted(tmp_path, monkeypatch):
     monkeypatch.setattr(app_module, "STORE_WATCH_EVERY_S", 0.05)
     bot = build(tmp_path)
     seen: list = []
-    bot.alerts.listeners.append(seen.append)
+    bot.alerts.subscribe(seen.append, "test")
     await bot.start()
     try:
         remove_db(tmp_path)
@@ -100,7 +100,7 @@ async def test_an_empty_db_after_a_restart_refuses_to_trade_until_told_and_never
 
     third = build(tmp_path, cancel_unknown=True)
     seen: list = []
-    third.alerts.listeners.append(seen.append)
+    third.alerts.subscribe(seen.append, "test")
     try:
         resting_now = await run_until_resting(third)
         assert third.identity.id_epoch != epoch  # a new store: a new epoch

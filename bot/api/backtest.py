@@ -1,7 +1,8 @@
 """Backtesting contracts, public like :mod:`bot.api`: what a venue offers to be stepped on
 simulated time (:class:`Steppable`, :class:`BacktestPlan`), and what a plugin adds to the report
 (:class:`BacktestRun`, :class:`ReportSection`, the ``backtest_report_sections`` and
-``backtest_chart`` hooks). :func:`exact` writes figures as the report does.
+``backtest_chart`` hooks). :func:`exact` writes a figure as ``report.json`` does (people's figures go
+through ``bot.api``'s units helpers).
 Imported when first used.
 """
 

@@ -267,12 +267,12 @@ async def test_a_leg_whose_outcome_is_unknown_is_followed_to_its_end_by_reconcil
     await wait_for(lambda: (o := bot.executor.order(row.cex_cid)) is not None and o.status is OrderStatus.UNKNOWN,
                    timeout_s=10, what="the CEX leg to be UNKNOWN")
     strategy = bot.strategies["sol-arb"]
-    await reconcile(bot)
+    await reconcile(bot.operator)
     assert strategy.executions.busy and not done(bot)  # nothing is hedged against a fill that may not exist
     assert row.cex_cid in [o.client_order_id for o in bot.executor.open_orders()]
 
     answers_lost["on"] = False  # the venue answers again
-    await reconcile(bot)
+    await reconcile(bot.operator)
     assert bot.executor.order(row.cex_cid).status is OrderStatus.FILLED
     await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
     assert not strategy.executions.busy
