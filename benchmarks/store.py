@@ -8,6 +8,10 @@ inserted and committed with the bare driver (sqlite3 / psycopg, one prepared sta
 cost the store's layer adds is visible. PostgreSQL is skipped with a note when its binaries are
 missing (apt-get install postgresql).
 
+Then the event loop's longest block while the same inserts run: awaited through the executor's
+store writer (`bot.writer.StoreWriter`, a thread beside the loop) against called inline on the loop
+(the baseline), measured by a 1 ms ticker on the loop.
+
     python benchmarks/store.py [--orders 3000]
 
 Ends with one ``RESULT store key=value ...`` line (microseconds).
@@ -16,6 +20,7 @@ Ends with one ``RESULT store key=value ...`` line (microseconds).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import shutil
 import sqlite3
@@ -71,9 +76,45 @@ def raw_row(n: int) -> list:
     return row
 
 
+def loop_block_ms(store: Store, n: int, start: int, *, threaded: bool) -> float:
+    """The loop's longest gap between 1 ms ticks while ``n`` orders are inserted (awaited one by one)."""
+    from bot.writer import StoreWriter
+
+    async def run() -> float:
+        writer = StoreWriter(store, threaded=threaded)
+        longest = 0.0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal longest
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                longest = max(longest, now - last - 0.001)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        for i in range(start, start + n):
+            await writer.call(store.insert_order, order(i))
+            await asyncio.sleep(0)  # let the ticker run between writes (an inline write never yields)
+        done.set()
+        await tick
+        writer.close()
+        return longest * 1000
+
+    return asyncio.run(run())
+
+
+def blocks(store: Store, n: int) -> dict[str, float]:
+    return {"writer_ms": loop_block_ms(store, n, 10_000_000, threaded=True),
+            "inline_ms": loop_block_ms(store, n, 20_000_000, threaded=False)}
+
+
 def sqlite_case(folder: Path, n: int) -> dict[str, dict[str, float]]:
     store = Store(f"sqlite:///{folder}/arbot.db").open()
     ours = timed(n, lambda i: store.insert_order(order(i)))
+    loop = blocks(store, n)
     store.close()
     con = sqlite3.connect(folder / "arbot.db", isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -87,7 +128,7 @@ def sqlite_case(folder: Path, n: int) -> dict[str, dict[str, float]]:
 
     base = timed(n, raw)
     con.close()
-    return {"store": ours, "driver": base}
+    return {"store": ours, "driver": base, "loop": loop}
 
 
 def postgres_case(n: int) -> dict[str, dict[str, float]] | str:
@@ -99,6 +140,7 @@ def postgres_case(n: int) -> dict[str, dict[str, float]] | str:
     try:
         store = Store(url).open()
         ours = timed(n, lambda i: store.insert_order(order(i)))
+        loop = blocks(store, n)
         store.close()
         import psycopg
 
@@ -109,7 +151,7 @@ def postgres_case(n: int) -> dict[str, dict[str, float]] | str:
                     con.execute(sql, raw_row(i))
 
             base = timed(n, raw)
-        return {"store": ours, "driver": base}
+        return {"store": ours, "driver": base, "loop": loop}
     finally:
         pgserver.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)
@@ -133,6 +175,12 @@ def main() -> None:
         for name, label in (("store", "Store.insert_order"), ("driver", "bare driver (baseline)")):
             r = cases[name]
             print(f"{db:<12} {label:<22} {r['p50_us']:>8.1f} {r['p99_us']:>8.1f} {r['max_us']:>9.1f}")
+    print("\nevent loop's longest block during those inserts (ms)")
+    for db, cases in results.items():
+        if not isinstance(cases, str):
+            loop = cases["loop"]
+            print(f"{db:<12} through StoreWriter {loop['writer_ms']:>7.2f}   inline on the loop (baseline) "
+                  f"{loop['inline_ms']:>7.2f}")
     fields = [f"orders={args.orders}"]
     for db, short in (("sqlite", "sqlite"), ("postgresql", "pg")):
         cases = results[db]
@@ -140,7 +188,9 @@ def main() -> None:
             fields.append(f"{short}=skipped")
             continue
         fields += [f"{short}_p50_us={cases['store']['p50_us']:.1f}", f"{short}_p99_us={cases['store']['p99_us']:.1f}",
-                   f"{short}_driver_p50_us={cases['driver']['p50_us']:.1f}"]
+                   f"{short}_driver_p50_us={cases['driver']['p50_us']:.1f}",
+                   f"{short}_loop_block_ms={cases['loop']['writer_ms']:.2f}",
+                   f"{short}_inline_block_ms={cases['loop']['inline_ms']:.2f}"]
     print("RESULT store " + " ".join(fields))
 
 

@@ -7,6 +7,7 @@ tests again that way): use the ``db_url`` fixture wherever a test needs a store 
 
 from __future__ import annotations
 
+import logging
 import os
 import textwrap
 import uuid
@@ -20,10 +21,22 @@ from sqlalchemy.pool import NullPool
 from bot.app import Bot
 from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
+from bot.redact import REDACTOR
 from bot.store import engine_url
 
 TEST_DB_URL = os.environ.get("ARBOT_TEST_DB_URL", "")
 """A PostgreSQL server to run the store tests on (each test gets its own schema); empty: SQLite."""
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Secrets a test made known to the log redactor, and the redactor `cli.main` puts on the root
+    logger's handlers, end with the test: they would rewrite later tests' log records."""
+    known = set(REDACTOR._values)
+    yield
+    REDACTOR._values = known
+    for handler in logging.getLogger().handlers:
+        handler.removeFilter(REDACTOR)
 
 
 @pytest.fixture

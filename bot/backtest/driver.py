@@ -15,7 +15,7 @@ backtest:
   driver calls ``step()`` on each venue at its pace (a recording at ``next_event_ns()``), earliest
   first. A venue without the contract is refused by name before anything runs; the host never
   reads a venue's settings by name.
-* **nothing leaves the process.** Notifiers and plugin services (``enabled``) are left out, the
+* **nothing leaves the process.** Notifiers and plugin services are left out, the
   control socket is off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
   sqlite:///DIR/backtest.db`` reads it).
 
@@ -197,6 +197,7 @@ def backtest_config(
     components["exchange"] = {name: dataclasses.replace(comp, settings=plans[name].settings)
                               for name, comp in exchanges.items()}
     components["notifier"] = {}  # a backtest sends no alert to anyone (chat transports included)
+    registry.services.clear()  # nor serves anything (stream, metrics, charts): services are left out
     plugin_settings = {name: dataclasses.replace(s, enabled=False) if getattr(s, "enabled", False) else s
                        for name, s in config.plugin_settings.items()}  # no stream server, no metrics port
     config = dataclasses.replace(

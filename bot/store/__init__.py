@@ -59,9 +59,9 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from ..redact import REDACTOR, add_url, safe_url
 
-T = TypeVar("T")
-
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""

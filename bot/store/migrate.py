@@ -34,12 +34,14 @@ T = TypeVar("T")
 class Store(Protocol):
     """What migrations need of a :class:`bot.store.Store` (a protocol: this module imports no store)."""
 
-    url: str
-    engine: Engine
-    host_tables: tuple[Table, ...]
-
     @property
-    def Error(self) -> type[Exception]: ...  # the store class attribute of that name (read-only here)
+    def url(self) -> str: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def host_tables(self) -> tuple[Table, ...]: ...
+    @property
+    def Error(self) -> type[Exception]: ...
 
     def _guard(self, action: Callable[[], T], what: str) -> T: ...
 

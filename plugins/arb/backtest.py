@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.backtest.contract import BacktestRun, ReportSection
+from bot.api.backtest import BacktestRun, ReportSection
 
 from .backtest_chart import draw
 from .backtest_report import BacktestCollector, report_section, summarize

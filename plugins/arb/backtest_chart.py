@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.backtest.contract import BacktestRun
+from bot.api.backtest import BacktestRun
 
 from .backtest_report import BacktestFigures
 

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.backtest.contract import BacktestRun, ReportSection
-from bot.backtest.report import exact
-from bot.domain import BPS, ExecutionResult, Opportunity, split_symbol
-from bot.units import money
+from bot.api import BPS, ExecutionResult, Opportunity, split_symbol
+from bot.api.backtest import BacktestRun, ReportSection, exact
+from bot.api.ledger import money
 
 ZERO = Decimal(0)
 

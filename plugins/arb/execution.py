@@ -58,7 +58,7 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.ledger import EXACT_DIGITS
-from bot.units import money
+from bot.units import money, significant
 
 from .records import (
     ArbExecutionRow,
@@ -496,13 +496,15 @@ class ArbExecutions:
         self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
                                              realized_pnl=realized, quote=self.quote, ts_ns=now,
                                              opportunity_id=ex.id))
-        latency = {f"{leg.name}_latency_ms": str(leg.latency_ms) for leg in ex.legs() if leg.latency_ms is not None}
+        latency = {f"{leg.name}_latency_ms": significant(ms, 4) for leg in ex.legs()
+                   if (ms := leg.latency_ms) is not None}
+        # the alert is for people (rounded); the row and the ExecutionResult keep the exact figures
         self.ctx.alert(AlertLevel.INFO, "arb", f"arbitrage {ex.id} done: predicted "
                        f"{money(r.predicted_pnl, self.quote)}, realized {money(realized, self.quote)}",
                        opportunity=ex.id, direction=r.direction,
-                       size=f"{r.size} {self.base}", predicted=f"{r.predicted_pnl} {self.quote}",
-                       realized=f"{realized} {self.quote}", cex=f"{ex.cex.status} {ex.cex.filled}",
-                       dex=f"{ex.dex.status} {ex.dex.filled}", residual=f"{residual} {self.base}", **latency)
+                       size=f"{r.size} {self.base}", predicted=money(r.predicted_pnl, self.quote),
+                       realized=money(realized, self.quote), cex=f"{ex.cex.status} {ex.cex.filled}",
+                       dex=f"{ex.dex.status} {ex.dex.filled}", residual=money(residual, self.base), **latency)
         self._on_done(ex)
 
     def _save(self, ex: Execution) -> None:

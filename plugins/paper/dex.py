@@ -21,8 +21,8 @@ from bot.api import (
     PermanentError,
     TransientError,
 )
+from bot.api.backtest import BacktestPlan, Steppable
 from bot.api.kit import from_units
-from bot.backtest.contract import BacktestPlan, Steppable
 from bot.domain import (
     BPS,
     ZERO,

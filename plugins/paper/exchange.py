@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bot.api import Context, Exchange, ExchangeError, OrderNotFound
-from bot.backtest.contract import BacktestPlan, Steppable
+from bot.api.backtest import BacktestPlan, Steppable
 from bot.domain import (
     AlertLevel,
     Balance,

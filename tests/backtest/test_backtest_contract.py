@@ -310,3 +310,12 @@ def test_a_plugin_adds_its_section_and_draws_on_the_chart(tmp_path):
     assert run.strategies == {"btc-grid": "grid"} and len(run.fills) == fills and run.end_ns > run.start_ns
     labels = [line.get_label() for line in seen["axes"].get_lines()]
     assert "end of the run" in labels and not any(label.startswith("btc-grid") for label in labels)
+
+
+def test_a_backtest_starts_no_service_and_no_notifier(tmp_path):
+    from bot.backtest.driver import backtest_config
+    from bot.plugins import collect, load_plugins
+
+    assert collect(load_plugins(report=lambda info, message: None)).services  # the installed plugins have some
+    _, registry, config, _ = backtest_config(None, tmp_path, tmp_path / "backtest.db")
+    assert registry.services == {} and config.of_kind("notifier") == {}

@@ -110,7 +110,7 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert row.residual == 0 and row.cex_final_ns >= row.cex_submitted_ns > 0 and row.dex_final_ns > 0
     await wait_for(lambda: [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message], timeout_s=5)
     done = [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message]
-    assert done[0].fields["realized"] == f"{by_hand} USDC" and "cex_latency_ms" in done[0].fields
+    assert done[0].fields["realized"] == money(by_hand, "USDC") and "cex_latency_ms" in done[0].fields
     # the executed opportunity is published and recorded as acted, under the execution's id
     strategy._flush()
     acted = [r for r in opportunities(bot.store, "sol-arb") if r.acted]
