@@ -5,9 +5,10 @@ The loop hands each write (an order insert before a send, a batch of order chang
 disk, a PostgreSQL round trip) delays that order but never freezes the loop. Writes run one at a
 time, in the order they were handed over, on a single thread.
 
-On SQLite a write made *on the loop's thread* (a plugin's table, a risk event) waits at most
-:data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails with ``database is locked`` instead of
-freezing the loop for the connection's full busy timeout; the writer thread keeps the long one.
+A statement run *on the loop's thread* (a plugin's table, a risk event) waits at most
+:data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
+PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
+:data:`WRITER_BUSY_TIMEOUT_MS` per attempt, then the executor retries.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class StoreWriter:
         self.store = store
         self.threaded = threaded
         self._pool: ThreadPoolExecutor | None = None
-        if store.url.startswith("sqlite"):
-            event.listen(store.engine, "checkout", _busy_timeout_by_thread)
+        if store.engine.dialect.name in ("sqlite", "postgresql"):
+            event.listen(store.engine, "checkout", _lock_timeout_by_thread)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
@@ -79,9 +80,18 @@ class StoreWriter:
             self._pool = None
 
 
-def _busy_timeout_by_thread(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+def _lock_timeout_by_thread(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Give a pooled connection the lock wait of the thread that checks it out (set only when it changes)."""
     on_writer = threading.current_thread().name.startswith(THREAD_NAME)
+    if record.info.get("arbot_on_writer") is on_writer:
+        return
     ms = WRITER_BUSY_TIMEOUT_MS if on_writer else LOOP_BUSY_TIMEOUT_MS
     cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={ms}")
-    cur.close()
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        cur.execute(f"PRAGMA busy_timeout={ms}")
+        cur.close()
+    else:  # PostgreSQL: a session setting, committed so that a later rollback keeps it
+        cur.execute(f"SET lock_timeout = {ms}")
+        cur.close()
+        dbapi_conn.commit()
+    record.info["arbot_on_writer"] = on_writer

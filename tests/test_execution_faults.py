@@ -11,9 +11,11 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
-from bot import hookimpl, writer
+from bot import hookimpl
 from bot.api import Strategy
 from bot.commands import Caller
 from bot.domain import (
@@ -26,6 +28,7 @@ from bot.domain import (
     OrderStatus,
     Side,
 )
+from bot.store import engine_url
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -145,8 +148,9 @@ async def test_a_failed_writer_batch_is_kept_and_written_later(bot, monkeypatch)
     await wait_for(lambda: bot.store.get_order("w-1").status is OrderStatus.FILLED, timeout_s=5)
     assert [f.trade_id for _, f in bot.store.fills()] == ["T1"]
     assert bot.store.get_order("w-1").fee == Decimal("0.01")
+    await wait_for(lambda: bot.executor.store_error is None, what="the writer to report the store writable")
     assert len(store_alerts(bot)) == 1
-    ctx.submit(intent("w-2"))
+    assert ctx.submit(intent("w-2")) == "w-2"
     await wait_for(lambda: status(bot, "w-2") is OrderStatus.OPEN)
 
 
@@ -210,9 +214,28 @@ async def test_while_the_store_fails_cancels_go_on_and_closing_orders_wait_for_t
     assert venue.submissions["c-3"] == 1
 
 
-async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(
-        bot, monkeypatch, tmp_path):
-    monkeypatch.setattr(writer, "WRITER_BUSY_TIMEOUT_MS", 500)  # a lock longer than the busy timeout
+class ExclusiveLock:
+    """Another process holding the database's write lock (SQLite) or the tables' (PostgreSQL)."""
+
+    def __init__(self, db_url: str):
+        self.engine = create_engine(engine_url(db_url), poolclass=NullPool)
+        self.sqlite = db_url.startswith("sqlite")
+
+    def __enter__(self):
+        self.conn = self.engine.connect()
+        if self.sqlite:
+            self.conn.exec_driver_sql("BEGIN EXCLUSIVE")
+        else:
+            self.conn.exec_driver_sql("LOCK TABLE orders, bot_state IN EXCLUSIVE MODE")
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.rollback()
+        self.conn.close()
+        self.engine.dispose()
+
+
+async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_strategy_for_good(bot, db_url):
     ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
     loop = asyncio.get_running_loop()
     longest = 0.0
@@ -226,20 +249,15 @@ async def test_an_exclusive_lock_on_the_db_neither_freezes_the_loop_nor_fails_a_
             longest = max(longest, loop.time() - before - 0.005)
 
     tick = asyncio.create_task(ticker())
-    locker = sqlite3.connect(tmp_path / "arbot.db", timeout=5, isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with ExclusiveLock(db_url):
         assert ctx.submit(intent("l-1")) == "l-1"
         for n in range(20):
             bot.bus.publish(book(n))  # the strategy writes on the loop: it fails fast, not after 5 s
             await asyncio.sleep(0.1)
         await wait_for(lambda: bot.executor.store_error is not None, timeout_s=5)
         assert bot.strategy_state("s").startswith("failed (store unavailable")
-        assert venue.submissions["l-1"] == 0
+        assert venue.submissions["l-1"] == 0  # its row waits for the lock: not sent
         await asyncio.sleep(1)
-    finally:
-        locker.execute("ROLLBACK")
-        locker.close()
     await wait_for(lambda: status(bot, "l-1") is OrderStatus.OPEN, timeout_s=10)
     await wait_for(lambda: bot.strategy_state("s") == "running", timeout_s=10)
     ticking = False
@@ -293,3 +311,44 @@ async def test_kill_cancels_an_unknown_order_at_the_venue(bot):
     await wait_for(lambda: status(bot, "u-3") is OrderStatus.CANCELLED, timeout_s=5)
     assert bot.exchanges["v"].orders["u-3"].status is OrderStatus.CANCELLED
 
+
+
+async def test_an_order_the_feed_reported_is_not_made_unknown_by_a_lost_answer(bot):
+    from bot.domain import OrderReport
+
+    venue = bot.exchanges["v"]
+    original = type(venue).place_order
+
+    async def report_then_hang(order):
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, "X1")
+        venue.orders[order.client_order_id] = state
+        venue.submissions[order.client_order_id] += 1
+        venue.ctx.bus.publish(OrderReport("v", "BTC/USD", state, 1))  # the feed says it rests ...
+        await asyncio.sleep(3600)  # ... the answer never comes
+        return await original(venue, order)
+
+    venue.place_order = report_then_hang
+    venue.lookup_faults = 100  # and look-ups fail
+    bot.strategies["s"].ctx.submit(intent("r-1"))
+    await wait_for(lambda: status(bot, "r-1") is OrderStatus.OPEN)
+    assert await bot.executor.settle(5)
+    assert status(bot, "r-1") is OrderStatus.OPEN and venue.submissions["r-1"] == 1
+
+
+async def test_a_supervised_task_that_raises_is_restarted_and_reported_once(monkeypatch):
+    from bot import tasks as tasks_module
+    from bot.tasks import Tasks
+
+    reported: list = []
+    runs = []
+
+    async def flaky():
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError(f"boom {len(runs)}")
+
+    tasks = Tasks(on_error=lambda owner, what, exc: reported.append((owner, what, str(exc))))
+    monkeypatch.setattr(tasks_module, "SUPERVISE_BACKOFF_S", (0.001, 0.002))
+    await tasks.supervise(flaky, owner="executor", what="send queue v")
+    assert len(runs) == 3
+    assert reported == [("executor", "send queue v (restarting by itself)", "boom 1")]

@@ -164,13 +164,13 @@ type = "counting"
 """
 
 
-def standalone_paper(data_dir) -> PaperExchange:
+def standalone_paper(data_dir, alerts: list | None = None) -> PaperExchange:
     """The paper venue on its own (the bot is down): the same state file, its market stepped by hand."""
     tasks = Tasks(on_error=lambda owner, what, exc: None)
-    stand_in = SimpleNamespace(  # the part of bot.api.Context's Host that a venue reaches
+    stand_in = SimpleNamespace(  # the part of bot.api.Context's host that a venue reaches
         bus=Bus(on_error=lambda owner, exc, event: None), clock=Clock(), data_dir=data_dir, mode="paper",
         create_task=lambda coro, owner, what: tasks.create(coro, owner=owner, what=what),
-        emit_alert=lambda alert: None, exchanges={},
+        emit_alert=(alerts.append if alerts is not None else lambda alert: None), exchanges={},
     )
     settings = dataclasses.replace(PaperSettings(), tick_interval_ms=0, volatility_bps=Decimal("20"),
                                    start_price=Decimal("30000"))
@@ -242,10 +242,9 @@ async def test_the_paper_market_survives_a_full_disk_and_keeps_what_it_changed(t
 
     from sqlalchemy.exc import OperationalError
 
-    venue = standalone_paper(tmp_path)
-    venue.settings = dataclasses.replace(venue.settings, tick_interval_ms=5)
     alerts: list = []
-    venue.ctx._host.emit_alert = alerts.append
+    venue = standalone_paper(tmp_path, alerts)
+    venue.settings = dataclasses.replace(venue.settings, tick_interval_ms=5)
     await venue.start()
     try:
         state = venue._state

@@ -17,12 +17,12 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from bot.domain import Alert, AlertLevel, FeedStatus, Fill, Opportunity, OrderUpdate
+from bot.domain import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
 
 from .protocol import (
     CHANNELS,
@@ -97,29 +97,28 @@ class StreamServer:
         self.refusals: Counter[str] = Counter()
         self._used_nonces: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._unsubscribe: list[Any] = []
-        self._seen_fills: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._portfolio_pending = False
         self._balances: dict[str, dict[str, dict[str, str]]] = {}
         self._feeds: dict[str, dict[str, Any]] = {}
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
         self._authenticating = 0
-        self._server = None
+        self._server: Server | None = None
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
-        self._server = await serve(
+        self._server = server = await serve(
             self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
             close_timeout=2, ping_interval=20, ping_timeout=20,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = server.sockets[0].getsockname()[1]
         bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
             bus.subscribe(OrderUpdate, self._on_order_update, owner=owner),
-            bus.subscribe(Fill, self._on_fill, owner=owner),
+            bus.subscribe(FillApplied, self._on_fill, owner=owner),
             bus.subscribe(Opportunity, self._on_opportunity, owner=owner),
             bus.subscribe(FeedStatus, self._on_feed_status, owner=owner),
             self.ctx.subscribe_alerts(self._on_alert),
@@ -197,14 +196,9 @@ class StreamServer:
         self.publish("orders", to_data(update))
         self._portfolio_changed()
 
-    def _on_fill(self, fill: Fill) -> None:
-        key = (fill.exchange, fill.trade_id)
-        if key in self._seen_fills:  # a venue may publish a fill twice; the executor dedupes the same way
-            return
-        self._seen_fills[key] = None
-        if len(self._seen_fills) > 10000:
-            self._seen_fills.popitem(last=False)
-        self.publish("fills", to_data(fill))
+    def _on_fill(self, applied: FillApplied) -> None:
+        """Each fill once: the executor publishes ``FillApplied`` after applying it (venues' ``Fill`` may repeat)."""
+        self.publish("fills", to_data(applied.fill))
         self._portfolio_changed()
 
     def _on_opportunity(self, opportunity: Opportunity) -> None:
@@ -384,7 +378,8 @@ class StreamServer:
     def _on_message(self, client: Client, message: str | bytes) -> None:
         now = asyncio.get_running_loop().time()
         s = self.settings
-        client.tokens = min(float(s.client_message_burst), client.tokens + (now - client.tokens_at) * s.client_messages_per_s)
+        refill = (now - client.tokens_at) * s.client_messages_per_s
+        client.tokens = min(float(s.client_message_burst), client.tokens + refill)
         client.tokens_at = now
         if client.tokens < 1:
             self._send(client, {"type": "error", "code": "too_many_messages",

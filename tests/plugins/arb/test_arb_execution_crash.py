@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def arbot(*args: str) -> list[str]:
 
 
 def wait_until(predicate, timeout_s: float) -> bool:
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -100,7 +99,10 @@ def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Pat
                                                           "from arb_executions")
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") == [(1,)]
     assert query(dex_db, "select count(*) from submissions") in ([(0,)], [])
-    # Restart (the opportunity is seconds old by now, far beyond max_input_age_ms), settle, stop cleanly.
+    # Restart once the opportunity is older than max_input_age_ms (500 ms; a fast machine restarts sooner),
+    # settle, stop cleanly.
+    [(created_ns,)] = query_db(db_url, f"select created_ns from arb_executions where opportunity_id = '{oid}'")
+    time.sleep(max(0.0, 0.6 - (time.time_ns() - int(created_ns)) / 1e9))
     config.write_text(CONFIG.format(data_dir=tmp_path, db_url=db_url, gap_ms=0))
     done = subprocess.run(arbot("run", "--config", str(config), "--for", "4s"), env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)

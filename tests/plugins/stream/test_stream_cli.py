@@ -10,7 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from bot.domain import Fill, Liquidity, Side
+from bot.domain import Fill, FillApplied, Liquidity, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import read_signing_key
 from tests.helpers.waiting import wait_for
@@ -44,9 +44,10 @@ async def test_watch_prints_live_events(make_bot, tmp_path):
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
     try:
         await wait_for(lambda: server.channels["fills"].subscribers, timeout_s=30, what="watch to subscribe")
-        bot.bus.publish(Fill(exchange="paper", symbol="BTC/USD", client_order_id="g-1", trade_id="t1",
-                             side=Side.SELL, price=Decimal("30001.5"), qty=Decimal("0.02"), fee=Decimal("0.1"),
-                             fee_asset="USD", liquidity=Liquidity.TAKER, ts_ns=1))
+        bot.bus.publish(FillApplied("g", Fill(
+            exchange="paper", symbol="BTC/USD", client_order_id="g-1", trade_id="t1", side=Side.SELL,
+            price=Decimal("30001.5"), qty=Decimal("0.02"), fee=Decimal("0.1"), fee_asset="USD",
+            liquidity=Liquidity.TAKER, ts_ns=1)))
         async with asyncio.timeout(10):
             line = (await proc.stdout.readline()).decode()
         assert " fills#1 " in line and "price=30001.5" in line and "side=sell" in line

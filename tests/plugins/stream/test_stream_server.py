@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.clock import ManualClock
-from bot.domain import AlertLevel, Fill, Liquidity, OrderStatus, OrderUpdate, Side
+from bot.domain import AlertLevel, Fill, FillApplied, Liquidity, OrderStatus, OrderUpdate, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import challenge_payload, public_key_of, sign
 from tests.helpers.waiting import wait_for
@@ -70,6 +70,11 @@ def fill(n: int) -> Fill:
                 liquidity=Liquidity.MAKER, ts_ns=n)
 
 
+def applied(n: int) -> FillApplied:
+    """A fill as the executor publishes it once applied."""
+    return FillApplied("g", fill(n))
+
+
 async def subscribed_events(ws, count: int, channel: str | None = None) -> list[dict]:
     events = []
     while len(events) < count:
@@ -92,7 +97,7 @@ async def test_authenticated_client_receives_orders_with_decimals_as_strings(mak
     assert (await recv(ws))["type"] == "subscribed"
     bot.bus.publish(OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="g-1", strategy="g",
                                 status=OrderStatus.OPEN, filled_qty=Decimal("0"), avg_fill_price=None, ts_ns=1))
-    bot.bus.publish(fill(1))
+    bot.bus.publish(applied(1))
     orders, fills = await subscribed_events(ws, 2)
     assert orders["channel"] == "orders" and orders["seq"] == 1
     assert orders["data"]["status"] == "open" and orders["data"]["filled_qty"] == "0"
@@ -154,19 +159,19 @@ async def test_reconnect_with_since_receives_exactly_the_missed_events_in_order(
     await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"]}))
     assert (await recv(ws))["type"] == "subscribed"
     for n in (1, 2, 3):
-        bot.bus.publish(fill(n))
+        bot.bus.publish(applied(n))
     seen = await subscribed_events(ws, 3)
     assert [e["seq"] for e in seen] == [1, 2, 3]
     await ws.close()
     await wait_for(lambda: not server.clients, what="server to forget the client")
     for n in (4, 5, 6):
-        bot.bus.publish(fill(n))  # missed while away
+        bot.bus.publish(applied(n))  # missed while away
 
     ws, welcome = await login(url)
     assert welcome["channels"]["fills"] == 6
     await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"], "since": {"fills": 3},
                               "epoch": welcome["epoch"]}))
-    bot.bus.publish(fill(7))  # live again
+    bot.bus.publish(applied(7))  # live again
     frames = []
     while len(frames) < 5:
         frames.append(await recv(ws))
@@ -179,14 +184,14 @@ async def test_reconnect_with_since_receives_exactly_the_missed_events_in_order(
 async def test_since_older_than_the_buffer_gets_a_reset(make_bot):
     bot, server, url = await start(make_bot, buffer_events=5)
     for n in range(1, 11):
-        bot.bus.publish(fill(n))
+        bot.bus.publish(applied(n))
     ws, _ = await login(url)
     await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"], "since": {"fills": 2}}))
     assert (await recv(ws))["type"] == "subscribed"
     reset = await recv(ws)
     assert reset["type"] == "reset" and reset["channel"] == "fills" and reset["seq"] == 10
     assert "no longer buffered" in reset["reason"]
-    bot.bus.publish(fill(11))
+    bot.bus.publish(applied(11))
     assert (await recv(ws))["seq"] == 11
     await ws.close()
 
@@ -207,13 +212,13 @@ async def test_python_client_resumes_by_itself_after_a_dropped_connection(make_b
     try:
         await wait_for(lambda: len(server.clients) == 1 and server.channels["fills"].subscribers, what="subscribed")
         for n in (1, 2, 3):
-            bot.bus.publish(fill(n))
+            bot.bus.publish(applied(n))
         await wait_for(lambda: got == [1, 2, 3], what="first events")
         client.ws.transport.abort()  # the network drops...
         for n in (4, 5, 6):
-            bot.bus.publish(fill(n))  # ...and these are written to a dead connection
+            bot.bus.publish(applied(n))  # ...and these are written to a dead connection
         await wait_for(lambda: got == [1, 2, 3, 4, 5, 6], what="missed events after resuming")
-        bot.bus.publish(fill(7))
+        bot.bus.publish(applied(7))
         await wait_for(lambda: got == [1, 2, 3, 4, 5, 6, 7], what="live event")
         assert server.stats["authenticated"] == 2
     finally:
@@ -325,7 +330,7 @@ async def test_snapshot_channels_and_alerts(make_bot):
     alert = (await subscribed_events(ws, 1, "alerts"))[0]
     assert alert["data"]["level"] == "warning" and alert["data"]["fields"] == {"notional": "1000.5"}
     bot.portfolio.on_fill(fill(1))  # as the executor does for one of our fills, which it then publishes
-    bot.bus.publish(fill(1))
+    bot.bus.publish(applied(1))
     portfolio = (await subscribed_events(ws, 1, "portfolio"))[0]
     assert portfolio["data"]["positions"] == [{"exchange": "paper", "symbol": "BTC/USD", "qty": "0.01"}]
     await ws.close()
