@@ -230,7 +230,8 @@ class Bot:
         for reg in self.registry.jobs.values():
             self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
         self.scheduler.start()
-        self.tasks.supervise(self._watch_store, owner="host", what="store watch")
+        store_id = self.identity.store_id
+        self.tasks.supervise(lambda: self._watch_store(store_id), owner="host", what="store watch")
 
         await self.control.start()
         await self._start_services()
@@ -278,8 +279,8 @@ class Bot:
         self.alert(AlertLevel.WARNING, "bot", f"cancelled {len(unknown)} order(s) unknown to the store "
                    "(--cancel-unknown)", orders=listed)
 
-    async def _watch_store(self) -> None:
-        watch = StoreWatch(self.store, self.identity.store_id)
+    async def _watch_store(self, store_id: str) -> None:
+        watch = StoreWatch(self.store, store_id)
         reported = None
         while True:
             await asyncio.sleep(STORE_WATCH_EVERY_S)
@@ -457,7 +458,7 @@ class Bot:
             self._subscribe_strategy(name, strategy)
             self.alert(AlertLevel.WARNING, "bot", f"strategy {name} resumed by itself: the store is writable again")
 
-    def _guard(self, owner: str, func, arg) -> None:
+    def _guard(self, owner: str, func: Callable[[Any], object], arg: Any) -> None:
         try:
             func(arg)
         except Exception as exc:

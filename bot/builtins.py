@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +34,7 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     mode = op.mode
     if op.mode != op.configured_mode:
         mode += f" (switched at run time; configured {op.configured_mode})"
-    rows = [("mode", mode), ("uptime", _age(now - op.started_ns))]
+    rows: list[tuple[str, ...]] = [("mode", mode), ("uptime", _age(now - op.started_ns))]
     for name, strategy in op.strategies.items():
         facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
         rows.append((name, op.strategy_state(name) + (f"; {facts}" if facts else "")))
@@ -103,7 +104,7 @@ def confirm_kill(op: Operator, args: list[str]) -> str:
 
 
 async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows = [("name", "type", "state", "markets")]
+    rows: list[tuple[str, ...]] = [("name", "type", "state", "markets")]
     for name, strategy in op.strategies.items():
         markets = ", ".join(f"{e}:{s}" for e, s in strategy.markets())
         rows.append((name, op.strategy_type(name), op.strategy_state(name), markets))
@@ -112,7 +113,7 @@ async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def orders(op: Operator, caller: Caller, args: list[str]) -> Reply:
     open_orders = op.open_orders()
-    rows = [("strategy", "side", "qty", "price", "status")]
+    rows: list[tuple[str, ...]] = [("strategy", "side", "qty", "price", "status")]
     for o in open_orders[:30]:
         info = market_info(op, o.exchange, o.symbol)
         rows.append((o.strategy, o.side.value, qty(o.qty, info.lot_size if info else None),
@@ -122,7 +123,7 @@ async def orders(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows = [("exchange", "asset", "free", "total")]
+    rows: list[tuple[str, ...]] = [("exchange", "asset", "free", "total")]
     for name, balances in (await op.balances()).items():
         for asset, b in sorted(balances.items()):
             if b.total:
@@ -131,7 +132,7 @@ async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows = [("plugin", "kinds", "from", "status")]
+    rows: list[tuple[str, ...]] = [("plugin", "kinds", "from", "status")]
     for info in op.plugins():
         source = f"{info.dist} {info.version}" if info.dist else "-"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", source,
@@ -140,7 +141,8 @@ async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help) for c in op.commands_for(caller)]
+    rows: list[tuple[str, ...]] = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help)
+                                   for c in op.commands_for(caller)]
     return Reply("Commands", rows=rows)
 
 
@@ -152,7 +154,7 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
     held = op.positions()
     if not held:
         return Reply("No open positions.")
-    rows = [("exchange", "symbol", "position", "last price", "notional")]
+    rows: list[tuple[str, ...]] = [("exchange", "symbol", "position", "last price", "notional")]
     totals_: dict[str, Decimal] = {}
     for (exchange, symbol), position in sorted(held.items()):
         base, quote = split_symbol(symbol)
@@ -185,14 +187,15 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     figures = op.pnl(since_ns=since)
     if not figures:
         return Reply(title, text=f"No fills this {period}.")
-    rows = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
+    rows: list[tuple[str, ...]] = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
     for name in sorted(figures):
         fig = figures[name]
         rows.append((name, str(fig.fills), moneys(fig.realized, fig.quotes), fees_text(fig),
                      moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes)))
     total = totals(figures.values())
     text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
-            "Realized PnL is FIFO per strategy and market, before fees; unrealized: open lots marked to mid.")
+            "Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
+            "per strategy and market; unrealized: open lots marked to mid.")
     return Reply(title, rows=rows, header=True, text=text)
 
 
@@ -208,8 +211,8 @@ async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if not latest:
         return Reply("Opportunities: none yet.")
     several = len({o.strategy for o in latest}) > 1
-    rows = [(("strategy",) if several else ()) + ("age", "market", "buy", "sell", "qty", "gross", "costs", "net",
-                                                  "net profit", "acted")]
+    header: tuple[str, ...] = ("age", "market", "buy", "sell", "qty", "gross", "costs", "net", "net profit", "acted")
+    rows: list[tuple[str, ...]] = [(("strategy",) if several else ()) + header]
     now = op.now_ns()
     for o in latest:
         fig = opportunity_figures(o)
@@ -217,9 +220,9 @@ async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
         buy, sell = market_info(op, o.buy_exchange, o.symbol), market_info(op, o.sell_exchange, o.symbol)
         rows.append(((o.strategy,) if several else ()) + (
             _age(max(0, now - o.ts_ns)), o.symbol,
-            f"{o.buy_exchange} {price(o.buy_price, buy and buy.tick_size)} {quote}",
-            f"{o.sell_exchange} {price(o.sell_price, sell and sell.tick_size)} {quote}",
-            f"{qty(o.qty, buy and buy.lot_size)} {base}", _bps(fig.gross_bps),
+            f"{o.buy_exchange} {price(o.buy_price, buy.tick_size if buy else None)} {quote}",
+            f"{o.sell_exchange} {price(o.sell_price, sell.tick_size if sell else None)} {quote}",
+            f"{qty(o.qty, buy.lot_size if buy else None)} {base}", _bps(fig.gross_bps),
             _bps(fig.cost_bps), _bps(fig.net_bps), money(fig.net_profit, quote), "yes" if o.acted else "no"))
     title = f"Opportunities: latest {len(latest)} of {op.opportunities_kept()} kept"
     if not several:
@@ -280,7 +283,7 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 @hookimpl
-def register_commands(register) -> None:
+def register_commands(register: Callable[[Command], None]) -> None:
     register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today"))
     register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]"))
     register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]",
@@ -321,7 +324,7 @@ async def daily_summary(op: Operator) -> None:
 
 
 @hookimpl
-def register_jobs(register, config: Any) -> None:
+def register_jobs(register: Callable[[Job], None], config: Any) -> None:
     s = config.scheduler
     register(Job("reconcile", reconcile, every_s=s.reconcile_every_s))
     register(Job("balance-snapshot", snapshot_balances, every_s=s.balance_snapshot_every_s))

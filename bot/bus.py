@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 ErrorHandler = Callable[[str, Exception, object], None]
-Callback = Callable[[Any], None]
+Callback = Callable[[Any], object]
 
 
 class Bus:

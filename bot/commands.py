@@ -77,27 +77,27 @@ class CommandTable:
         recent.append(now)
         return False
 
-    def _authorize(self, caller: Caller, name: str) -> tuple[Registered | None, Reply | None, str]:
-        """(the command, a refusal or None, the audit outcome so far)."""
+    def _authorize(self, caller: Caller, name: str) -> tuple[Registered | Reply, str]:
+        """(the command, or the refusal to send back; the audit outcome so far)."""
         if caller.role is None:
-            return None, Reply("Not authorized.", ok=False), "refused: no role"
+            return Reply("Not authorized.", ok=False), "refused: no role"
         if self._rate_limited(caller):
-            return None, Reply("Too many commands; try again in a minute.", ok=False), "refused: rate limit"
+            return Reply("Too many commands; try again in a minute.", ok=False), "refused: rate limit"
         registered = self._commands.get(name)
         if registered is None:
-            return None, Reply(f"Unknown command /{name}. Send /help for the list.", ok=False), "unknown command"
+            return Reply(f"Unknown command /{name}. Send /help for the list.", ok=False), "unknown command"
         command: Command = registered.obj
         if ROLE_RANK[caller.role] < ROLE_RANK[command.role]:
-            return None, Reply(f"/{name} needs the {command.role} role; you are {caller.role}.", ok=False), \
+            return Reply(f"/{name} needs the {command.role} role; you are {caller.role}.", ok=False), \
                 f"refused: needs {command.role}"
-        return registered, None, "ok"
+        return registered, "ok"
 
     async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
         name = name.lstrip("/").lower()
-        registered, refusal, outcome = self._authorize(caller, name)
-        if refusal is not None:
+        registered, outcome = self._authorize(caller, name)
+        if isinstance(registered, Reply):  # refused
             self._audit(caller, name, args, outcome)
-            return refusal
+            return registered
         command: Command = registered.obj
         question = command.confirm(self._operator, args) if command.confirm else None
         if question:
@@ -127,10 +127,10 @@ class CommandTable:
                 f"Confirmation expired; send /{name} again.", ok=False)
         else:
             pending.used = True
-            registered, refusal, outcome = self._authorize(caller, name)  # the role may have changed since
-            if refusal is not None:
+            registered, outcome = self._authorize(caller, name)  # the role may have changed since
+            if isinstance(registered, Reply):  # refused
                 self._audit(caller, name, args, outcome)
-                return refusal
+                return registered
             return await self._run(caller, registered, name, args, "confirmed: ")
         self._audit(caller, name, args, outcome)
         return reply
@@ -138,7 +138,8 @@ class CommandTable:
     async def _run(self, caller: Caller, registered: Registered, name: str, args: list[str], prefix: str) -> Reply:
         outcome = "ok"
         try:
-            reply = await registered.obj.handler(self._operator, caller, args)
+            command: Command = registered.obj
+            reply = await command.handler(self._operator, caller, args)
             if not reply.ok:
                 outcome = "failed"
             return reply

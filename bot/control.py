@@ -19,6 +19,7 @@ import re
 import socket
 import struct
 from pathlib import Path
+from typing import Any
 
 from .api import Caller, CommandDispatcher
 from .clock import Clock
@@ -117,13 +118,14 @@ async def _alive(path: Path) -> bool:
     return True
 
 
-async def send_command(path: Path, command: str, args: list[str], timeout_s: float = 10) -> dict:
+async def send_command(path: Path, command: str, args: list[str], timeout_s: float = 10) -> dict[str, Any]:
     """Client side of ``arbot ctl``."""
     reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout_s)
     try:
         writer.write(json.dumps({"command": command, "args": args}).encode() + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout_s)
-        return json.loads(line)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
     finally:
         writer.close()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -47,7 +48,7 @@ class MetricsExporter:
         self.resyncs: Counter[tuple[str, str]] = Counter()
         self.orders: Counter[tuple[str, str, str]] = Counter()
         self.fills: Counter[tuple[str, str, str]] = Counter()
-        self.fill_qty: Counter[tuple[str, str, str]] = Counter()
+        self.fill_qty: defaultdict[tuple[str, str, str], float] = defaultdict(float)
         self.alerts: Counter[tuple[str, str]] = Counter()
         self.realized: dict[tuple[str, str], float] = {}
         self.fees: dict[tuple[str, str], float] = {}
@@ -56,7 +57,7 @@ class MetricsExporter:
         self._sample_every = settings.latency_sample_every
         self._seen = 0
         self._started_at = 0
-        self._unsubscribe = []
+        self._unsubscribe: list[Callable[[], None]] = []
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -143,14 +144,17 @@ class MetricsExporter:
 
     # --- the collector: families built at scrape time -----------------------------------------
 
-    def collect(self):
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         op = self.operator
+        key: tuple[str, ...]
         now_ns = op.now_ns()
-        g = GaugeMetricFamily("arbot_feed_staleness_seconds", "Age of the latest book update", labels=["exchange", "symbol"])
+        g = GaugeMetricFamily("arbot_feed_staleness_seconds", "Age of the latest book update",
+                              labels=["exchange", "symbol"])
         for (exchange, symbol), ts_ns in op.feeds().items():
             g.add_metric([exchange, symbol], max(0.0, (now_ns - ts_ns) / 1e9))
         yield g
-        g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state", labels=["exchange", "symbol", "state"])
+        g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state",
+                              labels=["exchange", "symbol", "state"])
         for (exchange, symbol), state in self.feed_state.items():
             for s in FEED_STATES:
                 g.add_metric([exchange, symbol, s], 1.0 if s == state else 0.0)
@@ -159,7 +163,8 @@ class MetricsExporter:
         for key, n in self.resyncs.items():
             c.add_metric(list(key), n)
         yield c
-        c = CounterMetricFamily("arbot_market_events", "Market events seen on the bus", labels=["exchange", "symbol", "type"])
+        c = CounterMetricFamily("arbot_market_events", "Market events seen on the bus",
+                                labels=["exchange", "symbol", "type"])
         for key, n in self.market_events.items():
             c.add_metric(list(key), n)
         yield c
@@ -168,28 +173,32 @@ class MetricsExporter:
         for key, n in self.orders.items():
             c.add_metric(list(key), n)
         yield c
-        g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final", labels=["exchange", "strategy"])
+        g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final",
+                              labels=["exchange", "strategy"])
         open_counts = Counter((o.exchange, o.strategy) for o in op.open_orders())
         for key, n in open_counts.items():
             g.add_metric(list(key), n)
         yield g
         c = CounterMetricFamily("arbot_fills", "Fills of our orders", labels=["exchange", "symbol", "side"])
-        q = CounterMetricFamily("arbot_filled_base", "Filled quantity (base units)", labels=["exchange", "symbol", "side"])
+        q = CounterMetricFamily("arbot_filled_base", "Filled quantity (base units)",
+                                labels=["exchange", "symbol", "side"])
         for key, n in self.fills.items():
             c.add_metric(list(key), n)
             q.add_metric(list(key), self.fill_qty[key])
         yield c
         yield q
-        g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)", labels=["exchange", "symbol"])
+        g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)",
+                              labels=["exchange", "symbol"])
         for (exchange, symbol), qty in op.positions().items():
             g.add_metric([exchange, symbol], float(qty))
         yield g
-        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger: FIFO lots)",
+        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger's)",
                               labels=["strategy", "asset"])
         for key, v in self.realized.items():
             g.add_metric(list(key), v)
         yield g
-        g = GaugeMetricFamily("arbot_unrealized_pnl", "Open lots marked to mid (the ledger)", labels=["strategy", "asset"])
+        g = GaugeMetricFamily("arbot_unrealized_pnl", "Open lots marked to mid (the ledger)",
+                              labels=["strategy", "asset"])
         for key, v in self.unrealized.items():
             g.add_metric(list(key), v)
         yield g

@@ -22,7 +22,7 @@ from bot.api import (
     TransientError,
 )
 from bot.api.backtest import BacktestPlan, Steppable
-from bot.book import from_units
+from bot.api.kit import from_units
 from bot.domain import (
     BPS,
     ZERO,

@@ -269,8 +269,9 @@ class SimulatedMarket:
         return _new_book(
             self.exchange,
             self.symbol,
-            # ib >= span here, so the reversed slice's stop is never negative (it would wrap).
-            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=False)),
-            tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=False)),
+            # ib >= span here, so the reversed slice's stop is never negative (it would wrap);
+            # each slice holds depth_levels prices, one per quantity.
+            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=True)),
+            tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=True)),
             ts_ns,
         )

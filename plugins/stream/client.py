@@ -29,8 +29,15 @@ from nacl.signing import SigningKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from .protocol import CLOSE_AUTH_FAILED, CLOSE_TOO_MANY_CONNECTIONS, dumps, loads, public_key_of, sign, \
-    challenge_payload
+from .protocol import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    challenge_payload,
+    dumps,
+    loads,
+    public_key_of,
+    sign,
+)
 
 log = logging.getLogger("arbot.stream.client")
 
@@ -88,7 +95,7 @@ class StreamClient:
     def accept(self, frame: dict[str, Any]) -> bool:
         """Track sequence numbers; False for an event already seen (never yielded twice) or an acknowledgement."""
         kind = frame.get("type")
-        channel = frame.get("channel")
+        channel = str(frame.get("channel"))
         if kind == "event":
             last = self.last_seq.get(channel)
             if last is not None and frame["seq"] <= last:

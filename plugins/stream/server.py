@@ -17,7 +17,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -103,18 +103,18 @@ class StreamServer:
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
         self._authenticating = 0
-        self._server = None
+        self._server: Server | None = None
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
-        self._server = await serve(
+        self._server = server = await serve(
             self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
             close_timeout=2, ping_interval=20, ping_timeout=20,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = server.sockets[0].getsockname()[1]
         bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
             bus.subscribe(OrderUpdate, self._on_order_update, owner=owner),
@@ -378,7 +378,8 @@ class StreamServer:
     def _on_message(self, client: Client, message: str | bytes) -> None:
         now = asyncio.get_running_loop().time()
         s = self.settings
-        client.tokens = min(float(s.client_message_burst), client.tokens + (now - client.tokens_at) * s.client_messages_per_s)
+        refill = (now - client.tokens_at) * s.client_messages_per_s
+        client.tokens = min(float(s.client_message_burst), client.tokens + refill)
         client.tokens_at = now
         if client.tokens < 1:
             self._send(client, {"type": "error", "code": "too_many_messages",

@@ -69,8 +69,6 @@ def arbot(*args: str) -> list[str]:
 
 
 def wait_until(predicate, timeout_s: float) -> bool:
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
