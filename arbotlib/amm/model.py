@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.pool import Pool, PoolLiquidityError
+from bot.api.kit import Pool, PoolLiquidityError
 
 from .constant_product import ConstantProductPool, PoolQuoteError
 

@@ -19,8 +19,8 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from bot.redact import REDACTOR
-from bot.settings import Secret
+from bot.api import Secret
+from bot.api.kit import REDACTOR
 
 
 class WalletError(ValueError):

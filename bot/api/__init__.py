@@ -29,6 +29,7 @@ from ..domain import (
     FeedState,
     FeedStatus,
     Fill,
+    FillApplied,
     Liquidity,
     MarketEvent,
     MarketInfo,
@@ -96,6 +97,7 @@ __all__ = [
     "ConfigError", "ConfigIssue", "NoSettings", "Secret", "option",
     # value types
     "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
+    "FillApplied",
     "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
     "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "split_symbol",
 ]

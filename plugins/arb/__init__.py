@@ -4,8 +4,7 @@ Registration imports nothing of the strategy: the class is registered by referen
 commands import their module when they run, so a config without an arb strategy never loads it.
 """
 
-from bot import hookimpl
-from bot.api import Command, Reply
+from bot.api import Command, Reply, hookimpl
 
 
 @hookimpl
@@ -14,16 +13,16 @@ def register_strategies(register):
     register("arb", "plugins.arb.strategy:ArbStrategy")
 
 
-async def _inventory_command(bot, caller, args) -> Reply:  # (plugins.arb.inventory is a module)
+async def _inventory_command(operator, caller, args) -> Reply:  # (plugins.arb.inventory is a module)
     from .commands import inventory
 
-    return await inventory(bot, caller, args)
+    return await inventory(operator, caller, args)
 
 
-async def _arb_command(bot, caller, args) -> Reply:
+async def _arb_command(operator, caller, args) -> Reply:
     from .commands import arb
 
-    return await arb(bot, caller, args)
+    return await arb(operator, caller, args)
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.api import Caller, Operator, Reply
-from bot.units import amount, money, signed_money
+from bot.api.ledger import amount, money, signed_money
 
 from .records import executions
 from .strategy import ArbStrategy

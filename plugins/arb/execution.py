@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
-from bot.domain import (
+from bot.api import (
     BPS,
     ZERO,
     AlertLevel,
@@ -57,15 +57,13 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
-from bot.ledger import EXACT_DIGITS
-from bot.units import money, significant
+from bot.api.ledger import EXACT_DIGITS, money, significant
 
 from .records import (
     ArbExecutionRow,
     insert_execution,
     open_executions,
     save_execution,
-    stored_fills,
 )
 from .settings import SOL, ArbSettings
 
@@ -298,7 +296,7 @@ class ArbExecutions:
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
         if order.status.terminal and not leg.final:
             leg.final_ns = self.ctx.clock.time_ns()
-            for fill in stored_fills(self.ctx.store, [leg.cid]):
+            for fill in self.ctx.stored_fills(client_order_id=leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
             self._save(ex)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import ZERO, Balance, Fill, Side
+from bot.api import ZERO, Balance, Fill, Side
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,9 +88,8 @@ from decimal import (
 )
 from functools import partial
 
-from bot.api.kit import PrecisionError, from_units, to_units
-from bot.domain import BPS, BookUpdate, MarketInfo, Side
-from bot.pool import Pool, PoolError, PoolLiquidityError, SwapEstimate
+from bot.api import BPS, BookUpdate, MarketInfo, Side
+from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
 
 from .settings import SOL, ArbSettings
 

@@ -23,9 +23,9 @@ from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.domain import Fill, split_symbol
-from bot.store import FillRow, Store, money, row_to_fill
-from bot.units import amount, significant
+from bot.api import split_symbol
+from bot.api.ledger import amount, significant
+from bot.api.storage import Store, money
 
 
 class ArbOpportunityRow(SQLModel, table=True):
@@ -173,13 +173,6 @@ def executions(store: Store, strategy: str | None = None, limit: int = 50) -> li
             q = q.where(ArbExecutionRow.strategy == strategy)
         return list(s.exec(q.order_by(col(ArbExecutionRow.id).desc()).limit(limit)).all())
 
-
-def stored_fills(store: Store, client_order_ids: Iterable[str]) -> list[Fill]:
-    """The fills the host stored for some orders, oldest first."""
-    ids = list(client_order_ids)
-    with store.session() as s:
-        rows = s.exec(select(FillRow).where(col(FillRow.client_order_id).in_(ids)).order_by(col(FillRow.id))).all()
-        return [row_to_fill(r) for r in rows]
 
 
 def summary(store: Store) -> list[tuple[str, ...]]:

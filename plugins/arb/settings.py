@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from bot.domain import split_symbol
-from bot.settings import option
+from bot.api import option, split_symbol
 
 SOL = "SOL"
 """The token Solana's network and priority fees are paid in."""

@@ -28,11 +28,11 @@ import asyncio
 from decimal import Decimal
 from typing import ClassVar
 
-from bot.api import Context, Strategy
-from bot.domain import (
+from bot.api import (
     ZERO,
     AlertLevel,
     BookUpdate,
+    Context,
     FeedState,
     FeedStatus,
     Fill,
@@ -40,9 +40,10 @@ from bot.domain import (
     Opportunity,
     OrderUpdate,
     PoolUpdate,
+    Strategy,
     split_symbol,
 )
-from bot.units import signed_money
+from bot.api.ledger import signed_money
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall

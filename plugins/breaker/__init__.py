@@ -15,10 +15,19 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot import hookimpl
-from bot.api import PortfolioView, RiskCheck
-from bot.domain import BPS, AlertLevel, Fill, OrderIntent, OrderStatus, OrderUpdate, split_symbol
-from bot.settings import option
+from bot.api import (
+    BPS,
+    AlertLevel,
+    Fill,
+    OrderIntent,
+    OrderStatus,
+    OrderUpdate,
+    PortfolioView,
+    RiskCheck,
+    hookimpl,
+    option,
+    split_symbol,
+)
 
 NS = 1_000_000_000
 FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})

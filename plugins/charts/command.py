@@ -10,7 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.api import Reply
-from bot.units import money
+from bot.api.ledger import money
 
 from .history import PriceHistory
 from .render import Size, pnl_png, price_png

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from bot.domain import BookUpdate
+from bot.api import BookUpdate
 
 _TWO = Decimal(2)
 

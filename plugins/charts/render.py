@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import Fill, Side
+from bot.api import Fill, Side
 
 from .series import PnlCurve
 

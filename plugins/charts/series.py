@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import ZERO, Fill
-from bot.ledger import Step
+from bot.api import ZERO, Fill
+from bot.api.ledger import Step
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.settings import option
+from bot.api import option
 
 
 @dataclass(frozen=True)

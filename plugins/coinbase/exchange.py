@@ -24,24 +24,26 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from bot.api import Context, ExchangeError, OrderNotFound, PermanentError
-from bot.domain import (
+from bot.api import (
     Balance,
     BookUpdate,
+    Context,
+    ExchangeError,
     FeedState,
     Fill,
     Liquidity,
     MarketInfo,
     Order,
+    OrderNotFound,
     OrderState,
     OrderStatus,
     OrderType,
+    PermanentError,
     Side,
     TimeInForce,
     split_symbol,
 )
-from bot.ratelimit import TokenBucket
-from bot.venue import PollingVenue
+from bot.api.kit import PollingVenue, TokenBucket
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed

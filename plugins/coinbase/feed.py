@@ -16,8 +16,8 @@ import json
 import random
 from collections.abc import Callable
 
-from bot.domain import FeedState
-from bot.feed import ReconnectingFeed, StateCallback
+from bot.api import FeedState
+from bot.api.kit import ReconnectingFeed, StateCallback
 
 from .book import CoinbaseBooks
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 import msgspec
 
-from bot.domain import BookUpdate, FeedState, FeedStatus
-from bot.recording import FrameSink, RecordOptions
+from bot.api import BookUpdate, FeedState, FeedStatus
+from bot.api.kit import FrameSink, RecordOptions
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain import split_symbol
-from bot.settings import Secret, option
+from bot.api import Secret, option, split_symbol
 
 WS_URL = "wss://advanced-trade-ws.coinbase.com"
 

@@ -7,10 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
-from bot import hookimpl
-from bot.api import Notifier
-from bot.domain import Alert, AlertLevel
-from bot.settings import option
+from bot.api import Alert, AlertLevel, Notifier, hookimpl, option
 
 COLOURS = {
     AlertLevel.INFO: "\033[36m",

@@ -6,7 +6,7 @@ the discord.py library, never this package.
 
 from __future__ import annotations
 
-from bot import hookimpl
+from bot.api import hookimpl
 
 
 @hookimpl

@@ -21,8 +21,7 @@ import discord.gateway
 import discord.http
 from yarl import URL
 
-from bot.api import Caller, Notifier
-from bot.domain import Alert, AlertLevel
+from bot.api import Alert, AlertLevel, Caller, Notifier
 
 from .client import ArbotClient, confirm_view
 from .render import alert_text, reply_block

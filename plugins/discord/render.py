@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.api import Reply
-from bot.domain import Alert
+from bot.api import Alert, Reply
 
 MAX_CHARS = 2000
 """Discord refuses message content over 2,000 characters."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.api import ROLE_RANK
-from bot.settings import Secret, option
+from bot.api import ROLE_RANK, Secret, option
 
 PUBLIC_API_BASE = "https://discord.com/api/v10"
 PUBLIC_GATEWAY = "wss://gateway.discord.gg/"

@@ -1,6 +1,6 @@
 """The ``grid`` strategy: buy a step down, sell a step up, between two prices on one market."""
 
-from bot import hookimpl
+from bot.api import hookimpl
 
 
 @hookimpl

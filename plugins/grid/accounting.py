@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.domain import ZERO, Fill
+from bot.api import ZERO, Fill
 
 
 @dataclass(slots=True)

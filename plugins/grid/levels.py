@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from bot.domain import MarketInfo, Side
+from bot.api import MarketInfo, Side
 
 Spacing = Literal["arithmetic", "geometric"]
 

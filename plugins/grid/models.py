@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Table, UniqueConstraint, bindparam
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.domain import ZERO, Fill
-from bot.store import FillRow, Store, money, row_to_fill
+from bot.api import ZERO
+from bot.api.storage import Store, money
 
 
 class SlotState(enum.StrEnum):
@@ -156,9 +156,3 @@ def save(store: Store, strategy: str, slots: Iterable[Slot], layout: GridLayoutR
             for slot, row in new:
                 slot.row_id = row.id
 
-
-def stored_fills(store: Store, client_order_id: str) -> list[Fill]:
-    """The fills the host stored for one order (used when some never reached the strategy)."""
-    with store.session() as s:
-        rows = s.exec(select(FillRow).where(FillRow.client_order_id == client_order_id).order_by(col(FillRow.id))).all()
-        return [row_to_fill(r) for r in rows]

@@ -20,11 +20,11 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
-from bot.api import Context, Strategy
-from bot.domain import (
+from bot.api import (
     ZERO,
     AlertLevel,
     BookUpdate,
+    Context,
     FeedState,
     FeedStatus,
     Fill,
@@ -35,13 +35,13 @@ from bot.domain import (
     OrderStatus,
     OrderUpdate,
     Side,
+    Strategy,
 )
-from bot.ledger import Position, fee_in_quote
-from bot.units import money, signed_money
+from bot.api.ledger import Position, fee_in_quote, money, signed_money
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
-from .models import GridLayoutRow, Slot, SlotState, load_grid, save, stored_fills
+from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import GridSettings
 
 FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
@@ -121,7 +121,7 @@ class GridStrategy(Strategy):
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
         self._closes = self.ctx.store.closes(strategy=self.name)
-        for _, fill in self.ctx.store.fills(strategy=self.name):
+        for fill in self.ctx.stored_fills():
             self._count(fill)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
@@ -204,7 +204,7 @@ class GridStrategy(Strategy):
     def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
         """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
         pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
-        for order in self.ctx.store.orders(strategy=self.name):
+        for order in self.ctx.stored_orders():
             m = pattern.fullmatch(order.client_order_id)
             if m:
                 yield int(m[1]), int(m[2]), order
@@ -437,7 +437,7 @@ class GridStrategy(Strategy):
         if executions.qty != filled_qty:
             stored = Executions()
             market = self._rules
-            for fill in stored_fills(self.ctx.store, order_id):
+            for fill in self.ctx.stored_fills(client_order_id=order_id):
                 stored.add(fill, market.base, market.quote)
             if stored.qty > executions.qty:
                 executions = stored

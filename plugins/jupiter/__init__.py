@@ -9,8 +9,7 @@
 
 from collections.abc import Callable
 
-from bot import hookimpl
-from bot.api import Exchange
+from bot.api import Exchange, hookimpl
 
 
 @hookimpl

@@ -51,9 +51,11 @@ from arbotlib.solana.rpc import (
 )
 from arbotlib.solana.transactions import balance_changes, fee_lamports
 from arbotlib.solana.wallet import Wallet
-from bot.api import Context, Exchange, ExchangeError, PermanentError, TransientError
-from bot.domain import (
+from bot.api import (
     Balance,
+    Context,
+    Exchange,
+    ExchangeError,
     Fill,
     Liquidity,
     MarketInfo,
@@ -61,7 +63,9 @@ from bot.domain import (
     OrderReport,
     OrderState,
     OrderStatus,
+    PermanentError,
     Side,
+    TransientError,
     split_symbol,
 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel, select
 
-from bot.store import Store, Units
+from bot.api.storage import Store, Units
 
 IN_FLIGHT = "in_flight"
 LANDED = "landed"

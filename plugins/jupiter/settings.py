@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain import split_symbol
-from bot.settings import Secret, option
+from bot.api import Secret, option, split_symbol
 
 
 @dataclass(frozen=True, kw_only=True)

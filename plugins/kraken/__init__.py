@@ -13,8 +13,7 @@
 
 from collections.abc import Callable
 
-from bot import hookimpl
-from bot.api import Exchange
+from bot.api import Exchange, hookimpl
 
 
 @hookimpl

@@ -23,24 +23,25 @@ import re
 import uuid
 from decimal import Decimal
 
-from bot.api import Context, OrderNotFound, PermanentError
-from bot.domain import (
+from bot.api import (
     Balance,
     BookUpdate,
+    Context,
     FeedState,
     Fill,
     Liquidity,
     MarketInfo,
     Order,
+    OrderNotFound,
     OrderState,
     OrderStatus,
     OrderType,
+    PermanentError,
     Side,
     TimeInForce,
     split_symbol,
 )
-from bot.ratelimit import TokenBucket
-from bot.venue import PollingVenue
+from bot.api.kit import PollingVenue, TokenBucket
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed

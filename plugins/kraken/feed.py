@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import random
 
-from bot.domain import FeedState
-from bot.feed import ReconnectingFeed, StateCallback
+from bot.api import FeedState
+from bot.api.kit import ReconnectingFeed, StateCallback
 
 from .book import KrakenBooks
 

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from bot.domain import BookUpdate, FeedState, FeedStatus
-from bot.recording import FrameSink, RecordOptions, record_to
+from bot.api import BookUpdate, FeedState, FeedStatus
+from bot.api.kit import FrameSink, RecordOptions, record_to
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed

@@ -34,7 +34,7 @@ from bot.api import (
     TransientError,
     UnknownOutcome,
 )
-from bot.ratelimit import TokenBucket
+from bot.api.kit import TokenBucket
 
 log = logging.getLogger("arbot.kraken.rest")
 

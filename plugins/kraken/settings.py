@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain import split_symbol
-from bot.settings import Secret, option
+from bot.api import Secret, option, split_symbol
 
 DEPTHS = (10, 25, 100, 500, 1000)
 WS_URL = "wss://ws.kraken.com/v2"

@@ -7,7 +7,7 @@ alerted once with its figures.
 
 from __future__ import annotations
 
-from bot import hookimpl
+from bot.api import hookimpl
 
 
 @hookimpl

@@ -6,10 +6,8 @@ import asyncio
 from collections import deque
 from decimal import Decimal
 
-from bot.api import PortfolioView, RiskCheck
-from bot.domain import ZERO, BookUpdate, Fill, OrderIntent, Side, split_symbol
-from bot.ledger import Position, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
-from bot.units import amount
+from bot.api import ZERO, BookUpdate, Fill, OrderIntent, PortfolioView, RiskCheck, Side, split_symbol
+from bot.api.ledger import Position, amount, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel, select
 
-from bot.store import Store, money
+from bot.api.storage import Store, money
 
 SAVE_EVERY_S = 10.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from bot.domain import BPS, ZERO, Side
-from bot.ledger import Position
+from bot.api import BPS, ZERO, Side
+from bot.api.ledger import Position
 
 
 def worst_loss(book: Position, orders: Iterable[tuple[Side, Decimal, Decimal]], fee_bps: Decimal) -> Decimal:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from bot.settings import option
+from bot.api import option
 
 
 def _positive(text: str) -> bool:

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.domain import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade
+from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade
 
 from .settings import MetricsSettings
 

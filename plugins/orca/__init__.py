@@ -10,8 +10,7 @@ The Whirlpool maths, account decoding and pool model it publishes live in the sh
 
 from collections.abc import Callable
 
-from bot import hookimpl
-from bot.api import Exchange
+from bot.api import Exchange, hookimpl
 
 
 @hookimpl

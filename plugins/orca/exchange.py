@@ -40,14 +40,16 @@ from typing import Any
 from arbotlib.amm.whirlpool.accounts import AccountDecodeError, decode_mint_decimals
 from arbotlib.solana.rpc import RpcError, SolanaRpc
 from arbotlib.solana.ws import AccountSubscriber
-from bot.api import Context, Exchange, PermanentError
-from bot.domain import (
+from bot.api import (
     Balance,
+    Context,
+    Exchange,
     FeedState,
     FeedStatus,
     MarketInfo,
     Order,
     OrderState,
+    PermanentError,
     PoolUpdate,
     split_symbol,
 )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain import split_symbol
-from bot.settings import option
+from bot.api import option, split_symbol
 
 COMMITMENTS = ("processed", "confirmed", "finalized")
 

@@ -7,8 +7,7 @@ account survives restarts (:mod:`.state`). :class:`PaperExchange` ties them toge
 
 from collections.abc import Callable
 
-from bot import hookimpl
-from bot.api import Exchange
+from bot.api import Exchange, hookimpl
 
 
 @hookimpl

@@ -33,7 +33,7 @@ import logging
 from decimal import Decimal
 from typing import Protocol
 
-from bot.domain import BookUpdate
+from bot.api import BookUpdate
 
 log = logging.getLogger("arbot.exchange.paper")
 

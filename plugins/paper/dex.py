@@ -14,33 +14,30 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 
 from bot.api import (
-    Context,
-    Exchange,
-    InsufficientFunds,
-    OrderNotFound,
-    PermanentError,
-    TransientError,
-)
-from bot.api.backtest import BacktestPlan, Steppable
-from bot.api.kit import from_units
-from bot.domain import (
     BPS,
     ZERO,
     Balance,
     BookUpdate,
+    Context,
+    Exchange,
     FeedState,
     FeedStatus,
+    InsufficientFunds,
     MarketInfo,
     Order,
+    OrderNotFound,
     OrderState,
     OrderStatus,
     OrderType,
+    PermanentError,
     PoolUpdate,
     Side,
     TimeInForce,
+    TransientError,
     split_symbol,
 )
-from bot.pool import Pool, PoolError
+from bot.api.backtest import BacktestPlan, Steppable
+from bot.api.kit import Pool, PoolError, from_units
 
 from . import dex_pool
 from .dex_settings import PaperDexSettings

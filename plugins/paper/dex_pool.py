@@ -31,7 +31,7 @@ from arbotlib.amm.whirlpool.math import (
     tick_at_sqrt_price,
 )
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
-from bot.pool import Pool, PoolError
+from bot.api.kit import Pool, PoolError
 
 U64_MAX = (1 << 64) - 1
 Q64 = 1 << 64

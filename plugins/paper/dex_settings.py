@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from bot.domain import split_symbol
-from bot.settings import option
+from bot.api import option, split_symbol
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import Fill, Liquidity, Order, OrderState, OrderStatus, Side
+from bot.api import Fill, Liquidity, Order, OrderState, OrderStatus, Side
 
 from .sqlite_file import VenueFile
 

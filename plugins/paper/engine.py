@@ -32,17 +32,19 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from bot.api import InsufficientFunds, PermanentError, PostOnlyWouldCross
-from bot.domain import (
+from bot.api import (
     BPS,
     ZERO,
     Balance,
     Fill,
+    InsufficientFunds,
     Liquidity,
     MarketInfo,
     Order,
     OrderStatus,
     OrderType,
+    PermanentError,
+    PostOnlyWouldCross,
     Side,
     TimeInForce,
 )

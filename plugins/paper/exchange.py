@@ -9,20 +9,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
-from bot.api import Context, Exchange, ExchangeError, OrderNotFound
-from bot.api.backtest import BacktestPlan, Steppable
-from bot.domain import (
+from bot.api import (
     AlertLevel,
     Balance,
     BookUpdate,
+    Context,
+    Exchange,
+    ExchangeError,
     FeedState,
     FeedStatus,
     MarketInfo,
     Order,
+    OrderNotFound,
     OrderReport,
     OrderState,
     split_symbol,
 )
+from bot.api.backtest import BacktestPlan, Steppable
 
 from .book_market import BookMarket, Market
 from .engine import MatchingEngine

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.domain import BookUpdate, FeedState, FeedStatus
-from bot.recording import Recorder, RecordOptions, read_recording
+from bot.api import BookUpdate, FeedState, FeedStatus
+from bot.api.kit import Recorder, RecordOptions, read_recording
 
 from .book_market import BookMarket
 

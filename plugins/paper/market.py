@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import BookUpdate, Side, Trade
+from bot.api import BookUpdate, Side, Trade
 
 _PROFILES = 256
 """Number of precomputed level-size profiles and trade sizes; indexed by 8 random bits."""

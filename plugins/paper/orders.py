@@ -7,7 +7,7 @@ import bisect
 from decimal import Decimal
 from typing import NamedTuple
 
-from bot.domain import ZERO, Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from bot.api import ZERO, Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
 
 NO_BUY = -1
 """``RestingOrders.best_buy`` when there is no resting buy."""

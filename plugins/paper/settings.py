@@ -7,8 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from bot.domain import split_symbol
-from bot.settings import option
+from bot.api import option, split_symbol
 
 BACKTEST_TICK_MS = 100
 """Pace, in a backtest, of a paper venue whose config steps it only by hand (``tick_interval_ms = 0``)."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from bot.api import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 
 from .orders import Changes, PaperOrder
 from .sqlite_file import VenueFile

@@ -13,10 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot import hookimpl
-from bot.api import RiskCheck
-from bot.domain import ZERO, ExecutionResult
-from bot.settings import option
+from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
 
 HUNDRED = Decimal(100)
 

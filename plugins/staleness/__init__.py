@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import hookimpl
-from bot.api import PortfolioView, RiskCheck
-from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, OrderIntent, PoolUpdate
-from bot.settings import option
+from bot.api import (
+    AlertLevel,
+    BookUpdate,
+    FeedState,
+    FeedStatus,
+    OrderIntent,
+    PoolUpdate,
+    PortfolioView,
+    RiskCheck,
+    hookimpl,
+    option,
+)
 
 NS = 1_000_000_000
 

@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from bot.domain import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
+from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
 
 from .protocol import (
     CHANNELS,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.api import ROLE_RANK
-from bot.settings import option
+from bot.api import ROLE_RANK, option
 
 from .protocol import parse_public_key
 

@@ -5,7 +5,7 @@ See :mod:`plugins.telegram.notifier`. Configure it as ``[notifiers.NAME]`` with 
 
 from __future__ import annotations
 
-from bot import hookimpl
+from bot.api import hookimpl
 
 
 @hookimpl

@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from bot.api import Caller, Notifier, Reply
-from bot.domain import Alert
+from bot.api import Alert, Caller, Notifier, Reply
 
 from .render import alert_text, photo_caption, reply_html
 from .settings import AlertKinds, TelegramSettings

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import html
 
-from bot.api import Reply
-from bot.domain import Alert
+from bot.api import Alert, Reply
 
 MAX_CHARS = 4000
 """Telegram refuses messages over 4096 characters (counted after HTML parsing)."""

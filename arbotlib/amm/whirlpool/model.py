@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
-from bot.pool import Pool, PoolLiquidityError
+from bot.api.kit import Pool, PoolLiquidityError
 
 from .accounts import TickArray, Whirlpool
 from .math import OrcaMathError, swap_quote

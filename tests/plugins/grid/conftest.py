@@ -72,6 +72,13 @@ class StandInContext:
 
     # --- the Context API -----------------------------------------------------------------------
 
+    def stored_orders(self, *, open_only: bool = False) -> list[Order]:  # one strategy per test store
+        return [o for o in self.store.orders() if not (open_only and o.status.terminal)]
+
+    def stored_fills(self, *, client_order_id: str | None = None, since_ns: int | None = None) -> list[Fill]:
+        return [f for _, f in self.store.fills(since_ns=since_ns)
+                if client_order_id is None or f.client_order_id == client_order_id]
+
     def submit(self, intent: OrderIntent) -> str | None:
         self.attempts += 1
         if self.veto:
