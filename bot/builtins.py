@@ -194,7 +194,8 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
                      moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes)))
     total = totals(figures.values())
     text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
-            "Realized PnL is FIFO per strategy and market, before fees; unrealized: open lots marked to mid.")
+            "Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
+            "per strategy and market; unrealized: open lots marked to mid.")
     return Reply(title, rows=rows, header=True, text=text)
 
 

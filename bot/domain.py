@@ -206,6 +206,9 @@ class OrderIntent:
     post_only: bool = False
     client_order_id: str | None = None
     """Idempotency key. Give a deterministic one when a restart could re-decide the same order."""
+    closes: str | None = None
+    """The client order id of the order whose lot this one closes (a grid slot's sell names its buy): the
+    ledger matches this order's fills to that order's lot first, then FIFO. None: FIFO."""
 
     def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
         price = self.price if self.price is not None else reference_price
@@ -234,6 +237,8 @@ class Order:
     reason: str = ""
     created_ns: int = 0
     updated_ns: int = 0
+    closes: str | None = None
+    """The client order id of the order whose lot this one closes (:attr:`OrderIntent.closes`)."""
 
     @property
     def remaining_qty(self) -> Decimal:

@@ -200,7 +200,7 @@ class Executor:
         order = Order(
             client_order_id=cid, strategy=intent.strategy, exchange=intent.exchange, symbol=intent.symbol,
             side=intent.side, qty=intent.qty, price=intent.price, order_type=intent.order_type, tif=intent.tif,
-            post_only=intent.post_only, created_ns=now, updated_ns=now,
+            post_only=intent.post_only, created_ns=now, updated_ns=now, closes=intent.closes,
         )
         mode = self._mode()  # read per order: /observe switches it at run time
         if mode == "observe":

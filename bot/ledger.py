@@ -1,12 +1,15 @@
-"""The one accounting: realized PnL (FIFO lots per strategy and market), unrealized, fees, periods.
+"""The one accounting: realized PnL (lots per strategy and market), unrealized, fees, periods.
 
 Every figure a person or a risk check sees about profit comes from here:
 
-- **Realized PnL is FIFO per strategy and market.** A market is a symbol (``SOL/USDC``) across
-  venues: an arbitrage that buys on one venue and sells on the other closes its own lot. Each
-  fill first closes the strategy's open lots of the other side, oldest first; realized PnL is
-  ``(sell price - buy price) x qty`` of each matched quantity, before fees. What is left opens a
-  lot (long for a buy, short for a sell).
+- **Realized PnL: a closing order that names the lot it closes (a grid slot's sell) is matched to
+  that lot, anything else FIFO per strategy and market.** A market is a symbol (``SOL/USDC``)
+  across venues: an arbitrage that buys on one venue and sells on the other closes its own lot.
+  Each lot remembers the client order id of the order that opened it. A fill whose order names
+  another in ``closes`` (:attr:`bot.domain.OrderIntent.closes`) first closes the strategy's open lots
+  of the other side that this order opened, as far as they go; then (and every other fill at once)
+  the oldest lots of the other side. Realized PnL is ``(sell price - buy price) x qty`` of each
+  matched quantity, before fees. What is left opens a lot (long for a buy, short for a sell).
 - **Unrealized PnL** is each open lot marked to the current mid of its venue (else of any venue
   with a mid for the symbol); a lot without a mark counts 0.
 - **Fees are shown apart** and converted to the quote asset: a fee in the quote asset as is, a fee
@@ -26,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
@@ -90,34 +93,48 @@ class Lot:
     price: Decimal
     exchange: str
     ts_ns: int
+    order: str = ""
+    """The client order id of the fill that opened the lot (what a closing order's ``closes`` names)."""
 
 
 class Position:
-    """One strategy's open FIFO lots in one market."""
+    """One strategy's open lots in one market, oldest first (all long or all short)."""
 
     __slots__ = ("lots",)
 
     def __init__(self) -> None:
         self.lots: deque[Lot] = deque()
 
-    def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0) -> Decimal:
-        """Book a fill; returns the PnL it realized (before fees) by closing the oldest opposite lots."""
+    def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0,
+              order: str = "", closes: str | None = None) -> Decimal:
+        """Book a fill of order ``order``; returns the PnL it realized (before fees) by closing opposite lots.
+
+        The lots that order ``closes`` opened are closed first (as far as they go), then the oldest.
+        """
         signed = qty if side is Side.BUY else -qty
         realized = ZERO
         lots = self.lots
         with localcontext(prec=EXACT_DIGITS):
+            if closes is not None and lots and (lots[0].qty > 0) != (signed > 0):
+                for lot in [lot for lot in lots if lot.order == closes]:
+                    gain, signed = _close(lot, signed, price)
+                    realized += gain
+                    if not lot.qty:
+                        lots.remove(lot)
+                    if not signed:
+                        break
             while signed and lots and (lots[0].qty > 0) != (signed > 0):
-                lot = lots[0]
-                closing = min(abs(signed), abs(lot.qty))
-                direction = 1 if lot.qty > 0 else -1
-                realized += (price - lot.price) * closing * direction
-                lot.qty -= closing * direction
-                signed += closing * direction
-                if not lot.qty:
+                gain, signed = _close(lots[0], signed, price)
+                realized += gain
+                if not lots[0].qty:
                     lots.popleft()
         if signed:
-            lots.append(Lot(signed, price, exchange, ts_ns))
+            lots.append(Lot(signed, price, exchange, ts_ns, order))
         return realized
+
+    def apply_fill(self, fill: Fill, closes: str | None = None) -> Decimal:
+        """:meth:`apply` a fill; ``closes``: what its order names (:attr:`bot.domain.Order.closes`)."""
+        return self.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns, fill.client_order_id, closes)
 
     @property
     def qty(self) -> Decimal:
@@ -146,6 +163,15 @@ class Position:
                 if price is not None:
                     total += (price - lot.price) * lot.qty
         return total
+
+
+def _close(lot: Lot, signed: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
+    """Close as much of ``lot`` as the signed fill quantity ``signed`` can (the other side); returns the PnL
+    realized and what is left of ``signed``. Runs in the caller's exact context."""
+    closing = min(abs(signed), abs(lot.qty))
+    direction = 1 if lot.qty > 0 else -1
+    lot.qty -= closing * direction
+    return (price - lot.price) * closing * direction, signed + closing * direction
 
 
 def fee_in_quote(fill: Fill, base: str, quote: str) -> Decimal | None:
@@ -182,19 +208,23 @@ class Step:
             return self.realized - self.fee
 
 
-def steps(fills: Iterable[tuple[str, Fill]],
-          positions: dict[tuple[str, str], Position] | None = None) -> Iterator[Step]:
-    """Each (strategy, fill), in the given (time) order, with what it realized; ``positions`` gets the open lots."""
+def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Position] | None = None,
+          closes: Mapping[str, str] | None = None) -> Iterator[Step]:
+    """Each (strategy, fill), in the given (time) order, with what it realized; ``positions`` gets the open lots.
+
+    ``closes``: client order id -> the client order id whose lot that order closes (:meth:`bot.store.Store.closes`).
+    """
     books = positions if positions is not None else {}
+    names = closes or {}
     for strategy, fill in fills:
         base, quote = split_symbol(fill.symbol)
         book = books.get((strategy, fill.symbol))
         if book is None:
             book = books[(strategy, fill.symbol)] = Position()
-        closes = bool(book.lots) and (book.lots[0].qty > 0) != (fill.side is Side.BUY)
-        realized = book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns)
+        closing = bool(book.lots) and (book.lots[0].qty > 0) != (fill.side is Side.BUY)
+        realized = book.apply_fill(fill, names.get(fill.client_order_id))
         fee = fee_in_quote(fill, base, quote)
-        yield Step(strategy, fill, quote, realized, closes, fee if fee is not None else ZERO)
+        yield Step(strategy, fill, quote, realized, closing, fee if fee is not None else ZERO)
 
 
 @dataclass
@@ -210,7 +240,7 @@ class MarketFigures:
     bought: Decimal = ZERO
     sold: Decimal = ZERO
     realized: Decimal = ZERO
-    """FIFO realized PnL, before fees."""
+    """Realized PnL (the named lot, else FIFO), before fees."""
     fees: Decimal = ZERO
     """Fees paid in the quote or base asset, in quote."""
     other_fees: dict[str, Decimal] = field(default_factory=dict)
@@ -282,21 +312,22 @@ class StrategyFigures:
 
 
 def market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None,
-                   marks: Marks | None = None) -> dict[tuple[str, str], MarketFigures]:
+                   marks: Marks | None = None,
+                   closes: Mapping[str, str] | None = None) -> dict[tuple[str, str], MarketFigures]:
     """Figures per (strategy, symbol) of the fills from ``since_ns`` on; earlier fills only open lots.
 
     ``fills`` must be every fill of the strategies concerned, in time order (the lots need them all).
-    Positions and unrealized PnL are those of now, marked with ``marks``.
+    Positions and unrealized PnL are those of now, marked with ``marks``. ``closes``: as :func:`steps`.
     """
     with localcontext(prec=EXACT_DIGITS):
-        return _market_figures(fills, since_ns, marks)
+        return _market_figures(fills, since_ns, marks, closes)
 
 
-def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None,
-                    marks: Marks | None) -> dict[tuple[str, str], MarketFigures]:
+def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, marks: Marks | None,
+                    closes: Mapping[str, str] | None) -> dict[tuple[str, str], MarketFigures]:
     out: dict[tuple[str, str], MarketFigures] = {}
     positions: dict[tuple[str, str], Position] = {}
-    for step in steps(fills, positions):
+    for step in steps(fills, positions, closes):
         fill = step.fill
         if since_ns is not None and fill.ts_ns < since_ns:
             continue
@@ -340,11 +371,11 @@ def lot_mark(marks: Marks, symbol: str, book: Position) -> Callable[[str], Decim
     return mark
 
 
-def strategy_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None,
-                     marks: Marks | None = None) -> dict[str, StrategyFigures]:
+def strategy_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None, marks: Marks | None = None,
+                     closes: Mapping[str, str] | None = None) -> dict[str, StrategyFigures]:
     """:func:`market_figures` grouped per strategy."""
     out: dict[str, StrategyFigures] = {}
-    for (strategy, _), fig in sorted(market_figures(fills, since_ns, marks).items()):
+    for (strategy, _), fig in sorted(market_figures(fills, since_ns, marks, closes).items()):
         out.setdefault(strategy, StrategyFigures(strategy)).markets.append(fig)
     return out
 
@@ -358,7 +389,9 @@ def totals(figures: Iterable[StrategyFigures]) -> StrategyFigures:
 
 
 class Ledger:
-    """The figures of the stored fills, per strategy and market, marked with the bot's current mids."""
+    """The figures of the stored fills, per strategy and market, marked with the bot's current mids.
+
+    What each stored order ``closes`` is read with the fills (:meth:`bot.store.Store.closes`)."""
 
     def __init__(self, store: Store, marks: Marks | None = None) -> None:
         self.store = store
@@ -366,14 +399,16 @@ class Ledger:
 
     def strategies(self, since_ns: int | None = None, strategy: str | None = None) -> dict[str, StrategyFigures]:
         """Figures per strategy of the fills from ``since_ns`` on (all of them without it)."""
-        return strategy_figures(self.store.fills(strategy=strategy), since_ns, self.marks)
+        return strategy_figures(self.store.fills(strategy=strategy), since_ns, self.marks,
+                                self.store.closes(strategy=strategy))
 
     def strategy(self, name: str, since_ns: int | None = None) -> StrategyFigures:
         return self.strategies(since_ns, name).get(name) or StrategyFigures(name)
 
     def steps(self, since_ns: int | None = None) -> list[Step]:
         """Each fill from ``since_ns`` on with what it realized (lots built from every fill)."""
-        return [s for s in steps(self.store.fills()) if since_ns is None or s.fill.ts_ns >= since_ns]
+        return [s for s in steps(self.store.fills(), closes=self.store.closes())
+                if since_ns is None or s.fill.ts_ns >= since_ns]
 
     def report(self) -> dict[str, StrategyFigures]:
         """All-time figures per strategy, with their stored orders counted by status."""

@@ -41,7 +41,8 @@ def report_reply(store: Store, marks: Marks | None = None) -> Reply:
     more = "\n\n".join(sections)
     if len(rows) == 1:
         return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{more}" if more else ""))
-    method = "Realized PnL is FIFO per strategy and market, before fees; net = realized - fees."
+    method = ("Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
+              "per strategy and market; net = realized - fees.")
     return Reply("arbot report", rows=rows, header=True, text=f"{method}\n\n{more}" if more else method)
 
 

@@ -1,4 +1,5 @@
-"""The one accounting (bot/ledger.py): FIFO lots per strategy and market, fees apart, periods; display rounding."""
+"""The one accounting (bot/ledger.py): lots per strategy and market (the named lot, else FIFO), fees apart, periods;
+display rounding."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ NS = 1_000_000_000
 
 
 def fill(side: str, qty: str, price: str, *, fee: str = "0", fee_asset: str = "USD", symbol: str = "BTC/USD",
-         exchange: str = "paper", ts: int = 0) -> Fill:
-    return Fill(exchange=exchange, symbol=symbol, client_order_id=f"o{ts}", trade_id=f"t{ts}", side=Side(side),
+         exchange: str = "paper", ts: int = 0, order: str = "") -> Fill:
+    return Fill(exchange=exchange, symbol=symbol, client_order_id=order or f"o{ts}", trade_id=f"t{ts}", side=Side(side),
                 qty=D(qty), price=D(price), fee=D(fee), fee_asset=fee_asset, liquidity=Liquidity.MAKER, ts_ns=ts)
 
 
@@ -55,6 +56,37 @@ def test_sells_close_the_oldest_lots_first():
     assert [(lot.qty, lot.price) for lot in book.lots] == [(D("-0.5"), D(80))]
     assert book.apply(Side.BUY, D("0.5"), D(70)) == D(5)
     assert not book.lots
+
+
+def test_a_grid_holding_several_levels_shows_each_round_trip_as_its_step_minus_fees():
+    # the demo's sequence: four buys down the grid, then the two lowest slots sell one step up, each
+    # naming its own buy (OrderIntent.closes); FIFO would match them to the 30000 and 29850 buys: -3.00
+    buys = [("o1", "30000", "0.48"), ("o2", "29850", "0.4776"), ("o3", "29700", "0.4752"), ("o4", "29550", "0.4728")]
+    fills = [("grid", fill("buy", "0.01", price, fee=fee, ts=i, order=cid)) for i, (cid, price, fee) in enumerate(buys)]
+    fills += [("grid", fill("sell", "0.01", "29700", fee="0.4752", ts=10, order="s4")),
+              ("grid", fill("sell", "0.01", "29850", fee="0.4776", ts=11, order="s3"))]
+    closes = {"s4": "o4", "s3": "o3"}
+    got = list(steps(fills, closes=closes))
+    assert [(s.realized, s.closed) for s in got[4:]] == [(D("1.5"), True), (D("1.5"), True)]  # one step each
+    buy_fee = {s.fill.client_order_id: s.fee for s in got}
+    round_trips = [s.realized - s.fee - buy_fee[closes[s.fill.client_order_id]] for s in got[4:]]
+    assert round_trips == [D("0.552"), D("0.5472")]  # 1.50 - 0.4728 - 0.4752; 1.50 - 0.4752 - 0.4776
+    fig = strategy_figures(fills, closes=closes, marks=lambda ex, sym: D("29850"))["grid"]
+    assert (fig.realized, fig.round_trips, fig.markets[0].position) == ({"USD": D(3)}, 2, D("0.02"))
+    assert fig.unrealized == {"USD": D("-1.5")}  # the lots left are the 30000 and 29850 buys
+    assert strategy_figures(fills)["grid"].realized == {"USD": D(-3)}  # nothing named: FIFO
+
+
+def test_a_named_lot_closes_first_as_far_as_it_goes_then_fifo():
+    book = Position()
+    book.apply(Side.BUY, D(1), D(100), order="a")
+    book.apply(Side.BUY, D(1), D(90), order="b")
+    book.apply(Side.BUY, D(1), D(80), order="c")
+    assert book.apply(Side.SELL, D("1.5"), D(95), order="s", closes="c") == D(15) + D(-5) * D("0.5")  # c, then a
+    assert [(lot.qty, lot.price, lot.order) for lot in book.lots] == [(D("0.5"), D(100), "a"), (D(1), D(90), "b")]
+    assert book.apply(Side.SELL, D(1), D(95), closes="gone") == D(-5) * D("0.5") + D(5) * D("0.5")  # FIFO
+    assert book.apply(Side.BUY, D(1), D(100), closes="b") == 0  # a lot of the same side is not closed by a buy
+    assert [(lot.qty, lot.order) for lot in book.lots] == [(D("0.5"), "b"), (D(1), "")]
 
 
 def test_an_arbitrage_closes_across_venues_and_base_fees_count_at_the_fill_price():
@@ -90,12 +122,21 @@ fill_lists = st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["b
                                 st.sampled_from(["x", "y"])), max_size=40)
 
 
+backs = st.lists(st.integers(1, 6), max_size=40)
+"""How far back the lot each fill's order names is (see :func:`named_closes`)."""
+
+
+def named_closes(backs: list[int]) -> dict[str, str]:
+    """Fill ``i``'s order (``o{i}``) names the lot of fill ``i - backs[i]`` (which may be closed, or none)."""
+    return {f"o{i}": f"o{i - back}" for i, back in enumerate(backs)}
+
+
 @settings(max_examples=300, deadline=None)
-@given(fill_lists, prices)
-def test_realized_plus_unrealized_is_the_mark_to_market_of_all_fills(rows, mark):
+@given(fill_lists, prices, backs)
+def test_realized_plus_unrealized_is_the_mark_to_market_of_all_fills(rows, mark, names):
     fills = [(strategy, fill(side, str(q), str(p), exchange=ex, ts=i)) for i, (strategy, side, q, p, ex)
              in enumerate(rows)]
-    figures = market_figures(fills, marks=lambda ex, sym: mark)
+    figures = market_figures(fills, marks=lambda ex, sym: mark, closes=named_closes(names))
     for strategy in ("a", "b"):
         mine = [f for s, f in fills if s == strategy]
         cash = sum((f.qty * f.price * (1 if f.side is Side.SELL else -1) for f in mine), D(0))
@@ -109,18 +150,37 @@ def test_realized_plus_unrealized_is_the_mark_to_market_of_all_fills(rows, mark)
         book = Position()
         for s, f in fills:
             if s == strategy:
-                book.apply(f.side, f.qty, f.price)
+                book.apply_fill(f, named_closes(names).get(f.client_order_id))
         assert len({lot.qty > 0 for lot in book.lots}) <= 1
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["buy", "sell"]), amounts, prices), max_size=40), backs)
+def test_a_fill_naming_an_open_lot_realizes_against_that_lots_price(rows, names):
+    fills = [fill(side, str(q), str(p), ts=i) for i, (side, q, p) in enumerate(rows)]
+    closes = named_closes(names)
+    book = Position()
+    for f in fills:
+        named = [lot for lot in book.lots if lot.order == closes.get(f.client_order_id)]
+        opposite = bool(named) and (named[0].qty > 0) != (f.side is Side.BUY)
+        held = sum((abs(lot.qty) for lot in named), D(0))
+        realized = book.apply_fill(f, closes.get(f.client_order_id))
+        if opposite and held >= f.qty:  # the named lot covers the fill: it alone is matched
+            [lot] = named  # one fill opens one lot
+            direction = 1 if f.side is Side.SELL else -1
+            assert realized == (f.price - lot.price) * f.qty * direction
+            assert abs(lot.qty) == held - f.qty
+
+
 @settings(max_examples=100, deadline=None)
-@given(fill_lists, st.integers(0, 40))
-def test_periods_add_up(rows, cut):
+@given(fill_lists, st.integers(0, 40), backs)
+def test_periods_add_up(rows, cut, names):
     fills = [(strategy, fill(side, str(q), str(p), exchange=ex, ts=i)) for i, (strategy, side, q, p, ex)
              in enumerate(rows)]
-    whole = strategy_figures(fills)
-    before = strategy_figures(fills[:cut])
-    after = strategy_figures(fills, since_ns=cut)
+    closes = named_closes(names)
+    whole = strategy_figures(fills, closes=closes)
+    before = strategy_figures(fills[:cut], closes=closes)
+    after = strategy_figures(fills, since_ns=cut, closes=closes)
     for name, fig in whole.items():
         b = before.get(name)
         a = after.get(name)

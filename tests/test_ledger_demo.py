@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import plugins.arb
@@ -15,7 +16,8 @@ from bot.api import Caller
 from bot.app import Bot
 from bot.backtest.clock import BacktestClock, run_simulated
 from bot.backtest.driver import SETTLE_S, START_NS, Progress, backtest_config, drive, stepped_venues
-from bot.ledger import Ledger
+from bot.domain import Side
+from bot.ledger import EXACT_DIGITS, Ledger
 from bot.report import report_reply
 from bot.units import money, signed_money
 
@@ -46,6 +48,8 @@ async def demo(tmp_path: Path, clock: BacktestClock) -> dict:
             "arb": await bot.commands.dispatch(VIEWER, "arb", []),
             "chart": (await bot.commands.dispatch(VIEWER, "chart", ["pnl"])).title,
             "grid": bot.strategies["btc-grid"].status(),
+            "grid orders": bot.store.orders(strategy="btc-grid"),
+            "grid fills": [f for _, f in bot.store.fills(strategy="btc-grid")],
             "ledger": Ledger(bot.store).strategies(),
         }
     finally:
@@ -75,3 +79,15 @@ def test_the_demo_shows_one_pnl_per_strategy_on_every_surface(tmp_path):
     assert "difference" not in total  # every execution hedged: the executions' own sum is the ledger's
     assert (got["grid"]["realized"], got["grid"]["fees"]) == (money(grid.realized["USD"], "USD"),
                                                               money(grid.fees["USD"], "USD"))
+    # each of the grid's sells names its slot's buy (OrderIntent.closes): the grid's realized PnL is exactly
+    # the sum of its round trips' steps, before fees, however many levels it holds at once
+    orders = {o.client_order_id: o for o in got["grid orders"]}
+    sells = [f for f in got["grid fills"] if f.side is Side.SELL]
+    assert sells and all(orders[f.client_order_id].closes is not None for f in sells)
+    steps = []
+    for f in sells:
+        buy = orders[orders[f.client_order_id].closes]
+        assert buy.side is Side.BUY and buy.filled_qty >= f.qty and f.price > buy.avg_fill_price
+        steps.append((f.price - buy.avg_fill_price) * f.qty)
+    with localcontext(prec=EXACT_DIGITS):
+        assert grid.realized["USD"] == sum(steps, Decimal(0)) > 0

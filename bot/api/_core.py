@@ -751,7 +751,7 @@ class Operator(abc.ABC):
 
     @abc.abstractmethod
     def ledger(self) -> Ledger:
-        """The one ledger over the stored fills (FIFO lots per strategy and market), open lots marked
+        """The one ledger over the stored fills (lots per strategy and market), open lots marked
         to the current mids: ``strategies(since_ns)``, ``strategy(name)``, ``steps(since_ns)``."""
 
     @abc.abstractmethod

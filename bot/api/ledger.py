@@ -1,10 +1,11 @@
 """The one ledger and the display rounding, public like :mod:`bot.api`.
 
-Every profit figure comes from :mod:`bot.ledger`: FIFO lots per strategy and market, realized PnL
-before fees, fees apart, unrealized PnL marked to mid. A command or service gets the bot's ledger
-from ``operator.ledger()``; a risk check or strategy that books its own fills keeps a
-:class:`Position`. Figures are exact Decimals; :func:`money`, :func:`amount`, :func:`signed_money`,
-:func:`price` and :func:`qty` round them for people only.
+Every profit figure comes from :mod:`bot.ledger`: lots per strategy and market (the lot a closing
+order names, else FIFO), realized PnL before fees, fees apart, unrealized PnL marked to mid. A
+command or service gets the bot's ledger from ``operator.ledger()``; a risk check or strategy that
+books its own fills keeps a :class:`Position` (``apply_fill(fill, closes)``). Figures are exact
+Decimals; :func:`money`, :func:`amount`, :func:`signed_money`, :func:`price` and :func:`qty` round
+them for people only.
 """
 
 from __future__ import annotations

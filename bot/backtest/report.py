@@ -1,8 +1,8 @@
 """The backtest report: the host's generic figures, then the plugins' sections.
 
 The host's part holds for any strategy: fills and fees, PnL per strategy from the one ledger
-(:mod:`bot.ledger`: FIFO realized per strategy and market, fees in quote, net, open lots marked to
-the last mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
+(:mod:`bot.ledger`: realized per strategy and market, a named lot else FIFO; fees in quote, net, open
+lots marked to the last mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
 through the ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate,
 prediction error). ``report.json`` keeps money as exact decimal strings; what depends on the
 machine (wall time, ticks per second) is under ``run``, apart, so two runs compare equal on
@@ -12,7 +12,7 @@ everything else.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -44,7 +44,7 @@ class StrategyResult:
     fills: int
     round_trips: int
     realized: dict[str, Decimal]
-    """FIFO realized PnL, before fees."""
+    """Realized PnL (the lot an order names, else FIFO), before fees."""
     fees: dict[str, Decimal]
     """Fees in the quote asset (a base-asset fee at its fill's price)."""
     other_fees: dict[str, Decimal]
@@ -84,11 +84,12 @@ class HostFigures:
         }
 
 
-def pnl_curves(fills: Sequence[tuple[str, Fill]]) -> dict[str, dict[str, Curve]]:
-    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (the ledger's steps)."""
+def pnl_curves(fills: Sequence[tuple[str, Fill]], closes: Mapping[str, str]) -> dict[str, dict[str, Curve]]:
+    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (the ledger's steps;
+    ``closes``: what each order closes, :meth:`bot.store.Store.closes`)."""
     curves: dict[str, dict[str, Curve]] = {}
     running: dict[tuple[str, str], Decimal] = {}
-    for step in steps(fills):
+    for step in steps(fills, closes=closes):
         change = step.net
         if not change:
             continue
@@ -117,7 +118,7 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
     for _, fill in fills:
         fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
-    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(fills))
+    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(fills, store.closes()))
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -161,7 +162,8 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
                      f"{moneys(s.unrealized, quotes)} |")
     lines += [
         "",
-        "From the ledger: realized PnL FIFO per strategy and market (a symbol on any venue), before fees; fees "
+        "From the ledger: realized PnL per strategy and market (a symbol on any venue; a closing order that names "
+        "its lot is matched to it, anything else FIFO), before fees; fees "
         "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
         "unrealized: the lots still open at the end, marked to the last mids.",
         "",

@@ -161,6 +161,8 @@ class OrderRow(SQLModel, table=True):
     reason: str = ""
     created_ns: int = ns()
     updated_ns: int = ns()
+    closes: str | None = None
+    """The client order id of the order whose lot this one closes (None: FIFO)."""
 
 
 class FillRow(SQLModel, table=True):
@@ -266,7 +268,7 @@ def row_to_order(row: OrderRow) -> Order:
         side=Side(row.side), qty=row.qty, price=row.price, order_type=OrderType(row.order_type),
         tif=TimeInForce(row.tif), post_only=row.post_only, status=OrderStatus(row.status),
         exchange_order_id=row.exchange_order_id, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
-        fee=row.fee, reason=row.reason, created_ns=row.created_ns, updated_ns=row.updated_ns,
+        fee=row.fee, reason=row.reason, created_ns=row.created_ns, updated_ns=row.updated_ns, closes=row.closes,
     )
 
 
@@ -278,7 +280,7 @@ def order_values(order: Order) -> dict[str, Any]:
         post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
         exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
         avg_fill_price=order.avg_fill_price, fee=order.fee, reason=order.reason,
-        created_ns=order.created_ns, updated_ns=order.updated_ns,
+        created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes,
     )
 
 
@@ -436,6 +438,15 @@ class Store:
             if limit:
                 q = q.limit(limit)
             return [row_to_order(r) for r in s.exec(q).all()]
+
+    def closes(self, *, strategy: str | None = None) -> dict[str, str]:
+        """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
+        table = ORDERS
+        q = select(table.c.client_order_id, table.c.closes).where(table.c.closes.is_not(None))
+        if strategy is not None:
+            q = q.where(table.c.strategy == strategy)
+        with self.engine.connect() as conn:
+            return {cid: closes for cid, closes in conn.execute(q)}
 
     # --- fills ----------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ async def chart_pnl(op: Operator, settings: ChartsSettings, args: list[str]) -> 
 
 
 def pnl_title(when: str, curves: list[PnlCurve]) -> str:
-    """The chart's title: each curve's end, the ledger's realized PnL after fees (FIFO lots)."""
+    """The chart's title: each curve's end, the ledger's realized PnL after fees."""
     return f"Realized PnL {when}, after fees: " + ", ".join(money(c.total, c.asset) for c in curves)
 
 

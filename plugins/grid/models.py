@@ -104,6 +104,9 @@ class Slot:
     profit: Decimal = ZERO
     updated_ns: int = 0
     row_id: int | None = None
+    opened_by: str | None = None
+    """Client order id of the buy whose inventory the slot holds (LOCKED): its sells close that buy's lot.
+    Not a column: at start it is found again among the stored orders."""
 
     def values(self, strategy: str) -> dict[str, Any]:
         """Column values of this slot's row."""

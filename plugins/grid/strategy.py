@@ -2,6 +2,7 @@
 
 Slot i buys ``order_size`` at level i and sells it at level i+1:
 FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FREE (sold).
+Each sell names the slot's buy (``OrderIntent.closes``): the ledger matches it to that buy's lot.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 
 from bot.api import Context, Strategy
@@ -28,6 +30,7 @@ from bot.domain import (
     Fill,
     MarketEvent,
     MarketInfo,
+    Order,
     OrderIntent,
     OrderStatus,
     OrderUpdate,
@@ -78,6 +81,8 @@ class GridStrategy(Strategy):
         self._fees = ZERO
         self._counted: set[str] = set()
         """Trade ids already in ``_book``."""
+        self._closes: dict[str, str] = {}
+        """Client order id of a slot's sell -> its buy's: the lot the sell closes, as the ledger matches it."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -115,6 +120,7 @@ class GridStrategy(Strategy):
         self._order_qty = market.round_qty(s.order_size)
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
+        self._closes = self.ctx.store.closes(strategy=self.name)
         for _, fill in self.ctx.store.fills(strategy=self.name):
             self._count(fill)
         if layout is None:
@@ -141,6 +147,7 @@ class GridStrategy(Strategy):
                                   "; ".join(changes))
                 layout, slots = self._lay_out(layout, rows)
         self._adopt(layout, slots)
+        self._find_buys(slots)
         self._check_order_size()
         self._started = True
         self._dirty = True
@@ -189,14 +196,30 @@ class GridStrategy(Strategy):
         Only read when slots are laid out, so a grid whose rows were deleted by hand does not
         reuse a client order id.
         """
-        pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
         used: dict[int, int] = {}
+        for slot, seq, _ in self._stored_orders():
+            used[slot] = max(used.get(slot, 0), seq)
+        return used
+
+    def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
+        """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
+        pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
         for order in self.ctx.store.orders(strategy=self.name):
             m = pattern.fullmatch(order.client_order_id)
             if m:
-                slot, seq = int(m[1]), int(m[2])
-                used[slot] = max(used.get(slot, 0), seq)
-        return used
+                yield int(m[1]), int(m[2]), order
+
+    def _find_buys(self, slots: list[Slot]) -> None:
+        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close."""
+        locked = {slot.index: slot for slot in slots if slot.state is LOCKED and slot.opened_by is None}
+        if not locked:
+            return
+        newest: dict[int, int] = {}
+        for index, seq, order in self._stored_orders():
+            slot = locked.get(index)
+            if slot is not None and order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
+                newest[index] = seq
+                slot.opened_by = order.client_order_id
 
     def _id_prefix(self) -> str:
         """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""
@@ -274,7 +297,7 @@ class GridStrategy(Strategy):
         if fill.trade_id in self._counted or fill.symbol != self._symbol:
             return
         self._counted.add(fill.trade_id)
-        self._realized += self._book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns)
+        self._realized += self._book.apply_fill(fill, self._closes.get(fill.client_order_id))
         self._fees += fee_in_quote(fill, self._rules.base, self._rules.quote) or ZERO
 
     def on_order_update(self, update: OrderUpdate) -> None:
@@ -333,6 +356,7 @@ class GridStrategy(Strategy):
         slot.order_id = None
         if slot.state is PENDING:
             if filled_qty > 0:
+                slot.opened_by = order_id
                 self._lock(slot, executions)
             else:
                 self._set_state(slot, FREE)
@@ -374,7 +398,8 @@ class GridStrategy(Strategy):
         """The inventory is sold: book the slot's round trip and free the slot.
 
         The slot keeps what its own buy and sell came to (``profit``: proceeds - cost, fees included); the
-        log line and :meth:`status` give the strategy's realized PnL from the ledger's FIFO lots, as ``/pnl``.
+        log line and :meth:`status` give the strategy's realized PnL from the ledger's lots, as ``/pnl``: each
+        sell names its slot's buy (``closes``), so a round trip realizes its step whatever else the grid holds.
         """
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
@@ -382,11 +407,12 @@ class GridStrategy(Strategy):
         self._round_trips += 1
         quote = self._rules.quote
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
-                          "(FIFO lots, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
+                          "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
                           signed_money(profit, quote), self.name, money(self._realized, quote),
                           money(self._fees, quote))
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
+        slot.opened_by = None
         self._retry_at.pop(slot.index, None)
 
     def _sellable(self, qty: Decimal, price: Decimal) -> bool:
@@ -513,11 +539,14 @@ class GridStrategy(Strategy):
         refused = []
         now = self.ctx.clock.monotonic()
         for slot, side, order_id in placing:
+            closes = slot.opened_by if side is Side.SELL else None  # the ledger matches the sell to its buy's lot
             intent = OrderIntent(
                 strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty,
                 price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
-                client_order_id=order_id,
+                client_order_id=order_id, closes=closes,
             )
+            if closes is not None:
+                self._closes[order_id] = closes
             if self.ctx.submit(intent) is not None:
                 if slot.order_id == order_id:
                     self._submitted_at[order_id] = now

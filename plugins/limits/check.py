@@ -21,10 +21,11 @@ class Limits(RiskCheck):
 
     Per-order limits (order value, position, open orders, orders per minute, notional caps) veto
     the order: nothing is breached. Loss limits are watched on every fill, with the ledger's
-    accounting (:mod:`bot.ledger`: FIFO lots per strategy and market, fees apart): a day's realized loss
-    beyond ``max_daily_loss`` (or a strategy's own limit), or equity ``max_drawdown`` below its
-    peak, runs ``action`` once and stores and alerts the trip with its figures. Orders that could
-    take the day's loss past its limit if they all filled are vetoed before that can happen.
+    accounting (:mod:`bot.ledger`: lots per strategy and market, the lot a closing order names else
+    FIFO, fees apart): a day's realized loss beyond ``max_daily_loss`` (or a strategy's own limit),
+    or equity ``max_drawdown`` below its peak, runs ``action`` once and stores and alerts the trip
+    with its figures. Orders that could take the day's loss past its limit if they all filled are
+    vetoed before that can happen.
     """
 
     Settings = LimitsSettings
@@ -34,6 +35,8 @@ class Limits(RiskCheck):
         s: LimitsSettings = settings
         self._books: dict[tuple[str, str], Position] = {}
         """(strategy, symbol) -> the strategy's open lots in that market, as the ledger keeps them."""
+        self._closes: dict[str, str] = {}
+        """Client order id -> the one whose lot it closes (:attr:`OrderIntent.closes`), as the ledger matches fills."""
         self._positions: dict[tuple[str, str, str], Decimal] = {}
         """(strategy, exchange, symbol) -> net quantity bought there."""
         self._quote: dict[str, str] = {}
@@ -60,6 +63,7 @@ class Limits(RiskCheck):
         s: LimitsSettings = self.settings
         self._next_reset_ns = next_day_start_ns(now, s.timezone, s.daily_reset_at)
         day_start = day_start_ns(now, s.timezone, s.daily_reset_at)
+        self._closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, today=fill.ts_ns >= day_start)
         for quote, total in self._realized_total.items():
@@ -105,7 +109,7 @@ class Limits(RiskCheck):
         if book is None:
             book = self._books[(strategy, fill.symbol)] = Position()
         fee = fee_in_quote(fill, split_symbol(fill.symbol)[0], quote)
-        net = book.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns) - (fee or ZERO)
+        net = book.apply_fill(fill, self._closes.get(fill.client_order_id)) - (fee or ZERO)
         key3 = (strategy, fill.exchange, fill.symbol)
         self._positions[key3] = self._positions.get(key3, ZERO) + (fill.qty if fill.side is Side.BUY else -fill.qty)
         self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
@@ -181,6 +185,8 @@ class Limits(RiskCheck):
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         s: LimitsSettings = self.settings
+        if intent.closes is not None and intent.client_order_id is not None:  # how the ledger will match its fills
+            self._closes[intent.client_order_id] = intent.closes
         if s.max_open_orders is not None:
             count = len(view.open_orders())
             if count + 1 > s.max_open_orders:

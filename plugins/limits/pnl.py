@@ -12,9 +12,9 @@ from bot.ledger import Position
 def worst_loss(book: Position, orders: Iterable[tuple[Side, Decimal, Decimal]], fee_bps: Decimal) -> Decimal:
     """An upper bound of what ``orders`` (side, remaining qty, limit price) can lose if they all fill.
 
-    Every order fills at its limit price or better. A unit sold closes (FIFO) a long lot bought at
-    no more than the highest of the open long lots' prices and every buy price in play (and the
-    mirror for buys closing shorts), so ``sum(qty x max(0, that price - sell price))`` bounds the
+    Every order fills at its limit price or better. A unit sold closes a long lot (whichever lot it
+    is matched to) bought at no more than the highest of the open long lots' prices and every buy
+    price in play (and the mirror for buys closing shorts), so ``sum(qty x max(0, that price - sell price))`` bounds the
     realized loss whatever the order in which they fill; fees add ``fee_bps`` of each notional.
     """
     orders = list(orders)

@@ -192,7 +192,7 @@ class MetricsExporter:
         for (exchange, symbol), qty in op.positions().items():
             g.add_metric([exchange, symbol], float(qty))
         yield g
-        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger: FIFO lots)",
+        g = GaugeMetricFamily("arbot_realized_pnl", "Realized PnL before fees (the ledger's)",
                               labels=["strategy", "asset"])
         for key, v in self.realized.items():
             g.add_metric(list(key), v)

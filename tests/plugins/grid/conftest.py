@@ -83,6 +83,7 @@ class StandInContext:
         self.orders[cid] = Order(
             client_order_id=cid, strategy=intent.strategy, exchange=intent.exchange, symbol=intent.symbol,
             side=intent.side, qty=intent.qty, price=intent.price, post_only=intent.post_only, status=OrderStatus.OPEN,
+            closes=intent.closes,
         )
         return cid
 

@@ -116,12 +116,41 @@ async def test_a_sold_slot_books_its_profit_net_of_fees_and_buys_again(make_grid
     ctx.fill_all(grid, "g-2-2", fee="0.13")  # received 130 - 0.13
 
     assert grid.status()["round trips"] == "1"
-    # the ledger's figures (FIFO lots, as /pnl): the step's profit, fees apart; net = the slot's own result
+    # the ledger's figures (as /pnl): the step's profit, fees apart; net = the slot's own result
     assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0.25 USD")
     row = stored(grid, 2)
     assert (row.round_trips, row.profit, row.cost, row.proceeds) == (1, D("9.75"), 0, 0)  # 130 - 0.13 - 120.12
     assert ctx.last().side is Side.BUY and ctx.last().price == D(120)  # free again, the ask is above 120
     assert ctx.last().client_order_id == "g-2-3"
+
+
+async def test_each_sell_names_its_slots_buy_so_a_round_trip_realizes_its_step(make_grid, ctx):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    for cid, bid in (("g-2-1", "115"), ("g-1-1", "105"), ("g-0-1", "95")):  # bought 120, 110, 100: three held
+        ctx.fill_all(grid, cid)
+        grid.on_market(ctx.book(bid, f"{bid}.01"))  # the price fell through the buy: its post-only sell goes out
+    assert [(i.client_order_id, i.closes) for i in ctx.submitted if i.side is Side.SELL] == [
+        ("g-2-2", "g-2-1"), ("g-1-2", "g-1-1"), ("g-0-2", "g-0-1")]
+    assert {i.closes for i in ctx.submitted if i.side is Side.BUY} == {None}
+    ctx.fill_all(grid, "g-0-2")  # 100 -> 110; FIFO would match the 120 buy: -10
+    assert (grid.status()["round trips"], grid.status()["realized"]) == ("1", "10.00 USD")
+
+
+async def test_a_restart_finds_a_locked_slots_buy_among_the_stored_orders(make_grid, ctx, store, restart):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.veto = True
+    ctx.fill_all(grid, "g-2-1")  # its sell is refused: the slot holds what it bought, with no order
+    assert stored(grid, 2).state == "locked" and stored(grid, 2).order_id is None
+    for order in ctx.orders.values():  # the host stores every order it accepts
+        store.insert_order(order)
+
+    again = restart()
+    grid2 = await make_grid(context=again)
+    grid2.on_market(again.book("125", "125.01"))
+    sell = again.last()
+    assert (sell.side, sell.client_order_id, sell.closes) == (Side.SELL, "g-2-3", "g-2-1")
 
 
 async def test_partial_fills_are_summed_and_a_duplicate_fill_counts_once(make_grid, ctx):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from dataclasses import replace
 from decimal import Decimal
 
 from bot.clock import ManualClock
@@ -75,6 +76,17 @@ async def test_the_gate_vetoes_an_order_that_could_lose_one_cent_past_the_limit(
     assert ctx.submit(intent("s", Side.SELL, "1", "89.99")) is None
     [veto] = bot.store.risk_events(1)
     assert veto.action == "veto" and "could reach 10.01 USD" in veto.reason
+
+
+async def test_a_sell_naming_its_buy_is_matched_to_that_lot_as_the_ledger_does(make_bot):
+    bot = await start(make_bot, 'max_daily_loss = "20.00"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("b1", Side.BUY, "1", "100"))
+    lim.on_fill("s", fill("b2", Side.BUY, "1", "120"))
+    sell = replace(intent("s", Side.SELL, "1", "110", "s2"), closes="b2")
+    assert bot.strategies["s"].ctx.submit(sell) == "s2"
+    lim.on_fill("s", fill("s2", Side.SELL, "1", "110"))
+    assert lim.status()["daily loss USD"] == "10.00 / 20.00"  # 110 - 120 on b2's lot; FIFO would gain 10
 
 
 async def test_a_resting_order_counts_against_the_loss_limit(make_bot):
