@@ -5,8 +5,9 @@ Hooks are synchronous (pluggy has no async hooks). Registration hooks hand over 
 the I/O lives on the objects they register. The host calls each plugin's implementation
 separately, in pluggy's order (``tryfirst`` first, ``trylast`` last, otherwise the plugin
 registered last first), so a plugin that raises is reported by name and skipped while the others
-still run. Hook wrappers (``wrapper=True``, ``hookwrapper=True``) are refused when the plugin
-loads. None of these hooks is ``firstresult``.
+still run; the backtest hooks go through pluggy's own caller, where a raise fails the backtest.
+Hook wrappers (``wrapper=True``, ``hookwrapper=True``) are refused when the plugin loads. None of
+these hooks is ``firstresult``.
 """
 
 from __future__ import annotations
