@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import arbot, wait_until
 from tests.helpers.store_kit import query, query_db
 
 PENDING = "select count(*) from orders where status='pending'"
@@ -46,19 +45,6 @@ retry_after_s = 0.5
 [notifiers.console]
 min_level = "error"
 """
-
-
-def arbot(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", *args]
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)  # polling another process's files: there is no event to wait on
-    return False
 
 
 PENDING = "select count(*) from orders where status='pending'"

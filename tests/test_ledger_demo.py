@@ -7,11 +7,9 @@ pace), then `arbot report`, `/pnl`, `/arb` and the `/chart pnl` title are asked 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 from decimal import Decimal, localcontext
 from pathlib import Path
 
-import plugins.arb
 from bot.api import Caller
 from bot.app import Bot
 from bot.backtest.clock import BacktestClock, run_simulated
@@ -20,14 +18,10 @@ from bot.domain import Side
 from bot.ledger import EXACT_DIGITS, Ledger
 from bot.report import report_reply
 from bot.units import money, signed_money
+from tests.plugins.arb.arb_kit import arb_plugins
 
 VIEWER = Caller("test", "viewer", "viewer")
 STEPS = 3000  # BTC/USD and SOL/USDC every 100 ms, the pool every 200 ms: two minutes of market
-
-
-def arb_plugins() -> list[tuple[str, object]]:
-    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
-    return [] if "arb" in installed else [("arb", plugins.arb)]
 
 
 async def demo(tmp_path: Path, clock: BacktestClock) -> dict:

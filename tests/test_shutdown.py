@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
-from tests.test_crash_restart import wait_until
 
 CONFIG = """
 mode = "paper"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import struct
 import zlib
 from pathlib import Path
 
-import plugins.arb
 from bot.backtest.driver import run_backtest
+from tests.plugins.arb.arb_kit import arb_plugins
 
 SCENARIO = """
 mode = "paper"
@@ -61,12 +60,6 @@ min_size = "0.1"
 min_level = "info"
 """
 STEPS = 900  # 600 CEX steps + 300 pool steps: 60 s of simulated market
-
-
-def arb_plugins() -> list[tuple[str, object]]:
-    """The arb plugin, unless its entry point is installed (then it loads by itself)."""
-    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
-    return [] if "arb" in installed else [("arb", plugins.arb)]
 
 
 def write_config(tmp_path: Path, name: str = "scenario.toml", cex_seed: int = 11, pool_seed: int = 7,

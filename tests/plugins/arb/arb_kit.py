@@ -174,13 +174,15 @@ class kit_plugin:
         register("arb-alerts", Alerts)
 
 
+def arb_plugins() -> list[tuple[str, object]]:
+    """The arb plugin, unless its entry point is installed (then it loads by itself)."""
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
+    return [] if "arb" in installed else [("arb", plugins.arb)]
+
+
 def extra() -> list[tuple[str, object]]:
     """The kit, plus the arb plugin unless it is installed (its entry point)."""
-    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
-    plugins_ = [("arb-kit", kit_plugin)]
-    if "arb" not in installed:
-        plugins_.append(("arb", plugins.arb))
-    return plugins_
+    return [("arb-kit", kit_plugin), *arb_plugins()]
 
 
 def config(*, dex: str = "", arb: str = "", cex: str = "", tick_ms: int = 10) -> str:

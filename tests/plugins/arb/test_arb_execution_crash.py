@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.processes import arbot, wait_until
 from tests.helpers.store_kit import query, query_db
 
 CONFIG = """
@@ -62,19 +62,6 @@ cooldown_ms = 600000
 [notifiers.console]
 min_level = "warning"
 """
-
-
-def arbot(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", *args]
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)  # polling another process's files: there is no event to wait on
-    return False
 
 
 @pytest.mark.slow
