@@ -4,7 +4,8 @@ Each name is imported when first used, so ``from bot.api.kit import Pool`` loads
 and not the WebSocket feed (``import bot.api`` loads none of it).
 
 * order books and exact unit conversion: :class:`OrderBook`, :func:`to_units`, :func:`from_units`,
-  :class:`PrecisionError`;
+  :class:`PrecisionError`; :class:`BookViews`, which a venue publishing views of a live book
+  (:meth:`bot.api.BookUpdate.of_book`) releases before it changes the book;
 * AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
@@ -23,6 +24,7 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..book import OrderBook
+    from ..bookview import BookViews
     from ..clock import Clock, ManualClock
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from ..venue import PollingVenue
 
 _WHERE = {
-    "OrderBook": "bot.book", "Clock": "bot.clock", "ManualClock": "bot.clock",
+    "OrderBook": "bot.book", "BookViews": "bot.bookview", "Clock": "bot.clock", "ManualClock": "bot.clock",
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
@@ -42,7 +44,7 @@ _WHERE = {
     "PollingVenue": "bot.venue",
 }
 __all__ = [
-    "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool", "PoolError",
+    "REDACTOR", "BookViews", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool", "PoolError",
     "PoolLiquidityError", "PrecisionError", "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback",
     "SwapEstimate", "TokenBucket", "from_units", "read_recording", "record_to", "to_units",
 ]
