@@ -179,7 +179,7 @@ class Bot:
 
     async def start(self) -> None:
         self.started_ns = self.clock.time_ns()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)

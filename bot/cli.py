@@ -45,7 +45,32 @@ def prepare(config_path: Path | None, *, secrets: bool) -> tuple[PluginSet, Regi
     config = build_config(raw, registry, source)
     if secrets:
         resolve_secrets(config)
+        check_environment(config)
     return plugins, registry, config
+
+
+def check_environment(config: Config) -> None:
+    """What the config needs from this machine: a writable data directory and the store's driver.
+
+    Run before ``arbot run`` and by ``check-config``, so either problem is one message, not a traceback.
+    """
+    issues: list[ConfigIssue] = []
+    existing = config.data_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not a directory"))
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not writable by this user (uid {os.getuid()}); "
+                                                  "choose another data_dir or change the directory's owner"))
+    from .store import Store, StoreError
+
+    try:
+        Store(config.db_url).close()  # builds the engine (loads the driver) without connecting
+    except StoreError as exc:
+        issues.append(ConfigIssue("bot.db_url", str(exc)))
+    if issues:
+        raise ConfigError(issues, config.source)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -66,9 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .app import Bot, StartOptions
     from .identity import StoreMismatch
+    from .store import StoreError
 
-    bot = Bot(config, plugins, registry,
-              options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    try:
+        bot = Bot(config, plugins, registry,
+                  options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -78,8 +107,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
              redact.safe_url(config.db_url))
-    from .store import StoreError
-
     try:
         asyncio.run(main())
     except StoreError as exc:
@@ -286,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one INFO line per job run is noise
     redact.install()
+    os.umask(0o077)  # every file arbot creates (store, WAL, state files, recordings, images) is private
     argv = sys.argv[1:] if argv is None else argv
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)

@@ -351,6 +351,9 @@ class Exchange(Component, abc.ABC):
 
     simulated: ClassVar[bool] = False
     """True for paper venues. A venue that is not simulated places real orders: live mode only."""
+    venue_kind: ClassVar[str] = "book"
+    """``"book"``: an order-book venue taking limit orders; ``"pool"``: a DEX pool taking swaps. A strategy
+    names the kinds it can trade in :attr:`Strategy.venue_kinds`; the config check refuses the others."""
     supports_batch: ClassVar[bool] = False
     """True when :meth:`place_orders`/:meth:`cancel_orders` are single requests on the venue."""
     recorder: ClassVar[Any] = None
@@ -413,6 +416,9 @@ class Strategy(Component):
     order_settings: ClassVar[tuple[str, ...]] = ("exchange",)
     """Settings fields naming the exchanges this strategy places orders on. In paper mode each must be
     simulated (other exchanges may run as market-data sources: a paper exchange can mirror them)."""
+    venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Settings field naming an exchange -> the :attr:`Exchange.venue_kind` values this strategy can trade
+    there, e.g. ``{"exchange": ("book",)}``; a field not listed accepts any venue."""
 
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""

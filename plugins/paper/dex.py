@@ -93,6 +93,7 @@ class PaperDexExchange(Exchange, Steppable):
 
     Settings = PaperDexSettings
     simulated = True
+    venue_kind = "pool"
     exchange_settings = ("anchor", "source")
 
     def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):
