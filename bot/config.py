@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from .conflicts import check_names, check_owned_files, check_socket_path, check_venue_kind
+from .conflicts import NAME_PATTERN, check_names, check_owned_files, check_socket_path, check_venue_kind
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
@@ -254,6 +254,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
         classes = registry.classes(kind)
         components[kind] = {}
         for name, table in tables.items():
+            if not NAME_PATTERN.fullmatch(name):
+                continue  # reported by check_names; its path would carry the bad characters into every message
             path = f"{section}.{name}"
             if not isinstance(table, dict):
                 issues.append(ConfigIssue(path, f"expected a table, got {got(table)}"))
