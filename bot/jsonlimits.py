@@ -42,8 +42,9 @@ def _openers(text: str | bytes) -> int:
     return text.count("[") + text.count("{")
 
 
-def loads_limited(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """``json.loads(text)``, refusing text nested deeper than ``max_depth`` (:class:`TooDeep`) before parsing."""
+def loads_limited(text: str | bytes, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
+    """``json.loads(text, **options)``, refusing text nested deeper than ``max_depth`` (:class:`TooDeep`)
+    before parsing."""
     if _openers(text) > max_depth and json_depth(text) > max_depth:
         raise TooDeep(f"JSON nested deeper than {max_depth} levels")
-    return json.loads(text)
+    return json.loads(text, **options)
