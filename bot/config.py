@@ -53,8 +53,9 @@ class PluginSettings:
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    orders_per_s: float = option(25.0, ge=0.01, le=10_000, help="token-bucket rate per exchange (requests per second)")
-    burst: int = option(10, ge=1, le=10_000, help="token-bucket size: requests that may go at once")
+    orders_per_s: float = option(25.0, ge=0.01, le=1_000_000,
+                                 help="token-bucket rate per exchange (requests per second)")
+    burst: int = option(10, ge=1, le=1_000_000, help="token-bucket size: requests that may go at once")
     max_retries: int = option(5, ge=0, le=50, help="retries of a transient failure before giving up")
     backoff_initial_s: float = option(0.2, ge=0.001, le=60, help="first retry delay; doubles each retry, with jitter")
     backoff_max_s: float = option(10.0, ge=0.001, le=3600, help="longest retry delay")

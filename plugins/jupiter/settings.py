@@ -34,9 +34,9 @@ class JupiterSettings:
     priority_fee_percentile: int = option(75, ge=0, le=100, help="percentile of recent fees used when derived")
     max_compute_unit_price_micro_lamports: int = option(1_000_000, ge=0, le=10**12,
                                                         help="cap on the priority fee, fixed or derived")
-    rebroadcast_s: float = option(2.0, ge=0.05, le=600,
+    rebroadcast_s: float = option(2.0, ge=0.01, le=600,
                                   help="resend the same signed transaction this often until it lands")
-    poll_s: float = option(0.5, ge=0.05, le=600, help="getSignatureStatuses is polled this often")
+    poll_s: float = option(0.5, ge=0.01, le=600, help="getSignatureStatuses is polled this often")
     commitment: str = option("confirmed", help='"processed", "confirmed" or "finalized": when a swap counts as done')
     request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one Jupiter or RPC request")
     max_sign_attempts: int = option(2, ge=1, le=5,
