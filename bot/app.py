@@ -62,6 +62,7 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .filemodes import make_private
 from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
 from .opportunities import OpportunityLog
@@ -134,7 +135,8 @@ class Bot:
         self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
                                  running_strategies=self._running_strategies, exchanges=lambda: list(self.exchanges))
         self.control = ControlServer(self.commands, data_dir=self.data_dir,
-                                     socket_name=config.bot.control_socket, clock=self.clock)
+                                     socket_name=config.bot.control_socket, clock=self.clock,
+                                     allowed_uids=config.bot.control_allowed_uids)
         self.started_ns = 0
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -179,10 +181,13 @@ class Bot:
 
     async def start(self) -> None:
         self.started_ns = self.clock.time_ns()
+        created_dir = not self.data_dir.exists()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)
+        for path in make_private(self.data_dir, created_dir):
+            log.info("%s was readable by other users; now private to this one (mode 0600/0700)", path)
         self.executor.id_epoch = self.identity.id_epoch
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
 from .errors import UserError
+from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
@@ -313,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one INFO line per job run is noise
     redact.install()
-    os.umask(0o077)  # every file arbot creates (store, WAL, state files, recordings, images) is private
+    os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)

@@ -41,9 +41,15 @@ class BotSettings:
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")
+    control_allowed_uids: list[int] = option([], help="uids besides the bot's own allowed on the control socket "
+                                                      "(each gets the admin role; root too only when listed)")
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
-    shutdown_timeout_s: float = option(10.0, gt=0, le=600, help="how long to wait for orders in flight on stop")
+    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long to wait for orders in flight on stop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [("control_allowed_uids", f"{uid} is not a uid (0 to 4294967294)")
+                for uid in self.control_allowed_uids if not 0 <= uid < 2**32 - 1]
 
 
 @dataclass(frozen=True)
@@ -291,9 +297,9 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                     continue
                 venue_cls = registry.classes("exchange")[exchanges[ref].type]
                 accepted = getattr(cls, "venue_kinds", {}).get(key) if kind == "strategy" else None
-                kind_issues = check_venue_kind(comp.path, key, ref, venue_cls, accepted) if accepted else []
-                issues += kind_issues
-                if (not kind_issues and kind == "strategy" and mode == "paper"
+                if accepted:
+                    issues += check_venue_kind(comp.path, key, ref, venue_cls, accepted)
+                if (kind == "strategy" and mode == "paper"
                         and key in getattr(cls, "order_settings", ("exchange",))
                         and not getattr(venue_cls, "simulated", False)):
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f'exchange "{ref}" (type '
