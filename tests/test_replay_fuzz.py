@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import cli
-from bot.recording import RecordOptions, ReadStats, read_recording
+from bot.recording import ReadStats, RecordOptions, read_recording
 from plugins.coinbase.record import CoinbaseRecorder
 from plugins.kraken.record import KrakenRecorder
 from tests.helpers.processes import arbot
