@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
-from plugins.kraken.record import record
+from plugins.kraken.record import KrakenRecorder, record
 from plugins.paper.settings import PaperSettings
 from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum
 from tests.helpers.waiting import wait_for
@@ -368,3 +368,27 @@ async def test_bad_recording_lines_are_skipped_counted_and_reported(tmp_path, ma
     assert ("r.jsonl: 9 lines, 4 frames, 5 malformed lines skipped (not JSON: 1, a JSON array, not an object: 1, "
             "no raw: 1, a JSON string, not an object: 1, raw not a string: 1; first at line 4, 5, 6, 7, 8)"
             in caplog.text)
+
+
+@pytest.mark.parametrize("speed", [D(0), D(1000)])
+async def test_playback_that_cannot_go_on_marks_the_books_stale(tmp_path, make_exchange, bot, monkeypatch, caplog,
+                                                                 speed):
+    path = KrakenTape().subscribed().snapshot({"100.0": "1"}, {"101.0": "1"}).write(tmp_path / "r.jsonl")
+    real = KrakenRecorder.market_events
+
+    def breaks_after_the_first_book(self, frames, options, levels):
+        events = real(self, frames, options, levels)
+        yield next(iter(events))
+        raise RuntimeError("the book code failed")
+
+    monkeypatch.setattr(KrakenRecorder, "market_events", breaks_after_the_first_book)
+    paper = make_exchange(**recorded(recording=str(path), playback_speed=speed))
+    feed = statuses(bot)
+    await paper.start()
+    if speed == 0:
+        assert paper.step() and not paper.step()
+    await wait_for(lambda: feed and feed[-1].state is FeedState.STALE, timeout_s=30, what="the books to go stale")
+    assert [s.state for s in feed] == [FeedState.LIVE, FeedState.STALE]
+    assert "cannot be played: RuntimeError" in feed[-1].reason
+    assert "the books are STALE" in caplog.text and "the book code failed" in caplog.text
+    assert not bot.errors
