@@ -92,6 +92,9 @@ class AlertSettings:
 class CommandSettings:
     per_user_per_min: int = option(20, ge=1, help="commands one user may send per minute, on any transport")
     confirm_ttl_s: float = option(60.0, gt=0, help="how long a dangerous command waits for its confirmation")
+    stranger_replies_per_min: int = option(10, ge=0, le=1000, help="refusals answered per minute to users "
+                                                                    "without a role, all chats together (one per "
+                                                                    "chat per minute at most); the rest are counted")
 
 
 HOST_SECTIONS: dict[str, type] = {

@@ -12,6 +12,8 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording`;
 * :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
+  of another chat's, and stopping never waits on the chat service);
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
 """
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
+    from ..outbox import Outbox
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
@@ -37,12 +40,13 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
+    "Outbox": "bot.outbox",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "PollingVenue": "bot.venue",
 }
 __all__ = [
-    "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool", "PoolError",
+    "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "Outbox", "PollingVenue", "Pool", "PoolError",
     "PoolLiquidityError", "PrecisionError", "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback",
     "SwapEstimate", "TokenBucket", "from_units", "read_recording", "record_to", "to_units",
 ]

@@ -210,7 +210,7 @@ async def test_a_429_is_retried_after_the_time_telegram_asked_for(api, start_bot
     order_sent_at = asyncio.get_running_loop().time()
     delivered = await api.next_message(ALERTS)
     assert delivered["text"] == "❗ [v] feed lost"
-    sends = [c for c in api.calls if c.method == "sendMessage"]
+    sends = [c for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ALERTS)]
     assert [c.status for c in sends[:2]] == [429, 200]
     assert sends[1].at - sends[0].at >= 1.0  # waited retry_after, measured on the loop clock
     assert order_sent_at < sends[1].at
