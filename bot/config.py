@@ -42,6 +42,9 @@ class BotSettings:
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
     shutdown_timeout_s: float = option(10.0, gt=0, help="how long to wait for orders in flight on stop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
+    log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
+                                                               "object per stderr line (ts, level, logger, msg, "
+                                                               "extras) for journald, Loki and the like")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording`;
 * :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
+  (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service);
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
+    from ..logs import colour_wanted, fit, format_ts
     from ..outbox import Outbox
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
@@ -40,7 +43,7 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
-    "Outbox": "bot.outbox",
+    "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "PollingVenue": "bot.venue",
@@ -48,6 +51,7 @@ _WHERE = {
 __all__ = [
     "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "Outbox", "PollingVenue", "Pool", "PoolError",
     "PoolLiquidityError", "PrecisionError", "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback",
-    "SwapEstimate", "TokenBucket", "from_units", "read_recording", "record_to", "to_units",
+    "SwapEstimate", "TokenBucket", "colour_wanted", "fit", "format_ts", "from_units", "read_recording", "record_to",
+    "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
