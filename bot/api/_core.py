@@ -558,6 +558,9 @@ class Reply:
     confirm_token: str | None = None
     """Set when the command waits for the same caller to confirm it: transports show a button
     (or ask for a reply) that calls ``CommandTable.confirm(caller, token)``."""
+    silent: bool = False
+    """Send nothing: a stranger's refusal folded into one already answered in the same chat (the
+    command table counts and audits it). Transports drop a silent reply."""
     image_png: bytes | None = None
     """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
     attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""
