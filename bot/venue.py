@@ -8,6 +8,12 @@ tracked, and publishes each new fill and then the order's state when that state 
 :meth:`poll_soon` asks for a poll now (a private stream came back: read what it may have missed).
 A subclass implements :meth:`poll_once` (read the tracked orders from the venue, call
 :meth:`report_change` for each).
+
+A venue with a private order stream (fills pushed as they happen) calls :meth:`stream_up` when its
+subscription is acknowledged and :meth:`stream_down` when the connection is lost: while the stream
+is up, polling slows to ``settings.stream_poll_s`` (it only reconciles); a loss is alerted and
+polling returns to ``fill_poll_s``; a return is alerted and one poll runs at once, so nothing that
+happened while the stream was down is missed.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 from typing import Any
 
 from .api import Context, Exchange
-from .domain import FeedState, FeedStatus, OrderReport, OrderState
+from .domain import AlertLevel, FeedState, FeedStatus, OrderReport, OrderState
 
 
 class PollingVenue(Exchange):
@@ -32,6 +38,9 @@ class PollingVenue(Exchange):
         self._running = False
         self._poll_wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
+        self.streaming = False
+        """The venue's private order stream is up (see :meth:`stream_up`)."""
+        self._stream_lost = False
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -71,8 +80,27 @@ class PollingVenue(Exchange):
         """Read every tracked order once and :meth:`report_change` each (also called by tests)."""
 
     def poll_interval_s(self) -> float:
-        """Time between two polls while orders are tracked: ``settings.fill_poll_s`` by default."""
-        return float(self.settings.fill_poll_s)
+        """Time between two polls while orders are tracked: ``stream_poll_s`` while a private stream is up."""
+        return float(self.settings.stream_poll_s if self.streaming else self.settings.fill_poll_s)
+
+    def stream_up(self) -> None:
+        """The private order stream is subscribed: poll only to reconcile; after a loss, alert and poll now."""
+        self.streaming = True
+        if self._stream_lost:
+            self._stream_lost = False
+            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
+                           "reading what happened meanwhile", exchange=self.name)
+            self.poll_soon()
+
+    def stream_down(self, reason: str) -> None:
+        """The private order stream is lost: alert, and poll every ``fill_poll_s`` until it is back."""
+        if not self.streaming:
+            return
+        self.streaming = False
+        self._stream_lost = True
+        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
+                       f"polling orders every {self.settings.fill_poll_s:g} s until it is back", exchange=self.name)
+        self.poll_soon()
 
     def poll_soon(self) -> None:
         """Poll the tracked orders now rather than at the end of the current interval."""

@@ -102,7 +102,6 @@ class KrakenExchange(PollingVenue):
         self.private: KrakenExecutions | None = None
         self._dead_man_failing = False
         self._dead_man_armed = False
-        self._stream_lost = False
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -119,8 +118,8 @@ class KrakenExchange(PollingVenue):
             self.ctx.create_task(self.poll_fills(), "fill polling")
             if s.private_stream:
                 self.private = KrakenExecutions(
-                    s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self._stream_up,
-                    on_down=self._stream_down, silence_timeout_s=s.silence_timeout_s,
+                    s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self.stream_up,
+                    on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
                     reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
                 self.ctx.create_task(self.private.run(), "private order stream")
             if s.dead_man_s:
@@ -180,23 +179,6 @@ class KrakenExchange(PollingVenue):
 
     async def _ws_token(self) -> str:
         return str((await self._api().private("GetWebSocketsToken"))["token"])
-
-    def poll_interval_s(self) -> float:
-        up = self.private is not None and self.private.up
-        return self.settings.stream_poll_s if up else self.settings.fill_poll_s
-
-    def _stream_up(self) -> None:
-        if self._stream_lost:
-            self._stream_lost = False
-            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
-                           "reading what happened meanwhile", exchange=self.name)
-            self.poll_soon()
-
-    def _stream_down(self, reason: str) -> None:
-        self._stream_lost = True
-        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
-                       f"polling orders every {self.settings.fill_poll_s:g} s until it is back", exchange=self.name)
-        self.poll_soon()
 
     def _on_execution(self, report: dict) -> None:
         """One execution report of the ``executions`` channel (snapshot or update)."""
