@@ -99,7 +99,8 @@ class PaperDexSettings:
         for width in self.position_widths_bps:
             if not 0 < width < 10_000:
                 problems.append(("position_widths_bps", f"{width} is not in (0, 10000) bps"))
-        for key, table in (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums)):
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
             for asset, text in table.items():
                 if not _positive_decimal(text, allow_zero=True):
                     problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))

@@ -99,7 +99,8 @@ class PaperSettings:
                 problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
             elif not _positive_decimal(text):
                 problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
-        for key, table in (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums)):
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
             for asset, text in table.items():
                 if not _positive_decimal(text, allow_zero=True):
                     problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))
