@@ -60,6 +60,7 @@ from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
 from .rest import KrakenRest
 from .settings import KrakenSettings
+from .transfers import KrakenTransfers
 
 ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
 _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
@@ -80,7 +81,7 @@ def asset_name(kraken_asset: str) -> str:
     return _ASSETS.get(kraken_asset, kraken_asset)
 
 
-class KrakenExchange(PollingVenue):
+class KrakenExchange(PollingVenue, KrakenTransfers):
     """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
 
     Settings = KrakenSettings

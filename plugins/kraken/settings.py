@@ -40,6 +40,11 @@ class KrakenSettings:
         "refreshed within this many seconds (0: off; 60 recommended)")
     dead_man_refresh_s: float = option(15.0, gt=0, help="the dead-man switch is re-armed this often")
     start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the pairs' trading rules")
+    withdraw_keys: dict[str, str] = option(
+        {}, help='inventory transfers out: the pre-registered withdrawal key per asset, e.g. { SOL = "my-wallet" }')
+    deposit_methods: dict[str, str] = option(
+        {}, help='inventory transfers in: the deposit method per asset, e.g. { SOL = "Solana" }')
+    transfer_expected_s: float = option(900.0, gt=0, help="a withdrawal's usual time until it is credited")
     rest_pairs: dict[str, str] = option(
         {}, help='REST pair name per symbol when not BASE+QUOTE with BTC as XBT, e.g. {"BTC/USD" = "XBTUSD"}')
 

@@ -16,6 +16,11 @@ plugin against the venue rather than against itself. Faults on demand:
   as the REST side's orders change, a ``heartbeat`` every ``heartbeat_s``; :meth:`FakeKrakenAuthWS.drop`
   and ``refuse = True`` (new connections are closed at once) for a stream that is down.
 
+Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
+``WithdrawInfo``, ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
+taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
+(:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
+
 ``CancelAllOrdersAfter`` (the dead-man switch) is kept as Kraken documents it: each call with a
 timeout restarts the countdown, ``timeout=0`` disarms it, and when the countdown runs out every
 open order is cancelled (``dead_man_calls`` records every call, ``dead_man_fired`` the firings).
@@ -305,7 +310,7 @@ class FakeKrakenREST:
         self.orders: dict[str, dict] = {}
         """txid -> Kraken order info."""
         self.trades: dict[str, dict] = {}
-        self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000"}
+        self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000", "SOL": "100.0000000000"}
         self.symbols = {"XBTUSD": "BTC/USD"}
         """REST pair name -> WebSocket v2 symbol (what execution reports carry)."""
         self.log: list[tuple[float, str, dict]] = []
@@ -321,6 +326,13 @@ class FakeKrakenREST:
         self.dead_man_fired: list[tuple[float, int]] = []
         """(loop time, orders cancelled) each time the countdown ran out."""
         self._dead_man: asyncio.TimerHandle | None = None
+        self.withdraw_keys = {"my-sol-wallet": ("SOL", "WaLLet1111111111111111111111111111111111111")}
+        """Withdrawal key name -> (asset, address), as registered in the account."""
+        self.withdraw_fees = {"SOL": Decimal("0.01")}
+        self.withdraw_minimums = {"SOL": Decimal("0.05")}
+        self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
+        self.withdrawals: list[dict] = []
+        self.deposits: list[dict] = []
         self.listeners: list[Callable[[dict], None]] = []
         """Called with every execution report (the private WebSocket's source)."""
         self._txids = itertools.count(1)
@@ -468,6 +480,56 @@ class FakeKrakenREST:
             self.orders[t]["status"] = "canceled"
             self._report(t, "canceled", order_status="canceled", reason="User requested")
         return {"count": len(hits)}
+
+    def _m_WithdrawMethods(self, p: dict) -> list:
+        asset = p.get("asset", "")
+        if asset not in self.withdraw_minimums:
+            return []
+        return [{"asset": asset, "method": "Solana", "network": "Solana",
+                 "minimum": str(self.withdraw_minimums[asset])}]
+
+    def _m_WithdrawInfo(self, p: dict) -> dict:
+        key = self.withdraw_keys.get(p.get("key", ""))
+        if key is None or key[0] != p.get("asset"):
+            raise _KrakenError("EFunding:Unknown withdraw key")
+        return {"method": "Solana", "limit": self.balances.get(key[0], "0"), "amount": p["amount"],
+                "fee": str(self.withdraw_fees[key[0]])}
+
+    def _m_Withdraw(self, p: dict) -> dict:
+        key = self.withdraw_keys.get(p.get("key", ""))
+        if key is None or key[0] != p.get("asset"):
+            raise _KrakenError("EFunding:Unknown withdraw key")
+        amount = Decimal(p["amount"])
+        if amount < self.withdraw_minimums[key[0]]:
+            raise _KrakenError("EFunding:Too small")
+        if amount > Decimal(self.balances.get(key[0], "0")):
+            raise _KrakenError("EFunding:Insufficient funds")
+        self.balances[key[0]] = str(Decimal(self.balances[key[0]]) - amount)
+        refid = f"FTQ{len(self.withdrawals) + 1:04d}-FAKE"
+        fee = self.withdraw_fees[key[0]]
+        self.withdrawals.append({"method": "Solana", "aclass": "currency", "asset": key[0], "refid": refid,
+                                 "txid": f"sig{len(self.withdrawals) + 1}", "info": key[1], "key": p["key"],
+                                 "amount": str(amount - fee), "fee": str(fee), "time": time.time(),
+                                 "status": "Initial"})
+        return {"refid": refid}
+
+    def _m_WithdrawStatus(self, p: dict) -> list:
+        return [w for w in self.withdrawals if w["asset"] == p.get("asset")]
+
+    def _m_DepositAddresses(self, p: dict) -> list:
+        address = self.deposit_addresses.get((p.get("asset", ""), p.get("method", "")))
+        return [] if address is None else [{"address": address, "expiretm": "0", "new": False}]
+
+    def _m_DepositStatus(self, p: dict) -> list:
+        return [d for d in self.deposits if d["asset"] == p.get("asset")]
+
+    def deposit(self, asset: str, amount: Decimal, txid: str, status: str = "Success") -> None:
+        """Funds arrive on the account (credited when ``status`` is Success)."""
+        self.deposits.append({"method": "Solana", "aclass": "currency", "asset": asset, "refid": f"D{txid}",
+                              "txid": txid, "info": "", "amount": str(amount), "fee": "0", "time": time.time(),
+                              "status": status})
+        if status == "Success":
+            self.balances[asset] = str(Decimal(self.balances.get(asset, "0")) + amount)
 
     def _m_GetWebSocketsToken(self, p: dict) -> dict:
         token = secrets.token_urlsafe(24)

@@ -50,8 +50,14 @@ async def kraken_bot(tmp_path, monkeypatch):
                           api_secret='"env:FAKE_KRAKEN_SECRET"', request_timeout_s="2")
             values.update(private_ws_url=f'"{auth_ws.url}"' if auth_ws else '""',
                           private_stream="true" if auth_ws else "false")
-        values.update({k: str(v).lower() if isinstance(v, bool) else str(v) if not isinstance(v, str) else f'"{v}"'
-                       for k, v in settings.items()})
+        def toml(v) -> str:  # a str starting with { or [ is a TOML table or array as written
+            if isinstance(v, bool):
+                return str(v).lower()
+            if isinstance(v, str):
+                return v if v[:1] in "{[" else f'"{v}"'
+            return str(v)
+
+        values.update({k: toml(v) for k, v in settings.items()})
         body = "\n".join(f"{k} = {v}" for k, v in values.items())
         # mode must come before the [bot] table, so this builds the bot the way make_bot does
         text = f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.kraken]\n{body}\n'
