@@ -65,6 +65,7 @@ from ._core import (
     InsufficientFunds,
     Job,
     JobFunc,
+    LimitUse,
     Notifier,
     Operator,
     OrderNotFound,
@@ -94,7 +95,7 @@ __all__ = [
     "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
-    "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
     # errors an exchange raises
     "ExchangeError", "InsufficientFunds", "OrderNotFound", "PermanentError", "PostOnlyWouldCross", "RateLimited",
     "TransientError", "UnknownOutcome",
