@@ -526,11 +526,16 @@ class Store:
     def save_transfer(self, transfer: Transfer) -> None:
         """Insert or update one transfer (its intent is saved before anything is sent)."""
         with self.session() as s:
-            row = s.get(TransferRow, transfer.transfer_id) or TransferRow(transfer_id=transfer.transfer_id)
-            for key in ("asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref",
-                        "reason", "created_ns", "updated_ns"):
-                setattr(row, key, getattr(transfer, key))
-            row.status = transfer.status.value
+            fields = {key: getattr(transfer, key) for key in (
+                "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref", "reason",
+                "created_ns", "updated_ns")}
+            row = s.get(TransferRow, transfer.transfer_id)
+            if row is None:
+                row = TransferRow(transfer_id=transfer.transfer_id, status=transfer.status.value, **fields)
+            else:
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                row.status = transfer.status.value
             s.add(row)
 
     def transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:

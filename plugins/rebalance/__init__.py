@@ -28,7 +28,8 @@ async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     if service is None:
         return Reply("Rebalancing is off: set [plugins.rebalance] enabled = true", ok=False)
     if not args:
-        rows = [("id", "proposal or transfer")] + [(pid, p.describe()) for pid, p in service.proposals.items()]
+        rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
+        rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
         rows += [(t.transfer_id, f"{t.status.value}: {t.amount} {t.asset} {t.source} -> {t.destination}")
                  for t in op.store.transfers([TransferStatus.PLANNED, TransferStatus.SENT])]
         return Reply("Rebalance", rows=rows, header=True,

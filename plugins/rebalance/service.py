@@ -217,8 +217,11 @@ class RebalanceService(Service):
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
                                f"{transfer.source} before the restart ({status.value}): not sent again")
 
-    def _with(self, transfer: Transfer, status: TransferStatus, **changes: str) -> Transfer:
-        return replace(transfer, status=status, updated_ns=self.ctx.clock.time_ns(), **changes)
+    def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
+              reason: str | None = None) -> Transfer:
+        return replace(transfer, status=status, updated_ns=self.ctx.clock.time_ns(),
+                       venue_ref=transfer.venue_ref if venue_ref is None else venue_ref,
+                       reason=transfer.reason if reason is None else reason)
 
     async def _save(self, transfer: Transfer) -> None:
         self.ctx.store.save_transfer(transfer)  # a small commit, rare: before the next step, on purpose
