@@ -31,6 +31,9 @@ from ..domain import (
     OrderState,
     OrderUpdate,
     Side,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
 )
 from ..settings import NoSettings
 
@@ -443,6 +446,38 @@ class Strategy(Component):
     def chart_levels(self, symbol: str) -> list[Decimal]:
         """Price levels to mark on ``/chart price SYMBOL`` (a grid's levels); optional, none by default."""
         return []
+
+
+class TransferVenue(abc.ABC):
+    """What an exchange adds to take part in inventory rebalancing (``plugins/rebalance``).
+
+    Mix it into an :class:`Exchange`. A venue is asked, as source, for its withdrawal terms and to
+    withdraw; as destination, for a deposit address and whether a transfer has been credited.
+    Every call may raise an :class:`ExchangeError`; the planner retries later.
+    """
+
+    @abc.abstractmethod
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        """Fees, minimum and expected time of a withdrawal of ``asset``; None if this venue cannot send it."""
+
+    @abc.abstractmethod
+    async def deposit_address(self, asset: str) -> str:
+        """Where ``asset`` sent to this venue arrives (an address, or the name the source knows it by)."""
+
+    @abc.abstractmethod
+    async def withdraw(self, transfer: Transfer) -> str:
+        """Send ``transfer.amount`` of ``transfer.asset`` to ``transfer.address``; return the venue's reference.
+
+        Called again for the same ``transfer_id`` (after a crash), it must not send twice: it returns
+        the reference of the withdrawal already made."""
+
+    @abc.abstractmethod
+    async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
+        """What became of a withdrawal asked for here: None if this venue never received it."""
+
+    @abc.abstractmethod
+    async def credited(self, transfer: Transfer) -> bool:
+        """True once this venue (the destination) has credited ``transfer``."""
 
 
 class PortfolioView(abc.ABC):
