@@ -69,6 +69,7 @@ class LevelConverter:
             d = Decimal(repr(value))
             if d <= 0 or d % step:
                 raise BrokenLevel(f"{what} {value!r} is not a multiple of {step}")
+            d = d.quantize(step)  # exact (a multiple of step), written at the market's precision
             if len(cache) > 100_000:
                 cache.clear()
             cache[value] = d

@@ -43,8 +43,9 @@ def gate_table(fake: FakeGate, name: str = "gate", keys: bool = True, **settings
 
 
 @pytest.fixture
-async def make_bot(tmp_path, monkeypatch):
-    """``bot = await make_bot(tables, mode="live")``: a started bot from config tables; stopped at teardown."""
+async def make_bot(tmp_path, monkeypatch, fake_gate):
+    """``bot = await make_bot(tables, mode="live")``: a started bot from config tables; stopped at teardown
+    (before the fake venue closes)."""
     monkeypatch.setenv("FAKE_GATE_KEY", API_KEY)
     monkeypatch.setenv("FAKE_GATE_SECRET", API_SECRET)
     started = []
