@@ -11,7 +11,8 @@ exchange is configured.
 * :mod:`.book` turns ccxt's order books into exact Decimal levels and verifies update-id
   continuity where ccxt does not (Gate's ``spot.obu``);
 * :mod:`.orders` maps our orders, client ids, fills and ccxt's errors;
-* :mod:`.exchange` is the :class:`~bot.api.Exchange`.
+* :mod:`.exchange` is the :class:`~bot.api.Exchange`;
+* ``arbot ccxt-features [ID ...]`` prints the feature table (:func:`register_cli`).
 """
 
 from collections.abc import Callable
@@ -23,3 +24,22 @@ from bot.api import Exchange, hookimpl
 def register_exchanges(register: Callable[[str, type[Exchange] | str], None]) -> None:
     """Register ``ccxt`` (any exchange ccxt supports, chosen by ``id``)."""
     register("ccxt", "plugins.ccxt.exchange:CcxtExchange")
+
+
+def _features(args) -> int:
+    from .features import POPULAR, load_ccxt, table
+
+    try:
+        load_ccxt()
+    except ImportError as exc:
+        print(exc)
+        return 2
+    print(table(tuple(args.ids) or POPULAR), end="")
+    return 0
+
+
+@hookimpl
+def register_cli(register) -> None:
+    """``arbot ccxt-features [ID ...]``: what each exchange supports through this plugin (ccxt loaded only then)."""
+    parser = register("ccxt-features", _features, help="what exchanges support through the ccxt plugin (a table)")
+    parser.add_argument("ids", nargs="*", help="ccxt exchange ids (default: the popular ones)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .book import UNVERIFIED, integrity
+from .book import ARBOT_SEQUENCE, CCXT_CHECKSUM, CCXT_SEQUENCE, UNVERIFIED, integrity
 from .orders import CLIENT_IDS
 
 POPULAR = ("binance", "bitget", "bybit", "coinbase", "cryptocom", "gate", "gemini", "htx", "kraken", "kucoin",
@@ -77,12 +77,14 @@ def table(ids: tuple[str, ...] = POPULAR) -> str:
     """The Markdown feature table for ``ids`` with the installed ccxt."""
     ccxtpro = load_ccxt()
     yes = {True: "yes", False: "no"}
+    checked = {CCXT_CHECKSUM: "checksum, by ccxt", CCXT_SEQUENCE: "sequence, by ccxt",
+               ARBOT_SEQUENCE: "update ids, by arbot", UNVERIFIED: "unverified"}
     rows = ["| id | book stream | book integrity | client ids | IOC | post-only | look-up | fills |",
             "|---|---|---|---|---|---|---|---|"]
     for exchange_id in ids:
         f = spot_features(getattr(ccxtpro, exchange_id)())
         book = yes[f["order_book"]] if f["tick_size"] else "refused (significant digits)"
-        rows.append(f"| {exchange_id} | {book} | {f['integrity']} | {yes[f['client_ids']]} | {yes[f['ioc']]} "
+        rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['client_ids']]} | {yes[f['ioc']]} "
                     f"| {yes[f['post_only']]} | {yes[f['lookup']]} | {yes[f['fills']]} |")
     return "\n".join(rows) + "\n"
 
