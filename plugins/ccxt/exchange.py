@@ -146,23 +146,28 @@ class CcxtExchange(PollingVenue):
 
         api.handle_message = handle_message
 
-    async def start(self) -> None:
+    async def load(self) -> None:
+        """Make the ccxt instance and read the markets' rules (the first half of :meth:`start`; no feed yet)."""
         s = self.settings
         self.api = api = self._build()
         try:
             await api.load_markets()
+            if api.precisionMode != TICK_SIZE:
+                raise PermanentError(f"{self.name}: {s.id} gives precisions as significant digits: not supported")
+            for symbol in s.symbols:
+                if symbol not in api.markets:
+                    raise PermanentError(f"{self.name}: {s.id} has no market {symbol}")
+                self.markets[symbol] = info = self._market_info(api.markets[symbol])
+                self.converters[symbol] = LevelConverter(info.tick_size, info.lot_size)
+                self._market_ids[api.markets[symbol]["id"]] = symbol
         except Exception as exc:
             await api.close()
             raise translate(exc, f"{self.name}: loading {s.id} markets", sent=False, pause_s=0) from exc
-        if api.precisionMode != TICK_SIZE:
-            raise PermanentError(f"{self.name}: {s.id} gives precisions as significant digits: not supported")
-        for symbol in s.symbols:
-            if symbol not in api.markets:
-                await api.close()
-                raise PermanentError(f"{self.name}: {s.id} has no market {symbol}")
-            self.markets[symbol] = info = self._market_info(api.markets[symbol])
-            self.converters[symbol] = LevelConverter(info.tick_size, info.lot_size)
-            self._market_ids[api.markets[symbol]["id"]] = symbol
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.load()
+        api = self.api
         self._running = True
         for symbol in s.symbols:
             self.publish_feed_state(symbol, FeedState.RESYNCING, "connecting: waiting for a snapshot")
