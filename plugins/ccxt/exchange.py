@@ -93,6 +93,9 @@ class CcxtExchange(PollingVenue):
         self.markets: dict[str, MarketInfo] = {}
         self._market_ids: dict[str, str] = {}
         """venue market id ("BTC_USDT") -> symbol."""
+        self._ids: dict[str, str] = {}
+        """symbol -> venue market id."""
+        self._features: dict[str, Any] = {}
         self._rule = CLIENT_IDS.get(settings.id)
         self._cids: dict[str, str] = {}
         """Venue client id -> our client order id."""
@@ -100,6 +103,9 @@ class CcxtExchange(PollingVenue):
         self._blocked_until = 0.0
         self._rng = random.Random()
         self._resubscribing: set[str] = set()
+        """Symbols whose snapshot request is under way."""
+        self._failures: dict[str, int] = {}
+        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
 
     @property
     def verified(self) -> bool:
@@ -160,6 +166,8 @@ class CcxtExchange(PollingVenue):
                 self.markets[symbol] = info = self._market_info(api.markets[symbol])
                 self.converters[symbol] = LevelConverter(info.tick_size, info.lot_size)
                 self._market_ids[api.markets[symbol]["id"]] = symbol
+                self._ids[symbol] = api.markets[symbol]["id"]
+            self._features = spot_features(api)
         except Exception as exc:
             await api.close()
             raise translate(exc, f"{self.name}: loading {s.id} markets", sent=False, pause_s=0) from exc
@@ -236,7 +244,7 @@ class CcxtExchange(PollingVenue):
             self._on_book(symbol, book)
 
     def _on_book(self, symbol: str, book: Any) -> None:
-        if self.monitor is not None and not self.monitor.in_sync(self.api.markets[symbol]["id"]):
+        if self.monitor is not None and not self.monitor.in_sync(self._ids[symbol]):
             return
         n = self.settings.publish_levels
         converter = self.converters[symbol]
@@ -248,6 +256,7 @@ class CcxtExchange(PollingVenue):
             self._resync(symbol, str(exc))
             return
         self.counters.books += 1
+        self._failures[symbol] = 0
         if self.states.get(symbol) is not FeedState.LIVE:
             self.publish_feed_state(symbol, FeedState.LIVE, "snapshot received")
         self.ctx.bus.publish(BookUpdate(self.name, symbol, bids, asks, self.ctx.clock.time_ns()))
@@ -260,36 +269,48 @@ class CcxtExchange(PollingVenue):
 
     def _on_gap(self, stream: str, reason: str) -> None:
         symbol = self._market_ids.get(SequenceMonitor.market_id(stream))
-        if symbol is None:
+        if symbol is not None:
+            self._resync(symbol, reason, [stream])
+
+    def _resync(self, symbol: str, reason: str, streams: list[str] | None = None) -> None:
+        """The local book cannot be trusted: RESYNCING, and ask for a fresh snapshot (once at a time)."""
+        self.counters.resyncs += 1
+        self._failures[symbol] = self._failures.get(symbol, 0) + 1
+        self.publish_feed_state(symbol, FeedState.RESYNCING, f"{reason}: resubscribing")
+        if symbol in self._resubscribing:
             return
-        self.counters.resyncs += 1
-        self.publish_feed_state(symbol, FeedState.RESYNCING, f"{reason}: resubscribing")
-        if stream not in self._resubscribing:
-            self._resubscribing.add(stream)
-            self.ctx.create_task(self._resubscribe(stream), f"resubscribe {symbol}")
-
-    def _resync(self, symbol: str, reason: str) -> None:
-        """The local book cannot be trusted: wait for a fresh snapshot."""
-        self.publish_feed_state(symbol, FeedState.RESYNCING, f"{reason}: resubscribing")
-        self.counters.resyncs += 1
         if self.monitor is not None:
-            market_id = self.api.markets[symbol]["id"]
-            for stream in [st for st in self.monitor.last if SequenceMonitor.market_id(st) == market_id]:
-                del self.monitor.last[stream]
-                self.monitor.pending.add(market_id)
-                self.ctx.create_task(self._resubscribe(stream), f"resubscribe {symbol}")
-        elif self.api.has.get("unWatchOrderBook"):
-            self.ctx.create_task(self.api.un_watch_order_book(symbol), f"unwatch {symbol}")
+            market_id = self._ids[symbol]
+            self.monitor.pending.add(market_id)
+            if streams is None:
+                streams = [st for st in self.monitor.last if SequenceMonitor.market_id(st) == market_id]
+            for stream in streams:
+                self.monitor.last.pop(stream, None)
+        elif not self.api.has.get("unWatchOrderBook"):
+            return  # the next book ccxt resolves is checked again
+        self._resubscribing.add(symbol)
+        self.ctx.create_task(self._resubscribe(symbol, streams or []), f"resubscribe {symbol}")
 
-    async def _resubscribe(self, stream: str) -> None:
+    async def _resubscribe(self, symbol: str, streams: list[str]) -> None:
+        """Gate: unsubscribe + subscribe each stream; others: un-watch (the watch loop subscribes again).
+        A book that keeps breaking is asked for again with backoff, never in a tight loop."""
+        s = self.settings
         try:
+            failures = self._failures.get(symbol, 1)
+            if failures > 1:
+                await asyncio.sleep(self._rng.uniform(0, min(s.reconnect_initial_s * 2 ** (failures - 2),
+                                                              s.reconnect_max_s)))
+            if self.monitor is None:
+                await self.api.un_watch_order_book(symbol)
+                return
             client = self.api.clients.get(self.api.urls["api"]["spot"])
             if client is None:
                 return  # no connection: the reconnection subscribes afresh
-            for message in SequenceMonitor.resubscribe(stream, self.api.request_id(), int(time.time())):
-                await client.send(message)
+            for stream in streams:
+                for message in SequenceMonitor.resubscribe(stream, self.api.request_id(), int(time.time())):
+                    await client.send(message)
         finally:
-            self._resubscribing.discard(stream)
+            self._resubscribing.discard(symbol)
 
     def status(self) -> dict[str, str]:
         """Facts for ``/status``: how the books are verified, and what the feed went through."""
@@ -303,7 +324,8 @@ class CcxtExchange(PollingVenue):
         return self.markets[symbol]  # KeyError: not configured
 
     def features(self) -> dict[str, Any]:
-        return spot_features(self.api)
+        """What this venue supports through ccxt (see :func:`~plugins.ccxt.features.spot_features`)."""
+        return self._features
 
     # --- orders -----------------------------------------------------------------------------
 

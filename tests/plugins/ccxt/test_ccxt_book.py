@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from bot.api import BookUpdate, Caller, FeedState, FeedStatus
 from bot.api.testing import wait_for
 from bot.builtins import status
@@ -122,3 +124,32 @@ def test_sequence_monitor_holds_updates_from_a_gap_until_the_snapshot():
     assert monitor.admit(update(0, 30, full=True)) and monitor.in_sync("BTC_USDT")
     assert monitor.admit(update(31, 31))
     assert monitor.admit({"channel": "spot.pong", "event": ""})  # anything else goes to ccxt untouched
+
+
+def test_levels_convert_exactly_and_refuse_what_is_off_the_tick():
+    from plugins.ccxt.book import BrokenLevel, LevelConverter
+
+    convert = LevelConverter(Decimal("0.01"), Decimal("0.0001"))
+    levels = [[30000.0, 0.1], [29999.99, 12345678.1234], [0.01, 0.0001]]
+    assert convert.side(levels, None) == ((Decimal("30000.00"), Decimal("0.1000")),
+                                          (Decimal("29999.99"), Decimal("12345678.1234")),
+                                          (Decimal("0.01"), Decimal("0.0001")))
+    assert str(convert.side(levels, 1)[0][0]) == "30000.00"  # written at the market's precision
+    with pytest.raises(BrokenLevel, match="not a multiple of 0.01"):
+        convert.side([[0.1 + 0.2, 1.0]], None)  # 0.30000000000000004: never rounded
+    with pytest.raises(BrokenLevel, match="size"):
+        convert.side([[1.0, 0.00005]], None)
+
+
+async def test_a_level_off_the_tick_is_never_published_and_the_book_is_fetched_again(gate_bot, fake_gate):
+    bot, gate = await gate_bot(keys=False)
+    books = listen(bot, BookUpdate)
+    await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE, what="first snapshot")
+    bad = Decimal("30000.005")  # more decimals than the pair's precision: a venue bug
+    await fake_gate.change("BTC_USDT", bids={bad: Decimal("1")})
+    await wait_for(lambda: gate.counters.broken >= 1 and gate.states.get(SYMBOL) is FeedState.RESYNCING,
+                   timeout_s=20, what="the broken level noticed")
+    await fake_gate.change("BTC_USDT", bids={bad: Decimal("0")})
+    await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE and gate.levels(SYMBOL) == fake_view(fake_gate),
+                   timeout_s=20, what="a clean snapshot")
+    assert all(price != bad for update in books for price, _ in update.bids)
