@@ -166,6 +166,8 @@ class FeedStatus:
     state: FeedState
     ts_ns: int
     reason: str = ""
+    verified: bool = True
+    """False when the venue's book cannot be checked (no checksum, no update ids): LIVE, but unverified."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,6 +363,10 @@ class Exchange(Component, abc.ABC):
     """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
     TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
 
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status``, already text: ``{"book": "unverified (no checksum)"}``; optional."""
+        return {}
+
     @abc.abstractmethod
     def market(self, symbol: str) -> MarketInfo:
         """Trading rules of ``symbol``; raises KeyError for an unknown symbol."""
