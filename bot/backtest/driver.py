@@ -43,7 +43,7 @@ from typing import Any, TextIO
 from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
-from .clock import NS_PER_S, BacktestClock, run_simulated
+from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
 from .report import HostFigures, host_figures, write_report
 
@@ -284,11 +284,14 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             queue.append((start + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
+    loop = asyncio.get_running_loop()
+    idle_until = loop.idle_until if isinstance(loop, BacktestLoop) else None
     done = 0
     while queue and (steps is None or done < steps):
         due, index, venue = heapq.heappop(queue)
-        now = clock.time_ns()
-        await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
+        if idle_until is None or not idle_until(due):
+            now = clock.time_ns()  # something runs before the step (an order in flight, a timer): the loop runs it
+            await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
         clock.advance_to(due)
         try:
             more = venue.exchange.step()
