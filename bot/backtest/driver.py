@@ -147,13 +147,15 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
 
 def backtest_config(
     path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
-    extra_plugins: Sequence[tuple[str, object]] = (),
+    extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
 ) -> tuple[Any, Any, Config, dict[str, BacktestPlan]]:
     """Load plugins (the installed ones, less ``[plugins] disabled``, plus ``extra_plugins``) and the
-    config at ``path`` (None: the embedded default) as a backtest runs it; returns (plugins,
+    config at ``path`` (None: the embedded default) as a backtest runs it, with ``overrides`` (a
+    sweep's (key, value) pairs, :func:`bot.backtest.sweep.apply_overrides`); returns (plugins,
     registry, config, each exchange's plan). Raises ConfigError (every problem with its key path)
     or BacktestError (a venue plugin that does not keep the contract)."""
     from ..plugins import collect, load_plugins
+    from .sweep import apply_overrides
 
     raw = read_toml(path) if path is not None else default_toml()
     source = str(path) if path is not None else DEFAULT_SOURCE
@@ -163,6 +165,8 @@ def backtest_config(
     registry = collect(plugins)
     if registry.conflicts:
         raise ConfigError([ConfigIssue("plugins", c) for c in registry.conflicts], source)
+    if overrides:
+        apply_overrides(raw, overrides, registry, source)
     config = build_config(raw, registry, source)
 
     issues: list[ConfigIssue] = []
@@ -373,11 +377,13 @@ def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
 
 def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
                  chart: bool = True, require_strategy: bool = True,
-                 extra_plugins: Sequence[tuple[str, object]] = ()) -> BacktestResult:  # fmt: skip
+                 extra_plugins: Sequence[tuple[str, object]] = (),
+                 overrides: Sequence[tuple[str, str]] = ()) -> BacktestResult:  # fmt: skip
     """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
 
     ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
-    ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests).
+    ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests);
+    ``overrides`` are (key, value) settings replaced in the config (a sweep's combination).
 
     Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
     """
@@ -389,7 +395,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
                                                            require_strategy=require_strategy,
-                                                           extra_plugins=extra_plugins)
+                                                           extra_plugins=extra_plugins, overrides=overrides)
         clock = BacktestClock(START_NS)
         collector = Collector()
         progress = progress or Progress(steps, enabled=False)
