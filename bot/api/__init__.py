@@ -62,6 +62,7 @@ from ._core import (
     InsufficientFunds,
     Job,
     JobFunc,
+    LimitUse,
     Notifier,
     Operator,
     OrderNotFound,
@@ -89,7 +90,7 @@ __all__ = [
     "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
-    "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
     # errors an exchange raises
     "ExchangeError", "InsufficientFunds", "OrderNotFound", "PermanentError", "PostOnlyWouldCross", "RateLimited",
     "TransientError", "UnknownOutcome",
