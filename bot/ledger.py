@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .domain import ZERO, Fill, Side, split_symbol
 
 if TYPE_CHECKING:
+    from .markouts import MarkoutFigures
     from .store import Store
 
 NS = 1_000_000_000
@@ -457,3 +458,9 @@ class Ledger:
         for order in self.store.orders():
             figures.setdefault(order.strategy, StrategyFigures(order.strategy)).orders[order.status.value] += 1
         return figures
+
+    def markouts(self) -> list[MarkoutFigures]:
+        """Each strategy's markouts per horizon (:func:`bot.markouts.summarize` of the stored fills and samples)."""
+        from .markouts import summarize
+
+        return summarize(self.store.fills(), self.store.markouts())

@@ -46,7 +46,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _has_sweep_table(path: Path | None) -> bool:
     from ..config import read_toml
-    from .sweep import SWEEP_TABLE
+    from .overrides import SWEEP_TABLE
 
     return path is not None and path.is_file() and SWEEP_TABLE in read_toml(path)
 

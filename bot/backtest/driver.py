@@ -151,11 +151,11 @@ def backtest_config(
 ) -> tuple[Any, Any, Config, dict[str, BacktestPlan]]:
     """Load plugins (the installed ones, less ``[plugins] disabled``, plus ``extra_plugins``) and the
     config at ``path`` (None: the embedded default) as a backtest runs it, with ``overrides`` (a
-    sweep's (key, value) pairs, :func:`bot.backtest.sweep.apply_overrides`); returns (plugins,
+    sweep's (key, value) pairs, :func:`bot.backtest.overrides.apply_overrides`); returns (plugins,
     registry, config, each exchange's plan). Raises ConfigError (every problem with its key path)
     or BacktestError (a venue plugin that does not keep the contract)."""
     from ..plugins import collect, load_plugins
-    from .sweep import apply_overrides
+    from .overrides import apply_overrides
 
     raw = read_toml(path) if path is not None else default_toml()
     source = str(path) if path is not None else DEFAULT_SOURCE
@@ -348,6 +348,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
+        bot.markouts.flush()
         status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()

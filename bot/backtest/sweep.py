@@ -25,13 +25,11 @@ values are given; ties rank by that number.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import itertools
 import json
 import multiprocessing
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,14 +37,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..domain import ZERO
 from ..ledger import pnl_curve_drawdown
 from ..settings import ConfigError, ConfigIssue
 from ..units import money
 from .contract import Curve
+from .overrides import SWEEP_TABLE, targets
 from .report import exact
 
-SWEEP_TABLE = "sweep"
-"""The config's table of sweep axes (``key = [values]``); a normal run ignores it."""
 MAX_COMBINATIONS = 10_000
 
 
@@ -94,74 +92,6 @@ def combinations(axes: Sequence[Axis]) -> list[tuple[tuple[str, str], ...]]:
     if len(combos) > MAX_COMBINATIONS:
         raise ValueError(f"{len(combos):,} combinations is more than {MAX_COMBINATIONS:,}: sweep fewer values")
     return combos
-
-
-# --- applying a combination to a config ------------------------------------------------------------
-
-
-def _typed(value: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        return value.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, str):
-        return value
-    if isinstance(current, int):
-        try:
-            return int(value)
-        except ValueError:
-            return value  # the settings refuse it, naming the key
-    if isinstance(current, float):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    try:
-        return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return value
-
-
-def targets(raw: Mapping[str, Any], key: str, registry: Any) -> list[tuple[str, ...]]:
-    """The config paths ``key`` sets: itself when dotted, else that setting of every strategy whose type has it."""
-    if "." in key:
-        return [tuple(key.split("."))]
-    found = []
-    tables = raw.get("strategies")
-    classes = registry.classes("strategy")
-    for name, table in (tables.items() if isinstance(tables, dict) else ()):
-        if not isinstance(table, dict):
-            continue
-        settings_cls = getattr(classes.get(table.get("type")), "Settings", None) if table.get("type") else None
-        known = {f.name for f in dataclasses.fields(settings_cls)} if dataclasses.is_dataclass(settings_cls) else set()
-        if key in table or key in known:
-            found.append(("strategies", name, key))
-    return found
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, str]], registry: Any, source: str) -> None:
-    """Set each (key, value) in the raw config (see the module's doc); ConfigError for a key nothing has."""
-    raw.pop(SWEEP_TABLE, None)
-    issues = []
-    for key, value in overrides:
-        paths = targets(raw, key, registry)
-        if not paths:
-            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", "no configured strategy has this setting; name its "
-                                      "path (e.g. strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)"))
-        for path in paths:
-            table: Any = raw
-            for part in path[:-1]:
-                nxt = table.get(part) if isinstance(table, dict) else None
-                if not isinstance(nxt, dict):
-                    if isinstance(table, dict) and nxt is None:
-                        nxt = table[part] = {}
-                    else:
-                        issues.append(ConfigIssue(".".join(path), "the sweep cannot set it: "
-                                                  f"{part} is not a table in the config"))
-                        break
-                table = nxt
-            else:
-                table[path[-1]] = _typed(value, table.get(path[-1]))
-    if issues:
-        raise ConfigError(issues, source)
 
 
 def swept_strategies(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) -> list[str]:
@@ -337,9 +267,9 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         ]
         if best is not None and top_rest is not None:
             lines += [
-                f"The best tuned combination (run {best.index}) made {money(best.tune or 0, best.quote)} tuning and "
-                f"{money(best.rest or 0, best.quote)} on the rest; the best on the rest would have been run "
-                f"{top_rest.index} with {money(top_rest.rest or 0, top_rest.quote)}.",
+                f"The best tuned combination (run {best.index}) made {money(best.tune or ZERO, best.quote)} tuning and "
+                f"{money(best.rest or ZERO, best.quote)} on the rest; the best on the rest would have been run "
+                f"{top_rest.index} with {money(top_rest.rest or ZERO, top_rest.quote)}.",
                 "",
             ]
     lines += ["| " + " | ".join(head) + " |", "| " + " | ".join("---:" if h not in keys else "---" for h in head)
@@ -348,7 +278,7 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         params = dict(r.params)
         cells = [str(rank), str(r.index), *(params[k] for k in keys)]
         if wf:
-            cells += [money(r.tune or 0, r.quote), money(r.rest or 0, r.quote)]
+            cells += [money(r.tune or ZERO, r.quote), money(r.rest or ZERO, r.quote)]
         cells += [money(r.captured, r.quote), _rate(r.capture_rate), "-" if r.executions is None else str(r.executions),
                   "-" if r.prediction_error is None else money(Decimal(r.prediction_error), r.quote),
                   money(r.max_drawdown, r.quote), str(r.fills)]

@@ -75,8 +75,18 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     assert sum(d["fills"] for d in days) == strat["fills"]
     assert sum((Decimal(d["net"]) for d in days), Decimal(0)) == Decimal(strat["net"]["USDC"])
 
+    # markouts of every fill of the strategy, sampled from the venues' own books and pool during the run
+    markouts = {m["horizon_s"]: m for m in report["markouts"] if m["strategy"] == "sol-arb"}
+    assert sorted(markouts) == [1, 10, 60]
+    assert all(m["fills"] + m["unsampled"] == strat["fills"] for m in markouts.values())
+    assert markouts[1]["fills"] > 0
+    con = sqlite3.connect(out / "backtest.db")
+    sampled = con.execute("select count(*) from markouts where horizon_s = 1").fetchone()[0]
+    con.close()
+    assert sampled >= markouts[1]["fills"]
+
     markdown = (out / "report.md").read_text()
-    assert "## Per day (UTC)" in markdown and "max drawdown" in markdown
+    assert "## Per day (UTC)" in markdown and "max drawdown" in markdown and "## Markouts" in markdown
     assert f"| {opp['seen']} | {opp['taken']} | {opp['missed']} | {opp['tradable']} |" in markdown
     assert "## PnL per strategy" in markdown and "| sol-arb | arb |" in markdown and "## Arbitrage" in markdown
     assert "![cumulative PnL](pnl.png)" in markdown
