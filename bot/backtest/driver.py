@@ -204,8 +204,11 @@ def backtest_config(
     registry.services.clear()  # nor serves anything (stream, metrics, charts): services are left out
     plugin_settings = {name: dataclasses.replace(s, enabled=False) if getattr(s, "enabled", False) else s
                        for name, s in config.plugin_settings.items()}  # no stream server, no metrics port
+    # No dead-man watchdog: a loop "stall" on simulated time is the backtest working, and its timer
+    # would wake the loop every few simulated milliseconds between market steps.
+    alerts = dataclasses.replace(config.alerts, stall_after_s=0, silent_after_s=0)
     config = dataclasses.replace(
-        config, mode="paper", components=components, plugin_settings=plugin_settings,
+        config, mode="paper", components=components, plugin_settings=plugin_settings, alerts=alerts,
         bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
                                 control_socket=""),
     )  # fmt: skip
