@@ -65,6 +65,7 @@ from .execution import Executor
 from .filemodes import make_private
 from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
+from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
@@ -90,6 +91,14 @@ class StartOptions:
     """Draw a new client order id epoch (needed to start on a store older than the last run)."""
     cancel_unknown: bool = False
     """Cancel orders open at a venue under our strategies' id prefixes that the store has never seen."""
+
+
+def _soon(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on the next loop turn (at once when no loop runs: a bus used outside one)."""
+    try:
+        asyncio.get_running_loop().call_soon(callback)
+    except RuntimeError:
+        callback()
 
 
 class Bot:
@@ -127,6 +136,8 @@ class Bot:
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
             active=active)
         self.scheduler = Scheduler(config.scheduler)
+        self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
+        """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
         self.commands = CommandTable(registry.commands, HostOperator(self, audited=False), audit=self.store.audit,
@@ -211,6 +222,7 @@ class Bot:
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
+        self.markouts.subscribe(self.bus)
 
         self.exchanges = self._build("exchange")
         await self._start_each(self.exchanges, "exchange")
@@ -421,6 +433,7 @@ class Bot:
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
         await self.executor.flush()
+        self.markouts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
                 continue

@@ -254,6 +254,21 @@ class TransferRow(SQLModel, table=True):
     updated_ns: int = ns()
 
 
+class MarkoutRow(SQLModel, table=True):
+    """The mid of a fill's market some seconds after it (:mod:`bot.markouts`): one row per fill and horizon."""
+
+    __tablename__ = "markouts"
+    __table_args__ = (UniqueConstraint("exchange", "trade_id", "horizon_s"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    trade_id: str
+    horizon_s: int
+    mid: Decimal = money()
+    ts_ns: int = ns()
+    """When the sampled mid was published (at or before the fill's time + the horizon)."""
+
+
 def table_of(row: type[SQLModel]) -> Table:
     """The Core table of a SQLModel table class."""
     table: Table = row.__table__  # type: ignore[attr-defined]
@@ -261,8 +276,9 @@ def table_of(row: type[SQLModel]) -> Table:
 
 
 ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
+MARKOUTS = table_of(MarkoutRow)
 HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow,
-                                                       TransferRow)))
+                                                       TransferRow)), MARKOUTS)
 """The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
 
 
@@ -485,6 +501,32 @@ class Store:
                 q = q.where(FillRow.ts_ns >= since_ns)
             q = q.order_by(col(FillRow.ts_ns), col(FillRow.id))
             return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+
+    # --- markouts -------------------------------------------------------------------------
+
+    def insert_markouts(self, rows: list[dict[str, Any]]) -> None:
+        """Store markout samples (``exchange``, ``trade_id``, ``horizon_s``, ``mid``, ``ts_ns``); one already
+        stored for that fill and horizon is kept."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MARKOUTS).on_conflict_do_nothing()
+            with self.engine.begin() as conn:
+                conn.execute(ins, rows)
+            return
+        for row in rows:
+            self._insert_once(insert(MARKOUTS), row)
+
+    def markouts(self) -> dict[tuple[str, str], dict[int, Decimal]]:
+        """(exchange, trade_id) -> horizon_s -> the sampled mid."""
+        out: dict[tuple[str, str], dict[int, Decimal]] = {}
+        t = MARKOUTS
+        with self.engine.connect() as conn:
+            for exchange, trade_id, horizon, mid in conn.execute(
+                    select(t.c.exchange, t.c.trade_id, t.c.horizon_s, t.c.mid)):
+                out.setdefault((exchange, trade_id), {})[horizon] = mid
+        return out
 
     # --- records --------------------------------------------------------------------------
 
