@@ -158,10 +158,11 @@ class Endpoints:
         server = self.server
         now = asyncio.get_running_loop().time()
         peer = call.request.remote or "?"
-        wait = server.failures.blocked(peer, now)
-        if wait:
-            server.audit("", "", "POST /api/v1/login", "", "refused: 429 too many failed logins")
-            raise self.error(429, "too many failed logins from this address; wait", {"Retry-After": str(int(wait) + 1)})
+        try:
+            server.check_guesses(call.request, now)
+        except self.error as exc:
+            server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
+            raise
         user = server.users.by_token(call.body["token"])
         if user is None:
             server.failures.failed(peer, now)
