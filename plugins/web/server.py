@@ -187,9 +187,6 @@ class WebServer:
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.headers)
         except web.HTTPException as exc:  # aiohttp's own: 404, 405, 413 ...
-            if exc.status == 413:
-                return error_response(413, f"the body is larger than {self.settings.max_body_bytes} bytes "
-                                           f"([plugins.web] max_body_bytes)")
             if exc.status >= 400:
                 return error_response(exc.status, exc.reason)
             raise
@@ -325,7 +322,14 @@ class WebServer:
         if request.content_type != "application/json":
             raise ApiError(415, f"send the body as JSON (Content-Type: application/json), not "
                                 f"{request.content_type or 'untyped'}")
-        raw = await request.read()  # 413 from aiohttp above max_body_bytes
+        too_large = ApiError(413, f"the body is larger than {self.settings.max_body_bytes} bytes "
+                                  "([plugins.web] max_body_bytes)")
+        if (request.content_length or 0) > self.settings.max_body_bytes:
+            raise too_large
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # sent without a length (chunked), and too long
+            raise too_large from None
         try:
             body = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:
