@@ -280,7 +280,7 @@ class Endpoints:
     async def risk(self, call: Call) -> Any:
         op = self.op
         trips = await self._thread(op.risk_trips, 20)
-        return {"checks": [{"name": r.name, "facts": dict(r.facts)} for r in op.risk()],
+        return {"checks": [plain(r) for r in op.risk()],  # name, facts (text) and usage {limit: used, limit, unit}
                 "trips": [plain(t) for t in trips],
                 "killed": [name for name in op.strategies if op.killed(name)],
                 "strategies": [self._strategy(name) for name in op.strategies]}
