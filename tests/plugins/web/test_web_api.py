@@ -269,3 +269,11 @@ async def test_openapi_describes_every_route(console):
         if route.role is not None:
             assert operation["x-arbot-role"] == route.role and "401" in operation["responses"]
     assert doc["paths"]["/api/v1/orders"]["get"]["parameters"][0]["name"] == "strategy"
+
+
+async def test_docs_web_md_lists_every_route(console):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text()
+    missing = [f"{r.method} {r.path}" for r in routes(console) if f"`{r.method} {r.path}" not in text]
+    assert not missing, f"docs/web.md does not list: {missing}"

@@ -46,7 +46,7 @@ users = {{ ops = {{ role = "operator", token = "env:ARBOT_WEB_PROCESS_TOKEN" }} 
 
 
 def subprocess_env(tmp_path: Path) -> dict[str, str]:
-    paths = [str(ROOT)]
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     if not importlib.metadata.entry_points(group="arbot", name="web"):
         info = tmp_path / "entry" / "arbot_web_checkout-0.dist-info"
         info.mkdir(parents=True)
