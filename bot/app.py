@@ -13,6 +13,7 @@ without it (and without strategies that need it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
@@ -25,10 +26,13 @@ from .alerts import Alerts
 from .api import (
     ROLE_RANK,
     VERB_ROLES,
+    AuditEntry,
     Caller,
     Command,
     Context,
     Exchange,
+    ExecutionView,
+    FeedView,
     Notifier,
     Operator,
     PluginView,
@@ -202,6 +206,7 @@ class Bot:
         self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
+        self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
@@ -821,6 +826,41 @@ class HostOperator(Operator):
 
     def feeds(self) -> dict[tuple[str, str], int]:
         return self._bot.portfolio.data_times()
+
+    def feed_health(self) -> list[FeedView]:
+        return self._bot.portfolio.feed_health()
+
+    # --- history ---------------------------------------------------------------------------------
+
+    def order_history(self, *, strategy: str | None = None, exchange: str | None = None,
+                      statuses: list[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                      limit: int = 100, offset: int = 0) -> list[Order]:
+        return self._bot.store.order_page(strategy=strategy, exchange=exchange, statuses=statuses,
+                                          since_ns=since_ns, until_ns=until_ns, limit=limit, offset=offset)
+
+    def fill_history(self, *, strategy: str | None = None, exchange: str | None = None,
+                     since_ns: int | None = None, until_ns: int | None = None, limit: int = 100,
+                     offset: int = 0) -> list[tuple[str, Fill]]:
+        return self._bot.store.fill_page(strategy=strategy, exchange=exchange, since_ns=since_ns,
+                                         until_ns=until_ns, limit=limit, offset=offset)
+
+    def executions(self, *, strategy: str | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                   limit: int = 100, offset: int = 0) -> list[ExecutionView]:
+        found: list[ExecutionView] = []
+        kwargs = {"store": self._bot.store, "strategy": strategy, "since_ns": since_ns, "until_ns": until_ns,
+                  "limit": limit + offset}
+        for _, views in self._bot.plugins.call_each("executions", kwargs):
+            found.extend(views or [])
+        found.sort(key=lambda v: v.created_ns, reverse=True)
+        return found[offset:offset + limit]
+
+    def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditEntry]:
+        return [AuditEntry(ts_ns=row.ts_ns, transport=row.transport, user_id=row.user_id, command=row.command,
+                           args=row.args, outcome=row.outcome, role=row.role, chat_id=row.chat_id)
+                for row in self._bot.store.audit_log(limit, offset)]
+
+    def record_audit(self, entries: list[AuditEntry]) -> None:
+        self._bot.store.audit_many(dataclasses.asdict(entry) for entry in entries)
 
     # --- risk and plugins -----------------------------------------------------------------------
 

@@ -439,6 +439,25 @@ class Store:
                 q = q.limit(limit)
             return [row_to_order(r) for r in s.exec(q).all()]
 
+    def order_page(self, *, strategy: str | None = None, exchange: str | None = None,
+                   statuses: Iterable[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                   limit: int = 100, offset: int = 0) -> list[Order]:
+        """Orders created in ``[since_ns, until_ns)``, newest first, filtered; one page of them."""
+        with self.session() as s:
+            q = select(OrderRow)
+            if strategy is not None:
+                q = q.where(OrderRow.strategy == strategy)
+            if exchange is not None:
+                q = q.where(OrderRow.exchange == exchange)
+            if statuses is not None:
+                q = q.where(col(OrderRow.status).in_(list(statuses)))
+            if since_ns is not None:
+                q = q.where(OrderRow.created_ns >= since_ns)
+            if until_ns is not None:
+                q = q.where(OrderRow.created_ns < until_ns)
+            q = q.order_by(col(OrderRow.created_ns).desc(), col(OrderRow.id).desc()).offset(offset).limit(limit)
+            return [row_to_order(r) for r in s.exec(q).all()]
+
     def closes(self, *, strategy: str | None = None) -> dict[str, str]:
         """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
         table = ORDERS
@@ -463,6 +482,22 @@ class Store:
             if since_ns is not None:
                 q = q.where(FillRow.ts_ns >= since_ns)
             q = q.order_by(col(FillRow.ts_ns), col(FillRow.id))
+            return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+
+    def fill_page(self, *, strategy: str | None = None, exchange: str | None = None, since_ns: int | None = None,
+                  until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
+        """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
+        with self.session() as s:
+            q = select(FillRow)
+            if strategy is not None:
+                q = q.where(FillRow.strategy == strategy)
+            if exchange is not None:
+                q = q.where(FillRow.exchange == exchange)
+            if since_ns is not None:
+                q = q.where(FillRow.ts_ns >= since_ns)
+            if until_ns is not None:
+                q = q.where(FillRow.ts_ns < until_ns)
+            q = q.order_by(col(FillRow.ts_ns).desc(), col(FillRow.id).desc()).offset(offset).limit(limit)
             return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
 
     # --- records --------------------------------------------------------------------------
@@ -508,9 +543,16 @@ class Store:
             s.add(AuditRow(ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id, chat_id=chat_id,
                            role=role, command=command, args=args, outcome=outcome))
 
-    def audit_log(self, limit: int = 50) -> list[AuditRow]:
+    def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
+        values = list(rows)
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(insert(table_of(AuditRow)), values)
+
+    def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditRow]:
         with self.session() as s:
-            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)).all())
+            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).offset(offset).limit(limit)).all())
 
     def snapshot_balances(self, exchange: str, balances: Iterable[Any], ts_ns: int) -> None:
         with self.session() as s:
