@@ -100,13 +100,13 @@ export function events(onEvent, onState = () => {}) {
   const source = new EventSource(url("events"), { withCredentials: true });
   source.onopen = () => onState(true);
   source.onerror = () => onState(false);
-  source.onmessage = (e) => dispatch("message", e);
   const dispatch = (type, e) => {
     let data = null;
     try { data = JSON.parse(e.data); } catch { data = e.data; }
     onEvent(type, data);
   };
-  for (const type of ["status", "orders", "fills", "portfolio", "opportunities", "executions", "alerts", "strategies", "feeds"]) {
+  // the web plugin's event names (plugins/web/events.py); "reset": what was missed is gone, reload
+  for (const type of ["orders", "fills", "opportunities", "executions", "feeds", "alerts", "status", "reset"]) {
     source.addEventListener(type, (e) => dispatch(type, e));
   }
   return source;

@@ -58,3 +58,16 @@ export function dateInput(d) {
   const p = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
+
+/** {"USD": "1.5", "USDC": "-0.2"} -> "1.5 USD · -0.2 USDC" ("0" when empty). */
+export function amounts(byAsset) {
+  const entries = Object.entries(byAsset || {});
+  return entries.length ? entries.map(([asset, v]) => `${v} ${asset}`).join(" · ") : "0";
+}
+
+/** The sign class of a set of amounts: "neg" if any is negative, "pos" if any is positive, else "". */
+export function signOf(byAsset) {
+  const values = Object.values(byAsset || {});
+  if (values.some((v) => sign(v) === "neg")) return "neg";
+  return values.some((v) => sign(v) === "pos") ? "pos" : "";
+}

@@ -49,3 +49,10 @@ export async function act(button, call, after = null) {
     button.disabled = false;
   }
 }
+
+/** A button that POSTs ``path`` (with the CSRF header) and then calls ``after``. */
+export function verb(ctx, label, path, { testid = null, cls = null, body = {}, after = null } = {}) {
+  const button = h("button", { class: cls, "data-testid": testid, type: "button",
+    onclick: () => act(button, () => ctx.api.post(path, body), after) }, label);
+  return button;
+}

@@ -37,7 +37,7 @@ function detail(e) {
 export default {
   id: "executions",
   title: "Executions",
-  events: ["executions", "fills"],
+  events: ["executions", "fills", "reset"],
   mount(root, ctx) {
     const plot = card("Predicted vs realized PnL", { testid: "execution-scatter" });
     const list = card("Latest executions", { testid: "executions" });
@@ -45,7 +45,7 @@ export default {
 
     async function refresh() {
       const data = await ctx.api.get("arb/executions", { limit: 200 });
-      const rows = data.executions || data.items || data;
+      const rows = data.items;
       const done = rows.filter((e) => e.realized_pnl !== null && e.realized_pnl !== undefined);
       replace(plot.slot, scatter(done.map((e) => ({ x: Number(e.predicted_pnl), y: Number(e.realized_pnl) })),
         { label: "predicted vs realized PnL per execution" }));

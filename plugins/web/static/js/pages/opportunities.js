@@ -38,7 +38,7 @@ export function breakdown(o) {
 export default {
   id: "opportunities",
   title: "Opportunities",
-  events: ["opportunities"],
+  events: ["opportunities", "reset"],
   mount(root, ctx) {
     const strategy = h("select", { "data-testid": "filter-strategy", onchange: () => { filters.strategy = strategy.value; refresh(); } },
       h("option", { value: "" }, "all"));
@@ -73,7 +73,7 @@ export default {
 
     async function refresh() {
       const data = await ctx.api.get("opportunities", { limit: 200 });
-      latest = data.opportunities || data;
+      latest = data.items;
       const names = [...new Set(latest.map((o) => o.strategy))].sort();
       const have = [...strategy.options].map((o) => o.value);
       for (const n of names) if (!have.includes(n)) strategy.append(h("option", { value: n }, n));

@@ -39,7 +39,7 @@ const COLUMNS = {
 export default {
   id: "orders",
   title: "Orders & fills",
-  events: ["orders", "fills"],
+  events: ["orders", "fills", "reset"],
   mount(root, ctx) {
     const today = new Date();
     const kind = h("select", { "data-testid": "kind", onchange: () => { view.kind = kind.value; view.offset = 0; refresh(); } },
@@ -67,14 +67,12 @@ export default {
     async function refresh() {
       syncLink();
       const data = await ctx.api.get(view.kind, { limit: PAGE_SIZE, offset: view.offset });
-      const rows = data.items || data[view.kind] || data;
+      const rows = data.items;
       list.node.querySelector("h2").textContent = view.kind === "orders" ? "Orders" : "Fills";
       replace(list.slot, table(COLUMNS[view.kind], rows, { testid: `${view.kind}-table`, empty: `no ${view.kind}` }));
-      const total = data.total ?? null;
-      where.textContent = rows.length
-        ? `${view.offset + 1}–${view.offset + rows.length}${total !== null ? ` of ${total}` : ""}` : "";
+      where.textContent = rows.length ? `${view.offset + 1}–${view.offset + rows.length}` : "";
       prev.disabled = view.offset === 0;
-      next.disabled = total !== null ? view.offset + rows.length >= total : rows.length < PAGE_SIZE;
+      next.disabled = data.next_offset === null;
     }
 
     return { refresh };

@@ -8,7 +8,7 @@ import { act, card, dialog } from "../ui.js";
 export default {
   id: "risk",
   title: "Risk",
-  events: ["status", "alerts"],
+  events: ["status", "alerts", "reset"],
   mount(root, ctx) {
     const checks = h("div", { class: "grid", "data-testid": "risk-checks" });
     const trips = card("Recent trips", { testid: "risk-trips" });
@@ -26,12 +26,12 @@ export default {
       const first = await act(button, () => ctx.api.post("kill", { reason }));
       if (!first) return;
       const token = first.confirm_token;
-      const ok = await dialog("Kill everything?", h("p", {}, first.message || "Pause every strategy and cancel every resting order."),
+      const ok = await dialog("Kill everything?", h("p", {}, first.question || "Pause every strategy and cancel every resting order."),
         [{ label: "Cancel", value: false, cls: "secondary" }, { label: "Kill", value: true, cls: "danger" }],
         { testid: "kill-dialog" });
       if (!ok) return;
       const done = await act(button, () => ctx.api.post("kill", { reason, confirm_token: token }));
-      if (done) toast(done.message || "Killed.");
+      if (done) toast(`Killed: ${(done.paused || []).length} strategies paused.`);
       await refresh();
     }
 
