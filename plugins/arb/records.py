@@ -213,7 +213,7 @@ def execution_views(store: Store, strategy: str | None, since_ns: int | None, un
                     limit: int) -> list[ExecutionView]:
     """The ``executions`` hook: executions created in ``[since_ns, until_ns)``, newest first, as the
     operator's read model (legs with their submission and final times)."""
-    if not sa_inspect(store.engine).has_table(str(ArbExecutionRow.__tablename__)):  # no arb strategy ever ran on this store
+    if not sa_inspect(store.engine).has_table(str(ArbExecutionRow.__tablename__)):  # no arb strategy ran here
         return []
     with store.session() as s:
         q = select(ArbExecutionRow)
