@@ -322,6 +322,7 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
+        self._last_sizes: dict[Direction, dict[int, Decimal | None]] = {}
         self._memo: dict[Direction, tuple] = {}
         self._fees: tuple[Decimal, Decimal] = (ZERO, ZERO)
         with localcontext(_EXACT):  # the SOL fees in quote at a fixed SOL price (when SOL is not the base)
@@ -385,20 +386,25 @@ class Pricer:
 
         Every tick with an edge prices the smallest size (a tick without a marginal edge prices
         only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
-        tick whose edge changes sides does not pay a CLMM quote. The strategy calls this after a
-        pool update's decision.
+        tick whose edge changes sides does not pay a CLMM quote. A direction's size search starts
+        from its last best size and mostly visits the sizes it visited last time: those are quoted
+        here too. The strategy calls this after a pool update's decision.
         """
         if self._mid is None:
             return
         kmin = self._kmin
         with localcontext(_EXACT):
             q = self._step * kmin
-            for side, cache in ((Side.SELL, self._sell), (Side.BUY, self._buy)):
+            for direction, side, cache in ((Direction.BUY_CEX_SELL_DEX, Side.SELL, self._sell),
+                                           (Direction.BUY_DEX_SELL_CEX, Side.BUY, self._buy)):
                 quote = cache.get(kmin)
                 if quote is None:
                     quote = cache[kmin] = self._quote_size(side, kmin)
                 if isinstance(quote, _Quote) and quote.estimate is None:
                     self._settle(quote, side is Side.SELL, q)
+                for k in self._last_sizes.get(direction, ()):
+                    if k not in cache:
+                        cache[k] = self._quote_size(side, k)
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -807,6 +813,7 @@ class Pricer:
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
+        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""
