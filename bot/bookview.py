@@ -58,7 +58,7 @@ nobody else holds it: the caller's variable (or the pending list), ``self`` (or 
 class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
-    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_n", "_bu", "_au", "_bd", "_ad")
+    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_n", "_bu", "_au", "_bd", "_ad", "_bb", "_ba")
 
     exchange: str
     symbol: str
@@ -77,6 +77,9 @@ class BookUpdate:
         self._au: UnitLevels | None = None
         self._pd: int | None = None
         self._qd: int | None = None
+        self._bb: Decimal | None = None
+        """The best bid and ask as Decimals, once read (several subscribers read the touch)."""
+        self._ba: Decimal | None = None
 
     @classmethod
     def of_units(cls, exchange: str, symbol: str, bids: UnitLevels, asks: UnitLevels, price_decimals: int,
@@ -86,7 +89,7 @@ class BookUpdate:
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._bu, ev._au, ev._pd, ev._qd = bids, asks, price_decimals, qty_decimals
-        ev._book = None
+        ev._book = ev._bb = ev._ba = None
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
         ev._n = 0
         return ev
@@ -98,7 +101,7 @@ class BookUpdate:
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._book, ev._n = book, levels
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
-        ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._bu = ev._au = ev._bd = ev._ad = ev._bb = ev._ba = None
         return ev
 
     # --- integers -------------------------------------------------------------------------------
@@ -183,17 +186,27 @@ class BookUpdate:
 
     @property
     def best_bid(self) -> Decimal | None:
-        if self._bd is not None:
-            return self._bd[0][0] if self._bd else None
-        p = self.best_bid_units
-        return None if p is None else from_units(p, self._pd or 0)
+        price = self._bb
+        if price is None:
+            if self._bd is not None:
+                return self._bd[0][0] if self._bd else None
+            p = self.best_bid_units
+            if p is None:
+                return None
+            price = self._bb = from_units(p, self._pd or 0)
+        return price
 
     @property
     def best_ask(self) -> Decimal | None:
-        if self._ad is not None:
-            return self._ad[0][0] if self._ad else None
-        p = self.best_ask_units
-        return None if p is None else from_units(p, self._pd or 0)
+        price = self._ba
+        if price is None:
+            if self._ad is not None:
+                return self._ad[0][0] if self._ad else None
+            p = self.best_ask_units
+            if p is None:
+                return None
+            price = self._ba = from_units(p, self._pd or 0)
+        return price
 
     @property
     def mid(self) -> Decimal | None:
