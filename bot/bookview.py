@@ -172,16 +172,14 @@ class BookUpdate:
     def bids(self) -> Levels:
         levels = self._bd
         if levels is None:
-            pd, qd = self._pd or 0, self._qd or 0
-            levels = self._bd = tuple([(from_units(p, pd), from_units(q, qd)) for p, q in self.bid_units])
+            levels = self._bd = _decimal_levels(self.bid_units, self._pd or 0, self._qd or 0)
         return levels
 
     @property
     def asks(self) -> Levels:
         levels = self._ad
         if levels is None:
-            pd, qd = self._pd or 0, self._qd or 0
-            levels = self._ad = tuple([(from_units(p, pd), from_units(q, qd)) for p, q in self.ask_units])
+            levels = self._ad = _decimal_levels(self.ask_units, self._pd or 0, self._qd or 0)
         return levels
 
     @property
@@ -272,6 +270,30 @@ class BookUpdate:
 
 
 _new = object.__new__
+
+_DECIMALS: dict[int, dict[int, Decimal]] = {}
+"""decimals -> units -> Decimal: prices and sizes repeat from one book to the next, and a Decimal is
+immutable, so each is made once (each table is emptied when it reaches :data:`_DECIMALS_KEPT`)."""
+_DECIMALS_KEPT = 100_000
+
+
+def _decimal_levels(levels: UnitLevels, pd: int, qd: int) -> Levels:
+    prices = _DECIMALS.get(pd)
+    if prices is None or len(prices) >= _DECIMALS_KEPT:
+        prices = _DECIMALS[pd] = {}
+    sizes = _DECIMALS.get(qd) if qd != pd else prices
+    if sizes is None or len(sizes) >= _DECIMALS_KEPT:
+        sizes = _DECIMALS[qd] = {}
+    out = []
+    for p, q in levels:
+        price = prices.get(p)
+        if price is None:
+            price = prices[p] = from_units(p, pd)
+        size = sizes.get(q)
+        if size is None:
+            size = sizes[q] = from_units(q, qd)
+        out.append((price, size))
+    return tuple(out)
 
 
 class BookViews:
