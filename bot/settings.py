@@ -436,6 +436,24 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
     return instance
 
 
+def unbounded(cls: type) -> list[str]:
+    """The ``int`` and ``float`` fields of a settings dataclass without both a lower and an upper bound,
+    and the ``Decimal`` ones without a lower bound: what ``option(ge=..., le=...)`` should still declare."""
+    missing = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if tp not in (int, float, Decimal):
+            continue
+        lower = f.metadata.get("ge") is not None or f.metadata.get("gt") is not None
+        upper = f.metadata.get("le") is not None or f.metadata.get("lt") is not None
+        if not lower or (tp is not Decimal and not upper):
+            missing.append(f.name)
+    return missing
+
+
 def _is_secret(tp: Any) -> bool:
     return tp is Secret or Secret in typing.get_args(tp)
 
