@@ -148,6 +148,7 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._strategies_stopped = False
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -408,9 +409,11 @@ class Bot:
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
+        await self.scheduler.join()
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)
+        self._strategies_stopped = True  # what shutdown cancels is not news to them (no "retry in 30s")
         if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
@@ -418,7 +421,6 @@ class Bot:
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
         await self.executor.flush()
-        self.alert(AlertLevel.INFO, "bot", "arbot stopped")
         for component in reversed(self._started):
             if isinstance(component, Notifier):
                 continue
@@ -430,6 +432,8 @@ class Bot:
         if not await self.executor.flush():
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
                       "again on the next start", self.executor.store_error)
+        self.commands.flush_refusals(force=True)
+        self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -443,8 +447,8 @@ class Bot:
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
     def _running_strategy(self, name: str) -> Strategy | None:
-        """The strategy called ``name`` if it runs (not failed)."""
-        return None if name in self._failed else self.strategies.get(name)
+        """The strategy called ``name`` if it runs (not failed, not stopping)."""
+        return None if name in self._failed or self._strategies_stopped else self.strategies.get(name)
 
     def _may_trade(self, name: str) -> bool:
         strategy = self.strategies.get(name)

@@ -46,6 +46,9 @@ class BotSettings:
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
     shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long to wait for orders in flight on stop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
+    log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
+                                                               "object per stderr line (ts, level, logger, msg, "
+                                                               "extras) for journald, Loki and the like")
 
     def validate(self) -> list[tuple[str, str]]:
         return [("control_allowed_uids", f"{uid} is not a uid (0 to 4294967294)")
@@ -103,6 +106,9 @@ class AlertSettings:
 class CommandSettings:
     per_user_per_min: int = option(20, ge=1, le=10_000, help="commands one user may send per minute, on any transport")
     confirm_ttl_s: float = option(60.0, ge=1, le=3600, help="how long a dangerous command waits for its confirmation")
+    stranger_replies_per_min: int = option(10, ge=0, le=1000, help="refusals answered per minute to users "
+                                                                    "without a role, all chats together (one per "
+                                                                    "chat per minute at most); the rest are counted")
 
 
 HOST_SECTIONS: dict[str, type] = {

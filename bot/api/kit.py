@@ -15,6 +15,10 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
 * :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
+  (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
+* :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
+  of another chat's, and stopping never waits on the chat service);
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
 """
 
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
+    from ..logs import colour_wanted, fit, format_ts
+    from ..outbox import Outbox
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
@@ -41,15 +47,16 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
+    "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "PollingVenue": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
 }
 __all__ = [
-    "MAX_JSON_DEPTH", "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool",
+    "MAX_JSON_DEPTH", "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "Outbox", "PollingVenue", "Pool",
     "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats", "ReconnectingFeed", "RecordOptions", "Recorder",
-    "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep", "from_units", "loads_limited", "read_recording",
-    "record_to", "to_units",
+    "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep", "colour_wanted", "fit", "format_ts", "from_units",
+    "loads_limited", "read_recording", "record_to", "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

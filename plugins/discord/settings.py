@@ -25,6 +25,8 @@ class DiscordSettings:
     sync_commands: bool = option(True, help="at start, overwrite the application's slash commands with "
                                             "arbot's (one per registered command)")
     send_timeout_s: float = option(10.0, ge=0.1, le=600, help="give up on one alert after this long")
+    drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long alerts still queued may go out "
+                                                            "before they are dropped")
     api_base: str = option(PUBLIC_API_BASE, help="REST base URL; change it only for tests or a self-hosted "
                                                   "proxy (process-wide in discord.py)")
     gateway_url: str = option(PUBLIC_GATEWAY, help="gateway WebSocket URL; change it only for tests or a "

@@ -73,6 +73,12 @@ class PaperDexSettings:
         {"SOL": "100", "USDC": "15000"},
         help="token balances of a new paper wallet, asset -> decimal string (network fees are paid in SOL)",
     )  # fmt: skip
+    withdrawal_fees: dict[str, str] = option(
+        {}, help="simulated transfers out: the wallet's own fee per asset, decimal string (0 for a wallet)")
+    withdrawal_minimums: dict[str, str] = option({}, help="simulated transfers out: smallest amount per asset")
+    network_fee_sol: Decimal = option(
+        Decimal("0.000005"), ge=0, help="simulated transfers out: the chain's fee per transfer, in SOL")
+    transfer_delay_s: float = option(30.0, ge=0, help="a simulated transfer to or from this wallet takes this long")
     state_file: str = option(
         "paper-dex.db", owned_file=True,
         help='SQLite file of the wallet, pool and swaps, relative to the data directory (one per paper-dex '
@@ -97,6 +103,11 @@ class PaperDexSettings:
         for width in self.position_widths_bps:
             if not 0 < width < 10_000:
                 problems.append(("position_widths_bps", f"{width} is not in (0, 10000) bps"))
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
+            for asset, text in table.items():
+                if not _positive_decimal(text, allow_zero=True):
+                    problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))
         for asset, text in self.initial_balances.items():
             if not _positive_decimal(text, allow_zero=True):
                 problems.append((f"initial_balances.{asset}", f'expected a decimal number >= 0 as a string, '

@@ -34,12 +34,13 @@ from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
 from .settings import BACKTEST_TICK_MS, PaperSettings
 from .state import PaperState
+from .transfers import PaperTransfers
 
 SAVE_MARKETS_EVERY = 1000
 """Steps between two saves of where the markets stand (also saved on stop)."""
 
 
-class PaperExchange(Exchange, Steppable):
+class PaperExchange(Exchange, Steppable, PaperTransfers):
     """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
@@ -90,6 +91,9 @@ class PaperExchange(Exchange, Steppable):
     can tell "refused" from "never arrived" (None). Each request is one transaction, committed
     before the answer leaves; the market position is saved every ``SAVE_MARKETS_EVERY`` steps and on
     stop, and a restarted venue carries on from there (initial balances apply only to a new file).
+
+    **Transfers** (:mod:`plugins.paper.transfers`): withdrawals with ``withdrawal_fees`` and deposits
+    credited ``transfer_delay_s`` after they were sent, for inventory rebalancing in a paper run.
 
     **Latency.** With ``latency_ms > 0`` an order request (place, cancel, batch) waits half the
     latency, then the venue receives it (logs, acts, commits), then waits the other half before the
@@ -501,6 +505,24 @@ class PaperExchange(Exchange, Steppable):
             {m.symbol: (m.step_count, m.price(m.bid_ticks)) for m in self._market_list}
         )
         self._steps_unsaved = 0
+
+    # --- transfers (PaperTransfers) ------------------------------------------------------------
+
+    def _transfer_file(self) -> PaperState:
+        return self._state_ready()
+
+    def _free(self, asset: str) -> Decimal:
+        balance = self._engine_ready().balances().get(asset)
+        return balance.free if balance is not None else Decimal(0)
+
+    def _move_funds(self, deltas: dict[str, Decimal]) -> dict[str, Decimal]:
+        return self._engine_ready().adjusted_totals(deltas)
+
+    def _funds_moved(self, totals: dict[str, Decimal]) -> None:
+        self._engine_ready().set_totals(totals)
+
+    def _now_ns(self) -> int:
+        return self.ctx.clock.time_ns()
 
     def _engine_ready(self) -> MatchingEngine:
         if self._engine is None or self._state is None:

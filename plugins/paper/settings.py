@@ -74,6 +74,13 @@ class PaperSettings:
     latency_ms: int = option(
         0, ge=0, le=60_000, help="simulated round trip of an order request; the venue acts halfway through it"
     )
+    withdrawal_fees: dict[str, str] = option(
+        {}, help='simulated transfers out: the venue\'s withdrawal fee per asset, e.g. { SOL = "0.01" }')
+    withdrawal_minimums: dict[str, str] = option(
+        {}, help='simulated transfers out: smallest withdrawal per asset, e.g. { SOL = "0.1" }')
+    network_fee_sol: Decimal = option(
+        Decimal("0"), ge=0, help="simulated transfers out: chain fee in SOL paid on top (0: in the withdrawal fee)")
+    transfer_delay_s: float = option(60.0, ge=0, help="a simulated transfer to or from this venue takes this long")
     state_file: str = option(
         "paper-exchange.db", owned_file=True,
         help='SQLite file of the venue\'s own state, relative to the data directory; "" keeps it in memory',
@@ -94,6 +101,11 @@ class PaperSettings:
                 problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
             elif not _positive_decimal(text):
                 problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
+            for asset, text in table.items():
+                if not _positive_decimal(text, allow_zero=True):
+                    problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))
         for asset, text in self.initial_balances.items():
             if not _positive_decimal(text, allow_zero=True):
                 problems.append(

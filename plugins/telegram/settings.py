@@ -52,6 +52,8 @@ class TelegramSettings:
                                        help="messages sent per second, all chats (Telegram: about 30)")
     max_group_messages_per_min: float = option(20.0, ge=0.1, le=1000,
                                                help="messages per minute to one group (Telegram: 20)")
+    drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long replies and alerts still queued "
+                                                            "may go out before they are dropped")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []
