@@ -230,7 +230,7 @@ def plugins_disabled(data: dict[str, Any]) -> list[str]:
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
-    known = {"mode", *HOST_SECTIONS, *SECTIONS}
+    known = {"mode", *HOST_SECTIONS, *SECTIONS, "sweep"}  # [sweep]: axes of `arbot backtest` (bot.backtest.sweep)
     for key in data:
         if key not in known:
             issues.append(ConfigIssue(key, "unknown key" + did_you_mean(key, known)))

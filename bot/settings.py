@@ -10,7 +10,7 @@ A plugin author writes::
         api_key: Secret | None = option(None, help="env:NAME or file:PATH")
 
 Supported field types: ``int``, ``Decimal``, ``float`` (durations and ratios only, never money),
-``str``, ``bool``, ``Literal[...]``, ``list[str]``, ``list[int]``, ``dict[str, str]``,
+``str``, ``bool``, ``Literal[...]``, ``list[str]``, ``list[int]``, ``dict[str, str]``, ``dict[str, dict[str, str]]``,
 ``datetime.time`` ("HH:MM"), :class:`Secret`, and ``X | None``.
 Every problem is reported with its key path and the expected form, all at once.
 """
@@ -235,7 +235,8 @@ def describe(tp: Any, meta: Mapping[str, Any]) -> str:
             text += f" with at least {meta['min_items']} item(s)"
         return text
     if origin is dict:
-        return "a table of strings"
+        value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
+        return "a table of tables of strings" if typing.get_origin(value_type) is dict else "a table of strings"
     bounds = _bounds(meta)
     base = {
         int: "an integer",
@@ -308,6 +309,9 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             raise _Invalid
         return items
     if origin is dict:
+        value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
+        if isinstance(value, dict) and typing.get_origin(value_type) is dict:  # dict[str, dict[str, str]]
+            return {key: _convert(value_type, inner, {}) for key, inner in value.items()}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _Invalid
         if len(value) > meta.get("max_items", MAX_ITEMS):
