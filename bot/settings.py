@@ -311,7 +311,10 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     if origin is dict:
         value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
         if isinstance(value, dict) and typing.get_origin(value_type) is dict:  # dict[str, dict[str, str]]
-            return {key: _convert(value_type, inner, {}) for key, inner in value.items()}
+            if len(value) > meta.get("max_items", MAX_ITEMS):
+                raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} entries")
+            return {_check_text(key, meta.get("max_len", MAX_TEXT)): _convert(value_type, inner, {})
+                    for key, inner in value.items()}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _Invalid
         if len(value) > meta.get("max_items", MAX_ITEMS):
