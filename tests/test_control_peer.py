@@ -90,7 +90,10 @@ def _connect_as(uid: int, path: Path) -> dict:
             with socket.socket(socket.AF_UNIX) as sock:
                 sock.settimeout(20)
                 sock.connect(str(path))
-                sock.sendall(b'{"command": "status", "args": []}\n')
+                try:
+                    sock.sendall(b'{"command": "status", "args": []}\n')
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused and closed before the request was read: the refusal is still to be read
                 data = b""
                 while not data.endswith(b"\n"):
                     chunk = sock.recv(4096)
