@@ -28,7 +28,7 @@ class RebalanceSettings:
         {}, help='auto mode: most moved per asset in 24 hours, e.g. { SOL = "200" } (no entry: no cap)')
     window: str = option(
         "", help='auto mode: UTC hours in which transfers may be sent, "HH:MM-HH:MM" ("": any time)')
-    track_every_s: float = option(5.0, ge=0.01, le=3600, help="how often a transfer on its way is checked")
+    track_every_s: float = option(5.0, ge=0.1, le=86_400, help="how often a transfer on its way is checked")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

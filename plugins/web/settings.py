@@ -30,12 +30,12 @@ class WebSettings:
     auth_failures_per_min: int = option(20, ge=1, le=100_000,
                                         help="wrong or missing tokens per minute from one address before it "
                                              "gets 429")
-    max_body_bytes: int = option(65536, ge=1024, le=16_777_216, help="largest request body; a larger one gets 413")
+    max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; more wait in the kernel's backlog")
-    idle_timeout_s: float = option(30.0, ge=0.1, le=3600,
-                                   help="a connection with no request in flight is closed after this long (a "
-                                        "request must arrive complete within it too)")
+    idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
+                                   help="a connection with no request in flight is closed after this long "
+                                        "(a request must arrive complete within it too)")
     events_buffer: int = option(5000, ge=1, le=1_000_000,
                                 help="live events kept for a browser resuming with Last-Event-ID")
     events_heartbeat_s: float = option(15.0, ge=0.1, le=3600,
