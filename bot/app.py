@@ -439,6 +439,51 @@ class Bot:
         self.writer.close()
         self.store.close()
 
+    # --- secrets rotated while running ---------------------------------------------------------
+
+    async def reload_secrets(self, by: str) -> list[str]:
+        """Re-read every ``env:``/``file:`` secret; components whose secrets changed get ``reload_secrets()``.
+
+        Nothing restarts: orders, books and queues stay. A reference that no longer resolves keeps its old
+        value and is alerted, as is a component that could not take its new secret. Returns one line each.
+        """
+        from .secrets import reread
+
+        rotation = reread(self.config)
+        lines: list[str] = []
+        by_kind: dict[str, dict[str, Any]] = {"exchange": self.exchanges, "notifier": self.notifiers,
+                                              "strategy": self.strategies,
+                                              "risk": {check.name: check for check in self.risk.checks}}
+        for (kind, name), keys in rotation.changed.items():
+            if kind == "plugin":
+                targets = [(n, s) for n, s in self.services.items() if self.registry.services[n].plugin == name]
+            else:
+                component = by_kind.get(kind, {}).get(name)
+                targets = [(name, component)] if component is not None else []
+            for target, component in targets:
+                try:
+                    await component.reload_secrets()
+                except Exception as exc:
+                    log.error("%s could not take its new secret: %s: %s", target, type(exc).__name__, exc,
+                              exc_info=exc)
+                    self.alert(AlertLevel.ERROR, "bot", f"{target} could not take its new secret; it goes on with "
+                               "the old one", source=target, error=f"{type(exc).__name__}: {exc}")
+                    lines.append(f"{target}: could not take the new value ({type(exc).__name__}: {exc})")
+                    continue
+                lines.append(f"{target}: new value of {', '.join(keys)} in use")
+            if not targets:
+                lines.append(f"{', '.join(keys)}: new value read (not running)")
+        for key, problem in rotation.failed:
+            self.alert(AlertLevel.WARNING, "bot", f"secret {key} no longer resolves; the old value stays in use",
+                       key=key, problem=problem)
+            lines.append(f"{key}: {problem}; the old value stays")
+        if self.config.bot.db_url.startswith(("env:", "file:")):
+            lines.append("bot.db_url: read at start only; restart to use a new one")
+        summary = (f"secrets re-read by {by}: {sum(len(k) for k in rotation.changed.values())} changed, "
+                   f"{rotation.unchanged} unchanged, {len(rotation.failed)} failed")
+        log.info("%s", summary)
+        return [summary, *lines]
+
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
     def _running_strategy(self, name: str) -> Strategy | None:
@@ -907,6 +952,10 @@ class HostOperator(Operator):
     def set_observe(self, on: bool, caller: Caller) -> str:
         by = self._allow("observe", caller, ["on" if on else "off"])
         return self._bot.set_observe(on, by)
+
+    async def reload_secrets(self, caller: Caller) -> list[str]:
+        by = self._allow("reload_secrets", caller, [])
+        return await self._bot.reload_secrets(by)
 
     async def reconcile(self) -> None:
         await self._bot.executor.reconcile()

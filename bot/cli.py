@@ -75,6 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bot.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
+                                                                        owner="host", what="reload secrets"))
         await bot.run(duration_s=args.duration)
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
@@ -205,7 +207,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         raise UserError("Local control is disabled ([bot] control_socket is empty).")
     path = socket_path(config.data_dir, config.bot.control_socket)
     try:
-        answer = asyncio.run(send_command(path, args.command, args.args))
+        # `arbot ctl reload-secrets` is the command /reload_secrets (chat commands take no hyphen)
+        answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
     print(answer.get("text", ""))
