@@ -1,4 +1,4 @@
-"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay | backtest."""
+"""The ``arbot`` command: run | init | plugins | check-config | report | db | ctl | record | replay | backtest."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, logs, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
 from .errors import UserError
+from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
@@ -46,7 +47,32 @@ def prepare(config_path: Path | None, *, secrets: bool) -> tuple[PluginSet, Regi
     config = build_config(raw, registry, source)
     if secrets:
         resolve_secrets(config)
+        check_environment(config)
     return plugins, registry, config
+
+
+def check_environment(config: Config) -> None:
+    """What the config needs from this machine: a writable data directory and the store's driver.
+
+    Run before ``arbot run`` and by ``check-config``, so either problem is one message, not a traceback.
+    """
+    issues: list[ConfigIssue] = []
+    existing = config.data_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not a directory"))
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not writable by this user (uid {os.getuid()}); "
+                                                  "choose another data_dir or change the directory's owner"))
+    from .store import Store, StoreError
+
+    try:
+        Store(config.db_url).close()  # builds the engine (loads the driver) without connecting
+    except StoreError as exc:
+        issues.append(ConfigIssue("bot.db_url", str(exc)))
+    if issues:
+        raise ConfigError(issues, config.source)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -67,9 +93,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .app import Bot, StartOptions
     from .identity import StoreMismatch
+    from .store import StoreError
 
-    bot = Bot(config, plugins, registry,
-              options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    try:
+        bot = Bot(config, plugins, registry,
+                  options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -81,8 +111,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
              redact.safe_url(config.db_url))
-    from .store import StoreError
-
     try:
         asyncio.run(main())
     except StoreError as exc:
@@ -197,6 +225,25 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the example config shipped in the package (every setting, commented) to start from."""
+    from importlib.resources import files
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise UserError(f"{path} exists; pass --force to overwrite it, or name another file.")
+    text = files("bot").joinpath("config.example.toml").read_text(encoding="utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it will hold secret references
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"Wrote {path}: every setting with its default and a comment; it trades on paper until you change it.\n"
+          f"Check it with `arbot check-config {path}`, then `arbot run --config {path}`.")
+    return 0
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
     import asyncio
@@ -300,6 +347,11 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     db.add_argument("--db", help="store URL (default: from the config)")
     db.set_defaults(func=cmd_db)
 
+    init = sub.add_parser("init", help="write the example config (every setting, commented) to start from")
+    init.add_argument("path", nargs="?", default="arbot.toml", help="where to write it (default: arbot.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(func=cmd_init)
+
     ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
     ctl.add_argument("command")
     ctl.add_argument("args", nargs="*")
@@ -316,6 +368,7 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
         os.environ["NO_COLOR"] = "1"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.metrics")
 
 FEED_STATES = [s.value for s in FeedState]
+LAG_PROBE_S = 0.25
+LAG_WINDOW_S = 60.0
 
+
+MAX_REQUEST_BYTES = 16 * 1024
+"""Largest request head read; a scrape's is a few hundred bytes."""
 
 class MetricsExporter:
     def __init__(self, settings: MetricsSettings, ctx: Context):
@@ -60,6 +65,10 @@ class MetricsExporter:
         self._unsubscribe: list[Callable[[], None]] = []
         self._server: asyncio.Server | None = None
         self.port = 0
+        self._open: dict[asyncio.StreamWriter, None] = {}
+        """Connections being served, oldest first (at most ``max_connections``)."""
+        self.evicted = 0
+        self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -78,10 +87,12 @@ class MetricsExporter:
                                       symbol=symbol))
         subs.append(self.ctx.subscribe_alerts(self._on_alert))
         self._unsubscribe = subs
-        self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port)
+        self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port,
+                                                  limit=MAX_REQUEST_BYTES)
         self.port = self._server.sockets[0].getsockname()[1]
         self.refresh_from_store()
         self.ctx.create_task(self._refresh_loop(), what="pnl refresh")
+        self.ctx.create_task(self._lag_loop(), what="event loop lag")
         log.info("metrics on http://%s:%d/metrics", self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -141,6 +152,21 @@ class MetricsExporter:
         while True:
             await asyncio.sleep(self.settings.pnl_every_s)
             self.refresh_from_store()
+
+    async def _lag_loop(self) -> None:
+        """How late a short sleep wakes: what every feed, order and timer waited behind a blocked loop."""
+        worst: deque[tuple[float, float]] = deque()  # (woke at, lateness)
+        while True:
+            asked = time.monotonic()
+            await asyncio.sleep(LAG_PROBE_S)
+            woke = time.monotonic()
+            late = max(0.0, woke - asked - LAG_PROBE_S)
+            while worst and worst[-1][1] <= late:  # a smaller, older lateness can no longer be the worst
+                worst.pop()
+            worst.append((woke, late))
+            while worst[0][0] < woke - LAG_WINDOW_S:
+                worst.popleft()
+            self.loop_lag_s = worst[0][1]
 
     # --- the collector: families built at scrape time -----------------------------------------
 
@@ -220,6 +246,18 @@ class MetricsExporter:
         for info in op.plugins():
             c.add_metric([info.name], len(info.errors))
         yield c
+        used = GaugeMetricFamily("arbot_risk_used", "How much of a risk limit is used (in its unit)",
+                                 labels=["check", "limit", "unit"])
+        limit = GaugeMetricFamily("arbot_risk_limit", "A risk limit (in its unit)", labels=["check", "limit", "unit"])
+        for view in op.risk():
+            for name, use in view.usage.items():
+                used.add_metric([view.name, name, use.unit], float(use.used))
+                limit.add_metric([view.name, name, use.unit], float(use.limit))
+        yield used
+        yield limit
+        yield GaugeMetricFamily("arbot_event_loop_lag_seconds",
+                                f"Worst lateness of a {LAG_PROBE_S} s sleep over the last {LAG_WINDOW_S:.0f} s",
+                                value=self.loop_lag_s)
         c = CounterMetricFamily("arbot_alerts", "Alerts raised", labels=["kind", "level"])
         for key, n in self.alerts.items():
             c.add_metric(list(key), n)
@@ -228,8 +266,17 @@ class MetricsExporter:
     # --- HTTP -------------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._open) >= self.settings.max_connections:
+            # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a
+            # scrape is answered in milliseconds), so idle connections neither exhaust the process's
+            # descriptors nor keep a scrape out
+            oldest = next(iter(self._open))
+            del self._open[oldest]
+            oldest.transport.abort()
+            self.evicted += 1
+        self._open[writer] = None
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")
             method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
             if method == b"GET" and path.split(b"?")[0] == b"/metrics":
@@ -242,4 +289,5 @@ class MetricsExporter:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
+            self._open.pop(writer, None)
             writer.close()
