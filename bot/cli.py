@@ -20,6 +20,9 @@ from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from .app import Bot
     from .store import Store
 
 log = logging.getLogger("arbot")
@@ -105,8 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bot.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
-                                                                        owner="host", what="reload secrets"))
+        on_sighup(loop, bot)
         await bot.run(duration_s=args.duration)
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
@@ -118,6 +120,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
     return 0
+
+
+def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot) -> None:
+    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background."""
+    import signal
+
+    loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
+                                                                    owner="host", what="reload secrets"))
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -126,8 +126,11 @@ class TelegramNotifier(Notifier):
             return
         new = await self._initialized()  # getMe with the new token first: a bad one changes nothing
         self.app = new  # the outbox sends with the new token from now on
-        with _quiet("telegram.ext.Updater"):  # its last acknowledgement may use a token already revoked
-            await self._close(old)
+        try:
+            with _quiet("telegram.ext.Updater"):  # its last acknowledgement may use a token already revoked
+                await self._close(old)
+        except Exception as exc:  # the old token was revoked before the reload: its polling already ended
+            self.ctx.log.info("the session with the old token ended with %s", type(exc).__name__)
         if self._last_update_id is not None:  # confirm what the old one handled, so nothing runs twice
             await new.bot.get_updates(offset=self._last_update_id + 1, timeout=0)
         await self._poll(new)
@@ -143,11 +146,15 @@ class TelegramNotifier(Notifier):
 
     @staticmethod
     async def _close(app: Application) -> None:
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
-        if app.running:
-            await app.stop()
-        await app.shutdown()
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
+        finally:  # a polling loop that ended on an error re-raises it here: still stop and shut down
+            try:
+                if app.running:
+                    await app.stop()
+            finally:
+                await app.shutdown()
 
     async def _seen(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every update, before the handlers: the last one handled, for a token change."""

@@ -43,6 +43,8 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    token: str = ""
+    """The bot token the call was made with (rotated tokens: which one the bot used when)."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ class FakeBotAPI:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = {k: _decode(k, v) for k, v in (await request.post()).items()}
-        call = Call(method, params, asyncio.get_running_loop().time())
+        call = Call(method, params, asyncio.get_running_loop().time(), token=request.match_info["token"])
         self.calls.append(call)
         if request.match_info["token"] != self.token:
             call.status = 401
