@@ -83,7 +83,18 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return Path(value) if value else None
 
 
+def _log_format_of(path: Path | None) -> str:
+    """``[bot] log_format`` of the config, read before anything logs (a plugin that fails to load)."""
+    try:
+        raw = read_toml(path) if path else default_toml()
+    except ConfigError:
+        return "text"  # reported by prepare() below
+    bot = raw.get("bot")
+    return "json" if isinstance(bot, dict) and bot.get("log_format") == "json" else "text"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    logs.configure(fmt=_log_format_of(_config_path(args)), details=args.verbose)
     plugins, registry, config = prepare(_config_path(args), secrets=True)
     if config.mode == "live" and not args.live:
         raise UserError('The config says mode = "live": real orders. Start with `arbot run --live` to confirm.')
@@ -389,11 +400,19 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.func(args)
         return status
     except ConfigError as exc:
-        print(f"arbot: invalid config\n{exc}", file=sys.stderr)
+        _fail(f"arbot: invalid config\n{exc}")
         return EXIT_USAGE
     except UserError as exc:
-        print(f"arbot: {exc}", file=sys.stderr)
+        _fail(f"arbot: {exc}")
         return EXIT_USAGE
+
+
+def _fail(message: str) -> None:
+    """A user-facing error on stderr: plain text, or one JSON object when the log is json."""
+    if logs.json_lines():
+        log.error("%s", message.removeprefix("arbot: "))
+    else:
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":
