@@ -29,6 +29,7 @@ from .api import (
     AuditEntry,
     Caller,
     Command,
+    Component,
     Context,
     Exchange,
     ExecutionView,
@@ -496,6 +497,20 @@ class Bot:
                 lines.append(f"{target}: new value of {', '.join(keys)} in use")
             if not targets:
                 lines.append(f"{', '.join(keys)}: new value read (not running)")
+        # services may hold references the host does not see (inside a table): each that reloads is asked
+        asked = {name for kind, name in rotation.changed if kind == "plugin"}
+        for name, service in self.services.items():
+            plugin = self.registry.services[name].plugin
+            if plugin in asked or type(service).reload_secrets is Component.reload_secrets:
+                continue
+            try:
+                await service.reload_secrets()
+            except Exception as exc:
+                self.alert(AlertLevel.WARNING, "bot", f"{name} could not re-read its secrets; it goes on with the "
+                           "old ones", source=name, error=f"{type(exc).__name__}: {exc}")
+                lines.append(f"{name}: {type(exc).__name__}: {exc}; the old values stay")
+                continue
+            lines.append(f"{name}: secrets re-read")
         for key, problem in rotation.failed:
             self.alert(AlertLevel.WARNING, "bot", f"secret {key} no longer resolves; the old value stays in use",
                        key=key, problem=problem)

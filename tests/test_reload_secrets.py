@@ -202,3 +202,27 @@ async def test_sighup_rereads_the_secrets(tmp_path, fakes, monkeypatch):
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         await bot.stop()
+
+
+async def test_a_services_own_token_references_are_read_again(tmp_path, make_bot):
+    """The web console keeps user tokens inside a table the host does not walk: it is asked all the same."""
+    from plugins.web import running_server
+
+    write_secret(tmp_path / "alice.token", "alice-token-before-rotation")
+    bot = await make_bot(f"""
+        [plugins.web]
+        enabled = true
+        port = 0
+        users = {{ alice = {{ role = "viewer", token = "file:{tmp_path}/alice.token" }} }}
+    """)
+    server = running_server(bot.operator)
+    assert server is not None and server.users.by_token("alice-token-before-rotation") is not None
+    write_secret(tmp_path / "alice.token", "alice-token-after-rotation")
+    assert "web: secrets re-read" in await bot.reload_secrets(by="test")
+    assert server.users.by_token("alice-token-after-rotation") is not None
+    assert server.users.by_token("alice-token-before-rotation") is None
+    (tmp_path / "alice.token").unlink()  # a token that no longer resolves: everyone keeps working
+    lines = await bot.reload_secrets(by="test")
+    assert any(line.startswith("web: ValueError") and line.endswith("the old values stay") for line in lines)
+    assert server.users.by_token("alice-token-after-rotation") is not None
+    assert running_server(bot.operator) is server  # nothing restarted
