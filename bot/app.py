@@ -494,7 +494,11 @@ class Bot:
                                "the old one", source=target, error=f"{type(exc).__name__}: {exc}")
                     lines.append(f"{target}: could not take the new value ({type(exc).__name__}: {exc})")
                     continue
-                lines.append(f"{target}: new value of {', '.join(keys)} in use")
+                if type(component).reload_secrets is Component.reload_secrets:
+                    lines.append(f"{target}: new value of {', '.join(keys)} read (no reload hook: used where "
+                                 "the plugin reads it again; a restart makes sure)")
+                else:
+                    lines.append(f"{target}: new value of {', '.join(keys)} in use")
             if not targets:
                 lines.append(f"{', '.join(keys)}: new value read (not running)")
         # services may hold references the host does not see (inside a table): each that reloads is asked
