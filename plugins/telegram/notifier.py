@@ -89,8 +89,12 @@ class TelegramNotifier(Notifier):
 
     async def start(self) -> None:
         app = await self._initialized()
-        await self._poll(app)
-        self.app = app
+        self.app = app  # before polling: the first update's reply is sent with it
+        try:
+            await self._poll(app)
+        except BaseException:
+            self.app = None
+            raise
         self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
 
     async def _initialized(self) -> Application:
