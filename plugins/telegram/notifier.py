@@ -8,8 +8,9 @@ all live in the command layer. The caller's role comes from ``users`` by *user* 
 group chat grants nothing by itself.
 
 Nothing is sent from inside update handling: replies and alerts go into an
-:class:`~bot.api.kit.Outbox` lane per chat, so a group held back by Telegram's 20-a-minute limit
-(or a 429) delays only that group, never an admin's private ``/kill``. A reply to a message in a
+:class:`~bot.api.kit.Outbox` lane per chat, and Telegram's limits are kept per chat
+(:mod:`.limits`), so a group held back by its 20-a-minute limit (or a 429) delays only that
+group, never an admin's private ``/kill``. A reply to a message in a
 forum topic goes to that topic (``message_thread_id``).
 """
 
@@ -64,20 +65,14 @@ class TelegramNotifier(Notifier):
 
     def _build(self) -> Application:
         # imported here: keeps `arbot plugins` and config checks fast when Telegram is not used
-        from telegram.ext import (
-            AIORateLimiter,
-            ApplicationBuilder,
-            CallbackQueryHandler,
-            MessageHandler,
-            TypeHandler,
-            filters,
-        )
+        from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, TypeHandler, filters
+
+        from .limits import ChatRateLimiter
 
         s = self.settings
         base = s.base_url.rstrip("/")
-        limiter = AIORateLimiter(overall_max_rate=s.max_messages_per_s, overall_time_period=1,
-                                 group_max_rate=s.max_group_messages_per_min, group_time_period=60,
-                                 max_retries=s.max_retries)
+        limiter = ChatRateLimiter(per_s=s.max_messages_per_s, group_per_min=s.max_group_messages_per_min,
+                                  max_retries=s.max_retries)
         app = (ApplicationBuilder().token(s.token.reveal())
                .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
                .job_queue(None).rate_limiter(limiter).build())
