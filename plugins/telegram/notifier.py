@@ -10,7 +10,8 @@ group chat grants nothing by itself.
 Nothing is sent from inside update handling: replies and alerts go into an
 :class:`~bot.api.kit.Outbox` lane per chat, and Telegram's limits are kept per chat
 (:mod:`.limits`), so a group held back by its 20-a-minute limit (or a 429) delays only that
-group, never an admin's private ``/kill``. A reply to a message in a
+group, never an admin's private ``/kill``. Updates are handled in order within a chat and side by
+side across chats (:mod:`.updates`): a slow command holds up only its own chat. A reply to a message in a
 forum topic goes to that topic (``message_thread_id``).
 """
 
@@ -68,6 +69,7 @@ class TelegramNotifier(Notifier):
         from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
         from .limits import ChatRateLimiter
+        from .updates import PerChatOrder
 
         s = self.settings
         base = s.base_url.rstrip("/")
@@ -75,7 +77,7 @@ class TelegramNotifier(Notifier):
                                   max_retries=s.max_retries)
         app = (ApplicationBuilder().token(s.token.reveal())
                .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
-               .job_queue(None).rate_limiter(limiter).build())
+               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder()).build())
         app.add_handler(TypeHandler(object, self._seen), group=-1)
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
