@@ -165,6 +165,8 @@ class Bot:
         self._started: list[Any] = []
         self._stopping = False
         self._strategies_stopped = False
+        self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
+        """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -474,6 +476,9 @@ class Bot:
         from .secrets import reread
 
         rotation = reread(self.config)
+        for owner, keys in self._secrets_to_retry.items():  # a hook that failed last time is asked again
+            rotation.changed.setdefault(owner, keys)
+        self._secrets_to_retry = {}
         lines: list[str] = []
         by_kind: dict[str, dict[str, Any]] = {"exchange": self.exchanges, "notifier": self.notifiers,
                                               "strategy": self.strategies,
@@ -493,6 +498,7 @@ class Bot:
                     self.alert(AlertLevel.ERROR, "bot", f"{target} could not take its new secret; it goes on with "
                                "the old one", source=target, error=f"{type(exc).__name__}: {exc}")
                     lines.append(f"{target}: could not take the new value ({type(exc).__name__}: {exc})")
+                    self._secrets_to_retry[(kind, name)] = keys
                     continue
                 if type(component).reload_secrets is Component.reload_secrets:
                     lines.append(f"{target}: new value of {', '.join(keys)} read (no reload hook: used where "

@@ -226,3 +226,23 @@ async def test_a_services_own_token_references_are_read_again(tmp_path, make_bot
     assert any(line.startswith("web: ValueError") and line.endswith("the old values stay") for line in lines)
     assert server.users.by_token("alice-token-after-rotation") is not None
     assert running_server(bot.operator) is server  # nothing restarted
+
+
+async def test_a_component_that_could_not_take_its_new_secret_is_asked_again_next_time(tmp_path, fakes, monkeypatch):
+    ws, rest, api = fakes
+    write_secret(tmp_path / "kraken.key", API_KEY)
+    write_secret(tmp_path / "kraken.secret", API_SECRET)
+    write_secret(tmp_path / "tg.token", TOKEN)
+    bot = await started_bot(tmp_path, config_text(tmp_path, ws, rest, api))
+    try:
+        write_secret(tmp_path / "tg.token", NEW_TOKEN)  # written before the Bot API knows it (getMe: 401)
+        lines = await bot.reload_secrets(by="test")
+        assert any(line.startswith("tg: could not take the new value (BotAPIUnavailable") for line in lines)
+        await api.command(ADMIN, "/status")  # the old token still works
+        assert (await api.next_message(ADMIN))["text"].startswith("<pre>Status")
+        api.token = NEW_TOKEN  # now it is valid: the file did not change, the notifier is asked again
+        assert "tg: new value of notifiers.tg.token in use" in await bot.reload_secrets(by="test")
+        await api.command(ADMIN, "/status")
+        assert (await api.next_message(ADMIN, timeout_s=10))["text"].startswith("<pre>Status")
+    finally:
+        await bot.stop()
