@@ -114,6 +114,16 @@ class Secret:
 
         REDACTOR.add(value)
 
+    def reload(self) -> bool:
+        """Read the value again (a rotated file or variable); True when it changed.
+
+        Raises ValueError like :meth:`resolve` when the reference no longer resolves; the value read
+        before stays in force then.
+        """
+        before = self._value
+        self.resolve()
+        return self._value != before
+
     def reveal(self) -> str:
         if self._value is None:
             raise RuntimeError(f"secret {self.reference} was not resolved")

@@ -338,6 +338,16 @@ class Component:
     async def stop(self) -> None:
         """Called once on shutdown, in reverse start order."""
 
+    async def reload_secrets(self) -> None:
+        """One of this component's :class:`~bot.api.Secret` settings has a new value (``arbot ctl
+        reload-secrets`` or SIGHUP re-read every ``env:``/``file:`` reference): use it from now on.
+
+        The Secret objects already hold the new value (``reveal()`` returns it). A component that
+        reveals at each use needs nothing; one that copied the value into a client (a signing key, a
+        bot token) swaps the client's credentials here, without dropping orders, subscriptions or
+        queued messages. Raising keeps the component running on what it had, and is alerted.
+        """
+
 
 class Exchange(Component, abc.ABC):
     """A venue: market data in (published on the bus), orders out, balances.
@@ -675,7 +685,7 @@ class Refused(PermissionError):
 
 
 VERB_ROLES: dict[str, str] = {"pause": "operator", "resume": "operator", "kill": "admin", "flatten": "admin",
-                              "observe": "admin"}
+                              "observe": "admin", "reload_secrets": "admin"}
 """The role each control verb needs, the same as the host's command of that name."""
 
 
@@ -999,6 +1009,14 @@ class Operator(abc.ABC):
 
         Raises ValueError when the config itself says ``observe`` and ``on`` is False.
         """
+
+    async def reload_secrets(self, caller: Caller) -> list[str]:
+        """Re-read every ``env:``/``file:`` secret and hand new values to the components that use them.
+
+        Returns one line per change or problem; a reference that no longer resolves keeps its old
+        value (and is alerted). Needs the admin role.
+        """
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def reconcile(self) -> None:

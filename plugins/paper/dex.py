@@ -38,6 +38,8 @@ from bot.api import (
 )
 from bot.api.backtest import BacktestPlan, Steppable
 from bot.api.kit import Pool, PoolError, from_units
+from bot.api.ledger import price as display_price
+from bot.api.ledger import qty as display_qty
 
 from . import dex_pool
 from .dex_settings import PaperDexSettings
@@ -460,13 +462,13 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
                 if quote_units < min_out:
                     refuse(SlippageExceeded(f"slippage exceeded: the swap pays {from_units(quote_units, qd)} "
                                             f"{self.quote}, below the minimum out {from_units(min_out, qd)} "
-                                            f"(limit {limit} x {order.qty})"))
+                                            f"(limit {display_price(limit)} x {display_qty(order.qty)})"))
             else:
                 max_in = _units(bound, qd, up=False)
                 if quote_units > max_in:
                     refuse(SlippageExceeded(f"slippage exceeded: the swap costs {from_units(quote_units, qd)} "
                                             f"{self.quote}, above the maximum in {from_units(max_in, qd)} "
-                                            f"(limit {limit} x {order.qty})"))
+                                            f"(limit {display_price(limit)} x {display_qty(order.qty)})"))
         base_amount = estimate.base_qty
         quote_amount = from_units(quote_units, qd)
         changes = {self.base: -base_amount, self.quote: quote_amount} if side is Side.SELL else {
