@@ -191,10 +191,27 @@ class RebalanceService(Service):
         return sent
 
     async def track(self) -> None:
-        """Ask each destination whether the transfers on their way were credited."""
+        """Follow each transfer on its way: its source's status first, then whether the destination credited it.
+
+        The source may know the end (a CEX reports its withdrawal completed), or that it failed, or that
+        it never went out (a wallet transaction that expired unlanded): then it is sent again, once.
+        """
         for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
-            destination = self._venue(transfer.destination)
-            if destination is None or not await destination.credited(transfer):
+            source, destination = self._venue(transfer.source), self._venue(transfer.destination)
+            if source is None or destination is None:
+                continue
+            status = await source.withdrawal(transfer)
+            if status is None:
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
+                               f"{transfer.source} (expired unsent): sending it again")
+                await self._withdraw(source, transfer)
+                continue
+            if status is TransferStatus.FAILED:
+                await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
+                self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
+                               f"{transfer.source}")
+                continue
+            if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
