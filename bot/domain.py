@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .bookview import BookUpdate as BookUpdate
 from .exact import PrecisionError, from_units, to_units
 
 ZERO = Decimal(0)
@@ -115,31 +116,6 @@ class MarketInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class BookUpdate:
-    """Top levels of one order book after a change: best first on each side."""
-
-    exchange: str
-    symbol: str
-    bids: tuple[tuple[Decimal, Decimal], ...]
-    asks: tuple[tuple[Decimal, Decimal], ...]
-    ts_ns: int
-
-    @property
-    def best_bid(self) -> Decimal | None:
-        return self.bids[0][0] if self.bids else None
-
-    @property
-    def best_ask(self) -> Decimal | None:
-        return self.asks[0][0] if self.asks else None
-
-    @property
-    def mid(self) -> Decimal | None:
-        if not self.bids or not self.asks:
-            return None
-        return (self.bids[0][0] + self.asks[0][0]) / 2
-
-
-@dataclass(frozen=True, slots=True)
 class Trade:
     """A public trade on the venue (not necessarily ours)."""
 
@@ -166,6 +142,8 @@ class FeedStatus:
     state: FeedState
     ts_ns: int
     reason: str = ""
+    verified: bool = True
+    """False when the venue's book cannot be checked (no checksum, no update ids): LIVE, but unverified."""
 
 
 @dataclass(frozen=True, slots=True)

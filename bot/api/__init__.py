@@ -54,6 +54,7 @@ from ..settings import ConfigError, ConfigIssue, NoSettings, Secret, option
 from ._core import (
     ROLE_RANK,
     VERB_ROLES,
+    AuditEntry,
     Caller,
     Command,
     CommandDispatcher,
@@ -62,6 +63,9 @@ from ._core import (
     Context,
     Exchange,
     ExchangeError,
+    ExecutionLeg,
+    ExecutionView,
+    FeedView,
     InsufficientFunds,
     Job,
     JobFunc,
@@ -96,6 +100,8 @@ __all__ = [
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    # the operator's read models
+    "AuditEntry", "ExecutionLeg", "ExecutionView", "FeedView",
     # errors an exchange raises
     "ExchangeError", "InsufficientFunds", "OrderNotFound", "PermanentError", "PostOnlyWouldCross", "RateLimited",
     "TransientError", "UnknownOutcome",

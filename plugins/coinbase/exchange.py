@@ -161,8 +161,10 @@ class CoinbaseExchange(PollingVenue):
     def _on_book(self, pb: ProductBook) -> None:
         if self.states.get(pb.symbol) is not FeedState.LIVE:
             self.publish_feed_state(pb.symbol, FeedState.LIVE, "snapshot received")
-        bids, asks = pb.levels(self.settings.publish_levels)
-        self.ctx.bus.publish(BookUpdate(self.name, pb.symbol, bids, asks, self.ctx.clock.time_ns()))
+        now = self.ctx.clock.time_ns()
+        event = BookUpdate.of_book(self.name, pb.symbol, pb.book, self.settings.publish_levels, now)
+        self.ctx.bus.publish(event)
+        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
 
     def market(self, symbol: str) -> MarketInfo:
         return self.products[symbol]  # KeyError: not configured, or its rules could not be read

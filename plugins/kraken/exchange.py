@@ -235,8 +235,10 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     def _on_book(self, sb: SymbolBook) -> None:
         if self.states.get(sb.symbol) is not FeedState.LIVE:
             self.publish_feed_state(sb.symbol, FeedState.LIVE, "snapshot verified")
-        bids, asks = sb.levels(self.settings.publish_levels)
-        self.ctx.bus.publish(BookUpdate(self.name, sb.symbol, bids, asks, self.ctx.clock.time_ns()))
+        now = self.ctx.clock.time_ns()
+        event = BookUpdate.of_book(self.name, sb.symbol, sb.book, self.settings.publish_levels, now)
+        self.ctx.bus.publish(event)
+        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
 
     def market(self, symbol: str) -> MarketInfo:
         info = self.books.pairs[symbol]  # KeyError: not subscribed, or no instrument data yet

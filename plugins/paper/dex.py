@@ -94,6 +94,7 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
 
     Settings = PaperDexSettings
     simulated = True
+    venue_kind = "pool"
     exchange_settings = ("anchor", "source")
 
     def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):

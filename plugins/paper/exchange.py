@@ -297,7 +297,9 @@ class PaperExchange(Exchange, Steppable, PaperTransfers):
                 raise ValueError(f"recording: no such file: {path}")
             symbol_of = s.source_symbols()
             self._player = RecordingPlayer(path, recorder, sorted(symbol_of), s.depth_levels,
-                                           loop=s.recording_end == "loop")
+                                           loop=s.recording_end == "loop",
+                                           report=lambda summary: self.ctx.log.warning("paper %s: %s", self.name,
+                                                                                      summary))
             describe = f"recording {path.name}"
         else:
             if s.source == self.name:
@@ -338,21 +340,32 @@ class PaperExchange(Exchange, Steppable, PaperTransfers):
         loop = asyncio.get_running_loop()
         started = loop.time()
         seconds_per_ns = 1e-9 / float(self.settings.playback_speed)
-        while self._running:
-            offset_ns = self.next_event_ns()
-            if offset_ns is not None:
-                # sleep(0) when behind: other tasks still run between two events
-                await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
-                if not self._running:
+        try:
+            while self._running:
+                offset_ns = self.next_event_ns()
+                if offset_ns is not None:
+                    # sleep(0) when behind: other tasks still run between two events
+                    await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
+                    if not self._running:
+                        break
+                if not self.step():
                     break
-            if not self.step():
-                break
+        except Exception as exc:  # never a frozen LIVE book: the task's failure is reported by the host
+            if self._feed is not None:
+                self._feed.stale_all(f"recording playback failed: {type(exc).__name__}")
+            raise
 
     def _play_one(self) -> bool:
         player, feed = self._player, self._feed
         if player is None or feed is None:  # start() builds both for a recording
             return False
         item = player.next()
+        if item is None and player.error is not None:
+            exc = player.error
+            feed.stale_all(f"recording {player.path.name} cannot be played: {type(exc).__name__}")
+            self.ctx.log.error("paper %s: playback of %s stopped at line %d: %s: %s; the books are STALE",
+                               self.name, player.path.name, player.stats.lines, type(exc).__name__, exc)
+            return False
         if item is None:  # published once: a state is published only when it changes
             feed.stale_all(f"recording {player.path.name} ended")
             return False
