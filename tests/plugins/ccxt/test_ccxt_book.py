@@ -153,3 +153,30 @@ async def test_a_level_off_the_tick_is_never_published_and_the_book_is_fetched_a
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE and gate.levels(SYMBOL) == fake_view(fake_gate),
                    timeout_s=20, what="a clean snapshot")
     assert all(price != bad for update in books for price, _ in update.bids)
+
+
+async def test_where_ccxt_checks_update_ids_itself_a_gap_is_one_resync_too(gate_bot, fake_gate):
+    """Gate's EU endpoint: ccxt subscribes spot.order_book_update, takes the snapshot over REST
+    (with_id) and raises ChecksumError on a gap; the plugin marks the feed and watches again."""
+    bot, gate = await gate_bot(keys=False, eu=True, start_timeout_s=0)
+    statuses = listen(bot, FeedStatus)
+    assert gate.monitor is None and gate.status()["book"].startswith("verified by ccxt (spot.order_book_update")
+
+    def top_equal() -> bool:
+        bids, asks = fake_gate.pairs["BTC_USDT"].view(10)
+        return gate.states.get(SYMBOL) is FeedState.LIVE and gate.levels(SYMBOL)[0][:10] == tuple(bids) \
+            and gate.levels(SYMBOL)[1][:10] == tuple(asks)
+
+    await fake_gate.random_updates("BTC_USDT", 30)  # ccxt fetches the snapshot after 10 updates
+    await wait_for(top_equal, timeout_s=20, what="the book from the REST snapshot and the updates")
+    assert ("GET", "/spot/order_book") in [(m, p) for m, p, _ in fake_gate.rest_log]
+    fake_gate.skip_update_ids = 1
+    await fake_gate.random_updates("BTC_USDT", 30)
+    await wait_for(lambda: gate.counters.resyncs == 1, timeout_s=20, what="ccxt's ChecksumError")
+    await fake_gate.random_updates("BTC_USDT", 30)
+    await wait_for(top_equal, timeout_s=20, what="the book after the resync")
+    assert gate.counters.resyncs == 1
+    assert [s.state for s in statuses if s.reason != "connecting: waiting for a snapshot"][-2:] == [
+        FeedState.RESYNCING, FeedState.LIVE]
+    assert [r["event"] for r in fake_gate.ws_requests if r["channel"] == "spot.order_book_update"] == [
+        "subscribe", "subscribe"]
