@@ -147,8 +147,7 @@ class FakeGate:
         return self
 
     async def close(self) -> None:
-        for ws in list(self.connections):
-            ws._writer.transport.abort() if ws._writer is not None else None  # type: ignore[union-attr]
+        await self.drop()
         if self._runner is not None:
             await self._runner.cleanup()
 
