@@ -35,6 +35,7 @@ async def test_local_book_equals_the_fakes_after_10000_random_updates(gate_bot, 
     await wait_for(lambda: gate.levels(SYMBOL) == fake_view(fake_gate), timeout_s=60, what="the book to catch up")
     bids, asks = fake_view(fake_gate)
     assert books[-1].bids == bids[:10] and books[-1].asks == asks[:10]
+    assert books[-1].best_bid_units == int(bids[0][0] * 100) and books[-1].price_decimals == 2
     assert all(isinstance(p, Decimal) and isinstance(q, Decimal) for p, q in books[-1].bids + books[-1].asks)
     assert gate.counters.resyncs == 0 and gate.counters.broken == 0
     assert fake_gate.sent_updates == 10_000
@@ -131,10 +132,11 @@ def test_levels_convert_exactly_and_refuse_what_is_off_the_tick():
 
     convert = LevelConverter(Decimal("0.01"), Decimal("0.0001"))
     levels = [[30000.0, 0.1], [29999.99, 12345678.1234], [0.01, 0.0001]]
-    assert convert.side(levels, None) == ((Decimal("30000.00"), Decimal("0.1000")),
-                                          (Decimal("29999.99"), Decimal("12345678.1234")),
-                                          (Decimal("0.01"), Decimal("0.0001")))
-    assert str(convert.side(levels, 1)[0][0]) == "30000.00"  # written at the market's precision
+    decimals, units = convert.side(levels, None)
+    assert decimals == ((Decimal("30000.00"), Decimal("0.1000")), (Decimal("29999.99"), Decimal("12345678.1234")),
+                        (Decimal("0.01"), Decimal("0.0001")))
+    assert units == ((3000000, 1000), (2999999, 123456781234), (1, 1))
+    assert str(convert.side(levels, 1)[0][0][0]) == "30000.00"  # written at the market's precision
     with pytest.raises(BrokenLevel, match="not a multiple of 0.01"):
         convert.side([[0.1 + 0.2, 1.0]], None)  # 0.30000000000000004: never rounded
     with pytest.raises(BrokenLevel, match="size"):
