@@ -352,6 +352,13 @@ class CcxtExchange(PollingVenue):
         self._cids[vid] = client_order_id
         return vid
 
+    def _our_id(self, venue_id: str) -> str:
+        """Our client order id for a venue's (known this run, or readable from it); else the venue's own."""
+        known = self._cids.get(venue_id)
+        if known is None and self._rule is not None:
+            known = self._rule.our_id(venue_id)
+        return known or venue_id
+
     async def place_order(self, order: Order) -> OrderState:
         info = self.market(order.symbol)
         features = self.features()
@@ -419,8 +426,7 @@ class CcxtExchange(PollingVenue):
         out = []
         for sym in [symbol] if symbol is not None else self.settings.symbols:
             for o in await self._call("open orders", False, "fetch_open_orders", sym):
-                vid = o.get("clientOrderId") or str(o["id"])
-                out.append(order_state(self._cids.get(vid, vid), o))
+                out.append(order_state(self._our_id(o.get("clientOrderId") or str(o["id"])), o))
         return out
 
     async def balances(self) -> dict[str, Balance]:

@@ -29,7 +29,9 @@ async def test_grid_runs_live_on_the_ccxt_gate(make_bot, fake_gate):
     bot = await make_bot(gate_table(fake_gate) + GRID.format(exchange="gate"))
     applied = []
     bot.bus.subscribe(FillApplied, applied.append, owner="test")
-    await fake_gate.random_updates("BTC_USDT", 5)  # the grid decides on the book updates it sees
+    pair = fake_gate.pairs["BTC_USDT"]
+    best_bid = max(pair.bids)  # 29999.99, best ask 30000.01: the touch stays where it is
+    await fake_gate.change("BTC_USDT", bids={best_bid: pair.bids[best_bid] + 1})  # the grid decides on updates
     await wait_for(lambda: len(resting(fake_gate)) == 3, timeout_s=20, what="the grid's buys on the venue")
     assert all(o["text"].startswith("t-g-") and o["time_in_force"] == "poc" for o in resting(fake_gate))
     buys = sorted((o for o in resting(fake_gate) if o["side"] == "buy"), key=lambda o: -D(o["price"]))
