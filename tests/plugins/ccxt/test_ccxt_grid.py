@@ -55,7 +55,9 @@ async def test_grid_runs_paper_on_a_paper_venue_mirroring_the_gate_book(make_bot
     bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
     gate = bot.exchanges["gate"]
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE, what="the gate feed")
-    await fake_gate.random_updates("BTC_USDT", 20)
+    pair = fake_gate.pairs["BTC_USDT"]
+    for i, price in enumerate(sorted(pair.bids, reverse=True)[:10]):  # sizes change, the touch stays
+        await fake_gate.change("BTC_USDT", bids={price: pair.bids[price] + i + 1})
     await wait_for(lambda: books and books[-1].bids == gate.levels(SYMBOL)[0][:len(books[-1].bids)],
                    timeout_s=20, what="the paper venue republishing the gate book")
     await wait_for(lambda: len([o for o in bot.executor.open_orders() if o.exchange == "paper"]) >= 2,
