@@ -61,7 +61,19 @@ class PollingVenue(Exchange):
 
     def report_change(self, client_order_id: str, symbol: str, venue_order_id: str, last: OrderState,
                       state: OrderState) -> None:
-        """Publish the fills ``state`` adds to ``last``, then ``state`` itself, if anything changed."""
+        """Publish the fills ``state`` adds to the last state published, then ``state`` itself, if anything changed.
+
+        The last state published is the tracked one when the order is still tracked (a private stream
+        may have moved it on while a poll was waiting for its answer; ``last`` is what the caller
+        read before). A read older than what was published (less filled, or the order's final state
+        already out) publishes nothing, so an order's state never goes back.
+        """
+        if client_order_id in self._tracked:
+            last = self._tracked[client_order_id][2]
+        elif not last.status.terminal:
+            return  # its final state was published meanwhile: this read is older
+        if state.filled_qty < last.filled_qty:
+            return
         old = {f.trade_id for f in last.fills}
         if (state.status is last.status and state.filled_qty == last.filled_qty
                 and all(f.trade_id in old for f in state.fills)):
