@@ -61,20 +61,32 @@ class RebalanceService(Service):
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def _run(self) -> None:
-        await self._resume()
         loop = asyncio.get_running_loop()
         next_check = loop.time()
+        resumed = False
         while True:
+            if not resumed:  # nothing new is planned before every stored intent is settled
+                try:
+                    await self._resume()
+                    resumed = True
+                except Exception as exc:
+                    self.ctx.log.warning("rebalance: settling stored transfers failed (%s); trying again", exc)
+                    await asyncio.sleep(self.settings.track_every_s)
+                    continue
             if loop.time() >= next_check:
                 next_check = loop.time() + self.settings.check_every_s
                 try:
                     await self.check()
                 except ExchangeError as exc:
                     self.ctx.log.warning("rebalance check failed: %s", exc)
+                except Exception:  # a bug must not end the planner: logged, tried again next time
+                    self.ctx.log.exception("rebalance check failed")
             try:
                 await self.track()
             except ExchangeError as exc:
                 self.ctx.log.warning("rebalance tracking failed: %s", exc)
+            except Exception:
+                self.ctx.log.exception("rebalance tracking failed")
             await asyncio.sleep(min(self.settings.track_every_s, self.settings.check_every_s))
 
     def _venue(self, name: str) -> TransferVenue | None:
