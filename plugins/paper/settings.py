@@ -80,7 +80,8 @@ class PaperSettings:
         {}, help='simulated transfers out: smallest withdrawal per asset, e.g. { SOL = "0.1" }')
     network_fee_sol: Decimal = option(
         Decimal("0"), ge=0, help="simulated transfers out: chain fee in SOL paid on top (0: in the withdrawal fee)")
-    transfer_delay_s: float = option(60.0, ge=0, help="a simulated transfer to or from this venue takes this long")
+    transfer_delay_s: float = option(60.0, ge=0, le=7 * 86_400,
+                                     help="a simulated transfer to or from this venue takes this long")
     state_file: str = option(
         "paper-exchange.db", owned_file=True,
         help='SQLite file of the venue\'s own state, relative to the data directory; "" keeps it in memory',
