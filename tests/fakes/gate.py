@@ -24,6 +24,7 @@ test compares the plugin against the venue rather than against itself.
 Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
+``hang_create_order_s`` (created, then the answer is late),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark.
 """
@@ -125,6 +126,8 @@ class FakeGate:
         self.http_429 = 0
         """How many REST calls answer 429 from now on (-1: all)."""
         self.lose_create_order = 0
+        self.hang_create_order_s = 0.0
+        """Create the order, then answer this late."""
         self.fill_on_create: Decimal | None = None
         """Fill this fraction of each new limit order at once (a taker order), at its price."""
         self._ids = itertools.count(100000001)
@@ -391,6 +394,8 @@ class FakeGate:
                     assert request.transport is not None
                     request.transport.abort()  # created, and the answer is lost
                     raise ConnectionResetError
+                if self.hang_create_order_s:
+                    await asyncio.sleep(self.hang_create_order_s)
                 return web.json_response(order, status=201)
             if path.startswith("/spot/orders/"):
                 order = self._find(path.rsplit("/", 1)[1], query.get("currency_pair", ""))

@@ -67,6 +67,26 @@ async def test_lost_order_answer_is_resolved_by_look_up_200_times(gate_bot, fake
     assert await gate.fetch_order(SYMBOL, "never-sent") is None
 
 
+async def test_a_late_answer_is_an_unknown_outcome_then_found(gate_bot, fake_gate):
+    bot, gate = await gate_bot(request_timeout_s=0.2)
+    fake_gate.hang_create_order_s = 1.0
+    with pytest.raises(UnknownOutcome):
+        await gate.place_order(order("late-1"))
+    fake_gate.hang_create_order_s = 0
+    state = await gate.fetch_order(SYMBOL, "late-1")
+    assert state is not None and state.status is OrderStatus.OPEN and len(fake_gate.orders_with_text("t-late-1")) == 1
+
+
+async def test_a_wrong_secret_is_refused_by_the_fakes_signature_check_as_permanent(gate_bot, fake_gate, monkeypatch):
+    monkeypatch.setenv("FAKE_GATE_SECRET", "not-the-secret")
+    bot, gate = await gate_bot()
+    with pytest.raises(PermanentError, match="INVALID_SIGNATURE"):
+        await gate.balances()
+    with pytest.raises(PermanentError, match="INVALID_SIGNATURE"):
+        await gate.place_order(order("auth-1"))
+    assert not fake_gate.orders
+
+
 async def test_executor_adopts_an_order_whose_answer_was_lost(gate_bot, fake_gate):
     bot, gate = await gate_bot()
     fake_gate.lose_create_order = 1
