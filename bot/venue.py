@@ -61,18 +61,17 @@ class PollingVenue(Exchange):
 
     def report_change(self, client_order_id: str, symbol: str, venue_order_id: str, last: OrderState,
                       state: OrderState) -> None:
-        """Publish the fills ``state`` adds to the last state published, then ``state`` itself, if anything changed.
+        """Publish the fills ``state`` adds to ``last`` (what the caller read before), then ``state`` itself,
+        if anything changed.
 
-        The last state published is the tracked one when the order is still tracked (a private stream
-        may have moved it on while a poll was waiting for its answer; ``last`` is what the caller
-        read before). A read older than what was published (less filled, or the order's final state
-        already out) publishes nothing, so an order's state never goes back.
+        A read older than what was published meanwhile (a private stream may have moved the order on
+        while a poll waited for its answer) publishes nothing, so an order's state never goes back:
+        the order is no longer tracked (its final state is out), or it is tracked as more filled.
         """
-        if client_order_id in self._tracked:
-            last = self._tracked[client_order_id][2]
-        elif not last.status.terminal:
-            return  # its final state was published meanwhile: this read is older
-        if state.filled_qty < last.filled_qty:
+        current = self._tracked.get(client_order_id)
+        if current is None and not last.status.terminal:
+            return
+        if current is not None and state.filled_qty < current[2].filled_qty:
             return
         old = {f.trade_id for f in last.fills}
         if (state.status is last.status and state.filled_qty == last.filled_qty
