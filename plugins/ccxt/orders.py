@@ -51,6 +51,12 @@ class ClientIdRule:
             body = hashlib.sha256(client_order_id.encode()).hexdigest()[: self.max_len]
         return self.prefix + body
 
+    def our_id(self, venue_id: str) -> str | None:
+        """The client order id ``venue_id`` was made from when it was sent as it is (a digest is one-way:
+        the executor finds such orders by its own ids through :meth:`venue_id`)."""
+        body = venue_id[len(self.prefix):] if venue_id.startswith(self.prefix) else None
+        return body if body is not None and self.venue_id(body) == venue_id else None
+
 
 CLIENT_IDS: dict[str, ClientIdRule] = {
     "gate": ClientIdRule(28, r"[A-Za-z0-9_.-]", prefix="t-"),
