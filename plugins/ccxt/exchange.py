@@ -402,7 +402,7 @@ class CcxtExchange(PollingVenue):
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
-        if self.api.has.get("fetchOrder"):
+        if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
             try:
                 found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
             except OrderNotFound:

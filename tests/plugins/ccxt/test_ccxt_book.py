@@ -180,5 +180,6 @@ async def test_where_ccxt_checks_update_ids_itself_a_gap_is_one_resync_too(gate_
     assert gate.counters.resyncs == 1
     assert [s.state for s in statuses if s.reason != "connecting: waiting for a snapshot"][-2:] == [
         FeedState.RESYNCING, FeedState.LIVE]
-    assert [r["event"] for r in fake_gate.ws_requests if r["channel"] == "spot.order_book_update"] == [
-        "subscribe", "subscribe"]
+    await wait_for(lambda: [r["event"] for r in fake_gate.ws_requests if r["channel"] == "spot.order_book_update"]
+                   == ["subscribe", "subscribe"], timeout_s=20, what="ccxt subscribing again after the gap")
+    assert gate.counters.resyncs == 1

@@ -42,8 +42,8 @@ async def test_grid_runs_live_on_the_ccxt_gate(make_bot, fake_gate):
                    timeout_s=20, what="the grid's sell one level above the fill")
     fill = applied[0].fill
     assert (fill.exchange, fill.price, fill.qty) == ("gate", D("30000"), D("0.01"))
-    order = bot.executor.order(fill.client_order_id)
-    assert order is not None and order.status is OrderStatus.FILLED
+    await wait_for(lambda: (o := bot.executor.order(fill.client_order_id)) is not None
+                   and o.status is OrderStatus.FILLED, timeout_s=20, what="the executor's record of the filled order")
     assert len(applied) == 1  # polled several times meanwhile, applied once
 
 
