@@ -284,11 +284,16 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     (orders in flight, retries, strategy timers) run first, in their order.
     """
     start = clock.time_ns()
+    # Recordings play together in receive-time order: each one's offsets count from its own first
+    # event, so a recording that began later than the earliest one starts that much later.
+    begins = {index: venue.exchange.recording_start_ns() for index, venue in enumerate(venues) if venue.plan.recorded}
+    origin = min((ns for ns in begins.values() if ns is not None), default=None)
+    lag = {index: ns - origin if ns is not None and origin is not None else 0 for index, ns in begins.items()}
     queue: list[tuple[int, int, Venue]] = []
     for index, venue in enumerate(venues):
         first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
         if first is not None:
-            queue.append((start + first, index, venue))
+            queue.append((start + lag.get(index, 0) + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
     loop = asyncio.get_running_loop()
@@ -315,7 +320,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 if recordings == 0:
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
-                heapq.heappush(queue, (start + offset, index, venue))
+                heapq.heappush(queue, (start + lag[index] + offset, index, venue))
         elif more is not False and venue.plan.pace_ns is not None:
             heapq.heappush(queue, (due + venue.plan.pace_ns, index, venue))
         progress.update(done, (clock.time_ns() - start) / NS_PER_S)

@@ -257,6 +257,13 @@ class PaperExchange(Exchange, Steppable):
         item = self._player.peek() if self._player is not None else None
         return None if item is None else item[0]
 
+    def recording_start_ns(self) -> int | None:
+        """Recording: the recorded receive time of its first event (None otherwise)."""
+        if self._player is None:
+            return None
+        self._player.peek()
+        return self._player.start_ts_ns
+
     @classmethod
     def prepare_for_backtest(cls, settings: PaperSettings) -> BacktestPlan:
         """The backtest's venue: no market clock of its own (the backtest steps a simulated market at
