@@ -13,6 +13,7 @@ without it (and without strategies that need it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
@@ -25,10 +26,13 @@ from .alerts import Alerts
 from .api import (
     ROLE_RANK,
     VERB_ROLES,
+    AuditEntry,
     Caller,
     Command,
     Context,
     Exchange,
+    ExecutionView,
+    FeedView,
     Notifier,
     Operator,
     PluginView,
@@ -62,6 +66,7 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .filemodes import make_private
 from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
 from .markouts import MarkoutSampler
@@ -145,7 +150,8 @@ class Bot:
         self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
                                  running_strategies=self._running_strategies, exchanges=lambda: list(self.exchanges))
         self.control = ControlServer(self.commands, data_dir=self.data_dir,
-                                     socket_name=config.bot.control_socket, clock=self.clock)
+                                     socket_name=config.bot.control_socket, clock=self.clock,
+                                     allowed_uids=config.bot.control_allowed_uids)
         self.started_ns = 0
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -157,6 +163,7 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._strategies_stopped = False
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -190,10 +197,13 @@ class Bot:
 
     async def start(self) -> None:
         self.started_ns = self.clock.time_ns()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        created_dir = not self.data_dir.exists()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)
+        for path in make_private(self.data_dir, created_dir):
+            log.info("%s was readable by other users; now private to this one (mode 0600/0700)", path)
         self.executor.id_epoch = self.identity.id_epoch
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
@@ -213,6 +223,7 @@ class Bot:
         self.risk.checks = list(risk_checks.values())
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
+        self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
@@ -415,9 +426,11 @@ class Bot:
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
+        await self.scheduler.join()
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)
+        self._strategies_stopped = True  # what shutdown cancels is not news to them (no "retry in 30s")
         if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
@@ -426,7 +439,6 @@ class Bot:
                 log.error("cancelling resting orders failed: %s", exc)
         await self.executor.flush()
         self.markouts.flush()
-        self.alert(AlertLevel.INFO, "bot", "arbot stopped")
         for component in reversed(self._started):
             if isinstance(component, Notifier):
                 continue
@@ -438,6 +450,8 @@ class Bot:
         if not await self.executor.flush():
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
                       "again on the next start", self.executor.store_error)
+        self.commands.flush_refusals(force=True)
+        self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -451,8 +465,8 @@ class Bot:
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
     def _running_strategy(self, name: str) -> Strategy | None:
-        """The strategy called ``name`` if it runs (not failed)."""
-        return None if name in self._failed else self.strategies.get(name)
+        """The strategy called ``name`` if it runs (not failed, not stopping)."""
+        return None if name in self._failed or self._strategies_stopped else self.strategies.get(name)
 
     def _may_trade(self, name: str) -> bool:
         strategy = self.strategies.get(name)
@@ -834,6 +848,41 @@ class HostOperator(Operator):
 
     def feeds(self) -> dict[tuple[str, str], int]:
         return self._bot.portfolio.data_times()
+
+    def feed_health(self) -> list[FeedView]:
+        return self._bot.portfolio.feed_health()
+
+    # --- history ---------------------------------------------------------------------------------
+
+    def order_history(self, *, strategy: str | None = None, exchange: str | None = None,
+                      statuses: list[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                      limit: int = 100, offset: int = 0) -> list[Order]:
+        return self._bot.store.order_page(strategy=strategy, exchange=exchange, statuses=statuses,
+                                          since_ns=since_ns, until_ns=until_ns, limit=limit, offset=offset)
+
+    def fill_history(self, *, strategy: str | None = None, exchange: str | None = None,
+                     since_ns: int | None = None, until_ns: int | None = None, limit: int = 100,
+                     offset: int = 0) -> list[tuple[str, Fill]]:
+        return self._bot.store.fill_page(strategy=strategy, exchange=exchange, since_ns=since_ns,
+                                         until_ns=until_ns, limit=limit, offset=offset)
+
+    def executions(self, *, strategy: str | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                   limit: int = 100, offset: int = 0) -> list[ExecutionView]:
+        found: list[ExecutionView] = []
+        kwargs = {"store": self._bot.store, "strategy": strategy, "since_ns": since_ns, "until_ns": until_ns,
+                  "limit": limit + offset}
+        for _, views in self._bot.plugins.call_each("executions", kwargs):
+            found.extend(views or [])
+        found.sort(key=lambda v: v.created_ns, reverse=True)
+        return found[offset:offset + limit]
+
+    def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditEntry]:
+        return [AuditEntry(ts_ns=row.ts_ns, transport=row.transport, user_id=row.user_id, command=row.command,
+                           args=row.args, outcome=row.outcome, role=row.role, chat_id=row.chat_id)
+                for row in self._bot.store.audit_log(limit, offset)]
+
+    def record_audit(self, entries: list[AuditEntry]) -> None:
+        self._bot.store.audit_many(dataclasses.asdict(entry) for entry in entries)
 
     # --- risk and plugins -----------------------------------------------------------------------
 

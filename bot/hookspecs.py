@@ -21,7 +21,7 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:
-    from .api import Command, Exchange, Job, Notifier, Operator, Reply, RiskCheck, Service, Strategy
+    from .api import Command, Exchange, ExecutionView, Job, Notifier, Operator, Reply, RiskCheck, Service, Strategy
     from .backtest.contract import BacktestRun, ReportSection
     from .store import Store
 
@@ -147,6 +147,18 @@ def report_sections(store: Store) -> list[Reply] | None:
     host's own table. Read your plugin's tables (or the host's) and return one Reply per section:
     a ``title``, optional ``rows`` (first row a header when ``header=True``) and ``text``. Read
     only; a hook that raises is reported with the plugin's name and the other sections still print.
+    """
+
+
+@hookspec
+def executions(store: Store, strategy: str | None, since_ns: int | None, until_ns: int | None,
+               limit: int) -> list[ExecutionView] | None:
+    """Report executed opportunities (predicted vs realized PnL, legs, latencies) for the operator.
+
+    Called through ``Operator.executions`` (the web console's ``/api/v1/arb/executions``), in a
+    worker thread, with the bot's store: return at most ``limit`` of your strategies' executions
+    created in ``[since_ns, until_ns)`` (bounds None: open), of ``strategy`` if given, newest first,
+    as :class:`~bot.api.ExecutionView`; None when you have none. Read only.
     """
 
 

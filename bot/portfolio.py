@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from .api import PortfolioView
-from .domain import ZERO, BookUpdate, Fill, Order, PoolUpdate, Side
+from .api import FeedView, PortfolioView
+from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, PoolUpdate, Side
 
 
 class Portfolio(PortfolioView):
@@ -18,6 +18,8 @@ class Portfolio(PortfolioView):
         self._positions: dict[tuple[str, str], Decimal] = {}
         self._top: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}
         self._data_ns: dict[tuple[str, str], int] = {}
+        self._feed_status: dict[tuple[str, str], FeedStatus] = {}
+        self._resyncs: dict[tuple[str, str], int] = {}
 
     def on_book(self, event: BookUpdate) -> None:
         self._data_ns[(event.exchange, event.symbol)] = event.ts_ns
@@ -49,6 +51,23 @@ class Portfolio(PortfolioView):
             o for o in self._open_orders()
             if (exchange is None or o.exchange == exchange) and (symbol is None or o.symbol == symbol)
         ]
+
+    def on_feed_status(self, event: FeedStatus) -> None:
+        key = (event.exchange, event.symbol)
+        if event.state is not FeedState.LIVE:
+            self._resyncs[key] = self._resyncs.get(key, 0) + 1
+        self._feed_status[key] = event
+
+    def feed_health(self) -> list[FeedView]:
+        """Every market with data or a published feed state, by exchange and symbol."""
+        views = []
+        for key in sorted(set(self._data_ns) | set(self._feed_status)):
+            status = self._feed_status.get(key)
+            views.append(FeedView(exchange=key[0], symbol=key[1],
+                                  state=status.state.value if status else FeedState.LIVE.value,
+                                  data_ns=self._data_ns.get(key), changed_ns=status.ts_ns if status else None,
+                                  reason=status.reason if status else "", resyncs=self._resyncs.get(key, 0)))
+        return views
 
     def data_times(self) -> dict[tuple[str, str], int]:
         """Time (ns) of the latest book update per market."""

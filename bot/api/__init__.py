@@ -45,12 +45,16 @@ from ..domain import (
     Side,
     TimeInForce,
     Trade,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
     split_symbol,
 )
 from ..settings import ConfigError, ConfigIssue, NoSettings, Secret, option
 from ._core import (
     ROLE_RANK,
     VERB_ROLES,
+    AuditEntry,
     Caller,
     Command,
     CommandDispatcher,
@@ -59,6 +63,9 @@ from ._core import (
     Context,
     Exchange,
     ExchangeError,
+    ExecutionLeg,
+    ExecutionView,
+    FeedView,
     InsufficientFunds,
     Job,
     JobFunc,
@@ -79,6 +86,7 @@ from ._core import (
     Role,
     Service,
     Strategy,
+    TransferVenue,
     TransientError,
     UnknownOutcome,
 )
@@ -88,9 +96,12 @@ __all__ = [
     "hookimpl",
     # components
     "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
+    "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    # the operator's read models
+    "AuditEntry", "ExecutionLeg", "ExecutionView", "FeedView",
     # errors an exchange raises
     "ExchangeError", "InsufficientFunds", "OrderNotFound", "PermanentError", "PostOnlyWouldCross", "RateLimited",
     "TransientError", "UnknownOutcome",
@@ -100,5 +111,6 @@ __all__ = [
     "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
     "FillApplied",
     "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
-    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "split_symbol",
+    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "Transfer",
+    "TransferStatus", "TransferTerms", "split_symbol",
 ]

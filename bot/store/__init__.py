@@ -56,7 +56,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce, Transfer, TransferStatus
 from ..redact import REDACTOR, add_url, safe_url
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
@@ -234,6 +234,26 @@ class AuditRow(SQLModel, table=True):
     outcome: str
 
 
+class TransferRow(SQLModel, table=True):
+    """A transfer of funds between two venues (``bot.domain.Transfer``): stored before it is sent."""
+
+    __tablename__ = "transfers"
+
+    transfer_id: str = Field(primary_key=True)
+    asset: str
+    amount: Decimal = money()
+    source: str
+    destination: str
+    address: str
+    fee: Decimal = money()
+    network_fee: Decimal = money()
+    status: str = Field(index=True)
+    venue_ref: str = ""
+    reason: str = ""
+    created_ns: int = ns(index=True)
+    updated_ns: int = ns()
+
+
 class MarkoutRow(SQLModel, table=True):
     """The mid of a fill's market some seconds after it (:mod:`bot.markouts`): one row per fill and horizon."""
 
@@ -257,8 +277,8 @@ def table_of(row: type[SQLModel]) -> Table:
 
 ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
 MARKOUTS = table_of(MarkoutRow)
-HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow)),
-               MARKOUTS)
+HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow,
+                                                       TransferRow)), MARKOUTS)
 """The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
 
 
@@ -456,6 +476,25 @@ class Store:
                 q = q.limit(limit)
             return [row_to_order(r) for r in s.exec(q).all()]
 
+    def order_page(self, *, strategy: str | None = None, exchange: str | None = None,
+                   statuses: Iterable[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
+                   limit: int = 100, offset: int = 0) -> list[Order]:
+        """Orders created in ``[since_ns, until_ns)``, newest first, filtered; one page of them."""
+        with self.session() as s:
+            q = select(OrderRow)
+            if strategy is not None:
+                q = q.where(OrderRow.strategy == strategy)
+            if exchange is not None:
+                q = q.where(OrderRow.exchange == exchange)
+            if statuses is not None:
+                q = q.where(col(OrderRow.status).in_(list(statuses)))
+            if since_ns is not None:
+                q = q.where(OrderRow.created_ns >= since_ns)
+            if until_ns is not None:
+                q = q.where(OrderRow.created_ns < until_ns)
+            q = q.order_by(col(OrderRow.created_ns).desc(), col(OrderRow.id).desc()).offset(offset).limit(limit)
+            return [row_to_order(r) for r in s.exec(q).all()]
+
     def closes(self, *, strategy: str | None = None) -> dict[str, str]:
         """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
         table = ORDERS
@@ -508,6 +547,22 @@ class Store:
                 out.setdefault((exchange, trade_id), {})[horizon] = mid
         return out
 
+    def fill_page(self, *, strategy: str | None = None, exchange: str | None = None, since_ns: int | None = None,
+                  until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
+        """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
+        with self.session() as s:
+            q = select(FillRow)
+            if strategy is not None:
+                q = q.where(FillRow.strategy == strategy)
+            if exchange is not None:
+                q = q.where(FillRow.exchange == exchange)
+            if since_ns is not None:
+                q = q.where(FillRow.ts_ns >= since_ns)
+            if until_ns is not None:
+                q = q.where(FillRow.ts_ns < until_ns)
+            q = q.order_by(col(FillRow.ts_ns).desc(), col(FillRow.id).desc()).offset(offset).limit(limit)
+            return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+
     # --- records --------------------------------------------------------------------------
 
     def record_risk_event(self, *, check_name: str, reason: str, strategy: str = "", exchange: str = "",
@@ -545,15 +600,48 @@ class Store:
             row.value, row.updated_ns = value, ts_ns or time.time_ns()
             s.add(row)
 
+    def save_transfer(self, transfer: Transfer) -> None:
+        """Insert or update one transfer (its intent is saved before anything is sent)."""
+        with self.session() as s:
+            fields = {key: getattr(transfer, key) for key in (
+                "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref", "reason",
+                "created_ns", "updated_ns")}
+            row = s.get(TransferRow, transfer.transfer_id)
+            if row is None:
+                row = TransferRow(transfer_id=transfer.transfer_id, status=transfer.status.value, **fields)
+            else:
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                row.status = transfer.status.value
+            s.add(row)
+
+    def transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:
+        """Stored transfers, oldest first (of these statuses, created since ``since_ns``)."""
+        with self.session() as s:
+            query = select(TransferRow).where(TransferRow.created_ns >= since_ns)
+            if statuses is not None:
+                query = query.where(col(TransferRow.status).in_([st.value for st in statuses]))
+            rows = s.exec(query.order_by(col(TransferRow.created_ns))).all()
+            return [Transfer(r.transfer_id, r.asset, r.amount, r.source, r.destination, r.address, r.fee,
+                             r.network_fee, TransferStatus(r.status), r.created_ns, r.updated_ns, r.venue_ref,
+                             r.reason) for r in rows]
+
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(AuditRow(ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id, chat_id=chat_id,
                            role=role, command=command, args=args, outcome=outcome))
 
-    def audit_log(self, limit: int = 50) -> list[AuditRow]:
+    def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
+        values = list(rows)
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(insert(table_of(AuditRow)), values)
+
+    def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditRow]:
         with self.session() as s:
-            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)).all())
+            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).offset(offset).limit(limit)).all())
 
     def snapshot_balances(self, exchange: str, balances: Iterable[Any], ts_ns: int) -> None:
         with self.session() as s:

@@ -51,6 +51,14 @@ def backtest_chart(axes, run):
 
 
 @hookimpl
+def executions(store, strategy, since_ns, until_ns, limit):
+    """The operator's executions (the web console): predicted vs realized PnL, legs, latencies."""
+    from .records import execution_views
+
+    return execution_views(store, strategy, since_ns, until_ns, limit)
+
+
+@hookimpl
 def report_sections(store):
     """``arbot report``: opportunities and executions per arb strategy, predicted vs realized PnL."""
     from .records import summary

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import Table, insert, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.api import split_symbol
+from bot.api import ExecutionLeg, ExecutionView, split_symbol
 from bot.api.ledger import amount, significant
 from bot.api.storage import Store, money
 
@@ -214,3 +215,36 @@ def summary(store: Store) -> list[tuple[str, ...]]:
 
 def _q(value: Decimal | None, quote: str) -> str:
     return "-" if value is None else amount(value, quote)
+
+
+def execution_views(store: Store, strategy: str | None, since_ns: int | None, until_ns: int | None,
+                    limit: int) -> list[ExecutionView]:
+    """The ``executions`` hook: executions created in ``[since_ns, until_ns)``, newest first, as the
+    operator's read model (legs with their submission and final times)."""
+    if not sa_inspect(store.engine).has_table(_EXECUTIONS.name):  # no arb strategy ever ran on this store
+        return []
+    with store.session() as s:
+        q = select(ArbExecutionRow)
+        if strategy is not None:
+            q = q.where(ArbExecutionRow.strategy == strategy)
+        if since_ns is not None:
+            q = q.where(ArbExecutionRow.created_ns >= since_ns)
+        if until_ns is not None:
+            q = q.where(ArbExecutionRow.created_ns < until_ns)
+        rows = list(s.exec(q.order_by(col(ArbExecutionRow.created_ns).desc(), col(ArbExecutionRow.id).desc())
+                           .limit(limit)).all())
+    return [_view(row) for row in rows]
+
+
+def _view(row: ArbExecutionRow) -> ExecutionView:
+    legs = [ExecutionLeg("cex", row.cex_exchange, row.cex_side, row.cex_qty, row.cex_price, row.cex_cid,
+                         row.cex_status, row.cex_filled, row.cex_avg_price, row.cex_submitted_ns, row.cex_final_ns),
+            ExecutionLeg("dex", row.dex_exchange, row.dex_side, row.dex_qty, row.dex_price, row.dex_cid,
+                         row.dex_status, row.dex_filled, row.dex_avg_price, row.dex_submitted_ns, row.dex_final_ns)]
+    if row.hedge_cid:
+        legs.append(ExecutionLeg("hedge", row.cex_exchange, row.hedge_side, row.hedge_qty, row.hedge_price,
+                                 row.hedge_cid, row.hedge_status, row.hedge_filled, None))
+    return ExecutionView(strategy=row.strategy, opportunity_id=row.opportunity_id, symbol=row.symbol,
+                         state=row.state, created_ns=row.created_ns, predicted_pnl=row.predicted_pnl,
+                         realized_pnl=row.realized_pnl, quote=split_symbol(row.symbol)[1], size=row.size,
+                         legs=tuple(legs), residual=row.residual, finished_ns=row.finished_ns, note=row.note)

@@ -67,6 +67,7 @@ class OrcaExchange(Exchange):
 
     Settings = OrcaSettings
     simulated = False
+    venue_kind = "pool"
     recorder = OrcaRecorder()
 
     def __init__(self, name: str, settings: OrcaSettings, ctx: Context):

@@ -3,14 +3,14 @@
 A new table; stores written before it have no samples (their fills show as unsampled).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

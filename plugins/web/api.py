@@ -1,0 +1,444 @@
+"""The ``/api/v1/`` endpoints: each reads or acts through the :class:`~bot.api.Operator` only.
+
+Store reads (orders, fills, executions, PnL, audit, risk trips) run in a worker thread so the loop
+keeps trading while they run. Lists are newest first, paged with ``limit`` and ``offset``; each
+page says its ``next_offset`` (null on the last page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.api import Alert, AlertLevel, OrderStatus, Refused
+from bot.api.ledger import PERIODS, StrategyFigures, totals
+
+from .routes import API, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, Field, Param, Route
+from .views import (
+    EXECUTION_COLUMNS,
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    csv_text,
+    execution_view,
+    fill_view,
+    money_map,
+    opportunity_view,
+    order_view,
+    plain,
+)
+
+if TYPE_CHECKING:
+    from .server import Call, WebServer
+
+ALERTS_KEPT = 200
+BALANCES_TIMEOUT_S = 5.0
+
+
+def _figures(fig: StrategyFigures) -> dict[str, Any]:
+    return {"fills": fig.fills, "round_trips": fig.round_trips, "quotes": fig.quotes,
+            "realized": money_map(fig.realized), "fees": money_map(fig.fees), "net": money_map(fig.net),
+            "unrealized": money_map(fig.unrealized), "other_fees": money_map(fig.other_fees)}
+
+
+def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
+    limit, offset = query["limit"], query["offset"]
+    return {"items": items, "limit": limit, "offset": offset,
+            "next_offset": offset + len(items) if len(items) == limit else None}
+
+
+class Endpoints:
+    def __init__(self, server: WebServer):
+        from .server import ApiError
+
+        self.server = server
+        self.op = server.operator
+        self.settings = server.settings
+        self.error = ApiError
+        self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
+        server.ctx.subscribe_alerts(self.alerts.append)
+
+    def routes(self) -> list[Route]:
+        v = API
+        range_ = (STRATEGY, EXCHANGE, SINCE, UNTIL, LIMIT, OFFSET, FORMAT)
+        states = tuple(s.value for s in OrderStatus)
+        return [
+            Route("POST", f"{v}/login", self.login, None, "log in with a token: sets the HttpOnly session cookie "
+                  "and returns the CSRF token for state-changing calls",
+                  body=(Field("token", "string", "the user's token", required=True),)),
+            Route("POST", f"{v}/logout", self.logout, "viewer", "end the cookie session", body=()),
+            Route("GET", f"{v}/session", self.session, "viewer", "who is logged in (and the CSRF token of a "
+                                                                 "cookie session)"),
+            Route("GET", f"{v}/status", self.status, "viewer", "mode, uptime, strategies and their states, counts"),
+            Route("GET", f"{v}/strategies", self.strategies, "viewer", "every strategy with its type and state"),
+            Route("GET", f"{v}/orders", self.orders, "viewer", "stored orders, newest first (CSV too)",
+                  params=(STRATEGY, EXCHANGE, Param("state", "csv-enum", "only these statuses", states), SINCE,
+                          UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+            Route("GET", f"{v}/fills", self.fills, "viewer", "stored fills, newest first (CSV too)", params=range_,
+                  csv=True),
+            Route("GET", f"{v}/positions", self.positions, "viewer", "net position per exchange and market, marked "
+                                                                     "to the latest mid"),
+            Route("GET", f"{v}/balances", self.balances, "viewer", "inventory per venue, as each venue reports it "
+                                                                   "now"),
+            Route("GET", f"{v}/pnl", self.pnl, "viewer", "the ledger's figures per strategy since the start of the "
+                  "period (all: the same as `arbot report`)",
+                  params=(Param("period", "enum", "day, week or month in [scheduler] timezone, or all",
+                                (*PERIODS, "all"), "day"),)),
+            Route("GET", f"{v}/opportunities", self.opportunities, "viewer", "the latest opportunities with their "
+                  "cost breakdown, newest first",
+                  params=(STRATEGY, Param("limit", "integer", "how many", default=100))),
+            Route("GET", f"{v}/arb/executions", self.executions, "viewer", "executed opportunities: predicted vs "
+                  "realized PnL, legs and their latencies (CSV too)",
+                  params=(STRATEGY, SINCE, UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+            Route("GET", f"{v}/risk", self.risk, "viewer", "risk checks with their limits and use, recent trips, "
+                                                           "killed strategies"),
+            Route("GET", f"{v}/feeds", self.feeds, "viewer", "market feeds: state, data age, resyncs"),
+            Route("GET", f"{v}/plugins", self.plugins, "viewer", "loaded plugins, what they provide, their errors"),
+            Route("GET", f"{v}/alerts", self.alerts_, "viewer", "recent alerts, newest first (kept in memory)",
+                  params=(Param("limit", "integer", "how many", default=50),)),
+            Route("GET", f"{v}/audit", self.audit, "admin", "the audit log (every transport), newest first",
+                  params=(LIMIT, OFFSET)),
+            Route("GET", f"{v}/backtests", self.backtests, "viewer", "backtest reports in the bot's data_dir"),
+            Route("GET", f"{v}/backtests/{{name}}", self.backtest, "viewer", "one backtest report (JSON and "
+                                                                            "markdown)"),
+            Route("GET", f"{v}/backtests/{{name}}/chart", self.backtest_chart, "viewer", "a backtest report's PnL "
+                                                                                       "chart", content="image/png"),
+            Route("GET", f"{v}/events", self.stream, "viewer", "live updates as server-sent events; resume with "
+                  "Last-Event-ID", content="text/event-stream"),
+            Route("POST", f"{v}/strategies/{{name}}/pause", self.pause, "operator", "pause a strategy (no new "
+                  "orders; resting orders stay)", body=(), responses={404: "no strategy of that name"}),
+            Route("POST", f"{v}/strategies/{{name}}/resume", self.resume, "operator", "resume a strategy (also "
+                  "one that failed or the kill switch paused)", body=(), responses={404: "no strategy of that name"}),
+            Route("POST", f"{v}/observe", self.observe, "admin", "observe mode on (no orders) or off",
+                  body=(Field("on", "boolean", "true: observe; false: back to the configured mode", True),),
+                  responses={409: "the config itself says observe"}),
+            Route("POST", f"{v}/kill", self.kill, "admin", "kill switch in two steps: without confirm_token "
+                  "answers 202 with a token; the same user sends it back within confirm_ttl_s to kill",
+                  body=(Field("reason", "string", "why (shown in the alert and the audit log)"),
+                        Field("confirm_token", "string", "the token the first call returned")),
+                  responses={202: "confirmation needed: the answer holds confirm_token",
+                             404: "unknown token", 409: "token already used", 410: "token expired",
+                             403: "a token of another user (nothing happens)"}),
+        ]
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _strategy(self, name: str) -> dict[str, Any]:
+        op = self.op
+        state = op.strategy_state(name)
+        return {"name": name, "type": op.strategy_type(name), "state": state,
+                "paused": state.startswith("paused"), "failed": op.strategy_failed(name), "killed": op.killed(name)}
+
+    async def _thread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    def _csv(self, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]], call: Call) -> web.Response:
+        span = "-".join(str(call.query.get(k) or "") for k in ("since", "until")).strip("-") or "all"
+        return web.Response(text=csv_text(columns, rows), content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="arbot-{name}-{span}.csv"'})
+
+    def _window(self, call: Call) -> dict[str, Any]:
+        q = call.query
+        if q["since"] is not None and q["until"] is not None and q["until"] <= q["since"]:
+            raise self.error(400, "until must be after since")
+        if call.csv:
+            return {"limit": self.settings.max_csv_rows, "offset": 0}
+        return {"limit": q["limit"], "offset": q["offset"]}
+
+    # --- session -----------------------------------------------------------------------------
+
+    async def login(self, call: Call) -> Any:
+        from .server import COOKIE
+
+        server = self.server
+        now = asyncio.get_running_loop().time()
+        peer = call.request.remote or "?"
+        try:
+            server.check_guesses(call.request, now)
+        except self.error as exc:
+            server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
+            raise
+        user = server.users.by_token(call.body["token"])
+        if user is None:
+            server.failures.failed(peer, now)
+            server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
+            raise self.error(401, "wrong token")
+        sid, session = server.sessions.open(user, now)
+        server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
+        response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
+                                      "expires_in_s": self.settings.session_ttl_s})
+        response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", path="/api/",
+                            max_age=int(self.settings.session_ttl_s), secure=self.settings.cookie_secure)
+        return response
+
+    async def logout(self, call: Call) -> Any:
+        from .server import COOKIE
+
+        sid = call.request.cookies.get(COOKIE)
+        if sid:
+            self.server.sessions.close(sid)
+        response = web.json_response({"logged_out": True})
+        response.del_cookie(COOKIE, path="/api/")
+        return response
+
+    async def session(self, call: Call) -> Any:
+        from .server import COOKIE
+
+        sid = call.request.cookies.get(COOKIE)
+        session = self.server.sessions.get(sid, asyncio.get_running_loop().time()) if sid else None
+        by_cookie = session is not None and "Authorization" not in call.request.headers
+        return {"user": call.user.name, "role": call.user.role,
+                "csrf_token": session.csrf if by_cookie and session else None}
+
+    # --- read models -------------------------------------------------------------------------
+
+    async def status(self, call: Call) -> Any:
+        op = self.op
+        now = op.now_ns()
+        return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns, "now_ns": now,
+                "uptime_s": max(0, (now - op.started_ns) // 1_000_000_000), "timezone": op.timezone,
+                "strategies": [self._strategy(name) for name in op.strategies],
+                "exchanges": sorted(op.exchanges), "open_orders": len(op.open_orders()),
+                "unknown_orders": len(op.unknown_orders()), "store_error": op.store_error,
+                "user": {"name": call.user.name, "role": call.user.role}}
+
+    async def strategies(self, call: Call) -> Any:
+        return {"items": [self._strategy(name) for name in self.op.strategies]}
+
+    async def orders(self, call: Call) -> Any:
+        q = call.query
+        window = self._window(call)
+        orders = await self._thread(self.op.order_history, strategy=q["strategy"], exchange=q["exchange"],
+                                    statuses=q["state"], since_ns=q["since"], until_ns=q["until"], **window)
+        items = [order_view(o) for o in orders]
+        if call.csv:
+            return self._csv("orders", ORDER_COLUMNS, items, call)
+        return _page(items, q)
+
+    async def fills(self, call: Call) -> Any:
+        q = call.query
+        window = self._window(call)
+        fills = await self._thread(self.op.fill_history, strategy=q["strategy"], exchange=q["exchange"],
+                                   since_ns=q["since"], until_ns=q["until"], **window)
+        items = [fill_view(strategy, fill) for strategy, fill in fills]
+        if call.csv:
+            return self._csv("fills", FILL_COLUMNS, items, call)
+        return _page(items, q)
+
+    async def executions(self, call: Call) -> Any:
+        q = call.query
+        window = self._window(call)
+        views = await self._thread(self.op.executions, strategy=q["strategy"], since_ns=q["since"],
+                                   until_ns=q["until"], **window)
+        items = [execution_view(v) for v in views]
+        if call.csv:
+            return self._csv("executions", EXECUTION_COLUMNS, items, call)
+        return _page(items, q)
+
+    async def positions(self, call: Call) -> Any:
+        op = self.op
+        items = []
+        for (exchange, symbol), qty in sorted(op.positions().items()):
+            mid = op.last_price(exchange, symbol)
+            items.append({"exchange": exchange, "symbol": symbol, "qty": str(qty),
+                          "mid": None if mid is None else str(mid),
+                          "notional": None if mid is None else str(qty * mid)})
+        return {"items": items}
+
+    async def balances(self, call: Call) -> Any:
+        async def one(name: str, exchange: Any) -> tuple[str, Any]:
+            try:
+                async with asyncio.timeout(BALANCES_TIMEOUT_S):
+                    balances = await exchange.balances()
+            except Exception as exc:
+                return name, {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            return name, {asset: {"free": str(b.free), "total": str(b.total)} for asset, b in sorted(balances.items())}
+
+        found = await asyncio.gather(*(one(n, e) for n, e in sorted(self.op.exchanges.items())))
+        return {"balances": dict(found), "ts_ns": self.op.now_ns()}
+
+    async def pnl(self, call: Call) -> Any:
+        period = call.query["period"]
+        since = None if period == "all" else self.op.period_start_ns(period)
+        figures = await self._thread(self.op.pnl, since)
+        return {"period": period, "since_ns": since, "timezone": self.op.timezone,
+                "strategies": {name: _figures(fig) for name, fig in sorted(figures.items())},
+                "total": _figures(totals(figures.values()))}
+
+    async def opportunities(self, call: Call) -> Any:
+        q = call.query
+        limit = min(q["limit"], self.settings.max_page)
+        kept = self.op.opportunities(limit if q["strategy"] is None else self.op.opportunities_kept())
+        items = [opportunity_view(o) for o in kept if q["strategy"] in (None, o.strategy)][:limit]
+        return {"items": items, "kept": self.op.opportunities_kept()}
+
+    async def risk(self, call: Call) -> Any:
+        op = self.op
+        trips = await self._thread(op.risk_trips, 20)
+        return {"checks": [plain(r) for r in op.risk()],  # name, facts (text) and usage {limit: used, limit, unit}
+                "trips": [plain(t) for t in trips],
+                "killed": [name for name in op.strategies if op.killed(name)],
+                "strategies": [self._strategy(name) for name in op.strategies]}
+
+    async def feeds(self, call: Call) -> Any:
+        now = self.op.now_ns()
+        return {"items": [{**plain(f), "age_ms": None if f.data_ns is None else max(0, now - f.data_ns) // 1_000_000}
+                          for f in self.op.feed_health()], "now_ns": now}
+
+    async def plugins(self, call: Call) -> Any:
+        return {"items": [plain(p) for p in self.op.plugins()]}
+
+    async def alerts_(self, call: Call) -> Any:
+        limit = min(call.query["limit"], ALERTS_KEPT)
+        newest = list(self.alerts)[-limit:][::-1]
+        return {"items": [{**plain(a), "level": AlertLevel(a.level).name.lower()} for a in newest]}
+
+    async def audit(self, call: Call) -> Any:
+        q = call.query
+        entries = await self._thread(self.op.audit_log, q["limit"], q["offset"])
+        return _page([plain(e) for e in entries], q)
+
+    # --- backtest reports --------------------------------------------------------------------
+
+    def _reports(self) -> Path:
+        return Path(self.server.ctx.data_dir).resolve()
+
+    def _report_dir(self, name: str) -> Path:
+        root = self._reports()
+        path = (root / name).resolve()
+        if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
+            raise self.error(404, f"no backtest report {name!r} in the data directory")
+        return path
+
+    async def backtests(self, call: Call) -> Any:
+        def scan() -> list[dict[str, Any]]:
+            root = self._reports()
+            found = []
+            for report in sorted(root.glob("*/report.json")):
+                folder = report.parent
+                try:
+                    data = json.loads(report.read_text())
+                except (OSError, ValueError):
+                    continue
+                summary = data.get("summary") if isinstance(data, dict) else None
+                found.append({"name": folder.name, "modified_ns": report.stat().st_mtime_ns,
+                              "summary": summary if isinstance(summary, dict) else None,
+                              "png_url": f"{API}/backtests/{folder.name}/chart" if (folder / "pnl.png").is_file()
+                              else None})
+            return sorted(found, key=lambda r: r["modified_ns"], reverse=True)
+
+        return {"reports": await self._thread(scan)}
+
+    async def backtest(self, call: Call) -> Any:
+        folder = self._report_dir(call.request.match_info["name"])
+
+        def read() -> dict[str, Any]:
+            markdown = folder / "report.md"
+            return {"name": folder.name, "report": json.loads((folder / "report.json").read_text()),
+                    "markdown": markdown.read_text() if markdown.is_file() else None,
+                    "png_url": f"{API}/backtests/{folder.name}/chart" if (folder / "pnl.png").is_file() else None}
+
+        return await self._thread(read)
+
+    async def backtest_chart(self, call: Call) -> Any:
+        chart = self._report_dir(call.request.match_info["name"]) / "pnl.png"
+        if not chart.is_file():
+            raise self.error(404, "this report has no chart")
+        return web.FileResponse(chart, headers={"Content-Type": "image/png"})
+
+    # --- live --------------------------------------------------------------------------------
+
+    async def stream(self, call: Call) -> Any:
+        hub = self.server.events
+        request = call.request
+        stream, first = hub.open(request.headers.get("Last-Event-ID"))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                               "X-Accel-Buffering": "no"})
+        try:
+            await response.prepare(request)
+            await response.write(f"retry: 2000\n: arbot events epoch {hub.epoch}\n\n".encode())
+            if not first:  # a new stream starts with the state, so a page can draw at once
+                first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
+            await response.write("".join(first).encode())
+            heartbeat = self.settings.events_heartbeat_s
+            while True:
+                try:
+                    text = await asyncio.wait_for(stream.queue.get(), heartbeat)
+                except TimeoutError:
+                    text = ": keep-alive\n\n"
+                if text is None:
+                    break
+                batch = [text]
+                while not stream.queue.empty() and len(batch) < 200:
+                    more = stream.queue.get_nowait()
+                    if more is None:
+                        stream.closed = True
+                        break
+                    batch.append(more)
+                await response.write("".join(batch).encode())
+                if stream.closed:
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            hub.close(stream)
+        return response
+
+    # --- control -----------------------------------------------------------------------------
+
+    def _name(self, call: Call) -> str:
+        name = call.request.match_info["name"]
+        if name not in self.op.strategies:
+            raise self.error(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
+        return name
+
+    async def pause(self, call: Call) -> Any:
+        name = self._name(call)
+        try:
+            self.op.pause([name], call.caller)
+        except Refused as exc:
+            raise self.error(403, str(exc)) from None
+        return self._strategy(name)
+
+    async def resume(self, call: Call) -> Any:
+        name = self._name(call)
+        try:
+            self.op.resume([name], call.caller)
+        except Refused as exc:
+            raise self.error(403, str(exc)) from None
+        return self._strategy(name)
+
+    async def observe(self, call: Call) -> Any:
+        try:
+            mode = self.op.set_observe(call.body["on"], call.caller)
+        except Refused as exc:
+            raise self.error(403, str(exc)) from None
+        except ValueError as exc:
+            raise self.error(409, str(exc)) from None
+        return {"mode": mode}
+
+    async def kill(self, call: Call) -> Any:
+        confirmations = self.server.confirmations
+        now = asyncio.get_running_loop().time()
+        token = call.body.get("confirm_token")
+        if token is None:
+            reason = call.body.get("reason") or "web console kill"
+            token = confirmations.ask(call.user, "kill", {"reason": reason}, now)
+            return web.json_response(
+                {"confirm_token": token, "expires_in_s": confirmations.ttl_s,
+                 "question": f"Kill switch: pause all {len(self.op.strategies)} strategies and cancel every "
+                             f"resting order? Send confirm_token back within {confirmations.ttl_s:g} s."},
+                status=202)
+        pending, status, why = confirmations.redeem(call.user, "kill", token, now)
+        if pending is None:
+            raise self.error(status, why)
+        try:
+            paused = self.op.kill(pending.args["reason"], call.caller)
+        except Refused as exc:
+            raise self.error(403, str(exc)) from None
+        return {"killed": True, "paused": paused, "reason": pending.args["reason"]}

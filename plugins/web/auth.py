@@ -1,0 +1,200 @@
+"""Who is calling: users and their token hashes, browser sessions, rate limits, kill confirmations.
+
+Tokens are never kept: a user's token (from ``env:``/``file:`` or given as ``sha256:HEX``) is held
+as its SHA-256 and a presented token is hashed and compared in constant time. A browser logs in
+once (``POST /api/v1/login``) and gets an HttpOnly, ``SameSite=Strict`` session cookie plus a CSRF
+token that its state-changing calls echo in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+
+from bot.api import ROLE_RANK, Secret
+
+from .settings import WebSettings
+
+
+def token_hash(token: str) -> str:
+    """``sha256:HEX`` of a token: what ``[plugins.web] users.NAME.token`` may hold instead of a reference."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+class Users:
+    """The configured users, found by token."""
+
+    def __init__(self, settings: WebSettings):
+        self._by_hash: list[tuple[bytes, User]] = []
+        for name, entry in sorted(settings.users.items()):
+            reference = entry["token"]
+            if reference.startswith("sha256:"):
+                hashed = reference
+            else:
+                secret = Secret(reference)
+                try:
+                    secret.resolve()
+                except ValueError as exc:
+                    raise ValueError(f"[plugins.web] users.{name}.token: {exc}") from None
+                hashed = token_hash(secret.reveal())
+            self._by_hash.append((hashed.encode(), User(name, entry["role"])))
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def by_token(self, token: str) -> User | None:
+        """The user with this token; every configured hash is compared, so the time says nothing."""
+        presented = token_hash(token).encode()
+        found = None
+        for hashed, user in self._by_hash:
+            if hmac.compare_digest(hashed, presented):
+                found = user
+        return found
+
+
+@dataclass
+class Session:
+    user: User
+    csrf: str
+    expires: float
+
+
+class Sessions:
+    """Browser sessions by the random id in their cookie."""
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self._sessions: dict[str, Session] = {}
+
+    def open(self, user: User, now: float) -> tuple[str, Session]:
+        self._expire(now)
+        sid = secrets.token_urlsafe(32)
+        session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s)
+        return sid, session
+
+    def get(self, sid: str, now: float) -> Session | None:
+        session = self._sessions.get(sid)
+        if session is None or now > session.expires:
+            return None
+        return session
+
+    def close(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+
+    def _expire(self, now: float) -> None:
+        for sid in [s for s, session in self._sessions.items() if now > session.expires]:
+            del self._sessions[sid]
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    at: float
+
+
+class RateLimit:
+    """A token bucket per key: ``rate`` per second sustained, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, Bucket] = {}
+
+    def take(self, key: str, now: float) -> float:
+        """0 when allowed (one token taken); otherwise the seconds until a token is back."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket(float(self.burst), now)
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+
+class FailureWindow:
+    """Failed logins per address in the last minute (a guessing client gets 429)."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, per_min: int):
+        self.per_min = per_min
+        self._recent: dict[str, deque[float]] = {}
+
+    def _trim(self, key: str, now: float) -> deque[float]:
+        recent = self._recent.setdefault(key, deque())
+        while recent and now - recent[0] >= self.WINDOW_S:
+            recent.popleft()
+        return recent
+
+    def blocked(self, key: str, now: float) -> float:
+        """0 when the address may try; otherwise the seconds until it may."""
+        recent = self._trim(key, now)
+        if len(recent) < self.per_min:
+            if not recent:
+                del self._recent[key]
+            return 0.0
+        return self.WINDOW_S - (now - recent[0])
+
+    def failed(self, key: str, now: float) -> None:
+        self._trim(key, now).append(now)
+
+    def clear(self) -> None:
+        """Forget every address's failures."""
+        self._recent.clear()
+
+
+@dataclass
+class Pending:
+    user: str
+    verb: str
+    args: dict[str, str]
+    expires: float
+    used: bool = field(default=False)
+
+
+class Confirmations:
+    """Two-step verbs (kill): a token only the same user can redeem, once, before it expires."""
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+        self._pending: dict[str, Pending] = {}
+
+    def ask(self, user: User, verb: str, args: dict[str, str], now: float) -> str:
+        for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
+            del self._pending[token]
+        token = secrets.token_urlsafe(16)
+        self._pending[token] = Pending(user.name, verb, args, now + self.ttl_s)
+        return token
+
+    def redeem(self, user: User, verb: str, token: str, now: float) -> tuple[Pending | None, int, str]:
+        """(the pending call, or None with the HTTP status and the reason it is refused)."""
+        pending = self._pending.get(token)
+        if pending is None or pending.verb != verb:
+            return None, 404, "no such confirmation token"
+        if pending.user != user.name:
+            return None, 403, "only the user who asked can confirm it"
+        if pending.used:
+            return None, 409, "this confirmation was used already"
+        if now > pending.expires:
+            return None, 410, f"the confirmation expired (valid {self.ttl_s:g} s); ask again"
+        pending.used = True
+        return pending, 200, "ok"

@@ -1,0 +1,21 @@
+"""``arbot web-token``: a new console token, and the hash to put in the config instead of it."""
+
+from __future__ import annotations
+
+import argparse
+
+from .auth import new_token, token_hash
+
+
+def cmd_web_token(args: argparse.Namespace) -> int:
+    token = new_token()
+    print(f"token (give it to {args.name}; it is shown once):\n  {token}\n\n"
+          f"config (only the hash is stored):\n\n[plugins.web]\n"
+          f'users = {{ {args.name} = {{ role = "{args.role}", token = "{token_hash(token)}" }} }}')
+    return 0
+
+
+def register(register_command) -> None:
+    cmd = register_command("web-token", cmd_web_token, help="make a token for the web console and its config line")
+    cmd.add_argument("--name", default="me", help="user name shown in the config line (default: me)")
+    cmd.add_argument("--role", default="viewer", choices=["viewer", "operator", "admin"])

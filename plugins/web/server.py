@@ -1,0 +1,377 @@
+"""The console's HTTP server: aiohttp in the bot's own loop, auth, limits, audit, the static UI.
+
+Every ``/api/v1/`` call goes through :meth:`WebServer._call`: authenticate (bearer token or the
+session cookie, with the CSRF header for cookie-authenticated changes), rate-limit per user, check
+the role, validate parameters and body, run the endpoint, audit it (transport ``web``, like a chat
+command). Audit lines are written by a background task in batches, in a worker thread, as are the
+endpoints' store reads: the loop that trades never waits for the database because of the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.api import AuditEntry, Caller
+
+from .api import Endpoints
+from .auth import Confirmations, FailureWindow, RateLimit, Sessions, User, Users
+from .events import EventHub
+from .routes import API, Param, Route, openapi
+from .settings import WebSettings
+
+if TYPE_CHECKING:
+    from bot.api import Context
+
+log = logging.getLogger("arbot.web")
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "arbot_session"
+CSRF_HEADER = "X-CSRF-Token"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "Cache-Control": "no-store",
+    "Server": "arbot",
+}
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class Call:
+    """One authenticated API call as an endpoint sees it."""
+
+    request: web.Request
+    user: User
+    query: dict[str, Any]
+    body: dict[str, Any]
+    csv: bool
+
+    @property
+    def caller(self) -> Caller:
+        return Caller("web", self.user.name, self.user.role)  # type: ignore[arg-type]
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def parse_time(name: str, text: str) -> int:
+    """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ApiError(400, f"{name}: expected ns since the epoch or an ISO 8601 time like 2026-01-31 or "
+                            f"2026-01-31T12:00:00Z, got {text[:40]!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+
+
+class WebServer:
+    """The ``web`` service's server: ``port`` once started, ``connections()`` for tests and benchmarks."""
+
+    def __init__(self, settings: WebSettings, ctx: Context):
+        self.settings = settings
+        self.ctx = ctx
+        self.operator = ctx.operator
+        self.users = Users(settings)
+        self.sessions = Sessions(settings.session_ttl_s)
+        self.limits = RateLimit(settings.requests_per_s, settings.request_burst)
+        self.failures = FailureWindow(settings.auth_failures_per_min)
+        self.confirmations = Confirmations(settings.confirm_ttl_s)
+        self.events = EventHub(ctx, settings.events_buffer)
+        self.endpoints = Endpoints(self)
+        self.routes: list[Route] = self.endpoints.routes()
+        self.refused_connections = 0
+        self._audit: list[AuditEntry] = []
+        self._audit_wakeup = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        app = web.Application(client_max_size=s.max_body_bytes, middlewares=[self._errors])
+        for route in self.routes:
+            app.router.add_route(route.method, route.path, self._handler(route))
+        app.router.add_get("/api/openapi.json", self._openapi)
+        app.router.add_route("*", "/api/{tail:.*}", self._unknown_api)
+        app.router.add_get("/{tail:.*}", self._static)
+        self._runner = runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.idle_timeout_s,
+                                              handler_cancellation=True, shutdown_timeout=2.0)
+        await runner.setup()
+        assert runner.server is not None
+        self._cap_connections(runner.server)
+        site = web.TCPSite(runner, s.host, s.port, backlog=256, reuse_address=True)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        self.events.start()
+        self.ctx.create_task(self._write_audit(), what="web audit")
+        log.info("web console on http://%s:%d (%d user(s))", s.host, self.port, len(self.users))
+
+    def _cap_connections(self, server: web.Server) -> None:
+        """Close a connection at once when ``max_connections`` are open (aiohttp has no cap of its own)."""
+        accept = server.connection_made
+        limit = self.settings.max_connections
+
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            accept(handler, transport)
+            if len(server.connections) > limit:
+                self.refused_connections += 1
+                transport.abort()
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+
+    def connections(self) -> int:
+        """Connections open now."""
+        return len(self._runner.server.connections) if self._runner and self._runner.server else 0
+
+    async def stop(self) -> None:
+        self.events.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self._flush_audit()
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
+        self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
+                                      command=command, args=args[:500], outcome=outcome))
+        self._audit_wakeup.set()
+
+    async def _flush_audit(self) -> None:
+        batch, self._audit = self._audit, []
+        if batch:
+            try:
+                await asyncio.to_thread(self.operator.record_audit, batch)
+            except Exception as exc:  # the store is down: the lines are logged instead of lost silently
+                log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
+                            "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
+
+    async def _write_audit(self) -> None:
+        while True:
+            await self._audit_wakeup.wait()
+            self._audit_wakeup.clear()
+            await self._flush_audit()
+            await asyncio.sleep(0.5)  # at most two transactions a second, whatever the request rate
+
+    # --- requests ----------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.message, exc.headers)
+        except web.HTTPException as exc:  # aiohttp's own: 404, 405, 413 ...
+            if exc.status >= 400:
+                return error_response(exc.status, exc.reason)
+            raise
+        if not response.prepared:
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+        return response
+
+    def _authenticate(self, request: web.Request) -> tuple[User, bool]:
+        """(the user, whether by the session cookie); 401, or 429 for an address that guessed too often."""
+        loop_now = asyncio.get_running_loop().time()
+        header = request.headers.get("Authorization", "")
+        sid = request.cookies.get(COOKIE)
+        if not header and sid:
+            session = self.sessions.get(sid, loop_now)
+            if session is not None:
+                if request.method != "GET" and not _same(request.headers.get(CSRF_HEADER, ""), session.csrf):
+                    raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header "
+                                        "with the csrf_token from the login")
+                return session.user, True
+            raise ApiError(401, "the session ended; log in again", {"WWW-Authenticate": "Bearer"})
+        if not header:
+            raise ApiError(401, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for a session "
+                                "cookie", {"WWW-Authenticate": "Bearer"})
+        self.check_guesses(request, loop_now)
+        scheme, _, token = header.partition(" ")
+        user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            self.failures.failed(request.remote or "?", loop_now)
+            raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
+        return user, False
+
+    def check_guesses(self, request: web.Request, now: float) -> None:
+        """429 for an address with ``auth_failures_per_min`` wrong tokens in the last minute (its token,
+        right or wrong, is not even looked at until then)."""
+        wait = self.failures.blocked(request.remote or "?", now)
+        if wait:
+            raise ApiError(429, "too many wrong tokens from this address; wait", {"Retry-After": str(int(wait) + 1)})
+
+    def _handler(self, route: Route) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._call(route, request)
+
+        return handle
+
+    async def _call(self, route: Route, request: web.Request) -> web.StreamResponse:
+        command = f"{route.method} {request.path}"
+        args = request.query_string
+        if route.role is None:  # login: audited by the endpoint with the user it found
+            return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
+                                               await self._body(route, request), False))
+        try:
+            user, _ = self._authenticate(request)
+        except ApiError as exc:
+            self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+            raise
+        try:
+            wait = self.limits.take(user.name, asyncio.get_running_loop().time())
+            if wait:
+                raise ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
+                                    f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
+            if not user.may(route.role):
+                raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
+                                    f"{user.role}")
+            call = Call(request, user, self._query(route, request), await self._body(route, request),
+                        route.csv and self._wants_csv(request))
+            response = await self._run(route, call)
+        except ApiError as exc:
+            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
+            raise
+        except Exception as exc:
+            self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
+            log.exception("web: %s failed", command)
+            raise ApiError(500, f"{type(exc).__name__}; the bot's log has details") from None
+        self.audit(user.name, user.role, command, args, "ok" if response.status < 400 else f"{response.status}")
+        return response
+
+    async def _run(self, route: Route, call: Call) -> web.StreamResponse:
+        result = await route.handler(call)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.Response(text=json.dumps(result, separators=(",", ":")), content_type="application/json")
+
+    def _wants_csv(self, request: web.Request) -> bool:
+        fmt = request.query.get("format")
+        if fmt is not None:
+            return fmt == "csv"
+        accept = request.headers.get("Accept", "")
+        return "text/csv" in accept and "application/json" not in accept
+
+    def _query(self, route: Route, request: web.Request) -> dict[str, Any]:
+        known = {p.name: p for p in route.params}
+        out: dict[str, Any] = {p.name: p.default for p in route.params}
+        for name in request.query:
+            if name not in known:
+                allowed = ", ".join(known) or "none"
+                raise ApiError(400, f"unknown query parameter {name!r}; {route.path} takes: {allowed}")
+            values = request.query.getall(name)
+            if len(values) > 1:
+                raise ApiError(400, f"query parameter {name!r} given {len(values)} times")
+            out[name] = self._value(known[name], values[0])
+        limit = out.get("limit")
+        if limit is not None and not 1 <= limit <= self.settings.max_page:
+            raise ApiError(400, f"limit: expected 1 to {self.settings.max_page}, got {limit}")
+        return out
+
+    def _value(self, param: Param, text: str) -> Any:
+        if param.kind == "integer":
+            if not text.isdigit():
+                raise ApiError(400, f"{param.name}: expected a whole number >= 0, got {text[:40]!r}")
+            return int(text)
+        if param.kind == "time":
+            return parse_time(param.name, text)
+        if param.kind == "enum" and text not in param.choices:
+            raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, got {text[:40]!r}")
+        if param.kind == "csv-enum":
+            values = [v for v in text.split(",") if v]
+            wrong = [v for v in values if v not in param.choices]
+            if wrong or not values:
+                raise ApiError(400, f"{param.name}: expected a comma-separated list of "
+                                    f"{', '.join(param.choices)}, got {text[:60]!r}")
+            return values
+        return text
+
+    async def _body(self, route: Route, request: web.Request) -> dict[str, Any]:
+        if not request.body_exists:
+            if route.body is not None and any(f.required for f in route.body):
+                raise ApiError(400, "expected a JSON object body with: " + ", ".join(
+                    f.name for f in route.body if f.required))
+            return {}
+        if route.body is None:
+            raise ApiError(400, f"{route.method} {route.path} takes no body")
+        if request.content_type != "application/json":
+            raise ApiError(415, f"send the body as JSON (Content-Type: application/json), not "
+                                f"{request.content_type or 'untyped'}")
+        too_large = ApiError(413, f"the body is larger than {self.settings.max_body_bytes} bytes "
+                                  "([plugins.web] max_body_bytes)")
+        if (request.content_length or 0) > self.settings.max_body_bytes:
+            raise too_large
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # sent without a length (chunked), and too long
+            raise too_large from None
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"malformed JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, f"expected a JSON object, got {type(body).__name__}")
+        fields = {f.name: f for f in route.body}
+        for name, value in body.items():
+            spec = fields.get(name)
+            if spec is None:
+                raise ApiError(400, f"unknown field {name!r}; {route.path} takes: {', '.join(fields) or 'none'}")
+            expected = bool if spec.kind == "boolean" else str
+            if not isinstance(value, expected):
+                raise ApiError(400, f"{name}: expected a {spec.kind}, got {type(value).__name__}")
+        missing = [f.name for f in route.body if f.required and f.name not in body]
+        if missing:
+            raise ApiError(400, f"missing field(s): {', '.join(missing)}")
+        return body
+
+    async def _unknown_api(self, request: web.Request) -> web.StreamResponse:
+        raise ApiError(404, f"no such endpoint: {request.method} {request.path} (see /api/openapi.json)")
+
+    async def _openapi(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(openapi(self.routes, "1"))
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        """Files of ``plugins/web/static`` (``/`` is its index.html); anything outside it is a 404."""
+        tail = request.match_info["tail"] or "index.html"
+        root = STATIC.resolve()
+        try:
+            path = (root / tail).resolve()
+        except (OSError, ValueError):
+            raise ApiError(404, "not found") from None
+        if ".." in tail.split("/") or not path.is_relative_to(root) or not path.is_file():
+            raise ApiError(404, "not found")
+        return web.FileResponse(path, headers=SECURITY_HEADERS)
+
+
+def _same(given: str, expected: str) -> bool:
+    import hmac
+
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+__all__ = ["API", "ApiError", "Call", "WebServer", "error_response", "parse_time"]

@@ -1,0 +1,60 @@
+"""``[plugins.web]``: where the operator console listens, who may use it, and its limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.api import ROLE_RANK, option
+
+HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    enabled: bool = option(False, help="serve the operator console; off by default, so `arbot run` opens no port")
+    host: str = option("127.0.0.1", help="interface to bind; anything but loopback exposes it to the network "
+                                         "(put a TLS reverse proxy in front, docs/web.md)")
+    port: int = option(8780, ge=0, le=65535, help="TCP port (0 picks a free one; the log says which)")
+    users: dict[str, dict[str, str]] = option(
+        {}, help='who may log in: NAME = { role = "viewer" | "operator" | "admin", token = "env:VAR" | "file:PATH" | '
+                 '"sha256:HEX" } (`arbot web-token` makes one)')
+    confirm_ttl_s: float = option(60.0, gt=0, help="a kill's confirmation token is valid this long, for its user only")
+    session_ttl_s: float = option(43200.0, gt=0, help="a browser session (cookie from POST /api/v1/login) lasts this "
+                                                      "long")
+    cookie_secure: bool = option(False, help="mark the session cookie Secure (set it when a TLS proxy serves the "
+                                             "console over https)")
+    requests_per_s: float = option(20.0, gt=0, help="sustained API requests per second per user")
+    request_burst: int = option(100, ge=1, help="API requests a user may send at once before 429")
+    auth_failures_per_min: int = option(20, ge=1, help="wrong or missing tokens per minute from one address "
+                                                        "before it gets 429")
+    max_body_bytes: int = option(65536, ge=1024, help="largest request body; a larger one gets 413")
+    max_connections: int = option(1000, ge=1, help="open connections at once; more wait in the kernel's backlog")
+    idle_timeout_s: float = option(30.0, gt=0, help="a connection with no request in flight is closed after this "
+                                                    "long (a request must arrive complete within it too)")
+    events_buffer: int = option(5000, ge=1, help="live events kept for a browser resuming with Last-Event-ID")
+    events_heartbeat_s: float = option(15.0, gt=0, help="a comment line goes to each event stream this often")
+    max_page: int = option(1000, ge=1, help="largest page of orders, fills or executions (limit=...)")
+    max_csv_rows: int = option(100000, ge=1, help="most rows one CSV export returns")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems = []
+        for name, user in self.users.items():
+            unknown = sorted(set(user) - {"role", "token"})
+            if unknown:
+                problems.append((f"users.{name}.{unknown[0]}", 'unknown key; a user has "role" and "token"'))
+            role = user.get("role")
+            if role not in ROLE_RANK:
+                problems.append((f"users.{name}.role", f'expected one of {", ".join(ROLE_RANK)}, got "{role}"'))
+            token = user.get("token", "")
+            kind, _, rest = token.partition(":")
+            if kind in ("env", "file") and rest:
+                continue
+            if kind == "sha256":
+                if not HASH.fullmatch(token):
+                    problems.append((f"users.{name}.token", "expected sha256: and 64 lowercase hex digits "
+                                                            "(`arbot web-token` prints one)"))
+                continue
+            problems.append((f"users.{name}.token", 'expected "env:VAR", "file:PATH" or "sha256:HEX" (a literal '
+                                                    "token is not accepted: keep secrets out of config files)"))
+        return problems
