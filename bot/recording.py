@@ -272,7 +272,8 @@ def venue_settings(path: Path, exchange: str) -> Any:
     from .settings import ConfigError, ConfigIssue, parse_settings
 
     raw = read_toml(path)
-    tables = raw.get("exchanges") if isinstance(raw.get("exchanges"), dict) else {}
+    exchanges = raw.get("exchanges")
+    tables: dict[str, Any] = exchanges if isinstance(exchanges, dict) else {}
     found = [(name, table) for name, table in tables.items() if isinstance(table, dict)
              and table.get("type", name) == exchange]
     if not found:

@@ -82,7 +82,8 @@ class RecordedPools:
         """Apply one recorded line; the event the live venue published at that point, if any."""
         self.lines += 1
         if "orca" in entry:
-            return self._header(entry["orca"])
+            self._header(entry["orca"])
+            return None
         if not self.pools:
             raise ValueError("the recording does not start with an orca header line")
         if "account" in entry:
@@ -135,7 +136,6 @@ class RecordedPools:
                              f"{', '.join(settings.pools)})")
         self.pools = pool_watches(settings)
         self._owners = {pool.address: (pool, None) for pool in self.pools.values()}
-        return None
 
     def _apply(self, address: str, data: bytes | None, slot: int) -> None:
         """As :meth:`OrcaExchange._apply`: undecodable data is counted and the last good state kept."""
@@ -222,5 +222,6 @@ class OrcaRecorder:
         lines = [f"messages={pools.lines} accounts={pools.accounts} notifications={pools.notifications} "
                  f"pools_published={pools.published} bad_accounts={pools.bad_accounts}"]
         for symbol, update in sorted(last.items()):
-            lines.append(f"{symbol}: slot {update.slot} tick {update.pool.tick} mid {update.pool.mid():.6f}")
+            tick = getattr(update.pool, "tick", "-")  # a WhirlpoolModel's current tick
+            lines.append(f"{symbol}: slot {update.slot} tick {tick} mid {update.pool.mid():.6f}")
         return "\n".join(lines)
