@@ -96,7 +96,7 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
     Settings = PaperDexSettings
     simulated = True
     venue_kind = "pool"
-    exchange_settings = ("anchor", "source")
+    exchange_settings = ("anchor", "source", "wallet")
 
     def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):
         super().__init__(name, settings, ctx)
@@ -163,12 +163,16 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
                     self.ctx.log.warning('paper dex %s: %s "%s" does not list %s (yet); until it publishes %s, '
                                          "the pool %s", self.name, key, other, symbol, symbol,
                                          "walks on its own" if key == "anchor" else "has no state")
-        path = self.state_path
+        owner = self._wallet_owner()
+        path = self.state_path if owner is None else owner.state_path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperDexState(path)
-        state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
-        self._balances = state.balances()
+        if owner is None:
+            state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
+            self._balances = state.balances()
+        else:  # one wallet: the very same balances (and, with a state file, the same file holds them)
+            self._balances = owner._balances
         self._publish = self.ctx.bus.publish
         self._time_ns = self.ctx.clock.time_ns
         if s.market == "mirror":
@@ -225,6 +229,23 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
             if not self._running:
                 break
             self.step()
+
+    def _wallet_owner(self) -> PaperDexExchange | None:
+        """The paper-dex venue whose wallet this one uses (``wallet``), started already; None: our own."""
+        name = self.settings.wallet
+        if not name:
+            return None
+        if name == self.name:
+            raise ValueError(f'wallet = "{name}": a venue cannot share its own wallet; name another paper-dex')
+        try:
+            owner = self.ctx.exchange(name)
+        except KeyError:
+            raise ValueError(f'wallet = "{name}": no exchange of that name is running; configure it as '
+                             f'[exchanges.{name}] (type = "paper-dex")') from None
+        if not isinstance(owner, PaperDexExchange) or owner._state is None:
+            raise ValueError(f'wallet = "{name}": expected a paper-dex exchange configured before this one '
+                             f"(it starts first and owns the wallet)")
+        return owner
 
     def _recording_player(self) -> RecordingPlayer:
         s = self.settings

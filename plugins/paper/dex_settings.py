@@ -83,6 +83,11 @@ class PaperDexSettings:
     )
     compute_units: int = option(150_000, ge=0, le=1_400_000,
                                 help="compute units one swap uses (the priority fee is charged on them)")
+    wallet: str = option(
+        "", help="name of another paper-dex exchange, configured before this one, whose wallet this pool's swaps "
+        "use (one wallet for several pools, as on Solana: its balances and its state_file; initial_balances "
+        'here are then unused); "" for a wallet of its own',
+    )  # fmt: skip
     initial_balances: dict[str, str] = option(
         {"SOL": "100", "USDC": "15000"},
         help="token balances of a new paper wallet, asset -> decimal string (network fees are paid in SOL)",
