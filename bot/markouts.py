@@ -23,7 +23,6 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from .domain import BookUpdate, Fill, FillApplied, PoolUpdate, Side, split_symbol
-from .exact import from_units
 
 log = logging.getLogger("arbot.markouts")
 
@@ -104,21 +103,21 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
 
 @dataclass(frozen=True, slots=True)
 class _Last:
-    """A market's last update as a markout needs it: a book's integer touch, or a pool."""
+    """A market's last update as a markout needs it: a book's touch (two Decimals, whichever way the
+    event holds its levels, at most two made per update), or a pool."""
 
     ts_ns: int
-    bid_units: int | None = None
-    ask_units: int | None = None
-    price_decimals: int = 0
+    bid: Decimal | None = None
+    ask: Decimal | None = None
     pool: Any = None
 
     def mid(self) -> Decimal | None:
-        """The pool's mid, or the book's (bid + ask) / 2 (None without both sides)."""
+        """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
         if self.pool is not None:
             return Decimal(self.pool.mid())
-        if self.bid_units is None or self.ask_units is None:
+        if self.bid is None or self.ask is None:
             return None
-        return from_units(self.bid_units + self.ask_units, self.price_decimals) / 2
+        return (self.bid + self.ask) / 2
 
 
 # --- sampling (live and backtest alike) ---------------------------------------------------------
@@ -177,7 +176,7 @@ class MarkoutSampler:
         if isinstance(event, PoolUpdate):
             self._last[key] = _Last(event.ts_ns, pool=event.pool)
         else:
-            self._last[key] = _Last(event.ts_ns, event.best_bid_units, event.best_ask_units, event.price_decimals)
+            self._last[key] = _Last(event.ts_ns, event.best_bid, event.best_ask)
 
     def flush(self) -> None:
         """Store the samples taken so far (a failure is logged: markouts never stop trading)."""
