@@ -43,13 +43,17 @@ without division) at a size inside every cap. The size is the one of the ladder 
 
 Speed
 -----
-Pool quotes per ladder size are cached per pool state (made the first time a size is needed), so
-a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
+The book is read in integer units (``BookUpdate.ask_units``/``bid_units``, the venue's precision);
+Decimal levels are made only for a direction that has an edge. Pool quotes per ladder size are
+cached per pool state (made the first time a size is needed, or ahead by :meth:`Pricer.prepare`),
+so a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
 
-1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one comparison, size 0;
-2. the marginal check at the touch and a bound from the book alone (the pool pays out at most
-   ``mid x (1 - fee)`` per base unit and charges at least ``mid x (1 + fee)``): when even that
-   cannot clear ``min_edge_bps`` after the SOL fees, only the smallest size is priced, to show why;
+1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
+   a threshold made once per pool state (:meth:`Pricer._gates`), size 0;
+2. the marginal check at the touch (an integer comparison too) and a bound from the book alone
+   (the pool pays out at most ``mid x (1 - fee)`` per base unit and charges at least
+   ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after the SOL fees, only the
+   smallest size is priced, to show why;
 3. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
@@ -59,8 +63,8 @@ a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per 
    state near the last one needs a handful of quotes. When the best size does not clear
    ``min_edge_bps``, the best one that does is searched below it.
 
-A direction's last evaluation is kept with what it read (the book levels its walk looked at, the
-inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
+A direction's last evaluation is kept with what it read (the book levels its walk looked at, in
+integer units, the inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
 deeper in the book or on the other side. For a tick without a marginal edge only the smallest
 size is walked, and the last level read matters only by still holding what that size takes.
 
@@ -322,6 +326,7 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
+        self._last_sizes: dict[Direction, dict[int, Decimal | None]] = {}
         self._memo: dict[Direction, tuple] = {}
         self._fees: tuple[Decimal, Decimal] = (ZERO, ZERO)
         with localcontext(_EXACT):  # the SOL fees in quote at a fixed SOL price (when SOL is not the base)
@@ -385,20 +390,25 @@ class Pricer:
 
         Every tick with an edge prices the smallest size (a tick without a marginal edge prices
         only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
-        tick whose edge changes sides does not pay a CLMM quote. The strategy calls this after a
-        pool update's decision.
+        tick whose edge changes sides does not pay a CLMM quote. A direction's size search starts
+        from its last best size and mostly visits the sizes it visited last time: those are quoted
+        here too. The strategy calls this after a pool update's decision.
         """
         if self._mid is None:
             return
         kmin = self._kmin
         with localcontext(_EXACT):
             q = self._step * kmin
-            for side, cache in ((Side.SELL, self._sell), (Side.BUY, self._buy)):
+            for direction, side, cache in ((Direction.BUY_CEX_SELL_DEX, Side.SELL, self._sell),
+                                           (Direction.BUY_DEX_SELL_CEX, Side.BUY, self._buy)):
                 quote = cache.get(kmin)
                 if quote is None:
                     quote = cache[kmin] = self._quote_size(side, kmin)
                 if isinstance(quote, _Quote) and quote.estimate is None:
                     self._settle(quote, side is Side.SELL, q)
+                for k in self._last_sizes.get(direction, ()):
+                    if k not in cache:
+                        cache[k] = self._quote_size(side, k)
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -807,6 +817,7 @@ class Pricer:
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
+        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""

@@ -373,8 +373,9 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
 
     def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
         if isinstance(event, BookUpdate):
-            if event.bids and event.asks:
-                self.anchor_mid = (event.bids[0][0] + event.asks[0][0]) / 2
+            mid = event.mid
+            if mid is not None:
+                self.anchor_mid = mid
                 if not self._far_checked:
                     self._check_far()
         elif event.state is not FeedState.LIVE:
