@@ -17,6 +17,10 @@ BACKTEST_TICK_MS = 100
 """Pace, in a backtest, of a paper venue whose config steps it only by hand (``tick_interval_ms = 0``)."""
 
 
+SHAPE_KEYS = ("tick_size", "lot_size", "min_qty", "level_qty")
+"""What ``shapes`` may set per symbol."""
+
+
 @dataclass(frozen=True)
 class PaperSettings:
     """Settings of the simulated venue. Every market shares the same shape; prices may differ."""
@@ -52,6 +56,11 @@ class PaperSettings:
     )
     tick_size: Decimal = option(Decimal("0.01"), gt=0, help="smallest price increment, in quote units")
     lot_size: Decimal = option(Decimal("0.00001"), gt=0, help="smallest size increment, in base units")
+    shapes: dict[str, dict[str, str]] = option(
+        {}, help="per symbol, markets of another scale on the same account: tick_size, lot_size, min_qty and "
+        'level_qty overriding the venue\'s, e.g. {"BONK/USDC" = { tick_size = "0.00000001", lot_size = "1", '
+        'min_qty = "1000", level_qty = "50000000" }}',
+    )  # fmt: skip
     min_qty: Decimal = option(Decimal("0.0001"), ge=0, help="smallest order size accepted, in base units")
     min_notional: Decimal = option(Decimal("0"), ge=0, help="smallest order value (price x size) accepted, quote")
     spread_ticks: int = option(10, ge=1, le=10_000, help="distance from best bid to best ask, in ticks")
@@ -106,6 +115,16 @@ class PaperSettings:
                 problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
             elif not _positive_decimal(text):
                 problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
+        for symbol, shape in self.shapes.items():
+            if symbol not in self.symbols:
+                problems.append((f"shapes.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
+                continue
+            for key, text in shape.items():
+                if key not in SHAPE_KEYS:
+                    problems.append((f"shapes.{symbol}.{key}", f"unknown key; expected one of {', '.join(SHAPE_KEYS)}"))
+                elif not _positive_decimal(str(text), allow_zero=key == "min_qty"):
+                    problems.append((f"shapes.{symbol}.{key}",
+                                     f'expected a decimal number > 0 as a string, got "{text}"'))
         transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
         for key, table in transfer_tables:
             for asset, text in table.items():
@@ -176,6 +195,11 @@ class PaperSettings:
         """Source (recorded or mirrored) symbol -> our symbol, for each of ``symbols``."""
         ours_to_theirs = {ours: theirs for theirs, ours in self.symbol_map.items()}
         return {ours_to_theirs.get(symbol, symbol): symbol for symbol in self.symbols}
+
+    def shape_of(self, symbol: str, key: str) -> Decimal:
+        """``tick_size``, ``lot_size``, ``min_qty`` or ``level_qty`` of ``symbol`` (its shape, else the venue's)."""
+        text = self.shapes.get(symbol, {}).get(key)
+        return Decimal(str(text)) if text is not None else Decimal(getattr(self, key))
 
     def start_price_of(self, symbol: str) -> Decimal:
         """First mid price of ``symbol``."""
