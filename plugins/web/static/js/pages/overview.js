@@ -1,0 +1,78 @@
+// Overview: mode, uptime, today's PnL with its equity curve, strategies with pause/resume.
+
+import { h, replace, table } from "../dom.js";
+import { amounts, duration, signOf } from "../format.js";
+import { lineChart } from "../charts.js";
+import { card, kpi, pill, verb } from "../ui.js";
+
+/** Net PnL today per quote asset, as the ledger gave it at each refresh since the console opened. */
+const equity = new Map();
+
+function stateLevel(state) {
+  if (state.startsWith("running")) return "ok";
+  if (state.startsWith("failed")) return "bad";
+  return "warn";
+}
+
+function sample(since, net) {
+  for (const [asset, value] of Object.entries(net)) {
+    const series = equity.get(asset) || { since, points: [] };
+    if (series.since !== since) { series.since = since; series.points = []; } // a new day
+    const t = Date.now();
+    const v = Number(value);
+    const last = series.points[series.points.length - 1];
+    if (!last || last.v !== v || t - last.t > 60000) series.points.push({ t, v });
+    if (series.points.length > 2000) series.points.splice(0, series.points.length - 2000);
+    equity.set(asset, series);
+  }
+}
+
+export default {
+  id: "overview",
+  title: "Overview",
+  events: ["status", "fills", "reset"],
+  mount(root, ctx) {
+    const notes = h("div");
+    const kpis = h("div", { class: "kpis", "data-testid": "overview-kpis" });
+    const curve = card("Net PnL today", { testid: "equity" });
+    const strategies = card("Strategies", { testid: "strategies" });
+    replace(root, notes, kpis, strategies.node, curve.node);
+
+    async function refresh() {
+      const [status, pnl] = await Promise.all([ctx.api.get("status"), ctx.api.get("pnl", { period: "day" })]);
+      const net = pnl.total.net;
+      sample(pnl.since_ns, net);
+      replace(notes,
+        status.mode !== status.configured_mode
+          ? h("p", { class: "banner", "data-testid": "observe-banner" }, `Observe mode is on (configured: ${status.configured_mode}): no orders are sent.`) : null,
+        status.store_error ? h("p", { class: "banner bad" }, `Store: ${status.store_error}`) : null);
+      replace(kpis,
+        kpi("Mode", status.mode, { testid: "mode" }),
+        kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
+        kpi("Net PnL today", amounts(net), { cls: signOf(net), testid: "pnl-today" }),
+        kpi("Fees today", amounts(pnl.total.fees), { testid: "fees-today" }),
+        kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
+        kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
+      replace(curve.slot,
+        [...equity.entries()].map(([asset, series]) => h("div", {}, h("div", { class: "muted" }, asset),
+          lineChart(series.points, { label: `net PnL today in ${asset}` }))),
+        h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, sampled while this console is open."));
+      replace(strategies.slot, table([
+        { label: "Strategy", value: (s) => s.name },
+        { label: "Type", value: (s) => s.type },
+        { label: "State", value: (s) => pill(s.state, stateLevel(s.state), { "data-testid": `state-${s.name}` }) },
+        { label: "Fills today", num: true, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
+        { label: "Net today", num: true, value: (s) => amounts(pnl.strategies[s.name]?.net), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
+        ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
+      ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
+    }
+
+    function controls(s) {
+      const paused = s.paused || s.failed || s.killed;
+      return verb(ctx, paused ? "Resume" : "Pause", `strategies/${encodeURIComponent(s.name)}/${paused ? "resume" : "pause"}`,
+        { testid: `${paused ? "resume" : "pause"}-${s.name}`, cls: paused ? null : "secondary", after: refresh });
+    }
+
+    return { refresh };
+  },
+};
