@@ -244,46 +244,32 @@ class Endpoints:
     async def strategies(self, call: Call) -> Any:
         return {"items": [self._strategy(name) for name in self.op.strategies]}
 
+    async def _history(self, call: Call, name: str, read: Callable[..., list[Any]],
+                       view: Callable[[Any], dict[str, Any]], columns: tuple[str, ...], **filters: Any) -> Any:
+        """A page of JSON (its text shared by identical requests for ``read_cache_s``), or the CSV export."""
+        args = {**filters, "since_ns": call.query["since"], "until_ns": call.query["until"], **self._window(call)}
+        if call.csv:
+            return self._csv(name, columns, [view(row) for row in await self._thread(read, **args)], call)
+
+        def page() -> str:  # in the worker thread: read, convert and encode once for everyone asking
+            return json.dumps(_page([view(row) for row in read(**args)], call.query), separators=(",", ":"))
+
+        text = await self._shared((name, *map(str, args.values())), page)
+        return web.Response(text=text, content_type="application/json")
+
     async def orders(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"], since_ns=q["since"],
-                    until_ns=q["until"], **window)
-        if call.csv:
-            orders = await self._thread(self.op.order_history, **args)
-        else:
-            orders = await self._shared(("orders", *map(str, args.values())), self.op.order_history, **args)
-        items = [order_view(o) for o in orders]
-        if call.csv:
-            return self._csv("orders", ORDER_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "orders", self.op.order_history, order_view, ORDER_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"])
 
     async def fills(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], exchange=q["exchange"], since_ns=q["since"], until_ns=q["until"],
-                    **window)
-        if call.csv:
-            fills = await self._thread(self.op.fill_history, **args)
-        else:
-            fills = await self._shared(("fills", *map(str, args.values())), self.op.fill_history, **args)
-        items = [fill_view(strategy, fill) for strategy, fill in fills]
-        if call.csv:
-            return self._csv("fills", FILL_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "fills", self.op.fill_history, lambda pair: fill_view(*pair), FILL_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"])
 
     async def executions(self, call: Call) -> Any:
-        q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], since_ns=q["since"], until_ns=q["until"], **window)
-        if call.csv:
-            views = await self._thread(self.op.executions, **args)
-        else:
-            views = await self._shared(("executions", *map(str, args.values())), self.op.executions, **args)
-        items = [execution_view(v) for v in views]
-        if call.csv:
-            return self._csv("executions", EXECUTION_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "executions", self.op.executions, execution_view, EXECUTION_COLUMNS,
+                                   strategy=call.query["strategy"])
 
     async def positions(self, call: Call) -> Any:
         op = self.op
