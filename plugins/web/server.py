@@ -253,6 +253,9 @@ class WebServer:
                                     f"{user.role}")
             call = Call(request, user, self._query(route, request), await self._body(route, request),
                         route.csv and self._wants_csv(request))
+            streaming = route.content == "text/event-stream"
+            if streaming:  # audited when it opens: it may stay open for days
+                self.audit(user.name, user.role, command, args, "stream opened")
             response = await self._run(route, call)
         except ApiError as exc:
             self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
@@ -261,7 +264,8 @@ class WebServer:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
             log.exception("web: %s failed", command)
             raise ApiError(500, f"{type(exc).__name__}; the bot's log has details") from None
-        self.audit(user.name, user.role, command, args, "ok" if response.status < 400 else f"{response.status}")
+        if not streaming and (route.method != "GET" or self.settings.audit_reads or response.status >= 400):
+            self.audit(user.name, user.role, command, args, "ok" if response.status < 400 else f"{response.status}")
         return response
 
     async def _run(self, route: Route, call: Call) -> web.StreamResponse:
