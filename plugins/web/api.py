@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.api import Alert, AlertLevel, OrderStatus, Refused
 from bot.api.ledger import PERIODS, StrategyFigures, totals
 
-from .routes import API, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, Field, Param, Route
+from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
     EXECUTION_COLUMNS,
     FILL_COLUMNS,
@@ -54,12 +54,9 @@ def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
 
 class Endpoints:
     def __init__(self, server: WebServer):
-        from .server import ApiError
-
         self.server = server
         self.op = server.operator
         self.settings = server.settings
-        self.error = ApiError
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
@@ -179,7 +176,7 @@ class Endpoints:
     def _window(self, call: Call) -> dict[str, Any]:
         q = call.query
         if q["since"] is not None and q["until"] is not None and q["until"] <= q["since"]:
-            raise self.error(400, "until must be after since")
+            raise ApiError(400, "until must be after since")
         if call.csv:
             return {"limit": self.settings.max_csv_rows, "offset": 0}
         return {"limit": q["limit"], "offset": q["offset"]}
@@ -187,21 +184,19 @@ class Endpoints:
     # --- session -----------------------------------------------------------------------------
 
     async def login(self, call: Call) -> Any:
-        from .server import COOKIE
-
         server = self.server
         now = asyncio.get_running_loop().time()
         peer = call.request.remote or "?"
         try:
             server.check_guesses(call.request, now)
-        except self.error as exc:
+        except ApiError as exc:
             server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
             raise
         user = server.users.by_token(call.body["token"])
         if user is None:
             server.failures.failed(peer, now)
             server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
-            raise self.error(401, "wrong token")
+            raise ApiError(401, "wrong token")
         sid, session = server.sessions.open(user, now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
@@ -211,8 +206,6 @@ class Endpoints:
         return response
 
     async def logout(self, call: Call) -> Any:
-        from .server import COOKIE
-
         sid = call.request.cookies.get(COOKIE)
         if sid:
             self.server.sessions.close(sid)
@@ -221,8 +214,6 @@ class Endpoints:
         return response
 
     async def session(self, call: Call) -> Any:
-        from .server import COOKIE
-
         sid = call.request.cookies.get(COOKIE)
         session = self.server.sessions.get(sid, asyncio.get_running_loop().time()) if sid else None
         by_cookie = session is not None and "Authorization" not in call.request.headers
@@ -343,7 +334,7 @@ class Endpoints:
         root = self._reports()
         path = (root / name).resolve()
         if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
-            raise self.error(404, f"no backtest report {name!r} in the data directory")
+            raise ApiError(404, f"no backtest report {name!r} in the data directory")
         return path
 
     async def backtests(self, call: Call) -> Any:
@@ -379,7 +370,7 @@ class Endpoints:
     async def backtest_chart(self, call: Call) -> Any:
         chart = self._report_dir(call.request.match_info["name"]) / "pnl.png"
         if not chart.is_file():
-            raise self.error(404, "this report has no chart")
+            raise ApiError(404, "this report has no chart")
         return web.FileResponse(chart, headers={"Content-Type": "image/png"})
 
     # --- live --------------------------------------------------------------------------------
@@ -425,7 +416,7 @@ class Endpoints:
     def _name(self, call: Call) -> str:
         name = call.request.match_info["name"]
         if name not in self.op.strategies:
-            raise self.error(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
+            raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
         return name
 
     async def pause(self, call: Call) -> Any:
@@ -433,7 +424,7 @@ class Endpoints:
         try:
             self.op.pause([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def resume(self, call: Call) -> Any:
@@ -441,16 +432,16 @@ class Endpoints:
         try:
             self.op.resume([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def observe(self, call: Call) -> Any:
         try:
             mode = self.op.set_observe(call.body["on"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         except ValueError as exc:
-            raise self.error(409, str(exc)) from None
+            raise ApiError(409, str(exc)) from None
         return {"mode": mode}
 
     async def kill(self, call: Call) -> Any:
@@ -467,9 +458,9 @@ class Endpoints:
                 status=202)
         pending, status, why = confirmations.redeem(call.user, "kill", token, now)
         if pending is None:
-            raise self.error(status, why)
+            raise ApiError(status, why)
         try:
             paused = self.op.kill(pending.args["reason"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return {"killed": True, "paused": paused, "reason": pending.args["reason"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from bot.api import AuditEntry, Caller
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, User, Users
 from .events import EventHub
-from .routes import API, Param, Route, openapi
+from .routes import COOKIE, CSRF_HEADER, ApiError, Param, Route, openapi
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.web")
 
 STATIC = Path(__file__).parent / "static"
-COOKIE = "arbot_session"
-CSRF_HEADER = "X-CSRF-Token"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -44,16 +43,6 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Server": "arbot",
 }
-
-
-class ApiError(Exception):
-    """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 @dataclass
@@ -68,7 +57,7 @@ class Call:
 
     @property
     def caller(self) -> Caller:
-        return Caller("web", self.user.name, self.user.role)  # type: ignore[arg-type]
+        return Caller("web", self.user.name, self.user.role)
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -373,9 +362,7 @@ class WebServer:
 
 
 def _same(given: str, expected: str) -> bool:
-    import hmac
-
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-__all__ = ["API", "ApiError", "Call", "WebServer", "error_response", "parse_time"]
+__all__ = ["Call", "WebServer", "error_response", "parse_time"]
