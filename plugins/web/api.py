@@ -77,9 +77,9 @@ class Endpoints:
             Route("GET", f"{v}/strategies", self.strategies, "viewer", "every strategy with its type and state"),
             Route("GET", f"{v}/orders", self.orders, "viewer", "stored orders, newest first (CSV too)",
                   params=(STRATEGY, EXCHANGE, Param("state", "csv-enum", "only these statuses", states), SINCE,
-                          UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+                          UNTIL, LIMIT, OFFSET, FORMAT), csv=True, page=True),
             Route("GET", f"{v}/fills", self.fills, "viewer", "stored fills, newest first (CSV too)", params=range_,
-                  csv=True),
+                  csv=True, page=True),
             Route("GET", f"{v}/positions", self.positions, "viewer", "net position per exchange and market, marked "
                                                                      "to the latest mid"),
             Route("GET", f"{v}/balances", self.balances, "viewer", "inventory per venue, as each venue reports it "
@@ -93,7 +93,7 @@ class Endpoints:
                   params=(STRATEGY, Param("limit", "integer", "how many", default=100))),
             Route("GET", f"{v}/arb/executions", self.executions, "viewer", "executed opportunities: predicted vs "
                   "realized PnL, legs and their latencies (CSV too)",
-                  params=(STRATEGY, SINCE, UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+                  params=(STRATEGY, SINCE, UNTIL, LIMIT, OFFSET, FORMAT), csv=True, page=True),
             Route("GET", f"{v}/risk", self.risk, "viewer", "risk checks with their limits and use, recent trips, "
                                                            "killed strategies"),
             Route("GET", f"{v}/feeds", self.feeds, "viewer", "market feeds: state, data age, resyncs"),
@@ -101,7 +101,7 @@ class Endpoints:
             Route("GET", f"{v}/alerts", self.alerts_, "viewer", "recent alerts, newest first (kept in memory)",
                   params=(Param("limit", "integer", "how many", default=50),)),
             Route("GET", f"{v}/audit", self.audit, "admin", "the audit log (every transport), newest first",
-                  params=(LIMIT, OFFSET)),
+                  params=(LIMIT, OFFSET), page=True),
             Route("GET", f"{v}/backtests", self.backtests, "viewer", "backtest reports in the bot's data_dir"),
             Route("GET", f"{v}/backtests/{{name}}", self.backtest, "viewer", "one backtest report (JSON and "
                                                                             "markdown)"),

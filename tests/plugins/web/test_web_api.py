@@ -269,6 +269,9 @@ async def test_openapi_describes_every_route(console):
         if route.role is not None:
             assert operation["x-arbot-role"] == route.role and "401" in operation["responses"]
     assert doc["paths"]["/api/v1/orders"]["get"]["parameters"][0]["name"] == "strategy"
+    page = doc["paths"]["/api/v1/fills"]["get"]["responses"]["200"]["content"]
+    assert set(page) == {"application/json", "text/csv"}
+    assert page["application/json"]["schema"]["required"] == ["items", "limit", "offset", "next_offset"]
 
 
 async def test_docs_web_md_lists_every_route(console):
