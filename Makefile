@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lock clean
 
-$(STAMP): pyproject.toml constraints.txt plugins/kraken/_fastbook.c
+$(STAMP): pyproject.toml setup.py constraints.txt plugins/kraken/_fastbook.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arbot needs Python >= 3.11; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -865,7 +865,7 @@ class HostOperator(Operator):
     # --- risk and plugins -----------------------------------------------------------------------
 
     def risk(self) -> list[RiskView]:
-        return [RiskView(check.name, dict(check.status())) for check in self._bot.risk.checks]
+        return [RiskView(check.name, dict(check.status()), dict(check.usage())) for check in self._bot.risk.checks]
 
     def risk_trips(self, limit: int) -> list[RiskTrip]:
         return [RiskTrip(ts_ns=row.ts_ns, check=row.check_name, action=row.action, reason=row.reason,

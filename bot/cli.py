@@ -1,4 +1,4 @@
-"""The ``arbot`` command: run | plugins | check-config | report | db | ctl | record | replay | backtest."""
+"""The ``arbot`` command: run | init | plugins | check-config | report | db | ctl | record | replay | backtest."""
 
 from __future__ import annotations
 
@@ -172,6 +172,25 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the example config shipped in the package (every setting, commented) to start from."""
+    from importlib.resources import files
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise UserError(f"{path} exists; pass --force to overwrite it, or name another file.")
+    text = files("bot").joinpath("config.example.toml").read_text(encoding="utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it will hold secret references
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"Wrote {path}: every setting with its default and a comment; it trades on paper until you change it.\n"
+          f"Check it with `arbot check-config {path}`, then `arbot run --config {path}`.")
+    return 0
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
     import asyncio
@@ -265,6 +284,11 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     db.add_argument("action", choices=["current", "upgrade"])
     db.add_argument("--db", help="store URL (default: from the config)")
     db.set_defaults(func=cmd_db)
+
+    init = sub.add_parser("init", help="write the example config (every setting, commented) to start from")
+    init.add_argument("path", nargs="?", default="arbot.toml", help="where to write it (default: arbot.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(func=cmd_init)
 
     ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
     ctl.add_argument("command")

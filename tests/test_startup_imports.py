@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
-         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy")
+         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy", "aiohttp")
 VENUES = ("plugins.kraken.", "plugins.coinbase.", "plugins.jupiter.", "plugins.orca.", "plugins.telegram.",
           "plugins.discord.", "arbotlib.solana")
 

@@ -66,6 +66,7 @@ from ._core import (
     InsufficientFunds,
     Job,
     JobFunc,
+    LimitUse,
     Notifier,
     Operator,
     OrderNotFound,
@@ -93,7 +94,7 @@ __all__ = [
     "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
-    "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
+    "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
     # the operator's read models
     "AuditEntry", "ExecutionLeg", "ExecutionView", "FeedView",
     # errors an exchange raises

@@ -480,6 +480,23 @@ class RiskCheck(Component):
         """Limits and current use for ``/risk``, already text with units: ``{"daily loss": "12 / 100 USD"}``."""
         return {}
 
+    def usage(self) -> dict[str, LimitUse]:
+        """The same limits as numbers, keyed by the setting that sets each (``max_daily_loss.USDC``).
+
+        Read by the metrics exporter (``arbot_risk_used`` / ``arbot_risk_limit``, which the shipped
+        Prometheus rules compare) and the console. Only limits with a numeric use belong here.
+        """
+        return {}
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    """How much of one risk limit is used: ``used`` and ``limit`` in ``unit`` (an asset, or ``orders``)."""
+
+    used: Decimal
+    limit: Decimal
+    unit: str = ""
+
 
 class Notifier(Component):
     """Delivers alerts. ``send`` may be slow: the host queues alerts and never waits on it."""
@@ -629,10 +646,11 @@ class PluginView:
 
 @dataclass(frozen=True)
 class RiskView:
-    """One risk check: its name and its ``status()`` facts (limits and current use, as text)."""
+    """One risk check: its name, its ``status()`` facts (limits and current use, as text) and ``usage()``."""
 
     name: str
     facts: Mapping[str, str]
+    usage: Mapping[str, LimitUse] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

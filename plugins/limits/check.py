@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from decimal import Decimal
 
-from bot.api import ZERO, BookUpdate, Fill, OrderIntent, PortfolioView, RiskCheck, Side, split_symbol
+from bot.api import ZERO, BookUpdate, Fill, LimitUse, OrderIntent, PortfolioView, RiskCheck, Side, split_symbol
 from bot.api.ledger import Position, amount, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
@@ -340,3 +340,24 @@ class Limits(RiskCheck):
                 facts[key] = str(getattr(s, key))
         facts["on breach"] = s.action
         return facts
+
+    def usage(self) -> dict[str, LimitUse]:
+        """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
+        s: LimitsSettings = self.settings
+        uses: dict[str, LimitUse] = {}
+        quotes = sorted(set(self._day_net) | set(self._realized_total))
+        for q in quotes:
+            if s.max_daily_loss is not None:
+                uses[f"max_daily_loss.{q}"] = LimitUse(max(-self._day_net.get(q, ZERO), ZERO), s.max_daily_loss, q)
+            if s.max_drawdown is not None:
+                drawdown = max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
+                uses[f"max_drawdown.{q}"] = LimitUse(drawdown, s.max_drawdown, q)
+        for (strategy, q), net in self._strategy_day_net.items():
+            if strategy in self._strategy_loss:
+                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO),
+                                                                           self._strategy_loss[strategy], q)
+        if s.max_orders_per_minute is not None:
+            horizon = self.ctx.clock.monotonic() - 60
+            uses["max_orders_per_minute"] = LimitUse(Decimal(sum(1 for t in self._recent if t > horizon)),
+                                                     Decimal(s.max_orders_per_minute), "orders")
+        return uses

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.metrics")
 
 FEED_STATES = [s.value for s in FeedState]
+LAG_PROBE_S = 0.25
+LAG_WINDOW_S = 60.0
 
 
 class MetricsExporter:
@@ -60,6 +62,7 @@ class MetricsExporter:
         self._unsubscribe: list[Callable[[], None]] = []
         self._server: asyncio.Server | None = None
         self.port = 0
+        self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -82,6 +85,7 @@ class MetricsExporter:
         self.port = self._server.sockets[0].getsockname()[1]
         self.refresh_from_store()
         self.ctx.create_task(self._refresh_loop(), what="pnl refresh")
+        self.ctx.create_task(self._lag_loop(), what="event loop lag")
         log.info("metrics on http://%s:%d/metrics", self.settings.host, self.port)
 
     async def stop(self) -> None:
@@ -141,6 +145,21 @@ class MetricsExporter:
         while True:
             await asyncio.sleep(self.settings.pnl_every_s)
             self.refresh_from_store()
+
+    async def _lag_loop(self) -> None:
+        """How late a short sleep wakes: what every feed, order and timer waited behind a blocked loop."""
+        worst: deque[tuple[float, float]] = deque()  # (woke at, lateness)
+        while True:
+            asked = time.monotonic()
+            await asyncio.sleep(LAG_PROBE_S)
+            woke = time.monotonic()
+            late = max(0.0, woke - asked - LAG_PROBE_S)
+            while worst and worst[-1][1] <= late:  # a smaller, older lateness can no longer be the worst
+                worst.pop()
+            worst.append((woke, late))
+            while worst[0][0] < woke - LAG_WINDOW_S:
+                worst.popleft()
+            self.loop_lag_s = worst[0][1]
 
     # --- the collector: families built at scrape time -----------------------------------------
 
@@ -220,6 +239,18 @@ class MetricsExporter:
         for info in op.plugins():
             c.add_metric([info.name], len(info.errors))
         yield c
+        used = GaugeMetricFamily("arbot_risk_used", "How much of a risk limit is used (in its unit)",
+                                 labels=["check", "limit", "unit"])
+        limit = GaugeMetricFamily("arbot_risk_limit", "A risk limit (in its unit)", labels=["check", "limit", "unit"])
+        for view in op.risk():
+            for name, use in view.usage.items():
+                used.add_metric([view.name, name, use.unit], float(use.used))
+                limit.add_metric([view.name, name, use.unit], float(use.limit))
+        yield used
+        yield limit
+        yield GaugeMetricFamily("arbot_event_loop_lag_seconds",
+                                f"Worst lateness of a {LAG_PROBE_S} s sleep over the last {LAG_WINDOW_S:.0f} s",
+                                value=self.loop_lag_s)
         c = CounterMetricFamily("arbot_alerts", "Alerts raised", labels=["kind", "level"])
         for key, n in self.alerts.items():
             c.add_metric(list(key), n)

@@ -158,10 +158,11 @@ class Endpoints:
         server = self.server
         now = asyncio.get_running_loop().time()
         peer = call.request.remote or "?"
-        wait = server.failures.blocked(peer, now)
-        if wait:
-            server.audit("", "", "POST /api/v1/login", "", "refused: 429 too many failed logins")
-            raise self.error(429, "too many failed logins from this address; wait", {"Retry-After": str(int(wait) + 1)})
+        try:
+            server.check_guesses(call.request, now)
+        except self.error as exc:
+            server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
+            raise
         user = server.users.by_token(call.body["token"])
         if user is None:
             server.failures.failed(peer, now)
@@ -279,7 +280,7 @@ class Endpoints:
     async def risk(self, call: Call) -> Any:
         op = self.op
         trips = await self._thread(op.risk_trips, 20)
-        return {"checks": [{"name": r.name, "facts": dict(r.facts)} for r in op.risk()],
+        return {"checks": [plain(r) for r in op.risk()],  # name, facts (text) and usage {limit: used, limit, unit}
                 "trips": [plain(t) for t in trips],
                 "killed": [name for name in op.strategies if op.killed(name)],
                 "strategies": [self._strategy(name) for name in op.strategies]}

@@ -157,6 +157,10 @@ class FailureWindow:
     def failed(self, key: str, now: float) -> None:
         self._trim(key, now).append(now)
 
+    def clear(self) -> None:
+        """Forget every address's failures."""
+        self._recent.clear()
+
 
 @dataclass
 class Pending:

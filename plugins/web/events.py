@@ -7,14 +7,19 @@ reconnects and gets what it missed, in order, exactly once. When the buffer no l
 
 Events (the SSE ``event`` field; ``data`` is a JSON object):
 
-* ``order``: an order changed state (:class:`~bot.api.OrderUpdate`);
-* ``fill``: a fill was applied, once per fill (``strategy`` and the fill's fields);
-* ``opportunity``: an opportunity a strategy published, with its cost breakdown;
-* ``execution``: an execution finished (``strategy``, ``predicted_pnl``, ``realized_pnl``, ...);
-* ``feed``: a market feed changed state (``exchange``, ``symbol``, ``state``, ``reason``);
-* ``alert``: an alert (``level`` as a word);
-* ``status``: the bot's mode and each strategy's state, when either changes (checked every second);
+* ``orders``: an order changed state (:class:`~bot.api.OrderUpdate`);
+* ``fills``: a fill was applied, once per fill (``strategy`` and the fill's fields);
+* ``opportunities``: an opportunity a strategy published, with its cost breakdown;
+* ``executions``: an execution finished (``strategy``, ``predicted_pnl``, ``realized_pnl``, ...);
+* ``feeds``: a market feed changed state (``exchange``, ``symbol``, ``state``, ``reason``);
+* ``alerts``: an alert (``level`` as a word);
+* ``status``: the bot's mode and each strategy's state: first on every new stream, then whenever
+  either changes (checked every second);
 * ``reset``: what you missed is gone; fetch the views again (sent instead of a replay).
+
+Events are kept while a stream is connected and for ``KEEP_AFTER_LAST_S`` after the last one
+closed, so a browser that reconnects resumes; after a longer gap with nobody connected it gets a
+``reset``.
 
 Publishing never waits for a browser: each stream has a bounded queue, and one that falls too far
 behind is closed (its ``EventSource`` reconnects and resumes from its last id).
@@ -40,6 +45,8 @@ log = logging.getLogger("arbot.web")
 
 QUEUE_EVENTS = 2000
 """Events queued for one stream before it counts as too slow and is closed."""
+KEEP_AFTER_LAST_S = 120.0
+"""Events are still kept this long after the last stream closed (a reload, a dropped connection)."""
 
 
 def _fill(applied: FillApplied) -> dict[str, Any]:
@@ -72,16 +79,17 @@ class EventHub:
         self._status: Any = None
         self._pending: list[tuple[int, str, Any, Callable[[Any], dict[str, Any]]]] = []
         self._flush_scheduled = False
+        self._keep_until = 0.0
 
     def start(self) -> None:
         bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
-            bus.subscribe(OrderUpdate, lambda e: self.publish("order", e, plain), owner=owner),
-            bus.subscribe(FillApplied, lambda e: self.publish("fill", e, _fill), owner=owner),
-            bus.subscribe(Opportunity, lambda e: self.publish("opportunity", e, opportunity_view), owner=owner),
-            bus.subscribe(ExecutionResult, lambda e: self.publish("execution", e, plain), owner=owner),
-            bus.subscribe(FeedStatus, lambda e: self.publish("feed", e, plain), owner=owner),
-            self.ctx.subscribe_alerts(lambda alert: self.publish("alert", alert, _alert)),
+            bus.subscribe(OrderUpdate, lambda e: self.publish("orders", e, plain), owner=owner),
+            bus.subscribe(FillApplied, lambda e: self.publish("fills", e, _fill), owner=owner),
+            bus.subscribe(Opportunity, lambda e: self.publish("opportunities", e, opportunity_view), owner=owner),
+            bus.subscribe(ExecutionResult, lambda e: self.publish("executions", e, plain), owner=owner),
+            bus.subscribe(FeedStatus, lambda e: self.publish("feeds", e, plain), owner=owner),
+            self.ctx.subscribe_alerts(lambda alert: self.publish("alerts", alert, _alert)),
         ]
         self.ctx.create_task(self._watch_status(), what="web status events")
 
@@ -114,7 +122,7 @@ class EventHub:
         ``reset``.
         """
         self.seq += 1
-        if not self.streams:
+        if not self.streams and self.ctx.clock.monotonic() > self._keep_until:
             self.buffer.clear()
             return
         self._pending.append((self.seq, event, obj, convert))
@@ -160,6 +168,7 @@ class EventHub:
     def close(self, stream: Stream) -> None:
         if stream in self.streams:
             self.streams.discard(stream)
+            self._keep_until = self.ctx.clock.monotonic() + KEEP_AFTER_LAST_S
             stream.closed = True
             try:
                 stream.queue.put_nowait(None)

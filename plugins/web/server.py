@@ -42,6 +42,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "Cache-Control": "no-store",
+    "Server": "arbot",
 }
 
 
@@ -186,9 +187,6 @@ class WebServer:
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.headers)
         except web.HTTPException as exc:  # aiohttp's own: 404, 405, 413 ...
-            if exc.status == 413:
-                return error_response(413, f"the body is larger than {self.settings.max_body_bytes} bytes "
-                                           f"([plugins.web] max_body_bytes)")
             if exc.status >= 400:
                 return error_response(exc.status, exc.reason)
             raise
@@ -197,35 +195,36 @@ class WebServer:
                 response.headers.setdefault(key, value)
         return response
 
-    def _peer(self, request: web.Request) -> str:
-        return request.remote or "?"
-
-    def _authenticate(self, request: web.Request, route: Route) -> tuple[User, bool]:
-        """(the user, whether by the session cookie); 401 or 429 otherwise."""
+    def _authenticate(self, request: web.Request) -> tuple[User, bool]:
+        """(the user, whether by the session cookie); 401, or 429 for an address that guessed too often."""
         loop_now = asyncio.get_running_loop().time()
-        peer = self._peer(request)
-        wait = self.failures.blocked(peer, loop_now)
-        if wait:
-            raise ApiError(429, "too many failed logins from this address; wait", {"Retry-After": str(int(wait) + 1)})
         header = request.headers.get("Authorization", "")
-        if header:
-            scheme, _, token = header.partition(" ")
-            user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
-                self.failures.failed(peer, loop_now)
-                raise ApiError(401, "wrong token (Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
-            return user, False
         sid = request.cookies.get(COOKIE)
-        session = self.sessions.get(sid, loop_now) if sid else None
-        if session is None:
-            if sid:
-                self.failures.failed(peer, loop_now)
+        if not header and sid:
+            session = self.sessions.get(sid, loop_now)
+            if session is not None:
+                if request.method != "GET" and not _same(request.headers.get(CSRF_HEADER, ""), session.csrf):
+                    raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header "
+                                        "with the csrf_token from the login")
+                return session.user, True
+            raise ApiError(401, "the session ended; log in again", {"WWW-Authenticate": "Bearer"})
+        if not header:
             raise ApiError(401, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for a session "
                                 "cookie", {"WWW-Authenticate": "Bearer"})
-        if request.method != "GET" and not _same(request.headers.get(CSRF_HEADER, ""), session.csrf):
-            raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header with the "
-                                "csrf_token from the login")
-        return session.user, True
+        self.check_guesses(request, loop_now)
+        scheme, _, token = header.partition(" ")
+        user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            self.failures.failed(request.remote or "?", loop_now)
+            raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
+        return user, False
+
+    def check_guesses(self, request: web.Request, now: float) -> None:
+        """429 for an address with ``auth_failures_per_min`` wrong tokens in the last minute (its token,
+        right or wrong, is not even looked at until then)."""
+        wait = self.failures.blocked(request.remote or "?", now)
+        if wait:
+            raise ApiError(429, "too many wrong tokens from this address; wait", {"Retry-After": str(int(wait) + 1)})
 
     def _handler(self, route: Route) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -240,7 +239,7 @@ class WebServer:
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
-            user, _ = self._authenticate(request, route)
+            user, _ = self._authenticate(request)
         except ApiError as exc:
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
             raise
@@ -323,7 +322,14 @@ class WebServer:
         if request.content_type != "application/json":
             raise ApiError(415, f"send the body as JSON (Content-Type: application/json), not "
                                 f"{request.content_type or 'untyped'}")
-        raw = await request.read()  # 413 from aiohttp above max_body_bytes
+        too_large = ApiError(413, f"the body is larger than {self.settings.max_body_bytes} bytes "
+                                  "([plugins.web] max_body_bytes)")
+        if (request.content_length or 0) > self.settings.max_body_bytes:
+            raise too_large
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # sent without a length (chunked), and too long
+            raise too_large from None
         try:
             body = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:

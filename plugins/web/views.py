@@ -48,10 +48,6 @@ def fill_view(strategy: str, fill: Fill) -> dict[str, Any]:
 def opportunity_view(opportunity: Opportunity) -> dict[str, Any]:
     data = plain(opportunity)
     data["costs"] = [{"name": name, "amount": str(amount)} for name, amount in opportunity.costs]
-    gross = None
-    if opportunity.net_pnl is not None:
-        gross = opportunity.net_pnl + sum((amount for _, amount in opportunity.costs), Decimal(0))
-    data["gross_pnl"] = None if gross is None else str(gross)
     return data
 
 

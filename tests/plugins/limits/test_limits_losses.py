@@ -8,6 +8,7 @@ import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
+from bot.api import LimitUse
 from bot.clock import ManualClock
 from bot.domain import OrderStatus, Side
 from tests.fakes.venue import ScriptedVenue
@@ -87,6 +88,8 @@ async def test_a_sell_naming_its_buy_is_matched_to_that_lot_as_the_ledger_does(m
     assert bot.strategies["s"].ctx.submit(sell) == "s2"
     lim.on_fill("s", fill("s2", Side.SELL, "1", "110"))
     assert lim.status()["daily loss USD"] == "10.00 / 20.00"  # 110 - 120 on b2's lot; FIFO would gain 10
+    assert lim.usage()["max_daily_loss.USD"] == LimitUse(Decimal("10"), Decimal("20"), "USD")  # the same, as numbers
+    assert bot.operator.risk()[0].usage["max_daily_loss.USD"].used == 10
 
 
 async def test_a_resting_order_counts_against_the_loss_limit(make_bot):

@@ -75,6 +75,9 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
         [strategies.t]
         type = "taker"
         exchange = "paper"
+        [risk.limits]
+        max_daily_loss = "50"
+        max_orders_per_minute = 30
         [plugins.metrics]
         enabled = true
         port = 0
@@ -103,6 +106,12 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
     assert value(samples, "arbot_strategy_state", strategy="t", state="running") == 1
     assert value(samples, "arbot_plugin_errors_total", plugin="taker") == 1
     assert value(samples, "arbot_alerts_total", kind="plugin_error", level="error") == 1
+    # risk limits as numbers (the shipped alert rules divide one by the other)
+    assert value(samples, "arbot_risk_limit", check="limits", limit="max_daily_loss.USD", unit="USD") == 50
+    loss = bot.operator.risk()[0].usage["max_daily_loss.USD"].used  # the taker's fee, marked to mid
+    assert value(samples, "arbot_risk_used", check="limits", limit="max_daily_loss.USD", unit="USD") == float(loss)
+    assert value(samples, "arbot_risk_used", check="limits", limit="max_orders_per_minute", unit="orders") == 1
+    assert value(samples, "arbot_event_loop_lag_seconds") >= 0
 
 
 async def test_unknown_path_is_404(make_bot):

@@ -1,0 +1,279 @@
+"""The console's REST API over real HTTP on 127.0.0.1 against the running demo: roles, verbs, CSV, PnL, input."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+from bot.api import ROLE_RANK, Caller
+from bot.api.ledger import moneys
+from bot.api.testing import wait_for
+from bot.ledger import Ledger
+from plugins.web import running_server
+from tests.helpers.processes import arbot
+
+from .conftest import TOKENS, wait_for_fills
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+USERS_BY_ROLE = {role: next(u for u, (r, _) in TOKENS.items() if r == role) for role in ROLE_RANK}
+
+
+def routes(console):
+    return running_server(console.bot.operator).routes
+
+
+async def test_every_read_endpoint_answers_each_role_by_rank_and_refuses_no_token(console):
+    data_dir = console.bot.data_dir
+    report = data_dir / "bt-1"
+    report.mkdir(exist_ok=True)
+    (report / "report.json").write_text(json.dumps({"summary": {"net": "1.5"}}))
+    (report / "report.md").write_text("# backtest\n")
+    (report / "pnl.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    gets = [r for r in routes(console) if r.method == "GET" and not r.path.endswith("/events")]
+    assert len(gets) >= 17
+    for route in gets:
+        path = route.path.replace("{name}", "bt-1")
+        async with await console.get(path) as response:
+            assert response.status == 401, path
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+        async with await console.get(path, headers={"Authorization": "Bearer not-a-token"}) as response:
+            assert response.status == 401, path
+        for role, user in USERS_BY_ROLE.items():
+            async with await console.get(path, user) as response:
+                allowed = ROLE_RANK[role] >= ROLE_RANK[route.role]
+                assert response.status == (200 if allowed else 403), (path, role, await response.text())
+                if allowed and route.content == "application/json":
+                    assert isinstance(await response.json(), dict)
+                elif not allowed:
+                    assert f"needs the {route.role} role" in (await response.json())["error"]
+    async with await console.get("/api/v1/backtests/bt-1/chart", "vera") as response:
+        assert response.content_type == "image/png" and (await response.read()).startswith(b"\x89PNG")
+    for bad in ("..", "nope", "bt-1%2F..%2F.."):
+        async with await console.get(f"/api/v1/backtests/{bad}", "vera") as response:
+            assert response.status == 404, bad
+
+
+async def test_status_and_views_show_the_demo(console):
+    status = await console.json("/api/v1/status", "vera")
+    assert status["mode"] == "paper" and status["user"] == {"name": "vera", "role": "viewer"}
+    assert {s["name"] for s in status["strategies"]} == {"btc-grid", "sol-arb"}
+    await wait_for_fills(console, "sol-arb")
+    feeds = (await console.json("/api/v1/feeds", "vera"))["items"]
+    assert {(f["exchange"], f["symbol"]) for f in feeds} >= {("paper", "BTC/USD"), ("sol-cex", "SOL/USDC")}
+    assert all(f["state"] == "live" and f["age_ms"] is not None for f in feeds)
+    balances = (await console.json("/api/v1/balances", "vera"))["balances"]
+    assert set(balances) == {"paper", "sol-cex", "sol-pool"} and "USDC" in balances["sol-cex"]
+    opportunities = (await console.json("/api/v1/opportunities?limit=5&strategy=sol-arb", "vera"))["items"]
+    assert opportunities and all(o["strategy"] == "sol-arb" for o in opportunities)
+    costs = opportunities[0]["costs"]
+    assert costs and {"name", "amount"} <= set(costs[0])
+    assert Decimal(opportunities[0]["net_pnl"]) and Decimal(opportunities[0]["edge_bps"])
+    await wait_for(lambda: console.bot.operator.executions(), timeout_s=120, what="an arbitrage execution")
+    executions = (await console.json("/api/v1/arb/executions?strategy=sol-arb", "vera"))["items"]
+    leg = executions[0]["legs"][0]
+    assert {"role", "exchange", "submitted_ns", "final_ns", "latency_ms"} <= set(leg)
+    assert "predicted_pnl" in executions[0] and "realized_pnl" in executions[0]
+    plugins = {p["name"] for p in (await console.json("/api/v1/plugins", "vera"))["items"]}
+    assert {"web", "arb", "paper"} <= plugins
+    risk = await console.json("/api/v1/risk", "vera")
+    assert [c["name"] for c in risk["checks"]] == ["limits"] and risk["killed"] == []
+
+
+async def test_orders_filter_and_page(console):
+    await wait_for(lambda: len(console.bot.store.orders()) >= 4, timeout_s=60, what="four orders")
+    first = await console.json("/api/v1/orders?limit=2", "vera")
+    assert len(first["items"]) == 2 and first["next_offset"] == 2
+    second = await console.json("/api/v1/orders?limit=2&offset=2", "vera")
+    assert not {o["client_order_id"] for o in first["items"]} & {o["client_order_id"] for o in second["items"]}
+    created = [o["created_ns"] for o in first["items"] + second["items"]]
+    assert created == sorted(created, reverse=True)
+    grid = (await console.json("/api/v1/orders?strategy=btc-grid&exchange=paper", "vera"))["items"]
+    assert grid and {(o["strategy"], o["exchange"]) for o in grid} == {("btc-grid", "paper")}
+    resting = (await console.json("/api/v1/orders?state=open,pending", "vera"))["items"]
+    assert all(o["status"] in ("open", "pending") for o in resting)
+    newest = first["items"][0]["created_ns"]
+    assert (await console.json(f"/api/v1/orders?since={newest + 1}", "vera"))["items"] == []
+    assert (await console.json("/api/v1/orders?until=2000-01-01", "vera"))["items"] == []
+
+
+async def test_viewer_pause_is_refused_and_nothing_pauses(console):
+    op = console.bot.operator
+    async with await console.post("/api/v1/strategies/btc-grid/pause", "vera") as response:
+        assert response.status == 403
+        assert "needs the operator role; vera is viewer" in (await response.json())["error"]
+    assert op.strategy_state("btc-grid") == "running"
+    await _audited(console, "vera", "POST /api/v1/strategies/btc-grid/pause", "refused: 403")
+
+
+async def _audited(console, user: str, command: str, outcome: str) -> bool:
+    await wait_for(lambda: any(e.user_id == user and e.command == command and e.outcome.startswith(outcome)
+                               for e in console.bot.operator.audit_log(2000)), timeout_s=10,
+                   what=f"audit line {user} {command} {outcome}")
+    return True
+
+
+async def test_operator_pause_pauses_and_chat_status_agrees_then_resume(console):
+    op = console.bot.operator
+    async with await console.post("/api/v1/strategies/btc-grid/pause", "otto") as response:
+        body = await response.json()
+        assert response.status == 200, body
+    assert body["paused"] is True and body["state"] == "paused by web:otto"
+    assert op.strategy_state("btc-grid") == "paused by web:otto"
+    reply = await console.bot.commands.dispatch(Caller("telegram", "1", "viewer"), "status", [])
+    [row] = [r for r in reply.rows if r[0] == "btc-grid"]
+    assert row[1].startswith("paused by web:otto")
+    await _audited(console, "otto", "POST /api/v1/strategies/btc-grid/pause", "ok")
+    async with await console.post("/api/v1/strategies/btc-grid/resume", "otto") as response:
+        assert response.status == 200 and (await response.json())["state"] == "running"
+    reply = await console.bot.commands.dispatch(Caller("telegram", "1", "viewer"), "status", [])
+    assert [r for r in reply.rows if r[0] == "btc-grid"][0][1].startswith("running")
+    async with await console.post("/api/v1/strategies/nope/pause", "otto") as response:
+        assert response.status == 404 and "no strategy named 'nope'" in (await response.json())["error"]
+
+
+async def test_admin_verbs_are_refused_below_admin(console):
+    op = console.bot.operator
+    for user in ("vera", "otto"):
+        async with await console.post("/api/v1/observe", user, json={"on": True}) as response:
+            assert response.status == 403
+        async with await console.post("/api/v1/kill", user, json={"reason": "x"}) as response:
+            assert response.status == 403
+        async with await console.get("/api/v1/audit", user) as response:
+            assert response.status == 403
+    assert op.mode == "paper" and not any(op.killed(n) for n in op.strategies)
+
+
+async def test_observe_on_and_off(console):
+    op = console.bot.operator
+    async with await console.post("/api/v1/observe", "ada", json={"on": True}) as response:
+        assert response.status == 200 and (await response.json())["mode"] == "observe"
+    assert op.mode == "observe"
+    async with await console.post("/api/v1/observe", "ada", json={"on": False}) as response:
+        assert (await response.json())["mode"] == "paper"
+    assert op.mode == "paper"
+
+
+async def test_csv_of_the_demos_fills_parses_and_matches_the_store(console):
+    await wait_for_fills(console, "sol-arb", 2)
+    today = dt.datetime.now(dt.UTC).date()
+    span = f"since={today.isoformat()}&until={(today + dt.timedelta(days=1)).isoformat()}"
+    stored = {(f.exchange, f.trade_id): (s, f) for s, f in console.bot.store.fills()}
+    async with await console.get(f"/api/v1/fills?format=csv&{span}", "vera") as response:
+        assert response.status == 200 and response.content_type == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    by_key = {(r["exchange"], r["trade_id"]): r for r in rows}
+    assert set(by_key) <= set(stored) and len(by_key) >= 2
+    assert len(set(stored) - set(by_key)) <= 5  # fills stored after the export was read
+    for key, row in by_key.items():
+        strategy, fill = stored[key]
+        assert row["strategy"] == strategy
+        assert (Decimal(row["price"]), Decimal(row["qty"]), Decimal(row["fee"])) == (fill.price, fill.qty, fill.fee)
+        assert (row["side"], int(row["ts_ns"]), row["client_order_id"]) == (fill.side.value, fill.ts_ns,
+                                                                         fill.client_order_id)
+    async with await console.get("/api/v1/fills", "vera", headers={"Accept": "text/csv"}) as response:
+        assert response.content_type == "text/csv"
+    for path in ("/api/v1/orders", "/api/v1/arb/executions"):
+        async with await console.get(f"{path}?format=csv", "vera") as response:
+            rows = list(csv.DictReader(io.StringIO(await response.text())))
+            assert response.status == 200 and rows, path
+    async with await console.get("/api/v1/fills?format=csv&since=2030-01-01&until=2029-01-01", "vera") as response:
+        assert response.status == 400 and "until must be after since" in (await response.json())["error"]
+
+
+async def test_kill_needs_the_same_users_confirmation_in_time(console):
+    op = console.bot.operator
+    async with await console.post("/api/v1/kill", "ada", json={"reason": "test kill"}) as response:
+        assert response.status == 202
+        first = await response.json()
+    assert not any(op.killed(n) for n in op.strategies)
+    async with await console.post("/api/v1/kill", "alan", json={"confirm_token": first["confirm_token"]}) as response:
+        assert response.status == 403 and "only the user who asked" in (await response.json())["error"]
+    assert not any(op.killed(n) for n in op.strategies)
+    await asyncio.sleep(first["expires_in_s"] + 0.2)  # past the token's deadline ([plugins.web] confirm_ttl_s = 1)
+    async with await console.post("/api/v1/kill", "ada", json={"confirm_token": first["confirm_token"]}) as response:
+        assert response.status == 410 and "expired" in (await response.json())["error"]
+    assert not any(op.killed(n) for n in op.strategies)
+    async with await console.post("/api/v1/kill", "ada", json={"confirm_token": "made-up"}) as response:
+        assert response.status == 404
+    async with await console.post("/api/v1/kill", "ada", json={"reason": "now"}) as response:
+        token = (await response.json())["confirm_token"]
+    async with await console.post("/api/v1/kill", "ada", json={"confirm_token": token}) as response:
+        body = await response.json()
+        assert response.status == 200 and body["paused"] == 2, body
+    assert all(op.killed(n) for n in op.strategies)
+    async with await console.post("/api/v1/kill", "ada", json={"confirm_token": token}) as response:
+        assert response.status == 409
+    await _audited(console, "ada", "POST /api/v1/kill", "ok")
+    for name in op.strategies:
+        async with await console.post(f"/api/v1/strategies/{name}/resume", "ada") as response:
+            assert response.status == 200
+    assert not any(op.killed(n) for n in op.strategies)
+
+
+async def test_api_pnl_equals_arbot_reports_figures(console, tmp_path):
+    await wait_for_fills(console, "sol-arb", 2)
+    op, store = console.bot.operator, console.bot.store
+    admin = Caller("test", "t", "admin")
+    op.kill("hold still while the figures are compared", admin)  # no order rests, no new fill lands
+    try:
+        await wait_for(lambda: not op.open_orders() and not op.unknown_orders(), timeout_s=30,
+                       what="every order final after the kill")
+        api = await console.json("/api/v1/pnl?period=all", "vera")
+        report = Ledger(store).report()  # what `arbot report` computes
+        out = subprocess.run(arbot("report", "--db", store.url), capture_output=True, text=True, timeout=120,
+                             cwd=tmp_path)
+    finally:
+        op.resume([], admin)
+    assert set(api["strategies"]) == set(report) == {"btc-grid", "sol-arb"} or set(report) == {"sol-arb"}
+    for name, fig in report.items():
+        got = api["strategies"][name]
+        assert got["fills"] == fig.fills and got["round_trips"] == fig.round_trips
+        for key in ("realized", "fees", "net"):
+            assert {a: Decimal(v) for a, v in got[key].items()} == getattr(fig, key), (name, key)
+    # and `arbot report` itself prints the API's figures, rounded for display the same way
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for name, got in api["strategies"].items():
+        line = next(line for line in lines if line.startswith(name + " "))  # the host's table comes first
+        for key in ("realized", "net"):
+            assert moneys({a: Decimal(v) for a, v in got[key].items()}, got["quotes"]) in line, (name, key, line)
+    day = await console.json("/api/v1/pnl", "vera")
+    assert day["period"] == "day" and day["since_ns"] == op.period_start_ns("day")
+
+
+async def test_audit_log_lists_web_calls_for_admins(console):
+    await console.json("/api/v1/status", "vera")
+    await _audited(console, "vera", "GET /api/v1/status", "ok")
+    audit = await console.json("/api/v1/audit?limit=1000", "ada")
+    assert any(e["transport"] == "web" and e["user_id"] == "vera" and e["command"] == "GET /api/v1/status"
+               for e in audit["items"])
+    assert all(TOKENS[u][1] not in json.dumps(audit) for u in TOKENS)
+
+
+async def test_openapi_describes_every_route(console):
+    async with await console.get("/api/openapi.json") as response:
+        doc = await response.json()
+    assert doc["openapi"].startswith("3.")
+    for route in routes(console):
+        operation = doc["paths"][route.path][route.method.lower()]
+        assert operation["summary"] and "200" in operation["responses"]
+        if route.role is not None:
+            assert operation["x-arbot-role"] == route.role and "401" in operation["responses"]
+    assert doc["paths"]["/api/v1/orders"]["get"]["parameters"][0]["name"] == "strategy"
+
+
+async def test_docs_web_md_lists_every_route(console):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text()
+    missing = [f"{r.method} {r.path}" for r in routes(console) if f"`{r.method} {r.path}" not in text]
+    assert not missing, f"docs/web.md does not list: {missing}"

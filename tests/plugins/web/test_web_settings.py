@@ -1,0 +1,59 @@
+"""``[plugins.web]`` mistakes are named with their key and fix; ``arbot web-token`` makes a token and its hash."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from bot.api import ConfigError
+from bot.api.testing import build_bot
+from plugins.web.auth import token_hash
+from tests.helpers.processes import arbot
+
+from .conftest import web_plugins
+from .test_web_process import subprocess_env
+
+
+def problems(tmp_path, users: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        build_bot(f"[plugins.web]\nenabled = true\nport = 0\nusers = {users}\n", data_dir=tmp_path,
+                  extra=web_plugins())
+    return str(caught.value)
+
+
+def test_user_mistakes_name_the_key_and_the_fix(tmp_path):
+    text = problems(tmp_path, '{ bob = { role = "boss", token = "env:X" } }')
+    assert "plugins.web.users.bob.role" in text and "viewer, operator, admin" in text
+    text = problems(tmp_path, '{ bob = { role = "admin", token = "hunter2" } }')
+    assert "plugins.web.users.bob.token" in text and "sha256:HEX" in text and "hunter2" not in text
+    text = problems(tmp_path, '{ bob = { role = "admin", token = "sha256:abc" } }')
+    assert "64 lowercase hex digits" in text
+    text = problems(tmp_path, '{ bob = { role = "admin", token = "env:X", rol = "x" } }')
+    assert "plugins.web.users.bob.rol" in text and "unknown key" in text
+    text = problems(tmp_path, '{ bob = "admin" }')
+    assert "plugins.web.users" in text and "a table of tables of strings" in text
+
+
+async def test_a_token_from_a_missing_variable_leaves_the_console_out_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARBOT_WEB_NOT_SET", raising=False)
+    bot = build_bot('[exchanges.paper]\n[plugins.web]\nenabled = true\nport = 0\n'
+                    'users = { bob = { role = "admin", token = "env:ARBOT_WEB_NOT_SET" } }\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        assert bot.operator.service("web") is None
+        errors = " ".join(bot.plugin_errors("web"))
+        assert "users.bob.token" in errors and "ARBOT_WEB_NOT_SET is not set" in errors
+    finally:
+        await bot.stop()
+
+
+def test_web_token_prints_a_token_and_the_config_line_with_its_hash(tmp_path):
+    out = subprocess.run(arbot("web-token", "--name", "alice", "--role", "admin"), capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env=subprocess_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.splitlines()[1].strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
+    assert f'alice = {{ role = "admin", token = "{token_hash(token)}" }}' in out.stdout

@@ -1,0 +1,132 @@
+"""What ships for deployment: the example config in the package, the wheel, the Dockerfile, the
+compose file, the systemd unit and the Prometheus rules, each checked by the tool that owns its format.
+
+The tools (hadolint, systemd-analyze, promtool, docker-compose) are installed by ``.ci/run``; outside
+CI a missing one skips its test. No Docker engine runs here, so the image itself is not built.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.processes import arbot as arbot_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def tool(name: str) -> str:
+    """The tool's path; in CI a missing tool fails the test, elsewhere it skips it."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed; .ci/run should install it")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def test_init_writes_the_example_config_from_the_package(tmp_path):
+    out = arbot("init", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    written = tmp_path / "arbot.toml"
+    assert written.read_text() == (ROOT / "config.example.toml").read_text()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600  # it will hold secret references
+    assert "arbot check-config arbot.toml" in out.stdout
+    again = arbot("init", cwd=tmp_path)
+    assert again.returncode == 2 and "exists; pass --force" in again.stderr and "Traceback" not in again.stderr
+    assert arbot("init", "--force", cwd=tmp_path).returncode == 0
+    checked = arbot("check-config", "arbot.toml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_licence_and_the_example_config_and_builds_without_warnings(tmp_path):
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    src = tmp_path / "src"
+    for name in files:
+        if name.startswith(("bot/", "plugins/", "arbotlib/")) or "/" not in name:
+            target = src / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / name).is_symlink():
+                target.symlink_to(os.readlink(ROOT / name))
+            else:
+                shutil.copy2(ROOT / name, target)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                            str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    warnings = [line for line in (built.stdout + built.stderr).splitlines()
+                if re.search(r"Warning|deprecated", line) and "is ignored" not in line]  # pip's local index notes
+    assert warnings == []
+    (wheel,) = (tmp_path / "dist").glob("arbot-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+        assert z.read("bot/config.example.toml") == (ROOT / "config.example.toml").read_bytes()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        assert "License-Expression: MIT" in metadata
+
+
+def test_dockerfile_lints_clean_and_copies_what_the_package_needs():
+    out = subprocess.run([tool("hadolint"), "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {part for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line
+              for part in line.split()[1:-1]}
+    for package in ("bot", "plugins", "arbotlib"):
+        assert package in copied
+    for name in copied:
+        assert (ROOT / name).exists(), f"the Dockerfile copies {name}, which does not exist"
+    assert re.search(r"^USER \d+:\d+$", text, re.M), "the image runs as a numeric non-root user"
+    assert 'VOLUME ["/data"]' in text and "HEALTHCHECK" in text
+
+
+def test_compose_file_is_valid(tmp_path):
+    deploy = tmp_path / "deploy"
+    shutil.copytree(ROOT / "deploy", deploy)
+    for name in ("arbot.toml", "arbot.env", "pg_password.txt"):  # the files a user creates beside it
+        (deploy / name).write_text("")
+    for profile in ([], ["--profile", "postgres"]):
+        out = subprocess.run([tool("docker-compose"), "-f", str(deploy / "compose.yaml"), *profile, "config",
+                              "--services"], capture_output=True, text=True, cwd=deploy)
+        assert out.returncode == 0, out.stderr
+    assert set(out.stdout.split()) == {"bot", "postgres"}
+
+
+def test_systemd_unit_verifies(tmp_path):
+    unit = (ROOT / "deploy" / "arbot.service").read_text()
+    assert "ProtectSystem=strict" in unit and "NoNewPrivileges=yes" in unit
+    local = tmp_path / "arbot.service"  # the unit names /opt/arbot; point it at this venv's arbot to verify
+    local.write_text(unit.replace("/opt/arbot/bin/arbot", str(Path(sys.executable).parent / "arbot")))
+    out = subprocess.run([tool("systemd-analyze"), "verify", str(local)], capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stderr.strip(), out.stderr
+
+
+def test_prometheus_rules_check_and_pass_their_unit_tests():
+    promtool = tool("promtool")
+    rules = ROOT / "docs" / "prometheus-rules.yml"
+    for args in (["check", "rules", str(rules)], ["test", "rules", str(ROOT / "docs" / "prometheus-rules.test.yml")]):
+        out = subprocess.run([promtool, *args], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_prometheus_rules_name_only_exported_metrics_and_runbook_sections():
+    rules = (ROOT / "docs" / "prometheus-rules.yml").read_text()
+    exported = set(re.findall(r"`(arbot_[a-z_]+)`", (ROOT / "docs" / "metrics.md").read_text()))
+    used = set(re.findall(r"\b(arbot_[a-z_]+)\b", rules)) - {"arbot"}
+    assert used and used <= exported, used - exported
+    runbook = (ROOT / "docs" / "runbook.md").read_text().lower()
+    for alert in re.findall(r"alert: (\w+)", rules):
+        assert f"#{alert.lower()}" in rules.lower() and f"### {alert.lower()}" in runbook, alert
