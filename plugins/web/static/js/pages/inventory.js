@@ -4,6 +4,7 @@
 import { h, replace, table } from "../dom.js";
 import { clock } from "../format.js";
 import { card } from "../ui.js";
+import { amount } from "../units.js";
 
 /** An alert naming a venue and an asset it lacks (the arb strategy's shortfall warning). */
 const isShortfall = (a) => a.level === "warning" && a.fields && a.fields.venue && a.fields.asset && a.fields.need;
@@ -33,8 +34,8 @@ export default {
         const rows = Object.entries(assets).map(([asset, b]) => ({ asset, ...b }));
         replace(c.slot, table([
           { label: "Asset", value: (r) => r.asset },
-          { label: "Free", num: true, value: (r) => r.free },
-          { label: "Total", num: true, value: (r) => r.total },
+          { label: "Free", num: true, value: (r) => amount(r.free, r.asset) },
+          { label: "Total", num: true, value: (r) => amount(r.total, r.asset) },
         ], rows, { rowClass: (r) => (lowAt(exchange, r.asset) ? "warn" : ""), empty: "no balances" }));
         return c.node;
       }));

@@ -1,7 +1,8 @@
 // Orders & fills: paged tables, and CSV export of a date range.
 
 import { h, replace, table } from "../dom.js";
-import { dateInput, money, time } from "../format.js";
+import { dateInput, time } from "../format.js";
+import { amount, or, price, qty, significant } from "../units.js";
 import { card, pill } from "../ui.js";
 
 const PAGE_SIZE = 50;
@@ -15,10 +16,11 @@ const COLUMNS = {
     { label: "Market", value: (o) => o.symbol },
     { label: "Side", value: (o) => o.side },
     { label: "Type", value: (o) => o.order_type },
-    { label: "Qty", num: true, value: (o) => o.qty },
-    { label: "Price", num: true, value: (o) => o.price ?? "market" },
-    { label: "Filled", num: true, value: (o) => o.filled_qty },
-    { label: "Avg price", num: true, value: (o) => o.avg_fill_price ?? "" },
+    { label: "Qty", num: true, value: (o) => qty(o.qty) },
+    { label: "Price", num: true, value: (o) => (o.price === null ? "market" : price(o.price)) },
+    { label: "Filled", num: true, value: (o) => qty(o.filled_qty) },
+    { label: "Avg price", num: true, value: (o) => or(price, o.avg_fill_price) },
+    { label: "Fee", num: true, value: (o) => significant(o.fee) },
     { label: "Status", value: (o) => pill(o.status, o.status === "filled" ? "ok" : ["rejected", "failed"].includes(o.status) ? "bad" : "") },
     { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id) },
   ],
@@ -28,9 +30,9 @@ const COLUMNS = {
     { label: "Exchange", value: (f) => f.exchange },
     { label: "Market", value: (f) => f.symbol },
     { label: "Side", value: (f) => f.side },
-    { label: "Qty", num: true, value: (f) => f.qty },
-    { label: "Price", num: true, value: (f) => f.price },
-    { label: "Fee", num: true, value: (f) => money(f.fee, f.fee_asset) },
+    { label: "Qty", num: true, value: (f) => qty(f.qty) },
+    { label: "Price", num: true, value: (f) => price(f.price) },
+    { label: "Fee", num: true, value: (f) => `${amount(f.fee, f.fee_asset)} ${f.fee_asset}` },
     { label: "Liquidity", value: (f) => f.liquidity },
     { label: "Order", value: (f) => h("span", { class: "mono muted" }, f.client_order_id) },
   ],

@@ -1,7 +1,8 @@
 // Overview: mode, uptime, today's PnL with its equity curve, strategies with pause/resume.
 
 import { h, replace, table } from "../dom.js";
-import { amounts, duration, signOf } from "../format.js";
+import { duration, signOf } from "../format.js";
+import { moneys } from "../units.js";
 import { lineChart } from "../charts.js";
 import { card, kpi, pill, verb } from "../ui.js";
 
@@ -49,20 +50,20 @@ export default {
       replace(kpis,
         kpi("Mode", status.mode, { testid: "mode" }),
         kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
-        kpi("Net PnL today", amounts(net), { cls: signOf(net), testid: "pnl-today" }),
-        kpi("Fees today", amounts(pnl.total.fees), { testid: "fees-today" }),
+        kpi("Net PnL today", moneys(net), { cls: signOf(net), testid: "pnl-today" }),
+        kpi("Fees today", moneys(pnl.total.fees), { testid: "fees-today" }),
         kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
         kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
       replace(curve.slot,
         [...equity.entries()].map(([asset, series]) => h("div", {}, h("div", { class: "muted" }, asset),
-          lineChart(series.points, { label: `net PnL today in ${asset}` }))),
+          lineChart(series.points, { label: `net PnL today in ${asset}`, width: Math.max(curve.slot.clientWidth, 300), height: 160 }))),
         h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, sampled while this console is open."));
       replace(strategies.slot, table([
         { label: "Strategy", value: (s) => s.name },
         { label: "Type", value: (s) => s.type },
         { label: "State", value: (s) => pill(s.state, stateLevel(s.state), { "data-testid": `state-${s.name}` }) },
         { label: "Fills today", num: true, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
-        { label: "Net today", num: true, value: (s) => amounts(pnl.strategies[s.name]?.net), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
+        { label: "Net today", num: true, value: (s) => moneys(pnl.strategies[s.name]?.net ?? {}), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
         ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
       ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
     }
