@@ -4,8 +4,8 @@
 qty precision 8, depth 10, Kraken's CRC32 on every frame) from a seeded generator: mostly size
 changes near the touch, one-tick moves, and now and then a jump of 30-90 bps that opens an
 arbitrage against the pool. Each frame goes through ``plugins.kraken.book.KrakenBooks.handle``;
-its ``on_book`` does what ``KrakenExchange._on_book`` does (``levels(publish_levels)`` ->
-``BookUpdate`` -> ``bus.publish``), the bus calls the portfolio and the ``arb`` strategy, whose
+its ``on_book`` does what ``KrakenExchange._on_book`` does (a ``BookUpdate`` view of the book ->
+``bus.publish`` -> ``release``), the bus calls the portfolio and the ``arb`` strategy, whose
 ``on_market`` prices both directions against a concentrated-liquidity pool
 (``arbotlib.amm.whirlpool.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
 ``Opportunity``, or an execution (both legs through the risk gate into the executor's queues, the
@@ -227,8 +227,9 @@ async def through_strategy(frames: list[bytes], pool_every: int) -> tuple[list[i
         publish, clock = bot.bus.publish, bot.clock
 
         def on_book(sb) -> None:  # what KrakenExchange._on_book does for a verified book
-            bids, asks = sb.levels(DEPTH)
-            publish(BookUpdate("cex", sb.symbol, bids, asks, clock.time_ns()))
+            event = BookUpdate.of_book("cex", sb.symbol, sb.book, DEPTH, clock.time_ns())
+            publish(event)
+            event.release()
 
         books = KrakenBooks(DEPTH, on_book=on_book, symbols=[SYMBOL])
         handle, now, cpu = books.handle, time.perf_counter_ns, time.thread_time_ns

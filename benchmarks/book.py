@@ -11,8 +11,11 @@ Runs over the same frames, checksum verification on in each:
   (``plugins/kraken/_fastbook.c``) when it is built, else Python;
 * ``arbot-py``: the same handler with the C build switched off (msgspec raw numbers -> integer
   units, dict + sorted list per side, cached per-level checksum text), the pure Python figure;
-* ``arbot+bus``: the default handler plus what ``KrakenExchange`` does for each verified message
-  when the bus listens: the top ``publish_levels`` (10) as Decimals in a ``BookUpdate``;
+* ``arbot+bus``: the default handler plus what a strategy receives: what ``KrakenExchange`` does for
+  each verified message (a ``BookUpdate`` view of the top ``publish_levels`` (10) levels, nothing
+  copied) published on a real :class:`bot.bus.Bus` to one subscriber that reads the touch in
+  integer units; ``+touch`` the same subscriber reading the touch as Decimals, ``+levels`` reading
+  all 20 published levels as Decimals (what every message cost before the views: ``bus_before``);
 * ``sorteddict``: a plain baseline, json.loads with Decimal numbers into two
   ``sortedcontainers.SortedDict`` books, the checksum rebuilt from Decimal text each message;
 * ``cryptofeed``: with ``--cryptofeed-python PY`` (a Python that has cryptofeed installed, e.g. a
@@ -43,6 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.bus import Bus  # noqa: E402
 from bot.domain import BookUpdate  # noqa: E402
 from plugins.kraken import book as kraken_book  # noqa: E402
 from plugins.kraken.book import KrakenBooks  # noqa: E402
@@ -257,6 +261,34 @@ def run(name: str, handle, frames: list[bytes], sample_every: int = 100) -> dict
     return result
 
 
+def strategy_books(read: str = "touch units") -> tuple[KrakenBooks, list]:
+    """KrakenBooks publishing what ``KrakenExchange._on_book`` publishes (a view of the top 10 levels) on a
+    :class:`bot.bus.Bus` with one subscriber, which reads the touch in integer units (``read="touch units"``),
+    the touch as Decimals (``"touch"``) or every published level as Decimals (``"levels"``, what every
+    message cost before the views)."""
+    bus = Bus(on_error=lambda owner, exc, event: None)
+    seen: list = [None]
+    if read == "touch units":
+        def strategy(ev: BookUpdate) -> None:
+            seen[0] = (ev.best_bid_units, ev.best_ask_units)
+    elif read == "touch":
+        def strategy(ev: BookUpdate) -> None:
+            seen[0] = (ev.best_bid, ev.best_ask)
+    else:
+        def strategy(ev: BookUpdate) -> None:
+            seen[0] = (ev.bids, ev.asks)
+    bus.subscribe(BookUpdate, strategy, owner="strategy", exchange="kraken", symbol=SYMBOL)
+    publish = bus.publish
+
+    def on_book(sb) -> None:  # KrakenExchange._on_book, the feed state check aside
+        event = BookUpdate.of_book("kraken", sb.symbol, sb.book, 10, 0)
+        publish(event)
+        event.release()
+
+    books = KrakenBooks(DEPTH, symbols=[SYMBOL], on_book=on_book)
+    return books, seen
+
+
 def exact_digits_survive() -> str:
     """Quantities 0.10000000 and 12345678.12345678 go through the handler and come out digit for digit."""
     books = KrakenBooks(10)
@@ -417,16 +449,17 @@ def main() -> int:
     ours_py = run("arbot-py", py_books.handle, frames)
     assert py_books.counters.checksum_ok == len(frames) - 1, py_books.counters
     assert py_books.books[SYMBOL].levels(DEPTH) == books.books[SYMBOL].levels(DEPTH)
-    published: list[BookUpdate] = []
-
-    def publish(sb) -> None:  # what KrakenExchange._on_book hands the bus, minus the bus
-        bids, asks = sb.levels(10)
-        published[:] = [BookUpdate("kraken", sb.symbol, bids, asks, 0)]
-
-    bus_books = KrakenBooks(DEPTH, symbols=[SYMBOL], on_book=publish)
+    # what a strategy receives: KrakenExchange._on_book's view through a real Bus to one subscriber
+    bus_books, received = strategy_books()
     ours_bus = run("arbot+bus", bus_books.handle, frames)
     assert bus_books.counters.checksum_ok == len(frames) - 1
-    assert (published[0].bids, published[0].asks) == books.books[SYMBOL].levels(10)
+    assert received[-1] == (-books.books[SYMBOL].book.bid_keys[0], books.books[SYMBOL].book.ask_keys[0])
+    touch_books, touched = strategy_books(read="touch")
+    ours_touch = run("+touch", touch_books.handle, frames)
+    assert touched[-1] == (books.books[SYMBOL].book.best_bid, books.books[SYMBOL].book.best_ask)
+    levels_books, leveled = strategy_books(read="levels")
+    ours_dec = run("+levels", levels_books.handle, frames)
+    assert leveled[-1] == books.books[SYMBOL].levels(10)
 
     baseline_book = SortedDictBook()
     base = run("sorteddict", baseline_book.handle, frames)
@@ -465,11 +498,18 @@ def main() -> int:
     calib = calibration_us()
     print(f"calibration: sum(range(100)) takes {calib:.2f} us here (about 0.6-0.8 us on a current desktop CPU)")
     ratio = ours["msgs_per_s"] / base["msgs_per_s"]
+    bus_ratio = ours["cpu_msgs_per_s"] / ours_bus["cpu_msgs_per_s"]
+    print(f"arbot+bus: the book plus what a strategy receives takes {bus_ratio:.2f}x the book alone (CPU time; "
+          f"goal <= 1.5x: {'met' if bus_ratio <= 1.5 else 'NOT met'}), {ours_bus['cpu_msgs_per_s']:,.0f} msgs per "
+          f"CPU-s (goal >= 250,000: {'met' if ours_bus['cpu_msgs_per_s'] >= 250_000 else 'NOT met'})")
     print(f"RESULT book messages={len(frames)} msgs_per_s={ours['msgs_per_s']:.0f} p50_us={ours['p50_us']:.2f} "
           f"p99_us={ours['p99_us']:.2f} cpu_msgs_per_s={ours['cpu_msgs_per_s']:.0f} "
           f"fast_path={'c' if accelerated else 'python'} "
           f"py_msgs_per_s={ours_py['msgs_per_s']:.0f} py_p50_us={ours_py['p50_us']:.2f} "
           f"py_p99_us={ours_py['p99_us']:.2f} bus_msgs_per_s={ours_bus['msgs_per_s']:.0f} "
+          f"bus_cpu_msgs_per_s={ours_bus['cpu_msgs_per_s']:.0f} "
+          f"bus_ratio={ours['cpu_msgs_per_s'] / ours_bus['cpu_msgs_per_s']:.2f} "
+          f"touch_msgs_per_s={ours_touch['msgs_per_s']:.0f} levels_msgs_per_s={ours_dec['msgs_per_s']:.0f} "
           f"baseline_msgs_per_s={base['msgs_per_s']:.0f} "
           f"ratio_vs_sorteddict={ratio:.2f} py_ratio_vs_sorteddict={ours_py['msgs_per_s'] / base['msgs_per_s']:.2f} "
           f"checksum=on {cf_fields} calibration_us={calib:.2f}")

@@ -1,8 +1,9 @@
 """Alert fan-out: a bounded queue in front of every notifier, with duplicates coalesced.
 
-``emit`` never blocks and never raises: trading goes on whatever the notifiers do. The first
-alert of a kind goes out at once; identical ones (same kind, source and message) within the
-coalescing window are counted and summarised once when the window closes ("... (3x in 60 s)").
+``emit`` never blocks and never raises: trading goes on whatever the notifiers do. Messages
+and fields pass through the secret redactor. The first alert of a kind goes out at once;
+identical ones (same kind, source and message) within the coalescing window are counted and
+summarised once when the window closes ("... (3x in 60 s)").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from .api import Notifier
 from .domain import Alert, AlertLevel
@@ -51,8 +53,9 @@ class Alerts:
     def emit(self, alert: Alert) -> None:
         """Queue an alert (or count it, inside its coalescing window)."""
         message = REDACTOR.redact(alert.message)
-        if message != alert.message:
-            alert = replace(alert, message=message)
+        fields = {key: _redacted(value) for key, value in alert.fields.items()}
+        if message != alert.message or fields != alert.fields:
+            alert = replace(alert, message=message, fields=fields)
         key = (alert.kind, alert.source, alert.message)
         now = self._monotonic()
         window = self._windows.get(key)
@@ -96,6 +99,9 @@ class Alerts:
             await self.deliver()
 
     async def deliver(self) -> None:
+        """Send what is queued, oldest first (a coalesced summary carries the time of its last repeat)."""
+        if len(self._queue) > 1:
+            self._queue = deque(sorted(self._queue, key=lambda a: a.ts_ns), maxlen=self._queue.maxlen)
         while self._queue:
             alert = self._queue.popleft()
             for notifier in self.notifiers:
@@ -111,3 +117,14 @@ class Alerts:
         """Send everything still queued, including open coalescing windows (on shutdown)."""
         self._close_windows(force=True)
         await self.deliver()
+
+
+def _redacted(value: object) -> object:
+    """A field's value with known secrets masked (text only: numbers and Decimals carry none)."""
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    if isinstance(value, (int, float, Decimal)) or value is None:
+        return value
+    text = str(value)
+    clean = REDACTOR.redact(text)
+    return clean if clean != text else value

@@ -66,8 +66,10 @@ from .domain import (
     Trade,
 )
 from .execution import Executor
+from .filemodes import make_private
 from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
+from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
@@ -93,6 +95,14 @@ class StartOptions:
     """Draw a new client order id epoch (needed to start on a store older than the last run)."""
     cancel_unknown: bool = False
     """Cancel orders open at a venue under our strategies' id prefixes that the store has never seen."""
+
+
+def _soon(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on the next loop turn (at once when no loop runs: a bus used outside one)."""
+    try:
+        asyncio.get_running_loop().call_soon(callback)
+    except RuntimeError:
+        callback()
 
 
 class Bot:
@@ -130,6 +140,8 @@ class Bot:
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
             active=active)
         self.scheduler = Scheduler(config.scheduler)
+        self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
+        """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
         self.commands = CommandTable(registry.commands, HostOperator(self, audited=False), audit=self.store.audit,
@@ -138,7 +150,8 @@ class Bot:
         self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
                                  running_strategies=self._running_strategies, exchanges=lambda: list(self.exchanges))
         self.control = ControlServer(self.commands, data_dir=self.data_dir,
-                                     socket_name=config.bot.control_socket, clock=self.clock)
+                                     socket_name=config.bot.control_socket, clock=self.clock,
+                                     allowed_uids=config.bot.control_allowed_uids)
         self.started_ns = 0
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
@@ -150,6 +163,7 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._strategies_stopped = False
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -183,10 +197,13 @@ class Bot:
 
     async def start(self) -> None:
         self.started_ns = self.clock.time_ns()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        created_dir = not self.data_dir.exists()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)
+        for path in make_private(self.data_dir, created_dir):
+            log.info("%s was readable by other users; now private to this one (mode 0600/0700)", path)
         self.executor.id_epoch = self.identity.id_epoch
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
@@ -210,6 +227,7 @@ class Bot:
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
+        self.markouts.subscribe(self.bus)
 
         self.exchanges = self._build("exchange")
         await self._start_each(self.exchanges, "exchange")
@@ -408,9 +426,11 @@ class Bot:
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
+        await self.scheduler.join()
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)
+        self._strategies_stopped = True  # what shutdown cancels is not news to them (no "retry in 30s")
         if self.config.bot.on_shutdown == "cancel" and self.exchanges and not self._start_failed:
             try:
                 count = await asyncio.wait_for(self.executor.cancel_all(), self.config.bot.shutdown_timeout_s)
@@ -418,7 +438,7 @@ class Bot:
             except Exception as exc:
                 log.error("cancelling resting orders failed: %s", exc)
         await self.executor.flush()
-        self.alert(AlertLevel.INFO, "bot", "arbot stopped")
+        self.markouts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
                 continue
@@ -430,6 +450,8 @@ class Bot:
         if not await self.executor.flush():
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
                       "again on the next start", self.executor.store_error)
+        self.commands.flush_refusals(force=True)
+        self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):
             if isinstance(component, Notifier):
@@ -443,8 +465,8 @@ class Bot:
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
     def _running_strategy(self, name: str) -> Strategy | None:
-        """The strategy called ``name`` if it runs (not failed)."""
-        return None if name in self._failed else self.strategies.get(name)
+        """The strategy called ``name`` if it runs (not failed, not stopping)."""
+        return None if name in self._failed or self._strategies_stopped else self.strategies.get(name)
 
     def _may_trade(self, name: str) -> bool:
         strategy = self.strategies.get(name)

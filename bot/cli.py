@@ -7,13 +7,15 @@ import logging
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, redact
+from . import __version__, logs, redact
 from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
 from .errors import UserError
+from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
@@ -45,7 +47,32 @@ def prepare(config_path: Path | None, *, secrets: bool) -> tuple[PluginSet, Regi
     config = build_config(raw, registry, source)
     if secrets:
         resolve_secrets(config)
+        check_environment(config)
     return plugins, registry, config
+
+
+def check_environment(config: Config) -> None:
+    """What the config needs from this machine: a writable data directory and the store's driver.
+
+    Run before ``arbot run`` and by ``check-config``, so either problem is one message, not a traceback.
+    """
+    issues: list[ConfigIssue] = []
+    existing = config.data_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not a directory"))
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        issues.append(ConfigIssue("bot.data_dir", f"{existing} is not writable by this user (uid {os.getuid()}); "
+                                                  "choose another data_dir or change the directory's owner"))
+    from .store import Store, StoreError
+
+    try:
+        Store(config.db_url).close()  # builds the engine (loads the driver) without connecting
+    except StoreError as exc:
+        issues.append(ConfigIssue("bot.db_url", str(exc)))
+    if issues:
+        raise ConfigError(issues, config.source)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -60,15 +87,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.live and config.mode != "live":
         raise UserError(f'--live was given but the config says mode = "{config.mode}". Set mode = "live" in the '
                         "config as well to trade for real.")
-    logging.getLogger().setLevel(config.bot.log_level)
+    logs.configure(level=config.bot.log_level, fmt=config.bot.log_format, details=args.verbose)
     import asyncio
     import signal
 
     from .app import Bot, StartOptions
     from .identity import StoreMismatch
+    from .store import StoreError
 
-    bot = Bot(config, plugins, registry,
-              options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    try:
+        bot = Bot(config, plugins, registry,
+                  options=StartOptions(new_epoch=args.new_epoch, cancel_unknown=args.cancel_unknown))
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -78,8 +109,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
              redact.safe_url(config.db_url))
-    from .store import StoreError
-
     try:
         asyncio.run(main())
     except StoreError as exc:
@@ -109,15 +138,37 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         status = "error" if info.errors else "conflict" if clashes else "ok"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", " ".join(provides) or "-",
                      f"{info.dist} {info.version}" if info.dist else "-", status))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    wide = getattr(args, "verbose", False)
+    print_plugin_table(rows, wide=wide)
     errors = [(info, e) for info in plugins.infos.values() for e in info.errors]
-    for info, error in errors:
-        print(f"\n{info.label}: {error}")
-    for conflict in registry.conflicts:
-        print(f"\nconflict: {conflict}")
+    notes = [f"{info.label}: {error}" for info, error in errors] + [f"conflict: {c}" for c in registry.conflicts]
+    for note in notes:
+        print()
+        print(note if wide else "\n".join(textwrap.wrap(note, PLUGINS_WIDTH, subsequent_indent="  ")))
     return 1 if errors or registry.conflicts else 0
+
+
+PLUGINS_WIDTH = 100
+"""``arbot plugins`` fits this many columns; ``-v`` gives one line per plugin, however long."""
+
+
+def print_plugin_table(rows: list[tuple[str, str, str, str, str]], *, wide: bool) -> None:
+    """Rows of (plugin, kinds, provides, distribution, status): all on one line each with ``wide``, else
+    plugin, status, distribution and what it provides, wrapped under its column to fit PLUGINS_WIDTH."""
+    if wide:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return
+    narrow = [(name, status, dist, provides) for name, _kinds, provides, dist, status in rows]
+    widths = [max(len(r[i]) for r in narrow) for i in range(3)]
+    indent = sum(widths) + 2 * len(widths)
+    for name, status, dist, provides in narrow:
+        head = "  ".join(c.ljust(w) for c, w in zip((name, status, dist), widths, strict=True)) + "  "
+        lines = textwrap.wrap(provides, max(PLUGINS_WIDTH - indent, 20), break_on_hyphens=False) or [""]
+        print((head + lines[0]).rstrip())
+        for line in lines[1:]:
+            print(" " * indent + line)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -253,11 +304,15 @@ def add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arbot", description="A plugin-based crypto trading bot.")
     parser.add_argument("--version", action="version", version=f"arbot {__version__}")
+    parser.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS,
+                        help="no colour codes in any output (as NO_COLOR=1 does)")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--config", "-c", help="config file (default: $ARBOT_CONFIG, else the embedded default: "
                                               "paper exchange, simulated market, grid)")
+        p.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS,
+                       help="no colour codes in any output (as NO_COLOR=1 does)")
         return p
 
     run = with_config(sub.add_parser("run", help="run the bot"))
@@ -267,10 +322,14 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
                      help="give new orders client ids from a fresh epoch (needed on a store restored from a backup)")
     run.add_argument("--cancel-unknown", action="store_true",
                      help="cancel orders open at a venue under our id prefix that the store has never seen, then start")
+    run.add_argument("--verbose", "-v", action="store_true",
+                     help=f"full log and alert lines (by default cut to {logs.MAX_LINE} characters)")
     run.set_defaults(func=cmd_run)
 
-    with_config(sub.add_parser("plugins", help="list plugins, what they provide, and their errors")).set_defaults(
-        func=cmd_plugins)
+    plugins_cmd = with_config(sub.add_parser("plugins", help="list plugins, what they provide, and their errors"))
+    plugins_cmd.add_argument("--verbose", "-v", action="store_true", help="wide view: one line per plugin, "
+                                                                          "with the kinds it provides")
+    plugins_cmd.set_defaults(func=cmd_plugins)
 
     check = sub.add_parser("check-config", help="validate a config file without running")
     check.add_argument("file")
@@ -306,11 +365,11 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one INFO line per job run is noise
-    redact.install()
+    os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
+    if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
+        os.environ["NO_COLOR"] = "1"
+    logs.configure(details="-v" in argv or "--verbose" in argv)
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)
     try:

@@ -4,6 +4,11 @@ Every transport (``arbot ctl``, Telegram, Discord) turns a message into
 ``await table.dispatch(caller, "pause", ["btc-grid"])`` and renders the :class:`Reply`. Deny by
 default: a caller without a role gets one refusal line. Every attempt, allowed or not, is audited.
 
+Strangers cannot slow anyone down: in one chat, the first refusal of a minute is answered and
+audited; the ones after it are only counted (their :attr:`Reply.silent` is set, so transports
+send nothing) and audited as one row with the counts when the minute is over. Across all chats
+at most ``[commands] stranger_replies_per_min`` refusals are answered.
+
 A dangerous call (its :attr:`Command.confirm` returns a question) is not run at once: the reply
 carries a one-time ``confirm_token``; the transport shows a button, and
 ``await table.confirm(caller, token)`` runs it, only for the same user on the same transport,
@@ -15,7 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .api import ROLE_RANK, Caller, Command, Operator, Reply
@@ -43,6 +48,16 @@ class AuditLog(Protocol):
                  chat_id: str = "", ts_ns: int | None = None) -> None: ...
 
 
+@dataclass
+class _Refusals:
+    """Strangers refused in one chat within one window: the first was answered, the rest are counted."""
+
+    started: float
+    command: str
+    count: int = 0
+    users: set[str] = field(default_factory=set)
+
+
 class CommandTable:
     """The commands plugins registered; handlers and confirmations receive ``operator``."""
 
@@ -55,6 +70,8 @@ class CommandTable:
         self._settings = settings
         self._pending: dict[str, _Pending] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
+        self._refusals: dict[tuple[str, str], _Refusals] = {}
+        self._stranger_replies: deque[float] = deque()
 
     def visible_to(self, caller: Caller) -> list[Command]:
         rank = ROLE_RANK.get(caller.role or "", 0)
@@ -77,6 +94,44 @@ class CommandTable:
         recent.append(now)
         return False
 
+    def _folded(self, caller: Caller, name: str) -> bool:
+        """True when a stranger's refusal is only counted: one of the same chat was answered this minute."""
+        now = self._clock.monotonic()
+        self.flush_refusals()
+        key = (caller.transport, caller.chat_id or caller.user_id)
+        window = self._refusals.get(key)
+        if window is None:
+            self._refusals[key] = _Refusals(now, name)
+            return False
+        window.count += 1
+        window.users.add(caller.user_id)
+        return True
+
+    def _may_answer_stranger(self) -> bool:
+        """Within ``stranger_replies_per_min``, all chats together (takes one from the budget)."""
+        now = self._clock.monotonic()
+        sent = self._stranger_replies
+        while sent and now - sent[0] >= RATE_WINDOW_S:
+            sent.popleft()
+        if len(sent) >= self._settings.stranger_replies_per_min:
+            return False
+        sent.append(now)
+        return True
+
+    def flush_refusals(self, force: bool = False) -> None:
+        """Audit the counts of refusal windows that are over (all of them with ``force``, on stop)."""
+        now = self._clock.monotonic()
+        for (transport, chat_id), window in list(self._refusals.items()):
+            if not force and now - window.started < RATE_WINDOW_S:
+                continue
+            del self._refusals[(transport, chat_id)]
+            if window.count:
+                users = sorted(window.users)
+                shown = ",".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+                self._audit_log(transport=transport, user_id=users[0] if len(users) == 1 else "", chat_id=chat_id,
+                                command=window.command, args=f"users {shown}", ts_ns=self._clock.time_ns(),
+                                outcome=f"refused: no role, {window.count} more in this chat, not answered")
+
     def _authorize(self, caller: Caller, name: str) -> tuple[Registered | Reply, str]:
         """(the command, or the refusal to send back; the audit outcome so far)."""
         if caller.role is None:
@@ -94,6 +149,11 @@ class CommandTable:
 
     async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
         name = name.lstrip("/").lower()
+        if caller.role is None:
+            if self._folded(caller, name):
+                return Reply("Not authorized.", ok=False, silent=True)
+            self._audit(caller, name, args, "refused: no role")
+            return Reply("Not authorized.", ok=False, silent=not self._may_answer_stranger())
         registered, outcome = self._authorize(caller, name)
         if isinstance(registered, Reply):  # refused
             self._audit(caller, name, args, outcome)
@@ -114,6 +174,8 @@ class CommandTable:
         """Run a command waiting for confirmation: same transport and user, once, before it expires."""
         pending = self._pending.get(token)
         name = pending.name if pending else "confirm"
+        if caller.role is None and self._folded(caller, name):  # a stranger pressing again and again
+            return Reply("Not authorized.", ok=False, silent=True)
         args = pending.args if pending else []
         if pending is None:
             outcome, reply = "refused: unknown confirmation", Reply("Nothing to confirm.", ok=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import stat
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from .conflicts import NAME_PATTERN, check_names, check_owned_files, check_socket_path, check_venue_kind
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
@@ -39,9 +41,18 @@ class BotSettings:
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")
+    control_allowed_uids: list[int] = option([], help="uids besides the bot's own allowed on the control socket "
+                                                      "(each gets the admin role; root too only when listed)")
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
-    shutdown_timeout_s: float = option(10.0, gt=0, help="how long to wait for orders in flight on stop")
+    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long to wait for orders in flight on stop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
+    log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
+                                                               "object per stderr line (ts, level, logger, msg, "
+                                                               "extras) for journald, Loki and the like")
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [("control_allowed_uids", f"{uid} is not a uid (0 to 4294967294)")
+                for uid in self.control_allowed_uids if not 0 <= uid < 2**32 - 1]
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,13 @@ class PluginSettings:
 
 @dataclass(frozen=True)
 class ExecutorSettings:
-    orders_per_s: float = option(25.0, gt=0, help="token-bucket rate per exchange (requests per second)")
-    burst: int = option(10, ge=1, help="token-bucket size: requests that may go at once")
+    orders_per_s: float = option(25.0, ge=0.01, le=1_000_000,
+                                 help="token-bucket rate per exchange (requests per second)")
+    burst: int = option(10, ge=1, le=1_000_000, help="token-bucket size: requests that may go at once")
     max_retries: int = option(5, ge=0, le=50, help="retries of a transient failure before giving up")
-    backoff_initial_s: float = option(0.2, gt=0, help="first retry delay; doubles each retry, with jitter")
-    backoff_max_s: float = option(10.0, gt=0, help="longest retry delay")
-    request_timeout_s: float = option(10.0, gt=0, help="a request slower than this is an unknown outcome")
+    backoff_initial_s: float = option(0.2, ge=0.001, le=60, help="first retry delay; doubles each retry, with jitter")
+    backoff_max_s: float = option(10.0, ge=0.001, le=3600, help="longest retry delay")
+    request_timeout_s: float = option(10.0, ge=0.01, le=600, help="a request slower than this is an unknown outcome")
     post_only_cross: Literal["limit", "reject"] = option(
         "limit", help='a post-only order that would cross the book: send as a plain "limit" or "reject" it')
 
@@ -64,10 +76,10 @@ class ExecutorSettings:
 @dataclass(frozen=True)
 class SchedulerSettings:
     timezone: str = option("UTC", help="IANA time zone for daily jobs, e.g. Europe/Berlin")
-    reconcile_every_s: float = option(30.0, gt=0, help="how often orders and strategies are reconciled")
-    balance_snapshot_every_s: float = option(300.0, gt=0, help="how often balances are stored")
+    reconcile_every_s: float = option(30.0, ge=0.1, le=86_400, help="how often orders and strategies are reconciled")
+    balance_snapshot_every_s: float = option(300.0, ge=1, le=7 * 86_400, help="how often balances are stored")
     daily_summary_at: dt.time = option(dt.time(0, 0), help='time of the daily summary alert, "HH:MM"')
-    misfire_grace_s: int = option(60, ge=1, help="a job missed by up to this long still runs")
+    misfire_grace_s: int = option(60, ge=1, le=86_400, help="a job missed by up to this long still runs")
 
     def validate(self) -> list[tuple[str, str]]:
         try:
@@ -80,18 +92,23 @@ class SchedulerSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    coalesce_s: float = option(60.0, ge=0, help="identical alerts within this window are sent once, with a count")
-    queue_size: int = option(1000, ge=10, help="alerts waiting for slow notifiers; the oldest are dropped beyond")
-    stall_after_s: float = option(1.0, ge=0, help="dead-man alert when the event loop was blocked longer than "
-                                                  "this; 0 disables")
-    silent_after_s: float = option(60.0, ge=0, help="dead-man alert when no market data arrived for this long "
-                                                    "while strategies run; 0 disables")
+    coalesce_s: float = option(60.0, ge=0, le=86_400,
+                               help="identical alerts within this window are sent once, with a count")
+    queue_size: int = option(1000, ge=10, le=1_000_000,
+                             help="alerts waiting for slow notifiers; the oldest are dropped beyond")
+    stall_after_s: float = option(1.0, ge=0, le=3600, help="dead-man alert when the event loop was blocked longer "
+                                                           "than this; 0 disables")
+    silent_after_s: float = option(60.0, ge=0, le=86_400, help="dead-man alert when no market data arrived for "
+                                                               "this long while strategies run; 0 disables")
 
 
 @dataclass(frozen=True)
 class CommandSettings:
-    per_user_per_min: int = option(20, ge=1, help="commands one user may send per minute, on any transport")
-    confirm_ttl_s: float = option(60.0, gt=0, help="how long a dangerous command waits for its confirmation")
+    per_user_per_min: int = option(20, ge=1, le=10_000, help="commands one user may send per minute, on any transport")
+    confirm_ttl_s: float = option(60.0, ge=1, le=3600, help="how long a dangerous command waits for its confirmation")
+    stranger_replies_per_min: int = option(10, ge=0, le=1000, help="refusals answered per minute to users "
+                                                                    "without a role, all chats together (one per "
+                                                                    "chat per minute at most); the rest are counted")
 
 
 HOST_SECTIONS: dict[str, type] = {
@@ -164,15 +181,34 @@ DEFAULT_SOURCE = "<embedded default>"
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; floats become Decimal so no amount ever passes through a float."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read
+            raise ConfigError([ConfigIssue("", "not a regular file; give the path of a TOML file")], str(path))
+        if path.stat().st_size > CONFIG_MAX_BYTES:
+            raise ConfigError([ConfigIssue("", f"larger than {CONFIG_MAX_BYTES // 1_000_000} MB; a config file is "
+                                               "a few kB")], str(path))
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError([ConfigIssue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        line = text_line(exc.object, exc.start)
+        raise ConfigError([ConfigIssue("", f"not UTF-8 text (byte {exc.start}, line {line}); save the file as "
+                                           "UTF-8")], str(path)) from None
     return parse_toml(text, str(path))
+
+
+CONFIG_MAX_BYTES = 10_000_000
+
+
+def text_line(data: bytes, offset: int) -> int:
+    """The 1-based line number of byte ``offset`` in ``data``."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text, parse_float=Decimal)
+    except RecursionError:
+        raise ConfigError([ConfigIssue("", "not valid TOML: arrays or tables nested too deeply")], source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             [ConfigIssue("", f"not valid TOML: {exc}. Check the quotes, brackets and '=' on that line.")], source
@@ -194,7 +230,7 @@ def plugins_disabled(data: dict[str, Any]) -> list[str]:
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
-    known = {"mode", *HOST_SECTIONS, *SECTIONS}
+    known = {"mode", *HOST_SECTIONS, *SECTIONS, "sweep"}  # [sweep]: axes of `arbot backtest` (bot.backtest.sweep)
     for key in data:
         if key not in known:
             issues.append(ConfigIssue(key, "unknown key" + did_you_mean(key, known)))
@@ -221,6 +257,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
         if parsed is not None:
             plugin_settings[plugin_name] = parsed
 
+    issues += check_names({section: data.get(section, {}) for section in SECTIONS})
     components: dict[str, dict[str, ComponentConfig]] = {}
     for section, kind in SECTIONS.items():
         tables = data.get(section, {})
@@ -230,6 +267,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
         classes = registry.classes(kind)
         components[kind] = {}
         for name, table in tables.items():
+            if not NAME_PATTERN.fullmatch(name):
+                continue  # reported by check_names; its path would carry the bad characters into every message
             path = f"{section}.{name}"
             if not isinstance(table, dict):
                 issues.append(ConfigIssue(path, f"expected a table, got {got(table)}"))
@@ -261,13 +300,27 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 if ref not in exchanges:
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f"no exchange named {got(ref)} is configured"
                                               + did_you_mean(ref, exchanges)))
-                elif (kind == "strategy" and mode == "paper" and key in getattr(cls, "order_settings", ("exchange",))
-                      and not getattr(registry.classes("exchange")[exchanges[ref].type], "simulated", False)):
+                    continue
+                venue_cls = registry.classes("exchange")[exchanges[ref].type]
+                accepted = getattr(cls, "venue_kinds", {}).get(key) if kind == "strategy" else None
+                if accepted:
+                    issues += check_venue_kind(comp.path, key, ref, venue_cls, accepted)
+                if (kind == "strategy" and mode == "paper"
+                        and key in getattr(cls, "order_settings", ("exchange",))
+                        and not getattr(venue_cls, "simulated", False)):
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f'exchange "{ref}" (type '
                                               f'"{exchanges[ref].type}") places real orders; in paper mode trade a '
                                               f'simulated exchange, e.g. a paper exchange mirroring it (type = '
                                               f'"paper", market = "mirror", source = "{ref}"), or set mode = '
                                               f'"live" and start with --live to trade for real'))
+    bot: BotSettings = host["bot"]
+    data_dir = Path(bot.data_dir).expanduser()
+    issues += check_socket_path(data_dir, bot.control_socket)
+    sqlite_prefix = "sqlite:///"
+    db_file = bot.db_url[len(sqlite_prefix):] if bot.db_url.startswith(sqlite_prefix) else None
+    owners = [(comp.path, comp.settings) for named in components.values() for comp in named.values()]
+    owners += [(f"plugins.{name}", settings) for name, settings in plugin_settings.items()]
+    issues += check_owned_files(owners, data_dir, db_file if db_file not in (None, "", ":memory:") else None)
     if issues:
         raise ConfigError(issues, source)
     return Config(source=source, mode=mode, components=components, plugin_settings=plugin_settings, **host)

@@ -1,7 +1,11 @@
 """Local control channel: ``arbot ctl`` talks to a running bot over a Unix socket.
 
-The socket file is created with mode 0600, so only the user running the bot can connect; that
-user is the admin of the local transport. Each request is one JSON line
+Who may connect: the user running the bot, and the uids listed in ``[bot] control_allowed_uids``;
+each connection's peer uid is read from the kernel (``SO_PEERCRED``) and any other uid, root
+included, is refused before its request is read. Whoever is let in is the **admin** of the local
+transport (every command, no confirmation by another person). The socket file is 0600 when only the
+bot's own user may connect, 0666 when other uids are listed (the uid check is then the gate; they
+also need search permission on the data directory). Each request is one JSON line
 ``{"command": "pause", "args": ["btc-grid"]}``; the answer is one JSON line
 ``{"ok": true, "text": "..."}``, plus ``"image": PATH`` when the reply carries a PNG (a chart),
 which the server writes under ``data_dir/images`` (the client is on the same host). Commands go
@@ -18,6 +22,7 @@ import os
 import re
 import socket
 import struct
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +40,12 @@ def socket_path(bot_data_dir: Path, name: str) -> Path:
 class ControlServer:
     """Serves ``commands`` on the socket ``data_dir/socket_name`` (none when the name is empty)."""
 
-    def __init__(self, commands: CommandDispatcher, *, data_dir: Path, socket_name: str, clock: Clock):
+    def __init__(self, commands: CommandDispatcher, *, data_dir: Path, socket_name: str, clock: Clock,
+                 allowed_uids: Collection[int] = ()):
         self.commands = commands
+        self.allowed_uids = frozenset({os.getuid(), *allowed_uids})
+        """Peer uids let in: the bot's own and ``[bot] control_allowed_uids``."""
+        self.refused = 0
         self.data_dir = data_dir
         self.socket_name = socket_name
         self.clock = clock
@@ -56,7 +65,7 @@ class ControlServer:
             self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=MAX_REQUEST)
         finally:
             os.umask(old_umask)
-        os.chmod(self.path, 0o600)
+        os.chmod(self.path, 0o600 if self.allowed_uids == {os.getuid()} else 0o666)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -77,6 +86,21 @@ class ControlServer:
         return path
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        uid = peer_uid(writer.get_extra_info("socket"))
+        if uid is None or uid not in self.allowed_uids:
+            self.refused += 1
+            who = "a peer whose uid cannot be read" if uid is None else f"uid {uid}"
+            log.warning("control socket: refused %s (allowed: %s; see [bot] control_allowed_uids)", who,
+                        ", ".join(map(str, sorted(self.allowed_uids))))
+            try:
+                writer.write(json.dumps({"ok": False, "text": f"refused: {who} may not use this control socket"})
+                             .encode() + b"\n")
+                await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+            return
         try:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
             try:
@@ -86,7 +110,7 @@ class ControlServer:
             except (ValueError, KeyError, TypeError, AttributeError):
                 answer = {"ok": False, "text": 'bad request: expected {"command": "...", "args": [...]}'}
             else:
-                caller = Caller(transport="local", user_id=_peer_uid(writer), role="admin")
+                caller = Caller(transport="local", user_id=f"uid:{uid}", role="admin")
                 reply = await self.commands.dispatch(caller, command, args)
                 answer = {"ok": reply.ok, "text": reply.render_text()}
                 if reply.image_png is not None:
@@ -99,14 +123,15 @@ class ControlServer:
             writer.close()
 
 
-def _peer_uid(writer: asyncio.StreamWriter) -> str:
-    sock = writer.get_extra_info("socket")
+def peer_uid(sock: Any) -> int | None:
+    """The uid of the process at the other end of a Unix socket (``SO_PEERCRED``); None when the
+    platform or the socket cannot say (the caller refuses it)."""
     try:
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
-        return f"uid:{uid}"
     except (OSError, AttributeError):
-        return "local"
+        return None
+    return int(uid)
 
 
 async def _alive(path: Path) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .bookview import BookUpdate as BookUpdate
 from .exact import PrecisionError, from_units, to_units
 
 ZERO = Decimal(0)
@@ -115,31 +116,6 @@ class MarketInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class BookUpdate:
-    """Top levels of one order book after a change: best first on each side."""
-
-    exchange: str
-    symbol: str
-    bids: tuple[tuple[Decimal, Decimal], ...]
-    asks: tuple[tuple[Decimal, Decimal], ...]
-    ts_ns: int
-
-    @property
-    def best_bid(self) -> Decimal | None:
-        return self.bids[0][0] if self.bids else None
-
-    @property
-    def best_ask(self) -> Decimal | None:
-        return self.asks[0][0] if self.asks else None
-
-    @property
-    def mid(self) -> Decimal | None:
-        if not self.bids or not self.asks:
-            return None
-        return (self.bids[0][0] + self.asks[0][0]) / 2
-
-
-@dataclass(frozen=True, slots=True)
 class Trade:
     """A public trade on the venue (not necessarily ours)."""
 
@@ -166,6 +142,8 @@ class FeedStatus:
     state: FeedState
     ts_ns: int
     reason: str = ""
+    verified: bool = True
+    """False when the venue's book cannot be checked (no checksum, no update ids): LIVE, but unverified."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +340,65 @@ class Balance:
 
 
 # --- alerts --------------------------------------------------------------------------------
+
+
+class TransferStatus(enum.StrEnum):
+    """Where a transfer of funds between two venues stands (see :class:`Transfer`)."""
+
+    PLANNED = "planned"
+    """Its intent is stored; the withdrawal may or may not have reached the source venue."""
+    SENT = "sent"
+    """The source venue accepted the withdrawal; the funds are on their way."""
+    CREDITED = "credited"
+    """The destination credited the funds: done."""
+    FAILED = "failed"
+    """Refused, or lost: nothing more happens to it."""
+
+    @property
+    def final(self) -> bool:
+        return self in (TransferStatus.CREDITED, TransferStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTerms:
+    """What moving ``asset`` out of one venue costs and takes (the source venue's figures)."""
+
+    asset: str
+    fee: Decimal
+    """The venue's withdrawal fee, in ``asset`` (0 for a wallet)."""
+    minimum: Decimal
+    """The smallest amount the venue withdraws."""
+    network_fee: Decimal
+    """The chain's fee, in ``network_fee_asset`` (a wallet pays it; a CEX includes it in ``fee``)."""
+    network_fee_asset: str
+    expected_s: float
+    """Typical time until the destination credits the funds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Funds moved from one venue to another: its intent is stored before anything is sent.
+
+    ``transfer_id`` is ours and unique: venues that take an idempotency key get it, so asking twice
+    never sends twice; the others are asked for a withdrawal matching it before anything is resent.
+    """
+
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    """What the destination is to receive."""
+    source: str
+    destination: str
+    address: str
+    """The destination's deposit address (or the source venue's name for it: a withdrawal key)."""
+    fee: Decimal
+    network_fee: Decimal
+    status: TransferStatus
+    created_ns: int
+    updated_ns: int
+    venue_ref: str = ""
+    """The source venue's reference (refid, transaction signature) once sent."""
+    reason: str = ""
 
 
 class AlertLevel(enum.IntEnum):

@@ -32,11 +32,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .domain import ZERO, Fill, Side, split_symbol
 
 if TYPE_CHECKING:
+    from .markouts import MarkoutFigures
     from .store import Store
 
 NS = 1_000_000_000
@@ -225,6 +226,47 @@ def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Po
         realized = book.apply_fill(fill, names.get(fill.client_order_id))
         fee = fee_in_quote(fill, base, quote)
         yield Step(strategy, fill, quote, realized, closing, fee if fee is not None else ZERO)
+
+
+def pnl_curve_drawdown(curve: Iterable[tuple[int, Decimal]]) -> Decimal:
+    """The largest fall of a cumulative PnL curve ((ts_ns, value) points in time order) from its running
+    peak, the start (0) counting as a peak: 0 when it never fell below a level it had reached."""
+    peak = worst = ZERO
+    with localcontext(prec=EXACT_DIGITS):
+        for _, value in curve:
+            if value > peak:
+                peak = value
+            elif peak - value > worst:
+                worst = peak - value
+    return worst
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """One strategy's fills of one UTC day in one quote asset (what :func:`daily` returns)."""
+
+    strategy: str
+    day: str
+    """The UTC date, ISO (``2023-11-14``)."""
+    quote: str
+    fills: int
+    realized: Decimal
+    fees: Decimal
+    net: Decimal
+
+
+def daily(ledger_steps: Iterable[Step]) -> list[DayFigures]:
+    """The ledger's steps summed per strategy, UTC day and quote asset, sorted by strategy, day, quote."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for step in ledger_steps:
+            day = dt.datetime.fromtimestamp(step.fill.ts_ns // NS, dt.UTC).date().isoformat()
+            row = sums.setdefault((step.strategy, day, step.quote), [0, ZERO, ZERO])
+            row[0] += 1
+            row[1] += step.realized
+            row[2] += step.fee
+        return [DayFigures(strategy, day, quote, n, realized, fee, realized - fee)
+                for (strategy, day, quote), (n, realized, fee) in sorted(sums.items())]
 
 
 @dataclass
@@ -416,3 +458,9 @@ class Ledger:
         for order in self.store.orders():
             figures.setdefault(order.strategy, StrategyFigures(order.strategy)).orders[order.status.value] += 1
         return figures
+
+    def markouts(self) -> list[MarkoutFigures]:
+        """Each strategy's markouts per horizon (:func:`bot.markouts.summarize` of the stored fills and samples)."""
+        from .markouts import summarize
+
+        return summarize(self.store.fills(), self.store.markouts())

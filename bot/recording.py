@@ -17,13 +17,15 @@ import json
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import BinaryIO, Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
+from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -70,28 +72,107 @@ def frame_line(frame: str | bytes, ts_ns: int) -> str:
     return json.dumps({"ts_ns": ts_ns, "raw": text}) + "\n"
 
 
-def read_frames(path: Path) -> Iterator[str]:
-    """The raw frames of a recording, in order."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)["raw"]
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""Longest recording line read; a longer one (a corrupt file without newlines) is skipped."""
 
 
-def read_recording(path: Path) -> Iterator[tuple[int, str]]:
-    """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily; ValueError names a bad line."""
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+@dataclass
+class ReadStats:
+    """What reading a recording found: lines, frames, and the malformed lines skipped, by reason."""
+
+    path: Path
+    lines: int = 0
+    frames: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_bad: list[int] = field(default_factory=list)
+    """Line numbers of the first few malformed lines."""
+
+    @property
+    def malformed(self) -> int:
+        return sum(self.skipped.values())
+
+    def skip(self, number: int, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.first_bad) < 5:
+            self.first_bad.append(number)
+
+    def summary(self) -> str:
+        """One line: ``FILE: N lines, M frames, K malformed lines skipped (reason: count, ...; first: line L)``."""
+        text = f"{self.path.name}: {self.lines} lines, {self.frames} frames"
+        if self.malformed:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
+            lines = ", ".join(map(str, self.first_bad))
+            text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
+        return text
+
+
+def _lines(f: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of ``f``; None for a line longer than :data:`MAX_LINE_BYTES` (the rest of it is skipped)."""
+    while True:
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
+
+
+def _frame(line: bytes) -> tuple[int, str] | str:
+    """``(ts_ns, raw)`` of one recording line, or why it is not one."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    try:
+        entry = loads_limited(text)
+    except TooDeep:
+        return "nested too deep"
+    except ValueError:
+        return "not JSON"
+    if not isinstance(entry, dict):
+        return f"a JSON {_json_kind(entry)}, not an object"
+    if "raw" not in entry:
+        return "no raw"
+    raw, ts_ns = entry["raw"], entry.get("ts_ns")
+    if not isinstance(raw, str):
+        return "raw not a string"
+    if not isinstance(ts_ns, int) or isinstance(ts_ns, bool) or ts_ns < 0:
+        return "ts_ns not an integer"
+    if "[" in raw or "{" in raw:
+        if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
+            return "raw nested too deep"
+    return ts_ns, raw
+
+
+def _json_kind(value: object) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def read_recording(path: Path, stats: ReadStats | None = None) -> Iterator[tuple[int, str]]:
+    """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily.
+
+    A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns`` and a string
+    ``raw``, nested too deep, too long) is skipped and counted in ``stats``; a reader reports
+    ``stats.summary()``. OSError if the file cannot be read.
+    """
+    stats = stats if stats is not None else ReadStats(path)
+    with open(path, "rb") as f:
+        for number, line in enumerate(_lines(f), 1):
+            stats.lines = number
+            if line is None:
+                stats.skip(number, "line too long")
+                continue
             if not line.strip():
                 continue
-            try:
-                entry = json.loads(line)
-                ts_ns, raw = entry["ts_ns"], entry["raw"]
-            except (ValueError, TypeError, KeyError):
-                raise ValueError(f'{path}:{number}: not a recording line {{"ts_ns": ..., "raw": ...}}') from None
-            if not isinstance(ts_ns, int) or not isinstance(raw, str):
-                raise ValueError(f"{path}:{number}: ts_ns must be an integer and raw a string")
-            yield ts_ns, raw
+            frame = _frame(line)
+            if isinstance(frame, str):
+                stats.skip(number, frame)
+                continue
+            stats.frames += 1
+            yield frame
 
 
 async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, seconds: float | None = None,
@@ -131,7 +212,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     record.add_argument("--messages", type=int, help="stop after this many frames")
     record.set_defaults(func=cmd_record)
 
-    replay = sub.add_parser("replay", help="run a recording through the exchange plugin's book code")
+    replay = sub.add_parser("replay", help="run a recording through the exchange plugin's book code",
+                            description="Prints the final books; on stderr, a summary of the lines read. Exit "
+                                        "status 0: every line was a frame; 2: malformed lines were skipped "
+                                        "(counted by reason in the summary), or there was no frame.")
     replay.add_argument("--exchange", required=True, help="exchange type the file was recorded from")
     replay.add_argument("file", help="JSONL recording")
     replay.add_argument("--depth", type=int, help="book depth (default: from the recording, else the venue's)")
@@ -196,13 +280,20 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-
+    """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
+    summary on stderr counts them by reason) or the file holds no frame at all."""
     recorder = recorder_for(args.exchange)
     path = Path(args.file)
-    if not path.exists():
+    if not path.is_file():
         raise UserError(f"{path}: no such file")
+    stats = ReadStats(path)
     try:
-        print(recorder.replay(read_frames(path), RecordOptions(symbols=args.symbol, depth=args.depth)))
+        text = recorder.replay((raw for _, raw in read_recording(path, stats)), RecordOptions(
+            symbols=args.symbol, depth=args.depth))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return 0
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    print(text)
+    print(stats.summary(), file=sys.stderr)
+    return 2 if stats.malformed or not stats.frames else 0

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .api import Reply
 from .ledger import Ledger, Marks, StrategyFigures
-from .units import money, moneys
+from .units import money, moneys, signed_money
 
 if TYPE_CHECKING:
+    from .markouts import MarkoutFigures
     from .store import Store
 
 
@@ -22,7 +24,8 @@ def fees_text(fig: StrategyFigures) -> str:
 
 def report_reply(store: Store, marks: Marks | None = None) -> Reply:
     """The `arbot report` table: one row per strategy (unrealized PnL when ``marks`` gives current mids)."""
-    figures = Ledger(store, marks).report()
+    ledger = Ledger(store, marks)
+    figures = ledger.report()
     rows: list[tuple[str, ...]] = [("strategy", "orders", "filled", "fills", "round trips", "realized PnL", "fees",
                                     "net PnL") + (("unrealized",) if marks else ())]
     for name in sorted(figures):
@@ -37,13 +40,29 @@ def report_reply(store: Store, marks: Marks | None = None) -> Reply:
             fees_text(fig),
             moneys(fig.net, fig.quotes),
         ) + ((moneys(fig.unrealized, fig.quotes),) if marks else ()))
-    sections = [text for text in ("\n".join(balance_lines(store)), "\n".join(risk_lines(store))) if text]
+    sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
+                                  "\n".join(risk_lines(store))) if text]
     more = "\n\n".join(sections)
     if len(rows) == 1:
         return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{more}" if more else ""))
     method = ("Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
               "per strategy and market; net = realized - fees.")
     return Reply("arbot report", rows=rows, header=True, text=f"{method}\n\n{more}" if more else method)
+
+
+def markout_text(figures: Sequence[MarkoutFigures]) -> list[str]:
+    """The report's markout section: per strategy, the markout summed and its mean in bps at each horizon."""
+    if not figures:
+        return []
+    lines = ["Markouts (the fill's market mid after each fill vs its price; positive: it moved our way):"]
+    by_row: dict[tuple[str, str], list[MarkoutFigures]] = {}
+    for f in figures:
+        by_row.setdefault((f.strategy, f.quote), []).append(f)
+    for (strategy, quote), row in sorted(by_row.items()):
+        cells = [f"+{f.horizon_s} s " + (f"{signed_money(f.total, quote)} ({f.mean_bps:+.1f} bps, {f.fills} fills)"
+                                         if f.mean_bps is not None else "no sample") for f in row]
+        lines.append(f"  {strategy:<12} " + "; ".join(cells))
+    return lines
 
 
 def balance_lines(store: Store) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zoneinfo
 from collections.abc import Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,6 +28,8 @@ class Scheduler:
             timezone=self.tz,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_s},
         )
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
         """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
@@ -36,11 +40,24 @@ class Scheduler:
             trigger = CronTrigger(hour=hour, minute=minute, timezone=self.tz)
 
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is None or self._stopping:
+                return
+            self._running.add(task)
             try:
                 await job.func(operator)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # stop() cancelled this run: it ends quietly here (APScheduler would log a cancelled job
+                # as a job that raised) and stop() waits for it
+                task.uncancel()
+                log.debug("job %s cancelled on stop", job.name)
             except Exception as exc:  # report with the job's name; it runs again next time
                 log.exception("job %s (plugin %s) failed", job.name, plugin)
                 failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
+            finally:
+                self._running.discard(task)
 
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
 
@@ -49,8 +66,17 @@ class Scheduler:
         self._scheduler.start()
 
     def stop(self) -> None:
+        """No new runs; the runs still going are cancelled (:meth:`join` waits for them to end)."""
+        self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        for task in self._running:
+            task.cancel()
+
+    async def join(self) -> None:
+        """Wait for the runs :meth:`stop` cancelled: the host stops the venues they use only after."""
+        if self._running:
+            await asyncio.wait(list(self._running))
 
     def jobs(self) -> list[tuple[str, str]]:
         """(job name, next run time) for /status."""

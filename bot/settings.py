@@ -21,8 +21,10 @@ import dataclasses
 import datetime as dt
 import difflib
 import json
+import math
 import operator
 import os
+import re
 import stat
 import types
 import typing
@@ -37,6 +39,18 @@ if TYPE_CHECKING:
 MISSING = dataclasses.MISSING
 T = TypeVar("T", bound="DataclassInstance")
 
+MAX_TEXT = 4096
+"""Longest string setting (``option(max_len=...)`` lowers or raises it)."""
+MAX_ITEMS = 1000
+"""Most items in a list or table setting (``option(max_items=...)``)."""
+INT_LIMIT = 2**63 - 1
+"""No integer setting goes beyond a signed 64-bit integer, whatever its declared bounds."""
+DECIMAL_PLACES = 18
+DECIMAL_MAX_DIGITS_BEFORE_POINT = 18
+DECIMAL_RANGE = f"at most {DECIMAL_PLACES} decimal places and below 1e{DECIMAL_MAX_DIGITS_BEFORE_POINT}"
+"""Every Decimal setting, whatever its declared bounds (token amounts have at most 18 decimals)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def option(
     default: Any = MISSING,
@@ -47,9 +61,21 @@ def option(
     le: Any = None,
     lt: Any = None,
     min_items: int | None = None,
+    max_items: int = MAX_ITEMS,
+    max_len: int = MAX_TEXT,
+    owned_file: bool = False,
 ) -> Any:
-    """Declare one setting: its default (omit for a required key), bounds and one-line help."""
-    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_items": min_items}
+    """Declare one setting: its default (omit for a required key), bounds and one-line help.
+
+    Bounds: ``ge``/``gt`` (lower) and ``le``/``lt`` (upper) on numbers, ``min_items``/``max_items`` on
+    lists and tables, ``max_len`` on strings. Every number needs a lower and an upper bound
+    (``tests/test_config_fuzz.py`` checks the first-party plugins); on top of them the host refuses
+    non-finite floats, integers beyond 64 bits and decimals outside :data:`DECIMAL_RANGE`. A
+    ``owned_file`` setting names a file this component owns alone: two components naming the same
+    file (relative to ``[bot] data_dir``) are refused.
+    """
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_items": min_items,
+            "max_items": max_items, "max_len": max_len, "owned_file": owned_file}
     if isinstance(default, (list, dict)):
         frozen = type(default)(default)
         return dataclasses.field(default_factory=lambda: type(frozen)(frozen), metadata=meta)
@@ -82,19 +108,7 @@ class Secret:
             if value is None or value == "":
                 raise ValueError(f"environment variable {target} is not set (referenced as {self.reference})")
         else:
-            path = Path(target).expanduser()
-            try:
-                mode = path.stat().st_mode
-            except OSError as exc:
-                raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ValueError(
-                    f"secret file {path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
-                    f"run: chmod 600 {path}"
-                )
-            value = path.read_text().strip()
-            if not value:
-                raise ValueError(f"secret file {path} is empty")
+            value = _read_secret_file(Path(target).expanduser())
         self._value = value
         from .redact import REDACTOR
 
@@ -109,6 +123,49 @@ class Secret:
         return f"Secret({self.reference!r})"
 
     __str__ = __repr__
+
+
+SECRET_FILE_MAX_BYTES = 65536
+
+
+def _read_secret_file(path: Path) -> str:
+    """The stripped text of a secret file; ValueError (without the value) for anything but a small,
+    private, regular UTF-8 file. A FIFO or device is refused before it is opened, and the file is
+    opened non-blocking, so nothing here can hang."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise ValueError(f"secret file {path} is {kind}; point file: at a file holding only the secret")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(
+            f"secret file {path} is readable by group or others (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between stat and open
+            raise ValueError(f"secret file {path} is not a regular file")
+        data = os.read(fd, SECRET_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > SECRET_FILE_MAX_BYTES:
+        raise ValueError(f"secret file {path} is larger than {SECRET_FILE_MAX_BYTES} bytes; it should hold "
+                         "only the secret")
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"secret file {path} is not UTF-8 text") from None
+    if not value:
+        raise ValueError(f"secret file {path} is empty")
+    return value
 
 
 class ConfigIssue(typing.NamedTuple):
@@ -138,14 +195,16 @@ def got(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value if len(value) <= 80 else value[:60] + "...") + (
+            f" ({len(value)} characters)" if len(value) > 80 else "")
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, (dt.date, dt.time, dt.datetime)):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    return text if len(text) <= 80 else f"{text[:40]}... ({len(text)} digits)"
 
 
 def did_you_mean(key: str, known: typing.Iterable[str]) -> str:
@@ -199,7 +258,33 @@ def _plural(tp: Any) -> str:
 
 
 class _Invalid(Exception):
-    pass
+    """A value that does not fit; ``reason`` (may be empty) says what is wrong beyond the expected form."""
+
+    def __init__(self, reason: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_text(text: str, limit: int) -> str:
+    if _CONTROL.search(text):
+        raise _Invalid("it contains a control character (a newline, tab or similar)")
+    if len(text) > limit:
+        raise _Invalid(f"longer than {limit} characters")
+    return text
+
+
+def _check_number(tp: Any, out: int | Decimal | float) -> None:
+    """The host-wide sanity range of every number, whatever its declared bounds."""
+    if tp is int and abs(int(out)) > INT_LIMIT:
+        raise _Invalid("beyond a 64-bit integer")
+    if tp is float and not math.isfinite(out):
+        raise _Invalid("not a finite number")
+    if isinstance(out, Decimal):
+        if not out.is_finite():
+            raise _Invalid("not a finite number")
+        if out and (out.normalize().as_tuple().exponent < -DECIMAL_PLACES  # type: ignore[operator]
+                    or out.adjusted() >= DECIMAL_MAX_DIGITS_BEFORE_POINT):
+            raise _Invalid(f"a decimal setting has {DECIMAL_RANGE}")
 
 
 def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
@@ -217,7 +302,9 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
             raise _Invalid
-        items = [_convert(item, v, {}) for v in value]
+        if len(value) > meta.get("max_items", MAX_ITEMS):
+            raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} items")
+        items = [_convert(item, v, {"max_len": meta.get("max_len", MAX_TEXT)}) for v in value]
         if meta.get("min_items") and len(items) < meta["min_items"]:
             raise _Invalid
         return items
@@ -227,7 +314,10 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
             return {key: _convert(value_type, inner, {}) for key, inner in value.items()}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _Invalid
-        return dict(value)
+        if len(value) > meta.get("max_items", MAX_ITEMS):
+            raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} entries")
+        limit = meta.get("max_len", MAX_TEXT)
+        return {_check_text(k, limit): _check_text(v, limit) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
             raise _Invalid
@@ -243,22 +333,25 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, (int, Decimal)):
             out = Decimal(value)
         elif isinstance(value, str):
+            if len(value) > 100:
+                raise _Invalid("longer than 100 characters")
             try:
                 out = Decimal(value.strip())
             except InvalidOperation:
                 raise _Invalid from None
         else:
             raise _Invalid
-        if not out.is_finite():
-            raise _Invalid
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise _Invalid
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an int beyond a float's range
+            raise _Invalid("not a finite number") from None
     elif tp is str:
         if not isinstance(value, str):
             raise _Invalid
-        out = value
+        return _check_text(value, meta.get("max_len", MAX_TEXT))
     elif tp is dt.time:
         if isinstance(value, dt.time):
             return value
@@ -271,15 +364,16 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     elif tp is Path:
         if not isinstance(value, str) or not value:
             raise _Invalid
-        return Path(value).expanduser()
+        return Path(_check_text(value, meta.get("max_len", MAX_TEXT))).expanduser()
     elif tp is Secret:
         if not isinstance(value, str) or not (value.startswith("env:") or value.startswith("file:")):
             raise _Invalid
         if len(value.split(":", 1)[1]) == 0:
             raise _Invalid
-        return Secret(value)
+        return Secret(_check_text(value, MAX_TEXT))
     else:  # pragma: no cover - a plugin declared a type we do not support
         raise TypeError(f"unsupported settings type {tp!r}")
+    _check_number(tp, out)
     for name, ok in (("ge", operator.ge), ("gt", operator.gt), ("le", operator.le), ("lt", operator.lt)):
         bound = meta.get(name)
         if bound is not None and not ok(out, type(out)(bound) if tp is not Decimal else Decimal(str(bound))):
@@ -324,9 +418,10 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
         tp = hints[f.name]
         try:
             values[key] = _convert(tp, value, f.metadata)
-        except _Invalid:
+        except _Invalid as exc:
             shown = "a literal value (not shown: keep secrets out of config files)" if _is_secret(tp) else got(value)
-            issues.append(ConfigIssue(_join(path, key), f"expected {describe(tp, f.metadata)}, got {shown}"))
+            reason = f" ({exc.reason})" if exc.reason else ""
+            issues.append(ConfigIssue(_join(path, key), f"expected {describe(tp, f.metadata)}, got {shown}{reason}"))
     for name, f in fields.items():
         if name not in table and f.default is MISSING and f.default_factory is MISSING:
             issues.append(

@@ -2,9 +2,18 @@
 
 :class:`PollingVenue` is an :class:`~bot.api.Exchange` that publishes its feeds' states once per
 change and learns what happened to resting orders by polling: it keeps the orders it tracks,
-runs one loop that wakes every ``settings.fill_poll_s`` while any is tracked, and publishes each
-new fill and then the order's state when that state changed. A subclass implements
-:meth:`poll_once` (read the tracked orders from the venue, call :meth:`report_change` for each).
+runs one loop that wakes every :meth:`poll_interval_s` (``settings.fill_poll_s`` unless the venue
+says otherwise, e.g. a slower reconciling pace while a private order stream is up) while any is
+tracked, and publishes each new fill and then the order's state when that state changed.
+:meth:`poll_soon` asks for a poll now (a private stream came back: read what it may have missed).
+A subclass implements :meth:`poll_once` (read the tracked orders from the venue, call
+:meth:`report_change` for each).
+
+A venue with a private order stream (fills pushed as they happen) calls :meth:`stream_up` when its
+subscription is acknowledged and :meth:`stream_down` when the connection is lost: while the stream
+is up, polling slows to ``settings.stream_poll_s`` (it only reconciles); a loss is alerted and
+polling returns to ``fill_poll_s``; a return is alerted and one poll runs at once, so nothing that
+happened while the stream was down is missed.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import asyncio
 from typing import Any
 
 from .api import Context, Exchange
-from .domain import FeedState, FeedStatus, OrderReport, OrderState
+from .domain import AlertLevel, FeedState, FeedStatus, OrderReport, OrderState
 
 
 class PollingVenue(Exchange):
@@ -28,6 +37,10 @@ class PollingVenue(Exchange):
         """client order id -> (symbol, venue order id, last state published)."""
         self._running = False
         self._poll_wakeup = asyncio.Event()
+        self._poll_now = asyncio.Event()
+        self.streaming = False
+        """The venue's private order stream is up (see :meth:`stream_up`)."""
+        self._stream_lost = False
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -49,9 +62,10 @@ class PollingVenue(Exchange):
     def report_change(self, client_order_id: str, symbol: str, venue_order_id: str, last: OrderState,
                       state: OrderState) -> None:
         """Publish the fills ``state`` adds to ``last``, then ``state`` itself, if anything changed."""
-        if state.status is last.status and state.filled_qty == last.filled_qty:
-            return
         old = {f.trade_id for f in last.fills}
+        if (state.status is last.status and state.filled_qty == last.filled_qty
+                and all(f.trade_id in old for f in state.fills)):
+            return
         for fill in state.fills:
             if fill.trade_id not in old:
                 self.ctx.bus.publish(fill)
@@ -65,18 +79,52 @@ class PollingVenue(Exchange):
     async def poll_once(self) -> None:
         """Read every tracked order once and :meth:`report_change` each (also called by tests)."""
 
+    def poll_interval_s(self) -> float:
+        """Time between two polls while orders are tracked: ``stream_poll_s`` while a private stream is up."""
+        return float(self.settings.stream_poll_s if self.streaming else self.settings.fill_poll_s)
+
+    def stream_up(self) -> None:
+        """The private order stream is subscribed: poll only to reconcile; after a loss, alert and poll now."""
+        self.streaming = True
+        if self._stream_lost:
+            self._stream_lost = False
+            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
+                           "reading what happened meanwhile", exchange=self.name)
+            self.poll_soon()
+
+    def stream_down(self, reason: str) -> None:
+        """The private order stream is lost: alert, and poll every ``fill_poll_s`` until it is back."""
+        if not self.streaming:
+            return
+        self.streaming = False
+        self._stream_lost = True
+        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
+                       f"polling orders every {self.settings.fill_poll_s:g} s until it is back", exchange=self.name)
+        self.poll_soon()
+
+    def poll_soon(self) -> None:
+        """Poll the tracked orders now rather than at the end of the current interval."""
+        self._poll_now.set()
+        self._poll_wakeup.set()
+
     async def poll_fills(self) -> None:
-        """Every ``fill_poll_s`` while orders are tracked: :meth:`poll_once`. Run as a task."""
+        """Every :meth:`poll_interval_s` while orders are tracked: :meth:`poll_once`. Run as a task."""
         while self._running:
             if not self._tracked:
                 self._poll_wakeup.clear()
+                self._poll_now.clear()  # nothing to read
                 try:
                     async with asyncio.timeout(self.settings.fill_poll_s):
                         await self._poll_wakeup.wait()
                 except TimeoutError:
                     pass
                 continue
-            await asyncio.sleep(self.settings.fill_poll_s)
+            try:
+                async with asyncio.timeout(self.poll_interval_s()):
+                    await self._poll_now.wait()
+            except TimeoutError:
+                pass
+            self._poll_now.clear()
             if not self._running or not self._tracked:
                 continue
             try:
@@ -86,4 +134,4 @@ class PollingVenue(Exchange):
 
     def stop_polling(self) -> None:
         self._running = False
-        self._poll_wakeup.set()
+        self.poll_soon()

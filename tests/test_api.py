@@ -43,6 +43,6 @@ def test_bot_api_is_light_and_kit_names_load_their_own_module_only():
     loaded = loaded_after("import bot.api")
     assert not [m for m in loaded if m.startswith(heavy)], "import bot.api loads a heavy stack"
     assert not [m for m in loaded if m.startswith("bot.") and m not in {
-        "bot.api", "bot.api._core", "bot.domain", "bot.exact", "bot.settings", "bot.redact"}], loaded
+        "bot.api", "bot.api._core", "bot.domain", "bot.bookview", "bot.exact", "bot.settings", "bot.redact"}], loaded
     loaded = loaded_after("from bot.api.kit import Pool, PrecisionError")
     assert "bot.feed" not in loaded and not [m for m in loaded if m.startswith(heavy)]

@@ -25,7 +25,7 @@ def test_check_config_accepts_the_example(tmp_path):
     ('mode = "paper\n', "not valid TOML"),
     ('[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\nlower = 1\nupper = 2\n'
      'levels = "ten"\norder_size = "0.1"\n[exchanges.paper]\n',
-     'strategies.g.levels: expected an integer >= 2, got "ten"'),
+     'strategies.g.levels: expected an integer >= 2 and <= 1000, got "ten"'),
     ('[exchanges.paper]\nvolatility_bps = "-1"\n', "exchanges.paper.volatility_bps: expected a decimal number >= 0"),
     ('[exchanges.paper]\nseeed = 1\n', 'exchanges.paper.seeed: unknown key; did you mean "seed"?'),
     ('[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\nlower = 2\nupper = 1\n'

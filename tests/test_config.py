@@ -100,7 +100,7 @@ def test_out_of_range_and_every_error_at_once(registry):
         size = "-1"
     """, registry)
     assert 'mode: expected one of "observe", "paper", "live", got "yolo"' in out
-    assert "executor.orders_per_s: expected a number > 0, got 0" in out
+    assert "executor.orders_per_s: expected a number >= 0.01 and <= 1000000, got 0" in out
     assert "strategies.g.levels: expected an integer >= 2, got 1" in out
     assert any(p.startswith("strategies.g.size: expected a decimal number > 0") for p in out)
     assert len(out) == 4

@@ -49,7 +49,7 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_arbot_plugins_lists_the_installed_package(site_dir: Path, tmp_path: Path):
     env = {key: value for key, value in os.environ.items() if key != "ARBOT_CONFIG"}
     env["PYTHONPATH"] = str(site_dir)
-    result = subprocess.run([str(VENV_BIN / "arbot"), "plugins"], capture_output=True, text=True, env=env,
+    result = subprocess.run([str(VENV_BIN / "arbot"), "plugins", "-v"], capture_output=True, text=True, env=env,
                             cwd=tmp_path, timeout=60)
     output = result.stdout + result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}

@@ -14,10 +14,12 @@ from bot import units
 from bot.domain import Fill, Liquidity, Side
 from bot.ledger import (
     Position,
+    daily,
     day_start_ns,
     market_figures,
     next_day_start_ns,
     period_start_ns,
+    pnl_curve_drawdown,
     steps,
     strategy_figures,
 )
@@ -228,3 +230,22 @@ def test_prices_and_quantities_on_the_market_grid():
     assert units.qty(D("0.123456789")) == "0.123457"
     assert units.signed_money(D("1.1"), "USD") == "+1.10 USD"
     assert units.signed_money(D("-2.78"), "USD") == "-2.78 USD"
+
+
+def test_max_drawdown_is_the_largest_fall_from_a_running_peak_the_start_included():
+    assert pnl_curve_drawdown([]) == 0
+    assert pnl_curve_drawdown([(1, D(5)), (2, D(9))]) == 0
+    assert pnl_curve_drawdown([(1, D(-3)), (2, D(4))]) == 3  # the start (0) is a peak
+    assert pnl_curve_drawdown([(1, D(10)), (2, D(4)), (3, D(12)), (4, D("5.5")), (5, D(20))]) == D("6.5")
+
+
+def test_daily_sums_each_strategys_fills_per_utc_day():
+    day1, day2 = utc_ns(2026, 3, 1, 23, 59), utc_ns(2026, 3, 2, 0, 1)
+    fills = [("grid", fill("buy", "1", "100", fee="0.1", ts=day1)),
+             ("grid", fill("sell", "1", "103", fee="0.1", ts=day2)),
+             ("grid", fill("buy", "1", "101", ts=day2 + 1)),
+             ("arb", fill("buy", "2", "50", symbol="SOL/USDC", fee="0.05", fee_asset="USDC", ts=day2))]
+    rows = [(d.strategy, d.day, d.quote, d.fills, d.realized, d.fees, d.net) for d in daily(steps(fills))]
+    assert rows == [("arb", "2026-03-02", "USDC", 1, 0, D("0.05"), D("-0.05")),
+                    ("grid", "2026-03-01", "USD", 1, 0, D("0.1"), D("-0.1")),
+                    ("grid", "2026-03-02", "USD", 2, 3, D("0.1"), D("2.9"))]

@@ -158,7 +158,7 @@ def test_arbot_plugins_shows_both_sides_of_a_conflict(tmp_path: Path, monkeypatc
     twin = importlib.metadata.EntryPoint(name="twin", value="arbot_twin_grid", group="arbot")
     monkeypatch.setattr(importlib.metadata, "entry_points",
                         lambda **kw: [*real(**kw), *([twin] if kw.get("group") == "arbot" else [])])
-    assert cmd_plugins(argparse.Namespace(config=None)) == 1
+    assert cmd_plugins(argparse.Namespace(config=None, verbose=True)) == 1  # the wide view: one line each
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip() and " " in line.strip()}
     assert "strategy:grid(conflict)" in lines["grid"] and lines["grid"].rstrip().endswith("conflict")

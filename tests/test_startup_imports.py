@@ -14,9 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
-         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy", "aiohttp")
-VENUES = ("plugins.kraken.", "plugins.coinbase.", "plugins.jupiter.", "plugins.orca.", "plugins.telegram.",
-          "plugins.discord.", "arbotlib.solana")
+         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy", "ccxt", "aiohttp")
+VENUES = ("plugins.kraken.", "plugins.coinbase.", "plugins.ccxt.", "plugins.jupiter.", "plugins.orca.",
+          "plugins.telegram.", "plugins.discord.", "arbotlib.solana")
 
 
 def modules_after(*argv: str, cwd: Path) -> set[str]:

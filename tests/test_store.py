@@ -67,11 +67,14 @@ def test_a_db_made_before_migrations_upgrades_with_every_row_kept(db_url):
     make_old_db(db_url)
     store = Store(db_url)
     try:
-        before = {t.name: store_rows(store, t.name) for t in HOST_TABLES}
+        new_tables = ("transfers", "markouts")  # new in 0004 and 0006
+        old_tables = [t.name for t in HOST_TABLES if t.name not in new_tables]
+        before = {name: store_rows(store, name) for name in old_tables}
         assert sum(len(rows) for rows in before.values()) == 10
         store.open()
         assert migrate.current(store) == migrate.head()
-        after = {t.name: store_rows(store, t.name) for t in HOST_TABLES}
+        after = {name: store_rows(store, name) for name in old_tables}
+        assert store_rows(store, "transfers") == [] and store_rows(store, "markouts") == []
         assert {name: [row[:len(before[name][0])] if before[name] else row for row in rows]
                 for name, rows in after.items()} == before  # every row, every old column, the same
         assert {row[-1] for row in after["orders"]} == {None}  # orders.closes (0003): old orders close nothing

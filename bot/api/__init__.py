@@ -45,6 +45,9 @@ from ..domain import (
     Side,
     TimeInForce,
     Trade,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
     split_symbol,
 )
 from ..settings import ConfigError, ConfigIssue, NoSettings, Secret, option
@@ -83,6 +86,7 @@ from ._core import (
     Role,
     Service,
     Strategy,
+    TransferVenue,
     TransientError,
     UnknownOutcome,
 )
@@ -92,6 +96,7 @@ __all__ = [
     "hookimpl",
     # components
     "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
+    "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
@@ -106,5 +111,6 @@ __all__ = [
     "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
     "FillApplied",
     "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
-    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "split_symbol",
+    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "Transfer",
+    "TransferStatus", "TransferTerms", "split_symbol",
 ]

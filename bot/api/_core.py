@@ -31,6 +31,9 @@ from ..domain import (
     OrderState,
     OrderUpdate,
     Side,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
 )
 from ..settings import NoSettings
 
@@ -351,11 +354,18 @@ class Exchange(Component, abc.ABC):
 
     simulated: ClassVar[bool] = False
     """True for paper venues. A venue that is not simulated places real orders: live mode only."""
+    venue_kind: ClassVar[str] = "book"
+    """``"book"``: an order-book venue taking limit orders; ``"pool"``: a DEX pool taking swaps. A strategy
+    names the kinds it can trade in :attr:`Strategy.venue_kinds`; the config check refuses the others."""
     supports_batch: ClassVar[bool] = False
     """True when :meth:`place_orders`/:meth:`cancel_orders` are single requests on the venue."""
     recorder: ClassVar[Any] = None
     """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
     TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
+
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status``, already text: ``{"book": "unverified (no checksum)"}``; optional."""
+        return {}
 
     @abc.abstractmethod
     def market(self, symbol: str) -> MarketInfo:
@@ -413,6 +423,9 @@ class Strategy(Component):
     order_settings: ClassVar[tuple[str, ...]] = ("exchange",)
     """Settings fields naming the exchanges this strategy places orders on. In paper mode each must be
     simulated (other exchanges may run as market-data sources: a paper exchange can mirror them)."""
+    venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Settings field naming an exchange -> the :attr:`Exchange.venue_kind` values this strategy can trade
+    there, e.g. ``{"exchange": ("book",)}``; a field not listed accepts any venue."""
 
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""
@@ -437,6 +450,38 @@ class Strategy(Component):
     def chart_levels(self, symbol: str) -> list[Decimal]:
         """Price levels to mark on ``/chart price SYMBOL`` (a grid's levels); optional, none by default."""
         return []
+
+
+class TransferVenue(abc.ABC):
+    """What an exchange adds to take part in inventory rebalancing (``plugins/rebalance``).
+
+    Mix it into an :class:`Exchange`. A venue is asked, as source, for its withdrawal terms and to
+    withdraw; as destination, for a deposit address and whether a transfer has been credited.
+    Every call may raise an :class:`ExchangeError`; the planner retries later.
+    """
+
+    @abc.abstractmethod
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        """Fees, minimum and expected time of a withdrawal of ``asset``; None if this venue cannot send it."""
+
+    @abc.abstractmethod
+    async def deposit_address(self, asset: str) -> str:
+        """Where ``asset`` sent to this venue arrives (an address, or the name the source knows it by)."""
+
+    @abc.abstractmethod
+    async def withdraw(self, transfer: Transfer) -> str:
+        """Send ``transfer.amount`` of ``transfer.asset`` to ``transfer.address``; return the venue's reference.
+
+        Called again for the same ``transfer_id`` (after a crash), it must not send twice: it returns
+        the reference of the withdrawal already made."""
+
+    @abc.abstractmethod
+    async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
+        """What became of a withdrawal asked for here: None if this venue never received it."""
+
+    @abc.abstractmethod
+    async def credited(self, transfer: Transfer) -> bool:
+        """True once this venue (the destination) has credited ``transfer``."""
 
 
 class PortfolioView(abc.ABC):
@@ -552,6 +597,9 @@ class Reply:
     confirm_token: str | None = None
     """Set when the command waits for the same caller to confirm it: transports show a button
     (or ask for a reply) that calls ``CommandTable.confirm(caller, token)``."""
+    silent: bool = False
+    """Send nothing: a stranger's refusal folded into one already answered in the same chat (the
+    command table counts and audits it). Transports drop a silent reply."""
     image_png: bytes | None = None
     """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
     attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""

@@ -4,14 +4,22 @@ Each name is imported when first used, so ``from bot.api.kit import Pool`` loads
 and not the WebSocket feed (``import bot.api`` loads none of it).
 
 * order books and exact unit conversion: :class:`OrderBook`, :func:`to_units`, :func:`from_units`,
-  :class:`PrecisionError`;
+  :class:`PrecisionError`; :class:`BookViews`, which a venue publishing views of a live book
+  (:meth:`bot.api.BookUpdate.of_book`) releases before it changes the book;
 * AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
   :class:`TokenBucket` (client-side rate limit);
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
-  :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording`;
+  :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording` (skips and counts
+  malformed lines in a :class:`ReadStats`);
+* JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
+  (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
 * :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
+  (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
+* :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
+  of another chat's, and stopping never waits on the chat service);
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
 """
 
@@ -23,27 +31,34 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..book import OrderBook
+    from ..bookview import BookViews
     from ..clock import Clock, ManualClock
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
+    from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
+    from ..logs import colour_wanted, fit, format_ts
+    from ..outbox import Outbox
     from ..ratelimit import TokenBucket
-    from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
+    from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
     from ..venue import PollingVenue
 
 _WHERE = {
-    "OrderBook": "bot.book", "Clock": "bot.clock", "ManualClock": "bot.clock",
+    "OrderBook": "bot.book", "BookViews": "bot.bookview", "Clock": "bot.clock", "ManualClock": "bot.clock",
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
+    "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
-    "PollingVenue": "bot.venue",
+    "PollingVenue": "bot.venue", "ReadStats": "bot.recording",
+    "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
 }
 __all__ = [
-    "REDACTOR", "Clock", "FrameSink", "ManualClock", "OrderBook", "PollingVenue", "Pool", "PoolError",
-    "PoolLiquidityError", "PrecisionError", "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback",
-    "SwapEstimate", "TokenBucket", "from_units", "read_recording", "record_to", "to_units",
+    "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "FrameSink", "ManualClock", "OrderBook", "Outbox",
+    "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats", "ReconnectingFeed",
+    "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep", "colour_wanted", "fit",
+    "format_ts", "from_units", "loads_limited", "read_recording", "record_to", "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

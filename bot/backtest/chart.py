@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..ledger import pnl_curve_drawdown
 from ..units import money
 from .contract import BacktestRun
 
@@ -46,7 +47,8 @@ def pnl_chart_png(run: BacktestRun, title: str, plugin_charts: Callable[[Any, Ba
             xs = [0.0] + [run.seconds(ts) for ts, _ in curve] + [end_s]
             ys = [0.0] + [float(v) for _, v in curve] + [float(curve[-1][1])]
             axes.step(xs, ys, where="post", color=next(colours), linewidth=1.5,
-                      label=f"{strategy}: net realized PnL ({money(curve[-1][1], quote)})")
+                      label=f"{strategy}: net realized PnL ({money(curve[-1][1], quote)}; max drawdown "
+                            f"{money(pnl_curve_drawdown(curve), quote)})")
     axes.axhline(0, color="#7f7f7f", linewidth=0.8)
     axes.set_title(title)
     axes.set_xlabel("simulated time (s since start)")

@@ -24,6 +24,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     if not args.verbose:  # risk vetoes and the like are counted in the report; errors still show
         logging.getLogger().setLevel(logging.ERROR)
+    if args.sweep or args.walk_forward is not None or _has_sweep_table(path):
+        return _cmd_sweep(args, path)
     progress = Progress(args.steps)
     try:
         result = run_backtest(path, Path(args.out), args.steps, progress)
@@ -42,6 +44,47 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _has_sweep_table(path: Path | None) -> bool:
+    from ..config import read_toml
+    from .overrides import SWEEP_TABLE
+
+    return path is not None and path.is_file() and SWEEP_TABLE in read_toml(path)
+
+
+def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
+    from ..units import money
+    from .driver import BacktestError
+    from .sweep import parse_axis, run_sweep
+
+    try:
+        axes = [parse_axis(spec) for spec in args.sweep]
+    except ValueError as exc:
+        print(f"arbot: {exc}", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers <= 0:
+        print(f"arbot: --workers must be a positive number of processes, got {args.workers}", file=sys.stderr)
+        return 2
+    try:
+        result = run_sweep(path, Path(args.out), axes, args.steps, workers=args.workers,
+                           walk_forward=args.walk_forward)
+    except ValueError as exc:  # a malformed sweep (a bad setting value is a ConfigError: the CLI prints it)
+        print(f"arbot: {exc}", file=sys.stderr)
+        return 2
+    except BacktestError as exc:
+        print(f"arbot: backtest failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"sweep: {len(result.rows)} combinations, {result.steps:,} market steps in {result.wall_s:.1f} s on "
+          f"{result.workers} process{'es' if result.workers > 1 else ''}")
+    for rank, row in enumerate(result.rows[:5], 1):
+        params = ", ".join(f"{k}={v}" for k, v in row.params)
+        extra = (f" (tuning {money(row.tune, row.quote)}, rest {money(row.rest, row.quote)})"
+                 if row.tune is not None and row.rest is not None else "")
+        print(f"{rank}. {params}: captured {money(row.captured, row.quote)}{extra}, max drawdown "
+              f"{money(row.max_drawdown, row.quote)}")
+    print(f"table: {result.table_md}  {result.table_json}" + (f"  {result.chart}" if result.chart else ""))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``backtest`` to the ``arbot`` parser."""
     parser = sub.add_parser("backtest", help="run a config's strategies at full speed on simulated or recorded markets")
@@ -51,5 +94,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="directory for report.md, report.json, pnl.png and backtest.db (default: backtest-report)")
     parser.add_argument("--steps", type=int, help=f"market steps to run (default: {DEFAULT_STEPS:,} for a synthetic "
                                                   "scenario; a recording plays to its end)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="sweep a setting (repeat for more): every combination is backtested over the same data "
+                             "on all cores, ranked in OUT/sweep.md (KEY: strategies.NAME.KEY, or a strategy "
+                             "setting's name for every strategy that has it; also a [sweep] table in the config)")
+    parser.add_argument("--walk-forward", type=float, metavar="FRACTION",
+                        help="with a sweep: rank on the first FRACTION of each run (e.g. 0.5) and report the rest")
+    parser.add_argument("--workers", type=int, help="with a sweep: processes (default: one per core)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the bot's log lines (errors only otherwise)")
     parser.set_defaults(func=cmd_backtest)

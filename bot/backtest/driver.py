@@ -43,7 +43,7 @@ from typing import Any, TextIO
 from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
-from .clock import NS_PER_S, BacktestClock, run_simulated
+from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
 from .report import HostFigures, host_figures, write_report
 
@@ -147,13 +147,15 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
 
 def backtest_config(
     path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
-    extra_plugins: Sequence[tuple[str, object]] = (),
+    extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
 ) -> tuple[Any, Any, Config, dict[str, BacktestPlan]]:
     """Load plugins (the installed ones, less ``[plugins] disabled``, plus ``extra_plugins``) and the
-    config at ``path`` (None: the embedded default) as a backtest runs it; returns (plugins,
+    config at ``path`` (None: the embedded default) as a backtest runs it, with ``overrides`` (a
+    sweep's (key, value) pairs, :func:`bot.backtest.overrides.apply_overrides`); returns (plugins,
     registry, config, each exchange's plan). Raises ConfigError (every problem with its key path)
     or BacktestError (a venue plugin that does not keep the contract)."""
     from ..plugins import collect, load_plugins
+    from .overrides import apply_overrides
 
     raw = read_toml(path) if path is not None else default_toml()
     source = str(path) if path is not None else DEFAULT_SOURCE
@@ -163,6 +165,8 @@ def backtest_config(
     registry = collect(plugins)
     if registry.conflicts:
         raise ConfigError([ConfigIssue("plugins", c) for c in registry.conflicts], source)
+    if overrides:
+        apply_overrides(raw, overrides, registry, source)
     config = build_config(raw, registry, source)
 
     issues: list[ConfigIssue] = []
@@ -200,8 +204,11 @@ def backtest_config(
     registry.services.clear()  # nor serves anything (stream, metrics, charts): services are left out
     plugin_settings = {name: dataclasses.replace(s, enabled=False) if getattr(s, "enabled", False) else s
                        for name, s in config.plugin_settings.items()}  # no stream server, no metrics port
+    # No dead-man watchdog: a loop "stall" on simulated time is the backtest working, and its timer
+    # would wake the loop every few simulated milliseconds between market steps.
+    alerts = dataclasses.replace(config.alerts, stall_after_s=0, silent_after_s=0)
     config = dataclasses.replace(
-        config, mode="paper", components=components, plugin_settings=plugin_settings,
+        config, mode="paper", components=components, plugin_settings=plugin_settings, alerts=alerts,
         bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
                                 control_socket=""),
     )  # fmt: skip
@@ -284,11 +291,14 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             queue.append((start + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
+    loop = asyncio.get_running_loop()
+    idle_until = loop.idle_until if isinstance(loop, BacktestLoop) else None
     done = 0
     while queue and (steps is None or done < steps):
         due, index, venue = heapq.heappop(queue)
-        now = clock.time_ns()
-        await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
+        if idle_until is None or not idle_until(due):
+            now = clock.time_ns()  # something runs before the step (an order in flight, a timer): the loop runs it
+            await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
         clock.advance_to(due)
         try:
             more = venue.exchange.step()
@@ -341,6 +351,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
+        bot.markouts.flush()
         status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
@@ -370,11 +381,13 @@ def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
 
 def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
                  chart: bool = True, require_strategy: bool = True,
-                 extra_plugins: Sequence[tuple[str, object]] = ()) -> BacktestResult:  # fmt: skip
+                 extra_plugins: Sequence[tuple[str, object]] = (),
+                 overrides: Sequence[tuple[str, str]] = ()) -> BacktestResult:  # fmt: skip
     """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
 
     ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
-    ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests).
+    ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests);
+    ``overrides`` are (key, value) settings replaced in the config (a sweep's combination).
 
     Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
     """
@@ -386,7 +399,7 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
                                                            require_strategy=require_strategy,
-                                                           extra_plugins=extra_plugins)
+                                                           extra_plugins=extra_plugins, overrides=overrides)
         clock = BacktestClock(START_NS)
         collector = Collector()
         progress = progress or Progress(steps, enabled=False)

@@ -12,14 +12,15 @@ everything else.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO, Fill
-from ..ledger import Ledger, Marks, steps
+from ..ledger import DayFigures, Ledger, Marks, Step, daily, pnl_curve_drawdown, steps
+from ..markouts import MarkoutFigures
 from ..store import Store
 from ..units import money, moneys
 from .contract import Curve, ReportSection
@@ -73,23 +74,35 @@ class HostFigures:
     """Stored risk events by "check action" (vetoes of single orders: "limits veto")."""
     curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
     """Strategy -> quote -> (ts_ns, cumulative net realized PnL) after each fill that changed it."""
+    days: list[DayFigures] = field(default_factory=list)
+    """Each strategy's fills and PnL per UTC day (the ledger's :func:`~bot.ledger.daily`)."""
+    markouts: list[MarkoutFigures] = field(default_factory=list)
+    """Each strategy's markouts per horizon (:meth:`bot.ledger.Ledger.markouts`)."""
+
+    def drawdown(self, strategy: str) -> dict[str, Decimal]:
+        """Quote -> the largest fall of the strategy's cumulative net realized PnL from its peak."""
+        return {quote: pnl_curve_drawdown(curve) for quote, curve in sorted(self.curves.get(strategy, {}).items())}
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "strategies": {s.name: s.as_json() for s in self.strategies},
+            "strategies": {s.name: {**s.as_json(), "max_drawdown": _amounts(self.drawdown(s.name))}
+                           for s in self.strategies},
             "fills": {"count": self.fills, "fees": _amounts(self.fees)},
+            "days": [{"strategy": d.strategy, "day": d.day, "quote": d.quote, "fills": d.fills,
+                      "realized": exact(d.realized), "fees": exact(d.fees), "net": exact(d.net)} for d in self.days],
+            "markouts": [m.as_json() for m in self.markouts],
             "risk_events": dict(self.risk_events),
             "pnl_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
                            for name, by_quote in self.curves.items()},
         }
 
 
-def pnl_curves(fills: Sequence[tuple[str, Fill]], closes: Mapping[str, str]) -> dict[str, dict[str, Curve]]:
-    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (the ledger's steps;
-    ``closes``: what each order closes, :meth:`bot.store.Store.closes`)."""
+def pnl_curves(ledger_steps: Sequence[Step]) -> dict[str, dict[str, Curve]]:
+    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (from the ledger's
+    steps: :func:`bot.ledger.steps` of the fills in time order with what each order closes)."""
     curves: dict[str, dict[str, Curve]] = {}
     running: dict[tuple[str, str], Decimal] = {}
-    for step in steps(fills, closes=closes):
+    for step in ledger_steps:
         change = step.net
         if not change:
             continue
@@ -103,7 +116,8 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
                  status: dict[str, dict[str, str]]) -> HostFigures:  # fmt: skip
     """The generic figures from the store the backtest wrote (``fills``: its (strategy, fill) pairs in time
     order; ``marks``: the last mids; ``strategies``: name -> type; ``status``: each final ``status()``)."""
-    figures = Ledger(store, marks).report()
+    ledger = Ledger(store, marks)
+    figures = ledger.report()
     results = []
     for name in sorted(set(strategies) | set(figures)):
         fig = figures.get(name)
@@ -118,7 +132,38 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
     for _, fill in fills:
         fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
-    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(fills, store.closes()))
+    ledger_steps = list(steps(fills, closes=store.closes()))
+    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(ledger_steps), daily(ledger_steps),
+                       ledger.markouts())
+
+
+def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:
+    """The markouts as a Markdown section (a table per strategy and quote, a column per horizon); [] without fills."""
+    figures = list(figures)
+    if not figures:
+        return []
+    horizons = sorted({f.horizon_s for f in figures})
+    lines = ["## Markouts", "",
+             "The mid of each fill's own market (its book, or its pool) " + ", ".join(f"{h} s" for h in horizons)
+             + " after the fill, against the fill's price: (mid - price) x qty for a buy, (price - mid) x qty for "
+             "a sell, summed (positive: the market moved our way; negative: adversely selected), and the mean "
+             "in bps of the price. A fill whose market had not reached the horizon yet is unsampled.", "",
+             "| strategy | " + " | ".join(f"+{h} s" for h in horizons) + " |",
+             "| --- | " + " | ".join("---:" for _ in horizons) + " |"]
+    by_row: dict[tuple[str, str], dict[int, MarkoutFigures]] = {}
+    for f in figures:
+        by_row.setdefault((f.strategy, f.quote), {})[f.horizon_s] = f
+    for (strategy, quote), row in sorted(by_row.items()):
+        cells = []
+        for h in horizons:
+            at = row.get(h)
+            if at is None or at.mean_bps is None:
+                cells.append("no sample")
+                continue
+            text = f"{money(at.total, quote)} ({at.mean_bps:+.1f} bps, {at.fills} fills"
+            cells.append(text + (f", {at.unsampled} unsampled)" if at.unsampled else ")"))
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -151,22 +196,32 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
         "",
         "## PnL per strategy",
         "",
-        "| strategy | type | orders | fills | round trips | realized PnL | fees | net PnL | unrealized |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| strategy | type | orders | fills | round trips | realized PnL | fees | net PnL | max drawdown "
+        "| unrealized |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in host.strategies:
         quotes = sorted(set(s.realized) | set(s.fees) | set(s.net) | set(s.unrealized))
         fees = moneys(s.fees, quotes) + "".join(f" + {money(v, a)}" for a, v in sorted(s.other_fees.items()))
         lines.append(f"| {s.name} | {s.type} | {s.orders} | {s.fills} | {s.round_trips} | "
                      f"{moneys(s.realized, quotes)} | {fees} | {moneys(s.net, quotes)} | "
-                     f"{moneys(s.unrealized, quotes)} |")
+                     f"{moneys(host.drawdown(s.name), quotes)} | {moneys(s.unrealized, quotes)} |")
     lines += [
         "",
         "From the ledger: realized PnL per strategy and market (a symbol on any venue; a closing order that names "
         "its lot is matched to it, anything else FIFO), before fees; fees "
         "in the quote asset (a base-asset fee at its fill's price; any other asset apart); net = realized - fees; "
-        "unrealized: the lots still open at the end, marked to the last mids.",
+        "unrealized: the lots still open at the end, marked to the last mids; max drawdown: the largest fall of "
+        "the cumulative net realized PnL from its peak (the start counting as one).",
         "",
+        "## Per day (UTC)",
+        "",
+        "| strategy | day | fills | realized PnL | fees | net PnL |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+        *(f"| {d.strategy} | {d.day} | {d.fills} | {money(d.realized, d.quote)} | {money(d.fees, d.quote)} | "
+          f"{money(d.net, d.quote)} |" for d in host.days),
+        "",
+        *markout_lines(host.markouts),
         f"Fills: {host.fills}; fees paid: " + (moneys(host.fees) if host.fees else "none") + ".",
         "",
         "## Risk events and final status",

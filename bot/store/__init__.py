@@ -56,7 +56,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce, Transfer, TransferStatus
 from ..redact import REDACTOR, add_url, safe_url
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
@@ -234,6 +234,41 @@ class AuditRow(SQLModel, table=True):
     outcome: str
 
 
+class TransferRow(SQLModel, table=True):
+    """A transfer of funds between two venues (``bot.domain.Transfer``): stored before it is sent."""
+
+    __tablename__ = "transfers"
+
+    transfer_id: str = Field(primary_key=True)
+    asset: str
+    amount: Decimal = money()
+    source: str
+    destination: str
+    address: str
+    fee: Decimal = money()
+    network_fee: Decimal = money()
+    status: str = Field(index=True)
+    venue_ref: str = ""
+    reason: str = ""
+    created_ns: int = ns(index=True)
+    updated_ns: int = ns()
+
+
+class MarkoutRow(SQLModel, table=True):
+    """The mid of a fill's market some seconds after it (:mod:`bot.markouts`): one row per fill and horizon."""
+
+    __tablename__ = "markouts"
+    __table_args__ = (UniqueConstraint("exchange", "trade_id", "horizon_s"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exchange: str
+    trade_id: str
+    horizon_s: int
+    mid: Decimal = money()
+    ts_ns: int = ns()
+    """When the sampled mid was published (at or before the fill's time + the horizon)."""
+
+
 def table_of(row: type[SQLModel]) -> Table:
     """The Core table of a SQLModel table class."""
     table: Table = row.__table__  # type: ignore[attr-defined]
@@ -241,7 +276,9 @@ def table_of(row: type[SQLModel]) -> Table:
 
 
 ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
-HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow)))
+MARKOUTS = table_of(MarkoutRow)
+HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow,
+                                                       TransferRow)), MARKOUTS)
 """The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
 
 
@@ -484,6 +521,32 @@ class Store:
             q = q.order_by(col(FillRow.ts_ns), col(FillRow.id))
             return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
 
+    # --- markouts -------------------------------------------------------------------------
+
+    def insert_markouts(self, rows: list[dict[str, Any]]) -> None:
+        """Store markout samples (``exchange``, ``trade_id``, ``horizon_s``, ``mid``, ``ts_ns``); one already
+        stored for that fill and horizon is kept."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MARKOUTS).on_conflict_do_nothing()
+            with self.engine.begin() as conn:
+                conn.execute(ins, rows)
+            return
+        for row in rows:
+            self._insert_once(insert(MARKOUTS), row)
+
+    def markouts(self) -> dict[tuple[str, str], dict[int, Decimal]]:
+        """(exchange, trade_id) -> horizon_s -> the sampled mid."""
+        out: dict[tuple[str, str], dict[int, Decimal]] = {}
+        t = MARKOUTS
+        with self.engine.connect() as conn:
+            for exchange, trade_id, horizon, mid in conn.execute(
+                    select(t.c.exchange, t.c.trade_id, t.c.horizon_s, t.c.mid)):
+                out.setdefault((exchange, trade_id), {})[horizon] = mid
+        return out
+
     def fill_page(self, *, strategy: str | None = None, exchange: str | None = None, since_ns: int | None = None,
                   until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
@@ -536,6 +599,32 @@ class Store:
             row = s.get(StateRow, key) or StateRow(key=key, value=value)
             row.value, row.updated_ns = value, ts_ns or time.time_ns()
             s.add(row)
+
+    def save_transfer(self, transfer: Transfer) -> None:
+        """Insert or update one transfer (its intent is saved before anything is sent)."""
+        with self.session() as s:
+            fields = {key: getattr(transfer, key) for key in (
+                "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref", "reason",
+                "created_ns", "updated_ns")}
+            row = s.get(TransferRow, transfer.transfer_id)
+            if row is None:
+                row = TransferRow(transfer_id=transfer.transfer_id, status=transfer.status.value, **fields)
+            else:
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                row.status = transfer.status.value
+            s.add(row)
+
+    def transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:
+        """Stored transfers, oldest first (of these statuses, created since ``since_ns``)."""
+        with self.session() as s:
+            query = select(TransferRow).where(TransferRow.created_ns >= since_ns)
+            if statuses is not None:
+                query = query.where(col(TransferRow.status).in_([st.value for st in statuses]))
+            rows = s.exec(query.order_by(col(TransferRow.created_ns))).all()
+            return [Transfer(r.transfer_id, r.asset, r.amount, r.source, r.destination, r.address, r.fee,
+                             r.network_fee, TransferStatus(r.status), r.created_ns, r.updated_ns, r.venue_ref,
+                             r.reason) for r in rows]
 
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:

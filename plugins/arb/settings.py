@@ -31,17 +31,18 @@ class ArbSettings:
 
     # --- pricing (plugins.arb.pricing) -------------------------------------------------------
     min_edge_bps: Decimal = option(
-        Decimal(10), ge=0,
+        Decimal(10), ge=0, le=10_000,
         help="trade only when the net edge, after every cost, is strictly above this many bps of the buy leg")
     cex_taker_fee_bps: Decimal | None = option(
         None, ge=0, lt=10_000,
         help="your taker fee on the CEX, in bps of the CEX leg's notional; unset: the fee the exchange states "
              "for the market (paper venues do; set it for venues that do not, or when your tier differs)")
     max_cex_slippage_bps: Decimal = option(
-        Decimal(20), ge=0,
+        Decimal(20), ge=0, lt=10_000,
         help="walk the CEX book only to levels within this many bps of the touch (the IOC limit price)")
     max_dex_impact_bps: Decimal = option(
-        Decimal(30), ge=0, help="largest DEX price impact accepted, in bps of the swap's value at the pool mid")
+        Decimal(30), ge=0, lt=10_000,
+        help="largest DEX price impact accepted, in bps of the swap's value at the pool mid")
     max_notional: Decimal = option(
         gt=0, help="largest buy leg, in quote currency (size x the buy venue's touch or pool mid)")
     size_step: Decimal = option(
@@ -49,14 +50,14 @@ class ArbSettings:
     min_size: Decimal = option(
         Decimal(0), ge=0, help="smallest base quantity worth trading (the CEX minimum applies too)")
     latency_haircut_bps: Decimal = option(
-        Decimal(2), ge=0,
+        Decimal(2), ge=0, le=10_000,
         help="cost charged for the price moving while the legs are in flight, in bps of the buy leg")
     signature_fee_lamports: int = option(
-        5_000, ge=0, help="Solana base fee of one swap transaction, in lamports (5000 per signature)")
+        5_000, ge=0, le=1_000_000_000, help="Solana base fee of one swap transaction, in lamports (5000 per signature)")
     compute_units: int = option(
-        200_000, ge=0, help="compute-unit limit of one swap transaction (the priority fee is paid on it)")
+        200_000, ge=0, le=1_400_000, help="compute-unit limit of one swap transaction (the priority fee is paid on it)")
     compute_unit_price_micro_lamports: int = option(
-        10_000, ge=0, help="priority fee: compute-unit price in micro-lamports")
+        10_000, ge=0, le=10**12, help="priority fee: compute-unit price in micro-lamports")
     sol_price: Decimal | None = option(
         None, gt=0,
         help="price of SOL in quote currency, to convert network fees; needed only when neither base nor "
@@ -65,7 +66,8 @@ class ArbSettings:
         Decimal(10), ge=0, lt=10_000,
         help="tolerance written into the DEX leg: minimum out (sell) / maximum in (buy) vs the quote, in bps")
     max_input_age_ms: int = option(
-        500, gt=0, help="a book or pool state older than this many milliseconds is never used for a decision")
+        500, ge=1, le=3_600_000,
+        help="a book or pool state older than this many milliseconds is never used for a decision")
 
     # --- execution (plugins.arb.execution) ---------------------------------------------------
     concurrent_legs: bool = option(
@@ -74,10 +76,12 @@ class ArbSettings:
         "cex-first", help='concurrent_legs = false: which leg goes first, "cex-first" or "dex-first"; the '
                           "second is sent for what the first filled")
     leg_gap_ms: int = option(
-        0, ge=0, help="concurrent_legs = false: wait this long between the first leg's end and the second leg "
+        0, ge=0, le=600_000,
+        help="concurrent_legs = false: wait this long between the first leg's end and the second leg "
                       "(0 in normal use; crash tests widen the window between the legs with it)")
     cooldown_ms: int = option(
-        1000, ge=0, help="after an execution is done, wait this long before the next one (one at a time)")
+        1000, ge=0, le=86_400_000,
+        help="after an execution is done, wait this long before the next one (one at a time)")
     hedge: Literal["ioc", "hold"] = option(
         "ioc", help='a leg that filled more than the other leaves base over: "ioc" closes it on the CEX with an '
                     'IOC limit order, "hold" keeps it; both alert the exposure')
@@ -86,13 +90,14 @@ class ArbSettings:
         help="the hedge's IOC limit: at most this many bps through the CEX touch (sells below the bid, buys above "
              "the ask)")
     opportunity_refresh_ms: int = option(
-        5000, ge=0, help="an ongoing opportunity is published again (and recorded) at most this often while its "
+        5000, ge=0, le=86_400_000,
+        help="an ongoing opportunity is published again (and recorded) at most this often while its "
                          "figures change; a new one, a new direction or a change of tradable is published at once")
 
 
     # --- inventory (plugins.arb.inventory) ---------------------------------------------------
     inventory_refresh_s: float = option(
-        30.0, gt=0, help="how often both venues' balances are read (fills adjust them in between)")
+        30.0, ge=0.1, le=86_400, help="how often both venues' balances are read (fills adjust them in between)")
 
 
     def validate(self) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ submitted. In ``paper`` and ``live`` it is executed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import ClassVar
 
@@ -63,6 +64,7 @@ class ArbStrategy(Strategy):
     Settings = ArbSettings
     order_settings: ClassVar[tuple[str, ...]] = ("cex", "dex")
     exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex", "pool")
+    venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"cex": ("book",), "dex": ("pool",), "pool": ("pool",)}
 
     def __init__(self, name: str, settings: ArbSettings, ctx: Context):
         super().__init__(name, settings, ctx)

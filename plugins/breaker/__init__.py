@@ -36,10 +36,12 @@ SUCCESSES = frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.OBSERVE
 
 @dataclass(frozen=True)
 class BreakerSettings:
-    max_failures: int = option(5, ge=1, help="consecutive rejected or failed orders to one exchange that open "
+    max_failures: int = option(5, ge=1, le=10_000,
+                               help="consecutive rejected or failed orders to one exchange that open "
                                              "its circuit...")
-    window_s: float = option(60.0, gt=0, help="...when they all happened within this many seconds")
-    cooldown_s: float = option(30.0, gt=0, help="how long an open circuit refuses every order to its exchange")
+    window_s: float = option(60.0, ge=0.01, le=86_400, help="...when they all happened within this many seconds")
+    cooldown_s: float = option(30.0, ge=0.01, le=86_400,
+                               help="how long an open circuit refuses every order to its exchange")
     max_fee_bps: Decimal | None = option(None, gt=0, help="a fill whose fee is above this, in basis points of its "
                                                           "notional, opens the circuit (fee or priority-fee "
                                                           "spike); fees in the quote currency only")

@@ -27,7 +27,8 @@ from decimal import Decimal
 
 import msgspec
 
-from bot.api.kit import OrderBook, from_units
+from bot.api import Side
+from bot.api.kit import OrderBook
 
 log = logging.getLogger("arbot.coinbase.book")
 
@@ -151,11 +152,7 @@ class ProductBook:
 
     def levels(self, n: int) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
         """The best ``n`` levels of each side as Decimals at the product's precision."""
-        book = self.book
-        pd, qd = book.price_decimals, book.qty_decimals
-        bids = tuple((from_units(-k, pd), from_units(book.bids[-k], qd)) for k in book.bid_keys[:n])
-        asks = tuple((from_units(k, pd), from_units(book.asks[k], qd)) for k in book.ask_keys[:n])
-        return bids, asks
+        return self.book.levels(Side.BUY, n), self.book.levels(Side.SELL, n)
 
 
 BookCallback = Callable[[ProductBook], None]
@@ -189,6 +186,7 @@ class CoinbaseBooks:
         self.last_sequence: int | None = None
         self.awaiting_snapshot: set[str] = set()
         """Symbols whose book was dropped and whose fresh snapshot is awaited (resync asked once)."""
+
 
     # --- entry point ------------------------------------------------------------------------
 

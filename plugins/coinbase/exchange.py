@@ -6,12 +6,14 @@ make a second order; still, a lost answer (timeout, dropped connection) raises `
 and the executor looks the order up first: :meth:`CoinbaseExchange.fetch_order` reads the order by
 its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``.
 
-**Fills by polling.** Orders we placed and that are not final are read every ``fill_poll_s``
-(``GET orders/historical/{order_id}``, then ``orders/historical/fills`` when the filled size grew);
-fills are published with Coinbase's ``entry_id`` as trade id (the executor deduplicates), then an
-``OrderReport``. Polling was chosen over the authenticated ``user`` channel for the same reasons as
-in the kraken plugin: no second authenticated socket to keep alive, and the same calls answer
-recovery and reconciliation; the cost is up to ``fill_poll_s`` of latency on a resting order's fill.
+**Order changes as they happen, polling as the reconciler.** With an API key, the authenticated
+``user`` channel (:mod:`.private`) reports each change of one of our orders as it happens; a
+changed order is read at once (``GET orders/historical/{order_id}``, then
+``orders/historical/fills`` when the filled size grew) and its new fills are published with
+Coinbase's ``entry_id`` as trade id, then an ``OrderReport``. Orders not final are still polled the
+same way: every ``stream_poll_s`` while the stream is up, every ``fill_poll_s`` while it is down.
+Both paths carry the same trade ids, so the executor applies each fill once; the stream's loss and
+return are alerted, and on its return one poll reads what happened meanwhile.
 
 **Ticker.** The ``ticker`` channel's latest values are kept in ``books.tickers`` (last price, best
 bid/ask as received); the book is what strategies see, so nothing more is published for it.
@@ -47,6 +49,7 @@ from bot.api.kit import PollingVenue, TokenBucket
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
+from .private import CoinbaseUserStream
 from .record import CoinbaseRecorder
 from .rest import CoinbaseRest, JwtSigner, classify_order_failure
 from .settings import CoinbaseSettings, product_id
@@ -96,6 +99,7 @@ class CoinbaseExchange(PollingVenue):
         self._order_ids: dict[str, str] = {}
         """Our client order id -> Coinbase order_id."""
         self._fills: dict[str, Fill] = {}
+        self.private: CoinbaseUserStream | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -114,6 +118,12 @@ class CoinbaseExchange(PollingVenue):
         self.ctx.create_task(self.feed.run(), "market data")
         if self.signer is not None:
             self.ctx.create_task(self.poll_fills(), "fill polling")
+            if s.private_stream:
+                self.private = CoinbaseUserStream(
+                    s.user_ws_url, self.signer.token, on_order=self._on_user_order, on_up=self.stream_up,
+                    on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
+                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
+                self.ctx.create_task(self.private.run(), "private order stream")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume a live feed: give the first snapshots a chance
@@ -141,6 +151,8 @@ class CoinbaseExchange(PollingVenue):
         self.stop_polling()
         if self.feed is not None:
             await self.feed.stop()
+        if self.private is not None:
+            await self.private.stop()
         if self.rest is not None:
             await self.rest.close()
 
@@ -149,8 +161,10 @@ class CoinbaseExchange(PollingVenue):
     def _on_book(self, pb: ProductBook) -> None:
         if self.states.get(pb.symbol) is not FeedState.LIVE:
             self.publish_feed_state(pb.symbol, FeedState.LIVE, "snapshot received")
-        bids, asks = pb.levels(self.settings.publish_levels)
-        self.ctx.bus.publish(BookUpdate(self.name, pb.symbol, bids, asks, self.ctx.clock.time_ns()))
+        now = self.ctx.clock.time_ns()
+        event = BookUpdate.of_book(self.name, pb.symbol, pb.book, self.settings.publish_levels, now)
+        self.ctx.bus.publish(event)
+        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
 
     def market(self, symbol: str) -> MarketInfo:
         return self.products[symbol]  # KeyError: not configured, or its rules could not be read
@@ -290,7 +304,34 @@ class CoinbaseExchange(PollingVenue):
 
     async def poll_once(self) -> None:
         """One read of every tracked order (also called by tests)."""
-        for cid, (symbol, order_id, last) in list(self._tracked.items()):
-            info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
-            state = await self._state(cid, symbol, info)
-            self.report_change(cid, symbol, order_id, last, state)
+        for cid in list(self._tracked):
+            await self._read(cid)
+
+    async def _read(self, cid: str) -> None:
+        """Read one tracked order (and its new fills) and publish what changed."""
+        if cid not in self._tracked:
+            return
+        symbol, order_id, _ = self._tracked[cid]
+        info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}
+        state = await self._state(cid, symbol, info)
+        tracked = self._tracked.get(cid)
+        if tracked is not None:  # the last state published, which another read may have moved on
+            self.report_change(cid, symbol, order_id, tracked[2], state)
+
+    def _on_user_order(self, info: dict) -> None:
+        """One order of a ``user`` channel event: a tracked order that changed is read now."""
+        cid = str(info.get("client_order_id") or "")
+        tracked = self._tracked.get(cid)
+        if tracked is None:
+            return  # not ours, final already, or its create answer is still on its way (polling covers it)
+        _, _, last = tracked
+        status = _STATUS.get(str(info.get("status")), OrderStatus.UNKNOWN)
+        if status is last.status and Decimal(str(info.get("cumulative_quantity") or "0")) == last.filled_qty:
+            return
+        self.ctx.create_task(self._read_logged(cid), f"read order {cid}")
+
+    async def _read_logged(self, cid: str) -> None:
+        try:
+            await self._read(cid)
+        except ExchangeError as exc:  # the next poll reads it again
+            self.ctx.log.warning("%s: reading order %s after a user event failed: %s", self.name, cid, exc)

@@ -17,7 +17,7 @@ from decimal import Decimal
 import msgspec
 
 from bot.api import BookUpdate, FeedState, FeedStatus
-from bot.api.kit import FrameSink, RecordOptions
+from bot.api.kit import BookViews, FrameSink, RecordOptions
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
@@ -76,15 +76,17 @@ def market_events(frames: Iterable[tuple[int, str]], symbols: list[str] | None,
     out: list[BookUpdate | FeedStatus] = []
     now = 0
 
+    views = BookViews()  # the events of a frame are handed out after it: released before the next one
+
     def on_book(pb: ProductBook) -> None:
-        bids, asks = pb.levels(levels)
-        out.append(BookUpdate("coinbase", pb.symbol, bids, asks, now))
+        out.append(views.add(BookUpdate.of_book("coinbase", pb.symbol, pb.book, levels, now)))
 
     def on_resync(dropped: list[str], reason: str) -> None:
         out.extend(FeedStatus("coinbase", symbol, FeedState.RESYNCING, now, reason) for symbol in dropped)
 
     books = CoinbaseBooks(symbols, on_book=on_book, on_resync=on_resync)
     for now, raw in frames:  # noqa: B007 - on_book and on_resync read `now`
+        views.release()
         books.handle(raw)
         if out:
             yield from out

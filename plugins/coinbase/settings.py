@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.api import Secret, option, split_symbol
 
 WS_URL = "wss://advanced-trade-ws.coinbase.com"
+USER_WS_URL = "wss://advanced-trade-ws-user.coinbase.com"
 
 
 def product_id(symbol: str) -> str:
@@ -27,16 +28,22 @@ class CoinbaseSettings:
         None, help='CDP API key name "organizations/{org}/apiKeys/{id}": "env:NAME" or "file:PATH"')
     api_private_key: Secret | None = option(
         None, help='CDP API key\'s EC private key (PEM, ES256): "env:NAME" or "file:PATH"')
-    silence_timeout_s: float = option(5.0, gt=0,
+    silence_timeout_s: float = option(5.0, ge=0.1, le=86_400,
                                       help="no message for this long (heartbeats come every second): reconnect")
-    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
-    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
-    request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")
-    rest_per_s: float = option(10.0, gt=0, help="private REST calls per second (token bucket)...")
-    rest_burst: int = option(10, ge=1, help="...and how many may go at once")
-    rate_limit_pause_s: float = option(1.0, ge=0, help="after an HTTP 429, no REST call for this long")
-    fill_poll_s: float = option(2.0, gt=0, help="open orders are polled this often for fills")
-    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the first snapshots")
+    reconnect_initial_s: float = option(0.25, ge=0.01, le=600,
+                                        help="first reconnect delay (with jitter); doubles per failure")
+    reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")
+    request_timeout_s: float = option(10.0, ge=0.01, le=600, help="REST answer slower than this: outcome unknown")
+    rest_per_s: float = option(10.0, ge=0.01, le=10_000, help="private REST calls per second (token bucket)...")
+    rest_burst: int = option(10, ge=1, le=10_000, help="...and how many may go at once")
+    rate_limit_pause_s: float = option(1.0, ge=0, le=3600, help="after an HTTP 429, no REST call for this long")
+    fill_poll_s: float = option(2.0, ge=0.05, le=3600,
+                                help="open orders are polled this often for fills (private stream down)")
+    private_stream: bool = option(True, help="with an API key: order changes as they happen from the user channel")
+    user_ws_url: str = option(USER_WS_URL, help="WebSocket endpoint of the authenticated user channel")
+    stream_poll_s: float = option(
+        30.0, ge=0.05, le=3600, help="while the private stream is up, open orders are polled (reconciled) this often")
+    start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for the first snapshots")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

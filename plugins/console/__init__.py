@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import Alert, AlertLevel, Notifier, hookimpl, option
+from bot.api.kit import colour_wanted, fit, format_ts
 
 COLOURS = {
     AlertLevel.INFO: "\033[36m",
@@ -22,15 +22,17 @@ RESET = "\033[0m"
 class ConsoleSettings:
     min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level shown")
     stream: Literal["stdout", "stderr"] = option("stdout", help="where alerts are written")
-    colour: Literal["auto", "always", "never"] = option("auto", help='"auto" colours only on a terminal')
+    colour: Literal["auto", "always", "never"] = option("auto", help='"auto" colours only on a terminal; '
+                                                                     "NO_COLOR or --no-color wins over any")
 
 
 def format_alert(alert: Alert, colour: bool) -> str:
-    """One line: time, level, source, message, then the figures as key=value."""
-    when = dt.datetime.fromtimestamp(alert.ts_ns / 1e9).strftime("%H:%M:%S") if alert.ts_ns else "--:--:--"
+    """One line: time, level, source, message, then the figures as key=value; cut to the console's
+    width unless the run is verbose (``arbot run -v``)."""
+    when = format_ts(alert.ts_ns) if alert.ts_ns else "-"
     level = alert.level.name
     extra = " ".join(f"{k}={v}" for k, v in alert.fields.items())
-    text = f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else "")
+    text = fit(f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else ""))
     if colour:
         return f"{COLOURS[alert.level]}{text}{RESET}"
     return text
@@ -41,7 +43,7 @@ class ConsoleNotifier(Notifier):
 
     async def send(self, alert: Alert) -> None:
         stream = sys.stdout if self.settings.stream == "stdout" else sys.stderr
-        colour = self.settings.colour == "always" or (self.settings.colour == "auto" and stream.isatty())
+        colour = colour_wanted(stream, self.settings.colour)
         print(format_alert(alert, colour), file=stream, flush=True)
 
 

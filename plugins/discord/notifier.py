@@ -4,7 +4,11 @@ Thin: a slash command ``/pause args:grid-1`` becomes ``ctx.commands.dispatch(cal
 ["grid-1"])`` and the :class:`~bot.api.Reply` is shown in a code block (its image, if any, as a
 file attachment); a reply waiting for confirmation gets a Confirm button whose press becomes
 ``ctx.commands.confirm(caller, token)``.
-Roles, refusals, confirmations, rate limits and the audit are the command table's.
+Roles, refusals, confirmations, rate limits and the audit are the command table's. discord.py
+handles each interaction in its own task, so one slow command holds up no other; a stranger's
+refusal folded into one already answered in that channel (a silent reply) is not answered at all.
+Alerts go out through an :class:`~bot.api.kit.Outbox` lane, so a channel message waiting out a 429
+never holds up the host's alert delivery.
 
 Lifecycle: ``start`` logs in (two REST calls), adds the commands to the tree, syncs them, and runs
 ``Client.connect`` (the gateway) as a background task; ``stop`` calls ``Client.close``. The
@@ -22,6 +26,7 @@ import discord.http
 from yarl import URL
 
 from bot.api import Alert, AlertLevel, Caller, Notifier
+from bot.api.kit import Outbox
 
 from .client import ArbotClient, confirm_view
 from .render import alert_text, reply_block
@@ -41,6 +46,7 @@ class DiscordNotifier(Notifier):
         super().__init__(name, settings, ctx)
         self.client: ArbotClient | None = None
         self._saved_endpoints: tuple[str, URL] | None = None
+        self.outbox = Outbox(f"discord {name}", ctx.log)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -68,6 +74,7 @@ class DiscordNotifier(Notifier):
         self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
 
     async def stop(self) -> None:
+        await self.outbox.close(self.settings.drain_on_stop_s)
         if self.client is not None:
             await self.client.close()
             self.client = None
@@ -91,8 +98,13 @@ class DiscordNotifier(Notifier):
         if self.client is None or self.settings.alert_channel_id is None:
             return
         channel = self.client.get_partial_messageable(self.settings.alert_channel_id)
-        async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
-            await channel.send(alert_text(alert), allowed_mentions=discord.AllowedMentions.none())
+        text = alert_text(alert)
+
+        async def post() -> None:
+            async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
+                await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+
+        self.outbox.put(self.settings.alert_channel_id, post)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -115,6 +127,10 @@ class DiscordNotifier(Notifier):
         finally:
             if not work.done():  # the client is closing: do not leave the command behind unawaited
                 work.cancel()
+        if reply.silent:  # a stranger's refusal already answered in this channel: counted, not answered
+            if deferred:
+                await interaction.delete_original_response()
+            return
         message: dict = {"content": reply_block(reply), "allowed_mentions": discord.AllowedMentions.none()}
         if reply.image_png is not None:  # a chart: attached under its title
             message["file"] = discord.File(io.BytesIO(reply.image_png), filename="chart.png")
@@ -129,6 +145,8 @@ class DiscordNotifier(Notifier):
     async def on_confirm(self, interaction: discord.Interaction, token: str) -> None:
         """A Confirm press: run the command if the command table agrees, else tell the presser only."""
         reply = await self.ctx.commands.confirm(self.caller(interaction), token)
+        if reply.silent:
+            return
         if reply.ok:  # done: the result replaces the question, and the button goes
             await interaction.response.edit_message(content=reply_block(reply), view=None)
         else:  # another user's press, expired or replayed: the question stays for its owner

@@ -20,11 +20,13 @@ class DiscordSettings:
                                            "empty: global commands, answered in any guild and in DMs")
     channel_ids: list[int] = option([], help="channels where commands are taken; empty: every channel of "
                                              "those guilds. Elsewhere nobody has a role")
-    alert_channel_id: int | None = option(None, help="channel id alerts are posted to; unset: no alerts")
+    alert_channel_id: int | None = option(None, ge=1, help="channel id alerts are posted to; unset: no alerts")
     min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level sent")
     sync_commands: bool = option(True, help="at start, overwrite the application's slash commands with "
                                             "arbot's (one per registered command)")
-    send_timeout_s: float = option(10.0, gt=0, help="give up on one alert after this long")
+    send_timeout_s: float = option(10.0, ge=0.1, le=600, help="give up on one alert after this long")
+    drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long alerts still queued may go out "
+                                                            "before they are dropped")
     api_base: str = option(PUBLIC_API_BASE, help="REST base URL; change it only for tests or a self-hosted "
                                                   "proxy (process-wide in discord.py)")
     gateway_url: str = option(PUBLIC_GATEWAY, help="gateway WebSocket URL; change it only for tests or a "

@@ -17,7 +17,7 @@ class GridSettings:
     symbol: str = option(help='market to trade, "BASE/QUOTE"')
     lower: Decimal = option(gt=0, help="price of the lowest level, in quote per base")
     upper: Decimal = option(gt=0, help="price of the highest level, in quote per base; above lower")
-    levels: int = option(ge=2, help="number of price levels; the grid has levels - 1 slots")
+    levels: int = option(ge=2, le=1000, help="number of price levels; the grid has levels - 1 slots")
     spacing: Literal["arithmetic", "geometric"] = option(
         "arithmetic", help="equal price steps (arithmetic) or equal percentage steps (geometric)")
     order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
@@ -25,7 +25,8 @@ class GridSettings:
         "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
-        30.0, gt=0, help="seconds a slot waits after a refused, vetoed or failed order before trying again")
+        30.0, ge=0.1, le=86_400,
+        help="seconds a slot waits after a refused, vetoed or failed order before trying again")
 
     def validate(self) -> list[tuple[str, str]]:
         """Cross-field checks: (key, problem) pairs."""

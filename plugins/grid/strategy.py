@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from typing import ClassVar
 
 from bot.api import (
     ZERO,
@@ -59,6 +60,7 @@ class GridStrategy(Strategy):
 
     Settings = GridSettings
     settings: GridSettings
+    venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"exchange": ("book",)}
 
     def __init__(self, name: str, settings: GridSettings, ctx: Context):
         super().__init__(name, settings, ctx)

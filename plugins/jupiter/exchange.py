@@ -111,6 +111,7 @@ class JupiterExchange(Exchange):
 
     Settings = JupiterSettings
     simulated = False
+    venue_kind = "pool"
     place_wait_s: float = 3.0
 
     def __init__(self, name: str, settings: JupiterSettings, ctx: Context):

@@ -29,17 +29,20 @@ class JupiterSettings:
                                        "empty: any")
     skip_preflight: bool = option(False, help="sendTransaction without the node's simulation")
     compute_unit_price_micro_lamports: int | None = option(
-        None, ge=0, help="fixed priority fee (compute-unit price); unset: derived from getRecentPrioritizationFees")
+        None, ge=0, le=10**12,
+        help="fixed priority fee (compute-unit price); unset: derived from getRecentPrioritizationFees")
     priority_fee_percentile: int = option(75, ge=0, le=100, help="percentile of recent fees used when derived")
-    max_compute_unit_price_micro_lamports: int = option(1_000_000, ge=0,
+    max_compute_unit_price_micro_lamports: int = option(1_000_000, ge=0, le=10**12,
                                                         help="cap on the priority fee, fixed or derived")
-    rebroadcast_s: float = option(2.0, gt=0, help="resend the same signed transaction this often until it lands")
-    poll_s: float = option(0.5, gt=0, help="getSignatureStatuses is polled this often")
+    rebroadcast_s: float = option(2.0, ge=0.01, le=600,
+                                  help="resend the same signed transaction this often until it lands")
+    poll_s: float = option(0.5, ge=0.01, le=600, help="getSignatureStatuses is polled this often")
     commitment: str = option("confirmed", help='"processed", "confirmed" or "finalized": when a swap counts as done')
-    request_timeout_s: float = option(5.0, gt=0, help="HTTP timeout of one Jupiter or RPC request")
+    request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one Jupiter or RPC request")
     max_sign_attempts: int = option(2, ge=1, le=5,
                                     help="fresh signatures per intent, each only after the last provably expired")
-    fill_lookup_s: float = option(10.0, ge=0, help="a landed swap's transaction is read this long for the realized "
+    fill_lookup_s: float = option(10.0, ge=0, le=3600,
+                                  help="a landed swap's transaction is read this long for the realized "
                                                    "amounts and fee; after that the fill shows the quoted amounts")
 
     def validate(self) -> list[tuple[str, str]]:

@@ -43,7 +43,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from bot.api.kit import OrderBook, from_units
+from bot.api import Side
+from bot.api.kit import OrderBook
 
 _FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
 try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
@@ -56,7 +57,6 @@ log = logging.getLogger("arbot.kraken.book")
 
 CHECKSUM_LEVELS = 10
 _PRICE_CACHE_MAX = 100_000
-_DECIMAL_CACHE_MAX = 100_000
 _POW10 = [10**i for i in range(40)]
 
 
@@ -305,8 +305,7 @@ class _Side:
 class SymbolBook:
     """One symbol's :class:`bot.book.OrderBook` plus what verifying Kraken's checksum needs."""
 
-    __slots__ = ("symbol", "key", "book", "bids", "asks", "synced", "checksum", "_bid_text", "_ask_crc", "_pdec",
-                 "_qdec")
+    __slots__ = ("symbol", "key", "book", "bids", "asks", "synced", "checksum", "_bid_text", "_ask_crc")
 
     def __init__(self, symbol: str, info: PairInfo, depth: int):
         self.symbol = symbol
@@ -322,9 +321,6 @@ class SymbolBook:
         """The last verified checksum."""
         self._bid_text = b""
         self._ask_crc = 0
-        self._pdec: dict[int, Decimal] = {}
-        """Price units -> Decimal, and below qty units -> Decimal, for :meth:`levels` (Decimals are immutable)."""
-        self._qdec: dict[int, Decimal] = {}
 
     def clear(self) -> None:
         self.bids.clear()
@@ -353,33 +349,8 @@ class SymbolBook:
         return zlib.crc32(self._bid_text, self._ask_crc)
 
     def levels(self, n: int) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
-        """The best ``n`` levels of each side as Decimals at the pair's precision (trailing zeros kept).
-
-        Called for every verified message when the bus listens, so each Decimal is made once per
-        price or quantity and reused: from one message to the next most published levels are the same.
-        """
-        book = self.book
-        pdec, qdec = self._pdec, self._qdec
-        if len(pdec) > _DECIMAL_CACHE_MAX:
-            pdec.clear()
-        if len(qdec) > _DECIMAL_CACHE_MAX:
-            qdec.clear()
-        pd, qd = book.price_decimals, book.qty_decimals
-        out = []
-        for keys, qty, sign in ((book.bid_keys, book.bids, -1), (book.ask_keys, book.asks, 1)):
-            side = []
-            for k in keys[:n]:
-                p = sign * k
-                q = qty[p]
-                price = pdec.get(p)
-                if price is None:
-                    price = pdec[p] = from_units(p, pd)
-                size = qdec.get(q)
-                if size is None:
-                    size = qdec[q] = from_units(q, qd)
-                side.append((price, size))
-            out.append(tuple(side))
-        return out[0], out[1]
+        """The best ``n`` levels of each side as Decimals at the pair's precision (trailing zeros kept)."""
+        return self.book.levels(Side.BUY, n), self.book.levels(Side.SELL, n)
 
 
 BookCallback = Callable[[SymbolBook], None]
@@ -413,6 +384,7 @@ class KrakenBooks:
         self.books: dict[str, SymbolBook] = {}
         self.counters = Counters()
         self.last_error: str = ""
+
 
     # --- entry point ------------------------------------------------------------------------
 

@@ -7,13 +7,22 @@ same id after a restart. A lost AddOrder answer (timeout, dropped connection) ra
 ``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
 ``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
 
-**Fills by polling.** Orders we placed and that are not final are polled every ``fill_poll_s``
-with one ``QueryOrders`` call (``trades=true``); new trade ids are read with ``QueryTrades`` and
-published as ``Fill`` (trade id = Kraken's trade txid, so a fill seen twice is deduplicated by the
-executor), then an ``OrderReport``. Polling was chosen over the private ``executions`` channel
-because it needs no second authenticated WebSocket with its own token and reconnect logic, and
-because the same calls answer recovery and reconciliation; the cost is up to ``fill_poll_s`` of
-latency on a resting order's fill and one REST call per poll while orders are open.
+**Fills as they happen, polling as the reconciler.** With API keys, the private WebSocket v2
+``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
+happen: a ``trade`` report is published at once as a ``Fill`` (trade id = ``exec_id``, Kraken's
+trade txid) and then an ``OrderReport``. Orders we placed and that are not final are still polled
+with one ``QueryOrders`` call (``trades=true``; new trade ids read with ``QueryTrades``): every
+``stream_poll_s`` while the stream is up (reconciliation), every ``fill_poll_s`` while it is down
+(the fallback). Both paths carry the same trade ids, so the executor applies each fill once. The
+stream dropping and coming back are alerted; on its return one poll runs at once, so nothing that
+happened meanwhile is missed.
+
+**Dead-man switch.** With ``dead_man_s`` > 0 the exchange arms Kraken's ``CancelAllOrdersAfter``
+at start and re-arms it every ``dead_man_refresh_s``: if the bot's machine or network dies, Kraken
+itself cancels every resting order of the account ``dead_man_s`` after the last refresh. A clean
+stop disarms it (``timeout=0``), so with ``[bot] on_shutdown = "keep"`` the orders stay (with
+``"cancel"`` the bot has cancelled them already). A failed arming or refresh is alerted (ERROR),
+and its recovery too.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ import uuid
 from decimal import Decimal
 
 from bot.api import (
+    AlertLevel,
     Balance,
     BookUpdate,
     Context,
+    ExchangeError,
     FeedState,
     Fill,
     Liquidity,
@@ -45,9 +56,11 @@ from bot.api.kit import PollingVenue, TokenBucket
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
+from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
 from .rest import KrakenRest
 from .settings import KrakenSettings
+from .transfers import KrakenTransfers
 
 ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
 _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
@@ -68,7 +81,7 @@ def asset_name(kraken_asset: str) -> str:
     return _ASSETS.get(kraken_asset, kraken_asset)
 
 
-class KrakenExchange(PollingVenue):
+class KrakenExchange(PollingVenue, KrakenTransfers):
     """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
 
     Settings = KrakenSettings
@@ -87,6 +100,9 @@ class KrakenExchange(PollingVenue):
         self._cids: dict[str, str] = {}
         """Venue cl_ord_id -> our client order id."""
         self._trades: dict[str, Fill] = {}
+        self.private: KrakenExecutions | None = None
+        self._dead_man_failing = False
+        self._dead_man_armed = False
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -101,6 +117,15 @@ class KrakenExchange(PollingVenue):
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:
             self.ctx.create_task(self.poll_fills(), "fill polling")
+            if s.private_stream:
+                self.private = KrakenExecutions(
+                    s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self.stream_up,
+                    on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
+                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
+                self.ctx.create_task(self.private.run(), "private order stream")
+            if s.dead_man_s:
+                await self._arm_dead_man()
+                self.ctx.create_task(self._refresh_dead_man(), "dead-man switch")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume a live feed: give the first snapshots a chance
@@ -110,16 +135,110 @@ class KrakenExchange(PollingVenue):
     async def stop(self) -> None:
         self.stop_polling()
         await self.feed.stop()
+        if self.private is not None:
+            await self.private.stop()
         if self.rest is not None:
+            if self._dead_man_armed:
+                await self._disarm_dead_man()
             await self.rest.close()
+
+    # --- dead-man switch -------------------------------------------------------------------
+
+    async def _arm_dead_man(self) -> None:
+        """``CancelAllOrdersAfter(timeout=dead_man_s)``: alerted when it fails, and when it works again."""
+        try:
+            result = await self._api().private("CancelAllOrdersAfter", {"timeout": self.settings.dead_man_s})
+        except ExchangeError as exc:
+            if not self._dead_man_failing:
+                self._dead_man_failing = True
+                self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.name}: arming the dead-man switch failed: {exc}; "
+                               "resting orders are not protected if the bot dies", exchange=self.name)
+            return
+        self._dead_man_armed = True
+        if self._dead_man_failing:
+            self._dead_man_failing = False
+            self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.name}: the dead-man switch is armed again",
+                           exchange=self.name, trigger_time=str(result.get("triggerTime", "")))
+
+    async def _refresh_dead_man(self) -> None:
+        while self._running:
+            await asyncio.sleep(self.settings.dead_man_refresh_s)
+            if self._running:
+                await self._arm_dead_man()
+
+    async def _disarm_dead_man(self) -> None:
+        try:
+            await self._api().private("CancelAllOrdersAfter", {"timeout": 0})
+            self._dead_man_armed = False
+            self.ctx.log.info("%s: dead-man switch disarmed", self.name)
+        except ExchangeError as exc:
+            self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.name}: disarming the dead-man switch failed: {exc}; "
+                           f"Kraken cancels the resting orders within {self.settings.dead_man_s} s",
+                           exchange=self.name)
+
+    # --- the private order stream -----------------------------------------------------------
+
+    async def _ws_token(self) -> str:
+        return str((await self._api().private("GetWebSocketsToken"))["token"])
+
+    def _on_execution(self, report: dict) -> None:
+        """One execution report of the ``executions`` channel (snapshot or update)."""
+        vid = str(report.get("cl_ord_id") or "")
+        txid = str(report.get("order_id") or "")
+        cid = self._cids.get(vid)
+        tracked = self._tracked.get(cid) if cid is not None else None
+        if cid is None:
+            by_txid = {t: c for c, (_, t, _) in self._tracked.items()}
+            cid = by_txid.get(txid)
+            tracked = self._tracked.get(cid) if cid is not None else None
+        if cid is None:
+            return  # not one of ours (another client of the account)
+        symbol = str(report.get("symbol") or (tracked[0] if tracked else ""))
+        kind = report.get("exec_type")
+        fill = None
+        if kind == "trade" and report.get("exec_id"):
+            fill = self._trades.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
+        if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fill only
+            if fill is not None:
+                self.ctx.bus.publish(fill)
+            return
+        _, venue_id, last = tracked
+        fills = last.fills + ((fill,) if fill is not None and fill not in last.fills else ())
+        filled = sum((f.qty for f in fills), Decimal(0))
+        if report.get("cum_qty") is not None and Decimal(str(report["cum_qty"])) > filled:
+            self.poll_soon()  # trades this stream did not carry (made while it was down): REST reads them
+            return
+        status = {"filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
+                  "expired": OrderStatus.CANCELLED}.get(str(report.get("order_status")), OrderStatus.OPEN)
+        avg = Decimal(str(report["avg_price"])) if report.get("avg_price") else last.avg_fill_price
+        if fill is not None and avg is None:
+            avg = fill.price
+        state = OrderState(cid, status, exchange_order_id=venue_id or txid, filled_qty=filled, avg_fill_price=avg,
+                           fills=fills, reason=str(report.get("reason") or ""))
+        self.report_change(cid, symbol, venue_id, last, state)
+
+    def _stream_fill(self, cid: str, symbol: str, report: dict) -> Fill:
+        fees = report.get("fees") or []
+        fee = sum((Decimal(str(f.get("qty", "0"))) for f in fees), Decimal(0))
+        quote = split_symbol(symbol)[1] if "/" in symbol else ""
+        fee_asset = asset_name(str(fees[0].get("asset"))) if fees else quote
+        fill = Fill(self.name, symbol, cid, str(report["exec_id"]),
+                    Side.BUY if report.get("side") == "buy" else Side.SELL,
+                    Decimal(str(report["last_price"])), Decimal(str(report["last_qty"])), fee, fee_asset,
+                    Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER,
+                    timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns())
+        self._trades[fill.trade_id] = fill
+        return fill
 
     # --- market data ------------------------------------------------------------------------
 
     def _on_book(self, sb: SymbolBook) -> None:
         if self.states.get(sb.symbol) is not FeedState.LIVE:
             self.publish_feed_state(sb.symbol, FeedState.LIVE, "snapshot verified")
-        bids, asks = sb.levels(self.settings.publish_levels)
-        self.ctx.bus.publish(BookUpdate(self.name, sb.symbol, bids, asks, self.ctx.clock.time_ns()))
+        now = self.ctx.clock.time_ns()
+        event = BookUpdate.of_book(self.name, sb.symbol, sb.book, self.settings.publish_levels, now)
+        self.ctx.bus.publish(event)
+        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
 
     def market(self, symbol: str) -> MarketInfo:
         info = self.books.pairs[symbol]  # KeyError: not subscribed, or no instrument data yet

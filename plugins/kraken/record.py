@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from bot.api import BookUpdate, FeedState, FeedStatus
-from bot.api.kit import FrameSink, RecordOptions, record_to
+from bot.api.kit import BookViews, FrameSink, RecordOptions, record_to
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
@@ -124,15 +124,17 @@ def market_events(frames: Iterable[tuple[int, str]], depth: int | None, symbols:
     out: list[BookUpdate | FeedStatus] = []
     now = 0
 
+    views = BookViews()  # the events of a frame are handed out after it: released before the next one
+
     def on_book(sb: SymbolBook) -> None:
-        bids, asks = sb.levels(levels)
-        out.append(BookUpdate("kraken", sb.symbol, bids, asks, now))
+        out.append(views.add(BookUpdate.of_book("kraken", sb.symbol, sb.book, levels, now)))
 
     def on_resync(symbol: str, reason: str) -> None:
         out.append(FeedStatus("kraken", symbol, FeedState.RESYNCING, now, reason))
 
     books = KrakenBooks(depth, on_book=on_book, on_resync=on_resync, symbols=symbols)
     for now, raw in itertools.chain(ahead, frames):  # noqa: B007 - on_book and on_resync read `now`
+        views.release()
         books.handle(raw)
         if out:
             yield from out

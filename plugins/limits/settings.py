@@ -26,14 +26,16 @@ class LimitsSettings:
                                                            "counting resting orders on the same side")
     positions: dict[str, str] = option({}, help='per-symbol position limits overriding max_position, e.g. '
                                                 '{ "BTC/USD" = "0.5" }')
-    max_open_orders: int | None = option(None, ge=1, help="most orders open at once, all strategies together")
+    max_open_orders: int | None = option(None, ge=1, le=1_000_000,
+                                         help="most orders open at once, all strategies together")
     max_position_notional: Decimal | None = option(
         None, gt=0, help="largest value of the position in one symbol (quote, at the last price), counting "
                          "resting orders on the same side")
     max_total_notional: Decimal | None = option(
         None, gt=0, help="largest value of all positions together, per quote currency, counted like "
                          "max_position_notional")
-    max_orders_per_minute: int | None = option(None, ge=1, help="most orders allowed in any 60 s, all strategies")
+    max_orders_per_minute: int | None = option(None, ge=1, le=1_000_000,
+                                               help="most orders allowed in any 60 s, all strategies")
     strategy_max_position_notional: dict[str, str] = option(
         {}, help='per-strategy cap on the value of all its positions (quote), e.g. { "btc-grid" = "5000" }')
     # --- losses: a breach runs the action; orders that could break them are vetoed ---------
@@ -45,7 +47,7 @@ class LimitsSettings:
     daily_reset_at: dt.time = option(dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM"')
     timezone: str = option("UTC", help='IANA time zone of daily_reset_at, e.g. "Europe/Berlin"')
     fee_bps_bound: Decimal = option(
-        Decimal(0), ge=0, help="fee assumed for each order when bounding what open orders can lose, basis "
+        Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
     max_drawdown: Decimal | None = option(
         None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL, per quote currency) "
@@ -55,7 +57,7 @@ class LimitsSettings:
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '
                       'resting order; "flatten": stop, then close positions within flatten_slippage_bps')
     flatten_slippage_bps: Decimal = option(
-        Decimal(50), gt=0, help="flatten's closing orders are priced this far through the last mid price")
+        Decimal(50), gt=0, lt=10_000, help="flatten's closing orders are priced this far through the last mid price")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []

@@ -34,6 +34,9 @@ LAG_PROBE_S = 0.25
 LAG_WINDOW_S = 60.0
 
 
+MAX_REQUEST_BYTES = 16 * 1024
+"""Largest request head read; a scrape's is a few hundred bytes."""
+
 class MetricsExporter:
     def __init__(self, settings: MetricsSettings, ctx: Context):
         self.settings = settings
@@ -62,6 +65,9 @@ class MetricsExporter:
         self._unsubscribe: list[Callable[[], None]] = []
         self._server: asyncio.Server | None = None
         self.port = 0
+        self._open: dict[asyncio.StreamWriter, None] = {}
+        """Connections being served, oldest first (at most ``max_connections``)."""
+        self.evicted = 0
         self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -81,7 +87,8 @@ class MetricsExporter:
                                       symbol=symbol))
         subs.append(self.ctx.subscribe_alerts(self._on_alert))
         self._unsubscribe = subs
-        self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port)
+        self._server = await asyncio.start_server(self._serve, self.settings.host, self.settings.port,
+                                                  limit=MAX_REQUEST_BYTES)
         self.port = self._server.sockets[0].getsockname()[1]
         self.refresh_from_store()
         self.ctx.create_task(self._refresh_loop(), what="pnl refresh")
@@ -259,8 +266,17 @@ class MetricsExporter:
     # --- HTTP -------------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._open) >= self.settings.max_connections:
+            # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a
+            # scrape is answered in milliseconds), so idle connections neither exhaust the process's
+            # descriptors nor keep a scrape out
+            oldest = next(iter(self._open))
+            del self._open[oldest]
+            oldest.transport.abort()
+            self.evicted += 1
+        self._open[writer] = None
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")
             method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
             if method == b"GET" and path.split(b"?")[0] == b"/metrics":
@@ -273,4 +289,5 @@ class MetricsExporter:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
+            self._open.pop(writer, None)
             writer.close()

@@ -12,5 +12,12 @@ class MetricsSettings:
     enabled: bool = option(False, help="serve /metrics; off by default, so `arbot run` opens no port")
     host: str = option("127.0.0.1", help="interface to bind; anything but loopback exposes it to the network")
     port: int = option(9464, ge=0, le=65535, help="TCP port (0 picks a free one; the log says which)")
-    latency_sample_every: int = option(16, ge=1, help="time one book update in this many through the strategies")
-    pnl_every_s: float = option(30.0, gt=0, help="how often realized PnL and risk events are read from the store")
+    max_connections: int = option(64, ge=1, le=10_000,
+                                  help="scrape connections at once; beyond it the oldest is closed (a scrape takes "
+                                       "milliseconds, so idle connections cannot keep Prometheus out)")
+    request_timeout_s: float = option(5.0, ge=0.1, le=300,
+                                      help="a connection that has not sent its request within this long is closed")
+    latency_sample_every: int = option(16, ge=1, le=1_000_000,
+                                       help="time one book update in this many through the strategies")
+    pnl_every_s: float = option(30.0, ge=0.1, le=86_400,
+                                help="how often realized PnL and risk events are read from the store")

@@ -66,6 +66,7 @@ class OrcaExchange(Exchange):
 
     Settings = OrcaSettings
     simulated = False
+    venue_kind = "pool"
 
     def __init__(self, name: str, settings: OrcaSettings, ctx: Context):
         super().__init__(name, settings, ctx)

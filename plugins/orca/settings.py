@@ -36,12 +36,13 @@ class OrcaSettings:
     tick_arrays_each_side: int = option(3, ge=1, le=20,
                                         help="tick arrays watched on each side of the one holding the current tick")
     commitment: str = option("confirmed", help='"processed", "confirmed" or "finalized"')
-    request_timeout_s: float = option(5.0, gt=0, help="HTTP timeout of one RPC request")
-    silence_timeout_s: float = option(60.0, gt=0,
+    request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one RPC request")
+    silence_timeout_s: float = option(60.0, ge=0.1, le=86_400,
                                       help="no notification for this long: reconnect and re-read the accounts")
-    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay (with jitter); doubles per failure")
-    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
-    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for every pool's first state")
+    reconnect_initial_s: float = option(0.25, ge=0.01, le=600,
+                                        help="first reconnect delay (with jitter); doubles per failure")
+    reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")
+    start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for every pool's first state")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

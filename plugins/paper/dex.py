@@ -43,6 +43,7 @@ from . import dex_pool
 from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
 from .settings import BACKTEST_TICK_MS
+from .transfers import PaperTransfers
 
 SAVE_POOL_EVERY = 1000
 """Steps between two saves of the pool when nothing else changed it (also saved on stop and by each swap)."""
@@ -58,7 +59,7 @@ class SlippageExceeded(PermanentError):
     """The swap would pay out less than the minimum out (SELL) or cost more than the maximum in (BUY)."""
 
 
-class PaperDexExchange(Exchange, Steppable):
+class PaperDexExchange(Exchange, Steppable, PaperTransfers):
     """A simulated pool venue; no chain, no real money.
 
     **The pool** (:mod:`plugins.paper.dex_pool`): constant product or concentrated liquidity (an
@@ -93,6 +94,7 @@ class PaperDexExchange(Exchange, Steppable):
 
     Settings = PaperDexSettings
     simulated = True
+    venue_kind = "pool"
     exchange_settings = ("anchor", "source")
 
     def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):
@@ -491,6 +493,23 @@ class PaperDexExchange(Exchange, Steppable):
         self._steps_unsaved = 0
         self._publish(PoolUpdate(self.name, self.symbol, self.pool, now, self.slot))
         return record.state(self.name)
+
+    # --- transfers (PaperTransfers: the wallet sends and receives tokens) ----------------------
+
+    def _transfer_file(self) -> PaperDexState:
+        return self._ready()
+
+    def _free(self, asset: str) -> Decimal:
+        return self._balances.get(asset, ZERO)
+
+    def _move_funds(self, deltas: dict[str, Decimal]) -> dict[str, Decimal]:
+        return {asset: self._balances.get(asset, ZERO) + delta for asset, delta in deltas.items()}
+
+    def _funds_moved(self, totals: dict[str, Decimal]) -> None:
+        self._balances.update(totals)
+
+    def _now_ns(self) -> int:
+        return self.ctx.clock.time_ns()
 
     def _ready(self) -> PaperDexState:
         if self._state is None:

@@ -47,32 +47,42 @@ class PaperDexSettings:
         "(on average; each step draws it between half and one and a half times this)",
     )  # fmt: skip
     volatility_bps: Decimal = option(
-        Decimal("1"), ge=0, help="standard deviation of the pool's own move per step (noise traders), bps"
+        Decimal("1"), ge=0, le=10_000, help="standard deviation of the pool's own move per step (noise traders), bps"
     )
     dislocation_probability: Decimal = option(
         Decimal("0.02"), ge=0, le=1, help="chance per step of a whale swap that dislocates the pool"
     )
-    dislocation_min_bps: Decimal = option(Decimal("20"), ge=0, help="smallest whale move, bps of the price")
-    dislocation_max_bps: Decimal = option(Decimal("80"), ge=0, help="largest whale move, bps of the price")
+    dislocation_min_bps: Decimal = option(Decimal("20"), ge=0, le=10_000, help="smallest whale move, bps of the price")
+    dislocation_max_bps: Decimal = option(Decimal("80"), ge=0, le=10_000, help="largest whale move, bps of the price")
     tick_interval_ms: int = option(
-        200, ge=0, help="time between two pool steps; 0: the pool moves only when step() is called (backtests)"
+        200, ge=0, le=3_600_000,
+        help="time between two pool steps; 0: the pool moves only when step() is called (backtests)"
     )
-    seed: int = option(7, help="seed of the pool's moves: the same seed gives the same pool")
+    seed: int = option(7, ge=0, le=2**32 - 1, help="seed of the pool's moves: the same seed gives the same pool")
     latency_ms: int = option(
-        0, ge=0, help="time from a swap request to its execution, against the pool as it is then (Solana: ~400)"
+        0, ge=0, le=60_000,
+        help="time from a swap request to its execution, against the pool as it is then (Solana: ~400)"
     )
-    signature_fee_lamports: int = option(5000, ge=0, help="network fee per signature, lamports")
+    signature_fee_lamports: int = option(5000, ge=0, le=1_000_000_000, help="network fee per signature, lamports")
     compute_unit_price_micro_lamports: int = option(
-        10_000, ge=0, help="priority fee: micro-lamports per compute unit"
+        10_000, ge=0, le=10**12, help="priority fee: micro-lamports per compute unit"
     )
-    compute_units: int = option(150_000, ge=0, help="compute units one swap uses (the priority fee is charged on them)")
+    compute_units: int = option(150_000, ge=0, le=1_400_000,
+                                help="compute units one swap uses (the priority fee is charged on them)")
     initial_balances: dict[str, str] = option(
         {"SOL": "100", "USDC": "15000"},
         help="token balances of a new paper wallet, asset -> decimal string (network fees are paid in SOL)",
     )  # fmt: skip
+    withdrawal_fees: dict[str, str] = option(
+        {}, help="simulated transfers out: the wallet's own fee per asset, decimal string (0 for a wallet)")
+    withdrawal_minimums: dict[str, str] = option({}, help="simulated transfers out: smallest amount per asset")
+    network_fee_sol: Decimal = option(
+        Decimal("0.000005"), ge=0, help="simulated transfers out: the chain's fee per transfer, in SOL")
+    transfer_delay_s: float = option(30.0, ge=0, help="a simulated transfer to or from this wallet takes this long")
     state_file: str = option(
-        "paper-dex.db", help='SQLite file of the wallet, pool and swaps, relative to the data directory (one per '
-        'paper-dex exchange); "" keeps it in memory',
+        "paper-dex.db", owned_file=True,
+        help='SQLite file of the wallet, pool and swaps, relative to the data directory (one per paper-dex '
+        'exchange, never shared); "" keeps it in memory',
     )  # fmt: skip
 
     def validate(self) -> list[tuple[str, str]]:
@@ -93,6 +103,11 @@ class PaperDexSettings:
         for width in self.position_widths_bps:
             if not 0 < width < 10_000:
                 problems.append(("position_widths_bps", f"{width} is not in (0, 10000) bps"))
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
+            for asset, text in table.items():
+                if not _positive_decimal(text, allow_zero=True):
+                    problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))
         for asset, text in self.initial_balances.items():
             if not _positive_decimal(text, allow_zero=True):
                 problems.append((f"initial_balances.{asset}", f'expected a decimal number >= 0 as a string, '

@@ -97,6 +97,14 @@ class MatchingEngine:
             for a in assets
         }
 
+    def adjusted_totals(self, deltas: dict[str, Decimal]) -> dict[str, Decimal]:
+        """The totals of the assets in ``deltas`` after adding them (a transfer in or out; not applied)."""
+        return {asset: self._totals.get(asset, ZERO) + delta for asset, delta in deltas.items()}
+
+    def set_totals(self, totals: dict[str, Decimal]) -> None:
+        """Take new totals for some assets (a transfer the caller has committed)."""
+        self._totals.update(totals)
+
     def take_changes(self) -> Changes:
         """Every order, fill and balance changed since the last call; starts a new change set."""
         changes, self._changes = self._changes, Changes({}, {}, {})

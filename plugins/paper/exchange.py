@@ -34,12 +34,13 @@ from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
 from .settings import BACKTEST_TICK_MS, PaperSettings
 from .state import PaperState
+from .transfers import PaperTransfers
 
 SAVE_MARKETS_EVERY = 1000
 """Steps between two saves of where the markets stand (also saved on stop)."""
 
 
-class PaperExchange(Exchange, Steppable):
+class PaperExchange(Exchange, Steppable, PaperTransfers):
     """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
@@ -90,6 +91,9 @@ class PaperExchange(Exchange, Steppable):
     can tell "refused" from "never arrived" (None). Each request is one transaction, committed
     before the answer leaves; the market position is saved every ``SAVE_MARKETS_EVERY`` steps and on
     stop, and a restarted venue carries on from there (initial balances apply only to a new file).
+
+    **Transfers** (:mod:`plugins.paper.transfers`): withdrawals with ``withdrawal_fees`` and deposits
+    credited ``transfer_delay_s`` after they were sent, for inventory rebalancing in a paper run.
 
     **Latency.** With ``latency_ms > 0`` an order request (place, cancel, batch) waits half the
     latency, then the venue receives it (logs, acts, commits), then waits the other half before the
@@ -293,7 +297,9 @@ class PaperExchange(Exchange, Steppable):
                 raise ValueError(f"recording: no such file: {path}")
             symbol_of = s.source_symbols()
             self._player = RecordingPlayer(path, recorder, sorted(symbol_of), s.depth_levels,
-                                           loop=s.recording_end == "loop")
+                                           loop=s.recording_end == "loop",
+                                           report=lambda summary: self.ctx.log.warning("paper %s: %s", self.name,
+                                                                                      summary))
             describe = f"recording {path.name}"
         else:
             if s.source == self.name:
@@ -334,21 +340,32 @@ class PaperExchange(Exchange, Steppable):
         loop = asyncio.get_running_loop()
         started = loop.time()
         seconds_per_ns = 1e-9 / float(self.settings.playback_speed)
-        while self._running:
-            offset_ns = self.next_event_ns()
-            if offset_ns is not None:
-                # sleep(0) when behind: other tasks still run between two events
-                await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
-                if not self._running:
+        try:
+            while self._running:
+                offset_ns = self.next_event_ns()
+                if offset_ns is not None:
+                    # sleep(0) when behind: other tasks still run between two events
+                    await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
+                    if not self._running:
+                        break
+                if not self.step():
                     break
-            if not self.step():
-                break
+        except Exception as exc:  # never a frozen LIVE book: the task's failure is reported by the host
+            if self._feed is not None:
+                self._feed.stale_all(f"recording playback failed: {type(exc).__name__}")
+            raise
 
     def _play_one(self) -> bool:
         player, feed = self._player, self._feed
         if player is None or feed is None:  # start() builds both for a recording
             return False
         item = player.next()
+        if item is None and player.error is not None:
+            exc = player.error
+            feed.stale_all(f"recording {player.path.name} cannot be played: {type(exc).__name__}")
+            self.ctx.log.error("paper %s: playback of %s stopped at line %d: %s: %s; the books are STALE",
+                               self.name, player.path.name, player.stats.lines, type(exc).__name__, exc)
+            return False
         if item is None:  # published once: a state is published only when it changes
             feed.stale_all(f"recording {player.path.name} ended")
             return False
@@ -488,6 +505,24 @@ class PaperExchange(Exchange, Steppable):
             {m.symbol: (m.step_count, m.price(m.bid_ticks)) for m in self._market_list}
         )
         self._steps_unsaved = 0
+
+    # --- transfers (PaperTransfers) ------------------------------------------------------------
+
+    def _transfer_file(self) -> PaperState:
+        return self._state_ready()
+
+    def _free(self, asset: str) -> Decimal:
+        balance = self._engine_ready().balances().get(asset)
+        return balance.free if balance is not None else Decimal(0)
+
+    def _move_funds(self, deltas: dict[str, Decimal]) -> dict[str, Decimal]:
+        return self._engine_ready().adjusted_totals(deltas)
+
+    def _funds_moved(self, totals: dict[str, Decimal]) -> None:
+        self._engine_ready().set_totals(totals)
+
+    def _now_ns(self) -> int:
+        return self.ctx.clock.time_ns()
 
     def _engine_ready(self) -> MatchingEngine:
         if self._engine is None or self._state is None:

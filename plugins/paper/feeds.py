@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.api import BookUpdate, FeedState, FeedStatus
-from bot.api.kit import Recorder, RecordOptions, read_recording
+from bot.api.kit import ReadStats, Recorder, RecordOptions, read_recording
 
 from .book_market import BookMarket
 
@@ -99,8 +99,13 @@ class RecordingPlayer:
     (never, when looping, unless a whole pass held no event of our symbols).
     """
 
-    def __init__(self, path: Path, recorder: Recorder, symbols: list[str], levels: int, *, loop: bool):
+    def __init__(self, path: Path, recorder: Recorder, symbols: list[str], levels: int, *, loop: bool,
+                 report: Callable[[str], None] = lambda summary: None):
         self.path = path
+        self.report = report
+        """Called with the read summary at the end of the first pass when it skipped malformed lines."""
+        self.stats = ReadStats(path)
+        """Lines, frames and malformed lines skipped of the current pass."""
         self.recorder = recorder
         self.options = RecordOptions(symbols=symbols)
         self.levels = levels
@@ -116,12 +121,16 @@ class RecordingPlayer:
         self._events: Iterator[MarketEvent] = iter(())
         self._ahead: tuple[int, MarketEvent] | None = None
         self._done = False
+        self.error: Exception | None = None
+        """Why playback stopped before the end of the recording, if it did."""
         self._open()
 
     def _open(self) -> None:
         self.passes += 1
         self._pass_events = 0
-        self._events = iter(self.recorder.market_events(read_recording(self.path), self.options, self.levels))
+        self.stats = ReadStats(self.path)
+        self._events = iter(self.recorder.market_events(read_recording(self.path, self.stats), self.options,
+                                                        self.levels))
 
     def peek(self) -> tuple[int, MarketEvent] | None:
         """The next event without taking it."""
@@ -142,6 +151,14 @@ class RecordingPlayer:
         return self._done
 
     def _read(self) -> tuple[int, MarketEvent] | None:
+        try:
+            return self._read_next()
+        except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
+            self.error = exc
+            self._done = True
+            return None
+
+    def _read_next(self) -> tuple[int, MarketEvent] | None:
         while True:
             event = next(self._events, None)
             if event is not None:
@@ -151,6 +168,8 @@ class RecordingPlayer:
                 self._last_ts = ts
                 self._pass_events += 1
                 return self._base_ns + ts - self._first_ts, event
+            if self.passes == 1 and self.stats.malformed:
+                self.report(self.stats.summary())
             first = self._first_ts  # None exactly when this pass had no event
             if not self.loop or self._pass_events == 0 or first is None:
                 self._done = True

@@ -29,9 +29,9 @@ import dataclasses
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from bot.api import BookUpdate, Side, Trade
+from bot.api.kit import to_units
 
 _PROFILES = 256
 """Number of precomputed level-size profiles and trade sizes; indexed by 8 random bits."""
@@ -50,8 +50,7 @@ _BUY, _SELL = Side.BUY, Side.SELL
 
 # A frozen dataclass sets each field through ``object.__setattr__``, which costs about a
 # microsecond per event on this hot path; writing the slots directly halves that. Checked against
-# the domain types at import, with the plain constructors as fallback if they ever change shape.
-_BOOK_FIELDS = ("exchange", "symbol", "bids", "asks", "ts_ns")
+# the domain type at import, with the plain constructor as fallback if it ever changes shape.
 _TRADE_FIELDS = ("exchange", "symbol", "price", "qty", "taker_side", "ts_ns")
 
 
@@ -59,19 +58,9 @@ def _slots_match(cls: type, names: tuple[str, ...]) -> bool:
     return tuple(f.name for f in dataclasses.fields(cls)) == names and "__slots__" in cls.__dict__
 
 
-if _slots_match(BookUpdate, _BOOK_FIELDS) and _slots_match(Trade, _TRADE_FIELDS):
+if _slots_match(Trade, _TRADE_FIELDS):
     _new = object.__new__
-    _b_exchange, _b_symbol, _b_bids, _b_asks, _b_ts = (getattr(BookUpdate, n).__set__ for n in _BOOK_FIELDS)
     _t_exchange, _t_symbol, _t_price, _t_qty, _t_side, _t_ts = (getattr(Trade, n).__set__ for n in _TRADE_FIELDS)
-
-    def _new_book(exchange: str, symbol: str, bids: Any, asks: Any, ts_ns: int) -> BookUpdate:
-        book = _new(BookUpdate)
-        _b_exchange(book, exchange)
-        _b_symbol(book, symbol)
-        _b_bids(book, bids)
-        _b_asks(book, asks)
-        _b_ts(book, ts_ns)
-        return book
 
     def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
         trade = _new(Trade)
@@ -83,13 +72,16 @@ if _slots_match(BookUpdate, _BOOK_FIELDS) and _slots_match(Trade, _TRADE_FIELDS)
         _t_ts(trade, ts_ns)
         return trade
 
-else:  # pragma: no cover - the domain types changed shape
-
-    def _new_book(exchange: str, symbol: str, bids: Any, asks: Any, ts_ns: int) -> BookUpdate:
-        return BookUpdate(exchange, symbol, bids, asks, ts_ns)
+else:  # pragma: no cover - the domain type changed shape
 
     def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
         return Trade(exchange, symbol, price, qty, side, ts_ns)
+
+
+def _decimals(step: Decimal) -> tuple[int, int]:
+    """A tick or lot size -> (decimals of its units, the size in those units): ``0.05`` -> ``(2, 5)``."""
+    decimals = max(0, -int(step.as_tuple().exponent))
+    return decimals, to_units(step, decimals)
 
 
 @dataclass(frozen=True)
@@ -146,6 +138,10 @@ class SimulatedMarket:
             max(1, min(4 * mean_lots, round(mean_lots * 0.2 * shapes.expovariate(1.0)))) for _ in range(_PROFILES)
         )
         self._profiles_qty = tuple(tuple(map(self.qty, lots)) for lots in self._profiles_lots)
+        # the same books in integer units, for strategies that read units (BookUpdate.bid_units)
+        self._pd, self._tick_units = _decimals(self.tick_size)
+        self._qd, lot_units = _decimals(self.lot_size)
+        self._profiles_units = tuple(tuple([n * lot_units for n in lots]) for lots in self._profiles_lots)
         self._trade_qty = tuple(map(self.qty, self._trade_lots))
         self._ladder: tuple[Decimal, ...] = ()
         self._ladder_lo = 0
@@ -168,6 +164,8 @@ class SimulatedMarket:
         self.ask_lots: tuple[int, ...] = self._profiles_lots[1]
         self._bid_qty = self._profiles_qty[0]
         self._ask_qty = self._profiles_qty[1]
+        self._bid_units = self._profiles_units[0]
+        self._ask_units = self._profiles_units[1]
         self.trade_ticks = 0
         self.trade_lots = 0
         self.trade_taker_buy = False
@@ -233,6 +231,8 @@ class SimulatedMarket:
         self.ask_lots = self._profiles_lots[ask_profile]
         self._bid_qty = self._profiles_qty[bid_profile]
         self._ask_qty = self._profiles_qty[ask_profile]
+        self._bid_units = self._profiles_units[bid_profile]
+        self._ask_units = self._profiles_units[ask_profile]
         book = self.book(ts_ns)
 
         if move == 0 and (r >> 36) & 1:
@@ -266,12 +266,18 @@ class SimulatedMarket:
             ia = self.ask_ticks - lo
         ladder = self._ladder
         step = self.level_step_ticks
-        return _new_book(
+        tu = self._tick_units
+        bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu
+        return BookUpdate.of_units(
             self.exchange,
             self.symbol,
+            tuple(zip(range(bid_u, bid_u - span * tu, -step * tu), self._bid_units, strict=True)),
+            tuple(zip(range(ask_u, ask_u + span * tu, step * tu), self._ask_units, strict=True)),
+            self._pd,
+            self._qd,
+            ts_ns,
             # ib >= span here, so the reversed slice's stop is never negative (it would wrap);
             # each slice holds depth_levels prices, one per quantity.
-            tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=True)),
-            tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=True)),
-            ts_ns,
+            (tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=True)),
+             tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=True))),
         )

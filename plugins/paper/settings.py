@@ -30,7 +30,8 @@ class PaperSettings:
         "", help='market = "recording": exchange type it was recorded from (kraken, coinbase): its book code reads it'
     )
     playback_speed: Decimal = option(
-        Decimal("1"), ge=0, help='market = "recording": 1 plays at the recorded pace, 10 ten times faster; '
+        Decimal("1"), ge=0, le=1_000_000,
+        help='market = "recording": 1 plays at the recorded pace, 10 ten times faster; '
         "0: the recording advances only when step() is called (backtests)",
     )  # fmt: skip
     recording_end: Literal["stop", "loop"] = option(
@@ -49,19 +50,20 @@ class PaperSettings:
     lot_size: Decimal = option(Decimal("0.00001"), gt=0, help="smallest size increment, in base units")
     min_qty: Decimal = option(Decimal("0.0001"), ge=0, help="smallest order size accepted, in base units")
     min_notional: Decimal = option(Decimal("0"), ge=0, help="smallest order value (price x size) accepted, quote")
-    spread_ticks: int = option(10, ge=1, help="distance from best bid to best ask, in ticks")
-    level_step_ticks: int = option(10, ge=1, help="distance between two book levels on one side, in ticks")
+    spread_ticks: int = option(10, ge=1, le=10_000, help="distance from best bid to best ask, in ticks")
+    level_step_ticks: int = option(10, ge=1, le=10_000, help="distance between two book levels on one side, in ticks")
     depth_levels: int = option(10, ge=1, le=100, help="book levels published (and matched against) per side")
     level_qty: Decimal = option(Decimal("0.5"), gt=0, help="average size of a book level near the touch, base units")
     volatility_bps: Decimal = option(
-        Decimal("0.5"), ge=0, help="standard deviation of one step's price move, basis points of the price"
+        Decimal("0.5"), ge=0, le=10_000, help="standard deviation of one step's price move, basis points of the price"
     )
     tick_interval_ms: int = option(
-        100, ge=0, help="time between two market steps; 0: the market moves only when step() is called"
+        100, ge=0, le=3_600_000, help="time between two market steps; 0: the market moves only when step() is called"
     )
-    seed: int = option(42, help="seed of the random walk: the same seed gives the same prices")
-    maker_fee_bps: Decimal = option(Decimal("16"), ge=0, help="fee on fills of resting orders, basis points")
-    taker_fee_bps: Decimal = option(Decimal("26"), ge=0, help="fee on fills that take liquidity, basis points")
+    seed: int = option(42, ge=0, le=2**32 - 1, help="seed of the random walk: the same seed gives the same prices")
+    maker_fee_bps: Decimal = option(Decimal("16"), ge=0, lt=10_000, help="fee on fills of resting orders, basis points")
+    taker_fee_bps: Decimal = option(Decimal("26"), ge=0, lt=10_000,
+                                    help="fee on fills that take liquidity, basis points")
     fee_decimals: int = option(
         8, ge=0, le=18, help="fees are rounded half-up to this many decimals of the quote asset"
     )
@@ -70,10 +72,17 @@ class PaperSettings:
         help="balances of a new paper account, asset -> decimal string (used when the state file is created)",
     )
     latency_ms: int = option(
-        0, ge=0, help="simulated round trip of an order request; the venue acts halfway through it"
+        0, ge=0, le=60_000, help="simulated round trip of an order request; the venue acts halfway through it"
     )
+    withdrawal_fees: dict[str, str] = option(
+        {}, help='simulated transfers out: the venue\'s withdrawal fee per asset, e.g. { SOL = "0.01" }')
+    withdrawal_minimums: dict[str, str] = option(
+        {}, help='simulated transfers out: smallest withdrawal per asset, e.g. { SOL = "0.1" }')
+    network_fee_sol: Decimal = option(
+        Decimal("0"), ge=0, help="simulated transfers out: chain fee in SOL paid on top (0: in the withdrawal fee)")
+    transfer_delay_s: float = option(60.0, ge=0, help="a simulated transfer to or from this venue takes this long")
     state_file: str = option(
-        "paper-exchange.db",
+        "paper-exchange.db", owned_file=True,
         help='SQLite file of the venue\'s own state, relative to the data directory; "" keeps it in memory',
     )
 
@@ -92,6 +101,11 @@ class PaperSettings:
                 problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
             elif not _positive_decimal(text):
                 problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
+        transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
+        for key, table in transfer_tables:
+            for asset, text in table.items():
+                if not _positive_decimal(text, allow_zero=True):
+                    problems.append((f"{key}.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"'))
         for asset, text in self.initial_balances.items():
             if not _positive_decimal(text, allow_zero=True):
                 problems.append(

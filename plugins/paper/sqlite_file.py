@@ -14,6 +14,8 @@ from decimal import Decimal
 ACCOUNT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS balances (asset TEXT PRIMARY KEY, total TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT NOT NULL, direction TEXT NOT NULL, asset TEXT NOT NULL,
+    amount TEXT NOT NULL, ts_ns INTEGER NOT NULL, PRIMARY KEY (transfer_id, direction));
 """
 
 
@@ -54,6 +56,17 @@ class VenueFile:
 
     def balances(self) -> dict[str, Decimal]:
         return {asset: Decimal(total) for asset, total in self._db.execute("SELECT asset, total FROM balances")}
+
+    def transfer(self, transfer_id: str, direction: str) -> tuple[str, Decimal, int] | None:
+        """(asset, amount, ts_ns) of a withdrawal (``"out"``) or deposit (``"in"``) this venue made, if any."""
+        row = self._db.execute("SELECT asset, amount, ts_ns FROM transfers WHERE transfer_id = ? AND direction = ?",
+                               (transfer_id, direction)).fetchone()
+        return None if row is None else (row[0], Decimal(row[1]), int(row[2]))
+
+    def record_transfer(self, transfer_id: str, direction: str, asset: str, amount: Decimal, ts_ns: int) -> None:
+        """Log a withdrawal or deposit (inside the transaction that moves the balance)."""
+        self._db.execute("INSERT INTO transfers (transfer_id, direction, asset, amount, ts_ns) VALUES (?, ?, ?, ?, ?)",
+                         (transfer_id, direction, asset, format(amount, "f"), ts_ns))
 
     def save_balances(self, balances: dict[str, Decimal]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",

@@ -20,7 +20,7 @@ HUNDRED = Decimal(100)
 
 @dataclass(frozen=True)
 class PredictionSettings:
-    executions: int = option(20, ge=1, help="how many of a strategy's latest executions are compared")
+    executions: int = option(20, ge=1, le=10_000, help="how many of a strategy's latest executions are compared")
     max_error_pct: Decimal = option(Decimal(50), gt=0, help="largest difference between realized and predicted "
                                                             "PnL over those executions, percent of the predicted")
     strategies: list[str] = option([], help="strategies to watch; empty: every strategy that publishes results")

@@ -33,10 +33,13 @@ NS = 1_000_000_000
 
 @dataclass(frozen=True)
 class StalenessSettings:
-    stale_after_s: float = option(10.0, gt=0, help="a market silent or not live for longer than this is stale")
-    resume_after_s: float = option(30.0, ge=0, help="fresh data for this long makes a stale market fresh again")
+    stale_after_s: float = option(10.0, ge=0.01, le=86_400,
+                                  help="a market silent or not live for longer than this is stale")
+    resume_after_s: float = option(30.0, ge=0, le=86_400,
+                                   help="fresh data for this long makes a stale market fresh again")
     auto_resume: bool = option(True, help="resume the strategies this check paused once their markets are fresh")
-    check_every_s: float = option(1.0, gt=0, help="how often markets are checked (the pause lands within this)")
+    check_every_s: float = option(1.0, ge=0.01, le=3600,
+                                  help="how often markets are checked (the pause lands within this)")
     exchanges: list[str] = option([], help="exchanges to watch; empty: every exchange")
 
 

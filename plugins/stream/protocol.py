@@ -18,6 +18,8 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from bot.api.kit import loads_limited
+
 PROTOCOL = "arbot-stream/1"
 CHANNELS = ("orders", "fills", "portfolio", "opportunities", "alerts", "status")
 
@@ -75,7 +77,7 @@ def dumps(frame: dict[str, Any]) -> str:
 
 def loads(text: str | bytes) -> dict[str, Any]:
     """Parse a frame; numbers with a fraction become Decimal so no amount passes through a float."""
-    frame = json.loads(text, parse_float=Decimal)
+    frame = loads_limited(text, parse_float=Decimal)  # depth checked first: never a RecursionError
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ValueError('a frame is a JSON object with a string "type"')
     return frame

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("arbot.stream")
 
+AUTH_FRAME_BYTES = 4096
+"""Largest frame before authentication: the auth frame is about 300 bytes."""
+
 SNAPSHOT_CHANNELS = ("portfolio", "status")
 """Channels whose events are whole states: a client that subscribes gets the latest one at once."""
 
@@ -102,7 +105,8 @@ class StreamServer:
         self._feeds: dict[str, dict[str, Any]] = {}
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
-        self._authenticating = 0
+        self._waiting: dict[ServerConnection, None] = {}
+        """Connections not yet authenticated, oldest first (limited apart: max_unauthenticated)."""
         self._server: Server | None = None
         self.port = 0
 
@@ -258,11 +262,15 @@ class StreamServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         peer = "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?"
-        if len(self.clients) + self._authenticating >= self.settings.max_connections:
-            self.stats["refused_full"] += 1
-            await ws.close(1013, "server full")
-            return
-        self._authenticating += 1  # counted too: connections that never answer must not pile up
+        if len(self._waiting) >= self.settings.max_unauthenticated:
+            # the oldest waiting connection goes, not the new one: a real client answers its challenge in
+            # milliseconds, so a flood of silent connections cannot keep it out
+            oldest = next(iter(self._waiting))
+            del self._waiting[oldest]
+            self.stats["evicted_unauthenticated"] += 1
+            self.ctx.create_task(oldest.close(1013, "too many connections waiting to authenticate"),
+                                 what="closing an unauthenticated connection")
+        self._waiting[ws] = None
         try:
             client = await self._authenticate(ws, peer)
         except Refused as exc:
@@ -278,7 +286,11 @@ class StreamServer:
         except ConnectionClosed:
             return
         finally:
-            self._authenticating -= 1
+            self._waiting.pop(ws, None)
+        if len(self.clients) >= self.settings.max_connections:
+            self.stats["refused_full"] += 1
+            await ws.close(1013, "server full")
+            return
         if self.per_key[client.key] >= self.settings.max_connections_per_key:
             self.refusals["too many connections"] += 1
             log.warning("stream: refused %s (%s): already %d connection(s) with this key", peer, client.name,
@@ -310,11 +322,13 @@ class StreamServer:
         ts_ns = self.clock.time_ns()
         issued = self.clock.monotonic()
         await ws.send(dumps({"type": "challenge", "protocol": PROTOCOL, "nonce": nonce, "ts": ts_ns, "ttl_s": ttl}))
+        ws.protocol.max_message_size = AUTH_FRAME_BYTES  # a stranger sends one small frame, nothing bigger
         try:
             async with asyncio.timeout(ttl):
                 message = await ws.recv()
         except TimeoutError:
             raise Refused("no answer: the challenge was not answered in time") from None
+        ws.protocol.max_message_size = self.settings.max_frame_bytes
         try:
             frame = loads(message)
             if frame["type"] != "auth":

@@ -16,17 +16,25 @@ class StreamSettings:
     port: int = option(8765, ge=0, le=65535, help="TCP port (0 picks a free one; the log says which)")
     clients: dict[str, str] = option({}, help='allowed keys: NAME = "ROLE:BASE64_PUBLIC_KEY" (`arbot keygen`), '
                                               "ROLE viewer | operator | admin")
-    challenge_ttl_s: float = option(10.0, gt=0, help="a client must answer its challenge within this long")
-    buffer_events: int = option(10000, ge=1, help="events kept per channel for clients resuming with since=N")
-    max_connections: int = option(2000, ge=1, help="connections at once, all keys together")
-    max_connections_per_key: int = option(4, ge=1, help="connections at once with one key")
-    client_messages_per_s: float = option(5.0, gt=0, help="sustained rate of frames a client may send")
-    client_message_burst: int = option(20, ge=1, help="frames a client may send at once")
-    max_frame_bytes: int = option(65536, ge=1024, help="largest frame a client may send")
-    client_buffer_bytes: int = option(1048576, ge=4096, help="unsent bytes queued for one client; a client "
+    challenge_ttl_s: float = option(10.0, ge=0.1, le=600, help="a client must answer its challenge within this long")
+    buffer_events: int = option(10000, ge=1, le=1_000_000,
+                                help="events kept per channel for clients resuming with since=N")
+    max_connections: int = option(2000, ge=1, le=100_000,
+                                  help="authenticated connections at once, all keys together")
+    max_unauthenticated: int = option(64, ge=1, le=10_000,
+                                      help="connections waiting to authenticate at once, apart from max_connections; "
+                                           "beyond it the oldest waiting one is closed, so a flood of connections "
+                                           "that never authenticate cannot lock a real client out")
+    max_connections_per_key: int = option(4, ge=1, le=10_000, help="connections at once with one key")
+    client_messages_per_s: float = option(5.0, ge=0.001, le=10_000, help="sustained rate of frames a client may send")
+    client_message_burst: int = option(20, ge=1, le=10_000, help="frames a client may send at once")
+    max_frame_bytes: int = option(65536, ge=1024, le=16_777_216, help="largest frame a client may send")
+    client_buffer_bytes: int = option(1048576, ge=4096, le=1_073_741_824,
+                                      help="unsent bytes queued for one client; a client "
                                                              "further behind is disconnected (slow consumer)")
-    portfolio_every_s: float = option(10.0, gt=0, help="how often balances are read and a changed portfolio sent")
-    status_every_s: float = option(5.0, gt=0, help="how often a changed bot status is sent")
+    portfolio_every_s: float = option(10.0, ge=0.1, le=86_400,
+                                      help="how often balances are read and a changed portfolio sent")
+    status_every_s: float = option(5.0, ge=0.1, le=86_400, help="how often a changed bot status is sent")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []

@@ -6,14 +6,21 @@ reply's text as caption); a "Confirm" button press becomes
 ``ctx.commands.confirm(caller, token)``. Roles, refusals, confirmations, rate limits and the audit
 all live in the command layer. The caller's role comes from ``users`` by *user* id only, so a
 group chat grants nothing by itself.
+
+Nothing is sent from inside update handling: replies and alerts go into an
+:class:`~bot.api.kit.Outbox` lane per chat, so a group held back by Telegram's 20-a-minute limit
+(or a 429) delays only that group, never an admin's private ``/kill``. A reply to a message in a
+forum topic goes to that topic (``message_thread_id``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, Caller, Notifier, Reply
+from bot.api.kit import Outbox
 
 from .render import alert_text, photo_caption, reply_html
 from .settings import AlertKinds, TelegramSettings
@@ -47,6 +54,7 @@ class TelegramNotifier(Notifier):
         super().__init__(name, settings, ctx)
         self.alert_chats = {chat: AlertKinds.parse(spec) for chat, spec in settings.alert_chats.items()}
         self.app: Application | None = None
+        self.outbox = Outbox(f"telegram {name}", ctx.log)
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
@@ -90,6 +98,9 @@ class TelegramNotifier(Notifier):
     async def stop(self) -> None:
         app, self.app = self.app, None
         if app is not None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()  # no new updates while the outbox drains
+            await self.outbox.close(self.settings.drain_on_stop_s)
             await self._close(app)
 
     @staticmethod
@@ -103,20 +114,16 @@ class TelegramNotifier(Notifier):
     # --- alerts ------------------------------------------------------------------------------
 
     async def send(self, alert: Alert) -> None:
-        """Post one line to every alert chat that takes this kind; a 429 waits ``retry_after`` and retries.
+        """Queue one line to every alert chat that takes this kind (a 429 waits ``retry_after`` and retries).
 
-        Runs in the host's alert task, so waiting here delays later alerts, never trading.
+        Each chat's lane sends in order; a chat that is slow or unreachable holds up only itself.
         """
         if self.app is None:
             return
-        text = alert_text(alert)
+        text, bot = alert_text(alert), self.app.bot
         for chat, kinds in self.alert_chats.items():
-            if not kinds.wants(alert.kind):
-                continue
-            try:
-                await self.app.bot.send_message(chat, text)
-            except Exception as exc:  # one unreachable chat must not silence the others
-                self.ctx.log.warning("alert to chat %s failed: %s: %s", chat, type(exc).__name__, exc)
+            if kinds.wants(alert.kind):
+                self.outbox.put(str(chat), functools.partial(bot.send_message, chat, text))
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -124,7 +131,7 @@ class TelegramNotifier(Notifier):
         return Caller(TRANSPORT, str(user_id), self.settings.role_of(user_id), str(chat_id))
 
     @staticmethod
-    async def _reply(bot: Any, chat_id: int, reply: Reply) -> None:
+    async def _reply(bot: Any, chat_id: int, reply: Reply, thread_id: int | None) -> None:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
         from telegram.constants import ParseMode
 
@@ -133,9 +140,10 @@ class TelegramNotifier(Notifier):
             markup = InlineKeyboardMarkup([[InlineKeyboardButton("Confirm", callback_data=reply.confirm_token)]])
         if reply.image_png is not None:  # a chart: the picture is the answer, its title the caption
             await bot.send_photo(chat_id, reply.image_png, caption=photo_caption(reply), filename="chart.png",
-                                 reply_markup=markup)
+                                 reply_markup=markup, message_thread_id=thread_id)
             return
-        await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup)
+        await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup,
+                               message_thread_id=thread_id)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
@@ -146,7 +154,11 @@ class TelegramNotifier(Notifier):
             return
         name, args = parsed
         reply = await self.ctx.commands.dispatch(self._caller(user.id, message.chat_id), name, args)
-        await self._reply(context.bot, message.chat_id, reply)
+        if reply.silent:  # a stranger's refusal already answered in this chat: counted, not sent
+            return
+        thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
+        self.outbox.put(str(message.chat_id),
+                        functools.partial(self._reply, context.bot, message.chat_id, reply, thread_id))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A "Confirm" press: the *pressing* user is the caller; the command layer checks the rest."""
@@ -157,9 +169,15 @@ class TelegramNotifier(Notifier):
             return
         chat_id = query.message.chat.id if query.message is not None else ""
         reply = await self.ctx.commands.confirm(self._caller(query.from_user.id, chat_id), query.data or "")
-        await query.answer(text=reply.title[:200])  # a refusal shows only to the presser, as a toast
-        if reply.ok and query.message is not None:  # the question becomes the result, without its button
-            await query.edit_message_text(reply_html(reply), parse_mode=ParseMode.HTML)
+        if reply.silent:
+            return
+
+        async def answer() -> None:
+            await query.answer(text=reply.title[:200])  # a refusal shows only to the presser, as a toast
+            if reply.ok and query.message is not None:  # the question becomes the result, without its button
+                await query.edit_message_text(reply_html(reply), parse_mode=ParseMode.HTML)
+
+        self.outbox.put(str(chat_id), answer)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,

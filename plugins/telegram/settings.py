@@ -46,10 +46,14 @@ class TelegramSettings:
                                                   '"fill risk plugin_error", or "all -fill"')
     min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level sent")
     poll_timeout_s: int = option(10, ge=1, le=50, help="long-poll timeout of getUpdates")
-    max_retries: int = option(3, ge=0, help="retries of a request Telegram refused with 429 retry_after "
+    max_retries: int = option(3, ge=0, le=20, help="retries of a request Telegram refused with 429 retry_after "
                                             "(each waits the time Telegram asked for)")
-    max_messages_per_s: float = option(30.0, gt=0, help="messages sent per second, all chats (Telegram: about 30)")
-    max_group_messages_per_min: float = option(20.0, gt=0, help="messages per minute to one group (Telegram: 20)")
+    max_messages_per_s: float = option(30.0, ge=0.01, le=1000,
+                                       help="messages sent per second, all chats (Telegram: about 30)")
+    max_group_messages_per_min: float = option(20.0, ge=0.1, le=1000,
+                                               help="messages per minute to one group (Telegram: 20)")
+    drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long replies and alerts still queued "
+                                                            "may go out before they are dropped")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []

@@ -68,7 +68,25 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     assert Decimal(stats["p50"]) == errors[(len(errors) + 1) // 2 - 1].quantize(Decimal("0.000001"))
     assert Decimal(stats["p95"]) >= Decimal(stats["p50"])
 
+    # drawdown and per-day figures from the same ledger steps: the days add up to the strategy's net
+    strat = report["strategies"]["sol-arb"]
+    assert Decimal(strat["max_drawdown"]["USDC"]) >= 0
+    days = [d for d in report["days"] if d["strategy"] == "sol-arb"]
+    assert sum(d["fills"] for d in days) == strat["fills"]
+    assert sum((Decimal(d["net"]) for d in days), Decimal(0)) == Decimal(strat["net"]["USDC"])
+
+    # markouts of every fill of the strategy, sampled from the venues' own books and pool during the run
+    markouts = {m["horizon_s"]: m for m in report["markouts"] if m["strategy"] == "sol-arb"}
+    assert sorted(markouts) == [1, 10, 60]
+    assert all(m["fills"] + m["unsampled"] == strat["fills"] for m in markouts.values())
+    assert markouts[1]["fills"] > 0
+    con = sqlite3.connect(out / "backtest.db")
+    sampled = con.execute("select count(*) from markouts where horizon_s = 1").fetchone()[0]
+    con.close()
+    assert sampled >= markouts[1]["fills"]
+
     markdown = (out / "report.md").read_text()
+    assert "## Per day (UTC)" in markdown and "max drawdown" in markdown and "## Markouts" in markdown
     assert f"| {opp['seen']} | {opp['taken']} | {opp['missed']} | {opp['tradable']} |" in markdown
     assert "## PnL per strategy" in markdown and "| sol-arb | arb |" in markdown and "## Arbitrage" in markdown
     assert "![cumulative PnL](pnl.png)" in markdown

@@ -138,3 +138,22 @@ state_file = ""
     assert time.perf_counter() - wall < 30
     offsets_ms = [round((f.ts_ns - sent) / 1e6) for f in fills]
     assert offsets_ms == [0, 1000, 2000]
+
+
+def test_the_loop_says_when_nothing_runs_before_a_time():
+    """The driver's fast path: it steps a market without a loop turn only when no callback is ready and no
+    timer is due by the step's time."""
+    clock = BacktestClock(START)
+
+    async def main() -> list[bool]:
+        loop = asyncio.get_running_loop()
+        seen = [loop.idle_until(START + 5 * 10**9)]
+        handle = loop.call_later(2.0, lambda: None)
+        seen += [loop.idle_until(START + 1 * 10**9), loop.idle_until(START + 2 * 10**9 + 1)]
+        handle.cancel()
+        loop.call_soon(lambda: None)
+        seen.append(loop.idle_until(START + 1))
+        await asyncio.sleep(0)
+        return seen
+
+    assert run_simulated(main(), clock) == [True, True, False, False]

@@ -8,6 +8,9 @@ test compares the plugin against the venue rather than against itself. Faults on
 * WebSocket (:class:`FakeCoinbaseWS`): :meth:`drop` (abort every connection), ``silent = True``
   (nothing is sent, heartbeats included; TCP stays open and pings are answered),
   ``skip_sequence`` (the next message's ``sequence_num`` jumps by one), :meth:`send_raw`;
+* the ``user`` channel (a :class:`FakeCoinbaseWS` built with ``rest=``, the user-order endpoint):
+  a valid JWT is required, a ``snapshot`` of the REST side's open orders, then one ``update`` per
+  change of an order (created, filled, cancelled); ``refuse = True`` closes new connections at once;
 * REST (:class:`FakeCoinbaseREST`): ``http_429 = True`` (every call answers HTTP 429),
   ``lose_create_order = n`` (the order is created, then the connection is aborted before any
   answer), ``hang_create_order_s`` (created, then the answer is late).
@@ -138,7 +141,7 @@ class _Conn:
     def __init__(self, ws: ServerConnection):
         self.ws = ws
         self.seq = 0
-        self.subs: dict[str, set[str]] = {"level2": set(), "ticker": set(), "heartbeats": set()}
+        self.subs: dict[str, set[str]] = {"level2": set(), "ticker": set(), "heartbeats": set(), "user": set()}
         self.heartbeat_task: asyncio.Task | None = None
         self.heartbeat_counter = 0
 
@@ -147,8 +150,13 @@ class FakeCoinbaseWS:
     """The Advanced Trade market data endpoint: ``heartbeats``, ``level2`` (``l2_data``), ``ticker``."""
 
     def __init__(self, products: list[FakeProduct], *, heartbeat_interval_s: float = 0.1, seed: int = 1,
-                 key_pem: str = PRIVATE_KEY_PEM, key_name: str = KEY_NAME):
+                 key_pem: str = PRIVATE_KEY_PEM, key_name: str = KEY_NAME, rest: FakeCoinbaseREST | None = None):
         self.products = {p.product_id: p for p in products}
+        self.rest = rest
+        """Serve the ``user`` channel from this REST side's orders."""
+        self.refuse = False
+        if rest is not None:
+            rest.listeners.append(self._on_order)
         self.heartbeat_interval_s = heartbeat_interval_s
         self.rng = random.Random(seed)
         self.public_key = public_key_of(key_pem)
@@ -171,6 +179,8 @@ class FakeCoinbaseWS:
         return self
 
     async def close(self) -> None:
+        if self.rest is not None:
+            self.rest.listeners.remove(self._on_order)
         for conn in list(self.conns.values()):
             if conn.heartbeat_task is not None:
                 conn.heartbeat_task.cancel()
@@ -194,9 +204,18 @@ class FakeCoinbaseWS:
         except Exception:
             pass
 
+    def _on_order(self, order: dict) -> None:
+        for conn in list(self.conns.values()):
+            if conn.subs["user"]:
+                asyncio.get_running_loop().create_task(
+                    self._send(conn, "user", [{"type": "update", "orders": [user_order(order)]}]))
+
     async def _handler(self, ws: ServerConnection) -> None:
-        conn = self.conns[ws] = _Conn(ws)
         self.connection_count += 1
+        if self.refuse:
+            ws.transport.abort()
+            return
+        conn = self.conns[ws] = _Conn(ws)
         conn.heartbeat_task = asyncio.ensure_future(self._heartbeats(conn))
         try:
             async for text in ws:
@@ -210,6 +229,9 @@ class FakeCoinbaseWS:
                 if token is not None:
                     self.jwt_results.append(verify_jwt(token, self.public_key, self.key_name, None))
                 self.requests.append(request)
+                if channel == "user" and (self.rest is None or token is None or self.jwt_results[-1] is not None):
+                    await ws.send(json.dumps({"type": "error", "message": "authentication failure"}))
+                    continue
                 await self._answer(conn, kind, channel, request.get("product_ids") or [])
         except Exception:
             pass
@@ -226,8 +248,8 @@ class FakeCoinbaseWS:
             await conn.ws.send(json.dumps({"type": "error", "message": f"invalid product_id {unknown[0]}"}))
             return
         subs = conn.subs[channel]
-        if channel == "heartbeats":
-            subs.add("heartbeats") if kind == "subscribe" else subs.clear()
+        if channel in ("heartbeats", "user"):
+            subs.add(channel) if kind == "subscribe" else subs.clear()
         elif kind == "unsubscribe":
             subs.difference_update(product_ids or list(subs))
         else:
@@ -240,6 +262,10 @@ class FakeCoinbaseWS:
                 bids, asks = p.view()
                 updates = [p.level("bid", pr, q) for pr, q in bids] + [p.level("offer", pr, q) for pr, q in asks]
                 await self._send(conn, "l2_data", [{"type": "snapshot", "product_id": pid, "updates": updates}])
+        elif kind == "subscribe" and channel == "user" and self.rest is not None:
+            subs.add("user")
+            await self._send(conn, "user", [{"type": "snapshot", "orders": [
+                user_order(o) for o in self.rest.orders.values() if o["status"] == "OPEN"]}])
         elif kind == "subscribe" and channel == "ticker":
             for pid in new:
                 await self._send(conn, "ticker", [{"type": "snapshot", "tickers": [self._ticker(pid)]}])
@@ -329,6 +355,19 @@ class FakeCoinbaseWS:
 API = "/api/v3/brokerage"
 
 
+def user_order(order: dict) -> dict:
+    """A REST order as the ``user`` channel describes it (documented field names, strings for numbers)."""
+    filled = Decimal(order["filled_size"])
+    return {"order_id": order["order_id"], "client_order_id": order["client_order_id"],
+            "cumulative_quantity": order["filled_size"], "leaves_quantity": str(Decimal(order["base_size"]) - filled),
+            "avg_price": order["average_filled_price"], "total_fees": order["total_fees"], "status": order["status"],
+            "product_id": order["product_id"], "product_type": "SPOT", "order_side": order["side"],
+            "order_type": order["order_type"].title(), "creation_time": order["created_time"],
+            "number_of_fills": order["number_of_fills"], "filled_value": order["filled_value"],
+            "cancel_reason": order["cancel_message"], "reject_reason": order["reject_reason"],
+            "time_in_force": order["time_in_force"]}
+
+
 class FakeCoinbaseREST:
     """The brokerage REST API on aiohttp, every private call checked for a valid CDP JWT."""
 
@@ -348,6 +387,8 @@ class FakeCoinbaseREST:
         self.http_429 = False
         self.lose_create_order = 0
         self.hang_create_order_s = 0.0
+        self.listeners: list = []
+        """Called with an order each time it changes (the ``user`` channel's source)."""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -453,6 +494,8 @@ class FakeCoinbaseREST:
         elif kind != "limit_limit_gtc":
             order["status"] = "CANCELLED"
             order["cancel_message"] = "IOC: nothing to fill"
+        if not crosses:
+            self._changed(order)
         if self.lose_create_order > 0:
             self.lose_create_order -= 1
             request.transport.abort()  # created on the venue; the answer never leaves
@@ -485,7 +528,12 @@ class FakeCoinbaseREST:
                      total_fees=str(Decimal(order["total_fees"]) + commission))
         if filled >= Decimal(order["base_size"]):
             order["status"] = "FILLED"
+        self._changed(order)
         return entry
+
+    def _changed(self, order: dict) -> None:
+        for listener in list(self.listeners):
+            listener(order)
 
     async def _cancel(self, request: web.Request) -> web.Response:
         results = []
@@ -495,6 +543,7 @@ class FakeCoinbaseREST:
                 results.append({"success": False, "failure_reason": "UNKNOWN_CANCEL_ORDER", "order_id": order_id})
                 continue
             order["status"] = "CANCELLED"
+            self._changed(order)
             results.append({"success": True, "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON", "order_id": order_id})
         return web.json_response({"results": results})
 

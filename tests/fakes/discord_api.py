@@ -391,15 +391,31 @@ class FakeDiscord:
         finally:
             self._waiters.pop(payload["id"], None)
 
-    async def slash(self, user_id: int, name: str, args: str = "", *, channel_id: int = CHANNEL_ID,
-                    guild_id: int | None = GUILD_ID, timeout_s: float = 5.0) -> Callback:
-        """A user runs ``/name args:<args>``; returns the bot's callback to it."""
+    def _slash_payload(self, user_id: int, name: str, args: str, channel_id: int,
+                       guild_id: int | None) -> dict[str, Any]:
         data: dict[str, Any] = {"id": _snowflake(), "name": name, "type": 1}
         if guild_id is not None:
             data["guild_id"] = str(guild_id)  # set by Discord for guild commands
         if args:
             data["options"] = [{"name": "args", "type": 3, "value": args}]
-        return await self._inject(self._interaction(2, user_id, channel_id, data, guild_id), timeout_s)
+        return self._interaction(2, user_id, channel_id, data, guild_id)
+
+    async def slash(self, user_id: int, name: str, args: str = "", *, channel_id: int = CHANNEL_ID,
+                    guild_id: int | None = GUILD_ID, timeout_s: float = 5.0) -> Callback:
+        """A user runs ``/name args:<args>``; returns the bot's callback to it."""
+        return await self._inject(self._slash_payload(user_id, name, args, channel_id, guild_id), timeout_s)
+
+    async def slash_later(self, user_id: int, name: str, args: str = "", *, channel_id: int = CHANNEL_ID,
+                          guild_id: int | None = GUILD_ID) -> str:
+        """Like :meth:`slash` without waiting for the answer (a flood); returns the interaction id, whose
+        callback, if the bot ever sends one, lands in :attr:`callbacks`."""
+        payload = self._slash_payload(user_id, name, args, channel_id, guild_id)
+        self._pending[payload["id"]] = payload
+        sent = dict(payload)
+        if "user" in sent:
+            sent.pop("member")
+        await self._dispatch("INTERACTION_CREATE", sent)
+        return str(payload["id"])
 
     async def click(self, message: dict[str, Any], user_id: int, custom_id: str | None = None, *,
                     guild_id: int | None = GUILD_ID, timeout_s: float = 5.0) -> Callback:

@@ -9,7 +9,21 @@ plugin against the venue rather than against itself. Faults on demand:
   with :meth:`FakeKrakenWS.send_raw`;
 * REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``),
   ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
-  closed before any answer), ``hang_add_order_s`` (created, then the answer is late).
+  closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
+  ``fail_dead_man = True`` (``CancelAllOrdersAfter`` answers ``EService:Unavailable``);
+* the private WebSocket v2 (:class:`FakeKrakenAuthWS`): ``executions`` with a token from REST
+  ``GetWebSocketsToken``, a snapshot of open orders, then ``trade``/``filled``/``canceled`` reports
+  as the REST side's orders change, a ``heartbeat`` every ``heartbeat_s``; :meth:`FakeKrakenAuthWS.drop`
+  and ``refuse = True`` (new connections are closed at once) for a stream that is down.
+
+Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
+``WithdrawInfo``, ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
+taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
+(:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
+
+``CancelAllOrdersAfter`` (the dead-man switch) is kept as Kraken documents it: each call with a
+timeout restarts the countdown, ``timeout=0`` disarms it, and when the countdown runs out every
+open order is cancelled (``dead_man_calls`` records every call, ``dead_man_fired`` the firings).
 """
 
 from __future__ import annotations
@@ -21,7 +35,11 @@ import hmac
 import itertools
 import json
 import random
+import secrets
+import time
 import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -292,13 +310,31 @@ class FakeKrakenREST:
         self.orders: dict[str, dict] = {}
         """txid -> Kraken order info."""
         self.trades: dict[str, dict] = {}
-        self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000"}
+        self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000", "SOL": "100.0000000000"}
+        self.symbols = {"XBTUSD": "BTC/USD"}
+        """REST pair name -> WebSocket v2 symbol (what execution reports carry)."""
         self.log: list[tuple[float, str, dict]] = []
         """(loop time, method, params) of every request received."""
         self.rate_limited = False
         self.http_429 = False
         self.lose_add_order = 0
         self.hang_add_order_s = 0.0
+        self.fail_dead_man = False
+        self.tokens: set[str] = set()
+        self.dead_man_calls: list[tuple[float, int]] = []
+        """(loop time, timeout) of every CancelAllOrdersAfter call."""
+        self.dead_man_fired: list[tuple[float, int]] = []
+        """(loop time, orders cancelled) each time the countdown ran out."""
+        self._dead_man: asyncio.TimerHandle | None = None
+        self.withdraw_keys = {"my-sol-wallet": ("SOL", "WaLLet1111111111111111111111111111111111111")}
+        """Withdrawal key name -> (asset, address), as registered in the account."""
+        self.withdraw_fees = {"SOL": Decimal("0.01")}
+        self.withdraw_minimums = {"SOL": Decimal("0.05")}
+        self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
+        self.withdrawals: list[dict] = []
+        self.deposits: list[dict] = []
+        self.listeners: list[Callable[[dict], None]] = []
+        """Called with every execution report (the private WebSocket's source)."""
         self._txids = itertools.count(1)
         self.server = None
         self.url = ""
@@ -309,8 +345,25 @@ class FakeKrakenREST:
         return self
 
     async def close(self) -> None:
+        if self._dead_man is not None:
+            self._dead_man.cancel()
         self.server.close()
         await self.server.wait_closed()
+
+    def open_orders(self) -> list[str]:
+        return [t for t, o in self.orders.items() if o["status"] in ("open", "pending")]
+
+    def _report(self, txid: str, exec_type: str, **fields) -> None:
+        order = self.orders[txid]
+        report = {"order_id": txid, "exec_type": exec_type, "symbol": order.get("symbol", ""),
+                  "side": order["descr"]["type"], "order_type": order["descr"]["ordertype"],
+                  "order_qty": Decimal(order["vol"]), "cum_qty": Decimal(order["vol_exec"]),
+                  "order_status": {"open": "new", "closed": "filled"}.get(order["status"], order["status"]),
+                  "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **fields}
+        if order.get("cl_ord_id"):
+            report["cl_ord_id"] = order["cl_ord_id"]
+        for listener in list(self.listeners):
+            listener(report)
 
     def orders_with(self, cl_ord_id: str) -> list[dict]:
         return [o for o in self.orders.values() if o.get("cl_ord_id") == cl_ord_id]
@@ -327,8 +380,14 @@ class FakeKrakenREST:
         order["vol_exec"] = str(executed)
         order["price"] = str(price)
         order["trades"].append(tid)
+        trade = self.trades[tid]
+        self._report(txid, "trade", exec_id=tid, trade_id=len(self.trades), last_qty=qty, last_price=price,
+                     cost=price * qty, liquidity_ind="m" if maker else "t", order_status="partially_filled",
+                     avg_price=price, fees=[{"asset": "USD", "qty": Decimal(trade["fee"])}],
+                     timestamp=datetime.fromtimestamp(trade["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         if executed >= Decimal(order["vol"]):
             order["status"] = "closed"
+            self._report(txid, "filled", order_status="filled", avg_price=price)
         return tid
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -408,6 +467,8 @@ class FakeKrakenREST:
             "vol": p["volume"], "vol_exec": "0", "cost": "0", "fee": "0", "price": "0",
             "oflags": p.get("oflags", ""), "timeinforce": p.get("timeinforce", "GTC"), "trades": [],
         }
+        self.orders[txid]["symbol"] = self.symbols.get(p["pair"], p["pair"])
+        self._report(txid, "new", order_status="new", limit_price=Decimal(p.get("price", "0")))
         return {"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]}
 
     def _m_CancelOrder(self, p: dict) -> dict:
@@ -417,14 +478,97 @@ class FakeKrakenREST:
             raise _KrakenError("EOrder:Unknown order")
         for t in hits:
             self.orders[t]["status"] = "canceled"
+            self._report(t, "canceled", order_status="canceled", reason="User requested")
         return {"count": len(hits)}
+
+    def _m_WithdrawMethods(self, p: dict) -> list:
+        asset = p.get("asset", "")
+        if asset not in self.withdraw_minimums:
+            return []
+        return [{"asset": asset, "method": "Solana", "network": "Solana",
+                 "minimum": str(self.withdraw_minimums[asset])}]
+
+    def _m_WithdrawInfo(self, p: dict) -> dict:
+        key = self.withdraw_keys.get(p.get("key", ""))
+        if key is None or key[0] != p.get("asset"):
+            raise _KrakenError("EFunding:Unknown withdraw key")
+        return {"method": "Solana", "limit": self.balances.get(key[0], "0"), "amount": p["amount"],
+                "fee": str(self.withdraw_fees[key[0]])}
+
+    def _m_Withdraw(self, p: dict) -> dict:
+        key = self.withdraw_keys.get(p.get("key", ""))
+        if key is None or key[0] != p.get("asset"):
+            raise _KrakenError("EFunding:Unknown withdraw key")
+        amount = Decimal(p["amount"])
+        if amount < self.withdraw_minimums[key[0]]:
+            raise _KrakenError("EFunding:Too small")
+        if amount > Decimal(self.balances.get(key[0], "0")):
+            raise _KrakenError("EFunding:Insufficient funds")
+        self.balances[key[0]] = str(Decimal(self.balances[key[0]]) - amount)
+        refid = f"FTQ{len(self.withdrawals) + 1:04d}-FAKE"
+        fee = self.withdraw_fees[key[0]]
+        self.withdrawals.append({"method": "Solana", "aclass": "currency", "asset": key[0], "refid": refid,
+                                 "txid": f"sig{len(self.withdrawals) + 1}", "info": key[1], "key": p["key"],
+                                 "amount": str(amount - fee), "fee": str(fee), "time": time.time(),
+                                 "status": "Initial"})
+        return {"refid": refid}
+
+    def _m_WithdrawStatus(self, p: dict) -> list:
+        return [w for w in self.withdrawals if w["asset"] == p.get("asset")]
+
+    def _m_DepositAddresses(self, p: dict) -> list:
+        address = self.deposit_addresses.get((p.get("asset", ""), p.get("method", "")))
+        return [] if address is None else [{"address": address, "expiretm": "0", "new": False}]
+
+    def _m_DepositStatus(self, p: dict) -> list:
+        return [d for d in self.deposits if d["asset"] == p.get("asset")]
+
+    def deposit(self, asset: str, amount: Decimal, txid: str, status: str = "Success") -> None:
+        """Funds arrive on the account (credited when ``status`` is Success)."""
+        self.deposits.append({"method": "Solana", "aclass": "currency", "asset": asset, "refid": f"D{txid}",
+                              "txid": txid, "info": "", "amount": str(amount), "fee": "0", "time": time.time(),
+                              "status": status})
+        if status == "Success":
+            self.balances[asset] = str(Decimal(self.balances.get(asset, "0")) + amount)
+
+    def _m_GetWebSocketsToken(self, p: dict) -> dict:
+        token = secrets.token_urlsafe(24)
+        self.tokens.add(token)
+        return {"token": token, "expires": 900}
+
+    def _m_CancelAllOrdersAfter(self, p: dict) -> dict:
+        if "timeout" not in p:
+            raise _KrakenError("EGeneral:Invalid arguments")
+        if self.fail_dead_man:
+            raise _KrakenError("EService:Unavailable")
+        timeout = int(p["timeout"])
+        loop = asyncio.get_running_loop()
+        self.dead_man_calls.append((loop.time(), timeout))
+        if self._dead_man is not None:
+            self._dead_man.cancel()
+            self._dead_man = None
+        now = time.time()
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if timeout == 0:
+            return {"currentTime": stamp, "triggerTime": "0"}
+        self._dead_man = loop.call_later(timeout, self._dead_man_fire)
+        return {"currentTime": stamp,
+                "triggerTime": datetime.fromtimestamp(now + timeout, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    def _dead_man_fire(self) -> None:
+        self._dead_man = None
+        hits = self.open_orders()
+        for t in hits:
+            self.orders[t]["status"] = "canceled"
+            self._report(t, "canceled", order_status="canceled", reason="Cancel all orders after timeout")
+        self.dead_man_fired.append((asyncio.get_running_loop().time(), len(hits)))
 
     def _select(self, p: dict, statuses: tuple[str, ...]) -> dict:
         cl = p.get("cl_ord_id")
         out = {}
         for txid, o in self.orders.items():
             if o["status"] in statuses and (cl is None or o.get("cl_ord_id") == cl):
-                info = dict(o)
+                info = {k: v for k, v in o.items() if k != "symbol"}
                 if p.get("trades") != "true":
                     info.pop("trades", None)
                 out[txid] = info
@@ -441,7 +585,7 @@ class FakeKrakenREST:
         out = {}
         for txid in p.get("txid", "").split(","):
             if txid in self.orders:
-                info = dict(self.orders[txid])
+                info = {k: v for k, v in self.orders[txid].items() if k != "symbol"}
                 if p.get("trades") != "true":
                     info.pop("trades", None)
                 out[txid] = info
@@ -456,3 +600,108 @@ class FakeKrakenREST:
 
 class _KrakenError(Exception):
     pass
+
+
+def to_json(value) -> str:
+    """JSON with Decimals as numbers, the way Kraken's WebSocket v2 writes prices and quantities."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{to_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+class FakeKrakenAuthWS:
+    """The authenticated WebSocket v2 endpoint (``ws-auth.kraken.com/v2``): the ``executions`` channel."""
+
+    def __init__(self, rest: FakeKrakenREST, heartbeat_s: float = 0.1):
+        self.rest = rest
+        self.heartbeat_s = heartbeat_s
+        self.subscribers: set[ServerConnection] = set()
+        self.connections: set[ServerConnection] = set()
+        self.requests: list[dict] = []
+        self.connection_count = 0
+        self.refuse = False
+        """New connections are closed at once (the stream stays down)."""
+        self.sent_reports: list[dict] = []
+        self.server = None
+        self.url = ""
+        rest.listeners.append(self._on_report)
+
+    async def start(self) -> FakeKrakenAuthWS:
+        self.server = await serve(self._handler, "127.0.0.1", 0)
+        self.url = f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v2"
+        return self
+
+    async def close(self) -> None:
+        self.rest.listeners.remove(self._on_report)
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def drop(self) -> None:
+        """Abort every connection (no close frame), as a network failure would."""
+        for ws in list(self.connections):
+            ws.transport.abort()
+
+    def _on_report(self, report: dict) -> None:
+        frame = to_json({"channel": "executions", "type": "update", "data": [report]})
+        self.sent_reports.append(report)
+        for ws in list(self.subscribers):
+            asyncio.get_running_loop().create_task(self._send(ws, frame))
+
+    @staticmethod
+    async def _send(ws: ServerConnection, frame: str) -> None:
+        try:
+            await ws.send(frame)
+        except Exception:
+            pass
+
+    async def _heartbeats(self, ws: ServerConnection) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            await ws.send('{"channel":"heartbeat"}')
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        self.connection_count += 1
+        if self.refuse:
+            ws.transport.abort()
+            return
+        self.connections.add(ws)
+        beats = asyncio.get_running_loop().create_task(self._heartbeats(ws))
+        try:
+            async for text in ws:
+                request = json.loads(text)
+                self.requests.append(request)
+                params = request.get("params") or {}
+                if request.get("method") != "subscribe" or params.get("channel") != "executions":
+                    await ws.send(json.dumps({"method": request.get("method"), "success": False,
+                                              "error": "Channel unsupported", "req_id": request.get("req_id")}))
+                    continue
+                if params.get("token") not in self.rest.tokens:
+                    await ws.send(json.dumps({"method": "subscribe", "success": False, "error": "EAccount:Invalid "
+                                              "token", "req_id": request.get("req_id")}))
+                    continue
+                await ws.send(json.dumps({"method": "subscribe", "success": True, "req_id": request.get("req_id"),
+                                          "result": {"channel": "executions", "snap_orders": True,
+                                                     "snap_trades": bool(params.get("snap_trades"))}}))
+                snapshot = []
+                if params.get("snap_orders", True):
+                    for txid in self.rest.open_orders():
+                        o = self.rest.orders[txid]
+                        item = {"order_id": txid, "symbol": o.get("symbol", ""), "exec_type": "new",
+                                "order_status": "new" if Decimal(o["vol_exec"]) == 0 else "partially_filled",
+                                "side": o["descr"]["type"], "order_qty": Decimal(o["vol"]),
+                                "cum_qty": Decimal(o["vol_exec"])}
+                        if o.get("cl_ord_id"):
+                            item["cl_ord_id"] = o["cl_ord_id"]
+                        snapshot.append(item)
+                await ws.send(to_json({"channel": "executions", "type": "snapshot", "data": snapshot}))
+                self.subscribers.add(ws)
+        except Exception:
+            pass
+        finally:
+            beats.cancel()
+            self.subscribers.discard(ws)
+            self.connections.discard(ws)

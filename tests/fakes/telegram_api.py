@@ -10,6 +10,13 @@ seconds, woken by new updates, never by sleeping), sendMessage, sendPhoto (the p
 editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, and read what the bot sent with :meth:`FakeBotAPI.next_message`.
+
+Limits as https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this states
+them: more than ``group_limit_per_min`` (20) messages a minute to one group get 429 with the
+``retry_after`` that frees the next slot. Forum topics: a message sent with
+``FakeBotAPI.command(..., thread_id=N)`` comes from topic N of a forum supergroup
+(``is_topic_message``, ``message_thread_id``); a message the bot sends with
+``message_thread_id`` lands in that topic and carries it, as the Bot API's Message does.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +61,8 @@ class FakeBotAPI:
     """Every message the bot sent (sendMessage and sendPhoto results), in order; edits update them in place."""
     answered: list[dict] = field(default_factory=list)
     """answerCallbackQuery parameters, in order."""
+    group_limit_per_min: int = 20
+    """Messages a minute one group takes before 429 (Telegram: 20)."""
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -61,6 +72,7 @@ class FakeBotAPI:
         self._read: dict[str, int] = {}
         self._refusals: list[_Refusal] = []
         self._chats: dict[str, dict] = {}
+        self._group_sends: dict[str, deque[float]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
 
@@ -106,6 +118,12 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 429,
                                       "description": f"Too Many Requests: retry after {refusal.retry_after_s}",
                                       "parameters": {"retry_after": refusal.retry_after_s}}, status=429)
+        retry_after_s = self._group_limited(method, params)
+        if retry_after_s:
+            call.status = 429
+            return web.json_response({"ok": False, "error_code": 429,
+                                      "description": f"Too Many Requests: retry after {retry_after_s}",
+                                      "parameters": {"retry_after": retry_after_s}}, status=429)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
@@ -113,6 +131,19 @@ class FakeBotAPI:
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
+
+    def _group_limited(self, method: str, params: dict) -> int:
+        """Seconds to wait when this message would be over a group's per-minute limit; 0 to accept it."""
+        if method not in ("sendMessage", "sendPhoto") or not str(params.get("chat_id", "")).startswith("-"):
+            return 0
+        now = time.monotonic()
+        sent = self._group_sends.setdefault(str(params["chat_id"]), deque())
+        while sent and now - sent[0] >= 60:
+            sent.popleft()
+        if len(sent) >= self.group_limit_per_min:
+            return max(1, math.ceil(60 - (now - sent[0])))
+        sent.append(now)
+        return 0
 
     # --- Bot API methods ---------------------------------------------------------------------
 
@@ -148,7 +179,7 @@ class FakeBotAPI:
     async def _m_sendMessage(self, p: dict) -> dict:
         chat = self._chat(p["chat_id"])
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
-                   "from": BOT_USER, "text": p["text"]}
+                   "from": BOT_USER, "text": p["text"], **_topic(chat, p)}
         if "reply_markup" in p:
             message["reply_markup"] = p["reply_markup"]
         message["parse_mode"] = p.get("parse_mode")  # not in the API's Message; kept for tests
@@ -167,8 +198,9 @@ class FakeBotAPI:
         n = next(self._message_ids)
         size = {"file_id": f"photo{n}", "file_unique_id": f"u{n}", "width": width, "height": height,
                 "file_size": len(data)}
-        message = {"message_id": n, "date": int(time.time()), "chat": self._chat(p["chat_id"]), "from": BOT_USER,
-                   "photo": [size]}
+        chat = self._chat(p["chat_id"])
+        message = {"message_id": n, "date": int(time.time()), "chat": chat, "from": BOT_USER,
+                   "photo": [size], **_topic(chat, p)}
         if p.get("caption"):
             message["caption"] = p["caption"]
         if "reply_markup" in p:
@@ -217,12 +249,16 @@ class FakeBotAPI:
         async with self._changed:
             self._changed.notify_all()
 
-    async def command(self, user_id: int, text: str, chat_id: int | None = None) -> dict:
-        """Enqueue a message from ``user_id`` in ``chat_id`` (default: the private chat with them)."""
+    async def command(self, user_id: int, text: str, chat_id: int | None = None, thread_id: int | None = None) -> dict:
+        """Enqueue a message from ``user_id`` in ``chat_id`` (default: the private chat with them), in forum
+        topic ``thread_id`` if given (the chat becomes a forum supergroup)."""
         chat = self._chat(user_id if chat_id is None else chat_id)
         head = text.split()[0]
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                    "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}, "text": text}
+        if thread_id is not None:
+            chat["is_forum"] = True
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         if head.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(head)}]
         update = {"update_id": next(self._update_ids), "message": message}
@@ -270,8 +306,16 @@ class FakeBotAPI:
 
 JSON_PARAMS = frozenset({"offset", "limit", "timeout", "allowed_updates", "reply_markup", "show_alert",
                          "message_id", "entities", "link_preview_options", "commands", "drop_pending_updates",
-                         "cache_time", "disable_notification", "protect_content"})
+                         "cache_time", "disable_notification", "protect_content", "message_thread_id"})
 """Parameters PTB sends JSON-encoded; the rest (chat_id, text, parse_mode, ...) stay strings."""
+
+
+def _topic(chat: dict, params: dict) -> dict:
+    """The topic fields of a message sent with ``message_thread_id`` (forum supergroups only, as the API)."""
+    thread_id = params.get("message_thread_id")
+    if thread_id is None or not chat.get("is_forum"):
+        return {}
+    return {"message_thread_id": int(thread_id), "is_topic_message": True}
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -55,6 +55,7 @@ class FakeDexSettings:
 class FakeDex(Exchange):
     Settings = FakeDexSettings
     simulated = True
+    venue_kind = "pool"
     exchange_settings = ()
 
     def __init__(self, name, settings, ctx):

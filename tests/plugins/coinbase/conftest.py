@@ -32,17 +32,28 @@ async def fake_rest(product):
 
 
 @pytest.fixture
+async def fake_user_ws(product, fake_rest):
+    fake = await FakeCoinbaseWS([product], rest=fake_rest).start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
 async def coinbase_bot(tmp_path, monkeypatch):
-    """``bot, exchange = await coinbase_bot(fake_ws, fake_rest, **settings)``: stopped at teardown."""
+    """``bot, exchange = await coinbase_bot(fake_ws, fake_rest, user_ws=None, **settings)``: stopped at teardown.
+
+    Without ``user_ws`` the private order stream is off (fills by polling only)."""
     started = []
 
-    async def factory(ws, rest, key_pem=PRIVATE_KEY_PEM, **settings):
+    async def factory(ws, rest, key_pem=PRIVATE_KEY_PEM, user_ws=None, **settings):
         monkeypatch.setenv("FAKE_CB_KEY_NAME", KEY_NAME)
         monkeypatch.setenv("FAKE_CB_PRIVATE_KEY", key_pem)
         values = {"symbols": '["BTC/USD"]', "ws_url": f'"{ws.url}"', "rest_url": f'"{rest.url}"',
                   "api_key_name": '"env:FAKE_CB_KEY_NAME"', "api_private_key": '"env:FAKE_CB_PRIVATE_KEY"',
                   "silence_timeout_s": "0.5", "reconnect_initial_s": "0.05", "reconnect_max_s": "0.5",
-                  "start_timeout_s": "5", "request_timeout_s": "2", "rest_per_s": "1000.0", "rest_burst": "100"}
+                  "start_timeout_s": "5", "request_timeout_s": "2", "rest_per_s": "1000.0", "rest_burst": "100",
+                  "private_stream": "true" if user_ws else "false",
+                  "user_ws_url": f'"{user_ws.url if user_ws else ""}"'}
         values.update({k: str(v) if not isinstance(v, str) else f'"{v}"' for k, v in settings.items()})
         body = "\n".join(f"{k} = {v}" for k, v in values.items())
         text = f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.coinbase]\n{body}\n'

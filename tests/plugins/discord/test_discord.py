@@ -307,3 +307,23 @@ async def test_a_command_name_discord_cannot_take_is_left_out_not_fatal(caplog):
         assert "is not offered on Discord" in caplog.text
     finally:
         await client.close()
+
+
+async def test_a_hundred_strangers_do_not_hold_up_an_admins_kill(bot, fake):
+    ids = [await fake.slash_later(STRANGER + n, "pause", "s") for n in range(100)]
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    question = await fake.slash(ADMIN, "kill", "fat finger", timeout_s=30)
+    waited_s = loop.time() - asked
+    assert "Kill switch: pause all 1 strategies" in question.content and question.custom_ids, question.content
+    assert waited_s < 1.0, waited_s
+    done = await fake.click(question.message, ADMIN)
+    assert done.type == 7 and "Kill switch:" in done.content and bot.killed("s") and bot.strategies["s"].paused
+    await wait_for(lambda: any(c.interaction_id == ids[0] for c in fake.callbacks), what="the first refusal")
+    answered = [c for c in fake.callbacks if c.interaction_id in ids]
+    assert len(answered) == 1 and answered[0].ephemeral and "Not authorized." in answered[0].content
+    bot.commands.flush_refusals(force=True)
+    rows = [(r.chat_id, r.command, r.outcome) for r in bot.store.audit_log() if r.outcome.startswith("refused")]
+    assert sorted(rows) == [(str(CHANNEL_ID), "pause", "refused: no role"),
+                            (str(CHANNEL_ID), "pause", "refused: no role, 99 more in this chat, not answered")]
+

@@ -463,7 +463,7 @@ def test_settings_report_every_bad_key():
                                   "spacing": "log"}, "strategies.g", issues)
     text = "\n".join(map(str, issues))
     assert "strategies.g.lower: expected a decimal number > 0" in text
-    assert "strategies.g.levels: expected an integer >= 2, got 1" in text
+    assert "strategies.g.levels: expected an integer >= 2 and <= 1000, got 1" in text
     assert 'strategies.g.spacing: expected one of "arithmetic", "geometric", got "log"' in text
     assert "strategies.g.exchange: missing required key" in text
 

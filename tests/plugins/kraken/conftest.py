@@ -7,7 +7,7 @@ import pytest
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.plugins import collect, load_plugins
-from tests.fakes.kraken import API_KEY, API_SECRET, FakeKrakenREST, FakeKrakenWS, FakePair, populate
+from tests.fakes.kraken import API_KEY, API_SECRET, FakeKrakenAuthWS, FakeKrakenREST, FakeKrakenWS, FakePair, populate
 
 
 @pytest.fixture
@@ -27,11 +27,20 @@ async def fake_rest():
 
 
 @pytest.fixture
+async def fake_auth_ws(fake_rest):
+    fake = await FakeKrakenAuthWS(fake_rest).start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
 async def kraken_bot(tmp_path, monkeypatch):
-    """``bot, exchange = await kraken_bot(fake_ws, fake_rest=None, **settings)``: stopped at teardown."""
+    """``bot, exchange = await kraken_bot(fake_ws, fake_rest=None, auth_ws=None, **settings)``: stopped at teardown.
+
+    Without ``auth_ws`` the private order stream is off (fills by polling only)."""
     started = []
 
-    async def factory(ws, rest=None, **settings):
+    async def factory(ws, rest=None, auth_ws=None, **settings):
         monkeypatch.setenv("FAKE_KRAKEN_KEY", API_KEY)
         monkeypatch.setenv("FAKE_KRAKEN_SECRET", API_SECRET)
         values = {"symbols": '["BTC/USD"]', "depth": "25", "ws_url": f'"{ws.url}"', "silence_timeout_s": "0.5",
@@ -39,7 +48,16 @@ async def kraken_bot(tmp_path, monkeypatch):
         if rest is not None:
             values.update(rest_url=f'"{rest.url}"', api_key='"env:FAKE_KRAKEN_KEY"',
                           api_secret='"env:FAKE_KRAKEN_SECRET"', request_timeout_s="2")
-        values.update({k: str(v) if not isinstance(v, str) else f'"{v}"' for k, v in settings.items()})
+            values.update(private_ws_url=f'"{auth_ws.url}"' if auth_ws else '""',
+                          private_stream="true" if auth_ws else "false")
+        def toml(v) -> str:  # a str starting with { or [ is a TOML table or array as written
+            if isinstance(v, bool):
+                return str(v).lower()
+            if isinstance(v, str):
+                return v if v[:1] in "{[" else f'"{v}"'
+            return str(v)
+
+        values.update({k: toml(v) for k, v in settings.items()})
         body = "\n".join(f"{k} = {v}" for k, v in values.items())
         # mode must come before the [bot] table, so this builds the bot the way make_bot does
         text = f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.kraken]\n{body}\n'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -120,3 +122,36 @@ async def test_unknown_path_is_404(make_bot):
     writer.write(b"GET / HTTP/1.1\r\n\r\n")
     assert (await reader.read()).startswith(b"HTTP/1.1 404")
     writer.close()
+
+
+async def test_idle_connections_are_capped_and_a_scrape_still_answers(make_bot, caplog):
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\nmax_connections = 64\n")
+    exporter = running_exporter(bot.operator)
+    idle = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    # room for our 1,100 client ends and the capped server ends, not for 1,100 server ends as well: an
+    # uncapped server runs out of descriptors ("accept() out of system resource")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, in_use + 1100 + 64 + 100), hard))
+    try:
+        for _ in range(1100):  # connect and send nothing: each held a descriptor for 10 s before the cap
+            idle.append((await asyncio.open_connection("127.0.0.1", exporter.port))[1])
+        await wait_for(lambda: exporter.evicted >= 1100 - 64, timeout_s=30)
+        assert len(exporter._open) <= 64
+        assert await scrape(exporter.port)
+    finally:
+        for writer in idle:
+            writer.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_request_timeout_s(make_bot):
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\nrequest_timeout_s = 0.2\n")
+    exporter = running_exporter(bot.operator)
+    reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port)
+    async with asyncio.timeout(10):
+        assert await reader.read() == b""  # closed by the server without an answer
+    writer.close()
+    await wait_for(lambda: not exporter._open, timeout_s=5)

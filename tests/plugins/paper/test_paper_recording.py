@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain import BookUpdate, FeedState, FeedStatus, Fill, Liquidity, Order, OrderStatus, OrderType, Side
 from bot.settings import parse_settings
-from plugins.kraken.record import record
+from plugins.kraken.record import KrakenRecorder, record
 from plugins.paper.settings import PaperSettings
 from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum
 from tests.helpers.waiting import wait_for
@@ -350,12 +350,45 @@ async def test_a_recording_exchange_that_cannot_play_back_is_refused_at_start(tm
     assert paper._state is None  # refused before the state file opened
 
 
-async def test_a_bad_recording_line_names_the_file_and_line(tmp_path, make_exchange):
-    path = KrakenTape().subscribed().write(tmp_path / "r.jsonl")
+async def test_bad_recording_lines_are_skipped_counted_and_reported(tmp_path, make_exchange, caplog):
+    tape = KrakenTape().subscribed().snapshot({"100.0": "1"}, {"101.0": "1"})
+    path = tape.write(tmp_path / "r.jsonl")
     with open(path, "a") as f:
-        f.write("not json\n")
+        f.write('not json\n["an", "array"]\n{"ts_ns": 5}\n"a string"\n{"ts_ns": 5, "raw": 7}\n')
+    tape.frames = tape.frames[-1:]
+    with open(path, "a") as f:  # a good frame after the bad lines still plays
+        f.write(json.dumps({"ts_ns": 9_000_000, "raw": tape.frames[0]}) + "\n")
     paper = make_exchange(**recorded(recording=str(path)))
     await paper.start()
-    with pytest.raises(ValueError, match=r"r\.jsonl:3: not a recording line"):
+    with caplog.at_level(logging.WARNING):
+        steps = 0
         while paper.step():
-            pass
+            steps += 1
+    assert steps >= 2 and paper._player.stats.frames == 4
+    assert ("r.jsonl: 9 lines, 4 frames, 5 malformed lines skipped (not JSON: 1, a JSON array, not an object: 1, "
+            "no raw: 1, a JSON string, not an object: 1, raw not a string: 1; first at line 4, 5, 6, 7, 8)"
+            in caplog.text)
+
+
+@pytest.mark.parametrize("speed", [D(0), D(1000)])
+async def test_playback_that_cannot_go_on_marks_the_books_stale(tmp_path, make_exchange, bot, monkeypatch, caplog,
+                                                                 speed):
+    path = KrakenTape().subscribed().snapshot({"100.0": "1"}, {"101.0": "1"}).write(tmp_path / "r.jsonl")
+    real = KrakenRecorder.market_events
+
+    def breaks_after_the_first_book(self, frames, options, levels):
+        events = real(self, frames, options, levels)
+        yield next(iter(events))
+        raise RuntimeError("the book code failed")
+
+    monkeypatch.setattr(KrakenRecorder, "market_events", breaks_after_the_first_book)
+    paper = make_exchange(**recorded(recording=str(path), playback_speed=speed))
+    feed = statuses(bot)
+    await paper.start()
+    if speed == 0:
+        assert paper.step() and not paper.step()
+    await wait_for(lambda: feed and feed[-1].state is FeedState.STALE, timeout_s=30, what="the books to go stale")
+    assert [s.state for s in feed] == [FeedState.LIVE, FeedState.STALE]
+    assert "cannot be played: RuntimeError" in feed[-1].reason
+    assert "the books are STALE" in caplog.text and "the book code failed" in caplog.text
+    assert not bot.errors

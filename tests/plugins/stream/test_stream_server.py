@@ -365,3 +365,46 @@ def test_client_entries_are_validated_with_their_key_path():
     assert issues[0].startswith('plugins.stream.clients.a: expected "ROLE:BASE64_PUBLIC_KEY"')
     assert issues[1] == ("plugins.stream.clients.b: not an Ed25519 public key: an Ed25519 public key is 32 bytes, "
                          "this is 3")
+
+
+async def test_a_flood_of_unauthenticated_connections_cannot_lock_out_a_real_client(make_bot):
+    _, server, url = await start(make_bot, max_connections=2, max_unauthenticated=4)
+    silent = []
+    for _ in range(20):  # each takes its challenge and never answers
+        ws = await connect(url, proxy=None)
+        await recv(ws)
+        silent.append(ws)
+    await wait_for(lambda: server.stats["evicted_unauthenticated"] >= 16, timeout_s=10)
+    assert len(server._waiting) <= 4
+    first, _ = await login(url)  # authenticated connections are counted apart: both fit
+    second, _ = await login(url, BOB)
+    third = await connect(url, proxy=None)  # beyond max_connections: refused once authenticated
+    await third.send(auth_frame(await recv(third), ALICE))
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(third)
+    assert info.value.rcvd.code == 1013
+    for ws in [first, second, *silent]:
+        await ws.close()
+
+
+async def test_deep_nesting_is_refused_before_parsing_not_a_1011(make_bot, caplog):
+    _, server, url = await start(make_bot)
+    ws = await connect(url, proxy=None)
+    await recv(ws)
+    await ws.send("[" * 2000 + "]" * 2000)  # json.loads alone raises RecursionError at this depth
+    error, code = await refused(ws)
+    assert code == 4001 and error["code"] == "auth_failed"
+    assert server.refusals["malformed auth frame"] == 1 and "RecursionError" not in caplog.text
+    big = await connect(url, proxy=None)
+    await recv(big)
+    await big.send("x" * 10_000)  # before authentication, a frame is small
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(big)
+    assert info.value.rcvd.code == 1009
+    client, _ = await login(url)
+    await client.send('{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+    frame = await recv(client)
+    assert frame["code"] == "bad_frame" and "nested deeper" in frame["message"]
+    await client.send('{"type": "ping"}')
+    assert (await recv(client))["type"] == "pong"
+    await client.close()

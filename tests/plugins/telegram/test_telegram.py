@@ -210,7 +210,7 @@ async def test_a_429_is_retried_after_the_time_telegram_asked_for(api, start_bot
     order_sent_at = asyncio.get_running_loop().time()
     delivered = await api.next_message(ALERTS)
     assert delivered["text"] == "❗ [v] feed lost"
-    sends = [c for c in api.calls if c.method == "sendMessage"]
+    sends = [c for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ALERTS)]
     assert [c.status for c in sends[:2]] == [429, 200]
     assert sends[1].at - sends[0].at >= 1.0  # waited retry_after, measured on the loop clock
     assert order_sent_at < sends[1].at
@@ -303,3 +303,82 @@ async def test_kill_needs_the_same_admins_button_and_a_foreign_press_does_nothin
     assert [a[3:] for a in audit(bot)] == [("kill", "awaiting confirmation"),
                                            ("kill", "refused: confirmation of another user"),
                                            ("kill", "confirmed: ok")]
+
+
+# --- hostile chats: strangers cannot slow anyone down ---------------------------------------------
+
+FORUM = -900
+
+
+async def test_a_hundred_strangers_in_a_group_do_not_hold_up_an_admins_private_kill(api, start_bot):
+    bot = await start_bot()
+    for n in range(100):
+        await api.command(STRANGER + n, "/pause@arbot_test_bot s", chat_id=GROUP)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    await api.command(ADMIN, "/kill fat finger")
+    question = await api.next_message(ADMIN, timeout_s=30)
+    waited_s = loop.time() - asked
+    assert question["text"].startswith("<pre>Kill switch") and waited_s < 1.0, waited_s
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)
+    assert "Kill switch:" in question["text"] and bot.killed("s") and bot.strategies["s"].paused
+    # the group got one refusal, not 100 (and never hit Telegram's 20-a-minute limit)
+    assert [m["text"] for m in api.messages_to(GROUP)] == ["<pre>Not authorized.</pre>"]
+    assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")
+    bot.commands.flush_refusals(force=True)  # the window's count is audited when it closes (or on stop)
+    in_group = [a for a in audit(bot) if a[2] == str(GROUP)]
+    assert in_group == [("telegram", str(STRANGER), str(GROUP), "pause", "refused: no role"),
+                        ("telegram", "", str(GROUP), "pause", "refused: no role, 99 more in this chat, not answered")]
+    counted = next(r for r in bot.store.audit_log() if r.outcome.startswith("refused: no role, 99"))
+    assert counted.args == f"users {','.join(str(STRANGER + n) for n in range(1, 6))} and 94 more"
+
+
+async def test_strangers_in_many_chats_get_at_most_the_configured_answers(api, start_bot):
+    bot = await start_bot("[commands]\nstranger_replies_per_min = 3\n")
+    for n in range(12):
+        await api.command(STRANGER + n, "/status")  # each in their own private chat
+    await api.command(ADMIN, "/status")
+    assert (await api.next_message(ADMIN))["text"].startswith("<pre>Status")
+    refused = [m for m in api.sent if m["chat"]["id"] >= STRANGER]
+    assert len(refused) == 3 and all(m["text"] == "<pre>Not authorized.</pre>" for m in refused)
+    assert sum(a[4] == "refused: no role" for a in audit(bot)) == 12  # each chat's first refusal, answered or not
+
+
+async def test_a_stranger_hammering_a_confirm_button_is_counted_not_answered(api, start_bot):
+    bot = await start_bot()
+    await api.command(ADMIN, "/nuke", chat_id=GROUP)
+    question = await api.next_message(GROUP)
+    for _ in range(10):
+        await api.press(STRANGER, question)
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)
+    assert Throwaway.nuked == [[]] and len(api.answered) == 2  # the stranger's first press, then the admin's
+    bot.commands.flush_refusals(force=True)
+    assert [a[1:] for a in audit(bot)][-2:] == [
+        (str(ADMIN), str(GROUP), "nuke", "confirmed: ok"),
+        (str(STRANGER), str(GROUP), "nuke", "refused: no role, 9 more in this chat, not answered")]
+
+
+async def test_replies_in_a_forum_topic_carry_its_message_thread_id(api, start_bot):
+    await start_bot()
+    await api.command(ADMIN, "/status", chat_id=FORUM, thread_id=77)
+    reply = await api.next_message(FORUM)
+    assert reply["text"].startswith("<pre>Status") and reply["message_thread_id"] == 77
+    await api.command(ADMIN, "/nuke", chat_id=FORUM, thread_id=78)
+    question = await api.next_message(FORUM)
+    assert question["message_thread_id"] == 78 and "reply_markup" in question
+    await api.command(ADMIN, "/status", chat_id=GROUP)  # an ordinary group: no topic
+    assert "message_thread_id" not in await api.next_message(GROUP)
+
+
+async def test_the_fake_refuses_a_groups_21st_message_in_a_minute_with_retry_after(api):
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        url = f"{api.base_url}/bot{TOKEN}/sendMessage"
+        statuses = [(await http.post(url, data={"chat_id": str(GROUP), "text": "x"})).status for _ in range(21)]
+        refusal = await (await http.post(url, data={"chat_id": str(GROUP), "text": "x"})).json()
+        private = await http.post(url, data={"chat_id": str(ADMIN), "text": "x"})
+    assert statuses == [200] * 20 + [429] and private.status == 200
+    assert refusal["error_code"] == 429 and 55 <= refusal["parameters"]["retry_after"] <= 60

@@ -1,0 +1,78 @@
+"""A sweep's settings applied to a backtest's config (:mod:`.sweep` says how keys and values are read)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..settings import ConfigError, ConfigIssue
+
+SWEEP_TABLE = "sweep"
+"""The config's table of sweep axes (``key = [values]``); a normal run ignores it."""
+
+
+def _typed(value: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, str):
+        return value
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # the settings refuse it, naming the key
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def targets(raw: Mapping[str, Any], key: str, registry: Any) -> list[tuple[str, ...]]:
+    """The config paths ``key`` sets: itself when dotted, else that setting of every strategy whose type has it."""
+    if "." in key:
+        return [tuple(key.split("."))]
+    found: list[tuple[str, ...]] = []
+    tables = raw.get("strategies")
+    classes = registry.classes("strategy")
+    for name, table in (tables.items() if isinstance(tables, dict) else ()):
+        if not isinstance(table, dict):
+            continue
+        settings_cls = getattr(classes.get(table.get("type")), "Settings", None) if table.get("type") else None
+        known = {f.name for f in dataclasses.fields(settings_cls)} if dataclasses.is_dataclass(settings_cls) else set()
+        if key in table or key in known:
+            found.append(("strategies", name, key))
+    return found
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, str]], registry: Any, source: str) -> None:
+    """Set each (key, value) in the raw config (see the module's doc); ConfigError for a key nothing has."""
+    raw.pop(SWEEP_TABLE, None)
+    issues = []
+    for key, value in overrides:
+        paths = targets(raw, key, registry)
+        if not paths:
+            issues.append(ConfigIssue(f"{SWEEP_TABLE}.{key}", "no configured strategy has this setting; name its "
+                                      "path (e.g. strategies.NAME.min_edge_bps or exchanges.NAME.fee_bps)"))
+        for path in paths:
+            table: Any = raw
+            for part in path[:-1]:
+                nxt = table.get(part) if isinstance(table, dict) else None
+                if not isinstance(nxt, dict):
+                    if isinstance(table, dict) and nxt is None:
+                        nxt = table[part] = {}
+                    else:
+                        issues.append(ConfigIssue(".".join(path), "the sweep cannot set it: "
+                                                  f"{part} is not a table in the config"))
+                        break
+                table = nxt
+            else:
+                table[path[-1]] = _typed(value, table.get(path[-1]))
+    if issues:
+        raise ConfigError(issues, source)

@@ -1,0 +1,108 @@
+"""What the bot writes for people and machines: one timestamp format, short lines, json on demand.
+
+Text (the default): ``2026-12-05T23:05:40.679Z INFO    arbot.exchange.paper: message``, each line
+cut to :data:`MAX_LINE` characters unless the run is verbose (``arbot run -v``, or ``log_level =
+"DEBUG"``); a traceback, when there is one, follows in full. Json (``[bot] log_format = "json"``):
+one object per line with ``ts``, ``level``, ``logger``, ``msg``, the extras a caller passed with
+``extra=``, and ``exc`` for a traceback, never cut. Timestamps are UTC, ISO 8601 with
+milliseconds, on every stream (alerts on the console use :func:`format_ts` too).
+
+Colour: only on a terminal, never when ``NO_COLOR`` is set to anything (https://no-color.org)
+or ``--no-color`` is given (which sets ``NO_COLOR`` for the process).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+MAX_LINE = 120
+"""Longest text line on the console; the rest is shown with ``-v`` (or in json)."""
+QUIET_LIBRARIES = ("apscheduler", "httpx", "httpcore", "telegram", "discord", "aiohttp.access", "websockets")
+"""Libraries whose INFO lines (one per request, job run or poll) are noise to a trader: WARNING and above."""
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_verbose = False
+
+
+def format_ts(ts_ns: int) -> str:
+    """``2026-12-05T23:05:40.679Z``: the one timestamp format of every stream."""
+    when = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def verbose() -> bool:
+    """True when details were asked for (``-v``, or DEBUG): console lines are not cut."""
+    return _verbose
+
+
+def fit(line: str, width: int = MAX_LINE) -> str:
+    """``line`` cut to ``width`` characters (ending in "…"), unless the run is verbose."""
+    if _verbose or len(line) <= width:
+        return line
+    return line[: width - 1] + "…"
+
+
+def colour_wanted(stream: TextIO, setting: str = "auto") -> bool:
+    """Whether to colour ``stream``: ``NO_COLOR`` always wins, then ``always``/``never``, then "is a terminal"."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if setting in ("always", "never"):
+        return setting == "always"
+    return stream.isatty()
+
+
+class TextFormatter(logging.Formatter):
+    """One short line per record (cut unless verbose); a traceback follows in full."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        head = f"{format_ts(int(record.created * 1e9))} {record.levelname:<7} {record.name}: "
+        text = fit(head + record.getMessage())
+        trace = _traceback(self, record)
+        return f"{text}\n{trace}" if trace else text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, msg, the record's extras, and exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"ts": format_ts(int(record.created * 1e9)), "level": record.levelname,
+                                 "logger": record.name, "msg": record.getMessage()}
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value
+        trace = _traceback(self, record)
+        if trace:
+            entry["exc"] = trace
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    if record.exc_info and not record.exc_text:
+        record.exc_text = formatter.formatException(record.exc_info)
+    return record.exc_text or ""
+
+
+def configure(*, level: str | int = logging.INFO, fmt: str = "text", details: bool = False,
+              stream: TextIO | None = None) -> None:
+    """(Re)configure the root logger: one stderr handler with the chosen format; quiet libraries."""
+    global _verbose
+    _verbose = details or level in ("DEBUG", logging.DEBUG)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "arbot", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.arbot = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from . import redact
+
+    redact.install()

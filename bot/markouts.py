@@ -1,0 +1,166 @@
+"""Markouts: where the market went after each of our fills (were they adversely selected?).
+
+For every fill the executor applies, the **mid of the fill's own market** (its venue's book, or its
+pool for a DEX) **in force 1 s, 10 s and 60 s after the fill** (:data:`HORIZONS_S`): the mid of the
+last book or pool update published at or before ``fill.ts_ns + horizon``. A live bot and a backtest
+sample them the same way (:class:`MarkoutSampler`, on the bus, stored in the ``markouts`` table);
+a horizon the market never reached (the run ended first, the feed went quiet) has no sample.
+
+The figures are computed here and only here (:func:`markout`, :func:`summarize`) and read through
+the ledger (:meth:`bot.ledger.Ledger.markouts`), so ``arbot report`` and the backtest report show the
+same numbers: a fill's markout at a horizon is ``(mid - price) x qty`` for a buy and ``(price - mid)
+x qty`` for a sell, in the quote asset (positive: the market moved our way after the fill), and in
+basis points of the fill's price.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .domain import BookUpdate, Fill, FillApplied, PoolUpdate, Side, split_symbol
+
+log = logging.getLogger("arbot.markouts")
+
+HORIZONS_S = (1, 10, 60)
+"""Seconds after a fill at which its market's mid is sampled."""
+NS = 1_000_000_000
+EXACT_DIGITS = 200  # a pool's mid has ~50 digits: products stay exact, as in the ledger
+BPS = Decimal(10_000)
+
+Samples = Mapping[tuple[str, str], Mapping[int, Decimal]]
+"""(exchange, trade_id) -> horizon_s -> the mid in force then (:meth:`bot.store.Store.markouts`)."""
+
+
+# --- the arithmetic (the one place) -----------------------------------------------------------
+
+
+def markout(fill: Fill, mid: Decimal) -> Decimal:
+    """The fill's markout against ``mid`` in its quote asset: positive when the market moved our way."""
+    with localcontext(prec=EXACT_DIGITS):
+        move = mid - fill.price if fill.side is Side.BUY else fill.price - mid
+        return move * fill.qty
+
+
+def markout_bps(fill: Fill, mid: Decimal) -> Decimal:
+    """The same move in basis points of the fill's price."""
+    with localcontext(prec=EXACT_DIGITS):
+        move = mid - fill.price if fill.side is Side.BUY else fill.price - mid
+        return move / fill.price * BPS if fill.price else Decimal(0)
+
+
+@dataclass(frozen=True)
+class MarkoutFigures:
+    """One strategy's markouts at one horizon in one quote asset."""
+
+    strategy: str
+    horizon_s: int
+    quote: str
+    fills: int
+    """Fills with a sample at this horizon."""
+    unsampled: int
+    """Fills without one (the market had not reached the horizon when the run ended)."""
+    total: Decimal
+    """Sum of the fills' markouts, in ``quote``."""
+    mean_bps: Decimal | None
+    """Mean markout in bps of the fill price (None without a sample)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "horizon_s": self.horizon_s, "quote": self.quote, "fills": self.fills,
+                "unsampled": self.unsampled, "total": _exact(self.total),
+                "mean_bps": None if self.mean_bps is None else _exact(self.mean_bps.quantize(Decimal("0.01")))}
+
+
+def _exact(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
+              horizons: Iterable[int] = HORIZONS_S) -> list[MarkoutFigures]:  # fmt: skip
+    """Each strategy's markouts per horizon and quote (sorted by strategy, quote, horizon)."""
+    sums: dict[tuple[str, str, int], list[Any]] = {}
+    horizons = tuple(horizons)
+    with localcontext(prec=EXACT_DIGITS):
+        for strategy, fill in fills:
+            quote = split_symbol(fill.symbol)[1]
+            mids = samples.get((fill.exchange, fill.trade_id), {})
+            for horizon in horizons:
+                row = sums.setdefault((strategy, quote, horizon), [0, 0, Decimal(0), Decimal(0)])
+                mid = mids.get(horizon)
+                if mid is None:
+                    row[1] += 1
+                    continue
+                row[0] += 1
+                row[2] += markout(fill, mid)
+                row[3] += markout_bps(fill, mid)
+        return [MarkoutFigures(strategy, horizon, quote, n, missing, total, bps / n if n else None)
+                for (strategy, quote, horizon), (n, missing, total, bps) in sorted(sums.items())]
+
+
+# --- sampling (live and backtest alike) ---------------------------------------------------------
+
+
+class MarkoutSampler:
+    """Samples the mid of each applied fill's market at each horizon, on the bus, and stores the samples.
+
+    Costs one dict lookup per market update while no fill waits on that market. A sample is taken
+    when the first update *after* its due time arrives: the mid in force at the due time is the one
+    published before it. Samples are written a loop turn later (``schedule``), never on the tick.
+    """
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None], schedule: Callable[[Callable[[], None]], Any],
+                 horizons_s: Iterable[int] = HORIZONS_S):  # fmt: skip
+        self._write = write
+        self._schedule = schedule
+        self.horizons_ns = tuple(h * NS for h in horizons_s)
+        self._last: dict[tuple[str, str], BookUpdate | PoolUpdate] = {}
+        self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
+        self._seq = 0
+        self._rows: list[dict[str, Any]] = []
+        self._flush_scheduled = False
+
+    def subscribe(self, bus: Any) -> None:
+        bus.subscribe(BookUpdate, self.on_market, owner="markouts")
+        bus.subscribe(PoolUpdate, self.on_market, owner="markouts")
+        bus.subscribe(FillApplied, self.on_fill, owner="markouts")
+
+    def on_fill(self, event: FillApplied) -> None:
+        fill = event.fill
+        pending = self._pending.setdefault((fill.exchange, fill.symbol), [])
+        for horizon_ns in self.horizons_ns:
+            self._seq += 1
+            heapq.heappush(pending, (fill.ts_ns + horizon_ns, self._seq, horizon_ns, fill))
+
+    def on_market(self, event: BookUpdate | PoolUpdate) -> None:
+        key = (event.exchange, event.symbol)
+        pending = self._pending.get(key)
+        if pending and pending[0][0] < event.ts_ns:
+            before = self._last.get(key)
+            mid = before.mid if before is not None else None
+            while pending and pending[0][0] < event.ts_ns:
+                _, _, horizon_ns, fill = heapq.heappop(pending)
+                if mid is None or before is None:
+                    continue  # no two-sided book in force then: no sample rather than a made-up one
+                self._rows.append({"exchange": fill.exchange, "trade_id": fill.trade_id,
+                                   "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before.ts_ns})
+            if not pending:
+                del self._pending[key]
+            if self._rows and not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._schedule(self.flush)  # written a loop turn later, off the tick
+        self._last[key] = event
+
+    def flush(self) -> None:
+        """Store the samples taken so far (a failure is logged: markouts never stop trading)."""
+        rows, self._rows = self._rows, []
+        self._flush_scheduled = False
+        if not rows:
+            return
+        try:
+            self._write(rows)
+        except Exception as exc:
+            log.error("markouts: %d samples could not be stored: %s", len(rows), exc)

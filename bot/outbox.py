@@ -1,0 +1,88 @@
+"""What a chat transport sends goes through an :class:`Outbox`: one lane per chat, nobody waits on it.
+
+A chat service limits how fast a bot may write (Telegram: about 20 messages a minute to one group,
+30 a second overall; a 429 asks to wait ``retry_after`` seconds). A transport that awaited each
+reply inside its update handling would make everyone wait behind the slowest chat: a flood in a
+group would hold up an admin's private ``/kill``. Instead the handler puts the send into the lane
+of its chat and returns; each lane sends its items in order, in its own task, so a slow chat
+delays only itself. Lanes are bounded (the oldest item is dropped and counted), and
+:meth:`Outbox.close` gives them a bounded time to finish, then cancels the rest: stopping never
+waits on a chat service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+
+Send = Callable[[], Awaitable[object]]
+
+
+class Outbox:
+    """Per-destination send lanes: ``put(chat, send)`` returns at once; ``close(timeout_s)`` on stop."""
+
+    def __init__(self, name: str, log: logging.Logger, *, lane_size: int = 50):
+        self.name = name
+        self.log = log
+        self.lane_size = lane_size
+        self._lanes: dict[Hashable, deque[Send]] = {}
+        self._tasks: dict[Hashable, asyncio.Task[None]] = {}
+        self._closed = False
+        self.dropped = 0
+        """Items dropped because their lane was full (the oldest go first)."""
+        self.failed = 0
+        """Sends that raised (logged, then the lane goes on)."""
+
+    def put(self, destination: Hashable, send: Send) -> None:
+        """Queue ``send()`` behind what ``destination`` already has queued; never blocks."""
+        if self._closed:
+            self.dropped += 1
+            return
+        lane = self._lanes.setdefault(destination, deque())
+        if len(lane) >= self.lane_size:
+            lane.popleft()
+            self.dropped += 1
+            self.log.warning("%s: too much queued for %s; dropped the oldest message", self.name, destination)
+        lane.append(send)
+        if destination not in self._tasks:
+            task = asyncio.get_running_loop().create_task(self._drain(destination),
+                                                          name=f"{self.name}:outbox {destination}")
+            self._tasks[destination] = task
+
+    def pending(self) -> int:
+        """Items queued and not yet sent, all lanes together."""
+        return sum(len(lane) for lane in self._lanes.values())
+
+    async def _drain(self, destination: Hashable) -> None:
+        lane = self._lanes[destination]
+        try:
+            while lane:
+                send = lane.popleft()
+                try:
+                    await send()
+                except Exception as exc:  # one failed send must not stop the lane (or the transport)
+                    self.failed += 1
+                    self.log.warning("%s: sending to %s failed: %s: %s", self.name, destination,
+                                     type(exc).__name__, exc)
+        finally:
+            if not lane:
+                self._lanes.pop(destination, None)
+            self._tasks.pop(destination, None)
+
+    async def close(self, timeout_s: float) -> int:
+        """Let the lanes send what they hold for up to ``timeout_s``, then cancel; returns what was not sent."""
+        self._closed = True
+        tasks = list(self._tasks.values())
+        if tasks and timeout_s > 0:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        unsent = self.pending()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._lanes.clear()
+        if unsent:
+            self.log.info("%s: %d message(s) not sent before stopping", self.name, unsent)
+        return unsent

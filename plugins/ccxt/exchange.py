@@ -1,0 +1,460 @@
+"""Any ccxt exchange as an arbot Exchange: books from ``ccxt.pro``'s ``watch_order_book``, orders over REST.
+
+**ccxt's configuration.** ``number = str`` (every price, amount, fee and balance as the venue's
+text, turned into Decimals here), ``enableRateLimit`` (ccxt paces requests with the venue's own
+limit, ``rateLimit``), the venue's order book checksum option on (ccxt leaves some off), its
+WebSocket keep-alive tied to ``silence_timeout_s``, spot markets only, and the ``urls`` setting
+rewriting endpoint prefixes (how the tests reach a fake venue on 127.0.0.1).
+
+**Books.** One task per symbol awaits ``watch_order_book`` and publishes the top
+``publish_levels`` as exact Decimals (:class:`~plugins.ccxt.book.LevelConverter`). The feed is
+LIVE from the first book, RESYNCING while a snapshot is awaited (a checksum or sequence error,
+a gap in update ids, a dropped connection). Each ``FeedStatus`` says whether the book is
+verified (``verified``), and so does ``/status`` (:meth:`CcxtExchange.status`).
+
+**Orders** go through the host's executor like any venue's. Our client order id is sent as the
+venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and the executor's
+look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. Fills
+are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
+venue's own label) becomes ``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.api import (
+    Balance,
+    BookUpdate,
+    Context,
+    FeedState,
+    FeedStatus,
+    Fill,
+    MarketInfo,
+    Order,
+    OrderNotFound,
+    OrderState,
+    OrderType,
+    PermanentError,
+    RateLimited,
+    Side,
+    TimeInForce,
+    split_symbol,
+)
+from bot.api.kit import PollingVenue
+
+from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
+from .features import TICK_SIZE, load_ccxt, spot_features
+from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
+from .settings import CcxtSettings
+
+
+@dataclass
+class Counters:
+    """What the book side saw (``/status`` and the tests read them)."""
+
+    books: int = 0
+    resyncs: int = 0
+    broken: int = 0
+    disconnects: int = 0
+
+
+def rewrite_urls(urls: Any, prefixes: dict[str, str]) -> Any:
+    """ccxt's nested ``urls['api']`` with every string starting with a key of ``prefixes`` rewritten."""
+    if isinstance(urls, dict):
+        return {k: rewrite_urls(v, prefixes) for k, v in urls.items()}
+    if isinstance(urls, str):
+        for old, new in prefixes.items():
+            if urls.startswith(old):
+                return new + urls[len(old):]
+    return urls
+
+
+class CcxtExchange(PollingVenue):
+    """One ccxt exchange (``id``): books over WebSocket, orders over REST (live mode only)."""
+
+    Settings = CcxtSettings
+    simulated = False
+
+    def __init__(self, name: str, settings: CcxtSettings, ctx: Context):
+        super().__init__(name, settings, ctx)
+        self.settings: CcxtSettings = settings
+        self.api: Any = None
+        """The ccxt.pro exchange instance (made in :meth:`start`)."""
+        self.integrity_kind, self.integrity_how = integrity(settings.id)
+        self.monitor: SequenceMonitor | None = None
+        self.counters = Counters()
+        self.converters: dict[str, LevelConverter] = {}
+        self.markets: dict[str, MarketInfo] = {}
+        self._market_ids: dict[str, str] = {}
+        """venue market id ("BTC_USDT") -> symbol."""
+        self._ids: dict[str, str] = {}
+        """symbol -> venue market id."""
+        self._features: dict[str, Any] = {}
+        self._rule = CLIENT_IDS.get(settings.id)
+        self._cids: dict[str, str] = {}
+        """Venue client id -> our client order id."""
+        self._trades: dict[str, Fill] = {}
+        self._blocked_until = 0.0
+        self._rng = random.Random()
+        self._resubscribing: set[str] = set()
+        """Symbols whose snapshot request is under way."""
+        self._failures: dict[str, int] = {}
+        """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
+
+    @property
+    def verified(self) -> bool:
+        return self.integrity_kind != UNVERIFIED
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def _build(self) -> Any:
+        s = self.settings
+        ccxtpro = load_ccxt()
+        config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(s.request_timeout_s * 1000),
+                                  "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]},
+                                              **s.options}}
+        if s.rate_limit_ms is not None:
+            config["rateLimit"] = s.rate_limit_ms
+        if s.api_key is not None and s.api_secret is not None:
+            config["apiKey"] = s.api_key.reveal()
+            config["secret"] = s.api_secret.reveal()
+        if s.password is not None:
+            config["password"] = s.password.reveal()
+        api = getattr(ccxtpro, s.id)(config)
+        api.number = str  # every number ccxt parses with safe_number stays the venue's text
+        api.options.setdefault("watchOrderBook", {})["checksum"] = True
+        keep_alive_ms = max(1, int(s.silence_timeout_s * 1000 / 2))
+        api.streaming = {**api.streaming, "keepAlive": keep_alive_ms, "maxPingPongMisses": 2}
+        if s.urls:
+            api.urls["api"] = rewrite_urls(api.urls["api"], s.urls)
+        if s.id == "gate":
+            if "gateeu" in str(api.urls["api"].get("spot", "")):
+                # ccxt subscribes spot.order_book_update there and checks its U/u itself
+                self.integrity_kind, self.integrity_how = CCXT_SEQUENCE, "spot.order_book_update U/u, checked by ccxt"
+            else:
+                self._watch_sequence(api)
+        return api
+
+    def _watch_sequence(self, api: Any) -> None:
+        """Let :class:`SequenceMonitor` see every message before ccxt (ccxt's clients take the handler when made)."""
+        monitor = self.monitor = SequenceMonitor(self._on_gap)
+        handle = api.handle_message
+
+        def handle_message(client: Any, message: Any) -> None:
+            if monitor.admit(message):
+                handle(client, message)
+
+        api.handle_message = handle_message
+
+    async def load(self) -> None:
+        """Make the ccxt instance and read the markets' rules (the first half of :meth:`start`; no feed yet)."""
+        s = self.settings
+        self.api = api = self._build()
+        try:
+            await api.load_markets()
+            if api.precisionMode != TICK_SIZE:
+                raise PermanentError(f"{self.name}: {s.id} gives precisions as significant digits: not supported")
+            for symbol in s.symbols:
+                if symbol not in api.markets:
+                    raise PermanentError(f"{self.name}: {s.id} has no market {symbol}")
+                self.markets[symbol] = info = self._market_info(api.markets[symbol])
+                self.converters[symbol] = LevelConverter(info.tick_size, info.lot_size)
+                self._market_ids[api.markets[symbol]["id"]] = symbol
+                self._ids[symbol] = api.markets[symbol]["id"]
+            self._features = spot_features(api)
+        except Exception as exc:
+            await api.close()
+            raise translate(exc, f"{self.name}: loading {s.id} markets", sent=False, pause_s=0) from exc
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.load()
+        api = self.api
+        self._running = True
+        for symbol in s.symbols:
+            self.publish_feed_state(symbol, FeedState.RESYNCING, "connecting: waiting for a snapshot")
+            self.ctx.create_task(self._watch(symbol), f"order book {symbol}")
+        if api.apiKey:
+            self.ctx.create_task(self.poll_fills(), "fill polling")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.start_timeout_s
+        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.stop_polling()
+        if self.api is not None:
+            await self.api.close()
+
+    def _market_info(self, market: dict[str, Any]) -> MarketInfo:
+        precision, limits = market.get("precision") or {}, market.get("limits") or {}
+        tick, lot = dec(precision.get("price")), dec(precision.get("amount"))
+        if tick is None or lot is None or tick <= 0 or lot <= 0:
+            raise PermanentError(f"{self.name}: {market.get('symbol')} has no tick or lot size in ccxt's markets")
+        maker, taker = dec(market.get("maker")), dec(market.get("taker"))
+        return MarketInfo(market["symbol"], market["base"], market["quote"], tick, lot,
+                          min_qty=dec((limits.get("amount") or {}).get("min"), Decimal(0)) or Decimal(0),
+                          min_notional=dec((limits.get("cost") or {}).get("min"), Decimal(0)) or Decimal(0),
+                          maker_fee_bps=maker * 10_000 if maker is not None else None,
+                          taker_fee_bps=taker * 10_000 if taker is not None else None)
+
+    # --- market data ------------------------------------------------------------------------
+
+    def publish_feed_state(self, symbol: str, state: FeedState, reason: str) -> None:
+        """Publish a FeedStatus once per change, saying whether this venue's book is verified."""
+        if self.states.get(symbol) is state:
+            return
+        self.states[symbol] = state
+        if state is FeedState.LIVE and not self.verified:
+            reason = f"{reason} (unverified: {self.integrity_how})"
+        self.ctx.log.info("%s %s feed %s: %s", self.name, symbol, state, reason)
+        self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason,
+                                        verified=self.verified))
+
+    async def _watch(self, symbol: str) -> None:
+        ccxt = load_ccxt()
+        s = self.settings
+        delay = s.reconnect_initial_s
+        while self._running:
+            try:
+                book = await self.api.watch_order_book(symbol, s.depth)
+            except asyncio.CancelledError:
+                raise
+            except (ccxt.ChecksumError, ccxt.InvalidNonce) as exc:  # ccxt verified, and the book broke
+                self.counters.resyncs += 1
+                self.publish_feed_state(symbol, FeedState.RESYNCING, f"{type(exc).__name__}: resubscribing")
+                continue
+            except Exception as exc:
+                if not self._running:
+                    return
+                self.counters.disconnects += 1
+                if self.monitor is not None:
+                    self.monitor.reset()
+                self.publish_feed_state(symbol, FeedState.RESYNCING, f"{type(exc).__name__}: reconnecting")
+                await asyncio.sleep(self._rng.uniform(0, delay))
+                delay = min(delay * 2, s.reconnect_max_s)
+                continue
+            delay = s.reconnect_initial_s
+            self._on_book(symbol, book)
+
+    def _on_book(self, symbol: str, book: Any) -> None:
+        if self.monitor is not None and not self.monitor.in_sync(self._ids[symbol]):
+            return
+        n = self.settings.publish_levels
+        converter = self.converters[symbol]
+        try:
+            bids = converter.side(book["bids"], n)
+            asks = converter.side(book["asks"], n)
+        except BrokenLevel as exc:
+            self.counters.broken += 1
+            self._resync(symbol, str(exc))
+            return
+        self.counters.books += 1
+        self._failures[symbol] = 0
+        if self.states.get(symbol) is not FeedState.LIVE:
+            self.publish_feed_state(symbol, FeedState.LIVE, "snapshot received")
+        self.ctx.bus.publish(BookUpdate(self.name, symbol, bids, asks, self.ctx.clock.time_ns()))
+
+    def levels(self, symbol: str) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
+        """Every level of the local book (bids, asks), exact, best first."""
+        book = self.api.orderbooks[symbol]
+        converter = self.converters[symbol]
+        return converter.side(book["bids"], None), converter.side(book["asks"], None)
+
+    def _on_gap(self, stream: str, reason: str) -> None:
+        symbol = self._market_ids.get(SequenceMonitor.market_id(stream))
+        if symbol is not None:
+            self._resync(symbol, reason, [stream])
+
+    def _resync(self, symbol: str, reason: str, streams: list[str] | None = None) -> None:
+        """The local book cannot be trusted: RESYNCING, and ask for a fresh snapshot (once at a time)."""
+        self.counters.resyncs += 1
+        self._failures[symbol] = self._failures.get(symbol, 0) + 1
+        self.publish_feed_state(symbol, FeedState.RESYNCING, f"{reason}: resubscribing")
+        if symbol in self._resubscribing:
+            return
+        if self.monitor is not None:
+            market_id = self._ids[symbol]
+            self.monitor.pending.add(market_id)
+            if streams is None:
+                streams = [st for st in self.monitor.last if SequenceMonitor.market_id(st) == market_id]
+            for stream in streams:
+                self.monitor.last.pop(stream, None)
+        elif not self.api.has.get("unWatchOrderBook"):
+            return  # the next book ccxt resolves is checked again
+        self._resubscribing.add(symbol)
+        self.ctx.create_task(self._resubscribe(symbol, streams or []), f"resubscribe {symbol}")
+
+    async def _resubscribe(self, symbol: str, streams: list[str]) -> None:
+        """Gate: unsubscribe + subscribe each stream; others: un-watch (the watch loop subscribes again).
+        A book that keeps breaking is asked for again with backoff, never in a tight loop."""
+        s = self.settings
+        try:
+            failures = self._failures.get(symbol, 1)
+            if failures > 1:
+                await asyncio.sleep(self._rng.uniform(0, min(s.reconnect_initial_s * 2 ** (failures - 2),
+                                                              s.reconnect_max_s)))
+            if self.monitor is None:
+                await self.api.un_watch_order_book(symbol)
+                return
+            client = self.api.clients.get(self.api.urls["api"]["spot"])
+            if client is None:
+                return  # no connection: the reconnection subscribes afresh
+            for stream in streams:
+                for message in SequenceMonitor.resubscribe(stream, self.api.request_id(), int(time.time())):
+                    await client.send(message)
+        finally:
+            self._resubscribing.discard(symbol)
+
+    def status(self) -> dict[str, str]:
+        """Facts for ``/status``: how the books are verified, and what the feed went through."""
+        c = self.counters
+        kind = "unverified" if not self.verified else (
+            "verified by arbot" if self.integrity_kind == ARBOT_SEQUENCE else "verified by ccxt")
+        return {"book": f"{kind} ({self.integrity_how})",
+                "feed": f"{c.books} books, {c.resyncs} resyncs, {c.disconnects} reconnects, {c.broken} broken"}
+
+    def market(self, symbol: str) -> MarketInfo:
+        return self.markets[symbol]  # KeyError: not configured
+
+    def features(self) -> dict[str, Any]:
+        """What this venue supports through ccxt (see :func:`~plugins.ccxt.features.spot_features`)."""
+        return self._features
+
+    # --- orders -----------------------------------------------------------------------------
+
+    async def _call(self, what: str, sent: bool, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One ccxt REST call: held while a rate-limit pause lasts, errors translated."""
+        if self.api is None or not self.api.apiKey:
+            raise PermanentError(f"{self.name}: no api_key/api_secret configured: market data only")
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            raise RateLimited(f"{self.name} {what}: rate-limit pause", retry_after_s=wait)
+        try:
+            return await getattr(self.api, method)(*args, **kwargs)
+        except Exception as exc:
+            error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s)
+            if isinstance(error, RateLimited):
+                self._blocked_until = time.monotonic() + self.settings.rate_limit_pause_s
+            raise error from exc
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        if self._rule is None:
+            raise PermanentError(f"{self.name}: {self.settings.id} takes no client order ids through ccxt")
+        vid = self._rule.venue_id(client_order_id)
+        self._cids[vid] = client_order_id
+        return vid
+
+    async def place_order(self, order: Order) -> OrderState:
+        info = self.market(order.symbol)
+        features = self.features()
+        if order.tif is TimeInForce.IOC and not features["ioc"]:
+            raise PermanentError(f"{self.name}: {self.settings.id} has no IOC orders through ccxt")
+        if order.post_only and not features["post_only"]:
+            raise PermanentError(f"{self.name}: {self.settings.id} has no post-only orders through ccxt")
+        if order.qty % info.lot_size or (order.price is not None and order.price % info.tick_size):
+            raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} / price {order.price} not on the "
+                                 f"lot {info.lot_size} / tick {info.tick_size}")  # ccxt would truncate silently
+        params: dict[str, Any] = {"clientOrderId": self.venue_client_id(order.client_order_id)}
+        if order.tif is TimeInForce.IOC:
+            params["timeInForce"] = "IOC"
+        if order.post_only:
+            params["postOnly"] = True
+        market = order.order_type is OrderType.MARKET
+        result = await self._call(
+            "create order", True, "create_order", order.symbol, "market" if market else "limit",
+            "buy" if order.side is Side.BUY else "sell", str(order.qty),
+            None if order.price is None else str(order.price), params)
+        state = await self._with_fills(order.client_order_id, order.symbol, result)
+        if not state.status.terminal and state.exchange_order_id is not None:
+            self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
+        return state
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        current = await self.fetch_order(symbol, client_order_id)
+        if current is None:
+            raise OrderNotFound(f"{self.name} has no order {client_order_id}")
+        if current.status.terminal or current.exchange_order_id is None:
+            return current
+        try:
+            await self._call("cancel order", True, "cancel_order", current.exchange_order_id, symbol)
+        except OrderNotFound:
+            pass  # closed meanwhile: the look-up below tells how
+        state = await self.fetch_order(symbol, client_order_id)
+        if state is None:
+            raise OrderNotFound(f"{self.name} has no order {client_order_id}")
+        return state
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        vid = self.venue_client_id(client_order_id)
+        found = None
+        if self.api.has.get("fetchOrder"):
+            try:
+                found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
+            except OrderNotFound:
+                found = None
+        if found is None:  # some venues answer by client id only while the order rests: scan the lists
+            for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
+                if self.api.has.get(has):
+                    orders = await self._call("look-up", False, method, symbol)
+                    hits = [o for o in orders if o.get("clientOrderId") == vid]
+                    if hits:
+                        found = hits[-1]
+                        break
+        if found is None:
+            return None
+        state = await self._with_fills(client_order_id, symbol, found)
+        if not state.status.terminal and state.exchange_order_id is not None:
+            self.track(client_order_id, symbol, state.exchange_order_id, state)
+        return state
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        out = []
+        for sym in [symbol] if symbol is not None else self.settings.symbols:
+            for o in await self._call("open orders", False, "fetch_open_orders", sym):
+                vid = o.get("clientOrderId") or str(o["id"])
+                out.append(order_state(self._cids.get(vid, vid), o))
+        return out
+
+    async def balances(self) -> dict[str, Balance]:
+        result = await self._call("balances", False, "fetch_balance")
+        out = {}
+        for asset, total in (result.get("total") or {}).items():
+            amount = dec(total, Decimal(0)) or Decimal(0)
+            free = dec((result.get("free") or {}).get(asset), amount) or Decimal(0)
+            out[asset] = Balance(asset, free, amount)
+        return out
+
+    # --- fills ------------------------------------------------------------------------------
+
+    async def _with_fills(self, cid: str, symbol: str, order: dict[str, Any]) -> OrderState:
+        state = order_state(cid, order)
+        if state.filled_qty <= 0 or state.exchange_order_id is None:
+            return state
+        quote = split_symbol(symbol)[1]
+        trades = await self._order_trades(symbol, state.exchange_order_id)
+        for t in trades:
+            if str(t["id"]) not in self._trades:
+                self._trades[str(t["id"])] = fill_from_trade(self.name, symbol, cid, t, quote)
+        fills = tuple(self._trades[str(t["id"])] for t in trades)
+        return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
+                          fills, state.reason)
+
+    async def _order_trades(self, symbol: str, order_id: str) -> list[dict[str, Any]]:
+        if self.api.has.get("fetchOrderTrades") is True:
+            return list(await self._call("order trades", False, "fetch_order_trades", order_id, symbol))
+        trades = await self._call("my trades", False, "fetch_my_trades", symbol)
+        return [t for t in trades if str(t.get("order")) == order_id]
+
+    async def poll_once(self) -> None:
+        """One poll of every tracked order (also called by tests)."""
+        for cid, (symbol, _oid, last) in list(self._tracked.items()):
+            state = await self.fetch_order(symbol, cid)
+            if state is not None:
+                self.report_change(cid, symbol, state.exchange_order_id or "", last, state)

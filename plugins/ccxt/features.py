@@ -1,0 +1,93 @@
+"""What an exchange can do through this plugin, read from ccxt's ``has`` and ``features`` tables.
+
+``python -m plugins.ccxt.features [ID ...]`` prints the Markdown table of ``docs/venues.md`` for the
+installed ccxt (a test keeps the two equal). :func:`refusals` is the config check: ccxt missing,
+an unknown id, or an exchange without a feature the config ``require``\\s is a clear error at load.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .book import ARBOT_SEQUENCE, CCXT_CHECKSUM, CCXT_SEQUENCE, UNVERIFIED, integrity
+from .orders import CLIENT_IDS
+
+POPULAR = ("binance", "bitget", "bybit", "coinbase", "cryptocom", "gate", "gemini", "htx", "kraken", "kucoin",
+           "mexc", "okx")
+TICK_SIZE = 4
+"""ccxt's ``precisionMode`` in which a market's precision is its tick and lot (the only one we take)."""
+INSTALL_HINT = "pip install 'arbot[ccxt]'"
+
+
+def load_ccxt() -> Any:
+    """``ccxt.pro`` (ccxt's WebSocket module); ImportError with the fix when ccxt is not installed."""
+    try:
+        import ccxt.pro as ccxtpro
+    except ImportError as exc:
+        raise ImportError(f"ccxt is not installed: {INSTALL_HINT}") from exc
+    return ccxtpro
+
+
+def spot_features(exchange: Any) -> dict[str, Any]:
+    """One ccxt exchange instance -> what this plugin can do with it (spot)."""
+    has = exchange.has
+    spot = (exchange.features or {}).get("spot") or {}
+    create = spot.get("createOrder") or {}
+    tif = create.get("timeInForce") or {}
+    kind, _how = integrity(exchange.id)
+    return {
+        "order_book": bool(has.get("watchOrderBook")),
+        "verified_book": kind != UNVERIFIED,
+        "integrity": kind,
+        "client_ids": exchange.id in CLIENT_IDS and bool(has.get("createOrder")),
+        "ioc": bool(tif.get("IOC")),
+        "post_only": bool(tif.get("PO") or has.get("createPostOnlyOrder")),
+        "lookup": bool(has.get("fetchOrder") or (has.get("fetchOpenOrders") and has.get("fetchClosedOrders"))),
+        "fills": bool(has.get("fetchMyTrades") or has.get("fetchOrderTrades")),
+        "tick_size": exchange.precisionMode == TICK_SIZE,
+    }
+
+
+def refusals(exchange_id: str, require: list[str]) -> list[tuple[str, str]]:
+    """Config problems of ``[exchanges.X] type = "ccxt"``: (key, message) pairs, empty when fine."""
+    try:
+        ccxtpro = load_ccxt()
+    except ImportError as exc:
+        return [("id", str(exc))]
+    if exchange_id not in ccxtpro.exchanges:
+        import difflib
+
+        close = difflib.get_close_matches(exchange_id, ccxtpro.exchanges, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see ccxt.pro.exchanges for the list"
+        return [("id", f"ccxt has no WebSocket exchange {exchange_id!r}{hint}")]
+    features = spot_features(getattr(ccxtpro, exchange_id)())
+    problems = []
+    if not features["tick_size"]:
+        problems.append(("id", f"{exchange_id} gives precisions as significant digits, not tick sizes: "
+                               "prices cannot be checked exactly; not supported"))
+    missing = [r for r in require if r in features and not features[r]]
+    if missing:
+        problems.append(("require", f"{exchange_id} through ccxt lacks {', '.join(missing)}: the strategies "
+                                    "that need it cannot run there (drop it from require only if none does)"))
+    return problems
+
+
+def table(ids: tuple[str, ...] = POPULAR) -> str:
+    """The Markdown feature table for ``ids`` with the installed ccxt."""
+    ccxtpro = load_ccxt()
+    yes = {True: "yes", False: "no"}
+    checked = {CCXT_CHECKSUM: "checksum, by ccxt", CCXT_SEQUENCE: "sequence, by ccxt",
+               ARBOT_SEQUENCE: "update ids, by arbot", UNVERIFIED: "unverified"}
+    rows = ["| id | book stream | book integrity | client ids | IOC | post-only | look-up | fills |",
+            "|---|---|---|---|---|---|---|---|"]
+    for exchange_id in ids:
+        f = spot_features(getattr(ccxtpro, exchange_id)())
+        book = yes[f["order_book"]] if f["tick_size"] else "refused (significant digits)"
+        rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['client_ids']]} | {yes[f['ioc']]} "
+                    f"| {yes[f['post_only']]} | {yes[f['lookup']]} | {yes[f['fills']]} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - a documentation helper
+    sys.stdout.write(table(tuple(sys.argv[1:]) or POPULAR))

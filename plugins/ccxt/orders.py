@@ -1,0 +1,131 @@
+"""Our orders in ccxt's terms and back: client ids, states, fills, and ccxt's errors as arbot's.
+
+**Client ids.** Each venue has its own rule for the client order id ccxt passes on (Gate: ``text``,
+``t-`` then at most 28 of ``[0-9A-Za-z_.-]``; Binance: ``newClientOrderId``; OKX: ``clOrdId``,
+alphanumeric, at most 32). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
+it is, a longer one as a digest of it (deterministic, so the same order is found again by the
+same id after a restart). An exchange not in the table is treated as having no client ids.
+
+**Numbers.** ccxt is configured with ``number = str``: prices, amounts, fees and balances arrive as
+the exchange's text and become Decimals here, never floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.api import (
+    ExchangeError,
+    Fill,
+    InsufficientFunds,
+    Liquidity,
+    OrderNotFound,
+    OrderState,
+    OrderStatus,
+    PermanentError,
+    PostOnlyWouldCross,
+    RateLimited,
+    Side,
+    TransientError,
+    UnknownOutcome,
+)
+
+
+@dataclass(frozen=True)
+class ClientIdRule:
+    """How one venue takes a client order id (through ccxt's ``clientOrderId`` parameter)."""
+
+    max_len: int
+    allowed: str = r"[A-Za-z0-9]"
+    prefix: str = ""
+
+    def venue_id(self, client_order_id: str) -> str:
+        """The id the venue gets for ``client_order_id``: itself if it fits, else a hex digest (same every time)."""
+        if re.fullmatch(f"{self.allowed}{{1,{self.max_len}}}", client_order_id):
+            body = client_order_id
+        else:
+            body = hashlib.sha256(client_order_id.encode()).hexdigest()[: self.max_len]
+        return self.prefix + body
+
+
+CLIENT_IDS: dict[str, ClientIdRule] = {
+    "gate": ClientIdRule(28, r"[A-Za-z0-9_.-]", prefix="t-"),
+    "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
+    "okx": ClientIdRule(32),
+    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]"),
+    "bitget": ClientIdRule(40, r"[A-Za-z0-9_-]"),
+    "kucoin": ClientIdRule(40, r"[A-Za-z0-9_-]"),
+    "mexc": ClientIdRule(32, r"[A-Za-z0-9_-]"),
+    "htx": ClientIdRule(32, r"[A-Za-z0-9_-]"),
+    "gemini": ClientIdRule(32, r"[A-Za-z0-9_-]"),
+    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]"),
+}
+
+_STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
+           "cancelled": OrderStatus.CANCELLED, "expired": OrderStatus.CANCELLED, "rejected": OrderStatus.REJECTED}
+
+
+def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """ccxt's text number -> Decimal (None stays None). A float here would be a configuration bug."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, float):
+        raise TypeError(f"ccxt returned a float ({value!r}): number = str is not in effect")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise PermanentError(f"not a number from ccxt: {value!r}") from exc
+
+
+def order_state(client_order_id: str, order: dict[str, Any], fills: tuple[Fill, ...] = ()) -> OrderState:
+    """A ccxt order structure -> our OrderState (a closed order filled in part counts as cancelled)."""
+    raw = order.get("status")
+    status = _STATUS.get(str(raw), OrderStatus.UNKNOWN) if raw is not None else OrderStatus.OPEN
+    filled = dec(order.get("filled"), Decimal(0)) or Decimal(0)
+    amount = dec(order.get("amount"))
+    if status is OrderStatus.FILLED and amount is not None and filled < amount:
+        status = OrderStatus.CANCELLED  # finished without filling in full (IOC remainder, cancelled)
+    if status is OrderStatus.CANCELLED and amount is not None and filled >= amount > 0:
+        status = OrderStatus.FILLED
+    average = dec(order.get("average")) if filled else None
+    return OrderState(client_order_id, status, exchange_order_id=str(order["id"]) if order.get("id") else None,
+                      filled_qty=filled, avg_fill_price=average, fills=fills)
+
+
+def fill_from_trade(exchange: str, symbol: str, client_order_id: str, trade: dict[str, Any],
+                    quote: str) -> Fill:
+    """A ccxt trade structure (one of our executions) -> Fill; every figure from ccxt's text."""
+    fee = trade.get("fee") or {}
+    fee_cost = dec(fee.get("cost"), Decimal(0)) or Decimal(0)
+    role = trade.get("takerOrMaker")
+    return Fill(exchange, symbol, client_order_id, str(trade["id"]),
+                Side.BUY if trade.get("side") == "buy" else Side.SELL,
+                dec(trade["price"]) or Decimal(0), dec(trade["amount"]) or Decimal(0), fee_cost,
+                str(fee.get("currency") or quote), Liquidity.MAKER if role == "maker" else Liquidity.TAKER,
+                int(trade.get("timestamp") or 0) * 1_000_000)
+
+
+def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> ExchangeError:
+    """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue."""
+    import ccxt  # the plugin is only loaded with ccxt installed
+
+    text = f"{what}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, ExchangeError):
+        return exc
+    if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
+        return RateLimited(text, retry_after_s=pause_s)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return InsufficientFunds(text)
+    if isinstance(exc, ccxt.OrderImmediatelyFillable):
+        return PostOnlyWouldCross(text)
+    if isinstance(exc, ccxt.OrderNotFound):
+        return OrderNotFound(text)
+    if isinstance(exc, ccxt.NetworkError):  # timeouts, resets, unavailable: sent or not, unknown
+        return UnknownOutcome(text) if sent else TransientError(text)
+    if isinstance(exc, ccxt.BaseError):  # the venue answered with an error: nothing was done
+        return PermanentError(text)
+    return UnknownOutcome(text) if sent else TransientError(text)

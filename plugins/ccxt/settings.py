@@ -1,0 +1,58 @@
+"""The ccxt venue's config table (``[exchanges.NAME] type = "ccxt"``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.api import Secret, option, split_symbol
+
+REQUIREMENTS = ("order_book", "client_ids", "ioc", "post_only", "verified_book")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CcxtSettings:
+    """Any exchange ccxt supports: books from ``watch_order_book``, orders over ccxt's REST calls."""
+
+    id: str = option(help='ccxt exchange id: "gate", "mexc", "gemini", "binance", ... (ccxt.exchanges lists them)')
+    symbols: list[str] = option(["BTC/USDT"], min_items=1, help='markets in ccxt\'s unified form "BASE/QUOTE"')
+    api_key: Secret | None = option(None, help='API key reference, "env:NAME" or "file:PATH"')
+    api_secret: Secret | None = option(None, help='API secret reference, "env:NAME" or "file:PATH"')
+    password: Secret | None = option(None, help="API passphrase reference, for venues that have one (OKX, KuCoin)")
+    require: list[str] = option(
+        ["order_book", "client_ids"],
+        help="features the strategies on this venue need; the bot refuses to load an exchange without them: "
+             + ", ".join(REQUIREMENTS))
+    depth: int = option(50, ge=1, le=1000, help="order book depth asked of the venue (ccxt's limit)")
+    publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
+    silence_timeout_s: float = option(
+        10.0, gt=0, help="no pong from the venue for this long: the connection is dropped and remade")
+    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay; doubles per failure")
+    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
+    request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")
+    rate_limit_ms: float | None = option(
+        None, gt=0, help="spacing of REST calls in ms; unset: ccxt's figure for the venue (its documented limit)")
+    rate_limit_pause_s: float = option(5.0, ge=0, help="after a rate-limit answer, no REST call for this long")
+    fill_poll_s: float = option(2.0, gt=0, help="open orders are polled this often for fills")
+    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the first books")
+    urls: dict[str, str] = option(
+        {}, help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
+                 'e.g. {"https://api.gateio.ws" = "http://127.0.0.1:8080"}')
+    options: dict[str, str] = option({}, help="extra ccxt options (string values), e.g. {defaultType = \"spot\"}")
+
+    def validate(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for symbol in self.symbols:
+            try:
+                split_symbol(symbol)
+            except ValueError as exc:
+                problems.append(("symbols", str(exc)))
+        if (self.api_key is None) != (self.api_secret is None):
+            problems.append(("api_secret" if self.api_secret is None else "api_key",
+                             "give both api_key and api_secret, or neither (market data only)"))
+        unknown = [r for r in self.require if r not in REQUIREMENTS]
+        if unknown:
+            problems.append(("require", f"unknown {', '.join(unknown)}; expected any of {', '.join(REQUIREMENTS)}"))
+        from .features import refusals
+
+        problems.extend(refusals(self.id, self.require))
+        return problems

@@ -1,0 +1,66 @@
+"""Coinbase Advanced Trade's ``user`` channel: our orders' changes as they happen.
+
+One task owns an authenticated connection to the user-order endpoint. Each (re)connection
+subscribes ``heartbeats`` (a message every second, so silence means a dead path) and ``user``,
+each message carrying a fresh CDP JWT (the same signer as REST). The channel sends a ``snapshot``
+of our open orders, then an ``update`` each time one changes: status, ``cumulative_quantity``,
+``avg_price``, ``total_fees``. It carries no per-trade ids, so the exchange reads a changed
+order's fills by REST at once (``entry_id`` = trade id, the same the polling path uses: the
+executor applies each fill once); the stream removes the wait for the next poll, not the REST read.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+from bot.api.kit import ReconnectingFeed
+
+
+class CoinbaseUserStream(ReconnectingFeed):
+    """The ``user`` subscription kept alive. ``run()`` is the task; ``await stop()`` ends it."""
+
+    venue = "coinbase private"
+
+    def __init__(self, url: str, jwt: Callable[[], str], *, on_order: Callable[[dict[str, Any]], None],
+                 on_up: Callable[[], None], on_down: Callable[[str], None], silence_timeout_s: float,
+                 reconnect_initial_s: float, reconnect_max_s: float, rng: random.Random | None = None):
+        super().__init__(url, [], silence_timeout_s=silence_timeout_s, reconnect_initial_s=reconnect_initial_s,
+                         reconnect_max_s=reconnect_max_s, on_state=lambda *_: None, rng=rng)
+        self._jwt = jwt
+        self._on_order = on_order
+        self._on_up = on_up
+        self._on_down = on_down
+        self.up = False
+        self.updates = 0
+
+    async def subscribe(self, ws: Any) -> None:
+        for channel in ("heartbeats", "user"):
+            await ws.send(json.dumps({"type": "subscribe", "channel": channel, "jwt": self._jwt()}))
+
+    def handle(self, frame: str | bytes) -> None:
+        message = json.loads(frame)
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "error":
+            raise ConnectionError(f"user channel refused: {message.get('message')}")
+        channel = message.get("channel")
+        if channel == "subscriptions" and "user" in ((message.get("events") or [{}])[0].get("subscriptions") or {}):
+            if not self.up:
+                self.up = True
+                self._on_up()
+            return
+        if channel != "user":
+            return
+        for event in message.get("events") or []:
+            for order in event.get("orders") or []:
+                self.updates += 1
+                self._on_order(order)
+
+    def reset_books(self, reason: str) -> None:
+        """The connection is lost (the feed's hook): the stream is down until the next acknowledgement."""
+        if self.up:
+            self.up = False
+            self._on_down(reason)

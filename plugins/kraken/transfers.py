@@ -1,0 +1,96 @@
+"""Kraken as a source and destination of inventory transfers (``plugins/rebalance``).
+
+**Out.** Kraken withdraws only to addresses registered (and confirmed) in the account beforehand,
+each under a *key name*: ``withdraw_keys = { SOL = "my-sol-wallet" }`` says which key a transfer of
+an asset goes to, and Kraken's own whitelist is the guarantee that funds can go nowhere else. The
+terms come from ``WithdrawMethods`` (minimum) and ``WithdrawInfo`` (fee for that key); the transfer
+is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
+key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
+``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
+intent was stored; found, it is that transfer.
+
+**In.** The deposit address is ``DepositAddresses`` for the asset's ``deposit_methods`` entry;
+a transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
+by amount since the intent) with status ``Success``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
+
+_STATUS = {"Initial": TransferStatus.SENT, "Pending": TransferStatus.SENT, "Settled": TransferStatus.SENT,
+           "Success": TransferStatus.CREDITED, "Failure": TransferStatus.FAILED}
+
+
+def kraken_asset(asset: str) -> str:
+    return "XBT" if asset == "BTC" else asset
+
+
+class KrakenTransfers(TransferVenue):
+    """The transfer half of :class:`~plugins.kraken.exchange.KrakenExchange` (signed REST calls)."""
+
+    name: str
+    settings: Any
+
+    def _api(self) -> Any: ...  # the exchange's signed REST client (KrakenRest)
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        key = self.settings.withdraw_keys.get(asset)
+        if key is None:
+            return None
+        api = self._api()
+        methods = await api.private("WithdrawMethods", {"asset": kraken_asset(asset)})
+        minimum = min((Decimal(str(m.get("minimum", "0"))) for m in methods), default=Decimal(0))
+        info = await api.private("WithdrawInfo", {"asset": kraken_asset(asset), "key": key,
+                                                  "amount": str(max(minimum, Decimal(1)))})
+        return TransferTerms(asset, Decimal(str(info["fee"])), minimum, Decimal(0), asset,
+                             float(self.settings.transfer_expected_s))
+
+    async def deposit_address(self, asset: str) -> str:
+        method = self.settings.deposit_methods.get(asset)
+        if method is None:
+            raise PermanentError(f"{self.name}: no deposit_methods entry for {asset} (e.g. {{ {asset} = \"Solana\" }})")
+        found = await self._api().private("DepositAddresses", {"asset": kraken_asset(asset), "method": method})
+        if not found:
+            raise PermanentError(f"{self.name}: Kraken has no {method} deposit address for {asset}")
+        return str(found[0]["address"])
+
+    async def withdraw(self, transfer: Transfer) -> str:
+        key = self.settings.withdraw_keys.get(transfer.asset)
+        if key is None:
+            raise PermanentError(f"{self.name}: no withdraw_keys entry for {transfer.asset}: Kraken sends only to a "
+                                 "pre-registered withdrawal key")
+        made = await self._find_withdrawal(transfer)
+        if made is not None:
+            return str(made["refid"])  # sent already: never twice
+        result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
+                                                        "amount": str(transfer.amount + transfer.fee)})
+        return str(result["refid"])
+
+    async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
+        made = await self._find_withdrawal(transfer)
+        return None if made is None else _STATUS.get(str(made.get("status")), TransferStatus.SENT)
+
+    async def credited(self, transfer: Transfer) -> bool:
+        deposits = await self._api().private("DepositStatus", {"asset": kraken_asset(transfer.asset)})
+        since = Decimal(transfer.created_ns) / 1_000_000_000
+        for d in deposits:
+            same = (transfer.venue_ref and d.get("txid") == transfer.venue_ref) or (
+                Decimal(str(d.get("amount", "0"))) == transfer.amount and Decimal(str(d.get("time", "0"))) >= since)
+            if same and d.get("status") == "Success":
+                return True
+        return False
+
+    async def _find_withdrawal(self, transfer: Transfer) -> dict | None:
+        """The withdrawal of this transfer, if Kraken has one: same asset, amount and key, since its intent."""
+        key = self.settings.withdraw_keys.get(transfer.asset)
+        made = await self._api().private("WithdrawStatus", {"asset": kraken_asset(transfer.asset)})
+        since = Decimal(transfer.created_ns) / 1_000_000_000
+        for w in made:
+            if (Decimal(str(w.get("amount", "0"))) in (transfer.amount, transfer.amount + transfer.fee)
+                    and w.get("key", key) == key and Decimal(str(w.get("time", "0"))) >= since):
+                return dict(w)
+        return None

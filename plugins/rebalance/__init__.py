@@ -1,0 +1,60 @@
+"""``rebalance``: inventory rebalancing between the venues a strategy trades on (docs/plugins.md).
+
+A service configured in ``[plugins.rebalance]`` (off by default). It compares, per asset, what
+each venue holds with the split the strategies need (:mod:`.planner`), proposes a transfer with its
+costs when one side drifts, and sends it (``mode = "auto"``, within caps and a window) or waits for
+an admin's ``/rebalance ID`` (``mode = "alert"``); every transfer is stored before it is sent and
+followed until the destination credits it (:mod:`.service`). Venues take part by mixing in
+:class:`bot.api.TransferVenue` (the paper venues simulate it; Kraken withdraws to a pre-registered
+key).
+"""
+
+from __future__ import annotations
+
+from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
+
+from .service import RebalanceService
+
+PLUGIN = "rebalance"
+
+
+def running(op: Operator) -> RebalanceService | None:
+    service = op.service(PLUGIN)
+    return service if isinstance(service, RebalanceService) else None
+
+
+async def rebalance(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    service = running(op)
+    if service is None:
+        return Reply("Rebalancing is off: set [plugins.rebalance] enabled = true", ok=False)
+    if not args:
+        rows: list[tuple[str, ...]] = [("id", "proposal or transfer")]
+        rows += [(pid, p.describe()) for pid, p in service.proposals.items()]
+        rows += [(t.transfer_id, f"{t.status.value}: {t.amount} {t.asset} {t.source} -> {t.destination}")
+                 for t in op.store.transfers([TransferStatus.PLANNED, TransferStatus.SENT])]
+        return Reply("Rebalance", rows=rows, header=True,
+                     text="" if len(rows) > 1 else "No proposal waiting, no transfer on its way.")
+    transfer = await service.confirm(args[0])
+    if transfer is None:
+        return Reply(f"No proposal {args[0]} (see /rebalance)", ok=False)
+    return Reply(f"Transfer {transfer.transfer_id}: {transfer.status.value}",
+                 text=f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination}",
+                 ok=transfer.status is not TransferStatus.FAILED)
+
+
+def _confirm(op: Operator, args: list[str]) -> str | None:
+    service = running(op)
+    if not args or service is None or args[0] not in service.proposals:
+        return None
+    return f"Send this transfer? {service.proposals[args[0]].describe()}"
+
+
+@hookimpl
+def register_services(register) -> None:
+    register(PLUGIN, RebalanceService)
+
+
+@hookimpl
+def register_commands(register) -> None:
+    register(Command("rebalance", rebalance, "admin", "inventory transfer proposals; send one", "[ID]",
+                     confirm=_confirm))

@@ -1,0 +1,96 @@
+"""The rebalancing plan: per asset, what each venue holds against the split the strategies need.
+
+A strategy that trades one market on two venues (the arbitrage: ``cex``, ``dex``, ``symbol`` in its
+settings) needs both assets of the market on both venues: it sells the base where it is dear and
+buys it where it is cheap, in both directions. Its target split is half of each asset on each
+venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
+proposes moving, from the richer venue, what brings the poorer one back to its target (capped by
+``max_per_transfer``), priced with the source venue's terms. Pure functions: the service feeds
+them balances and terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from bot.api import ZERO, TransferTerms, split_symbol
+
+HALF = Decimal("0.5")
+QUANTUM = Decimal("0.000001")
+"""Proposed amounts are rounded down to this (SOL has 9 decimals, USDC 6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One asset a strategy needs on two venues, half on each."""
+
+    strategy: str
+    asset: str
+    venues: tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """Move ``amount`` of ``asset`` from ``source`` to ``destination``, at the source's ``terms``."""
+
+    asset: str
+    source: str
+    destination: str
+    amount: Decimal
+    terms: TransferTerms
+    share: Decimal
+    """The destination's share of the asset when proposed."""
+    total: Decimal
+
+    def costs(self) -> str:
+        t = self.terms
+        network = f"network fee {t.network_fee} {t.network_fee_asset}, " if t.network_fee else ""
+        return (f"withdrawal fee {t.fee} {self.asset} (minimum {t.minimum}), {network}"
+                f"expected in ~{t.expected_s:g} s")
+
+    def describe(self) -> str:
+        return (f"{self.destination} holds {self.share:.0%} of {self.total} {self.asset} (target 50%): move "
+                f"{self.amount} {self.asset} {self.source} -> {self.destination}; {self.costs()}")
+
+
+def needs(strategies: dict[str, Any]) -> list[Need]:
+    """What the running strategies need, from their settings (strategies on one venue need nothing moved)."""
+    out: list[Need] = []
+    for name, settings in strategies.items():
+        cex, dex, symbol = (getattr(settings, key, None) for key in ("cex", "dex", "symbol"))
+        if not (isinstance(cex, str) and isinstance(dex, str) and isinstance(symbol, str)) or cex == dex:
+            continue
+        for asset in split_symbol(symbol):
+            out.append(Need(name, asset, (cex, dex)))
+    return out
+
+
+def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | None], threshold: Decimal,
+         cap: Decimal | None) -> Proposal | None:
+    """A transfer for ``need`` if one venue drifted below its target, else None.
+
+    ``held``: what each venue holds of the asset (total; the service plans nothing for an asset
+    while one of its transfers is on its way); ``terms``: each venue's withdrawal terms for the
+    asset (None: it cannot send it).
+    """
+    a, b = need.venues
+    have = {v: held.get(v, ZERO) for v in (a, b)}
+    total = have[a] + have[b]
+    if total <= 0:
+        return None
+    poor, rich = (a, b) if have[a] <= have[b] else (b, a)
+    share = have[poor] / total
+    if share >= HALF - threshold:
+        return None
+    source_terms = terms.get(rich)
+    if source_terms is None:
+        return None
+    amount = total * HALF - have[poor]
+    if cap is not None:
+        amount = min(amount, cap)
+    amount = min(amount, held.get(rich, ZERO) - source_terms.fee).quantize(QUANTUM, rounding=ROUND_DOWN)
+    if amount <= 0 or amount < source_terms.minimum:
+        return None
+    return Proposal(need.asset, rich, poor, amount, source_terms, share, total)

@@ -1,0 +1,227 @@
+"""The rebalancing service: watch, propose, and (confirmed or within caps) move funds, once.
+
+Every ``check_every_s`` it reads every venue's balances and plans (:mod:`.planner`) for each need of
+the running strategies. A proposal is alerted with its costs; in ``mode = "alert"`` it waits for an
+admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``max_per_day`` and
+``window``. Sending is: store the transfer as PLANNED (the intent, before anything leaves), ask
+the source venue to withdraw, store SENT with the venue's reference; then every ``track_every_s``
+ask the destination whether it credited the funds (CREDITED). Each step is alerted. On start, a
+PLANNED transfer is looked up at its source first (a crash may have come after the withdrawal
+left): found, it becomes SENT; not found, it is sent then. A venue that takes the transfer id as an
+idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bot.api import (
+    ZERO,
+    AlertLevel,
+    Context,
+    ExchangeError,
+    Service,
+    Transfer,
+    TransferStatus,
+    TransferTerms,
+    TransferVenue,
+)
+
+from .planner import Need, Proposal, needs, plan
+from .settings import RebalanceSettings
+
+DAY_NS = 86_400 * 1_000_000_000
+OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
+
+
+class RebalanceService(Service):
+    """Runs the planner and the transfers while the bot runs (``[plugins.rebalance]``)."""
+
+    Settings = RebalanceSettings
+    settings: RebalanceSettings
+
+    def __init__(self, name: str, settings: RebalanceSettings, ctx: Context) -> None:
+        super().__init__(name, settings, ctx)
+        self.proposals: dict[str, Proposal] = {}
+        """Waiting for an admin (alert mode), by id."""
+        self._ids = itertools.count(1)
+        self._alerted: set[tuple[str, str, str]] = set()
+        """(asset, source, destination) of proposals already alerted (until the need goes away)."""
+        self._lock = asyncio.Lock()
+        self.checks = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.ctx.create_task(self._run(), "rebalance planner")
+
+    async def _run(self) -> None:
+        await self._resume()
+        loop = asyncio.get_running_loop()
+        next_check = loop.time()
+        while True:
+            if loop.time() >= next_check:
+                next_check = loop.time() + self.settings.check_every_s
+                try:
+                    await self.check()
+                except ExchangeError as exc:
+                    self.ctx.log.warning("rebalance check failed: %s", exc)
+            try:
+                await self.track()
+            except ExchangeError as exc:
+                self.ctx.log.warning("rebalance tracking failed: %s", exc)
+            await asyncio.sleep(min(self.settings.track_every_s, self.settings.check_every_s))
+
+    def _venue(self, name: str) -> TransferVenue | None:
+        venue = self.ctx.operator.exchanges.get(name)
+        return venue if isinstance(venue, TransferVenue) else None
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def needs(self) -> list[Need]:
+        op = self.ctx.operator
+        return needs({name: s.settings for name, s in op.strategies.items() if op.strategy_state(name) == "running"})
+
+    async def check(self) -> list[Proposal]:
+        """Compare balances with the targets once; alert (and in auto mode send) what drifted."""
+        self.checks += 1
+        balances = await self.ctx.operator.balances()
+        open_transfers = self.ctx.store.transfers(OPEN)
+        proposals = []
+        wanted: set[tuple[str, str, str]] = set()
+        for need in self.needs():
+            if any(t.asset == need.asset and {t.source, t.destination} == set(need.venues) for t in open_transfers):
+                continue  # one transfer at a time per asset and pair of venues
+            held = {}
+            for v in need.venues:
+                balance = balances.get(v, {}).get(need.asset)
+                held[v] = balance.total if balance is not None else ZERO
+            terms: dict[str, TransferTerms | None] = {}
+            for v in need.venues:
+                venue = self._venue(v)
+                terms[v] = await venue.transfer_terms(need.asset) if venue is not None else None
+            if any(self._venue(v) is None for v in need.venues):
+                continue
+            cap = self.settings.max_per_transfer.get(need.asset)
+            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None)
+            if proposal is None:
+                continue
+            key = (proposal.asset, proposal.source, proposal.destination)
+            wanted.add(key)
+            proposals.append(proposal)
+            if self.settings.mode == "auto":
+                refusal = self._auto_refusal(proposal)
+                if refusal is None:
+                    await self.send(proposal)
+                    continue
+                if key not in self._alerted:
+                    self._alerted.add(key)
+                    self.ctx.alert(AlertLevel.WARNING, "rebalance", f"rebalance needed but not sent ({refusal}): "
+                                   f"{proposal.describe()}")
+                continue
+            if key not in self._alerted:
+                self._alerted.add(key)
+                pid = str(next(self._ids))
+                self.proposals[pid] = proposal
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"rebalance proposal {pid}: {proposal.describe()}. "
+                               f"An admin sends it with /rebalance {pid}", proposal=pid)
+        self._alerted &= wanted
+        for pid, p in list(self.proposals.items()):
+            if (p.asset, p.source, p.destination) not in wanted:
+                del self.proposals[pid]
+        return proposals
+
+    def _auto_refusal(self, proposal: Proposal) -> str | None:
+        now = self.ctx.clock.time_ns()
+        moment = datetime.fromtimestamp(now // 1_000_000_000, UTC)
+        if not self.settings.in_window(moment.hour * 60 + moment.minute):
+            return f"outside the window {self.settings.window} UTC"
+        cap = self.settings.max_per_day.get(proposal.asset)
+        if cap is not None:
+            sent = sum((t.amount for t in self.ctx.store.transfers(since_ns=now - DAY_NS)
+                        if t.asset == proposal.asset and t.status is not TransferStatus.FAILED), ZERO)
+            if sent + proposal.amount > Decimal(cap):
+                return f"max_per_day {cap} {proposal.asset}: {sent} moved in the last 24 h"
+        return None
+
+    # --- sending and tracking ---------------------------------------------------------------
+
+    async def confirm(self, pid: str) -> Transfer | None:
+        """An admin confirmed proposal ``pid``: send it (None if there is no such proposal)."""
+        proposal = self.proposals.pop(pid, None)
+        if proposal is None:
+            return None
+        return await self.send(proposal)
+
+    async def send(self, proposal: Proposal) -> Transfer:
+        """Store the intent, then withdraw at the source; alerted at each step."""
+        async with self._lock:
+            source, destination = self._venue(proposal.source), self._venue(proposal.destination)
+            if source is None or destination is None:
+                raise ExchangeError(f"{proposal.source} or {proposal.destination} cannot transfer funds")
+            now = self.ctx.clock.time_ns()
+            address = await destination.deposit_address(proposal.asset)
+            transfer = Transfer(f"rb-{uuid.uuid4().hex[:20]}", proposal.asset, proposal.amount, proposal.source,
+                                proposal.destination, address, proposal.terms.fee, proposal.terms.network_fee,
+                                TransferStatus.PLANNED, now, now)
+            await self._save(transfer)
+            self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id}: sending "
+                           f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
+                           f"({proposal.costs()})")
+            return await self._withdraw(source, transfer)
+
+    async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
+        try:
+            ref = await source.withdraw(transfer)
+        except ExchangeError as exc:
+            failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
+            await self._save(failed)
+            self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
+                           f"{transfer.source}: {exc}")
+            return failed
+        sent = self._with(transfer, TransferStatus.SENT, venue_ref=ref)
+        await self._save(sent)
+        self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} sent by {transfer.source} "
+                       f"(reference {ref}); waiting for {transfer.destination} to credit it")
+        return sent
+
+    async def track(self) -> None:
+        """Ask each destination whether the transfers on their way were credited."""
+        for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
+            destination = self._venue(transfer.destination)
+            if destination is None or not await destination.credited(transfer):
+                continue
+            await self._save(self._with(transfer, TransferStatus.CREDITED))
+            self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
+                           f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
+
+    async def _resume(self) -> None:
+        """After a restart: settle every PLANNED transfer against its source before anything new."""
+        for transfer in self.ctx.store.transfers([TransferStatus.PLANNED]):
+            source = self._venue(transfer.source)
+            if source is None:
+                continue
+            status = await source.withdrawal(transfer)
+            if status is None:
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
+                               f"never reached {transfer.source}: sending it now")
+                await self._withdraw(source, transfer)
+            else:
+                await self._save(self._with(transfer, TransferStatus.SENT if status is not TransferStatus.FAILED
+                                            else TransferStatus.FAILED))
+                self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
+                               f"{transfer.source} before the restart ({status.value}): not sent again")
+
+    def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
+              reason: str | None = None) -> Transfer:
+        return replace(transfer, status=status, updated_ns=self.ctx.clock.time_ns(),
+                       venue_ref=transfer.venue_ref if venue_ref is None else venue_ref,
+                       reason=transfer.reason if reason is None else reason)
+
+    async def _save(self, transfer: Transfer) -> None:
+        self.ctx.store.save_transfer(transfer)  # a small commit, rare: before the next step, on purpose

@@ -1,0 +1,90 @@
+"""Parameter sweeps (bot/backtest/sweep.py): every combination over the same data, on worker processes,
+one ranked table, deterministic; walk-forward; bad sweeps refused naming the key."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from bot.backtest.sweep import Axis, combinations, combined_curve, parse_axis, run_sweep, value_at
+from bot.settings import ConfigError
+from tests.backtest.backtest_kit import write_config
+from tests.backtest.test_backtest_cli import arbot
+from tests.plugins.arb.arb_kit import arb_plugins
+
+AXES = [parse_axis("min_edge_bps=5,10,20"), parse_axis("max_notional=500,1000,1500")]
+STEPS = 450
+
+
+def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path):
+    config = write_config(tmp_path)
+    first = run_sweep(config, tmp_path / "a", AXES, STEPS, workers=2, extra_plugins=arb_plugins())
+    run_sweep(config, tmp_path / "b", AXES, STEPS, workers=2, extra_plugins=arb_plugins())
+    assert first.workers == 2 and len(first.rows) == 9  # both cores
+    for name in ("sweep.md", "sweep.json", "sweep.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+    table = json.loads(first.table_json.read_text())
+    rows = table["rows"]
+    assert sorted(r["combination"] for r in rows) == list(range(1, 10))
+    captured = [Decimal(r["captured"]) for r in rows]
+    assert captured == sorted(captured, reverse=True)
+    assert {tuple(r["params"].items()) for r in rows} == {
+        (("min_edge_bps", e), ("max_notional", n)) for e in ("5", "10", "20") for n in ("500", "1000", "1500")}
+    # each row is its own run's report, read back: the ledger's net PnL and the arb section's figures
+    for r in rows:
+        report = json.loads((tmp_path / "a" / f"run-{r['combination']:03d}" / "report.json").read_text())
+        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(r["captured"])
+        assert report["sections"]["arb"]["executions"] == r["executions"]
+        assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == r["max_drawdown"]
+    # a higher minimum edge never takes more: the sweep really changed the setting
+    execs = {tuple(r["params"].values()): r["executions"] for r in rows}
+    assert execs[("5", "1000")] >= execs[("10", "1000")] >= execs[("20", "1000")]
+    assert len({r["captured"] for r in rows}) > 1
+    markdown = first.table_md.read_text()
+    assert markdown.count("\n| ") == 2 + 9 and "| 1 | " in markdown  # head, separator, the rows
+
+
+def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
+    result = run_sweep(write_config(tmp_path), tmp_path / "wf", [parse_axis("max_notional=500,1500")], STEPS,
+                       workers=1, walk_forward=0.5, chart=False, extra_plugins=arb_plugins())
+    tunes = [r.tune for r in result.rows]
+    assert all(t is not None for t in tunes) and tunes == sorted(tunes, reverse=True)
+    for r in result.rows:
+        assert r.tune + r.rest == r.captured
+    assert "Walk-forward" in result.table_md.read_text() and result.chart is None
+
+
+def test_curves_of_several_strategies_merge_in_time_order():
+    curves = {"a": {"USDC": [(10, Decimal(5)), (30, Decimal(2))]}, "b": {"USDC": [(20, Decimal(-1))]}}
+    merged = combined_curve(curves, ["a", "b"], "USDC")
+    assert merged == [(10, Decimal(5)), (20, Decimal(4)), (30, Decimal(1))]
+    assert value_at(merged, 5) == 0 and value_at(merged, 25) == 4
+
+
+def test_malformed_sweeps_are_refused_saying_how_to_write_them(tmp_path):
+    for spec in ("min_edge_bps", "=5,10", "min_edge_bps=5,,10", "min_edge_bps=5,5"):
+        with pytest.raises(ValueError, match="--sweep"):
+            parse_axis(spec)
+    with pytest.raises(ValueError, match="given twice"):
+        combinations([Axis("a", ("1",)), Axis("a", ("2",))])
+    config = write_config(tmp_path)
+    with pytest.raises(ConfigError, match="no_such_setting"):
+        run_sweep(config, tmp_path / "x", [parse_axis("no_such_setting=1,2")], STEPS, extra_plugins=arb_plugins())
+    with pytest.raises(ConfigError, match="min_edge_bps"):
+        run_sweep(config, tmp_path / "x", [parse_axis("min_edge_bps=5,ten")], STEPS, extra_plugins=arb_plugins())
+    with pytest.raises(ValueError, match="walk-forward"):
+        run_sweep(config, tmp_path / "x", AXES, STEPS, walk_forward=1.5, extra_plugins=arb_plugins())
+
+
+def test_the_cli_sweeps_from_a_sweep_table_and_from_flags(tmp_path):
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + '\n[sweep]\n"strategies.sol-arb.min_edge_bps" = ["5", "20"]\n')
+    out = arbot("backtest", "--config", str(config), "--out", "sw", "--steps", "300", "--workers", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "sweep: 2 combinations" in out.stdout and "1. strategies.sol-arb.min_edge_bps=" in out.stdout
+    assert (tmp_path / "sw" / "sweep.md").is_file() and (tmp_path / "sw" / "run-002" / "report.md").is_file()
+    bad = arbot("backtest", "--config", str(config), "--sweep", "min_edge_bps", cwd=tmp_path)
+    assert bad.returncode == 2 and "KEY=V1,V2" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,496 @@
+"""A fake Gate.io v4 spot venue on 127.0.0.1: REST under ``/api/v4`` and WebSocket v4 under ``/ws/v4/``.
+
+Shaped from Gate's published APIv4 and spot WebSocket v4 documentation, and from what ccxt's
+``gate`` class (REST) and ``ccxt.pro`` ``gate`` class (WebSocket) send, so the real ccxt talks to it
+when its ``urls`` point here. It keeps its own truth (Decimal levels, its own HMAC check), so a
+test compares the plugin against the venue rather than against itself.
+
+* REST: ``GET /spot/currency_pairs``, ``/spot/currencies``, ``/margin/currency_pairs``,
+  ``/spot/order_book`` (``with_id``), and signed (``KEY``, ``Timestamp``, ``SIGN`` = hex
+  HMAC-SHA512 of ``METHOD\\n/api/v4/PATH\\nQUERY\\nhex(SHA512(body))\\nTIMESTAMP``):
+  ``POST /spot/orders``, ``GET /spot/orders/{id}`` (order id, or the ``text`` "t-..." of an open
+  order), ``DELETE /spot/orders/{id}``, ``GET /spot/orders`` (status open/finished),
+  ``GET /spot/open_orders``, ``GET /spot/my_trades``, ``GET /spot/accounts``,
+  ``GET /account/detail``. Errors are Gate's ``{"label": ..., "message": ...}``.
+* WebSocket: ``spot.obu`` (order book v2: subscribe ``["ob.BTC_USDT.50"]``, a ``full`` snapshot
+  first, then updates with ``U`` = previous ``u`` + 1 and ``u``; amount ``"0"`` deletes a level),
+  ``spot.ping`` -> ``spot.pong``, and protocol pings answered with pongs.
+
+Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
+pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
+``lose_create_order`` (the order is created, then the connection is closed before any answer),
+``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
+frame sent (``record = True``) for the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import time
+from decimal import Decimal
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import WSMsgType, web
+
+API_KEY = "fake-gate-key"
+API_SECRET = "fake-gate-secret-for-tests-only"
+PREFIX = "/api/v4"
+
+
+def _text(value: Decimal) -> str:
+    """A number as Gate writes it: a JSON string, no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+class GatePair:
+    """One spot market on the fake: a full book deeper than any subscription."""
+
+    def __init__(self, pair_id: str = "BTC_USDT", price_precision: int = 2, amount_precision: int = 4):
+        self.id = pair_id
+        self.base, self.quote = pair_id.split("_")
+        self.pd = price_precision
+        self.qd = amount_precision
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.update_id = 1000
+
+    def view(self, depth: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:depth]
+        asks = sorted(self.asks.items())[:depth]
+        return bids, asks
+
+    def info(self) -> dict:
+        return {"id": self.id, "base": self.base, "base_name": self.base, "quote": self.quote,
+                "quote_name": self.quote, "fee": "0.2", "min_base_amount": "0.0001", "min_quote_amount": "1",
+                "max_quote_amount": "5000000", "amount_precision": self.qd, "precision": self.pd,
+                "trade_status": "tradable", "sell_start": 1516703400, "buy_start": 1516703400, "type": "normal"}
+
+
+def populate(pair: GatePair, levels: int = 80, mid: Decimal = Decimal("30000"), seed: int = 3) -> None:
+    """A plausible book around ``mid``."""
+    rng = random.Random(seed)
+    tick = Decimal(1).scaleb(-pair.pd)
+    pair.bids.clear()
+    pair.asks.clear()
+    price = mid - tick
+    for _ in range(levels):
+        pair.bids[price] = Decimal(rng.randint(1, 10**7)).scaleb(-pair.qd)
+        price -= tick * rng.randint(1, 3)
+    price = mid + tick
+    for _ in range(levels):
+        pair.asks[price] = Decimal(rng.randint(1, 10**7)).scaleb(-pair.qd)
+        price += tick * rng.randint(1, 3)
+
+
+class FakeGate:
+    """The venue: one aiohttp server for REST and WebSocket."""
+
+    def __init__(self, pairs: list[GatePair] | None = None, seed: int = 1, key: str = API_KEY,
+                 secret: str = API_SECRET):
+        self.pairs = {p.id: p for p in (pairs or [GatePair()])}
+        self.rng = random.Random(seed)
+        self.key = key
+        self.secret = secret
+        # WebSocket state
+        self.connections: set[web.WebSocketResponse] = set()
+        self.subscriptions: dict[web.WebSocketResponse, dict[str, int]] = {}
+        """Per connection: pair id -> subscribed level count."""
+        self.ws_requests: list[dict] = []
+        self.connection_count = 0
+        self.silent = False
+        self.skip_update_ids = 0
+        self.sent_updates = 0
+        self.record = False
+        self.recorded: list[str] = []
+        # REST state
+        self.orders: dict[str, dict] = {}
+        """order id -> Gate order object."""
+        self.trades: list[dict] = []
+        self.accounts: dict[str, Decimal] = {"USDT": Decimal("1000000"), "BTC": Decimal("10")}
+        self.rest_log: list[tuple[str, str, dict]] = []
+        """(method, path, query) of every REST request received."""
+        self.http_429 = 0
+        """How many REST calls answer 429 from now on (-1: all)."""
+        self.lose_create_order = 0
+        self.fill_on_create: Decimal | None = None
+        """Fill this fraction of each new limit order at once (a taker order), at its price."""
+        self._ids = itertools.count(100000001)
+        self._trade_ids = itertools.count(500000001)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> FakeGate:
+        app = web.Application()
+        app.router.add_get("/ws/v4/", self._ws)
+        app.router.add_route("*", PREFIX + "/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for ws in list(self.connections):
+            ws._writer.transport.abort() if ws._writer is not None else None  # type: ignore[union-attr]
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def urls(self) -> dict[str, str]:
+        """The plugin's ``urls`` setting that points ccxt's gate here."""
+        return {"https://api.gateio.ws": self.rest_url, "wss://api.gateio.ws": self.ws_url}
+
+    # --- WebSocket ---------------------------------------------------------------------------
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        self.connections.add(ws)
+        self.subscriptions[ws] = {}
+        self.connection_count += 1
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.PING:
+                    if not self.silent:
+                        await ws.pong(msg.data)
+                    continue
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    req = json.loads(msg.data)
+                    channel, event = req["channel"], req.get("event")
+                except (ValueError, KeyError, TypeError):
+                    await self._send(ws, {"time": int(time.time()), "channel": "", "event": "",
+                                          "error": {"code": 1, "message": "Invalid request body format"},
+                                          "result": None})
+                    continue
+                self.ws_requests.append(req)
+                if self.silent:
+                    continue
+                await self._answer(ws, req, channel, event)
+        except Exception:
+            pass
+        finally:
+            self.connections.discard(ws)
+            self.subscriptions.pop(ws, None)
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse, message: dict | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        if self.record:
+            self.recorded.append(text)
+        await ws.send_str(text)
+
+    async def _answer(self, ws: web.WebSocketResponse, req: dict, channel: str, event: str | None) -> None:
+        now = time.time()
+        base = {"time": int(now), "time_ms": int(now * 1000), "id": req.get("id"), "conn_id": "fakeconn",
+                "channel": channel, "event": event}
+        if channel == "spot.ping":
+            await self._send(ws, {**base, "channel": "spot.pong", "event": "", "error": None, "result": None})
+            return
+        if channel != "spot.obu" or event not in ("subscribe", "unsubscribe"):
+            await self._send(ws, {**base, "error": {"code": 2, "message": f"unknown channel {channel}"},
+                                  "result": None})
+            return
+        payload = req.get("payload") or []
+        streams = []
+        for stream in payload:
+            parts = str(stream).split(".")
+            if len(parts) != 3 or parts[0] != "ob" or parts[1] not in self.pairs or parts[2] not in ("50", "400"):
+                await self._send(ws, {**base, "payload": payload,
+                                      "error": {"code": 2, "message": f"Invalid argument provided: {stream}"},
+                                      "result": None})
+                return
+            streams.append((parts[1], int(parts[2])))
+        subs = self.subscriptions.get(ws, {})
+        await self._send(ws, {**base, "payload": payload, "error": None, "result": {"status": "success"}})
+        for pair_id, level in streams:
+            if event == "unsubscribe":
+                subs.pop(pair_id, None)
+                continue
+            subs[pair_id] = level
+            pair = self.pairs[pair_id]
+            bids, asks = pair.view(level)
+            await self._send(ws, self._obu(pair, level, bids, asks, full=True))
+
+    def _obu(self, pair: GatePair, level: int, bids, asks, full: bool = False, first: int = 0) -> str:
+        now_ms = int(time.time() * 1000)
+        result: dict = {"t": now_ms, "s": f"ob.{pair.id}.{level}"}
+        if full:
+            result["full"] = True
+        else:
+            result["U"] = first
+        result["u"] = pair.update_id
+        result["b"] = [[_text(p), _text(q)] for p, q in bids]
+        result["a"] = [[_text(p), _text(q)] for p, q in asks]
+        return json.dumps({"channel": "spot.obu", "result": result, "time_ms": now_ms, "event": "update"})
+
+    # --- driving the market ------------------------------------------------------------------
+
+    async def change(self, pair_id: str, bids: dict[Decimal, Decimal] | None = None,
+                     asks: dict[Decimal, Decimal] | None = None) -> None:
+        """Change levels (amount 0 deletes) and send each subscriber what its level count shows:
+        changed levels inside the view, deletes of levels that left the view, levels that came in."""
+        pair = self.pairs[pair_id]
+        before = {ws: pair.view(level) for ws, subs in self.subscriptions.items()
+                  for p, level in subs.items() if p == pair_id}
+        for side, changes in ((pair.bids, bids or {}), (pair.asks, asks or {})):
+            for price, qty in changes.items():
+                if qty == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = qty
+        first = pair.update_id + 1
+        pair.update_id += 1
+        if self.skip_update_ids > 0:
+            self.skip_update_ids -= 1
+            first += 2
+            pair.update_id += 2
+        if self.silent:
+            return
+        for ws, (old_bids, old_asks) in before.items():
+            level = self.subscriptions.get(ws, {}).get(pair_id)
+            if level is None:
+                continue
+            new_bids, new_asks = pair.view(level)
+            out_bids = _diff(old_bids, new_bids, bids or {})
+            out_asks = _diff(old_asks, new_asks, asks or {})
+            frame = self._obu(pair, level, out_bids, out_asks, first=first)
+            try:
+                await self._send(ws, frame)
+                self.sent_updates += 1
+            except Exception:
+                pass
+
+    async def random_updates(self, pair_id: str, n: int, yield_every: int = 1) -> None:
+        """``n`` random changes, mostly near the touch, some deletes, some new best prices."""
+        pair = self.pairs[pair_id]
+        tick = Decimal(1).scaleb(-pair.pd)
+        rng = self.rng
+        for i in range(n):
+            bid_side = rng.random() < 0.5
+            side = pair.bids if bid_side else pair.asks
+            keys = sorted(side, reverse=bid_side)
+            r = rng.random()
+            k = min(int(rng.expovariate(0.2)), len(keys) - 1)
+            qty = Decimal(rng.randint(1, 10**7)).scaleb(-pair.qd)
+            if r < 0.6 or len(keys) < 40:
+                price = keys[k] if r < 0.6 else keys[-1] + (-tick if bid_side else tick) * rng.randint(1, 3)
+                change = {price: qty}
+            elif r < 0.8:
+                change = {keys[k]: Decimal(0)}
+            else:
+                best_other = min(pair.asks) if bid_side else max(pair.bids)
+                price = keys[0] + (tick if bid_side else -tick)
+                if (bid_side and price >= best_other) or (not bid_side and price <= best_other):
+                    change = {keys[k]: qty}
+                else:
+                    change = {price: qty}
+            await self.change(pair_id, **({"bids": change} if bid_side else {"asks": change}))
+            if i % yield_every == 0:
+                await asyncio.sleep(0)
+
+    # --- WebSocket faults --------------------------------------------------------------------
+
+    async def drop(self) -> None:
+        """Abort every WebSocket (no close frame), as a network failure would."""
+        for ws in list(self.connections):
+            transport = ws._req.transport if ws._req is not None else None  # type: ignore[union-attr]
+            if transport is not None:
+                transport.abort()
+
+    # --- REST --------------------------------------------------------------------------------
+
+    def orders_with_text(self, text: str) -> list[dict]:
+        return [o for o in self.orders.values() if o["text"] == text]
+
+    def expected_sign(self, method: str, path: str, query: str, body: bytes, timestamp: str) -> str:
+        payload = "\n".join([method, path, query, hashlib.sha512(body).hexdigest(), timestamp])
+        return hmac.new(self.secret.encode(), payload.encode(), hashlib.sha512).hexdigest()
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        query = dict(parse_qsl(request.query_string))
+        body = await request.read()
+        self.rest_log.append((request.method, path, query))
+        if self.http_429:
+            self.http_429 -= 1 if self.http_429 > 0 else 0
+            return _error(429, "TOO_MANY_REQUESTS", "Request Rate limit Exceeded")
+        route = (request.method, path)
+        public = {("GET", "/spot/currency_pairs"): self._pairs, ("GET", "/spot/currencies"): self._currencies,
+                  ("GET", "/margin/currency_pairs"): lambda q, b: [], ("GET", "/spot/order_book"): self._book,
+                  ("GET", "/spot/time"): lambda q, b: {"server_time": int(time.time() * 1000)}}
+        if route in public:
+            return web.json_response(public[route](query, body))
+        # private: Gate's APIv4 signature
+        timestamp = request.headers.get("Timestamp", "")
+        if request.headers.get("KEY") != self.key:
+            return _error(401, "INVALID_KEY", "Invalid key provided")
+        sign = self.expected_sign(request.method, PREFIX + path, unquote(request.query_string), body, timestamp)
+        if not hmac.compare_digest(request.headers.get("SIGN", ""), sign):
+            return _error(401, "INVALID_SIGNATURE", "Signature mismatch")
+        if not timestamp or abs(int(timestamp) - time.time()) > 60:
+            return _error(401, "REQUEST_EXPIRED", "Request timestamp expired")
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return _error(400, "INVALID_REQUEST_BODY", "Invalid request body")
+        try:
+            if route == ("POST", "/spot/orders"):
+                order = self._create(data)
+                if self.lose_create_order > 0:
+                    self.lose_create_order -= 1
+                    assert request.transport is not None
+                    request.transport.abort()  # created, and the answer is lost
+                    raise ConnectionResetError
+                return web.json_response(order, status=201)
+            if path.startswith("/spot/orders/"):
+                order = self._find(path.rsplit("/", 1)[1], query.get("currency_pair", ""))
+                if request.method == "DELETE":
+                    if order["status"] == "open":
+                        order.update(status="cancelled", finish_as="cancelled", update_time=str(int(time.time())))
+                    return web.json_response(order)
+                return web.json_response(order)
+            if route == ("GET", "/spot/orders"):
+                status = query.get("status", "open")
+                wanted = ("open",) if status == "open" else ("closed", "cancelled")
+                return web.json_response([o for o in self.orders.values() if o["status"] in wanted
+                                          and o["currency_pair"] == query.get("currency_pair")])
+            if route == ("GET", "/spot/open_orders"):
+                by_pair: dict[str, list[dict]] = {}
+                for o in self.orders.values():
+                    if o["status"] == "open":
+                        by_pair.setdefault(o["currency_pair"], []).append(o)
+                return web.json_response([{"currency_pair": p, "total": len(os), "orders": os}
+                                          for p, os in by_pair.items()])
+            if route == ("GET", "/spot/my_trades"):
+                return web.json_response([t for t in self.trades
+                                          if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
+                                          and t["order_id"] == query.get("order_id", t["order_id"])])
+            if route == ("GET", "/spot/accounts"):
+                return web.json_response([{"currency": c, "available": _text(v), "locked": "0"}
+                                          for c, v in self.accounts.items()])
+            if route == ("GET", "/account/detail"):
+                return web.json_response({"user_id": 1, "ip_whitelist": [], "currency_pairs": [],
+                                          "key": {"mode": 1}, "tier": 0})
+        except _GateError as exc:
+            return _error(exc.status, exc.label, exc.message)
+        return _error(404, "NOT_FOUND", f"{request.method} {path}")
+
+    def _pairs(self, query: dict, body: bytes) -> list[dict]:
+        return [p.info() for p in self.pairs.values()]
+
+    def _currencies(self, query: dict, body: bytes) -> list[dict]:
+        names = sorted({c for p in self.pairs.values() for c in (p.base, p.quote)})
+        return [{"currency": c, "name": c, "delisted": False, "withdraw_disabled": False, "withdraw_delayed": False,
+                 "deposit_disabled": False, "trade_disabled": False, "chain": c} for c in names]
+
+    def _book(self, query: dict, body: bytes) -> dict:
+        pair = self.pairs[query["currency_pair"]]
+        bids, asks = pair.view(int(query.get("limit", 10)))
+        book = {"current": int(time.time() * 1000), "update": int(time.time() * 1000),
+                "asks": [[_text(p), _text(q)] for p, q in asks], "bids": [[_text(p), _text(q)] for p, q in bids]}
+        if query.get("with_id") == "true":
+            book["id"] = pair.update_id
+        return book
+
+    def _create(self, p: dict) -> dict:
+        for key in ("currency_pair", "side", "amount"):
+            if key not in p:
+                raise _GateError(400, "MISSING_REQUIRED_PARAM", f"Missing required parameter: {key}")
+        pair = self.pairs.get(p["currency_pair"])
+        if pair is None:
+            raise _GateError(400, "INVALID_CURRENCY_PAIR", "Invalid currency pair")
+        text = p.get("text") or "web"
+        if text != "web" and (not text.startswith("t-") or len(text) > 30):
+            raise _GateError(400, "INVALID_PARAM_VALUE", "text must start with t- and be at most 28 characters")
+        amount, price = Decimal(p["amount"]), Decimal(p.get("price") or "0")
+        if amount <= 0 or amount != amount.quantize(Decimal(1).scaleb(-pair.qd)):
+            raise _GateError(400, "INVALID_PARAM_VALUE", f"invalid amount {p['amount']}")
+        if p.get("type", "limit") == "limit" and price != price.quantize(Decimal(1).scaleb(-pair.pd)):
+            raise _GateError(400, "INVALID_PRECISION", f"invalid price {p['price']}")
+        if p["side"] == "buy" and amount * price > self.accounts.get(pair.quote, Decimal(0)):
+            raise _GateError(400, "BALANCE_NOT_ENOUGH", "Not enough balance")
+        now = time.time()
+        oid = str(next(self._ids))
+        order = {"id": oid, "text": text, "amend_text": "-", "create_time": str(int(now)),
+                 "update_time": str(int(now)), "create_time_ms": int(now * 1000), "update_time_ms": int(now * 1000),
+                 "status": "open", "currency_pair": pair.id, "type": p.get("type", "limit"),
+                 "account": p.get("account", "spot"), "side": p["side"], "amount": _text(amount),
+                 "price": _text(price), "time_in_force": p.get("time_in_force", "gtc"), "iceberg": "0",
+                 "left": _text(amount), "filled_amount": "0", "fill_price": "0", "filled_total": "0",
+                 "avg_deal_price": "0", "fee": "0", "fee_currency": pair.base if p["side"] == "buy" else pair.quote,
+                 "point_fee": "0", "gt_fee": "0", "gt_discount": False, "rebated_fee": "0",
+                 "rebated_fee_currency": pair.quote, "finish_as": "open"}
+        self.orders[oid] = order
+        if self.fill_on_create is not None:
+            self.fill(oid, (amount * self.fill_on_create).quantize(Decimal(1).scaleb(-pair.qd)), maker=False)
+        if order["status"] == "open" and order["time_in_force"] in ("ioc", "fok"):
+            order.update(status="cancelled" if Decimal(order["filled_amount"]) == 0 else "closed", finish_as="ioc")
+        return order
+
+    def _find(self, key: str, pair_id: str) -> dict:
+        for order in self.orders.values():
+            if order["id"] == key or (order["text"] == key and order["status"] == "open"):
+                if pair_id and order["currency_pair"] != pair_id:
+                    continue
+                return order
+        raise _GateError(404, "ORDER_NOT_FOUND", "Order not found")
+
+    def fill(self, order_id: str, qty: Decimal, maker: bool = True, price: Decimal | None = None) -> dict:
+        """The venue fills part of an order (by itself, or at once for a taker)."""
+        order = self.orders[order_id]
+        pair = self.pairs[order["currency_pair"]]
+        price = Decimal(order["price"]) if price is None else price
+        fee_rate = Decimal("0.001") if maker else Decimal("0.002")
+        fee = (qty * fee_rate if order["side"] == "buy" else qty * price * fee_rate).quantize(Decimal("1e-8"))
+        trade = {"id": str(next(self._trade_ids)), "create_time": str(int(time.time())),
+                 "create_time_ms": f"{time.time() * 1000:.3f}", "currency_pair": pair.id, "side": order["side"],
+                 "role": "maker" if maker else "taker", "amount": _text(qty), "price": _text(price),
+                 "order_id": order_id, "fee": _text(fee), "fee_currency": order["fee_currency"],
+                 "point_fee": "0", "gt_fee": "0", "amend_text": "-", "sequence_id": "1", "text": order["text"]}
+        self.trades.append(trade)
+        filled = Decimal(order["filled_amount"]) + qty
+        total = Decimal(order["filled_total"]) + qty * price
+        order.update(filled_amount=_text(filled), left=_text(Decimal(order["amount"]) - filled),
+                     filled_total=_text(total), fill_price=_text(total), avg_deal_price=_text(total / filled),
+                     fee=_text(Decimal(order["fee"]) + fee), update_time=str(int(time.time())))
+        if filled >= Decimal(order["amount"]):
+            order.update(status="closed", finish_as="filled", left="0")
+        return trade
+
+
+def _diff(before, after, changed):
+    was = dict(before)
+    now = dict(after)
+    out = [(p, q) for p, q in after if p not in was or was[p] != q or p in changed]
+    out += [(p, Decimal(0)) for p in was if p not in now]
+    return out
+
+
+def _error(status: int, label: str, message: str) -> web.Response:
+    return web.json_response({"label": label, "message": message}, status=status)
+
+
+class _GateError(Exception):
+    def __init__(self, status: int, label: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.label = label
+        self.message = message

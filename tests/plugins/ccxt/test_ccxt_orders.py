@@ -1,0 +1,149 @@
+"""Orders through the ccxt plugin against the fake Gate.io venue: client ids, lost answers, fills, 429s."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from bot.api import (
+    Fill,
+    InsufficientFunds,
+    Order,
+    OrderIntent,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    PermanentError,
+    RateLimited,
+    Side,
+    TimeInForce,
+    UnknownOutcome,
+)
+from bot.api.testing import wait_for
+from plugins.ccxt.orders import CLIENT_IDS
+
+from .conftest import SYMBOL
+
+
+def order(cid: str, qty="0.0100", price="29000.10", side=Side.BUY, tif=TimeInForce.GTC, post_only=False) -> Order:
+    return Order(client_order_id=cid, strategy="manual", exchange="gate", symbol=SYMBOL, side=side, qty=D(qty),
+                 price=D(price), order_type=OrderType.LIMIT, tif=tif, post_only=post_only)
+
+
+async def test_place_order_sends_our_client_id_as_gates_text(gate_bot, fake_gate):
+    bot, gate = await gate_bot()
+    state = await gate.place_order(order("grid-1", tif=TimeInForce.IOC))
+    [sent] = fake_gate.orders.values()
+    assert sent["text"] == "t-grid-1" and sent["amount"] == "0.01" and sent["price"] == "29000.1"
+    assert sent["time_in_force"] == "ioc" and sent["side"] == "buy" and sent["currency_pair"] == "BTC_USDT"
+    assert state.status is OrderStatus.CANCELLED and state.exchange_order_id == sent["id"]
+    await gate.place_order(order("po-1", post_only=True))
+    assert fake_gate.orders_with_text("t-po-1")[0]["time_in_force"] == "poc"
+
+
+def test_long_client_ids_become_deterministic_digests_within_gates_rule():
+    rule = CLIENT_IDS["gate"]
+    long_id = "arbitrage-strategy-a1b2c3d4e5f6a7b8c9d0e1f2"
+    assert rule.venue_id(long_id) == rule.venue_id(long_id)
+    assert rule.venue_id(long_id).startswith("t-") and len(rule.venue_id(long_id)) == 2 + 28
+    assert rule.venue_id("grid-1") == "t-grid-1" and rule.venue_id("g rid") != "t-g rid"
+    assert rule.venue_id("test-1") == "t-test-1"  # ccxt would not add "t-" to an id starting with "t"
+
+
+async def test_lost_order_answer_is_resolved_by_look_up_200_times(gate_bot, fake_gate):
+    bot, gate = await gate_bot(rate_limit_ms=1)
+    for i in range(200):
+        cid = f"lost-{i}"
+        fake_gate.lose_create_order = 1  # created on the venue, then the connection drops before the answer
+        with pytest.raises(UnknownOutcome):
+            await gate.place_order(order(cid))
+        state = await gate.fetch_order(SYMBOL, cid)  # what the executor does before any resend
+        assert state is not None and state.status is OrderStatus.OPEN
+        assert len(fake_gate.orders_with_text(f"t-{cid}")) == 1
+    assert len(fake_gate.orders) == 200
+    assert await gate.fetch_order(SYMBOL, "never-sent") is None
+
+
+async def test_executor_adopts_an_order_whose_answer_was_lost(gate_bot, fake_gate):
+    bot, gate = await gate_bot()
+    fake_gate.lose_create_order = 1
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="gate", symbol=SYMBOL, side=Side.BUY,
+                                          qty=D("0.01"), price=D("29000"), client_order_id="exec-lost-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   timeout_s=20, what="order adopted after look-up")
+    assert len(fake_gate.orders_with_text("t-exec-lost-1")) == 1
+    assert [p for m, p, _ in fake_gate.rest_log if m == "POST"].count("/spot/orders") == 1
+
+
+async def test_a_finished_order_is_found_by_client_id_in_the_finished_list(gate_bot, fake_gate):
+    bot, gate = await gate_bot()
+    state = await gate.place_order(order("done-1"))
+    fake_gate.fill(state.exchange_order_id, D("0.01"))  # Gate answers by text only while the order rests
+    found = await gate.fetch_order(SYMBOL, "done-1")
+    assert found is not None and found.status is OrderStatus.FILLED and found.filled_qty == D("0.01")
+    assert ("GET", "/spot/orders", {"currency_pair": "BTC_USDT", "status": "finished"}) in [
+        (m, p, {k: v for k, v in q.items() if k != "account"}) for m, p, q in fake_gate.rest_log]
+
+
+async def test_http_429_is_rate_limited_and_holds_the_next_calls(gate_bot, fake_gate):
+    bot, gate = await gate_bot(rate_limit_pause_s=30.0)
+    fake_gate.http_429 = 1
+    with pytest.raises(RateLimited):
+        await gate.place_order(order("rl-1"))
+    calls = len(fake_gate.rest_log)
+    with pytest.raises(RateLimited) as held:
+        await gate.balances()
+    assert len(fake_gate.rest_log) == calls and held.value.retry_after_s > 20  # never sent: the pause holds it
+    assert not fake_gate.orders
+
+
+async def test_fills_are_polled_and_published_once_with_exact_figures(gate_bot, fake_gate):
+    bot, gate = await gate_bot()
+    fills, reports = [], []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    bot.bus.subscribe(OrderReport, reports.append, owner="test")
+    state = await gate.place_order(order("fill-1", qty="0.0300"))
+    fake_gate.fill(state.exchange_order_id, D("0.0100"))
+    await wait_for(lambda: len(fills) == 1, timeout_s=20, what="the first fill")
+    fake_gate.fill(state.exchange_order_id, D("0.0200"), maker=False, price=D("29000.05"))
+    await wait_for(lambda: len(fills) == 2 and reports and reports[-1].state.status is OrderStatus.FILLED,
+                   timeout_s=20, what="the second fill and the final state")
+    first, second = fills
+    assert (first.price, first.qty, first.fee, first.fee_asset) == (D("29000.1"), D("0.01"), D("0.00001"), "BTC")
+    assert (second.price, second.qty, second.fee) == (D("29000.05"), D("0.02"), D("0.00004"))
+    assert first.client_order_id == "fill-1" and first.trade_id != second.trade_id
+    assert reports[-1].state.filled_qty == D("0.03")
+    assert len({f.trade_id for f in fills}) == 2
+
+
+async def test_cancel_open_orders_balances_and_errors(gate_bot, fake_gate):
+    bot, gate = await gate_bot()
+    await gate.place_order(order("c-1"))
+    [resting] = await gate.open_orders(SYMBOL)
+    assert resting.client_order_id == "c-1" and resting.status is OrderStatus.OPEN
+    cancelled = await gate.cancel_order(SYMBOL, "c-1")
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert await gate.open_orders() == []
+    balances = await gate.balances()
+    assert balances["USDT"].free == D("1000000") and balances["BTC"].total == D("10")
+    with pytest.raises(InsufficientFunds):
+        await gate.place_order(order("big-1", qty="100", price="30000"))
+    with pytest.raises(PermanentError, match="lot"):
+        await gate.place_order(order("odd-1", qty="0.00001"))  # ccxt would truncate it to 0.0000
+
+
+async def test_market_data_only_without_keys(gate_bot, fake_gate):
+    bot, gate = await gate_bot(keys=False)
+    with pytest.raises(PermanentError, match="market data only"):
+        await gate.place_order(order("nokey-1"))
+
+
+async def test_the_secret_never_reaches_a_log_line(gate_bot, fake_gate, caplog):
+    from tests.fakes.gate import API_SECRET
+
+    bot, gate = await gate_bot()
+    fake_gate.http_429 = 1
+    with pytest.raises(RateLimited):
+        await gate.place_order(order("log-1"))
+    assert API_SECRET not in caplog.text and API_SECRET not in repr(gate.settings)

@@ -1,0 +1,91 @@
+"""Kraken's private ``executions`` stream and dead-man switch against the fake venue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.api import FillApplied, OrderIntent, OrderStatus, Side
+from plugins.kraken.private import timestamp_ns
+from tests.helpers.waiting import wait_for
+
+SYMBOL = "BTC/USD"
+
+
+def intent(cid: str, qty: str = "0.02") -> OrderIntent:
+    return OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY, qty=Decimal(qty),
+                       price=Decimal("29000"), client_order_id=cid)
+
+
+def polls(fake_rest) -> int:
+    return sum(1 for _, method, _ in fake_rest.log if method in ("QueryOrders", "QueryTrades"))
+
+
+async def open_order(bot, fake_rest, cid: str, qty: str = "0.02") -> str:
+    bot.executor.submit(intent(cid, qty))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   what=f"{cid} open")
+    (txid,) = [t for t, o in fake_rest.orders.items() if o["cl_ord_id"] == cid]
+    return txid
+
+
+def test_rfc3339_timestamps_become_integer_ns():
+    assert timestamp_ns("2023-11-14T22:13:20.500000Z") == 1_700_000_000_500_000_000
+
+
+async def test_a_fill_arrives_on_the_stream_before_the_next_poll_and_is_applied_once(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    applied: list[FillApplied] = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    assert fake_auth_ws.requests[0]["params"]["token"] in fake_rest.tokens
+    txid = await open_order(bot, fake_rest, "stream-1")
+    polled = polls(fake_rest)
+    fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))
+    await wait_for(lambda: bot.executor.order("stream-1").filled_qty == Decimal("0.01"), what="fill from the stream")
+    assert polls(fake_rest) == polled  # no poll ran: the fill came on the stream
+    fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))
+    await wait_for(lambda: bot.executor.order("stream-1").status is OrderStatus.FILLED, what="filled on the stream")
+    assert polls(fake_rest) == polled
+    # the reconciler reads the same trades by REST (QueryTrades): nothing is applied twice
+    kraken._trades.clear()
+    found = await kraken.fetch_order(SYMBOL, "stream-1")
+    assert len(found.fills) == 2 and not any(bot.executor.apply_fill(f) for f in found.fills)
+    await wait_for(lambda: len(applied) >= 2, what="fills applied")
+    assert sorted(a.fill.trade_id for a in applied) == sorted(fake_rest.orders[txid]["trades"])
+    stored = {a.fill.trade_id: a.fill for a in applied}
+    rest_fee = Decimal(fake_rest.trades[fake_rest.orders[txid]["trades"][0]]["fee"])
+    assert stored[fake_rest.orders[txid]["trades"][0]].fee == rest_fee
+
+
+async def test_the_stream_dropping_falls_back_to_polling_with_an_alert_and_nothing_missed(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=0.3, stream_poll_s=60.0)
+    alerts = []
+    bot.subscribe_alerts(alerts.append, owner="test")
+    applied: list[FillApplied] = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    txid = await open_order(bot, fake_rest, "drop-1", qty="0.03")
+
+    fake_auth_ws.refuse = True
+    await fake_auth_ws.drop()
+    await wait_for(lambda: any(a.kind == "private-stream" and "lost" in a.message for a in alerts),
+                   what="the drop alerted")
+    fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))  # nobody streams this one
+    await wait_for(lambda: bot.executor.order("drop-1").filled_qty == Decimal("0.01"), timeout_s=10,
+                   what="fill found by polling")
+    assert not kraken.private.up
+
+    fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))  # while down, just before the stream returns
+    fake_auth_ws.refuse = False
+    await wait_for(lambda: kraken.private.up, timeout_s=10, what="stream back")
+    await wait_for(lambda: any(a.kind == "private-stream" and "back" in a.message for a in alerts),
+                   what="the return alerted")
+    await wait_for(lambda: bot.executor.order("drop-1").filled_qty == Decimal("0.02"), timeout_s=10,
+                   what="the fill made while down")
+    fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))
+    await wait_for(lambda: bot.executor.order("drop-1").status is OrderStatus.FILLED, what="last fill")
+    await wait_for(lambda: len(applied) >= 3, what=f"three fills applied {applied} {fake_rest.orders[txid]}")
+    assert sorted(a.fill.trade_id for a in applied) == sorted(fake_rest.orders[txid]["trades"])
+    await wait_for(lambda: len(bot.store.fills()) == 3, what="three fills stored")

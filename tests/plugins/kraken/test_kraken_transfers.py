@@ -1,0 +1,51 @@
+"""Kraken as a source and destination of inventory transfers, against the fake venue's funding calls."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from bot.api import PermanentError, Transfer, TransferStatus
+
+WALLET = "WaLLet1111111111111111111111111111111111111"
+
+
+def transfer(amount: str = "5", fee: str = "0.01", ref: str = "") -> Transfer:
+    now = time.time_ns() - 1_000_000_000
+    return Transfer("rb-test-1", "SOL", Decimal(amount), "kraken", "wallet", WALLET, Decimal(fee), Decimal(0),
+                    TransferStatus.PLANNED, now, now, ref)
+
+
+async def test_withdrawals_go_to_the_pre_registered_key_once_even_when_asked_again(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    terms = await kraken.transfer_terms("SOL")
+    assert (terms.fee, terms.minimum) == (Decimal("0.01"), Decimal("0.05"))
+    assert await kraken.transfer_terms("BTC") is None  # no key registered for it: cannot send
+    t = transfer()
+    assert await kraken.withdrawal(t) is None
+    ref = await kraken.withdraw(t)
+    assert await kraken.withdraw(t) == ref  # after a crash: found by WithdrawStatus, not sent again
+    assert len(fake_rest.withdrawals) == 1 and fake_rest.withdrawals[0]["key"] == "my-sol-wallet"
+    assert Decimal(fake_rest.withdrawals[0]["amount"]) == Decimal("5")  # the fee on top, the amount arrives
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.01")
+    assert await kraken.withdrawal(t) is TransferStatus.SENT
+
+
+async def test_an_asset_without_a_withdrawal_key_is_refused(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    with pytest.raises(PermanentError, match="withdraw_keys"):
+        await kraken.withdraw(transfer())
+    assert fake_rest.withdrawals == []
+
+
+async def test_deposits_are_credited_when_kraken_lists_them_as_success(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, deposit_methods='{ SOL = "Solana" }')
+    assert await kraken.deposit_address("SOL") == fake_rest.deposit_addresses[("SOL", "Solana")]
+    incoming = transfer(amount="3", ref="5igSig")
+    assert not await kraken.credited(incoming)
+    fake_rest.deposit("SOL", Decimal("3"), "5igSig", status="Pending")
+    assert not await kraken.credited(incoming)
+    fake_rest.deposits[-1]["status"] = "Success"
+    assert await kraken.credited(incoming)

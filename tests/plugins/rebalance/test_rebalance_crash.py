@@ -1,0 +1,80 @@
+"""SIGKILL in the middle of an automatic transfer, then restart: the transfer is made once and completes.
+
+Runs the real `arbot run` in a subprocess. The paper venues keep their own state files, where each
+logs every withdrawal and deposit it makes under its transfer id, as real venues would see them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.processes import arbot, wait_until
+from tests.helpers.store_kit import query
+
+from .rebalance_kit import config
+
+
+def plugin_path(tmp_path: Path) -> str:
+    """A directory whose dist-info declares the rebalance (and arb) entry points, unless they are installed."""
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="arbot")}
+    missing = [name for name in ("rebalance", "arb") if name not in installed]
+    root = tmp_path / "entry-points"
+    info = root / "arbot_test_plugins-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: arbot-test-plugins\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[arbot]\n" + "".join(f"{n} = plugins.{n}\n" for n in missing))
+    return str(root)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_transfer_never_moves_funds_twice_and_the_arbitrage_keeps_trading(tmp_path: Path):
+    cfg = tmp_path / "config.toml"
+    body = textwrap.dedent(config(mode="auto", delay_s=3.0, cex_state="paper.db", dex_state="dex.db"))
+    cfg.write_text(f'mode = "paper"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n' + body)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), plugin_path(tmp_path)]))}
+    db = tmp_path / "arbot.db"
+
+    def statuses() -> list[str]:
+        try:
+            return [s for (s,) in query(db, "select status from transfers order by created_ns")]
+        except Exception:  # not created yet
+            return []
+
+    log = tmp_path / "run1.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(arbot("run", "--config", str(cfg)), env=env, cwd=tmp_path, stdout=sink,
+                                stderr=subprocess.STDOUT)
+    try:
+        mid_transfer = wait_until(lambda: "sent" in statuses() or "planned" in statuses(), timeout_s=90)
+        assert mid_transfer, log.read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    (first,) = query(db, "select transfer_id from transfers")[0:1]
+    assert statuses()[0] in ("planned", "sent")  # killed mid-transfer: not credited yet
+
+    done = subprocess.run(arbot("run", "--config", str(cfg), "--for", "12s"), env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = query(db, "select transfer_id, status, amount from transfers order by created_ns")
+    assert rows[0][0] == first[0] and rows[0][1] == "credited", rows
+    # each transfer left its source once and reached its destination once
+    per_id = "select transfer_id, count(*) from transfers where direction = '{}' group by 1"
+    outs = query(tmp_path / "paper.db", per_id.format("out"))
+    ins = query(tmp_path / "dex.db", per_id.format("in"))
+    assert dict(outs)[first[0]] == 1 and dict(ins)[first[0]] == 1
+    assert all(n == 1 for _, n in outs + ins)
+    assert {t for t, _ in outs} == {t for t, *_ in rows}  # no withdrawal the bot does not know of
+    # the arbitrage traded on after the restart (orders stored by the second run)
+    after_restart = query(db, "select count(*) from orders where exchange = 'dex' and filled_qty != '0' "
+                              "and created_ns > (select max(updated_ns) from transfers where transfer_id = "
+                              f"'{first[0]}')")[0][0]
+    assert after_restart > 0, done.stderr[-3000:]

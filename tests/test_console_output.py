@@ -1,0 +1,176 @@
+"""What a trader reads: a quiet stop, short lines, one timestamp format, json logs, NO_COLOR, a narrow plugin list."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import cli, logs
+from bot.alerts import Alerts
+from bot.domain import Alert, AlertLevel
+from bot.redact import REDACTOR
+from tests.helpers.processes import arbot
+
+
+def default_toml_text() -> str:
+    return (Path(cli.__file__).parent / "default.toml").read_text()
+
+
+ESCAPE = "\033["
+TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """cli.main configures the root logger: put pytest's handlers and levels back after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logs._verbose = False
+
+
+def quiet_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+        mode = "paper"
+        [bot]
+        data_dir = "{tmp_path}"
+        control_socket = ""
+        {extra}
+        [notifiers.console]
+        colour = "always"
+    """.replace("\n        ", "\n"))
+    return path
+
+
+def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
+    assert cli.main(["run", "--config", str(quiet_config(tmp_path, 'log_format = "json"')), "--for", "0.2s"]) == 0
+    err = capsys.readouterr().err
+    entries = [json.loads(line) for line in err.splitlines()]  # a line that is not JSON fails here
+    assert len(entries) >= 3 and {"ts", "level", "logger", "msg"} <= set(entries[0])
+    assert any(e["msg"] == "stopping" and e["logger"] == "arbot" for e in entries)
+    assert all(re.fullmatch(TS, e["ts"]) for e in entries)
+
+
+def test_json_lines_carry_extras_and_tracebacks_uncut():
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    log = logging.getLogger("arbot.test")
+    log.info("order %s placed " + "x" * 200, "o1", extra={"order": "o1", "qty": 3})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    placed, failed = (json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{"))
+    assert placed["order"] == "o1" and placed["qty"] == 3 and len(placed["msg"]) > 200
+    assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc"]
+
+
+def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_follow():
+    stream = io.StringIO()
+    logs.configure(stream=stream)
+    log = logging.getLogger("arbot.test")
+    log.warning("y" * 300)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    first, second, *trace = stream.getvalue().splitlines()
+    assert len(first) == logs.MAX_LINE and first.endswith("…") and re.match(TS + " WARNING arbot.test: y", first)
+    assert second.endswith("ERROR   arbot.test: failed") and trace[-1] == "ValueError: boom"
+    logs.configure(stream=stream, details=True)
+    log.warning("z" * 300)
+    assert stream.getvalue().splitlines()[-1].endswith("z" * 300)
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_no_color_gives_no_escape_codes_even_with_colour_always(tmp_path, capsys, monkeypatch, how):
+    monkeypatch.setenv("NO_COLOR", "1" if how == "NO_COLOR" else "")  # restored after the test either way
+    argv = ["run", "--config", str(quiet_config(tmp_path)), "--for", "0.2s"]
+    assert cli.main([*argv, "--no-color"] if how == "--no-color" else argv) == 0
+    out, err = capsys.readouterr()
+    assert "arbot started" in out and "arbot stopped" in out
+    assert ESCAPE not in out + err
+
+
+def test_colour_always_colours_without_no_color(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli.main(["run", "--config", str(quiet_config(tmp_path)), "--for", "0.2s"]) == 0
+    assert ESCAPE in capsys.readouterr().out  # the check above can fail
+
+
+def test_arbot_plugins_fits_100_columns_and_v_is_the_wide_view(capsys):
+    cli.main(["plugins"])
+    narrow = capsys.readouterr().out.splitlines()
+    assert max(map(len, narrow)) <= cli.PLUGINS_WIDTH
+    assert any(line.startswith("telegram ") and "notifier:telegram" in line for line in narrow)
+    cli.main(["plugins", "-v"])
+    wide = capsys.readouterr().out.splitlines()
+    assert max(map(len, wide)) > cli.PLUGINS_WIDTH and len(wide) < len(narrow)  # one line per plugin
+
+
+def test_alert_fields_are_redacted_like_messages():
+    REDACTOR.add("s3cr3t-token-value")
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: 0.0)
+    seen: list[Alert] = []
+    alerts.subscribe(seen.append, owner="test")
+    alerts.emit(Alert(AlertLevel.ERROR, "bot", "host", "request with s3cr3t-token-value failed",
+                      {"url": "https://x.example/?token=s3cr3t-token-value", "count": 3, "error": ValueError(
+                          "bad s3cr3t-token-value")}))
+    [alert] = seen
+    assert alert.message == "request with *** failed"
+    assert alert.fields == {"url": "https://x.example/?token=***", "count": 3, "error": "bad ***"}
+
+
+async def test_alerts_go_out_in_time_order_with_arbot_stopped_last():
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: 0.0)
+    for ts in (1, 2, 3):  # repeats: the summary carries the last one's time
+        alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked", ts_ns=ts))
+    alerts.emit(Alert(AlertLevel.INFO, "bot", "host", "arbot stopped", ts_ns=10))
+    sent: list[str] = []
+
+    class Collect:
+        name, settings = "collect", None
+
+        async def send(self, alert: Alert) -> None:
+            sent.append(alert.message)
+
+    alerts.notifiers = [Collect()]
+    await alerts.flush()
+    assert sent == ["order blocked", "order blocked (2 more in 60 s)", "arbot stopped"]
+
+
+@pytest.mark.slow
+def test_the_readme_demo_stops_without_tracebacks_or_retry_noise(tmp_path):
+    """`make run ARGS="--for 60s"`, shorter: the same code path (start, trade, stop on --for).
+
+    The embedded default config, with the reconcile job every 5 s instead of 30 s: as at 60 s, a run of
+    it starts just before the stop (the job that used to end in a CancelledError traceback)."""
+    config = tmp_path / "demo.toml"
+    config.write_text(default_toml_text() + "\n[scheduler]\nreconcile_every_s = 5\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("ARBOT_CONFIG", "NO_COLOR")}
+    result = subprocess.run(arbot("run", "--config", str(config), "--for", "15s"), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180, env=env)
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 0, err
+    both = out + err
+    for noise in ("Traceback", "CancelledError", "trying again", "raised an exception", "not started"):
+        assert noise not in both, both
+    alerts = out.splitlines()
+    assert "arbot started" in alerts[0] and "arbot stopped" in alerts[-1]
+    times = [line.split()[0] for line in alerts]
+    assert times == sorted(times)  # in time order
+    for line in both.splitlines():
+        assert len(line) <= logs.MAX_LINE, line
+        assert re.match(TS + " ", line), line  # one timestamp format on both streams
+    assert ESCAPE not in both  # not a terminal

@@ -1,0 +1,99 @@
+"""Markouts (bot/markouts.py): the mid of each fill's market 1, 10 and 60 s after it, sampled on a hand-built
+book path, stored, and read back through the ledger by `arbot report` and the backtest report alike."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot import cli
+from bot.bus import Bus
+from bot.config import DEFAULT_SOURCE, build_config, default_toml
+from bot.domain import BookUpdate, Fill, FillApplied, Liquidity, Side
+from bot.ledger import Ledger
+from bot.markouts import MarkoutSampler, markout, markout_bps
+from bot.plugins import collect, load_plugins
+from bot.report import markout_text
+from bot.store import Store
+
+D = Decimal
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+
+
+def book(ts_s: str, bid: str, ask: str, exchange: str = "cex") -> BookUpdate:
+    return BookUpdate(exchange, "SOL/USDC", ((D(bid), D(5)),), ((D(ask), D(5)),), T0 + int(D(ts_s) * S))
+
+
+def fill(trade_id: str, side: str, qty: str, price: str, ts_s: str, exchange: str = "cex") -> Fill:
+    return Fill(exchange, "SOL/USDC", f"c-{trade_id}", trade_id, Side(side), D(price), D(qty), D(0), "USDC",
+                Liquidity.TAKER, T0 + int(D(ts_s) * S))
+
+
+def test_the_arithmetic_signs_a_move_our_way_positive():
+    buy, sell = fill("b", "buy", "2", "100", "0"), fill("s", "sell", "2", "100", "0")
+    assert markout(buy, D(101)) == D(2) and markout(sell, D(101)) == D(-2)
+    assert markout_bps(buy, D(101)) == D(100) and markout_bps(sell, D("99.5")) == D(50)
+
+
+def test_markouts_on_a_hand_built_book_path_reach_arbot_report(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'markouts.db'}"
+    store = Store(url).open()
+    scheduled: list = []
+    sampler = MarkoutSampler(store.insert_markouts, scheduled.append)
+    bus = Bus(lambda *a: None)
+    sampler.subscribe(bus)
+    buy = fill("t1", "buy", "2", "100.5", "0.2")
+    sell = fill("t2", "sell", "1", "101", "0.7")
+    other = fill("t3", "buy", "1", "50", "0.3", exchange="dex")  # no book of its market ever: never sampled
+    path = [
+        (book("0", "99.9", "100.1"), None),            # mid 100
+        (None, buy),                                    # +1 s due at 1.2 s, +10 s at 10.2 s, +60 s at 60.2 s
+        (None, other),
+        (book("0.7", "100.9", "101.1"), None),          # mid 101
+        (None, sell),                                   # due at 1.7 s, 10.7 s, 60.7 s
+        (book("1.1", "101.9", "102.1"), None),          # mid 102: in force at 1.2 s
+        (book("1.5", "98.9", "99.1"), None),            # mid 99: the buy's +1 s is taken now, at 102
+        (book("10.2", "103.9", "104.1"), None),         # mid 104 exactly at the buy's +10 s: it counts
+        (book("11", "89.9", "90.1"), None),             # mid 90: both +10 s are taken (104; the sell's at 10.7: 104)
+    ]
+    for event, f in path:
+        if f is not None:
+            store.insert_fill(f, "arb")
+            bus.publish(FillApplied("arb", f))
+        else:
+            bus.publish(event)
+    assert len(scheduled) == 1 and store.markouts() == {}  # written a loop turn later, one write a batch
+    for flush in scheduled:
+        flush()
+    samples = store.markouts()
+    assert samples == {("cex", "t1"): {1: D(102), 10: D(104)}, ("cex", "t2"): {1: D(99), 10: D(104)}}
+
+    figures = {(f.strategy, f.horizon_s): f for f in Ledger(store).markouts()}
+    one, ten, sixty = figures[("arb", 1)], figures[("arb", 10)], figures[("arb", 60)]
+    # +1 s: buy 2 at 100.5 vs 102 = +3; sell 1 at 101 vs 99 = +2; the dex fill unsampled
+    assert (one.fills, one.unsampled, one.total) == (2, 1, D(5))
+    expected_bps = (D("1.5") / D("100.5") * 10_000 + D(2) / D(101) * 10_000) / 2  # 173.6368 bps
+    assert one.mean_bps.quantize(D("1E-20")) == expected_bps.quantize(D("1E-20"))
+    # +10 s: buy vs 104 = +7; sell vs 104 = -3 (the market went against the sell)
+    assert (ten.fills, ten.total) == (2, D(4))
+    assert (sixty.fills, sixty.unsampled, sixty.mean_bps) == (0, 3, None)  # the path ended before 60 s
+    store.close()
+
+    lines = markout_text(list(figures.values()))
+    assert "+1 s +5.00 USDC" in lines[1] and "+10 s +4.00 USDC" in lines[1] and "+60 s no sample" in lines[1]
+    plugins = load_plugins(report=lambda info, message: None)
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    assert cli.main(["report", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "Markouts" in out and "+1 s +5.00 USDC (+" in out and "+10 s +4.00 USDC" in out
+
+
+def test_a_fill_whose_horizon_passed_unseen_waits_for_the_next_update_and_takes_the_mid_in_force():
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    sampler.on_market(book("0", "9", "11"))  # mid 10
+    sampler.on_fill(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
+    sampler.on_market(book("30", "19", "21"))  # quiet for 30 s: at 1.5 s the mid in force was still 10
+    assert [(r["trade_id"], r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [("a", 1, D(10), T0)]
