@@ -57,10 +57,14 @@ async def test_overview_updates_live_as_the_demo_trades(context, console: Consol
     assert await page.evaluate("window.sameDocument") is True
     assert await page.locator("#live-dot.on").count() == 1  # the event stream is connected
     await shot(page, console, "overview")
-    # a phone: the same page, narrow; the navigation still reaches every page
+    # a phone: the same page redrawn narrow; the navigation still reaches every page
+    refreshed = await page.locator("#page").get_attribute("data-refreshed")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await page.get_by_role("link", name="Opportunities").scroll_into_view_if_needed()
+    await expect(page.locator("#page")).not_to_have_attribute("data-refreshed", refreshed)
     await shot(page, console, "overview-phone")
+    await page.get_by_role("link", name="Executions").click()
+    await page.wait_for_selector("#page[data-page=executions][data-refreshed]")
+    await shot(page, console, "executions-phone")
 
 
 async def test_pause_and_resume_a_strategy_with_buttons(context, console: Console):

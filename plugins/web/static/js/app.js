@@ -140,6 +140,8 @@ async function start() {
   });
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  let resizing = null; // charts are drawn at their card's width: redraw once a resize settles
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(() => refresh(), 250); });
   let session = null;
   try { session = await api.session(); } catch { session = null; }
   if (session) await enter(session);

@@ -52,17 +52,17 @@ export default {
         { label: "predicted vs realized PnL per execution", size: Math.min(Math.max(plot.slot.clientWidth, 260), 420) }));
       replace(list.slot, table([
         { label: "Time", value: (e) => clock(e.created_ns) },
-        { label: "Strategy", value: (e) => e.strategy },
-        { label: "Market", value: (e) => e.symbol },
+        { label: "Strategy", value: (e) => e.strategy, narrow: false },
+        { label: "Market", value: (e) => e.symbol, narrow: false },
         { label: "Size", num: true, value: (e) => qty(e.size) },
         { label: "Predicted", num: true, value: (e) => or(amount, e.predicted_pnl, e.quote), cls: (e) => sign(e.predicted_pnl) },
         { label: "Realized", num: true, value: (e) => or(amount, e.realized_pnl, e.quote), cls: (e) => sign(e.realized_pnl) },
-        { label: "CEX leg", value: (e) => legText(leg(e, "cex")) },
+        { label: "CEX leg", value: (e) => legText(leg(e, "cex")), narrow: false },
         { label: "CEX", num: true, value: (e) => ms(leg(e, "cex")?.latency_ms) },
-        { label: "DEX leg", value: (e) => legText(leg(e, "dex")) },
+        { label: "DEX leg", value: (e) => legText(leg(e, "dex")), narrow: false },
         { label: "DEX", num: true, value: (e) => ms(leg(e, "dex")?.latency_ms) },
         { label: "Residual", num: true, value: (e) => qty(e.residual) },
-        { label: "Hedge", value: (e) => (leg(e, "hedge") ? legText(leg(e, "hedge")) : "") },
+        { label: "Hedge", value: (e) => (leg(e, "hedge") ? legText(leg(e, "hedge")) : ""), narrow: false },
         { label: "State", value: (e) => pill(e.state, e.state === "done" ? "ok" : "warn") },
       ], rows, { onRow: (e) => dialog("Execution", detail(e)), testid: "executions-table", empty: "no executions yet" }));
     }

@@ -63,8 +63,8 @@ export default {
       const rows = latest.filter(matches);
       replace(list.slot, table([
         { label: "Time", value: (o) => clock(o.ts_ns) },
-        { label: "Strategy", value: (o) => o.strategy },
-        { label: "Market", value: (o) => o.symbol },
+        { label: "Strategy", value: (o) => o.strategy, narrow: false },
+        { label: "Market", value: (o) => o.symbol, narrow: false },
         { label: "Buy → sell", value: (o) => `${o.buy_exchange} → ${o.sell_exchange}` },
         { label: "Qty", num: true, value: (o) => qty(o.qty) },
         { label: "Net bps", num: true, value: (o) => significant(o.edge_bps, 4), cls: (o) => sign(o.edge_bps) },

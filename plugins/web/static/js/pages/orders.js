@@ -15,14 +15,14 @@ const COLUMNS = {
     { label: "Exchange", value: (o) => o.exchange },
     { label: "Market", value: (o) => o.symbol },
     { label: "Side", value: (o) => o.side },
-    { label: "Type", value: (o) => o.order_type },
+    { label: "Type", value: (o) => o.order_type, narrow: false },
     { label: "Qty", num: true, value: (o) => qty(o.qty) },
     { label: "Price", num: true, value: (o) => (o.price === null ? "market" : price(o.price)) },
     { label: "Filled", num: true, value: (o) => qty(o.filled_qty) },
     { label: "Avg price", num: true, value: (o) => or(price, o.avg_fill_price) },
     { label: "Fee", num: true, value: (o) => significant(o.fee) },
     { label: "Status", value: (o) => pill(o.status, o.status === "filled" ? "ok" : ["rejected", "failed"].includes(o.status) ? "bad" : "") },
-    { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id) },
+    { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id), narrow: false },
   ],
   fills: [
     { label: "Time", value: (f) => time(f.ts_ns) },
@@ -33,8 +33,8 @@ const COLUMNS = {
     { label: "Qty", num: true, value: (f) => qty(f.qty) },
     { label: "Price", num: true, value: (f) => price(f.price) },
     { label: "Fee", num: true, value: (f) => `${amount(f.fee, f.fee_asset)} ${f.fee_asset}` },
-    { label: "Liquidity", value: (f) => f.liquidity },
-    { label: "Order", value: (f) => h("span", { class: "mono muted" }, f.client_order_id) },
+    { label: "Liquidity", value: (f) => f.liquidity, narrow: false },
+    { label: "Order", value: (f) => h("span", { class: "mono muted" }, f.client_order_id), narrow: false },
   ],
 };
 

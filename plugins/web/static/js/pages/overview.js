@@ -60,9 +60,9 @@ export default {
         h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, sampled while this console is open."));
       replace(strategies.slot, table([
         { label: "Strategy", value: (s) => s.name },
-        { label: "Type", value: (s) => s.type },
+        { label: "Type", value: (s) => s.type, narrow: false },
         { label: "State", value: (s) => pill(s.state, stateLevel(s.state), { "data-testid": `state-${s.name}` }) },
-        { label: "Fills today", num: true, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
+        { label: "Fills today", num: true, narrow: false, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
         { label: "Net today", num: true, value: (s) => moneys(pnl.strategies[s.name]?.net ?? {}), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
         ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
       ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
