@@ -132,6 +132,9 @@ def demo_toml(kraken_url: str) -> str:
         max_position = "0.5"
         positions = {{ "SOL/USDC" = "100" }}
         max_open_orders = 60
+        max_orders_per_minute = 600
+        max_daily_loss = "500"
+        max_drawdown = "300"
 
         [risk.staleness]
         stale_after_s = 2

@@ -31,12 +31,12 @@ export function replace(node, ...children) {
 
 /**
  * A table from column specs: {label, value(row) -> text|Node, num?: bool, cls?(row), narrow?: false}
- * (``narrow: false``: the column is left out on a phone-sized screen).
+ * (``narrow: false``: the column is left out on a phone-sized screen; ``wrap: true``: long text wraps).
  * ``onRow(row)`` makes rows clickable (and keyboard-focusable).
  */
 export function table(columns, rows, { onRow = null, rowClass = null, empty = "nothing yet", testid = null } = {}) {
   if (!rows.length) return h("p", { class: "empty", "data-testid": testid }, empty);
-  const colClass = (c) => [c.num ? "num" : "", c.narrow === false ? "wide-only" : ""].join(" ").trim();
+  const colClass = (c) => [c.num ? "num" : "", c.narrow === false ? "wide-only" : "", c.wrap ? "wrap" : ""].join(" ").trim();
   const head = h("tr", {}, columns.map((c) => h("th", { class: colClass(c) || null }, c.label)));
   const body = rows.map((row) => {
     const tr = h("tr", { class: [onRow ? "clickable" : "", rowClass ? rowClass(row) : ""].join(" ").trim() || null });

@@ -69,7 +69,7 @@ export default {
         { label: "Qty", num: true, value: (o) => qty(o.qty) },
         { label: "Net bps", num: true, value: (o) => significant(o.edge_bps, 4), cls: (o) => sign(o.edge_bps) },
         { label: "Net PnL", num: true, value: (o) => or(amount, o.net_pnl, quoteOf(o.symbol)), cls: (o) => sign(o.net_pnl) },
-        { label: "Acted", value: (o) => (o.acted ? pill("acted", "ok") : h("span", { class: "muted" }, o.reason || "no")) },
+        { label: "Acted", value: (o) => (o.acted ? pill("acted", "ok") : h("span", { class: "muted" }, o.reason || "no")), wrap: true },
       ], rows, { onRow: open, testid: "opportunities-table", empty: "no opportunities match" }));
     }
 

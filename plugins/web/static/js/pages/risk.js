@@ -66,7 +66,7 @@ export default {
         { label: "Action", value: (t) => t.action },
         { label: "Strategy", value: (t) => t.strategy },
         { label: "Market", value: (t) => [t.exchange, t.symbol].filter(Boolean).join(" ") },
-        { label: "Reason", value: (t) => t.reason },
+        { label: "Reason", value: (t) => t.reason, wrap: true },
       ], data.trips || [], { testid: "trips-table", empty: "no trips" }));
     }
 
