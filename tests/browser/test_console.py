@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,24 @@ async def test_fills_export_as_csv(context, console: Console):
     assert {"strategy", "exchange", "symbol", "trade_id", "price", "qty", "fee", "ts_ns"} <= set(rows[0])
     stored = {(f.exchange, f.trade_id) for _, f in console.bot.operator.fill_history(limit=100_000)}
     assert {(r["exchange"], r["trade_id"]) for r in rows} <= stored
+
+
+async def test_orders_page_by_page(context, console: Console):
+    page = await context.new_page()
+    await login(page, console, "alice")
+    await page.get_by_role("link", name="Orders & fills").click()
+    await page.get_by_test_id("kind").select_option("orders")
+    await page.get_by_test_id("page-size").select_option("10")
+    await wait_for(lambda: len(console.bot.operator.order_history(limit=11)) > 10, timeout_s=30, what="11 orders")
+    rows = page.locator("[data-testid=orders-table] tbody tr")
+    await expect(page.get_by_test_id("page-info")).to_have_text("1–10", timeout=TIMEOUT_MS)
+    assert await rows.count() == 10 and await page.get_by_test_id("prev").is_disabled()
+    await page.get_by_test_id("next").click()
+    await expect(page.get_by_test_id("page-info")).to_have_text(re.compile(r"^11–"))
+    assert 1 <= await rows.count() <= 10 and await page.get_by_test_id("prev").is_enabled()
+    await page.get_by_test_id("prev").click()
+    await expect(page.get_by_test_id("page-info")).to_have_text("1–10")
+    await shot(page, console, "orders")
 
 
 async def test_every_page_renders(context, console: Console):

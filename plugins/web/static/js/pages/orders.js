@@ -5,8 +5,7 @@ import { dateInput, time } from "../format.js";
 import { amount, or, price, qty, significant } from "../units.js";
 import { card, pill } from "../ui.js";
 
-const PAGE_SIZE = 50;
-const view = { kind: "orders", offset: 0 };
+const view = { kind: "orders", offset: 0, size: 50 };
 
 const COLUMNS = {
   orders: [
@@ -56,19 +55,22 @@ export default {
       exportLink.setAttribute("download", `arbot-${view.kind}-${from.value}-${to.value}.csv`);
     };
     for (const input of [kind, from, to]) input.addEventListener("change", syncLink);
-    const prev = h("button", { class: "secondary", "data-testid": "prev", onclick: () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); refresh(); } }, "← Newer");
-    const next = h("button", { class: "secondary", "data-testid": "next", onclick: () => { view.offset += PAGE_SIZE; refresh(); } }, "Older →");
+    const size = h("select", { "data-testid": "page-size", onchange: () => { view.size = Number(size.value); view.offset = 0; refresh(); } },
+      [10, 25, 50, 100].map((n) => h("option", { value: n }, String(n))));
+    size.value = String(view.size);
+    const prev = h("button", { class: "secondary", "data-testid": "prev", onclick: () => { view.offset = Math.max(0, view.offset - view.size); refresh(); } }, "← Newer");
+    const next = h("button", { class: "secondary", "data-testid": "next", onclick: () => { view.offset += view.size; refresh(); } }, "Older →");
     const where = h("span", { class: "muted", "data-testid": "page-info" });
     const list = card("", { testid: "orders-fills" });
     replace(root,
       h("div", { class: "card toolbar" },
-        h("label", {}, "show", kind), h("label", {}, "from", from), h("label", {}, "to", to), exportLink),
+        h("label", {}, "show", kind), h("label", {}, "per page", size), h("label", {}, "from", from), h("label", {}, "to", to), exportLink),
       list.node,
       h("div", { class: "toolbar" }, prev, where, next));
 
     async function refresh() {
       syncLink();
-      const data = await ctx.api.get(view.kind, { limit: PAGE_SIZE, offset: view.offset });
+      const data = await ctx.api.get(view.kind, { limit: view.size, offset: view.offset });
       const rows = data.items;
       list.node.querySelector("h2").textContent = view.kind === "orders" ? "Orders" : "Fills";
       replace(list.slot, table(COLUMNS[view.kind], rows, { testid: `${view.kind}-table`, empty: `no ${view.kind}` }));
