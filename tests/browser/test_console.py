@@ -209,6 +209,7 @@ async def test_forged_requests_are_refused(context, browser, console: Console):
         await forged.wait_for_url(f"{console.url}/**")  # the form was posted: its answer is the refusal
         body = json.loads(await forged.locator("body").inner_text())
         assert "X-CSRF-Token" in body["error"]
+        await shot(forged, console, "forged-refused")
     finally:
         await runner.cleanup()
     assert hits == ["/"]
