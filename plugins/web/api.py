@@ -62,6 +62,8 @@ class Endpoints:
         self.error = ApiError
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._reading: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
     def routes(self) -> list[Route]:
         v = API
@@ -136,6 +138,38 @@ class Endpoints:
 
     async def _thread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(func, *args, **kwargs)
+
+    async def _shared(self, key: tuple[Any, ...], func: Callable[..., Any], **kwargs: Any) -> Any:
+        """``func(**kwargs)`` in a worker thread, its answer shared by identical reads for ``read_cache_s``.
+
+        Fifty browsers polling the same page cost one store query (and one thread's worth of the
+        GIL) instead of fifty; a read already running is joined, not repeated.
+        """
+        ttl = self.settings.read_cache_s
+        if ttl <= 0:
+            return await self._thread(func, **kwargs)
+        loop = asyncio.get_running_loop()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > loop.time():
+            return hit[1]
+        running = self._reading.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future = self._reading[key] = loop.create_future()
+        try:
+            value = await self._thread(func, **kwargs)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: a read nobody joined is not reported twice
+            raise
+        finally:
+            del self._reading[key]
+        future.set_result(value)
+        now = loop.time()
+        if len(self._cache) > 256:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        self._cache[key] = (now + ttl, value)
+        return value
 
     def _csv(self, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]], call: Call) -> web.Response:
         span = "-".join(str(call.query.get(k) or "") for k in ("since", "until")).strip("-") or "all"
@@ -213,8 +247,12 @@ class Endpoints:
     async def orders(self, call: Call) -> Any:
         q = call.query
         window = self._window(call)
-        orders = await self._thread(self.op.order_history, strategy=q["strategy"], exchange=q["exchange"],
-                                    statuses=q["state"], since_ns=q["since"], until_ns=q["until"], **window)
+        args = dict(strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"], since_ns=q["since"],
+                    until_ns=q["until"], **window)
+        if call.csv:
+            orders = await self._thread(self.op.order_history, **args)
+        else:
+            orders = await self._shared(("orders", *map(str, args.values())), self.op.order_history, **args)
         items = [order_view(o) for o in orders]
         if call.csv:
             return self._csv("orders", ORDER_COLUMNS, items, call)
@@ -223,8 +261,12 @@ class Endpoints:
     async def fills(self, call: Call) -> Any:
         q = call.query
         window = self._window(call)
-        fills = await self._thread(self.op.fill_history, strategy=q["strategy"], exchange=q["exchange"],
-                                   since_ns=q["since"], until_ns=q["until"], **window)
+        args = dict(strategy=q["strategy"], exchange=q["exchange"], since_ns=q["since"], until_ns=q["until"],
+                    **window)
+        if call.csv:
+            fills = await self._thread(self.op.fill_history, **args)
+        else:
+            fills = await self._shared(("fills", *map(str, args.values())), self.op.fill_history, **args)
         items = [fill_view(strategy, fill) for strategy, fill in fills]
         if call.csv:
             return self._csv("fills", FILL_COLUMNS, items, call)
@@ -233,8 +275,11 @@ class Endpoints:
     async def executions(self, call: Call) -> Any:
         q = call.query
         window = self._window(call)
-        views = await self._thread(self.op.executions, strategy=q["strategy"], since_ns=q["since"],
-                                   until_ns=q["until"], **window)
+        args = dict(strategy=q["strategy"], since_ns=q["since"], until_ns=q["until"], **window)
+        if call.csv:
+            views = await self._thread(self.op.executions, **args)
+        else:
+            views = await self._shared(("executions", *map(str, args.values())), self.op.executions, **args)
         items = [execution_view(v) for v in views]
         if call.csv:
             return self._csv("executions", EXECUTION_COLUMNS, items, call)
@@ -265,7 +310,7 @@ class Endpoints:
     async def pnl(self, call: Call) -> Any:
         period = call.query["period"]
         since = None if period == "all" else self.op.period_start_ns(period)
-        figures = await self._thread(self.op.pnl, since)
+        figures = await self._shared(("pnl", since), self.op.pnl, since_ns=since)
         return {"period": period, "since_ns": since, "timezone": self.op.timezone,
                 "strategies": {name: _figures(fig) for name, fig in sorted(figures.items())},
                 "total": _figures(totals(figures.values()))}

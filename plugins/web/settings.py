@@ -34,6 +34,8 @@ class WebSettings:
                                                     "long (a request must arrive complete within it too)")
     events_buffer: int = option(5000, ge=1, help="live events kept for a browser resuming with Last-Event-ID")
     events_heartbeat_s: float = option(15.0, gt=0, help="a comment line goes to each event stream this often")
+    read_cache_s: float = option(0.5, ge=0, help="identical reads of orders, fills, executions and PnL within this "
+                                                 "long share one store query (0: every request reads)")
     max_page: int = option(1000, ge=1, help="largest page of orders, fills or executions (limit=...)")
     max_csv_rows: int = option(100000, ge=1, help="most rows one CSV export returns")
 
