@@ -142,6 +142,9 @@ async def test_orders_page_by_page(context, console: Console):
 async def test_every_page_renders(context, console: Console):
     page = await context.new_page()
     await login(page, console, "alice")
+    await page.get_by_role("link", name="Executions").click()
+    href = await page.get_by_test_id("executions-csv").get_attribute("href")
+    assert href == "/api/v1/arb/executions?format=csv"
     for name, testid in [("Executions", "executions"), ("Inventory", "balances"), ("Risk", "risk-checks"),
                          ("System", "feeds"), ("Backtests", "backtests")]:
         await page.get_by_role("link", name=name).click()
@@ -175,6 +178,24 @@ async def test_a_viewer_sees_no_control_buttons(context, console: Console):
         return r.status; }""")
     assert status == 403
     assert console.bot.operator.strategy_state("sol-arb") == "running"
+    # logging out leaves nothing of the console in the page, and the cookie no longer works
+    await page.get_by_role("button", name="Log out").click()
+    await page.get_by_label("Token").wait_for()
+    assert await page.locator("#app > *").count() == 0
+    assert await page.evaluate("fetch('/api/v1/status').then(r => r.status)") == 401
+
+
+async def test_observe_mode_on_and_off(context, console: Console):
+    page = await context.new_page()
+    await login(page, console, "alice")
+    op = console.bot.operator
+    await page.get_by_test_id("observe-on").click()
+    await page.get_by_test_id("observe-banner").wait_for()
+    assert op.mode == "observe" and await page.get_by_test_id("mode").inner_text() == "observe"
+    await shot(page, console, "overview-observe")
+    await page.get_by_test_id("observe-off").click()
+    await page.get_by_test_id("observe-on").wait_for()
+    assert op.mode == "paper"
 
 
 async def test_forged_requests_are_refused(context, browser, console: Console):

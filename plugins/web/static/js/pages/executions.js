@@ -41,7 +41,9 @@ export default {
   events: ["executions", "fills", "reset"],
   mount(root, ctx) {
     const plot = card("Predicted vs realized PnL", { testid: "execution-scatter" });
-    const list = card("Latest executions", { testid: "executions" });
+    const csv = h("a", { class: "button secondary", "data-testid": "executions-csv", download: "arbot-executions.csv",
+      href: ctx.api.csvUrl("arb/executions") }, "Export CSV");
+    const list = card("Latest executions", { testid: "executions", actions: csv });
     replace(root, h("div", { class: "grid" }, plot.node), list.node);
 
     async function refresh() {

@@ -48,7 +48,8 @@ export default {
           ? h("p", { class: "banner", "data-testid": "observe-banner" }, `Observe mode is on (configured: ${status.configured_mode}): no orders are sent.`) : null,
         status.store_error ? h("p", { class: "banner bad" }, `Store: ${status.store_error}`) : null);
       replace(kpis,
-        kpi("Mode", status.mode, { testid: "mode" }),
+        h("div", { class: "kpi" }, h("div", { class: "label" }, "Mode"),
+          h("div", { class: "value", "data-testid": "mode" }, status.mode), ctx.can("admin") ? observe(status) : null),
         kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
         kpi("Net PnL today", moneys(net), { cls: signOf(net), testid: "pnl-today" }),
         kpi("Fees today", moneys(pnl.total.fees), { testid: "fees-today" }),
@@ -66,6 +67,14 @@ export default {
         { label: "Net today", num: true, value: (s) => moneys(pnl.strategies[s.name]?.net ?? {}), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
         ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
       ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
+    }
+
+    /** Admin: observe mode on (no orders are sent), or back to the configured mode. */
+    function observe(status) {
+      const on = status.mode === "observe";
+      if (on && status.configured_mode === "observe") return null; // the config itself says observe
+      return verb(ctx, on ? `Back to ${status.configured_mode}` : "Observe only", "observe",
+        { testid: on ? "observe-off" : "observe-on", cls: "secondary", body: { on: !on }, after: refresh });
     }
 
     function controls(s) {
