@@ -55,6 +55,8 @@ async def test_overview_updates_live_as_the_demo_trades(context, console: Consol
     before = await fills.inner_text()
     await expect(fills).not_to_have_text(before, timeout=TIMEOUT_MS)  # fills of the day only grow
     assert int(await fills.inner_text()) > int(before)
+    # the day's net PnL is drawn as it changes
+    await expect(page.locator("[data-testid=equity] path.line").first).to_be_visible(timeout=TIMEOUT_MS)
     assert await page.evaluate("window.sameDocument") is True
     assert await page.locator("#live-dot.on").count() == 1  # the event stream is connected
     await shot(page, console, "overview")

@@ -51,10 +51,3 @@ export function dateInput(d) {
   const p = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
-
-/** The sign class of a set of amounts: "neg" if any is negative, "pos" if any is positive, else "". */
-export function signOf(byAsset) {
-  const values = Object.values(byAsset || {});
-  if (values.some((v) => sign(v) === "neg")) return "neg";
-  return values.some((v) => sign(v) === "pos") ? "pos" : "";
-}

@@ -1,10 +1,10 @@
 // Overview: mode, uptime, today's PnL with its equity curve, strategies with pause/resume.
 
 import { h, replace, table } from "../dom.js";
-import { duration, signOf } from "../format.js";
+import { duration } from "../format.js";
 import { moneys } from "../units.js";
 import { lineChart } from "../charts.js";
-import { card, kpi, pill, verb } from "../ui.js";
+import { card, kpi, moneyNodes, pill, verb } from "../ui.js";
 
 /** Net PnL today per quote asset, as the ledger gave it at each refresh since the console opened. */
 const equity = new Map();
@@ -51,7 +51,7 @@ export default {
         h("div", { class: "kpi" }, h("div", { class: "label" }, "Mode"),
           h("div", { class: "value", "data-testid": "mode" }, status.mode), ctx.can("admin") ? observe(status) : null),
         kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
-        kpi("Net PnL today", moneys(net), { cls: signOf(net), testid: "pnl-today" }),
+        kpi("Net PnL today", moneyNodes(net), { testid: "pnl-today" }),
         kpi("Fees today", moneys(pnl.total.fees), { testid: "fees-today" }),
         kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
         kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
@@ -64,7 +64,7 @@ export default {
         { label: "Type", value: (s) => s.type, narrow: false },
         { label: "State", value: (s) => pill(s.state, stateLevel(s.state), { "data-testid": `state-${s.name}` }) },
         { label: "Fills today", num: true, narrow: false, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
-        { label: "Net today", num: true, value: (s) => moneys(pnl.strategies[s.name]?.net ?? {}), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
+        { label: "Net today", num: true, value: (s) => moneyNodes(pnl.strategies[s.name]?.net ?? {}) },
         ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
       ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
     }
