@@ -18,15 +18,16 @@ import importlib.metadata
 import os
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from bot.api.testing import BotUnderTest, build_bot, wait_for
+from bot.api.testing import build_bot
 from tests.fakes.kraken import FakeKrakenWS, FakePair, populate
 from tests.helpers.processes import arbot
+
+from .browser_kit import ROLES, TOKENS, Console
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,9 +35,6 @@ CHROMIUM_ARGS = [
     # the test machine has no internet: without these Chromium keeps trying to reach Google and stalls
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TOKENS = {"alice": "alice-admin-token-for-browser-tests", "oscar": "oscar-operator-token-for-browser-tests",
-          "vera": "vera-viewer-token-for-browser-tests"}
-ROLES = {"alice": "admin", "oscar": "operator", "vera": "viewer"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -156,19 +154,6 @@ def web_plugins() -> list[tuple[str, object]]:
     return [("web", plugins.web)]
 
 
-@dataclass
-class Console:
-    """A running bot with its console: what the tests drive."""
-
-    bot: BotUnderTest
-    url: str
-    kraken: FakeKrakenWS
-    shots: Path
-
-    def token(self, user: str) -> str:
-        return TOKENS[user]
-
-
 async def _kraken_ticks(fake: FakeKrakenWS) -> None:
     """Keep the fake Kraken's book moving (a real venue's feed never stops by itself)."""
     while True:
@@ -238,20 +223,3 @@ async def context(browser, console):
     yield ctx
     await ctx.close()
     assert not errors, f"errors in the page: {errors}"
-
-
-async def login(page, console: Console, user: str) -> None:
-    """Open the console and log in through the form, as a person would."""
-    await page.goto("/")
-    await page.get_by_label("Token").fill(console.token(user))
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_selector(f"#whoami:has-text('{user}')")
-
-
-async def shot(page, console: Console, name: str) -> Path:
-    path = console.shots / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-__all__ = ["Console", "login", "shot", "wait_for"]

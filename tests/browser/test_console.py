@@ -17,16 +17,11 @@ from playwright.async_api import expect
 
 from bot.api.testing import wait_for
 
-from .conftest import Console, login, shot
+from .browser_kit import Console, login, shot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TIMEOUT_MS = 30_000  # generous: the machine running the tests may be busy
-
-
-async def api_status(page) -> dict:
-    """What the API says, fetched by the logged-in page itself."""
-    return await page.evaluate("fetch('/api/v1/status').then(r => r.json())")
 
 
 async def test_logged_out_page_shows_only_the_login_form(context, console: Console):
