@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.api import Alert, AlertLevel, OrderStatus, Refused
 from bot.api.ledger import PERIODS, StrategyFigures, totals
 
-from .routes import API, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, Field, Param, Route
+from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
     EXECUTION_COLUMNS,
     FILL_COLUMNS,
@@ -54,12 +54,9 @@ def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
 
 class Endpoints:
     def __init__(self, server: WebServer):
-        from .server import ApiError
-
         self.server = server
         self.op = server.operator
         self.settings = server.settings
-        self.error = ApiError
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
@@ -179,7 +176,7 @@ class Endpoints:
     def _window(self, call: Call) -> dict[str, Any]:
         q = call.query
         if q["since"] is not None and q["until"] is not None and q["until"] <= q["since"]:
-            raise self.error(400, "until must be after since")
+            raise ApiError(400, "until must be after since")
         if call.csv:
             return {"limit": self.settings.max_csv_rows, "offset": 0}
         return {"limit": q["limit"], "offset": q["offset"]}
@@ -187,21 +184,19 @@ class Endpoints:
     # --- session -----------------------------------------------------------------------------
 
     async def login(self, call: Call) -> Any:
-        from .server import COOKIE
-
         server = self.server
         now = asyncio.get_running_loop().time()
         peer = call.request.remote or "?"
         try:
             server.check_guesses(call.request, now)
-        except self.error as exc:
+        except ApiError as exc:
             server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
             raise
         user = server.users.by_token(call.body["token"])
         if user is None:
             server.failures.failed(peer, now)
             server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
-            raise self.error(401, "wrong token")
+            raise ApiError(401, "wrong token")
         sid, session = server.sessions.open(user, now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
@@ -211,8 +206,6 @@ class Endpoints:
         return response
 
     async def logout(self, call: Call) -> Any:
-        from .server import COOKIE
-
         sid = call.request.cookies.get(COOKIE)
         if sid:
             self.server.sessions.close(sid)
@@ -221,8 +214,6 @@ class Endpoints:
         return response
 
     async def session(self, call: Call) -> Any:
-        from .server import COOKIE
-
         sid = call.request.cookies.get(COOKIE)
         session = self.server.sessions.get(sid, asyncio.get_running_loop().time()) if sid else None
         by_cookie = session is not None and "Authorization" not in call.request.headers
@@ -244,46 +235,32 @@ class Endpoints:
     async def strategies(self, call: Call) -> Any:
         return {"items": [self._strategy(name) for name in self.op.strategies]}
 
+    async def _history(self, call: Call, name: str, read: Callable[..., list[Any]],
+                       view: Callable[[Any], dict[str, Any]], columns: tuple[str, ...], **filters: Any) -> Any:
+        """A page of JSON (its text shared by identical requests for ``read_cache_s``), or the CSV export."""
+        args = {**filters, "since_ns": call.query["since"], "until_ns": call.query["until"], **self._window(call)}
+        if call.csv:
+            return self._csv(name, columns, [view(row) for row in await self._thread(read, **args)], call)
+
+        def page() -> str:  # in the worker thread: read, convert and encode once for everyone asking
+            return json.dumps(_page([view(row) for row in read(**args)], call.query), separators=(",", ":"))
+
+        text = await self._shared((name, *map(str, args.values())), page)
+        return web.Response(text=text, content_type="application/json")
+
     async def orders(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"], since_ns=q["since"],
-                    until_ns=q["until"], **window)
-        if call.csv:
-            orders = await self._thread(self.op.order_history, **args)
-        else:
-            orders = await self._shared(("orders", *map(str, args.values())), self.op.order_history, **args)
-        items = [order_view(o) for o in orders]
-        if call.csv:
-            return self._csv("orders", ORDER_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "orders", self.op.order_history, order_view, ORDER_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"])
 
     async def fills(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], exchange=q["exchange"], since_ns=q["since"], until_ns=q["until"],
-                    **window)
-        if call.csv:
-            fills = await self._thread(self.op.fill_history, **args)
-        else:
-            fills = await self._shared(("fills", *map(str, args.values())), self.op.fill_history, **args)
-        items = [fill_view(strategy, fill) for strategy, fill in fills]
-        if call.csv:
-            return self._csv("fills", FILL_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "fills", self.op.fill_history, lambda pair: fill_view(*pair), FILL_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"])
 
     async def executions(self, call: Call) -> Any:
-        q = call.query
-        window = self._window(call)
-        args = dict(strategy=q["strategy"], since_ns=q["since"], until_ns=q["until"], **window)
-        if call.csv:
-            views = await self._thread(self.op.executions, **args)
-        else:
-            views = await self._shared(("executions", *map(str, args.values())), self.op.executions, **args)
-        items = [execution_view(v) for v in views]
-        if call.csv:
-            return self._csv("executions", EXECUTION_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "executions", self.op.executions, execution_view, EXECUTION_COLUMNS,
+                                   strategy=call.query["strategy"])
 
     async def positions(self, call: Call) -> Any:
         op = self.op
@@ -357,7 +334,7 @@ class Endpoints:
         root = self._reports()
         path = (root / name).resolve()
         if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
-            raise self.error(404, f"no backtest report {name!r} in the data directory")
+            raise ApiError(404, f"no backtest report {name!r} in the data directory")
         return path
 
     async def backtests(self, call: Call) -> Any:
@@ -393,7 +370,7 @@ class Endpoints:
     async def backtest_chart(self, call: Call) -> Any:
         chart = self._report_dir(call.request.match_info["name"]) / "pnl.png"
         if not chart.is_file():
-            raise self.error(404, "this report has no chart")
+            raise ApiError(404, "this report has no chart")
         return web.FileResponse(chart, headers={"Content-Type": "image/png"})
 
     # --- live --------------------------------------------------------------------------------
@@ -439,7 +416,7 @@ class Endpoints:
     def _name(self, call: Call) -> str:
         name = call.request.match_info["name"]
         if name not in self.op.strategies:
-            raise self.error(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
+            raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
         return name
 
     async def pause(self, call: Call) -> Any:
@@ -447,7 +424,7 @@ class Endpoints:
         try:
             self.op.pause([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def resume(self, call: Call) -> Any:
@@ -455,16 +432,16 @@ class Endpoints:
         try:
             self.op.resume([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def observe(self, call: Call) -> Any:
         try:
             mode = self.op.set_observe(call.body["on"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         except ValueError as exc:
-            raise self.error(409, str(exc)) from None
+            raise ApiError(409, str(exc)) from None
         return {"mode": mode}
 
     async def kill(self, call: Call) -> Any:
@@ -481,9 +458,9 @@ class Endpoints:
                 status=202)
         pending, status, why = confirmations.redeem(call.user, "kill", token, now)
         if pending is None:
-            raise self.error(status, why)
+            raise ApiError(status, why)
         try:
             paused = self.op.kill(pending.args["reason"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return {"killed": True, "paused": paused, "reason": pending.args["reason"]}

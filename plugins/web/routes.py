@@ -11,6 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 API = "/api/v1"
+COOKIE = "arbot_session"
+"""The browser session's cookie (HttpOnly, SameSite=Strict, Path=/api/)."""
+CSRF_HEADER = "X-CSRF-Token"
+"""The header a cookie-authenticated change carries, with the csrf_token from the login."""
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class WebSettings:
     max_connections: int = option(1000, ge=1, help="open connections at once; more wait in the kernel's backlog")
     idle_timeout_s: float = option(30.0, gt=0, help="a connection with no request in flight is closed after this "
                                                     "long (a request must arrive complete within it too)")
+    audit_reads: bool = option(True, help="audit every call, reads included, like chat commands; false: only "
+                                          "changes, refusals and errors (a busy console writes a line per request)")
     events_buffer: int = option(5000, ge=1, help="live events kept for a browser resuming with Last-Event-ID")
     events_heartbeat_s: float = option(15.0, gt=0, help="a comment line goes to each event stream this often")
     read_cache_s: float = option(0.5, ge=0, help="identical reads of orders, fills, executions and PnL within this "

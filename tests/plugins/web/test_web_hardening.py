@@ -106,6 +106,27 @@ async def test_static_files_never_leave_their_folder(console):
         assert b"hookimpl" not in body and b"root:" not in body and b"[project]" not in body, path
 
 
+async def test_a_request_trickled_in_is_cut_off_by_the_idle_timeout(console):
+    port = int(console.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = asyncio.get_running_loop().time()
+    try:
+        writer.write(b"GET /api/v1/status HTTP/1.1\r\n")
+        closed = False
+        for _ in range(60):  # one header byte a second, never finishing the request
+            writer.write(b"X")
+            await writer.drain()
+            try:
+                closed = await asyncio.wait_for(reader.read(100), 1.0) == b""
+            except TimeoutError:
+                continue
+            break
+        assert closed, "the server kept a half-sent request open"
+        assert asyncio.get_running_loop().time() - started < 30  # idle_timeout_s = 4 here
+    finally:
+        writer.close()
+
+
 async def test_malformed_http_gets_a_400(console):
     status, _ = await raw(console, b"GARBAGE\r\n\r\n")
     assert status == 400
