@@ -93,7 +93,7 @@ def demo_toml(kraken_url: str) -> str:
         dislocation_max_bps = "90"
         tick_interval_ms = 100
         latency_ms = 30
-        initial_balances = {{ SOL = "100", USDC = "15000" }}
+        initial_balances = {{ SOL = "100", USDC = "10" }}  # too little to buy 0.1 SOL: a low-inventory warning
         seed = 7
         state_file = "paper-sol-pool.db"
 

@@ -23,7 +23,7 @@ export default {
       const low = alerts.items.filter(isShortfall);
       const lowAt = (exchange, asset) => low.some((a) => a.fields.venue === exchange && a.fields.asset === asset);
       replace(warnings, low.length ? h("div", { class: "banner", "data-testid": "low-inventory" },
-        h("strong", {}, "Low inventory"), low.map((a) => h("div", {}, `${clock(a.ts_ns)} ${a.source}: ${a.message}`))) : null);
+        h("strong", {}, "Low-inventory warnings (recent alerts)"), low.map((a) => h("div", {}, `${clock(a.ts_ns)} ${a.source}: ${a.message}`))) : null);
       replace(venues, Object.keys(data.balances).sort().map((exchange) => {
         const c = card(exchange, { testid: `venue-${exchange}` });
         const assets = data.balances[exchange];
