@@ -122,7 +122,7 @@ async def client_main(url: str, concurrency: int, mode: str, duration_s: float) 
             await asyncio.gather(*tasks)
         else:
             kind, _, path = mode.partition(":")
-            await get(path)  # connect once before timing
+            await asyncio.gather(*(get(path) for _ in range(concurrency)))  # each client connects before timing
             latencies.clear()
             print("ready", flush=True)
             stop_at = time.perf_counter() + duration_s
@@ -150,6 +150,25 @@ class Clients:
         return json.loads(out.strip().splitlines()[-1])
 
 
+class LoopLag:
+    """How late a 5 ms sleep wakes up on the bot's loop (ms): what everything on the loop waits on."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(0.005)
+            self.samples.append((loop.time() - t0 - 0.005) * 1000)
+
+    def take(self) -> list[float]:
+        samples, self.samples = self.samples, []
+        return samples
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -173,21 +192,28 @@ async def api_latency(window_s: float) -> dict:
         under_test = build_bot(demo + WEB.format(hash=token_hash(TOKEN)), data_dir=Path(data_dir),
                                extra=web_extra())
         await under_test.start()
+        lag = LoopLag()
         try:
             url = f"http://127.0.0.1:{running_server(under_test.operator).port}"
             await wait_for(lambda: len(under_test.store.orders()) >= 20, timeout_s=120, what="the demo's orders")
             c0 = time.process_time()
+            lag.take()
             await asyncio.sleep(window_s)
             idle_cpu = (time.process_time() - c0) / window_s
+            idle_lag = lag.take()
             results["idle_cpu_pct"] = idle_cpu * 100
-            print(f"bot process CPU, demo trading, console idle: {idle_cpu * 100:.1f} % of a core")
+            results["idle_lag_p99_ms"] = pct(idle_lag, 0.99)
+            print(f"bot process CPU, demo trading, console idle: {idle_cpu * 100:.1f} % of a core; loop lag p99 "
+                  f"{pct(idle_lag, 0.99):.2f} ms")
             for kind in ("paced", "closed"):
                 for path in ("/api/v1/status", "/api/v1/orders?limit=50"):
                     for n in (1, 50, 200):
                         clients = Clients(url, n, f"{kind}:{path}", window_s)
                         await clients.ready()
                         c0, w0 = time.process_time(), time.perf_counter()
+                        lag.take()
                         got = await clients.result()
+                        window_lag = pct(lag.take(), 0.99)
                         cpu = time.process_time() - c0
                         wall = time.perf_counter() - w0
                         lat = got["latencies"].get(path, [])
@@ -196,11 +222,11 @@ async def api_latency(window_s: float) -> dict:
                         name = f"{kind}_{'status' if 'status' in path else 'orders'}_{n}"
                         results[name] = {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "rps": len(lat) / wall,
                                          "extra_cpu_pct": extra * 100, "cpu_us_per_request": per_request_us,
-                                         "errors": got["errors"]}
+                                         "errors": got["errors"], "lag_p99_ms": window_lag}
                         print(f"{kind:<6} GET {path:<26} {n:>3} clients: p50 {pct(lat, 0.5):7.2f} ms  "
                               f"p99 {pct(lat, 0.99):7.2f} ms  {len(lat) / wall:6.0f} req/s  bot CPU "
                               f"+{extra * 100:5.1f} % of a core ({per_request_us:.0f} us/request)  "
-                              f"errors {got['errors']}")
+                              f"loop lag p99 {window_lag:.1f} ms  errors {got['errors']}")
             # 50 UI-like users (event stream, /status every s, /orders every 2 s): what a desk costs
             clients = Clients(url, 50, "ui", window_s)
             await clients.ready()
@@ -211,6 +237,7 @@ async def api_latency(window_s: float) -> dict:
             print(f"50 UI-like users (SSE + polling): bot CPU +{ui_extra * 100:.1f} % of a core, "
                   f"status p99 {pct(got['latencies'].get('/api/v1/status', []), 0.99):.2f} ms")
         finally:
+            lag.task.cancel()
             await under_test.stop()
     return results
 
@@ -327,6 +354,8 @@ def main() -> None:
            f"status_cpu_us_per_request={api['closed_status_200']['cpu_us_per_request']:.0f}",
            f"orders_cpu_us_per_request={api['closed_orders_200']['cpu_us_per_request']:.0f}",
            f"ui50_extra_cpu_pct={api['ui50_extra_cpu_pct']:.1f}", f"idle_cpu_pct={api['idle_cpu_pct']:.1f}",
+           f"idle_loop_lag_p99_ms={api['idle_lag_p99_ms']:.2f}",
+           f"paced_status_200_loop_lag_p99_ms={api['paced_status_200']['lag_p99_ms']:.2f}",
            f"tick_chain_p99_us_none={none['chain_p99_us']:.1f}", f"tick_chain_p99_us_50={busy['chain_p99_us']:.1f}",
            f"tick_arrival_p99_us_none={none['arrival_p99_us']:.1f}",
            f"tick_arrival_p99_us_50={busy['arrival_p99_us']:.1f}"]))

@@ -60,7 +60,7 @@ class Endpoints:
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._reading: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._reading: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     def routes(self) -> list[Route]:
         v = API
@@ -149,24 +149,20 @@ class Endpoints:
         hit = self._cache.get(key)
         if hit is not None and hit[0] > loop.time():
             return hit[1]
-        running = self._reading.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future = self._reading[key] = loop.create_future()
-        try:
-            value = await self._thread(func, **kwargs)
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here: a read nobody joined is not reported twice
-            raise
-        finally:
-            del self._reading[key]
-        future.set_result(value)
-        now = loop.time()
-        if len(self._cache) > 256:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-        self._cache[key] = (now + ttl, value)
-        return value
+        reading = self._reading.get(key)
+        if reading is None:  # a task of its own: a caller that goes away does not cancel it for the others
+
+            def done(task: asyncio.Task[Any]) -> None:
+                del self._reading[key]
+                if not task.cancelled() and task.exception() is None:  # (exception() marks it retrieved)
+                    now = loop.time()
+                    if len(self._cache) > 256:
+                        self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                    self._cache[key] = (now + ttl, task.result())
+
+            reading = self._reading[key] = loop.create_task(self._thread(func, **kwargs))
+            reading.add_done_callback(done)
+        return await asyncio.shield(reading)
 
     def _csv(self, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]], call: Call) -> web.Response:
         span = "-".join(str(call.query.get(k) or "") for k in ("since", "until")).strip("-") or "all"
@@ -206,19 +202,15 @@ class Endpoints:
         return response
 
     async def logout(self, call: Call) -> Any:
-        sid = call.request.cookies.get(COOKIE)
-        if sid:
-            self.server.sessions.close(sid)
+        if call.session:
+            self.server.sessions.close(call.session)
         response = web.json_response({"logged_out": True})
         response.del_cookie(COOKIE, path="/api/")
         return response
 
     async def session(self, call: Call) -> Any:
-        sid = call.request.cookies.get(COOKIE)
-        session = self.server.sessions.get(sid, asyncio.get_running_loop().time()) if sid else None
-        by_cookie = session is not None and "Authorization" not in call.request.headers
-        return {"user": call.user.name, "role": call.user.role,
-                "csrf_token": session.csrf if by_cookie and session else None}
+        session = self.server.sessions.get(call.session, asyncio.get_running_loop().time()) if call.session else None
+        return {"user": call.user.name, "role": call.user.role, "csrf_token": session.csrf if session else None}
 
     # --- read models -------------------------------------------------------------------------
 
@@ -388,6 +380,7 @@ class Endpoints:
                 first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
             await response.write("".join(first).encode())
             heartbeat = self.settings.events_heartbeat_s
+            loop = asyncio.get_running_loop()
             while True:
                 try:
                     text = await asyncio.wait_for(stream.queue.get(), heartbeat)
@@ -395,6 +388,8 @@ class Endpoints:
                     text = ": keep-alive\n\n"
                 if text is None:
                     break
+                if call.session and self.server.sessions.get(call.session, loop.time()) is None:
+                    break  # logged out or expired: a logged-out page gets nothing more
                 batch = [text]
                 while not stream.queue.empty() and len(batch) < 200:
                     more = stream.queue.get_nowait()

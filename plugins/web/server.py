@@ -54,6 +54,8 @@ class Call:
     query: dict[str, Any]
     body: dict[str, Any]
     csv: bool
+    session: str | None = None
+    """The session id when the call came with the session cookie (None: a bearer token)."""
 
     @property
     def caller(self) -> Caller:
@@ -228,7 +230,7 @@ class WebServer:
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
-            user, _ = self._authenticate(request)
+            user, by_cookie = self._authenticate(request)
         except ApiError as exc:
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
             raise
@@ -241,7 +243,7 @@ class WebServer:
                 raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
                                     f"{user.role}")
             call = Call(request, user, self._query(route, request), await self._body(route, request),
-                        route.csv and self._wants_csv(request))
+                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None)
             streaming = route.content == "text/event-stream"
             if streaming:  # audited when it opens: it may stay open for days
                 self.audit(user.name, user.role, command, args, "stream opened")

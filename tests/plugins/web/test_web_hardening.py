@@ -158,8 +158,15 @@ async def test_browser_session_cookie_needs_the_csrf_header_for_changes(console)
         assert op.strategy_state("btc-grid") == "paused by web:otto"
         async with browser.post(pause.replace("pause", "resume"), headers={"X-CSRF-Token": login["csrf_token"]}) as r:
             assert r.status == 200
+        events = await browser.get(console.url + "/api/v1/events")  # EventSource's request: the cookie only
+        assert events.status == 200
+        await events.content.readline()
         async with browser.post(console.url + "/api/v1/logout", headers={"X-CSRF-Token": login["csrf_token"]}) as r:
             assert r.status == 200
+        async with asyncio.timeout(30):  # the stream of a logged-out session ends at its next event or heartbeat
+            while await events.content.readline():
+                pass
+        events.release()
         async with browser.get(console.url + "/api/v1/status", cookies={"arbot_session": cookie.value}) as r:
             assert r.status == 401
 

@@ -87,3 +87,14 @@ async def test_with_audit_reads_off_only_changes_and_refusals_are_audited(tmp_pa
         assert lines == {("v", "GET /api/v1/audit", "refused"), ("o", "POST /api/v1/strategies/g/pause", "ok")}
     finally:
         await bot.stop()
+
+
+def test_the_setup_example_in_docs_web_md_is_a_valid_config(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text()
+    example = re.search(r"## Setup\n\n```toml\n(.*?)```", text, re.S).group(1)
+    monkeypatch.setenv("ARBOT_WEB_ALICE", "alice-token-0123456789")
+    bot = build_bot(example, data_dir=tmp_path, extra=web_plugins())
+    settings = bot.operator.plugin_settings("web")
+    assert settings.enabled and set(settings.users) == {"alice", "bob"}
