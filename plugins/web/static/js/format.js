@@ -9,7 +9,7 @@ export function sign(amount) {
 }
 
 /** Nanoseconds since the epoch (number or numeric string) -> a Date. */
-export function nsDate(ns) {
+function nsDate(ns) {
   return new Date(Number(BigInt(ns) / 1000000n));
 }
 
