@@ -51,8 +51,8 @@ WEB = """
 [plugins.web]
 enabled = true
 port = 0
-requests_per_s = 1000000
-request_burst = 1000000
+requests_per_s = 100000
+request_burst = 100000
 max_connections = 2000
 users = {{ bench = {{ role = "admin", token = "{hash}" }} }}
 """

@@ -928,7 +928,8 @@ class Operator(abc.ABC):
     def order_history(self, *, strategy: str | None = None, exchange: str | None = None,
                       statuses: list[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
                       limit: int = 100, offset: int = 0) -> list[Order]:
-        """Stored orders, newest first (by creation): those created in ``[since_ns, until_ns)``, filtered."""
+        """Stored orders, newest first (as stored: the order they were created in), those created in
+        ``[since_ns, until_ns)``, filtered."""
 
     @abc.abstractmethod
     def fill_history(self, *, strategy: str | None = None, exchange: str | None = None,

@@ -25,15 +25,16 @@ class CcxtSettings:
     depth: int = option(50, ge=1, le=1000, help="order book depth asked of the venue (ccxt's limit)")
     publish_levels: int = option(10, ge=1, le=1000, help="levels per side in each BookUpdate on the bus")
     silence_timeout_s: float = option(
-        10.0, gt=0, help="no pong from the venue for this long: the connection is dropped and remade")
-    reconnect_initial_s: float = option(0.25, gt=0, help="first reconnect delay; doubles per failure")
-    reconnect_max_s: float = option(30.0, gt=0, help="longest reconnect delay")
-    request_timeout_s: float = option(10.0, gt=0, help="REST answer slower than this: outcome unknown")
+        10.0, ge=0.1, le=86_400, help="no pong from the venue for this long: the connection is dropped and remade")
+    reconnect_initial_s: float = option(0.25, ge=0.01, le=600, help="first reconnect delay; doubles per failure")
+    reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")
+    request_timeout_s: float = option(10.0, ge=0.01, le=600, help="REST answer slower than this: outcome unknown")
     rate_limit_ms: float | None = option(
-        None, gt=0, help="spacing of REST calls in ms; unset: ccxt's figure for the venue (its documented limit)")
-    rate_limit_pause_s: float = option(5.0, ge=0, help="after a rate-limit answer, no REST call for this long")
-    fill_poll_s: float = option(2.0, gt=0, help="open orders are polled this often for fills")
-    start_timeout_s: float = option(10.0, ge=0, help="start waits this long for the first books")
+        None, ge=1, le=60_000,
+            help="spacing of REST calls in ms; unset: ccxt's figure for the venue (its documented limit)")
+    rate_limit_pause_s: float = option(5.0, ge=0, le=3600, help="after a rate-limit answer, no REST call for this long")
+    fill_poll_s: float = option(2.0, ge=0.05, le=3600, help="open orders are polled this often for fills")
+    start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for the first books")
     urls: dict[str, str] = option(
         {}, help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
                  'e.g. {"https://api.gateio.ws" = "http://127.0.0.1:8080"}')

@@ -78,7 +78,8 @@ class PaperDexSettings:
     withdrawal_minimums: dict[str, str] = option({}, help="simulated transfers out: smallest amount per asset")
     network_fee_sol: Decimal = option(
         Decimal("0.000005"), ge=0, help="simulated transfers out: the chain's fee per transfer, in SOL")
-    transfer_delay_s: float = option(30.0, ge=0, help="a simulated transfer to or from this wallet takes this long")
+    transfer_delay_s: float = option(30.0, ge=0, le=7 * 86_400,
+                                     help="a simulated transfer to or from this wallet takes this long")
     state_file: str = option(
         "paper-dex.db", owned_file=True,
         help='SQLite file of the wallet, pool and swaps, relative to the data directory (one per paper-dex '

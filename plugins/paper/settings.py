@@ -9,6 +9,10 @@ from typing import Literal
 
 from bot.api import option, split_symbol
 
+BOOK_SPAN_MAX_TICKS = 20_000
+"""Widest simulated book, spread and every level (``depth_levels x level_step_ticks + spread_ticks``): the
+market keeps a ladder of prices eight times as wide, built at start."""
+
 BACKTEST_TICK_MS = 100
 """Pace, in a backtest, of a paper venue whose config steps it only by hand (``tick_interval_ms = 0``)."""
 
@@ -80,7 +84,8 @@ class PaperSettings:
         {}, help='simulated transfers out: smallest withdrawal per asset, e.g. { SOL = "0.1" }')
     network_fee_sol: Decimal = option(
         Decimal("0"), ge=0, help="simulated transfers out: chain fee in SOL paid on top (0: in the withdrawal fee)")
-    transfer_delay_s: float = option(60.0, ge=0, help="a simulated transfer to or from this venue takes this long")
+    transfer_delay_s: float = option(60.0, ge=0, le=7 * 86_400,
+                                     help="a simulated transfer to or from this venue takes this long")
     state_file: str = option(
         "paper-exchange.db", owned_file=True,
         help='SQLite file of the venue\'s own state, relative to the data directory; "" keeps it in memory',
@@ -111,6 +116,11 @@ class PaperSettings:
                 problems.append(
                     (f"initial_balances.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"')
                 )
+        span = self.depth_levels * self.level_step_ticks + self.spread_ticks
+        if span > BOOK_SPAN_MAX_TICKS:
+            problems.append(("level_step_ticks", f"the book would span {span} ticks (depth_levels x level_step_ticks "
+                                                 f"+ spread_ticks); at most {BOOK_SPAN_MAX_TICKS}: use fewer or "
+                                                 "closer levels, or a larger tick_size"))
         if self.min_qty and self.min_qty % self.lot_size:
             problems.append(("min_qty", f"{self.min_qty} is not a multiple of lot_size {self.lot_size}"))
         problems += self._validate_source()

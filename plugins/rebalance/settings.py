@@ -18,7 +18,7 @@ class RebalanceSettings:
     mode: Literal["alert", "auto"] = option(
         "alert", help='"alert": propose a transfer, an admin confirms it with /rebalance ID; "auto": send it '
         "within max_per_transfer, max_per_day and window")
-    check_every_s: float = option(30.0, gt=0, help="how often balances are compared with the targets")
+    check_every_s: float = option(30.0, ge=0.1, le=86_400, help="how often balances are compared with the targets")
     threshold: Decimal = option(
         Decimal("0.25"), gt=0, lt=Decimal("0.5"), help="propose when a venue's share of an asset falls this far "
         "below its target share (0.25: under 25 % where 50 % is the target)")
@@ -28,7 +28,7 @@ class RebalanceSettings:
         {}, help='auto mode: most moved per asset in 24 hours, e.g. { SOL = "200" } (no entry: no cap)')
     window: str = option(
         "", help='auto mode: UTC hours in which transfers may be sent, "HH:MM-HH:MM" ("": any time)')
-    track_every_s: float = option(5.0, gt=0, help="how often a transfer on its way is checked")
+    track_every_s: float = option(5.0, ge=0.1, le=86_400, help="how often a transfer on its way is checked")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

@@ -19,32 +19,34 @@ class WebSettings:
     users: dict[str, dict[str, str]] = option(
         {}, help='who may log in: NAME = { role = "viewer" | "operator" | "admin", token = "env:VAR" | "file:PATH" | '
                  '"sha256:HEX" } (`arbot web-token` makes one)')
-    confirm_ttl_s: float = option(60.0, gt=0, le=3600,
+    confirm_ttl_s: float = option(60.0, ge=1, le=3600,
                                   help="a kill's confirmation token is valid this long, for its user only")
-    session_ttl_s: float = option(43200.0, gt=0, le=2592000,
+    session_ttl_s: float = option(43200.0, ge=60, le=30 * 86_400,
                                   help="a browser session (cookie from POST /api/v1/login) lasts this long")
     cookie_secure: bool = option(False, help="mark the session cookie Secure (set it when a TLS proxy serves the "
                                              "console over https)")
-    requests_per_s: float = option(20.0, gt=0, le=1000000, help="sustained API requests per second per user")
-    request_burst: int = option(100, ge=1, le=1000000, help="API requests a user may send at once before 429")
-    auth_failures_per_min: int = option(20, ge=1, le=100000,
-                                        help="wrong or missing tokens per minute from one address before it gets 429")
-    max_body_bytes: int = option(65536, ge=1024, le=67108864, help="largest request body; a larger one gets 413")
-    max_connections: int = option(1000, ge=1, le=100000,
+    requests_per_s: float = option(20.0, ge=0.01, le=100_000, help="sustained API requests per second per user")
+    request_burst: int = option(100, ge=1, le=100_000, help="API requests a user may send at once before 429")
+    auth_failures_per_min: int = option(20, ge=1, le=100_000,
+                                        help="wrong or missing tokens per minute from one address before it "
+                                             "gets 429")
+    max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
+    max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; one more is closed at once")
-    idle_timeout_s: float = option(30.0, gt=0, le=86400,
-                                   help="a connection with no request in flight is closed after this long (a request "
-                                        "must arrive complete within it too)")
+    idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
+                                   help="a connection with no request in flight is closed after this long "
+                                        "(a request must arrive complete within it too)")
     audit_reads: bool = option(True, help="audit every call, reads included, like chat commands; false: only "
                                           "changes, refusals and errors (a busy console writes a line per request)")
-    events_buffer: int = option(5000, ge=1, le=1000000,
+    events_buffer: int = option(5000, ge=1, le=1_000_000,
                                 help="live events kept for a browser resuming with Last-Event-ID")
-    events_heartbeat_s: float = option(15.0, gt=0, le=3600, help="a comment line goes to each event stream this often")
+    events_heartbeat_s: float = option(15.0, ge=0.1, le=3600,
+                                       help="a comment line goes to each event stream this often")
     read_cache_s: float = option(0.5, ge=0, le=60,
                                  help="identical reads of orders, fills, executions and PnL within this long share "
                                       "one store query (0: every request reads)")
-    max_page: int = option(1000, ge=1, le=100000, help="largest page of orders, fills or executions (limit=...)")
-    max_csv_rows: int = option(100000, ge=1, le=10000000, help="most rows one CSV export returns")
+    max_page: int = option(1000, ge=1, le=100_000, help="largest page of orders, fills or executions (limit=...)")
+    max_csv_rows: int = option(100000, ge=1, le=10_000_000, help="most rows one CSV export returns")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 
 import aiohttp
 import pytest
@@ -204,7 +205,22 @@ async def test_an_address_guessing_tokens_gets_429(console):
         assert r.status == 200
 
 
-async def test_a_thousand_idle_connections_the_bot_trades_and_the_server_answers(console):
+@pytest.fixture
+def open_files():
+    """Room for 1,300 connections, both ends in this process (a CI runner's soft limit may be 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 4096
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"needs {need} open files; the hard limit here is {hard}")
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_thousand_idle_connections_the_bot_trades_and_the_server_answers(console, open_files):
     server = running_server(console.bot.operator)
     op = console.bot.operator
     port = int(console.url.rsplit(":", 1)[1])
