@@ -29,6 +29,7 @@ from .api import (
     AuditEntry,
     Caller,
     Command,
+    Component,
     Context,
     Exchange,
     ExecutionView,
@@ -153,6 +154,8 @@ class Bot:
                                      socket_name=config.bot.control_socket, clock=self.clock,
                                      allowed_uids=config.bot.control_allowed_uids)
         self.started_ns = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the bot runs in (set by start): for work done in other threads to report back to."""
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self._paused_by: dict[str, str] = {}
@@ -164,6 +167,8 @@ class Bot:
         self._started: list[Any] = []
         self._stopping = False
         self._strategies_stopped = False
+        self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
+        """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -196,6 +201,7 @@ class Bot:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.started_ns = self.clock.time_ns()
         created_dir = not self.data_dir.exists()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -461,6 +467,73 @@ class Bot:
                     log.error("%s failed to stop: %s", component.name, exc)
         self.writer.close()
         self.store.close()
+
+    # --- secrets rotated while running ---------------------------------------------------------
+
+    async def reload_secrets(self, by: str) -> list[str]:
+        """Re-read every ``env:``/``file:`` secret; components whose secrets changed get ``reload_secrets()``.
+
+        Nothing restarts: orders, books and queues stay. A reference that no longer resolves keeps its old
+        value and is alerted, as is a component that could not take its new secret. Returns one line each.
+        """
+        from .secrets import reread
+
+        rotation = reread(self.config)
+        for owner, keys in self._secrets_to_retry.items():  # a hook that failed last time is asked again
+            rotation.changed.setdefault(owner, keys)
+        self._secrets_to_retry = {}
+        lines: list[str] = []
+        by_kind: dict[str, dict[str, Any]] = {"exchange": self.exchanges, "notifier": self.notifiers,
+                                              "strategy": self.strategies,
+                                              "risk": {check.name: check for check in self.risk.checks}}
+        for (kind, name), keys in rotation.changed.items():
+            if kind == "plugin":
+                targets = [(n, s) for n, s in self.services.items() if self.registry.services[n].plugin == name]
+            else:
+                component = by_kind.get(kind, {}).get(name)
+                targets = [(name, component)] if component is not None else []
+            for target, component in targets:
+                try:
+                    await component.reload_secrets()
+                except Exception as exc:
+                    log.error("%s could not take its new secret: %s: %s", target, type(exc).__name__, exc,
+                              exc_info=exc)
+                    self.alert(AlertLevel.ERROR, "bot", f"{target} could not take its new secret; it goes on with "
+                               "the old one", source=target, error=f"{type(exc).__name__}: {exc}")
+                    lines.append(f"{target}: could not take the new value ({type(exc).__name__}: {exc})")
+                    self._secrets_to_retry[(kind, name)] = keys
+                    continue
+                if type(component).reload_secrets is Component.reload_secrets:
+                    lines.append(f"{target}: new value of {', '.join(keys)} read (no reload hook: used where "
+                                 "the plugin reads it again; a restart makes sure)")
+                else:
+                    lines.append(f"{target}: new value of {', '.join(keys)} in use")
+            if not targets:
+                lines.append(f"{', '.join(keys)}: new value read (not running)")
+        # services may hold references the host does not see (inside a table): each that reloads is asked
+        asked = {name for kind, name in rotation.changed if kind == "plugin"}
+        for name, service in self.services.items():
+            plugin = self.registry.services[name].plugin
+            if plugin in asked or type(service).reload_secrets is Component.reload_secrets:
+                continue
+            try:
+                await service.reload_secrets()
+            except Exception as exc:
+                self.alert(AlertLevel.WARNING, "bot", f"{name} could not re-read its secrets; it goes on with the "
+                           "old ones", source=name, error=f"{type(exc).__name__}: {exc}")
+                lines.append(f"{name}: {type(exc).__name__}: {exc}; the old values stay")
+                continue
+            lines.append(f"{name}: secrets re-read")
+        for key, problem in rotation.failed:
+            self.alert(AlertLevel.WARNING, "bot", f"secret {key} no longer resolves; the old value stays in use",
+                       key=key, problem=problem)
+            lines.append(f"{key}: {problem}; the old value stays")
+        if self.config.bot.db_url.startswith(("env:", "file:")):
+            lines.append("bot.db_url: read at start only; restart to use a new one")
+        summary = (f"secrets re-read by {by}: {sum(len(k) for k in rotation.changed.values())} changed, "
+                   f"{rotation.unchanged} unchanged, {len(rotation.failed)} failed")
+        log.info("%s", summary)
+        return [summary, *lines]
 
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
@@ -871,7 +944,16 @@ class HostOperator(Operator):
         found: list[ExecutionView] = []
         kwargs = {"store": self._bot.store, "strategy": strategy, "since_ns": since_ns, "until_ns": until_ns,
                   "limit": limit + offset}
-        for _, views in self._bot.plugins.call_each("executions", kwargs):
+        plugins, loop = self._bot.plugins, self._bot.loop
+
+        def failed(plugin: str, exc: Exception) -> None:  # reported on the loop: this may run in a worker thread
+            message = f"executions raised {type(exc).__name__}: {exc}"
+            if loop is None or loop.is_closed():
+                plugins.fail(plugin, message, exc)
+            else:
+                loop.call_soon_threadsafe(plugins.fail, plugin, message, exc)
+
+        for _, views in plugins.call_each("executions", kwargs, on_error=failed):
             found.extend(views or [])
         found.sort(key=lambda v: v.created_ns, reverse=True)
         return found[offset:offset + limit]
@@ -965,6 +1047,10 @@ class HostOperator(Operator):
     def set_observe(self, on: bool, caller: Caller) -> str:
         by = self._allow("observe", caller, ["on" if on else "off"])
         return self._bot.set_observe(on, by)
+
+    async def reload_secrets(self, caller: Caller) -> list[str]:
+        by = self._allow("reload_secrets", caller, [])
+        return await self._bot.reload_secrets(by)
 
     async def reconcile(self) -> None:
         await self._bot.executor.reconcile()

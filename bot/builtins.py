@@ -270,6 +270,11 @@ async def kill(op: Operator, caller: Caller, args: list[str]) -> Reply:
                  "/resume re-arms them.")
 
 
+async def reload_secrets(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    lines = await op.reload_secrets(caller)
+    return Reply("Secrets re-read", text="\n".join(lines))
+
+
 async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("check", "measure", "now (/ limit)")]
     for check in op.risk():
@@ -305,6 +310,8 @@ def register_commands(register: Callable[[Command], None]) -> None:
     register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips"))
     register(Command("kill", kill, "admin", "kill switch: pause every strategy, cancel every resting order",
                      "[reason]", confirm=confirm_kill))
+    register(Command("reload_secrets", reload_secrets, "admin", "re-read every env:/file: secret (rotated keys "
+                     "and tokens) without a restart; also `arbot ctl reload-secrets` or SIGHUP"))
     register(Command("help", help_, "viewer", "this list"))
 
 

@@ -20,6 +20,9 @@ from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from .app import Bot
     from .store import Store
 
 log = logging.getLogger("arbot")
@@ -80,7 +83,18 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return Path(value) if value else None
 
 
+def _log_format_of(path: Path | None) -> str:
+    """``[bot] log_format`` of the config, read before anything logs (a plugin that fails to load)."""
+    try:
+        raw = read_toml(path) if path else default_toml()
+    except ConfigError:
+        return "text"  # reported by prepare() below
+    bot = raw.get("bot")
+    return "json" if isinstance(bot, dict) and bot.get("log_format") == "json" else "text"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    logs.configure(fmt=_log_format_of(_config_path(args)), details=args.verbose)
     plugins, registry, config = prepare(_config_path(args), secrets=True)
     if config.mode == "live" and not args.live:
         raise UserError('The config says mode = "live": real orders. Start with `arbot run --live` to confirm.')
@@ -105,6 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bot.request_stop)
+        on_sighup(loop, bot)
         await bot.run(duration_s=args.duration)
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
@@ -116,6 +131,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
     return 0
+
+
+def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot) -> None:
+    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background."""
+    import signal
+
+    loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
+                                                                    owner="host", what="reload secrets"))
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -252,7 +275,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         raise UserError("Local control is disabled ([bot] control_socket is empty).")
     path = socket_path(config.data_dir, config.bot.control_socket)
     try:
-        answer = asyncio.run(send_command(path, args.command, args.args))
+        # `arbot ctl reload-secrets` is the command /reload_secrets (chat commands take no hyphen)
+        answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
     print(answer.get("text", ""))
@@ -376,11 +400,19 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.func(args)
         return status
     except ConfigError as exc:
-        print(f"arbot: invalid config\n{exc}", file=sys.stderr)
+        _fail(f"arbot: invalid config\n{exc}")
         return EXIT_USAGE
     except UserError as exc:
-        print(f"arbot: {exc}", file=sys.stderr)
+        _fail(f"arbot: {exc}")
         return EXIT_USAGE
+
+
+def _fail(message: str) -> None:
+    """A user-facing error on stderr: plain text, or one JSON object when the log is json."""
+    if logs.json_lines():
+        log.error("%s", message.removeprefix("arbot: "))
+    else:
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -27,12 +27,18 @@ QUIET_LIBRARIES = ("apscheduler", "httpx", "httpcore", "telegram", "discord", "a
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 _verbose = False
+_json = False
 
 
 def format_ts(ts_ns: int) -> str:
     """``2026-12-05T23:05:40.679Z``: the one timestamp format of every stream."""
     when = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def json_lines() -> bool:
+    """True when stderr carries JSON objects only (``log_format = "json"``): say everything through logging."""
+    return _json
 
 
 def verbose() -> bool:
@@ -90,8 +96,9 @@ def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
 def configure(*, level: str | int = logging.INFO, fmt: str = "text", details: bool = False,
               stream: TextIO | None = None) -> None:
     """(Re)configure the root logger: one stderr handler with the chosen format; quiet libraries."""
-    global _verbose
+    global _verbose, _json
     _verbose = details or level in ("DEBUG", logging.DEBUG)
+    _json = fmt == "json"
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "arbot", False):

@@ -44,7 +44,9 @@ class Outbox:
         if len(lane) >= self.lane_size:
             lane.popleft()
             self.dropped += 1
-            self.log.warning("%s: too much queued for %s; dropped the oldest message", self.name, destination)
+            if self.dropped % 100 == 1:  # the first of a flood, then one line per hundred
+                self.log.warning("%s: too much queued for %s; dropped the oldest message (%d dropped so far)",
+                                 self.name, destination, self.dropped)
         lane.append(send)
         if destination not in self._tasks:
             task = asyncio.get_running_loop().create_task(self._drain(destination),

@@ -36,7 +36,7 @@ def _restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    logs._verbose = False
+    logs._verbose = logs._json = False
 
 
 def quiet_config(tmp_path: Path, extra: str = "") -> Path:
@@ -60,6 +60,14 @@ def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
     assert len(entries) >= 3 and {"ts", "level", "logger", "msg"} <= set(entries[0])
     assert any(e["msg"] == "stopping" and e["logger"] == "arbot" for e in entries)
     assert all(re.fullmatch(TS, e["ts"]) for e in entries)
+
+
+def test_json_log_format_says_a_refusal_to_start_as_an_object_too(tmp_path, capsys):
+    config = quiet_config(tmp_path, 'log_format = "json"')
+    config.write_text(config.read_text().replace('mode = "paper"', 'mode = "live"'))
+    assert cli.main(["run", "--config", str(config), "--for", "0.2s"]) == cli.EXIT_USAGE
+    [entry] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert entry["level"] == "ERROR" and "arbot run --live" in entry["msg"]
 
 
 def test_json_lines_carry_extras_and_tracebacks_uncut():

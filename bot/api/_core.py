@@ -338,6 +338,16 @@ class Component:
     async def stop(self) -> None:
         """Called once on shutdown, in reverse start order."""
 
+    async def reload_secrets(self) -> None:
+        """One of this component's :class:`~bot.api.Secret` settings has a new value (``arbot ctl
+        reload-secrets`` or SIGHUP re-read every ``env:``/``file:`` reference): use it from now on.
+
+        The Secret objects already hold the new value (``reveal()`` returns it). A component that
+        reveals at each use needs nothing; one that copied the value into a client (a signing key, a
+        bot token) swaps the client's credentials here, without dropping orders, subscriptions or
+        queued messages. Raising keeps the component running on what it had, and is alerted.
+        """
+
 
 class Exchange(Component, abc.ABC):
     """A venue: market data in (published on the bus), orders out, balances.
@@ -675,7 +685,7 @@ class Refused(PermissionError):
 
 
 VERB_ROLES: dict[str, str] = {"pause": "operator", "resume": "operator", "kill": "admin", "flatten": "admin",
-                              "observe": "admin"}
+                              "observe": "admin", "reload_secrets": "admin"}
 """The role each control verb needs, the same as the host's command of that name."""
 
 
@@ -928,7 +938,8 @@ class Operator(abc.ABC):
     def order_history(self, *, strategy: str | None = None, exchange: str | None = None,
                       statuses: list[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
                       limit: int = 100, offset: int = 0) -> list[Order]:
-        """Stored orders, newest first (by creation): those created in ``[since_ns, until_ns)``, filtered."""
+        """Stored orders, newest first (as stored: the order they were created in), those created in
+        ``[since_ns, until_ns)``, filtered."""
 
     @abc.abstractmethod
     def fill_history(self, *, strategy: str | None = None, exchange: str | None = None,
@@ -939,7 +950,10 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def executions(self, *, strategy: str | None = None, since_ns: int | None = None, until_ns: int | None = None,
                    limit: int = 100, offset: int = 0) -> list[ExecutionView]:
-        """Executed opportunities, newest first, as the plugins' ``executions`` hooks report them."""
+        """Executed opportunities, newest first, as the plugins' ``executions`` hooks report them.
+
+        A plugin whose hook raises is left out and reported (on the bot's loop, also when this
+        runs in a worker thread)."""
 
     @abc.abstractmethod
     def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditEntry]:
@@ -999,6 +1013,14 @@ class Operator(abc.ABC):
 
         Raises ValueError when the config itself says ``observe`` and ``on`` is False.
         """
+
+    async def reload_secrets(self, caller: Caller) -> list[str]:
+        """Re-read every ``env:``/``file:`` secret and hand new values to the components that use them.
+
+        Returns one line per change or problem; a reference that no longer resolves keeps its old
+        value (and is alerted). Needs the admin role.
+        """
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def reconcile(self) -> None:

@@ -48,8 +48,9 @@ from sqlalchemy import (
     insert,
     update,
 )
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
@@ -308,7 +309,7 @@ def engine_url(url: str) -> str:
     return url
 
 
-def row_to_order(row: OrderRow) -> Order:
+def row_to_order(row: OrderRow | Row[Any]) -> Order:
     return Order(
         client_order_id=row.client_order_id, strategy=row.strategy, exchange=row.exchange, symbol=row.symbol,
         side=Side(row.side), qty=row.qty, price=row.price, order_type=OrderType(row.order_type),
@@ -339,7 +340,7 @@ def fill_values(fill: Fill, strategy: str) -> dict[str, Any]:
     )
 
 
-def row_to_fill(row: FillRow) -> Fill:
+def row_to_fill(row: FillRow | Row[Any]) -> Fill:
     return Fill(
         exchange=row.exchange, symbol=row.symbol, client_order_id=row.client_order_id, trade_id=row.trade_id,
         side=Side(row.side), price=row.price, qty=row.qty, fee=row.fee, fee_asset=row.fee_asset,
@@ -549,21 +550,24 @@ class Store:
     def order_page(self, *, strategy: str | None = None, exchange: str | None = None,
                    statuses: Iterable[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
                    limit: int = 100, offset: int = 0) -> list[Order]:
-        """Orders created in ``[since_ns, until_ns)``, newest first, filtered; one page of them."""
-        with self.session() as s:
-            q = select(OrderRow)
-            if strategy is not None:
-                q = q.where(OrderRow.strategy == strategy)
-            if exchange is not None:
-                q = q.where(OrderRow.exchange == exchange)
-            if statuses is not None:
-                q = q.where(col(OrderRow.status).in_(list(statuses)))
-            if since_ns is not None:
-                q = q.where(OrderRow.created_ns >= since_ns)
-            if until_ns is not None:
-                q = q.where(OrderRow.created_ns < until_ns)
-            q = q.order_by(col(OrderRow.created_ns).desc(), col(OrderRow.id).desc()).offset(offset).limit(limit)
-            return [row_to_order(r) for r in s.exec(q).all()]
+        """Orders created in ``[since_ns, until_ns)``, filtered, newest first (in the order they were
+        stored, which is the order they were created); one page of them. Core rows, no ORM objects:
+        a console polls this."""
+        t = ORDERS
+        q = core_select(t)
+        if strategy is not None:
+            q = q.where(t.c.strategy == strategy)
+        if exchange is not None:
+            q = q.where(t.c.exchange == exchange)
+        if statuses is not None:
+            q = q.where(t.c.status.in_(list(statuses)))
+        if since_ns is not None:
+            q = q.where(t.c.created_ns >= since_ns)
+        if until_ns is not None:
+            q = q.where(t.c.created_ns < until_ns)
+        q = q.order_by(t.c.id.desc()).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [row_to_order(r) for r in conn.execute(q)]
 
     def closes(self, *, strategy: str | None = None) -> dict[str, str]:
         """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
@@ -620,18 +624,19 @@ class Store:
     def fill_page(self, *, strategy: str | None = None, exchange: str | None = None, since_ns: int | None = None,
                   until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
-        with self.session() as s:
-            q = select(FillRow)
-            if strategy is not None:
-                q = q.where(FillRow.strategy == strategy)
-            if exchange is not None:
-                q = q.where(FillRow.exchange == exchange)
-            if since_ns is not None:
-                q = q.where(FillRow.ts_ns >= since_ns)
-            if until_ns is not None:
-                q = q.where(FillRow.ts_ns < until_ns)
-            q = q.order_by(col(FillRow.ts_ns).desc(), col(FillRow.id).desc()).offset(offset).limit(limit)
-            return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+        t = FILLS
+        q = core_select(t)
+        if strategy is not None:
+            q = q.where(t.c.strategy == strategy)
+        if exchange is not None:
+            q = q.where(t.c.exchange == exchange)
+        if since_ns is not None:
+            q = q.where(t.c.ts_ns >= since_ns)
+        if until_ns is not None:
+            q = q.where(t.c.ts_ns < until_ns)
+        q = q.order_by(t.c.ts_ns.desc(), t.c.id.desc()).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [(r.strategy, row_to_fill(r)) for r in conn.execute(q)]
 
     # --- records --------------------------------------------------------------------------
 

@@ -156,6 +156,12 @@ class CoinbaseExchange(PollingVenue):
         if self.rest is not None:
             await self.rest.close()
 
+    async def reload_secrets(self) -> None:
+        """A rotated CDP key: REST calls and the user channel sign with it from the next JWT on."""
+        s = self.settings
+        if self.signer is not None and s.api_key_name is not None and s.api_private_key is not None:
+            self.signer.use_key(s.api_key_name.reveal(), s.api_private_key.reveal())
+
     # --- market data ------------------------------------------------------------------------
 
     def _on_book(self, pb: ProductBook) -> None:

@@ -56,12 +56,16 @@ class JwtSigner:
     """Makes CDP API-key JWTs. ``repr`` never shows the key."""
 
     def __init__(self, key_name: str, private_key_pem: str, time_s: Callable[[], float]):
+        self.use_key(key_name, private_key_pem)
+        self._time_s = time_s
+
+    def use_key(self, key_name: str, private_key_pem: str) -> None:
+        """Sign with this key from now on (a rotated key: every holder of this signer uses it)."""
         key = serialization.load_pem_private_key(private_key_pem.replace("\\n", "\n").encode(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("the Coinbase API private key must be an EC P-256 (ES256) key")
         self._key = key
         self.key_name = key_name
-        self._time_s = time_s
 
     def __repr__(self) -> str:
         return "JwtSigner(<key hidden>)"

@@ -52,6 +52,17 @@ class DiscordNotifier(Notifier):
 
     async def start(self) -> None:
         self._point_at(self.settings.api_base, self.settings.gateway_url)
+        try:
+            client, names = await self._logged_in(sync=self.settings.sync_commands)
+        except BaseException:
+            self._restore_endpoints()
+            raise
+        self.client = client
+        self.ctx.log.info("logged in as %s; %d slash command(s)", client.user, len(names))
+        self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
+
+    async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
+        """A client logged in with the token in force, its slash commands added (and synced)."""
         client = ArbotClient(self)
         try:
             await client.login(self.settings.token.reveal())
@@ -59,7 +70,7 @@ class DiscordNotifier(Notifier):
             # and the command table decides, per call, who may run which.
             names = client.add_commands(self.ctx.commands.visible_to(Caller("discord", "", "admin")),
                                         self._run, self.settings.guild_ids)
-            if self.settings.sync_commands:
+            if sync:
                 try:
                     await client.sync(self.settings.guild_ids)
                 except discord.HTTPException as exc:  # commands still work if they were synced before
@@ -67,11 +78,21 @@ class DiscordNotifier(Notifier):
                     self.ctx.alert(AlertLevel.WARNING, "plugin_error", f"Discord slash commands not synced: {exc}")
         except BaseException:
             await client.close()
-            self._restore_endpoints()
             raise
+        return client, names
+
+    async def reload_secrets(self) -> None:
+        """A new bot token: a client logged in with it takes over the gateway; queued alerts stay queued.
+
+        A token Discord refuses raises here, and the client in force goes on."""
+        old = self.client
+        if old is None:
+            return
+        client, _ = await self._logged_in(sync=False)  # the commands were synced at start
         self.client = client
-        self.ctx.log.info("logged in as %s; %d slash command(s)", client.user, len(names))
+        await old.close()
         self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
+        self.ctx.log.info("logged in again as %s with the new token", client.user)
 
     async def stop(self) -> None:
         await self.outbox.close(self.settings.drain_on_stop_s)
@@ -97,14 +118,16 @@ class DiscordNotifier(Notifier):
     async def send(self, alert: Alert) -> None:
         if self.client is None or self.settings.alert_channel_id is None:
             return
-        channel = self.client.get_partial_messageable(self.settings.alert_channel_id)
-        text = alert_text(alert)
+        channel_id, text = self.settings.alert_channel_id, alert_text(alert)
 
         async def post() -> None:
+            if self.client is None:
+                return
+            channel = self.client.get_partial_messageable(channel_id)  # the client in force (a new token)
             async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
                 await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
 
-        self.outbox.put(self.settings.alert_channel_id, post)
+        self.outbox.put(channel_id, post)
 
     # --- commands ----------------------------------------------------------------------------
 

@@ -142,6 +142,12 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 await self._disarm_dead_man()
             await self.rest.close()
 
+    async def reload_secrets(self) -> None:
+        """A rotated API key or secret (``arbot ctl reload-secrets``): signed calls use it from the next one on."""
+        s = self.settings
+        if self.rest is not None and s.api_key is not None and s.api_secret is not None:
+            self.rest.use_credentials(s.api_key.reveal(), s.api_secret.reveal())
+
     # --- dead-man switch -------------------------------------------------------------------
 
     async def _arm_dead_man(self) -> None:

@@ -109,6 +109,10 @@ class KrakenRest:
         """Kraken refuses a nonce lower than one it has seen: two calls in flight could arrive out of
         order, so calls go one at a time (each nonce is taken just before its request leaves)."""
 
+    def use_credentials(self, api_key: str, api_secret_b64: str) -> None:
+        """A rotated key pair: the next request is signed with it (nonces keep increasing)."""
+        self._key, self._secret = api_key, api_secret_b64
+
     async def close(self) -> None:
         await self._http.aclose()
 

@@ -8,15 +8,20 @@ all live in the command layer. The caller's role comes from ``users`` by *user* 
 group chat grants nothing by itself.
 
 Nothing is sent from inside update handling: replies and alerts go into an
-:class:`~bot.api.kit.Outbox` lane per chat, so a group held back by Telegram's 20-a-minute limit
-(or a 429) delays only that group, never an admin's private ``/kill``. A reply to a message in a
+:class:`~bot.api.kit.Outbox` lane per chat, and Telegram's limits are kept per chat
+(:mod:`.limits`), so a group held back by its 20-a-minute limit (or a 429) delays only that
+group, never an admin's private ``/kill``. Updates are handled in order within a chat and side by
+side across chats (:mod:`.updates`): a slow command holds up only its own chat. A reply to a message in a
 forum topic goes to that topic (``message_thread_id``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, Caller, Notifier, Reply
@@ -55,27 +60,42 @@ class TelegramNotifier(Notifier):
         self.alert_chats = {chat: AlertKinds.parse(spec) for chat, spec in settings.alert_chats.items()}
         self.app: Application | None = None
         self.outbox = Outbox(f"telegram {name}", ctx.log)
+        self._last_update_id: int | None = None
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
     def _build(self) -> Application:
         # imported here: keeps `arbot plugins` and config checks fast when Telegram is not used
-        from telegram.ext import AIORateLimiter, ApplicationBuilder, CallbackQueryHandler, MessageHandler, filters
+        from telegram.ext import ApplicationBuilder, CallbackQueryHandler, MessageHandler, TypeHandler, filters
+
+        from .limits import ChatRateLimiter
+        from .updates import PerChatOrder
 
         s = self.settings
         base = s.base_url.rstrip("/")
-        limiter = AIORateLimiter(overall_max_rate=s.max_messages_per_s, overall_time_period=1,
-                                 group_max_rate=s.max_group_messages_per_min, group_time_period=60,
-                                 max_retries=s.max_retries)
+        limiter = ChatRateLimiter(per_s=s.max_messages_per_s, group_per_min=s.max_group_messages_per_min,
+                                  max_retries=s.max_retries)
         app = (ApplicationBuilder().token(s.token.reveal())
                .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
-               .job_queue(None).rate_limiter(limiter).build())
+               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder()).build())
+        app.add_handler(TypeHandler(object, self._seen), group=-1)
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
         return app
 
     async def start(self) -> None:
+        app = await self._initialized()
+        self.app = app  # before polling: the first update's reply is sent with it
+        try:
+            await self._poll(app)
+        except BaseException:
+            self.app = None
+            raise
+        self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
+
+    async def _initialized(self) -> Application:
+        """A new Application with the token in force, initialized (getMe answered)."""
         app = self._build()
         try:
             await app.initialize()  # getMe: a wrong token or an unreachable server fails here
@@ -84,6 +104,9 @@ class TelegramNotifier(Notifier):
             # PTB's InvalidToken quotes the token itself: say what failed without it
             text = str(exc).replace(self.settings.token.reveal(), self.settings.token.reference)
             raise BotAPIUnavailable(f"{type(exc).__name__} from {self.settings.base_url}: {text}") from None
+        return app
+
+    async def _poll(self, app: Application) -> None:
         try:
             await app.start()
             if app.updater is None:  # the builder above always makes one
@@ -92,8 +115,27 @@ class TelegramNotifier(Notifier):
         except BaseException:
             await self._close(app)
             raise
-        self.app = app
-        self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
+
+    async def reload_secrets(self) -> None:
+        """A new token: a new Application takes over, from the update after the last one handled.
+
+        The outbox keeps its queued replies and alerts (they are sent with whichever bot is in force);
+        a token the Bot API refuses raises here and the old Application goes on.
+        """
+        old = self.app
+        if old is None:
+            return
+        new = await self._initialized()  # getMe with the new token first: a bad one changes nothing
+        self.app = new  # the outbox sends with the new token from now on
+        try:
+            with _quiet("telegram.ext.Updater"):  # its last acknowledgement may use a token already revoked
+                await self._close(old)
+        except Exception as exc:  # the old token was revoked before the reload: its polling already ended
+            self.ctx.log.info("the session with the old token ended with %s", type(exc).__name__)
+        if self._last_update_id is not None:  # confirm what the old one handled, so nothing runs twice
+            await new.bot.get_updates(offset=self._last_update_id + 1, timeout=0)
+        await self._poll(new)
+        self.ctx.log.info("telegram bot @%s polling with its new token", new.bot.username)
 
     async def stop(self) -> None:
         app, self.app = self.app, None
@@ -105,11 +147,25 @@ class TelegramNotifier(Notifier):
 
     @staticmethod
     async def _close(app: Application) -> None:
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
-        if app.running:
-            await app.stop()
-        await app.shutdown()
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()  # acknowledges the last updates with getUpdates(offset, timeout=0)
+        finally:  # a polling loop that ended on an error re-raises it here: still stop and shut down
+            try:
+                if app.running:
+                    await app.stop()
+            finally:
+                await app.shutdown()
+
+    async def _seen(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every update, before the handlers: the last one handled, for a token change."""
+        update_id = getattr(update, "update_id", None)
+        if isinstance(update_id, int):
+            self._last_update_id = max(update_id, self._last_update_id or 0)
+
+    def _bot(self) -> Any:
+        """The bot of the Application in force (a token change replaces it), or None once stopped."""
+        return None if self.app is None else self.app.bot
 
     # --- alerts ------------------------------------------------------------------------------
 
@@ -120,21 +176,28 @@ class TelegramNotifier(Notifier):
         """
         if self.app is None:
             return
-        text, bot = alert_text(alert), self.app.bot
+        text = alert_text(alert)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
-                self.outbox.put(str(chat), functools.partial(bot.send_message, chat, text))
+                self.outbox.put(str(chat), functools.partial(self._send_text, chat, text))
+
+    async def _send_text(self, chat: int | str, text: str) -> None:
+        bot = self._bot()
+        if bot is not None:
+            await bot.send_message(chat, text)
 
     # --- commands ----------------------------------------------------------------------------
 
     def _caller(self, user_id: int, chat_id: int | str) -> Caller:
         return Caller(TRANSPORT, str(user_id), self.settings.role_of(user_id), str(chat_id))
 
-    @staticmethod
-    async def _reply(bot: Any, chat_id: int, reply: Reply, thread_id: int | None) -> None:
+    async def _reply(self, chat_id: int, reply: Reply, thread_id: int | None) -> None:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
         from telegram.constants import ParseMode
 
+        bot = self._bot()
+        if bot is None:
+            return
         markup = None
         if reply.confirm_token:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton("Confirm", callback_data=reply.confirm_token)]])
@@ -158,7 +221,7 @@ class TelegramNotifier(Notifier):
             return
         thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
         self.outbox.put(str(message.chat_id),
-                        functools.partial(self._reply, context.bot, message.chat_id, reply, thread_id))
+                        functools.partial(self._reply, message.chat_id, reply, thread_id))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A "Confirm" press: the *pressing* user is the caller; the command layer checks the rest."""
@@ -173,12 +236,28 @@ class TelegramNotifier(Notifier):
             return
 
         async def answer() -> None:
-            await query.answer(text=reply.title[:200])  # a refusal shows only to the presser, as a toast
+            bot = self._bot()
+            if bot is None:
+                return
+            await bot.answer_callback_query(query.id, text=reply.title[:200])  # a refusal: a toast to the presser
             if reply.ok and query.message is not None:  # the question becomes the result, without its button
-                await query.edit_message_text(reply_html(reply), parse_mode=ParseMode.HTML)
+                await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
+                                            message_id=query.message.message_id, parse_mode=ParseMode.HTML)
 
         self.outbox.put(str(chat_id), answer)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
                            exc_info=context.error)
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence one library logger for a moment (an expected failure it would log with a traceback)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -34,6 +34,13 @@ class WebService(Service):
         if self.server is not None:
             await self.server.stop()
 
+    async def reload_secrets(self) -> None:
+        """Users' ``env:``/``file:`` tokens read again (``arbot ctl reload-secrets``); one that fails keeps them all."""
+        from .auth import Users
+
+        if self.server is not None:
+            self.server.users = Users(self.settings)
+
 
 def running_server(operator: Operator) -> WebServer | None:
     """The web server of a running bot (None when disabled): its ``port``, ``connections()``, ``events``."""

@@ -43,6 +43,8 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    token: str = ""
+    """The bot token the call was made with (rotated tokens: which one the bot used when)."""
 
 
 @dataclass
@@ -50,6 +52,7 @@ class _Refusal:
     method: str
     retry_after_s: int
     count: int
+    chat_id: str | None = None
 
 
 @dataclass
@@ -102,12 +105,13 @@ class FakeBotAPI:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = {k: _decode(k, v) for k, v in (await request.post()).items()}
-        call = Call(method, params, asyncio.get_running_loop().time())
+        call = Call(method, params, asyncio.get_running_loop().time(), token=request.match_info["token"])
         self.calls.append(call)
         if request.match_info["token"] != self.token:
             call.status = 401
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        refusal = next((r for r in self._refusals if r.method == method), None)
+        refusal = next((r for r in self._refusals if r.method == method
+                        and r.chat_id in (None, str(params.get("chat_id")))), None)
         if refusal is not None:
             refusal.count -= 1
             if refusal.count == 0:
@@ -276,9 +280,10 @@ class FakeBotAPI:
         await self._push(update)
         return update
 
-    def refuse_next(self, method: str, retry_after_s: int, count: int = 1) -> None:
-        """The next ``count`` calls of ``method`` get 429 Too Many Requests with ``retry_after``."""
-        self._refusals.append(_Refusal(method, retry_after_s, count))
+    def refuse_next(self, method: str, retry_after_s: int, count: int = 1, chat_id: int | None = None) -> None:
+        """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) get 429 Too Many Requests
+        with ``retry_after``."""
+        self._refusals.append(_Refusal(method, retry_after_s, count, None if chat_id is None else str(chat_id)))
 
     async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
         """The next message sent to ``chat_id`` that this helper has not returned yet."""

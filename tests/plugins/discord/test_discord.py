@@ -327,3 +327,16 @@ async def test_a_hundred_strangers_do_not_hold_up_an_admins_kill(bot, fake):
     assert sorted(rows) == [(str(CHANNEL_ID), "pause", "refused: no role"),
                             (str(CHANNEL_ID), "pause", "refused: no role, 99 more in this chat, not answered")]
 
+
+
+async def test_a_rotated_token_is_used_without_a_restart(bot, fake, monkeypatch):
+    notifier, identified = bot.notifiers["dc"], fake.identifies
+    fake.token = "rotated-discord-token"  # reset in the developer portal: the old one is refused from now on
+    monkeypatch.setenv("ARBOT_TEST_DISCORD_TOKEN", "rotated-discord-token")
+    lines = await bot.reload_secrets(by="test")
+    assert "dc: new value of notifiers.dc.token in use" in lines
+    await wait_for(lambda: fake.identifies == identified + 1, what="the new client on the gateway")
+    assert (await fake.slash(ADMIN, "status")).type == 4
+    bot.alert(AlertLevel.WARNING, "risk", "after the rotation", source="v")
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "after the rotation")
+    assert bot.notifiers["dc"] is notifier

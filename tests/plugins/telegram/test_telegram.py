@@ -46,6 +46,14 @@ class Throwaway:
 
         register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
 
+        async def slow(bot, caller, args):
+            await Throwaway.release.wait()  # a command waiting on a venue that answers slowly
+            return Reply("Done slowly.")
+
+        register(Command("slow", slow, "viewer", "a command that waits"))
+
+    release = asyncio.Event()
+
 
 def config(api: FakeBotAPI, extra: str = "") -> str:
     return f"""
@@ -79,6 +87,7 @@ async def start_bot(api, make_bot, monkeypatch):
 
     async def factory(extra: str = "", clock=None):
         Throwaway.nuked.clear()
+        Throwaway.release = asyncio.Event()
         bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
                              start=False, clock=clock)
         resolve_secrets(bot.config)
@@ -382,3 +391,43 @@ async def test_the_fake_refuses_a_groups_21st_message_in_a_minute_with_retry_aft
         private = await http.post(url, data={"chat_id": str(ADMIN), "text": "x"})
     assert statuses == [200] * 20 + [429] and private.status == 200
     assert refusal["error_code"] == 429 and 55 <= refusal["parameters"]["retry_after"] <= 60
+
+
+async def test_a_flood_of_alerts_to_a_group_keeps_its_limit_and_holds_up_nobody_else(api, start_bot):
+    bot = await start_bot()
+    for n in range(25):  # distinct messages: none coalesced
+        bot.alert(AlertLevel.WARNING, "risk", f"order {n} blocked", source="s")
+    await api.wait(lambda: len(api.messages_to(GROUP)) == 20)  # Telegram's 20 a minute, at once
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    await api.command(ADMIN, "/kill")
+    question = await api.next_message(ADMIN)
+    assert question["text"].startswith("<pre>Kill switch") and loop.time() - asked < 1.0
+    assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")  # the limit kept: no 429
+    assert len(api.messages_to(GROUP)) == 20  # the other 5 wait for the window, in their lane
+
+
+async def test_a_429_in_one_chat_holds_up_only_that_chat(api, start_bot):
+    bot = await start_bot()
+    api.refuse_next("sendMessage", retry_after_s=30, chat_id=GROUP)
+    bot.alert(AlertLevel.WARNING, "risk", "limits blocked an order", source="s")  # to ALERTS and GROUP
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    await api.command(ADMIN, "/status")
+    assert (await api.next_message(ADMIN))["text"].startswith("<pre>Status")
+    assert (await api.next_message(ALERTS))["text"].endswith("limits blocked an order")
+    assert api.messages_to(GROUP) == []  # waiting out its retry_after, alone
+
+
+async def test_a_slow_command_holds_up_only_its_own_chat_and_a_chat_keeps_its_order(api, start_bot):
+    bot = await start_bot()
+    await api.command(ADMIN, "/slow", chat_id=GROUP)
+    await api.command(OPERATOR, "/pause s", chat_id=GROUP)  # behind /slow: same chat
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    await api.command(ADMIN, "/kill")
+    question = await api.next_message(ADMIN)
+    assert question["text"].startswith("<pre>Kill switch") and loop.time() - asked < 1.0
+    assert api.messages_to(GROUP) == [] and not bot.strategies["s"].paused  # the group waits its turn
+    Throwaway.release.set()
+    assert (await api.next_message(GROUP))["text"] == "<pre>Done slowly.</pre>"
+    assert "Paused: s" in (await api.next_message(GROUP))["text"] and bot.strategies["s"].paused
