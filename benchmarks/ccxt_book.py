@@ -18,7 +18,12 @@ Figures are messages per CPU-second (``time.process_time``; the machine is share
 p50/p99 per message, same machine, same run. Correctness is checked too: the ccxt-path book must
 equal the fake Gate's after the replay, and every Kraken message must pass its checksum.
 
-Usage: ``.venv/bin/python benchmarks/ccxt_book.py [--updates N] [--seed S]``.
+Second section, fill latency (``benchmarks/fills.py``, which owns it and also runs alone): Kraken's
+private ``executions`` stream against polling every ``--fill-poll-s``, one bot with two Kraken
+exchanges on two fake accounts, the same fills at the same instant; milliseconds from the venue's
+fill to the executor applying it (p50/p90), and the ``QueryOrders`` polls per minute each path costs.
+
+Usage: ``.venv/bin/python benchmarks/ccxt_book.py [--updates N] [--seed S] [--fill-rounds N]``.
 Ends with one ``RESULT ccxt_book key=value ...`` line.
 """
 
@@ -201,9 +206,16 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--updates", type=int, default=20_000, help="random book changes per venue")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--fill-rounds", type=int, default=20, help="fills per path in the fill-latency section")
+    parser.add_argument("--fill-poll-s", type=float, default=1.0, help="the polling path's fill_poll_s")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     result = await book_section(args.updates, args.seed)
+    from benchmarks.fills import fill_latency, report
+
+    fills = await fill_latency(args.fill_rounds, args.fill_poll_s)
+    report(fills, args.fill_poll_s)
+    result.update({f"fill_{k}": f"{v:.1f}" for k, v in fills.items()})
     print("RESULT ccxt_book " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

@@ -44,14 +44,19 @@ def main() -> None:
     speedup = one.wall_s / many.wall_s
     print(f"sweep: {len(one.rows)} combinations x {args.steps:,} steps ({' x '.join(AXES)}); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"one process            : {one.wall_s:7.2f} s  ({one.steps / one.wall_s:,.0f} ticks/s)")
-    print(f"{many.workers} processes            : {many.wall_s:7.2f} s  ({many.steps / many.wall_s:,.0f} ticks/s)  "
-          f"speed-up {speedup:.2f}x")
+    print(f"one process            : {one.wall_s:7.2f} s  ({one.steps / one.wall_s:,.0f} ticks/s; "
+          f"{one.cpu_s / one.wall_s:.2f} cores busy)")
+    print(f"{many.workers} processes            : {many.wall_s:7.2f} s  ({many.steps / many.wall_s:,.0f} ticks/s; "
+          f"{many.cpu_s / many.wall_s:.2f} cores busy)  speed-up {speedup:.2f}x")
+    print("  (cores busy: the backtests' CPU seconds over the wall seconds; other processes on the machine "
+          "take the rest)")
     print(f"same table both ways   : {'yes' if same else 'NO'}")
     best = one.rows[0]
     print(f"best: {', '.join(f'{k}={v}' for k, v in best.params)} captured {best.captured:.2f} {best.quote}")
     print(f"RESULT sweep combinations={len(one.rows)} steps={args.steps} workers={many.workers} "
-          f"one_s={one.wall_s:.2f} many_s={many.wall_s:.2f} speedup={speedup:.2f} same_table={int(same)}")
+          f"one_s={one.wall_s:.2f} many_s={many.wall_s:.2f} speedup={speedup:.2f} "
+          f"cores_busy_one={one.cpu_s / one.wall_s:.2f} cores_busy_many={many.cpu_s / many.wall_s:.2f} "
+          f"same_table={int(same)}")
 
 
 if __name__ == "__main__":

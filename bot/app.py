@@ -155,6 +155,8 @@ class Bot:
                                      socket_name=config.bot.control_socket, clock=self.clock,
                                      allowed_uids=config.bot.control_allowed_uids)
         self.started_ns = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the bot runs in (set by start): for work done in other threads to report back to."""
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
         self._paused_by: dict[str, str] = {}
@@ -200,6 +202,7 @@ class Bot:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.started_ns = self.clock.time_ns()
         created_dir = not self.data_dir.exists()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -943,7 +946,16 @@ class HostOperator(Operator):
         found: list[ExecutionView] = []
         kwargs = {"store": self._bot.store, "strategy": strategy, "since_ns": since_ns, "until_ns": until_ns,
                   "limit": limit + offset}
-        for _, views in self._bot.plugins.call_each("executions", kwargs):
+        plugins, loop = self._bot.plugins, self._bot.loop
+
+        def failed(plugin: str, exc: Exception) -> None:  # reported on the loop: this may run in a worker thread
+            message = f"executions raised {type(exc).__name__}: {exc}"
+            if loop is None or loop.is_closed():
+                plugins.fail(plugin, message, exc)
+            else:
+                loop.call_soon_threadsafe(plugins.fail, plugin, message, exc)
+
+        for _, views in plugins.call_each("executions", kwargs, on_error=failed):
             found.extend(views or [])
         found.sort(key=lambda v: v.created_ns, reverse=True)
         return found[offset:offset + limit]

@@ -28,6 +28,7 @@ from typing import Any
 
 from .api import Caller, CommandDispatcher
 from .clock import Clock
+from .errors import UserError
 
 log = logging.getLogger("arbot.control")
 MAX_REQUEST = 4096
@@ -55,25 +56,33 @@ class ControlServer:
     async def start(self) -> None:
         if not self.socket_name:
             return
-        self.path = socket_path(self.data_dir, self.socket_name)
-        if self.path.exists():
-            if await _alive(self.path):
-                raise RuntimeError(f"another arbot is already running with control socket {self.path}")
-            self.path.unlink()
+        path = socket_path(self.data_dir, self.socket_name)
+        if path.is_socket():
+            if await _alive(path):
+                raise UserError(f"another arbot is already running with control socket {path}; stop it, or give "
+                                "this one another data_dir or [bot] control_socket")
+            path.unlink()  # left by a bot that did not stop cleanly
+        elif path.exists() or path.is_symlink():
+            raise UserError(f"[bot] control_socket: {path} exists and is not a socket; move it away or choose "
+                            "another name")
         old_umask = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._handle, path=str(self.path), limit=MAX_REQUEST)
+            self._server = await asyncio.start_unix_server(self._handle, path=str(path), limit=MAX_REQUEST)
+        except OSError as exc:
+            raise UserError(f"[bot] control_socket: cannot listen on {path}: {exc.strerror}") from None
         finally:
             os.umask(old_umask)
-        os.chmod(self.path, 0o600 if self.allowed_uids == {os.getuid()} else 0o666)
+        self.path = path  # ours to remove at stop
+        os.chmod(path, 0o600 if self.allowed_uids == {os.getuid()} else 0o666)
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self.path is not None and self.path.exists():
+        if self.path is not None and self.path.is_socket():
             self.path.unlink()
+        self.path = None
 
     def _save_image(self, command: str, png: bytes) -> Path:
         """Write a reply's PNG to ``data_dir/images/COMMAND-UTCTIME.png`` and return the path."""

@@ -101,6 +101,25 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
                 for (strategy, quote, horizon), (n, missing, total, bps) in sorted(sums.items())]
 
 
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """A market's last update as a markout needs it: a book's touch (two Decimals, whichever way the
+    event holds its levels, at most two made per update), or a pool."""
+
+    ts_ns: int
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    pool: Any = None
+
+    def mid(self) -> Decimal | None:
+        """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
+        if self.pool is not None:
+            return Decimal(self.pool.mid())
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid + self.ask) / 2
+
+
 # --- sampling (live and backtest alike) ---------------------------------------------------------
 
 
@@ -117,7 +136,9 @@ class MarkoutSampler:
         self._write = write
         self._schedule = schedule
         self.horizons_ns = tuple(h * NS for h in horizons_s)
-        self._last: dict[tuple[str, str], BookUpdate | PoolUpdate] = {}
+        self._last: dict[tuple[str, str], _Last] = {}
+        """(exchange, symbol) -> its last update, kept light (never the event itself: a book view that a
+        subscriber keeps must copy its levels, bot/bookview.py, which is what a markout must not cost)."""
         self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
         self._seq = 0
         self._rows: list[dict[str, Any]] = []
@@ -140,7 +161,7 @@ class MarkoutSampler:
         pending = self._pending.get(key)
         if pending and pending[0][0] < event.ts_ns:
             before = self._last.get(key)
-            mid = before.mid if before is not None else None
+            mid = before.mid() if before is not None else None
             while pending and pending[0][0] < event.ts_ns:
                 _, _, horizon_ns, fill = heapq.heappop(pending)
                 if mid is None or before is None:
@@ -152,7 +173,10 @@ class MarkoutSampler:
             if self._rows and not self._flush_scheduled:
                 self._flush_scheduled = True
                 self._schedule(self.flush)  # written a loop turn later, off the tick
-        self._last[key] = event
+        if isinstance(event, PoolUpdate):
+            self._last[key] = _Last(event.ts_ns, pool=event.pool)
+        else:
+            self._last[key] = _Last(event.ts_ns, event.best_bid, event.best_ask)
 
     def flush(self) -> None:
         """Store the samples taken so far (a failure is logged: markouts never stop trading)."""

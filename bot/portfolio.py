@@ -23,10 +23,7 @@ class Portfolio(PortfolioView):
 
     def on_book(self, event: BookUpdate) -> None:
         self._data_ns[(event.exchange, event.symbol)] = event.ts_ns
-        self._top[(event.exchange, event.symbol)] = (
-            event.bids[0][0] if event.bids else None,
-            event.asks[0][0] if event.asks else None,
-        )
+        self._top[(event.exchange, event.symbol)] = (event.best_bid, event.best_ask)  # the touch, not the levels
 
     def on_pool(self, event: PoolUpdate) -> None:
         """A pool's marginal price stands for both sides of its book."""

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
@@ -39,6 +39,9 @@ class RecordOptions:
     """None: the venue's default endpoint."""
     depth: int | None = None
     """None: the recorder's default (or, on replay, what the recording says)."""
+    settings: Any = None
+    """The venue's own settings (its ``Settings`` class) from ``arbot record --config``'s first
+    ``[exchanges.NAME]`` table of that type; None: the recorder's defaults."""
 
 
 class Recorder(Protocol):
@@ -210,6 +213,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     record.add_argument("--ws-url", help="WebSocket endpoint (default: the venue's)")
     record.add_argument("--for", dest="seconds", type=float, help="stop after this many seconds")
     record.add_argument("--messages", type=int, help="stop after this many frames")
+    record.add_argument("--config", "-c", help="take the venue's settings (endpoints, pools, ...) from the first "
+                                               "[exchanges.NAME] table of this type in this config file")
     record.set_defaults(func=cmd_record)
 
     replay = sub.add_parser("replay", help="run a recording through the exchange plugin's book code",
@@ -259,17 +264,41 @@ def recorder_for(exchange: str) -> Recorder:
         raise UserError(str(exc)) from None
 
 
+def venue_settings(path: Path, exchange: str) -> Any:
+    """The settings of the first ``[exchanges.NAME]`` table of type ``exchange`` in the config at ``path``
+    (its class's ``Settings``, validated); UserError when there is none, ConfigError naming a bad key."""
+    from .config import read_toml
+    from .plugins import collect, load_plugins
+    from .settings import ConfigError, ConfigIssue, parse_settings
+
+    raw = read_toml(path)
+    exchanges = raw.get("exchanges")
+    tables: dict[str, Any] = exchanges if isinstance(exchanges, dict) else {}
+    found = [(name, table) for name, table in tables.items() if isinstance(table, dict)
+             and table.get("type", name) == exchange]
+    if not found:
+        raise UserError(f'{path}: no [exchanges.NAME] table with type = "{exchange}"')
+    name, table = found[0]
+    cls = collect(load_plugins(report=lambda info, message: None)).classes("exchange")[exchange]
+    issues: list[ConfigIssue] = []
+    settings = parse_settings(cls.Settings, table, f"exchanges.{name}", issues, ignore={"type"})
+    if issues:
+        raise ConfigError(issues, str(path))
+    return settings
+
+
 def cmd_record(args: argparse.Namespace) -> int:
 
     recorder = recorder_for(args.exchange)
-    options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth)
+    settings = venue_settings(Path(args.config), args.exchange) if args.config else None
+    options = RecordOptions(symbols=args.symbol, ws_url=args.ws_url, depth=args.depth, settings=settings)
 
     async def main() -> str:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        with open(args.out, "a", encoding="utf-8") as out:
+        with open(args.out, "a", encoding="utf-8", buffering=1) as out:  # line by line: a crash loses no frame
             return await record_to(recorder, options, out, seconds=args.seconds, messages=args.messages, stop=stop)
 
     try:

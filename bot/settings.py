@@ -321,7 +321,10 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     if origin is dict:
         value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
         if isinstance(value, dict) and typing.get_origin(value_type) is dict:  # dict[str, dict[str, str]]
-            return {key: _convert(value_type, inner, {}) for key, inner in value.items()}
+            if len(value) > meta.get("max_items", MAX_ITEMS):
+                raise _Invalid(f"more than {meta.get('max_items', MAX_ITEMS)} entries")
+            return {_check_text(key, meta.get("max_len", MAX_TEXT)): _convert(value_type, inner, {})
+                    for key, inner in value.items()}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise _Invalid
         if len(value) > meta.get("max_items", MAX_ITEMS):
@@ -448,6 +451,24 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
         if len(issues) > before:
             return None
     return instance
+
+
+def unbounded(cls: type) -> list[str]:
+    """The ``int`` and ``float`` fields of a settings dataclass without both a lower and an upper bound,
+    and the ``Decimal`` ones without a lower bound: what ``option(ge=..., le=...)`` should still declare."""
+    missing = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if tp not in (int, float, Decimal):
+            continue
+        lower = f.metadata.get("ge") is not None or f.metadata.get("gt") is not None
+        upper = f.metadata.get("le") is not None or f.metadata.get("lt") is not None
+        if not lower or (tp is not Decimal and not upper):
+            missing.append(f.name)
+    return missing
 
 
 def _is_secret(tp: Any) -> bool:

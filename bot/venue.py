@@ -61,7 +61,18 @@ class PollingVenue(Exchange):
 
     def report_change(self, client_order_id: str, symbol: str, venue_order_id: str, last: OrderState,
                       state: OrderState) -> None:
-        """Publish the fills ``state`` adds to ``last``, then ``state`` itself, if anything changed."""
+        """Publish the fills ``state`` adds to ``last`` (what the caller read before), then ``state`` itself,
+        if anything changed.
+
+        A read older than what was published meanwhile (a private stream may have moved the order on
+        while a poll waited for its answer) publishes nothing, so an order's state never goes back:
+        the order is no longer tracked (its final state is out), or it is tracked as more filled.
+        """
+        current = self._tracked.get(client_order_id)
+        if current is None and not last.status.terminal:
+            return
+        if current is not None and state.filled_qty < current[2].filled_qty:
+            return
         old = {f.trade_id for f in last.fills}
         if (state.status is last.status and state.filled_qty == last.filled_qty
                 and all(f.trade_id in old for f in state.fills)):

@@ -64,6 +64,8 @@ class StoreWriter:
         self._pool: ThreadPoolExecutor | None = None
         if store.engine.dialect.name in ("sqlite", "postgresql"):
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
+        if store.fast is not None:
+            store.fast.wait_ms = _wait_ms_by_thread
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
@@ -78,6 +80,11 @@ class StoreWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _wait_ms_by_thread() -> int:
+    """The lock wait of a write on the calling thread: the writer's, or the loop's."""
+    return WRITER_BUSY_TIMEOUT_MS if threading.current_thread().name.startswith(THREAD_NAME) else LOOP_BUSY_TIMEOUT_MS
 
 
 def _lock_timeout_by_thread(dbapi_conn: Any, record: Any, _proxy: Any) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from bot.clock import Clock
 from bot.control import ControlServer, peer_uid, send_command
+from bot.errors import UserError
 
 NOBODY = 65534
 
@@ -90,7 +91,10 @@ def _connect_as(uid: int, path: Path) -> dict:
             with socket.socket(socket.AF_UNIX) as sock:
                 sock.settimeout(20)
                 sock.connect(str(path))
-                sock.sendall(b'{"command": "status", "args": []}\n')
+                try:
+                    sock.sendall(b'{"command": "status", "args": []}\n')
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused and closed before the request was read: the refusal is still to be read
                 data = b""
                 while not data.endswith(b"\n"):
                     chunk = sock.recv(4096)
@@ -129,3 +133,23 @@ async def test_another_uid_is_refused_unless_listed(open_dir, allowed):
     else:
         assert answer["ok"] is False and f"uid {NOBODY} may not use this control socket" in answer["text"], answer
         assert echo.callers == [] and server.refused == 1
+
+
+async def test_a_socket_path_taken_by_a_file_or_a_live_bot_is_a_message_and_left_alone(tmp_path):
+    (tmp_path / "taken").mkdir()
+    server = ControlServer(Echo(), data_dir=tmp_path, socket_name="taken", clock=Clock())
+    with pytest.raises(UserError, match="exists and is not a socket"):
+        await server.start()
+    await server.stop()
+    assert (tmp_path / "taken").is_dir()
+    first = ControlServer(Echo(), data_dir=tmp_path, socket_name="arbot.sock", clock=Clock())
+    await first.start()
+    try:
+        second = ControlServer(Echo(), data_dir=tmp_path, socket_name="arbot.sock", clock=Clock())
+        with pytest.raises(UserError, match="another arbot is already running"):
+            await second.start()
+        await second.stop()  # what a failed start does: the first bot's socket stays
+        assert (await send_command(tmp_path / "arbot.sock", "status", []))["ok"]
+    finally:
+        await first.stop()
+    assert not (tmp_path / "arbot.sock").exists()

@@ -110,10 +110,10 @@ async def test_one_failed_order_insert_does_not_kill_the_lane(bot, monkeypatch):
     original = bot.store.insert_order
     failures = [store_error()]
 
-    def flaky(order):
+    def flaky(order, **kwargs):
         if failures:
             raise failures.pop()
-        return original(order)
+        return original(order, **kwargs)
 
     monkeypatch.setattr(bot.store, "insert_order", flaky)
     ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
@@ -195,10 +195,10 @@ async def test_while_the_store_fails_cancels_go_on_and_closing_orders_wait_for_t
     broken = True
     original = bot.store.insert_order
 
-    def insert(order):
+    def insert(order, **kwargs):
         if broken:
             raise store_error()
-        return original(order)
+        return original(order, **kwargs)
 
     monkeypatch.setattr(bot.store, "insert_order", insert)
     bot.executor.store_failed(store_error(), "test")

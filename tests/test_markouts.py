@@ -97,3 +97,14 @@ def test_a_fill_whose_horizon_passed_unseen_waits_for_the_next_update_and_takes_
     sampler.on_fill(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
     sampler.on_market(book("30", "19", "21"))  # quiet for 30 s: at 1.5 s the mid in force was still 10
     assert [(r["trade_id"], r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [("a", 1, D(10), T0)]
+
+
+def test_the_sampler_keeps_no_reference_to_a_book_event():
+    """A book view that a subscriber keeps must copy its levels (bot/bookview.py): markouts must not cost that."""
+    import sys
+
+    sampler = MarkoutSampler(lambda rows: None, lambda flush: flush())
+    event = book("0", "99", "101")
+    held = sys.getrefcount(event)
+    sampler.on_market(event)
+    assert sys.getrefcount(event) == held

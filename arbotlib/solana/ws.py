@@ -36,6 +36,20 @@ import websockets
 log = logging.getLogger("arbot.solana.ws")
 
 AccountCallback = Callable[[str, bytes, int], None]
+FrameCallback = Callable[[str, "str | bytes"], None]
+
+
+def parse_account_notification(message: dict[str, Any]) -> tuple[int, int, bytes]:
+    """(subscription id, slot, account data) of an ``accountNotification`` message (base64 encoding);
+    KeyError, TypeError or ValueError (binascii.Error included) when it is not the documented shape."""
+    params = message["params"]
+    subscription = params["subscription"]
+    result = params["result"]
+    slot = int(result["context"]["slot"])
+    data, encoding = result["value"]["data"]
+    if encoding != "base64":
+        raise ValueError(f"encoding {encoding!r}")
+    return subscription, slot, base64.b64decode(data, validate=True)
 
 
 class AccountSubscriber:
@@ -47,7 +61,8 @@ class AccountSubscriber:
                  on_reconnect: Callable[[], None] | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[str], None] | None = None,
-                 on_malformed: Callable[[str], None] | None = None):
+                 on_malformed: Callable[[str], None] | None = None,
+                 on_frame: FrameCallback | None = None):
         if not urls:
             raise ValueError("at least one WebSocket URL is needed")
         self.urls = list(urls)
@@ -57,6 +72,8 @@ class AccountSubscriber:
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
         self.on_malformed = on_malformed
+        self.on_frame = on_frame
+        """Called with (account, the notification's text as received) just before ``on_account`` (a recorder)."""
         self.commitment = commitment
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = reconnect_max_s
@@ -222,18 +239,13 @@ class AccountSubscriber:
         if message.get("method") != "accountNotification":
             return False
         try:
-            params = message["params"]
-            subscription = params["subscription"]
-            result = params["result"]
-            slot = int(result["context"]["slot"])
-            data, encoding = result["value"]["data"]
-            if encoding != "base64":
-                raise ValueError(f"encoding {encoding!r}")
-            payload = base64.b64decode(data, validate=True)
+            subscription, slot, payload = parse_account_notification(message)
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             self._bad(f"accountNotification: {type(exc).__name__} {exc}")
             return False
         account = self._subscriptions.get(subscription)
         if account is not None:
+            if self.on_frame is not None:
+                self.on_frame(account, raw)
             self.on_account(account, payload, slot)
         return False

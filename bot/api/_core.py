@@ -938,7 +938,8 @@ class Operator(abc.ABC):
     def order_history(self, *, strategy: str | None = None, exchange: str | None = None,
                       statuses: list[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
                       limit: int = 100, offset: int = 0) -> list[Order]:
-        """Stored orders, newest first (by creation): those created in ``[since_ns, until_ns)``, filtered."""
+        """Stored orders, newest first (as stored: the order they were created in), those created in
+        ``[since_ns, until_ns)``, filtered."""
 
     @abc.abstractmethod
     def fill_history(self, *, strategy: str | None = None, exchange: str | None = None,
@@ -949,7 +950,10 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def executions(self, *, strategy: str | None = None, since_ns: int | None = None, until_ns: int | None = None,
                    limit: int = 100, offset: int = 0) -> list[ExecutionView]:
-        """Executed opportunities, newest first, as the plugins' ``executions`` hooks report them."""
+        """Executed opportunities, newest first, as the plugins' ``executions`` hooks report them.
+
+        A plugin whose hook raises is left out and reported (on the bot's loop, also when this
+        runs in a worker thread)."""
 
     @abc.abstractmethod
     def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditEntry]:

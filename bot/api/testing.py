@@ -26,10 +26,11 @@ from ..clock import Clock
 from ..config import build_config, parse_toml, resolve_secrets
 from ..domain import Order
 from ..plugins import collect, load_plugins
+from ..settings import unbounded
 from ..store import Store
 from ._core import CommandDispatcher, Component, Operator
 
-__all__ = ["BotUnderTest", "build_bot", "wait_for"]
+__all__ = ["BotUnderTest", "build_bot", "unbounded", "wait_for"]
 
 
 async def wait_for(condition: Callable[[], Any], timeout_s: float = 5.0, what: str = "condition") -> None:

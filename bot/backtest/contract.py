@@ -75,6 +75,12 @@ class Steppable(abc.ABC):
         due, in ns since the first one (growing); None once it is over. Others need not override it."""
         return None
 
+    def recording_start_ns(self) -> int | None:
+        """A recorded venue: the recorded receive time (ns since the epoch) of its first event, so that
+        several recordings play together in receive-time order; None (the default): each recording
+        starts with the backtest."""
+        return None
+
 
 @dataclass(frozen=True)
 class ReportSection:

@@ -88,6 +88,8 @@ class RunOutcome:
     settled_ns: int
     drive_wall_s: float
     """Wall time of the market steps alone (start, settling and stop excluded): what ticks/s is measured on."""
+    drive_cpu_s: float
+    """The same in CPU time of this process (what a loaded machine does not distort)."""
     host: HostFigures
     fills: list[tuple[str, Fill]]
     """(strategy, fill) as stored, in time order."""
@@ -102,6 +104,8 @@ class BacktestResult:
     wall_s: float
     steps_wall_s: float
     """Wall time of the market steps alone."""
+    steps_cpu_s: float
+    """CPU time of this process during the market steps."""
     report_json: Path
     report_md: Path
     chart: Path | None
@@ -148,6 +152,7 @@ def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config
 def backtest_config(
     path: Path | None, data_dir: Path, db_path: Path, *, require_strategy: bool = True,
     extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
+    watchdog: bool = False,
 ) -> tuple[Any, Any, Config, dict[str, BacktestPlan]]:
     """Load plugins (the installed ones, less ``[plugins] disabled``, plus ``extra_plugins``) and the
     config at ``path`` (None: the embedded default) as a backtest runs it, with ``overrides`` (a
@@ -206,7 +211,7 @@ def backtest_config(
                        for name, s in config.plugin_settings.items()}  # no stream server, no metrics port
     # No dead-man watchdog: a loop "stall" on simulated time is the backtest working, and its timer
     # would wake the loop every few simulated milliseconds between market steps.
-    alerts = dataclasses.replace(config.alerts, stall_after_s=0, silent_after_s=0)
+    alerts = config.alerts if watchdog else dataclasses.replace(config.alerts, stall_after_s=0, silent_after_s=0)
     config = dataclasses.replace(
         config, mode="paper", components=components, plugin_settings=plugin_settings, alerts=alerts,
         bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
@@ -276,23 +281,31 @@ def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
             if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
 
 
-async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress) -> int:
+async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
+                synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
     first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
-    (orders in flight, retries, strategy timers) run first, in their order.
+    (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
+    default): when nothing would run before the due time, the clock moves and the step runs without a
+    turn of the loop; False enters the loop at every step (the engine before, for comparison).
     """
     start = clock.time_ns()
+    # Recordings play together in receive-time order: each one's offsets count from its own first
+    # event, so a recording that began later than the earliest one starts that much later.
+    begins = {index: venue.exchange.recording_start_ns() for index, venue in enumerate(venues) if venue.plan.recorded}
+    origin = min((ns for ns in begins.values() if ns is not None), default=None)
+    lag = {index: ns - origin if ns is not None and origin is not None else 0 for index, ns in begins.items()}
     queue: list[tuple[int, int, Venue]] = []
     for index, venue in enumerate(venues):
         first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
         if first is not None:
-            queue.append((start + first, index, venue))
+            queue.append((start + lag.get(index, 0) + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
     loop = asyncio.get_running_loop()
-    idle_until = loop.idle_until if isinstance(loop, BacktestLoop) else None
+    idle_until = loop.idle_until if synchronous and isinstance(loop, BacktestLoop) else None
     done = 0
     while queue and (steps is None or done < steps):
         due, index, venue = heapq.heappop(queue)
@@ -315,7 +328,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 if recordings == 0:
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
-                heapq.heappush(queue, (start + offset, index, venue))
+                heapq.heappush(queue, (start + lag[index] + offset, index, venue))
         elif more is not False and venue.plan.pace_ns is not None:
             heapq.heappush(queue, (due + venue.plan.pace_ns, index, venue))
         progress.update(done, (clock.time_ns() - start) / NS_PER_S)
@@ -324,7 +337,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
 
 
 async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, BacktestPlan], clock: BacktestClock,
-               steps: int | None, progress: Progress, collector: Collector) -> RunOutcome:  # fmt: skip
+               steps: int | None, progress: Progress, collector: Collector,
+               loop_per_step: bool = False) -> RunOutcome:  # fmt: skip
     """Start the bot, drive its markets, let the last orders settle, read what the host recorded, stop it."""
     from ..app import Bot
 
@@ -345,9 +359,9 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
             raise BacktestError("no exchange in the config is stepped by the backtest: nothing moves")
         if steps is None and not any(v.plan.recorded for v in venues):
             steps = DEFAULT_STEPS
-        wall = time.perf_counter()
-        done = await drive(venues, clock, steps, progress)
-        drive_wall_s = time.perf_counter() - wall
+        wall, cpu = time.perf_counter(), time.process_time()
+        done = await drive(venues, clock, steps, progress, synchronous=not loop_per_step)
+        drive_wall_s, drive_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         last_step_ns = clock.time_ns()
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
@@ -357,7 +371,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         fills = bot.store.fills()
         host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
-                             drive_wall_s=drive_wall_s, host=host, fills=fills)
+                             drive_wall_s=drive_wall_s, drive_cpu_s=drive_cpu_s, host=host, fills=fills)
     finally:
         await bot.stop()
     return outcome
@@ -381,13 +395,15 @@ def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
 
 def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
                  chart: bool = True, require_strategy: bool = True,
-                 extra_plugins: Sequence[tuple[str, object]] = (),
-                 overrides: Sequence[tuple[str, str]] = ()) -> BacktestResult:  # fmt: skip
+                 extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
+                 loop_per_step: bool = False) -> BacktestResult:  # fmt: skip
     """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
 
     ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
     ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests);
-    ``overrides`` are (key, value) settings replaced in the config (a sweep's combination).
+    ``overrides`` are (key, value) settings replaced in the config (a sweep's combination);
+    ``loop_per_step`` runs the engine as before issue 16 (a loop turn per market step, the dead-man
+    watchdog's timer on): ``benchmarks/arb.py`` measures both in one run.
 
     Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
     """
@@ -399,12 +415,14 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     try:
         plugins, registry, config, plans = backtest_config(config_path, data_dir, db_path,
                                                            require_strategy=require_strategy,
-                                                           extra_plugins=extra_plugins, overrides=overrides)
+                                                           extra_plugins=extra_plugins, overrides=overrides,
+                                                           watchdog=loop_per_step)
         clock = BacktestClock(START_NS)
         collector = Collector()
         progress = progress or Progress(steps, enabled=False)
         wall = time.perf_counter()
-        outcome = run_simulated(_run(config, plugins, registry, plans, clock, steps, progress, collector), clock)
+        outcome = run_simulated(_run(config, plugins, registry, plans, clock, steps, progress, collector,
+                                     loop_per_step), clock)
         wall_s = time.perf_counter() - wall
         progress.close()
     finally:
@@ -443,5 +461,5 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
               "ticks_per_s": round(outcome.steps / drive_s) if drive_s > 0 else None}
     json_path, md_path = write_report(out_dir, outcome.host, sections, scenario, timing,
                                       CHART_FILE if chart_path else None)
-    return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, json_path, md_path,
-                          chart_path)
+    return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, outcome.drive_cpu_s,
+                          json_path, md_path, chart_path)

@@ -131,12 +131,17 @@ class Outcome:
     """Simulated time of the last market step."""
     steps: int
     steps_wall_s: float
+    cpu_s: float
+    """CPU time the whole backtest took in its worker."""
 
 
 def run_job(job: Job) -> Outcome:
     """Run one combination's backtest (in a worker); its report goes to ``job.out_dir``."""
+    import time
+
     from .driver import START_NS, run_backtest
 
+    cpu = time.process_time()
     extra = [(name, importlib.import_module(module)) for name, module in job.extra_plugins]
     result = run_backtest(job.config, job.out_dir, job.steps, chart=False, extra_plugins=extra,
                           overrides=job.overrides)
@@ -145,7 +150,7 @@ def run_job(job: Job) -> Outcome:
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
         fills={s.name: s.fills for s in result.host.strategies}, curves=result.host.curves, arb=arb,
         start_ns=START_NS, end_ns=START_NS + result.simulated_ns, steps=result.steps,
-        steps_wall_s=result.steps_wall_s,
+        steps_wall_s=result.steps_wall_s, cpu_s=time.process_time() - cpu,
     )  # fmt: skip
 
 
@@ -332,6 +337,8 @@ class SweepResult:
     wall_s: float
     steps: int
     """Market steps over all combinations."""
+    cpu_s: float
+    """CPU time of the backtests, summed over the workers: ``cpu_s / wall_s`` is the cores kept busy."""
     table_md: Path
     table_json: Path
     chart: Path | None
@@ -403,4 +410,5 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     chart_path = out_dir / "sweep.png" if chart else None
     if chart_path is not None:
         chart_path.write_bytes(sweep_chart_png(rows, walk_forward is not None))
-    return SweepResult(rows, count, wall_s, sum(o.steps for o in outcomes), table_md, table_json, chart_path)
+    return SweepResult(rows, count, wall_s, sum(o.steps for o in outcomes), sum(o.cpu_s for o in outcomes),
+                       table_md, table_json, chart_path)

@@ -48,8 +48,9 @@ from sqlalchemy import (
     insert,
     update,
 )
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
@@ -58,6 +59,8 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from ..domain import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce, Transfer, TransferStatus
 from ..redact import REDACTOR, add_url, safe_url
+from .fast import FastRecords
+from .fast import StoreBusy as StoreBusy
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
@@ -291,6 +294,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _table(table: Table | type[SQLModel]) -> Table:
+    found = table if isinstance(table, Table) else getattr(table, "__table__", None)
+    if not isinstance(found, Table):
+        raise TypeError(f"{table!r} is not a table (a SQLModel class with table=True, or a Table)")
+    return found
+
+
 def engine_url(url: str) -> str:
     """``postgresql://`` and ``postgres://`` select psycopg 3 (the ``postgres`` extra)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -299,7 +309,7 @@ def engine_url(url: str) -> str:
     return url
 
 
-def row_to_order(row: OrderRow) -> Order:
+def row_to_order(row: OrderRow | Row[Any]) -> Order:
     return Order(
         client_order_id=row.client_order_id, strategy=row.strategy, exchange=row.exchange, symbol=row.symbol,
         side=Side(row.side), qty=row.qty, price=row.price, order_type=OrderType(row.order_type),
@@ -330,7 +340,7 @@ def fill_values(fill: Fill, strategy: str) -> dict[str, Any]:
     )
 
 
-def row_to_fill(row: FillRow) -> Fill:
+def row_to_fill(row: FillRow | Row[Any]) -> Fill:
     return Fill(
         exchange=row.exchange, symbol=row.symbol, client_order_id=row.client_order_id, trade_id=row.trade_id,
         side=Side(row.side), price=row.price, qty=row.qty, fee=row.fee, fee_asset=row.fee_asset,
@@ -363,8 +373,13 @@ class Store:
         except Exception as exc:  # ArgumentError and friends: the message may quote the URL
             raise StoreError(f"db_url is not a usable database URL ({type(exc).__name__}); expected "
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
+        self.fast: FastRecords | None = None
+        """Single-statement commits on a dedicated connection per thread (file-backed SQLite only)."""
         if real.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            path = self.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self.fast = FastRecords(self.engine, path, _sqlite_pragmas)
         dialect = self.engine.dialect.name
         orders, fills = ORDERS, FILLS
         self._insert_order: Executable
@@ -385,6 +400,9 @@ class Store:
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
         self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
+        fast = self.fast
+        if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
+            self._guard(lambda: fast.exists(ORDERS, "client_order_id", ""), "open the record connection")
         return self
 
     def _guard(self, action: Callable[[], T], what: str) -> T:
@@ -400,6 +418,8 @@ class Store:
             raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(str(exc.orig).strip())}") from None
 
     def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
         self.engine.dispose()
 
     @contextmanager
@@ -426,9 +446,54 @@ class Store:
 
     # --- orders ---------------------------------------------------------------------------
 
-    def insert_order(self, order: Order) -> bool:
-        """Persist a new order. False if its client order id already exists (nothing written)."""
+    @property
+    def records_inline(self) -> bool:
+        """True when :meth:`record` and ``insert_order(wait=False)`` commit in microseconds on the calling
+        thread (file-backed SQLite); False when a commit is a round trip (PostgreSQL, in-memory SQLite)."""
+        return self.fast is not None
+
+    def insert_order(self, order: Order, *, wait: bool = True) -> bool:
+        """Persist a new order. False if its client order id already exists (nothing written).
+
+        ``wait=False`` (file-backed SQLite: :attr:`records_inline`): the fast durable record on the calling
+        thread's dedicated connection, raising :class:`StoreBusy` at once if another writer holds the lock
+        (nothing written); the caller then writes it with a wait, on the store writer's thread."""
+        if not wait and self.fast is not None:
+            return self.fast.insert_once(ORDERS, order_values(order), 0)
         return self._insert_once(self._insert_order, order_values(order))
+
+    def record(self, table: Table | type[SQLModel], values: dict[str, Any]) -> bool:
+        """The fast durable record: insert one row of a plugin's table, committed when this returns.
+
+        False (nothing written) when it clashes with a unique key. On a file-backed SQLite store one
+        statement in autocommit on a dedicated connection of the calling thread (tens of microseconds;
+        durable across a killed process, see "The order path" in ``docs/architecture.md``); elsewhere
+        an ordinary transaction. Waits for another writer's lock as the thread's other writes do.
+        """
+        table = _table(table)
+        if self.fast is not None:
+            return self.fast.insert_once(table, values)
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            return self._insert_once(ins(table).on_conflict_do_nothing().returning(*table.primary_key.columns),
+                                     values)
+        try:
+            return self._insert_once(insert(table), values)
+        except IntegrityError:
+            return False
+
+    def record_update(self, table: Table | type[SQLModel], where: dict[str, Any], values: dict[str, Any]) -> int:
+        """Set ``values`` on the rows of a plugin's table matching every ``where`` column, committed when this
+        returns (the same path as :meth:`record`); the number of rows changed."""
+        table = _table(table)
+        if self.fast is not None:
+            return self.fast.update(table, where, values)
+        stmt = update(table).values(**values)
+        for name, value in where.items():
+            stmt = stmt.where(table.c[name] == value)
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
 
     def write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
         """Store order changes and new fills in one transaction (Core statements: this runs often).
@@ -458,6 +523,12 @@ class Store:
                 if rows:
                     conn.execute(insert(table), rows)
 
+    def order_exists(self, client_order_id: str) -> bool:
+        """Whether an order with this client order id is stored (cheaper than :meth:`get_order`)."""
+        if self.fast is not None:
+            return self.fast.exists(ORDERS, "client_order_id", client_order_id)
+        return self.get_order(client_order_id) is not None
+
     def get_order(self, client_order_id: str) -> Order | None:
         with self.session() as s:
             row = s.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
@@ -479,21 +550,24 @@ class Store:
     def order_page(self, *, strategy: str | None = None, exchange: str | None = None,
                    statuses: Iterable[str] | None = None, since_ns: int | None = None, until_ns: int | None = None,
                    limit: int = 100, offset: int = 0) -> list[Order]:
-        """Orders created in ``[since_ns, until_ns)``, newest first, filtered; one page of them."""
-        with self.session() as s:
-            q = select(OrderRow)
-            if strategy is not None:
-                q = q.where(OrderRow.strategy == strategy)
-            if exchange is not None:
-                q = q.where(OrderRow.exchange == exchange)
-            if statuses is not None:
-                q = q.where(col(OrderRow.status).in_(list(statuses)))
-            if since_ns is not None:
-                q = q.where(OrderRow.created_ns >= since_ns)
-            if until_ns is not None:
-                q = q.where(OrderRow.created_ns < until_ns)
-            q = q.order_by(col(OrderRow.created_ns).desc(), col(OrderRow.id).desc()).offset(offset).limit(limit)
-            return [row_to_order(r) for r in s.exec(q).all()]
+        """Orders created in ``[since_ns, until_ns)``, filtered, newest first (in the order they were
+        stored, which is the order they were created); one page of them. Core rows, no ORM objects:
+        a console polls this."""
+        t = ORDERS
+        q = core_select(t)
+        if strategy is not None:
+            q = q.where(t.c.strategy == strategy)
+        if exchange is not None:
+            q = q.where(t.c.exchange == exchange)
+        if statuses is not None:
+            q = q.where(t.c.status.in_(list(statuses)))
+        if since_ns is not None:
+            q = q.where(t.c.created_ns >= since_ns)
+        if until_ns is not None:
+            q = q.where(t.c.created_ns < until_ns)
+        q = q.order_by(t.c.id.desc()).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [row_to_order(r) for r in conn.execute(q)]
 
     def closes(self, *, strategy: str | None = None) -> dict[str, str]:
         """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
@@ -550,18 +624,19 @@ class Store:
     def fill_page(self, *, strategy: str | None = None, exchange: str | None = None, since_ns: int | None = None,
                   until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
-        with self.session() as s:
-            q = select(FillRow)
-            if strategy is not None:
-                q = q.where(FillRow.strategy == strategy)
-            if exchange is not None:
-                q = q.where(FillRow.exchange == exchange)
-            if since_ns is not None:
-                q = q.where(FillRow.ts_ns >= since_ns)
-            if until_ns is not None:
-                q = q.where(FillRow.ts_ns < until_ns)
-            q = q.order_by(col(FillRow.ts_ns).desc(), col(FillRow.id).desc()).offset(offset).limit(limit)
-            return [(r.strategy, row_to_fill(r)) for r in s.exec(q).all()]
+        t = FILLS
+        q = core_select(t)
+        if strategy is not None:
+            q = q.where(t.c.strategy == strategy)
+        if exchange is not None:
+            q = q.where(t.c.exchange == exchange)
+        if since_ns is not None:
+            q = q.where(t.c.ts_ns >= since_ns)
+        if until_ns is not None:
+            q = q.where(t.c.ts_ns < until_ns)
+        q = q.order_by(t.c.ts_ns.desc(), t.c.id.desc()).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [(r.strategy, row_to_fill(r)) for r in conn.execute(q)]
 
     # --- records --------------------------------------------------------------------------
 

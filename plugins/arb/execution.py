@@ -61,7 +61,9 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 
 from .records import (
     ArbExecutionRow,
+    ExecutionRecord,
     insert_execution,
+    new_execution,
     open_executions,
     save_execution,
 )
@@ -124,7 +126,7 @@ class Leg:
 class Execution:
     """One execution in memory: its row (written through on every change) and its legs."""
 
-    def __init__(self, row: ArbExecutionRow):
+    def __init__(self, row: ArbExecutionRow | ExecutionRecord):
         self.row = row
         self.cex = Leg("cex", row.cex_exchange, Side(row.cex_side), row.cex_qty, row.cex_price, row.cex_cid,
                        row.cex_submitted_ns, row.cex_final_ns, row.cex_status, row.cex_filled, row.cex_avg_price)
@@ -212,7 +214,7 @@ class ArbExecutions:
         e, s = evaluation, self.settings
         if e.cex_limit_price is None or e.dex_limit_price is None:
             raise ValueError(f"opportunity {oid}: an untradable evaluation (no leg prices) cannot be executed")
-        row = ArbExecutionRow(
+        row = new_execution(
             opportunity_id=oid, strategy=self.strategy, state="open", symbol=s.symbol, direction=str(e.direction),
             created_ns=now_ns, size=e.size, legs="concurrent" if s.concurrent_legs else s.leg_order,
             predicted_pnl=e.net_pnl, sol_price=sol_price,

@@ -1,23 +1,119 @@
-"""What each venue can spend: balances from periodic snapshots, adjusted by our fills in between.
+"""What each venue can spend: balances from periodic snapshots, adjusted by fills in between, shared out.
 
 A snapshot (``await exchange.balances()``, every ``inventory_refresh_s``) replaces what we knew of
-a venue; each fill of ours moves the venue's free balances at once (the next snapshot corrects any
+a venue; each fill on it moves the venue's free balances at once (the next snapshot corrects any
 drift, e.g. from deposits or from a fill that landed while the snapshot was on its way). The
 strategy reads :meth:`InventoryBook.inventory` on the hot path (a plain object, no I/O) and hands
 it to the pricer, which sizes an opportunity within it.
 
+**Several pairs on one account and one wallet** (SOL/USDC, JUP/USDC and BONK/USDC against the same
+CEX and DEX venues): the arb strategies of one bot share one :class:`SharedBalances`, so a fill of
+any of them (any fill on those venues, in fact: ``FillApplied`` on the bus) moves the balances every
+one of them reads, once. And each asset of a venue is split between the strategies that count on it
+(as base, quote, or the DEX's network-fee asset) in proportion to their ``inventory_weight``: two
+strategies of weight 1 sharing the CEX's USDC may each spend half of it, so together they never
+plan to spend more than there is. An asset only one strategy uses is all its own.
+
 One side "cannot trade" when the venue that must pay for a direction holds less than the
-configured ``min_size`` worth: the quote to buy ``min_size`` base, or ``min_size`` base to sell.
-That is alerted once, and again only after the side recovered and ran low anew.
+configured ``min_size`` worth (of the strategy's share): the quote to buy ``min_size`` base, or
+``min_size`` base to sell. That is alerted once, and again only after the side recovered and ran low anew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from bot.api import ZERO, Balance, Fill, Side
+from bot.api import ZERO, Balance, Fill, FillApplied, Side, split_symbol
+
+APPLIED_MEMORY = 100_000
+"""Fills remembered as applied (a fill arrives from the strategy and from the bus: counted once)."""
+
+
+class SharedBalances:
+    """Free and total balances per venue, shared by the arb strategies of one bot, and who counts on what."""
+
+    def __init__(self) -> None:
+        self.free: dict[str, dict[str, Decimal]] = {}
+        self.total: dict[str, dict[str, Decimal]] = {}
+        self.snapshot_ns: dict[str, int] = {}
+        self.fills_since: dict[str, int] = {}
+        self.weights: dict[tuple[str, str], dict[str, Decimal]] = {}
+        """(venue, asset) -> strategy -> its inventory_weight."""
+        self.version = 0
+        """Grows with every change: a reader's cached view is stale when it differs."""
+        self._applied: set[tuple[str, str]] = set()
+        self._order: deque[tuple[str, str]] = deque()
+
+    def join(self, strategy: str, weight: Decimal, uses: Iterable[tuple[str, str]]) -> None:
+        """``strategy`` counts on these (venue, asset) balances, with ``weight`` against the others that do."""
+        for venue, asset in uses:
+            self.free.setdefault(venue, {})
+            self.total.setdefault(venue, {})
+            self.snapshot_ns.setdefault(venue, 0)
+            self.fills_since.setdefault(venue, 0)
+            self.weights.setdefault((venue, asset), {})[strategy] = weight
+        self.version += 1
+
+    def share(self, strategy: str, venue: str, asset: str) -> Decimal:
+        """The fraction of ``venue``'s ``asset`` that ``strategy`` may spend (1 when nobody else counts on it)."""
+        weights = self.weights.get((venue, asset))
+        if not weights or strategy not in weights or len(weights) == 1:
+            return Decimal(1)
+        return weights[strategy] / sum(weights.values())
+
+    def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
+        """Replace what we knew of ``venue`` by its own answer."""
+        self.free[venue] = {asset: b.free for asset, b in balances.items()}
+        self.total[venue] = {asset: b.total for asset, b in balances.items()}
+        self.snapshot_ns[venue] = ts_ns
+        self.fills_since[venue] = 0
+        self.version += 1
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Move the venue's balances by a fill (price x qty in quote, the fee in its asset), once per
+        (exchange, trade id); False for a fill already applied or on a venue nobody counts on."""
+        venue = fill.exchange
+        if venue not in self.free:
+            return False
+        key = (venue, fill.trade_id)
+        if key in self._applied:
+            return False
+        self._applied.add(key)
+        self._order.append(key)
+        if len(self._order) > APPLIED_MEMORY:
+            self._applied.discard(self._order.popleft())
+        base, quote = split_symbol(fill.symbol)
+        sign = 1 if fill.side is Side.BUY else -1
+        notional = fill.price * fill.qty
+        for book in (self.free[venue], self.total[venue]):
+            book[base] = book.get(base, ZERO) + sign * fill.qty
+            book[quote] = book.get(quote, ZERO) - sign * notional
+            if fill.fee:
+                book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fill.fee
+        self.fills_since[venue] += 1
+        self.version += 1
+        return True
+
+    def on_fill_applied(self, event: FillApplied) -> None:
+        """Bus subscriber: every fill the executor applied, whichever strategy it was for."""
+        self.apply_fill(event.fill)
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, SharedBalances] = weakref.WeakKeyDictionary()
+
+
+def shared_balances(bus: Any) -> SharedBalances:
+    """The balances shared by the arb strategies on ``bus`` (one bot), subscribed to its fills once."""
+    shared = _SHARED.get(bus)
+    if shared is None:
+        shared = _SHARED[bus] = SharedBalances()
+        bus.subscribe(FillApplied, shared.on_fill_applied, owner="arb inventory")
+    return shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +128,36 @@ class Shortfall:
 
 
 class InventoryBook:
-    """Free balances of the CEX and the DEX venue, for one base/quote pair."""
+    """One strategy's view of the CEX and DEX balances of its base/quote pair: its share of each."""
 
-    def __init__(self, cex: str, dex: str, base: str, quote: str, fee_asset: str = "SOL"):
+    def __init__(self, cex: str, dex: str, base: str, quote: str, fee_asset: str = "SOL", *,
+                 shared: SharedBalances | None = None, strategy: str = "", weight: Decimal = Decimal(1)):
         self.cex, self.dex, self.base, self.quote, self.fee_asset = cex, dex, base, quote, fee_asset
-        self.free: dict[str, dict[str, Decimal]] = {cex: {}, dex: {}}
-        self.total: dict[str, dict[str, Decimal]] = {cex: {}, dex: {}}
-        self.snapshot_ns: dict[str, int] = {cex: 0, dex: 0}
-        self.fills_since: dict[str, int] = {cex: 0, dex: 0}
+        self.strategy = strategy
+        self.shared = shared if shared is not None else SharedBalances()
+        self.shared.join(strategy, weight, [(cex, base), (cex, quote), (dex, base), (dex, quote), (dex, fee_asset)])
         self._low: dict[str, Shortfall] = {}
         """Directions currently alerted as unable to trade (reset once they can again)."""
+
+    @property
+    def free(self) -> dict[str, dict[str, Decimal]]:
+        return self.shared.free
+
+    @property
+    def total(self) -> dict[str, dict[str, Decimal]]:
+        return self.shared.total
+
+    @property
+    def snapshot_ns(self) -> dict[str, int]:
+        return {venue: self.shared.snapshot_ns.get(venue, 0) for venue in (self.cex, self.dex)}
+
+    @property
+    def fills_since(self) -> dict[str, int]:
+        return {venue: self.shared.fills_since.get(venue, 0) for venue in (self.cex, self.dex)}
+
+    @property
+    def version(self) -> int:
+        return self.shared.version
 
     @property
     def known(self) -> bool:
@@ -50,33 +166,27 @@ class InventoryBook:
 
     def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
         """Replace what we knew of ``venue`` by its own answer."""
-        self.free[venue] = {asset: b.free for asset, b in balances.items()}
-        self.total[venue] = {asset: b.total for asset, b in balances.items()}
-        self.snapshot_ns[venue] = ts_ns
-        self.fills_since[venue] = 0
+        self.shared.snapshot(venue, balances, ts_ns)
 
     def on_fill(self, fill: Fill) -> None:
-        """Move the venue's balances by one of our fills (price x qty in quote, the fee in its asset)."""
-        venue = fill.exchange
-        if venue not in self.free:
-            return
-        sign = 1 if fill.side is Side.BUY else -1
-        notional = fill.price * fill.qty
-        for book in (self.free[venue], self.total[venue]):
-            book[self.base] = book.get(self.base, ZERO) + sign * fill.qty
-            book[self.quote] = book.get(self.quote, ZERO) - sign * notional
-            if fill.fee:
-                book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fill.fee
-        self.fills_since[venue] += 1
+        """Move the venue's balances by one of our fills at once (applied once, also when the bus brings it)."""
+        self.shared.apply_fill(fill)
 
     def balance(self, venue: str, asset: str) -> Decimal:
-        return self.free.get(venue, {}).get(asset, ZERO)
+        """The venue's whole free balance of ``asset`` (every strategy's)."""
+        return self.shared.free.get(venue, {}).get(asset, ZERO)
+
+    def available(self, venue: str, asset: str) -> Decimal:
+        """What this strategy may spend of it: its share of the free balance, never below zero."""
+        free = max(self.balance(venue, asset), ZERO)
+        share = self.shared.share(self.strategy, venue, asset)
+        return free if share == 1 else free * share
 
     def amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """(cex base, cex quote, dex base, dex quote), free, never below zero."""
+        """(cex base, cex quote, dex base, dex quote) this strategy may spend, free, never below zero."""
         b, q = self.base, self.quote
-        return (max(self.balance(self.cex, b), ZERO), max(self.balance(self.cex, q), ZERO),
-                max(self.balance(self.dex, b), ZERO), max(self.balance(self.dex, q), ZERO))
+        return (self.available(self.cex, b), self.available(self.cex, q),
+                self.available(self.dex, b), self.available(self.dex, q))
 
     def shortfalls(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal) -> list[Shortfall]:
         """The directions that cannot trade ``min_size`` with the balances we know (empty if unknown)."""

@@ -43,13 +43,17 @@ without division) at a size inside every cap. The size is the one of the ladder 
 
 Speed
 -----
-Pool quotes per ladder size are cached per pool state (made the first time a size is needed), so
-a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
+The book is read in integer units (``BookUpdate.ask_units``/``bid_units``, the venue's precision);
+Decimal levels are made only for a direction that has an edge. Pool quotes per ladder size are
+cached per pool state (made the first time a size is needed, or ahead by :meth:`Pricer.prepare`),
+so a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
 
-1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one comparison, size 0;
-2. the marginal check at the touch and a bound from the book alone (the pool pays out at most
-   ``mid x (1 - fee)`` per base unit and charges at least ``mid x (1 + fee)``): when even that
-   cannot clear ``min_edge_bps`` after the SOL fees, only the smallest size is priced, to show why;
+1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
+   a threshold made once per pool state (:meth:`Pricer._gates`), size 0;
+2. the marginal check at the touch (an integer comparison too) and a bound from the book alone
+   (the pool pays out at most ``mid x (1 - fee)`` per base unit and charges at least
+   ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after the SOL fees, only the
+   smallest size is priced, to show why;
 3. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
@@ -59,8 +63,8 @@ a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per 
    state near the last one needs a handful of quotes. When the best size does not clear
    ``min_edge_bps``, the best one that does is searched below it.
 
-A direction's last evaluation is kept with what it read (the book levels its walk looked at, the
-inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
+A direction's last evaluation is kept with what it read (the book levels its walk looked at, in
+integer units, the inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
 deeper in the book or on the other side. For a tick without a marginal edge only the smallest
 size is walked, and the last level read matters only by still holding what that size takes.
 
@@ -74,6 +78,7 @@ the strategy needs a ``pool`` exchange publishing :class:`~bot.domain.PoolUpdate
 from __future__ import annotations
 
 import enum
+import math
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +91,7 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
+from fractions import Fraction
 from functools import partial
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
@@ -258,7 +264,7 @@ def _show(value: Decimal) -> str:
     return f"{_SHOW.plus(value).normalize(_SHOW):f}"
 
 
-def _no_edge(buy_cex: bool, touch: Decimal, mid: Decimal) -> str:
+def _no_edge_reason(buy_cex: bool, touch: Decimal, mid: Decimal) -> str:
     if buy_cex:
         return f"no edge: CEX ask {_show(touch)} >= pool mid {_show(mid)}"
     return f"no edge: CEX bid {_show(touch)} <= pool mid {_show(mid)}"
@@ -320,12 +326,15 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
+        self._last_sizes: dict[Direction, dict[int, Decimal | None]] = {}
         self._memo: dict[Direction, tuple] = {}
         self._fees: tuple[Decimal, Decimal] = (ZERO, ZERO)
         with localcontext(_EXACT):  # the SOL fees in quote at a fixed SOL price (when SOL is not the base)
             sol = self._sol_price or ZERO
             self._fixed_fees = (self._network_sol * sol, self._priority_sol * sol)
         self._fees_touch: tuple | None = None
+        self._gate_decimals: tuple[int, int] | None = None
+        """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
         """The (best bid, best ask) ``_fees`` were converted at (None: not valid for any book)."""
         """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
         """Per direction, the ladder index (size / size_step) that netted the most last time."""
@@ -361,6 +370,7 @@ class Pricer:
         self._buy = {}
         self._memo = {}
         self._fees_touch = None  # an empty book's SOL price is the pool mid
+        self._gate_decimals = None  # the integer thresholds below are made for this pool on the next tick
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
@@ -380,30 +390,45 @@ class Pricer:
 
         Every tick with an edge prices the smallest size (a tick without a marginal edge prices
         only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
-        tick whose edge changes sides does not pay a CLMM quote. The strategy calls this after a
-        pool update's decision.
+        tick whose edge changes sides does not pay a CLMM quote. A direction's size search starts
+        from its last best size and mostly visits the sizes it visited last time: those are quoted
+        here too. The strategy calls this after a pool update's decision.
         """
         if self._mid is None:
             return
         kmin = self._kmin
         with localcontext(_EXACT):
             q = self._step * kmin
-            for side, cache in ((Side.SELL, self._sell), (Side.BUY, self._buy)):
+            for direction, side, cache in ((Direction.BUY_CEX_SELL_DEX, Side.SELL, self._sell),
+                                           (Direction.BUY_DEX_SELL_CEX, Side.BUY, self._buy)):
                 quote = cache.get(kmin)
                 if quote is None:
                     quote = cache[kmin] = self._quote_size(side, kmin)
                 if isinstance(quote, _Quote) and quote.estimate is None:
                     self._settle(quote, side is Side.SELL, q)
+                for k in self._last_sizes.get(direction, ()):
+                    if k not in cache:
+                        cache[k] = self._quote_size(side, k)
 
     # --- the hot path -------------------------------------------------------------------------
 
     def evaluate(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation, Evaluation]:
-        """Both directions on this book and the current pool: (buy-cex-sell-dex, buy-dex-sell-cex)."""
+        """Both directions on this book and the current pool: (buy-cex-sell-dex, buy-dex-sell-cex).
+
+        Decided on the book's integer units (``book.ask_units``/``bid_units``): whether a direction has an
+        edge at the touch and whether it can clear ``min_edge_bps`` at all are integer comparisons with
+        thresholds made once per pool state (:meth:`_gates`), and the memo compares integer levels.
+        Decimals are made only to price a direction that has an edge (the size search) and for the
+        figures of the evaluation handed back.
+        """
         if self._mid is None:
             return (self._nothing(Direction.BUY_CEX_SELL_DEX, self._pool_problem),
                     self._nothing(Direction.BUY_DEX_SELL_CEX, self._pool_problem))
+        decimals = (book.price_decimals, book.qty_decimals)
+        if decimals != self._gate_decimals:
+            self._gates(*decimals)
+        bids, asks = book.bid_units, book.ask_units
         # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base)
-        bids, asks = book.bids, book.asks
         sol_price = self._sol_price
         if sol_price is not None:
             fees = self._fixed_fees
@@ -416,8 +441,32 @@ class Pricer:
                     sol_price = book.mid or book.best_bid or book.best_ask or self._mid
                     fees = self._fees = (self._network_sol * sol_price, self._priority_sol * sol_price)
                 self._fees_touch = touch
-        return (self._direction(Direction.BUY_CEX_SELL_DEX, asks, inventory, fees),
-                self._direction(Direction.BUY_DEX_SELL_CEX, bids, inventory, fees))
+        return (self._direction(Direction.BUY_CEX_SELL_DEX, book, asks, inventory, fees),
+                self._direction(Direction.BUY_DEX_SELL_CEX, book, bids, inventory, fees))
+
+    def _gates(self, price_decimals: int, qty_decimals: int) -> None:
+        """Integer thresholds on the touch in price units, exact (rationals), for this pool state.
+
+        With ``t`` the touch in units of ``10**-price_decimals`` and ``M = mid x 10**price_decimals``:
+        buying on the CEX has an edge iff ``t < ceil(M)`` (``ask < mid``) and cannot clear
+        ``min_edge_bps`` at any size iff ``t >= ceil(M (1 - pool fee) / (1 + cex fee + haircut +
+        min edge))`` (the marginal check of the module doc: ``mid (1 - pool fee) - t (1 + cex fee)
+        - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
+        hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
+        """
+        mid = Fraction(self._priced_mid) * 10**price_decimals
+        pool_fee, cex_fee = Fraction(self._pool_fee), Fraction(self._cex_fee)
+        extra = Fraction(self._haircut) + Fraction(self._min_edge_rate)
+        self._ask_edge_below = math.ceil(mid)
+        self._ask_hopeless_from = math.ceil(mid * (1 - pool_fee) / (1 + cex_fee + extra))
+        self._bid_edge_above = math.floor(mid)
+        keep = 1 - cex_fee
+        # selling on the CEX keeps nothing of the price (a fee of 100 % or more): every touch is hopeless
+        self._bid_hopeless_to = math.floor(mid * (1 + pool_fee + extra) / keep) if keep > 0 else None
+        self._qty_scale = 10**qty_decimals
+        self._gate_decimals = (price_decimals, qty_decimals)
+        self._memo = {}  # it compares levels in units of the old decimals
+        self._fees_touch = None
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
         """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
@@ -449,38 +498,70 @@ class Pricer:
         return _Quote(amount, fee, impact, units, out, after,
                       impact * BPS > self.settings.max_dex_impact_bps * at_mid)
 
-    def _direction(self, direction: Direction, levels, inv: Inventory,
+    def _direction(self, direction: Direction, book: BookUpdate, units, inv: Inventory,
                    fees: tuple[Decimal, Decimal]) -> Evaluation:
         """One direction, or the last evaluation of it when nothing it read has changed.
 
-        An evaluation reads the pool (the memo is dropped with it), the inventory, the SOL fees and
-        a prefix of the book side: the levels its walk looked at (the touch at least). A tick that
-        changes nothing in that prefix (most ticks move sizes deeper in the book or on the other
-        side) gets the same evaluation object back. When the walk ran out of levels, the whole
-        side was read and must be the same. When only the smallest size was walked (a tick with no
-        marginal edge), the last level read matters only by holding what that size takes from it.
+        ``units`` is the book side walked, ``(price_units, qty_units)`` best first. An evaluation reads
+        the pool (the memo is dropped with it), the inventory, the SOL fees and a prefix of the book
+        side: the levels its walk looked at (the touch at least). A tick that changes nothing in that
+        prefix (most ticks move sizes deeper in the book or on the other side) gets the same
+        evaluation object back. When the walk ran out of levels, the whole side was read and must be
+        the same. When only the smallest size was walked (a tick with no marginal edge), the last
+        level read matters only by holding what that size takes from it (in qty units, rounded up).
         """
         memo = self._memo.get(direction)
         if memo is not None:
             m_inv, m_fees, read, whole, need, ev = memo
             if (m_inv is inv or m_inv == inv) and m_fees == fees:
                 if need is None:
-                    if levels == read if whole else levels[:len(read)] == read:
+                    if units == read if whole else units[:len(read)] == read:
                         return ev
                 else:
                     n = len(read) - 1
-                    if len(levels) > n and levels[:n] == read[:n]:
-                        price, qty = levels[n]
+                    if len(units) > n and units[:n] == read[:n]:
+                        price, qty = units[n]
                         if price == read[n][0] and qty >= need:
                             return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        if units:
+            t = units[0][0]
+            if buy_cex:
+                edge, hopeless = t < self._ask_edge_below, t >= self._ask_hopeless_from
+            else:
+                hopeless_to = self._bid_hopeless_to
+                edge, hopeless = t > self._bid_edge_above, hopeless_to is None or t <= hopeless_to
+        else:
+            edge = hopeless = True  # no level: _direction_uncached says so
         with localcontext(_EXACT):
-            ev = self._direction_uncached(direction, levels, inv, fees, span)
-        self._memo[direction] = (inv, fees, levels[:span[0]], span[1], span[2], ev)
+            if edge:
+                ev = self._direction_uncached(direction, book.asks if buy_cex else book.bids, inv, fees, span,
+                                              hopeless)
+            else:
+                ev = self._no_edge(direction, from_units(units[0][0], book.price_decimals))
+        need = span[2]
+        if need is not None:  # base -> qty units, rounded up: a level holds it iff its units are >= this
+            need = int((need * self._qty_scale).to_integral_value(ROUND_CEILING))
+        self._memo[direction] = (inv, fees, units[:span[0]], span[1], need, ev)
         return ev
 
+    def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
+        """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        mid = self._priced_mid
+        edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
+        return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid), _DISPLAY.divide(edge * BPS, ref))
+
     def _direction_uncached(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal],
-                            span: list) -> Evaluation:
+                            span: list, hopeless: bool) -> Evaluation:
+        """Price a direction that has an edge at the touch (Decimal levels of the side walked).
+
+        ``hopeless``: the marginal check at the touch failed (decided on integers by :meth:`_gates`): the
+        first base unit's PnL bounds every size's PnL per unit (a pool pays out at most mid x (1 - fee)
+        and charges at least mid x (1 + fee); a book walk only gets worse), so no size can clear
+        min_edge_bps and only the smallest is priced, to show why.
+        """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         if not levels:
             span[1] = True
@@ -492,17 +573,6 @@ class Pricer:
         else:
             edge, ref = touch - mid, mid
         gross_bps = _DISPLAY.divide(edge * BPS, ref)
-        if edge <= 0:
-            return self._nothing(direction, partial(_no_edge, buy_cex, touch, mid), gross_bps)
-        # the marginal check at the touch: the first base unit's PnL bounds every size's PnL per unit
-        # (a pool pays out at most mid x (1 - fee) and charges at least mid x (1 + fee); a book walk
-        # only gets worse), so when it cannot clear min_edge_bps, no size can
-        hc_ref = self._haircut * ref
-        if buy_cex:
-            margin = mid * (1 - self._pool_fee) - touch * self._one_plus_fee - hc_ref - self._min_edge_rate * ref
-        else:
-            margin = touch * self._one_minus_fee - mid * (1 + self._pool_fee) - hc_ref - self._min_edge_rate * ref
-        hopeless = margin <= 0
 
         settings = self.settings
         step = self._step
@@ -747,6 +817,7 @@ class Pricer:
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
+        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""

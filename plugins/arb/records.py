@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from decimal import Decimal
+from types import SimpleNamespace
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, insert
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.api import ExecutionLeg, ExecutionView, split_symbol
@@ -111,7 +111,6 @@ class ArbExecutionRow(SQLModel, table=True):
 
 
 # SQLModel's metaclass sets __table__; its types do not declare it
-_EXECUTIONS: Table = ArbExecutionRow.__table__  # type: ignore[attr-defined]
 _OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined]
 
 
@@ -137,26 +136,43 @@ def opportunities(store: Store, strategy: str | None = None, limit: int = 50) ->
         return list(s.exec(q.order_by(col(ArbOpportunityRow.id).desc()).limit(limit)).all())
 
 
-def insert_execution(store: Store, row: ArbExecutionRow) -> bool:
+class ExecutionRecord(SimpleNamespace):
+    """A new execution's columns in memory, as attributes (what :class:`ArbExecutionRow` holds, without
+    the cost of a SQLModel instance: the decision that sends the legs makes one)."""
+
+
+_EXECUTION_FIELDS = tuple(name for name in ArbExecutionRow.model_fields if name != "id")
+_EXECUTION_DEFAULTS = {name: field.default for name, field in ArbExecutionRow.model_fields.items()
+                       if name != "id" and not field.is_required()}
+
+
+def new_execution(**values: object) -> ExecutionRecord:
+    """A new execution's record: ``values`` over the table's defaults (every column but ``id``)."""
+    missing = [name for name in _EXECUTION_FIELDS if name not in values and name not in _EXECUTION_DEFAULTS]
+    if missing:
+        raise TypeError(f"an execution needs {', '.join(missing)}")
+    return ExecutionRecord(**{**_EXECUTION_DEFAULTS, **values})
+
+
+def execution_values(row: ArbExecutionRow | ExecutionRecord) -> dict[str, object]:
+    """Every column but ``id``, read from a stored row or a new record."""
+    return {name: getattr(row, name) for name in _EXECUTION_FIELDS}
+
+
+def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> bool:
     """Persist a new execution; False if this opportunity id already has one (nothing written).
 
-    Plain Core statements (no ORM session): this runs on the loop, in the decision that sends the legs.
+    The store's fast durable record (:meth:`Store.record`): this runs on the loop, in the decision
+    that sends the legs, and is committed when it returns.
     """
-    values = row.model_dump(exclude={"id"})
-    try:
-        with store.engine.begin() as conn:
-            key = conn.execute(insert(_EXECUTIONS).values(**values)).inserted_primary_key
-            row.id = key[0] if key is not None else None
-    except IntegrityError:
-        return False
-    return True
+    return store.record(ArbExecutionRow, execution_values(row))
 
 
-def save_execution(store: Store, row: ArbExecutionRow) -> None:
+def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> None:
     """Write an execution row's changes (the row was inserted before)."""
-    with store.engine.begin() as conn:
-        conn.execute(update(_EXECUTIONS).where(_EXECUTIONS.c.opportunity_id == row.opportunity_id)
-                     .values(**row.model_dump(exclude={"id", "opportunity_id"})))
+    values = execution_values(row)
+    del values["opportunity_id"]
+    store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
 
 
 def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
@@ -221,7 +237,7 @@ def execution_views(store: Store, strategy: str | None, since_ns: int | None, un
                     limit: int) -> list[ExecutionView]:
     """The ``executions`` hook: executions created in ``[since_ns, until_ns)``, newest first, as the
     operator's read model (legs with their submission and final times)."""
-    if not sa_inspect(store.engine).has_table(_EXECUTIONS.name):  # no arb strategy ever ran on this store
+    if not sa_inspect(store.engine).has_table(str(ArbExecutionRow.__tablename__)):  # no arb strategy ran here
         return []
     with store.session() as s:
         q = select(ArbExecutionRow)

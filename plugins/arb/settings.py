@@ -65,6 +65,10 @@ class ArbSettings:
     dex_slippage_bps: Decimal = option(
         Decimal(10), ge=0, lt=10_000,
         help="tolerance written into the DEX leg: minimum out (sell) / maximum in (buy) vs the quote, in bps")
+    inventory_weight: Decimal = option(
+        Decimal(1), gt=0,
+        help="with other arb strategies on the same venues: this one's share of each balance they all count on "
+             "(the CEX's quote, the wallet's quote and SOL), against their weights; 1 each splits it evenly")
     max_input_age_ms: int = option(
         500, ge=1, le=3_600_000,
         help="a book or pool state older than this many milliseconds is never used for a decision")

@@ -47,7 +47,7 @@ from bot.api import (
 from bot.api.ledger import signed_money
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
-from .inventory import InventoryBook, Shortfall
+from .inventory import InventoryBook, Shortfall, shared_balances
 from .pricing import Direction, Evaluation, Inventory, Pricer
 from .records import insert_opportunities
 from .settings import SOL, ArbSettings
@@ -75,8 +75,11 @@ class ArbStrategy(Strategy):
         self.book: BookUpdate | None = None
         self.pool_update: PoolUpdate | None = None
         self._live = {settings.cex: True, self.pool_source: True}
-        self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote)
+        shared = shared_balances(ctx.bus) if hasattr(ctx.bus, "subscribe") else None  # one per bot: every pair's fills
+        self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote, shared=shared, strategy=name,
+                                       weight=settings.inventory_weight)
         self._inventory: Inventory | None = None
+        self._inventory_version = -1
         self.pricer: Pricer | None = None
         self.executions: ArbExecutions | None = None
         self._episode: tuple | None = None
@@ -167,10 +170,12 @@ class ArbStrategy(Strategy):
                 await self.refresh_inventory()
 
     def _pricing_inventory(self) -> Inventory:
-        if self._inventory is None:
+        version = self.inventory.version  # another pair's fill on a shared venue changes what we may spend
+        if self._inventory is None or version != self._inventory_version:
             cex_base, cex_quote, dex_base, dex_quote = self.inventory.amounts()
-            dex_sol = None if SOL in (self.base, self.quote) else self.inventory.balance(self.settings.dex, SOL)
+            dex_sol = None if SOL in (self.base, self.quote) else self.inventory.available(self.settings.dex, SOL)
             self._inventory = Inventory(cex_base, cex_quote, dex_base, dex_quote, dex_sol)
+            self._inventory_version = version
         return self._inventory
 
     def _low_inventory(self, shortfall: Shortfall) -> None:

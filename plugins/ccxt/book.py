@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 Levels = tuple[tuple[Decimal, Decimal], ...]
+UnitLevels = tuple[tuple[int, int], ...]
 
 CCXT_CHECKSUM = "checksum"
 CCXT_SEQUENCE = "sequence"
@@ -53,42 +54,50 @@ class BrokenLevel(ValueError):
 
 
 class LevelConverter:
-    """Float level values from ccxt's book -> Decimals, exactly, checked against tick and lot."""
+    """Float level values from ccxt's book -> exact Decimals and integer units, checked against tick and lot.
 
-    __slots__ = ("tick", "lot", "_prices", "_sizes")
+    Prices are in units of ``10**-price_decimals`` (the tick's decimals), sizes of
+    ``10**-qty_decimals`` (the lot's): what :meth:`bot.api.BookUpdate.of_units` takes. Each
+    distinct float is converted once and cached (prices and sizes repeat).
+    """
+
+    __slots__ = ("tick", "lot", "price_decimals", "qty_decimals", "_prices", "_sizes")
 
     def __init__(self, tick: Decimal, lot: Decimal):
         self.tick = tick
         self.lot = lot
-        self._prices: dict[float, Decimal] = {}
-        self._sizes: dict[float, Decimal] = {}
+        self.price_decimals = max(0, -int(tick.as_tuple().exponent))
+        self.qty_decimals = max(0, -int(lot.as_tuple().exponent))
+        self._prices: dict[float, tuple[Decimal, int]] = {}
+        self._sizes: dict[float, tuple[Decimal, int]] = {}
 
-    def _convert(self, value: float, step: Decimal, cache: dict[float, Decimal], what: str) -> Decimal:
-        d = cache.get(value)
-        if d is None:
-            d = Decimal(repr(value))
-            if d <= 0 or d % step:
-                raise BrokenLevel(f"{what} {value!r} is not a multiple of {step}")
-            d = d.quantize(step)  # exact (a multiple of step), written at the market's precision
-            if len(cache) > 100_000:
-                cache.clear()
-            cache[value] = d
-        return d
+    @staticmethod
+    def _convert(value: float, step: Decimal, decimals: int, cache: dict[float, tuple[Decimal, int]],
+                 what: str) -> tuple[Decimal, int]:
+        d = Decimal(repr(value))
+        if d <= 0 or d % step:
+            raise BrokenLevel(f"{what} {value!r} is not a multiple of {step}")
+        d = d.quantize(step)  # exact (a multiple of step), written at the market's precision
+        if len(cache) > 100_000:
+            cache.clear()
+        hit = cache[value] = (d, int(d.scaleb(decimals)))
+        return hit
 
-    def side(self, levels: list[Any], n: int | None) -> Levels:
-        """The first ``n`` levels (all when None) of one ccxt book side, best first."""
-        prices, sizes, tick, lot = self._prices, self._sizes, self.tick, self.lot
-        out = []
+    def side(self, levels: list[Any], n: int | None) -> tuple[Levels, UnitLevels]:
+        """The first ``n`` levels (all when None) of one ccxt book side, best first: Decimals, and units."""
+        prices, sizes = self._prices, self._sizes
+        out, units = [], []
         for level in levels[:n] if n is not None else levels:
             p, q = level[0], level[1]
             price = prices.get(p)
             if price is None:
-                price = self._convert(p, tick, prices, "price")
+                price = self._convert(p, self.tick, self.price_decimals, prices, "price")
             size = sizes.get(q)
             if size is None:
-                size = self._convert(q, lot, sizes, "size")
-            out.append((price, size))
-        return tuple(out)
+                size = self._convert(q, self.lot, self.qty_decimals, sizes, "size")
+            out.append((price[0], size[0]))
+            units.append((price[1], size[1]))
+        return tuple(out), tuple(units)
 
 
 GapCallback = Callable[[str, str], None]

@@ -249,8 +249,8 @@ class CcxtExchange(PollingVenue):
         n = self.settings.publish_levels
         converter = self.converters[symbol]
         try:
-            bids = converter.side(book["bids"], n)
-            asks = converter.side(book["asks"], n)
+            bids, bid_units = converter.side(book["bids"], n)
+            asks, ask_units = converter.side(book["asks"], n)
         except BrokenLevel as exc:
             self.counters.broken += 1
             self._resync(symbol, str(exc))
@@ -259,13 +259,14 @@ class CcxtExchange(PollingVenue):
         self._failures[symbol] = 0
         if self.states.get(symbol) is not FeedState.LIVE:
             self.publish_feed_state(symbol, FeedState.LIVE, "snapshot received")
-        self.ctx.bus.publish(BookUpdate(self.name, symbol, bids, asks, self.ctx.clock.time_ns()))
+        self.ctx.bus.publish(BookUpdate.of_units(self.name, symbol, bid_units, ask_units, converter.price_decimals,
+                                                 converter.qty_decimals, self.ctx.clock.time_ns(), (bids, asks)))
 
     def levels(self, symbol: str) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
         """Every level of the local book (bids, asks), exact, best first."""
         book = self.api.orderbooks[symbol]
         converter = self.converters[symbol]
-        return converter.side(book["bids"], None), converter.side(book["asks"], None)
+        return converter.side(book["bids"], None)[0], converter.side(book["asks"], None)[0]
 
     def _on_gap(self, stream: str, reason: str) -> None:
         symbol = self._market_ids.get(SequenceMonitor.market_id(stream))
@@ -351,6 +352,13 @@ class CcxtExchange(PollingVenue):
         self._cids[vid] = client_order_id
         return vid
 
+    def _our_id(self, venue_id: str) -> str:
+        """Our client order id for a venue's (known this run, or readable from it); else the venue's own."""
+        known = self._cids.get(venue_id)
+        if known is None and self._rule is not None:
+            known = self._rule.our_id(venue_id)
+        return known or venue_id
+
     async def place_order(self, order: Order) -> OrderState:
         info = self.market(order.symbol)
         features = self.features()
@@ -394,7 +402,7 @@ class CcxtExchange(PollingVenue):
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         vid = self.venue_client_id(client_order_id)
         found = None
-        if self.api.has.get("fetchOrder"):
+        if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
             try:
                 found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
             except OrderNotFound:
@@ -418,8 +426,7 @@ class CcxtExchange(PollingVenue):
         out = []
         for sym in [symbol] if symbol is not None else self.settings.symbols:
             for o in await self._call("open orders", False, "fetch_open_orders", sym):
-                vid = o.get("clientOrderId") or str(o["id"])
-                out.append(order_state(self._cids.get(vid, vid), o))
+                out.append(order_state(self._our_id(o.get("clientOrderId") or str(o["id"])), o))
         return out
 
     async def balances(self) -> dict[str, Balance]:

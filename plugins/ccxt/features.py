@@ -18,6 +18,8 @@ POPULAR = ("binance", "bitget", "bybit", "coinbase", "cryptocom", "gate", "gemin
 TICK_SIZE = 4
 """ccxt's ``precisionMode`` in which a market's precision is its tick and lot (the only one we take)."""
 INSTALL_HINT = "pip install 'arbot[ccxt]'"
+MEANING = {"order_book": "order book stream", "client_ids": "client ids found again after a lost answer",
+           "ioc": "IOC orders", "post_only": "post-only orders", "verified_book": "a verified book"}
 
 
 def load_ccxt() -> Any:
@@ -36,14 +38,18 @@ def spot_features(exchange: Any) -> dict[str, Any]:
     create = spot.get("createOrder") or {}
     tif = create.get("timeInForce") or {}
     kind, _how = integrity(exchange.id)
+    rule = CLIENT_IDS.get(exchange.id)
+    lookup = rule is not None and bool((rule.fetch_by_id and has.get("fetchOrder"))
+                                       or (has.get("fetchOpenOrders") and has.get("fetchClosedOrders")))
     return {
         "order_book": bool(has.get("watchOrderBook")),
         "verified_book": kind != UNVERIFIED,
         "integrity": kind,
-        "client_ids": exchange.id in CLIENT_IDS and bool(has.get("createOrder")),
+        "client_ids": rule is not None and bool(has.get("createOrder")) and lookup,
+        "sends_client_ids": rule is not None and bool(has.get("createOrder")),
         "ioc": bool(tif.get("IOC")),
         "post_only": bool(tif.get("PO") or has.get("createPostOnlyOrder")),
-        "lookup": bool(has.get("fetchOrder") or (has.get("fetchOpenOrders") and has.get("fetchClosedOrders"))),
+        "lookup": lookup,
         "fills": bool(has.get("fetchMyTrades") or has.get("fetchOrderTrades")),
         "tick_size": exchange.precisionMode == TICK_SIZE,
     }
@@ -68,8 +74,9 @@ def refusals(exchange_id: str, require: list[str]) -> list[tuple[str, str]]:
                                "prices cannot be checked exactly; not supported"))
     missing = [r for r in require if r in features and not features[r]]
     if missing:
-        problems.append(("require", f"{exchange_id} through ccxt lacks {', '.join(missing)}: the strategies "
-                                    "that need it cannot run there (drop it from require only if none does)"))
+        what = ", ".join(f"{r} ({MEANING[r]})" for r in missing)
+        problems.append(("require", f"{exchange_id} through ccxt lacks {what}: the strategies that need it "
+                                    "cannot run there (drop it from require only if none does)"))
     return problems
 
 
@@ -79,13 +86,13 @@ def table(ids: tuple[str, ...] = POPULAR) -> str:
     yes = {True: "yes", False: "no"}
     checked = {CCXT_CHECKSUM: "checksum, by ccxt", CCXT_SEQUENCE: "sequence, by ccxt",
                ARBOT_SEQUENCE: "update ids, by arbot", UNVERIFIED: "unverified"}
-    rows = ["| id | book stream | book integrity | client ids | IOC | post-only | look-up | fills |",
+    rows = ["| id | book stream | book integrity | client ids | look-up by client id | IOC | post-only | fills |",
             "|---|---|---|---|---|---|---|---|"]
     for exchange_id in ids:
         f = spot_features(getattr(ccxtpro, exchange_id)())
         book = yes[f["order_book"]] if f["tick_size"] else "refused (significant digits)"
-        rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['client_ids']]} | {yes[f['ioc']]} "
-                    f"| {yes[f['post_only']]} | {yes[f['lookup']]} | {yes[f['fills']]} |")
+        rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['sends_client_ids']]} "
+                    f"| {yes[f['lookup']]} | {yes[f['ioc']]} | {yes[f['post_only']]} | {yes[f['fills']]} |")
     return "\n".join(rows) + "\n"
 
 

@@ -42,6 +42,9 @@ class ClientIdRule:
     max_len: int
     allowed: str = r"[A-Za-z0-9]"
     prefix: str = ""
+    fetch_by_id: bool = True
+    """ccxt's ``fetch_order`` finds an order by ``clientOrderId`` on this venue (else the open and
+    closed order lists are searched)."""
 
     def venue_id(self, client_order_id: str) -> str:
         """The id the venue gets for ``client_order_id``: itself if it fits, else a hex digest (same every time)."""
@@ -51,18 +54,24 @@ class ClientIdRule:
             body = hashlib.sha256(client_order_id.encode()).hexdigest()[: self.max_len]
         return self.prefix + body
 
+    def our_id(self, venue_id: str) -> str | None:
+        """The client order id ``venue_id`` was made from when it was sent as it is (a digest is one-way:
+        the executor finds such orders by its own ids through :meth:`venue_id`)."""
+        body = venue_id[len(self.prefix):] if venue_id.startswith(self.prefix) else None
+        return body if body is not None and self.venue_id(body) == venue_id else None
+
 
 CLIENT_IDS: dict[str, ClientIdRule] = {
     "gate": ClientIdRule(28, r"[A-Za-z0-9_.-]", prefix="t-"),
     "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
     "okx": ClientIdRule(32),
-    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]"),
+    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
     "bitget": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "kucoin": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "mexc": ClientIdRule(32, r"[A-Za-z0-9_-]"),
     "htx": ClientIdRule(32, r"[A-Za-z0-9_-]"),
-    "gemini": ClientIdRule(32, r"[A-Za-z0-9_-]"),
-    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]"),
+    "gemini": ClientIdRule(32, r"[A-Za-z0-9_-]", fetch_by_id=False),
+    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
 }
 
 _STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,

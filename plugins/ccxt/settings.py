@@ -31,7 +31,7 @@ class CcxtSettings:
     request_timeout_s: float = option(10.0, ge=0.01, le=600, help="REST answer slower than this: outcome unknown")
     rate_limit_ms: float | None = option(
         None, ge=1, le=60_000,
-            help="spacing of REST calls in ms; unset: ccxt's figure for the venue (its documented limit)")
+        help="spacing of REST calls in ms; unset: ccxt's figure for the venue (its documented limit)")
     rate_limit_pause_s: float = option(5.0, ge=0, le=3600, help="after a rate-limit answer, no REST call for this long")
     fill_poll_s: float = option(2.0, ge=0.05, le=3600, help="open orders are polled this often for fills")
     start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for the first books")

@@ -7,8 +7,6 @@ from decimal import Decimal
 
 from bot.api import BookUpdate
 
-_TWO = Decimal(2)
-
 
 class PriceHistory:
     """Mid prices per (exchange, symbol): at most one per ``sample_every_s``, the last ``keep_points``.
@@ -24,15 +22,16 @@ class PriceHistory:
 
     def on_book(self, event: BookUpdate) -> None:
         """Keep the update's mid price if the market's last kept point is ``sample_every_s`` old."""
-        if not event.bids or not event.asks:
-            return
         key = (event.exchange, event.symbol)
         points = self._points.get(key)
+        if points is not None and event.ts_ns - points[-1][0] < self._every_ns:
+            return  # before reading the book: most updates are not kept
+        mid = event.mid
+        if mid is None:
+            return
         if points is None:
             points = self._points[key] = deque(maxlen=self._keep)
-        elif event.ts_ns - points[-1][0] < self._every_ns:
-            return
-        points.append((event.ts_ns, (event.bids[0][0] + event.asks[0][0]) / _TWO))
+        points.append((event.ts_ns, mid))
 
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs with at least one price."""

@@ -267,8 +267,8 @@ class GridStrategy(Strategy):
         if type(event) is BookUpdate:
             if event.symbol != self._symbol or event.exchange != self._exchange:
                 return
-            bid = self._bid = event.bids[0][0] if event.bids else None
-            ask = self._ask = event.asks[0][0] if event.asks else None
+            bid = self._bid = event.best_bid
+            ask = self._ask = event.best_ask
             if not self._live:  # no decision on a book the feed says is stale; LIVE triggers a scan
                 return
             if (self._dirty

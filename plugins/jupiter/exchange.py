@@ -89,6 +89,7 @@ from .records import (
     save_swap,
 )
 from .settings import JupiterSettings
+from .transfers import JupiterTransfers
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
 
@@ -106,7 +107,7 @@ def percentile(values: list[int], pct: int) -> int:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-class JupiterExchange(Exchange):
+class JupiterExchange(Exchange, JupiterTransfers):
     """Swaps through Jupiter, signed by a local wallet (real transactions: live mode only)."""
 
     Settings = JupiterSettings

@@ -41,6 +41,9 @@ class JupiterSettings:
     request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one Jupiter or RPC request")
     max_sign_attempts: int = option(2, ge=1, le=5,
                                     help="fresh signatures per intent, each only after the last provably expired")
+    transfer_expected_s: float = option(
+        120.0, gt=0, le=86400, help="inventory transfers out of the wallet: usual time until the receiving venue "
+        "credits them")
     fill_lookup_s: float = option(10.0, ge=0, le=3600,
                                   help="a landed swap's transaction is read this long for the realized "
                                                    "amounts and fee; after that the fill shows the quoted amounts")

@@ -138,8 +138,9 @@ class Limits(RiskCheck):
             self._check_drawdown(quote)
 
     def _on_book(self, event: BookUpdate) -> None:
-        if event.bids and event.asks:
-            self._marks[(event.exchange, event.symbol)] = (event.bids[0][0] + event.asks[0][0]) / 2
+        mid = event.mid
+        if mid is not None:
+            self._marks[(event.exchange, event.symbol)] = mid
             if event.symbol in self._held:
                 self._check_drawdown(self._quote_of(event.symbol))
 

@@ -33,7 +33,8 @@ undecodable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import base64
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
@@ -51,11 +52,11 @@ from bot.api import (
     OrderState,
     PermanentError,
     PoolUpdate,
-    split_symbol,
 )
 
+from .record import OrcaRecorder
 from .settings import OrcaSettings
-from .watch import PoolConfigError, PoolWatch
+from .watch import PoolConfigError, PoolWatch, pool_watches
 
 NO_ORDERS = ("the orca exchange only publishes Whirlpool states; swap through the jupiter exchange "
              '(with dexes = ["Whirlpool"] to stay on Orca)')
@@ -67,16 +68,11 @@ class OrcaExchange(Exchange):
     Settings = OrcaSettings
     simulated = False
     venue_kind = "pool"
+    recorder = OrcaRecorder()
 
     def __init__(self, name: str, settings: OrcaSettings, ctx: Context):
         super().__init__(name, settings, ctx)
-        self.pools: dict[str, PoolWatch] = {}
-        for symbol, address in settings.pools.items():
-            base, quote = split_symbol(symbol)
-            base_mint, base_decimals = settings.token(base)
-            quote_mint, quote_decimals = settings.token(quote)
-            self.pools[symbol] = PoolWatch(symbol, address, base, quote, base_mint, quote_mint, base_decimals,
-                                           quote_decimals, settings.tick_arrays_each_side)
+        self.pools: dict[str, PoolWatch] = pool_watches(settings)
         self._owners: dict[str, tuple[PoolWatch, int | None]] = {
             pool.address: (pool, None) for pool in self.pools.values()}
         """watched account -> (its pool, tick array start; None for the Whirlpool itself)."""
@@ -91,6 +87,9 @@ class OrcaExchange(Exchange):
         self._tasks: set[asyncio.Task[None]] = set()
         self._undecoded: set[str] = set()
         """Markets left STALE by the last read because an account of theirs did not decode."""
+        self.tap: Callable[[dict[str, Any]], None] | None = None
+        """A recorder's sink (:mod:`.record`): each account read and notification as received, each
+        tick-array window, feed state and published pool, in order. None (nothing recorded) in a bot."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -103,7 +102,8 @@ class OrcaExchange(Exchange):
             s.ws_urls, [pool.address for pool in self.pools.values()], self._on_account, commitment=s.commitment,
             reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
             silence_timeout_s=s.silence_timeout_s, on_connected=self._on_connected,
-            on_disconnected=self._on_disconnected, on_malformed=self._on_malformed)
+            on_disconnected=self._on_disconnected, on_malformed=self._on_malformed,
+            on_frame=self._on_frame if self.tap is not None else None)
         await self.subscriber.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
@@ -138,6 +138,8 @@ class OrcaExchange(Exchange):
         if self.states.get(symbol) is state:
             return
         self.states[symbol] = state
+        if self.tap is not None:
+            self.tap({"feed": symbol, "state": state.value, "reason": reason})
         self.ctx.log.info("%s %s feed %s: %s", self.name, symbol, state, reason)
         self.ctx.bus.publish(FeedStatus(self.name, symbol, state, self.ctx.clock.time_ns(), reason))
 
@@ -173,6 +175,10 @@ class OrcaExchange(Exchange):
                                  self.name, pool.symbol, address, slot, self.bad_accounts, exc)
             return False
 
+    def _on_frame(self, address: str, raw: str | bytes) -> None:
+        if self.tap is not None:
+            self.tap({"account": address, "notification": raw if isinstance(raw, str) else raw.decode()})
+
     def _on_account(self, address: str, data: bytes, slot: int) -> None:
         owner = self._owners.get(address)
         if owner is None:
@@ -200,6 +206,8 @@ class OrcaExchange(Exchange):
     def _publish(self, pool: PoolWatch) -> None:
         if not pool.ready:
             return
+        if self.tap is not None:
+            self.tap({"published": pool.symbol})
         self.ctx.bus.publish(PoolUpdate(self.name, pool.symbol, pool.model(), self.ctx.clock.time_ns(), pool.slot))
         self.updates_published += 1
 
@@ -209,7 +217,11 @@ class OrcaExchange(Exchange):
             return
         slot, accounts = await self.rpc.get_multiple_accounts(addresses)
         for address, account in zip(addresses, accounts, strict=True):
-            self._apply(address, None if account is None else account.data, slot)
+            data = None if account is None else account.data
+            if self.tap is not None:
+                self.tap({"account": address, "slot": slot,
+                          "data": None if data is None else base64.b64encode(data).decode()})
+            self._apply(address, data, slot)
 
     async def _set_window(self, pool: PoolWatch, *, read: bool = True) -> None:
         """Watch the tick arrays around the current tick: subscribe new ones, read them, drop old ones."""
@@ -217,6 +229,8 @@ class OrcaExchange(Exchange):
         added, removed = pool.set_window(pool.wanted_window())
         for start, address in pool.window.items():
             self._owners[address] = (pool, start)
+        if self.tap is not None:
+            self.tap({"window": pool.symbol, "arrays": {str(start): address for start, address in pool.window.items()}})
         await self.subscriber.watch(added)
         if read:
             await self._read(added)
@@ -256,6 +270,8 @@ class OrcaExchange(Exchange):
         for pool in self.pools.values():
             pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
             pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+        if self.tap is not None:
+            self.tap({"decimals": found})
 
     async def _resync(self, generation: int, why: str) -> None:
         """Re-read every watched account (retrying with backoff), then publish and go LIVE."""

@@ -21,6 +21,9 @@ from arbotlib.amm.whirlpool.accounts import (
 )
 from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from bot.api import split_symbol
+
+from .settings import OrcaSettings
 
 
 class PoolConfigError(ValueError):
@@ -115,3 +118,15 @@ class PoolWatch:
         return WhirlpoolModel.of(self.whirlpool, arrays, base=self.base, quote=self.quote,
                                  base_decimals=self.base_decimals, quote_decimals=self.quote_decimals,
                                  base_is_a=self.base_is_a)
+
+
+def pool_watches(settings: OrcaSettings) -> dict[str, PoolWatch]:
+    """One :class:`PoolWatch` per configured market (the live venue and a replay build them alike)."""
+    pools: dict[str, PoolWatch] = {}
+    for symbol, address in settings.pools.items():
+        base, quote = split_symbol(symbol)
+        base_mint, base_decimals = settings.token(base)
+        quote_mint, quote_decimals = settings.token(quote)
+        pools[symbol] = PoolWatch(symbol, address, base, quote, base_mint, quote_mint, base_decimals, quote_decimals,
+                                  settings.tick_arrays_each_side)
+    return pools

@@ -44,6 +44,7 @@ from bot.api.ledger import qty as display_qty
 from . import dex_pool
 from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
+from .feeds import RecordingPlayer
 from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
@@ -97,7 +98,7 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
     Settings = PaperDexSettings
     simulated = True
     venue_kind = "pool"
-    exchange_settings = ("anchor", "source")
+    exchange_settings = ("anchor", "source", "wallet")
 
     def __init__(self, name: str, settings: PaperDexSettings, ctx: Context):
         super().__init__(name, settings, ctx)
@@ -126,6 +127,7 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
         self._feed_state: FeedState | None = None
         self._far_checked = False
         self._unsubscribe: list = []
+        self._player: RecordingPlayer | None = None
         bus = ctx.bus  # subscribed now, not at start: the first book of an exchange started before us counts
         if settings.market == "simulated" and settings.anchor:
             for event_type in (BookUpdate, FeedStatus):
@@ -163,16 +165,28 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
                     self.ctx.log.warning('paper dex %s: %s "%s" does not list %s (yet); until it publishes %s, '
                                          "the pool %s", self.name, key, other, symbol, symbol,
                                          "walks on its own" if key == "anchor" else "has no state")
-        path = self.state_path
+        owner = self._wallet_owner()
+        path = self.state_path if owner is None else owner.state_path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         state = self._state = PaperDexState(path)
-        state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
-        self._balances = state.balances()
+        if owner is None:
+            state.initialize({asset: Decimal(text) for asset, text in s.initial_balances.items()})
+            self._balances = state.balances()
+        else:  # one wallet: the very same balances (and, with a state file, the same file holds them)
+            self._balances = owner._balances
         self._publish = self.ctx.bus.publish
         self._time_ns = self.ctx.clock.time_ns
         if s.market == "mirror":
             return  # LIVE and the first pool come with the source's first PoolUpdate
+        if s.market == "recording":
+            self._player = self._recording_player()
+            self.ctx.log.info("paper dex %s: %s pool %s from recording %s", self.name, s.recording_exchange,
+                              self.symbol, s.recording_path().name)
+            if s.playback_speed > 0:
+                self._running = True
+                self.ctx.create_task(self._play(), "recording")
+            return  # LIVE and the first pool come with the recording's first events
         fresh = self._build_pool()
         saved = state.pool(self.symbol)
         restored = None if saved is None else dex_pool.load(saved[0], fresh)
@@ -218,6 +232,83 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
                 break
             self.step()
 
+    def _wallet_owner(self) -> PaperDexExchange | None:
+        """The paper-dex venue whose wallet this one uses (``wallet``), started already; None: our own."""
+        name = self.settings.wallet
+        if not name:
+            return None
+        if name == self.name:
+            raise ValueError(f'wallet = "{name}": a venue cannot share its own wallet; name another paper-dex')
+        try:
+            owner = self.ctx.exchange(name)
+        except KeyError:
+            raise ValueError(f'wallet = "{name}": no exchange of that name is running; configure it as '
+                             f'[exchanges.{name}] (type = "paper-dex")') from None
+        if not isinstance(owner, PaperDexExchange) or owner._state is None:
+            raise ValueError(f'wallet = "{name}": expected a paper-dex exchange configured before this one '
+                             f"(it starts first and owns the wallet)")
+        return owner
+
+    def _recording_player(self) -> RecordingPlayer:
+        s = self.settings
+        try:  # the bot's own registry: what [plugins] disabled leaves out is not there
+            recorder = self.ctx.recorder(s.recording_exchange)
+        except ValueError as exc:
+            raise ValueError(f"recording_exchange: {exc}") from None
+        if not hasattr(recorder, "market_events"):
+            raise ValueError(f'recording_exchange: the "{s.recording_exchange}" recorder cannot play a recording '
+                             "back as market events")
+        path = s.recording_path()
+        if not path.is_file():
+            raise ValueError(f"recording: no such file: {path}")
+        return RecordingPlayer(path, recorder, [s.recording_symbol or self.symbol], 0, loop=False)
+
+    async def _play(self) -> None:
+        """Play the recording at ``playback_speed`` times the recorded pace."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seconds_per_ns = 1e-9 / float(self.settings.playback_speed)
+        while self._running:
+            offset_ns = self.next_event_ns()
+            if offset_ns is not None:
+                await asyncio.sleep(max(0.0, started + offset_ns * seconds_per_ns - loop.time()))
+                if not self._running:
+                    break
+            if not self.step():
+                break
+
+    def _play_one(self) -> bool:
+        """The recording's next event: a pool state (traded against from now on) or a feed state."""
+        player = self._player
+        if player is None:
+            return False
+        item = player.next()
+        now = self._time_ns()
+        if item is None:
+            self.pool = None
+            self._set_feed(FeedState.STALE, f"recording {player.path.name} ended", now)
+            return False
+        event = item[1]
+        if isinstance(event, PoolUpdate):
+            self._take_pool(event.pool, event.slot, f"recording {player.path.name}", now)
+        elif isinstance(event, FeedStatus) and event.state is not FeedState.LIVE:
+            self.pool = None
+            self._set_feed(event.state, f"recorded: {event.reason}", now)
+        return True
+
+    def next_event_ns(self) -> int | None:
+        """Recording: playback time of the event the next :meth:`step` plays, in ns since the recording's first
+        event; None when it is over, or the pool is not a recording."""
+        item = self._player.peek() if self._player is not None else None
+        return None if item is None else item[0]
+
+    def recording_start_ns(self) -> int | None:
+        """Recording: the recorded receive time of its first event (None otherwise)."""
+        if self._player is None:
+            return None
+        self._player.peek()
+        return self._player.start_ts_ns
+
     def _build_pool(self) -> Pool:
         s = self.settings
         if s.pool == "constant-product":
@@ -235,6 +326,8 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
         """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool (one slot).
 
         Always True: a simulated pool never ends (a mirrored one moves with its source, not here)."""
+        if self.settings.market == "recording":
+            return self._play_one()
         if self.pool is None or self.settings.market != "simulated":
             return True
         s = self.settings
@@ -271,16 +364,20 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
     def prepare_for_backtest(cls, settings: PaperDexSettings) -> BacktestPlan:
         """The backtest's pool: no pool clock of its own (the backtest steps it at ``tick_interval_ms``,
         100 ms when that is 0), wallet and pool in memory; a mirror moves with its source."""
-        plan_settings = dataclasses.replace(settings, tick_interval_ms=0, state_file="")
+        plan_settings = dataclasses.replace(settings, tick_interval_ms=0, state_file="", playback_speed=Decimal(0))
         if settings.market == "mirror":
             return BacktestPlan(plan_settings, f"mirror of {settings.source}")
+        if settings.market == "recording":
+            return BacktestPlan(plan_settings, f"recording {Path(settings.recording).name} "
+                                               f"({settings.recording_exchange})", recorded=True)
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 
     def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
         if isinstance(event, BookUpdate):
-            if event.bids and event.asks:
-                self.anchor_mid = (event.bids[0][0] + event.asks[0][0]) / 2
+            mid = event.mid
+            if mid is not None:
+                self.anchor_mid = mid
                 if not self._far_checked:
                     self._check_far()
         elif event.state is not FeedState.LIVE:
@@ -305,16 +402,19 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
                 self.pool = None
                 self._set_feed(event.state, f"{self.settings.source}: {event.reason}", now)
             return
-        pool = event.pool
+        self._take_pool(event.pool, event.slot, f"pool of {self.settings.source}", now)
+
+    def _take_pool(self, pool: Pool, slot: int, source: str, now: int) -> None:
+        """Trade against ``pool`` from now on (a mirrored or recorded one) and publish it as ours."""
         if (pool.base, pool.quote) != (self.base, self.quote) or (pool.base_decimals, pool.quote_decimals) != (
                 self.settings.base_decimals, self.settings.quote_decimals):
-            self.ctx.log.error("paper dex %s: %s publishes %s (decimals %d/%d), not %s (%d/%d); ignored", self.name,
-                               self.settings.source, pool.symbol, pool.base_decimals, pool.quote_decimals,
+            self.ctx.log.error("paper dex %s: %s has %s (decimals %d/%d), not %s (%d/%d); ignored", self.name,
+                               source, pool.symbol, pool.base_decimals, pool.quote_decimals,
                                self.symbol, self.settings.base_decimals, self.settings.quote_decimals)
             return
         self.pool = pool
-        self.slot = event.slot or self.slot + 1
-        self._set_feed(FeedState.LIVE, f"pool of {self.settings.source}", now)
+        self.slot = slot or self.slot + 1
+        self._set_feed(FeedState.LIVE, source, now)
         self._publish(PoolUpdate(self.name, self.symbol, pool, now, self.slot))
 
     def _set_feed(self, state: FeedState, reason: str, now: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Literal
 
 from bot.api import option, split_symbol
@@ -14,9 +15,22 @@ class PaperDexSettings:
     """One simulated pool: its shape and depth, how other traders move it, swap costs, balances."""
 
     symbol: str = option("SOL/USDC", help="the pool's market, BASE/QUOTE (the base is the pool's token A)")
-    market: Literal["simulated", "mirror"] = option(
+    market: Literal["simulated", "mirror", "recording"] = option(
         "simulated", help='"simulated": our own pool (see pool, anchor); "mirror": swap against the latest pool '
-        "state another configured exchange publishes (see source)",
+        'state another configured exchange publishes (see source); "recording": swap against a recorded pool '
+        "(see recording)",
+    )  # fmt: skip
+    recording: str = option(
+        "", help='market = "recording": the JSONL file made by `arbot record --exchange orca`, relative to the '
+        "working directory",
+    )  # fmt: skip
+    recording_exchange: str = option(
+        "orca", help='market = "recording": the exchange type it was recorded from (its recorder rebuilds the pool)'
+    )
+    recording_symbol: str = option("", help='market = "recording": the recorded market, BASE/QUOTE; "" = symbol')
+    playback_speed: Decimal = option(
+        Decimal("1"), ge=0, help='market = "recording": 1 plays at the recorded pace, 10 ten times faster; 0: the '
+        "recording advances only when step() is called (backtests)",
     )  # fmt: skip
     source: str = option(
         "", help='market = "mirror": name of the configured exchange whose PoolUpdates of symbol are traded against'
@@ -69,6 +83,11 @@ class PaperDexSettings:
     )
     compute_units: int = option(150_000, ge=0, le=1_400_000,
                                 help="compute units one swap uses (the priority fee is charged on them)")
+    wallet: str = option(
+        "", help="name of another paper-dex exchange, configured before this one, whose wallet this pool's swaps "
+        "use (one wallet for several pools, as on Solana: its balances and its state_file; initial_balances "
+        'here are then unused); "" for a wallet of its own',
+    )  # fmt: skip
     initial_balances: dict[str, str] = option(
         {"SOL": "100", "USDC": "15000"},
         help="token balances of a new paper wallet, asset -> decimal string (network fees are paid in SOL)",
@@ -121,6 +140,17 @@ class PaperDexSettings:
                 problems.append(("anchor", 'a mirrored pool follows its source, not an anchor; remove anchor'))
         elif self.source:
             problems.append(("source", f'only used with market = "mirror" (market is "{self.market}")'))
+        if self.market == "recording":
+            if not self.recording:
+                problems.append(("recording", 'market = "recording" needs the file: recording = "FILE.jsonl" (made by '
+                                              "`arbot record --exchange orca --symbol S --out FILE.jsonl`)"))
+            elif not self.recording_path().is_file():
+                problems.append(("recording", f"no such file: {self.recording_path()}"))
+            if self.anchor:
+                problems.append(("anchor", "a recorded pool moves as recorded, not toward an anchor; remove anchor"))
+        elif self.recording or self.recording_symbol:
+            key = "recording" if self.recording else "recording_symbol"
+            problems.append((key, f'only used with market = "recording" (market is "{self.market}")'))
         if self.network_fee_lamports() and "SOL" not in self.initial_balances:
             problems.append(("initial_balances", 'network fees are paid in SOL: give the wallet some, e.g. '
                                                  'initial_balances = { SOL = "10", USDC = "1000" }'))
@@ -134,6 +164,10 @@ class PaperDexSettings:
     @property
     def anchor_market(self) -> str:
         return self.anchor_symbol or self.symbol
+
+    def recording_path(self) -> Path:
+        """The recording file (``~`` expanded, relative to the working directory)."""
+        return Path(self.recording).expanduser().absolute()
 
 
 def _positive_decimal(text: str, *, allow_zero: bool = False) -> bool:

@@ -117,19 +117,20 @@ class PaperExchange(Exchange, Steppable, PaperTransfers):
         self._random_walk = settings.market == "simulated"
         for symbol in settings.symbols:
             base, quote = split_symbol(symbol)
+            tick_size, lot_size = settings.shape_of(symbol, "tick_size"), settings.shape_of(symbol, "lot_size")
             self._rules[symbol] = MarketInfo(
-                symbol=symbol, base=base, quote=quote, tick_size=settings.tick_size, lot_size=settings.lot_size,
-                min_qty=settings.min_qty, min_notional=settings.min_notional,
+                symbol=symbol, base=base, quote=quote, tick_size=tick_size, lot_size=lot_size,
+                min_qty=settings.shape_of(symbol, "min_qty"), min_notional=settings.min_notional,
                 maker_fee_bps=settings.maker_fee_bps, taker_fee_bps=settings.taker_fee_bps,
             )  # fmt: skip
             if not self._random_walk:
                 self.markets[symbol] = self._book_markets[symbol] = BookMarket(
-                    name, symbol, settings.tick_size, settings.lot_size, settings.depth_levels)
+                    name, symbol, tick_size, lot_size, settings.depth_levels)
                 continue
             params = MarketParams(
-                tick_size=settings.tick_size, lot_size=settings.lot_size, start_price=settings.start_price_of(symbol),
+                tick_size=tick_size, lot_size=lot_size, start_price=settings.start_price_of(symbol),
                 spread_ticks=settings.spread_ticks, level_step_ticks=settings.level_step_ticks,
-                depth_levels=settings.depth_levels, level_qty=settings.level_qty,
+                depth_levels=settings.depth_levels, level_qty=settings.shape_of(symbol, "level_qty"),
                 volatility_bps=settings.volatility_bps, seed=settings.seed,
             )  # fmt: skip
             self.markets[symbol] = self._simulated[symbol] = SimulatedMarket(name, symbol, params)
@@ -260,6 +261,13 @@ class PaperExchange(Exchange, Steppable, PaperTransfers):
         first event (growing across loops); None when it is over, or the market is not a recording."""
         item = self._player.peek() if self._player is not None else None
         return None if item is None else item[0]
+
+    def recording_start_ns(self) -> int | None:
+        """Recording: the recorded receive time of its first event (None otherwise)."""
+        if self._player is None:
+            return None
+        self._player.peek()
+        return self._player.start_ts_ns
 
     @classmethod
     def prepare_for_backtest(cls, settings: PaperSettings) -> BacktestPlan:

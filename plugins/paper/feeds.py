@@ -114,6 +114,8 @@ class RecordingPlayer:
         """Passes started over the file (1 during the first)."""
         self.recorded_ts_ns = 0
         """Recorded receive time of the last event handed out."""
+        self.start_ts_ns: int | None = None
+        """Recorded receive time of the recording's first event (None until it is read)."""
         self._first_ts: int | None = None
         self._last_ts = 0
         self._base_ns = 0
@@ -165,6 +167,8 @@ class RecordingPlayer:
                 ts = event.ts_ns
                 if self._first_ts is None:
                     self._first_ts = ts
+                    if self.start_ts_ns is None:
+                        self.start_ts_ns = ts
                 self._last_ts = ts
                 self._pass_events += 1
                 return self._base_ns + ts - self._first_ts, event

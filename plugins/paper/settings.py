@@ -9,8 +9,16 @@ from typing import Literal
 
 from bot.api import option, split_symbol
 
+BOOK_SPAN_MAX_TICKS = 20_000
+"""Widest simulated book, spread and every level (``depth_levels x level_step_ticks + spread_ticks``): the
+market keeps a ladder of prices eight times as wide, built at start."""
+
 BACKTEST_TICK_MS = 100
 """Pace, in a backtest, of a paper venue whose config steps it only by hand (``tick_interval_ms = 0``)."""
+
+
+SHAPE_KEYS = ("tick_size", "lot_size", "min_qty", "level_qty")
+"""What ``shapes`` may set per symbol."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,11 @@ class PaperSettings:
     )
     tick_size: Decimal = option(Decimal("0.01"), gt=0, help="smallest price increment, in quote units")
     lot_size: Decimal = option(Decimal("0.00001"), gt=0, help="smallest size increment, in base units")
+    shapes: dict[str, dict[str, str]] = option(
+        {}, help="per symbol, markets of another scale on the same account: tick_size, lot_size, min_qty and "
+        'level_qty overriding the venue\'s, e.g. {"BONK/USDC" = { tick_size = "0.00000001", lot_size = "1", '
+        'min_qty = "1000", level_qty = "50000000" }}',
+    )  # fmt: skip
     min_qty: Decimal = option(Decimal("0.0001"), ge=0, help="smallest order size accepted, in base units")
     min_notional: Decimal = option(Decimal("0"), ge=0, help="smallest order value (price x size) accepted, quote")
     spread_ticks: int = option(10, ge=1, le=10_000, help="distance from best bid to best ask, in ticks")
@@ -102,6 +115,16 @@ class PaperSettings:
                 problems.append((f"start_prices.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
             elif not _positive_decimal(text):
                 problems.append((f"start_prices.{symbol}", f'expected a decimal number > 0 as a string, got "{text}"'))
+        for symbol, shape in self.shapes.items():
+            if symbol not in self.symbols:
+                problems.append((f"shapes.{symbol}", f'"{symbol}" is not one of symbols {self.symbols}'))
+                continue
+            for key, text in shape.items():
+                if key not in SHAPE_KEYS:
+                    problems.append((f"shapes.{symbol}.{key}", f"unknown key; expected one of {', '.join(SHAPE_KEYS)}"))
+                elif not _positive_decimal(str(text), allow_zero=key == "min_qty"):
+                    problems.append((f"shapes.{symbol}.{key}",
+                                     f'expected a decimal number > 0 as a string, got "{text}"'))
         transfer_tables = (("withdrawal_fees", self.withdrawal_fees), ("withdrawal_minimums", self.withdrawal_minimums))
         for key, table in transfer_tables:
             for asset, text in table.items():
@@ -112,6 +135,11 @@ class PaperSettings:
                 problems.append(
                     (f"initial_balances.{asset}", f'expected a decimal number >= 0 as a string, got "{text}"')
                 )
+        span = self.depth_levels * self.level_step_ticks + self.spread_ticks
+        if span > BOOK_SPAN_MAX_TICKS:
+            problems.append(("level_step_ticks", f"the book would span {span} ticks (depth_levels x level_step_ticks "
+                                                 f"+ spread_ticks); at most {BOOK_SPAN_MAX_TICKS}: use fewer or "
+                                                 "closer levels, or a larger tick_size"))
         if self.min_qty and self.min_qty % self.lot_size:
             problems.append(("min_qty", f"{self.min_qty} is not a multiple of lot_size {self.lot_size}"))
         problems += self._validate_source()
@@ -167,6 +195,11 @@ class PaperSettings:
         """Source (recorded or mirrored) symbol -> our symbol, for each of ``symbols``."""
         ours_to_theirs = {ours: theirs for theirs, ours in self.symbol_map.items()}
         return {ours_to_theirs.get(symbol, symbol): symbol for symbol in self.symbols}
+
+    def shape_of(self, symbol: str, key: str) -> Decimal:
+        """``tick_size``, ``lot_size``, ``min_qty`` or ``level_qty`` of ``symbol`` (its shape, else the venue's)."""
+        text = self.shapes.get(symbol, {}).get(key)
+        return Decimal(str(text)) if text is not None else Decimal(getattr(self, key))
 
     def start_price_of(self, symbol: str) -> Decimal:
         """First mid price of ``symbol``."""

@@ -61,20 +61,32 @@ class RebalanceService(Service):
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def _run(self) -> None:
-        await self._resume()
         loop = asyncio.get_running_loop()
         next_check = loop.time()
+        resumed = False
         while True:
+            if not resumed:  # nothing new is planned before every stored intent is settled
+                try:
+                    await self._resume()
+                    resumed = True
+                except Exception as exc:
+                    self.ctx.log.warning("rebalance: settling stored transfers failed (%s); trying again", exc)
+                    await asyncio.sleep(self.settings.track_every_s)
+                    continue
             if loop.time() >= next_check:
                 next_check = loop.time() + self.settings.check_every_s
                 try:
                     await self.check()
                 except ExchangeError as exc:
                     self.ctx.log.warning("rebalance check failed: %s", exc)
+                except Exception:  # a bug must not end the planner: logged, tried again next time
+                    self.ctx.log.exception("rebalance check failed")
             try:
                 await self.track()
             except ExchangeError as exc:
                 self.ctx.log.warning("rebalance tracking failed: %s", exc)
+            except Exception:
+                self.ctx.log.exception("rebalance tracking failed")
             await asyncio.sleep(min(self.settings.track_every_s, self.settings.check_every_s))
 
     def _venue(self, name: str) -> TransferVenue | None:
@@ -191,10 +203,27 @@ class RebalanceService(Service):
         return sent
 
     async def track(self) -> None:
-        """Ask each destination whether the transfers on their way were credited."""
+        """Follow each transfer on its way: its source's status first, then whether the destination credited it.
+
+        The source may know the end (a CEX reports its withdrawal completed), or that it failed, or that
+        it never went out (a wallet transaction that expired unlanded): then it is sent again, once.
+        """
         for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
-            destination = self._venue(transfer.destination)
-            if destination is None or not await destination.credited(transfer):
+            source, destination = self._venue(transfer.source), self._venue(transfer.destination)
+            if source is None or destination is None:
+                continue
+            status = await source.withdrawal(transfer)
+            if status is None:
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} never left "
+                               f"{transfer.source} (expired unsent): sending it again")
+                await self._withdraw(source, transfer)
+                continue
+            if status is TransferStatus.FAILED:
+                await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
+                self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} failed at "
+                               f"{transfer.source}")
+                continue
+            if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "

@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.api import Alert, AlertLevel, OrderStatus, Refused
 from bot.api.ledger import PERIODS, StrategyFigures, totals
 
-from .routes import API, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, Field, Param, Route
+from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
     EXECUTION_COLUMNS,
     FILL_COLUMNS,
@@ -54,14 +54,13 @@ def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
 
 class Endpoints:
     def __init__(self, server: WebServer):
-        from .server import ApiError
-
         self.server = server
         self.op = server.operator
         self.settings = server.settings
-        self.error = ApiError
         self.alerts: deque[Alert] = deque(maxlen=ALERTS_KEPT)
         server.ctx.subscribe_alerts(self.alerts.append)
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._reading: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     def routes(self) -> list[Route]:
         v = API
@@ -78,9 +77,9 @@ class Endpoints:
             Route("GET", f"{v}/strategies", self.strategies, "viewer", "every strategy with its type and state"),
             Route("GET", f"{v}/orders", self.orders, "viewer", "stored orders, newest first (CSV too)",
                   params=(STRATEGY, EXCHANGE, Param("state", "csv-enum", "only these statuses", states), SINCE,
-                          UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+                          UNTIL, LIMIT, OFFSET, FORMAT), csv=True, page=True),
             Route("GET", f"{v}/fills", self.fills, "viewer", "stored fills, newest first (CSV too)", params=range_,
-                  csv=True),
+                  csv=True, page=True),
             Route("GET", f"{v}/positions", self.positions, "viewer", "net position per exchange and market, marked "
                                                                      "to the latest mid"),
             Route("GET", f"{v}/balances", self.balances, "viewer", "inventory per venue, as each venue reports it "
@@ -94,7 +93,7 @@ class Endpoints:
                   params=(STRATEGY, Param("limit", "integer", "how many", default=100))),
             Route("GET", f"{v}/arb/executions", self.executions, "viewer", "executed opportunities: predicted vs "
                   "realized PnL, legs and their latencies (CSV too)",
-                  params=(STRATEGY, SINCE, UNTIL, LIMIT, OFFSET, FORMAT), csv=True),
+                  params=(STRATEGY, SINCE, UNTIL, LIMIT, OFFSET, FORMAT), csv=True, page=True),
             Route("GET", f"{v}/risk", self.risk, "viewer", "risk checks with their limits and use, recent trips, "
                                                            "killed strategies"),
             Route("GET", f"{v}/feeds", self.feeds, "viewer", "market feeds: state, data age, resyncs"),
@@ -102,7 +101,7 @@ class Endpoints:
             Route("GET", f"{v}/alerts", self.alerts_, "viewer", "recent alerts, newest first (kept in memory)",
                   params=(Param("limit", "integer", "how many", default=50),)),
             Route("GET", f"{v}/audit", self.audit, "admin", "the audit log (every transport), newest first",
-                  params=(LIMIT, OFFSET)),
+                  params=(LIMIT, OFFSET), page=True),
             Route("GET", f"{v}/backtests", self.backtests, "viewer", "backtest reports in the bot's data_dir"),
             Route("GET", f"{v}/backtests/{{name}}", self.backtest, "viewer", "one backtest report (JSON and "
                                                                             "markdown)"),
@@ -137,6 +136,34 @@ class Endpoints:
     async def _thread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(func, *args, **kwargs)
 
+    async def _shared(self, key: tuple[Any, ...], func: Callable[..., Any], **kwargs: Any) -> Any:
+        """``func(**kwargs)`` in a worker thread, its answer shared by identical reads for ``read_cache_s``.
+
+        Fifty browsers polling the same page cost one store query (and one thread's worth of the
+        GIL) instead of fifty; a read already running is joined, not repeated.
+        """
+        ttl = self.settings.read_cache_s
+        if ttl <= 0:
+            return await self._thread(func, **kwargs)
+        loop = asyncio.get_running_loop()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > loop.time():
+            return hit[1]
+        reading = self._reading.get(key)
+        if reading is None:  # a task of its own: a caller that goes away does not cancel it for the others
+
+            def done(task: asyncio.Task[Any]) -> None:
+                del self._reading[key]
+                if not task.cancelled() and task.exception() is None:  # (exception() marks it retrieved)
+                    now = loop.time()
+                    if len(self._cache) > 256:
+                        self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                    self._cache[key] = (now + ttl, task.result())
+
+            reading = self._reading[key] = loop.create_task(self._thread(func, **kwargs))
+            reading.add_done_callback(done)
+        return await asyncio.shield(reading)
+
     def _csv(self, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]], call: Call) -> web.Response:
         span = "-".join(str(call.query.get(k) or "") for k in ("since", "until")).strip("-") or "all"
         return web.Response(text=csv_text(columns, rows), content_type="text/csv", charset="utf-8",
@@ -145,7 +172,7 @@ class Endpoints:
     def _window(self, call: Call) -> dict[str, Any]:
         q = call.query
         if q["since"] is not None and q["until"] is not None and q["until"] <= q["since"]:
-            raise self.error(400, "until must be after since")
+            raise ApiError(400, "until must be after since")
         if call.csv:
             return {"limit": self.settings.max_csv_rows, "offset": 0}
         return {"limit": q["limit"], "offset": q["offset"]}
@@ -153,21 +180,19 @@ class Endpoints:
     # --- session -----------------------------------------------------------------------------
 
     async def login(self, call: Call) -> Any:
-        from .server import COOKIE
-
         server = self.server
         now = asyncio.get_running_loop().time()
         peer = call.request.remote or "?"
         try:
             server.check_guesses(call.request, now)
-        except self.error as exc:
+        except ApiError as exc:
             server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
             raise
         user = server.users.by_token(call.body["token"])
         if user is None:
             server.failures.failed(peer, now)
             server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
-            raise self.error(401, "wrong token")
+            raise ApiError(401, "wrong token")
         sid, session = server.sessions.open(user, now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
@@ -177,23 +202,15 @@ class Endpoints:
         return response
 
     async def logout(self, call: Call) -> Any:
-        from .server import COOKIE
-
-        sid = call.request.cookies.get(COOKIE)
-        if sid:
-            self.server.sessions.close(sid)
+        if call.session:
+            self.server.sessions.close(call.session)
         response = web.json_response({"logged_out": True})
         response.del_cookie(COOKIE, path="/api/")
         return response
 
     async def session(self, call: Call) -> Any:
-        from .server import COOKIE
-
-        sid = call.request.cookies.get(COOKIE)
-        session = self.server.sessions.get(sid, asyncio.get_running_loop().time()) if sid else None
-        by_cookie = session is not None and "Authorization" not in call.request.headers
-        return {"user": call.user.name, "role": call.user.role,
-                "csrf_token": session.csrf if by_cookie and session else None}
+        session = self.server.sessions.get(call.session, asyncio.get_running_loop().time()) if call.session else None
+        return {"user": call.user.name, "role": call.user.role, "csrf_token": session.csrf if session else None}
 
     # --- read models -------------------------------------------------------------------------
 
@@ -210,35 +227,32 @@ class Endpoints:
     async def strategies(self, call: Call) -> Any:
         return {"items": [self._strategy(name) for name in self.op.strategies]}
 
+    async def _history(self, call: Call, name: str, read: Callable[..., list[Any]],
+                       view: Callable[[Any], dict[str, Any]], columns: tuple[str, ...], **filters: Any) -> Any:
+        """A page of JSON (its text shared by identical requests for ``read_cache_s``), or the CSV export."""
+        args = {**filters, "since_ns": call.query["since"], "until_ns": call.query["until"], **self._window(call)}
+        if call.csv:
+            return self._csv(name, columns, [view(row) for row in await self._thread(read, **args)], call)
+
+        def page() -> str:  # in the worker thread: read, convert and encode once for everyone asking
+            return json.dumps(_page([view(row) for row in read(**args)], call.query), separators=(",", ":"))
+
+        text = await self._shared((name, *map(str, args.values())), page)
+        return web.Response(text=text, content_type="application/json")
+
     async def orders(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        orders = await self._thread(self.op.order_history, strategy=q["strategy"], exchange=q["exchange"],
-                                    statuses=q["state"], since_ns=q["since"], until_ns=q["until"], **window)
-        items = [order_view(o) for o in orders]
-        if call.csv:
-            return self._csv("orders", ORDER_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "orders", self.op.order_history, order_view, ORDER_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"], statuses=q["state"])
 
     async def fills(self, call: Call) -> Any:
         q = call.query
-        window = self._window(call)
-        fills = await self._thread(self.op.fill_history, strategy=q["strategy"], exchange=q["exchange"],
-                                   since_ns=q["since"], until_ns=q["until"], **window)
-        items = [fill_view(strategy, fill) for strategy, fill in fills]
-        if call.csv:
-            return self._csv("fills", FILL_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "fills", self.op.fill_history, lambda pair: fill_view(*pair), FILL_COLUMNS,
+                                   strategy=q["strategy"], exchange=q["exchange"])
 
     async def executions(self, call: Call) -> Any:
-        q = call.query
-        window = self._window(call)
-        views = await self._thread(self.op.executions, strategy=q["strategy"], since_ns=q["since"],
-                                   until_ns=q["until"], **window)
-        items = [execution_view(v) for v in views]
-        if call.csv:
-            return self._csv("executions", EXECUTION_COLUMNS, items, call)
-        return _page(items, q)
+        return await self._history(call, "executions", self.op.executions, execution_view, EXECUTION_COLUMNS,
+                                   strategy=call.query["strategy"])
 
     async def positions(self, call: Call) -> Any:
         op = self.op
@@ -265,7 +279,7 @@ class Endpoints:
     async def pnl(self, call: Call) -> Any:
         period = call.query["period"]
         since = None if period == "all" else self.op.period_start_ns(period)
-        figures = await self._thread(self.op.pnl, since)
+        figures = await self._shared(("pnl", since), self.op.pnl, since_ns=since)
         return {"period": period, "since_ns": since, "timezone": self.op.timezone,
                 "strategies": {name: _figures(fig) for name, fig in sorted(figures.items())},
                 "total": _figures(totals(figures.values()))}
@@ -312,7 +326,7 @@ class Endpoints:
         root = self._reports()
         path = (root / name).resolve()
         if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
-            raise self.error(404, f"no backtest report {name!r} in the data directory")
+            raise ApiError(404, f"no backtest report {name!r} in the data directory")
         return path
 
     async def backtests(self, call: Call) -> Any:
@@ -348,7 +362,7 @@ class Endpoints:
     async def backtest_chart(self, call: Call) -> Any:
         chart = self._report_dir(call.request.match_info["name"]) / "pnl.png"
         if not chart.is_file():
-            raise self.error(404, "this report has no chart")
+            raise ApiError(404, "this report has no chart")
         return web.FileResponse(chart, headers={"Content-Type": "image/png"})
 
     # --- live --------------------------------------------------------------------------------
@@ -366,6 +380,7 @@ class Endpoints:
                 first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
             await response.write("".join(first).encode())
             heartbeat = self.settings.events_heartbeat_s
+            loop = asyncio.get_running_loop()
             while True:
                 try:
                     text = await asyncio.wait_for(stream.queue.get(), heartbeat)
@@ -373,6 +388,8 @@ class Endpoints:
                     text = ": keep-alive\n\n"
                 if text is None:
                     break
+                if call.session and self.server.sessions.get(call.session, loop.time()) is None:
+                    break  # logged out or expired: a logged-out page gets nothing more
                 batch = [text]
                 while not stream.queue.empty() and len(batch) < 200:
                     more = stream.queue.get_nowait()
@@ -394,7 +411,7 @@ class Endpoints:
     def _name(self, call: Call) -> str:
         name = call.request.match_info["name"]
         if name not in self.op.strategies:
-            raise self.error(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
+            raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
         return name
 
     async def pause(self, call: Call) -> Any:
@@ -402,7 +419,7 @@ class Endpoints:
         try:
             self.op.pause([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def resume(self, call: Call) -> Any:
@@ -410,16 +427,16 @@ class Endpoints:
         try:
             self.op.resume([name], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return self._strategy(name)
 
     async def observe(self, call: Call) -> Any:
         try:
             mode = self.op.set_observe(call.body["on"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         except ValueError as exc:
-            raise self.error(409, str(exc)) from None
+            raise ApiError(409, str(exc)) from None
         return {"mode": mode}
 
     async def kill(self, call: Call) -> Any:
@@ -436,9 +453,9 @@ class Endpoints:
                 status=202)
         pending, status, why = confirmations.redeem(call.user, "kill", token, now)
         if pending is None:
-            raise self.error(status, why)
+            raise ApiError(status, why)
         try:
             paused = self.op.kill(pending.args["reason"], call.caller)
         except Refused as exc:
-            raise self.error(403, str(exc)) from None
+            raise ApiError(403, str(exc)) from None
         return {"killed": True, "paused": paused, "reason": pending.args["reason"]}

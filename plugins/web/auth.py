@@ -13,8 +13,9 @@ import hmac
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
-from bot.api import ROLE_RANK, Secret
+from bot.api import ROLE_RANK, Role, Secret
 
 from .settings import WebSettings
 
@@ -32,7 +33,7 @@ def new_token() -> str:
 @dataclass(frozen=True)
 class User:
     name: str
-    role: str
+    role: Role
 
     def may(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -54,7 +55,7 @@ class Users:
                 except ValueError as exc:
                     raise ValueError(f"[plugins.web] users.{name}.token: {exc}") from None
                 hashed = token_hash(secret.reveal())
-            self._by_hash.append((hashed.encode(), User(name, entry["role"])))
+            self._by_hash.append((hashed.encode(), User(name, cast(Role, entry["role"]))))  # checked by the settings
 
     def __len__(self) -> int:
         return len(self._by_hash)

@@ -11,6 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 API = "/api/v1"
+COOKIE = "arbot_session"
+"""The browser session's cookie (HttpOnly, SameSite=Strict, Path=/api/)."""
+CSRF_HEADER = "X-CSRF-Token"
+"""The header a cookie-authenticated change carries, with the csrf_token from the login."""
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,8 @@ class Route:
     csv: bool = False
     """Also answers ``text/csv`` (``format=csv`` or ``Accept: text/csv``)."""
     content: str = "application/json"
+    page: bool = False
+    """Answers a page: ``{items, limit, offset, next_offset}``."""
     responses: dict[int, str] = field(default_factory=dict)
     """Answers besides 200 and the common errors, with what they mean."""
 
@@ -68,6 +84,13 @@ COMMON_ERRORS = {
     413: "the body is larger than [plugins.web] max_body_bytes",
     429: "too many requests for this user (or failed logins from this address): see Retry-After",
 }
+
+
+PAGE = {"type": "object", "required": ["items", "limit", "offset", "next_offset"], "properties": {
+    "items": {"type": "array", "items": {"type": "object"}, "description": "newest first"},
+    "limit": {"type": "integer"}, "offset": {"type": "integer"},
+    "next_offset": {"type": "integer", "nullable": True, "description": "the next page's offset; null on the last"},
+}}
 
 
 def _schema(kind: str, choices: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -108,8 +131,8 @@ def openapi(routes: list[Route], version: str) -> dict[str, Any]:
             schema = op["requestBody"]["content"]["application/json"]["schema"]
             if schema["required"] is None:
                 del schema["required"]
-        content: dict[str, Any] = {route.content: {"schema": {"type": "object"}} if route.content.endswith("json")
-                                   else {}}
+        content: dict[str, Any] = {route.content: {"schema": PAGE if route.page else {"type": "object"}}
+                                   if route.content.endswith("json") else {}}
         if route.csv:
             content["text/csv"] = {}
         responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}

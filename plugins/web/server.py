@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from bot.api import AuditEntry, Caller
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, User, Users
 from .events import EventHub
-from .routes import API, Param, Route, openapi
+from .routes import COOKIE, CSRF_HEADER, ApiError, Param, Route, openapi
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.web")
 
 STATIC = Path(__file__).parent / "static"
-COOKIE = "arbot_session"
-CSRF_HEADER = "X-CSRF-Token"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -46,16 +45,6 @@ SECURITY_HEADERS = {
 }
 
 
-class ApiError(Exception):
-    """An answer other than 200, with a message for the caller (never a secret, never a traceback)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
 @dataclass
 class Call:
     """One authenticated API call as an endpoint sees it."""
@@ -65,10 +54,12 @@ class Call:
     query: dict[str, Any]
     body: dict[str, Any]
     csv: bool
+    session: str | None = None
+    """The session id when the call came with the session cookie (None: a bearer token)."""
 
     @property
     def caller(self) -> Caller:
-        return Caller("web", self.user.name, self.user.role)  # type: ignore[arg-type]
+        return Caller("web", self.user.name, self.user.role)
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -239,7 +230,7 @@ class WebServer:
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
-            user, _ = self._authenticate(request)
+            user, by_cookie = self._authenticate(request)
         except ApiError as exc:
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
             raise
@@ -252,7 +243,10 @@ class WebServer:
                 raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
                                     f"{user.role}")
             call = Call(request, user, self._query(route, request), await self._body(route, request),
-                        route.csv and self._wants_csv(request))
+                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None)
+            streaming = route.content == "text/event-stream"
+            if streaming:  # audited when it opens: it may stay open for days
+                self.audit(user.name, user.role, command, args, "stream opened")
             response = await self._run(route, call)
         except ApiError as exc:
             self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
@@ -261,7 +255,8 @@ class WebServer:
             self.audit(user.name, user.role, command, args, f"error: {type(exc).__name__}")
             log.exception("web: %s failed", command)
             raise ApiError(500, f"{type(exc).__name__}; the bot's log has details") from None
-        self.audit(user.name, user.role, command, args, "ok" if response.status < 400 else f"{response.status}")
+        if not streaming and (route.method != "GET" or self.settings.audit_reads or response.status >= 400):
+            self.audit(user.name, user.role, command, args, "ok" if response.status < 400 else f"{response.status}")
         return response
 
     async def _run(self, route: Route, call: Call) -> web.StreamResponse:
@@ -369,9 +364,7 @@ class WebServer:
 
 
 def _same(given: str, expected: str) -> bool:
-    import hmac
-
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-__all__ = ["API", "ApiError", "Call", "WebServer", "error_response", "parse_time"]
+__all__ = ["Call", "WebServer", "error_response", "parse_time"]

@@ -32,14 +32,19 @@ class WebSettings:
                                              "gets 429")
     max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
-                                  help="open connections at once; more wait in the kernel's backlog")
+                                  help="open connections at once; one more is closed at once")
     idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
                                    help="a connection with no request in flight is closed after this long "
                                         "(a request must arrive complete within it too)")
+    audit_reads: bool = option(True, help="audit every call, reads included, like chat commands; false: only "
+                                          "changes, refusals and errors (a busy console writes a line per request)")
     events_buffer: int = option(5000, ge=1, le=1_000_000,
                                 help="live events kept for a browser resuming with Last-Event-ID")
     events_heartbeat_s: float = option(15.0, ge=0.1, le=3600,
                                        help="a comment line goes to each event stream this often")
+    read_cache_s: float = option(0.5, ge=0, le=60,
+                                 help="identical reads of orders, fills, executions and PnL within this long share "
+                                      "one store query (0: every request reads)")
     max_page: int = option(1000, ge=1, le=100_000, help="largest page of orders, fills or executions (limit=...)")
     max_csv_rows: int = option(100000, ge=1, le=10_000_000, help="most rows one CSV export returns")
 

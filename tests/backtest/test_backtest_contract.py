@@ -226,7 +226,7 @@ def test_context_recorder_reads_the_bots_registry(tmp_path):
     from plugins.kraken.exchange import KrakenExchange
 
     assert Context(bot_with([]), "exchange", "x").recorder("kraken") is KrakenExchange.recorder
-    with pytest.raises(ValueError, match=r'"kraken" cannot record; these can: coinbase$'):
+    with pytest.raises(ValueError, match=r'"kraken" cannot record; these can: coinbase, orca$'):
         Context(bot_with(["kraken"]), "exchange", "x").recorder("kraken")
 
 

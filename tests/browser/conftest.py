@@ -18,15 +18,16 @@ import importlib.metadata
 import os
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from bot.api.testing import BotUnderTest, build_bot, wait_for
+from bot.api.testing import build_bot
 from tests.fakes.kraken import FakeKrakenWS, FakePair, populate
 from tests.helpers.processes import arbot
+
+from .browser_kit import ROLES, TOKENS, Console
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,9 +35,6 @@ CHROMIUM_ARGS = [
     # the test machine has no internet: without these Chromium keeps trying to reach Google and stalls
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TOKENS = {"alice": "alice-admin-token-for-browser-tests", "oscar": "oscar-operator-token-for-browser-tests",
-          "vera": "vera-viewer-token-for-browser-tests"}
-ROLES = {"alice": "admin", "oscar": "operator", "vera": "viewer"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -95,7 +93,7 @@ def demo_toml(kraken_url: str) -> str:
         dislocation_max_bps = "90"
         tick_interval_ms = 100
         latency_ms = 30
-        initial_balances = {{ SOL = "100", USDC = "15000" }}
+        initial_balances = {{ SOL = "100", USDC = "10" }}  # too little to buy 0.1 SOL: a low-inventory warning
         seed = 7
         state_file = "paper-sol-pool.db"
 
@@ -132,6 +130,9 @@ def demo_toml(kraken_url: str) -> str:
         max_position = "0.5"
         positions = {{ "SOL/USDC" = "100" }}
         max_open_orders = 60
+        max_orders_per_minute = 600
+        max_daily_loss = "500"
+        max_drawdown = "300"
 
         [risk.staleness]
         stale_after_s = 2
@@ -151,19 +152,6 @@ def web_plugins() -> list[tuple[str, object]]:
     import plugins.web
 
     return [("web", plugins.web)]
-
-
-@dataclass
-class Console:
-    """A running bot with its console: what the tests drive."""
-
-    bot: BotUnderTest
-    url: str
-    kraken: FakeKrakenWS
-    shots: Path
-
-    def token(self, user: str) -> str:
-        return TOKENS[user]
 
 
 async def _kraken_ticks(fake: FakeKrakenWS) -> None:
@@ -235,20 +223,3 @@ async def context(browser, console):
     yield ctx
     await ctx.close()
     assert not errors, f"errors in the page: {errors}"
-
-
-async def login(page, console: Console, user: str) -> None:
-    """Open the console and log in through the form, as a person would."""
-    await page.goto("/")
-    await page.get_by_label("Token").fill(console.token(user))
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_selector(f"#whoami:has-text('{user}')")
-
-
-async def shot(page, console: Console, name: str) -> Path:
-    path = console.shots / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-__all__ = ["Console", "login", "shot", "wait_for"]

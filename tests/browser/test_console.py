@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,16 +17,11 @@ from playwright.async_api import expect
 
 from bot.api.testing import wait_for
 
-from .conftest import Console, login, shot
+from .browser_kit import Console, login, shot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TIMEOUT_MS = 30_000  # generous: the machine running the tests may be busy
-
-
-async def api_status(page) -> dict:
-    """What the API says, fetched by the logged-in page itself."""
-    return await page.evaluate("fetch('/api/v1/status').then(r => r.json())")
 
 
 async def test_logged_out_page_shows_only_the_login_form(context, console: Console):
@@ -54,13 +50,19 @@ async def test_overview_updates_live_as_the_demo_trades(context, console: Consol
     before = await fills.inner_text()
     await expect(fills).not_to_have_text(before, timeout=TIMEOUT_MS)  # fills of the day only grow
     assert int(await fills.inner_text()) > int(before)
+    # the day's net PnL is drawn as it changes
+    await expect(page.locator("[data-testid=equity] path.line").first).to_be_visible(timeout=TIMEOUT_MS)
     assert await page.evaluate("window.sameDocument") is True
     assert await page.locator("#live-dot.on").count() == 1  # the event stream is connected
     await shot(page, console, "overview")
-    # a phone: the same page, narrow; the navigation still reaches every page
+    # a phone: the same page redrawn narrow; the navigation still reaches every page
+    refreshed = await page.locator("#page").get_attribute("data-refreshed")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await page.get_by_role("link", name="Opportunities").scroll_into_view_if_needed()
+    await expect(page.locator("#page")).not_to_have_attribute("data-refreshed", refreshed)
     await shot(page, console, "overview-phone")
+    await page.get_by_role("link", name="Executions").click()
+    await page.wait_for_selector("#page[data-page=executions][data-refreshed]")
+    await shot(page, console, "executions-phone")
 
 
 async def test_pause_and_resume_a_strategy_with_buttons(context, console: Console):
@@ -116,15 +118,40 @@ async def test_fills_export_as_csv(context, console: Console):
     assert {(r["exchange"], r["trade_id"]) for r in rows} <= stored
 
 
+async def test_orders_page_by_page(context, console: Console):
+    page = await context.new_page()
+    await login(page, console, "alice")
+    await page.get_by_role("link", name="Orders & fills").click()
+    await page.get_by_test_id("kind").select_option("orders")
+    await page.get_by_test_id("page-size").select_option("10")
+    await wait_for(lambda: len(console.bot.operator.order_history(limit=11)) > 10, timeout_s=30, what="11 orders")
+    rows = page.locator("[data-testid=orders-table] tbody tr")
+    await expect(page.get_by_test_id("page-info")).to_have_text("1–10", timeout=TIMEOUT_MS)
+    assert await rows.count() == 10 and await page.get_by_test_id("prev").is_disabled()
+    await page.get_by_test_id("next").click()
+    await expect(page.get_by_test_id("page-info")).to_have_text(re.compile(r"^11–"))
+    assert 1 <= await rows.count() <= 10 and await page.get_by_test_id("prev").is_enabled()
+    await page.get_by_test_id("prev").click()
+    await expect(page.get_by_test_id("page-info")).to_have_text("1–10")
+    await shot(page, console, "orders")
+
+
 async def test_every_page_renders(context, console: Console):
     page = await context.new_page()
     await login(page, console, "alice")
+    await page.get_by_role("link", name="Executions").click()
+    href = await page.get_by_test_id("executions-csv").get_attribute("href")
+    assert href == "/api/v1/arb/executions?format=csv"
     for name, testid in [("Executions", "executions"), ("Inventory", "balances"), ("Risk", "risk-checks"),
                          ("System", "feeds"), ("Backtests", "backtests")]:
         await page.get_by_role("link", name=name).click()
         await page.get_by_test_id(testid).wait_for()
         await page.wait_for_selector(f"#page[data-page='{name.lower()}'][data-refreshed]")
         await shot(page, console, name.lower())
+        if name == "Inventory":  # the pool's wallet starts too poor to buy: the arbitrage warned about it
+            warning = page.get_by_test_id("low-inventory")
+            await expect(warning).to_contain_text("sol-pool has", timeout=TIMEOUT_MS)
+            await expect(page.locator("[data-testid=venue-sol-pool] tr.warn")).to_contain_text("USDC")
     await page.get_by_role("link", name="Backtests").click()
     await page.locator("[data-testid=backtests-table] tbody tr").first.click()
     chart = page.locator("img.report")
@@ -152,6 +179,24 @@ async def test_a_viewer_sees_no_control_buttons(context, console: Console):
         return r.status; }""")
     assert status == 403
     assert console.bot.operator.strategy_state("sol-arb") == "running"
+    # logging out leaves nothing of the console in the page, and the cookie no longer works
+    await page.get_by_role("button", name="Log out").click()
+    await page.get_by_label("Token").wait_for()
+    assert await page.locator("#app > *").count() == 0
+    assert await page.evaluate("fetch('/api/v1/status').then(r => r.status)") == 401
+
+
+async def test_observe_mode_on_and_off(context, console: Console):
+    page = await context.new_page()
+    await login(page, console, "alice")
+    op = console.bot.operator
+    await page.get_by_test_id("observe-on").click()
+    await page.get_by_test_id("observe-banner").wait_for()
+    assert op.mode == "observe" and await page.get_by_test_id("mode").inner_text() == "observe"
+    await shot(page, console, "overview-observe")
+    await page.get_by_test_id("observe-off").click()
+    await page.get_by_test_id("observe-on").wait_for()
+    assert op.mode == "paper"
 
 
 async def test_forged_requests_are_refused(context, browser, console: Console):
@@ -186,6 +231,7 @@ async def test_forged_requests_are_refused(context, browser, console: Console):
         await forged.wait_for_url(f"{console.url}/**")  # the form was posted: its answer is the refusal
         body = json.loads(await forged.locator("body").inner_text())
         assert "X-CSRF-Token" in body["error"]
+        await shot(forged, console, "forged-refused")
     finally:
         await runner.cleanup()
     assert hits == ["/"]

@@ -12,13 +12,19 @@ test compares the plugin against the venue rather than against itself.
   order), ``DELETE /spot/orders/{id}``, ``GET /spot/orders`` (status open/finished),
   ``GET /spot/open_orders``, ``GET /spot/my_trades``, ``GET /spot/accounts``,
   ``GET /account/detail``. Errors are Gate's ``{"label": ..., "message": ...}``.
-* WebSocket: ``spot.obu`` (order book v2: subscribe ``["ob.BTC_USDT.50"]``, a ``full`` snapshot
-  first, then updates with ``U`` = previous ``u`` + 1 and ``u``; amount ``"0"`` deletes a level),
-  ``spot.ping`` -> ``spot.pong``, and protocol pings answered with pongs.
+* WebSocket: ``spot.obu`` (order book v2, what ccxt 4.5 subscribes for Gate spot: payload
+  ``["ob.BTC_USDT.50"]``, a ``full`` snapshot first, then updates with ``U`` = previous ``u`` + 1
+  and ``u``; amount ``"0"`` deletes a level), ``spot.order_book_update`` (the v4 incremental
+  channel, what ccxt subscribes on Gate's EU endpoint: payload ``["BTC_USDT", "100ms"]``, every
+  change with ``U``/``u``, no snapshot: the client takes one from ``/spot/order_book?with_id=true``
+  and applies the updates after its ``id``), ``spot.ping`` -> ``spot.pong``, and protocol pings
+  answered with pongs. The same server answers under ``/gateeu/ws/v4/`` (:meth:`FakeGate.urls`
+  with ``eu=True``), which is how ccxt is made to take its EU path.
 
 Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
+``hang_create_order_s`` (created, then the answer is late),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark.
 """
@@ -100,7 +106,9 @@ class FakeGate:
         # WebSocket state
         self.connections: set[web.WebSocketResponse] = set()
         self.subscriptions: dict[web.WebSocketResponse, dict[str, int]] = {}
-        """Per connection: pair id -> subscribed level count."""
+        """Per connection: pair id -> subscribed level count (spot.obu)."""
+        self.incremental: dict[web.WebSocketResponse, set[str]] = {}
+        """Per connection: pair ids subscribed on spot.order_book_update."""
         self.ws_requests: list[dict] = []
         self.connection_count = 0
         self.silent = False
@@ -118,6 +126,8 @@ class FakeGate:
         self.http_429 = 0
         """How many REST calls answer 429 from now on (-1: all)."""
         self.lose_create_order = 0
+        self.hang_create_order_s = 0.0
+        """Create the order, then answer this late."""
         self.fill_on_create: Decimal | None = None
         """Fill this fraction of each new limit order at once (a taker order), at its price."""
         self._ids = itertools.count(100000001)
@@ -130,6 +140,7 @@ class FakeGate:
     async def start(self) -> FakeGate:
         app = web.Application()
         app.router.add_get("/ws/v4/", self._ws)
+        app.router.add_get("/gateeu/ws/v4/", self._ws)
         app.router.add_route("*", PREFIX + "/{path:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -139,8 +150,7 @@ class FakeGate:
         return self
 
     async def close(self) -> None:
-        for ws in list(self.connections):
-            ws._writer.transport.abort() if ws._writer is not None else None  # type: ignore[union-attr]
+        await self.drop()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -152,9 +162,9 @@ class FakeGate:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def urls(self) -> dict[str, str]:
-        """The plugin's ``urls`` setting that points ccxt's gate here."""
-        return {"https://api.gateio.ws": self.rest_url, "wss://api.gateio.ws": self.ws_url}
+    def urls(self, eu: bool = False) -> dict[str, str]:
+        """The plugin's ``urls`` setting that points ccxt's gate here (``eu``: ccxt takes its Gate EU path)."""
+        return {"https://api.gateio.ws": self.rest_url, "wss://api.gateio.ws": self.ws_url + ("/gateeu" if eu else "")}
 
     # --- WebSocket ---------------------------------------------------------------------------
 
@@ -163,6 +173,7 @@ class FakeGate:
         await ws.prepare(request)
         self.connections.add(ws)
         self.subscriptions[ws] = {}
+        self.incremental[ws] = set()
         self.connection_count += 1
         try:
             async for msg in ws:
@@ -189,6 +200,7 @@ class FakeGate:
         finally:
             self.connections.discard(ws)
             self.subscriptions.pop(ws, None)
+            self.incremental.pop(ws, None)
         return ws
 
     async def _send(self, ws: web.WebSocketResponse, message: dict | str) -> None:
@@ -203,6 +215,16 @@ class FakeGate:
                 "channel": channel, "event": event}
         if channel == "spot.ping":
             await self._send(ws, {**base, "channel": "spot.pong", "event": "", "error": None, "result": None})
+            return
+        if channel == "spot.order_book_update" and event in ("subscribe", "unsubscribe"):
+            payload = req.get("payload") or []
+            if not payload or payload[0] not in self.pairs:
+                await self._send(ws, {**base, "payload": payload,
+                                      "error": {"code": 2, "message": "Invalid argument provided"}, "result": None})
+                return
+            pairs = self.incremental.setdefault(ws, set())
+            (pairs.add if event == "subscribe" else pairs.discard)(payload[0])
+            await self._send(ws, {**base, "payload": payload, "error": None, "result": {"status": "success"}})
             return
         if channel != "spot.obu" or event not in ("subscribe", "unsubscribe"):
             await self._send(ws, {**base, "error": {"code": 2, "message": f"unknown channel {channel}"},
@@ -264,6 +286,9 @@ class FakeGate:
             pair.update_id += 2
         if self.silent:
             return
+        for ws, pairs in list(self.incremental.items()):
+            if pair_id in pairs:
+                await self._send_quietly(ws, self._incremental(pair, first, bids or {}, asks or {}))
         for ws, (old_bids, old_asks) in before.items():
             level = self.subscriptions.get(ws, {}).get(pair_id)
             if level is None:
@@ -271,12 +296,22 @@ class FakeGate:
             new_bids, new_asks = pair.view(level)
             out_bids = _diff(old_bids, new_bids, bids or {})
             out_asks = _diff(old_asks, new_asks, asks or {})
-            frame = self._obu(pair, level, out_bids, out_asks, first=first)
-            try:
-                await self._send(ws, frame)
-                self.sent_updates += 1
-            except Exception:
-                pass
+            await self._send_quietly(ws, self._obu(pair, level, out_bids, out_asks, first=first))
+
+    def _incremental(self, pair: GatePair, first: int, bids: dict, asks: dict) -> str:
+        now = time.time()
+        result = {"t": int(now * 1000), "e": "depthUpdate", "E": int(now), "s": pair.id, "U": first,
+                  "u": pair.update_id, "b": [[_text(p), _text(q)] for p, q in bids.items()],
+                  "a": [[_text(p), _text(q)] for p, q in asks.items()]}
+        return json.dumps({"time": int(now), "time_ms": int(now * 1000), "channel": "spot.order_book_update",
+                           "event": "update", "result": result})
+
+    async def _send_quietly(self, ws: web.WebSocketResponse, frame: str) -> None:
+        try:
+            await self._send(ws, frame)
+            self.sent_updates += 1
+        except Exception:
+            pass
 
     async def random_updates(self, pair_id: str, n: int, yield_every: int = 1) -> None:
         """``n`` random changes, mostly near the touch, some deletes, some new best prices."""
@@ -359,6 +394,8 @@ class FakeGate:
                     assert request.transport is not None
                     request.transport.abort()  # created, and the answer is lost
                     raise ConnectionResetError
+                if self.hang_create_order_s:
+                    await asyncio.sleep(self.hang_create_order_s)
                 return web.json_response(order, status=201)
             if path.startswith("/spot/orders/"):
                 order = self._find(path.rsplit("/", 1)[1], query.get("currency_pair", ""))

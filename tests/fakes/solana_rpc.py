@@ -25,6 +25,12 @@ WebSocket (``ws_url``, the same port): ``accountSubscribe``/``accountUnsubscribe
 answer and notify nothing (the connection stays open), :meth:`send_malformed` pushes a
 notification that is not the documented shape.
 
+Transfers: a landed transaction's System Program ``Transfer`` moves lamports between the two
+accounts, and a Token Program ``TransferChecked`` takes the amount from the signer's token balance
+of the mint (refused as ``InsufficientFundsForRent``-style custom error 1 when short, decimals
+checked) and records it in ``token_transfers`` (mint, amount, destination token account); an
+Associated Token Account ``CreateIdempotent`` is accepted as a no-op.
+
 Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
 bytes); when such a transaction lands, the owner's SOL and token balances change by those
 amounts and ``getTransaction`` (json encoding, ``maxSupportedTransactionVersion: 0``) reports
@@ -46,6 +52,7 @@ from solders.hash import Hash
 from solders.transaction import VersionedTransaction
 
 NATIVE_MINT = "So11111111111111111111111111111111111111112"
+SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 
 
@@ -122,6 +129,8 @@ class FakeSolanaRpc:
         self.accounts: dict[str, Account] = {}
         self.slot_writes = 0
         self.swap_effects: dict[bytes, SwapEffect] = {}
+        self.token_transfers: list[tuple[str, int, str]] = []
+        """(mint, raw amount, destination token account) of every TransferChecked that landed."""
         self.transactions: dict[str, LandedTransaction] = {}
         self.ws_connections: list[_WsConnection] = []
         self.ws_connects = 0
@@ -374,9 +383,45 @@ class FakeSolanaRpc:
                 else:
                     held[mint] = held.get(mint, 0) + delta
             self.token_accounts[owner] = [(mint, amount, decimals.get(mint, 6)) for mint, amount in held.items()]
+        if effect is None and self.landed_err is None:
+            landed.err, after, sent_tokens = self._transfers(tx, held, decimals)
+            if landed.err is None:
+                held = after
+                self.token_transfers.extend(sent_tokens)
+                self.token_accounts[owner] = [(mint, amount, decimals.get(mint, 6)) for mint, amount in held.items()]
+            else:  # this transaction failed on chain (the fee is paid all the same)
+                self.statuses[signature] = {"slot": slot, "confirmations": None, "err": landed.err,
+                                            "status": {"Err": landed.err}, "confirmationStatus": self.confirmation}
         landed.post_lamports = self.lamports[payer]
         landed.post_tokens = dict(held)
         self.transactions[signature] = landed
+
+    def _transfers(self, tx: VersionedTransaction, held: dict[str, int], decimals: dict[str, int]
+                   ) -> tuple[Any, dict[str, int], list[tuple[str, int, str]]]:
+        """The System transfers and TransferChecked of a landed transaction: (the chain's error or None, the
+        signer's token balances after, the token transfers made); lamports move only without an error."""
+        keys = [str(k) for k in tx.message.account_keys]
+        after = dict(held)
+        sent: list[tuple[str, int, str]] = []
+        lamports = dict(self.lamports)
+        for n, ix in enumerate(tx.message.instructions):
+            program, data, accounts = keys[ix.program_id_index], bytes(ix.data), [keys[i] for i in bytes(ix.accounts)]
+            if program == SYSTEM_PROGRAM and data[:4] == (2).to_bytes(4, "little"):
+                amount = int.from_bytes(data[4:12], "little")
+                if lamports.get(accounts[0], 0) < amount:
+                    return {"InstructionError": [n, {"Custom": 1}]}, held, []
+                lamports[accounts[0]] -= amount
+                lamports[accounts[1]] = lamports.get(accounts[1], 0) + amount
+            elif program == TOKEN_PROGRAM and data[:1] == bytes([12]):
+                amount, places, mint = int.from_bytes(data[1:9], "little"), data[9], accounts[1]
+                if decimals.get(mint, places) != places:
+                    return {"InstructionError": [n, {"Custom": 18}]}, held, []  # MintDecimalsMismatch
+                if after.get(mint, 0) < amount:
+                    return {"InstructionError": [n, {"Custom": 1}]}, held, []  # InsufficientFunds
+                after[mint] -= amount
+                sent.append((mint, amount, accounts[2]))
+        self.lamports = lamports
+        return None, after, sent
 
     def _getLatestBlockhash(self, *_: Any) -> dict:
         return {"context": self._context(),

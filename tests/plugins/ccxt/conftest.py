@@ -30,12 +30,12 @@ async def fake_gate():
     await fake.close()
 
 
-def gate_table(fake: FakeGate, name: str = "gate", keys: bool = True, **settings) -> str:
-    """An ``[exchanges.NAME]`` table for a ccxt gate pointed at ``fake``."""
-    values = {"type": '"ccxt"', "id": '"gate"', "symbols": f'["{SYMBOL}"]', "silence_timeout_s": "1.0",
+def gate_table(fake: FakeGate, name: str = "gate", keys: bool = True, eu: bool = False, **settings) -> str:
+    """An ``[exchanges.NAME]`` table for a ccxt gate pointed at ``fake`` (``eu``: at its Gate EU endpoint)."""
+    values = {"type": '"ccxt"', "id": '"gate"', "symbols": f'["{SYMBOL}"]', "silence_timeout_s": "5.0",
               "reconnect_initial_s": "0.05", "reconnect_max_s": "0.5", "start_timeout_s": "10",
               "request_timeout_s": "5", "fill_poll_s": "0.2",
-              "urls": "{" + ", ".join(f'"{k}" = "{v}"' for k, v in fake.urls().items()) + "}"}
+              "urls": "{" + ", ".join(f'"{k}" = "{v}"' for k, v in fake.urls(eu).items()) + "}"}
     if keys:
         values.update(api_key='"env:FAKE_GATE_KEY"', api_secret='"env:FAKE_GATE_SECRET"')
     values.update({k: str(v) if not isinstance(v, str) else f'"{v}"' for k, v in settings.items()})

@@ -35,6 +35,7 @@ async def test_local_book_equals_the_fakes_after_10000_random_updates(gate_bot, 
     await wait_for(lambda: gate.levels(SYMBOL) == fake_view(fake_gate), timeout_s=60, what="the book to catch up")
     bids, asks = fake_view(fake_gate)
     assert books[-1].bids == bids[:10] and books[-1].asks == asks[:10]
+    assert books[-1].best_bid_units == int(bids[0][0] * 100) and books[-1].price_decimals == 2
     assert all(isinstance(p, Decimal) and isinstance(q, Decimal) for p, q in books[-1].bids + books[-1].asks)
     assert gate.counters.resyncs == 0 and gate.counters.broken == 0
     assert fake_gate.sent_updates == 10_000
@@ -131,10 +132,11 @@ def test_levels_convert_exactly_and_refuse_what_is_off_the_tick():
 
     convert = LevelConverter(Decimal("0.01"), Decimal("0.0001"))
     levels = [[30000.0, 0.1], [29999.99, 12345678.1234], [0.01, 0.0001]]
-    assert convert.side(levels, None) == ((Decimal("30000.00"), Decimal("0.1000")),
-                                          (Decimal("29999.99"), Decimal("12345678.1234")),
-                                          (Decimal("0.01"), Decimal("0.0001")))
-    assert str(convert.side(levels, 1)[0][0]) == "30000.00"  # written at the market's precision
+    decimals, units = convert.side(levels, None)
+    assert decimals == ((Decimal("30000.00"), Decimal("0.1000")), (Decimal("29999.99"), Decimal("12345678.1234")),
+                        (Decimal("0.01"), Decimal("0.0001")))
+    assert units == ((3000000, 1000), (2999999, 123456781234), (1, 1))
+    assert str(convert.side(levels, 1)[0][0][0]) == "30000.00"  # written at the market's precision
     with pytest.raises(BrokenLevel, match="not a multiple of 0.01"):
         convert.side([[0.1 + 0.2, 1.0]], None)  # 0.30000000000000004: never rounded
     with pytest.raises(BrokenLevel, match="size"):
@@ -153,3 +155,31 @@ async def test_a_level_off_the_tick_is_never_published_and_the_book_is_fetched_a
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE and gate.levels(SYMBOL) == fake_view(fake_gate),
                    timeout_s=20, what="a clean snapshot")
     assert all(price != bad for update in books for price, _ in update.bids)
+
+
+async def test_where_ccxt_checks_update_ids_itself_a_gap_is_one_resync_too(gate_bot, fake_gate):
+    """Gate's EU endpoint: ccxt subscribes spot.order_book_update, takes the snapshot over REST
+    (with_id) and raises ChecksumError on a gap; the plugin marks the feed and watches again."""
+    bot, gate = await gate_bot(keys=False, eu=True, start_timeout_s=0)
+    statuses = listen(bot, FeedStatus)
+    assert gate.monitor is None and gate.status()["book"].startswith("verified by ccxt (spot.order_book_update")
+
+    def top_equal() -> bool:
+        bids, asks = fake_gate.pairs["BTC_USDT"].view(10)
+        return gate.states.get(SYMBOL) is FeedState.LIVE and gate.levels(SYMBOL)[0][:10] == tuple(bids) \
+            and gate.levels(SYMBOL)[1][:10] == tuple(asks)
+
+    await fake_gate.random_updates("BTC_USDT", 30)  # ccxt fetches the snapshot after 10 updates
+    await wait_for(top_equal, timeout_s=20, what="the book from the REST snapshot and the updates")
+    assert ("GET", "/spot/order_book") in [(m, p) for m, p, _ in fake_gate.rest_log]
+    fake_gate.skip_update_ids = 1
+    await fake_gate.random_updates("BTC_USDT", 30)
+    await wait_for(lambda: gate.counters.resyncs == 1, timeout_s=20, what="ccxt's ChecksumError")
+    await fake_gate.random_updates("BTC_USDT", 30)
+    await wait_for(top_equal, timeout_s=20, what="the book after the resync")
+    assert gate.counters.resyncs == 1
+    assert [s.state for s in statuses if s.reason != "connecting: waiting for a snapshot"][-2:] == [
+        FeedState.RESYNCING, FeedState.LIVE]
+    await wait_for(lambda: [r["event"] for r in fake_gate.ws_requests if r["channel"] == "spot.order_book_update"]
+                   == ["subscribe", "subscribe"], timeout_s=20, what="ccxt subscribing again after the gap")
+    assert gate.counters.resyncs == 1

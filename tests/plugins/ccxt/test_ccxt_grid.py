@@ -29,7 +29,9 @@ async def test_grid_runs_live_on_the_ccxt_gate(make_bot, fake_gate):
     bot = await make_bot(gate_table(fake_gate) + GRID.format(exchange="gate"))
     applied = []
     bot.bus.subscribe(FillApplied, applied.append, owner="test")
-    await fake_gate.random_updates("BTC_USDT", 5)  # the grid decides on the book updates it sees
+    pair = fake_gate.pairs["BTC_USDT"]
+    best_bid = max(pair.bids)  # 29999.99, best ask 30000.01: the touch stays where it is
+    await fake_gate.change("BTC_USDT", bids={best_bid: pair.bids[best_bid] + 1})  # the grid decides on updates
     await wait_for(lambda: len(resting(fake_gate)) == 3, timeout_s=20, what="the grid's buys on the venue")
     assert all(o["text"].startswith("t-g-") and o["time_in_force"] == "poc" for o in resting(fake_gate))
     buys = sorted((o for o in resting(fake_gate) if o["side"] == "buy"), key=lambda o: -D(o["price"]))
@@ -40,8 +42,8 @@ async def test_grid_runs_live_on_the_ccxt_gate(make_bot, fake_gate):
                    timeout_s=20, what="the grid's sell one level above the fill")
     fill = applied[0].fill
     assert (fill.exchange, fill.price, fill.qty) == ("gate", D("30000"), D("0.01"))
-    order = bot.executor.order(fill.client_order_id)
-    assert order is not None and order.status is OrderStatus.FILLED
+    await wait_for(lambda: (o := bot.executor.order(fill.client_order_id)) is not None
+                   and o.status is OrderStatus.FILLED, timeout_s=20, what="the executor's record of the filled order")
     assert len(applied) == 1  # polled several times meanwhile, applied once
 
 
@@ -53,7 +55,9 @@ async def test_grid_runs_paper_on_a_paper_venue_mirroring_the_gate_book(make_bot
     bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
     gate = bot.exchanges["gate"]
     await wait_for(lambda: gate.states.get(SYMBOL) is FeedState.LIVE, what="the gate feed")
-    await fake_gate.random_updates("BTC_USDT", 20)
+    pair = fake_gate.pairs["BTC_USDT"]
+    for i, price in enumerate(sorted(pair.bids, reverse=True)[:10]):  # sizes change, the touch stays
+        await fake_gate.change("BTC_USDT", bids={price: pair.bids[price] + i + 1})
     await wait_for(lambda: books and books[-1].bids == gate.levels(SYMBOL)[0][:len(books[-1].bids)],
                    timeout_s=20, what="the paper venue republishing the gate book")
     await wait_for(lambda: len([o for o in bot.executor.open_orders() if o.exchange == "paper"]) >= 2,

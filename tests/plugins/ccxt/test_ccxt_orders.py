@@ -49,6 +49,8 @@ def test_long_client_ids_become_deterministic_digests_within_gates_rule():
     assert rule.venue_id(long_id).startswith("t-") and len(rule.venue_id(long_id)) == 2 + 28
     assert rule.venue_id("grid-1") == "t-grid-1" and rule.venue_id("g rid") != "t-g rid"
     assert rule.venue_id("test-1") == "t-test-1"  # ccxt would not add "t-" to an id starting with "t"
+    assert rule.our_id("t-grid-1") == "grid-1" and rule.our_id(rule.venue_id(long_id)) != long_id  # one-way
+    assert rule.our_id("web") is None
 
 
 async def test_lost_order_answer_is_resolved_by_look_up_200_times(gate_bot, fake_gate):
@@ -63,6 +65,26 @@ async def test_lost_order_answer_is_resolved_by_look_up_200_times(gate_bot, fake
         assert len(fake_gate.orders_with_text(f"t-{cid}")) == 1
     assert len(fake_gate.orders) == 200
     assert await gate.fetch_order(SYMBOL, "never-sent") is None
+
+
+async def test_a_late_answer_is_an_unknown_outcome_then_found(gate_bot, fake_gate):
+    bot, gate = await gate_bot(request_timeout_s=0.2)
+    fake_gate.hang_create_order_s = 1.0
+    with pytest.raises(UnknownOutcome):
+        await gate.place_order(order("late-1"))
+    fake_gate.hang_create_order_s = 0
+    state = await gate.fetch_order(SYMBOL, "late-1")
+    assert state is not None and state.status is OrderStatus.OPEN and len(fake_gate.orders_with_text("t-late-1")) == 1
+
+
+async def test_a_wrong_secret_is_refused_by_the_fakes_signature_check_as_permanent(gate_bot, fake_gate, monkeypatch):
+    monkeypatch.setenv("FAKE_GATE_SECRET", "not-the-secret")
+    bot, gate = await gate_bot()
+    with pytest.raises(PermanentError, match="INVALID_SIGNATURE"):
+        await gate.balances()
+    with pytest.raises(PermanentError, match="INVALID_SIGNATURE"):
+        await gate.place_order(order("auth-1"))
+    assert not fake_gate.orders
 
 
 async def test_executor_adopts_an_order_whose_answer_was_lost(gate_bot, fake_gate):
@@ -122,6 +144,8 @@ async def test_cancel_open_orders_balances_and_errors(gate_bot, fake_gate):
     await gate.place_order(order("c-1"))
     [resting] = await gate.open_orders(SYMBOL)
     assert resting.client_order_id == "c-1" and resting.status is OrderStatus.OPEN
+    gate._cids.clear()  # a restarted bot: the id is read back from the venue's text
+    assert [o.client_order_id for o in await gate.open_orders(SYMBOL)] == ["c-1"]
     cancelled = await gate.cancel_order(SYMBOL, "c-1")
     assert cancelled.status is OrderStatus.CANCELLED
     assert await gate.open_orders() == []

@@ -49,7 +49,10 @@ def test_an_unknown_id_is_a_config_error_with_suggestions():
 def test_a_venue_without_a_required_feature_is_refused_at_load():
     with pytest.raises(ConfigError) as info:  # coinbase: ccxt passes no client id we know the rules of
         build('[exchanges.cb]\ntype = "ccxt"\nid = "coinbase"\nsymbols = ["BTC/USD"]\n')
-    assert "exchanges.cb.require: coinbase through ccxt lacks client_ids" in str(info.value)
+    assert "exchanges.cb.require: coinbase through ccxt lacks client_ids (client ids found again" in str(info.value)
+    with pytest.raises(ConfigError) as info:  # gemini: ids are sent, but ccxt cannot find an order by one
+        build('[exchanges.gm]\ntype = "ccxt"\nid = "gemini"\nsymbols = ["BTC/USD"]\n')
+    assert "exchanges.gm.require: gemini through ccxt lacks client_ids" in str(info.value)
     build('[exchanges.cb]\ntype = "ccxt"\nid = "coinbase"\nsymbols = ["BTC/USD"]\nrequire = ["order_book"]\n')
     with pytest.raises(ConfigError) as info:  # mexc: ccxt verifies neither checksums nor update ids there
         build('[exchanges.m]\ntype = "ccxt"\nid = "mexc"\nrequire = ["verified_book", "ioc", "lasers"]\n')
@@ -104,4 +107,4 @@ def test_arbot_ccxt_features_prints_the_table(capsys):
     parser, run = parsers["ccxt-features"]
     assert run(parser.parse_args(["gate", "mexc"])) == 0
     out = capsys.readouterr().out
-    assert "| gate | yes | update ids, by arbot | yes |" in out and "| mexc | yes | unverified |" in out
+    assert "| gate | yes | update ids, by arbot | yes | yes |" in out and "| mexc | yes | unverified |" in out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.api import FillApplied, OrderIntent, OrderStatus, Side
+from bot.api import FillApplied, OrderIntent, OrderReport, OrderState, OrderStatus, Side
 from plugins.kraken.private import timestamp_ns
 from tests.helpers.waiting import wait_for
 
@@ -47,6 +47,14 @@ async def test_a_fill_arrives_on_the_stream_before_the_next_poll_and_is_applied_
     fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))
     await wait_for(lambda: bot.executor.order("stream-1").status is OrderStatus.FILLED, what="filled on the stream")
     assert polls(fake_rest) == polled
+    # a poll that read the order between the two fills answers late: it publishes nothing (no going back)
+    reports: list[OrderReport] = []
+    bot.bus.subscribe(OrderReport, reports.append, owner="test")
+    first = kraken._trades[fake_rest.orders[txid]["trades"][0]]
+    before = OrderState("stream-1", OrderStatus.OPEN, exchange_order_id=txid)
+    late = OrderState("stream-1", OrderStatus.OPEN, exchange_order_id=txid, filled_qty=Decimal("0.01"), fills=(first,))
+    kraken.report_change("stream-1", SYMBOL, txid, before, late)
+    assert reports == [] and "stream-1" not in kraken._tracked
     # the reconciler reads the same trades by REST (QueryTrades): nothing is applied twice
     kraken._trades.clear()
     found = await kraken.fetch_order(SYMBOL, "stream-1")

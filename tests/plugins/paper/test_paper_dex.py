@@ -320,3 +320,31 @@ async def test_memory_state_starts_fresh(make_dex):
     fresh = make_dex()
     await fresh.start()
     assert await fresh.fetch_order("SOL/USDC", "a") is None and fresh.state_path == ":memory:"
+
+
+async def test_pools_sharing_a_wallet_swap_from_the_same_balances(bot, make_dex, tmp_path):
+    """wallet = "NAME": a second pool (JUP/USDC) swaps from the first venue's wallet and its state file."""
+    owner = make_dex(state_file=str(tmp_path / "wallet.db"),
+                     initial_balances={"SOL": "100", "JUP": "5000", "USDC": "15000"})
+    await owner.start()
+    bot.exchanges = {**bot.exchanges, "dex": owner}
+    settings = dataclasses.replace(PaperDexSettings(), **{**CP, "symbol": "JUP/USDC", "base_decimals": 6,
+                                                          "start_price": D("0.85"), "wallet": "dex"})
+    assert settings.validate() == []
+    jup = PaperDexExchange("jup", settings, Context(bot, "exchange", "jup"))
+    try:
+        await jup.start()
+        state = await jup.place_order(Order(client_order_id="j1", strategy="test", exchange="jup", symbol="JUP/USDC",
+                                            side=Side.SELL, qty=D(1000), price=None, order_type=OrderType.MARKET,
+                                            tif=TimeInForce.IOC))
+        assert state.status is OrderStatus.FILLED
+        got = state.fills[0].price * D(1000)
+        for venue in (owner, jup):  # one wallet: both report it
+            balances = await venue.balances()
+            assert balances["JUP"].total == D(4000) and balances["USDC"].total == D(15000) + got
+            assert balances["SOL"].total == D(100) - NETWORK_FEE
+    finally:
+        await jup.stop()
+    with pytest.raises(ValueError, match='wallet = "nope": no exchange of that name'):
+        lost = PaperDexExchange("lost", dataclasses.replace(settings, wallet="nope"), Context(bot, "exchange", "lost"))
+        await lost.start()

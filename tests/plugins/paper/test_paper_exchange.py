@@ -329,3 +329,21 @@ async def test_after_a_crash_the_market_resumes_from_its_last_save(make_exchange
     restarted = make_exchange()
     await restarted.start()
     assert restarted.markets["BTC/USD"].step_count == SAVE_MARKETS_EVERY
+
+
+async def test_markets_of_another_scale_take_their_own_shape(make_exchange):
+    """shapes: one account trading SOL at 150 and BONK at 0.00002 needs a tick and a lot for each."""
+    paper = make_exchange(symbols=["SOL/USDC", "BONK/USDC"], start_prices={"SOL/USDC": "150", "BONK/USDC": "0.00002"},
+                          shapes={"BONK/USDC": {"tick_size": "0.00000001", "lot_size": "1", "min_qty": "1000",
+                                                "level_qty": "1000000"}}, state_file="")
+    await paper.start()
+    sol, bonk = paper.market("SOL/USDC"), paper.market("BONK/USDC")
+    assert (sol.tick_size, sol.lot_size) == (Decimal("0.01"), Decimal("0.00001"))
+    assert (bonk.tick_size, bonk.lot_size, bonk.min_qty) == (Decimal("0.00000001"), Decimal(1), Decimal(1000))
+    paper.step()
+    book = paper.markets["BONK/USDC"].book(paper.ctx.clock.time_ns())
+    assert Decimal("0.000019") < book.bids[0][0] < book.asks[0][0] < Decimal("0.000021")
+    issues: list = []
+    parse_settings(PaperSettings, {"symbols": ["SOL/USDC"], "shapes": {"SOL/USDC": {"tick": "0.1"}}}, "exchanges.p",
+                   issues)
+    assert [i.path for i in issues] == ["exchanges.p.shapes.SOL/USDC.tick"]

@@ -16,7 +16,7 @@ def rebalance_plugins() -> list[tuple[str, object]]:
 
 
 def config(*, mode: str = "alert", delay_s: float = 1.0, dex_sol: str = "10", cex_state: str = "",
-           dex_state: str = "", check_every_s: float = 0.3) -> str:
+           dex_state: str = "", check_every_s: float = 0.1) -> str:
     """A paper CEX at 150 against a deep pool at 153 that stays dislocated: every arbitrage buys SOL on the
     CEX and sells it on the DEX, so the DEX runs out of SOL (about 2 SOL a trade) and the CEX piles it up."""
     return f"""

@@ -269,6 +269,9 @@ async def test_openapi_describes_every_route(console):
         if route.role is not None:
             assert operation["x-arbot-role"] == route.role and "401" in operation["responses"]
     assert doc["paths"]["/api/v1/orders"]["get"]["parameters"][0]["name"] == "strategy"
+    page = doc["paths"]["/api/v1/fills"]["get"]["responses"]["200"]["content"]
+    assert set(page) == {"application/json", "text/csv"}
+    assert page["application/json"]["schema"]["required"] == ["items", "limit", "offset", "next_offset"]
 
 
 async def test_docs_web_md_lists_every_route(console):
@@ -277,3 +280,23 @@ async def test_docs_web_md_lists_every_route(console):
     text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text()
     missing = [f"{r.method} {r.path}" for r in routes(console) if f"`{r.method} {r.path}" not in text]
     assert not missing, f"docs/web.md does not list: {missing}"
+
+
+async def test_identical_reads_at_once_share_one_store_query(console, monkeypatch):
+    op = running_server(console.bot.operator).endpoints.op
+    calls = []
+    real = op.order_history
+
+    def counting(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(op, "order_history", counting)
+    path = "/api/v1/orders?limit=7&strategy=btc-grid"
+    pages = await asyncio.gather(*(console.json(path, user) for user in ("vera", "otto", "ada") * 4))
+    assert len(calls) == 1 and all(page == pages[0] for page in pages)
+    await console.json("/api/v1/orders?limit=8&strategy=btc-grid", "vera")  # another query reads
+    assert len(calls) == 2
+    async with await console.get(path + "&format=csv", "vera") as response:  # an export always reads
+        assert response.status == 200
+    assert len(calls) == 3

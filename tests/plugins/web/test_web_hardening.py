@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 
 import aiohttp
 import pytest
@@ -106,6 +107,27 @@ async def test_static_files_never_leave_their_folder(console):
         assert b"hookimpl" not in body and b"root:" not in body and b"[project]" not in body, path
 
 
+async def test_a_request_trickled_in_is_cut_off_by_the_idle_timeout(console):
+    port = int(console.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = asyncio.get_running_loop().time()
+    try:
+        writer.write(b"GET /api/v1/status HTTP/1.1\r\n")
+        closed = False
+        for _ in range(60):  # one header byte a second, never finishing the request
+            writer.write(b"X")
+            await writer.drain()
+            try:
+                closed = await asyncio.wait_for(reader.read(100), 1.0) == b""
+            except TimeoutError:
+                continue
+            break
+        assert closed, "the server kept a half-sent request open"
+        assert asyncio.get_running_loop().time() - started < 30  # idle_timeout_s = 4 here
+    finally:
+        writer.close()
+
+
 async def test_malformed_http_gets_a_400(console):
     status, _ = await raw(console, b"GARBAGE\r\n\r\n")
     assert status == 400
@@ -137,8 +159,15 @@ async def test_browser_session_cookie_needs_the_csrf_header_for_changes(console)
         assert op.strategy_state("btc-grid") == "paused by web:otto"
         async with browser.post(pause.replace("pause", "resume"), headers={"X-CSRF-Token": login["csrf_token"]}) as r:
             assert r.status == 200
+        events = await browser.get(console.url + "/api/v1/events")  # EventSource's request: the cookie only
+        assert events.status == 200
+        await events.content.readline()
         async with browser.post(console.url + "/api/v1/logout", headers={"X-CSRF-Token": login["csrf_token"]}) as r:
             assert r.status == 200
+        async with asyncio.timeout(30):  # the stream of a logged-out session ends at its next event or heartbeat
+            while await events.content.readline():
+                pass
+        events.release()
         async with browser.get(console.url + "/api/v1/status", cookies={"arbot_session": cookie.value}) as r:
             assert r.status == 401
 
@@ -176,7 +205,22 @@ async def test_an_address_guessing_tokens_gets_429(console):
         assert r.status == 200
 
 
-async def test_a_thousand_idle_connections_the_bot_trades_and_the_server_answers(console):
+@pytest.fixture
+def open_files():
+    """Room for 1,300 connections, both ends in this process (a CI runner's soft limit may be 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 4096
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"needs {need} open files; the hard limit here is {hard}")
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_thousand_idle_connections_the_bot_trades_and_the_server_answers(console, open_files):
     server = running_server(console.bot.operator)
     op = console.bot.operator
     port = int(console.url.rsplit(":", 1)[1])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from bot import hookimpl
 from bot.api import AuditEntry, ExecutionLeg, ExecutionView, FeedState, FeedStatus
+from bot.api.testing import wait_for
 
 GRID = """
 [exchanges.paper]
@@ -43,12 +45,13 @@ async def test_executions_merge_every_plugins_views_newest_first_and_page_them(m
     a, b = Reporter("a", [10, 30, 50]), Reporter("b", [20, 40])
     bot = await make_bot(GRID, extra=[("rep-a", a), ("rep-b", b), ("broken", Broken())])
     op = bot.operator
-    assert [v.created_ns for v in op.executions()] == [50, 40, 30, 20, 10]
+    assert [v.created_ns for v in await asyncio.to_thread(op.executions)] == [50, 40, 30, 20, 10]  # as a server
     assert [v.created_ns for v in op.executions(limit=2, offset=1)] == [40, 30]
     assert a.calls[-1][3] == 3  # each plugin is asked for limit + offset, the page is cut after the merge
     assert [v.strategy for v in op.executions(strategy="b")] == ["b", "b"]
     assert op.executions()[0].legs[0].latency_ms == Decimal("2.5")
-    assert any("executions raised RuntimeError" in e for e in bot.plugins.info("broken").errors)
+    await wait_for(lambda: any("executions raised RuntimeError: table gone" in e
+                               for e in bot.plugins.info("broken").errors), what="the broken hook reported on the loop")
 
 
 async def test_history_pages_are_newest_first_within_the_time_window(make_bot):
@@ -83,8 +86,6 @@ async def test_audit_lines_written_together_read_back_newest_first(make_bot):
 
 
 async def test_feed_health_counts_resyncs_and_keeps_the_reason(make_bot):
-    from bot.api.testing import wait_for
-
     bot = await make_bot(GRID)
     op = bot.operator
     await wait_for(lambda: op.feed_health(), what="paper market data")

@@ -57,3 +57,44 @@ def test_web_token_prints_a_token_and_the_config_line_with_its_hash(tmp_path):
     token = out.stdout.splitlines()[1].strip()
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
     assert f'alice = {{ role = "admin", token = "{token_hash(token)}" }}' in out.stdout
+
+
+async def test_with_audit_reads_off_only_changes_and_refusals_are_audited(tmp_path):
+    import aiohttp
+
+    from bot.api.testing import wait_for
+    from plugins.web import running_server
+
+    bot = build_bot('[exchanges.paper]\n[strategies.g]\ntype = "grid"\nexchange = "paper"\nsymbol = "BTC/USD"\n'
+                    'lower = "29000"\nupper = "31000"\nlevels = 5\norder_size = "0.01"\n'
+                    f'[plugins.web]\nenabled = true\nport = 0\naudit_reads = false\n'
+                    f'users = {{ v = {{ role = "viewer", token = "{token_hash("vvvvvvvvvvvv")}" }}, '
+                    f'o = {{ role = "operator", token = "{token_hash("oooooooooooo")}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        url = f"http://127.0.0.1:{running_server(bot.operator).port}/api/v1"
+        async with aiohttp.ClientSession() as http:
+            for token, method, path, status in (("vvvvvvvvvvvv", "GET", "/status", 200),
+                                                ("vvvvvvvvvvvv", "GET", "/audit", 403),
+                                                ("oooooooooooo", "POST", "/strategies/g/pause", 200)):
+                async with http.request(method, url + path, headers={"Authorization": f"Bearer {token}"}) as r:
+                    assert r.status == status
+        await wait_for(lambda: any(e.command == "POST /api/v1/strategies/g/pause" and e.transport == "web"
+                                   for e in bot.operator.audit_log(50)), what="the pause audited")
+        lines = {(e.user_id, e.command, e.outcome.split(":")[0]) for e in bot.operator.audit_log(50)
+                 if e.transport == "web" and " /api/" in e.command}  # (the verb writes its own line too)
+        assert lines == {("v", "GET /api/v1/audit", "refused"), ("o", "POST /api/v1/strategies/g/pause", "ok")}
+    finally:
+        await bot.stop()
+
+
+def test_the_setup_example_in_docs_web_md_is_a_valid_config(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text()
+    example = re.search(r"## Setup\n\n```toml\n(.*?)```", text, re.S).group(1)
+    monkeypatch.setenv("ARBOT_WEB_ALICE", "alice-token-0123456789")
+    bot = build_bot(example, data_dir=tmp_path, extra=web_plugins())
+    settings = bot.operator.plugin_settings("web")
+    assert settings.enabled and set(settings.users) == {"alice", "bob"}

@@ -46,8 +46,9 @@ async function request(method, path, { params = {}, body = undefined, quiet401 =
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!response.ok) {
     if (response.status === 401 && !quiet401) onLoggedOut();
-    const message = (data && (data.error?.message || data.message || data.error)) || `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, typeof message === "string" ? message : JSON.stringify(message), data);
+    // the server answers {"error": "a sentence naming what to fix"}; a proxy may answer anything
+    const message = typeof data?.error === "string" ? data.error : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, message, data);
   }
   return data;
 }
@@ -63,12 +64,13 @@ export function csvUrl(path, params = {}) {
 /** A date range from two YYYY-MM-DD inputs (local days, ``to`` inclusive) as the API's query parameters. */
 export function dateRange(fromDay, toDay) {
   const since = fromDay ? new Date(`${fromDay}T00:00:00`) : null;
-  const until = toDay ? new Date(new Date(`${toDay}T00:00:00`).getTime() + 864e5) : null;
+  const until = toDay ? new Date(`${toDay}T00:00:00`) : null;
+  if (until) until.setDate(until.getDate() + 1); // the next local midnight (a calendar day, DST or not)
   return { since: since ? since.toISOString() : "", until: until ? until.toISOString() : "" };
 }
 
 function remember(session) {
-  csrfToken = session?.csrf_token ?? session?.csrf ?? null;
+  csrfToken = session?.csrf_token ?? null;
   return session;
 }
 

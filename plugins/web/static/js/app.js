@@ -17,7 +17,8 @@ const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
 const REFRESH_MS = 5000; // ages and staleness move even when no event arrives
 const MIN_GAP_MS = 700; // a burst of events refreshes once
 
-const state = { session: null, page: null, mounted: null, source: null, timer: null, pending: false, last: 0 };
+const state = { session: null, page: null, mounted: null, source: null, timer: null, pending: false, last: 0,
+  loading: null, again: false };
 
 function ctxFor(session) {
   const rank = ROLE_RANK[session.role] ?? -1;
@@ -80,6 +81,7 @@ async function route() {
   const root = document.getElementById("page");
   replace(root);
   root.dataset.page = page.id;
+  root.removeAttribute("data-refreshed"); // set again once this page has loaded
   document.title = `${page.title} · arbot`;
   state.page = page;
   const mounted = page.mount(root, ctxFor(state.session));
@@ -87,18 +89,24 @@ async function route() {
   await refresh(true);
 }
 
+/** Reload what the page on view shows; one load at a time (a request meanwhile runs once after it). */
 async function refresh(force = false) {
   const mounted = state.mounted;
   if (!mounted || !mounted.refresh) return;
   if (!force && document.hidden) return;
+  if (state.loading === mounted) { state.again = true; return; }
+  state.loading = mounted;
   state.last = Date.now();
   try {
     await mounted.refresh();
-    document.getElementById("page")?.setAttribute("data-refreshed", String(state.last));
+    if (state.mounted === mounted) document.getElementById("page").setAttribute("data-refreshed", String(state.last));
   } catch (error) {
     if (error instanceof api.ApiError && error.status === 401) return; // the login form is already showing
     if (state.mounted === mounted) toast(`could not load: ${error.message}`);
+  } finally {
+    if (state.loading === mounted) state.loading = null;
   }
+  if (state.again && state.mounted === mounted) { state.again = false; await refresh(); }
 }
 
 /** Refresh the page on view when an event it listens to arrives, at most once per MIN_GAP_MS. */
@@ -140,6 +148,8 @@ async function start() {
   });
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  let resizing = null; // charts are drawn at their card's width: redraw once a resize settles
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(() => refresh(), 250); });
   let session = null;
   try { session = await api.session(); } catch { session = null; }
   if (session) await enter(session);

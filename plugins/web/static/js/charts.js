@@ -43,7 +43,7 @@ function yTicks(root, [lo, hi], y, x0, x1) {
 }
 
 /** points: [{t: ms since epoch, v: number}] -> an SVG line chart (a step line, as PnL changes on fills). */
-export function lineChart(points, { label = "chart", width = 640, height = 200 } = {}) {
+export function lineChart(points, { label = "chart", width = 640, height = 180 } = {}) {
   const pad = { l: 52, r: 10, t: 10, b: 22 };
   const root = frame(width, height, pad, label);
   if (points.length < 2) {
@@ -70,6 +70,7 @@ export function lineChart(points, { label = "chart", width = 640, height = 200 }
 export function scatter(points, { label = "scatter", size = 320, xLabel = "predicted", yLabel = "realized" } = {}) {
   const pad = { l: 52, r: 10, t: 10, b: 30 };
   const root = frame(size, size, pad, label);
+  root.classList.add("square");
   if (!points.length) {
     root.append(svg("text", { x: size / 2, y: size / 2, "text-anchor": "middle" }, "no executions yet"));
     return root;

@@ -30,12 +30,14 @@ export function replace(node, ...children) {
 }
 
 /**
- * A table from column specs: {label, value(row) -> text|Node, num?: bool, cls?(row)}.
+ * A table from column specs: {label, value(row) -> text|Node, num?: bool, cls?(row), narrow?: false}
+ * (``narrow: false``: the column is left out on a phone-sized screen; ``wrap: true``: long text wraps).
  * ``onRow(row)`` makes rows clickable (and keyboard-focusable).
  */
 export function table(columns, rows, { onRow = null, rowClass = null, empty = "nothing yet", testid = null } = {}) {
   if (!rows.length) return h("p", { class: "empty", "data-testid": testid }, empty);
-  const head = h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null }, c.label)));
+  const colClass = (c) => [c.num ? "num" : "", c.narrow === false ? "wide-only" : "", c.wrap ? "wrap" : ""].join(" ").trim();
+  const head = h("tr", {}, columns.map((c) => h("th", { class: colClass(c) || null }, c.label)));
   const body = rows.map((row) => {
     const tr = h("tr", { class: [onRow ? "clickable" : "", rowClass ? rowClass(row) : ""].join(" ").trim() || null });
     if (onRow) {
@@ -45,7 +47,7 @@ export function table(columns, rows, { onRow = null, rowClass = null, empty = "n
     }
     for (const c of columns) {
       const value = c.value(row);
-      const cls = [c.num ? "num" : "", c.cls ? c.cls(row) : ""].join(" ").trim();
+      const cls = [colClass(c), c.cls ? c.cls(row) : ""].join(" ").trim();
       tr.append(h("td", { class: cls || null }, value === null || value === undefined ? "" : value));
     }
     return tr;

@@ -1,5 +1,4 @@
-// Display helpers. Amounts arrive as decimal strings already rounded by the server (bot/units.py):
-// they are shown as they are, never re-computed here with floats.
+// Display helpers for times, durations and signs. Amounts are rounded by units.js (bot/units.py's rule).
 
 /** "1.25" -> "pos", "-3" -> "neg", "0" -> "". */
 export function sign(amount) {
@@ -9,14 +8,8 @@ export function sign(amount) {
   return /[1-9]/.test(text) ? "pos" : "";
 }
 
-/** A decimal string with its currency, or "—". */
-export function money(amount, asset = "") {
-  if (amount === null || amount === undefined || amount === "") return "—";
-  return asset ? `${amount} ${asset}` : String(amount);
-}
-
 /** Nanoseconds since the epoch (number or numeric string) -> a Date. */
-export function nsDate(ns) {
+function nsDate(ns) {
   return new Date(Number(BigInt(ns) / 1000000n));
 }
 
@@ -57,17 +50,4 @@ export function ms(value) {
 export function dateInput(d) {
   const p = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-}
-
-/** {"USD": "1.5", "USDC": "-0.2"} -> "1.5 USD · -0.2 USDC" ("0" when empty). */
-export function amounts(byAsset) {
-  const entries = Object.entries(byAsset || {});
-  return entries.length ? entries.map(([asset, v]) => `${v} ${asset}`).join(" · ") : "0";
-}
-
-/** The sign class of a set of amounts: "neg" if any is negative, "pos" if any is positive, else "". */
-export function signOf(byAsset) {
-  const values = Object.values(byAsset || {});
-  if (values.some((v) => sign(v) === "neg")) return "neg";
-  return values.some((v) => sign(v) === "pos") ? "pos" : "";
 }

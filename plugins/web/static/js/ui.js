@@ -1,6 +1,7 @@
 // Building blocks the pages share: cards, figures, pills, dialogs, the pause/resume buttons.
 
 import { h, replace, toast } from "./dom.js";
+import { amount, money } from "./units.js";
 
 /** A card with a heading; ``slot`` (returned) is where its content goes. */
 export function card(title, { testid = null, actions = null } = {}) {
@@ -55,4 +56,15 @@ export function verb(ctx, label, path, { testid = null, cls = null, body = {}, a
   const button = h("button", { class: cls, "data-testid": testid, type: "button",
     onclick: () => act(button, () => ctx.api.post(path, body), after) }, label);
   return button;
+}
+
+/** Sums of money, one per asset ("1.10 USD, -0.20 USDC"), each coloured by its own sign. */
+export function moneyNodes(byAsset) {
+  const keys = Object.keys(byAsset || {}).sort();
+  if (!keys.length) return ["0"];
+  return keys.flatMap((asset, i) => {
+    const shown = amount(byAsset[asset], asset);
+    const cls = shown.startsWith("-") ? "neg" : /[1-9]/.test(shown) ? "pos" : null;
+    return [i ? ", " : null, h("span", { class: cls }, money(byAsset[asset], asset))];
+  });
 }

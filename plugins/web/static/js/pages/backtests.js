@@ -1,7 +1,7 @@
 // Backtests: the reports `arbot backtest --out DIR` left in data_dir, each with its PnL chart (PNG)
 // and its text report.
 
-import { h, replace, table } from "../dom.js";
+import { h, replace, table, toast } from "../dom.js";
 import { time } from "../format.js";
 import { card } from "../ui.js";
 
@@ -16,7 +16,13 @@ export default {
     replace(root, list.node, detail.node);
 
     async function open(r) {
-      const report = await ctx.api.get(`backtests/${encodeURIComponent(r.name)}`);
+      let report;
+      try {
+        report = await ctx.api.get(`backtests/${encodeURIComponent(r.name)}`);
+      } catch (error) {
+        toast(`could not open ${r.name}: ${error.message}`);
+        return;
+      }
       detail.node.querySelector("h2").textContent = report.name;
       replace(detail.slot,
         report.png_url ? h("img", { class: "report", src: report.png_url, alt: `PnL chart of ${report.name}` }) : null,

@@ -4,6 +4,7 @@
 import { h, replace, table } from "../dom.js";
 import { clock } from "../format.js";
 import { card } from "../ui.js";
+import { amount } from "../units.js";
 
 /** An alert naming a venue and an asset it lacks (the arb strategy's shortfall warning). */
 const isShortfall = (a) => a.level === "warning" && a.fields && a.fields.venue && a.fields.asset && a.fields.need;
@@ -22,7 +23,7 @@ export default {
       const low = alerts.items.filter(isShortfall);
       const lowAt = (exchange, asset) => low.some((a) => a.fields.venue === exchange && a.fields.asset === asset);
       replace(warnings, low.length ? h("div", { class: "banner", "data-testid": "low-inventory" },
-        h("strong", {}, "Low inventory"), low.map((a) => h("div", {}, `${clock(a.ts_ns)} ${a.source}: ${a.message}`))) : null);
+        h("strong", {}, "Low-inventory warnings (recent alerts)"), low.map((a) => h("div", {}, `${clock(a.ts_ns)} ${a.source}: ${a.message}`))) : null);
       replace(venues, Object.keys(data.balances).sort().map((exchange) => {
         const c = card(exchange, { testid: `venue-${exchange}` });
         const assets = data.balances[exchange];
@@ -33,8 +34,8 @@ export default {
         const rows = Object.entries(assets).map(([asset, b]) => ({ asset, ...b }));
         replace(c.slot, table([
           { label: "Asset", value: (r) => r.asset },
-          { label: "Free", num: true, value: (r) => r.free },
-          { label: "Total", num: true, value: (r) => r.total },
+          { label: "Free", num: true, value: (r) => amount(r.free, r.asset) },
+          { label: "Total", num: true, value: (r) => amount(r.total, r.asset) },
         ], rows, { rowClass: (r) => (lowAt(exchange, r.asset) ? "warn" : ""), empty: "no balances" }));
         return c.node;
       }));

@@ -1,7 +1,8 @@
 // Opportunities: the live table with filters; a row opens its cost breakdown.
 
 import { h, replace, table, facts } from "../dom.js";
-import { clock, money, sign, time } from "../format.js";
+import { clock, sign, time } from "../format.js";
+import { amount, or, price, qty, quoteOf, significant } from "../units.js";
 import { card, dialog, pill } from "../ui.js";
 
 const filters = { strategy: "", acted: "", min_bps: "" }; // kept across refreshes and visits
@@ -17,21 +18,22 @@ function matches(o) {
 /** The cost breakdown of one opportunity, from gross edge to net PnL. */
 export function breakdown(o) {
   const costs = o.costs || [];
-  const rows = costs.map((c) => h("tr", {}, h("td", {}, c.name), h("td", { class: "num neg" }, `−${c.amount}`)));
+  const quote = quoteOf(o.symbol);
+  const rows = costs.map((c) => h("tr", {}, h("td", {}, c.name), h("td", { class: "num neg" }, `−${amount(c.amount, quote)}`)));
   return h("div", { "data-testid": "cost-breakdown" },
     facts([
       ["when", time(o.ts_ns)],
       ["strategy", o.strategy],
       ["market", o.symbol],
-      ["buy", `${o.qty} on ${o.buy_exchange} at ${o.buy_price}`],
-      ["sell", `on ${o.sell_exchange} at ${o.sell_price}`],
+      ["buy", `${qty(o.qty)} on ${o.buy_exchange} at ${price(o.buy_price)}`],
+      ["sell", `on ${o.sell_exchange} at ${price(o.sell_price)}`],
       ["acted", o.acted ? "yes" : `no${o.reason ? `: ${o.reason}` : ""}`],
     ]),
-    h("h2", { class: "muted" }, "Costs (quote units)"),
+    h("h2", { class: "muted" }, `Costs (${quote || "quote"})`),
     costs.length
       ? h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, rows,
-        h("tr", {}, h("th", {}, "net PnL"), h("th", { class: `num ${sign(o.net_pnl)}` }, money(o.net_pnl))),
-        h("tr", {}, h("th", {}, "net edge"), h("th", { class: "num" }, `${o.edge_bps} bps`)))))
+        h("tr", {}, h("th", {}, "net PnL"), h("th", { class: `num ${sign(o.net_pnl)}` }, or(amount, o.net_pnl, quote))),
+        h("tr", {}, h("th", {}, "net edge"), h("th", { class: "num" }, `${significant(o.edge_bps, 4)} bps`)))))
       : h("p", { class: "empty" }, "no cost breakdown was published for this opportunity"));
 }
 
@@ -61,13 +63,13 @@ export default {
       const rows = latest.filter(matches);
       replace(list.slot, table([
         { label: "Time", value: (o) => clock(o.ts_ns) },
-        { label: "Strategy", value: (o) => o.strategy },
-        { label: "Market", value: (o) => o.symbol },
+        { label: "Strategy", value: (o) => o.strategy, narrow: false },
+        { label: "Market", value: (o) => o.symbol, narrow: false },
         { label: "Buy → sell", value: (o) => `${o.buy_exchange} → ${o.sell_exchange}` },
-        { label: "Qty", num: true, value: (o) => o.qty },
-        { label: "Net bps", num: true, value: (o) => o.edge_bps, cls: (o) => sign(o.edge_bps) },
-        { label: "Net PnL", num: true, value: (o) => money(o.net_pnl), cls: (o) => sign(o.net_pnl) },
-        { label: "Acted", value: (o) => (o.acted ? pill("acted", "ok") : h("span", { class: "muted" }, o.reason || "no")) },
+        { label: "Qty", num: true, value: (o) => qty(o.qty) },
+        { label: "Net bps", num: true, value: (o) => significant(o.edge_bps, 4), cls: (o) => sign(o.edge_bps) },
+        { label: "Net PnL", num: true, value: (o) => or(amount, o.net_pnl, quoteOf(o.symbol)), cls: (o) => sign(o.net_pnl) },
+        { label: "Acted", value: (o) => (o.acted ? pill("acted", "ok") : h("span", { class: "muted" }, o.reason || "no")), wrap: true },
       ], rows, { onRow: open, testid: "opportunities-table", empty: "no opportunities match" }));
     }
 

@@ -1,11 +1,11 @@
 // Orders & fills: paged tables, and CSV export of a date range.
 
 import { h, replace, table } from "../dom.js";
-import { dateInput, money, time } from "../format.js";
+import { dateInput, time } from "../format.js";
+import { amount, or, price, qty, significant } from "../units.js";
 import { card, pill } from "../ui.js";
 
-const PAGE_SIZE = 50;
-const view = { kind: "orders", offset: 0 };
+const view = { kind: "orders", offset: 0, size: 50 };
 
 const COLUMNS = {
   orders: [
@@ -14,13 +14,14 @@ const COLUMNS = {
     { label: "Exchange", value: (o) => o.exchange },
     { label: "Market", value: (o) => o.symbol },
     { label: "Side", value: (o) => o.side },
-    { label: "Type", value: (o) => o.order_type },
-    { label: "Qty", num: true, value: (o) => o.qty },
-    { label: "Price", num: true, value: (o) => o.price ?? "market" },
-    { label: "Filled", num: true, value: (o) => o.filled_qty },
-    { label: "Avg price", num: true, value: (o) => o.avg_fill_price ?? "" },
+    { label: "Type", value: (o) => o.order_type, narrow: false },
+    { label: "Qty", num: true, value: (o) => qty(o.qty) },
+    { label: "Price", num: true, value: (o) => (o.price === null ? "market" : price(o.price)) },
+    { label: "Filled", num: true, value: (o) => qty(o.filled_qty) },
+    { label: "Avg price", num: true, value: (o) => or(price, o.avg_fill_price) },
+    { label: "Fee", num: true, value: (o) => significant(o.fee) },
     { label: "Status", value: (o) => pill(o.status, o.status === "filled" ? "ok" : ["rejected", "failed"].includes(o.status) ? "bad" : "") },
-    { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id) },
+    { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id), narrow: false },
   ],
   fills: [
     { label: "Time", value: (f) => time(f.ts_ns) },
@@ -28,11 +29,11 @@ const COLUMNS = {
     { label: "Exchange", value: (f) => f.exchange },
     { label: "Market", value: (f) => f.symbol },
     { label: "Side", value: (f) => f.side },
-    { label: "Qty", num: true, value: (f) => f.qty },
-    { label: "Price", num: true, value: (f) => f.price },
-    { label: "Fee", num: true, value: (f) => money(f.fee, f.fee_asset) },
-    { label: "Liquidity", value: (f) => f.liquidity },
-    { label: "Order", value: (f) => h("span", { class: "mono muted" }, f.client_order_id) },
+    { label: "Qty", num: true, value: (f) => qty(f.qty) },
+    { label: "Price", num: true, value: (f) => price(f.price) },
+    { label: "Fee", num: true, value: (f) => `${amount(f.fee, f.fee_asset)} ${f.fee_asset}` },
+    { label: "Liquidity", value: (f) => f.liquidity, narrow: false },
+    { label: "Order", value: (f) => h("span", { class: "mono muted" }, f.client_order_id), narrow: false },
   ],
 };
 
@@ -54,19 +55,22 @@ export default {
       exportLink.setAttribute("download", `arbot-${view.kind}-${from.value}-${to.value}.csv`);
     };
     for (const input of [kind, from, to]) input.addEventListener("change", syncLink);
-    const prev = h("button", { class: "secondary", "data-testid": "prev", onclick: () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); refresh(); } }, "← Newer");
-    const next = h("button", { class: "secondary", "data-testid": "next", onclick: () => { view.offset += PAGE_SIZE; refresh(); } }, "Older →");
+    const size = h("select", { "data-testid": "page-size", onchange: () => { view.size = Number(size.value); view.offset = 0; refresh(); } },
+      [10, 25, 50, 100].map((n) => h("option", { value: n }, String(n))));
+    size.value = String(view.size);
+    const prev = h("button", { class: "secondary", "data-testid": "prev", onclick: () => { view.offset = Math.max(0, view.offset - view.size); refresh(); } }, "← Newer");
+    const next = h("button", { class: "secondary", "data-testid": "next", onclick: () => { view.offset += view.size; refresh(); } }, "Older →");
     const where = h("span", { class: "muted", "data-testid": "page-info" });
     const list = card("", { testid: "orders-fills" });
     replace(root,
       h("div", { class: "card toolbar" },
-        h("label", {}, "show", kind), h("label", {}, "from", from), h("label", {}, "to", to), exportLink),
+        h("label", {}, "show", kind), h("label", {}, "per page", size), h("label", {}, "from", from), h("label", {}, "to", to), exportLink),
       list.node,
       h("div", { class: "toolbar" }, prev, where, next));
 
     async function refresh() {
       syncLink();
-      const data = await ctx.api.get(view.kind, { limit: PAGE_SIZE, offset: view.offset });
+      const data = await ctx.api.get(view.kind, { limit: view.size, offset: view.offset });
       const rows = data.items;
       list.node.querySelector("h2").textContent = view.kind === "orders" ? "Orders" : "Fills";
       replace(list.slot, table(COLUMNS[view.kind], rows, { testid: `${view.kind}-table`, empty: `no ${view.kind}` }));

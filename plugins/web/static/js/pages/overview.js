@@ -1,9 +1,10 @@
 // Overview: mode, uptime, today's PnL with its equity curve, strategies with pause/resume.
 
 import { h, replace, table } from "../dom.js";
-import { amounts, duration, signOf } from "../format.js";
+import { duration } from "../format.js";
+import { moneys } from "../units.js";
 import { lineChart } from "../charts.js";
-import { card, kpi, pill, verb } from "../ui.js";
+import { card, kpi, moneyNodes, pill, verb } from "../ui.js";
 
 /** Net PnL today per quote asset, as the ledger gave it at each refresh since the console opened. */
 const equity = new Map();
@@ -47,24 +48,33 @@ export default {
           ? h("p", { class: "banner", "data-testid": "observe-banner" }, `Observe mode is on (configured: ${status.configured_mode}): no orders are sent.`) : null,
         status.store_error ? h("p", { class: "banner bad" }, `Store: ${status.store_error}`) : null);
       replace(kpis,
-        kpi("Mode", status.mode, { testid: "mode" }),
+        h("div", { class: "kpi" }, h("div", { class: "label" }, "Mode"),
+          h("div", { class: "value", "data-testid": "mode" }, status.mode), ctx.can("admin") ? observe(status) : null),
         kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
-        kpi("Net PnL today", amounts(net), { cls: signOf(net), testid: "pnl-today" }),
-        kpi("Fees today", amounts(pnl.total.fees), { testid: "fees-today" }),
+        kpi("Net PnL today", moneyNodes(net), { testid: "pnl-today" }),
+        kpi("Fees today", moneys(pnl.total.fees), { testid: "fees-today" }),
         kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
         kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
       replace(curve.slot,
         [...equity.entries()].map(([asset, series]) => h("div", {}, h("div", { class: "muted" }, asset),
-          lineChart(series.points, { label: `net PnL today in ${asset}` }))),
+          lineChart(series.points, { label: `net PnL today in ${asset}`, width: Math.max(curve.slot.clientWidth, 300), height: 160 }))),
         h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, sampled while this console is open."));
       replace(strategies.slot, table([
         { label: "Strategy", value: (s) => s.name },
-        { label: "Type", value: (s) => s.type },
+        { label: "Type", value: (s) => s.type, narrow: false },
         { label: "State", value: (s) => pill(s.state, stateLevel(s.state), { "data-testid": `state-${s.name}` }) },
-        { label: "Fills today", num: true, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
-        { label: "Net today", num: true, value: (s) => amounts(pnl.strategies[s.name]?.net), cls: (s) => signOf(pnl.strategies[s.name]?.net) },
+        { label: "Fills today", num: true, narrow: false, value: (s) => String(pnl.strategies[s.name]?.fills ?? 0) },
+        { label: "Net today", num: true, value: (s) => moneyNodes(pnl.strategies[s.name]?.net ?? {}) },
         ctx.can("operator") ? { label: "", value: (s) => controls(s) } : null,
       ].filter(Boolean), status.strategies, { testid: "strategies-table" }));
+    }
+
+    /** Admin: observe mode on (no orders are sent), or back to the configured mode. */
+    function observe(status) {
+      const on = status.mode === "observe";
+      if (on && status.configured_mode === "observe") return null; // the config itself says observe
+      return verb(ctx, on ? `Back to ${status.configured_mode}` : "Observe only", "observe",
+        { testid: on ? "observe-off" : "observe-on", cls: "secondary", body: { on: !on }, after: refresh });
     }
 
     function controls(s) {

@@ -4,6 +4,22 @@
 import { h, replace, table, facts, toast } from "../dom.js";
 import { time } from "../format.js";
 import { act, card, dialog } from "../ui.js";
+import { amount } from "../units.js";
+
+/** One limit: used of limit, with a bar (the ratio is for drawing only). */
+function use(name, u) {
+  const ratio = Number(u.limit) > 0 ? Math.min(Math.abs(Number(u.used)) / Number(u.limit), 1) : 0;
+  const level = ratio >= 0.9 ? "bad" : ratio >= 0.7 ? "warn" : "ok";
+  return h("div", { class: "use" },
+    h("div", { class: "use-label" }, h("span", {}, name), h("span", { class: "num" }, `${amount(u.used, u.unit)} / ${amount(u.limit, u.unit)} ${u.unit}`)),
+    bar(ratio, level));
+}
+
+function bar(ratio, level) {
+  const fill = h("span");
+  fill.style.width = `${(ratio * 100).toFixed(1)}%`; // CSSOM, not a style attribute: fine under a strict CSP
+  return h("div", { class: `bar ${level}` }, fill);
+}
 
 export default {
   id: "risk",
@@ -39,7 +55,9 @@ export default {
       const data = await ctx.api.get("risk");
       replace(checks, (data.checks || []).map((c) => {
         const k = card(c.name, { testid: `risk-${c.name}` });
-        replace(k.slot, facts(Object.entries(c.facts || {})));
+        const usage = Object.entries(c.usage || {});
+        replace(k.slot, usage.length ? h("div", { class: "uses" }, usage.map(([name, u]) => use(name, u))) : null,
+          facts(Object.entries(c.facts || {})));
         return k.node;
       }));
       replace(trips.slot, table([
@@ -48,7 +66,7 @@ export default {
         { label: "Action", value: (t) => t.action },
         { label: "Strategy", value: (t) => t.strategy },
         { label: "Market", value: (t) => [t.exchange, t.symbol].filter(Boolean).join(" ") },
-        { label: "Reason", value: (t) => t.reason },
+        { label: "Reason", value: (t) => t.reason, wrap: true },
       ], data.trips || [], { testid: "trips-table", empty: "no trips" }));
     }
 

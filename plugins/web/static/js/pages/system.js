@@ -27,7 +27,7 @@ export default {
     replace(root, feeds.node, plugins.node, alerts.node);
 
     async function refresh() {
-      const [f, p, a] = await Promise.all([ctx.api.get("feeds"), ctx.api.get("plugins"), ctx.api.get("alerts", { limit: 50 })]);
+      const [f, p, a] = await Promise.all([ctx.api.get("feeds"), ctx.api.get("plugins"), ctx.api.get("alerts", { limit: 30 })]);
       replace(feeds.slot,
         h("div", { class: "pills", "data-testid": "feed-pills" }, f.items.map((x) => {
           const s = feedStatus(x);
@@ -41,20 +41,20 @@ export default {
           { label: "Data age", num: true, value: age },
           { label: "Resyncs", num: true, value: (x) => String(x.resyncs) },
           { label: "Since", value: (x) => (x.changed_ns ? time(x.changed_ns) : "—") },
-          { label: "Reason", value: (x) => x.reason || "" },
+          { label: "Reason", value: (x) => x.reason || "", wrap: true },
         ], f.items, { testid: "feeds-table", empty: "no market data yet" }));
       replace(plugins.slot, table([
         { label: "Plugin", value: (x) => x.name },
-        { label: "Provides", value: (x) => (x.provides || []).join(", ") },
+        { label: "Provides", value: (x) => (x.provides || []).join(", "), wrap: true },
         { label: "Version", value: (x) => x.version },
-        { label: "Errors", value: (x) => (x.errors.length ? h("span", { class: "neg" }, x.errors.join("; ")) : pill("ok", "ok")) },
+        { label: "Errors", value: (x) => (x.errors.length ? h("span", { class: "neg" }, x.errors.join("; ")) : pill("ok", "ok")), wrap: true },
       ], p.items, { testid: "plugins-table" }));
       replace(alerts.slot, table([
         { label: "Time", value: (x) => time(x.ts_ns) },
         { label: "Level", value: (x) => pill(x.level, { critical: "bad", error: "bad", warning: "warn" }[x.level] || "") },
         { label: "Kind", value: (x) => x.kind },
         { label: "Source", value: (x) => x.source },
-        { label: "Message", value: (x) => x.message },
+        { label: "Message", value: (x) => x.message, wrap: true },
       ], a.items, { testid: "alerts-table", empty: "no alerts since the bot started" }));
     }
 

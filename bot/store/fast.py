@@ -1,0 +1,154 @@
+"""The fast durable record: one statement, one commit, on a dedicated SQLite connection per thread.
+
+What makes an order (or an arbitrage execution) durable before it is sent is a single ``INSERT``
+committed on its own. Through the SQLAlchemy engine that costs a pool checkout, a statement built
+from the values, a compile-cache look-up, ``BEGIN``/``COMMIT`` and the result machinery: about a
+millisecond of CPU. Here the same statement is compiled once per (table, columns), its parameters
+go through the columns' own bind processors (so the row is exactly what the engine would have
+written: decimal text, BIGINT nanoseconds), and it runs in autocommit mode on a raw ``sqlite3``
+connection of the calling thread: tens of microseconds.
+
+Durability is the store's: WAL with ``synchronous=NORMAL``. A commit is in the WAL file (the
+operating system's page cache) when the call returns, so it survives the process being killed
+(SIGKILL, a crash); it is fsynced at the next checkpoint, so a power loss or a kernel crash may
+lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). See
+"The order path" in ``docs/architecture.md``.
+
+Only file-backed SQLite databases get these connections (an in-memory database lives in the
+engine's one connection); PostgreSQL runs the same statements through the engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
+
+
+class StoreBusy(Exception):
+    """A no-wait record found the database locked by another writer: nothing was written; try again
+    with a wait (the executor hands it to the store writer's thread)."""
+
+
+_Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+
+
+def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
+    """Column -> its Python-side default (what the engine would insert for a column not given)."""
+    out: dict[str, Callable[[], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if default is None or column.primary_key:
+            continue
+        if getattr(default, "is_scalar", False):
+            out[column.key] = lambda value=default.arg: value  # type: ignore[attr-defined,misc]
+        elif getattr(default, "is_callable", False):
+            out[column.key] = lambda fn=default.arg: fn(None)  # type: ignore[attr-defined,misc]
+    return out
+
+
+class FastRecords:
+    """Single-statement commits of one SQLite file store (see the module documentation)."""
+
+    def __init__(self, engine: Engine, path: str, pragmas: Callable[[Any, Any], None]):
+        self.dialect = engine.dialect
+        self.path = path
+        self._pragmas = pragmas
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
+        self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
+        self.wait_ms: Callable[[], int] | None = None
+        """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
+
+    def _connection(self, wait_ms: int) -> sqlite3.Connection:
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is None:
+            # mode=rw: never create the file (a database deleted under a running bot must not be replaced by an
+            # empty one; the host's store watch reports the deletion)
+            uri = Path(self.path).absolute().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._pragmas(conn, None)
+            # checkpoints (which fsync) are left to the engine's connections: the writer thread, not a record
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            with self._lock:
+                self._opened.append(conn)
+            local.conn, local.wait = conn, None
+        if local.wait != wait_ms:
+            conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+            local.wait = wait_ms
+        return conn
+
+    def _statement(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...] = ()) -> _Statement:
+        cache_key = (kind, table.name, columns + ("|",) + key)
+        found = self._statements.get(cache_key)
+        if found is None:
+            dialect = self.dialect
+            if kind == "insert":
+                stmt: Any = sqlite.insert(table).values({c: bindparam(f"v_{c}") for c in columns})
+                stmt = stmt.on_conflict_do_nothing()
+            else:
+                stmt = update(table).values({c: bindparam(f"v_{c}") for c in columns})
+                for k in key:
+                    stmt = stmt.where(table.c[k] == bindparam(f"k_{k}"))
+            compiled = stmt.compile(dialect=dialect)
+            names = compiled.positiontup or []
+            binds = []
+            for name in names:
+                column = table.c[name[2:]]
+                binds.append((name, column.type.dialect_impl(dialect).bind_processor(dialect)))
+            found = self._statements[cache_key] = (str(compiled), tuple(binds))
+        return found
+
+    def _run(self, sql: str, binds: tuple[tuple[str, Callable[[Any], Any] | None], ...], values: Mapping[str, Any],
+             wait_ms: int | None) -> int:
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        params = [values[name] if proc is None else proc(values[name]) for name, proc in binds]
+        try:
+            return self._connection(wait_ms).execute(sql, params).rowcount
+        except sqlite3.OperationalError as exc:
+            if wait_ms == 0 and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StoreBusy(str(exc)) from None
+            raise
+
+    def insert_once(self, table: Table, values: Mapping[str, Any], wait_ms: int | None = None) -> bool:
+        """Insert one row and commit; False (nothing written) when it clashes with a unique key.
+
+        ``wait_ms``: how long to wait for another writer's lock (0: raise :class:`StoreBusy` at once;
+        None: the calling thread's wait)."""
+        defaults = self._defaults.get(table.name)
+        if defaults is None:
+            defaults = self._defaults[table.name] = _column_defaults(table)
+        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values}
+        sql, binds = self._statement("insert", table, tuple(row))
+        return self._run(sql, binds, {f"v_{k}": v for k, v in row.items()}, wait_ms) == 1
+
+    def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
+               wait_ms: int | None = None) -> int:
+        """Set ``values`` on the rows matching every ``where`` column and commit; the rows changed."""
+        sql, binds = self._statement("update", table, tuple(values), tuple(where))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update({f"k_{k}": v for k, v in where.items()})
+        return self._run(sql, binds, params, wait_ms)
+
+    def exists(self, table: Table, column: str, value: Any) -> bool:
+        """Whether a row has ``column == value`` (a read on the calling thread's connection: no lock wait)."""
+        sql = f'SELECT 1 FROM "{table.name}" WHERE "{column}" = ? LIMIT 1'
+        return self._connection(self.wait_ms() if self.wait_ms is not None else 5000).execute(
+            sql, (value,)).fetchone() is not None
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()

@@ -1,0 +1,182 @@
+"""The Jupiter exchange's wallet as a source of inventory transfers (``plugins/rebalance``).
+
+A transfer out of the wallet is one Solana transaction signed by the wallet: a System Program
+``Transfer`` for SOL, or for an SPL token an Associated Token Account ``CreateIdempotent`` (the
+destination's token account, paid by the wallet if it does not exist yet) and a Token Program
+``TransferChecked`` (amount and decimals checked by the chain) to the destination address's token
+account for the mint. The destination is the address the receiving venue gave (a CEX's deposit
+address).
+
+**Once.** As for swaps, the signed transaction, its signature and the blockhash's
+``lastValidBlockHeight`` are stored under the transfer id *before* the first send
+(``jupiter_transfers``). Asked again for the same transfer (after a crash), :meth:`withdraw`
+returns the stored signature when it landed, rebroadcasts the same bytes while the blockhash is
+valid, and signs anew only once the old transaction provably can no longer land (block height past
+its ``lastValidBlockHeight`` and still unknown to the node). :meth:`withdrawal` answers the same way:
+landed (SENT: the destination credits it after its confirmations), failed on chain (FAILED), or
+expired unlanded (None: never sent).
+
+A wallet learns of incoming funds from the chain, not from a venue: :meth:`credited` answers False
+and the planner relies on the source's own completion status for transfers into the wallet.
+"""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from typing import Any
+
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+from sqlmodel import Field, SQLModel
+
+from arbotlib.solana.rpc import RpcError
+from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, TransientError
+from bot.api.storage import Store
+
+SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
+TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+SIGNATURE_FEE_LAMPORTS = 5000
+
+
+class JupiterTransferRow(SQLModel, table=True):
+    """One transfer out of the wallet: the signed transaction, stored before it is sent."""
+
+    __tablename__ = "jupiter_transfers"
+
+    transfer_id: str = Field(primary_key=True)
+    exchange: str
+    signature: str
+    signed_tx_b64: str
+    last_valid_block_height: int
+
+
+def associated_token_account(owner: Pubkey, mint: Pubkey) -> Pubkey:
+    """The owner's associated token account for ``mint`` (the ATA program's derivation)."""
+    return Pubkey.find_program_address([bytes(owner), bytes(TOKEN_PROGRAM), bytes(mint)], ATA_PROGRAM)[0]
+
+
+def transfer_instructions(owner: Pubkey, destination: Pubkey, mint: Pubkey | None, units: int,
+                          decimals: int) -> list[Instruction]:
+    """SOL (``mint`` None): one System transfer; a token: create the destination's ATA if needed, TransferChecked."""
+    if mint is None:
+        return [transfer(TransferParams(from_pubkey=owner, to_pubkey=destination, lamports=units))]
+    source_ata = associated_token_account(owner, mint)
+    destination_ata = associated_token_account(destination, mint)
+    create = Instruction(ATA_PROGRAM, bytes([1]), [  # CreateIdempotent
+        AccountMeta(owner, True, True), AccountMeta(destination_ata, False, True),
+        AccountMeta(destination, False, False), AccountMeta(mint, False, False),
+        AccountMeta(SYSTEM_PROGRAM, False, False), AccountMeta(TOKEN_PROGRAM, False, False)])
+    checked = Instruction(TOKEN_PROGRAM, bytes([12]) + units.to_bytes(8, "little") + bytes([decimals]), [
+        AccountMeta(source_ata, False, True), AccountMeta(mint, False, False),
+        AccountMeta(destination_ata, False, True), AccountMeta(owner, True, False)])
+    return [create, checked]
+
+
+class JupiterTransfers(TransferVenue):
+    """The transfer half of :class:`~plugins.jupiter.exchange.JupiterExchange`."""
+
+    name: str
+    settings: Any
+    ctx: Any
+    wallet: Any
+    rpc: Any
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        if asset != "SOL" and asset not in self.settings.tokens:
+            return None
+        return TransferTerms(asset, Decimal(0), Decimal(0), Decimal(SIGNATURE_FEE_LAMPORTS).scaleb(-9), "SOL",
+                             float(self.settings.transfer_expected_s))
+
+    async def deposit_address(self, asset: str) -> str:
+        return str(self.wallet.pubkey)
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        row = self._transfer_row(transfer_.transfer_id)
+        if row is not None:
+            state = await self._chain_state(row)
+            if state is TransferStatus.FAILED:
+                raise PermanentError(f"{self.name}: transfer {transfer_.transfer_id} failed on chain ({row.signature})")
+            if state is TransferStatus.SENT:
+                return row.signature
+            if state is not None:  # still valid, not landed yet: the same bytes again
+                await self._broadcast(row)
+                return row.signature
+        row = await self._sign(transfer_)
+        await self._broadcast(row)
+        return row.signature
+
+    async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
+        row = self._transfer_row(transfer_.transfer_id)
+        if row is None:
+            return None
+        state = await self._chain_state(row)
+        return None if state is None else (TransferStatus.SENT if state is TransferStatus.PLANNED else state)
+
+    async def credited(self, transfer_: Transfer) -> bool:
+        return False
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _transfer_row(self, transfer_id: str) -> JupiterTransferRow | None:
+        store: Store = self.ctx.store
+        with store.session() as s:
+            row = s.get(JupiterTransferRow, transfer_id)
+            if row is not None:
+                s.expunge(row)
+            return row
+
+    async def _chain_state(self, row: JupiterTransferRow) -> TransferStatus | None:
+        """SENT (landed), FAILED (landed with an error), PLANNED (valid, not landed yet), None (expired unlanded)."""
+        try:
+            height = await self.rpc.get_block_height()
+            (status,) = await self.rpc.get_signature_statuses([row.signature])
+        except RpcError as exc:
+            raise TransientError(f"{self.name}: {exc}") from None
+        if status is not None:
+            return TransferStatus.FAILED if status.err is not None else TransferStatus.SENT
+        return TransferStatus.PLANNED if height <= row.last_valid_block_height else None
+
+    async def _sign(self, transfer_: Transfer) -> JupiterTransferRow:
+        owner = self.wallet.pubkey
+        try:
+            destination = Pubkey.from_string(transfer_.address)
+        except ValueError:
+            raise PermanentError(f"{self.name}: {transfer_.address!r} is not a Solana address") from None
+        if transfer_.asset == "SOL":
+            mint, decimals = None, 9
+        else:
+            mint_text, decimals = self.settings.token(transfer_.asset)
+            mint = Pubkey.from_string(mint_text)
+        units = int(transfer_.amount.scaleb(decimals))
+        if units <= 0 or Decimal(units).scaleb(-decimals) != transfer_.amount:
+            raise PermanentError(f"{self.name}: {transfer_.amount} {transfer_.asset} is not a whole number of units")
+        try:
+            blockhash = await self.rpc.get_latest_blockhash()
+        except RpcError as exc:
+            raise TransientError(f"{self.name}: {exc}") from None
+        message = MessageV0.try_compile(owner, transfer_instructions(owner, destination, mint, units, decimals), [],
+                                        Hash.from_string(blockhash.blockhash))
+        signed = self.wallet.sign(VersionedTransaction.populate(message, [Signature.default()]))
+        row = JupiterTransferRow(transfer_id=transfer_.transfer_id, exchange=self.name,
+                                 signature=str(signed.signatures[0]),
+                                 signed_tx_b64=base64.b64encode(bytes(signed)).decode(),
+                                 last_valid_block_height=blockhash.last_valid_block_height)
+        store: Store = self.ctx.store
+        with store.session() as s:  # stored before the first send: asked again, it is found, never re-signed
+            s.merge(row)
+        return row
+
+    async def _broadcast(self, row: JupiterTransferRow) -> None:
+        try:
+            await self.rpc.send_transaction(base64.b64decode(row.signed_tx_b64),
+                                            skip_preflight=self.settings.skip_preflight)
+        except RpcError as exc:  # lost or refused: withdrawal() tells landed, pending or expired
+            self.ctx.log.warning("%s: send of transfer %s (%s) not confirmed: %s", self.name, row.transfer_id,
+                                 row.signature, exc)

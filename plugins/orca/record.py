@@ -1,0 +1,227 @@
+"""Recording and replay of Orca pools: the ``recorder`` capability of :class:`~.exchange.OrcaExchange`.
+
+``arbot record --exchange orca [--config FILE] --symbol SOL/USDC --out pools.jsonl`` runs the live
+exchange itself (its RPC reads, ``accountSubscribe`` and tick-array window) and writes each thing
+it took in, in order, as one recording line ``{"ts_ns": <receive time>, "raw": <JSON text>}``:
+
+* first a header ``{"orca": {"pools": {...}, "tokens": {...}, "tick_arrays_each_side": N}}`` (the
+  settings that say which accounts are which: the recording is self-contained);
+* ``{"account": ADDRESS, "notification": "<the accountNotification frame, as received>"}`` (slot and
+  data inside it, exactly as the node sent them);
+* ``{"account": ADDRESS, "slot": N, "data": "<base64 as read>" | null}`` for each account read with
+  ``getMultipleAccounts`` (at every (re)connection and for each new tick array);
+* ``{"window": SYMBOL, "arrays": {START: ADDRESS}}`` when the watched tick arrays change,
+  ``{"decimals": {MINT: N}}`` when mint decimals were read, ``{"feed": SYMBOL, "state": ..., "reason":
+  ...}`` for each feed state and ``{"published": SYMBOL}`` where the live venue published its pool.
+
+Replay (``arbot replay --exchange orca FILE``, and :meth:`OrcaRecorder.market_events` for a
+``paper-dex`` with ``market = "recording"``) runs the account data through the same decoding and
+model code (:class:`~.watch.PoolWatch`: ``decode_whirlpool``, ``decode_tick_array``,
+``WhirlpoolModel``; notifications parsed by the subscriber's own parser) and yields a ``PoolUpdate``
+at each point the live venue published one: the same pool states, at their receive times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+from arbotlib.amm.whirlpool.accounts import AccountDecodeError
+from arbotlib.solana.ws import parse_account_notification
+from bot.api import FeedState, FeedStatus, PoolUpdate
+from bot.api.kit import FrameSink, RecordOptions
+
+from .settings import OrcaSettings
+from .watch import PoolConfigError, PoolWatch, pool_watches
+
+log = logging.getLogger("arbot.exchange.orca.record")
+EXCHANGE = "orca"
+
+
+def _settings(options: RecordOptions) -> OrcaSettings:
+    settings = options.settings if isinstance(options.settings, OrcaSettings) else OrcaSettings()
+    if options.ws_url:
+        settings = dataclasses.replace(settings, ws_urls=[options.ws_url])
+    if options.symbols:
+        unknown = [s for s in options.symbols if s not in settings.pools]
+        if unknown:
+            raise ValueError(f"no Whirlpool configured for {', '.join(unknown)} (configured: "
+                             f"{', '.join(settings.pools)}); give --config with [exchanges.NAME] pools")
+        settings = dataclasses.replace(settings, pools={s: settings.pools[s] for s in options.symbols})
+    return settings
+
+
+def header(settings: OrcaSettings) -> dict[str, Any]:
+    """The first line of a recording: what the venue watches, so the accounts can be told apart."""
+    return {"orca": {"pools": dict(settings.pools), "tokens": dict(settings.tokens),
+                     "tick_arrays_each_side": settings.tick_arrays_each_side}}
+
+
+class RecordedPools:
+    """Pool states rebuilt from a recording's lines, with the decoding and model code of the live venue."""
+
+    def __init__(self, symbols: Iterable[str] = ()):
+        self.symbols = set(symbols)
+        self.pools: dict[str, PoolWatch] = {}
+        self._owners: dict[str, tuple[PoolWatch, int | None]] = {}
+        self.lines = 0
+        self.accounts = 0
+        """Account data taken in (reads and notifications)."""
+        self.notifications = 0
+        self.published = 0
+        self.bad_accounts = 0
+
+    def take(self, entry: dict[str, Any], ts_ns: int) -> PoolUpdate | FeedStatus | None:
+        """Apply one recorded line; the event the live venue published at that point, if any."""
+        self.lines += 1
+        if "orca" in entry:
+            self._header(entry["orca"])
+            return None
+        if not self.pools:
+            raise ValueError("the recording does not start with an orca header line")
+        if "account" in entry:
+            address = entry["account"]
+            if "notification" in entry:
+                self.notifications += 1
+                _, slot, data = parse_account_notification(json.loads(entry["notification"]))
+                self._apply(address, data, slot)
+            else:
+                raw = entry["data"]
+                self._apply(address, None if raw is None else base64.b64decode(raw, validate=True), int(entry["slot"]))
+            return None
+        if "window" in entry:
+            pool = self.pools[entry["window"]]
+            window = {int(start): address for start, address in entry["arrays"].items()}
+            _, removed = pool.set_window(window)
+            for start, address in window.items():
+                self._owners[address] = (pool, start)
+            for address in removed:
+                self._owners.pop(address, None)
+            return None
+        if "decimals" in entry:
+            found = {mint: int(n) for mint, n in entry["decimals"].items()}
+            for pool in self.pools.values():
+                pool.base_decimals = found.get(pool.base_mint, pool.base_decimals)
+                pool.quote_decimals = found.get(pool.quote_mint, pool.quote_decimals)
+            return None
+        if "published" in entry:
+            pool = self.pools[entry["published"]]
+            if not pool.ready:
+                raise ValueError(f"{pool.symbol}: published at a point where its accounts are incomplete")
+            self.published += 1
+            return PoolUpdate(EXCHANGE, pool.symbol, pool.model(), ts_ns, pool.slot) if self._wanted(pool.symbol) \
+                else None
+        if "feed" in entry:
+            symbol = entry["feed"]
+            return FeedStatus(EXCHANGE, symbol, FeedState(entry["state"]), ts_ns, str(entry.get("reason", ""))) \
+                if self._wanted(symbol) else None
+        raise ValueError(f"not an orca recording line: keys {sorted(entry)}")
+
+    def _wanted(self, symbol: str) -> bool:
+        return not self.symbols or symbol in self.symbols
+
+    def _header(self, head: dict[str, Any]) -> None:
+        settings = OrcaSettings(pools=dict(head["pools"]), tokens=dict(head["tokens"]),
+                                tick_arrays_each_side=int(head["tick_arrays_each_side"]))
+        unknown = sorted(self.symbols - set(settings.pools))
+        if unknown:
+            raise ValueError(f"the recording has no pool for {', '.join(unknown)} (it has "
+                             f"{', '.join(settings.pools)})")
+        self.pools = pool_watches(settings)
+        self._owners = {pool.address: (pool, None) for pool in self.pools.values()}
+
+    def _apply(self, address: str, data: bytes | None, slot: int) -> None:
+        """As :meth:`OrcaExchange._apply`: undecodable data is counted and the last good state kept."""
+        owner = self._owners.get(address)
+        if owner is None:
+            return
+        self.accounts += 1
+        pool, start = owner
+        try:
+            if start is None:
+                if data is None:
+                    raise PoolConfigError(f"{pool.symbol}: whirlpool account {address} does not exist")
+                pool.apply_whirlpool(data, slot)
+            else:
+                pool.apply_tick_array(start, data, slot)
+        except AccountDecodeError as exc:
+            self.bad_accounts += 1
+            log.debug("recorded account %s at slot %d did not decode: %s", address, slot, exc)
+
+
+def _entries(frames: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, (ts_ns, raw) in enumerate(frames, 1):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            raise ValueError(f"recording line {number}: its raw field is not JSON (not an orca recording?)") from None
+        if not isinstance(entry, dict):
+            raise ValueError(f"recording line {number}: not an orca recording line")
+        yield ts_ns, entry
+
+
+class OrcaRecorder:
+    """``Exchange.recorder`` for Orca: records with the live :class:`OrcaExchange`, replays with :class:`PoolWatch`."""
+
+    async def record(self, options: RecordOptions, sink: FrameSink, stop: asyncio.Event) -> str:
+        from .exchange import OrcaExchange
+
+        settings = _settings(options)
+        published: list[Any] = []
+        ctx = SimpleNamespace(name=EXCHANGE, log=logging.getLogger("arbot.exchange.orca"),
+                              clock=SimpleNamespace(time_ns=time.time_ns),
+                              bus=SimpleNamespace(publish=published.append))
+        exchange = OrcaExchange(EXCHANGE, settings, ctx)  # type: ignore[arg-type]
+        lines = 0
+
+        def write(entry: dict[str, Any]) -> None:
+            nonlocal lines
+            lines += 1
+            sink(json.dumps(entry, separators=(",", ":")))
+
+        exchange.tap = write
+        write(header(settings))
+        await exchange.start()
+        try:
+            await stop.wait()
+        finally:
+            await exchange.stop()
+        pools = sum(1 for e in published if isinstance(e, PoolUpdate))
+        return (f"messages={lines} pools_published={pools} bad_accounts={exchange.bad_accounts} "
+                f"markets={','.join(settings.pools)}")
+
+    def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
+                      levels: int = 0) -> Iterator[PoolUpdate | FeedStatus]:  # fmt: skip
+        """The PoolUpdates (and feed states) the live venue published, rebuilt from the recorded accounts;
+        ``options.symbols`` limits the markets (empty: all). ``levels`` has no meaning for a pool."""
+        pools = RecordedPools(options.symbols)
+        for ts_ns, entry in _entries(frames):
+            try:
+                event = pools.take(entry, ts_ns)
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"recording line {pools.lines}: malformed orca line ({type(exc).__name__}: {exc})"
+                                 ) from None
+            if event is not None:
+                yield event
+
+    def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
+        """Rebuild the pools; one line of counters, then each pool's last state."""
+        pools = RecordedPools(options.symbols)
+        last: dict[str, PoolUpdate] = {}
+        for _, entry in _entries((0, frame) for frame in frames):
+            event = pools.take(entry, 0)
+            if isinstance(event, PoolUpdate):
+                last[event.symbol] = event
+        lines = [f"messages={pools.lines} accounts={pools.accounts} notifications={pools.notifications} "
+                 f"pools_published={pools.published} bad_accounts={pools.bad_accounts}"]
+        for symbol, update in sorted(last.items()):
+            tick = getattr(update.pool, "tick", "-")  # a WhirlpoolModel's current tick
+            lines.append(f"{symbol}: slot {update.slot} tick {tick} mid {update.pool.mid():.6f}")
+        return "\n".join(lines)

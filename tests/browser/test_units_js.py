@@ -1,0 +1,63 @@
+"""The console's number formatting (static/js/units.js) rounds exactly as bot/units.py does.
+
+bot/units.py owns display rounding; the browser gets exact decimal strings from the API and rounds
+them with a port of it. This runs the port in Chromium on a spread of values and compares each
+answer with the Python original, so the console shows the same figure as chat and `arbot report`.
+"""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.api.ledger import amount, price, significant
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+STATIC = Path(__file__).parents[2] / "plugins" / "web" / "static"
+
+
+def samples() -> list[str]:
+    rng = random.Random(5)
+    fixed = ["0", "-0", "0.00", "1", "-1", "0.005", "0.015", "0.025", "-0.015", "0.0099", "0.01", "1E-7", "1E+3",
+             "2.5E-9", "-0.000000001", "100.00", "123456789.5", "999999.5", "0.99999999", "150.19",
+             "2.845360796237171052631578947368421052631578947368", "67.09524216693942059356394181"]
+    drawn = []
+    for _ in range(400):
+        digits = str(rng.randint(0, 10 ** rng.randint(1, 18)))  # within Decimal's 28 digits once in cents
+        exponent = rng.randint(-26, 4)
+        drawn.append(str(Decimal(f"{'-' if rng.random() < 0.3 else ''}{digits}E{exponent}")))
+    return fixed + drawn
+
+
+async def test_units_js_matches_bot_units(browser):
+    app = web.Application()
+    app.router.add_static("/", STATIC)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/index.html")
+        values = samples()
+        assets = ["USD", "USDC", "SOL", "BTC", ""]
+        got = await page.evaluate("""async ([values, assets]) => {
+            const u = await import('/js/units.js');
+            return values.map((v) => [u.significant(v), u.price(v), ...assets.map((a) => u.amount(v, a))]);
+        }""", [values, assets])
+    finally:
+        await context.close()
+        await runner.cleanup()
+    wrong = []
+    for value, answers in zip(values, got, strict=True):
+        d = Decimal(value)
+        expected = [significant(d), price(d), *(amount(d, a) for a in assets)]
+        if answers != expected:
+            wrong.append((value, answers, expected))
+    assert not wrong, wrong[:5]

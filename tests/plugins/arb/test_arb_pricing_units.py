@@ -1,0 +1,149 @@
+"""The arb pricer decides on the book's integer units exactly as the Decimal reference does.
+
+The hot path (``Pricer.evaluate``) reads ``bid_units``/``ask_units`` of a book view, decides whether a
+direction has an edge and whether any size can clear ``min_edge_bps`` by comparing the touch with
+integer thresholds, and hands back its memo by comparing integer levels. The reference here restates
+the module's Decimal definitions (``edge = mid - ask`` or ``bid - mid``; the marginal check at the
+touch) on the Decimal levels and prices the direction from scratch; over random pools, settings,
+inventories and books (views of an integer ``OrderBook`` at Kraken's precisions, and the same books
+made from Decimals), tick after tick through one pricer, both give the same evaluation: size, limit
+prices, every cost, net PnL, tradable, and what limited the size. Touches are drawn on and around the
+integer thresholds, where a rounding would show.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from bot.api import BookUpdate
+from bot.api.kit import OrderBook
+from plugins.arb.pricing import _EXACT, BPS, Direction, Inventory, Pricer
+from tests.plugins.arb.test_arb_pricing_kit import D, pool, pricer
+
+PD, QD = 2, 8  # SOL/USDC on Kraken: cents, 1e-8 SOL
+
+
+def fields(e) -> tuple:
+    return (e.direction, e.size, e.cex_limit_price, e.cex_avg_price, e.dex_limit_price, e.gross_pnl, e.costs,
+            e.net_pnl, e.net_bps, e.tradable, e.gross_bps, e.notional, e.dex_limit_quote, e.limited_by, e.reason)
+
+
+def reference(p: Pricer, book: BookUpdate, inventory: Inventory) -> tuple:
+    """Both directions priced from the Decimal levels, every decision made in Decimal."""
+    mid = p._priced_mid
+    with localcontext(_EXACT):
+        sol = book.mid or book.best_bid or book.best_ask or mid
+        fees = (p._network_sol * sol, p._priority_sol * sol)
+        out = []
+        for direction, levels in ((Direction.BUY_CEX_SELL_DEX, book.asks), (Direction.BUY_DEX_SELL_CEX, book.bids)):
+            buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+            span = [1, False, None]
+            if not levels:
+                out.append(p._direction_uncached(direction, levels, inventory, fees, span, True))
+                continue
+            touch = levels[0][0]
+            edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
+            if edge <= 0:
+                out.append(p._no_edge(direction, touch))
+                continue
+            hc, me = p._haircut * ref, p._min_edge_rate * ref
+            if buy_cex:
+                margin = mid * (1 - p._pool_fee) - touch * (1 + p._cex_fee) - hc - me
+            else:
+                margin = touch * (1 - p._cex_fee) - mid * (1 + p._pool_fee) - hc - me
+            out.append(p._direction_uncached(direction, levels, inventory, fees, span, margin <= 0))
+    return tuple(out)
+
+
+def view(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> BookUpdate:
+    book = OrderBook(PD, QD)
+    for price, qty in bids:
+        book.set_bid(price, qty)
+    for price, qty in asks:
+        book.set_ask(price, qty)
+    return BookUpdate.of_book("cex", "SOL/USDC", book, 10, 0)
+
+
+@st.composite
+def side(draw, touch: int, step: int) -> list[tuple[int, int]]:
+    levels, price = [], touch
+    for _ in range(draw(st.integers(0, 4))):
+        if price <= 0:
+            break
+        levels.append((price, draw(st.integers(1, 2_000)) * 10**QD // draw(st.sampled_from([1, 10, 100]))))
+        price += step * draw(st.integers(1, 50))
+    return levels
+
+
+@st.composite
+def scenes(draw):
+    sol = draw(st.integers(100, 50_000))
+    price = draw(st.integers(20, 300))
+    the_pool = pool(sol, sol * price + draw(st.integers(0, sol)), draw(st.integers(0, 60)))
+    overrides = {
+        "size_step": draw(st.sampled_from([D("0.1"), D(1)])),
+        "min_size": D(draw(st.integers(0, 20))) / 10,
+        "min_edge_bps": D(draw(st.integers(0, 300))) / 10,
+        "cex_taker_fee_bps": D(draw(st.integers(0, 30))),
+        "latency_haircut_bps": D(draw(st.integers(0, 50))) / 10,
+        "max_cex_slippage_bps": D(draw(st.integers(0, 300))),
+        "max_dex_impact_bps": D(draw(st.integers(1, 300))),
+        "max_notional": D(draw(st.integers(10, 50_000))),
+    }
+    inventory = Inventory(*(D(draw(st.integers(0, 10**7))) / 100 for _ in range(4)))
+    p = pricer(the_pool, **overrides)
+    p._gates(PD, QD)  # the thresholds the touches are drawn around
+    anchors = {
+        "ask edge": p._ask_edge_below, "ask hopeless": p._ask_hopeless_from,
+        "bid edge": p._bid_edge_above, "bid hopeless": p._bid_hopeless_to or p._bid_edge_above,
+    }
+    ticks = []
+    for _ in range(draw(st.integers(1, 4))):
+        ask = anchors[draw(st.sampled_from(["ask edge", "ask hopeless"]))] + draw(st.integers(-3, 3))
+        bid = anchors[draw(st.sampled_from(["bid edge", "bid hopeless"]))] + draw(st.integers(-3, 3))
+        if draw(st.booleans()):  # a dislocation deeper than the thresholds
+            shift = draw(st.integers(-price * 3, price * 3))  # up to 3 % of the mid, in cents
+            ask, bid = ask + shift, bid + shift
+        asks = draw(side(max(1, ask), 1))
+        bids = draw(side(max(1, bid), -1))
+        bids = [(p_, q) for p_, q in bids if not asks or p_ < asks[0][0]]  # an uncrossed book
+        ticks.append((bids, asks))
+    return the_pool, overrides, inventory, ticks
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_the_integer_path_decides_as_the_decimal_reference(scene):
+    the_pool, overrides, inventory, ticks = scene
+    on_views, on_decimals = pricer(the_pool, **overrides), pricer(the_pool, **overrides)
+    fresh = pricer(the_pool, **overrides)
+    for bids, asks in ticks:
+        tick = view(bids, asks)
+        decimal_made = BookUpdate("cex", "SOL/USDC", tick.bids, tick.asks, 0)
+        want = reference(fresh, decimal_made, inventory)
+        got = on_views.evaluate(tick, inventory)  # the memo carries over from tick to tick
+        assert [fields(e) for e in got] == [fields(e) for e in want]
+        assert [fields(e) for e in on_decimals.evaluate(decimal_made, inventory)] == [fields(e) for e in want]
+        for e in got:
+            event(f"{e.direction}: {'tradable' if e.tradable else 'priced' if e.size else 'no size'}")
+
+
+def test_the_thresholds_sit_exactly_on_the_decimal_boundaries():
+    # mid 150 exactly: an ask of 150.00 has no edge, 149.99 has; with fees the hopeless boundary is a
+    # rational the Decimal margin crosses between two cents
+    p = pricer(pool(1_000, 150_000, 30), cex_taker_fee_bps=D(10), latency_haircut_bps=D(2), min_edge_bps=D(10))
+    p._gates(PD, QD)
+    assert (p._ask_edge_below, p._bid_edge_above) == (15_000, 15_000)
+    mid = p._priced_mid
+    for t in (p._ask_hopeless_from - 1, p._ask_hopeless_from):
+        touch = Decimal(t).scaleb(-PD)
+        margin = mid * (1 - p._pool_fee) - touch * (1 + p._cex_fee) - (p._haircut + p._min_edge_rate) * touch
+        assert (margin <= 0) is (t >= p._ask_hopeless_from)
+    for t in (p._bid_hopeless_to, p._bid_hopeless_to + 1):
+        touch = Decimal(t).scaleb(-PD)
+        margin = touch * (1 - p._cex_fee) - mid * (1 + p._pool_fee) - (p._haircut + p._min_edge_rate) * mid
+        assert (margin <= 0) is (t <= p._bid_hopeless_to)
+    assert BPS == 10_000
