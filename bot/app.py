@@ -122,7 +122,8 @@ class Bot:
         self.data_dir = config.data_dir
         self.bus = Bus(self._subscriber_failed)
         self.tasks = Tasks(self._task_failed)
-        self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic)
+        self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
+                             self.clock.time_ns)
         self.store = Store(config.db_url)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
@@ -457,6 +458,7 @@ class Bot:
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
                       "again on the next start", self.executor.store_error)
         self.commands.flush_refusals(force=True)
+        self.alerts.close_windows()  # coalesced summaries first, stamped now
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):
