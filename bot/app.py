@@ -84,6 +84,11 @@ from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
 
+
+class StartInterrupted(Exception):
+    """A stop was asked for (or ``--for`` ran out) before :meth:`Bot.start` finished."""
+
+
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
 
@@ -408,15 +413,33 @@ class Bot:
         self._stop.set()
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly."""
+        """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly.
+
+        A stop request or the end of ``duration_s`` while the bot is still starting (a venue slow to
+        answer, within its ``start_timeout_s``) ends the start there: what started is stopped.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if duration_s is None else loop.time() + duration_s
+        starting = asyncio.ensure_future(self.start())
+        stop_requested = asyncio.ensure_future(self._stop.wait())
         try:
-            await self.start()
-        except BaseException:
+            await asyncio.wait({starting, stop_requested}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                log.info("stopping before the start finished")
+                raise StartInterrupted()
+            starting.result()  # a failed start raises here
+        except BaseException as exc:
+            stop_requested.cancel()
             self._start_failed = True
             await self.stop()  # what started is stopped; resting orders are left as they are
+            if isinstance(exc, StartInterrupted):
+                return
             raise
         try:
-            await asyncio.wait_for(self._stop.wait(), timeout=duration_s)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait_for(stop_requested, timeout=remaining)
         except TimeoutError:
             log.info("ran for %ss; stopping", duration_s)
         finally:
