@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ class StartInterrupted(Exception):
     """A stop was asked for (or ``--for`` ran out) before :meth:`Bot.start` finished."""
 
 
+NOTIFIER_STOP_FLOOR_S = 1.0
+"""A notifier always gets this long to send what is queued at stop, even when the stop ran late."""
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
 
@@ -451,6 +454,7 @@ class Bot:
             return
         self._stopping = True
         log.info("stopping")
+        deadline = time.monotonic() + self.config.bot.shutdown_timeout_s
         self.watchdog.stop()
         await self.plugins.call_each_async("shutdown", bot=self.operator, operator=self.operator)
         await self._stop_services()
@@ -485,9 +489,11 @@ class Bot:
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):
-            if isinstance(component, Notifier):
+            if isinstance(component, Notifier):  # what is still queued goes out within the stop's time
                 try:
-                    await component.stop()
+                    await asyncio.wait_for(component.stop(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
+                except TimeoutError:
+                    log.warning("%s did not finish sending within [bot] shutdown_timeout_s", component.name)
                 except Exception as exc:
                     log.error("%s failed to stop: %s", component.name, exc)
         self.writer.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import hookimpl
+from bot.api import Notifier, hookimpl
 from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
@@ -80,3 +80,27 @@ async def test_a_stop_while_a_venue_is_still_starting_ends_the_run(make_bot, how
     async with asyncio.timeout(10):  # before: run() waited for the venue's start, forever here
         await bot.run(duration_s=0.3 if how == "duration" else None)
     assert bot._stopping  # stopped cleanly, with what had started
+
+
+class _SlowNotifier(Notifier):
+    """A chat transport with a backlog it cannot send (a 429 it keeps waiting out)."""
+
+    async def send(self, alert) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await asyncio.sleep(3600)
+
+
+class _SlowNotifierPlugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("slow-notifier", _SlowNotifier)
+
+
+async def test_a_notifier_with_a_backlog_cannot_hold_the_stop_past_the_shutdown_timeout(make_bot):
+    bot = await make_bot('shutdown_timeout_s = 0.5\n[notifiers.n]\ntype = "slow-notifier"\n',  # in [bot]
+                         extra=[("slow-notifier", _SlowNotifierPlugin)])
+    async with asyncio.timeout(10):  # before: the stop waited as long as the notifier did
+        await bot.stop()
