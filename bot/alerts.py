@@ -23,8 +23,12 @@ log = logging.getLogger("arbot.alerts")
 
 
 class Alerts:
-    def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float]):
+    def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float],
+                 time_ns: Callable[[], int] | None = None):
         self.coalesce_s = coalesce_s
+        self._time_ns = time_ns
+        """Wall time for a coalesced summary (sent when its window closes, so stamped then); None: the last
+        repeat's time."""
         self._queue: deque[Alert] = deque(maxlen=queue_size)
         self._wakeup = asyncio.Event()
         self._windows: dict[tuple[str, str, str], tuple[float, int, Alert]] = {}
@@ -76,6 +80,10 @@ class Alerts:
         self._queue.append(alert)
         self._wakeup.set()
 
+    def close_windows(self) -> None:
+        """Queue the summary of every open coalescing window now (on stop, before the last alert)."""
+        self._close_windows(force=True)
+
     def _close_windows(self, force: bool = False) -> None:
         now = self._monotonic()
         for key, (start, count, last) in list(self._windows.items()):
@@ -83,8 +91,9 @@ class Alerts:
                 del self._windows[key]
                 if count > 1:
                     repeats = count - 1
+                    ts_ns = self._time_ns() if self._time_ns is not None else last.ts_ns
                     self._put(replace(last, message=f"{last.message} ({repeats} more in {self.coalesce_s:g} s)",
-                                      fields={**last.fields, "repeats": repeats}))
+                                      fields={**last.fields, "repeats": repeats}, ts_ns=max(ts_ns, last.ts_ns)))
 
     async def run(self) -> None:
         """Deliver queued alerts until cancelled."""

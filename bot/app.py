@@ -84,6 +84,11 @@ from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
 
+
+class StartInterrupted(Exception):
+    """A stop was asked for (or ``--for`` ran out) before :meth:`Bot.start` finished."""
+
+
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
 
@@ -122,7 +127,8 @@ class Bot:
         self.data_dir = config.data_dir
         self.bus = Bus(self._subscriber_failed)
         self.tasks = Tasks(self._task_failed)
-        self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic)
+        self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
+                             self.clock.time_ns)
         self.store = Store(config.db_url)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
@@ -407,15 +413,33 @@ class Bot:
         self._stop.set()
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly."""
+        """Start, run until :meth:`request_stop` (or ``duration_s``), then stop cleanly.
+
+        A stop request or the end of ``duration_s`` while the bot is still starting (a venue slow to
+        answer, within its ``start_timeout_s``) ends the start there: what started is stopped.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if duration_s is None else loop.time() + duration_s
+        starting = asyncio.ensure_future(self.start())
+        stop_requested = asyncio.ensure_future(self._stop.wait())
         try:
-            await self.start()
-        except BaseException:
+            await asyncio.wait({starting, stop_requested}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                log.info("stopping before the start finished")
+                raise StartInterrupted()
+            starting.result()  # a failed start raises here
+        except BaseException as exc:
+            stop_requested.cancel()
             self._start_failed = True
             await self.stop()  # what started is stopped; resting orders are left as they are
+            if isinstance(exc, StartInterrupted):
+                return
             raise
         try:
-            await asyncio.wait_for(self._stop.wait(), timeout=duration_s)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait_for(stop_requested, timeout=remaining)
         except TimeoutError:
             log.info("ran for %ss; stopping", duration_s)
         finally:
@@ -457,6 +481,7 @@ class Bot:
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
                       "again on the next start", self.executor.store_error)
         self.commands.flush_refusals(force=True)
+        self.alerts.close_windows()  # coalesced summaries first, stamped now
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
         await self.alerts.flush()
         for component in reversed(self._started):

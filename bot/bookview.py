@@ -58,7 +58,7 @@ nobody else holds it: the caller's variable (or the pending list), ``self`` (or 
 class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
-    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_n", "_bu", "_au", "_bd", "_ad")
+    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_n", "_bu", "_au", "_bd", "_ad", "_bb", "_ba")
 
     exchange: str
     symbol: str
@@ -77,6 +77,9 @@ class BookUpdate:
         self._au: UnitLevels | None = None
         self._pd: int | None = None
         self._qd: int | None = None
+        self._bb: Decimal | None = None
+        """The best bid and ask as Decimals, once read (several subscribers read the touch)."""
+        self._ba: Decimal | None = None
 
     @classmethod
     def of_units(cls, exchange: str, symbol: str, bids: UnitLevels, asks: UnitLevels, price_decimals: int,
@@ -86,7 +89,7 @@ class BookUpdate:
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._bu, ev._au, ev._pd, ev._qd = bids, asks, price_decimals, qty_decimals
-        ev._book = None
+        ev._book = ev._bb = ev._ba = None
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
         ev._n = 0
         return ev
@@ -98,7 +101,7 @@ class BookUpdate:
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._book, ev._n = book, levels
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
-        ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._bu = ev._au = ev._bd = ev._ad = ev._bb = ev._ba = None
         return ev
 
     # --- integers -------------------------------------------------------------------------------
@@ -169,31 +172,39 @@ class BookUpdate:
     def bids(self) -> Levels:
         levels = self._bd
         if levels is None:
-            pd, qd = self._pd or 0, self._qd or 0
-            levels = self._bd = tuple([(from_units(p, pd), from_units(q, qd)) for p, q in self.bid_units])
+            levels = self._bd = _decimal_levels(self.bid_units, self._pd or 0, self._qd or 0)
         return levels
 
     @property
     def asks(self) -> Levels:
         levels = self._ad
         if levels is None:
-            pd, qd = self._pd or 0, self._qd or 0
-            levels = self._ad = tuple([(from_units(p, pd), from_units(q, qd)) for p, q in self.ask_units])
+            levels = self._ad = _decimal_levels(self.ask_units, self._pd or 0, self._qd or 0)
         return levels
 
     @property
     def best_bid(self) -> Decimal | None:
-        if self._bd is not None:
-            return self._bd[0][0] if self._bd else None
-        p = self.best_bid_units
-        return None if p is None else from_units(p, self._pd or 0)
+        price = self._bb
+        if price is None:
+            if self._bd is not None:
+                return self._bd[0][0] if self._bd else None
+            p = self.best_bid_units
+            if p is None:
+                return None
+            price = self._bb = from_units(p, self._pd or 0)
+        return price
 
     @property
     def best_ask(self) -> Decimal | None:
-        if self._ad is not None:
-            return self._ad[0][0] if self._ad else None
-        p = self.best_ask_units
-        return None if p is None else from_units(p, self._pd or 0)
+        price = self._ba
+        if price is None:
+            if self._ad is not None:
+                return self._ad[0][0] if self._ad else None
+            p = self.best_ask_units
+            if p is None:
+                return None
+            price = self._ba = from_units(p, self._pd or 0)
+        return price
 
     @property
     def mid(self) -> Decimal | None:
@@ -259,6 +270,30 @@ class BookUpdate:
 
 
 _new = object.__new__
+
+_DECIMALS: dict[int, dict[int, Decimal]] = {}
+"""decimals -> units -> Decimal: prices and sizes repeat from one book to the next, and a Decimal is
+immutable, so each is made once (each table is emptied when it reaches :data:`_DECIMALS_KEPT`)."""
+_DECIMALS_KEPT = 100_000
+
+
+def _decimal_levels(levels: UnitLevels, pd: int, qd: int) -> Levels:
+    prices = _DECIMALS.get(pd)
+    if prices is None or len(prices) >= _DECIMALS_KEPT:
+        prices = _DECIMALS[pd] = {}
+    sizes = _DECIMALS.get(qd) if qd != pd else prices
+    if sizes is None or len(sizes) >= _DECIMALS_KEPT:
+        sizes = _DECIMALS[qd] = {}
+    out = []
+    for p, q in levels:
+        price = prices.get(p)
+        if price is None:
+            price = prices[p] = from_units(p, pd)
+        size = sizes.get(q)
+        if size is None:
+            size = sizes[q] = from_units(q, qd)
+        out.append((price, size))
+    return tuple(out)
 
 
 class BookViews:

@@ -21,7 +21,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from .conflicts import NAME_PATTERN, check_names, check_owned_files, check_socket_path, check_venue_kind
+from .conflicts import (
+    NAME_PATTERN,
+    check_names,
+    check_owned_files,
+    check_socket_path,
+    check_venue_features,
+    check_venue_kind,
+)
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
@@ -305,6 +312,9 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 accepted = getattr(cls, "venue_kinds", {}).get(key) if kind == "strategy" else None
                 if accepted:
                     issues += check_venue_kind(comp.path, key, ref, venue_cls, accepted)
+                if kind == "strategy":
+                    issues += check_venue_features(comp.path, key, ref, cls, comp.settings, venue_cls,
+                                                   exchanges[ref].settings)
                 if (kind == "strategy" and mode == "paper"
                         and key in getattr(cls, "order_settings", ("exchange",))
                         and not getattr(venue_cls, "simulated", False)):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .domain import ORDER_FEATURES
 from .settings import ConfigIssue, got
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -97,6 +98,20 @@ def check_venue_kind(path: str, key: str, exchange: str, exchange_cls: type, acc
 
 
 _KIND_TEXT = {"book": "an order book taking limit orders", "pool": "a DEX pool taking swaps"}
+
+
+def check_venue_features(path: str, key: str, exchange: str, strategy_cls: type, strategy_settings: object,
+                         exchange_cls: type, exchange_settings: object) -> list[ConfigIssue]:
+    """The exchange a strategy's ``key`` names can do the order features the strategy uses there."""
+    needs = getattr(strategy_cls, "needs", None)
+    lacks = getattr(exchange_cls, "lacks", None)
+    wanted = tuple(needs(strategy_settings).get(key, ())) if needs else ()
+    missing = lacks(exchange_settings, wanted) if wanted and lacks else []
+    if not missing:
+        return []
+    what = "; ".join(ORDER_FEATURES.get(f, f) for f in missing)
+    return [ConfigIssue(f"{path}.{key}", f'exchange "{exchange}" cannot do what this strategy needs there: {what}; '
+                                         "trade it on another venue, or change the settings that need it")]
 
 
 def check_socket_path(data_dir: Path, name: str) -> list[ConfigIssue]:

@@ -557,3 +557,11 @@ class Pool(abc.ABC):
     def estimate(self, side: Side, base_qty: Decimal) -> SwapEstimate:
         """``buy`` or ``sell`` by our side."""
         return self.buy(base_qty) if side is Side.BUY else self.sell(base_qty)
+
+
+ORDER_FEATURES: dict[str, str] = {
+    "ioc": "immediate-or-cancel orders",
+    "post_only": "post-only (maker-only) orders",
+    "client_ids": "our client order ids, sent with each order and found again after a lost answer",
+}
+"""What a strategy may need of a venue (``Strategy.needs``) and a venue may lack (``Exchange.lacks``)."""

@@ -158,6 +158,30 @@ async def test_alerts_go_out_in_time_order_with_arbot_stopped_last():
     assert sent == ["order blocked", "order blocked (2 more in 60 s)", "arbot stopped"]
 
 
+async def test_a_coalesced_summary_is_stamped_when_it_is_sent_so_the_console_stays_in_time_order():
+    clock = {"mono": 0.0, "ns": 1_000}
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: clock["mono"], time_ns=lambda: clock["ns"])
+    sent: list[tuple[int, str]] = []
+
+    class Collect:
+        name, settings = "collect", None
+
+        async def send(self, alert: Alert) -> None:
+            sent.append((alert.ts_ns, alert.message))
+
+    alerts.notifiers = [Collect()]
+    for _ in range(2):
+        alerts.emit(Alert(AlertLevel.INFO, "fill", "grid", "buy filled", ts_ns=clock["ns"]))
+    clock["ns"] = 5_000
+    alerts.emit(Alert(AlertLevel.INFO, "arb", "arb", "arbitrage done", ts_ns=clock["ns"]))
+    await alerts.deliver()
+    clock["mono"], clock["ns"] = 61.0, 9_000  # the window closes after the arbitrage line went out
+    alerts.close_windows()
+    await alerts.deliver()
+    assert sent == [(1_000, "buy filled"), (5_000, "arbitrage done"), (9_000, "buy filled (1 more in 60 s)")]
+    assert [ts for ts, _ in sent] == sorted(ts for ts, _ in sent)
+
+
 @pytest.mark.slow
 def test_the_readme_demo_stops_without_tracebacks_or_retry_noise(tmp_path):
     """`make run ARGS="--for 60s"`, shorter: the same code path (start, trade, stop on --for).

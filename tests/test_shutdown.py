@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.api import hookimpl
+from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
 
@@ -53,3 +56,27 @@ def test_sigterm_stops_cleanly(tmp_path: Path, on_shutdown: str, db_url: str):
     bot_open = query_db(db_url, "select client_order_id from orders where status in ('open', 'pending') order by 1")
     assert venue_open == bot_open  # the store agrees with the venue
     assert (len(venue_open) == 0) == (on_shutdown == "cancel")
+
+
+class _SlowStart(ScriptedVenue):
+    """A venue whose start never ends (a venue that accepts the connection and never answers)."""
+
+    async def start(self) -> None:
+        await asyncio.Event().wait()
+
+
+class _SlowPlugin:
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("slow-start", _SlowStart)
+
+
+@pytest.mark.parametrize("how", ["duration", "stop request"])
+async def test_a_stop_while_a_venue_is_still_starting_ends_the_run(make_bot, how):
+    bot = await make_bot('[exchanges.v]\ntype = "slow-start"\n', extra=[("slow", _SlowPlugin)], start=False)
+    if how == "stop request":  # SIGTERM and SIGINT call request_stop
+        asyncio.get_running_loop().call_later(0.3, bot.request_stop)
+    async with asyncio.timeout(10):  # before: run() waited for the venue's start, forever here
+        await bot.run(duration_s=0.3 if how == "duration" else None)
+    assert bot._stopping  # stopped cleanly, with what had started

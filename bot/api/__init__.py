@@ -20,6 +20,7 @@ Every other module under ``bot/`` is private to the host: it may change in any r
 from .. import hookimpl
 from ..domain import (
     BPS,
+    ORDER_FEATURES,
     ZERO,
     Alert,
     AlertLevel,
@@ -95,8 +96,8 @@ __all__ = [
     # hooks
     "hookimpl",
     # components
-    "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service", "Strategy",
-    "TransferVenue",
+    "ORDER_FEATURES", "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service",
+    "Strategy", "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",

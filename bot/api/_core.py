@@ -369,6 +369,14 @@ class Exchange(Component, abc.ABC):
     names the kinds it can trade in :attr:`Strategy.venue_kinds`; the config check refuses the others."""
     supports_batch: ClassVar[bool] = False
     """True when :meth:`place_orders`/:meth:`cancel_orders` are single requests on the venue."""
+
+    @classmethod
+    def lacks(cls, settings: Any, features: tuple[str, ...]) -> list[str]:
+        """Of the order ``features`` a strategy needs here (names in :data:`ORDER_FEATURES`), those this
+        venue, configured with ``settings``, cannot do. Called by the config check, before anything
+        starts: a strategy needing one is refused at load with the feature named. Default: none
+        lacking (a venue that implements the order methods does them all)."""
+        return []
     recorder: ClassVar[Any] = None
     """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
     TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
@@ -436,6 +444,13 @@ class Strategy(Component):
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Settings field naming an exchange -> the :attr:`Exchange.venue_kind` values this strategy can trade
     there, e.g. ``{"exchange": ("book",)}``; a field not listed accepts any venue."""
+
+    @classmethod
+    def needs(cls, settings: Any) -> Mapping[str, tuple[str, ...]]:
+        """Settings field naming an exchange -> the order features (:data:`ORDER_FEATURES`) this
+        strategy, configured with ``settings``, uses there; the config check asks the exchange
+        (:meth:`Exchange.lacks`) and refuses the strategy on a venue lacking one. Default: none."""
+        return {}
 
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""

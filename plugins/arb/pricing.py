@@ -107,6 +107,8 @@ Two suffice for a constant-product pool (a floored or ceiled exact ratio); a Whi
 sqrt price adds well under one more. The size search trusts a step's change of net PnL only
 beyond this (in either direction); a smaller change is a flat top, priced size by size."""
 
+_NO_EDGE_KEPT = 4096
+"""Evaluations without an edge kept per pool state (one per direction and touch price seen)."""
 _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
@@ -334,6 +336,8 @@ class Pricer:
             self._fixed_fees = (self._network_sol * sol, self._priority_sol * sol)
         self._fees_touch: tuple | None = None
         self._gate_decimals: tuple[int, int] | None = None
+        self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
+        """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
         """The (best bid, best ask) ``_fees`` were converted at (None: not valid for any book)."""
         """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
@@ -466,6 +470,7 @@ class Pricer:
         self._qty_scale = 10**qty_decimals
         self._gate_decimals = (price_decimals, qty_decimals)
         self._memo = {}  # it compares levels in units of the old decimals
+        self._no_edge_at = {}
         self._fees_touch = None
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
@@ -538,8 +543,14 @@ class Pricer:
             if edge:
                 ev = self._direction_uncached(direction, book.asks if buy_cex else book.bids, inv, fees, span,
                                               hopeless)
-            else:
-                ev = self._no_edge(direction, from_units(units[0][0], book.price_decimals))
+            else:  # the same touch gives the same evaluation while the pool stands: kept per touch
+                key = (direction, units[0][0])
+                found = self._no_edge_at.get(key)
+                if found is None:
+                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
+                        self._no_edge_at.clear()
+                    found = self._no_edge_at[key] = self._no_edge(direction, from_units(key[1], book.price_decimals))
+                ev = found
         need = span[2]
         if need is not None:  # base -> qty units, rounded up: a level holds it iff its units are >= this
             need = int((need * self._qty_scale).to_integral_value(ROUND_CEILING))

@@ -66,6 +66,11 @@ class ArbStrategy(Strategy):
     exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex", "pool")
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"cex": ("book",), "dex": ("pool",), "pool": ("pool",)}
 
+    @classmethod
+    def needs(cls, settings: ArbSettings) -> Mapping[str, tuple[str, ...]]:
+        """The CEX leg and the hedge are IOC limit orders under our client ids."""
+        return {"cex": ("ioc", "client_ids")}
+
     def __init__(self, name: str, settings: ArbSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self.settings: ArbSettings = settings

@@ -81,6 +81,18 @@ class CcxtExchange(PollingVenue):
     Settings = CcxtSettings
     simulated = False
 
+    @classmethod
+    def lacks(cls, settings: CcxtSettings, features: tuple[str, ...]) -> list[str]:
+        """What ccxt's tables say this exchange cannot do, of what a strategy needs (imports ccxt)."""
+        try:
+            ccxtpro = load_ccxt()
+        except ImportError:
+            return []  # the settings check already says ccxt is missing
+        if settings.id not in ccxtpro.exchanges:
+            return []  # ...or that the id is unknown
+        have = spot_features(getattr(ccxtpro, settings.id)())
+        return [f for f in features if f in have and not have[f]]
+
     def __init__(self, name: str, settings: CcxtSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self.settings: CcxtSettings = settings

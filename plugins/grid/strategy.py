@@ -62,6 +62,11 @@ class GridStrategy(Strategy):
     settings: GridSettings
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"exchange": ("book",)}
 
+    @classmethod
+    def needs(cls, settings: GridSettings) -> Mapping[str, tuple[str, ...]]:
+        """Client ids always (a slot's order is found again after a lost answer); post-only when asked."""
+        return {"exchange": ("client_ids", "post_only") if settings.post_only else ("client_ids",)}
+
     def __init__(self, name: str, settings: GridSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self._exchange, self._symbol = settings.exchange, settings.symbol

@@ -108,3 +108,16 @@ def test_arbot_ccxt_features_prints_the_table(capsys):
     assert run(parser.parse_args(["gate", "mexc"])) == 0
     out = capsys.readouterr().out
     assert "| gate | yes | update ids, by arbot | yes | yes |" in out and "| mexc | yes | unverified |" in out
+
+
+def test_a_strategy_needing_what_the_venue_lacks_is_refused_at_load_with_its_key():
+    # the venue itself loads (require = order book only), but a grid's orders need client ids found again
+    venue = '[exchanges.cb]\ntype = "ccxt"\nid = "coinbase"\nsymbols = ["BTC/USD"]\nrequire = ["order_book"]\n'
+    grid = ('[strategies.g]\ntype = "grid"\nexchange = "cb"\nsymbol = "BTC/USD"\nlower = 1\nupper = 2\nlevels = 3\n'
+            'order_size = "0.1"\n')
+    with pytest.raises(ConfigError) as info:
+        build(venue + grid)
+    assert ('strategies.g.exchange: exchange "cb" cannot do what this strategy needs there: our client order ids'
+            in str(info.value))
+    gate = '[exchanges.cb]\ntype = "ccxt"\nid = "gate"\nsymbols = ["BTC/USD"]\n'
+    build(gate + grid)  # gate has them all

@@ -340,3 +340,14 @@ async def test_a_rotated_token_is_used_without_a_restart(bot, fake, monkeypatch)
     bot.alert(AlertLevel.WARNING, "risk", "after the rotation", source="v")
     await fake.wait_channel_message(ALERT_CHANNEL_ID, "after the rotation")
     assert bot.notifiers["dc"] is notifier
+
+
+async def test_stopping_with_alerts_held_back_by_a_429_is_bounded(bot, fake):
+    fake.rate_limits.extend([30.0] * 5)  # Discord holds every channel message back for 30 s
+    for n in range(5):
+        bot.alert(AlertLevel.WARNING, "risk", f"order {n} blocked", source="s")
+    await wait_for(lambda: any(status == 429 for _, status in fake.message_times), what="the first 429")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bot.stop()
+    assert loop.time() - started < bot.config.bot.shutdown_timeout_s
