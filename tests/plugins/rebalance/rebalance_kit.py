@@ -16,10 +16,14 @@ def rebalance_plugins() -> list[tuple[str, object]]:
 
 
 def config(*, mode: str = "alert", delay_s: float = 1.0, dex_sol: str = "10", cex_state: str = "",
-           dex_state: str = "", check_every_s: float = 0.1) -> str:
+           dex_state: str = "", check_every_s: float = 0.1, db_url: str = "") -> str:
     """A paper CEX at 150 against a deep pool at 153 that stays dislocated: every arbitrage buys SOL on the
-    CEX and sells it on the DEX, so the DEX runs out of SOL (about 2 SOL a trade) and the CEX piles it up."""
+    CEX and sells it on the DEX, so the DEX runs out of SOL (about 2 SOL a trade) and the CEX piles it up.
+
+    ``db_url`` (the ``db_url`` fixture's store) comes first: after ``build_bot``'s ``[bot]`` header."""
+    store = f'db_url = "{db_url}"' if db_url else ""
     return f"""
+        {store}
         [exchanges.paper]
         symbols = ["SOL/USDC"]
         start_price = "150"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.processes import arbot, wait_until
-from tests.helpers.store_kit import query
+from tests.helpers.store_kit import query, query_db
 
 from .rebalance_kit import config
 
@@ -34,17 +34,15 @@ def plugin_path(tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_transfer_never_moves_funds_twice_and_the_arbitrage_keeps_trading(tmp_path: Path):
+def test_sigkill_mid_transfer_never_moves_funds_twice_and_the_arbitrage_keeps_trading(tmp_path: Path, db_url: str):
     cfg = tmp_path / "config.toml"
-    body = textwrap.dedent(config(mode="auto", delay_s=3.0, cex_state="paper.db", dex_state="dex.db"))
+    body = textwrap.dedent(config(mode="auto", delay_s=3.0, cex_state="paper.db", dex_state="dex.db", db_url=db_url))
     cfg.write_text(f'mode = "paper"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n' + body)
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), plugin_path(tmp_path)]))}
-    db = tmp_path / "arbot.db"
-
     def statuses() -> list[str]:
         try:
-            return [s for (s,) in query(db, "select status from transfers order by created_ns")]
+            return [s for (s,) in query_db(db_url, "select status from transfers order by created_ns")]
         except Exception:  # not created yet
             return []
 
@@ -58,13 +56,13 @@ def test_sigkill_mid_transfer_never_moves_funds_twice_and_the_arbitrage_keeps_tr
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    (first,) = query(db, "select transfer_id from transfers")[0:1]
+    (first,) = query_db(db_url, "select transfer_id from transfers")[0:1]
     assert statuses()[0] in ("planned", "sent")  # killed mid-transfer: not credited yet
 
     done = subprocess.run(arbot("run", "--config", str(cfg), "--for", "12s"), env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = query(db, "select transfer_id, status, amount from transfers order by created_ns")
+    rows = query_db(db_url, "select transfer_id, status, amount from transfers order by created_ns")
     assert rows[0][0] == first[0] and rows[0][1] == "credited", rows
     # each transfer left its source once and reached its destination once
     per_id = "select transfer_id, count(*) from transfers where direction = '{}' group by 1"
@@ -74,7 +72,7 @@ def test_sigkill_mid_transfer_never_moves_funds_twice_and_the_arbitrage_keeps_tr
     assert all(n == 1 for _, n in outs + ins)
     assert {t for t, _ in outs} == {t for t, *_ in rows}  # no withdrawal the bot does not know of
     # the arbitrage traded on after the restart (orders stored by the second run)
-    after_restart = query(db, "select count(*) from orders where exchange = 'dex' and filled_qty != '0' "
+    after_restart = query_db(db_url, "select count(*) from orders where exchange = 'dex' and filled_qty != '0' "
                               "and created_ns > (select max(updated_ns) from transfers where transfer_id = "
                               f"'{first[0]}')")[0][0]
     assert after_restart > 0, done.stderr[-3000:]

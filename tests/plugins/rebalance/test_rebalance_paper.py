@@ -16,8 +16,8 @@ async def dex_sol(bot) -> Decimal:
     return (await bot.component("exchange", "dex").balances())["SOL"].total
 
 
-async def test_alert_mode_proposes_a_transfer_with_its_costs_before_the_strategy_starves(tmp_path):
-    bot = build_bot(config(mode="alert"), data_dir=tmp_path, extra=rebalance_plugins())
+async def test_alert_mode_proposes_a_transfer_with_its_costs_before_the_strategy_starves(tmp_path, db_url):
+    bot = build_bot(config(mode="alert", db_url=db_url), data_dir=tmp_path, extra=rebalance_plugins())
     await bot.start()
     try:
         service = bot.component("service", "rebalance")
@@ -53,8 +53,8 @@ async def test_alert_mode_proposes_a_transfer_with_its_costs_before_the_strategy
         await bot.stop()
 
 
-async def test_auto_mode_sends_once_and_the_arbitrage_keeps_trading(tmp_path):
-    bot = build_bot(config(mode="auto"), data_dir=tmp_path, extra=rebalance_plugins())
+async def test_auto_mode_sends_once_and_the_arbitrage_keeps_trading(tmp_path, db_url):
+    bot = build_bot(config(mode="auto", db_url=db_url), data_dir=tmp_path, extra=rebalance_plugins())
     await bot.start()
     try:
         await wait_for(lambda: any(t.status is TransferStatus.CREDITED for t in bot.store.transfers()), timeout_s=60,
