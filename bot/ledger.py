@@ -228,6 +228,34 @@ def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Po
         yield Step(strategy, fill, quote, realized, closing, fee if fee is not None else ZERO)
 
 
+ALL = ""
+"""The key of the curves of every strategy together in :func:`pnl_curves`."""
+
+
+def pnl_curves(ledger_steps: Iterable[Step], since_ns: int | None = None,
+               per_strategy: bool = True) -> dict[str, dict[str, list[tuple[int, Decimal]]]]:
+    """Cumulative realized PnL net of fees, a (ts_ns, value) point after each fill that changed it.
+
+    Strategy (or :data:`ALL`, every strategy together, when ``per_strategy`` is False) -> quote ->
+    curve. ``ledger_steps`` are :func:`steps` (:meth:`Ledger.steps`) in time order; with ``since_ns``
+    each curve starts at ``(since_ns, 0)``. The backtest report, ``/chart pnl`` and the console draw
+    these curves; their last points are the ledger's net figures.
+    """
+    curves: dict[str, dict[str, list[tuple[int, Decimal]]]] = {}
+    running: dict[tuple[str, str], Decimal] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for step in ledger_steps:
+            key = (step.strategy if per_strategy else ALL, step.quote)
+            change = step.net
+            if since_ns is not None:  # a curve from the start of the period, even if flat
+                curves.setdefault(key[0], {}).setdefault(key[1], [(since_ns, ZERO)])
+            if not change:
+                continue
+            running[key] = running.get(key, ZERO) + change
+            curves.setdefault(key[0], {}).setdefault(key[1], []).append((step.fill.ts_ns, running[key]))
+    return curves
+
+
 def pnl_curve_drawdown(curve: Iterable[tuple[int, Decimal]]) -> Decimal:
     """The largest fall of a cumulative PnL curve ((ts_ns, value) points in time order) from its running
     peak, the start (0) counting as a peak: 0 when it never fell below a level it had reached."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO, Fill
-from ..ledger import DayFigures, Ledger, Marks, Step, daily, pnl_curve_drawdown, steps
+from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps
 from ..markouts import MarkoutFigures
 from ..store import Store
 from ..units import money, moneys
@@ -95,21 +95,6 @@ class HostFigures:
             "pnl_curves": {name: {quote: [[ts, exact(v)] for ts, v in curve] for quote, curve in by_quote.items()}
                            for name, by_quote in self.curves.items()},
         }
-
-
-def pnl_curves(ledger_steps: Sequence[Step]) -> dict[str, dict[str, Curve]]:
-    """Strategy -> quote -> cumulative net realized PnL after each fill that changed it (from the ledger's
-    steps: :func:`bot.ledger.steps` of the fills in time order with what each order closes)."""
-    curves: dict[str, dict[str, Curve]] = {}
-    running: dict[tuple[str, str], Decimal] = {}
-    for step in ledger_steps:
-        change = step.net
-        if not change:
-            continue
-        key = (step.strategy, step.quote)
-        running[key] = running.get(key, ZERO) + change
-        curves.setdefault(step.strategy, {}).setdefault(step.quote, []).append((step.fill.ts_ns, running[key]))
-    return curves
 
 
 def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, strategies: dict[str, str],

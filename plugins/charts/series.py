@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.api import ZERO, Fill
 from bot.api.ledger import Step
+from bot.api.ledger import pnl_curves as ledger_curves
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,19 @@ class PnlCurve:
 
 
 def pnl_curves(steps: Iterable[Step], since_ns: int | None = None) -> list[PnlCurve]:
-    """One curve per quote asset over every strategy: the ledger's realized PnL net of fees, fill by fill.
+    """One curve per quote asset over every strategy: the ledger's curves (:func:`bot.api.ledger.pnl_curves`).
 
     ``steps`` are the ledger's (:meth:`bot.ledger.Ledger.steps`) from ``since_ns`` on.
     """
-    totals: dict[str, Decimal] = {}
-    points: dict[str, list[tuple[int, Decimal]]] = {}
     counts: dict[str, int] = {}
-    for step in steps:
-        quote = step.quote
-        counts[quote] = counts.get(quote, 0) + 1
-        curve = points.setdefault(quote, [(since_ns, ZERO)] if since_ns is not None else [])
-        if step.net == 0 and curve:
-            continue
-        totals[quote] = totals.get(quote, ZERO) + step.net
-        curve.append((step.fill.ts_ns, totals[quote]))
-    return [PnlCurve(asset, points[asset], counts[asset]) for asset in sorted(points)]
+
+    def counted(steps: Iterable[Step]) -> Iterator[Step]:
+        for step in steps:
+            counts[step.quote] = counts.get(step.quote, 0) + 1
+            yield step
+
+    curves = next(iter(ledger_curves(counted(steps), since_ns, per_strategy=False).values()), {})
+    return [PnlCurve(asset, curves[asset], counts[asset]) for asset in sorted(curves)]
 
 
 def market_fills(fills: Iterable[tuple[str, Fill]], symbol: str, since_ns: int | None = None) -> list[Fill]:

@@ -11,13 +11,14 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused
-from bot.api.ledger import PERIODS, StrategyFigures, totals
+from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
 from .views import (
@@ -85,7 +86,8 @@ class Endpoints:
             Route("GET", f"{v}/balances", self.balances, "viewer", "inventory per venue, as each venue reports it "
                                                                    "now"),
             Route("GET", f"{v}/pnl", self.pnl, "viewer", "the ledger's figures per strategy since the start of the "
-                  "period (all: the same as `arbot report`)",
+                  "period (all: the same as `arbot report`), and the curve of the net realized PnL per quote "
+                  "asset, [ts_ns, value] after each fill that changed it",
                   params=(Param("period", "enum", "day, week or month in [scheduler] timezone, or all",
                                 (*PERIODS, "all"), "day"),)),
             Route("GET", f"{v}/opportunities", self.opportunities, "viewer", "the latest opportunities with their "
@@ -280,9 +282,16 @@ class Endpoints:
         period = call.query["period"]
         since = None if period == "all" else self.op.period_start_ns(period)
         figures = await self._shared(("pnl", since), self.op.pnl, since_ns=since)
+        curves = await self._shared(("pnl-curve", since), self._curve, since_ns=since)
         return {"period": period, "since_ns": since, "timezone": self.op.timezone,
                 "strategies": {name: _figures(fig) for name, fig in sorted(figures.items())},
-                "total": _figures(totals(figures.values()))}
+                "total": _figures(totals(figures.values())),
+                "curve": {quote: [[ts, str(value)] for ts, value in points] for quote, points in curves.items()}}
+
+    def _curve(self, since_ns: int | None) -> dict[str, list[tuple[int, Decimal]]]:
+        """Every strategy's net realized PnL together, per quote asset, after each fill (the ledger's curve)."""
+        return next(iter(pnl_curves(self.op.ledger().steps(since_ns=since_ns), since_ns,
+                                    per_strategy=False).values()), {})
 
     async def opportunities(self, call: Call) -> Any:
         q = call.query

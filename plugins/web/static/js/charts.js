@@ -36,7 +36,8 @@ function frame(width, height, pad, label) {
 
 function yTicks(root, [lo, hi], y, x0, x1) {
   for (let i = 0; i <= 3; i++) {
-    const v = lo + ((hi - lo) * i) / 3;
+    const raw = lo + ((hi - lo) * i) / 3;
+    const v = Math.abs(raw) < Math.abs(hi - lo) * 1e-9 ? 0 : raw; // 0, not 1.1e-16 from float steps
     root.append(svg("line", { class: "grid-line", x1: x0, x2: x1, y1: y(v), y2: y(v) }));
     root.append(svg("text", { x: x0 - 4, y: y(v) + 4, "text-anchor": "end" }, short(v)));
   }

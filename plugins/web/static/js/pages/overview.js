@@ -6,26 +6,17 @@ import { moneys } from "../units.js";
 import { lineChart } from "../charts.js";
 import { card, kpi, moneyNodes, pill, verb } from "../ui.js";
 
-/** Net PnL today per quote asset, as the ledger gave it at each refresh since the console opened. */
-const equity = new Map();
-
 function stateLevel(state) {
   if (state.startsWith("running")) return "ok";
   if (state.startsWith("failed")) return "bad";
   return "warn";
 }
 
-function sample(since, net) {
-  for (const [asset, value] of Object.entries(net)) {
-    const series = equity.get(asset) || { since, points: [] };
-    if (series.since !== since) { series.since = since; series.points = []; } // a new day
-    const t = Date.now();
-    const v = Number(value);
-    const last = series.points[series.points.length - 1];
-    if (!last || last.v !== v || t - last.t > 60000) series.points.push({ t, v });
-    if (series.points.length > 2000) series.points.splice(0, series.points.length - 2000);
-    equity.set(asset, series);
-  }
+/** The ledger's curve ([ts_ns, "value"] after each fill that changed it) as chart points, drawn on to now. */
+function points(curve) {
+  const pts = curve.map(([ts, v]) => ({ t: ts / 1e6, v: Number(v) }));
+  if (pts.length) pts.push({ t: Math.max(Date.now(), pts[pts.length - 1].t), v: pts[pts.length - 1].v });
+  return pts;
 }
 
 export default {
@@ -42,7 +33,6 @@ export default {
     async function refresh() {
       const [status, pnl] = await Promise.all([ctx.api.get("status"), ctx.api.get("pnl", { period: "day" })]);
       const net = pnl.total.net;
-      sample(pnl.since_ns, net);
       replace(notes,
         status.mode !== status.configured_mode
           ? h("p", { class: "banner", "data-testid": "observe-banner" }, `Observe mode is on (configured: ${status.configured_mode}): no orders are sent.`) : null,
@@ -56,9 +46,9 @@ export default {
         kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
         kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
       replace(curve.slot,
-        [...equity.entries()].map(([asset, series]) => h("div", {}, h("div", { class: "muted" }, asset),
-          lineChart(series.points, { label: `net PnL today in ${asset}`, width: Math.max(curve.slot.clientWidth, 300), height: 160 }))),
-        h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, sampled while this console is open."));
+        Object.entries(pnl.curve).map(([asset, series]) => h("div", {}, h("div", { class: "muted" }, asset),
+          lineChart(points(series), { label: `net PnL today in ${asset}`, width: Math.max(curve.slot.clientWidth, 300), height: 160 }))),
+        h("p", { class: "muted" }, "The ledger's net realized PnL since the start of the day, after each fill."));
       replace(strategies.slot, table([
         { label: "Strategy", value: (s) => s.name },
         { label: "Type", value: (s) => s.type, narrow: false },
