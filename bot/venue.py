@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .api import Context, Exchange
@@ -146,3 +147,63 @@ class PollingVenue(Exchange):
     def stop_polling(self) -> None:
         self._running = False
         self.poll_soon()
+
+
+class DeadManSwitch:
+    """A venue's own dead-man switch (Kraken's ``CancelAllOrdersAfter``, Gate's ``countdown_cancel_all``):
+    if the bot stops refreshing it (its machine or network died), the venue cancels the resting orders.
+
+    :meth:`start` arms it (``arm(timeout_s)``) and re-arms it every ``refresh_s`` while the venue runs;
+    :meth:`stop`, on a clean stop, disarms it (``arm(0)``), so orders kept with ``on_shutdown = "keep"``
+    stay. A failure to arm is alerted once (kind ``dead-man``), and so is its recovery; the venue keeps
+    running either way.
+    """
+
+    def __init__(self, venue: str, ctx: Context, arm: Callable[[int], Awaitable[object]], *, timeout_s: int,
+                 refresh_s: float):
+        self.venue = venue
+        self.ctx = ctx
+        self._arm_call = arm
+        self.timeout_s = timeout_s
+        self.refresh_s = refresh_s
+        self.armed = False
+        self._failing = False
+        self._running = False
+
+    async def start(self) -> None:
+        self._running = True
+        await self.arm()
+        self.ctx.create_task(self._refresh(), "dead-man switch")
+
+    async def arm(self) -> None:
+        try:
+            await self._arm_call(self.timeout_s)
+        except Exception as exc:
+            if not self._failing:
+                self._failing = True
+                self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.venue}: arming the dead-man switch failed: "
+                               f"{exc}; resting orders are not protected if the bot dies", exchange=self.venue)
+            return
+        self.armed = True
+        if self._failing:
+            self._failing = False
+            self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.venue}: the dead-man switch is armed again",
+                           exchange=self.venue)
+
+    async def _refresh(self) -> None:
+        while self._running:
+            await asyncio.sleep(self.refresh_s)
+            if self._running:
+                await self.arm()
+
+    async def stop(self) -> None:
+        self._running = False
+        if not self.armed:
+            return
+        try:
+            await self._arm_call(0)
+            self.armed = False
+            self.ctx.log.info("%s: dead-man switch disarmed", self.venue)
+        except Exception as exc:
+            self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.venue}: disarming the dead-man switch failed: {exc};"
+                           f" the venue cancels the resting orders within {self.timeout_s} s", exchange=self.venue)

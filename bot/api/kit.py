@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
-    from ..venue import PollingVenue
+    from ..venue import DeadManSwitch, PollingVenue
 
 _WHERE = {
     "OrderBook": "bot.book", "BookViews": "bot.bookview", "Clock": "bot.clock", "ManualClock": "bot.clock",
@@ -52,13 +52,13 @@ _WHERE = {
     "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
-    "PollingVenue": "bot.venue", "ReadStats": "bot.recording",
+    "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
 }
 __all__ = [
-    "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "FrameSink", "ManualClock", "OrderBook", "Outbox",
-    "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats", "ReconnectingFeed",
-    "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep", "colour_wanted", "fit",
-    "format_ts", "from_units", "loads_limited", "read_recording", "record_to", "to_units",
+    "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "DeadManSwitch", "FrameSink", "ManualClock", "OrderBook",
+    "Outbox", "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats",
+    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep",
+    "colour_wanted", "fit", "format_ts", "from_units", "loads_limited", "read_recording", "record_to", "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -46,10 +46,10 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import PollingVenue
+from bot.api.kit import DeadManSwitch, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
-from .features import TICK_SIZE, load_ccxt, spot_features
+from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
 from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 
@@ -108,6 +108,7 @@ class CcxtExchange(PollingVenue):
         self._ids: dict[str, str] = {}
         """symbol -> venue market id."""
         self._features: dict[str, Any] = {}
+        self.dead_man: DeadManSwitch | None = None
         self._rule = CLIENT_IDS.get(settings.id)
         self._cids: dict[str, str] = {}
         """Venue client id -> our client order id."""
@@ -194,6 +195,10 @@ class CcxtExchange(PollingVenue):
             self.ctx.create_task(self._watch(symbol), f"order book {symbol}")
         if api.apiKey:
             self.ctx.create_task(self.poll_fills(), "fill polling")
+            if s.dead_man_s:
+                self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,
+                                              refresh_s=s.dead_man_refresh_s)
+                await self.dead_man.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
@@ -201,8 +206,19 @@ class CcxtExchange(PollingVenue):
 
     async def stop(self) -> None:
         self.stop_polling()
+        if self.dead_man is not None:
+            await self.dead_man.stop()
         if self.api is not None:
             await self.api.close()
+
+    async def _cancel_all_after(self, timeout_s: int) -> object:
+        """Arm the venue's dead-man switch for ``timeout_s`` (0 disarms) through ccxt."""
+        method = dead_man_method(self.api)
+        if method is None:
+            raise PermanentError(f"{self.name}: {self.settings.id} has no dead-man switch through ccxt")
+        if method == "cancel_all_orders_after":  # ccxt's unified method counts milliseconds
+            return await self._call("cancel-all-after", True, method, timeout_s * 1000)
+        return await self._call("cancel-all-after", True, method, {"timeout": timeout_s})
 
     def _market_info(self, market: dict[str, Any]) -> MarketInfo:
         precision, limits = market.get("precision") or {}, market.get("limits") or {}

@@ -31,6 +31,19 @@ def load_ccxt() -> Any:
     return ccxtpro
 
 
+DEAD_MAN_NATIVE = {"gate": "private_spot_post_countdown_cancel_all"}
+"""Venues whose dead-man switch ccxt has no unified method for: the implicit API method taking
+``{"timeout": seconds}`` (Gate: ``POST /spot/countdown_cancel_all``)."""
+
+
+def dead_man_method(exchange: Any) -> str | None:
+    """The ccxt method that arms this venue's dead-man switch, or None: the unified
+    ``cancel_all_orders_after`` (milliseconds) where ccxt has it, else a known native endpoint (seconds)."""
+    if exchange.has.get("cancelAllOrdersAfter"):
+        return "cancel_all_orders_after"
+    return DEAD_MAN_NATIVE.get(exchange.id)
+
+
 def spot_features(exchange: Any) -> dict[str, Any]:
     """One ccxt exchange instance -> what this plugin can do with it (spot)."""
     has = exchange.has
@@ -52,10 +65,11 @@ def spot_features(exchange: Any) -> dict[str, Any]:
         "lookup": lookup,
         "fills": bool(has.get("fetchMyTrades") or has.get("fetchOrderTrades")),
         "tick_size": exchange.precisionMode == TICK_SIZE,
+        "dead_man": dead_man_method(exchange) is not None,
     }
 
 
-def refusals(exchange_id: str, require: list[str]) -> list[tuple[str, str]]:
+def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0) -> list[tuple[str, str]]:
     """Config problems of ``[exchanges.X] type = "ccxt"``: (key, message) pairs, empty when fine."""
     try:
         ccxtpro = load_ccxt()
@@ -72,6 +86,9 @@ def refusals(exchange_id: str, require: list[str]) -> list[tuple[str, str]]:
     if not features["tick_size"]:
         problems.append(("id", f"{exchange_id} gives precisions as significant digits, not tick sizes: "
                                "prices cannot be checked exactly; not supported"))
+    if dead_man_s and not features["dead_man"]:
+        problems.append(("dead_man_s", f"{exchange_id} through ccxt has no dead-man switch (cancel-all-after); "
+                                       "set dead_man_s = 0"))
     missing = [r for r in require if r in features and not features[r]]
     if missing:
         what = ", ".join(f"{r} ({MEANING[r]})" for r in missing)
@@ -86,13 +103,14 @@ def table(ids: tuple[str, ...] = POPULAR) -> str:
     yes = {True: "yes", False: "no"}
     checked = {CCXT_CHECKSUM: "checksum, by ccxt", CCXT_SEQUENCE: "sequence, by ccxt",
                ARBOT_SEQUENCE: "update ids, by arbot", UNVERIFIED: "unverified"}
-    rows = ["| id | book stream | book integrity | client ids | look-up by client id | IOC | post-only | fills |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| id | book stream | book integrity | client ids | look-up by client id | IOC | post-only | fills "
+            "| dead-man switch |", "|---|---|---|---|---|---|---|---|---|"]
     for exchange_id in ids:
         f = spot_features(getattr(ccxtpro, exchange_id)())
         book = yes[f["order_book"]] if f["tick_size"] else "refused (significant digits)"
         rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['sends_client_ids']]} "
-                    f"| {yes[f['lookup']]} | {yes[f['ioc']]} | {yes[f['post_only']]} | {yes[f['fills']]} |")
+                    f"| {yes[f['lookup']]} | {yes[f['ioc']]} | {yes[f['post_only']]} | {yes[f['fills']]} "
+                    f"| {yes[f['dead_man']]} |")
     return "\n".join(rows) + "\n"
 
 

@@ -35,6 +35,9 @@ class CcxtSettings:
     rate_limit_pause_s: float = option(5.0, ge=0, le=3600, help="after a rate-limit answer, no REST call for this long")
     fill_poll_s: float = option(2.0, ge=0.05, le=3600, help="open orders are polled this often for fills")
     start_timeout_s: float = option(10.0, ge=0, le=600, help="start waits this long for the first books")
+    dead_man_s: int = option(0, ge=0, le=86_400, help="the venue's cancel-all-after timer: it cancels our resting "
+                             "orders if not re-armed within this many seconds (0: off; where ccxt exposes one)")
+    dead_man_refresh_s: float = option(15.0, ge=0.1, le=3600, help="the dead-man switch is re-armed this often")
     urls: dict[str, str] = option(
         {}, help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
                  'e.g. {"https://api.gateio.ws" = "http://127.0.0.1:8080"}')
@@ -55,5 +58,8 @@ class CcxtSettings:
             problems.append(("require", f"unknown {', '.join(unknown)}; expected any of {', '.join(REQUIREMENTS)}"))
         from .features import refusals
 
-        problems.extend(refusals(self.id, self.require))
+        problems.extend(refusals(self.id, self.require, self.dead_man_s))
+        if self.dead_man_s and self.dead_man_refresh_s * 2 > self.dead_man_s:
+            problems.append(("dead_man_refresh_s", f"re-arm at least twice per dead_man_s ({self.dead_man_s} s): "
+                                                   f"at most {self.dead_man_s / 2:g}"))
         return problems

@@ -33,11 +33,9 @@ import uuid
 from decimal import Decimal
 
 from bot.api import (
-    AlertLevel,
     Balance,
     BookUpdate,
     Context,
-    ExchangeError,
     FeedState,
     Fill,
     Liquidity,
@@ -52,7 +50,7 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import PollingVenue, TokenBucket
+from bot.api.kit import DeadManSwitch, PollingVenue, TokenBucket
 
 from .book import KrakenBooks, SymbolBook
 from .feed import KrakenFeed
@@ -101,8 +99,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         """Venue cl_ord_id -> our client order id."""
         self._trades: dict[str, Fill] = {}
         self.private: KrakenExecutions | None = None
-        self._dead_man_failing = False
-        self._dead_man_armed = False
+        self.dead_man: DeadManSwitch | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -124,8 +121,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                     reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
                 self.ctx.create_task(self.private.run(), "private order stream")
             if s.dead_man_s:
-                await self._arm_dead_man()
-                self.ctx.create_task(self._refresh_dead_man(), "dead-man switch")
+                self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,
+                                              refresh_s=s.dead_man_refresh_s)
+                await self.dead_man.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume a live feed: give the first snapshots a chance
@@ -138,8 +136,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         if self.private is not None:
             await self.private.stop()
         if self.rest is not None:
-            if self._dead_man_armed:
-                await self._disarm_dead_man()
+            if self.dead_man is not None:
+                await self.dead_man.stop()
             await self.rest.close()
 
     async def reload_secrets(self) -> None:
@@ -150,37 +148,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     # --- dead-man switch -------------------------------------------------------------------
 
-    async def _arm_dead_man(self) -> None:
-        """``CancelAllOrdersAfter(timeout=dead_man_s)``: alerted when it fails, and when it works again."""
-        try:
-            result = await self._api().private("CancelAllOrdersAfter", {"timeout": self.settings.dead_man_s})
-        except ExchangeError as exc:
-            if not self._dead_man_failing:
-                self._dead_man_failing = True
-                self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.name}: arming the dead-man switch failed: {exc}; "
-                               "resting orders are not protected if the bot dies", exchange=self.name)
-            return
-        self._dead_man_armed = True
-        if self._dead_man_failing:
-            self._dead_man_failing = False
-            self.ctx.alert(AlertLevel.WARNING, "dead-man", f"{self.name}: the dead-man switch is armed again",
-                           exchange=self.name, trigger_time=str(result.get("triggerTime", "")))
-
-    async def _refresh_dead_man(self) -> None:
-        while self._running:
-            await asyncio.sleep(self.settings.dead_man_refresh_s)
-            if self._running:
-                await self._arm_dead_man()
-
-    async def _disarm_dead_man(self) -> None:
-        try:
-            await self._api().private("CancelAllOrdersAfter", {"timeout": 0})
-            self._dead_man_armed = False
-            self.ctx.log.info("%s: dead-man switch disarmed", self.name)
-        except ExchangeError as exc:
-            self.ctx.alert(AlertLevel.ERROR, "dead-man", f"{self.name}: disarming the dead-man switch failed: {exc}; "
-                           f"Kraken cancels the resting orders within {self.settings.dead_man_s} s",
-                           exchange=self.name)
+    async def _cancel_all_after(self, timeout_s: int) -> object:
+        """``CancelAllOrdersAfter``: Kraken cancels every resting order ``timeout_s`` from now (0 disarms)."""
+        return await self._api().private("CancelAllOrdersAfter", {"timeout": timeout_s})
 
     # --- the private order stream -----------------------------------------------------------
 

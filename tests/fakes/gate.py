@@ -26,7 +26,8 @@ pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
 ``hang_create_order_s`` (created, then the answer is late),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
-frame sent (``record = True``) for the benchmark.
+frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
+dead-man switch) runs a real countdown that cancels the open orders when it runs out.
 """
 
 from __future__ import annotations
@@ -130,6 +131,11 @@ class FakeGate:
         """Create the order, then answer this late."""
         self.fill_on_create: Decimal | None = None
         """Fill this fraction of each new limit order at once (a taker order), at its price."""
+        self.countdown_calls: list[int] = []
+        """The ``timeout`` of every ``POST /spot/countdown_cancel_all`` (the dead-man switch; 0 disarms)."""
+        self.countdown_cancelled: list[str] = []
+        """Ids of the orders the countdown cancelled when it ran out."""
+        self._countdown: asyncio.TimerHandle | None = None
         self._ids = itertools.count(100000001)
         self._trade_ids = itertools.count(500000001)
         self._runner: web.AppRunner | None = None
@@ -150,6 +156,8 @@ class FakeGate:
         return self
 
     async def close(self) -> None:
+        if self._countdown is not None:
+            self._countdown.cancel()
         await self.drop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -420,6 +428,8 @@ class FakeGate:
                 return web.json_response([t for t in self.trades
                                           if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
                                           and t["order_id"] == query.get("order_id", t["order_id"])])
+            if route == ("POST", "/spot/countdown_cancel_all"):
+                return web.json_response(self._countdown_cancel_all(data))
             if route == ("GET", "/spot/accounts"):
                 return web.json_response([{"currency": c, "available": _text(v), "locked": "0"}
                                           for c, v in self.accounts.items()])
@@ -429,6 +439,30 @@ class FakeGate:
         except _GateError as exc:
             return _error(exc.status, exc.label, exc.message)
         return _error(404, "NOT_FOUND", f"{request.method} {path}")
+
+    def _countdown_cancel_all(self, data: dict) -> dict:
+        """Gate's countdown: every open spot order (of ``currency_pair`` if given) is cancelled ``timeout``
+        seconds from now unless called again first; ``timeout = 0`` stops the countdown."""
+        try:
+            timeout = int(data["timeout"])
+        except (KeyError, TypeError, ValueError):
+            raise _GateError(400, "INVALID_PARAM_VALUE", "timeout must be an integer of seconds") from None
+        self.countdown_calls.append(timeout)
+        if self._countdown is not None:
+            self._countdown.cancel()
+            self._countdown = None
+        if timeout <= 0:
+            return {"triggerTime": 0}
+        pair = data.get("currency_pair")
+        self._countdown = asyncio.get_running_loop().call_later(timeout, self._countdown_fire, pair)
+        return {"triggerTime": int((time.time() + timeout) * 1000)}
+
+    def _countdown_fire(self, pair: str | None) -> None:
+        self._countdown = None
+        for order in self.orders.values():
+            if order["status"] == "open" and pair in (None, order["currency_pair"]):
+                order.update(status="cancelled", finish_as="cancelled", update_time=str(int(time.time())))
+                self.countdown_cancelled.append(order["id"])
 
     def _pairs(self, query: dict, body: bytes) -> list[dict]:
         return [p.info() for p in self.pairs.values()]
