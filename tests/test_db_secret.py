@@ -87,7 +87,7 @@ def test_the_password_is_in_no_output_of_any_command(tmp_path: Path, canary_url:
     runs = {
         "check-config": arbot("check-config", str(config)),
         "db current": arbot("db", "current", "--config", str(config)),
-        "run": arbot("run", "--config", str(config), "--for", "3s"),
+        "run": arbot("run", "-v", "--config", str(config), "--for", "3s"),  # -v: whole lines, not cut at 120
         "report": arbot("report", "--config", str(config)),
         "report --db": arbot("report", "--config", str(config), "--db", canary_url),
         "db upgrade": arbot("db", "upgrade", "--config", str(config)),
