@@ -1029,13 +1029,13 @@ class Operator(abc.ABC):
         Raises ValueError when the config itself says ``observe`` and ``on`` is False.
         """
 
+    @abc.abstractmethod
     async def reload_secrets(self, caller: Caller) -> list[str]:
         """Re-read every ``env:``/``file:`` secret and hand new values to the components that use them.
 
         Returns one line per change or problem; a reference that no longer resolves keeps its old
         value (and is alerted). Needs the admin role.
         """
-        raise NotImplementedError
 
     @abc.abstractmethod
     async def reconcile(self) -> None:
