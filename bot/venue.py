@@ -45,6 +45,14 @@ class PollingVenue(Exchange):
 
     # --- feeds ------------------------------------------------------------------------------
 
+    async def wait_live(self, symbols: list[str], timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for every symbol's feed to be LIVE: strategies start after the venues
+        and assume a live feed, so the first snapshots get a chance (a late one is not an error)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in symbols):
+            await asyncio.sleep(0.01)
+
     def publish_feed_state(self, symbol: str, state: FeedState, reason: str) -> None:
         """Publish a FeedStatus, once per change."""
         if self.states.get(symbol) is state:

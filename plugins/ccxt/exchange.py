@@ -199,10 +199,7 @@ class CcxtExchange(PollingVenue):
                 self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,
                                               refresh_s=s.dead_man_refresh_s)
                 await self.dead_man.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + s.start_timeout_s
-        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
-            await asyncio.sleep(0.01)
+        await self.wait_live(s.symbols, s.start_timeout_s)
 
     async def stop(self) -> None:
         self.stop_polling()

@@ -21,7 +21,6 @@ bid/ask as received); the book is what strategies see, so nothing more is publis
 
 from __future__ import annotations
 
-import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -124,11 +123,7 @@ class CoinbaseExchange(PollingVenue):
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
                     reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
                 self.ctx.create_task(self.private.run(), "private order stream")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + s.start_timeout_s
-        # strategies start after us and assume a live feed: give the first snapshots a chance
-        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
-            await asyncio.sleep(0.01)
+        await self.wait_live(s.symbols, s.start_timeout_s)
 
     async def _load_products(self, rest: CoinbaseRest) -> None:
         """Trading rules and book precisions from the public product endpoint (no key needed)."""

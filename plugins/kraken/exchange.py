@@ -27,7 +27,6 @@ and its recovery too.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from decimal import Decimal
@@ -124,11 +123,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,
                                               refresh_s=s.dead_man_refresh_s)
                 await self.dead_man.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + s.start_timeout_s
-        # strategies start after us and assume a live feed: give the first snapshots a chance
-        while loop.time() < deadline and not all(self.states.get(sym) is FeedState.LIVE for sym in s.symbols):
-            await asyncio.sleep(0.01)
+        await self.wait_live(s.symbols, s.start_timeout_s)
 
     async def stop(self) -> None:
         self.stop_polling()
