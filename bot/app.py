@@ -35,6 +35,7 @@ from .api import (
     Exchange,
     ExecutionView,
     FeedView,
+    FleetLink,
     Notifier,
     Operator,
     PluginView,
@@ -120,6 +121,7 @@ class Bot:
     def __init__(self, config: Config, plugins: PluginSet, registry: Registry, *, clock: Clock | None = None,
                  options: StartOptions | None = None):
         self.config = config
+        self.name = config.bot.resolved_name()
         self.options = options or StartOptions()
         self.identity: StoreIdentity | None = None
         self.mode = config.mode
@@ -389,6 +391,13 @@ class Bot:
     @property
     def id_epoch(self) -> str:
         return self.executor.id_epoch
+
+    @property
+    def bot_name(self) -> str:
+        return self.name
+
+    def attach_fleet(self, link: FleetLink) -> None:
+        self.commands.attach_fleet(link)
 
     def submit(self, intent: OrderIntent) -> str | None:
         return self.executor.submit(intent)
@@ -873,6 +882,14 @@ class HostOperator(Operator):
     @property
     def started_ns(self) -> int:
         return self._bot.started_ns
+
+    @property
+    def bot_name(self) -> str:
+        return self._bot.name
+
+    @property
+    def fleet(self) -> FleetLink | None:
+        return self._bot.commands.fleet
 
     def now_ns(self) -> int:
         return self._bot.clock.time_ns()

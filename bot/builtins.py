@@ -291,25 +291,27 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 @hookimpl
 def register_commands(register: Callable[[Command], None]) -> None:
-    register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today"))
-    register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]"))
+    register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today",
+                     fleet=True))
+    register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]", fleet=True))
     register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]",
-                     confirm=confirm_resume))
-    register(Command("strategies", strategies, "viewer", "every strategy with its state"))
-    register(Command("orders", orders, "viewer", "open orders"))
-    register(Command("balance", balance, "viewer", "balances per exchange"))
-    register(Command("positions", positions, "viewer", "net position per market, last price and notional"))
+                     confirm=confirm_resume, fleet=True))
+    register(Command("strategies", strategies, "viewer", "every strategy with its state", fleet=True))
+    register(Command("orders", orders, "viewer", "open orders", fleet=True))
+    register(Command("balance", balance, "viewer", "balances per exchange", fleet=True))
+    register(Command("positions", positions, "viewer", "net position per market, last price and notional", fleet=True))
     register(Command("pnl", pnl, "viewer", "realized PnL and fees per strategy since the start of the period",
-                     "[day|week|month]"))
+                     "[day|week|month]", fleet=True))
     register(Command("opportunities", opportunities, "viewer",
                      "latest arbitrage opportunities: net edge and what costs took"))
     register(Command("observe", observe, "admin", "observe mode: record new orders without sending them",
                      "on|off", confirm=confirm_observe))
     register(Command("plugins", plugins, "viewer", "installed plugins and their errors"))
-    register(Command("report", report, "viewer", "orders, fills, fees and PnL per strategy"))
-    register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips"))
+    register(Command("report", report, "viewer", "orders, fills, fees and PnL per strategy", fleet=True))
+    register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips",
+                     fleet=True))
     register(Command("kill", kill, "admin", "kill switch: pause every strategy, cancel every resting order",
-                     "[reason]", confirm=confirm_kill))
+                     "[reason]", confirm=confirm_kill, fleet=True))
     register(Command("reload_secrets", reload_secrets, "admin", "re-read every env:/file: secret (rotated keys "
                      "and tokens) without a restart; also `arbot ctl reload-secrets` or SIGHUP"))
     register(Command("help", help_, "viewer", "this list"))

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .api import ROLE_RANK, Caller, Command, Operator, Reply
+from .api import ROLE_RANK, Caller, Command, FleetLink, Operator, Reply
 from .clock import Clock
 from .config import CommandSettings
 from .plugins import Registered
@@ -72,6 +72,13 @@ class CommandTable:
         self._recent: dict[tuple[str, str], deque[float]] = {}
         self._refusals: dict[tuple[str, str], _Refusals] = {}
         self._stranger_replies: deque[float] = deque()
+        self.fleet: FleetLink | None = None
+        """The fleet link a service attached (:meth:`attach_fleet`), or None when this bot is alone."""
+
+    def attach_fleet(self, link: FleetLink) -> None:
+        if self.fleet is not None and self.fleet is not link:
+            raise ValueError("a fleet link is already attached: only one fleet service may run")
+        self.fleet = link
 
     def visible_to(self, caller: Caller) -> list[Command]:
         rank = ROLE_RANK.get(caller.role or "", 0)
@@ -147,8 +154,13 @@ class CommandTable:
                 f"refused: needs {command.role}"
         return registered, "ok"
 
-    async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
+    async def dispatch(self, caller: Caller, name: str, args: list[str], *, via: str = "",
+                       confirmed: bool = False) -> Reply:
         name = name.lstrip("/").lower()
+        if confirmed and not via:
+            raise ValueError("confirmed=True is only for a call forwarded by another bot (via=...)")
+        if via:  # audited as e.g. "telegram@front": the transport the user spoke on, at the bot that forwarded it
+            caller = Caller(f"{caller.transport}@{via}", caller.user_id, caller.role, caller.chat_id)
         if caller.role is None:
             if self._folded(caller, name):
                 return Reply("Not authorized.", ok=False, silent=True)
@@ -159,7 +171,7 @@ class CommandTable:
             self._audit(caller, name, args, outcome)
             return registered
         command: Command = registered.obj
-        question = command.confirm(self._operator, args) if command.confirm else None
+        question = command.confirm(self._operator, args) if command.confirm and not confirmed else None
         if question:
             token = secrets.token_urlsafe(12)
             self._expire()
@@ -168,7 +180,7 @@ class CommandTable:
             self._audit(caller, name, args, "awaiting confirmation")
             ttl = self._settings.confirm_ttl_s
             return Reply(question, text=f"Confirm within {ttl:g} s.", confirm_token=token)
-        return await self._run(caller, registered, name, args, "")
+        return await self._run(caller, registered, name, args, f"confirmed at {via}: " if confirmed else "")
 
     async def confirm(self, caller: Caller, token: str) -> Reply:
         """Run a command waiting for confirmation: same transport and user, once, before it expires."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import re
+import socket
 import stat
 import tomllib
 import zoneinfo
@@ -34,6 +36,8 @@ from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
 MODES = ("observe", "paper", "live")
+BOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""A bot's name: safe in a NATS subject token, a metric label, a client order id and a file name."""
 
 # config table -> component kind
 SECTIONS: dict[str, str] = {"exchanges": "exchange", "strategies": "strategy", "risk": "risk", "notifiers": "notifier"}
@@ -42,6 +46,9 @@ assert set(SECTIONS.values()) == set(COMPONENT_KINDS)
 
 @dataclass(frozen=True)
 class BotSettings:
+    name: str = option("", max_len=64, help="this bot's name in a fleet: on its stored rows, alerts, metrics, stream "
+                                            "events and client order ids; letters, digits, - and _ (empty: the "
+                                            "machine's host name)")
     db_url: str = option("sqlite:///arbot.db", help="URL of the store: sqlite:///PATH (relative to data_dir) or "
                                                      "postgresql://USER:PASSWORD@HOST:PORT/DB, or a secret reference "
                                                      "env:NAME / file:PATH holding the URL")
@@ -58,8 +65,19 @@ class BotSettings:
                                                                "extras) for journald, Loki and the like")
 
     def validate(self) -> list[tuple[str, str]]:
-        return [("control_allowed_uids", f"{uid} is not a uid (0 to 4294967294)")
-                for uid in self.control_allowed_uids if not 0 <= uid < 2**32 - 1]
+        problems = [("control_allowed_uids", f"{uid} is not a uid (0 to 4294967294)")
+                    for uid in self.control_allowed_uids if not 0 <= uid < 2**32 - 1]
+        if self.name and not BOT_NAME.fullmatch(self.name):
+            problems.append(("name", f'"{self.name}" is not a bot name: use letters, digits, - and _ '
+                                     '(at most 64, starting with a letter or digit), e.g. "vps-1"'))
+        return problems
+
+    def resolved_name(self) -> str:
+        """``name``, or the machine's host name made into a bot name when it is empty."""
+        if self.name:
+            return self.name
+        host = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname().split(".")[0]).strip("-_")[:64]
+        return host if host and BOT_NAME.fullmatch(host) else "arbot"
 
 
 @dataclass(frozen=True)

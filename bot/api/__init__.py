@@ -67,6 +67,8 @@ from ._core import (
     ExecutionLeg,
     ExecutionView,
     FeedView,
+    FleetLink,
+    FleetMember,
     InsufficientFunds,
     Job,
     JobFunc,
@@ -99,7 +101,8 @@ __all__ = [
     "ORDER_FEATURES", "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service",
     "Strategy", "TransferVenue",
     # operating the bot: commands, jobs, the operator
-    "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "Job", "JobFunc",
+    "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "FleetLink", "FleetMember",
+    "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
     # the operator's read models
     "AuditEntry", "ExecutionLeg", "ExecutionView", "FeedView",

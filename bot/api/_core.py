@@ -94,8 +94,15 @@ class OrderNotFound(PermanentError):
 class CommandDispatcher(Protocol):
     """The host's command table as a chat transport sees it: roles, confirmations and audit inside."""
 
-    async def dispatch(self, caller: Caller, name: str, args: list[str]) -> Reply:
-        """Run ``/name args`` for ``caller`` (or refuse it, or ask for a confirmation)."""
+    async def dispatch(self, caller: Caller, name: str, args: list[str], *, via: str = "",
+                       confirmed: bool = False) -> Reply:
+        """Run ``/name args`` for ``caller`` (or refuse it, or ask for a confirmation).
+
+        ``via``: the name of the fleet bot that forwarded this call (a fleet link's receiving side
+        sets it): the call runs here only, never routed on, and is audited with its origin. The
+        receiving bot authorizes ``caller`` itself. ``confirmed``: the caller already confirmed it
+        once on the bot ``via`` names, so no question is asked again (only together with ``via``).
+        """
         ...
 
     async def confirm(self, caller: Caller, token: str) -> Reply:
@@ -128,7 +135,10 @@ class Host(Protocol):
     def operator(self) -> Operator: ...
     @property
     def commands(self) -> CommandDispatcher: ...
+    @property
+    def bot_name(self) -> str: ...
 
+    def attach_fleet(self, link: FleetLink) -> None: ...
     def emit_alert(self, alert: Alert) -> None: ...
     def subscribe_alerts(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]: ...
     def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]: ...
@@ -188,6 +198,20 @@ class Context:
     def mode(self) -> str:
         """The mode in force: ``observe``, ``paper`` or ``live`` (``/observe on|off`` switches it at run time)."""
         return self._host.mode
+
+    @property
+    def bot_name(self) -> str:
+        """``[bot] name`` (the host name when unset): which bot of a fleet this is."""
+        return self._host.bot_name
+
+    def attach_fleet(self, link: FleetLink) -> None:
+        """Make ``link`` the bot's way to the other bots of its fleet (one service provides it).
+
+        From then on commands registered with ``fleet=True`` accept fleet targets (``all``,
+        ``<bot>:<arg>``) and :attr:`Operator.fleet` returns ``link``. A second link is refused with
+        :class:`ValueError`.
+        """
+        self._host.attach_fleet(link)
 
     @property
     def id_epoch(self) -> str:
@@ -660,6 +684,44 @@ class Command:
     confirm: Callable[[Operator, list[str]], str | None] | None = None
     """For dangerous commands: return a question ("Cancel 12 orders and pause everything?") when
     this call must be confirmed by the same user within ``[commands] confirm_ttl_s``, else None."""
+    fleet: bool = False
+    """The command may target other bots of a fleet: an argument ``all`` runs it on every bot, and
+    ``<bot>:<arg>`` runs it on that bot with ``<arg>`` (``<bot>:`` alone: with no argument). The
+    host routes such calls through the attached :class:`FleetLink`; each bot authorizes and audits
+    its part itself, and the replies come back as one."""
+
+
+@dataclass(frozen=True)
+class FleetMember:
+    """One bot of a fleet as its last heartbeat described it."""
+
+    name: str
+    seen_ns: int
+    """Wall-clock time of its last heartbeat (ns since the epoch); 0 when never heard."""
+    alive: bool
+    """Heard from within the link's liveness window."""
+    status: Mapping[str, Any] = field(default_factory=dict)
+    """Its last status summary, JSON-shaped (mode, strategies and their states, open orders, ...)."""
+
+
+class FleetLink(abc.ABC):
+    """The other bots of a fleet, as one service plugin provides them (``Context.attach_fleet``).
+
+    The host uses it to route fleet commands (see :attr:`Command.fleet`); the console and chat read
+    :meth:`members` through :attr:`Operator.fleet`.
+    """
+
+    @abc.abstractmethod
+    def members(self) -> list[FleetMember]:
+        """Every bot known to the fleet, this one included, sorted by name."""
+
+    @abc.abstractmethod
+    async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
+        """Run ``/name args`` on ``bot`` for ``caller``; that bot authorizes and audits it itself.
+
+        ``confirmed``: the caller confirmed it here once. Never raises for a bot that is gone or
+        slow: the answer is then a ``Reply`` with ``ok=False`` saying so.
+        """
 
 
 JobFunc = Callable[["Operator"], Awaitable[None]]
@@ -839,6 +901,16 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def started_ns(self) -> int:
         """Wall-clock time the bot started (ns since the epoch)."""
+
+    @property
+    @abc.abstractmethod
+    def bot_name(self) -> str:
+        """``[bot] name`` (the host name when unset): which bot of a fleet this is."""
+
+    @property
+    @abc.abstractmethod
+    def fleet(self) -> FleetLink | None:
+        """The fleet this bot is part of (see :meth:`Context.attach_fleet`), or None when alone."""
 
     @abc.abstractmethod
     def now_ns(self) -> int:
