@@ -48,6 +48,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     text,
     update,
 )
@@ -435,12 +436,23 @@ class Store:
 
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
-        self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
+        self._guard(self._create_plugin_tables, "create the plugin tables")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
             self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
                         "open the record connection")
         return self
+
+    def _create_plugin_tables(self) -> None:
+        """Create the tables of imported plugins that are missing, under the schema lock (bots starting together
+        on one PostgreSQL database would otherwise both create them)."""
+        from .migrate import lock_schema
+
+        with self.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            if set(SQLModel.metadata.tables) - existing:
+                lock_schema(self, conn)
+                SQLModel.metadata.create_all(conn)
 
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
