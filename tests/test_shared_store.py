@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from bot import identity
@@ -264,3 +265,37 @@ def test_bots_starting_together_on_an_empty_database_create_it_once(pg_url):
     for thread in threads:
         thread.join(60)
     assert errors == []
+
+
+def test_a_store_at_0006_upgrades_with_every_row_of_every_table_kept_for_the_upgrading_bot(db_url):
+    from alembic import command
+
+    make_old_db(db_url)
+    old = Store(db_url)
+    with old.engine.begin() as conn:
+        command.stamp(migrate.alembic_config(conn), migrate.BASELINE)
+        command.upgrade(migrate.alembic_config(conn), "0006")
+        conn.execute(text("INSERT INTO transfers (transfer_id, asset, amount, source, destination, address, fee, "
+                          "network_fee, status, venue_ref, reason, created_ns, updated_ns) VALUES ('x-1', 'USD', "
+                          "'5', 'a', 'b', 'addr', '0', '0', 'sent', '', '', 1, 2)"))
+        conn.execute(text("INSERT INTO markouts (exchange, trade_id, horizon_s, mid, ts_ns) VALUES "
+                          "('paper', 'T-1', 1, '30001.5', 3)"))
+        conn.execute(text("INSERT INTO bot_state (key, value, updated_ns) VALUES ('id_epoch', 'ep0ch', 4)"))
+    old.close()
+    store = Store(db_url, bot="keeper").open()
+    try:
+        assert migrate.current(store) == "0007"
+        [transfer] = store.transfers()
+        assert (transfer.transfer_id, transfer.amount, transfer.status) == ("x-1", D(5), TransferStatus.SENT)
+        assert store.markouts() == {("paper", "T-1"): {1: D("30001.5")}}
+        assert store.get_state("id_epoch") == "ep0ch" and store.get_state("observe") == "on"
+        assert [f.trade_id for _, f in store.fills()] == ["T-1", "T-2"] and len(store.orders()) == 3
+        assert store.bots() == ["keeper"]
+        # the new keys: the same ids are another bot's rows, the epoch stays the keeper's alone
+        other = store.scoped("other")
+        other.save_transfer(transfer)
+        assert other.insert_order(order("g-1")) and other.insert_fill(fill("T-1", "g-1", Side.BUY, "1"), "grid")
+        with pytest.raises(IntegrityError):
+            other.set_state("id_epoch", "ep0ch")
+    finally:
+        store.close()
