@@ -299,3 +299,14 @@ def test_a_store_at_0006_upgrades_with_every_row_of_every_table_kept_for_the_upg
             other.set_state("id_epoch", "ep0ch")
     finally:
         store.close()
+
+
+def test_a_strategy_name_another_bot_trades_under_is_refused(two):
+    alpha, beta = two
+    trade(alpha, "30000", "30100")  # alpha's strategy "grid"
+    identity.check_strategy_names(alpha, ["grid"])  # its own: fine
+    identity.check_strategy_names(beta, ["arb"])
+    with pytest.raises(identity.StoreMismatch, match='"grid" \\(bot "alpha"\\) already trade in this database'):
+        identity.check_strategy_names(beta, ["arb", "grid"])
+    # at start, an order open at a shared venue account under another bot's id is that bot's, not unknown
+    assert beta.other_bots(client_order_id="c-1") == {"c-1": "alpha"} and alpha.other_bots(client_order_id="c-1") == {}

@@ -473,6 +473,23 @@ class Store:
                 names.update(conn.execute(core_select(table.c.bot).distinct()).scalars())
         return sorted(names)
 
+    def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
+        """Orders of *other* bots of this database: strategy name -> a bot that stored orders under it, for
+        ``strategies``; and ``client_order_id`` -> the bot that stored an order with that id, when given."""
+        t = ORDERS
+        out: dict[str, str] = {}
+        names = list(strategies)
+        with self.engine.connect() as conn:
+            if names:
+                q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
+                out.update({strategy: bot for strategy, bot in conn.execute(q)})
+            if client_order_id is not None:
+                q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
+                found = conn.execute(q).scalar()
+                if found is not None:
+                    out[client_order_id] = found
+        return out
+
     def _guard(self, action: Callable[[], T], what: str) -> T:
         """Run ``action``; a database error becomes a StoreError naming the store (password masked)."""
         from sqlalchemy.exc import DBAPIError, OperationalError
