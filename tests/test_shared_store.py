@@ -213,7 +213,7 @@ def test_two_bots_racing_a_pending_migration_run_it_once(pg_url, tmp_path):
             procs.append(subprocess.Popen(arbot("db", "upgrade", "--config", str(cfg)), cwd=tmp_path, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}))
-        assert wait_until(lambda: held.waiting() == 2, 60), "both should wait for the lock"
+        assert wait_until(lambda: held.waiting() == 2, 120), "both should wait for the lock"
     finally:
         held.release()
     outs = [p.communicate(timeout=120) for p in procs]
