@@ -155,11 +155,11 @@ async def test_two_running_bots_make_different_client_order_ids(db_url, tmp_path
     bots = []
     try:
         for name in ("alpha", "beta"):
-            text = (f'[bot]\nname = "{name}"\ndata_dir = "{tmp_path / name}"\ndb_url = "{db_url}"\n'
+            toml = (f'[bot]\nname = "{name}"\ndata_dir = "{tmp_path / name}"\ndb_url = "{db_url}"\n'
                     'control_socket = ""\n[exchanges.paper]\ntype = "paper"\n')
             plugins = load_plugins()
             registry = collect(plugins)
-            bot = Bot(build_config(parse_toml(text, "test.toml"), registry, "test.toml"), plugins, registry)
+            bot = Bot(build_config(parse_toml(toml, "test.toml"), registry, "test.toml"), plugins, registry)
             await bot.start()
             bots.append(bot)
         alpha, beta = bots
