@@ -100,14 +100,16 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
     except LinkConfigError as exc:
         print(f"arbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    options.update(allow_reconnect=False, max_reconnect_attempts=0)
+    # each server tried twice, then a clear "cannot reach" (0 would mean: forever)
+    options.update(allow_reconnect=False, max_reconnect_attempts=1)
     nc = NATS()
 
     async def quiet(exc: Exception) -> None:  # the failure is reported once below
         pass
 
     try:
-        await nc.connect(**options, error_cb=quiet)
+        await asyncio.wait_for(nc.connect(**options, error_cb=quiet),
+                               timeout=2 * (options["connect_timeout"] + settings.reconnect_wait_s) + 5)
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         print(f"arbot: cannot reach NATS at {shown(options['servers'])}: {type(exc).__name__}", file=sys.stderr)
         return EXIT_FAILED

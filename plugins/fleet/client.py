@@ -72,10 +72,12 @@ def login(settings: FleetSettings) -> dict[str, Any]:
         except ImportError:
             raise LinkConfigError("plugins.fleet: creds_file and nkey_seed need the nkeys package "
                                   "(pip install nkeys); or log in with user/password or token") from None
-    if settings.password is not None:
-        return {"user": settings.user, "password": settings.password.reveal()}
-    if settings.token is not None:
-        return {"token": settings.token.reveal()}
+    # read at each (re)connection: a password or token rotated by `arbot ctl reload-secrets` is used from the next one
+    password, token = settings.password, settings.token
+    if password is not None:
+        return {"user": settings.user, "password": password.reveal}
+    if token is not None:
+        return {"token": token.reveal}
     if settings.creds_file:
         return {"user_credentials": settings.creds_file}
     if settings.nkey_seed is not None:

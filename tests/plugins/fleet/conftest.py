@@ -38,6 +38,10 @@ order_size = "0.01"
 """
 
 
+QUICK = {"heartbeat_s": "0.2", "alive_after_s": "2", "reconnect_wait_s": "0.1"}
+"""Fleet settings of the test bots unless a test sets them: heartbeats and reconnects in a fraction of a second."""
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats", jetstream=True)
@@ -56,8 +60,10 @@ async def fleet_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         data_dir = tmp_path / name
         data_dir.mkdir(exist_ok=True)
         # build_bot opens the [bot] table: its first lines are keys of [bot]
-        text = (f'name = "{name}"\n\n[plugins.fleet]\nenabled = true\nnats_url = "{url}"\nheartbeat_s = 0.2\n'
-                "alive_after_s = 2\nreconnect_wait_s = 0.1\n" + textwrap.dedent(fleet) + textwrap.dedent(toml))
+        fleet = textwrap.dedent(fleet)
+        quick = "".join(f"{key} = {value}\n" for key, value in QUICK.items() if f"{key} =" not in fleet)
+        text = (f'name = "{name}"\n\n[plugins.fleet]\nenabled = true\nnats_url = "{url}"\n{quick}{fleet}'
+                + textwrap.dedent(toml))
         bot = build_bot(text, data_dir=data_dir, extra=[*fleet_plugin(), *extra])
         if start:
             bot.resolve_secrets()

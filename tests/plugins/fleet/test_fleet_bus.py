@@ -229,3 +229,49 @@ async def test_start_does_not_wait_for_an_unreachable_nats_and_joins_when_it_app
         nats_server.start()
         await wait_for(lambda: link.stats()["connected"], timeout_s=30, what="the bot to join NATS")
     assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1  # one warning, not one per attempt
+
+
+async def test_the_front_relays_other_bots_alerts_once_without_loops(nats_server, fleet_bot):
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url, fleet="relay_alerts = true\n")  # two relays: no ping-pong
+    await wait_for(lambda: running_link(front.operator).stats()["connected"]
+                   and running_link(grid.operator).stats()["connected"], timeout_s=20, what="both on NATS")
+    heard: dict[str, list] = {"front": [], "grid-1": []}
+    for name, bot in (("front", front), ("grid-1", grid)):
+        running_link(bot.operator).ctx.subscribe_alerts(heard[name].append)
+    relayed_before = running_link(front.operator).counters["relayed"]  # grid-1's start-up alerts, if any
+    grid.operator.alert(AlertLevel.ERROR, "feed", "paper BTC/USD stale for 30 s", source="paper", age="30")
+    await wait_for(lambda: any("stale" in a.message for a in heard["front"]), timeout_s=20, what="the relay")
+    relayed = next(a for a in heard["front"] if "stale" in a.message)
+    assert relayed.message == "[grid-1] paper BTC/USD stale for 30 s" and relayed.level == AlertLevel.ERROR
+    assert relayed.source == "grid-1/paper" and relayed.fields["fleet_origin"] == "grid-1"
+    assert relayed.fields["age"] == "30"
+    # a marker round trip: once the front's own next alert has reached grid-1, nothing else can still be coming
+    front.operator.alert(AlertLevel.INFO, "test", "marker", source="test")
+    await wait_for(lambda: any(a.message == "[front] marker" for a in heard["grid-1"]), timeout_s=20, what="marker")
+    assert sum("stale" in a.message for a in heard["front"]) == 1
+    assert sum("stale" in a.message for a in heard["grid-1"]) == 1  # its own, never relayed back
+    relayed_here = [a for a in heard["front"] if "fleet_origin" in a.fields]
+    assert running_link(front.operator).counters["relayed"] - relayed_before == len(relayed_here)
+    assert {a.fields["fleet_origin"] for a in relayed_here} == {"grid-1"}
+
+
+async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempotent(nats_server, fleet_bot):
+    grid = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
+    await wait_for(lambda: running_link(grid.operator).stats()["connected"], timeout_s=20, what="grid-1 on NATS")
+    await grid.stop()
+    # a bot started later knows grid-1 at once from the bucket, before any heartbeat (grid-1 is stopped)
+    front = await fleet_bot("front", nats_server.url, toml="",
+                            fleet="jetstream = true\nheartbeat_s = 30\nalive_after_s = 60\n"
+                                  "stream_max_bytes = 2097152\n")
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"], timeout_s=20, what="front on NATS")
+    member = {m.name: m for m in link.members()}["grid-1"]
+    assert member.status["strategies"]["grid"]["state"] == "running" and member.alive
+    nc = await nats.connect(nats_server.url)
+    try:
+        info = await nc.jetstream().stream_info("ARBOT_EVENTS")
+        assert info.config.max_bytes == 2097152  # the second bot's limits updated the existing stream
+        assert "arbot.*.evt.status" not in info.config.subjects and "arbot.*.evt.fill" in info.config.subjects
+    finally:
+        await nc.close()
