@@ -49,6 +49,8 @@ log = logging.getLogger("arbot.fleet")
 ORIGIN = "fleet_origin"
 """Field of an alert relayed from another bot: the bot it came from (never published again)."""
 MAX_CONCURRENT_COMMANDS = 16
+MAX_PENDING_COMMANDS = 256
+"""Commands received and not answered yet; beyond, a request is answered "busy" at once."""
 
 
 class NatsFleet(FleetLink):
@@ -67,6 +69,8 @@ class NatsFleet(FleetLink):
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         relayed: other bots' alerts re-emitted here."""
         self.peers: dict[str, FleetMember] = {}
+        self._status: dict[str, Any] | None = None
+        """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
         self.seq = 0
         self.status_seq = 0
         self.ready = False
@@ -74,6 +78,7 @@ class NatsFleet(FleetLink):
         self._wake = asyncio.Event()
         self._unsubscribe: list[Any] = []
         self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
+        self._pending = 0
         self._outage_alerted = False
         self._drop_alerted = False
         self._servers = ""
@@ -308,12 +313,18 @@ class NatsFleet(FleetLink):
             await self._heartbeat()
 
     async def _heartbeat(self) -> None:
-        """Publish the status now (not buffered: a status is only worth its latest); into the bucket with JetStream."""
+        """Refresh this bot's status; publish it (not buffered: a status is only worth its latest), and put it in
+        the bucket with JetStream. A status that cannot be read now (the store failing) skips one beat."""
+        try:
+            self._status = self.status()
+        except Exception:
+            log.exception("fleet: this bot's status could not be read; heartbeat skipped")
+            return
         nc = self.nc
         if nc is None or not nc.is_connected:
             return
         self.status_seq += 1
-        payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self.status())
+        payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self._status)
         try:
             await nc.publish(wire.event_subject(self.name, "status"), payload)
             if self.kv is not None:
@@ -346,7 +357,8 @@ class NatsFleet(FleetLink):
     def members(self) -> list[FleetMember]:
         now = time.time_ns()
         window = int(self.settings.alive_after_s * 1e9)
-        out = [FleetMember(self.name, now, True, self.status())]
+        mine = self._status if self._status is not None else self.status()  # as of the last heartbeat
+        out = [FleetMember(self.name, now, True, {**mine, "link": self.stats()})]
         for peer in self.peers.values():
             out.append(FleetMember(peer.name, peer.seen_ns, now - peer.seen_ns <= window, peer.status))
         return sorted(out, key=lambda m: m.name)
@@ -365,10 +377,21 @@ class NatsFleet(FleetLink):
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
     async def _on_request(self, msg: Msg) -> None:
-        # each request in its own task: a slow command does not hold the others up
+        # each request in its own task: a slow command does not hold the others up; a flood is refused
+        if self._pending >= MAX_PENDING_COMMANDS:
+            self.counters["refused_busy"] += 1
+            await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
+            return
+        self._pending += 1
         self.ctx.create_task(self._answer(msg), what=f"answering a command on {msg.subject}")
 
     async def _answer(self, msg: Msg) -> None:
+        try:
+            await self._answer_one(msg)
+        finally:
+            self._pending -= 1
+
+    async def _answer_one(self, msg: Msg) -> None:
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
