@@ -150,13 +150,14 @@ async def test_nats_down_the_bot_trades_buffers_and_catches_up_in_order(nats_ser
     await wait_for(lambda: link.stats()["connected"], timeout_s=20, what="the bot on NATS")
     nats_server.kill()
     await wait_for(lambda: not link.stats()["connected"], timeout_s=20, what="the bot to see NATS gone")
-    orders_before = len(bot.operator.order_history(limit=1000))
+    fills_before = len(bot.operator.fill_history(limit=1000))
     for n in range(50):
         bot.operator.alert(AlertLevel.INFO, "test", f"during the outage {n}", source="test")
     await wait_for(lambda: link.stats()["buffered"] >= 50, what="the outbox to hold the events")
-    # trading goes on: the grid keeps placing orders on the paper venue
-    await wait_for(lambda: len(bot.operator.order_history(limit=1000)) > orders_before or bot.operator.open_orders(),
-                   timeout_s=20, what="the grid to trade")
+    # trading goes on: the grid's orders keep filling on the paper venue, and their events wait in the outbox
+    await wait_for(lambda: len(bot.operator.fill_history(limit=1000)) > fills_before, timeout_s=60,
+                   what="a fill during the outage")
+    await wait_for(lambda: any(subject.endswith(".evt.fill") for subject, _ in link.outbox), what="its event buffered")
     assert bot.operator.strategy_state("grid") == "running"
     nats_server.start()
     nc = await nats.connect(nats_server.url)
