@@ -257,7 +257,7 @@ def test_example_config_is_valid_and_documents_every_key():
             missing += [f"{section}.{type_name}.{f.name}" for f in dataclasses.fields(reg.obj.Settings)
                         if f.name not in table]
     for plugin_name, reg in registry.plugin_settings.items():  # [plugins.NAME] of plugin-wide services
-        if reg.plugin not in {"stream", "metrics", "charts", "web", "fleet"}:
+        if reg.plugin not in {"stream", "metrics", "charts", "web"}:
             continue
         table = raw.get("plugins", {}).get(plugin_name)
         assert table is not None, f"config.example.toml has no [plugins.{plugin_name}]"

@@ -12,7 +12,9 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import nats.errors
 import nats.js.errors
@@ -53,6 +55,27 @@ MAX_PENDING_COMMANDS = 256
 """Commands received and not answered yet; beyond, a request is answered "busy" at once."""
 
 
+class Outgoing(NamedTuple):
+    """One event in the outbox: encoded when it is sent, so a publisher pays only for the tuple."""
+
+    kind: str
+    seq: int
+    ts_ns: int
+    event: Any
+    """JSON-ready data, or the event object ``encode`` turns into it."""
+    encode: Callable[[Any], Any] | None
+
+
+def fill_data(applied: FillApplied) -> dict[str, Any]:
+    return {"strategy": applied.strategy, **to_data(applied.fill)}
+
+
+def alert_data(alert: Alert) -> dict[str, Any]:
+    data = to_data(alert)
+    data["level"] = AlertLevel(alert.level).name.lower()
+    return data
+
+
 class NatsFleet(FleetLink):
     """This bot on NATS: publishes its events and heartbeats, answers commands, knows the other bots."""
 
@@ -64,7 +87,8 @@ class NatsFleet(FleetLink):
         self.roles = dict(settings.roles)
         self.nc: NATS | None = None
         self.kv: KeyValue | None = None
-        self.outbox: deque[tuple[str, bytes]] = deque()
+        self.outbox: deque[Outgoing] = deque()
+        self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         relayed: other bots' alerts re-emitted here."""
@@ -93,13 +117,14 @@ class NatsFleet(FleetLink):
         options = connect_options(self.settings, f"arbot {self.name}")  # a LinkConfigError fails the service
         self._servers = shown(options["servers"])
         bus, owner = self.ctx.bus, self.ctx.name
-        self._unsubscribe = [
-            bus.subscribe(OrderUpdate, lambda u: self.publish("order", to_data(u)), owner=owner),
-            bus.subscribe(FillApplied, self._on_fill, owner=owner),
-            bus.subscribe(Opportunity, lambda o: self.publish("opportunity", to_data(o)), owner=owner),
-            bus.subscribe(ExecutionResult, lambda r: self.publish("execution", to_data(r)), owner=owner),
-            self.ctx.subscribe_alerts(self._on_alert),
-        ]
+        # on the publisher's path only a tuple is queued: the JSON is made by the send loop
+        events: list[tuple[type, str, Callable[[Any], Any]]] = [
+            (OrderUpdate, "order", to_data), (FillApplied, "fill", fill_data), (Opportunity, "opportunity", to_data),
+            (ExecutionResult, "execution", to_data)]
+        self._unsubscribe = [bus.subscribe(cls, partial(self.publish, kind, encode=encode), owner=owner)
+                             for cls, kind, encode in events if kind in self.kinds]
+        if self.kinds & {"alert", "risk"}:
+            self._unsubscribe.append(self.ctx.subscribe_alerts(self._on_alert))
         self.ctx.create_task(self._connect(options), what="connecting to NATS")
         self.ctx.create_task(self._send_loop(), what="sending events to NATS")
         self.ctx.create_task(self._heartbeats(), what="fleet heartbeats")
@@ -114,8 +139,7 @@ class NatsFleet(FleetLink):
         if nc.is_connected:
             try:  # what is still in the outbox goes out first, briefly
                 while self.outbox:
-                    subject, payload = self.outbox.popleft()
-                    await nc.publish(subject, payload)
+                    await nc.publish(*self._encoded(self.outbox.popleft()))
                     self.counters["published"] += 1
                 await asyncio.wait_for(nc.flush(), timeout=2)
             except (nats.errors.Error, TimeoutError, OSError):
@@ -226,10 +250,10 @@ class NatsFleet(FleetLink):
 
     # --- events out ------------------------------------------------------------------------
 
-    def publish(self, kind: str, data: Any) -> None:
-        """Queue one event for ``arbot.<bot>.evt.<kind>``; never blocks (a full outbox drops its oldest)."""
+    def publish(self, kind: str, event: Any, *, encode: Callable[[Any], Any] | None = None) -> None:
+        """Queue one event for ``arbot.<bot>.evt.<kind>``: JSON-ready data, or an event object and the function
+        that makes its data (called when it is sent). Never blocks; a full outbox drops its oldest event."""
         self.seq += 1
-        payload = wire.event(self.name, kind, self.seq, time.time_ns(), data)
         outbox = self.outbox
         first_drop = False
         while len(outbox) >= self.settings.buffer_max:
@@ -237,7 +261,7 @@ class NatsFleet(FleetLink):
             self.counters["dropped"] += 1
             first_drop = first_drop or not self._drop_alerted
             self._drop_alerted = True
-        outbox.append((wire.event_subject(self.name, kind), payload))
+        outbox.append(Outgoing(kind, self.seq, time.time_ns(), event, encode))
         self._wake.set()
         if first_drop:  # after the append: the alert is itself an event published through here
             log.warning("fleet: NATS outbox full (%d events): dropping the oldest; the count is in the status",
@@ -245,17 +269,18 @@ class NatsFleet(FleetLink):
             self.ctx.alert(AlertLevel.WARNING, "fleet", "fleet outbox full: the oldest events are dropped "
                            "while NATS is unreachable", buffer_max=str(self.settings.buffer_max))
 
-    def _on_fill(self, applied: FillApplied) -> None:
-        self.publish("fill", {"strategy": applied.strategy, **to_data(applied.fill)})
+    def _encoded(self, item: Outgoing) -> tuple[str, bytes]:
+        data = item.encode(item.event) if item.encode is not None else item.event
+        return (wire.event_subject(self.name, item.kind),
+                wire.event(self.name, item.kind, item.seq, item.ts_ns, data))
 
     def _on_alert(self, alert: Alert) -> None:
         if ORIGIN in alert.fields:  # another bot's alert relayed here: it was published by its own bot
             return
-        data = to_data(alert)
-        data["level"] = AlertLevel(alert.level).name.lower()
-        self.publish("alert", data)
-        if alert.kind == "risk":
-            self.publish("risk", data)
+        if "alert" in self.kinds:
+            self.publish("alert", alert, encode=alert_data)
+        if alert.kind == "risk" and "risk" in self.kinds:
+            self.publish("risk", alert, encode=alert_data)
 
     async def _send_loop(self) -> None:
         while True:
@@ -263,9 +288,8 @@ class NatsFleet(FleetLink):
             self._wake.clear()
             nc = self.nc
             while self.outbox and self.ready and nc is not None and nc.is_connected:
-                subject, payload = self.outbox[0]
                 try:
-                    await nc.publish(subject, payload)
+                    await nc.publish(*self._encoded(self.outbox[0]))
                 except (nats.errors.Error, OSError) as exc:  # lost meanwhile: kept, sent once reconnected
                     log.debug("fleet: publish deferred: %s", exc)
                     break
@@ -321,7 +345,7 @@ class NatsFleet(FleetLink):
             log.exception("fleet: this bot's status could not be read; heartbeat skipped")
             return
         nc = self.nc
-        if nc is None or not nc.is_connected:
+        if nc is None or not nc.is_connected or "status" not in self.kinds:
             return
         self.status_seq += 1
         payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self._status)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from bot.api import ROLE_RANK, Secret, option
 
+from .wire import EVENT_KINDS
+
 NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
 
 
@@ -40,6 +42,9 @@ class FleetSettings:
     reconnect_wait_s: float = option(2.0, ge=0.05, le=300, help="wait between two attempts to reach NATS (forever)")
     max_request_bytes: int = option(65_536, ge=1024, le=1_048_576,
                                     help="largest command request accepted from the bus")
+    events: list[str] = option(list(EVENT_KINDS), help="the kinds of events this bot publishes: status, order, "
+                                                       "fill, opportunity, execution, alert, risk (status: "
+                                                       "heartbeats, which members() and arbot fleet need)")
     relay_alerts: bool = option(False, help="re-emit the other bots' alerts here (marked with their bot) so this "
                                             "bot's notifiers deliver them: set it on the fleet's front bot")
     jetstream: bool = option(False, help="keep events durably in the JetStream stream ARBOT_EVENTS and each bot's "
@@ -75,6 +80,9 @@ class FleetSettings:
                                                  '"admin" or "cli:alice" = "operator"'))
             elif role not in ROLE_RANK:
                 problems.append((f"roles.{key}", f'expected a role: {", ".join(ROLE_RANK)}, got "{role}"'))
+        unknown = [kind for kind in self.events if kind not in EVENT_KINDS]
+        if unknown:
+            problems.append(("events", f"unknown kind(s) {', '.join(unknown)}; kinds: {', '.join(EVENT_KINDS)}"))
         if self.alive_after_s <= self.heartbeat_s:
             problems.append(("alive_after_s", f"must be more than heartbeat_s ({self.heartbeat_s:g}), e.g. three "
                                               "heartbeats"))
