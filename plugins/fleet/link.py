@@ -159,7 +159,7 @@ class NatsFleet(FleetLink):
             nonlocal attempts
             attempts += 1
             text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
-            if not nc.is_connected and not self._outage_alerted:
+            if not nc.is_connected and not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
                 log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered "
                             "(at most %d) and NATS is tried every %g s", self._servers, text,
