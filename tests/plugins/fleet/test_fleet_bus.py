@@ -157,7 +157,7 @@ async def test_nats_down_the_bot_trades_buffers_and_catches_up_in_order(nats_ser
     # trading goes on: the grid's orders keep filling on the paper venue, and their events wait in the outbox
     await wait_for(lambda: len(bot.operator.fill_history(limit=1000)) > fills_before, timeout_s=60,
                    what="a fill during the outage")
-    await wait_for(lambda: any(item.kind == "fill" for item in link.outbox), what="its event buffered")
+    await wait_for(lambda: any(kind == "fill" for kind, *_ in link.outbox), what="its event buffered")
     assert bot.operator.strategy_state("grid") == "running"
     nats_server.start()
     nc = await nats.connect(nats_server.url)
@@ -195,7 +195,7 @@ async def test_a_full_outbox_drops_the_oldest_and_counts_them_exactly(nats_serve
         entered = link.seq - seq  # the orders, and the "outbox full" alert the first drop raised
     assert len(link.outbox) == 10
     assert link.counters["dropped"] - dropped == waiting + entered - 10  # what went in = what is left + dropped
-    assert [item.event["n"] for item in link.outbox] == list(range(15, 25))  # the newest kept
+    assert [event["n"] for _, _, _, event, _ in link.outbox] == list(range(15, 25))  # the newest kept
     assert sum("outbox full" in r.getMessage() for r in caplog.records) == 1  # warned once
     assert link.status()["link"]["dropped"] == link.counters["dropped"]
     assert bot.operator.fleet.members()[0].status["link"]["dropped"] == link.counters["dropped"]
@@ -291,7 +291,8 @@ async def test_only_the_chosen_kinds_are_published_and_the_publisher_pays_no_jso
                                        fee=Decimal("0.03"), fee_asset="USD", liquidity=Liquidity.MAKER, ts_ns=5))
     link.ready = False  # hold the send loop: what sits in the outbox is the event object, not its JSON
     bot.bus.publish(applied)
-    assert link.outbox[-1].event is applied and link.outbox[-1].kind == "fill"
+    kind, _, _, event, _ = link.outbox[-1]
+    assert event is applied and kind == "fill"
     link.ready = True
     link._wake.set()
     await wait_for(lambda: not link.outbox, what="the fill sent")
