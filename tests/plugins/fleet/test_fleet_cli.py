@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from plugins.fleet import running_link
+from tests.helpers.nats import fleet_plugin_path
 from tests.helpers.processes import arbot
 from tests.helpers.waiting import wait_for
 
@@ -16,14 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def entry_point_dir(tmp_path: Path) -> Path:
-    """A distribution declaring the ``fleet`` entry point, for a venv installed before the plugin existed
-    (when the installed metadata lists it too, the host loads it once)."""
-    where = tmp_path / "ep"
-    dist = where / "arbot_fleet_under_test-0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: arbot-fleet-under-test\nVersion: 0\n")
-    (dist / "entry_points.txt").write_text("[arbot]\nfleet = plugins.fleet\n")
-    return where
+    return fleet_plugin_path(tmp_path / "ep")
 
 
 async def fleet_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
