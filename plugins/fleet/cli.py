@@ -92,7 +92,7 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
     from nats.aio.client import Client as NATS
 
     from .client import LinkConfigError, connect_options, shown
-    from .link import send_request
+    from .link import close_quietly, send_request
 
     user = settings.cli_user or getpass.getuser()
     try:
@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
             print_reply(bot, reply)
         return 0 if all(reply.ok for reply in replies) else EXIT_FAILED
     finally:
-        await nc.close()
+        await close_quietly(nc)
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
