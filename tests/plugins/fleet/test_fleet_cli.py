@@ -67,6 +67,14 @@ async def test_status_pause_and_kill_over_the_fleet_from_the_cli(nats_server, fl
     refusal = next(e for e in other.operator.audit_log() if e.command == "kill")
     assert refusal.transport == "cli@cli" and "refused" in refusal.outcome
 
+    # resuming what a kill switch stopped: grid-1 asks, the CLI asks here once (no terminal: --yes), sends again
+    code, out, err = await fleet_cli(tmp_path, "resume", "--bot", "grid-1", "-c", str(config), env=env)
+    assert code == 2 and "--yes" in err and "grid-1: Resume grid after the kill switch?" in out
+    assert grid.operator.killed("grid")
+    code, out, err = await fleet_cli(tmp_path, "resume", "--bot", "grid-1", "--yes", "-c", str(config), env=env)
+    assert code == 0, (out, err)
+    assert "Resumed: grid" in out and grid.operator.strategy_state("grid") == "running"
+
 
 async def test_kill_without_a_terminal_asks_for_yes_and_sends_nothing(nats_server, fleet_bot, tmp_path):
     me = getpass.getuser()
