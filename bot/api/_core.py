@@ -652,6 +652,11 @@ class Reply:
     image_png: bytes | None = None
     """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
     attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Machine-readable facts behind the answer, JSON-shaped (exact decimals as strings); transports
+    show only the text. Two keys have a meaning for a fleet front merging several bots' answers:
+    ``summary`` (a few short ``{column: text}`` cells, one row of the fleet table) and ``totals``
+    (``{figure: {asset: "exact decimal"}}``, summed over the bots with :class:`~decimal.Decimal`)."""
 
     def render_text(self) -> str:
         """Plain text with aligned columns: what a console or a chat code block shows."""
@@ -715,13 +720,28 @@ class FleetLink(abc.ABC):
     def members(self) -> list[FleetMember]:
         """Every bot known to the fleet, this one included, sorted by name."""
 
+    timeout_s: float = 5.0
+    """How long :meth:`call` waits for one bot (the host gives up on a call one second after that)."""
+
     @abc.abstractmethod
     async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
         """Run ``/name args`` on ``bot`` for ``caller``; that bot authorizes and audits it itself.
 
         ``confirmed``: the caller confirmed it here once. Never raises for a bot that is gone or
-        slow: the answer is then a ``Reply`` with ``ok=False`` saying so.
+        slow: the answer is then :meth:`no_answer` saying so. The returned ``Reply`` carries the
+        bot's ``title``, ``rows``, ``header``, ``text``, ``ok`` and ``data`` as the bot sent them.
         """
+
+    @staticmethod
+    def no_answer(bot: str, why: str) -> Reply:
+        """What :meth:`call` returns when ``bot`` did not answer (gone, slow, unreachable): the host
+        shows it as "no answer", not as a refusal."""
+        return Reply(f"{bot}: no answer", text=why, ok=False, data={"no_answer": why})
+
+    @staticmethod
+    def unanswered(reply: Reply) -> bool:
+        """True for a :meth:`no_answer` reply."""
+        return "no_answer" in reply.data
 
 
 JobFunc = Callable[["Operator"], Awaitable[None]]
