@@ -49,6 +49,8 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, venue in op.exchanges.items():
         rows.extend((f"{name} {key}", value) for key, value in venue.status().items())
+    for name, notifier in op.notifiers.items():
+        rows.extend((f"{name} {key}", value) for key, value in notifier.status().items())
     today = op.pnl(since_ns=op.period_start_ns("day"))
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"

@@ -599,6 +599,10 @@ class Notifier(Component):
     async def send(self, alert: Alert) -> None:
         """Deliver one alert."""
 
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status`` (a chat transport: live, or standing by for another process)."""
+        return {}
+
 
 class Service(Component):
     """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
@@ -965,6 +969,11 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def exchanges(self) -> Mapping[str, Exchange]:
         """Running exchanges by name (read-only mapping)."""
+
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """Running notifiers by name (read-only mapping; ``/status`` shows their :meth:`Notifier.status`)."""
+        return {}
 
     @abc.abstractmethod
     def strategy_type(self, name: str) -> str:

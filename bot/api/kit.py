@@ -20,7 +20,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service);
-* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
+* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand;
+* :class:`TokenLease`: a chat transport live in exactly one process per bot token (a store lease),
+  standing by in the others and taking over when the holder stops.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
+    from ..standby import TokenLease
     from ..venue import DeadManSwitch, PollingVenue
 
 _WHERE = {
@@ -54,11 +57,13 @@ _WHERE = {
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
+    "TokenLease": "bot.standby",
 }
 __all__ = [
     "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "DeadManSwitch", "FrameSink", "ManualClock", "OrderBook",
     "Outbox", "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats",
-    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep",
+    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TokenLease",
+    "TooDeep",
     "colour_wanted", "fit", "format_ts", "from_units", "loads_limited", "read_recording", "record_to", "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
