@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -746,6 +746,22 @@ class FleetLink(abc.ABC):
     def unanswered(reply: Reply) -> bool:
         """True for a :meth:`no_answer` reply."""
         return "no_answer" in reply.data
+
+
+FLEET_ORIGIN = "fleet_origin"
+"""The alert field a fleet relay sets on another bot's alert that it re-emits here: that bot's name."""
+
+
+def alert_origin(alert: Alert, this_bot: str) -> tuple[str, Alert]:
+    """The other fleet bot an alert comes from ("" for this bot's own), and the alert without the
+    relay's marks (the :data:`FLEET_ORIGIN` field, a ``[bot] `` message prefix, a ``bot/`` source
+    prefix), so a chat transport shows ``[bot] ...`` once."""
+    origin = str(alert.fields.get(FLEET_ORIGIN) or getattr(alert, "bot", "") or "")
+    if not origin or origin == this_bot:
+        return "", alert
+    fields = {k: v for k, v in alert.fields.items() if k != FLEET_ORIGIN}
+    return origin, replace(alert, message=alert.message.removeprefix(f"[{origin}] "),
+                           source=alert.source.removeprefix(f"{origin}/"), fields=fields)
 
 
 JobFunc = Callable[["Operator"], Awaitable[None]]

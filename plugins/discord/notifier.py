@@ -152,7 +152,7 @@ class DiscordNotifier(Notifier):
     async def send(self, alert: Alert) -> None:
         if self.client is None or self.settings.alert_channel_id is None:
             return
-        channel_id, text = self.settings.alert_channel_id, alert_text(alert)
+        channel_id, text = self.settings.alert_channel_id, alert_text(alert, self.ctx.bot_name)
 
         async def post() -> None:
             if self.client is None:

@@ -236,7 +236,7 @@ class TelegramNotifier(Notifier):
         """
         if self.app is None:
             return
-        text = alert_text(alert)
+        text = alert_text(alert, self.ctx.bot_name)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
                 self.outbox.put(str(chat), functools.partial(self._send_text, chat, text))
