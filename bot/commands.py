@@ -357,8 +357,8 @@ class CommandTable:
         lines: list[str] = []
         parts = [reply.data["totals"] for bot, reply in replies.items()
                  if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
-        data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "data": dict(replies[bot].data)}
-                                            for bot in replies}}
+        data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "text": replies[bot].render_text(),
+                                                  "data": dict(replies[bot].data)} for bot in replies}}
         if parts:
             try:
                 summed = fleet_totals(parts)

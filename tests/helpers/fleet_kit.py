@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from bot.api import Caller, FleetLink, FleetMember, Reply, Role
 from bot.app import Bot
-from bot.config import build_config, parse_toml
+from bot.config import build_config, parse_toml, resolve_secrets
 from bot.plugins import collect, load_plugins
 
 
@@ -41,7 +42,7 @@ class MemoryLink(FleetLink):
         self.timeout_s = timeout_s
 
     def members(self) -> list[FleetMember]:
-        return [FleetMember(name, self.fleet.seen_ns, name not in self.fleet.dead, {"mode": bot.mode})
+        return [FleetMember(name, self.fleet.seen_ns, name not in self.fleet.dead, heartbeat(bot))
                 for name, bot in sorted(self.fleet.bots.items())]
 
     async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
@@ -59,6 +60,14 @@ class MemoryLink(FleetLink):
                                               list(args), via=self.me, confirmed=confirmed)
 
 
+def heartbeat(bot: Bot) -> dict[str, Any]:
+    """A status summary shaped as the fleet plugin's heartbeat carries one."""
+    op = bot.operator
+    return {"mode": op.mode, "strategies": {n: {"type": op.strategy_type(n), "state": op.strategy_state(n)}
+                                            for n in op.strategies},
+            "open_orders": len(op.open_orders()), "pnl_today": {"net": {}}}
+
+
 async def start_fleet(tmp_path: Path, bots: dict[str, str], *, extra: list[tuple[str, object]] = (),
                       roles: dict[str, Role] | None = None, timeout_s: float = 5.0) -> MemoryFleet:
     """Start one Bot per ``{name: toml}`` (each with its own SQLite store under ``tmp_path/name``), every
@@ -72,6 +81,7 @@ async def start_fleet(tmp_path: Path, bots: dict[str, str], *, extra: list[tuple
         plugins = load_plugins(extra=list(extra))
         registry = collect(plugins)
         config = build_config(parse_toml(text, f"{name}.toml"), registry, f"{name}.toml")
+        resolve_secrets(config)
         bot = Bot(config, plugins, registry)
         await bot.start()
         fleet.bots[name] = bot
