@@ -312,8 +312,6 @@ class CommandTable:
                        targets: dict[str, list[str]], *, confirmed: bool) -> Reply:
         """Run this bot's part here and the others' through the link, concurrently; one merged reply."""
         me = self._operator.bot_name
-        # a command with a confirmation was confirmed here; the others would never ask anyway
-        remote_confirmed = confirmed or registered.obj.confirm is not None
 
         async def one(bot: str, bot_args: list[str]) -> Reply:
             if bot == me:
@@ -322,7 +320,7 @@ class CommandTable:
             if link is None:  # detached meanwhile
                 return FleetLink.no_answer(bot, "the fleet link is gone")
             try:
-                return await asyncio.wait_for(link.call(bot, caller, name, bot_args, confirmed=remote_confirmed),
+                return await asyncio.wait_for(link.call(bot, caller, name, bot_args, confirmed=confirmed),
                                               link.timeout_s + LINK_GRACE_S)
             except TimeoutError:
                 return FleetLink.no_answer(bot, f"no answer within {link.timeout_s:g} s")
