@@ -154,9 +154,13 @@ async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows: list[tuple[str, ...]] = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help)
+    fleet = op.fleet is not None
+    rows: list[tuple[str, ...]] = [(f"/{c.name}" + (f" {c.usage}" if c.usage else "")
+                                    + (" [all | BOT:ARG]" if fleet and c.fleet else ""), c.help)
                                    for c in op.commands_for(caller)]
-    return Reply("Commands", rows=rows)
+    text = ("fleet: all = every bot, BOT:ARG = that bot with ARG (BOT: alone, no ARG), e.g. /pause vps-1:grid"
+            if fleet else "")
+    return Reply("Commands", rows=rows, text=text)
 
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:

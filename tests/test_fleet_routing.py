@@ -181,6 +181,14 @@ async def test_pnl_all_gives_each_bots_figures_and_a_fleet_total(fleet):
         "realized": {}, "fees": {}, "net": {}, "unrealized": {}}
 
 
+async def test_help_shows_the_fleet_targets(fleet, make_bot):
+    reply = await fleet.bots["front"].commands.dispatch(ADMIN, "help", [])
+    rows = dict(reply.rows)
+    assert "/pause [strategy...] [all | BOT:ARG]" in rows and "/plugins" in rows and "BOT:ARG" in reply.text
+    alone = await make_bot("")
+    assert "/pause [strategy...]" in dict((await alone.commands.dispatch(ADMIN, "help", [])).rows)
+
+
 async def test_forwarded_calls_are_never_routed_again(fleet):
     grid = fleet.bots["grid"]
     reply = await grid.commands.dispatch(ADMIN, "pause", ["arb:a"], via="front")
