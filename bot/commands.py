@@ -295,7 +295,7 @@ class CommandTable:
         if command.confirm is None:
             return await self._fan_out(caller, registered, name, args, targets, confirmed=False)
         me = self._operator.bot_name
-        question = f"/{name} on {len(targets)} bots ({', '.join(targets)})?"
+        question = f"/{name} on {_bots(len(targets))} ({', '.join(targets)})?"
         local = command.confirm(self._operator, targets[me]) if me in targets else None
         if local:
             question += f" {me}: {local}"
@@ -336,7 +336,7 @@ class CommandTable:
     def _merged(self, name: str, replies: dict[str, Reply], outcomes: dict[str, str]) -> Reply:
         counts = [f"{sum(o == kind for o in outcomes.values())} {kind}" for kind in ("ok", "refused", "no answer")
                   if kind in outcomes.values()]
-        title = f"/{name} on {len(replies)} bots: {', '.join(counts)}"
+        title = f"/{name} on {_bots(len(replies))}: {', '.join(counts)}"
         columns: list[str] = []
         for reply in replies.values():
             summary = reply.data.get("summary")
@@ -366,7 +366,7 @@ class CommandTable:
                 missing = [bot for bot in replies if outcomes[bot] != "ok"]
                 shown = "; ".join(f"{figure} {moneys(sums)}" for figure, sums in summed.items() if sums)
                 if shown:
-                    lines.append(f"fleet total ({len(parts)} bots"
+                    lines.append(f"fleet total ({_bots(len(parts))}"
                                  f"{', without ' + ', '.join(missing) if missing else ''}): {shown}")
                 data["totals"] = {figure: {a: str(v) for a, v in sums.items()} for figure, sums in summed.items()}
         for bot, reply in replies.items():
@@ -379,6 +379,10 @@ class CommandTable:
         now = self._clock.monotonic()
         for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
             del self._pending[token]
+
+
+def _bots(n: int) -> str:
+    return f"{n} bot" + ("s" if n != 1 else "")
 
 
 def _answer(reply: Reply) -> str:

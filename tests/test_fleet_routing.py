@@ -80,7 +80,7 @@ async def test_status_all_lists_every_bot_with_a_compact_table_first(fleet):
 async def test_pause_bot_strategy_pauses_exactly_that(fleet):
     front, grid, arb = fleet.bots["front"], fleet.bots["grid"], fleet.bots["arb"]
     reply = await front.commands.dispatch(ADMIN, "pause", ["grid:s2"])
-    assert reply.ok and reply.title == "/pause on 1 bots: 1 ok", reply.render_text()
+    assert reply.ok and reply.title == "/pause on 1 bot: 1 ok", reply.render_text()
     assert grid.strategies["s2"].paused and not grid.strategies["s"].paused
     assert not arb.strategies["a"].paused
     assert fleet.calls == [("front", "grid", "pause", ["s2"], False)]

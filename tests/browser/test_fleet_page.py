@@ -106,7 +106,7 @@ async def test_pause_and_resume_one_strategy_of_another_bot(page, fleet):
     assert (audit.transport, audit.user_id, audit.command, audit.args) == ("web@front", "oscar", "pause", "grid-1")
     await page.get_by_test_id("fleet-resume-grid-grid-1").click(timeout=TIMEOUT_MS)
     confirm = page.get_by_test_id("fleet-confirm")
-    await expect(confirm).to_contain_text("/resume on 1 bots (grid)?")
+    await expect(confirm).to_contain_text("/resume on 1 bot (grid)?")
     await confirm.get_by_role("button", name="Confirm").click()
     await wait_for(lambda: not grid.strategies["grid-1"].paused, timeout_s=10, what="grid-1 resumed")
     assert "kill" not in [c[2] for c in memory.calls]

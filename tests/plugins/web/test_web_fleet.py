@@ -68,12 +68,12 @@ async def test_actions_go_through_the_command_layer(api):
     # kill on one bot: two steps, and only the user who asked may confirm
     assert (await call("POST", "/fleet/kill", "otto", {"bot": "grid"}))[0] == 403
     status, asked = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "reason": "drill: venue down"})
-    assert status == 202 and asked["question"] == "/kill on 1 bots (grid)?" and not grid.killed("s")
+    assert status == 202 and asked["question"] == "/kill on 1 bot (grid)?" and not grid.killed("s")
     # another admin may not confirm ada's question
     status, refused = await call("POST", "/fleet/kill", "bea", {"bot": "grid", "confirm_token": asked["confirm_token"]})
     assert status == 409 and "Only the user who sent the command" in refused["error"]
     status, answer = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "confirm_token": asked["confirm_token"]})
-    assert status == 200 and answer["title"] == "/kill on 1 bots: 1 ok"
+    assert status == 200 and answer["title"] == "/kill on 1 bot: 1 ok"
     assert grid.killed("s") and not arb.killed("s")
     assert grid.store.audit_log()[0].args == "drill venue down"
     # this bot alone: its own confirmation and answer
