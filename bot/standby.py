@@ -41,12 +41,14 @@ def token_lease_name(transport: str, token: str) -> str:
 class TokenLease:
     """Hold a chat token's store lease while live; stand by and retry while another process holds it."""
 
-    def __init__(self, store: Store, transport: str, token: str, *, go_live: Callable[[], Awaitable[None]],
-                 stand_by: Callable[[], Awaitable[None]], notice: Callable[[str], None], log: logging.Logger,
-                 retry_s: float = 5.0) -> None:
+    def __init__(self, store: Store, transport: str, token: Callable[[], str], *,
+                 go_live: Callable[[], Awaitable[None]], stand_by: Callable[[], Awaitable[None]],
+                 notice: Callable[[str], None], log: logging.Logger, retry_s: float = 5.0) -> None:
         self.transport = transport
         self._store = store
-        self._lease: Lease = lease(store, token_lease_name(transport, token))
+        self._token = token
+        """Read again at each round: a rotated token (``reload_secrets``) moves the lease to its new name."""
+        self._lease: Lease = lease(store, token_lease_name(transport, token()))
         self._go_live = go_live
         self._stand_by = stand_by
         self._notice = notice
@@ -82,10 +84,19 @@ class TokenLease:
         await self._go_live()
         self.state = LIVE
 
+    async def _rekey(self) -> None:
+        """The token was rotated: hold (or wait for) the lease of the new one, and let the old one go."""
+        name = token_lease_name(self.transport, self._token())
+        if name == self._lease.name:
+            return
+        old, self._lease = self._lease, lease(self._store, name)
+        await asyncio.to_thread(old.release)
+
     async def watch(self) -> None:
         """Every ``retry_s``: take over when the holder is gone; stand by when another took the lease."""
         while True:
             await asyncio.sleep(self.retry_s)
+            await self._rekey()
             if self.state == LIVE:
                 if await asyncio.to_thread(self._lease.held):
                     continue

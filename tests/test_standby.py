@@ -22,7 +22,8 @@ class Transport:
     def __init__(self, store: Store, token: str = "123:secret-token") -> None:
         self.live = False
         self.notices: list[str] = []
-        self.lease = TokenLease(store, "telegram", token, go_live=self.go_live, stand_by=self.stand_by,
+        self.token = token
+        self.lease = TokenLease(store, "telegram", lambda: self.token, go_live=self.go_live, stand_by=self.stand_by,
                                 notice=self.notices.append, log=log, retry_s=0.05)
 
     async def go_live(self) -> None:
@@ -95,3 +96,26 @@ async def test_a_store_that_cannot_be_asked_keeps_the_single_process_default():
     await alone.lease.start()
     assert alone.live and alone.notices == []
     store.close()
+
+
+async def test_a_rotated_token_moves_the_lease_to_its_new_name(stores):
+    one, two = Transport(stores[0]), Transport(stores[1])
+    await one.lease.start()
+    await two.lease.start()
+    loop = asyncio.get_running_loop()
+    watches = [loop.create_task(t.lease.watch()) for t in (one, two)]
+    try:
+        one.token = two.token = "123:rotated-token"  # SIGHUP on both bots after the rotation
+        new_name = token_lease_name("telegram", "123:rotated-token")
+        await wait_for(lambda: one.lease._lease.name == two.lease._lease.name == new_name, what="both moved")
+        await asyncio.sleep(0.5)  # many more rounds of both watches
+        live = [t for t in (one, two) if t.live]
+        assert len(live) == 1 and live[0].lease._lease.held()  # still exactly one poller, of the new token
+        old = Transport(stores[0]).lease._lease  # the old token's name is free again
+        assert old.acquire()
+        old.release()
+    finally:
+        for watch in watches:
+            watch.cancel()
+        await one.lease.release()
+        await two.lease.release()

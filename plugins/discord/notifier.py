@@ -59,7 +59,7 @@ class DiscordNotifier(Notifier):
 
     async def start(self) -> None:
         self._point_at(self.settings.api_base, self.settings.gateway_url)
-        self.lease = TokenLease(self.ctx.store, "discord", self.settings.token.reveal(), go_live=self._go_live,
+        self.lease = TokenLease(self.ctx.store, "discord", self.settings.token.reveal, go_live=self._go_live,
                                 stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
                                 retry_s=self.settings.lease_retry_s)
         try:

@@ -96,7 +96,7 @@ class TelegramNotifier(Notifier):
         return app
 
     async def start(self) -> None:
-        self.lease = TokenLease(self.ctx.store, TRANSPORT, self.settings.token.reveal(), go_live=self._go_live,
+        self.lease = TokenLease(self.ctx.store, TRANSPORT, self.settings.token.reveal, go_live=self._go_live,
                                 stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
                                 retry_s=self.settings.lease_retry_s)
         await self.lease.start()
