@@ -343,15 +343,11 @@ class CommandTable:
             if isinstance(summary, dict):
                 columns += [c for c in summary if c not in columns]
         seen = {m.name: m for m in self.fleet.members()} if self.fleet is not None else {}
-        rows: list[tuple[str, ...]] = [("bot", "answer", *columns)]
+        rows: list[tuple[str, ...]] = [("bot", "answer", *columns)]  # narrow: a phone shows ~45 columns
         for bot, reply in replies.items():
             summary = reply.data.get("summary") if outcomes[bot] == "ok" else None
             cells = summary if isinstance(summary, dict) else {}
-            answer = outcomes[bot]
-            member = seen.get(bot)
-            if answer == "no answer" and member is not None and member.seen_ns:
-                answer += f" (seen {_ago(self._clock.time_ns() - member.seen_ns)} ago)"
-            rows.append((bot, answer, *(str(cells.get(c, "-")) for c in columns)))
+            rows.append((bot, outcomes[bot], *(str(cells.get(c, "-")) for c in columns)))
         lines: list[str] = []
         parts = [reply.data["totals"] for bot, reply in replies.items()
                  if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
@@ -370,7 +366,10 @@ class CommandTable:
                                  f"{', without ' + ', '.join(missing) if missing else ''}): {shown}")
                 data["totals"] = {figure: {a: str(v) for a, v in sums.items()} for figure, sums in summed.items()}
         for bot, reply in replies.items():
-            lines.append(f"\n== {bot}: {outcomes[bot]}")
+            member = seen.get(bot)
+            heard = (f" (last heard {_ago(self._clock.time_ns() - member.seen_ns)} ago)"
+                     if outcomes[bot] == "no answer" and member is not None and member.seen_ns else "")
+            lines.append(f"\n== {bot}: {outcomes[bot]}{heard}")
             lines.append(reply.render_text())
         return Reply(title, rows=rows, header=True, text="\n".join(lines),
                      ok=all(o == "ok" for o in outcomes.values()), data=data)
