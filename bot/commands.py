@@ -311,14 +311,13 @@ class CommandTable:
     async def _fan_out(self, caller: Caller, registered: Registered, name: str, args: list[str],
                        targets: dict[str, list[str]], *, confirmed: bool) -> Reply:
         """Run this bot's part here and the others' through the link, concurrently; one merged reply."""
-        me = self._operator.bot_name
+        me, link = self._operator.bot_name, self.fleet
 
         async def one(bot: str, bot_args: list[str]) -> Reply:
             if bot == me:
                 return await self._run(caller, registered, name, bot_args, "confirmed: " if confirmed else "")
-            link = self.fleet
-            if link is None:  # detached meanwhile
-                return FleetLink.no_answer(bot, "the fleet link is gone")
+            if link is None:  # _plan names other bots only when a link is attached, and links stay
+                raise RuntimeError(f"a fleet call to {bot} without a fleet link")
             try:
                 return await asyncio.wait_for(link.call(bot, caller, name, bot_args, confirmed=confirmed),
                                               link.timeout_s + LINK_GRACE_S)
