@@ -348,8 +348,9 @@ class CommandTable:
             cells = summary if isinstance(summary, dict) else {}
             rows.append((bot, outcomes[bot], *(str(cells.get(c, "-")) for c in columns)))
         lines: list[str] = []
-        parts = [reply.data["totals"] for bot, reply in replies.items()
-                 if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
+        counted = [bot for bot, reply in replies.items()
+                   if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
+        parts = [replies[bot].data["totals"] for bot in counted]
         data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "text": replies[bot].render_text(),
                                                   "data": dict(replies[bot].data)} for bot in replies}}
         if parts:
@@ -358,7 +359,7 @@ class CommandTable:
             except (InvalidOperation, TypeError, AttributeError):
                 lines.append("fleet total: not computed (a bot sent a figure that is not a decimal)")
             else:
-                missing = [bot for bot in replies if outcomes[bot] != "ok"]
+                missing = [bot for bot in replies if bot not in counted]  # no answer, or no figures sent
                 shown = "; ".join(f"{figure} {moneys(sums)}" for figure, sums in summed.items() if sums)
                 if shown:
                     lines.append(f"fleet total ({_bots(len(parts))}"

@@ -172,6 +172,13 @@ async def test_fleet_totals_are_exact_sums_of_the_bots_own_figures(fleet):
     fleet.dead.add("arb")
     reply = await front.commands.dispatch(ADMIN, "figures", ["all"])
     assert reply.data["totals"] == {"net": {"USD": "0.2"}} and "(2 bots, without arb)" in reply.text
+    # a bot whose answer carries no figures (a link that drops Reply.data) is named, not silently left out
+    reply = await front.commands.dispatch(ADMIN, "figures", ["front:", "grid:"])
+    assert "(2 bots)" in reply.text
+    fleet.dead.discard("arb")
+    fleet.strip_data.add("grid")
+    reply = await front.commands.dispatch(ADMIN, "figures", ["all"])
+    assert reply.data["totals"] == {"net": {"USD": "0.2"}} and "(2 bots, without grid)" in reply.text
     assert fleet_totals([{"net": {"USD": "1.5", "EUR": "2"}}, {"net": {"USD": "-0.5"}, "fees": {"USD": "0.01"}}]) == {
         "net": {"USD": Decimal("1.0"), "EUR": Decimal("2")}, "fees": {"USD": Decimal("0.01")}}
 
