@@ -195,16 +195,38 @@ class BookUpdate:
         levels = self._bd
         if levels is not None:
             return levels[0][0] if levels else None
-        p = self.best_bid_units
-        return None if p is None else _decimal(p, self._pd or 0)
+        keys = self._bk
+        if keys is not None:
+            if not keys:
+                return None
+            p = -keys[0]
+        else:
+            units = self.bid_units
+            if not units:
+                return None
+            p = units[0][0]
+        table = _DECIMALS.get(self._pd or 0)
+        d = table.get(p) if table is not None else None
+        return d if d is not None else _decimal(p, self._pd or 0)
 
     @property
     def best_ask(self) -> Decimal | None:
         levels = self._ad
         if levels is not None:
             return levels[0][0] if levels else None
-        p = self.best_ask_units
-        return None if p is None else _decimal(p, self._pd or 0)
+        keys = self._ak
+        if keys is not None:
+            if not keys:
+                return None
+            p = keys[0]
+        else:
+            units = self.ask_units
+            if not units:
+                return None
+            p = units[0][0]
+        table = _DECIMALS.get(self._pd or 0)
+        d = table.get(p) if table is not None else None
+        return d if d is not None else _decimal(p, self._pd or 0)
 
     @property
     def mid(self) -> Decimal | None:
@@ -287,17 +309,11 @@ def _table(decimals: int) -> dict[int, Decimal]:
 
 
 def _decimal(units: int, decimals: int) -> Decimal:
-    """``from_units(units, decimals)``, made once per value (the touch repeats from one event to the next)."""
-    table = _DECIMALS.get(decimals)
-    if table is not None:
-        d = table.get(units)
-        if d is not None:
-            return d
-    else:
-        table = _table(decimals)
-    if len(table) >= _DECIMALS_KEPT:
-        table.clear()
-    d = table[units] = from_units(units, decimals)
+    """``from_units(units, decimals)`` kept in the table (the touch repeats from one event to the next)."""
+    table = _table(decimals)
+    d = table.get(units)
+    if d is None:
+        d = table[units] = from_units(units, decimals)
     return d
 
 
