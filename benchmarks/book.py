@@ -11,11 +11,21 @@ Runs over the same frames, checksum verification on in each:
   (``plugins/kraken/_fastbook.c``) when it is built, else Python;
 * ``arbot-py``: the same handler with the C build switched off (msgspec raw numbers -> integer
   units, dict + sorted list per side, cached per-level checksum text), the pure Python figure;
-* ``arbot+bus``: the default handler plus what a strategy receives: what ``KrakenExchange`` does for
-  each verified message (a ``BookUpdate`` view of the top ``publish_levels`` (10) levels, nothing
-  copied) published on a real :class:`bot.bus.Bus` to one subscriber that reads the touch in
-  integer units; ``+touch`` the same subscriber reading the touch as Decimals, ``+levels`` reading
-  all 20 published levels as Decimals (what every message cost before the views: ``bus_before``);
+* ``arbot+bus``: the book plus what a strategy receives: a real ``KrakenExchange`` (built on a real
+  :class:`bot.bus.Bus` and the bot's :class:`~bot.clock.Clock`) is fed the frames, so each verified
+  change is published exactly as the plugin publishes it -- a ``BookUpdate`` view of the top
+  ``publish_levels`` (10) levels through the symbol's ``BookPublisher`` (on the C path, by the C
+  code), timed by the clock -- to one subscriber that reads the touch in integer units
+  (``best_bid_units``, ``best_ask_units``) and keeps what it read. An untimed check feeds 20,000
+  frames and asserts one event per verified change, each with that change's touch. The goal
+  (``<= 1.5x`` the book alone, ``>= 250,000`` msgs per CPU-s) compares CPU time; the book alone and
+  ``arbot+bus`` run interleaved ``--repeat`` times (3) and the best of each is kept, so a shared
+  machine's noise hits both alike;
+* ``bus_before``: the same subscriber fed as the plugin fed it before ``BookPublisher``: a new
+  ``BookUpdate.of_book`` view per change, ``bus.publish`` (a key look-up per event), ``release()``,
+  the feed state checked per message, in Python after the C book (the same run's "before");
+* ``+touch``: the ``arbot+bus`` exchange with the subscriber reading the touch as Decimals;
+  ``+levels``: reading all 20 published levels as Decimals (what every message cost before the views);
 * ``sorteddict``: a plain baseline, json.loads with Decimal numbers into two
   ``sortedcontainers.SortedDict`` books, the checksum rebuilt from Decimal text each message;
 * ``cryptofeed``: with ``--cryptofeed-python PY`` (a Python that has cryptofeed installed, e.g. a
@@ -24,7 +34,7 @@ Runs over the same frames, checksum verification on in each:
   is converted to v1 frames (same prices, quantities and checksums, as text) and replayed
   through its ``Kraken.message_handler`` with ``checksum_validation=True``, offline.
 
-Usage: ``.venv/bin/python benchmarks/book.py [--messages N] [--seed S] [--cryptofeed-python PY]``.
+Usage: ``.venv/bin/python benchmarks/book.py [--messages N] [--seed S] [--repeat R] [--cryptofeed-python PY]``.
 Ends with one ``RESULT book key=value ...`` line.
 """
 

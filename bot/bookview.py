@@ -1,29 +1,32 @@
 """What a strategy receives for an order book change: a read-only view that costs nothing until read.
 
 A :class:`BookUpdate` holds integer units inside (prices in ``10**-price_decimals``, sizes in
-``10**-qty_decimals``) and makes Decimals only for what is read, once per event:
+``10**-qty_decimals``) and makes Decimals only for what is read:
 
 * ``best_bid_units`` / ``best_ask_units`` (ints) and ``bid_units`` / ``ask_units`` (tuples of
   ``(price_units, qty_units)``, best first) cost a few list and dict reads;
-* ``best_bid``, ``best_ask``, ``mid`` make one or two Decimals; ``bids`` / ``asks`` make the
-  Decimal levels of one side (cached on the event).
+* ``best_bid``, ``best_ask`` are Decimals from a table (each price is made once, then looked up);
+  ``mid`` adds them; ``bids`` / ``asks`` make the Decimal levels of one side (kept for the event).
 
-Three ways to make one:
+Ways to make and publish one:
 
-* :meth:`BookUpdate.of_book` over a live :class:`bot.book.OrderBook` (the Kraken and Coinbase
-  plugins): nothing is copied when the event is published. Right after ``bus.publish(event)`` the
-  venue calls :meth:`BookUpdate.release`: an event that a subscriber kept (a strategy's "latest
-  book", a deferred report) copies its levels as integers then, before the book can change; one
-  that nobody kept is simply dropped. So a view always shows the book as it was when it was
-  published, and a strategy that only reads the touch in its callback pays for the touch. Where
-  events are handed out in batches (a replay's generator), :class:`BookViews` does the same
-  before the book changes.
+* :class:`BookPublisher` over a live :class:`bot.book.OrderBook` (the Kraken and Coinbase plugins):
+  after each change it hands its subscribers a view of the book, copying nothing; the same view
+  object serves change after change while no subscriber keeps it, and nothing is made when nobody
+  subscribes. A subscriber that keeps the event (a strategy's "latest book", a deferred report)
+  gets it with its levels copied as integers before the book can change, and a new view serves the
+  next change. So a view always shows the book as it was when it was published, and a strategy
+  that only reads the touch in its callback pays for the touch. The Kraken C fast path does the
+  publisher's work in C (``plugins/kraken/_fastbook.c``; :meth:`BookPublisher.publish` is the reference).
+* :meth:`BookUpdate.of_book` then :meth:`BookUpdate.release`: one view per change, released right
+  after ``bus.publish(event)``; where events are handed out in batches (a replay's generator),
+  :class:`BookViews` does the same before the book changes.
 * :meth:`BookUpdate.of_units` from integer levels (the paper venues, which hold ticks and lots).
 * ``BookUpdate(exchange, symbol, bids, asks, ts_ns)`` from Decimal levels, as before this view
   existed (tests, simple plugins); units are derived from the Decimals when asked for.
 
-Events are read-only by contract, compare equal when exchange, symbol, Decimal levels and time are
-equal, and hash accordingly.
+Holding is told by CPython's reference count. Events are read-only by contract, compare equal when
+exchange, symbol, Decimal levels and time are equal, and hash accordingly.
 """
 
 from __future__ import annotations
