@@ -356,23 +356,28 @@ typedef struct {
     Py_ssize_t offset;   /* 0: not a plain object slot of `type`, use getattr/setattr */
 } Slot;
 
-static Slot s_topic = {&str_topic}, s_view = {&str_view}, s_time_ns = {&str_time_ns}, s_route = {&str_route},
-    s_ts_ns = {&str_ts_ns}, s_cached = {&str_cached};
+static Slot s_topic = {&str_topic, NULL, 0}, s_view = {&str_view, NULL, 0}, s_time_ns = {&str_time_ns, NULL, 0},
+    s_route = {&str_route, NULL, 0}, s_ts_ns = {&str_ts_ns, NULL, 0}, s_cached = {&str_cached, NULL, 0};
 
 static void
 slot_resolve(PyObject *obj, Slot *s)
 {
     PyTypeObject *type = Py_TYPE(obj);
-    PyObject *descr = _PyType_Lookup(type, *s->name);  /* borrowed */
+    PyObject *descr = PyObject_GetAttr((PyObject *)type, *s->name);  /* the class's attribute: a descriptor */
     Py_XDECREF(s->type);
     Py_INCREF(type);
     s->type = type;
     s->offset = 0;
-    if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+    if (descr == NULL) {
+        PyErr_Clear();  /* no such attribute on the class: getattr on the instance says what is wrong */
+        return;
+    }
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
         PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
         if (m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset > 0)
             s->offset = m->offset;
     }
+    Py_DECREF(descr);
 }
 
 /* obj.name, a new reference (NULL with an exception set). */

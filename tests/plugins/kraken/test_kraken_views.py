@@ -110,15 +110,25 @@ def test_a_failing_subscriber_is_reported_and_the_others_still_receive(kwargs):
 
 @pytest.mark.skipif(kraken_book._fast_update is None, reason="plugins/kraken/_fastbook.c is not built")
 def test_the_c_path_publishes_through_a_publisher_subclass_too():
-    """The C path reads the publisher's slots by type, so a subclass (its own slots, an overridden hook) works too:
-    every kept view goes through its ``_renew``."""
+    """The C path reads the publisher's slots in place by type, so a subclass works too: its own slots, an
+    overridden hook (every kept view goes through its ``_renew``), and an attribute that is no plain slot (a
+    property: the C path falls back to getattr)."""
 
     class Traced(BookPublisher):
-        __slots__ = ("renewed",)
+        __slots__ = ("renewed", "clock_reads", "_clock")
 
         def __init__(self, *args):
+            self.renewed = self.clock_reads = 0
             super().__init__(*args)
-            self.renewed = 0
+
+        @property
+        def _time_ns(self):
+            self.clock_reads += 1
+            return self._clock
+
+        @_time_ns.setter
+        def _time_ns(self, value) -> None:
+            self._clock = value
 
         def _renew(self) -> None:
             self.renewed += 1
@@ -135,5 +145,5 @@ def test_the_c_path_publishes_through_a_publisher_subclass_too():
     books.handle(dump(venue.snapshot()))
     for _ in range(10):
         books.handle(dump(venue.update()))
-    assert pubs[0].renewed == 11 and len({id(ev) for ev in kept}) == 11
+    assert pubs[0].renewed == pubs[0].clock_reads == 11 and len({id(ev) for ev in kept}) == 11
     assert all(ev.ts_ns == 9 and len(ev.bid_units) == 2 for ev in kept)
