@@ -50,14 +50,24 @@ PublisherFactory = Callable[[str, OrderBook], BookPublisher]
 _FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
 _FAST_VERSION = 2
 """The ``_fastbook`` this code drives (2: it publishes through the book's publisher); an older build is not used."""
-try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
-    from . import _fastbook
-    _fast_update: _FastUpdate | None = (
-        _fastbook.update if getattr(_fastbook, "VERSION", 1) == _FAST_VERSION else None)
-except ImportError:  # pragma: no cover - depends on the build
-    _fast_update = None
+
+
+def _accelerator(module: Any) -> _FastUpdate | None:
+    """The C fast path's ``update`` if ``module`` is the build this code drives, else None (the Python paths)."""
+    if getattr(module, "VERSION", 1) != _FAST_VERSION:
+        log.warning("plugins/kraken/_fastbook is an older build: not used (rebuild it: pip install -e .)")
+        return None
+    update: _FastUpdate = module.update
+    return update
+
 
 log = logging.getLogger("arbot.kraken.book")
+_fast_update: _FastUpdate | None = None
+try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
+    from . import _fastbook
+    _fast_update = _accelerator(_fastbook)
+except ImportError:  # pragma: no cover - depends on the build
+    pass
 
 CHECKSUM_LEVELS = 10
 _PRICE_CACHE_MAX = 100_000

@@ -147,3 +147,20 @@ def test_the_c_path_publishes_through_a_publisher_subclass_too():
         books.handle(dump(venue.update()))
     assert pubs[0].renewed == pubs[0].clock_reads == 11 and len({id(ev) for ev in kept}) == 11
     assert all(ev.ts_ns == 9 and len(ev.bid_units) == 2 for ev in kept)
+
+
+def test_an_older_c_build_is_not_used(caplog):
+    """A build without the publisher's duties (``VERSION`` 1, or none) would apply updates without publishing them:
+    the handler keeps to its Python paths then, and says why."""
+
+    class OldBuild:
+        @staticmethod
+        def update(frame, live):
+            raise AssertionError("an older build must not be called")
+
+    assert kraken_book._accelerator(OldBuild()) is None
+    assert "older build" in caplog.text
+    if kraken_book._fast_update is not None:
+        from plugins.kraken import _fastbook
+
+        assert kraken_book._accelerator(_fastbook) is _fastbook.update
