@@ -296,14 +296,17 @@ class Executor:
             return True
         batch = lane.next_batch = [job]
         lane.bucket.take()  # one token a request, as the lane worker takes
-        self.tasks.create(self._send_next(lane, batch), owner="executor", what=f"send to {lane.exchange.name}")
+        # the request task is made now (it starts in the next loop turn with every other made in this one:
+        # both legs of an arbitrage leave together); orders submitted before it starts join it (a batch venue)
+        request = asyncio.get_running_loop().create_task(self._place_next(lane, batch))
+        self.tasks.create(self._send(lane, batch, request), owner="executor", what=f"send to {lane.exchange.name}")
         return True
 
-    async def _send_next(self, lane: _Lane, batch: list[_Job]) -> None:
-        """Send the orders of the immediate path collected for this lane in one loop turn."""
+    async def _place_next(self, lane: _Lane, batch: list[_Job]) -> list[OrderState | BaseException]:
+        """The request of the immediate path's orders collected for this lane in one loop turn."""
         if lane.next_batch is batch:
             lane.next_batch = None
-        await self._send(lane, batch)
+        return await self._place(lane, batch)
 
     async def _record_observed(self, order: Order) -> None:
         self._observed[order.client_order_id] = order
@@ -439,15 +442,20 @@ class Executor:
                 pass
         return await self.writer.call(self.store.insert_order, order)
 
-    async def _send(self, lane: _Lane, jobs: list[_Job]) -> None:
-        timeout = self.settings.request_timeout_s
+    @staticmethod
+    async def _place(lane: _Lane, jobs: list[_Job]) -> list[OrderState | BaseException]:
+        """The request itself (its own task, so that the requests made in one loop turn all start in the next)."""
+        if len(jobs) == 1:
+            return [await lane.exchange.place_order(jobs[0].order)]
+        return list(await lane.exchange.place_orders([j.order for j in jobs]))
+
+    async def _send(self, lane: _Lane, jobs: list[_Job], request: asyncio.Task[Any] | None = None) -> None:
+        """Send ``jobs`` in one request (``request``: already started) and handle what comes back."""
+        if request is None:
+            request = asyncio.get_running_loop().create_task(self._place(lane, jobs))
         try:
-            if len(jobs) == 1:
-                results: list[OrderState | BaseException] = [
-                    await asyncio.wait_for(lane.exchange.place_order(jobs[0].order), timeout)]
-            else:
-                results = list(await asyncio.wait_for(
-                    lane.exchange.place_orders([j.order for j in jobs]), timeout))
+            async with asyncio.timeout(self.settings.request_timeout_s):  # cancels the request on expiry
+                results: list[OrderState | BaseException] = await request
         except Exception as exc:  # the whole request failed: same outcome for each order in it
             results = [exc] * len(jobs)
         for job, result in zip(jobs, results, strict=True):
