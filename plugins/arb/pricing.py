@@ -407,7 +407,7 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
-        self._last_sizes: dict[Direction, dict[int, Decimal | None]] = {}
+        self._last_sizes: dict[Direction, dict[int, int | None]] = {}
         self._memo: dict[tuple, tuple] = {}
         """(direction, the SOL price's touch, the touch) -> the last evaluation there and what it read."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
@@ -1052,8 +1052,10 @@ class Pricer:
             fixed = _scaled(self._fees_sol * self._sol_price, e)
         elif bid is not None and ask is not None:
             fixed = self._fee_lamports * (bid + ask) * 10**shift // 2  # exact: 10**shift is even
-        elif bid is not None or ask is not None:
-            fixed = self._fee_lamports * (bid if bid is not None else ask) * 10**shift
+        elif bid is not None:
+            fixed = self._fee_lamports * bid * 10**shift
+        elif ask is not None:
+            fixed = self._fee_lamports * ask * 10**shift
         else:
             fixed = _scaled(self._fees_sol * self._priced_mid, e)
         fees.scaled = (e, fixed)
@@ -1069,8 +1071,10 @@ class Pricer:
                 sol = self._sol_price
             elif bid is not None and ask is not None:
                 sol = from_units(bid + ask, pd) / 2
-            elif bid is not None or ask is not None:
-                sol = from_units(bid if bid is not None else ask, pd)
+            elif bid is not None:
+                sol = from_units(bid, pd)
+            elif ask is not None:
+                sol = from_units(ask, pd)
             else:
                 sol = self._mid or ZERO
             pair = fees.pair = (self._network_sol * sol, self._priority_sol * sol)
