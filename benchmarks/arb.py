@@ -30,7 +30,9 @@ it), with their results side by side.
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
 bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
 ``handle`` to the moment the second leg's request enters its venue's ``place_order``, the durable
-records (the execution, both orders) made first: wall time and the process's CPU time.
+records (the execution, both orders) made first: wall time and the process's CPU time. Twice as
+many are run, alternating the send path: orders committed and their requests made by
+``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
 
     python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
 
@@ -291,11 +293,18 @@ async def through_strategy(frames: list[bytes], pool_every: int, executions: int
     return sorted(out[2:]), facts
 
 
-async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
-    """``n`` executions, one at a time: a raw frame that opens an arbitrage (the CEX jumps 60-90 bps
-    away from the pool), from just before ``handle`` to the moment the second leg's request is handed
-    to its venue (``place_order`` entered), the execution row and both order rows committed first.
-    Wall time and the process's CPU time (every thread: the loop and the store writer)."""
+PATHS = ("immediate", "lane")
+"""How the legs' orders reach their venues: committed and sent by ``Executor.submit`` itself (the send path
+since issue 16), or through each exchange's lane worker (a loop turn to commit, another to send: the path
+before it, and still the one taken when the lane is busy or the store cannot record on the loop)."""
+
+
+async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> dict[str, dict[str, list[int]]]:
+    """``n`` executions per path, one at a time, the paths alternating (the machine's load hits both
+    alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
+    before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
+    entered), the execution row and both order rows committed first. Wall time and the process's CPU
+    time (every thread: the loop and the store writer)."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
@@ -320,12 +329,17 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
     handle(venue.snapshot())
     for _ in range(3):
         dex.step()
-    wall: list[int] = []
-    cpu_ns: list[int] = []
+    out = {path: {"wall": [], "cpu": []} for path in paths}
     sign = 1
-    for _ in range(n * 3):
-        if len(wall) >= n:
+    for attempt in range(n * len(paths) * 3):
+        path = paths[attempt % len(paths)]
+        if all(len(v["wall"]) >= n for v in out.values()):
             break
+        if path == "lane":
+            executor._now_path = lambda lane: False  # every order through its lane worker
+        else:
+            executor.__dict__.pop("_now_path", None)
+        wall, cpu_ns = out[path]["wall"], out[path]["cpu"]
         strategy._cooldown_until_ns = 0  # one execution after another, as fast as they can be sent
         done_before = strategy.executions.done_count
         bids, asks = venue._shift(sign * venue.rng.randint(90, 135))
@@ -351,7 +365,8 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
             await asyncio.sleep(0.002)
         for _ in range(3):
             dex.step()  # the pool follows the CEX mid again
-    return {"wall": sorted(wall), "cpu": sorted(cpu_ns)}
+    executor.__dict__.pop("_now_path", None)
+    return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
 
 
 # --- (b) backtest throughput -----------------------------------------------------------------------
@@ -482,13 +497,21 @@ def main() -> None:
           f"(their legs fill against the paper venue's own book, so their PnL means nothing here)")
 
     to_wire = facts.pop("to_wire")
-    w50 = w99 = k50 = k99 = float("nan")
-    if to_wire["wall"]:
-        w50, w99 = percentile(to_wire["wall"], 0.5) / 1e6, percentile(to_wire["wall"], 0.99) / 1e6
-        k50, k99 = percentile(to_wire["cpu"], 0.5) / 1e6, percentile(to_wire["cpu"], 0.99) / 1e6
-    print(f"tick -> both legs handed to the venues (execution row + both order rows committed first), "
-          f"{len(to_wire['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; process CPU time "
-          f"p50 {k50:.3f} ms  p99 {k99:.3f} ms; goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'}")
+    legs: dict[str, tuple[float, float, float, float]] = {}
+    print("tick -> both legs handed to the venues (execution row + both order rows committed first), the two "
+          "send paths alternating in this run:")
+    for path, label in (("lane", "before: through the lane workers"), ("immediate", "after: sent from submit")):
+        got = to_wire[path]
+        w50 = w99 = k50 = k99 = float("nan")
+        if got["wall"]:
+            w50, w99 = percentile(got["wall"], 0.5) / 1e6, percentile(got["wall"], 0.99) / 1e6
+            k50, k99 = percentile(got["cpu"], 0.5) / 1e6, percentile(got["cpu"], 0.99) / 1e6
+        legs[path] = (w50, w99, k50, k99)
+        print(f"  {label:<34}: {len(got['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; "
+              f"process CPU time p50 {k50:.3f} ms  p99 {k99:.3f} ms")
+    w50, w99, k50, k99 = legs["immediate"]
+    print(f"  goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'} (wall), {'met' if k99 <= 1 else 'NOT met'} "
+          f"(CPU time)")
 
     print(f"backtest, {args.steps:,} market steps each, in ticks (market steps) per CPU second of the steps "
           f"(wall in brackets), best of {args.repeat} alternated runs; before = a loop turn per step and the "
@@ -520,6 +543,7 @@ def main() -> None:
     print(f"RESULT arb frames={args.frames} p50_us={p50:.1f} p99_us={p99:.1f} p999_us={p999:.1f} "
           f"cpu_p50_us={c50:.1f} cpu_p99_us={c99:.1f} "
           f"wire_p50_ms={w50:.3f} wire_p99_ms={w99:.3f} wire_cpu_p50_ms={k50:.3f} wire_cpu_p99_ms={k99:.3f} "
+          f"wire_lane_p50_ms={legs['lane'][0]:.3f} wire_lane_p99_ms={legs['lane'][1]:.3f} "
           f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
           f"backtest_ticks_per_s={rate:.0f} backtest_baseline_ticks_per_s={base_rate:.0f} "
           f"backtest_before_ticks_per_s={arb_before:.0f} backtest_baseline_before_ticks_per_s={base_before:.0f} "
