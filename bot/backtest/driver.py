@@ -54,6 +54,8 @@ START_NS = 1_700_000_000_000_000_000
 SETTLE_S = 10.0
 """Simulated time left after the last step for legs in flight, hedges and results."""
 CHART_FILE = "pnl.png"
+STORE_WATCH_TASK = "host:store watch"
+"""The bot's task that checks, every few seconds, that its store is still the one it started on."""
 
 
 class BacktestError(Exception):
@@ -348,6 +350,11 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
     # would run them at moments that depend on the machine's speed, so it runs none.
     bot.scheduler.stop()
+    # Nor the store watch: the backtest's store is its own fresh file, and the watch's query every few
+    # simulated seconds (a turn of the loop and a read) cost more than the market steps between them.
+    for task in asyncio.all_tasks():
+        if task.get_name() == STORE_WATCH_TASK:
+            task.cancel()
     await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback: let it run before anything else
     try:
         failed = [f"{info.label}: {error}" for info in plugins.infos.values() for error in info.errors]
