@@ -187,6 +187,12 @@ class BookMarket:
                        grid: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...], UnitLevels]:
         """:meth:`_convert` on integer levels: ticks = units * num / den when whole, lots = units // lot."""
         num, den, lot_units = grid
+        if num == den == lot_units == 1 and not taken:  # the source's grid is ours, nothing of ours to remember
+            if not levels:
+                return (), (), ()
+            prices_, sizes_ = zip(*levels, strict=True)
+            if min(prices_) > 0 and min(sizes_) > 0:  # every level kept as it is
+                return prices_, sizes_, levels
         prices: list[int] = []
         sizes: list[int] = []
         out: list[tuple[int, int]] = []
