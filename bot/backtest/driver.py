@@ -283,6 +283,12 @@ def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
             if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
 
 
+_LAND_BEFORE_NS = 2
+"""A wait for the loop's timers before a step ends this many ns before the step: the loop's time is float
+seconds, so a sleep to the step itself may land a nanosecond past it (and a decision on a boundary, a
+cooldown's end, would then depend on whether some unrelated timer was pending)."""
+
+
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
@@ -291,7 +297,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
     (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
-    turn of the loop; False enters the loop at every step (the engine before, for comparison).
+    turn of the loop; otherwise the loop runs what is due before it, and the step still runs at exactly
+    its time. False enters the loop at every step (the engine before, for comparison).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -311,9 +318,17 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     done = 0
     while queue and (steps is None or done < steps):
         due, index, venue = heapq.heappop(queue)
-        if idle_until is None or not idle_until(due):
-            now = clock.time_ns()  # something runs before the step (an order in flight, a timer): the loop runs it
+        if idle_until is None:  # the engine before: a turn of the loop per step, landing within a ns of it
+            now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
+        else:
+            while not idle_until(due):  # something runs before the step (an order in flight, a timer): the loop
+                gap = due - clock.time_ns()  # runs it at its time, then the step runs at exactly its own
+                if gap > _LAND_BEFORE_NS:
+                    await asyncio.sleep((gap - _LAND_BEFORE_NS) / NS_PER_S)
+                else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
+                    clock.advance_to(due)
+                    await asyncio.sleep(0)
         clock.advance_to(due)
         try:
             more = venue.exchange.step()

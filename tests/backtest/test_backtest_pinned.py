@@ -133,3 +133,12 @@ def test_the_arbitrage_backtest_over_a_recorded_book_gives_the_pinned_fills_and_
     config.write_text(RECORDED.format(recording=tmp_path / "sol.jsonl"))
     assert (got := outcome(tmp_path, config, None))["fills"]
     check("arb_recorded", got)
+
+
+def test_a_timer_that_decides_nothing_changes_nothing(tmp_path, monkeypatch):
+    """The bot's store watch left running (a timer every 5 simulated seconds): each step still runs at exactly
+    its time, so a decision on a boundary (a cooldown's end) does not depend on whether a timer was pending."""
+    import bot.backtest.driver as driver
+
+    monkeypatch.setattr(driver, "STORE_WATCH_TASK", "(none)")
+    check("arb_synthetic", outcome(tmp_path, write_config(tmp_path), 1500))
