@@ -22,10 +22,15 @@ no callback), so the strategy's share is the difference.
 embedded default's SOL/USDC venues (a paper CEX and a paper-dex pool with dislocations) with the
 arb strategy, in market steps (ticks) per CPU second of this process (wall time beside it), measured
 over the steps (bot start, the final settling and stop excluded); baseline: the same venues and steps
-with no strategy; and the demo's BTC/USD grid. Each is run twice in this run: with the engine as it
-was before issue 16 (``loop_per_step=True``: a turn of the event loop per market step, the dead-man
-watchdog's timer on) and as it is (a step runs synchronously when nothing in the loop is due before
-it), with their results side by side.
+with no strategy; and the demo's BTC/USD grid; then the same SOL/USDC pair with a recorded CEX: the tick
+benchmark's Kraken v2 frames written as ``arbot record`` writes them (100 ms apart, the synthetic CEX's
+pace) replayed through the Kraken plugin's own book code (``market = "recording"``) with the pool
+anchored to it, venues alone and with the arb strategy. Each is run twice in this run: "before" and
+"after", with their results side by side. Before is, by default, the engine as it was before issue
+16 in this checkout (``loop_per_step=True``: a turn of the event loop per market step, the dead-man
+watchdog's timer on); with ``--baseline-tree DIR`` it is the code of another checkout (e.g. ``git
+archive main | tar -x -C DIR``, plus the built C extension), run in a subprocess on the same scenario.
+``--backtest-only`` runs this section alone.
 
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
 bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
@@ -33,6 +38,7 @@ bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) 
 records (the execution, both orders) made first: wall time and the process's CPU time.
 
     python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
+    python benchmarks/arb.py --backtest-only [--steps 20000] [--baseline-tree DIR]
 
 Ends with one ``RESULT arb key=value ...`` line.
 """
