@@ -316,8 +316,10 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     loop = asyncio.get_running_loop()
     idle_until = loop.idle_until if synchronous and isinstance(loop, BacktestLoop) else None
     done = 0
+    pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
+    drawing = progress.enabled
     while queue and (steps is None or done < steps):
-        due, index, venue = heapq.heappop(queue)
+        due, index, venue = pop(queue)
         if idle_until is None:  # the engine before: a turn of the loop per step, landing within a ns of it
             now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
@@ -329,7 +331,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
                     clock.advance_to(due)
                     await asyncio.sleep(0)
-        clock.advance_to(due)
+        advance_to(due)
         try:
             more = venue.exchange.step()
         except Exception as exc:
@@ -345,10 +347,11 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 if recordings == 0:
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
-                heapq.heappush(queue, (start + lag[index] + offset, index, venue))
+                push(queue, (start + lag[index] + offset, index, venue))
         elif more is not False and venue.plan.pace_ns is not None:
-            heapq.heappush(queue, (due + venue.plan.pace_ns, index, venue))
-        progress.update(done, (clock.time_ns() - start) / NS_PER_S)
+            push(queue, (due + venue.plan.pace_ns, index, venue))
+        if drawing:
+            progress.update(done, (clock.time_ns() - start) / NS_PER_S)
     progress.update(done, (clock.time_ns() - start) / NS_PER_S, force=True)
     return done
 
