@@ -30,6 +30,7 @@ from bot.api import (
     TransferStatus,
     TransferTerms,
     TransferVenue,
+    UnknownOutcome,
 )
 
 from .planner import Need, Proposal, needs, plan
@@ -190,6 +191,10 @@ class RebalanceService(Service):
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
         try:
             ref = await source.withdraw(transfer)
+        except UnknownOutcome as exc:  # it may have gone out: stays PLANNED, settled against the source
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
+                           f"{transfer.source} ({exc}); asking it again before anything is resent")
+            return transfer
         except ExchangeError as exc:
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
@@ -208,6 +213,8 @@ class RebalanceService(Service):
         The source may know the end (a CEX reports its withdrawal completed), or that it failed, or that
         it never went out (a wallet transaction that expired unlanded): then it is sent again, once.
         """
+        async with self._lock:  # a withdrawal whose answer was lost: what the source knows of it
+            await self._resume()
         for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
             source, destination = self._venue(transfer.source), self._venue(transfer.destination)
             if source is None or destination is None:
@@ -230,7 +237,8 @@ class RebalanceService(Service):
                            f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
 
     async def _resume(self) -> None:
-        """After a restart: settle every PLANNED transfer against its source before anything new."""
+        """Settle every PLANNED transfer against its source: after a restart before anything new, and while
+        running for a withdrawal whose answer was lost (:class:`UnknownOutcome`)."""
         for transfer in self.ctx.store.transfers([TransferStatus.PLANNED]):
             source = self._venue(transfer.source)
             if source is None:
@@ -244,7 +252,7 @@ class RebalanceService(Service):
                 await self._save(self._with(transfer, TransferStatus.SENT if status is not TransferStatus.FAILED
                                             else TransferStatus.FAILED))
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
-                               f"{transfer.source} before the restart ({status.value}): not sent again")
+                               f"{transfer.source} already ({status.value}): not sent again")
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:
