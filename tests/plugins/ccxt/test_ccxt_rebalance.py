@@ -52,10 +52,14 @@ async def start_bot(monkeypatch):
         await bot.stop()
 
 
+@pytest.mark.parametrize("look_ups_fail", [False, True], ids=["found-at-once", "look-ups-refused-too"])
 async def test_auto_mode_withdraws_btc_from_the_gate_to_the_dex_once_through_a_lost_answer(start_bot, fake_gate,
-                                                                                          tmp_path, db_url):
+                                                                                          tmp_path, db_url,
+                                                                                          look_ups_fail):
     fake_gate.withdraw_timeline = SLOW_CHAIN
     fake_gate.lose_withdraw = 1  # the withdrawal is made and its answer lost
+    if look_ups_fail:  # ... and the venue refuses the next calls: the service keeps it PLANNED, asks later
+        fake_gate.http_429_after_lost_withdraw = 12
     bot = await start_bot(config(fake_gate.urls(), data_dir=str(tmp_path), db_url=db_url))
     await wait_for(lambda: any(t.status is TransferStatus.CREDITED for t in bot.store.transfers()), timeout_s=60,
                    what="the transfer credited on the DEX")
@@ -64,7 +68,7 @@ async def test_auto_mode_withdraws_btc_from_the_gate_to_the_dex_once_through_a_l
     [made] = fake_gate.withdrawals
     assert (made["withdraw_order_id"], made["amount"], made["address"], made["chain"]) == (
         t.transfer_id, "4.5005", "paper:dex:BTC", "BTC")
-    assert t.venue_ref == made["id"]
+    assert t.venue_ref == ("" if look_ups_fail else made["id"])  # settled by status, the reference unknown
     assert fake_gate.accounts["BTC"] == D("10") - D("4.5005")
     assert (await bot.component("exchange", "dex").balances())["BTC"].total == D("5.5")
     assert [p for m, p, _ in fake_gate.rest_log if m == "POST"].count("/withdrawals") == 1
