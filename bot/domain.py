@@ -373,6 +373,8 @@ class TransferTerms:
     network_fee_asset: str
     expected_s: float
     """Typical time until the destination credits the funds."""
+    step: Decimal = Decimal(0)
+    """Amounts this venue sends are whole multiples of it (a currency's precision); 0: any amount."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ address whitelist, where the account has one, is a second guard.
 currency's network limits, else the venue's own field where ccxt leaves it out (Gate:
 ``withdraw_amount_mini``). The amount sent is ``transfer.amount`` plus that fee: the venue takes
 its fee out of what it sends, so the destination receives ``transfer.amount``. ccxt rounds the
-amount to the currency's precision; an amount that rounding would change is refused, not sent.
+amount to the currency's precision: the terms give it as ``step`` (the planner proposes whole
+steps), and an amount that rounding would still change is refused, not sent.
 
 **Once.** Our transfer id goes with the withdrawal as the venue's client withdrawal id where it has
 one (:data:`CLIENT_WITHDRAWAL_IDS`; Gate: ``withdraw_order_id``). Before anything is sent, and
@@ -96,17 +97,19 @@ class CcxtTransfers(TransferVenue):
     async def transfer_terms(self, asset: str) -> TransferTerms | None:
         if not self.settings.withdraw_to.get(asset) or not can_withdraw(self.api.has):
             return None
-        fees, minimums = [], []
+        fees, minimums, steps = [], [], []
         for network in sorted(set(self.settings.withdraw_to[asset].values())):
-            fee, minimum = await self._network_terms(asset, network)
+            fee, minimum, step = await self._network_terms(asset, network)
             fees.append(fee)
             minimums.append(minimum)
+            steps.append(step)
         # several whitelisted networks: the dearest one's figures (what a withdrawal may cost)
         return TransferTerms(asset, max(fees), max(minimums), Decimal(0), asset,
-                             float(self.settings.transfer_expected_s))
+                             float(self.settings.transfer_expected_s), step=max(steps))
 
-    async def _network_terms(self, asset: str, network: str) -> tuple[Decimal, Decimal]:
-        """(fee, minimum) of a withdrawal of ``asset`` on ``network``, exact from ccxt's text."""
+    async def _network_terms(self, asset: str, network: str) -> tuple[Decimal, Decimal, Decimal]:
+        """(fee, minimum, step) of a withdrawal of ``asset`` on ``network``, exact from ccxt's text; the step
+        is the precision ccxt rounds the amount to (0: none)."""
         found = await self._call("withdrawal fees", False, "fetch_deposit_withdraw_fees", [asset])
         entry = found.get(asset)
         if entry is None:
@@ -121,12 +124,14 @@ class CcxtTransfers(TransferVenue):
         if fee is None:
             raise PermanentError(f"{self.name}: {self.settings.id} gives no withdrawal fee for {asset} on {network}")
         currency = (self.api.currencies or {}).get(asset) or {}
-        limit = (((currency.get("networks") or {}).get(network) or {}).get("limits") or {}).get("withdraw") or {}
+        on_network = (currency.get("networks") or {}).get(network) or {}
+        limit = (on_network.get("limits") or {}).get("withdraw") or {}
         minimum = dec(limit.get("min")) or dec(((currency.get("limits") or {}).get("withdraw") or {}).get("min"))
         field = MINIMUM_FIELDS.get(self.settings.id)
         if minimum is None and field is not None:
             minimum = dec((entry.get("info") or {}).get(field))
-        return fee, minimum or Decimal(0)
+        step = dec(on_network.get("precision")) or dec(currency.get("precision")) or Decimal(0)
+        return fee, minimum or Decimal(0), step
 
     # --- out ----------------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class CcxtTransfers(TransferVenue):
         made = await self._find_withdrawal(transfer)
         if made is not None:
             return str(made["id"])  # sent already: never twice
-        fee, minimum = await self._network_terms(transfer.asset, network)
+        fee, minimum, _step = await self._network_terms(transfer.asset, network)
         gross = transfer.amount + fee
         if gross < minimum:
             raise PermanentError(f"{self.name}: {gross} {transfer.asset} is below the withdrawal minimum {minimum}")
