@@ -118,9 +118,13 @@ class CcxtTransfers(TransferVenue):
         if networks and network not in networks:
             raise PermanentError(f"{self.name}: {self.settings.id} cannot send {asset} on network {network} "
                                  f"(it has {', '.join(sorted(networks))}): fix withdraw_to.{asset}")
-        fee = dec(((networks.get(network) or {}).get("withdraw") or {}).get("fee"))
-        if fee is None:
-            fee = dec((entry.get("withdraw") or {}).get("fee"))
+        quoted = (networks.get(network) or {}).get("withdraw") or {}
+        if quoted.get("fee") is None:
+            quoted = entry.get("withdraw") or {}
+        fee = dec(quoted.get("fee"))
+        if quoted.get("percentage"):
+            raise PermanentError(f"{self.name}: {self.settings.id} charges {asset} withdrawals a percentage: "
+                                 "not supported (the fee must be a fixed amount)")
         if fee is None:
             raise PermanentError(f"{self.name}: {self.settings.id} gives no withdrawal fee for {asset} on {network}")
         currency = (self.api.currencies or {}).get(asset) or {}

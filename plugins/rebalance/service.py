@@ -3,12 +3,14 @@
 Every ``check_every_s`` it reads every venue's balances and plans (:mod:`.planner`) for each need of
 the running strategies. A proposal is alerted with its costs; in ``mode = "alert"`` it waits for an
 admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``max_per_day`` and
-``window``. Sending is: store the transfer as PLANNED (the intent, before anything leaves), ask
-the source venue to withdraw, store SENT with the venue's reference; then every ``track_every_s``
-ask the destination whether it credited the funds (CREDITED). Each step is alerted. On start, a
-PLANNED transfer is looked up at its source first (a crash may have come after the withdrawal
-left): found, it becomes SENT; not found, it is sent then. A venue that takes the transfer id as an
-idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+``window`` and no transfer of the same asset between the same venues failed since the bot started (a
+refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
+anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
+every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
+alerted. On start, a PLANNED transfer is looked up at its source first (a crash may have come after
+the withdrawal left): found, it becomes SENT; not found, it is sent then. A venue that takes the
+transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is
+sent twice.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ class RebalanceService(Service):
         """(asset, source, destination) of proposals already alerted (until the need goes away)."""
         self._lock = asyncio.Lock()
         self.checks = 0
+        self._started_ns = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._started_ns = self.ctx.clock.time_ns()
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def _run(self) -> None:
@@ -154,9 +158,16 @@ class RebalanceService(Service):
         moment = datetime.fromtimestamp(now // 1_000_000_000, UTC)
         if not self.settings.in_window(moment.hour * 60 + moment.minute):
             return f"outside the window {self.settings.window} UTC"
+        recent = self.ctx.store.transfers(since_ns=now - DAY_NS)
+        same = (proposal.asset, proposal.source, proposal.destination)
+        failed = [t for t in recent if t.status is TransferStatus.FAILED and t.created_ns >= self._started_ns
+                  and (t.asset, t.source, t.destination) == same]
+        if failed:  # a refusal (an address off a whitelist, a minimum) would fail again, every round
+            return (f"transfer {failed[-1].transfer_id} of the same kind failed ({failed[-1].reason}); not retried "
+                    "automatically until the bot restarts")
         cap = self.settings.max_per_day.get(proposal.asset)
         if cap is not None:
-            sent = sum((t.amount for t in self.ctx.store.transfers(since_ns=now - DAY_NS)
+            sent = sum((t.amount for t in recent
                         if t.asset == proposal.asset and t.status is not TransferStatus.FAILED), ZERO)
             if sent + proposal.amount > Decimal(cap):
                 return f"max_per_day {cap} {proposal.asset}: {sent} moved in the last 24 h"

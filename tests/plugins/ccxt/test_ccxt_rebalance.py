@@ -81,6 +81,10 @@ async def test_a_deposit_address_off_the_whitelist_is_never_sent_to(start_bot, f
                    what="the transfer refused")
     failed = bot.store.transfers()[0]
     assert "refusing to withdraw BTC to paper:dex:BTC: not in withdraw_to.BTC" in failed.reason
+    service = bot.component("service", "rebalance")
+    checks = service.checks
+    await wait_for(lambda: service.checks >= checks + 5, timeout_s=30, what="more planning rounds")
+    assert [t.status for t in bot.store.transfers()] == [TransferStatus.FAILED]  # not retried every round
     assert not fake_gate.withdrawals and fake_gate.accounts["BTC"] == D("10")
 
 
