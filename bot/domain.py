@@ -565,5 +565,6 @@ ORDER_FEATURES: dict[str, str] = {
     "ioc": "immediate-or-cancel orders",
     "post_only": "post-only (maker-only) orders",
     "client_ids": "our client order ids, sent with each order and found again after a lost answer",
+    "withdraw": "withdrawals, which inventory rebalancing needs to move funds out of the venue",
 }
 """What a strategy may need of a venue (``Strategy.needs``) and a venue may lack (``Exchange.lacks``)."""

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.api import (
+    ORDER_FEATURES,
     ZERO,
     AlertLevel,
     Context,
@@ -63,6 +64,11 @@ class RebalanceService(Service):
 
     async def start(self) -> None:
         self._started_ns = self.ctx.clock.time_ns()
+        for name in sorted({v for need in self.needs() for v in need.venues}):
+            venue = self.ctx.operator.exchanges.get(name)
+            if venue is not None and type(venue).lacks(venue.settings, ("withdraw",)):  # e.g. ccxt's gemini
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"{name} cannot withdraw ({ORDER_FEATURES['withdraw']}"
+                               "): rebalancing never moves funds out of it; move them by hand")
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def _run(self) -> None:

@@ -36,13 +36,16 @@ async def start_bot(monkeypatch):
     monkeypatch.setenv("FAKE_GATE_SECRET", API_SECRET)
     started: list[BotUnderTest] = []
 
-    async def factory(text: str) -> BotUnderTest:
+    async def factory(text: str, alerts: list | None = None) -> BotUnderTest:
         modules = {"ccxt": plugins.ccxt, "rebalance": plugins.rebalance}
         plugin_set = load_plugins(extra=[("holder", transfer_kit)] + [(n, modules[n]) for n in missing_entry_points()])
         registry = collect(plugin_set)
         cfg = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
         resolve_secrets(cfg)
-        bot = BotUnderTest(Bot(cfg, plugin_set, registry))
+        host = Bot(cfg, plugin_set, registry)
+        if alerts is not None:
+            host.alerts.subscribe(alerts.append, "test")
+        bot = BotUnderTest(host)
         await bot.start()
         started.append(bot)
         return bot
@@ -86,6 +89,23 @@ async def test_a_deposit_address_off_the_whitelist_is_never_sent_to(start_bot, f
     await wait_for(lambda: service.checks >= checks + 5, timeout_s=30, what="more planning rounds")
     assert [t.status for t in bot.store.transfers()] == [TransferStatus.FAILED]  # not retried every round
     assert not fake_gate.withdrawals and fake_gate.accounts["BTC"] == D("10")
+
+
+async def test_a_venue_that_cannot_withdraw_is_named_when_rebalancing_starts(start_bot, fake_gate, tmp_path, db_url):
+    alerts: list = []
+    await start_bot(config(fake_gate.urls(), data_dir=str(tmp_path), db_url=db_url, mode="alert",
+                           dex_type="paper-dex-no-withdrawals"), alerts)
+    warned = [a.message for a in alerts if a.kind == "rebalance" and "cannot withdraw" in a.message]
+    assert warned == ["dex cannot withdraw (withdrawals, which inventory rebalancing needs to move funds out of the "
+                      "venue): rebalancing never moves funds out of it; move them by hand"]
+
+
+def test_the_ccxt_exchange_lacks_withdrawals_where_ccxt_has_none():
+    from plugins.ccxt.exchange import CcxtExchange
+    from plugins.ccxt.settings import CcxtSettings
+
+    assert CcxtExchange.lacks(CcxtSettings(id="gemini"), ("withdraw", "ioc")) == ["withdraw"]
+    assert CcxtExchange.lacks(CcxtSettings(id="gate"), ("withdraw",)) == []
 
 
 def plugin_path(tmp_path: Path) -> str:

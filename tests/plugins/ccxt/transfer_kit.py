@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.api import Strategy, hookimpl, option
+from plugins.paper.dex import PaperDexExchange
 
 HOLDER = "tests.plugins.ccxt.transfer_kit"
 
@@ -27,9 +28,22 @@ class Holder(Strategy):
     exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex")
 
 
+class DexWithoutWithdrawals(PaperDexExchange):
+    """A paper DEX that says it cannot withdraw (as ccxt's gemini does)."""
+
+    @classmethod
+    def lacks(cls, settings, features: tuple[str, ...]) -> list[str]:
+        return [f for f in features if f == "withdraw"]
+
+
 @hookimpl
 def register_strategies(register) -> None:
     register("holder", Holder)
+
+
+@hookimpl
+def register_exchanges(register) -> None:
+    register("paper-dex-no-withdrawals", DexWithoutWithdrawals)
 
 
 def missing_entry_points() -> list[str]:
@@ -39,7 +53,8 @@ def missing_entry_points() -> list[str]:
 
 
 def config(gate_urls: dict[str, str], *, data_dir: str, dex_state: str = "", db_url: str = "",
-           delay_s: float = 1.0, request_timeout_s: float = 5.0, whitelist: str = "paper:dex:BTC") -> str:
+           delay_s: float = 1.0, request_timeout_s: float = 5.0, whitelist: str = "paper:dex:BTC",
+           dex_type: str = "paper-dex", mode: str = "auto") -> str:
     """A live bot: the ccxt gate holds 10 BTC, the paper DEX 1 BTC; the holder needs half on each, so the
     rebalancing service (auto mode) withdraws 4.5 BTC from the gate to the DEX's deposit address."""
     urls = "{" + ", ".join(f'"{k}" = "{v}"' for k, v in gate_urls.items()) + "}"
@@ -64,7 +79,7 @@ rate_limit_pause_s = 0.5
 withdraw_to = {{ BTC = {{ "{whitelist}" = "BTC" }} }}
 transfer_expected_s = 600
 [exchanges.dex]
-type = "paper-dex"
+type = "{dex_type}"
 symbol = "BTC/USDT"
 start_price = "30000"
 tvl = "1000000000"
@@ -81,7 +96,7 @@ dex = "dex"
 symbol = "BTC/USDT"
 [plugins.rebalance]
 enabled = true
-mode = "auto"
+mode = "{mode}"
 check_every_s = 0.2
 track_every_s = 0.2
 threshold = "0.25"
