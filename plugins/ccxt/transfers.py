@@ -201,8 +201,10 @@ class CcxtTransfers(TransferVenue):
             info = w.get("info") or {}
             if rule is not None:
                 same = info.get(rule.field) == transfer.transfer_id
-            else:
-                same = w.get("address") == transfer.address and dec(w.get("amount")) == transfer.amount
+            else:  # ccxt gives the amount net of the fee on some venues, with it on others
+                fee = dec((w.get("fee") or {}).get("cost"), Decimal(0)) or Decimal(0)
+                same = w.get("address") == transfer.address and dec(w.get("amount")) in (
+                    transfer.amount, transfer.amount + fee, transfer.amount + transfer.fee)
             if same:
                 return dict(w)
         return None

@@ -124,6 +124,21 @@ async def test_a_lost_answer_is_found_by_our_id_and_the_venue_holds_one_withdraw
     assert fake_gate.accounts["BTC"] == D("1000") - sum(D(w["amount"]) for w in fake_gate.withdrawals)
 
 
+async def test_without_client_withdrawal_ids_a_lost_answer_is_found_by_address_and_amount(wallet_gate, fake_gate,
+                                                                                           monkeypatch):
+    from plugins.ccxt import transfers
+
+    monkeypatch.setattr(transfers, "CLIENT_WITHDRAWAL_IDS", {})  # as on a venue that takes none
+    gate = await wallet_gate()
+    fake_gate.lose_withdraw = 1
+    t = transfer("rb-noid", amount="1.25")
+    ref = await gate.withdraw(t)
+    assert [(w["id"], w["withdraw_order_id"]) for w in fake_gate.withdrawals] == [(ref, "")]
+    assert await gate.withdraw(t) == ref and await gate.withdrawal(t) is TransferStatus.SENT
+    assert await gate.withdrawal(transfer("rb-other", amount="1.5")) is None
+    assert len(fake_gate.withdrawals) == 1
+
+
 async def test_a_late_answer_is_found_by_our_id(wallet_gate, fake_gate):
     gate = await wallet_gate(request_timeout_s=0.3)
     fake_gate.hang_withdraw_s = 2.0
