@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +48,14 @@ def load_pgserver() -> ModuleType:
 
 
 class Postgres:
-    """A PostgreSQL server of its own in ``root`` (127.0.0.1, password auth), stoppable and restartable."""
+    """A PostgreSQL server of its own (127.0.0.1, password auth), stoppable and restartable.
 
-    def __init__(self, root: Path):
-        self.root = root
+    Its folder is made directly in /tmp (as root the server runs as ``postgres``, which must reach
+    it; pytest's tmp_path is private to root) and removed by :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="arbot-fleet-pg."))
         self.url = ""
         self._pg = load_pgserver()
 
@@ -76,7 +81,10 @@ class Postgres:
         await asyncio.to_thread(self._pg_ctl, "restart")
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._pg.stop, self.root)
+        try:
+            await asyncio.to_thread(self._pg.stop, self.root)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 class Nats:
