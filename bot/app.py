@@ -134,7 +134,7 @@ class Bot:
         self.tasks = Tasks(self._task_failed)
         self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
                              self.clock.time_ns)
-        self.store = Store(config.db_url)
+        self.store = Store(config.db_url, bot=self.name, migrate_wait_s=config.bot.migrate_wait_s)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
         self.notifiers: dict[str, Notifier] = {}
