@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -261,7 +262,10 @@ def fleet_table(nats_url: str, *, relay_alerts: bool = False, extra: str = "") -
     """``[plugins.fleet]``: the bus, and who is who (the front's Telegram admin is an admin everywhere)."""
     return textwrap.dedent(f"""\
         [plugins.fleet]
+        enabled = true
         nats_url = "{nats_url}"
+        jetstream = true
+        reconnect_wait_s = 0.5
         roles = {{ "telegram:{ADMIN}" = "admin" }}
         heartbeat_s = 0.5
         relay_alerts = {"true" if relay_alerts else "false"}
@@ -364,3 +368,101 @@ def secret_file(path: Path, value: str) -> Path:
     path.write_text(value + "\n")
     path.chmod(0o600)
     return path
+
+
+# --- the acceptance fleet: three bots, one PostgreSQL, one nats-server, the fake Telegram -----------
+
+TOKEN = "123456:TEST-token-of-the-fleet-front"
+
+
+class Fleet:
+    """PostgreSQL, nats-server, the fake Telegram Bot API and three bots: ``grid-1``, ``arb-1`` and ``front``.
+
+    ``watch`` is a NATS subscriber of the test's own: every bot's latest heartbeat (``status(bot)``).
+    """
+
+    def __init__(self, root: Path, *, fleet_extra: str = ""):
+        self.root = root
+        self.pg = Postgres()
+        self.nats = Nats(root / "nats")
+        self.api: Any = None
+        self.bots: dict[str, BotProcess] = {}
+        self.fleet_extra = fleet_extra
+        self.heartbeats: dict[str, dict[str, Any]] = {}
+        """bot -> the ``data`` of its latest heartbeat (status)."""
+        self.heard_ns: dict[str, int] = {}
+        """bot -> when its latest heartbeat arrived here (wall clock, ns)."""
+        self._nc: Any = None
+
+    async def start(self) -> Fleet:
+        from tests.fakes.telegram_api import FakeBotAPI
+
+        await self.pg.start()
+        await self.nats.start()
+        self.api = await FakeBotAPI(TOKEN).start()
+        db_url_file = secret_file(self.root / "db-url", self.pg.url)
+        token_file = secret_file(self.root / "telegram-token", TOKEN)
+        extra = self.fleet_extra
+        for name, make in (("grid-1", grid_config), ("arb-1", arb_config)):
+            folder = self.root / name
+            self.bots[name] = BotProcess(name, folder, make(name, folder, db_url_file,
+                                                            fleet_table(self.nats.url, extra=extra)))
+        folder = self.root / "front"
+        self.bots["front"] = BotProcess("front", folder, front_config(
+            "front", folder, db_url_file, fleet_table(self.nats.url, relay_alerts=True, extra=extra),
+            token_file=token_file, base_url=self.api.base_url))
+        for bot in self.bots.values():
+            await bot.start()
+        await asyncio.gather(*(bot.ready() for bot in self.bots.values()))
+        await self.watch()
+        return self
+
+    async def watch(self) -> None:
+        """Subscribe to every bot's heartbeats (reconnecting forever, as the bots do)."""
+        import json
+
+        import nats
+
+        async def on_status(msg: Any) -> None:
+            event = json.loads(msg.data)
+            self.heartbeats[event["bot"]] = event["data"]
+            self.heard_ns[event["bot"]] = time.time_ns()
+
+        async def quiet(exc: Exception) -> None:
+            pass
+
+        self._nc = await nats.connect(self.nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
+                                      error_cb=quiet)
+        await self._nc.subscribe("arbot.*.evt.status", cb=on_status)
+
+    def link(self, bot: str) -> dict[str, Any]:
+        """The bot's fleet link counters in its latest heartbeat: connected, published, buffered, dropped..."""
+        return dict(self.heartbeats.get(bot, {}).get("link", {}))
+
+    async def stream_seqs(self, bot: str) -> list[int]:
+        """The event numbers (``seq``) of every event of ``bot`` kept in the JetStream stream, in stream order."""
+        import json
+
+        js = self._nc.jetstream()
+        sub = await js.subscribe(f"arbot.{bot}.evt.>", ordered_consumer=True)
+        info = await js.stream_info("ARBOT_EVENTS", subjects_filter=f"arbot.{bot}.evt.>")
+        expected = sum((info.state.subjects or {}).values())
+        seqs = []
+        try:
+            while len(seqs) < expected:
+                msg = await sub.next_msg(timeout=10)
+                seqs.append(json.loads(msg.data)["seq"])
+        finally:
+            await sub.unsubscribe()
+        return seqs
+
+    async def close(self) -> None:
+        try:
+            await asyncio.gather(*(bot.stop() for bot in self.bots.values()))
+        finally:
+            if self._nc is not None:
+                await self._nc.close()
+            if self.api is not None:
+                await self.api.close()
+            await self.nats.close()
+            await self.pg.close()
