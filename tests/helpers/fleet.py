@@ -242,6 +242,8 @@ OUTSIDER = 2002
 """A Telegram user the front lets in (operator) whom no other bot knows: the receiving bots refuse him."""
 GROUP = -500
 """The fleet's alert chat."""
+CLI_USER = "fleetqa"
+"""Who `arbot fleet` runs as in the tests: an admin on every bot."""
 
 
 def _head(name: str, folder: Path, db_url_file: Path) -> str:
@@ -266,7 +268,8 @@ def fleet_table(nats_url: str, *, relay_alerts: bool = False, extra: str = "") -
         nats_url = "{nats_url}"
         jetstream = true
         reconnect_wait_s = 0.5
-        roles = {{ "telegram:{ADMIN}" = "admin" }}
+        roles = {{ "telegram:{ADMIN}" = "admin", "cli:{CLI_USER}" = "admin" }}
+        cli_user = "{CLI_USER}"
         heartbeat_s = 0.5
         relay_alerts = {"true" if relay_alerts else "false"}
         """) + extra
@@ -439,19 +442,18 @@ class Fleet:
         """The bot's fleet link counters in its latest heartbeat: connected, published, buffered, dropped..."""
         return dict(self.heartbeats.get(bot, {}).get("link", {}))
 
-    async def stream_seqs(self, bot: str) -> list[int]:
-        """The event numbers (``seq``) of every event of ``bot`` kept in the JetStream stream, in stream order."""
+    async def stream_seqs(self) -> dict[str, list[int]]:
+        """bot -> the numbers (``seq``) of its events kept in the JetStream stream ARBOT_EVENTS, in stream order."""
         import json
 
         js = self._nc.jetstream()
-        sub = await js.subscribe(f"arbot.{bot}.evt.>", ordered_consumer=True)
-        info = await js.stream_info("ARBOT_EVENTS", subjects_filter=f"arbot.{bot}.evt.>")
-        expected = sum((info.state.subjects or {}).values())
-        seqs = []
+        expected = (await js.stream_info("ARBOT_EVENTS")).state.messages
+        sub = await js.subscribe("arbot.>", stream="ARBOT_EVENTS", ordered_consumer=True)
+        seqs: dict[str, list[int]] = {}
         try:
-            while len(seqs) < expected:
-                msg = await sub.next_msg(timeout=10)
-                seqs.append(json.loads(msg.data)["seq"])
+            for _ in range(expected):
+                event = json.loads((await sub.next_msg(timeout=10)).data)
+                seqs.setdefault(event["bot"], []).append(event["seq"])
         finally:
             await sub.unsubscribe()
         return seqs
