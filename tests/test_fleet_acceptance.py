@@ -248,7 +248,7 @@ async def test_partitions_nats_down_20s_then_postgresql_restarted(fleet: Fleet):
     outage reaches the JetStream stream afterwards or is counted as dropped by its bot."""
     loop = asyncio.get_running_loop()
     # --- NATS killed for 20 s ---
-    await fleet.nats.kill()
+    fleet.nats.kill()
     down_ns, down_at = time.time_ns(), loop.time()
     await wait_for(lambda: all(fills_since(fleet, bot, down_ns) >= 2 for bot in VENUE_FILES), timeout_s=OUTAGE_S,
                    what="fills on every trading bot's venues while NATS is down")

@@ -89,12 +89,16 @@ class Postgres:
 
 
 class Nats:
-    """A ``nats-server`` with JetStream on 127.0.0.1: killed (SIGKILL) and started again on the same port and store."""
+    """A ``nats-server`` with JetStream on 127.0.0.1: killed (SIGKILL) and started again on the same port and store.
+
+    The process is a plain ``subprocess.Popen`` (no event loop of its own), so one server can outlive
+    several ``asyncio.run`` calls (the benchmark).
+    """
 
     def __init__(self, root: Path):
         self.root = root
         self.port = free_port()
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     @property
@@ -112,10 +116,9 @@ class Nats:
             raise RuntimeError("no nats-server (apt-get install nats-server)")
         self.root.mkdir(parents=True, exist_ok=True)
         self.starts += 1
-        log = (self.root / f"nats-{self.starts}.log").open("wb")
-        with log:
-            self.proc = await asyncio.create_subprocess_exec(
-                binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.root / "jetstream"),
+        with (self.root / f"nats-{self.starts}.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.root / "jetstream")],
                 stdout=log, stderr=subprocess.STDOUT)
         await self.wait_ready()
         return self
@@ -126,7 +129,7 @@ class Nats:
         deadline = loop.time() + timeout_s
         while True:
             assert self.proc is not None
-            if self.proc.returncode is not None:
+            if self.proc.poll() is not None:
                 raise RuntimeError(f"nats-server exited: {self.log_text()[-2000:]}")
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -145,13 +148,14 @@ class Nats:
     def log_text(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("nats-*.log")))
 
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
+    def kill(self) -> None:
+        """SIGKILL: as a crash or a pulled cable would end it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
-    async def close(self) -> None:
-        await self.kill()
+    def close(self) -> None:
+        self.kill()
 
 
 @dataclass
@@ -466,5 +470,5 @@ class Fleet:
                 await self._nc.close()
             if self.api is not None:
                 await self.api.close()
-            await self.nats.close()
+            self.nats.close()
             await self.pg.close()
