@@ -24,7 +24,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service);
-* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
+* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand;
+* :class:`TokenLease`: a chat transport live in exactly one process per bot token (a store lease),
+  standing by in the others and taking over when the holder stops.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
+    from ..standby import TokenLease
     from ..venue import DeadManSwitch, PollingVenue
 
 _WHERE = {
@@ -61,12 +64,13 @@ _WHERE = {
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
+    "TokenLease": "bot.standby",
 }
 __all__ = [
     "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "DeadManSwitch", "FrameSink", "ManualClock", "OrderBook",
     "Outbox", "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats",
-    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep",
-    "colour_wanted", "fit", "format_ts", "from_units", "jsonable", "loads_limited", "read_plugin_settings",
+    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TokenLease",
+    "TooDeep", "colour_wanted", "fit", "format_ts", "from_units", "jsonable", "loads_limited", "read_plugin_settings",
     "read_recording", "record_to", "to_data", "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
