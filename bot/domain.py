@@ -421,6 +421,9 @@ class Alert:
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
     ts_ns: int = 0
+    bot: str = ""
+    """The bot it is about (``[bot] name``): the host fills it in when it queues an alert left without one, so
+    a notifier or a fleet relay can say which bot of a fleet speaks."""
 
 
 # --- pools: what a DEX venue publishes in a PoolUpdate ----------------------------------------

@@ -48,6 +48,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     text,
     update,
 )
@@ -435,12 +436,23 @@ class Store:
 
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
-        self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
+        self._guard(self._create_plugin_tables, "create the plugin tables")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
             self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
                         "open the record connection")
         return self
+
+    def _create_plugin_tables(self) -> None:
+        """Create the tables of imported plugins that are missing, under the schema lock (bots starting together
+        on one PostgreSQL database would otherwise both create them)."""
+        from .migrate import lock_schema
+
+        with self.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            if set(SQLModel.metadata.tables) - existing:
+                lock_schema(self, conn)
+                SQLModel.metadata.create_all(conn)
 
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
@@ -460,6 +472,23 @@ class Store:
             for table in HOST_TABLES:
                 names.update(conn.execute(core_select(table.c.bot).distinct()).scalars())
         return sorted(names)
+
+    def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
+        """Orders of *other* bots of this database: strategy name -> a bot that stored orders under it, for
+        ``strategies``; and ``client_order_id`` -> the bot that stored an order with that id, when given."""
+        t = ORDERS
+        out: dict[str, str] = {}
+        names = list(strategies)
+        with self.engine.connect() as conn:
+            if names:
+                q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
+                out.update({strategy: bot for strategy, bot in conn.execute(q)})
+            if client_order_id is not None:
+                q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
+                found = conn.execute(q).scalar()
+                if found is not None:
+                    out[client_order_id] = found
+        return out
 
     def _guard(self, action: Callable[[], T], what: str) -> T:
         """Run ``action``; a database error becomes a StoreError naming the store (password masked)."""

@@ -72,7 +72,7 @@ SCHEMA_LOCK = 0x61726274
 """The first key of the schema lock (``pg_advisory_xact_lock(SCHEMA_LOCK, hashtext(current_schema()))``)."""
 
 
-def _lock_schema(store: Store, conn: Connection) -> None:
+def lock_schema(store: Store, conn: Connection) -> None:
     """On PostgreSQL, hold the schema lock until ``conn``'s transaction ends, waiting for it at most
     ``store.migrate_wait_s``; another bot upgrading the same database holds it meanwhile."""
     if conn.dialect.name != "postgresql":
@@ -160,7 +160,7 @@ def _without_alembic(store: Store) -> tuple[str | None, str] | None:
     with store.engine.begin() as conn:
         for locked in (False, True):
             if locked:  # an empty database: another bot may be creating it right now
-                _lock_schema(store, conn)
+                lock_schema(store, conn)
             tables = set(inspect(conn).get_table_names())
             if version.name in tables:
                 revisions = list(conn.execute(select(version.c.version_num)).scalars())
@@ -183,7 +183,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
 
     HOST_TABLES, StoreError = store.host_tables, store.Error
     with store.engine.begin() as conn:
-        _lock_schema(store, conn)  # then read the revision: a bot that waited finds it upgraded
+        lock_schema(store, conn)  # then read the revision: a bot that waited finds it upgraded
         context = MigrationContext.configure(conn)
         before = context.get_current_revision()
         if before is None:

@@ -63,14 +63,14 @@ def _alter_in_place(table: str, bot: str) -> None:
     op.alter_column(table, "bot", server_default=None, existing_type=sa.String(BOT_LEN), existing_nullable=False)
     if table in UNIQUE:
         for constraint in inspector.get_unique_constraints(table):
-            op.drop_constraint(constraint["name"], table, type_="unique")
+            op.drop_constraint(str(constraint["name"]), table, type_="unique")
         for index in inspector.get_indexes(table):
             if index["unique"] and not index.get("duplicates_constraint"):
-                op.drop_index(index["name"], table)
+                op.drop_index(str(index["name"]), table)
         name, columns = UNIQUE[table]
         op.create_unique_constraint(name, table, list(columns))
     elif table in PRIMARY:
-        op.drop_constraint(inspector.get_pk_constraint(table)["name"], table, type_="primary")
+        op.drop_constraint(str(inspector.get_pk_constraint(table)["name"]), table, type_="primary")
         op.create_primary_key(f"{table}_pkey", table, list(PRIMARY[table]))
     else:
         op.create_index(f"ix_{table}_bot", table, ["bot"])
@@ -82,10 +82,10 @@ def _rebuild_sqlite(table: str, bot: str) -> None:
     old = sa.Table(table, sa.MetaData(), autoload_with=conn)
     indexes = sa.inspect(conn).get_indexes(table)
     for index in indexes:
-        op.drop_index(index["name"], table)
+        op.drop_index(str(index["name"]), table)
     op.rename_table(table, f"_0007_{table}")
     key = PRIMARY.get(table)
-    args: list[sa.SchemaItem] = [
+    args: list[sa.schema.SchemaItem] = [
         sa.Column(c.name, c.type, nullable=c.nullable, server_default=c.server_default,
                   primary_key=c.primary_key and not key) for c in old.columns]
     args.append(sa.Column("bot", sa.String(BOT_LEN), nullable=False))
@@ -97,7 +97,7 @@ def _rebuild_sqlite(table: str, bot: str) -> None:
     sa.Table(table, sa.MetaData(), *args).create(conn)
     for index in indexes:
         if not index["unique"]:
-            op.create_index(index["name"], table, index["column_names"])
+            op.create_index(str(index["name"]), table, [str(c) for c in index["column_names"]])
     if table in INDEXED:
         op.create_index(f"ix_{table}_bot", table, ["bot"])
     names = ", ".join(f'"{c.name}"' for c in old.columns)
