@@ -48,7 +48,7 @@ from bot.app import Bot  # noqa: E402
 from bot.config import build_config, parse_toml  # noqa: E402
 from bot.domain import Fill, Liquidity, Side  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
-from tests.helpers.fleet import Nats  # noqa: E402
+from tests.helpers.nats import NatsServer, nats_server_binary  # noqa: E402
 
 CALLER = Caller("bench", "1", "admin")
 PER_MIN = 10_000
@@ -223,14 +223,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20_000, help="Kraken frames for tick->decision (default 20,000)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the bots' start and stop lines are not the figures
-    if Nats.binary() is None:
-        sys.exit("nats-server is not installed (apt-get install nats-server)")
+    try:
+        nats_server_binary()
+    except RuntimeError as exc:
+        sys.exit(str(exc))
 
     with tempfile.TemporaryDirectory(prefix="arbot-fleet-bench.") as tmp:
-        server = Nats(Path(tmp) / "nats")
+        server = NatsServer(Path(tmp) / "nats")
 
         async def measure() -> tuple[dict, dict, dict]:
-            await server.start()
+            server.start()
             try:
                 three = await round_trips(3, args.round_trips, server.url)
                 twenty = await round_trips(20, args.round_trips, server.url)
@@ -240,7 +242,7 @@ def main() -> None:
             return three, twenty, events
 
         three, twenty, events = asyncio.run(measure())
-        asyncio.run(server.start())
+        server.start()
         try:
             ticks = tick_to_decision(args.frames, server.url)
         finally:

@@ -20,7 +20,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from bot.store import engine_url, migrate
-from tests.helpers.fleet import ADMIN, OUTSIDER, ROOT, Fleet, Nats, Postgres, secret_file
+from tests.helpers.fleet import ADMIN, OUTSIDER, ROOT, Fleet, Postgres, secret_file
+from tests.helpers.nats import nats_server_binary
 from tests.helpers.processes import arbot
 from tests.helpers.store_kit import query
 from tests.helpers.waiting import wait_for
@@ -116,7 +117,9 @@ VENUE_FILES = {"grid-1": ("paper",), "arb-1": ("cex", "pool")}
 
 
 def needs_nats() -> None:
-    if Nats.binary() is None:
+    try:
+        nats_server_binary()
+    except RuntimeError:
         if os.environ.get("CI"):
             pytest.fail("no nats-server; .ci/run should install nats-server")
         pytest.skip("no nats-server (apt-get install nats-server)")
@@ -126,7 +129,6 @@ def needs_nats() -> None:
 async def fleet(tmp_path_factory: pytest.TempPathFactory):
     needs_postgres()
     needs_nats()
-    pytest.importorskip("plugins.fleet", reason="the fleet plugin (NATS) is not in this tree yet")
     started = Fleet(tmp_path_factory.mktemp("fleet"))
     try:
         await started.start()
@@ -256,7 +258,7 @@ async def test_partitions_nats_down_20s_then_postgresql_restarted(fleet: Fleet):
     for bot in VENUE_FILES:  # still trading on its own: it answers locally and its strategies run
         states = await strategy_states(fleet, bot)
         assert not any(state.startswith("failed") for state in states.values()), (bot, states)
-    await fleet.nats.start()
+    await asyncio.to_thread(fleet.nats.start)
     back_ns = time.time_ns()
 
     def caught_up(bot: str) -> bool:

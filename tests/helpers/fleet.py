@@ -1,8 +1,8 @@
 """A fleet on one machine for tests and benchmarks: real PostgreSQL, real nats-server, real `arbot run`.
 
 :class:`Postgres` is a throwaway server (``.ci/pgserver.py``) that can be stopped and started again
-on the same port and data; :class:`Nats` is a ``nats-server`` with JetStream that can be killed and
-started again on the same port and store; :class:`BotProcess` is one ``arbot run`` with its own
+on the same port and data; the nats-server is ``tests/helpers/nats.py``'s (killed and started again
+on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its own
 data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
 the three bots of the acceptance tests: a grid on one paper venue, an arbitrage on a paper CEX and a
 paper pool, and a front with no strategies carrying the Telegram notifier.
@@ -17,7 +17,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import textwrap
@@ -28,15 +27,10 @@ from types import ModuleType
 from typing import Any
 
 from bot.control import send_command
+from tests.helpers.nats import NatsServer
 from tests.helpers.processes import arbot
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load_pgserver() -> ModuleType:
@@ -86,76 +80,6 @@ class Postgres:
             await asyncio.to_thread(self._pg.stop, self.root)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-class Nats:
-    """A ``nats-server`` with JetStream on 127.0.0.1: killed (SIGKILL) and started again on the same port and store.
-
-    The process is a plain ``subprocess.Popen`` (no event loop of its own), so one server can outlive
-    several ``asyncio.run`` calls (the benchmark).
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    @staticmethod
-    def binary() -> str | None:
-        return shutil.which("nats-server") or next(
-            (p for p in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if os.path.exists(p)), None)
-
-    async def start(self) -> Nats:
-        binary = self.binary()
-        if binary is None:
-            raise RuntimeError("no nats-server (apt-get install nats-server)")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.starts += 1
-        with (self.root / f"nats-{self.starts}.log").open("wb") as log:
-            self.proc = subprocess.Popen(
-                [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.root / "jetstream")],
-                stdout=log, stderr=subprocess.STDOUT)
-        await self.wait_ready()
-        return self
-
-    async def wait_ready(self, timeout_s: float = 30) -> None:
-        """Until the server greets a client with its INFO line (it listens only once JetStream is up)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited: {self.log_text()[-2000:]}")
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                try:
-                    line = await asyncio.wait_for(reader.readline(), 5)
-                finally:
-                    writer.close()
-                if line.startswith(b"INFO "):
-                    return
-            except (OSError, TimeoutError):
-                pass
-            if loop.time() > deadline:
-                raise AssertionError(f"nats-server not ready on {self.url} after {timeout_s} s")
-            await asyncio.sleep(0.05)
-
-    def log_text(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("nats-*.log")))
-
-    def kill(self) -> None:
-        """SIGKILL: as a crash or a pulled cable would end it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def close(self) -> None:
-        self.kill()
 
 
 @dataclass
@@ -391,7 +315,7 @@ class Fleet:
     def __init__(self, root: Path, *, fleet_extra: str = ""):
         self.root = root
         self.pg = Postgres()
-        self.nats = Nats(root / "nats")
+        self.nats = NatsServer(root / "nats")
         self.api: Any = None
         self.bots: dict[str, BotProcess] = {}
         self.fleet_extra = fleet_extra
@@ -405,7 +329,7 @@ class Fleet:
         from tests.fakes.telegram_api import FakeBotAPI
 
         await self.pg.start()
-        await self.nats.start()
+        await asyncio.to_thread(self.nats.start)
         self.api = await FakeBotAPI(TOKEN).start()
         db_url_file = secret_file(self.root / "db-url", self.pg.url)
         token_file = secret_file(self.root / "telegram-token", TOKEN)
