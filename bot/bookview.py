@@ -34,10 +34,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from sys import getrefcount
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .bus import Bus
 from .exact import from_units, to_units
+
+if TYPE_CHECKING:
+    from .bus import Bus
 
 
 class OrderBook(Protocol):
