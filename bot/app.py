@@ -920,6 +920,10 @@ class HostOperator(Operator):
     def exchanges(self) -> Mapping[str, Exchange]:
         return MappingProxyType(self._bot.exchanges)
 
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        return MappingProxyType(self._bot.notifiers)
+
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type
 

@@ -459,6 +459,19 @@ def totals(figures: Iterable[StrategyFigures]) -> StrategyFigures:
     return out
 
 
+def fleet_totals(parts: Iterable[Mapping[str, Mapping[str, str]]]) -> dict[str, dict[str, Decimal]]:
+    """Several bots' own totals (``{figure: {asset: "exact decimal"}}``, as each bot's ledger gave them) summed
+    exactly per figure and asset: what ``/pnl all`` shows as the fleet total."""
+    out: dict[str, dict[str, Decimal]] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for part in parts:
+            for figure, amounts in part.items():
+                sums = out.setdefault(figure, {})
+                for asset, value in amounts.items():
+                    sums[asset] = sums.get(asset, ZERO) + Decimal(value)
+    return out
+
+
 class Ledger:
     """The figures of one bot's stored fills, per strategy and market, marked with the bot's current mids.
 

@@ -23,6 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
+from bot.api.kit import to_data
 
 from .protocol import (
     CHANNELS,
@@ -35,7 +36,6 @@ from .protocol import (
     dumps,
     loads,
     parse_public_key,
-    to_data,
     verify,
 )
 from .settings import StreamSettings
