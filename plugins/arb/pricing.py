@@ -510,6 +510,11 @@ class Pricer:
         decimals = (book.price_decimals, book.qty_decimals)
         if decimals != self._gate_decimals:
             self._gates(*decimals)
+        bid, ask = book.best_bid_units, book.best_ask_units
+        if bid is not None and ask is not None and ask >= self._ask_edge_below and bid <= self._bid_edge_above:
+            # no edge either way (most ticks): the touch alone decides, no level list is read
+            return (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, decimals[0]),
+                    self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, decimals[0]))
         bids, asks = book.bid_units, book.ask_units
         # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
         # (integer or Decimal) only when a direction is priced
@@ -643,15 +648,7 @@ class Pricer:
         if units:
             t = units[0][0]
             if not (t < self._ask_edge_below if buy_cex else t > self._bid_edge_above):
-                # no edge at the touch: the same touch gives the same evaluation while the pool stands
-                found = self._no_edge_at.get((direction, t))
-                if found is None:
-                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
-                        self._no_edge_at.clear()
-                    with localcontext(_EXACT):
-                        found = self._no_edge_at[(direction, t)] = self._no_edge(
-                            direction, from_units(t, book.price_decimals))
-                return found
+                return self._no_edge_at_touch(direction, t, book.price_decimals)
             if buy_cex:
                 hopeless = t >= self._ask_hopeless_from
             else:
@@ -680,6 +677,16 @@ class Pricer:
             self._memo.clear()
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
+
+    def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
+        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept)."""
+        found = self._no_edge_at.get((direction, t))
+        if found is None:
+            if len(self._no_edge_at) >= _NO_EDGE_KEPT:
+                self._no_edge_at.clear()
+            with localcontext(_EXACT):
+                found = self._no_edge_at[(direction, t)] = self._no_edge(direction, from_units(t, price_decimals))
+        return found
 
     def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
         """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
