@@ -34,7 +34,12 @@ records (the execution, both orders) made first: wall time and the process's CPU
 many are run, alternating the send path: orders committed and their requests made by
 ``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
 
-    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
+**Before/after in one run** (``--tick-baseline-tree DIR``): tick -> decision and tick -> both legs
+are also timed with the code of another checkout (e.g. ``git archive main | tar -x -C DIR`` plus
+the built C extension) and with this one, each in its own process, alternating in
+``--tick-rounds`` rounds over the same frames, so that the machine's load falls on both alike.
+
+    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300] [--tick-baseline-tree DIR]
 
 Ends with one ``RESULT arb key=value ...`` line.
 """
@@ -45,9 +50,11 @@ import argparse
 import asyncio
 import gc
 import importlib.metadata
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -369,6 +376,36 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
     return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
 
 
+_TICK_RUN = """
+import asyncio, json, sys
+sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
+import arb
+full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
+wire = facts["to_wire"]
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire.get("immediate", wire)}}))
+"""
+
+
+def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, executions: int,
+                rounds: int) -> dict[str, dict[str, list[int]]]:
+    """Tick -> decision CPU times and tick -> both legs (the tree's own send path) of each source tree,
+    each in its own process, the trees alternating in ``rounds`` rounds of ``frames / rounds`` frames
+    (seeds ``seed``, ``seed + 1``...; the same frames for every tree), so that the machine's load falls
+    on all of them alike. Used with ``--tick-baseline-tree``: before (another checkout) and after (this one)."""
+    out = {name: {"cpu": [], "wall": [], "wire_cpu": []} for name in trees}
+    for r in range(rounds):
+        for name, tree in trees.items():
+            script = _TICK_RUN.format(tree=tree, frames=frames // rounds, seed=seed + r, pool_every=pool_every,
+                                      executions=executions // rounds)
+            done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True,
+                                  check=True)
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            out[name]["cpu"] += got["cpu"]
+            out[name]["wall"] += got["wire"]["wall"]
+            out[name]["wire_cpu"] += got["wire"]["cpu"]
+    return {name: {k: sorted(v) for k, v in got.items()} for name, got in out.items()}
+
+
 # --- (b) backtest throughput -----------------------------------------------------------------------
 
 BACKTEST = """
@@ -465,7 +502,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="backtest runs of each engine, alternated (default 3)")
     parser.add_argument("--executions", type=int, default=300, help="executions timed tick -> both legs handed")
+    parser.add_argument("--tick-baseline-tree", metavar="DIR",
+                        help="also time tick -> decision and tick -> legs with the code of another checkout (e.g. "
+                             "`git archive main | tar -x -C DIR` plus the built C extension), alternating with "
+                             "this one in separate processes: before and after in one run")
+    parser.add_argument("--tick-rounds", type=int, default=4, help="alternations with --tick-baseline-tree")
     args = parser.parse_args()
+
+    if args.tick_baseline_tree:
+        here = str(Path(__file__).resolve().parent.parent)
+        runs = tick_rounds({"before": str(Path(args.tick_baseline_tree).resolve()), "after": here}, args.frames,
+                           args.seed, args.pool_every, args.executions, args.tick_rounds)
+        print(f"before/after in one run ({args.tick_rounds} alternated rounds, separate processes; before = "
+              f"{args.tick_baseline_tree}):")
+        for name, got in runs.items():
+            print(f"  {name:<6} tick -> decision CPU time p50 {percentile(got['cpu'], 0.5) / 1000:6.1f} us  p99 "
+                  f"{percentile(got['cpu'], 0.99) / 1000:6.1f} us ({len(got['cpu']):,} ticks); tick -> both legs "
+                  f"p50 {percentile(got['wall'], 0.5) / 1e6:.3f} ms  p99 {percentile(got['wall'], 0.99) / 1e6:.3f} "
+                  f"ms wall, CPU p50 {percentile(got['wire_cpu'], 0.5) / 1e6:.3f} ms  p99 "
+                  f"{percentile(got['wire_cpu'], 0.99) / 1e6:.3f} ms ({len(got['wall'])} executions)")
 
     frames = generate(args.frames, args.seed)
     base = baseline_handler(frames)
