@@ -11,7 +11,10 @@ connection of the calling thread: tens of microseconds.
 Durability is the store's: WAL with ``synchronous=NORMAL``. A commit is in the WAL file (the
 operating system's page cache) when the call returns, so it survives the process being killed
 (SIGKILL, a crash); it is fsynced at the next checkpoint, so a power loss or a kernel crash may
-lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). See
+lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). A
+record connection checkpoints only on the store writer's thread (:attr:`FastRecords.checkpoints`).
+:meth:`FastRecords.write` runs several ``executemany`` in one transaction (the write-back batch, a
+log), its parameters converted before the lock is taken. See
 "The order path" in ``docs/architecture.md``.
 
 Only file-backed SQLite databases get these connections (an in-memory database lives in the
