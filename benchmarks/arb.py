@@ -383,7 +383,10 @@ sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
 import arb
 full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
 wire = facts["to_wire"]
-print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire.get("immediate", wire)}}))
+wire = dict(wire.get("immediate", wire))
+if "warms up" not in (arb.tick_to_wire.__doc__ or ""):  # an older benchmark timed its first execution too
+    wire = {{k: sorted(v)[:-1] for k, v in wire.items()}}  # drop it (the slowest: compiles, first calls)
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire}}))
 """
 
 
