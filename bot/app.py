@@ -289,7 +289,6 @@ class Bot:
         # What starting made (modules, settings, the store's metadata, plugins, books) lives as long as the bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
-        gc.collect()
         gc.freeze()
 
     async def _check_venues(self) -> None:
