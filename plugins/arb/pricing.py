@@ -510,18 +510,28 @@ class Pricer:
         decimals = (book.price_decimals, book.qty_decimals)
         if decimals != self._gate_decimals:
             self._gates(*decimals)
-        bids, asks = book.bid_units, book.ask_units
+        bid, ask = book.best_bid_units, book.best_ask_units
+        # no edge on a side: its touch alone decides, its level list is not read (no edge either way: most ticks)
+        pd = decimals[0]
+        buy_cex = (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, pd)
+                   if ask is not None and ask >= self._ask_edge_below else None)
+        buy_dex = (self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, pd)
+                   if bid is not None and bid <= self._bid_edge_above else None)
+        if buy_cex is not None and buy_dex is not None:
+            return buy_cex, buy_dex
         # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
         # (integer or Decimal) only when a direction is priced
         if self._sol_price is not None:
             fees = self._fixed_fees
         else:
-            touch = (bids[0][0] if bids else None, asks[0][0] if asks else None)
             fees = self._fees
-            if touch != fees.touch:
-                fees = self._fees = _Fees(touch)
-        return (self._direction(Direction.BUY_CEX_SELL_DEX, book, asks, inventory, fees),
-                self._direction(Direction.BUY_DEX_SELL_CEX, book, bids, inventory, fees))
+            if (bid, ask) != fees.touch:
+                fees = self._fees = _Fees((bid, ask))
+        if buy_cex is None:
+            buy_cex = self._direction(Direction.BUY_CEX_SELL_DEX, book, book.ask_units, inventory, fees)
+        if buy_dex is None:
+            buy_dex = self._direction(Direction.BUY_DEX_SELL_CEX, book, book.bid_units, inventory, fees)
+        return buy_cex, buy_dex
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
         """Integer thresholds on the touch in price units, exact (rationals), for this pool state.
@@ -643,15 +653,7 @@ class Pricer:
         if units:
             t = units[0][0]
             if not (t < self._ask_edge_below if buy_cex else t > self._bid_edge_above):
-                # no edge at the touch: the same touch gives the same evaluation while the pool stands
-                found = self._no_edge_at.get((direction, t))
-                if found is None:
-                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
-                        self._no_edge_at.clear()
-                    with localcontext(_EXACT):
-                        found = self._no_edge_at[(direction, t)] = self._no_edge(
-                            direction, from_units(t, book.price_decimals))
-                return found
+                return self._no_edge_at_touch(direction, t, book.price_decimals)
             if buy_cex:
                 hopeless = t >= self._ask_hopeless_from
             else:
@@ -680,6 +682,16 @@ class Pricer:
             self._memo.clear()
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
+
+    def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
+        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept)."""
+        found = self._no_edge_at.get((direction, t))
+        if found is None:
+            if len(self._no_edge_at) >= _NO_EDGE_KEPT:
+                self._no_edge_at.clear()
+            with localcontext(_EXACT):
+                found = self._no_edge_at[(direction, t)] = self._no_edge(direction, from_units(t, price_decimals))
+        return found
 
     def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
         """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
@@ -899,7 +911,7 @@ class Pricer:
                     else:
                         net = value * rate - amount - hk * k - fixed
                 if net is not None:
-                    found[k] = (k, value, prices[i], quote)
+                    found[k] = (k, value, prices[i], quote, i)
             nets[k] = net
             return net
 
@@ -1032,9 +1044,13 @@ class Pricer:
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:
         """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path)."""
-        k, value, worst, quote = found
+        k, value, worst, quote, level = found
         pd = self._gate_decimals[0] if self._gate_decimals else 0
-        chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+        cex_value = from_units(value, pd + self._qb)
+        if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
+            # figures, ids and stored text as before the search ran on integers
+            cex_value = cex_value.quantize(Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd))
+        chosen = (k, cex_value, from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by)
 
