@@ -35,9 +35,16 @@ archive main | tar -x -C DIR``, plus the built C extension), run in a subprocess
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
 bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
 ``handle`` to the moment the second leg's request enters its venue's ``place_order``, the durable
-records (the execution, both orders) made first: wall time and the process's CPU time.
+records (the execution, both orders) made first: wall time and the process's CPU time. Twice as
+many are run, alternating the send path: orders committed and their requests made by
+``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
 
-    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
+**Before/after in one run** (``--tick-baseline-tree DIR``): tick -> decision and tick -> both legs
+are also timed with the code of another checkout (e.g. ``git archive main | tar -x -C DIR`` plus
+the built C extension) and with this one, each in its own process, alternating in
+``--tick-rounds`` rounds over the same frames, so that the machine's load falls on both alike.
+
+    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300] [--tick-baseline-tree DIR]
     python benchmarks/arb.py --backtest-only [--steps 20000] [--baseline-tree DIR]
 
 Ends with one ``RESULT arb key=value ...`` line.
@@ -53,6 +60,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -298,11 +306,18 @@ async def through_strategy(frames: list[bytes], pool_every: int, executions: int
     return sorted(out[2:]), facts
 
 
-async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
-    """``n`` executions, one at a time: a raw frame that opens an arbitrage (the CEX jumps 60-90 bps
-    away from the pool), from just before ``handle`` to the moment the second leg's request is handed
-    to its venue (``place_order`` entered), the execution row and both order rows committed first.
-    Wall time and the process's CPU time (every thread: the loop and the store writer)."""
+PATHS = ("immediate", "lane")
+"""How the legs' orders reach their venues: committed and sent by ``Executor.submit`` itself (the send path
+since issue 16), or through each exchange's lane worker (a loop turn to commit, another to send: the path
+before it, and still the one taken when the lane is busy or the store cannot record on the loop)."""
+
+
+async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> dict[str, dict[str, list[int]]]:
+    """``n`` executions per path, one at a time, the paths alternating (the machine's load hits both
+    alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
+    before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
+    entered), the execution row and both order rows committed first. Wall time and the process's CPU
+    time (every thread: the loop and the store writer)."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
@@ -327,12 +342,17 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
     handle(venue.snapshot())
     for _ in range(3):
         dex.step()
-    wall: list[int] = []
-    cpu_ns: list[int] = []
+    out = {path: {"wall": [], "cpu": []} for path in paths}
     sign = 1
-    for _ in range(n * 3):
-        if len(wall) >= n:
+    for attempt in range(n * len(paths) * 3):
+        path = paths[attempt % len(paths)]
+        if all(len(v["wall"]) >= n for v in out.values()):
             break
+        if path == "lane":
+            executor._now_path = lambda lane: False  # every order through its lane worker
+        else:
+            executor.__dict__.pop("_now_path", None)
+        wall, cpu_ns = out[path]["wall"], out[path]["cpu"]
         strategy._cooldown_until_ns = 0  # one execution after another, as fast as they can be sent
         done_before = strategy.executions.done_count
         bids, asks = venue._shift(sign * venue.rng.randint(90, 135))
@@ -358,7 +378,38 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
             await asyncio.sleep(0.002)
         for _ in range(3):
             dex.step()  # the pool follows the CEX mid again
-    return {"wall": sorted(wall), "cpu": sorted(cpu_ns)}
+    executor.__dict__.pop("_now_path", None)
+    return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
+
+
+_TICK_RUN = """
+import asyncio, json, sys
+sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
+import arb
+full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
+wire = facts["to_wire"]
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire.get("immediate", wire)}}))
+"""
+
+
+def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, executions: int,
+                rounds: int) -> dict[str, dict[str, list[int]]]:
+    """Tick -> decision CPU times and tick -> both legs (the tree's own send path) of each source tree,
+    each in its own process, the trees alternating in ``rounds`` rounds of ``frames / rounds`` frames
+    (seeds ``seed``, ``seed + 1``...; the same frames for every tree), so that the machine's load falls
+    on all of them alike. Used with ``--tick-baseline-tree``: before (another checkout) and after (this one)."""
+    out = {name: {"cpu": [], "wall": [], "wire_cpu": []} for name in trees}
+    for r in range(rounds):
+        for name, tree in trees.items():
+            script = _TICK_RUN.format(tree=tree, frames=frames // rounds, seed=seed + r, pool_every=pool_every,
+                                      executions=executions // rounds)
+            done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True,
+                                  check=True)
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            out[name]["cpu"] += got["cpu"]
+            out[name]["wall"] += got["wire"]["wall"]
+            out[name]["wire_cpu"] += got["wire"]["cpu"]
+    return {name: {k: sorted(v) for k, v in got.items()} for name, got in out.items()}
 
 
 # --- (b) backtest throughput -----------------------------------------------------------------------
@@ -599,10 +650,28 @@ def main() -> None:
     parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
     parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
                         "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
+    parser.add_argument("--tick-baseline-tree", metavar="DIR",
+                        help="also time tick -> decision and tick -> legs with the code of another checkout (e.g. "
+                             "`git archive main | tar -x -C DIR` plus the built C extension), alternating with "
+                             "this one in separate processes: before and after in one run")
+    parser.add_argument("--tick-rounds", type=int, default=4, help="alternations with --tick-baseline-tree")
     args = parser.parse_args()
     if args.backtest_only:
         print(f"RESULT arb {backtest_summary(backtests(args))}")
         return
+
+    if args.tick_baseline_tree:
+        here = str(Path(__file__).resolve().parent.parent)
+        runs = tick_rounds({"before": str(Path(args.tick_baseline_tree).resolve()), "after": here}, args.frames,
+                           args.seed, args.pool_every, args.executions, args.tick_rounds)
+        print(f"before/after in one run ({args.tick_rounds} alternated rounds, separate processes; before = "
+              f"{args.tick_baseline_tree}):")
+        for name, got in runs.items():
+            print(f"  {name:<6} tick -> decision CPU time p50 {percentile(got['cpu'], 0.5) / 1000:6.1f} us  p99 "
+                  f"{percentile(got['cpu'], 0.99) / 1000:6.1f} us ({len(got['cpu']):,} ticks); tick -> both legs "
+                  f"p50 {percentile(got['wall'], 0.5) / 1e6:.3f} ms  p99 {percentile(got['wall'], 0.99) / 1e6:.3f} "
+                  f"ms wall, CPU p50 {percentile(got['wire_cpu'], 0.5) / 1e6:.3f} ms  p99 "
+                  f"{percentile(got['wire_cpu'], 0.99) / 1e6:.3f} ms ({len(got['wall'])} executions)")
 
     frames = generate(args.frames, args.seed)
     base = baseline_handler(frames)
@@ -634,18 +703,27 @@ def main() -> None:
           f"(their legs fill against the paper venue's own book, so their PnL means nothing here)")
 
     to_wire = facts.pop("to_wire")
-    w50 = w99 = k50 = k99 = float("nan")
-    if to_wire["wall"]:
-        w50, w99 = percentile(to_wire["wall"], 0.5) / 1e6, percentile(to_wire["wall"], 0.99) / 1e6
-        k50, k99 = percentile(to_wire["cpu"], 0.5) / 1e6, percentile(to_wire["cpu"], 0.99) / 1e6
-    print(f"tick -> both legs handed to the venues (execution row + both order rows committed first), "
-          f"{len(to_wire['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; process CPU time "
-          f"p50 {k50:.3f} ms  p99 {k99:.3f} ms; goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'}")
+    legs: dict[str, tuple[float, float, float, float]] = {}
+    print("tick -> both legs handed to the venues (execution row + both order rows committed first), the two "
+          "send paths alternating in this run:")
+    for path, label in (("lane", "before: through the lane workers"), ("immediate", "after: sent from submit")):
+        got = to_wire[path]
+        w50 = w99 = k50 = k99 = float("nan")
+        if got["wall"]:
+            w50, w99 = percentile(got["wall"], 0.5) / 1e6, percentile(got["wall"], 0.99) / 1e6
+            k50, k99 = percentile(got["cpu"], 0.5) / 1e6, percentile(got["cpu"], 0.99) / 1e6
+        legs[path] = (w50, w99, k50, k99)
+        print(f"  {label:<34}: {len(got['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; "
+              f"process CPU time p50 {k50:.3f} ms  p99 {k99:.3f} ms")
+    w50, w99, k50, k99 = legs["immediate"]
+    print(f"  goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'} (wall), {'met' if k99 <= 1 else 'NOT met'} "
+          f"(CPU time)")
 
     backtest_figures = backtest_summary(backtests(args))
     print(f"RESULT arb frames={args.frames} p50_us={p50:.1f} p99_us={p99:.1f} p999_us={p999:.1f} "
           f"cpu_p50_us={c50:.1f} cpu_p99_us={c99:.1f} "
           f"wire_p50_ms={w50:.3f} wire_p99_ms={w99:.3f} wire_cpu_p50_ms={k50:.3f} wire_cpu_p99_ms={k99:.3f} "
+          f"wire_lane_p50_ms={legs['lane'][0]:.3f} wire_lane_p99_ms={legs['lane'][1]:.3f} "
           f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
           f"{backtest_figures}")
 
