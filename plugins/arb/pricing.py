@@ -511,22 +511,27 @@ class Pricer:
         if decimals != self._gate_decimals:
             self._gates(*decimals)
         bid, ask = book.best_bid_units, book.best_ask_units
-        if bid is not None and ask is not None and ask >= self._ask_edge_below and bid <= self._bid_edge_above:
-            # no edge either way (most ticks): the touch alone decides, no level list is read
-            return (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, decimals[0]),
-                    self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, decimals[0]))
-        bids, asks = book.bid_units, book.ask_units
+        # no edge on a side: its touch alone decides, its level list is not read (no edge either way: most ticks)
+        pd = decimals[0]
+        buy_cex = (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, pd)
+                   if ask is not None and ask >= self._ask_edge_below else None)
+        buy_dex = (self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, pd)
+                   if bid is not None and bid <= self._bid_edge_above else None)
+        if buy_cex is not None and buy_dex is not None:
+            return buy_cex, buy_dex
         # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
         # (integer or Decimal) only when a direction is priced
         if self._sol_price is not None:
             fees = self._fixed_fees
         else:
-            touch = (bids[0][0] if bids else None, asks[0][0] if asks else None)
             fees = self._fees
-            if touch != fees.touch:
-                fees = self._fees = _Fees(touch)
-        return (self._direction(Direction.BUY_CEX_SELL_DEX, book, asks, inventory, fees),
-                self._direction(Direction.BUY_DEX_SELL_CEX, book, bids, inventory, fees))
+            if (bid, ask) != fees.touch:
+                fees = self._fees = _Fees((bid, ask))
+        if buy_cex is None:
+            buy_cex = self._direction(Direction.BUY_CEX_SELL_DEX, book, book.ask_units, inventory, fees)
+        if buy_dex is None:
+            buy_dex = self._direction(Direction.BUY_DEX_SELL_CEX, book, book.bid_units, inventory, fees)
+        return buy_cex, buy_dex
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
         """Integer thresholds on the touch in price units, exact (rationals), for this pool state.
