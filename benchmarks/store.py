@@ -66,8 +66,10 @@ def timed(n: int, write: Callable[[int], object]) -> dict[str, float]:
             "max_us": samples[-1]}
 
 
-COLUMNS = list(order_values(order(0)))
-PARAMS = [str(v) if hasattr(v, "as_tuple") else v for v in order_values(order(0)).values()]
+BOT_ROW = {**order_values(order(0)), "bot": ""}
+"""The row the store writes (its ``bot`` column too: a store made with no bot name writes "")."""
+COLUMNS = list(BOT_ROW)
+PARAMS = [str(v) if hasattr(v, "as_tuple") else v for v in BOT_ROW.values()]
 
 
 def raw_row(n: int) -> list:

@@ -1,9 +1,10 @@
 """Alert fan-out: a bounded queue in front of every notifier, with duplicates coalesced.
 
 ``emit`` never blocks and never raises: trading goes on whatever the notifiers do. Messages
-and fields pass through the secret redactor. The first alert of a kind goes out at once;
-identical ones (same kind, source and message) within the coalescing window are counted and
-summarised once when the window closes ("... (3x in 60 s)").
+and fields pass through the secret redactor; an alert without a bot gets this bot's name. The
+first alert of a kind goes out at once; identical ones (same bot, kind, source and message)
+within the coalescing window are counted and summarised once when the window closes
+("... (3x in 60 s)").
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ log = logging.getLogger("arbot.alerts")
 
 class Alerts:
     def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float],
-                 time_ns: Callable[[], int] | None = None):
+                 time_ns: Callable[[], int] | None = None, *, bot: str = ""):
         self.coalesce_s = coalesce_s
+        self.bot = bot
+        """``[bot] name``: set on every alert queued without a bot (:attr:`bot.domain.Alert.bot`)."""
         self._time_ns = time_ns
         """Wall time for a coalesced summary (sent when its window closes, so stamped then); None: the last
         repeat's time."""
         self._queue: deque[Alert] = deque(maxlen=queue_size)
         self._wakeup = asyncio.Event()
-        self._windows: dict[tuple[str, str, str], tuple[float, int, Alert]] = {}
+        self._windows: dict[tuple[str, str, str, str], tuple[float, int, Alert]] = {}
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
         self._listeners: list[tuple[str, Callable[[Alert], None]]] = []
@@ -58,9 +61,9 @@ class Alerts:
         """Queue an alert (or count it, inside its coalescing window)."""
         message = REDACTOR.redact(alert.message)
         fields = {key: _redacted(value) for key, value in alert.fields.items()}
-        if message != alert.message or fields != alert.fields:
-            alert = replace(alert, message=message, fields=fields)
-        key = (alert.kind, alert.source, alert.message)
+        if message != alert.message or fields != alert.fields or not alert.bot:
+            alert = replace(alert, message=message, fields=fields, bot=alert.bot or self.bot)
+        key = (alert.bot, alert.kind, alert.source, alert.message)
         now = self._monotonic()
         window = self._windows.get(key)
         if window is not None and now - window[0] < self.coalesce_s:

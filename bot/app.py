@@ -70,7 +70,7 @@ from .domain import (
 )
 from .execution import Executor
 from .filemodes import make_private
-from .identity import StoreIdentity, StoreMismatch, StoreWatch, establish
+from .identity import StoreIdentity, StoreMismatch, StoreWatch, check_strategy_names, establish
 from .ledger import Ledger, StrategyFigures, period_start_ns
 from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
@@ -133,8 +133,8 @@ class Bot:
         self.bus = Bus(self._subscriber_failed)
         self.tasks = Tasks(self._task_failed)
         self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
-                             self.clock.time_ns)
-        self.store = Store(config.db_url)
+                             self.clock.time_ns, bot=self.name)
+        self.store = Store(config.db_url, bot=self.name, migrate_wait_s=config.bot.migrate_wait_s)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
         self.notifiers: dict[str, Notifier] = {}
@@ -222,6 +222,7 @@ class Bot:
         for path in make_private(self.data_dir, created_dir):
             log.info("%s was readable by other users; now private to this one (mode 0600/0700)", path)
         self.executor.id_epoch = self.identity.id_epoch
+        check_strategy_names(self.store, list(self.config.of_kind("strategy")))
         kept_observe = self.config.mode != "observe" and self.store.get_state("observe") == "on"
         if kept_observe:  # an operator's /observe on outlives a crash or restart: never trade by surprise
             self.mode = "observe"
@@ -302,7 +303,8 @@ class Bot:
                 continue
             for state in states:
                 cid = state.client_order_id
-                if cid.startswith(prefixes) and self.executor.order(cid) is None:
+                if (cid.startswith(prefixes) and self.executor.order(cid) is None
+                        and not self.store.other_bots(client_order_id=cid)):  # not another bot's (shared account)
                     unknown.append((exchange_name, symbol, cid))
         if not unknown:
             return
@@ -917,6 +919,10 @@ class HostOperator(Operator):
     @property
     def exchanges(self) -> Mapping[str, Exchange]:
         return MappingProxyType(self._bot.exchanges)
+
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        return MappingProxyType(self._bot.notifiers)
 
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type

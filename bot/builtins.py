@@ -14,7 +14,7 @@ from typing import Any
 from . import hookimpl
 from .api import Caller, Command, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
-from .ledger import PERIODS, totals
+from .ledger import PERIODS, StrategyFigures, totals
 from .opportunities import figures as opportunity_figures
 from .report import fees_text, report_reply
 from .units import amount, money, moneys, price, qty
@@ -49,12 +49,23 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, venue in op.exchanges.items():
         rows.extend((f"{name} {key}", value) for key, value in venue.status().items())
+    for name, notifier in op.notifiers.items():
+        rows.extend((f"{name} {key}", value) for key, value in notifier.status().items())
     today = op.pnl(since_ns=op.period_start_ns("day"))
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
         or "no fills today"))
-    return Reply("Status", rows=rows)
+    running = sum(op.strategy_state(name) == "running" for name in op.strategies)
+    net_today = totals(today.values()).net
+    summary = {"mode": op.mode, "running": f"{running}/{len(op.strategies)}",
+               "orders": str(len(op.open_orders())), "PnL today": moneys(net_today) if today else "-"}
+    return Reply("Status", rows=rows, data={"summary": summary, "totals": {"net today": exact(net_today)}})
+
+
+def exact(amounts: dict[str, Decimal]) -> dict[str, str]:
+    """``{asset: amount}`` as exact decimal strings (JSON-shaped, for :attr:`Reply.data`)."""
+    return {asset: str(value) for asset, value in sorted(amounts.items())}
 
 
 def market_info(op: Operator, exchange: str, symbol: str) -> MarketInfo | None:
@@ -143,9 +154,13 @@ async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    rows: list[tuple[str, ...]] = [(f"/{c.name}" + (f" {c.usage}" if c.usage else ""), c.help)
+    fleet = op.fleet is not None
+    rows: list[tuple[str, ...]] = [(f"/{c.name}" + (f" {c.usage}" if c.usage else "")
+                                    + (" [all | BOT:ARG]" if fleet and c.fleet else ""), c.help)
                                    for c in op.commands_for(caller)]
-    return Reply("Commands", rows=rows)
+    text = ("fleet: all = every bot, BOT:ARG = that bot with ARG (BOT: alone, no ARG), e.g. /pause vps-1:grid"
+            if fleet else "")
+    return Reply("Commands", rows=rows, text=text)
 
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -188,7 +203,7 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     title = f"PnL this {period} (since {start} {tz})"
     figures = op.pnl(since_ns=since)
     if not figures:
-        return Reply(title, text=f"No fills this {period}.")
+        return Reply(title, text=f"No fills this {period}.", data=_pnl_data(None))
     rows: list[tuple[str, ...]] = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
     for name in sorted(figures):
         fig = figures[name]
@@ -198,7 +213,16 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
             "Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
             "per strategy and market; unrealized: open lots marked to mid.")
-    return Reply(title, rows=rows, header=True, text=text)
+    return Reply(title, rows=rows, header=True, text=text, data=_pnl_data(total))
+
+
+def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
+    """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``)."""
+    fig = total or StrategyFigures("total")
+    return {"summary": {"fills": str(fig.fills), "net": moneys(fig.net) if total else "-",
+                        "unrealized": moneys(fig.unrealized) if total else "-"},
+            "totals": {"realized": exact(fig.realized), "fees": exact(fig.fees), "net": exact(fig.net),
+                       "unrealized": exact(fig.unrealized)}}
 
 
 OPPORTUNITIES_SHOWN = 10

@@ -202,30 +202,38 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """This bot's report (``[bot] name``); with ``--all`` every bot of the database, then the fleet's totals."""
     plugins, _, config = prepare(_config_path(args), secrets=False)
-    from .report import report_reply
+    from .report import fleet_reply, report_reply
 
-    store = open_store(args.db or config.db_url)
+    def failed(plugin: str, exc: Exception) -> None:
+        print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
+
+    store = open_store(args.db or config.db_url, config)
     try:
-        print(report_reply(store).render_text())
-        def failed(plugin: str, exc: Exception) -> None:
-            print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
-
-        for _, sections in plugins.call_each("report_sections", {"store": store}, on_error=failed):
-            for section in sections or []:
-                print()
-                print(section.render_text())
+        for n, bot in enumerate(store.bots() if args.all else [store.bot]):
+            if args.all:
+                print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
+            print(report_reply(store, bot=bot).render_text())
+            for _, sections in plugins.call_each("report_sections", {"store": store.scoped(bot)}, on_error=failed):
+                for section in sections or []:
+                    print()
+                    print(section.render_text())
+        if args.all:
+            print("\n=== fleet ===")
+            print(fleet_reply(store).render_text())
     finally:
         store.close()
     return 0
 
 
-def open_store(url: str, *, upgrade: bool = True) -> Store:
-    """The store at ``url``, upgraded to the current schema; a store problem is a UserError."""
+def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
+    """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema; a store problem
+    is a UserError."""
     from .store import Store, StoreError
 
     try:
-        store = Store(url)
+        store = Store(url, bot=config.bot.resolved_name(), migrate_wait_s=config.bot.migrate_wait_s)
         return store.open() if upgrade else store
     except StoreError as exc:
         raise UserError(str(exc)) from None
@@ -236,7 +244,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from .store import StoreError
     from .store.migrate import db_command
 
-    store = open_store(args.db or config.db_url, upgrade=False)
+    store = open_store(args.db or config.db_url, config, upgrade=False)
     try:
         print(db_command(store, args.action))
     except StoreError as exc:
@@ -361,6 +369,8 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
 
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
     report.add_argument("--db", help="store URL (default: from the config)")
+    report.add_argument("--all", action="store_true", help="every bot of a shared database, then the fleet's "
+                                                           "totals (default: this bot, [bot] name)")
     report.set_defaults(func=cmd_report)
 
     db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))

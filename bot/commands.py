@@ -13,24 +13,44 @@ A dangerous call (its :attr:`Command.confirm` returns a question) is not run at 
 carries a one-time ``confirm_token``; the transport shows a button, and
 ``await table.confirm(caller, token)`` runs it, only for the same user on the same transport,
 once, within ``[commands] confirm_ttl_s``.
+
+Fleet routing: when a :class:`~bot.api.FleetLink` is attached (``Context.attach_fleet``), a command
+registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every bot, this one
+included), ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
+other arguments go to every target. The caller is authorized here first; then this bot's part runs
+through the normal path and the other bots' parts through :meth:`FleetLink.call`, concurrently, each
+within the link's timeout. A command with a confirmation is confirmed once here, for every target,
+and each bot then runs it with ``confirmed=True``. The answers come back as one :class:`Reply`: a
+table of the bots (their answer, and the ``summary`` cells of their ``Reply.data``), fleet totals
+summed exactly from their ``totals``, then each bot's own answer under its name. The routed call is
+audited here with its targets and every bot's outcome; each bot audits its own part. Without a link,
+``all`` means this bot alone. A call another bot forwarded (``via``) is never routed again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import InvalidOperation
 from typing import Protocol
 
 from .api import ROLE_RANK, Caller, Command, FleetLink, Operator, Reply
 from .clock import Clock
-from .config import CommandSettings
+from .config import BOT_NAME, CommandSettings
+from .ledger import fleet_totals
 from .plugins import Registered
+from .units import moneys
 
 log = logging.getLogger("arbot.commands")
 
 RATE_WINDOW_S = 60.0
+ALL = "all"
+"""The fleet target meaning every bot, this one included."""
+LINK_GRACE_S = 1.0
+"""How long past :attr:`FleetLink.timeout_s` the host waits for a link's own "no answer"."""
 
 
 @dataclass
@@ -41,6 +61,8 @@ class _Pending:
     args: list[str]
     expires: float
     used: bool = False
+    targets: dict[str, list[str]] | None = None
+    """A routed call: every target bot with its arguments."""
 
 
 class AuditLog(Protocol):
@@ -171,6 +193,14 @@ class CommandTable:
             self._audit(caller, name, args, outcome)
             return registered
         command: Command = registered.obj
+        if command.fleet and not via:
+            plan = self._plan(args)
+            if isinstance(plan, Reply):  # an unknown bot
+                self._audit(caller, name, args, "refused: unknown bot")
+                return plan
+            if isinstance(plan, dict):
+                return await self._route(caller, registered, name, args, plan)
+            args = plan  # this bot alone
         question = command.confirm(self._operator, args) if command.confirm and not confirmed else None
         if question:
             token = secrets.token_urlsafe(12)
@@ -205,6 +235,8 @@ class CommandTable:
             if isinstance(registered, Reply):  # refused
                 self._audit(caller, name, args, outcome)
                 return registered
+            if pending.targets is not None:
+                return await self._fan_out(caller, registered, name, args, pending.targets, confirmed=True)
             return await self._run(caller, registered, name, args, "confirmed: ")
         self._audit(caller, name, args, outcome)
         return reply
@@ -224,7 +256,141 @@ class CommandTable:
         finally:
             self._audit(caller, name, args, prefix + outcome)
 
+    # --- fleet routing -----------------------------------------------------------------------------
+
+    def _members(self) -> list[str]:
+        me = self._operator.bot_name
+        names = {m.name for m in self.fleet.members()} if self.fleet is not None else set()
+        return sorted(names | {me})
+
+    def _plan(self, args: list[str]) -> dict[str, list[str]] | list[str] | Reply:
+        """Where a fleet command goes: ``{bot: its args}`` to route, this bot's own args when it is the only
+        target (or no target is named), or the refusal of an unknown bot."""
+        me = self._operator.bot_name
+        everyone = False
+        named: dict[str, list[str]] = {}
+        common: list[str] = []
+        for arg in args:
+            bot, colon, rest = arg.partition(":")
+            if arg.lower() == ALL:
+                everyone = True
+            elif colon and BOT_NAME.fullmatch(bot) and (self.fleet is not None or bot == me):
+                named.setdefault(bot, []).extend([rest] if rest else [])
+            else:
+                common.append(arg)
+        if not everyone and not named:
+            return args
+        members = self._members()
+        unknown = sorted(set(named) - set(members))
+        if unknown:
+            return Reply(f"No bot named {', '.join(unknown)} in the fleet. Bots: {', '.join(members)}.", ok=False)
+        targets = {bot: common + named.get(bot, []) for bot in members if everyone or bot in named}
+        if list(targets) == [me]:
+            return targets[me]
+        return targets
+
+    async def _route(self, caller: Caller, registered: Registered, name: str, args: list[str],
+                     targets: dict[str, list[str]]) -> Reply:
+        command: Command = registered.obj
+        if command.confirm is None:
+            return await self._fan_out(caller, registered, name, args, targets, confirmed=False)
+        me = self._operator.bot_name
+        question = f"/{name} on {_bots(len(targets))} ({', '.join(targets)})?"
+        local = command.confirm(self._operator, targets[me]) if me in targets else None
+        if local:
+            question += f" {me}: {local}"
+        token = secrets.token_urlsafe(12)
+        self._expire()
+        self._pending[token] = _Pending(caller.transport, caller.user_id, name, list(args),
+                                        self._clock.monotonic() + self._settings.confirm_ttl_s, targets=targets)
+        self._audit(caller, name, args, f"awaiting confirmation for {', '.join(targets)}")
+        ttl = self._settings.confirm_ttl_s
+        return Reply(question, text=f"Confirm within {ttl:g} s; then each bot runs it without asking again.",
+                     confirm_token=token)
+
+    async def _fan_out(self, caller: Caller, registered: Registered, name: str, args: list[str],
+                       targets: dict[str, list[str]], *, confirmed: bool) -> Reply:
+        """Run this bot's part here and the others' through the link, concurrently; one merged reply."""
+        me, link = self._operator.bot_name, self.fleet
+
+        async def one(bot: str, bot_args: list[str]) -> Reply:
+            if bot == me:
+                return await self._run(caller, registered, name, bot_args, "confirmed: " if confirmed else "")
+            if link is None:  # _plan names other bots only when a link is attached, and links stay
+                raise RuntimeError(f"a fleet call to {bot} without a fleet link")
+            try:
+                return await asyncio.wait_for(link.call(bot, caller, name, bot_args, confirmed=confirmed),
+                                              link.timeout_s + LINK_GRACE_S)
+            except TimeoutError:
+                return FleetLink.no_answer(bot, f"no answer within {link.timeout_s:g} s")
+            except Exception as exc:  # the link's bug must not hide the other bots' answers
+                log.exception("fleet call /%s to %s failed", name, bot)
+                return FleetLink.no_answer(bot, f"the fleet link failed: {type(exc).__name__}")
+
+        replies = dict(zip(targets, await asyncio.gather(*(one(b, a) for b, a in targets.items())), strict=True))
+        outcomes = {bot: _answer(reply) for bot, reply in replies.items()}
+        self._audit(caller, name, args, "routed: " + ", ".join(f"{bot} {o}" for bot, o in outcomes.items()))
+        return self._merged(name, replies, outcomes)
+
+    def _merged(self, name: str, replies: dict[str, Reply], outcomes: dict[str, str]) -> Reply:
+        counts = [f"{sum(o == kind for o in outcomes.values())} {kind}" for kind in ("ok", "refused", "no answer")
+                  if kind in outcomes.values()]
+        title = f"/{name} on {_bots(len(replies))}: {', '.join(counts)}"
+        columns: list[str] = []
+        for reply in replies.values():
+            summary = reply.data.get("summary")
+            if isinstance(summary, dict):
+                columns += [c for c in summary if c not in columns]
+        seen = {m.name: m for m in self.fleet.members()} if self.fleet is not None else {}
+        rows: list[tuple[str, ...]] = [("bot", "answer", *columns)]  # narrow: a phone shows ~45 columns
+        for bot, reply in replies.items():
+            summary = reply.data.get("summary") if outcomes[bot] == "ok" else None
+            cells = summary if isinstance(summary, dict) else {}
+            rows.append((bot, outcomes[bot], *(str(cells.get(c, "-")) for c in columns)))
+        lines: list[str] = []
+        counted = [bot for bot, reply in replies.items()
+                   if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
+        parts = [replies[bot].data["totals"] for bot in counted]
+        data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "text": replies[bot].render_text(),
+                                                  "data": dict(replies[bot].data)} for bot in replies}}
+        if parts:
+            try:
+                summed = fleet_totals(parts)
+            except (InvalidOperation, TypeError, AttributeError):
+                lines.append("fleet total: not computed (a bot sent a figure that is not a decimal)")
+            else:
+                missing = [bot for bot in replies if bot not in counted]  # no answer, or no figures sent
+                shown = "; ".join(f"{figure} {moneys(sums)}" for figure, sums in summed.items() if sums)
+                if shown:
+                    lines.append(f"fleet total ({_bots(len(parts))}"
+                                 f"{', without ' + ', '.join(missing) if missing else ''}): {shown}")
+                data["totals"] = {figure: {a: str(v) for a, v in sums.items()} for figure, sums in summed.items()}
+        for bot, reply in replies.items():
+            member = seen.get(bot)
+            heard = (f" (last heard {_ago(self._clock.time_ns() - member.seen_ns)} ago)"
+                     if outcomes[bot] == "no answer" and member is not None and member.seen_ns else "")
+            lines.append(f"\n== {bot}: {outcomes[bot]}{heard}")
+            lines.append(reply.render_text())
+        return Reply(title, rows=rows, header=True, text="\n".join(lines),
+                     ok=all(o == "ok" for o in outcomes.values()), data=data)
+
     def _expire(self) -> None:
         now = self._clock.monotonic()
         for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
             del self._pending[token]
+
+
+def _bots(n: int) -> str:
+    return f"{n} bot" + ("s" if n != 1 else "")
+
+
+def _answer(reply: Reply) -> str:
+    """How one bot answered a routed call: ``ok``, ``refused`` (or failed) or ``no answer``."""
+    if FleetLink.unanswered(reply):
+        return "no answer"
+    return "ok" if reply.ok else "refused"
+
+
+def _ago(ns: int) -> str:
+    seconds = max(0, ns) // 1_000_000_000
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"

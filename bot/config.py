@@ -52,6 +52,9 @@ class BotSettings:
     db_url: str = option("sqlite:///arbot.db", help="URL of the store: sqlite:///PATH (relative to data_dir) or "
                                                      "postgresql://USER:PASSWORD@HOST:PORT/DB, or a secret reference "
                                                      "env:NAME / file:PATH holding the URL")
+    migrate_wait_s: float = option(60.0, ge=1, le=3600, help="on a PostgreSQL database shared with other bots: how "
+                                                             "long to wait for another bot's schema upgrade before "
+                                                             "refusing to start")
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")

@@ -5,6 +5,11 @@ Every store gets an identity once (``store_id`` in the ``bot_state`` table) and 
 executor's own ids, and strategies' deterministic ids through ``ctx.id_epoch``). A new or deleted
 store starts with a new epoch, so its ids can never repeat one a venue has already seen.
 
+Several bots may share one database (PostgreSQL): each has its own identity, epoch and run count
+(the ``bot_state`` rows of its ``[bot] name``), and no two bots of one database ever hold the same
+epoch (a unique index; a draw that another bot holds is drawn again), so their client order ids
+never coincide, whatever their strategies are called.
+
 A store *restored from an older backup* keeps its epoch, and with it the ids its lost newer runs
 used. To notice it, each start counts itself (``runs`` in the store) and writes the same count to a
 small file beside the data (``<data_dir>/arbot.identity``). A store whose count is behind that file
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from .store import Store
 
@@ -88,14 +94,43 @@ def establish(store: Store, data_dir: Path, *, fresh_epoch: bool = False, ts_ns:
             "new orders ids from a fresh epoch (orders still open at a venue from the lost runs are checked at "
             "start), or put the newer store back.")
     if epoch is None or fresh_epoch:
-        old, epoch = epoch, new_epoch()
-        store.set_state("id_epoch", epoch, ts_ns)
+        old, epoch = epoch, _draw_epoch(store, ts_ns)
         if old is not None:
             log.warning("new client order id epoch %s (was %s)", epoch, old)
     runs += 1
     store.set_state("runs", str(runs), ts_ns)
     _write_sidecar(data_dir, {"store_id": store_id, "id_epoch": epoch, "runs": runs})
     return StoreIdentity(store_id, epoch, runs, new_store, replaced)
+
+
+def check_strategy_names(store: Store, strategies: list[str]) -> None:
+    """Refuse strategy names another bot of the database already trades under: strategies' own tables
+    (grid slots, arbitrage executions, ...) are keyed by strategy name, so two bots sharing a database and a
+    strategy name would read and change each other's rows."""
+    taken = store.other_bots(strategies=strategies)
+    if taken:
+        listed = ", ".join(f'"{name}" (bot "{bot}")' for name, bot in sorted(taken.items()))
+        raise StoreMismatch(
+            f"strategy name(s) {listed} already trade in this database ({_where(store)}) under another bot: bots "
+            "sharing a database need distinct strategy names, since strategies keep their own records by name. "
+            "Rename the strategy in this bot's [strategies], or give this bot the other one's [bot] name if it "
+            "is that bot moved to another machine.")
+
+
+EPOCH_DRAWS = 20
+
+
+def _draw_epoch(store: Store, ts_ns: int | None) -> str:
+    """Store a new epoch that no other bot of the database holds, and return it."""
+    for _ in range(EPOCH_DRAWS):
+        epoch = new_epoch()
+        try:
+            store.set_state("id_epoch", epoch, ts_ns)
+            return epoch
+        except IntegrityError:  # another bot of this database holds it (a 1 in 60 million draw): draw again
+            continue
+    raise StoreMismatch(f"could not draw a client order id epoch no other bot of {_where(store)} holds "
+                        f"in {EPOCH_DRAWS} tries")
 
 
 def sqlite_path(store: Store) -> Path | None:

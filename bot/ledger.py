@@ -451,20 +451,36 @@ def strategy_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = N
 
 
 def totals(figures: Iterable[StrategyFigures]) -> StrategyFigures:
-    """Every strategy's markets as one (``strategy`` is "total")."""
+    """Every strategy's markets (and stored orders) as one (``strategy`` is "total")."""
     out = StrategyFigures("total")
     for fig in figures:
         out.markets.extend(fig.markets)
+        out.orders.update(fig.orders)
+    return out
+
+
+def fleet_totals(parts: Iterable[Mapping[str, Mapping[str, str]]]) -> dict[str, dict[str, Decimal]]:
+    """Several bots' own totals (``{figure: {asset: "exact decimal"}}``, as each bot's ledger gave them) summed
+    exactly per figure and asset: what ``/pnl all`` shows as the fleet total."""
+    out: dict[str, dict[str, Decimal]] = {}
+    with localcontext(prec=EXACT_DIGITS):
+        for part in parts:
+            for figure, amounts in part.items():
+                sums = out.setdefault(figure, {})
+                for asset, value in amounts.items():
+                    sums[asset] = sums.get(asset, ZERO) + Decimal(value)
     return out
 
 
 class Ledger:
-    """The figures of the stored fills, per strategy and market, marked with the bot's current mids.
+    """The figures of one bot's stored fills, per strategy and market, marked with the bot's current mids.
 
+    ``bot``: whose fills (several bots may share one database); the store's own bot when None.
     What each stored order ``closes`` is read with the fills (:meth:`bot.store.Store.closes`)."""
 
-    def __init__(self, store: Store, marks: Marks | None = None) -> None:
-        self.store = store
+    def __init__(self, store: Store, marks: Marks | None = None, *, bot: str | None = None) -> None:
+        self.store = store if bot is None else store.scoped(bot)
+        self.bot = self.store.bot
         self.marks = marks
 
     def strategies(self, since_ns: int | None = None, strategy: str | None = None) -> dict[str, StrategyFigures]:

@@ -1,4 +1,9 @@
-"""`arbot report` and `/report`: the ledger's figures per strategy, the latest balances, risk events."""
+"""`arbot report` and `/report`: the ledger's figures per strategy, the latest balances, risk events.
+
+A report is one bot's (the store's own, or the ``bot`` named); ``arbot report --all`` shows each bot
+of a shared database in turn, then :func:`fleet_reply`: each bot's totals and the fleet's, computed
+by the same ledger code, so the fleet total is the sum of the bots' reports.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .api import Reply
-from .ledger import Ledger, Marks, StrategyFigures
+from .ledger import Ledger, Marks, StrategyFigures, totals
 from .units import money, moneys, signed_money
 
 if TYPE_CHECKING:
@@ -22,32 +27,46 @@ def fees_text(fig: StrategyFigures) -> str:
     return text + "".join(f" + {money(v, a)}" for a, v in sorted(fig.other_fees.items()))
 
 
-def report_reply(store: Store, marks: Marks | None = None) -> Reply:
-    """The `arbot report` table: one row per strategy (unrealized PnL when ``marks`` gives current mids)."""
-    ledger = Ledger(store, marks)
+FIGURE_COLUMNS = ("orders", "filled", "fills", "round trips", "realized PnL", "fees", "net PnL")
+
+
+def figure_cells(fig: StrategyFigures, marks: Marks | None = None) -> tuple[str, ...]:
+    """One report row's figures (:data:`FIGURE_COLUMNS`, then unrealized PnL with ``marks``)."""
+    return (str(sum(fig.orders.values())), str(fig.orders.get("filled", 0)), str(fig.fills), str(fig.round_trips),
+            moneys(fig.realized, fig.quotes), fees_text(fig), moneys(fig.net, fig.quotes)) + (
+        (moneys(fig.unrealized, fig.quotes),) if marks else ())
+
+
+def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = None) -> Reply:
+    """The `arbot report` table of ``bot`` (the store's own when None): one row per strategy (unrealized PnL
+    when ``marks`` gives current mids)."""
+    ledger = Ledger(store, marks, bot=bot)
+    store = ledger.store
     figures = ledger.report()
-    rows: list[tuple[str, ...]] = [("strategy", "orders", "filled", "fills", "round trips", "realized PnL", "fees",
-                                    "net PnL") + (("unrealized",) if marks else ())]
+    rows: list[tuple[str, ...]] = [("strategy", *FIGURE_COLUMNS) + (("unrealized",) if marks else ())]
     for name in sorted(figures):
-        fig = figures[name]
-        rows.append((
-            name,
-            str(sum(fig.orders.values())),
-            str(fig.orders.get("filled", 0)),
-            str(fig.fills),
-            str(fig.round_trips),
-            moneys(fig.realized, fig.quotes),
-            fees_text(fig),
-            moneys(fig.net, fig.quotes),
-        ) + ((moneys(fig.unrealized, fig.quotes),) if marks else ()))
+        rows.append((name, *figure_cells(figures[name], marks)))
     sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
                                   "\n".join(risk_lines(store))) if text]
     more = "\n\n".join(sections)
+    of = f": bot {store.bot}" if store.bot else ""
     if len(rows) == 1:
-        return Reply("No orders stored yet.", text=f"store: {store.url}" + (f"\n\n{more}" if more else ""))
+        return Reply("No orders stored yet.", text=f"store: {store.url}{of.replace(':', ',')}"
+                     + (f"\n\n{more}" if more else ""))
     method = ("Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
               "per strategy and market; net = realized - fees.")
-    return Reply("arbot report", rows=rows, header=True, text=f"{method}\n\n{more}" if more else method)
+    return Reply(f"arbot report{of}", rows=rows, header=True, text=f"{method}\n\n{more}" if more else method)
+
+
+def fleet_reply(store: Store) -> Reply:
+    """Every bot of the store's database: its totals (each bot's report summed over its strategies) and
+    the fleet's (the sum of those)."""
+    per_bot = {bot: totals(Ledger(store, bot=bot).report().values()) for bot in store.bots()}
+    rows: list[tuple[str, ...]] = [("bot", *FIGURE_COLUMNS)]
+    rows += [(bot or "(unnamed)", *figure_cells(fig)) for bot, fig in per_bot.items()]
+    rows.append(("fleet total", *figure_cells(totals(per_bot.values()))))
+    return Reply(f"arbot report --all: {len(per_bot)} bot(s)", rows=rows, header=True,
+                 text=f"store: {store.url}")
 
 
 def markout_text(figures: Sequence[MarkoutFigures]) -> list[str]:

@@ -86,6 +86,8 @@ async def test_pnl_per_strategy_over_day_week_and_month(traded):
                         ("s", "2", "10.00 USD", "0.35 USD", "9.65 USD", "0.00 USD"),
                         ("s2", "2", "0.10 USD", "0.02 USD", "0.08 USD", "0.00 USD")]
     assert day.text.splitlines()[0] == "total net: 9.73 USD; unrealized now: 0.00 USD"
+    # the exact ledger totals behind it, for a fleet front to add up (/pnl all)
+    assert day.data["totals"]["net"] == {"USD": "9.73"} and day.data["totals"]["fees"] == {"USD": "0.37"}
     week = await traded.commands.dispatch(VIEWER, "pnl", ["week"])
     assert week.title.startswith("PnL this week (since Mon 2026-11-16 00:00")
     assert week.rows[1] == ("s", "3", "15.00 USD", "0.85 USD", "14.15 USD", "0.00 USD")

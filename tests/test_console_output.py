@@ -206,3 +206,13 @@ def test_the_readme_demo_stops_without_tracebacks_or_retry_noise(tmp_path):
         assert len(line) <= logs.MAX_LINE, line
         assert re.match(TS + " ", line), line  # one timestamp format on both streams
     assert ESCAPE not in both  # not a terminal
+
+
+def test_every_alert_names_its_bot_and_repeats_coalesce_per_bot():
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: 0.0, bot="alpha")
+    seen: list[Alert] = []
+    alerts.subscribe(seen.append, owner="test")
+    alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))
+    alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked", bot="beta"))  # relayed from beta
+    alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))  # alpha's repeat: counted
+    assert [a.bot for a in seen] == ["alpha", "beta"]

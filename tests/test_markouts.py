@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bot import cli
 from bot.bus import Bus
-from bot.config import DEFAULT_SOURCE, build_config, default_toml
+from bot.config import DEFAULT_SOURCE, BotSettings, build_config, default_toml
 from bot.domain import BookUpdate, Fill, FillApplied, Liquidity, Side
 from bot.ledger import Ledger
 from bot.markouts import MarkoutSampler, markout, markout_bps
@@ -37,7 +37,7 @@ def test_the_arithmetic_signs_a_move_our_way_positive():
 
 def test_markouts_on_a_hand_built_book_path_reach_arbot_report(tmp_path, monkeypatch, capsys):
     url = f"sqlite:///{tmp_path / 'markouts.db'}"
-    store = Store(url).open()
+    store = Store(url, bot=BotSettings().resolved_name()).open()  # the bot `arbot report` reads as
     scheduled: list = []
     sampler = MarkoutSampler(store.insert_markouts, scheduled.append)
     bus = Bus(lambda *a: None)

@@ -65,7 +65,7 @@ def store(db_url):
 
 def test_a_db_made_before_migrations_upgrades_with_every_row_kept(db_url):
     make_old_db(db_url)
-    store = Store(db_url)
+    store = Store(db_url, bot="upgrader")
     try:
         new_tables = ("transfers", "markouts")  # new in 0004 and 0006
         old_tables = [t.name for t in HOST_TABLES if t.name not in new_tables]
@@ -77,7 +77,12 @@ def test_a_db_made_before_migrations_upgrades_with_every_row_kept(db_url):
         assert store_rows(store, "transfers") == [] and store_rows(store, "markouts") == []
         assert {name: [row[:len(before[name][0])] if before[name] else row for row in rows]
                 for name, rows in after.items()} == before  # every row, every old column, the same
-        assert {row[-1] for row in after["orders"]} == {None}  # orders.closes (0003): old orders close nothing
+        assert {row[-2] for row in after["orders"]} == {None}  # orders.closes (0003): old orders close nothing
+        # bot (0007): every row stored before belongs to the bot that upgraded the store
+        assert {row[-1] for name in old_tables for row in after[name]} == {"upgrader"}
+        other = store.scoped("other")
+        assert other.orders() == [] and other.fills() == [] and other.get_state("observe") is None
+        assert other.audit_log() == [] and other.latest_balances() == [] and store.bots() == ["upgrader"]
         [g1, g2, a1] = store.orders()
         assert (g1.client_order_id, g1.post_only, g1.avg_fill_price, g1.fee) == ("g-1", True, D("29950.5"),
                                                                                  D("0.0299505"))

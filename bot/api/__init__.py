@@ -53,6 +53,7 @@ from ..domain import (
 )
 from ..settings import ConfigError, ConfigIssue, NoSettings, Secret, option
 from ._core import (
+    FLEET_ORIGIN,
     ROLE_RANK,
     VERB_ROLES,
     AuditEntry,
@@ -92,6 +93,7 @@ from ._core import (
     TransferVenue,
     TransientError,
     UnknownOutcome,
+    alert_origin,
 )
 
 __all__ = [
@@ -102,7 +104,7 @@ __all__ = [
     "Strategy", "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "FleetLink", "FleetMember",
-    "Job", "JobFunc",
+    "FLEET_ORIGIN", "alert_origin", "Job", "JobFunc",
     "LimitUse", "Operator", "PluginView", "Refused", "Reply", "RiskTrip", "RiskView", "Role",
     # the operator's read models
     "AuditEntry", "ExecutionLeg", "ExecutionView", "FeedView",

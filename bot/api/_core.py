@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -599,6 +599,10 @@ class Notifier(Component):
     async def send(self, alert: Alert) -> None:
         """Deliver one alert."""
 
+    def status(self) -> dict[str, str]:
+        """A few short facts for ``/status`` (a chat transport: live, or standing by for another process)."""
+        return {}
+
 
 class Service(Component):
     """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
@@ -652,6 +656,11 @@ class Reply:
     image_png: bytes | None = None
     """A PNG image (a chart) that is the answer itself: chat transports send it as a photo or an
     attachment with the title as caption, ``arbot ctl`` writes it to a file and prints the path."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Machine-readable facts behind the answer, JSON-shaped (exact decimals as strings); transports
+    show only the text. Two keys have a meaning for a fleet front merging several bots' answers:
+    ``summary`` (a few short ``{column: text}`` cells, one row of the fleet table) and ``totals``
+    (``{figure: {asset: "exact decimal"}}``, summed over the bots with :class:`~decimal.Decimal`)."""
 
     def render_text(self) -> str:
         """Plain text with aligned columns: what a console or a chat code block shows."""
@@ -715,13 +724,44 @@ class FleetLink(abc.ABC):
     def members(self) -> list[FleetMember]:
         """Every bot known to the fleet, this one included, sorted by name."""
 
+    timeout_s: float = 5.0
+    """How long :meth:`call` waits for one bot (the host gives up on a call one second after that)."""
+
     @abc.abstractmethod
     async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
         """Run ``/name args`` on ``bot`` for ``caller``; that bot authorizes and audits it itself.
 
         ``confirmed``: the caller confirmed it here once. Never raises for a bot that is gone or
-        slow: the answer is then a ``Reply`` with ``ok=False`` saying so.
+        slow: the answer is then :meth:`no_answer` saying so. The returned ``Reply`` carries the
+        bot's ``title``, ``rows``, ``header``, ``text``, ``ok`` and ``data`` as the bot sent them.
         """
+
+    @staticmethod
+    def no_answer(bot: str, why: str) -> Reply:
+        """What :meth:`call` returns when ``bot`` did not answer (gone, slow, unreachable): the host
+        shows it as "no answer", not as a refusal."""
+        return Reply(f"{bot}: no answer", text=why, ok=False, data={"no_answer": why})
+
+    @staticmethod
+    def unanswered(reply: Reply) -> bool:
+        """True for a :meth:`no_answer` reply."""
+        return "no_answer" in reply.data
+
+
+FLEET_ORIGIN = "fleet_origin"
+"""The alert field a fleet relay sets on another bot's alert that it re-emits here: that bot's name."""
+
+
+def alert_origin(alert: Alert, this_bot: str) -> tuple[str, Alert]:
+    """The other fleet bot an alert comes from ("" for this bot's own), and the alert without the
+    relay's marks (the :data:`FLEET_ORIGIN` field, a ``[bot] `` message prefix, a ``bot/`` source
+    prefix), so a chat transport shows ``[bot] ...`` once."""
+    origin = str(alert.fields.get(FLEET_ORIGIN) or getattr(alert, "bot", "") or "")
+    if not origin or origin == this_bot:
+        return "", alert
+    fields = {k: v for k, v in alert.fields.items() if k != FLEET_ORIGIN}
+    return origin, replace(alert, message=alert.message.removeprefix(f"[{origin}] "),
+                           source=alert.source.removeprefix(f"{origin}/"), fields=fields)
 
 
 JobFunc = Callable[["Operator"], Awaitable[None]]
@@ -945,6 +985,11 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def exchanges(self) -> Mapping[str, Exchange]:
         """Running exchanges by name (read-only mapping)."""
+
+    @property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """Running notifiers by name (read-only mapping; ``/status`` shows their :meth:`Notifier.status`)."""
+        return {}
 
     @abc.abstractmethod
     def strategy_type(self, name: str) -> str:

@@ -18,11 +18,17 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
 * :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
+  event as a dict, Decimals as exact strings, enums as values) and :func:`jsonable` (any value);
+* :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and
+  its secrets resolved, for a plugin's own ``arbot`` subcommand (no bot running);
 * console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
   (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service);
-* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand.
+* :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand;
+* :class:`TokenLease`: a chat transport live in exactly one process per bot token (a store lease),
+  standing by in the others and taking over when the holder stops.
 """
 
 from __future__ import annotations
@@ -38,12 +44,15 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
+    from ..jsonable import jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, fit, format_ts
     from ..outbox import Outbox
+    from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
+    from ..standby import TokenLease
     from ..venue import DeadManSwitch, PollingVenue
 
 _WHERE = {
@@ -57,11 +66,44 @@ _WHERE = {
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
+    "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
+    "TokenLease": "bot.standby",
 }
 __all__ = [
-    "MAX_JSON_DEPTH", "REDACTOR", "BookPublisher", "BookViews", "Clock", "DeadManSwitch", "FrameSink", "ManualClock",
-    "OrderBook", "Outbox", "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats",
-    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TooDeep",
-    "colour_wanted", "fit", "format_ts", "from_units", "loads_limited", "read_recording", "record_to", "to_units",
+    "MAX_JSON_DEPTH",
+    "REDACTOR",
+    "BookPublisher",
+    "BookViews",
+    "Clock",
+    "DeadManSwitch",
+    "FrameSink",
+    "ManualClock",
+    "OrderBook",
+    "Outbox",
+    "PollingVenue",
+    "Pool",
+    "PoolError",
+    "PoolLiquidityError",
+    "PrecisionError",
+    "ReadStats",
+    "ReconnectingFeed",
+    "RecordOptions",
+    "Recorder",
+    "StateCallback",
+    "SwapEstimate",
+    "TokenBucket",
+    "TokenLease",
+    "TooDeep",
+    "colour_wanted",
+    "fit",
+    "format_ts",
+    "from_units",
+    "jsonable",
+    "loads_limited",
+    "read_plugin_settings",
+    "read_recording",
+    "record_to",
+    "to_data",
+    "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -10,6 +10,12 @@ log written from the event loop through ``store.record_many(table, rows, wait=Fa
 are created when the store opens, for every table class imported by then. The host's own tables
 (orders, fills, ...) are not part of the API: read them through :class:`~bot.api.Context`
 (``stored_orders``, ``stored_fills``, ``stored_position``) or the :class:`~bot.api.Operator`.
+
+:func:`lease` gives one process at a time a name among the processes that share the store (a
+PostgreSQL advisory lock, a file lock next to a SQLite database): what must have one holder in a
+fleet (one poller per chat bot token) takes ``lease(ctx.store, "telegram " + token_hash)``, calls
+``acquire()``/``held()``/``release()`` from a worker thread, and stands by while another holds it.
+
 Imported when first used (the store loads SQLAlchemy).
 """
 
@@ -21,9 +27,11 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..store import Store, StoreBusy, Units, money
+    from ..store.lease import Lease, LeaseUnavailable, lease
 
-_WHERE = {"Store": "bot.store", "StoreBusy": "bot.store", "Units": "bot.store", "money": "bot.store"}
+_WHERE = {"Store": "bot.store", "StoreBusy": "bot.store", "Units": "bot.store", "money": "bot.store",
+          "Lease": "bot.store.lease", "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease"}
 __all__ = [
-    "Store", "StoreBusy", "Units", "money",
+    "Lease", "LeaseUnavailable", "Store", "StoreBusy", "Units", "lease", "money",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -116,6 +116,10 @@ class BacktestResult:
 # --- the config ---------------------------------------------------------------------------------
 
 
+BACKTEST_BOT = "backtest"
+"""The bot name of a backtest's rows when the config names none (never the host name: results are the
+same on every machine)."""
+
 def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config") -> BacktestPlan:
     """The plan of one configured exchange (its class implements the contract); BacktestError names
     the venue when the class's conversion fails or returns something the host cannot run."""
@@ -217,7 +221,7 @@ def backtest_config(
     config = dataclasses.replace(
         config, mode="paper", components=components, plugin_settings=plugin_settings, alerts=alerts,
         bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
-                                control_socket=""),
+                                control_socket="", name=config.bot.name or BACKTEST_BOT),
     )  # fmt: skip
     return plugins, registry, config, plans
 

@@ -25,6 +25,7 @@ to the log redactor (:mod:`bot.redact`) and printed nowhere.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -46,6 +48,8 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
+    text,
     update,
 )
 from sqlalchemy import select as core_select
@@ -130,6 +134,15 @@ def ns(*, index: bool = False) -> Any:
     return Field(default=0, index=index, sa_type=BigInteger)
 
 
+BOT_NAME_LEN = 64
+"""The longest bot name (``[bot] name``) a ``bot`` column holds."""
+
+
+def bot_field(*, primary_key: bool = False, index: bool = False) -> Any:
+    """A Field for the name of the bot a row belongs to (several bots may share one database)."""
+    return Field(default="", primary_key=primary_key, index=index, max_length=BOT_NAME_LEN)
+
+
 def widen_int_columns(metadata: MetaData) -> None:
     """Make every plain ``Integer`` column that is not a primary key a 64-bit ``BIGINT``.
 
@@ -144,9 +157,11 @@ def widen_int_columns(metadata: MetaData) -> None:
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("bot", "client_order_id", name="uq_orders_bot_client_order_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    client_order_id: str = Field(unique=True, index=True)
+    bot: str = bot_field()
+    client_order_id: str
     strategy: str = Field(index=True)
     exchange: str
     symbol: str
@@ -170,9 +185,10 @@ class OrderRow(SQLModel, table=True):
 
 class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
-    __table_args__ = (UniqueConstraint("exchange", "trade_id"),)
+    __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", name="uq_fills_bot_exchange_trade_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    bot: str = bot_field()
     exchange: str
     trade_id: str
     client_order_id: str = Field(index=True)
@@ -191,6 +207,7 @@ class BalanceSnapshotRow(SQLModel, table=True):
     __tablename__ = "balance_snapshots"
 
     id: int | None = Field(default=None, primary_key=True)
+    bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     exchange: str
     asset: str
@@ -202,6 +219,7 @@ class RiskEventRow(SQLModel, table=True):
     __tablename__ = "risk_events"
 
     id: int | None = Field(default=None, primary_key=True)
+    bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     check_name: str
     strategy: str = ""
@@ -217,7 +235,11 @@ class StateRow(SQLModel, table=True):
     """Small host facts that must outlive a restart (e.g. an operator's ``/observe on``)."""
 
     __tablename__ = "bot_state"
+    __table_args__ = (Index("ux_bot_state_id_epoch", "value", unique=True, sqlite_where=text("key = 'id_epoch'"),
+                            postgresql_where=text("key = 'id_epoch'")),)
+    """No two bots of one database share a client order id epoch (:mod:`bot.identity`)."""
 
+    bot: str = bot_field(primary_key=True)
     key: str = Field(primary_key=True)
     value: str
     updated_ns: int = ns()
@@ -227,6 +249,7 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
+    bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     transport: str
     user_id: str
@@ -242,6 +265,7 @@ class TransferRow(SQLModel, table=True):
 
     __tablename__ = "transfers"
 
+    bot: str = bot_field(primary_key=True)
     transfer_id: str = Field(primary_key=True)
     asset: str
     amount: Decimal = money()
@@ -261,9 +285,11 @@ class MarkoutRow(SQLModel, table=True):
     """The mid of a fill's market some seconds after it (:mod:`bot.markouts`): one row per fill and horizon."""
 
     __tablename__ = "markouts"
-    __table_args__ = (UniqueConstraint("exchange", "trade_id", "horizon_s"),)
+    __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", "horizon_s",
+                                       name="uq_markouts_bot_exchange_trade_id_horizon_s"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    bot: str = bot_field()
     exchange: str
     trade_id: str
     horizon_s: int
@@ -356,13 +382,24 @@ def row_to_fill(row: FillRow | Row[Any]) -> Fill:
 
 
 class Store:
-    """Tables and queries; one instance per bot. Every method may be called from any thread."""
+    """Tables and queries of one bot; every method may be called from any thread.
+
+    Several bots may share one database (PostgreSQL): every row of the host's tables carries the name of
+    the bot that wrote it (its ``bot`` column), and every query of a store reads and writes the rows of
+    its own :attr:`bot` only. :meth:`scoped` gives the same database seen as another bot (``arbot report
+    --all``), :meth:`bots` the bots that stored anything.
+    """
 
     host_tables = HOST_TABLES
     """The host's own tables, whose schema :mod:`bot.store.migrate` keeps (it does not import this package)."""
     Error = StoreError
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, bot: str = "", migrate_wait_s: float = 60.0):
+        self.bot = bot
+        """The bot whose rows this store reads and writes (``[bot] name``); the upgrade of an older store
+        gives this bot the rows stored before bots had names."""
+        self.migrate_wait_s = migrate_wait_s
+        """How long :meth:`open` waits for another bot's schema upgrade of a shared PostgreSQL database."""
         add_url(url)
         self.url = safe_url(url)
         """The URL as it may be shown: the password, if any, masked."""
@@ -406,11 +443,59 @@ class Store:
 
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
-        self._guard(lambda: SQLModel.metadata.create_all(self.engine), "create the plugin tables")
+        self._guard(self._create_plugin_tables, "create the plugin tables")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
-            self._guard(lambda: fast.exists(ORDERS, "client_order_id", ""), "open the record connection")
+            self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
+                        "open the record connection")
         return self
+
+    def _create_plugin_tables(self) -> None:
+        """Create the tables of imported plugins that are missing, under the schema lock (bots starting together
+        on one PostgreSQL database would otherwise both create them)."""
+        from .migrate import lock_schema
+
+        with self.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            if set(SQLModel.metadata.tables) - existing:
+                lock_schema(self, conn)
+                SQLModel.metadata.create_all(conn)
+
+    def scoped(self, bot: str) -> Store:
+        """This database as the store of ``bot``: the same engine and connections, that bot's rows.
+
+        Reading another bot's rows is for fleet reports; a bot writes only through its own store.
+        """
+        if bot == self.bot:
+            return self
+        view = copy.copy(self)
+        view.bot = bot
+        return view
+
+    def bots(self) -> list[str]:
+        """Every bot with a row in the host's tables (orders, fills, balances, risk events, ...), sorted."""
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for table in HOST_TABLES:
+                names.update(conn.execute(core_select(table.c.bot).distinct()).scalars())
+        return sorted(names)
+
+    def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
+        """Orders of *other* bots of this database: strategy name -> a bot that stored orders under it, for
+        ``strategies``; and ``client_order_id`` -> the bot that stored an order with that id, when given."""
+        t = ORDERS
+        out: dict[str, str] = {}
+        names = list(strategies)
+        with self.engine.connect() as conn:
+            if names:
+                q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
+                out.update({strategy: bot for strategy, bot in conn.execute(q)})
+            if client_order_id is not None:
+                q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
+                found = conn.execute(q).scalar()
+                if found is not None:
+                    out[client_order_id] = found
+        return out
 
     def _guard(self, action: Callable[[], T], what: str) -> T:
         """Run ``action``; a database error becomes a StoreError naming the store (password masked)."""
@@ -466,8 +551,13 @@ class Store:
         thread's dedicated connection, raising :class:`StoreBusy` at once if another writer holds the lock
         (nothing written); the caller then writes it with a wait, on the store writer's thread."""
         if not wait and self.fast is not None:
-            return self.fast.insert_once(ORDERS, order_values(order), 0)
-        return self._insert_once(self._insert_order, order_values(order))
+            return self.fast.insert_once(ORDERS, self._order_values(order), 0)
+        return self._insert_once(self._insert_order, self._order_values(order))
+
+    def _order_values(self, order: Order) -> dict[str, Any]:
+        values = order_values(order)
+        values["bot"] = self.bot
+        return values
 
     def record(self, table: Table | type[SQLModel], values: dict[str, Any]) -> bool:
         """The fast durable record: insert one row of a plugin's table, committed when this returns.
@@ -535,8 +625,9 @@ class Store:
         """
         if self.fast is not None:
             self.fast.write(
-                updates=[(ORDERS, ("client_order_id",), [_order_changes(o) for o in orders])],
-                inserts=[(FILLS, [fill_values(fill, strategy) for strategy, fill in fills])])
+                updates=[(ORDERS, ("bot", "client_order_id"),
+                          [{**_order_changes(o), "bot": self.bot} for o in orders])],
+                inserts=[(FILLS, [{**fill_values(fill, strategy), "bot": self.bot} for strategy, fill in fills])])
             return
         with self.engine.begin() as conn:
             if orders:
@@ -544,35 +635,37 @@ class Store:
                 rows = [_order_changes(o) for o in orders]
                 for row in rows:
                     row["cid"] = row.pop("client_order_id")
-                conn.execute(update(table).where(table.c.client_order_id == bindparam("cid")), rows)
+                conn.execute(update(table).where(table.c.bot == self.bot, table.c.client_order_id == bindparam("cid")),
+                             rows)
             if fills:
                 table = FILLS
                 stored = {tuple(r) for r in conn.execute(
                     select(table.c.exchange, table.c.trade_id).where(
-                        table.c.trade_id.in_([f.trade_id for _, f in fills])))}
+                        table.c.bot == self.bot, table.c.trade_id.in_([f.trade_id for _, f in fills])))}
                 rows = []
                 for strategy, fill in fills:
                     if (fill.exchange, fill.trade_id) not in stored:
                         stored.add((fill.exchange, fill.trade_id))
-                        rows.append(fill_values(fill, strategy))
+                        rows.append({**fill_values(fill, strategy), "bot": self.bot})
                 if rows:
                     conn.execute(insert(table), rows)
 
     def order_exists(self, client_order_id: str) -> bool:
         """Whether an order with this client order id is stored (cheaper than :meth:`get_order`)."""
         if self.fast is not None:
-            return self.fast.exists(ORDERS, "client_order_id", client_order_id)
+            return self.fast.exists(ORDERS, {"bot": self.bot, "client_order_id": client_order_id})
         return self.get_order(client_order_id) is not None
 
     def get_order(self, client_order_id: str) -> Order | None:
         with self.session() as s:
-            row = s.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
+            row = s.exec(select(OrderRow).where(OrderRow.bot == self.bot,
+                                                OrderRow.client_order_id == client_order_id)).first()
             return row_to_order(row) if row else None
 
     def orders(self, *, statuses: Iterable[OrderStatus] | None = None, strategy: str | None = None,
                limit: int | None = None) -> list[Order]:
         with self.session() as s:
-            q = select(OrderRow)
+            q = select(OrderRow).where(OrderRow.bot == self.bot)
             if statuses is not None:
                 q = q.where(col(OrderRow.status).in_([st.value for st in statuses]))
             if strategy is not None:
@@ -589,7 +682,7 @@ class Store:
         stored, which is the order they were created); one page of them. Core rows, no ORM objects:
         a console polls this."""
         t = ORDERS
-        q = core_select(t)
+        q = core_select(t).where(t.c.bot == self.bot)
         if strategy is not None:
             q = q.where(t.c.strategy == strategy)
         if exchange is not None:
@@ -607,7 +700,7 @@ class Store:
     def closes(self, *, strategy: str | None = None) -> dict[str, str]:
         """Client order id -> the client order id of the order whose lot it closes, for orders that name one."""
         table = ORDERS
-        q = select(table.c.client_order_id, table.c.closes).where(table.c.closes.is_not(None))
+        q = select(table.c.client_order_id, table.c.closes).where(table.c.bot == self.bot, table.c.closes.is_not(None))
         if strategy is not None:
             q = q.where(table.c.strategy == strategy)
         with self.engine.connect() as conn:
@@ -617,12 +710,12 @@ class Store:
 
     def insert_fill(self, fill: Fill, strategy: str) -> bool:
         """Persist a fill once; False if this (exchange, trade_id) is already stored."""
-        return self._insert_once(self._insert_fill, fill_values(fill, strategy))
+        return self._insert_once(self._insert_fill, {**fill_values(fill, strategy), "bot": self.bot})
 
     def fills(self, *, strategy: str | None = None, since_ns: int | None = None) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs in time order."""
         with self.session() as s:
-            q = select(FillRow)
+            q = select(FillRow).where(FillRow.bot == self.bot)
             if strategy is not None:
                 q = q.where(FillRow.strategy == strategy)
             if since_ns is not None:
@@ -637,6 +730,7 @@ class Store:
         stored for that fill and horizon is kept."""
         if not rows:
             return
+        rows = [{**row, "bot": self.bot} for row in rows]
         if self.fast is not None:  # one executemany on the calling thread's record connection (the loop's)
             self.fast.insert_many(MARKOUTS, rows)
             return
@@ -655,7 +749,7 @@ class Store:
         t = MARKOUTS
         with self.engine.connect() as conn:
             for exchange, trade_id, horizon, mid in conn.execute(
-                    select(t.c.exchange, t.c.trade_id, t.c.horizon_s, t.c.mid)):
+                    select(t.c.exchange, t.c.trade_id, t.c.horizon_s, t.c.mid).where(t.c.bot == self.bot)):
                 out.setdefault((exchange, trade_id), {})[horizon] = mid
         return out
 
@@ -663,7 +757,7 @@ class Store:
                   until_ns: int | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs of the fills in ``[since_ns, until_ns)``, newest first; one page of them."""
         t = FILLS
-        q = core_select(t)
+        q = core_select(t).where(t.c.bot == self.bot)
         if strategy is not None:
             q = q.where(t.c.strategy == strategy)
         if exchange is not None:
@@ -683,14 +777,15 @@ class Store:
                           ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(RiskEventRow(
-                ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy, exchange=exchange,
-                symbol=symbol, action=action, reason=reason, details=json.dumps(details or {}, default=str),
+                bot=self.bot, ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy,
+                exchange=exchange, symbol=symbol, action=action, reason=reason,
+                details=json.dumps(details or {}, default=str),
             ))
 
     def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
         """Newest first. ``trips_only``: leave out single-order vetoes (action ``veto``)."""
         with self.session() as s:
-            q = select(RiskEventRow)
+            q = select(RiskEventRow).where(RiskEventRow.bot == self.bot)
             if trips_only:
                 q = q.where(RiskEventRow.action != "veto")
             return list(s.exec(q.order_by(col(RiskEventRow.id).desc()).limit(limit)).all())
@@ -699,17 +794,18 @@ class Store:
         """Number of stored risk events by (check name, action)."""
         with self.session() as s:
             rows = s.exec(select(RiskEventRow.check_name, RiskEventRow.action, func.count())
+                          .where(RiskEventRow.bot == self.bot)
                           .group_by(RiskEventRow.check_name, RiskEventRow.action)).all()
             return {(check, action): count for check, action, count in rows}
 
     def get_state(self, key: str) -> str | None:
         with self.session() as s:
-            row = s.get(StateRow, key)
+            row = s.get(StateRow, (self.bot, key))
             return row.value if row else None
 
     def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
         with self.session() as s:
-            row = s.get(StateRow, key) or StateRow(key=key, value=value)
+            row = s.get(StateRow, (self.bot, key)) or StateRow(bot=self.bot, key=key, value=value)
             row.value, row.updated_ns = value, ts_ns or time.time_ns()
             s.add(row)
 
@@ -719,9 +815,10 @@ class Store:
             fields = {key: getattr(transfer, key) for key in (
                 "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref", "reason",
                 "created_ns", "updated_ns")}
-            row = s.get(TransferRow, transfer.transfer_id)
+            row = s.get(TransferRow, (self.bot, transfer.transfer_id))
             if row is None:
-                row = TransferRow(transfer_id=transfer.transfer_id, status=transfer.status.value, **fields)
+                row = TransferRow(bot=self.bot, transfer_id=transfer.transfer_id, status=transfer.status.value,
+                                  **fields)
             else:
                 for key, value in fields.items():
                     setattr(row, key, value)
@@ -731,7 +828,7 @@ class Store:
     def transfers(self, statuses: list[TransferStatus] | None = None, since_ns: int = 0) -> list[Transfer]:
         """Stored transfers, oldest first (of these statuses, created since ``since_ns``)."""
         with self.session() as s:
-            query = select(TransferRow).where(TransferRow.created_ns >= since_ns)
+            query = select(TransferRow).where(TransferRow.bot == self.bot, TransferRow.created_ns >= since_ns)
             if statuses is not None:
                 query = query.where(col(TransferRow.status).in_([st.value for st in statuses]))
             rows = s.exec(query.order_by(col(TransferRow.created_ns))).all()
@@ -742,32 +839,34 @@ class Store:
     def audit(self, *, transport: str, user_id: str, command: str, args: str, outcome: str, role: str = "",
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
-            s.add(AuditRow(ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id, chat_id=chat_id,
-                           role=role, command=command, args=args, outcome=outcome))
+            s.add(AuditRow(bot=self.bot, ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id,
+                           chat_id=chat_id, role=role, command=command, args=args, outcome=outcome))
 
     def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
-        values = list(rows)
+        values = [{**row, "bot": self.bot} for row in rows]
         if values:
             with self.engine.begin() as conn:
                 conn.execute(insert(table_of(AuditRow)), values)
 
     def audit_log(self, limit: int = 50, offset: int = 0) -> list[AuditRow]:
         with self.session() as s:
-            return list(s.exec(select(AuditRow).order_by(col(AuditRow.id).desc()).offset(offset).limit(limit)).all())
+            q = select(AuditRow).where(AuditRow.bot == self.bot).order_by(col(AuditRow.id).desc())
+            return list(s.exec(q.offset(offset).limit(limit)).all())
 
     def snapshot_balances(self, exchange: str, balances: Iterable[Any], ts_ns: int) -> None:
         with self.session() as s:
             for b in balances:
-                s.add(BalanceSnapshotRow(ts_ns=ts_ns, exchange=exchange, asset=b.asset, free=b.free, total=b.total))
+                s.add(BalanceSnapshotRow(bot=self.bot, ts_ns=ts_ns, exchange=exchange, asset=b.asset, free=b.free,
+                                         total=b.total))
 
     def latest_balances(self) -> list[BalanceSnapshotRow]:
         """Each exchange's most recent balance snapshot (every asset in it), by exchange then asset."""
         with self.session() as s:
             latest = (select(BalanceSnapshotRow.exchange, func.max(BalanceSnapshotRow.ts_ns).label("ts"))
-                      .group_by(BalanceSnapshotRow.exchange).subquery())
-            on_latest = (col(BalanceSnapshotRow.exchange) == latest.c.exchange) & (
-                col(BalanceSnapshotRow.ts_ns) == latest.c.ts)
+                      .where(BalanceSnapshotRow.bot == self.bot).group_by(BalanceSnapshotRow.exchange).subquery())
+            on_latest = (col(BalanceSnapshotRow.bot) == self.bot) & (
+                col(BalanceSnapshotRow.exchange) == latest.c.exchange) & (col(BalanceSnapshotRow.ts_ns) == latest.c.ts)
             q = select(BalanceSnapshotRow).join(latest, on_latest).order_by(col(BalanceSnapshotRow.exchange),
                                                                              col(BalanceSnapshotRow.asset))
             return list(s.exec(q).all())

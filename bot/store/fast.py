@@ -203,11 +203,11 @@ class FastRecords:
         params.update({f"k_{k}": v for k, v in where.items()})
         return self._run(sql, binds, params, wait_ms)
 
-    def exists(self, table: Table, column: str, value: Any) -> bool:
-        """Whether a row has ``column == value`` (a read on the calling thread's connection: no lock wait)."""
-        sql = f'SELECT 1 FROM "{table.name}" WHERE "{column}" = ? LIMIT 1'
+    def exists(self, table: Table, where: Mapping[str, Any]) -> bool:
+        """Whether a row matches every ``where`` column (a read on the calling thread's connection: no lock wait)."""
+        sql = f'SELECT 1 FROM "{table.name}" WHERE ' + " AND ".join(f'"{c}" = ?' for c in where) + " LIMIT 1"
         return self._connection(self.wait_ms() if self.wait_ms is not None else 5000).execute(
-            sql, (value,)).fetchone() is not None
+            sql, tuple(where.values())).fetchone() is not None
 
     def close(self) -> None:
         with self._lock:

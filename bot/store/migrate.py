@@ -6,6 +6,13 @@
 - An older database is upgraded in one transaction (on PostgreSQL; SQLite rebuilds each changed
   table, copying its rows).
 - A database at a revision this arbot does not know (written by a newer arbot) is refused.
+- Rows stored before revision 0007 (the ``bot`` column) belong to the bot that upgrades the store
+  (the store's :attr:`~bot.store.Store.bot`, ``[bot] name``).
+
+Several bots may share one PostgreSQL database. Creating or upgrading its schema takes a
+transaction-level advisory lock (one per database schema): the first bot upgrades, the others wait
+up to ``[bot] migrate_wait_s`` and then find the new revision and go on (or give up with a message
+naming what to do). A store already at the newest revision takes no lock.
 
 ``arbot db current`` shows the revision, ``arbot db upgrade`` upgrades without starting the bot.
 A new revision goes in ``migrations/versions`` (``NNNN_what.py``, ``down_revision`` = the previous
@@ -21,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, select
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,6 +50,10 @@ class Store(Protocol):
     def host_tables(self) -> tuple[Table, ...]: ...
     @property
     def Error(self) -> type[Exception]: ...
+    @property
+    def bot(self) -> str: ...
+    @property
+    def migrate_wait_s(self) -> float: ...
 
     def _guard(self, action: Callable[[], T], what: str) -> T: ...
 
@@ -51,9 +63,37 @@ log = logging.getLogger("arbot.store")
 SCRIPTS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
 """The schema of the builds before migrations: tables made by ``create_all``, 32-bit INTEGER columns."""
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision in ``migrations/versions``, known without importing Alembic (a test checks it
 is Alembic's head): a store at it, or a new one, opens without Alembic (about 14 MB and 0.1 s)."""
+
+
+SCHEMA_LOCK = 0x61726274
+"""The first key of the schema lock (``pg_advisory_xact_lock(SCHEMA_LOCK, hashtext(current_schema()))``)."""
+
+
+def lock_schema(store: Store, conn: Connection) -> None:
+    """On PostgreSQL, hold the schema lock until ``conn``'s transaction ends, waiting for it at most
+    ``store.migrate_wait_s``; another bot upgrading the same database holds it meanwhile."""
+    if conn.dialect.name != "postgresql":
+        return  # a SQLite file belongs to one bot; its own write lock serializes the rest
+    key = {"lock": SCHEMA_LOCK}
+    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:lock, hashtext(current_schema()))"), key).scalar():
+        return
+    wait_s = store.migrate_wait_s
+    log.info("store %s: another bot is creating or upgrading the schema; waiting for it (up to %g s)", store.url,
+             wait_s)
+    conn.execute(text(f"SET LOCAL lock_timeout = {max(1, round(wait_s * 1000))}"))
+    try:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:lock, hashtext(current_schema()))"), key)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise store.Error(
+            f"store {store.url}: another bot has been creating or upgrading the schema for longer than "
+            f"[bot] migrate_wait_s = {wait_s:g} s. Start this bot again once it has finished (`arbot db current` "
+            "shows the revision), or raise [bot] migrate_wait_s.") from None
+    conn.execute(text("SET LOCAL lock_timeout = 0"))
 
 
 def _version_table() -> Table:
@@ -63,12 +103,14 @@ def _version_table() -> Table:
     return table
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, bot: str = "") -> Config:
+    """Alembic's configuration; ``bot``: the bot that upgrades (the rows stored so far become its own)."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
+    config.attributes["bot"] = bot
     return config
 
 
@@ -116,12 +158,15 @@ def _without_alembic(store: Store) -> tuple[str | None, str] | None:
     HOST_TABLES = store.host_tables
     version = _version_table()
     with store.engine.begin() as conn:
-        tables = set(inspect(conn).get_table_names())
-        if version.name in tables:
-            revisions = list(conn.execute(select(version.c.version_num)).scalars())
-            return (HEAD, HEAD) if revisions == [HEAD] else None
-        if tables & {t.name for t in HOST_TABLES}:
-            return None
+        for locked in (False, True):
+            if locked:  # an empty database: another bot may be creating it right now
+                lock_schema(store, conn)
+            tables = set(inspect(conn).get_table_names())
+            if version.name in tables:
+                revisions = list(conn.execute(select(version.c.version_num)).scalars())
+                return (HEAD, HEAD) if revisions == [HEAD] else None
+            if tables & {t.name for t in HOST_TABLES}:
+                return None
         SQLModel.metadata.create_all(conn, tables=list(HOST_TABLES))
         version.create(conn)
         conn.execute(version.insert().values(version_num=HEAD))
@@ -138,6 +183,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
 
     HOST_TABLES, StoreError = store.host_tables, store.Error
     with store.engine.begin() as conn:
+        lock_schema(store, conn)  # then read the revision: a bot that waited finds it upgraded
         context = MigrationContext.configure(conn)
         before = context.get_current_revision()
         if before is None:
@@ -158,7 +204,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
             ) from None
         if before != head():
             log.info("store %s: upgrading the schema from revision %s to %s", store.url, before, head())
-            command.upgrade(alembic_config(conn), "head")
+            command.upgrade(alembic_config(conn, store.bot), "head")
     return before, head()
 
 

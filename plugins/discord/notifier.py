@@ -13,6 +13,11 @@ never holds up the host's alert delivery.
 Lifecycle: ``start`` logs in (two REST calls), adds the commands to the tree, syncs them, and runs
 ``Client.connect`` (the gateway) as a background task; ``stop`` calls ``Client.close``. The
 library never owns the loop: no ``Client.run``.
+
+One token, one gateway session: the client logs in only while this process holds the token's
+store lease (:class:`~bot.api.kit.TokenLease`); another process with the same token (a fleet's
+other bot sharing the database) stands by, neither connecting nor sending, and takes over when the
+holder stops.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import discord.http
 from yarl import URL
 
 from bot.api import Alert, AlertLevel, Caller, Notifier
-from bot.api.kit import Outbox
+from bot.api.kit import Outbox, TokenLease
 
 from .client import ArbotClient, confirm_view
 from .render import alert_text, reply_block
@@ -47,19 +52,42 @@ class DiscordNotifier(Notifier):
         self.client: ArbotClient | None = None
         self._saved_endpoints: tuple[str, URL] | None = None
         self.outbox = Outbox(f"discord {name}", ctx.log)
+        self.lease: TokenLease | None = None
+        self._watch: asyncio.Task | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._point_at(self.settings.api_base, self.settings.gateway_url)
+        self.lease = TokenLease(self.ctx.store, "discord", self.settings.token.reveal, go_live=self._go_live,
+                                stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
+                                retry_s=self.settings.lease_retry_s)
         try:
-            client, names = await self._logged_in(sync=self.settings.sync_commands)
+            await self.lease.start()
         except BaseException:
             self._restore_endpoints()
             raise
+        self._watch = self.ctx.create_task(self.lease.watch(), "discord token lease")
+
+    async def _go_live(self) -> None:
+        self._point_at(self.settings.api_base, self.settings.gateway_url)  # another notifier may have restored them
+        client, names = await self._logged_in(sync=self.settings.sync_commands)
         self.client = client
         self.ctx.log.info("logged in as %s; %d slash command(s)", client.user, len(names))
         self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
+
+    async def _stand_by(self) -> None:
+        """Another process holds the token now: close the gateway session, send nothing."""
+        client, self.client = self.client, None
+        if client is not None:
+            await client.close()
+
+    def _notice(self, message: str) -> None:
+        self.ctx.log.warning("%s", message)
+        self.ctx.alert(AlertLevel.WARNING, "chat", message)
+
+    def status(self) -> dict[str, str]:
+        return self.lease.status() if self.lease is not None else {}
 
     async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
         """A client logged in with the token in force, its slash commands added (and synced)."""
@@ -95,16 +123,22 @@ class DiscordNotifier(Notifier):
         self.ctx.log.info("logged in again as %s with the new token", client.user)
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         await self.outbox.close(self.settings.drain_on_stop_s)
         if self.client is not None:
             await self.client.close()
             self.client = None
+        if self.lease is not None:
+            await self.lease.release()
         self._restore_endpoints()
 
     def _point_at(self, api_base: str, gateway_url: str) -> None:
         # discord.py reads both endpoints from class attributes: the override is process-wide,
         # so it is undone on stop.
-        self._saved_endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        if self._saved_endpoints is None:
+            self._saved_endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         discord.http.Route.BASE = api_base.rstrip("/")
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = URL(gateway_url)
 
@@ -118,7 +152,7 @@ class DiscordNotifier(Notifier):
     async def send(self, alert: Alert) -> None:
         if self.client is None or self.settings.alert_channel_id is None:
             return
-        channel_id, text = self.settings.alert_channel_id, alert_text(alert)
+        channel_id, text = self.settings.alert_channel_id, alert_text(alert, self.ctx.bot_name)
 
         async def post() -> None:
             if self.client is None:

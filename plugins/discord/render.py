@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.api import Alert, Reply
+from bot.api import Alert, Reply, alert_origin
 
 MAX_CHARS = 2000
 """Discord refuses message content over 2,000 characters."""
@@ -20,10 +20,12 @@ def reply_block(reply: Reply) -> str:
     return f"{FENCE}\n{_clip(body, MAX_CHARS - 8)}\n{FENCE}"
 
 
-def alert_text(alert: Alert) -> str:
-    """One line: level in bold, source, message, then the figures as key=value in code."""
+def alert_text(alert: Alert, this_bot: str = "") -> str:
+    """One line: the fleet bot it comes from (another bot's, relayed), level in bold, source, message,
+    then the figures as key=value in code."""
+    origin, alert = alert_origin(alert, this_bot)
     figures = " ".join(f"{k}={v}" for k, v in alert.fields.items())
-    line = f"**{alert.level.name}** [{alert.source}] {alert.message}"
+    line = (f"**[{origin}]** " if origin else "") + f"**{alert.level.name}** [{alert.source}] {alert.message}"
     if figures:
         line += f"  `{figures.replace('`', '')}`"
     return _clip(line, MAX_CHARS)

@@ -27,6 +27,9 @@ class DiscordSettings:
     send_timeout_s: float = option(10.0, ge=0.1, le=600, help="give up on one alert after this long")
     drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long alerts still queued may go out "
                                                             "before they are dropped")
+    lease_retry_s: float = option(5.0, ge=0.1, le=300, help="while another process of the fleet holds this "
+                                                           "token's gateway session (standby), how often to try "
+                                                           "taking over")
     api_base: str = option(PUBLIC_API_BASE, help="REST base URL; change it only for tests or a self-hosted "
                                                   "proxy (process-wide in discord.py)")
     gateway_url: str = option(PUBLIC_GATEWAY, help="gateway WebSocket URL; change it only for tests or a "

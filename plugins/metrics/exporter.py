@@ -4,7 +4,8 @@ Nothing here touches the hot path beyond an integer increment per event: counts 
 and are turned into Prometheus families only when scraped. The decision latency is sampled: one book
 update in ``latency_sample_every`` is timed from the first bus subscriber to the last one of its
 market, which is where the strategies run (the bus calls general subscribers before per-market ones).
-Money is Decimal inside the bot; it becomes a float only here, at the exposition edge.
+Money is Decimal inside the bot; it becomes a float only here, at the exposition edge. Every sample
+carries a ``bot`` label (``[bot] name``), so the bots of a fleet can share one Prometheus.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ class MetricsExporter:
         self.settings = settings
         self.ctx = ctx
         self.operator = ctx.operator
+        self.bot = ctx.bot_name
         self.registry = CollectorRegistry(auto_describe=False)
         self.decision_latency = Histogram(
             "arbot_decision_latency_seconds", "Book update to the end of strategy dispatch (sampled)",
-            buckets=(5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2),
-            registry=self.registry)
+            labelnames=("bot",), buckets=(5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2),
+            registry=self.registry).labels(bot=self.bot)
         self.registry.register(self)  # the collector below
         self.market_events: Counter[tuple[str, str, str]] = Counter()
         self.feed_state: dict[tuple[str, str], str] = {}
@@ -171,6 +173,13 @@ class MetricsExporter:
     # --- the collector: families built at scrape time -----------------------------------------
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        """Every family of :meth:`families`, each sample labelled with this bot's name."""
+        bot = self.bot
+        for family in self.families():
+            family.samples = [sample._replace(labels={"bot": bot, **sample.labels}) for sample in family.samples]
+            yield family
+
+    def families(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         op = self.operator
         key: tuple[str, ...]
         now_ns = op.now_ns()

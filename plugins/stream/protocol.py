@@ -1,4 +1,4 @@
-"""The stream's wire protocol: frames, the signed challenge, keys and event encoding.
+"""The stream's wire protocol: frames, the signed challenge and keys (events: ``bot.api.kit.to_data``).
 
 Shared by the server, the Python client and ``arbot watch``; docs/stream.md describes it for
 clients in other languages. Frames are JSON text; amounts are decimal strings, times integer ns.
@@ -7,8 +7,6 @@ clients in other languages. Frames are JSON text; amounts are decimal strings, t
 from __future__ import annotations
 
 import base64
-import dataclasses
-import enum
 import json
 import os
 from decimal import Decimal
@@ -33,42 +31,6 @@ CLOSE_TOO_MANY_MESSAGES = 4029
 def challenge_payload(nonce: str, ts_ns: int) -> bytes:
     """The exact bytes a client signs: protocol name, nonce and the server's timestamp."""
     return f"{PROTOCOL}\nauth\n{nonce}\n{ts_ns}".encode()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def to_data(event: Any) -> dict[str, Any]:
-    """A domain event (frozen dataclass) as a JSON-ready dict: Decimals as strings, enums as values."""
-    cls = type(event)
-    names = _FIELDS.get(cls)
-    if names is None:  # on the bus path: the field names of each event type are looked up once
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(event))
-    out = {}
-    for name in names:
-        value = getattr(event, name)
-        if isinstance(value, Decimal):
-            value = str(value)
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        elif isinstance(value, (dict, list, tuple)) or dataclasses.is_dataclass(value):
-            value = _jsonable(value)
-        out[name] = value
-    return out
 
 
 def dumps(frame: dict[str, Any]) -> str:

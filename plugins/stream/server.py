@@ -23,6 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
+from bot.api.kit import to_data
 
 from .protocol import (
     CHANNELS,
@@ -35,7 +36,6 @@ from .protocol import (
     dumps,
     loads,
     parse_public_key,
-    to_data,
     verify,
 )
 from .settings import StreamSettings
@@ -88,6 +88,8 @@ class StreamServer:
         self.ctx = ctx
         self.operator = ctx.operator
         self.clock = ctx.clock
+        self.bot = ctx.bot_name
+        """``[bot] name``: in ``welcome`` and in every event frame, so a client of several bots tells them apart."""
         self.epoch = secrets.token_hex(8)
         self.channels = {name: Channel(name, settings.buffer_events) for name in CHANNELS}
         self.keys = {}
@@ -153,8 +155,8 @@ class StreamServer:
         """Number, encode once, buffer and fan out one event; returns its sequence number."""
         channel = self.channels[channel_name]
         channel.seq += 1
-        text = dumps({"type": "event", "channel": channel_name, "seq": channel.seq, "ts": self.clock.time_ns(),
-                      "data": data})
+        text = dumps({"type": "event", "bot": self.bot, "channel": channel_name, "seq": channel.seq,
+                      "ts": self.clock.time_ns(), "data": data})
         channel.buffer.append((channel.seq, text))
         if channel_name in SNAPSHOT_CHANNELS:
             channel.snapshot = data
@@ -304,8 +306,9 @@ class StreamServer:
         self.stats["authenticated"] += 1
         log.info("stream: %s connected as %s (%s)", peer, client.name, client.role)
         client.tokens, client.tokens_at = float(self.settings.client_message_burst), asyncio.get_running_loop().time()
-        self._send(client, {"type": "welcome", "protocol": PROTOCOL, "client": client.name, "role": client.role,
-                            "epoch": self.epoch, "channels": {n: c.seq for n, c in self.channels.items()}})
+        self._send(client, {"type": "welcome", "protocol": PROTOCOL, "bot": self.bot, "client": client.name,
+                            "role": client.role, "epoch": self.epoch,
+                            "channels": {n: c.seq for n, c in self.channels.items()}})
         try:
             async for message in ws:
                 if client.dropped:

@@ -13,6 +13,12 @@ Nothing is sent from inside update handling: replies and alerts go into an
 group, never an admin's private ``/kill``. Updates are handled in order within a chat and side by
 side across chats (:mod:`.updates`): a slow command holds up only its own chat. A reply to a message in a
 forum topic goes to that topic (``message_thread_id``).
+
+One token, one poller: the bot polls only while it holds the token's store lease
+(:class:`~bot.api.kit.TokenLease`); another process configured with the same token (a fleet's
+other bot sharing the database) stands by, neither polling nor sending, and takes over when the
+holder stops. A 409 Conflict from getUpdates (a poller outside the lease: another database, another
+program) is alerted once and retried with PTB's backoff (up to 30 s), never a crash loop.
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bot.api import Alert, Caller, Notifier, Reply
-from bot.api.kit import Outbox
+from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
+from bot.api.kit import Outbox, TokenLease
 
 from .render import alert_text, photo_caption, reply_html
 from .settings import AlertKinds, TelegramSettings
 
 if TYPE_CHECKING:
     from telegram import Update
+    from telegram.error import TelegramError
     from telegram.ext import Application, ContextTypes
 
 TRANSPORT = "telegram"
@@ -61,6 +68,10 @@ class TelegramNotifier(Notifier):
         self.app: Application | None = None
         self.outbox = Outbox(f"telegram {name}", ctx.log)
         self._last_update_id: int | None = None
+        self.lease: TokenLease | None = None
+        self._watch: Any = None
+        self._conflict = ""
+        """Set while getUpdates answers 409 Conflict: another poller outside the lease."""
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
@@ -85,6 +96,13 @@ class TelegramNotifier(Notifier):
         return app
 
     async def start(self) -> None:
+        self.lease = TokenLease(self.ctx.store, TRANSPORT, self.settings.token.reveal, go_live=self._go_live,
+                                stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
+                                retry_s=self.settings.lease_retry_s)
+        await self.lease.start()
+        self._watch = self.ctx.create_task(self.lease.watch(), "telegram token lease")
+
+    async def _go_live(self) -> None:
         app = await self._initialized()
         self.app = app  # before polling: the first update's reply is sent with it
         try:
@@ -93,6 +111,23 @@ class TelegramNotifier(Notifier):
             self.app = None
             raise
         self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
+
+    async def _stand_by(self) -> None:
+        """Another process holds the token now: stop polling and sending (queued messages wait)."""
+        app, self.app = self.app, None
+        if app is not None:
+            with _quiet("telegram.ext.Updater"):
+                await self._close(app)
+
+    def _notice(self, message: str) -> None:
+        self.ctx.log.warning("%s", message)
+        self.ctx.alert(AlertLevel.WARNING, "chat", message)
+
+    def status(self) -> dict[str, str]:
+        facts = self.lease.status() if self.lease is not None else {}
+        if self._conflict:
+            facts["conflict"] = self._conflict
+        return facts
 
     async def _initialized(self) -> Application:
         """A new Application with the token in force, initialized (getMe answered)."""
@@ -111,7 +146,8 @@ class TelegramNotifier(Notifier):
             await app.start()
             if app.updater is None:  # the builder above always makes one
                 raise RuntimeError("telegram: the Application has no Updater to poll with")
-            await app.updater.start_polling(timeout=dt.timedelta(seconds=self.settings.poll_timeout_s))
+            await app.updater.start_polling(timeout=dt.timedelta(seconds=self.settings.poll_timeout_s),
+                                            error_callback=self._poll_error)
         except BaseException:
             await self._close(app)
             raise
@@ -137,13 +173,36 @@ class TelegramNotifier(Notifier):
         await self._poll(new)
         self.ctx.log.info("telegram bot @%s polling with its new token", new.bot.username)
 
+    def _poll_error(self, exc: TelegramError) -> None:
+        """A failed getUpdates (PTB retries it, waiting 1 s, then 1.5 times longer each time, up to 30 s)."""
+        from telegram.error import Conflict
+
+        if not isinstance(exc, Conflict):
+            self.ctx.log.warning("telegram: getUpdates failed: %s: %s", type(exc).__name__, exc)
+            return
+        first = not self._conflict
+        self._conflict = ("409 Conflict from getUpdates: another program polls this token outside arbot's lease; "
+                          "retrying with backoff")
+        self.ctx.log.warning("telegram: %s", exc)
+        if first:
+            self.ctx.alert(AlertLevel.ERROR, "chat", "telegram: 409 Conflict: another program or a bot on another "
+                           "database polls this bot token (only one poller per token); retrying with backoff up "
+                           "to 30 s. Stop the other poller, or point both bots at one database.")
+
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         app, self.app = self.app, None
         if app is not None:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()  # no new updates while the outbox drains
             await self.outbox.close(self.settings.drain_on_stop_s)
             await self._close(app)
+        else:
+            await self.outbox.close(0)
+        if self.lease is not None:
+            await self.lease.release()
 
     @staticmethod
     async def _close(app: Application) -> None:
@@ -162,6 +221,7 @@ class TelegramNotifier(Notifier):
         update_id = getattr(update, "update_id", None)
         if isinstance(update_id, int):
             self._last_update_id = max(update_id, self._last_update_id or 0)
+            self._conflict = ""  # updates arrive again: the other poller is gone
 
     def _bot(self) -> Any:
         """The bot of the Application in force (a token change replaces it), or None once stopped."""
@@ -176,7 +236,7 @@ class TelegramNotifier(Notifier):
         """
         if self.app is None:
             return
-        text = alert_text(alert)
+        text = alert_text(alert, self.ctx.bot_name)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
                 self.outbox.put(str(chat), functools.partial(self._send_text, chat, text))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from bot.api import Alert, Reply
+from bot.api import Alert, Reply, alert_origin
 
 MAX_CHARS = 4000
 """Telegram refuses messages over 4096 characters (counted after HTML parsing)."""
@@ -30,8 +30,11 @@ def photo_caption(reply: Reply) -> str:
     return text if len(text) <= MAX_CAPTION_CHARS else text[: MAX_CAPTION_CHARS - 1] + "…"
 
 
-def alert_text(alert: Alert) -> str:
-    """One plain-text line: level mark, source, message, then the figures as key=value."""
+def alert_text(alert: Alert, this_bot: str = "") -> str:
+    """One plain-text line: the fleet bot it comes from (another bot's, relayed), level mark, source,
+    message, then the figures as key=value."""
+    origin, alert = alert_origin(alert, this_bot)
     figures = " ".join(f"{k}={v}" for k, v in alert.fields.items())
     mark = LEVEL_MARK.get(alert.level.name, alert.level.name)
-    return _clip(f"{mark} [{alert.source}] {alert.message}" + (f"  {figures}" if figures else ""))
+    return _clip((f"[{origin}] " if origin else "") + f"{mark} [{alert.source}] {alert.message}"
+                 + (f"  {figures}" if figures else ""))

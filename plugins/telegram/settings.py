@@ -54,6 +54,8 @@ class TelegramSettings:
                                                help="messages per minute to one group (Telegram: 20)")
     drain_on_stop_s: float = option(2.0, ge=0, le=60, help="on stop, how long replies and alerts still queued "
                                                             "may go out before they are dropped")
+    lease_retry_s: float = option(5.0, ge=0.1, le=300, help="while another process of the fleet polls this "
+                                                           "token (standby), how often to try taking over")
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []

@@ -125,6 +125,26 @@ class Endpoints:
                   responses={202: "confirmation needed: the answer holds confirm_token",
                              404: "unknown token", 409: "token already used", 410: "token expired",
                              403: "a token of another user (nothing happens)"}),
+            Route("GET", f"{v}/fleet", self.fleet, "viewer", "every bot of the fleet (this one alone when it has "
+                  "no fleet link): alive, last heard, and its status summary"),
+            Route("POST", f"{v}/fleet/{{bot}}/strategies/{{name}}/pause", self.fleet_pause, "operator", "pause a "
+                  "strategy of a fleet bot through the command layer (/pause bot:name): that bot authorizes and "
+                  "audits it too", body=(), responses={404: "no bot of that name in the fleet"}),
+            Route("POST", f"{v}/fleet/{{bot}}/strategies/{{name}}/resume", self.fleet_resume, "operator", "resume a "
+                  "strategy of a fleet bot (/resume bot:name), confirmed in two steps like /resume in chat: "
+                  "without confirm_token it answers 202 with one",
+                  body=(Field("confirm_token", "string", "the token the first call returned"),),
+                  responses={202: "confirmation needed: the answer holds confirm_token",
+                             404: "no bot of that name in the fleet", 409: "the confirmation was refused "
+                             "(unknown, used, expired or another user's token): the message says which"}),
+            Route("POST", f"{v}/fleet/kill", self.fleet_kill, "admin", "kill switch on one fleet bot or on all "
+                  "(/kill all), in two steps: without confirm_token it answers 202 with one",
+                  body=(Field("bot", "string", 'a bot\'s name, or "all"', required=True),
+                        Field("reason", "string", "why (shown in the alerts and audit logs)"),
+                        Field("confirm_token", "string", "the token the first call returned")),
+                  responses={202: "confirmation needed: the answer holds confirm_token",
+                             404: "no bot of that name in the fleet", 409: "the confirmation was refused "
+                             "(unknown, used, expired or another user's token): the message says which"}),
         ]
 
     # --- helpers -----------------------------------------------------------------------------
@@ -447,6 +467,68 @@ class Endpoints:
         except ValueError as exc:
             raise ApiError(409, str(exc)) from None
         return {"mode": mode}
+
+    # --- the fleet: read from the fleet link, act through the command layer (roles, confirmation, audit) -----
+
+    def _summary(self) -> dict[str, Any]:
+        """This bot's status summary when no fleet link gives one (the same keys a link's heartbeat has)."""
+        op = self.op
+        today = totals(op.pnl(since_ns=op.period_start_ns("day")).values())
+        return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
+                "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
+                               for name in op.strategies},
+                "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
+                "store_error": op.store_error, "pnl_today": {"net": money_map(today.net)}}
+
+    def _bots(self) -> list[str]:
+        link, me = self.op.fleet, self.op.bot_name
+        return sorted({m.name for m in link.members()} | {me}) if link is not None else [me]
+
+    async def fleet(self, call: Call) -> Any:
+        op = self.op
+        me, link = op.bot_name, op.fleet
+        members = {m.name: {"name": m.name, "self": m.name == me, "alive": m.alive, "seen_ns": m.seen_ns,
+                            "status": plain(dict(m.status))} for m in (link.members() if link is not None else [])}
+        if me not in members or not members[me]["status"]:
+            members[me] = {"name": me, "self": True, "alive": True, "seen_ns": op.now_ns(), "status": self._summary()}
+        return {"bot": me, "linked": link is not None, "now_ns": op.now_ns(),
+                "members": [members[name] for name in sorted(members)]}
+
+    def _fleet_bot(self, call: Call, name: str) -> str:
+        bots = self._bots()
+        if name != "all" and name not in bots:
+            raise ApiError(404, f"no bot named {name!r} in the fleet; bots: {', '.join(bots)}")
+        return name
+
+    async def _command(self, call: Call, name: str, args: list[str]) -> Any:
+        """Run ``/name args`` through the command layer as the web user: 202 with a token when it asks for a
+        confirmation, 200 with every bot's answer once run."""
+        commands = self.server.ctx.commands
+        token = call.body.get("confirm_token")
+        reply = await (commands.confirm(call.caller, token) if token else commands.dispatch(call.caller, name, args))
+        if reply.confirm_token:
+            return web.json_response({"confirm_token": reply.confirm_token, "question": reply.title,
+                                      "text": reply.text}, status=202)
+        bots = reply.data.get("bots")
+        if not isinstance(bots, dict):  # this bot alone: its own answer (or the command layer's refusal)
+            if token and not reply.ok:
+                raise ApiError(409, reply.title)
+            bots = {self.op.bot_name: {"answer": "ok" if reply.ok else "refused", "text": reply.render_text()}}
+        return {"ok": reply.ok, "title": reply.title, "text": reply.text,
+                "bots": {bot: {"answer": part["answer"], "text": part["text"]} for bot, part in bots.items()}}
+
+    async def fleet_pause(self, call: Call) -> Any:
+        bot = self._fleet_bot(call, call.request.match_info["bot"])
+        return await self._command(call, "pause", [f"{bot}:{call.request.match_info['name']}"])
+
+    async def fleet_resume(self, call: Call) -> Any:
+        bot = self._fleet_bot(call, call.request.match_info["bot"])
+        return await self._command(call, "resume", [f"{bot}:{call.request.match_info['name']}"])
+
+    async def fleet_kill(self, call: Call) -> Any:
+        bot = self._fleet_bot(call, call.body["bot"])
+        reason = (call.body.get("reason") or "web console kill").replace(":", " ").split()  # no "x:" target words
+        return await self._command(call, "kill", ["all" if bot == "all" else f"{bot}:", *reason])
 
     async def kill(self, call: Call) -> Any:
         confirmations = self.server.confirmations

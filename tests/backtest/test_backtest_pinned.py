@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.backtest.driver import run_backtest
+from bot.backtest.driver import BACKTEST_BOT, run_backtest
 from bot.store import Store
 from tests.backtest.backtest_kit import write_config, write_kraken_recording
 from tests.plugins.arb.arb_kit import arb_plugins
@@ -85,7 +85,7 @@ def outcome(tmp_path: Path, config: Path, steps: int | None) -> dict:
     report["scenario"].pop("config", None)
     report["scenario"]["input"] = report["scenario"]["input"].replace(str(tmp_path), "TMP")
     db = tmp_path / "out" / "backtest.db"
-    store = Store(f"sqlite:///{db}").open()
+    store = Store(f"sqlite:///{db}", bot=BACKTEST_BOT).open()
     try:
         epoch = store.get_state("id_epoch")  # random per store: part of every client order id
         fills = [[strategy, f.exchange, f.symbol, f.client_order_id.replace(f"{epoch}.", "EPOCH."), f.trade_id,

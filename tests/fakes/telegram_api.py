@@ -5,7 +5,9 @@ Answers use the Bot API envelope ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": N}}``.
 
 Methods: getMe, getUpdates (``offset`` confirms earlier updates; long polls up to ``timeout``
-seconds, woken by new updates, never by sleeping), sendMessage, sendPhoto (the photo uploaded as
+seconds, woken by new updates, never by sleeping; a second long poll of the same token ends the one
+in flight with 409 "Conflict: terminated by other getUpdates request", as Telegram does when two
+instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the photo uploaded as
 ``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
 editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
@@ -66,6 +68,8 @@ class FakeBotAPI:
     """answerCallbackQuery parameters, in order."""
     group_limit_per_min: int = 20
     """Messages a minute one group takes before 429 (Telegram: 20)."""
+    conflicts: int = 0
+    """Long polls ended with 409 Conflict because another one arrived while they waited."""
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -78,6 +82,8 @@ class FakeBotAPI:
         self._group_sends: dict[str, deque[float]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._polls: list[dict] = []
+        """Long polls in flight: ``{"terminated": bool}`` each."""
 
     # --- server ------------------------------------------------------------------------------
 
@@ -161,7 +167,7 @@ class FakeBotAPI:
     async def _m_setMyCommands(self, p: dict) -> bool:
         return True
 
-    async def _m_getUpdates(self, p: dict) -> list[dict]:
+    async def _m_getUpdates(self, p: dict) -> list[dict] | web.Response:
         offset = int(p.get("offset") or 0)
         if offset:  # confirms (forgets) every update before offset
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -171,13 +177,28 @@ class FakeBotAPI:
         def pending() -> list[dict]:
             return [u for u in self._updates if u["update_id"] >= offset][:limit]
 
+        poll = {"terminated": False}
         async with self._changed:
-            if not pending() and timeout_s > 0 and not self._closing:
-                try:
-                    async with asyncio.timeout(timeout_s):
-                        await self._changed.wait_for(lambda: bool(pending()) or self._closing)
-                except TimeoutError:
-                    pass
+            if timeout_s > 0:  # one long poller per token: this one ends any other in flight
+                for other in self._polls:
+                    other["terminated"] = True
+                    self.conflicts += 1
+                self._changed.notify_all()
+                self._polls.append(poll)
+            try:
+                if not pending() and timeout_s > 0 and not self._closing:
+                    try:
+                        async with asyncio.timeout(timeout_s):
+                            await self._changed.wait_for(lambda: bool(pending()) or self._closing
+                                                         or poll["terminated"])
+                    except TimeoutError:
+                        pass
+            finally:
+                self._polls = [other for other in self._polls if other is not poll]
+        if poll["terminated"]:
+            return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
+                                      "getUpdates request; make sure that only one bot instance is running"},
+                                     status=409)
         return pending()
 
     async def _m_sendMessage(self, p: dict) -> dict:

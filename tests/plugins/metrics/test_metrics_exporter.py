@@ -60,7 +60,8 @@ async def scrape(port: int) -> dict[tuple[str, tuple], float]:
 
 
 def value(samples, name, **labels) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
+    """The sample ``name`` with ``labels`` and the bot label of bot "alpha"."""
+    return samples[(name, tuple(sorted({"bot": "alpha", **labels}.items())))]
 
 
 async def test_disabled_by_default(make_bot):
@@ -70,6 +71,7 @@ async def test_disabled_by_default(make_bot):
 
 async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
     bot = await make_bot("""
+        name = "alpha"
         [exchanges.paper]
         tick_interval_ms = 0
         state_file = ""
@@ -100,7 +102,8 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
     assert value(samples, "arbot_decision_latency_seconds_count") == books  # every one timed at 1 in 1
     assert value(samples, "arbot_feed_resyncs_total", exchange="paper", symbol="BTC/USD") == 1
     assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="live") == 1
-    assert ("arbot_feed_staleness_seconds", (("exchange", "paper"), ("symbol", "BTC/USD"))) in samples
+    assert ("arbot_feed_staleness_seconds", (("bot", "alpha"), ("exchange", "paper"), ("symbol", "BTC/USD"))) in samples
+    assert {dict(labels).get("bot") for _, labels in samples} == {"alpha"}  # every sample names its bot
     assert value(samples, "arbot_order_updates_total", exchange="paper", strategy="t", status="filled") == 1
     assert value(samples, "arbot_fills_total", exchange="paper", symbol="BTC/USD", side="buy") >= 1
     assert value(samples, "arbot_filled_base_total", exchange="paper", symbol="BTC/USD", side="buy") == 0.01

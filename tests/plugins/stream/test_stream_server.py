@@ -92,7 +92,7 @@ async def test_disabled_by_default_opens_no_port(make_bot):
 async def test_authenticated_client_receives_orders_with_decimals_as_strings(make_bot):
     bot, server, url = await start(make_bot)
     ws, welcome = await login(url, BOB)
-    assert welcome["role"] == "admin" and welcome["client"] == "bob"
+    assert welcome["role"] == "admin" and welcome["client"] == "bob" and welcome["bot"] == bot.name
     await ws.send(json.dumps({"type": "subscribe", "channels": ["orders", "fills"]}))
     assert (await recv(ws))["type"] == "subscribed"
     bot.bus.publish(OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="g-1", strategy="g",
@@ -102,6 +102,7 @@ async def test_authenticated_client_receives_orders_with_decimals_as_strings(mak
     assert orders["channel"] == "orders" and orders["seq"] == 1
     assert orders["data"]["status"] == "open" and orders["data"]["filled_qty"] == "0"
     assert fills["channel"] == "fills" and fills["data"]["price"] == "30000.10" and fills["data"]["side"] == "buy"
+    assert orders["bot"] == fills["bot"] == bot.name != ""  # [bot] name: the host name here
     await ws.close()
 
 

@@ -11,8 +11,9 @@ import inventory from "./pages/inventory.js";
 import risk from "./pages/risk.js";
 import system from "./pages/system.js";
 import backtests from "./pages/backtests.js";
+import fleet from "./pages/fleet.js";
 
-const PAGES = [overview, opportunities, executions, orders, inventory, risk, system, backtests];
+const PAGES = [overview, opportunities, executions, orders, inventory, risk, system, backtests, fleet];
 const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
 const REFRESH_MS = 5000; // ages and staleness move even when no event arrives
 const MIN_GAP_MS = 700; // a burst of events refreshes once

@@ -1,0 +1,126 @@
+"""One process per chat bot token: a transport goes live only while it holds the token's store lease.
+
+A Telegram bot token may be polled by one process only (a second ``getUpdates`` is refused with 409
+Conflict), and a Discord token's gateway sessions race each other. In a fleet several bots may be
+configured with the same token (any of them may carry the fleet's chat); :class:`TokenLease` makes
+exactly one of them live:
+
+- :meth:`TokenLease.start` takes the lease on ``"<transport> <hash of the token>"`` (the token
+  itself never reaches the store) and calls ``go_live``; when another process holds it, the
+  transport stands by (no polling, no sending: a standby bot's alerts reach chat through the
+  fleet's alert relay) and says so once in the log and an alert;
+- :meth:`TokenLease.watch` (a background task) retries every ``retry_s`` and takes over when the
+  holder is gone (its process ended or its database session was lost); a holder that finds its
+  lease taken by another process (its own session was lost meanwhile) calls ``stand_by``;
+- a store that cannot be asked (database down) changes nothing: a live transport stays live.
+
+Public for plugins as :class:`bot.api.kit.TokenLease`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from .store.lease import Lease, LeaseUnavailable, lease
+
+if TYPE_CHECKING:
+    from .store import Store
+
+LIVE, STANDBY = "live", "standby"
+
+
+def token_lease_name(transport: str, token: str) -> str:
+    """The lease name of a chat token: the transport and a hash of the token (never the token)."""
+    return f"{transport} {hashlib.sha256(token.encode()).hexdigest()[:24]}"
+
+
+class TokenLease:
+    """Hold a chat token's store lease while live; stand by and retry while another process holds it."""
+
+    def __init__(self, store: Store, transport: str, token: Callable[[], str], *,
+                 go_live: Callable[[], Awaitable[None]], stand_by: Callable[[], Awaitable[None]],
+                 notice: Callable[[str], None], log: logging.Logger, retry_s: float = 5.0) -> None:
+        self.transport = transport
+        self._store = store
+        self._token = token
+        """Read again at each round: a rotated token (``reload_secrets``) moves the lease to its new name."""
+        self._lease: Lease = lease(store, token_lease_name(transport, token()))
+        self._go_live = go_live
+        self._stand_by = stand_by
+        self._notice = notice
+        self._log = log
+        self.retry_s = retry_s
+        self.state = ""
+        """``live`` or ``standby`` once started."""
+
+    def status(self) -> dict[str, str]:
+        """The facts ``/status`` shows."""
+        if self.state == STANDBY:
+            return {"chat": "standing by: another process holds this token (retrying every "
+                            f"{self.retry_s:g} s)"}
+        return {"chat": "live"} if self.state == LIVE else {}
+
+    async def _acquire(self) -> bool | None:
+        """True: ours; False: held elsewhere; None: the store cannot tell now."""
+        try:
+            return await asyncio.to_thread(self._lease.acquire)
+        except LeaseUnavailable as exc:
+            self._log.warning("%s: cannot ask the store for the token lease (%s); keeping the current state",
+                              self.transport, exc)
+            return None
+
+    async def start(self) -> None:
+        """Go live if the lease is ours (or the store cannot tell: the single-process default), else stand by."""
+        got = await self._acquire()
+        if got is False:
+            self.state = STANDBY
+            self._notice(f"{self.transport}: another process polls this bot token; standing by (no polling, no "
+                         f"sending) and taking over when it stops")
+            return
+        try:
+            await self._go_live()
+        except BaseException:  # the transport failed to start: another process may do better
+            await asyncio.to_thread(self._lease.release)
+            raise
+        self.state = LIVE
+
+    async def _rekey(self) -> None:
+        """The token was rotated: hold (or wait for) the lease of the new one, and let the old one go."""
+        name = token_lease_name(self.transport, self._token())
+        if name == self._lease.name:
+            return
+        old, self._lease = self._lease, lease(self._store, name)
+        await asyncio.to_thread(old.release)
+
+    async def watch(self) -> None:
+        """Every ``retry_s``: take over when the holder is gone; stand by when another took the lease."""
+        while True:
+            await asyncio.sleep(self.retry_s)
+            await self._rekey()
+            if self.state == LIVE:
+                if await asyncio.to_thread(self._lease.held):
+                    continue
+                got = await self._acquire()
+                if got is False:  # our session was lost and another process took over meanwhile
+                    await self._stand_by()
+                    self.state = STANDBY
+                    self._notice(f"{self.transport}: another process took over this bot token; standing by")
+            elif await self._acquire():
+                try:
+                    await self._go_live()
+                except Exception as exc:  # the chat service refused us: let another process try, and retry
+                    self._log.warning("%s: could not go live after taking the token lease: %s: %s",
+                                      self.transport, type(exc).__name__, exc)
+                    await asyncio.to_thread(self._lease.release)
+                    continue
+                self.state = LIVE
+                self._notice(f"{self.transport}: took over this bot token (the process that held it stopped)")
+
+    async def release(self) -> None:
+        """Give the lease up (on stop): a standby process takes over within its ``retry_s``."""
+        await asyncio.to_thread(self._lease.release)
+        self.state = ""

@@ -1,0 +1,203 @@
+"""Store leases: one process at a time holds a name among the processes that share one store.
+
+What needs exactly one holder in a fleet (one poller per Telegram token, one gateway session per
+Discord token) takes a :class:`Lease` on a name derived from it (never the secret itself: hash it):
+
+- PostgreSQL: a session advisory lock (``pg_try_advisory_lock`` on a 64-bit key hashed from the
+  name) on a dedicated connection kept open while leased. The server frees it when the holder
+  releases it, exits, or loses its connection.
+- SQLite (a file): an exclusive ``fcntl.flock`` on a lock file next to the database
+  (``arbot.db.lease-<hash>``), freed on release or when the process ends. Processes coordinate when
+  they share the database file; a bot with its own SQLite file holds its own leases.
+- An in-memory database: a lease within this process.
+
+Every method does blocking I/O: call them from a worker thread (``await asyncio.to_thread(...)``).
+Public for plugins as :func:`bot.api.storage.lease`.
+"""
+
+from __future__ import annotations
+
+import abc
+import fcntl
+import hashlib
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from . import Store
+
+
+class LeaseUnavailable(Exception):
+    """The store could not be asked (the database is unreachable): whether the lease is free is unknown."""
+
+
+class Lease(abc.ABC):
+    """An exclusive, non-blocking lease on ``name`` among the processes sharing one store."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @abc.abstractmethod
+    def acquire(self) -> bool:
+        """Take the lease if it is free (True), or say it is held elsewhere (False); True again while held.
+
+        Raises :class:`LeaseUnavailable` when the store cannot be asked.
+        """
+
+    @abc.abstractmethod
+    def held(self) -> bool:
+        """Whether this process still holds the lease (False once released or lost with the connection)."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give the lease up (nothing when not held)."""
+
+
+def key_of(name: str) -> int:
+    """The signed 64-bit advisory lock key of a lease name."""
+    return int.from_bytes(hashlib.sha256(f"arbot lease {name}".encode()).digest()[:8], "big", signed=True)
+
+
+class AdvisoryLease(Lease):
+    """PostgreSQL: a session advisory lock on a connection of its own, held while leased."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        super().__init__(name)
+        self._store = store
+        self._key = key_of(name)
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self._conn is not None and self._alive(self._conn):
+                return True
+            self._drop()
+            try:
+                conn = self._store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            except Exception as exc:
+                raise LeaseUnavailable(f"store {self._store.url}: {type(exc).__name__}") from None
+            try:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
+            except Exception as exc:
+                conn.invalidate()
+                conn.close()
+                raise LeaseUnavailable(f"store {self._store.url}: {type(exc).__name__}") from None
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return got
+
+    @staticmethod
+    def _alive(conn: Connection) -> bool:
+        try:
+            conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def held(self) -> bool:
+        with self._lock:
+            if self._conn is None:
+                return False
+            if self._alive(self._conn):
+                return True
+            self._drop()  # the session is gone, and the server freed its lock with it
+            return False
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.invalidate()  # never back to the pool: the session may still hold the lock
+            conn.close()
+
+    def release(self) -> None:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            except Exception:
+                pass  # a lost connection: the server already freed the lock
+            self._drop()
+
+
+class FileLease(Lease):
+    """SQLite: an exclusive ``flock`` on a lock file next to the database, held while the file is open."""
+
+    def __init__(self, path: str, name: str) -> None:
+        super().__init__(name)
+        self.path = path
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self._fd is not None:
+                return True
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise LeaseUnavailable(f"lease file {self.path}: {exc.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._fd = fd
+            return True
+
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)  # closing the only descriptor frees the flock
+
+
+class LocalLease(Lease):
+    """An in-memory database: the store lives in this process, so its leases do too."""
+
+    _held: set[str] = set()
+    _guard = threading.Lock()
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._mine = False
+
+    def acquire(self) -> bool:
+        with LocalLease._guard:
+            if not self._mine and self.name not in LocalLease._held:
+                LocalLease._held.add(self.name)
+                self._mine = True
+            return self._mine
+
+    def held(self) -> bool:
+        return self._mine
+
+    def release(self) -> None:
+        with LocalLease._guard:
+            if self._mine:
+                LocalLease._held.discard(self.name)
+                self._mine = False
+
+
+def lease(store: Store, name: str) -> Lease:
+    """A lease on ``name`` among the processes sharing ``store`` (not taken yet: call :meth:`Lease.acquire`)."""
+    url = store.engine.url
+    if url.get_backend_name() == "postgresql":
+        return AdvisoryLease(store, name)
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        return FileLease(f"{database}.lease-{digest}", name)
+    return LocalLease(name)

@@ -1,0 +1,503 @@
+"""The bot's side of the fleet bus: events out, heartbeats, commands in, the :class:`FleetLink` to the others.
+
+Runs in the bot's loop. Bus events arrive as plain synchronous calls: each is encoded once and put
+in a bounded outbox; one task sends the outbox in order while NATS is connected. While it is not,
+the outbox fills up to ``buffer_max`` and then drops its oldest events, counting them. Trading never
+waits on NATS: nothing on the bus path awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import StorageType, StreamConfig
+
+from bot.api import (
+    Alert,
+    AlertLevel,
+    Caller,
+    ExecutionResult,
+    FillApplied,
+    FleetLink,
+    FleetMember,
+    Opportunity,
+    OrderUpdate,
+    Reply,
+)
+from bot.api.kit import REDACTOR, to_data
+from bot.api.ledger import totals
+
+from . import wire
+from .client import connect_options, servers_of, shown
+from .settings import FleetSettings
+
+if TYPE_CHECKING:
+    from nats.js.kv import KeyValue
+
+    from bot.api import Context
+
+log = logging.getLogger("arbot.fleet")
+
+ORIGIN = "fleet_origin"
+"""Field of an alert relayed from another bot: the bot it came from (never published again)."""
+MAX_CONCURRENT_COMMANDS = 16
+MAX_PENDING_COMMANDS = 256
+"""Commands received and not answered yet; beyond, a request is answered "busy" at once."""
+
+
+Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
+"""One event in the outbox: (kind, seq, ts_ns, event, encode). ``event`` is JSON-ready data, or the event
+object ``encode`` turns into it when it is sent: a publisher pays only for the tuple (a plain tuple: a
+NamedTuple costs ten times more to make)."""
+
+
+def fill_data(applied: FillApplied) -> dict[str, Any]:
+    return {"strategy": applied.strategy, **to_data(applied.fill)}
+
+
+def alert_data(alert: Alert) -> dict[str, Any]:
+    data = to_data(alert)
+    data["level"] = AlertLevel(alert.level).name.lower()
+    return data
+
+
+class NatsFleet(FleetLink):
+    """This bot on NATS: publishes its events and heartbeats, answers commands, knows the other bots."""
+
+    def __init__(self, settings: FleetSettings, ctx: Context):
+        self.settings = settings
+        self.ctx = ctx
+        self.name = ctx.bot_name
+        self.op = ctx.operator
+        self.roles = dict(settings.roles)
+        self.nc: NATS | None = None
+        self.kv: KeyValue | None = None
+        self.outbox: deque[Outgoing] = deque()
+        self.kinds = frozenset(settings.events)
+        self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
+        """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
+        relayed: other bots' alerts re-emitted here."""
+        self.peers: dict[str, FleetMember] = {}
+        self._status: dict[str, Any] | None = None
+        """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
+        self.seq = 0
+        self.status_seq = 0
+        self.ready = False
+        """Connected, subscribed, the stream and bucket set up: events go out."""
+        self._wake = asyncio.Event()
+        self._unsubscribe: list[Any] = []
+        self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
+        self._pending = 0
+        self._outage_alerted = False
+        self._drop_alerted = False
+        self._servers = ""
+        self._stopping = False
+        self._back: tuple[bool, int, int] | None = None
+        """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to the bot's events and start connecting in the background (never waits for NATS)."""
+        options = connect_options(self.settings, f"arbot {self.name}")  # a LinkConfigError fails the service
+        self._servers = shown(options["servers"])
+        bus, owner = self.ctx.bus, self.ctx.name
+        # on the publisher's path only a tuple is queued: the JSON is made by the send loop
+        events: list[tuple[type, str, Callable[[Any], Any]]] = [
+            (OrderUpdate, "order", to_data), (FillApplied, "fill", fill_data), (Opportunity, "opportunity", to_data),
+            (ExecutionResult, "execution", to_data)]
+        self._unsubscribe = [bus.subscribe(cls, partial(self.publish, kind, encode=encode), owner=owner)
+                             for cls, kind, encode in events if kind in self.kinds]
+        if self.kinds & {"alert", "risk"}:
+            self._unsubscribe.append(self.ctx.subscribe_alerts(self._on_alert))
+        self.ctx.create_task(self._connect(options), what="connecting to NATS")
+        self.ctx.create_task(self._send_loop(), what="sending events to NATS")
+        self.ctx.create_task(self._heartbeats(), what="fleet heartbeats")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        nc = self.nc
+        if nc is None:
+            return
+        if nc.is_connected and self.ready:
+            try:  # what is still in the outbox goes out first, for 2 s at most
+                async with asyncio.timeout(2):
+                    while self.outbox:
+                        item = self.outbox.popleft()
+                        try:
+                            subject, payload = self._encoded(item)
+                        except Exception:
+                            self.counters["unencodable"] += 1
+                            continue
+                        await nc.publish(subject, payload)
+                        self.counters["published"] += 1
+                    await nc.flush()
+            except (nats.errors.Error, TimeoutError, OSError):
+                pass
+        await close_quietly(nc)
+
+    async def _connect(self, options: dict[str, Any]) -> None:
+        nc = NATS()
+        self.nc = nc
+        log.info("fleet: bot %s connecting to NATS at %s", self.name, self._servers)
+
+        async def on_error(exc: Exception) -> None:
+            text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            if not nc.is_connected and not self._outage_alerted and not self._stopping:
+                self._outage_alerted = True
+                log.warning("fleet: NATS at %s unreachable (%s); trading goes on, events are buffered "
+                            "(at most %d) and NATS is tried every %g s", self._servers, text,
+                            self.settings.buffer_max, self.settings.reconnect_wait_s)
+                self.ctx.alert(AlertLevel.WARNING, "fleet", "NATS unreachable: trading goes on, events are "
+                               "buffered until it is back", servers=self._servers, error=text)
+            else:
+                log.debug("fleet: NATS error: %s", text)
+
+        async def on_disconnected() -> None:
+            self.ready = False
+            if not self._outage_alerted and not self._stopping:
+                self._outage_alerted = True
+                log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
+                            self._servers, self.settings.buffer_max)
+                self.ctx.alert(AlertLevel.WARNING, "fleet", "lost the NATS connection: trading goes on, events "
+                               "are buffered until it is back", servers=self._servers)
+
+        async def on_reconnected() -> None:  # not inside nats-py's reconnect: JetStream requests follow
+            self.ctx.create_task(self._on_connected(again=True), what="rejoining NATS")
+
+        await nc.connect(**options, error_cb=on_error, disconnected_cb=on_disconnected,
+                         reconnected_cb=on_reconnected)
+        await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
+        await nc.subscribe(wire.ALL_STATUS, cb=self._on_status)
+        if self.settings.relay_alerts:
+            await nc.subscribe(wire.ALL_ALERTS, cb=self._on_remote_alert)
+        await self._on_connected(again=False)
+
+    async def _on_connected(self, *, again: bool) -> None:
+        """(Re)connected: the stream and bucket first (a new server may lack them), then the outbox goes out."""
+        if self.settings.jetstream and self.nc is not None:
+            await self._setup_jetstream(self.nc)
+        self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
+        self._outage_alerted = False
+        self.ready = True
+        self._wake.set()  # the send loop says it is back once the outbox is out (an alert now could push one out)
+        await self._heartbeat()
+
+    def _announce_back(self) -> None:
+        after_outage, waiting, dropped = self._back or (False, 0, 0)
+        self._back = None
+        if after_outage:
+            log.warning("fleet: NATS at %s reached; %d buffered event(s) sent, %d dropped since the start",
+                        self._servers, waiting, dropped)
+            self.ctx.alert(AlertLevel.INFO, "fleet", "NATS connection back: buffered events sent",
+                           buffered=str(waiting), dropped=str(dropped))
+        else:
+            log.info("fleet: bot %s on NATS at %s", self.name, self._servers)
+        self._drop_alerted = False
+
+    async def _setup_jetstream(self, nc: NATS) -> None:
+        """The events stream and the status bucket, created if absent, updated if their limits changed."""
+        s = self.settings
+        js = nc.jetstream()
+        config = StreamConfig(name=wire.STREAM, storage=StorageType.FILE, max_age=s.stream_max_age_s,
+                              max_bytes=s.stream_max_bytes,
+                              subjects=[f"{wire.PREFIX}.*.evt.{kind}" for kind in wire.DURABLE_KINDS])
+        try:
+            try:
+                await js.add_stream(config)
+            except nats.js.errors.BadRequestError:  # exists with other limits (JetStream error 10058)
+                await js.update_stream(config)
+            try:
+                self.kv = await js.key_value(wire.BUCKET)
+            except nats.js.errors.BucketNotFoundError:
+                self.kv = await js.create_key_value(bucket=wire.BUCKET, history=1, storage=StorageType.FILE)
+            await self._read_bucket()
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("fleet: JetStream unavailable (%s: %s); events are not kept durably",
+                        type(exc).__name__, REDACTOR.redact(str(exc)))
+            self.ctx.alert(AlertLevel.WARNING, "fleet", "JetStream unavailable: events are not kept durably "
+                           "(start nats-server with -js)", error=type(exc).__name__)
+
+    async def _read_bucket(self) -> None:
+        """Every bot's last status from the KV bucket: the fleet is known at once, before heartbeats."""
+        assert self.kv is not None
+        try:
+            keys = await self.kv.keys()
+        except nats.js.errors.NoKeysError:
+            return
+        for key in keys:
+            try:
+                entry = await self.kv.get(key)
+                self._remember(entry.value or b"", received_ns=None)
+            except (nats.errors.Error, ValueError) as exc:
+                log.debug("fleet: status of %s in the bucket unreadable: %s", key, exc)
+
+    # --- events out ------------------------------------------------------------------------
+
+    def publish(self, kind: str, event: Any, *, encode: Callable[[Any], Any] | None = None) -> None:
+        """Queue one event for ``arbot.<bot>.evt.<kind>``: JSON-ready data, or an event object and the function
+        that makes its data (called when it is sent). Never blocks; a full outbox drops its oldest event."""
+        self.seq += 1
+        outbox = self.outbox
+        first_drop = False
+        while len(outbox) >= self.settings.buffer_max:
+            outbox.popleft()
+            self.counters["dropped"] += 1
+            first_drop = first_drop or not self._drop_alerted
+            self._drop_alerted = True
+        outbox.append((kind, self.seq, time.time_ns(), event, encode))
+        self._wake.set()
+        if first_drop:  # after the append: the alert is itself an event published through here
+            log.warning("fleet: NATS outbox full (%d events): dropping the oldest; the count is in the status",
+                        self.settings.buffer_max)
+            self.ctx.alert(AlertLevel.WARNING, "fleet", "fleet outbox full: the oldest events are dropped "
+                           "while NATS is unreachable", buffer_max=str(self.settings.buffer_max))
+
+    def _encoded(self, item: Outgoing) -> tuple[str, bytes]:
+        kind, seq, ts_ns, event, encode = item
+        data = encode(event) if encode is not None else event
+        return wire.event_subject(self.name, kind), wire.event(self.name, kind, seq, ts_ns, data)
+
+    def _on_alert(self, alert: Alert) -> None:
+        if ORIGIN in alert.fields:  # another bot's alert relayed here: it was published by its own bot
+            return
+        if "alert" in self.kinds:
+            self.publish("alert", alert, encode=alert_data)
+        if alert.kind == "risk" and "risk" in self.kinds:
+            self.publish("risk", alert, encode=alert_data)
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            nc = self.nc
+            while self.outbox and self.ready and nc is not None and nc.is_connected:
+                item = self.outbox.popleft()
+                try:
+                    subject, payload = self._encoded(item)
+                except Exception:  # an event its encoder cannot take: left out, said, counted
+                    self.counters["unencodable"] += 1
+                    log.exception("fleet: a %s event could not be encoded; left out", item[0])
+                    continue
+                try:
+                    await nc.publish(subject, payload)
+                except (nats.errors.Error, OSError) as exc:  # lost meanwhile: back in front, sent once reconnected
+                    self.outbox.appendleft(item)
+                    log.debug("fleet: publish deferred: %s", exc)
+                    break
+                self.counters["published"] += 1
+            if self._back is not None and not self.outbox and self.ready:
+                self._announce_back()
+
+    # --- heartbeats and members -----------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """This bot's status summary: what the heartbeat carries and ``members()`` shows for it."""
+        op = self.op
+        now = op.now_ns()
+        today = op.pnl(since_ns=op.period_start_ns("day"))
+        total = totals(today.values())
+
+        def money(values: dict[str, Any]) -> dict[str, str]:
+            return {asset: str(v) for asset, v in sorted(values.items())}
+
+        return {
+            "bot": self.name, "mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
+            "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
+                           for name in op.strategies},
+            "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
+            "store_error": op.store_error,
+            "pnl_today": {"realized": money(total.realized), "net": money(total.net),
+                          "unrealized": money(total.unrealized),
+                          "strategies": {name: {"realized": money(fig.realized), "net": money(fig.net)}
+                                         for name, fig in sorted(today.items())}},
+            "feeds": [{"exchange": f.exchange, "symbol": f.symbol, "state": f.state,
+                       "age_ms": None if f.data_ns is None else max(0, now - f.data_ns) // 1_000_000}
+                      for f in op.feed_health()],
+            "link": self.stats(),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """The link's counters: connected, published, buffered (in the outbox now), dropped, malformed, relayed."""
+        return {"connected": self.ready and self.nc is not None and self.nc.is_connected, "buffered": len(self.outbox),
+                **self.counters}
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        """Refresh this bot's status; publish it (not buffered: a status is only worth its latest), and put it in
+        the bucket with JetStream. A status that cannot be read now (the store failing) skips one beat."""
+        try:
+            self._status = self.status()
+        except Exception:
+            log.exception("fleet: this bot's status could not be read; heartbeat skipped")
+            return
+        nc = self.nc
+        if nc is None or not nc.is_connected or "status" not in self.kinds:
+            return
+        self.status_seq += 1
+        payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self._status)
+        try:
+            await nc.publish(wire.event_subject(self.name, "status"), payload)
+            if self.kv is not None:
+                await self.kv.put(self.name, payload)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            log.debug("fleet: heartbeat not sent: %s", exc)
+
+    async def _on_status(self, msg: Msg) -> None:
+        try:
+            self._remember(msg.data, received_ns=time.time_ns(), subject=msg.subject)
+        except ValueError as exc:
+            log.debug("fleet: unreadable status on %s: %s", msg.subject, exc)
+
+    def _remember(self, raw: bytes, *, received_ns: int | None, subject: str | None = None) -> None:
+        obj = wire.load_object(raw, "a status")
+        bot, data, ts = obj.get("bot"), obj.get("data"), obj.get("ts")
+        if not isinstance(bot, str) or not wire.BOT_NAME.fullmatch(bot) or not isinstance(data, dict):
+            raise ValueError('a status has a bot name "bot" and an object "data"')
+        if subject is not None and wire.bot_of(subject) != bot:
+            raise ValueError(f"status of {bot} on the subject of {wire.bot_of(subject)}")
+        if bot == self.name:
+            return
+        if received_ns is None:  # from the bucket: as old as the bot's own clock says, never in the future
+            received_ns = min(ts, time.time_ns()) if isinstance(ts, int) else 0
+            known = self.peers.get(bot)
+            if known is not None and known.seen_ns >= received_ns:
+                return
+        self.peers[bot] = FleetMember(bot, received_ns, True, data)
+
+    def members(self) -> list[FleetMember]:
+        now = time.time_ns()
+        window = int(self.settings.alive_after_s * 1e9)
+        mine = self._status if self._status is not None else self.status()  # as of the last heartbeat
+        out = [FleetMember(self.name, now, True, {**mine, "link": self.stats()})]
+        for peer in self.peers.values():
+            out.append(FleetMember(peer.name, peer.seen_ns, now - peer.seen_ns <= window, peer.status))
+        return sorted(out, key=lambda m: m.name)
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
+        if bot == self.name:  # this bot: run here, as a call forwarded by itself
+            return await self.ctx.commands.dispatch(caller, name, args, via=self.name, confirmed=confirmed)
+        if not wire.BOT_NAME.fullmatch(bot):
+            return Reply(f"{bot[:64]}: not a bot name", ok=False)
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            return Reply(f"{bot}: not reachable: this bot ({self.name}) is not connected to NATS now", ok=False)
+        data = wire.request(caller, self.name, name, args, confirmed)
+        return await send_request(nc, bot, data, self.settings.call_timeout_s)
+
+    async def _on_request(self, msg: Msg) -> None:
+        # each request in its own task: a slow command does not hold the others up; a flood is refused
+        if self._pending >= MAX_PENDING_COMMANDS:
+            self.counters["refused_busy"] += 1
+            await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
+            return
+        self._pending += 1
+        self.ctx.create_task(self._answer(msg), what=f"answering a command on {msg.subject}")
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            await self._answer_one(msg)
+        finally:
+            self._pending -= 1
+
+    async def _answer_one(self, msg: Msg) -> None:
+        if not msg.reply:
+            self.counters["malformed"] += 1
+            log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
+            return
+        try:
+            request = wire.parse_request(msg.data, self.settings.max_request_bytes)
+        except ValueError as exc:
+            self.counters["malformed"] += 1
+            log.warning("fleet: malformed command refused: %s", exc)
+            await self._respond(msg, wire.error(f"malformed request: {exc}"))
+            return
+        c = request.caller
+        role = self.roles.get(f"{c.transport}:{c.user_id}")
+        caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
+        async with self._commands:
+            try:
+                answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
+                                                          confirmed=request.confirmed)
+            except Exception as exc:  # the command table answers for its commands; this is the host failing
+                log.exception("fleet: /%s from %s@%s failed", request.name, c.transport, request.via)
+                await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: "
+                                                    f"{type(exc).__name__}"))
+                return
+        max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
+        await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
+
+    async def _respond(self, msg: Msg, data: bytes) -> None:
+        try:
+            await msg.respond(data)
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("fleet: could not answer a command: %s", exc)
+
+    # --- other bots' alerts ------------------------------------------------------------------
+
+    async def _on_remote_alert(self, msg: Msg) -> None:
+        bot = wire.bot_of(msg.subject)
+        if bot == self.name:
+            return
+        try:
+            data = wire.load_object(msg.data, "an alert").get("data")
+            if not isinstance(data, dict):
+                raise ValueError('no "data" object')
+            level = AlertLevel[str(data.get("level", "warning")).upper()]
+            fields = data.get("fields")
+            if not isinstance(fields, dict):
+                fields = {}
+        except (ValueError, KeyError) as exc:
+            log.debug("fleet: unreadable alert from %s: %s", bot, exc)
+            return
+        extra = {str(k)[:64]: str(v)[:wire.MAX_TEXT] for k, v in list(fields.items())[:32]
+                 if k not in ("level", "kind", "message", "source")}
+        extra[ORIGIN] = bot
+        self.counters["relayed"] += 1
+        self.op.alert(level, str(data.get("kind", "fleet"))[:64], f"[{bot}] {str(data.get('message', ''))[:2000]}",
+                      source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
+
+
+async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
+    """Close a NATS connection without letting its errors out: nats-py's close can raise CancelledError from
+    inside (a transport it closed itself while reconnecting), which would read as our own task cancelled."""
+    closing = asyncio.ensure_future(nc.close())
+    done, _ = await asyncio.wait({closing}, timeout=timeout_s)
+    if not done:
+        closing.cancel()
+    elif not closing.cancelled() and closing.exception() is not None:
+        log.debug("fleet: closing the NATS connection: %s", closing.exception())
+
+
+async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Reply:
+    """One command to ``bot`` over NATS; every failure is an ``ok=False`` :class:`Reply` saying what happened."""
+    try:
+        msg = await nc.request(wire.command_subject(bot), data, timeout=timeout_s)
+    except nats.errors.NoRespondersError:
+        return Reply(f"{bot}: no answer: no bot of that name is on NATS now", ok=False)
+    except (nats.errors.TimeoutError, TimeoutError):
+        return Reply(f"{bot}: no answer within {timeout_s:g} s", ok=False)
+    except (nats.errors.Error, OSError) as exc:
+        return Reply(f"{bot}: not sent: {type(exc).__name__}", text=REDACTOR.redact(str(exc))[:200], ok=False)
+    return wire.parse_reply(msg.data, bot)
+
+
+__all__ = ["NatsFleet", "close_quietly", "send_request", "servers_of"]

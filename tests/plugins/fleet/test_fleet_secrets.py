@@ -1,0 +1,63 @@
+"""Credentials: a nats-server that requires a password; the password never reaches a log line, an alert or the bus."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from plugins.fleet import running_link
+from tests.helpers.nats_server import NatsServer
+from tests.helpers.waiting import wait_for
+
+PASSWORD = "Fl33tPassw0rd-xyz"
+
+
+@pytest.fixture
+def locked_nats(tmp_path):
+    server = NatsServer(tmp_path / "locked", jetstream=False, user="arbot", password=PASSWORD)
+    server.start()
+    yield server
+    server.close()
+
+
+async def test_a_password_in_the_url_logs_in_and_is_never_shown(locked_nats, fleet_bot, monkeypatch, caplog):
+    monkeypatch.setenv("FLEET_URL", f"nats://arbot:{PASSWORD}@127.0.0.1:{locked_nats.port}")
+    alerts = []
+    with caplog.at_level(logging.DEBUG):
+        bot = await fleet_bot("grid-1", "env:FLEET_URL")
+        link = running_link(bot.operator)
+        link.ctx.subscribe_alerts(alerts.append)
+        await wait_for(lambda: link.stats()["connected"], timeout_s=20, what="the bot logged in")
+        locked_nats.kill()  # an outage: warnings and alerts name the server
+        await wait_for(lambda: not link.stats()["connected"], timeout_s=20, what="the outage")
+        locked_nats.start()
+        await wait_for(lambda: link.stats()["connected"], timeout_s=30, what="logged in again")
+    assert any(f"NATS at nats://127.0.0.1:{locked_nats.port}" in r.getMessage() for r in caplog.records
+               if r.name == "arbot.fleet" and r.levelno == logging.WARNING)  # the outage, the server named
+    shown = caplog.text + repr([(a.message, a.fields) for a in alerts]) + repr(link.members())
+    assert PASSWORD not in shown
+
+
+async def test_user_and_password_settings_and_a_wrong_password(locked_nats, fleet_bot, monkeypatch, caplog):
+    monkeypatch.setenv("NATS_PASS", PASSWORD)
+    bot = await fleet_bot("grid-1", locked_nats.url, fleet='user = "arbot"\npassword = "env:NATS_PASS"\n')
+    await wait_for(lambda: running_link(bot.operator).stats()["connected"], timeout_s=20, what="the bot logged in")
+    wrong = "Wr0ngPassw0rd-abc"
+    monkeypatch.setenv("NATS_PASS_2", wrong)
+    with caplog.at_level(logging.DEBUG):
+        other = await fleet_bot("grid-2", locked_nats.url, fleet='user = "arbot"\npassword = "env:NATS_PASS_2"\n')
+        link = running_link(other.operator)
+        await wait_for(lambda: any("unreachable" in r.getMessage() for r in caplog.records), timeout_s=20,
+                       what="the refusal logged")
+    assert not link.stats()["connected"] and other.operator.strategy_state("grid") == "running"
+    assert "Authorization" in caplog.text
+    assert wrong not in caplog.text and PASSWORD not in caplog.text
+
+
+async def test_a_reference_that_does_not_resolve_fails_the_service_with_its_key_not_the_bot(fleet_bot):
+    bot = await fleet_bot("grid-1", "env:FLEET_URL_NOT_SET")
+    assert running_link(bot.operator) is None
+    errors = " ".join(bot.plugin_errors("fleet"))
+    assert "plugins.fleet.nats_url" in errors and "FLEET_URL_NOT_SET" in errors
+    assert bot.operator.strategy_state("grid") == "running"

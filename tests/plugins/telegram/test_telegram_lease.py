@@ -1,0 +1,144 @@
+"""One Telegram token, one poller: two `arbot run` processes sharing a store and a token (the fake Bot API).
+
+The first holds the token's store lease and polls; the second stands by (no polling, no sending);
+SIGKILL the first and the second takes over. On SQLite (a flock next to the shared database file)
+and, with ARBOT_TEST_DB_URL, on PostgreSQL (a session advisory lock). Also: a 409 Conflict from a
+poller outside the lease is alerted once and survived.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.config import resolve_secrets
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.helpers.processes import arbot
+from tests.helpers.waiting import wait_for
+
+TOKEN = "123456:TEST-token-for-the-lease"
+ADMIN = 1001
+
+CONFIG = """
+mode = "paper"
+[bot]
+name = "{name}"
+data_dir = "{data_dir}"
+db_url = "{db_url}"
+control_socket = ""
+[notifiers.tg]
+type = "telegram"
+token = "env:ARBOT_TEST_TG_TOKEN"
+base_url = "{base_url}"
+users = {{ {admin} = "admin" }}
+alert_chats = {{ {admin} = "all" }}
+poll_timeout_s = 2
+lease_retry_s = 0.5
+[notifiers.console]
+min_level = "info"
+"""
+
+
+@pytest.fixture
+async def api():
+    fake = await FakeBotAPI(TOKEN).start()
+    yield fake
+    await fake.close()
+
+
+def shared_url(tmp_path: Path, db_url: str) -> str:
+    """Both processes on one database: the PostgreSQL schema of ``db_url``, or one SQLite file."""
+    return db_url if db_url.startswith("postgresql") else f"sqlite:///{tmp_path}/shared.db"
+
+
+def start(tmp_path: Path, name: str, db_url: str, api: FakeBotAPI) -> tuple[subprocess.Popen, Path]:
+    data = tmp_path / name
+    data.mkdir()
+    config = data / "config.toml"
+    config.write_text(CONFIG.format(name=name, data_dir=data, db_url=db_url, base_url=api.base_url, admin=ADMIN))
+    log = data / "run.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ARBOT_TEST_TG_TOKEN": TOKEN}
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(arbot("run", "--config", str(config)), env=env, cwd=data, stdout=sink,
+                                stderr=subprocess.STDOUT)
+    return proc, log
+
+
+async def answer(api: FakeBotAPI, text: str, timeout_s: float = 30) -> dict:
+    """The next message to ADMIN containing ``text`` (alerts in between are skipped)."""
+    while text not in (message := await api.next_message(ADMIN, timeout_s=timeout_s))["text"]:
+        pass
+    return message
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def test_one_process_polls_the_other_stands_by_and_takes_over(tmp_path, db_url, api):
+    url = shared_url(tmp_path, db_url)
+    first, first_log = start(tmp_path, "one", url, api)
+    second = None
+    try:
+        await wait_for(lambda: "@arbot_test_bot polling" in first_log.read_text() or first.poll() is not None,
+                       timeout_s=60, what="the first bot polling")
+        assert first.poll() is None, first_log.read_text()[-3000:]
+        second, second_log = start(tmp_path, "two", url, api)
+        await wait_for(lambda: "standing by" in second_log.read_text() or second.poll() is not None,
+                       timeout_s=60, what="the second bot standing by")
+        assert second.poll() is None, second_log.read_text()[-3000:]
+        await api.command(ADMIN, "/status")
+        reply = await answer(api, "tg chat")
+        assert "live" in reply["text"]
+        assert api.conflicts == 0  # never two long polls at once
+        assert "@arbot_test_bot polling" not in second_log.read_text()
+
+        first.send_signal(signal.SIGKILL)  # no goodbye: the lease goes with the process (or its session)
+        first.wait(timeout=30)
+        await wait_for(lambda: "took over" in second_log.read_text(), timeout_s=60, what="the take-over")
+        await api.command(ADMIN, "/status")
+        assert "live" in (await answer(api, "tg chat"))["text"]
+        assert api.conflicts == 0
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+
+
+async def test_a_409_conflict_from_another_poller_is_alerted_and_survived(make_bot, api, monkeypatch):
+    monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", TOKEN)
+    bot = await make_bot(f"""
+        [notifiers.tg]
+        type = "telegram"
+        token = "env:ARBOT_TEST_TG_TOKEN"
+        base_url = "{api.base_url}"
+        users = {{ {ADMIN} = "admin" }}
+        alert_chats = {{ {ADMIN} = "all" }}
+        poll_timeout_s = 2
+    """, start=False)
+    resolve_secrets(bot.config)
+    await bot.start()
+    try:
+        tg = bot.notifiers["tg"]
+        await wait_for(lambda: any(c.method == "getUpdates" for c in api.calls), what="polling")
+        async with aiohttp.ClientSession() as rogue:  # another program polls the same token
+            async with rogue.post(f"{api.base_url}/bot{TOKEN}/getUpdates", data={"timeout": "10"}) as reply:
+                assert reply.status == 409  # the bot polled again after its backoff and ended this one
+        await answer(api, "409 Conflict")
+        assert "409 Conflict" in tg.status()["conflict"]
+        await api.command(ADMIN, "/status")
+        assert "live" in (await answer(api, "tg chat"))["text"]  # polling again: the command is answered
+        assert tg.status().get("conflict") is None  # updates arrive again: the conflict is over
+    finally:
+        await bot.stop()

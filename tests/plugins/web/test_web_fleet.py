@@ -1,0 +1,86 @@
+"""The console's fleet API over real HTTP: members, and actions through the command layer on other bots."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from plugins.web import running_server
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.fleet_kit import start_fleet, stop_fleet
+from tests.helpers.risk_kit import plugin as kit_plugin
+
+TOKENS = {"ada": ("admin", "ada-admin-token-for-fleet-tests"), "bea": ("admin", "bea-admin-token-for-fleet-tests"),
+          "otto": ("operator", "otto-operator-token-for-fleet"),
+          "val": ("viewer", "val-viewer-token-for-fleet-tests")}
+WEB = "[plugins.web]\nenabled = true\nport = 0\nusers = { " + ", ".join(
+    f'{n} = {{ role = "{r}", token = "env:ARBOT_WEB_FLEET_{n.upper()}" }}' for n, (r, _) in TOKENS.items()) + " }\n"
+TRADER = """
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "recorder"
+"""
+
+
+@pytest.fixture
+async def api(tmp_path, monkeypatch):
+    for name, (_, token) in TOKENS.items():
+        monkeypatch.setenv(f"ARBOT_WEB_FLEET_{name.upper()}", token)
+    fleet = await start_fleet(tmp_path, {"front": WEB, "grid": TRADER, "arb": TRADER},
+                              extra=[("venue", venue_plugin), ("kit", kit_plugin)],
+                              roles={n: r for n, (r, _) in TOKENS.items()}, timeout_s=1.0)
+    server = running_server(fleet.bots["front"].operator)
+    base = f"http://127.0.0.1:{server.port}/api/v1"
+    async with aiohttp.ClientSession() as http:
+
+        async def call(method: str, path: str, user: str, body: dict | None = None) -> tuple[int, dict]:
+            headers = {"Authorization": f"Bearer {TOKENS[user][1]}"}
+            async with http.request(method, base + path, headers=headers, json=body) as response:
+                return response.status, await response.json()
+
+        yield fleet, call
+    await stop_fleet(fleet)
+
+
+async def test_members_with_their_status(api):
+    fleet, call = api
+    status, answer = await call("GET", "/fleet", "val")
+    assert status == 200 and answer["bot"] == "front" and answer["linked"] is True
+    members = {m["name"]: m for m in answer["members"]}
+    assert list(members) == ["arb", "front", "grid"] and members["front"]["self"]
+    assert members["grid"]["alive"] and members["grid"]["status"]["strategies"]["s"]["state"] == "running"
+    fleet.dead.add("arb")
+    _, answer = await call("GET", "/fleet", "val")
+    assert [m["alive"] for m in answer["members"]] == [False, True, True]
+
+
+async def test_actions_go_through_the_command_layer(api):
+    fleet, call = api
+    grid, arb = fleet.bots["grid"], fleet.bots["arb"]
+    assert (await call("POST", "/fleet/nope/strategies/s/pause", "otto", {}))[0] == 404
+    assert (await call("POST", "/fleet/grid/strategies/s/pause", "val", {}))[0] == 403
+    status, answer = await call("POST", "/fleet/grid/strategies/s/pause", "otto", {})
+    assert status == 200 and answer["ok"] and answer["bots"]["grid"]["answer"] == "ok"
+    assert grid.strategies["s"].paused and not arb.strategies["s"].paused
+    audit = grid.store.audit_log()[0]
+    assert (audit.transport, audit.user_id, audit.command, audit.args) == ("web@front", "otto", "pause", "s")
+    # kill on one bot: two steps, and only the user who asked may confirm
+    assert (await call("POST", "/fleet/kill", "otto", {"bot": "grid"}))[0] == 403
+    status, asked = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "reason": "drill: venue down"})
+    assert status == 202 and asked["question"] == "/kill on 1 bot (grid)?" and not grid.killed("s")
+    # another admin may not confirm ada's question
+    status, refused = await call("POST", "/fleet/kill", "bea", {"bot": "grid", "confirm_token": asked["confirm_token"]})
+    assert status == 409 and "Only the user who sent the command" in refused["error"]
+    status, answer = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "confirm_token": asked["confirm_token"]})
+    assert status == 200 and answer["title"] == "/kill on 1 bot: 1 ok"
+    assert grid.killed("s") and not arb.killed("s")
+    assert grid.store.audit_log()[0].args == "drill venue down"
+    # this bot alone: its own confirmation and answer
+    status, asked = await call("POST", "/fleet/kill", "ada", {"bot": "front"})
+    assert status == 202 and asked["question"].startswith("Kill switch: pause all 0 strategies")
+    confirm = {"bot": "front", "confirm_token": asked["confirm_token"]}
+    status, answer = await call("POST", "/fleet/kill", "ada", confirm)
+    assert status == 200 and list(answer["bots"]) == ["front"] and answer["bots"]["front"]["answer"] == "ok"
+    assert "Kill switch" in answer["bots"]["front"]["text"]
+    assert (await call("POST", "/fleet/kill", "ada", confirm))[0] == 409  # once

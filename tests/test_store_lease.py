@@ -1,0 +1,77 @@
+"""Store leases: one holder per name among the stores sharing a database (PostgreSQL advisory lock or flock)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from bot.api.storage import LeaseUnavailable, lease
+from bot.store import Store
+from bot.store.lease import AdvisoryLease, FileLease, LocalLease
+
+
+@pytest.fixture
+def two_stores(db_url):
+    """Two stores on one database, as two processes of a fleet would open it."""
+    first, second = Store(db_url).open(), Store(db_url)
+    yield first, second
+    second.close()
+    first.close()
+
+
+def test_one_holder_per_name_and_the_other_takes_over_on_release(two_stores):
+    first, second = two_stores
+    mine, theirs = lease(first, "telegram abc"), lease(second, "telegram abc")
+    assert isinstance(mine, AdvisoryLease if first.engine.dialect.name == "postgresql" else FileLease)
+    assert mine.acquire() and mine.acquire() and mine.held()  # taking it again while held: still mine
+    assert not theirs.acquire() and not theirs.held()
+    other_name = lease(second, "telegram xyz")
+    assert other_name.acquire()  # another name is another lease
+    mine.release()
+    assert not mine.held() and theirs.acquire() and theirs.held()
+    assert not mine.acquire()
+    theirs.release()
+    other_name.release()
+    mine.release()  # not held: nothing
+
+
+def test_a_file_lease_lies_next_to_the_sqlite_database(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/arbot.db")
+    held = lease(store, "telegram abc")
+    assert isinstance(held, FileLease) and held.path.startswith(f"{tmp_path}/arbot.db.lease-")
+    assert "abc" not in held.path  # the name (a token's hash) is hashed again, not written out
+    assert held.acquire()
+    held.release()
+    store.close()
+
+
+def test_an_in_memory_store_leases_within_the_process():
+    store = Store("sqlite://")
+    first, second = lease(store, "n"), lease(store, "n")
+    assert isinstance(first, LocalLease) and first.acquire() and not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
+    store.close()
+
+
+def test_a_lost_postgresql_session_frees_the_lease(two_stores):
+    first, second = two_stores
+    if first.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL session lease (ARBOT_TEST_DB_URL)")
+    mine, theirs = lease(first, "discord t"), lease(second, "discord t")
+    assert mine.acquire() and not theirs.acquire()
+    with second.engine.begin() as conn:  # the server ends the holder's session, as a restart or a cut would
+        killed = conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                                   "AND pid <> pg_backend_pid()")).scalars().all()
+    assert killed and all(killed)
+    assert not mine.held()  # it notices on the next check
+    assert theirs.acquire()
+    theirs.release()
+
+
+def test_an_unreachable_postgresql_says_so():
+    store = Store("postgresql://arbot:pw@127.0.0.1:9/none")
+    with pytest.raises(LeaseUnavailable, match="127.0.0.1:9"):
+        lease(store, "n").acquire()
+    store.close()
