@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 ACTIONS = ("status", "pause", "resume", "kill")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+ARGS_CONFIRM = "this asks for a confirmation on a terminal; add --yes to confirm it here"
 
 
 async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[list[str], list[str]]:
@@ -70,15 +71,21 @@ async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[li
     return alive, stale
 
 
-def confirm_kill(bots: list[str], assume_yes: bool) -> bool | None:
+def ask(question: str, assume_yes: bool) -> bool | None:
     """Ask once on the terminal; None when there is no terminal to ask on (and no --yes)."""
     if assume_yes:
         return True
     if not sys.stdin.isatty():
         return None
-    answer = input(f"Kill switch on {len(bots)} bot(s) ({', '.join(bots)}): pause every strategy and cancel every "
-                   "resting order? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def not_confirmed(answer: bool | None) -> int:
+    if answer is None:
+        print(f"arbot: {ARGS_CONFIRM}", file=sys.stderr)
+        return EXIT_USAGE
+    print("not confirmed: not run")
+    return EXIT_FAILED
 
 
 def print_reply(bot: str, reply: Reply) -> None:
@@ -92,7 +99,7 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
     from nats.aio.client import Client as NATS
 
     from .client import LinkConfigError, connect_options, shown
-    from .link import send_request
+    from .link import close_quietly, send_request
 
     user = settings.cli_user or getpass.getuser()
     try:
@@ -127,23 +134,35 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
             return EXIT_FAILED
         confirmed = False
         if args.action == "kill":
-            answer = confirm_kill(bots, args.yes)
-            if answer is None:
-                print("arbot: kill asks for a confirmation on a terminal; add --yes to confirm it here",
-                      file=sys.stderr)
-                return EXIT_USAGE
+            answer = ask(f"Kill switch on {len(bots)} bot(s) ({', '.join(bots)}): pause every strategy and cancel "
+                         "every resting order?", args.yes)
             if not answer:
-                print("not confirmed: nothing sent")
-                return EXIT_FAILED
+                return not_confirmed(answer)
             confirmed = True
         caller = Caller("cli", user, None)
-        data = {bot: wire.request(caller, "cli", args.action, list(args.targets), confirmed) for bot in bots}
-        replies = await asyncio.gather(*(send_request(nc, bot, data[bot], settings.call_timeout_s) for bot in bots))
-        for bot, reply in zip(bots, replies, strict=True):
-            print_reply(bot, reply)
-        return 0 if all(reply.ok for reply in replies) else EXIT_FAILED
+
+        async def send(to: list[str], confirmed: bool) -> dict[str, Reply]:
+            request = wire.request(caller, "cli", args.action, list(args.targets), confirmed)
+            answers = await asyncio.gather(*(send_request(nc, bot, request, settings.call_timeout_s) for bot in to))
+            return dict(zip(to, answers, strict=True))
+
+        replies = await send(bots, confirmed)
+        asked = sorted(bot for bot, reply in replies.items() if wire.asks_confirmation(reply))
+        if asked:  # e.g. resuming what a kill switch stopped: the bots' questions, asked here once
+            for bot in asked:
+                print(f"{bot}: {replies[bot].title}")
+            answer = ask(f"Confirm on {', '.join(asked)}?", args.yes)
+            if not answer:
+                for bot in bots:
+                    if bot not in asked:
+                        print_reply(bot, replies[bot])
+                return not_confirmed(answer)
+            replies.update(await send(asked, True))
+        for bot in bots:
+            print_reply(bot, replies[bot])
+        return 0 if all(reply.ok for reply in replies.values()) else EXIT_FAILED
     finally:
-        await nc.close()
+        await close_quietly(nc)
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
@@ -163,6 +182,7 @@ def register(register_command) -> None:
     parser.add_argument("--bot", action="append", metavar="NAME",
                         help="only this bot (repeat for several; default: every bot heard from)")
     parser.add_argument("--config", "-c", help="config file with [plugins.fleet] (default: $ARBOT_CONFIG)")
-    parser.add_argument("--yes", "-y", action="store_true", help="kill: confirmed already, do not ask")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="confirmed already: do not ask (kill; resume of what a kill switch stopped)")
     parser.add_argument("--wait", type=float, metavar="S",
                         help="without JetStream: how long to listen for heartbeats (default: 1.5 heartbeats)")

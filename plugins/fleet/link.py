@@ -131,28 +131,29 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None:
             return
-        if nc.is_connected:
-            try:  # what is still in the outbox goes out first, briefly
-                while self.outbox:
-                    await nc.publish(*self._encoded(self.outbox.popleft()))
-                    self.counters["published"] += 1
-                await asyncio.wait_for(nc.flush(), timeout=2)
+        if nc.is_connected and self.ready:
+            try:  # what is still in the outbox goes out first, for 2 s at most
+                async with asyncio.timeout(2):
+                    while self.outbox:
+                        item = self.outbox.popleft()
+                        try:
+                            subject, payload = self._encoded(item)
+                        except Exception:
+                            self.counters["unencodable"] += 1
+                            continue
+                        await nc.publish(subject, payload)
+                        self.counters["published"] += 1
+                    await nc.flush()
             except (nats.errors.Error, TimeoutError, OSError):
                 pass
-        try:
-            await asyncio.wait_for(nc.close(), timeout=5)
-        except (nats.errors.Error, TimeoutError, OSError):
-            pass
+        await close_quietly(nc)
 
     async def _connect(self, options: dict[str, Any]) -> None:
         nc = NATS()
         self.nc = nc
         log.info("fleet: bot %s connecting to NATS at %s", self.name, self._servers)
-        attempts = 0
 
         async def on_error(exc: Exception) -> None:
-            nonlocal attempts
-            attempts += 1
             text = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
             if not nc.is_connected and not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
@@ -475,6 +476,17 @@ class NatsFleet(FleetLink):
                       source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
 
 
+async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
+    """Close a NATS connection without letting its errors out: nats-py's close can raise CancelledError from
+    inside (a transport it closed itself while reconnecting), which would read as our own task cancelled."""
+    closing = asyncio.ensure_future(nc.close())
+    done, _ = await asyncio.wait({closing}, timeout=timeout_s)
+    if not done:
+        closing.cancel()
+    elif not closing.cancelled() and closing.exception() is not None:
+        log.debug("fleet: closing the NATS connection: %s", closing.exception())
+
+
 async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Reply:
     """One command to ``bot`` over NATS; every failure is an ``ok=False`` :class:`Reply` saying what happened."""
     try:
@@ -488,4 +500,4 @@ async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Rep
     return wire.parse_reply(msg.data, bot)
 
 
-__all__ = ["NatsFleet", "send_request", "servers_of"]
+__all__ = ["NatsFleet", "close_quietly", "send_request", "servers_of"]

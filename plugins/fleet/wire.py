@@ -31,6 +31,8 @@ MAX_ARGS = 64
 MAX_TEXT = 512
 """Longest transport, user id, chat id and argument in a request."""
 MAX_REPLY_ROWS = 500
+NEEDS_CONFIRMATION = "not run: it needs a confirmation; confirm it once where you sent it"
+"""The text of a reply whose title is the receiving bot's question: ask it, then send again with confirmed."""
 
 
 def event_subject(bot: str, kind: str) -> str:
@@ -130,9 +132,8 @@ def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
     text = answer.text
     if answer.image_png is not None:
         text = (text + "\n" if text else "") + f"(an image: ask {bot} directly to see it)"
-    if answer.confirm_token is not None:  # only the sending side asks for confirmations
-        return dumps({"bot": bot, "title": answer.title, "text": "not run: it needs a confirmation; confirm it once "
-                      "where you sent it", "ok": False})
+    if answer.confirm_token is not None:  # only the sending side asks: the question goes back, the token stays
+        return dumps({"bot": bot, "title": answer.title, "text": NEEDS_CONFIRMATION, "ok": False})
     rows = [list(row) for row in answer.rows[:MAX_REPLY_ROWS]]
     cut = len(answer.rows) - len(rows)
     while True:
@@ -146,6 +147,11 @@ def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
         drop = max(1, len(rows) // 2)
         rows = rows[:-drop]
         cut += drop
+
+
+def asks_confirmation(answer: Reply) -> bool:
+    """The receiving bot asked a question (its title) instead of running the command: confirm, send again."""
+    return not answer.ok and answer.text == NEEDS_CONFIRMATION
 
 
 def error(message: str) -> bytes:

@@ -10,6 +10,9 @@
     server.close()                                  # at teardown (also stop())
 
 ``user``/``password`` or ``token`` make the server require them. ``.ci/run`` installs the package.
+
+:func:`fleet_plugin_path` lets an ``arbot`` subprocess find the ``fleet`` plugin in a venv installed
+before the plugin's entry point existed: put it on the subprocess's ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -127,3 +130,16 @@ class NatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def fleet_plugin_path(where: Path) -> Path:
+    """A directory holding a distribution that declares the ``fleet`` entry point (``plugins.fleet``).
+
+    On an ``arbot`` subprocess's ``PYTHONPATH`` (after the repository), the plugin is found even by a venv
+    installed before pyproject.toml listed it; when the installed metadata lists it too, it is loaded once.
+    """
+    dist = Path(where) / "arbot_fleet_under_test-0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: arbot-fleet-under-test\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[arbot]\nfleet = plugins.fleet\n")
+    return Path(where)

@@ -296,3 +296,31 @@ async def test_only_the_chosen_kinds_are_published_and_the_publisher_pays_no_jso
     link.ready = True
     link._wake.set()
     await wait_for(lambda: not link.outbox, what="the fill sent")
+
+
+async def test_jetstream_asked_of_a_server_without_it_warns_once_and_the_bus_still_works(tmp_path, fleet_bot,
+                                                                                         caplog):
+    from tests.helpers.nats import NatsServer
+
+    plain = NatsServer(tmp_path / "plain", jetstream=False)
+    plain.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="arbot.fleet"):
+            front = await fleet_bot("front", plain.url, toml="", fleet="jetstream = true\n")
+            grid = await fleet_bot("grid-1", plain.url,
+                                   fleet='jetstream = true\nroles = { "telegram:123" = "admin" }\n')
+            await wait_for(lambda: "grid-1" in names(front), timeout_s=30, what="heartbeats without JetStream")
+        assert any("JetStream unavailable" in r.getMessage() for r in caplog.records)
+        reply = await front.operator.fleet.call("grid-1", ADMIN, "strategies", [], confirmed=False)
+        assert reply.ok and reply.rows[1][0] == "grid" and grid.operator.strategy_state("grid") == "running"
+    finally:
+        plain.close()
+
+
+async def test_a_bot_stops_cleanly_while_nats_is_gone(nats_server, fleet_bot):
+    bot = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
+    link = running_link(bot.operator)
+    await wait_for(lambda: link.stats()["connected"], timeout_s=20, what="the bot on NATS")
+    nats_server.stop()  # and the bot stops while its client is busy reconnecting
+    await asyncio.wait_for(bot.stop(), timeout=30)  # nats-py's close raising from inside does not escape
+    assert bot.plugin_errors("fleet") == []

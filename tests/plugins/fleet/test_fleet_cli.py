@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from plugins.fleet import running_link
+from tests.helpers.nats import fleet_plugin_path
 from tests.helpers.processes import arbot
 from tests.helpers.waiting import wait_for
 
@@ -16,14 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def entry_point_dir(tmp_path: Path) -> Path:
-    """A distribution declaring the ``fleet`` entry point, for a venv installed before the plugin existed
-    (when the installed metadata lists it too, the host loads it once)."""
-    where = tmp_path / "ep"
-    dist = where / "arbot_fleet_under_test-0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: arbot-fleet-under-test\nVersion: 0\n")
-    (dist / "entry_points.txt").write_text("[arbot]\nfleet = plugins.fleet\n")
-    return where
+    return fleet_plugin_path(tmp_path / "ep")
 
 
 async def fleet_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -72,6 +66,14 @@ async def test_status_pause_and_kill_over_the_fleet_from_the_cli(nats_server, fl
     await wait_for(lambda: any(e.command == "kill" for e in other.operator.audit_log()), what="grid-2's refusal row")
     refusal = next(e for e in other.operator.audit_log() if e.command == "kill")
     assert refusal.transport == "cli@cli" and "refused" in refusal.outcome
+
+    # resuming what a kill switch stopped: grid-1 asks, the CLI asks here once (no terminal: --yes), sends again
+    code, out, err = await fleet_cli(tmp_path, "resume", "--bot", "grid-1", "-c", str(config), env=env)
+    assert code == 2 and "--yes" in err and "grid-1: Resume grid after the kill switch?" in out
+    assert grid.operator.killed("grid")
+    code, out, err = await fleet_cli(tmp_path, "resume", "--bot", "grid-1", "--yes", "-c", str(config), env=env)
+    assert code == 0, (out, err)
+    assert "Resumed: grid" in out and grid.operator.strategy_state("grid") == "running"
 
 
 async def test_kill_without_a_terminal_asks_for_yes_and_sends_nothing(nats_server, fleet_bot, tmp_path):
