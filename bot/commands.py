@@ -311,14 +311,13 @@ class CommandTable:
     async def _fan_out(self, caller: Caller, registered: Registered, name: str, args: list[str],
                        targets: dict[str, list[str]], *, confirmed: bool) -> Reply:
         """Run this bot's part here and the others' through the link, concurrently; one merged reply."""
-        me = self._operator.bot_name
+        me, link = self._operator.bot_name, self.fleet
 
         async def one(bot: str, bot_args: list[str]) -> Reply:
             if bot == me:
                 return await self._run(caller, registered, name, bot_args, "confirmed: " if confirmed else "")
-            link = self.fleet
-            if link is None:  # detached meanwhile
-                return FleetLink.no_answer(bot, "the fleet link is gone")
+            if link is None:  # _plan names other bots only when a link is attached, and links stay
+                raise RuntimeError(f"a fleet call to {bot} without a fleet link")
             try:
                 return await asyncio.wait_for(link.call(bot, caller, name, bot_args, confirmed=confirmed),
                                               link.timeout_s + LINK_GRACE_S)
@@ -343,18 +342,15 @@ class CommandTable:
             if isinstance(summary, dict):
                 columns += [c for c in summary if c not in columns]
         seen = {m.name: m for m in self.fleet.members()} if self.fleet is not None else {}
-        rows: list[tuple[str, ...]] = [("bot", "answer", *columns)]
+        rows: list[tuple[str, ...]] = [("bot", "answer", *columns)]  # narrow: a phone shows ~45 columns
         for bot, reply in replies.items():
             summary = reply.data.get("summary") if outcomes[bot] == "ok" else None
             cells = summary if isinstance(summary, dict) else {}
-            answer = outcomes[bot]
-            member = seen.get(bot)
-            if answer == "no answer" and member is not None and member.seen_ns:
-                answer += f" (seen {_ago(self._clock.time_ns() - member.seen_ns)} ago)"
-            rows.append((bot, answer, *(str(cells.get(c, "-")) for c in columns)))
+            rows.append((bot, outcomes[bot], *(str(cells.get(c, "-")) for c in columns)))
         lines: list[str] = []
-        parts = [reply.data["totals"] for bot, reply in replies.items()
-                 if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
+        counted = [bot for bot, reply in replies.items()
+                   if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
+        parts = [replies[bot].data["totals"] for bot in counted]
         data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "text": replies[bot].render_text(),
                                                   "data": dict(replies[bot].data)} for bot in replies}}
         if parts:
@@ -363,14 +359,17 @@ class CommandTable:
             except (InvalidOperation, TypeError, AttributeError):
                 lines.append("fleet total: not computed (a bot sent a figure that is not a decimal)")
             else:
-                missing = [bot for bot in replies if outcomes[bot] != "ok"]
+                missing = [bot for bot in replies if bot not in counted]  # no answer, or no figures sent
                 shown = "; ".join(f"{figure} {moneys(sums)}" for figure, sums in summed.items() if sums)
                 if shown:
                     lines.append(f"fleet total ({_bots(len(parts))}"
                                  f"{', without ' + ', '.join(missing) if missing else ''}): {shown}")
                 data["totals"] = {figure: {a: str(v) for a, v in sums.items()} for figure, sums in summed.items()}
         for bot, reply in replies.items():
-            lines.append(f"\n== {bot}: {outcomes[bot]}")
+            member = seen.get(bot)
+            heard = (f" (last heard {_ago(self._clock.time_ns() - member.seen_ns)} ago)"
+                     if outcomes[bot] == "no answer" and member is not None and member.seen_ns else "")
+            lines.append(f"\n== {bot}: {outcomes[bot]}{heard}")
             lines.append(reply.render_text())
         return Reply(title, rows=rows, header=True, text="\n".join(lines),
                      ok=all(o == "ok" for o in outcomes.values()), data=data)

@@ -81,7 +81,11 @@ class TokenLease:
             self._notice(f"{self.transport}: another process polls this bot token; standing by (no polling, no "
                          f"sending) and taking over when it stops")
             return
-        await self._go_live()
+        try:
+            await self._go_live()
+        except BaseException:  # the transport failed to start: another process may do better
+            await asyncio.to_thread(self._lease.release)
+            raise
         self.state = LIVE
 
     async def _rekey(self) -> None:

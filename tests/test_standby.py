@@ -119,3 +119,17 @@ async def test_a_rotated_token_moves_the_lease_to_its_new_name(stores):
             watch.cancel()
         await one.lease.release()
         await two.lease.release()
+
+
+async def test_a_transport_that_fails_to_start_lets_the_lease_go(stores):
+    failing, other = Transport(stores[0]), Transport(stores[1])
+
+    async def refused() -> None:
+        raise RuntimeError("the chat service refused the token")
+
+    failing.lease._go_live = refused
+    with pytest.raises(RuntimeError):
+        await failing.lease.start()
+    await other.lease.start()
+    assert other.live
+    await other.lease.release()

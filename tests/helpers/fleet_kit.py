@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class MemoryFleet:
         """bot -> user id -> role: who each bot lets do what (its own config, not the caller's word)."""
         self.dead: set[str] = set()
         self.slow: set[str] = set()
+        self.strip_data: set[str] = set()
+        """Bots whose answers lose their ``Reply.data`` on the way (a link that does not carry it)."""
         self.calls: list[tuple[str, str, str, list[str], bool]] = []
         """(from, to, command, args, confirmed) of every forwarded call."""
         self.seen_ns = 1_700_000_000_000_000_000
@@ -56,8 +59,9 @@ class MemoryLink(FleetLink):
                 return self.no_answer(bot, f"no answer within {self.timeout_s:g} s")
         role = self.fleet.roles.get(bot, {}).get(caller.user_id)
         target = self.fleet.bots[bot]
-        return await target.commands.dispatch(Caller(caller.transport, caller.user_id, role, caller.chat_id), name,
-                                              list(args), via=self.me, confirmed=confirmed)
+        reply = await target.commands.dispatch(Caller(caller.transport, caller.user_id, role, caller.chat_id), name,
+                                               list(args), via=self.me, confirmed=confirmed)
+        return replace(reply, data={}) if bot in self.fleet.strip_data else reply
 
 
 def heartbeat(bot: Bot) -> dict[str, Any]:
