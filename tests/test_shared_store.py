@@ -310,3 +310,15 @@ def test_a_strategy_name_another_bot_trades_under_is_refused(two):
         identity.check_strategy_names(beta, ["arb", "grid"])
     # at start, an order open at a shared venue account under another bot's id is that bot's, not unknown
     assert beta.other_bots(client_order_id="c-1") == {"c-1": "alpha"} and alpha.other_bots(client_order_id="c-1") == {}
+
+
+def test_each_bot_keeps_its_own_drawdown_peak_and_the_first_takes_the_unnamed_one(two):
+    from plugins.limits.peaks import load_peaks, save_peaks
+
+    alpha, beta = two
+    save_peaks(alpha.scoped(""), "limits", {"USD": D("900")}, T0)  # saved before bots had names
+    assert load_peaks(alpha, "limits") == {"USD": D("900")}  # alpha loads first: its own now
+    assert load_peaks(beta, "limits") == {}
+    save_peaks(beta, "limits", {"USD": D("50")}, T0)
+    save_peaks(alpha, "limits", {"USD": D("1000")}, T0)
+    assert load_peaks(alpha, "limits") == {"USD": D("1000")} and load_peaks(beta, "limits") == {"USD": D("50")}
