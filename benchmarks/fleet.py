@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -48,6 +47,7 @@ from bot.app import Bot  # noqa: E402
 from bot.config import build_config, parse_toml  # noqa: E402
 from bot.domain import Fill, Liquidity, Side  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
+from tests.helpers.fleet import fleet_unless_installed  # noqa: E402
 from tests.helpers.nats import NatsServer, nats_server_binary  # noqa: E402
 
 CALLER = Caller("bench", "1", "admin")
@@ -71,15 +71,6 @@ roles = {{ "bench:1" = "admin" }}
 call_timeout_s = 30
 buffer_max = {buffer_max}
 """
-
-
-def fleet_unless_installed() -> list[tuple[str, object]]:
-    """The fleet plugin as an extra plugin, if this checkout's entry point is not installed (yet)."""
-    if any(ep.name == "fleet" for ep in importlib.metadata.entry_points(group="arbot")):
-        return []
-    import plugins.fleet
-
-    return [("fleet", plugins.fleet)]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from bot.store import engine_url, migrate
-from tests.helpers.fleet import ADMIN, OUTSIDER, ROOT, Fleet, Postgres, secret_file
+from tests.helpers.fleet import ADMIN, OUTSIDER, Fleet, Postgres, arbot_env, secret_file
 from tests.helpers.nats import nats_server_binary
 from tests.helpers.processes import arbot
 from tests.helpers.store_kit import query
@@ -51,7 +51,7 @@ async def run_to_end(*args: str, cwd: Path, timeout_s: float = 120) -> tuple[int
     """``arbot ARGS`` to its end: (exit code, stdout and stderr together)."""
     proc = await asyncio.create_subprocess_exec(
         *arbot(*args), cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
+        env=arbot_env(cwd))
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     finally:
