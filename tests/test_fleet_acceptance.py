@@ -338,6 +338,16 @@ async def test_kill_all_stops_trading_on_every_bot_after_one_confirmation(fleet:
     await asyncio.sleep(3)
     assert {bot: submissions(fleet, bot) for bot in VENUE_FILES} == sent
     assert_no_order_sent_twice(fleet)
+    for bot in VENUE_FILES:
+        await wait_until_async(lambda b=bot: settled(fleet, b), timeout_s=30, what=f"{bot} with nothing in flight")
+    for bot, venues in VENUE_FILES.items():  # the venues' order counts against each bot's own rows
+        for venue in venues:
+            at_venue = {row[0] for row in venue_rows(fleet, bot, venue, "SELECT client_order_id FROM submissions")}
+            stored = dict(sql(fleet.pg.url, f"SELECT client_order_id, status FROM orders "
+                                            f"WHERE bot = '{bot}' AND exchange = '{venue}'"))
+            assert at_venue and at_venue <= set(stored), (bot, venue, sorted(at_venue - set(stored))[:5])
+            reached = {cid for cid, status in stored.items() if status in ("open", "filled")}
+            assert reached <= at_venue, (bot, venue, sorted(reached - at_venue)[:5])
 
 
 MONEY = re.compile(r"([+-]?\d+(?:\.(\d+))?) ([A-Z][A-Z0-9]*)")
