@@ -50,13 +50,18 @@ def fleet_unless_installed() -> list[tuple[str, object]]:
     return [("fleet", plugins.fleet)]
 
 
-def load_pgserver() -> ModuleType:
-    """``.ci/pgserver.py`` (not a package): the one place that knows how to run a throwaway PostgreSQL."""
-    spec = importlib.util.spec_from_file_location("pgserver", ROOT / ".ci" / "pgserver.py")
+def load_module(name: str, path: Path) -> ModuleType:
+    """A Python file that is not in a package (``.ci/pgserver.py``, a benchmark script) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_pgserver() -> ModuleType:
+    """``.ci/pgserver.py``: the one place that knows how to run a throwaway PostgreSQL."""
+    return load_module("pgserver", ROOT / ".ci" / "pgserver.py")
 
 
 class Postgres:
