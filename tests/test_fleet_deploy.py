@@ -66,6 +66,8 @@ def test_the_hub_compose_file_is_valid(tmp_path: Path):
     assert "127.0.0.1:4222" in text and "127.0.0.1:5432" in text  # published on this host only by default
     for name in ("front.toml", "grid-1.toml", "nats-server.conf"):
         assert (FLEET / name).exists(), name
+    # the bots are built from the Dockerfile: the image must carry the NATS client
+    assert re.search(r'pip install .*"\.\[[^]]*\bfleet\b[^]]*\]"', (ROOT / "Dockerfile").read_text())
 
 
 def test_the_member_unit_verifies(tmp_path: Path):
