@@ -344,6 +344,8 @@ class Fleet:
         """bot -> the ``data`` of its latest heartbeat (status)."""
         self.heard_ns: dict[str, int] = {}
         """bot -> when its latest heartbeat arrived here (wall clock, ns)."""
+        self.seen: dict[str, set[int]] = {}
+        """bot -> the numbers (``seq``) of its events this subscriber received live (not the heartbeats)."""
         self._nc: Any = None
 
     async def start(self) -> Fleet:
@@ -370,22 +372,25 @@ class Fleet:
         return self
 
     async def watch(self) -> None:
-        """Subscribe to every bot's heartbeats (reconnecting forever, as the bots do)."""
+        """Subscribe to every bot's heartbeats and events (reconnecting forever, as the bots do)."""
         import json
 
         import nats
 
-        async def on_status(msg: Any) -> None:
+        async def on_event(msg: Any) -> None:
             event = json.loads(msg.data)
-            self.heartbeats[event["bot"]] = event["data"]
-            self.heard_ns[event["bot"]] = time.time_ns()
+            if event["kind"] == "status":
+                self.heartbeats[event["bot"]] = event["data"]
+                self.heard_ns[event["bot"]] = time.time_ns()
+            else:
+                self.seen.setdefault(event["bot"], set()).add(event["seq"])
 
         async def quiet(exc: Exception) -> None:
             pass
 
         self._nc = await nats.connect(self.nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
                                       error_cb=quiet)
-        await self._nc.subscribe("arbot.*.evt.status", cb=on_status)
+        await self._nc.subscribe("arbot.*.evt.>", cb=on_event)
 
     def link(self, bot: str) -> dict[str, Any]:
         """The bot's fleet link counters in its latest heartbeat: connected, published, buffered, dropped..."""
