@@ -22,17 +22,25 @@ no callback), so the strategy's share is the difference.
 embedded default's SOL/USDC venues (a paper CEX and a paper-dex pool with dislocations) with the
 arb strategy, in market steps (ticks) per CPU second of this process (wall time beside it), measured
 over the steps (bot start, the final settling and stop excluded); baseline: the same venues and steps
-with no strategy; and the demo's BTC/USD grid. Each is run twice in this run: with the engine as it
-was before issue 16 (``loop_per_step=True``: a turn of the event loop per market step, the dead-man
-watchdog's timer on) and as it is (a step runs synchronously when nothing in the loop is due before
-it), with their results side by side.
+with no strategy; and the demo's BTC/USD grid; then the same SOL/USDC pair with a recorded CEX: the tick
+benchmark's Kraken v2 frames written as ``arbot record`` writes them (100 ms apart, the synthetic CEX's
+pace) replayed through the Kraken plugin's own book code (``market = "recording"``) with the pool
+anchored to it, venues alone and with the arb strategy. Each is run twice in this run: "before" and
+"after", with their results side by side. Before is, by default, the engine as it was before issue
+16 in this checkout (``loop_per_step=True``: a turn of the event loop per market step, the dead-man
+watchdog's timer on); with ``--baseline-tree DIR`` it is the code of another checkout (e.g. ``git
+archive main | tar -x -C DIR``, plus the built C extension), run in a subprocess on the same scenario.
+``--backtest-only`` runs this section alone.
 
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
 bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
 ``handle`` to the moment the second leg's request enters its venue's ``place_order``, the durable
-records (the execution, both orders) made first: wall time and the process's CPU time.
+records (the execution, both orders) made first: wall time and the process's CPU time. Twice as
+many are run, alternating the send path: orders committed and their requests made by
+``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
 
     python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
+    python benchmarks/arb.py --backtest-only [--steps 20000] [--baseline-tree DIR]
 
 Ends with one ``RESULT arb key=value ...`` line.
 """
@@ -43,6 +51,7 @@ import argparse
 import asyncio
 import gc
 import importlib.metadata
+import json
 import os
 import random
 import statistics
@@ -291,11 +300,18 @@ async def through_strategy(frames: list[bytes], pool_every: int, executions: int
     return sorted(out[2:]), facts
 
 
-async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
-    """``n`` executions, one at a time: a raw frame that opens an arbitrage (the CEX jumps 60-90 bps
-    away from the pool), from just before ``handle`` to the moment the second leg's request is handed
-    to its venue (``place_order`` entered), the execution row and both order rows committed first.
-    Wall time and the process's CPU time (every thread: the loop and the store writer)."""
+PATHS = ("immediate", "lane")
+"""How the legs' orders reach their venues: committed and sent by ``Executor.submit`` itself (the send path
+since issue 16), or through each exchange's lane worker (a loop turn to commit, another to send: the path
+before it, and still the one taken when the lane is busy or the store cannot record on the loop)."""
+
+
+async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> dict[str, dict[str, list[int]]]:
+    """``n`` executions per path, one at a time, the paths alternating (the machine's load hits both
+    alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
+    before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
+    entered), the execution row and both order rows committed first. Wall time and the process's CPU
+    time (every thread: the loop and the store writer)."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
@@ -320,12 +336,17 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
     handle(venue.snapshot())
     for _ in range(3):
         dex.step()
-    wall: list[int] = []
-    cpu_ns: list[int] = []
+    out = {path: {"wall": [], "cpu": []} for path in paths}
     sign = 1
-    for _ in range(n * 3):
-        if len(wall) >= n:
+    for attempt in range(n * len(paths) * 3):
+        path = paths[attempt % len(paths)]
+        if all(len(v["wall"]) >= n for v in out.values()):
             break
+        if path == "lane":
+            executor._now_path = lambda lane: False  # every order through its lane worker
+        else:
+            executor.__dict__.pop("_now_path", None)
+        wall, cpu_ns = out[path]["wall"], out[path]["cpu"]
         strategy._cooldown_until_ns = 0  # one execution after another, as fast as they can be sent
         done_before = strategy.executions.done_count
         bids, asks = venue._shift(sign * venue.rng.randint(90, 135))
@@ -351,7 +372,8 @@ async def tick_to_wire(bot, handle, n: int) -> dict[str, list[int]]:
             await asyncio.sleep(0.002)
         for _ in range(3):
             dex.step()  # the pool follows the CEX mid again
-    return {"wall": sorted(wall), "cpu": sorted(cpu_ns)}
+    executor.__dict__.pop("_now_path", None)
+    return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
 
 
 # --- (b) backtest throughput -----------------------------------------------------------------------
@@ -417,16 +439,57 @@ levels = 21
 order_size = "0.01"
 out_of_range = "shift"
 """
+RECORDED = """
+mode = "paper"
+[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+market = "recording"
+recording = "{recording}"
+recording_exchange = "kraken"
+tick_size = "0.01"
+lot_size = "0.00000001"
+min_qty = "0.01"
+taker_fee_bps = "10"
+initial_balances = { SOL = "100", USDC = "15000" }
+latency_ms = 50
+[exchanges.sol-pool]
+type = "paper-dex"
+symbol = "SOL/USDC"
+anchor = "sol-cex"
+start_price = "150"
+dislocation_probability = "0.03"
+dislocation_min_bps = "25"
+dislocation_max_bps = "90"
+tick_interval_ms = 200
+latency_ms = 100
+initial_balances = { SOL = "100", USDC = "15000" }
+seed = 7
+"""
 SCENARIOS = {
     "venues only (SOL/USDC CEX + pool)": (BACKTEST, False),
     "arb strategy (SOL/USDC)": (BACKTEST + BACKTEST_ARB, True),
     "grid strategy (BTC/USD, the demo's)": (BACKTEST_GRID, True),
+    "recorded Kraken book + pool, venues only": (RECORDED, False),
+    "recorded Kraken book + pool, arb strategy": (RECORDED + BACKTEST_ARB, True),
 }
+RECORDED_EVERY_NS = 100_000_000
+"""Recorded receive time between two book frames: the synthetic CEX's pace, so the pool moves as often per frame."""
+
+
+def write_recording(path: Path, frames: int, seed: int) -> None:
+    """``frames`` Kraken v2 book frames of the tick benchmark's generator as ``arbot record`` writes them
+    (instrument, snapshot, updates ``RECORDED_EVERY_NS`` apart, Kraken's CRC32 on each)."""
+    from bot.recording import frame_line
+
+    start = 1_763_780_000_000_000_000
+    frames_ = generate(frames, seed)
+    path.write_text("".join(frame_line(raw, start + i * RECORDED_EVERY_NS) for i, raw in enumerate(frames_)))
 
 
 def backtest_rate(config: str, steps: int, with_strategy: bool, before: bool) -> tuple[float, float, dict]:
-    """(ticks per CPU second, ticks per wall second, facts) of one backtest; ``before``: the engine as it was
-    before issue 16 (a loop turn per market step, the watchdog's timer on)."""
+    """(ticks per CPU second, ticks per wall second, facts) of one backtest; ``before``: the engine's loop as it
+    was before issue 16 (a loop turn per market step, the watchdog's timer on)."""
     from bot.backtest.driver import run_backtest
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -434,12 +497,110 @@ def backtest_rate(config: str, steps: int, with_strategy: bool, before: bool) ->
         path.write_text(config)
         result = run_backtest(path, Path(tmp) / "out", steps, chart=False, require_strategy=with_strategy,
                               extra_plugins=arb_unless_installed(), loop_per_step=before)
+        return result.steps / result.steps_cpu_s, result.steps / result.steps_wall_s, outcome_facts(result)
+
+
+def outcome_facts(result) -> dict:
+    """What a backtest decided, to compare two engines' results."""
     arb = next((s.data for s in result.sections if s.key == "arb"), None)
     facts = {"simulated_s": round(result.simulated_ns / 1e9, 1), "fills": result.host.fills}
     if arb is not None:
         captured = f"{Decimal(arb['pnl']['captured']).quantize(Decimal('0.01'))} {arb['quote']}"
         facts.update(seen=arb["opportunities"]["seen"], taken=arb["opportunities"]["taken"], captured=captured)
-    return result.steps / result.steps_cpu_s, result.steps / result.steps_wall_s, facts
+    return facts
+
+
+_IN_TREE = """
+import importlib.metadata, json, sys, tempfile
+from decimal import Decimal
+from pathlib import Path
+sys.path.insert(0, {tree!r})
+from bot.backtest.driver import run_backtest
+extra = []
+if not any(ep.name == "arb" for ep in importlib.metadata.entry_points(group="arbot")):
+    import plugins.arb
+    extra = [("arb", plugins.arb)]
+with tempfile.TemporaryDirectory() as tmp:
+    path = Path(tmp) / "backtest.toml"
+    path.write_text({config!r})
+    result = run_backtest(path, Path(tmp) / "out", {steps}, chart=False, require_strategy={with_strategy},
+                          extra_plugins=extra)
+    arb = next((s.data for s in result.sections if s.key == "arb"), None)
+    facts = {{"simulated_s": round(result.simulated_ns / 1e9, 1), "fills": result.host.fills}}
+    if arb is not None:
+        captured = f"{{Decimal(arb['pnl']['captured']).quantize(Decimal('0.01'))}} {{arb['quote']}}"
+        facts.update(seen=arb["opportunities"]["seen"], taken=arb["opportunities"]["taken"], captured=captured)
+    print(json.dumps([result.steps / result.steps_cpu_s, result.steps / result.steps_wall_s, facts]))
+"""
+"""One backtest in another checkout (its own code only: nothing of this one on the path); the facts as
+:func:`outcome_facts` makes them."""
+
+
+def backtest_rate_in(tree: Path, config: str, steps: int, with_strategy: bool) -> tuple[float, float, dict]:
+    """:func:`backtest_rate` of the code in another checkout ``tree`` (e.g. ``git worktree add /tmp/before
+    main``), in a subprocess of this interpreter: the same scenario on the same machine in the same run."""
+    import subprocess
+
+    code = _IN_TREE.format(tree=str(tree), config=config, steps=steps, with_strategy=with_strategy)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tree,
+                          env={**os.environ, "PYTHONPATH": str(tree)})
+    if done.returncode:
+        raise SystemExit(f"the backtest in {tree} failed:\n{done.stderr[-3000:]}")
+    cpu, wall, facts = json.loads(done.stdout.strip().splitlines()[-1])
+    return cpu, wall, facts
+
+
+def backtests(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """Every backtest scenario, before and after, best of ``--repeat`` alternated runs; one line each.
+    Before: the code in ``--baseline-tree`` when given, else this engine with a loop turn per step."""
+    tree = Path(args.baseline_tree).resolve() if args.baseline_tree else None
+    what = f"the code in {tree}" if tree else "a loop turn per step and the watchdog's timer, as before issue 16"
+    print(f"backtest, {args.steps:,} market steps each, in ticks (market steps) per CPU second of the steps "
+          f"(wall in brackets), best of {args.repeat} alternated runs; before = {what}:")
+    rates: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        recording = Path(tmp) / "kraken-sol-usdc.jsonl"
+        write_recording(recording, args.steps, args.seed)
+        for label, (template, with_strategy) in SCENARIOS.items():
+            config = template.replace("{recording}", str(recording))
+            runs: dict[bool, list[tuple[float, float, dict]]] = {True: [], False: []}
+            for _ in range(args.repeat):  # alternated, best of each: the machine's load comes and goes
+                for before in (True, False):
+                    if before and tree is not None:
+                        runs[before].append(backtest_rate_in(tree, config, args.steps, with_strategy))
+                    else:
+                        runs[before].append(backtest_rate(config, args.steps, with_strategy, before=before))
+            old, old_wall, old_facts = max(runs[True], key=lambda r: r[0])
+            new, new_wall, new_facts = max(runs[False], key=lambda r: r[0])
+            rates[label] = (old, new)
+
+            def outcome(facts: dict) -> str:
+                return (f"{facts['seen']} opportunities, {facts['taken']} taken, captured {facts['captured']}"
+                        if "seen" in facts else f"{facts['fills']} fills")
+
+            # The loop path lands a step a nanosecond off its due time now and then (float seconds in the
+            # loop's timers), so a decision right at a boundary (cooldown, input age) may fall the other way.
+            same = "same results" if old_facts == new_facts else f"before: {outcome(old_facts)}"
+            print(f"  {label:<42}: before {old:>8,.0f} ({old_wall:>7,.0f})  after {new:>8,.0f} ({new_wall:>7,.0f})  "
+                  f"x{new / old:.2f}  [{new_facts['simulated_s']} s simulated; {outcome(new_facts)}; {same}]")
+    return rates
+
+
+def backtest_summary(rates: dict[str, tuple[float, float]]) -> str:
+    """Print the goal's line; return the backtest figures of the RESULT line."""
+    base_before, base_rate = rates["venues only (SOL/USDC CEX + pool)"]
+    arb_before, rate = rates["arb strategy (SOL/USDC)"]
+    grid_before, grid_rate = rates["grid strategy (BTC/USD, the demo's)"]
+    rec_base_before, rec_base = rates["recorded Kraken book + pool, venues only"]
+    rec_before, rec_rate = rates["recorded Kraken book + pool, arb strategy"]
+    for label, value in (("synthetic", rate), ("recorded Kraken book", rec_rate)):
+        print(f"backtest goal >= 100,000 ticks/s with the arb strategy ({label}): "
+              f"{'met' if value >= 100_000 else 'NOT met'} ({value:,.0f})")
+    return (f"backtest_ticks_per_s={rate:.0f} backtest_baseline_ticks_per_s={base_rate:.0f} "
+            f"backtest_before_ticks_per_s={arb_before:.0f} backtest_baseline_before_ticks_per_s={base_before:.0f} "
+            f"grid_backtest_ticks_per_s={grid_rate:.0f} grid_backtest_before_ticks_per_s={grid_before:.0f} "
+            f"recorded_backtest_ticks_per_s={rec_rate:.0f} recorded_backtest_before_ticks_per_s={rec_before:.0f} "
+            f"recorded_baseline_ticks_per_s={rec_base:.0f} recorded_baseline_before_ticks_per_s={rec_base_before:.0f}")
 
 
 def main() -> None:
@@ -450,7 +611,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="backtest runs of each engine, alternated (default 3)")
     parser.add_argument("--executions", type=int, default=300, help="executions timed tick -> both legs handed")
+    parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
+    parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
+                        "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
     args = parser.parse_args()
+    if args.backtest_only:
+        print(f"RESULT arb {backtest_summary(backtests(args))}")
+        return
 
     frames = generate(args.frames, args.seed)
     base = baseline_handler(frames)
@@ -482,48 +649,29 @@ def main() -> None:
           f"(their legs fill against the paper venue's own book, so their PnL means nothing here)")
 
     to_wire = facts.pop("to_wire")
-    w50 = w99 = k50 = k99 = float("nan")
-    if to_wire["wall"]:
-        w50, w99 = percentile(to_wire["wall"], 0.5) / 1e6, percentile(to_wire["wall"], 0.99) / 1e6
-        k50, k99 = percentile(to_wire["cpu"], 0.5) / 1e6, percentile(to_wire["cpu"], 0.99) / 1e6
-    print(f"tick -> both legs handed to the venues (execution row + both order rows committed first), "
-          f"{len(to_wire['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; process CPU time "
-          f"p50 {k50:.3f} ms  p99 {k99:.3f} ms; goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'}")
+    legs: dict[str, tuple[float, float, float, float]] = {}
+    print("tick -> both legs handed to the venues (execution row + both order rows committed first), the two "
+          "send paths alternating in this run:")
+    for path, label in (("lane", "before: through the lane workers"), ("immediate", "after: sent from submit")):
+        got = to_wire[path]
+        w50 = w99 = k50 = k99 = float("nan")
+        if got["wall"]:
+            w50, w99 = percentile(got["wall"], 0.5) / 1e6, percentile(got["wall"], 0.99) / 1e6
+            k50, k99 = percentile(got["cpu"], 0.5) / 1e6, percentile(got["cpu"], 0.99) / 1e6
+        legs[path] = (w50, w99, k50, k99)
+        print(f"  {label:<34}: {len(got['wall'])} executions: p50 {w50:.3f} ms  p99 {w99:.3f} ms wall; "
+              f"process CPU time p50 {k50:.3f} ms  p99 {k99:.3f} ms")
+    w50, w99, k50, k99 = legs["immediate"]
+    print(f"  goal p99 <= 1 ms: {'met' if w99 <= 1 else 'NOT met'} (wall), {'met' if k99 <= 1 else 'NOT met'} "
+          f"(CPU time)")
 
-    print(f"backtest, {args.steps:,} market steps each, in ticks (market steps) per CPU second of the steps "
-          f"(wall in brackets), best of {args.repeat} alternated runs; before = a loop turn per step and the "
-          "watchdog's timer, as before issue 16:")
-    rates: dict[str, tuple[float, float]] = {}
-    for label, (config, with_strategy) in SCENARIOS.items():
-        runs: dict[bool, list[tuple[float, float, dict]]] = {True: [], False: []}
-        for _ in range(args.repeat):  # alternated, best of each: the machine's load comes and goes
-            for before in (True, False):
-                runs[before].append(backtest_rate(config, args.steps, with_strategy, before=before))
-        old, old_wall, old_facts = max(runs[True], key=lambda r: r[0])
-        new, new_wall, new_facts = max(runs[False], key=lambda r: r[0])
-        rates[label] = (old, new)
-
-        def outcome(facts: dict) -> str:
-            return (f"{facts['seen']} opportunities, {facts['taken']} taken, captured {facts['captured']}"
-                    if "seen" in facts else f"{facts['fills']} fills")
-
-        # The loop path lands a step a nanosecond off its due time now and then (float seconds in the
-        # loop's timers), so a decision right at a boundary (cooldown, input age) may fall the other way.
-        same = "same results" if old_facts == new_facts else f"before: {outcome(old_facts)}"
-        print(f"  {label:<36}: before {old:>8,.0f} ({old_wall:>7,.0f})  after {new:>8,.0f} ({new_wall:>7,.0f})  "
-              f"x{new / old:.2f}  [{new_facts['simulated_s']} s simulated; {outcome(new_facts)}; {same}]")
-    base_before, base_rate = rates["venues only (SOL/USDC CEX + pool)"]
-    arb_before, rate = rates["arb strategy (SOL/USDC)"]
-    grid_before, grid_rate = rates["grid strategy (BTC/USD, the demo's)"]
-    print(f"backtest goal >= 100,000 ticks/s with the arb strategy: {'met' if rate >= 100_000 else 'NOT met'} "
-          f"({rate:,.0f})")
+    backtest_figures = backtest_summary(backtests(args))
     print(f"RESULT arb frames={args.frames} p50_us={p50:.1f} p99_us={p99:.1f} p999_us={p999:.1f} "
           f"cpu_p50_us={c50:.1f} cpu_p99_us={c99:.1f} "
           f"wire_p50_ms={w50:.3f} wire_p99_ms={w99:.3f} wire_cpu_p50_ms={k50:.3f} wire_cpu_p99_ms={k99:.3f} "
+          f"wire_lane_p50_ms={legs['lane'][0]:.3f} wire_lane_p99_ms={legs['lane'][1]:.3f} "
           f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
-          f"backtest_ticks_per_s={rate:.0f} backtest_baseline_ticks_per_s={base_rate:.0f} "
-          f"backtest_before_ticks_per_s={arb_before:.0f} backtest_baseline_before_ticks_per_s={base_before:.0f} "
-          f"grid_backtest_ticks_per_s={grid_rate:.0f} grid_backtest_before_ticks_per_s={grid_before:.0f}")
+          f"{backtest_figures}")
 
 
 if __name__ == "__main__":

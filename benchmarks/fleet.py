@@ -47,7 +47,7 @@ from bot.config import build_config, parse_toml  # noqa: E402
 from bot.domain import Fill, Liquidity, Side  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
 from tests.helpers.fleet import fleet_unless_installed, load_module  # noqa: E402
-from tests.helpers.nats import NatsServer, nats_server_binary  # noqa: E402
+from tests.helpers.nats_server import NatsServer, nats_server_binary  # noqa: E402
 
 CALLER = Caller("bench", "1", "admin")
 PER_MIN = 10_000

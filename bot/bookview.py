@@ -1,39 +1,45 @@
 """What a strategy receives for an order book change: a read-only view that costs nothing until read.
 
 A :class:`BookUpdate` holds integer units inside (prices in ``10**-price_decimals``, sizes in
-``10**-qty_decimals``) and makes Decimals only for what is read, once per event:
+``10**-qty_decimals``) and makes Decimals only for what is read:
 
 * ``best_bid_units`` / ``best_ask_units`` (ints) and ``bid_units`` / ``ask_units`` (tuples of
   ``(price_units, qty_units)``, best first) cost a few list and dict reads;
-* ``best_bid``, ``best_ask``, ``mid`` make one or two Decimals; ``bids`` / ``asks`` make the
-  Decimal levels of one side (cached on the event).
+* ``best_bid``, ``best_ask`` are Decimals from a table (each price is made once, then looked up);
+  ``mid`` adds them; ``bids`` / ``asks`` make the Decimal levels of one side (kept for the event).
 
-Three ways to make one:
+Ways to make and publish one:
 
-* :meth:`BookUpdate.of_book` over a live :class:`bot.book.OrderBook` (the Kraken and Coinbase
-  plugins): nothing is copied when the event is published. Right after ``bus.publish(event)`` the
-  venue calls :meth:`BookUpdate.release`: an event that a subscriber kept (a strategy's "latest
-  book", a deferred report) copies its levels as integers then, before the book can change; one
-  that nobody kept is simply dropped. So a view always shows the book as it was when it was
-  published, and a strategy that only reads the touch in its callback pays for the touch. Where
-  events are handed out in batches (a replay's generator), :class:`BookViews` does the same
-  before the book changes.
+* :class:`BookPublisher` over a live :class:`bot.book.OrderBook` (the Kraken and Coinbase plugins):
+  after each change it hands its subscribers a view of the book, copying nothing; the same view
+  object serves change after change while no subscriber keeps it, and nothing is made when nobody
+  subscribes. A subscriber that keeps the event (a strategy's "latest book", a deferred report)
+  gets it with its levels copied as integers before the book can change, and a new view serves the
+  next change. So a view always shows the book as it was when it was published, and a strategy
+  that only reads the touch in its callback pays for the touch. The Kraken C fast path does the
+  publisher's work in C (``plugins/kraken/_fastbook.c``; :meth:`BookPublisher.publish` is the reference).
+* :meth:`BookUpdate.of_book` then :meth:`BookUpdate.release`: one view per change, released right
+  after ``bus.publish(event)``; where events are handed out in batches (a replay's generator),
+  :class:`BookViews` does the same before the book changes.
 * :meth:`BookUpdate.of_units` from integer levels (the paper venues, which hold ticks and lots).
 * ``BookUpdate(exchange, symbol, bids, asks, ts_ns)`` from Decimal levels, as before this view
   existed (tests, simple plugins); units are derived from the Decimals when asked for.
 
-Events are read-only by contract, compare equal when exchange, symbol, Decimal levels and time are
-equal, and hash accordingly.
+Holding is told by CPython's reference count. Events are read-only by contract, compare equal when
+exchange, symbol, Decimal levels and time are equal, and hash accordingly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from sys import getrefcount
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .exact import from_units, to_units
+
+if TYPE_CHECKING:
+    from .bus import Bus
 
 
 class OrderBook(Protocol):
@@ -50,15 +56,17 @@ Levels = tuple[tuple[Decimal, Decimal], ...]
 UnitLevels = tuple[tuple[int, int], ...]
 
 _HELD = 3
-"""References to a view while :meth:`BookUpdate.release` or :meth:`BookViews.release` looks at it when
-nobody else holds it: the caller's variable (or the pending list), ``self`` (or the loop variable) and
+"""References to a view while :meth:`BookUpdate.release`, :meth:`BookViews.release` or
+:meth:`BookPublisher.publish` looks at it when nobody else holds it: the caller's variable (or the
+pending list, or the publisher's slot), ``self`` (or the loop variable, or the local) and
 ``getrefcount``'s own argument."""
 
 
 class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
-    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_n", "_bu", "_au", "_bd", "_ad", "_bb", "_ba")
+    __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_bk", "_ak", "_n", "_bu", "_au", "_bd", "_ad",
+                 "_cached")
 
     exchange: str
     symbol: str
@@ -72,14 +80,16 @@ class BookUpdate:
         self._bd: Levels | None = tuple(bids)
         self._ad: Levels | None = tuple(asks)
         self._book: OrderBook | None = None
+        self._bk: list[int] | None = None
+        """The live book's ``bid_keys`` and ``ask_keys`` (a view of a live book), for the touch."""
+        self._ak: list[int] | None = None
         self._n = 0
         self._bu: UnitLevels | None = None
         self._au: UnitLevels | None = None
         self._pd: int | None = None
         self._qd: int | None = None
-        self._bb: Decimal | None = None
-        """The best bid and ask as Decimals, once read (several subscribers read the touch)."""
-        self._ba: Decimal | None = None
+        self._cached = False
+        """A level cache was filled while the view looked at a live book (a reused view forgets it)."""
 
     @classmethod
     def of_units(cls, exchange: str, symbol: str, bids: UnitLevels, asks: UnitLevels, price_decimals: int,
@@ -89,19 +99,22 @@ class BookUpdate:
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._bu, ev._au, ev._pd, ev._qd = bids, asks, price_decimals, qty_decimals
-        ev._book = ev._bb = ev._ba = None
+        ev._book = ev._bk = ev._ak = None
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
         ev._n = 0
+        ev._cached = False
         return ev
 
     @classmethod
     def of_book(cls, exchange: str, symbol: str, book: OrderBook, levels: int, ts_ns: int) -> BookUpdate:
-        """A view of the best ``levels`` of each side of a live book: see :class:`BookViews`."""
+        """A view of the best ``levels`` of each side of a live book: see :class:`BookPublisher`, :class:`BookViews`."""
         ev = _new(cls)
         ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
         ev._book, ev._n = book, levels
+        ev._bk, ev._ak = book.bid_keys, book.ask_keys
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
-        ev._bu = ev._au = ev._bd = ev._ad = ev._bb = ev._ba = None
+        ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._cached = False
         return ev
 
     # --- integers -------------------------------------------------------------------------------
@@ -122,18 +135,16 @@ class BookUpdate:
 
     @property
     def best_bid_units(self) -> int | None:
-        book = self._book
-        if book is not None:
-            keys = book.bid_keys
+        keys = self._bk
+        if keys is not None:
             return -keys[0] if keys else None
         levels = self.bid_units
         return levels[0][0] if levels else None
 
     @property
     def best_ask_units(self) -> int | None:
-        book = self._book
-        if book is not None:
-            keys = book.ask_keys
+        keys = self._ak
+        if keys is not None:
             return keys[0] if keys else None
         levels = self.ask_units
         return levels[0][0] if levels else None
@@ -147,6 +158,7 @@ class BookUpdate:
             if book is not None:
                 qty = book.bids
                 levels = tuple([(-k, qty[-k]) for k in book.bid_keys[:self._n]])
+                self._cached = True
             else:
                 levels = self._units(self._bd or ())
             self._bu = levels
@@ -161,6 +173,7 @@ class BookUpdate:
             if book is not None:
                 qty = book.asks
                 levels = tuple([(k, qty[k]) for k in book.ask_keys[:self._n]])
+                self._cached = True
             else:
                 levels = self._units(self._ad or ())
             self._au = levels
@@ -184,27 +197,41 @@ class BookUpdate:
 
     @property
     def best_bid(self) -> Decimal | None:
-        price = self._bb
-        if price is None:
-            if self._bd is not None:
-                return self._bd[0][0] if self._bd else None
-            p = self.best_bid_units
-            if p is None:
+        levels = self._bd
+        if levels is not None:
+            return levels[0][0] if levels else None
+        keys = self._bk
+        if keys is not None:
+            if not keys:
                 return None
-            price = self._bb = from_units(p, self._pd or 0)
-        return price
+            p = -keys[0]
+        else:
+            units = self.bid_units
+            if not units:
+                return None
+            p = units[0][0]
+        table = _DECIMALS.get(self._pd or 0)
+        d = table.get(p) if table is not None else None
+        return d if d is not None else _decimal(p, self._pd or 0)
 
     @property
     def best_ask(self) -> Decimal | None:
-        price = self._ba
-        if price is None:
-            if self._ad is not None:
-                return self._ad[0][0] if self._ad else None
-            p = self.best_ask_units
-            if p is None:
+        levels = self._ad
+        if levels is not None:
+            return levels[0][0] if levels else None
+        keys = self._ak
+        if keys is not None:
+            if not keys:
                 return None
-            price = self._ba = from_units(p, self._pd or 0)
-        return price
+            p = keys[0]
+        else:
+            units = self.ask_units
+            if not units:
+                return None
+            p = units[0][0]
+        table = _DECIMALS.get(self._pd or 0)
+        d = table.get(p) if table is not None else None
+        return d if d is not None else _decimal(p, self._pd or 0)
 
     @property
     def mid(self) -> Decimal | None:
@@ -220,7 +247,7 @@ class BookUpdate:
         if self._book is not None:
             self.bid_units  # noqa: B018 - materialises the levels
             self.ask_units  # noqa: B018
-            self._book = None
+            self._book = self._bk = self._ak = None
 
     def release(self) -> None:
         """The venue calls this right after publishing a view: if a subscriber kept the event (a strategy's
@@ -273,17 +300,31 @@ _new = object.__new__
 
 _DECIMALS: dict[int, dict[int, Decimal]] = {}
 """decimals -> units -> Decimal: prices and sizes repeat from one book to the next, and a Decimal is
-immutable, so each is made once (each table is emptied when it reaches :data:`_DECIMALS_KEPT`)."""
+immutable, so each is made once (a table is emptied when it reaches :data:`_DECIMALS_KEPT`)."""
 _DECIMALS_KEPT = 100_000
 
 
+def _table(decimals: int) -> dict[int, Decimal]:
+    table = _DECIMALS.get(decimals)
+    if table is None:
+        table = _DECIMALS[decimals] = {}
+    elif len(table) >= _DECIMALS_KEPT:
+        table.clear()
+    return table
+
+
+def _decimal(units: int, decimals: int) -> Decimal:
+    """``from_units(units, decimals)`` kept in the table (the touch repeats from one event to the next)."""
+    table = _table(decimals)
+    d = table.get(units)
+    if d is None:
+        d = table[units] = from_units(units, decimals)
+    return d
+
+
 def _decimal_levels(levels: UnitLevels, pd: int, qd: int) -> Levels:
-    prices = _DECIMALS.get(pd)
-    if prices is None or len(prices) >= _DECIMALS_KEPT:
-        prices = _DECIMALS[pd] = {}
-    sizes = _DECIMALS.get(qd) if qd != pd else prices
-    if sizes is None or len(sizes) >= _DECIMALS_KEPT:
-        sizes = _DECIMALS[qd] = {}
+    prices = _table(pd)
+    sizes = _table(qd) if qd != pd else prices
     out = []
     for p, q in levels:
         price = prices.get(p)
@@ -294,6 +335,62 @@ def _decimal_levels(levels: UnitLevels, pd: int, qd: int) -> Levels:
             size = sizes[q] = from_units(q, qd)
         out.append((price, size))
     return tuple(out)
+
+
+class BookPublisher:
+    """Publishes views of one live book on a bus: the venue calls :meth:`publish` after every change.
+
+    ``BookPublisher(bus, exchange, symbol, book, levels, time_ns)`` publishes ``BookUpdate`` views of
+    the best ``levels`` of each side of ``book``, timed by ``time_ns()``, to the bus's subscribers
+    for ``(BookUpdate, exchange, symbol)`` (a :class:`bot.bus.Topic`). What a change costs:
+
+    * nobody subscribed: nothing is made and the clock is not read;
+    * otherwise one view per book serves change after change while no subscriber keeps it: a
+      publish sets its time and hands it to the subscribers; after they return, CPython's reference
+      count tells whether one kept it. If one did, that view copies its levels as integers
+      (:meth:`BookUpdate.detach`) and a new view serves the next change, so **a kept event always
+      shows the book as it was when published**; if none did, the view forgets any levels a
+      subscriber read (made again from the book when read after the next change).
+
+    A subscriber therefore sees every change as an event it may read in its callback or keep, as
+    with :meth:`BookUpdate.of_book` and :meth:`BookUpdate.release`, without an object made per change.
+    """
+
+    __slots__ = ("exchange", "symbol", "book", "levels", "_topic", "_time_ns", "_view")
+
+    def __init__(self, bus: Bus, exchange: str, symbol: str, book: OrderBook, levels: int,
+                 time_ns: Callable[[], int]):
+        self.exchange = exchange
+        self.symbol = symbol
+        self.book = book
+        self.levels = levels
+        self._topic = bus.topic(BookUpdate, exchange, symbol)
+        self._time_ns = time_ns
+        self._view = BookUpdate.of_book(exchange, symbol, book, levels, 0)
+
+    def publish(self) -> None:
+        """Publish the book as it is now (call it after each change, before the next one)."""
+        topic = self._topic
+        if not topic.route:
+            return
+        view = self._view
+        view.ts_ns = self._time_ns()
+        topic.publish(view)
+        if getrefcount(view) > _HELD:  # a subscriber kept it: it keeps its levels, a new view serves next
+            self._renew()
+        elif view._cached:
+            self._forget()
+
+    def _renew(self) -> None:
+        """The published view was kept: it copies its levels, a new view serves the next change."""
+        self._view.detach()
+        self._view = BookUpdate.of_book(self.exchange, self.symbol, self.book, self.levels, 0)
+
+    def _forget(self) -> None:
+        """Nobody kept the view but a subscriber read levels: they are made again after the next change."""
+        view = self._view
+        view._bu = view._au = view._bd = view._ad = None
+        view._cached = False
 
 
 class BookViews:

@@ -3,6 +3,11 @@
 The hot path (a book update reaching a strategy) is a dictionary look-up and plain function calls:
 no pluggy call, no task, no queue. A subscriber that raises is reported with its owner's name and
 the other subscribers still get the event.
+
+A publisher that sends many events of one type for one market asks for a :class:`Topic` once
+(:meth:`Bus.topic`): the topic holds the subscribers resolved for that key, kept current as
+subscriptions change, so each publish skips the key's look-up, and the publisher can see that
+nobody listens (``topic.route`` empty) and skip making the event at all.
 """
 
 from __future__ import annotations
@@ -12,6 +17,33 @@ from typing import Any
 
 ErrorHandler = Callable[[str, Exception, object], None]
 Callback = Callable[[Any], object]
+Key = tuple[type, str | None, str | None]
+Route = tuple[tuple[str, Callback], ...]
+
+
+class Topic:
+    """Where events of one type for one (exchange, symbol) go: :meth:`Bus.topic` makes it.
+
+    ``topic.publish(event)`` delivers exactly as ``bus.publish(event)`` would for an event of that
+    type and those ``exchange``/``symbol`` attributes. ``route`` is the ``(owner, callback)`` pairs
+    it delivers to, in subscription order (read-only; the bus replaces it when subscriptions
+    change): empty when nobody listens.
+    """
+
+    __slots__ = ("key", "route", "_on_error")
+
+    def __init__(self, key: Key, route: Route, on_error: ErrorHandler):
+        self.key = key
+        self.route = route
+        self._on_error = on_error
+
+    def publish(self, event: object) -> None:
+        """Deliver ``event`` to the topic's subscribers, synchronously, in subscription order."""
+        for owner, callback in self.route:
+            try:
+                callback(event)
+            except Exception as exc:  # isolate: one bad subscriber must not starve the others
+                self._on_error(owner, exc, event)
 
 
 class Bus:
@@ -19,8 +51,9 @@ class Bus:
 
     def __init__(self, on_error: ErrorHandler):
         self._on_error = on_error
-        self._subs: dict[tuple[type, str | None, str | None], list[tuple[str, Callback]]] = {}
-        self._routes: dict[tuple[type, str | None, str | None], tuple[tuple[str, Callback], ...]] = {}
+        self._subs: dict[Key, list[tuple[str, Callback]]] = {}
+        self._routes: dict[Key, Route] = {}
+        self._topics: dict[Key, Topic] = {}
 
     def subscribe(
         self,
@@ -39,13 +72,13 @@ class Bus:
         key = (event_type, exchange, symbol)
         entry = (owner, callback)
         self._subs.setdefault(key, []).append(entry)
-        self._routes.clear()
+        self._changed()
 
         def unsubscribe() -> None:
             subs = self._subs.get(key, [])
             if entry in subs:
                 subs.remove(entry)
-                self._routes.clear()
+                self._changed()
 
         return unsubscribe
 
@@ -53,17 +86,29 @@ class Bus:
         """Drop every subscription of ``owner`` (a component being isolated after failures)."""
         for subs in self._subs.values():
             subs[:] = [s for s in subs if s[0] != owner]
-        self._routes.clear()
+        self._changed()
 
-    def _route(self, key: tuple[type, str | None, str | None]) -> tuple[tuple[str, Callback], ...]:
+    def topic(self, event_type: type, exchange: str | None = None, symbol: str | None = None) -> Topic:
+        """The :class:`Topic` of ``event_type`` events whose ``exchange`` and ``symbol`` are these (one per key)."""
+        key = (event_type, exchange, symbol)
+        topic = self._topics.get(key)
+        if topic is None:
+            topic = self._topics[key] = Topic(key, self._route(key), self._on_error)
+        return topic
+
+    def _changed(self) -> None:
+        self._routes.clear()
+        for topic in self._topics.values():
+            topic.route = self._route(topic.key)
+
+    def _route(self, key: Key) -> Route:
         cls, exchange, symbol = key
-        keys: list[tuple[type, str | None, str | None]] = [(cls, None, None)]
+        keys: list[Key] = [(cls, None, None)]
         if exchange is not None:
             keys.append((cls, exchange, None))
             if symbol is not None:
                 keys.append((cls, exchange, symbol))
-        found = [sub for k in keys for sub in self._subs.get(k, ())]
-        route = tuple(found)
+        route = tuple([sub for k in keys for sub in self._subs.get(k, ())])
         self._routes[key] = route
         return route
 

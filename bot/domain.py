@@ -373,6 +373,8 @@ class TransferTerms:
     network_fee_asset: str
     expected_s: float
     """Typical time until the destination credits the funds."""
+    step: Decimal = Decimal(0)
+    """Amounts this venue sends are whole multiples of it (a currency's precision); 0: any amount."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,5 +568,6 @@ ORDER_FEATURES: dict[str, str] = {
     "ioc": "immediate-or-cancel orders",
     "post_only": "post-only (maker-only) orders",
     "client_ids": "our client order ids, sent with each order and found again after a lost answer",
+    "withdraw": "withdrawals, which inventory rebalancing needs to move funds out of the venue",
 }
 """What a strategy may need of a venue (``Strategy.needs``) and a venue may lack (``Exchange.lacks``)."""

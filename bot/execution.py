@@ -90,6 +90,8 @@ class _Lane:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.held: list[_Job] = []
         """Taken from the queue but not yet stored: kept across store failures and restarts."""
+        self.next_batch: list[_Job] | None = None
+        """Orders stored and sent by :meth:`Executor.submit` itself, in the request created this loop turn."""
 
 
 class Executor:
@@ -162,10 +164,13 @@ class Executor:
             return order
         return self.store.get_order(client_order_id)
 
+    def _in_memory(self, client_order_id: str) -> bool:
+        """An order of this run not yet written back carries this id."""
+        return client_order_id in self._active or client_order_id in self._dirty or client_order_id in self._observed
+
     def _carried(self, client_order_id: str) -> bool:
         """An order of this run or a stored one carries this id."""
-        return (client_order_id in self._active or client_order_id in self._dirty
-                or client_order_id in self._observed or self.store.order_exists(client_order_id))
+        return self._in_memory(client_order_id) or self.store.order_exists(client_order_id)
 
     # --- submit ---------------------------------------------------------------------------
 
@@ -182,13 +187,16 @@ class Executor:
             intent = replace(intent, client_order_id=cid)  # risk checks see the id the order will carry
         if cid in self._active:
             return cid  # already on its way: idempotent
-        if intent.client_order_id is not None and self._carried(cid):
-            # a strategy's own id that an earlier order (this run or a previous one) carried: never again
-            log.warning("strategy %s submitted client order id %s again; it is already stored, not sent",
-                        intent.strategy, cid)
-            return None
-        if intent.exchange not in self._lanes:
+        lane = self._lanes.get(intent.exchange)
+        if lane is None:
             log.error("strategy %s sent an order to unknown exchange %s", intent.strategy, intent.exchange)
+            return None
+        now_path = self._now_path(lane)
+        # a strategy's own id that an earlier order (this run or a previous one) carried: never again. On the
+        # immediate path the store's part of the check is the insert itself (ON CONFLICT DO NOTHING)
+        if intent.client_order_id is not None and (
+                self._in_memory(cid) if now_path else self._carried(cid)):
+            self._refuse_carried(intent.strategy, cid)
             return None
         if self.store_error is not None and risk and not self._reduces(intent):
             log.debug("order of %s refused: the store cannot be written (%s)", intent.strategy, self.store_error)
@@ -211,6 +219,9 @@ class Executor:
         )
         mode = self._mode()  # read per order: /observe switches it at run time
         if mode == "observe":
+            if now_path and intent.client_order_id is not None and self.store.order_exists(cid):
+                self._refuse_carried(intent.strategy, cid)
+                return None
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
             self._observed[cid] = order
@@ -226,8 +237,76 @@ class Executor:
         self._active[cid] = order
         job = self._unsent[cid] = _Job(order)
         self._begin()
-        self._lanes[intent.exchange].queue.put_nowait(job)
+        if now_path:
+            sent = self._store_and_send(lane, job)
+            if sent is None:
+                self._refuse_carried(intent.strategy, cid)
+                return None
+            if sent:
+                return cid
+        lane.queue.put_nowait(job)
         return cid
+
+    def _refuse_carried(self, strategy: str, cid: str) -> None:
+        log.warning("strategy %s submitted client order id %s again; it is already stored, not sent", strategy, cid)
+
+    def _now_path(self, lane: _Lane) -> bool:
+        """Whether an order to this lane may be stored and sent right in :meth:`submit`: the store records on
+        this thread in microseconds (file-backed SQLite), it is writable, the lane has nothing queued or held
+        before it (orders leave in the order they were submitted) and the lane's bucket has a token now."""
+        return (self.store.records_inline and self.store_error is None and not lane.held and lane.queue.empty()
+                and (self._open_batch(lane) is not None or lane.bucket.available()))
+
+    @staticmethod
+    def _open_batch(lane: _Lane) -> list[_Job] | None:
+        """The request this loop turn's immediate orders to a batch venue go in, while it has room."""
+        batch = lane.next_batch
+        return batch if batch is not None and len(batch) < MAX_BATCH and lane.exchange.supports_batch else None
+
+    def _store_and_send(self, lane: _Lane, job: _Job) -> bool | None:
+        """The immediate path of :meth:`submit`: commit the order's row (the fast durable record, never
+        waiting for a lock) and create its send task, so that orders submitted in one callback (both legs
+        of an arbitrage) reach their venues in the next loop turn. True: on its way; None: the store already
+        holds this client id (nothing sent, nothing left to do); False: the row could not be written
+        now (another writer holds the lock, or an error): the caller queues the job in the lane, whose
+        worker writes the row (waiting, retrying) before it sends."""
+        order = job.order
+        cid = order.client_order_id
+        try:
+            inserted = self.store.insert_order(order, wait=False)
+        except StoreBusy:
+            return False  # nothing written
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            job.insert_failed = True  # whether it was written is unknown: the lane's insert finds out
+            self.store_failed(exc, f"order insert ({lane.exchange.name})")
+            return False
+        if not inserted:  # some earlier run (or a recovered order) owns this id: never send it again
+            self._active.pop(cid, None)
+            self._unsent.pop(cid, None)
+            self._end()
+            return None
+        job.stored = True
+        self._unsent.pop(cid, None)
+        self._sending.add(cid)
+        batch = self._open_batch(lane)
+        if batch is not None:
+            batch.append(job)  # in the request already on its way
+            return True
+        batch = lane.next_batch = [job]
+        lane.bucket.take()  # one token a request, as the lane worker takes
+        # the request task is made now (it starts in the next loop turn with every other made in this one:
+        # both legs of an arbitrage leave together); orders submitted before it starts join it (a batch venue)
+        request = asyncio.get_running_loop().create_task(self._place_next(lane, batch))
+        self.tasks.create(self._send(lane, batch, request), owner="executor", what=f"send to {lane.exchange.name}")
+        return True
+
+    async def _place_next(self, lane: _Lane, batch: list[_Job]) -> list[OrderState | BaseException]:
+        """The request of the immediate path's orders collected for this lane in one loop turn."""
+        if lane.next_batch is batch:
+            lane.next_batch = None
+        return await self._place(lane, batch)
 
     async def _record_observed(self, order: Order) -> None:
         self._observed[order.client_order_id] = order
@@ -363,15 +442,20 @@ class Executor:
                 pass
         return await self.writer.call(self.store.insert_order, order)
 
-    async def _send(self, lane: _Lane, jobs: list[_Job]) -> None:
-        timeout = self.settings.request_timeout_s
+    @staticmethod
+    async def _place(lane: _Lane, jobs: list[_Job]) -> list[OrderState | BaseException]:
+        """The request itself (its own task, so that the requests made in one loop turn all start in the next)."""
+        if len(jobs) == 1:
+            return [await lane.exchange.place_order(jobs[0].order)]
+        return list(await lane.exchange.place_orders([j.order for j in jobs]))
+
+    async def _send(self, lane: _Lane, jobs: list[_Job], request: asyncio.Task[Any] | None = None) -> None:
+        """Send ``jobs`` in one request (``request``: already started) and handle what comes back."""
+        if request is None:
+            request = asyncio.get_running_loop().create_task(self._place(lane, jobs))
         try:
-            if len(jobs) == 1:
-                results: list[OrderState | BaseException] = [
-                    await asyncio.wait_for(lane.exchange.place_order(jobs[0].order), timeout)]
-            else:
-                results = list(await asyncio.wait_for(
-                    lane.exchange.place_orders([j.order for j in jobs]), timeout))
+            async with asyncio.timeout(self.settings.request_timeout_s):  # cancels the request on expiry
+                results: list[OrderState | BaseException] = await request
         except Exception as exc:  # the whole request failed: same outcome for each order in it
             results = [exc] * len(jobs)
         for job, result in zip(jobs, results, strict=True):

@@ -30,6 +30,17 @@ class TokenBucket:
         self._blocked_until = max(self._blocked_until, self._now() + seconds)
         self._tokens = 0.0
 
+    def available(self) -> bool:
+        """A token can be taken now, without waiting (no one waits for one, the venue did not block us)."""
+        if self._lock.locked() or self._blocked_until > self._now():
+            return False
+        self._refill()
+        return self._tokens >= 1
+
+    def take(self) -> None:
+        """Take the token :meth:`available` said is there (in the same callback: nothing ran between)."""
+        self._tokens -= 1
+
     async def acquire(self) -> None:
         async with self._lock:  # FIFO: waiters are served in arrival order
             while True:

@@ -66,6 +66,7 @@ class StoreWriter:
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
         if store.fast is not None:
             store.fast.wait_ms = _wait_ms_by_thread
+            store.fast.checkpoints = _on_writer_thread
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
@@ -80,6 +81,10 @@ class StoreWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _on_writer_thread() -> bool:
+    return threading.current_thread().name.startswith(THREAD_NAME)
 
 
 def _wait_ms_by_thread() -> int:

@@ -6,7 +6,8 @@ import pickle
 from decimal import Decimal as D
 
 from bot.api import BookUpdate, Side
-from bot.api.kit import BookViews, OrderBook
+from bot.api.kit import BookPublisher, BookViews, OrderBook
+from bot.bus import Bus
 
 
 def _book() -> OrderBook:
@@ -67,3 +68,58 @@ def test_book_views_release_a_batch_before_the_book_changes() -> None:
     assert not views.pending
     book.set_bid(10_000, 0)
     assert held.bid_units == ((10_000, 1_000),)
+
+
+def test_a_topic_delivers_as_publish_does_and_follows_subscriptions() -> None:
+    bus = Bus(on_error=lambda owner, exc, event: got.append(("error", owner, str(exc))))
+    got: list[tuple[str, ...]] = []
+    topic = bus.topic(BookUpdate, "k", "A/B")
+    assert bus.topic(BookUpdate, "k", "A/B") is topic and topic.route == ()
+    ev = BookUpdate("k", "A/B", (), (), 0)
+    stop_all = bus.subscribe(BookUpdate, lambda e: got.append(("all",)), owner="all")
+    bus.subscribe(BookUpdate, lambda e: got.append(("k",)), owner="k", exchange="k")
+    bus.subscribe(BookUpdate, lambda e: got.append(("other",)), owner="other", exchange="k", symbol="C/D")
+
+    def broken(e: BookUpdate) -> None:
+        raise ValueError("bug")
+
+    bus.subscribe(BookUpdate, broken, owner="broken", exchange="k", symbol="A/B")
+    topic.publish(ev)
+    via_topic = list(got)
+    got.clear()
+    bus.publish(ev)
+    assert got == via_topic == [("all",), ("k",), ("error", "broken", "bug")]
+    stop_all()
+    bus.unsubscribe_owner("broken")
+    assert [owner for owner, _ in topic.route] == ["k"]
+
+
+def test_a_publisher_reuses_its_view_until_one_is_kept_and_costs_nothing_unheard() -> None:
+    book = _book()
+    bus = Bus(on_error=lambda owner, exc, event: None)
+    ticks = [0]
+
+    def clock() -> int:
+        ticks[0] += 1
+        return ticks[0]
+
+    pub = BookPublisher(bus, "k", "A/B", book, 2, clock)
+    pub.publish()
+    assert ticks[0] == 0  # nobody listens: no event, no clock
+    seen: list[tuple[int, int | None, tuple, D | None]] = []
+    kept: list[BookUpdate] = []
+    bus.subscribe(BookUpdate, lambda ev: seen.append((id(ev), ev.ts_ns, ev.bid_units, ev.best_bid)), owner="s",
+                  exchange="k", symbol="A/B")
+    pub.publish()
+    book.set_bid(10_001, 7)  # a new best bid
+    pub.publish()
+    assert seen[0][0] == seen[1][0]  # the same view object, nobody kept it...
+    assert seen[1][1:] == (2, ((10_001, 7), (10_000, 1_000)), D("100.01"))  # ...showing each change afresh
+    stop = bus.subscribe(BookUpdate, kept.append, owner="keeper")
+    pub.publish()
+    stop()
+    book.set_bid(10_001, 0)
+    pub.publish()
+    assert seen[3][0] != seen[2][0] and seen[3][3] == D("100.00")  # a new view after the kept one
+    assert kept[0].bid_units == ((10_001, 7), (10_000, 1_000)) and kept[0].best_bid == D("100.01")
+    assert kept[0].ts_ns == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -208,3 +210,39 @@ async def test_orders_queued_together_go_in_one_batch_request(make_bot):
         ctx.submit(intent(f"b-{n}"))
     await wait_for(lambda: all(final_status(bot, f"b-{n}") is OrderStatus.OPEN for n in range(5)))
     assert venue(bot).batch_calls == [5]
+
+
+async def test_orders_to_an_idle_lane_are_stored_in_submit_and_all_leave_in_the_next_loop_turn(bot):
+    # File-backed SQLite records inline: submit commits each row itself and makes its request, so orders
+    # submitted in one callback (an arbitrage's two legs) reach their venue together, one turn later
+    if not bot.store.records_inline:
+        pytest.skip("the store commits on the writer thread (PostgreSQL): orders go through the lane worker")
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("n-1")) == "n-1" and ctx.submit(intent("n-2")) == "n-2"
+    assert bot.store.order_exists("n-1") and bot.store.order_exists("n-2")  # committed before submit returned
+    assert venue(bot).submissions == {}
+    await asyncio.sleep(0)
+    assert venue(bot).submissions == {"n-1": 1, "n-2": 1}
+    await wait_for(lambda: final_status(bot, "n-2") is OrderStatus.OPEN)
+    # an id the store holds is refused by the insert itself, never sent
+    bot.executor._active.pop("n-1", None)
+    bot.executor._dirty.pop("n-1", None)
+    assert ctx.submit(intent("n-1")) is None
+    await asyncio.sleep(0.05)
+    assert venue(bot).submissions["n-1"] == 1
+
+
+async def test_a_locked_store_sends_through_the_lane_once_the_row_is_written(bot, tmp_path):
+    if not bot.store.records_inline:
+        pytest.skip("SQLite's write lock")
+    lock = sqlite3.connect(tmp_path / "arbot.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # another writer: the no-wait record finds it taken
+        assert bot.strategies["s"].ctx.submit(intent("l-1")) == "l-1"
+        await asyncio.sleep(0.1)
+        assert venue(bot).submissions == {}  # not sent before its row
+        lock.execute("ROLLBACK")
+    finally:
+        lock.close()
+    await wait_for(lambda: final_status(bot, "l-1") is OrderStatus.OPEN)
+    assert venue(bot).submissions == {"l-1": 1} and bot.store.order_exists("l-1")

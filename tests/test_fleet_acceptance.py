@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.store import engine_url, migrate
 from tests.helpers.fleet import ADMIN, OUTSIDER, Fleet, Postgres, arbot_env, secret_file
-from tests.helpers.nats import nats_server_binary
+from tests.helpers.nats_server import nats_server_binary
 from tests.helpers.processes import arbot
 from tests.helpers.store_kit import query
 from tests.helpers.waiting import wait_for

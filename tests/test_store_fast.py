@@ -3,6 +3,7 @@ returns (a SIGKILL right after loses nothing), and a no-wait record that finds t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 import subprocess
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Order, Side
-from bot.store import Store, StoreBusy
+from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
+from bot.store import MARKOUTS, Store, StoreBusy
+from bot.writer import StoreWriter
 
 
 def _order(cid: str) -> Order:
@@ -84,4 +86,61 @@ def test_a_record_survives_sigkill_right_after_it_returns(tmp_path: Path) -> Non
         assert all(store.order_exists(f"k-{i}") for i in range(50))
         assert not store.insert_order(_order("k-49"), wait=False)  # never twice
     finally:
+        store.close()
+
+
+def _fill(trade_id: str, cid: str) -> Fill:
+    return Fill("v", "BTC/USD", cid, trade_id, Side.BUY, Decimal("12345678.12345678"), Decimal("0.05000000"),
+                Decimal("0.001"), "USD", Liquidity.TAKER, 2**62)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/a.db", "sqlite://"])
+def test_a_write_back_batch_is_the_same_on_the_record_connection_and_the_engine(tmp_path: Path, url: str) -> None:
+    store = Store(url.format(tmp=tmp_path)).open()
+    try:
+        assert store.records_inline is url.endswith("a.db")
+        store.insert_order(_order("w"))
+        order = dataclasses.replace(_order("w"), status=OrderStatus.FILLED, filled_qty=Decimal("0.10000000"),
+                                    avg_fill_price=Decimal("12345678.1"), fee=Decimal("0.002"), reason="r",
+                                    exchange_order_id="X1", updated_ns=2**62 + 1)
+        store.write_batch([order], [("s", _fill("t1", "w")), ("s", _fill("t2", "w"))])
+        store.write_batch([order], [("s", _fill("t1", "w"))])  # a fill already stored is skipped
+        assert store.get_order("w") == order
+        assert [f for _, f in store.fills()] == [_fill("t1", "w"), _fill("t2", "w")]
+    finally:
+        store.close()
+
+
+def test_record_many_writes_every_row_once_and_a_no_wait_batch_on_a_locked_store_writes_nothing(
+        tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    lock = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    rows = [{"exchange": "v", "trade_id": f"t{i}", "horizon_s": 1, "mid": Decimal("1.5"), "ts_ns": i} for i in range(3)]
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreBusy):
+            store.record_many(MARKOUTS, rows, wait=False)
+        lock.execute("ROLLBACK")
+        assert store.markouts() == {}
+        store.record_many(MARKOUTS, rows, wait=False)
+        store.record_many(MARKOUTS, rows[:1])  # clashes with the unique key: skipped
+        assert store.markouts() == {("v", f"t{i}"): {1: Decimal("1.5")} for i in range(3)}
+    finally:
+        lock.close()
+        store.close()
+
+
+def test_only_the_store_writers_thread_checkpoints_from_a_record_connection(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    writer = StoreWriter(store)
+    fast = store.fast
+    assert fast is not None
+    try:
+        def autocheckpoint() -> int:
+            return int(fast._connection(0).execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+        assert autocheckpoint() == 0  # the loop's: a record never pays an fsync
+        assert asyncio.run(writer.call(autocheckpoint)) == 1000
+    finally:
+        writer.close()
         store.close()

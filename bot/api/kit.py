@@ -4,8 +4,10 @@ Each name is imported when first used, so ``from bot.api.kit import Pool`` loads
 and not the WebSocket feed (``import bot.api`` loads none of it).
 
 * order books and exact unit conversion: :class:`OrderBook`, :func:`to_units`, :func:`from_units`,
-  :class:`PrecisionError`; :class:`BookViews`, which a venue publishing views of a live book
-  (:meth:`bot.api.BookUpdate.of_book`) releases before it changes the book;
+  :class:`PrecisionError`; :class:`BookPublisher`, which publishes views of a live book on the bus
+  after each change (one reused view while nobody keeps it), and :class:`BookViews`, which a venue
+  handing out views of a live book in batches (:meth:`bot.api.BookUpdate.of_book`) releases before
+  it changes the book;
 * AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
@@ -37,7 +39,7 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..book import OrderBook
-    from ..bookview import BookViews
+    from ..bookview import BookPublisher, BookViews
     from ..clock import Clock, ManualClock
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
@@ -54,7 +56,8 @@ if TYPE_CHECKING:
     from ..venue import DeadManSwitch, PollingVenue
 
 _WHERE = {
-    "OrderBook": "bot.book", "BookViews": "bot.bookview", "Clock": "bot.clock", "ManualClock": "bot.clock",
+    "OrderBook": "bot.book", "BookPublisher": "bot.bookview", "BookViews": "bot.bookview", "Clock": "bot.clock",
+    "ManualClock": "bot.clock",
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
@@ -67,10 +70,40 @@ _WHERE = {
     "TokenLease": "bot.standby",
 }
 __all__ = [
-    "MAX_JSON_DEPTH", "REDACTOR", "BookViews", "Clock", "DeadManSwitch", "FrameSink", "ManualClock", "OrderBook",
-    "Outbox", "PollingVenue", "Pool", "PoolError", "PoolLiquidityError", "PrecisionError", "ReadStats",
-    "ReconnectingFeed", "RecordOptions", "Recorder", "StateCallback", "SwapEstimate", "TokenBucket", "TokenLease",
-    "TooDeep", "colour_wanted", "fit", "format_ts", "from_units", "jsonable", "loads_limited", "read_plugin_settings",
-    "read_recording", "record_to", "to_data", "to_units",
+    "MAX_JSON_DEPTH",
+    "REDACTOR",
+    "BookPublisher",
+    "BookViews",
+    "Clock",
+    "DeadManSwitch",
+    "FrameSink",
+    "ManualClock",
+    "OrderBook",
+    "Outbox",
+    "PollingVenue",
+    "Pool",
+    "PoolError",
+    "PoolLiquidityError",
+    "PrecisionError",
+    "ReadStats",
+    "ReconnectingFeed",
+    "RecordOptions",
+    "Recorder",
+    "StateCallback",
+    "SwapEstimate",
+    "TokenBucket",
+    "TokenLease",
+    "TooDeep",
+    "colour_wanted",
+    "fit",
+    "format_ts",
+    "from_units",
+    "jsonable",
+    "loads_limited",
+    "read_plugin_settings",
+    "read_recording",
+    "record_to",
+    "to_data",
+    "to_units",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -3,7 +3,10 @@
 A plugin that keeps records (an arbitrage execution log, a grid's levels) declares SQLModel tables
 in its own module, using :func:`money` for exact decimal columns and :class:`Units` for integer
 token amounts, and reads and writes them through the :class:`Store` its components get as
-``ctx.store`` (and commands as ``operator.store``): ``with store.session() as s: ...``. Tables
+``ctx.store`` (and commands as ``operator.store``): ``with store.session() as s: ...``; rows that
+must be on disk before something leaves go through ``store.record`` / ``store.record_update``, a
+log written from the event loop through ``store.record_many(table, rows, wait=False)``
+(:class:`StoreBusy`: nothing written, try again later). Tables
 are created when the store opens, for every table class imported by then. The host's own tables
 (orders, fills, ...) are not part of the API: read them through :class:`~bot.api.Context`
 (``stored_orders``, ``stored_fills``, ``stored_position``) or the :class:`~bot.api.Operator`.
@@ -23,12 +26,12 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ..store import Store, Units, money
+    from ..store import Store, StoreBusy, Units, money
     from ..store.lease import Lease, LeaseUnavailable, lease
 
-_WHERE = {"Store": "bot.store", "Units": "bot.store", "money": "bot.store", "Lease": "bot.store.lease",
-          "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease"}
+_WHERE = {"Store": "bot.store", "StoreBusy": "bot.store", "Units": "bot.store", "money": "bot.store",
+          "Lease": "bot.store.lease", "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease"}
 __all__ = [
-    "Lease", "LeaseUnavailable", "Store", "Units", "lease", "money",
+    "Lease", "LeaseUnavailable", "Store", "StoreBusy", "Units", "lease", "money",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

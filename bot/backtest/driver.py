@@ -54,6 +54,8 @@ START_NS = 1_700_000_000_000_000_000
 SETTLE_S = 10.0
 """Simulated time left after the last step for legs in flight, hedges and results."""
 CHART_FILE = "pnl.png"
+STORE_WATCH_TASK = "host:store watch"
+"""The bot's task that checks, every few seconds, that its store is still the one it started on."""
 
 
 class BacktestError(Exception):
@@ -113,6 +115,10 @@ class BacktestResult:
 
 # --- the config ---------------------------------------------------------------------------------
 
+
+BACKTEST_BOT = "backtest"
+"""The bot name of a backtest's rows when the config names none (never the host name: results are the
+same on every machine)."""
 
 def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config") -> BacktestPlan:
     """The plan of one configured exchange (its class implements the contract); BacktestError names
@@ -215,7 +221,7 @@ def backtest_config(
     config = dataclasses.replace(
         config, mode="paper", components=components, plugin_settings=plugin_settings, alerts=alerts,
         bot=dataclasses.replace(config.bot, data_dir=str(data_dir), db_url=f"sqlite:///{db_path.absolute()}",
-                                control_socket=""),
+                                control_socket="", name=config.bot.name or BACKTEST_BOT),
     )  # fmt: skip
     return plugins, registry, config, plans
 
@@ -281,6 +287,12 @@ def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
             if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
 
 
+_LAND_BEFORE_NS = 2
+"""A wait for the loop's timers before a step ends this many ns before the step: the loop's time is float
+seconds, so a sleep to the step itself may land a nanosecond past it (and a decision on a boundary, a
+cooldown's end, would then depend on whether some unrelated timer was pending)."""
+
+
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
@@ -289,7 +301,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
     (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
-    turn of the loop; False enters the loop at every step (the engine before, for comparison).
+    turn of the loop; otherwise the loop runs what is due before it, and the step still runs at exactly
+    its time. False enters the loop at every step (the engine before, for comparison).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -307,12 +320,22 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     loop = asyncio.get_running_loop()
     idle_until = loop.idle_until if synchronous and isinstance(loop, BacktestLoop) else None
     done = 0
+    pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
+    drawing = progress.enabled
     while queue and (steps is None or done < steps):
-        due, index, venue = heapq.heappop(queue)
-        if idle_until is None or not idle_until(due):
-            now = clock.time_ns()  # something runs before the step (an order in flight, a timer): the loop runs it
+        due, index, venue = pop(queue)
+        if idle_until is None:  # the engine before: a turn of the loop per step, landing within a ns of it
+            now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
-        clock.advance_to(due)
+        else:
+            while not idle_until(due):  # something runs before the step (an order in flight, a timer): the loop
+                gap = due - clock.time_ns()  # runs it at its time, then the step runs at exactly its own
+                if gap > _LAND_BEFORE_NS:
+                    await asyncio.sleep((gap - _LAND_BEFORE_NS) / NS_PER_S)
+                else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
+                    clock.advance_to(due)
+                    await asyncio.sleep(0)
+        advance_to(due)
         try:
             more = venue.exchange.step()
         except Exception as exc:
@@ -328,10 +351,11 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 if recordings == 0:
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
-                heapq.heappush(queue, (start + lag[index] + offset, index, venue))
+                push(queue, (start + lag[index] + offset, index, venue))
         elif more is not False and venue.plan.pace_ns is not None:
-            heapq.heappush(queue, (due + venue.plan.pace_ns, index, venue))
-        progress.update(done, (clock.time_ns() - start) / NS_PER_S)
+            push(queue, (due + venue.plan.pace_ns, index, venue))
+        if drawing:
+            progress.update(done, (clock.time_ns() - start) / NS_PER_S)
     progress.update(done, (clock.time_ns() - start) / NS_PER_S, force=True)
     return done
 
@@ -348,6 +372,11 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
     # would run them at moments that depend on the machine's speed, so it runs none.
     bot.scheduler.stop()
+    # Nor the store watch: the backtest's store is its own fresh file, and the watch's query every few
+    # simulated seconds (a turn of the loop and a read) cost more than the market steps between them.
+    for task in asyncio.all_tasks():
+        if task.get_name() == STORE_WATCH_TASK:
+            task.cancel()
     await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback: let it run before anything else
     try:
         failed = [f"{info.label}: {error}" for info in plugins.infos.values() for error in info.errors]

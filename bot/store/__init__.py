@@ -366,6 +366,13 @@ def fill_values(fill: Fill, strategy: str) -> dict[str, Any]:
     )
 
 
+def _order_changes(o: Order) -> dict[str, Any]:
+    """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``)."""
+    return {"client_order_id": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
+            "filled_qty": o.filled_qty, "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": o.reason,
+            "updated_ns": o.updated_ns}
+
+
 def row_to_fill(row: FillRow | Row[Any]) -> Fill:
     return Fill(
         exchange=row.exchange, symbol=row.symbol, client_order_id=row.client_order_id, trade_id=row.trade_id,
@@ -574,6 +581,28 @@ class Store:
         except IntegrityError:
             return False
 
+    def record_many(self, table: Table | type[SQLModel], rows: list[dict[str, Any]], *, wait: bool = True) -> None:
+        """Insert rows of a plugin's table (each with the same columns) in one transaction; a row clashing
+        with a unique key is skipped. On a file-backed SQLite store one ``executemany`` on the calling
+        thread's record connection, which holds the lock only for it and never checkpoints (a log
+        of opportunities written from the loop); elsewhere an ordinary transaction. ``wait=False``
+        (file-backed SQLite): raise :class:`StoreBusy` at once, nothing written, when another writer
+        holds the lock (keep the rows for a later attempt)."""
+        table = _table(table)
+        if not rows:
+            return
+        if self.fast is not None:
+            self.fast.insert_many(table, rows, None if wait else 0)
+            return
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            with self.engine.begin() as conn:
+                conn.execute(ins(table).on_conflict_do_nothing(), rows)
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(table), rows)
+
     def record_update(self, table: Table | type[SQLModel], where: dict[str, Any], values: dict[str, Any]) -> int:
         """Set ``values`` on the rows of a plugin's table matching every ``where`` column, committed when this
         returns (the same path as :meth:`record`); the number of rows changed."""
@@ -590,17 +619,25 @@ class Store:
         """Store order changes and new fills in one transaction (Core statements: this runs often).
 
         Orders must already exist (the executor inserts each before sending it); a fill already
-        stored (same exchange and trade id) is skipped.
+        stored (same exchange and trade id) is skipped. On a file-backed SQLite store: two
+        ``executemany`` on the calling thread's record connection (:meth:`FastRecords.write`), the
+        lock held only while SQLite runs them and little Python run on the writer thread (which
+        shares the interpreter lock with the event loop).
         """
+        if self.fast is not None:
+            self.fast.write(
+                updates=[(ORDERS, ("bot", "client_order_id"),
+                          [{**_order_changes(o), "bot": self.bot} for o in orders])],
+                inserts=[(FILLS, [{**fill_values(fill, strategy), "bot": self.bot} for strategy, fill in fills])])
+            return
         with self.engine.begin() as conn:
             if orders:
                 table = ORDERS
-                conn.execute(
-                    update(table).where(table.c.bot == self.bot, table.c.client_order_id == bindparam("cid")),
-                    [{"cid": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
-                      "filled_qty": o.filled_qty, "avg_fill_price": o.avg_fill_price, "fee": o.fee,
-                      "reason": o.reason, "updated_ns": o.updated_ns} for o in orders],
-                )
+                rows = [_order_changes(o) for o in orders]
+                for row in rows:
+                    row["cid"] = row.pop("client_order_id")
+                conn.execute(update(table).where(table.c.bot == self.bot, table.c.client_order_id == bindparam("cid")),
+                             rows)
             if fills:
                 table = FILLS
                 stored = {tuple(r) for r in conn.execute(
@@ -695,6 +732,9 @@ class Store:
         if not rows:
             return
         rows = [{**row, "bot": self.bot} for row in rows]
+        if self.fast is not None:  # one executemany on the calling thread's record connection (the loop's)
+            self.fast.insert_many(MARKOUTS, rows)
+            return
         dialect = self.engine.dialect.name
         if dialect in ("sqlite", "postgresql"):
             ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MARKOUTS).on_conflict_do_nothing()

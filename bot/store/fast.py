@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,9 @@ class FastRecords:
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
+        self.checkpoints: Callable[[], bool] | None = None
+        """Whether the calling thread's connection checkpoints the WAL when it grows (set by the store writer:
+        its own thread does; None: no record connection does)."""
 
     def _connection(self, wait_ms: int) -> sqlite3.Connection:
         local = self._local
@@ -77,8 +80,10 @@ class FastRecords:
             uri = Path(self.path).absolute().as_uri() + "?mode=rw"
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             self._pragmas(conn, None)
-            # checkpoints (which fsync) are left to the engine's connections: the writer thread, not a record
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+            # checkpoints (which fsync) are left to the store writer's thread (its engine connections and its
+            # record connection), never a record on the loop
+            checkpoints = self.checkpoints is not None and self.checkpoints()
+            conn.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
             with self._lock:
                 self._opened.append(conn)
             local.conn, local.wait = conn, None
@@ -131,6 +136,61 @@ class FastRecords:
         row = {**{k: v() for k, v in defaults.items() if k not in values}, **values}
         sql, binds = self._statement("insert", table, tuple(row))
         return self._run(sql, binds, {f"v_{k}": v for k, v in row.items()}, wait_ms) == 1
+
+    def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
+        """Insert rows (each with the same columns) in one transaction: one ``executemany`` and one commit,
+        the lock held only for them. A row clashing with a unique key is skipped. ``wait_ms`` as for
+        :meth:`insert_once` (0: :class:`StoreBusy` at once, nothing written)."""
+        self.write(inserts=[(table, rows)], wait_ms=wait_ms)
+
+    def write(self, *, inserts: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]] = (),
+              updates: Sequence[tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]] = (),
+              wait_ms: int | None = None) -> None:
+        """Several ``executemany`` in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), every parameter
+        converted before the lock is taken, so that it is held only while SQLite runs them.
+
+        ``inserts``: (table, rows with the same columns), a row clashing with a unique key skipped;
+        ``updates``: (table, key columns, rows), each row setting its other columns where its key
+        columns match. ``wait_ms`` as for :meth:`insert_once`."""
+        work = []
+        for table, rows in inserts:
+            if not rows:
+                continue
+            defaults = self._defaults.get(table.name)
+            if defaults is None:
+                defaults = self._defaults[table.name] = _column_defaults(table)
+            missing = {k: v for k, v in defaults.items() if k not in rows[0]}
+            sql, binds = self._statement("insert", table, (*rows[0], *missing))
+            procs = [(name[2:], proc) for name, proc in binds]
+            params = []
+            for row in rows:
+                full = {**row, **{k: v() for k, v in missing.items()}} if missing else row
+                params.append([full[c] if proc is None else proc(full[c]) for c, proc in procs])
+            work.append((sql, params))
+        for table, key, rows in updates:
+            if not rows:
+                continue
+            sql, binds = self._statement("update", table, tuple(c for c in rows[0] if c not in key), key)
+            procs = [(name[2:], proc) for name, proc in binds]
+            work.append((sql, [[row[c] if proc is None else proc(row[c]) for c, proc in procs] for row in rows]))
+        if not work:
+            return
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        conn = self._connection(wait_ms)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if wait_ms == 0 and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StoreBusy(str(exc)) from None
+            raise
+        try:
+            for sql, params in work:
+                conn.executemany(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
                wait_ms: int | None = None) -> int:

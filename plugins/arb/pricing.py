@@ -3,7 +3,7 @@
 Pure and fast (no I/O): the strategy calls :meth:`Pricer.evaluate` on every book tick and
 :meth:`Pricer.set_pool` on every pool update.
 
-Definitions (``q`` the base size, all amounts in quote currency, exact Decimals)
+Definitions (``q`` the base size, all amounts in quote currency, exact)
 ---------------------------------------------------------------------------------
 Direction ``buy-cex-sell-dex``: buy ``q`` on the CEX walking the asks, sell ``q`` into the pool.
 Direction ``buy-dex-sell-cex``: buy ``q`` out of the pool, sell ``q`` on the CEX walking the bids.
@@ -43,10 +43,21 @@ without division) at a size inside every cap. The size is the one of the ladder 
 
 Speed
 -----
-The book is read in integer units (``BookUpdate.ask_units``/``bid_units``, the venue's precision);
-Decimal levels are made only for a direction that has an edge. Pool quotes per ladder size are
-cached per pool state (made the first time a size is needed, or ahead by :meth:`Pricer.prepare`),
-so a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. Per direction:
+The hot path runs on integers; Decimals are made only at its edges (the evaluation handed back,
+and a reason sentence when someone reads it). The book is read in integer units
+(``BookUpdate.ask_units``/``bid_units``, the venue's precision) and the size search walks them: base
+amounts in ``10**-qb`` (the book's qty decimals, or ``size_step``'s if finer), the CEX leg's value
+in ``10**-(pd + qb)``, and net PnL and everything it is compared with in ``10**-e`` quote, ``e``
+chosen per pool state (:meth:`Pricer._scales`) so that every term (the walk times ``1 +/- cex fee``,
+the pool's integer quote, the haircut and the min-edge floor per ladder step, the SOL fees, the
+bound) is a whole number there: each comparison decides as the exact Decimal one
+(``tests/plugins/arb/decimal_reference.py`` keeps the Decimal search the tests compare it with,
+size included). What depends only on the touch (its Decimal, the gross edge, the ladder's bounds)
+is kept per touch and pool state, what depends on the inventory per inventory, and the SOL fees
+per CEX touch (their integer from the touch's units, their Decimals only for the chosen size). Pool
+quotes per ladder size are cached per pool state (made the first time a size is needed, or ahead
+by :meth:`Pricer.prepare`), so a CEX tick with an unchanged pool costs integer arithmetic, not pool
+maths. Per direction:
 
 1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
    a threshold made once per pool state (:meth:`Pricer._gates`), size 0;
@@ -63,10 +74,12 @@ so a CEX tick with an unchanged pool costs Decimal arithmetic, not pool maths. P
    state near the last one needs a handful of quotes. When the best size does not clear
    ``min_edge_bps``, the best one that does is searched below it.
 
-A direction's last evaluation is kept with what it read (the book levels its walk looked at, in
-integer units, the inventory, the SOL fees) and handed back while none of it changes: most CEX ticks change a size
-deeper in the book or on the other side. For a tick without a marginal edge only the smallest
-size is walked, and the last level read matters only by still holding what that size takes.
+A direction's evaluations are kept per touch (both sides' touch when the SOL price is the CEX mid)
+for the pool state, each with what it read (the book levels its walk looked at, in integer units,
+the inventory) and handed back while none of it changes: most CEX ticks change a size deeper in the
+book or on the other side, or bring the touch back to where it was. For a tick without a marginal
+edge only the smallest size is walked, and the last level read matters only by still holding what
+that size takes.
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
@@ -275,6 +288,72 @@ def _no_edge_reason(buy_cex: bool, touch: Decimal, mid: Decimal) -> str:
 _SIDES = {d: (d.cex_side, d.dex_side) for d in Direction}
 
 
+def _decimals(value: Decimal) -> int:
+    """Digits after the point in a finite Decimal (0 for an integral exponent)."""
+    return max(0, -int(value.as_tuple().exponent))
+
+
+def _scaled(value: Decimal, e: int) -> int:
+    """``value x 10**e`` as an int; it must be one (the scales are chosen so): anything else is a bug."""
+    scaled = value.scaleb(e, _EXACT)
+    out = int(scaled)
+    if out != scaled:
+        raise AssertionError(f"{value} is not a whole number of 10**-{e}")
+    return out
+
+
+def _but(gross_bps: Decimal, why: Callable[[], str]) -> str:
+    return f"gross edge {_show_bps(gross_bps)} bps, but {why()}"
+
+
+class _Fees:
+    """The SOL fees of one book: made from its touch (None: a fixed SOL price) when first needed."""
+
+    __slots__ = ("pair", "scaled", "touch")
+
+    def __init__(self, touch: tuple[int | None, int | None] | None):
+        self.touch = touch
+        """(best bid, best ask) in price units: the SOL price when SOL is the base."""
+        self.pair: tuple[Decimal, Decimal] | None = None
+        self.scaled: tuple[int, int] | None = None
+        """(scale e, the fees' sum as an integer of it)."""
+
+
+class _Touch:
+    """What pricing one direction reads of one touch price, made once per pool state (see ``_touch_facts``)."""
+
+    __slots__ = ("floor_k", "gross_bps", "hk", "kmax", "kmin", "limit", "per_unit", "ref", "touch")
+
+    def __init__(self, touch: Decimal, ref: Decimal, gross_bps: Decimal, kmin: int, kmax: int, hk: int, floor_k: int,
+                 limit: int, per_unit: int):
+        self.touch = touch
+        self.ref = ref
+        """The buy leg's price: the touch (buying on the CEX) or the pool mid."""
+        self.gross_bps = gross_bps
+        self.kmin = kmin
+        self.kmax = kmax
+        """The ladder's top under max_notional."""
+        self.hk = hk
+        """The latency haircut of one ladder step (``haircut x ref x size_step``), scaled."""
+        self.floor_k = floor_k
+        """What one ladder step must net to clear min_edge_bps (``min edge x ref x size_step``), scaled."""
+        self.limit = limit
+        """The slippage cap: a level is walked while ``price_units x den`` is within this."""
+        self.per_unit = per_unit
+        """The pool's best price per base unit less haircut and min edge (the bound), scaled by ``e - qb``."""
+
+
+class _Limits:
+    """What the inventory allows one direction (see ``_inventory_limits``)."""
+
+    __slots__ = ("have", "k_inv", "sol_have")
+
+    def __init__(self, k_inv: int, sol_have: Decimal | None, have: int):
+        self.k_inv = k_inv
+        self.sol_have = sol_have
+        self.have = have
+
+
 class Pricer:
     """Prices both directions of one pair: a CEX market against one pool."""
 
@@ -328,18 +407,16 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
-        self._last_sizes: dict[Direction, dict[int, Decimal | None]] = {}
-        self._memo: dict[Direction, tuple] = {}
-        self._fees: tuple[Decimal, Decimal] = (ZERO, ZERO)
-        with localcontext(_EXACT):  # the SOL fees in quote at a fixed SOL price (when SOL is not the base)
-            sol = self._sol_price or ZERO
-            self._fixed_fees = (self._network_sol * sol, self._priority_sol * sol)
-        self._fees_touch: tuple | None = None
+        self._last_sizes: dict[Direction, dict[int, int | None]] = {}
+        self._memo: dict[tuple, tuple] = {}
+        """(direction, the SOL price's touch, the touch) -> the last evaluation there and what it read."""
+        self._fee_lamports = settings.signature_fee_lamports + priority_lamports
+        self._fees = self._fixed_fees = _Fees(None)
+        """The SOL fees of the last book (of every book when the SOL price is fixed)."""
         self._gate_decimals: tuple[int, int] | None = None
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
-        """The (best bid, best ask) ``_fees`` were converted at (None: not valid for any book)."""
         """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
         """Per direction, the ladder index (size / size_step) that netted the most last time."""
 
@@ -373,8 +450,10 @@ class Pricer:
         self._sell = {}
         self._buy = {}
         self._memo = {}
-        self._fees_touch = None  # an empty book's SOL price is the pool mid
+        self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
         self._gate_decimals = None  # the integer thresholds below are made for this pool on the next tick
+        self._at_touch: dict[tuple[Direction, int], _Touch] = {}
+        self._limits: tuple[Inventory, dict[Direction, _Limits]] | None = None
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
@@ -432,19 +511,15 @@ class Pricer:
         if decimals != self._gate_decimals:
             self._gates(*decimals)
         bids, asks = book.bid_units, book.ask_units
-        # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base)
-        sol_price = self._sol_price
-        if sol_price is not None:
+        # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
+        # (integer or Decimal) only when a direction is priced
+        if self._sol_price is not None:
             fees = self._fixed_fees
         else:
             touch = (bids[0][0] if bids else None, asks[0][0] if asks else None)
-            if touch == self._fees_touch:
-                fees = self._fees
-            else:
-                with localcontext(_EXACT):
-                    sol_price = book.mid or book.best_bid or book.best_ask or self._mid
-                    fees = self._fees = (self._network_sol * sol_price, self._priority_sol * sol_price)
-                self._fees_touch = touch
+            fees = self._fees
+            if touch != fees.touch:
+                fees = self._fees = _Fees(touch)
         return (self._direction(Direction.BUY_CEX_SELL_DEX, book, asks, inventory, fees),
                 self._direction(Direction.BUY_DEX_SELL_CEX, book, bids, inventory, fees))
 
@@ -467,11 +542,57 @@ class Pricer:
         keep = 1 - cex_fee
         # selling on the CEX keeps nothing of the price (a fee of 100 % or more): every touch is hopeless
         self._bid_hopeless_to = math.floor(mid * (1 + pool_fee + extra) / keep) if keep > 0 else None
-        self._qty_scale = 10**qty_decimals
+        self._scales(price_decimals, qty_decimals)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._memo = {}  # it compares levels in units of the old decimals
         self._no_edge_at = {}
-        self._fees_touch = None
+
+    def _scales(self, pd: int, qd: int) -> None:
+        """The integers the size search runs on, for this pool state and the book's decimals.
+
+        Base amounts are in ``10**-qb`` (``qb``: the book's qty decimals, or more if ``size_step``
+        needs them), the CEX leg's value in ``10**-(pd + qb)``, and every quote amount compared in
+        ``10**-e``: ``e`` is large enough that each term of net PnL (the book walk times ``1 +/- cex
+        fee``, the pool's quote, the haircut and the min-edge floor per ladder step, the SOL fees, the
+        bound from the pool mid) is an integer there, so integer comparisons decide exactly as the
+        exact Decimal ones.
+        """
+        qb = max(qd, _decimals(self._step))
+        self._qb, self._qf, self._s = qb, 10 ** (qb - qd), _scaled(self._step, qb)
+        mid_d = _decimals(self._priced_mid)
+        rate_d = max(_decimals(self._one_plus_fee), _decimals(self._one_minus_fee))
+        hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(self._pool_fee)
+        # the SOL price the fees are converted at: fixed, or the CEX mid (one more decimal than a price) or the pool's
+        sol_d = _decimals(self._sol_price) if self._sol_price is not None else max(pd + 1, mid_d)
+        fees_d = max(_decimals(self._network_sol), _decimals(self._priority_sol)) + sol_d
+        e = self._e = max(self._quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb,
+                          pd + max(hd, me) + qb, fees_d)
+        self._rate_buy = _scaled(self._one_plus_fee, e - pd - qb)
+        self._rate_sell = _scaled(self._one_minus_fee, e - pd - qb)
+        self._amount_scale = 10 ** (e - self._quote_decimals)
+        self._slack_scaled = ROUNDING_SLACK_UNITS * self._amount_scale
+        sd = _decimals(self._slippage)
+        self._slip = (10**sd, _scaled(self._slippage, sd))
+        step, mid, s = self._step, self._priced_mid, self.settings
+        with localcontext(_EXACT):
+            # buying on the CEX (ref = the touch t): the haircut, the min-edge floor and the bound's book part
+            # grow with t; in price units they are t times these
+            self._hk_per_t = _scaled(self._haircut * step, e - pd)
+            self._floor_per_t = _scaled(self._min_edge_rate * step, e - pd)
+            self._bound_per_t = _scaled(self._haircut + self._min_edge_rate, e - qb - pd)
+            self._bound_sell = _scaled(mid * (1 - self._pool_fee), e - qb)
+            # max_notional // (t x step) and ceil(min_notional / (t x step)), from t: floor(X / t) = floor(floor(X) / t)
+            self._notional_units = int((s.max_notional.scaleb(pd) / step).to_integral_value(ROUND_FLOOR))
+            min_notional = self.market.min_notional
+            self._min_notional_units = (int((min_notional.scaleb(pd) / step).to_integral_value(ROUND_CEILING))
+                                        if min_notional > 0 else 0)
+            # buying on the DEX (ref = the pool mid): the same, fixed for this pool state
+            self._hk_dex = _scaled(self._haircut * mid * step, e)
+            self._floor_dex = _scaled(self._min_edge_rate * mid * step, e)
+            self._bound_buy = _scaled(mid * (1 + self._pool_fee) + (self._haircut + self._min_edge_rate) * mid, e - qb)
+            self._kmax_dex = int(s.max_notional // (mid * step))  # divide-integer: exact
+        self._at_touch = {}
+        self._limits = None
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
         """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
@@ -504,8 +625,11 @@ class Pricer:
                       impact * BPS > self.settings.max_dex_impact_bps * at_mid)
 
     def _direction(self, direction: Direction, book: BookUpdate, units, inv: Inventory,
-                   fees: tuple[Decimal, Decimal]) -> Evaluation:
-        """One direction, or the last evaluation of it when nothing it read has changed.
+                   fees: _Fees) -> Evaluation:
+        """One direction, or its last evaluation at this touch when nothing it read has changed.
+
+        Evaluations are kept per touch (the book's touch on both sides when the SOL price is the CEX mid),
+        for this pool state: a book that moves back to a touch it had finds what was priced there.
 
         ``units`` is the book side walked, ``(price_units, qty_units)`` best first. An evaluation reads
         the pool (the memo is dropped with it), the inventory, the SOL fees and a prefix of the book
@@ -515,10 +639,31 @@ class Pricer:
         the same. When only the smallest size was walked (a tick with no marginal edge), the last
         level read matters only by holding what that size takes from it (in qty units, rounded up).
         """
-        memo = self._memo.get(direction)
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        if units:
+            t = units[0][0]
+            if not (t < self._ask_edge_below if buy_cex else t > self._bid_edge_above):
+                # no edge at the touch: the same touch gives the same evaluation while the pool stands
+                found = self._no_edge_at.get((direction, t))
+                if found is None:
+                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
+                        self._no_edge_at.clear()
+                    with localcontext(_EXACT):
+                        found = self._no_edge_at[(direction, t)] = self._no_edge(
+                            direction, from_units(t, book.price_decimals))
+                return found
+            if buy_cex:
+                hopeless = t >= self._ask_hopeless_from
+            else:
+                hopeless_to = self._bid_hopeless_to
+                hopeless = hopeless_to is None or t <= hopeless_to
+        else:
+            t, hopeless = None, True  # no level: _direction_uncached says so
+        key = (direction, fees.touch, t)
+        memo = self._memo.get(key)
         if memo is not None:
-            m_inv, m_fees, read, whole, need, ev = memo
-            if (m_inv is inv or m_inv == inv) and m_fees == fees:
+            m_inv, read, whole, need, ev = memo
+            if m_inv is inv or m_inv == inv:
                 if need is None:
                     if units == read if whole else units[:len(read)] == read:
                         return ev
@@ -529,32 +674,11 @@ class Pricer:
                         if price == read[n][0] and qty >= need:
                             return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
-        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        if units:
-            t = units[0][0]
-            if buy_cex:
-                edge, hopeless = t < self._ask_edge_below, t >= self._ask_hopeless_from
-            else:
-                hopeless_to = self._bid_hopeless_to
-                edge, hopeless = t > self._bid_edge_above, hopeless_to is None or t <= hopeless_to
-        else:
-            edge = hopeless = True  # no level: _direction_uncached says so
         with localcontext(_EXACT):
-            if edge:
-                ev = self._direction_uncached(direction, book.asks if buy_cex else book.bids, inv, fees, span,
-                                              hopeless)
-            else:  # the same touch gives the same evaluation while the pool stands: kept per touch
-                key = (direction, units[0][0])
-                found = self._no_edge_at.get(key)
-                if found is None:
-                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
-                        self._no_edge_at.clear()
-                    found = self._no_edge_at[key] = self._no_edge(direction, from_units(key[1], book.price_decimals))
-                ev = found
-        need = span[2]
-        if need is not None:  # base -> qty units, rounded up: a level holds it iff its units are >= this
-            need = int((need * self._qty_scale).to_integral_value(ROUND_CEILING))
-        self._memo[direction] = (inv, fees, units[:span[0]], span[1], need, ev)
+            ev = self._direction_uncached(direction, units, inv, fees, span, hopeless)
+        if len(self._memo) >= _NO_EDGE_KEPT:
+            self._memo.clear()
+        self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
     def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
@@ -564,73 +688,112 @@ class Pricer:
         edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
         return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid), _DISPLAY.divide(edge * BPS, ref))
 
-    def _direction_uncached(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal],
+    def _direction_uncached(self, direction: Direction, units, inv: Inventory, fees: _Fees,
                             span: list, hopeless: bool) -> Evaluation:
-        """Price a direction that has an edge at the touch (Decimal levels of the side walked).
+        """Price a direction that has an edge at the touch, on the book side's integer levels.
 
-        ``hopeless``: the marginal check at the touch failed (decided on integers by :meth:`_gates`): the
-        first base unit's PnL bounds every size's PnL per unit (a pool pays out at most mid x (1 - fee)
-        and charges at least mid x (1 + fee); a book walk only gets worse), so no size can clear
-        min_edge_bps and only the smallest is priced, to show why.
+        ``units``: ``(price_units, qty_units)`` best first, in the decimals :meth:`_gates` was made for.
+        What depends only on the touch (its Decimal, the gross edge, the ladder's bounds, the haircut
+        and the min-edge floor per ladder step as integers) is kept per touch and pool state; what
+        depends on the inventory, per inventory. ``hopeless``: the marginal check at the touch failed
+        (decided on integers by :meth:`_gates`): the first base unit's PnL bounds every size's PnL per
+        unit (a pool pays out at most mid x (1 - fee) and charges at least mid x (1 + fee); a book
+        walk only gets worse), so no size can clear min_edge_bps and only the smallest is priced, to
+        show why.
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        if not levels:
+        if not units:
             span[1] = True
             return self._nothing(direction, f"the {self.settings.cex} book has no {'asks' if buy_cex else 'bids'}")
-        touch = levels[0][0]
-        mid = self._priced_mid
-        if buy_cex:
-            edge, ref = mid - touch, touch
-        else:
-            edge, ref = touch - mid, mid
-        gross_bps = _DISPLAY.divide(edge * BPS, ref)
+        at = self._at_touch.get((direction, units[0][0]))
+        if at is None:
+            at = self._touch_facts(direction, units[0][0])
+        limits = self._inventory_limits(direction, inv)
+        kmax, static_cap = at.kmax, "max notional"
+        if limits.sol_have is not None:
+            return self._nothing(direction, partial(self._why_no_sol, at.gross_bps, limits.sol_have), at.gross_bps,
+                                 "inventory")
+        if limits.k_inv < kmax:
+            kmax, static_cap = limits.k_inv, "inventory"
+        if kmax < at.kmin:
+            return self._nothing(direction, partial(self._why_no_size, buy_cex, at, static_cap, inv), at.gross_bps,
+                                 static_cap)
+        return self._search(direction, units, inv, at, limits, fees, kmax, static_cap, hopeless, span)
 
-        settings = self.settings
-        step = self._step
+    def _touch_facts(self, direction: Direction, t: int) -> _Touch:
+        """What pricing a direction reads of its touch ``t`` (price units), kept for this pool state."""
+        pd = self._gate_decimals[0] if self._gate_decimals else 0
+        touch, mid = from_units(t, pd), self._priced_mid
         kmin = self._kmin
-        if self.market.min_notional > 0:
-            kmin = max(kmin, int((self.market.min_notional / (touch * step)).to_integral_value(ROUND_CEILING)))
-        kmax = int(settings.max_notional // (ref * step))  # divide-integer: exact
-        static_cap = "max notional"
-        fees_sol = self._fees_sol
+        if self._min_notional_units:
+            kmin = max(kmin, -(-self._min_notional_units // t))
+        slip_den, slip_num = self._slip
+        if direction is Direction.BUY_CEX_SELL_DEX:
+            # a level is walked while price <= touch x (1 + slippage): price x den <= limit
+            at = _Touch(touch, touch, _DISPLAY.divide((mid - touch) * BPS, touch), kmin, self._notional_units // t,
+                        t * self._hk_per_t, t * self._floor_per_t, t * (slip_den + slip_num),
+                        self._bound_sell - t * self._bound_per_t)
+        else:  # price >= touch x (1 - slippage)
+            at = _Touch(touch, mid, _DISPLAY.divide((touch - mid) * BPS, mid), kmin, self._kmax_dex, self._hk_dex,
+                        self._floor_dex, t * (slip_den - slip_num), self._bound_buy)
+        if len(self._at_touch) >= _NO_EDGE_KEPT:
+            self._at_touch.clear()
+        self._at_touch[(direction, t)] = at
+        return at
+
+    def _inventory_limits(self, direction: Direction, inv: Inventory) -> _Limits:
+        """What the inventory allows a direction: the ladder's top, the SOL short of the fees (None: enough)
+        and the quote the buy leg may spend, as an integer of the pricing scale (floored: an integer
+        amount exceeds it exactly when it exceeds the Decimal)."""
+        kept = self._limits
+        if kept is not None and (kept[0] is inv or kept[0] == inv):
+            found = kept[1].get(direction)
+            if found is not None:
+                return found
+        else:
+            kept = self._limits = (inv, {})
+        step, fees_sol = self._step, self._fees_sol
         sol_in_base, sol_in_quote = self.base == SOL, self.quote == SOL
         sol_have = None  # SOL on the DEX wallet when it falls short of the swap's fees
-        if buy_cex:  # the DEX wallet sells the base
+        if direction is Direction.BUY_CEX_SELL_DEX:  # the DEX wallet sells the base, the CEX account pays
             k_inv = max(0, int((inv.dex_base - (fees_sol if sol_in_base else 0)) // step))
             if sol_in_quote and inv.dex_quote < fees_sol:
                 sol_have = inv.dex_quote
-        else:  # the CEX account sells the base
+            have = inv.cex_quote
+        else:  # the CEX account sells the base, the DEX wallet pays (and its SOL fees when SOL is the quote)
             k_inv = int(inv.cex_base // step)
             if sol_in_base and inv.dex_base < fees_sol:
                 sol_have = inv.dex_base
+            have = inv.dex_quote - (fees_sol if sol_in_quote else ZERO)
         if not (sol_in_base or sol_in_quote) and inv.dex_sol is not None and inv.dex_sol < fees_sol:
             sol_have = inv.dex_sol
-        if sol_have is not None:
-            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has "
-                                            f"{sol_have} SOL free; the network and priority fees need "
-                                            f"{_show(fees_sol)}", gross_bps, "inventory")
-        if k_inv < kmax:
-            kmax, static_cap = k_inv, "inventory"
-        if kmax < kmin:
-            q = step * kmin
-            if static_cap == "max notional":
-                why = (f"max_notional {settings.max_notional} {self.quote} buys less than the smallest size "
-                       f"{q} {self.base} at {_show(ref)}")
-            elif buy_cex:
-                why = f"the DEX wallet has {inv.dex_base} {self.base} free; the smallest size is {q}" + (
-                    f" plus {_show(fees_sol)} SOL of fees" if sol_in_base else "")
-            else:
-                why = f"the CEX account has {inv.cex_base} {self.base} free; the smallest size is {q}"
-            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why}", gross_bps,
-                                 static_cap)
+        limits = kept[1][direction] = _Limits(k_inv, sol_have, int(have.scaleb(self._e).to_integral_value(ROUND_FLOOR)))
+        return limits
 
-        return self._search(direction, levels, inv, touch, ref, fees, gross_bps, kmin, kmax, static_cap, hopeless,
-                            span)
+    def _why_no_sol(self, gross_bps: Decimal, sol_have: Decimal) -> str:
+        return (f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has {sol_have} SOL free; the network and "
+                f"priority fees need {_show(self._fees_sol)}")
 
-    def _search(self, direction: Direction, levels, inv: Inventory, touch: Decimal, ref: Decimal,
-                fees: tuple[Decimal, Decimal], gross_bps: Decimal, kmin: int, kmax: int, static_cap: str,
-                hopeless: bool, span: list) -> Evaluation:
-        """The size netting the most among those clearing min_edge_bps, inside the caps.
+    def _why_no_size(self, buy_cex: bool, at: _Touch, static_cap: str, inv: Inventory) -> str:
+        settings, q = self.settings, self._step * at.kmin
+        if static_cap == "max notional":
+            why = (f"max_notional {settings.max_notional} {self.quote} buys less than the smallest size "
+                   f"{q} {self.base} at {_show(at.ref)}")
+        elif buy_cex:
+            why = f"the DEX wallet has {inv.dex_base} {self.base} free; the smallest size is {q}" + (
+                f" plus {_show(self._fees_sol)} SOL of fees" if self.base == SOL else "")
+        else:
+            why = f"the CEX account has {inv.cex_base} {self.base} free; the smallest size is {q}"
+        return f"gross edge {_show_bps(at.gross_bps)} bps, but {why}"
+
+    def _search(self, direction: Direction, units, inv: Inventory, at: _Touch, limits: _Limits,
+                fees: _Fees, kmax: int, static_cap: str, hopeless: bool,
+                span: list) -> Evaluation:
+        """The size netting the most among those clearing min_edge_bps, inside the caps, on integers.
+
+        Every amount is an integer of one scale (``10**-self._e`` quote, :meth:`_gates`) in which the
+        book walk, the pool's quotes, the fees, the haircut and the min-edge floor are all exact, so
+        each comparison decides as the exact Decimal one would (the reference in the tests).
 
         Net PnL is a concave function plus pool rounding of at most ``slack``, so a step gaining
         ``slack`` or more (``net(m) - net(m-1) >= slack``) proves every smaller size worse than
@@ -643,21 +806,22 @@ class Pricer:
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         walk_once = hopeless  # no marginal edge: only the smallest size is walked (the bound below is not run)
-        settings = self.settings
-        step = self._step
-        mid = self._priced_mid
-        # the CEX levels within the slippage cap, with running sums for pricing any size; summed as
-        # far as a size needs (a hopeless tick needs only the smallest)
-        limit = touch * (1 + self._slippage) if buy_cex else touch * (1 - self._slippage)
-        cum_qty, cum_value, prices = [], [], []
-        total_qty = total_value = ZERO
-        n_levels, next_level = len(levels), 0
+        kmin = at.kmin
+        s, qf = self._s, self._qf
+        # the CEX levels within the slippage cap, with running sums (base in 10**-qb, value in 10**-(pd+qb))
+        # for pricing any size; summed as far as a size needs (a hopeless tick needs only the smallest)
+        limit, den = at.limit, self._slip[0]
+        cum_qty: list[int] = []
+        cum_value: list[int] = []
+        prices: list[int] = []
+        total_qty = total_value = 0
+        n_levels, next_level = len(units), 0
 
-        def extend(q: Decimal) -> None:
+        def extend(q: int) -> None:
             nonlocal total_qty, total_value, next_level
             while total_qty < q and next_level < n_levels:
-                price, qty = levels[next_level]
-                if (price > limit) if buy_cex else (price < limit):
+                price, qty = units[next_level]
+                if (price * den > limit) if buy_cex else (price * den < limit):
                     span[0] = next_level + 1
                     next_level = n_levels
                     return
@@ -665,6 +829,7 @@ class Pricer:
                 span[0] = next_level
                 if next_level == n_levels:
                     span[1] = True  # whatever comes next depends on there being no more levels
+                qty *= qf
                 total_qty += qty
                 total_value += qty * price
                 cum_qty.append(total_qty)
@@ -672,24 +837,21 @@ class Pricer:
                 prices.append(price)
 
         if buy_cex:
-            cache, dex_side, quote_have, rate = self._sell, Side.SELL, inv.cex_quote, self._one_plus_fee
+            cache, dex_side, rate = self._sell, Side.SELL, self._rate_buy
         else:
-            sol_fees = self._fees_sol if self.quote == SOL else ZERO
-            cache, dex_side, quote_have, rate = self._buy, Side.BUY, inv.dex_quote - sol_fees, self._one_minus_fee
-        hc_ref = self._haircut * ref
-        fixed = fees[0] + fees[1]
+            cache, dex_side, rate = self._buy, Side.BUY, self._rate_sell
+        quote_have, amount_scale = limits.have, self._amount_scale
+        fixed = self._fixed_scaled(fees)
+        hk = at.hk
         if not hopeless:
             # An upper bound without the pool: it pays out at most mid x (1 - fee) per base unit
             # (charges at least mid x (1 + fee)), so net(q) - min edge <= a concave, piecewise-linear
             # function of the book walk, largest at a level's end or the ladder's end. At or below
             # the SOL fees: no size can clear.
-            q_lo, q_hi = step * kmin, step * kmax
+            q_lo, q_hi = s * kmin, s * kmax
             extend(q_hi)
             q_hi = min(q_hi, total_qty)
-            if buy_cex:
-                per_unit = mid * (1 - self._pool_fee) - hc_ref - self._min_edge_rate * ref
-            else:
-                per_unit = mid * (1 + self._pool_fee) + hc_ref + self._min_edge_rate * ref
+            per_unit = at.per_unit
             bound = None
             for q in () if q_lo > q_hi else (q_lo, *(c for c in cum_qty if q_lo < c < q_hi), q_hi):
                 i = bisect_left(cum_qty, q)
@@ -700,64 +862,58 @@ class Pricer:
                 bound = at_q
             if bound is not None and bound <= fixed:
                 hopeless = True
-        nets: dict[int, Decimal | None] = {}
+        nets: dict[int, int | None] = {}
         found: dict[int, tuple] = {}
         failures: dict[int, tuple[str, Callable[[], str]]] = {}  # size -> (the cap, why)
 
-        def net_of(k: int) -> Decimal | None:
-            """Net PnL of size k, or None when a cap rules it out (caps hold for a prefix of the ladder)."""
+        def net_of(k: int) -> int | None:
+            """Net PnL of size k (scaled), or None when a cap rules it out (caps hold for a prefix of the ladder)."""
             if k in nets:
                 return nets[k]
-            q = step * k
+            q = s * k
             if total_qty < q:
                 extend(q)
             i = bisect_left(cum_qty, q)
             net = None
             if i == len(prices):
-                failures[k] = ("cex depth", lambda: (
-                    f"the CEX book has only {total_qty} {self.base} within {settings.max_cex_slippage_bps} bps "
-                    f"of the touch, less than {q}"))
+                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty))
             else:
                 value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
                 quote = cache.get(k)
                 if quote is None:
                     quote = cache[k] = self._quote_size(dex_side, k)
                 if isinstance(quote, _NoQuote):
-                    failures[k] = ("dex liquidity", lambda: f"the pool cannot fill {q} {self.base}: {quote.why}")
+                    failures[k] = ("dex liquidity", partial(self._why_liquidity, k, quote))
                 elif quote.over_cap:
-                    failures[k] = ("dex impact", lambda: (
-                        f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
-                        f"bps > max_dex_impact_bps {settings.max_dex_impact_bps}"))
-                elif buy_cex:
-                    spend = value * rate
-                    if spend > quote_have:
-                        failures[k] = ("inventory", lambda: (
-                            f"the CEX account has {inv.cex_quote} {self.quote} free; buying {q} {self.base} "
-                            f"needs {spend}"))
-                    else:
-                        net = quote.amount - spend - hc_ref * q - fixed
-                elif quote.amount > quote_have:
-                    failures[k] = ("inventory", lambda: (
-                        f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {q} {self.base} needs "
-                        f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL
-                                              else "")))
+                    failures[k] = ("dex impact", partial(self._why_impact, k, quote))
                 else:
-                    net = value * rate - quote.amount - hc_ref * q - fixed
+                    amount = quote.quote_units * amount_scale
+                    if buy_cex:
+                        spend = value * rate
+                        if spend > quote_have:
+                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, inv))
+                        else:
+                            net = amount - spend - hk * k - fixed
+                    elif amount > quote_have:
+                        failures[k] = ("inventory", partial(self._why_dex_quote, k, quote, inv))
+                    else:
+                        net = value * rate - amount - hk * k - fixed
                 if net is not None:
                     found[k] = (k, value, prices[i], quote)
             nets[k] = net
             return net
 
         kmin_net = net_of(kmin)
-        if walk_once and not span[1] and total_qty >= step * kmin:
+        if walk_once and not span[1] and total_qty >= s * kmin:
             # the walk stopped in the last level read, which matters only by holding what the size takes
-            span[2] = step * kmin - (cum_qty[-2] if len(cum_qty) > 1 else ZERO)
+            # (in the book's qty units, rounded up: a level holds it iff its units are >= this)
+            span[2] = -(-(s * kmin - (cum_qty[-2] if len(cum_qty) > 1 else 0)) // qf)
         if kmin_net is None:
             cap, why = failures[kmin]
-            return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why()}", gross_bps, cap)
+            return self._nothing(direction, partial(_but, at.gross_bps, why), at.gross_bps, cap)
         if hopeless:
-            return self._breakdown(direction, found[kmin], touch, ref, fees, gross_bps, False, "")
-        slack = self._slack
+            return self._chosen(direction, found[kmin], at, fees, False, "")
+        slack = self._slack_scaled
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
             """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
@@ -819,7 +975,7 @@ class Pricer:
                     best, best_value = k, value(k)
             return best
 
-        def priced(k: int) -> Decimal:
+        def priced(k: int) -> int:
             """Net PnL of a size from kmin to ``top``: every cap holds there (caps hold for a prefix)."""
             net = net_of(k)
             if net is None:
@@ -830,7 +986,7 @@ class Pricer:
         self._last_top[direction] = top
         self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
-        floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
+        floor_unit = at.floor_k  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""
         if top == kmax:
             limited_by = static_cap
@@ -838,18 +994,17 @@ class Pricer:
             limited_by = failures[top + 1][0]
         if top_net > floor_unit * top or top_net <= 0:
             # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
-            return self._breakdown(direction, found[top], touch, ref, fees, gross_bps, top_net > floor_unit * top,
-                                   limited_by)
+            return self._chosen(direction, found[top], at, fees, top_net > floor_unit * top, limited_by)
 
         # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
         # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
         # concave too: find its top, then the last size where it is still positive
-        def margin(k: int) -> Decimal:  # only asked for sizes from kmin to top
+        def margin(k: int) -> int:  # only asked for sizes from kmin to top
             return priced(k) - floor_unit * k
 
         lo = argmax(margin, kmin, top)
         if margin(lo) <= 0:  # nothing clears: report the size netting the most
-            return self._breakdown(direction, found[top], touch, ref, fees, gross_bps, False, limited_by)
+            return self._chosen(direction, found[top], at, fees, False, limited_by)
         hi = top  # margin(lo) > 0 >= margin(hi)
         while hi - lo > 1:
             m = (lo + hi) // 2
@@ -872,7 +1027,82 @@ class Pricer:
             if margin(j) > 0:
                 clearing.append(j)
         best = min(clearing, key=lambda k: (-priced(k), k))
-        return self._breakdown(direction, found[best], touch, ref, fees, gross_bps, True, "min edge")
+        return self._chosen(direction, found[best], at, fees, True, "min edge")
+
+    def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
+                tradable: bool, limited_by: str) -> Evaluation:
+        """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path)."""
+        k, value, worst, quote = found
+        pd = self._gate_decimals[0] if self._gate_decimals else 0
+        chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+        return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
+                               limited_by)
+
+    def _fixed_scaled(self, fees: _Fees) -> int:
+        """The SOL fees in quote as an integer of the pricing scale ``e``: ``lamports x SOL price / 10**9``,
+        the SOL price being the CEX mid ``(bid + ask) / 2`` (else the one touch there is, else the pool
+        mid) when SOL is the base, else the fixed one."""
+        e = self._e
+        kept = fees.scaled
+        if kept is not None and kept[0] == e:
+            return kept[1]
+        bid, ask = fees.touch if fees.touch is not None else (None, None)
+        shift = e - 9 - (self._gate_decimals[0] if self._gate_decimals else 0)  # >= 1: see _scales
+        if self._sol_price is not None:
+            fixed = _scaled(self._fees_sol * self._sol_price, e)
+        elif bid is not None and ask is not None:
+            fixed = self._fee_lamports * (bid + ask) * 10**shift // 2  # exact: 10**shift is even
+        elif bid is not None:
+            fixed = self._fee_lamports * bid * 10**shift
+        elif ask is not None:
+            fixed = self._fee_lamports * ask * 10**shift
+        else:
+            fixed = _scaled(self._fees_sol * self._priced_mid, e)
+        fees.scaled = (e, fixed)
+        return fixed
+
+    def _fee_pair(self, fees: _Fees) -> tuple[Decimal, Decimal]:
+        """The (network, priority) fees in quote as Decimals, for an evaluation's costs (call in the exact context)."""
+        pair = fees.pair
+        if pair is None:
+            bid, ask = fees.touch if fees.touch is not None else (None, None)
+            pd = self._gate_decimals[0] if self._gate_decimals else 0
+            if self._sol_price is not None:
+                sol = self._sol_price
+            elif bid is not None and ask is not None:
+                sol = from_units(bid + ask, pd) / 2
+            elif bid is not None:
+                sol = from_units(bid, pd)
+            elif ask is not None:
+                sol = from_units(ask, pd)
+            else:
+                sol = self._mid or ZERO
+            pair = fees.pair = (self._network_sol * sol, self._priority_sol * sol)
+        return pair
+
+    # the reasons a size is ruled out, formatted only when read
+
+    def _why_depth(self, k: int, total_qty: int) -> str:
+        return (f"the CEX book has only {_show(from_units(total_qty, self._qb))} {self.base} within "
+                f"{self.settings.max_cex_slippage_bps} bps of the touch, less than {self._step * k}")
+
+    def _why_liquidity(self, k: int, quote: _NoQuote) -> str:
+        return f"the pool cannot fill {self._step * k} {self.base}: {quote.why}"
+
+    def _why_impact(self, k: int, quote: _Quote) -> str:
+        q = self._step * k
+        return (f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * self._priced_mid))} "
+                f"bps > max_dex_impact_bps {self.settings.max_dex_impact_bps}")
+
+    def _why_cex_quote(self, k: int, value: int, inv: Inventory) -> str:
+        pd = self._gate_decimals[0] if self._gate_decimals else 0
+        spend = _EXACT.multiply(from_units(value, pd + self._qb), self._one_plus_fee)
+        return (f"the CEX account has {inv.cex_quote} {self.quote} free; buying {self._step * k} {self.base} "
+                f"needs {_show(spend)}")
+
+    def _why_dex_quote(self, k: int, quote: _Quote, inv: Inventory) -> str:
+        return (f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {self._step * k} {self.base} needs "
+                f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL else ""))
 
     def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal,
                    fees: tuple[Decimal, Decimal], gross_bps: Decimal, tradable: bool, limited_by: str) -> Evaluation:

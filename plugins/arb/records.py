@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel, col, select
 
@@ -118,13 +118,13 @@ def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
     return json.dumps({name: str(value) for name, value in costs})
 
 
-def insert_opportunities(store: Store, rows: list[dict]) -> None:
+def insert_opportunities(store: Store, rows: list[dict], *, wait: bool = True) -> None:
     """Write a batch of opportunities (column -> value; ``costs`` as ``(name, amount)`` pairs) in one
-    transaction, with one Core statement."""
-    if not rows:
-        return
-    with store.engine.begin() as conn:
-        conn.execute(insert(_OPPORTUNITIES), [{**row, "costs": costs_json(row["costs"])} for row in rows])
+    transaction (:meth:`Store.record_many`: on SQLite one ``executemany`` on the loop's record connection,
+    no checkpoint). ``wait=False``: raise :class:`~bot.api.storage.StoreBusy`, nothing written, when another
+    writer holds the lock."""
+    if rows:
+        store.record_many(_OPPORTUNITIES, [{**row, "costs": costs_json(row["costs"])} for row in rows], wait=wait)
 
 
 def opportunities(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbOpportunityRow]:

@@ -45,6 +45,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import signed_money
+from bot.api.storage import StoreBusy
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
@@ -348,12 +349,18 @@ class ArbStrategy(Strategy):
             await self._flush_wakeup.wait()
             await asyncio.sleep(FLUSH_EVERY_S)
             self._flush_wakeup.clear()
-            self._flush()
+            self._flush(wait=False)
             self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
 
-    def _flush(self) -> None:
+    def _flush(self, *, wait: bool = True) -> None:
+        """Write the queued opportunities; ``wait=False`` (the writer task, on the loop): if another writer
+        holds the store's lock, keep them for the next flush instead of waiting."""
         rows, self._pending_rows = self._pending_rows, []
-        insert_opportunities(self.ctx.store, rows)
+        try:
+            insert_opportunities(self.ctx.store, rows, wait=wait)
+        except StoreBusy:
+            self._pending_rows[:0] = rows
+            self._flush_wakeup.set()
 
     # --- reporting ------------------------------------------------------------------------------
 

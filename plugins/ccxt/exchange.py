@@ -17,6 +17,9 @@ venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and 
 look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. Fills
 are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
 venue's own label) becomes ``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
+
+**Transfers** (:class:`~plugins.ccxt.transfers.CcxtTransfers`): withdrawals to the ``withdraw_to``
+whitelist only, found again by our transfer id, and deposits, through the same ccxt instance.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelC
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
 from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
+from .transfers import CcxtTransfers
 
 
 @dataclass
@@ -75,8 +79,9 @@ def rewrite_urls(urls: Any, prefixes: dict[str, str]) -> Any:
     return urls
 
 
-class CcxtExchange(PollingVenue):
-    """One ccxt exchange (``id``): books over WebSocket, orders over REST (live mode only)."""
+class CcxtExchange(PollingVenue, CcxtTransfers):
+    """One ccxt exchange (``id``): books over WebSocket, orders over REST (live mode only), withdrawals
+    and deposits for inventory rebalancing (:mod:`.transfers`)."""
 
     Settings = CcxtSettings
     simulated = False

@@ -12,6 +12,7 @@ from typing import Any
 
 from .book import ARBOT_SEQUENCE, CCXT_CHECKSUM, CCXT_SEQUENCE, UNVERIFIED, integrity
 from .orders import CLIENT_IDS
+from .transfers import CLIENT_WITHDRAWAL_IDS, can_receive, can_withdraw
 
 POPULAR = ("binance", "bitget", "bybit", "coinbase", "cryptocom", "gate", "gemini", "htx", "kraken", "kucoin",
            "mexc", "okx")
@@ -66,10 +67,14 @@ def spot_features(exchange: Any) -> dict[str, Any]:
         "fills": bool(has.get("fetchMyTrades") or has.get("fetchOrderTrades")),
         "tick_size": exchange.precisionMode == TICK_SIZE,
         "dead_man": dead_man_method(exchange) is not None,
+        "withdraw": can_withdraw(has),
+        "deposits": can_receive(has),
+        "withdrawal_ids": can_withdraw(has) and exchange.id in CLIENT_WITHDRAWAL_IDS,
     }
 
 
-def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0) -> list[tuple[str, str]]:
+def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0, withdraws: bool = False) -> list[
+        tuple[str, str]]:
     """Config problems of ``[exchanges.X] type = "ccxt"``: (key, message) pairs, empty when fine."""
     try:
         ccxtpro = load_ccxt()
@@ -89,6 +94,10 @@ def refusals(exchange_id: str, require: list[str], dead_man_s: int = 0) -> list[
     if dead_man_s and not features["dead_man"]:
         problems.append(("dead_man_s", f"{exchange_id} through ccxt has no dead-man switch (cancel-all-after); "
                                        "set dead_man_s = 0"))
+    if withdraws and not features["withdraw"]:
+        problems.append(("withdraw_to", f"{exchange_id} through ccxt cannot withdraw (ccxt has no withdraw and "
+                                        "fetchWithdrawals for it): rebalancing cannot move funds out of it; drop "
+                                        "withdraw_to and move them by hand"))
     missing = [r for r in require if r in features and not features[r]]
     if missing:
         what = ", ".join(f"{r} ({MEANING[r]})" for r in missing)
@@ -104,13 +113,15 @@ def table(ids: tuple[str, ...] = POPULAR) -> str:
     checked = {CCXT_CHECKSUM: "checksum, by ccxt", CCXT_SEQUENCE: "sequence, by ccxt",
                ARBOT_SEQUENCE: "update ids, by arbot", UNVERIFIED: "unverified"}
     rows = ["| id | book stream | book integrity | client ids | look-up by client id | IOC | post-only | fills "
-            "| dead-man switch |", "|---|---|---|---|---|---|---|---|---|"]
+            "| dead-man switch | withdrawals | client withdrawal id | deposits |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for exchange_id in ids:
         f = spot_features(getattr(ccxtpro, exchange_id)())
         book = yes[f["order_book"]] if f["tick_size"] else "refused (significant digits)"
         rows.append(f"| {exchange_id} | {book} | {checked[f['integrity']]} | {yes[f['sends_client_ids']]} "
                     f"| {yes[f['lookup']]} | {yes[f['ioc']]} | {yes[f['post_only']]} | {yes[f['fills']]} "
-                    f"| {yes[f['dead_man']]} |")
+                    f"| {yes[f['dead_man']]} | {yes[f['withdraw']]} | {yes[f['withdrawal_ids']]} "
+                    f"| {yes[f['deposits']]} |")
     return "\n".join(rows) + "\n"
 
 

@@ -42,6 +42,16 @@ class CcxtSettings:
         {}, help="URL prefixes to rewrite in ccxt's endpoints (a proxy, a testnet, a local fake), "
                  'e.g. {"https://api.gateio.ws" = "http://127.0.0.1:8080"}')
     options: dict[str, str] = option({}, help="extra ccxt options (string values), e.g. {defaultType = \"spot\"}")
+    withdraw_to: dict[str, dict[str, str]] = option(
+        {}, help="inventory rebalancing: the only addresses funds may be withdrawn to, per asset, each with the "
+                 'network (ccxt\'s code) to send on, e.g. { SOL = { "7xKX...gAsU" = "SOL" } }; no entry: the asset is '
+                 "never withdrawn (where ccxt can withdraw: arbot ccxt-features)")
+    deposit_networks: dict[str, str] = option(
+        {}, help='inventory rebalancing: the network deposits of an asset arrive on, e.g. { SOL = "SOL" } '
+                 "(no entry: the venue's default address)")
+    transfer_expected_s: float = option(
+        1800.0, ge=0, le=604_800, help="typical time a withdrawal from this venue takes to be credited (shown with a "
+                                       "rebalance proposal)")
 
     def validate(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -58,7 +68,14 @@ class CcxtSettings:
             problems.append(("require", f"unknown {', '.join(unknown)}; expected any of {', '.join(REQUIREMENTS)}"))
         from .features import refusals
 
-        problems.extend(refusals(self.id, self.require, self.dead_man_s))
+        problems.extend(refusals(self.id, self.require, self.dead_man_s, bool(self.withdraw_to)))
+        for asset, addresses in self.withdraw_to.items():
+            if not addresses:
+                problems.append((f"withdraw_to.{asset}", 'give at least one "ADDRESS" = "NETWORK", or drop the entry'))
+            for address, network in addresses.items():
+                if not address.strip() or " " in address or not network:
+                    problems.append((f"withdraw_to.{asset}", f'expected "ADDRESS" = "NETWORK" (ccxt\'s network code, '
+                                                             f'e.g. "SOL", "ERC20"), got "{address}" = "{network}"'))
         if self.dead_man_s and self.dead_man_refresh_s * 2 > self.dead_man_s:
             problems.append(("dead_man_refresh_s", f"re-arm at least twice per dead_man_s ({self.dead_man_s} s): "
                                                    f"at most {self.dead_man_s / 2:g}"))

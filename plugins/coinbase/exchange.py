@@ -27,7 +27,6 @@ from typing import Any
 
 from bot.api import (
     Balance,
-    BookUpdate,
     Context,
     ExchangeError,
     FeedState,
@@ -44,7 +43,7 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import PollingVenue, TokenBucket
+from bot.api.kit import BookPublisher, PollingVenue, TokenBucket
 
 from .book import CoinbaseBooks, ProductBook
 from .feed import CoinbaseFeed
@@ -91,6 +90,7 @@ class CoinbaseExchange(PollingVenue):
         # the whole book: level2 never re-sends a level that comes back into view, so a
         # truncated copy would grow holes after deletions
         self.books = CoinbaseBooks(settings.symbols, on_book=self._on_book)
+        self._publishers: dict[str, BookPublisher] = {}
         self.signer: JwtSigner | None = None
         self.feed: CoinbaseFeed | None = None
         self.rest: CoinbaseRest | None = None
@@ -162,10 +162,11 @@ class CoinbaseExchange(PollingVenue):
     def _on_book(self, pb: ProductBook) -> None:
         if self.states.get(pb.symbol) is not FeedState.LIVE:
             self.publish_feed_state(pb.symbol, FeedState.LIVE, "snapshot received")
-        now = self.ctx.clock.time_ns()
-        event = BookUpdate.of_book(self.name, pb.symbol, pb.book, self.settings.publish_levels, now)
-        self.ctx.bus.publish(event)
-        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
+        pub = self._publishers.get(pb.symbol)
+        if pub is None or pub.book is not pb.book:  # a product's book is remade when its precision changes
+            pub = self._publishers[pb.symbol] = BookPublisher(
+                self.ctx.bus, self.name, pb.symbol, pb.book, self.settings.publish_levels, self.ctx.clock.time_ns)
+        pub.publish()  # a view of the book; a subscriber that keeps it gets its own copy before the book changes
 
     def market(self, symbol: str) -> MarketInfo:
         return self.products[symbol]  # KeyError: not configured, or its rules could not be read

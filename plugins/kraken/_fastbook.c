@@ -16,14 +16,26 @@
  * computed from the per-level checksum texts. Returns (symbol_book, checksum) when it matches,
  * (symbol_book, None) when it does not (the caller resyncs).
  *
+ * When it matches and the book has a publisher (bot.bookview.BookPublisher), the change is published
+ * here, before returning, doing step for step what BookPublisher.publish does (that Python method is
+ * the reference; tests/plugins/kraken/test_kraken_views.py compares the two): nobody subscribed ->
+ * nothing; else the view's ts_ns from the publisher's clock, each subscriber of the topic's route
+ * called in order (an Exception goes to the topic's _on_error, anything else propagates), then
+ * _renew() if a subscriber kept the view (its reference count), else _forget() if a subscriber read
+ * levels into it. A Python callback's call costs what it costs; the rest is a few attribute reads.
+ *
  * State list layout (built by SymbolBook.fast_state() in book.py):
  *   0 symbol_book  1 bids _Side  2 asks _Side
  *   3 bid keys  4 bid qty dict  5 bid frags  6 bid price cache
  *   7 ask keys  8 ask qty dict  9 ask frags 10 ask price cache
  *  11 price decimals (int) 12 qty decimals (int) 13 depth (int) 14 price_entry(text, pd, sign)
+ *  15 the book's BookPublisher or None
+ *
+ * VERSION (2) tells book.py which layout and duties this build has; it ignores any other build.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -31,7 +43,8 @@
 #define MAX_DIGITS 60
 #define CHECKSUM_LEVELS 10
 #define PRICE_CACHE_MAX 100000
-#define STATE_LEN 15
+#define STATE_LEN 16
+#define VERSION 2
 
 typedef struct {
     PyObject *entry;   /* (units, key, checksum text), new reference */
@@ -40,7 +53,8 @@ typedef struct {
     Py_ssize_t text_len;
 } Level;
 
-static PyObject *str_dirty;
+static PyObject *str_dirty, *str_topic, *str_route, *str_view, *str_time_ns, *str_ts_ns, *str_on_error, *str_cached,
+    *str_renew, *str_forget;
 
 static int
 expect(const char **pp, const char *end, const char *lit, size_t n)
@@ -332,6 +346,169 @@ checksum_of(PyObject *ask_frags, PyObject *bid_frags)
     return crc32(crc, (const Bytef *)buf, (uInt)used);
 }
 
+/* Reading and writing __slots__ of the publisher, its topic and its view. A slot of a Python class is
+ * a member descriptor at a fixed offset in the instance: found once per (type, name), then read and
+ * written in place (what the descriptor itself does, without the attribute look-up). For any other
+ * kind of attribute (a subclass's property, ...) it falls back to getattr/setattr. */
+typedef struct {
+    PyObject **name;
+    PyTypeObject *type;  /* strong reference: the type the offset belongs to */
+    Py_ssize_t offset;   /* 0: not a plain object slot of `type`, use getattr/setattr */
+} Slot;
+
+static Slot s_topic = {&str_topic, NULL, 0}, s_view = {&str_view, NULL, 0}, s_time_ns = {&str_time_ns, NULL, 0},
+    s_route = {&str_route, NULL, 0}, s_ts_ns = {&str_ts_ns, NULL, 0}, s_cached = {&str_cached, NULL, 0};
+
+static void
+slot_resolve(PyObject *obj, Slot *s)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    PyObject *descr = PyObject_GetAttr((PyObject *)type, *s->name);  /* the class's attribute: a descriptor */
+    Py_XDECREF(s->type);
+    Py_INCREF(type);
+    s->type = type;
+    s->offset = 0;
+    if (descr == NULL) {
+        PyErr_Clear();  /* no such attribute on the class: getattr on the instance says what is wrong */
+        return;
+    }
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset > 0)
+            s->offset = m->offset;
+    }
+    Py_DECREF(descr);
+}
+
+/* obj.name, a new reference (NULL with an exception set). */
+static PyObject *
+slot_get(PyObject *obj, Slot *s)
+{
+    if (Py_TYPE(obj) != s->type)
+        slot_resolve(obj, s);
+    if (s->offset) {
+        PyObject *v = *(PyObject **)((char *)obj + s->offset);
+        if (v != NULL) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(obj, *s->name);
+}
+
+/* obj.name = value; 0 or -1. */
+static int
+slot_set(PyObject *obj, Slot *s, PyObject *value)
+{
+    if (Py_TYPE(obj) != s->type)
+        slot_resolve(obj, s);
+    if (s->offset) {
+        PyObject **at = (PyObject **)((char *)obj + s->offset), *old = *at;
+        Py_INCREF(value);
+        *at = value;
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(obj, *s->name, value);
+}
+
+/* One subscriber raised an Exception (set): hand it to on_error(owner, exc, view) as Topic.publish does. */
+static int
+report(PyObject *topic, PyObject *owner, PyObject *view)
+{
+    PyObject *type, *value, *tb, *on_error, *res;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    on_error = PyObject_GetAttr(topic, str_on_error);
+    res = on_error == NULL ? NULL : PyObject_CallFunctionObjArgs(on_error, owner, value, view, NULL);
+    Py_XDECREF(on_error);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+/* BookPublisher.publish (bot/bookview.py), step for step; 0 or -1 with an exception set. */
+static int
+publish(PyObject *pub)
+{
+    PyObject *topic, *route = NULL, *view = NULL, *clock = NULL, *ts = NULL;
+    int rc = -1;
+    Py_INCREF(pub);
+    topic = slot_get(pub, &s_topic);
+    if (topic == NULL)
+        goto out;
+    route = slot_get(topic, &s_route);
+    if (route == NULL)
+        goto out;
+    if (!PyTuple_Check(route)) {
+        PyErr_SetString(PyExc_TypeError, "Topic.route must be a tuple");
+        goto out;
+    }
+    if (PyTuple_GET_SIZE(route) == 0) {
+        rc = 0;
+        goto out;
+    }
+    view = slot_get(pub, &s_view);
+    if (view == NULL)
+        goto out;
+    clock = slot_get(pub, &s_time_ns);
+    if (clock == NULL)
+        goto out;
+    ts = PyObject_CallNoArgs(clock);
+    if (ts == NULL || slot_set(view, &s_ts_ns, ts) < 0)
+        goto out;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(route); i++) {
+        PyObject *sub = PyTuple_GET_ITEM(route, i), *res;
+        if (!PyTuple_Check(sub) || PyTuple_GET_SIZE(sub) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a route entry must be (owner, callback)");
+            goto out;
+        }
+        res = PyObject_CallOneArg(PyTuple_GET_ITEM(sub, 1), view);
+        if (res != NULL)
+            Py_DECREF(res);
+        else if (!PyErr_ExceptionMatches(PyExc_Exception) || report(topic, PyTuple_GET_ITEM(sub, 0), view) < 0)
+            goto out;
+    }
+    /* references now when nobody kept the view: the publisher's slot and ours */
+    if (Py_REFCNT(view) > 2) {
+        PyObject *res = PyObject_CallMethodNoArgs(pub, str_renew);
+        if (res == NULL)
+            goto out;
+        Py_DECREF(res);
+    }
+    else {
+        PyObject *cached = slot_get(view, &s_cached);
+        int yes;
+        if (cached == NULL)
+            goto out;
+        yes = PyObject_IsTrue(cached);
+        Py_DECREF(cached);
+        if (yes < 0)
+            goto out;
+        if (yes) {
+            PyObject *res = PyObject_CallMethodNoArgs(pub, str_forget);
+            if (res == NULL)
+                goto out;
+            Py_DECREF(res);
+        }
+    }
+    rc = 0;
+out:
+    Py_XDECREF(ts);
+    Py_XDECREF(clock);
+    Py_XDECREF(view);
+    Py_XDECREF(route);
+    Py_XDECREF(topic);
+    Py_DECREF(pub);
+    return rc;
+}
+
 static PyObject *
 fast_update(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -455,7 +632,10 @@ fast_update(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         crc = checksum_of(PyList_GET_ITEM(state, 9), PyList_GET_ITEM(state, 5));
         if ((unsigned long long)crc == checksum) {
-            PyObject *c = PyLong_FromUnsignedLongLong(checksum);
+            PyObject *c, *pub = PyList_GET_ITEM(state, 15);
+            if (pub != Py_None && publish(pub) < 0)
+                goto error_all;
+            c = PyLong_FromUnsignedLongLong(checksum);
             if (c == NULL)
                 goto error_all;
             result = PyTuple_Pack(2, PyList_GET_ITEM(state, 0), c);
@@ -498,8 +678,21 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__fastbook(void)
 {
-    str_dirty = PyUnicode_InternFromString("dirty");
-    if (str_dirty == NULL)
+    PyObject *m;
+    struct { PyObject **s; const char *text; } names[] = {
+        {&str_dirty, "dirty"}, {&str_topic, "_topic"}, {&str_route, "route"}, {&str_view, "_view"},
+        {&str_time_ns, "_time_ns"}, {&str_ts_ns, "ts_ns"}, {&str_on_error, "_on_error"}, {&str_cached, "_cached"},
+        {&str_renew, "_renew"}, {&str_forget, "_forget"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].s = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].s == NULL)
+            return NULL;
+    }
+    m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", VERSION) < 0) {
+        Py_DECREF(m);
         return NULL;
-    return PyModule_Create(&module);
+    }
+    return m;
 }

@@ -4,3 +4,5 @@ from typing import Any
 from .book import SymbolBook
 
 def update(frame: bytes | str, live: dict[bytes, list[Any]], /) -> tuple[SymbolBook, int | None] | None: ...
+
+VERSION: int

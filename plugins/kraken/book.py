@@ -44,16 +44,30 @@ from typing import Any, Literal
 import msgspec
 
 from bot.api import Side
-from bot.api.kit import OrderBook
+from bot.api.kit import BookPublisher, OrderBook
 
+PublisherFactory = Callable[[str, OrderBook], BookPublisher]
 _FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
-try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
-    from ._fastbook import update as _c_update
-    _fast_update: _FastUpdate | None = _c_update
-except ImportError:  # pragma: no cover - depends on the build
-    _fast_update = None
+_FAST_VERSION = 2
+"""The ``_fastbook`` this code drives (2: it publishes through the book's publisher); an older build is not used."""
+
+
+def _accelerator(module: Any) -> _FastUpdate | None:
+    """The C fast path's ``update`` if ``module`` is the build this code drives, else None (the Python paths)."""
+    if getattr(module, "VERSION", 1) != _FAST_VERSION:
+        log.warning("plugins/kraken/_fastbook is an older build: not used (rebuild it: pip install -e .)")
+        return None
+    update: _FastUpdate = module.update
+    return update
+
 
 log = logging.getLogger("arbot.kraken.book")
+_fast_update: _FastUpdate | None = None
+try:  # optional C build of the update fast path (plugins/kraken/_fastbook.c); the Python code is the reference
+    from . import _fastbook
+    _fast_update = _accelerator(_fastbook)
+except ImportError:  # pragma: no cover - depends on the build
+    pass
 
 CHECKSUM_LEVELS = 10
 _PRICE_CACHE_MAX = 100_000
@@ -305,9 +319,9 @@ class _Side:
 class SymbolBook:
     """One symbol's :class:`bot.book.OrderBook` plus what verifying Kraken's checksum needs."""
 
-    __slots__ = ("symbol", "key", "book", "bids", "asks", "synced", "checksum", "_bid_text", "_ask_crc")
+    __slots__ = ("symbol", "key", "book", "bids", "asks", "synced", "checksum", "publisher", "_bid_text", "_ask_crc")
 
-    def __init__(self, symbol: str, info: PairInfo, depth: int):
+    def __init__(self, symbol: str, info: PairInfo, depth: int, publisher: PublisherFactory | None = None):
         self.symbol = symbol
         self.key = symbol.encode()
         """The symbol as it appears in a frame (the C fast path looks books up by it)."""
@@ -319,6 +333,8 @@ class SymbolBook:
         """True from a verified snapshot until a mismatch or a disconnect."""
         self.checksum: int | None = None
         """The last verified checksum."""
+        self.publisher: BookPublisher | None = publisher(symbol, book) if publisher is not None else None
+        """Publishes a view of the book after each verified change (:class:`KrakenBooks` ``publisher``)."""
         self._bid_text = b""
         self._ask_crc = 0
 
@@ -330,7 +346,7 @@ class SymbolBook:
         """What the C fast path works on: this book's lists and dicts (see ``_fastbook.c``)."""
         b, a = self.bids, self.asks
         return [self, b, a, b.keys, b.qty, b.frags, b.prices, a.keys, a.qty, a.frags, a.prices,
-                b.pd, b.qd, b.depth, _price_entry]
+                b.pd, b.qd, b.depth, _price_entry, self.publisher]
 
     def compute_checksum(self) -> int:
         """Kraken's CRC32 of the top 10 asks then the top 10 bids.
@@ -355,13 +371,18 @@ class SymbolBook:
 
 BookCallback = Callable[[SymbolBook], None]
 ResyncCallback = Callable[[str, str], None]
+LiveCallback = Callable[[str], None]
 
 
 class KrakenBooks:
     """Feed every received frame to :meth:`handle`; books, counters and callbacks follow.
 
-    ``on_book(symbol_book)`` runs after each verified change; ``on_resync(symbol, reason)`` when a
-    symbol needs a fresh snapshot (checksum mismatch, precision change, book before instrument).
+    After each verified change the symbol's book is published through its
+    :class:`~bot.api.kit.BookPublisher` (``publisher(symbol, order_book)`` makes one per book; the C
+    fast path does the publisher's work itself), then ``on_book(symbol_book)`` runs. ``on_live(symbol)``
+    runs when a symbol's book becomes trustworthy (a verified snapshot), before that snapshot is
+    published; ``on_resync(symbol, reason)`` when a symbol needs a fresh snapshot (checksum
+    mismatch, precision change, book before instrument).
     ``verify=False`` skips the checksum (benchmarks compare; the live feed always verifies).
     ``fast=False`` sends every frame down the general path, ``accelerate=False`` keeps the fast
     path in Python even when the C build is there (tests compare the three).
@@ -369,10 +390,13 @@ class KrakenBooks:
 
     def __init__(self, depth: int, on_book: BookCallback | None = None, on_resync: ResyncCallback | None = None,
                  verify: bool = True, symbols: list[str] | None = None, fast: bool = True,
-                 accelerate: bool = True):
+                 accelerate: bool = True, publisher: PublisherFactory | None = None,
+                 on_live: LiveCallback | None = None):
         self.depth = depth
         self.on_book = on_book
         self.on_resync = on_resync
+        self.publisher = publisher
+        self.on_live = on_live
         self.verify = verify
         self.fast = fast and verify
         self._accel = _fast_update if (accelerate and self.fast) else None
@@ -408,7 +432,7 @@ class KrakenBooks:
                         self._mismatch(fast_sb, "checksum mismatch", "update")
                         return
                     counters.checksum_ok += 1
-                    fast_sb.checksum = fast_crc
+                    fast_sb.checksum = fast_crc  # the C path has published the change already
                     if self.on_book is not None:
                         self.on_book(fast_sb)
                     return
@@ -446,6 +470,8 @@ class KrakenBooks:
                             return
                         counters.checksum_ok += 1
                         sb.checksum = crc
+                        if sb.publisher is not None:
+                            sb.publisher.publish()
                         if self.on_book is not None:
                             self.on_book(sb)
                         return
@@ -539,7 +565,7 @@ class KrakenBooks:
                     if snapshot:
                         self._resync(symbol, "book snapshot arrived before the pair's precision")
                     continue
-                sb = self.books[symbol] = SymbolBook(symbol, info, self.depth)
+                sb = self.books[symbol] = SymbolBook(symbol, info, self.depth, self.publisher)
             if snapshot:
                 sb.clear()
             elif not sb.synced:
@@ -563,7 +589,11 @@ class KrakenBooks:
                 counters.checksum_ok += 1
             if not sb.synced:
                 self._set_synced(sb, True)
+                if self.on_live is not None:
+                    self.on_live(symbol)
             sb.checksum = entry.checksum
+            if sb.publisher is not None:
+                sb.publisher.publish()
             if self.on_book is not None:
                 self.on_book(sb)
 

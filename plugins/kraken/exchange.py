@@ -33,7 +33,6 @@ from decimal import Decimal
 
 from bot.api import (
     Balance,
-    BookUpdate,
     Context,
     FeedState,
     Fill,
@@ -49,9 +48,9 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import DeadManSwitch, PollingVenue, TokenBucket
+from bot.api.kit import BookPublisher, DeadManSwitch, OrderBook, PollingVenue, TokenBucket
 
-from .book import KrakenBooks, SymbolBook
+from .book import KrakenBooks
 from .feed import KrakenFeed
 from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
@@ -87,7 +86,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     def __init__(self, name: str, settings: KrakenSettings, ctx: Context):
         super().__init__(name, settings, ctx)
-        self.books = KrakenBooks(settings.depth, on_book=self._on_book, symbols=settings.symbols)
+        self.books = KrakenBooks(settings.depth, symbols=settings.symbols, publisher=self._publisher,
+                                 on_live=self._on_live)
         self.feed = KrakenFeed(
             settings.ws_url, settings.symbols, settings.depth, self.books,
             silence_timeout_s=settings.silence_timeout_s, reconnect_initial_s=settings.reconnect_initial_s,
@@ -203,13 +203,14 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     # --- market data ------------------------------------------------------------------------
 
-    def _on_book(self, sb: SymbolBook) -> None:
-        if self.states.get(sb.symbol) is not FeedState.LIVE:
-            self.publish_feed_state(sb.symbol, FeedState.LIVE, "snapshot verified")
-        now = self.ctx.clock.time_ns()
-        event = BookUpdate.of_book(self.name, sb.symbol, sb.book, self.settings.publish_levels, now)
-        self.ctx.bus.publish(event)
-        event.release()  # a subscriber that kept it gets its own copy of the levels before the book changes
+    def _publisher(self, symbol: str, book: OrderBook) -> BookPublisher:
+        """What publishes a ``BookUpdate`` view of ``book`` after each verified change (see ``BookPublisher``)."""
+        return BookPublisher(self.ctx.bus, self.name, symbol, book, self.settings.publish_levels,
+                             self.ctx.clock.time_ns)
+
+    def _on_live(self, symbol: str) -> None:
+        """A verified snapshot: the book is trustworthy (again), published as LIVE before the book itself."""
+        self.publish_feed_state(symbol, FeedState.LIVE, "snapshot verified")
 
     def market(self, symbol: str) -> MarketInfo:
         info = self.books.pairs[symbol]  # KeyError: not subscribed, or no instrument data yet

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Protocol
+from fractions import Fraction
+from typing import Literal, Protocol
 
 from bot.api import BookUpdate
+from bot.api.kit import from_units
 
 log = logging.getLogger("arbot.exchange.paper")
 
@@ -46,6 +48,7 @@ _CACHE_MAX = 100_000
 then the cache starts over."""
 
 Levels = tuple[tuple[Decimal, Decimal], ...]
+UnitLevels = tuple[tuple[int, int], ...]
 
 
 class Market(Protocol):
@@ -98,6 +101,8 @@ class BookMarket:
         self._ticks_of: dict[Decimal, int | None] = {}
         self._lots_of: dict[Decimal, tuple[int, Decimal, bool]] = {}
         """Size -> (whole lots, their Decimal size, whether that was rounded down)."""
+        self._grids: dict[tuple[int, int], tuple[int, int, int] | Literal[False]] = {}
+        """(price decimals, size decimals) of a source -> how its units map to ticks and lots (see :meth:`_grid`)."""
         self.clear()
 
     def clear(self) -> None:
@@ -144,6 +149,86 @@ class BookMarket:
         self.ask_ticks = ask_levels[0] if ask_levels else NO_ASK
         self.updates += 1
         return BookUpdate(self.exchange, self.symbol, bids_out, asks_out, ts_ns)
+
+    def update_event(self, event: BookUpdate, ts_ns: int) -> BookUpdate:
+        """Take a source's book event; return it as this venue publishes it (what :meth:`update` returns).
+
+        In integer units when the venue's grid is expressed in the source's units (the tick a whole
+        number of price units or a whole fraction of one, the lot a whole number of size units): the
+        source's Decimals are never made, and the published event makes only the ones a subscriber reads,
+        equal to (and written as) those :meth:`update` would publish. Otherwise through :meth:`update`."""
+        pd, qd = event.price_decimals, event.qty_decimals
+        grid = self._grids.get((pd, qd))
+        if grid is None:
+            grid = self._grids[(pd, qd)] = self._grid(pd, qd)
+        if grid is False:
+            return self.update(event.bids, event.asks, ts_ns)
+        depth = self.depth_levels
+        bid_levels, bid_lots, bids_out = self._convert_units(event.bid_units[:depth], self._taken[0], pd, qd, grid)
+        ask_levels, ask_lots, asks_out = self._convert_units(event.ask_units[:depth], self._taken[1], pd, qd, grid)
+        self._bid_levels, self.bid_lots = bid_levels, bid_lots
+        self._ask_levels, self.ask_lots = ask_levels, ask_lots
+        self.bid_ticks = bid_levels[0] if bid_levels else NO_BID
+        self.ask_ticks = ask_levels[0] if ask_levels else NO_ASK
+        self.updates += 1
+        return BookUpdate.of_units(self.exchange, self.symbol, bids_out, asks_out, pd, qd, ts_ns)
+
+    def _grid(self, pd: int, qd: int) -> tuple[int, int, int] | Literal[False]:
+        """(ticks per price unit as numerator/denominator, size units per lot) of a source in ``10**-pd`` /
+        ``10**-qd`` units, or False when the integer path would not publish exactly what :meth:`update` does
+        (a lot written with other decimals than the source's sizes: a rounded size would read differently)."""
+        if int(self.lot_size.as_tuple().exponent) != -qd or self.lot_size <= 0 or self.tick_size <= 0:
+            return False
+        lot_units = int(self.lot_size.scaleb(qd))
+        tick = Fraction(self.tick_size) * 10**pd  # one tick, in price units
+        return tick.denominator, tick.numerator, lot_units
+
+    def _convert_units(self, levels: UnitLevels, taken: dict[int, tuple[int, int]], pd: int, qd: int,
+                       grid: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...], UnitLevels]:
+        """:meth:`_convert` on integer levels: ticks = units * num / den when whole, lots = units // lot."""
+        num, den, lot_units = grid
+        if num == den == lot_units == 1 and not taken:  # the source's grid is ours, nothing of ours to remember
+            if not levels:
+                return (), (), ()
+            prices_, sizes_ = zip(*levels, strict=True)
+            if min(prices_) > 0 and min(sizes_) > 0:  # every level kept as it is
+                return prices_, sizes_, levels
+        prices: list[int] = []
+        sizes: list[int] = []
+        out: list[tuple[int, int]] = []
+        still_taken: dict[int, tuple[int, int]] = {}
+        for units, qty in levels:
+            if den == 1:
+                ticks = units * num
+            else:
+                ticks, off = divmod(units * num, den)
+                if off:
+                    self._skip_price(from_units(units, pd))
+                    continue
+            if units <= 0:
+                self._skip_price(from_units(units, pd))
+                continue
+            lots, rest = divmod(qty, lot_units) if qty > 0 else (0, 0)
+            if rest:
+                qty = lots * lot_units
+                self._round_size(lots * self.lot_size)
+            if lots <= 0:
+                continue
+            if taken:
+                memory = taken.get(ticks)
+                if memory is not None and memory[0] == lots:  # the same level as we left it
+                    still_taken[ticks] = memory
+                    lots -= memory[1]
+                    if lots <= 0:
+                        continue
+                    qty = lots * lot_units
+            prices.append(ticks)
+            sizes.append(lots)
+            out.append((units, qty))
+        if taken:
+            taken.clear()
+            taken.update(still_taken)
+        return tuple(prices), tuple(sizes), tuple(out)
 
     def consume(self, from_asks: bool, lots: int) -> None:
         """Our orders took ``lots`` from the best levels of one side: they stay taken while the source

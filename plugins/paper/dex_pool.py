@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from decimal import Decimal, localcontext
+from math import isqrt
 
 from arbotlib.amm.constant_product import BPS, ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
@@ -43,9 +44,9 @@ def _raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Decim
 
 
 def _sqrt_price_x64(price: Decimal, base_decimals: int, quote_decimals: int) -> int:
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return int(_raw_price(price, base_decimals, quote_decimals).sqrt() * Q64)
+    """``floor(sqrt(raw price) * 2**64)``, exactly: the integer square root of the price as a fraction."""
+    num, den = _raw_price(price, base_decimals, quote_decimals).as_integer_ratio()
+    return isqrt((num << 128) // den)
 
 
 def constant_product(*, base: str, quote: str, base_decimals: int, quote_decimals: int, price: Decimal,
@@ -151,14 +152,10 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     try:
         q = swap_quote(amount=U64_MAX, amount_specified_is_input=True, a_to_b=a_to_b, sqrt_price=model.sqrt_price,
                        tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
-                       tick_spacing=model.tick_spacing, sqrt_price_limit=target)
+                       tick_spacing=model.tick_spacing, sqrt_price_limit=target, tick_indexes=model.tick_indexes)
     except OrcaMathError:
         return model
-    return _whirlpool_at(model, q.sqrt_price, q.tick, q.liquidity)
-
-
-def _whirlpool_at(model: WhirlpoolModel, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
-    return replace(model, sqrt_price=sqrt_price, tick=tick, liquidity=liquidity)
+    return model.at(q.sqrt_price, q.tick, q.liquidity)
 
 
 # --- saved form -----------------------------------------------------------------------------

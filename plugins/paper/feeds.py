@@ -64,7 +64,7 @@ class BookFeed:
         now = self._time_ns()
         if self.states.get(symbol) is not FeedState.LIVE:
             self._set_state(symbol, FeedState.LIVE, f"book from {self.describe}", now)
-        self._publish(market.update(event.bids, event.asks, now))
+        self._publish(market.update_event(event, now))
         self._on_book(market, now)
 
     def on_status(self, event: FeedStatus) -> None:

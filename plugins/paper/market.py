@@ -1,10 +1,10 @@
 """A simulated market for one symbol: a seeded random walk with a realistic-looking book and tape.
 
 Everything inside is integers: prices are *ticks* (multiples of ``tick_size``) and sizes are
-*lots* (multiples of ``lot_size``). Decimals appear only in the events that leave the module, and
-those are prebuilt: a *ladder* holds the Decimal price of every tick in a window around the
-current price, so the levels of a book are one tuple slice, and sizes come from a fixed set of
-profiles. One :meth:`SimulatedMarket.step` therefore costs a few microseconds.
+*lots* (multiples of ``lot_size``). A book leaves the module as integer units
+(:meth:`bot.api.BookUpdate.of_units`): its Decimals are made only if a subscriber reads them, and
+sizes come from a fixed set of profiles. One :meth:`SimulatedMarket.step` therefore costs a few
+microseconds.
 
 One step:
 
@@ -40,11 +40,6 @@ _NORMALS = 4096
 _BLOCK_BITS = 12
 """The random stream is reseeded every ``2 ** _BLOCK_BITS`` steps, which makes resuming exact."""
 _BLOCK_MASK = (1 << _BLOCK_BITS) - 1
-_LADDER_TICKS = 1 << 12
-"""Width of the window of prebuilt tick prices; rebuilt around the price when the walk leaves it.
-
-4096 Decimals are about 0.5 MB per market (65536 were 7 MB, half the default demo's heap); a
-rebuild is a few hundred microseconds, needed only after the walk drifted ~2000 ticks."""
 _BUY, _SELL = Side.BUY, Side.SELL
 
 
@@ -143,8 +138,10 @@ class SimulatedMarket:
         self._qd, lot_units = _decimals(self.lot_size)
         self._profiles_units = tuple(tuple([n * lot_units for n in lots]) for lots in self._profiles_lots)
         self._trade_qty = tuple(map(self.qty, self._trade_lots))
-        self._ladder: tuple[Decimal, ...] = ()
-        self._ladder_lo = 0
+        # Units read back as the Decimals ``ticks * tick_size`` and ``lots * lot_size`` are written (the
+        # same digits) when neither size has an exponent above zero ("0.01", "5"; not "1E+1"): then a
+        # book's Decimals are left to whoever reads them, else they are made with each book.
+        self._eager_decimals = int(self.tick_size.as_tuple().exponent) > 0 or int(self.lot_size.as_tuple().exponent) > 0
         self.resume(0, None)
 
     # --- state ------------------------------------------------------------------------------
@@ -169,25 +166,14 @@ class SimulatedMarket:
         self.trade_ticks = 0
         self.trade_lots = 0
         self.trade_taker_buy = False
-        self._rebuild_ladder()
 
     def _stream(self, block: int) -> random.Random:
         return random.Random(f"{self.params.seed}:{self.symbol}:{block}")
-
-    def _rebuild_ladder(self) -> None:
-        width = max(_LADDER_TICKS, 8 * (self._span + self.spread_ticks))
-        lo = max(0, self.bid_ticks - width // 2)
-        tick = self.tick_size
-        self._ladder = tuple([t * tick for t in range(lo, lo + width)])
-        self._ladder_lo = lo
 
     # --- conversions ------------------------------------------------------------------------
 
     def price(self, ticks: int) -> Decimal:
         """The Decimal price of ``ticks``."""
-        i = ticks - self._ladder_lo
-        if 0 <= i < len(self._ladder):
-            return self._ladder[i]
         return ticks * self.tick_size
 
     def qty(self, lots: int) -> Decimal:
@@ -246,7 +232,7 @@ class SimulatedMarket:
         trade = _new_trade(
             self.exchange,
             self.symbol,
-            self._ladder[self.trade_ticks - self._ladder_lo],
+            self.trade_ticks * self.tick_size,
             self._trade_qty[size],
             _BUY if taker_buy else _SELL,
             ts_ns,
@@ -255,19 +241,17 @@ class SimulatedMarket:
 
     def book(self, ts_ns: int) -> BookUpdate:
         """The current top of book, without moving the market."""
-        lo = self._ladder_lo
-        ib = self.bid_ticks - lo
-        ia = self.ask_ticks - lo
         span = self._span
-        if ib < span or ia + span > len(self._ladder):
-            self._rebuild_ladder()
-            lo = self._ladder_lo
-            ib = self.bid_ticks - lo
-            ia = self.ask_ticks - lo
-        ladder = self._ladder
         step = self.level_step_ticks
         tu = self._tick_units
         bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu
+        decimals = None
+        if self._eager_decimals:
+            price = self.price
+            decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
+                                  strict=True)),
+                        tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
+                                  strict=True)))
         return BookUpdate.of_units(
             self.exchange,
             self.symbol,
@@ -276,8 +260,5 @@ class SimulatedMarket:
             self._pd,
             self._qd,
             ts_ns,
-            # ib >= span here, so the reversed slice's stop is never negative (it would wrap);
-            # each slice holds depth_levels prices, one per quantity.
-            (tuple(zip(ladder[ib : ib - span : -step], self._bid_qty, strict=True)),
-             tuple(zip(ladder[ia : ia + span : step], self._ask_qty, strict=True))),
+            decimals,
         )

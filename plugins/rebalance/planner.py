@@ -5,8 +5,8 @@ settings) needs both assets of the market on both venues: it sells the base wher
 buys it where it is cheap, in both directions. Its target split is half of each asset on each
 venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
 proposes moving, from the richer venue, what brings the poorer one back to its target (capped by
-``max_per_transfer``), priced with the source venue's terms. Pure functions: the service feeds
-them balances and terms.
+``max_per_transfer``, rounded down to the source's ``step``), priced with the source venue's terms.
+Pure functions: the service feeds them balances and terms.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | 
     if cap is not None:
         amount = min(amount, cap)
     amount = min(amount, held.get(rich, ZERO) - source_terms.fee).quantize(QUANTUM, rounding=ROUND_DOWN)
+    if source_terms.step > 0:  # the source sends whole steps only (ccxt rounds to the currency's precision)
+        amount = (amount / source_terms.step).to_integral_value(rounding=ROUND_DOWN) * source_terms.step
     if amount <= 0 or amount < source_terms.minimum:
         return None
     return Proposal(need.asset, rich, poor, amount, source_terms, share, total)

@@ -3,12 +3,14 @@
 Every ``check_every_s`` it reads every venue's balances and plans (:mod:`.planner`) for each need of
 the running strategies. A proposal is alerted with its costs; in ``mode = "alert"`` it waits for an
 admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``max_per_day`` and
-``window``. Sending is: store the transfer as PLANNED (the intent, before anything leaves), ask
-the source venue to withdraw, store SENT with the venue's reference; then every ``track_every_s``
-ask the destination whether it credited the funds (CREDITED). Each step is alerted. On start, a
-PLANNED transfer is looked up at its source first (a crash may have come after the withdrawal
-left): found, it becomes SENT; not found, it is sent then. A venue that takes the transfer id as an
-idempotency key (the paper venues) makes even a resend harmless. So no transfer is sent twice.
+``window`` and no transfer of the same asset between the same venues failed since the bot started (a
+refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
+anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
+every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
+alerted. On start, a PLANNED transfer is looked up at its source first (a crash may have come after
+the withdrawal left): found, it becomes SENT; not found, it is sent then. A venue that takes the
+transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is
+sent twice.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.api import (
+    ORDER_FEATURES,
     ZERO,
     AlertLevel,
     Context,
@@ -30,6 +33,7 @@ from bot.api import (
     TransferStatus,
     TransferTerms,
     TransferVenue,
+    UnknownOutcome,
 )
 
 from .planner import Need, Proposal, needs, plan
@@ -54,10 +58,17 @@ class RebalanceService(Service):
         """(asset, source, destination) of proposals already alerted (until the need goes away)."""
         self._lock = asyncio.Lock()
         self.checks = 0
+        self._started_ns = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._started_ns = self.ctx.clock.time_ns()
+        for name in sorted({v for need in self.needs() for v in need.venues}):
+            venue = self.ctx.operator.exchanges.get(name)
+            if venue is not None and type(venue).lacks(venue.settings, ("withdraw",)):  # e.g. ccxt's gemini
+                self.ctx.alert(AlertLevel.WARNING, "rebalance", f"{name} cannot withdraw ({ORDER_FEATURES['withdraw']}"
+                               "): rebalancing never moves funds out of it; move them by hand")
         self.ctx.create_task(self._run(), "rebalance planner")
 
     async def _run(self) -> None:
@@ -153,9 +164,16 @@ class RebalanceService(Service):
         moment = datetime.fromtimestamp(now // 1_000_000_000, UTC)
         if not self.settings.in_window(moment.hour * 60 + moment.minute):
             return f"outside the window {self.settings.window} UTC"
+        recent = self.ctx.store.transfers(since_ns=now - DAY_NS)
+        same = (proposal.asset, proposal.source, proposal.destination)
+        failed = [t for t in recent if t.status is TransferStatus.FAILED and t.created_ns >= self._started_ns
+                  and (t.asset, t.source, t.destination) == same]
+        if failed:  # a refusal (an address off a whitelist, a minimum) would fail again, every round
+            return (f"transfer {failed[-1].transfer_id} of the same kind failed ({failed[-1].reason}); not retried "
+                    "automatically until the bot restarts")
         cap = self.settings.max_per_day.get(proposal.asset)
         if cap is not None:
-            sent = sum((t.amount for t in self.ctx.store.transfers(since_ns=now - DAY_NS)
+            sent = sum((t.amount for t in recent
                         if t.asset == proposal.asset and t.status is not TransferStatus.FAILED), ZERO)
             if sent + proposal.amount > Decimal(cap):
                 return f"max_per_day {cap} {proposal.asset}: {sent} moved in the last 24 h"
@@ -190,6 +208,10 @@ class RebalanceService(Service):
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
         try:
             ref = await source.withdraw(transfer)
+        except UnknownOutcome as exc:  # it may have gone out: stays PLANNED, settled against the source
+            self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id}: no answer from "
+                           f"{transfer.source} ({exc}); asking it again before anything is resent")
+            return transfer
         except ExchangeError as exc:
             failed = self._with(transfer, TransferStatus.FAILED, reason=str(exc))
             await self._save(failed)
@@ -208,6 +230,8 @@ class RebalanceService(Service):
         The source may know the end (a CEX reports its withdrawal completed), or that it failed, or that
         it never went out (a wallet transaction that expired unlanded): then it is sent again, once.
         """
+        async with self._lock:  # a withdrawal whose answer was lost: what the source knows of it
+            await self._resume()
         for transfer in self.ctx.store.transfers([TransferStatus.SENT]):
             source, destination = self._venue(transfer.source), self._venue(transfer.destination)
             if source is None or destination is None:
@@ -230,7 +254,8 @@ class RebalanceService(Service):
                            f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
 
     async def _resume(self) -> None:
-        """After a restart: settle every PLANNED transfer against its source before anything new."""
+        """Settle every PLANNED transfer against its source: after a restart before anything new, and while
+        running for a withdrawal whose answer was lost (:class:`UnknownOutcome`)."""
         for transfer in self.ctx.store.transfers([TransferStatus.PLANNED]):
             source = self._venue(transfer.source)
             if source is None:
@@ -244,7 +269,7 @@ class RebalanceService(Service):
                 await self._save(self._with(transfer, TransferStatus.SENT if status is not TransferStatus.FAILED
                                             else TransferStatus.FAILED))
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
-                               f"{transfer.source} before the restart ({status.value}): not sent again")
+                               f"{transfer.source} already ({status.value}): not sent again")
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:

@@ -157,3 +157,15 @@ def test_the_loop_says_when_nothing_runs_before_a_time():
         return seen
 
     assert run_simulated(main(), clock) == [True, True, False, False]
+
+
+def test_a_backtest_runs_no_store_watch(tmp_path, monkeypatch):
+    """The bot's store watch (a query every few seconds) is left out: the backtest's store is its own."""
+    from bot.identity import StoreWatch
+    from tests.backtest.backtest_kit import backtest, write_config
+
+    checks = []
+    monkeypatch.setattr(StoreWatch, "problem", lambda self: checks.append(1))
+    result = backtest(write_config(tmp_path), tmp_path / "out")
+    assert result.simulated_ns > 20 * 1_000_000_000  # four times the watch's period, and more
+    assert checks == []

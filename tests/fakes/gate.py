@@ -28,6 +28,22 @@ pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
 dead-man switch) runs a real countdown that cancels the open orders when it runs out.
+
+Wallet (Gate APIv4 "Withdrawal" and "Wallet" sections, what ccxt's ``withdraw``,
+``fetch_withdrawals``, ``fetch_deposits``, ``fetch_deposit_address`` and
+``fetch_deposit_withdraw_fees`` call): ``POST /withdrawals`` (``currency``, ``address``,
+``amount`` with the fee inside it, ``chain``, ``withdraw_order_id``: Gate keeps it but does not
+make it unique, so two requests with one id make two withdrawals), ``GET /wallet/withdrawals``
+and ``GET /wallet/deposits`` (``currency``, ``withdraw_order_id``, ``from``/``to`` in seconds,
+``limit``, ``offset``; newest first), ``GET /wallet/deposit_address`` (``multichain_addresses``),
+``GET /wallet/withdraw_status`` (``withdraw_fix``, ``withdraw_fix_on_chains``,
+``withdraw_amount_mini``), and ``chains`` in ``/spot/currencies``. A withdrawal debits the
+account at once and moves through :attr:`FakeGate.withdraw_timeline` (REQUEST, PEND, DONE with a
+``txid`` and ``block_number``) on the wallet's clock, which a test moves with
+:meth:`FakeGate.advance`; :meth:`FakeGate.deposit` makes an incoming transfer that is credited to
+the account when it reaches DONE. Faults: ``lose_withdraw`` (the withdrawal is made, the answer
+dropped; with ``http_429_after_lost_withdraw`` the next calls answer 429 too), ``hang_withdraw_s``
+(made, answered late), and ``http_429`` as for every call.
 """
 
 from __future__ import annotations
@@ -39,6 +55,7 @@ import itertools
 import json
 import random
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl, unquote
 
@@ -53,6 +70,14 @@ def _text(value: Decimal) -> str:
     """A number as Gate writes it: a JSON string, no exponent, no trailing zeros."""
     text = format(value.normalize(), "f")
     return text
+
+
+@dataclass
+class WalletCurrency:
+    """A currency the fake's wallet sends and receives: its chains with their withdrawal fee, and the minimum."""
+
+    chains: dict[str, Decimal]
+    minimum: Decimal
 
 
 class GatePair:
@@ -136,6 +161,26 @@ class FakeGate:
         self.countdown_cancelled: list[str] = []
         """Ids of the orders the countdown cancelled when it ran out."""
         self._countdown: asyncio.TimerHandle | None = None
+        # wallet state
+        self.wallet: dict[str, WalletCurrency] = {
+            "BTC": WalletCurrency({"BTC": Decimal("0.0005")}, minimum=Decimal("0.001")),
+            "USDT": WalletCurrency({"ETH": Decimal("2.5"), "TRX": Decimal("1")}, minimum=Decimal("10"))}
+        """Per currency: its chains, the fee on each and the withdrawal minimum."""
+        self.withdrawals: list[dict] = []
+        """Every withdrawal made, oldest first (Gate's withdrawal records)."""
+        self.deposits: list[dict] = []
+        self.withdraw_timeline: tuple[tuple[str, float], ...] = (("REQUEST", 0.0), ("PEND", 1.0), ("DONE", 3.0))
+        """(status, seconds of wallet time since the request) a withdrawal goes through."""
+        self.deposit_timeline: tuple[tuple[str, float], ...] = (("PEND", 0.0), ("DONE", 2.0))
+        self.wallet_offset_s = 0.0
+        """How far :meth:`advance` moved the wallet's clock ahead of the real one."""
+        self.lose_withdraw = 0
+        """How many withdrawals are made and their answer dropped (the connection is closed)."""
+        self.hang_withdraw_s = 0.0
+        """Make the withdrawal, then answer this late."""
+        self.http_429_after_lost_withdraw = 0
+        """After a withdrawal whose answer is lost, this many REST calls answer 429 (the look-up fails too)."""
+        self._wallet_ids = itertools.count(20000001)
         self._ids = itertools.count(100000001)
         self._trade_ids = itertools.count(500000001)
         self._runner: web.AppRunner | None = None
@@ -375,6 +420,7 @@ class FakeGate:
         if self.http_429:
             self.http_429 -= 1 if self.http_429 > 0 else 0
             return _error(429, "TOO_MANY_REQUESTS", "Request Rate limit Exceeded")
+        self._settle_wallet()
         route = (request.method, path)
         public = {("GET", "/spot/currency_pairs"): self._pairs, ("GET", "/spot/currencies"): self._currencies,
                   ("GET", "/margin/currency_pairs"): lambda q, b: [], ("GET", "/spot/order_book"): self._book,
@@ -433,12 +479,144 @@ class FakeGate:
             if route == ("GET", "/spot/accounts"):
                 return web.json_response([{"currency": c, "available": _text(v), "locked": "0"}
                                           for c, v in self.accounts.items()])
+            if route == ("POST", "/withdrawals"):
+                record = self._withdraw(data)
+                if self.lose_withdraw > 0:
+                    self.lose_withdraw -= 1
+                    self.http_429 = self.http_429_after_lost_withdraw
+                    assert request.transport is not None
+                    request.transport.abort()  # made, and the answer is lost
+                    raise ConnectionResetError
+                if self.hang_withdraw_s:
+                    await asyncio.sleep(self.hang_withdraw_s)
+                keys = ("id", "txid", "withdraw_order_id", "timestamp", "amount", "currency", "address", "memo",
+                        "status", "chain")
+                return web.json_response({k: record[k] for k in keys})
+            if route == ("GET", "/wallet/withdrawals"):
+                return web.json_response(self._records(self.withdrawals, query))
+            if route == ("GET", "/wallet/deposits"):
+                return web.json_response(self._records(self.deposits, query))
+            if route == ("GET", "/wallet/deposit_address"):
+                return web.json_response(self._deposit_address(query))
+            if route == ("GET", "/wallet/withdraw_status"):
+                return web.json_response(self._withdraw_status(query))
             if route == ("GET", "/account/detail"):
                 return web.json_response({"user_id": 1, "ip_whitelist": [], "currency_pairs": [],
                                           "key": {"mode": 1}, "tier": 0})
         except _GateError as exc:
             return _error(exc.status, exc.label, exc.message)
         return _error(404, "NOT_FOUND", f"{request.method} {path}")
+
+    # --- wallet ------------------------------------------------------------------------------
+
+    def wallet_now(self) -> float:
+        """The wallet's clock (seconds): the real one, moved ahead by :meth:`advance`."""
+        return time.time() + self.wallet_offset_s
+
+    def advance(self, seconds: float) -> None:
+        """Move the wallet's clock ahead: withdrawals and deposits progress as if that much time passed."""
+        self.wallet_offset_s += seconds
+        self._settle_wallet()
+
+    def deposit_address(self, currency: str, chain: str) -> str:
+        """The account's deposit address for ``currency`` on ``chain`` (one per pair, as Gate gives)."""
+        digest = hashlib.sha256(f"{currency}:{chain}".encode()).hexdigest()[:16]
+        return f"gate{chain.lower()}{currency.lower()}dep0sit{digest}"
+
+    def deposit(self, currency: str, amount: Decimal, txid: str, chain: str | None = None) -> dict:
+        """Funds sent to the account's deposit address arrive (credited once they reach DONE)."""
+        chain = chain or next(iter(self.wallet[currency].chains))
+        now = self.wallet_now()
+        record = {"id": f"d{next(self._wallet_ids)}", "txid": txid, "withdraw_order_id": "",
+                  "timestamp": str(int(now)), "amount": _text(amount), "currency": currency,
+                  "address": self.deposit_address(currency, chain), "memo": "", "status": "PEND", "chain": chain,
+                  "_at": now, "_credited": False}
+        self.deposits.append(record)
+        self._settle_wallet()
+        return record
+
+    def withdrawals_with_id(self, withdraw_order_id: str) -> list[dict]:
+        return [w for w in self.withdrawals if w["withdraw_order_id"] == withdraw_order_id]
+
+    def _withdraw(self, p: dict) -> dict:
+        for key in ("currency", "amount", "address"):
+            if not p.get(key):
+                raise _GateError(400, "MISSING_REQUIRED_PARAM", f"Missing required parameter: {key}")
+        currency = self.wallet.get(p["currency"])
+        if currency is None:
+            raise _GateError(400, "INVALID_CURRENCY", f"Invalid currency {p['currency']}")
+        chain = p.get("chain") or next(iter(currency.chains))
+        if chain not in currency.chains:
+            raise _GateError(400, "INVALID_PARAM_VALUE", f"{p['currency']} cannot be withdrawn on chain {chain}")
+        order_id = p.get("withdraw_order_id") or ""
+        if len(order_id) > 32 or not all(c.isalnum() or c in "_-." for c in order_id):
+            raise _GateError(400, "INVALID_PARAM_VALUE", "withdraw_order_id: at most 32 of 0-9 A-Z a-z _ - .")
+        try:
+            amount = Decimal(str(p["amount"]))
+        except ArithmeticError:
+            raise _GateError(400, "INVALID_PARAM_VALUE", f"invalid amount {p['amount']}") from None
+        fee = currency.chains[chain]
+        if amount < currency.minimum or amount <= fee:
+            raise _GateError(400, "INVALID_PARAM_VALUE", f"amount {p['amount']} is below the minimum "
+                                                         f"{_text(currency.minimum)}")
+        if amount > self.accounts.get(p["currency"], Decimal(0)):
+            raise _GateError(400, "BALANCE_NOT_ENOUGH", "Not enough balance")
+        self.accounts[p["currency"]] -= amount
+        now = self.wallet_now()
+        record = {"id": f"w{next(self._wallet_ids)}", "txid": "", "block_number": "0", "withdraw_order_id": order_id,
+                  "timestamp": str(int(now)), "amount": _text(amount), "fee": _text(fee), "currency": p["currency"],
+                  "address": p["address"], "fail_reason": "", "timestamp2": "", "memo": p.get("memo") or "",
+                  "status": "REQUEST", "chain": chain, "_at": now}
+        self.withdrawals.append(record)
+        return record
+
+    def _settle_wallet(self) -> None:
+        """Each withdrawal and deposit at the step of its timeline the wallet's clock has reached."""
+        now = self.wallet_now()
+        for records, timeline in ((self.withdrawals, self.withdraw_timeline), (self.deposits, self.deposit_timeline)):
+            for r in records:
+                if r["status"] in ("DONE", "CANCEL", "FAIL", "INVALID"):
+                    continue
+                status = r["status"]
+                for step, after_s in timeline:
+                    if now - r["_at"] >= after_s:
+                        status = step
+                r["status"] = status
+                if status == "DONE":
+                    r["timestamp2"] = str(int(now))
+                    if r["id"].startswith("w"):
+                        r.update(txid=hashlib.sha256(r["id"].encode()).hexdigest(), block_number="41575382")
+                    elif not r["_credited"]:
+                        r["_credited"] = True
+                        self.accounts[r["currency"]] = self.accounts.get(r["currency"], Decimal(0)) + Decimal(
+                            r["amount"])
+
+    def _records(self, records: list[dict], query: dict) -> list[dict]:
+        """Gate's withdrawal/deposit records: filtered by currency, client id and time, newest first."""
+        out = [r for r in reversed(records)
+               if r["currency"] == query.get("currency", r["currency"])
+               and r["withdraw_order_id"] == query.get("withdraw_order_id", r["withdraw_order_id"])
+               and int(query.get("from", 0)) <= int(r["timestamp"]) <= int(query.get("to", 2**40))]
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        return [{k: v for k, v in r.items() if not k.startswith("_")} for r in out[offset:offset + limit]]
+
+    def _deposit_address(self, query: dict) -> dict:
+        currency = self.wallet.get(query.get("currency", ""))
+        if currency is None:
+            raise _GateError(400, "INVALID_CURRENCY", f"Invalid currency {query.get('currency')}")
+        chains = [{"chain": c, "address": self.deposit_address(query["currency"], c), "payment_id": "",
+                   "payment_name": "", "obtain_failed": 0} for c in currency.chains]
+        return {"currency": query["currency"], "address": chains[0]["address"], "multichain_addresses": chains}
+
+    def _withdraw_status(self, query: dict) -> list[dict]:
+        wanted = query.get("currency")
+        return [{"currency": name, "name": name, "name_cn": name, "deposit": "0", "withdraw_percent": "0%",
+                 "withdraw_fix": _text(max(c.chains.values())), "withdraw_day_limit": "500000",
+                 "withdraw_amount_mini": _text(c.minimum), "withdraw_day_limit_remain": "500000",
+                 "withdraw_eachtime_limit": "90000000000",
+                 "withdraw_fix_on_chains": {chain: _text(fee) for chain, fee in c.chains.items()},
+                 "withdraw_percent_on_chains": {chain: "0%" for chain in c.chains}}
+                for name, c in self.wallet.items() if wanted in (None, name)]
 
     def _countdown_cancel_all(self, data: dict) -> dict:
         """Gate's countdown: every open spot order (of ``currency_pair`` if given) is cancelled ``timeout``
@@ -468,9 +646,16 @@ class FakeGate:
         return [p.info() for p in self.pairs.values()]
 
     def _currencies(self, query: dict, body: bytes) -> list[dict]:
-        names = sorted({c for p in self.pairs.values() for c in (p.base, p.quote)})
-        return [{"currency": c, "name": c, "delisted": False, "withdraw_disabled": False, "withdraw_delayed": False,
-                 "deposit_disabled": False, "trade_disabled": False, "chain": c} for c in names]
+        names = sorted({c for p in self.pairs.values() for c in (p.base, p.quote)} | set(self.wallet))
+        out = []
+        for c in names:
+            chains = list(self.wallet[c].chains) if c in self.wallet else [c]
+            out.append({"currency": c, "name": c, "delisted": False, "withdraw_disabled": False,
+                        "withdraw_delayed": False, "deposit_disabled": False, "trade_disabled": False,
+                        "fixed_rate": "", "chain": chains[0],
+                        "chains": [{"name": ch, "addr": "", "withdraw_disabled": False, "withdraw_delayed": False,
+                                    "deposit_disabled": False} for ch in chains]})
+        return out
 
     def _book(self, query: dict, body: bytes) -> dict:
         pair = self.pairs[query["currency_pair"]]

@@ -1,7 +1,7 @@
 """A fleet on one machine for tests and benchmarks: real PostgreSQL, real nats-server, real `arbot run`.
 
 :class:`Postgres` is a throwaway server (``.ci/pgserver.py``) that can be stopped and started again
-on the same port and data; the nats-server is ``tests/helpers/nats.py``'s (killed and started again
+on the same port and data; the nats-server is ``tests/helpers/nats_server.py``'s (killed and started again
 on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its own
 data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
 the three bots of the acceptance tests: a grid on one paper venue, an arbitrage on a paper CEX and a
@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from bot.control import send_command
-from tests.helpers.nats import NatsServer, fleet_plugin_path
+from tests.helpers.nats_server import NatsServer, fleet_plugin_path
 from tests.helpers.processes import arbot
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -75,6 +75,10 @@ class WhirlpoolModel(Pool):
                                      f"of the {amount} units")
         return q, self._moved(q.sqrt_price, q.tick, q.liquidity)
 
+    def at(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
+        """This pool at another price (the state after someone's swap), its ticks unchanged."""
+        return self._moved(sqrt_price, tick, liquidity)
+
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
         """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same,
         without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field, a fifth

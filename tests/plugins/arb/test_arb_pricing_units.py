@@ -13,6 +13,7 @@ integer thresholds, where a rounding would show.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, localcontext
 
 from hypothesis import HealthCheck, event, given, settings
@@ -21,7 +22,9 @@ from hypothesis import strategies as st
 from bot.api import BookUpdate
 from bot.api.kit import OrderBook
 from plugins.arb.pricing import _EXACT, BPS, Direction, Inventory, Pricer
-from tests.plugins.arb.test_arb_pricing_kit import D, pool, pricer
+from tests.plugins.arb import test_arb_pricing_kit as kit
+from tests.plugins.arb.decimal_reference import DecimalPricer
+from tests.plugins.arb.test_arb_pricing_kit import MARKET, D, pool, pricer
 
 PD, QD = 2, 8  # SOL/USDC on Kraken: cents, 1e-8 SOL
 
@@ -31,8 +34,8 @@ def fields(e) -> tuple:
             e.net_pnl, e.net_bps, e.tradable, e.gross_bps, e.notional, e.dex_limit_quote, e.limited_by, e.reason)
 
 
-def reference(p: Pricer, book: BookUpdate, inventory: Inventory) -> tuple:
-    """Both directions priced from the Decimal levels, every decision made in Decimal."""
+def reference(p: DecimalPricer, book: BookUpdate, inventory: Inventory) -> tuple:
+    """Both directions priced from the Decimal levels, every decision made in Decimal (the size search too)."""
     mid = p._priced_mid
     with localcontext(_EXACT):
         sol = book.mid or book.best_bid or book.best_ask or mid
@@ -42,7 +45,7 @@ def reference(p: Pricer, book: BookUpdate, inventory: Inventory) -> tuple:
             buy_cex = direction is Direction.BUY_CEX_SELL_DEX
             span = [1, False, None]
             if not levels:
-                out.append(p._direction_uncached(direction, levels, inventory, fees, span, True))
+                out.append(p.decimal_direction(direction, levels, inventory, fees, span, True))
                 continue
             touch = levels[0][0]
             edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
@@ -54,8 +57,14 @@ def reference(p: Pricer, book: BookUpdate, inventory: Inventory) -> tuple:
                 margin = mid * (1 - p._pool_fee) - touch * (1 + p._cex_fee) - hc - me
             else:
                 margin = touch * (1 - p._cex_fee) - mid * (1 + p._pool_fee) - hc - me
-            out.append(p._direction_uncached(direction, levels, inventory, fees, span, margin <= 0))
+            out.append(p.decimal_direction(direction, levels, inventory, fees, span, margin <= 0))
     return tuple(out)
+
+
+def decimal_pricer(the_pool, **overrides) -> DecimalPricer:
+    p = DecimalPricer(kit.settings(**overrides), MARKET, "SOL", "USDC")
+    p.set_pool(the_pool)
+    return p
 
 
 def view(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> BookUpdate:
@@ -119,7 +128,7 @@ def scenes(draw):
 def test_the_integer_path_decides_as_the_decimal_reference(scene):
     the_pool, overrides, inventory, ticks = scene
     on_views, on_decimals = pricer(the_pool, **overrides), pricer(the_pool, **overrides)
-    fresh = pricer(the_pool, **overrides)
+    fresh = decimal_pricer(the_pool, **overrides)
     for bids, asks in ticks:
         tick = view(bids, asks)
         decimal_made = BookUpdate("cex", "SOL/USDC", tick.bids, tick.asks, 0)
@@ -147,3 +156,66 @@ def test_the_thresholds_sit_exactly_on_the_decimal_boundaries():
         margin = touch * (1 - p._cex_fee) - mid * (1 + p._pool_fee) - (p._haircut + p._min_edge_rate) * mid
         assert (margin <= 0) is (t <= p._bid_hopeless_to)
     assert BPS == 10_000
+
+
+@st.composite
+def coarse_scenes(draw):
+    """Books made from Decimals with few decimals (qty in tenths, prices in cents or tenths), a size step
+    finer than the book's qty decimals, a market minimum notional, deep levels and loose caps (the size
+    search goes well past the smallest size), and the pool moving between ticks."""
+    sol = draw(st.integers(1_000, 50_000))
+    price = draw(st.integers(20, 300))
+    fee_bps = draw(st.integers(0, 60))
+    overrides = {
+        "size_step": draw(st.sampled_from([D("0.05"), D("0.25"), D("0.5")])),
+        "min_size": D(draw(st.integers(0, 20))) / 10,
+        "min_edge_bps": D(draw(st.integers(0, 300))) / 10,
+        "cex_taker_fee_bps": D(draw(st.integers(0, 30))) / 2,
+        "latency_haircut_bps": D(draw(st.integers(0, 50))) / 10,
+        "max_cex_slippage_bps": D(draw(st.integers(50, 500))),
+        "max_dex_impact_bps": D(draw(st.integers(30, 1_000))),
+        "max_notional": D(draw(st.integers(1_000, 200_000))),
+    }
+    market = replace(MARKET, lot_size=D("0.05"), min_notional=D(draw(st.integers(0, 40))))
+    inventory = Inventory(*(D(draw(st.integers(10**4, 10**8))) / 100 for _ in range(4)))
+    cents = draw(st.sampled_from([D("0.01"), D("0.1")]))
+    ticks = []
+    reserve = sol * price
+    for _ in range(draw(st.integers(1, 4))):
+        if ticks and draw(st.booleans()):
+            reserve += draw(st.integers(-reserve // 100, reserve // 100))
+        the_pool = pool(sol, reserve, fee_bps)
+        mid = the_pool.mid()
+        dislocation = D(draw(st.integers(-300, 300))) / 10_000
+        touch = (mid * (1 - dislocation)).quantize(cents)
+        asks, bids = [], []
+        ask, bid = (touch, touch - cents) if dislocation >= 0 else (touch + cents, touch)
+        for _ in range(draw(st.integers(1, 5))):
+            asks.append((ask, D(draw(st.integers(1, 5_000))) / 10))
+            bids.append((bid, D(draw(st.integers(1, 5_000))) / 10))
+            ask += cents * draw(st.integers(1, 20))
+            bid -= cents * draw(st.integers(1, 20))
+        bids = [(p_, q) for p_, q in bids if p_ > 0]
+        ticks.append((the_pool, BookUpdate("cex", "SOL/USDC", tuple(bids), tuple(asks), 0)))
+    return overrides, market, inventory, ticks
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(coarse_scenes())
+def test_the_integer_size_search_decides_as_the_decimal_one(scene):
+    """The whole size search (bisection, flat tops, min edge binding, caps) on integers hands back the Decimal
+    search's evaluation: the same size and every figure, tick after tick through one pricer whose caches (per
+    touch, per inventory, per pool state) carry over, on books whose decimals are coarser than the size step."""
+    overrides, market, inventory, ticks = scene
+    p = Pricer(kit.settings(**overrides), market, "SOL", "USDC")
+    ref = DecimalPricer(kit.settings(**overrides), market, "SOL", "USDC")
+    for the_pool, tick in ticks:
+        p.set_pool(the_pool)
+        ref.set_pool(the_pool)
+        want = reference(ref, tick, inventory)
+        got = p.evaluate(tick, inventory)
+        assert [fields(e) for e in got] == [fields(e) for e in want]
+        assert p.evaluate(tick, inventory) == got  # handed back by the memo
+        for e in got:
+            event(f"{e.direction}: {'tradable' if e.tradable else 'priced' if e.size else 'no size'}"
+                  f"{', ' + e.limited_by if e.limited_by else ''}")

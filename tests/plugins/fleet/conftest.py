@@ -11,7 +11,7 @@ import pytest
 
 import plugins.fleet
 from bot.api.testing import BotUnderTest, build_bot
-from tests.helpers.nats import NatsServer
+from tests.helpers.nats_server import NatsServer
 
 
 def fleet_plugin() -> list[tuple[str, object]]:

@@ -300,7 +300,7 @@ async def test_only_the_chosen_kinds_are_published_and_the_publisher_pays_no_jso
 
 async def test_jetstream_asked_of_a_server_without_it_warns_once_and_the_bus_still_works(tmp_path, fleet_bot,
                                                                                          caplog):
-    from tests.helpers.nats import NatsServer
+    from tests.helpers.nats_server import NatsServer
 
     plain = NatsServer(tmp_path / "plain", jetstream=False)
     plain.start()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from plugins.fleet import running_link
-from tests.helpers.nats import fleet_plugin_path
+from tests.helpers.nats_server import fleet_plugin_path
 from tests.helpers.processes import arbot
 from tests.helpers.waiting import wait_for
 

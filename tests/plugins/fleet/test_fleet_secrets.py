@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from plugins.fleet import running_link
-from tests.helpers.nats import NatsServer
+from tests.helpers.nats_server import NatsServer
 from tests.helpers.waiting import wait_for
 
 PASSWORD = "Fl33tPassw0rd-xyz"

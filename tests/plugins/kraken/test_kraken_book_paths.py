@@ -5,11 +5,14 @@ book data), the reference. The default handler tries the C fast path (``_fastboo
 built), then the Python fast path (a decoder that accepts only a book update), then the general
 path. Whatever the frame -- a venue's stream, or hypothesis' odd variants of it (reordered keys,
 extra fields, exponents, wrong types, whitespace, bad checksums, truncation) -- all three must end
-with the same books, the same counters and the same callbacks, and none may raise.
+with the same books, the same counters and the same callbacks, and none may raise. The callbacks
+include what a bus subscriber receives from each book's ``BookPublisher``, which the C path drives
+by itself.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from decimal import Decimal
@@ -18,6 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.api import BookUpdate
+from bot.api.kit import BookPublisher
+from bot.bus import Bus
 from plugins.kraken import book as kraken_book
 from plugins.kraken.book import KrakenBooks
 from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum, populate, render
@@ -105,11 +111,22 @@ class Venue:
 
 
 def handlers():
-    """general, Python fast path, default (C fast path when built); each records its callbacks."""
+    """general, Python fast path, default (C fast path when built); each records its callbacks and what a bus
+    subscriber receives from the books' publishers (the C path publishes by itself)."""
     out = []
     for kwargs in ({"fast": False}, {"accelerate": False}, {}):
         events: list = []
-        books = KrakenBooks(DEPTH, symbols=[SYMBOL], **kwargs,
+        bus = Bus(on_error=lambda owner, exc, event: (_ for _ in ()).throw(exc))
+        bus.subscribe(BookUpdate, lambda ev, events=events: events.append(
+            ("view", ev.exchange, ev.symbol, ev.ts_ns, ev.best_bid_units, ev.best_ask_units, ev.bid_units[:3],
+             ev.ask_units)), owner="strategy")
+        clock = itertools.count(1).__next__
+
+        def publisher(symbol, book, bus=bus, clock=clock):
+            return BookPublisher(bus, "kraken", symbol, book, 5, clock)
+
+        books = KrakenBooks(DEPTH, symbols=[SYMBOL], **kwargs, publisher=publisher,
+                            on_live=lambda symbol, events=events: events.append(("live", symbol)),
                             on_book=lambda sb, events=events: events.append(("book", sb.symbol, sb.levels(3))),
                             on_resync=lambda symbol, reason, events=events: events.append(("resync", symbol, reason)))
         out.append((books, events))
@@ -160,8 +177,11 @@ def test_paths_agree_on_a_venue_stream_and_match_the_venue():
     for k in range(n):
         frame = dump(venue.update())
         feed_all(hs, frame.encode() if k % 2 else frame)  # the feed hands us str, a replay may hand bytes
-    books = hs[2][0]
+    books, events = hs[2]
     assert books.counters.checksum_ok == n + 1 and books.counters.checksum_failed == 0
+    views = [e for e in events if e[0] == "view"]
+    assert len(views) == n + 1 and events[:2] == [("live", SYMBOL), views[0]]  # LIVE before the snapshot's view
+    assert [v[3] for v in views] == list(range(1, n + 2))  # every change, timed by the publisher's clock
     bids, asks = venue.pair.view(DEPTH)
     assert books.books[SYMBOL].levels(DEPTH) == (tuple(bids), tuple(asks))
     if kraken_book._fast_update is not None:

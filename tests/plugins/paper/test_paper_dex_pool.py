@@ -245,3 +245,31 @@ async def test_a_saved_pool_of_another_shape_is_rebuilt_from_the_settings(bot, c
     assert isinstance(again.pool, WhirlpoolModel) and again.step_count == 0
     assert any("is not a concentrated pool" in r.getMessage() for r in caplog.records)
     await again.stop()
+
+
+def test_the_sqrt_price_of_a_price_is_exact_as_the_decimal_reference_says():
+    """Integer maths (isqrt of the price as a fraction) gives floor(sqrt(price) * 2**64) exactly, as the
+    60-digit Decimal square root did (it is the same number wherever that one is not a hair off)."""
+    import random
+    from decimal import localcontext
+
+    rng = random.Random(16)
+    prices = [Decimal(rng.randint(1, 10**12)).scaleb(-rng.randint(0, 12)) for _ in range(3000)]
+    prices += [Decimal("150"), Decimal("0.25"), Decimal("1"), Decimal("150.123456789")]
+    for price in prices:
+        for base, quote in ((9, 6), (6, 6), (5, 9)):
+            with localcontext() as ctx:
+                ctx.prec = 60
+                reference = int(price.scaleb(quote - base).sqrt() * (1 << 64))
+            got = dex_pool._sqrt_price_x64(price, base, quote)
+            assert got == reference, (price, base, quote)
+            num, den = price.scaleb(quote - base).as_integer_ratio()
+            assert got * got * den <= num << 128 < (got + 1) * (got + 1) * den  # the floor, exactly
+
+
+def test_a_moved_whirlpool_keeps_its_ticks_and_reads_as_a_new_one_would():
+    pool = dex_pool.concentrated(base="SOL", quote="USDC", base_decimals=9, quote_decimals=6, price=Decimal(150),
+                                 tvl=Decimal(2_000_000), fee_bps=4, tick_spacing=64, widths_bps=[50, 200, 1000])
+    moved = dex_pool.move_to(pool, Decimal("151.3"))
+    assert moved == dataclasses.replace(pool, sqrt_price=moved.sqrt_price, tick=moved.tick, liquidity=moved.liquidity)
+    assert moved.tick_indexes == pool.tick_indexes and moved.sqrt_price != pool.sqrt_price

@@ -84,3 +84,22 @@ def test_price_never_reaches_zero():
     market = SimulatedMarket("paper", "X/USD", params(start_price=Decimal("1"), volatility_bps=Decimal(500)))
     for book, _ in run(market, 3000):
         assert book.bids[-1][0] > 0
+
+
+def test_the_books_decimals_read_as_ticks_times_tick_size_and_lots_times_lot_size():
+    """A book leaves as integer units; the Decimals a subscriber reads are ``ticks * tick_size`` and ``lots *
+    lot_size``, written with the same digits (whatever the sizes' exponents), as is the trade's price."""
+    for tick, lot in (("0.01", "0.001"), ("0.05", "0.25"), ("1", "1"), ("1E+1", "0.5"), ("0.5", "1E+1")):
+        market = SimulatedMarket("paper", "BTC/USD", params(tick_size=Decimal(tick), lot_size=Decimal(lot),
+                                                            start_price=Decimal("30000"),
+                                                            level_qty=Decimal(lot) * 40))
+        for _ in range(300):
+            book, trade = market.step(0)
+            want_bids = [(market.price(market.bid_level(i)), market.qty(n)) for i, n in enumerate(market.bid_lots)]
+            want_asks = [(market.price(market.ask_level(i)), market.qty(n)) for i, n in enumerate(market.ask_lots)]
+            assert [tuple(map(str, level)) for level in book.bids] == [tuple(map(str, lv)) for lv in want_bids]
+            assert [tuple(map(str, level)) for level in book.asks] == [tuple(map(str, lv)) for lv in want_asks]
+            assert str(book.best_bid) == str(want_bids[0][0]) and str(book.mid) == str((want_bids[0][0] +
+                                                                                        want_asks[0][0]) / 2)
+            if trade is not None:
+                assert str(trade.price) == str(market.price(market.trade_ticks))

@@ -49,6 +49,13 @@ def test_caps_minimums_and_a_source_that_cannot_send():
     assert plan(NEED, tiny, {"cex": TERMS}, D("0.25"), None) is None  # below the venue's minimum
 
 
+def test_the_amount_is_rounded_down_to_what_the_source_sends():
+    held = {"cex": D("80.123456"), "dex": D("20")}
+    stepped = TransferTerms("SOL", D("0.01"), D("0.1"), D("0"), "SOL", 60.0, step=D("0.0001"))
+    assert plan(NEED, held, {"cex": stepped}, D("0.25"), None).amount == D("30.0617")
+    assert plan(NEED, held, {"cex": TERMS}, D("0.25"), None).amount == D("30.061728")
+
+
 def test_settings_check_caps_and_the_window():
     problems = RebalanceSettings(max_per_day={"SOL": "-1"}, window="25:00-26:00").validate()
     assert [key for key, _ in problems] == ["max_per_day.SOL", "window"]

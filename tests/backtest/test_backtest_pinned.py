@@ -1,0 +1,144 @@
+"""The exact outcome of small backtests, pinned: the fills (every trade id, price, size and fee), the
+report (PnL, per-day breakdown, markouts, drawdown, curves, plugin sections) and the number of
+opportunities recorded. The engine is made faster without changing what a backtest decides: any
+change to these files must be one of behaviour, made on purpose.
+
+``ARBOT_PIN_BACKTESTS=1`` rewrites the pinned files from the current code (then review the diff)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.backtest.driver import BACKTEST_BOT, run_backtest
+from bot.store import Store
+from tests.backtest.backtest_kit import write_config, write_kraken_recording
+from tests.plugins.arb.arb_kit import arb_plugins
+
+PINNED = Path(__file__).parent / "pinned"
+
+GRID = """
+mode = "paper"
+[exchanges.paper]
+symbols = ["BTC/USD"]
+start_price = "30000"
+volatility_bps = "4"
+tick_interval_ms = 100
+[strategies.btc-grid]
+type = "grid"
+exchange = "paper"
+symbol = "BTC/USD"
+lower = "29700"
+upper = "30300"
+levels = 21
+order_size = "0.01"
+out_of_range = "shift"
+"""
+
+RECORDED = """
+mode = "paper"
+[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+market = "recording"
+recording = "{recording}"
+recording_exchange = "kraken"
+tick_size = "0.01"
+lot_size = "0.00000001"
+min_qty = "0.01"
+taker_fee_bps = "10"
+initial_balances = {{ SOL = "100", USDC = "15000" }}
+latency_ms = 50
+[exchanges.sol-pool]
+type = "paper-dex"
+symbol = "SOL/USDC"
+anchor = "sol-cex"
+start_price = "150"
+dislocation_probability = "0.05"
+dislocation_min_bps = "25"
+dislocation_max_bps = "90"
+tick_interval_ms = 200
+latency_ms = 100
+initial_balances = {{ SOL = "100", USDC = "15000" }}
+seed = 7
+[strategies.sol-arb]
+type = "arb"
+cex = "sol-cex"
+dex = "sol-pool"
+symbol = "SOL/USDC"
+cex_taker_fee_bps = "10"
+max_notional = "1500"
+size_step = "0.1"
+min_size = "0.1"
+"""
+
+
+def outcome(tmp_path: Path, config: Path, steps: int | None) -> dict:
+    """What a backtest decided, without what depends on the machine or the temporary paths."""
+    result = run_backtest(config, tmp_path / "out", steps, chart=False, extra_plugins=arb_plugins())
+    report = json.loads(result.report_json.read_text())
+    report.pop("run", None)
+    report["scenario"].pop("config", None)
+    report["scenario"]["input"] = report["scenario"]["input"].replace(str(tmp_path), "TMP")
+    db = tmp_path / "out" / "backtest.db"
+    store = Store(f"sqlite:///{db}", bot=BACKTEST_BOT).open()
+    try:
+        epoch = store.get_state("id_epoch")  # random per store: part of every client order id
+        fills = [[strategy, f.exchange, f.symbol, f.client_order_id.replace(f"{epoch}.", "EPOCH."), f.trade_id,
+                  f.side.value, str(f.price), str(f.qty), str(f.fee), f.fee_asset, f.liquidity.value, f.ts_ns]
+                 for strategy, f in store.fills()]
+    finally:
+        store.close()
+    with sqlite3.connect(db) as con:
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rows = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - our names
+                for table in ("arb_opportunities", "arb_executions", "orders", "markouts") if table in tables}
+    return {"steps": result.steps, "simulated_ns": result.simulated_ns, "report": report, "fills": fills,
+            "rows": rows}
+
+
+def check(name: str, got: dict) -> None:
+    path = PINNED / f"{name}.json"
+    text = json.dumps(got, indent=1, sort_keys=True) + "\n"
+    if os.environ.get("ARBOT_PIN_BACKTESTS") == "1":
+        path.write_text(text)
+        return
+    pinned = json.loads(path.read_text())
+    for key in ("steps", "simulated_ns", "fills", "rows"):
+        assert got[key] == pinned[key], f"{name}: {key} changed"
+    for key in sorted(set(pinned["report"]) | set(got["report"])):
+        assert got["report"].get(key) == pinned["report"].get(key), f"{name}: report[{key!r}] changed"
+
+
+def test_the_synthetic_arbitrage_backtest_gives_the_pinned_fills_and_report(tmp_path):
+    assert (got := outcome(tmp_path, write_config(tmp_path), 1500))["fills"]
+    check("arb_synthetic", got)
+
+
+def test_the_grid_backtest_gives_the_pinned_fills_and_report(tmp_path):
+    config = tmp_path / "grid.toml"
+    config.write_text(GRID)
+    assert (got := outcome(tmp_path, config, 3000))["fills"]
+    check("grid", got)
+
+
+@pytest.mark.parametrize("frames", [1500])
+def test_the_arbitrage_backtest_over_a_recorded_book_gives_the_pinned_fills_and_report(tmp_path, frames):
+    write_kraken_recording(tmp_path / "sol.jsonl", frames)
+    config = tmp_path / "recorded.toml"
+    config.write_text(RECORDED.format(recording=tmp_path / "sol.jsonl"))
+    assert (got := outcome(tmp_path, config, None))["fills"]
+    check("arb_recorded", got)
+
+
+def test_a_timer_that_decides_nothing_changes_nothing(tmp_path, monkeypatch):
+    """The bot's store watch left running (a timer every 5 simulated seconds): each step still runs at exactly
+    its time, so a decision on a boundary (a cooldown's end) does not depend on whether a timer was pending."""
+    import bot.backtest.driver as driver
+
+    monkeypatch.setattr(driver, "STORE_WATCH_TASK", "(none)")
+    check("arb_synthetic", outcome(tmp_path, write_config(tmp_path), 1500))
