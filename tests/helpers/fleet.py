@@ -1,13 +1,13 @@
 """A fleet on one machine for tests and benchmarks: real PostgreSQL, real nats-server, real `arbot run`.
 
 :class:`Postgres` is a throwaway server (``.ci/pgserver.py``) that can be stopped and started again
-on the same port and data; the nats-server is ``tests/helpers/nats_server.py``'s (killed and started again
-on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its own
-data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
+on the same port and data; the nats-server is ``tests/helpers/nats_server.py``'s (killed and started
+again on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its
+own data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
 the three bots of the acceptance tests: a grid on one paper venue, an arbitrage on a paper CEX and a
 paper pool, and a front with no strategies carrying the Telegram notifier.
 
-Everything here is async (the fake Telegram Bot API runs on the test's loop, so nothing may block it).
+What waits is async (the fake Telegram Bot API runs on the test's loop, so nothing may block it for long).
 """
 
 from __future__ import annotations
