@@ -306,17 +306,27 @@ class NatsFleet(FleetLink):
                 try:
                     # the id lets JetStream drop a copy it already has when a batch is sent again
                     await nc.publish(subject, payload, headers={"Nats-Msg-Id": f"{self.name}.{self._epoch}.{item[1]}"})
-                    if len(sent) >= CONFIRM_EVERY or not self.outbox:
-                        await nc.flush(timeout=CONFIRM_TIMEOUT_S)  # the server has read every event before its PONG
-                        self.counters["published"] += len(sent)
-                        sent = []
-                except (nats.errors.Error, OSError, TimeoutError) as exc:  # lost meanwhile: back in front, in order
-                    self.outbox.extendleft(reversed(sent))
-                    sent = []
+                except (nats.errors.Error, OSError) as exc:
                     log.debug("fleet: publish deferred: %s", exc)
                     break
+                if len(sent) >= CONFIRM_EVERY or not self.outbox:
+                    if not await self._confirmed(nc, sent):
+                        break
+                    sent = []
+            if sent and not (nc is not None and nc.is_connected and await self._confirmed(nc, sent)):
+                self.outbox.extendleft(reversed(sent))  # lost meanwhile: back in front, in order, sent once reconnected
             if self._back is not None and not self.outbox and self.ready:
                 self._announce_back()
+
+    async def _confirmed(self, nc: NATS, sent: list[Outgoing]) -> bool:
+        """Whether the server has read ``sent`` (a flush: its PONG comes after them); counted as published if so."""
+        try:
+            await nc.flush(timeout=CONFIRM_TIMEOUT_S)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            log.debug("fleet: %d event(s) not confirmed: %s", len(sent), exc)
+            return False
+        self.counters["published"] += len(sent)
+        return True
 
     # --- heartbeats and members -----------------------------------------------------------
 
