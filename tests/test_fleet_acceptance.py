@@ -160,6 +160,7 @@ async def conversation(fleet: Fleet, user: int, text: str, expect, timeout_s: fl
 async def strategy_states(fleet: Fleet, bot: str) -> dict[str, str]:
     """``arbot ctl strategies`` of ``bot``: strategy -> its state (running, paused by ..., failed (...))."""
     answer = await fleet.bots[bot].ctl("strategies")
+    assert answer["ok"], (bot, answer["text"])
     states = {}
     for line in answer["text"].splitlines()[3:]:
         name, _type, state = line.split()[:3]
@@ -294,7 +295,8 @@ async def test_partitions_nats_down_20s_then_postgresql_restarted(fleet: Fleet):
     sent = {bot: submissions(fleet, bot) for bot in VENUE_FILES}
 
     async def store_ok(bot: str) -> bool:
-        return "cannot be written" not in (await fleet.bots[bot].ctl("status"))["text"]
+        answer = await fleet.bots[bot].ctl("status")
+        return answer["ok"] and "cannot be written" not in answer["text"]
 
     for bot in VENUE_FILES:
         await wait_until_async(lambda b=bot: store_ok(b), timeout_s=60, what=f"{bot} writing its store again")
@@ -384,8 +386,9 @@ def amounts(cell: str) -> dict[str, tuple[Decimal, int]]:
 
 
 async def settled(fleet: Fleet, bot: str) -> bool:
-    text = (await fleet.bots[bot].ctl("status"))["text"]
-    return re.search(r"^open orders +0$", text, re.M) is not None and "unknown orders" not in text
+    answer = await fleet.bots[bot].ctl("status")
+    text = answer["text"]
+    return answer["ok"] and re.search(r"^open orders +0$", text, re.M) is not None and "unknown orders" not in text
 
 
 async def test_report_all_equals_the_sum_of_the_bots_reports(fleet: Fleet):

@@ -204,6 +204,8 @@ def _head(name: str, folder: Path, db_url_file: Path) -> str:
         db_url = "file:{db_url_file}"
         control_socket = "arbot.sock"
         shutdown_timeout_s = 10
+        [commands]
+        per_user_per_min = 10000  # the tests poll `arbot ctl` (one local user) far faster than a person types
         [notifiers.console]
         min_level = "error"
         """)
