@@ -317,7 +317,8 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
     alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
     before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
     entered), the execution row and both order rows committed first. Wall time and the process's CPU
-    time (every thread: the loop and the store writer)."""
+    time (every thread: the loop and the store writer). The first execution of each path is not timed: it
+    compiles the records' statements and runs code for the first time, as a bot does once after it starts."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
@@ -344,7 +345,7 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
         dex.step()
     out = {path: {"wall": [], "cpu": []} for path in paths}
     sign = 1
-    for attempt in range(n * len(paths) * 3):
+    for attempt in range((n + 1) * len(paths) * 3):
         path = paths[attempt % len(paths)]
         if all(len(v["wall"]) >= n for v in out.values()):
             break
@@ -367,7 +368,7 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
                 if all(c in entered for c in cids):
                     break
                 await asyncio.sleep(0)
-            if all(c in entered for c in cids):
+            if all(c in entered for c in cids) and attempt >= len(paths):  # the first of each path warms up
                 last = max(entered[c] for c in cids)
                 wall.append(last[0] - t0)
                 cpu_ns.append(last[1] - c0)
@@ -388,7 +389,10 @@ sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
 import arb
 full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
 wire = facts["to_wire"]
-print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire.get("immediate", wire)}}))
+wire = dict(wire.get("immediate", wire))
+if "warms up" not in (arb.tick_to_wire.__doc__ or ""):  # an older benchmark timed its first execution too
+    wire = {{k: sorted(v)[:-1] for k, v in wire.items()}}  # drop it (the slowest: compiles, first calls)
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire}}))
 """
 
 
@@ -647,14 +651,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="backtest runs of each engine, alternated (default 3)")
     parser.add_argument("--executions", type=int, default=300, help="executions timed tick -> both legs handed")
-    parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
-    parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
-                        "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
     parser.add_argument("--tick-baseline-tree", metavar="DIR",
                         help="also time tick -> decision and tick -> legs with the code of another checkout (e.g. "
                              "`git archive main | tar -x -C DIR` plus the built C extension), alternating with "
                              "this one in separate processes: before and after in one run")
     parser.add_argument("--tick-rounds", type=int, default=4, help="alternations with --tick-baseline-tree")
+    parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
+    parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
+                        "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
     args = parser.parse_args()
     if args.backtest_only:
         print(f"RESULT arb {backtest_summary(backtests(args))}")

@@ -931,7 +931,7 @@ class Pricer:
                     else:
                         net = value * rate - amount - hk * k - fixed
                 if net is not None:
-                    found[k] = (k, value, prices[i], quote)
+                    found[k] = (k, value, prices[i], quote, i)
             nets[k] = net
             return net
 
@@ -1064,9 +1064,13 @@ class Pricer:
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:
         """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path)."""
-        k, value, worst, quote = found
+        k, value, worst, quote, level = found
         pd = self._gate_decimals[0] if self._gate_decimals else 0
-        chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+        cex_value = from_units(value, pd + self._qb)
+        if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
+            # figures, ids and stored text as before the search ran on integers
+            cex_value = cex_value.quantize(Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd))
+        chosen = (k, cex_value, from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by)
 
