@@ -53,6 +53,10 @@ log = logging.getLogger("arbot.fleet")
 MAX_CONCURRENT_COMMANDS = 16
 MAX_PENDING_COMMANDS = 256
 """Commands received and not answered yet; beyond, a request is answered "busy" at once."""
+CONFIRM_EVERY = 256
+"""Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
+sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
+CONFIRM_TIMEOUT_S = 5
 
 
 Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
@@ -96,6 +100,8 @@ class NatsFleet(FleetLink):
         self.ready = False
         """Connected, subscribed, the stream and bucket set up: events go out."""
         self._wake = asyncio.Event()
+        self._epoch = time.time_ns()
+        """This run's start: with an event's ``seq``, its id (a restarted bot numbers from 1 again)."""
         self._unsubscribe: list[Any] = []
         self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
         self._pending = 0
@@ -287,6 +293,7 @@ class NatsFleet(FleetLink):
             await self._wake.wait()
             self._wake.clear()
             nc = self.nc
+            sent: list[Outgoing] = []  # published, not yet confirmed by the server
             while self.outbox and self.ready and nc is not None and nc.is_connected:
                 item = self.outbox.popleft()
                 try:
@@ -295,13 +302,19 @@ class NatsFleet(FleetLink):
                     self.counters["unencodable"] += 1
                     log.exception("fleet: a %s event could not be encoded; left out", item[0])
                     continue
+                sent.append(item)
                 try:
-                    await nc.publish(subject, payload)
-                except (nats.errors.Error, OSError) as exc:  # lost meanwhile: back in front, sent once reconnected
-                    self.outbox.appendleft(item)
+                    # the id lets JetStream drop a copy it already has when a batch is sent again
+                    await nc.publish(subject, payload, headers={"Nats-Msg-Id": f"{self.name}.{self._epoch}.{item[1]}"})
+                    if len(sent) >= CONFIRM_EVERY or not self.outbox:
+                        await nc.flush(timeout=CONFIRM_TIMEOUT_S)  # the server has read every event before its PONG
+                        self.counters["published"] += len(sent)
+                        sent = []
+                except (nats.errors.Error, OSError, TimeoutError) as exc:  # lost meanwhile: back in front, in order
+                    self.outbox.extendleft(reversed(sent))
+                    sent = []
                     log.debug("fleet: publish deferred: %s", exc)
                     break
-                self.counters["published"] += 1
             if self._back is not None and not self.outbox and self.ready:
                 self._announce_back()
 

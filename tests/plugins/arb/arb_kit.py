@@ -187,14 +187,23 @@ def extra() -> list[tuple[str, object]]:
 
 
 def config(*, dex: str = "", arb: str = "", cex: str = "", tick_ms: int = 10) -> str:
-    """A paper CEX at 150 (bid 149.95, ask 150.05, no volatility) against a pool at 153."""
+    """A paper CEX at 150 (bid 149.95, ask 150.05, no volatility) against a pool at 153.
+
+    The CEX book keeps its prices but draws new level sizes at every step (each ``tick_ms``, on wall time).
+    ``level_qty = "5"`` makes its best level at least 2 SOL in every book (the smallest profile is 0.4 x
+    level_qty), more than the largest size ``max_notional = 300`` allows (1.9): every book prices an
+    opportunity alike, and an IOC leg fills in full however many steps ran between the decision and
+    the venue receiving it (a starved event loop runs overdue steps first). With a thin book a test of
+    what happens *after* a full CEX fill failed now and then: the rest of the IOC "found no liquidity
+    at the limit price".
+    """
     return f"""
         [exchanges.paper]
         symbols = ["SOL/USDC"]
         start_price = "150"
         volatility_bps = 0
         tick_interval_ms = {tick_ms}
-        level_qty = "0.5"
+        level_qty = "5"
         taker_fee_bps = 10
         min_qty = "0.01"
         lot_size = "0.01"

@@ -1,7 +1,9 @@
 """The arb strategy against the real jupiter exchange on its fakes (issue 5): the DEX leg fails after the CEX
 leg filled, so the residual is hedged on the CEX and the exposure alerted.
 
-A live-mode bot: a paper CEX (``cex``) at 150, a paper-dex pool (``pool``) anchored to it and started at 153
+A live-mode bot: a paper CEX (``cex``) at 150 whose best level (2 SOL at least, whatever sizes a market
+step draws) holds more than the largest leg ``max_notional`` allows (1.9 SOL), so the CEX leg fills in full
+however many steps run while it is in flight, a paper-dex pool (``pool``) anchored to it and started at 153
 (reversion 1% of the gap a step: it stays dislocated for seconds, each step publishing the pool), and the
 ``jupiter`` exchange on the fake Solana node and fake Jupiter API. The arb prices on the pool (buy on the
 CEX, sell on the DEX) and sends the swap leg to jupiter (after the CEX leg filled, or with it), whose fake
@@ -71,7 +73,7 @@ symbols = ["SOL/USDC"]
 start_price = "150"
 volatility_bps = 0
 tick_interval_ms = 10
-level_qty = "0.5"
+level_qty = "5"
 taker_fee_bps = 10
 min_qty = "0.01"
 lot_size = "0.01"
