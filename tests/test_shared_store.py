@@ -28,6 +28,7 @@ from bot.ledger import Ledger, totals
 from bot.plugins import collect, load_plugins
 from bot.report import fleet_reply
 from bot.store import Store, StoreError, engine_url, migrate
+from plugins.limits.peaks import load_peaks, save_peaks  # at import: its table exists in every store opened here
 from tests.helpers.processes import arbot, wait_until
 from tests.test_store import make_old_db
 
@@ -313,8 +314,6 @@ def test_a_strategy_name_another_bot_trades_under_is_refused(two):
 
 
 def test_each_bot_keeps_its_own_drawdown_peak_and_the_first_takes_the_unnamed_one(two):
-    from plugins.limits.peaks import load_peaks, save_peaks
-
     alpha, beta = two
     save_peaks(alpha.scoped(""), "limits", {"USD": D("900")}, T0)  # saved before bots had names
     assert load_peaks(alpha, "limits") == {"USD": D("900")}  # alpha loads first: its own now
