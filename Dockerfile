@@ -6,7 +6,7 @@
 #   docker exec <container> arbot ctl status                           # the control socket, inside
 # docs/deploy.md has the details (compose, PostgreSQL, secrets, health).
 
-# --- build: a virtualenv with arbot, the PostgreSQL driver and the Kraken book's C fast path ---
+# --- build: a virtualenv with arbot, the PostgreSQL and NATS (fleet) clients and the Kraken book's C fast path ---
 FROM python:3.11-slim-bookworm AS build
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -18,7 +18,7 @@ COPY bot ./bot
 COPY plugins ./plugins
 COPY arbotlib ./arbotlib
 RUN python -m venv /opt/arbot \
- && /opt/arbot/bin/pip install --no-cache-dir --quiet -c constraints.txt ".[postgres]"
+ && /opt/arbot/bin/pip install --no-cache-dir --quiet -c constraints.txt ".[postgres,fleet]"
 
 # --- run: no compiler, no root ---
 FROM python:3.11-slim-bookworm

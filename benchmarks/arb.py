@@ -39,7 +39,12 @@ records (the execution, both orders) made first: wall time and the process's CPU
 many are run, alternating the send path: orders committed and their requests made by
 ``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
 
-    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300]
+**Before/after in one run** (``--tick-baseline-tree DIR``): tick -> decision and tick -> both legs
+are also timed with the code of another checkout (e.g. ``git archive main | tar -x -C DIR`` plus
+the built C extension) and with this one, each in its own process, alternating in
+``--tick-rounds`` rounds over the same frames, so that the machine's load falls on both alike.
+
+    python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300] [--tick-baseline-tree DIR]
     python benchmarks/arb.py --backtest-only [--steps 20000] [--baseline-tree DIR]
 
 Ends with one ``RESULT arb key=value ...`` line.
@@ -55,6 +60,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -311,7 +317,8 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
     alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
     before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
     entered), the execution row and both order rows committed first. Wall time and the process's CPU
-    time (every thread: the loop and the store writer)."""
+    time (every thread: the loop and the store writer). The first execution of each path is not timed: it
+    compiles the records' statements and runs code for the first time, as a bot does once after it starts."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
@@ -338,7 +345,7 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
         dex.step()
     out = {path: {"wall": [], "cpu": []} for path in paths}
     sign = 1
-    for attempt in range(n * len(paths) * 3):
+    for attempt in range((n + 1) * len(paths) * 3):
         path = paths[attempt % len(paths)]
         if all(len(v["wall"]) >= n for v in out.values()):
             break
@@ -361,7 +368,7 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
                 if all(c in entered for c in cids):
                     break
                 await asyncio.sleep(0)
-            if all(c in entered for c in cids):
+            if all(c in entered for c in cids) and attempt >= len(paths):  # the first of each path warms up
                 last = max(entered[c] for c in cids)
                 wall.append(last[0] - t0)
                 cpu_ns.append(last[1] - c0)
@@ -374,6 +381,39 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
             dex.step()  # the pool follows the CEX mid again
     executor.__dict__.pop("_now_path", None)
     return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
+
+
+_TICK_RUN = """
+import asyncio, json, sys
+sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
+import arb
+full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
+wire = facts["to_wire"]
+wire = dict(wire.get("immediate", wire))
+if "warms up" not in (arb.tick_to_wire.__doc__ or ""):  # an older benchmark timed its first execution too
+    wire = {{k: sorted(v)[:-1] for k, v in wire.items()}}  # drop it (the slowest: compiles, first calls)
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire}}))
+"""
+
+
+def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, executions: int,
+                rounds: int) -> dict[str, dict[str, list[int]]]:
+    """Tick -> decision CPU times and tick -> both legs (the tree's own send path) of each source tree,
+    each in its own process, the trees alternating in ``rounds`` rounds of ``frames / rounds`` frames
+    (seeds ``seed``, ``seed + 1``...; the same frames for every tree), so that the machine's load falls
+    on all of them alike. Used with ``--tick-baseline-tree``: before (another checkout) and after (this one)."""
+    out = {name: {"cpu": [], "wall": [], "wire_cpu": []} for name in trees}
+    for r in range(rounds):
+        for name, tree in trees.items():
+            script = _TICK_RUN.format(tree=tree, frames=frames // rounds, seed=seed + r, pool_every=pool_every,
+                                      executions=executions // rounds)
+            done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True,
+                                  check=True)
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            out[name]["cpu"] += got["cpu"]
+            out[name]["wall"] += got["wire"]["wall"]
+            out[name]["wire_cpu"] += got["wire"]["cpu"]
+    return {name: {k: sorted(v) for k, v in got.items()} for name, got in out.items()}
 
 
 # --- (b) backtest throughput -----------------------------------------------------------------------
@@ -611,6 +651,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="backtest runs of each engine, alternated (default 3)")
     parser.add_argument("--executions", type=int, default=300, help="executions timed tick -> both legs handed")
+    parser.add_argument("--tick-baseline-tree", metavar="DIR",
+                        help="also time tick -> decision and tick -> legs with the code of another checkout (e.g. "
+                             "`git archive main | tar -x -C DIR` plus the built C extension), alternating with "
+                             "this one in separate processes: before and after in one run")
+    parser.add_argument("--tick-rounds", type=int, default=4, help="alternations with --tick-baseline-tree")
     parser.add_argument("--backtest-only", action="store_true", help="only (b): the backtest throughput")
     parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
                         "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
@@ -618,6 +663,19 @@ def main() -> None:
     if args.backtest_only:
         print(f"RESULT arb {backtest_summary(backtests(args))}")
         return
+
+    if args.tick_baseline_tree:
+        here = str(Path(__file__).resolve().parent.parent)
+        runs = tick_rounds({"before": str(Path(args.tick_baseline_tree).resolve()), "after": here}, args.frames,
+                           args.seed, args.pool_every, args.executions, args.tick_rounds)
+        print(f"before/after in one run ({args.tick_rounds} alternated rounds, separate processes; before = "
+              f"{args.tick_baseline_tree}):")
+        for name, got in runs.items():
+            print(f"  {name:<6} tick -> decision CPU time p50 {percentile(got['cpu'], 0.5) / 1000:6.1f} us  p99 "
+                  f"{percentile(got['cpu'], 0.99) / 1000:6.1f} us ({len(got['cpu']):,} ticks); tick -> both legs "
+                  f"p50 {percentile(got['wall'], 0.5) / 1e6:.3f} ms  p99 {percentile(got['wall'], 0.99) / 1e6:.3f} "
+                  f"ms wall, CPU p50 {percentile(got['wire_cpu'], 0.5) / 1e6:.3f} ms  p99 "
+                  f"{percentile(got['wire_cpu'], 0.99) / 1e6:.3f} ms ({len(got['wall'])} executions)")
 
     frames = generate(args.frames, args.seed)
     base = baseline_handler(frames)

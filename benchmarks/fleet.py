@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import sys
@@ -37,17 +35,18 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.api import Caller  # noqa: E402
 from bot.api.kit import to_data  # noqa: E402
+from bot.api.testing import wait_for  # noqa: E402
 from bot.app import Bot  # noqa: E402
 from bot.config import build_config, parse_toml  # noqa: E402
 from bot.domain import Fill, Liquidity, Side  # noqa: E402
 from bot.plugins import collect, load_plugins  # noqa: E402
+from tests.helpers.fleet import fleet_unless_installed, load_module  # noqa: E402
 from tests.helpers.nats_server import NatsServer, nats_server_binary  # noqa: E402
 
 CALLER = Caller("bench", "1", "admin")
@@ -73,15 +72,6 @@ buffer_max = {buffer_max}
 """
 
 
-def fleet_unless_installed() -> list[tuple[str, object]]:
-    """The fleet plugin as an extra plugin, if this checkout's entry point is not installed (yet)."""
-    if any(ep.name == "fleet" for ep in importlib.metadata.entry_points(group="arbot")):
-        return []
-    import plugins.fleet
-
-    return [("fleet", plugins.fleet)]
-
-
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -102,15 +92,6 @@ async def start_bots(n: int, nats_url: str, folder: Path, buffer_max: int = 10_0
     return bots
 
 
-async def wait(condition, timeout_s: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 async def round_trips(n_bots: int, count: int, nats_url: str) -> dict[str, float]:
     """(a): ``/status all`` from the first of ``n_bots`` bots, ``count`` times; ``/status`` alone as baseline."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +100,7 @@ async def round_trips(n_bots: int, count: int, nats_url: str) -> dict[str, float
             front = bots[0]
             link = front.commands.fleet
             assert link is not None, "the fleet plugin attached no link"
-            await wait(lambda: sum(m.alive for m in link.members()) == n_bots, 60, f"{n_bots} bots on NATS")
+            await wait_for(lambda: sum(m.alive for m in link.members()) == n_bots, 60, f"{n_bots} bots on NATS")
             times: dict[str, list[float]] = {"all": [], "alone": []}
             for i in range(count + 5):  # the first 5 warm up (connections, caches) and are not counted
                 for key, args in (("all", ["all"]), ("alone", [])):
@@ -165,12 +146,12 @@ async def event_rate(count: int, nats_url: str) -> dict[str, float]:
             try:
                 link = bot.commands.fleet
                 assert link is not None
-                await wait(lambda: link.stats()["connected"], 30, "the bot on NATS")
+                await wait_for(lambda: link.stats()["connected"], 30, "the bot on NATS")
                 fills = [sample_fill(i) for i in range(count)]
                 c0, t0 = time.process_time(), time.perf_counter()
                 for data in fills:
                     link.publish("fill", data)
-                await wait(lambda: received >= count, 120, "every event at the subscriber")
+                await wait_for(lambda: received >= count, 120, "every event at the subscriber")
                 bus_s, bus_cpu = time.perf_counter() - t0, time.process_time() - c0
                 assert link.stats()["dropped"] == 0
             finally:
@@ -181,7 +162,7 @@ async def event_rate(count: int, nats_url: str) -> dict[str, float]:
         c0, t0 = time.process_time(), time.perf_counter()
         for payload in payloads:
             await nc.publish("bench.raw", payload)
-        await wait(lambda: received >= count, 120, "every raw message at the subscriber")
+        await wait_for(lambda: received >= count, 120, "every raw message at the subscriber")
         raw_s, raw_cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         await nc.close()
@@ -189,17 +170,9 @@ async def event_rate(count: int, nats_url: str) -> dict[str, float]:
             "raw_cpu_us": raw_cpu / count * 1e6}
 
 
-def load_arb_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("arb_benchmark", ROOT / "benchmarks" / "arb.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def tick_to_decision(frames_n: int, nats_url: str) -> dict[str, dict[str, float]]:
     """(c): benchmarks/arb.py's tick->decision, fleet bus off then on, the same frames."""
-    arb = load_arb_benchmark()
+    arb = load_module("arb_benchmark", ROOT / "benchmarks" / "arb.py")
     frames = arb.generate(frames_n, 5)
     plain = arb.CONFIG
     extra = arb.arb_unless_installed() + fleet_unless_installed()

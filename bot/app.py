@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import time
 import warnings
@@ -286,6 +287,10 @@ class Bot:
         if kept_observe:
             self.alert(AlertLevel.WARNING, "bot", "observe mode kept from before the restart: orders are recorded, "
                        "not sent; /observe off to trade again")
+        # What starting made (modules, settings, the store's metadata, plugins, books) lives as long as the bot:
+        # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
+        # takes milliseconds instead of ~100 ms. stop() gives them back.
+        gc.freeze()
 
     async def _check_venues(self) -> None:
         """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
@@ -509,6 +514,7 @@ class Bot:
                     log.error("%s failed to stop: %s", component.name, exc)
         self.writer.close()
         self.store.close()
+        gc.unfreeze()
 
     # --- secrets rotated while running ---------------------------------------------------------
 

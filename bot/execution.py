@@ -296,17 +296,21 @@ class Executor:
             return True
         batch = lane.next_batch = [job]
         lane.bucket.take()  # one token a request, as the lane worker takes
-        # the request task is made now (it starts in the next loop turn with every other made in this one:
-        # both legs of an arbitrage leave together); orders submitted before it starts join it (a batch venue)
+        # the request task is made now: it starts in the next loop turn with every other made in this one (both
+        # legs of an arbitrage leave together; what one answers is handled once they all left), and orders
+        # submitted before it starts join it (a batch venue)
         request = asyncio.get_running_loop().create_task(self._place_next(lane, batch))
-        self.tasks.create(self._send(lane, batch, request), owner="executor", what=f"send to {lane.exchange.name}")
+        request.add_done_callback(lambda done: self.tasks.create(
+            self._send(lane, batch, done), owner="executor", what=f"answer from {lane.exchange.name}"))
         return True
 
     async def _place_next(self, lane: _Lane, batch: list[_Job]) -> list[OrderState | BaseException]:
-        """The request of the immediate path's orders collected for this lane in one loop turn."""
+        """The request of the immediate path's orders collected for this lane in one loop turn (under the
+        request timeout: its answer is handled by :meth:`_send` when it is done)."""
         if lane.next_batch is batch:
             lane.next_batch = None
-        return await self._place(lane, batch)
+        async with asyncio.timeout(self.settings.request_timeout_s):
+            return await self._place(lane, batch)
 
     async def _record_observed(self, order: Order) -> None:
         self._observed[order.client_order_id] = order
@@ -450,7 +454,7 @@ class Executor:
         return list(await lane.exchange.place_orders([j.order for j in jobs]))
 
     async def _send(self, lane: _Lane, jobs: list[_Job], request: asyncio.Task[Any] | None = None) -> None:
-        """Send ``jobs`` in one request (``request``: already started) and handle what comes back."""
+        """Send ``jobs`` in one request (``request``: already made, done by now) and handle what comes back."""
         if request is None:
             request = asyncio.get_running_loop().create_task(self._place(lane, jobs))
         try:

@@ -101,23 +101,20 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
                 for (strategy, quote, horizon), (n, missing, total, bps) in sorted(sums.items())]
 
 
-@dataclass(frozen=True, slots=True)
-class _Last:
-    """A market's last update as a markout needs it: a book's touch (two Decimals, whichever way the
-    event holds its levels, at most two made per update), or a pool."""
+_Last = tuple[int, Decimal | None, Decimal | None, Any]
+"""A market's last update as a markout needs it: ``(ts_ns, bid, ask, pool)``: a book's touch (two Decimals,
+whichever way the event holds its levels) and no pool, or a pool and no touch. A plain tuple: one is made per
+market update, live and in backtests."""
 
-    ts_ns: int
-    bid: Decimal | None = None
-    ask: Decimal | None = None
-    pool: Any = None
 
-    def mid(self) -> Decimal | None:
-        """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
-        if self.pool is not None:
-            return Decimal(self.pool.mid())
-        if self.bid is None or self.ask is None:
-            return None
-        return (self.bid + self.ask) / 2
+def _mid(last: _Last) -> Decimal | None:
+    """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
+    _, bid, ask, pool = last
+    if pool is not None:
+        return Decimal(pool.mid())
+    if bid is None or ask is None:
+        return None
+    return (bid + ask) / 2
 
 
 # --- sampling (live and backtest alike) ---------------------------------------------------------
@@ -126,9 +123,10 @@ class _Last:
 class MarkoutSampler:
     """Samples the mid of each applied fill's market at each horizon, on the bus, and stores the samples.
 
-    Costs one dict lookup per market update while no fill waits on that market. A sample is taken
-    when the first update *after* its due time arrives: the mid in force at the due time is the one
-    published before it. Samples are written a loop turn later (``schedule``), never on the tick.
+    Costs a tuple of the touch and two dict operations per market update while no fill waits on that
+    market. A sample is taken when the first update *after* its due time arrives: the mid in force at
+    the due time is the one published before it. Samples are written a loop turn later (``schedule``),
+    never on the tick.
     """
 
     def __init__(self, write: Callable[[list[dict[str, Any]]], None], schedule: Callable[[Callable[[], None]], Any],
@@ -145,38 +143,56 @@ class MarkoutSampler:
         self._flush_scheduled = False
 
     def subscribe(self, bus: Any) -> None:
-        bus.subscribe(BookUpdate, self.on_market, owner="markouts")
-        bus.subscribe(PoolUpdate, self.on_market, owner="markouts")
+        bus.subscribe(BookUpdate, self.on_book, owner="markouts")
+        bus.subscribe(PoolUpdate, self.on_pool, owner="markouts")
         bus.subscribe(FillApplied, self.on_fill, owner="markouts")
 
     def on_fill(self, event: FillApplied) -> None:
         fill = event.fill
+        if not self.horizons_ns:
+            return
         pending = self._pending.setdefault((fill.exchange, fill.symbol), [])
         for horizon_ns in self.horizons_ns:
             self._seq += 1
             heapq.heappush(pending, (fill.ts_ns + horizon_ns, self._seq, horizon_ns, fill))
 
     def on_market(self, event: BookUpdate | PoolUpdate) -> None:
-        key = (event.exchange, event.symbol)
-        pending = self._pending.get(key)
-        if pending and pending[0][0] < event.ts_ns:
-            before = self._last.get(key)
-            mid = before.mid() if before is not None else None
-            while pending and pending[0][0] < event.ts_ns:
-                _, _, horizon_ns, fill = heapq.heappop(pending)
-                if mid is None or before is None:
-                    continue  # no two-sided book in force then: no sample rather than a made-up one
-                self._rows.append({"exchange": fill.exchange, "trade_id": fill.trade_id,
-                                   "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before.ts_ns})
-            if not pending:
-                del self._pending[key]
-            if self._rows and not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._schedule(self.flush)  # written a loop turn later, off the tick
+        """A book or pool update (the bus calls :meth:`on_book` and :meth:`on_pool` directly)."""
         if isinstance(event, PoolUpdate):
-            self._last[key] = _Last(event.ts_ns, pool=event.pool)
+            self.on_pool(event)
         else:
-            self._last[key] = _Last(event.ts_ns, event.best_bid, event.best_ask)
+            self.on_book(event)
+
+    def on_book(self, event: BookUpdate) -> None:
+        key = (event.exchange, event.symbol)
+        if key in self._pending:  # a list there is never empty (dropped when its last sample is taken)
+            self._sample(key, event.ts_ns)
+        self._last[key] = (event.ts_ns, event.best_bid, event.best_ask, None)
+
+    def on_pool(self, event: PoolUpdate) -> None:
+        key = (event.exchange, event.symbol)
+        if key in self._pending:
+            self._sample(key, event.ts_ns)
+        self._last[key] = (event.ts_ns, None, None, event.pool)
+
+    def _sample(self, key: tuple[str, str], ts_ns: int) -> None:
+        """Samples due before ``ts_ns`` (an update of ``key`` at that time): the mid of the update before it."""
+        pending = self._pending[key]
+        if pending[0][0] >= ts_ns:
+            return
+        before = self._last.get(key)
+        mid = _mid(before) if before is not None else None
+        while pending and pending[0][0] < ts_ns:
+            _, _, horizon_ns, fill = heapq.heappop(pending)
+            if mid is None or before is None:
+                continue  # no two-sided book in force then: no sample rather than a made-up one
+            self._rows.append({"exchange": fill.exchange, "trade_id": fill.trade_id,
+                               "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before[0]})
+        if not pending:
+            del self._pending[key]
+        if self._rows and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._schedule(self.flush)  # written a loop turn later, off the tick
 
     def flush(self) -> None:
         """Store the samples taken so far (a failure is logged: markouts never stop trading)."""

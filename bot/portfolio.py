@@ -16,21 +16,24 @@ class Portfolio(PortfolioView):
     def __init__(self, open_orders: Callable[[], list[Order]]):
         self._open_orders = open_orders
         self._positions: dict[tuple[str, str], Decimal] = {}
-        self._top: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}
-        self._data_ns: dict[tuple[str, str], int] = {}
+        self._top: dict[tuple[str, str], tuple[int, Decimal | None, Decimal | None]] = {}
+        """(exchange, symbol) -> (time of its latest book or pool update, best bid, best ask): one dict set a tick."""
         self._feed_status: dict[tuple[str, str], FeedStatus] = {}
         self._resyncs: dict[tuple[str, str], int] = {}
 
     def on_book(self, event: BookUpdate) -> None:
-        self._data_ns[(event.exchange, event.symbol)] = event.ts_ns
-        self._top[(event.exchange, event.symbol)] = (event.best_bid, event.best_ask)  # the touch, not the levels
+        self._top[(event.exchange, event.symbol)] = (event.ts_ns, event.best_bid, event.best_ask)  # not the levels
 
     def on_pool(self, event: PoolUpdate) -> None:
         """A pool's marginal price stands for both sides of its book."""
         key = (event.exchange, event.symbol)
-        self._data_ns[key] = event.ts_ns
-        mid = event.pool.mid()
-        self._top[key] = (mid, mid)
+        try:
+            mid = event.pool.mid()
+        except Exception:  # an unpriceable pool (no liquidity) is still data: its time counts, the touch stays
+            _, bid, ask = self._top.get(key, (0, None, None))
+            self._top[key] = (event.ts_ns, bid, ask)
+            raise
+        self._top[key] = (event.ts_ns, mid, mid)
 
     def on_fill(self, fill: Fill) -> None:
         key = (fill.exchange, fill.symbol)
@@ -58,21 +61,23 @@ class Portfolio(PortfolioView):
     def feed_health(self) -> list[FeedView]:
         """Every market with data or a published feed state, by exchange and symbol."""
         views = []
-        for key in sorted(set(self._data_ns) | set(self._feed_status)):
+        for key in sorted(set(self._top) | set(self._feed_status)):
             status = self._feed_status.get(key)
             views.append(FeedView(exchange=key[0], symbol=key[1],
                                   state=status.state.value if status else FeedState.LIVE.value,
-                                  data_ns=self._data_ns.get(key), changed_ns=status.ts_ns if status else None,
+                                  data_ns=self._top[key][0] if key in self._top else None,
+                                  changed_ns=status.ts_ns if status else None,
                                   reason=status.reason if status else "", resyncs=self._resyncs.get(key, 0)))
         return views
 
     def data_times(self) -> dict[tuple[str, str], int]:
         """Time (ns) of the latest book update per market."""
-        return dict(self._data_ns)
+        return {key: top[0] for key, top in self._top.items()}
 
     def top(self, exchange: str, symbol: str) -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) of the latest book update."""
-        return self._top.get((exchange, symbol), (None, None))
+        top = self._top.get((exchange, symbol))
+        return (None, None) if top is None else (top[1], top[2])
 
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
         bid, ask = self.top(exchange, symbol)

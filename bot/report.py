@@ -49,13 +49,14 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
     sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
                                   "\n".join(risk_lines(store))) if text]
     more = "\n\n".join(sections)
-    of = f": bot {store.bot}" if store.bot else ""
+    who = f"bot {store.bot}" if store.bot else ""
     if len(rows) == 1:
-        return Reply("No orders stored yet.", text=f"store: {store.url}{of.replace(':', ',')}"
+        return Reply("No orders stored yet.", text=f"store: {store.url}" + (f", {who}" if who else "")
                      + (f"\n\n{more}" if more else ""))
     method = ("Realized PnL, before fees: a closing order that names its lot is matched to it, anything else FIFO "
               "per strategy and market; net = realized - fees.")
-    return Reply(f"arbot report{of}", rows=rows, header=True, text=f"{method}\n\n{more}" if more else method)
+    return Reply("arbot report" + (f": {who}" if who else ""), rows=rows, header=True,
+                 text=f"{method}\n\n{more}" if more else method)
 
 
 def fleet_reply(store: Store) -> Reply:

@@ -58,10 +58,12 @@ class Watchdog:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Subscribe to market events and start the timer task (inside the running loop)."""
+        """Subscribe to market events (when silence is watched: a backtest does not) and start the timer task
+        (inside the running loop)."""
         self._last_market = self.clock.monotonic()
-        for event_type in (BookUpdate, Trade):
-            self.bus.subscribe(event_type, self.on_market, owner="watchdog")
+        if self.silent_after_s:  # the silence check is the only reader of the last market time
+            for event_type in (BookUpdate, Trade):
+                self.bus.subscribe(event_type, self.on_market, owner="watchdog")
         if self.stall_after_s or self.silent_after_s:
             self._task = self.tasks.create(self._run(), owner="host", what="watchdog")
 

@@ -74,6 +74,8 @@ class StoreWriter:
             return fn(*args, **kwargs)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+            if self.store.fast is not None:  # the thread's record connection, opened now as the loop's is at open
+                self._pool.submit(self.store.fast.connect)
         return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
 
     def close(self) -> None:

@@ -320,6 +320,18 @@ async def test_silence_alerts_once_while_strategies_run(make_bot):
     assert len(silences()) == 3
 
 
+@pytest.mark.parametrize("silent_after_s", [30, 0])
+async def test_the_watchdog_listens_to_market_events_only_when_silence_is_watched(make_bot, silent_after_s):
+    """Its silence check is the only reader of the last market time: unwatched (a backtest), no per-tick call."""
+    from bot.domain import BookUpdate, Trade
+
+    bot = await make_bot(TWO_VENUES + f"[alerts]\nsilent_after_s = {silent_after_s}\n", extra=PLUGINS)
+    for event_type in (BookUpdate, Trade):
+        owners = [owner for owner, _ in bot.bus.topic(event_type, "v", "BTC/USD").route]
+        assert ("watchdog" in owners) is bool(silent_after_s)
+        assert "portfolio" in owners or event_type is Trade  # the route is the real one
+
+
 async def test_observe_on_outlives_a_restart(make_bot):
     ScriptedVenue.instances.clear()
     first = await make_bot(TWO_VENUES, extra=PLUGINS)

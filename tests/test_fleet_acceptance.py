@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from bot.store import engine_url, migrate
-from tests.helpers.fleet import ADMIN, OUTSIDER, ROOT, Fleet, Postgres, secret_file
+from tests.helpers.fleet import ADMIN, OUTSIDER, Fleet, Postgres, arbot_env, secret_file
 from tests.helpers.nats_server import nats_server_binary
 from tests.helpers.processes import arbot
 from tests.helpers.store_kit import query
@@ -51,7 +51,7 @@ async def run_to_end(*args: str, cwd: Path, timeout_s: float = 120) -> tuple[int
     """``arbot ARGS`` to its end: (exit code, stdout and stderr together)."""
     proc = await asyncio.create_subprocess_exec(
         *arbot(*args), cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
+        env=arbot_env(cwd))
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     finally:
@@ -149,8 +149,11 @@ async def conversation(fleet: Fleet, user: int, text: str, expect, timeout_s: fl
     def answers() -> list[dict]:
         return api.messages_to(user)[before:]
 
-    await wait_for(lambda: expect("\n".join(m.get("text", "") for m in answers())), timeout_s=timeout_s,
-                   what=f"the front's answer to {text!r}; so far {[m.get('text') for m in answers()]}")
+    try:
+        await wait_for(lambda: expect("\n".join(m.get("text", "") for m in answers())), timeout_s=timeout_s,
+                       what=f"the front's answer to {text!r}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it answered: {[m.get('text') for m in answers()]}") from None
     return answers()
 
 
@@ -273,7 +276,13 @@ async def test_partitions_nats_down_20s_then_postgresql_restarted(fleet: Fleet):
         seqs = await stream_seqs_upto(fleet, bot, numbered - link["dropped"], numbered)
         assert len(seqs) == len(set(seqs)), f"{bot}: an event reached the stream twice"
         kept = [seq for seq in seqs if seq <= numbered]
-        assert len(kept) + link["dropped"] == numbered, (bot, link, len(kept))
+        live = {seq for seq in fleet.seen.get(bot, set()) if seq <= numbered}
+        missing = sorted(set(range(1, numbered + 1)) - set(kept) - live)
+        assert len(missing) == link["dropped"], \
+            f"{bot}: {len(missing)} events neither in the stream, nor seen live, nor counted as dropped: seq " \
+            f"{missing[:20]} ({link})"
+        assert len(kept) + link["dropped"] == numbered, \
+            f"{bot}: events seen live but not kept by JetStream: seq {sorted(live - set(kept))[:20]}"
         assert numbered > 0 and link["dropped"] == 0  # buffer_max (10 000) holds a 20 s outage
     # --- PostgreSQL restarted ---
     await fleet.pg.stop("fast")
@@ -338,6 +347,16 @@ async def test_kill_all_stops_trading_on_every_bot_after_one_confirmation(fleet:
     await asyncio.sleep(3)
     assert {bot: submissions(fleet, bot) for bot in VENUE_FILES} == sent
     assert_no_order_sent_twice(fleet)
+    for bot in VENUE_FILES:
+        await wait_until_async(lambda b=bot: settled(fleet, b), timeout_s=30, what=f"{bot} with nothing in flight")
+    for bot, venues in VENUE_FILES.items():  # the venues' order counts against each bot's own rows
+        for venue in venues:
+            at_venue = {row[0] for row in venue_rows(fleet, bot, venue, "SELECT client_order_id FROM submissions")}
+            stored = dict(sql(fleet.pg.url, f"SELECT client_order_id, status FROM orders "
+                                            f"WHERE bot = '{bot}' AND exchange = '{venue}'"))
+            assert at_venue and at_venue <= set(stored), (bot, venue, sorted(at_venue - set(stored))[:5])
+            reached = {cid for cid, status in stored.items() if status in ("open", "filled")}
+            assert reached <= at_venue, (bot, venue, sorted(reached - at_venue)[:5])
 
 
 MONEY = re.compile(r"([+-]?\d+(?:\.(\d+))?) ([A-Z][A-Z0-9]*)")

@@ -26,6 +26,7 @@ from bot.api import Caller
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.plugins import collect, load_plugins
+from tests.helpers.fleet import arbot_env, fleet_unless_installed
 from tests.helpers.processes import arbot
 from tests.helpers.waiting import wait_for
 
@@ -65,6 +66,8 @@ def test_the_hub_compose_file_is_valid(tmp_path: Path):
     assert "127.0.0.1:4222" in text and "127.0.0.1:5432" in text  # published on this host only by default
     for name in ("front.toml", "grid-1.toml", "nats-server.conf"):
         assert (FLEET / name).exists(), name
+    # the bots are built from the Dockerfile: the image must carry the NATS client
+    assert re.search(r'pip install .*"\.\[[^]]*\bfleet\b[^]]*\]"', (ROOT / "Dockerfile").read_text())
 
 
 def test_the_member_unit_verifies(tmp_path: Path):
@@ -82,7 +85,7 @@ def test_the_example_bots_check(tmp_path: Path, name: str):
     ca = tmp_path / "ca.pem"
     ca.write_text("")
     config.write_text(re.sub(r'tls_ca = "[^"]+"', f'tls_ca = "{ca}"', (FLEET / f"{name}.toml").read_text()))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARBOT_DB_URL": "postgresql://arbot:x@127.0.0.1:1/arbot",
+    env = {**arbot_env(tmp_path), "ARBOT_DB_URL": "postgresql://arbot:x@127.0.0.1:1/arbot",
            "ARBOT_NATS_PASSWORD": "x", "ARBOT_TELEGRAM_TOKEN": "1:x"}
     out = subprocess.run(arbot("check-config", str(config)), capture_output=True, text=True, env=env, cwd=tmp_path,
                          timeout=60)
@@ -157,7 +160,7 @@ async def test_the_nats_config_lets_the_example_bots_work_and_nothing_more(tmp_p
     ca = tmp_path / "server-cert.pem"
     bots: list[Bot] = []
     try:
-        plugins = load_plugins(report=lambda info, message: None)
+        plugins = load_plugins(extra=fleet_unless_installed(), report=lambda info, message: None)
         registry = collect(plugins)
         for name in ("front", "grid-1"):
             folder = tmp_path / name

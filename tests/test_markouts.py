@@ -108,3 +108,12 @@ def test_the_sampler_keeps_no_reference_to_a_book_event():
     held = sys.getrefcount(event)
     sampler.on_market(event)
     assert sys.getrefcount(event) == held
+
+
+def test_a_sampler_without_horizons_waits_on_nothing():
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=())
+    sampler.on_market(book("0", "9", "11"))
+    sampler.on_fill(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
+    sampler.on_market(book("30", "19", "21"))
+    assert rows == [] and not sampler._pending

@@ -28,7 +28,7 @@ from bot.ledger import Ledger, totals
 from bot.plugins import collect, load_plugins
 from bot.report import fleet_reply
 from bot.store import Store, StoreError, engine_url, migrate
-from plugins.limits.peaks import load_peaks, save_peaks  # at import: its table exists in every store opened here
+from plugins.limits.peaks import load_peaks, save_peaks  # a plugin table: created when the store opens
 from tests.helpers.processes import arbot, wait_until
 from tests.test_store import make_old_db
 
@@ -156,11 +156,11 @@ async def test_two_running_bots_make_different_client_order_ids(db_url, tmp_path
     bots = []
     try:
         for name in ("alpha", "beta"):
-            text = (f'[bot]\nname = "{name}"\ndata_dir = "{tmp_path / name}"\ndb_url = "{db_url}"\n'
+            toml = (f'[bot]\nname = "{name}"\ndata_dir = "{tmp_path / name}"\ndb_url = "{db_url}"\n'
                     'control_socket = ""\n[exchanges.paper]\ntype = "paper"\n')
             plugins = load_plugins()
             registry = collect(plugins)
-            bot = Bot(build_config(parse_toml(text, "test.toml"), registry, "test.toml"), plugins, registry)
+            bot = Bot(build_config(parse_toml(toml, "test.toml"), registry, "test.toml"), plugins, registry)
             await bot.start()
             bots.append(bot)
         alpha, beta = bots
@@ -214,7 +214,7 @@ def test_two_bots_racing_a_pending_migration_run_it_once(pg_url, tmp_path):
             procs.append(subprocess.Popen(arbot("db", "upgrade", "--config", str(cfg)), cwd=tmp_path, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}))
-        assert wait_until(lambda: held.waiting() == 2, 60), "both should wait for the lock"
+        assert wait_until(lambda: held.waiting() == 2, 120), "both should wait for the lock"
     finally:
         held.release()
     outs = [p.communicate(timeout=120) for p in procs]

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "telegram", "discord", "matplotlib", "solders", "httpx", "websockets",
-         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy", "ccxt", "aiohttp")
+         "apscheduler", "prometheus_client", "msgspec", "cryptography", "numpy", "ccxt", "aiohttp", "nats")
 VENUES = ("plugins.kraken.", "plugins.coinbase.", "plugins.ccxt.", "plugins.jupiter.", "plugins.orca.",
           "plugins.telegram.", "plugins.discord.", "arbotlib.solana")
 

@@ -137,7 +137,7 @@ def test_only_the_store_writers_thread_checkpoints_from_a_record_connection(tmp_
     assert fast is not None
     try:
         def autocheckpoint() -> int:
-            return int(fast._connection(0).execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+            return int(fast._connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0])
 
         assert autocheckpoint() == 0  # the loop's: a record never pays an fsync
         assert asyncio.run(writer.call(autocheckpoint)) == 1000

@@ -464,7 +464,8 @@ class Store:
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
 
-        Reading another bot's rows is for fleet reports; a bot writes only through its own store.
+        Reading another bot's rows is for fleet reports; a bot writes only through its own store. The view
+        shares this store's engine: close this store, not the view.
         """
         if bot == self.bot:
             return self

@@ -11,7 +11,10 @@ connection of the calling thread: tens of microseconds.
 Durability is the store's: WAL with ``synchronous=NORMAL``. A commit is in the WAL file (the
 operating system's page cache) when the call returns, so it survives the process being killed
 (SIGKILL, a crash); it is fsynced at the next checkpoint, so a power loss or a kernel crash may
-lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). See
+lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). A
+record connection checkpoints only on the store writer's thread (:attr:`FastRecords.checkpoints`).
+:meth:`FastRecords.write` runs several ``executemany`` in one transaction (the write-back batch, a
+log), its parameters converted before the lock is taken. See
 "The order path" in ``docs/architecture.md``.
 
 Only file-backed SQLite databases get these connections (an in-memory database lives in the
@@ -22,13 +25,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
+_FIRST_PAUSE_S = 50e-6
+_LONGEST_PAUSE_S = 2e-3
 
 
 class StoreBusy(Exception):
@@ -71,7 +79,7 @@ class FastRecords:
         """Whether the calling thread's connection checkpoints the WAL when it grows (set by the store writer:
         its own thread does; None: no record connection does)."""
 
-    def _connection(self, wait_ms: int) -> sqlite3.Connection:
+    def _connection(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None:
@@ -84,13 +92,42 @@ class FastRecords:
             # record connection), never a record on the loop
             checkpoints = self.checkpoints is not None and self.checkpoints()
             conn.execute(f"PRAGMA wal_autocheckpoint={1000 if checkpoints else 0}")
+            conn.execute("PRAGMA busy_timeout=0")  # a lock taken is waited for by _retrying, in fine steps
             with self._lock:
                 self._opened.append(conn)
-            local.conn, local.wait = conn, None
-        if local.wait != wait_ms:
-            conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
-            local.wait = wait_ms
+            local.conn = conn
         return conn
+
+    def connect(self) -> None:
+        """Open the calling thread's record connection now (it is made on first use otherwise): one opened
+        after the file was deleted would fail where an open one keeps working (``mode=rw``)."""
+        self._connection()
+
+    def _retrying(self, attempt: Callable[[sqlite3.Connection], T], wait_ms: int | None) -> T:
+        """``attempt(connection)``, tried again while another writer holds the lock, for up to ``wait_ms``
+        (None: the calling thread's wait), pausing 50 us, then twice as long each time up to 2 ms: a lock
+        held for a hundred microseconds costs about that (SQLite's own busy handler sleeps 1 ms, then 2,
+        5, 10...). 0: :class:`StoreBusy` at once."""
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        conn = self._connection()
+        deadline = None
+        pause = _FIRST_PAUSE_S
+        while True:
+            try:
+                return attempt(conn)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + wait_ms / 1000
+                if now >= deadline:
+                    if wait_ms == 0:
+                        raise StoreBusy(str(exc)) from None
+                    raise
+                time.sleep(min(pause, deadline - now))
+                pause = min(2 * pause, _LONGEST_PAUSE_S)
 
     def _statement(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...] = ()) -> _Statement:
         cache_key = (kind, table.name, columns + ("|",) + key)
@@ -118,12 +155,7 @@ class FastRecords:
         if wait_ms is None:
             wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         params = [values[name] if proc is None else proc(values[name]) for name, proc in binds]
-        try:
-            return self._connection(wait_ms).execute(sql, params).rowcount
-        except sqlite3.OperationalError as exc:
-            if wait_ms == 0 and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise StoreBusy(str(exc)) from None
-            raise
+        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms)
 
     def insert_once(self, table: Table, values: Mapping[str, Any], wait_ms: int | None = None) -> bool:
         """Insert one row and commit; False (nothing written) when it clashes with a unique key.
@@ -175,15 +207,7 @@ class FastRecords:
             work.append((sql, [[row[c] if proc is None else proc(row[c]) for c, proc in procs] for row in rows]))
         if not work:
             return
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
-        conn = self._connection(wait_ms)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if wait_ms == 0 and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise StoreBusy(str(exc)) from None
-            raise
+        conn = self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE").connection, wait_ms)
         try:
             for sql, params in work:
                 conn.executemany(sql, params)
@@ -203,8 +227,7 @@ class FastRecords:
     def exists(self, table: Table, where: Mapping[str, Any]) -> bool:
         """Whether a row matches every ``where`` column (a read on the calling thread's connection: no lock wait)."""
         sql = f'SELECT 1 FROM "{table.name}" WHERE ' + " AND ".join(f'"{c}" = ?' for c in where) + " LIMIT 1"
-        return self._connection(self.wait_ms() if self.wait_ms is not None else 5000).execute(
-            sql, tuple(where.values())).fetchone() is not None
+        return self._connection().execute(sql, tuple(where.values())).fetchone() is not None
 
     def close(self) -> None:
         with self._lock:

@@ -91,7 +91,6 @@ the strategy needs a ``pool`` exchange publishing :class:`~bot.domain.PoolUpdate
 from __future__ import annotations
 
 import enum
-import math
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,7 +103,6 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
-from fractions import Fraction
 from functools import partial
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
@@ -354,6 +352,34 @@ class _Limits:
         self.have = have
 
 
+def touch_gates(mid: Decimal, price_decimals: int, pool_fee: Decimal, cex_fee: Decimal, haircut: Decimal,
+                min_edge_rate: Decimal) -> tuple[int, int, int, int | None]:
+    """:meth:`Pricer._gates`' four thresholds, exact: ``(ceil(M), ceil(M (1 - pool fee) / (1 + cex fee + haircut
+    + min edge)), floor(M), floor(M (1 + pool fee + haircut + min edge) / (1 - cex fee))`` with ``M = mid x
+    10**price_decimals``, the last None when selling keeps nothing (``cex fee >= 1``).
+
+    On integer numerators and denominators (each Decimal's ``as_integer_ratio``), with one floor division each:
+    the same values as rational (``Fraction``) arithmetic, at a tenth of its cost (made once per pool state).
+    """
+    mn, md = mid.as_integer_ratio()
+    if price_decimals >= 0:
+        mn *= 10**price_decimals
+    else:
+        md *= 10**-price_decimals
+    pn, pd = pool_fee.as_integer_ratio()
+    cn, cd = cex_fee.as_integer_ratio()
+    hn, hd = haircut.as_integer_ratio()
+    en, ed = min_edge_rate.as_integer_ratio()
+    xd = hd * ed  # haircut + min edge = xn / xd
+    xn = hn * ed + en * hd
+    # M (1 - pf) / (1 + cf + x) = mn (pd - pn) cd xd / (md pd ((cd + cn) xd + xn cd))
+    ask_hopeless_from = -(-(mn * (pd - pn) * cd * xd) // (md * pd * ((cd + cn) * xd + xn * cd)))
+    keep = cd - cn  # (1 - cf) = keep / cd
+    # M (1 + pf + x) / (1 - cf) = mn ((pd + pn) xd + xn pd) cd / (md pd xd keep)
+    bid_hopeless_to = (mn * ((pd + pn) * xd + xn * pd) * cd) // (md * pd * xd * keep) if keep > 0 else None
+    return -(-mn // md), ask_hopeless_from, mn // md, bid_hopeless_to
+
+
 class Pricer:
     """Prices both directions of one pair: a CEX market against one pool."""
 
@@ -510,18 +536,28 @@ class Pricer:
         decimals = (book.price_decimals, book.qty_decimals)
         if decimals != self._gate_decimals:
             self._gates(*decimals)
-        bids, asks = book.bid_units, book.ask_units
+        bid, ask = book.best_bid_units, book.best_ask_units
+        # no edge on a side: its touch alone decides, its level list is not read (no edge either way: most ticks)
+        pd = decimals[0]
+        buy_cex = (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, pd)
+                   if ask is not None and ask >= self._ask_edge_below else None)
+        buy_dex = (self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, pd)
+                   if bid is not None and bid <= self._bid_edge_above else None)
+        if buy_cex is not None and buy_dex is not None:
+            return buy_cex, buy_dex
         # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
         # (integer or Decimal) only when a direction is priced
         if self._sol_price is not None:
             fees = self._fixed_fees
         else:
-            touch = (bids[0][0] if bids else None, asks[0][0] if asks else None)
             fees = self._fees
-            if touch != fees.touch:
-                fees = self._fees = _Fees(touch)
-        return (self._direction(Direction.BUY_CEX_SELL_DEX, book, asks, inventory, fees),
-                self._direction(Direction.BUY_DEX_SELL_CEX, book, bids, inventory, fees))
+            if (bid, ask) != fees.touch:
+                fees = self._fees = _Fees((bid, ask))
+        if buy_cex is None:
+            buy_cex = self._direction(Direction.BUY_CEX_SELL_DEX, book, book.ask_units, inventory, fees)
+        if buy_dex is None:
+            buy_dex = self._direction(Direction.BUY_DEX_SELL_CEX, book, book.bid_units, inventory, fees)
+        return buy_cex, buy_dex
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
         """Integer thresholds on the touch in price units, exact (rationals), for this pool state.
@@ -533,15 +569,9 @@ class Pricer:
         - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
         """
-        mid = Fraction(self._priced_mid) * 10**price_decimals
-        pool_fee, cex_fee = Fraction(self._pool_fee), Fraction(self._cex_fee)
-        extra = Fraction(self._haircut) + Fraction(self._min_edge_rate)
-        self._ask_edge_below = math.ceil(mid)
-        self._ask_hopeless_from = math.ceil(mid * (1 - pool_fee) / (1 + cex_fee + extra))
-        self._bid_edge_above = math.floor(mid)
-        keep = 1 - cex_fee
-        # selling on the CEX keeps nothing of the price (a fee of 100 % or more): every touch is hopeless
-        self._bid_hopeless_to = math.floor(mid * (1 + pool_fee + extra) / keep) if keep > 0 else None
+        (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
+         self._bid_hopeless_to) = touch_gates(self._priced_mid, price_decimals, self._pool_fee, self._cex_fee,
+                                              self._haircut, self._min_edge_rate)
         self._scales(price_decimals, qty_decimals)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._memo = {}  # it compares levels in units of the old decimals
@@ -643,15 +673,7 @@ class Pricer:
         if units:
             t = units[0][0]
             if not (t < self._ask_edge_below if buy_cex else t > self._bid_edge_above):
-                # no edge at the touch: the same touch gives the same evaluation while the pool stands
-                found = self._no_edge_at.get((direction, t))
-                if found is None:
-                    if len(self._no_edge_at) >= _NO_EDGE_KEPT:
-                        self._no_edge_at.clear()
-                    with localcontext(_EXACT):
-                        found = self._no_edge_at[(direction, t)] = self._no_edge(
-                            direction, from_units(t, book.price_decimals))
-                return found
+                return self._no_edge_at_touch(direction, t, book.price_decimals)
             if buy_cex:
                 hopeless = t >= self._ask_hopeless_from
             else:
@@ -680,6 +702,16 @@ class Pricer:
             self._memo.clear()
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
+
+    def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
+        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept)."""
+        found = self._no_edge_at.get((direction, t))
+        if found is None:
+            if len(self._no_edge_at) >= _NO_EDGE_KEPT:
+                self._no_edge_at.clear()
+            with localcontext(_EXACT):
+                found = self._no_edge_at[(direction, t)] = self._no_edge(direction, from_units(t, price_decimals))
+        return found
 
     def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
         """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
@@ -899,7 +931,7 @@ class Pricer:
                     else:
                         net = value * rate - amount - hk * k - fixed
                 if net is not None:
-                    found[k] = (k, value, prices[i], quote)
+                    found[k] = (k, value, prices[i], quote, i)
             nets[k] = net
             return net
 
@@ -1032,9 +1064,13 @@ class Pricer:
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:
         """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path)."""
-        k, value, worst, quote = found
+        k, value, worst, quote, level = found
         pd = self._gate_decimals[0] if self._gate_decimals else 0
-        chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+        cex_value = from_units(value, pd + self._qb)
+        if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
+            # figures, ids and stored text as before the search ran on integers
+            cex_value = cex_value.quantize(Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd))
+        chosen = (k, cex_value, from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by)
 

@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 
 from bot.api import (
+    FLEET_ORIGIN,
     Alert,
     AlertLevel,
     Caller,
@@ -48,11 +49,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("arbot.fleet")
 
-ORIGIN = "fleet_origin"
-"""Field of an alert relayed from another bot: the bot it came from (never published again)."""
 MAX_CONCURRENT_COMMANDS = 16
 MAX_PENDING_COMMANDS = 256
 """Commands received and not answered yet; beyond, a request is answered "busy" at once."""
+CONFIRM_EVERY = 256
+"""Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
+sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
+CONFIRM_TIMEOUT_S = 5
 
 
 Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
@@ -80,6 +83,7 @@ class NatsFleet(FleetLink):
         self.name = ctx.bot_name
         self.op = ctx.operator
         self.roles = dict(settings.roles)
+        self.timeout_s = settings.call_timeout_s
         self.nc: NATS | None = None
         self.kv: KeyValue | None = None
         self.outbox: deque[Outgoing] = deque()
@@ -95,6 +99,8 @@ class NatsFleet(FleetLink):
         self.ready = False
         """Connected, subscribed, the stream and bucket set up: events go out."""
         self._wake = asyncio.Event()
+        self._epoch = time.time_ns()
+        """This run's start: with an event's ``seq``, its id (a restarted bot numbers from 1 again)."""
         self._unsubscribe: list[Any] = []
         self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
         self._pending = 0
@@ -271,7 +277,7 @@ class NatsFleet(FleetLink):
         return wire.event_subject(self.name, kind), wire.event(self.name, kind, seq, ts_ns, data)
 
     def _on_alert(self, alert: Alert) -> None:
-        if ORIGIN in alert.fields:  # another bot's alert relayed here: it was published by its own bot
+        if FLEET_ORIGIN in alert.fields:  # another bot's alert relayed here: it was published by its own bot
             return
         if "alert" in self.kinds:
             self.publish("alert", alert, encode=alert_data)
@@ -283,6 +289,7 @@ class NatsFleet(FleetLink):
             await self._wake.wait()
             self._wake.clear()
             nc = self.nc
+            sent: list[Outgoing] = []  # published, not yet confirmed by the server
             while self.outbox and self.ready and nc is not None and nc.is_connected:
                 item = self.outbox.popleft()
                 try:
@@ -291,13 +298,19 @@ class NatsFleet(FleetLink):
                     self.counters["unencodable"] += 1
                     log.exception("fleet: a %s event could not be encoded; left out", item[0])
                     continue
+                sent.append(item)
                 try:
-                    await nc.publish(subject, payload)
-                except (nats.errors.Error, OSError) as exc:  # lost meanwhile: back in front, sent once reconnected
-                    self.outbox.appendleft(item)
+                    # the id lets JetStream drop a copy it already has when a batch is sent again
+                    await nc.publish(subject, payload, headers={"Nats-Msg-Id": f"{self.name}.{self._epoch}.{item[1]}"})
+                    if len(sent) >= CONFIRM_EVERY or not self.outbox:
+                        await nc.flush(timeout=CONFIRM_TIMEOUT_S)  # the server has read every event before its PONG
+                        self.counters["published"] += len(sent)
+                        sent = []
+                except (nats.errors.Error, OSError, TimeoutError) as exc:  # lost meanwhile: back in front, in order
+                    self.outbox.extendleft(reversed(sent))
+                    sent = []
                     log.debug("fleet: publish deferred: %s", exc)
                     break
-                self.counters["published"] += 1
             if self._back is not None and not self.outbox and self.ready:
                 self._announce_back()
 
@@ -399,7 +412,7 @@ class NatsFleet(FleetLink):
             return Reply(f"{bot[:64]}: not a bot name", ok=False)
         nc = self.nc
         if nc is None or not nc.is_connected:
-            return Reply(f"{bot}: not reachable: this bot ({self.name}) is not connected to NATS now", ok=False)
+            return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
         data = wire.request(caller, self.name, name, args, confirmed)
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
@@ -470,7 +483,7 @@ class NatsFleet(FleetLink):
             return
         extra = {str(k)[:64]: str(v)[:wire.MAX_TEXT] for k, v in list(fields.items())[:32]
                  if k not in ("level", "kind", "message", "source")}
-        extra[ORIGIN] = bot
+        extra[FLEET_ORIGIN] = bot
         self.counters["relayed"] += 1
         self.op.alert(level, str(data.get("kind", "fleet"))[:64], f"[{bot}] {str(data.get('message', ''))[:2000]}",
                       source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
@@ -492,11 +505,11 @@ async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Rep
     try:
         msg = await nc.request(wire.command_subject(bot), data, timeout=timeout_s)
     except nats.errors.NoRespondersError:
-        return Reply(f"{bot}: no answer: no bot of that name is on NATS now", ok=False)
+        return FleetLink.no_answer(bot, "no bot of that name is on NATS now")
     except (nats.errors.TimeoutError, TimeoutError):
-        return Reply(f"{bot}: no answer within {timeout_s:g} s", ok=False)
+        return FleetLink.no_answer(bot, f"no answer within {timeout_s:g} s")
     except (nats.errors.Error, OSError) as exc:
-        return Reply(f"{bot}: not sent: {type(exc).__name__}", text=REDACTOR.redact(str(exc))[:200], ok=False)
+        return FleetLink.no_answer(bot, f"not sent: {type(exc).__name__}: {REDACTOR.redact(str(exc))[:200]}")
     return wire.parse_reply(msg.data, bot)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.api import Caller, Reply
-from bot.api.kit import loads_limited
+from bot.api.kit import jsonable, loads_limited
 
 PREFIX = "arbot"
 EVENT_KINDS = ("status", "order", "fill", "opportunity", "execution", "alert", "risk")
@@ -125,7 +125,7 @@ def parse_request(raw: bytes, max_bytes: int) -> Request:
 
 
 def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
-    """A reply's bytes: title, rows, header, text, ok, silent (an image is not sent: its title says so).
+    """A reply's bytes: title, rows, header, text, ok, silent, data (an image is not sent: the text says so).
 
     Rows beyond what fits in ``max_bytes`` are cut, with a line saying how many.
     """
@@ -139,7 +139,7 @@ def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
     while True:
         body = {"bot": bot, "title": answer.title, "rows": rows, "header": answer.header,
                 "text": text + (f"\n({cut} more rows not sent)" if cut else ""), "ok": answer.ok,
-                "silent": answer.silent}
+                "silent": answer.silent, "data": jsonable(answer.data)}
         data = dumps(body)
         if len(data) <= max_bytes or not rows:
             return data if len(data) <= max_bytes else dumps({"bot": bot, "title": answer.title[:200],
@@ -173,5 +173,7 @@ def parse_reply(raw: bytes, bot: str) -> Reply:
     title, text = obj.get("title", ""), obj.get("text", "")
     if not good_rows or not isinstance(title, str) or not isinstance(text, str):
         return Reply(f"{bot}: unreadable answer", text="title, text and rows (lists of strings) expected", ok=False)
+    data = obj.get("data")
     return Reply(title, rows=[tuple(r) for r in rows], header=obj.get("header") is True, text=text,
-                 ok=obj.get("ok") is not False, silent=obj.get("silent") is True)
+                 ok=obj.get("ok") is not False, silent=obj.get("silent") is True,
+                 data=data if isinstance(data, dict) else {})

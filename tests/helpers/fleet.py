@@ -1,18 +1,19 @@
 """A fleet on one machine for tests and benchmarks: real PostgreSQL, real nats-server, real `arbot run`.
 
 :class:`Postgres` is a throwaway server (``.ci/pgserver.py``) that can be stopped and started again
-on the same port and data; the nats-server is ``tests/helpers/nats_server.py``'s (killed and started again
-on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its own
-data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
+on the same port and data; the nats-server is ``tests/helpers/nats_server.py``'s (killed and started
+again on the same port, its JetStream store kept); :class:`BotProcess` is one ``arbot run`` with its
+own data folder, config and log. :func:`grid_config`, :func:`arb_config` and :func:`front_config` write
 the three bots of the acceptance tests: a grid on one paper venue, an arbitrage on a paper CEX and a
 paper pool, and a front with no strategies carrying the Telegram notifier.
 
-Everything here is async (the fake Telegram Bot API runs on the test's loop, so nothing may block it).
+What waits is async (the fake Telegram Bot API runs on the test's loop, so nothing may block it for long).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -27,19 +28,40 @@ from types import ModuleType
 from typing import Any
 
 from bot.control import send_command
-from tests.helpers.nats_server import NatsServer
+from tests.helpers.nats_server import NatsServer, fleet_plugin_path
 from tests.helpers.processes import arbot
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_pgserver() -> ModuleType:
-    """``.ci/pgserver.py`` (not a package): the one place that knows how to run a throwaway PostgreSQL."""
-    spec = importlib.util.spec_from_file_location("pgserver", ROOT / ".ci" / "pgserver.py")
+def arbot_env(folder: Path) -> dict[str, str]:
+    """The environment of an ``arbot`` subprocess: this checkout first, and the ``fleet`` plugin found even
+    by a venv installed before its entry point existed (its metadata under ``folder``)."""
+    plugin_path = fleet_plugin_path(folder / "plugin-path")
+    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{plugin_path}", "NO_COLOR": "1"}
+
+
+def fleet_unless_installed() -> list[tuple[str, object]]:
+    """The fleet plugin as an extra plugin for ``load_plugins``, if this venv's metadata does not list it (yet)."""
+    if any(ep.name == "fleet" for ep in importlib.metadata.entry_points(group="arbot")):
+        return []
+    import plugins.fleet
+
+    return [("fleet", plugins.fleet)]
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """A Python file that is not in a package (``.ci/pgserver.py``, a benchmark script) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_pgserver() -> ModuleType:
+    """``.ci/pgserver.py``: the one place that knows how to run a throwaway PostgreSQL."""
+    return load_module("pgserver", ROOT / ".ci" / "pgserver.py")
 
 
 class Postgres:
@@ -115,8 +137,7 @@ class BotProcess:
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *arbot("run", "--config", str(self.config_path)), cwd=self.folder, stdout=log,
-                stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1",
-                                               "PYTHONUNBUFFERED": "1", **self.env})
+                stderr=subprocess.STDOUT, env={**arbot_env(self.folder), "PYTHONUNBUFFERED": "1", **self.env})
         return self
 
     def log(self) -> str:
@@ -323,6 +344,8 @@ class Fleet:
         """bot -> the ``data`` of its latest heartbeat (status)."""
         self.heard_ns: dict[str, int] = {}
         """bot -> when its latest heartbeat arrived here (wall clock, ns)."""
+        self.seen: dict[str, set[int]] = {}
+        """bot -> the numbers (``seq``) of its events this subscriber received live (not the heartbeats)."""
         self._nc: Any = None
 
     async def start(self) -> Fleet:
@@ -349,22 +372,25 @@ class Fleet:
         return self
 
     async def watch(self) -> None:
-        """Subscribe to every bot's heartbeats (reconnecting forever, as the bots do)."""
+        """Subscribe to every bot's heartbeats and events (reconnecting forever, as the bots do)."""
         import json
 
         import nats
 
-        async def on_status(msg: Any) -> None:
+        async def on_event(msg: Any) -> None:
             event = json.loads(msg.data)
-            self.heartbeats[event["bot"]] = event["data"]
-            self.heard_ns[event["bot"]] = time.time_ns()
+            if event["kind"] == "status":
+                self.heartbeats[event["bot"]] = event["data"]
+                self.heard_ns[event["bot"]] = time.time_ns()
+            else:
+                self.seen.setdefault(event["bot"], set()).add(event["seq"])
 
         async def quiet(exc: Exception) -> None:
             pass
 
         self._nc = await nats.connect(self.nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
                                       error_cb=quiet)
-        await self._nc.subscribe("arbot.*.evt.status", cb=on_status)
+        await self._nc.subscribe("arbot.*.evt.>", cb=on_event)
 
     def link(self, bot: str) -> dict[str, Any]:
         """The bot's fleet link counters in its latest heartbeat: connected, published, buffered, dropped..."""

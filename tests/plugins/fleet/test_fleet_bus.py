@@ -10,11 +10,13 @@ from decimal import Decimal
 import nats
 
 from bot.api import (
+    FLEET_ORIGIN,
     AlertLevel,
     Caller,
     ExecutionResult,
     Fill,
     FillApplied,
+    FleetLink,
     Liquidity,
     Opportunity,
     OrderStatus,
@@ -76,7 +78,8 @@ async def test_calls_to_a_bot_that_is_not_there_answer_not_ok_without_raising(na
     link = running_link(front.operator)
     await wait_for(lambda: link.stats()["connected"], timeout_s=20, what="the front on NATS")
     gone = await link.call("nobody", ADMIN, "status", [], confirmed=False)
-    assert not gone.ok and "nobody" in gone.title
+    assert not gone.ok and "nobody" in gone.title and FleetLink.unanswered(gone)  # "no answer", not "refused"
+    assert link.timeout_s == 0.5
     bad = await link.call("no such.bot", ADMIN, "status", [], confirmed=False)
     assert not bad.ok and "not a bot name" in bad.title
     # this bot itself: run here
@@ -245,16 +248,16 @@ async def test_the_front_relays_other_bots_alerts_once_without_loops(nats_server
     await wait_for(lambda: any("stale" in a.message for a in heard["front"]), timeout_s=20, what="the relay")
     relayed = next(a for a in heard["front"] if "stale" in a.message)
     assert relayed.message == "[grid-1] paper BTC/USD stale for 30 s" and relayed.level == AlertLevel.ERROR
-    assert relayed.source == "grid-1/paper" and relayed.fields["fleet_origin"] == "grid-1"
+    assert relayed.source == "grid-1/paper" and relayed.fields[FLEET_ORIGIN] == "grid-1"
     assert relayed.fields["age"] == "30"
     # a marker round trip: once the front's own next alert has reached grid-1, nothing else can still be coming
     front.operator.alert(AlertLevel.INFO, "test", "marker", source="test")
     await wait_for(lambda: any(a.message == "[front] marker" for a in heard["grid-1"]), timeout_s=20, what="marker")
     assert sum("stale" in a.message for a in heard["front"]) == 1
     assert sum("stale" in a.message for a in heard["grid-1"]) == 1  # its own, never relayed back
-    relayed_here = [a for a in heard["front"] if "fleet_origin" in a.fields]
+    relayed_here = [a for a in heard["front"] if FLEET_ORIGIN in a.fields]
     assert running_link(front.operator).counters["relayed"] - relayed_before == len(relayed_here)
-    assert {a.fields["fleet_origin"] for a in relayed_here} == {"grid-1"}
+    assert {a.fields[FLEET_ORIGIN] for a in relayed_here} == {"grid-1"}
 
 
 async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempotent(nats_server, fleet_bot):
@@ -324,3 +327,17 @@ async def test_a_bot_stops_cleanly_while_nats_is_gone(nats_server, fleet_bot):
     nats_server.stop()  # and the bot stops while its client is busy reconnecting
     await asyncio.wait_for(bot.stop(), timeout=30)  # nats-py's close raising from inside does not escape
     assert bot.plugin_errors("fleet") == []
+
+
+async def test_status_all_on_the_front_merges_every_bots_answer_over_nats(nats_server, fleet_bot):
+    front = await fleet_bot("front", nats_server.url, toml="", fleet='roles = { "telegram:123" = "admin" }\n')
+    grid = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "telegram:123" = "admin" }\n')
+    await wait_for(lambda: names(front) == {"front": True, "grid-1": True}, timeout_s=20, what="the fleet")
+    direct = await front.operator.fleet.call("grid-1", ADMIN, "status", [], confirmed=False)
+    assert direct.ok and direct.data["summary"]["mode"] == "paper"  # Reply.data crosses the bus
+    merged = await front.commands.dispatch(ADMIN, "status", ["all"])
+    assert merged.ok, merged.render_text()
+    assert {row[0]: row[1] for row in merged.rows[1:]} == {"front": "ok", "grid-1": "ok"}
+    assert merged.data["bots"]["grid-1"]["data"]["summary"] == direct.data["summary"]
+    paused = await front.commands.dispatch(ADMIN, "pause", ["grid-1:grid"])
+    assert paused.ok and grid.operator.strategy_state("grid").startswith("paused")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -46,9 +47,11 @@ def test_too_many_args_and_too_many_bytes_are_refused():
 
 
 def test_a_reply_round_trips_and_a_big_one_is_cut_to_fit():
-    reply = Reply("Strategies", rows=[("name", "state"), ("grid", "running")], header=True, text="t", ok=False)
+    reply = Reply("Strategies", rows=[("name", "state"), ("grid", "running")], header=True, text="t", ok=False,
+                  data={"summary": {"running": "1/1"}, "totals": {"net today": {"USD": Decimal("1.50")}}})
     back = wire.parse_reply(wire.reply(reply, "grid-1", 65536), "grid-1")
     assert (back.title, back.rows, back.header, back.text, back.ok) == ("Strategies", reply.rows, True, "t", False)
+    assert back.data == {"summary": {"running": "1/1"}, "totals": {"net today": {"USD": "1.50"}}}  # exact, a string
     big = Reply("Orders", rows=[(f"order-{n}", "x" * 100) for n in range(400)])
     data = wire.reply(big, "grid-1", 8192)
     assert len(data) <= 8192
