@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -108,6 +109,9 @@ class NatsFleet(FleetLink):
         self._drop_alerted = False
         self._servers = ""
         self._stopping = False
+        self.instance = secrets.token_hex(6)
+        """This process: tells this bot's own heartbeats from another process's that has the same name."""
+        self._clash_alerted = False
         self._back: tuple[bool, int, int] | None = None
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
@@ -327,7 +331,8 @@ class NatsFleet(FleetLink):
             return {asset: str(v) for asset, v in sorted(values.items())}
 
         return {
-            "bot": self.name, "mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
+            "bot": self.name, "instance": self.instance, "mode": op.mode, "configured_mode": op.configured_mode,
+            "started_ns": op.started_ns,
             "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
                            for name in op.strategies},
             "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
@@ -386,6 +391,8 @@ class NatsFleet(FleetLink):
         if subject is not None and wire.bot_of(subject) != bot:
             raise ValueError(f"status of {bot} on the subject of {wire.bot_of(subject)}")
         if bot == self.name:
+            if received_ns is not None and data.get("instance") != self.instance:  # live, and not our own
+                self._name_clash(data)
             return
         if received_ns is None:  # from the bucket: as old as the bot's own clock says, never in the future
             received_ns = min(ts, time.time_ns()) if isinstance(ts, int) else 0
@@ -393,6 +400,17 @@ class NatsFleet(FleetLink):
             if known is not None and known.seen_ns >= received_ns:
                 return
         self.peers[bot] = FleetMember(bot, received_ns, True, data)
+
+    def _name_clash(self, data: dict[str, Any]) -> None:
+        """Another process publishes as this bot: it answers this bot's commands too. Said loudly, once."""
+        if self._clash_alerted:
+            return
+        self._clash_alerted = True
+        started = data.get("started_ns")
+        log.error("fleet: another bot named %s is on NATS (started_ns %s): commands for %s may reach either; "
+                  "give each bot its own [bot] name", self.name, started, self.name)
+        self.ctx.alert(AlertLevel.ERROR, "fleet", f"another bot named {self.name} is on NATS: commands may reach "
+                       "either; give each bot its own [bot] name", other_started_ns=str(started))
 
     def members(self) -> list[FleetMember]:
         now = time.time_ns()

@@ -57,7 +57,7 @@ async def fleet_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
 
     async def factory(name: str, url: str, *, fleet: str = "", toml: str = PAPER, start: bool = True,
                       extra: list[tuple[str, object]] = ()) -> BotUnderTest:
-        data_dir = tmp_path / name
+        data_dir = tmp_path / f"{name}.{len(started)}"  # each bot its own store, even two of one name
         data_dir.mkdir(exist_ok=True)
         # build_bot opens the [bot] table: its first lines are keys of [bot]
         fleet = textwrap.dedent(fleet)

@@ -341,3 +341,15 @@ async def test_status_all_on_the_front_merges_every_bots_answer_over_nats(nats_s
     assert merged.data["bots"]["grid-1"]["data"]["summary"] == direct.data["summary"]
     paused = await front.commands.dispatch(ADMIN, "pause", ["grid-1:grid"])
     assert paused.ok and grid.operator.strategy_state("grid").startswith("paused")
+
+
+async def test_two_processes_with_one_name_are_said_loudly(nats_server, fleet_bot, caplog):
+    first = await fleet_bot("twin", nats_server.url, toml="")
+    heard = []
+    running_link(first.operator).ctx.subscribe_alerts(heard.append)
+    with caplog.at_level(logging.ERROR, logger="arbot.fleet"):
+        await fleet_bot("twin", nats_server.url, toml="")
+        await wait_for(lambda: any("another bot named twin" in a.message for a in heard), timeout_s=20,
+                       what="the clash alert")
+    assert sum("another bot named twin" in a.message for a in heard) == 1  # once, not every heartbeat
+    assert any("give each bot its own [bot] name" in r.getMessage() for r in caplog.records)
