@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
@@ -154,7 +154,7 @@ def _json_kind(value: object) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
-def read_recording(path: Path, stats: ReadStats | None = None) -> Iterator[tuple[int, str]]:
+def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tuple[int, str], None, None]:
     """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily.
 
     A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns`` and a string

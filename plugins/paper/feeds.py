@@ -131,8 +131,8 @@ class RecordingPlayer:
         self.passes += 1
         self._pass_events = 0
         self.stats = ReadStats(self.path)
-        self._events = iter(self.recorder.market_events(read_recording(self.path, self.stats), self.options,
-                                                        self.levels))
+        self._frames = read_recording(self.path, self.stats)
+        self._events = iter(self.recorder.market_events(self._frames, self.options, self.levels))
 
     def peek(self) -> tuple[int, MarketEvent] | None:
         """The next event without taking it."""
@@ -158,6 +158,7 @@ class RecordingPlayer:
         except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
             self.error = exc
             self._done = True
+            self._frames.close()  # the file now, not whenever the failed generators are collected
             return None
 
     def _read_next(self) -> tuple[int, MarketEvent] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from decimal import Decimal
 
 import pytest
@@ -392,3 +393,15 @@ async def test_playback_that_cannot_go_on_marks_the_books_stale(tmp_path, make_e
     assert "cannot be played: RuntimeError" in feed[-1].reason
     assert "the books are STALE" in caplog.text and "the book code failed" in caplog.text
     assert not bot.errors
+    assert str(path) not in open_files()  # closed when playback failed, not whenever the generators are collected
+
+
+def open_files() -> set[str]:
+    """The paths this process has open (Linux)."""
+    paths = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # closed meanwhile (the listing's own descriptor)
+            pass
+    return paths
