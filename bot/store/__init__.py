@@ -481,6 +481,13 @@ class Store:
                 names.update(conn.execute(core_select(table.c.bot).distinct()).scalars())
         return sorted(names)
 
+    def strategies(self) -> list[str]:
+        """The strategy names this bot's orders carry, sorted: the strategies it trades under (strategy
+        names are unique across the bots of a database, so plugin rows keyed by these names are its own)."""
+        t = ORDERS
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(core_select(t.c.strategy).where(t.c.bot == self.bot).distinct()).scalars())
+
     def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
         """Orders of *other* bots of this database: strategy name -> a bot that stored orders under it, for
         ``strategies``; and ``client_order_id`` -> the bot that stored an order with that id, when given."""

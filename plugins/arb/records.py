@@ -192,6 +192,20 @@ def executions(store: Store, strategy: str | None = None, limit: int = 50) -> li
 
 
 
+def own_strategies(store: Store) -> set[str] | None:
+    """The strategy names whose arbitrage rows belong to the store's bot; None for all of them.
+
+    The arbitrage tables have no bot column: their rows are keyed by strategy name, and strategy names are
+    unique across the bots of a database. A bot's strategies are the names its orders carry
+    (:meth:`Store.strategies`), which holds for a running bot and for ``arbot report --all`` reading another
+    bot's store alike. When no other bot has rows in the database, every row is this bot's (so a strategy that
+    only observed, and never sent an order, is still reported).
+    """
+    if set(store.bots()) <= {store.bot}:
+        return None
+    return set(store.strategies())
+
+
 def summary(store: Store) -> list[tuple[str, ...]]:
     """``arbot report``'s arbitrage table: per strategy, opportunities and executions with PnL.
 
@@ -201,15 +215,21 @@ def summary(store: Store) -> list[tuple[str, ...]]:
     """
     rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "hedged", "residual",
                                     "predicted", "realized", "mean |error|")]
+    own = own_strategies(store)
     with store.session() as s:
         seen: dict[str, list[int]] = {}
-        for strategy, was_acted in s.exec(select(ArbOpportunityRow.strategy, ArbOpportunityRow.acted)).all():
+        q_opportunities = select(ArbOpportunityRow.strategy, ArbOpportunityRow.acted)
+        q_executions = select(ArbExecutionRow)
+        if own is not None:
+            q_opportunities = q_opportunities.where(col(ArbOpportunityRow.strategy).in_(own))
+            q_executions = q_executions.where(col(ArbExecutionRow.strategy).in_(own))
+        for strategy, was_acted in s.exec(q_opportunities).all():
             counts = seen.setdefault(strategy, [0, 0])
             counts[0] += 1
             counts[1] += bool(was_acted)
         done: dict[str, list[tuple[ArbExecutionRow, Decimal]]] = {}  # finished rows with their realized PnL
         open_: dict[str, int] = {}
-        for row in s.exec(select(ArbExecutionRow)).all():
+        for row in s.exec(q_executions).all():
             if row.state == "done" and row.realized_pnl is not None:
                 done.setdefault(row.strategy, []).append((row, row.realized_pnl))
             else:
@@ -236,13 +256,17 @@ def _q(value: Decimal | None, quote: str) -> str:
 def execution_views(store: Store, strategy: str | None, since_ns: int | None, until_ns: int | None,
                     limit: int) -> list[ExecutionView]:
     """The ``executions`` hook: executions created in ``[since_ns, until_ns)``, newest first, as the
-    operator's read model (legs with their submission and final times)."""
+    operator's read model (legs with their submission and final times); the store's bot's only
+    (:func:`own_strategies`)."""
     if not sa_inspect(store.engine).has_table(str(ArbExecutionRow.__tablename__)):  # no arb strategy ran here
         return []
+    own = own_strategies(store)
     with store.session() as s:
         q = select(ArbExecutionRow)
         if strategy is not None:
             q = q.where(ArbExecutionRow.strategy == strategy)
+        if own is not None:
+            q = q.where(col(ArbExecutionRow.strategy).in_(own))
         if since_ns is not None:
             q = q.where(ArbExecutionRow.created_ns >= since_ns)
         if until_ns is not None:

@@ -63,9 +63,13 @@ def load_swap(store: Store, exchange: str, client_order_id: str) -> JupiterSwapR
 
 
 def in_flight_swaps(store: Store, exchange: str) -> list[JupiterSwapRow]:
+    """The store's bot's swaps on ``exchange`` still in flight. The table has no bot column, and two bots of one
+    database may name their Jupiter exchange alike: a swap is this bot's when its client order id is in the
+    host's orders under this bot (the order is stored before the exchange is asked to place it)."""
     with store.session() as s:
-        return list(s.exec(select(JupiterSwapRow).where(JupiterSwapRow.exchange == exchange,
+        rows = list(s.exec(select(JupiterSwapRow).where(JupiterSwapRow.exchange == exchange,
                                                         JupiterSwapRow.status == IN_FLIGHT)))
+    return [row for row in rows if store.order_exists(row.client_order_id)]
 
 
 def save_swap(store: Store, row: JupiterSwapRow) -> JupiterSwapRow:

@@ -52,17 +52,18 @@ def keypair(tmp_path):
 
 @pytest.fixture
 async def make_exchange(tmp_path, db_url, node, jupiter_api, keypair):
-    """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call)."""
+    """``ex = await make_exchange(**settings)``: a started exchange on the fakes (same store each call, or
+    ``bot_store``: another bot's store of the same database)."""
     store = Store(db_url).open()
     started: list[JupiterExchange] = []
 
-    async def factory(*, rpc_urls=None, **overrides):
+    async def factory(*, rpc_urls=None, bot_store=None, **overrides):
         settings = JupiterSettings(api_url=jupiter_api.url, rpc_urls=rpc_urls or [node.url],
                                    keypair_file=str(tmp_path / "id.json"), rebroadcast_s=0.05, poll_s=0.02,
                                    request_timeout_s=1.0)
         settings = replace(settings, **overrides)
         published: list = []
-        ctx = SimpleNamespace(name="jupiter", store=store, log=logging.getLogger("arbot.exchange.jupiter"),
+        ctx = SimpleNamespace(name="jupiter", store=bot_store or store, log=logging.getLogger("arbot.exchange.jupiter"),
                               clock=_Clock(), bus=SimpleNamespace(publish=published.append))
         exchange = JupiterExchange("jupiter", settings, ctx)  # type: ignore[arg-type]
         exchange.published = published  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ import pytest
 from solders.transaction import VersionedTransaction
 
 from bot.domain import Order, OrderReport, OrderStatus, OrderType, Side
-from plugins.jupiter.records import EXPIRED, IN_FLIGHT, LANDED, load_swap
+from bot.store import Store
+from plugins.jupiter.records import EXPIRED, IN_FLIGHT, LANDED, in_flight_swaps, load_swap
 
 
 def _order(cid="swap-1", side=Side.SELL, qty="0.5", price=None) -> Order:
@@ -119,6 +120,7 @@ async def test_restart_mid_confirmation_resumes_without_resigning(make_exchange,
     node.land = False
     first = await make_exchange()
     first.place_wait_s = 0.05
+    assert first.ctx.store.insert_order(_order())  # the executor stores the order before it places it
     await first.place_order(_order())
     row = load_swap(first.ctx.store, "jupiter", "swap-1")
     assert row.status == IN_FLIGHT
@@ -133,6 +135,34 @@ async def test_restart_mid_confirmation_resumes_without_resigning(make_exchange,
     assert state.status is OrderStatus.FILLED and state.exchange_order_id == row.signature
     reports = [e for e in second.published if isinstance(e, OrderReport)]
     assert reports[-1].state.status is OrderStatus.FILLED
+
+
+async def test_a_restart_resumes_only_its_own_bots_swaps_on_a_shared_database(make_exchange, node, db_url):
+    """Two bots of one database, both with an exchange named "jupiter": each resumes only its own swaps (the
+    client order ids its orders carry), never the other bot's."""
+    node.land = False
+    alpha_store, beta_store = Store(db_url, bot="alpha").open(), Store(db_url, bot="beta").open()
+    try:
+        alpha = await make_exchange(bot_store=alpha_store)
+        alpha.place_wait_s = 0.05
+        assert alpha_store.insert_order(_order("alpha-1"))
+        await alpha.place_order(_order("alpha-1"))
+        await alpha.stop()
+        assert load_swap(alpha_store, "jupiter", "alpha-1").status == IN_FLIGHT
+        beta = await make_exchange(bot_store=beta_store)  # restarts: alpha's swap is in flight in the table
+        assert "alpha-1" not in beta._confirming and await beta.open_orders() == []
+        assert in_flight_swaps(beta_store, "jupiter") == []
+        again = await make_exchange(bot_store=alpha_store)
+        assert [s.client_order_id for s in await again.open_orders()] == ["alpha-1"]
+        node.land = True
+        await _settle(again, "alpha-1")
+        assert (await again.fetch_order("SOL/USDC", "alpha-1")).status is OrderStatus.FILLED
+        assert again.signatures_made == 0 and beta.signatures_made == 0
+        await again.stop()
+        await beta.stop()
+    finally:
+        alpha_store.close()
+        beta_store.close()
 
 
 async def test_send_that_times_out_but_lands_is_not_resigned(make_exchange, node):
