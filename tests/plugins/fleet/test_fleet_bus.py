@@ -338,7 +338,11 @@ async def test_status_all_on_the_front_merges_every_bots_answer_over_nats(nats_s
     merged = await front.commands.dispatch(ADMIN, "status", ["all"])
     assert merged.ok, merged.render_text()
     assert {row[0]: row[1] for row in merged.rows[1:]} == {"front": "ok", "grid-1": "ok"}
-    assert merged.data["bots"]["grid-1"]["data"]["summary"] == direct.data["summary"]
+    def steady(summary: dict) -> dict:  # grid-1 keeps trading between the two calls: drop what moves
+        return {k: v for k, v in summary.items() if k not in ("orders", "PnL today")}
+
+    assert steady(merged.data["bots"]["grid-1"]["data"]["summary"]) == steady(direct.data["summary"])
+    assert set(merged.data["bots"]["grid-1"]["data"]["summary"]) == set(direct.data["summary"])
     paused = await front.commands.dispatch(ADMIN, "pause", ["grid-1:grid"])
     assert paused.ok and grid.operator.strategy_state("grid").startswith("paused")
 
