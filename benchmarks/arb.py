@@ -418,6 +418,19 @@ def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, 
 
 # --- (b) backtest throughput -----------------------------------------------------------------------
 
+POOL = """[exchanges.sol-pool]
+type = "paper-dex"
+symbol = "SOL/USDC"
+anchor = "sol-cex"
+start_price = "150"
+dislocation_probability = "0.03"
+dislocation_min_bps = "25"
+dislocation_max_bps = "90"
+tick_interval_ms = 200
+latency_ms = 100
+initial_balances = { SOL = "100", USDC = "15000" }
+seed = 7
+"""
 BACKTEST = """
 mode = "paper"
 [exchanges.sol-cex]
@@ -436,19 +449,8 @@ taker_fee_bps = "10"
 initial_balances = { SOL = "100", USDC = "15000" }
 latency_ms = 50
 seed = 11
-[exchanges.sol-pool]
-type = "paper-dex"
-symbol = "SOL/USDC"
-anchor = "sol-cex"
-start_price = "150"
-dislocation_probability = "0.03"
-dislocation_min_bps = "25"
-dislocation_max_bps = "90"
-tick_interval_ms = 200
-latency_ms = 100
-initial_balances = { SOL = "100", USDC = "15000" }
-seed = 7
-"""
+
+""" + POOL
 BACKTEST_ARB = """
 [strategies.sol-arb]
 type = "arb"
@@ -493,19 +495,7 @@ min_qty = "0.01"
 taker_fee_bps = "10"
 initial_balances = { SOL = "100", USDC = "15000" }
 latency_ms = 50
-[exchanges.sol-pool]
-type = "paper-dex"
-symbol = "SOL/USDC"
-anchor = "sol-cex"
-start_price = "150"
-dislocation_probability = "0.03"
-dislocation_min_bps = "25"
-dislocation_max_bps = "90"
-tick_interval_ms = 200
-latency_ms = 100
-initial_balances = { SOL = "100", USDC = "15000" }
-seed = 7
-"""
+""" + POOL
 SCENARIOS = {
     "venues only (SOL/USDC CEX + pool)": (BACKTEST, False),
     "arb strategy (SOL/USDC)": (BACKTEST + BACKTEST_ARB, True),

@@ -44,7 +44,7 @@ from bot.api.ledger import qty as display_qty
 from . import dex_pool
 from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
-from .feeds import RecordingPlayer
+from .feeds import PlaysRecording, RecordingPlayer
 from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
@@ -62,7 +62,7 @@ class SlippageExceeded(PermanentError):
     """The swap would pay out less than the minimum out (SELL) or cost more than the maximum in (BUY)."""
 
 
-class PaperDexExchange(Exchange, Steppable, PaperTransfers):
+class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     """A simulated pool venue; no chain, no real money.
 
     **The pool** (:mod:`plugins.paper.dex_pool`): constant product or concentrated liquidity (an
@@ -295,19 +295,6 @@ class PaperDexExchange(Exchange, Steppable, PaperTransfers):
             self.pool = None
             self._set_feed(event.state, f"recorded: {event.reason}", now)
         return True
-
-    def next_event_ns(self) -> int | None:
-        """Recording: playback time of the event the next :meth:`step` plays, in ns since the recording's first
-        event; None when it is over, or the pool is not a recording."""
-        item = self._player.peek() if self._player is not None else None
-        return None if item is None else item[0]
-
-    def recording_start_ns(self) -> int | None:
-        """Recording: the recorded receive time of its first event (None otherwise)."""
-        if self._player is None:
-            return None
-        self._player.peek()
-        return self._player.start_ts_ns
 
     def _build_pool(self) -> Pool:
         s = self.settings

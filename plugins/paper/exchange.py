@@ -29,7 +29,7 @@ from bot.api.backtest import BacktestPlan, Steppable
 
 from .book_market import BookMarket, Market
 from .engine import MatchingEngine
-from .feeds import BookFeed, RecordingPlayer
+from .feeds import BookFeed, PlaysRecording, RecordingPlayer
 from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
 from .settings import BACKTEST_TICK_MS, PaperSettings
@@ -40,7 +40,7 @@ SAVE_MARKETS_EVERY = 1000
 """Steps between two saves of where the markets stand (also saved on stop)."""
 
 
-class PaperExchange(Exchange, Steppable, PaperTransfers):
+class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     """A simulated venue; no real money. Its books are simulated, recorded or mirrored (``market``).
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
@@ -255,19 +255,6 @@ class PaperExchange(Exchange, Steppable, PaperTransfers):
             with state.transaction():
                 self._save_markets()
         return True
-
-    def next_event_ns(self) -> int | None:
-        """Recording: playback time of the event the next :meth:`step` plays, in ns since the recording's
-        first event (growing across loops); None when it is over, or the market is not a recording."""
-        item = self._player.peek() if self._player is not None else None
-        return None if item is None else item[0]
-
-    def recording_start_ns(self) -> int | None:
-        """Recording: the recorded receive time of its first event (None otherwise)."""
-        if self._player is None:
-            return None
-        self._player.peek()
-        return self._player.start_ts_ns
 
     @classmethod
     def prepare_for_backtest(cls, settings: PaperSettings) -> BacktestPlan:

@@ -90,6 +90,25 @@ class BookFeed:
         self._publish(FeedStatus(self.exchange, symbol, state, now, reason))
 
 
+class PlaysRecording:
+    """What a paper venue playing a recording tells the backtest driver (``_player`` set when it plays one)."""
+
+    _player: RecordingPlayer | None = None
+
+    def next_event_ns(self) -> int | None:
+        """Recording: playback time of the event the next ``step`` plays, in ns since the recording's first
+        event (growing across loops); None when it is over, or the venue does not play a recording."""
+        item = self._player.peek() if self._player is not None else None
+        return None if item is None else item[0]
+
+    def recording_start_ns(self) -> int | None:
+        """Recording: the recorded receive time of its first event (None otherwise)."""
+        if self._player is None:
+            return None
+        self._player.peek()
+        return self._player.start_ts_ns
+
+
 class RecordingPlayer:
     """One recording's market events, in order, each with its playback time.
 
