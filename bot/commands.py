@@ -270,17 +270,25 @@ class CommandTable:
         everyone = False
         named: dict[str, list[str]] = {}
         common: list[str] = []
+        members: list[str] | None = None
         for arg in args:
             bot, colon, rest = arg.partition(":")
             if arg.lower() == ALL:
                 everyone = True
-            elif colon and BOT_NAME.fullmatch(bot) and (self.fleet is not None or bot == me):
-                named.setdefault(bot, []).extend([rest] if rest else [])
-            else:
-                common.append(arg)
+                continue
+            if colon and BOT_NAME.fullmatch(bot) and (self.fleet is not None or bot == me):
+                if members is None:
+                    members = self._members()
+                # "<bot>:" names a bot only when it is one; free text such as "market: crash" (a word ending in
+                # a colon) stays text, while "<typo>:<arg>" is refused below rather than run here
+                if bot in members or rest:
+                    named.setdefault(bot, []).extend([rest] if rest else [])
+                    continue
+            common.append(arg)
         if not everyone and not named:
             return args
-        members = self._members()
+        if members is None:
+            members = self._members()
         unknown = sorted(set(named) - set(members))
         if unknown:
             return Reply(f"No bot named {', '.join(unknown)} in the fleet. Bots: {', '.join(members)}.", ok=False)

@@ -154,6 +154,21 @@ async def test_an_unknown_bot_is_refused_with_the_members(fleet):
     assert fleet.calls == [] and audit(front)[-1] == ("test", "root", "pause", "nope:s", "refused: unknown bot")
 
 
+async def test_a_word_ending_in_a_colon_is_free_text_unless_it_names_a_bot(fleet):
+    front = fleet.bots["front"]
+    asked = await front.commands.dispatch(ADMIN, "kill", ["all", "market:", "crash"])
+    assert asked.confirm_token and "arb, front, grid" in asked.title, asked.title
+    reply = await front.commands.confirm(ADMIN, asked.confirm_token)
+    assert reply.ok, reply.render_text()
+    assert sorted(c[1:] for c in fleet.calls) == [("arb", "kill", ["market:", "crash"], True),
+                                                  ("grid", "kill", ["market:", "crash"], True)]
+    # a member named with nothing after the colon is still a target; a typo with an argument is refused
+    fleet.calls.clear()
+    assert (await front.commands.dispatch(ADMIN, "pause", ["grid:"])).ok and [c[1] for c in fleet.calls] == ["grid"]
+    refused = await front.commands.dispatch(ADMIN, "pause", ["grd:s"])
+    assert not refused.ok and refused.title.startswith("No bot named grd")
+
+
 async def test_the_front_authorizes_first(fleet):
     front = fleet.bots["front"]
     viewer = Caller("test", "eye", "viewer")
