@@ -106,15 +106,18 @@ def establish(store: Store, data_dir: Path, *, fresh_epoch: bool = False, ts_ns:
 def check_strategy_names(store: Store, strategies: list[str]) -> None:
     """Refuse strategy names another bot of the database already trades under: strategies' own tables
     (grid slots, arbitrage executions, ...) are keyed by strategy name, so two bots sharing a database and a
-    strategy name would read and change each other's rows."""
+    strategy name would read and change each other's rows. The names are claimed for this bot when free (seen by
+    the next bot even before this one stores an order)."""
     taken = store.other_bots(strategies=strategies)
-    if taken:
-        listed = ", ".join(f'"{name}" (bot "{bot}")' for name, bot in sorted(taken.items()))
-        raise StoreMismatch(
-            f"strategy name(s) {listed} already trade in this database ({_where(store)}) under another bot: bots "
-            "sharing a database need distinct strategy names, since strategies keep their own records by name. "
-            "Rename the strategy in this bot's [strategies], or give this bot the other one's [bot] name if it "
-            "is that bot moved to another machine.")
+    if not taken:
+        store.claim_strategies(strategies)
+        return
+    listed = ", ".join(f'"{name}" (bot "{bot}")' for name, bot in sorted(taken.items()))
+    raise StoreMismatch(
+        f"strategy name(s) {listed} already trade in this database ({_where(store)}) under another bot: bots "
+        "sharing a database need distinct strategy names, since strategies keep their own records by name. "
+        "Rename the strategy in this bot's [strategies], or give this bot the other one's [bot] name if it "
+        "is that bot moved to another machine.")
 
 
 EPOCH_DRAWS = 20

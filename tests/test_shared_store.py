@@ -313,6 +313,20 @@ def test_a_strategy_name_another_bot_trades_under_is_refused(two):
     assert beta.other_bots(client_order_id="c-1") == {"c-1": "alpha"} and alpha.other_bots(client_order_id="c-1") == {}
 
 
+def test_a_strategy_that_only_observed_is_its_bots_from_the_start(two):
+    """A strategy that has stored no order yet (observing, or no opportunity so far) is still claimed by its bot:
+    another bot cannot start under its name, and the bot's report sections (Store.strategies) include it."""
+    alpha, beta = two
+    identity.check_strategy_names(alpha, ["sol-arb"])
+    assert alpha.strategies() == ["sol-arb"] and beta.strategies() == []
+    with pytest.raises(identity.StoreMismatch, match='"sol-arb" \\(bot "alpha"\\) already trade in this database'):
+        identity.check_strategy_names(beta, ["sol-arb"])
+    identity.check_strategy_names(alpha, ["sol-arb"])  # its own restart: fine, and claimed once
+    trade(alpha, "30000", "30100")
+    assert alpha.strategies() == ["grid", "sol-arb"]
+    assert beta.other_bots(strategies=["sol-arb", "grid", "x"]) == {"sol-arb": "alpha", "grid": "alpha"}
+
+
 def test_each_bot_keeps_its_own_drawdown_peak_and_the_first_takes_the_unnamed_one(two):
     alpha, beta = two
     save_peaks(alpha.scoped(""), "limits", {"USD": D("900")}, T0)  # saved before bots had names

@@ -305,6 +305,8 @@ def table_of(row: type[SQLModel]) -> Table:
 
 
 ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
+STRATEGY_CLAIM = "strategy:"
+"""``bot_state`` key prefix of the strategy names a bot claimed at start (:meth:`Store.claim_strategies`)."""
 MARKOUTS = table_of(MarkoutRow)
 HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow,
                                                        TransferRow)), MARKOUTS)
@@ -482,22 +484,42 @@ class Store:
         return sorted(names)
 
     def strategies(self) -> list[str]:
-        """The strategy names this bot's orders carry, sorted: the strategies it trades under (strategy
-        names are unique across the bots of a database, so plugin rows keyed by these names are its own)."""
-        t = ORDERS
+        """The strategies this bot trades under, sorted: the names its orders carry and those it claimed at start
+        (:meth:`claim_strategies`; one that has only observed has stored no order). Strategy names are unique
+        across the bots of a database, so plugin rows keyed by these names are its own."""
+        t, state = ORDERS, table_of(StateRow)
         with self.engine.connect() as conn:
-            return sorted(conn.execute(core_select(t.c.strategy).where(t.c.bot == self.bot).distinct()).scalars())
+            names = set(conn.execute(core_select(t.c.strategy).where(t.c.bot == self.bot).distinct()).scalars())
+            names.update(conn.execute(core_select(state.c.value).where(
+                state.c.bot == self.bot, state.c.key.startswith(STRATEGY_CLAIM, autoescape=True))).scalars())
+        return sorted(names)
+
+    def claim_strategies(self, names: Iterable[str], ts_ns: int | None = None) -> None:
+        """Record that this bot runs ``names`` (``bot_state`` rows ``strategy:<name>``), so that another bot of
+        the database sees the names taken before they store any order (:meth:`other_bots`)."""
+        ts = ts_ns or time.time_ns()
+        with self.session() as s:
+            for name in names:
+                key = STRATEGY_CLAIM + name
+                row = s.get(StateRow, (self.bot, key)) or StateRow(bot=self.bot, key=key, value=name)
+                row.updated_ns = ts
+                s.add(row)
 
     def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
-        """Orders of *other* bots of this database: strategy name -> a bot that stored orders under it, for
-        ``strategies``; and ``client_order_id`` -> the bot that stored an order with that id, when given."""
-        t = ORDERS
+        """*Other* bots of this database: strategy name -> a bot that stored orders under it or claimed it
+        (:meth:`claim_strategies`), for ``strategies``; and ``client_order_id`` -> the bot that stored an order
+        with that id, when given."""
+        t, state = ORDERS, table_of(StateRow)
         out: dict[str, str] = {}
         names = list(strategies)
         with self.engine.connect() as conn:
             if names:
                 q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
                 out.update({strategy: bot for strategy, bot in conn.execute(q)})
+                claims = core_select(state.c.value, state.c.bot).where(
+                    state.c.bot != self.bot, state.c.key.in_([STRATEGY_CLAIM + n for n in names]))
+                for strategy, bot in conn.execute(claims):
+                    out.setdefault(strategy, bot)
             if client_order_id is not None:
                 q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
                 found = conn.execute(q).scalar()
