@@ -22,9 +22,8 @@ class FleetSettings:
     password: Secret | None = option(None, help="NATS password of user: env:NAME or file:PATH")
     token: Secret | None = option(None, help="NATS authentication token: env:NAME or file:PATH")
     creds_file: str = option("", max_len=4096,
-                             help="NATS credentials file (JWT + NKey seed, `nsc` makes it); needs the nkeys package")
-    nkey_seed: Secret | None = option(None, help="NATS NKey seed (SU...): env:NAME or file:PATH; needs the nkeys "
-                                                 "package")
+                             help="NATS credentials file (JWT + NKey seed, `nsc` makes it)")
+    nkey_seed: Secret | None = option(None, help="NATS NKey seed (SU...): env:NAME or file:PATH")
     tls_ca: str = option("", max_len=4096, help="CA certificate file (PEM) the NATS server's certificate is checked "
                                                 "against (empty: the system's)")
     tls_cert: str = option("", max_len=4096, help="client certificate file (PEM) for a server that verifies clients")

@@ -9,7 +9,8 @@
     server.start()                                  # back, with the JetStream store kept
     server.close()                                  # at teardown (also stop())
 
-``user``/``password`` or ``token`` make the server require them. ``.ci/run`` installs the package.
+``user``/``password``, ``token`` or ``nkey`` (a user's public NKey, ``U...``; written to a config file, the
+only way nats-server takes one) make the server require them. ``.ci/run`` installs the package.
 
 :func:`fleet_plugin_path` lets an ``arbot`` subprocess find the ``fleet`` plugin in a venv installed
 before the plugin's entry point existed: put it on the subprocess's ``PYTHONPATH``.
@@ -45,11 +46,11 @@ class NatsServer:
     """One nats-server process at a time on a fixed port, its JetStream store kept across restarts."""
 
     def __init__(self, store_dir: Path, *, jetstream: bool = True, user: str = "", password: str = "",
-                 token: str = "", port: int | None = None):
+                 token: str = "", nkey: str = "", port: int | None = None):
         self.store_dir = Path(store_dir)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.jetstream = jetstream
-        self.user, self.password, self.token = user, password, token
+        self.user, self.password, self.token, self.nkey = user, password, token, nkey
         self.port = port or free_port()
         self.log_path = self.store_dir / "nats-server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -67,6 +68,10 @@ class NatsServer:
             cmd += ["--user", self.user, "--pass", self.password]
         elif self.token:
             cmd += ["--auth", self.token]
+        elif self.nkey:
+            conf = self.store_dir / "nkey.conf"
+            conf.write_text(f'authorization {{ users = [ {{ nkey: "{self.nkey}" }} ] }}\n')
+            cmd += ["-c", str(conf)]
         return cmd
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -61,3 +62,34 @@ async def test_a_reference_that_does_not_resolve_fails_the_service_with_its_key_
     errors = " ".join(bot.plugin_errors("fleet"))
     assert "plugins.fleet.nats_url" in errors and "FLEET_URL_NOT_SET" in errors
     assert bot.operator.strategy_state("grid") == "running"
+
+
+def _user_seed() -> str:
+    import nkeys
+
+    return nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+
+
+async def test_an_nkey_seed_logs_in_and_another_is_refused_and_neither_is_shown(tmp_path, fleet_bot, monkeypatch,
+                                                                                caplog):
+    import nkeys
+
+    seed = _user_seed()
+    server = NatsServer(tmp_path / "nkey", jetstream=False, nkey=nkeys.from_seed(seed.encode()).public_key.decode())
+    server.start()
+    try:
+        monkeypatch.setenv("NATS_SEED", seed)
+        bot = await fleet_bot("grid-1", server.url, fleet='nkey_seed = "env:NATS_SEED"\n')
+        await wait_for(lambda: running_link(bot.operator).stats()["connected"], timeout_s=20, what="the NKey login")
+        stranger = _user_seed()  # a valid seed the server does not know
+        monkeypatch.setenv("NATS_SEED_2", stranger)
+        with caplog.at_level(logging.DEBUG):
+            other = await fleet_bot("grid-2", server.url, fleet='nkey_seed = "env:NATS_SEED_2"\n')
+            link = running_link(other.operator)
+            await wait_for(lambda: any("unreachable" in r.getMessage() for r in caplog.records), timeout_s=20,
+                           what="the refusal logged")
+        assert not link.stats()["connected"] and other.operator.strategy_state("grid") == "running"
+        assert "Authorization" in caplog.text
+        assert seed not in caplog.text and stranger not in caplog.text
+    finally:
+        server.close()
