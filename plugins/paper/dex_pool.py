@@ -27,6 +27,7 @@ from arbotlib.amm.whirlpool.math import (
     MAX_TICK,
     MIN_TICK,
     OrcaMathError,
+    reaches_limit_in_range,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -149,6 +150,11 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     if target == model.sqrt_price:
         return model
     a_to_b = target < model.sqrt_price
+    if reaches_limit_in_range(amount=U64_MAX, a_to_b=a_to_b, sqrt_price=model.sqrt_price, tick=model.tick,
+                              liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
+                              sqrt_price_limit=target, tick_spacing=model.tick_spacing,
+                              tick_indexes=model.tick_indexes):
+        return model.at(target, tick_at_sqrt_price(target), model.liquidity)  # what swap_quote leaves, known
     try:
         q = swap_quote(amount=U64_MAX, amount_specified_is_input=True, a_to_b=a_to_b, sqrt_price=model.sqrt_price,
                        tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,

@@ -571,6 +571,49 @@ def range_quoter(
                              sqrt_price, liquidity, target, reach, fee_rate, keep, numerator, liquidity << 64)
 
 
+
+def reaches_limit_in_range(
+    *,
+    amount: int,
+    a_to_b: bool,
+    sqrt_price: int,
+    tick: int,
+    liquidity: int,
+    fee_rate: int,
+    ticks: Sequence[tuple[int, int]],
+    sqrt_price_limit: int,
+    tick_spacing: int | None = None,
+    tick_indexes: Sequence[int] | None = None,
+) -> bool:
+    """Whether an exact-input :func:`swap_quote` of ``amount`` takes the price to ``sqrt_price_limit``
+    in its first step, strictly inside the current range, without failing.
+
+    True: that quote leaves the pool at ``sqrt_price_limit``, ``tick_at_sqrt_price(sqrt_price_limit)``
+    and the same liquidity (a swap that moves a pool to a price: the paper DEX's other traders), known
+    here without the quote's amounts. False: anything else; ask :func:`swap_quote`.
+    """
+    limit = sqrt_price_limit
+    if not (0 < amount <= U64_MAX and MIN_SQRT_PRICE <= limit <= MAX_SQRT_PRICE
+            and 0 <= fee_rate < FEE_RATE_DENOMINATOR and (limit < sqrt_price if a_to_b else limit > sqrt_price)):
+        return False
+    indexes = tick_indexes
+    if indexes is None:
+        indexes = list(map(operator.itemgetter(0), ticks))
+        if not all(map(operator.lt, indexes, indexes[1:])):
+            return False
+    stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
+    if stop is not None and not (limit > _ladder(stop) if a_to_b else limit < _ladder(stop)):
+        return False
+    keep = FEE_RATE_DENOMINATOR - fee_rate
+    # compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the
+    # output (rounded down) and the fee on the input must fit the program's integers.
+    amount_in = (_amount_delta_a_or_none if a_to_b else _amount_delta_b_or_none)(sqrt_price, limit, liquidity, True)
+    if amount_in is None or amount * keep // FEE_RATE_DENOMINATOR < amount_in:
+        return False
+    if (_amount_delta_b_or_none if a_to_b else _amount_delta_a_or_none)(sqrt_price, limit, liquidity, False) is None:
+        return False
+    return -(-amount_in * fee_rate // keep) <= U64_MAX
+
 # The four steps of range_quoter, named by the specified (fixed) token. Each is the first step of
 # swap_quote (compute_swap_step towards ``target``) when it stops short of the target and leaves
 # nothing to swap, with the same rounding and the same overflow limits; anything else is None. In

@@ -29,6 +29,7 @@ from arbotlib.amm.whirlpool.math import (
     OrcaMathError,
     SwapQuote,
     range_quoter,
+    reaches_limit_in_range,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -114,6 +115,34 @@ def test_a_state_with_nothing_to_swap_in_a_direction_has_no_quoter():
     no_liquidity = {**at_min, "sqrt_price": Q64, "tick": 0, "liquidity": 0}
     assert range_quoter(amount_specified_is_input=True, a_to_b=True, **no_liquidity) is None
 
+
+
+@settings(max_examples=1000, deadline=None)
+@given(pool=pool_states(), a_to_b=st.booleans(), data=st.data())
+def test_a_swap_to_a_price_inside_the_range_is_known_without_its_amounts(pool, a_to_b, data):
+    """reaches_limit_in_range: True exactly when swap_quote goes to the limit in its first step, inside the range."""
+    quoter = range_quoter(amount_specified_is_input=True, a_to_b=a_to_b, **pool)
+    sqrt_price = pool["sqrt_price"]
+    near = st.integers(-8, 8).map(lambda d: sqrt_price_at_tick(min(max(pool["tick"] + d, MIN_TICK), MAX_TICK)))
+    limits = [st.integers(MIN_SQRT_PRICE, MAX_SQRT_PRICE), st.integers(-3, 3).map(lambda d: sqrt_price + d), near]
+    if quoter is not None:  # around the range's end
+        limits.append(st.integers(-3, 3).map(lambda d: quoter.args[2] + d))
+        limits.append(st.integers(min(sqrt_price, quoter.args[2]), max(sqrt_price, quoter.args[2])))
+    limit = min(max(data.draw(st.one_of(*limits)), MIN_SQRT_PRICE), MAX_SQRT_PRICE)
+    amount = data.draw(st.one_of(st.just(U64_MAX), st.integers(1, U64_MAX), st.integers(1, 2**40)))
+    reaches = reaches_limit_in_range(amount=amount, a_to_b=a_to_b, sqrt_price_limit=limit, **pool)
+    try:
+        expected = swap_quote(amount=amount, amount_specified_is_input=True, a_to_b=a_to_b, sqrt_price_limit=limit,
+                              **pool)
+    except OrcaMathError:
+        assert not reaches
+        return
+    if reaches:
+        assert (expected.sqrt_price, expected.tick, expected.liquidity, expected.ticks_crossed) == (
+            limit, tick_at_sqrt_price(limit), pool["liquidity"], 0)
+    elif quoter is not None and expected.sqrt_price == limit != sqrt_price and not expected.ticks_crossed:
+        # Not known: the limit must be the range's end or beyond it.
+        assert limit <= quoter.args[2] if a_to_b else limit >= quoter.args[2]
 
 # --- the model -----------------------------------------------------------------------------------
 
