@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import pickle
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
@@ -241,3 +241,17 @@ def test_mid_is_computed_once_per_state_and_is_the_price_of_the_sqrt_price():
     inverse = WhirlpoolModel(model.sqrt_price, model.tick, model.liquidity, model.fee_rate, model.tick_spacing,
                              model.ticks, "USDC", "SOL", 6, 9, base_is_a=False)
     assert inverse.mid() == 1 / price_from_sqrt_price(model.sqrt_price, 9, 6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(sqrt_price=st.integers(MIN_SQRT_PRICE, MAX_SQRT_PRICE), decimals_a=st.integers(0, 18),
+       decimals_b=st.integers(0, 18))
+def test_the_price_of_a_sqrt_price_is_the_60_digit_decimal_one_in_any_context(sqrt_price, decimals_a, decimals_b):
+    with localcontext() as ctx:
+        ctx.prec = 60
+        reference = +(Decimal(sqrt_price * sqrt_price) / Decimal(1 << 128)).scaleb(decimals_a - decimals_b)
+    got = price_from_sqrt_price(sqrt_price, decimals_a, decimals_b)
+    assert got == reference and str(got) == str(reference)
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = 5, ROUND_FLOOR
+        assert str(price_from_sqrt_price(sqrt_price, decimals_a, decimals_b)) == str(reference)
