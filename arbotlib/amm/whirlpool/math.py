@@ -19,8 +19,13 @@ Units and conventions (those of Orca's program):
 
 Amounts of token are clamped to u64 and liquidity to u128 the way the program does; where the
 program would fail, these functions raise an :class:`OrcaMathError` subclass naming the cause.
-The multi-tick quote is :func:`swap_quote`; the account decoding and pool quoting built on it
-live in :mod:`arbotlib.amm.whirlpool.accounts` and :mod:`arbotlib.amm.whirlpool.pool`.
+The multi-tick quote is :func:`swap_quote`, step by step as the program swaps: the reference.
+:func:`range_quoter` gives the same numbers in closed form for the swaps that end inside the range
+they start in (most small quotes), from facts made once per pool state, and
+:func:`reaches_limit_in_range` tells when a swap to a price stays in that range; everything else is
+left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
+:mod:`arbotlib.amm.whirlpool.accounts`, :mod:`arbotlib.amm.whirlpool.pool` and
+:mod:`arbotlib.amm.whirlpool.model`.
 """
 
 from __future__ import annotations

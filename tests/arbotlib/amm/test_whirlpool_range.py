@@ -37,7 +37,6 @@ from arbotlib.amm.whirlpool.math import (
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from arbotlib.amm.whirlpool.pool import price_from_sqrt_price
 from bot.pool import PoolLiquidityError
-from plugins.paper import dex_pool
 
 
 @st.composite
@@ -199,11 +198,16 @@ def test_model_quotes_and_the_states_they_leave_are_the_reference_ones(pool, bas
                     _same_state(chained[2], reference[2])
 
 
+PAPER_TICKS = ((-23028, 2009562179511), (-21204, 3493179826578), (-19928, 7902926201126), (-19464, 15241265048789),
+               (-19220, 29932712140625), (-19072, 73959381717003), (-19024, 142059124291983),
+               (-18920, -142059124291983), (-18872, -73959381717003), (-18724, -29932712140625),
+               (-18484, -15241265048789), (-18016, -7902926201126), (-16740, -3493179826578),
+               (-14916, -2009562179511))
+
+
 def _paper_pool() -> WhirlpoolModel:
-    """The paper DEX's default concentrated pool (the arb backtests'): SOL/USDC at 150, 2M tvl."""
-    return dex_pool.concentrated(base="SOL", quote="USDC", base_decimals=9, quote_decimals=6, price=Decimal(150),
-                                 tvl=Decimal(2_000_000), fee_bps=4, tick_spacing=4,
-                                 widths_bps=[50, 100, 250, 500, 1000, 2500, 5000])
+    """The paper DEX's default concentrated pool (the arb backtests'): SOL/USDC at 150, 2M tvl, 4 bps, spacing 4."""
+    return WhirlpoolModel(7144393258922745604, -18973, 274598151405615, 400, 4, PAPER_TICKS, "SOL", "USDC", 9, 6)
 
 
 def test_the_arb_sizes_on_the_paper_pool_take_the_closed_form():
