@@ -395,6 +395,12 @@ def _swap_quote_of(amount_in: int, amount_out: int, fee_amount: int, sqrt_price:
     return q
 
 
+def sorted_tick_indexes(ticks: Sequence[tuple[int, int]]) -> tuple[int, ...] | None:
+    """The tick indexes of ``ticks``, in order; None unless strictly increasing (what a quote needs)."""
+    indexes = tuple(map(operator.itemgetter(0), ticks))
+    return indexes if all(map(operator.lt, indexes, indexes[1:])) else None
+
+
 def _next_stop(
     tick: int, a_to_b: bool, ticks: Sequence[tuple[int, int]], indexes: Sequence[int], tick_spacing: int | None
 ) -> tuple[int | None, int | None]:
@@ -463,11 +469,9 @@ def swap_quote(
         raise SqrtPriceOutOfRange(f"sqrt price limit {limit} is out of range")
     if (a_to_b and limit > sqrt_price) or (not a_to_b and limit < sqrt_price):
         raise OrcaMathError("the sqrt price limit is on the wrong side of the current price")
-    indexes = tick_indexes
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
     if indexes is None:
-        indexes = list(map(operator.itemgetter(0), ticks))
-        if not all(map(operator.lt, indexes, indexes[1:])):
-            raise OrcaMathError("ticks must be sorted by tick index without duplicates")
+        raise OrcaMathError("ticks must be sorted by tick index without duplicates")
 
     remaining, calculated, fees, crossed = amount, 0, 0, 0
     while remaining > 0 and sqrt_price != limit:
@@ -543,11 +547,9 @@ def range_quoter(
     Returns None when no swap of this state qualifies (the price already at the range's end or out
     of range, ticks not sorted, a fee rate or a product the program refuses).
     """
-    indexes = tick_indexes
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
     if indexes is None:
-        indexes = list(map(operator.itemgetter(0), ticks))
-        if not all(map(operator.lt, indexes, indexes[1:])):
-            return None
+        return None
     if not (MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE and 0 <= fee_rate < FEE_RATE_DENOMINATOR):
         return None
     stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
@@ -601,11 +603,9 @@ def reaches_limit_in_range(
     if not (0 < amount <= U64_MAX and MIN_SQRT_PRICE <= limit <= MAX_SQRT_PRICE
             and 0 <= fee_rate < FEE_RATE_DENOMINATOR and (limit < sqrt_price if a_to_b else limit > sqrt_price)):
         return False
-    indexes = tick_indexes
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
     if indexes is None:
-        indexes = list(map(operator.itemgetter(0), ticks))
-        if not all(map(operator.lt, indexes, indexes[1:])):
-            return False
+        return False
     stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
     if stop is not None and not (limit > _ladder(stop) if a_to_b else limit < _ladder(stop)):
         return False

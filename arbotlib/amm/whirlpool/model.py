@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 from bot.api.kit import Pool, PoolLiquidityError
 
 from .accounts import TickArray, Whirlpool
-from .math import OrcaMathError, RangeQuote, range_quoter, swap_quote, tick_at_sqrt_price
+from .math import (
+    OrcaMathError,
+    RangeQuote,
+    range_quoter,
+    sorted_tick_indexes,
+    swap_quote,
+    tick_at_sqrt_price,
+)
 from .pool import initialized_ticks, price_from_sqrt_price
 
 
@@ -61,9 +68,7 @@ class WhirlpoolModel(Pool):
 
     def __post_init__(self) -> None:
         if self.tick_indexes is None:
-            indexes = tuple(map(operator.itemgetter(0), self.ticks))
-            if all(map(operator.lt, indexes, indexes[1:])):
-                object.__setattr__(self, "tick_indexes", indexes)
+            object.__setattr__(self, "tick_indexes", sorted_tick_indexes(self.ticks))
 
     @classmethod
     def of(cls, pool: Whirlpool, tick_arrays: Iterable[TickArray], *, base: str, quote: str,
