@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING
 
 from bot.api.kit import Pool, PoolLiquidityError
@@ -83,7 +83,7 @@ class WhirlpoolModel(Pool):
     def _mid_of(self) -> Decimal:
         if self.base_is_a:
             return price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
-        return 1 / price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals)
+        return _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals))
 
     @property
     def fee_bps(self) -> Decimal:
@@ -168,6 +168,9 @@ class WhirlpoolModel(Pool):
         return q.amount_in, q.fee_amount, after
 
 
+_INVERSE = Context(prec=28)
+"""The mid of a pool whose base is its token B: the inverse of A's price at the default context's 28
+digits, whatever the context of the first caller (a state computes its mid once)."""
 _new = object.__new__
 _set_sqrt_price, _set_tick, _set_liquidity, _set_quoted = (
     WhirlpoolModel.__dict__[name].__set__ for name in ("sqrt_price", "tick", "liquidity", "_quoted"))
