@@ -578,7 +578,6 @@ def range_quoter(
                              sqrt_price, liquidity, target, reach, fee_rate, keep, numerator, liquidity << 64)
 
 
-
 def reaches_limit_in_range(
     *,
     amount: int,

@@ -61,11 +61,21 @@ def pool_states(draw) -> dict:
             "ticks": list(zip(indexes, nets, strict=True)), "tick_spacing": spacing}
 
 
+def _range_end(quoter) -> int:
+    """The sqrt price where the quoter's range ends (its quote is a partial of the state's facts)."""
+    return quoter.args[2]
+
+
+def _reach(quoter) -> int:
+    """The fixed token's amount that takes the price to the range's end."""
+    return quoter.args[3]
+
+
 def _amounts(quoter, is_input: bool, fee_rate: int):
     """Sizes of every kind, and those right around the one that reaches the range's end."""
     kinds = [st.integers(1, 2**20), st.integers(1, U64_MAX), st.sampled_from([0, -1, U64_MAX, U64_MAX + 1])]
     if quoter is not None:
-        reach = quoter.args[3]  # the fixed token's amount that reaches the range's end
+        reach = _reach(quoter)
         if is_input:  # what pays it, fee included
             reach = -(-reach * FEE_RATE_DENOMINATOR // (FEE_RATE_DENOMINATOR - fee_rate))
         kinds.append(st.integers(-3, 3).map(lambda d: reach + d))
@@ -98,7 +108,7 @@ def test_the_closed_form_is_swap_quote_whenever_it_answers_and_answers_every_in_
                 tick, pool["liquidity"], 0, 0)
         elif quoter is not None and isinstance(expected, SwapQuote):
             # Not answered: the swap must have reached the range's end (or crossed, or not filled).
-            target = quoter.args[2]
+            target = _range_end(quoter)
             assert (expected.ticks_crossed or expected.amount_unfilled
                     or (expected.sqrt_price <= target if a_to_b else expected.sqrt_price >= target)), (amount, expected)
 
@@ -125,8 +135,8 @@ def test_a_swap_to_a_price_inside_the_range_is_known_without_its_amounts(pool, a
     near = st.integers(-8, 8).map(lambda d: sqrt_price_at_tick(min(max(pool["tick"] + d, MIN_TICK), MAX_TICK)))
     limits = [st.integers(MIN_SQRT_PRICE, MAX_SQRT_PRICE), st.integers(-3, 3).map(lambda d: sqrt_price + d), near]
     if quoter is not None:  # around the range's end
-        limits.append(st.integers(-3, 3).map(lambda d: quoter.args[2] + d))
-        limits.append(st.integers(min(sqrt_price, quoter.args[2]), max(sqrt_price, quoter.args[2])))
+        limits.append(st.integers(-3, 3).map(lambda d: _range_end(quoter) + d))
+        limits.append(st.integers(min(sqrt_price, _range_end(quoter)), max(sqrt_price, _range_end(quoter))))
     limit = min(max(data.draw(st.one_of(*limits)), MIN_SQRT_PRICE), MAX_SQRT_PRICE)
     amount = data.draw(st.one_of(st.just(U64_MAX), st.integers(1, U64_MAX), st.integers(1, 2**40)))
     reaches = reaches_limit_in_range(amount=amount, a_to_b=a_to_b, sqrt_price_limit=limit, **pool)
@@ -141,7 +151,7 @@ def test_a_swap_to_a_price_inside_the_range_is_known_without_its_amounts(pool, a
             limit, tick_at_sqrt_price(limit), pool["liquidity"], 0)
     elif quoter is not None and expected.sqrt_price == limit != sqrt_price and not expected.ticks_crossed:
         # Not known: the limit must be the range's end or beyond it.
-        assert limit <= quoter.args[2] if a_to_b else limit >= quoter.args[2]
+        assert limit <= _range_end(quoter) if a_to_b else limit >= _range_end(quoter)
 
 # --- the model -----------------------------------------------------------------------------------
 
