@@ -8,7 +8,8 @@ before timing), with tick-array edges emulated (tick spacing 1).
 
 The model: the paper DEX's default concentrated pool (SOL/USDC at 150, 2M tvl, 4 bps fee, tick
 spacing 4: the arb backtests'), quoted as the arb pricer does (``sell_units`` and ``buy_units`` of
-0.1 to 10 SOL, a fresh pool state every 3 quotes, as each market step brings one). Before: the same
+0.1 to 10 SOL, a fresh pool state every 3 quotes, as each market step of the arb backtest brings one,
+and all on one state, as ticks between two pool updates quote it). Before: the same
 quotes through ``swap_quote`` step by step (what the model did before; it is still the reference
 for every quote that leaves the current range); after: the model. Moves: ``dex_pool.move_to`` to
 prices 0-3 bps away, before: the step-by-step swap. Both are checked equal before timing; times
@@ -16,6 +17,7 @@ are CPU time per quote or move, before and after alternated in rounds (best of e
 
 Usage: ``.venv/bin/python benchmarks/dex.py [--seconds S] [--rounds N]``. Ends with one ``RESULT dex ...`` line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -120,6 +122,13 @@ def _model_figures(rounds: int) -> dict[str, float]:
                 quote(pools[i // 3], units, sell)
         return run
 
+    def quotes_on_one_state_with(quote):  # the tick path between two pool updates: the state's facts made
+        def run() -> None:
+            pool = states[0]
+            for units, sell in quotes:
+                quote(pool, units, sell)
+        return run
+
     def moves_with(move):
         def run() -> None:
             pool = start
@@ -132,6 +141,8 @@ def _model_figures(rounds: int) -> dict[str, float]:
     for _ in range(rounds):  # alternated: the machine's load falls on before and after alike
         for name, run, calls in (("model_quote_before", quotes_with(_quote_by_steps), len(quotes)),
                                  ("model_quote", quotes_with(_quote), len(quotes)),
+                                 ("one_state_quote_before", quotes_on_one_state_with(_quote_by_steps), len(quotes)),
+                                 ("one_state_quote", quotes_on_one_state_with(_quote), len(quotes)),
                                  ("move_before", moves_with(_move_by_steps), len(moves)),
                                  ("move", moves_with(dex_pool.move_to), len(moves))):
             seconds = _cpu_per_call(run, calls, 1) - (copies if name.startswith("model") else 0)
@@ -158,7 +169,8 @@ def main() -> None:
     for name, rate in results.items():
         print(f"{name:>8}: {rate:12,.0f} quotes/s")
     model = _model_figures(args.rounds)
-    for what, key in (("model quote (sell_units/buy_units)", "model_quote"), ("pool move (move_to)", "move")):
+    for what, key in (("model quote, a new state every 3", "model_quote"),
+                      ("model quote, the same state", "one_state_quote"), ("pool move (move_to)", "move")):
         before, after = model[f"{key}_before"] * 1e6, model[key] * 1e6
         print(f"{what:>34}: before {before:6.2f} us  after {after:6.2f} us  x{before / after:.2f}  (CPU, same results)")
     print("RESULT dex " + " ".join(f"{name}_per_s={rate:.0f}" for name, rate in results.items()) + " "
