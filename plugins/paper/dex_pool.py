@@ -11,7 +11,9 @@ Two shapes, both exact integer models that strategies already quote with (:class
 
 The base is always the pool's token A (as SOL in Orca's SOL/USDC pool): prices are quote per base.
 Other traders move the pool with :func:`move_to`: one swap, through the pool's own maths (its fee
-stays in the pool), sized so that the price lands on (or, rounding aside, next to) a target.
+stays in the pool), sized so that the price lands on (or, rounding aside, next to) a target. A
+concentrated pool's move that stays inside its current range lands exactly on the target, which
+:func:`arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells without working out the swap's amounts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from arbotlib.amm.whirlpool.math import (
     MAX_TICK,
     MIN_TICK,
     OrcaMathError,
+    reaches_limit_in_range,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -143,16 +146,34 @@ def _move_constant_product(model: ConstantProductModel, price: Decimal) -> Const
 
 
 def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
-    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
-    if model.ticks:  # never past the liquidity: a real pool has no trades where nobody provides it
-        target = min(max(target, sqrt_price_at_tick(model.ticks[0][0])), sqrt_price_at_tick(model.ticks[-1][0]))
+    target = _target(model, price)
     if target == model.sqrt_price:
         return model
-    a_to_b = target < model.sqrt_price
+    if reaches_limit_in_range(amount=U64_MAX, a_to_b=target < model.sqrt_price, sqrt_price=model.sqrt_price,
+                              tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
+                              sqrt_price_limit=target, tick_spacing=model.tick_spacing,
+                              tick_indexes=model.tick_indexes):
+        return model.at(target, tick_at_sqrt_price(target), model.liquidity)  # what _swap_to leaves, known
+    return _swap_to(model, target)
+
+
+def _target(model: WhirlpoolModel, price: Decimal) -> int:
+    """The sqrt price a move to ``price`` aims at: never past the liquidity (a real pool has no trades where
+    nobody provides it)."""
+    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
+    if model.ticks:
+        target = min(max(target, sqrt_price_at_tick(model.ticks[0][0])), sqrt_price_at_tick(model.ticks[-1][0]))
+    return target
+
+
+def _swap_to(model: WhirlpoolModel, target: int) -> WhirlpoolModel:
+    """The pool after the swap that takes it to ``target`` (at most a u64 of input), step by step: the pool
+    as it is when the pool cannot make it."""
     try:
-        q = swap_quote(amount=U64_MAX, amount_specified_is_input=True, a_to_b=a_to_b, sqrt_price=model.sqrt_price,
-                       tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
-                       tick_spacing=model.tick_spacing, sqrt_price_limit=target, tick_indexes=model.tick_indexes)
+        q = swap_quote(amount=U64_MAX, amount_specified_is_input=True, a_to_b=target < model.sqrt_price,
+                       sqrt_price=model.sqrt_price, tick=model.tick, liquidity=model.liquidity,
+                       fee_rate=model.fee_rate, ticks=model.ticks, tick_spacing=model.tick_spacing,
+                       sqrt_price_limit=target, tick_indexes=model.tick_indexes)
     except OrcaMathError:
         return model
     return model.at(q.sqrt_price, q.tick, q.liquidity)

@@ -19,8 +19,13 @@ Units and conventions (those of Orca's program):
 
 Amounts of token are clamped to u64 and liquidity to u128 the way the program does; where the
 program would fail, these functions raise an :class:`OrcaMathError` subclass naming the cause.
-The multi-tick quote is :func:`swap_quote`; the account decoding and pool quoting built on it
-live in :mod:`arbotlib.amm.whirlpool.accounts` and :mod:`arbotlib.amm.whirlpool.pool`.
+The multi-tick quote is :func:`swap_quote`, step by step as the program swaps: the reference.
+:func:`range_quoter` gives the same numbers in closed form for the swaps that end inside the range
+they start in (most small quotes), from facts made once per pool state, and
+:func:`reaches_limit_in_range` tells when a swap to a price stays in that range; everything else is
+left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
+:mod:`arbotlib.amm.whirlpool.accounts`, :mod:`arbotlib.amm.whirlpool.pool` and
+:mod:`arbotlib.amm.whirlpool.model`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import bisect
 import functools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Q64 = 1 << 64
@@ -390,6 +395,12 @@ def _swap_quote_of(amount_in: int, amount_out: int, fee_amount: int, sqrt_price:
     return q
 
 
+def sorted_tick_indexes(ticks: Sequence[tuple[int, int]]) -> tuple[int, ...] | None:
+    """The tick indexes of ``ticks``, in order; None unless strictly increasing (what a quote needs)."""
+    indexes = tuple(map(operator.itemgetter(0), ticks))
+    return indexes if all(map(operator.lt, indexes, indexes[1:])) else None
+
+
 def _next_stop(
     tick: int, a_to_b: bool, ticks: Sequence[tuple[int, int]], indexes: Sequence[int], tick_spacing: int | None
 ) -> tuple[int | None, int | None]:
@@ -458,11 +469,9 @@ def swap_quote(
         raise SqrtPriceOutOfRange(f"sqrt price limit {limit} is out of range")
     if (a_to_b and limit > sqrt_price) or (not a_to_b and limit < sqrt_price):
         raise OrcaMathError("the sqrt price limit is on the wrong side of the current price")
-    indexes = tick_indexes
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
     if indexes is None:
-        indexes = list(map(operator.itemgetter(0), ticks))
-        if not all(map(operator.lt, indexes, indexes[1:])):
-            raise OrcaMathError("ticks must be sorted by tick index without duplicates")
+        raise OrcaMathError("ticks must be sorted by tick index without duplicates")
 
     remaining, calculated, fees, crossed = amount, 0, 0, 0
     while remaining > 0 and sqrt_price != limit:
@@ -503,3 +512,197 @@ def swap_quote(
     amount_in, amount_out = (filled, calculated) if amount_specified_is_input else (calculated, filled)
     _check_u64("quoted amount", calculated)
     return _swap_quote_of(amount_in, amount_out, fees, sqrt_price, tick, liquidity, crossed, remaining)
+
+
+# --- the same quote in closed form, while a swap stays inside its starting range ----------------
+
+RangeQuote = Callable[[int], "tuple[int, int, int, int] | None"]
+"""``quote(amount) -> (amount_in, amount_out, fee_amount, sqrt_price)`` or None: see :func:`range_quoter`."""
+
+
+def range_quoter(
+    *,
+    amount_specified_is_input: bool,
+    a_to_b: bool,
+    sqrt_price: int,
+    tick: int,
+    liquidity: int,
+    fee_rate: int,
+    ticks: Sequence[tuple[int, int]],
+    tick_spacing: int | None = None,
+    tick_indexes: Sequence[int] | None = None,
+) -> RangeQuote | None:
+    """:func:`swap_quote` (default price limit) for the swaps that end inside the range they start in.
+
+    Made once per pool state, direction and kind of amount: the range's end (the first stop of
+    :func:`swap_quote`: an initialized tick or a tick array's edge), the amount that reaches it and
+    the state's products are computed here, so a quote is one swap step in closed form with the
+    program's rounding, a few big-integer operations. ``quote(amount)`` returns ``(amount_in,
+    amount_out, fee_amount, sqrt_price)``, equal to those of ``swap_quote(amount=amount, ...)`` whose
+    other fields are then: ``tick`` = ``tick_at_sqrt_price(sqrt_price)`` if the price moved, else the
+    state's ``tick``; the state's liquidity; nothing crossed or unfilled. It returns None for every
+    other swap (one that reaches the range's end, leaves part unfilled, or that the program refuses):
+    ask :func:`swap_quote`, which answers it or raises its error.
+
+    Returns None when no swap of this state qualifies (the price already at the range's end or out
+    of range, ticks not sorted, a fee rate or a product the program refuses).
+    """
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
+    if indexes is None:
+        return None
+    if not (MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE and 0 <= fee_rate < FEE_RATE_DENOMINATOR):
+        return None
+    stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
+    limit = MIN_SQRT_PRICE if a_to_b else MAX_SQRT_PRICE
+    if stop is None:
+        target = limit
+    else:
+        stop_price = _ladder(stop)
+        target = max(limit, stop_price) if a_to_b else min(limit, stop_price)
+    if not (target < sqrt_price if a_to_b else target > sqrt_price):
+        return None
+    fixed_is_a = a_to_b == amount_specified_is_input
+    # The fixed token's amount that takes the price to the range's end, as compute_swap_step rounds it.
+    reach = (_amount_delta_a_or_none if fixed_is_a else _amount_delta_b_or_none)(
+        sqrt_price, target, liquidity, amount_specified_is_input)
+    if not reach:
+        return None
+    keep = FEE_RATE_DENOMINATOR - fee_rate
+    if not fixed_is_a:
+        return functools.partial(_b_in if amount_specified_is_input else _b_out,
+                                 sqrt_price, liquidity, target, reach, fee_rate, keep)
+    numerator = liquidity * sqrt_price << 64
+    if numerator >> 256:  # next_sqrt_price_from_a would refuse it
+        return None
+    return functools.partial(_a_in if amount_specified_is_input else _a_out,
+                             sqrt_price, liquidity, target, reach, fee_rate, keep, numerator, liquidity << 64)
+
+
+def reaches_limit_in_range(
+    *,
+    amount: int,
+    a_to_b: bool,
+    sqrt_price: int,
+    tick: int,
+    liquidity: int,
+    fee_rate: int,
+    ticks: Sequence[tuple[int, int]],
+    sqrt_price_limit: int,
+    tick_spacing: int | None = None,
+    tick_indexes: Sequence[int] | None = None,
+) -> bool:
+    """Whether an exact-input :func:`swap_quote` of ``amount`` takes the price to ``sqrt_price_limit``
+    in its first step, strictly inside the current range, without failing.
+
+    True: that quote leaves the pool at ``sqrt_price_limit``, ``tick_at_sqrt_price(sqrt_price_limit)``
+    and the same liquidity (a swap that moves a pool to a price: the paper DEX's other traders), known
+    here without the quote's amounts. False: anything else; ask :func:`swap_quote`.
+    """
+    limit = sqrt_price_limit
+    if not (0 < amount <= U64_MAX and MIN_SQRT_PRICE <= limit <= MAX_SQRT_PRICE
+            and 0 <= fee_rate < FEE_RATE_DENOMINATOR and (limit < sqrt_price if a_to_b else limit > sqrt_price)):
+        return False
+    indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
+    if indexes is None:
+        return False
+    stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
+    if stop is not None and not (limit > _ladder(stop) if a_to_b else limit < _ladder(stop)):
+        return False
+    keep = FEE_RATE_DENOMINATOR - fee_rate
+    # compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the
+    # output (rounded down) and the fee on the input must fit the program's integers.
+    amount_in = (_amount_delta_a_or_none if a_to_b else _amount_delta_b_or_none)(sqrt_price, limit, liquidity, True)
+    if amount_in is None or amount * keep // FEE_RATE_DENOMINATOR < amount_in:
+        return False
+    if (_amount_delta_b_or_none if a_to_b else _amount_delta_a_or_none)(sqrt_price, limit, liquidity, False) is None:
+        return False
+    return -(-amount_in * fee_rate // keep) <= U64_MAX
+
+# The four steps of range_quoter, named by the specified (fixed) token. Each is the first step of
+# swap_quote (compute_swap_step towards ``target``) when it stops short of the target and leaves
+# nothing to swap, with the same rounding and the same overflow limits; anything else is None. In
+# a step that stops short, the next price comes from the amount (rounded for the pool) and both
+# deltas are taken between the current and the next price; ``product`` is L * |price move|.
+
+
+def _a_in(sqrt_price: int, liquidity: int, target: int, reach: int, fee_rate: int, keep: int, numerator: int,
+          liquidity_x64: int, amount: int) -> tuple[int, int, int, int] | None:
+    """Exact input of token A (a to b, the price goes down): B out."""
+    calc = amount * keep // FEE_RATE_DENOMINATOR
+    if not (calc < reach and 0 < amount <= U64_MAX):
+        return None
+    price = -(-numerator // (liquidity_x64 + sqrt_price * calc))  # next_sqrt_price_from_a, rounded up
+    if price <= target:
+        return None
+    product = liquidity * (sqrt_price - price)
+    if product > U128_MAX:
+        return None
+    amount_out = product >> 64  # amount_delta_b, rounded down
+    amount_in = -(-(product << 64) // (sqrt_price * price))  # amount_delta_a, rounded up
+    if amount_out > U64_MAX or amount_in > U64_MAX:
+        return None
+    return amount, amount_out, amount - amount_in, price
+
+
+def _a_out(sqrt_price: int, liquidity: int, target: int, reach: int, fee_rate: int, keep: int, numerator: int,
+           liquidity_x64: int, amount: int) -> tuple[int, int, int, int] | None:
+    """Exact output of token A (b to a, the price goes up): B in."""
+    if not 0 < amount < reach:
+        return None
+    moved = sqrt_price * amount
+    if liquidity_x64 <= moved:
+        return None
+    price = -(-numerator // (liquidity_x64 - moved))  # next_sqrt_price_from_a, rounded up
+    if price >= target:
+        return None
+    product = liquidity * (price - sqrt_price)
+    if product > U128_MAX:
+        return None
+    amount_in = -(-product >> 64)  # amount_delta_b, rounded up
+    paid_out = (product << 64) // (sqrt_price * price)  # amount_delta_a, rounded down
+    if amount_in > U64_MAX or not amount <= paid_out <= U64_MAX:
+        return None
+    fee = -(-amount_in * fee_rate // keep)
+    if amount_in + fee > U64_MAX:
+        return None
+    return amount_in + fee, amount, fee, price
+
+
+def _b_in(sqrt_price: int, liquidity: int, target: int, reach: int, fee_rate: int, keep: int,
+          amount: int) -> tuple[int, int, int, int] | None:
+    """Exact input of token B (b to a, the price goes up): A out."""
+    calc = amount * keep // FEE_RATE_DENOMINATOR
+    if not (calc < reach and 0 < amount <= U64_MAX):
+        return None
+    price = sqrt_price + (calc << 64) // liquidity  # next_sqrt_price_from_b, rounded down
+    if price >= target:
+        return None
+    product = liquidity * (price - sqrt_price)
+    if product > U128_MAX:
+        return None
+    amount_in = -(-product >> 64)  # amount_delta_b, rounded up
+    amount_out = (product << 64) // (sqrt_price * price)  # amount_delta_a, rounded down
+    if amount_out > U64_MAX or amount_in > U64_MAX:
+        return None
+    return amount, amount_out, amount - amount_in, price
+
+
+def _b_out(sqrt_price: int, liquidity: int, target: int, reach: int, fee_rate: int, keep: int,
+           amount: int) -> tuple[int, int, int, int] | None:
+    """Exact output of token B (a to b, the price goes down): A in."""
+    if not 0 < amount < reach:
+        return None
+    price = sqrt_price - -(-(amount << 64) // liquidity)  # next_sqrt_price_from_b, rounded down
+    if price <= target:
+        return None
+    product = liquidity * (sqrt_price - price)
+    if product > U128_MAX:
+        return None
+    amount_in = -(-(product << 64) // (sqrt_price * price))  # amount_delta_a, rounded up
+    paid_out = product >> 64  # amount_delta_b, rounded down
+    if amount_in > U64_MAX or not amount <= paid_out <= U64_MAX:
+        return None
+    fee = -(-amount_in * fee_rate // keep)
+    if amount_in + fee > U64_MAX:
+        return None
+    return amount_in + fee, amount, fee, price

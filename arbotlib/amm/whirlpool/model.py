@@ -1,8 +1,17 @@
 """A Whirlpool as a :class:`bot.pool.Pool`: exact concentrated-liquidity quotes for strategies.
 
 Built once per pool state (an account update): the initialized ticks of the known tick arrays
-are sorted here and their indexes made and checked once, so each quote is only the swap maths of
-:func:`arbotlib.amm.whirlpool.math.swap_quote`; the state after a quote shares them.
+are sorted here and their indexes made and checked once; the state after a quote shares them.
+
+A quote that stays inside the state's current range (most of them: no tick reached) is the closed
+form of :func:`arbotlib.amm.whirlpool.math.range_quoter`, made on the state's first quote of that
+kind (sale or purchase of the base); every other quote is
+:func:`arbotlib.amm.whirlpool.math.swap_quote`, step by step. Both give the same numbers, to the unit.
+
+A state costs only what is read of it: the state after an in-range quote holds its sqrt price and
+the state it was quoted on, and takes the other fields from it (its tick is the tick of its sqrt
+price) when first read; a state's mid is computed once. Reads, equality, hashing and copies see an
+ordinary frozen dataclass.
 """
 
 from __future__ import annotations
@@ -10,12 +19,20 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import Context, Decimal
+from typing import TYPE_CHECKING
 
 from bot.api.kit import Pool, PoolLiquidityError
 
 from .accounts import TickArray, Whirlpool
-from .math import OrcaMathError, swap_quote
+from .math import (
+    OrcaMathError,
+    RangeQuote,
+    range_quoter,
+    sorted_tick_indexes,
+    swap_quote,
+    tick_at_sqrt_price,
+)
 from .pool import initialized_ticks, price_from_sqrt_price
 
 
@@ -39,12 +56,19 @@ class WhirlpoolModel(Pool):
     tick_indexes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
     """The tick indexes of ``ticks``, made and checked once per pool state (quotes and the states
     after them reuse them); None when ``ticks`` is not strictly increasing (a quote then says so)."""
+    _quoted: WhirlpoolModel | None = field(default=None, init=False, repr=False, compare=False)
+    """For a state made by an in-range quote: the fully built state it was quoted on (directly or
+    through other in-range quotes), whose fields other than the sqrt price and tick it has."""
+    _sell_quote: RangeQuote | None = field(init=False, repr=False, compare=False)
+    _buy_quote: RangeQuote | None = field(init=False, repr=False, compare=False)
+    """This state's :func:`~arbotlib.amm.whirlpool.math.range_quoter` for a sale and for a purchase of the
+    base, made on first read (None: no quote of that kind stays in range)."""
+    _mid: Decimal = field(init=False, repr=False, compare=False)
+    """:meth:`mid`, computed on first read."""
 
     def __post_init__(self) -> None:
         if self.tick_indexes is None:
-            indexes = tuple(map(operator.itemgetter(0), self.ticks))
-            if all(map(operator.lt, indexes, indexes[1:])):
-                object.__setattr__(self, "tick_indexes", indexes)
+            object.__setattr__(self, "tick_indexes", sorted_tick_indexes(self.ticks))
 
     @classmethod
     def of(cls, pool: Whirlpool, tick_arrays: Iterable[TickArray], *, base: str, quote: str,
@@ -54,13 +78,40 @@ class WhirlpoolModel(Pool):
                    base_is_a)
 
     def mid(self) -> Decimal:
+        return self._mid
+
+    def _mid_of(self) -> Decimal:
         if self.base_is_a:
             return price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
-        return 1 / price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals)
+        return _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals))
 
     @property
     def fee_bps(self) -> Decimal:
         return Decimal(self.fee_rate) / 100
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute name
+
+        def __getattr__(self, name: str):
+            """The slots a state fills when first read (only those come here: the others are set)."""
+            if name in _SHARED:  # a state made by an in-range quote
+                value = getattr(self._quoted, name)
+            elif name == "tick":
+                value = tick_at_sqrt_price(self.sqrt_price)
+            elif name == "_sell_quote":
+                value = self._range_quoter(True, self.base_is_a)
+            elif name == "_buy_quote":
+                value = self._range_quoter(False, not self.base_is_a)
+            elif name == "_mid":
+                value = self._mid_of()
+            else:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            _SLOTS[name].__set__(self, value)
+            return value
+
+    def _range_quoter(self, is_input: bool, a_to_b: bool) -> RangeQuote | None:
+        return range_quoter(amount_specified_is_input=is_input, a_to_b=a_to_b, sqrt_price=self.sqrt_price,
+                            tick=self.tick, liquidity=self.liquidity, fee_rate=self.fee_rate, ticks=self.ticks,
+                            tick_spacing=self.tick_spacing, tick_indexes=self.tick_indexes)
 
     def _swap(self, amount: int, is_input: bool, a_to_b: bool):
         try:
@@ -82,27 +133,53 @@ class WhirlpoolModel(Pool):
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
         """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same,
         without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field, a fifth
-        of a one-step quote): the slots are copied directly."""
+        of a one-step quote): the slots are written directly."""
         after = _new(WhirlpoolModel)
         _set_sqrt_price(after, sqrt_price)
         _set_tick(after, tick)
         _set_liquidity(after, liquidity)
-        for get, put in _COPIED:
-            put(after, get(self))
+        _set_quoted(after, None)
+        for put, value in zip(_COPY_SETTERS, _copied(self), strict=True):
+            put(after, value)
+        return after
+
+    def _in_range(self, sqrt_price: int) -> WhirlpoolModel:
+        """The state after an in-range quote that leaves the price at ``sqrt_price``: the rest is this
+        state's, read from the fully built one when first asked (see ``__getattr__``)."""
+        after = _new(WhirlpoolModel)
+        _set_sqrt_price(after, sqrt_price)
+        _set_quoted(after, self._quoted or self)
+        if sqrt_price == self.sqrt_price:
+            _set_tick(after, self.tick)
         return after
 
     def sell_units(self, base_units: int) -> tuple[int, int, Pool]:
+        in_range = self._sell_quote
+        if in_range is not None and (done := in_range(base_units)) is not None:
+            return done[1], done[2], self._in_range(done[3])
         q, after = self._swap(base_units, True, a_to_b=self.base_is_a)
         return q.amount_out, q.fee_amount, after
 
     def buy_units(self, base_units: int) -> tuple[int, int, Pool]:
+        in_range = self._buy_quote
+        if in_range is not None and (done := in_range(base_units)) is not None:
+            return done[0], done[2], self._in_range(done[3])
         q, after = self._swap(base_units, False, a_to_b=not self.base_is_a)
         return q.amount_in, q.fee_amount, after
 
 
+_INVERSE = Context(prec=28)
+"""The mid of a pool whose base is its token B: the inverse of A's price at the default context's 28
+digits, whatever the context of the first caller (a state computes its mid once)."""
 _new = object.__new__
-_set_sqrt_price, _set_tick, _set_liquidity = (WhirlpoolModel.__dict__[name].__set__
-                                              for name in ("sqrt_price", "tick", "liquidity"))
-_COPIED = tuple((WhirlpoolModel.__dict__[f.name].__get__, WhirlpoolModel.__dict__[f.name].__set__)
-                for f in fields(WhirlpoolModel) if f.name not in ("sqrt_price", "tick", "liquidity"))
-"""(read, write) of every other slot, for :meth:`WhirlpoolModel._moved`."""
+_set_sqrt_price, _set_tick, _set_liquidity, _set_quoted = (
+    WhirlpoolModel.__dict__[name].__set__ for name in ("sqrt_price", "tick", "liquidity", "_quoted"))
+_LAZY = ("tick", "_sell_quote", "_buy_quote", "_mid")
+"""Slots filled on first read: a moved state leaves them empty."""
+_SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
+_SHARED = frozenset(f.name for f in fields(WhirlpoolModel)) - {"sqrt_price", "_quoted", *_LAZY}
+"""Fields a state made by an in-range quote takes from the state it was quoted on."""
+_COPIED_NAMES = tuple(sorted(_SHARED - {"liquidity"}))
+_copied = operator.attrgetter(*_COPIED_NAMES)
+_COPY_SETTERS = tuple(_SLOTS[name].__set__ for name in _COPIED_NAMES)
+"""What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""

@@ -7,7 +7,7 @@ Amounts are integers in the tokens' smallest units; a price becomes a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal
 
 from arbotlib.amm.whirlpool.accounts import TickArray, Whirlpool
 from arbotlib.amm.whirlpool.math import SwapQuote, swap_quote
@@ -52,12 +52,14 @@ def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_ou
     return _quote(pool, tick_arrays, amount_out, a_to_b, False)
 
 
+_PRICE = Context(prec=60)
+"""Prices from sqrt prices: 60 digits, rounded half-even, whatever the caller's context."""
+_Q128 = Decimal(1 << 128)
+
+
 def price_from_sqrt_price(sqrt_price: int, decimals_a: int, decimals_b: int) -> Decimal:
-    """Price of one whole token A in whole tokens B, from a Q64.64 sqrt price."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        raw = Decimal(sqrt_price * sqrt_price) / Decimal(1 << 128)
-        return +(raw.scaleb(decimals_a - decimals_b))
+    """Price of one whole token A in whole tokens B, from a Q64.64 sqrt price (60 significant digits)."""
+    return _PRICE.divide(Decimal(sqrt_price * sqrt_price), _Q128).scaleb(decimals_a - decimals_b, _PRICE)
 
 
 def price(pool: Whirlpool, decimals_a: int, decimals_b: int) -> Decimal:

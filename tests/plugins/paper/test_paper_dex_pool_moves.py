@@ -1,0 +1,39 @@
+"""The paper DEX's concentrated pool moves (dex_pool.move_to) exactly as the step-by-step swap would move it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arbotlib.amm.whirlpool.model import WhirlpoolModel
+from plugins.paper import dex_pool
+
+D = Decimal
+
+
+def _step_by_step(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
+    """move_to's reference: the swap of swap_quote, step by step, always."""
+    target = dex_pool._target(model, price)
+    return model if target == model.sqrt_price else dex_pool._swap_to(model, target)
+
+
+def whirlpool(price: Decimal, tvl: str, tick_spacing: int) -> WhirlpoolModel:
+    return dex_pool.concentrated(base="SOL", quote="USDC", base_decimals=9, quote_decimals=6, price=price,
+                                 tvl=D(tvl), fee_bps=4, tick_spacing=tick_spacing,
+                                 widths_bps=[50, 100, 250, 500, 1000, 2500, 5000])
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(-2000, 2000), moves=st.lists(st.integers(-3000, 3000), min_size=1, max_size=6),
+       spacing=st.sampled_from([1, 4, 64]), tvl=st.sampled_from(["1000", "2000000", "1000000000000"]))
+def test_moves_land_where_the_step_by_step_swap_does(start, moves, spacing, tvl):
+    """Moves inside the current range are known without the swap's amounts; every move must leave the
+    pool exactly where swap_quote's would (bps of price, from anywhere, in and out of the positions)."""
+    pool = got = whirlpool(D(150) * (1 + D(start) / 10_000), tvl, spacing)
+    for move in moves:
+        price = got.mid() * (1 + D(move) / 10_000 / (1 if abs(move) < 500 else 3))
+        got, expected = dex_pool.move_to(got, price), _step_by_step(got, price)
+        assert got == expected and got.tick == expected.tick
+    assert got.ticks is pool.ticks
