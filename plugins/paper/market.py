@@ -2,9 +2,9 @@
 
 Everything inside is integers: prices are *ticks* (multiples of ``tick_size``) and sizes are
 *lots* (multiples of ``lot_size``). A book leaves the module as integer units
-(:meth:`bot.api.BookUpdate.of_units`): its Decimals are made only if a subscriber reads them, and
-sizes come from a fixed set of profiles. One :meth:`SimulatedMarket.step` therefore costs a few
-microseconds.
+(:meth:`bot.api.BookUpdate.of_ladder`: the touch, the level step and the sizes; the level tuples and
+their Decimals are made only if a subscriber reads them), and sizes come from a fixed set of
+profiles. One :meth:`SimulatedMarket.step` therefore costs about a microsecond.
 
 One step:
 
@@ -241,17 +241,19 @@ class SimulatedMarket:
 
     def book(self, ts_ns: int) -> BookUpdate:
         """The current top of book, without moving the market."""
+        tu = self._tick_units
+        if not self._eager_decimals:  # evenly spaced levels: made only if a subscriber reads past the touch
+            return BookUpdate.of_ladder(self.exchange, self.symbol, self.bid_ticks * tu, self.ask_ticks * tu,
+                                        self.level_step_ticks * tu, self._bid_units, self._ask_units, self._pd,
+                                        self._qd, ts_ns)
         span = self._span
         step = self.level_step_ticks
-        tu = self._tick_units
         bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu
-        decimals = None
-        if self._eager_decimals:
-            price = self.price
-            decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
-                                  strict=True)),
-                        tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
-                                  strict=True)))
+        price = self.price
+        decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
+                              strict=True)),
+                    tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
+                              strict=True)))
         return BookUpdate.of_units(
             self.exchange,
             self.symbol,
