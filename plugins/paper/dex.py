@@ -37,7 +37,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.backtest import BacktestPlan, Steppable
-from bot.api.kit import Pool, PoolError, from_units
+from bot.api.kit import Pool, PoolError, Topic, from_units
 from bot.api.ledger import price as display_price
 from bot.api.ledger import qty as display_qty
 
@@ -135,6 +135,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._far_checked = False
         self._unsubscribe: list = []
         self._player: RecordingPlayer | None = None
+        self._pools: Topic | None = None
+        """The bus's subscribers of this pool's updates (made on start)."""
         bus = ctx.bus  # subscribed now, not at start: the first book of an exchange started before us counts
         if settings.market == "simulated" and settings.anchor:
             for event_type in (BookUpdate, FeedStatus):
@@ -194,6 +196,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         else:  # one wallet: the very same balances (and, with a state file, the same file holds them)
             self._balances = owner._balances
         self._publish = self.ctx.bus.publish
+        self._pools = self.ctx.bus.topic(PoolUpdate, self.name, self.symbol)
         self._time_ns = self.ctx.clock.time_ns
         if s.market == "mirror":
             return  # LIVE and the first pool come with the source's first PoolUpdate
@@ -360,7 +363,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         # that came late gets it and a quiet pool is not mistaken for a stale one.
         self.pool = pool
         self.slot += 1
-        self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
+        pools = self._pools
+        if pools is not None and pools.route:  # made only if someone subscribed to it
+            pools.publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
         if self._steps_unsaved >= SAVE_POOL_EVERY:
             state = self._ready()
             with state.transaction():
