@@ -139,8 +139,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """The bus's subscribers of this pool's updates (made on start)."""
         bus = ctx.bus  # subscribed now, not at start: the first book of an exchange started before us counts
         if settings.market == "simulated" and settings.anchor:
-            for event_type in (BookUpdate, FeedStatus):
-                self._unsubscribe.append(bus.subscribe(event_type, self._on_anchor, owner=name,
+            for event_type, on_event in ((BookUpdate, self._on_anchor_book), (FeedStatus, self._on_anchor_status)):
+                self._unsubscribe.append(bus.subscribe(event_type, on_event, owner=name,
                                                        exchange=settings.anchor, symbol=settings.anchor_market))
         if settings.market == "mirror":
             for source_type in (PoolUpdate, FeedStatus):
@@ -385,14 +385,15 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 
-    def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
-        if isinstance(event, BookUpdate):
-            bid, ask = event.best_bid_units, event.best_ask_units
-            if bid is not None and ask is not None:  # a one-sided book leaves the mid before it
-                self._anchor_touch = (bid, ask, event.price_decimals)
-                if not self._far_checked:
-                    self._check_far()
-        elif event.state is not FeedState.LIVE:
+    def _on_anchor_book(self, event: BookUpdate) -> None:
+        bid, ask = event.best_bid_units, event.best_ask_units
+        if bid is not None and ask is not None:  # a one-sided book leaves the mid before it
+            self._anchor_touch = (bid, ask, event.price_decimals)
+            if not self._far_checked:
+                self._check_far()
+
+    def _on_anchor_status(self, event: FeedStatus) -> None:
+        if event.state is not FeedState.LIVE:
             self._anchor_mid = self._anchor_touch = None  # nobody arbitrages toward a price nobody quotes
 
     def _check_far(self) -> None:
