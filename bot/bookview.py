@@ -285,6 +285,13 @@ class BookUpdate:
 
     # --- keeping it -----------------------------------------------------------------------------
 
+    @property
+    def owns_levels(self) -> bool:
+        """True when the event holds its own levels (made from units, a ladder or Decimals, or a view
+        already detached): it never changes and keeping it costs nothing, so a subscriber may keep it and
+        read its touch later. False for a view of a live book, which copies its levels if kept."""
+        return self._book is None
+
     def detach(self) -> None:
         """Copy the viewed levels (as integers) so that the live book may change; idempotent."""
         if self._book is not None:
