@@ -302,7 +302,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
     turn of the loop; callbacks ready now take one turn at the current time; otherwise the loop runs what
-    is due before it, and the step still runs at exactly its time. False enters the loop at every step (the engine before, for comparison).
+    is due before it, and the step still runs at exactly its time. False enters the loop at every step (the
+    engine before, for comparison).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
