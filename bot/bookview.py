@@ -21,7 +21,9 @@ Ways to make and publish one:
 * :meth:`BookUpdate.of_book` then :meth:`BookUpdate.release`: one view per change, released right
   after ``bus.publish(event)``; where events are handed out in batches (a replay's generator),
   :class:`BookViews` does the same before the book changes.
-* :meth:`BookUpdate.of_units` from integer levels (the paper venues, which hold ticks and lots).
+* :meth:`BookUpdate.of_units` from integer levels; :meth:`BookUpdate.of_ladder` from a touch, a
+  price step and the sizes (the paper venues' synthetic books, whose levels are evenly spaced): the
+  level tuples are made only if a subscriber reads more than the touch.
 * ``BookUpdate(exchange, symbol, bids, asks, ts_ns)`` from Decimal levels, as before this view
   existed (tests, simple plugins); units are derived from the Decimals when asked for.
 
@@ -54,6 +56,7 @@ class OrderBook(Protocol):
 
 Levels = tuple[tuple[Decimal, Decimal], ...]
 UnitLevels = tuple[tuple[int, int], ...]
+Ladder = tuple[int, int, int, tuple[int, ...], tuple[int, ...]]
 
 _HELD = 3
 """References to a view while :meth:`BookUpdate.release`, :meth:`BookViews.release` or
@@ -66,7 +69,7 @@ class BookUpdate:
     """Top levels of one order book after a change, best first on each side (see the module doc)."""
 
     __slots__ = ("exchange", "symbol", "ts_ns", "_pd", "_qd", "_book", "_bk", "_ak", "_n", "_bu", "_au", "_bd", "_ad",
-                 "_cached")
+                 "_cached", "_lad")
 
     exchange: str
     symbol: str
@@ -90,6 +93,8 @@ class BookUpdate:
         self._qd: int | None = None
         self._cached = False
         """A level cache was filled while the view looked at a live book (a reused view forgets it)."""
+        self._lad: Ladder | None = None
+        """(best bid, best ask, price step, bid sizes, ask sizes) in units (:meth:`of_ladder`): levels made if read."""
 
     @classmethod
     def of_units(cls, exchange: str, symbol: str, bids: UnitLevels, asks: UnitLevels, price_decimals: int,
@@ -103,6 +108,24 @@ class BookUpdate:
         ev._bd, ev._ad = decimals if decimals is not None else (None, None)
         ev._n = 0
         ev._cached = False
+        ev._lad = None
+        return ev
+
+    @classmethod
+    def of_ladder(cls, exchange: str, symbol: str, best_bid: int, best_ask: int, step: int,
+                  bid_sizes: tuple[int, ...], ask_sizes: tuple[int, ...], price_decimals: int, qty_decimals: int,
+                  ts_ns: int) -> BookUpdate:
+        """Evenly spaced levels: bids at ``best_bid``, ``best_bid - step``... with sizes ``bid_sizes`` (best
+        first), asks at ``best_ask``, ``best_ask + step``... with ``ask_sizes`` (all in units); the same
+        event as :meth:`of_units` with those levels, whose tuples are made only when read (a subscriber
+        that reads the touch reads two integers)."""
+        ev = _new(cls)
+        ev.exchange, ev.symbol, ev.ts_ns = exchange, symbol, ts_ns
+        ev._lad = (best_bid, best_ask, step, bid_sizes, ask_sizes)
+        ev._pd, ev._qd = price_decimals, qty_decimals
+        ev._book = ev._bk = ev._ak = ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._n = 0
+        ev._cached = False
         return ev
 
     @classmethod
@@ -113,7 +136,7 @@ class BookUpdate:
         ev._book, ev._n = book, levels
         ev._bk, ev._ak = book.bid_keys, book.ask_keys
         ev._pd, ev._qd = book.price_decimals, book.qty_decimals
-        ev._bu = ev._au = ev._bd = ev._ad = None
+        ev._bu = ev._au = ev._bd = ev._ad = ev._lad = None
         ev._cached = False
         return ev
 
@@ -138,6 +161,9 @@ class BookUpdate:
         keys = self._bk
         if keys is not None:
             return -keys[0] if keys else None
+        lad = self._lad
+        if lad is not None:
+            return lad[0] if lad[3] else None
         levels = self.bid_units
         return levels[0][0] if levels else None
 
@@ -146,6 +172,9 @@ class BookUpdate:
         keys = self._ak
         if keys is not None:
             return keys[0] if keys else None
+        lad = self._lad
+        if lad is not None:
+            return lad[1] if lad[4] else None
         levels = self.ask_units
         return levels[0][0] if levels else None
 
@@ -159,6 +188,9 @@ class BookUpdate:
                 qty = book.bids
                 levels = tuple([(-k, qty[-k]) for k in book.bid_keys[:self._n]])
                 self._cached = True
+            elif (lad := self._lad) is not None:
+                best, step, sizes = lad[0], lad[2], lad[3]
+                levels = tuple(zip(range(best, best - len(sizes) * step, -step), sizes, strict=True))
             else:
                 levels = self._units(self._bd or ())
             self._bu = levels
@@ -174,6 +206,9 @@ class BookUpdate:
                 qty = book.asks
                 levels = tuple([(k, qty[k]) for k in book.ask_keys[:self._n]])
                 self._cached = True
+            elif (lad := self._lad) is not None:
+                best, step, sizes = lad[1], lad[2], lad[4]
+                levels = tuple(zip(range(best, best + len(sizes) * step, step), sizes, strict=True))
             else:
                 levels = self._units(self._ad or ())
             self._au = levels
@@ -205,6 +240,10 @@ class BookUpdate:
             if not keys:
                 return None
             p = -keys[0]
+        elif (lad := self._lad) is not None:
+            if not lad[3]:
+                return None
+            p = lad[0]
         else:
             units = self.bid_units
             if not units:
@@ -224,6 +263,10 @@ class BookUpdate:
             if not keys:
                 return None
             p = keys[0]
+        elif (lad := self._lad) is not None:
+            if not lad[4]:
+                return None
+            p = lad[1]
         else:
             units = self.ask_units
             if not units:
@@ -241,6 +284,13 @@ class BookUpdate:
         return (bid + ask) / 2
 
     # --- keeping it -----------------------------------------------------------------------------
+
+    @property
+    def owns_levels(self) -> bool:
+        """True when the event holds its own levels (made from units, a ladder or Decimals, or a view
+        already detached): it never changes and keeping it costs nothing, so a subscriber may keep it and
+        read its touch later. False for a view of a live book, which copies its levels if kept."""
+        return self._book is None
 
     def detach(self) -> None:
         """Copy the viewed levels (as integers) so that the live book may change; idempotent."""

@@ -102,16 +102,19 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
 
 
 _Last = tuple[int, Decimal | None, Decimal | None, Any]
-"""A market's last update as a markout needs it: ``(ts_ns, bid, ask, pool)``: a book's touch (two Decimals,
-whichever way the event holds its levels) and no pool, or a pool and no touch. A plain tuple: one is made per
-market update, live and in backtests."""
+"""A market's last update as a markout needs it: ``(ts_ns, bid, ask, source)``: a live book view's touch (two
+Decimals) and no source, or a source whose mid is made only if sampled: a pool, or a book event that holds its
+own levels (``BookUpdate.owns_levels``: kept as it is). A plain tuple: one is made per market update, live and
+in backtests."""
 
 
 def _mid(last: _Last) -> Decimal | None:
     """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
-    _, bid, ask, pool = last
-    if pool is not None:
-        return Decimal(pool.mid())
+    _, bid, ask, source = last
+    if isinstance(source, BookUpdate):
+        bid, ask = source.best_bid, source.best_ask
+    elif source is not None:
+        return Decimal(source.mid())
     if bid is None or ask is None:
         return None
     return (bid + ask) / 2
@@ -135,8 +138,8 @@ class MarkoutSampler:
         self._schedule = schedule
         self.horizons_ns = tuple(h * NS for h in horizons_s)
         self._last: dict[tuple[str, str], _Last] = {}
-        """(exchange, symbol) -> its last update, kept light (never the event itself: a book view that a
-        subscriber keeps must copy its levels, bot/bookview.py, which is what a markout must not cost)."""
+        """(exchange, symbol) -> its last update, kept light (never a live book's view: a view that a subscriber
+        keeps must copy its levels, bot/bookview.py, which is what a markout must not cost)."""
         self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
         self._seq = 0
         self._rows: list[dict[str, Any]] = []
@@ -167,7 +170,10 @@ class MarkoutSampler:
         key = (event.exchange, event.symbol)
         if key in self._pending:  # a list there is never empty (dropped when its last sample is taken)
             self._sample(key, event.ts_ns)
-        self._last[key] = (event.ts_ns, event.best_bid, event.best_ask, None)
+        if event.owns_levels:  # kept as it is: its mid is made only if sampled
+            self._last[key] = (event.ts_ns, None, None, event)
+        else:
+            self._last[key] = (event.ts_ns, event.best_bid, event.best_ask, None)
 
     def on_pool(self, event: PoolUpdate) -> None:
         key = (event.exchange, event.symbol)

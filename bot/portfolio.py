@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, DefaultContext, localcontext
 
 from .api import FeedView, PortfolioView
-from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, PoolUpdate, Side
+from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, Pool, PoolUpdate, Side
+
+log = logging.getLogger("arbot.portfolio")
+
+Top = tuple[int, Decimal | None, Decimal | None, Pool | BookUpdate | None]
+"""(time of the latest book or pool update, best bid, best ask, the pool or book whose touch is not made yet)."""
 
 
 class Portfolio(PortfolioView):
@@ -16,24 +22,45 @@ class Portfolio(PortfolioView):
     def __init__(self, open_orders: Callable[[], list[Order]]):
         self._open_orders = open_orders
         self._positions: dict[tuple[str, str], Decimal] = {}
-        self._top: dict[tuple[str, str], tuple[int, Decimal | None, Decimal | None]] = {}
-        """(exchange, symbol) -> (time of its latest book or pool update, best bid, best ask): one dict set a tick."""
+        self._top: dict[tuple[str, str], Top] = {}
+        """(exchange, symbol) -> (time of its latest book or pool update, best bid, best ask, pool or book to read):
+        one dict set a tick; the touch is made when read (markets move far more often than risk checks read them),
+        except a live book's view's (keeping the view would copy its levels), read at once."""
         self._feed_status: dict[tuple[str, str], FeedStatus] = {}
         self._resyncs: dict[tuple[str, str], int] = {}
 
     def on_book(self, event: BookUpdate) -> None:
-        self._top[(event.exchange, event.symbol)] = (event.ts_ns, event.best_bid, event.best_ask)  # not the levels
+        if event.owns_levels:  # kept as it is (it never changes): its Decimal touch is made when read
+            self._top[(event.exchange, event.symbol)] = (event.ts_ns, None, None, event)
+        else:  # a live book's view: its touch now, never its levels
+            self._top[(event.exchange, event.symbol)] = (event.ts_ns, event.best_bid, event.best_ask, None)
 
     def on_pool(self, event: PoolUpdate) -> None:
-        """A pool's marginal price stands for both sides of its book."""
+        """A pool's marginal price stands for both sides of its book: made from the pool when first read
+        (:meth:`top`), at the default 28-digit precision, as if made now (the pool is immutable)."""
         key = (event.exchange, event.symbol)
-        try:
-            mid = event.pool.mid()
-        except Exception:  # an unpriceable pool (no liquidity) is still data: its time counts, the touch stays
-            _, bid, ask = self._top.get(key, (0, None, None))
-            self._top[key] = (event.ts_ns, bid, ask)
-            raise
-        self._top[key] = (event.ts_ns, mid, mid)
+        top = self._top.get(key)
+        if top is None:
+            self._top[key] = (event.ts_ns, None, None, event.pool)
+            return
+        if isinstance(top[3], BookUpdate):  # a venue with a book and a pool for one market: the book's touch stays
+            top = self._priced(key, top)  # for the case this pool cannot be priced
+        self._top[key] = (event.ts_ns, top[1], top[2], event.pool)
+
+    def _priced(self, key: tuple[str, str], top: Top) -> Top:
+        """``top`` with its book's touch, or its pool's mid as both sides; an unpriceable pool (no liquidity) is
+        still data: its time counts, the touch priced before it stays."""
+        ts_ns, bid, ask, source = top
+        if isinstance(source, BookUpdate):
+            bid, ask = source.best_bid, source.best_ask
+        elif source is not None:
+            try:
+                with localcontext(DefaultContext):
+                    bid = ask = source.mid()
+            except Exception as exc:
+                log.warning("the pool of %s %s cannot be priced: %s", key[0], key[1], exc)
+        top = self._top[key] = (ts_ns, bid, ask, None)
+        return top
 
     def on_fill(self, fill: Fill) -> None:
         key = (fill.exchange, fill.symbol)
@@ -76,8 +103,13 @@ class Portfolio(PortfolioView):
 
     def top(self, exchange: str, symbol: str) -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) of the latest book update."""
-        top = self._top.get((exchange, symbol))
-        return (None, None) if top is None else (top[1], top[2])
+        key = (exchange, symbol)
+        top = self._top.get(key)
+        if top is None:
+            return None, None
+        if top[3] is not None:
+            top = self._priced(key, top)
+        return top[1], top[2]
 
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
         bid, ask = self.top(exchange, symbol)

@@ -43,6 +43,21 @@ def test_decimal_made_event_derives_units_and_compares_by_value() -> None:
     assert empty.best_bid is None and empty.best_ask_units is None and empty.mid is None
 
 
+def test_ladder_event_is_the_event_of_its_levels_made_when_read() -> None:
+    ev = BookUpdate.of_ladder("k", "A/B", 10_000, 10_002, 5, (1_000, 1_001, 1_002), (2_000, 2_001), 2, 3, 7)
+    assert (ev.best_bid_units, ev.best_ask_units) == (10_000, 10_002)
+    assert ev.best_bid == D("100.00") and str(ev.best_ask) == "100.02" and ev.mid == D("100.01")
+    assert ev._bu is None and ev._au is None  # the touch made no level tuple
+    same = BookUpdate.of_units("k", "A/B", ((10_000, 1_000), (9_995, 1_001), (9_990, 1_002)),
+                               ((10_002, 2_000), (10_007, 2_001)), 2, 3, 7)
+    assert ev.bid_units == same.bid_units and ev.ask_units == same.ask_units
+    assert ev.bids == same.bids and str(ev.asks[1]) == "(Decimal('100.07'), Decimal('2.001'))"
+    assert ev == same and hash(ev) == hash(same) and pickle.loads(pickle.dumps(ev)) == same
+    one_sided = BookUpdate.of_ladder("k", "A/B", 10_000, 10_002, 5, (), (2_000,), 2, 3, 7)
+    assert one_sided.best_bid_units is None and one_sided.best_bid is None and one_sided.mid is None
+    assert one_sided.bid_units == () and one_sided.best_ask == D("100.02")
+
+
 def test_a_kept_view_copies_its_levels_on_release_and_an_unkept_one_stays_a_view() -> None:
     book = _book()
     kept: list[BookUpdate] = []

@@ -99,15 +99,28 @@ def test_a_fill_whose_horizon_passed_unseen_waits_for_the_next_update_and_takes_
     assert [(r["trade_id"], r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [("a", 1, D(10), T0)]
 
 
-def test_the_sampler_keeps_no_reference_to_a_book_event():
-    """A book view that a subscriber keeps must copy its levels (bot/bookview.py): markouts must not cost that."""
+def test_the_sampler_keeps_no_reference_to_a_live_book_view_and_samples_a_kept_event_as_it_was():
+    """A book view that a subscriber keeps must copy its levels (bot/bookview.py): markouts must not cost that.
+    An event that holds its own levels never changes: the sampler keeps it and makes its mid only if sampled."""
     import sys
 
-    sampler = MarkoutSampler(lambda rows: None, lambda flush: flush())
-    event = book("0", "99", "101")
-    held = sys.getrefcount(event)
-    sampler.on_market(event)
-    assert sys.getrefcount(event) == held
+    from bot.book import OrderBook
+
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    live = OrderBook(2, 0, depth=5)
+    live.set_bid(9_900, 5)
+    live.set_ask(10_100, 5)
+    view = BookUpdate.of_book("cex", "SOL/USDC", live, 5, T0)
+    held = sys.getrefcount(view)
+    sampler.on_market(view)
+    assert sys.getrefcount(view) == held
+    kept = BookUpdate.of_units("cex", "SOL/USDC", ((9_950, 5),), ((10_050, 5),), 2, 0, T0 + S // 2)
+    sampler.on_market(kept)
+    assert sys.getrefcount(kept) == held + 1 and kept.owns_levels and not view.owns_levels
+    sampler.on_fill(FillApplied("s", fill("a", "buy", "1", "99", "0.6")))
+    sampler.on_market(book("2", "90", "110"))  # the mid in force at 1.6 s: the kept event's
+    assert [(r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [(1, D("100.00"), T0 + S // 2)]
 
 
 def test_a_sampler_without_horizons_waits_on_nothing():

@@ -7,7 +7,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   :class:`PrecisionError`; :class:`BookPublisher`, which publishes views of a live book on the bus
   after each change (one reused view while nobody keeps it), and :class:`BookViews`, which a venue
   handing out views of a live book in batches (:meth:`bot.api.BookUpdate.of_book`) releases before
-  it changes the book;
+  it changes the book; :class:`Topic` (``ctx.bus.topic(EventType, exchange, symbol)``): the bus's
+  subscribers of one event type and market, resolved once, so a venue publishes without the bus's
+  look-up and skips making an event nobody subscribed to (``topic.route`` empty);
 * AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
@@ -40,6 +42,7 @@ from ._lazy import lazy_exports
 if TYPE_CHECKING:
     from ..book import OrderBook
     from ..bookview import BookPublisher, BookViews
+    from ..bus import Topic
     from ..clock import Clock, ManualClock
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
@@ -67,7 +70,7 @@ _WHERE = {
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
-    "TokenLease": "bot.standby",
+    "TokenLease": "bot.standby", "Topic": "bot.bus",
 }
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -94,6 +97,7 @@ __all__ = [
     "TokenBucket",
     "TokenLease",
     "TooDeep",
+    "Topic",
     "colour_wanted",
     "fit",
     "format_ts",

@@ -82,6 +82,10 @@ class BacktestLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._backtest_clock.monotonic()
 
+    def ready_now(self) -> bool:
+        """True when callbacks are ready to run now (no wait: one turn of the loop runs them)."""
+        return bool(self._ready)  # type: ignore[attr-defined]  # BaseEventLoop's own queue of ready callbacks
+
     def idle_until(self, ns: int) -> bool:
         """True when nothing would run before the clock reaches ``ns``: no callback ready, no timer due
         by then. The driver then moves the clock and steps the market itself, synchronously, without a

@@ -301,8 +301,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
     (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
-    turn of the loop; otherwise the loop runs what is due before it, and the step still runs at exactly
-    its time. False enters the loop at every step (the engine before, for comparison).
+    turn of the loop; callbacks ready now take one turn at the current time; otherwise the loop runs what
+    is due before it, and the step still runs at exactly its time. False enters the loop at every step (the
+    engine before, for comparison).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -318,18 +319,23 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
     loop = asyncio.get_running_loop()
-    idle_until = loop.idle_until if synchronous and isinstance(loop, BacktestLoop) else None
+    fast = loop if synchronous and isinstance(loop, BacktestLoop) else None
     done = 0
     pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
     drawing = progress.enabled
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
-        if idle_until is None:  # the engine before: a turn of the loop per step, landing within a ns of it
+        if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
             now = clock.time_ns()
             await asyncio.sleep((due - now) / NS_PER_S if due > now else 0)
         else:
-            while not idle_until(due):  # something runs before the step (an order in flight, a timer): the loop
-                gap = due - clock.time_ns()  # runs it at its time, then the step runs at exactly its own
+            # Something runs before the step (an order in flight, a timer, a deferred report): the loop runs
+            # it at its time, then the step runs at exactly its own.
+            while not fast.idle_until(due):
+                if fast.ready_now():  # callbacks ready now: one turn runs them; the clock stays, no timer is made
+                    await asyncio.sleep(0)
+                    continue
+                gap = due - clock.time_ns()
                 if gap > _LAND_BEFORE_NS:
                     await asyncio.sleep((gap - _LAND_BEFORE_NS) / NS_PER_S)
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first

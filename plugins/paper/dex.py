@@ -37,7 +37,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.backtest import BacktestPlan, Steppable
-from bot.api.kit import Pool, PoolError, from_units
+from bot.api.kit import Pool, PoolError, Topic, from_units
 from bot.api.ledger import price as display_price
 from bot.api.ledger import qty as display_qty
 
@@ -54,6 +54,9 @@ FEE_ASSET = "SOL"
 LAMPORTS_PER_SOL = 9
 """Decimals of SOL: network fees are lamports."""
 _MILLIONTHS = Decimal(1_000_000)
+_DRAWS = 1_000_001
+"""A uniform draw picks one of these millionths of its span (both ends included)."""
+_HALF, _ONE_AND_HALF, _ONE = Decimal("0.5"), Decimal("1.5"), Decimal(1)
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
 
@@ -111,13 +114,17 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         )  # fmt: skip
         self.pool: Pool | None = None
         """The pool as it stands (read-only for callers; None until a mirrored source publishes one)."""
-        self.anchor_mid: Decimal | None = None
-        """The anchor's latest mid price (None: no anchor, or its feed is not live)."""
+        self._anchor_mid: Decimal | None = None
+        self._anchor_touch: tuple[int, int, int] | None = None
+        """The anchor's latest two-sided touch (bid units, ask units, price decimals) whose mid is not made yet."""
         self.step_count = 0
         self.slot = 0
         self.dislocations = 0
         """Whale swaps so far in this run."""
         self._rng = random.Random(settings.seed)
+        with localcontext() as exact:  # a probability of any length, times 10**6, exactly
+            exact.prec = 28 + len(settings.dislocation_probability.as_tuple().digits)
+            self._dislocation_millionths = settings.dislocation_probability * _MILLIONTHS
         self._state: PaperDexState | None = None
         self._balances: dict[str, Decimal] = {}
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
@@ -128,15 +135,28 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._far_checked = False
         self._unsubscribe: list = []
         self._player: RecordingPlayer | None = None
+        self._pools: Topic | None = None
+        """The bus's subscribers of this pool's updates (made on start)."""
         bus = ctx.bus  # subscribed now, not at start: the first book of an exchange started before us counts
         if settings.market == "simulated" and settings.anchor:
-            for event_type in (BookUpdate, FeedStatus):
-                self._unsubscribe.append(bus.subscribe(event_type, self._on_anchor, owner=name,
+            for event_type, on_event in ((BookUpdate, self._on_anchor_book), (FeedStatus, self._on_anchor_status)):
+                self._unsubscribe.append(bus.subscribe(event_type, on_event, owner=name,
                                                        exchange=settings.anchor, symbol=settings.anchor_market))
         if settings.market == "mirror":
             for source_type in (PoolUpdate, FeedStatus):
                 self._unsubscribe.append(bus.subscribe(source_type, self._on_source, owner=name,
                                                        exchange=settings.source, symbol=self.symbol))
+
+    @property
+    def anchor_mid(self) -> Decimal | None:
+        """The anchor's latest mid price (None: no anchor, or its feed is not live): the book's ``mid``, made
+        when the pool steps (books come more often than the pool moves)."""
+        touch = self._anchor_touch
+        if touch is not None:
+            bid, ask, decimals = touch
+            self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
+            self._anchor_touch = None
+        return self._anchor_mid
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -176,6 +196,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         else:  # one wallet: the very same balances (and, with a state file, the same file holds them)
             self._balances = owner._balances
         self._publish = self.ctx.bus.publish
+        self._pools = self.ctx.bus.topic(PoolUpdate, self.name, self.symbol)
         self._time_ns = self.ctx.clock.time_ns
         if s.market == "mirror":
             return  # LIVE and the first pool come with the source's first PoolUpdate
@@ -322,14 +343,16 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         pool = self.pool
         mid = pool.mid()
         target = mid
-        if self.anchor_mid is not None and s.reversion:
-            fraction = min(s.reversion * _uniform_millionths(rng, Decimal("0.5"), Decimal("1.5")), Decimal(1))
-            target = mid + (self.anchor_mid - mid) * fraction
+        anchor = self.anchor_mid
+        if anchor is not None and s.reversion:
+            fraction = min(s.reversion * _uniform_millionths(rng, _HALF, _ONE_AND_HALF), _ONE)
+            target = mid + (anchor - mid) * fraction
         if s.volatility_bps:
             target *= 1 + s.volatility_bps * _gauss_millionths(rng) / BPS
         if target != mid:
             pool = dex_pool.move_to(pool, target)
-        if s.dislocation_probability and _uniform_millionths(rng, ZERO, Decimal(1)) < s.dislocation_probability:
+        # a uniform draw in [0, 1] to the millionth below the probability: k / 10**6 < p, i.e. k < p * 10**6
+        if s.dislocation_probability and rng.randrange(_DRAWS) < self._dislocation_millionths:
             move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
             sign = 1 if rng.random() < 0.5 else -1
             pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / BPS))
@@ -340,7 +363,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         # that came late gets it and a quiet pool is not mistaken for a stale one.
         self.pool = pool
         self.slot += 1
-        self._publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
+        pools = self._pools
+        if pools is not None and pools.route:  # made only if someone subscribed to it
+            pools.publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
         if self._steps_unsaved >= SAVE_POOL_EVERY:
             state = self._ready()
             with state.transaction():
@@ -360,15 +385,16 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         pace_ms = settings.tick_interval_ms or BACKTEST_TICK_MS
         return BacktestPlan(plan_settings, f"synthetic paper-dex seed {settings.seed}", pace_ns=pace_ms * 1_000_000)
 
-    def _on_anchor(self, event: BookUpdate | FeedStatus) -> None:
-        if isinstance(event, BookUpdate):
-            mid = event.mid
-            if mid is not None:
-                self.anchor_mid = mid
-                if not self._far_checked:
-                    self._check_far()
-        elif event.state is not FeedState.LIVE:
-            self.anchor_mid = None  # nobody arbitrages toward a price nobody quotes
+    def _on_anchor_book(self, event: BookUpdate) -> None:
+        bid, ask = event.best_bid_units, event.best_ask_units
+        if bid is not None and ask is not None:  # a one-sided book leaves the mid before it
+            self._anchor_touch = (bid, ask, event.price_decimals)
+            if not self._far_checked:
+                self._check_far()
+
+    def _on_anchor_status(self, event: FeedStatus) -> None:
+        if event.state is not FeedState.LIVE:
+            self._anchor_mid = self._anchor_touch = None  # nobody arbitrages toward a price nobody quotes
 
     def _check_far(self) -> None:
         """Warn once if the pool starts far from its anchor: other traders would drag it across its whole range."""
@@ -615,7 +641,7 @@ def _units(amount: Decimal, decimals: int, *, up: bool) -> int:
 
 def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Decimal:
     """A seeded uniform draw in [low, high], exact to a millionth of the span (no float reaches a price)."""
-    return low + (high - low) * rng.randrange(1_000_001) / _MILLIONTHS
+    return low + (high - low) * rng.randrange(_DRAWS) / _MILLIONTHS
 
 
 def _gauss_millionths(rng: random.Random) -> Decimal:

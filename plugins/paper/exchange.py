@@ -23,9 +23,11 @@ from bot.api import (
     OrderNotFound,
     OrderReport,
     OrderState,
+    Trade,
     split_symbol,
 )
 from bot.api.backtest import BacktestPlan, Steppable
+from bot.api.kit import Topic
 
 from .book_market import BookMarket, Market
 from .engine import MatchingEngine
@@ -135,6 +137,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             )  # fmt: skip
             self.markets[symbol] = self._simulated[symbol] = SimulatedMarket(name, symbol, params)
         self._market_list = tuple(self._simulated.values())
+        self._topics: tuple[tuple[SimulatedMarket, Topic, Topic], ...] = ()
+        """Each simulated market with the bus topics of its books and trades (made on start)."""
         self._half_latency_s = settings.latency_ms / 2000
         self._state: PaperState | None = None
         self._engine: MatchingEngine | None = None
@@ -180,6 +184,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self.ctx.log.info("paper account %s: %d resting orders", path, len(open_orders))
         self._publish = self.ctx.bus.publish
         self._time_ns = self.ctx.clock.time_ns
+        bus = self.ctx.bus
+        self._topics = tuple((market, bus.topic(BookUpdate, self.name, market.symbol),
+                              bus.topic(Trade, self.name, market.symbol)) for market in self._market_list)
         if self.settings.market == "recording":
             self._start_recording()
         elif self.settings.market == "mirror":
@@ -240,13 +247,13 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if not self._random_walk:
             return self._play_one() if self._player is not None else True
         now = self._time_ns()
-        publish = self._publish
         engine, state = self._engine_ready(), self._state_ready()
-        for market in self._market_list:
-            book, trade = market.step(now)
-            publish(book)
-            if trade is not None:
-                publish(trade)
+        for market, books, trades in self._topics:  # each event made only if someone subscribed to it
+            printed = market.move()
+            if books.route:
+                books.publish(market.book(now))
+            if printed and trades.route:
+                trades.publish(market.trade(now))
             engine.match(market, now)
             if engine.changed:
                 self._commit(now)

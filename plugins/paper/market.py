@@ -2,9 +2,9 @@
 
 Everything inside is integers: prices are *ticks* (multiples of ``tick_size``) and sizes are
 *lots* (multiples of ``lot_size``). A book leaves the module as integer units
-(:meth:`bot.api.BookUpdate.of_units`): its Decimals are made only if a subscriber reads them, and
-sizes come from a fixed set of profiles. One :meth:`SimulatedMarket.step` therefore costs a few
-microseconds.
+(:meth:`bot.api.BookUpdate.of_ladder`: the touch, the level step and the sizes; the level tuples and
+their Decimals are made only if a subscriber reads them), and sizes come from a fixed set of
+profiles. One :meth:`SimulatedMarket.step` therefore costs about a microsecond.
 
 One step:
 
@@ -166,6 +166,7 @@ class SimulatedMarket:
         self.trade_ticks = 0
         self.trade_lots = 0
         self.trade_taker_buy = False
+        self._trade_size = 0
 
     def _stream(self, block: int) -> random.Random:
         return random.Random(f"{self.params.seed}:{self.symbol}:{block}")
@@ -195,6 +196,12 @@ class SimulatedMarket:
 
     def step(self, ts_ns: int) -> tuple[BookUpdate, Trade | None]:
         """Move the market once; return the new top of book and the public trade, if one printed."""
+        printed = self.move()
+        return self.book(ts_ns), self.trade(ts_ns) if printed else None
+
+    def move(self) -> bool:
+        """Move the market once (the integer state only); True when a public trade printed. :meth:`book` and
+        :meth:`trade` then make the events, for a venue that has someone to publish them to."""
         n = self.step_count
         if n & _BLOCK_MASK == 0:
             self._rng = self._stream(n >> _BLOCK_BITS)
@@ -210,7 +217,6 @@ class SimulatedMarket:
                 bid = self._floor_ticks
             self.bid_ticks = bid
             self.ask_ticks = bid + self.spread_ticks
-        ask = self.ask_ticks
         bid_profile = (r >> 12) & 0xFF
         ask_profile = (r >> 20) & 0xFF
         self.bid_lots = self._profiles_lots[bid_profile]
@@ -219,39 +225,37 @@ class SimulatedMarket:
         self._ask_qty = self._profiles_qty[ask_profile]
         self._bid_units = self._profiles_units[bid_profile]
         self._ask_units = self._profiles_units[ask_profile]
-        book = self.book(ts_ns)
 
         if move == 0 and (r >> 36) & 1:
             self.trade_lots = 0
-            return book, None
+            return False
         taker_buy = move > 0 or (move == 0 and bool((r >> 37) & 1))
-        size = (r >> 28) & 0xFF
-        self.trade_ticks = ask if taker_buy else bid
+        self.trade_ticks = self.ask_ticks if taker_buy else bid
+        self._trade_size = size = (r >> 28) & 0xFF
         self.trade_lots = self._trade_lots[size]
         self.trade_taker_buy = taker_buy
-        trade = _new_trade(
-            self.exchange,
-            self.symbol,
-            self.trade_ticks * self.tick_size,
-            self._trade_qty[size],
-            _BUY if taker_buy else _SELL,
-            ts_ns,
-        )
-        return book, trade
+        return True
+
+    def trade(self, ts_ns: int) -> Trade:
+        """The public trade of the last :meth:`move` that printed one."""
+        return _new_trade(self.exchange, self.symbol, self.trade_ticks * self.tick_size,
+                          self._trade_qty[self._trade_size], _BUY if self.trade_taker_buy else _SELL, ts_ns)
 
     def book(self, ts_ns: int) -> BookUpdate:
         """The current top of book, without moving the market."""
+        tu = self._tick_units
+        if not self._eager_decimals:  # evenly spaced levels: made only if a subscriber reads past the touch
+            return BookUpdate.of_ladder(self.exchange, self.symbol, self.bid_ticks * tu, self.ask_ticks * tu,
+                                        self.level_step_ticks * tu, self._bid_units, self._ask_units, self._pd,
+                                        self._qd, ts_ns)
         span = self._span
         step = self.level_step_ticks
-        tu = self._tick_units
         bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu
-        decimals = None
-        if self._eager_decimals:
-            price = self.price
-            decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
-                                  strict=True)),
-                        tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
-                                  strict=True)))
+        price = self.price
+        decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
+                              strict=True)),
+                    tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
+                              strict=True)))
         return BookUpdate.of_units(
             self.exchange,
             self.symbol,

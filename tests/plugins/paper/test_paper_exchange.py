@@ -27,6 +27,7 @@ from bot.domain import (
 from bot.plugins import collect, load_plugins
 from bot.settings import parse_settings
 from plugins.paper.exchange import PaperExchange
+from plugins.paper.market import SimulatedMarket
 from plugins.paper.settings import PaperSettings
 
 D = Decimal
@@ -93,6 +94,31 @@ async def test_start_announces_a_live_feed_and_steps_publish_the_market(make_exc
     books = recorder.of(BookUpdate)
     assert len(books) == 101 and all(b.exchange == "paper" and b.ts_ns == bot.clock.time_ns() for b in books)
     assert len(recorder.of(Trade)) > 80
+
+
+async def test_a_step_makes_the_trade_only_for_its_subscribers_and_moves_the_same_either_way(make_exchange, bot,
+                                                                                              monkeypatch):
+    made = []
+    real_trade = SimulatedMarket.trade
+    monkeypatch.setattr(SimulatedMarket, "trade", lambda self, ts_ns: made.append(real_trade(self, ts_ns)) or made[-1])
+    paper = make_exchange()
+    await paper.start()
+    market = paper.markets["BTC/USD"]
+    reference = SimulatedMarket(market.exchange, market.symbol, market.params)
+    now = bot.clock.time_ns()
+    for _ in range(50):  # nobody subscribed to trades: none is made
+        paper.step()
+    assert made == [] and market.step_count == 50
+    expected = [reference.step(now) for _ in range(100)][50:]
+    trades: list[Trade] = []
+    bot.bus.subscribe(Trade, trades.append, owner="test", exchange="paper")
+    books: list[BookUpdate] = []
+    bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
+    for _ in range(50):
+        paper.step()
+    assert trades == [trade for _, trade in expected if trade is not None] and len(trades) > 30
+    assert books == [book for book, _ in expected] and (market.bid_ticks, market.step_count) == (
+        reference.bid_ticks, reference.step_count)
 
 
 async def test_the_market_runs_by_itself_when_given_an_interval(make_exchange, recorder):

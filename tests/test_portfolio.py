@@ -1,0 +1,61 @@
+"""The portfolio's touch: books as they come, a pool's mid made when read (a pool moves more often than it is read)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from decimal import localcontext
+
+import pytest
+
+from bot.domain import BookUpdate, Pool, PoolLiquidityError, PoolUpdate
+from bot.portfolio import Portfolio
+
+
+class CountedPool(Pool):
+    """A pool whose mid counts its calls (or fails: no liquidity)."""
+
+    def __init__(self, mid: D | None):
+        self.base, self.quote, self.base_decimals, self.quote_decimals = "SOL", "USDC", 9, 6
+        self._mid = mid
+        self.calls = 0
+
+    def mid(self) -> D:
+        self.calls += 1
+        if self._mid is None:
+            raise PoolLiquidityError("SOL/USDC: no liquidity")
+        return +self._mid  # rounded to the context's precision, as a real pool's mid is
+
+    @property
+    def fee_bps(self) -> D:
+        return D(4)
+
+    def sell_units(self, base_units: int) -> tuple[int, int, Pool]:
+        raise NotImplementedError
+
+    def buy_units(self, base_units: int) -> tuple[int, int, Pool]:
+        raise NotImplementedError
+
+
+def test_a_pool_is_priced_once_when_its_touch_is_read_at_the_default_precision() -> None:
+    portfolio = Portfolio(lambda: [])
+    pools = [CountedPool(D("150.123456789012345678901234567890")) for _ in range(3)]
+    for ts, pool in enumerate(pools):
+        portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, ts))
+    assert [p.calls for p in pools] == [0, 0, 0]  # nothing made while nobody reads
+    with localcontext() as ctx:
+        ctx.prec = 60  # a reader's own context does not change the price
+        mid = portfolio.last_price("dex", "SOL/USDC")
+    assert mid == D("150.1234567890123456789012346") and portfolio.top("dex", "SOL/USDC") == (mid, mid)
+    assert [p.calls for p in pools] == [0, 0, 1] and portfolio.data_times() == {("dex", "SOL/USDC"): 2}
+
+
+def test_an_unpriceable_pool_keeps_the_touch_priced_before_it_and_its_time_counts(caplog: pytest.LogCaptureFixture
+                                                                                   ) -> None:
+    portfolio = Portfolio(lambda: [])
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", CountedPool(D(150)), 1))
+    assert portfolio.top("dex", "SOL/USDC") == (D(150), D(150))
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", CountedPool(None), 2))
+    assert portfolio.top("dex", "SOL/USDC") == (D(150), D(150))
+    assert portfolio.data_times()[("dex", "SOL/USDC")] == 2 and "cannot be priced" in caplog.text
+    portfolio.on_book(BookUpdate("dex", "SOL/USDC", ((D("149.9"), D(1)),), ((D("150.1"), D(1)),), 3))
+    assert portfolio.top("dex", "SOL/USDC") == (D("149.9"), D("150.1"))
