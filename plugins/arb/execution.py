@@ -214,14 +214,16 @@ class ArbExecutions:
         e, s = evaluation, self.settings
         if e.cex_limit_price is None or e.dex_limit_price is None:
             raise ValueError(f"opportunity {oid}: an untradable evaluation (no leg prices) cannot be executed")
+        legs = "concurrent" if s.concurrent_legs else s.leg_order
+        # the legs about to be sent carry their submission time in the row as inserted: unless one is refused,
+        # the row needs no second write before they leave
         row = new_execution(
             opportunity_id=oid, strategy=self.strategy, state="open", symbol=s.symbol, direction=str(e.direction),
-            created_ns=now_ns, size=e.size, legs="concurrent" if s.concurrent_legs else s.leg_order,
-            predicted_pnl=e.net_pnl, sol_price=sol_price,
+            created_ns=now_ns, size=e.size, legs=legs, predicted_pnl=e.net_pnl, sol_price=sol_price,
             cex_exchange=s.cex, cex_side=e.cex_side.value, cex_qty=e.size, cex_price=e.cex_limit_price,
-            cex_cid=f"{oid}-cex",
+            cex_cid=f"{oid}-cex", cex_submitted_ns=now_ns if legs != "dex-first" else 0,
             dex_exchange=s.dex, dex_side=e.dex_side.value, dex_qty=e.size, dex_price=e.dex_limit_price,
-            dex_cid=f"{oid}-dex",
+            dex_cid=f"{oid}-dex", dex_submitted_ns=now_ns if legs != "cex-first" else 0,
         )
         if not insert_execution(self.ctx.store, row):  # committed before any leg leaves
             self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
@@ -235,7 +237,8 @@ class ArbExecutions:
                 self._drop(ex, ex.dex, "not sent: the cex leg was refused")
             else:
                 self._send(ex, ex.dex, now_ns)
-        self._save(ex)
+        if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
+            self._save(ex)
         self._advance(ex)
         return True
 
