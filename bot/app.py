@@ -19,6 +19,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -408,6 +409,9 @@ class Bot:
 
     def submit(self, intent: OrderIntent) -> str | None:
         return self.executor.submit(intent)
+
+    def intent(self) -> AbstractContextManager[None]:
+        return self.executor.intent()
 
     def cancel(self, client_order_id: str) -> None:
         self.executor.cancel(client_order_id)

@@ -5,8 +5,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 1. **Decide and persist.** The opportunity id is a hash of the decision's content and time
    (:func:`opportunity_id`); the legs' client order ids derive from it (``<id>-cex``,
    ``<id>-dex``, ``<id>-hedge``). The row, with both legs' sizes and limit prices, is committed
-   *before* any leg is submitted; its id is unique, so the same opportunity can never be executed
-   twice.
+   *before* any leg leaves, in one durable intent with the rows of the legs sent at once
+   (``ctx.intent()``: one transaction, so a crash leaves the row and those legs' orders, or none of
+   them); its id is unique, so the same opportunity can never be executed twice.
 2. **Send.** Both legs through ``ctx.submit`` (risk gate, then the host executor, which stores
    each order before it leaves and never sends a stored client id again) at once
    (``concurrent_legs = true``), or one after the other in ``leg_order``: the second leg is sent
@@ -225,20 +226,28 @@ class ArbExecutions:
             dex_exchange=s.dex, dex_side=e.dex_side.value, dex_qty=e.size, dex_price=e.dex_limit_price,
             dex_cid=f"{oid}-dex", dex_submitted_ns=now_ns if legs != "cex-first" else 0,
         )
-        if not insert_execution(self.ctx.store, row):  # committed before any leg leaves
-            self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
-            return False
-        ex = self._track(Execution(row))
-        if ex.sequential:
-            self._send(ex, ex.first_second()[0], now_ns)
-        else:
-            self._send(ex, ex.cex, now_ns)
-            if ex.cex.status == "refused":  # nothing left: do not make it one-legged
-                self._drop(ex, ex.dex, "not sent: the cex leg was refused")
-            else:
-                self._send(ex, ex.dex, now_ns)
-        if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
-            self._save(ex)
+        ex = None
+        try:
+            # one durable intent: the row and the rows of the legs sent now commit together, before they leave
+            with self.ctx.intent():
+                if not insert_execution(self.ctx.store, row):
+                    self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
+                    return False
+                ex = self._track(Execution(row))
+                if ex.sequential:
+                    self._send(ex, ex.first_second()[0], now_ns)
+                else:
+                    self._send(ex, ex.cex, now_ns)
+                    if ex.cex.status == "refused":  # nothing left: do not make it one-legged
+                        self._drop(ex, ex.dex, "not sent: the cex leg was refused")
+                    else:
+                        self._send(ex, ex.dex, now_ns)
+                if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
+                    self._save(ex)
+        except Exception:
+            if ex is not None:  # nothing of it was stored, and its legs were dropped unsent
+                self._untrack(ex)
+            raise
         self._advance(ex)
         return True
 
@@ -247,6 +256,11 @@ class ArbExecutions:
         for leg in ex.legs():
             self._by_cid[leg.cid] = ex
         return ex
+
+    def _untrack(self, ex: Execution) -> None:
+        self.current.pop(ex.id, None)
+        for leg in ex.legs():
+            self._by_cid.pop(leg.cid, None)
 
     def _send(self, ex: Execution, leg: Leg, now_ns: int) -> None:
         intent = OrderIntent(strategy=self.strategy, exchange=leg.exchange, symbol=self.settings.symbol,
@@ -477,9 +491,7 @@ class ArbExecutions:
         r = ex.row
         r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
         self._save(ex)
-        self.current.pop(ex.id, None)
-        for leg in ex.legs():
-            self._by_cid.pop(leg.cid, None)
+        self._untrack(ex)
         if all(leg.status in ("refused", "not sent") for leg in ex.legs()):
             # Nothing reached a venue (the risk gate or a pause refused the first leg): not an execution, so
             # no ExecutionResult (it would read as a prediction that failed). The host stored and alerted the veto.
