@@ -110,11 +110,14 @@ class StartOptions:
 
 
 def _soon(callback: Callable[[], None]) -> None:
-    """Run ``callback`` on the next loop turn (at once when no loop runs: a bus used outside one)."""
+    """Run ``callback`` two loop turns later, behind the requests made in this one (an arbitrage's legs, which
+    start in the next); at once when no loop runs (a bus used outside one)."""
     try:
-        asyncio.get_running_loop().call_soon(callback)
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         callback()
+        return
+    loop.call_soon(loop.call_soon, callback)
 
 
 class Bot:
