@@ -48,6 +48,8 @@ class StoreBusy(Exception):
 
 
 _Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+_Insert = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+"""An insert's SQL and its (column, bind processor) in parameter order."""
 
 
 def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
@@ -75,6 +77,8 @@ class FastRecords:
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
+        """(table, columns) -> the insert's SQL and (column, bind processor) in parameter order (the hot path)."""
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
@@ -168,9 +172,17 @@ class FastRecords:
         defaults = self._defaults.get(table.name)
         if defaults is None:
             defaults = self._defaults[table.name] = _column_defaults(table)
-        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values}
-        sql, binds = self._statement("insert", table, tuple(row))
-        return self._run(sql, binds, {f"v_{k}": v for k, v in row.items()}, wait_ms) == 1
+        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values} if defaults else values
+        key = (table.name, tuple(row))
+        found = self._inserts.get(key)
+        if found is None:
+            sql, binds = self._statement("insert", table, key[1])
+            found = self._inserts[key] = (sql, tuple((name[2:], proc) for name, proc in binds))
+        sql, procs = found
+        params = [row[c] if proc is None else proc(row[c]) for c, proc in procs]
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms) == 1
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
         """Insert rows (each with the same columns) in one transaction: one ``executemany`` and one commit,
