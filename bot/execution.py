@@ -344,7 +344,8 @@ class Executor:
         the block ends, before any of those orders leaves (their requests are made then, and start in the next
         loop turn, together). All or nothing: a crash leaves every row of it or none. If the block raises, or
         the commit fails, it is rolled back: its orders are dropped unsent (never stored, forgotten) and the
-        error is raised. Risk vetoes in it are stored once it is over.
+        error is raised. Risk vetoes in it are stored once it is over. The block must not await (it would hold
+        the write lock while the loop runs other code): one that does is rolled back with a RuntimeError.
 
         Only on a file-backed SQLite store with nothing else holding its write lock (taken when the block
         starts, never waited for); otherwise, and nested in another, the block runs as it would outside one:
@@ -364,11 +365,17 @@ class Executor:
             yield  # the records raise the store's error themselves
             return
         intent = self._intent = _Intent([], [], [])
+        turns: list[bool] = []
+        turned = asyncio.get_running_loop().call_soon(turns.append, True)  # runs only if the block awaits
         try:
             try:
                 yield
+                if turns:  # other code ran on the loop meanwhile, its writes joining this transaction: none of it
+                    raise RuntimeError("a durable intent (ctx.intent()) must not await: its block ran across loop "
+                                       "turns holding the store's write lock; rolled back, its orders not sent")
                 fast.commit()
             finally:
+                turned.cancel()
                 self._intent = None
         except BaseException:
             self._roll_back(intent)

@@ -320,3 +320,15 @@ async def test_the_write_back_runs_on_the_loop_without_waiting_for_a_lock(bot, m
     await bot.executor.flush()
     assert calls and calls[-1] == (True, False)
     assert bot.store.get_order("b-1").status is OrderStatus.OPEN
+
+
+async def test_a_durable_intent_that_awaits_is_rolled_back(bot, tmp_path):
+    if not bot.store.records_inline:
+        pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")
+    ctx = bot.strategies["s"].ctx
+    with pytest.raises(RuntimeError, match="must not await"), ctx.intent():
+        assert ctx.submit(intent("a-w")) == "a-w"
+        await asyncio.sleep(0)
+    assert _visible_elsewhere(tmp_path, "a-w") == (0, 0) and ctx.order("a-w") is None
+    assert await bot.executor.settle(5)
+    assert venue(bot).submissions.get("a-w", 0) == 0

@@ -273,7 +273,8 @@ class Context:
         them); the error goes on. Used for a record that must exist whenever its orders do (the ``arb``
         strategy's execution row and its two legs): one commit instead of one per row. On a store that cannot
         (PostgreSQL, an in-memory SQLite, another process holding the lock) each row commits on its own as
-        without it. Keep the block short: it holds the store's write lock."""
+        without it. Keep the block short, and never ``await`` in it: it holds the store's write lock (a block
+        that awaits is rolled back with a RuntimeError)."""
         return self._host.intent()
 
     def cancel(self, client_order_id: str) -> None:

@@ -17,7 +17,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    residual is an exposure: a WARNING alert names it (quantity, venue, value at the CEX mid) and,
    with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
    ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
-   keeps it.
+   keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
+   the row's update that names it.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
    any residual still held valued at the CEX mid. Predicted vs realized and each leg's latency
@@ -367,16 +368,20 @@ class ArbExecutions:
             ex.second_scheduled = True
             self.ctx.create_task(self._second_after_gap(ex, second), f"second leg of {ex.id}")
             return
-        self._send(ex, second, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, second)
         self._advance(ex)
+
+    def _send_and_save(self, ex: Execution, leg: Leg) -> None:
+        """Send a leg and write it in the row, in one durable intent (a crash leaves both or neither)."""
+        with self.ctx.intent():
+            self._send(ex, leg, self.ctx.clock.time_ns())
+            self._save(ex)
 
     async def _second_after_gap(self, ex: Execution, second: Leg) -> None:
         await asyncio.sleep(self.settings.leg_gap_ms / 1000)
         if ex.id not in self.current or second.sent or second.final:
             return
-        self._send(ex, second, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, second)
         self._advance(ex)
 
     def _drop(self, ex: Execution, leg: Leg, why: str) -> None:
@@ -437,8 +442,7 @@ class ArbExecutions:
         price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
         ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, f"{ex.id}-hedge")
         self._by_cid[ex.hedge.cid] = ex
-        self._send(ex, ex.hedge, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, ex.hedge)
         if ex.hedge.final:  # refused by the risk gate
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge of {residual} {self.base} was "
                            "refused; holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
