@@ -811,8 +811,10 @@ class Executor:
         while waiting for the interpreter lock, and the next order's row, on the loop, would find it taken);
         on the writer thread when another writer holds the lock, and on any other store."""
         if self.store.records_inline:
-            while any(lane.next_batch is not None for lane in self._lanes.values()):
-                await asyncio.sleep(0)  # requests made in this loop turn (both legs of an arbitrage) start first
+            for _ in range(3):  # requests made in this loop turn (both legs of an arbitrage) start first
+                if all(lane.next_batch is None for lane in self._lanes.values()):
+                    break
+                await asyncio.sleep(0)
             try:
                 self.store.write_batch(orders, fills, wait=False)
             except StoreBusy:
