@@ -33,8 +33,9 @@ archive main | tar -x -C DIR``, plus the built C extension), run in a subprocess
 ``--backtest-only`` runs this section alone.
 
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
-bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
-``handle`` to the moment the second leg's request enters its venue's ``place_order``, the durable
+bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool), read from a socket as
+a websocket's data is, from just before ``handle`` to the moment the second leg's request enters its
+venue's ``place_order``, the durable
 record (the execution and both orders, one intent) made first: wall time and the process's CPU
 time. A request is handed when ``place_order`` is entered; the venue receives it a loop turn later,
 as over a network (the paper venues here have no latency: without that hop, the first leg's venue
@@ -326,9 +327,12 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
     alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
     before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
     entered; the venue receives it a loop turn later, as over a network, except on ``SAME_TURN``), the
-    execution row and both order rows committed first. Wall time and the process's CPU time (every thread:
-    the loop and the store writer). The first execution of each path is not timed (it warms up: it
-    compiles the records' statements and runs code for the first time, as a bot does once after it starts).
+    execution row and both order rows committed first. The frame arrives through a socket, handled in a read
+    callback as a websocket's data is (from a task woken by a timer, the tasks woken by other timers due in
+    the same loop turn ran between the tick and its legs; after a read callback they run after the legs).
+    Wall time and the process's CPU time (every thread: the loop and the store writer). The first execution
+    of each path is not timed (it warms up: it compiles the records' statements and runs code for the first
+    time, as a bot does once after it starts).
     Also run on another checkout's code (``tick_rounds``): it uses nothing this round added."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
@@ -355,6 +359,18 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
 
     wrap(bot.exchanges["cex"])
     wrap(dex)
+    import socket  # here: this function also runs in another checkout's module (tick_rounds)
+
+    loop = asyncio.get_running_loop()
+    feed, wire = socket.socketpair()
+    wire.setblocking(False)
+    arrived: list[tuple[int, int]] = []
+
+    def on_frame() -> None:  # a read callback: it runs before the timers that came due in its loop turn
+        arrived.append((cpu(), now()))
+        handle(wire.recv(1 << 16))
+
+    loop.add_reader(wire.fileno(), on_frame)
     venue = Venue(random.Random(99))
     handle(venue.snapshot())
     for _ in range(3):
@@ -376,8 +392,13 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
         bids, asks = venue._shift(sign * venue.rng.randint(90, 135))
         frame = venue.frame("update", bids, asks)
         sign = -sign
-        c0, t0 = cpu(), now()
-        handle(frame)
+        arrived.clear()
+        feed.send(frame)  # the frame comes in as the exchange's websocket data would: a socket read callback
+        for _ in range(5000):
+            if arrived:
+                break
+            await asyncio.sleep(0)
+        c0, t0 = arrived[0]
         current = list(strategy.executions.current)
         if current:
             cids = [f"{current[0]}-cex", f"{current[0]}-dex"]
@@ -397,6 +418,9 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
         for _ in range(3):
             dex.step()  # the pool follows the CEX mid again
     executor.__dict__.pop("_now_path", None)
+    loop.remove_reader(wire.fileno())
+    feed.close()
+    wire.close()
     return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
 
 
