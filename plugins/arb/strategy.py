@@ -364,7 +364,6 @@ class ArbStrategy(Strategy):
         while self._running:
             await self._flush_wakeup.wait()
             await asyncio.sleep(FLUSH_EVERY_S)
-            await asyncio.sleep(0)  # behind the requests made in this loop turn (an execution's legs start first)
             self._flush_wakeup.clear()
             self._flush(wait=False)
             self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
