@@ -277,11 +277,15 @@ class Executor:
         return (self.store.records_inline and self.store_error is None and not lane.held and lane.queue.empty()
                 and (self._open_batch(lane) is not None or lane.bucket.available()))
 
-    @staticmethod
-    def _open_batch(lane: _Lane) -> list[_Job] | None:
-        """The request this loop turn's immediate orders to a batch venue go in, while it has room."""
+    def _open_batch(self, lane: _Lane) -> list[_Job] | None:
+        """The request this loop turn's immediate orders to a batch venue go in, while it has room (in a durable
+        intent, only a request of that intent: one made before it is on its way whatever becomes of the intent)."""
         batch = lane.next_batch
-        return batch if batch is not None and len(batch) < MAX_BATCH and lane.exchange.supports_batch else None
+        if batch is None or len(batch) >= MAX_BATCH or not lane.exchange.supports_batch:
+            return None
+        if self._intent is not None and all(made is not batch for _, made in self._intent.requests):
+            return None
+        return batch
 
     def _store_and_send(self, lane: _Lane, job: _Job) -> bool | None:
         """The immediate path of :meth:`submit`: commit the order's row (the fast durable record, never

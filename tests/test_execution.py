@@ -332,3 +332,18 @@ async def test_a_durable_intent_that_awaits_is_rolled_back(bot, tmp_path):
     assert _visible_elsewhere(tmp_path, "a-w") == (0, 0) and ctx.order("a-w") is None
     assert await bot.executor.settle(5)
     assert venue(bot).submissions.get("a-w", 0) == 0
+
+
+async def test_an_intent_that_rolls_back_never_joins_a_batch_request_made_before_it(make_bot, tmp_path):
+    bot = await make_bot(CONFIG.replace('type = "scripted"', 'type = "batch"'), extra=PLUGINS)
+    if not bot.store.records_inline:
+        pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("o-1")) == "o-1"  # its request is made, and starts in the next loop turn
+    with pytest.raises(RuntimeError, match="no"), ctx.intent():
+        assert ctx.submit(intent("o-2")) == "o-2"
+        raise RuntimeError("no")
+    await wait_for(lambda: final_status(bot, "o-1") is OrderStatus.OPEN)
+    assert await bot.executor.settle(5)
+    assert venue(bot).submissions.get("o-2", 0) == 0 and ctx.order("o-2") is None
+    assert _visible_elsewhere(tmp_path, "o-2") == (0, 0)
