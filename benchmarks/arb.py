@@ -35,16 +35,22 @@ alone >= 200,000 ticks/s (<= 5 us per market step), so that the venues leave the
 10 us step.
 
 **(a') Tick -> both legs handed.** ``--executions`` arbitrages one after another through the same
-bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool) from just before
-``handle`` to the moment the second leg's request enters its venue's ``place_order``, the durable
-records (the execution, both orders) made first: wall time and the process's CPU time. Twice as
-many are run, alternating the send path: orders committed and their requests made by
-``Executor.submit`` itself (after issue 16) and through the lanes' workers (before), side by side.
+bot: a raw frame that opens one (the CEX jumps 90-135 ticks away from the pool), read from a socket as
+a websocket's data is, from just before ``handle`` to the moment the second leg's request enters its
+venue's ``place_order``, the durable
+record (the execution and both orders, one intent) made first: wall time and the process's CPU
+time. A request is handed when ``place_order`` is entered; the venue receives it a loop turn later,
+as over a network (the paper venues here have no latency: without that hop, the first leg's venue
+would match it, and the bot handle its fill, before the second leg is even handed). Three times as
+many are run, alternating: orders committed and their requests made by ``Executor.submit`` itself
+(after issue 16), the same with the venue receiving each request in the turn it is handed (the
+measurement before this hop was modelled), and through the lanes' workers (before issue 16).
 
 **Before/after in one run** (``--tick-baseline-tree DIR``): tick -> decision and tick -> both legs
 are also timed with the code of another checkout (e.g. ``git archive main | tar -x -C DIR`` plus
 the built C extension) and with this one, each in its own process, alternating in
-``--tick-rounds`` rounds over the same frames, so that the machine's load falls on both alike.
+``--tick-rounds`` rounds over the same frames, so that the machine's load falls on both alike. Tick ->
+both legs is timed by this checkout's ``tick_to_wire`` in both (the same measurement of either code).
 
     python benchmarks/arb.py [--frames 200000] [--steps 20000] [--executions 300] [--tick-baseline-tree DIR]
     python benchmarks/arb.py --backtest-only [--steps 20000] [--baseline-tree DIR]
@@ -58,6 +64,7 @@ import argparse
 import asyncio
 import gc
 import importlib.metadata
+import inspect
 import json
 import os
 import random
@@ -308,39 +315,64 @@ async def through_strategy(frames: list[bytes], pool_every: int, executions: int
     return sorted(out[2:]), facts
 
 
-PATHS = ("immediate", "lane")
+SAME_TURN = "immediate, venue in the same turn"
+PATHS = ("immediate", SAME_TURN, "lane")
 """How the legs' orders reach their venues: committed and sent by ``Executor.submit`` itself (the send path
-since issue 16), or through each exchange's lane worker (a loop turn to commit, another to send: the path
-before it, and still the one taken when the lane is busy or the store cannot record on the loop)."""
+since issue 16), the same with each venue receiving its request in the turn it is handed (no network hop:
+the first leg's paper venue matches it, and the bot handles its fill, before the second leg is handed), or
+through each exchange's lane worker (a loop turn to commit, another to send: the path before it, and still
+the one taken when the lane is busy or the store cannot record on the loop)."""
 
 
 async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> dict[str, dict[str, list[int]]]:
-    """``n`` executions per path, one at a time, the paths alternating (the machine's load hits both
+    """``n`` executions per path, one at a time, the paths alternating (the machine's load hits all
     alike): a raw frame that opens an arbitrage (the CEX jumps 60-90 bps away from the pool), from just
     before ``handle`` to the moment the second leg's request is handed to its venue (``place_order``
-    entered), the execution row and both order rows committed first. Wall time and the process's CPU
-    time (every thread: the loop and the store writer). The first execution of each path is not timed: it
-    compiles the records' statements and runs code for the first time, as a bot does once after it starts."""
+    entered; the venue receives it a loop turn later, as over a network, except on ``SAME_TURN``), the
+    execution row and both order rows committed first. The frame arrives through a socket, handled in a read
+    callback as a websocket's data is (from a task woken by a timer, the tasks woken by other timers due in
+    the same loop turn ran between the tick and its legs; after a read callback they run after the legs).
+    Wall time and the process's CPU time (every thread: the loop and the store writer). The first execution
+    of each path is not timed (it warms up: it compiles the records' statements and runs code for the first
+    time, as a bot does once after it starts).
+    Also run on another checkout's code (``tick_rounds``): it uses nothing this round added."""
     strategy, dex, executor = bot.strategies["arb"], bot.exchanges["dex"], bot.executor
     entered: dict[str, tuple[int, int]] = {}
     now, cpu = time.perf_counter_ns, time.process_time_ns
+    hop = [True]
 
     def wrap(exchange) -> None:
         place_one, place_many = exchange.place_order, exchange.place_orders
 
         async def place_order(order):
             entered[order.client_order_id] = (now(), cpu())
+            if hop[0]:
+                await asyncio.sleep(0)  # the network: the venue receives the request a loop turn later
             return await place_one(order)
 
         async def place_orders(orders):
             for order in orders:
                 entered[order.client_order_id] = (now(), cpu())
+            if hop[0]:
+                await asyncio.sleep(0)
             return await place_many(orders)
 
         exchange.place_order, exchange.place_orders = place_order, place_orders
 
     wrap(bot.exchanges["cex"])
     wrap(dex)
+    import socket  # here: this function also runs in another checkout's module (tick_rounds)
+
+    loop = asyncio.get_running_loop()
+    feed, wire = socket.socketpair()
+    wire.setblocking(False)
+    arrived: list[tuple[int, int]] = []
+
+    def on_frame() -> None:  # a read callback: it runs before the timers that came due in its loop turn
+        arrived.append((cpu(), now()))
+        handle(wire.recv(1 << 16))
+
+    loop.add_reader(wire.fileno(), on_frame)
     venue = Venue(random.Random(99))
     handle(venue.snapshot())
     for _ in range(3):
@@ -355,14 +387,20 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
             executor._now_path = lambda lane: False  # every order through its lane worker
         else:
             executor.__dict__.pop("_now_path", None)
+        hop[0] = path != SAME_TURN
         wall, cpu_ns = out[path]["wall"], out[path]["cpu"]
         strategy._cooldown_until_ns = 0  # one execution after another, as fast as they can be sent
         done_before = strategy.executions.done_count
         bids, asks = venue._shift(sign * venue.rng.randint(90, 135))
         frame = venue.frame("update", bids, asks)
         sign = -sign
-        c0, t0 = cpu(), now()
-        handle(frame)
+        arrived.clear()
+        feed.send(frame)  # the frame comes in as the exchange's websocket data would: a socket read callback
+        for _ in range(5000):
+            if arrived:
+                break
+            await asyncio.sleep(0)
+        c0, t0 = arrived[0]
         current = list(strategy.executions.current)
         if current:
             cids = [f"{current[0]}-cex", f"{current[0]}-dex"]
@@ -382,6 +420,9 @@ async def tick_to_wire(bot, handle, n: int, paths: tuple[str, ...] = PATHS) -> d
         for _ in range(3):
             dex.step()  # the pool follows the CEX mid again
     executor.__dict__.pop("_now_path", None)
+    loop.remove_reader(wire.fileno())
+    feed.close()
+    wire.close()
     return {path: {"wall": sorted(v["wall"][:n]), "cpu": sorted(v["cpu"][:n])} for path, v in out.items()}
 
 
@@ -389,12 +430,12 @@ _TICK_RUN = """
 import asyncio, json, sys
 sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
 import arb
+arb.SAME_TURN = {same_turn!r}
+arb.PATHS = ("immediate", arb.SAME_TURN)
+exec({timing!r}, arb.__dict__)  # tick -> both legs timed by the same code in every tree
 full, facts = asyncio.run(arb.through_strategy(arb.generate({frames}, {seed}), {pool_every}, {executions}))
 wire = facts["to_wire"]
-wire = dict(wire.get("immediate", wire))
-if "warms up" not in (arb.tick_to_wire.__doc__ or ""):  # an older benchmark timed its first execution too
-    wire = {{k: sorted(v)[:-1] for k, v in wire.items()}}  # drop it (the slowest: compiles, first calls)
-print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire}}))
+print(json.dumps({{"cpu": list(facts["cpu_ns"]), "wire": wire["immediate"], "same_turn": wire[arb.SAME_TURN]}}))
 """
 
 
@@ -404,17 +445,21 @@ def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, 
     each in its own process, the trees alternating in ``rounds`` rounds of ``frames / rounds`` frames
     (seeds ``seed``, ``seed + 1``...; the same frames for every tree), so that the machine's load falls
     on all of them alike. Used with ``--tick-baseline-tree``: before (another checkout) and after (this one)."""
-    out = {name: {"cpu": [], "wall": [], "wire_cpu": []} for name in trees}
+    out = {name: {"cpu": [], "wall": [], "wire_cpu": [], "same_turn_wall": [], "same_turn_cpu": []}
+           for name in trees}
+    timing = inspect.getsource(tick_to_wire)
     for r in range(rounds):
         for name, tree in trees.items():
             script = _TICK_RUN.format(tree=tree, frames=frames // rounds, seed=seed + r, pool_every=pool_every,
-                                      executions=executions // rounds)
+                                      executions=executions // rounds, same_turn=SAME_TURN, timing=timing)
             done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True,
                                   check=True)
             got = json.loads(done.stdout.strip().splitlines()[-1])
             out[name]["cpu"] += got["cpu"]
             out[name]["wall"] += got["wire"]["wall"]
             out[name]["wire_cpu"] += got["wire"]["cpu"]
+            out[name]["same_turn_wall"] += got["same_turn"]["wall"]
+            out[name]["same_turn_cpu"] += got["same_turn"]["cpu"]
     return {name: {k: sorted(v) for k, v in got.items()} for name, got in out.items()}
 
 
@@ -667,10 +712,13 @@ def main() -> None:
               f"{args.tick_baseline_tree}):")
         for name, got in runs.items():
             print(f"  {name:<6} tick -> decision CPU time p50 {percentile(got['cpu'], 0.5) / 1000:6.1f} us  p99 "
-                  f"{percentile(got['cpu'], 0.99) / 1000:6.1f} us ({len(got['cpu']):,} ticks); tick -> both legs "
-                  f"p50 {percentile(got['wall'], 0.5) / 1e6:.3f} ms  p99 {percentile(got['wall'], 0.99) / 1e6:.3f} "
-                  f"ms wall, CPU p50 {percentile(got['wire_cpu'], 0.5) / 1e6:.3f} ms  p99 "
-                  f"{percentile(got['wire_cpu'], 0.99) / 1e6:.3f} ms ({len(got['wall'])} executions)")
+                  f"{percentile(got['cpu'], 0.99) / 1000:6.1f} us ({len(got['cpu']):,} ticks)")
+            for label, wall, cpu in (("", "wall", "wire_cpu"),
+                                     (", venue in the same turn", "same_turn_wall", "same_turn_cpu")):
+                print(f"         tick -> both legs{label}: p50 {percentile(got[wall], 0.5) / 1e6:.3f} ms  p99 "
+                      f"{percentile(got[wall], 0.99) / 1e6:.3f} ms wall, CPU p50 "
+                      f"{percentile(got[cpu], 0.5) / 1e6:.3f} ms  p99 {percentile(got[cpu], 0.99) / 1e6:.3f} ms "
+                      f"({len(got[wall])} executions)")
 
     frames = generate(args.frames, args.seed)
     base = baseline_handler(frames)
@@ -703,9 +751,10 @@ def main() -> None:
 
     to_wire = facts.pop("to_wire")
     legs: dict[str, tuple[float, float, float, float]] = {}
-    print("tick -> both legs handed to the venues (execution row + both order rows committed first), the two "
-          "send paths alternating in this run:")
-    for path, label in (("lane", "before: through the lane workers"), ("immediate", "after: sent from submit")):
+    print("tick -> both legs handed to the venues (execution row + both order rows committed first, one intent), "
+          "the send paths alternating in this run:")
+    for path, label in (("lane", "before: through the lane workers"), (SAME_TURN, "sent from submit, venue same turn"),
+                        ("immediate", "after: sent from submit")):
         got = to_wire[path]
         w50 = w99 = k50 = k99 = float("nan")
         if got["wall"]:
@@ -723,6 +772,8 @@ def main() -> None:
           f"cpu_p50_us={c50:.1f} cpu_p99_us={c99:.1f} "
           f"wire_p50_ms={w50:.3f} wire_p99_ms={w99:.3f} wire_cpu_p50_ms={k50:.3f} wire_cpu_p99_ms={k99:.3f} "
           f"wire_lane_p50_ms={legs['lane'][0]:.3f} wire_lane_p99_ms={legs['lane'][1]:.3f} "
+          f"wire_same_turn_p50_ms={legs[SAME_TURN][0]:.3f} wire_same_turn_p99_ms={legs[SAME_TURN][1]:.3f} "
+          f"wire_same_turn_cpu_p50_ms={legs[SAME_TURN][2]:.3f} wire_same_turn_cpu_p99_ms={legs[SAME_TURN][3]:.3f} "
           f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
           f"{backtest_figures}")
 

@@ -145,7 +145,7 @@ async def decision_to_request(db_url: str, data_dir: str, orders: int, way: str)
         bot.writer.threaded = False
     await bot.start()
     if way == "baseline":
-        bot.store.insert_order = lambda order: True
+        bot.store.insert_order = lambda order, wait=True: True
     ctx = bot.strategies["s"].ctx
     latencies: list[float] = []
     warm_up = min(200, orders // 5)

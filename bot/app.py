@@ -19,6 +19,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -109,11 +110,14 @@ class StartOptions:
 
 
 def _soon(callback: Callable[[], None]) -> None:
-    """Run ``callback`` on the next loop turn (at once when no loop runs: a bus used outside one)."""
+    """Run ``callback`` two loop turns later, behind the requests made in this one (an arbitrage's legs, which
+    start in the next); at once when no loop runs (a bus used outside one)."""
     try:
-        asyncio.get_running_loop().call_soon(callback)
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         callback()
+        return
+    loop.call_soon(loop.call_soon, callback)
 
 
 class Bot:
@@ -408,6 +412,9 @@ class Bot:
 
     def submit(self, intent: OrderIntent) -> str | None:
         return self.executor.submit(intent)
+
+    def intent(self) -> AbstractContextManager[None]:
+        return self.executor.intent()
 
     def cancel(self, client_order_id: str) -> None:
         self.executor.cancel(client_order_id)

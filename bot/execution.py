@@ -32,7 +32,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,6 +80,18 @@ class _Job:
     """An insert raised: if the next one finds the row, that row is this order's own."""
     cancelled: bool = False
     """Cancelled before it was sent: it never will be."""
+
+
+@dataclass
+class _Intent:
+    """What one durable intent (:meth:`Executor.intent`) holds until it commits."""
+
+    jobs: list[_Job]
+    """Every order submitted in it (dropped if it rolls back)."""
+    requests: list[tuple[_Lane, list[_Job]]]
+    """The immediate path's requests, made once it has committed."""
+    vetoes: list[tuple[OrderIntent, Veto]]
+    """Risk vetoes, stored (through another connection) once the transaction is over."""
 
 
 class _Lane:
@@ -141,6 +154,8 @@ class Executor:
         self._refused_while_down = 0
         self.id_epoch = ""
         """The store's id epoch (see :mod:`bot.identity`): part of every client order id the executor makes."""
+        self._intent: _Intent | None = None
+        """The durable intent open on the loop (:meth:`intent`), None outside one."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -209,7 +224,10 @@ class Executor:
             intent = degraded
         veto = self.risk.check(intent) if risk else None
         if veto is not None:
-            self._on_veto(intent, veto)
+            if self._intent is not None:  # its record goes through the engine: after the intent's transaction
+                self._intent.vetoes.append((intent, veto))
+            else:
+                self._on_veto(intent, veto)
             return None
         now = self.clock.time_ns()
         order = Order(
@@ -237,6 +255,8 @@ class Executor:
         self._active[cid] = order
         job = self._unsent[cid] = _Job(order)
         self._begin()
+        if self._intent is not None:
+            self._intent.jobs.append(job)
         if now_path:
             sent = self._store_and_send(lane, job)
             if sent is None:
@@ -257,11 +277,15 @@ class Executor:
         return (self.store.records_inline and self.store_error is None and not lane.held and lane.queue.empty()
                 and (self._open_batch(lane) is not None or lane.bucket.available()))
 
-    @staticmethod
-    def _open_batch(lane: _Lane) -> list[_Job] | None:
-        """The request this loop turn's immediate orders to a batch venue go in, while it has room."""
+    def _open_batch(self, lane: _Lane) -> list[_Job] | None:
+        """The request this loop turn's immediate orders to a batch venue go in, while it has room (in a durable
+        intent, only a request of that intent: one made before it is on its way whatever becomes of the intent)."""
         batch = lane.next_batch
-        return batch if batch is not None and len(batch) < MAX_BATCH and lane.exchange.supports_batch else None
+        if batch is None or len(batch) >= MAX_BATCH or not lane.exchange.supports_batch:
+            return None
+        if self._intent is not None and all(made is not batch for _, made in self._intent.requests):
+            return None
+        return batch
 
     def _store_and_send(self, lane: _Lane, job: _Job) -> bool | None:
         """The immediate path of :meth:`submit`: commit the order's row (the fast durable record, never
@@ -277,6 +301,12 @@ class Executor:
         except StoreBusy:
             return False  # nothing written
         except Exception as exc:
+            if self._intent is not None:  # it rolls back whole (an error may have ended its transaction)
+                self._intent.jobs.remove(job)
+                self._active.pop(cid, None)
+                self._unsent.pop(cid, None)
+                self._end()
+                raise
             if not is_store_error(exc):
                 raise
             job.insert_failed = True  # whether it was written is unknown: the lane's insert finds out
@@ -288,6 +318,7 @@ class Executor:
             self._end()
             return None
         job.stored = True
+        self.writer.wrote_on_loop()
         self._unsent.pop(cid, None)
         self._sending.add(cid)
         batch = self._open_batch(lane)
@@ -296,13 +327,93 @@ class Executor:
             return True
         batch = lane.next_batch = [job]
         lane.bucket.take()  # one token a request, as the lane worker takes
-        # the request task is made now: it starts in the next loop turn with every other made in this one (both
-        # legs of an arbitrage leave together; what one answers is handled once they all left), and orders
-        # submitted before it starts join it (a batch venue)
+        if self._intent is not None:
+            self._intent.requests.append((lane, batch))  # made once the intent has committed
+        else:
+            self._request(lane, batch)
+        return True
+
+    def _request(self, lane: _Lane, batch: list[_Job]) -> None:
+        """Make the request task of an immediate batch now: it starts in the next loop turn with every other
+        made in this one (both legs of an arbitrage leave together; what one answers is handled once they all
+        left), and orders submitted before it starts join it (a batch venue)."""
         request = asyncio.get_running_loop().create_task(self._place_next(lane, batch))
         request.add_done_callback(lambda done: self.tasks.create(
             self._send(lane, batch, done), owner="executor", what=f"answer from {lane.exchange.name}"))
-        return True
+
+    @contextmanager
+    def intent(self) -> Iterator[None]:
+        """One durable intent: the records the calling code makes on the loop (``Store.record``,
+        ``record_update``...) and the rows of the orders it submits, committed together in one transaction when
+        the block ends, before any of those orders leaves (their requests are made then, and start in the next
+        loop turn, together). All or nothing: a crash leaves every row of it or none. If the block raises, or
+        the commit fails, it is rolled back: its orders are dropped unsent (never stored, forgotten) and the
+        error is raised. Risk vetoes in it are stored once it is over. The block must not await (it would hold
+        the write lock while the loop runs other code): one that does is rolled back with a RuntimeError.
+
+        Only on a file-backed SQLite store with nothing else holding its write lock (taken when the block
+        starts, never waited for); otherwise, and nested in another, the block runs as it would outside one:
+        each record commits on its own and orders go their usual way."""
+        fast = self.store.fast
+        if fast is None or self._intent is not None or self.store_error is not None or self.closing:
+            yield
+            return
+        try:
+            fast.begin()
+        except StoreBusy:
+            yield  # another writer holds the lock: records wait for it one by one, orders take their lanes
+            return
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            yield  # the records raise the store's error themselves
+            return
+        intent = self._intent = _Intent([], [], [])
+        turns: list[bool] = []
+        turned = asyncio.get_running_loop().call_soon(turns.append, True)  # runs only if the block awaits
+        try:
+            try:
+                yield
+                if turns:  # other code ran on the loop meanwhile, its writes joining this transaction: none of it
+                    raise RuntimeError("a durable intent (ctx.intent()) must not await: its block ran across loop "
+                                       "turns holding the store's write lock; rolled back, its orders not sent")
+                fast.commit()
+            finally:
+                turned.cancel()
+                self._intent = None
+        except BaseException:
+            self._roll_back(intent)
+            raise
+        else:
+            self.writer.wrote_on_loop()
+            for lane, batch in intent.requests:
+                self._request(lane, batch)
+        finally:
+            for veto in intent.vetoes:
+                self._on_veto(*veto)
+
+    def _roll_back(self, intent: _Intent) -> None:
+        """An intent that did not commit: nothing of it is stored, so none of its orders may leave."""
+        try:
+            fast = self.store.fast
+            if fast is not None:
+                fast.rollback()
+        finally:
+            for lane, batch in intent.requests:
+                if lane.next_batch is batch:
+                    lane.next_batch = None
+            for job in intent.jobs:
+                cid = job.order.client_order_id
+                log.error("order %s dropped unsent: the durable intent it was part of did not commit", cid)
+                self._active.pop(cid, None)
+                if job.stored:  # on the immediate path: its request was never made
+                    self._sending.discard(cid)
+                    self._end()
+                elif cid in self._unsent:  # queued in its lane: the lane worker drops it (and ends it)
+                    job.cancelled = True
+                else:  # refused by the store already (an id it holds): ended then
+                    continue
+                job.stored = False
 
     async def _place_next(self, lane: _Lane, batch: list[_Job]) -> list[OrderState | BaseException]:
         """The request of the immediate path's orders collected for this lane in one loop turn (under the
@@ -441,9 +552,12 @@ class Executor:
         on the store writer's thread (PostgreSQL's round trip, or another writer holding the lock)."""
         if self.store.records_inline:
             try:
-                return self.store.insert_order(order, wait=False)
+                inserted = self.store.insert_order(order, wait=False)
             except StoreBusy:
                 pass
+            else:
+                self.writer.wrote_on_loop()
+                return inserted
         return await self.writer.call(self.store.insert_order, order)
 
     @staticmethod
@@ -680,7 +794,7 @@ class Executor:
             fills, self._new_fills = self._new_fills, []
             try:
                 if dirty or fills:
-                    await self.writer.call(self.store.write_batch, list(dirty.values()), fills)
+                    await self._write_batch(list(dirty.values()), fills)
                 elif probe:
                     await self.writer.call(self.store.set_state, "store_probe", str(self.clock.time_ns()))
                 else:
@@ -694,6 +808,25 @@ class Executor:
                 return False
         self.store_recovered()
         return True
+
+    async def _write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
+        """On a file-backed SQLite store, on the loop's record connection without waiting for a lock (a batch
+        is a few hundred microseconds of work: on the writer thread it would hold the database's write lock
+        while waiting for the interpreter lock, and the next order's row, on the loop, would find it taken);
+        on the writer thread when another writer holds the lock, and on any other store."""
+        if self.store.records_inline:
+            for _ in range(3):  # requests made in this loop turn (both legs of an arbitrage) start first
+                if all(lane.next_batch is None for lane in self._lanes.values()):
+                    break
+                await asyncio.sleep(0)
+            try:
+                self.store.write_batch(orders, fills, wait=False)
+            except StoreBusy:
+                pass  # nothing written
+            else:
+                self.writer.wrote_on_loop()
+                return
+        await self.writer.call(self.store.write_batch, orders, fills)
 
     def _put_back(self, dirty: dict[str, Order], fills: list[tuple[str, Fill]]) -> None:
         for cid, order in dirty.items():

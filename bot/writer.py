@@ -5,6 +5,12 @@ The loop hands each write (an order insert before a send, a batch of order chang
 disk, a PostgreSQL round trip) delays that order but never freezes the loop. Writes run one at a
 time, in the order they were handed over, on a single thread.
 
+On a file-backed SQLite store the executor's own writes (order rows, the write-back batches) are committed
+on the loop's record connection, which never checkpoints (a checkpoint fsyncs), and only go to the writer
+thread when another writer holds the lock: two threads sharing the interpreter lock and the database's
+write lock delay each other by far more than the writes cost. The writer thread then checkpoints the WAL
+(:meth:`StoreWriter.wrote_on_loop`) about :data:`CHECKPOINT_EVERY_S` after such writes.
+
 A statement run *on the loop's thread* (a plugin's table, a risk event) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
@@ -15,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -28,12 +36,15 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from .store import Store
 
 T = TypeVar("T")
+log = logging.getLogger("arbot.writer")
 
 THREAD_NAME = "arbot-store-writer"
 LOOP_BUSY_TIMEOUT_MS = 50
 """How long a write on the event loop's thread waits for an SQLite lock before it fails."""
 WRITER_BUSY_TIMEOUT_MS = 5000
 """How long one write on the writer thread waits for an SQLite lock (then it is retried)."""
+CHECKPOINT_EVERY_S = 1.0
+"""The WAL is checkpointed (fsynced) on the writer thread at most this long after records committed on the loop."""
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT}
 
@@ -62,6 +73,9 @@ class StoreWriter:
         self.store = store
         self.threaded = threaded
         self._pool: ThreadPoolExecutor | None = None
+        self._checkpoint: asyncio.TimerHandle | None = None
+        """The checkpoint scheduled on the loop (None: none waiting to start)."""
+        self._checkpoint_due = 0.0
         if store.engine.dialect.name in ("sqlite", "postgresql"):
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
         if store.fast is not None:
@@ -72,17 +86,49 @@ class StoreWriter:
         """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
         if not self.threaded:
             return fn(*args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread(), partial(fn, *args, **kwargs))
+
+    def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
             if self.store.fast is not None:  # the thread's record connection, opened now as the loop's is at open
                 self._pool.submit(self.store.fast.connect)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
+        return self._pool
+
+    def wrote_on_loop(self) -> None:
+        """Records were committed on the loop's record connection (file-backed SQLite), which never checkpoints:
+        checkpoint the WAL on the writer thread (``PASSIVE``: no write lock taken, the loop's records go on
+        meanwhile) at most :data:`CHECKPOINT_EVERY_S` from now, and no sooner than that after the previous one.
+        A checkpoint covers every commit before it, whoever made it. Nothing on simulated time (a backtest's store
+        is its own, and a checkpoint per simulated second would cost more than the steps between)."""
+        if not self.threaded or self.store.fast is None or self._checkpoint is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._checkpoint_due - time.monotonic())
+        self._checkpoint = loop.call_later(delay, self._start_checkpoint)
+
+    def _start_checkpoint(self) -> None:
+        self._checkpoint = None  # records committed from now on schedule the next one
+        self._checkpoint_due = time.monotonic() + CHECKPOINT_EVERY_S
+        fast = self.store.fast
+        if fast is not None:
+            self._thread().submit(_checkpoint, fast.checkpoint)
 
     def close(self) -> None:
-        """Wait for the write in progress, then stop the thread."""
+        """Wait for the write in progress, then stop the thread (a checkpoint due runs first)."""
+        if self._checkpoint is not None:
+            self._checkpoint.cancel()
+            self._start_checkpoint()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _checkpoint(run: Callable[[], None]) -> None:
+    try:
+        run()
+    except Exception as exc:  # a later one tries again; the records themselves are committed
+        log.warning("WAL checkpoint failed: %s", describe_store_error(exc))
 
 
 def _on_writer_thread() -> bool:

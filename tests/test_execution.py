@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import OrderIntent, OrderStatus, Side
+from bot.store import MARKOUTS
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -246,3 +248,102 @@ async def test_a_locked_store_sends_through_the_lane_once_the_row_is_written(bot
         lock.close()
     await wait_for(lambda: final_status(bot, "l-1") is OrderStatus.OPEN)
     assert venue(bot).submissions == {"l-1": 1} and bot.store.order_exists("l-1")
+
+
+def _visible_elsewhere(tmp_path, prefix: str) -> tuple[int, int]:
+    """Order rows and markout rows another connection sees (committed ones)."""
+    con = sqlite3.connect(tmp_path / "arbot.db")
+    try:
+        return (con.execute("SELECT count(*) FROM orders WHERE client_order_id LIKE ?", (prefix + "%",)).fetchone()[0],
+                con.execute("SELECT count(*) FROM markouts WHERE trade_id = ?", (prefix,)).fetchone()[0])
+    finally:
+        con.close()
+
+
+async def test_a_durable_intent_commits_its_record_and_its_orders_together_before_they_leave(bot, tmp_path):
+    if not bot.store.records_inline:
+        pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")
+    ctx = bot.strategies["s"].ctx
+    with ctx.intent():
+        assert ctx.store.record(MARKOUTS, {"exchange": "v", "trade_id": "i-", "horizon_s": 1, "mid": Decimal(1),
+                                           "ts_ns": 1})
+        assert ctx.submit(intent("i-1")) == "i-1" and ctx.submit(intent("i-2")) == "i-2"
+        assert _visible_elsewhere(tmp_path, "i-") == (0, 0)  # one transaction, not committed yet
+    assert _visible_elsewhere(tmp_path, "i-") == (2, 1)
+    assert venue(bot).submissions == {}
+    await asyncio.sleep(0)  # the requests were made when it committed: both start in the next loop turn
+    assert venue(bot).submissions == {"i-1": 1, "i-2": 1}
+    await wait_for(lambda: final_status(bot, "i-2") is OrderStatus.OPEN)
+
+
+async def test_a_durable_intent_that_raises_stores_nothing_and_sends_nothing(bot, tmp_path):
+    ctx = bot.strategies["s"].ctx
+    with pytest.raises(RuntimeError, match="changed my mind"), ctx.intent():
+        assert ctx.submit(intent("r-1")) == "r-1"
+        assert ctx.store.record(MARKOUTS, {"exchange": "v", "trade_id": "r-", "horizon_s": 1, "mid": Decimal(1),
+                                           "ts_ns": 1})
+        raise RuntimeError("changed my mind")
+    if bot.store.records_inline:  # elsewhere each row committed on its own (the intent is the block alone)
+        assert _visible_elsewhere(tmp_path, "r-") == (0, 0) and ctx.order("r-1") is None
+        assert await bot.executor.settle(5)
+        assert venue(bot).submissions.get("r-1", 0) == 0
+    # the executor goes on as before
+    assert ctx.submit(intent("r-2")) == "r-2"
+    await wait_for(lambda: final_status(bot, "r-2") is OrderStatus.OPEN)
+
+
+async def test_a_veto_in_a_durable_intent_is_stored_once_it_is_over(make_bot):
+    bot = await make_bot(CONFIG + "[risk.limits]\nmax_order_notional = 5\n", extra=PLUGINS)
+    ctx = bot.strategies["s"].ctx
+    with ctx.intent():
+        assert ctx.submit(intent("v-1")) is None
+        assert ctx.submit(intent("v-ok", qty="0.01")) == "v-ok"
+    events = bot.store.risk_events()
+    assert len(events) == 1 and "exceeds max_order_notional 5" in events[0].reason
+    await wait_for(lambda: final_status(bot, "v-ok") is OrderStatus.OPEN)
+    assert venue(bot).submissions.get("v-1", 0) == 0
+
+
+async def test_the_write_back_runs_on_the_loop_without_waiting_for_a_lock(bot, monkeypatch):
+    if not bot.store.records_inline:
+        pytest.skip("the writer thread writes back on other stores")
+    calls = []
+    original = bot.store.write_batch
+
+    def spy(orders, fills, **kwargs):
+        calls.append((threading.current_thread() is threading.main_thread(), kwargs.get("wait", True)))
+        return original(orders, fills, **kwargs)
+
+    monkeypatch.setattr(bot.store, "write_batch", spy)
+    assert bot.strategies["s"].ctx.submit(intent("b-1")) == "b-1"
+    await wait_for(lambda: final_status(bot, "b-1") is OrderStatus.OPEN)
+    await bot.executor.flush()
+    assert calls and calls[-1] == (True, False)
+    assert bot.store.get_order("b-1").status is OrderStatus.OPEN
+
+
+async def test_a_durable_intent_that_awaits_is_rolled_back(bot, tmp_path):
+    if not bot.store.records_inline:
+        pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")
+    ctx = bot.strategies["s"].ctx
+    with pytest.raises(RuntimeError, match="must not await"), ctx.intent():
+        assert ctx.submit(intent("a-w")) == "a-w"
+        await asyncio.sleep(0)
+    assert _visible_elsewhere(tmp_path, "a-w") == (0, 0) and ctx.order("a-w") is None
+    assert await bot.executor.settle(5)
+    assert venue(bot).submissions.get("a-w", 0) == 0
+
+
+async def test_an_intent_that_rolls_back_never_joins_a_batch_request_made_before_it(make_bot, tmp_path):
+    bot = await make_bot(CONFIG.replace('type = "scripted"', 'type = "batch"'), extra=PLUGINS)
+    if not bot.store.records_inline:
+        pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("o-1")) == "o-1"  # its request is made, and starts in the next loop turn
+    with pytest.raises(RuntimeError, match="no"), ctx.intent():
+        assert ctx.submit(intent("o-2")) == "o-2"
+        raise RuntimeError("no")
+    await wait_for(lambda: final_status(bot, "o-1") is OrderStatus.OPEN)
+    assert await bot.executor.settle(5)
+    assert venue(bot).submissions.get("o-2", 0) == 0 and ctx.order("o-2") is None
+    assert _visible_elsewhere(tmp_path, "o-2") == (0, 0)

@@ -134,10 +134,10 @@ async def test_a_failed_writer_batch_is_kept_and_written_later(bot, monkeypatch)
     original = bot.store.write_batch
     failures = [store_error("disk I/O error")]
 
-    def flaky(orders, fills):
+    def flaky(orders, fills, **kwargs):
         if failures:
             raise failures.pop()
-        return original(orders, fills)
+        return original(orders, fills, **kwargs)
 
     monkeypatch.setattr(bot.store, "write_batch", flaky)
     fill = Fill("v", "BTC/USD", "w-1", "T1", Side.BUY, Decimal("100"), Decimal("0.1"), Decimal("0.01"), "USD",

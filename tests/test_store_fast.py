@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -141,6 +142,108 @@ def test_only_the_store_writers_thread_checkpoints_from_a_record_connection(tmp_
 
         assert autocheckpoint() == 0  # the loop's: a record never pays an fsync
         assert asyncio.run(writer.call(autocheckpoint)) == 1000
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_transaction_on_the_record_connection_survives_sigkill_whole_or_not_at_all(tmp_path: Path) -> None:
+    # a durable intent (bot.execution.Executor.intent): rows recorded between begin and commit are one commit
+    db = tmp_path / "a.db"
+    Store(f"sqlite:///{db}").open().close()
+    script = textwrap.dedent(f"""
+        import os, signal
+        from decimal import Decimal
+        from bot.domain import Order, Side
+        from bot.store import Store
+        store = Store("sqlite:///{db}").open()
+        def order(cid):
+            return Order(cid, "s", "v", "BTC/USD", Side.BUY, Decimal(1), Decimal(2))
+        store.fast.begin()
+        assert store.insert_order(order("c-1"), wait=False) and store.insert_order(order("c-2"), wait=False)
+        store.fast.commit()
+        store.fast.begin()
+        assert store.insert_order(order("u-1"), wait=False) and store.insert_order(order("u-2"), wait=False)
+        os.kill(os.getpid(), signal.SIGKILL)  # the second one never committed
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    store = Store(f"sqlite:///{db}").open()
+    try:
+        assert store.order_exists("c-1") and store.order_exists("c-2")
+        assert not store.order_exists("u-1") and not store.order_exists("u-2")
+    finally:
+        store.close()
+
+
+def test_a_transaction_on_the_record_connection_never_waits_for_the_lock_and_joins_the_records_made_in_it(
+        tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    fast = store.fast
+    assert fast is not None
+    lock = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreBusy):
+            fast.begin()
+        lock.execute("ROLLBACK")
+        fast.begin()
+        assert store.insert_order(_order("t-1"), wait=False)
+        store.record_many(MARKOUTS, [{"exchange": "v", "trade_id": "t", "horizon_s": 1, "mid": Decimal(1), "ts_ns": 1}])
+        other = sqlite3.connect(tmp_path / "a.db")
+        assert other.execute("SELECT count(*) FROM orders").fetchone()[0] == 0  # not committed yet
+        fast.rollback()
+        assert not store.order_exists("t-1") and store.markouts() == {}
+        fast.begin()
+        assert store.insert_order(_order("t-2"), wait=False)
+        fast.commit()
+        assert other.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+        other.close()
+    finally:
+        lock.close()
+        store.close()
+
+
+def _in_database_file(db: Path, cid: str) -> bool:
+    """Whether the order's row is in the database file itself (what a power loss keeps), the WAL ignored."""
+    con = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (cid,)).fetchone() is not None
+    finally:
+        con.close()
+
+
+async def test_records_on_the_loop_are_checkpointed_by_the_writer_thread_soon_after(tmp_path: Path) -> None:
+    from tests.helpers.waiting import wait_for
+
+    db = tmp_path / "a.db"
+    store = Store(f"sqlite:///{db}").open()
+    writer = StoreWriter(store)
+    fast = store.fast
+    assert fast is not None
+    threads = []
+    checkpoint = fast.checkpoint
+
+    def spy() -> None:
+        threads.append(threading.current_thread().name)
+        checkpoint()
+
+    fast.checkpoint = spy  # type: ignore[method-assign]
+    setup = sqlite3.connect(db)
+    setup.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema in the database file
+    setup.close()
+    try:
+        assert store.insert_order(_order("p-1"), wait=False)
+        assert not _in_database_file(db, "p-1")  # committed in the WAL only: the loop's connection never checkpoints
+        writer.wrote_on_loop()
+        writer.wrote_on_loop()  # one checkpoint for both
+        await wait_for(lambda: _in_database_file(db, "p-1"), timeout_s=10, what="the checkpoint")
+        assert threads == [threads[0]] and threads[0].startswith("arbot-store-writer")
+        assert store.insert_order(_order("p-2"), wait=False)
+        writer.wrote_on_loop()
+        writer.close()  # a checkpoint due runs before the thread stops
+        assert _in_database_file(db, "p-2") and len(threads) == 2
     finally:
         writer.close()
         store.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -143,6 +144,7 @@ class Host(Protocol):
     def subscribe_alerts(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]: ...
     def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]: ...
     def submit(self, intent: OrderIntent) -> str | None: ...
+    def intent(self) -> AbstractContextManager[None]: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
     def recorder(self, exchange_type: str) -> Any: ...
@@ -262,6 +264,18 @@ class Context:
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
         """
         return self._host.submit(intent)
+
+    def intent(self) -> AbstractContextManager[None]:
+        """A durable intent: ``with ctx.intent():`` the rows the block records (``ctx.store.record``,
+        ``record_update``, ``record_many``) and the orders it submits are committed together, in one transaction,
+        when it ends, before any of those orders leaves; a crash leaves all of them or none. If the block raises,
+        nothing of it is stored and its orders are dropped unsent (forgotten: :meth:`order` no longer knows
+        them); the error goes on. Used for a record that must exist whenever its orders do (the ``arb``
+        strategy's execution row and its two legs): one commit instead of one per row. On a store that cannot
+        (PostgreSQL, an in-memory SQLite, another process holding the lock) each row commits on its own as
+        without it. Keep the block short, and never ``await`` in it: it holds the store's write lock (a block
+        that awaits is rolled back with a RuntimeError)."""
+        return self._host.intent()
 
     def cancel(self, client_order_id: str) -> None:
         """Ask the executor to cancel one of our orders (in the background)."""

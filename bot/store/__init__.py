@@ -644,20 +644,21 @@ class Store:
         with self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)
 
-    def write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
+    def write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]], *, wait: bool = True) -> None:
         """Store order changes and new fills in one transaction (Core statements: this runs often).
 
         Orders must already exist (the executor inserts each before sending it); a fill already
         stored (same exchange and trade id) is skipped. On a file-backed SQLite store: two
         ``executemany`` on the calling thread's record connection (:meth:`FastRecords.write`), the
-        lock held only while SQLite runs them and little Python run on the writer thread (which
-        shares the interpreter lock with the event loop).
+        lock held only while SQLite runs them. ``wait=False`` (file-backed SQLite: :attr:`records_inline`):
+        raise :class:`StoreBusy` at once, nothing written, when another writer holds the lock.
         """
         if self.fast is not None:
             self.fast.write(
                 updates=[(ORDERS, ("bot", "client_order_id"),
                           [{**_order_changes(o), "bot": self.bot} for o in orders])],
-                inserts=[(FILLS, [{**fill_values(fill, strategy), "bot": self.bot} for strategy, fill in fills])])
+                inserts=[(FILLS, [{**fill_values(fill, strategy), "bot": self.bot} for strategy, fill in fills])],
+                wait_ms=None if wait else 0)
             return
         with self.engine.begin() as conn:
             if orders:

@@ -12,10 +12,13 @@ Durability is the store's: WAL with ``synchronous=NORMAL``. A commit is in the W
 operating system's page cache) when the call returns, so it survives the process being killed
 (SIGKILL, a crash); it is fsynced at the next checkpoint, so a power loss or a kernel crash may
 lose the commits since the last checkpoint (SQLite rolls them back whole: never half a row). A
-record connection checkpoints only on the store writer's thread (:attr:`FastRecords.checkpoints`).
+record connection checkpoints only on the store writer's thread (:attr:`FastRecords.checkpoints`,
+:meth:`FastRecords.checkpoint`, which the writer runs about a second after records on the loop).
 :meth:`FastRecords.write` runs several ``executemany`` in one transaction (the write-back batch, a
-log), its parameters converted before the lock is taken. See
-"The order path" in ``docs/architecture.md``.
+log), its parameters converted before the lock is taken. :meth:`FastRecords.begin` opens a transaction
+on the calling thread's connection that the records made on it join until :meth:`FastRecords.commit`
+(a durable intent: an execution row and its orders in one commit). See "The order path" in
+``docs/architecture.md``.
 
 Only file-backed SQLite databases get these connections (an in-memory database lives in the
 engine's one connection); PostgreSQL runs the same statements through the engine.
@@ -45,6 +48,8 @@ class StoreBusy(Exception):
 
 
 _Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+_Insert = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+"""An insert's SQL and its (column, bind processor) in parameter order."""
 
 
 def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
@@ -72,6 +77,8 @@ class FastRecords:
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
+        """(table, columns) -> the insert's SQL and (column, bind processor) in parameter order (the hot path)."""
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
@@ -165,9 +172,17 @@ class FastRecords:
         defaults = self._defaults.get(table.name)
         if defaults is None:
             defaults = self._defaults[table.name] = _column_defaults(table)
-        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values}
-        sql, binds = self._statement("insert", table, tuple(row))
-        return self._run(sql, binds, {f"v_{k}": v for k, v in row.items()}, wait_ms) == 1
+        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values} if defaults else values
+        key = (table.name, tuple(row))
+        found = self._inserts.get(key)
+        if found is None:
+            sql, binds = self._statement("insert", table, key[1])
+            found = self._inserts[key] = (sql, tuple((name[2:], proc) for name, proc in binds))
+        sql, procs = found
+        params = [row[c] if proc is None else proc(row[c]) for c, proc in procs]
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms) == 1
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
         """Insert rows (each with the same columns) in one transaction: one ``executemany`` and one commit,
@@ -207,6 +222,11 @@ class FastRecords:
             work.append((sql, [[row[c] if proc is None else proc(row[c]) for c, proc in procs] for row in rows]))
         if not work:
             return
+        conn = self._connection()
+        if conn.in_transaction:  # inside the thread's open transaction (:meth:`begin`): it commits them
+            for sql, params in work:
+                conn.executemany(sql, params)
+            return
         conn = self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE").connection, wait_ms)
         try:
             for sql, params in work:
@@ -223,6 +243,28 @@ class FastRecords:
         params = {f"v_{k}": v for k, v in values.items()}
         params.update({f"k_{k}": v for k, v in where.items()})
         return self._run(sql, binds, params, wait_ms)
+
+    def begin(self) -> None:
+        """Open a transaction on the calling thread's connection, taking the write lock now (``BEGIN IMMEDIATE``;
+        :class:`StoreBusy` at once, nothing open, when another writer holds it): the records made on this thread
+        until :meth:`commit` go in it, none of them waiting for a lock (one durable intent, see
+        :meth:`bot.execution.Executor.intent`)."""
+        self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE"), 0)
+
+    def commit(self) -> None:
+        """Commit the calling thread's transaction (:meth:`begin`): durable as one record is, all or nothing."""
+        self._connection().execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll the calling thread's transaction back, if one is open (an error may have ended it already)."""
+        conn = self._connection()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def checkpoint(self) -> None:
+        """Checkpoint the WAL now on the calling thread's connection (``PASSIVE``: it waits for no reader or
+        writer and takes no write lock): the WAL is fsynced, then copied into the database file and fsynced."""
+        self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def exists(self, table: Table, where: Mapping[str, Any]) -> bool:
         """Whether a row matches every ``where`` column (a read on the calling thread's connection: no lock wait)."""

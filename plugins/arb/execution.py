@@ -5,8 +5,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 1. **Decide and persist.** The opportunity id is a hash of the decision's content and time
    (:func:`opportunity_id`); the legs' client order ids derive from it (``<id>-cex``,
    ``<id>-dex``, ``<id>-hedge``). The row, with both legs' sizes and limit prices, is committed
-   *before* any leg is submitted; its id is unique, so the same opportunity can never be executed
-   twice.
+   *before* any leg leaves, in one durable intent with the rows of the legs sent at once
+   (``ctx.intent()``: one transaction, so a crash leaves the row and those legs' orders, or none of
+   them); its id is unique, so the same opportunity can never be executed twice.
 2. **Send.** Both legs through ``ctx.submit`` (risk gate, then the host executor, which stores
    each order before it leaves and never sends a stored client id again) at once
    (``concurrent_legs = true``), or one after the other in ``leg_order``: the second leg is sent
@@ -16,7 +17,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    residual is an exposure: a WARNING alert names it (quantity, venue, value at the CEX mid) and,
    with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
    ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
-   keeps it.
+   keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
+   the row's update that names it.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
    any residual still held valued at the CEX mid. Predicted vs realized and each leg's latency
@@ -214,28 +216,39 @@ class ArbExecutions:
         e, s = evaluation, self.settings
         if e.cex_limit_price is None or e.dex_limit_price is None:
             raise ValueError(f"opportunity {oid}: an untradable evaluation (no leg prices) cannot be executed")
+        legs = "concurrent" if s.concurrent_legs else s.leg_order
+        # the legs about to be sent carry their submission time in the row as inserted: unless one is refused,
+        # the row needs no second write before they leave
         row = new_execution(
             opportunity_id=oid, strategy=self.strategy, state="open", symbol=s.symbol, direction=str(e.direction),
-            created_ns=now_ns, size=e.size, legs="concurrent" if s.concurrent_legs else s.leg_order,
-            predicted_pnl=e.net_pnl, sol_price=sol_price,
+            created_ns=now_ns, size=e.size, legs=legs, predicted_pnl=e.net_pnl, sol_price=sol_price,
             cex_exchange=s.cex, cex_side=e.cex_side.value, cex_qty=e.size, cex_price=e.cex_limit_price,
-            cex_cid=f"{oid}-cex",
+            cex_cid=f"{oid}-cex", cex_submitted_ns=now_ns if legs != "dex-first" else 0,
             dex_exchange=s.dex, dex_side=e.dex_side.value, dex_qty=e.size, dex_price=e.dex_limit_price,
-            dex_cid=f"{oid}-dex",
+            dex_cid=f"{oid}-dex", dex_submitted_ns=now_ns if legs != "cex-first" else 0,
         )
-        if not insert_execution(self.ctx.store, row):  # committed before any leg leaves
-            self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
-            return False
-        ex = self._track(Execution(row))
-        if ex.sequential:
-            self._send(ex, ex.first_second()[0], now_ns)
-        else:
-            self._send(ex, ex.cex, now_ns)
-            if ex.cex.status == "refused":  # nothing left: do not make it one-legged
-                self._drop(ex, ex.dex, "not sent: the cex leg was refused")
-            else:
-                self._send(ex, ex.dex, now_ns)
-        self._save(ex)
+        ex = None
+        try:
+            # one durable intent: the row and the rows of the legs sent now commit together, before they leave
+            with self.ctx.intent():
+                if not insert_execution(self.ctx.store, row):
+                    self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
+                    return False
+                ex = self._track(Execution(row))
+                if ex.sequential:
+                    self._send(ex, ex.first_second()[0], now_ns)
+                else:
+                    self._send(ex, ex.cex, now_ns)
+                    if ex.cex.status == "refused":  # nothing left: do not make it one-legged
+                        self._drop(ex, ex.dex, "not sent: the cex leg was refused")
+                    else:
+                        self._send(ex, ex.dex, now_ns)
+                if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
+                    self._save(ex)
+        except Exception:
+            if ex is not None:  # nothing of it was stored, and its legs were dropped unsent
+                self._untrack(ex)
+            raise
         self._advance(ex)
         return True
 
@@ -244,6 +257,11 @@ class ArbExecutions:
         for leg in ex.legs():
             self._by_cid[leg.cid] = ex
         return ex
+
+    def _untrack(self, ex: Execution) -> None:
+        self.current.pop(ex.id, None)
+        for leg in ex.legs():
+            self._by_cid.pop(leg.cid, None)
 
     def _send(self, ex: Execution, leg: Leg, now_ns: int) -> None:
         intent = OrderIntent(strategy=self.strategy, exchange=leg.exchange, symbol=self.settings.symbol,
@@ -350,16 +368,20 @@ class ArbExecutions:
             ex.second_scheduled = True
             self.ctx.create_task(self._second_after_gap(ex, second), f"second leg of {ex.id}")
             return
-        self._send(ex, second, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, second)
         self._advance(ex)
+
+    def _send_and_save(self, ex: Execution, leg: Leg) -> None:
+        """Send a leg and write it in the row, in one durable intent (a crash leaves both or neither)."""
+        with self.ctx.intent():
+            self._send(ex, leg, self.ctx.clock.time_ns())
+            self._save(ex)
 
     async def _second_after_gap(self, ex: Execution, second: Leg) -> None:
         await asyncio.sleep(self.settings.leg_gap_ms / 1000)
         if ex.id not in self.current or second.sent or second.final:
             return
-        self._send(ex, second, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, second)
         self._advance(ex)
 
     def _drop(self, ex: Execution, leg: Leg, why: str) -> None:
@@ -420,8 +442,7 @@ class ArbExecutions:
         price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
         ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, f"{ex.id}-hedge")
         self._by_cid[ex.hedge.cid] = ex
-        self._send(ex, ex.hedge, self.ctx.clock.time_ns())
-        self._save(ex)
+        self._send_and_save(ex, ex.hedge)
         if ex.hedge.final:  # refused by the risk gate
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge of {residual} {self.base} was "
                            "refused; holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
@@ -474,9 +495,7 @@ class ArbExecutions:
         r = ex.row
         r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
         self._save(ex)
-        self.current.pop(ex.id, None)
-        for leg in ex.legs():
-            self._by_cid.pop(leg.cid, None)
+        self._untrack(ex)
         if all(leg.status in ("refused", "not sent") for leg in ex.legs()):
             # Nothing reached a venue (the risk gate or a pause refused the first leg): not an execution, so
             # no ExecutionResult (it would read as a prediction that failed). The host stored and alerted the veto.

@@ -8,8 +8,9 @@ timestamps integer nanoseconds.
   included), with its cost breakdown (JSON object name -> decimal string), predicted PnL, whether
   it was acted on and why not.
 * ``arb_executions``: one row per executed opportunity, keyed by its unique ``opportunity_id``
-  (the idempotency key). The row is committed *before* any leg is submitted; a second insert of
-  the same id fails, so one opportunity is executed at most once, across restarts. The row then
+  (the idempotency key). The row is committed *before* any leg leaves, with the rows of the legs
+  sent at once, in one durable intent (``ctx.intent()``: one transaction); a second insert of the
+  same id fails, so one opportunity is executed at most once, across restarts. The row then
   follows the legs to their end: fills, latencies, the hedge, realized PnL.
 """
 
@@ -163,7 +164,8 @@ def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> bo
     """Persist a new execution; False if this opportunity id already has one (nothing written).
 
     The store's fast durable record (:meth:`Store.record`): this runs on the loop, in the decision
-    that sends the legs, and is committed when it returns.
+    that sends the legs, and is committed when it returns, or, inside ``ctx.intent()``, when the intent
+    commits (with the legs' order rows, before they leave).
     """
     return store.record(ArbExecutionRow, execution_values(row))
 

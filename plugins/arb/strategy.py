@@ -100,6 +100,9 @@ class ArbStrategy(Strategy):
         self.last_reason = ""
         self._last_pair: tuple = ()
         self._last_best: Evaluation | None = None
+        self._reports: list[tuple] = []
+        """Opportunities not acted on, waiting to be published and stored (:meth:`_run_reports`)."""
+        self._reports_due: asyncio.Handle | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -251,6 +254,9 @@ class ArbStrategy(Strategy):
             oid = opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now)
             sol_price = self._sol_price(book)
             if self._executions.execute(oid, ev, sol_price, now):
+                if self._reports_due is not None:  # reports decided before wait behind the legs' requests
+                    self._reports_due.cancel()
+                    self._reports_due = self._loop.call_soon(self._run_reports)
                 self.counts["executed"] += 1
                 self._publish(ev, book, pool, now, oid, acted=True, reason="")
                 self._episode = key
@@ -263,7 +269,17 @@ class ArbStrategy(Strategy):
             # sentence, the event, a row: several times the decision's own cost) waits one loop turn.
             self._published_ns, self._published_figures = now, figures
             self._episode = key
-            self._loop.call_soon(self._report, ev, book, pool, now, reason)
+            self._reports.append((ev, book, pool, now, reason))
+            if self._reports_due is None:
+                self._reports_due = self._loop.call_soon(self._run_reports)
+
+    def _run_reports(self) -> None:
+        """The reports decided since the last run (scheduled by the decision: the next loop turn, or behind the
+        requests of an execution decided meanwhile, which start first)."""
+        self._reports_due = None
+        reports, self._reports = self._reports, []
+        for report in reports:
+            self._report(*report)
 
     def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None) -> None:
         """Publish and store an opportunity not acted on (scheduled by the decision, run right after it)."""

@@ -108,3 +108,42 @@ def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Pat
         db_url, f"select state, dex_status, residual, note from arb_executions where opportunity_id = '{oid}'")
     assert (state, dex_status, Decimal(residual)) == ("done", "not sent", 0) and "too old" in note
     assert "left unfinished by the previous run" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_with_both_legs_in_flight_leaves_the_whole_intent_and_never_sends_a_leg_twice(
+        tmp_path: Path, db_url: str):
+    # Concurrent legs, both venues answering 2 s later: the execution row and both order rows are one durable
+    # intent (file-backed SQLite), so whenever the row is there, so are both orders (sent or about to be);
+    # killed while they are in flight, the restart asks the venues about them and never sends them again.
+    config = tmp_path / "config.toml"
+    text = (CONFIG.format(data_dir=tmp_path, db_url=db_url, gap_ms=0)
+            .replace('concurrent_legs = false\nleg_order = "cex-first"\n', "concurrent_legs = true\n")
+            .replace("[exchanges.dex]\n", "latency_ms = 2000\n[exchanges.dex]\n")
+            .replace("tick_interval_ms = 50\n", "tick_interval_ms = 50\nlatency_ms = 2000\n"))
+    assert text.count("latency_ms = 2000") == 2 and "concurrent_legs = true" in text
+    config.write_text(text)
+    cex_db, dex_db = tmp_path / "paper-exchange.db", tmp_path / "paper-dex.db"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "run1.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(arbot("run", "--config", str(config)), env=env, cwd=tmp_path, stdout=sink,
+                                stderr=subprocess.STDOUT)
+    try:
+        executed = wait_until(lambda: query_db(db_url, "select count(*) from arb_executions") == [(1,)],
+                              timeout_s=30)
+        assert executed, log.read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    [(cex_cid, dex_cid)] = query_db(db_url, "select cex_cid, dex_cid from arb_executions")
+    if db_url.startswith("sqlite"):  # PostgreSQL commits each row on its own: the row may be there alone
+        assert query_db(db_url, f"select count(*) from orders where client_order_id in ('{cex_cid}', "
+                                f"'{dex_cid}')") == [(2,)]
+    done = subprocess.run(arbot("run", "--config", str(config), "--for", "6s"), env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") in ([(0,)], [(1,)])
+    assert query(dex_db, f"select count(*) from submissions where client_order_id = '{dex_cid}'") in ([(0,)], [(1,)],
+                                                                                                       [])
+    assert query_db(db_url, "select count(*) from arb_executions where state = 'done'") == [(1,)]
