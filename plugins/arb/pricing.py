@@ -104,6 +104,8 @@ from decimal import (
     localcontext,
 )
 from functools import partial
+from sys import getrefcount
+from typing import TYPE_CHECKING
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
@@ -120,6 +122,9 @@ beyond this (in either direction); a smaller change is a flat top, priced size b
 
 _NO_EDGE_KEPT = 4096
 """Evaluations without an edge kept per pool state (one per direction and touch price seen)."""
+_HELD = 3
+"""References to an unsettled evaluation nobody else holds, while the pricer looks at it (``getrefcount``): its
+list's, the loop variable's and ``getrefcount``'s argument's. More: someone may still read it (CPython)."""
 _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
@@ -160,6 +165,11 @@ class Evaluation:
 
     Read-only by convention: not ``frozen`` because a frozen dataclass's ``__init__`` costs ~10 µs
     here (one ``object.__setattr__`` per field), a fifth of a tick's budget.
+
+    An evaluation that is not tradable may come *unsettled* from the pricer: ``direction``, the
+    sides, ``tradable`` and ``edge`` are set, and every other field is made the first time any of
+    them is read, by the same code and on the same inputs as when it is made at once (so the same
+    values: most such evaluations are never read further, as the strategy publishes few of them).
     """
 
     direction: Direction
@@ -193,6 +203,22 @@ class Evaluation:
     """What stopped the size from growing: "cex depth", "dex impact", "dex liquidity", "inventory",
     "max notional", "min edge" (a larger size nets more but not min_edge_bps); "" when the net PnL
     peaked inside every cap."""
+    edge: bool = False
+    """An edge at the touch (``gross_bps > 0``): known from the touch alone, before any figure is made."""
+    _make: Callable[[Evaluation], Evaluation] | None = field(default=None, init=False, repr=False, compare=False)
+    """Unsettled: makes the evaluation whose fields this one takes when one is first read (None: settled)."""
+
+    if not TYPE_CHECKING:  # typed as the fields it stands for
+        def __getattr__(self, name: str):
+            """A field of an unsettled evaluation, read for the first time: make them all (once)."""
+            make = self._make
+            if make is None or name not in _FIGURES:
+                raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
+            made = make(self)
+            for figure in _FIGURES:
+                setattr(self, figure, getattr(made, figure))
+            self._make = None
+            return getattr(self, name)
 
     @property
     def reason(self) -> str:
@@ -212,6 +238,20 @@ class Evaluation:
             if n == name:
                 return amount
         return Decimal(0)
+
+
+_FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
+                 if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
+"""What an unsettled evaluation makes when first read."""
+_new_evaluation = Evaluation.__new__
+
+
+def _unsettled(direction: Direction, edge: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+    """An evaluation that is not tradable, its figures made by ``make`` when first read."""
+    ev = _new_evaluation(Evaluation)
+    ev.direction, ev.tradable, ev.edge, ev._make = direction, False, edge, make
+    ev.cex_side, ev.dex_side = _SIDES[direction]
+    return ev
 
 
 class _Quote:
@@ -433,18 +473,20 @@ class Pricer:
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
-        self._last_sizes: dict[Direction, dict[int, int | None]] = {}
+        """Per direction, the ladder index (size / size_step) that netted the most last time."""
         self._memo: dict[tuple, tuple] = {}
         """(direction, the SOL price's touch, the touch) -> the last evaluation there and what it read."""
+        self._pending: list[Evaluation] = []
+        """The unsettled evaluations handed out on this pool state (see :meth:`_settle_held`)."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fees = self._fixed_fees = _Fees(None)
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
         self._gate_decimals: tuple[int, int] | None = None
+        """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
-        """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
-        """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
-        """Per direction, the ladder index (size / size_step) that netted the most last time."""
+        self._factors: dict[tuple, tuple] = {}
+        """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
 
     @property
     def pool(self) -> Pool | None:
@@ -466,6 +508,7 @@ class Pricer:
             return
         if (pool.base, pool.quote) != (self.base, self.quote):
             raise ValueError(f"the pool is {pool.base}/{pool.quote}, the strategy trades {self.base}/{self.quote}")
+        self._settle_held()
         try:
             self._step_units = to_units(self._step, pool.base_decimals)
         except PrecisionError:
@@ -486,38 +529,13 @@ class Pricer:
             self._mid = None
             self._pool_problem = f"the pool cannot be priced: {exc}"
             return
-        # what the pricing below reads; only while _mid is set (evaluate and prepare check)
+        # what the pricing below reads; only while _mid is set (evaluate checks)
         self._priced_pool, self._priced_mid = pool, mid
         self._pool_fee = pool.fee_bps.scaleb(-4)
         self._quote_decimals = pool.quote_decimals
         self._base_decimals = pool.base_decimals
         self._slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-pool.quote_decimals)
         self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
-
-    def prepare(self) -> None:
-        """Quote the smallest ladder size both ways for this pool state, where not done yet.
-
-        Every tick with an edge prices the smallest size (a tick without a marginal edge prices
-        only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
-        tick whose edge changes sides does not pay a CLMM quote. A direction's size search starts
-        from its last best size and mostly visits the sizes it visited last time: those are quoted
-        here too. The strategy calls this after a pool update's decision.
-        """
-        if self._mid is None:
-            return
-        kmin = self._kmin
-        with localcontext(_EXACT):
-            q = self._step * kmin
-            for direction, side, cache in ((Direction.BUY_CEX_SELL_DEX, Side.SELL, self._sell),
-                                           (Direction.BUY_DEX_SELL_CEX, Side.BUY, self._buy)):
-                quote = cache.get(kmin)
-                if quote is None:
-                    quote = cache[kmin] = self._quote_size(side, kmin)
-                if isinstance(quote, _Quote) and quote.estimate is None:
-                    self._settle(quote, side is Side.SELL, q)
-                for k in self._last_sizes.get(direction, ()):
-                    if k not in cache:
-                        cache[k] = self._quote_size(side, k)
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -569,6 +587,7 @@ class Pricer:
         - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
         """
+        self._settle_held()
         (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
          self._bid_hopeless_to) = touch_gates(self._priced_mid, price_decimals, self._pool_fee, self._cex_fee,
                                               self._haircut, self._min_edge_rate)
@@ -586,43 +605,65 @@ class Pricer:
         fee``, the pool's quote, the haircut and the min-edge floor per ladder step, the SOL fees, the
         bound from the pool mid) is an integer there, so integer comparisons decide exactly as the
         exact Decimal ones.
+
+        What depends on the pool mid is its integer ``M = mid x 10**mid_d`` (``mid_d`` its decimals)
+        times a factor made once per decimals and pool fee (:meth:`_scale_factors`, kept): e.g. the
+        bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
+        mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
         """
+        mid = self._priced_mid
+        mid_d = _decimals(mid)
+        key = (pd, qd, mid_d, self._pool_fee, self._quote_decimals)
+        factors = self._factors.get(key)
+        if factors is None:
+            factors = self._factors[key] = self._scale_factors(*key)
+        (self._qb, self._qf, self._s, self._e, self._rate_buy, self._rate_sell, self._amount_scale, self._slack_scaled,
+         self._slip, self._hk_per_t, self._floor_per_t, self._bound_per_t, self._notional_units,
+         self._min_notional_units, sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den) = factors
+        m = int(mid.scaleb(mid_d, _EXACT))
+        # buying on the DEX (ref = the pool mid): the haircut, the min-edge floor, the bound and the ladder's top
+        self._bound_sell = m * sell_per_m
+        self._bound_buy = m * buy_per_m
+        self._hk_dex = m * hk_per_m
+        self._floor_dex = m * floor_per_m
+        self._kmax_dex = kmax_num // (kmax_den * m)  # max_notional // (mid x size_step), exact
+        self._at_touch = {}
+        self._limits = None
+
+    def _scale_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> tuple:
+        """:meth:`_scales`' integers that do not depend on the pool mid's value (only its decimals ``mid_d``)."""
         qb = max(qd, _decimals(self._step))
-        self._qb, self._qf, self._s = qb, 10 ** (qb - qd), _scaled(self._step, qb)
-        mid_d = _decimals(self._priced_mid)
+        qf, s = 10 ** (qb - qd), _scaled(self._step, qb)
         rate_d = max(_decimals(self._one_plus_fee), _decimals(self._one_minus_fee))
-        hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(self._pool_fee)
+        hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(pool_fee)
         # the SOL price the fees are converted at: fixed, or the CEX mid (one more decimal than a price) or the pool's
         sol_d = _decimals(self._sol_price) if self._sol_price is not None else max(pd + 1, mid_d)
         fees_d = max(_decimals(self._network_sol), _decimals(self._priority_sol)) + sol_d
-        e = self._e = max(self._quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb,
-                          pd + max(hd, me) + qb, fees_d)
-        self._rate_buy = _scaled(self._one_plus_fee, e - pd - qb)
-        self._rate_sell = _scaled(self._one_minus_fee, e - pd - qb)
-        self._amount_scale = 10 ** (e - self._quote_decimals)
-        self._slack_scaled = ROUNDING_SLACK_UNITS * self._amount_scale
+        e = max(quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb, pd + max(hd, me) + qb, fees_d)
+        amount_scale = 10 ** (e - quote_decimals)
         sd = _decimals(self._slippage)
-        self._slip = (10**sd, _scaled(self._slippage, sd))
-        step, mid, s = self._step, self._priced_mid, self.settings
+        step, settings = self._step, self.settings
         with localcontext(_EXACT):
-            # buying on the CEX (ref = the touch t): the haircut, the min-edge floor and the bound's book part
-            # grow with t; in price units they are t times these
-            self._hk_per_t = _scaled(self._haircut * step, e - pd)
-            self._floor_per_t = _scaled(self._min_edge_rate * step, e - pd)
-            self._bound_per_t = _scaled(self._haircut + self._min_edge_rate, e - qb - pd)
-            self._bound_sell = _scaled(mid * (1 - self._pool_fee), e - qb)
             # max_notional // (t x step) and ceil(min_notional / (t x step)), from t: floor(X / t) = floor(floor(X) / t)
-            self._notional_units = int((s.max_notional.scaleb(pd) / step).to_integral_value(ROUND_FLOOR))
             min_notional = self.market.min_notional
-            self._min_notional_units = (int((min_notional.scaleb(pd) / step).to_integral_value(ROUND_CEILING))
-                                        if min_notional > 0 else 0)
-            # buying on the DEX (ref = the pool mid): the same, fixed for this pool state
-            self._hk_dex = _scaled(self._haircut * mid * step, e)
-            self._floor_dex = _scaled(self._min_edge_rate * mid * step, e)
-            self._bound_buy = _scaled(mid * (1 + self._pool_fee) + (self._haircut + self._min_edge_rate) * mid, e - qb)
-            self._kmax_dex = int(s.max_notional // (mid * step))  # divide-integer: exact
-        self._at_touch = {}
-        self._limits = None
+            notional_n, notional_d = settings.max_notional.as_integer_ratio()
+            step_n, step_d = step.as_integer_ratio()
+            return (
+                qb, qf, s, e,
+                _scaled(self._one_plus_fee, e - pd - qb), _scaled(self._one_minus_fee, e - pd - qb),
+                amount_scale, ROUNDING_SLACK_UNITS * amount_scale, (10**sd, _scaled(self._slippage, sd)),
+                # buying on the CEX (ref = the touch t): the haircut, the min-edge floor and the bound's book part
+                # grow with t; in price units they are t times these
+                _scaled(self._haircut * step, e - pd), _scaled(self._min_edge_rate * step, e - pd),
+                _scaled(self._haircut + self._min_edge_rate, e - qb - pd),
+                int((settings.max_notional.scaleb(pd) / step).to_integral_value(ROUND_FLOOR)),
+                int((min_notional.scaleb(pd) / step).to_integral_value(ROUND_CEILING)) if min_notional > 0 else 0,
+                # per unit of the pool mid's integer M
+                _scaled(1 - pool_fee, e - qb - mid_d),
+                _scaled(1 + pool_fee + self._haircut + self._min_edge_rate, e - qb - mid_d),
+                _scaled(self._haircut * step, e - mid_d), _scaled(self._min_edge_rate * step, e - mid_d),
+                notional_n * step_d * 10**mid_d, notional_d * step_n,
+            )
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
         """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
@@ -633,7 +674,7 @@ class Pricer:
                  limited_by: str = "") -> Evaluation:
         cex_side, dex_side = _SIDES[direction]
         return Evaluation(direction, ZERO, cex_side, None, None, dex_side, None, None, ZERO, (),
-                          ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by)
+                          ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by, gross_bps > ZERO)
 
     def _quote_size(self, side: Side, k: int) -> _Quote | _NoQuote:
         pool = self._priced_pool
@@ -695,30 +736,75 @@ class Pricer:
                         price, qty = units[n]
                         if price == read[n][0] and qty >= need:
                             return ev
+        if len(self._memo) >= _NO_EDGE_KEPT:
+            self._forget()
+        if hopeless and units:
+            # decided: not tradable. What it would show (the smallest size priced) is made when read, and kept
+            # against the whole side until then (the levels its walk reads are known once it ran)
+            ev = self._later(direction, partial(self._settle_hopeless, key, units, inv, fees))
+            self._memo[key] = (inv, units, True, None, ev)
+            return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
         with localcontext(_EXACT):
             ev = self._direction_uncached(direction, units, inv, fees, span, hopeless)
-        if len(self._memo) >= _NO_EDGE_KEPT:
-            self._memo.clear()
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
+    def _settle_hopeless(self, key: tuple, units, inv: Inventory, fees: _Fees, ev: Evaluation) -> Evaluation:
+        """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
+        its memo entry then holds only the levels the walk read."""
+        span = [1, False, None]
+        with localcontext(_EXACT):
+            made = self._direction_uncached(key[0], units, inv, fees, span, True)
+        memo = self._memo.get(key)
+        if memo is not None and memo[4] is ev:
+            self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
+        return made
+
+    def _later(self, direction: Direction, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+        """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
+        ev = _unsettled(direction, True, make)
+        self._pending.append(ev)
+        return ev
+
+    def _forget(self) -> None:
+        """Drop the memo, and the unsettled evaluations nobody else holds (nobody can read them any more)."""
+        self._memo.clear()
+        held = []
+        for ev in self._pending:
+            if ev._make is not None and getrefcount(ev) > _HELD:
+                held.append(ev)
+        self._pending = held
+
+    def _settle_held(self) -> None:
+        """Before the pool state or the book's decimals change: settle the unsettled evaluations someone still
+        holds (a deferred report, a caller), on the state they were decided on; the others are dropped."""
+        self._memo = {}
+        pending, self._pending = self._pending, []
+        for ev in pending:
+            if ev._make is not None and getrefcount(ev) > _HELD:
+                ev.size  # noqa: B018 - settles it
+
     def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
-        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept)."""
+        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept).
+
+        Unsettled: its gross edge and reason are made when read (the pool mid they need is taken along)."""
         found = self._no_edge_at.get((direction, t))
         if found is None:
             if len(self._no_edge_at) >= _NO_EDGE_KEPT:
                 self._no_edge_at.clear()
-            with localcontext(_EXACT):
-                found = self._no_edge_at[(direction, t)] = self._no_edge(direction, from_units(t, price_decimals))
+            found = self._no_edge_at[(direction, t)] = _unsettled(
+                direction, False, partial(self._no_edge, direction, t, price_decimals, self._priced_mid))
         return found
 
-    def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
+    def _no_edge(self, direction: Direction, t: int, price_decimals: int, mid: Decimal, _: Evaluation) -> Evaluation:
         """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        mid = self._priced_mid
-        edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
-        return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid), _DISPLAY.divide(edge * BPS, ref))
+        with localcontext(_EXACT):
+            touch = from_units(t, price_decimals)
+            edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
+            return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid),
+                                 _DISPLAY.divide(edge * BPS, ref))
 
     def _direction_uncached(self, direction: Direction, units, inv: Inventory, fees: _Fees,
                             span: list, hopeless: bool) -> Evaluation:
@@ -943,8 +1029,16 @@ class Pricer:
         if kmin_net is None:
             cap, why = failures[kmin]
             return self._nothing(direction, partial(_but, at.gross_bps, why), at.gross_bps, cap)
+
+        def chosen(size: tuple, tradable: bool, limited_by: str) -> Evaluation:
+            """The evaluation of the chosen size; its figures made when read if it is not tradable (and not
+            already being made so: ``walk_once``, from :meth:`_settle_hopeless`)."""
+            if tradable or walk_once:
+                return self._chosen(direction, size, at, fees, tradable, limited_by)
+            return self._later(direction, partial(self._chosen_exactly, direction, size, at, fees, limited_by))
+
         if hopeless:
-            return self._chosen(direction, found[kmin], at, fees, False, "")
+            return chosen(found[kmin], False, "")
         slack = self._slack_scaled
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
@@ -1016,7 +1110,6 @@ class Pricer:
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
-        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = at.floor_k  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""
@@ -1026,7 +1119,7 @@ class Pricer:
             limited_by = failures[top + 1][0]
         if top_net > floor_unit * top or top_net <= 0:
             # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
-            return self._chosen(direction, found[top], at, fees, top_net > floor_unit * top, limited_by)
+            return chosen(found[top], top_net > floor_unit * top, limited_by)
 
         # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
         # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
@@ -1036,7 +1129,7 @@ class Pricer:
 
         lo = argmax(margin, kmin, top)
         if margin(lo) <= 0:  # nothing clears: report the size netting the most
-            return self._chosen(direction, found[top], at, fees, False, limited_by)
+            return chosen(found[top], False, limited_by)
         hi = top  # margin(lo) > 0 >= margin(hi)
         while hi - lo > 1:
             m = (lo + hi) // 2
@@ -1059,7 +1152,13 @@ class Pricer:
             if margin(j) > 0:
                 clearing.append(j)
         best = min(clearing, key=lambda k: (-priced(k), k))
-        return self._chosen(direction, found[best], at, fees, True, "min edge")
+        return chosen(found[best], True, "min edge")
+
+    def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, limited_by: str,
+                        _: Evaluation) -> Evaluation:
+        """:meth:`_chosen` for an evaluation that is not tradable, made when first read (in the exact context)."""
+        with localcontext(_EXACT):
+            return self._chosen(direction, found, at, fees, False, limited_by)
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:
@@ -1169,7 +1268,7 @@ class Pricer:
         cex_side, dex_side = _SIDES[direction]
         return Evaluation(direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
                           limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
-                          limit_quote, limited_by)
+                          limit_quote, limited_by, gross_bps > ZERO)
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
         """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""

@@ -302,7 +302,6 @@ class DecimalPricer(Pricer):
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
-        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""

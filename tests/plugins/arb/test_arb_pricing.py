@@ -295,12 +295,14 @@ def test_pool_quotes_are_cached_per_pool_state():
     assert p.evaluate(tick, RICH)[0].net_pnl == first.net_pnl and p.pool.calls == 4
 
 
-def test_a_tick_without_a_marginal_edge_quotes_one_size():
-    # ask 160.80: 161 x 0.997 < 160.80 x 1.001 at the touch already, so only the smallest size is priced
+def test_a_tick_without_a_marginal_edge_quotes_one_size_when_read():
+    # ask 160.80: 161 x 0.997 < 160.80 x 1.001 at the touch already, so only the smallest size is priced, and
+    # only when the evaluation's figures are read: the decision (not tradable, an edge) needs no quote
     counting = CountingPool(pool(10_000, 1_610_000))
     p = pricer(counting)
     e, _ = p.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)
-    assert counting.calls == 1 and e.size == 1 and not e.tradable
+    assert not e.tradable and e.edge and counting.calls == 0
+    assert e.size == 1 and counting.calls == 1
 
 
 def test_sol_for_the_fees_is_checked_on_the_dex_wallet():
