@@ -246,10 +246,11 @@ _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
 _new_evaluation = Evaluation.__new__
 
 
-def _unsettled(direction: Direction, edge: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
-    """An evaluation that is not tradable, its figures made by ``make`` when first read."""
+def _unsettled(direction: Direction, tradable: bool, edge: bool,
+               make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+    """A decided evaluation whose figures ``make`` makes when first read."""
     ev = _new_evaluation(Evaluation)
-    ev.direction, ev.tradable, ev.edge, ev._make = direction, False, edge, make
+    ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, edge, make
     ev.cex_side, ev.dex_side = _SIDES[direction]
     return ev
 
@@ -741,7 +742,7 @@ class Pricer:
         if hopeless and units:
             # decided: not tradable. What it would show (the smallest size priced) is made when read, and kept
             # against the whole side until then (the levels its walk reads are known once it ran)
-            ev = self._later(direction, partial(self._settle_hopeless, key, units, inv, fees))
+            ev = self._later(direction, False, partial(self._settle_hopeless, key, units, inv, fees))
             self._memo[key] = (inv, units, True, None, ev)
             return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
@@ -755,15 +756,15 @@ class Pricer:
         its memo entry then holds only the levels the walk read."""
         span = [1, False, None]
         with localcontext(_EXACT):
-            made = self._direction_uncached(key[0], units, inv, fees, span, True)
+            made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
         memo = self._memo.get(key)
         if memo is not None and memo[4] is ev:
             self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return made
 
-    def _later(self, direction: Direction, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+    def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
-        ev = _unsettled(direction, True, make)
+        ev = _unsettled(direction, tradable, True, make)
         self._pending.append(ev)
         return ev
 
@@ -794,7 +795,7 @@ class Pricer:
             if len(self._no_edge_at) >= _NO_EDGE_KEPT:
                 self._no_edge_at.clear()
             found = self._no_edge_at[(direction, t)] = _unsettled(
-                direction, False, partial(self._no_edge, direction, t, price_decimals, self._priced_mid))
+                direction, False, False, partial(self._no_edge, direction, t, price_decimals, self._priced_mid))
         return found
 
     def _no_edge(self, direction: Direction, t: int, price_decimals: int, mid: Decimal, _: Evaluation) -> Evaluation:
@@ -807,7 +808,7 @@ class Pricer:
                                  _DISPLAY.divide(edge * BPS, ref))
 
     def _direction_uncached(self, direction: Direction, units, inv: Inventory, fees: _Fees,
-                            span: list, hopeless: bool) -> Evaluation:
+                            span: list, hopeless: bool, now: bool = False) -> Evaluation:
         """Price a direction that has an edge at the touch, on the book side's integer levels.
 
         ``units``: ``(price_units, qty_units)`` best first, in the decimals :meth:`_gates` was made for.
@@ -836,7 +837,7 @@ class Pricer:
         if kmax < at.kmin:
             return self._nothing(direction, partial(self._why_no_size, buy_cex, at, static_cap, inv), at.gross_bps,
                                  static_cap)
-        return self._search(direction, units, inv, at, limits, fees, kmax, static_cap, hopeless, span)
+        return self._search(direction, units, inv, at, limits, fees, kmax, static_cap, hopeless, span, now)
 
     def _touch_facts(self, direction: Direction, t: int) -> _Touch:
         """What pricing a direction reads of its touch ``t`` (price units), kept for this pool state."""
@@ -906,7 +907,7 @@ class Pricer:
 
     def _search(self, direction: Direction, units, inv: Inventory, at: _Touch, limits: _Limits,
                 fees: _Fees, kmax: int, static_cap: str, hopeless: bool,
-                span: list) -> Evaluation:
+                span: list, now: bool) -> Evaluation:
         """The size netting the most among those clearing min_edge_bps, inside the caps, on integers.
 
         Every amount is an integer of one scale (``10**-self._e`` quote, :meth:`_gates`) in which the
@@ -1031,14 +1032,19 @@ class Pricer:
             return self._nothing(direction, partial(_but, at.gross_bps, why), at.gross_bps, cap)
 
         def chosen(size: tuple, tradable: bool, limited_by: str) -> Evaluation:
-            """The evaluation of the chosen size; its figures made when read if it is not tradable (and not
-            already being made so: ``walk_once``, from :meth:`_settle_hopeless`)."""
-            if tradable or walk_once:
+            """The evaluation of the chosen size: its figures made now (``now``: an unsettled evaluation is being
+            settled), else when first read."""
+            if now:
                 return self._chosen(direction, size, at, fees, tradable, limited_by)
-            return self._later(direction, partial(self._chosen_exactly, direction, size, at, fees, limited_by))
+            return self._later(direction, tradable,
+                               partial(self._chosen_exactly, direction, size, at, fees, tradable, limited_by))
 
         if hopeless:
             return chosen(found[kmin], False, "")
+        if not now and kmin_net > at.floor_k * kmin:
+            # the smallest size clears min_edge_bps: tradable. Which size nets the most is searched when the
+            # figures are read (the levels the search reads are those read above: every size up to kmax)
+            return self._later(direction, True, partial(self._settle_search, direction, units, inv, fees))
         slack = self._slack_scaled
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
@@ -1154,11 +1160,19 @@ class Pricer:
         best = min(clearing, key=lambda k: (-priced(k), k))
         return chosen(found[best], True, "min edge")
 
-    def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, limited_by: str,
-                        _: Evaluation) -> Evaluation:
-        """:meth:`_chosen` for an evaluation that is not tradable, made when first read (in the exact context)."""
+    def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
+                        limited_by: str, _: Evaluation) -> Evaluation:
+        """:meth:`_chosen` made when first read (in the exact context)."""
         with localcontext(_EXACT):
-            return self._chosen(direction, found, at, fees, False, limited_by)
+            return self._chosen(direction, found, at, fees, tradable, limited_by)
+
+    def _settle_search(self, direction: Direction, units, inv: Inventory, fees: _Fees, _: Evaluation) -> Evaluation:
+        """The size search of a direction found tradable at its smallest size, run when its figures are first read."""
+        with localcontext(_EXACT):
+            made = self._direction_uncached(direction, units, inv, fees, [1, False, None], False, True)
+        if not made.tradable:  # a size clearing min_edge_bps exists: the search finds the best one that does
+            raise AssertionError(f"{direction}: the smallest size clears min_edge_bps, the search says {made.reason}")
+        return made
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:

@@ -283,6 +283,10 @@ def test_pool_quotes_are_cached_per_pool_state():
     p = pricer(counting, max_cex_slippage_bps=D(50), min_edge_bps=D(5))
     tick = book([("159.90", 50)], [("160.00", 2), ("160.20", 2), ("160.40", 50)])
     first = p.evaluate(tick, RICH)[0]
+    # the smallest size (1 SOL) clears min_edge_bps: tradable, decided on one quote; the best size is searched
+    # when the figures are read
+    assert first.tradable and counting.calls == 1
+    assert first.size == 4
     made = counting.calls
     # bisection on the slope over sizes 1..625 (max_notional): 313, 157 and 79 SOL are deeper than the
     # 54 SOL within the slippage cap (no quote); 40 SOL moves the pool 40 bps > 30 (quoted, too much);
