@@ -55,17 +55,31 @@ bound) is a whole number there: each comparison decides as the exact Decimal one
 size included). What depends only on the touch (its Decimal, the gross edge, the ladder's bounds)
 is kept per touch and pool state, what depends on the inventory per inventory, and the SOL fees
 per CEX touch (their integer from the touch's units, their Decimals only for the chosen size). Pool
-quotes per ladder size are cached per pool state (made the first time a size is needed, or ahead
-by :meth:`Pricer.prepare`), so a CEX tick with an unchanged pool costs integer arithmetic, not pool
-maths. Per direction:
+quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
+update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
+unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
+its mid (the scale ``e`` and the factors of each threshold) is kept per decimals and pool fee.
+
+**Decision first, figures when read.** An evaluation's ``tradable`` and ``edge`` (a gross edge at
+the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
+first time one is read (:class:`Evaluation`, "unsettled"), by the same code on the same inputs, so
+a tick whose decision is read and nothing else (no edge, no edge worth trading, or tradable while
+the strategy cannot act: cooldown, an execution in flight) pays for the decision only. Unsettled
+evaluations still held when the pool state or the book's decimals change are settled first, on
+the state they were decided on (held is told by CPython's reference count). Per direction:
 
 1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
-   a threshold made once per pool state (:meth:`Pricer._gates`), size 0;
-2. the marginal check at the touch (an integer comparison too) and a bound from the book alone
-   (the pool pays out at most ``mid x (1 - fee)`` per base unit and charges at least
-   ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after the SOL fees, only the
-   smallest size is priced, to show why;
-3. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
+   a threshold made once per pool state (:meth:`Pricer._gates`), size 0 (its gross edge and
+   reason made when read);
+2. the marginal check at the touch (an integer comparison too): when it fails, no size can clear
+   ``min_edge_bps`` (the first base unit's PnL per unit bounds every size's) and the direction is
+   decided: not tradable, without a pool quote; when read, only the smallest size is priced, to
+   show why. Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per
+   base unit and charges at least ``mid x (1 + fee)``): when even that cannot clear
+   ``min_edge_bps`` after the SOL fees, the smallest size is priced, to show why;
+3. when the smallest size clears ``min_edge_bps`` the direction is tradable, and the size netting
+   the most is searched (as below) when the figures are read: when the strategy acts or publishes;
+4. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
    size worse, one losing more proves every larger size worse. About 2 log2(ladder) sizes are
@@ -79,7 +93,8 @@ for the pool state, each with what it read (the book levels its walk looked at, 
 the inventory) and handed back while none of it changes: most CEX ticks change a size deeper in the
 book or on the other side, or bring the touch back to where it was. For a tick without a marginal
 edge only the smallest size is walked, and the last level read matters only by still holding what
-that size takes.
+that size takes (for a direction decided by step 2 before its walk ran: the whole side, until its
+figures are read).
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
@@ -166,10 +181,10 @@ class Evaluation:
     Read-only by convention: not ``frozen`` because a frozen dataclass's ``__init__`` costs ~10 µs
     here (one ``object.__setattr__`` per field), a fifth of a tick's budget.
 
-    An evaluation that is not tradable may come *unsettled* from the pricer: ``direction``, the
-    sides, ``tradable`` and ``edge`` are set, and every other field is made the first time any of
-    them is read, by the same code and on the same inputs as when it is made at once (so the same
-    values: most such evaluations are never read further, as the strategy publishes few of them).
+    It may come *unsettled* from the pricer: ``direction``, the sides, ``tradable`` and ``edge`` (the
+    decision) are set, and every other field is made the first time any of them is read, by the same
+    code and on the same inputs as when it is made at once, so with the same values (most evaluations
+    are never read further: the strategy publishes or executes few of them).
     """
 
     direction: Direction
