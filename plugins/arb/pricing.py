@@ -418,16 +418,25 @@ def touch_gates(mid: Decimal, price_decimals: int, pool_fee: Decimal, cex_fee: D
     the same values as rational (``Fraction``) arithmetic, at a tenth of its cost (made once per pool state).
     """
     mn, md = mid.as_integer_ratio()
-    if price_decimals >= 0:
-        mn *= 10**price_decimals
-    else:
-        md *= 10**-price_decimals
+    return _touch_gates(mn, md, price_decimals, _gate_ratios(pool_fee, cex_fee, haircut, min_edge_rate))
+
+
+def _gate_ratios(pool_fee: Decimal, cex_fee: Decimal, haircut: Decimal, min_edge_rate: Decimal) -> tuple[int, ...]:
+    """The fees' and rates' integer ratios :func:`_touch_gates` reads: (pool fee, cex fee, haircut + min edge)."""
     pn, pd = pool_fee.as_integer_ratio()
     cn, cd = cex_fee.as_integer_ratio()
     hn, hd = haircut.as_integer_ratio()
     en, ed = min_edge_rate.as_integer_ratio()
-    xd = hd * ed  # haircut + min edge = xn / xd
-    xn = hn * ed + en * hd
+    return pn, pd, cn, cd, hn * ed + en * hd, hd * ed  # haircut + min edge = xn / xd
+
+
+def _touch_gates(mn: int, md: int, price_decimals: int, ratios: tuple[int, ...]) -> tuple[int, int, int, int | None]:
+    """:func:`touch_gates` on the mid as a ratio of integers ``mn / md`` and :func:`_gate_ratios`."""
+    if price_decimals >= 0:
+        mn *= 10**price_decimals
+    else:
+        md *= 10**-price_decimals
+    pn, pd, cn, cd, xn, xd = ratios
     # M (1 - pf) / (1 + cf + x) = mn (pd - pn) cd xd / (md pd ((cd + cn) xd + xn cd))
     ask_hopeless_from = -(-(mn * (pd - pn) * cd * xd) // (md * pd * ((cd + cn) * xd + xn * cd)))
     keep = cd - cn  # (1 - cf) = keep / cd
@@ -484,6 +493,7 @@ class Pricer:
         self._slippage = settings.max_cex_slippage_bps.scaleb(-4)
         self._dex_tolerance = settings.dex_slippage_bps
         self._pool: Pool | None = None
+        self._pool_fee_bps: Decimal | None = None
         self._mid: Decimal | None = None
         self._pool_problem = "no pool state yet"
         self._sell: dict[int, _Quote | _NoQuote] = {}
@@ -502,6 +512,8 @@ class Pricer:
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
+        self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
+        """Pool fee -> :func:`_gate_ratios`."""
         """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
 
     @property
@@ -547,10 +559,11 @@ class Pricer:
             return
         # what the pricing below reads; only while _mid is set (evaluate checks)
         self._priced_pool, self._priced_mid = pool, mid
-        self._pool_fee = pool.fee_bps.scaleb(-4)
+        fee_bps = pool.fee_bps
+        if fee_bps != self._pool_fee_bps:
+            self._pool_fee_bps, self._pool_fee = fee_bps, fee_bps.scaleb(-4)
         self._quote_decimals = pool.quote_decimals
         self._base_decimals = pool.base_decimals
-        self._slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-pool.quote_decimals)
         self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
 
     # --- the hot path -------------------------------------------------------------------------
@@ -604,15 +617,21 @@ class Pricer:
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
         """
         self._settle_held()
+        mid = self._priced_mid
+        mid_d = _decimals(mid)
+        m = int(mid.scaleb(mid_d, _EXACT))  # mid = m / 10**mid_d
+        ratios = self._gate_ratios.get(self._pool_fee)
+        if ratios is None:
+            ratios = self._gate_ratios[self._pool_fee] = _gate_ratios(self._pool_fee, self._cex_fee, self._haircut,
+                                                                      self._min_edge_rate)
         (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
-         self._bid_hopeless_to) = touch_gates(self._priced_mid, price_decimals, self._pool_fee, self._cex_fee,
-                                              self._haircut, self._min_edge_rate)
-        self._scales(price_decimals, qty_decimals)
+         self._bid_hopeless_to) = _touch_gates(m, 10**mid_d, price_decimals, ratios)
+        self._scales(price_decimals, qty_decimals, m, mid_d)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._memo = {}  # it compares levels in units of the old decimals
         self._no_edge_at = {}
 
-    def _scales(self, pd: int, qd: int) -> None:
+    def _scales(self, pd: int, qd: int, m: int, mid_d: int) -> None:
         """The integers the size search runs on, for this pool state and the book's decimals.
 
         Base amounts are in ``10**-qb`` (``qb``: the book's qty decimals, or more if ``size_step``
@@ -627,8 +646,6 @@ class Pricer:
         bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
         mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
         """
-        mid = self._priced_mid
-        mid_d = _decimals(mid)
         key = (pd, qd, mid_d, self._pool_fee, self._quote_decimals)
         factors = self._factors.get(key)
         if factors is None:
@@ -636,7 +653,6 @@ class Pricer:
         (self._qb, self._qf, self._s, self._e, self._rate_buy, self._rate_sell, self._amount_scale, self._slack_scaled,
          self._slip, self._hk_per_t, self._floor_per_t, self._bound_per_t, self._notional_units,
          self._min_notional_units, sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den) = factors
-        m = int(mid.scaleb(mid_d, _EXACT))
         # buying on the DEX (ref = the pool mid): the haircut, the min-edge floor, the bound and the ladder's top
         self._bound_sell = m * sell_per_m
         self._bound_buy = m * buy_per_m

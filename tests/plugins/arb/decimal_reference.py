@@ -17,6 +17,7 @@ from decimal import ROUND_CEILING, Decimal
 from bot.api import BPS, Side
 from plugins.arb.pricing import (
     _DISPLAY,
+    ROUNDING_SLACK_UNITS,
     ZERO,
     Direction,
     Evaluation,
@@ -231,7 +232,7 @@ class DecimalPricer(Pricer):
             return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why()}", gross_bps, cap)
         if hopeless:
             return self._breakdown(direction, found[kmin], touch, ref, fees, gross_bps, False, "")
-        slack = self._slack
+        slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-self._quote_decimals)
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
             """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
