@@ -494,6 +494,8 @@ class Pricer:
         self._dex_tolerance = settings.dex_slippage_bps
         self._pool: Pool | None = None
         self._pool_fee_bps: Decimal | None = None
+        self._step_units_at: dict[int, int] = {}
+        """The base token's decimals -> ``size_step`` in its units."""
         self._mid: Decimal | None = None
         self._pool_problem = "no pool state yet"
         self._sell: dict[int, _Quote | _NoQuote] = {}
@@ -537,12 +539,15 @@ class Pricer:
         if (pool.base, pool.quote) != (self.base, self.quote):
             raise ValueError(f"the pool is {pool.base}/{pool.quote}, the strategy trades {self.base}/{self.quote}")
         self._settle_held()
-        try:
-            self._step_units = to_units(self._step, pool.base_decimals)
-        except PrecisionError:
-            raise ValueError(f"size_step: {self._step} {self.base} is finer than the token's {pool.base_decimals} "
-                             f"decimals on the DEX; use a multiple of {Decimal(1).scaleb(-pool.base_decimals)}"
-                             ) from None
+        step_units = self._step_units_at.get(pool.base_decimals)
+        if step_units is None:
+            try:
+                step_units = self._step_units_at[pool.base_decimals] = to_units(self._step, pool.base_decimals)
+            except PrecisionError:
+                raise ValueError(f"size_step: {self._step} {self.base} is finer than the token's {pool.base_decimals} "
+                                 f"decimals on the DEX; use a multiple of {Decimal(1).scaleb(-pool.base_decimals)}"
+                                 ) from None
+        self._step_units = step_units
         self._pool = pool
         self._sell = {}
         self._buy = {}
