@@ -226,8 +226,7 @@ class Evaluation:
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
             """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            make = self._make
-            if make is None or name not in _FIGURES:
+            if name not in _FIGURES or (make := self._make) is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
             made = make(self)
             for figure in _FIGURES:
