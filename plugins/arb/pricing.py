@@ -139,7 +139,8 @@ _NO_EDGE_KEPT = 4096
 """Evaluations without an edge kept per pool state (one per direction and touch price seen)."""
 _HELD = 3
 """References to an unsettled evaluation nobody else holds, while the pricer looks at it (``getrefcount``): its
-list's, the loop variable's and ``getrefcount``'s argument's. More: someone may still read it (CPython)."""
+list's, the loop variable's and ``getrefcount``'s argument's (in a comprehension too). More: someone may still
+read it (CPython)."""
 _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
@@ -444,6 +445,11 @@ def _touch_gates(mn: int, md: int, price_decimals: int, ratios: tuple[int, ...])
     return -(-mn // md), ask_hopeless_from, mn // md, bid_hopeless_to
 
 
+def _held(evaluations: list[Evaluation]) -> list[Evaluation]:
+    """The unsettled evaluations someone besides ``evaluations`` holds (the memo, a caller: they may be read)."""
+    return [ev for ev in evaluations if ev._make is not None and getrefcount(ev) > _HELD]
+
+
 class Pricer:
     """Prices both directions of one pair: a CEX market against one pool."""
 
@@ -505,6 +511,8 @@ class Pricer:
         """(direction, the SOL price's touch, the touch) -> the last evaluation there and what it read."""
         self._pending: list[Evaluation] = []
         """The unsettled evaluations handed out on this pool state (see :meth:`_settle_held`)."""
+        self._prune_at = _NO_EDGE_KEPT
+        """``_pending``'s length at which those nobody holds are dropped."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fees = self._fixed_fees = _Fees(None)
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
@@ -800,23 +808,23 @@ class Pricer:
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
         ev = _unsettled(direction, tradable, True, make)
-        self._pending.append(ev)
+        pending = self._pending
+        if len(pending) >= self._prune_at:  # a pool state that lasts: keep only what may still be read
+            pending = self._pending = _held(pending)
+            self._prune_at = max(_NO_EDGE_KEPT, 2 * len(pending))
+        pending.append(ev)
         return ev
 
     def _forget(self) -> None:
         """Drop the memo, and the unsettled evaluations nobody else holds (nobody can read them any more)."""
         self._memo.clear()
-        held = []
-        for ev in self._pending:
-            if ev._make is not None and getrefcount(ev) > _HELD:
-                held.append(ev)
-        self._pending = held
+        self._pending = _held(self._pending)
 
     def _settle_held(self) -> None:
         """Before the pool state or the book's decimals change: settle the unsettled evaluations someone still
         holds (a deferred report, a caller), on the state they were decided on; the others are dropped."""
         self._memo = {}
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._prune_at = self._pending, [], _NO_EDGE_KEPT
         for ev in pending:
             if ev._make is not None and getrefcount(ev) > _HELD:
                 ev.size  # noqa: B018 - settles it

@@ -158,3 +158,18 @@ def test_evaluations_read_late_show_what_read_at_once_shows(stream, shifts, rng)
     late.set_pool(pools[0])
     assert [[decision(e) for e in pair] for pair in kept] == expected
     assert all(e.edge == (e.gross_bps > 0) for pair in kept for e in pair)
+
+
+def test_a_lasting_pool_state_keeps_only_the_unsettled_evaluations_that_may_be_read():
+    p = pricer(pool(10_000, 1_610_000))  # mid 161; buying on the CEX at 160.80 is hopeless (30 bps fee)
+
+    def tick(qty: int):  # the same touch, a deeper level changing: each tick a new evaluation
+        return book([("160.70", 5)], [("160.80", 5), ("160.90", qty)])
+
+    held = p.evaluate(tick(1), RICH)[0]
+    for qty in range(2, 12_000):
+        assert p.evaluate(tick(qty), RICH)[0]._make is not None  # unread: nobody settles them
+    assert len(p._pending) < 2 * 4096  # those nobody holds were dropped along the way
+    assert held._make is not None
+    p.set_pool(pool(10_000, 1_620_000))  # the one still held is made on the state it was decided on
+    assert decision(held) == decision(pricer(pool(10_000, 1_610_000)).evaluate(tick(1), RICH)[0])
