@@ -521,9 +521,9 @@ class Pricer:
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
+        """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
         self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
         """Pool fee -> :func:`_gate_ratios`."""
-        """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
 
     @property
     def pool(self) -> Pool | None:
@@ -861,7 +861,8 @@ class Pricer:
         (decided on integers by :meth:`_gates`): the first base unit's PnL bounds every size's PnL per
         unit (a pool pays out at most mid x (1 - fee) and charges at least mid x (1 + fee); a book
         walk only gets worse), so no size can clear min_edge_bps and only the smallest is priced, to
-        show why.
+        show why. ``now``: make the figures now (an unsettled evaluation is being settled), else the
+        evaluation handed back may make them when read (see :meth:`_search`).
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         if not units:
@@ -965,6 +966,10 @@ class Pricer:
         sides. When that size does not clear min_edge_bps, the best one that does is searched below
         it the same way. ``hopeless`` (or a bound from the book alone showing that no size can
         clear): only the smallest size is priced, to show why.
+
+        Unless ``now``, the evaluation is handed back unsettled: its Decimal figures made when read,
+        and, when the smallest size already clears min_edge_bps (tradable: a best size clearing it
+        exists), the search itself too (:meth:`_settle_search`).
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         walk_once = hopeless  # no marginal edge: only the smallest size is walked (the bound below is not run)

@@ -279,8 +279,8 @@ class ArbStrategy(Strategy):
     @staticmethod
     def _best(evaluations: tuple[Evaluation, Evaluation]) -> Evaluation:
         """A tradable direction first, then one with a gross edge, then the larger net PnL, then the larger gross
-        edge (the first on a tie). Figures are read only when the flags tie: an evaluation that is not tradable
-        may make them on first read (see :class:`~plugins.arb.pricing.Evaluation`)."""
+        edge (the first on a tie). Figures are read only when the flags tie: an evaluation may make them on first
+        read (see :class:`~plugins.arb.pricing.Evaluation`)."""
         a, b = evaluations
         if a.tradable != b.tradable:
             return a if a.tradable else b
