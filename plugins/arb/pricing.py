@@ -55,17 +55,31 @@ bound) is a whole number there: each comparison decides as the exact Decimal one
 size included). What depends only on the touch (its Decimal, the gross edge, the ladder's bounds)
 is kept per touch and pool state, what depends on the inventory per inventory, and the SOL fees
 per CEX touch (their integer from the touch's units, their Decimals only for the chosen size). Pool
-quotes per ladder size are cached per pool state (made the first time a size is needed, or ahead
-by :meth:`Pricer.prepare`), so a CEX tick with an unchanged pool costs integer arithmetic, not pool
-maths. Per direction:
+quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
+update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
+unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
+its mid (the scale ``e`` and the factors of each threshold) is kept per decimals and pool fee.
+
+**Decision first, figures when read.** An evaluation's ``tradable`` and ``edge`` (a gross edge at
+the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
+first time one is read (:class:`Evaluation`, "unsettled"), by the same code on the same inputs, so
+a tick whose decision is read and nothing else (no edge, no edge worth trading, or tradable while
+the strategy cannot act: cooldown, an execution in flight) pays for the decision only. Unsettled
+evaluations still held when the pool state or the book's decimals change are settled first, on
+the state they were decided on (held is told by CPython's reference count). Per direction:
 
 1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
-   a threshold made once per pool state (:meth:`Pricer._gates`), size 0;
-2. the marginal check at the touch (an integer comparison too) and a bound from the book alone
-   (the pool pays out at most ``mid x (1 - fee)`` per base unit and charges at least
-   ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after the SOL fees, only the
-   smallest size is priced, to show why;
-3. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
+   a threshold made once per pool state (:meth:`Pricer._gates`), size 0 (its gross edge and
+   reason made when read);
+2. the marginal check at the touch (an integer comparison too): when it fails, no size can clear
+   ``min_edge_bps`` (the first base unit's PnL per unit bounds every size's) and the direction is
+   decided: not tradable, without a pool quote; when read, only the smallest size is priced, to
+   show why. Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per
+   base unit and charges at least ``mid x (1 + fee)``): when even that cannot clear
+   ``min_edge_bps`` after the SOL fees, the smallest size is priced, to show why;
+3. when the smallest size clears ``min_edge_bps`` the direction is tradable, and the size netting
+   the most is searched (as below) when the figures are read: when the strategy acts or publishes;
+4. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
    size worse, one losing more proves every larger size worse. About 2 log2(ladder) sizes are
@@ -79,7 +93,8 @@ for the pool state, each with what it read (the book levels its walk looked at, 
 the inventory) and handed back while none of it changes: most CEX ticks change a size deeper in the
 book or on the other side, or bring the touch back to where it was. For a tick without a marginal
 edge only the smallest size is walked, and the last level read matters only by still holding what
-that size takes.
+that size takes (for a direction decided by step 2 before its walk ran: the whole side, until its
+figures are read).
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
@@ -104,6 +119,8 @@ from decimal import (
     localcontext,
 )
 from functools import partial
+from sys import getrefcount
+from typing import TYPE_CHECKING
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
@@ -120,6 +137,10 @@ beyond this (in either direction); a smaller change is a flat top, priced size b
 
 _NO_EDGE_KEPT = 4096
 """Evaluations without an edge kept per pool state (one per direction and touch price seen)."""
+_HELD = 3
+"""References to an unsettled evaluation nobody else holds, while the pricer looks at it (``getrefcount``): its
+list's, the loop variable's and ``getrefcount``'s argument's (in a comprehension too). More: someone may still
+read it (CPython)."""
 _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
@@ -160,6 +181,11 @@ class Evaluation:
 
     Read-only by convention: not ``frozen`` because a frozen dataclass's ``__init__`` costs ~10 µs
     here (one ``object.__setattr__`` per field), a fifth of a tick's budget.
+
+    It may come *unsettled* from the pricer: ``direction``, the sides, ``tradable`` and ``edge`` (the
+    decision) are set, and every other field is made the first time any of them is read, by the same
+    code and on the same inputs as when it is made at once, so with the same values (most evaluations
+    are never read further: the strategy publishes or executes few of them).
     """
 
     direction: Direction
@@ -193,6 +219,21 @@ class Evaluation:
     """What stopped the size from growing: "cex depth", "dex impact", "dex liquidity", "inventory",
     "max notional", "min edge" (a larger size nets more but not min_edge_bps); "" when the net PnL
     peaked inside every cap."""
+    edge: bool = False
+    """An edge at the touch (``gross_bps > 0``): known from the touch alone, before any figure is made."""
+    _make: Callable[[Evaluation], Evaluation] | None = field(default=None, init=False, repr=False, compare=False)
+    """Unsettled: makes the evaluation whose fields this one takes when one is first read (None: settled)."""
+
+    if not TYPE_CHECKING:  # typed as the fields it stands for
+        def __getattr__(self, name: str):
+            """A field of an unsettled evaluation, read for the first time: make them all (once)."""
+            if name not in _FIGURES or (make := self._make) is None:
+                raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
+            made = make(self)
+            for figure in _FIGURES:
+                setattr(self, figure, getattr(made, figure))
+            self._make = None
+            return getattr(self, name)
 
     @property
     def reason(self) -> str:
@@ -212,6 +253,21 @@ class Evaluation:
             if n == name:
                 return amount
         return Decimal(0)
+
+
+_FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
+                 if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
+"""What an unsettled evaluation makes when first read."""
+_new_evaluation = Evaluation.__new__
+
+
+def _unsettled(direction: Direction, tradable: bool, edge: bool,
+               make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+    """A decided evaluation whose figures ``make`` makes when first read."""
+    ev = _new_evaluation(Evaluation)
+    ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, edge, make
+    ev.cex_side, ev.dex_side = _SIDES[direction]
+    return ev
 
 
 class _Quote:
@@ -362,22 +418,36 @@ def touch_gates(mid: Decimal, price_decimals: int, pool_fee: Decimal, cex_fee: D
     the same values as rational (``Fraction``) arithmetic, at a tenth of its cost (made once per pool state).
     """
     mn, md = mid.as_integer_ratio()
-    if price_decimals >= 0:
-        mn *= 10**price_decimals
-    else:
-        md *= 10**-price_decimals
+    return _touch_gates(mn, md, price_decimals, _gate_ratios(pool_fee, cex_fee, haircut, min_edge_rate))
+
+
+def _gate_ratios(pool_fee: Decimal, cex_fee: Decimal, haircut: Decimal, min_edge_rate: Decimal) -> tuple[int, ...]:
+    """The fees' and rates' integer ratios :func:`_touch_gates` reads: (pool fee, cex fee, haircut + min edge)."""
     pn, pd = pool_fee.as_integer_ratio()
     cn, cd = cex_fee.as_integer_ratio()
     hn, hd = haircut.as_integer_ratio()
     en, ed = min_edge_rate.as_integer_ratio()
-    xd = hd * ed  # haircut + min edge = xn / xd
-    xn = hn * ed + en * hd
+    return pn, pd, cn, cd, hn * ed + en * hd, hd * ed  # haircut + min edge = xn / xd
+
+
+def _touch_gates(mn: int, md: int, price_decimals: int, ratios: tuple[int, ...]) -> tuple[int, int, int, int | None]:
+    """:func:`touch_gates` on the mid as a ratio of integers ``mn / md`` and :func:`_gate_ratios`."""
+    if price_decimals >= 0:
+        mn *= 10**price_decimals
+    else:
+        md *= 10**-price_decimals
+    pn, pd, cn, cd, xn, xd = ratios
     # M (1 - pf) / (1 + cf + x) = mn (pd - pn) cd xd / (md pd ((cd + cn) xd + xn cd))
     ask_hopeless_from = -(-(mn * (pd - pn) * cd * xd) // (md * pd * ((cd + cn) * xd + xn * cd)))
     keep = cd - cn  # (1 - cf) = keep / cd
     # M (1 + pf + x) / (1 - cf) = mn ((pd + pn) xd + xn pd) cd / (md pd xd keep)
     bid_hopeless_to = (mn * ((pd + pn) * xd + xn * pd) * cd) // (md * pd * xd * keep) if keep > 0 else None
     return -(-mn // md), ask_hopeless_from, mn // md, bid_hopeless_to
+
+
+def _held(evaluations: list[Evaluation]) -> list[Evaluation]:
+    """The unsettled evaluations someone besides ``evaluations`` holds (the memo, a caller: they may be read)."""
+    return [ev for ev in evaluations if ev._make is not None and getrefcount(ev) > _HELD]
 
 
 class Pricer:
@@ -428,23 +498,32 @@ class Pricer:
         self._slippage = settings.max_cex_slippage_bps.scaleb(-4)
         self._dex_tolerance = settings.dex_slippage_bps
         self._pool: Pool | None = None
+        self._pool_fee_bps: Decimal | None = None
+        self._step_units_at: dict[int, int] = {}
+        """The base token's decimals -> ``size_step`` in its units."""
         self._mid: Decimal | None = None
         self._pool_problem = "no pool state yet"
         self._sell: dict[int, _Quote | _NoQuote] = {}
         self._buy: dict[int, _Quote | _NoQuote] = {}
         self._last_top: dict[Direction, int] = {}
-        self._last_sizes: dict[Direction, dict[int, int | None]] = {}
+        """Per direction, the ladder index (size / size_step) that netted the most last time."""
         self._memo: dict[tuple, tuple] = {}
         """(direction, the SOL price's touch, the touch) -> the last evaluation there and what it read."""
+        self._pending: list[Evaluation] = []
+        """The unsettled evaluations handed out on this pool state (see :meth:`_settle_held`)."""
+        self._prune_at = _NO_EDGE_KEPT
+        """``_pending``'s length at which those nobody holds are dropped."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fees = self._fixed_fees = _Fees(None)
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
         self._gate_decimals: tuple[int, int] | None = None
+        """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
-        """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
-        """Per direction, the last evaluation and what it read: (inventory, fees, levels read, all levels read)."""
-        """Per direction, the ladder index (size / size_step) that netted the most last time."""
+        self._factors: dict[tuple, tuple] = {}
+        """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
+        self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
+        """Pool fee -> :func:`_gate_ratios`."""
 
     @property
     def pool(self) -> Pool | None:
@@ -466,12 +545,16 @@ class Pricer:
             return
         if (pool.base, pool.quote) != (self.base, self.quote):
             raise ValueError(f"the pool is {pool.base}/{pool.quote}, the strategy trades {self.base}/{self.quote}")
-        try:
-            self._step_units = to_units(self._step, pool.base_decimals)
-        except PrecisionError:
-            raise ValueError(f"size_step: {self._step} {self.base} is finer than the token's {pool.base_decimals} "
-                             f"decimals on the DEX; use a multiple of {Decimal(1).scaleb(-pool.base_decimals)}"
-                             ) from None
+        self._settle_held()
+        step_units = self._step_units_at.get(pool.base_decimals)
+        if step_units is None:
+            try:
+                step_units = self._step_units_at[pool.base_decimals] = to_units(self._step, pool.base_decimals)
+            except PrecisionError:
+                raise ValueError(f"size_step: {self._step} {self.base} is finer than the token's {pool.base_decimals} "
+                                 f"decimals on the DEX; use a multiple of {Decimal(1).scaleb(-pool.base_decimals)}"
+                                 ) from None
+        self._step_units = step_units
         self._pool = pool
         self._sell = {}
         self._buy = {}
@@ -486,38 +569,14 @@ class Pricer:
             self._mid = None
             self._pool_problem = f"the pool cannot be priced: {exc}"
             return
-        # what the pricing below reads; only while _mid is set (evaluate and prepare check)
+        # what the pricing below reads; only while _mid is set (evaluate checks)
         self._priced_pool, self._priced_mid = pool, mid
-        self._pool_fee = pool.fee_bps.scaleb(-4)
+        fee_bps = pool.fee_bps
+        if fee_bps != self._pool_fee_bps:
+            self._pool_fee_bps, self._pool_fee = fee_bps, fee_bps.scaleb(-4)
         self._quote_decimals = pool.quote_decimals
         self._base_decimals = pool.base_decimals
-        self._slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-pool.quote_decimals)
         self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
-
-    def prepare(self) -> None:
-        """Quote the smallest ladder size both ways for this pool state, where not done yet.
-
-        Every tick with an edge prices the smallest size (a tick without a marginal edge prices
-        only it), in whichever direction the edge is; made here (with the swap's limits), a CEX
-        tick whose edge changes sides does not pay a CLMM quote. A direction's size search starts
-        from its last best size and mostly visits the sizes it visited last time: those are quoted
-        here too. The strategy calls this after a pool update's decision.
-        """
-        if self._mid is None:
-            return
-        kmin = self._kmin
-        with localcontext(_EXACT):
-            q = self._step * kmin
-            for direction, side, cache in ((Direction.BUY_CEX_SELL_DEX, Side.SELL, self._sell),
-                                           (Direction.BUY_DEX_SELL_CEX, Side.BUY, self._buy)):
-                quote = cache.get(kmin)
-                if quote is None:
-                    quote = cache[kmin] = self._quote_size(side, kmin)
-                if isinstance(quote, _Quote) and quote.estimate is None:
-                    self._settle(quote, side is Side.SELL, q)
-                for k in self._last_sizes.get(direction, ()):
-                    if k not in cache:
-                        cache[k] = self._quote_size(side, k)
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -569,15 +628,22 @@ class Pricer:
         - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
         """
+        self._settle_held()
+        mid = self._priced_mid
+        mid_d = _decimals(mid)
+        m = int(mid.scaleb(mid_d, _EXACT))  # mid = m / 10**mid_d
+        ratios = self._gate_ratios.get(self._pool_fee)
+        if ratios is None:
+            ratios = self._gate_ratios[self._pool_fee] = _gate_ratios(self._pool_fee, self._cex_fee, self._haircut,
+                                                                      self._min_edge_rate)
         (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
-         self._bid_hopeless_to) = touch_gates(self._priced_mid, price_decimals, self._pool_fee, self._cex_fee,
-                                              self._haircut, self._min_edge_rate)
-        self._scales(price_decimals, qty_decimals)
+         self._bid_hopeless_to) = _touch_gates(m, 10**mid_d, price_decimals, ratios)
+        self._scales(price_decimals, qty_decimals, m, mid_d)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._memo = {}  # it compares levels in units of the old decimals
         self._no_edge_at = {}
 
-    def _scales(self, pd: int, qd: int) -> None:
+    def _scales(self, pd: int, qd: int, m: int, mid_d: int) -> None:
         """The integers the size search runs on, for this pool state and the book's decimals.
 
         Base amounts are in ``10**-qb`` (``qb``: the book's qty decimals, or more if ``size_step``
@@ -586,43 +652,62 @@ class Pricer:
         fee``, the pool's quote, the haircut and the min-edge floor per ladder step, the SOL fees, the
         bound from the pool mid) is an integer there, so integer comparisons decide exactly as the
         exact Decimal ones.
+
+        What depends on the pool mid is its integer ``M = mid x 10**mid_d`` (``mid_d`` its decimals)
+        times a factor made once per decimals and pool fee (:meth:`_scale_factors`, kept): e.g. the
+        bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
+        mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
         """
+        key = (pd, qd, mid_d, self._pool_fee, self._quote_decimals)
+        factors = self._factors.get(key)
+        if factors is None:
+            factors = self._factors[key] = self._scale_factors(*key)
+        (self._qb, self._qf, self._s, self._e, self._rate_buy, self._rate_sell, self._amount_scale, self._slack_scaled,
+         self._slip, self._hk_per_t, self._floor_per_t, self._bound_per_t, self._notional_units,
+         self._min_notional_units, sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den) = factors
+        # buying on the DEX (ref = the pool mid): the haircut, the min-edge floor, the bound and the ladder's top
+        self._bound_sell = m * sell_per_m
+        self._bound_buy = m * buy_per_m
+        self._hk_dex = m * hk_per_m
+        self._floor_dex = m * floor_per_m
+        self._kmax_dex = kmax_num // (kmax_den * m)  # max_notional // (mid x size_step), exact
+        self._at_touch = {}
+        self._limits = None
+
+    def _scale_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> tuple:
+        """:meth:`_scales`' integers that do not depend on the pool mid's value (only its decimals ``mid_d``)."""
         qb = max(qd, _decimals(self._step))
-        self._qb, self._qf, self._s = qb, 10 ** (qb - qd), _scaled(self._step, qb)
-        mid_d = _decimals(self._priced_mid)
+        qf, s = 10 ** (qb - qd), _scaled(self._step, qb)
         rate_d = max(_decimals(self._one_plus_fee), _decimals(self._one_minus_fee))
-        hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(self._pool_fee)
+        hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(pool_fee)
         # the SOL price the fees are converted at: fixed, or the CEX mid (one more decimal than a price) or the pool's
         sol_d = _decimals(self._sol_price) if self._sol_price is not None else max(pd + 1, mid_d)
         fees_d = max(_decimals(self._network_sol), _decimals(self._priority_sol)) + sol_d
-        e = self._e = max(self._quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb,
-                          pd + max(hd, me) + qb, fees_d)
-        self._rate_buy = _scaled(self._one_plus_fee, e - pd - qb)
-        self._rate_sell = _scaled(self._one_minus_fee, e - pd - qb)
-        self._amount_scale = 10 ** (e - self._quote_decimals)
-        self._slack_scaled = ROUNDING_SLACK_UNITS * self._amount_scale
+        e = max(quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb, pd + max(hd, me) + qb, fees_d)
+        amount_scale = 10 ** (e - quote_decimals)
         sd = _decimals(self._slippage)
-        self._slip = (10**sd, _scaled(self._slippage, sd))
-        step, mid, s = self._step, self._priced_mid, self.settings
+        step, settings = self._step, self.settings
         with localcontext(_EXACT):
-            # buying on the CEX (ref = the touch t): the haircut, the min-edge floor and the bound's book part
-            # grow with t; in price units they are t times these
-            self._hk_per_t = _scaled(self._haircut * step, e - pd)
-            self._floor_per_t = _scaled(self._min_edge_rate * step, e - pd)
-            self._bound_per_t = _scaled(self._haircut + self._min_edge_rate, e - qb - pd)
-            self._bound_sell = _scaled(mid * (1 - self._pool_fee), e - qb)
             # max_notional // (t x step) and ceil(min_notional / (t x step)), from t: floor(X / t) = floor(floor(X) / t)
-            self._notional_units = int((s.max_notional.scaleb(pd) / step).to_integral_value(ROUND_FLOOR))
             min_notional = self.market.min_notional
-            self._min_notional_units = (int((min_notional.scaleb(pd) / step).to_integral_value(ROUND_CEILING))
-                                        if min_notional > 0 else 0)
-            # buying on the DEX (ref = the pool mid): the same, fixed for this pool state
-            self._hk_dex = _scaled(self._haircut * mid * step, e)
-            self._floor_dex = _scaled(self._min_edge_rate * mid * step, e)
-            self._bound_buy = _scaled(mid * (1 + self._pool_fee) + (self._haircut + self._min_edge_rate) * mid, e - qb)
-            self._kmax_dex = int(s.max_notional // (mid * step))  # divide-integer: exact
-        self._at_touch = {}
-        self._limits = None
+            notional_n, notional_d = settings.max_notional.as_integer_ratio()
+            step_n, step_d = step.as_integer_ratio()
+            return (
+                qb, qf, s, e,
+                _scaled(self._one_plus_fee, e - pd - qb), _scaled(self._one_minus_fee, e - pd - qb),
+                amount_scale, ROUNDING_SLACK_UNITS * amount_scale, (10**sd, _scaled(self._slippage, sd)),
+                # buying on the CEX (ref = the touch t): the haircut, the min-edge floor and the bound's book part
+                # grow with t; in price units they are t times these
+                _scaled(self._haircut * step, e - pd), _scaled(self._min_edge_rate * step, e - pd),
+                _scaled(self._haircut + self._min_edge_rate, e - qb - pd),
+                int((settings.max_notional.scaleb(pd) / step).to_integral_value(ROUND_FLOOR)),
+                int((min_notional.scaleb(pd) / step).to_integral_value(ROUND_CEILING)) if min_notional > 0 else 0,
+                # per unit of the pool mid's integer M
+                _scaled(1 - pool_fee, e - qb - mid_d),
+                _scaled(1 + pool_fee + self._haircut + self._min_edge_rate, e - qb - mid_d),
+                _scaled(self._haircut * step, e - mid_d), _scaled(self._min_edge_rate * step, e - mid_d),
+                notional_n * step_d * 10**mid_d, notional_d * step_n,
+            )
 
     def best(self, book: BookUpdate, inventory: Inventory) -> Evaluation:
         """The better direction: a tradable one first, then a priced one, then the larger net PnL and edge."""
@@ -633,7 +718,7 @@ class Pricer:
                  limited_by: str = "") -> Evaluation:
         cex_side, dex_side = _SIDES[direction]
         return Evaluation(direction, ZERO, cex_side, None, None, dex_side, None, None, ZERO, (),
-                          ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by)
+                          ZERO, ZERO, False, reason, gross_bps, ZERO, None, limited_by, gross_bps > ZERO)
 
     def _quote_size(self, side: Side, k: int) -> _Quote | _NoQuote:
         pool = self._priced_pool
@@ -695,33 +780,78 @@ class Pricer:
                         price, qty = units[n]
                         if price == read[n][0] and qty >= need:
                             return ev
+        if len(self._memo) >= _NO_EDGE_KEPT:
+            self._forget()
+        if hopeless and units:
+            # decided: not tradable. What it would show (the smallest size priced) is made when read, and kept
+            # against the whole side until then (the levels its walk reads are known once it ran)
+            ev = self._later(direction, False, partial(self._settle_hopeless, key, units, inv, fees))
+            self._memo[key] = (inv, units, True, None, ev)
+            return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
         with localcontext(_EXACT):
             ev = self._direction_uncached(direction, units, inv, fees, span, hopeless)
-        if len(self._memo) >= _NO_EDGE_KEPT:
-            self._memo.clear()
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
+    def _settle_hopeless(self, key: tuple, units, inv: Inventory, fees: _Fees, ev: Evaluation) -> Evaluation:
+        """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
+        its memo entry then holds only the levels the walk read."""
+        span = [1, False, None]
+        with localcontext(_EXACT):
+            made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
+        memo = self._memo.get(key)
+        if memo is not None and memo[4] is ev:
+            self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
+        return made
+
+    def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
+        """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
+        ev = _unsettled(direction, tradable, True, make)
+        pending = self._pending
+        if len(pending) >= self._prune_at:  # a pool state that lasts: keep only what may still be read
+            pending = self._pending = _held(pending)
+            self._prune_at = max(_NO_EDGE_KEPT, 2 * len(pending))
+        pending.append(ev)
+        return ev
+
+    def _forget(self) -> None:
+        """Drop the memo, and the unsettled evaluations nobody else holds (nobody can read them any more)."""
+        self._memo.clear()
+        self._pending = _held(self._pending)
+
+    def _settle_held(self) -> None:
+        """Before the pool state or the book's decimals change: settle the unsettled evaluations someone still
+        holds (a deferred report, a caller), on the state they were decided on; the others are dropped."""
+        self._memo = {}
+        pending, self._pending, self._prune_at = self._pending, [], _NO_EDGE_KEPT
+        for ev in pending:
+            if ev._make is not None and getrefcount(ev) > _HELD:
+                ev.size  # noqa: B018 - settles it
+
     def _no_edge_at_touch(self, direction: Direction, t: int, price_decimals: int) -> Evaluation:
-        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept)."""
+        """No edge at the touch ``t``: the same touch gives the same evaluation while the pool stands (kept).
+
+        Unsettled: its gross edge and reason are made when read (the pool mid they need is taken along)."""
         found = self._no_edge_at.get((direction, t))
         if found is None:
             if len(self._no_edge_at) >= _NO_EDGE_KEPT:
                 self._no_edge_at.clear()
-            with localcontext(_EXACT):
-                found = self._no_edge_at[(direction, t)] = self._no_edge(direction, from_units(t, price_decimals))
+            found = self._no_edge_at[(direction, t)] = _unsettled(
+                direction, False, False, partial(self._no_edge, direction, t, price_decimals, self._priced_mid))
         return found
 
-    def _no_edge(self, direction: Direction, touch: Decimal) -> Evaluation:
+    def _no_edge(self, direction: Direction, t: int, price_decimals: int, mid: Decimal, _: Evaluation) -> Evaluation:
         """No edge at the touch (the gate said so): size 0, the gross edge (<= 0) for the record."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        mid = self._priced_mid
-        edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
-        return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid), _DISPLAY.divide(edge * BPS, ref))
+        with localcontext(_EXACT):
+            touch = from_units(t, price_decimals)
+            edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
+            return self._nothing(direction, partial(_no_edge_reason, buy_cex, touch, mid),
+                                 _DISPLAY.divide(edge * BPS, ref))
 
     def _direction_uncached(self, direction: Direction, units, inv: Inventory, fees: _Fees,
-                            span: list, hopeless: bool) -> Evaluation:
+                            span: list, hopeless: bool, now: bool = False) -> Evaluation:
         """Price a direction that has an edge at the touch, on the book side's integer levels.
 
         ``units``: ``(price_units, qty_units)`` best first, in the decimals :meth:`_gates` was made for.
@@ -731,7 +861,8 @@ class Pricer:
         (decided on integers by :meth:`_gates`): the first base unit's PnL bounds every size's PnL per
         unit (a pool pays out at most mid x (1 - fee) and charges at least mid x (1 + fee); a book
         walk only gets worse), so no size can clear min_edge_bps and only the smallest is priced, to
-        show why.
+        show why. ``now``: make the figures now (an unsettled evaluation is being settled), else the
+        evaluation handed back may make them when read (see :meth:`_search`).
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         if not units:
@@ -750,7 +881,7 @@ class Pricer:
         if kmax < at.kmin:
             return self._nothing(direction, partial(self._why_no_size, buy_cex, at, static_cap, inv), at.gross_bps,
                                  static_cap)
-        return self._search(direction, units, inv, at, limits, fees, kmax, static_cap, hopeless, span)
+        return self._search(direction, units, inv, at, limits, fees, kmax, static_cap, hopeless, span, now)
 
     def _touch_facts(self, direction: Direction, t: int) -> _Touch:
         """What pricing a direction reads of its touch ``t`` (price units), kept for this pool state."""
@@ -820,7 +951,7 @@ class Pricer:
 
     def _search(self, direction: Direction, units, inv: Inventory, at: _Touch, limits: _Limits,
                 fees: _Fees, kmax: int, static_cap: str, hopeless: bool,
-                span: list) -> Evaluation:
+                span: list, now: bool) -> Evaluation:
         """The size netting the most among those clearing min_edge_bps, inside the caps, on integers.
 
         Every amount is an integer of one scale (``10**-self._e`` quote, :meth:`_gates`) in which the
@@ -835,6 +966,10 @@ class Pricer:
         sides. When that size does not clear min_edge_bps, the best one that does is searched below
         it the same way. ``hopeless`` (or a bound from the book alone showing that no size can
         clear): only the smallest size is priced, to show why.
+
+        Unless ``now``, the evaluation is handed back unsettled: its Decimal figures made when read,
+        and, when the smallest size already clears min_edge_bps (tradable: a best size clearing it
+        exists), the search itself too (:meth:`_settle_search`).
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         walk_once = hopeless  # no marginal edge: only the smallest size is walked (the bound below is not run)
@@ -943,8 +1078,21 @@ class Pricer:
         if kmin_net is None:
             cap, why = failures[kmin]
             return self._nothing(direction, partial(_but, at.gross_bps, why), at.gross_bps, cap)
+
+        def chosen(size: tuple, tradable: bool, limited_by: str) -> Evaluation:
+            """The evaluation of the chosen size: its figures made now (``now``: an unsettled evaluation is being
+            settled), else when first read."""
+            if now:
+                return self._chosen(direction, size, at, fees, tradable, limited_by)
+            return self._later(direction, tradable,
+                               partial(self._chosen_exactly, direction, size, at, fees, tradable, limited_by))
+
         if hopeless:
-            return self._chosen(direction, found[kmin], at, fees, False, "")
+            return chosen(found[kmin], False, "")
+        if not now and kmin_net > at.floor_k * kmin:
+            # the smallest size clears min_edge_bps: tradable. Which size nets the most is searched when the
+            # figures are read (the levels the search reads are those read above: every size up to kmax)
+            return self._later(direction, True, partial(self._settle_search, direction, units, inv, fees))
         slack = self._slack_scaled
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
@@ -1016,7 +1164,6 @@ class Pricer:
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
-        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = at.floor_k  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""
@@ -1026,7 +1173,7 @@ class Pricer:
             limited_by = failures[top + 1][0]
         if top_net > floor_unit * top or top_net <= 0:
             # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
-            return self._chosen(direction, found[top], at, fees, top_net > floor_unit * top, limited_by)
+            return chosen(found[top], top_net > floor_unit * top, limited_by)
 
         # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
         # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
@@ -1036,7 +1183,7 @@ class Pricer:
 
         lo = argmax(margin, kmin, top)
         if margin(lo) <= 0:  # nothing clears: report the size netting the most
-            return self._chosen(direction, found[top], at, fees, False, limited_by)
+            return chosen(found[top], False, limited_by)
         hi = top  # margin(lo) > 0 >= margin(hi)
         while hi - lo > 1:
             m = (lo + hi) // 2
@@ -1059,7 +1206,21 @@ class Pricer:
             if margin(j) > 0:
                 clearing.append(j)
         best = min(clearing, key=lambda k: (-priced(k), k))
-        return self._chosen(direction, found[best], at, fees, True, "min edge")
+        return chosen(found[best], True, "min edge")
+
+    def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
+                        limited_by: str, _: Evaluation) -> Evaluation:
+        """:meth:`_chosen` made when first read (in the exact context)."""
+        with localcontext(_EXACT):
+            return self._chosen(direction, found, at, fees, tradable, limited_by)
+
+    def _settle_search(self, direction: Direction, units, inv: Inventory, fees: _Fees, _: Evaluation) -> Evaluation:
+        """The size search of a direction found tradable at its smallest size, run when its figures are first read."""
+        with localcontext(_EXACT):
+            made = self._direction_uncached(direction, units, inv, fees, [1, False, None], False, True)
+        if not made.tradable:  # a size clearing min_edge_bps exists: the search finds the best one that does
+            raise AssertionError(f"{direction}: the smallest size clears min_edge_bps, the search says {made.reason}")
+        return made
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str) -> Evaluation:
@@ -1169,7 +1330,7 @@ class Pricer:
         cex_side, dex_side = _SIDES[direction]
         return Evaluation(direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
                           limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
-                          limit_quote, limited_by)
+                          limit_quote, limited_by, gross_bps > ZERO)
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
         """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""

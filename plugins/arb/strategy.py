@@ -91,7 +91,8 @@ class ArbStrategy(Strategy):
         self._episode: tuple | None = None
         """Key of the opportunity published last (direction, tradable, why not acted); None: no episode."""
         self._published_ns = 0
-        self._published_figures: tuple = ()
+        self._published: Evaluation | None = None
+        """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
         self._flush_wakeup = asyncio.Event()
         self._running = False
@@ -206,9 +207,9 @@ class ArbStrategy(Strategy):
             if event.exchange != self.pool_source:
                 return
             self.pool_update = event
+            self._last_pair, self._last_best = (), None  # a new pool state hands back none of them
             self._pricer.set_pool(event.pool)
             self._evaluate()
-            self._pricer.prepare()  # after the decision: pool work for the CEX ticks to come
             return
         elif isinstance(event, FeedStatus):
             if event.exchange in self._live:
@@ -233,15 +234,15 @@ class ArbStrategy(Strategy):
             return
         self.counts["evaluations"] += 1
         evaluations = self._pricer.evaluate(book, self._pricing_inventory())
+        if not (evaluations[0].edge or evaluations[1].edge):  # no gross edge (> 0) either way: most ticks
+            self._episode = None
+            return
         last, last_best = self._last_pair, self._last_best
         if last and last_best is not None and evaluations[0] is last[0] and evaluations[1] is last[1]:
             ev = last_best  # the pricer handed both back (its memo): the same choice
         else:
             ev = self._last_best = self._best(evaluations)
             self._last_pair = evaluations
-        if ev.gross_bps <= 0:
-            self._episode = None
-            return
         # not tradable: the pricer's reason, read only when published (formatting it costs more than
         # the rest of a tick; its figures change every tick); tradable: why it is not acted on
         reason = None
@@ -262,12 +263,12 @@ class ArbStrategy(Strategy):
                 self._episode = key
                 return
             reason = "already executed"
-        figures = (ev.size, ev.net_pnl)
         if (key != self._episode or (now - self._published_ns >= self.settings.opportunity_refresh_ms * NS_PER_MS
-                                     and figures != self._published_figures)):
+                                     and self._moved(ev))):
             # The decision is made (no trade); telling the bus and the store (an id hash, the reason
-            # sentence, the event, a row: several times the decision's own cost) waits one loop turn.
-            self._published_ns, self._published_figures = now, figures
+            # sentence, the event, a row: several times the decision's own cost, and the evaluation's
+            # figures when they are made on first read) waits one loop turn.
+            self._published_ns, self._published = now, ev
             self._episode = key
             self._reports.append((ev, book, pool, now, reason))
             if self._reports_due is None:
@@ -286,10 +287,24 @@ class ArbStrategy(Strategy):
         self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
                       acted=False, reason=ev.reason if reason is None else reason)
 
+    def _moved(self, ev: Evaluation) -> bool:
+        """Whether the figures (size, net PnL) moved since the opportunity published last."""
+        last = self._published
+        return last is None or (ev is not last and (ev.size != last.size or ev.net_pnl != last.net_pnl))
+
     @staticmethod
     def _best(evaluations: tuple[Evaluation, Evaluation]) -> Evaluation:
-        """A tradable direction first, then the larger net PnL, then the larger gross edge."""
-        return max(evaluations, key=lambda e: (e.tradable, e.gross_bps > 0, e.net_pnl, e.gross_bps))
+        """A tradable direction first, then one with a gross edge, then the larger net PnL, then the larger gross
+        edge (the first on a tie). Figures are read only when the flags tie: an evaluation may make them on first
+        read (see :class:`~plugins.arb.pricing.Evaluation`)."""
+        a, b = evaluations
+        if a.tradable != b.tradable:
+            return a if a.tradable else b
+        if a.edge != b.edge:
+            return a if a.edge else b
+        if a.net_pnl != b.net_pnl:
+            return a if a.net_pnl > b.net_pnl else b
+        return b if b.gross_bps > a.gross_bps else a
 
     def _why_not_act(self, now: int) -> str:
         """Why a tradable opportunity is not executed now ("" when it is)."""
@@ -326,7 +341,7 @@ class ArbStrategy(Strategy):
             buy_exchange, sell_exchange, buy_price, sell_price = s.cex, s.dex, touch, mid
         else:
             buy_exchange, sell_exchange, buy_price, sell_price = s.dex, s.cex, mid, touch
-        self._published_ns, self._published_figures = now, (ev.size, ev.net_pnl)
+        self._published_ns, self._published = now, ev
         self.counts["opportunities"] += 1
         self.last_reason = reason
         self.ctx.bus.publish(Opportunity(

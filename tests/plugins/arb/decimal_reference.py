@@ -17,6 +17,7 @@ from decimal import ROUND_CEILING, Decimal
 from bot.api import BPS, Side
 from plugins.arb.pricing import (
     _DISPLAY,
+    ROUNDING_SLACK_UNITS,
     ZERO,
     Direction,
     Evaluation,
@@ -231,7 +232,7 @@ class DecimalPricer(Pricer):
             return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but {why()}", gross_bps, cap)
         if hopeless:
             return self._breakdown(direction, found[kmin], touch, ref, fees, gross_bps, False, "")
-        slack = self._slack
+        slack = Decimal(ROUNDING_SLACK_UNITS).scaleb(-self._quote_decimals)
 
         def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
             """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
@@ -302,7 +303,6 @@ class DecimalPricer(Pricer):
 
         top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
         self._last_top[direction] = top
-        self._last_sizes[direction] = nets  # the sizes this search priced: quoted ahead for the next pool state
         top_net = priced(top)
         floor_unit = self._min_edge_rate * ref * step  # clearing min_edge_bps: net(k) > floor_unit x k
         limited_by = ""

@@ -283,6 +283,10 @@ def test_pool_quotes_are_cached_per_pool_state():
     p = pricer(counting, max_cex_slippage_bps=D(50), min_edge_bps=D(5))
     tick = book([("159.90", 50)], [("160.00", 2), ("160.20", 2), ("160.40", 50)])
     first = p.evaluate(tick, RICH)[0]
+    # the smallest size (1 SOL) clears min_edge_bps: tradable, decided on one quote; the best size is searched
+    # when the figures are read
+    assert first.tradable and counting.calls == 1
+    assert first.size == 4
     made = counting.calls
     # bisection on the slope over sizes 1..625 (max_notional): 313, 157 and 79 SOL are deeper than the
     # 54 SOL within the slippage cap (no quote); 40 SOL moves the pool 40 bps > 30 (quoted, too much);
@@ -295,12 +299,14 @@ def test_pool_quotes_are_cached_per_pool_state():
     assert p.evaluate(tick, RICH)[0].net_pnl == first.net_pnl and p.pool.calls == 4
 
 
-def test_a_tick_without_a_marginal_edge_quotes_one_size():
-    # ask 160.80: 161 x 0.997 < 160.80 x 1.001 at the touch already, so only the smallest size is priced
+def test_a_tick_without_a_marginal_edge_quotes_one_size_when_read():
+    # ask 160.80: 161 x 0.997 < 160.80 x 1.001 at the touch already, so only the smallest size is priced, and
+    # only when the evaluation's figures are read: the decision (not tradable, an edge) needs no quote
     counting = CountingPool(pool(10_000, 1_610_000))
     p = pricer(counting)
     e, _ = p.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)
-    assert counting.calls == 1 and e.size == 1 and not e.tradable
+    assert not e.tradable and e.edge and counting.calls == 0
+    assert e.size == 1 and counting.calls == 1
 
 
 def test_sol_for_the_fees_is_checked_on_the_dex_wallet():

@@ -4,7 +4,8 @@ A memoized pricer fed a stream of books that change one level (a size, a price, 
 removed) at a time must decide exactly what a fresh pricer decides on each book alone; and the memo
 must be used where it may (a size change deeper than the walk, or at the touch while it still holds
 the smallest size) and not where it may not (a touch too thin for the smallest size, a new pool).
-``Pricer.prepare`` quotes the smallest size both ways once per pool state.
+Evaluations that are not tradable are handed back unsettled (their figures made when first read): read
+late, after other ticks and pool moves, they show what they would have shown read at once.
 """
 
 from __future__ import annotations
@@ -116,19 +117,59 @@ class Counting(Pool):
         return self.inner.buy_units(base_units)
 
 
-def test_prepare_quotes_the_smallest_size_both_ways_once_per_pool_state():
+def test_an_unsettled_evaluation_is_settled_on_its_pool_state_only_if_someone_holds_it():
     counting = Counting(pool(10_000, 1_610_000))  # mid 161, 30 bps fee
     p = pricer(counting)
-    p.prepare()
-    p.prepare()
-    assert counting.calls == 2
-    # no marginal edge either way (the pool's fee alone is 30 bps): only the smallest size is priced, already quoted
-    buy_cex, _ = p.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)
-    _, buy_dex = p.evaluate(book([("161.20", 5)], [("161.30", 5)]), RICH)
-    assert counting.calls == 2 and buy_cex.size == buy_dex.size == 1
+    # no marginal edge either way (the pool's fee alone is 30 bps): decided without a quote
+    held, _ = p.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)
+    _, dropped = p.evaluate(book([("161.20", 5)], [("161.30", 5)]), RICH)
+    assert counting.calls == 0 and not held.tradable and held.edge and dropped.edge
+    del dropped
+    p.set_pool(Counting(pool(10_000, 1_620_000)))  # a new pool state: what is still held is made on the old one
+    assert counting.calls == 1 and p.pool.calls == 0
     fresh = pricer(pool(10_000, 1_610_000))
-    assert decision(buy_cex) == decision(fresh.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)[0])
-    assert decision(buy_dex) == decision(fresh.evaluate(book([("161.20", 5)], [("161.30", 5)]), RICH)[1])
-    p.set_pool(Counting(pool(10_000, 1_610_000)))
-    p.prepare()
-    assert p.pool.calls == 2
+    assert decision(held) == decision(fresh.evaluate(book([("160.70", 5)], [("160.80", 5)]), RICH)[0])
+    assert held.size == 1 and p.pool.calls == 0
+
+
+def moved(the_pool, draw_shift: int):
+    """The same pool after another trader's swap (reserves shifted by whole SOL)."""
+    base, quote = the_pool.pool.reserve_a, the_pool.pool.reserve_b
+    return pool(base // 10**9 + draw_shift, quote // 10**6 + draw_shift * 150, the_pool.pool.fee_bps)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(), st.lists(st.integers(-50, 50), min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_evaluations_read_late_show_what_read_at_once_shows(stream, shifts, rng):
+    """Evaluations kept unread across later ticks and pool moves (settled when the pool state changes, or
+    read on it) show exactly what the same evaluations read at once show; ``edge`` is ``gross_bps > 0``."""
+    the_pool, books, min_edge = stream
+    pools = [the_pool] + [moved(the_pool, shift) for shift in shifts]
+    at_once = pricer(the_pool, min_edge_bps=min_edge, max_notional=D(50_000))
+    late = pricer(the_pool, min_edge_bps=min_edge, max_notional=D(50_000))
+    expected, kept = [], []
+    for tick in books:
+        if rng.random() < 0.3:
+            next_pool = pools[rng.randrange(len(pools))]
+            at_once.set_pool(next_pool)
+            late.set_pool(next_pool)
+        expected.append([decision(e) for e in at_once.evaluate(tick, RICH)])
+        kept.append(late.evaluate(tick, RICH))
+    late.set_pool(pools[0])
+    assert [[decision(e) for e in pair] for pair in kept] == expected
+    assert all(e.edge == (e.gross_bps > 0) for pair in kept for e in pair)
+
+
+def test_a_lasting_pool_state_keeps_only_the_unsettled_evaluations_that_may_be_read():
+    p = pricer(pool(10_000, 1_610_000))  # mid 161; buying on the CEX at 160.80 is hopeless (30 bps fee)
+
+    def tick(qty: int):  # the same touch, a deeper level changing: each tick a new evaluation
+        return book([("160.70", 5)], [("160.80", 5), ("160.90", qty)])
+
+    held = p.evaluate(tick(1), RICH)[0]
+    for qty in range(2, 12_000):
+        assert p.evaluate(tick(qty), RICH)[0]._make is not None  # unread: nobody settles them
+    assert len(p._pending) < 2 * 4096  # those nobody holds were dropped along the way
+    assert held._make is not None
+    p.set_pool(pool(10_000, 1_620_000))  # the one still held is made on the state it was decided on
+    assert decision(held) == decision(pricer(pool(10_000, 1_610_000)).evaluate(tick(1), RICH)[0])

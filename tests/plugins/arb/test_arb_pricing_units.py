@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bot.api import BookUpdate
 from bot.api.kit import OrderBook
-from plugins.arb.pricing import _EXACT, BPS, Direction, Inventory, Pricer
+from plugins.arb.pricing import _DISPLAY, _EXACT, BPS, Direction, Inventory, Pricer, _no_edge_reason
 from tests.plugins.arb import test_arb_pricing_kit as kit
 from tests.plugins.arb.decimal_reference import DecimalPricer
 from tests.plugins.arb.test_arb_pricing_kit import MARKET, D, pool, pricer
@@ -50,7 +50,8 @@ def reference(p: DecimalPricer, book: BookUpdate, inventory: Inventory) -> tuple
             touch = levels[0][0]
             edge, ref = (mid - touch, touch) if buy_cex else (touch - mid, mid)
             if edge <= 0:
-                out.append(p._no_edge(direction, touch))
+                gross_bps = _DISPLAY.divide(edge * BPS, ref)
+                out.append(p._nothing(direction, _no_edge_reason(buy_cex, touch, mid), gross_bps))
                 continue
             hc, me = p._haircut * ref, p._min_edge_rate * ref
             if buy_cex:

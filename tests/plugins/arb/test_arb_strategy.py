@@ -170,3 +170,31 @@ async def test_paper_mode_refuses_a_real_dex_as_an_order_venue(make_bot):
     with pytest.raises(ConfigError) as info:
         await make_bot(config().replace('dex = "dex"', 'dex = "nowhere"'), extra=extra(), start=False)
     assert 'strategies.sol-arb.dex: no exchange named "nowhere"' in str(info.value)
+
+
+def test_the_best_direction_is_chosen_as_by_every_figure_reading_only_the_flags_where_they_decide():
+    """``ArbStrategy._best`` picks what ``max`` over (tradable, gross edge > 0, net PnL, gross edge) picks, and
+    reads no figure (none is made) where the flags decide: one direction tradable, or only one with an edge."""
+    from plugins.arb.strategy import ArbStrategy
+    from tests.plugins.arb.test_arb_pricing_kit import RICH, book, pool, pricer
+
+    def key(e):
+        return (e.tradable, e.gross_bps > 0, e.net_pnl, e.gross_bps)
+
+    cases = 0
+    for min_edge in (0, 10, 60):
+        for price in ("158.00", "160.50", "160.90", "161.00", "161.10", "161.60", "164.00"):
+            for spread in ("0.01", "0.40", "-0.40"):  # a negative spread: a crossed book, both ways an edge
+                bid, ask = Decimal(price) - Decimal(spread) / 2, Decimal(price) + Decimal(spread) / 2
+                p = pricer(pool(10_000, 1_610_000), min_edge_bps=Decimal(min_edge))  # mid 161
+                tick = book([(str(bid), 5), (str(bid - 1), 50)], [(str(ask), 5), (str(ask + 1), 50)])
+                pair = p.evaluate(tick, RICH)
+                unsettled = [e._make is not None for e in pair]
+                best = ArbStrategy._best(pair)
+                a, b = pair
+                if a.tradable != b.tradable or a.edge != b.edge:
+                    assert [e._make is not None for e in pair] == unsettled  # decided on the flags alone
+                assert best is max(pair, key=key)
+                assert all(e.edge == (e.gross_bps > 0) for e in pair)
+                cases += 1
+    assert cases == 63
