@@ -10,8 +10,10 @@ kind (sale or purchase of the base); every other quote is
 
 A state costs only what is read of it: the state after an in-range quote holds its sqrt price and
 the state it was quoted on, and takes the other fields from it (its tick is the tick of its sqrt
-price) when first read; a state's mid is computed once. Reads, equality, hashing and copies see an
-ordinary frozen dataclass.
+price) when first read; a state's mid and range quoters are made once, when first needed, and kept
+in the instance's ``__dict__`` (:class:`bot.pool.Pool` has no ``__slots__``; the keys start with an
+underscore, so they hide none of the class's names), not in fields. Reads,
+equality, hashing, ``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
 """
 
 from __future__ import annotations
@@ -56,16 +58,6 @@ class WhirlpoolModel(Pool):
     tick_indexes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
     """The tick indexes of ``ticks``, made and checked once per pool state (quotes and the states
     after them reuse them); None when ``ticks`` is not strictly increasing (a quote then says so)."""
-    _quoted: WhirlpoolModel | None = field(default=None, init=False, repr=False, compare=False)
-    """For a state made by an in-range quote: the fully built state it was quoted on (directly or
-    through other in-range quotes), whose fields other than the sqrt price and tick it has."""
-    _sell_quote: RangeQuote | None = field(init=False, repr=False, compare=False)
-    _buy_quote: RangeQuote | None = field(init=False, repr=False, compare=False)
-    """This state's :func:`~arbotlib.amm.whirlpool.math.range_quoter` for a sale and for a purchase of the
-    base, made on first read (None: no quote of that kind stays in range)."""
-    _mid: Decimal = field(init=False, repr=False, compare=False)
-    """:meth:`mid`, computed on first read."""
-
     def __post_init__(self) -> None:
         if self.tick_indexes is None:
             object.__setattr__(self, "tick_indexes", sorted_tick_indexes(self.ticks))
@@ -78,7 +70,11 @@ class WhirlpoolModel(Pool):
                    base_is_a)
 
     def mid(self) -> Decimal:
-        return self._mid
+        cache = self.__dict__
+        mid = cache.get("_mid")
+        if mid is None:
+            mid = cache["_mid"] = self._mid_of()
+        return mid
 
     def _mid_of(self) -> Decimal:
         if self.base_is_a:
@@ -92,26 +88,28 @@ class WhirlpoolModel(Pool):
     if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute name
 
         def __getattr__(self, name: str):
-            """The slots a state fills when first read (only those come here: the others are set)."""
-            if name in _SHARED:  # a state made by an in-range quote
-                value = getattr(self._quoted, name)
-            elif name == "tick":
+            """The fields of a state made by an in-range quote, filled when first read (only unfilled
+            slots come here)."""
+            if name == "tick":
                 value = tick_at_sqrt_price(self.sqrt_price)
-            elif name == "_sell_quote":
-                value = self._range_quoter(True, self.base_is_a)
-            elif name == "_buy_quote":
-                value = self._range_quoter(False, not self.base_is_a)
-            elif name == "_mid":
-                value = self._mid_of()
+            elif name in _SHARED and "_quoted" in self.__dict__:
+                value = getattr(self.__dict__["_quoted"], name)
             else:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             _SLOTS[name].__set__(self, value)
             return value
 
-    def _range_quoter(self, is_input: bool, a_to_b: bool) -> RangeQuote | None:
-        return range_quoter(amount_specified_is_input=is_input, a_to_b=a_to_b, sqrt_price=self.sqrt_price,
-                            tick=self.tick, liquidity=self.liquidity, fee_rate=self.fee_rate, ticks=self.ticks,
-                            tick_spacing=self.tick_spacing, tick_indexes=self.tick_indexes)
+    def _range_quoter(self, sell: bool) -> RangeQuote | None:
+        """This state's :func:`~arbotlib.amm.whirlpool.math.range_quoter` for a sale or a purchase of the
+        base, made on first use (None: no such quote stays in range)."""
+        cache = self.__dict__
+        key = "_sell_quoter" if sell else "_buy_quoter"
+        if key not in cache:
+            cache[key] = range_quoter(
+                amount_specified_is_input=sell, a_to_b=self.base_is_a == sell, sqrt_price=self.sqrt_price,
+                tick=self.tick, liquidity=self.liquidity, fee_rate=self.fee_rate, ticks=self.ticks,
+                tick_spacing=self.tick_spacing, tick_indexes=self.tick_indexes)
+        return cache[key]
 
     def _swap(self, amount: int, is_input: bool, a_to_b: bool):
         try:
@@ -138,7 +136,6 @@ class WhirlpoolModel(Pool):
         _set_sqrt_price(after, sqrt_price)
         _set_tick(after, tick)
         _set_liquidity(after, liquidity)
-        _set_quoted(after, None)
         for put, value in zip(_COPY_SETTERS, _copied(self), strict=True):
             put(after, value)
         return after
@@ -148,20 +145,24 @@ class WhirlpoolModel(Pool):
         state's, read from the fully built one when first asked (see ``__getattr__``)."""
         after = _new(WhirlpoolModel)
         _set_sqrt_price(after, sqrt_price)
-        _set_quoted(after, self._quoted or self)
+        after.__dict__["_quoted"] = self.__dict__.get("_quoted") or self
         if sqrt_price == self.sqrt_price:
             _set_tick(after, self.tick)
         return after
 
     def sell_units(self, base_units: int) -> tuple[int, int, Pool]:
-        in_range = self._sell_quote
+        in_range = self.__dict__.get("_sell_quoter", _UNMADE)
+        if in_range is _UNMADE:
+            in_range = self._range_quoter(True)
         if in_range is not None and (done := in_range(base_units)) is not None:
             return done[1], done[2], self._in_range(done[3])
         q, after = self._swap(base_units, True, a_to_b=self.base_is_a)
         return q.amount_out, q.fee_amount, after
 
     def buy_units(self, base_units: int) -> tuple[int, int, Pool]:
-        in_range = self._buy_quote
+        in_range = self.__dict__.get("_buy_quoter", _UNMADE)
+        if in_range is _UNMADE:
+            in_range = self._range_quoter(False)
         if in_range is not None and (done := in_range(base_units)) is not None:
             return done[0], done[2], self._in_range(done[3])
         q, after = self._swap(base_units, False, a_to_b=not self.base_is_a)
@@ -172,12 +173,11 @@ _INVERSE = Context(prec=28)
 """The mid of a pool whose base is its token B: the inverse of A's price at the default context's 28
 digits, whatever the context of the first caller (a state computes its mid once)."""
 _new = object.__new__
-_set_sqrt_price, _set_tick, _set_liquidity, _set_quoted = (
-    WhirlpoolModel.__dict__[name].__set__ for name in ("sqrt_price", "tick", "liquidity", "_quoted"))
-_LAZY = ("tick", "_sell_quote", "_buy_quote", "_mid")
-"""Slots filled on first read: a moved state leaves them empty."""
+_UNMADE = object()
+_set_sqrt_price, _set_tick, _set_liquidity = (WhirlpoolModel.__dict__[name].__set__
+                                              for name in ("sqrt_price", "tick", "liquidity"))
 _SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
-_SHARED = frozenset(f.name for f in fields(WhirlpoolModel)) - {"sqrt_price", "_quoted", *_LAZY}
+_SHARED = frozenset(_SLOTS) - {"sqrt_price", "tick"}
 """Fields a state made by an in-range quote takes from the state it was quoted on."""
 _COPIED_NAMES = tuple(sorted(_SHARED - {"liquidity"}))
 _copied = operator.attrgetter(*_COPIED_NAMES)

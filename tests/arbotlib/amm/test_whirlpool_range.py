@@ -10,6 +10,8 @@ reference path whichever way they are made.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import pickle
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
@@ -36,6 +38,7 @@ from arbotlib.amm.whirlpool.math import (
 )
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from arbotlib.amm.whirlpool.pool import price_from_sqrt_price
+from bot.api.kit import jsonable
 from bot.pool import PoolLiquidityError
 
 
@@ -187,7 +190,7 @@ def _same_state(got: WhirlpoolModel, expected: WhirlpoolModel) -> None:
 @given(pool=pool_states(), base_is_a=st.booleans(), data=st.data())
 def test_model_quotes_and_the_states_they_leave_are_the_reference_ones(pool, base_is_a, data):
     model = _model(pool, base_is_a)
-    sell_quoter, buy_quoter = model._sell_quote, model._buy_quote
+    sell_quoter, buy_quoter = model._range_quoter(True), model._range_quoter(False)
     sizes = st.one_of(_amounts(sell_quoter, True, model.fee_rate), _amounts(buy_quoter, False, model.fee_rate))
     for units in data.draw(sizes):
         for sell in (True, False):
@@ -223,7 +226,7 @@ def _paper_pool() -> WhirlpoolModel:
 def test_the_arb_sizes_on_the_paper_pool_take_the_closed_form():
     model = _paper_pool()
     for units in range(10**8, 10**10 + 1, 10**8):  # 0.1 .. 10 SOL
-        for sell, quoter in ((True, model._sell_quote), (False, model._buy_quote)):
+        for sell, quoter in ((True, model._range_quoter(True)), (False, model._range_quoter(False))):
             assert quoter is not None and quoter(units) is not None
             got, expected = _units(model, units, sell), _reference_units(model, units, sell)
             assert got[:2] == expected[:2]
@@ -234,7 +237,7 @@ def test_a_state_after_an_in_range_quote_reads_copies_and_pickles_as_a_built_one
     model = _paper_pool()
     units = 10**11  # 100 SOL: a few ticks down, still inside the range
     _, _, after = model.sell_units(units)
-    assert model._sell_quote(units) is not None and tick_at_sqrt_price(after.sqrt_price) < model.tick
+    assert model._range_quoter(True)(units) is not None and tick_at_sqrt_price(after.sqrt_price) < model.tick
     built = WhirlpoolModel(after.sqrt_price, tick_at_sqrt_price(after.sqrt_price), model.liquidity, model.fee_rate,
                            model.tick_spacing, model.ticks, "SOL", "USDC", 9, 6)
     # each state fresh: the comparisons read its fields one by one
@@ -243,9 +246,26 @@ def test_a_state_after_an_in_range_quote_reads_copies_and_pickles_as_a_built_one
     assert after.ticks is model.ticks
     # a chain of in-range quotes keeps reading from the state first quoted, not from each other
     chained = after.buy_units(10**8)[2].sell_units(10**8)[2]
-    assert chained._quoted is model
+    assert chained.__dict__["_quoted"] is model
     with pytest.raises(AttributeError, match="no_such_field"):
         _ = after.no_such_field  # type: ignore[attr-defined]
+
+
+def test_what_a_state_keeps_for_its_quotes_is_no_field_and_hides_no_method():
+    model = _paper_pool()
+    _, _, after = model.sell_units(10**9)
+    after.buy_units(10**9)
+    model.mid(), after.mid()
+    names = [f.name for f in dataclasses.fields(WhirlpoolModel)]
+    assert names == ["sqrt_price", "tick", "liquidity", "fee_rate", "tick_spacing", "ticks", "base", "quote",
+                     "base_decimals", "quote_decimals", "base_is_a", "tick_indexes"]
+    built = WhirlpoolModel(after.sqrt_price, tick_at_sqrt_price(after.sqrt_price), model.liquidity, model.fee_rate,
+                           model.tick_spacing, model.ticks, "SOL", "USDC", 9, 6)
+    assert json.dumps(jsonable(after)) == json.dumps(jsonable(built))  # the wires' encoder sees the fields only
+    assert dataclasses.replace(after, base="X") == dataclasses.replace(built, base="X")
+    sale = model.sell(Decimal(1))  # the Decimal edge still works on a state that has quoted
+    assert (sale.quote_units, sale.pool_after) == model.sell_units(10**9)[::2]
+    assert model.buy(Decimal(1)).quote_units == model.buy_units(10**9)[0]
 
 
 def test_mid_is_computed_once_per_state_and_is_the_price_of_the_sqrt_price():

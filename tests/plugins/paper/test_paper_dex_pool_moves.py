@@ -7,6 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arbotlib.amm.whirlpool.math import U64_MAX, reaches_limit_in_range
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from plugins.paper import dex_pool
 
@@ -26,14 +27,29 @@ def whirlpool(price: Decimal, tvl: str, tick_spacing: int) -> WhirlpoolModel:
 
 
 @settings(max_examples=300, deadline=None)
-@given(start=st.integers(-2000, 2000), moves=st.lists(st.integers(-3000, 3000), min_size=1, max_size=6),
+@given(start=st.integers(-2000, 2000),
+       moves=st.lists(st.one_of(st.integers(-300, 300), st.integers(-3000, 3000), st.integers(-500_000, 500_000)),
+                      min_size=1, max_size=8),
        spacing=st.sampled_from([1, 4, 64]), tvl=st.sampled_from(["1000", "2000000", "1000000000000"]))
 def test_moves_land_where_the_step_by_step_swap_does(start, moves, spacing, tvl):
     """Moves inside the current range are known without the swap's amounts; every move must leave the
-    pool exactly where swap_quote's would (bps of price, from anywhere, in and out of the positions)."""
+    pool exactly where swap_quote's would: moves of millionths of the price (most inside the range), of
+    up to 0.3 % and up to 50 % (across ticks, out of the positions), from anywhere."""
     pool = got = whirlpool(D(150) * (1 + D(start) / 10_000), tvl, spacing)
     for move in moves:
-        price = got.mid() * (1 + D(move) / 10_000 / (1 if abs(move) < 500 else 3))
+        price = got.mid() * (1 + D(move) / 1_000_000)
         got, expected = dex_pool.move_to(got, price), _step_by_step(got, price)
         assert got == expected and got.tick == expected.tick
     assert got.ticks is pool.ticks
+
+
+def test_small_moves_of_the_paper_pool_are_known_inside_the_range():
+    pool = whirlpool(D(150), "2000000", 4)
+    for move in (-300, 250, -120, 60, 1, -1, 299):  # millionths of the price: inside the range around 150
+        price = pool.mid() * (1 + D(move) / 1_000_000)
+        target = dex_pool._target(pool, price)
+        assert reaches_limit_in_range(amount=U64_MAX, a_to_b=target < pool.sqrt_price, sqrt_price=pool.sqrt_price,
+                                      tick=pool.tick, liquidity=pool.liquidity, fee_rate=pool.fee_rate,
+                                      ticks=pool.ticks, sqrt_price_limit=target, tick_spacing=pool.tick_spacing)
+        pool, expected = dex_pool.move_to(pool, price), _step_by_step(pool, price)
+        assert pool == expected and pool.tick == expected.tick
