@@ -68,7 +68,7 @@ def login(settings: FleetSettings) -> dict[str, Any]:
     """The connect() keywords of the configured way to log in (none: the URL's own, or anonymous)."""
     if settings.creds_file or settings.nkey_seed is not None:
         try:
-            import nkeys  # type: ignore[import-not-found]  # noqa: F401  # nats-py signs with it
+            import nkeys  # noqa: F401  # nats-py signs with it
         except ImportError:
             raise LinkConfigError("plugins.fleet: creds_file and nkey_seed need the nkeys package "
                                   "(pip install nkeys); or log in with user/password or token") from None
