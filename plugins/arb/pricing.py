@@ -797,13 +797,58 @@ class Pricer:
     def _settle_hopeless(self, key: tuple, units, inv: Inventory, fees: _Fees, ev: Evaluation) -> Evaluation:
         """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
         its memo entry then holds only the levels the walk read."""
-        span = [1, False, None]
         with localcontext(_EXACT):
-            made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
+            smallest = self._smallest(key[0], units, inv, fees)
+            if smallest is None:  # a cap rules the smallest size out: the general path says which
+                span = [1, False, None]
+                made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
+            else:
+                made, span = smallest
         memo = self._memo.get(key)
         if memo is not None and memo[4] is ev:
             self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return made
+
+    def _smallest(self, direction: Direction, units, inv: Inventory, fees: _Fees) -> tuple[Evaluation, tuple] | None:
+        """A hopeless direction's smallest size priced straight (what :meth:`_search` does for it, without a search):
+        its evaluation and the span its walk read (as ``span`` there); None when a cap rules the size out.
+
+        Call in the exact context."""
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        t = units[0][0]
+        at = self._at_touch.get((direction, t))
+        if at is None:
+            at = self._touch_facts(direction, t)
+        limits = self._inventory_limits(direction, inv)
+        kmin = at.kmin
+        if limits.sol_have is not None or at.kmax < kmin or limits.k_inv < kmin:
+            return None
+        need, qf = self._s * kmin, self._qf
+        limit, den = at.limit, self._slip[0]
+        before = value_before = 0  # base and value of the levels wholly taken
+        level = -1
+        for level, (price, qty) in enumerate(units):  # noqa: B007 - the level the walk stops in is read below
+            if (price * den > limit) if buy_cex else (price * den < limit):
+                return None  # the slippage cap leaves less than the smallest size
+            qty *= qf
+            if before + qty >= need:
+                break
+            before += qty
+            value_before += qty * price
+        else:
+            return None  # the book holds less than the smallest size
+        value = value_before + (need - before) * price
+        whole = level + 1 == len(units)
+        span = (level + 1, whole, None if whole else -(-(need - before) // qf))
+        cache = self._sell if buy_cex else self._buy
+        quote = cache.get(kmin)
+        if quote is None:
+            quote = cache[kmin] = self._quote_size(Side.SELL if buy_cex else Side.BUY, kmin)
+        if isinstance(quote, _NoQuote) or quote.over_cap:
+            return None
+        if (value * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
+            return None
+        return self._chosen(direction, (kmin, value, price, quote, level), at, fees, False, ""), span
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""

@@ -1,0 +1,84 @@
+"""The figures of an evaluation, made when read, by the shortcuts that make them for published opportunities.
+
+A hopeless direction (no size can clear min_edge_bps) shows its smallest size priced: the pricer makes it
+straight (:meth:`Pricer._smallest`), without the size search's machinery. On generated books, pools,
+inventories and caps it must show exactly what the general path (the search told the direction is hopeless)
+shows, read the same levels, and give up (None) exactly where a cap rules the smallest size out.
+"""
+
+from __future__ import annotations
+
+from decimal import localcontext
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plugins.arb.pricing import _EXACT, Direction, Inventory, _Fees
+from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
+from tests.plugins.arb.test_arb_pricing_memo import decision
+
+CENT = D("0.01")
+
+
+@st.composite
+def scenes(draw):
+    sol = draw(st.integers(1_000, 20_000))
+    price = draw(st.integers(50, 250))
+    the_pool = pool(sol, sol * price, draw(st.integers(0, 40)))
+    mid = the_pool.mid()
+    dislocation = D(draw(st.integers(-150, 150))) / 10_000
+    ask = max(CENT * 2, (mid * (1 - dislocation)).quantize(CENT))
+    bid = ask - D(draw(st.integers(1, 30))) / 100
+    gap = st.integers(1, 40)
+    size = st.integers(1, 600)
+    asks, bids, a, b = [], [], ask, bid
+    for _ in range(draw(st.integers(1, 5))):
+        asks.append((a, D(draw(size)) / 100))
+        a += CENT * draw(gap)
+    for _ in range(draw(st.integers(1, 5))):
+        if b > CENT:
+            bids.append((b, D(draw(size)) / 100))
+        b = max(CENT, b - CENT * draw(gap))
+    inventory = draw(st.sampled_from((
+        RICH,
+        Inventory(cex_base=D(3), cex_quote=D(400), dex_base=D(2), dex_quote=D(300)),
+        Inventory(cex_base=D("0.5"), cex_quote=D(10), dex_base=D("0.5"), dex_quote=D(10)),
+        Inventory(cex_base=D(40), cex_quote=D(5_000), dex_base=D(40), dex_quote=D(5_000)),
+    )))
+    caps = {
+        "min_edge_bps": D(draw(st.integers(0, 80))),
+        "max_cex_slippage_bps": D(draw(st.integers(0, 60))),
+        "max_dex_impact_bps": D(draw(st.integers(1, 60))),
+        "max_notional": D(draw(st.sampled_from((100, 1_000, 100_000)))),
+        "min_size": D(draw(st.integers(1, 4))),
+    }
+    return the_pool, book(bids, asks), inventory, caps
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_the_smallest_size_priced_straight_shows_what_the_general_path_shows(scene):
+    the_pool, tick, inventory, caps = scene
+    p = pricer(the_pool, **caps)
+    p.evaluate(tick, inventory)  # the gates and scales for this pool state and book
+    fees = _Fees((tick.best_bid_units, tick.best_ask_units))
+    sides = ((Direction.BUY_CEX_SELL_DEX, tick.ask_units), (Direction.BUY_DEX_SELL_CEX, tick.bid_units))
+    for direction, units in sides:
+        if not units:
+            continue
+        t = units[0][0]
+        if not (t < p._ask_edge_below if direction is Direction.BUY_CEX_SELL_DEX else t > p._bid_edge_above):
+            continue  # no edge at the touch: never priced
+        span = [1, False, None]
+        with localcontext(_EXACT):
+            straight = p._smallest(direction, units, inventory, fees)
+            general = p._direction_uncached(direction, units, inventory, fees, span, True, True)
+        if straight is None:
+            assert general.size == 0, general.reason  # a cap rules the smallest size out
+        else:
+            made, read = straight
+            assert decision(made) == decision(general)
+            assert made.dex == general.dex and made.notional == general.notional
+            assert made.dex_limit_quote == general.dex_limit_quote
+            assert list(read) == span
+            assert not made.tradable
