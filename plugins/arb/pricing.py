@@ -146,6 +146,7 @@ _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 _DISPLAY = Context(prec=28)
 """Ratios (bps, averages) are for people and comparisons that tolerate 28 digits."""
 _TENTH = Decimal("0.1")
+BPS_INT = int(BPS)
 
 
 class Direction(enum.StrEnum):
@@ -222,7 +223,8 @@ class Evaluation:
     edge: bool = False
     """An edge at the touch (``gross_bps > 0``): known from the touch alone, before any figure is made."""
     _make: Callable[[Evaluation], Evaluation] | None = field(default=None, init=False, repr=False, compare=False)
-    """Unsettled: makes the evaluation whose fields this one takes when one is first read (None: settled)."""
+    """Unsettled: makes the evaluation whose fields this one takes when one is first read, or makes them in this
+    one and hands it back (None: settled)."""
 
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
@@ -230,9 +232,10 @@ class Evaluation:
             if name not in _FIGURES or (make := self._make) is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
             made = make(self)
-            for figure in _FIGURES:
-                setattr(self, figure, getattr(made, figure))
-            self._make = None
+            if made is not self:  # else made in place
+                for figure in _FIGURES:
+                    setattr(self, figure, getattr(made, figure))
+                self._make = None
             return getattr(self, name)
 
     @property
@@ -259,6 +262,7 @@ _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
 _new_evaluation = Evaluation.__new__
+_init_evaluation = Evaluation.__init__
 
 
 def _unsettled(direction: Direction, tradable: bool, edge: bool,
@@ -354,6 +358,16 @@ def _scaled(value: Decimal, e: int) -> int:
     if out != scaled:
         raise AssertionError(f"{value} is not a whole number of 10**-{e}")
     return out
+
+
+def _limit_units(quote_units: int, tolerance: tuple[int, int], sell: bool) -> int:
+    """A swap's minimum out (``sell``: quote out x (1 - tolerance), rounded down) or maximum in (quote in x (1 +
+    tolerance), rounded up), in the quote's smallest units; ``tolerance`` is dex_slippage_bps as (numerator,
+    denominator)."""
+    tn, td = tolerance
+    if sell:
+        return quote_units * (BPS_INT * td - tn) // (BPS_INT * td)
+    return -(-quote_units * (BPS_INT * td + tn) // (BPS_INT * td))
 
 
 def _but(gross_bps: Decimal, why: Callable[[], str]) -> str:
@@ -496,7 +510,8 @@ class Pricer:
         self._min_edge = settings.min_edge_bps
         self._min_edge_rate = settings.min_edge_bps.scaleb(-4)
         self._slippage = settings.max_cex_slippage_bps.scaleb(-4)
-        self._dex_tolerance = settings.dex_slippage_bps
+        self._tolerance_ratio = settings.dex_slippage_bps.as_integer_ratio()
+        """dex_slippage_bps as integers (numerator, denominator): the swap limits are made on them."""
         self._pool: Pool | None = None
         self._pool_fee_bps: Decimal | None = None
         self._step_units_at: dict[int, int] = {}
@@ -513,6 +528,9 @@ class Pricer:
         """The unsettled evaluations handed out on this pool state (see :meth:`_settle_held`)."""
         self._prune_at = _NO_EDGE_KEPT
         """``_pending``'s length at which those nobody holds are dropped."""
+        self._limits: tuple[Inventory, int, dict[Direction, _Limits]] | None = None
+        """(inventory, the scale ``e``, per direction what it allows): kept while both stand (pool states come and
+        go; what an inventory allows depends on none but the scale its quote is written in)."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fees = self._fixed_fees = _Fees(None)
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
@@ -562,7 +580,6 @@ class Pricer:
         self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
         self._gate_decimals = None  # the integer thresholds below are made for this pool on the next tick
         self._at_touch: dict[tuple[Direction, int], _Touch] = {}
-        self._limits: tuple[Inventory, dict[Direction, _Limits]] | None = None
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
@@ -672,7 +689,6 @@ class Pricer:
         self._floor_dex = m * floor_per_m
         self._kmax_dex = kmax_num // (kmax_den * m)  # max_notional // (mid x size_step), exact
         self._at_touch = {}
-        self._limits = None
 
     def _scale_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> tuple:
         """:meth:`_scales`' integers that do not depend on the pool mid's value (only its decimals ``mid_d``)."""
@@ -798,20 +814,22 @@ class Pricer:
         """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
         its memo entry then holds only the levels the walk read."""
         with localcontext(_EXACT):
-            smallest = self._smallest(key[0], units, inv, fees)
+            smallest = self._smallest(key[0], units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
                 span = [1, False, None]
                 made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
             else:
-                made, span = smallest
+                made, span = smallest  # made in ``ev`` itself
         memo = self._memo.get(key)
         if memo is not None and memo[4] is ev:
             self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return made
 
-    def _smallest(self, direction: Direction, units, inv: Inventory, fees: _Fees) -> tuple[Evaluation, tuple] | None:
+    def _smallest(self, direction: Direction, units, inv: Inventory, fees: _Fees,
+                  into: Evaluation | None = None) -> tuple[Evaluation, tuple] | None:
         """A hopeless direction's smallest size priced straight (what :meth:`_search` does for it, without a search):
-        its evaluation and the span its walk read (as ``span`` there); None when a cap rules the size out.
+        its evaluation (made in ``into`` when given) and the span its walk read (as ``span`` there); None when a cap
+        rules the size out.
 
         Call in the exact context."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
@@ -848,7 +866,7 @@ class Pricer:
             return None
         if (value * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
             return None
-        return self._chosen(direction, (kmin, value, price, quote, level), at, fees, False, ""), span
+        return self._chosen(direction, (kmin, value, price, quote, level), at, fees, False, "", into), span
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
@@ -954,12 +972,12 @@ class Pricer:
         and the quote the buy leg may spend, as an integer of the pricing scale (floored: an integer
         amount exceeds it exactly when it exceeds the Decimal)."""
         kept = self._limits
-        if kept is not None and (kept[0] is inv or kept[0] == inv):
-            found = kept[1].get(direction)
+        if kept is not None and kept[1] == self._e and (kept[0] is inv or kept[0] == inv):
+            found = kept[2].get(direction)
             if found is not None:
                 return found
         else:
-            kept = self._limits = (inv, {})
+            kept = self._limits = (inv, self._e, {})
         step, fees_sol = self._step, self._fees_sol
         sol_in_base, sol_in_quote = self.base == SOL, self.quote == SOL
         sol_have = None  # SOL on the DEX wallet when it falls short of the swap's fees
@@ -975,7 +993,7 @@ class Pricer:
             have = inv.dex_quote - (fees_sol if sol_in_quote else ZERO)
         if not (sol_in_base or sol_in_quote) and inv.dex_sol is not None and inv.dex_sol < fees_sol:
             sol_have = inv.dex_sol
-        limits = kept[1][direction] = _Limits(k_inv, sol_have, int(have.scaleb(self._e).to_integral_value(ROUND_FLOOR)))
+        limits = kept[2][direction] = _Limits(k_inv, sol_have, int(have.scaleb(self._e).to_integral_value(ROUND_FLOOR)))
         return limits
 
     def _why_no_sol(self, gross_bps: Decimal, sol_have: Decimal) -> str:
@@ -1268,8 +1286,9 @@ class Pricer:
         return made
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
-                tradable: bool, limited_by: str) -> Evaluation:
-        """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path)."""
+                tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
+        """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path), in
+        ``into`` when given."""
         k, value, worst, quote, level = found
         pd = self._gate_decimals[0] if self._gate_decimals else 0
         cex_value = from_units(value, pd + self._qb)
@@ -1278,7 +1297,7 @@ class Pricer:
             cex_value = cex_value.quantize(Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd))
         chosen = (k, cex_value, from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
-                               limited_by)
+                               limited_by, into)
 
     def _fixed_scaled(self, fees: _Fees) -> int:
         """The SOL fees in quote as an integer of the pricing scale ``e``: ``lamports x SOL price / 10**9``,
@@ -1346,8 +1365,10 @@ class Pricer:
         return (f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {self._step * k} {self.base} needs "
                 f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL else ""))
 
-    def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal,
-                   fees: tuple[Decimal, Decimal], gross_bps: Decimal, tradable: bool, limited_by: str) -> Evaluation:
+    def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal, fees: tuple[Decimal, Decimal],
+                   gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
+        """The evaluation of a size: every figure in Decimal; made in ``into`` (an unsettled evaluation of the same
+        decision, settled by it) when given."""
         k, cex_value, worst, quote = chosen
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         mid = self._priced_mid
@@ -1373,21 +1394,19 @@ class Pricer:
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
         cex_side, dex_side = _SIDES[direction]
-        return Evaluation(direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
-                          limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
-                          limit_quote, limited_by, gross_bps > ZERO)
+        if into is None:
+            into = _new_evaluation(Evaluation)
+        _init_evaluation(into, direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
+                         limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
+                         limit_quote, limited_by, gross_bps > ZERO)
+        return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
         """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""
-        tolerance = self._dex_tolerance
-        if buy_cex:  # minimum out, rounded down; so is the average price it is written as
-            limit_units = int((quote.quote_units * (BPS - tolerance) / BPS).to_integral_value(ROUND_FLOOR))
-            limit_quote = from_units(limit_units, self._quote_decimals)
-            limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_FLOOR)
-        else:  # maximum in, rounded up
-            limit_units = int((quote.quote_units * (BPS + tolerance) / BPS).to_integral_value(ROUND_CEILING))
-            limit_quote = from_units(limit_units, self._quote_decimals)
-            limit_price = (limit_quote / q).quantize(self._price_exponent, rounding=ROUND_CEILING)
+        # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up
+        limit_quote = from_units(_limit_units(quote.quote_units, self._tolerance_ratio, buy_cex), self._quote_decimals)
+        limit_price = (limit_quote / q).quantize(self._price_exponent,
+                                                 rounding=ROUND_FLOOR if buy_cex else ROUND_CEILING)
         quote.limit = (limit_price, limit_quote)
         quote.estimate = SwapEstimate(Side.SELL if buy_cex else Side.BUY, q, quote.amount, quote.fee, quote.impact,
                                       self._priced_mid, quote.base_units, quote.quote_units, quote.pool_after)

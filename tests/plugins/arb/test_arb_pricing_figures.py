@@ -3,17 +3,19 @@
 A hopeless direction (no size can clear min_edge_bps) shows its smallest size priced: the pricer makes it
 straight (:meth:`Pricer._smallest`), without the size search's machinery. On generated books, pools,
 inventories and caps it must show exactly what the general path (the search told the direction is hopeless)
-shows, read the same levels, and give up (None) exactly where a cap rules the smallest size out.
+shows, read the same levels, and give up (None) exactly where a cap rules the smallest size out. A swap's
+limits are made on integers: the same as the Decimal formula.
 """
 
 from __future__ import annotations
 
-from decimal import localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, localcontext
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugins.arb.pricing import _EXACT, Direction, Inventory, _Fees
+from bot.api import BPS
+from plugins.arb.pricing import _EXACT, Direction, Inventory, _Fees, _limit_units
 from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
 from tests.plugins.arb.test_arb_pricing_memo import decision
 
@@ -82,3 +84,13 @@ def test_the_smallest_size_priced_straight_shows_what_the_general_path_shows(sce
             assert made.dex_limit_quote == general.dex_limit_quote
             assert list(read) == span
             assert not made.tradable
+
+
+@given(st.integers(0, 10**15), st.integers(0, 10**6), st.integers(0, 4), st.booleans())
+def test_the_swap_limit_on_integers_is_the_decimal_one(quote_units, tolerance, places, sell):
+    """Minimum out / maximum in: the integer formula equals the Decimal product rounded, for any dex_slippage_bps."""
+    bps = D(tolerance).scaleb(-places)
+    with localcontext(_EXACT):
+        factor = (BPS - bps) if sell else (BPS + bps)
+        expected = int((quote_units * factor / BPS).to_integral_value(ROUND_FLOOR if sell else ROUND_CEILING))
+    assert _limit_units(quote_units, bps.as_integer_ratio(), sell) == expected
