@@ -14,6 +14,10 @@ thread's CPU time (which leaves out the time slices other processes take on a sh
 * **uncached**: the same with the pool cache dropped before every tick (the price of the first
   tick after a pool update; the last best size, where the search starts, is kept); "no new pool
   quote" is the ticks that needed none (the usual case between two pool updates);
+* **figures**: reading an evaluation's figures (size, costs, net PnL, limits, reason: what a
+  published opportunity reads) the first time, on a fresh pricer over the same ticks, for every
+  direction with an edge whose figures were not made yet (made when read, see ``Pricer``), split
+  into tradable ones (the size search runs then) and the rest (the smallest size priced, to show why);
 * **naive** baseline: a fresh ``pool.sell``/``pool.buy`` quote and a fresh book walk for every
   ladder size inside the caps, the best size picked from all of them (on the first ``--naive``
   ticks: it is slow).
@@ -249,6 +253,19 @@ def main() -> int:
             pricer.evaluate(book, INVENTORY)
             cold.append((perf() - t0) / 1_000)
 
+        # figures: what reading an evaluation's figures costs (a fresh pricer: nothing read yet)
+        figures: dict[str, list[float]] = {"figures, tradable": [], "figures, not tradable": []}
+        reader = Pricer(SETTINGS, MARKET, "SOL", "USDC")
+        for book, new_pool in ticks:
+            if new_pool is not None:
+                reader.set_pool(new_pool)
+            for e in reader.evaluate(book, INVENTORY):
+                if e.edge and e._make is not None:
+                    c0 = cpu_clock()
+                    e.size, e.costs, e.net_pnl, e.cex_limit_price, e.dex_limit_price, e.reason  # noqa: B018
+                    figures["figures, tradable" if e.tradable else "figures, not tradable"].append(
+                        (cpu_clock() - c0) / 1_000)
+
         naive_us, mismatches = [], 0
         for (book, _), (pool, result) in zip(ticks[: args.naive], decisions, strict=False):
             t0 = perf()
@@ -276,6 +293,8 @@ def main() -> int:
     print(line("first after pool update", after_update))
     print(line("no new pool quote", warm))
     print(line("uncached", cold))
+    for kind, values in figures.items():
+        print(line(kind + " (CPU)", values))
     print(line(f"naive (first {len(naive_us)})", naive_us))
     print(f"pool quotes made: {quotes_made} over {len(ticks) // args.pool_every} pool states "
           f"({quotes_made / max(1, len(ticks) // args.pool_every):.1f} a state; the ladder has "
@@ -294,6 +313,8 @@ def main() -> int:
           f"speedup_p50={naive_p50 / p50:.0f}x warm_p50_us={statistics.median(warm):.1f} "
           f"warm_p99_us={percentile(warm, 0.99):.1f} cpu_p50_us={statistics.median(cpu):.1f} "
           f"cpu_p99_us={percentile(cpu, 0.99):.1f} tradable_ticks={tradable} mismatches={mismatches} "
+          f"figures_p50_us={statistics.median(figures['figures, not tradable'] or [0]):.1f} "
+          f"figures_tradable_p50_us={statistics.median(figures['figures, tradable'] or [0]):.1f} "
           f"calibration_us={calibration:.2f}")
     return 1 if mismatches else 0
 
