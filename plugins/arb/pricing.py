@@ -53,9 +53,9 @@ the pool's integer quote, the haircut and the min-edge floor per ladder step, th
 bound) is a whole number there: each comparison decides as the exact Decimal one
 (``tests/plugins/arb/decimal_reference.py`` keeps the Decimal search the tests compare it with,
 size included). What depends only on the touch (its Decimal, the gross edge, the ladder's bounds)
-is kept per touch and pool state, what depends on the inventory per inventory, and the SOL fees
-per CEX touch (their integer from the touch's units, their Decimals only for the chosen size). Pool
-quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
+is kept per touch and pool state, what depends on the inventory per inventory (across pool states),
+and the SOL fees per CEX touch (their integer from the touch's units, their Decimals only for the
+chosen size). Pool quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
 update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
 unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
 its mid (the scale ``e`` and the factors of each threshold) is kept per decimals and pool fee.
@@ -74,9 +74,10 @@ the state they were decided on (held is told by CPython's reference count). Per 
 2. the marginal check at the touch (an integer comparison too): when it fails, no size can clear
    ``min_edge_bps`` (the first base unit's PnL per unit bounds every size's) and the direction is
    decided: not tradable, without a pool quote; when read, only the smallest size is priced, to
-   show why. Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per
-   base unit and charges at least ``mid x (1 + fee)``): when even that cannot clear
-   ``min_edge_bps`` after the SOL fees, the smallest size is priced, to show why;
+   show why (straight: one walk to it and one pool quote, no search, :meth:`Pricer._smallest`).
+   Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per base unit
+   and charges at least ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after
+   the SOL fees, the smallest size is priced, to show why;
 3. when the smallest size clears ``min_edge_bps`` the direction is tradable, and the size netting
    the most is searched (as below) when the figures are read: when the strategy acts or publishes;
 4. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
