@@ -541,6 +541,8 @@ class Pricer:
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
         """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
+        self._product_exponent: dict[int, Decimal] = {}
+        """The book's price decimals -> the exponent of a Decimal product size x price (``1E-n``)."""
         self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
         """Pool fee -> :func:`_gate_ratios`."""
 
@@ -1295,7 +1297,10 @@ class Pricer:
         cex_value = from_units(value, pd + self._qb)
         if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
             # figures, ids and stored text as before the search ran on integers
-            cex_value = cex_value.quantize(Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd))
+            exponent = self._product_exponent.get(pd)
+            if exponent is None:
+                exponent = self._product_exponent[pd] = Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd)
+            cex_value = cex_value.quantize(exponent)
         chosen = (k, cex_value, from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by, into)
@@ -1415,8 +1420,13 @@ class Pricer:
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""
         scale = _DISPLAY.divide(BPS, notional)  # quote -> bps of the buy leg
-        ranked = sorted([(amount, name) for name, amount in costs if amount > ZERO], reverse=True)
-        total = sum((amount for _, amount in costs), ZERO)
+        ranked = []
+        total = ZERO  # summed in order, as sum(amounts, ZERO) would
+        for name, amount in costs:
+            total += amount
+            if amount > ZERO:
+                ranked.append((amount, name))
+        ranked.sort(reverse=True)
         listing = ", ".join([name + " " + _show_bps(amount * scale) for amount, name in ranked])
         at = f"at {q} {self.base}: "
         edge, floor = _show_bps(gross_bps), self._min_edge

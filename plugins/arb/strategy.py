@@ -332,7 +332,9 @@ class ArbStrategy(Strategy):
     def _publish(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, oid: str, *, acted: bool,
                  reason: str) -> None:
         s = self.settings
-        mid = self._pricer.mid if self._pricer.mid is not None else pool.pool.mid()
+        mid = self._pricer.mid
+        if mid is None:
+            mid = pool.pool.mid()
         buy_cex = ev.direction is Direction.BUY_CEX_SELL_DEX
         touch = book.best_ask if buy_cex else book.best_bid
         if touch is None:  # a positive gross edge was priced against this touch
