@@ -819,8 +819,9 @@ class Pricer:
         with localcontext(_EXACT):
             smallest = self._smallest(key[0], units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
-                span = [1, False, None]
-                made = self._direction_uncached(key[0], units, inv, fees, span, True, True)
+                read: list = [1, False, None]
+                made = self._direction_uncached(key[0], units, inv, fees, read, True, True)
+                span = tuple(read)
             else:
                 made, span = smallest  # made in ``ev`` itself
         memo = self._memo.get(key)
