@@ -26,7 +26,7 @@ CENT = D("0.01")
 def scenes(draw):
     sol = draw(st.integers(1_000, 20_000))
     price = draw(st.integers(50, 250))
-    the_pool = pool(sol, sol * price, draw(st.integers(0, 40)))
+    the_pool = pool(sol, sol * price + draw(st.sampled_from((0, 1, 7, 333))), draw(st.integers(0, 40)))
     mid = the_pool.mid()
     dislocation = D(draw(st.integers(-150, 150))) / 10_000
     ask = max(CENT * 2, (mid * (1 - dislocation)).quantize(CENT))
@@ -94,3 +94,18 @@ def test_the_swap_limit_on_integers_is_the_decimal_one(quote_units, tolerance, p
         factor = (BPS - bps) if sell else (BPS + bps)
         expected = int((quote_units * factor / BPS).to_integral_value(ROUND_FLOOR if sell else ROUND_CEILING))
     assert _limit_units(quote_units, bps.as_integer_ratio(), sell) == expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(scenes(), min_size=2, max_size=6), st.sampled_from((0, 1, 2, 3)))
+def test_a_pricer_through_pool_states_and_scales_decides_as_fresh_ones(steps, which):
+    """What an inventory allows is kept across pool states while the pricing scale stands: a pricer taken
+    through pools of other fees and mids (other scales) decides and shows what a fresh pricer shows on each."""
+    inventory = (RICH, Inventory(cex_base=D(3), cex_quote=D(400), dex_base=D(2), dex_quote=D(300)),
+                 Inventory(cex_base=D(40), cex_quote=D(5_000), dex_base=D(40), dex_quote=D(5_000)),
+                 Inventory(cex_base=D("0.5"), cex_quote=D(10), dex_base=D("0.5"), dex_quote=D(10)))[which]
+    lasting = pricer(steps[0][0])
+    for the_pool, tick, _, _ in steps:
+        lasting.set_pool(the_pool)
+        got = [decision(e) for e in lasting.evaluate(tick, inventory)]
+        assert got == [decision(e) for e in pricer(the_pool).evaluate(tick, inventory)]
