@@ -22,6 +22,14 @@ on the calling thread's connection that the records made on it join until :meth:
 
 Only file-backed SQLite databases get these connections (an in-memory database lives in the
 engine's one connection); PostgreSQL runs the same statements through the engine.
+
+A disposable store (a backtest's, :meth:`bot.store.Store.disposable`) is re-created, never recovered, after a
+crash: its records are not committed one by one but in batches (:attr:`FastRecords.commit_every`): the
+calling thread's connection keeps one transaction open across records and commits it every that many
+statements, before any engine connection is checked out (so that every read sees every record, and no
+engine write waits for the batch's lock), and at close. A durable intent in a batch is a savepoint: all or
+nothing as before. What is stored is the same; only when it reaches the file differs. Live stores never
+batch.
 """
 
 from __future__ import annotations
@@ -85,6 +93,11 @@ class FastRecords:
         self.checkpoints: Callable[[], bool] | None = None
         """Whether the calling thread's connection checkpoints the WAL when it grows (set by the store writer:
         its own thread does; None: no record connection does)."""
+        self.commit_every = 0
+        """0 (every store but a disposable one): each record commits on its own. N: records join one open
+        transaction of the calling thread's connection, committed every N statements (:meth:`flush`)."""
+        self._pending = 0
+        """Statements in the open batch (a disposable store's)."""
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
@@ -118,6 +131,8 @@ class FastRecords:
         if wait_ms is None:
             wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         conn = self._connection()
+        if self.commit_every:
+            return self._batched(conn, attempt)
         deadline = None
         pause = _FIRST_PAUSE_S
         while True:
@@ -135,6 +150,29 @@ class FastRecords:
                     raise
                 time.sleep(min(pause, deadline - now))
                 pause = min(2 * pause, _LONGEST_PAUSE_S)
+
+    def _batched(self, conn: sqlite3.Connection, attempt: Callable[[sqlite3.Connection], T]) -> T:
+        """``attempt(connection)`` in the open batch (opened now if none is), which commits every
+        :attr:`commit_every` statements. A disposable store has one writer (a backtest's loop): no lock to wait
+        for."""
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        result = attempt(conn)
+        self._pending += 1
+        if self._pending >= self.commit_every:
+            self.flush()
+        return result
+
+    def flush(self) -> None:
+        """Commit the calling thread's open batch, if any (a disposable store's; nothing otherwise)."""
+        if not self.commit_every:
+            return
+        if getattr(self._local, "intent", False):  # a durable intent is open: it is committed with the batch later
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.in_transaction:
+            conn.execute("COMMIT")
+        self._pending = 0
 
     def _statement(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...] = ()) -> _Statement:
         cache_key = (kind, table.name, columns + ("|",) + key)
@@ -223,9 +261,12 @@ class FastRecords:
         if not work:
             return
         conn = self._connection()
-        if conn.in_transaction:  # inside the thread's open transaction (:meth:`begin`): it commits them
+        if conn.in_transaction and not self.commit_every:  # inside the thread's open transaction (:meth:`begin`)
             for sql, params in work:
                 conn.executemany(sql, params)
+            return
+        if self.commit_every:  # a disposable store's batch: the transaction (opened if need be) commits them
+            self._batched(conn, lambda conn: [conn.executemany(sql, params) for sql, params in work])
             return
         conn = self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE").connection, wait_ms)
         try:
@@ -248,16 +289,42 @@ class FastRecords:
         """Open a transaction on the calling thread's connection, taking the write lock now (``BEGIN IMMEDIATE``;
         :class:`StoreBusy` at once, nothing open, when another writer holds it): the records made on this thread
         until :meth:`commit` go in it, none of them waiting for a lock (one durable intent, see
-        :meth:`bot.execution.Executor.intent`)."""
+        :meth:`bot.execution.Executor.intent`). In a disposable store's batch: a savepoint of it."""
+        if self.commit_every:
+            conn = self._connection()
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SAVEPOINT arbot_intent")
+            self._local.intent = True
+            return
         self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE"), 0)
 
     def commit(self) -> None:
-        """Commit the calling thread's transaction (:meth:`begin`): durable as one record is, all or nothing."""
+        """Commit the calling thread's transaction (:meth:`begin`): durable as one record is, all or nothing
+        (a disposable store's: the savepoint released into the batch)."""
+        if self.commit_every:
+            self._local.intent = False
+            self._connection().execute("RELEASE arbot_intent")
+            self._pending += 1
+            if self._pending >= self.commit_every:
+                self.flush()
+            return
         self._connection().execute("COMMIT")
 
     def rollback(self) -> None:
-        """Roll the calling thread's transaction back, if one is open (an error may have ended it already)."""
+        """Roll the calling thread's transaction back, if one is open (an error may have ended it already);
+        a disposable store's: back to the intent's savepoint, the batch before it kept."""
         conn = self._connection()
+        if self.commit_every and getattr(self._local, "intent", False):
+            self._local.intent = False
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK TO arbot_intent")
+                    conn.execute("RELEASE arbot_intent")
+                except sqlite3.OperationalError:  # the error that ended the savepoint ended the batch
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            return
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
@@ -272,8 +339,11 @@ class FastRecords:
         return self._connection().execute(sql, tuple(where.values())).fetchone() is not None
 
     def close(self) -> None:
+        """Close every record connection (a disposable store's open batches committed first)."""
         with self._lock:
             opened, self._opened = self._opened, []
         for conn in opened:
+            if self.commit_every and conn.in_transaction:
+                conn.execute("COMMIT")
             conn.close()
         self._local = threading.local()
