@@ -34,6 +34,7 @@ batch.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import time
@@ -56,6 +57,10 @@ class StoreBusy(Exception):
 
 
 _Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+_Plan = tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...],
+              tuple[tuple[str, Callable[[], Any]], ...]]
+"""An ``executemany``'s SQL, the row's values in parameter order, (index, bind processor) of the values to
+convert, and an insert's missing columns with their defaults."""
 _Insert = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
 """An insert's SQL and its (column, bind processor) in parameter order."""
 
@@ -88,6 +93,8 @@ class FastRecords:
         self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
         """(table, columns) -> the insert's SQL and (column, bind processor) in parameter order (the hot path)."""
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+        """(kind, table, columns) -> how :meth:`write` makes the parameters of its rows."""
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
         self.checkpoints: Callable[[], bool] | None = None
@@ -239,25 +246,11 @@ class FastRecords:
         columns match. ``wait_ms`` as for :meth:`insert_once`."""
         work = []
         for table, rows in inserts:
-            if not rows:
-                continue
-            defaults = self._defaults.get(table.name)
-            if defaults is None:
-                defaults = self._defaults[table.name] = _column_defaults(table)
-            missing = {k: v for k, v in defaults.items() if k not in rows[0]}
-            sql, binds = self._statement("insert", table, (*rows[0], *missing))
-            procs = [(name[2:], proc) for name, proc in binds]
-            params = []
-            for row in rows:
-                full = {**row, **{k: v() for k, v in missing.items()}} if missing else row
-                params.append([full[c] if proc is None else proc(full[c]) for c, proc in procs])
-            work.append((sql, params))
+            if rows:
+                work.append(self._rows("insert", table, tuple(rows[0]), (), rows))
         for table, key, rows in updates:
-            if not rows:
-                continue
-            sql, binds = self._statement("update", table, tuple(c for c in rows[0] if c not in key), key)
-            procs = [(name[2:], proc) for name, proc in binds]
-            work.append((sql, [[row[c] if proc is None else proc(row[c]) for c, proc in procs] for row in rows]))
+            if rows:
+                work.append(self._rows("update", table, tuple(c for c in rows[0] if c not in key), key, rows))
         if not work:
             return
         conn = self._connection()
@@ -276,6 +269,43 @@ class FastRecords:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _rows(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
+              rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[list[Any]]]:
+        """The SQL of an ``executemany`` of ``rows`` (each with ``columns``, plus ``key`` for an update) and its
+        parameters, through a plan made once per (kind, table, columns): an insert's missing columns get their
+        defaults, each value goes through its column's bind processor."""
+        plan_key = (kind, table.name, columns + ("|",) + key)
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = self._plans[plan_key] = self._plan(kind, table, columns, key)
+        sql, pick, converts, missing = plan
+        params = []
+        for row in rows:
+            if missing:
+                row = {**row, **{k: v() for k, v in missing}}
+            values = list(pick(row))
+            for i, proc in converts:
+                values[i] = proc(values[i])
+            params.append(values)
+        return sql, params
+
+    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Plan:
+        missing: tuple[tuple[str, Callable[[], Any]], ...] = ()
+        if kind == "insert":
+            defaults = self._defaults.get(table.name)
+            if defaults is None:
+                defaults = self._defaults[table.name] = _column_defaults(table)
+            missing = tuple((k, v) for k, v in defaults.items() if k not in columns)
+            sql, binds = self._statement("insert", table, (*columns, *(k for k, _ in missing)))
+        else:
+            sql, binds = self._statement("update", table, columns, key)
+        names = [name[2:] for name, _ in binds]
+        getter = operator.itemgetter(*names)
+        pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            getter if len(names) > 1 else lambda row: (getter(row),))
+        converts = tuple((i, proc) for i, (_, proc) in enumerate(binds) if proc is not None)
+        return sql, pick, converts, missing
 
     def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
                wait_ms: int | None = None) -> int:

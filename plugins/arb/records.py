@@ -17,7 +17,7 @@ timestamps integer nanoseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -116,7 +116,13 @@ _OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined
 
 
 def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
-    return json.dumps({name: str(value) for name, value in costs})
+    """``json.dumps({name: str(value)})``, character for character, without the encoder's set-up (a row per
+    opportunity)."""
+    by_name = {name: str(value) for name, value in costs}
+    return "{" + ", ".join(f"{_quote(name)}: {_quote(value)}" for name, value in by_name.items()) + "}"
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def insert_opportunities(store: Store, rows: list[dict], *, wait: bool = True) -> None:
