@@ -320,3 +320,21 @@ def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
         assert _committed_orders(tmp_path / "a.db") == 1  # committed when the record returns
     finally:
         store.close()
+
+
+def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
+    from bot.store import ORDERS
+
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    fast = store.fast
+    assert fast is not None
+    try:
+        assert store.insert_order(_order("u-1"), wait=False) and store.insert_order(_order("u-2"), wait=False)
+        assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "cancelled"}) == 1
+        assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "filled"}) == 0
+        found = store.get_order("u-1")
+        assert found is not None and found.status is OrderStatus.CANCELLED
+        other = store.get_order("u-2")
+        assert other is not None and other.status is OrderStatus.PENDING
+    finally:
+        store.close()

@@ -61,8 +61,6 @@ _Plan = tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], tuple[tuple[i
               tuple[tuple[str, Callable[[], Any]], ...]]
 """An ``executemany``'s SQL, the row's values in parameter order, (index, bind processor) of the values to
 convert, and an insert's missing columns with their defaults."""
-_Insert = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
-"""An insert's SQL and its (column, bind processor) in parameter order."""
 
 
 def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
@@ -90,8 +88,6 @@ class FastRecords:
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
-        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
-        """(table, columns) -> the insert's SQL and (column, bind processor) in parameter order (the hot path)."""
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
         self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
         """(kind, table, columns) -> how :meth:`write` makes the parameters of its rows."""
@@ -202,32 +198,15 @@ class FastRecords:
             found = self._statements[cache_key] = (str(compiled), tuple(binds))
         return found
 
-    def _run(self, sql: str, binds: tuple[tuple[str, Callable[[Any], Any] | None], ...], values: Mapping[str, Any],
-             wait_ms: int | None) -> int:
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
-        params = [values[name] if proc is None else proc(values[name]) for name, proc in binds]
-        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms)
-
     def insert_once(self, table: Table, values: Mapping[str, Any], wait_ms: int | None = None) -> bool:
         """Insert one row and commit; False (nothing written) when it clashes with a unique key.
 
         ``wait_ms``: how long to wait for another writer's lock (0: raise :class:`StoreBusy` at once;
         None: the calling thread's wait)."""
-        defaults = self._defaults.get(table.name)
-        if defaults is None:
-            defaults = self._defaults[table.name] = _column_defaults(table)
-        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values} if defaults else values
-        key = (table.name, tuple(row))
-        found = self._inserts.get(key)
-        if found is None:
-            sql, binds = self._statement("insert", table, key[1])
-            found = self._inserts[key] = (sql, tuple((name[2:], proc) for name, proc in binds))
-        sql, procs = found
-        params = [row[c] if proc is None else proc(row[c]) for c, proc in procs]
+        sql, params = self._rows("insert", table, tuple(values), (), (values,))
         if wait_ms is None:
             wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
-        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms) == 1
+        return self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms) == 1
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
         """Insert rows (each with the same columns) in one transaction: one ``executemany`` and one commit,
@@ -271,14 +250,15 @@ class FastRecords:
             raise
 
     def _rows(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
-              rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[list[Any]]]:
+              rows: Sequence[Mapping[str, Any]], named: bool = False) -> tuple[str, list[list[Any]]]:
         """The SQL of an ``executemany`` of ``rows`` (each with ``columns``, plus ``key`` for an update) and its
         parameters, through a plan made once per (kind, table, columns): an insert's missing columns get their
-        defaults, each value goes through its column's bind processor."""
-        plan_key = (kind, table.name, columns + ("|",) + key)
+        defaults, each value goes through its column's bind processor. ``named``: an update's rows hold
+        ``v_COLUMN`` (set) and ``k_COLUMN`` (matched) rather than plain column names."""
+        plan_key = (kind, table.name, columns + ("|",) + key + (("named",) if named else ()))
         plan = self._plans.get(plan_key)
         if plan is None:
-            plan = self._plans[plan_key] = self._plan(kind, table, columns, key)
+            plan = self._plans[plan_key] = self._plan(kind, table, columns, key, named)
         sql, pick, converts, missing = plan
         params = []
         for row in rows:
@@ -290,7 +270,7 @@ class FastRecords:
             params.append(values)
         return sql, params
 
-    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> _Plan:
+    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...], named: bool) -> _Plan:
         missing: tuple[tuple[str, Callable[[], Any]], ...] = ()
         if kind == "insert":
             defaults = self._defaults.get(table.name)
@@ -300,7 +280,7 @@ class FastRecords:
             sql, binds = self._statement("insert", table, (*columns, *(k for k, _ in missing)))
         else:
             sql, binds = self._statement("update", table, columns, key)
-        names = [name[2:] for name, _ in binds]
+        names = [name if named else name[2:] for name, _ in binds]
         getter = operator.itemgetter(*names)
         pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             getter if len(names) > 1 else lambda row: (getter(row),))
@@ -310,10 +290,12 @@ class FastRecords:
     def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
                wait_ms: int | None = None) -> int:
         """Set ``values`` on the rows matching every ``where`` column and commit; the rows changed."""
-        sql, binds = self._statement("update", table, tuple(values), tuple(where))
-        params = {f"v_{k}": v for k, v in values.items()}
-        params.update({f"k_{k}": v for k, v in where.items()})
-        return self._run(sql, binds, params, wait_ms)
+        row = {f"v_{k}": v for k, v in values.items()}  # a column may be both set and matched
+        row.update({f"k_{k}": v for k, v in where.items()})
+        sql, params = self._rows("update", table, tuple(values), tuple(where), (row,), named=True)
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        return int(self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms))
 
     def begin(self) -> None:
         """Open a transaction on the calling thread's connection, taking the write lock now (``BEGIN IMMEDIATE``;
