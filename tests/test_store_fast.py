@@ -338,3 +338,16 @@ def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
         assert other is not None and other.status is OrderStatus.PENDING
     finally:
         store.close()
+
+
+def test_a_fast_record_refuses_a_money_value_that_is_not_a_decimal_as_the_engine_does(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    try:
+        bad = dataclasses.replace(_order("f-1"), qty=0.1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="money columns take Decimal, got float"):
+            store.insert_order(bad, wait=False)
+        with pytest.raises(Exception, match="money columns take Decimal, got float"):
+            store.insert_order(bad)
+        assert not store.order_exists("f-1")
+    finally:
+        store.close()

@@ -194,7 +194,10 @@ class FastRecords:
             binds = []
             for name in names:
                 column = table.c[name[2:]]
-                binds.append((name, column.type.dialect_impl(dialect).bind_processor(dialect)))
+                # a type's own direct bind (bot.store.DecimalText.bind_text), else the engine's processor chain
+                direct = getattr(column.type, "bind_text", None) if dialect.name == "sqlite" else None
+                binds.append((name, direct if callable(direct) else
+                              column.type.dialect_impl(dialect).bind_processor(dialect)))
             found = self._statements[cache_key] = (str(compiled), tuple(binds))
         return found
 
