@@ -20,8 +20,10 @@ from plugins.arb.records import (
     executions,
     opportunities,
 )
+from plugins.arb.strategy import ArbStrategy
 from tests.helpers.waiting import wait_for
 from tests.plugins.arb.arb_kit import Alerts, config, extra
+from tests.plugins.arb.test_arb_pricing_kit import RICH, book, pool, pricer
 
 
 @pytest.fixture(autouse=True)
@@ -175,9 +177,6 @@ async def test_paper_mode_refuses_a_real_dex_as_an_order_venue(make_bot):
 def test_the_best_direction_is_chosen_as_by_every_figure_reading_only_the_flags_where_they_decide():
     """``ArbStrategy._best`` picks what ``max`` over (tradable, gross edge > 0, net PnL, gross edge) picks, and
     reads no figure (none is made) where the flags decide: one direction tradable, or only one with an edge."""
-    from plugins.arb.strategy import ArbStrategy
-    from tests.plugins.arb.test_arb_pricing_kit import RICH, book, pool, pricer
-
     def key(e):
         return (e.tradable, e.gross_bps > 0, e.net_pnl, e.gross_bps)
 
