@@ -7,6 +7,7 @@ import json
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,8 +58,12 @@ def test_a_saved_execution_writes_what_changed_and_ends_as_a_full_write_would(tm
             assert insert_execution(store, row)
         saved = execution_values(rows[0])
         record_update = stores[0].record_update
-        stores[0].record_update = lambda table, where, values: (updates.append(values),  # type: ignore[method-assign]
-                                                                 record_update(table, where, values))[1]
+
+        def counted(table: Any, where: dict[str, Any], values: dict[str, Any]) -> int:
+            updates.append(values)
+            return record_update(table, where, values)
+
+        stores[0].record_update = counted  # type: ignore[method-assign]
         changes: list[dict[str, object]] = [
             {},  # nothing changed: nothing written
             {"cex_filled": Decimal("0.0")},  # equal to 0 but stored as other text: written
