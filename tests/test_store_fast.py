@@ -17,6 +17,7 @@ import pytest
 
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
 from bot.store import MARKOUTS, Store, StoreBusy
+from bot.store.fast import FastRecords
 from bot.writer import StoreWriter
 
 
@@ -249,6 +250,16 @@ async def test_records_on_the_loop_are_checkpointed_by_the_writer_thread_soon_af
         store.close()
 
 
+def _with_records(db: Path, commit_every: int = 0) -> tuple[Store, FastRecords]:
+    """An open file store and its record connections (``commit_every``: made disposable, in batches of that many)."""
+    store = Store(f"sqlite:///{db}")
+    if commit_every:
+        store.disposable(commit_every=commit_every)
+    store.open()
+    assert store.fast is not None
+    return store, store.fast
+
+
 def _committed_orders(db: Path) -> int:
     """The orders another connection sees: the committed ones."""
     other = sqlite3.connect(db)
@@ -260,11 +271,7 @@ def _committed_orders(db: Path) -> int:
 
 def test_a_disposable_store_commits_its_records_in_batches_every_read_seeing_them(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
-    store = Store(f"sqlite:///{db}")
-    store.disposable(commit_every=3)
-    store.open()
-    fast = store.fast
-    assert fast is not None
+    store, fast = _with_records(db, commit_every=3)
     try:
         assert fast._connection().execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
         assert store.insert_order(_order("d-1"), wait=False)
@@ -287,11 +294,7 @@ def test_a_disposable_store_commits_its_records_in_batches_every_read_seeing_the
 
 def test_a_durable_intent_in_a_disposable_stores_batch_is_all_or_nothing(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
-    store = Store(f"sqlite:///{db}")
-    store.disposable(commit_every=2)
-    store.open()
-    fast = store.fast
-    assert fast is not None
+    store, fast = _with_records(db, commit_every=2)
     try:
         assert store.insert_order(_order("b-1"), wait=False)  # the batch is open
         fast.begin()
@@ -310,9 +313,7 @@ def test_a_durable_intent_in_a_disposable_stores_batch_is_all_or_nothing(tmp_pat
 
 
 def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path}/a.db").open()
-    fast = store.fast
-    assert fast is not None
+    store, fast = _with_records(tmp_path / "a.db")
     try:
         assert fast._connection().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert fast.commit_every == 0
@@ -325,9 +326,7 @@ def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
 def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
     from bot.store import ORDERS
 
-    store = Store(f"sqlite:///{tmp_path}/a.db").open()
-    fast = store.fast
-    assert fast is not None
+    store, fast = _with_records(tmp_path / "a.db")
     try:
         assert store.insert_order(_order("u-1"), wait=False) and store.insert_order(_order("u-2"), wait=False)
         assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "cancelled"}) == 1
