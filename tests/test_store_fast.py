@@ -17,6 +17,7 @@ import pytest
 
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
 from bot.store import MARKOUTS, Store, StoreBusy
+from bot.store.fast import FastRecords
 from bot.writer import StoreWriter
 
 
@@ -246,4 +247,106 @@ async def test_records_on_the_loop_are_checkpointed_by_the_writer_thread_soon_af
         assert _in_database_file(db, "p-2") and len(threads) == 2
     finally:
         writer.close()
+        store.close()
+
+
+def _with_records(db: Path, commit_every: int = 0) -> tuple[Store, FastRecords]:
+    """An open file store and its record connections (``commit_every``: made disposable, in batches of that many)."""
+    store = Store(f"sqlite:///{db}")
+    if commit_every:
+        store.disposable(commit_every=commit_every)
+    store.open()
+    assert store.fast is not None
+    return store, store.fast
+
+
+def _committed_orders(db: Path) -> int:
+    """The orders another connection sees: the committed ones."""
+    other = sqlite3.connect(db)
+    try:
+        return int(other.execute("SELECT count(*) FROM orders").fetchone()[0])
+    finally:
+        other.close()
+
+
+def test_a_disposable_store_commits_its_records_in_batches_every_read_seeing_them(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    store, fast = _with_records(db, commit_every=3)
+    try:
+        assert fast._connection().execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        assert store.insert_order(_order("d-1"), wait=False)
+        assert not store.insert_order(_order("d-1"), wait=False)  # the same id, in the batch: nothing written
+        assert _committed_orders(db) == 0  # in the open batch
+        assert store.order_exists("d-1")  # the record connection sees its batch
+        assert store.insert_order(_order("d-2"), wait=False)  # the third statement: the batch commits
+        assert _committed_orders(db) == 2
+        assert store.insert_order(_order("d-3"), wait=False)
+        assert store.get_order("d-3") is not None  # an engine read commits the batch first
+        assert _committed_orders(db) == 3
+        store.write_batch([dataclasses.replace(_order("d-3"), status=OrderStatus.FILLED, updated_ns=2**62 + 1)],
+                          [("s", _fill("t1", "d-3"))])
+        assert [f for _, f in store.fills()] == [_fill("t1", "d-3")]
+        assert store.insert_order(_order("d-4"), wait=False)
+    finally:
+        store.close()  # commits the open batch
+    assert _committed_orders(db) == 4
+
+
+def test_a_durable_intent_in_a_disposable_stores_batch_is_all_or_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    store, fast = _with_records(db, commit_every=2)
+    try:
+        assert store.insert_order(_order("b-1"), wait=False)  # the batch is open
+        fast.begin()
+        assert store.insert_order(_order("i-1"), wait=False)
+        assert store.insert_order(_order("i-2"), wait=False)  # a batch's due commit waits for the intent
+        assert _committed_orders(db) == 0
+        fast.rollback()
+        assert store.order_exists("b-1") and not store.order_exists("i-1") and not store.order_exists("i-2")
+        fast.begin()
+        assert store.insert_order(_order("i-3"), wait=False)
+        fast.commit()  # released into the batch, which is due: committed
+        assert _committed_orders(db) == 2
+        assert store.order_exists("i-3")
+    finally:
+        store.close()
+
+
+def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
+    store, fast = _with_records(tmp_path / "a.db")
+    try:
+        assert fast._connection().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert fast.commit_every == 0
+        assert store.insert_order(_order("l-1"), wait=False)
+        assert _committed_orders(tmp_path / "a.db") == 1  # committed when the record returns
+    finally:
+        store.close()
+
+
+def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
+    from bot.store import ORDERS
+
+    store, fast = _with_records(tmp_path / "a.db")
+    try:
+        assert store.insert_order(_order("u-1"), wait=False) and store.insert_order(_order("u-2"), wait=False)
+        assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "cancelled"}) == 1
+        assert fast.update(ORDERS, {"client_order_id": "u-1", "status": "pending"}, {"status": "filled"}) == 0
+        found = store.get_order("u-1")
+        assert found is not None and found.status is OrderStatus.CANCELLED
+        other = store.get_order("u-2")
+        assert other is not None and other.status is OrderStatus.PENDING
+    finally:
+        store.close()
+
+
+def test_a_fast_record_refuses_a_money_value_that_is_not_a_decimal_as_the_engine_does(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db").open()
+    try:
+        bad = dataclasses.replace(_order("f-1"), qty=0.1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="money columns take Decimal, got float"):
+            store.insert_order(bad, wait=False)
+        with pytest.raises(Exception, match="money columns take Decimal, got float"):
+            store.insert_order(bad)
+        assert not store.order_exists("f-1")
+    finally:
         store.close()

@@ -373,6 +373,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     from ..app import Bot
 
     bot = Bot(config, plugins, registry, clock=clock)
+    bot.store.disposable()  # re-run, never recovered, after a crash: no fsync, records committed in batches
     collector.subscribe(bot.bus)  # before start: the first books already count
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest

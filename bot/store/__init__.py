@@ -88,6 +88,12 @@ class DecimalText(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return self.bind_text(value)
+
+    @staticmethod
+    def bind_text(value: Any) -> str | None:
+        """The stored text of a value: what a statement binds (:class:`FastRecords` calls it directly, one call
+        per value rather than the engine's processor chain)."""
         if value is None:
             return None
         if not isinstance(value, Decimal):
@@ -313,13 +319,24 @@ HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEv
 """The host's tables: their shape is owned by the migrations in ``bot/store/migrations``."""
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+DISPOSABLE_COMMIT_EVERY = 1000
+"""A disposable store's records are committed in batches of this many statements (:meth:`Store.disposable`)."""
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, durable: bool = True) -> None:
+    """Every connection of a SQLite store: WAL, ``synchronous=NORMAL`` (a commit survives a killed process; a
+    power loss may lose the commits since the last checkpoint, see ``docs/architecture.md``). A disposable store
+    (``durable=False``): ``synchronous=OFF``, nothing fsynced, not even at a checkpoint."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA synchronous=NORMAL" if durable else "PRAGMA synchronous=OFF")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _disposable_pragmas(dbapi_conn: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_conn, record, durable=False)
 
 
 def _table(table: Table | type[SQLModel]) -> Table:
@@ -438,6 +455,24 @@ class Store:
         else:
             self._insert_order, self._insert_fill = insert(orders), insert(fills)
             self._conflict_is_error = True
+
+    def disposable(self, commit_every: int = DISPOSABLE_COMMIT_EVERY) -> None:
+        """Make this store one that a crash makes the caller re-create, never recover: a backtest's (the backtest
+        driver calls this before the bot starts, the one place these settings are decided). A file-backed SQLite
+        store then fsyncs nothing (``synchronous=OFF``; WAL stays, the cheapest commit) and commits its records in
+        batches of ``commit_every`` statements (:attr:`FastRecords.commit_every`), before any engine connection is
+        checked out and at close: every read sees every record, and the rows stored are the same. It has one
+        writing thread (a backtest's loop: its store writer runs inline). A kill or a power loss may lose any of
+        it. Call it before the store's first connection (:meth:`open`); ``arbot run`` never does: its records stay
+        durable one by one. Nothing changes on PostgreSQL or an in-memory database."""
+        fast = self.fast
+        if fast is None:
+            return
+        event.remove(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "connect", _disposable_pragmas)
+        fast._pragmas = _disposable_pragmas
+        fast.commit_every = commit_every
+        event.listen(self.engine, "checkout", lambda *_: fast.flush())
 
     def open(self) -> Store:
         """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""

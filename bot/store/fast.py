@@ -22,10 +22,19 @@ on the calling thread's connection that the records made on it join until :meth:
 
 Only file-backed SQLite databases get these connections (an in-memory database lives in the
 engine's one connection); PostgreSQL runs the same statements through the engine.
+
+A disposable store (a backtest's, :meth:`bot.store.Store.disposable`) is re-created, never recovered, after a
+crash: its records are not committed one by one but in batches (:attr:`FastRecords.commit_every`): the
+calling thread's connection keeps one transaction open across records and commits it every that many
+statements, before any engine connection is checked out (so that every read sees every record, and no
+engine write waits for the batch's lock), and at close. A durable intent in a batch is a savepoint: all or
+nothing as before. What is stored is the same; only when it reaches the file differs. Live stores never
+batch.
 """
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import time
@@ -48,8 +57,10 @@ class StoreBusy(Exception):
 
 
 _Statement = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
-_Insert = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
-"""An insert's SQL and its (column, bind processor) in parameter order."""
+_Plan = tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...],
+              tuple[tuple[str, Callable[[], Any]], ...]]
+"""An ``executemany``'s SQL, the row's values in parameter order, (index, bind processor) of the values to
+convert, and an insert's missing columns with their defaults."""
 
 
 def _column_defaults(table: Table) -> dict[str, Callable[[], Any]]:
@@ -77,14 +88,19 @@ class FastRecords:
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
-        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
-        """(table, columns) -> the insert's SQL and (column, bind processor) in parameter order (the hot path)."""
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+        """(kind, table, columns) -> how :meth:`write` makes the parameters of its rows."""
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
         self.checkpoints: Callable[[], bool] | None = None
         """Whether the calling thread's connection checkpoints the WAL when it grows (set by the store writer:
         its own thread does; None: no record connection does)."""
+        self.commit_every = 0
+        """0 (every store but a disposable one): each record commits on its own. N: records join one open
+        transaction of the calling thread's connection, committed every N statements (:meth:`flush`)."""
+        self._pending = 0
+        """Statements in the open batch (a disposable store's)."""
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
@@ -118,6 +134,8 @@ class FastRecords:
         if wait_ms is None:
             wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         conn = self._connection()
+        if self.commit_every:
+            return self._batched(conn, attempt)
         deadline = None
         pause = _FIRST_PAUSE_S
         while True:
@@ -136,6 +154,29 @@ class FastRecords:
                 time.sleep(min(pause, deadline - now))
                 pause = min(2 * pause, _LONGEST_PAUSE_S)
 
+    def _batched(self, conn: sqlite3.Connection, attempt: Callable[[sqlite3.Connection], T]) -> T:
+        """``attempt(connection)`` in the open batch (opened now if none is), which commits every
+        :attr:`commit_every` statements. A disposable store has one writer (a backtest's loop): no lock to wait
+        for."""
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        result = attempt(conn)
+        self._pending += 1
+        if self._pending >= self.commit_every:
+            self.flush()
+        return result
+
+    def flush(self) -> None:
+        """Commit the calling thread's open batch, if any (a disposable store's; nothing otherwise)."""
+        if not self.commit_every:
+            return
+        if getattr(self._local, "intent", False):  # a durable intent is open: it is committed with the batch later
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn.in_transaction:
+            conn.execute("COMMIT")
+        self._pending = 0
+
     def _statement(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...] = ()) -> _Statement:
         cache_key = (kind, table.name, columns + ("|",) + key)
         found = self._statements.get(cache_key)
@@ -153,36 +194,22 @@ class FastRecords:
             binds = []
             for name in names:
                 column = table.c[name[2:]]
-                binds.append((name, column.type.dialect_impl(dialect).bind_processor(dialect)))
+                # a type's own direct bind (bot.store.DecimalText.bind_text), else the engine's processor chain
+                direct = getattr(column.type, "bind_text", None) if dialect.name == "sqlite" else None
+                binds.append((name, direct if callable(direct) else
+                              column.type.dialect_impl(dialect).bind_processor(dialect)))
             found = self._statements[cache_key] = (str(compiled), tuple(binds))
         return found
-
-    def _run(self, sql: str, binds: tuple[tuple[str, Callable[[Any], Any] | None], ...], values: Mapping[str, Any],
-             wait_ms: int | None) -> int:
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
-        params = [values[name] if proc is None else proc(values[name]) for name, proc in binds]
-        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms)
 
     def insert_once(self, table: Table, values: Mapping[str, Any], wait_ms: int | None = None) -> bool:
         """Insert one row and commit; False (nothing written) when it clashes with a unique key.
 
         ``wait_ms``: how long to wait for another writer's lock (0: raise :class:`StoreBusy` at once;
         None: the calling thread's wait)."""
-        defaults = self._defaults.get(table.name)
-        if defaults is None:
-            defaults = self._defaults[table.name] = _column_defaults(table)
-        row = {**{k: v() for k, v in defaults.items() if k not in values}, **values} if defaults else values
-        key = (table.name, tuple(row))
-        found = self._inserts.get(key)
-        if found is None:
-            sql, binds = self._statement("insert", table, key[1])
-            found = self._inserts[key] = (sql, tuple((name[2:], proc) for name, proc in binds))
-        sql, procs = found
-        params = [row[c] if proc is None else proc(row[c]) for c, proc in procs]
+        sql, params = self._rows("insert", table, tuple(values), (), (values,))
         if wait_ms is None:
             wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
-        return self._retrying(lambda conn: conn.execute(sql, params).rowcount, wait_ms) == 1
+        return self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms) == 1
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
         """Insert rows (each with the same columns) in one transaction: one ``executemany`` and one commit,
@@ -201,31 +228,20 @@ class FastRecords:
         columns match. ``wait_ms`` as for :meth:`insert_once`."""
         work = []
         for table, rows in inserts:
-            if not rows:
-                continue
-            defaults = self._defaults.get(table.name)
-            if defaults is None:
-                defaults = self._defaults[table.name] = _column_defaults(table)
-            missing = {k: v for k, v in defaults.items() if k not in rows[0]}
-            sql, binds = self._statement("insert", table, (*rows[0], *missing))
-            procs = [(name[2:], proc) for name, proc in binds]
-            params = []
-            for row in rows:
-                full = {**row, **{k: v() for k, v in missing.items()}} if missing else row
-                params.append([full[c] if proc is None else proc(full[c]) for c, proc in procs])
-            work.append((sql, params))
+            if rows:
+                work.append(self._rows("insert", table, tuple(rows[0]), (), rows))
         for table, key, rows in updates:
-            if not rows:
-                continue
-            sql, binds = self._statement("update", table, tuple(c for c in rows[0] if c not in key), key)
-            procs = [(name[2:], proc) for name, proc in binds]
-            work.append((sql, [[row[c] if proc is None else proc(row[c]) for c, proc in procs] for row in rows]))
+            if rows:
+                work.append(self._rows("update", table, tuple(c for c in rows[0] if c not in key), key, rows))
         if not work:
             return
         conn = self._connection()
-        if conn.in_transaction:  # inside the thread's open transaction (:meth:`begin`): it commits them
+        if conn.in_transaction and not self.commit_every:  # inside the thread's open transaction (:meth:`begin`)
             for sql, params in work:
                 conn.executemany(sql, params)
+            return
+        if self.commit_every:  # a disposable store's batch: the transaction (opened if need be) commits them
+            self._batched(conn, lambda conn: [conn.executemany(sql, params) for sql, params in work])
             return
         conn = self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE").connection, wait_ms)
         try:
@@ -236,28 +252,94 @@ class FastRecords:
             conn.execute("ROLLBACK")
             raise
 
+    def _rows(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
+              rows: Sequence[Mapping[str, Any]], named: bool = False) -> tuple[str, list[list[Any]]]:
+        """The SQL of an ``executemany`` of ``rows`` (each with ``columns``, plus ``key`` for an update) and its
+        parameters, through a plan made once per (kind, table, columns): an insert's missing columns get their
+        defaults, each value goes through its column's bind processor. ``named``: an update's rows hold
+        ``v_COLUMN`` (set) and ``k_COLUMN`` (matched) rather than plain column names."""
+        plan_key = (kind, table.name, columns + ("|",) + key + (("named",) if named else ()))
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = self._plans[plan_key] = self._plan(kind, table, columns, key, named)
+        sql, pick, converts, missing = plan
+        params = []
+        for row in rows:
+            if missing:
+                row = {**row, **{k: v() for k, v in missing}}
+            values = list(pick(row))
+            for i, proc in converts:
+                values[i] = proc(values[i])
+            params.append(values)
+        return sql, params
+
+    def _plan(self, kind: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...], named: bool) -> _Plan:
+        missing: tuple[tuple[str, Callable[[], Any]], ...] = ()
+        if kind == "insert":
+            defaults = self._defaults.get(table.name)
+            if defaults is None:
+                defaults = self._defaults[table.name] = _column_defaults(table)
+            missing = tuple((k, v) for k, v in defaults.items() if k not in columns)
+            sql, binds = self._statement("insert", table, (*columns, *(k for k, _ in missing)))
+        else:
+            sql, binds = self._statement("update", table, columns, key)
+        names = [name if named else name[2:] for name, _ in binds]
+        getter = operator.itemgetter(*names)
+        pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            getter if len(names) > 1 else lambda row: (getter(row),))
+        converts = tuple((i, proc) for i, (_, proc) in enumerate(binds) if proc is not None)
+        return sql, pick, converts, missing
+
     def update(self, table: Table, where: Mapping[str, Any], values: Mapping[str, Any],
                wait_ms: int | None = None) -> int:
         """Set ``values`` on the rows matching every ``where`` column and commit; the rows changed."""
-        sql, binds = self._statement("update", table, tuple(values), tuple(where))
-        params = {f"v_{k}": v for k, v in values.items()}
-        params.update({f"k_{k}": v for k, v in where.items()})
-        return self._run(sql, binds, params, wait_ms)
+        row = {f"v_{k}": v for k, v in values.items()}  # a column may be both set and matched
+        row.update({f"k_{k}": v for k, v in where.items()})
+        sql, params = self._rows("update", table, tuple(values), tuple(where), (row,), named=True)
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        return int(self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms))
 
     def begin(self) -> None:
         """Open a transaction on the calling thread's connection, taking the write lock now (``BEGIN IMMEDIATE``;
         :class:`StoreBusy` at once, nothing open, when another writer holds it): the records made on this thread
         until :meth:`commit` go in it, none of them waiting for a lock (one durable intent, see
-        :meth:`bot.execution.Executor.intent`)."""
+        :meth:`bot.execution.Executor.intent`). In a disposable store's batch: a savepoint of it."""
+        if self.commit_every:
+            conn = self._connection()
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SAVEPOINT arbot_intent")
+            self._local.intent = True
+            return
         self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE"), 0)
 
     def commit(self) -> None:
-        """Commit the calling thread's transaction (:meth:`begin`): durable as one record is, all or nothing."""
+        """Commit the calling thread's transaction (:meth:`begin`): durable as one record is, all or nothing
+        (a disposable store's: the savepoint released into the batch)."""
+        if self.commit_every:
+            self._local.intent = False
+            self._connection().execute("RELEASE arbot_intent")
+            self._pending += 1
+            if self._pending >= self.commit_every:
+                self.flush()
+            return
         self._connection().execute("COMMIT")
 
     def rollback(self) -> None:
-        """Roll the calling thread's transaction back, if one is open (an error may have ended it already)."""
+        """Roll the calling thread's transaction back, if one is open (an error may have ended it already);
+        a disposable store's: back to the intent's savepoint, the batch before it kept."""
         conn = self._connection()
+        if self.commit_every and getattr(self._local, "intent", False):
+            self._local.intent = False
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK TO arbot_intent")
+                    conn.execute("RELEASE arbot_intent")
+                except sqlite3.OperationalError:  # the error that ended the savepoint ended the batch
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            return
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
@@ -272,8 +354,11 @@ class FastRecords:
         return self._connection().execute(sql, tuple(where.values())).fetchone() is not None
 
     def close(self) -> None:
+        """Close every record connection (a disposable store's open batches committed first)."""
         with self._lock:
             opened, self._opened = self._opened, []
         for conn in opened:
+            if self.commit_every and conn.in_transaction:
+                conn.execute("COMMIT")
             conn.close()
         self._local = threading.local()

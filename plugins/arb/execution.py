@@ -64,6 +64,7 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    execution_values,
     insert_execution,
     new_execution,
     open_executions,
@@ -130,6 +131,8 @@ class Execution:
 
     def __init__(self, row: ArbExecutionRow | ExecutionRecord):
         self.row = row
+        self.saved = execution_values(row)
+        """The row's values as stored (it is made from a row just inserted or loaded): a save writes what differs."""
         self.cex = Leg("cex", row.cex_exchange, Side(row.cex_side), row.cex_qty, row.cex_price, row.cex_cid,
                        row.cex_submitted_ns, row.cex_final_ns, row.cex_status, row.cex_filled, row.cex_avg_price)
         self.dex = Leg("dex", row.dex_exchange, Side(row.dex_side), row.dex_qty, row.dex_price, row.dex_cid,
@@ -528,7 +531,7 @@ class ArbExecutions:
 
     def _save(self, ex: Execution) -> None:
         ex.sync_row()
-        save_execution(self.ctx.store, ex.row)
+        save_execution(self.ctx.store, ex.row, ex.saved)
 
     # --- restart ------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ timestamps integer nanoseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -116,7 +116,13 @@ _OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined
 
 
 def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
-    return json.dumps({name: str(value) for name, value in costs})
+    """``json.dumps({name: str(value)})``, character for character, without the encoder's set-up (a row per
+    opportunity)."""
+    by_name = {name: str(value) for name, value in costs}
+    return "{" + ", ".join(f"{_quote(name)}: {_quote(value)}" for name, value in by_name.items()) + "}"
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def insert_opportunities(store: Store, rows: list[dict], *, wait: bool = True) -> None:
@@ -170,11 +176,35 @@ def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> bo
     return store.record(ArbExecutionRow, execution_values(row))
 
 
-def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> None:
-    """Write an execution row's changes (the row was inserted before)."""
+def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
+                   saved: dict[str, object] | None = None) -> None:
+    """Write an execution row's changes (the row was inserted before).
+
+    ``saved``: the row's values as stored (:func:`execution_values` of it when inserted or loaded), kept up to date
+    here: only the columns that differ from it are set (none: nothing is written), and the stored row ends the
+    same as if every column had been. None: every column."""
     values = execution_values(row)
     del values["opportunity_id"]
-    store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
+    if saved is None:
+        store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
+        return
+    changed = {name: value for name, value in values.items() if not _same(saved.get(name, _UNSAVED), value)}
+    if changed:
+        store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, changed)
+        saved.update(changed)
+
+
+_UNSAVED = object()
+
+
+def _same(stored: object, value: object) -> bool:
+    """Whether writing ``value`` over ``stored`` leaves the column as it is: equal and of the same type, and for a
+    Decimal the same digits and exponent (``1.0`` and ``1.00`` are equal but stored as different text)."""
+    if stored is value:
+        return True
+    if type(stored) is not type(value) or stored != value:
+        return False
+    return not isinstance(value, Decimal) or value.as_tuple() == stored.as_tuple()  # type: ignore[attr-defined]
 
 
 def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
