@@ -1077,7 +1077,9 @@ class Pricer:
         quote_have, amount_scale = limits.have, self._amount_scale
         fixed = self._fixed_scaled(fees)
         hk = at.hk
-        if not hopeless:
+        if not hopeless and not now:
+            # (``now`` and not hopeless: a direction decided tradable at its smallest size is being settled, so this
+            # bound, run when it was decided, passed; the sizes' walk below reads the levels it needs)
             # An upper bound without the pool: it pays out at most mid x (1 - fee) per base unit
             # (charges at least mid x (1 + fee)), so net(q) - min edge <= a concave, piecewise-linear
             # function of the book walk, largest at a level's end or the ladder's end. At or below
