@@ -1423,18 +1423,16 @@ class Pricer:
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""
         scale = _DISPLAY.divide(BPS, notional)  # quote -> bps of the buy leg
-        ranked = []
-        total = ZERO  # summed in order, as sum(amounts, ZERO) would
-        for name, amount in costs:
-            total += amount
-            if amount > ZERO:
-                ranked.append((amount, name))
+        ranked = [(amount, name) for name, amount in costs if amount > ZERO]
         ranked.sort(reverse=True)
         listing = ", ".join([name + " " + _show_bps(amount * scale) for amount, name in ranked])
         at = f"at {q} {self.base}: "
         edge, floor = _show_bps(gross_bps), self._min_edge
-        if gross_bps <= floor:
+        if gross_bps <= floor:  # (most hopeless sides: the costs' total is not shown)
             return f"{at}gross edge {edge} bps <= min {floor} bps before any cost (costs {listing} bps)"
+        total = ZERO  # summed in order, as sum(amounts, ZERO) would
+        for _, amount in costs:
+            total += amount
         text = (f"{at}gross edge {edge} bps less costs {_show_bps(total * scale)} bps ({listing} bps): "
                 f"net {_show_bps(net * scale)} bps <= min {floor} bps")
         if ranked and (net + ranked[0][0]) * BPS > floor * notional:
