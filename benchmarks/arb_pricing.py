@@ -18,6 +18,8 @@ thread's CPU time (which leaves out the time slices other processes take on a sh
   published opportunity reads) the first time, on a fresh pricer over the same ticks, for every
   direction with an edge whose figures were not made yet (made when read, see ``Pricer``), split
   into tradable ones (the size search runs then) and the rest (the smallest size priced, to show why);
+* **opportunity id**: ``opportunity_id`` of each of those evaluations once its figures are made (the id a
+  published opportunity and an execution's legs carry: its decision as text, hashed);
 * **naive** baseline: a fresh ``pool.sell``/``pool.buy`` quote and a fresh book walk for every
   ladder size inside the caps, the best size picked from all of them (on the first ``--naive``
   ticks: it is slow).
@@ -47,6 +49,7 @@ from arbotlib.amm.whirlpool.math import Q64, sqrt_price_at_tick, tick_at_sqrt_pr
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.domain import BookUpdate, MarketInfo
 from bot.pool import PoolError
+from plugins.arb.execution import opportunity_id
 from plugins.arb.pricing import Inventory, Pricer
 from plugins.arb.settings import ArbSettings
 
@@ -256,6 +259,7 @@ def main() -> int:
         # figures: what reading an evaluation's figures costs (a fresh pricer: nothing read yet)
         figures: dict[str, list[float]] = {"figures, tradable": [], "figures, not tradable": []}
         reader = Pricer(SETTINGS, MARKET, "SOL", "USDC")
+        ids: list[float] = []
         for book, new_pool in ticks:
             if new_pool is not None:
                 reader.set_pool(new_pool)
@@ -265,6 +269,9 @@ def main() -> int:
                     e.size, e.costs, e.net_pnl, e.cex_limit_price, e.dex_limit_price, e.reason  # noqa: B018
                     figures["figures, tradable" if e.tradable else "figures, not tradable"].append(
                         (cpu_clock() - c0) / 1_000)
+                    c0 = cpu_clock()
+                    opportunity_id("sol-arb", e, book.ts_ns, book.ts_ns, book.ts_ns)
+                    ids.append((cpu_clock() - c0) / 1_000)
 
         naive_us, mismatches = [], 0
         for (book, _), (pool, result) in zip(ticks[: args.naive], decisions, strict=False):
@@ -295,6 +302,7 @@ def main() -> int:
     print(line("uncached", cold))
     for kind, values in figures.items():
         print(line(kind + " (CPU)", values))
+    print(line("opportunity id (CPU)", ids))
     print(line(f"naive (first {len(naive_us)})", naive_us))
     print(f"pool quotes made: {quotes_made} over {len(ticks) // args.pool_every} pool states "
           f"({quotes_made / max(1, len(ticks) // args.pool_every):.1f} a state; the ladder has "
@@ -315,6 +323,7 @@ def main() -> int:
           f"cpu_p99_us={percentile(cpu, 0.99):.1f} tradable_ticks={tradable} mismatches={mismatches} "
           f"figures_p50_us={statistics.median(figures['figures, not tradable'] or [0]):.1f} "
           f"figures_tradable_p50_us={statistics.median(figures['figures, tradable'] or [0]):.1f} "
+          f"id_p50_us={statistics.median(ids or [0]):.2f} "
           f"calibration_us={calibration:.2f}")
     return 1 if mismatches else 0
 
