@@ -79,7 +79,8 @@ the state they were decided on (held is told by CPython's reference count). Per 
    and charges at least ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after
    the SOL fees, the smallest size is priced, to show why;
 3. when the smallest size clears ``min_edge_bps`` the direction is tradable, and the size netting
-   the most is searched (as below) when the figures are read: when the strategy acts or publishes;
+   the most is searched (as below) when the figures are read: when the strategy acts or publishes
+   (without the book-only bound again: it passed when the direction was decided);
 4. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
