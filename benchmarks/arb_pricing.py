@@ -118,15 +118,17 @@ def scene(n: int, pool_every: int, seed: int = 7) -> list[tuple[BookUpdate, Whir
         mid_cents = max(12_000, min(18_000, mid_cents))
         spread = rng.choice((1, 1, 1, 2))
         bid, ask = mid_cents - spread // 2 - spread % 2, mid_cents + spread // 2
-        bids = tuple((D(bid - j).scaleb(-2), D(rng.randint(10**7, 5 * 10**9)).scaleb(-8)) for j in range(10))
-        asks = tuple((D(ask + j).scaleb(-2), D(rng.randint(10**7, 5 * 10**9)).scaleb(-8)) for j in range(10))
+        # integer units, as every venue publishes them (a Kraken/Coinbase book view, a paper book, ccxt's
+        # of_units): the Decimals are made only when read
+        bids = tuple((bid - j, rng.randint(10**7, 5 * 10**9)) for j in range(10))
+        asks = tuple((ask + j, rng.randint(10**7, 5 * 10**9)) for j in range(10))
         new_pool = None
         if i % pool_every == 0:
             # the pool follows the CEX with a lag and some noise of its own
             target = (D(bid + ask) / 200) * (1 + D(rng.randint(-8, 8)) / 10_000)
             pool_price = (pool_price + target) / 2
             new_pool = pool_at(pool_price.quantize(D("0.0001")))
-        out.append((BookUpdate("kraken", "SOL/USDC", bids, asks, i), new_pool))
+        out.append((BookUpdate.of_units("kraken", "SOL/USDC", bids, asks, 2, 8, i), new_pool))
     return out
 
 
