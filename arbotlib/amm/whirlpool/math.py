@@ -608,6 +608,13 @@ def reaches_limit_in_range(
     stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
     if stop is not None and not (limit > _ladder(stop) if a_to_b else limit < _ladder(stop)):
         return False
+    return limit_fits(amount, a_to_b, sqrt_price, liquidity, fee_rate, limit)
+
+
+def limit_fits(amount: int, a_to_b: bool, sqrt_price: int, liquidity: int, fee_rate: int, limit: int) -> bool:
+    """Whether the first step of an exact-input swap of ``amount`` (``0 < amount <= U64_MAX``, a fee rate
+    below the denominator) can reach ``limit`` (a sqrt price the other side of ``sqrt_price`` in the
+    swap's direction, inside the current range): the rest of :func:`reaches_limit_in_range`."""
     keep = FEE_RATE_DENOMINATOR - fee_rate
     # compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the
     # output (rounded down) and the fee on the input must fit the program's integers.
@@ -617,6 +624,36 @@ def reaches_limit_in_range(
     if (_amount_delta_b_or_none if a_to_b else _amount_delta_a_or_none)(sqrt_price, limit, liquidity, False) is None:
         return False
     return -(-amount_in * fee_rate // keep) <= U64_MAX
+
+
+def range_ends(tick: int, ticks: Sequence[tuple[int, int]], tick_spacing: int | None,
+               tick_indexes: Sequence[int] | None) -> tuple[float, float, int, int]:
+    """What :func:`reaches_limit_in_range` asks of a pool state's ticks, made once: ``(down, up, low, high)``.
+
+    A swap from ``tick`` to a limit stays in the current range when the limit is above ``down`` going
+    down (``a_to_b``), below ``up`` going up (``-inf``/``inf``: no stop that way; ``inf``/``-inf``: never,
+    unsorted ticks). ``[low, high)`` are the sqrt prices whose ticks have the same two stops: a state
+    moved to one of them (its tick that of its price) has the same ends (``low == high``: none).
+    """
+    if tick_indexes is None:
+        return math.inf, -math.inf, 0, 0
+    stop_down, _ = _next_stop(tick, True, ticks, tick_indexes, tick_spacing)
+    stop_up, _ = _next_stop(tick, False, ticks, tick_indexes, tick_spacing)
+    down = -math.inf if stop_down is None else _ladder(stop_down)
+    up = math.inf if stop_up is None else _ladder(stop_up)
+    at = bisect.bisect_right(tick_indexes, tick)  # the same initialized ticks on either side
+    first = tick_indexes[at - 1] if at else MIN_TICK
+    last = tick_indexes[at] - 1 if at < len(tick_indexes) else MAX_TICK
+    if tick_spacing is not None:  # the same tick arrays for both edges (see _next_stop)
+        span = TICK_ARRAY_SIZE * tick_spacing
+        below, above = tick // span * span, (tick + tick_spacing) // span * span
+        first = max(first, below, above - tick_spacing)
+        last = min(last, below + span - 1, above + span - 1 - tick_spacing)
+    first, last = max(first, MIN_TICK), min(last, MAX_TICK)
+    if first > last:
+        return down, up, 0, 0
+    return down, up, _ladder(first), (_ladder(last + 1) if last < MAX_TICK else MAX_SQRT_PRICE + 1)
+
 
 # The four steps of range_quoter, named by the specified (fixed) token. Each is the first step of
 # swap_quote (compute_swap_step towards ``target``) when it stops short of the target and leaves

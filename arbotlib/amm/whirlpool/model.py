@@ -10,18 +10,22 @@ kind (sale or purchase of the base); every other quote is
 
 A state costs only what is read of it: the state after an in-range quote holds its sqrt price and
 the state it was quoted on, and takes the other fields from it (its tick is the tick of its sqrt
-price) when first read; a state's mid and range quoters are made once, when first needed, and kept
-in the instance's ``__dict__`` (:class:`bot.pool.Pool` has no ``__slots__``; the keys start with an
-underscore, so they hide none of the class's names), not in fields. Reads,
-equality, hashing, ``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
+price) when first read; a state moved inside its range (:meth:`WhirlpoolModel.at_in_range`, the
+paper DEX's other traders) works out its tick when first read; a state's mid and range quoters are
+made once, when first needed, and kept in the instance's ``__dict__`` (:class:`bot.pool.Pool` has
+no ``__slots__``; the keys start with an underscore, so they hide none of the class's names), not in
+fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, hashing,
+``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
 """
 
 from __future__ import annotations
 
 import operator
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from bot.api.kit import Pool, PoolLiquidityError
@@ -128,6 +132,15 @@ class WhirlpoolModel(Pool):
         """This pool at another price (the state after someone's swap), its ticks unchanged."""
         return self._moved(sqrt_price, tick, liquidity)
 
+    def at_in_range(self, sqrt_price: int) -> WhirlpoolModel:
+        """This pool at another sqrt price inside its current range (the state after a swap that stops
+        there): its liquidity and ticks unchanged, its tick that of the price, worked out when first read."""
+        after = _new(WhirlpoolModel)
+        _set_sqrt_price(after, sqrt_price)
+        _set_liquidity(after, self.liquidity)
+        _copy_into(after, self)
+        return after
+
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
         """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same,
         without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field, a fifth
@@ -136,8 +149,7 @@ class WhirlpoolModel(Pool):
         _set_sqrt_price(after, sqrt_price)
         _set_tick(after, tick)
         _set_liquidity(after, liquidity)
-        for put, value in zip(_COPY_SETTERS, _copied(self), strict=True):
-            put(after, value)
+        _copy_into(after, self)
         return after
 
     def _in_range(self, sqrt_price: int) -> WhirlpoolModel:
@@ -183,3 +195,8 @@ _COPIED_NAMES = tuple(sorted(_SHARED - {"liquidity"}))
 _copied = operator.attrgetter(*_COPIED_NAMES)
 _COPY_SETTERS = tuple(_SLOTS[name].__set__ for name in _COPIED_NAMES)
 """What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""
+
+
+def _copy_into(after: WhirlpoolModel, state: WhirlpoolModel) -> None:
+    """Writes the fields a moved state keeps from ``state`` into ``after``'s slots (the loop runs in C)."""
+    deque(map(operator.call, _COPY_SETTERS, repeat(after), _copied(state)), maxlen=0)

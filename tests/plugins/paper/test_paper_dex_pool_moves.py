@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
+from math import isqrt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +21,15 @@ def _step_by_step(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     """move_to's reference: the swap of swap_quote, step by step, always."""
     target = dex_pool._target(model, price)
     return model if target == model.sqrt_price else dex_pool._swap_to(model, target)
+
+
+def _outcome(move, model: WhirlpoolModel, price: Decimal):
+    """The state a move leaves (its fields, its tick read), or the error it raises."""
+    try:
+        after = move(model, price)
+    except Exception as exc:  # noqa: BLE001 - the error itself is compared
+        return type(exc), str(exc)
+    return after, after.tick
 
 
 def whirlpool(price: Decimal, tvl: str, tick_spacing: int) -> WhirlpoolModel:
@@ -53,3 +65,44 @@ def test_small_moves_of_the_paper_pool_are_known_inside_the_range():
                                       ticks=pool.ticks, sqrt_price_limit=target, tick_spacing=pool.tick_spacing)
         pool, expected = dex_pool.move_to(pool, price), _step_by_step(pool, price)
         assert pool == expected and pool.tick == expected.tick
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(-2000, 2000), spacing=st.sampled_from([1, 2, 4]),
+       moves=st.lists(st.one_of(st.integers(-60, 60), st.integers(-1500, 1500), st.integers(-40_000, 40_000)),
+                      min_size=1, max_size=30),
+       tvl=st.sampled_from(["1000", "2000000"]))
+def test_long_walks_across_ranges_and_tick_arrays_land_where_the_step_by_step_swap_does(start, spacing, moves, tvl):
+    """Walks of up to 30 moves with tick arrays of 88 to 352 ticks: the facts a moved state takes from the
+    state before it (while the stops stand) must decide as the state's own would, at every step."""
+    got = whirlpool(D(150) * (1 + D(start) / 10_000), tvl, spacing)
+    for move in moves:
+        price = got.mid() * (1 + D(move) / 1_000_000)
+        expected = _outcome(_step_by_step, got, price)
+        assert _outcome(dex_pool.move_to, got, price) == expected
+        got = expected[0]
+
+
+@pytest.mark.parametrize("price", [D(0), D("-1"), D("NaN"), D("Infinity"), D("1E-40"), D("1E+40"), D("-0")])
+def test_moves_to_prices_no_pool_has_end_as_the_step_by_step_swap_does(price):
+    for model in (whirlpool(D(150), "2000000", 4),
+                  WhirlpoolModel(1 << 64, 0, 10**12, 400, 4, (), "SOL", "USDC", 9, 6)):  # no ticks: no clamp
+        assert _outcome(dex_pool.move_to, model, price) == _outcome(_step_by_step, model, price)
+
+
+def _decimals():
+    digits = st.integers(0, 10**30)
+    return st.one_of(
+        st.builds(lambda m, e: Decimal(m).scaleb(e), digits, st.integers(-40, 20)),
+        st.builds(lambda m, e: Decimal(f"{m}E{e}"), digits, st.integers(-40, 40)),
+        st.decimals(min_value=0, max_value=10**12, allow_nan=False, allow_infinity=False),
+        st.builds(lambda m, e: Decimal(m) * (1 + Decimal(e) / 10**8), st.integers(1, 10**6),
+                  st.integers(-10**6, 10**6)))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(price=_decimals(), base_decimals=st.integers(0, 18), quote_decimals=st.integers(0, 18))
+def test_the_sqrt_price_of_a_price_is_the_exact_floor_whatever_its_notation(price, base_decimals, quote_decimals):
+    raw = Fraction(price) * Fraction(10) ** (quote_decimals - base_decimals)
+    expected = isqrt(raw.numerator * (1 << 128) // raw.denominator)
+    assert dex_pool._sqrt_price_x64(price, base_decimals, quote_decimals) == expected
