@@ -192,9 +192,8 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     if target == sqrt_price:
         return model
     a_to_b = target < sqrt_price
-    if ((target > down if a_to_b else target < up) and MIN_SQRT_PRICE <= target <= MAX_SQRT_PRICE
-            and 0 <= model.fee_rate < FEE_RATE_DENOMINATOR
-            and limit_fits(U64_MAX, a_to_b, sqrt_price, model.liquidity, model.fee_rate, target)):
+    if (target > down if a_to_b else target < up) and limit_fits(U64_MAX, a_to_b, sqrt_price, model.liquidity,
+                                                                 model.fee_rate, target):
         after = model.at_in_range(target)  # what _swap_to leaves, known
         if low <= target < high:
             after.__dict__["_move_facts"] = facts
@@ -203,11 +202,17 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
 
 
 def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int, int]:
-    """``(lowest, highest)`` of :func:`_target` and :func:`~arbotlib.amm.whirlpool.math.range_ends`."""
+    """``(lowest, highest)`` of :func:`_target` and :func:`~arbotlib.amm.whirlpool.math.range_ends`, the
+    ends narrowed to what reaches_limit_in_range takes (a sqrt price the program has, a fee rate below the
+    denominator; a state outside the prices, or with another fee rate, is never moved in its range)."""
     ticks = model.ticks
     lowest, highest = ((sqrt_price_at_tick(ticks[0][0]), sqrt_price_at_tick(ticks[-1][0])) if ticks
                        else (-math.inf, math.inf))
-    facts = (lowest, highest, *range_ends(model.tick, ticks, model.tick_spacing, model.tick_indexes))
+    down, up, low, high = range_ends(model.tick, ticks, model.tick_spacing, model.tick_indexes)
+    if not (0 <= model.fee_rate < FEE_RATE_DENOMINATOR and MIN_SQRT_PRICE <= model.sqrt_price <= MAX_SQRT_PRICE):
+        down, up = math.inf, -math.inf
+    # Going down the limit stays below this price (<= MAX), going up above it (>= MIN).
+    facts = (lowest, highest, max(down, MIN_SQRT_PRICE - 1), min(up, MAX_SQRT_PRICE + 1), low, high)
     model.__dict__["_move_facts"] = facts
     return facts
 

@@ -614,16 +614,25 @@ def reaches_limit_in_range(
 def limit_fits(amount: int, a_to_b: bool, sqrt_price: int, liquidity: int, fee_rate: int, limit: int) -> bool:
     """Whether the first step of an exact-input swap of ``amount`` (``0 < amount <= U64_MAX``, a fee rate
     below the denominator) can reach ``limit`` (a sqrt price the other side of ``sqrt_price`` in the
-    swap's direction, inside the current range): the rest of :func:`reaches_limit_in_range`."""
+    swap's direction, inside the current range): the rest of :func:`reaches_limit_in_range`.
+
+    compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the output
+    (rounded down) and the fee on the input must fit the program's integers (the amount deltas' limits,
+    written out: a u256 numerator ``product << 64`` for token A, a u128 ``product`` for token B, u64 amounts).
+    """
     keep = FEE_RATE_DENOMINATOR - fee_rate
-    # compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the
-    # output (rounded down) and the fee on the input must fit the program's integers.
-    amount_in = (_amount_delta_a_or_none if a_to_b else _amount_delta_b_or_none)(sqrt_price, limit, liquidity, True)
-    if amount_in is None or amount * keep // FEE_RATE_DENOMINATOR < amount_in:
-        return False
-    if (_amount_delta_b_or_none if a_to_b else _amount_delta_a_or_none)(sqrt_price, limit, liquidity, False) is None:
-        return False
-    return -(-amount_in * fee_rate // keep) <= U64_MAX
+    if a_to_b:  # A in, B out
+        product = liquidity * (sqrt_price - limit)
+        if product >> 192 or product > U128_MAX:
+            return False
+        amount_in = -(-(product << 64) // (sqrt_price * limit))
+    else:  # B in, A out
+        product = liquidity * (limit - sqrt_price)
+        if product > U128_MAX or product >> 192 or (product << 64) // (limit * sqrt_price) > U64_MAX:
+            return False
+        amount_in = -(-product >> 64)
+    return (amount_in <= U64_MAX and amount_in <= amount * keep // FEE_RATE_DENOMINATOR
+            and -(-amount_in * fee_rate // keep) <= U64_MAX)
 
 
 def range_ends(tick: int, ticks: Sequence[tuple[int, int]], tick_spacing: int | None,

@@ -20,12 +20,9 @@ fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, ha
 
 from __future__ import annotations
 
-import operator
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 from bot.api.kit import Pool, PoolLiquidityError
@@ -191,12 +188,25 @@ _set_sqrt_price, _set_tick, _set_liquidity = (WhirlpoolModel.__dict__[name].__se
 _SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
 _SHARED = frozenset(_SLOTS) - {"sqrt_price", "tick"}
 """Fields a state made by an in-range quote takes from the state it was quoted on."""
-_COPIED_NAMES = tuple(sorted(_SHARED - {"liquidity"}))
-_copied = operator.attrgetter(*_COPIED_NAMES)
-_COPY_SETTERS = tuple(_SLOTS[name].__set__ for name in _COPIED_NAMES)
-"""What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""
 
 
 def _copy_into(after: WhirlpoolModel, state: WhirlpoolModel) -> None:
-    """Writes the fields a moved state keeps from ``state`` into ``after``'s slots (the loop runs in C)."""
-    deque(map(operator.call, _COPY_SETTERS, repeat(after), _copied(state)), maxlen=0)
+    """Writes the fields a moved state keeps from ``state`` into ``after``'s slots, one call each."""
+    _put_base(after, state.base)
+    _put_base_decimals(after, state.base_decimals)
+    _put_base_is_a(after, state.base_is_a)
+    _put_fee_rate(after, state.fee_rate)
+    _put_quote(after, state.quote)
+    _put_quote_decimals(after, state.quote_decimals)
+    _put_tick_indexes(after, state.tick_indexes)
+    _put_tick_spacing(after, state.tick_spacing)
+    _put_ticks(after, state.ticks)
+
+
+_COPIED = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
+           "ticks")
+"""What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""
+if set(_COPIED) != _SHARED - {"liquidity"}:
+    raise ImportError(f"WhirlpoolModel._moved copies {_COPIED}, not every field a moved state keeps")
+(_put_base, _put_base_decimals, _put_base_is_a, _put_fee_rate, _put_quote, _put_quote_decimals, _put_tick_indexes,
+ _put_tick_spacing, _put_ticks) = (_SLOTS[name].__set__ for name in _COPIED)
