@@ -183,7 +183,7 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     from facts made once per state and handed on to the states moved within the same stops."""
     target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
     facts = model.__dict__.get("_move_facts") or _move_facts(model)
-    lowest, highest, down, up, low, high = facts
+    lowest, highest, down, up, low, high, fits_down, fits_up = facts
     if target < lowest:
         target = lowest
     elif target > highest:
@@ -192,8 +192,10 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     if target == sqrt_price:
         return model
     a_to_b = target < sqrt_price
-    if (target > down if a_to_b else target < up) and limit_fits(U64_MAX, a_to_b, sqrt_price, model.liquidity,
-                                                                 model.fee_rate, target):
+    if ((target > down and (fits_down or limit_fits(U64_MAX, True, sqrt_price, model.liquidity, model.fee_rate,
+                                                    target))) if a_to_b else
+            (target < up and (fits_up or limit_fits(U64_MAX, False, sqrt_price, model.liquidity, model.fee_rate,
+                                                    target)))):
         after = model.at_in_range(target)  # what _swap_to leaves, known
         if low <= target < high:
             after.__dict__["_move_facts"] = facts
@@ -201,10 +203,12 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     return _swap_to(model, target)
 
 
-def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int, int]:
+def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int, int, bool, bool]:
     """``(lowest, highest)`` of :func:`_target` and :func:`~arbotlib.amm.whirlpool.math.range_ends`, the
     ends narrowed to what reaches_limit_in_range takes (a sqrt price the program has, a fee rate below the
-    denominator; a state outside the prices, or with another fee rate, is never moved in its range)."""
+    denominator; a state outside the prices, or with another fee rate, is never moved in its range), and
+    whether every move down, and every move up, inside the ends fits (limit_fits), from any state these
+    facts serve."""
     ticks = model.ticks
     lowest, highest = ((sqrt_price_at_tick(ticks[0][0]), sqrt_price_at_tick(ticks[-1][0])) if ticks
                        else (-math.inf, math.inf))
@@ -212,9 +216,23 @@ def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int,
     if not (0 <= model.fee_rate < FEE_RATE_DENOMINATOR and MIN_SQRT_PRICE <= model.sqrt_price <= MAX_SQRT_PRICE):
         down, up = math.inf, -math.inf
     # Going down the limit stays below this price (<= MAX), going up above it (>= MIN).
-    facts = (lowest, highest, max(down, MIN_SQRT_PRICE - 1), min(up, MAX_SQRT_PRICE + 1), low, high)
+    down, up = max(down, MIN_SQRT_PRICE - 1), min(up, MAX_SQRT_PRICE + 1)
+    facts = (lowest, highest, down, up, low, high, *_always_fit(model, down, up, low, high))
     model.__dict__["_move_facts"] = facts
     return facts
+
+
+def _always_fit(model: WhirlpoolModel, down: float, up: float, low: int, high: int) -> tuple[bool, bool]:
+    """Whether limit_fits holds for every move down, and every move up, inside ``(down, up)`` from the sqrt
+    price of any state holding these facts (``model``'s, or one in ``[low, high)``): it does when it holds
+    at the farthest ones, as the amounts grow with the distance between the price and the limit."""
+    if not (isinstance(down, int) and isinstance(up, int)):
+        return False, False
+    sqrt_price = model.sqrt_price
+    highest, lowest = (max(high - 1, sqrt_price), min(low, sqrt_price)) if low < high else (sqrt_price, sqrt_price)
+    liquidity, fee_rate = model.liquidity, model.fee_rate
+    return (highest <= down + 1 or limit_fits(U64_MAX, True, highest, liquidity, fee_rate, down + 1),
+            lowest >= up - 1 or limit_fits(U64_MAX, False, lowest, liquidity, fee_rate, up - 1))
 
 
 def _target(model: WhirlpoolModel, price: Decimal) -> int:
