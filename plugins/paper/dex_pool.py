@@ -185,9 +185,9 @@ def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
     facts = model.__dict__.get("_move_facts") or _move_facts(model)
     lowest, highest, down, up, low, high, fits_down, fits_up = facts
     if target < lowest:
-        target = lowest
+        target = int(lowest)  # an int: no target is below -inf
     elif target > highest:
-        target = highest
+        target = int(highest)
     sqrt_price = model.sqrt_price
     if target == sqrt_price:
         return model
