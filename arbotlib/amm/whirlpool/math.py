@@ -22,8 +22,9 @@ program would fail, these functions raise an :class:`OrcaMathError` subclass nam
 The multi-tick quote is :func:`swap_quote`, step by step as the program swaps: the reference.
 :func:`range_quoter` gives the same numbers in closed form for the swaps that end inside the range
 they start in (most small quotes), from facts made once per pool state, and
-:func:`reaches_limit_in_range` tells when a swap to a price stays in that range; everything else is
-left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
+:func:`reaches_limit_in_range` tells when a swap to a price stays in that range (taken apart for
+callers that move one pool many times: :func:`range_ends` once per state, :func:`limit_fits` per move);
+everything else is left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
 :mod:`arbotlib.amm.whirlpool.accounts`, :mod:`arbotlib.amm.whirlpool.pool` and
 :mod:`arbotlib.amm.whirlpool.model`.
 """
