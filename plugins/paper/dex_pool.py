@@ -13,12 +13,17 @@ The base is always the pool's token A (as SOL in Orca's SOL/USDC pool): prices a
 Other traders move the pool with :func:`move_to`: one swap, through the pool's own maths (its fee
 stays in the pool), sized so that the price lands on (or, rounding aside, next to) a target. A
 concentrated pool's move that stays inside its current range lands exactly on the target, which
-:func:`arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells without working out the swap's amounts.
+:func:`arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells without working out the swap's amounts;
+the move takes that check apart (:func:`~arbotlib.amm.whirlpool.math.range_ends` made once per state and
+handed on while the stops stand, :func:`~arbotlib.amm.whirlpool.math.limit_fits` per move), reads the
+target's sqrt price from the price's digits and leaves the moved state's tick to be worked out when read.
+``_swap_to(model, _target(model, price))`` is the step-by-step reference every move is tested against.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from decimal import Decimal, localcontext
 from math import isqrt
@@ -26,10 +31,14 @@ from math import isqrt
 from arbotlib.amm.constant_product import BPS, ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
 from arbotlib.amm.whirlpool.math import (
+    FEE_RATE_DENOMINATOR,
+    MAX_SQRT_PRICE,
     MAX_TICK,
+    MIN_SQRT_PRICE,
     MIN_TICK,
     OrcaMathError,
-    reaches_limit_in_range,
+    limit_fits,
+    range_ends,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -47,9 +56,30 @@ def _raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Decim
 
 
 def _sqrt_price_x64(price: Decimal, base_decimals: int, quote_decimals: int) -> int:
-    """``floor(sqrt(raw price) * 2**64)``, exactly: the integer square root of the price as a fraction."""
-    num, den = _raw_price(price, base_decimals, quote_decimals).as_integer_ratio()
+    """``floor(sqrt(raw price) * 2**64)``, exactly: the integer square root of the price as a fraction.
+
+    The fraction is the price's digits over a power of ten, read from its text (no gcd: any fraction of
+    the same value floors alike); a price written with an exponent is taken apart by ``as_integer_ratio``.
+    """
+    text = str(price)
+    whole, _, fraction = text.partition(".")
+    if "E" in text or not whole.isdigit():
+        num, den = price.as_integer_ratio()
+        shift = quote_decimals - base_decimals
+        num, den = (num * 10**shift, den) if shift >= 0 else (num, den * 10**-shift)
+    else:
+        num, shift = int(whole + fraction), quote_decimals - base_decimals - len(fraction)
+        num, den = (num * _POW10[shift] if shift >= 0 else num), (1 if shift >= 0 else _POW10[-shift])
     return isqrt((num << 128) // den)
+
+
+class _Powers(dict[int, int]):
+    def __missing__(self, power: int) -> int:
+        value = self[power] = 10**power
+        return value
+
+
+_POW10 = _Powers()
 
 
 def constant_product(*, base: str, quote: str, base_decimals: int, quote_decimals: int, price: Decimal,
@@ -113,6 +143,8 @@ def move_to(pool: Pool, price: Decimal) -> Pool:
     A concentrated pool stops at the edge of its liquidity; a move too small to be one unit of a
     token leaves the pool as it is.
     """
+    if type(pool) is WhirlpoolModel:  # the usual pool, without the abstract base's isinstance
+        return _move_whirlpool(pool, price)
     if isinstance(pool, ConstantProductModel):
         return _move_constant_product(pool, price)
     if isinstance(pool, WhirlpoolModel):
@@ -146,15 +178,61 @@ def _move_constant_product(model: ConstantProductModel, price: Decimal) -> Const
 
 
 def _move_whirlpool(model: WhirlpoolModel, price: Decimal) -> WhirlpoolModel:
-    target = _target(model, price)
-    if target == model.sqrt_price:
+    """:func:`_swap_to` :func:`_target`, the pool's own way; a move inside the current range (what
+    :func:`~arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells) known without the swap's amounts,
+    from facts made once per state and handed on to the states moved within the same stops."""
+    target = _sqrt_price_x64(price, model.base_decimals, model.quote_decimals)
+    facts = model.__dict__.get("_move_facts") or _move_facts(model)
+    lowest, highest, down, up, low, high, fits_down, fits_up = facts
+    if target < lowest:
+        target = int(lowest)  # an int: no target is below -inf
+    elif target > highest:
+        target = int(highest)
+    sqrt_price = model.sqrt_price
+    if target == sqrt_price:
         return model
-    if reaches_limit_in_range(amount=U64_MAX, a_to_b=target < model.sqrt_price, sqrt_price=model.sqrt_price,
-                              tick=model.tick, liquidity=model.liquidity, fee_rate=model.fee_rate, ticks=model.ticks,
-                              sqrt_price_limit=target, tick_spacing=model.tick_spacing,
-                              tick_indexes=model.tick_indexes):
-        return model.at(target, tick_at_sqrt_price(target), model.liquidity)  # what _swap_to leaves, known
+    a_to_b = target < sqrt_price
+    if ((target > down and (fits_down or limit_fits(U64_MAX, True, sqrt_price, model.liquidity, model.fee_rate,
+                                                    target))) if a_to_b else
+            (target < up and (fits_up or limit_fits(U64_MAX, False, sqrt_price, model.liquidity, model.fee_rate,
+                                                    target)))):
+        after = model.at_in_range(target)  # what _swap_to leaves, known
+        if low <= target < high:
+            after.__dict__["_move_facts"] = facts
+        return after
     return _swap_to(model, target)
+
+
+def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int, int, bool, bool]:
+    """``(lowest, highest)`` of :func:`_target` and :func:`~arbotlib.amm.whirlpool.math.range_ends`, the
+    ends narrowed to what reaches_limit_in_range takes (a sqrt price the program has, a fee rate below the
+    denominator; a state outside the prices, or with another fee rate, is never moved in its range), and
+    whether every move down, and every move up, inside the ends fits (limit_fits), from any state these
+    facts serve."""
+    ticks = model.ticks
+    lowest, highest = ((sqrt_price_at_tick(ticks[0][0]), sqrt_price_at_tick(ticks[-1][0])) if ticks
+                       else (-math.inf, math.inf))
+    down, up, low, high = range_ends(model.tick, ticks, model.tick_spacing, model.tick_indexes)
+    if not (0 <= model.fee_rate < FEE_RATE_DENOMINATOR and MIN_SQRT_PRICE <= model.sqrt_price <= MAX_SQRT_PRICE):
+        down, up = math.inf, -math.inf
+    # Going down the limit stays below this price (<= MAX), going up above it (>= MIN).
+    down, up = max(down, MIN_SQRT_PRICE - 1), min(up, MAX_SQRT_PRICE + 1)
+    facts = (lowest, highest, down, up, low, high, *_always_fit(model, down, up, low, high))
+    model.__dict__["_move_facts"] = facts
+    return facts
+
+
+def _always_fit(model: WhirlpoolModel, down: float, up: float, low: int, high: int) -> tuple[bool, bool]:
+    """Whether limit_fits holds for every move down, and every move up, inside ``(down, up)`` from the sqrt
+    price of any state holding these facts (``model``'s, or one in ``[low, high)``): it does when it holds
+    at the farthest ones, as the amounts grow with the distance between the price and the limit."""
+    if not (isinstance(down, int) and isinstance(up, int)):
+        return False, False
+    sqrt_price = model.sqrt_price
+    highest, lowest = (max(high - 1, sqrt_price), min(low, sqrt_price)) if low < high else (sqrt_price, sqrt_price)
+    liquidity, fee_rate = model.liquidity, model.fee_rate
+    return (highest <= down + 1 or limit_fits(U64_MAX, True, highest, liquidity, fee_rate, down + 1),
+            lowest >= up - 1 or limit_fits(U64_MAX, False, lowest, liquidity, fee_rate, up - 1))
 
 
 def _target(model: WhirlpoolModel, price: Decimal) -> int:

@@ -22,8 +22,9 @@ program would fail, these functions raise an :class:`OrcaMathError` subclass nam
 The multi-tick quote is :func:`swap_quote`, step by step as the program swaps: the reference.
 :func:`range_quoter` gives the same numbers in closed form for the swaps that end inside the range
 they start in (most small quotes), from facts made once per pool state, and
-:func:`reaches_limit_in_range` tells when a swap to a price stays in that range; everything else is
-left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
+:func:`reaches_limit_in_range` tells when a swap to a price stays in that range (taken apart for
+callers that move one pool many times: :func:`range_ends` once per state, :func:`limit_fits` per move);
+everything else is left to :func:`swap_quote`. The account decoding and pool quoting built on it live in
 :mod:`arbotlib.amm.whirlpool.accounts`, :mod:`arbotlib.amm.whirlpool.pool` and
 :mod:`arbotlib.amm.whirlpool.model`.
 """
@@ -608,15 +609,61 @@ def reaches_limit_in_range(
     stop, _ = _next_stop(tick, a_to_b, ticks, indexes, tick_spacing)
     if stop is not None and not (limit > _ladder(stop) if a_to_b else limit < _ladder(stop)):
         return False
+    return limit_fits(amount, a_to_b, sqrt_price, liquidity, fee_rate, limit)
+
+
+def limit_fits(amount: int, a_to_b: bool, sqrt_price: int, liquidity: int, fee_rate: int, limit: int) -> bool:
+    """Whether the first step of an exact-input swap of ``amount`` (``0 < amount <= U64_MAX``, a fee rate
+    below the denominator) can reach ``limit`` (a sqrt price the other side of ``sqrt_price`` in the
+    swap's direction, inside the current range): the rest of :func:`reaches_limit_in_range`.
+
+    compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the output
+    (rounded down) and the fee on the input must fit the program's integers (the amount deltas' limits,
+    written out: a u256 numerator ``product << 64`` for token A, a u128 ``product`` for token B, u64 amounts).
+    """
     keep = FEE_RATE_DENOMINATOR - fee_rate
-    # compute_swap_step towards the limit: the input reaching it (rounded up) must be affordable, the
-    # output (rounded down) and the fee on the input must fit the program's integers.
-    amount_in = (_amount_delta_a_or_none if a_to_b else _amount_delta_b_or_none)(sqrt_price, limit, liquidity, True)
-    if amount_in is None or amount * keep // FEE_RATE_DENOMINATOR < amount_in:
-        return False
-    if (_amount_delta_b_or_none if a_to_b else _amount_delta_a_or_none)(sqrt_price, limit, liquidity, False) is None:
-        return False
-    return -(-amount_in * fee_rate // keep) <= U64_MAX
+    if a_to_b:  # A in, B out
+        product = liquidity * (sqrt_price - limit)
+        if product >> 192 or product > U128_MAX:
+            return False
+        amount_in = -(-(product << 64) // (sqrt_price * limit))
+    else:  # B in, A out
+        product = liquidity * (limit - sqrt_price)
+        if product > U128_MAX or product >> 192 or (product << 64) // (limit * sqrt_price) > U64_MAX:
+            return False
+        amount_in = -(-product >> 64)
+    return (amount_in <= U64_MAX and amount_in <= amount * keep // FEE_RATE_DENOMINATOR
+            and -(-amount_in * fee_rate // keep) <= U64_MAX)
+
+
+def range_ends(tick: int, ticks: Sequence[tuple[int, int]], tick_spacing: int | None,
+               tick_indexes: Sequence[int] | None) -> tuple[float, float, int, int]:
+    """What :func:`reaches_limit_in_range` asks of a pool state's ticks, made once: ``(down, up, low, high)``.
+
+    A swap from ``tick`` to a limit stays in the current range when the limit is above ``down`` going
+    down (``a_to_b``), below ``up`` going up (``-inf``/``inf``: no stop that way; ``inf``/``-inf``: never,
+    unsorted ticks). ``[low, high)`` are the sqrt prices whose ticks have the same two stops: a state
+    moved to one of them (its tick that of its price) has the same ends (``low == high``: none).
+    """
+    if tick_indexes is None:
+        return math.inf, -math.inf, 0, 0
+    stop_down, _ = _next_stop(tick, True, ticks, tick_indexes, tick_spacing)
+    stop_up, _ = _next_stop(tick, False, ticks, tick_indexes, tick_spacing)
+    down = -math.inf if stop_down is None else _ladder(stop_down)
+    up = math.inf if stop_up is None else _ladder(stop_up)
+    at = bisect.bisect_right(tick_indexes, tick)  # the same initialized ticks on either side
+    first = tick_indexes[at - 1] if at else MIN_TICK
+    last = tick_indexes[at] - 1 if at < len(tick_indexes) else MAX_TICK
+    if tick_spacing is not None:  # the same tick arrays for both edges (see _next_stop)
+        span = TICK_ARRAY_SIZE * tick_spacing
+        below, above = tick // span * span, (tick + tick_spacing) // span * span
+        first = max(first, below, above - tick_spacing)
+        last = min(last, below + span - 1, above + span - 1 - tick_spacing)
+    first, last = max(first, MIN_TICK), min(last, MAX_TICK)
+    if first > last:
+        return down, up, 0, 0
+    return down, up, _ladder(first), (_ladder(last + 1) if last < MAX_TICK else MAX_SQRT_PRICE + 1)
+
 
 # The four steps of range_quoter, named by the specified (fixed) token. Each is the first step of
 # swap_quote (compute_swap_step towards ``target``) when it stops short of the target and leaves

@@ -10,15 +10,16 @@ kind (sale or purchase of the base); every other quote is
 
 A state costs only what is read of it: the state after an in-range quote holds its sqrt price and
 the state it was quoted on, and takes the other fields from it (its tick is the tick of its sqrt
-price) when first read; a state's mid and range quoters are made once, when first needed, and kept
-in the instance's ``__dict__`` (:class:`bot.pool.Pool` has no ``__slots__``; the keys start with an
-underscore, so they hide none of the class's names), not in fields. Reads,
-equality, hashing, ``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
+price) when first read; a state moved inside its range (:meth:`WhirlpoolModel.at_in_range`, the
+paper DEX's other traders) works out its tick when first read; a state's mid and range quoters are
+made once, when first needed, and kept in the instance's ``__dict__`` (:class:`bot.pool.Pool` has
+no ``__slots__``; the keys start with an underscore, so they hide none of the class's names), not in
+fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, hashing,
+``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
@@ -128,6 +129,15 @@ class WhirlpoolModel(Pool):
         """This pool at another price (the state after someone's swap), its ticks unchanged."""
         return self._moved(sqrt_price, tick, liquidity)
 
+    def at_in_range(self, sqrt_price: int) -> WhirlpoolModel:
+        """This pool at another sqrt price inside its current range (the state after a swap that stops
+        there): its liquidity and ticks unchanged, its tick that of the price, worked out when first read."""
+        after = _new(WhirlpoolModel)
+        _set_sqrt_price(after, sqrt_price)
+        _set_liquidity(after, self.liquidity)
+        _copy_into(after, self)
+        return after
+
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
         """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same,
         without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field, a fifth
@@ -136,8 +146,7 @@ class WhirlpoolModel(Pool):
         _set_sqrt_price(after, sqrt_price)
         _set_tick(after, tick)
         _set_liquidity(after, liquidity)
-        for put, value in zip(_COPY_SETTERS, _copied(self), strict=True):
-            put(after, value)
+        _copy_into(after, self)
         return after
 
     def _in_range(self, sqrt_price: int) -> WhirlpoolModel:
@@ -179,7 +188,25 @@ _set_sqrt_price, _set_tick, _set_liquidity = (WhirlpoolModel.__dict__[name].__se
 _SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
 _SHARED = frozenset(_SLOTS) - {"sqrt_price", "tick"}
 """Fields a state made by an in-range quote takes from the state it was quoted on."""
-_COPIED_NAMES = tuple(sorted(_SHARED - {"liquidity"}))
-_copied = operator.attrgetter(*_COPIED_NAMES)
-_COPY_SETTERS = tuple(_SLOTS[name].__set__ for name in _COPIED_NAMES)
+
+
+def _copy_into(after: WhirlpoolModel, state: WhirlpoolModel) -> None:
+    """Writes the fields a moved state keeps from ``state`` into ``after``'s slots, one call each."""
+    _put_base(after, state.base)
+    _put_base_decimals(after, state.base_decimals)
+    _put_base_is_a(after, state.base_is_a)
+    _put_fee_rate(after, state.fee_rate)
+    _put_quote(after, state.quote)
+    _put_quote_decimals(after, state.quote_decimals)
+    _put_tick_indexes(after, state.tick_indexes)
+    _put_tick_spacing(after, state.tick_spacing)
+    _put_ticks(after, state.ticks)
+
+
+_COPIED = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
+           "ticks")
 """What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""
+if set(_COPIED) != _SHARED - {"liquidity"}:
+    raise ImportError(f"WhirlpoolModel._moved copies {_COPIED}, not every field a moved state keeps")
+(_put_base, _put_base_decimals, _put_base_is_a, _put_fee_rate, _put_quote, _put_quote_decimals, _put_tick_indexes,
+ _put_tick_spacing, _put_ticks) = (_SLOTS[name].__set__ for name in _COPIED)

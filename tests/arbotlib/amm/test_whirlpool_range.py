@@ -30,8 +30,11 @@ from arbotlib.amm.whirlpool.math import (
     U128_MAX,
     OrcaMathError,
     SwapQuote,
+    limit_fits,
+    range_ends,
     range_quoter,
     reaches_limit_in_range,
+    sorted_tick_indexes,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -293,3 +296,32 @@ def test_the_price_of_a_sqrt_price_is_the_60_digit_decimal_one_in_any_context(sq
     with localcontext() as ctx:
         ctx.prec, ctx.rounding = 5, ROUND_FLOOR
         assert str(price_from_sqrt_price(sqrt_price, decimals_a, decimals_b)) == str(reference)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(pool=pool_states(), a_to_b=st.booleans(), data=st.data())
+def test_range_ends_and_limit_fits_are_reaches_limit_in_range_taken_apart(pool, a_to_b, data):
+    """The paper pool's move checks a limit against range_ends (made once per state) and limit_fits: the
+    same answer as reaches_limit_in_range for every limit; and a state at any sqrt price of [low, high)
+    whose tick is that price's has the same ends."""
+    indexes = sorted_tick_indexes(pool["ticks"])
+    down, up, low, high = range_ends(pool["tick"], pool["ticks"], pool["tick_spacing"], indexes)
+    sqrt_price, tick = pool["sqrt_price"], pool["tick"]
+    near = st.integers(-100, 100).map(lambda d: sqrt_price_at_tick(min(max(tick + d, MIN_TICK), MAX_TICK)))
+    edges = [e for e in (down, up, low, high) if isinstance(e, int) and MIN_SQRT_PRICE <= e <= MAX_SQRT_PRICE]
+    limits = [st.integers(MIN_SQRT_PRICE, MAX_SQRT_PRICE), st.integers(-3, 3).map(lambda d: sqrt_price + d), near]
+    if edges:
+        limits.append(st.sampled_from(edges).flatmap(lambda e: st.integers(-2, 2).map(lambda d: e + d)))
+    for limit in data.draw(st.lists(st.one_of(*limits), min_size=1, max_size=6)):
+        limit = min(max(limit, MIN_SQRT_PRICE), MAX_SQRT_PRICE)
+        amount = data.draw(st.one_of(st.just(U64_MAX), st.integers(1, 2**40)))
+        expected = reaches_limit_in_range(amount=amount, a_to_b=a_to_b, sqrt_price_limit=limit, **pool)
+        got = (0 <= pool["fee_rate"] < FEE_RATE_DENOMINATOR and (limit < sqrt_price if a_to_b else limit > sqrt_price)
+               and (limit > down if a_to_b else limit < up)
+               and limit_fits(amount, a_to_b, sqrt_price, pool["liquidity"], pool["fee_rate"], limit))
+        assert got == expected, limit
+        if low <= limit < high:
+            assert range_ends(tick_at_sqrt_price(limit), pool["ticks"], pool["tick_spacing"], indexes)[:2] == (down, up)
+    if low < high:  # its first and last prices
+        for end in (low, min(high - 1, MAX_SQRT_PRICE)):
+            assert range_ends(tick_at_sqrt_price(end), pool["ticks"], pool["tick_spacing"], indexes)[:2] == (down, up)
