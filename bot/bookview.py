@@ -249,9 +249,7 @@ class BookUpdate:
             if not units:
                 return None
             p = units[0][0]
-        table = _DECIMALS.get(self._pd or 0)
-        d = table.get(p) if table is not None else None
-        return d if d is not None else _decimal(p, self._pd or 0)
+        return _touch_decimal(p, self._pd or 0)
 
     @property
     def best_ask(self) -> Decimal | None:
@@ -272,9 +270,7 @@ class BookUpdate:
             if not units:
                 return None
             p = units[0][0]
-        table = _DECIMALS.get(self._pd or 0)
-        d = table.get(p) if table is not None else None
-        return d if d is not None else _decimal(p, self._pd or 0)
+        return _touch_decimal(p, self._pd or 0)
 
     @property
     def mid(self) -> Decimal | None:
@@ -361,6 +357,13 @@ def _table(decimals: int) -> dict[int, Decimal]:
     elif len(table) >= _DECIMALS_KEPT:
         table.clear()
     return table
+
+
+def _touch_decimal(units: int, decimals: int) -> Decimal:
+    """:func:`_decimal` for a touch, read far more often than made: the table looked up first, inline."""
+    table = _DECIMALS.get(decimals)
+    d = table.get(units) if table is not None else None
+    return d if d is not None else _decimal(units, decimals)
 
 
 def _decimal(units: int, decimals: int) -> Decimal:

@@ -48,6 +48,17 @@ _CACHE_MAX = 100_000
 then the cache starts over."""
 
 Levels = tuple[tuple[Decimal, Decimal], ...]
+
+
+def _left_untaken(taken: dict[int, tuple[int, int]], still_taken: dict[int, tuple[int, int]], ticks: int,
+                  lots: int) -> int:
+    """The lots of a source level at ``ticks`` that our orders did not take: less what they took while the
+    source still shows the level at the size we left it (kept in ``still_taken``), else all of them."""
+    memory = taken.get(ticks)
+    if memory is not None and memory[0] == lots:  # the same level as we left it
+        still_taken[ticks] = memory
+        return lots - memory[1]
+    return lots
 UnitLevels = tuple[tuple[int, int], ...]
 
 
@@ -215,13 +226,11 @@ class BookMarket:
             if lots <= 0:
                 continue
             if taken:
-                memory = taken.get(ticks)
-                if memory is not None and memory[0] == lots:  # the same level as we left it
-                    still_taken[ticks] = memory
-                    lots -= memory[1]
-                    if lots <= 0:
+                left = _left_untaken(taken, still_taken, ticks, lots)
+                if left != lots:
+                    if left <= 0:
                         continue
-                    qty = lots * lot_units
+                    lots, qty = left, left * lot_units
             prices.append(ticks)
             sizes.append(lots)
             out.append((units, qty))
@@ -279,13 +288,11 @@ class BookMarket:
             if lots <= 0:
                 continue
             if taken:
-                memory = taken.get(ticks)
-                if memory is not None and memory[0] == lots:  # the same level as we left it
-                    still_taken[ticks] = memory
-                    lots -= memory[1]
-                    if lots <= 0:
+                left = _left_untaken(taken, still_taken, ticks, lots)
+                if left != lots:
+                    if left <= 0:
                         continue
-                    qty = lots * lot
+                    lots, qty = left, left * lot
             prices.append(ticks)
             sizes.append(lots)
             out.append((price, qty))
