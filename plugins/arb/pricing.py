@@ -431,14 +431,16 @@ def touch_gates(mid: Decimal, price_decimals: int, pool_fee: Decimal, cex_fee: D
     10**price_decimals``, the last None when selling keeps nothing (``cex fee >= 1``).
 
     On integer numerators and denominators (each Decimal's ``as_integer_ratio``), with one floor division each:
-    the same values as rational (``Fraction``) arithmetic, at a tenth of its cost (made once per pool state).
+    the same values as rational (``Fraction``) arithmetic, at a tenth of its cost. The pricer makes the
+    products that depend only on the decimals and the fees once (:func:`_gate_factors`), and a few per pool state.
     """
     mn, md = mid.as_integer_ratio()
-    return _touch_gates(mn, md, price_decimals, _gate_ratios(pool_fee, cex_fee, haircut, min_edge_rate))
+    ratios = _gate_ratios(pool_fee, cex_fee, haircut, min_edge_rate)
+    return _touch_gates(mn, _gate_factors(md, price_decimals, ratios))
 
 
 def _gate_ratios(pool_fee: Decimal, cex_fee: Decimal, haircut: Decimal, min_edge_rate: Decimal) -> tuple[int, ...]:
-    """The fees' and rates' integer ratios :func:`_touch_gates` reads: (pool fee, cex fee, haircut + min edge)."""
+    """The fees' and rates' integer ratios :func:`_gate_factors` reads: (pool fee, cex fee, haircut + min edge)."""
     pn, pd = pool_fee.as_integer_ratio()
     cn, cd = cex_fee.as_integer_ratio()
     hn, hd = haircut.as_integer_ratio()
@@ -446,19 +448,25 @@ def _gate_ratios(pool_fee: Decimal, cex_fee: Decimal, haircut: Decimal, min_edge
     return pn, pd, cn, cd, hn * ed + en * hd, hd * ed  # haircut + min edge = xn / xd
 
 
-def _touch_gates(mn: int, md: int, price_decimals: int, ratios: tuple[int, ...]) -> tuple[int, int, int, int | None]:
-    """:func:`touch_gates` on the mid as a ratio of integers ``mn / md`` and :func:`_gate_ratios`."""
-    if price_decimals >= 0:
-        mn *= 10**price_decimals
-    else:
-        md *= 10**-price_decimals
+def _gate_factors(md: int, price_decimals: int, ratios: tuple[int, ...]) -> tuple[int, int, int, int, int, int | None]:
+    """What :func:`_touch_gates` multiplies a mid's numerator ``mn`` by (the mid being ``mn / md``) and divides
+    by, for :func:`_gate_ratios`: ``M = mn x a / b`` and the two hopeless thresholds ``M x c / d`` and ``M x e /
+    f`` (``f`` None when selling keeps nothing)."""
+    a, b = (10**price_decimals, md) if price_decimals >= 0 else (1, md * 10**-price_decimals)
     pn, pd, cn, cd, xn, xd = ratios
-    # M (1 - pf) / (1 + cf + x) = mn (pd - pn) cd xd / (md pd ((cd + cn) xd + xn cd))
-    ask_hopeless_from = -(-(mn * (pd - pn) * cd * xd) // (md * pd * ((cd + cn) * xd + xn * cd)))
+    # M (1 - pf) / (1 + cf + x) = M (pd - pn) cd xd / (pd ((cd + cn) xd + xn cd))
+    c, d = a * (pd - pn) * cd * xd, b * pd * ((cd + cn) * xd + xn * cd)
     keep = cd - cn  # (1 - cf) = keep / cd
-    # M (1 + pf + x) / (1 - cf) = mn ((pd + pn) xd + xn pd) cd / (md pd xd keep)
-    bid_hopeless_to = (mn * ((pd + pn) * xd + xn * pd) * cd) // (md * pd * xd * keep) if keep > 0 else None
-    return -(-mn // md), ask_hopeless_from, mn // md, bid_hopeless_to
+    # M (1 + pf + x) / (1 - cf) = M ((pd + pn) xd + xn pd) cd / (pd xd keep)
+    e, f = a * ((pd + pn) * xd + xn * pd) * cd, (b * pd * xd * keep if keep > 0 else None)
+    return a, b, c, d, e, f
+
+
+def _touch_gates(mn: int, factors: tuple[int, int, int, int, int, int | None]) -> tuple[int, int, int, int | None]:
+    """:func:`touch_gates` on the mid's numerator ``mn`` and :func:`_gate_factors` of its denominator."""
+    a, b, c, d, e, f = factors
+    m = mn * a
+    return -(-m // b), -(-(mn * c) // d), m // b, (mn * e) // f if f is not None else None
 
 
 def _held(evaluations: list[Evaluation]) -> list[Evaluation]:
@@ -538,14 +546,25 @@ class Pricer:
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
         self._gate_decimals: tuple[int, int] | None = None
         """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
+        self._gate_pd: int | None = None
+        self._gate_qd: int | None = None
+        """The same decimals one by one (None: no thresholds made for this pool state yet)."""
+        self._era = 0
+        """Grows when the pool state or the book's decimals change (:meth:`_settle_held`): what an unsettled
+        evaluation was decided on is current while its era is."""
         self._no_edge_at: dict[tuple[Direction, int], Evaluation] = {}
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
         """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
         self._product_exponent: dict[int, Decimal] = {}
         """The book's price decimals -> the exponent of a Decimal product size x price (``1E-n``)."""
-        self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
-        """Pool fee -> :func:`_gate_ratios`."""
+        self._gate_factors_at: dict[tuple, tuple] = {}
+        """(price decimals, the pool mid's decimals, pool fee) -> :func:`_gate_factors`."""
+        self._state_key: tuple = ()
+        """The key of the :meth:`_scale_factors` and :func:`_gate_factors` in use (pool states in a row share it)."""
+        self._at_touch: dict[tuple[Direction, int], _Touch] = {}
+        self._quote_decimals: int | None = None
+        self._base_decimals: int | None = None
 
     @property
     def pool(self) -> Pool | None:
@@ -565,7 +584,7 @@ class Pricer:
         """
         if pool is self._pool:
             return
-        if (pool.base, pool.quote) != (self.base, self.quote):
+        if pool.base != self.base or pool.quote != self.quote:
             raise ValueError(f"the pool is {pool.base}/{pool.quote}, the strategy trades {self.base}/{self.quote}")
         self._settle_held()
         step_units = self._step_units_at.get(pool.base_decimals)
@@ -580,10 +599,8 @@ class Pricer:
         self._pool = pool
         self._sell = {}
         self._buy = {}
-        self._memo = {}
         self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
-        self._gate_decimals = None  # the integer thresholds below are made for this pool on the next tick
-        self._at_touch: dict[tuple[Direction, int], _Touch] = {}
+        self._gate_decimals = self._gate_pd = None  # the thresholds (and what they keep) are made on the next tick
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
         except PoolLiquidityError as exc:
@@ -595,9 +612,10 @@ class Pricer:
         fee_bps = pool.fee_bps
         if fee_bps != self._pool_fee_bps:
             self._pool_fee_bps, self._pool_fee = fee_bps, fee_bps.scaleb(-4)
-        self._quote_decimals = pool.quote_decimals
-        self._base_decimals = pool.base_decimals
-        self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
+        if pool.quote_decimals != self._quote_decimals or pool.base_decimals != self._base_decimals:
+            self._quote_decimals = pool.quote_decimals
+            self._base_decimals = pool.base_decimals
+            self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -608,36 +626,58 @@ class Pricer:
         edge at the touch and whether it can clear ``min_edge_bps`` at all are integer comparisons with
         thresholds made once per pool state (:meth:`_gates`), and the memo compares integer levels.
         Decimals are made only to price a direction that has an edge (the size search) and for the
-        figures of the evaluation handed back.
+        figures of the evaluation handed back. :meth:`edges` is the same decision without the evaluations
+        of directions that have no edge.
         """
         if self._mid is None:
             return (self._nothing(Direction.BUY_CEX_SELL_DEX, self._pool_problem),
                     self._nothing(Direction.BUY_DEX_SELL_CEX, self._pool_problem))
-        decimals = (book.price_decimals, book.qty_decimals)
-        if decimals != self._gate_decimals:
-            self._gates(*decimals)
-        bid, ask = book.best_bid_units, book.best_ask_units
-        # no edge on a side: its touch alone decides, its level list is not read (no edge either way: most ticks)
-        pd = decimals[0]
-        buy_cex = (self._no_edge_at_touch(Direction.BUY_CEX_SELL_DEX, ask, pd)
-                   if ask is not None and ask >= self._ask_edge_below else None)
-        buy_dex = (self._no_edge_at_touch(Direction.BUY_DEX_SELL_CEX, bid, pd)
-                   if bid is not None and bid <= self._bid_edge_above else None)
-        if buy_cex is not None and buy_dex is not None:
-            return buy_cex, buy_dex
-        # the SOL fees in quote: they change with the SOL price only (the CEX touch when SOL is the base); made
-        # (integer or Decimal) only when a direction is priced
-        if self._sol_price is not None:
-            fees = self._fixed_fees
-        else:
-            fees = self._fees
-            if (bid, ask) != fees.touch:
-                fees = self._fees = _Fees((bid, ask))
+        buy_cex, buy_dex = self.edges(book, inventory)
         if buy_cex is None:
-            buy_cex = self._direction(Direction.BUY_CEX_SELL_DEX, book, book.ask_units, inventory, fees)
+            buy_cex = self._without_edge(Direction.BUY_CEX_SELL_DEX, book.best_ask_units, book.price_decimals)
         if buy_dex is None:
-            buy_dex = self._direction(Direction.BUY_DEX_SELL_CEX, book, book.bid_units, inventory, fees)
+            buy_dex = self._without_edge(Direction.BUY_DEX_SELL_CEX, book.best_bid_units, book.price_decimals)
         return buy_cex, buy_dex
+
+    def edges(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation | None, Evaluation | None]:
+        """:meth:`evaluate`'s pair with None for a direction without a gross edge at the touch (no edge, no
+        level on its side, or no usable pool): what a caller that acts only on an edge reads.
+
+        A tick costs the touch's two integers compared with the pool state's thresholds (:meth:`_gates`);
+        no evaluation is made for a direction without an edge, and a direction with an edge but no
+        marginal edge (it cannot clear ``min_edge_bps``) is decided without reading the book's levels
+        (its figures read them when first read).
+        """
+        if self._mid is None:
+            return None, None
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        bid, ask = book.best_bid_units, book.best_ask_units
+        buy_cex = buy_dex = None
+        if ask is not None and ask < self._ask_edge_below:
+            buy_cex = self._direction(Direction.BUY_CEX_SELL_DEX, book, ask, bid, ask, inventory)
+        if bid is not None and bid > self._bid_edge_above:
+            buy_dex = self._direction(Direction.BUY_DEX_SELL_CEX, book, bid, bid, ask, inventory)
+        return buy_cex, buy_dex
+
+    def _without_edge(self, direction: Direction, t: int | None, price_decimals: int) -> Evaluation:
+        """:meth:`evaluate`'s evaluation of a direction :meth:`edges` found without an edge: at its touch ``t``,
+        or without a level on its side."""
+        if t is not None:
+            return self._no_edge_at_touch(direction, t, price_decimals)
+        side = "asks" if direction is Direction.BUY_CEX_SELL_DEX else "bids"
+        return self._nothing(direction, f"the {self.settings.cex} book has no {side}")
+
+    def _fees_at(self, touch: tuple[int | None, int | None] | None) -> _Fees:
+        """The SOL fees of a book whose touch is ``touch`` ((bid, ask) units; None: the SOL price is fixed): they
+        change with the SOL price only, and are made (integer or Decimal) only when a direction is priced."""
+        if touch is None:
+            return self._fixed_fees
+        fees = self._fees
+        if touch != fees.touch:
+            fees = self._fees = _Fees(touch)
+        return fees
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
         """Integer thresholds on the touch in price units, exact (rationals), for this pool state.
@@ -648,23 +688,47 @@ class Pricer:
         min edge))`` (the marginal check of the module doc: ``mid (1 - pool fee) - t (1 + cex fee)
         - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
+
+        Made on the first tick of a pool state (and when the book's decimals change), with the integers
+        the size search runs on (:meth:`_scales`): what depends on the decimals and the fees only is
+        made once and kept; a pool state costs its mid's integer times a few of those.
         """
-        self._settle_held()
+        if self._gate_pd is not None:  # the book's decimals changed on this pool state
+            self._settle_held()
         mid = self._priced_mid
         mid_d = _decimals(mid)
         m = int(mid.scaleb(mid_d, _EXACT))  # mid = m / 10**mid_d
-        ratios = self._gate_ratios.get(self._pool_fee)
-        if ratios is None:
-            ratios = self._gate_ratios[self._pool_fee] = _gate_ratios(self._pool_fee, self._cex_fee, self._haircut,
-                                                                      self._min_edge_rate)
+        key = (price_decimals, qty_decimals, mid_d, self._pool_fee, self._quote_decimals)
+        if key != self._state_key:
+            self._state_key = key
+            self._set_factors(*key)
         (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
-         self._bid_hopeless_to) = _touch_gates(m, 10**mid_d, price_decimals, ratios)
-        self._scales(price_decimals, qty_decimals, m, mid_d)
+         self._bid_hopeless_to) = _touch_gates(m, self._gate_at)
+        self._scales(m)
         self._gate_decimals = (price_decimals, qty_decimals)
-        self._memo = {}  # it compares levels in units of the old decimals
-        self._no_edge_at = {}
+        self._gate_pd, self._gate_qd = price_decimals, qty_decimals
+        if self._no_edge_at:
+            self._no_edge_at = {}
+        if self._at_touch:
+            self._at_touch = {}
 
-    def _scales(self, pd: int, qd: int, m: int, mid_d: int) -> None:
+    def _set_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> None:
+        """What :meth:`_gates` and :meth:`_scales` read that depends on the decimals and the fees only (kept)."""
+        key = (pd, qd, mid_d, pool_fee, quote_decimals)
+        factors = self._factors.get(key)
+        if factors is None:
+            factors = self._factors[key] = self._scale_factors(*key)
+        (self._qb, self._qf, self._s, self._e, self._rate_buy, self._rate_sell, self._amount_scale, self._slack_scaled,
+         self._slip, self._hk_per_t, self._floor_per_t, self._bound_per_t, self._notional_units,
+         self._min_notional_units, *self._per_m) = factors
+        gate_key = (pd, mid_d, pool_fee)
+        gate = self._gate_factors_at.get(gate_key)
+        if gate is None:
+            ratios = _gate_ratios(pool_fee, self._cex_fee, self._haircut, self._min_edge_rate)
+            gate = self._gate_factors_at[gate_key] = _gate_factors(10**mid_d, pd, ratios)
+        self._gate_at = gate
+
+    def _scales(self, m: int) -> None:
         """The integers the size search runs on, for this pool state and the book's decimals.
 
         Base amounts are in ``10**-qb`` (``qb``: the book's qty decimals, or more if ``size_step``
@@ -679,20 +743,13 @@ class Pricer:
         bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
         mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
         """
-        key = (pd, qd, mid_d, self._pool_fee, self._quote_decimals)
-        factors = self._factors.get(key)
-        if factors is None:
-            factors = self._factors[key] = self._scale_factors(*key)
-        (self._qb, self._qf, self._s, self._e, self._rate_buy, self._rate_sell, self._amount_scale, self._slack_scaled,
-         self._slip, self._hk_per_t, self._floor_per_t, self._bound_per_t, self._notional_units,
-         self._min_notional_units, sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den) = factors
+        sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den = self._per_m
         # buying on the DEX (ref = the pool mid): the haircut, the min-edge floor, the bound and the ladder's top
         self._bound_sell = m * sell_per_m
         self._bound_buy = m * buy_per_m
         self._hk_dex = m * hk_per_m
         self._floor_dex = m * floor_per_m
         self._kmax_dex = kmax_num // (kmax_den * m)  # max_notional // (mid x size_step), exact
-        self._at_touch = {}
 
     def _scale_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> tuple:
         """:meth:`_scales`' integers that do not depend on the pool mid's value (only its decimals ``mid_d``)."""
@@ -759,36 +816,37 @@ class Pricer:
         return _Quote(amount, fee, impact, units, out, after,
                       impact * BPS > self.settings.max_dex_impact_bps * at_mid)
 
-    def _direction(self, direction: Direction, book: BookUpdate, units, inv: Inventory,
-                   fees: _Fees) -> Evaluation:
-        """One direction, or its last evaluation at this touch when nothing it read has changed.
+    def _direction(self, direction: Direction, book: BookUpdate, t: int, bid: int | None, ask: int | None,
+                   inv: Inventory) -> Evaluation:
+        """One direction with an edge at its touch ``t`` (the book's ``bid``, ``ask``), or its last evaluation at
+        this touch when nothing it read has changed.
 
         Evaluations are kept per touch (the book's touch on both sides when the SOL price is the CEX mid),
         for this pool state: a book that moves back to a touch it had finds what was priced there.
 
-        ``units`` is the book side walked, ``(price_units, qty_units)`` best first. An evaluation reads
-        the pool (the memo is dropped with it), the inventory, the SOL fees and a prefix of the book
-        side: the levels its walk looked at (the touch at least). A tick that changes nothing in that
-        prefix (most ticks move sizes deeper in the book or on the other side) gets the same
+        The book side walked is ``book.ask_units``/``bid_units``, ``(price_units, qty_units)`` best first. An
+        evaluation reads the pool (the memo is dropped with it), the inventory, the SOL fees and a prefix of
+        the book side: the levels its walk looked at (the touch at least). A tick that changes nothing in
+        that prefix (most ticks move sizes deeper in the book or on the other side) gets the same
         evaluation object back. When the walk ran out of levels, the whole side was read and must be
         the same. When only the smallest size was walked (a tick with no marginal edge), the last
         level read matters only by holding what that size takes from it (in qty units, rounded up).
+
+        Without a marginal edge (hopeless, decided by :meth:`_gates`' thresholds) and nothing kept at the
+        touch, the evaluation is decided on the touch alone: its figures are made from the book when first
+        read, and only then kept (:meth:`_hopeless_read`); most of them are never read.
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        if units:
-            t = units[0][0]
-            if not (t < self._ask_edge_below if buy_cex else t > self._bid_edge_above):
-                return self._no_edge_at_touch(direction, t, book.price_decimals)
-            if buy_cex:
-                hopeless = t >= self._ask_hopeless_from
-            else:
-                hopeless_to = self._bid_hopeless_to
-                hopeless = hopeless_to is None or t <= hopeless_to
+        if buy_cex:
+            hopeless = t >= self._ask_hopeless_from
         else:
-            t, hopeless = None, True  # no level: _direction_uncached says so
-        key = (direction, fees.touch, t)
+            hopeless_to = self._bid_hopeless_to
+            hopeless = hopeless_to is None or t <= hopeless_to
+        key = (direction, None if self._sol_price is not None else (bid, ask), t)
         memo = self._memo.get(key)
+        units = None
         if memo is not None:
+            units = book.ask_units if buy_cex else book.bid_units
             m_inv, read, whole, need, ev = memo
             if m_inv is inv or m_inv == inv:
                 if need is None:
@@ -800,19 +858,29 @@ class Pricer:
                         price, qty = units[n]
                         if price == read[n][0] and qty >= need:
                             return ev
+        if hopeless:
+            # decided: not tradable. What it would show (the smallest size priced) is made when read
+            return self._later(direction, False, partial(self._hopeless_read, key, book, inv, self._era))
+        if units is None:
+            units = book.ask_units if buy_cex else book.bid_units
         if len(self._memo) >= _NO_EDGE_KEPT:
             self._forget()
-        if hopeless and units:
-            # decided: not tradable. What it would show (the smallest size priced) is made when read, and kept
-            # against the whole side until then (the levels its walk reads are known once it ran)
-            ev = self._later(direction, False, partial(self._settle_hopeless, key, units, inv, fees))
-            self._memo[key] = (inv, units, True, None, ev)
-            return ev
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
         with localcontext(_EXACT):
-            ev = self._direction_uncached(direction, units, inv, fees, span, hopeless)
+            ev = self._direction_uncached(direction, units, inv, self._fees_at(key[1]), span, False)
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
+
+    def _hopeless_read(self, key: tuple, book: BookUpdate, inv: Inventory, era: int, ev: Evaluation) -> Evaluation:
+        """A hopeless direction's figures, made when first read (:meth:`_settle_hopeless`, on the book side it was
+        decided on: a view someone holds keeps its levels). Read on the pool state it was decided on, it is kept
+        in the memo, against the levels its walk read."""
+        units = book.ask_units if key[0] is Direction.BUY_CEX_SELL_DEX else book.bid_units
+        if era == self._era:
+            if len(self._memo) >= _NO_EDGE_KEPT:
+                self._forget()
+            self._memo[key] = (inv, units, True, None, ev)  # narrowed by _settle_hopeless
+        return self._settle_hopeless(key, units, inv, self._fees_at(key[1]), ev)
 
     def _settle_hopeless(self, key: tuple, units, inv: Inventory, fees: _Fees, ev: Evaluation) -> Evaluation:
         """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
@@ -891,7 +959,9 @@ class Pricer:
     def _settle_held(self) -> None:
         """Before the pool state or the book's decimals change: settle the unsettled evaluations someone still
         holds (a deferred report, a caller), on the state they were decided on; the others are dropped."""
-        self._memo = {}
+        if self._memo:
+            self._memo = {}
+        self._era += 1
         pending, self._pending, self._prune_at = self._pending, [], _NO_EDGE_KEPT
         for ev in pending:
             if ev._make is not None and getrefcount(ev) > _HELD:
@@ -922,8 +992,8 @@ class Pricer:
                             span: list, hopeless: bool, now: bool = False) -> Evaluation:
         """Price a direction that has an edge at the touch, on the book side's integer levels.
 
-        ``units``: ``(price_units, qty_units)`` best first, in the decimals :meth:`_gates` was made for.
-        What depends only on the touch (its Decimal, the gross edge, the ladder's bounds, the haircut
+        ``units``: ``(price_units, qty_units)`` best first (one level at least), in the decimals :meth:`_gates`
+        was made for. What depends only on the touch (its Decimal, the gross edge, the ladder's bounds, the haircut
         and the min-edge floor per ladder step as integers) is kept per touch and pool state; what
         depends on the inventory, per inventory. ``hopeless``: the marginal check at the touch failed
         (decided on integers by :meth:`_gates`): the first base unit's PnL bounds every size's PnL per
@@ -933,9 +1003,6 @@ class Pricer:
         evaluation handed back may make them when read (see :meth:`_search`).
         """
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
-        if not units:
-            span[1] = True
-            return self._nothing(direction, f"the {self.settings.cex} book has no {'asks' if buy_cex else 'bids'}")
         at = self._at_touch.get((direction, units[0][0]))
         if at is None:
             at = self._touch_facts(direction, units[0][0])

@@ -77,13 +77,19 @@ class ArbStrategy(Strategy):
         self.settings: ArbSettings = settings
         self.base, self.quote = split_symbol(settings.symbol)
         self.pool_source = settings.pool or settings.dex
+        self._cex = settings.cex
         self._max_age_ns = settings.max_input_age_ms * NS_PER_MS
+        self._refresh_ns = settings.opportunity_refresh_ms * NS_PER_MS
+        self._time_ns = ctx.clock.time_ns
         self.book: BookUpdate | None = None
         self.pool_update: PoolUpdate | None = None
         self._live = {settings.cex: True, self.pool_source: True}
+        self._all_live = True
+        """Both feeds LIVE (the last ``FeedStatus`` of each)."""
         shared = shared_balances(ctx.bus) if hasattr(ctx.bus, "subscribe") else None  # one per bot: every pair's fills
         self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote, shared=shared, strategy=name,
                                        weight=settings.inventory_weight)
+        self._shared = self.inventory.shared
         self._inventory: Inventory | None = None
         self._inventory_version = -1
         self.pricer: Pricer | None = None
@@ -99,8 +105,6 @@ class ArbStrategy(Strategy):
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
         self.last_reason = ""
-        self._last_pair: tuple = ()
-        self._last_best: Evaluation | None = None
         self._reports: list[tuple] = []
         """Opportunities not acted on, waiting to be published and stored (:meth:`_run_reports`)."""
         self._reports_due: asyncio.Handle | None = None
@@ -180,7 +184,7 @@ class ArbStrategy(Strategy):
                 await self.refresh_inventory()
 
     def _pricing_inventory(self) -> Inventory:
-        version = self.inventory.version  # another pair's fill on a shared venue changes what we may spend
+        version = self._shared.version  # another pair's fill on a shared venue changes what we may spend
         if self._inventory is None or version != self._inventory_version:
             cex_base, cex_quote, dex_base, dex_quote = self.inventory.amounts()
             dex_sol = None if SOL in (self.base, self.quote) else self.inventory.available(self.settings.dex, SOL)
@@ -198,7 +202,7 @@ class ArbStrategy(Strategy):
 
     def on_market(self, event: MarketEvent) -> None:
         if isinstance(event, BookUpdate):
-            if event.exchange != self.settings.cex:
+            if event.exchange != self._cex:
                 return
             self.book = event
             if self._executions.current and self._fresh(event):  # hedges wait for a fresh book
@@ -207,42 +211,39 @@ class ArbStrategy(Strategy):
             if event.exchange != self.pool_source:
                 return
             self.pool_update = event
-            self._last_pair, self._last_best = (), None  # a new pool state hands back none of them
             self._pricer.set_pool(event.pool)
-            self._evaluate()
-            return
         elif isinstance(event, FeedStatus):
             if event.exchange in self._live:
                 self._live[event.exchange] = event.state is FeedState.LIVE
+                self._all_live = all(self._live.values())
             return
         else:
             return
         self._evaluate()
 
     def _fresh(self, book: BookUpdate) -> bool:
-        return self.ctx.clock.time_ns() - book.ts_ns <= self._max_age_ns and self._live[self.settings.cex]
+        return self._time_ns() - book.ts_ns <= self._max_age_ns and self._live[self._cex]
 
     def _evaluate(self) -> None:
         book, pool = self.book, self.pool_update
         if book is None or pool is None:
             return
-        now = self.ctx.clock.time_ns()
-        if (now - book.ts_ns > self._max_age_ns or now - pool.ts_ns > self._max_age_ns
-                or not self._live[self.settings.cex] or not self._live[self.pool_source]):
+        now = self._time_ns()
+        if now - book.ts_ns > self._max_age_ns or now - pool.ts_ns > self._max_age_ns or not self._all_live:
             self.counts["stale"] += 1
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
-        evaluations = self._pricer.evaluate(book, self._pricing_inventory())
-        if not (evaluations[0].edge or evaluations[1].edge):  # no gross edge (> 0) either way: most ticks
-            self._episode = None
-            return
-        last, last_best = self._last_pair, self._last_best
-        if last and last_best is not None and evaluations[0] is last[0] and evaluations[1] is last[1]:
-            ev = last_best  # the pricer handed both back (its memo): the same choice
-        else:
-            ev = self._last_best = self._best(evaluations)
-            self._last_pair = evaluations
+        buy_cex, buy_dex = self._pricer.edges(book, self._pricing_inventory())  # None: no gross edge (> 0)
+        if buy_cex is None:
+            if buy_dex is None:  # no edge either way
+                self._episode = None
+                return
+            ev = buy_dex
+        elif buy_dex is None:
+            ev = buy_cex
+        else:  # a crossed book
+            ev = self._best((buy_cex, buy_dex))
         # not tradable: the pricer's reason, read only when published (formatting it costs more than
         # the rest of a tick; its figures change every tick); tradable: why it is not acted on
         reason = None
@@ -263,8 +264,7 @@ class ArbStrategy(Strategy):
                 self._episode = key
                 return
             reason = "already executed"
-        if (key != self._episode or (now - self._published_ns >= self.settings.opportunity_refresh_ms * NS_PER_MS
-                                     and self._moved(ev))):
+        if key != self._episode or (now - self._published_ns >= self._refresh_ns and self._moved(ev)):
             # The decision is made (no trade); telling the bus and the store (an id hash, the reason
             # sentence, the event, a row: several times the decision's own cost, and the evaluation's
             # figures when they are made on first read) waits one loop turn.
