@@ -696,8 +696,10 @@ class Pricer:
         if self._gate_pd is not None:  # the book's decimals changed on this pool state
             self._settle_held()
         mid = self._priced_mid
-        mid_d = _decimals(mid)
-        m = int(mid.scaleb(mid_d, _EXACT))  # mid = m / 10**mid_d
+        # mid = m / 10**mid_d: mid has at most 28 digits (see set_pool), so these decimals write it as an integer
+        # (more than its own when it has fewer digits: every scale below only needs enough)
+        mid_d = max(0, 27 - mid.adjusted())
+        m = int(mid.scaleb(mid_d, _EXACT))
         key = (price_decimals, qty_decimals, mid_d, self._pool_fee, self._quote_decimals)
         if key != self._state_key:
             self._state_key = key
@@ -738,7 +740,7 @@ class Pricer:
         bound from the pool mid) is an integer there, so integer comparisons decide exactly as the
         exact Decimal ones.
 
-        What depends on the pool mid is its integer ``M = mid x 10**mid_d`` (``mid_d`` its decimals)
+        What depends on the pool mid is its integer ``M = mid x 10**mid_d`` (``mid_d``: decimals enough)
         times a factor made once per decimals and pool fee (:meth:`_scale_factors`, kept): e.g. the
         bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
         mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
@@ -752,7 +754,8 @@ class Pricer:
         self._kmax_dex = kmax_num // (kmax_den * m)  # max_notional // (mid x size_step), exact
 
     def _scale_factors(self, pd: int, qd: int, mid_d: int, pool_fee: Decimal, quote_decimals: int) -> tuple:
-        """:meth:`_scales`' integers that do not depend on the pool mid's value (only its decimals ``mid_d``)."""
+        """:meth:`_scales`' integers that do not depend on the pool mid's value (only the decimals ``mid_d`` it is
+        written with)."""
         qb = max(qd, _decimals(self._step))
         qf, s = 10 ** (qb - qd), _scaled(self._step, qb)
         rate_d = max(_decimals(self._one_plus_fee), _decimals(self._one_minus_fee))
