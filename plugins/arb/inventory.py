@@ -138,6 +138,8 @@ class InventoryBook:
         self.shared.join(strategy, weight, [(cex, base), (cex, quote), (dex, base), (dex, quote), (dex, fee_asset)])
         self._low: dict[str, Shortfall] = {}
         """Directions currently alerted as unable to trade (reset once they can again)."""
+        self._amounts: tuple[int, tuple[Decimal, Decimal, Decimal, Decimal]] = (-1, (ZERO, ZERO, ZERO, ZERO))
+        """(the shared balances' version, :meth:`amounts` at it): made again only after a change."""
 
     @property
     def free(self) -> dict[str, dict[str, Decimal]]:
@@ -162,7 +164,8 @@ class InventoryBook:
     @property
     def known(self) -> bool:
         """True once both venues answered a snapshot."""
-        return all(self.snapshot_ns.values())
+        snapshot_ns = self.shared.snapshot_ns
+        return bool(snapshot_ns.get(self.cex) and snapshot_ns.get(self.dex))
 
     def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
         """Replace what we knew of ``venue`` by its own answer."""
@@ -183,10 +186,15 @@ class InventoryBook:
         return free if share == 1 else free * share
 
     def amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """(cex base, cex quote, dex base, dex quote) this strategy may spend, free, never below zero."""
-        b, q = self.base, self.quote
-        return (self.available(self.cex, b), self.available(self.cex, q),
-                self.available(self.dex, b), self.available(self.dex, q))
+        """(cex base, cex quote, dex base, dex quote) this strategy may spend, free, never below zero (made once per
+        change of the shared balances)."""
+        version, amounts = self._amounts
+        if version != self.shared.version:
+            b, q = self.base, self.quote
+            amounts = (self.available(self.cex, b), self.available(self.cex, q),
+                       self.available(self.dex, b), self.available(self.dex, q))
+            self._amounts = (self.shared.version, amounts)
+        return amounts
 
     def shortfalls(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal) -> list[Shortfall]:
         """The directions that cannot trade ``min_size`` with the balances we know (empty if unknown)."""

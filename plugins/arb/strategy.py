@@ -123,6 +123,7 @@ class ArbStrategy(Strategy):
             raise ValueError(f'cex "{s.cex}" does not trade {s.symbol}: add it to that exchange\'s symbols, or set '
                              f"symbol to one of its markets") from None
         self.pricer = Pricer(s, market, self.base, self.quote)
+        self._min_size = max(s.min_size, market.min_qty, market.lot_size)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
         self._running = True
         self._loop = asyncio.get_running_loop()
@@ -170,12 +171,11 @@ class ArbStrategy(Strategy):
     def check_inventory(self) -> None:
         """Alert a direction that newly cannot trade ``min_size`` (needs a book and a pool to price it)."""
         book, pool = self.book, self.pool_update
-        if book is None or pool is None or book.best_ask is None:
+        if book is None or pool is None:
             return
-        min_size = max(self.settings.min_size, self.market.min_qty, self.market.lot_size)
-        mid = self._pricer.mid
-        if mid is not None:
-            self.inventory.check_low(min_size, book.best_ask, mid, self._low_inventory)
+        ask, mid = book.best_ask, self._pricer.mid
+        if ask is not None and mid is not None:
+            self.inventory.check_low(self._min_size, ask, mid, self._low_inventory)
 
     async def _inventory_loop(self) -> None:
         while self._running:
