@@ -845,8 +845,8 @@ class Pricer:
         else:
             hopeless_to = self._bid_hopeless_to
             hopeless = hopeless_to is None or t <= hopeless_to
-        key = (direction, None if self._sol_price is not None else (bid, ask), t)
-        memo = self._memo.get(key)
+        key = (direction, (bid, ask) if self._sol_price is None else None, t)
+        memo = self._memo.get(key) if self._memo else None
         units = None
         if memo is not None:
             units = book.ask_units if buy_cex else book.bid_units
@@ -946,7 +946,9 @@ class Pricer:
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
-        ev = _unsettled(direction, tradable, True, make)
+        ev = _new_evaluation(Evaluation)  # _unsettled, inline: most ticks make one
+        ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, True, make
+        ev.cex_side, ev.dex_side = _SIDES[direction]
         pending = self._pending
         if len(pending) >= self._prune_at:  # a pool state that lasts: keep only what may still be read
             pending = self._pending = _held(pending)

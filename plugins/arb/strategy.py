@@ -90,8 +90,9 @@ class ArbStrategy(Strategy):
         self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote, shared=shared, strategy=name,
                                        weight=settings.inventory_weight)
         self._shared = self.inventory.shared
-        self._inventory: Inventory | None = None
+        self._inventory = Inventory(ZERO, ZERO, ZERO, ZERO)
         self._inventory_version = -1
+        """The shared balances' version ``_inventory`` was made at (-1: not yet)."""
         self.pricer: Pricer | None = None
         self.executions: ArbExecutions | None = None
         self._episode: tuple | None = None
@@ -165,7 +166,6 @@ class ArbStrategy(Strategy):
                 self.ctx.log.warning("balances of %s: %s: %s", venue, type(exc).__name__, exc)
                 continue
             self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns())
-        self._inventory = None
         self.check_inventory()
 
     def check_inventory(self) -> None:
@@ -184,8 +184,10 @@ class ArbStrategy(Strategy):
                 await self.refresh_inventory()
 
     def _pricing_inventory(self) -> Inventory:
-        version = self._shared.version  # another pair's fill on a shared venue changes what we may spend
-        if self._inventory is None or version != self._inventory_version:
+        """What the pricer may spend: made again when the shared balances changed (a snapshot, a fill; another
+        pair's fill on a shared venue changes what we may spend too)."""
+        version = self._shared.version
+        if version != self._inventory_version:
             cex_base, cex_quote, dex_base, dex_quote = self.inventory.amounts()
             dex_sol = None if SOL in (self.base, self.quote) else self.inventory.available(self.settings.dex, SOL)
             self._inventory = Inventory(cex_base, cex_quote, dex_base, dex_quote, dex_sol)
@@ -234,7 +236,8 @@ class ArbStrategy(Strategy):
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
-        buy_cex, buy_dex = self._pricer.edges(book, self._pricing_inventory())  # None: no gross edge (> 0)
+        inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
+        buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
             if buy_dex is None:  # no edge either way
                 self._episode = None
@@ -364,7 +367,6 @@ class ArbStrategy(Strategy):
 
     def on_fill(self, fill: Fill) -> None:
         self.inventory.on_fill(fill)
-        self._inventory = None
         self._executions.on_fill(fill)
         self.check_inventory()
 
