@@ -231,7 +231,7 @@ class Evaluation:
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
             """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURES or (make := self._make) is None:
+            if name not in _FIGURE_NAMES or (make := self._make) is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
             made = make(self)
             if made is not self:  # else made in place
@@ -263,6 +263,7 @@ class Evaluation:
 _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
+_FIGURE_NAMES = frozenset(_FIGURES)
 _new_evaluation = Evaluation.__new__
 _init_evaluation = Evaluation.__init__
 
@@ -542,8 +543,6 @@ class Pricer:
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
         """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
-        self._product_exponent: dict[int, Decimal] = {}
-        """The book's price decimals -> the exponent of a Decimal product size x price (``1E-n``)."""
         self._gate_ratios: dict[Decimal, tuple[int, ...]] = {}
         """Pool fee -> :func:`_gate_ratios`."""
 
@@ -1298,15 +1297,13 @@ class Pricer:
         """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path), in
         ``into`` when given."""
         k, value, worst, quote, level = found
-        pd = self._gate_decimals[0] if self._gate_decimals else 0
-        cex_value = from_units(value, pd + self._qb)
-        if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
-            # figures, ids and stored text as before the search ran on integers
-            exponent = self._product_exponent.get(pd)
-            if exponent is None:
-                exponent = self._product_exponent[pd] = Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd)
-            cex_value = cex_value.quantize(exponent)
-        chosen = (k, cex_value, from_units(worst, pd), quote)
+        if level == 0:  # the size is taken from the touch alone: its value is the Decimal product size x touch (its
+            # exponent the sum of theirs: the same figures, ids and stored text as before the search ran on
+            # integers), its worst price the touch
+            chosen = (k, self._step * k * at.touch, at.touch, quote)
+        else:
+            pd = self._gate_decimals[0] if self._gate_decimals else 0
+            chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by, into)
 
@@ -1427,7 +1424,11 @@ class Pricer:
         scale = _DISPLAY.divide(BPS, notional)  # quote -> bps of the buy leg
         ranked = [(amount, name) for name, amount in costs if amount > ZERO]
         ranked.sort(reverse=True)
-        listing = ", ".join([name + " " + _show_bps(amount * scale) for amount, name in ranked])
+        # each cost in bps as _show_bps writes a positive one (one decimal from 1 bps up, else two), without a call
+        # per cost (a published opportunity's reason lists up to seven)
+        shown = [(name, amount * scale) for amount, name in ranked]
+        listing = ", ".join([f"{name} {_display_quantize(bps, _TENTH if bps >= _ONE else _HUNDREDTH)}"
+                             for name, bps in shown])
         at = f"at {q} {self.base}: "
         edge, floor = _show_bps(gross_bps), self._min_edge
         if gross_bps <= floor:  # (most hopeless sides: the costs' total is not shown)
