@@ -64,7 +64,9 @@ its mid (the scale ``e`` and the factors of each threshold) is kept per decimals
 the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
 first time one is read (:class:`Evaluation`, "unsettled"), by the same code on the same inputs, so
 a tick whose decision is read and nothing else (no edge, no edge worth trading, or tradable while
-the strategy cannot act: cooldown, an execution in flight) pays for the decision only. Unsettled
+the strategy cannot act: cooldown, an execution in flight) pays for the decision only. The DEX leg's
+:class:`SwapEstimate` (``dex``), which neither the strategy nor its reports read, is made from the pool
+quote only when read. Unsettled
 evaluations still held when the pool state or the book's decimals change are settled first, on
 the state they were decided on (held is told by CPython's reference count). Per direction:
 
@@ -201,7 +203,8 @@ class Evaluation:
     dex_side: Side
     dex_limit_price: Decimal | None
     """Worst acceptable *average* price of the swap: min-out / size (sell) or max-in / size (buy)."""
-    dex: SwapEstimate | None
+    swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
+    """The swap as :attr:`dex` shows it, or the pool quote it is made from when first read."""
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
     costs: tuple[tuple[str, Decimal], ...]
@@ -239,6 +242,14 @@ class Evaluation:
                     setattr(self, figure, getattr(made, figure))
                 self._make = None
             return getattr(self, name)
+
+    @property
+    def dex(self) -> SwapEstimate | None:
+        """The DEX leg's swap as the pool quotes it (made when first read: no decision or report reads it)."""
+        swap = self.swap
+        if swap is None or isinstance(swap, SwapEstimate):
+            return swap
+        return swap.swap_estimate()
 
     @property
     def reason(self) -> str:
@@ -287,10 +298,16 @@ class _Quote:
         "fee",
         "impact",
         "limit",
+        "mid",
         "over_cap",
         "pool_after",
         "quote_units",
+        "sell",
+        "size",
     )
+    sell: bool
+    size: Decimal
+    mid: Decimal
 
     def __init__(self, amount: Decimal, fee: Decimal, impact: Decimal, base_units: int, quote_units: int,
                  pool_after: Pool, over_cap: bool):
@@ -303,9 +320,19 @@ class _Quote:
         self.pool_after = pool_after
         self.over_cap = over_cap
         """Impact above ``max_dex_impact_bps``."""
-        self.estimate: SwapEstimate | None = None
         self.limit: tuple[Decimal, Decimal] | None = None
-        """The swap's (limit average price, minimum out / maximum in), made once per pool state."""
+        """The swap's (limit average price, minimum out / maximum in), made once per pool state (with ``sell``,
+        ``size`` and the pool ``mid`` the quote was made on, for :meth:`swap_estimate`)."""
+        self.estimate: SwapEstimate | None = None
+
+    def swap_estimate(self) -> SwapEstimate:
+        """The quote as a :class:`SwapEstimate` (made on first use, once its limits are made)."""
+        estimate = self.estimate
+        if estimate is None:
+            estimate = self.estimate = SwapEstimate(Side.SELL if self.sell else Side.BUY, self.size, self.amount,
+                                                    self.fee, self.impact, self.mid, self.base_units,
+                                                    self.quote_units, self.pool_after)
+        return estimate
 
 
 class _NoQuote:
@@ -1397,7 +1424,7 @@ class Pricer:
                  ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
                  ("latency haircut", haircut))
         net_bps = _bps(net, notional)
-        if quote.estimate is None:  # once per ladder size and pool state
+        if quote.limit is None:  # once per ladder size and pool state
             self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
@@ -1405,19 +1432,19 @@ class Pricer:
         if into is None:
             into = _new_evaluation(Evaluation)
         _init_evaluation(into, direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
-                         limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
+                         limit_price, quote, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
                          limit_quote, limited_by, gross_bps > ZERO)
         return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
-        """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""
+        """A ladder size's swap limits, once per pool state (in the exact context), and what its estimate is made
+        of when read (:meth:`_Quote.swap_estimate`)."""
         # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up
         limit_quote = from_units(_limit_units(quote.quote_units, self._tolerance_ratio, buy_cex), self._quote_decimals)
         limit_price = (limit_quote / q).quantize(self._price_exponent,
                                                  rounding=ROUND_FLOOR if buy_cex else ROUND_CEILING)
+        quote.sell, quote.size, quote.mid = buy_cex, q, self._priced_mid
         quote.limit = (limit_price, limit_quote)
-        quote.estimate = SwapEstimate(Side.SELL if buy_cex else Side.BUY, q, quote.amount, quote.fee, quote.impact,
-                                      self._priced_mid, quote.base_units, quote.quote_units, quote.pool_after)
 
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""
