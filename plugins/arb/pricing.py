@@ -64,7 +64,9 @@ its mid (the scale ``e`` and the factors of each threshold) is kept per decimals
 the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
 first time one is read (:class:`Evaluation`, "unsettled"), by the same code on the same inputs, so
 a tick whose decision is read and nothing else (no edge, no edge worth trading, or tradable while
-the strategy cannot act: cooldown, an execution in flight) pays for the decision only. Unsettled
+the strategy cannot act: cooldown, an execution in flight) pays for the decision only. The DEX leg's
+:class:`SwapEstimate` (``dex``), which neither the strategy nor its reports read, is made from the pool
+quote only when read. Unsettled
 evaluations still held when the pool state or the book's decimals change are settled first, on
 the state they were decided on (held is told by CPython's reference count). Per direction:
 
@@ -201,7 +203,8 @@ class Evaluation:
     dex_side: Side
     dex_limit_price: Decimal | None
     """Worst acceptable *average* price of the swap: min-out / size (sell) or max-in / size (buy)."""
-    dex: SwapEstimate | None
+    swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
+    """The swap as :attr:`dex` shows it, or the pool quote it is made from when first read."""
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
     costs: tuple[tuple[str, Decimal], ...]
@@ -231,7 +234,7 @@ class Evaluation:
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
             """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURES or (make := self._make) is None:
+            if name not in _FIGURE_NAMES or (make := self._make) is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
             made = make(self)
             if made is not self:  # else made in place
@@ -239,6 +242,14 @@ class Evaluation:
                     setattr(self, figure, getattr(made, figure))
                 self._make = None
             return getattr(self, name)
+
+    @property
+    def dex(self) -> SwapEstimate | None:
+        """The DEX leg's swap as the pool quotes it (made when first read: no decision or report reads it)."""
+        swap = self.swap
+        if swap is None or isinstance(swap, SwapEstimate):
+            return swap
+        return swap.swap_estimate()
 
     @property
     def reason(self) -> str:
@@ -263,6 +274,7 @@ class Evaluation:
 _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
+_FIGURE_NAMES = frozenset(_FIGURES)
 _new_evaluation = Evaluation.__new__
 _init_evaluation = Evaluation.__init__
 
@@ -286,10 +298,16 @@ class _Quote:
         "fee",
         "impact",
         "limit",
+        "mid",
         "over_cap",
         "pool_after",
         "quote_units",
+        "sell",
+        "size",
     )
+    sell: bool
+    size: Decimal
+    mid: Decimal
 
     def __init__(self, amount: Decimal, fee: Decimal, impact: Decimal, base_units: int, quote_units: int,
                  pool_after: Pool, over_cap: bool):
@@ -302,9 +320,19 @@ class _Quote:
         self.pool_after = pool_after
         self.over_cap = over_cap
         """Impact above ``max_dex_impact_bps``."""
-        self.estimate: SwapEstimate | None = None
         self.limit: tuple[Decimal, Decimal] | None = None
-        """The swap's (limit average price, minimum out / maximum in), made once per pool state."""
+        """The swap's (limit average price, minimum out / maximum in), made once per pool state (with ``sell``,
+        ``size`` and the pool ``mid`` the quote was made on, for :meth:`swap_estimate`)."""
+        self.estimate: SwapEstimate | None = None
+
+    def swap_estimate(self) -> SwapEstimate:
+        """The quote as a :class:`SwapEstimate` (made on first use, once its limits are made)."""
+        estimate = self.estimate
+        if estimate is None:
+            estimate = self.estimate = SwapEstimate(Side.SELL if self.sell else Side.BUY, self.size, self.amount,
+                                                    self.fee, self.impact, self.mid, self.base_units,
+                                                    self.quote_units, self.pool_after)
+        return estimate
 
 
 class _NoQuote:
@@ -556,8 +584,6 @@ class Pricer:
         """(direction, touch units) -> its evaluation without an edge, for this pool state and precision."""
         self._factors: dict[tuple, tuple] = {}
         """(price and qty decimals, the pool mid's decimals, pool fee, quote decimals) -> :meth:`_scale_factors`."""
-        self._product_exponent: dict[int, Decimal] = {}
-        """The book's price decimals -> the exponent of a Decimal product size x price (``1E-n``)."""
         self._gate_factors_at: dict[tuple, tuple] = {}
         """(price decimals, the pool mid's decimals, pool fee) -> :func:`_gate_factors`."""
         self._state_key: tuple = ()
@@ -1185,7 +1211,7 @@ class Pricer:
             i = bisect_left(cum_qty, q)
             net = None
             if i == len(prices):
-                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty))
+                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty, self._qb))
             else:
                 value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
                 quote = cache.get(k)
@@ -1194,13 +1220,14 @@ class Pricer:
                 if isinstance(quote, _NoQuote):
                     failures[k] = ("dex liquidity", partial(self._why_liquidity, k, quote))
                 elif quote.over_cap:
-                    failures[k] = ("dex impact", partial(self._why_impact, k, quote))
+                    failures[k] = ("dex impact", partial(self._why_impact, k, quote, self._priced_mid))
                 else:
                     amount = quote.quote_units * amount_scale
                     if buy_cex:
                         spend = value * rate
                         if spend > quote_have:
-                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, inv))
+                            value_decimals = (self._gate_decimals[0] if self._gate_decimals else 0) + self._qb
+                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, value_decimals, inv))
                         else:
                             net = amount - spend - hk * k - fixed
                     elif amount > quote_have:
@@ -1369,15 +1396,13 @@ class Pricer:
         """The evaluation of the size the search chose: its figures made in Decimal (the edge of the hot path), in
         ``into`` when given."""
         k, value, worst, quote, level = found
-        pd = self._gate_decimals[0] if self._gate_decimals else 0
-        cex_value = from_units(value, pd + self._qb)
-        if level == 0:  # written as the Decimal product size x touch is (its exponent the sum of theirs): the same
-            # figures, ids and stored text as before the search ran on integers
-            exponent = self._product_exponent.get(pd)
-            if exponent is None:
-                exponent = self._product_exponent[pd] = Decimal(1).scaleb(int(self._step.as_tuple().exponent) - pd)
-            cex_value = cex_value.quantize(exponent)
-        chosen = (k, cex_value, from_units(worst, pd), quote)
+        if level == 0:  # the size is taken from the touch alone: its value is the Decimal product size x touch (its
+            # exponent the sum of theirs: the same figures, ids and stored text as before the search ran on
+            # integers), its worst price the touch
+            chosen = (k, self._step * k * at.touch, at.touch, quote)
+        else:
+            pd = self._gate_decimals[0] if self._gate_decimals else 0
+            chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by, into)
 
@@ -1423,23 +1448,23 @@ class Pricer:
             pair = fees.pair = (self._network_sol * sol, self._priority_sol * sol)
         return pair
 
-    # the reasons a size is ruled out, formatted only when read
+    # the reasons a size is ruled out, formatted only when read: each takes along what it reads of the book's
+    # decimals and the pool state (either may have changed by then)
 
-    def _why_depth(self, k: int, total_qty: int) -> str:
-        return (f"the CEX book has only {_show(from_units(total_qty, self._qb))} {self.base} within "
+    def _why_depth(self, k: int, total_qty: int, qb: int) -> str:
+        return (f"the CEX book has only {_show(from_units(total_qty, qb))} {self.base} within "
                 f"{self.settings.max_cex_slippage_bps} bps of the touch, less than {self._step * k}")
 
     def _why_liquidity(self, k: int, quote: _NoQuote) -> str:
         return f"the pool cannot fill {self._step * k} {self.base}: {quote.why}"
 
-    def _why_impact(self, k: int, quote: _Quote) -> str:
+    def _why_impact(self, k: int, quote: _Quote, mid: Decimal) -> str:
         q = self._step * k
-        return (f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * self._priced_mid))} "
+        return (f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
                 f"bps > max_dex_impact_bps {self.settings.max_dex_impact_bps}")
 
-    def _why_cex_quote(self, k: int, value: int, inv: Inventory) -> str:
-        pd = self._gate_decimals[0] if self._gate_decimals else 0
-        spend = _EXACT.multiply(from_units(value, pd + self._qb), self._one_plus_fee)
+    def _why_cex_quote(self, k: int, value: int, value_decimals: int, inv: Inventory) -> str:
+        spend = _EXACT.multiply(from_units(value, value_decimals), self._one_plus_fee)
         return (f"the CEX account has {inv.cex_quote} {self.quote} free; buying {self._step * k} {self.base} "
                 f"needs {_show(spend)}")
 
@@ -1471,7 +1496,7 @@ class Pricer:
                  ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
                  ("latency haircut", haircut))
         net_bps = _bps(net, notional)
-        if quote.estimate is None:  # once per ladder size and pool state
+        if quote.limit is None:  # once per ladder size and pool state
             self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
@@ -1479,26 +1504,30 @@ class Pricer:
         if into is None:
             into = _new_evaluation(Evaluation)
         _init_evaluation(into, direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
-                         limit_price, quote.estimate, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
+                         limit_price, quote, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
                          limit_quote, limited_by, gross_bps > ZERO)
         return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
-        """A ladder size's swap limits and estimate, once per pool state (in the exact context)."""
+        """A ladder size's swap limits, once per pool state (in the exact context), and what its estimate is made
+        of when read (:meth:`_Quote.swap_estimate`)."""
         # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up
         limit_quote = from_units(_limit_units(quote.quote_units, self._tolerance_ratio, buy_cex), self._quote_decimals)
         limit_price = (limit_quote / q).quantize(self._price_exponent,
                                                  rounding=ROUND_FLOOR if buy_cex else ROUND_CEILING)
+        quote.sell, quote.size, quote.mid = buy_cex, q, self._priced_mid
         quote.limit = (limit_price, limit_quote)
-        quote.estimate = SwapEstimate(Side.SELL if buy_cex else Side.BUY, q, quote.amount, quote.fee, quote.impact,
-                                      self._priced_mid, quote.base_units, quote.quote_units, quote.pool_after)
 
     def _reason(self, q: Decimal, gross_bps: Decimal, costs, net: Decimal, notional: Decimal) -> str:
         """Why the best size does not clear min_edge_bps: the costs, largest first."""
         scale = _DISPLAY.divide(BPS, notional)  # quote -> bps of the buy leg
         ranked = [(amount, name) for name, amount in costs if amount > ZERO]
         ranked.sort(reverse=True)
-        listing = ", ".join([name + " " + _show_bps(amount * scale) for amount, name in ranked])
+        # each cost in bps as _show_bps writes a positive one (one decimal from 1 bps up, else two), without a call
+        # per cost (a published opportunity's reason lists up to seven)
+        shown = [(name, amount * scale) for amount, name in ranked]
+        listing = ", ".join([f"{name} {_display_quantize(bps, _TENTH if bps >= _ONE else _HUNDREDTH)}"
+                             for name, bps in shown])
         at = f"at {q} {self.base}: "
         edge, floor = _show_bps(gross_bps), self._min_edge
         if gross_bps <= floor:  # (most hopeless sides: the costs' total is not shown)

@@ -116,10 +116,34 @@ _OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined
 
 
 def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
-    """``json.dumps({name: str(value)})``, character for character, without the encoder's set-up (a row per
-    opportunity)."""
-    by_name = {name: str(value) for name, value in costs}
-    return "{" + ", ".join(f"{_quote(name)}: {_quote(value)}" for name, value in by_name.items()) + "}"
+    """``json.dumps({name: str(value)})``, character for character, without the encoder (a row per opportunity):
+    one format string per list of names, kept (the names are the same in every row), filled with the amounts'
+    text (a Decimal's text never needs escaping)."""
+    pairs = tuple(costs)
+    if not pairs:
+        return "{}"
+    names, values = zip(*pairs, strict=True)
+    plan = _COSTS_FORMATS.get(names)
+    if plan is None:
+        if len(_COSTS_FORMATS) >= 64:
+            _COSTS_FORMATS.clear()
+        plan = _COSTS_FORMATS[names] = _costs_format(names)
+    template, picks = plan
+    if picks is None:
+        return template % tuple(map(str, values))
+    return template % tuple([str(values[i]) for i in picks])
+
+
+_COSTS_FORMATS: dict[tuple[str, ...], tuple[str, tuple[int, ...] | None]] = {}
+"""Cost names -> (``%`` format of the JSON object, which amounts fill it: None for all, in order)."""
+
+
+def _costs_format(names: tuple[str, ...]) -> tuple[str, tuple[int, ...] | None]:
+    """A dict keeps a repeated name where it first came, with the amount it came with last."""
+    last = {name: i for i, name in enumerate(names)}  # first-seen order, last index
+    picks = tuple(last.values())
+    template = "{" + ", ".join(_quote(name).replace("%", "%%") + ': "%s"' for name in last) + "}"
+    return template, None if picks == tuple(range(len(names))) else picks
 
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii

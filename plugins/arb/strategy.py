@@ -101,7 +101,10 @@ class ArbStrategy(Strategy):
         self._published: Evaluation | None = None
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
-        self._flush_wakeup = asyncio.Event()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        """Armed by the first row queued since the last write: the writer task writes FLUSH_EVERY_S later."""
+        self._flush_due: asyncio.Future[None] | None = None
+        """What the writer task awaits (the timer, or :meth:`stop`, resolves it)."""
         self._running = False
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
@@ -139,7 +142,9 @@ class ArbStrategy(Strategy):
 
     async def stop(self) -> None:
         self._running = False
-        self._flush_wakeup.set()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        self._wake_writer()
         self._flush()
 
     @property
@@ -360,7 +365,8 @@ class ArbStrategy(Strategy):
             "buy_price": buy_price, "sell_price": sell_price, "qty": ev.size, "gross_pnl": ev.gross_pnl,
             "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": ev.costs, "acted": acted, "reason": reason,
         })
-        self._flush_wakeup.set()
+        if self._flush_timer is None:
+            self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self._executions.on_order_update(update)
@@ -380,12 +386,21 @@ class ArbStrategy(Strategy):
     # --- storage off the hot path ---------------------------------------------------------------
 
     async def _flusher(self) -> None:
+        """The writer task: FLUSH_EVERY_S after the first row queued since the last write (a timer armed by
+        :meth:`_publish`; rows queued meanwhile go with it), write the queue and check the inventory."""
         while self._running:
-            await self._flush_wakeup.wait()
-            await asyncio.sleep(FLUSH_EVERY_S)
-            self._flush_wakeup.clear()
+            self._flush_due = self._loop.create_future()
+            await self._flush_due
+            if not self._running:
+                return
+            self._flush_timer = None  # a row queued from now on arms the next write
             self._flush(wait=False)
             self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
+
+    def _wake_writer(self) -> None:
+        due = self._flush_due
+        if due is not None and not due.done():
+            due.set_result(None)
 
     def _flush(self, *, wait: bool = True) -> None:
         """Write the queued opportunities; ``wait=False`` (the writer task, on the loop): if another writer
@@ -395,7 +410,8 @@ class ArbStrategy(Strategy):
             insert_opportunities(self.ctx.store, rows, wait=wait)
         except StoreBusy:
             self._pending_rows[:0] = rows
-            self._flush_wakeup.set()
+            if self._running and self._flush_timer is None:
+                self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
 
     # --- reporting ------------------------------------------------------------------------------
 

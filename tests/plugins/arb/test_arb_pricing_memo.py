@@ -173,3 +173,20 @@ def test_a_lasting_pool_state_keeps_only_the_unsettled_evaluations_that_may_be_r
     assert held._make is not None
     p.set_pool(pool(10_000, 1_620_000))  # the one still held is made on the state it was decided on
     assert decision(held) == decision(pricer(pool(10_000, 1_610_000)).evaluate(tick(1), RICH)[0])
+
+
+def test_a_reason_read_late_names_what_the_decision_saw():
+    """A reason is formatted when first read: after the book's decimals or the pool state changed, it still
+    names the quantities and prices of its own decision."""
+    the_pool = pool(1_000, 50_000, 0)  # mid 50
+    p = pricer(the_pool, min_edge_bps=D(0))
+    thin = p.evaluate(book([("49.98", "0.01")], [("49.99", "0.01")]), RICH)[0]  # quantities in hundredths
+    p.evaluate(book([("49.98", "0.5")], [("49.99", "0.3")]), RICH)  # now in tenths
+    assert thin.reason == ("gross edge 2.0 bps, but the CEX book has only 0.01 SOL within 20 bps of the touch, "
+                           "less than 1")
+
+    impact = pricer(pool(10, 1_610), max_dex_impact_bps=D(5))  # 1 SOL moves a 10 SOL pool far beyond 5 bps
+    expected = pricer(pool(10, 1_610), max_dex_impact_bps=D(5)).evaluate(book([], [("150", 5)]), RICH)[0].reason
+    impacted = impact.evaluate(book([], [("150", 5)]), RICH)[0]
+    impact.set_pool(pool(10, 1_700))  # another mid
+    assert "price impact" in expected and impacted.reason == expected

@@ -4,6 +4,7 @@ with the pricer's sizes and limits and reports realized PnL from the fills; stal
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal, localcontext
 
 import pytest
@@ -197,3 +198,32 @@ def test_the_best_direction_is_chosen_as_by_every_figure_reading_only_the_flags_
                 assert all(e.edge == (e.gross_bps > 0) for e in pair)
                 cases += 1
     assert cases == 63
+
+
+async def test_opportunity_rows_wait_while_another_writer_holds_the_store_and_are_written_after(make_bot, db_url):
+    """The writer task writes the queued rows FLUSH_EVERY_S after the first one; when another writer holds the
+    SQLite lock it keeps them (nothing written, no wait) and tries again, until every published row is stored."""
+    if not db_url.startswith("sqlite:///"):
+        pytest.skip("the lock of another writer is SQLite's")
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    seen = capture(bot, Opportunity)
+    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+    tries = []
+    flush = strategy._flush
+    strategy._flush = lambda **kw: (tries.append(kw), flush(**kw))  # type: ignore[method-assign]
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        await wait_for(lambda: seen and len(tries) >= 2, timeout_s=10, what="two writes tried on a locked store")
+        assert opportunities(bot.store, "sol-arb") == [] and strategy._pending_rows
+        lock.execute("ROLLBACK")
+        published = len(seen)
+        await wait_for(lambda: len(opportunities(bot.store, "sol-arb", limit=1000)) >= published, timeout_s=10,
+                       what="the kept rows written")
+        stored = [r.opportunity_id for r in reversed(opportunities(bot.store, "sol-arb", limit=1000))]
+        assert stored[:published] == [o.opportunity_id for o in seen[:published]]
+    finally:
+        lock.close()
+        await bot.stop()
