@@ -249,7 +249,7 @@ class Bot:
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
-        self.markouts.subscribe(self.bus)
+        self.markouts.subscribe(self.bus, self.portfolio)
 
         self.exchanges = self._build("exchange")
         await self._start_each(self.exchanges, "exchange")
