@@ -246,8 +246,10 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """
         if not self._random_walk:
             return self._play_one() if self._player is not None else True
+        engine = self._engine
+        if engine is None or self._state is None:
+            engine = self._engine_ready()  # raises: not started (or stopped)
         now = self._time_ns()
-        engine, state = self._engine_ready(), self._state_ready()
         for market, books, trades in self._topics:  # each event made only if someone subscribed to it
             printed = market.move()
             if books.route:
@@ -259,7 +261,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                 self._commit(now)
         self._steps_unsaved += 1
         if self._steps_unsaved >= SAVE_MARKETS_EVERY:
-            with state.transaction():
+            with self._state_ready().transaction():
                 self._save_markets()
         return True
 
