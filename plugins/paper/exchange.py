@@ -47,7 +47,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
     :class:`~plugins.paper.market.SimulatedMarket` (seeded random walk). Every step publishes a
-    ``BookUpdate`` (``depth_levels`` per side, best first) and usually a public ``Trade``.
+    ``BookUpdate`` (``depth_levels`` per side, best first) and usually a public ``Trade``, each made only
+    if someone subscribed to it (a strategy hears trades unless its ``market_events`` leave them out).
     :meth:`start` publishes ``FeedStatus(LIVE)`` and a first book per symbol, then steps every
     ``tick_interval_ms`` in a background task; with ``tick_interval_ms = 0`` only :meth:`step`
     moves the markets (benchmarks, backtests).
