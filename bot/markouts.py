@@ -3,8 +3,9 @@
 For every fill the executor applies, the **mid of the fill's own market** (its venue's book, or its
 pool for a DEX) **in force 1 s, 10 s and 60 s after the fill** (:data:`HORIZONS_S`): the mid of the
 last book or pool update published at or before ``fill.ts_ns + horizon``. A live bot and a backtest
-sample them the same way (:class:`MarkoutSampler`, on the bus, stored in the ``markouts`` table);
-a horizon the market never reached (the run ended first, the feed went quiet) has no sample.
+sample them the same way (:class:`MarkoutSampler`, reading the updates the portfolio keeps, stored in the
+``markouts`` table); a horizon the market never reached (the run ended first, the feed went quiet) has no
+sample.
 
 The figures are computed here and only here (:func:`markout`, :func:`summarize`) and read through
 the ledger (:meth:`bot.ledger.Ledger.markouts`), so ``arbot report`` and the backtest report show the
@@ -20,9 +21,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Protocol
 
-from .domain import BookUpdate, Fill, FillApplied, PoolUpdate, Side, split_symbol
+from .domain import BookUpdate, Fill, FillApplied, Side, split_symbol
 
 log = logging.getLogger("arbot.markouts")
 
@@ -101,16 +102,20 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
                 for (strategy, quote, horizon), (n, missing, total, bps) in sorted(sums.items())]
 
 
-_Last = tuple[int, Decimal | None, Decimal | None, Any]
-"""A market's last update as a markout needs it: ``(ts_ns, bid, ask, source)``: a live book view's touch (two
-Decimals) and no source, or a source whose mid is made only if sampled: a pool, or a book event that holds its
-own levels (``BookUpdate.owns_levels``: kept as it is). A plain tuple: one is made per market update, live and
-in backtests."""
+class Market(Protocol):
+    """The keeper of each market's latest update that a sampler follows (:class:`bot.portfolio.Portfolio`)."""
+
+    def follow(self, key: tuple[str, str], follower: Callable[[tuple[str, str], int, Any], None]) -> None: ...
+
+    def unfollow(self, key: tuple[str, str]) -> None: ...
 
 
-def _mid(last: _Last) -> Decimal | None:
-    """The pool's mid, or the book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
-    _, bid, ask, source = last
+def _mid(last: tuple[Any, ...]) -> Decimal | None:
+    """The mid of a market update as the keeper holds it (:data:`bot.portfolio.Top`): the pool's mid, or the
+    book's (bid + ask) / 2 as ``BookUpdate.mid`` (None without both sides)."""
+    bid: Decimal | None = last[1]
+    ask: Decimal | None = last[2]
+    source = last[3]
     if isinstance(source, BookUpdate):
         bid, ask = source.best_bid, source.best_ask
     elif source is not None:
@@ -124,12 +129,13 @@ def _mid(last: _Last) -> Decimal | None:
 
 
 class MarkoutSampler:
-    """Samples the mid of each applied fill's market at each horizon, on the bus, and stores the samples.
+    """Samples the mid of each applied fill's market at each horizon and stores the samples.
 
-    Costs a tuple of the touch and two dict operations per market update while no fill waits on that
-    market. A sample is taken when the first update *after* its due time arrives: the mid in force at
-    the due time is the one published before it. Samples are written a loop turn later (``schedule``),
-    never on the tick.
+    Fills come from the bus; the market's updates from the one keeper of each market's latest update (the
+    portfolio, :meth:`subscribe`), which the sampler follows only while a sample waits on that market: a market
+    update costs the sampler nothing otherwise. A sample is taken when the first update *after* its due time
+    arrives: the mid in force at the due time is the one published before it. Samples are written a loop turn
+    later (``schedule``), never on the tick.
     """
 
     def __init__(self, write: Callable[[list[dict[str, Any]]], None], schedule: Callable[[Callable[[], None]], Any],
@@ -137,57 +143,41 @@ class MarkoutSampler:
         self._write = write
         self._schedule = schedule
         self.horizons_ns = tuple(h * NS for h in horizons_s)
-        self._last: dict[tuple[str, str], _Last] = {}
-        """(exchange, symbol) -> its last update, kept light (never a live book's view: a view that a subscriber
-        keeps must copy its levels, bot/bookview.py, which is what a markout must not cost)."""
+        self._market: Market | None = None
         self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
         self._seq = 0
         self._rows: list[dict[str, Any]] = []
         self._flush_scheduled = False
 
-    def subscribe(self, bus: Any) -> None:
-        bus.subscribe(BookUpdate, self.on_book, owner="markouts")
-        bus.subscribe(PoolUpdate, self.on_pool, owner="markouts")
+    def subscribe(self, bus: Any, market: Market) -> None:
+        """Hear applied fills on ``bus``; follow ``market`` (the portfolio) for the updates of their markets."""
+        self._market = market
         bus.subscribe(FillApplied, self.on_fill, owner="markouts")
 
     def on_fill(self, event: FillApplied) -> None:
         fill = event.fill
-        if not self.horizons_ns:
+        if not self.horizons_ns or self._market is None:
             return
-        pending = self._pending.setdefault((fill.exchange, fill.symbol), [])
+        key = (fill.exchange, fill.symbol)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = []
+            self._market.follow(key, self._on_update)
         for horizon_ns in self.horizons_ns:
             self._seq += 1
             heapq.heappush(pending, (fill.ts_ns + horizon_ns, self._seq, horizon_ns, fill))
 
-    def on_market(self, event: BookUpdate | PoolUpdate) -> None:
-        """A book or pool update (the bus calls :meth:`on_book` and :meth:`on_pool` directly)."""
-        if isinstance(event, PoolUpdate):
-            self.on_pool(event)
-        else:
-            self.on_book(event)
-
-    def on_book(self, event: BookUpdate) -> None:
-        key = (event.exchange, event.symbol)
-        if key in self._pending:  # a list there is never empty (dropped when its last sample is taken)
-            self._sample(key, event.ts_ns)
-        if event.owns_levels:  # kept as it is: its mid is made only if sampled
-            self._last[key] = (event.ts_ns, None, None, event)
-        else:
-            self._last[key] = (event.ts_ns, event.best_bid, event.best_ask, None)
-
-    def on_pool(self, event: PoolUpdate) -> None:
-        key = (event.exchange, event.symbol)
-        if key in self._pending:
-            self._sample(key, event.ts_ns)
-        self._last[key] = (event.ts_ns, None, None, event.pool)
-
-    def _sample(self, key: tuple[str, str], ts_ns: int) -> None:
-        """Samples due before ``ts_ns`` (an update of ``key`` at that time): the mid of the update before it."""
+    def _on_update(self, key: tuple[str, str], ts_ns: int, before: tuple[Any, ...] | None) -> None:
+        """Samples due before ``ts_ns`` (an update of ``key`` at that time): the mid of ``before``, the update in
+        force until then. A mid that cannot be made (a pool without liquidity) is no sample, as no book is."""
         pending = self._pending[key]
         if pending[0][0] >= ts_ns:
             return
-        before = self._last.get(key)
-        mid = _mid(before) if before is not None else None
+        try:
+            mid = _mid(before) if before is not None else None
+        except Exception as exc:  # on the tick: a markout never stops the market's update
+            log.warning("markouts: no mid of %s %s for a sample: %s", key[0], key[1], exc)
+            mid = None
         while pending and pending[0][0] < ts_ns:
             _, _, horizon_ns, fill = heapq.heappop(pending)
             if mid is None or before is None:
@@ -196,6 +186,8 @@ class MarkoutSampler:
                                "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before[0]})
         if not pending:
             del self._pending[key]
+            if self._market is not None:
+                self._market.unfollow(key)
         if self._rows and not self._flush_scheduled:
             self._flush_scheduled = True
             self._schedule(self.flush)  # written a loop turn later, off the tick

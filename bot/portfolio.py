@@ -11,55 +11,82 @@ from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, Pool, 
 
 log = logging.getLogger("arbot.portfolio")
 
-Top = tuple[int, Decimal | None, Decimal | None, Pool | BookUpdate | None]
-"""(time of the latest book or pool update, best bid, best ask, the pool or book whose touch is not made yet)."""
+Top = tuple[int, Decimal | None, Decimal | None, Pool | BookUpdate | None, Pool | BookUpdate | None]
+"""A market's latest update: (its time, best bid, best ask, its source: the pool or the book that holds its own
+levels, None for a live book's view whose touch was read at once; what is still to be priced: the same source
+until its touch is made, then None). Markouts read the source (:meth:`Portfolio.follow`)."""
+
+Follower = Callable[[tuple[str, str], int, Top | None], None]
+"""``follower(key, ts_ns, before)``: market ``key`` has an update at ``ts_ns``; ``before`` is its latest update
+until now (None: none yet)."""
 
 
 class Portfolio(PortfolioView):
     """Kept current from the bus (book updates), the fills the executor applies (each once, through
-    :class:`~bot.dispatch.Dispatch`; rebuilt from the store's fills on start) and its open orders."""
+    :class:`~bot.dispatch.Dispatch`; rebuilt from the store's fills on start) and its open orders.
+
+    The one keeper of each market's latest book or pool update in the host: the risk checks' marks read it,
+    and so do markouts, which :meth:`follow` a market while a sample waits on it (rather than hearing every
+    update of every market themselves)."""
 
     def __init__(self, open_orders: Callable[[], list[Order]]):
         self._open_orders = open_orders
         self._positions: dict[tuple[str, str], Decimal] = {}
         self._top: dict[tuple[str, str], Top] = {}
-        """(exchange, symbol) -> (time of its latest book or pool update, best bid, best ask, pool or book to read):
-        one dict set a tick; the touch is made when read (markets move far more often than risk checks read them),
-        except a live book's view's (keeping the view would copy its levels), read at once."""
+        """(exchange, symbol) -> its latest book or pool update (:data:`Top`): one dict set a tick; the touch is
+        made when read (markets move far more often than risk checks read them), except a live book's view's
+        (keeping the view would copy its levels), read at once."""
+        self._followers: dict[tuple[str, str], Follower] = {}
         self._feed_status: dict[tuple[str, str], FeedStatus] = {}
         self._resyncs: dict[tuple[str, str], int] = {}
 
+    def follow(self, key: tuple[str, str], follower: Follower) -> None:
+        """Call ``follower(key, ts_ns, before)`` on each book or pool update of market ``key``, before it
+        replaces ``before``, the latest until then (one follower per market; :meth:`unfollow` ends it). A
+        follower must not raise: it runs on the tick, inside the portfolio's own update."""
+        self._followers[key] = follower
+
+    def unfollow(self, key: tuple[str, str]) -> None:
+        """Stop calling the follower of market ``key`` (none: nothing to do)."""
+        self._followers.pop(key, None)
+
     def on_book(self, event: BookUpdate) -> None:
+        key = (event.exchange, event.symbol)
+        if key in self._followers:
+            self._followers[key](key, event.ts_ns, self._top.get(key))
         if event.owns_levels:  # kept as it is (it never changes): its Decimal touch is made when read
-            self._top[(event.exchange, event.symbol)] = (event.ts_ns, None, None, event)
+            self._top[key] = (event.ts_ns, None, None, event, event)
         else:  # a live book's view: its touch now, never its levels
-            self._top[(event.exchange, event.symbol)] = (event.ts_ns, event.best_bid, event.best_ask, None)
+            self._top[key] = (event.ts_ns, event.best_bid, event.best_ask, None, None)
 
     def on_pool(self, event: PoolUpdate) -> None:
         """A pool's marginal price stands for both sides of its book: made from the pool when first read
         (:meth:`top`), at the default 28-digit precision, as if made now (the pool is immutable)."""
         key = (event.exchange, event.symbol)
         top = self._top.get(key)
+        if key in self._followers:
+            self._followers[key](key, event.ts_ns, top)
+        pool = event.pool
         if top is None:
-            self._top[key] = (event.ts_ns, None, None, event.pool)
+            self._top[key] = (event.ts_ns, None, None, pool, pool)
             return
-        if isinstance(top[3], BookUpdate):  # a venue with a book and a pool for one market: the book's touch stays
+        if isinstance(top[4], BookUpdate):  # a venue with a book and a pool for one market: the book's touch stays
             top = self._priced(key, top)  # for the case this pool cannot be priced
-        self._top[key] = (event.ts_ns, top[1], top[2], event.pool)
+        self._top[key] = (event.ts_ns, top[1], top[2], pool, pool)
 
     def _priced(self, key: tuple[str, str], top: Top) -> Top:
         """``top`` with its book's touch, or its pool's mid as both sides; an unpriceable pool (no liquidity) is
         still data: its time counts, the touch priced before it stays."""
-        ts_ns, bid, ask, source = top
-        if isinstance(source, BookUpdate):
-            bid, ask = source.best_bid, source.best_ask
-        elif source is not None:
+        ts_ns, bid, ask, source, pending = top
+        if isinstance(pending, BookUpdate):
+            bid, ask = pending.best_bid, pending.best_ask
+        elif pending is not None:
             try:
                 with localcontext(DefaultContext):
-                    bid = ask = source.mid()
+                    bid = ask = pending.mid()
             except Exception as exc:
                 log.warning("the pool of %s %s cannot be priced: %s", key[0], key[1], exc)
-        top = self._top[key] = (ts_ns, bid, ask, None)
+        top = self._top[key] = (ts_ns, bid, ask, source, None)
         return top
 
     def on_fill(self, fill: Fill) -> None:
@@ -107,7 +134,7 @@ class Portfolio(PortfolioView):
         top = self._top.get(key)
         if top is None:
             return None, None
-        if top[3] is not None:
+        if top[4] is not None:
             top = self._priced(key, top)
         return top[1], top[2]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from bot import hookimpl
 from bot.api import Caller, Command, Job, Notifier, Reply, Strategy
 from bot.control import send_command
-from bot.domain import BookUpdate
+from bot.domain import BookUpdate, FeedState, FeedStatus, Side, Trade
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
@@ -32,6 +32,22 @@ class Fragile(Strategy):
         self.last = event
 
 
+class Picky(Strategy):
+    """Hears books and feed states only (:attr:`Strategy.market_events`)."""
+
+    market_events = (BookUpdate, FeedStatus)
+
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+    def on_market(self, event):
+        self.heard = [*getattr(self, "heard", []), type(event).__name__]
+
+
+class Everything(Picky):
+    market_events = Strategy.market_events  # the default: every kind
+
+
 class Recording(Notifier):
     sent: list = []
 
@@ -46,6 +62,8 @@ class Lifecycle:
     @hookimpl
     def register_strategies(register):
         register("fragile", Fragile)
+        register("picky", Picky)
+        register("everything", Everything)
 
     @staticmethod
     @hookimpl
@@ -225,3 +243,12 @@ def test_fill_prices_are_shown_to_eight_significant_digits():
     assert price(Decimal("150.49")) == "150.49"
     assert price(Decimal("0.10000000")) == "0.1"
     assert price(Decimal("1501.123828") / Decimal("9.9")) == "151.62867"  # a DEX swap's quote/base ratio
+
+
+async def test_a_strategy_receives_only_the_market_events_it_declares(make_bot):
+    bot = await make_bot(CONFIG + '[strategies.p]\ntype = "picky"\n[strategies.e]\ntype = "everything"\n', extra=PLUGINS)
+    trade = Trade("v", "BTC/USD", Decimal(10), Decimal(1), Side.BUY, 1)
+    for event in (trade, book("10"), FeedStatus("v", "BTC/USD", FeedState.STALE, 2), trade):
+        bot.bus.publish(event)
+    assert bot.strategies["p"].heard == ["BookUpdate", "FeedStatus"]
+    assert bot.strategies["e"].heard == ["Trade", "BookUpdate", "FeedStatus", "Trade"]

@@ -8,10 +8,11 @@ from decimal import Decimal
 from bot import cli
 from bot.bus import Bus
 from bot.config import DEFAULT_SOURCE, BotSettings, build_config, default_toml
-from bot.domain import BookUpdate, Fill, FillApplied, Liquidity, Side
+from bot.domain import BookUpdate, Fill, FillApplied, Liquidity, PoolUpdate, Side
 from bot.ledger import Ledger
 from bot.markouts import MarkoutSampler, markout, markout_bps
 from bot.plugins import collect, load_plugins
+from bot.portfolio import Portfolio
 from bot.report import markout_text
 from bot.store import Store
 
@@ -29,6 +30,16 @@ def fill(trade_id: str, side: str, qty: str, price: str, ts_s: str, exchange: st
                 Liquidity.TAKER, T0 + int(D(ts_s) * S))
 
 
+def wired(sampler: MarkoutSampler) -> tuple[Bus, Portfolio]:
+    """The sampler on a bus with the portfolio that keeps each market's latest update, as the host wires them."""
+    bus = Bus(lambda owner, exc, event: (_ for _ in ()).throw(exc))  # a failing subscriber fails the test
+    portfolio = Portfolio(lambda: [])
+    bus.subscribe(BookUpdate, portfolio.on_book, owner="portfolio")
+    bus.subscribe(PoolUpdate, portfolio.on_pool, owner="portfolio")
+    sampler.subscribe(bus, portfolio)
+    return bus, portfolio
+
+
 def test_the_arithmetic_signs_a_move_our_way_positive():
     buy, sell = fill("b", "buy", "2", "100", "0"), fill("s", "sell", "2", "100", "0")
     assert markout(buy, D(101)) == D(2) and markout(sell, D(101)) == D(-2)
@@ -40,8 +51,7 @@ def test_markouts_on_a_hand_built_book_path_reach_arbot_report(tmp_path, monkeyp
     store = Store(url, bot=BotSettings().resolved_name()).open()  # the bot `arbot report` reads as
     scheduled: list = []
     sampler = MarkoutSampler(store.insert_markouts, scheduled.append)
-    bus = Bus(lambda *a: None)
-    sampler.subscribe(bus)
+    bus, _ = wired(sampler)
     buy = fill("t1", "buy", "2", "100.5", "0.2")
     sell = fill("t2", "sell", "1", "101", "0.7")
     other = fill("t3", "buy", "1", "50", "0.3", exchange="dex")  # no book of its market ever: never sampled
@@ -93,40 +103,78 @@ def test_markouts_on_a_hand_built_book_path_reach_arbot_report(tmp_path, monkeyp
 def test_a_fill_whose_horizon_passed_unseen_waits_for_the_next_update_and_takes_the_mid_in_force():
     rows: list = []
     sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
-    sampler.on_market(book("0", "9", "11"))  # mid 10
-    sampler.on_fill(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
-    sampler.on_market(book("30", "19", "21"))  # quiet for 30 s: at 1.5 s the mid in force was still 10
+    bus, _ = wired(sampler)
+    bus.publish(book("0", "9", "11"))  # mid 10
+    bus.publish(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
+    bus.publish(book("30", "19", "21"))  # quiet for 30 s: at 1.5 s the mid in force was still 10
     assert [(r["trade_id"], r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [("a", 1, D(10), T0)]
 
 
-def test_the_sampler_keeps_no_reference_to_a_live_book_view_and_samples_a_kept_event_as_it_was():
+def test_no_reference_to_a_live_book_view_is_kept_and_a_kept_event_is_sampled_as_it_was():
     """A book view that a subscriber keeps must copy its levels (bot/bookview.py): markouts must not cost that.
-    An event that holds its own levels never changes: the sampler keeps it and makes its mid only if sampled."""
+    An event that holds its own levels never changes: the portfolio keeps it, and its mid is made only if
+    sampled."""
     import sys
 
     from bot.book import OrderBook
 
     rows: list = []
     sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    bus, _ = wired(sampler)
     live = OrderBook(2, 0, depth=5)
     live.set_bid(9_900, 5)
     live.set_ask(10_100, 5)
     view = BookUpdate.of_book("cex", "SOL/USDC", live, 5, T0)
     held = sys.getrefcount(view)
-    sampler.on_market(view)
+    bus.publish(view)
     assert sys.getrefcount(view) == held
     kept = BookUpdate.of_units("cex", "SOL/USDC", ((9_950, 5),), ((10_050, 5),), 2, 0, T0 + S // 2)
-    sampler.on_market(kept)
-    assert sys.getrefcount(kept) == held + 1 and kept.owns_levels and not view.owns_levels
-    sampler.on_fill(FillApplied("s", fill("a", "buy", "1", "99", "0.6")))
-    sampler.on_market(book("2", "90", "110"))  # the mid in force at 1.6 s: the kept event's
+    bus.publish(kept)
+    # kept by the portfolio's entry (as its source, and as what is still to be priced)
+    assert sys.getrefcount(kept) == held + 2 and kept.owns_levels and not view.owns_levels
+    bus.publish(FillApplied("s", fill("a", "buy", "1", "99", "0.6")))
+    bus.publish(book("2", "90", "110"))  # the mid in force at 1.6 s: the kept event's
     assert [(r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [(1, D("100.00"), T0 + S // 2)]
 
 
 def test_a_sampler_without_horizons_waits_on_nothing():
     rows: list = []
     sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=())
-    sampler.on_market(book("0", "9", "11"))
-    sampler.on_fill(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
-    sampler.on_market(book("30", "19", "21"))
-    assert rows == [] and not sampler._pending
+    bus, portfolio = wired(sampler)
+    bus.publish(book("0", "9", "11"))
+    bus.publish(FillApplied("s", fill("a", "sell", "1", "10", "0.5")))
+    bus.publish(book("30", "19", "21"))
+    assert rows == [] and not sampler._pending and not portfolio._followers
+
+
+class Pool:
+    """A pool whose mid has more digits than a 28-digit Decimal (as a Whirlpool's), or none (no liquidity)."""
+
+    def __init__(self, mid: D | None):
+        self._mid = mid
+
+    def mid(self) -> D:
+        if self._mid is None:
+            raise ValueError("no liquidity")
+        return self._mid
+
+
+def test_a_market_is_followed_only_while_a_sample_waits_and_a_pool_keeps_its_full_mid(caplog):
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    bus, portfolio = wired(sampler)
+    fine = D("150.123456789012345678901234567890123")
+    bus.publish(PoolUpdate("dex", "SOL/USDC", Pool(fine), T0))
+    assert not portfolio._followers  # nothing waits: the sampler hears no update
+    bus.publish(FillApplied("s", fill("a", "buy", "1", "150", "0.5", exchange="dex")))
+    assert list(portfolio._followers) == [("dex", "SOL/USDC")]
+    assert portfolio.last_price("dex", "SOL/USDC") == +fine  # the portfolio's mark: 28 digits
+    bus.publish(PoolUpdate("dex", "SOL/USDC", Pool(None), T0 + S))  # at 1 s: the sample at 1.5 s not due yet
+    bus.publish(FillApplied("s", fill("b", "buy", "1", "150", "1.2", exchange="dex")))
+    bus.publish(PoolUpdate("dex", "SOL/USDC", Pool(fine), T0 + 2 * S))
+    bus.publish(PoolUpdate("dex", "SOL/USDC", Pool(fine), T0 + 3 * S))
+    # a's +1 s (1.5 s): the pool in force since 1 s has no mid: no sample, and the update went on
+    assert [(r["trade_id"], r["mid"], r["ts_ns"]) for r in rows] == [("b", fine, T0 + 2 * S)]
+    assert "no mid of dex SOL/USDC" in caplog.text
+    assert not sampler._pending and not portfolio._followers  # every sample taken: followed no more
+

@@ -59,3 +59,19 @@ def test_an_unpriceable_pool_keeps_the_touch_priced_before_it_and_its_time_count
     assert portfolio.data_times()[("dex", "SOL/USDC")] == 2 and "cannot be priced" in caplog.text
     portfolio.on_book(BookUpdate("dex", "SOL/USDC", ((D("149.9"), D(1)),), ((D("150.1"), D(1)),), 3))
     assert portfolio.top("dex", "SOL/USDC") == (D("149.9"), D("150.1"))
+
+
+def test_a_follower_hears_each_update_of_its_market_before_it_replaces_the_one_in_force() -> None:
+    portfolio = Portfolio(lambda: [])
+    heard: list = []
+    pool = CountedPool(D(150))
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 1))
+    portfolio.follow(("dex", "SOL/USDC"), lambda key, ts, before: heard.append((key, ts, before)))
+    assert portfolio.top("dex", "SOL/USDC") == (D(150), D(150))  # priced: the entry keeps its pool as its source
+    book = BookUpdate("dex", "SOL/USDC", ((D("149.9"), D(1)),), ((D("150.1"), D(1)),), 2)
+    portfolio.on_book(book)
+    portfolio.on_book(BookUpdate("cex", "SOL/USDC", ((D(1), D(1)),), ((D(2), D(1)),), 3))  # another market
+    portfolio.unfollow(("dex", "SOL/USDC"))
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 4))
+    assert [(key, ts, before[0], before[3]) for key, ts, before in heard] == [(("dex", "SOL/USDC"), 2, 1, pool)]
+    assert portfolio.data_times() == {("dex", "SOL/USDC"): 4, ("cex", "SOL/USDC"): 3}

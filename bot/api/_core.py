@@ -23,6 +23,8 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
+    BookUpdate,
+    FeedStatus,
     Fill,
     MarketEvent,
     MarketInfo,
@@ -31,7 +33,9 @@ from ..domain import (
     OrderIntent,
     OrderState,
     OrderUpdate,
+    PoolUpdate,
     Side,
+    Trade,
     Transfer,
     TransferStatus,
     TransferTerms,
@@ -490,12 +494,18 @@ class Strategy(Component):
         (:meth:`Exchange.lacks`) and refuses the strategy on a venue lacking one. Default: none."""
         return {}
 
+    market_events: ClassVar[tuple[type, ...]] = (BookUpdate, PoolUpdate, Trade, FeedStatus)
+    """The kinds of market event :meth:`on_market` receives (default: all four). A strategy that never reads
+    one leaves it out, e.g. ``(BookUpdate, PoolUpdate, FeedStatus)`` without ``Trade``: the host then does not
+    subscribe it to them, and a venue nobody else hears makes no such event (the paper venue's public trades)."""
+
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""
         return []
 
     def on_market(self, event: MarketEvent) -> None:
-        """A book update, public trade or feed status change for one of :meth:`markets`."""
+        """A book update, public trade, pool update or feed status change for one of :meth:`markets` (of the
+        kinds in :attr:`market_events`)."""
 
     def on_order_update(self, update: OrderUpdate) -> None:
         """One of this strategy's orders changed status or filled quantity."""

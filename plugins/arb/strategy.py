@@ -66,6 +66,8 @@ class ArbStrategy(Strategy):
     order_settings: ClassVar[tuple[str, ...]] = ("cex", "dex")
     exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex", "pool")
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"cex": ("book",), "dex": ("pool",), "pool": ("pool",)}
+    market_events: ClassVar[tuple[type, ...]] = (BookUpdate, PoolUpdate, FeedStatus)
+    """Public trades never move a decision: the host does not deliver them (nor does a paper venue make them)."""
 
     @classmethod
     def needs(cls, settings: ArbSettings) -> Mapping[str, tuple[str, ...]]:

@@ -61,6 +61,8 @@ class GridStrategy(Strategy):
     Settings = GridSettings
     settings: GridSettings
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"exchange": ("book",)}
+    market_events: ClassVar[tuple[type, ...]] = (BookUpdate, FeedStatus)
+    """The grid reads the touch and the feed's state, never public trades."""
 
     @classmethod
     def needs(cls, settings: GridSettings) -> Mapping[str, tuple[str, ...]]:

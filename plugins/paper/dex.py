@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from decimal import Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal, localcontext
 from pathlib import Path
 
 from bot.api import (
@@ -44,6 +44,7 @@ from bot.api.ledger import qty as display_qty
 from . import dex_pool
 from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
+from .events import new_pool_update
 from .feeds import PlaysRecording, RecordingPlayer
 from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
@@ -124,7 +125,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self._rng = random.Random(settings.seed)
         with localcontext() as exact:  # a probability of any length, times 10**6, exactly
             exact.prec = 28 + len(settings.dislocation_probability.as_tuple().digits)
-            self._dislocation_millionths = settings.dislocation_probability * _MILLIONTHS
+            # a whole draw k is below p * 10**6 exactly when it is below that number rounded up
+            self._dislocation_millionths = int((settings.dislocation_probability * _MILLIONTHS).to_integral_value(
+                ROUND_CEILING))
         self._state: PaperDexState | None = None
         self._balances: dict[str, Decimal] = {}
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
@@ -365,7 +368,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self.slot += 1
         pools = self._pools
         if pools is not None and pools.route:  # made only if someone subscribed to it
-            pools.publish(PoolUpdate(self.name, self.symbol, pool, self._time_ns(), self.slot))
+            pools.publish(new_pool_update(self.name, self.symbol, pool, self._time_ns(), self.slot))
         if self._steps_unsaved >= SAVE_POOL_EVERY:
             state = self._ready()
             with state.transaction():
@@ -428,7 +431,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self.pool = pool
         self.slot = slot or self.slot + 1
         self._set_feed(FeedState.LIVE, source, now)
-        self._publish(PoolUpdate(self.name, self.symbol, pool, now, self.slot))
+        self._publish(new_pool_update(self.name, self.symbol, pool, now, self.slot))
 
     def _set_feed(self, state: FeedState, reason: str, now: int) -> None:
         if self._feed_state is not state:

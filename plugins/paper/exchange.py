@@ -47,7 +47,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
 
     **Market data, ``market = "simulated"``** (the default). Each symbol is a
     :class:`~plugins.paper.market.SimulatedMarket` (seeded random walk). Every step publishes a
-    ``BookUpdate`` (``depth_levels`` per side, best first) and usually a public ``Trade``.
+    ``BookUpdate`` (``depth_levels`` per side, best first) and usually a public ``Trade``, each made only
+    if someone subscribed to it (a strategy hears trades unless its ``market_events`` leave them out).
     :meth:`start` publishes ``FeedStatus(LIVE)`` and a first book per symbol, then steps every
     ``tick_interval_ms`` in a background task; with ``tick_interval_ms = 0`` only :meth:`step`
     moves the markets (benchmarks, backtests).
@@ -246,8 +247,10 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """
         if not self._random_walk:
             return self._play_one() if self._player is not None else True
+        engine = self._engine
+        if engine is None or self._state is None:
+            engine = self._engine_ready()  # raises: not started (or stopped)
         now = self._time_ns()
-        engine, state = self._engine_ready(), self._state_ready()
         for market, books, trades in self._topics:  # each event made only if someone subscribed to it
             printed = market.move()
             if books.route:
@@ -259,7 +262,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                 self._commit(now)
         self._steps_unsaved += 1
         if self._steps_unsaved >= SAVE_MARKETS_EVERY:
-            with state.transaction():
+            with self._state_ready().transaction():
                 self._save_markets()
         return True
 

@@ -25,13 +25,14 @@ exactly as if it had never stopped. The market knows nothing of our orders: they
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.api import BookUpdate, Side, Trade
 from bot.api.kit import to_units
+
+from .events import new_trade
 
 _PROFILES = 256
 """Number of precomputed level-size profiles and trade sizes; indexed by 8 random bits."""
@@ -41,36 +42,6 @@ _BLOCK_BITS = 12
 """The random stream is reseeded every ``2 ** _BLOCK_BITS`` steps, which makes resuming exact."""
 _BLOCK_MASK = (1 << _BLOCK_BITS) - 1
 _BUY, _SELL = Side.BUY, Side.SELL
-
-
-# A frozen dataclass sets each field through ``object.__setattr__``, which costs about a
-# microsecond per event on this hot path; writing the slots directly halves that. Checked against
-# the domain type at import, with the plain constructor as fallback if it ever changes shape.
-_TRADE_FIELDS = ("exchange", "symbol", "price", "qty", "taker_side", "ts_ns")
-
-
-def _slots_match(cls: type, names: tuple[str, ...]) -> bool:
-    return tuple(f.name for f in dataclasses.fields(cls)) == names and "__slots__" in cls.__dict__
-
-
-if _slots_match(Trade, _TRADE_FIELDS):
-    _new = object.__new__
-    _t_exchange, _t_symbol, _t_price, _t_qty, _t_side, _t_ts = (getattr(Trade, n).__set__ for n in _TRADE_FIELDS)
-
-    def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
-        trade = _new(Trade)
-        _t_exchange(trade, exchange)
-        _t_symbol(trade, symbol)
-        _t_price(trade, price)
-        _t_qty(trade, qty)
-        _t_side(trade, side)
-        _t_ts(trade, ts_ns)
-        return trade
-
-else:  # pragma: no cover - the domain type changed shape
-
-    def _new_trade(exchange: str, symbol: str, price: Decimal, qty: Decimal, side: Side, ts_ns: int) -> Trade:
-        return Trade(exchange, symbol, price, qty, side, ts_ns)
 
 
 def _decimals(step: Decimal) -> tuple[int, int]:
@@ -238,7 +209,7 @@ class SimulatedMarket:
 
     def trade(self, ts_ns: int) -> Trade:
         """The public trade of the last :meth:`move` that printed one."""
-        return _new_trade(self.exchange, self.symbol, self.trade_ticks * self.tick_size,
+        return new_trade(self.exchange, self.symbol, self.trade_ticks * self.tick_size,
                           self._trade_qty[self._trade_size], _BUY if self.trade_taker_buy else _SELL, ts_ns)
 
     def book(self, ts_ns: int) -> BookUpdate:
