@@ -149,6 +149,8 @@ class Execution:
         self.second_scheduled = False
         self.recovered = False
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
+        self.saves = 0
+        """How many times its row was written (a leg's end is written once, with whatever it leads to)."""
 
     @property
     def id(self) -> str:
@@ -291,8 +293,10 @@ class ArbExecutions:
         leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
         if update.status.terminal and not leg.final:
             leg.final_ns = self.ctx.clock.time_ns()
-            self._save(ex)
-            self._advance(ex)
+            saves = ex.saves
+            self._advance(ex)  # what the leg's end leads to (the next leg, a hedge, the finish) writes the row
+            if ex.saves == saves:  # nothing followed yet: the leg's end is written on its own
+                self._save(ex)
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
@@ -533,6 +537,7 @@ class ArbExecutions:
         self._on_done(ex)
 
     def _save(self, ex: Execution) -> None:
+        ex.saves += 1
         ex.sync_row()
         save_execution(self.ctx.store, ex.row, ex.saved)
 
