@@ -15,8 +15,9 @@ backtest:
   driver calls ``step()`` on each venue at its pace (a recording at ``next_event_ns()``), earliest
   first. A venue without the contract is refused by name before anything runs; the host never
   reads a venue's settings by name.
-* **nothing leaves the process.** Notifiers and plugin services are left out, the
-  control socket is off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
+* **nothing leaves the process.** Notifiers and plugin services are left out (so an alert that
+  no plugin subscribed to is dropped as it is made: ``Alerts.nowhere``), the control socket is
+  off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
   sqlite:///DIR/backtest.db`` reads it).
 
 Any strategy runs (grid, arb, a third party's): the report's generic part comes from the store and
@@ -374,6 +375,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
 
     bot = Bot(config, plugins, registry, clock=clock)
     bot.store.disposable()  # re-run, never recovered, after a crash: no fsync, records committed in batches
+    bot.alerts.nowhere = True  # no notifier ever: an alert no plugin listens to is not even composed
     collector.subscribe(bot.bus)  # before start: the first books already count
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest
