@@ -54,13 +54,21 @@ class BacktestClock(ManualClock):
 
 
 class _SimulatedTimeSelector(selectors.DefaultSelector):
-    """Polls for I/O without waiting; a wait for the next timer becomes a clock advance."""
+    """Polls for I/O without waiting; a wait for the next timer becomes a clock advance.
+
+    While the only file registered is the loop's own wake-up pipe (a backtest without sockets), it is not
+    polled at every turn: a callback another thread hands the loop (``call_soon_threadsafe``) is queued
+    before the pipe is written to, so the turn runs it anyway; the pipe is read when the loop blocks."""
 
     def __init__(self, clock: BacktestClock):
         super().__init__()
         self._clock = clock
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if len(self.get_map()) <= 1 and timeout is not None:  # nothing but the wake-up pipe: no system call
+            if timeout > 0:
+                self._clock.advance_ns(max(1, round(timeout * NS_PER_S)))
+            return []
         ready = super().select(0)
         if ready or timeout is None or timeout <= 0:
             if not ready and timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us

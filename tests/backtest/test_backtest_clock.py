@@ -140,6 +140,42 @@ state_file = ""
     assert offsets_ms == [0, 1000, 2000]
 
 
+def test_sockets_are_polled_and_threads_answer_but_a_loop_without_files_makes_no_system_call(monkeypatch):
+    import selectors
+    import socket
+
+    clock = BacktestClock(START)
+    polls: list[float | None] = []
+    base_select = selectors.DefaultSelector.select
+
+    def counting(self, timeout=None):
+        polls.append(timeout)
+        return base_select(self, timeout)
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", counting)
+
+    async def main() -> tuple[int, bytes, int, int]:
+        loop = asyncio.get_running_loop()
+        for _ in range(100):  # only the loop's wake-up pipe is registered: turns without polling it
+            await asyncio.sleep(0)
+        quiet = len(polls)
+        answer = await loop.run_in_executor(None, lambda: 42)  # another thread hands its answer back
+        far = asyncio.ensure_future(asyncio.sleep(3600))  # a timer far ahead: I/O comes first
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        theirs.sendall(b"ping")
+        data = await reader.read(4)
+        at = clock.time_ns() - START
+        far.cancel()
+        writer.close()
+        theirs.close()
+        return quiet, data, answer, at
+
+    quiet, data, answer, at = run_simulated(main(), clock)
+    assert quiet == 0 and answer == 42
+    assert data == b"ping" and at == 0 and polls  # read at once, the clock where it was, polled meanwhile
+
+
 def test_the_loop_says_when_nothing_runs_before_a_time():
     """The driver's fast path: it steps a market without a loop turn only when no callback is ready and no
     timer is due by the step's time."""
