@@ -299,8 +299,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
-    first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
-    (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
+    first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_at``: no
+    timer of its own): timers due before it (orders in flight, retries, strategy timers) run first, in
+    their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
     turn of the loop; callbacks ready now take one turn at the current time; otherwise the loop runs what
     is due before it, and the step still runs at exactly its time. False enters the loop at every step (the
@@ -337,8 +338,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     await asyncio.sleep(0)
                     continue
                 gap = due - clock.time_ns()
-                if gap > _LAND_BEFORE_NS:
-                    await asyncio.sleep((gap - _LAND_BEFORE_NS) / NS_PER_S)
+                if gap > _LAND_BEFORE_NS:  # a simulated sleep, without a timer of its own
+                    await fast.wake_at((gap - _LAND_BEFORE_NS) / NS_PER_S)
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
                     clock.advance_to(due)
                     await asyncio.sleep(0)
