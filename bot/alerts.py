@@ -41,6 +41,15 @@ class Alerts:
         """(owner, callback): called synchronously with every alert that is queued; must not block."""
         self.dropped = 0
         self.sent = 0
+        self.nowhere = False
+        """True when no notifier will ever be attached (a backtest sends no alert to anyone): an alert that no
+        listener hears is then dropped as it is emitted, since nothing could ever read it (see :attr:`heard`)."""
+
+    @property
+    def heard(self) -> bool:
+        """Whether an alert emitted now can reach anyone: always, unless :attr:`nowhere` is set and no listener
+        is subscribed. A caller may skip composing an alert nobody hears (its figures, its text)."""
+        return not self.nowhere or bool(self._listeners)
 
     def subscribe(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]:
         """Call ``callback`` with every alert that is queued (a stream, metrics); returns the unsubscribe."""
@@ -58,7 +67,9 @@ class Alerts:
         self._listeners = [entry for entry in self._listeners if entry[0] != owner]
 
     def emit(self, alert: Alert) -> None:
-        """Queue an alert (or count it, inside its coalescing window)."""
+        """Queue an alert (or count it, inside its coalescing window); drop it when nobody hears it (:attr:`heard`)."""
+        if self.nowhere and not self._listeners:
+            return
         message = REDACTOR.redact(alert.message)
         fields = {key: _redacted(value) for key, value in alert.fields.items()}
         if message != alert.message or fields != alert.fields or not alert.bot:

@@ -151,7 +151,8 @@ class Bot:
             config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
             portfolio=self.portfolio, risk=self.risk,
             dispatch=Dispatch(portfolio=self.portfolio, risk_checks=lambda: self.risk.checks, bus=self.bus,
-                              strategy=self._running_strategy, guard=self._guard, alert=self.alert),
+                              strategy=self._running_strategy, guard=self._guard, alert=self.alert,
+                              alerts_heard=lambda: self.alerts.heard),
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
             active=active)
@@ -775,6 +776,8 @@ class Bot:
     # --- errors and alerts ------------------------------------------------------------------
 
     def alert(self, level: AlertLevel, kind: str, message: str, source: str = "host", **fields: Any) -> None:
+        if not self.alerts.heard:  # a backtest's: nobody hears it, so nothing is made of it
+            return
         self.alerts.emit(Alert(level=level, kind=kind, source=source, message=message, fields=fields,
                                ts_ns=self.clock.time_ns()))
 

@@ -68,6 +68,8 @@ FLUSH_GATHER_S = 0.05
 STORE_RETRY_S = (0.2, 5.0)
 """First and longest delay between two attempts to write while the store fails."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
+_SETTLED_NOW = (OrderState, PermanentError, TransientError)
+"""Answers handled without another request (:meth:`Executor._handle_settled`); any other is an unknown outcome."""
 
 
 @dataclass
@@ -336,10 +338,36 @@ class Executor:
     def _request(self, lane: _Lane, batch: list[_Job]) -> None:
         """Make the request task of an immediate batch now: it starts in the next loop turn with every other
         made in this one (both legs of an arbitrage leave together; what one answers is handled once they all
-        left), and orders submitted before it starts join it (a batch venue)."""
+        left: by :meth:`_answered`, a callback of the loop turn after it is done), and orders submitted before it
+        starts join it (a batch venue)."""
         request = asyncio.get_running_loop().create_task(self._place_next(lane, batch))
-        request.add_done_callback(lambda done: self.tasks.create(
-            self._send(lane, batch, done), owner="executor", what=f"answer from {lane.exchange.name}"))
+        request.add_done_callback(lambda done: self._answered(lane, batch, done))
+
+    def _answered(self, lane: _Lane, jobs: list[_Job], request: asyncio.Task[Any]) -> None:
+        """The request of an immediate batch is done. Answers that need no further request (an order state, a
+        refusal, a retry to schedule: every answer but an unknown outcome) are handled here and now, as
+        :meth:`_send` would (a failure reported as its task's would be); otherwise :meth:`_send` handles them
+        all in its own task (an unknown outcome is looked up before anything else happens)."""
+        what = f"answer from {lane.exchange.name}"
+        results: list[OrderState | BaseException] | None = None
+        if not request.cancelled():
+            exc = request.exception()
+            if exc is None:
+                results = request.result()
+            elif isinstance(exc, Exception):
+                results = [exc] * len(jobs)
+        if results is None or not all(isinstance(r, _SETTLED_NOW) for r in results):
+            self.tasks.create(self._send(lane, jobs, request), owner="executor", what=what)
+            return
+        try:
+            for job, result in zip(jobs, results, strict=True):
+                try:
+                    self._handle_settled(lane, job, result)
+                finally:
+                    self._sending.discard(job.order.client_order_id)
+                    self._end()
+        except Exception as exc:
+            self.tasks.report("executor", what, exc)
 
     @contextmanager
     def intent(self) -> Iterator[None]:
@@ -417,7 +445,7 @@ class Executor:
 
     async def _place_next(self, lane: _Lane, batch: list[_Job]) -> list[OrderState | BaseException]:
         """The request of the immediate path's orders collected for this lane in one loop turn (under the
-        request timeout: its answer is handled by :meth:`_send` when it is done)."""
+        request timeout: its answer is handled by :meth:`_answered` when it is done)."""
         if lane.next_batch is batch:
             lane.next_batch = None
         async with asyncio.timeout(self.settings.request_timeout_s):
@@ -583,19 +611,26 @@ class Executor:
                 self._sending.discard(job.order.client_order_id)
                 self._end()
 
-    async def _handle_result(self, lane: _Lane, job: _Job, result: OrderState | BaseException) -> None:
+    def _handle_settled(self, lane: _Lane, job: _Job, result: OrderState | BaseException) -> bool:
+        """Handle an answer that needs no further request (one of :data:`_SETTLED_NOW`); False for any other."""
         order = job.order
         if isinstance(result, OrderState):
             self._apply(order, result)
-            return
+            return True
         if isinstance(result, PermanentError):
             self._finish(order, OrderStatus.REJECTED, f"{type(result).__name__}: {result}")
-            return
+            return True
         if isinstance(result, TransientError):
             if isinstance(result, RateLimited) and result.retry_after_s:
                 lane.bucket.block_for(result.retry_after_s)
             self._retry_later(lane, job, f"{type(result).__name__}: {result}")
+            return True
+        return False
+
+    async def _handle_result(self, lane: _Lane, job: _Job, result: OrderState | BaseException) -> None:
+        if self._handle_settled(lane, job, result):
             return
+        order = job.order
         if order.status is not OrderStatus.PENDING:
             return  # the venue's feed already reported the order: it arrived, whatever became of the answer
         # Unknown outcome (timeout, lost connection, unexpected error): ask before resending.

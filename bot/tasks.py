@@ -61,6 +61,10 @@ class Tasks:
                 failures += 1
             await asyncio.sleep(delay)
 
+    def report(self, owner: str, what: str, exc: BaseException) -> None:
+        """Report a failure of work done in a loop callback rather than a task, as a task's would be reported."""
+        self._on_error(owner, what, exc)
+
     def _done(self, task: asyncio.Task[Any], owner: str, what: str) -> None:
         self._tasks.discard(task)
         if task.cancelled():

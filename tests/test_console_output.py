@@ -216,3 +216,44 @@ def test_every_alert_names_its_bot_and_repeats_coalesce_per_bot():
     alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked", bot="beta"))  # relayed from beta
     alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))  # alpha's repeat: counted
     assert [a.bot for a in seen] == ["alpha", "beta"]
+
+
+def test_alerts_that_can_reach_nobody_are_dropped_as_they_are_emitted_until_someone_listens():
+    from decimal import Decimal
+
+    from bot.dispatch import Dispatch
+    from bot.domain import Fill, Liquidity, Side
+
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: 0.0)
+    alerts.emit(Alert(AlertLevel.INFO, "bot", "host", "queued for a notifier attached later"))
+    assert alerts.heard and len(alerts._queue) == 1  # by default a notifier may still come
+    alerts.nowhere = True  # a backtest: no notifier ever
+    alerts.emit(Alert(AlertLevel.INFO, "fill", "grid", "buy filled"))
+    assert not alerts.heard and len(alerts._queue) == 1 and len(alerts._windows) == 1  # neither queued nor counted
+    seen: list[Alert] = []
+    unsubscribe = alerts.subscribe(seen.append, owner="test")  # a plugin listens: it hears every alert again
+    alerts.emit(Alert(AlertLevel.INFO, "fill", "grid", "buy filled"))
+    assert alerts.heard and [a.message for a in seen] == ["buy filled"] and len(alerts._queue) == 2
+    unsubscribe()
+
+    composed: list[str] = []
+
+    class Bus:
+        def publish(self, event: object) -> None:
+            pass
+
+    class Portfolio:
+        def on_fill(self, fill: Fill) -> None:
+            pass
+
+    dispatch = Dispatch(portfolio=Portfolio(), risk_checks=list, bus=Bus(), strategy=lambda name: None,  # type: ignore[arg-type]
+                        guard=lambda owner, func, arg: func(arg), alert=lambda *a, **k: composed.append(a[2]),
+                        alerts_heard=lambda: alerts.heard)
+    fill = Fill(exchange="paper", symbol="BTC/USD", client_order_id="c1", trade_id="t1", side=Side.BUY,
+                price=Decimal("100"), qty=Decimal("1"), fee=Decimal("0.1"), fee_asset="USD", liquidity=Liquidity.TAKER,
+                ts_ns=1)
+    dispatch.fill("grid", fill)
+    assert composed == []  # nobody hears it: not even composed
+    alerts.subscribe(seen.append, owner="test")
+    dispatch.fill("grid", fill)
+    assert composed == ["buy 1 BTC/USD at 100"]

@@ -82,6 +82,32 @@ async def test_order_is_persisted_before_it_is_sent(bot):
     assert seen_in_store == [True]
 
 
+async def test_an_answer_is_handled_in_the_request_callback_and_a_failure_there_is_reported(bot):
+    handled: list[str] = []
+    failures: list[tuple[str, str, BaseException]] = []
+    bot.tasks._on_error = lambda owner, what, exc: failures.append((owner, what, exc))
+    apply = bot.executor._apply
+
+    def failing_apply(order, state):
+        handled.append(order.client_order_id)
+        apply(order, state)
+        if order.client_order_id == "f-2":
+            raise RuntimeError("boom")
+
+    bot.executor._apply = failing_apply
+    made: list[str] = []
+    create = bot.tasks.create
+    bot.tasks.create = lambda coro, *, owner, what: made.append(what) or create(coro, owner=owner, what=what)
+    assert bot.strategies["s"].ctx.submit(intent("f-1")) == "f-1"
+    await wait_for(lambda: final_status(bot, "f-1") is OrderStatus.OPEN)
+    assert handled == ["f-1"] and failures == [] and made == []  # no task for the answer
+    assert bot.strategies["s"].ctx.submit(intent("f-2")) == "f-2"
+    await wait_for(lambda: failures, what="the failure reported")
+    [(owner, what, exc)] = failures
+    assert (owner, what, str(exc)) == ("executor", "answer from v", "boom")
+    assert final_status(bot, "f-2") is OrderStatus.OPEN and await bot.executor.settle(1)  # nothing left in flight
+
+
 async def test_transient_errors_are_retried(bot):
     venue(bot).faults = ["transient", "ratelimit"]
     bot.strategies["s"].ctx.submit(intent("t-1"))

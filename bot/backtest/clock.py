@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..clock import ManualClock
@@ -23,6 +23,8 @@ from ..clock import ManualClock
 T = TypeVar("T")
 
 NS_PER_S = 1_000_000_000
+_MAXIMUM_WAIT_S: float = asyncio.base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
+"""The longest wait the loop asks of its selector (a day): a timer further away is reached in such steps."""
 
 
 class BacktestClock(ManualClock):
@@ -54,13 +56,26 @@ class BacktestClock(ManualClock):
 
 
 class _SimulatedTimeSelector(selectors.DefaultSelector):
-    """Polls for I/O without waiting; a wait for the next timer becomes a clock advance."""
+    """Polls for I/O without waiting; a wait for the next timer becomes a clock advance.
+
+    While the only file registered is the loop's own wake-up pipe (a backtest without sockets), it is not
+    polled at every turn: a callback another thread hands the loop (``call_soon_threadsafe``) is queued
+    before the pipe is written to, so the turn runs it anyway; the pipe is read when the loop blocks."""
 
     def __init__(self, clock: BacktestClock):
         super().__init__()
         self._clock = clock
+        self.before_wait: Callable[[], bool] | None = None
+        """Called when the loop has nothing ready and would wait (for its next timer, or for I/O): True when it
+        moved the clock itself and made something ready (:meth:`BacktestLoop.wake_at`)."""
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout != 0 and self.before_wait is not None and self.before_wait():
+            return super().select(0) if len(self.get_map()) > 1 else []
+        if len(self.get_map()) <= 1 and timeout is not None:  # nothing but the wake-up pipe: no system call
+            if timeout > 0:
+                self._clock.advance_ns(max(1, round(timeout * NS_PER_S)))
+            return []
         ready = super().select(0)
         if ready or timeout is None or timeout <= 0:
             if not ready and timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us
@@ -76,8 +91,11 @@ class BacktestLoop(asyncio.SelectorEventLoop):
     """An event loop on simulated time: ``time()`` is the clock's, idle waits advance the clock."""
 
     def __init__(self, clock: BacktestClock):
-        super().__init__(_SimulatedTimeSelector(clock))
+        selector = _SimulatedTimeSelector(clock)
+        super().__init__(selector)
         self._backtest_clock = clock
+        self._wake: tuple[float, asyncio.Future[None]] | None = None
+        selector.before_wait = self._before_wait
 
     def time(self) -> float:
         return self._backtest_clock.monotonic()
@@ -85,6 +103,39 @@ class BacktestLoop(asyncio.SelectorEventLoop):
     def ready_now(self) -> bool:
         """True when callbacks are ready to run now (no wait: one turn of the loop runs them)."""
         return bool(self._ready)  # type: ignore[attr-defined]  # BaseEventLoop's own queue of ready callbacks
+
+    def wake_at(self, delay: float) -> asyncio.Future[None]:
+        """A future done ``delay`` seconds from now, as ``asyncio.sleep(delay)`` would wake its task, without a
+        timer: the driver's wait before a step. It is due at the time a timer made now would be (``time() +
+        delay``), after every timer due before it; the clock moves to it as it would to that timer, and the
+        future is done in that same turn rather than by the timer's callback in it (the driver, woken one turn
+        sooner, only looks whether anything runs before its step). One at a time: a new one replaces the last."""
+        future = self.create_future()
+        self._wake = (self.time() + delay, future)
+        return future
+
+    def _before_wait(self) -> bool:
+        """The loop would wait for its next timer (or for I/O): when :meth:`wake_at`'s time comes no later, move
+        the clock to it as the timer's wait would, and wake the driver now (True)."""
+        wake = self._wake
+        if wake is None:
+            return False
+        when, future = wake
+        if future.done():  # cancelled: the driver is gone
+            self._wake = None
+            return False
+        scheduled = self._scheduled  # type: ignore[attr-defined]  # its heap of timers, earliest first
+        if scheduled and scheduled[0].when() < when:
+            return False  # a timer before it: the loop moves the clock to that one first
+        wait = when - self.time()
+        if wait > _MAXIMUM_WAIT_S:  # as the loop waits for a timer that far: by steps of the longest wait
+            self._backtest_clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
+            return True
+        if wait > 0:  # exactly as the selector moves the clock to a timer (see _SimulatedTimeSelector.select)
+            self._backtest_clock.advance_ns(max(1, round(wait * NS_PER_S)))
+        self._wake = None
+        future.set_result(None)
+        return True
 
     def idle_until(self, ns: int) -> bool:
         """True when nothing would run before the clock reaches ``ns``: no callback ready, no timer due

@@ -15,8 +15,9 @@ backtest:
   driver calls ``step()`` on each venue at its pace (a recording at ``next_event_ns()``), earliest
   first. A venue without the contract is refused by name before anything runs; the host never
   reads a venue's settings by name.
-* **nothing leaves the process.** Notifiers and plugin services are left out, the
-  control socket is off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
+* **nothing leaves the process.** Notifiers and plugin services are left out (so an alert that
+  no plugin subscribed to is dropped as it is made: ``Alerts.nowhere``), the control socket is
+  off, the store is ``DIR/backtest.db`` (fresh each run: ``arbot report --db
   sqlite:///DIR/backtest.db`` reads it).
 
 Any strategy runs (grid, arb, a third party's): the report's generic part comes from the store and
@@ -298,8 +299,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
-    first, ties in config order. Waiting for a due time is a simulated sleep: timers due before it
-    (orders in flight, retries, strategy timers) run first, in their order. ``synchronous`` (the
+    first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_at``: no
+    timer of its own): timers due before it (orders in flight, retries, strategy timers) run first, in
+    their order. ``synchronous`` (the
     default): when nothing would run before the due time, the clock moves and the step runs without a
     turn of the loop; callbacks ready now take one turn at the current time; otherwise the loop runs what
     is due before it, and the step still runs at exactly its time. False enters the loop at every step (the
@@ -336,8 +338,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     await asyncio.sleep(0)
                     continue
                 gap = due - clock.time_ns()
-                if gap > _LAND_BEFORE_NS:
-                    await asyncio.sleep((gap - _LAND_BEFORE_NS) / NS_PER_S)
+                if gap > _LAND_BEFORE_NS:  # a simulated sleep, without a timer of its own
+                    await fast.wake_at((gap - _LAND_BEFORE_NS) / NS_PER_S)
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
                     clock.advance_to(due)
                     await asyncio.sleep(0)
@@ -374,6 +376,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
 
     bot = Bot(config, plugins, registry, clock=clock)
     bot.store.disposable()  # re-run, never recovered, after a crash: no fsync, records committed in batches
+    bot.alerts.nowhere = True  # no notifier ever: an alert no plugin listens to is not even composed
     collector.subscribe(bot.bus)  # before start: the first books already count
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest

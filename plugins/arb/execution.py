@@ -132,10 +132,11 @@ class Leg:
 class Execution:
     """One execution in memory: its row (written through on every change) and its legs."""
 
-    def __init__(self, row: ArbExecutionRow | ExecutionRecord):
+    def __init__(self, row: ArbExecutionRow | ExecutionRecord, saved: dict[str, object] | None = None):
         self.row = row
-        self.saved = execution_values(row)
-        """The row's values as stored (it is made from a row just inserted or loaded): a save writes what differs."""
+        self.saved = execution_values(row) if saved is None else saved
+        """The row's values as stored (it is made from a row just inserted, with the values inserted, or loaded): a
+        save writes what differs."""
         self.cex = Leg("cex", row.cex_exchange, Side(row.cex_side), row.cex_qty, row.cex_price, row.cex_cid,
                        row.cex_submitted_ns, row.cex_final_ns, row.cex_status, row.cex_filled, row.cex_avg_price)
         self.dex = Leg("dex", row.dex_exchange, Side(row.dex_side), row.dex_qty, row.dex_price, row.dex_cid,
@@ -149,6 +150,8 @@ class Execution:
         self.second_scheduled = False
         self.recovered = False
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
+        self.saves = 0
+        """How many times its row was written (a leg's end is written once, with whatever it leads to)."""
 
     @property
     def id(self) -> str:
@@ -237,10 +240,11 @@ class ArbExecutions:
         try:
             # one durable intent: the row and the rows of the legs sent now commit together, before they leave
             with self.ctx.intent():
-                if not insert_execution(self.ctx.store, row):
+                values = execution_values(row)
+                if not insert_execution(self.ctx.store, row, values):
                     self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
                     return False
-                ex = self._track(Execution(row))
+                ex = self._track(Execution(row, values))
                 if ex.sequential:
                     self._send(ex, ex.first_second()[0], now_ns)
                 else:
@@ -291,8 +295,10 @@ class ArbExecutions:
         leg.filled, leg.avg_price = update.filled_qty, update.avg_fill_price
         if update.status.terminal and not leg.final:
             leg.final_ns = self.ctx.clock.time_ns()
-            self._save(ex)
-            self._advance(ex)
+            saves = ex.saves
+            self._advance(ex)  # what the leg's end leads to (the next leg, a hedge, the finish) writes the row
+            if ex.saves == saves:  # nothing followed yet: the leg's end is written on its own
+                self._save(ex)
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
@@ -533,6 +539,7 @@ class ArbExecutions:
         self._on_done(ex)
 
     def _save(self, ex: Execution) -> None:
+        ex.saves += 1
         ex.sync_row()
         save_execution(self.ctx.store, ex.row, ex.saved)
 

@@ -190,14 +190,16 @@ def execution_values(row: ArbExecutionRow | ExecutionRecord) -> dict[str, object
     return {name: getattr(row, name) for name in _EXECUTION_FIELDS}
 
 
-def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord) -> bool:
+def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
+                     values: dict[str, object] | None = None) -> bool:
     """Persist a new execution; False if this opportunity id already has one (nothing written).
 
     The store's fast durable record (:meth:`Store.record`): this runs on the loop, in the decision
     that sends the legs, and is committed when it returns, or, inside ``ctx.intent()``, when the intent
-    commits (with the legs' order rows, before they leave).
+    commits (with the legs' order rows, before they leave). ``values``: :func:`execution_values` of ``row``,
+    when the caller has them already (to keep as what was stored).
     """
-    return store.record(ArbExecutionRow, execution_values(row))
+    return store.record(ArbExecutionRow, execution_values(row) if values is None else values)
 
 
 def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
@@ -207,18 +209,25 @@ def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
     ``saved``: the row's values as stored (:func:`execution_values` of it when inserted or loaded), kept up to date
     here: only the columns that differ from it are set (none: nothing is written), and the stored row ends the
     same as if every column had been. None: every column."""
-    values = execution_values(row)
-    del values["opportunity_id"]
     if saved is None:
+        values = execution_values(row)
+        del values["opportunity_id"]
         store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
         return
-    changed = {name: value for name, value in values.items() if not _same(saved.get(name, _UNSAVED), value)}
+    changed = {}
+    for name in _SAVED_FIELDS:  # one pass over the columns: most are as stored (the same objects)
+        value = getattr(row, name)
+        stored = saved.get(name, _UNSAVED)
+        if stored is not value and not _same(stored, value):
+            changed[name] = value
     if changed:
         store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, changed)
         saved.update(changed)
 
 
 _UNSAVED = object()
+_SAVED_FIELDS = tuple(name for name in _EXECUTION_FIELDS if name != "opportunity_id")
+"""What a save may change: every column but ``id`` and the key."""
 
 
 def _same(stored: object, value: object) -> bool:

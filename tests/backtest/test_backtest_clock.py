@@ -140,6 +140,81 @@ state_file = ""
     assert offsets_ms == [0, 1000, 2000]
 
 
+def test_sockets_are_polled_and_threads_answer_but_a_loop_without_files_makes_no_system_call(monkeypatch):
+    import selectors
+    import socket
+
+    clock = BacktestClock(START)
+    polls: list[float | None] = []
+    base_select = selectors.DefaultSelector.select
+
+    def counting(self, timeout=None):
+        polls.append(timeout)
+        return base_select(self, timeout)
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", counting)
+
+    async def main() -> tuple[int, bytes, int, int]:
+        loop = asyncio.get_running_loop()
+        for _ in range(100):  # only the loop's wake-up pipe is registered: turns without polling it
+            await asyncio.sleep(0)
+        quiet = len(polls)
+        answer = await loop.run_in_executor(None, lambda: 42)  # another thread hands its answer back
+        far = asyncio.ensure_future(asyncio.sleep(3600))  # a timer far ahead: I/O comes first
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        theirs.sendall(b"ping")
+        data = await reader.read(4)
+        at = clock.time_ns() - START
+        far.cancel()
+        writer.close()
+        theirs.close()
+        return quiet, data, answer, at
+
+    quiet, data, answer, at = run_simulated(main(), clock)
+    assert quiet == 0 and answer == 42
+    assert data == b"ping" and at == 0 and polls  # read at once, the clock where it was, polled meanwhile
+
+
+def test_the_drivers_wait_wakes_where_a_sleep_would_without_a_timer():
+    """``BacktestLoop.wake_at`` (the driver's wait before a step) lands on the very nanosecond an
+    ``asyncio.sleep`` of the same delay would, after every timer due before it, and makes no timer (it is
+    done in the turn that reaches it, not the next: at a tie the driver looks first)."""
+
+    def run(wait: str) -> list[tuple[str, int]]:
+        clock = BacktestClock(START)
+        seen: list[tuple[str, int]] = []
+
+        async def timer(name: str, seconds: float) -> None:
+            await asyncio.sleep(seconds)
+            seen.append((name, clock.time_ns() - START))
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            clock.advance_ns(7)  # an odd start: the float seconds of the loop's time round
+            tasks = [asyncio.ensure_future(timer(name, s)) for name, s in
+                     (("before", 0.0123456789), ("tie", 0.3), ("after", 0.9), ("long after", 2 * 86_400.0))]
+            await asyncio.sleep(0)  # their timers are made
+            for delay in (0.3, 0.000000001, 0.333333333, 86_400.5 * 1.5):
+                timers = len(loop._scheduled)
+                if wait == "wake_at":
+                    await loop.wake_at(delay)
+                else:
+                    await asyncio.sleep(delay)
+                seen.append((f"woke {delay}", clock.time_ns() - START))
+                if wait == "wake_at":
+                    assert len(loop._scheduled) <= timers  # no timer of its own
+            await asyncio.gather(*tasks)
+
+        run_simulated(main(), clock)
+        return seen
+
+    woken, slept = run("wake_at"), run("sleep")
+    assert sorted(woken) == sorted(slept)  # every wake-up on the same nanosecond
+    assert [ns for _, ns in woken] == sorted(ns for _, ns in woken)  # in time order (a tie: the driver first)
+    assert ("woke 0.3", 300_000_007) in woken and ("tie", 300_000_007) in woken
+
+
 def test_the_loop_says_when_nothing_runs_before_a_time():
     """The driver's fast path: it steps a market without a loop turn only when no callback is ready and no
     timer is due by the step's time."""
