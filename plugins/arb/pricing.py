@@ -166,6 +166,17 @@ class Direction(enum.StrEnum):
         return Side.SELL if self is Direction.BUY_CEX_SELL_DEX else Side.BUY
 
 
+class Touch(enum.Enum):
+    """What a direction's touch alone decides against the pool state (:meth:`Pricer.touch`)."""
+
+    NO_EDGE = "no edge"
+    """No gross edge at the touch (or no level on its side, or no usable pool)."""
+    HOPELESS = "hopeless"
+    """An edge, but no size can clear ``min_edge_bps``: not tradable, whatever the book's other levels."""
+    OPEN = "open"
+    """An edge that may be tradable: the book's levels and the pool decide."""
+
+
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """What each venue can spend right now (free balances), in whole tokens."""
@@ -637,6 +648,25 @@ class Pricer:
             buy_cex = self._without_edge(Direction.BUY_CEX_SELL_DEX, book.best_ask_units, book.price_decimals)
         if buy_dex is None:
             buy_dex = self._without_edge(Direction.BUY_DEX_SELL_CEX, book.best_bid_units, book.price_decimals)
+        return buy_cex, buy_dex
+
+    def touch(self, book: BookUpdate) -> tuple[Touch, Touch]:
+        """What the touch alone decides of each direction (buy-cex-sell-dex, buy-dex-sell-cex): integer comparisons
+        with the pool state's thresholds (:meth:`_gates`), nothing made. A HOPELESS direction is the one
+        :meth:`edges` hands back not tradable whatever the rest of the book (a caller that needs no figures of it
+        need not ask)."""
+        if self._mid is None:
+            return Touch.NO_EDGE, Touch.NO_EDGE
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        bid, ask = book.best_bid_units, book.best_ask_units
+        buy_cex = buy_dex = Touch.NO_EDGE
+        if ask is not None and ask < self._ask_edge_below:
+            buy_cex = Touch.HOPELESS if ask >= self._ask_hopeless_from else Touch.OPEN
+        if bid is not None and bid > self._bid_edge_above:
+            hopeless_to = self._bid_hopeless_to
+            buy_dex = Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
         return buy_cex, buy_dex
 
     def edges(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation | None, Evaluation | None]:

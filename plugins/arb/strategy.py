@@ -49,7 +49,7 @@ from bot.api.storage import StoreBusy
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
-from .pricing import Direction, Evaluation, Inventory, Pricer
+from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
 from .records import insert_opportunities
 from .settings import SOL, ArbSettings
 
@@ -236,6 +236,16 @@ class ArbStrategy(Strategy):
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
+        episode = self._episode
+        if episode is not None and not episode[1] and now - self._published_ns < self._refresh_ns:
+            # an episode not tradable, not due for a refresh: it goes on, unpublished, while its direction stays
+            # hopeless at the touch and the other has no edge (most ticks): nothing else to decide
+            buy_cex_at, buy_dex_at = self._pricer.touch(book)
+            if episode[0] is Direction.BUY_CEX_SELL_DEX:
+                if buy_cex_at is Touch.HOPELESS and buy_dex_at is Touch.NO_EDGE:
+                    return
+            elif buy_dex_at is Touch.HOPELESS and buy_cex_at is Touch.NO_EDGE:
+                return
         inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
         buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
