@@ -1,7 +1,9 @@
 """Arbitrage pricing: every cost of a CEX/DEX round trip, and the size that nets the most.
 
-Pure and fast (no I/O): the strategy calls :meth:`Pricer.evaluate` on every book tick and
-:meth:`Pricer.set_pool` on every pool update.
+Pure and fast (no I/O): the strategy calls :meth:`Pricer.set_pool` on every pool update and, on
+every book tick and pool update, :meth:`Pricer.edges` (both directions, None for one without a gross
+edge at the touch; :meth:`Pricer.evaluate` hands back an evaluation for that one too), or first
+:meth:`Pricer.touch` (what the touch alone decides of each direction) when an episode may just go on.
 
 Definitions (``q`` the base size, all amounts in quote currency, exact)
 ---------------------------------------------------------------------------------
@@ -58,7 +60,9 @@ and the SOL fees per CEX touch (their integer from the touch's units, their Deci
 chosen size). Pool quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
 update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
 unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
-its mid (the scale ``e`` and the factors of each threshold) is kept per decimals and pool fee.
+its mid (the scale ``e``, the factors of each threshold and the products the touch thresholds
+divide) is kept per decimals and pool fee: a pool state costs its mid's integer times a few of them,
+made on its first tick (:meth:`Pricer._gates`).
 
 **Decision first, figures when read.** An evaluation's ``tradable`` and ``edge`` (a gross edge at
 the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
@@ -69,12 +73,13 @@ evaluations still held when the pool state or the book's decimals change are set
 the state they were decided on (held is told by CPython's reference count). Per direction:
 
 1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
-   a threshold made once per pool state (:meth:`Pricer._gates`), size 0 (its gross edge and
-   reason made when read);
+   a threshold made once per pool state (:meth:`Pricer._gates`); :meth:`Pricer.edges` hands back
+   None, :meth:`Pricer.evaluate` an evaluation of size 0 (its gross edge and reason made when read);
 2. the marginal check at the touch (an integer comparison too): when it fails, no size can clear
    ``min_edge_bps`` (the first base unit's PnL per unit bounds every size's) and the direction is
-   decided: not tradable, without a pool quote; when read, only the smallest size is priced, to
-   show why (straight: one walk to it and one pool quote, no search, :meth:`Pricer._smallest`).
+   decided on the touch alone (:attr:`Touch.HOPELESS`): not tradable, without reading the book's
+   levels or a pool quote; when read, only the smallest size is priced, to show why (straight: one
+   walk to it and one pool quote, no search, :meth:`Pricer._smallest`).
    Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per base unit
    and charges at least ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after
    the SOL fees, the smallest size is priced, to show why;
@@ -95,8 +100,8 @@ for the pool state, each with what it read (the book levels its walk looked at, 
 the inventory) and handed back while none of it changes: most CEX ticks change a size deeper in the
 book or on the other side, or bring the touch back to where it was. For a tick without a marginal
 edge only the smallest size is walked, and the last level read matters only by still holding what
-that size takes (for a direction decided by step 2 before its walk ran: the whole side, until its
-figures are read).
+that size takes. A direction decided by step 2 is kept only once its figures are read (on its pool
+state): most are never read, and a new one costs less than comparing book sides.
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.

@@ -1,11 +1,14 @@
 """The ``arb`` strategy: a CEX order book against a Solana DEX pool, both directions, every cost.
 
 Hot path (every CEX ``BookUpdate`` and every ``PoolUpdate``): keep the latest input, check that
-both are fresh and LIVE, price both directions with :class:`~plugins.arb.pricing.Pricer`, publish
-the opportunity when one starts or changes, and execute it when it clears ``min_edge_bps`` (see
-:mod:`plugins.arb.execution`). Storage and alerts are off the hot path: opportunities are queued
-and written in batches by a background task; an execution's row is written at once (it must be
-on disk before a leg leaves), which only happens when one is taken.
+both are fresh and LIVE, price the directions with a gross edge with :class:`~plugins.arb.pricing.Pricer`
+(``edges``), publish the opportunity when one starts or changes, and execute it when it clears
+``min_edge_bps`` (see :mod:`plugins.arb.execution`). While an episode that is not tradable goes on
+(no refresh due), a tick whose touch keeps its direction hopeless (no size can clear ``min_edge_bps``)
+and the other without an edge decides nothing more (``Pricer.touch``: integer comparisons).
+Storage and alerts are off the hot path: opportunities are queued and written in batches by a
+background task; an execution's row is written at once (it must be on disk before a leg leaves),
+which only happens when one is taken.
 
 **Stale inputs.** A decision needs the CEX book and the pool state, each younger than
 ``max_input_age_ms`` (``ctx.clock`` now minus the event's ``ts_ns``) and each feed LIVE. Otherwise
