@@ -579,8 +579,9 @@ class Pricer:
         self._state_key: tuple = ()
         """The key of the :meth:`_scale_factors` and :func:`_gate_factors` in use (pool states in a row share it)."""
         self._at_touch: dict[tuple[Direction, int], _Touch] = {}
-        self._quote_decimals: int | None = None
-        self._base_decimals: int | None = None
+        self._quote_decimals = -1
+        self._base_decimals = -1
+        """The pool's tokens' decimals (-1: no pool state priced yet)."""
 
     @property
     def pool(self) -> Pool | None:
