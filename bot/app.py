@@ -68,7 +68,6 @@ from .domain import (
     PoolUpdate,
     Side,
     TimeInForce,
-    Trade,
 )
 from .execution import Executor
 from .filemodes import make_private
@@ -432,7 +431,7 @@ class Bot:
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
         for exchange, symbol in strategy.markets():
-            for event_type in (BookUpdate, PoolUpdate, Trade, FeedStatus):
+            for event_type in strategy.market_events:
                 self.bus.subscribe(event_type, strategy.on_market, owner=name, exchange=exchange, symbol=symbol)
 
     def request_stop(self) -> None:

@@ -23,6 +23,8 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
+    BookUpdate,
+    FeedStatus,
     Fill,
     MarketEvent,
     MarketInfo,
@@ -31,7 +33,9 @@ from ..domain import (
     OrderIntent,
     OrderState,
     OrderUpdate,
+    PoolUpdate,
     Side,
+    Trade,
     Transfer,
     TransferStatus,
     TransferTerms,
@@ -490,12 +494,17 @@ class Strategy(Component):
         (:meth:`Exchange.lacks`) and refuses the strategy on a venue lacking one. Default: none."""
         return {}
 
+    market_events: ClassVar[tuple[type[MarketEvent], ...]] = (BookUpdate, PoolUpdate, Trade, FeedStatus)
+    """The market event types :meth:`on_market` receives. A strategy that ignores some leaves them out: a venue
+    whose event nobody subscribed to need not make it (the paper venues skip their public trades then)."""
+
     def markets(self) -> list[tuple[str, str]]:
         """The (exchange, symbol) pairs whose market events this strategy receives."""
         return []
 
     def on_market(self, event: MarketEvent) -> None:
-        """A book update, public trade or feed status change for one of :meth:`markets`."""
+        """A book update, pool update, public trade or feed status change (of :attr:`market_events`) for one of
+        :meth:`markets`."""
 
     def on_order_update(self, update: OrderUpdate) -> None:
         """One of this strategy's orders changed status or filled quantity."""

@@ -69,6 +69,8 @@ class ArbStrategy(Strategy):
     order_settings: ClassVar[tuple[str, ...]] = ("cex", "dex")
     exchange_settings: ClassVar[tuple[str, ...]] = ("cex", "dex", "pool")
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"cex": ("book",), "dex": ("pool",), "pool": ("pool",)}
+    market_events: ClassVar[tuple[type[MarketEvent], ...]] = (BookUpdate, PoolUpdate, FeedStatus)
+    """Public trades are not read: not subscribed, so a venue need not make them."""
 
     @classmethod
     def needs(cls, settings: ArbSettings) -> Mapping[str, tuple[str, ...]]:
