@@ -1210,6 +1210,8 @@ class Pricer:
         nets: dict[int, int | None] = {}
         found: dict[int, tuple] = {}
         failures: dict[int, tuple[str, Callable[[], str]]] = {}  # size -> (the cap, why)
+        # what a reason formatted later reads of this state (the book's decimals, the pool mid), bound now
+        qb, pd, mid = self._qb, self._gate_decimals[0] if self._gate_decimals else 0, self._priced_mid
 
         def net_of(k: int) -> int | None:
             """Net PnL of size k (scaled), or None when a cap rules it out (caps hold for a prefix of the ladder)."""
@@ -1221,7 +1223,7 @@ class Pricer:
             i = bisect_left(cum_qty, q)
             net = None
             if i == len(prices):
-                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty))
+                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty, qb))
             else:
                 value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
                 quote = cache.get(k)
@@ -1230,13 +1232,13 @@ class Pricer:
                 if isinstance(quote, _NoQuote):
                     failures[k] = ("dex liquidity", partial(self._why_liquidity, k, quote))
                 elif quote.over_cap:
-                    failures[k] = ("dex impact", partial(self._why_impact, k, quote))
+                    failures[k] = ("dex impact", partial(self._why_impact, k, quote, mid))
                 else:
                     amount = quote.quote_units * amount_scale
                     if buy_cex:
                         spend = value * rate
                         if spend > quote_have:
-                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, inv))
+                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, pd + qb, inv))
                         else:
                             net = amount - spend - hk * k - fixed
                     elif amount > quote_have:
@@ -1459,23 +1461,23 @@ class Pricer:
             pair = fees.pair = (self._network_sol * sol, self._priority_sol * sol)
         return pair
 
-    # the reasons a size is ruled out, formatted only when read
+    # the reasons a size is ruled out, formatted only when read (on what they were decided on: the pricer's
+    # decimals and pool mid may have changed by then)
 
-    def _why_depth(self, k: int, total_qty: int) -> str:
-        return (f"the CEX book has only {_show(from_units(total_qty, self._qb))} {self.base} within "
+    def _why_depth(self, k: int, total_qty: int, qb: int) -> str:
+        return (f"the CEX book has only {_show(from_units(total_qty, qb))} {self.base} within "
                 f"{self.settings.max_cex_slippage_bps} bps of the touch, less than {self._step * k}")
 
     def _why_liquidity(self, k: int, quote: _NoQuote) -> str:
         return f"the pool cannot fill {self._step * k} {self.base}: {quote.why}"
 
-    def _why_impact(self, k: int, quote: _Quote) -> str:
+    def _why_impact(self, k: int, quote: _Quote, mid: Decimal) -> str:
         q = self._step * k
-        return (f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * self._priced_mid))} "
+        return (f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
                 f"bps > max_dex_impact_bps {self.settings.max_dex_impact_bps}")
 
-    def _why_cex_quote(self, k: int, value: int, inv: Inventory) -> str:
-        pd = self._gate_decimals[0] if self._gate_decimals else 0
-        spend = _EXACT.multiply(from_units(value, pd + self._qb), self._one_plus_fee)
+    def _why_cex_quote(self, k: int, value: int, decimals: int, inv: Inventory) -> str:
+        spend = _EXACT.multiply(from_units(value, decimals), self._one_plus_fee)
         return (f"the CEX account has {inv.cex_quote} {self.quote} free; buying {self._step * k} {self.base} "
                 f"needs {_show(spend)}")
 
