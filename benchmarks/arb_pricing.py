@@ -9,8 +9,9 @@ as account updates would arrive. Ladder: 0.1 SOL steps up to 5,000 USDC (333 siz
 Measured, per tick (both directions priced, the decision taken), in wall time and in the
 thread's CPU time (which leaves out the time slices other processes take on a shared machine):
 
-* **pricer**: ``Pricer.evaluate`` as the strategy calls it (pool quotes cached per pool state and
-  ladder size; a marginal check at the touch; the ladder walk stops where net PnL turns down);
+* **pricer**: ``Pricer.evaluate``, both directions (the strategy calls ``Pricer.edges``: the same decision
+  without an evaluation for a direction with no edge; pool quotes cached per pool state and ladder
+  size; a marginal check at the touch; the ladder walk stops where net PnL turns down);
 * **uncached**: the same with the pool cache dropped before every tick (the price of the first
   tick after a pool update; the last best size, where the search starts, is kept); "no new pool
   quote" is the ticks that needed none (the usual case between two pool updates);

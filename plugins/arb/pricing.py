@@ -1,7 +1,9 @@
 """Arbitrage pricing: every cost of a CEX/DEX round trip, and the size that nets the most.
 
-Pure and fast (no I/O): the strategy calls :meth:`Pricer.evaluate` on every book tick and
-:meth:`Pricer.set_pool` on every pool update.
+Pure and fast (no I/O): the strategy calls :meth:`Pricer.set_pool` on every pool update and, on
+every book tick and pool update, :meth:`Pricer.edges` (both directions, None for one without a gross
+edge at the touch; :meth:`Pricer.evaluate` hands back an evaluation for that one too), or first
+:meth:`Pricer.touch` (what the touch alone decides of each direction) when an episode may just go on.
 
 Definitions (``q`` the base size, all amounts in quote currency, exact)
 ---------------------------------------------------------------------------------
@@ -58,7 +60,9 @@ and the SOL fees per CEX touch (their integer from the touch's units, their Deci
 chosen size). Pool quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
 update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
 unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
-its mid (the scale ``e`` and the factors of each threshold) is kept per decimals and pool fee.
+its mid (the scale ``e``, the factors of each threshold and the products the touch thresholds
+divide) is kept per decimals and pool fee: a pool state costs its mid's integer times a few of them,
+made on its first tick (:meth:`Pricer._gates`).
 
 **Decision first, figures when read.** An evaluation's ``tradable`` and ``edge`` (a gross edge at
 the touch) are decided at once; its figures (size, costs, net PnL, limits, reason) are made the
@@ -71,12 +75,13 @@ evaluations still held when the pool state or the book's decimals change are set
 the state they were decided on (held is told by CPython's reference count). Per direction:
 
 1. no edge at the touch (``ask >= mid`` / ``bid <= mid``): one integer comparison of the touch with
-   a threshold made once per pool state (:meth:`Pricer._gates`), size 0 (its gross edge and
-   reason made when read);
+   a threshold made once per pool state (:meth:`Pricer._gates`); :meth:`Pricer.edges` hands back
+   None, :meth:`Pricer.evaluate` an evaluation of size 0 (its gross edge and reason made when read);
 2. the marginal check at the touch (an integer comparison too): when it fails, no size can clear
    ``min_edge_bps`` (the first base unit's PnL per unit bounds every size's) and the direction is
-   decided: not tradable, without a pool quote; when read, only the smallest size is priced, to
-   show why (straight: one walk to it and one pool quote, no search, :meth:`Pricer._smallest`).
+   decided on the touch alone (:attr:`Touch.HOPELESS`): not tradable, without reading the book's
+   levels or a pool quote; when read, only the smallest size is priced, to show why (straight: one
+   walk to it and one pool quote, no search, :meth:`Pricer._smallest`).
    Then a bound from the book alone (the pool pays out at most ``mid x (1 - fee)`` per base unit
    and charges at least ``mid x (1 + fee)``): when even that cannot clear ``min_edge_bps`` after
    the SOL fees, the smallest size is priced, to show why;
@@ -97,8 +102,8 @@ for the pool state, each with what it read (the book levels its walk looked at, 
 the inventory) and handed back while none of it changes: most CEX ticks change a size deeper in the
 book or on the other side, or bring the touch back to where it was. For a tick without a marginal
 edge only the smallest size is walked, and the last level read matters only by still holding what
-that size takes (for a direction decided by step 2 before its walk ran: the whole side, until its
-figures are read).
+that size takes. A direction decided by step 2 is kept only once its figures are read (on its pool
+state): most are never read, and a new one costs less than comparing book sides.
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
@@ -166,6 +171,17 @@ class Direction(enum.StrEnum):
     @property
     def dex_side(self) -> Side:
         return Side.SELL if self is Direction.BUY_CEX_SELL_DEX else Side.BUY
+
+
+class Touch(enum.Enum):
+    """What a direction's touch alone decides against the pool state (:meth:`Pricer.touch`)."""
+
+    NO_EDGE = "no edge"
+    """No gross edge at the touch (or no level on its side, or no usable pool)."""
+    HOPELESS = "hopeless"
+    """An edge, but no size can clear ``min_edge_bps``: not tradable, whatever the book's other levels."""
+    OPEN = "open"
+    """An edge that may be tradable: the book's levels and the pool decide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,8 +605,9 @@ class Pricer:
         self._state_key: tuple = ()
         """The key of the :meth:`_scale_factors` and :func:`_gate_factors` in use (pool states in a row share it)."""
         self._at_touch: dict[tuple[Direction, int], _Touch] = {}
-        self._quote_decimals: int | None = None
-        self._base_decimals: int | None = None
+        self._quote_decimals = -1
+        self._base_decimals = -1
+        """The pool's tokens' decimals (-1: no pool state priced yet)."""
 
     @property
     def pool(self) -> Pool | None:
@@ -663,6 +680,25 @@ class Pricer:
             buy_cex = self._without_edge(Direction.BUY_CEX_SELL_DEX, book.best_ask_units, book.price_decimals)
         if buy_dex is None:
             buy_dex = self._without_edge(Direction.BUY_DEX_SELL_CEX, book.best_bid_units, book.price_decimals)
+        return buy_cex, buy_dex
+
+    def touch(self, book: BookUpdate) -> tuple[Touch, Touch]:
+        """What the touch alone decides of each direction (buy-cex-sell-dex, buy-dex-sell-cex): integer comparisons
+        with the pool state's thresholds (:meth:`_gates`), nothing made. A HOPELESS direction is the one
+        :meth:`edges` hands back not tradable whatever the rest of the book (a caller that needs no figures of it
+        need not ask)."""
+        if self._mid is None:
+            return Touch.NO_EDGE, Touch.NO_EDGE
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        bid, ask = book.best_bid_units, book.best_ask_units
+        buy_cex = buy_dex = Touch.NO_EDGE
+        if ask is not None and ask < self._ask_edge_below:
+            buy_cex = Touch.HOPELESS if ask >= self._ask_hopeless_from else Touch.OPEN
+        if bid is not None and bid > self._bid_edge_above:
+            hopeless_to = self._bid_hopeless_to
+            buy_dex = Touch.HOPELESS if hopeless_to is None or bid <= hopeless_to else Touch.OPEN
         return buy_cex, buy_dex
 
     def edges(self, book: BookUpdate, inventory: Inventory) -> tuple[Evaluation | None, Evaluation | None]:
@@ -1200,6 +1236,8 @@ class Pricer:
         nets: dict[int, int | None] = {}
         found: dict[int, tuple] = {}
         failures: dict[int, tuple[str, Callable[[], str]]] = {}  # size -> (the cap, why)
+        # what a reason formatted later reads of this state (the book's decimals, the pool mid), bound now
+        qb, pd, mid = self._qb, self._gate_decimals[0] if self._gate_decimals else 0, self._priced_mid
 
         def net_of(k: int) -> int | None:
             """Net PnL of size k (scaled), or None when a cap rules it out (caps hold for a prefix of the ladder)."""
@@ -1211,7 +1249,7 @@ class Pricer:
             i = bisect_left(cum_qty, q)
             net = None
             if i == len(prices):
-                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty, self._qb))
+                failures[k] = ("cex depth", partial(self._why_depth, k, total_qty, qb))
             else:
                 value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
                 quote = cache.get(k)
@@ -1220,14 +1258,13 @@ class Pricer:
                 if isinstance(quote, _NoQuote):
                     failures[k] = ("dex liquidity", partial(self._why_liquidity, k, quote))
                 elif quote.over_cap:
-                    failures[k] = ("dex impact", partial(self._why_impact, k, quote, self._priced_mid))
+                    failures[k] = ("dex impact", partial(self._why_impact, k, quote, mid))
                 else:
                     amount = quote.quote_units * amount_scale
                     if buy_cex:
                         spend = value * rate
                         if spend > quote_have:
-                            value_decimals = (self._gate_decimals[0] if self._gate_decimals else 0) + self._qb
-                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, value_decimals, inv))
+                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, pd + qb, inv))
                         else:
                             net = amount - spend - hk * k - fixed
                     elif amount > quote_have:

@@ -1,11 +1,14 @@
 """The ``arb`` strategy: a CEX order book against a Solana DEX pool, both directions, every cost.
 
 Hot path (every CEX ``BookUpdate`` and every ``PoolUpdate``): keep the latest input, check that
-both are fresh and LIVE, price both directions with :class:`~plugins.arb.pricing.Pricer`, publish
-the opportunity when one starts or changes, and execute it when it clears ``min_edge_bps`` (see
-:mod:`plugins.arb.execution`). Storage and alerts are off the hot path: opportunities are queued
-and written in batches by a background task; an execution's row is written at once (it must be
-on disk before a leg leaves), which only happens when one is taken.
+both are fresh and LIVE, price the directions with a gross edge with :class:`~plugins.arb.pricing.Pricer`
+(``edges``), publish the opportunity when one starts or changes, and execute it when it clears
+``min_edge_bps`` (see :mod:`plugins.arb.execution`). While an episode that is not tradable goes on
+(no refresh due), a tick whose touch keeps its direction hopeless (no size can clear ``min_edge_bps``)
+and the other without an edge decides nothing more (``Pricer.touch``: integer comparisons).
+Storage and alerts are off the hot path: opportunities are queued and written in batches by a
+background task; an execution's row is written at once (it must be on disk before a leg leaves),
+which only happens when one is taken.
 
 **Stale inputs.** A decision needs the CEX book and the pool state, each younger than
 ``max_input_age_ms`` (``ctx.clock`` now minus the event's ``ts_ns``) and each feed LIVE. Otherwise
@@ -49,7 +52,7 @@ from bot.api.storage import StoreBusy
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
-from .pricing import Direction, Evaluation, Inventory, Pricer
+from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
 from .records import insert_opportunities
 from .settings import SOL, ArbSettings
 
@@ -243,6 +246,16 @@ class ArbStrategy(Strategy):
             self.last_reason = "stale input"
             return
         self.counts["evaluations"] += 1
+        episode = self._episode
+        if episode is not None and not episode[1] and now - self._published_ns < self._refresh_ns:
+            # an episode not tradable, not due for a refresh: it goes on, unpublished, while its direction stays
+            # hopeless at the touch and the other has no edge (most ticks): nothing else to decide
+            buy_cex_at, buy_dex_at = self._pricer.touch(book)
+            if episode[0] is Direction.BUY_CEX_SELL_DEX:
+                if buy_cex_at is Touch.HOPELESS and buy_dex_at is Touch.NO_EDGE:
+                    return
+            elif buy_dex_at is Touch.HOPELESS and buy_cex_at is Touch.NO_EDGE:
+                return
         inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
         buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
