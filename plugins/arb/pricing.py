@@ -234,14 +234,21 @@ class Evaluation:
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
             """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURE_NAMES or (make := self._make) is None:
+            if name not in _FIGURE_NAMES or self._make is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
+            return getattr(self.settled(), name)
+
+    def settled(self) -> Evaluation:
+        """This evaluation, its figures made now if they were not yet: what reading one does, without the
+        attribute miss first (for a reader of every figure, such as a published opportunity)."""
+        make = self._make
+        if make is not None:
             made = make(self)
             if made is not self:  # else made in place
                 for figure in _FIGURES:
                     setattr(self, figure, getattr(made, figure))
                 self._make = None
-            return getattr(self, name)
+        return self
 
     @property
     def dex(self) -> SwapEstimate | None:

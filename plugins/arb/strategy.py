@@ -289,6 +289,7 @@ class ArbStrategy(Strategy):
 
     def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None) -> None:
         """Publish and store an opportunity not acted on (scheduled by the decision, run right after it)."""
+        ev.settled()  # every figure is read below
         self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
                       acted=False, reason=ev.reason if reason is None else reason)
 
