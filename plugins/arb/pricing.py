@@ -203,7 +203,7 @@ class Evaluation:
     dex_side: Side
     dex_limit_price: Decimal | None
     """Worst acceptable *average* price of the swap: min-out / size (sell) or max-in / size (buy)."""
-    swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
+    _swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
     """The swap as :attr:`dex` shows it, or the pool quote it is made from when first read."""
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
@@ -253,7 +253,7 @@ class Evaluation:
     @property
     def dex(self) -> SwapEstimate | None:
         """The DEX leg's swap as the pool quotes it (made when first read: no decision or report reads it)."""
-        swap = self.swap
+        swap = self._swap
         if swap is None or isinstance(swap, SwapEstimate):
             return swap
         return swap.swap_estimate()
