@@ -89,7 +89,7 @@ class FastRecords:
         self._lock = threading.Lock()
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Statement] = {}
         self._defaults: dict[str, dict[str, Callable[[], Any]]] = {}
-        self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], _Plan] = {}
         """(kind, table, columns) -> how :meth:`write` makes the parameters of its rows."""
         self.wait_ms: Callable[[], int] | None = None
         """The lock wait of a record that may wait, for the calling thread (set by the store writer)."""
@@ -258,7 +258,7 @@ class FastRecords:
         parameters, through a plan made once per (kind, table, columns): an insert's missing columns get their
         defaults, each value goes through its column's bind processor. ``named``: an update's rows hold
         ``v_COLUMN`` (set) and ``k_COLUMN`` (matched) rather than plain column names."""
-        plan_key = (kind, table.name, columns + ("|",) + key + (("named",) if named else ()))
+        plan_key = (kind, table.name, columns, key, named)
         plan = self._plans.get(plan_key)
         if plan is None:
             plan = self._plans[plan_key] = self._plan(kind, table, columns, key, named)

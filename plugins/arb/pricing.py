@@ -219,7 +219,7 @@ class Evaluation:
     dex_side: Side
     dex_limit_price: Decimal | None
     """Worst acceptable *average* price of the swap: min-out / size (sell) or max-in / size (buy)."""
-    swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
+    _swap: SwapEstimate | _Quote | None = field(repr=False, compare=False)
     """The swap as :attr:`dex` shows it, or the pool quote it is made from when first read."""
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
@@ -250,19 +250,26 @@ class Evaluation:
     if not TYPE_CHECKING:  # typed as the fields it stands for
         def __getattr__(self, name: str):
             """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURE_NAMES or (make := self._make) is None:
+            if name not in _FIGURE_NAMES or self._make is None:
                 raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
+            return getattr(self.settled(), name)
+
+    def settled(self) -> Evaluation:
+        """This evaluation, its figures made now if they were not yet: what reading one does, without the
+        attribute miss first (for a reader of every figure, such as a published opportunity)."""
+        make = self._make
+        if make is not None:
             made = make(self)
             if made is not self:  # else made in place
                 for figure in _FIGURES:
                     setattr(self, figure, getattr(made, figure))
                 self._make = None
-            return getattr(self, name)
+        return self
 
     @property
     def dex(self) -> SwapEstimate | None:
         """The DEX leg's swap as the pool quotes it (made when first read: no decision or report reads it)."""
-        swap = self.swap
+        swap = self._swap
         if swap is None or isinstance(swap, SwapEstimate):
             return swap
         return swap.swap_estimate()

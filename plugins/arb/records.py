@@ -17,7 +17,7 @@ timestamps integer nanoseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -115,23 +115,19 @@ class ArbExecutionRow(SQLModel, table=True):
 _OPPORTUNITIES: Table = ArbOpportunityRow.__table__  # type: ignore[attr-defined]
 
 
-def costs_json(costs: Iterable[tuple[str, Decimal]]) -> str:
+def costs_json(costs: Sequence[tuple[str, Decimal]]) -> str:
     """``json.dumps({name: str(value)})``, character for character, without the encoder (a row per opportunity):
     one format string per list of names, kept (the names are the same in every row), filled with the amounts'
     text (a Decimal's text never needs escaping)."""
-    pairs = tuple(costs)
-    if not pairs:
-        return "{}"
-    names, values = zip(*pairs, strict=True)
+    names = tuple([name for name, _ in costs])
     plan = _COSTS_FORMATS.get(names)
     if plan is None:
         if len(_COSTS_FORMATS) >= 64:
             _COSTS_FORMATS.clear()
         plan = _COSTS_FORMATS[names] = _costs_format(names)
     template, picks = plan
-    if picks is None:
-        return template % tuple(map(str, values))
-    return template % tuple([str(values[i]) for i in picks])
+    texts = tuple([str(value) for _, value in costs])
+    return template % (texts if picks is None else tuple([texts[i] for i in picks]))
 
 
 _COSTS_FORMATS: dict[tuple[str, ...], tuple[str, tuple[int, ...] | None]] = {}

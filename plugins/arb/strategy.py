@@ -109,7 +109,7 @@ class ArbStrategy(Strategy):
         self._flush_timer: asyncio.TimerHandle | None = None
         """Armed by the first row queued since the last write: the writer task writes FLUSH_EVERY_S later."""
         self._flush_due: asyncio.Future[None] | None = None
-        """What the writer task awaits (the timer, or :meth:`stop`, resolves it)."""
+        """What the writer task awaits next (the timer, or :meth:`stop`, resolves it; made before the task starts)."""
         self._running = False
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
@@ -138,6 +138,7 @@ class ArbStrategy(Strategy):
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
         self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
+        self._flush_due = self._loop.create_future()
         self.ctx.create_task(self._flusher(), "opportunity writer")
         recovered = self.executions.recover()
         if recovered:
@@ -307,6 +308,7 @@ class ArbStrategy(Strategy):
 
     def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None) -> None:
         """Publish and store an opportunity not acted on (scheduled by the decision, run right after it)."""
+        ev.settled()  # every figure is read below
         self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
                       acted=False, reason=ev.reason if reason is None else reason)
 
@@ -381,7 +383,7 @@ class ArbStrategy(Strategy):
             "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": ev.costs, "acted": acted, "reason": reason,
         })
         if self._flush_timer is None:
-            self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
+            self._arm_writer()
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self._executions.on_order_update(update)
@@ -403,14 +405,19 @@ class ArbStrategy(Strategy):
     async def _flusher(self) -> None:
         """The writer task: FLUSH_EVERY_S after the first row queued since the last write (a timer armed by
         :meth:`_publish`; rows queued meanwhile go with it), write the queue and check the inventory."""
-        while self._running:
-            self._flush_due = self._loop.create_future()
+        while self._running and self._flush_due is not None:
             await self._flush_due
             if not self._running:
                 return
+            self._flush_due = self._loop.create_future()
             self._flush_timer = None  # a row queued from now on arms the next write
             self._flush(wait=False)
             self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
+
+    def _arm_writer(self) -> None:
+        """The writer task writes FLUSH_EVERY_S from now (call when no write is due: rows queued until then go
+        with it)."""
+        self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
 
     def _wake_writer(self) -> None:
         due = self._flush_due
@@ -426,7 +433,7 @@ class ArbStrategy(Strategy):
         except StoreBusy:
             self._pending_rows[:0] = rows
             if self._running and self._flush_timer is None:
-                self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
+                self._arm_writer()
 
     # --- reporting ------------------------------------------------------------------------------
 
