@@ -246,7 +246,8 @@ def test_fill_prices_are_shown_to_eight_significant_digits():
 
 
 async def test_a_strategy_receives_only_the_market_events_it_declares(make_bot):
-    bot = await make_bot(CONFIG + '[strategies.p]\ntype = "picky"\n[strategies.e]\ntype = "everything"\n', extra=PLUGINS)
+    two = '[strategies.p]\ntype = "picky"\n[strategies.e]\ntype = "everything"\n'
+    bot = await make_bot(CONFIG + two, extra=PLUGINS)
     trade = Trade("v", "BTC/USD", Decimal(10), Decimal(1), Side.BUY, 1)
     for event in (trade, book("10"), FeedStatus("v", "BTC/USD", FeedState.STALE, 2), trade):
         bot.bus.publish(event)

@@ -130,14 +130,11 @@ class SimulatedMarket:
             self._rng.getrandbits(40)
         self.bid_lots: tuple[int, ...] = self._profiles_lots[0]
         self.ask_lots: tuple[int, ...] = self._profiles_lots[1]
-        self._bid_qty = self._profiles_qty[0]
-        self._ask_qty = self._profiles_qty[1]
-        self._bid_units = self._profiles_units[0]
-        self._ask_units = self._profiles_units[1]
+        self._draw = 1 << 20
+        """The last step's random bits, which pick the level-size profiles (here 0 and 1) and the trade size."""
         self.trade_ticks = 0
         self.trade_lots = 0
         self.trade_taker_buy = False
-        self._trade_size = 0
 
     def _stream(self, block: int) -> random.Random:
         return random.Random(f"{self.params.seed}:{self.symbol}:{block}")
@@ -188,50 +185,48 @@ class SimulatedMarket:
                 bid = self._floor_ticks
             self.bid_ticks = bid
             self.ask_ticks = bid + self.spread_ticks
-        bid_profile = (r >> 12) & 0xFF
-        ask_profile = (r >> 20) & 0xFF
-        self.bid_lots = self._profiles_lots[bid_profile]
-        self.ask_lots = self._profiles_lots[ask_profile]
-        self._bid_qty = self._profiles_qty[bid_profile]
-        self._ask_qty = self._profiles_qty[ask_profile]
-        self._bid_units = self._profiles_units[bid_profile]
-        self._ask_units = self._profiles_units[ask_profile]
+        self._draw = r  # the sizes in units and Decimals are looked up from it when a book or trade is made
+        profiles = self._profiles_lots
+        self.bid_lots = profiles[(r >> 12) & 0xFF]
+        self.ask_lots = profiles[(r >> 20) & 0xFF]
 
         if move == 0 and (r >> 36) & 1:
             self.trade_lots = 0
             return False
         taker_buy = move > 0 or (move == 0 and bool((r >> 37) & 1))
         self.trade_ticks = self.ask_ticks if taker_buy else bid
-        self._trade_size = size = (r >> 28) & 0xFF
-        self.trade_lots = self._trade_lots[size]
+        self.trade_lots = self._trade_lots[(r >> 28) & 0xFF]
         self.trade_taker_buy = taker_buy
         return True
 
     def trade(self, ts_ns: int) -> Trade:
         """The public trade of the last :meth:`move` that printed one."""
         return new_trade(self.exchange, self.symbol, self.trade_ticks * self.tick_size,
-                          self._trade_qty[self._trade_size], _BUY if self.trade_taker_buy else _SELL, ts_ns)
+                         self._trade_qty[(self._draw >> 28) & 0xFF], _BUY if self.trade_taker_buy else _SELL, ts_ns)
 
     def book(self, ts_ns: int) -> BookUpdate:
         """The current top of book, without moving the market."""
         tu = self._tick_units
+        r = self._draw
+        units = self._profiles_units
+        bid_units, ask_units = units[(r >> 12) & 0xFF], units[(r >> 20) & 0xFF]
         if not self._eager_decimals:  # evenly spaced levels: made only if a subscriber reads past the touch
             return BookUpdate.of_ladder(self.exchange, self.symbol, self.bid_ticks * tu, self.ask_ticks * tu,
-                                        self.level_step_ticks * tu, self._bid_units, self._ask_units, self._pd,
-                                        self._qd, ts_ns)
+                                        self.level_step_ticks * tu, bid_units, ask_units, self._pd, self._qd, ts_ns)
         span = self._span
         step = self.level_step_ticks
         bid_u, ask_u = self.bid_ticks * tu, self.ask_ticks * tu
         price = self.price
-        decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), self._bid_qty,
+        qty = self._profiles_qty
+        decimals = (tuple(zip(map(price, range(self.bid_ticks, self.bid_ticks - span, -step)), qty[(r >> 12) & 0xFF],
                               strict=True)),
-                    tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), self._ask_qty,
+                    tuple(zip(map(price, range(self.ask_ticks, self.ask_ticks + span, step)), qty[(r >> 20) & 0xFF],
                               strict=True)))
         return BookUpdate.of_units(
             self.exchange,
             self.symbol,
-            tuple(zip(range(bid_u, bid_u - span * tu, -step * tu), self._bid_units, strict=True)),
-            tuple(zip(range(ask_u, ask_u + span * tu, step * tu), self._ask_units, strict=True)),
+            tuple(zip(range(bid_u, bid_u - span * tu, -step * tu), bid_units, strict=True)),
+            tuple(zip(range(ask_u, ask_u + span * tu, step * tu), ask_units, strict=True)),
             self._pd,
             self._qd,
             ts_ns,
