@@ -36,7 +36,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -294,6 +295,12 @@ seconds, so a sleep to the step itself may land a nanosecond past it (and a deci
 cooldown's end, would then depend on whether some unrelated timer was pending)."""
 
 
+@types.coroutine
+def _one_turn() -> Generator[None, None, None]:
+    """Let the loop take one turn: ``asyncio.sleep(0)`` without its coroutine around the bare yield."""
+    yield
+
+
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
@@ -335,14 +342,14 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             # it at its time, then the step runs at exactly its own.
             while not fast.idle_until(due):
                 if fast.ready_now():  # callbacks ready now: one turn runs them; the clock stays, no timer is made
-                    await asyncio.sleep(0)
+                    await _one_turn()
                     continue
                 gap = due - clock.time_ns()
                 if gap > _LAND_BEFORE_NS:  # a simulated sleep, without a timer of its own
                     await fast.wake_at((gap - _LAND_BEFORE_NS) / NS_PER_S)
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
                     clock.advance_to(due)
-                    await asyncio.sleep(0)
+                    await _one_turn()
         advance_to(due)
         try:
             more = venue.exchange.step()
