@@ -332,6 +332,10 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     done = 0
     pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
     drawing = progress.enabled
+    # each venue's step, whether it plays a recording, its pace: read once, not at every step
+    stepper = [venue.exchange.step for venue in venues]
+    recorded = [venue.plan.recorded for venue in venues]
+    paces = [venue.plan.pace_ns for venue in venues]
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
         if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
@@ -352,14 +356,14 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     await _one_turn()
         advance_to(due)
         try:
-            more = venue.exchange.step()
+            more = stepper[index]()
         except Exception as exc:
             log.debug("step of %s failed", venue.name, exc_info=exc)
             raise BacktestError(f'exchange "{venue.name}" failed at market step {done + 1} '
                                 f"({(clock.time_ns() - start) / NS_PER_S} s simulated): {type(exc).__name__}: {exc}"
                                 ) from exc
         done += 1
-        if venue.plan.recorded:
+        if recorded[index]:
             offset = venue.exchange.next_event_ns() if more else None
             if offset is None:
                 recordings -= 1
@@ -367,8 +371,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
                 push(queue, (start + lag[index] + offset, index, venue))
-        elif more is not False and venue.plan.pace_ns is not None:
-            push(queue, (due + venue.plan.pace_ns, index, venue))
+        elif more is not False and (pace := paces[index]) is not None:
+            push(queue, (due + pace, index, venue))
         if drawing:
             progress.update(done, (clock.time_ns() - start) / NS_PER_S)
     progress.update(done, (clock.time_ns() - start) / NS_PER_S, force=True)
