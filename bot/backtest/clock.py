@@ -68,8 +68,8 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
         self._polled = False
         """Some file besides the loop's wake-up pipe is registered: poll at every turn."""
         self.before_wait: Callable[[], bool] | None = None
-        """Called when the loop has nothing ready and would wait (for its next timer, or for I/O): True when it
-        moved the clock itself (:meth:`BacktestLoop.wake_at`): the turn then only polls."""
+        """Called when the loop has nothing ready (no I/O either) and would wait for its next timer or for I/O:
+        True when it moved the clock itself (:meth:`BacktestLoop.wake_at`)."""
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = super().register(fileobj, events, data)
@@ -82,14 +82,14 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
         return key
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout != 0 and self.before_wait is not None and self.before_wait():
-            timeout = 0
-        if timeout is not None and timeout <= 0:  # callbacks ready now: a turn without waiting
-            return super().select(0) if self._polled else []
         if self._polled:
             ready = super().select(0)
-            if ready:
+            if ready or (timeout is not None and timeout <= 0):  # I/O first, at the time it is
                 return ready
+        elif timeout is not None and timeout <= 0:  # callbacks ready now: a turn without waiting
+            return []
+        if self.before_wait is not None and self.before_wait():
+            return []
         if timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us
             return super().select(None)
         # To the timer, to the nanosecond (float seconds round; the loop's clock resolution of 1 ns
