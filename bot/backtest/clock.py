@@ -65,22 +65,33 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
     def __init__(self, clock: BacktestClock):
         super().__init__()
         self._clock = clock
+        self._polled = False
+        """Some file besides the loop's wake-up pipe is registered: poll at every turn."""
         self.before_wait: Callable[[], bool] | None = None
-        """Called when the loop has nothing ready and would wait (for its next timer, or for I/O): True when it
-        moved the clock itself and made something ready (:meth:`BacktestLoop.wake_at`)."""
+        """Called when the loop has nothing ready (no I/O either) and would wait for its next timer or for I/O:
+        True when it moved the clock itself (:meth:`BacktestLoop.wake_at`)."""
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        key = super().register(fileobj, events, data)
+        self._polled = len(self.get_map()) > 1
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        key = super().unregister(fileobj)
+        self._polled = len(self.get_map()) > 1
+        return key
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout != 0 and self.before_wait is not None and self.before_wait():
-            return super().select(0) if len(self.get_map()) > 1 else []
-        if len(self.get_map()) <= 1 and timeout is not None:  # nothing but the wake-up pipe: no system call
-            if timeout > 0:
-                self._clock.advance_ns(max(1, round(timeout * NS_PER_S)))
+        if self._polled:
+            ready = super().select(0)
+            if ready or (timeout is not None and timeout <= 0):  # I/O first, at the time it is
+                return ready
+        elif timeout is not None and timeout <= 0:  # callbacks ready now: a turn without waiting
             return []
-        ready = super().select(0)
-        if ready or timeout is None or timeout <= 0:
-            if not ready and timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us
-                return super().select(None)
-            return ready
+        if self.before_wait is not None and self.before_wait():
+            return []
+        if timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us
+            return super().select(None)
         # To the timer, to the nanosecond (float seconds round; the loop's clock resolution of 1 ns
         # absorbs that), and at least 1 ns so a timer a hair ahead is always reached.
         self._clock.advance_ns(max(1, round(timeout * NS_PER_S)))

@@ -36,7 +36,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -294,6 +295,12 @@ seconds, so a sleep to the step itself may land a nanosecond past it (and a deci
 cooldown's end, would then depend on whether some unrelated timer was pending)."""
 
 
+@types.coroutine
+def _one_turn() -> Generator[None, None, None]:
+    """Let the loop take one turn: ``asyncio.sleep(0)`` without its coroutine around the bare yield."""
+    yield
+
+
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
@@ -325,6 +332,10 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     done = 0
     pop, push, advance_to = heapq.heappop, heapq.heappush, clock.advance_to
     drawing = progress.enabled
+    # each venue's step, whether it plays a recording, its pace: read once, not at every step
+    stepper = [venue.exchange.step for venue in venues]
+    recorded = [venue.plan.recorded for venue in venues]
+    paces = [venue.plan.pace_ns for venue in venues]
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
         if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
@@ -335,24 +346,24 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             # it at its time, then the step runs at exactly its own.
             while not fast.idle_until(due):
                 if fast.ready_now():  # callbacks ready now: one turn runs them; the clock stays, no timer is made
-                    await asyncio.sleep(0)
+                    await _one_turn()
                     continue
                 gap = due - clock.time_ns()
                 if gap > _LAND_BEFORE_NS:  # a simulated sleep, without a timer of its own
                     await fast.wake_at((gap - _LAND_BEFORE_NS) / NS_PER_S)
                 else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
                     clock.advance_to(due)
-                    await asyncio.sleep(0)
+                    await _one_turn()
         advance_to(due)
         try:
-            more = venue.exchange.step()
+            more = stepper[index]()
         except Exception as exc:
             log.debug("step of %s failed", venue.name, exc_info=exc)
             raise BacktestError(f'exchange "{venue.name}" failed at market step {done + 1} '
                                 f"({(clock.time_ns() - start) / NS_PER_S} s simulated): {type(exc).__name__}: {exc}"
                                 ) from exc
         done += 1
-        if venue.plan.recorded:
+        if recorded[index]:
             offset = venue.exchange.next_event_ns() if more else None
             if offset is None:
                 recordings -= 1
@@ -360,8 +371,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
                 push(queue, (start + lag[index] + offset, index, venue))
-        elif more is not False and venue.plan.pace_ns is not None:
-            push(queue, (due + venue.plan.pace_ns, index, venue))
+        elif more is not False and (pace := paces[index]) is not None:
+            push(queue, (due + pace, index, venue))
         if drawing:
             progress.update(done, (clock.time_ns() - start) / NS_PER_S)
     progress.update(done, (clock.time_ns() - start) / NS_PER_S, force=True)

@@ -161,11 +161,14 @@ def test_sockets_are_polled_and_threads_answer_but_a_loop_without_files_makes_no
         quiet = len(polls)
         answer = await loop.run_in_executor(None, lambda: 42)  # another thread hands its answer back
         far = asyncio.ensure_future(asyncio.sleep(3600))  # a timer far ahead: I/O comes first
+        wake = loop.wake_at(1800.0)  # and so does it before the driver's wait
         ours, theirs = socket.socketpair()
         reader, writer = await asyncio.open_connection(sock=ours)
         theirs.sendall(b"ping")
         data = await reader.read(4)
         at = clock.time_ns() - START
+        assert not wake.done()
+        wake.cancel()
         far.cancel()
         writer.close()
         theirs.close()

@@ -79,6 +79,10 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     bot = await make_bot(config(), extra=extra())
     strategy = bot.strategies["sol-arb"]
     results = capture(bot, ExecutionResult)
+    row_writes: list[dict] = []  # the execution row's updates after its insert
+    record_update = bot.store.record_update
+    bot.store.record_update = lambda table, where, values: (row_writes.append(dict(values))
+                                                            or record_update(table, where, values))
     books: list[BookUpdate] = []
     bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
     dex = bot.exchanges["dex"]
@@ -111,6 +115,8 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert result.realized_pnl == by_hand == row.realized_pnl
     assert result.predicted_pnl == expected.net_pnl and result.opportunity_id == row.opportunity_id
     assert row.residual == 0 and row.cex_final_ns >= row.cex_submitted_ns > 0 and row.dex_final_ns > 0
+    # written twice: the first leg's end, then the second's with the finish it leads to (not once more on its own)
+    assert len(row_writes) == 2 and row_writes[1]["state"] == "done" and "state" not in row_writes[0]
     await wait_for(lambda: [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message], timeout_s=5)
     done = [a for a in Alerts.sent if a.kind == "arb" and "done" in a.message]
     assert done[0].fields["realized"] == money(by_hand, "USDC") and "cex_latency_ms" in done[0].fields
