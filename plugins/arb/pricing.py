@@ -1568,19 +1568,20 @@ class Pricer:
         ranked = [(amount, name) for name, amount in costs if amount > ZERO]
         ranked.sort(reverse=True)
         # each cost in bps as _show_bps writes a positive one (one decimal from 1 bps up, else two), without a call
-        # per cost (a published opportunity's reason lists up to seven)
+        # per cost (a published opportunity's reason lists up to seven); a Decimal's text as str() writes it (!s: an
+        # f-string would call its __format__, the same text at twice the cost)
         shown = [(name, amount * scale) for amount, name in ranked]
-        listing = ", ".join([f"{name} {_display_quantize(bps, _TENTH if bps >= _ONE else _HUNDREDTH)}"
+        listing = ", ".join([f"{name} {_display_quantize(bps, _TENTH if bps >= _ONE else _HUNDREDTH)!s}"
                              for name, bps in shown])
-        at = f"at {q} {self.base}: "
-        edge, floor = _show_bps(gross_bps), self._min_edge
-        if gross_bps <= floor:  # (most hopeless sides: the costs' total is not shown)
+        at = f"at {q!s} {self.base}: "
+        edge, floor = _show_bps(gross_bps), str(self._min_edge)
+        if gross_bps <= self._min_edge:  # (most hopeless sides: the costs' total is not shown)
             return f"{at}gross edge {edge} bps <= min {floor} bps before any cost (costs {listing} bps)"
         total = ZERO  # summed in order, as sum(amounts, ZERO) would
         for _, amount in costs:
             total += amount
         text = (f"{at}gross edge {edge} bps less costs {_show_bps(total * scale)} bps ({listing} bps): "
                 f"net {_show_bps(net * scale)} bps <= min {floor} bps")
-        if ranked and (net + ranked[0][0]) * BPS > floor * notional:
+        if ranked and (net + ranked[0][0]) * BPS > self._min_edge * notional:
             text += f"; the {ranked[0][1]} alone turns it"
         return text
