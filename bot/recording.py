@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import signal
 import sys
 import time
@@ -22,6 +23,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
+
+import msgspec
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
@@ -123,12 +126,38 @@ def _lines(f: BinaryIO) -> Iterator[bytes | None]:
             yield line
 
 
+_CANONICAL = re.compile(r'\{"ts_ns": (0|[1-9][0-9]{0,30}), "raw": ').match
+"""The start of a line as :func:`frame_line` writes it, up to the ``raw`` string (ASCII digits only)."""
+_json_string = msgspec.json.Decoder(str).decode
+
+
 def _frame(line: bytes) -> tuple[int, str] | str:
-    """``(ts_ns, raw)`` of one recording line, or why it is not one."""
+    """``(ts_ns, raw)`` of one recording line, or why it is not one.
+
+    A line as :func:`frame_line` writes it (``{"ts_ns": <digits>, "raw": "<string>"}``, nothing
+    else) is read directly: its JSON string is decoded by msgspec, which refuses every string that
+    Python's json would decode differently (lone surrogates, control characters, bad escapes); any
+    other line, or one msgspec refuses, is read by :func:`_entry` (``json.loads`` and the checks),
+    so both ways give the same frame or the same reason."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
+    canonical = _CANONICAL(text)
+    if canonical is not None:
+        body = text[canonical.end():].rstrip("\n")
+        if body.endswith("}"):
+            try:
+                raw = _json_string(body[:-1])
+            except msgspec.DecodeError:
+                pass
+            else:
+                return _checked_raw(int(canonical.group(1)), raw)
+    return _entry(text)
+
+
+def _entry(text: str) -> tuple[int, str] | str:
+    """:func:`_frame` of any line decoded from UTF-8: parsed as JSON (depth-limited), then checked."""
     try:
         entry = loads_limited(text)
     except TooDeep:
@@ -144,6 +173,10 @@ def _frame(line: bytes) -> tuple[int, str] | str:
         return "raw not a string"
     if not isinstance(ts_ns, int) or isinstance(ts_ns, bool) or ts_ns < 0:
         return "ts_ns not an integer"
+    return _checked_raw(ts_ns, raw)
+
+
+def _checked_raw(ts_ns: int, raw: str) -> tuple[int, str] | str:
     if "[" in raw or "{" in raw:
         if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
             return "raw nested too deep"
