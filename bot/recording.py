@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import msgspec
 
@@ -112,20 +112,6 @@ class ReadStats:
         return text
 
 
-def _lines(f: BinaryIO) -> Iterator[bytes | None]:
-    """The lines of ``f``; None for a line longer than :data:`MAX_LINE_BYTES` (the rest of it is skipped)."""
-    while True:
-        line = f.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            yield None
-        else:
-            yield line
-
-
 _CANONICAL = re.compile(r'\{"ts_ns": (0|[1-9][0-9]{0,30}), "raw": ').match
 """The start of a line as :func:`frame_line` writes it, up to the ``raw`` string (ASCII digits only)."""
 _json_string = msgspec.json.Decoder(str).decode
@@ -195,17 +181,21 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
     ``stats.summary()``. OSError if the file cannot be read.
     """
     stats = stats if stats is not None else ReadStats(path)
+    number = 0
     with open(path, "rb") as f:
-        for number, line in enumerate(_lines(f), 1):
+        readline = f.readline
+        while line := readline(MAX_LINE_BYTES + 1):
+            number += 1
             stats.lines = number
-            if line is None:
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):  # the rest of it is skipped
+                while (rest := readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
                 stats.skip(number, "line too long")
-                continue
-            if not line.strip():
                 continue
             frame = _frame(line)
             if isinstance(frame, str):
-                stats.skip(number, frame)
+                if line.strip():  # a blank line is no frame, and not malformed either
+                    stats.skip(number, frame)
                 continue
             stats.frames += 1
             yield frame

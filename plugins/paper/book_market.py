@@ -47,6 +47,9 @@ _CACHE_MAX = 100_000
 """Prices and sizes repeat from book to book; their conversions are cached up to this many each,
 then the cache starts over."""
 
+_SAME_GRID = (1, 1, 1)
+"""The grid (see :meth:`BookMarket._grid`) of a source whose price and size units are our tick and lot."""
+
 Levels = tuple[tuple[Decimal, Decimal], ...]
 
 
@@ -114,6 +117,9 @@ class BookMarket:
         """Size -> (whole lots, their Decimal size, whether that was rounded down)."""
         self._grids: dict[tuple[int, int], tuple[int, int, int] | Literal[False]] = {}
         """(price decimals, size decimals) of a source -> how its units map to ticks and lots (see :meth:`_grid`)."""
+        self._grid_pd = self._grid_qd = -1
+        self._grid_now: tuple[int, int, int] | Literal[False] = False
+        """The grid of the source's last (price decimals, size decimals): a source rarely changes them."""
         self.clear()
 
     def clear(self) -> None:
@@ -167,22 +173,40 @@ class BookMarket:
         In integer units when the venue's grid is expressed in the source's units (the tick a whole
         number of price units or a whole fraction of one, the lot a whole number of size units): the
         source's Decimals are never made, and the published event makes only the ones a subscriber reads,
-        equal to (and written as) those :meth:`update` would publish. Otherwise through :meth:`update`."""
+        equal to (and written as) those :meth:`update` would publish. Otherwise through :meth:`update`.
+
+        When the grid is the source's own (a tick is one price unit, a lot one size unit), nothing of ours
+        is remembered on the levels and every level is priced and sized above zero, the source's levels
+        are kept as they are: the common case of a recording at its venue's precision costs no per-level
+        Python code."""
         pd, qd = event.price_decimals, event.qty_decimals
-        grid = self._grids.get((pd, qd))
-        if grid is None:
-            grid = self._grids[(pd, qd)] = self._grid(pd, qd)
+        if pd != self._grid_pd or qd != self._grid_qd:
+            grid = self._grids.get((pd, qd))
+            if grid is None:
+                grid = self._grids[(pd, qd)] = self._grid(pd, qd)
+            self._grid_pd, self._grid_qd, self._grid_now = pd, qd, grid
+        grid = self._grid_now
         if grid is False:
             return self.update(event.bids, event.asks, ts_ns)
         depth = self.depth_levels
-        bid_levels, bid_lots, bids_out = self._convert_units(event.bid_units[:depth], self._taken[0], pd, qd, grid)
-        ask_levels, ask_lots, asks_out = self._convert_units(event.ask_units[:depth], self._taken[1], pd, qd, grid)
+        bids, asks = event.bid_units[:depth], event.ask_units[:depth]
+        taken_bids, taken_asks = self._taken
+        if grid == _SAME_GRID and bids and asks and not taken_bids and not taken_asks:
+            bid_levels, bid_lots = zip(*bids, strict=True)
+            ask_levels, ask_lots = zip(*asks, strict=True)
+            if min(bid_levels) > 0 and min(bid_lots) > 0 and min(ask_levels) > 0 and min(ask_lots) > 0:
+                self._bid_levels, self.bid_lots, self.bid_ticks = bid_levels, bid_lots, bid_levels[0]
+                self._ask_levels, self.ask_lots, self.ask_ticks = ask_levels, ask_lots, ask_levels[0]
+                self.updates += 1
+                return BookUpdate.of_units(self.exchange, self.symbol, bids, asks, pd, qd, ts_ns)
+        bid_levels, bid_lots, bids = self._convert_units(bids, taken_bids, pd, qd, grid)
+        ask_levels, ask_lots, asks = self._convert_units(asks, taken_asks, pd, qd, grid)
         self._bid_levels, self.bid_lots = bid_levels, bid_lots
         self._ask_levels, self.ask_lots = ask_levels, ask_lots
         self.bid_ticks = bid_levels[0] if bid_levels else NO_BID
         self.ask_ticks = ask_levels[0] if ask_levels else NO_ASK
         self.updates += 1
-        return BookUpdate.of_units(self.exchange, self.symbol, bids_out, asks_out, pd, qd, ts_ns)
+        return BookUpdate.of_units(self.exchange, self.symbol, bids, asks, pd, qd, ts_ns)
 
     def _grid(self, pd: int, qd: int) -> tuple[int, int, int] | Literal[False]:
         """(ticks per price unit as numerator/denominator, size units per lot) of a source in ``10**-pd`` /
