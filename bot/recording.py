@@ -138,6 +138,8 @@ def _frame(line: bytes) -> tuple[int, str] | str:
             except msgspec.DecodeError:
                 pass
             else:
+                if raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
+                    return int(canonical.group(1)), raw
                 return _checked_raw(int(canonical.group(1)), raw)
     return _entry(text)
 

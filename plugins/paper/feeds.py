@@ -25,6 +25,7 @@ LOOP_GAP_NS = 1_000_000_000
 """Recorded time between the last frame of a pass and the first of the next, when looping."""
 
 MarketEvent = BookUpdate | FeedStatus
+_LIVE = FeedState.LIVE
 
 
 class BookFeed:
@@ -62,8 +63,8 @@ class BookFeed:
             return
         market = self.markets[symbol]
         now = self._time_ns()
-        if self.states.get(symbol) is not FeedState.LIVE:
-            self._set_state(symbol, FeedState.LIVE, f"book from {self.describe}", now)
+        if self.states.get(symbol) is not _LIVE:
+            self._set_state(symbol, _LIVE, f"book from {self.describe}", now)
         self._publish(market.update_event(event, now))
         self._on_book(market, now)
 
@@ -156,42 +157,42 @@ class RecordingPlayer:
     def peek(self) -> tuple[int, MarketEvent] | None:
         """The next event without taking it."""
         if self._ahead is None and not self._done:
-            self._ahead = self._read()
+            try:
+                self._ahead = self._read_next()
+            except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
+                self.error = exc
+                self._done = True
+                self._frames.close()  # the file now, not whenever the failed generators are collected
         return self._ahead
 
     def next(self) -> tuple[int, MarketEvent] | None:
         """Take the next event (None: the recording is over)."""
-        item = self.peek()
+        item = self._ahead
+        if item is None:
+            item = self.peek()
+            if item is None:
+                return None
         self._ahead = None
-        if item is not None:
-            self.recorded_ts_ns = item[1].ts_ns
+        self.recorded_ts_ns = item[1].ts_ns
         return item
 
     @property
     def done(self) -> bool:
         return self._done
 
-    def _read(self) -> tuple[int, MarketEvent] | None:
-        try:
-            return self._read_next()
-        except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
-            self.error = exc
-            self._done = True
-            self._frames.close()  # the file now, not whenever the failed generators are collected
-            return None
-
     def _read_next(self) -> tuple[int, MarketEvent] | None:
         while True:
             event = next(self._events, None)
             if event is not None:
                 ts = event.ts_ns
-                if self._first_ts is None:
-                    self._first_ts = ts
+                first = self._first_ts
+                if first is None:
+                    first = self._first_ts = ts
                     if self.start_ts_ns is None:
                         self.start_ts_ns = ts
                 self._last_ts = ts
                 self._pass_events += 1
-                return self._base_ns + ts - self._first_ts, event
+                return self._base_ns + ts - first, event
             if self.passes == 1 and self.stats.malformed:
                 self.report(self.stats.summary())
             first = self._first_ts  # None exactly when this pass had no event
