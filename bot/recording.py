@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import signal
 import sys
 import time
@@ -112,35 +111,35 @@ class ReadStats:
         return text
 
 
-_CANONICAL = re.compile(r'\{"ts_ns": (0|[1-9][0-9]{0,30}), "raw": ').match
-"""The start of a line as :func:`frame_line` writes it, up to the ``raw`` string (ASCII digits only)."""
-_json_string = msgspec.json.Decoder(str).decode
+class _Line(msgspec.Struct, forbid_unknown_fields=True):
+    """A recording line as :func:`frame_line` writes it: these two keys and nothing else."""
+
+    ts_ns: int
+    raw: str
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
 
 
 def _frame(line: bytes) -> tuple[int, str] | str:
     """``(ts_ns, raw)`` of one recording line, or why it is not one.
 
-    A line as :func:`frame_line` writes it (``{"ts_ns": <digits>, "raw": "<string>"}``, nothing
-    else) is read directly: its JSON string is decoded by msgspec, which refuses every string that
-    Python's json would decode differently (lone surrogates, control characters, bad escapes); any
-    other line, or one msgspec refuses, is read by :func:`_entry` (``json.loads`` and the checks),
-    so both ways give the same frame or the same reason."""
+    A line that is a JSON object of an integer ``ts_ns`` and a string ``raw`` only (what
+    :func:`frame_line` writes) is decoded by msgspec in one call. msgspec refuses every such line that
+    Python's json would read differently (a string with a lone surrogate, a control character or a bad
+    escape; an integer longer than Python's limit), and any other line; those are read by :func:`_entry`
+    (``json.loads`` and the checks), so both ways give the same frame or the same reason."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
-    canonical = _CANONICAL(text)
-    if canonical is not None:
-        body = text[canonical.end():].rstrip("\n")
-        if body.endswith("}"):
-            try:
-                raw = _json_string(body[:-1])
-            except msgspec.DecodeError:
-                pass
-            else:
-                if raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
-                    return int(canonical.group(1)), raw
-                return _checked_raw(int(canonical.group(1)), raw)
+    try:
+        entry = _decode_line(text)
+    except msgspec.DecodeError:
+        return _entry(text)
+    ts_ns, raw = entry.ts_ns, entry.raw
+    if ts_ns >= 0 and raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
+        return ts_ns, raw
     return _entry(text)
 
 
@@ -161,10 +160,6 @@ def _entry(text: str) -> tuple[int, str] | str:
         return "raw not a string"
     if not isinstance(ts_ns, int) or isinstance(ts_ns, bool) or ts_ns < 0:
         return "ts_ns not an integer"
-    return _checked_raw(ts_ns, raw)
-
-
-def _checked_raw(ts_ns: int, raw: str) -> tuple[int, str] | str:
     if "[" in raw or "{" in raw:
         if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
             return "raw nested too deep"
