@@ -63,6 +63,7 @@ def _left_untaken(taken: dict[int, tuple[int, int]], still_taken: dict[int, tupl
         return lots - memory[1]
     return lots
 UnitLevels = tuple[tuple[int, int], ...]
+_Kept = tuple[UnitLevels, tuple[int, ...], tuple[int, ...], UnitLevels, tuple[int, ...], tuple[int, ...]]
 
 
 class Market(Protocol):
@@ -118,6 +119,9 @@ class BookMarket:
         self._grids: dict[tuple[int, int], tuple[int, int, int] | Literal[False]] = {}
         """(price decimals, size decimals) of a source -> how its units map to ticks and lots (see :meth:`_grid`)."""
         self._grid_pd = self._grid_qd = -1
+        self._kept: _Kept = ((), (), (), (), (), ())
+        """(bids, their ticks, their lots, asks, ticks, lots) of the last source book kept as it was (all priced
+        and sized above zero, on our grid): a side that did not change since is known to be kept."""
         self._grid_now: tuple[int, int, int] | Literal[False] = False
         """The grid of the source's last (price decimals, size decimals): a source rarely changes them."""
         self.clear()
@@ -191,10 +195,14 @@ class BookMarket:
         depth = self.depth_levels
         bids, asks = event.bid_units[:depth], event.ask_units[:depth]
         taken_bids, taken_asks = self._taken
-        if grid == _SAME_GRID and bids and asks and not taken_bids and not taken_asks:
-            bid_levels, bid_lots = zip(*bids, strict=True)
-            ask_levels, ask_lots = zip(*asks, strict=True)
-            if min(bid_levels) > 0 and min(bid_lots) > 0 and min(ask_levels) > 0 and min(ask_lots) > 0:
+        if grid is _SAME_GRID and bids and asks and not taken_bids and not taken_asks:
+            kept = self._kept  # a side equal to the last one kept as it was is not looked at again
+            same_bids, same_asks = bids == kept[0], asks == kept[3]
+            bid_levels, bid_lots = (kept[1], kept[2]) if same_bids else zip(*bids, strict=True)
+            ask_levels, ask_lots = (kept[4], kept[5]) if same_asks else zip(*asks, strict=True)
+            if ((same_bids or min(bid_levels) > 0 and min(bid_lots) > 0)
+                    and (same_asks or min(ask_levels) > 0 and min(ask_lots) > 0)):
+                self._kept = (bids, bid_levels, bid_lots, asks, ask_levels, ask_lots)
                 self._bid_levels, self.bid_lots, self.bid_ticks = bid_levels, bid_lots, bid_levels[0]
                 self._ask_levels, self.ask_lots, self.ask_ticks = ask_levels, ask_lots, ask_levels[0]
                 self.updates += 1
@@ -216,7 +224,8 @@ class BookMarket:
             return False
         lot_units = int(self.lot_size.scaleb(qd))
         tick = Fraction(self.tick_size) * 10**pd  # one tick, in price units
-        return tick.denominator, tick.numerator, lot_units
+        grid = tick.denominator, tick.numerator, lot_units
+        return _SAME_GRID if grid == _SAME_GRID else grid
 
     def _convert_units(self, levels: UnitLevels, taken: dict[int, tuple[int, int]], pd: int, qd: int,
                        grid: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...], UnitLevels]:
