@@ -33,11 +33,15 @@ class BookFeed:
 
     ``symbol_of`` maps the source's symbols to ours; events of other symbols are ignored.
     ``on_book(market, now_ns)`` runs after each book is published (the venue matches and commits).
+    ``publish`` publishes any event; ``book_topic(symbol)``, when given, returns what publishes our
+    ``BookUpdate`` events of ``symbol`` the same way (a bus :class:`~bot.bus.Topic`'s ``publish``,
+    which skips the look-up by type, exchange and symbol a book would cost on every change).
     """
 
     def __init__(self, exchange: str, markets: dict[str, BookMarket], symbol_of: dict[str, str], *,
                  describe: str, publish: Callable[[object], None], time_ns: Callable[[], int],
-                 on_book: Callable[[BookMarket, int], None]):  # fmt: skip
+                 on_book: Callable[[BookMarket, int], None],
+                 book_topic: Callable[[str], Callable[[BookUpdate], None]] | None = None):  # fmt: skip
         self.exchange = exchange
         self.markets = markets
         self.symbol_of = symbol_of
@@ -46,6 +50,7 @@ class BookFeed:
         self._publish = publish
         self._time_ns = time_ns
         self._on_book = on_book
+        self._publish_book = {symbol: book_topic(symbol) if book_topic is not None else publish for symbol in markets}
         self.states: dict[str, FeedState] = {}
         """Feed state of each of our symbols, as last published (absent: no book yet)."""
 
@@ -65,7 +70,7 @@ class BookFeed:
         now = self._time_ns()
         if self.states.get(symbol) is not _LIVE:
             self._set_state(symbol, _LIVE, f"book from {self.describe}", now)
-        self._publish(market.update_event(event, now))
+        self._publish_book[symbol](market.update_event(event, now))
         self._on_book(market, now)
 
     def on_status(self, event: FeedStatus) -> None:
