@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-import msgspec
-
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
@@ -111,14 +109,24 @@ class ReadStats:
         return text
 
 
-class _Line(msgspec.Struct, forbid_unknown_fields=True):
-    """A recording line as :func:`frame_line` writes it: these two keys and nothing else."""
-
-    ts_ns: int
-    raw: str
+_line: tuple[Callable[[str], Any], type[Exception]] | None = None
+"""msgspec's decoder of a line as :func:`frame_line` writes it, and the error it raises (see :func:`_frame`)."""
 
 
-_decode_line = msgspec.json.Decoder(_Line).decode
+def _line_decoder() -> tuple[Callable[[str], Any], type[Exception]]:
+    """:data:`_line`, made when a recording is first read: the commands that read none never import msgspec."""
+    global _line
+    if _line is None:
+        import msgspec
+
+        class Line(msgspec.Struct, forbid_unknown_fields=True):
+            """These two keys and nothing else."""
+
+            ts_ns: int
+            raw: str
+
+        _line = msgspec.json.Decoder(Line).decode, msgspec.DecodeError
+    return _line
 
 
 def _frame(line: bytes) -> tuple[int, str] | str:
@@ -133,9 +141,10 @@ def _frame(line: bytes) -> tuple[int, str] | str:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
+    decode, refused = _line or _line_decoder()
     try:
-        entry = _decode_line(text)
-    except msgspec.DecodeError:
+        entry = decode(text)
+    except refused:
         return _entry(text)
     ts_ns, raw = entry.ts_ns, entry.raw
     if ts_ns >= 0 and raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
