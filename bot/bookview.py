@@ -158,6 +158,9 @@ class BookUpdate:
 
     @property
     def best_bid_units(self) -> int | None:
+        levels = self._bu
+        if levels:  # made already (an event of levels, or levels read)
+            return levels[0][0]
         keys = self._bk
         if keys is not None:
             return -keys[0] if keys else None
@@ -169,6 +172,9 @@ class BookUpdate:
 
     @property
     def best_ask_units(self) -> int | None:
+        levels = self._au
+        if levels:  # made already (an event of levels, or levels read)
+            return levels[0][0]
         keys = self._ak
         if keys is not None:
             return keys[0] if keys else None

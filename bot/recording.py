@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
@@ -109,26 +109,51 @@ class ReadStats:
         return text
 
 
-def _lines(f: BinaryIO) -> Iterator[bytes | None]:
-    """The lines of ``f``; None for a line longer than :data:`MAX_LINE_BYTES` (the rest of it is skipped)."""
-    while True:
-        line = f.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            yield None
-        else:
-            yield line
+_line: tuple[Callable[[str], Any], type[Exception]] | None = None
+"""msgspec's decoder of a line as :func:`frame_line` writes it, and the error it raises (see :func:`_frame`)."""
+
+
+def _line_decoder() -> tuple[Callable[[str], Any], type[Exception]]:
+    """:data:`_line`, made when a recording is first read: the commands that read none never import msgspec."""
+    global _line
+    if _line is None:
+        import msgspec
+
+        class Line(msgspec.Struct, forbid_unknown_fields=True):
+            """These two keys and nothing else."""
+
+            ts_ns: int
+            raw: str
+
+        _line = msgspec.json.Decoder(Line).decode, msgspec.DecodeError
+    return _line
 
 
 def _frame(line: bytes) -> tuple[int, str] | str:
-    """``(ts_ns, raw)`` of one recording line, or why it is not one."""
+    """``(ts_ns, raw)`` of one recording line, or why it is not one.
+
+    A line that is a JSON object of an integer ``ts_ns`` and a string ``raw`` only (what
+    :func:`frame_line` writes) is decoded by msgspec in one call. msgspec refuses every such line that
+    Python's json would read differently (a string with a lone surrogate, a control character or a bad
+    escape; an integer longer than Python's limit), and any other line; those are read by :func:`_entry`
+    (``json.loads`` and the checks), so both ways give the same frame or the same reason."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
+    decode, refused = _line or _line_decoder()
+    try:
+        entry = decode(text)
+    except refused:
+        return _entry(text)
+    ts_ns, raw = entry.ts_ns, entry.raw
+    if ts_ns >= 0 and raw.count("[") + raw.count("{") <= MAX_JSON_DEPTH:  # cannot be nested too deep
+        return ts_ns, raw
+    return _entry(text)
+
+
+def _entry(text: str) -> tuple[int, str] | str:
+    """:func:`_frame` of any line decoded from UTF-8: parsed as JSON (depth-limited), then checked."""
     try:
         entry = loads_limited(text)
     except TooDeep:
@@ -162,17 +187,21 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
     ``stats.summary()``. OSError if the file cannot be read.
     """
     stats = stats if stats is not None else ReadStats(path)
+    number = 0
     with open(path, "rb") as f:
-        for number, line in enumerate(_lines(f), 1):
+        readline = f.readline
+        while line := readline(MAX_LINE_BYTES + 1):
+            number += 1
             stats.lines = number
-            if line is None:
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):  # the rest of it is skipped
+                while (rest := readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
                 stats.skip(number, "line too long")
-                continue
-            if not line.strip():
                 continue
             frame = _frame(line)
             if isinstance(frame, str):
-                stats.skip(number, frame)
+                if line.strip():  # a blank line is no frame, and not malformed either
+                    stats.skip(number, frame)
                 continue
             stats.frames += 1
             yield frame

@@ -125,20 +125,29 @@ def market_events(frames: Iterable[tuple[int, str]], depth: int | None, symbols:
     now = 0
 
     views = BookViews()  # the events of a frame are handed out after it: released before the next one
+    viewed = views.pending
+    of_book = BookUpdate.of_book
 
     def on_book(sb: SymbolBook) -> None:
-        out.append(views.add(BookUpdate.of_book("kraken", sb.symbol, sb.book, levels, now)))
+        event = of_book("kraken", sb.symbol, sb.book, levels, now)
+        viewed.append(event)  # views.add
+        out.append(event)
 
     def on_resync(symbol: str, reason: str) -> None:
         out.append(FeedStatus("kraken", symbol, FeedState.RESYNCING, now, reason))
 
     books = KrakenBooks(depth, on_book=on_book, on_resync=on_resync, symbols=symbols)
+    handle = books.handle
     for now, raw in itertools.chain(ahead, frames):  # noqa: B007 - on_book and on_resync read `now`
-        views.release()
-        books.handle(raw)
+        if viewed:
+            views.release()
+        handle(raw)
         if out:
-            yield from out
-            out.clear()
+            if len(out) == 1:  # a frame's one event (the most common), without an iterator over the list
+                yield out.pop()
+            else:
+                yield from out
+                out.clear()
 
 
 def summary(books: KrakenBooks, top: int = 5) -> str:

@@ -47,6 +47,9 @@ _CACHE_MAX = 100_000
 """Prices and sizes repeat from book to book; their conversions are cached up to this many each,
 then the cache starts over."""
 
+_SAME_GRID = (1, 1, 1)
+"""The grid (see :meth:`BookMarket._grid`) of a source whose price and size units are our tick and lot."""
+
 Levels = tuple[tuple[Decimal, Decimal], ...]
 
 
@@ -60,6 +63,7 @@ def _left_untaken(taken: dict[int, tuple[int, int]], still_taken: dict[int, tupl
         return lots - memory[1]
     return lots
 UnitLevels = tuple[tuple[int, int], ...]
+_Kept = tuple[UnitLevels, tuple[int, ...], tuple[int, ...], UnitLevels, tuple[int, ...], tuple[int, ...]]
 
 
 class Market(Protocol):
@@ -114,6 +118,12 @@ class BookMarket:
         """Size -> (whole lots, their Decimal size, whether that was rounded down)."""
         self._grids: dict[tuple[int, int], tuple[int, int, int] | Literal[False]] = {}
         """(price decimals, size decimals) of a source -> how its units map to ticks and lots (see :meth:`_grid`)."""
+        self._grid_pd = self._grid_qd = -1
+        self._kept: _Kept = ((), (), (), (), (), ())
+        """(bids, their ticks, their lots, asks, ticks, lots) of the last source book kept as it was (all priced
+        and sized above zero, on our grid): a side that did not change since is known to be kept."""
+        self._grid_now: tuple[int, int, int] | Literal[False] = False
+        """The grid of the source's last (price decimals, size decimals): a source rarely changes them."""
         self.clear()
 
     def clear(self) -> None:
@@ -167,22 +177,44 @@ class BookMarket:
         In integer units when the venue's grid is expressed in the source's units (the tick a whole
         number of price units or a whole fraction of one, the lot a whole number of size units): the
         source's Decimals are never made, and the published event makes only the ones a subscriber reads,
-        equal to (and written as) those :meth:`update` would publish. Otherwise through :meth:`update`."""
+        equal to (and written as) those :meth:`update` would publish. Otherwise through :meth:`update`.
+
+        When the grid is the source's own (a tick is one price unit, a lot one size unit), nothing of ours
+        is remembered on the levels and every level is priced and sized above zero, the source's levels
+        are kept as they are: the common case of a recording at its venue's precision costs no per-level
+        Python code."""
         pd, qd = event.price_decimals, event.qty_decimals
-        grid = self._grids.get((pd, qd))
-        if grid is None:
-            grid = self._grids[(pd, qd)] = self._grid(pd, qd)
+        if pd != self._grid_pd or qd != self._grid_qd:
+            grid = self._grids.get((pd, qd))
+            if grid is None:
+                grid = self._grids[(pd, qd)] = self._grid(pd, qd)
+            self._grid_pd, self._grid_qd, self._grid_now = pd, qd, grid
+        grid = self._grid_now
         if grid is False:
             return self.update(event.bids, event.asks, ts_ns)
         depth = self.depth_levels
-        bid_levels, bid_lots, bids_out = self._convert_units(event.bid_units[:depth], self._taken[0], pd, qd, grid)
-        ask_levels, ask_lots, asks_out = self._convert_units(event.ask_units[:depth], self._taken[1], pd, qd, grid)
+        bids, asks = event.bid_units[:depth], event.ask_units[:depth]
+        taken_bids, taken_asks = self._taken
+        if grid is _SAME_GRID and bids and asks and not taken_bids and not taken_asks:
+            kept = self._kept  # a side equal to the last one kept as it was is not looked at again
+            same_bids, same_asks = bids == kept[0], asks == kept[3]
+            bid_levels, bid_lots = (kept[1], kept[2]) if same_bids else zip(*bids, strict=True)
+            ask_levels, ask_lots = (kept[4], kept[5]) if same_asks else zip(*asks, strict=True)
+            if ((same_bids or min(bid_levels) > 0 and min(bid_lots) > 0)
+                    and (same_asks or min(ask_levels) > 0 and min(ask_lots) > 0)):
+                self._kept = (bids, bid_levels, bid_lots, asks, ask_levels, ask_lots)
+                self._bid_levels, self.bid_lots, self.bid_ticks = bid_levels, bid_lots, bid_levels[0]
+                self._ask_levels, self.ask_lots, self.ask_ticks = ask_levels, ask_lots, ask_levels[0]
+                self.updates += 1
+                return BookUpdate.of_units(self.exchange, self.symbol, bids, asks, pd, qd, ts_ns)
+        bid_levels, bid_lots, bids = self._convert_units(bids, taken_bids, pd, qd, grid)
+        ask_levels, ask_lots, asks = self._convert_units(asks, taken_asks, pd, qd, grid)
         self._bid_levels, self.bid_lots = bid_levels, bid_lots
         self._ask_levels, self.ask_lots = ask_levels, ask_lots
         self.bid_ticks = bid_levels[0] if bid_levels else NO_BID
         self.ask_ticks = ask_levels[0] if ask_levels else NO_ASK
         self.updates += 1
-        return BookUpdate.of_units(self.exchange, self.symbol, bids_out, asks_out, pd, qd, ts_ns)
+        return BookUpdate.of_units(self.exchange, self.symbol, bids, asks, pd, qd, ts_ns)
 
     def _grid(self, pd: int, qd: int) -> tuple[int, int, int] | Literal[False]:
         """(ticks per price unit as numerator/denominator, size units per lot) of a source in ``10**-pd`` /
@@ -192,7 +224,8 @@ class BookMarket:
             return False
         lot_units = int(self.lot_size.scaleb(qd))
         tick = Fraction(self.tick_size) * 10**pd  # one tick, in price units
-        return tick.denominator, tick.numerator, lot_units
+        grid = tick.denominator, tick.numerator, lot_units
+        return _SAME_GRID if grid == _SAME_GRID else grid
 
     def _convert_units(self, levels: UnitLevels, taken: dict[int, tuple[int, int]], pd: int, qd: int,
                        grid: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...], UnitLevels]:

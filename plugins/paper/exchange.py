@@ -317,8 +317,10 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                                  "build); add it under [exchanges] or fix the name") from None
             symbol_of = s.source_symbols()
             describe = s.source
-        return BookFeed(self.name, self._book_markets, symbol_of, describe=describe, publish=self.ctx.bus.publish,
-                        time_ns=self.ctx.clock.time_ns, on_book=self._match_book)  # fmt: skip
+        bus = self.ctx.bus
+        return BookFeed(self.name, self._book_markets, symbol_of, describe=describe, publish=bus.publish,
+                        time_ns=self.ctx.clock.time_ns, on_book=self._match_book,
+                        book_topic=lambda symbol: bus.topic(BookUpdate, self.name, symbol).publish)  # fmt: skip
 
     def _start_recording(self) -> None:
         self.ctx.log.info("paper %s plays %s (%s) at speed %s", self.name, self.settings.recording,

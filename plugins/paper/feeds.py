@@ -25,6 +25,7 @@ LOOP_GAP_NS = 1_000_000_000
 """Recorded time between the last frame of a pass and the first of the next, when looping."""
 
 MarketEvent = BookUpdate | FeedStatus
+_LIVE = FeedState.LIVE
 
 
 class BookFeed:
@@ -32,11 +33,15 @@ class BookFeed:
 
     ``symbol_of`` maps the source's symbols to ours; events of other symbols are ignored.
     ``on_book(market, now_ns)`` runs after each book is published (the venue matches and commits).
+    ``publish`` publishes any event; ``book_topic(symbol)``, when given, returns what publishes our
+    ``BookUpdate`` events of ``symbol`` the same way (a bus :class:`~bot.bus.Topic`'s ``publish``,
+    which skips the look-up by type, exchange and symbol a book would cost on every change).
     """
 
     def __init__(self, exchange: str, markets: dict[str, BookMarket], symbol_of: dict[str, str], *,
                  describe: str, publish: Callable[[object], None], time_ns: Callable[[], int],
-                 on_book: Callable[[BookMarket, int], None]):  # fmt: skip
+                 on_book: Callable[[BookMarket, int], None],
+                 book_topic: Callable[[str], Callable[[BookUpdate], None]] | None = None):  # fmt: skip
         self.exchange = exchange
         self.markets = markets
         self.symbol_of = symbol_of
@@ -45,6 +50,7 @@ class BookFeed:
         self._publish = publish
         self._time_ns = time_ns
         self._on_book = on_book
+        self._publish_book = {symbol: book_topic(symbol) if book_topic is not None else publish for symbol in markets}
         self.states: dict[str, FeedState] = {}
         """Feed state of each of our symbols, as last published (absent: no book yet)."""
 
@@ -62,9 +68,9 @@ class BookFeed:
             return
         market = self.markets[symbol]
         now = self._time_ns()
-        if self.states.get(symbol) is not FeedState.LIVE:
-            self._set_state(symbol, FeedState.LIVE, f"book from {self.describe}", now)
-        self._publish(market.update_event(event, now))
+        if self.states.get(symbol) is not _LIVE:
+            self._set_state(symbol, _LIVE, f"book from {self.describe}", now)
+        self._publish_book[symbol](market.update_event(event, now))
         self._on_book(market, now)
 
     def on_status(self, event: FeedStatus) -> None:
@@ -156,42 +162,42 @@ class RecordingPlayer:
     def peek(self) -> tuple[int, MarketEvent] | None:
         """The next event without taking it."""
         if self._ahead is None and not self._done:
-            self._ahead = self._read()
+            try:
+                self._ahead = self._read_next()
+            except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
+                self.error = exc
+                self._done = True
+                self._frames.close()  # the file now, not whenever the failed generators are collected
         return self._ahead
 
     def next(self) -> tuple[int, MarketEvent] | None:
         """Take the next event (None: the recording is over)."""
-        item = self.peek()
+        item = self._ahead
+        if item is None:
+            item = self.peek()
+            if item is None:
+                return None
         self._ahead = None
-        if item is not None:
-            self.recorded_ts_ns = item[1].ts_ns
+        self.recorded_ts_ns = item[1].ts_ns
         return item
 
     @property
     def done(self) -> bool:
         return self._done
 
-    def _read(self) -> tuple[int, MarketEvent] | None:
-        try:
-            return self._read_next()
-        except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
-            self.error = exc
-            self._done = True
-            self._frames.close()  # the file now, not whenever the failed generators are collected
-            return None
-
     def _read_next(self) -> tuple[int, MarketEvent] | None:
         while True:
             event = next(self._events, None)
             if event is not None:
                 ts = event.ts_ns
-                if self._first_ts is None:
-                    self._first_ts = ts
+                first = self._first_ts
+                if first is None:
+                    first = self._first_ts = ts
                     if self.start_ts_ns is None:
                         self.start_ts_ns = ts
                 self._last_ts = ts
                 self._pass_events += 1
-                return self._base_ns + ts - self._first_ts, event
+                return self._base_ns + ts - first, event
             if self.passes == 1 and self.stats.malformed:
                 self.report(self.stats.summary())
             first = self._first_ts  # None exactly when this pass had no event
