@@ -254,6 +254,22 @@ def test_a_state_after_an_in_range_quote_reads_copies_and_pickles_as_a_built_one
         _ = after.no_such_field  # type: ignore[attr-defined]
 
 
+def test_every_state_a_model_makes_is_a_frozen_whirlpool_model():
+    """States are built by writing their slots on a private writable twin, then made WhirlpoolModels."""
+    model = _paper_pool()
+    states = (model.sell_units(10**9)[2], model.buy_units(10**9)[2],  # in-range quotes
+              model.sell_units(5 * 10**12)[2],  # a swap across ticks (step by step)
+              model.at_in_range(model.sqrt_price + 1000), model.at(model.sqrt_price - 10**12, -19000, 10**14))
+    for state in states:
+        assert type(state) is WhirlpoolModel
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            state.sqrt_price = 1  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del state.base  # type: ignore[misc]
+        assert state.ticks is model.ticks and state == copy.copy(state)
+    assert states[2].tick < model.tick and states[2].liquidity != model.liquidity
+
+
 def test_what_a_state_keeps_for_its_quotes_is_no_field_and_hides_no_method():
     model = _paper_pool()
     _, _, after = model.sell_units(10**9)
