@@ -301,6 +301,23 @@ def test_mid_is_computed_once_per_state_and_is_the_price_of_the_sqrt_price():
 
 
 @settings(max_examples=500, deadline=None)
+@given(odd=st.integers(1, 2**60).map(lambda n: n | 1), power=st.integers(15, 70), decimals_a=st.integers(0, 18),
+       decimals_b=st.integers(0, 18))
+def test_the_price_of_a_sqrt_price_with_many_factors_of_two_is_the_decimal_one_to_the_exponent(
+        odd, power, decimals_a, decimals_b):
+    """Sqrt prices around the multiples of 2**22 (the quotient by 2**128 may be exact, in fewer than 60 digits:
+    the division's result drops its trailing zeros, the product's would not)."""
+    sqrt_price = odd << power
+    if not MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE:
+        return
+    with localcontext() as ctx:
+        ctx.prec = 60
+        reference = +(Decimal(sqrt_price * sqrt_price) / Decimal(1 << 128)).scaleb(decimals_a - decimals_b)
+    got = price_from_sqrt_price(sqrt_price, decimals_a, decimals_b)
+    assert got == reference and str(got) == str(reference)
+
+
+@settings(max_examples=500, deadline=None)
 @given(sqrt_price=st.integers(MIN_SQRT_PRICE, MAX_SQRT_PRICE), decimals_a=st.integers(0, 18),
        decimals_b=st.integers(0, 18))
 def test_the_price_of_a_sqrt_price_is_the_60_digit_decimal_one_in_any_context(sqrt_price, decimals_a, decimals_b):
