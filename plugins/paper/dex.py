@@ -60,9 +60,17 @@ _DRAWS = 1_000_001
 _HALF, _ONE_AND_HALF, _ONE = Decimal("0.5"), Decimal("1.5"), Decimal(1)
 _HALF_EXACT = 5 * 10**27
 """Two prices in units below this add up to 28 digits at most: their Decimal sum is exact."""
-_NOISE_EXACT_DIGITS, _NOISE_EXACT_MILLIONTHS = 20, 10**7
-"""A ``volatility_bps`` of up to 20 digits times a noise draw's millionths of up to 7 digits (any draw of
-random.gauss, below 9 in size) is exact in 28 digits."""
+_MILLIONTH, _TEN_BILLIONTH = Decimal("1E-6"), Decimal("1E-10")
+
+
+class _TwicePowers(dict[int, Decimal]):
+    def __missing__(self, decimals: int) -> Decimal:
+        value = self[decimals] = Decimal(2 * 10**decimals)
+        return value
+
+
+_TWICE_POW10 = _TwicePowers()
+"""``2 * 10**decimals`` as a Decimal, by ``decimals``: the anchor's mid in units over it is the mid."""
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
 
@@ -133,8 +141,6 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             # a whole draw k is below p * 10**6 exactly when it is below that number rounded up
             self._dislocation_millionths = int((settings.dislocation_probability * _MILLIONTHS).to_integral_value(
                 ROUND_CEILING))
-        self._noise_exact = len(settings.volatility_bps.as_tuple().digits) <= _NOISE_EXACT_DIGITS
-        """Whether a noise draw times ``volatility_bps`` is exact in 28 digits (:func:`_noise`)."""
         self._state: PaperDexState | None = None
         self._balances: dict[str, Decimal] = {}
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
@@ -164,8 +170,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         touch = self._anchor_touch
         if touch is not None:
             bid, ask, decimals = touch
-            if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: one Decimal
-                self._anchor_mid = Decimal(bid + ask).scaleb(-decimals) / 2
+            if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: one division
+                self._anchor_mid = Decimal(bid + ask) / _TWICE_POW10[decimals]
             else:
                 self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
             self._anchor_touch = None
@@ -358,10 +364,12 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         target = mid
         anchor = self.anchor_mid
         if anchor is not None and s.reversion:
-            fraction = min(s.reversion * _reversion_draw(rng), _ONE)
+            fraction = s.reversion * _reversion_draw(rng)
+            if _ONE < fraction:  # min(fraction, 1)
+                fraction = _ONE
             target = mid + (anchor - mid) * fraction
         if s.volatility_bps:
-            target *= 1 + _noise(rng, s.volatility_bps, self._noise_exact)
+            target *= 1 + _noise(rng, s.volatility_bps)
         if target != mid:
             pool = dex_pool.move_to(pool, target)
         # a uniform draw in [0, 1] to the millionth below the probability: k / 10**6 < p, i.e. k < p * 10**6
@@ -658,18 +666,16 @@ def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Deci
 
 
 def _reversion_draw(rng: random.Random) -> Decimal:
-    """``_uniform_millionths(rng, 0.5, 1.5)``, made as one Decimal: ``(500_000 + k) / 10**6``."""
-    return Decimal(500_000 + rng.randrange(_DRAWS)).scaleb(-6)
+    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6``."""
+    return Decimal(500_000 + rng.randrange(_DRAWS)) * _MILLIONTH
 
 
-def _noise(rng: random.Random, volatility_bps: Decimal, exact: bool) -> Decimal:
+def _noise(rng: random.Random, volatility_bps: Decimal) -> Decimal:
     """A seeded standard normal draw, rounded to a millionth, times ``volatility_bps``, in basis points:
-    ``volatility_bps * (draw / 10**6) / BPS``, as one exact product scaled by ``10**-10`` when ``exact`` (the
-    product fits 28 digits, so the two divisions were exact too)."""
-    millionths = round(rng.gauss(0.0, 1.0) * 1_000_000)
-    if exact and -_NOISE_EXACT_MILLIONTHS < millionths < _NOISE_EXACT_MILLIONTHS:
-        return (volatility_bps * millionths).scaleb(-10)
-    return volatility_bps * (Decimal(millionths) / _MILLIONTHS) / BPS
+    ``volatility_bps * (draw / 10**6) / BPS``, made as ``(volatility_bps * millionths) * 10**-10``. The same
+    number: both round the same exact product to 28 digits once (the draw's millionths and the powers of ten
+    are exact), and a power of ten only moves the exponent."""
+    return volatility_bps * round(rng.gauss(0.0, 1.0) * 1_000_000) * _TEN_BILLIONTH
 
 
 def _shown(price: Decimal) -> Decimal:
