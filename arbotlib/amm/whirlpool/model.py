@@ -84,7 +84,8 @@ class WhirlpoolModel(Pool):
 
     @property
     def fee_bps(self) -> Decimal:
-        return Decimal(self.fee_rate) / 100
+        """``fee_rate / 100``, exactly: made once per fee rate (every state of a pool reads the same one)."""
+        return _FEE_BPS[self.fee_rate]
 
     if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute name
 
@@ -183,6 +184,17 @@ _INVERSE = Context(prec=28)
 digits, whatever the context of the first caller (a state computes its mid once)."""
 _new = object.__new__
 _UNMADE = object()
+
+
+class _FeeBps(dict[int, Decimal]):
+    def __missing__(self, fee_rate: int) -> Decimal:
+        value = self[fee_rate] = _EXACT.divide(Decimal(fee_rate), 100)
+        return value
+
+
+_EXACT = Context(prec=100)
+"""A fee rate (a u16 on chain) over 100, exact whatever the caller's context."""
+_FEE_BPS = _FeeBps()
 _SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
 _SHARED = frozenset(_SLOTS) - {"sqrt_price", "tick"}
 """Fields a state made by an in-range quote takes from the state it was quoted on."""

@@ -358,3 +358,14 @@ def test_range_ends_and_limit_fits_are_reaches_limit_in_range_taken_apart(pool, 
     if low < high:  # its first and last prices
         for end in (low, min(high - 1, MAX_SQRT_PRICE)):
             assert range_ends(tick_at_sqrt_price(end), pool["ticks"], pool["tick_spacing"], indexes)[:2] == (down, up)
+
+
+def test_the_fee_in_bps_is_the_fee_rate_over_100_in_any_context():
+    model = _paper_pool()
+    with localcontext() as ctx:
+        ctx.prec = 1  # the first reader's context does not matter
+        assert model.fee_bps == Decimal(4) and str(model.fee_bps) == "4"
+    for fee_rate in (0, 1, 300, 400, 3000, 65535):
+        state = dataclasses.replace(model, fee_rate=fee_rate)
+        assert state.fee_bps == Decimal(fee_rate) / 100 and str(state.fee_bps) == str(Decimal(fee_rate) / 100)
+    assert model.sell_units(10**9)[2].fee_bps is model.fee_bps
