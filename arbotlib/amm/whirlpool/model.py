@@ -15,7 +15,9 @@ paper DEX's other traders) works out its tick when first read; a state's mid and
 made once, when first needed, and kept in the instance's ``__dict__`` (:class:`bot.pool.Pool` has
 no ``__slots__``; the keys start with an underscore, so they hide none of the class's names), not in
 fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, hashing,
-``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
+``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass. The states after quotes and
+moves are written slot by slot on a private writable twin of the class (``_Unfrozen``), then given
+the class: exactly ``WhirlpoolModel`` instances, frozen from then on.
 """
 
 from __future__ import annotations
