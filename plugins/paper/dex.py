@@ -57,20 +57,20 @@ LAMPORTS_PER_SOL = 9
 _MILLIONTHS = Decimal(1_000_000)
 _DRAWS = 1_000_001
 """A uniform draw picks one of these millionths of its span (both ends included)."""
-_HALF, _ONE_AND_HALF, _ONE = Decimal("0.5"), Decimal("1.5"), Decimal(1)
+_ONE = Decimal(1)
 _HALF_EXACT = 5 * 10**27
 """Two prices in units below this add up to 28 digits at most: their Decimal sum is exact."""
 _MILLIONTH, _TEN_BILLIONTH = Decimal("1E-6"), Decimal("1E-10")
 
 
-class _TwicePowers(dict[int, Decimal]):
+class _Units(dict[int, Decimal]):
     def __missing__(self, decimals: int) -> Decimal:
-        value = self[decimals] = Decimal(2 * 10**decimals)
+        value = self[decimals] = Decimal(1).scaleb(-decimals)
         return value
 
 
-_TWICE_POW10 = _TwicePowers()
-"""``2 * 10**decimals`` as a Decimal, by ``decimals``: the anchor's mid in units over it is the mid."""
+_UNIT = _Units()
+"""``1E-decimals`` by ``decimals``: units times it are the price, with the exponent ``from_units`` gives it."""
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
 
@@ -170,8 +170,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         touch = self._anchor_touch
         if touch is not None:
             bid, ask, decimals = touch
-            if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: one division
-                self._anchor_mid = Decimal(bid + ask) / _TWICE_POW10[decimals]
+            if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: made once
+                self._anchor_mid = Decimal(bid + ask) * _UNIT[decimals] / 2
             else:
                 self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
             self._anchor_touch = None

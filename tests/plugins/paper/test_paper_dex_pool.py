@@ -307,4 +307,4 @@ def test_the_anchor_mid_is_the_mid_of_the_touch_in_the_default_context(bid, ask,
     dex = PaperDexExchange.__new__(PaperDexExchange)
     dex._anchor_touch, dex._anchor_mid = (bid, ask, decimals), None
     reference = (Decimal(bid).scaleb(-decimals) + Decimal(ask).scaleb(-decimals)) / 2
-    assert dex.anchor_mid == reference and dex._anchor_touch is None
+    assert dex.anchor_mid == reference and str(dex.anchor_mid) == str(reference) and dex._anchor_touch is None
