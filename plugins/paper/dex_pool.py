@@ -15,8 +15,9 @@ stays in the pool), sized so that the price lands on (or, rounding aside, next t
 concentrated pool's move that stays inside its current range lands exactly on the target, which
 :func:`arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells without working out the swap's amounts;
 the move takes that check apart (:func:`~arbotlib.amm.whirlpool.math.range_ends` made once per state and
-handed on while the stops stand, :func:`~arbotlib.amm.whirlpool.math.limit_fits` per move), reads the
-target's sqrt price from the price's digits and leaves the moved state's tick to be worked out when read.
+handed on while the stops stand, :func:`~arbotlib.amm.whirlpool.math.limit_fits` per move), takes the
+target's sqrt price from the price (an exact product, then isqrt) and leaves the moved state's tick to be worked
+out when read.
 ``_swap_to(model, _target(model, price))`` is the step-by-step reference every move is tested against.
 """
 
