@@ -57,7 +57,20 @@ LAMPORTS_PER_SOL = 9
 _MILLIONTHS = Decimal(1_000_000)
 _DRAWS = 1_000_001
 """A uniform draw picks one of these millionths of its span (both ends included)."""
-_HALF, _ONE_AND_HALF, _ONE = Decimal("0.5"), Decimal("1.5"), Decimal(1)
+_ONE = Decimal(1)
+_HALF_EXACT = 5 * 10**27
+"""Two prices in units below this add up to 28 digits at most: their Decimal sum is exact."""
+_MILLIONTH, _TEN_BILLIONTH = Decimal("1E-6"), Decimal("1E-10")
+
+
+class _Units(dict[int, Decimal]):
+    def __missing__(self, decimals: int) -> Decimal:
+        value = self[decimals] = Decimal(1).scaleb(-decimals)
+        return value
+
+
+_UNIT = _Units()
+"""``1E-decimals`` by ``decimals``: units times it are the price, with the exponent ``from_units`` gives it."""
 _FAR = Decimal("0.1")
 """A pool this far (relative) from its anchor's first mid is probably misconfigured: warn."""
 
@@ -157,7 +170,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         touch = self._anchor_touch
         if touch is not None:
             bid, ask, decimals = touch
-            self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
+            if 0 <= bid < _HALF_EXACT and 0 <= ask < _HALF_EXACT:  # the sum of the prices is exact: made once
+                self._anchor_mid = Decimal(bid + ask) * _UNIT[decimals] / 2
+            else:
+                self._anchor_mid = (from_units(bid, decimals) + from_units(ask, decimals)) / 2
             self._anchor_touch = None
         return self._anchor_mid
 
@@ -348,10 +364,12 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         target = mid
         anchor = self.anchor_mid
         if anchor is not None and s.reversion:
-            fraction = min(s.reversion * _uniform_millionths(rng, _HALF, _ONE_AND_HALF), _ONE)
+            fraction = s.reversion * _reversion_draw(rng)
+            if _ONE < fraction:  # min(fraction, 1)
+                fraction = _ONE
             target = mid + (anchor - mid) * fraction
         if s.volatility_bps:
-            target *= 1 + s.volatility_bps * _gauss_millionths(rng) / BPS
+            target *= 1 + _noise(rng, s.volatility_bps)
         if target != mid:
             pool = dex_pool.move_to(pool, target)
         # a uniform draw in [0, 1] to the millionth below the probability: k / 10**6 < p, i.e. k < p * 10**6
@@ -647,9 +665,17 @@ def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Deci
     return low + (high - low) * rng.randrange(_DRAWS) / _MILLIONTHS
 
 
-def _gauss_millionths(rng: random.Random) -> Decimal:
-    """A seeded standard normal draw, rounded to a millionth."""
-    return Decimal(round(rng.gauss(0.0, 1.0) * 1_000_000)) / _MILLIONTHS
+def _reversion_draw(rng: random.Random) -> Decimal:
+    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6``."""
+    return Decimal(500_000 + rng.randrange(_DRAWS)) * _MILLIONTH
+
+
+def _noise(rng: random.Random, volatility_bps: Decimal) -> Decimal:
+    """A seeded standard normal draw, rounded to a millionth, times ``volatility_bps``, in basis points:
+    ``volatility_bps * (draw / 10**6) / BPS``, made as ``(volatility_bps * millionths) * 10**-10``. The same
+    number: both round the same exact product to 28 digits once (the draw's millionths and the powers of ten
+    are exact), and a power of ten only moves the exponent."""
+    return volatility_bps * round(rng.gauss(0.0, 1.0) * 1_000_000) * _TEN_BILLIONTH
 
 
 def _shown(price: Decimal) -> Decimal:

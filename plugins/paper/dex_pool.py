@@ -15,8 +15,9 @@ stays in the pool), sized so that the price lands on (or, rounding aside, next t
 concentrated pool's move that stays inside its current range lands exactly on the target, which
 :func:`arbotlib.amm.whirlpool.math.reaches_limit_in_range` tells without working out the swap's amounts;
 the move takes that check apart (:func:`~arbotlib.amm.whirlpool.math.range_ends` made once per state and
-handed on while the stops stand, :func:`~arbotlib.amm.whirlpool.math.limit_fits` per move), reads the
-target's sqrt price from the price's digits and leaves the moved state's tick to be worked out when read.
+handed on while the stops stand, :func:`~arbotlib.amm.whirlpool.math.limit_fits` per move), takes the
+target's sqrt price from the price (an exact product, then isqrt) and leaves the moved state's tick to be worked
+out when read.
 ``_swap_to(model, _target(model, price))`` is the step-by-step reference every move is tested against.
 """
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from math import isqrt
 
 from arbotlib.amm.constant_product import BPS, ConstantProductPool
@@ -48,6 +49,7 @@ from bot.api.kit import Pool, PoolError
 
 U64_MAX = (1 << 64) - 1
 Q64 = 1 << 64
+Q128 = 1 << 128
 
 
 def _raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Decimal:
@@ -56,11 +58,25 @@ def _raw_price(price: Decimal, base_decimals: int, quote_decimals: int) -> Decim
 
 
 def _sqrt_price_x64(price: Decimal, base_decimals: int, quote_decimals: int) -> int:
-    """``floor(sqrt(raw price) * 2**64)``, exactly: the integer square root of the price as a fraction.
+    """``floor(sqrt(raw price) * 2**64)``, exactly: the integer square root of ``floor(raw price * 2**128)``
+    (the floor of a square root is that of the floor of its argument).
 
-    The fraction is the price's digits over a power of ten, read from its text (no gcd: any fraction of
-    the same value floors alike); a price written with an exponent is taken apart by ``as_integer_ratio``.
+    The product is Decimal's, exact (any price of up to 80 digits); a price it cannot make exactly, or
+    whose product is not a positive number, is taken as a fraction (:func:`_sqrt_price_of_fraction`).
     """
+    try:
+        scaled = int(_EXACT.multiply(price, _Q128_SCALED[quote_decimals - base_decimals]))
+    except (ArithmeticError, ValueError):  # inexact in _EXACT's digits, or not a finite number
+        scaled = 0
+    if scaled > 0:
+        return isqrt(scaled)
+    return _sqrt_price_of_fraction(price, base_decimals, quote_decimals)
+
+
+def _sqrt_price_of_fraction(price: Decimal, base_decimals: int, quote_decimals: int) -> int:
+    """:func:`_sqrt_price_x64` by the price as a fraction: its digits over a power of ten, read from its
+    text (no gcd: any fraction of the same value floors alike); a price written with an exponent is taken
+    apart by ``as_integer_ratio``."""
     text = str(price)
     whole, _, fraction = text.partition(".")
     if "E" in text or not whole.isdigit():
@@ -71,6 +87,20 @@ def _sqrt_price_x64(price: Decimal, base_decimals: int, quote_decimals: int) -> 
         num, shift = int(whole + fraction), quote_decimals - base_decimals - len(fraction)
         num, den = (num * _POW10[shift] if shift >= 0 else num), (1 if shift >= 0 else _POW10[-shift])
     return isqrt((num << 128) // den)
+
+
+_EXACT = Context(prec=120, traps=[Inexact, InvalidOperation, Overflow])
+"""Products that are exact or raise."""
+
+
+class _Q128Scaled(dict[int, Decimal]):
+    def __missing__(self, shift: int) -> Decimal:
+        value = self[shift] = _EXACT.scaleb(Decimal(Q128), shift)
+        return value
+
+
+_Q128_SCALED = _Q128Scaled()
+"""``2**128 * 10**shift`` by ``shift`` (quote decimals - base decimals): a whole-token price to a Q128 raw one."""
 
 
 class _Powers(dict[int, int]):

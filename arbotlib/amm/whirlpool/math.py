@@ -122,6 +122,7 @@ _NEGATIVE_TICK_FACTORS_X64 = (
     37481735321082,
 )
 _LN_SQRT_1_0001 = math.log(1.0001) / 2
+_LN_Q64 = 64 * math.log(2)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -164,8 +165,8 @@ def tick_at_sqrt_price(sqrt_price: int) -> int:
             f"sqrt price {sqrt_price} is outside [{MIN_SQRT_PRICE}, {MAX_SQRT_PRICE}]"
         )
     # A float logarithm lands within a tick or two; the exact ladder settles it.
-    estimate = math.floor((math.log(sqrt_price) - 64 * math.log(2)) / _LN_SQRT_1_0001)
-    tick = min(max(estimate, MIN_TICK), MAX_TICK)
+    estimate = math.floor((math.log(sqrt_price) - _LN_Q64) / _LN_SQRT_1_0001)
+    tick = estimate if MIN_TICK <= estimate <= MAX_TICK else min(max(estimate, MIN_TICK), MAX_TICK)
     while tick < MAX_TICK and _ladder(tick + 1) <= sqrt_price:
         tick += 1
     while _ladder(tick) > sqrt_price:

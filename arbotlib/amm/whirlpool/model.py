@@ -15,7 +15,9 @@ paper DEX's other traders) works out its tick when first read; a state's mid and
 made once, when first needed, and kept in the instance's ``__dict__`` (:class:`bot.pool.Pool` has
 no ``__slots__``; the keys start with an underscore, so they hide none of the class's names), not in
 fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, hashing,
-``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass.
+``dataclasses.fields``, copies and JSON see an ordinary frozen dataclass. The states after quotes and
+moves are written slot by slot on a private writable twin of the class (``_Unfrozen``), then given
+the class: exactly ``WhirlpoolModel`` instances, frozen from then on.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.api.kit import Pool, PoolLiquidityError
 
@@ -84,7 +86,8 @@ class WhirlpoolModel(Pool):
 
     @property
     def fee_bps(self) -> Decimal:
-        return Decimal(self.fee_rate) / 100
+        """``fee_rate / 100``, exactly: made once per fee rate (every state of a pool reads the same one)."""
+        return _FEE_BPS[self.fee_rate]
 
     if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute name
 
@@ -132,31 +135,31 @@ class WhirlpoolModel(Pool):
     def at_in_range(self, sqrt_price: int) -> WhirlpoolModel:
         """This pool at another sqrt price inside its current range (the state after a swap that stops
         there): its liquidity and ticks unchanged, its tick that of the price, worked out when first read."""
-        after = _new(WhirlpoolModel)
-        _set_sqrt_price(after, sqrt_price)
-        _set_liquidity(after, self.liquidity)
-        _copy_into(after, self)
+        after: Any = _new(_Unfrozen)  # its frozen fields written (mypy would refuse), then a WhirlpoolModel
+        after.sqrt_price = sqrt_price
+        after.liquidity = self.liquidity
+        _keep(after, self)
         return after
 
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
-        """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same,
-        without the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field, a fifth
-        of a one-step quote): the slots are written directly."""
-        after = _new(WhirlpoolModel)
-        _set_sqrt_price(after, sqrt_price)
-        _set_tick(after, tick)
-        _set_liquidity(after, liquidity)
-        _copy_into(after, self)
+        """This pool at another price: ``WhirlpoolModel(...)`` with every other field the same, without
+        the frozen dataclass's ``__init__`` (see :class:`_Unfrozen`)."""
+        after: Any = _new(_Unfrozen)  # its frozen fields written (mypy would refuse), then a WhirlpoolModel
+        after.sqrt_price = sqrt_price
+        after.tick = tick
+        after.liquidity = liquidity
+        _keep(after, self)
         return after
 
     def _in_range(self, sqrt_price: int) -> WhirlpoolModel:
         """The state after an in-range quote that leaves the price at ``sqrt_price``: the rest is this
         state's, read from the fully built one when first asked (see ``__getattr__``)."""
-        after = _new(WhirlpoolModel)
-        _set_sqrt_price(after, sqrt_price)
-        after.__dict__["_quoted"] = self.__dict__.get("_quoted") or self
+        after: Any = _new(_Unfrozen)  # its frozen fields written (mypy would refuse), then a WhirlpoolModel
+        after.sqrt_price = sqrt_price
         if sqrt_price == self.sqrt_price:
-            _set_tick(after, self.tick)
+            after.tick = self.tick
+        after.__class__ = WhirlpoolModel
+        after.__dict__["_quoted"] = self.__dict__.get("_quoted") or self
         return after
 
     def sell_units(self, base_units: int) -> tuple[int, int, Pool]:
@@ -183,30 +186,50 @@ _INVERSE = Context(prec=28)
 digits, whatever the context of the first caller (a state computes its mid once)."""
 _new = object.__new__
 _UNMADE = object()
-_set_sqrt_price, _set_tick, _set_liquidity = (WhirlpoolModel.__dict__[name].__set__
-                                              for name in ("sqrt_price", "tick", "liquidity"))
+
+
+class _FeeBps(dict[int, Decimal]):
+    def __missing__(self, fee_rate: int) -> Decimal:
+        value = self[fee_rate] = _EXACT.divide(Decimal(fee_rate), 100)
+        return value
+
+
+_EXACT = Context(prec=100)
+"""A fee rate (a u16 on chain) over 100, exact whatever the caller's context."""
+_FEE_BPS = _FeeBps()
 _SLOTS = {f.name: WhirlpoolModel.__dict__[f.name] for f in fields(WhirlpoolModel)}
 _SHARED = frozenset(_SLOTS) - {"sqrt_price", "tick"}
 """Fields a state made by an in-range quote takes from the state it was quoted on."""
 
 
-def _copy_into(after: WhirlpoolModel, state: WhirlpoolModel) -> None:
-    """Writes the fields a moved state keeps from ``state`` into ``after``'s slots, one call each."""
-    _put_base(after, state.base)
-    _put_base_decimals(after, state.base_decimals)
-    _put_base_is_a(after, state.base_is_a)
-    _put_fee_rate(after, state.fee_rate)
-    _put_quote(after, state.quote)
-    _put_quote_decimals(after, state.quote_decimals)
-    _put_tick_indexes(after, state.tick_indexes)
-    _put_tick_spacing(after, state.tick_spacing)
-    _put_ticks(after, state.ticks)
+class _Unfrozen(WhirlpoolModel):
+    """A :class:`WhirlpoolModel` being built: the same slots, written by plain assignment (the frozen
+    dataclass's ``__setattr__`` and ``__init__`` go through ``object.__setattr__`` once per field, and a slot's
+    ``__set__`` is a method call: several times the cost of a slot store). Made with ``object.__new__``, its
+    fields assigned, then turned into a ``WhirlpoolModel`` by assigning its ``__class__`` (same layout: no
+    slot of its own); no instance of it outlives the method that builds it."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__  # with __setattr__, what makes the stores the generic (fast) ones
 
 
-_COPIED = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
-           "ticks")
-"""What :meth:`WhirlpoolModel._moved` copies: the fields a moved state keeps."""
-if set(_COPIED) != _SHARED - {"liquidity"}:
-    raise ImportError(f"WhirlpoolModel._moved copies {_COPIED}, not every field a moved state keeps")
-(_put_base, _put_base_decimals, _put_base_is_a, _put_fee_rate, _put_quote, _put_quote_decimals, _put_tick_indexes,
- _put_tick_spacing, _put_ticks) = (_SLOTS[name].__set__ for name in _COPIED)
+def _keep(after: Any, state: WhirlpoolModel) -> None:
+    """Writes the fields a moved state keeps from ``state`` into ``after`` and makes it a ``WhirlpoolModel``."""
+    after.base = state.base
+    after.base_decimals = state.base_decimals
+    after.base_is_a = state.base_is_a
+    after.fee_rate = state.fee_rate
+    after.quote = state.quote
+    after.quote_decimals = state.quote_decimals
+    after.tick_indexes = state.tick_indexes
+    after.tick_spacing = state.tick_spacing
+    after.ticks = state.ticks
+    after.__class__ = WhirlpoolModel
+
+
+_KEPT = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
+         "ticks")
+"""What :func:`_keep` copies: the fields a moved state keeps."""
+if set(_KEPT) != _SHARED - {"liquidity"}:
+    raise ImportError(f"WhirlpoolModel._moved keeps {_KEPT}, not every field a moved state keeps")

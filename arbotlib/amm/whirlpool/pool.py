@@ -57,8 +57,30 @@ _PRICE = Context(prec=60)
 _Q128 = Decimal(1 << 128)
 
 
+class _Scales(dict[int, Decimal]):
+    def __missing__(self, shift: int) -> Decimal:
+        value = self[shift] = Decimal(5**128).scaleb(shift - 128, Context(prec=100))  # 90 digits: exact
+        return value
+
+
+_SCALES = _Scales()
+"""``10**shift / 2**128`` (``5**128 * 10**(shift - 128)``, exactly) by ``shift``: one multiplication makes a price."""
+_INEXACT = (1 << 22) - 1
+"""A sqrt price with one of these bits set has a quotient by 2**128 of more than 60 digits (see below)."""
+
+
 def price_from_sqrt_price(sqrt_price: int, decimals_a: int, decimals_b: int) -> Decimal:
-    """Price of one whole token A in whole tokens B, from a Q64.64 sqrt price (60 significant digits)."""
+    """Price of one whole token A in whole tokens B, from a Q64.64 sqrt price (60 significant digits).
+
+    ``sqrt_price**2 / 2**128``, rounded to 60 digits, then scaled by ``10**(decimals_a - decimals_b)``. When
+    ``sqrt_price`` is not a multiple of ``2**22``, the quotient (``sqrt_price**2 * 5**128`` over ``10**128``)
+    has more than 60 significant digits: at least ``(128 - 42) * log10(5) > 60`` of them, nothing rounding it
+    exactly; so the division's correctly rounded 60 digits are the product's with ``5**128`` and
+    ``10**(shift - 128)`` (one operation, the same number and exponent). An exact quotient keeps the division,
+    whose result drops trailing zeros.
+    """
+    if sqrt_price & _INEXACT:
+        return _PRICE.multiply(Decimal(sqrt_price * sqrt_price), _SCALES[decimals_a - decimals_b])
     return _PRICE.divide(Decimal(sqrt_price * sqrt_price), _Q128).scaleb(decimals_a - decimals_b, _PRICE)
 
 

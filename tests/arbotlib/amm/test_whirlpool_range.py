@@ -254,6 +254,22 @@ def test_a_state_after_an_in_range_quote_reads_copies_and_pickles_as_a_built_one
         _ = after.no_such_field  # type: ignore[attr-defined]
 
 
+def test_every_state_a_model_makes_is_a_frozen_whirlpool_model():
+    """States are built by writing their slots on a private writable twin, then made WhirlpoolModels."""
+    model = _paper_pool()
+    states = (model.sell_units(10**9)[2], model.buy_units(10**9)[2],  # in-range quotes
+              model.sell_units(5 * 10**12)[2],  # a swap across ticks (step by step)
+              model.at_in_range(model.sqrt_price + 1000), model.at(model.sqrt_price - 10**12, -19000, 10**14))
+    for state in states:
+        assert type(state) is WhirlpoolModel
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            state.sqrt_price = 1  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del state.base  # type: ignore[misc]
+        assert state.ticks is model.ticks and state == copy.copy(state)
+    assert states[2].tick < model.tick and states[2].liquidity != model.liquidity
+
+
 def test_what_a_state_keeps_for_its_quotes_is_no_field_and_hides_no_method():
     model = _paper_pool()
     _, _, after = model.sell_units(10**9)
@@ -282,6 +298,23 @@ def test_mid_is_computed_once_per_state_and_is_the_price_of_the_sqrt_price():
         ctx.prec = 50  # the first reader's context does not matter
         assert inverse.mid() == expected
     assert inverse.mid() == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(odd=st.integers(1, 2**60).map(lambda n: n | 1), power=st.integers(15, 70), decimals_a=st.integers(0, 18),
+       decimals_b=st.integers(0, 18))
+def test_the_price_of_a_sqrt_price_with_many_factors_of_two_is_the_decimal_one_to_the_exponent(
+        odd, power, decimals_a, decimals_b):
+    """Sqrt prices around the multiples of 2**22 (the quotient by 2**128 may be exact, in fewer than 60 digits:
+    the division's result drops its trailing zeros, the product's would not)."""
+    sqrt_price = odd << power
+    if not MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE:
+        return
+    with localcontext() as ctx:
+        ctx.prec = 60
+        reference = +(Decimal(sqrt_price * sqrt_price) / Decimal(1 << 128)).scaleb(decimals_a - decimals_b)
+    got = price_from_sqrt_price(sqrt_price, decimals_a, decimals_b)
+    assert got == reference and str(got) == str(reference)
 
 
 @settings(max_examples=500, deadline=None)
@@ -325,3 +358,14 @@ def test_range_ends_and_limit_fits_are_reaches_limit_in_range_taken_apart(pool, 
     if low < high:  # its first and last prices
         for end in (low, min(high - 1, MAX_SQRT_PRICE)):
             assert range_ends(tick_at_sqrt_price(end), pool["ticks"], pool["tick_spacing"], indexes)[:2] == (down, up)
+
+
+def test_the_fee_in_bps_is_the_fee_rate_over_100_in_any_context():
+    model = _paper_pool()
+    with localcontext() as ctx:
+        ctx.prec = 1  # the first reader's context does not matter
+        assert model.fee_bps == Decimal(4) and str(model.fee_bps) == "4"
+    for fee_rate in (0, 1, 300, 400, 3000, 65535):
+        state = dataclasses.replace(model, fee_rate=fee_rate)
+        assert state.fee_bps == Decimal(fee_rate) / 100 and str(state.fee_bps) == str(Decimal(fee_rate) / 100)
+    assert model.sell_units(10**9)[2].fee_bps is model.fee_bps

@@ -8,6 +8,8 @@ import statistics
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arbotlib.amm.constant_product import ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
@@ -273,3 +275,36 @@ def test_a_moved_whirlpool_keeps_its_ticks_and_reads_as_a_new_one_would():
     moved = dex_pool.move_to(pool, Decimal("151.3"))
     assert moved == dataclasses.replace(pool, sqrt_price=moved.sqrt_price, tick=moved.tick, liquidity=moved.liquidity)
     assert moved.tick_indexes == pool.tick_indexes and moved.sqrt_price != pool.sqrt_price
+
+
+# --- the step's draws, made cheaply, are the Decimal reference's ----------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32), volatility=st.one_of(
+    st.decimals(min_value=D("0.0001"), max_value=D(1000), places=4),
+    st.builds(lambda digits, exponent: Decimal(digits).scaleb(exponent), st.integers(1, 10**28 - 1),
+              st.integers(-30, 5))))
+def test_the_steps_draws_are_the_reference_arithmetic(seed, volatility):
+    """The reversion draw is _uniform_millionths(0.5, 1.5) and the noise is volatility_bps * draw / BPS in the
+    default context, for any volatility_bps (of up to 28 digits: the product rounds)."""
+    import random
+
+    from plugins.paper import dex as dex_module
+
+    got, reference = random.Random(seed), random.Random(seed)
+    for _ in range(20):
+        assert dex_module._reversion_draw(got) == dex_module._uniform_millionths(reference, D("0.5"), D("1.5"))
+        draw = D(round(reference.gauss(0.0, 1.0) * 1_000_000)) / 1_000_000
+        assert dex_module._noise(got, volatility) == volatility * draw / 10_000
+    assert got.getstate() == reference.getstate()
+
+
+@settings(max_examples=300, deadline=None)
+@given(bid=st.one_of(st.integers(0, 10**12), st.integers(0, 10**30)),
+       ask=st.one_of(st.integers(0, 10**12), st.integers(0, 10**30)), decimals=st.integers(0, 18))
+def test_the_anchor_mid_is_the_mid_of_the_touch_in_the_default_context(bid, ask, decimals):
+    dex = PaperDexExchange.__new__(PaperDexExchange)
+    dex._anchor_touch, dex._anchor_mid = (bid, ask, decimals), None
+    reference = (Decimal(bid).scaleb(-decimals) + Decimal(ask).scaleb(-decimals)) / 2
+    assert dex.anchor_mid == reference and str(dex.anchor_mid) == str(reference) and dex._anchor_touch is None

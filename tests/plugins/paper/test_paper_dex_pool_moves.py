@@ -163,3 +163,15 @@ def test_a_move_that_fits_from_one_state_and_not_from_the_next_is_the_step_by_st
         assert got == expected
         pool = got[0]
     assert pool.sqrt_price != limit  # the second move stopped short
+
+
+def test_a_price_decimal_cannot_multiply_exactly_is_taken_as_a_fraction():
+    """Past _EXACT's digits (or at the smallest sqrt prices) the price is read as a fraction: the same floor."""
+    long_price = Decimal("150." + "123456789" * 15)  # 138 digits
+    tiny = Decimal("1E-45")
+    for price in (long_price, tiny, Decimal("0"), Decimal("1E+30")):
+        raw = Fraction(price) * Fraction(10) ** -3
+        assert dex_pool._sqrt_price_x64(price, 9, 6) == isqrt(raw.numerator * (1 << 128) // raw.denominator)
+    for bad in (Decimal("-1.5"), Decimal("NaN"), Decimal("Infinity")):
+        with pytest.raises((ValueError, OverflowError)):
+            dex_pool._sqrt_price_x64(bad, 9, 6)
