@@ -107,9 +107,9 @@ class ArbStrategy(Strategy):
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
         self._flush_timer: asyncio.TimerHandle | None = None
-        """Armed by the first row queued since the last write: the writer task writes FLUSH_EVERY_S later."""
-        self._flush_due: asyncio.Future[None] | None = None
-        """What the writer task awaits next (the timer, or :meth:`stop`, resolves it; made before the task starts)."""
+        """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later."""
+        self._write_failed = False
+        """The last write failed (reported once per streak of failures)."""
         self._running = False
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
@@ -138,8 +138,6 @@ class ArbStrategy(Strategy):
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
         self.ctx.create_task(self._inventory_loop(), "inventory snapshots")
-        self._flush_due = self._loop.create_future()
-        self.ctx.create_task(self._flusher(), "opportunity writer")
         recovered = self.executions.recover()
         if recovered:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"{len(recovered)} arbitrage execution(s) left unfinished by the "
@@ -150,7 +148,7 @@ class ArbStrategy(Strategy):
         self._running = False
         if self._flush_timer is not None:
             self._flush_timer.cancel()
-        self._wake_writer()
+            self._flush_timer = None
         self._flush()
 
     @property
@@ -376,7 +374,7 @@ class ArbStrategy(Strategy):
             buy_price=buy_price, sell_price=sell_price, qty=ev.size, edge_bps=ev.net_bps, ts_ns=now, acted=acted,
             opportunity_id=oid, costs=ev.costs, net_pnl=ev.net_pnl, reason=reason,
         ))
-        self._pending_rows.append({  # a plain dict here; the writer task turns it into a row
+        self._pending_rows.append({  # a plain dict here; the writer turns it into a row
             "strategy": self.name, "opportunity_id": oid, "ts_ns": now, "mode": self.ctx.mode, "symbol": s.symbol,
             "direction": str(ev.direction), "buy_exchange": buy_exchange, "sell_exchange": sell_exchange,
             "buy_price": buy_price, "sell_price": sell_price, "qty": ev.size, "gross_pnl": ev.gross_pnl,
@@ -402,30 +400,32 @@ class ArbStrategy(Strategy):
 
     # --- storage off the hot path ---------------------------------------------------------------
 
-    async def _flusher(self) -> None:
-        """The writer task: FLUSH_EVERY_S after the first row queued since the last write (a timer armed by
-        :meth:`_publish`; rows queued meanwhile go with it), write the queue and check the inventory."""
-        while self._running and self._flush_due is not None:
-            await self._flush_due
-            if not self._running:
-                return
-            self._flush_due = self._loop.create_future()
-            self._flush_timer = None  # a row queued from now on arms the next write
-            self._flush(wait=False)
-            self.check_inventory()  # here (off the hot path, while opportunities come), after snapshots and fills
-
     def _arm_writer(self) -> None:
-        """The writer task writes FLUSH_EVERY_S from now (call when no write is due: rows queued until then go
-        with it)."""
-        self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._wake_writer)
+        """:meth:`_write` runs FLUSH_EVERY_S from now (call when no write is due: rows queued until then go with
+        it)."""
+        self._flush_timer = self._loop.call_later(FLUSH_EVERY_S, self._write)
 
-    def _wake_writer(self) -> None:
-        due = self._flush_due
-        if due is not None and not due.done():
-            due.set_result(None)
+    def _write(self) -> None:
+        """The writer, a timer callback (no task: a write costs no wake-up of its own nor a loop turn): write the
+        queued rows and check the inventory (here, off the hot path, while opportunities come; after snapshots
+        and fills too). A failure is logged and alerted (once per streak); the next row queued arms the next
+        write."""
+        self._flush_timer = None  # a row queued from now on arms the next write
+        if not self._running:
+            return
+        try:
+            self._flush(wait=False)
+            self.check_inventory()
+        except Exception as exc:
+            self.ctx.log.error("opportunity writer: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            if not self._write_failed:
+                self.ctx.alert(AlertLevel.ERROR, "arb", f"the opportunity writer failed: {type(exc).__name__}: {exc}")
+            self._write_failed = True
+        else:
+            self._write_failed = False
 
     def _flush(self, *, wait: bool = True) -> None:
-        """Write the queued opportunities; ``wait=False`` (the writer task, on the loop): if another writer
+        """Write the queued opportunities; ``wait=False`` (the writer, on the loop): if another writer
         holds the store's lock, keep them for the next flush instead of waiting."""
         rows, self._pending_rows = self._pending_rows, []
         try:

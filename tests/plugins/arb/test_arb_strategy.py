@@ -207,7 +207,7 @@ def test_the_best_direction_is_chosen_as_by_every_figure_reading_only_the_flags_
 
 
 async def test_opportunity_rows_wait_while_another_writer_holds_the_store_and_are_written_after(make_bot, db_url):
-    """The writer task writes the queued rows FLUSH_EVERY_S after the first one; when another writer holds the
+    """The writer writes the queued rows FLUSH_EVERY_S after the first one; when another writer holds the
     SQLite lock it keeps them (nothing written, no wait) and tries again, until every published row is stored."""
     if not db_url.startswith("sqlite:///"):
         pytest.skip("the lock of another writer is SQLite's")
@@ -232,4 +232,39 @@ async def test_opportunity_rows_wait_while_another_writer_holds_the_store_and_ar
         assert stored[:published] == [o.opportunity_id for o in seen[:published]]
     finally:
         lock.close()
+        await bot.stop()
+
+
+async def test_a_failing_opportunity_write_is_alerted_once_per_streak_and_the_writer_goes_on(make_bot):
+    """The writer is a timer callback, not a task: a write that fails is logged and alerted once per streak of
+    failures, and the next write runs as usual (nothing stops the writer)."""
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    seen = capture(bot, Opportunity)
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+    flush = strategy._flush
+    failing = {"now": False}
+    errors = iter(range(1, 100))
+
+    def flaky(**kw):
+        if failing["now"]:
+            raise OSError(f"disk I/O error {next(errors)}")  # each its own text: the host drops repeated alerts
+        flush(**kw)
+
+    strategy._flush = flaky  # type: ignore[method-assign]
+    try:
+        await wait_for(lambda: seen, timeout_s=10, what="an opportunity")
+        for fails in (True, True, False, True):  # one loop turn: no timer's write in between
+            failing["now"] = fails
+            strategy._write()
+        failing["now"] = False
+        assert opportunities(bot.store, "sol-arb")  # the third write stored the rows
+        await wait_for(lambda: len([a for a in Alerts.sent if "opportunity writer failed" in a.message]) >= 2,
+                       timeout_s=10, what="the failures alerted")
+        failed = [a.message for a in Alerts.sent if "opportunity writer failed" in a.message]
+        assert failed == ["the opportunity writer failed: OSError: disk I/O error 1",
+                          "the opportunity writer failed: OSError: disk I/O error 3"]
+    finally:
+        strategy._flush = flush  # type: ignore[method-assign]
         await bot.stop()
