@@ -312,6 +312,43 @@ def test_a_durable_intent_in_a_disposable_stores_batch_is_all_or_nothing(tmp_pat
         store.close()
 
 
+def test_a_disposable_stores_many_row_inserts_run_before_its_next_statement_the_same_rows_in_order(
+        tmp_path: Path) -> None:
+    """Kept (converted) rather than run: before the next other statement of the connection (a record, a read, an
+    intent, whose rollback keeps them), at a commit of the batch and at close; the same rows, ids and skips."""
+    db = tmp_path / "a.db"
+    store, fast = _with_records(db, commit_every=100)
+
+    def markout(i: int, mid: str = "1.5") -> dict[str, object]:
+        return {"exchange": "v", "trade_id": f"t{i}", "horizon_s": 1, "mid": Decimal(mid), "ts_ns": i}
+
+    def stored() -> list[tuple[int, str, str]]:  # what the record connection itself holds (no deferred run)
+        return fast._connection().execute("SELECT id, trade_id, mid FROM markouts ORDER BY id").fetchall()
+
+    try:
+        store.record_many(MARKOUTS, [markout(0), markout(1)], wait=False)
+        store.record_many(MARKOUTS, [markout(1, "9"), markout(2)], wait=False)  # t1 clashes: skipped when run
+        assert stored() == []  # kept, not run
+        fast.begin()  # an intent runs them first, before its savepoint
+        assert store.insert_order(_order("i-1"), wait=False)
+        fast.rollback()
+        assert stored() == [(1, "t0", "1.5"), (2, "t1", "1.5"), (3, "t2", "1.5")]
+        store.record_many(MARKOUTS, [markout(3)], wait=False)
+        assert store.insert_order(_order("o-1"), wait=False)  # a record runs them first
+        assert stored()[-1] == (4, "t3", "1.5")
+        store.record_many(MARKOUTS, [markout(4)], wait=False)
+        assert store.markouts() == {("v", f"t{i}"): {1: Decimal("1.5")} for i in range(5)}  # an engine read too
+        store.record_many(MARKOUTS, [markout(5)], wait=False)
+    finally:
+        store.close()  # runs them, then commits
+    other = sqlite3.connect(db)
+    try:
+        assert [r[0] for r in other.execute("SELECT trade_id FROM markouts ORDER BY id")] == [f"t{i}" for i in range(6)]
+        assert other.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+    finally:
+        other.close()
+
+
 def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
     store, fast = _with_records(tmp_path / "a.db")
     try:

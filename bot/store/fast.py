@@ -28,8 +28,12 @@ crash: its records are not committed one by one but in batches (:attr:`FastRecor
 calling thread's connection keeps one transaction open across records and commits it every that many
 statements, before any engine connection is checked out (so that every read sees every record, and no
 engine write waits for the batch's lock), and at close. A durable intent in a batch is a savepoint: all or
-nothing as before. What is stored is the same; only when it reaches the file differs. Live stores never
-batch.
+nothing as before. Its many-row inserts (:meth:`FastRecords.insert_many`, :meth:`FastRecords.write` without
+updates: a log written from the loop, a row or two at a time) are not even run at once: their parameters are
+converted when they come and kept per statement, and run as one ``executemany`` each just before the next
+other statement on that connection (a record, a read, an intent), a commit of the batch, or close: the same rows
+in the same order, for a call and a statement per write. What is stored is the same; only when it reaches the
+file differs. Live stores never batch.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ class FastRecords:
         transaction of the calling thread's connection, committed every N statements (:meth:`flush`)."""
         self._pending = 0
         """Statements in the open batch (a disposable store's)."""
+        self._deferred: dict[sqlite3.Connection, dict[str, list[list[Any]]]] = {}
+        """A disposable store's many-row inserts not run yet, per connection: SQL -> parameters, in order
+        (:meth:`_run_deferred`)."""
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
@@ -160,11 +167,39 @@ class FastRecords:
         for."""
         if not conn.in_transaction:
             conn.execute("BEGIN IMMEDIATE")
+        if conn in self._deferred:
+            self._run_deferred(conn)
         result = attempt(conn)
         self._pending += 1
         if self._pending >= self.commit_every:
             self.flush()
         return result
+
+    def _defer(self, conn: sqlite3.Connection, work: list[tuple[str, list[list[Any]]]]) -> None:
+        """Keep a disposable store's inserts (SQL, converted parameters) to run later (:meth:`_run_deferred`), as
+        a statement of the open batch."""
+        deferred = self._deferred.get(conn)
+        if deferred is None:
+            deferred = self._deferred[conn] = {}
+        for sql, params in work:
+            kept = deferred.get(sql)
+            if kept is None:
+                deferred[sql] = params
+            else:
+                kept += params
+        self._pending += 1
+        if self._pending >= self.commit_every:
+            self.flush()
+
+    def _run_deferred(self, conn: sqlite3.Connection) -> None:
+        """Run the inserts kept for ``conn`` (in its open batch, opened now if none is): one ``executemany`` per
+        statement, its rows in the order they came. Call before any other statement on ``conn``."""
+        deferred = self._deferred.pop(conn, None)
+        if deferred:
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            for sql, params in deferred.items():
+                conn.executemany(sql, params)
 
     def flush(self) -> None:
         """Commit the calling thread's open batch, if any (a disposable store's; nothing otherwise)."""
@@ -173,6 +208,8 @@ class FastRecords:
         if getattr(self._local, "intent", False):  # a durable intent is open: it is committed with the batch later
             return
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and conn in self._deferred:
+            self._run_deferred(conn)
         if conn is not None and conn.in_transaction:
             conn.execute("COMMIT")
         self._pending = 0
@@ -241,6 +278,9 @@ class FastRecords:
                 conn.executemany(sql, params)
             return
         if self.commit_every:  # a disposable store's batch: the transaction (opened if need be) commits them
+            if not updates and not getattr(self._local, "intent", False):  # (an intent's rows are its own: run now)
+                self._defer(conn, work)
+                return
             self._batched(conn, lambda conn: [conn.executemany(sql, params) for sql, params in work])
             return
         conn = self._retrying(lambda conn: conn.execute("BEGIN IMMEDIATE").connection, wait_ms)
@@ -309,6 +349,8 @@ class FastRecords:
             conn = self._connection()
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
+            if conn in self._deferred:  # before the savepoint: a rolled back intent keeps them
+                self._run_deferred(conn)
             conn.execute("SAVEPOINT arbot_intent")
             self._local.intent = True
             return
@@ -351,13 +393,18 @@ class FastRecords:
     def exists(self, table: Table, where: Mapping[str, Any]) -> bool:
         """Whether a row matches every ``where`` column (a read on the calling thread's connection: no lock wait)."""
         sql = f'SELECT 1 FROM "{table.name}" WHERE ' + " AND ".join(f'"{c}" = ?' for c in where) + " LIMIT 1"
-        return self._connection().execute(sql, tuple(where.values())).fetchone() is not None
+        conn = self._connection()
+        if conn in self._deferred:
+            self._run_deferred(conn)
+        return conn.execute(sql, tuple(where.values())).fetchone() is not None
 
     def close(self) -> None:
         """Close every record connection (a disposable store's open batches committed first)."""
         with self._lock:
             opened, self._opened = self._opened, []
         for conn in opened:
+            if conn in self._deferred:
+                self._run_deferred(conn)
             if self.commit_every and conn.in_transaction:
                 conn.execute("COMMIT")
             conn.close()
