@@ -7,8 +7,8 @@ both are fresh and LIVE, price the directions with a gross edge with :class:`~pl
 (no refresh due), a tick whose touch keeps its direction hopeless (no size can clear ``min_edge_bps``)
 and the other without an edge decides nothing more (``Pricer.touch``: integer comparisons).
 Storage and alerts are off the hot path: opportunities are queued and written in batches by a
-background task; an execution's row is written at once (it must be on disk before a leg leaves),
-which only happens when one is taken.
+timer (``FLUSH_EVERY_S`` after the first row queued); an execution's row is written at once (it must be
+on disk before a leg leaves), which only happens when one is taken.
 
 **Stale inputs.** A decision needs the CEX book and the pool state, each younger than
 ``max_input_age_ms`` (``ctx.clock`` now minus the event's ``ts_ns``) and each feed LIVE. Otherwise
