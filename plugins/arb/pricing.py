@@ -569,6 +569,7 @@ class Pricer:
         self._one_minus_fee = 1 - self._cex_fee
         self._haircut = settings.latency_haircut_bps.scaleb(-4)
         self._min_edge = settings.min_edge_bps
+        self._min_edge_text = str(settings.min_edge_bps)
         self._min_edge_rate = settings.min_edge_bps.scaleb(-4)
         self._slippage = settings.max_cex_slippage_bps.scaleb(-4)
         self._tolerance_ratio = settings.dex_slippage_bps.as_integer_ratio()
@@ -593,6 +594,9 @@ class Pricer:
         """(inventory, the scale ``e``, per direction what it allows): kept while both stand (pool states come and
         go; what an inventory allows depends on none but the scale its quote is written in)."""
         self._fee_lamports = settings.signature_fee_lamports + priority_lamports
+        self._fee_pairs: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
+        """(bid + ask, price decimals) -> the (network, priority) fees in quote at that CEX mid (:meth:`_fee_pair`):
+        the mid comes back to where it was, and a published opportunity's figures need them."""
         self._fees = self._fixed_fees = _Fees(None)
         """The SOL fees of the last book (of every book when the SOL price is fixed)."""
         self._gate_decimals: tuple[int, int] | None = None
@@ -665,7 +669,6 @@ class Pricer:
         if pool.quote_decimals != self._quote_decimals or pool.base_decimals != self._base_decimals:
             self._quote_decimals = pool.quote_decimals
             self._base_decimals = pool.base_decimals
-            self._price_exponent = Decimal(1).scaleb(-(pool.quote_decimals + pool.base_decimals))
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -944,30 +947,25 @@ class Pricer:
         return ev
 
     def _hopeless_read(self, key: tuple, book: BookUpdate, inv: Inventory, era: int, ev: Evaluation) -> Evaluation:
-        """A hopeless direction's figures, made when first read (:meth:`_settle_hopeless`, on the book side it was
-        decided on: a view someone holds keeps its levels). Read on the pool state it was decided on, it is kept
-        in the memo, against the levels its walk read."""
-        units = book.ask_units if key[0] is Direction.BUY_CEX_SELL_DEX else book.bid_units
-        if era == self._era:
-            if len(self._memo) >= _NO_EDGE_KEPT:
-                self._forget()
-            self._memo[key] = (inv, units, True, None, ev)  # narrowed by _settle_hopeless
-        return self._settle_hopeless(key, units, inv, self._fees_at(key[1]), ev)
-
-    def _settle_hopeless(self, key: tuple, units, inv: Inventory, fees: _Fees, ev: Evaluation) -> Evaluation:
-        """A hopeless direction's evaluation, made when first read: the smallest size priced, to show why;
-        its memo entry then holds only the levels the walk read."""
+        """A hopeless direction's figures, made when first read on the book side it was decided on (a view someone
+        holds keeps its levels): the smallest size priced, to show why. Read on the pool state it was decided on,
+        it is kept in the memo, against the levels its walk read."""
+        direction = key[0]
+        units = book.ask_units if direction is Direction.BUY_CEX_SELL_DEX else book.bid_units
+        fees = self._fees_at(key[1])
         with localcontext(_EXACT):
-            smallest = self._smallest(key[0], units, inv, fees, ev)
+            smallest = self._smallest(direction, units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
                 read: list = [1, False, None]
-                made = self._direction_uncached(key[0], units, inv, fees, read, True, True)
+                made = self._direction_uncached(direction, units, inv, fees, read, True, True)
                 span = tuple(read)
             else:
                 made, span = smallest  # made in ``ev`` itself
-        memo = self._memo.get(key)
-        if memo is not None and memo[4] is ev:
-            self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
+        if era == self._era:
+            memo = self._memo
+            if len(memo) >= _NO_EDGE_KEPT:
+                self._forget()
+            memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return made
 
     def _smallest(self, direction: Direction, units, inv: Inventory, fees: _Fees,
@@ -1481,8 +1479,16 @@ class Pricer:
             pd = self._gate_decimals[0] if self._gate_decimals else 0
             if self._sol_price is not None:
                 sol = self._sol_price
-            elif bid is not None and ask is not None:
-                sol = from_units(bid + ask, pd) / 2
+            elif bid is not None and ask is not None:  # the CEX mid: a pair per (bid + ask), kept
+                key = (bid + ask, pd)
+                pair = self._fee_pairs.get(key)
+                if pair is None:
+                    if len(self._fee_pairs) >= _NO_EDGE_KEPT:
+                        self._fee_pairs.clear()
+                    sol = from_units(bid + ask, pd) / 2
+                    pair = self._fee_pairs[key] = (self._network_sol * sol, self._priority_sol * sol)
+                fees.pair = pair
+                return pair
             elif bid is not None:
                 sol = from_units(bid, pd)
             elif ask is not None:
@@ -1539,26 +1545,39 @@ class Pricer:
         costs = (("cex fee", cex_fee), ("cex slippage", slippage), ("dex fee", quote.fee),
                  ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
                  ("latency haircut", haircut))
-        net_bps = _bps(net, notional)
+        net_bps = _DISPLAY.divide(net * BPS, notional)  # _bps, inline
         if quote.limit is None:  # once per ladder size and pool state
             self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
-        cex_side, dex_side = _SIDES[direction]
+        avg_price = _DISPLAY.divide(cex_value, q)
         if into is None:
+            cex_side, dex_side = _SIDES[direction]
             into = _new_evaluation(Evaluation)
-        _init_evaluation(into, direction, q, cex_side, worst, _DISPLAY.divide(cex_value, q), dex_side,
-                         limit_price, quote, gross, costs, net, net_bps, tradable, why, gross_bps, notional,
-                         limit_quote, limited_by, gross_bps > ZERO)
+            _init_evaluation(into, direction, q, cex_side, worst, avg_price, dex_side, limit_price, quote, gross,
+                             costs, net, net_bps, tradable, why, gross_bps, notional, limit_quote, limited_by,
+                             gross_bps > ZERO)
+            return into
+        # an unsettled evaluation of this decision: its direction, sides, tradable and edge are set; its figures
+        # are set here, one by one (what __init__ would set of them, without setting the decision again)
+        into.size, into.cex_limit_price, into.cex_avg_price, into.dex_limit_price = q, worst, avg_price, limit_price
+        into._swap, into.gross_pnl, into.costs, into.net_pnl, into.net_bps = quote, gross, costs, net, net_bps
+        into.why, into.gross_bps, into.notional, into.dex_limit_quote = why, gross_bps, notional, limit_quote
+        into.limited_by, into._make = limited_by, None
         return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:
         """A ladder size's swap limits, once per pool state (in the exact context), and what its estimate is made
         of when read (:meth:`_Quote.swap_estimate`)."""
-        # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up
-        limit_quote = from_units(_limit_units(quote.quote_units, self._tolerance_ratio, buy_cex), self._quote_decimals)
-        limit_price = (limit_quote / q).quantize(self._price_exponent,
-                                                 rounding=ROUND_FLOOR if buy_cex else ROUND_CEILING)
+        # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up.
+        # The price is limit_quote / q in the pool's price exponent 10**-(qd + bd) (``_price_exponent``): with
+        # limit_quote = units / 10**qd and q = base_units / 10**bd, that is units x 10**(2 bd) / base_units of it,
+        # rounded on integers (the Decimal quotient, quantized, is the same number with the same exponent)
+        qd, bd = self._quote_decimals, self._base_decimals
+        units = _limit_units(quote.quote_units, self._tolerance_ratio, buy_cex)
+        limit_quote = from_units(units, qd)
+        scaled = units * 10 ** (2 * bd)
+        limit_price = from_units(scaled // quote.base_units if buy_cex else -(-scaled // quote.base_units), qd + bd)
         quote.sell, quote.size, quote.mid = buy_cex, q, self._priced_mid
         quote.limit = (limit_price, limit_quote)
 
@@ -1570,11 +1589,11 @@ class Pricer:
         # each cost in bps as _show_bps writes a positive one (one decimal from 1 bps up, else two), without a call
         # per cost (a published opportunity's reason lists up to seven); a Decimal's text as str() writes it (!s: an
         # f-string would call its __format__, the same text at twice the cost)
-        shown = [(name, amount * scale) for amount, name in ranked]
-        listing = ", ".join([f"{name} {_display_quantize(bps, _TENTH if bps >= _ONE else _HUNDREDTH)!s}"
-                             for name, bps in shown])
+        show = _display_quantize
+        listing = ", ".join([f"{name} {show(bps := amount * scale, _TENTH if bps >= _ONE else _HUNDREDTH)!s}"
+                             for amount, name in ranked])
         at = f"at {q!s} {self.base}: "
-        edge, floor = _show_bps(gross_bps), str(self._min_edge)
+        edge, floor = _show_bps(gross_bps), self._min_edge_text
         if gross_bps <= self._min_edge:  # (most hopeless sides: the costs' total is not shown)
             return f"{at}gross edge {edge} bps <= min {floor} bps before any cost (costs {listing} bps)"
         total = ZERO  # summed in order, as sum(amounts, ZERO) would
