@@ -255,7 +255,7 @@ class Executor:
             self._observed[cid] = order
             self.tasks.create(self._record_observed(order), owner="executor", what=f"record {cid}")
             return cid
-        if mode != "live" and not self._exchanges()[intent.exchange].simulated:
+        if mode != "live" and not lane.exchange.simulated:
             # the config check refuses this; a strategy that picks its venue at run time meets it here
             log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
                       intent.exchange, mode)

@@ -251,7 +251,7 @@ class ArbExecutions:
         try:
             # one durable intent: the row and the rows of the legs sent now commit together, before they leave
             with self.ctx.intent():
-                values = execution_values(row)
+                values = dict(vars(row))  # every column as inserted (a new record's attributes are its columns)
                 if not insert_execution(self.ctx.store, row, values):
                     self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
                     return False

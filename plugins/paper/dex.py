@@ -473,8 +473,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         state = self._ready()
         cid = order.client_order_id
         now = self._time_ns()
-        with state.transaction():
-            state.record_submission(order, now)
+        state.record_submission(order, now)  # one statement: committed on its own (the file is in autocommit mode)
         pending = self._in_flight.get(cid)
         if pending is not None:
             return await asyncio.shield(pending)
