@@ -473,8 +473,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         state = self._ready()
         cid = order.client_order_id
         now = self._time_ns()
-        with state.transaction():
-            state.record_submission(order, now)
+        state.record_submission(order, now)  # one statement: committed on its own (the file is in autocommit mode)
         pending = self._in_flight.get(cid)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -622,7 +621,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         with state.transaction():
             state.save_swap(record)
             state.save_balances(after)
-            state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
+            # the pool as the swap left it, for a restart to resume from; a venue kept in memory (a backtest's) is
+            # never opened again, so nothing would read it (the pool's JSON is most of a swap's write)
+            if state.path != ":memory:":
+                state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
         self._balances.update(after)  # memory follows what was committed
         self.pool = estimate.pool_after
         self.slot += 1
