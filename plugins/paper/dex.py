@@ -677,8 +677,8 @@ def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Deci
 
 
 def _reversion_draw(rng: random.Random) -> Decimal:
-    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6`` (:meth:`~PaperDexExchange.step`
-    makes it inline)."""
+    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6`` (the step makes
+    it inline)."""
     return Decimal(500_000 + _draw(rng)) * _MILLIONTH
 
 
