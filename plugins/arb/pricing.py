@@ -649,8 +649,10 @@ class Pricer:
                                  ) from None
         self._step_units = step_units
         self._pool = pool
-        self._sell = {}
-        self._buy = {}
+        if self._sell:  # the last state's quotes (an empty cache is no one's)
+            self._sell = {}
+        if self._buy:
+            self._buy = {}
         self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
         self._gate_decimals = self._gate_pd = None  # the thresholds (and what they keep) are made on the next tick
         try:

@@ -79,13 +79,13 @@ class WhirlpoolModel(Pool):
         cache = self.__dict__
         mid = cache.get("_mid")
         if mid is None:
-            mid = cache["_mid"] = self._mid_of()
+            if self.base_is_a:
+                mid = price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
+            else:
+                mid = _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals,
+                                                               self.base_decimals))
+            cache["_mid"] = mid
         return mid
-
-    def _mid_of(self) -> Decimal:
-        if self.base_is_a:
-            return price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
-        return _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals))
 
     @property
     def fee_bps(self) -> Decimal:
