@@ -286,8 +286,9 @@ def test_a_moved_whirlpool_keeps_its_ticks_and_reads_as_a_new_one_would():
     st.builds(lambda digits, exponent: Decimal(digits).scaleb(exponent), st.integers(1, 10**28 - 1),
               st.integers(-30, 5))))
 def test_the_steps_draws_are_the_reference_arithmetic(seed, volatility):
-    """The reversion draw is a uniform draw of millionths in [0.5, 1.5] (randrange's) and the noise is volatility_bps * draw / BPS in the
-    default context, for any volatility_bps (of up to 28 digits: the product rounds)."""
+    """The reversion draw is a uniform draw of millionths in [0.5, 1.5] (randrange's) and the noise is
+    volatility_bps * draw / BPS in the default context, for any volatility_bps (of up to 28 digits: the
+    product rounds)."""
     import random
 
     from plugins.paper import dex as dex_module
