@@ -390,6 +390,10 @@ class Bot:
 
     # --- what a Context reaches (bot.api.Context's Host) -------------------------------------
 
+    @property
+    def alerts_heard(self) -> bool:
+        return self.alerts.heard
+
     def emit_alert(self, alert: Alert) -> None:
         self.alerts.emit(alert)
 

@@ -144,7 +144,14 @@ class Executor:
         self._lanes: dict[str, _Lane] = {}
         self._dirty: dict[str, Order] = {}
         self._new_fills: list[tuple[str, Fill]] = []
-        self._flush_wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gather: asyncio.TimerHandle | None = None
+        """Armed by the first change since the writer last took its work: it fires FLUSH_GATHER_S later
+        (:meth:`_changed`)."""
+        self._gathered = False
+        """The gathering timer fired: the writer has work to take."""
+        self._gathered_wait: asyncio.Future[None] | None = None
+        """What the idle writer awaits: resolved when the gathering timer fires."""
         self._flush_lock = asyncio.Lock()
         self._in_flight = 0
         """Orders queued or being sent (retries included)."""
@@ -163,7 +170,8 @@ class Executor:
 
     async def start(self) -> None:
         # on the loop's clock: time.monotonic in a run, simulated time in a backtest
-        loop_time = asyncio.get_running_loop().time
+        self._loop = asyncio.get_running_loop()
+        loop_time = self._loop.time
         for name, exchange in self._exchanges().items():
             bucket = TokenBucket(self.settings.orders_per_s, self.settings.burst, now=loop_time)
             lane = self._lanes[name] = _Lane(exchange, bucket)
@@ -247,7 +255,7 @@ class Executor:
             self._observed[cid] = order
             self.tasks.create(self._record_observed(order), owner="executor", what=f"record {cid}")
             return cid
-        if mode != "live" and not self._exchanges()[intent.exchange].simulated:
+        if mode != "live" and not lane.exchange.simulated:
             # the config check refuses this; a strategy that picks its venue at run time meets it here
             log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
                       intent.exchange, mode)
@@ -747,7 +755,7 @@ class Executor:
         order.fee += fill.fee
         self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
-        self._flush_wakeup.set()
+        self._changed()
         self.dispatch.fill(order.strategy, fill)
         return True
 
@@ -793,7 +801,7 @@ class Executor:
             self._active.pop(order.client_order_id, None)
         if order.status is not OrderStatus.OBSERVED:
             self._dirty[order.client_order_id] = order
-            self._flush_wakeup.set()
+            self._changed()
         update = OrderUpdate(
             exchange=order.exchange, symbol=order.symbol, client_order_id=order.client_order_id,
             strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
@@ -803,16 +811,34 @@ class Executor:
 
     # --- the store writer -----------------------------------------------------------------
 
+    def _changed(self) -> None:
+        """Something waits to be written: the writer takes it FLUSH_GATHER_S after the first change since it last
+        took its work, with every change made meanwhile (a few changes per transaction). One timer, no wake-up of the
+        writer per change."""
+        if self._gather is None and self._loop is not None and not self._loop.is_closed():
+            self._gather = self._loop.call_later(FLUSH_GATHER_S, self._gathering_done)
+
+    def _gathering_done(self) -> None:
+        self._gather = None
+        self._gathered = True
+        waiting = self._gathered_wait
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
     async def _writer_loop(self) -> None:
         """Write order changes and fills in batches; while the store fails, retry (and probe) with backoff."""
         failures = 0
+        loop = asyncio.get_running_loop()
         while True:
-            if self.store_error is None:
-                await self._flush_wakeup.wait()
-                await asyncio.sleep(FLUSH_GATHER_S)  # gather a few changes per transaction
-            else:
+            if self.store_error is not None:
                 await asyncio.sleep(backoff_delay(failures, *STORE_RETRY_S))
-            self._flush_wakeup.clear()
+            elif not self._gathered:
+                self._gathered_wait = loop.create_future()
+                await self._gathered_wait
+            self._gathered = False  # the work is taken now: a change from here on is gathered for the next write
+            if self._gather is not None:
+                self._gather.cancel()
+                self._gather = None
             if await self.flush(probe=self.store_error is not None):
                 failures = 0
             else:
@@ -867,7 +893,7 @@ class Executor:
         for cid, order in dirty.items():
             self._dirty.setdefault(cid, order)  # the same Order object: its newest state is written
         self._new_fills[:0] = fills
-        self._flush_wakeup.set()
+        self._changed()
 
     def store_failed(self, exc: BaseException, where: str) -> None:
         """The store could not be written: refuse new orders until a write succeeds (alerted once)."""
@@ -884,7 +910,7 @@ class Executor:
                     "for their row; trading resumes by itself once writes succeed",
                     where=where, error=self.store_error, orders_waiting=str(queued),
                     changes_kept=str(len(self._dirty)), fills_kept=str(len(self._new_fills)))
-        self._flush_wakeup.set()
+        self._changed()
         self._on_store_state(False)
 
     def store_recovered(self) -> None:

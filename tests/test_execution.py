@@ -350,6 +350,29 @@ async def test_the_write_back_runs_on_the_loop_without_waiting_for_a_lock(bot, m
     assert bot.store.get_order("b-1").status is OrderStatus.OPEN
 
 
+async def test_the_writer_writes_the_changes_of_its_gathering_window_in_one_batch_by_itself(bot, monkeypatch):
+    from bot.domain import Fill, Liquidity
+
+    for cid in ("g-1", "g-2"):
+        assert bot.strategies["s"].ctx.submit(intent(cid)) == cid
+    await wait_for(lambda: final_status(bot, "g-1") is final_status(bot, "g-2") is OrderStatus.OPEN)
+    await bot.executor.flush()
+    batches = []
+    original = bot.store.write_batch
+
+    def spy(orders, fills, **kwargs):
+        batches.append(sorted(f.trade_id for _, f in fills))
+        return original(orders, fills, **kwargs)
+
+    monkeypatch.setattr(bot.store, "write_batch", spy)
+    for n, cid in enumerate(("g-1", "g-2")):  # two changes in one callback: one timer, one write
+        assert bot.executor.apply_fill(Fill("v", "BTC/USD", cid, f"t-{n}", Side.BUY, Decimal("100"), Decimal("0.01"),
+                                            Decimal(0), "USD", Liquidity.TAKER, 0))
+    await wait_for(lambda: batches, timeout_s=5, what="the writer's batch, with no flush asked for")
+    assert batches == [["t-0", "t-1"]]
+    assert {"t-0", "t-1"} <= {f.trade_id for _, f in bot.store.fills()}
+
+
 async def test_a_durable_intent_that_awaits_is_rolled_back(bot, tmp_path):
     if not bot.store.records_inline:
         pytest.skip("one transaction on the loop's record connection (file-backed SQLite)")

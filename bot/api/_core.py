@@ -143,6 +143,9 @@ class Host(Protocol):
     @property
     def bot_name(self) -> str: ...
 
+    @property
+    def alerts_heard(self) -> bool: ...
+
     def attach_fleet(self, link: FleetLink) -> None: ...
     def emit_alert(self, alert: Alert) -> None: ...
     def subscribe_alerts(self, callback: Callable[[Alert], None], owner: str) -> Callable[[], None]: ...
@@ -236,6 +239,12 @@ class Context:
             Alert(level=level, kind=kind, source=self.name, message=message, fields=fields,
                   ts_ns=self._host.clock.time_ns())
         )
+
+    @property
+    def alerts_heard(self) -> bool:
+        """Whether an alert queued now can reach anyone (False in a backtest, where every alert is dropped): an
+        alert whose text or figures cost something to compose may be skipped when nobody hears it."""
+        return self._host.alerts_heard
 
     def subscribe_alerts(self, callback: Callable[[Alert], None]) -> Callable[[], None]:
         """Call ``callback(alert)`` with every alert as it is queued (after coalescing and redaction).

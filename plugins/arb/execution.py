@@ -129,6 +129,16 @@ class Leg:
         return Decimal(self.final_ns - self.submitted_ns) / NS_PER_MS
 
 
+_LEG_COLUMNS = {name: tuple(f"{name}_{column}" for column in ("submitted_ns", "final_ns", "status", "filled",
+                                                                "avg_price", "qty")) for name in ("cex", "dex")}
+"""The row's columns of the CEX and DEX legs' state (:meth:`Execution.sync_row` copies them)."""
+CHANGING_COLUMNS = ("state", "note", "realized_pnl", "residual", "finished_ns", *_LEG_COLUMNS["cex"],
+                    *_LEG_COLUMNS["dex"], "hedge_cid", "hedge_side", "hedge_qty", "hedge_price", "hedge_status",
+                    "hedge_filled")
+"""The columns of an execution row that change once it is inserted: the legs' state (:meth:`Execution.sync_row`)
+and what this module sets on the row itself; the others hold the decision, written once."""
+
+
 class Execution:
     """One execution in memory: its row (written through on every change) and its legs."""
 
@@ -177,13 +187,14 @@ class Execution:
     def sync_row(self) -> None:
         """Copy the legs' state into the row (before it is written)."""
         r = self.row
-        for leg, prefix in ((self.cex, "cex"), (self.dex, "dex")):
-            setattr(r, f"{prefix}_submitted_ns", leg.submitted_ns)
-            setattr(r, f"{prefix}_final_ns", leg.final_ns)
-            setattr(r, f"{prefix}_status", leg.status)
-            setattr(r, f"{prefix}_filled", leg.filled)
-            setattr(r, f"{prefix}_avg_price", leg.avg_price)
-            setattr(r, f"{prefix}_qty", leg.qty)
+        for leg, (submitted_ns, final_ns, status, filled, avg_price, qty) in ((self.cex, _LEG_COLUMNS["cex"]),
+                                                                              (self.dex, _LEG_COLUMNS["dex"])):
+            setattr(r, submitted_ns, leg.submitted_ns)
+            setattr(r, final_ns, leg.final_ns)
+            setattr(r, status, leg.status)
+            setattr(r, filled, leg.filled)
+            setattr(r, avg_price, leg.avg_price)
+            setattr(r, qty, leg.qty)
         if self.hedge is not None:
             r.hedge_cid, r.hedge_side, r.hedge_qty = self.hedge.cid, self.hedge.side.value, self.hedge.qty
             r.hedge_price = self.hedge.price
@@ -240,7 +251,7 @@ class ArbExecutions:
         try:
             # one durable intent: the row and the rows of the legs sent now commit together, before they leave
             with self.ctx.intent():
-                values = execution_values(row)
+                values = dict(vars(row))  # every column as inserted (a new record's attributes are its columns)
                 if not insert_execution(self.ctx.store, row, values):
                     self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
                     return False
@@ -527,6 +538,12 @@ class ArbExecutions:
         self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
                                              realized_pnl=realized, quote=self.quote, ts_ns=now,
                                              opportunity_id=ex.id))
+        if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
+            self._alert_done(ex, realized, residual)
+        self._on_done(ex)
+
+    def _alert_done(self, ex: Execution, realized: Decimal, residual: Decimal) -> None:
+        r = ex.row
         latency = {f"{leg.name}_latency_ms": significant(ms, 4) for leg in ex.legs()
                    if (ms := leg.latency_ms) is not None}
         # the alert is for people (rounded); the row and the ExecutionResult keep the exact figures
@@ -536,12 +553,11 @@ class ArbExecutions:
                        size=f"{r.size} {self.base}", predicted=money(r.predicted_pnl, self.quote),
                        realized=money(realized, self.quote), cex=f"{ex.cex.status} {ex.cex.filled}",
                        dex=f"{ex.dex.status} {ex.dex.filled}", residual=money(residual, self.base), **latency)
-        self._on_done(ex)
 
     def _save(self, ex: Execution) -> None:
         ex.saves += 1
         ex.sync_row()
-        save_execution(self.ctx.store, ex.row, ex.saved)
+        save_execution(self.ctx.store, ex.row, ex.saved, CHANGING_COLUMNS)
 
     # --- restart ------------------------------------------------------------------------------
 

@@ -616,6 +616,8 @@ class Pricer:
         self._state_key: tuple = ()
         """The key of the :meth:`_scale_factors` and :func:`_gate_factors` in use (pool states in a row share it)."""
         self._at_touch: dict[tuple[Direction, int], _Touch] = {}
+        self._unscaled: int | None = None
+        """The pool mid's integer whose :meth:`_scales` are not made yet (None: made, or no thresholds yet)."""
         self._quote_decimals = -1
         self._base_decimals = -1
         """The pool's tokens' decimals (-1: no pool state priced yet)."""
@@ -651,8 +653,10 @@ class Pricer:
                                  ) from None
         self._step_units = step_units
         self._pool = pool
-        self._sell = {}
-        self._buy = {}
+        if self._sell:  # the last state's quotes (an empty cache is no one's)
+            self._sell = {}
+        if self._buy:
+            self._buy = {}
         self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
         self._gate_decimals = self._gate_pd = None  # the thresholds (and what they keep) are made on the next tick
         try:
@@ -761,9 +765,10 @@ class Pricer:
         - haircut t - min edge t <= 0``); selling on the CEX has an edge iff ``t > floor(M)`` and is
         hopeless iff ``t (1 - cex fee) <= M (1 + pool fee + haircut + min edge)``.
 
-        Made on the first tick of a pool state (and when the book's decimals change), with the integers
-        the size search runs on (:meth:`_scales`): what depends on the decimals and the fees only is
-        made once and kept; a pool state costs its mid's integer times a few of those.
+        Made on the first tick of a pool state (and when the book's decimals change); the integers the size
+        search runs on (:meth:`_scales`) are made when a direction is first priced on the state (most pool
+        states decide on the thresholds alone): what depends on the decimals and the fees only is made once
+        and kept; a pool state costs its mid's integer times a few of those.
         """
         if self._gate_pd is not None:  # the book's decimals changed on this pool state
             self._settle_held()
@@ -778,7 +783,7 @@ class Pricer:
             self._set_factors(*key)
         (self._ask_edge_below, self._ask_hopeless_from, self._bid_edge_above,
          self._bid_hopeless_to) = _touch_gates(m, self._gate_at)
-        self._scales(m)
+        self._unscaled = m  # _scales(m) when a direction is first priced (_touch_facts)
         self._gate_decimals = (price_decimals, qty_decimals)
         self._gate_pd, self._gate_qd = price_decimals, qty_decimals
         if self._no_edge_at:
@@ -817,6 +822,7 @@ class Pricer:
         bound's pool part ``mid x (1 - pool fee) x 10**(e - qb) = M x (1 - pool fee) x 10**(e - qb -
         mid_d)``, a whole number as ``e >= mid_d + qb +`` the fee's decimals.
         """
+        self._unscaled = None
         sell_per_m, buy_per_m, hk_per_m, floor_per_m, kmax_num, kmax_den = self._per_m
         # buying on the DEX (ref = the pool mid): the haircut, the min-edge floor, the bound and the ladder's top
         self._bound_sell = m * sell_per_m
@@ -1092,6 +1098,8 @@ class Pricer:
 
     def _touch_facts(self, direction: Direction, t: int) -> _Touch:
         """What pricing a direction reads of its touch ``t`` (price units), kept for this pool state."""
+        if self._unscaled is not None:  # the first on this pool state (or book decimals)
+            self._scales(self._unscaled)
         pd = self._gate_decimals[0] if self._gate_decimals else 0
         touch, mid = from_units(t, pd), self._priced_mid
         kmin = self._kmin

@@ -199,19 +199,20 @@ def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
 
 
 def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
-                   saved: dict[str, object] | None = None) -> None:
+                   saved: dict[str, object] | None = None, columns: Sequence[str] | None = None) -> None:
     """Write an execution row's changes (the row was inserted before).
 
     ``saved``: the row's values as stored (:func:`execution_values` of it when inserted or loaded), kept up to date
     here: only the columns that differ from it are set (none: nothing is written), and the stored row ends the
-    same as if every column had been. None: every column."""
+    same as if every column had been. None: every column. ``columns``: the only ones that may have changed since
+    (every column but the key when None)."""
     if saved is None:
         values = execution_values(row)
         del values["opportunity_id"]
         store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
         return
     changed = {}
-    for name in _SAVED_FIELDS:  # one pass over the columns: most are as stored (the same objects)
+    for name in _SAVED_FIELDS if columns is None else columns:  # one pass: most are as stored (the same objects)
         value = getattr(row, name)
         stored = saved.get(name, _UNSAVED)
         if stored is not value and not _same(stored, value):

@@ -222,7 +222,7 @@ class ArbStrategy(Strategy):
             if event.exchange != self.pool_source:
                 return
             self.pool_update = event
-            self._pricer.set_pool(event.pool)
+            (self.pricer or self._pricer).set_pool(event.pool)  # _pricer: the error before start()
         elif isinstance(event, FeedStatus):
             if event.exchange in self._live:
                 self._live[event.exchange] = event.state is FeedState.LIVE

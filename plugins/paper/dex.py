@@ -353,18 +353,17 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """Other traders swap once: toward the anchor, noise, maybe a whale. Publishes the pool (one slot).
 
         Always True: a simulated pool never ends (a mirrored one moves with its source, not here)."""
-        if self.settings.market == "recording":
-            return self._play_one()
-        if self.pool is None or self.settings.market != "simulated":
-            return True
         s = self.settings
-        rng = self._rng
         pool = self.pool
+        if s.market != "simulated" or pool is None:
+            return self._play_one() if s.market == "recording" else True
+        rng = self._rng
         mid = pool.mid()
         target = mid
-        anchor = self.anchor_mid
+        anchor = self.anchor_mid if self._anchor_touch is not None else self._anchor_mid
         if anchor is not None and s.reversion:
-            fraction = s.reversion * _reversion_draw(rng)
+            # s.reversion * _reversion_draw(rng), the draw inline
+            fraction = s.reversion * (Decimal(500_000 + _draw(rng)) * _MILLIONTH)
             if _ONE < fraction:  # min(fraction, 1)
                 fraction = _ONE
             target = mid + (anchor - mid) * fraction
@@ -373,7 +372,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if target != mid:
             pool = dex_pool.move_to(pool, target)
         # a uniform draw in [0, 1] to the millionth below the probability: k / 10**6 < p, i.e. k < p * 10**6
-        if s.dislocation_probability and rng.randrange(_DRAWS) < self._dislocation_millionths:
+        if s.dislocation_probability and _draw(rng) < self._dislocation_millionths:
             move_bps = _uniform_millionths(rng, s.dislocation_min_bps, s.dislocation_max_bps)
             sign = 1 if rng.random() < 0.5 else -1
             pool = dex_pool.move_to(pool, pool.mid() * (1 + sign * move_bps / BPS))
@@ -473,8 +472,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         state = self._ready()
         cid = order.client_order_id
         now = self._time_ns()
-        with state.transaction():
-            state.record_submission(order, now)
+        state.record_submission(order, now)  # one statement: committed on its own (the file is in autocommit mode)
         pending = self._in_flight.get(cid)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -622,7 +620,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         with state.transaction():
             state.save_swap(record)
             state.save_balances(after)
-            state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
+            # the pool as the swap left it, for a restart to resume from; a venue kept in memory (a backtest's) is
+            # never opened again, so nothing would read it (the pool's JSON is most of a swap's write)
+            if state.path != ":memory:":
+                state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
         self._balances.update(after)  # memory follows what was committed
         self.pool = estimate.pool_after
         self.slot += 1
@@ -660,14 +661,27 @@ def _units(amount: Decimal, decimals: int, *, up: bool) -> int:
         return int(amount.scaleb(decimals).to_integral_value(rounding="ROUND_CEILING" if up else "ROUND_FLOOR"))
 
 
+_DRAW_BITS = _DRAWS.bit_length()
+
+
+def _draw(rng: random.Random) -> int:
+    """``rng.randrange(_DRAWS)``, the same number and the same use of the generator, as CPython makes it
+    (``getrandbits`` of the bound's bit length until one is below it), without its two Python-level calls."""
+    k = rng.getrandbits(_DRAW_BITS)
+    while k >= _DRAWS:
+        k = rng.getrandbits(_DRAW_BITS)
+    return k
+
+
 def _uniform_millionths(rng: random.Random, low: Decimal, high: Decimal) -> Decimal:
     """A seeded uniform draw in [low, high], exact to a millionth of the span (no float reaches a price)."""
-    return low + (high - low) * rng.randrange(_DRAWS) / _MILLIONTHS
+    return low + (high - low) * _draw(rng) / _MILLIONTHS
 
 
 def _reversion_draw(rng: random.Random) -> Decimal:
-    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6``."""
-    return Decimal(500_000 + rng.randrange(_DRAWS)) * _MILLIONTH
+    """``_uniform_millionths(rng, 0.5, 1.5)``, in two operations: ``(500_000 + k) * 10**-6`` (the step makes
+    it inline)."""
+    return Decimal(500_000 + _draw(rng)) * _MILLIONTH
 
 
 def _noise(rng: random.Random, volatility_bps: Decimal) -> Decimal:

@@ -39,7 +39,6 @@ from arbotlib.amm.whirlpool.math import (
     MIN_TICK,
     OrcaMathError,
     limit_fits,
-    range_ends,
     sqrt_price_at_tick,
     swap_quote,
     tick_at_sqrt_price,
@@ -242,7 +241,7 @@ def _move_facts(model: WhirlpoolModel) -> tuple[float, float, float, float, int,
     ticks = model.ticks
     lowest, highest = ((sqrt_price_at_tick(ticks[0][0]), sqrt_price_at_tick(ticks[-1][0])) if ticks
                        else (-math.inf, math.inf))
-    down, up, low, high = range_ends(model.tick, ticks, model.tick_spacing, model.tick_indexes)
+    down, up, low, high = model.range_ends()  # the model's own, which its quotes read too
     if not (0 <= model.fee_rate < FEE_RATE_DENOMINATOR and MIN_SQRT_PRICE <= model.sqrt_price <= MAX_SQRT_PRICE):
         down, up = math.inf, -math.inf
     # Going down the limit stays below this price (<= MAX), going up above it (>= MIN).

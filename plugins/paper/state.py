@@ -94,7 +94,7 @@ class PaperState(VenueFile):
         """Log one submission attempt, whatever becomes of it."""
         self._db.execute(
             "INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
-            (order.client_order_id, ts_ns, json.dumps(_payload(order), sort_keys=True)),
+            (order.client_order_id, ts_ns, _SORTED_JSON(_payload(order))),
         )
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
@@ -183,6 +183,10 @@ class PaperState(VenueFile):
             price=Decimal(price), qty=Decimal(qty), fee=Decimal(fee), fee_asset=fee_asset,
             liquidity=Liquidity(liquidity), ts_ns=ts_ns,
         )  # fmt: skip
+
+
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
+"""``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
 
 
 def _text(amount: Decimal) -> str:

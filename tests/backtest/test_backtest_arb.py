@@ -114,6 +114,16 @@ def test_the_same_seed_gives_the_same_report_and_another_seed_does_not(tmp_path)
     assert third["sections"]["arb"]["pnl_curve"] != first["sections"]["arb"]["pnl_curve"]
 
 
+def test_an_execution_composes_no_alert_in_a_backtest_where_nobody_hears_one(tmp_path, monkeypatch):
+    from plugins.arb.execution import ArbExecutions
+
+    composed = []
+    monkeypatch.setattr(ArbExecutions, "_alert_done", lambda self, *figures: composed.append(figures))
+    result = backtest(write_config(tmp_path), tmp_path / "out")
+    assert json.loads(result.report_json.read_text())["sections"]["arb"]["opportunities"]["taken"] > 0
+    assert composed == []
+
+
 def test_a_higher_minimum_edge_takes_fewer_opportunities(tmp_path):
     loose = json.loads(backtest(write_config(tmp_path), tmp_path / "loose").report_json.read_text())
     strict_cfg = write_config(tmp_path, "strict.toml", min_edge="60")

@@ -563,6 +563,35 @@ def range_quoter(
         target = max(limit, stop_price) if a_to_b else min(limit, stop_price)
     if not (target < sqrt_price if a_to_b else target > sqrt_price):
         return None
+    return _range_quoter_to(amount_specified_is_input, a_to_b, sqrt_price, liquidity, fee_rate, target)
+
+
+def range_quoter_within(
+    *,
+    amount_specified_is_input: bool,
+    a_to_b: bool,
+    sqrt_price: int,
+    liquidity: int,
+    fee_rate: int,
+    ends: tuple[float, float, int, int],
+) -> RangeQuote | None:
+    """:func:`range_quoter` of a state whose :func:`range_ends` are ``ends``: made for its tick, or for another
+    state's whose ``[low, high)`` holds its sqrt price (the same stops either way), so neither its tick nor its
+    next stop is worked out. The same quoter, or None, as :func:`range_quoter` with the state's fields."""
+    if not (MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE and 0 <= fee_rate < FEE_RATE_DENOMINATOR):
+        return None
+    # range_ends' down (up) is the next stop's sqrt price that way, -inf (inf) without one, inf (-inf) for unsorted
+    # ticks, which range_quoter turns down (the end is then on the wrong side of any price)
+    end = max(MIN_SQRT_PRICE, ends[0]) if a_to_b else min(MAX_SQRT_PRICE, ends[1])
+    if not (end < sqrt_price if a_to_b else end > sqrt_price):
+        return None
+    return _range_quoter_to(amount_specified_is_input, a_to_b, sqrt_price, liquidity, fee_rate, int(end))
+
+
+def _range_quoter_to(amount_specified_is_input: bool, a_to_b: bool, sqrt_price: int, liquidity: int, fee_rate: int,
+                     target: int) -> RangeQuote | None:
+    """The rest of :func:`range_quoter`: the quoter of a range that ends at ``target`` (a sqrt price past
+    ``sqrt_price`` in the swap's direction)."""
     fixed_is_a = a_to_b == amount_specified_is_input
     # The fixed token's amount that takes the price to the range's end, as compute_swap_step rounds it.
     reach = (_amount_delta_a_or_none if fixed_is_a else _amount_delta_b_or_none)(

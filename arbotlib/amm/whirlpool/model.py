@@ -11,7 +11,9 @@ kind (sale or purchase of the base); every other quote is
 A state costs only what is read of it: the state after an in-range quote holds its sqrt price and
 the state it was quoted on, and takes the other fields from it (its tick is the tick of its sqrt
 price) when first read; a state moved inside its range (:meth:`WhirlpoolModel.at_in_range`, the
-paper DEX's other traders) works out its tick when first read; a state's mid and range quoters are
+paper DEX's other traders) works out its tick when first read, and takes along the
+:meth:`~WhirlpoolModel.range_ends` of the state it moved from when its price shares their stops, so
+its range quoters are made without its tick; a state's mid, range ends and range quoters are
 made once, when first needed, and kept in the instance's ``__dict__`` (:class:`bot.pool.Pool` has
 no ``__slots__``; the keys start with an underscore, so they hide none of the class's names), not in
 fields (so are the paper DEX's move facts, ``_move_facts``). Reads, equality, hashing,
@@ -33,7 +35,8 @@ from .accounts import TickArray, Whirlpool
 from .math import (
     OrcaMathError,
     RangeQuote,
-    range_quoter,
+    range_ends,
+    range_quoter_within,
     sorted_tick_indexes,
     swap_quote,
     tick_at_sqrt_price,
@@ -76,13 +79,13 @@ class WhirlpoolModel(Pool):
         cache = self.__dict__
         mid = cache.get("_mid")
         if mid is None:
-            mid = cache["_mid"] = self._mid_of()
+            if self.base_is_a:
+                mid = price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
+            else:
+                mid = _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals,
+                                                               self.base_decimals))
+            cache["_mid"] = mid
         return mid
-
-    def _mid_of(self) -> Decimal:
-        if self.base_is_a:
-            return price_from_sqrt_price(self.sqrt_price, self.base_decimals, self.quote_decimals)
-        return _INVERSE.divide(1, price_from_sqrt_price(self.sqrt_price, self.quote_decimals, self.base_decimals))
 
     @property
     def fee_bps(self) -> Decimal:
@@ -103,16 +106,25 @@ class WhirlpoolModel(Pool):
             _SLOTS[name].__set__(self, value)
             return value
 
+    def range_ends(self) -> tuple[float, float, int, int]:
+        """This state's :func:`~arbotlib.amm.whirlpool.math.range_ends` ``(down, up, low, high)``: made once, and
+        handed on to the states :meth:`at_in_range` makes with a sqrt price in ``[low, high)`` (the same stops)."""
+        cache = self.__dict__
+        ends = cache.get("_ends")
+        if ends is None:
+            ends = cache["_ends"] = range_ends(self.tick, self.ticks, self.tick_spacing, self.tick_indexes)
+        return ends
+
     def _range_quoter(self, sell: bool) -> RangeQuote | None:
         """This state's :func:`~arbotlib.amm.whirlpool.math.range_quoter` for a sale or a purchase of the
-        base, made on first use (None: no such quote stays in range)."""
+        base, made on first use (None: no such quote stays in range), from the state's :meth:`range_ends`
+        (:func:`~arbotlib.amm.whirlpool.math.range_quoter_within`: no tick worked out for a state that has them)."""
         cache = self.__dict__
         key = "_sell_quoter" if sell else "_buy_quoter"
         if key not in cache:
-            cache[key] = range_quoter(
+            cache[key] = range_quoter_within(
                 amount_specified_is_input=sell, a_to_b=self.base_is_a == sell, sqrt_price=self.sqrt_price,
-                tick=self.tick, liquidity=self.liquidity, fee_rate=self.fee_rate, ticks=self.ticks,
-                tick_spacing=self.tick_spacing, tick_indexes=self.tick_indexes)
+                liquidity=self.liquidity, fee_rate=self.fee_rate, ends=cache.get("_ends") or self.range_ends())
         return cache[key]
 
     def _swap(self, amount: int, is_input: bool, a_to_b: bool):
@@ -139,6 +151,9 @@ class WhirlpoolModel(Pool):
         after.sqrt_price = sqrt_price
         after.liquidity = self.liquidity
         _keep(after, self)
+        ends = self.__dict__.get("_ends")
+        if ends is not None and ends[2] <= sqrt_price < ends[3]:
+            after.__dict__["_ends"] = ends
         return after
 
     def _moved(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:

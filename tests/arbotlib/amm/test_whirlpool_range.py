@@ -33,6 +33,7 @@ from arbotlib.amm.whirlpool.math import (
     limit_fits,
     range_ends,
     range_quoter,
+    range_quoter_within,
     reaches_limit_in_range,
     sorted_tick_indexes,
     sqrt_price_at_tick,
@@ -358,6 +359,49 @@ def test_range_ends_and_limit_fits_are_reaches_limit_in_range_taken_apart(pool, 
     if low < high:  # its first and last prices
         for end in (low, min(high - 1, MAX_SQRT_PRICE)):
             assert range_ends(tick_at_sqrt_price(end), pool["ticks"], pool["tick_spacing"], indexes)[:2] == (down, up)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(pool=pool_states(), a_to_b=st.booleans(), is_input=st.booleans(), data=st.data())
+def test_a_quoter_made_from_range_ends_is_range_quoters_for_every_state_they_serve(pool, a_to_b, is_input, data):
+    """range_quoter_within on the ends made for the state, or for a state whose [low, high) holds its sqrt price
+    (its tick that price's, as at_in_range makes it): the same quoter (same facts) as range_quoter, or None too."""
+    indexes = sorted_tick_indexes(pool["ticks"])
+    ends = range_ends(pool["tick"], pool["ticks"], pool["tick_spacing"], indexes)
+    states = [pool]
+    low, high = ends[2], ends[3]
+    if low < high:
+        inside = st.one_of(st.just(low), st.just(min(high - 1, MAX_SQRT_PRICE)),
+                           st.integers(low, min(high - 1, MAX_SQRT_PRICE)))
+        for sqrt_price in data.draw(st.lists(inside, min_size=1, max_size=4)):
+            if MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE:
+                states.append({**pool, "sqrt_price": sqrt_price, "tick": tick_at_sqrt_price(sqrt_price)})
+    for state in states:
+        expected = range_quoter(amount_specified_is_input=is_input, a_to_b=a_to_b, **state)
+        got = range_quoter_within(amount_specified_is_input=is_input, a_to_b=a_to_b, sqrt_price=state["sqrt_price"],
+                                  liquidity=state["liquidity"], fee_rate=state["fee_rate"], ends=ends)
+        if expected is None:
+            assert got is None
+        else:
+            assert got is not None and (got.func, got.args) == (expected.func, expected.args)
+
+
+def test_a_state_moved_inside_its_range_takes_the_ends_along_and_quotes_as_a_built_one():
+    model = _paper_pool()
+    down, up, low, high = model.range_ends()
+    assert model.range_ends() is model.range_ends()
+    inside, outside = model.at_in_range(model.sqrt_price + 10**12), model.at_in_range(high)
+    assert inside.__dict__["_ends"] is model.range_ends() and "_ends" not in outside.__dict__
+    for state in (inside, inside.at_in_range(low), outside):
+        built = WhirlpoolModel(state.sqrt_price, tick_at_sqrt_price(state.sqrt_price), model.liquidity, model.fee_rate,
+                               model.tick_spacing, model.ticks, "SOL", "USDC", 9, 6)
+        for units in (10**8, 10**10, 10**13):
+            assert _units(state, units, True)[:2] == _units(built, units, True)[:2]
+            assert _units(state, units, False)[:2] == _units(built, units, False)[:2]
+    fresh = model.at_in_range(model.sqrt_price - 10**12)
+    fresh.sell_units(10**8), fresh.buy_units(10**8)
+    with pytest.raises(AttributeError):  # its quoters were made without working out its tick
+        WhirlpoolModel.__dict__["tick"].__get__(fresh)
 
 
 def test_the_fee_in_bps_is_the_fee_rate_over_100_in_any_context():

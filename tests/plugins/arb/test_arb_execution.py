@@ -17,7 +17,8 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
-from plugins.arb.records import executions
+from plugins.arb.execution import ArbExecutions
+from plugins.arb.records import execution_values, executions
 from tests.helpers.waiting import wait_for
 from tests.plugins.arb.arb_kit import Alerts, config, extra
 
@@ -38,7 +39,10 @@ def warnings():
     return [a for a in Alerts.sent if a.kind == "arb" and a.level is AlertLevel.WARNING]
 
 
-async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(make_bot):
+async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(make_bot, monkeypatch):
+    finished = []
+    finish = ArbExecutions._finish
+    monkeypatch.setattr(ArbExecutions, "_finish", lambda self, ex: (finished.append(ex), finish(self, ex)))
     bot = await make_bot(config(dex='reject = "slippage"\nlatency_ms = 30'), extra=extra())
     results = []
     bot.bus.subscribe(ExecutionResult, results.append, owner="test")
@@ -71,6 +75,12 @@ async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(ma
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
     [result] = results
     assert result.realized_pnl == by_hand == row.realized_pnl < 0 < result.predicted_pnl
+    # every column the execution changed on its way (legs, hedge, state, note, PnL) was written: a save sets only
+    # CHANGING_COLUMNS, so the stored row is the one in memory, digit for digit
+    [ex] = finished
+    assert {name: str(getattr(row, name)) for name in execution_values(row)} == {
+        name: str(value) for name, value in execution_values(ex.row).items()}
+    assert ex.hedge is not None and row.state == "done" and row.note == ""
 
 
 async def test_hold_policy_keeps_the_residual_and_says_so(make_bot):

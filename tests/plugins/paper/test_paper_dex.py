@@ -312,6 +312,19 @@ async def test_a_known_client_id_never_swaps_twice_even_after_restart(bot, make_
     assert (await again.balances())["SOL"].total == D(100) - 6 - 2 * NETWORK_FEE
 
 
+async def test_a_swap_saves_the_pool_it_leaves_for_a_restart_in_a_file_only(bot, make_dex):
+    from plugins.paper import dex_pool
+
+    on_file, in_memory = make_dex(state_file=str(bot.data_dir / "dex.db")), make_dex()
+    for venue in (on_file, in_memory):
+        await venue.start()
+        assert (await venue.place_order(swap("s", Side.SELL, "1"))).status is OrderStatus.FILLED
+    # with the swap, in its transaction: what a restart resumes from
+    assert on_file._ready().pool("SOL/USDC") == (dex_pool.dump(on_file.pool), 0, 1)
+    # nothing ever reopens a venue kept in memory: its pool is as started, the swap wrote no JSON of it
+    assert in_memory._ready().pool("SOL/USDC")[2] == 0 and in_memory.slot == 1
+
+
 async def test_memory_state_starts_fresh(make_dex):
     dex = make_dex()
     await dex.start()

@@ -286,15 +286,17 @@ def test_a_moved_whirlpool_keeps_its_ticks_and_reads_as_a_new_one_would():
     st.builds(lambda digits, exponent: Decimal(digits).scaleb(exponent), st.integers(1, 10**28 - 1),
               st.integers(-30, 5))))
 def test_the_steps_draws_are_the_reference_arithmetic(seed, volatility):
-    """The reversion draw is _uniform_millionths(0.5, 1.5) and the noise is volatility_bps * draw / BPS in the
-    default context, for any volatility_bps (of up to 28 digits: the product rounds)."""
+    """The reversion draw is a uniform draw of millionths in [0.5, 1.5] (randrange's) and the noise is
+    volatility_bps * draw / BPS in the default context, for any volatility_bps (of up to 28 digits: the
+    product rounds)."""
     import random
 
     from plugins.paper import dex as dex_module
 
     got, reference = random.Random(seed), random.Random(seed)
     for _ in range(20):
-        assert dex_module._reversion_draw(got) == dex_module._uniform_millionths(reference, D("0.5"), D("1.5"))
+        assert dex_module._reversion_draw(got) == D("0.5") + D(1) * reference.randrange(1_000_001) / D(1_000_000)
+        assert dex_module._draw(got) == reference.randrange(1_000_001)  # the generator's own draw
         draw = D(round(reference.gauss(0.0, 1.0) * 1_000_000)) / 1_000_000
         assert dex_module._noise(got, volatility) == volatility * draw / 10_000
     assert got.getstate() == reference.getstate()
