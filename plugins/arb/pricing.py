@@ -1428,10 +1428,10 @@ class Pricer:
         return chosen(found[best], True, "min edge")
 
     def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
-                        limited_by: str, _: Evaluation) -> Evaluation:
-        """:meth:`_chosen` made when first read (in the exact context)."""
+                        limited_by: str, into: Evaluation) -> Evaluation:
+        """:meth:`_chosen` made when first read (in the exact context), in the unsettled evaluation ``into``."""
         with localcontext(_EXACT):
-            return self._chosen(direction, found, at, fees, tradable, limited_by)
+            return self._chosen(direction, found, at, fees, tradable, limited_by, into)
 
     def _settle_search(self, direction: Direction, units, inv: Inventory, fees: _Fees, _: Evaluation) -> Evaluation:
         """The size search of a direction found tradable at its smallest size, run when its figures are first read."""
