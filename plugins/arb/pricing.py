@@ -128,6 +128,7 @@ from decimal import (
     localcontext,
 )
 from functools import partial
+from operator import attrgetter
 from sys import getrefcount
 from typing import TYPE_CHECKING
 
@@ -261,9 +262,7 @@ class Evaluation:
         if make is not None:
             made = make(self)
             if made is not self:  # else made in place
-                for figure in _FIGURES:
-                    setattr(self, figure, getattr(made, figure))
-                self._make = None
+                _set_figures(self, _figures_of(made))
         return self
 
     @property
@@ -298,6 +297,17 @@ _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
 _FIGURE_NAMES = frozenset(_FIGURES)
+_figures_of = attrgetter(*_FIGURES)
+
+
+def _set_figures(ev: Evaluation, figures: tuple) -> None:
+    """Set an unsettled evaluation's figures, in ``_FIGURES``' order (one statement, no attribute walk by name), and
+    mark it settled."""
+    (ev.size, ev.cex_limit_price, ev.cex_avg_price, ev.dex_limit_price, ev._swap, ev.gross_pnl, ev.costs, ev.net_pnl,
+     ev.net_bps, ev.why, ev.gross_bps, ev.notional, ev.dex_limit_quote, ev.limited_by) = figures
+    ev._make = None
+
+
 _new_evaluation = Evaluation.__new__
 _init_evaluation = Evaluation.__init__
 
@@ -956,9 +966,10 @@ class Pricer:
         """A hopeless direction's figures, made when first read on the book side it was decided on (a view someone
         holds keeps its levels): the smallest size priced, to show why. Read on the pool state it was decided on,
         it is kept in the memo, against the levels its walk read."""
-        direction = key[0]
+        direction, touch = key[0], key[1]
         units = book.ask_units if direction is Direction.BUY_CEX_SELL_DEX else book.bid_units
-        fees = self._fees_at(key[1])
+        # the SOL fees of the book it was decided on; the last book's (``_fees_at``) stay kept for the ticks to come
+        fees = self._fixed_fees if touch is None else self._fees if touch == self._fees.touch else _Fees(touch)
         with localcontext(_EXACT):
             smallest = self._smallest(direction, units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
@@ -1566,12 +1577,10 @@ class Pricer:
                              costs, net, net_bps, tradable, why, gross_bps, notional, limit_quote, limited_by,
                              gross_bps > ZERO)
             return into
-        # an unsettled evaluation of this decision: its direction, sides, tradable and edge are set; its figures
-        # are set here, one by one (what __init__ would set of them, without setting the decision again)
-        into.size, into.cex_limit_price, into.cex_avg_price, into.dex_limit_price = q, worst, avg_price, limit_price
-        into._swap, into.gross_pnl, into.costs, into.net_pnl, into.net_bps = quote, gross, costs, net, net_bps
-        into.why, into.gross_bps, into.notional, into.dex_limit_quote = why, gross_bps, notional, limit_quote
-        into.limited_by, into._make = limited_by, None
+        # an unsettled evaluation of this decision: its direction, sides, tradable and edge are set; only its figures
+        # are (what __init__ would set of them, without setting the decision again)
+        _set_figures(into, (q, worst, avg_price, limit_price, quote, gross, costs, net, net_bps, why, gross_bps,
+                            notional, limit_quote, limited_by))
         return into
 
     def _settle(self, quote: _Quote, buy_cex: bool, q: Decimal) -> None:

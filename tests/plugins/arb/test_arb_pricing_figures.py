@@ -3,23 +3,40 @@
 A hopeless direction (no size can clear min_edge_bps) shows its smallest size priced: the pricer makes it
 straight (:meth:`Pricer._smallest`), without the size search's machinery. On generated books, pools,
 inventories and caps it must show exactly what the general path (the search told the direction is hopeless)
-shows, read the same levels, and give up (None) exactly where a cap rules the smallest size out. A swap's
-limits are made on integers: the same as the Decimal formula.
+shows, read the same levels, and give up (None) exactly where a cap rules the smallest size out; made in the
+unsettled evaluation itself, it shows what a new one shows, field for field. A swap's limits are made on integers:
+the same as the Decimal formulas. The SOL fees' Decimals, kept per CEX mid, are those made fresh.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, localcontext
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.api import BPS
-from plugins.arb.pricing import _EXACT, Direction, Inventory, _Fees, _limit_units
+from bot.api import BPS, Side
+from plugins.arb.pricing import (
+    _EXACT,
+    _FIGURES,
+    Direction,
+    Evaluation,
+    Inventory,
+    _Fees,
+    _limit_units,
+    _Quote,
+    _unsettled,
+)
 from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
 from tests.plugins.arb.test_arb_pricing_memo import decision
 
 CENT = D("0.01")
+
+
+def every_field(e: Evaluation) -> tuple:
+    """Every field of an evaluation (its reason as text, its swap as the object it is made from)."""
+    return tuple(e.reason if f.name == "why" else getattr(e, f.name) for f in fields(Evaluation))
 
 
 @st.composite
@@ -84,6 +101,12 @@ def test_the_smallest_size_priced_straight_shows_what_the_general_path_shows(sce
             assert made.dex_limit_quote == general.dex_limit_quote
             assert list(read) == span
             assert not made.tradable
+            # made in place (a published opportunity's figures): the same evaluation, field for field
+            unsettled = _unsettled(direction, False, True, lambda ev: ev)  # made in place: not called
+            with localcontext(_EXACT):
+                in_place = p._smallest(direction, units, inventory, fees, unsettled)
+            assert in_place is not None and in_place[0] is unsettled and in_place[1] == read
+            assert every_field(unsettled) == every_field(made)
 
 
 @given(st.integers(0, 10**15), st.integers(0, 10**6), st.integers(0, 4), st.booleans())
@@ -109,3 +132,54 @@ def test_a_pricer_through_pool_states_and_scales_decides_as_fresh_ones(steps, wh
         lasting.set_pool(the_pool)
         got = [decision(e) for e in lasting.evaluate(tick, inventory)]
         assert got == [decision(e) for e in pricer(the_pool).evaluate(tick, inventory)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**15), st.integers(1, 10**12), st.integers(0, 9), st.integers(0, 12), st.integers(0, 10**4),
+       st.integers(0, 3), st.booleans())
+def test_the_swap_limit_price_on_integers_is_the_quantized_decimal_quotient(quote_units, base_units, qd, bd, tolerance,
+                                                                             places, sell):
+    """The limit's average price: limit_quote / size quantized to the pool's price exponent, rounded down for a
+    minimum out and up for a maximum in; the same digits and exponent."""
+    p = pricer(pool(1_000, 150_000), dex_slippage_bps=D(tolerance).scaleb(-places))
+    p._quote_decimals, p._base_decimals = qd, bd
+    q = D(base_units).scaleb(-bd)
+    quote = _Quote(D(0), D(0), D(0), base_units, quote_units, p._priced_pool, False)
+    with localcontext(_EXACT):
+        p._settle(quote, sell, q)
+        limit_quote = D(_limit_units(quote_units, p._tolerance_ratio, sell)).scaleb(-qd)
+        expected = (limit_quote / q).quantize(D(1).scaleb(-(qd + bd)), rounding=ROUND_FLOOR if sell else ROUND_CEILING)
+    assert quote.limit is not None
+    price, got_quote = quote.limit
+    assert price.as_tuple() == expected.as_tuple() and got_quote.as_tuple() == limit_quote.as_tuple()
+
+
+def test_settling_takes_every_figure_of_the_evaluation_made():
+    """An unsettled evaluation made by another one takes each of its figures (and only those: the decision stays)."""
+    values = iter(range(1, 100))
+    made = Evaluation(**{f.name: D(next(values)) for f in fields(Evaluation) if f.init})
+    ev = _unsettled(Direction.BUY_DEX_SELL_CEX, True, True, lambda _: made)
+    assert ev.settled() is ev and ev._make is None
+    for name in _FIGURES:
+        assert getattr(ev, name) is getattr(made, name), name
+    assert (ev.direction, ev.cex_side, ev.dex_side, ev.tradable, ev.edge) == (
+        Direction.BUY_DEX_SELL_CEX, Side.SELL, Side.BUY, True, True)
+
+
+def test_the_sol_fees_kept_per_cex_mid_are_those_made_fresh():
+    """The network and priority fees in quote at the CEX mid (SOL the base): kept per (bid + ask) and the book's price
+    decimals, so a mid seen again, or the same integers at other decimals, show what a fresh pricer shows."""
+    lasting = pricer(pool(1_000, 150_000))
+    books = (book([("149.10", 5)], [("149.30", 5)]), book([("149.00", 5)], [("149.40", 5)]),
+             book([("14.910", 5)], [("14.930", 5)]), book([("149.10", 5)], [("149.30", 5)]))
+    for tick in books:
+        lasting.evaluate(tick, RICH)
+        fresh = pricer(pool(1_000, 150_000))
+        fresh.evaluate(tick, RICH)
+        touch = (tick.best_bid_units, tick.best_ask_units)
+        with localcontext(_EXACT):
+            got = lasting._fee_pair(_Fees(touch))
+            expected = fresh._fee_pair(_Fees(touch))
+            sol = (tick.best_bid + tick.best_ask) / 2
+        assert [x.as_tuple() for x in got] == [x.as_tuple() for x in expected]
+        assert got == (lasting._network_sol * sol, lasting._priority_sol * sol)
