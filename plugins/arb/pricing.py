@@ -56,7 +56,7 @@ bound) is a whole number there: each comparison decides as the exact Decimal one
 (``tests/plugins/arb/decimal_reference.py`` keeps the Decimal search the tests compare it with,
 size included). What depends only on the touch (its Decimal, the gross edge, the ladder's bounds)
 is kept per touch and pool state, what depends on the inventory per inventory (across pool states),
-and the SOL fees per CEX touch (their integer from the touch's units, their Decimals only for the
+and the SOL fees per CEX touch (their integer from the touch's units, their Decimals, kept per CEX mid, only for the
 chosen size). Pool quotes per ladder size are cached per pool state, made the first time a size is needed (a pool
 update's own decision quotes what its search needs; nothing is quoted ahead), so a CEX tick with an
 unchanged pool costs integer arithmetic, not pool maths. What a pool state's integers need beyond
@@ -1587,7 +1587,7 @@ class Pricer:
         """A ladder size's swap limits, once per pool state (in the exact context), and what its estimate is made
         of when read (:meth:`_Quote.swap_estimate`)."""
         # minimum out (we sell) rounded down, and so is the average price it is written as; maximum in rounded up.
-        # The price is limit_quote / q in the pool's price exponent 10**-(qd + bd) (``_price_exponent``): with
+        # The price is limit_quote / q in the pool's price exponent 10**-(qd + bd): with
         # limit_quote = units / 10**qd and q = base_units / 10**bd, that is units x 10**(2 bd) / base_units of it,
         # rounded on integers (the Decimal quotient, quantized, is the same number with the same exponent)
         qd, bd = self._quote_decimals, self._base_decimals
