@@ -1309,11 +1309,129 @@ class Pricer:
             cap, why = failures[kmin]
             return self._nothing(direction, partial(_but, at.gross_bps, why), at.gross_bps, cap)
 
-        def chosen(size: tuple, tradable: bool, limited_by: str) -> Evaluation:
-            """The evaluation of the chosen size: its figures made now (``now``: an unsettled evaluation is being
-            settled), else when first read."""
-            if now:
-                return self._chosen(direction, size, at, fees, tradable, limited_by)
+        def search(into: Evaluation | None) -> Evaluation:
+            """The size netting the most among those clearing min_edge_bps (the bisection on the slope below), its
+            evaluation made in ``into`` when given (:meth:`_settle_search`)."""
+            slack = self._slack_scaled
+
+            def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
+                """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
+
+                ``hint`` (the last tick's best size): gallop from it, 1, 2, 4... sizes at a time, while
+                the slope keeps pointing the same way, then bisect what is left.
+                """
+                if hint is not None and lo < hint <= hi:
+                    m, stride, heading = hint, 1, 0
+                    while lo < m <= hi:
+                        at_m = value(m)
+                        before = value(m - 1) if at_m is not None else None
+                        if at_m is None or before is None or abs(at_m - before) < slack:
+                            break  # a cap or a flat top: the bisection below deals with it
+                        up = at_m - before > 0
+                        if heading and up != (heading > 0):
+                            if up:
+                                lo = m
+                            else:
+                                hi = m - 1
+                            break
+                        heading = 1 if up else -1
+                        if up:
+                            lo = m
+                        else:
+                            hi = m - 1
+                        m += stride * heading
+                        stride *= 2
+                while lo < hi:
+                    m = (lo + hi + 1) // 2
+                    at_m = value(m)
+                    if at_m is None:
+                        hi = m - 1
+                        continue
+                    before = value(m - 1)
+                    if before is None:  # m - 1 > lo, as lo is priced
+                        hi = m - 2
+                        continue
+                    if at_m - before >= slack:
+                        lo = m
+                    elif at_m - before <= -slack:
+                        hi = m - 1
+                    else:  # a flat top around m: price outwards until the slope is clear
+                        j = m - 1
+                        while j > lo and value(j) - value(j - 1) < slack:
+                            j -= 1
+                        lo = j
+                        j = m + 1
+                        while j <= hi:
+                            at_j = value(j)
+                            if at_j is None or at_j - value(j - 1) <= -slack:
+                                break
+                            j += 1
+                        hi = j - 1
+                        break
+                best, best_value = lo, value(lo)
+                for k in range(lo + 1, hi + 1):
+                    if value(k) > best_value:
+                        best, best_value = k, value(k)
+                return best
+
+            def priced(k: int) -> int:
+                """Net PnL of a size from kmin to ``top``: every cap holds there (caps hold for a prefix)."""
+                net = net_of(k)
+                if net is None:
+                    raise AssertionError(f"size {k} <= {top} was ruled out by a cap")
+                return net
+
+            top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
+            self._last_top[direction] = top
+            top_net = priced(top)
+            floor_unit = at.floor_k  # clearing min_edge_bps: net(k) > floor_unit x k
+            limited_by = ""
+            if top == kmax:
+                limited_by = static_cap
+            elif net_of(top + 1) is None:
+                limited_by = failures[top + 1][0]
+            if top_net > floor_unit * top or top_net <= 0:
+                # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
+                return chosen(found[top], top_net > floor_unit * top, limited_by, into)
+
+            # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
+            # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
+            # concave too: find its top, then the last size where it is still positive
+            def margin(k: int) -> int:  # only asked for sizes from kmin to top
+                return priced(k) - floor_unit * k
+
+            lo = argmax(margin, kmin, top)
+            if margin(lo) <= 0:  # nothing clears: report the size netting the most
+                return chosen(found[top], False, limited_by, into)
+            hi = top  # margin(lo) > 0 >= margin(hi)
+            while hi - lo > 1:
+                m = (lo + hi) // 2
+                if margin(m) > 0:
+                    lo = m
+                else:
+                    hi = m
+            clearing = [lo]
+            # upwards: rounding may let a size past the crossing clear; stop where margin is <= 0 and falls
+            # by slack or more (every larger size then has a margin below it)
+            j = lo + 1
+            while j < top and not (margin(j) <= 0 and margin(j + 1) - margin(j) <= -slack):
+                j += 1
+                if margin(j) > 0:
+                    clearing.append(j)
+            # downwards: net still rising by slack or more at j proves every smaller size nets less than j
+            j = lo
+            while j > kmin and not (priced(j) - priced(j - 1) >= slack and margin(j) > 0):
+                j -= 1
+                if margin(j) > 0:
+                    clearing.append(j)
+            best = min(clearing, key=lambda k: (-priced(k), k))
+            return chosen(found[best], True, "min edge", into)
+
+        def chosen(size: tuple, tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
+            """The evaluation of the chosen size: its figures made now (``now``), or in ``into`` (an unsettled
+            evaluation being settled), else when first read."""
+            if now or into is not None:
+                return self._chosen(direction, size, at, fees, tradable, limited_by, into)
             return self._later(direction, tradable,
                                partial(self._chosen_exactly, direction, size, at, fees, tradable, limited_by))
 
@@ -1321,122 +1439,10 @@ class Pricer:
             return chosen(found[kmin], False, "")
         if not now and kmin_net > at.floor_k * kmin:
             # the smallest size clears min_edge_bps: tradable. Which size nets the most is searched when the
-            # figures are read (the levels the search reads are those read above: every size up to kmax)
-            return self._later(direction, True, partial(self._settle_search, direction, units, inv, fees))
-        slack = self._slack_scaled
-
-        def argmax(value, lo: int, hi: int, hint: int | None = None) -> int:
-            """The smallest size in [lo, hi] with the largest ``value`` (None: ruled out by a cap).
-
-            ``hint`` (the last tick's best size): gallop from it, 1, 2, 4... sizes at a time, while
-            the slope keeps pointing the same way, then bisect what is left.
-            """
-            if hint is not None and lo < hint <= hi:
-                m, stride, heading = hint, 1, 0
-                while lo < m <= hi:
-                    at_m = value(m)
-                    before = value(m - 1) if at_m is not None else None
-                    if at_m is None or before is None or abs(at_m - before) < slack:
-                        break  # a cap or a flat top: the bisection below deals with it
-                    up = at_m - before > 0
-                    if heading and up != (heading > 0):
-                        if up:
-                            lo = m
-                        else:
-                            hi = m - 1
-                        break
-                    heading = 1 if up else -1
-                    if up:
-                        lo = m
-                    else:
-                        hi = m - 1
-                    m += stride * heading
-                    stride *= 2
-            while lo < hi:
-                m = (lo + hi + 1) // 2
-                at_m = value(m)
-                if at_m is None:
-                    hi = m - 1
-                    continue
-                before = value(m - 1)
-                if before is None:  # m - 1 > lo, as lo is priced
-                    hi = m - 2
-                    continue
-                if at_m - before >= slack:
-                    lo = m
-                elif at_m - before <= -slack:
-                    hi = m - 1
-                else:  # a flat top around m: price outwards until the slope is clear
-                    j = m - 1
-                    while j > lo and value(j) - value(j - 1) < slack:
-                        j -= 1
-                    lo = j
-                    j = m + 1
-                    while j <= hi:
-                        at_j = value(j)
-                        if at_j is None or at_j - value(j - 1) <= -slack:
-                            break
-                        j += 1
-                    hi = j - 1
-                    break
-            best, best_value = lo, value(lo)
-            for k in range(lo + 1, hi + 1):
-                if value(k) > best_value:
-                    best, best_value = k, value(k)
-            return best
-
-        def priced(k: int) -> int:
-            """Net PnL of a size from kmin to ``top``: every cap holds there (caps hold for a prefix)."""
-            net = net_of(k)
-            if net is None:
-                raise AssertionError(f"size {k} <= {top} was ruled out by a cap")
-            return net
-
-        top = argmax(net_of, kmin, kmax, self._last_top.get(direction))
-        self._last_top[direction] = top
-        top_net = priced(top)
-        floor_unit = at.floor_k  # clearing min_edge_bps: net(k) > floor_unit x k
-        limited_by = ""
-        if top == kmax:
-            limited_by = static_cap
-        elif net_of(top + 1) is None:
-            limited_by = failures[top + 1][0]
-        if top_net > floor_unit * top or top_net <= 0:
-            # the best size clears min_edge_bps; or nets nothing, and then no smaller size clears it
-            return chosen(found[top], top_net > floor_unit * top, limited_by)
-
-        # min_edge_bps binds: the best size that clears it is below ``top`` (a larger one netting
-        # more than floor_unit x k would net more than ``top``). g(k) = net(k) - floor_unit x k is
-        # concave too: find its top, then the last size where it is still positive
-        def margin(k: int) -> int:  # only asked for sizes from kmin to top
-            return priced(k) - floor_unit * k
-
-        lo = argmax(margin, kmin, top)
-        if margin(lo) <= 0:  # nothing clears: report the size netting the most
-            return chosen(found[top], False, limited_by)
-        hi = top  # margin(lo) > 0 >= margin(hi)
-        while hi - lo > 1:
-            m = (lo + hi) // 2
-            if margin(m) > 0:
-                lo = m
-            else:
-                hi = m
-        clearing = [lo]
-        # upwards: rounding may let a size past the crossing clear; stop where margin is <= 0 and falls
-        # by slack or more (every larger size then has a margin below it)
-        j = lo + 1
-        while j < top and not (margin(j) <= 0 and margin(j + 1) - margin(j) <= -slack):
-            j += 1
-            if margin(j) > 0:
-                clearing.append(j)
-        # downwards: net still rising by slack or more at j proves every smaller size nets less than j
-        j = lo
-        while j > kmin and not (priced(j) - priced(j - 1) >= slack and margin(j) > 0):
-            j -= 1
-            if margin(j) > 0:
-                clearing.append(j)
-        best = min(clearing, key=lambda k: (-priced(k), k))
-        return chosen(found[best], True, "min edge")
+            # figures are read, on from here (:meth:`_settle_search`): the walk above read every level the sizes
+            # up to kmax need (the bound ran), and the smallest size is priced
+            return self._later(direction, True, partial(self._settle_search, direction, search))
+        return search(None)
 
     def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
                         limited_by: str, into: Evaluation) -> Evaluation:
@@ -1444,13 +1450,14 @@ class Pricer:
         with localcontext(_EXACT):
             return self._chosen(direction, found, at, fees, tradable, limited_by, into)
 
-    def _settle_search(self, direction: Direction, units, inv: Inventory, fees: _Fees, _: Evaluation) -> Evaluation:
-        """The size search of a direction found tradable at its smallest size, run when its figures are first read."""
+    def _settle_search(self, direction: Direction, search: Callable[[Evaluation | None], Evaluation],
+                       into: Evaluation) -> Evaluation:
+        """The size search of a direction found tradable at its smallest size, run when its figures are first read:
+        on from where its decision stopped (``search``, :meth:`_search`'s: the levels walked and the smallest size
+        priced are those of the decision), its figures made in the unsettled evaluation ``into`` (which checks that
+        the size found is tradable: one clearing min_edge_bps exists, the search finds the best one that does)."""
         with localcontext(_EXACT):
-            made = self._direction_uncached(direction, units, inv, fees, [1, False, None], False, True)
-        if not made.tradable:  # a size clearing min_edge_bps exists: the search finds the best one that does
-            raise AssertionError(f"{direction}: the smallest size clears min_edge_bps, the search says {made.reason}")
-        return made
+            return search(into)
 
     def _chosen(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees,
                 tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
@@ -1579,6 +1586,9 @@ class Pricer:
             return into
         # an unsettled evaluation of this decision: its direction, sides, tradable and edge are set; only its figures
         # are (what __init__ would set of them, without setting the decision again)
+        if tradable is not into.tradable:  # the same inputs decide the same: anything else is a bug
+            raise AssertionError(f"{direction} decided {'' if into.tradable else 'not '}tradable, its figures say "
+                                 f"otherwise: {why() if callable(why) else why}")
         _set_figures(into, (q, worst, avg_price, limit_price, quote, gross, costs, net, net_bps, why, gross_bps,
                             notional, limit_quote, limited_by))
         return into

@@ -183,3 +183,26 @@ def test_the_sol_fees_kept_per_cex_mid_are_those_made_fresh():
             sol = (tick.best_bid + tick.best_ask) / 2
         assert [x.as_tuple() for x in got] == [x.as_tuple() for x in expected]
         assert got == (lasting._network_sol * sol, lasting._priority_sol * sol)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_a_tradable_direction_searched_on_from_its_decision_shows_what_a_search_from_scratch_shows(scene):
+    """A direction found tradable at its smallest size is searched when its figures are read, on from where its
+    decision stopped (its walk, its smallest size priced) and into the evaluation handed out: field for field what
+    the whole search run from scratch makes."""
+    the_pool, tick, inventory, caps = scene
+    p = pricer(the_pool, **caps)
+    for direction, ev in zip(Direction, p.edges(tick, inventory), strict=True):
+        if ev is None or not ev.tradable or ev._make is None:
+            continue
+        units = tick.ask_units if direction is Direction.BUY_CEX_SELL_DEX else tick.bid_units
+        hint = dict(p._last_top)
+        with localcontext(_EXACT):
+            scratch = p._direction_uncached(direction, units, inventory, _Fees((tick.best_bid_units,
+                                                                                 tick.best_ask_units)),
+                                            [1, False, None], False, True)
+        p._last_top = hint  # the search starts from the same hint
+        assert ev.settled() is ev and ev._make is None
+        assert every_field(ev) == every_field(scratch)
+        assert ev.tradable and ev.size > 0
