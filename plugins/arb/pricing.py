@@ -87,7 +87,7 @@ the state they were decided on (held is told by CPython's reference count). Per 
    the SOL fees, the smallest size is priced, to show why;
 3. when the smallest size clears ``min_edge_bps`` the direction is tradable, and the size netting
    the most is searched (as below) when the figures are read: when the strategy acts or publishes
-   (without the book-only bound again: it passed when the direction was decided);
+   (on from the decision: its walk of the levels and its smallest size priced are kept for it);
 4. otherwise a bisection on the slope of net PnL, which is concave in the size (a concave pool
    output less a convex book walk) up to the pools' integer rounding (``ROUNDING_SLACK_UNITS``
    smallest quote units): a step gaining more than the rounding can explain proves every smaller
@@ -1441,7 +1441,7 @@ class Pricer:
             # the smallest size clears min_edge_bps: tradable. Which size nets the most is searched when the
             # figures are read, on from here (:meth:`_settle_search`): the walk above read every level the sizes
             # up to kmax need (the bound ran), and the smallest size is priced
-            return self._later(direction, True, partial(self._settle_search, direction, search))
+            return self._later(direction, True, partial(self._settle_search, search))
         return search(None)
 
     def _chosen_exactly(self, direction: Direction, found: tuple, at: _Touch, fees: _Fees, tradable: bool,
@@ -1450,8 +1450,8 @@ class Pricer:
         with localcontext(_EXACT):
             return self._chosen(direction, found, at, fees, tradable, limited_by, into)
 
-    def _settle_search(self, direction: Direction, search: Callable[[Evaluation | None], Evaluation],
-                       into: Evaluation) -> Evaluation:
+    @staticmethod
+    def _settle_search(search: Callable[[Evaluation | None], Evaluation], into: Evaluation) -> Evaluation:
         """The size search of a direction found tradable at its smallest size, run when its figures are first read:
         on from where its decision stopped (``search``, :meth:`_search`'s: the levels walked and the smallest size
         priced are those of the decision), its figures made in the unsettled evaluation ``into`` (which checks that
