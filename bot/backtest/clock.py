@@ -26,10 +26,12 @@ T = TypeVar("T")
 
 NS_PER_S = 1_000_000_000
 _MAXIMUM_WAIT_S: float = asyncio.base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
+"""The longest wait the loop asks of its selector (a day): a timer further away is reached in such steps."""
 _MIN_SCHEDULED: int = asyncio.base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
 _MIN_CANCELLED_FRACTION: float = asyncio.base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+"""Above this many timers, asyncio's turn purges the cancelled ones when they are more than this fraction."""
 _asyncio_run_once: Callable[[asyncio.AbstractEventLoop], None] = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
-"""The longest wait the loop asks of its selector (a day): a timer further away is reached in such steps."""
+"""asyncio's own turn, which :meth:`BacktestLoop._run_once` takes in the cases it does not handle itself."""
 
 
 class BacktestClock(ManualClock):
