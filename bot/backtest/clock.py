@@ -14,8 +14,6 @@ at all does the loop block for real (a worker thread's answer, say).
 from __future__ import annotations
 
 import asyncio
-import collections
-import heapq
 import selectors
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -27,11 +25,6 @@ T = TypeVar("T")
 NS_PER_S = 1_000_000_000
 _MAXIMUM_WAIT_S: float = asyncio.base_events.MAXIMUM_SELECT_TIMEOUT  # type: ignore[attr-defined]
 """The longest wait the loop asks of its selector (a day): a timer further away is reached in such steps."""
-_MIN_SCHEDULED: int = asyncio.base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
-_MIN_CANCELLED_FRACTION: float = asyncio.base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
-"""Above this many timers, asyncio's turn purges the cancelled ones when they are more than this fraction."""
-_asyncio_run_once: Callable[[asyncio.AbstractEventLoop], None] = asyncio.BaseEventLoop._run_once  # type: ignore[attr-defined]
-"""asyncio's own turn, which :meth:`BacktestLoop._run_once` takes in the cases it does not handle itself."""
 
 
 class BacktestClock(ManualClock):
@@ -112,50 +105,12 @@ class BacktestLoop(asyncio.SelectorEventLoop):
         selector = _SimulatedTimeSelector(clock)
         super().__init__(selector)
         self._backtest_clock = clock
-        self._simulated_selector = selector
         self._wake: tuple[float, asyncio.Future[None]] | None = None
         selector.before_wait = self._before_wait
 
     def time(self) -> float:
         clock = self._backtest_clock
         return (clock._ns - clock.start_ns) / NS_PER_S  # clock.monotonic(), one call less: the loop asks often
-
-    def _run_once(self) -> None:
-        """One turn: asyncio's own (``BaseEventLoop._run_once``), step for step on the same values, so the same
-        callbacks run at the same simulated nanoseconds, less the calls simulated time does not need while no
-        file but the wake-up pipe is registered: the selector's wait is the clock's move, made here (see
-        :meth:`_SimulatedTimeSelector.select`), and there is no event list to process. Debug mode, polled
-        files, a loop with nothing scheduled (a wait for I/O) and a purge of many cancelled timers take
-        asyncio's own turn."""
-        base: Any = self  # BaseEventLoop's private state, as its _run_once reads it
-        scheduled: list[Any] = base._scheduled
-        count = len(scheduled)
-        ready: collections.deque[Any] = base._ready
-        if (self._simulated_selector._polled or base._debug or not (ready or base._stopping or scheduled)
-                or (count > _MIN_SCHEDULED and base._timer_cancelled_count / count > _MIN_CANCELLED_FRACTION)):
-            _asyncio_run_once(self)
-            return
-        while scheduled and scheduled[0]._cancelled:
-            base._timer_cancelled_count -= 1
-            heapq.heappop(scheduled)._scheduled = False
-        clock = self._backtest_clock
-        if not (ready or base._stopping):
-            if scheduled:  # the wait for the next timer
-                timeout = min(max(0, scheduled[0]._when - (clock._ns - clock.start_ns) / NS_PER_S), _MAXIMUM_WAIT_S)
-                if timeout > 0 and not self._before_wait():
-                    clock.advance_ns(max(1, round(timeout * NS_PER_S)))
-            else:  # every timer was cancelled: only real I/O (a thread) can wake us
-                base._process_events(self._simulated_selector.select(None))
-        end_time = (clock._ns - clock.start_ns) / NS_PER_S + base._clock_resolution
-        while scheduled and scheduled[0]._when < end_time:
-            handle = heapq.heappop(scheduled)
-            handle._scheduled = False
-            ready.append(handle)
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
-        handle = None  # as asyncio: no cycle through an exception's frame
 
     def ready_now(self) -> bool:
         """True when callbacks are ready to run now (no wait: one turn of the loop runs them)."""

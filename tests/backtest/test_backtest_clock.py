@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 from bot.app import Bot
-from bot.backtest.clock import BacktestClock, BacktestLoop, run_simulated
+from bot.backtest.clock import BacktestClock, run_simulated
 from bot.backtest.driver import Progress
 from bot.config import build_config, parse_toml
 from bot.domain import Fill, OrderIntent, Side, TimeInForce
@@ -216,60 +216,6 @@ def test_the_drivers_wait_wakes_where_a_sleep_would_without_a_timer():
     assert sorted(woken) == sorted(slept)  # every wake-up on the same nanosecond
     assert [ns for _, ns in woken] == sorted(ns for _, ns in woken)  # in time order (a tie: the driver first)
     assert ("woke 0.3", 300_000_007) in woken and ("tie", 300_000_007) in woken
-
-
-def test_the_loops_lean_turn_runs_every_callback_on_the_nanosecond_asyncios_own_turn_does(monkeypatch):
-    """``BacktestLoop._run_once`` is asyncio's turn less the calls simulated time does not need: on timers at
-    awkward float delays (one a hair ahead of a turn, which the loop's 1 ns resolution runs early), callbacks
-    ready now, chains of them, cancelled timers (enough to be purged), the driver's wait and a thread's answer,
-    it runs the same callbacks in the same order on the same nanoseconds as asyncio's own turn does."""
-    import bot.backtest.clock as clock_module
-
-    turns: list[int] = []
-
-    class AsyncioTurns(BacktestLoop):
-        def _run_once(self) -> None:
-            turns.append(1)
-            asyncio.BaseEventLoop._run_once(self)  # type: ignore[attr-defined]
-
-    def run(factory: type[BacktestLoop]) -> tuple[list[tuple[str, int]], int]:
-        clock = BacktestClock(START)
-        seen: list[tuple[str, int]] = []
-
-        def note(name: str) -> None:
-            seen.append((name, clock.time_ns() - START))
-
-        async def main() -> None:
-            loop = asyncio.get_running_loop()
-            clock.advance_ns(7)
-            for i in range(5):
-                loop.call_later(0.1 * i + 0.0000000004, note, f"hair {i}")  # due a fraction of a ns past a step
-                loop.call_soon(loop.call_soon, note, f"chain {i}")
-            doomed = [loop.call_later(10 + i / 3, note, "cancelled") for i in range(150)]
-            for handle in doomed:
-                handle.cancel()
-            for delay in (0.1, 0.0000000001, 0.2, 1 / 3, 0.05, 0.1234567896, 2.7e-9, 5.5e-9):
-                loop.call_at(loop.time() + 1e-9, note, f"at the resolution {delay}")  # not early: the clock moves
-                loop.call_soon(note, f"soon {delay}")
-                await asyncio.sleep(delay)
-                note(f"slept {delay}")
-                await loop.wake_at(delay / 7)
-                note(f"woke {delay}")
-            note(f"thread {await loop.run_in_executor(None, lambda: 42)}")
-            await asyncio.sleep(30)
-            note("end")
-
-        with asyncio.Runner(loop_factory=lambda: factory(clock)) as runner:
-            runner.run(main())
-        return seen, clock.time_ns()
-
-    fallbacks: list[int] = []
-    monkeypatch.setattr(clock_module, "_asyncio_run_once",
-                        lambda loop: (fallbacks.append(1), asyncio.BaseEventLoop._run_once(loop)))  # type: ignore[attr-defined]
-    lean = run(BacktestLoop)
-    assert lean == run(AsyncioTurns)
-    assert len(fallbacks) < len(turns) / 2  # most turns were the lean ones
-    assert ("hair 1", 100_000_007) in lean[0] and ("end", 30_000_000_000 + lean[0][-2][1]) in lean[0]
 
 
 def test_the_loop_says_when_nothing_runs_before_a_time():
