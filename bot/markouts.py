@@ -105,9 +105,8 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
 class Market(Protocol):
     """The keeper of each market's latest update that a sampler follows (:class:`bot.portfolio.Portfolio`)."""
 
-    def follow(self, key: tuple[str, str], follower: Callable[[tuple[str, str], int, Any], None]) -> None: ...
-
-    def unfollow(self, key: tuple[str, str]) -> None: ...
+    def follow(self, key: tuple[str, str], follower: Callable[[tuple[str, str], int, Any], None],
+               after_ns: int) -> None: ...
 
 
 def _mid(last: tuple[Any, ...]) -> Decimal | None:
@@ -127,15 +126,14 @@ def _mid(last: tuple[Any, ...]) -> Decimal | None:
 
 # --- sampling (live and backtest alike) ---------------------------------------------------------
 
-
 class MarkoutSampler:
     """Samples the mid of each applied fill's market at each horizon and stores the samples.
 
     Fills come from the bus; the market's updates from the one keeper of each market's latest update (the
-    portfolio, :meth:`subscribe`), which the sampler follows only while a sample waits on that market: a market
-    update costs the sampler nothing otherwise. A sample is taken when the first update *after* its due time
-    arrives: the mid in force at the due time is the one published before it. Samples are written a loop turn
-    later (``schedule``), never on the tick.
+    portfolio, :meth:`subscribe`), which calls the sampler only on the first update of a market after its
+    earliest sample is due: any other market update costs the sampler nothing. A sample is taken when the first
+    update *after* its due time arrives: the mid in force at the due time is the one published before it.
+    Samples are written a loop turn later (``schedule``), never on the tick.
     """
 
     def __init__(self, write: Callable[[list[dict[str, Any]]], None], schedule: Callable[[Callable[[], None]], Any],
@@ -159,20 +157,17 @@ class MarkoutSampler:
         if not self.horizons_ns or self._market is None:
             return
         key = (fill.exchange, fill.symbol)
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = []
-            self._market.follow(key, self._on_update)
+        pending = self._pending.setdefault(key, [])
         for horizon_ns in self.horizons_ns:
             self._seq += 1
             heapq.heappush(pending, (fill.ts_ns + horizon_ns, self._seq, horizon_ns, fill))
+        self._market.follow(key, self._on_update, pending[0][0])  # the earliest due: this fill's, or one before
 
     def _on_update(self, key: tuple[str, str], ts_ns: int, before: tuple[Any, ...] | None) -> None:
-        """Samples due before ``ts_ns`` (an update of ``key`` at that time): the mid of ``before``, the update in
-        force until then. A mid that cannot be made (a pool without liquidity) is no sample, as no book is."""
+        """Samples due before ``ts_ns`` (the first update of ``key`` after the earliest is due): the mid of
+        ``before``, the update in force until then; then follow the market to the next due time, if any. A mid
+        that cannot be made (a pool without liquidity) is no sample, as no book is."""
         pending = self._pending[key]
-        if pending[0][0] >= ts_ns:
-            return
         try:
             mid = _mid(before) if before is not None else None
         except Exception as exc:  # on the tick: a markout never stops the market's update
@@ -186,8 +181,8 @@ class MarkoutSampler:
                                "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before[0]})
         if not pending:
             del self._pending[key]
-            if self._market is not None:
-                self._market.unfollow(key)
+        elif self._market is not None:
+            self._market.follow(key, self._on_update, pending[0][0])
         if self._rows and not self._flush_scheduled:
             self._flush_scheduled = True
             self._schedule(self.flush)  # written a loop turn later, off the tick

@@ -17,8 +17,8 @@ levels, None for a live book's view whose touch was read at once; what is still 
 until its touch is made, then None). Markouts read the source (:meth:`Portfolio.follow`)."""
 
 Follower = Callable[[tuple[str, str], int, Top | None], None]
-"""``follower(key, ts_ns, before)``: market ``key`` has an update at ``ts_ns``; ``before`` is its latest update
-until now (None: none yet)."""
+"""``follower(key, ts_ns, before)``: market ``key`` has an update at ``ts_ns``, the first later than the time the
+follower waits for; ``before`` is its latest update until now (None: none yet)."""
 
 
 class Portfolio(PortfolioView):
@@ -36,24 +36,26 @@ class Portfolio(PortfolioView):
         """(exchange, symbol) -> its latest book or pool update (:data:`Top`): one dict set a tick; the touch is
         made when read (markets move far more often than risk checks read them), except a live book's view's
         (keeping the view would copy its levels), read at once."""
-        self._followers: dict[tuple[str, str], Follower] = {}
+        self._followers: dict[tuple[str, str], tuple[int, Follower]] = {}
+        """(exchange, symbol) -> (the time its follower waits for, the follower): an update is one dict read and
+        a comparison, the follower called only past its time."""
         self._feed_status: dict[tuple[str, str], FeedStatus] = {}
         self._resyncs: dict[tuple[str, str], int] = {}
 
-    def follow(self, key: tuple[str, str], follower: Follower) -> None:
-        """Call ``follower(key, ts_ns, before)`` on each book or pool update of market ``key``, before it
-        replaces ``before``, the latest until then (one follower per market; :meth:`unfollow` ends it). A
-        follower must not raise: it runs on the tick, inside the portfolio's own update."""
-        self._followers[key] = follower
-
-    def unfollow(self, key: tuple[str, str]) -> None:
-        """Stop calling the follower of market ``key`` (none: nothing to do)."""
-        self._followers.pop(key, None)
+    def follow(self, key: tuple[str, str], follower: Follower, after_ns: int) -> None:
+        """Call ``follower(key, ts_ns, before)`` once, on the first book or pool update of market ``key`` later
+        than ``after_ns``, before it replaces ``before``, the latest until then; then no more (a follower that
+        waits for a later time follows again). One follower per market: a new call replaces the last (and its
+        time). A follower must not raise: it runs on the tick, inside the portfolio's
+        own update."""
+        self._followers[key] = (after_ns, follower)
 
     def on_book(self, event: BookUpdate) -> None:
         key = (event.exchange, event.symbol)
-        if key in self._followers:
-            self._followers[key](key, event.ts_ns, self._top.get(key))
+        follower = self._followers.get(key)
+        if follower is not None and event.ts_ns > follower[0]:
+            del self._followers[key]
+            follower[1](key, event.ts_ns, self._top.get(key))
         if event.owns_levels:  # kept as it is (it never changes): its Decimal touch is made when read
             self._top[key] = (event.ts_ns, None, None, event, event)
         else:  # a live book's view: its touch now, never its levels
@@ -64,8 +66,10 @@ class Portfolio(PortfolioView):
         (:meth:`top`), at the default 28-digit precision, as if made now (the pool is immutable)."""
         key = (event.exchange, event.symbol)
         top = self._top.get(key)
-        if key in self._followers:
-            self._followers[key](key, event.ts_ns, top)
+        follower = self._followers.get(key)
+        if follower is not None and event.ts_ns > follower[0]:
+            del self._followers[key]
+            follower[1](key, event.ts_ns, top)
         pool = event.pool
         if top is None:
             self._top[key] = (event.ts_ns, None, None, pool, pool)

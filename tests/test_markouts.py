@@ -178,3 +178,26 @@ def test_a_market_is_followed_only_while_a_sample_waits_and_a_pool_keeps_its_ful
     assert "no mid of dex SOL/USDC" in caplog.text
     assert not sampler._pending and not portfolio._followers  # every sample taken: followed no more
 
+
+
+def test_a_market_update_before_a_sample_is_due_costs_the_sampler_nothing():
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1, 10))
+    bus, portfolio = wired(sampler)
+    calls = []
+    on_update = sampler._on_update
+    sampler._on_update = lambda *args: (calls.append(args[1]), on_update(*args))  # type: ignore[method-assign]
+    bus.publish(book("0", "9", "11"))
+    bus.publish(FillApplied("s", fill("a", "buy", "1", "10", "0.5")))  # due at 1.5 s and 10.5 s
+    bus.publish(FillApplied("s", fill("b", "buy", "1", "10", "0.6")))  # due at 1.6 s and 10.6 s
+    for ts in ("0.7", "1", "1.5"):
+        bus.publish(book(ts, "9", "11"))
+    assert calls == []  # nothing due yet: the portfolio does not call the sampler
+    bus.publish(book("1.7", "19", "21"))  # both +1 s taken at once (mid 10)
+    for ts in ("2", "5", "10.5"):  # a due time itself is not after it
+        bus.publish(book(ts, "29", "31"))
+    assert calls == [T0 + int(D("1.7") * S)] and portfolio._followers
+    bus.publish(book("11", "39", "41"))  # both +10 s (mid 30): nothing waits any more
+    assert len(calls) == 2 and not portfolio._followers
+    assert [(r["trade_id"], r["horizon_s"], r["mid"]) for r in rows] == [
+        ("a", 1, D(10)), ("b", 1, D(10)), ("a", 10, D(30)), ("b", 10, D(30))]

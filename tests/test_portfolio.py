@@ -61,17 +61,17 @@ def test_an_unpriceable_pool_keeps_the_touch_priced_before_it_and_its_time_count
     assert portfolio.top("dex", "SOL/USDC") == (D("149.9"), D("150.1"))
 
 
-def test_a_follower_hears_each_update_of_its_market_before_it_replaces_the_one_in_force() -> None:
+def test_a_follower_hears_the_first_update_past_its_time_once_before_it_replaces_the_one_in_force() -> None:
     portfolio = Portfolio(lambda: [])
     heard: list = []
     pool = CountedPool(D(150))
     portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 1))
-    portfolio.follow(("dex", "SOL/USDC"), lambda key, ts, before: heard.append((key, ts, before)))
+    portfolio.follow(("dex", "SOL/USDC"), lambda key, ts, before: heard.append((key, ts, before)), 2)
     assert portfolio.top("dex", "SOL/USDC") == (D(150), D(150))  # priced: the entry keeps its pool as its source
-    book = BookUpdate("dex", "SOL/USDC", ((D("149.9"), D(1)),), ((D("150.1"), D(1)),), 2)
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 2))  # not later than the time it waits for: not heard
+    book = BookUpdate("dex", "SOL/USDC", ((D("149.9"), D(1)),), ((D("150.1"), D(1)),), 3)
     portfolio.on_book(book)
     portfolio.on_book(BookUpdate("cex", "SOL/USDC", ((D(1), D(1)),), ((D(2), D(1)),), 3))  # another market
-    portfolio.unfollow(("dex", "SOL/USDC"))
-    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 4))
-    assert [(key, ts, before[0], before[3]) for key, ts, before in heard] == [(("dex", "SOL/USDC"), 2, 1, pool)]
+    portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 4))  # heard once: followed no more
+    assert [(key, ts, before[0], before[3]) for key, ts, before in heard] == [(("dex", "SOL/USDC"), 3, 2, pool)]
     assert portfolio.data_times() == {("dex", "SOL/USDC"): 4, ("cex", "SOL/USDC"): 3}
