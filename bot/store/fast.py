@@ -137,12 +137,13 @@ class FastRecords:
         """``attempt(connection)``, tried again while another writer holds the lock, for up to ``wait_ms``
         (None: the calling thread's wait), pausing 50 us, then twice as long each time up to 2 ms: a lock
         held for a hundred microseconds costs about that (SQLite's own busy handler sleeps 1 ms, then 2,
-        5, 10...). 0: :class:`StoreBusy` at once."""
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
+        5, 10...). 0: :class:`StoreBusy` at once. A disposable store's batch waits for no lock: the wait is not
+        even looked up."""
         conn = self._connection()
         if self.commit_every:
             return self._batched(conn, attempt)
+        if wait_ms is None:
+            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         deadline = None
         pause = _FIRST_PAUSE_S
         while True:
@@ -244,8 +245,6 @@ class FastRecords:
         ``wait_ms``: how long to wait for another writer's lock (0: raise :class:`StoreBusy` at once;
         None: the calling thread's wait)."""
         sql, params = self._rows("insert", table, tuple(values), (), (values,))
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         return self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms) == 1
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]], wait_ms: int | None = None) -> None:
@@ -336,8 +335,6 @@ class FastRecords:
         row = {f"v_{k}": v for k, v in values.items()}  # a column may be both set and matched
         row.update({f"k_{k}": v for k, v in where.items()})
         sql, params = self._rows("update", table, tuple(values), tuple(where), (row,), named=True)
-        if wait_ms is None:
-            wait_ms = self.wait_ms() if self.wait_ms is not None else 5000
         return int(self._retrying(lambda conn: conn.execute(sql, params[0]).rowcount, wait_ms))
 
     def begin(self) -> None:
