@@ -115,7 +115,7 @@ class ArbStrategy(Strategy):
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
         self.last_reason = ""
         self._reports: list[tuple] = []
-        """Opportunities not acted on, waiting to be published and stored (:meth:`_run_reports`)."""
+        """Opportunities decided, waiting to be published and stored (:meth:`_run_reports`)."""
         self._reports_due: asyncio.Handle | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -146,6 +146,9 @@ class ArbStrategy(Strategy):
 
     async def stop(self) -> None:
         self._running = False
+        if self._reports_due is not None:  # decided in the loop turn the stop began in: stored with the rest
+            self._reports_due.cancel()
+            self._run_reports()
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -278,12 +281,14 @@ class ArbStrategy(Strategy):
             oid = opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now)
             sol_price = self._sol_price(book)
             if self._executions.execute(oid, ev, sol_price, now):
-                if self._reports_due is not None:  # reports decided before wait behind the legs' requests
-                    self._reports_due.cancel()
-                    self._reports_due = self._loop.call_soon(self._run_reports)
+                # its report (the event, the row) waits behind the legs' requests, ahead of any decided before
                 self.counts["executed"] += 1
-                self._publish(ev, book, pool, now, oid, acted=True, reason="")
+                self._published_ns, self._published = now, ev
                 self._episode = key
+                self._reports.insert(0, (ev, book, pool, now, "", oid))
+                if self._reports_due is not None:
+                    self._reports_due.cancel()
+                self._reports_due = self._loop.call_soon(self._run_reports)
                 return
             reason = "already executed"
         if key != self._episode or (now - self._published_ns >= self._refresh_ns and self._moved(ev)):
@@ -292,7 +297,7 @@ class ArbStrategy(Strategy):
             # figures when they are made on first read) waits one loop turn.
             self._published_ns, self._published = now, ev
             self._episode = key
-            self._reports.append((ev, book, pool, now, reason))
+            self._reports.append((ev, book, pool, now, reason, None))
             if self._reports_due is None:
                 self._reports_due = self._loop.call_soon(self._run_reports)
 
@@ -304,8 +309,13 @@ class ArbStrategy(Strategy):
         for report in reports:
             self._report(*report)
 
-    def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None) -> None:
-        """Publish and store an opportunity not acted on (scheduled by the decision, run right after it)."""
+    def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None,
+                oid: str | None) -> None:
+        """Publish and store an opportunity (scheduled by the decision, run right after it): one acted on (``oid``,
+        its execution's id) or not (its id made here)."""
+        if oid is not None:
+            self._publish(ev, book, pool, now, oid, acted=True, reason="")
+            return
         ev.settled()  # every figure is read below
         self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),
                       acted=False, reason=ev.reason if reason is None else reason)

@@ -144,6 +144,38 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert strategy.status()["executed"] == "1"
 
 
+async def test_an_executed_opportunity_is_reported_once_its_legs_are_handed_and_a_stop_then_stores_it(make_bot):
+    """The acted opportunity's event and row wait behind the legs' requests (nothing delays the orders), and a stop
+    that comes before that report ran (here: as the second leg is handed) still stores it."""
+    bot = await make_bot(config(), extra=extra())
+    strategy = bot.strategies["sol-arb"]
+    happened: list[str] = []
+    bot.bus.subscribe(Opportunity, lambda o: happened.append("acted" if o.acted else "seen"), owner="test")
+    stored_at_stop: list[list[str]] = []
+
+    def wrap(name: str) -> None:
+        exchange = bot.exchanges[name]
+        place = exchange.place_order
+
+        async def place_order(order):
+            happened.append(f"handed {name}")
+            if name == "dex" and not stored_at_stop:  # a stop before the report, due after the legs, has run
+                await strategy.stop()
+                stored_at_stop.append([r.opportunity_id for r in opportunities(bot.store, "sol-arb") if r.acted])
+            return await place(order)
+
+        exchange.place_order = place_order
+
+    wrap("paper")
+    wrap("dex")
+    await wait_for(lambda: "acted" in happened, timeout_s=10, what="an executed opportunity")
+    first = happened.index("handed paper"), happened.index("handed dex")
+    assert happened.index("acted") > max(first)
+    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=5, what="the execution row")
+    [row] = executions(bot.store, "sol-arb")
+    assert stored_at_stop == [[row.opportunity_id]]
+
+
 async def test_a_stale_book_sends_no_order_until_a_fresh_one_comes(make_bot):
     clock = ManualClock()
     # tick_interval_ms = 0: the CEX book changes only when the test steps the market
