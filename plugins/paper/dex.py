@@ -570,13 +570,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         now = self._time_ns()
         side = Side(order.side)
         limit = order.price if OrderType(order.order_type) is OrderType.LIMIT else None
-        seq = state.next_seq()
 
         def refuse(error: PermanentError) -> None:
-            record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.REJECTED,
-                                0, 0, None, ZERO, FEE_ASSET, f"{type(error).__name__}: {error}", now)
             with state.transaction():
-                state.save_swap(record)
+                state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.REJECTED, 0, 0,
+                               None, ZERO, FEE_ASSET, f"{type(error).__name__}: {error}", now)
             raise error
 
         try:
@@ -615,10 +613,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         with localcontext() as ctx:
             ctx.prec = 50  # exact whenever quote / base terminates within 50 digits (token amounts: almost always)
             price = quote_amount / base_amount
-        record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
-                            estimate.base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
         with state.transaction():
-            state.save_swap(record)
+            record = state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
+                                    estimate.base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
             state.save_balances(after)
             # the pool as the swap left it, for a restart to resume from; a venue kept in memory (a backtest's) is
             # never opened again, so nothing would read it (the pool's JSON is most of a swap's write)

@@ -54,6 +54,8 @@ _SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
 """``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
 _SWAP_COLUMNS = ("seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price, fee, "
                  "fee_asset, reason, ts_ns")
+_INSERT_SWAP = ("INSERT INTO swaps (client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, "
+                "price, fee, fee_asset, reason, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +132,19 @@ class PaperDexState(VenueFile):
             query, args = query + " WHERE client_order_id = ?", (client_order_id,)
         return [(s, c, t, json.loads(p)) for s, c, t, p in self._db.execute(query + " ORDER BY seq", args)]
 
-    def next_seq(self) -> int:
-        (seq,) = self._db.execute("SELECT coalesce(max(seq), 0) + 1 FROM swaps").fetchone()
-        return seq
-
-    def save_swap(self, swap: SwapRecord) -> None:
-        self._db.execute(
-            f"INSERT INTO swaps ({_SWAP_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            (swap.seq, swap.client_order_id, swap.symbol, swap.side.value, format(swap.qty, "f"),
-             None if swap.limit_price is None else format(swap.limit_price, "f"), swap.status.value, swap.base_units,
-             swap.quote_units, None if swap.price is None else format(swap.price, "f"), format(swap.fee, "f"),
-             swap.fee_asset, swap.reason, swap.ts_ns),
-        )  # fmt: skip
+    def add_swap(self, client_order_id: str, symbol: str, side: Side, qty: Decimal, limit_price: Decimal | None,
+                 status: OrderStatus, base_units: int, quote_units: int, price: Decimal | None, fee: Decimal,
+                 fee_asset: str, reason: str, ts_ns: int) -> SwapRecord:
+        """Write a new swap (inside a transaction) and return it with its ``seq``: the file numbers it, one past
+        the highest so far (SQLite gives a row with no ``INTEGER PRIMARY KEY`` value the largest one plus one)."""
+        seq = self._db.execute(_INSERT_SWAP, (
+            client_order_id, symbol, side.value, format(qty, "f"), _text_or_none(limit_price), status.value, base_units,
+            quote_units, _text_or_none(price), format(fee, "f"), fee_asset, reason, ts_ns,
+        )).lastrowid  # fmt: skip
+        if seq is None:  # pragma: no cover - an INSERT always sets it
+            raise RuntimeError("paper dex: the swap's row got no seq")
+        return SwapRecord(seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price,
+                          fee, fee_asset, reason, ts_ns)
 
     def swap(self, client_order_id: str) -> SwapRecord | None:
         row = self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE client_order_id = ?",
@@ -151,6 +154,10 @@ class PaperDexState(VenueFile):
     def swaps(self) -> list[SwapRecord]:
         """Every swap, oldest first."""
         return [_record(row) for row in self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps ORDER BY seq")]
+
+
+def _text_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else format(amount, "f")
 
 
 def _record(row: tuple) -> SwapRecord:

@@ -19,6 +19,22 @@ CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT NOT NULL, direction TEXT 
 """
 
 
+_ROWS_PER_STATEMENT = 100
+"""Rows written by one multi-row INSERT (far below SQLite's limit of bound parameters per statement)."""
+_VALUES: dict[tuple[str, int, int], str] = {}
+"""The text of an INSERT of ``rows`` rows of ``width`` columns, by (head, width, rows): made once."""
+
+
+def insert_sql(head: str, width: int, rows: int) -> str:
+    """``head VALUES (?, ...), (?, ...)``: ``rows`` rows of ``width`` parameters each (the text made once)."""
+    key = (head, width, rows)
+    sql = _VALUES.get(key)
+    if sql is None:
+        row = f"({', '.join('?' * width)})"
+        sql = _VALUES[key] = f"{head} VALUES {', '.join([row] * rows)}"
+    return sql
+
+
 class VenueFile:
     """One venue's SQLite file (``":memory:"`` keeps it in memory); writes go inside :meth:`transaction`."""
 
@@ -68,6 +84,17 @@ class VenueFile:
         self._db.execute("INSERT INTO transfers (transfer_id, direction, asset, amount, ts_ns) VALUES (?, ?, ?, ?, ?)",
                          (transfer_id, direction, asset, format(amount, "f"), ts_ns))
 
+    def insert(self, head: str, width: int, rows: list[tuple]) -> None:
+        """Run ``head`` (``INSERT [OR REPLACE] INTO t (columns)``) for each row, in order: one statement per
+        ``_ROWS_PER_STATEMENT`` rows (what ``executemany`` would write, in a fraction of its statements)."""
+        if len(rows) == 1:
+            self._db.execute(insert_sql(head, width, 1), rows[0])
+            return
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start:start + _ROWS_PER_STATEMENT]
+            self._db.execute(insert_sql(head, width, len(chunk)), [value for row in chunk for value in row])
+
     def save_balances(self, balances: dict[str, Decimal]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
-                             [(asset, format(total, "f")) for asset, total in balances.items()])
+        """Write the new totals of these assets (inside a transaction)."""
+        self.insert("INSERT OR REPLACE INTO balances (asset, total)", 2,
+                    [(asset, format(total, "f")) for asset, total in balances.items()])

@@ -73,6 +73,8 @@ _ORDER_COLUMNS = (
     "filled_qty, fee, reason, created_ns, updated_ns"
 )
 _FILL_COLUMNS = "trade_id, seq, client_order_id, symbol, side, price, qty, fee, fee_asset, liquidity, ts_ns"
+_INSERT_ORDERS = f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS})"
+_INSERT_FILLS = f"INSERT INTO fills ({_FILL_COLUMNS})"
 
 
 class PaperState(VenueFile):
@@ -108,22 +110,12 @@ class PaperState(VenueFile):
 
     def save(self, changes: Changes) -> None:
         """Write changed orders, new fills and changed balances (inside a transaction)."""
-        db = self._db
         if changes.orders:
-            db.executemany(
-                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(16)})",
-                [_order_row(o) for o in changes.orders.values()],
-            )
+            self.insert(_INSERT_ORDERS, 16, [_order_row(o) for o in changes.orders.values()])
         if changes.fills:
-            db.executemany(
-                f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES ({_marks(11)})",
-                [_fill_row(f) for fills in changes.fills.values() for f in fills],
-            )
+            self.insert(_INSERT_FILLS, 11, [_fill_row(f) for fills in changes.fills.values() for f in fills])
         if changes.assets:
-            db.executemany(
-                "INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
-                [(asset, _text(total)) for asset, total in changes.assets.items()],
-            )
+            self.save_balances(changes.assets)
 
     def order(self, client_order_id: str) -> PaperOrder | None:
         """One order with all its fills, or None if the venue never saw it."""
@@ -159,10 +151,8 @@ class PaperState(VenueFile):
         return {symbol: (step_count, Decimal(bid)) for symbol, step_count, bid in rows}
 
     def save_market_positions(self, positions: dict[str, tuple[int, Decimal]]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO markets (symbol, step_count, best_bid) VALUES (?, ?, ?)",
-            [(symbol, n, _text(bid)) for symbol, (n, bid) in positions.items()],
-        )
+        self.insert("INSERT OR REPLACE INTO markets (symbol, step_count, best_bid)", 3,
+                    [(symbol, n, _text(bid)) for symbol, (n, bid) in positions.items()])
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -192,10 +182,6 @@ _SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
 def _text(amount: Decimal) -> str:
     """Plain decimal notation ("0.00000000", never "0E-8"): exact, and readable in the file."""
     return format(amount, "f")
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _payload(order: Order) -> dict[str, Any]:
