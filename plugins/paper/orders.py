@@ -45,7 +45,7 @@ class PaperOrder:
         self.fee = fee
         self.reason = reason
         self.fills: list[Fill] = fills if fills is not None else []
-        self.notional = sum((f.price * f.qty for f in self.fills), ZERO)
+        self.notional = sum((f.price * f.qty for f in fills), ZERO) if fills else ZERO
         # Integer forms, set by the engine for orders it matches.
         self.price_ticks = 0
         self.qty_lots = 0
