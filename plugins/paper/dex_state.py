@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.api import Fill, Liquidity, Order, OrderState, OrderStatus, Side
 
-from .sqlite_file import VenueFile
+from .sqlite_file import VenueFile, json_str
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -50,8 +50,6 @@ CREATE TABLE IF NOT EXISTS pool (
 );
 """
 
-_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
 _SWAP_COLUMNS = ("seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price, fee, "
                  "fee_asset, reason, ts_ns")
 _INSERT_SWAP = ("INSERT INTO swaps (client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, "
@@ -118,11 +116,15 @@ class PaperDexState(VenueFile):
 
     def record_submission(self, order: Order, ts_ns: int) -> None:
         """Log one request, whatever becomes of it."""
-        payload = {"side": str(order.side), "qty": format(order.qty, "f"), "order_type": str(order.order_type),
-                   "tif": str(order.tif), "price": None if order.price is None else format(order.price, "f"),
-                   "symbol": order.symbol, "strategy": order.strategy}
+        # json.dumps({"side", "qty", "order_type", "tif", "price", "symbol", "strategy"}, sort_keys=True), written
+        # directly: the keys in sorted order, amounts in plain notation
+        price = "null" if order.price is None else json_str(format(order.price, "f"))
+        payload = (f'{{"order_type": {json_str(order.order_type)}, "price": {price}, '
+                   f'"qty": {json_str(format(order.qty, "f"))}, "side": {json_str(order.side)}, '
+                   f'"strategy": {json_str(order.strategy)}, "symbol": {json_str(order.symbol)}, '
+                   f'"tif": {json_str(order.tif)}}}')
         self._db.execute("INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
-                         (order.client_order_id, ts_ns, _SORTED_JSON(payload)))
+                         (order.client_order_id, ts_ns, payload))
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
         """(seq, client order id, ts_ns, payload) of every request, oldest first."""

@@ -6,6 +6,7 @@ own tables to the ``meta`` and ``balances`` tables every venue file has.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from decimal import Decimal
 from types import TracebackType
@@ -18,6 +19,8 @@ CREATE TABLE IF NOT EXISTS transfers (transfer_id TEXT NOT NULL, direction TEXT 
 """
 
 
+json_str = json.encoder.encode_basestring_ascii
+"""A string as ``json.dumps`` writes it (quoted, escaped, ASCII): for a submission's JSON text written directly."""
 _ROWS_PER_STATEMENT = 100
 """Rows written by one multi-row INSERT (far below SQLite's limit of bound parameters per statement)."""
 _VALUES: dict[tuple[str, int, int], str] = {}

@@ -18,7 +18,7 @@ from typing import Any
 from bot.api import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 
 from .orders import Changes, PaperOrder
-from .sqlite_file import VenueFile
+from .sqlite_file import VenueFile, json_str
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -96,7 +96,7 @@ class PaperState(VenueFile):
         """Log one submission attempt, whatever becomes of it."""
         self._db.execute(
             "INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
-            (order.client_order_id, ts_ns, _SORTED_JSON(_payload(order))),
+            (order.client_order_id, ts_ns, _payload(order)),
         )
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
@@ -175,27 +175,20 @@ class PaperState(VenueFile):
         )  # fmt: skip
 
 
-_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
-
-
 def _text(amount: Decimal) -> str:
     """Plain decimal notation ("0.00000000", never "0E-8"): exact, and readable in the file."""
     return format(amount, "f")
 
 
-def _payload(order: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id,
-        "strategy": order.strategy,
-        "symbol": order.symbol,
-        "side": str(order.side),
-        "qty": _text(order.qty),
-        "price": None if order.price is None else _text(order.price),
-        "order_type": str(order.order_type),
-        "tif": str(order.tif),
-        "post_only": order.post_only,
-    }
+def _payload(order: Order) -> str:
+    """The request as JSON: ``json.dumps`` of its fields with ``sort_keys=True``, the same text written directly
+    (the keys in sorted order; amounts in plain notation, ``post_only`` a bool)."""
+    price = "null" if order.price is None else json_str(_text(order.price))
+    return (f'{{"client_order_id": {json_str(order.client_order_id)}, "order_type": {json_str(order.order_type)}, '
+            f'"post_only": {"true" if order.post_only else "false"}, "price": {price}, '
+            f'"qty": {json_str(_text(order.qty))}, "side": {json_str(order.side)}, '
+            f'"strategy": {json_str(order.strategy)}, "symbol": {json_str(order.symbol)}, '
+            f'"tif": {json_str(order.tif)}}}')
 
 
 def _order_row(o: PaperOrder) -> tuple:

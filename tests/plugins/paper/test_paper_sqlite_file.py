@@ -3,14 +3,16 @@ swap numbering write exactly what one statement per row would."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from decimal import Decimal as D
 
 import pytest
 
-from bot.api import OrderStatus, Side
+from bot.api import Order, OrderStatus, OrderType, Side, TimeInForce
 from plugins.paper.dex_state import PaperDexState
 from plugins.paper.sqlite_file import VenueFile
+from plugins.paper.state import PaperState
 
 
 def test_a_transaction_commits_together_or_rolls_back_and_goes_on(tmp_path):
@@ -59,3 +61,21 @@ def test_swaps_are_numbered_one_past_the_highest_by_the_file(tmp_path):
     state = PaperDexState(path)  # a restart carries on from the file
     assert add("c").seq == 3
     state.close()
+
+
+@pytest.mark.parametrize("cid, strategy, price, post_only", [
+    ("arb-1-cex", "sol-arb", D("150.12"), False),
+    ('quo"te\\back\nslash', "grid é ü", None, True),
+    ("日本-\u2028-\x01", "", D("1E-8"), False),
+])  # fmt: skip
+def test_a_submission_is_logged_as_json_dumps_writes_it(tmp_path, cid, strategy, price, post_only):
+    order = Order(cid, strategy, "p", "SOL/USDC", Side.SELL, D("0.5000"), price, OrderType.LIMIT if price else
+                  OrderType.MARKET, TimeInForce.IOC, post_only=post_only)  # fmt: skip
+    fields = {"side": "sell", "qty": "0.5000", "order_type": str(order.order_type), "tif": "ioc",
+              "price": None if price is None else format(price, "f"), "symbol": "SOL/USDC", "strategy": strategy}
+    cex, dex = PaperState(":memory:", "p"), PaperDexState(":memory:")
+    cex.record_submission(order, 5)
+    dex.record_submission(order, 5)
+    written = [f._db.execute("SELECT payload FROM submissions").fetchone()[0] for f in (cex, dex)]
+    assert written == [json.dumps({**fields, "client_order_id": cid, "post_only": post_only}, sort_keys=True),
+                       json.dumps(fields, sort_keys=True)]
