@@ -625,7 +625,9 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         self.pool = estimate.pool_after
         self.slot += 1
         self._steps_unsaved = 0
-        self._publish(PoolUpdate(self.name, self.symbol, self.pool, now, self.slot))
+        pools = self._pools
+        if pools is not None and pools.route:  # made only if someone subscribed to it
+            pools.publish(new_pool_update(self.name, self.symbol, self.pool, now, self.slot))
         return record.state(self.name)
 
     # --- transfers (PaperTransfers: the wallet sends and receives tokens) ----------------------

@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 from bot.api import ZERO, Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
 
+from .events import new_order_state
+
 NO_BUY = -1
 """``RestingOrders.best_buy`` when there is no resting buy."""
 NO_SELL = 1 << 62
@@ -58,15 +60,9 @@ class PaperOrder:
 
     def state(self) -> OrderState:
         """The order as the venue reports it, with every fill so far."""
-        return OrderState(
-            client_order_id=self.client_order_id,
-            status=self.status,
-            exchange_order_id=self.exchange_order_id,
-            filled_qty=self.filled_qty,
-            avg_fill_price=self.notional / self.filled_qty if self.filled_qty else None,
-            fills=tuple(self.fills),
-            reason=self.reason,
-        )
+        filled = self.filled_qty
+        return new_order_state(self.client_order_id, self.status, self.exchange_order_id, filled,
+                               self.notional / filled if filled else None, tuple(self.fills), self.reason)
 
 
 class Changes(NamedTuple):
