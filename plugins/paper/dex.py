@@ -47,6 +47,7 @@ from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
 from .events import new_pool_update
 from .feeds import PlaysRecording, RecordingPlayer
+from .orders import order_kinds
 from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
@@ -539,7 +540,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """Refuse a malformed request (PermanentError); else its side, its limit price (None: a market swap) and
         its size in base units."""
         try:
-            side, order_type, tif = Side(order.side), OrderType(order.order_type), TimeInForce(order.tif)
+            side, order_type, tif = order_kinds(order)
         except ValueError as exc:
             raise PermanentError(f"invalid order: {exc}") from None
         if order.symbol != self.symbol:

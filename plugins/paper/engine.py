@@ -50,7 +50,7 @@ from bot.api import (
 
 from .book_market import Market
 from .events import new_fill
-from .orders import Changes, PaperOrder, RestingOrders
+from .orders import Changes, PaperOrder, RestingOrders, order_kinds
 
 
 class MatchingEngine:
@@ -131,7 +131,7 @@ class MatchingEngine:
         as REJECTED) when the venue refuses it."""
         # Enum fields may arrive as plain strings (an Order rebuilt from a database row).
         try:
-            side, order_type, tif = Side(order.side), OrderType(order.order_type), TimeInForce(order.tif)
+            side, order_type, tif = order_kinds(order)
         except ValueError as exc:
             raise PermanentError(f"invalid order: {exc}") from None
         self.order_seq += 1

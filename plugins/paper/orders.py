@@ -7,7 +7,7 @@ import bisect
 from decimal import Decimal
 from typing import NamedTuple
 
-from bot.api import ZERO, Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from bot.api import ZERO, Fill, Order, OrderState, OrderStatus, OrderType, Side, TimeInForce
 
 from .events import new_order_state
 
@@ -15,6 +15,15 @@ NO_BUY = -1
 """``RestingOrders.best_buy`` when there is no resting buy."""
 NO_SELL = 1 << 62
 """``RestingOrders.best_sell`` when there is no resting sell."""
+
+
+def order_kinds(order: Order) -> tuple[Side, OrderType, TimeInForce]:
+    """The order's side, type and time in force as enum members (they may arrive as plain strings: an Order
+    rebuilt from a database row); ValueError names one that is not valid. Members are taken as they are."""
+    side, order_type, tif = order.side, order.order_type, order.tif
+    if type(side) is Side and type(order_type) is OrderType and type(tif) is TimeInForce:
+        return side, order_type, tif
+    return Side(side), OrderType(order_type), TimeInForce(tif)
 
 
 class PaperOrder:
