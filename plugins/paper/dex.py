@@ -12,6 +12,7 @@ import dataclasses
 import random
 from decimal import ROUND_CEILING, Decimal, localcontext
 from pathlib import Path
+from typing import NoReturn
 
 from bot.api import (
     BPS,
@@ -46,6 +47,7 @@ from .dex_settings import PaperDexSettings
 from .dex_state import PaperDexState, SwapRecord
 from .events import new_pool_update
 from .feeds import PlaysRecording, RecordingPlayer
+from .orders import order_kinds
 from .settings import BACKTEST_TICK_MS
 from .transfers import PaperTransfers
 
@@ -479,12 +481,12 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         known = state.swap(cid)
         if known is not None:
             return known.state(self.name)
-        self._check(order)  # a malformed request is refused at once (and nothing is remembered)
+        side, limit, base_units = self._check(order)  # a malformed request is refused at once (nothing remembered)
         pending = self._in_flight[cid] = asyncio.get_running_loop().create_future()
         try:
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
-            result = self._execute(order)
+            result = self._execute(order, side, limit, base_units)
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled while travelling: the swap never executed
                 exc_for_duplicates: Exception = TransientError(
@@ -534,10 +536,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
 
     # --- swaps --------------------------------------------------------------------------------
 
-    def _check(self, order: Order) -> None:
+    def _check(self, order: Order) -> tuple[Side, Decimal | None, int]:
+        """Refuse a malformed request (PermanentError); else its side, its limit price (None: a market swap) and
+        its size in base units."""
         try:
-            Side(order.side)
-            order_type, tif = OrderType(order.order_type), TimeInForce(order.tif)
+            side, order_type, tif = order_kinds(order)
         except ValueError as exc:
             raise PermanentError(f"invalid order: {exc}") from None
         if order.symbol != self.symbol:
@@ -553,9 +556,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if order.qty <= 0:
             raise PermanentError(f"quantity {order.qty} must be above zero")
         try:
-            self._base_units(order.qty)
+            base_units = self._base_units(order.qty)
         except PoolError as exc:
             raise PermanentError(str(exc)) from None
+        return side, order.price if order_type is OrderType.LIMIT else None, base_units
 
     def _base_units(self, qty: Decimal) -> int:
         pool = self.pool
@@ -564,28 +568,27 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                             "source has not published one or went quiet)")
         return pool.base_units_of(qty)
 
-    def _execute(self, order: Order) -> OrderState:
-        """The swap lands now, against the pool as it is: done with all its effects, or refused."""
+    def _execute(self, order: Order, side: Side, limit: Decimal | None, base_units: int) -> OrderState:
+        """The swap lands now, against the pool as it is: done with all its effects, or refused. ``side``, ``limit``
+        and ``base_units`` are what :meth:`_check` made of the request on arrival (the size in base units stays
+        right whatever pool the venue has now: a pool of other decimals is never taken)."""
         state = self._ready()
         now = self._time_ns()
-        side = Side(order.side)
-        limit = order.price if OrderType(order.order_type) is OrderType.LIMIT else None
-        seq = state.next_seq()
 
-        def refuse(error: PermanentError) -> None:
-            record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.REJECTED,
-                                0, 0, None, ZERO, FEE_ASSET, f"{type(error).__name__}: {error}", now)
+        def refuse(error: PermanentError) -> NoReturn:
             with state.transaction():
-                state.save_swap(record)
+                state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.REJECTED, 0, 0,
+                               None, ZERO, FEE_ASSET, f"{type(error).__name__}: {error}", now)
             raise error
 
         try:
-            if self.pool is None:
+            pool = self.pool
+            if pool is None:
                 raise PoolError(f"{self.name} has no pool state (its source is not live)")
-            estimate = self.pool.estimate(side, order.qty)
+            # the pool's integer swap (what Pool.estimate prices, without the mid and fee it adds for people)
+            quote_units, _, pool_after = pool.buy_units(base_units) if side is Side.BUY else pool.sell_units(base_units)
         except PoolError as exc:
             refuse(PermanentError(f"the pool cannot do it: {exc}"))
-        quote_units = estimate.quote_units
         qd = self.settings.quote_decimals
         if limit is not None:
             bound = limit * order.qty
@@ -601,7 +604,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                     refuse(SlippageExceeded(f"slippage exceeded: the swap costs {from_units(quote_units, qd)} "
                                             f"{self.quote}, above the maximum in {from_units(max_in, qd)} "
                                             f"(limit {display_price(limit)} x {display_qty(order.qty)})"))
-        base_amount = estimate.base_qty
+        base_amount = order.qty
         quote_amount = from_units(quote_units, qd)
         changes = {self.base: -base_amount, self.quote: quote_amount} if side is Side.SELL else {
             self.base: base_amount, self.quote: -quote_amount}
@@ -615,20 +618,21 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         with localcontext() as ctx:
             ctx.prec = 50  # exact whenever quote / base terminates within 50 digits (token amounts: almost always)
             price = quote_amount / base_amount
-        record = SwapRecord(seq, order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
-                            estimate.base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
         with state.transaction():
-            state.save_swap(record)
+            record = state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
+                                    base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
             state.save_balances(after)
             # the pool as the swap left it, for a restart to resume from; a venue kept in memory (a backtest's) is
             # never opened again, so nothing would read it (the pool's JSON is most of a swap's write)
             if state.path != ":memory:":
-                state.save_pool(self.symbol, dex_pool.dump(estimate.pool_after), self.step_count, self.slot + 1)
+                state.save_pool(self.symbol, dex_pool.dump(pool_after), self.step_count, self.slot + 1)
         self._balances.update(after)  # memory follows what was committed
-        self.pool = estimate.pool_after
+        self.pool = pool_after
         self.slot += 1
         self._steps_unsaved = 0
-        self._publish(PoolUpdate(self.name, self.symbol, self.pool, now, self.slot))
+        pools = self._pools
+        if pools is not None and pools.route:  # made only if someone subscribed to it
+            pools.publish(new_pool_update(self.name, self.symbol, self.pool, now, self.slot))
         return record.state(self.name)
 
     # --- transfers (PaperTransfers: the wallet sends and receives tokens) ----------------------

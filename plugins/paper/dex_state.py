@@ -10,13 +10,13 @@ strings and pool integers are kept exact in JSON (see :func:`plugins.paper.dex_p
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from bot.api import Fill, Liquidity, Order, OrderState, OrderStatus, Side
+from bot.api import Liquidity, Order, OrderState, OrderStatus, Side
 
-from .sqlite_file import VenueFile
+from .events import new_fill, new_order_state
+from .sqlite_file import VenueFile, json_str
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -50,15 +50,15 @@ CREATE TABLE IF NOT EXISTS pool (
 );
 """
 
-_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
 _SWAP_COLUMNS = ("seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price, fee, "
                  "fee_asset, reason, ts_ns")
+_INSERT_SWAP = ("INSERT INTO swaps (client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, "
+                "price, fee, fee_asset, reason, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-@dataclass(frozen=True, slots=True)
-class SwapRecord:
-    """One swap as the venue remembers it: done (FILLED) or refused (REJECTED), never in between."""
+class SwapRecord(NamedTuple):
+    """One swap as the venue remembers it: done (FILLED) or refused (REJECTED), never in between. (A named
+    tuple: made in a fraction of a frozen dataclass's time, once per swap.)"""
 
     seq: int
     client_order_id: str
@@ -88,11 +88,10 @@ class SwapRecord:
         price = self.price
         if price is None:  # written together with FILLED
             raise ValueError(f"paper-dex swap {self.client_order_id} is FILLED without a price")
-        fill = Fill(exchange=exchange, symbol=self.symbol, client_order_id=self.client_order_id,
-                    trade_id=self.signature, side=self.side, price=price, qty=self.qty, fee=self.fee,
-                    fee_asset=self.fee_asset, liquidity=Liquidity.TAKER, ts_ns=self.ts_ns)
-        return OrderState(self.client_order_id, OrderStatus.FILLED, exchange_order_id=self.signature,
-                          filled_qty=self.qty, avg_fill_price=self.price, fills=(fill,))
+        signature = self.signature
+        fill = new_fill(exchange, self.symbol, self.client_order_id, signature, self.side, price, self.qty, self.fee,
+                        self.fee_asset, Liquidity.TAKER, self.ts_ns)
+        return new_order_state(self.client_order_id, OrderStatus.FILLED, signature, self.qty, price, (fill,), "")
 
 
 class PaperDexState(VenueFile):
@@ -116,11 +115,15 @@ class PaperDexState(VenueFile):
 
     def record_submission(self, order: Order, ts_ns: int) -> None:
         """Log one request, whatever becomes of it."""
-        payload = {"side": str(order.side), "qty": format(order.qty, "f"), "order_type": str(order.order_type),
-                   "tif": str(order.tif), "price": None if order.price is None else format(order.price, "f"),
-                   "symbol": order.symbol, "strategy": order.strategy}
+        # json.dumps({"side", "qty", "order_type", "tif", "price", "symbol", "strategy"}, sort_keys=True), written
+        # directly: the keys in sorted order, amounts in plain notation
+        price = "null" if order.price is None else json_str(format(order.price, "f"))
+        payload = (f'{{"order_type": {json_str(order.order_type)}, "price": {price}, '
+                   f'"qty": {json_str(format(order.qty, "f"))}, "side": {json_str(order.side)}, '
+                   f'"strategy": {json_str(order.strategy)}, "symbol": {json_str(order.symbol)}, '
+                   f'"tif": {json_str(order.tif)}}}')
         self._db.execute("INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
-                         (order.client_order_id, ts_ns, _SORTED_JSON(payload)))
+                         (order.client_order_id, ts_ns, payload))
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
         """(seq, client order id, ts_ns, payload) of every request, oldest first."""
@@ -130,18 +133,19 @@ class PaperDexState(VenueFile):
             query, args = query + " WHERE client_order_id = ?", (client_order_id,)
         return [(s, c, t, json.loads(p)) for s, c, t, p in self._db.execute(query + " ORDER BY seq", args)]
 
-    def next_seq(self) -> int:
-        (seq,) = self._db.execute("SELECT coalesce(max(seq), 0) + 1 FROM swaps").fetchone()
-        return seq
-
-    def save_swap(self, swap: SwapRecord) -> None:
-        self._db.execute(
-            f"INSERT INTO swaps ({_SWAP_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            (swap.seq, swap.client_order_id, swap.symbol, swap.side.value, format(swap.qty, "f"),
-             None if swap.limit_price is None else format(swap.limit_price, "f"), swap.status.value, swap.base_units,
-             swap.quote_units, None if swap.price is None else format(swap.price, "f"), format(swap.fee, "f"),
-             swap.fee_asset, swap.reason, swap.ts_ns),
-        )  # fmt: skip
+    def add_swap(self, client_order_id: str, symbol: str, side: Side, qty: Decimal, limit_price: Decimal | None,
+                 status: OrderStatus, base_units: int, quote_units: int, price: Decimal | None, fee: Decimal,
+                 fee_asset: str, reason: str, ts_ns: int) -> SwapRecord:
+        """Write a new swap (inside a transaction) and return it with its ``seq``: the file numbers it, one past
+        the highest so far (SQLite gives a row with no ``INTEGER PRIMARY KEY`` value the largest one plus one)."""
+        seq = self._db.execute(_INSERT_SWAP, (
+            client_order_id, symbol, side.value, format(qty, "f"), _text_or_none(limit_price), status.value, base_units,
+            quote_units, _text_or_none(price), format(fee, "f"), fee_asset, reason, ts_ns,
+        )).lastrowid  # fmt: skip
+        if seq is None:  # pragma: no cover - an INSERT always sets it
+            raise RuntimeError("paper dex: the swap's row got no seq")
+        return SwapRecord(seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price,
+                          fee, fee_asset, reason, ts_ns)
 
     def swap(self, client_order_id: str) -> SwapRecord | None:
         row = self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE client_order_id = ?",
@@ -151,6 +155,10 @@ class PaperDexState(VenueFile):
     def swaps(self) -> list[SwapRecord]:
         """Every swap, oldest first."""
         return [_record(row) for row in self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps ORDER BY seq")]
+
+
+def _text_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else format(amount, "f")
 
 
 def _record(row: tuple) -> SwapRecord:

@@ -36,7 +36,6 @@ from bot.api import (
     BPS,
     ZERO,
     Balance,
-    Fill,
     InsufficientFunds,
     Liquidity,
     MarketInfo,
@@ -50,7 +49,8 @@ from bot.api import (
 )
 
 from .book_market import Market
-from .orders import Changes, PaperOrder, RestingOrders
+from .events import new_fill
+from .orders import Changes, PaperOrder, RestingOrders, order_kinds
 
 
 class MatchingEngine:
@@ -131,7 +131,7 @@ class MatchingEngine:
         as REJECTED) when the venue refuses it."""
         # Enum fields may arrive as plain strings (an Order rebuilt from a database row).
         try:
-            side, order_type, tif = Side(order.side), OrderType(order.order_type), TimeInForce(order.tif)
+            side, order_type, tif = order_kinds(order)
         except ValueError as exc:
             raise PermanentError(f"invalid order: {exc}") from None
         self.order_seq += 1
@@ -316,11 +316,8 @@ class MatchingEngine:
         notional = price * qty
         fee = self._fee(notional, self._maker_rate if liquidity is Liquidity.MAKER else self._taker_rate)
         self.trade_seq += 1
-        fill = Fill(
-            exchange=self.exchange, symbol=order.symbol, client_order_id=order.client_order_id,
-            trade_id=f"paper-{self.trade_seq}", side=order.side, price=price, qty=qty, fee=fee,
-            fee_asset=rules.quote, liquidity=liquidity, ts_ns=now_ns,
-        )  # fmt: skip
+        fill = new_fill(self.exchange, order.symbol, order.client_order_id, f"paper-{self.trade_seq}", order.side,
+                        price, qty, fee, rules.quote, liquidity, now_ns)
         order.fills.append(fill)
         order.filled_lots += lots
         order.filled_qty += qty

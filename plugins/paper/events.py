@@ -1,11 +1,11 @@
-"""Making the paper venues' market events at the cost of their fields.
+"""Making the paper venues' events and answers at the cost of their fields.
 
 A frozen dataclass sets each field through ``object.__setattr__``, which costs about as much again as
 the rest of making the event on this hot path (a public trade per market step, a ``PoolUpdate`` per pool
-step); the makers here write the slots directly, one setter call per field (no loop: a loop over the
-setters costs more than the constructor it replaces). Each is checked against its domain type at import,
-with the plain constructor as fallback if the type ever changes shape. The events are the same: equal,
-hashed and shown as the constructor's.
+step, a ``Fill`` and an ``OrderState`` per fill); the makers here write the slots directly, one setter
+call per field (no loop: a loop over the setters costs more than the constructor it replaces). Each is
+checked against its domain type at import, with the plain constructor as fallback if the type ever
+changes shape. The events are the same: equal, hashed and shown as the constructor's.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from bot.api import PoolUpdate, Side, Trade
+from bot.api import Fill, Liquidity, OrderState, OrderStatus, PoolUpdate, Side, Trade
 from bot.api.kit import Pool
 
 _TRADE_FIELDS = ("exchange", "symbol", "price", "qty", "taker_side", "ts_ns")
 _POOL_UPDATE_FIELDS = ("exchange", "symbol", "pool", "ts_ns", "slot")
+_FILL_FIELDS = ("exchange", "symbol", "client_order_id", "trade_id", "side", "price", "qty", "fee", "fee_asset",
+                "liquidity", "ts_ns")
+_ORDER_STATE_FIELDS = ("client_order_id", "status", "exchange_order_id", "filled_qty", "avg_fill_price", "fills",
+                       "reason")
 _new = object.__new__
 
 
@@ -65,3 +69,59 @@ else:  # pragma: no cover - the domain type changed shape
     def new_pool_update(exchange: str, symbol: str, pool: Pool, ts_ns: int, slot: int) -> PoolUpdate:
         """``PoolUpdate(exchange, symbol, pool, ts_ns, slot)``."""
         return PoolUpdate(exchange, symbol, pool, ts_ns, slot)
+
+
+if slots_match(Fill, _FILL_FIELDS):
+    (_f_exchange, _f_symbol, _f_cid, _f_trade_id, _f_side, _f_price, _f_qty, _f_fee, _f_fee_asset, _f_liquidity,
+     _f_ts) = (getattr(Fill, n).__set__ for n in _FILL_FIELDS)  # fmt: skip
+
+    def new_fill(exchange: str, symbol: str, client_order_id: str, trade_id: str, side: Side, price: Decimal,
+                 qty: Decimal, fee: Decimal, fee_asset: str, liquidity: Liquidity, ts_ns: int) -> Fill:
+        """``Fill(exchange, symbol, client_order_id, trade_id, side, price, qty, fee, fee_asset, liquidity, ts_ns)``."""
+        fill = _new(Fill)
+        _f_exchange(fill, exchange)
+        _f_symbol(fill, symbol)
+        _f_cid(fill, client_order_id)
+        _f_trade_id(fill, trade_id)
+        _f_side(fill, side)
+        _f_price(fill, price)
+        _f_qty(fill, qty)
+        _f_fee(fill, fee)
+        _f_fee_asset(fill, fee_asset)
+        _f_liquidity(fill, liquidity)
+        _f_ts(fill, ts_ns)
+        return fill
+
+else:  # pragma: no cover - the domain type changed shape
+
+    def new_fill(exchange: str, symbol: str, client_order_id: str, trade_id: str, side: Side, price: Decimal,
+                 qty: Decimal, fee: Decimal, fee_asset: str, liquidity: Liquidity, ts_ns: int) -> Fill:
+        """``Fill(exchange, symbol, client_order_id, trade_id, side, price, qty, fee, fee_asset, liquidity, ts_ns)``."""
+        return Fill(exchange, symbol, client_order_id, trade_id, side, price, qty, fee, fee_asset, liquidity, ts_ns)
+
+
+if slots_match(OrderState, _ORDER_STATE_FIELDS):
+    _s_cid, _s_status, _s_eid, _s_filled, _s_avg, _s_fills, _s_reason = (
+        getattr(OrderState, n).__set__ for n in _ORDER_STATE_FIELDS)
+
+    def new_order_state(client_order_id: str, status: OrderStatus, exchange_order_id: str | None,
+                        filled_qty: Decimal, avg_fill_price: Decimal | None, fills: tuple[Fill, ...],
+                        reason: str) -> OrderState:
+        """``OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)``."""
+        state = _new(OrderState)
+        _s_cid(state, client_order_id)
+        _s_status(state, status)
+        _s_eid(state, exchange_order_id)
+        _s_filled(state, filled_qty)
+        _s_avg(state, avg_fill_price)
+        _s_fills(state, fills)
+        _s_reason(state, reason)
+        return state
+
+else:  # pragma: no cover - the domain type changed shape
+
+    def new_order_state(client_order_id: str, status: OrderStatus, exchange_order_id: str | None,
+                        filled_qty: Decimal, avg_fill_price: Decimal | None, fills: tuple[Fill, ...],
+                        reason: str) -> OrderState:
+        """``OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)``."""
+        return OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)

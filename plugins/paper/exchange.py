@@ -467,8 +467,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         try:
             placed = engine.place(order, now)
         finally:  # a refused order is kept (REJECTED) along with its submission
-            self._commit(now, submission=order)
-        return placed.state()
+            reported = self._commit(now, submission=order)
+        # the state its fills' report carried, if it filled (the order has not changed since): not made twice
+        return reported.get(placed.client_order_id) or placed.state()
 
     def _cancel(self, client_order_id: str) -> OrderState:
         engine = self._engine_ready()
@@ -486,8 +487,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         order = self._engine_ready().open_order(client_order_id)
         return order if order is not None else self._state_ready().order(client_order_id)
 
-    def _commit(self, now: int, submission: Order | None = None) -> None:
-        """Write what changed in one transaction, then publish the fills and order reports."""
+    def _commit(self, now: int, submission: Order | None = None) -> dict[str, OrderState]:
+        """Write what changed in one transaction, then publish the fills and order reports; returns the
+        reported states by client order id."""
         engine, state = self._engine_ready(), self._state_ready()
         changes = engine.take_changes()
         try:
@@ -498,14 +500,18 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         except Exception:
             engine.put_back(changes)  # written (and published) by the next commit that succeeds
             raise
-        self._publish_fills(changes, now)
+        return self._publish_fills(changes, now)
 
-    def _publish_fills(self, changes: Changes, now: int) -> None:
+    def _publish_fills(self, changes: Changes, now: int) -> dict[str, OrderState]:
+        """Publish each new fill, then the state of its order; returns those states by client order id."""
+        reported = {}
         for cid, fills in changes.fills.items():
             for fill in fills:
                 self._publish(fill)
             order = changes.orders[cid]
-            self._publish(OrderReport(self.name, order.symbol, order.state(), now))
+            state = reported[cid] = order.state()
+            self._publish(OrderReport(self.name, order.symbol, state, now))
+        return reported
 
     def _save_markets(self) -> None:  # simulated markets only
         self._state_ready().save_market_positions(

@@ -7,12 +7,23 @@ import bisect
 from decimal import Decimal
 from typing import NamedTuple
 
-from bot.api import ZERO, Fill, OrderState, OrderStatus, OrderType, Side, TimeInForce
+from bot.api import ZERO, Fill, Order, OrderState, OrderStatus, OrderType, Side, TimeInForce
+
+from .events import new_order_state
 
 NO_BUY = -1
 """``RestingOrders.best_buy`` when there is no resting buy."""
 NO_SELL = 1 << 62
 """``RestingOrders.best_sell`` when there is no resting sell."""
+
+
+def order_kinds(order: Order) -> tuple[Side, OrderType, TimeInForce]:
+    """The order's side, type and time in force as enum members (they may arrive as plain strings: an Order
+    rebuilt from a database row); ValueError names one that is not valid. Members are taken as they are."""
+    side, order_type, tif = order.side, order.order_type, order.tif
+    if type(side) is Side and type(order_type) is OrderType and type(tif) is TimeInForce:
+        return side, order_type, tif
+    return Side(side), OrderType(order_type), TimeInForce(tif)
 
 
 class PaperOrder:
@@ -45,7 +56,7 @@ class PaperOrder:
         self.fee = fee
         self.reason = reason
         self.fills: list[Fill] = fills if fills is not None else []
-        self.notional = sum((f.price * f.qty for f in self.fills), ZERO)
+        self.notional = sum((f.price * f.qty for f in fills), ZERO) if fills else ZERO
         # Integer forms, set by the engine for orders it matches.
         self.price_ticks = 0
         self.qty_lots = 0
@@ -58,15 +69,9 @@ class PaperOrder:
 
     def state(self) -> OrderState:
         """The order as the venue reports it, with every fill so far."""
-        return OrderState(
-            client_order_id=self.client_order_id,
-            status=self.status,
-            exchange_order_id=self.exchange_order_id,
-            filled_qty=self.filled_qty,
-            avg_fill_price=self.notional / self.filled_qty if self.filled_qty else None,
-            fills=tuple(self.fills),
-            reason=self.reason,
-        )
+        filled = self.filled_qty
+        return new_order_state(self.client_order_id, self.status, self.exchange_order_id, filled,
+                               self.notional / filled if filled else None, tuple(self.fills), self.reason)
 
 
 class Changes(NamedTuple):

@@ -18,7 +18,7 @@ from typing import Any
 from bot.api import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 
 from .orders import Changes, PaperOrder
-from .sqlite_file import VenueFile
+from .sqlite_file import VenueFile, json_str
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -73,6 +73,8 @@ _ORDER_COLUMNS = (
     "filled_qty, fee, reason, created_ns, updated_ns"
 )
 _FILL_COLUMNS = "trade_id, seq, client_order_id, symbol, side, price, qty, fee, fee_asset, liquidity, ts_ns"
+_INSERT_ORDERS = f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS})"
+_INSERT_FILLS = f"INSERT INTO fills ({_FILL_COLUMNS})"
 
 
 class PaperState(VenueFile):
@@ -94,7 +96,7 @@ class PaperState(VenueFile):
         """Log one submission attempt, whatever becomes of it."""
         self._db.execute(
             "INSERT INTO submissions (client_order_id, ts_ns, payload) VALUES (?, ?, ?)",
-            (order.client_order_id, ts_ns, _SORTED_JSON(_payload(order))),
+            (order.client_order_id, ts_ns, _payload(order)),
         )
 
     def submissions(self, client_order_id: str | None = None) -> list[tuple[int, str, int, dict[str, Any]]]:
@@ -108,22 +110,12 @@ class PaperState(VenueFile):
 
     def save(self, changes: Changes) -> None:
         """Write changed orders, new fills and changed balances (inside a transaction)."""
-        db = self._db
         if changes.orders:
-            db.executemany(
-                f"INSERT OR REPLACE INTO orders ({_ORDER_COLUMNS}) VALUES ({_marks(16)})",
-                [_order_row(o) for o in changes.orders.values()],
-            )
+            self.insert(_INSERT_ORDERS, 16, [_order_row(o) for o in changes.orders.values()])
         if changes.fills:
-            db.executemany(
-                f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES ({_marks(11)})",
-                [_fill_row(f) for fills in changes.fills.values() for f in fills],
-            )
+            self.insert(_INSERT_FILLS, 11, [_fill_row(f) for fills in changes.fills.values() for f in fills])
         if changes.assets:
-            db.executemany(
-                "INSERT OR REPLACE INTO balances (asset, total) VALUES (?, ?)",
-                [(asset, _text(total)) for asset, total in changes.assets.items()],
-            )
+            self.save_balances(changes.assets)
 
     def order(self, client_order_id: str) -> PaperOrder | None:
         """One order with all its fills, or None if the venue never saw it."""
@@ -159,10 +151,8 @@ class PaperState(VenueFile):
         return {symbol: (step_count, Decimal(bid)) for symbol, step_count, bid in rows}
 
     def save_market_positions(self, positions: dict[str, tuple[int, Decimal]]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO markets (symbol, step_count, best_bid) VALUES (?, ?, ?)",
-            [(symbol, n, _text(bid)) for symbol, (n, bid) in positions.items()],
-        )
+        self.insert("INSERT OR REPLACE INTO markets (symbol, step_count, best_bid)", 3,
+                    [(symbol, n, _text(bid)) for symbol, (n, bid) in positions.items()])
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -185,31 +175,20 @@ class PaperState(VenueFile):
         )  # fmt: skip
 
 
-_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode
-"""``json.dumps(obj, sort_keys=True)``, the same text, without making an encoder per call."""
-
-
 def _text(amount: Decimal) -> str:
     """Plain decimal notation ("0.00000000", never "0E-8"): exact, and readable in the file."""
     return format(amount, "f")
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-def _payload(order: Order) -> dict[str, Any]:
-    return {
-        "client_order_id": order.client_order_id,
-        "strategy": order.strategy,
-        "symbol": order.symbol,
-        "side": str(order.side),
-        "qty": _text(order.qty),
-        "price": None if order.price is None else _text(order.price),
-        "order_type": str(order.order_type),
-        "tif": str(order.tif),
-        "post_only": order.post_only,
-    }
+def _payload(order: Order) -> str:
+    """The request as JSON: ``json.dumps`` of its fields with ``sort_keys=True``, the same text written directly
+    (the keys in sorted order; amounts in plain notation, ``post_only`` a bool)."""
+    price = "null" if order.price is None else json_str(_text(order.price))
+    return (f'{{"client_order_id": {json_str(order.client_order_id)}, "order_type": {json_str(order.order_type)}, '
+            f'"post_only": {"true" if order.post_only else "false"}, "price": {price}, '
+            f'"qty": {json_str(_text(order.qty))}, "side": {json_str(order.side)}, '
+            f'"strategy": {json_str(order.strategy)}, "symbol": {json_str(order.symbol)}, '
+            f'"tif": {json_str(order.tif)}}}')
 
 
 def _order_row(o: PaperOrder) -> tuple:

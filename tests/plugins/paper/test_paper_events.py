@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from decimal import Decimal as D
 
-from bot.api import PoolUpdate, Side, Trade
-from plugins.paper.events import new_pool_update, new_trade, slots_match
+from bot.api import Fill, Liquidity, OrderState, OrderStatus, PoolUpdate, Side, Trade
+from plugins.paper.events import new_fill, new_order_state, new_pool_update, new_trade, slots_match
 
 
 def test_the_makers_make_the_constructors_events():
@@ -18,6 +18,16 @@ def test_the_makers_make_the_constructors_events():
     update = new_pool_update("dex", "SOL/USDC", pool, 9, 3)
     assert type(update) is PoolUpdate and update == PoolUpdate("dex", "SOL/USDC", pool, 9, 3)
     assert (update.pool, update.ts_ns, update.slot) == (pool, 9, 3)
+    fill_fields = ("p", "SOL/USDC", "c1", "paper-7", Side.BUY, D("150.01"), D("0.5"), D("0.07"), "USDC",
+                   Liquidity.TAKER, 11)
+    fill = new_fill(*fill_fields)
+    assert type(fill) is Fill and fill == Fill(*fill_fields) and hash(fill) == hash(Fill(*fill_fields))
+    assert repr(fill) == repr(Fill(*fill_fields))
+    for state_fields in (("c1", OrderStatus.FILLED, "paper-o-3", D("0.5"), D("150.01"), (fill,), ""),
+                         ("c2", OrderStatus.REJECTED, None, D(0), None, (), "refused")):
+        state = new_order_state(*state_fields)
+        assert type(state) is OrderState and state == OrderState(*state_fields)
+        assert repr(state) == repr(OrderState(*state_fields))
 
 
 def test_only_a_slotted_dataclass_of_those_fields_is_made_slot_by_slot():
