@@ -185,20 +185,18 @@ class Execution:
         return (self.cex, self.dex) if self.row.legs == "cex-first" else (self.dex, self.cex)
 
     def sync_row(self) -> None:
-        """Copy the legs' state into the row (before it is written)."""
-        r = self.row
-        for leg, (submitted_ns, final_ns, status, filled, avg_price, qty) in ((self.cex, _LEG_COLUMNS["cex"]),
-                                                                              (self.dex, _LEG_COLUMNS["dex"])):
-            setattr(r, submitted_ns, leg.submitted_ns)
-            setattr(r, final_ns, leg.final_ns)
-            setattr(r, status, leg.status)
-            setattr(r, filled, leg.filled)
-            setattr(r, avg_price, leg.avg_price)
-            setattr(r, qty, leg.qty)
-        if self.hedge is not None:
-            r.hedge_cid, r.hedge_side, r.hedge_qty = self.hedge.cid, self.hedge.side.value, self.hedge.qty
-            r.hedge_price = self.hedge.price
-            r.hedge_status, r.hedge_filled = self.hedge.status, self.hedge.filled
+        """Copy the legs' state into the row (before it is written): the columns of :data:`_LEG_COLUMNS` and the
+        hedge's."""
+        r, cex, dex = self.row, self.cex, self.dex
+        r.cex_submitted_ns, r.cex_final_ns, r.cex_status = cex.submitted_ns, cex.final_ns, cex.status
+        r.cex_filled, r.cex_avg_price, r.cex_qty = cex.filled, cex.avg_price, cex.qty
+        r.dex_submitted_ns, r.dex_final_ns, r.dex_status = dex.submitted_ns, dex.final_ns, dex.status
+        r.dex_filled, r.dex_avg_price, r.dex_qty = dex.filled, dex.avg_price, dex.qty
+        hedge = self.hedge
+        if hedge is not None:
+            r.hedge_cid, r.hedge_side, r.hedge_qty = hedge.cid, hedge.side.value, hedge.qty
+            r.hedge_price = hedge.price
+            r.hedge_status, r.hedge_filled = hedge.status, hedge.filled
 
     def residual(self) -> Decimal:
         """Base bought minus base sold over every leg so far (long positive)."""
