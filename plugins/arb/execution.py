@@ -168,13 +168,13 @@ class Execution:
         return self.row.opportunity_id
 
     def legs(self) -> list[Leg]:
-        return [leg for leg in (self.cex, self.dex, self.hedge) if leg is not None]
+        hedge = self.hedge
+        return [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
 
     def leg_of(self, cid: str) -> Leg | None:
-        for leg in self.legs():
-            if leg.cid == cid:
-                return leg
-        return None
+        hedge = self.hedge
+        return (self.cex if cid == self.cex.cid else self.dex if cid == self.dex.cid
+                else hedge if hedge is not None and cid == hedge.cid else None)
 
     @property
     def sequential(self) -> bool:

@@ -173,12 +173,15 @@ _EXECUTION_DEFAULTS = {name: field.default for name, field in ArbExecutionRow.mo
                        if name != "id" and not field.is_required()}
 
 
+_EXECUTION_REQUIRED = frozenset(_EXECUTION_FIELDS) - _EXECUTION_DEFAULTS.keys()
+
+
 def new_execution(**values: object) -> ExecutionRecord:
     """A new execution's record: ``values`` over the table's defaults (every column but ``id``)."""
-    missing = [name for name in _EXECUTION_FIELDS if name not in values and name not in _EXECUTION_DEFAULTS]
-    if missing:
+    if not _EXECUTION_REQUIRED <= values.keys():  # one set comparison when nothing is missing (every execution)
+        missing = [name for name in _EXECUTION_FIELDS if name in _EXECUTION_REQUIRED and name not in values]
         raise TypeError(f"an execution needs {', '.join(missing)}")
-    return ExecutionRecord(**{**_EXECUTION_DEFAULTS, **values})
+    return ExecutionRecord(**_EXECUTION_DEFAULTS | values)
 
 
 def execution_values(row: ArbExecutionRow | ExecutionRecord) -> dict[str, object]:

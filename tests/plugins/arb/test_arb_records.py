@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -37,6 +38,14 @@ def _execution(oid: str) -> ExecutionRecord:
                          created_ns=1, size=one, legs="concurrent", predicted_pnl=one, sol_price=one,
                          cex_exchange="k", cex_side="buy", cex_qty=one, cex_price=one, cex_cid=f"{oid}-cex",
                          dex_exchange="o", dex_side="sell", dex_qty=one, dex_price=one, dex_cid=f"{oid}-dex")
+
+
+def test_a_new_execution_holds_every_column_and_names_those_missing() -> None:
+    row = _execution("x")
+    assert execution_values(row)["hedge_cid"] == "" and row.cex_filled == 0 and row.realized_pnl is None
+    values = {k: v for k, v in execution_values(row).items() if k not in ("cex_cid", "strategy", "hedge_cid")}
+    with pytest.raises(TypeError, match="an execution needs strategy, cex_cid$"):
+        new_execution(**values)
 
 
 def _stored(db: Path, oid: str) -> dict[str, object]:
