@@ -197,8 +197,9 @@ class Limits(RiskCheck):
             if len(self._recent) >= s.max_orders_per_minute:
                 return f"{len(self._recent)} orders in the last minute; max_orders_per_minute is " \
                        f"{s.max_orders_per_minute}"
-        last = view.last_price(intent.exchange, intent.symbol)
-        price = intent.price if intent.price is not None else last
+        # a limit order is valued at its own price: the market's last price (a pool's mid, made when first read)
+        # only values a market order
+        price = intent.price if intent.price is not None else view.last_price(intent.exchange, intent.symbol)
         if s.max_order_notional is not None:
             if price is None:
                 return f"no price to value a {intent.symbol} market order against max_order_notional"

@@ -59,6 +59,16 @@ def test_market_order_is_valued_at_the_last_price_or_refused():
     assert "no price" in check.check(buy("1", price=None), View(price=None))
 
 
+def test_a_limit_order_is_valued_at_its_own_price_without_reading_the_last_one():
+    class NoLastPrice(View):
+        def last_price(self, exchange, symbol):  # a pool's mid is made when first read: a limit order needs none
+            raise AssertionError("a limit order read the market's last price")
+
+    check = limits(max_order_notional="100", max_position="5")
+    assert check.check(buy("1.00"), NoLastPrice()) is None
+    assert "exceeds max_order_notional" in check.check(buy("1.01"), NoLastPrice())
+
+
 def test_position_limit_counts_resting_orders_on_the_same_side():
     check = limits(max_position="1")
     view = View(position="0.5", orders=[resting("0.25"), resting("9", Side.SELL)])
