@@ -376,20 +376,26 @@ def order_values(order: Order) -> dict[str, Any]:
     )
 
 
-def fill_values(fill: Fill, strategy: str) -> dict[str, Any]:
-    """The ``fills`` columns of a fill (Core insert parameters)."""
-    return dict(
+def fill_values(fill: Fill, strategy: str, bot: str | None = None) -> dict[str, Any]:
+    """The ``fills`` columns of a fill (Core insert parameters); with ``bot``, its ``bot`` column too."""
+    values = dict(
         exchange=fill.exchange, trade_id=fill.trade_id, client_order_id=fill.client_order_id, strategy=strategy,
         symbol=fill.symbol, side=fill.side.value, price=fill.price, qty=fill.qty, fee=fill.fee,
         fee_asset=fill.fee_asset, liquidity=fill.liquidity.value, ts_ns=fill.ts_ns,
     )
+    if bot is not None:
+        values["bot"] = bot
+    return values
 
 
-def _order_changes(o: Order) -> dict[str, Any]:
-    """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``)."""
-    return {"client_order_id": o.client_order_id, "status": o.status.value, "exchange_order_id": o.exchange_order_id,
-            "filled_qty": o.filled_qty, "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": o.reason,
-            "updated_ns": o.updated_ns}
+def _order_changes(o: Order, bot: str | None = None) -> dict[str, Any]:
+    """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``, and ``bot`` if given)."""
+    changes = {"client_order_id": o.client_order_id, "status": o.status.value,
+               "exchange_order_id": o.exchange_order_id, "filled_qty": o.filled_qty,
+               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": o.reason, "updated_ns": o.updated_ns}
+    if bot is not None:
+        changes["bot"] = bot
+    return changes
 
 
 def row_to_fill(row: FillRow | Row[Any]) -> Fill:
@@ -689,11 +695,10 @@ class Store:
         raise :class:`StoreBusy` at once, nothing written, when another writer holds the lock.
         """
         if self.fast is not None:
-            self.fast.write(
-                updates=[(ORDERS, ("bot", "client_order_id"),
-                          [{**_order_changes(o), "bot": self.bot} for o in orders])],
-                inserts=[(FILLS, [{**fill_values(fill, strategy), "bot": self.bot} for strategy, fill in fills])],
-                wait_ms=None if wait else 0)
+            bot = self.bot
+            self.fast.write(updates=[(ORDERS, ("bot", "client_order_id"), [_order_changes(o, bot) for o in orders])],
+                            inserts=[(FILLS, [fill_values(fill, strategy, bot) for strategy, fill in fills])],
+                            wait_ms=None if wait else 0)
             return
         with self.engine.begin() as conn:
             if orders:
@@ -712,7 +717,7 @@ class Store:
                 for strategy, fill in fills:
                     if (fill.exchange, fill.trade_id) not in stored:
                         stored.add((fill.exchange, fill.trade_id))
-                        rows.append({**fill_values(fill, strategy), "bot": self.bot})
+                        rows.append(fill_values(fill, strategy, self.bot))
                 if rows:
                     conn.execute(insert(table), rows)
 
@@ -776,7 +781,7 @@ class Store:
 
     def insert_fill(self, fill: Fill, strategy: str) -> bool:
         """Persist a fill once; False if this (exchange, trade_id) is already stored."""
-        return self._insert_once(self._insert_fill, {**fill_values(fill, strategy), "bot": self.bot})
+        return self._insert_once(self._insert_fill, fill_values(fill, strategy, self.bot))
 
     def fills(self, *, strategy: str | None = None, since_ns: int | None = None) -> list[tuple[str, Fill]]:
         """(strategy, fill) pairs in time order."""
