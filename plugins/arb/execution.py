@@ -137,6 +137,9 @@ CHANGING_COLUMNS = ("state", "note", "realized_pnl", "residual", "finished_ns", 
                     "hedge_filled")
 """The columns of an execution row that change once it is inserted: the legs' state (:meth:`Execution.sync_row`)
 and what this module sets on the row itself; the others hold the decision, written once."""
+_UNHEDGED_COLUMNS = tuple(name for name in CHANGING_COLUMNS if not name.startswith("hedge_"))
+"""What a save compares while the execution has no hedge (and its row names none): the hedge's columns change only
+when :meth:`Execution.sync_row` copies a hedge into them."""
 
 
 class Execution:
@@ -555,7 +558,8 @@ class ArbExecutions:
     def _save(self, ex: Execution) -> None:
         ex.saves += 1
         ex.sync_row()
-        save_execution(self.ctx.store, ex.row, ex.saved, CHANGING_COLUMNS)
+        columns = _UNHEDGED_COLUMNS if ex.hedge is None and not ex.row.hedge_cid else CHANGING_COLUMNS
+        save_execution(self.ctx.store, ex.row, ex.saved, columns)
 
     # --- restart ------------------------------------------------------------------------------
 
