@@ -6,9 +6,10 @@ A leaf: the order book, the pool models and the venues convert through it (publi
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 
-_POW10 = [10**i for i in range(40)]
+_SCALE = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
+"""Moves a decimal point and nothing else: no coefficient is long enough to be rounded, no exponent to overflow."""
 
 
 class PrecisionError(ValueError):
@@ -16,20 +17,21 @@ class PrecisionError(ValueError):
 
 
 def to_units(value: Decimal | str | int, decimals: int) -> int:
-    """``Decimal("1.25")`` at 2 decimals -> ``125``; raises PrecisionError if digits would be lost."""
+    """``Decimal("1.25")`` at 2 decimals -> ``125``; raises PrecisionError if digits would be lost.
+
+    The value's decimal point moved by ``decimals`` (``scaleb``: the same digits), then taken as an integer, which
+    it must equal exactly."""
     d = value if isinstance(value, Decimal) else Decimal(value)
-    sign, digits, exponent = d.as_tuple()
-    if not isinstance(exponent, int):  # "n", "N" or "F": NaN, signalling NaN or infinity
+    if not d.is_finite():
         raise PrecisionError(f"{value} is not a finite number")
-    n: int = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + decimals
-    if shift >= 0:
-        n *= _POW10[shift] if shift < 40 else 10**shift
-    else:
-        n, rest = divmod(n, 10**-shift)
-        if rest:
-            raise PrecisionError(f"{value} has more than {decimals} decimals")
-    return -n if sign else n
+    scaled = d.scaleb(decimals, _SCALE)
+    try:
+        units = int(scaled)
+    except OverflowError:  # beyond any exponent: scaleb made it infinite
+        raise PrecisionError(f"{value} is too large for {decimals} decimals") from None
+    if scaled != units:
+        raise PrecisionError(f"{value} has more than {decimals} decimals")
+    return units
 
 
 def from_units(units: int, decimals: int) -> Decimal:

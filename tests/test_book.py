@@ -6,7 +6,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.book import OrderBook
@@ -31,6 +31,46 @@ def test_units_round_trip_keeps_every_digit():
     assert to_units("1.5E+2", 1) == 1500
     with pytest.raises(PrecisionError):
         to_units(D("0.123"), 2)
+
+
+def _to_units_digit_by_digit(value, decimals: int) -> int:
+    """The definition: the value's digits, its exponent moved by ``decimals``, nothing dropped."""
+    d = value if isinstance(value, D) else D(value)
+    if not d.is_finite():
+        raise PrecisionError(str(value))
+    sign, digits, exponent = d.as_tuple()
+    n = int("".join(map(str, digits))) if digits else 0
+    shift = exponent + decimals
+    if shift >= 0:
+        n *= 10**shift
+    else:
+        n, rest = divmod(n, 10**-shift)
+        if rest:
+            raise PrecisionError(str(value))
+    return -n if sign else n
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.decimals(allow_nan=True, allow_infinity=True, min_value=None, max_value=None, places=None)
+       | st.integers(-10**30, 10**30).map(str) | st.sampled_from(["-0", "0E-50", "1.5E+2", "-12.340", "120"]),
+       st.integers(-5, 40))
+def test_to_units_is_the_exact_digit_by_digit_conversion(value, decimals):
+    assume(not (isinstance(value, D) and value.is_finite() and abs(value.adjusted() + decimals) > 400))  # the
+    # reference would build a huge power of ten
+    try:
+        expected = _to_units_digit_by_digit(value, decimals)
+    except PrecisionError:
+        with pytest.raises(PrecisionError):
+            to_units(value, decimals)
+    else:
+        assert to_units(value, decimals) == expected
+
+
+def test_to_units_refuses_a_number_beyond_any_exponent_by_name():
+    with pytest.raises(PrecisionError, match="too large"):
+        to_units("1E+999999999999999999", 8)
+    with pytest.raises(PrecisionError, match="more than 8 decimals"):
+        to_units("1E-999999999999999999", 8)
 
 
 def test_snapshot_touch_spread_mid_and_levels():
