@@ -29,6 +29,9 @@ log = logging.getLogger("arbot.markouts")
 
 HORIZONS_S = (1, 10, 60)
 """Seconds after a fill at which its market's mid is sampled."""
+ROWS_PER_WRITE = 32
+"""Most samples one scheduled write stores; the rest go in the next (queued behind whatever is ready then: a leg's
+request made by the tick that took the samples goes first), so that a long backlog never holds the loop at once."""
 NS = 1_000_000_000
 EXACT_DIGITS = 200  # a pool's mid has ~50 digits: products stay exact, as in the ledger
 BPS = Decimal(10_000)
@@ -185,14 +188,25 @@ class MarkoutSampler:
             self._market.follow(key, self._on_update, pending[0][0])
         if self._rows and not self._flush_scheduled:
             self._flush_scheduled = True
-            self._schedule(self.flush)  # written a loop turn later, off the tick
+            self._schedule(self._write_some)  # written a loop turn later, off the tick
+
+    def _write_some(self) -> None:
+        """The scheduled write: at most :data:`ROWS_PER_WRITE` samples, the rest in another scheduled write."""
+        if len(self._rows) <= ROWS_PER_WRITE:
+            self.flush()
+            return
+        rows, self._rows = self._rows[:ROWS_PER_WRITE], self._rows[ROWS_PER_WRITE:]
+        self._schedule(self._write_some)
+        self._store(rows)
 
     def flush(self) -> None:
-        """Store the samples taken so far (a failure is logged: markouts never stop trading)."""
+        """Store every sample taken so far (a failure is logged: markouts never stop trading)."""
         rows, self._rows = self._rows, []
         self._flush_scheduled = False
-        if not rows:
-            return
+        if rows:
+            self._store(rows)
+
+    def _store(self, rows: list[dict[str, Any]]) -> None:
         try:
             self._write(rows)
         except Exception as exc:

@@ -10,7 +10,7 @@ from bot.bus import Bus
 from bot.config import DEFAULT_SOURCE, BotSettings, build_config, default_toml
 from bot.domain import BookUpdate, Fill, FillApplied, Liquidity, PoolUpdate, Side
 from bot.ledger import Ledger
-from bot.markouts import MarkoutSampler, markout, markout_bps
+from bot.markouts import ROWS_PER_WRITE, MarkoutSampler, markout, markout_bps
 from bot.plugins import collect, load_plugins
 from bot.portfolio import Portfolio
 from bot.report import markout_text
@@ -201,3 +201,27 @@ def test_a_market_update_before_a_sample_is_due_costs_the_sampler_nothing():
     assert len(calls) == 2 and not portfolio._followers
     assert [(r["trade_id"], r["horizon_s"], r["mid"]) for r in rows] == [
         ("a", 1, D(10)), ("b", 1, D(10)), ("a", 10, D(30)), ("b", 10, D(30))]
+
+
+def test_a_backlog_of_samples_is_written_a_bounded_batch_per_scheduled_write_in_order():
+    """A scheduled write stores at most ROWS_PER_WRITE samples and schedules the rest behind whatever is ready
+    then (a leg's request made by the tick that took them goes first); flush() (stop) stores all."""
+    writes: list[list] = []
+    scheduled: list = []
+    sampler = MarkoutSampler(writes.append, scheduled.append, horizons_s=(1,))
+    bus, _ = wired(sampler)
+    bus.publish(book("0", "9", "11"))
+    for i in range(ROWS_PER_WRITE * 2 + 3):
+        bus.publish(FillApplied("s", fill(f"f{i:03}", "buy", "1", "10", "0.5")))
+    bus.publish(book("2", "19", "21"))  # every fill's +1 s sample is taken now
+    assert len(scheduled) == 1 and writes == []
+    scheduled.pop(0)()
+    assert [len(w) for w in writes] == [ROWS_PER_WRITE] and len(scheduled) == 1
+    scheduled.pop(0)()
+    scheduled.pop(0)()
+    assert [len(w) for w in writes] == [ROWS_PER_WRITE, ROWS_PER_WRITE, 3] and scheduled == []
+    assert [r["trade_id"] for w in writes for r in w] == [f"f{i:03}" for i in range(ROWS_PER_WRITE * 2 + 3)]
+    bus.publish(FillApplied("s", fill("g", "buy", "1", "20", "2.5")))
+    bus.publish(book("4", "29", "31"))
+    sampler.flush()  # what stop() does: everything, now
+    assert writes[-1][0]["trade_id"] == "g"

@@ -58,6 +58,10 @@ from .settings import SOL, ArbSettings
 
 FLUSH_EVERY_S = 0.2
 """How often queued opportunity rows are written."""
+ROWS_PER_WRITE = 32
+"""Most opportunity rows one write stores (~0.3 ms); more queued are written by the next write, one loop turn later
+(queued behind whatever is ready then): a tick arriving while a long queue is written waits for one write at most
+before its legs' requests start, not for the whole queue."""
 BALANCES_TIMEOUT_S = 10.0
 """A venue that does not answer a balance request within this is skipped until the next snapshot."""
 
@@ -106,10 +110,13 @@ class ArbStrategy(Strategy):
         self._published: Evaluation | None = None
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
-        self._flush_timer: asyncio.TimerHandle | None = None
-        """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later."""
+        self._flush_timer: asyncio.Handle | None = None
+        """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later (or in the
+        next loop turn, for rows one write left queued)."""
         self._write_failed = False
         """The last write failed (reported once per streak of failures)."""
+        self._write_waited = False
+        """The write due now already waited one loop turn behind an execution's legs (:meth:`_write`)."""
         self._running = False
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
@@ -416,14 +423,25 @@ class ArbStrategy(Strategy):
 
     def _write(self) -> None:
         """The writer, a timer callback (no task: a write costs no wake-up of its own nor a loop turn): write the
-        queued rows and check the inventory (here, off the hot path, while opportunities come; after snapshots
-        and fills too). A failure is logged and alerted (once per streak); the next row queued arms the next
-        write."""
+        queued rows (at most :data:`ROWS_PER_WRITE`: the rest in the next loop turn) and, once none is left, check
+        the inventory (here, off the hot path, while opportunities come; after snapshots and fills too). A failure
+        is logged and alerted (once per streak); the next row queued arms the next write."""
         self._flush_timer = None  # a row queued from now on arms the next write
         if not self._running:
             return
+        if self._executions.busy and not self._write_waited:
+            # an execution is under way, perhaps decided in this very loop turn: its legs' requests start in the
+            # next, and the write waits behind them (once: a later turn writes whatever the execution's state)
+            self._write_waited = True
+            self._flush_timer = self._loop.call_soon(self._write)
+            return
+        self._write_waited = False
         try:
-            self._flush(wait=False)
+            self._flush(wait=False, at_most=ROWS_PER_WRITE)
+            if self._pending_rows:
+                if self._flush_timer is None:  # (a busy store armed the timer for them already)
+                    self._flush_timer = self._loop.call_soon(self._write)
+                return
             self.check_inventory()
         except Exception as exc:
             self.ctx.log.error("opportunity writer: %s: %s", type(exc).__name__, exc, exc_info=exc)
@@ -433,10 +451,13 @@ class ArbStrategy(Strategy):
         else:
             self._write_failed = False
 
-    def _flush(self, *, wait: bool = True) -> None:
-        """Write the queued opportunities; ``wait=False`` (the writer, on the loop): if another writer
-        holds the store's lock, keep them for the next flush instead of waiting."""
-        rows, self._pending_rows = self._pending_rows, []
+    def _flush(self, *, wait: bool = True, at_most: int | None = None) -> None:
+        """Write the queued opportunities (the first ``at_most`` of them; None: all); ``wait=False`` (the writer,
+        on the loop): if another writer holds the store's lock, keep them for the next flush instead of waiting."""
+        if at_most is None or len(self._pending_rows) <= at_most:
+            rows, self._pending_rows = self._pending_rows, []
+        else:
+            rows, self._pending_rows = self._pending_rows[:at_most], self._pending_rows[at_most:]
         try:
             insert_opportunities(self.ctx.store, rows, wait=wait)
         except StoreBusy:

@@ -3,6 +3,7 @@ with the pricer's sizes and limits and reports realized PnL from the fills; stal
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from decimal import Decimal, localcontext
@@ -21,7 +22,7 @@ from plugins.arb.records import (
     executions,
     opportunities,
 )
-from plugins.arb.strategy import ArbStrategy
+from plugins.arb.strategy import ROWS_PER_WRITE, ArbStrategy
 from tests.helpers.waiting import wait_for
 from tests.plugins.arb.arb_kit import Alerts, config, extra
 from tests.plugins.arb.test_arb_pricing_kit import RICH, book, pool, pricer
@@ -264,6 +265,36 @@ async def test_opportunity_rows_wait_while_another_writer_holds_the_store_and_ar
         assert stored[:published] == [o.opportunity_id for o in seen[:published]]
     finally:
         lock.close()
+        await bot.stop()
+
+
+async def test_a_long_queue_of_opportunity_rows_is_written_a_bounded_batch_per_loop_turn(make_bot):
+    """One write stores at most ROWS_PER_WRITE rows and leaves the rest to the next loop turn, queued behind what is
+    ready then (a leg's request made meanwhile goes first); every row is stored, in order."""
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+    try:
+        await wait_for(lambda: strategy._pending_rows, timeout_s=10, what="an opportunity row queued")
+        template = dict(strategy._pending_rows[0])
+
+        def mine() -> list[str]:
+            return [r.opportunity_id for r in opportunities(bot.store, "sol-arb", limit=1000)
+                    if r.opportunity_id.startswith("queued-")][::-1]
+
+        queued = [f"queued-{i:03}" for i in range(ROWS_PER_WRITE * 2 + 5)]
+        strategy._pending_rows[:0] = [{**template, "opportunity_id": oid} for oid in queued]
+        if strategy._flush_timer is not None:
+            strategy._flush_timer.cancel()
+            strategy._flush_timer = None
+        stored_when_ready_ran: list[int] = []  # a leg's request made by a tick in the turn the write is due in
+        asyncio.get_running_loop().call_soon(lambda: stored_when_ready_ran.append(len(mine())))
+        strategy._write()
+        assert mine() == queued[:ROWS_PER_WRITE]
+        await wait_for(lambda: len(mine()) == len(queued), timeout_s=5, what="every queued row")
+        assert stored_when_ready_ran == [ROWS_PER_WRITE] and mine() == queued
+    finally:
         await bot.stop()
 
 
