@@ -6,7 +6,8 @@ token amounts, and reads and writes them through the :class:`Store` its componen
 ``ctx.store`` (and commands as ``operator.store``): ``with store.session() as s: ...``; rows that
 must be on disk before something leaves go through ``store.record`` / ``store.record_update``, a
 log written from the event loop through ``store.record_many(table, rows, wait=False)``
-(:class:`StoreBusy`: nothing written, try again later). Tables
+(:class:`StoreBusy`: nothing written, try again later; :func:`is_store_error` tells any other failure of the
+store itself, the disk full or the database gone, from a bad row). Tables
 are created when the store opens, for every table class imported by then. The host's own tables
 (orders, fills, ...) are not part of the API: read them through :class:`~bot.api.Context`
 (``stored_orders``, ``stored_fills``, ``stored_position``) or the :class:`~bot.api.Operator`.
@@ -28,10 +29,12 @@ from ._lazy import lazy_exports
 if TYPE_CHECKING:
     from ..store import Store, StoreBusy, Units, money
     from ..store.lease import Lease, LeaseUnavailable, lease
+    from ..writer import is_store_error
 
 _WHERE = {"Store": "bot.store", "StoreBusy": "bot.store", "Units": "bot.store", "money": "bot.store",
-          "Lease": "bot.store.lease", "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease"}
+          "Lease": "bot.store.lease", "LeaseUnavailable": "bot.store.lease", "lease": "bot.store.lease",
+          "is_store_error": "bot.writer"}
 __all__ = [
-    "Lease", "LeaseUnavailable", "Store", "StoreBusy", "Units", "lease", "money",
+    "Lease", "LeaseUnavailable", "Store", "StoreBusy", "Units", "is_store_error", "lease", "money",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

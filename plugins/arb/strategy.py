@@ -48,7 +48,7 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import signed_money
-from bot.api.storage import StoreBusy
+from bot.api.storage import StoreBusy, is_store_error
 
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
@@ -453,17 +453,22 @@ class ArbStrategy(Strategy):
 
     def _flush(self, *, wait: bool = True, at_most: int | None = None) -> None:
         """Write the queued opportunities (the first ``at_most`` of them; None: all); ``wait=False`` (the writer,
-        on the loop): if another writer holds the store's lock, keep them for the next flush instead of waiting."""
+        on the loop): if another writer holds the store's lock, keep them for the next flush instead of waiting.
+        A failure of the store itself (a full or failing disk) keeps them too, and raises."""
         if at_most is None or len(self._pending_rows) <= at_most:
             rows, self._pending_rows = self._pending_rows, []
         else:
             rows, self._pending_rows = self._pending_rows[:at_most], self._pending_rows[at_most:]
         try:
             insert_opportunities(self.ctx.store, rows, wait=wait)
-        except StoreBusy:
-            self._pending_rows[:0] = rows
+        except Exception as exc:
+            if not (isinstance(exc, StoreBusy) or is_store_error(exc)):
+                raise  # about the rows themselves: written again, they would fail again (and block the rest)
+            self._pending_rows[:0] = rows  # nothing written: the next write tries them again
             if self._running and self._flush_timer is None:
                 self._arm_writer()
+            if not isinstance(exc, StoreBusy):
+                raise  # the writer logs and alerts it
 
     # --- reporting ------------------------------------------------------------------------------
 

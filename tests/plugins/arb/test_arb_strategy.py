@@ -300,6 +300,58 @@ async def test_a_long_queue_of_opportunity_rows_is_written_a_bounded_batch_per_l
         await bot.stop()
 
 
+async def test_rows_a_failing_store_could_not_take_are_written_later_and_a_bad_row_is_not_retried(make_bot):
+    """A store failure (a failing disk) keeps the rows of the write for the next one, and is alerted; an error
+    about the rows themselves drops them (written again they would fail again, and block the rows after them)."""
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+    record_many = bot.store.record_many
+    failure: list[Exception] = []
+
+    def failing(*args, **kwargs):
+        if failure:
+            raise failure.pop()
+        return record_many(*args, **kwargs)
+
+    bot.store.record_many = failing
+    try:
+        await wait_for(lambda: strategy._pending_rows, timeout_s=10, what="an opportunity row queued")
+        template = dict(strategy._pending_rows[0])
+        if strategy._flush_timer is not None:
+            strategy._flush_timer.cancel()
+            strategy._flush_timer = None
+
+        def stored(prefix: str) -> list[str]:
+            return [r.opportunity_id for r in opportunities(bot.store, "sol-arb", limit=1000)
+                    if r.opportunity_id.startswith(prefix)]
+
+        strategy._pending_rows[:0] = [{**template, "opportunity_id": f"kept-{i}"} for i in (1, 2)]
+        failure.append(sqlite3.OperationalError("disk I/O error"))
+        strategy._write()
+        assert stored("kept-") == []
+        assert [r["opportunity_id"] for r in strategy._pending_rows[:2]] == ["kept-1", "kept-2"]
+        assert strategy._flush_timer is not None  # the next write is armed
+        await wait_for(lambda: len(stored("kept-")) == 2, timeout_s=5, what="the kept rows written")
+        assert [a for a in Alerts.sent if "opportunity writer failed: OperationalError: disk I/O error" in a.message]
+
+        strategy._pending_rows[:0] = [{**template, "opportunity_id": "bad-1"}]
+        failure.append(ValueError("a row the store refuses"))
+        if strategy._flush_timer is not None:
+            strategy._flush_timer.cancel()
+            strategy._flush_timer = None
+        strategy._write()
+        assert all(not r["opportunity_id"].startswith("bad-") for r in strategy._pending_rows)
+        await wait_for(lambda: [a for a in Alerts.sent if "opportunity writer failed: ValueError" in a.message],
+                       timeout_s=5, what="the bad row's failure alerted")
+        strategy._flush()
+        assert stored("bad-") == []
+    finally:
+        bot.store.record_many = record_many
+        await bot.stop()
+
+
 async def test_a_failing_opportunity_write_is_alerted_once_per_streak_and_the_writer_goes_on(make_bot):
     """The writer is a timer callback, not a task: a write that fails is logged and alerted once per streak of
     failures, and the next write runs as usual (nothing stops the writer)."""
