@@ -143,6 +143,11 @@ class MarkoutSampler:
                  horizons_s: Iterable[int] = HORIZONS_S):  # fmt: skip
         self._write = write
         self._schedule = schedule
+        self.gathered = False
+        """Set by a backtest (nothing reads its store before the run ends): a scheduled write stores nothing until
+        :data:`ROWS_PER_WRITE` samples wait, then all of them; the rest are stored by :meth:`flush` (the backtest
+        flushes before it reads the markouts). The same rows in the same order, in a fraction of the writes; the
+        writes are still scheduled as they were (the loop turns they take are part of a backtest's result)."""
         self.horizons_ns = tuple(h * NS for h in horizons_s)
         self._market: Market | None = None
         self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
@@ -191,7 +196,13 @@ class MarkoutSampler:
             self._schedule(self._write_some)  # written a loop turn later, off the tick
 
     def _write_some(self) -> None:
-        """The scheduled write: at most :data:`ROWS_PER_WRITE` samples, the rest in another scheduled write."""
+        """The scheduled write: at most :data:`ROWS_PER_WRITE` samples, the rest in another scheduled write (a
+        backtest's: none until that many wait, then all, see :attr:`gathered`)."""
+        if self.gathered:  # no other write scheduled here: one more would be a loop turn the run never took
+            if len(self._rows) >= ROWS_PER_WRITE:
+                self.flush()
+            self._flush_scheduled = False
+            return
         if len(self._rows) <= ROWS_PER_WRITE:
             self.flush()
             return

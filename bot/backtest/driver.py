@@ -388,6 +388,7 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
     bot = Bot(config, plugins, registry, clock=clock)
     bot.store.disposable()  # re-run, never recovered, after a crash: no fsync, records committed in batches
     bot.alerts.nowhere = True  # no notifier ever: an alert no plugin listens to is not even composed
+    bot.markouts.gathered = True  # nothing reads the store before the run ends: samples are written in batches
     collector.subscribe(bot.bus)  # before start: the first books already count
     await bot.start()
     # APScheduler's jobs (reconcile, balance snapshots, the daily summary) run on wall time: a backtest

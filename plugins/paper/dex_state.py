@@ -144,10 +144,14 @@ class PaperDexState(VenueFile):
         )).lastrowid  # fmt: skip
         if seq is None:  # pragma: no cover - an INSERT always sets it
             raise RuntimeError("paper dex: the swap's row got no seq")
+        if self._ids is not None:
+            self._ids.add(client_order_id)
         return SwapRecord(seq, client_order_id, symbol, side, qty, limit_price, status, base_units, quote_units, price,
                           fee, fee_asset, reason, ts_ns)
 
     def swap(self, client_order_id: str) -> SwapRecord | None:
+        if self.unseen(client_order_id):
+            return None
         row = self._db.execute(f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE client_order_id = ?",
                                (client_order_id,)).fetchone()
         return None if row is None else _record(row)

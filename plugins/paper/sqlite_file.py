@@ -66,6 +66,16 @@ class VenueFile:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(ACCOUNT_SCHEMA + schema)
         self._transaction = _Transaction(self._db)
+        self._ids: set[str] | None = set() if path == ":memory:" else None
+        """A file kept in memory starts empty and only this venue writes it: the client order ids of the orders
+        (swaps) it holds, so that a look-up of an id it never saw (every new order) needs no query. None for a
+        file on disk (it holds what earlier runs wrote)."""
+
+    def unseen(self, client_order_id: str) -> bool:
+        """True when no order (swap) of ``client_order_id`` can be in the file: a file kept in memory never
+        had it written (:attr:`_ids`); False means it may be there (look it up)."""
+        ids = self._ids
+        return ids is not None and client_order_id not in ids
 
     def close(self) -> None:
         self._db.close()

@@ -111,6 +111,8 @@ class PaperState(VenueFile):
     def save(self, changes: Changes) -> None:
         """Write changed orders, new fills and changed balances (inside a transaction)."""
         if changes.orders:
+            if self._ids is not None:
+                self._ids.update(changes.orders)
             self.insert(_INSERT_ORDERS, 16, [_order_row(o) for o in changes.orders.values()])
         if changes.fills:
             self.insert(_INSERT_FILLS, 11, [_fill_row(f) for fills in changes.fills.values() for f in fills])
@@ -119,6 +121,8 @@ class PaperState(VenueFile):
 
     def order(self, client_order_id: str) -> PaperOrder | None:
         """One order with all its fills, or None if the venue never saw it."""
+        if self.unseen(client_order_id):
+            return None
         row = self._db.execute(
             f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", (client_order_id,)
         ).fetchone()
