@@ -34,7 +34,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .api import Exchange, PermanentError, RateLimited, TransientError
@@ -61,6 +61,7 @@ from .tasks import Tasks
 from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.executor")
+_new = object.__new__
 
 MAX_BATCH = 20
 FLUSH_GATHER_S = 0.05
@@ -356,7 +357,6 @@ class Executor:
         refusal, a retry to schedule: every answer but an unknown outcome) are handled here and now, as
         :meth:`_send` would (a failure reported as its task's would be); otherwise :meth:`_send` handles them
         all in its own task (an unknown outcome is looked up before anything else happens)."""
-        what = f"answer from {lane.exchange.name}"
         results: list[OrderState | BaseException] | None = None
         if not request.cancelled():
             exc = request.exception()
@@ -365,7 +365,8 @@ class Executor:
             elif isinstance(exc, Exception):
                 results = [exc] * len(jobs)
         if results is None or not all(isinstance(r, _SETTLED_NOW) for r in results):
-            self.tasks.create(self._send(lane, jobs, request), owner="executor", what=what)
+            self.tasks.create(self._send(lane, jobs, request), owner="executor",
+                              what=f"answer from {lane.exchange.name}")
             return
         try:
             for job, result in zip(jobs, results, strict=True):
@@ -375,7 +376,7 @@ class Executor:
                     self._sending.discard(job.order.client_order_id)
                     self._end()
         except Exception as exc:
-            self.tasks.report("executor", what, exc)
+            self.tasks.report("executor", f"answer from {lane.exchange.name}", exc)
 
     @contextmanager
     def intent(self) -> Iterator[None]:
@@ -457,7 +458,9 @@ class Executor:
         if lane.next_batch is batch:
             lane.next_batch = None
         async with asyncio.timeout(self.settings.request_timeout_s):
-            return await self._place(lane, batch)
+            if len(batch) == 1:  # as _place does, without a coroutine between the venue's and this one
+                return [await lane.exchange.place_order(batch[0].order)]
+            return list(await lane.exchange.place_orders([j.order for j in batch]))
 
     async def _record_observed(self, order: Order) -> None:
         self._observed[order.client_order_id] = order
@@ -802,12 +805,7 @@ class Executor:
         if order.status is not OrderStatus.OBSERVED:
             self._dirty[order.client_order_id] = order
             self._changed()
-        update = OrderUpdate(
-            exchange=order.exchange, symbol=order.symbol, client_order_id=order.client_order_id,
-            strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
-            avg_fill_price=order.avg_fill_price, ts_ns=order.updated_ns, reason=order.reason,
-        )
-        self.dispatch.order_update(order.strategy, update)
+        self.dispatch.order_update(order.strategy, _order_update(order))
 
     # --- the store writer -----------------------------------------------------------------
 
@@ -987,6 +985,39 @@ class Executor:
 
     def unknown_orders(self) -> list[Order]:
         return [o for o in self._active.values() if o.status is OrderStatus.UNKNOWN]
+
+
+_UPDATE_FIELDS = ("exchange", "symbol", "client_order_id", "strategy", "status", "filled_qty", "avg_fill_price",
+                  "ts_ns", "reason")
+if tuple(f.name for f in fields(OrderUpdate)) == _UPDATE_FIELDS and "__slots__" in OrderUpdate.__dict__:
+    (_u_exchange, _u_symbol, _u_cid, _u_strategy, _u_status, _u_filled, _u_avg, _u_ts,
+     _u_reason) = (getattr(OrderUpdate, name).__set__ for name in _UPDATE_FIELDS)  # fmt: skip
+
+    def _order_update(order: Order) -> OrderUpdate:
+        """The :class:`OrderUpdate` of ``order`` as it stands, its slots written directly (a frozen dataclass's
+        constructor sets each through ``object.__setattr__``, as much again as the rest; once per order change):
+        the same event, equal to the constructor's."""
+        update = _new(OrderUpdate)
+        _u_exchange(update, order.exchange)
+        _u_symbol(update, order.symbol)
+        _u_cid(update, order.client_order_id)
+        _u_strategy(update, order.strategy)
+        _u_status(update, order.status)
+        _u_filled(update, order.filled_qty)
+        _u_avg(update, order.avg_fill_price)
+        _u_ts(update, order.updated_ns)
+        _u_reason(update, order.reason)
+        return update
+
+else:  # pragma: no cover - the domain type changed shape
+
+    def _order_update(order: Order) -> OrderUpdate:
+        """The :class:`OrderUpdate` of ``order`` as it stands."""
+        return OrderUpdate(
+            exchange=order.exchange, symbol=order.symbol, client_order_id=order.client_order_id,
+            strategy=order.strategy, status=order.status, filled_qty=order.filled_qty,
+            avg_fill_price=order.avg_fill_price, ts_ns=order.updated_ns, reason=order.reason,
+        )
 
 
 def partial_lane(executor: Executor, lane: _Lane) -> Callable[[], Any]:

@@ -88,13 +88,14 @@ class SharedBalances:
         if len(self._order) > APPLIED_MEMORY:
             self._applied.discard(self._order.popleft())
         base, quote = split_symbol(fill.symbol)
-        sign = 1 if fill.side is Side.BUY else -1
-        notional = fill.price * fill.qty
+        qty, notional, fee = fill.qty, fill.price * fill.qty, fill.fee
+        if fill.side is not Side.BUY:  # a sell: base out, quote in (negated once, not for each book)
+            qty, notional = -qty, -notional
         for book in (self.free[venue], self.total[venue]):
-            book[base] = book.get(base, ZERO) + sign * fill.qty
-            book[quote] = book.get(quote, ZERO) - sign * notional
-            if fill.fee:
-                book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fill.fee
+            book[base] = book.get(base, ZERO) + qty
+            book[quote] = book.get(quote, ZERO) - notional
+            if fee:
+                book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fee
         self.fills_since[venue] += 1
         self.version += 1
         return True
