@@ -218,7 +218,10 @@ class InventoryBook:
     def check_low(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal,
                   alert: Callable[[Shortfall], None]) -> None:
         """Alert each direction that newly cannot trade ``min_size``; forget those that recovered."""
-        now = {s.direction: s for s in self.shortfalls(min_size, cex_ask, dex_price)}
+        shortfalls = self.shortfalls(min_size, cex_ask, dex_price)
+        if not shortfalls and not self._low:  # both directions can trade, as they could: nothing to do
+            return
+        now = {s.direction: s for s in shortfalls}
         for direction, shortfall in now.items():
             if direction not in self._low:
                 alert(shortfall)

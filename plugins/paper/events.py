@@ -3,7 +3,8 @@
 A frozen dataclass sets each field through ``object.__setattr__``, which costs about as much again as
 the rest of making the event on this hot path (a public trade per market step, a ``PoolUpdate`` per pool
 step, a ``Fill`` and an ``OrderState`` per fill); the makers here write the slots directly, one setter
-call per field (no loop: a loop over the setters costs more than the constructor it replaces). Each is
+call per field (no loop: a loop over the setters costs more than the constructor it replaces; an
+``OrderReport`` per order a fill changed, too). Each is
 checked against its domain type at import, with the plain constructor as fallback if the type ever
 changes shape. The events are the same: equal, hashed and shown as the constructor's.
 """
@@ -13,13 +14,14 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from bot.api import Fill, Liquidity, OrderState, OrderStatus, PoolUpdate, Side, Trade
+from bot.api import Fill, Liquidity, OrderReport, OrderState, OrderStatus, PoolUpdate, Side, Trade
 from bot.api.kit import Pool
 
 _TRADE_FIELDS = ("exchange", "symbol", "price", "qty", "taker_side", "ts_ns")
 _POOL_UPDATE_FIELDS = ("exchange", "symbol", "pool", "ts_ns", "slot")
 _FILL_FIELDS = ("exchange", "symbol", "client_order_id", "trade_id", "side", "price", "qty", "fee", "fee_asset",
                 "liquidity", "ts_ns")
+_ORDER_REPORT_FIELDS = ("exchange", "symbol", "state", "ts_ns")
 _ORDER_STATE_FIELDS = ("client_order_id", "status", "exchange_order_id", "filled_qty", "avg_fill_price", "fills",
                        "reason")
 _new = object.__new__
@@ -125,3 +127,22 @@ else:  # pragma: no cover - the domain type changed shape
                         reason: str) -> OrderState:
         """``OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)``."""
         return OrderState(client_order_id, status, exchange_order_id, filled_qty, avg_fill_price, fills, reason)
+
+
+if slots_match(OrderReport, _ORDER_REPORT_FIELDS):
+    _r_exchange, _r_symbol, _r_state, _r_ts = (getattr(OrderReport, n).__set__ for n in _ORDER_REPORT_FIELDS)
+
+    def new_order_report(exchange: str, symbol: str, state: OrderState, ts_ns: int) -> OrderReport:
+        """``OrderReport(exchange, symbol, state, ts_ns)``."""
+        report = _new(OrderReport)
+        _r_exchange(report, exchange)
+        _r_symbol(report, symbol)
+        _r_state(report, state)
+        _r_ts(report, ts_ns)
+        return report
+
+else:  # pragma: no cover - the domain type changed shape
+
+    def new_order_report(exchange: str, symbol: str, state: OrderState, ts_ns: int) -> OrderReport:
+        """``OrderReport(exchange, symbol, state, ts_ns)``."""
+        return OrderReport(exchange, symbol, state, ts_ns)

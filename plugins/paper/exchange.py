@@ -21,7 +21,6 @@ from bot.api import (
     MarketInfo,
     Order,
     OrderNotFound,
-    OrderReport,
     OrderState,
     Trade,
     split_symbol,
@@ -31,6 +30,7 @@ from bot.api.kit import Topic
 
 from .book_market import BookMarket, Market
 from .engine import MatchingEngine
+from .events import new_order_report
 from .feeds import BookFeed, PlaysRecording, RecordingPlayer
 from .market import MarketParams, SimulatedMarket
 from .orders import Changes, PaperOrder
@@ -510,7 +510,7 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                 self._publish(fill)
             order = changes.orders[cid]
             state = reported[cid] = order.state()
-            self._publish(OrderReport(self.name, order.symbol, state, now))
+            self._publish(new_order_report(self.name, order.symbol, state, now))
         return reported
 
     def _save_markets(self) -> None:  # simulated markets only
