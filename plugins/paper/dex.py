@@ -621,10 +621,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         with state.transaction():
             record = state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
                                     base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
-            state.save_balances(after)
-            # the pool as the swap left it, for a restart to resume from; a venue kept in memory (a backtest's) is
-            # never opened again, so nothing would read it (the pool's JSON is most of a swap's write)
-            if state.path != ":memory:":
+            # the wallet and the pool as the swap left them, for a restart to resume from; a venue kept in memory (a
+            # backtest's) is never opened again, so nothing would read them (the pool's JSON is most of a swap's
+            # write; the wallet is read once, at start)
+            if not state.in_memory:
+                state.save_balances(after)
                 state.save_pool(self.symbol, dex_pool.dump(pool_after), self.step_count, self.slot + 1)
         self._balances.update(after)  # memory follows what was committed
         self.pool = pool_after

@@ -66,7 +66,10 @@ class VenueFile:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(ACCOUNT_SCHEMA + schema)
         self._transaction = _Transaction(self._db)
-        self._ids: set[str] | None = set() if path == ":memory:" else None
+        self.in_memory = path == ":memory:"
+        """Kept in memory (a backtest's venue): never opened again, so what only a restart would read (the wallet,
+        the pool) is not written after the start."""
+        self._ids: set[str] | None = set() if self.in_memory else None
         """A file kept in memory starts empty and only this venue writes it: the client order ids of the orders
         (swaps) it holds, so that a look-up of an id it never saw (every new order) needs no query. None for a
         file on disk (it holds what earlier runs wrote)."""

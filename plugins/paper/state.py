@@ -109,14 +109,15 @@ class PaperState(VenueFile):
         return [(seq, cid, ts, json.loads(p)) for seq, cid, ts, p in self._db.execute(query + " ORDER BY seq", args)]
 
     def save(self, changes: Changes) -> None:
-        """Write changed orders, new fills and changed balances (inside a transaction)."""
+        """Write changed orders, new fills and changed balances (inside a transaction; a file kept in memory, a
+        backtest's, is read back only for its orders: its balances are read once, at start)."""
         if changes.orders:
             if self._ids is not None:
                 self._ids.update(changes.orders)
             self.insert(_INSERT_ORDERS, 16, [_order_row(o) for o in changes.orders.values()])
         if changes.fills:
             self.insert(_INSERT_FILLS, 11, [_fill_row(f) for fills in changes.fills.values() for f in fills])
-        if changes.assets:
+        if changes.assets and not self.in_memory:  # in memory: read once, at start (the engine holds them)
             self.save_balances(changes.assets)
 
     def order(self, client_order_id: str) -> PaperOrder | None:
