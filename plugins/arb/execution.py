@@ -309,8 +309,8 @@ class ArbExecutions:
             leg.final_ns = self.ctx.clock.time_ns()
             saves = ex.saves
             self._advance(ex)  # what the leg's end leads to (the next leg, a hedge, the finish) writes the row
-            if ex.saves == saves:  # nothing followed yet: the leg's end is written on its own
-                self._save(ex)
+            if ex.saves == saves:  # nothing followed yet: the leg's end is written on its own (its columns only:
+                self._save(ex, _LEG_COLUMNS.get(leg.name))  # what else changed was written when it changed)
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
@@ -555,10 +555,13 @@ class ArbExecutions:
                        realized=money(realized, self.quote), cex=f"{ex.cex.status} {ex.cex.filled}",
                        dex=f"{ex.dex.status} {ex.dex.filled}", residual=money(residual, self.base), **latency)
 
-    def _save(self, ex: Execution) -> None:
+    def _save(self, ex: Execution, columns: tuple[str, ...] | None = None) -> None:
+        """Write what changed in the row: among ``columns`` when given (the only ones that may have changed since
+        the last write), else among every changing column (:data:`CHANGING_COLUMNS`)."""
         ex.saves += 1
         ex.sync_row()
-        columns = _UNHEDGED_COLUMNS if ex.hedge is None and not ex.row.hedge_cid else CHANGING_COLUMNS
+        if columns is None:
+            columns = _UNHEDGED_COLUMNS if ex.hedge is None and not ex.row.hedge_cid else CHANGING_COLUMNS
         save_execution(self.ctx.store, ex.row, ex.saved, columns)
 
     # --- restart ------------------------------------------------------------------------------

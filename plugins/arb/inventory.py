@@ -32,6 +32,8 @@ from bot.api import ZERO, Balance, Fill, FillApplied, Side, split_symbol
 
 APPLIED_MEMORY = 100_000
 """Fills remembered as applied (a fill arrives from the strategy and from the bus: counted once)."""
+ONE = Decimal(1)
+_NONE: dict[str, Decimal] = {}
 
 
 class SharedBalances:
@@ -44,6 +46,9 @@ class SharedBalances:
         self.fills_since: dict[str, int] = {}
         self.weights: dict[tuple[str, str], dict[str, Decimal]] = {}
         """(venue, asset) -> strategy -> its inventory_weight."""
+        self.joins = 0
+        """Grows with every :meth:`join` (the only change of :attr:`weights`): a reader's cached shares are stale
+        when it differs."""
         self.version = 0
         """Grows with every change: a reader's cached view is stale when it differs."""
         self._applied: set[tuple[str, str]] = set()
@@ -57,6 +62,7 @@ class SharedBalances:
             self.snapshot_ns.setdefault(venue, 0)
             self.fills_since.setdefault(venue, 0)
             self.weights.setdefault((venue, asset), {})[strategy] = weight
+        self.joins += 1
         self.version += 1
 
     def share(self, strategy: str, venue: str, asset: str) -> Decimal:
@@ -141,6 +147,9 @@ class InventoryBook:
         """Directions currently alerted as unable to trade (reset once they can again)."""
         self._amounts: tuple[int, tuple[Decimal, Decimal, Decimal, Decimal]] = (-1, (ZERO, ZERO, ZERO, ZERO))
         """(the shared balances' version, :meth:`amounts` at it): made again only after a change."""
+        self._shares: tuple[int, tuple[Decimal, Decimal, Decimal, Decimal]] = (-1, (ONE, ONE, ONE, ONE))
+        """(the shared balances' joins, this strategy's share of each of :meth:`amounts`' balances): the weights
+        change only when a strategy joins, the balances at every fill."""
 
     @property
     def free(self) -> dict[str, dict[str, Decimal]]:
@@ -182,19 +191,26 @@ class InventoryBook:
 
     def available(self, venue: str, asset: str) -> Decimal:
         """What this strategy may spend of it: its share of the free balance, never below zero."""
-        free = max(self.balance(venue, asset), ZERO)
-        share = self.shared.share(self.strategy, venue, asset)
-        return free if share == 1 else free * share
+        return _spendable(self.balance(venue, asset), self.shared.share(self.strategy, venue, asset))
 
     def amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(cex base, cex quote, dex base, dex quote) this strategy may spend, free, never below zero (made once per
         change of the shared balances)."""
         version, amounts = self._amounts
-        if version != self.shared.version:
-            b, q = self.base, self.quote
-            amounts = (self.available(self.cex, b), self.available(self.cex, q),
-                       self.available(self.dex, b), self.available(self.dex, q))
-            self._amounts = (self.shared.version, amounts)
+        shared = self.shared
+        if version != shared.version:
+            joins, shares = self._shares
+            b, q, cex, dex = self.base, self.quote, self.cex, self.dex
+            if joins != shared.joins:
+                share = shared.share
+                shares = (share(self.strategy, cex, b), share(self.strategy, cex, q),
+                          share(self.strategy, dex, b), share(self.strategy, dex, q))
+                self._shares = (shared.joins, shares)
+            free = shared.free
+            cex_free, dex_free = free.get(cex, _NONE), free.get(dex, _NONE)
+            amounts = (_spendable(cex_free.get(b, ZERO), shares[0]), _spendable(cex_free.get(q, ZERO), shares[1]),
+                       _spendable(dex_free.get(b, ZERO), shares[2]), _spendable(dex_free.get(q, ZERO), shares[3]))
+            self._amounts = (shared.version, amounts)
         return amounts
 
     def shortfalls(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal) -> list[Shortfall]:
@@ -240,6 +256,12 @@ class InventoryBook:
             for asset in assets:
                 out.append((venue, asset, plain(self.free[venue][asset]), plain(self.total[venue].get(asset, ZERO))))
         return out
+
+
+def _spendable(free: Decimal, share: Decimal) -> Decimal:
+    """A strategy's ``share`` of a ``free`` balance, never below zero (:meth:`InventoryBook.available`)."""
+    free = max(free, ZERO)
+    return free if share == 1 else free * share
 
 
 def plain(amount: Decimal) -> str:
