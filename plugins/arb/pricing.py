@@ -155,6 +155,23 @@ _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
 """Ratios (bps, averages) are for people and comparisons that tolerate 28 digits."""
+_DISPLAY_UNITS = 10**28
+"""An integer below it has at most the 28 digits of ``_DISPLAY``."""
+
+
+class _Unit(dict[int, Decimal]):
+    """decimals -> ``Decimal(1).scaleb(-decimals)``, made once."""
+
+    def __missing__(self, decimals: int) -> Decimal:
+        unit = self[decimals] = Decimal(1).scaleb(-decimals)
+        return unit
+
+
+_UNIT = _Unit()
+_times = _EXACT.multiply
+"""``_times(units, _UNIT[d])`` is ``from_units(units, d)`` in the exact context, digits and exponent (an integer
+of fewer than 90 digits times a power of ten is exact), without the call and the ``scaleb``: the hot path's
+Decimals from integers."""
 _TENTH = Decimal("0.1")
 BPS_INT = int(BPS)
 
@@ -897,12 +914,12 @@ class Pricer:
             return _NoQuote(str(exc))
         mid = self._priced_mid
         at_mid = self._step * k * mid
-        amount = from_units(out, self._quote_decimals)
+        amount = _times(out, _UNIT[self._quote_decimals])
         if side is Side.SELL:
-            fee = from_units(fee_units, self._base_decimals) * mid
+            fee = _times(fee_units, _UNIT[self._base_decimals]) * mid
             impact = at_mid - amount - fee
         else:
-            fee = from_units(fee_units, self._quote_decimals)
+            fee = _times(fee_units, _UNIT[self._quote_decimals])
             impact = amount - fee - at_mid
         return _Quote(amount, fee, impact, units, out, after,
                       impact * BPS > self.settings.max_dex_impact_bps * at_mid)
@@ -1112,7 +1129,7 @@ class Pricer:
         if self._unscaled is not None:  # the first on this pool state (or book decimals)
             self._scales(self._unscaled)
         pd = self._gate_decimals[0] if self._gate_decimals else 0
-        touch, mid = from_units(t, pd), self._priced_mid
+        touch, mid = _times(t, _UNIT[pd]), self._priced_mid
         kmin = self._kmin
         if self._min_notional_units:
             kmin = max(kmin, -(-self._min_notional_units // t))
@@ -1466,11 +1483,15 @@ class Pricer:
         k, value, worst, quote, level = found
         if level == 0:  # the size is taken from the touch alone: its value is the Decimal product size x touch (its
             # exponent the sum of theirs: the same figures, ids and stored text as before the search ran on
-            # integers), its worst price the touch
-            chosen = (k, self._step * k * at.touch, at.touch, quote)
-        else:
-            pd = self._gate_decimals[0] if self._gate_decimals else 0
-            chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+            # integers), its worst price the touch, and so is its average price: value / size, the 28-digit quotient
+            # of that product by the size, is the touch itself, digits and exponent (the ideal exponent of an exact
+            # quotient) when the touch's units have at most 28 digits (a book price always has)
+            touch = at.touch
+            return self._breakdown(direction, (k, self._step * k * touch, touch, quote), touch, at.ref,
+                                   self._fee_pair(fees), at.gross_bps, tradable, limited_by, into,
+                                   touch if worst < _DISPLAY_UNITS else None)
+        pd = self._gate_decimals[0] if self._gate_decimals else 0
+        chosen = (k, _times(value, _UNIT[pd + self._qb]), _times(worst, _UNIT[pd]), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by, into)
 
@@ -1549,9 +1570,11 @@ class Pricer:
                 f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL else ""))
 
     def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal, fees: tuple[Decimal, Decimal],
-                   gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
+                   gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None,
+                   avg_price: Decimal | None = None) -> Evaluation:
         """The evaluation of a size: every figure in Decimal; made in ``into`` (an unsettled evaluation of the same
-        decision, settled by it) when given."""
+        decision, settled by it) when given. ``avg_price``: the CEX leg's average price when the caller knows it
+        (else the value over the size)."""
         k, cex_value, worst, quote = chosen
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         mid = self._priced_mid
@@ -1576,7 +1599,8 @@ class Pricer:
             self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
-        avg_price = _DISPLAY.divide(cex_value, q)
+        if avg_price is None:
+            avg_price = _DISPLAY.divide(cex_value, q)
         if into is None:
             cex_side, dex_side = _SIDES[direction]
             into = _new_evaluation(Evaluation)
@@ -1602,9 +1626,9 @@ class Pricer:
         # rounded on integers (the Decimal quotient, quantized, is the same number with the same exponent)
         qd, bd = self._quote_decimals, self._base_decimals
         units = _limit_units(quote.quote_units, self._tolerance_ratio, buy_cex)
-        limit_quote = from_units(units, qd)
+        limit_quote = _times(units, _UNIT[qd])
         scaled = units * 10 ** (2 * bd)
-        limit_price = from_units(scaled // quote.base_units if buy_cex else -(-scaled // quote.base_units), qd + bd)
+        limit_price = _times(scaled // quote.base_units if buy_cex else -(-scaled // quote.base_units), _UNIT[qd + bd])
         quote.sell, quote.size, quote.mid = buy_cex, q, self._priced_mid
         quote.limit = (limit_price, limit_quote)
 
