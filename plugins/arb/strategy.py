@@ -141,6 +141,7 @@ class ArbStrategy(Strategy):
         self.pricer = Pricer(s, market, self.base, self.quote)
         self._min_size = max(s.min_size, market.min_qty, market.lot_size)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
+        self._opportunity_topic = self.ctx.bus.topic(Opportunity, None, s.symbol)  # where _publish sends them
         self._running = True
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
@@ -388,8 +389,9 @@ class ArbStrategy(Strategy):
         self.last_reason = reason
         # positional, in the fields' order (strategy, symbol, buy/sell exchange, buy/sell price, qty, edge_bps, ts_ns,
         # acted, opportunity_id, costs, net_pnl, reason): keywords cost a third more, an event per opportunity
-        self.ctx.bus.publish(Opportunity(self.name, s.symbol, buy_exchange, sell_exchange, buy_price, sell_price,
-                                         ev.size, ev.net_bps, now, acted, oid, ev.costs, ev.net_pnl, reason))
+        self._opportunity_topic.publish(Opportunity(self.name, s.symbol, buy_exchange, sell_exchange, buy_price,
+                                                    sell_price, ev.size, ev.net_bps, now, acted, oid, ev.costs,
+                                                    ev.net_pnl, reason))
         self._pending_rows.append({  # a plain dict here; the writer turns it into a row
             "strategy": self.name, "opportunity_id": oid, "ts_ns": now, "mode": self.ctx.mode, "symbol": s.symbol,
             "direction": str(ev.direction), "buy_exchange": buy_exchange, "sell_exchange": sell_exchange,
