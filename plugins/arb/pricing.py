@@ -130,7 +130,7 @@ from decimal import (
 from functools import partial
 from operator import attrgetter
 from sys import getrefcount
-from typing import TYPE_CHECKING
+from typing import Any
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
@@ -224,7 +224,10 @@ class Evaluation:
     It may come *unsettled* from the pricer: ``direction``, the sides, ``tradable`` and ``edge`` (the
     decision) are set, and every other field is made the first time any of them is read, by the same
     code and on the same inputs as when it is made at once, so with the same values (most evaluations
-    are never read further: the strategy publishes or executes few of them).
+    are never read further: the strategy publishes or executes few of them). An unsettled evaluation is an
+    instance of a private subclass whose figures are properties that settle it (the decision's fields are the
+    same slots); settled, it is an ``Evaluation`` again, its fields plain slots: a class with ``__getattr__``
+    would send every attribute read, of every evaluation, through the slow generic look-up.
     """
 
     direction: Direction
@@ -265,16 +268,9 @@ class Evaluation:
     """Unsettled: makes the evaluation whose fields this one takes when one is first read, or makes them in this
     one and hands it back (None: settled)."""
 
-    if not TYPE_CHECKING:  # typed as the fields it stands for
-        def __getattr__(self, name: str):
-            """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURE_NAMES or self._make is None:
-                raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
-            return getattr(self.settled(), name)
-
     def settled(self) -> Evaluation:
-        """This evaluation, its figures made now if they were not yet: what reading one does, without the
-        attribute miss first (for a reader of every figure, such as a published opportunity)."""
+        """This evaluation, its figures made now if they were not yet: what reading one does, without a figure's
+        property first (for a reader of every figure, such as a published opportunity)."""
         make = self._make
         if make is not None:
             made = make(self)
@@ -313,13 +309,38 @@ class Evaluation:
 _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
-_FIGURE_NAMES = frozenset(_FIGURES)
 _figures_of = attrgetter(*_FIGURES)
+
+
+class _Unsettled(Evaluation):
+    """An evaluation whose figures are made when first read (see :class:`Evaluation`): each figure is a property
+    that settles it (:meth:`Evaluation.settled`, which makes it an ``Evaluation``) and reads the slot. Made with
+    ``__new__`` and its decision's fields set, never with ``__init__``."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return self.settled() == other  # compared as the settled evaluation it stands for
+
+
+def _settling(slot: Any) -> property:
+    """The property standing for a figure's slot on an unsettled evaluation."""
+    read = slot.__get__
+
+    def figure(ev: Evaluation) -> Any:
+        return read(ev.settled())
+
+    return property(figure, doc=slot.__doc__)
+
+
+for _name in _FIGURES:
+    setattr(_Unsettled, _name, _settling(Evaluation.__dict__[_name]))
 
 
 def _set_figures(ev: Evaluation, figures: tuple) -> None:
     """Set an unsettled evaluation's figures, in ``_FIGURES``' order (one statement, no attribute walk by name), and
-    mark it settled."""
+    mark it settled: an ``Evaluation`` (same slots) whose fields read as plain slots."""
+    ev.__class__ = Evaluation
     (ev.size, ev.cex_limit_price, ev.cex_avg_price, ev.dex_limit_price, ev._swap, ev.gross_pnl, ev.costs, ev.net_pnl,
      ev.net_bps, ev.why, ev.gross_bps, ev.notional, ev.dex_limit_quote, ev.limited_by) = figures
     ev._make = None
@@ -332,7 +353,7 @@ _init_evaluation = Evaluation.__init__
 def _unsettled(direction: Direction, tradable: bool, edge: bool,
                make: Callable[[Evaluation], Evaluation]) -> Evaluation:
     """A decided evaluation whose figures ``make`` makes when first read."""
-    ev = _new_evaluation(Evaluation)
+    ev = _new_evaluation(_Unsettled)
     ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, edge, make
     ev.cex_side, ev.dex_side = _SIDES[direction]
     return ev
@@ -1047,7 +1068,7 @@ class Pricer:
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
-        ev = _new_evaluation(Evaluation)  # _unsettled, inline: most ticks make one
+        ev = _new_evaluation(_Unsettled)  # _unsettled, inline: most ticks make one
         ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, True, make
         ev.cex_side, ev.dex_side = _SIDES[direction]
         pending = self._pending

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, localcontext
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -164,6 +165,26 @@ def test_settling_takes_every_figure_of_the_evaluation_made():
         assert getattr(ev, name) is getattr(made, name), name
     assert (ev.direction, ev.cex_side, ev.dex_side, ev.tradable, ev.edge) == (
         Direction.BUY_DEX_SELL_CEX, Side.SELL, Side.BUY, True, True)
+
+
+@pytest.mark.parametrize("name", _FIGURES)
+def test_reading_any_figure_settles_an_unsettled_evaluation_once(name):
+    """Each figure of an unsettled evaluation, read first, settles it (once): it is then an ``Evaluation`` whose
+    fields are plain slots, equal to the evaluation it was made from, and compares so before settling too."""
+    values = iter(range(1, 100))
+    made = Evaluation(**{f.name: D(next(values)) for f in fields(Evaluation) if f.init})
+    made.direction, made.cex_side, made.dex_side, made.tradable, made.edge = (
+        Direction.BUY_DEX_SELL_CEX, Side.SELL, Side.BUY, True, True)
+    calls = []
+    ev = _unsettled(made.direction, made.tradable, made.edge, lambda ev: calls.append(ev) or made)
+    assert isinstance(ev, Evaluation) and type(ev) is not Evaluation and not calls
+    assert getattr(ev, name) is getattr(made, name)
+    assert calls == [ev] and type(ev) is Evaluation and ev._make is None
+    assert ev == made and ev.settled() is ev and calls == [ev]
+    twin = _unsettled(made.direction, made.tradable, made.edge, lambda _: made)
+    assert made == twin and type(twin) is Evaluation  # compared as what it stands for (settled by the comparison)
+    with pytest.raises(AttributeError):
+        _unsettled(made.direction, False, False, lambda _: made).no_such_field  # noqa: B018
 
 
 def test_the_sol_fees_kept_per_cex_mid_are_those_made_fresh():
