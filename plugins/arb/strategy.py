@@ -53,7 +53,7 @@ from bot.api.storage import StoreBusy, is_store_error
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
 from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
-from .records import insert_opportunities
+from .records import costs_json, insert_opportunities
 from .settings import SOL, ArbSettings
 
 FLUSH_EVERY_S = 0.2
@@ -392,11 +392,12 @@ class ArbStrategy(Strategy):
         self._opportunity_topic.publish(Opportunity(self.name, s.symbol, buy_exchange, sell_exchange, buy_price,
                                                     sell_price, ev.size, ev.net_bps, now, acted, oid, ev.costs,
                                                     ev.net_pnl, reason))
-        self._pending_rows.append({  # a plain dict here; the writer turns it into a row
+        self._pending_rows.append({  # the row as stored: the writer hands it to the store as it is
             "strategy": self.name, "opportunity_id": oid, "ts_ns": now, "mode": self.ctx.mode, "symbol": s.symbol,
             "direction": str(ev.direction), "buy_exchange": buy_exchange, "sell_exchange": sell_exchange,
             "buy_price": buy_price, "sell_price": sell_price, "qty": ev.size, "gross_pnl": ev.gross_pnl,
-            "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": ev.costs, "acted": acted, "reason": reason,
+            "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": costs_json(ev.costs), "acted": acted,
+            "reason": reason,
         })
         if self._flush_timer is None:
             self._arm_writer()
