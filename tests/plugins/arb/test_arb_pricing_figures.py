@@ -18,15 +18,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.api import BPS, Side
+from bot.api.kit import from_units
 from plugins.arb.pricing import (
     _EXACT,
     _FIGURES,
+    _UNIT,
     Direction,
     Evaluation,
     Inventory,
     _Fees,
     _limit_units,
     _Quote,
+    _times,
     _unsettled,
 )
 from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
@@ -118,6 +121,14 @@ def test_the_swap_limit_on_integers_is_the_decimal_one(quote_units, tolerance, p
         factor = (BPS - bps) if sell else (BPS + bps)
         expected = int((quote_units * factor / BPS).to_integral_value(ROUND_FLOOR if sell else ROUND_CEILING))
     assert _limit_units(quote_units, bps.as_integer_ratio(), sell) == expected
+
+
+@given(st.integers(-10**40, 10**40) | st.integers(-10**6, 10**6), st.integers(0, 45))
+def test_an_integer_made_a_decimal_by_one_product_is_from_units_digit_for_digit(units, decimals):
+    """The hot path's conversion (the integer times a kept power of ten, exactly) makes what ``from_units`` makes
+    in the exact context it runs in: the same digits and exponent (a pool amount, a touch, a swap limit)."""
+    with localcontext(_EXACT):
+        assert _times(units, _UNIT[decimals]).as_tuple() == from_units(units, decimals).as_tuple()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
