@@ -77,7 +77,7 @@ def test_the_arb_plugin_reports_its_executions(db_url):
         assert insert_execution(store, execution("c", "open", "3.00", None))
         row = dict(strategy="arb", ts_ns=1, mode="paper", symbol="SOL/USDC", direction="buy-cex-sell-dex",
                    buy_exchange="c", sell_exchange="d", buy_price=D(150), sell_price=D(151), qty=D(1),
-                   gross_pnl=D(1), net_pnl=D("0.5"), net_bps=D(33), costs=(), reason="")
+                   gross_pnl=D(1), net_pnl=D("0.5"), net_bps=D(33), costs="{}", reason="")
         insert_opportunities(store, [{**row, "opportunity_id": oid, "acted": oid != "x"} for oid in "abcx"])
         (section,) = report_sections(store)
         header, arb = section.rows

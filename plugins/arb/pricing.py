@@ -130,7 +130,7 @@ from decimal import (
 from functools import partial
 from operator import attrgetter
 from sys import getrefcount
-from typing import TYPE_CHECKING
+from typing import Any
 
 from bot.api import BPS, BookUpdate, MarketInfo, Side
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
@@ -155,6 +155,23 @@ _EXACT = Context(prec=90, traps=[InvalidOperation, DivisionByZero])
 """Sums and products of book prices, sizes and a pool mid (28 digits) never round at 90 digits."""
 _DISPLAY = Context(prec=28)
 """Ratios (bps, averages) are for people and comparisons that tolerate 28 digits."""
+_DISPLAY_UNITS = 10**28
+"""An integer below it has at most the 28 digits of ``_DISPLAY``."""
+
+
+class _Unit(dict[int, Decimal]):
+    """decimals -> ``Decimal(1).scaleb(-decimals)``, made once."""
+
+    def __missing__(self, decimals: int) -> Decimal:
+        unit = self[decimals] = Decimal(1).scaleb(-decimals)
+        return unit
+
+
+_UNIT = _Unit()
+_times = _EXACT.multiply
+"""``_times(units, _UNIT[d])`` is ``from_units(units, d)`` in the exact context, digits and exponent (an integer
+of fewer than 90 digits times a power of ten is exact), without the call and the ``scaleb``: the hot path's
+Decimals from integers."""
 _TENTH = Decimal("0.1")
 BPS_INT = int(BPS)
 
@@ -207,7 +224,10 @@ class Evaluation:
     It may come *unsettled* from the pricer: ``direction``, the sides, ``tradable`` and ``edge`` (the
     decision) are set, and every other field is made the first time any of them is read, by the same
     code and on the same inputs as when it is made at once, so with the same values (most evaluations
-    are never read further: the strategy publishes or executes few of them).
+    are never read further: the strategy publishes or executes few of them). An unsettled evaluation is an
+    instance of a private subclass whose figures are properties that settle it (the decision's fields are the
+    same slots); settled, it is an ``Evaluation`` again, its fields plain slots: a class with ``__getattr__``
+    would send every attribute read, of every evaluation, through the slow generic look-up.
     """
 
     direction: Direction
@@ -248,16 +268,9 @@ class Evaluation:
     """Unsettled: makes the evaluation whose fields this one takes when one is first read, or makes them in this
     one and hands it back (None: settled)."""
 
-    if not TYPE_CHECKING:  # typed as the fields it stands for
-        def __getattr__(self, name: str):
-            """A field of an unsettled evaluation, read for the first time: make them all (once)."""
-            if name not in _FIGURE_NAMES or self._make is None:
-                raise AttributeError(f"'Evaluation' object has no attribute '{name}'")
-            return getattr(self.settled(), name)
-
     def settled(self) -> Evaluation:
-        """This evaluation, its figures made now if they were not yet: what reading one does, without the
-        attribute miss first (for a reader of every figure, such as a published opportunity)."""
+        """This evaluation, its figures made now if they were not yet: what reading one does, without a figure's
+        property first (for a reader of every figure, such as a published opportunity)."""
         make = self._make
         if make is not None:
             made = make(self)
@@ -296,13 +309,38 @@ class Evaluation:
 _FIGURES = tuple(f for f in Evaluation.__dataclass_fields__
                  if f not in ("direction", "cex_side", "dex_side", "tradable", "edge", "_make"))
 """What an unsettled evaluation makes when first read."""
-_FIGURE_NAMES = frozenset(_FIGURES)
 _figures_of = attrgetter(*_FIGURES)
+
+
+class _Unsettled(Evaluation):
+    """An evaluation whose figures are made when first read (see :class:`Evaluation`): each figure is a property
+    that settles it (:meth:`Evaluation.settled`, which makes it an ``Evaluation``) and reads the slot. Made with
+    ``__new__`` and its decision's fields set, never with ``__init__``."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return self.settled() == other  # compared as the settled evaluation it stands for
+
+
+def _settling(slot: Any) -> property:
+    """The property standing for a figure's slot on an unsettled evaluation."""
+    read = slot.__get__
+
+    def figure(ev: Evaluation) -> Any:
+        return read(ev.settled())
+
+    return property(figure, doc=slot.__doc__)
+
+
+for _name in _FIGURES:
+    setattr(_Unsettled, _name, _settling(Evaluation.__dict__[_name]))
 
 
 def _set_figures(ev: Evaluation, figures: tuple) -> None:
     """Set an unsettled evaluation's figures, in ``_FIGURES``' order (one statement, no attribute walk by name), and
-    mark it settled."""
+    mark it settled: an ``Evaluation`` (same slots) whose fields read as plain slots."""
+    ev.__class__ = Evaluation
     (ev.size, ev.cex_limit_price, ev.cex_avg_price, ev.dex_limit_price, ev._swap, ev.gross_pnl, ev.costs, ev.net_pnl,
      ev.net_bps, ev.why, ev.gross_bps, ev.notional, ev.dex_limit_quote, ev.limited_by) = figures
     ev._make = None
@@ -315,7 +353,7 @@ _init_evaluation = Evaluation.__init__
 def _unsettled(direction: Direction, tradable: bool, edge: bool,
                make: Callable[[Evaluation], Evaluation]) -> Evaluation:
     """A decided evaluation whose figures ``make`` makes when first read."""
-    ev = _new_evaluation(Evaluation)
+    ev = _new_evaluation(_Unsettled)
     ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, edge, make
     ev.cex_side, ev.dex_side = _SIDES[direction]
     return ev
@@ -897,12 +935,12 @@ class Pricer:
             return _NoQuote(str(exc))
         mid = self._priced_mid
         at_mid = self._step * k * mid
-        amount = from_units(out, self._quote_decimals)
+        amount = _times(out, _UNIT[self._quote_decimals])
         if side is Side.SELL:
-            fee = from_units(fee_units, self._base_decimals) * mid
+            fee = _times(fee_units, _UNIT[self._base_decimals]) * mid
             impact = at_mid - amount - fee
         else:
-            fee = from_units(fee_units, self._quote_decimals)
+            fee = _times(fee_units, _UNIT[self._quote_decimals])
             impact = amount - fee - at_mid
         return _Quote(amount, fee, impact, units, out, after,
                       impact * BPS > self.settings.max_dex_impact_bps * at_mid)
@@ -1030,7 +1068,7 @@ class Pricer:
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
-        ev = _new_evaluation(Evaluation)  # _unsettled, inline: most ticks make one
+        ev = _new_evaluation(_Unsettled)  # _unsettled, inline: most ticks make one
         ev.direction, ev.tradable, ev.edge, ev._make = direction, tradable, True, make
         ev.cex_side, ev.dex_side = _SIDES[direction]
         pending = self._pending
@@ -1112,7 +1150,7 @@ class Pricer:
         if self._unscaled is not None:  # the first on this pool state (or book decimals)
             self._scales(self._unscaled)
         pd = self._gate_decimals[0] if self._gate_decimals else 0
-        touch, mid = from_units(t, pd), self._priced_mid
+        touch, mid = _times(t, _UNIT[pd]), self._priced_mid
         kmin = self._kmin
         if self._min_notional_units:
             kmin = max(kmin, -(-self._min_notional_units // t))
@@ -1466,11 +1504,15 @@ class Pricer:
         k, value, worst, quote, level = found
         if level == 0:  # the size is taken from the touch alone: its value is the Decimal product size x touch (its
             # exponent the sum of theirs: the same figures, ids and stored text as before the search ran on
-            # integers), its worst price the touch
-            chosen = (k, self._step * k * at.touch, at.touch, quote)
-        else:
-            pd = self._gate_decimals[0] if self._gate_decimals else 0
-            chosen = (k, from_units(value, pd + self._qb), from_units(worst, pd), quote)
+            # integers), its worst price the touch, and so is its average price: value / size, the 28-digit quotient
+            # of that product by the size, is the touch itself, digits and exponent (the ideal exponent of an exact
+            # quotient) when the touch's units have at most 28 digits (a book price always has)
+            touch = at.touch
+            return self._breakdown(direction, (k, self._step * k * touch, touch, quote), touch, at.ref,
+                                   self._fee_pair(fees), at.gross_bps, tradable, limited_by, into,
+                                   touch if worst < _DISPLAY_UNITS else None)
+        pd = self._gate_decimals[0] if self._gate_decimals else 0
+        chosen = (k, _times(value, _UNIT[pd + self._qb]), _times(worst, _UNIT[pd]), quote)
         return self._breakdown(direction, chosen, at.touch, at.ref, self._fee_pair(fees), at.gross_bps, tradable,
                                limited_by, into)
 
@@ -1549,9 +1591,11 @@ class Pricer:
                 f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL else ""))
 
     def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal, fees: tuple[Decimal, Decimal],
-                   gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None) -> Evaluation:
+                   gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None,
+                   avg_price: Decimal | None = None) -> Evaluation:
         """The evaluation of a size: every figure in Decimal; made in ``into`` (an unsettled evaluation of the same
-        decision, settled by it) when given."""
+        decision, settled by it) when given. ``avg_price``: the CEX leg's average price when the caller knows it
+        (else the value over the size)."""
         k, cex_value, worst, quote = chosen
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         mid = self._priced_mid
@@ -1576,7 +1620,8 @@ class Pricer:
             self._settle(quote, buy_cex, q)
         limit_price, limit_quote = quote.limit
         why = "" if tradable else partial(self._reason, q, gross_bps, costs, net, notional)
-        avg_price = _DISPLAY.divide(cex_value, q)
+        if avg_price is None:
+            avg_price = _DISPLAY.divide(cex_value, q)
         if into is None:
             cex_side, dex_side = _SIDES[direction]
             into = _new_evaluation(Evaluation)
@@ -1602,9 +1647,9 @@ class Pricer:
         # rounded on integers (the Decimal quotient, quantized, is the same number with the same exponent)
         qd, bd = self._quote_decimals, self._base_decimals
         units = _limit_units(quote.quote_units, self._tolerance_ratio, buy_cex)
-        limit_quote = from_units(units, qd)
+        limit_quote = _times(units, _UNIT[qd])
         scaled = units * 10 ** (2 * bd)
-        limit_price = from_units(scaled // quote.base_units if buy_cex else -(-scaled // quote.base_units), qd + bd)
+        limit_price = _times(scaled // quote.base_units if buy_cex else -(-scaled // quote.base_units), _UNIT[qd + bd])
         quote.sell, quote.size, quote.mid = buy_cex, q, self._priced_mid
         quote.limit = (limit_price, limit_quote)
 

@@ -146,12 +146,13 @@ _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def insert_opportunities(store: Store, rows: list[dict], *, wait: bool = True) -> None:
-    """Write a batch of opportunities (column -> value; ``costs`` as ``(name, amount)`` pairs) in one
-    transaction (:meth:`Store.record_many`: on SQLite one ``executemany`` on the loop's record connection,
-    no checkpoint). ``wait=False``: raise :class:`~bot.api.storage.StoreBusy`, nothing written, when another
-    writer holds the lock."""
+    """Write a batch of opportunities, each the row as stored (column -> value, every column but ``id``; ``costs``
+    the JSON text :func:`costs_json` makes of the ``(name, amount)`` pairs), in one transaction
+    (:meth:`Store.record_many`: on SQLite one ``executemany`` on the loop's record connection, no checkpoint).
+    ``wait=False``: raise :class:`~bot.api.storage.StoreBusy`, nothing written, when another writer holds the
+    lock."""
     if rows:
-        store.record_many(_OPPORTUNITIES, [{**row, "costs": costs_json(row["costs"])} for row in rows], wait=wait)
+        store.record_many(_OPPORTUNITIES, rows, wait=wait)
 
 
 def opportunities(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbOpportunityRow]:

@@ -53,7 +53,7 @@ from bot.api.storage import StoreBusy, is_store_error
 from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
 from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
-from .records import insert_opportunities
+from .records import costs_json, insert_opportunities
 from .settings import SOL, ArbSettings
 
 FLUSH_EVERY_S = 0.2
@@ -141,6 +141,7 @@ class ArbStrategy(Strategy):
         self.pricer = Pricer(s, market, self.base, self.quote)
         self._min_size = max(s.min_size, market.min_qty, market.lot_size)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
+        self._opportunity_topic = self.ctx.bus.topic(Opportunity, None, s.symbol)  # where _publish sends them
         self._running = True
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
@@ -388,13 +389,15 @@ class ArbStrategy(Strategy):
         self.last_reason = reason
         # positional, in the fields' order (strategy, symbol, buy/sell exchange, buy/sell price, qty, edge_bps, ts_ns,
         # acted, opportunity_id, costs, net_pnl, reason): keywords cost a third more, an event per opportunity
-        self.ctx.bus.publish(Opportunity(self.name, s.symbol, buy_exchange, sell_exchange, buy_price, sell_price,
-                                         ev.size, ev.net_bps, now, acted, oid, ev.costs, ev.net_pnl, reason))
-        self._pending_rows.append({  # a plain dict here; the writer turns it into a row
+        self._opportunity_topic.publish(Opportunity(self.name, s.symbol, buy_exchange, sell_exchange, buy_price,
+                                                    sell_price, ev.size, ev.net_bps, now, acted, oid, ev.costs,
+                                                    ev.net_pnl, reason))
+        self._pending_rows.append({  # the row as stored: the writer hands it to the store as it is
             "strategy": self.name, "opportunity_id": oid, "ts_ns": now, "mode": self.ctx.mode, "symbol": s.symbol,
             "direction": str(ev.direction), "buy_exchange": buy_exchange, "sell_exchange": sell_exchange,
             "buy_price": buy_price, "sell_price": sell_price, "qty": ev.size, "gross_pnl": ev.gross_pnl,
-            "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": ev.costs, "acted": acted, "reason": reason,
+            "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": costs_json(ev.costs), "acted": acted,
+            "reason": reason,
         })
         if self._flush_timer is None:
             self._arm_writer()

@@ -30,7 +30,7 @@ def trades_under(store: Store, strategy: str, oid: str, realized: str) -> None:
                                     status=OrderStatus.FILLED))
     row = dict(strategy=strategy, ts_ns=1, mode="live", symbol="SOL/USDC", direction="buy-cex-sell-dex",
                buy_exchange="c", sell_exchange="d", buy_price=D(150), sell_price=D(151), qty=D(1),
-               gross_pnl=D(1), net_pnl=D("0.5"), net_bps=D(33), costs=(), reason="")
+               gross_pnl=D(1), net_pnl=D("0.5"), net_bps=D(33), costs="{}", reason="")
     insert_opportunities(store, [{**row, "opportunity_id": oid, "acted": True},
                                  {**row, "opportunity_id": f"{oid}-x", "acted": False}])
 

@@ -13,19 +13,23 @@ from __future__ import annotations
 from dataclasses import fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, localcontext
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.api import BPS, Side
+from bot.api.kit import from_units
 from plugins.arb.pricing import (
     _EXACT,
     _FIGURES,
+    _UNIT,
     Direction,
     Evaluation,
     Inventory,
     _Fees,
     _limit_units,
     _Quote,
+    _times,
     _unsettled,
 )
 from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
@@ -119,6 +123,14 @@ def test_the_swap_limit_on_integers_is_the_decimal_one(quote_units, tolerance, p
     assert _limit_units(quote_units, bps.as_integer_ratio(), sell) == expected
 
 
+@given(st.integers(-10**40, 10**40) | st.integers(-10**6, 10**6), st.integers(0, 45))
+def test_an_integer_made_a_decimal_by_one_product_is_from_units_digit_for_digit(units, decimals):
+    """The hot path's conversion (the integer times a kept power of ten, exactly) makes what ``from_units`` makes
+    in the exact context it runs in: the same digits and exponent (a pool amount, a touch, a swap limit)."""
+    with localcontext(_EXACT):
+        assert _times(units, _UNIT[decimals]).as_tuple() == from_units(units, decimals).as_tuple()
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(scenes(), min_size=2, max_size=6), st.sampled_from((0, 1, 2, 3)))
 def test_a_pricer_through_pool_states_and_scales_decides_as_fresh_ones(steps, which):
@@ -164,6 +176,26 @@ def test_settling_takes_every_figure_of_the_evaluation_made():
         assert getattr(ev, name) is getattr(made, name), name
     assert (ev.direction, ev.cex_side, ev.dex_side, ev.tradable, ev.edge) == (
         Direction.BUY_DEX_SELL_CEX, Side.SELL, Side.BUY, True, True)
+
+
+@pytest.mark.parametrize("name", _FIGURES)
+def test_reading_any_figure_settles_an_unsettled_evaluation_once(name):
+    """Each figure of an unsettled evaluation, read first, settles it (once): it is then an ``Evaluation`` whose
+    fields are plain slots, equal to the evaluation it was made from, and compares so before settling too."""
+    values = iter(range(1, 100))
+    made = Evaluation(**{f.name: D(next(values)) for f in fields(Evaluation) if f.init})
+    made.direction, made.cex_side, made.dex_side, made.tradable, made.edge = (
+        Direction.BUY_DEX_SELL_CEX, Side.SELL, Side.BUY, True, True)
+    calls = []
+    ev = _unsettled(made.direction, made.tradable, made.edge, lambda ev: calls.append(ev) or made)
+    assert isinstance(ev, Evaluation) and type(ev) is not Evaluation and not calls
+    assert getattr(ev, name) is getattr(made, name)
+    assert calls == [ev] and type(ev) is Evaluation and ev._make is None
+    assert ev == made and ev.settled() is ev and calls == [ev]
+    twin = _unsettled(made.direction, made.tradable, made.edge, lambda _: made)
+    assert made == twin and type(twin) is Evaluation  # compared as what it stands for (settled by the comparison)
+    with pytest.raises(AttributeError):
+        _unsettled(made.direction, False, False, lambda _: made).no_such_field  # noqa: B018
 
 
 def test_the_sol_fees_kept_per_cex_mid_are_those_made_fresh():
