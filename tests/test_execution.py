@@ -398,3 +398,19 @@ async def test_an_intent_that_rolls_back_never_joins_a_batch_request_made_before
     assert await bot.executor.settle(5)
     assert venue(bot).submissions.get("o-2", 0) == 0 and ctx.order("o-2") is None
     assert _visible_elsewhere(tmp_path, "o-2") == (0, 0)
+
+
+def test_an_order_update_made_slot_by_slot_is_the_constructors():
+    """The executor's OrderUpdate maker writes the slots directly: the same event as the constructor's."""
+    from bot.domain import Order, OrderStatus, OrderUpdate, Side
+    from bot.execution import _order_update
+
+    for status, avg, reason in ((OrderStatus.OPEN, Decimal("150.01"), ""), (OrderStatus.REJECTED, None, "no")):
+        filled = Decimal("0.2") if avg else Decimal(0)
+        order = Order("c1", "grid", "paper", "BTC/USD", Side.BUY, Decimal("0.5"), Decimal("150.02"), status=status,
+                      filled_qty=filled, avg_fill_price=avg, reason=reason, updated_ns=17)
+        update = _order_update(order)
+        made = OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="c1", strategy="grid", status=status,
+                           filled_qty=order.filled_qty, avg_fill_price=avg, ts_ns=17, reason=reason)
+        assert type(update) is OrderUpdate and update == made and hash(update) == hash(made)
+        assert repr(update) == repr(made)

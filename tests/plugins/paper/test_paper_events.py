@@ -6,8 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from decimal import Decimal as D
 
-from bot.api import Fill, Liquidity, OrderState, OrderStatus, PoolUpdate, Side, Trade
-from plugins.paper.events import new_fill, new_order_state, new_pool_update, new_trade, slots_match
+from bot.api import Fill, Liquidity, OrderReport, OrderState, OrderStatus, PoolUpdate, Side, Trade
+from plugins.paper.events import (
+    new_fill,
+    new_order_report,
+    new_order_state,
+    new_pool_update,
+    new_trade,
+    slots_match,
+)
 
 
 def test_the_makers_make_the_constructors_events():
@@ -28,6 +35,10 @@ def test_the_makers_make_the_constructors_events():
         state = new_order_state(*state_fields)
         assert type(state) is OrderState and state == OrderState(*state_fields)
         assert repr(state) == repr(OrderState(*state_fields))
+        report = new_order_report("p", "SOL/USDC", state, 13)
+        made = OrderReport("p", "SOL/USDC", OrderState(*state_fields), 13)
+        assert type(report) is OrderReport and report == made and hash(report) == hash(made)
+        assert repr(report) == repr(made)
 
 
 def test_only_a_slotted_dataclass_of_those_fields_is_made_slot_by_slot():
