@@ -458,9 +458,7 @@ class Executor:
         if lane.next_batch is batch:
             lane.next_batch = None
         async with asyncio.timeout(self.settings.request_timeout_s):
-            if len(batch) == 1:  # as _place does, without a coroutine between the venue's and this one
-                return [await lane.exchange.place_order(batch[0].order)]
-            return list(await lane.exchange.place_orders([j.order for j in batch]))
+            return await self._place(lane, batch)
 
     async def _record_observed(self, order: Order) -> None:
         self._observed[order.client_order_id] = order
