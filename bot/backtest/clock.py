@@ -14,6 +14,7 @@ at all does the loop block for real (a worker thread's answer, say).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import selectors
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -62,9 +63,11 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
     polled at every turn: a callback another thread hands the loop (``call_soon_threadsafe``) is queued
     before the pipe is written to, so the turn runs it anyway; the pipe is read when the loop blocks."""
 
-    def __init__(self, clock: BacktestClock):
+    def __init__(self, clock: BacktestClock, reach_next_timer: Callable[[float], None]):
         super().__init__()
         self._clock = clock
+        self._reach_next_timer = reach_next_timer
+        """Moves the clock to the loop's next timer, given the loop's timeout (:meth:`BacktestLoop._reach`)."""
         self._polled = False
         """Some file besides the loop's wake-up pipe is registered: poll at every turn."""
         self.before_wait: Callable[[], bool] | None = None
@@ -92,9 +95,7 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
             return []
         if timeout is None:  # nothing scheduled: only real I/O (a thread) can wake us
             return super().select(None)
-        # To the timer, to the nanosecond (float seconds round; the loop's clock resolution of 1 ns
-        # absorbs that), and at least 1 ns so a timer a hair ahead is always reached.
-        self._clock.advance_ns(max(1, round(timeout * NS_PER_S)))
+        self._reach_next_timer(timeout)
         return []
 
 
@@ -102,7 +103,7 @@ class BacktestLoop(asyncio.SelectorEventLoop):
     """An event loop on simulated time: ``time()`` is the clock's, idle waits advance the clock."""
 
     def __init__(self, clock: BacktestClock):
-        selector = _SimulatedTimeSelector(clock)
+        selector = _SimulatedTimeSelector(clock, self._reach)
         super().__init__(selector)
         self._backtest_clock = clock
         self._wake: tuple[float, asyncio.Future[None]] | None = None
@@ -111,6 +112,25 @@ class BacktestLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         clock = self._backtest_clock
         return (clock._ns - clock.start_ns) / NS_PER_S  # clock.monotonic(), one call less: the loop asks often
+
+    def _ns_of(self, when: float) -> int:
+        """The nanosecond a timer due at ``when`` (the loop's float seconds) lands on. It depends on ``when``
+        alone: the clock reaches a timer on the same nanosecond whatever stops it made on the way (another
+        timer, a cancelled one, the driver's wait), so a backtest's times and decisions do not depend on which
+        unrelated timers were pending."""
+        return self._backtest_clock.start_ns + round(when * NS_PER_S)
+
+    def _reach(self, timeout: float) -> None:
+        """The loop would wait ``timeout`` seconds for its next timer (the head of its heap, which it has just
+        cleared of cancelled ones): move the clock to that timer's own nanosecond; a timer more than the
+        longest wait away is approached by steps of it, as the loop waits for it."""
+        if timeout >= _MAXIMUM_WAIT_S:
+            self._backtest_clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
+            return
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        # Within 0.5 ns of the timer's float seconds, so its turn runs it (the loop runs what is due within its
+        # clock resolution of 1 ns); a timer already due by then leaves the clock where it is.
+        self._backtest_clock.advance_to(self._ns_of(scheduled[0].when()))
 
     def ready_now(self) -> bool:
         """True when callbacks are ready to run now (no wait: one turn of the loop runs them)."""
@@ -137,14 +157,12 @@ class BacktestLoop(asyncio.SelectorEventLoop):
             self._wake = None
             return False
         scheduled = self._scheduled  # type: ignore[attr-defined]  # its heap of timers, earliest first
-        if scheduled and scheduled[0].when() < when:
+        if scheduled and self._ns_of(scheduled[0].when()) < self._ns_of(when):
             return False  # a timer before it: the loop moves the clock to that one first
-        wait = when - self.time()
-        if wait > _MAXIMUM_WAIT_S:  # as the loop waits for a timer that far: by steps of the longest wait
+        if when - self.time() > _MAXIMUM_WAIT_S:  # as the loop waits for a timer that far: by the longest wait
             self._backtest_clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
             return True
-        if wait > 0:  # exactly as the selector moves the clock to a timer (see _SimulatedTimeSelector.select)
-            self._backtest_clock.advance_ns(max(1, round(wait * NS_PER_S)))
+        self._backtest_clock.advance_to(self._ns_of(when))  # exactly as the loop reaches a timer (_reach)
         self._wake = None
         future.set_result(None)
         return True
@@ -157,7 +175,11 @@ class BacktestLoop(asyncio.SelectorEventLoop):
         if base._ready:
             return False
         scheduled = base._scheduled
-        return not scheduled or scheduled[0]._when > (ns - self._backtest_clock.start_ns) / NS_PER_S
+        while scheduled and scheduled[0]._cancelled:  # as the loop's next turn would: a dead timer runs nothing
+            dead = heapq.heappop(scheduled)
+            dead._scheduled = False
+            base._timer_cancelled_count -= 1
+        return not scheduled or round(scheduled[0]._when * NS_PER_S) > ns - self._backtest_clock.start_ns  # _ns_of
 
 
 def run_simulated(main: Coroutine[Any, Any, T], clock: BacktestClock) -> T:

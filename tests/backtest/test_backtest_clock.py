@@ -247,3 +247,61 @@ def test_a_backtest_runs_no_store_watch(tmp_path, monkeypatch):
     result = backtest(write_config(tmp_path), tmp_path / "out")
     assert result.simulated_ns > 20 * 1_000_000_000  # four times the watch's period, and more
     assert checks == []
+
+
+def test_a_timer_lands_on_its_own_nanosecond_wherever_the_clock_stopped_before():
+    """The clock reaches a timer on the nanosecond nearest its due time, and nowhere else: not a nanosecond past
+    it when the clock already stands there (the loop's float seconds leave a timer due a fraction of a
+    nanosecond ahead), and not off it after stops on the way (another timer, a cancelled one, the driver's
+    wait). So a backtest's times do not depend on which unrelated timers were pending."""
+
+    def due_a_fraction_ahead() -> float:
+        # A delay whose due time, in the loop's float seconds, lies a fraction of a nanosecond past the
+        # nanosecond nearest it: the clock standing on that nanosecond still has to wait for it.
+        for k in range(1_000):
+            delay = 0.1 + k * 1e-9 + 3e-10
+            when = 7e-9 + delay
+            if when - round(when * 1e9) / 1e9 > 0:
+                return delay
+        raise AssertionError("no such delay")
+
+    delay = due_a_fraction_ahead()
+
+    def run(stops: str) -> int:
+        clock = BacktestClock(START)
+
+        async def main() -> int:
+            loop = asyncio.get_running_loop()
+            clock.advance_ns(7)
+            sleeper = asyncio.ensure_future(asyncio.sleep(delay))
+            await asyncio.sleep(0)  # its timer is made
+            nearest = START + round(loop._scheduled[0].when() * 1e9)
+            if stops == "the clock on it":  # the driver moved the clock to a step due on that nanosecond
+                clock.advance_to(nearest)
+            elif stops == "on the way":
+                loop.call_later(0.05, lambda: None)
+                loop.call_later(0.04, lambda: None).cancel()
+                await loop.wake_at(0.0333333333)
+                await asyncio.sleep(0.0123456789)
+            await sleeper
+            return clock.time_ns() - nearest
+
+        return run_simulated(main(), clock)
+
+    assert [run(stops) for stops in ("none", "the clock on it", "on the way")] == [0, 0, 0]
+
+
+def test_the_loop_clears_cancelled_timers_before_saying_it_is_idle():
+    """A cancelled timer at the head of the loop's heap runs nothing: the driver's fast path goes on past it."""
+    clock = BacktestClock(START)
+
+    async def main() -> tuple[bool, int]:
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, lambda: None).cancel()
+        live = loop.call_later(3.0, lambda: None)
+        idle = loop.idle_until(START + 2 * 10**9)
+        left = len(loop._scheduled)
+        live.cancel()
+        return idle, left
+
+    assert run_simulated(main(), clock) == (True, 1)

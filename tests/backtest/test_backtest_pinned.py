@@ -142,3 +142,33 @@ def test_a_timer_that_decides_nothing_changes_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(driver, "STORE_WATCH_TASK", "(none)")
     check("arb_synthetic", outcome(tmp_path, write_config(tmp_path), 1500))
+
+
+def test_timers_cancelled_or_run_for_nothing_change_nothing(tmp_path, monkeypatch):
+    """Timers that come and go at odd times while the market steps (a timeout cancelled when its answer comes,
+    a task's sleep that decides nothing) leave every fill, report figure and stored row as pinned: the clock
+    reaches each timer on its own nanosecond, whatever stops it made on the way."""
+    import asyncio
+
+    import bot.backtest.driver as driver
+
+    async def come_and_go() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            dead = loop.call_later(0.000_777_777, lambda: None)  # due before the next stop, then cancelled
+            await asyncio.sleep(0.000_333_333)
+            dead.cancel()
+            loop.call_later(0.013_131_313, lambda: None).cancel()  # cancelled at once, a heap's head now and then
+            await asyncio.sleep(0.010_101_01)
+
+    base_drive = driver.drive
+
+    async def drive_with_timers(*args, **kwargs):
+        noise = asyncio.ensure_future(come_and_go())
+        try:
+            return await base_drive(*args, **kwargs)
+        finally:
+            noise.cancel()
+
+    monkeypatch.setattr(driver, "drive", drive_with_timers)
+    check("arb_synthetic", outcome(tmp_path, write_config(tmp_path), 1500))
