@@ -136,7 +136,7 @@ class MarkoutSampler:
     portfolio, :meth:`subscribe`), which calls the sampler only on the first update of a market after its
     earliest sample is due: any other market update costs the sampler nothing. A sample is taken when the first
     update *after* its due time arrives: the mid in force at the due time is the one published before it.
-    Samples are written a loop turn later (``schedule``), never on the tick.
+    Samples are written a loop turn later (``schedule``), never on the tick (but in a backtest: :attr:`gathered`).
     """
 
     def __init__(self, write: Callable[[list[dict[str, Any]]], None], schedule: Callable[[Callable[[], None]], Any],
@@ -144,10 +144,11 @@ class MarkoutSampler:
         self._write = write
         self._schedule = schedule
         self.gathered = False
-        """Set by a backtest (nothing reads its store before the run ends): a scheduled write stores nothing until
-        :data:`ROWS_PER_WRITE` samples wait, then all of them; the rest are stored by :meth:`flush` (the backtest
-        flushes before it reads the markouts). The same rows in the same order, in a fraction of the writes; the
-        writes are still scheduled as they were (the loop turns they take are part of a backtest's result)."""
+        """Set by a backtest (nothing reads its store before the run ends, and a write on the tick delays nobody):
+        no write is scheduled; the samples are stored on the tick that took them once :data:`ROWS_PER_WRITE` wait,
+        and the rest by :meth:`flush` (the backtest flushes before it reads the markouts). The same rows in the
+        same order, without a loop turn per write (which moves nothing: the backtest clock reaches every timer on
+        its own nanosecond, whatever turns the loop took)."""
         self.horizons_ns = tuple(h * NS for h in horizons_s)
         self._market: Market | None = None
         self._pending: dict[tuple[str, str], list[tuple[int, int, int, Fill]]] = {}
@@ -191,18 +192,17 @@ class MarkoutSampler:
             del self._pending[key]
         elif self._market is not None:
             self._market.follow(key, self._on_update, pending[0][0])
-        if self._rows and not self._flush_scheduled:
+        if not self._rows:
+            return
+        if self.gathered:  # a backtest's: stored here, on the tick, once that many wait
+            if len(self._rows) >= ROWS_PER_WRITE:
+                self.flush()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self._schedule(self._write_some)  # written a loop turn later, off the tick
 
     def _write_some(self) -> None:
-        """The scheduled write: at most :data:`ROWS_PER_WRITE` samples, the rest in another scheduled write (a
-        backtest's: none until that many wait, then all, see :attr:`gathered`)."""
-        if self.gathered:  # no other write scheduled here: one more would be a loop turn the run never took
-            if len(self._rows) >= ROWS_PER_WRITE:
-                self.flush()
-            self._flush_scheduled = False
-            return
+        """The scheduled write: at most :data:`ROWS_PER_WRITE` samples, the rest in another scheduled write."""
         if len(self._rows) <= ROWS_PER_WRITE:
             self.flush()
             return

@@ -228,10 +228,9 @@ def test_a_backlog_of_samples_is_written_a_bounded_batch_per_scheduled_write_in_
 
 
 
-def test_a_backtest_gathers_samples_into_writes_of_rows_per_write():
-    """gathered (set by the backtest driver): writes are scheduled as ever (their loop turns are part of a
-    backtest's result), but one stores nothing until ROWS_PER_WRITE samples wait, then all of them; flush() the
-    rest: the same rows in the same order."""
+def test_a_backtest_stores_samples_on_the_tick_in_writes_of_rows_per_write():
+    """gathered (set by the backtest driver): no write is scheduled (no loop turn); the samples are stored on the
+    tick that took them once ROWS_PER_WRITE wait, all of them; flush() the rest: the same rows in the same order."""
     writes: list[list] = []
     scheduled: list = []
     sampler = MarkoutSampler(writes.append, scheduled.append, horizons_s=(1,))
@@ -240,18 +239,13 @@ def test_a_backtest_gathers_samples_into_writes_of_rows_per_write():
     bus.publish(book("0", "9", "11"))
     for i in range(ROWS_PER_WRITE - 1):
         bus.publish(FillApplied("s", fill(f"f{i:03}", "buy", "1", "10", "0.5")))
-    bus.publish(book("2", "19", "21"))  # ROWS_PER_WRITE - 1 samples: the write scheduled keeps them
-    assert len(scheduled) == 1
-    scheduled.pop(0)()
-    assert writes == []
+    bus.publish(book("2", "19", "21"))  # ROWS_PER_WRITE - 1 samples: they wait
+    assert writes == [] and scheduled == []
     bus.publish(FillApplied("s", fill("g", "buy", "1", "20", "2.5")))
-    bus.publish(book("4", "29", "31"))  # the last one: its scheduled write stores all of them
-    assert len(scheduled) == 1
-    scheduled.pop(0)()
+    bus.publish(book("4", "29", "31"))  # the last one: stored with all the others, now
     assert [len(w) for w in writes] == [ROWS_PER_WRITE] and scheduled == []
     bus.publish(FillApplied("s", fill("h", "buy", "1", "30", "4.5")))
     bus.publish(book("6", "39", "41"))
-    scheduled.pop(0)()
-    assert len(writes) == 1
+    assert len(writes) == 1 and scheduled == []
     sampler.flush()  # what the backtest does before it reads them, and stop()
     assert [r["trade_id"] for w in writes for r in w] == [f"f{i:03}" for i in range(ROWS_PER_WRITE - 1)] + ["g", "h"]
