@@ -72,7 +72,7 @@ class _SimulatedTimeSelector(selectors.DefaultSelector):
         """Some file besides the loop's wake-up pipe is registered: poll at every turn."""
         self.before_wait: Callable[[], bool] | None = None
         """Called when the loop has nothing ready (no I/O either) and would wait for its next timer or for I/O:
-        True when it moved the clock itself (:meth:`BacktestLoop.wake_at`)."""
+        True when it moved the clock itself (:meth:`BacktestLoop.wake_until`)."""
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = super().register(fileobj, events, data)
@@ -106,7 +106,7 @@ class BacktestLoop(asyncio.SelectorEventLoop):
         selector = _SimulatedTimeSelector(clock, self._reach)
         super().__init__(selector)
         self._backtest_clock = clock
-        self._wake: tuple[float, asyncio.Future[None]] | None = None
+        self._wake: tuple[int, asyncio.Future[None]] | None = None
         selector.before_wait = self._before_wait
 
     def time(self) -> float:
@@ -136,33 +136,34 @@ class BacktestLoop(asyncio.SelectorEventLoop):
         """True when callbacks are ready to run now (no wait: one turn of the loop runs them)."""
         return bool(self._ready)  # type: ignore[attr-defined]  # BaseEventLoop's own queue of ready callbacks
 
-    def wake_at(self, delay: float) -> asyncio.Future[None]:
-        """A future done ``delay`` seconds from now, as ``asyncio.sleep(delay)`` would wake its task, without a
-        timer: the driver's wait before a step. It is due at the time a timer made now would be (``time() +
-        delay``), after every timer due before it; the clock moves to it as it would to that timer, and the
-        future is done in that same turn rather than by the timer's callback in it (the driver, woken one turn
-        sooner, only looks whether anything runs before its step). One at a time: a new one replaces the last."""
+    def wake_until(self, ns: int) -> asyncio.Future[None]:
+        """A future done when the clock stands at ``ns`` (wall-clock nanoseconds) with nothing left to run by then:
+        the driver's wait before a step, without a timer of its own. Every timer due by ``ns`` (on its own
+        nanosecond, ``ns`` itself included) runs first, and so does every callback they make ready; then the clock
+        moves to ``ns`` and the future is done in that turn (the loop looks for it only when it would otherwise
+        wait). One at a time: a new one replaces the last."""
         future = self.create_future()
-        self._wake = (self.time() + delay, future)
+        self._wake = (ns, future)
         return future
 
     def _before_wait(self) -> bool:
-        """The loop would wait for its next timer (or for I/O): when :meth:`wake_at`'s time comes no later, move
-        the clock to it as the timer's wait would, and wake the driver now (True)."""
+        """The loop has nothing ready and would wait for its next timer (or for I/O): when no timer is due by
+        :meth:`wake_until`'s nanosecond, move the clock there and wake the driver now (True)."""
         wake = self._wake
         if wake is None:
             return False
-        when, future = wake
+        ns, future = wake
         if future.done():  # cancelled: the driver is gone
             self._wake = None
             return False
+        clock = self._backtest_clock
         scheduled = self._scheduled  # type: ignore[attr-defined]  # its heap of timers, earliest first
-        if scheduled and self._ns_of(scheduled[0].when()) < self._ns_of(when):
-            return False  # a timer before it: the loop moves the clock to that one first
-        if when - self.time() > _MAXIMUM_WAIT_S:  # as the loop waits for a timer that far: by the longest wait
-            self._backtest_clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
+        if scheduled and round(scheduled[0].when() * NS_PER_S) <= ns - clock.start_ns:  # _ns_of(...) <= ns
+            return False  # a timer due by then: the loop moves the clock to that one first
+        if ns - clock._ns > _MAXIMUM_WAIT_S * NS_PER_S:  # as the loop waits for a timer that far: by the longest wait
+            clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
             return True
-        self._backtest_clock.advance_to(self._ns_of(when))  # exactly as the loop reaches a timer (_reach)
+        clock.advance_to(ns)
         self._wake = None
         future.set_result(None)
         return True

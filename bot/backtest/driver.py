@@ -289,12 +289,6 @@ def stepped_venues(bot: Any, plans: dict[str, BacktestPlan]) -> list[Venue]:
             if name in bot.exchanges and (plan.recorded or plan.pace_ns is not None)]
 
 
-_LAND_BEFORE_NS = 2
-"""A wait for the loop's timers before a step ends this many ns before the step: the loop's time is float
-seconds, so a sleep to the step itself may land a nanosecond past it (and a decision on a boundary, a
-cooldown's end, would then depend on whether some unrelated timer was pending)."""
-
-
 @types.coroutine
 def _one_turn() -> Generator[None, None, None]:
     """Let the loop take one turn: ``asyncio.sleep(0)`` without its coroutine around the bare yield."""
@@ -306,13 +300,12 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
-    first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_at``: no
-    timer of its own): timers due before it (orders in flight, retries, strategy timers) run first, in
-    their order. ``synchronous`` (the
-    default): when nothing would run before the due time, the clock moves and the step runs without a
-    turn of the loop; callbacks ready now take one turn at the current time; otherwise the loop runs what
-    is due before it, and the step still runs at exactly its time. False enters the loop at every step (the
-    engine before, for comparison).
+    first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_until``: no
+    timer of its own): timers due by then (orders in flight, retries, strategy timers; one due at the step's
+    own nanosecond too) run first, in their order. ``synchronous`` (the default): when nothing would run by
+    the due time, the clock moves and the step runs without a turn of the loop; callbacks ready now take one
+    turn at the current time; otherwise the loop runs what is due by then, and the step still runs at exactly
+    its time. False enters the loop at every step (the engine before, for comparison).
     """
     start = clock.time_ns()
     # Recordings play together in receive-time order: each one's offsets count from its own first
@@ -347,13 +340,8 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
             while not fast.idle_until(due):
                 if fast.ready_now():  # callbacks ready now: one turn runs them; the clock stays, no timer is made
                     await _one_turn()
-                    continue
-                gap = due - clock.time_ns()
-                if gap > _LAND_BEFORE_NS:  # a simulated sleep, without a timer of its own
-                    await fast.wake_at((gap - _LAND_BEFORE_NS) / NS_PER_S)
-                else:  # what is due at the step's own time (within the loop's 1 ns resolution) runs first
-                    clock.advance_to(due)
-                    await _one_turn()
+                else:  # a simulated sleep to the step, without a timer of its own: what is due by then runs first
+                    await fast.wake_until(due)
         advance_to(due)
         try:
             more = stepper[index]()

@@ -161,7 +161,7 @@ def test_sockets_are_polled_and_threads_answer_but_a_loop_without_files_makes_no
         quiet = len(polls)
         answer = await loop.run_in_executor(None, lambda: 42)  # another thread hands its answer back
         far = asyncio.ensure_future(asyncio.sleep(3600))  # a timer far ahead: I/O comes first
-        wake = loop.wake_at(1800.0)  # and so does it before the driver's wait
+        wake = loop.wake_until(START + 1800 * 10**9)  # and so does it before the driver's wait
         ours, theirs = socket.socketpair()
         reader, writer = await asyncio.open_connection(sock=ours)
         theirs.sendall(b"ping")
@@ -179,43 +179,39 @@ def test_sockets_are_polled_and_threads_answer_but_a_loop_without_files_makes_no
     assert data == b"ping" and at == 0 and polls  # read at once, the clock where it was, polled meanwhile
 
 
-def test_the_drivers_wait_wakes_where_a_sleep_would_without_a_timer():
-    """``BacktestLoop.wake_at`` (the driver's wait before a step) lands on the very nanosecond an
-    ``asyncio.sleep`` of the same delay would, after every timer due before it, and makes no timer (it is
-    done in the turn that reaches it, not the next: at a tie the driver looks first)."""
+def test_the_drivers_wait_ends_on_its_nanosecond_after_everything_due_by_then():
+    """``BacktestLoop.wake_until`` (the driver's wait before a step) is done with the clock on its nanosecond, after
+    every timer due by then (one due on that very nanosecond too) and every callback they made ready, and makes no
+    timer of its own; a wait of days goes by the loop's longest wait, as a timer's would."""
+    clock = BacktestClock(START)
+    seen: list[tuple[str, int]] = []
 
-    def run(wait: str) -> list[tuple[str, int]]:
-        clock = BacktestClock(START)
-        seen: list[tuple[str, int]] = []
+    async def timer(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        seen.append((name, clock.time_ns() - START))
+        await asyncio.sleep(0)  # what it makes ready runs before the wait ends too
+        seen.append((f"{name}, a turn later", clock.time_ns() - START))
 
-        async def timer(name: str, seconds: float) -> None:
-            await asyncio.sleep(seconds)
-            seen.append((name, clock.time_ns() - START))
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        clock.advance_ns(7)  # an odd start: the float seconds of the loop's time round
+        tasks = [asyncio.ensure_future(timer(name, s)) for name, s in
+                 (("before", 0.0123456789), ("tie", 0.3), ("after", 0.9), ("long after", 2 * 86_400.0))]
+        await asyncio.sleep(0)  # their timers are made
+        for ns in (300_000_007, 300_000_008, 633_333_340, 172_800_500_000_000):
+            timers = len(loop._scheduled)
+            await loop.wake_until(START + ns)
+            seen.append((f"woke {ns}", clock.time_ns() - START))
+            assert len(loop._scheduled) <= timers  # no timer of its own
+        await asyncio.gather(*tasks)
 
-        async def main() -> None:
-            loop = asyncio.get_running_loop()
-            clock.advance_ns(7)  # an odd start: the float seconds of the loop's time round
-            tasks = [asyncio.ensure_future(timer(name, s)) for name, s in
-                     (("before", 0.0123456789), ("tie", 0.3), ("after", 0.9), ("long after", 2 * 86_400.0))]
-            await asyncio.sleep(0)  # their timers are made
-            for delay in (0.3, 0.000000001, 0.333333333, 86_400.5 * 1.5):
-                timers = len(loop._scheduled)
-                if wait == "wake_at":
-                    await loop.wake_at(delay)
-                else:
-                    await asyncio.sleep(delay)
-                seen.append((f"woke {delay}", clock.time_ns() - START))
-                if wait == "wake_at":
-                    assert len(loop._scheduled) <= timers  # no timer of its own
-            await asyncio.gather(*tasks)
-
-        run_simulated(main(), clock)
-        return seen
-
-    woken, slept = run("wake_at"), run("sleep")
-    assert sorted(woken) == sorted(slept)  # every wake-up on the same nanosecond
-    assert [ns for _, ns in woken] == sorted(ns for _, ns in woken)  # in time order (a tie: the driver first)
-    assert ("woke 0.3", 300_000_007) in woken and ("tie", 300_000_007) in woken
+    run_simulated(main(), clock)
+    assert seen == [("before", 12_345_686), ("before, a turn later", 12_345_686),
+                    ("tie", 300_000_007), ("tie, a turn later", 300_000_007), ("woke 300000007", 300_000_007),
+                    ("woke 300000008", 300_000_008), ("woke 633333340", 633_333_340),
+                    ("after", 900_000_007), ("after, a turn later", 900_000_007),
+                    ("long after", 172_800_000_000_007), ("long after, a turn later", 172_800_000_000_007),
+                    ("woke 172800500000000", 172_800_500_000_000)]
 
 
 def test_the_loop_says_when_nothing_runs_before_a_time():
@@ -281,7 +277,7 @@ def test_a_timer_lands_on_its_own_nanosecond_wherever_the_clock_stopped_before()
             elif stops == "on the way":
                 loop.call_later(0.05, lambda: None)
                 loop.call_later(0.04, lambda: None).cancel()
-                await loop.wake_at(0.0333333333)
+                await loop.wake_until(clock.time_ns() + 33_333_333)
                 await asyncio.sleep(0.0123456789)
             await sleeper
             return clock.time_ns() - nearest
