@@ -360,6 +360,19 @@ def test_a_store_is_durable_unless_made_disposable(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_store_says_whether_it_is_disposable_whatever_its_database(tmp_path: Path) -> None:
+    """``is_disposable`` (what a plugin's own log writer may batch on): False until :meth:`Store.disposable`, then
+    True, on a file-backed SQLite store and on one it changes nothing for (in memory)."""
+    for url in (f"sqlite:///{tmp_path}/d.db", "sqlite://"):
+        store = Store(url)
+        try:
+            assert store.is_disposable is False
+            store.disposable()
+            assert store.is_disposable is True
+        finally:
+            store.engine.dispose()
+
+
 def test_an_update_may_set_a_column_it_matches_on(tmp_path: Path) -> None:
     from bot.store import ORDERS
 

@@ -444,6 +444,7 @@ class Store:
                              '"sqlite:///PATH" or "postgresql://USER:PASSWORD@HOST:PORT/DB"') from None
         self.fast: FastRecords | None = None
         """Single-statement commits on a dedicated connection per thread (file-backed SQLite only)."""
+        self._disposable = False
         if real.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             path = self.engine.url.database
@@ -470,7 +471,9 @@ class Store:
         checked out and at close: every read sees every record, and the rows stored are the same. It has one
         writing thread (a backtest's loop: its store writer runs inline). A kill or a power loss may lose any of
         it. Call it before the store's first connection (:meth:`open`); ``arbot run`` never does: its records stay
-        durable one by one. Nothing changes on PostgreSQL or an in-memory database."""
+        durable one by one. Nothing changes on PostgreSQL or an in-memory database, but :attr:`is_disposable` says
+        so on any store."""
+        self._disposable = True
         fast = self.fast
         if fast is None:
             return
@@ -479,6 +482,14 @@ class Store:
         fast._pragmas = _disposable_pragmas
         fast.commit_every = commit_every
         event.listen(self.engine, "checkout", lambda *_: fast.flush())
+
+    @property
+    def is_disposable(self) -> bool:
+        """Whether this store is a backtest's (:meth:`disposable`): nobody reads it before the run ends, and a crash
+        re-creates it rather than recovering it. A component writing a log of its own (rows that are not an order's
+        record) may then keep its rows longer and write them in fewer, larger batches; what it decides must not
+        depend on this."""
+        return self._disposable
 
     def open(self) -> Store:
         """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""

@@ -111,6 +111,8 @@ class ArbStrategy(Strategy):
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
         self._flush_timer: asyncio.Handle | None = None
+        self._rows_per_writer = 1
+        """Rows queued that arm the writer: 1, or a full write's in a backtest (see :meth:`start`)."""
         """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later (or in the
         next loop turn, for rows one write left queued)."""
         self._write_failed = False
@@ -142,6 +144,9 @@ class ArbStrategy(Strategy):
         self._min_size = max(s.min_size, market.min_qty, market.lot_size)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
         self._opportunity_topic = self.ctx.bus.topic(Opportunity, None, s.symbol)  # where _publish sends them
+        # a backtest's store (nobody reads it before the end): the writer waits for a full write's rows (stop() stores
+        # the rest) instead of writing every FLUSH_EVERY_S the few rows that came meanwhile; the same rows, in order
+        self._rows_per_writer = ROWS_PER_WRITE if self.ctx.store.is_disposable else 1
         self._running = True
         self._loop = asyncio.get_running_loop()
         await self.refresh_inventory()
@@ -399,7 +404,7 @@ class ArbStrategy(Strategy):
             "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": costs_json(ev.costs), "acted": acted,
             "reason": reason,
         })
-        if self._flush_timer is None:
+        if self._flush_timer is None and (len(self._pending_rows) >= self._rows_per_writer):
             self._arm_writer()
 
     def on_order_update(self, update: OrderUpdate) -> None:

@@ -300,6 +300,46 @@ async def test_a_long_queue_of_opportunity_rows_is_written_a_bounded_batch_per_l
         await bot.stop()
 
 
+async def test_in_a_backtests_store_the_writer_waits_for_a_full_writes_rows_and_stop_stores_the_rest(make_bot):
+    """A disposable store (a backtest's: nobody reads it before the end): fewer rows than one write takes arm no
+    writer; a full write's rows arm it; stop() stores the rest. The same rows, in order."""
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    bot.store.disposable()
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+
+    def mine() -> list[str]:
+        return [r.opportunity_id for r in opportunities(bot.store, "sol-arb", limit=1000)
+                if r.opportunity_id.startswith("queued-")][::-1]
+
+    try:
+        await wait_for(lambda: strategy._pending_rows, timeout_s=10, what="an opportunity row queued")
+        assert strategy._flush_timer is None  # one row waits: no writer armed
+        template = dict(strategy._pending_rows[0])
+        strategy._pending_rows.clear()
+        queued = [f"queued-{i:03}" for i in range(ROWS_PER_WRITE + 3)]
+        book, pool = strategy.book, strategy.pool_update
+        assert book is not None and pool is not None
+        for oid in queued[:ROWS_PER_WRITE - 1]:
+            strategy._pending_rows.append({**template, "opportunity_id": oid})
+        ev = strategy._pricer.evaluate(book, strategy._pricing_inventory())[0]
+        ev.settled()
+        strategy._publish(ev, book, pool, 0, queued[ROWS_PER_WRITE - 1], acted=False, reason="test")
+        assert strategy._flush_timer is not None  # a full write's rows: the writer is armed
+        strategy._flush_timer.cancel()
+        strategy._flush_timer = None
+        strategy._write()
+        assert mine() == queued[:ROWS_PER_WRITE]
+        for oid in queued[ROWS_PER_WRITE:]:
+            strategy._publish(ev, book, pool, 0, oid, acted=False, reason="test")
+        assert strategy._flush_timer is None and mine() == queued[:ROWS_PER_WRITE]
+        await strategy.stop()  # what the bot's stop does first
+        assert mine() == queued  # stop() stored the rest
+    finally:
+        await bot.stop()
+
+
 async def test_rows_a_failing_store_could_not_take_are_written_later_and_a_bad_row_is_not_retried(make_bot):
     """A store failure (a failing disk) keeps the rows of the write for the next one, and is alerted; an error
     about the rows themselves drops them (written again they would fail again, and block the rows after them)."""
