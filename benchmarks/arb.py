@@ -80,6 +80,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from calibration import DESKTOP, calibration_us  # noqa: E402
+
 from bot.app import Bot  # noqa: E402
 from bot.config import build_config, parse_toml  # noqa: E402
 from bot.domain import BookUpdate, Opportunity  # noqa: E402
@@ -700,8 +702,10 @@ def main() -> None:
     parser.add_argument("--baseline-tree", metavar="DIR", help="measure the backtests' 'before' with the code in "
                         "this checkout (e.g. `git worktree add /tmp/before main`) instead of a loop turn per step")
     args = parser.parse_args()
+    calibration = calibration_us()  # the machine's pure-Python speed: figures of two machines read together
+    print(f"calibration: sum(range(100)) takes {calibration:.2f} us here ({DESKTOP})")
     if args.backtest_only:
-        print(f"RESULT arb {backtest_summary(backtests(args))}")
+        print(f"RESULT arb {backtest_summary(backtests(args))} calibration_us={calibration:.2f}")
         return
 
     if args.tick_baseline_tree:
@@ -775,7 +779,7 @@ def main() -> None:
           f"wire_same_turn_p50_ms={legs[SAME_TURN][0]:.3f} wire_same_turn_p99_ms={legs[SAME_TURN][1]:.3f} "
           f"wire_same_turn_cpu_p50_ms={legs[SAME_TURN][2]:.3f} wire_same_turn_cpu_p99_ms={legs[SAME_TURN][3]:.3f} "
           f"baseline_p50_us={b50:.1f} baseline_p99_us={b99:.1f} executed={facts.get('executed')} "
-          f"{backtest_figures}")
+          f"{backtest_figures} calibration_us={calibration:.2f}")
 
 
 if __name__ == "__main__":

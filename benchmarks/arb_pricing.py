@@ -46,6 +46,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from calibration import DESKTOP, calibration_us
+
 from arbotlib.amm.whirlpool.math import Q64, sqrt_price_at_tick, tick_at_sqrt_price
 from arbotlib.amm.whirlpool.model import WhirlpoolModel
 from bot.domain import BookUpdate, MarketInfo
@@ -200,15 +202,6 @@ def naive(book: BookUpdate, pool: WhirlpoolModel, inv: Inventory, s: ArbSettings
     return results
 
 
-def calibration_us() -> float:
-    runs = []
-    for _ in range(2_000):
-        t0 = time.perf_counter_ns()
-        sum(range(100))
-        runs.append((time.perf_counter_ns() - t0) / 1_000)
-    return statistics.median(runs)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=20_000)
@@ -311,8 +304,8 @@ def main() -> int:
           f"({quotes_made / max(1, len(ticks) // args.pool_every):.1f} a state; the ladder has "
           f"{int(SETTINGS.max_notional / (START * SETTINGS.size_step))} sizes a direction)")
     calibration = calibration_us()
-    print(f"calibration: sum(range(100)) takes {calibration:.2f} us here (about 0.6-0.8 us on a current desktop "
-          f"CPU); the machine is shared, so p99 includes other processes' time slices")
+    print(f"calibration: sum(range(100)) takes {calibration:.2f} us here ({DESKTOP}); the machine is shared, so "
+          f"p99 includes other processes' time slices")
     print(f"decisions checked against the naive baseline: {len(naive_us)} ticks x 2 directions, "
           f"{mismatches} mismatches")
     p50, p99 = statistics.median(cached), percentile(cached, 0.99)

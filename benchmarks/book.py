@@ -56,6 +56,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from calibration import DESKTOP, calibration_us  # noqa: E402
+
 from bot.api import BookUpdate, Context, FeedState  # noqa: E402
 from bot.api.kit import Clock  # noqa: E402
 from bot.bus import Bus  # noqa: E402
@@ -478,17 +480,6 @@ def cryptofeed_python(arg: str | None) -> str | None:
     return None
 
 
-def calibration_us() -> float:
-    """Time of a fixed pure-Python loop, so figures from busy or slow machines can be compared."""
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(1000):
-            sum(range(100))
-        best = min(best, (time.perf_counter() - t0) / 1000 * 1e6)
-    return best
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -573,7 +564,7 @@ def main() -> int:
                          f"py_ratio_vs_cryptofeed={ours_py['msgs_per_s'] / cf['msgs_per_s']:.2f} "
                          f"cryptofeed_checksum_failed={cf['checksum_failed']} cryptofeed_format=ws_v1")
     calib = calibration_us()
-    print(f"calibration: sum(range(100)) takes {calib:.2f} us here (about 0.6-0.8 us on a current desktop CPU)")
+    print(f"calibration: sum(range(100)) takes {calib:.2f} us here ({DESKTOP})")
     ratio = ours["msgs_per_s"] / base["msgs_per_s"]
     bus_ratio = ours["cpu_msgs_per_s"] / ours_bus["cpu_msgs_per_s"]
     before_ratio = ours["cpu_msgs_per_s"] / ours_before["cpu_msgs_per_s"]
