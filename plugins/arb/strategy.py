@@ -111,10 +111,10 @@ class ArbStrategy(Strategy):
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
         self._pending_rows: list[dict] = []
         self._flush_timer: asyncio.Handle | None = None
-        self._rows_per_writer = 1
-        """Rows queued that arm the writer: 1, or a full write's in a backtest (see :meth:`start`)."""
         """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later (or in the
         next loop turn, for rows one write left queued)."""
+        self._rows_per_writer = 1
+        """Rows queued that arm the writer: 1, or a full write's in a backtest (see :meth:`start`)."""
         self._write_failed = False
         """The last write failed (reported once per streak of failures)."""
         self._write_waited = False
@@ -404,7 +404,7 @@ class ArbStrategy(Strategy):
             "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": costs_json(ev.costs), "acted": acted,
             "reason": reason,
         })
-        if self._flush_timer is None and (len(self._pending_rows) >= self._rows_per_writer):
+        if self._flush_timer is None and len(self._pending_rows) >= self._rows_per_writer:
             self._arm_writer()
 
     def on_order_update(self, update: OrderUpdate) -> None:
