@@ -146,8 +146,9 @@ def test_a_timer_that_decides_nothing_changes_nothing(tmp_path, monkeypatch):
 
 def test_timers_cancelled_or_run_for_nothing_change_nothing(tmp_path, monkeypatch):
     """Timers that come and go at odd times while the market steps (a timeout cancelled when its answer comes,
-    a task's sleep that decides nothing) leave every fill, report figure and stored row as pinned: the clock
-    reaches each timer on its own nanosecond, whatever stops it made on the way."""
+    a task's sleep that decides nothing, one due a fraction of a nanosecond ahead) leave every fill, report figure
+    and stored row as pinned: the clock reaches each timer on its own nanosecond, whatever stops it made on the
+    way."""
     import asyncio
 
     import bot.backtest.driver as driver
@@ -160,6 +161,7 @@ def test_timers_cancelled_or_run_for_nothing_change_nothing(tmp_path, monkeypatc
             dead.cancel()
             loop.call_later(0.013_131_313, lambda: None).cancel()  # cancelled at once, a heap's head now and then
             await asyncio.sleep(0.010_101_01)
+            await asyncio.sleep(1e-10)  # due a fraction of a nanosecond ahead: the clock stays where it stands
 
     base_drive = driver.drive
 
