@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from websockets.asyncio.server import ServerConnection, serve
 
+from . import SHUTDOWN_TIMEOUT_S
+
 KEY_NAME = "organizations/fake-org-0000/apiKeys/fake-key-0000"
 
 
@@ -404,7 +406,7 @@ class FakeCoinbaseREST:
             web.get(API + "/orders/historical/{order_id}", self._get),
             web.get(API + "/accounts", self._accounts),
         ])
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

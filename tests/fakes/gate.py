@@ -61,6 +61,8 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import WSMsgType, web
 
+from . import SHUTDOWN_TIMEOUT_S
+
 API_KEY = "fake-gate-key"
 API_SECRET = "fake-gate-secret-for-tests-only"
 PREFIX = "/api/v4"
@@ -193,7 +195,7 @@ class FakeGate:
         app.router.add_get("/ws/v4/", self._ws)
         app.router.add_get("/gateeu/ws/v4/", self._ws)
         app.router.add_route("*", PREFIX + "/{path:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -123,7 +123,9 @@ async def test_late_create_order_answer_is_an_unknown_outcome_then_found(coinbas
     assert len(fake_rest.orders_with("late-1")) == 1
 
 
-async def test_executor_adopts_an_order_whose_answer_was_lost(coinbase_bot, fake_ws, fake_rest):
+async def test_executor_adopts_an_order_whose_answer_was_lost(fake_ws, fake_rest, coinbase_bot):
+    # the fakes first: the bot stops before they close, its open order cancelled on a venue still there (after
+    # them, its stop would retry the cancel against a closed venue until its deadline)
     bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
     fake_rest.lose_create_order = 1
     cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="coinbase", symbol=SYMBOL, side=Side.BUY,
