@@ -158,7 +158,7 @@ class BacktestLoop(asyncio.SelectorEventLoop):
             return False
         clock = self._backtest_clock
         scheduled = self._scheduled  # type: ignore[attr-defined]  # its heap of timers, earliest first
-        if scheduled and round(scheduled[0].when() * NS_PER_S) <= ns - clock.start_ns:  # _ns_of(...) <= ns
+        if scheduled and self._ns_of(scheduled[0].when()) <= ns:
             return False  # a timer due by then: the loop moves the clock to that one first
         if ns - clock._ns > _MAXIMUM_WAIT_S * NS_PER_S:  # as the loop waits for a timer that far: by the longest wait
             clock.advance_ns(round(_MAXIMUM_WAIT_S * NS_PER_S))
@@ -180,7 +180,8 @@ class BacktestLoop(asyncio.SelectorEventLoop):
             dead = heapq.heappop(scheduled)
             dead._scheduled = False
             base._timer_cancelled_count -= 1
-        return not scheduled or round(scheduled[0]._when * NS_PER_S) > ns - self._backtest_clock.start_ns  # _ns_of
+        # _ns_of(when) > ns, inline: the driver asks at every market step
+        return not scheduled or round(scheduled[0]._when * NS_PER_S) > ns - self._backtest_clock.start_ns
 
 
 def run_simulated(main: Coroutine[Any, Any, T], clock: BacktestClock) -> T:
