@@ -1030,6 +1030,17 @@ class Pricer:
         rules the size out.
 
         Call in the exact context."""
+        walked = self._walk_smallest(direction, units, inv)
+        if walked is None:
+            return None
+        at, found, span = walked
+        return self._chosen(direction, found, at, fees, False, "", into), span
+
+    def _walk_smallest(self, direction: Direction, units, inv: Inventory) -> tuple[_Touch, tuple, tuple] | None:
+        """The smallest size of a direction with an edge at its touch (``units``, one level at least): its touch's
+        facts, what :meth:`_search` finds of it ``(k, value, worst price, quote, level)`` and the span its walk read;
+        None when a cap rules it out (the inventory, the CEX depth within the slippage cap, the pool's liquidity or
+        impact)."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         t = units[0][0]
         at = self._at_touch.get((direction, t))
@@ -1064,7 +1075,39 @@ class Pricer:
             return None
         if (value * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
             return None
-        return self._chosen(direction, (kmin, value, price, quote, level), at, fees, False, "", into), span
+        return at, (kmin, value, price, quote, level), span
+
+    def clears_at_smallest(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool:
+        """Whether ``direction``'s smallest size clears ``min_edge_bps`` on this book and pool state, within every
+        cap: then :meth:`edges` decides that direction tradable, whatever the rest of the book holds (an upper bound
+        on a size's PnL cannot be below one size's PnL, and the search looks for the best clearing size only past
+        the smallest). False when it does not or cannot be priced: :meth:`edges` decides.
+
+        No evaluation is made and nothing is kept but the caches :meth:`edges` fills (the touch's facts, the pool's
+        quote of that size): a caller that needs only to know that a tradable episode goes on asks this (a decision
+        that cannot act, waiting for its cooldown or an execution, on a touch with an edge)."""
+        if self._mid is None:
+            return False
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        units = book.ask_units if buy_cex else book.bid_units
+        if not units:
+            return False
+        fees = self._fees_at((book.best_bid_units, book.best_ask_units) if self._sol_price is None else None)
+        with localcontext(_EXACT):
+            walked = self._walk_smallest(direction, units, inventory)
+            if walked is None:
+                return False
+            at, (k, value, _, quote, _), _ = walked
+            fixed = self._fixed_scaled(fees)
+        amount = quote.quote_units * self._amount_scale
+        if buy_cex:
+            net = amount - value * self._rate_buy - at.hk * k - fixed
+        else:
+            net = value * self._rate_sell - amount - at.hk * k - fixed
+        return net > at.floor_k * k
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""
@@ -1284,17 +1327,27 @@ class Pricer:
             q_lo, q_hi = s * kmin, s * kmax
             extend(q_hi)
             q_hi = min(q_hi, total_qty)
-            per_unit = at.per_unit
-            bound = None
-            for q in () if q_lo > q_hi else (q_lo, *(c for c in cum_qty if q_lo < c < q_hi), q_hi):
-                i = bisect_left(cum_qty, q)
-                value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
-                at_q = (q * per_unit - value * rate) if buy_cex else (value * rate - q * per_unit)
-                if bound is not None and at_q <= bound:
-                    break  # concave: it only falls from here
-                bound = at_q
-            if bound is not None and bound <= fixed:
-                hopeless = True
+            if q_lo <= q_hi:  # the smallest size, then each level's end below the largest, then the largest
+                per_unit = at.per_unit
+                i = bisect_left(cum_qty, q_lo)
+                value = (cum_value[i - 1] + (q_lo - cum_qty[i - 1]) * prices[i]) if i else q_lo * prices[0]
+                bound = (q_lo * per_unit - value * rate) if buy_cex else (value * rate - q_lo * per_unit)
+                j, ends = (i + 1 if cum_qty[i] == q_lo else i), len(cum_qty)
+                q = q_lo
+                while q < q_hi:
+                    if j < ends and cum_qty[j] < q_hi:  # a level's end: its running sums are the walk's value there
+                        q, value = cum_qty[j], cum_value[j]
+                        j += 1
+                    else:
+                        q = q_hi
+                        i = bisect_left(cum_qty, q)
+                        value = (cum_value[i - 1] + (q - cum_qty[i - 1]) * prices[i]) if i else q * prices[0]
+                    at_q = (q * per_unit - value * rate) if buy_cex else (value * rate - q * per_unit)
+                    if at_q <= bound:
+                        break  # concave: it only falls from here
+                    bound = at_q
+                if bound <= fixed:
+                    hopeless = True
         nets: dict[int, int | None] = {}
         found: dict[int, tuple] = {}
         failures: dict[int, tuple[str, Callable[[], str]]] = {}  # size -> (the cap, why)

@@ -262,16 +262,27 @@ class ArbStrategy(Strategy):
             return
         self.counts["evaluations"] += 1
         episode = self._episode
-        if episode is not None and not episode[1] and now - self._published_ns < self._refresh_ns:
-            # an episode not tradable, not due for a refresh: it goes on, unpublished, while its direction stays
-            # hopeless at the touch and the other has no edge (most ticks): nothing else to decide
+        inventory = None
+        if episode is not None and now - self._published_ns < self._refresh_ns:
+            # an episode not due for a refresh goes on, unpublished, while the other direction has no edge and its
+            # own decides the same (most ticks): not tradable while it stays hopeless at the touch; tradable, not
+            # acted on for the same reason (a cooldown, an execution in progress), while its smallest size clears
             buy_cex_at, buy_dex_at = self._pricer.touch(book)
-            if episode[0] is Direction.BUY_CEX_SELL_DEX:
-                if buy_cex_at is Touch.HOPELESS and buy_dex_at is Touch.NO_EDGE:
-                    return
-            elif buy_dex_at is Touch.HOPELESS and buy_cex_at is Touch.NO_EDGE:
-                return
-        inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
+            direction, tradable, reason = episode
+            mine, other = ((buy_cex_at, buy_dex_at) if direction is Direction.BUY_CEX_SELL_DEX
+                           else (buy_dex_at, buy_cex_at))
+            if other is Touch.NO_EDGE:
+                if not tradable:
+                    if mine is Touch.HOPELESS:
+                        return
+                elif mine is Touch.OPEN and reason and reason == self._why_not_act(now):
+                    inventory = (self._inventory if self._shared.version == self._inventory_version
+                                 else self._pricing_inventory())
+                    if self._pricer.clears_at_smallest(direction, book, inventory):
+                        return
+        if inventory is None:
+            inventory = (self._inventory if self._shared.version == self._inventory_version
+                         else self._pricing_inventory())
         buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
             if buy_dex is None:  # no edge either way

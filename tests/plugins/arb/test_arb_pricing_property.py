@@ -109,6 +109,9 @@ def check_one(p, the_pool, tick, inventory):
         assert adds_up(e)
         candidates = reference(the_pool, s, levels, e.direction, inventory, tick.mid)
         best = best_of(candidates)
+        # the smallest size (the first candidate, when no cap rules it out) clearing min_edge_bps: what a tradable
+        # episode that cannot act asks on each tick
+        assert p.clears_at_smallest(e.direction, tick, inventory) is bool(candidates and candidates[0].qualifies)
         event(f"{e.direction}: {'tradable' if e.tradable else 'priced' if e.size else 'nothing'}"
               f"{', capped by ' + e.limited_by if e.limited_by else ''}")
         if best is None:

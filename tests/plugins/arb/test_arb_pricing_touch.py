@@ -4,6 +4,9 @@
 * NO_EDGE: ``edges`` hands back None, ``evaluate`` an evaluation without a gross edge;
 * HOPELESS: an evaluation with an edge that is not tradable (whatever the book's other levels);
 * OPEN: an evaluation with an edge, the same decision ``evaluate`` makes.
+
+``Pricer.clears_at_smallest`` (a tradable episode going on) says True only for a direction the full evaluation
+decides tradable, and True whenever that evaluation's best size is the smallest one.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ def test_the_touch_and_the_edges_decide_as_the_full_evaluation(scene):
             assert decision(edge) == decision(e)
             if at is Touch.HOPELESS:
                 assert not e.tradable
+            clears = quick.clears_at_smallest(e.direction, tick, inventory)
+            event(f"clears at the smallest size: {clears}, tradable: {e.tradable}")
+            if clears:
+                assert e.tradable
+            elif e.tradable:
+                assert e.size != quick._kmin * quick._step
 
 
 def test_a_touch_without_a_level_or_a_pool_has_no_edge():
