@@ -573,6 +573,21 @@ def _held(evaluations: list[Evaluation]) -> list[Evaluation]:
     return [ev for ev in evaluations if ev._make is not None and getrefcount(ev) > _HELD]
 
 
+def _remembered(memo: tuple, units, inv: Inventory) -> bool:
+    """Whether a memo entry ``(inventory, levels read, all read, what the last must hold, evaluation)`` of
+    :meth:`Pricer._direction` holds for a book side ``units`` and inventory ``inv`` (see there)."""
+    m_inv, read, whole, need, _ = memo
+    if m_inv is not inv and m_inv != inv:
+        return False
+    if need is None:
+        return units == read if whole else units[:len(read)] == read
+    n = len(read) - 1
+    if len(units) > n and units[:n] == read[:n]:
+        price, qty = units[n]
+        return price == read[n][0] and qty >= need
+    return False
+
+
 class Pricer:
     """Prices both directions of one pair: a CEX market against one pool."""
 
@@ -976,17 +991,8 @@ class Pricer:
         units = None
         if memo is not None:
             units = book.ask_units if buy_cex else book.bid_units
-            m_inv, read, whole, need, ev = memo
-            if m_inv is inv or m_inv == inv:
-                if need is None:
-                    if units == read if whole else units[:len(read)] == read:
-                        return ev
-                else:
-                    n = len(read) - 1
-                    if len(units) > n and units[:n] == read[:n]:
-                        price, qty = units[n]
-                        if price == read[n][0] and qty >= need:
-                            return ev
+            if _remembered(memo, units, inv):
+                return memo[4]
         if hopeless:
             # decided: not tradable. What it would show (the smallest size priced) is made when read
             return self._later(direction, False, partial(self._hopeless_read, key, book, inv, self._era))
@@ -1077,25 +1083,31 @@ class Pricer:
             return None
         return at, (kmin, value, price, quote, level), span
 
-    def clears_at_smallest(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool:
-        """Whether ``direction``'s smallest size clears ``min_edge_bps`` on this book and pool state, within every
-        cap: then :meth:`edges` decides that direction tradable, whatever the rest of the book holds (an upper bound
-        on a size's PnL cannot be below one size's PnL, and the search looks for the best clearing size only past
-        the smallest). False when it does not or cannot be priced: :meth:`edges` decides.
+    def tradable(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool | None:
+        """Whether :meth:`edges` decides ``direction`` tradable on this book and pool state, when that is cheap to
+        tell; None when only its size search can (then ask it). For a caller that needs only to know that an episode
+        goes on as it was decided (a tradable one that cannot act, waiting for its cooldown or an execution; one
+        that no size can trade), on a touch where the direction has an edge (:meth:`touch` says OPEN).
 
-        No evaluation is made and nothing is kept but the caches :meth:`edges` fills (the touch's facts, the pool's
-        quote of that size): a caller that needs only to know that a tradable episode goes on asks this (a decision
-        that cannot act, waiting for its cooldown or an execution, on a touch with an edge)."""
+        Told by the evaluation :meth:`edges` made of the same inputs when it is kept, else on integers by the
+        smallest size: tradable when it clears ``min_edge_bps`` within every cap (the search looks for the best
+        clearing size from there), not when a cap rules it out (and so every size: caps hold for a prefix of the
+        ladder). No evaluation is made and nothing is kept but the caches :meth:`edges` fills (the touch's facts,
+        the pool's quote of that size)."""
         if self._mid is None:
-            return False
+            return None
         pd = book.price_decimals
         if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
             self._gates(pd, book.qty_decimals)
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         units = book.ask_units if buy_cex else book.bid_units
         if not units:
-            return False
-        fees = self._fees_at((book.best_bid_units, book.best_ask_units) if self._sol_price is None else None)
+            return None
+        touch = (book.best_bid_units, book.best_ask_units) if self._sol_price is None else None
+        memo = self._memo.get((direction, touch, units[0][0])) if self._memo else None
+        if memo is not None and _remembered(memo, units, inventory):
+            return memo[4].tradable
+        fees = self._fees_at(touch)
         with localcontext(_EXACT):
             walked = self._walk_smallest(direction, units, inventory)
             if walked is None:
@@ -1107,7 +1119,7 @@ class Pricer:
             net = amount - value * self._rate_buy - at.hk * k - fixed
         else:
             net = value * self._rate_sell - amount - at.hk * k - fixed
-        return net > at.floor_k * k
+        return True if net > at.floor_k * k else None
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""

@@ -265,20 +265,20 @@ class ArbStrategy(Strategy):
         inventory = None
         if episode is not None and now - self._published_ns < self._refresh_ns:
             # an episode not due for a refresh goes on, unpublished, while the other direction has no edge and its
-            # own decides the same (most ticks): not tradable while it stays hopeless at the touch; tradable, not
-            # acted on for the same reason (a cooldown, an execution in progress), while its smallest size clears
+            # own decides the same (most ticks): not tradable while it stays hopeless at the touch or a cap rules its
+            # smallest size out; tradable, not acted on for the same reason (a cooldown, an execution in progress),
+            # while its smallest size clears
             buy_cex_at, buy_dex_at = self._pricer.touch(book)
             direction, tradable, reason = episode
             mine, other = ((buy_cex_at, buy_dex_at) if direction is Direction.BUY_CEX_SELL_DEX
                            else (buy_dex_at, buy_cex_at))
             if other is Touch.NO_EDGE:
-                if not tradable:
-                    if mine is Touch.HOPELESS:
-                        return
-                elif mine is Touch.OPEN and reason and reason == self._why_not_act(now):
+                if not tradable and mine is Touch.HOPELESS:
+                    return
+                if mine is Touch.OPEN and (not tradable or (reason and reason == self._why_not_act(now))):
                     inventory = (self._inventory if self._shared.version == self._inventory_version
                                  else self._pricing_inventory())
-                    if self._pricer.clears_at_smallest(direction, book, inventory):
+                    if self._pricer.tradable(direction, book, inventory) is tradable:
                         return
         if inventory is None:
             inventory = (self._inventory if self._shared.version == self._inventory_version

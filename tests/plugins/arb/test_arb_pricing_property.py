@@ -15,7 +15,7 @@ from decimal import Decimal, localcontext
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from plugins.arb.pricing import Inventory
+from plugins.arb.pricing import Inventory, Pricer
 from tests.plugins.arb.test_arb_pricing_kit import Candidate, D, adds_up, book, pool, pricer, reference
 
 CENT = D("0.01")
@@ -109,9 +109,16 @@ def check_one(p, the_pool, tick, inventory):
         assert adds_up(e)
         candidates = reference(the_pool, s, levels, e.direction, inventory, tick.mid)
         best = best_of(candidates)
-        # the smallest size (the first candidate, when no cap rules it out) clearing min_edge_bps: what a tradable
-        # episode that cannot act asks on each tick
-        assert p.clears_at_smallest(e.direction, tick, inventory) is bool(candidates and candidates[0].qualifies)
+        # what an episode asks on each tick, on a pricer that has kept nothing (told by the smallest size: the first
+        # candidate, when no cap rules it out), and on this one (it may have kept the evaluation of these inputs)
+        fresh = Pricer(s, p.market, p.base, p.quote)
+        fresh.set_pool(the_pool)
+        told = fresh.tradable(e.direction, tick, inventory)
+        if not candidates:
+            assert told is False or (told is None and not e.edge)
+        else:
+            assert told is (True if candidates[0].qualifies else None)
+        assert p.tradable(e.direction, tick, inventory) in (None, e.tradable)
         event(f"{e.direction}: {'tradable' if e.tradable else 'priced' if e.size else 'nothing'}"
               f"{', capped by ' + e.limited_by if e.limited_by else ''}")
         if best is None:

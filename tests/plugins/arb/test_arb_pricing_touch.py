@@ -5,8 +5,8 @@
 * HOPELESS: an evaluation with an edge that is not tradable (whatever the book's other levels);
 * OPEN: an evaluation with an edge, the same decision ``evaluate`` makes.
 
-``Pricer.clears_at_smallest`` (a tradable episode going on) says True only for a direction the full evaluation
-decides tradable, and True whenever that evaluation's best size is the smallest one.
+``Pricer.tradable`` (an episode going on), when it can tell, says what the full evaluation decides, and can tell
+whenever that evaluation's best size is the smallest one.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ def test_the_touch_and_the_edges_decide_as_the_full_evaluation(scene):
             assert decision(edge) == decision(e)
             if at is Touch.HOPELESS:
                 assert not e.tradable
-            clears = quick.clears_at_smallest(e.direction, tick, inventory)
-            event(f"clears at the smallest size: {clears}, tradable: {e.tradable}")
-            if clears:
-                assert e.tradable
+            told = quick.tradable(e.direction, tick, inventory)
+            event(f"tradable told: {told}, tradable: {e.tradable}")
+            if told is not None:
+                assert told is e.tradable
             elif e.tradable:
                 assert e.size != quick._kmin * quick._step
 
