@@ -174,3 +174,34 @@ def test_timers_cancelled_or_run_for_nothing_change_nothing(tmp_path, monkeypatc
 
     monkeypatch.setattr(driver, "drive", drive_with_timers)
     check("arb_synthetic", outcome(tmp_path, write_config(tmp_path), 1500))
+
+
+@pytest.mark.parametrize("scenario", ["arb_synthetic", "arb_recorded"])
+def test_the_episode_shortcut_decides_as_the_full_decision(tmp_path, monkeypatch, scenario):
+    """While an episode goes on, the arb strategy keeps it without pricing again when ``Pricer.tradable`` can tell
+    (the kept evaluation, else the smallest size): the pinned runs take that shortcut, and deciding every tick in
+    full instead (``tradable`` telling nothing) gives the same fills, report and rows."""
+    from plugins.arb.pricing import Pricer
+
+    if scenario == "arb_recorded":
+        write_kraken_recording(tmp_path / "sol.jsonl", 1500)
+        config = tmp_path / "recorded.toml"
+        config.write_text(RECORDED.format(recording=tmp_path / "sol.jsonl"))
+        steps = None
+    else:
+        config, steps = write_config(tmp_path), 1500
+    told = {True: 0, False: 0, None: 0}
+    tradable = Pricer.tradable
+
+    def counted(self, *args):
+        answer = tradable(self, *args)
+        told[answer] += 1
+        return answer
+
+    monkeypatch.setattr(Pricer, "tradable", counted)
+    check(scenario, outcome(tmp_path / "shortcut", config, steps))
+    # episodes went on without a search: tradable ones (a cooldown, an execution in progress) in both runs, and in
+    # the recorded one also episodes whose every size a cap ruled out
+    assert told[True] and (told[False] or scenario == "arb_synthetic"), told
+    monkeypatch.setattr(Pricer, "tradable", lambda self, *args: None)
+    check(scenario, outcome(tmp_path / "full", config, steps))
