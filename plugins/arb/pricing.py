@@ -1036,17 +1036,17 @@ class Pricer:
         rules the size out.
 
         Call in the exact context."""
-        walked = self._walk_smallest(direction, units, inv)
-        if walked is None:
+        at, found, span = self._walk_smallest(direction, units, inv)
+        if found is None:
             return None
-        at, found, span = walked
         return self._chosen(direction, found, at, fees, False, "", into), span
 
-    def _walk_smallest(self, direction: Direction, units, inv: Inventory) -> tuple[_Touch, tuple, tuple] | None:
+    def _walk_smallest(self, direction: Direction, units, inv: Inventory) -> tuple[_Touch, tuple | None, tuple]:
         """The smallest size of a direction with an edge at its touch (``units``, one level at least): its touch's
-        facts, what :meth:`_search` finds of it ``(k, value, worst price, quote, level)`` and the span its walk read;
-        None when a cap rules it out (the inventory, the CEX depth within the slippage cap, the pool's liquidity or
-        impact)."""
+        facts, what :meth:`_search` finds of it ``(k, value, worst price, quote, level)`` (None when a cap rules it
+        out: the inventory, the CEX depth within the slippage cap, the pool's liquidity or impact) and the span of
+        the book side this read, as :meth:`_direction`'s memo keeps it ``(levels, all of them, what the last must
+        hold)``."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         t = units[0][0]
         at = self._at_touch.get((direction, t))
@@ -1055,21 +1055,21 @@ class Pricer:
         limits = self._inventory_limits(direction, inv)
         kmin = at.kmin
         if limits.sol_have is not None or at.kmax < kmin or limits.k_inv < kmin:
-            return None
+            return at, None, (0, False, None)  # decided by the touch and the inventory alone
         need, qf = self._s * kmin, self._qf
         limit, den = at.limit, self._slip[0]
         before = value_before = 0  # base and value of the levels wholly taken
         level = -1
         for level, (price, qty) in enumerate(units):  # noqa: B007 - the level the walk stops in is read below
             if (price * den > limit) if buy_cex else (price * den < limit):
-                return None  # the slippage cap leaves less than the smallest size
+                return at, None, (level + 1, False, None)  # the slippage cap leaves less than the smallest size
             qty *= qf
             if before + qty >= need:
                 break
             before += qty
             value_before += qty * price
         else:
-            return None  # the book holds less than the smallest size
+            return at, None, (len(units), True, None)  # the book holds less than the smallest size
         value = value_before + (need - before) * price
         whole = level + 1 == len(units)
         span = (level + 1, whole, None if whole else -(-(need - before) // qf))
@@ -1078,9 +1078,9 @@ class Pricer:
         if quote is None:
             quote = cache[kmin] = self._quote_size(Side.SELL if buy_cex else Side.BUY, kmin)
         if isinstance(quote, _NoQuote) or quote.over_cap:
-            return None
+            return at, None, span
         if (value * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
-            return None
+            return at, None, span
         return at, (kmin, value, price, quote, level), span
 
     def tradable(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool | None:
@@ -1104,22 +1104,34 @@ class Pricer:
         if not units:
             return None
         touch = (book.best_bid_units, book.best_ask_units) if self._sol_price is None else None
-        memo = self._memo.get((direction, touch, units[0][0])) if self._memo else None
-        if memo is not None and _remembered(memo, units, inventory):
-            return memo[4].tradable
+        key = (direction, touch, units[0][0])
+        memo = self._memo
+        if memo:
+            kept = memo.get(key)  # the evaluation edges made of these inputs
+            if kept is not None and _remembered(kept, units, inventory):
+                return kept[4].tradable
+            kept = memo.get(key + (None,))  # what this told of them
+            if kept is not None and _remembered(kept, units, inventory):
+                return kept[4]
         fees = self._fees_at(touch)
+        told: bool | None = False
         with localcontext(_EXACT):
-            walked = self._walk_smallest(direction, units, inventory)
-            if walked is None:
-                return False
-            at, (k, value, _, quote, _), _ = walked
-            fixed = self._fixed_scaled(fees)
-        amount = quote.quote_units * self._amount_scale
-        if buy_cex:
-            net = amount - value * self._rate_buy - at.hk * k - fixed
-        else:
-            net = value * self._rate_sell - amount - at.hk * k - fixed
-        return True if net > at.floor_k * k else None
+            at, found, span = self._walk_smallest(direction, units, inventory)
+            if found is not None:
+                k, value, _, quote, _ = found
+                amount = quote.quote_units * self._amount_scale
+                fixed = self._fixed_scaled(fees)
+                if buy_cex:
+                    net = amount - value * self._rate_buy - at.hk * k - fixed
+                else:
+                    net = value * self._rate_sell - amount - at.hk * k - fixed
+                told = True if net > at.floor_k * k else None
+        if len(memo) >= _NO_EDGE_KEPT:
+            self._forget()
+        # kept beside the evaluations, against the levels the walk read: the next ticks that leave them (and the
+        # touch) as they are get the same answer for a look-up
+        self._memo[key + (None,)] = (inventory, units[:span[0]], span[1], span[2], told)
+        return told
 
     def _later(self, direction: Direction, tradable: bool, make: Callable[[Evaluation], Evaluation]) -> Evaluation:
         """An unsettled evaluation with an edge (see :class:`Evaluation`), made on this pool state by ``make``."""

@@ -12,11 +12,14 @@ whenever that evaluation's best size is the smallest one.
 from __future__ import annotations
 
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-from plugins.arb.pricing import Touch
-from tests.plugins.arb.test_arb_pricing_kit import RICH, book, pool, pricer
+from plugins.arb.pricing import Direction, Touch
+from tests.plugins.arb.test_arb_pricing_kit import RICH, D, book, pool, pricer
 from tests.plugins.arb.test_arb_pricing_memo import decision
 from tests.plugins.arb.test_arb_pricing_property import scenes
+
+CENT = D("0.01")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,3 +58,47 @@ def test_a_touch_without_a_level_or_a_pool_has_no_edge():
     p.set_pool(pool(0, 0))  # an empty pool: nothing can be priced
     assert p.touch(book([("160.70", 5)], [("160.80", 5)])) == (Touch.NO_EDGE, Touch.NO_EDGE)
     assert p.edges(book([("160.70", 5)], [("160.80", 5)]), RICH) == (None, None)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.data())
+def test_what_tradable_kept_holds_while_the_levels_it_read_stand(scene, data):
+    """``Pricer.tradable`` keeps each answer against the levels its walk read: a pricer asking tick after tick (the
+    same touch; one level's size changed, the touch's own included, or a deeper level's price) answers as one that
+    has kept nothing."""
+    ticks, overrides, inventory = scene
+    teller = pricer(ticks[0][0], **overrides)
+    for the_pool, tick in ticks:
+        teller.set_pool(the_pool)
+        variants = [tick]
+        for _ in range(data.draw(st.integers(1, 4))):
+            bids, asks = list(variants[-1].bids), list(variants[-1].asks)
+            side = data.draw(st.sampled_from([s for s in (bids, asks) if s] or [bids]))
+            if side:
+                i = data.draw(st.integers(0, len(side) - 1))
+                price, qty = side[i]
+                if i and data.draw(st.booleans()):  # a deeper level moves, between its neighbours
+                    sign = 1 if side is asks else -1
+                    room = (side[i + 1][0] - side[i - 1][0]) * sign if i + 1 < len(side) else D(1)
+                    steps = int(room / CENT) - 1
+                    if steps > 0:
+                        price = side[i - 1][0] + sign * CENT * data.draw(st.integers(1, steps))
+                else:
+                    qty = D(data.draw(st.integers(1, 60_000))) / 100
+                side[i] = (price, qty)
+            variants.append(book(bids, asks))
+        for variant in variants:
+            fresh = pricer(the_pool, **overrides)
+            for direction in Direction:
+                told = teller.tradable(direction, variant, inventory)
+                event(f"told: {told}")
+                assert told is fresh.tradable(direction, variant, inventory)
+
+
+def test_tradable_reads_again_a_level_that_the_slippage_cap_stopped_at():
+    """The touch holds half the smallest size (1 SOL) and the next ask is past the 20 bps slippage cap: ruled out.
+    That next level moving within the cap (the same touch) is read again: 0.5 at 160.00 and 0.5 at 160.10 clear
+    10 bps against the pool's 161 (30 bps pool fee, 10 bps CEX fee, 2 bps haircut)."""
+    p, buy_cex = pricer(pool(10_000, 1_610_000)), Direction.BUY_CEX_SELL_DEX
+    assert p.tradable(buy_cex, book([("159", 5)], [("160.00", "0.5"), ("161.50", 50)]), RICH) is False
+    assert p.tradable(buy_cex, book([("159", 5)], [("160.00", "0.5"), ("160.10", 50)]), RICH) is True
