@@ -1092,8 +1092,9 @@ class Pricer:
         Told by the evaluation :meth:`edges` made of the same inputs when it is kept, else on integers by the
         smallest size: tradable when it clears ``min_edge_bps`` within every cap (the search looks for the best
         clearing size from there), not when a cap rules it out (and so every size: caps hold for a prefix of the
-        ladder). No evaluation is made and nothing is kept but the caches :meth:`edges` fills (the touch's facts,
-        the pool's quote of that size)."""
+        ladder); the net is :meth:`_search`'s ``net_of`` for that size. No evaluation is made: what is kept is the
+        answer (beside the evaluations, against the levels its walk read) and the caches :meth:`edges` fills (the
+        touch's facts, the pool's quote of that size)."""
         if self._mid is None:
             return None
         pd = book.price_decimals
