@@ -262,7 +262,7 @@ class ArbStrategy(Strategy):
             return
         self.counts["evaluations"] += 1
         episode = self._episode
-        inventory = None
+        inventory = self._inventory if self._shared.version == self._inventory_version else self._pricing_inventory()
         if episode is not None and now - self._published_ns < self._refresh_ns:
             # an episode not due for a refresh goes on, unpublished, while the other direction has no edge and its
             # own decides the same (most ticks): not tradable while it stays hopeless at the touch or a cap rules its
@@ -275,14 +275,9 @@ class ArbStrategy(Strategy):
             if other is Touch.NO_EDGE:
                 if not tradable and mine is Touch.HOPELESS:
                     return
-                if mine is Touch.OPEN and (not tradable or (reason and reason == self._why_not_act(now))):
-                    inventory = (self._inventory if self._shared.version == self._inventory_version
-                                 else self._pricing_inventory())
-                    if self._pricer.tradable(direction, book, inventory) is tradable:
-                        return
-        if inventory is None:
-            inventory = (self._inventory if self._shared.version == self._inventory_version
-                         else self._pricing_inventory())
+                if (mine is Touch.OPEN and (not tradable or (reason and reason == self._why_not_act(now)))
+                        and self._pricer.tradable(direction, book, inventory) is tradable):
+                    return
         buy_cex, buy_dex = self._pricer.edges(book, inventory)  # None: no gross edge (> 0)
         if buy_cex is None:
             if buy_dex is None:  # no edge either way
