@@ -4,14 +4,20 @@
 and fields pass through the secret redactor; an alert without a bot gets this bot's name. The
 first alert of a kind goes out at once; identical ones (same bot, kind, source and message)
 within the coalescing window are counted and summarised once when the window closes
-("... (3x in 60 s)").
+("... (3 more in 60 s)"). An identical alert after its window has closed opens a new window (the closed one's
+summary queued first), so no repeat goes uncounted, whenever the runner wakes.
+
+Closing the due windows costs what it closes, not how many are open: the windows are kept in the order
+they opened (a window's start never changes, a reopened window goes to the end), so the due ones are
+always at the front. A busy bot (a fill alert per fill, each with its own text, all open for
+``coalesce_s``) does not make every wake walk every window of the last minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -34,7 +40,8 @@ class Alerts:
         repeat's time."""
         self._queue: deque[Alert] = deque(maxlen=queue_size)
         self._wakeup = asyncio.Event()
-        self._windows: dict[tuple[str, str, str, str], tuple[float, int, Alert]] = {}
+        self._windows: OrderedDict[tuple[str, str, str, str], tuple[float, int, Alert]] = OrderedDict()
+        """Open coalescing windows, key -> (start, count, last alert), in the order they opened (so by start)."""
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
         self._listeners: list[tuple[str, Callable[[Alert], None]]] = []
@@ -77,9 +84,11 @@ class Alerts:
         key = (alert.bot, alert.kind, alert.source, alert.message)
         now = self._monotonic()
         window = self._windows.get(key)
-        if window is not None and now - window[0] < self.coalesce_s:
-            self._windows[key] = (window[0], window[1] + 1, alert)
-            return
+        if window is not None:
+            if now - window[0] < self.coalesce_s:
+                self._windows[key] = (window[0], window[1] + 1, alert)  # same place: its start is the same
+                return
+            self._close(key, window)  # closed by its repeat before the runner came to it
         self._windows[key] = (now, 1, alert)
         self._put(alert)
 
@@ -99,15 +108,25 @@ class Alerts:
         self._close_windows(force=True)
 
     def _close_windows(self, force: bool = False) -> None:
+        """Close every window whose time is up (``force``: every window), oldest first, stopping at the first
+        still open: the ones after it opened later."""
         now = self._monotonic()
-        for key, (start, count, last) in list(self._windows.items()):
-            if force or now - start >= self.coalesce_s:
-                del self._windows[key]
-                if count > 1:
-                    repeats = count - 1
-                    ts_ns = self._time_ns() if self._time_ns is not None else last.ts_ns
-                    self._put(replace(last, message=f"{last.message} ({repeats} more in {self.coalesce_s:g} s)",
-                                      fields={**last.fields, "repeats": repeats}, ts_ns=max(ts_ns, last.ts_ns)))
+        windows = self._windows
+        while windows:
+            key, window = next(iter(windows.items()))
+            if not force and now - window[0] < self.coalesce_s:
+                return
+            self._close(key, window)
+
+    def _close(self, key: tuple[str, str, str, str], window: tuple[float, int, Alert]) -> None:
+        """Drop a window and queue its summary when its alert was repeated in it."""
+        del self._windows[key]
+        _, count, last = window
+        if count > 1:
+            repeats = count - 1
+            ts_ns = self._time_ns() if self._time_ns is not None else last.ts_ns
+            self._put(replace(last, message=f"{last.message} ({repeats} more in {self.coalesce_s:g} s)",
+                              fields={**last.fields, "repeats": repeats}, ts_ns=max(ts_ns, last.ts_ns)))
 
     async def run(self) -> None:
         """Deliver queued alerts until cancelled."""

@@ -257,3 +257,40 @@ def test_alerts_that_can_reach_nobody_are_dropped_as_they_are_emitted_until_some
     alerts.subscribe(seen.append, owner="test")
     dispatch.fill("grid", fill)
     assert composed == ["buy 1 BTC/USD at 100"]
+
+
+def test_a_repeat_after_its_window_closed_counts_the_closed_windows_repeats_first():
+    """The runner may wake a while after a window's time is up: a repeat arriving first closes it (its summary
+    queued before the repeat, which opens a new window and goes out at once), so no repeat goes uncounted."""
+    clock = {"mono": 0.0}
+    alerts = Alerts(coalesce_s=60, queue_size=10, monotonic=lambda: clock["mono"])
+    seen: list[str] = []
+    alerts.subscribe(lambda alert: seen.append(alert.message), owner="test")
+    for mono in (0.0, 10.0, 20.0):
+        clock["mono"] = mono
+        alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))
+    clock["mono"] = 61.0  # the window's time is up; the runner has not woken yet
+    alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))
+    alerts.emit(Alert(AlertLevel.WARNING, "risk", "limits", "order blocked"))  # counted in the new window
+    assert seen == ["order blocked", "order blocked (2 more in 60 s)", "order blocked"]
+    clock["mono"] = 121.0
+    alerts.close_windows()
+    assert seen[3:] == ["order blocked (1 more in 60 s)"] and not alerts._windows
+
+
+def test_windows_close_oldest_first_and_the_ones_still_open_stay_open():
+    clock = {"mono": 0.0}
+    alerts = Alerts(coalesce_s=60, queue_size=100, monotonic=lambda: clock["mono"])
+    seen: list[str] = []
+    alerts.subscribe(lambda alert: seen.append(alert.message), owner="test")
+    for i in range(6):  # a window opens every 20 s, its alert repeated once right away
+        clock["mono"] = 20.0 * i
+        for _ in range(2):
+            alerts.emit(Alert(AlertLevel.INFO, "fill", "grid", f"fill {i}"))
+        if i == 2:
+            alerts.emit(Alert(AlertLevel.INFO, "fill", "grid", "fill 1"))  # a repeat keeps its window's place
+    seen.clear()
+    clock["mono"] = 100.5  # the windows opened at 0, 20 and 40 s are due; 60, 80 and 100 s are not
+    alerts._close_windows()
+    assert seen == ["fill 0 (1 more in 60 s)", "fill 1 (2 more in 60 s)", "fill 2 (1 more in 60 s)"]
+    assert [key[3] for key in alerts._windows] == ["fill 3", "fill 4", "fill 5"]
