@@ -135,8 +135,14 @@ class Executor:
         self._on_store_state = on_store_state
         self._active = active
         """Orders not known to be final (UNKNOWN included), by client order id (the portfolio reads it)."""
-        self._applied: set[tuple[str, str]] = set()
-        """(exchange, trade id) of every fill applied: the store's fills, and those on their way there."""
+        self._applied: dict[str, set[tuple[str, str]]] = {}
+        """(exchange, trade id) of the fills applied, by client order id, for the orders held here (not final, or
+        changes not yet written): every fill of such an order applied this run or stored before (see
+        :meth:`apply_fill`). An order's keys are dropped once it is final and written, so a bot that runs for
+        months keeps the fills of its open orders here, not of its whole history."""
+        self._from_store: set[str] = set()
+        """Orders read back from the store for a late fill: their earlier fills are the store's, not in
+        :attr:`_applied`, so each fill of theirs not known here is looked up there before it is applied."""
         self._unsent: dict[str, _Job] = {}
         """Orders accepted but not yet handed to the venue, by client order id."""
         self._sending: set[str] = set()
@@ -746,13 +752,21 @@ class Executor:
         order state (answers, look-ups, reconciliation, recovery).
         """
         key = (fill.exchange, fill.trade_id)
-        if key in self._applied:
+        cid = fill.client_order_id
+        keys = self._applied.get(cid)
+        if keys is not None and key in keys:
             return False
-        order = self.order(fill.client_order_id)
+        order = self.order(cid)
         if order is None:
-            log.warning("fill %s for unknown order %s ignored", fill.trade_id, fill.client_order_id)
+            log.warning("fill %s for unknown order %s ignored", fill.trade_id, cid)
             return False
-        self._applied.add(key)
+        if cid in self._from_store or not self._in_memory(cid):  # its earlier fills are the store's
+            if self.store.fill_stored(fill.exchange, fill.trade_id):
+                return False  # (the order's row was read from the store just before: the same path, as rare)
+            self._from_store.add(cid)  # held here until written, with this fill
+        if keys is None:
+            keys = self._applied[cid] = set()
+        keys.add(key)
         order.fee += fill.fee
         self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
@@ -863,8 +877,17 @@ class Executor:
                 self._put_back(dirty, fills)
                 self.store_failed(exc, "store writer")
                 return False
+            self._forget_written(dirty)
         self.store_recovered()
         return True
+
+    def _forget_written(self, written: dict[str, Order]) -> None:
+        """Drop the fill keys of orders just written that are not held here any more (final, no change since):
+        their fills are the store's, where a late one is checked (:attr:`_from_store`)."""
+        for cid in written:
+            if not self._in_memory(cid):
+                self._applied.pop(cid, None)
+                self._from_store.discard(cid)
 
     async def _write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
         """On a file-backed SQLite store, on the loop's record connection without waiting for a lock (a batch
@@ -921,12 +944,14 @@ class Executor:
     # --- recovery and reconciliation ------------------------------------------------------
 
     async def load(self) -> int:
-        """On start: read the fills already applied (the store's) back into the applied set and the portfolio."""
+        """On start: read the fills already applied (the store's) back into the portfolio, and their keys into
+        :attr:`_applied` (:meth:`recover` keeps those of the orders it holds)."""
         stored = await self.writer.call(self.store.fills)
         for _strategy, fill in stored:
+            keys = self._applied.setdefault(fill.client_order_id, set())
             key = (fill.exchange, fill.trade_id)
-            if key not in self._applied:
-                self._applied.add(key)
+            if key not in keys:
+                keys.add(key)
                 self.portfolio.on_fill(fill)
         return len(stored)
 
@@ -959,6 +984,8 @@ class Executor:
                                        "reconciliation keeps asking")
                 counts["unknown"] += 1
         await self.flush()
+        for cid in [cid for cid in self._applied if not self._in_memory(cid)]:
+            del self._applied[cid]  # finished orders: a late fill of theirs is checked in the store
         return counts
 
     async def reconcile(self) -> None:

@@ -149,6 +149,49 @@ type = "counting"
     assert any(row[2].startswith("0.3") for row in positions.rows[1:]), positions.rows
 
 
+async def test_finished_orders_leave_the_executors_memory_and_their_fills_are_still_applied_once(make_bot):
+    """The executor keeps the fill keys of the orders it holds, not of its whole history: once an order is final
+    and written they go, and a fill of it that comes again (a feed repeating itself, a look-up) is checked in the
+    store; a fill of it made late (a new trade) is applied, once."""
+    bot = await make_bot("""
+[exchanges.v]
+type = "filling"
+[strategies.s]
+type = "counting"
+[risk.c]
+type = "counting"
+""", extra=PLUGINS)
+    applied: list = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    ctx = bot.strategies["s"].ctx
+    for n in range(20):
+        ctx.submit(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("0.1"), Decimal(100 + n),
+                               client_order_id=f"m-{n}"))
+    await wait_for(lambda: all(bot.executor.order(f"m-{n}").status is OrderStatus.FILLED for n in range(20)))
+    await bot.executor.settle(5)
+    assert await bot.executor.flush()
+    assert not bot.executor._applied  # every order final and written: nothing kept for them
+
+    venue = bot.exchanges["v"]
+    for n in range(20):  # every fill comes again: on the feed, in a report, in the answer to a look-up
+        state = venue.orders[f"m-{n}"]
+        bot.bus.publish(state.fills[0])
+        bot.executor.handle_report(OrderReport("v", "BTC/USD", state, 2))
+        assert not bot.executor.apply_fill(state.fills[0])
+    late = dataclasses.replace(venue.orders["m-3"].fills[0], trade_id="T-late", qty=Decimal("0.05"))
+    assert bot.executor.apply_fill(late)  # a new trade of a finished order: applied
+    assert not bot.executor.apply_fill(late)  # and only once, before it is written
+    assert await bot.executor.flush()
+    assert not bot.executor._applied and not bot.executor._from_store
+    assert not bot.executor.apply_fill(late)  # and after: the store has it
+
+    assert bot.portfolio.position("v", "BTC/USD") == Decimal("2.05")
+    assert bot.risk.view.position("v", "BTC/USD") == Decimal("2.05")
+    assert len(bot.strategies["s"].fills) == 21 and len(bot.risk.checks[0].fills) == 21 and len(applied) == 21
+    assert len(bot.store.fills(strategy="s")) == 21
+    assert bot.store.get_order("m-3").fee == Decimal("0.50")  # each fill's fee counted once
+
+
 # --- a fill made at the paper venue while the bot is down ----------------------------------------------
 
 PAPER = """

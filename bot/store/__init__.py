@@ -738,6 +738,15 @@ class Store:
             return self.fast.exists(ORDERS, {"bot": self.bot, "client_order_id": client_order_id})
         return self.get_order(client_order_id) is not None
 
+    def fill_stored(self, exchange: str, trade_id: str) -> bool:
+        """Whether this fill is stored (by the unique key a fill has: its exchange and trade id)."""
+        where = {"bot": self.bot, "exchange": exchange, "trade_id": trade_id}
+        if self.fast is not None:
+            return self.fast.exists(FILLS, where)
+        with self.session() as s:
+            return s.exec(select(FillRow.id).where(FillRow.bot == self.bot, FillRow.exchange == exchange,
+                                                   FillRow.trade_id == trade_id)).first() is not None
+
     def get_order(self, client_order_id: str) -> Order | None:
         with self.session() as s:
             row = s.exec(select(OrderRow).where(OrderRow.bot == self.bot,
