@@ -150,10 +150,14 @@ class CommandTable:
     def flush_refusals(self, force: bool = False) -> None:
         """Audit the counts of refusal windows that are over (all of them with ``force``, on stop)."""
         now = self._clock.monotonic()
-        for (transport, chat_id), window in list(self._refusals.items()):
+        refusals = self._refusals
+        # windows are kept in the order they opened (one is added only when its chat has none): the ones that are
+        # over are at the front, so the walk stops at the first still open (a message costs O(windows closed))
+        while refusals:
+            (transport, chat_id), window = next(iter(refusals.items()))
             if not force and now - window.started < RATE_WINDOW_S:
-                continue
-            del self._refusals[(transport, chat_id)]
+                break
+            del refusals[(transport, chat_id)]
             if window.count:
                 users = sorted(window.users)
                 shown = ",".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")

@@ -349,3 +349,26 @@ async def test_observe_on_outlives_a_restart(make_bot):
         assert any("observe mode kept from before the restart" in a.message for a in alerts)
     finally:
         await second.stop()
+
+
+async def test_stranger_windows_close_oldest_first_and_the_open_ones_stay():
+    """A stranger's message closes the refusal windows that are over (their "N more in this chat" audit rows) and
+    only those: the windows are kept in the order they opened, so it stops at the first still open."""
+    from bot.commands import RATE_WINDOW_S, CommandTable
+    from bot.config import CommandSettings
+
+    clock = ManualClock()
+    rows: list[dict] = []
+    table = CommandTable({}, operator=None, audit=lambda **row: rows.append(row), clock=clock,
+                         settings=CommandSettings())
+    for i in range(3):  # a window opens every 10 s, in chat -i; a second stranger there is counted, not answered
+        await table.dispatch(Caller("telegram", f"u{i}", None, f"-{i}"), "status", [])
+        await table.dispatch(Caller("telegram", f"v{i}", None, f"-{i}"), "status", [])
+        clock.advance(10)
+    clock.advance(RATE_WINDOW_S - 25)  # the window opened at 0 s is over, those at 10 and 20 s are not
+    await table.dispatch(Caller("telegram", "w", None, "-9"), "status", [])
+    assert list(table._refusals) == [("telegram", "-1"), ("telegram", "-2"), ("telegram", "-9")]
+    assert [r["chat_id"] for r in rows if "more in this chat" in r["outcome"]] == ["-0"]
+    table.flush_refusals(force=True)
+    assert not table._refusals
+    assert [r["chat_id"] for r in rows if "more in this chat" in r["outcome"]] == ["-0", "-1", "-2"]
