@@ -93,7 +93,18 @@ class ChatRateLimiter(BaseRateLimiter[int]):
             await self._sleep(wait_s)
         self._overall.append(now)
         if key is not None and _is_group(key):
-            self._groups[key].append(now)
+            groups = self._groups
+            # kept in the order of each group's latest send (a group forgotten meanwhile by another send starts anew)
+            groups[key] = window = groups.pop(key) if key in groups else deque()
+            window.append(now)
+            while groups:  # groups with nothing sent in the last minute are forgotten from the front
+                oldest, sent = next(iter(groups.items()))
+                if sent and now - sent[-1] < GROUP_WINDOW_S:
+                    break
+                del groups[oldest]
+        if self._paused_until:
+            for chat in [c for c, until in self._paused_until.items() if until <= now]:
+                del self._paused_until[chat]
 
 
 def _is_group(key: str) -> bool:

@@ -69,3 +69,22 @@ async def test_the_overall_rate_is_kept_across_chats():
     assert clock.slept == []
     await send(limits, clock, 4)
     assert [s for _, s in clock.slept] == [1.0]
+
+
+async def test_groups_quiet_for_a_minute_are_forgotten_and_a_busy_one_is_still_limited():
+    """One window per group chat the bot ever wrote to (refusals to strangers in groups included) would grow
+    forever: a group with nothing sent in the last minute is forgotten, which is what its window would say."""
+    clock = Clock()
+    limits = limiter(clock, per_s=1e9)
+    for i in range(500):  # a new group every second
+        clock.now += 1.0
+        await send(limits, clock, -1000 - i)
+    assert len(limits._groups) <= 61
+    await send(limits, clock, -7)
+    await send(limits, clock, -7)
+    await send(limits, clock, -7)  # the third in a minute still waits
+    assert clock.slept == [("-7", 60.0)]
+    assert await send(limits, clock, -8, fail=[RetryAfter(30)]) == "ok"  # a 429 pause, over once waited out
+    clock.now += 31
+    await send(limits, clock, -9)
+    assert not limits._paused_until
