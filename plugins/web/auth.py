@@ -156,7 +156,16 @@ class FailureWindow:
         return self.WINDOW_S - (now - recent[0])
 
     def failed(self, key: str, now: float) -> None:
-        self._trim(key, now).append(now)
+        recent = self._trim(key, now)
+        recent.append(now)
+        # kept in the order of each address's latest failure: an address whose latest failure is a minute old
+        # (it never came back) is forgotten from the front, so addresses that fail once do not pile up
+        self._recent[key] = self._recent.pop(key)
+        while self._recent:
+            oldest, window = next(iter(self._recent.items()))
+            if window and now - window[-1] < self.WINDOW_S:
+                break
+            del self._recent[oldest]
 
     def clear(self) -> None:
         """Forget every address's failures."""

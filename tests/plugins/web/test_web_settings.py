@@ -98,3 +98,16 @@ def test_the_setup_example_in_docs_web_md_is_a_valid_config(tmp_path, monkeypatc
     bot = build_bot(example, data_dir=tmp_path, extra=web_plugins())
     settings = bot.operator.plugin_settings("web")
     assert settings.enabled and set(settings.users) == {"alice", "bob"}
+
+
+def test_failed_logins_of_addresses_that_never_come_back_are_forgotten_after_their_minute():
+    from plugins.web.auth import FailureWindow
+
+    window = FailureWindow(per_min=3)
+    for i in range(1000):  # a scanner: one wrong token a second, each from a new address
+        window.failed(f"10.0.{i // 256}.{i % 256}", float(i))
+    assert len(window._recent) <= 61
+    for _ in range(3):
+        window.failed("10.9.9.9", 2000.0)
+    assert window.blocked("10.9.9.9", 2001.0) > 0  # a guessing address is still held back
+    assert window.blocked("10.9.9.9", 2061.0) == 0
