@@ -78,6 +78,10 @@ def order_configuration(order: Order) -> dict[str, Any]:
     return {"limit_limit_gtc": {"base_size": size, "limit_price": str(order.price), "post_only": order.post_only}}
 
 
+ORDERS_KEPT = 100_000
+"""Orders whose Coinbase id and fills are remembered (the newest); older ones are read from the venue if asked for."""
+
+
 class CoinbaseExchange(PollingVenue):
     """Coinbase Advanced Trade spot: level2 books, ticker, orders with client_order_id (live mode only)."""
 
@@ -98,6 +102,9 @@ class CoinbaseExchange(PollingVenue):
         self._order_ids: dict[str, str] = {}
         """Our client order id -> Coinbase order_id."""
         self._fills: dict[str, Fill] = {}
+        """Trade (entry) id -> its fill, for the orders in :attr:`_fills_by_order`."""
+        self._fills_by_order: dict[str, list[Fill]] = {}
+        """Our client order id -> its fills as read, oldest order first (at most ORDERS_KEPT orders)."""
         self.private: CoinbaseUserStream | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -188,7 +195,7 @@ class CoinbaseExchange(PollingVenue):
         order_id = (answer.get("success_response") or {}).get("order_id") or answer.get("order_id")
         if not order_id:
             raise PermanentError(f"coinbase: create order answered without an order_id: {answer}")
-        self._order_ids[order.client_order_id] = order_id
+        self._remember_id(order.client_order_id, order_id)
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=order_id)
         self.track(order.client_order_id, order.symbol, order_id, state)
         return state
@@ -204,7 +211,7 @@ class CoinbaseExchange(PollingVenue):
             page = await self._api().call("GET", f"{API}/orders/historical/batch", params=params)
             for info in page.get("orders") or []:
                 if info.get("client_order_id") == client_order_id:
-                    self._order_ids[client_order_id] = info["order_id"]
+                    self._remember_id(client_order_id, info["order_id"])
                     return info["order_id"]
             cursor = page.get("cursor") or ""
             if not page.get("has_next") or not cursor:
@@ -254,7 +261,8 @@ class CoinbaseExchange(PollingVenue):
             for info in page.get("orders") or []:
                 pid = info.get("product_id", "")
                 cid = info.get("client_order_id") or info.get("order_id")
-                self._order_ids.setdefault(cid, info["order_id"])
+                if cid not in self._order_ids:
+                    self._remember_id(cid, info["order_id"])
                 out.append(await self._state(cid, by_product.get(pid, pid.replace("-", "/")), info))
             cursor = page.get("cursor") or ""
             if not page.get("has_next") or not cursor:
@@ -288,21 +296,43 @@ class CoinbaseExchange(PollingVenue):
         return OrderState(cid, mapped, exchange_order_id=info.get("order_id"), filled_qty=filled,
                           avg_fill_price=avg, fills=tuple(fills), reason=reason)
 
+    def _remember_id(self, cid: str, order_id: str) -> None:
+        """Keep ``cid``'s Coinbase order id; beyond ORDERS_KEPT ids the oldest are forgotten (a look-up of one goes
+        to the venue again, as after a restart)."""
+        self._order_ids[cid] = order_id
+        while len(self._order_ids) > ORDERS_KEPT:
+            del self._order_ids[next(iter(self._order_ids))]
+
     async def _fills_of(self, cid: str, symbol: str, order_id: str, filled: Decimal) -> list[Fill]:
-        mine = [f for f in self._fills.values() if f.client_order_id == cid]
+        mine = self._fills_by_order.get(cid, ())
         if sum((f.qty for f in mine), Decimal(0)) >= filled:
-            return mine
+            return list(mine)
         page = await self._api().call("GET", f"{API}/orders/historical/fills", params={"order_ids": order_id})
         quote = split_symbol(symbol)[1] if "/" in symbol else ""
         for f in page.get("fills") or []:
             tid = str(f.get("entry_id") or f["trade_id"])
             if tid not in self._fills:
-                self._fills[tid] = Fill(
+                fill = self._fills[tid] = Fill(
                     self.name, symbol, cid, tid, Side.BUY if f.get("side") == "BUY" else Side.SELL,
                     Decimal(str(f["price"])), Decimal(str(f["size"])), Decimal(str(f.get("commission") or "0")),
                     quote, Liquidity.MAKER if f.get("liquidity_indicator") == "MAKER" else Liquidity.TAKER,
                     self.ctx.clock.time_ns())
-        return [f for f in self._fills.values() if f.client_order_id == cid]
+                self._fills_by_order.setdefault(cid, []).append(fill)
+        self._forget_old_fills()
+        return list(self._fills_by_order.get(cid, ()))
+
+    def _forget_old_fills(self) -> None:
+        """Beyond ORDERS_KEPT orders with fills, the oldest not tracked any more are forgotten with their fills (read
+        again from the venue if ever asked for, as after a restart)."""
+        by_order = self._fills_by_order
+        while len(by_order) > ORDERS_KEPT:
+            cid = next(iter(by_order))
+            fills = by_order.pop(cid)
+            if cid in self._tracked:  # still open: kept, moved to the back
+                by_order[cid] = fills
+                break
+            for fill in fills:
+                self._fills.pop(fill.trade_id, None)
 
     async def poll_once(self) -> None:
         """One read of every tracked order (also called by tests)."""

@@ -212,3 +212,33 @@ async def test_the_key_never_reaches_a_log_line(coinbase_bot, fake_ws, fake_rest
     body = PRIVATE_KEY_PEM.splitlines()[1]
     assert body not in caplog.text
     assert body not in repr(coinbase.rest) and body not in repr(coinbase.settings) and body not in repr(coinbase.signer)
+
+
+async def test_fills_are_kept_by_order_for_the_newest_orders_and_an_open_one_keeps_its_own(monkeypatch):
+    """The venue remembers fills (and Coinbase order ids) for the newest ORDERS_KEPT orders, found by order, not
+    by walking every fill it ever saw; an older one is read from the venue again if asked for, as after a
+    restart, and an order still tracked is never forgotten."""
+    from bot.domain import Liquidity
+    from plugins.coinbase import exchange as cb_exchange
+
+    monkeypatch.setattr(cb_exchange, "ORDERS_KEPT", 10)
+    venue = object.__new__(cb_exchange.CoinbaseExchange)  # only its memory of orders and fills is exercised
+    venue._fills, venue._fills_by_order, venue._order_ids, venue._tracked = {}, {}, {}, {}
+    venue._tracked["o3"] = ("BTC/USD", "x3", None)  # still open
+
+    def fill(cid: str, tid: str) -> Fill:
+        return Fill("coinbase", "BTC/USD", cid, tid, Side.BUY, Decimal(1), Decimal("0.01"), Decimal(0), "USD",
+                    Liquidity.MAKER, 0)
+
+    for i in range(30):
+        venue._remember_id(f"o{i}", f"x{i}")
+        for leg in range(2):
+            f = venue._fills[f"t{i}-{leg}"] = fill(f"o{i}", f"t{i}-{leg}")
+            venue._fills_by_order.setdefault(f"o{i}", []).append(f)
+        venue._forget_old_fills()
+    assert len(venue._order_ids) == 10 and list(venue._order_ids)[0] == "o20"
+    assert "o3" in venue._fills_by_order and len(venue._fills_by_order) <= 11
+    assert set(venue._fills) == {f.trade_id for fs in venue._fills_by_order.values() for f in fs}
+    # a read of a kept order's fills is its own, in the order they came, without a request (filled in full)
+    got = await venue._fills_of("o25", "BTC/USD", "x25", Decimal("0.02"))
+    assert [f.trade_id for f in got] == ["t25-0", "t25-1"]
