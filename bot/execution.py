@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -68,6 +69,9 @@ FLUSH_GATHER_S = 0.05
 """The writer waits this long after a change to gather a few more into one transaction."""
 STORE_RETRY_S = (0.2, 5.0)
 """First and longest delay between two attempts to write while the store fails."""
+FINISHED_KEPT = 10_000
+"""Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
+comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 _SETTLED_NOW = (OrderState, PermanentError, TransientError)
 """Answers handled without another request (:meth:`Executor._handle_settled`); any other is an unknown outcome."""
@@ -140,6 +144,9 @@ class Executor:
         changes not yet written): every fill of such an order applied this run or stored before (see
         :meth:`apply_fill`). An order's keys are dropped once it is final and written, so a bot that runs for
         months keeps the fills of its open orders here, not of its whole history."""
+        self._finished: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
+        """The fill keys of the latest :data:`FINISHED_KEPT` orders dropped from :attr:`_applied`: fills the store
+        has, remembered so that their repeats cost no store read (a miss here is looked up there)."""
         self._from_store: set[str] = set()
         """Orders read back from the store for a late fill: their earlier fills are the store's, not in
         :attr:`_applied`, so each fill of theirs not known here is looked up there before it is applied."""
@@ -756,13 +763,18 @@ class Executor:
         keys = self._applied.get(cid)
         if keys is not None and key in keys:
             return False
+        from_store = cid in self._from_store or not self._in_memory(cid)  # its earlier fills are the store's
+        if from_store:
+            finished = self._finished.get(cid)
+            if finished is not None and key in finished:
+                return False  # a repeat of a fill of a recently finished order
+            if self.store.fill_stored(fill.exchange, fill.trade_id):
+                return False  # a repeat of an older one: one indexed read, before the order's row is read
         order = self.order(cid)
         if order is None:
             log.warning("fill %s for unknown order %s ignored", fill.trade_id, cid)
             return False
-        if cid in self._from_store or not self._in_memory(cid):  # its earlier fills are the store's
-            if self.store.fill_stored(fill.exchange, fill.trade_id):
-                return False  # (the order's row was read from the store just before: the same path, as rare)
+        if from_store:
             self._from_store.add(cid)  # held here until written, with this fill
         if keys is None:
             keys = self._applied[cid] = set()
@@ -886,8 +898,17 @@ class Executor:
         their fills are the store's, where a late one is checked (:attr:`_from_store`)."""
         for cid in written:
             if not self._in_memory(cid):
-                self._applied.pop(cid, None)
+                keys = self._applied.pop(cid, None)
                 self._from_store.discard(cid)
+                if keys:
+                    self._remember_finished(cid, keys)
+
+    def _remember_finished(self, cid: str, keys: set[tuple[str, str]]) -> None:
+        finished = self._finished
+        known = finished.pop(cid, None)
+        finished[cid] = keys | known if known else keys
+        while len(finished) > FINISHED_KEPT:
+            finished.popitem(last=False)
 
     async def _write_batch(self, orders: list[Order], fills: list[tuple[str, Fill]]) -> None:
         """On a file-backed SQLite store, on the loop's record connection without waiting for a lock (a batch
@@ -985,7 +1006,7 @@ class Executor:
                 counts["unknown"] += 1
         await self.flush()
         for cid in [cid for cid in self._applied if not self._in_memory(cid)]:
-            del self._applied[cid]  # finished orders: a late fill of theirs is checked in the store
+            self._remember_finished(cid, self._applied.pop(cid))  # finished orders: the latest remembered
         return counts
 
     async def reconcile(self) -> None:

@@ -149,10 +149,15 @@ type = "counting"
     assert any(row[2].startswith("0.3") for row in positions.rows[1:]), positions.rows
 
 
-async def test_finished_orders_leave_the_executors_memory_and_their_fills_are_still_applied_once(make_bot):
+async def test_finished_orders_leave_the_executors_memory_and_their_fills_are_still_applied_once(make_bot,
+                                                                                                monkeypatch):
     """The executor keeps the fill keys of the orders it holds, not of its whole history: once an order is final
-    and written they go, and a fill of it that comes again (a feed repeating itself, a look-up) is checked in the
-    store; a fill of it made late (a new trade) is applied, once."""
+    and written they go (the latest FINISHED_KEPT orders' are remembered), and a fill of it that comes again (a
+    feed repeating itself, a look-up) is checked in the store when not remembered; a fill of it made late (a new
+    trade) is applied, once."""
+    from bot import execution
+
+    monkeypatch.setattr(execution, "FINISHED_KEPT", 5)
     bot = await make_bot("""
 [exchanges.v]
 type = "filling"
@@ -170,7 +175,12 @@ type = "counting"
     await wait_for(lambda: all(bot.executor.order(f"m-{n}").status is OrderStatus.FILLED for n in range(20)))
     await bot.executor.settle(5)
     assert await bot.executor.flush()
-    assert not bot.executor._applied  # every order final and written: nothing kept for them
+    assert not bot.executor._applied  # every order final and written: nothing held for them
+    assert list(bot.executor._finished) == [f"m-{n}" for n in range(15, 20)]  # the latest remembered
+    store_reads: list[str] = []
+    fill_stored = bot.store.fill_stored
+    monkeypatch.setattr(bot.store, "fill_stored",
+                        lambda exchange, trade_id: store_reads.append(trade_id) or fill_stored(exchange, trade_id))
 
     venue = bot.exchanges["v"]
     for n in range(20):  # every fill comes again: on the feed, in a report, in the answer to a look-up
@@ -178,11 +188,13 @@ type = "counting"
         bot.bus.publish(state.fills[0])
         bot.executor.handle_report(OrderReport("v", "BTC/USD", state, 2))
         assert not bot.executor.apply_fill(state.fills[0])
+    older = {venue.orders[f"m-{n}"].fills[0].trade_id for n in range(15)}
+    assert set(store_reads) == older and len(store_reads) == 3 * 15  # the remembered ones cost no read
     late = dataclasses.replace(venue.orders["m-3"].fills[0], trade_id="T-late", qty=Decimal("0.05"))
     assert bot.executor.apply_fill(late)  # a new trade of a finished order: applied
     assert not bot.executor.apply_fill(late)  # and only once, before it is written
     assert await bot.executor.flush()
-    assert not bot.executor._applied and not bot.executor._from_store
+    assert not bot.executor._applied and not bot.executor._from_store and len(bot.executor._finished) == 5
     assert not bot.executor.apply_fill(late)  # and after: the store has it
 
     assert bot.portfolio.position("v", "BTC/USD") == Decimal("2.05")
