@@ -50,6 +50,16 @@ FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 NOT_FOUND_GRACE_S = 60.0
 """A periodic reconcile leaves an order the executor does not know yet alone for this long after submitting it."""
 
+FINISHED_KEPT = 10_000
+"""Finished orders whose trade ids the grid remembers (the newest), besides its open ones.
+
+Those ids only guard against one fill delivered twice: the executor hands each fill to the strategy once, across
+restarts too (a fill it has stored is never applied again), and a late fill of a finished order comes once, within
+seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill of an older order is still counted
+(once, by the executor's guarantee), only without this second check. Nothing else about a finished order is kept:
+what it closes is asked of the executor (:meth:`GridStrategy._closes_of`).
+"""
+
 
 class GridConfigError(Exception):
     """The grid cannot start with these settings; the message says what to change."""
@@ -88,10 +98,13 @@ class GridStrategy(Strategy):
         """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
         self._realized = ZERO
         self._fees = ZERO
-        self._counted: set[str] = set()
-        """Trade ids already in ``_book``."""
-        self._closes: dict[str, str] = {}
-        """Client order id of a slot's sell -> its buy's: the lot the sell closes, as the ledger matches it."""
+        self._counted: dict[str, set[str]] = {}
+        """Trade ids already in ``_book``, per order: the slots' open orders (moved to ``_finished`` by ``_finish``)."""
+        self._finished: dict[str, set[str]] = {}
+        """The same for the last FINISHED_KEPT finished orders (and fills of orders no slot holds), oldest first."""
+        self._closes: dict[str, str | None] = {}
+        """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
+        it to; a buy: None). Popped by ``_finish``: a later fill asks the executor (:meth:`_closes_of`)."""
         # hot-path state
         self._started = False
         self._bid: Decimal | None = None
@@ -129,9 +142,9 @@ class GridStrategy(Strategy):
         self._order_qty = market.round_qty(s.order_size)
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
-        self._closes = self.ctx.store.closes(strategy=self.name)
+        closes = self.ctx.store.closes(strategy=self.name)
         for fill in self.ctx.stored_fills():
-            self._count(fill)
+            self._count(fill, closes.get(fill.client_order_id))
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -156,6 +169,7 @@ class GridStrategy(Strategy):
                                   "; ".join(changes))
                 layout, slots = self._lay_out(layout, rows)
         self._adopt(layout, slots)
+        self._keep_open(closes)
         self._find_buys(slots)
         self._check_order_size()
         self._started = True
@@ -244,6 +258,17 @@ class GridStrategy(Strategy):
             if slot.order_id is not None:
                 self._by_order[slot.order_id] = slot
 
+    def _keep_open(self, closes: Mapping[str, str]) -> None:
+        """At start: what the slots' open orders close and the trade ids counted for them are kept; of the other
+        orders (the stored history just counted) only the newest FINISHED_KEPT."""
+        self._closes = {order_id: closes.get(order_id) for order_id in self._by_order}
+        for order_id in self._by_order:
+            seen = self._finished.pop(order_id, None)
+            if seen is not None:
+                self._counted[order_id] = seen
+        for order_id in list(self._finished)[:max(0, len(self._finished) - FINISHED_KEPT)]:
+            del self._finished[order_id]
+
     def _check_order_size(self) -> None:
         market, s = self._rules, self.settings
         lowest = self._slots[0].buy_price
@@ -295,19 +320,49 @@ class GridStrategy(Strategy):
             self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
-        self._count(fill)
+        self._count(fill, self._closes_of(fill.client_order_id))
         if fill.client_order_id in self._by_order:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
 
-    def _count(self, fill: Fill) -> None:
-        """Book a fill of this strategy into its ledger lots, once per trade."""
-        if fill.trade_id in self._counted or fill.symbol != self._symbol:
+    def _count(self, fill: Fill, closes: str | None) -> None:
+        """Book a fill of this strategy into its ledger lots, once per trade; ``closes``: what its order names."""
+        if fill.symbol != self._symbol:
             return
-        self._counted.add(fill.trade_id)
-        self._realized += self._book.apply_fill(fill, self._closes.get(fill.client_order_id))
+        order_id = fill.client_order_id
+        seen = self._counted.get(order_id)
+        if seen is None:
+            seen = self._finished.get(order_id)
+            if seen is None:
+                seen = set()
+                if order_id in self._by_order:
+                    self._counted[order_id] = seen
+                else:
+                    self._remember_finished(order_id, seen)
+        if fill.trade_id in seen:
+            return
+        seen.add(fill.trade_id)
+        self._realized += self._book.apply_fill(fill, closes)
         self._fees += fee_in_quote(fill, self._rules.base, self._rules.quote) or ZERO
+
+    def _closes_of(self, order_id: str) -> str | None:
+        """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
+
+        A slot's open order is answered from memory; another (a late fill of a finished order) from the executor's
+        record, which holds the order of any fill it hands out (in memory then, else the store).
+        """
+        if order_id in self._closes:
+            return self._closes[order_id]
+        order = self.ctx.order(order_id)
+        return order.closes if order is not None else None
+
+    def _remember_finished(self, order_id: str, seen: set[str]) -> None:
+        """Keep a finished order's trade ids; beyond FINISHED_KEPT orders the oldest are forgotten (while starting,
+        :meth:`_keep_open` trims once the open orders are known)."""
+        self._finished[order_id] = seen
+        if self._started and len(self._finished) > FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
 
     def on_order_update(self, update: OrderUpdate) -> None:
         slot = self._by_order.get(update.client_order_id)
@@ -360,6 +415,10 @@ class GridStrategy(Strategy):
         """The slot's current order ``order_id`` reached ``status`` having filled ``filled_qty``: move the slot on."""
         self._by_order.pop(order_id, None)
         self._submitted_at.pop(order_id, None)
+        self._closes.pop(order_id, None)
+        seen = self._counted.pop(order_id, None)
+        if seen is not None:
+            self._remember_finished(order_id, seen)
         limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
         executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
@@ -554,13 +613,13 @@ class GridStrategy(Strategy):
                 price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
                 client_order_id=order_id, closes=closes,
             )
-            if closes is not None:
-                self._closes[order_id] = closes
+            self._closes[order_id] = closes
             if self.ctx.submit(intent) is not None:
                 if slot.order_id == order_id:
                     self._submitted_at[order_id] = now
             elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
                 self._by_order.pop(order_id, None)
+                self._closes.pop(order_id, None)
                 slot.order_id = None
                 if side is Side.BUY:
                     self._set_state(slot, FREE)

@@ -6,12 +6,29 @@ import asyncio
 from collections import deque
 from decimal import Decimal
 
-from bot.api import ZERO, BookUpdate, Fill, LimitUse, OrderIntent, PortfolioView, RiskCheck, Side, split_symbol
+from bot.api import (
+    ZERO,
+    BookUpdate,
+    Fill,
+    LimitUse,
+    OrderIntent,
+    OrderUpdate,
+    PortfolioView,
+    RiskCheck,
+    Side,
+    split_symbol,
+)
 from bot.api.ledger import Position, amount, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import LimitsSettings
+
+CLOSES_KEPT = 10_000
+"""Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
+this many newer ones were accepted: one vetoed by a later check, or never sent, has no final update). Any other
+order's is asked of the executor (:meth:`Limits._closes_of`), which holds the order of every fill it hands out: a
+forgotten order changes no figure."""
 
 
 class Limits(RiskCheck):
@@ -33,8 +50,9 @@ class Limits(RiskCheck):
         s: LimitsSettings = settings
         self._books: dict[tuple[str, str], Position] = {}
         """(strategy, symbol) -> the strategy's open lots in that market, as the ledger keeps them."""
-        self._closes: dict[str, str] = {}
-        """Client order id -> the one whose lot it closes (:attr:`OrderIntent.closes`), as the ledger matches fills."""
+        self._closes: dict[str, str | None] = {}
+        """Client order id -> the one whose lot it closes (:attr:`OrderIntent.closes`, None for none), as the ledger
+        matches fills: the accepted orders not final yet (at most CLOSES_KEPT), oldest first."""
         self._positions: dict[tuple[str, str, str], Decimal] = {}
         """(strategy, exchange, symbol) -> net quantity bought there."""
         self._quote: dict[str, str] = {}
@@ -61,14 +79,15 @@ class Limits(RiskCheck):
         s: LimitsSettings = self.settings
         self._next_reset_ns = next_day_start_ns(now, s.timezone, s.daily_reset_at)
         day_start = day_start_ns(now, s.timezone, s.daily_reset_at)
-        self._closes = self.ctx.store.closes()
+        closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
-            self._book_fill(strategy, fill, today=fill.ts_ns >= day_start)
+            self._book_fill(strategy, fill, closes.get(fill.client_order_id), today=fill.ts_ns >= day_start)
         for quote, total in self._realized_total.items():
             self._peak[quote] = total
         for quote, stored in load_peaks(self.ctx.store, self.name).items():
             self._peak[quote] = max(stored, self._peak.get(quote, stored))  # a restart keeps the peak
         self._saved_peak = dict(self._peak)
+        self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if self.settings.max_drawdown is not None:
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
@@ -101,13 +120,25 @@ class Limits(RiskCheck):
             quote = self._quote[symbol] = split_symbol(symbol)[1]
         return quote
 
-    def _book_fill(self, strategy: str, fill: Fill, today: bool = True) -> Decimal:
+    def _closes_of(self, client_order_id: str) -> str | None:
+        """What an order closes: remembered since :meth:`accepted`, else the executor's record of the order (in
+        memory while a fill of it is handed out, else its stored row: what the ledger reads)."""
+        if client_order_id in self._closes:
+            return self._closes[client_order_id]
+        order = self.ctx.order(client_order_id)
+        return order.closes if order is not None else None
+
+    def _on_order_update(self, update: OrderUpdate) -> None:
+        if update.status.terminal:  # a late fill asks the executor
+            self._closes.pop(update.client_order_id, None)
+
+    def _book_fill(self, strategy: str, fill: Fill, closes: str | None, today: bool = True) -> Decimal:
         quote = self._quote_of(fill.symbol)
         book = self._books.get((strategy, fill.symbol))
         if book is None:
             book = self._books[(strategy, fill.symbol)] = Position()
         fee = fee_in_quote(fill, split_symbol(fill.symbol)[0], quote)
-        net = book.apply_fill(fill, self._closes.get(fill.client_order_id)) - (fee or ZERO)
+        net = book.apply_fill(fill, closes) - (fee or ZERO)
         key3 = (strategy, fill.exchange, fill.symbol)
         self._positions[key3] = self._positions.get(key3, ZERO) + (fill.qty if fill.side is Side.BUY else -fill.qty)
         self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
@@ -122,7 +153,7 @@ class Limits(RiskCheck):
     def on_fill(self, strategy: str, fill: Fill) -> None:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
-        self._book_fill(strategy, fill)
+        self._book_fill(strategy, fill, self._closes_of(fill.client_order_id))
         quote = self._quote_of(fill.symbol)
         loss = -self._day_net.get(quote, ZERO)
         if s.max_daily_loss is not None and loss > s.max_daily_loss and ("daily", quote) not in self._tripped:
@@ -179,13 +210,15 @@ class Limits(RiskCheck):
     # --- the gate ------------------------------------------------------------------------------
 
     def accepted(self, intent: OrderIntent) -> None:
+        if intent.client_order_id is not None:  # how the ledger will match its fills
+            self._closes[intent.client_order_id] = intent.closes
+            if len(self._closes) > CLOSES_KEPT:
+                del self._closes[next(iter(self._closes))]
         if self.settings.max_orders_per_minute is not None:
             self._recent.append(self.ctx.clock.monotonic())
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         s: LimitsSettings = self.settings
-        if intent.closes is not None and intent.client_order_id is not None:  # how the ledger will match its fills
-            self._closes[intent.client_order_id] = intent.closes
         if s.max_open_orders is not None:
             count = len(view.open_orders())
             if count + 1 > s.max_open_orders:
