@@ -57,6 +57,11 @@ from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 from .transfers import CcxtTransfers
 
+ORDERS_KEPT = 100_000
+"""Orders whose venue client id and trades are remembered (the newest); an order still tracked is never forgotten. An
+older one is read from the venue again if ever asked for (``fetch_order``, the order's trades), as after a restart;
+a trade read again is applied once all the same (the executor de-duplicates fills by exchange and trade id)."""
+
 
 @dataclass
 class Counters:
@@ -116,8 +121,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self.dead_man: DeadManSwitch | None = None
         self._rule = CLIENT_IDS.get(settings.id)
         self._cids: dict[str, str] = {}
-        """Venue client id -> our client order id."""
+        """Venue client id -> our client order id, oldest order first (ORDERS_KEPT of them, besides tracked ones)."""
         self._trades: dict[str, Fill] = {}
+        """Trade id -> its fill, for the orders in :attr:`_trade_ids`."""
+        self._trade_ids: dict[str, list[str]] = {}
+        """Our client order id -> its trade ids in :attr:`_trades`, oldest order first (as :attr:`_cids`)."""
         self._blocked_until = 0.0
         self._rng = random.Random()
         self._resubscribing: set[str] = set()
@@ -379,8 +387,30 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if self._rule is None:
             raise PermanentError(f"{self.name}: {self.settings.id} takes no client order ids through ccxt")
         vid = self._rule.venue_id(client_order_id)
-        self._cids[vid] = client_order_id
+        self._cids.pop(vid, None)
+        self._cids[vid] = client_order_id  # the newest order last
+        self._forget_old()
         return vid
+
+    def _forget_old(self) -> None:
+        """Beyond ORDERS_KEPT orders, the oldest not tracked any more are forgotten, with their trades."""
+        spins = len(self._tracked)  # tracked ones met at the front go to the back
+        while len(self._cids) > ORDERS_KEPT and spins >= 0:
+            vid = next(iter(self._cids))
+            cid = self._cids.pop(vid)
+            if cid in self._tracked:
+                self._cids[vid] = cid
+                spins -= 1
+        spins = len(self._tracked)
+        while len(self._trade_ids) > ORDERS_KEPT and spins >= 0:
+            cid = next(iter(self._trade_ids))
+            tids = self._trade_ids.pop(cid)
+            if cid in self._tracked:
+                self._trade_ids[cid] = tids
+                spins -= 1
+                continue
+            for tid in tids:
+                self._trades.pop(tid, None)
 
     def _our_id(self, venue_id: str) -> str:
         """Our client order id for a venue's (known this run, or readable from it); else the venue's own."""
@@ -478,8 +508,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         trades = await self._order_trades(symbol, state.exchange_order_id)
         for t in trades:
             if str(t["id"]) not in self._trades:
-                self._trades[str(t["id"])] = fill_from_trade(self.name, symbol, cid, t, quote)
+                fill = self._trades[str(t["id"])] = fill_from_trade(self.name, symbol, cid, t, quote)
+                tids = self._trade_ids.pop(fill.client_order_id, [])
+                tids.append(fill.trade_id)
+                self._trade_ids[fill.client_order_id] = tids  # the newest order last
         fills = tuple(self._trades[str(t["id"])] for t in trades)
+        self._forget_old()  # after the answer is made: this order's trades are the newest anyway
         return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
                           fills, state.reason)
 

@@ -64,6 +64,12 @@ _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "E
            "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE"}
 
+ORDERS_KEPT = 100_000
+"""Orders whose cl_ord_id and trades are remembered (the newest); an order still tracked is never forgotten. An older
+one is read from Kraken again if ever asked for (``fetch_order``, ``QueryTrades``), as after a restart, and a stream
+report of it is ignored like one of another client; a trade read again is applied once all the same (the executor
+de-duplicates fills by exchange and trade id)."""
+
 
 def venue_client_id(client_order_id: str) -> str:
     """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic)."""
@@ -95,8 +101,11 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         )
         self.rest: KrakenRest | None = None
         self._cids: dict[str, str] = {}
-        """Venue cl_ord_id -> our client order id."""
+        """Venue cl_ord_id -> our client order id, oldest order first (ORDERS_KEPT of them, besides tracked ones)."""
         self._trades: dict[str, Fill] = {}
+        """Trade id -> its fill, for the orders in :attr:`_trade_ids`."""
+        self._trade_ids: dict[str, list[str]] = {}
+        """Our client order id -> its trade ids in :attr:`_trades`, oldest order first (as :attr:`_cids`)."""
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
 
@@ -169,6 +178,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         fill = None
         if kind == "trade" and report.get("exec_id"):
             fill = self._trades.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
+            self._forget_old()
         if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fill only
             if fill is not None:
                 self.ctx.bus.publish(fill)
@@ -198,8 +208,39 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                     Decimal(str(report["last_price"])), Decimal(str(report["last_qty"])), fee, fee_asset,
                     Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER,
                     timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns())
-        self._trades[fill.trade_id] = fill
+        self._keep_trade(fill)
         return fill
+
+    def _remember_cid(self, vid: str, cid: str) -> None:
+        self._cids.pop(vid, None)
+        self._cids[vid] = cid  # the newest order last
+        self._forget_old()
+
+    def _keep_trade(self, fill: Fill) -> None:
+        self._trades[fill.trade_id] = fill
+        tids = self._trade_ids.pop(fill.client_order_id, [])
+        tids.append(fill.trade_id)
+        self._trade_ids[fill.client_order_id] = tids  # the newest order last
+
+    def _forget_old(self) -> None:
+        """Beyond ORDERS_KEPT orders, the oldest not tracked any more are forgotten, with their trades."""
+        spins = len(self._tracked)  # tracked ones met at the front go to the back
+        while len(self._cids) > ORDERS_KEPT and spins >= 0:
+            vid = next(iter(self._cids))
+            cid = self._cids.pop(vid)
+            if cid in self._tracked:
+                self._cids[vid] = cid
+                spins -= 1
+        spins = len(self._tracked)
+        while len(self._trade_ids) > ORDERS_KEPT and spins >= 0:
+            cid = next(iter(self._trade_ids))
+            tids = self._trade_ids.pop(cid)
+            if cid in self._tracked:
+                self._trade_ids[cid] = tids
+                spins -= 1
+                continue
+            for tid in tids:
+                self._trades.pop(tid, None)
 
     # --- market data ------------------------------------------------------------------------
 
@@ -232,7 +273,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     async def place_order(self, order: Order) -> OrderState:
         rest = self._api()
         vid = venue_client_id(order.client_order_id)
-        self._cids[vid] = order.client_order_id
+        self._remember_cid(vid, order.client_order_id)
         params = {
             "pair": self.settings.rest_pair(order.symbol),
             "type": "buy" if order.side is Side.BUY else "sell",
@@ -264,7 +305,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         rest = self._api()
         vid = venue_client_id(client_order_id)
-        self._cids[vid] = client_order_id
+        self._remember_cid(vid, client_order_id)
         found = (await rest.private("OpenOrders", {"trades": "true", "cl_ord_id": vid})).get("open") or {}
         if not found:
             found = (await rest.private("ClosedOrders", {"trades": "true", "cl_ord_id": vid})).get("closed") or {}
@@ -327,13 +368,15 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             found = await self._api().private("QueryTrades", {"txid": ",".join(missing)})
             quote = split_symbol(symbol)[1] if "/" in symbol else ""
             for tid, t in found.items():
-                self._trades[tid] = Fill(
+                self._keep_trade(Fill(
                     self.name, symbol, cid, tid, Side.BUY if t.get("type") == "buy" else Side.SELL,
                     Decimal(str(t["price"])), Decimal(str(t["vol"])), Decimal(str(t.get("fee", "0"))), quote,
                     Liquidity.MAKER if t.get("maker") else Liquidity.TAKER,
                     int(Decimal(str(t.get("time", "0"))) * 1_000_000_000),
-                )
-        return [self._trades[t] for t in trade_ids if t in self._trades]
+                ))
+        fills = [self._trades[t] for t in trade_ids if t in self._trades]
+        self._forget_old()  # after the answer is made: this order's trades are the newest anyway
+        return fills
 
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests)."""
