@@ -28,7 +28,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import (
@@ -183,7 +183,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         s = self.settings
         self.api = api = self._build()
         try:
-            await api.load_markets()
+            with localcontext():  # see _call: ccxt's precision code changes the decimal context it runs in
+                await api.load_markets()
             if api.precisionMode != TICK_SIZE:
                 raise PermanentError(f"{self.name}: {s.id} gives precisions as significant digits: not supported")
             for symbol in s.symbols:
@@ -261,7 +262,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         delay = s.reconnect_initial_s
         while self._running:
             try:
-                book = await self.api.watch_order_book(symbol, s.depth)
+                with localcontext():  # (the connection's tasks made here inherit this context, not the bot's)
+                    book = await self.api.watch_order_book(symbol, s.depth)
             except asyncio.CancelledError:
                 raise
             except (ccxt.ChecksumError, ccxt.InvalidNonce) as exc:  # ccxt verified, and the book broke
@@ -340,7 +342,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 await asyncio.sleep(self._rng.uniform(0, min(s.reconnect_initial_s * 2 ** (failures - 2),
                                                               s.reconnect_max_s)))
             if self.monitor is None:
-                await self.api.un_watch_order_book(symbol)
+                with localcontext():
+                    await self.api.un_watch_order_book(symbol)
                 return
             client = self.api.clients.get(self.api.urls["api"]["spot"])
             if client is None:
@@ -376,7 +379,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if wait > 0:
             raise RateLimited(f"{self.name} {what}: rate-limit pause", retry_after_s=wait)
         try:
-            return await getattr(self.api, method)(*args, **kwargs)
+            # ccxt's decimal_to_precision (create_order's amount and price, among others) sets ROUND_HALF_UP and
+            # traps Underflow on the decimal context it runs in, for good: on the bot's, every Decimal after it
+            # (the ledger, the strategies' figures) would round otherwise. It runs in a context of its own.
+            with localcontext():
+                return await getattr(self.api, method)(*args, **kwargs)
         except Exception as exc:
             error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s)
             if isinstance(error, RateLimited):

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, UnknownOutcome
@@ -161,7 +161,8 @@ class CcxtTransfers(TransferVenue):
         gross = transfer.amount + fee
         if gross < minimum:
             raise PermanentError(f"{self.name}: {gross} {transfer.asset} is below the withdrawal minimum {minimum}")
-        text = self.api.currency_to_precision(transfer.asset, str(gross), network)
+        with localcontext():  # ccxt's precision code changes the decimal context it runs in (see _call)
+            text = self.api.currency_to_precision(transfer.asset, str(gross), network)
         if Decimal(str(text)) != gross:
             raise PermanentError(f"{self.name}: ccxt would send {text} {transfer.asset} for {gross} (the currency's "
                                  "precision): not sent")

@@ -171,3 +171,22 @@ async def test_the_secret_never_reaches_a_log_line(gate_bot, fake_gate, caplog):
     with pytest.raises(RateLimited):
         await gate.place_order(order("log-1"))
     assert API_SECRET not in caplog.text and API_SECRET not in repr(gate.settings)
+
+
+async def test_ccxt_leaves_the_bots_decimal_context_as_it_was(gate_bot, fake_gate):
+    """ccxt's decimal_to_precision (create_order's amount and price) sets ROUND_HALF_UP and traps Underflow on the
+    decimal context it runs in, for good. Run on the bot's, it would change how every later Decimal rounds (the
+    ledger, the strategies' figures: one arbitrage report's last digit moved after the ccxt tests had run)."""
+    import decimal
+
+    ours = decimal.getcontext()  # the context the bot's tasks share from here
+    before = (ours.rounding, ours.prec, ours.traps[decimal.Underflow])
+    bot, gate = await gate_bot()
+    await gate.place_order(order("ctx-1"))
+    bot.executor.submit(OrderIntent(strategy="manual", exchange="gate", symbol=SYMBOL, side=Side.BUY,
+                                    qty=D("0.0100"), price=D("29000.10"), client_order_id="ctx-2"))
+    await wait_for(lambda: (o := bot.executor.order("ctx-2")) is not None and o.status is OrderStatus.OPEN,
+                   timeout_s=20, what="ctx-2 open")
+    await gate.poll_once()
+    now = decimal.getcontext()
+    assert now is ours and (now.rounding, now.prec, now.traps[decimal.Underflow]) == before
