@@ -14,6 +14,9 @@ subscription is acknowledged and :meth:`stream_down` when the connection is lost
 is up, polling slows to ``settings.stream_poll_s`` (it only reconciles); a loss is alerted and
 polling returns to ``fill_poll_s``; a return is alerted and one poll runs at once, so nothing that
 happened while the stream was down is missed.
+
+:class:`OrderMemory` is what such a venue remembers of its orders between reads, bounded: its client id
+for each (the venue's id -> ours) and the fills read of each, for the newest orders only.
 """
 
 from __future__ import annotations
@@ -24,7 +27,65 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .api import Context, Exchange
-from .domain import AlertLevel, FeedState, FeedStatus, OrderReport, OrderState
+from .domain import AlertLevel, FeedState, FeedStatus, Fill, OrderReport, OrderState
+
+
+class OrderMemory:
+    """A venue's memory of its orders: the venue's client id of each (-> our client order id) and the fills read
+    of each (by trade id), for the newest ``kept`` orders, so that a venue running for months does not keep every
+    order it ever placed. An order ``held`` says is still open (tracked) is never forgotten: it goes to the back.
+    An order forgotten is read from the venue again if it is ever asked for, as after a restart, and a fill read
+    again is applied once all the same (the executor knows every fill by exchange and trade id).
+
+    Orders are kept in the order they were last used (remembered, or a fill kept); call :meth:`forget_old` after
+    an answer is made (its order is then the newest, never the one forgotten)."""
+
+    def __init__(self, kept: int, held: Callable[[str], bool]) -> None:
+        self.kept = kept
+        self._held = held
+        self.ids: dict[str, str] = {}
+        """The venue's client id -> our client order id, the least recently used first."""
+        self.fills: dict[str, Fill] = {}
+        """Trade id -> its fill, for the orders in :attr:`trade_ids`."""
+        self.trade_ids: dict[str, list[str]] = {}
+        """Our client order id -> its trade ids in :attr:`fills`, the least recently used order first."""
+
+    def remember(self, venue_id: str, client_order_id: str) -> None:
+        """The venue knows our order ``client_order_id`` as ``venue_id`` (forgetting the oldest beyond ``kept``)."""
+        self.ids.pop(venue_id, None)
+        self.ids[venue_id] = client_order_id
+        self.forget_old()
+
+    def keep(self, fill: Fill) -> None:
+        """A fill read from the venue (call :meth:`forget_old` once the answer it goes into is made)."""
+        known = fill.trade_id in self.fills
+        self.fills[fill.trade_id] = fill
+        tids = self.trade_ids.pop(fill.client_order_id, [])
+        if not known:
+            tids.append(fill.trade_id)
+        self.trade_ids[fill.client_order_id] = tids
+
+    def forget_old(self) -> None:
+        """Forget the least recently used orders beyond ``kept`` (their ids, their fills), never one held (met at
+        the front, it goes to the back: each once at most)."""
+        ids, trade_ids, held = self.ids, self.trade_ids, self._held
+        moves = len(ids)
+        while len(ids) > self.kept and moves > 0:
+            venue_id, cid = next(iter(ids.items()))
+            del ids[venue_id]
+            if held(cid):
+                ids[venue_id] = cid
+                moves -= 1
+        moves = len(trade_ids)
+        while len(trade_ids) > self.kept and moves > 0:
+            cid, tids = next(iter(trade_ids.items()))
+            del trade_ids[cid]
+            if held(cid):
+                trade_ids[cid] = tids
+                moves -= 1
+            else:
+                for tid in tids:
+                    self.fills.pop(tid, None)
 
 
 class PollingVenue(Exchange):

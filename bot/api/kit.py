@@ -13,6 +13,7 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * AMM pool models: :class:`Pool`, :class:`SwapEstimate`, :class:`PoolError`, :class:`PoolLiquidityError`;
 * market-data plumbing: :class:`ReconnectingFeed` (reconnects with backoff, reports
   :class:`~bot.api.FeedStatus`), :class:`PollingVenue` (a venue that polls a REST API),
+  :class:`OrderMemory` (the venue's ids and fills read of its newest orders, bounded, never a tracked one),
   :class:`TokenBucket` (client-side rate limit);
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording` (skips and counts
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
     from ..redact import REDACTOR
     from ..standby import TokenLease
-    from ..venue import DeadManSwitch, PollingVenue
+    from ..venue import DeadManSwitch, OrderMemory, PollingVenue
 
 _WHERE = {
     "OrderBook": "bot.book", "BookPublisher": "bot.bookview", "BookViews": "bot.bookview", "Clock": "bot.clock",
@@ -67,7 +68,7 @@ _WHERE = {
     "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
-    "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "ReadStats": "bot.recording",
+    "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "OrderMemory": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
     "TokenLease": "bot.standby", "Topic": "bot.bus",
@@ -82,6 +83,7 @@ __all__ = [
     "FrameSink",
     "ManualClock",
     "OrderBook",
+    "OrderMemory",
     "Outbox",
     "PollingVenue",
     "Pool",

@@ -37,7 +37,6 @@ from bot.api import (
     Context,
     FeedState,
     FeedStatus,
-    Fill,
     MarketInfo,
     Order,
     OrderNotFound,
@@ -49,7 +48,7 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import DeadManSwitch, PollingVenue
+from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
@@ -120,12 +119,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._features: dict[str, Any] = {}
         self.dead_man: DeadManSwitch | None = None
         self._rule = CLIENT_IDS.get(settings.id)
-        self._cids: dict[str, str] = {}
-        """Venue client id -> our client order id, oldest order first (ORDERS_KEPT of them, besides tracked ones)."""
-        self._trades: dict[str, Fill] = {}
-        """Trade id -> its fill, for the orders in :attr:`_trade_ids`."""
-        self._trade_ids: dict[str, list[str]] = {}
-        """Our client order id -> its trade ids in :attr:`_trades`, oldest order first (as :attr:`_cids`)."""
+        self.memory = OrderMemory(ORDERS_KEPT, self._tracked.__contains__)
+        """Venue client id -> our client order id, and the trades read, of the newest ORDERS_KEPT orders (and tracked
+        ones)."""
         self._blocked_until = 0.0
         self._rng = random.Random()
         self._resubscribing: set[str] = set()
@@ -394,34 +390,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if self._rule is None:
             raise PermanentError(f"{self.name}: {self.settings.id} takes no client order ids through ccxt")
         vid = self._rule.venue_id(client_order_id)
-        self._cids.pop(vid, None)
-        self._cids[vid] = client_order_id  # the newest order last
-        self._forget_old()
+        self.memory.remember(vid, client_order_id)
         return vid
-
-    def _forget_old(self) -> None:
-        """Beyond ORDERS_KEPT orders, the oldest not tracked any more are forgotten, with their trades."""
-        spins = len(self._tracked)  # tracked ones met at the front go to the back
-        while len(self._cids) > ORDERS_KEPT and spins >= 0:
-            vid = next(iter(self._cids))
-            cid = self._cids.pop(vid)
-            if cid in self._tracked:
-                self._cids[vid] = cid
-                spins -= 1
-        spins = len(self._tracked)
-        while len(self._trade_ids) > ORDERS_KEPT and spins >= 0:
-            cid = next(iter(self._trade_ids))
-            tids = self._trade_ids.pop(cid)
-            if cid in self._tracked:
-                self._trade_ids[cid] = tids
-                spins -= 1
-                continue
-            for tid in tids:
-                self._trades.pop(tid, None)
 
     def _our_id(self, venue_id: str) -> str:
         """Our client order id for a venue's (known this run, or readable from it); else the venue's own."""
-        known = self._cids.get(venue_id)
+        known = self.memory.ids.get(venue_id)
         if known is None and self._rule is not None:
             known = self._rule.our_id(venue_id)
         return known or venue_id
@@ -513,14 +487,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             return state
         quote = split_symbol(symbol)[1]
         trades = await self._order_trades(symbol, state.exchange_order_id)
+        kept = self.memory.fills
         for t in trades:
-            if str(t["id"]) not in self._trades:
-                fill = self._trades[str(t["id"])] = fill_from_trade(self.name, symbol, cid, t, quote)
-                tids = self._trade_ids.pop(fill.client_order_id, [])
-                tids.append(fill.trade_id)
-                self._trade_ids[fill.client_order_id] = tids  # the newest order last
-        fills = tuple(self._trades[str(t["id"])] for t in trades)
-        self._forget_old()  # after the answer is made: this order's trades are the newest anyway
+            if str(t["id"]) not in kept:
+                self.memory.keep(fill_from_trade(self.name, symbol, cid, t, quote))
+        fills = tuple(kept[str(t["id"])] for t in trades)
+        self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
         return OrderState(cid, state.status, state.exchange_order_id, state.filled_qty, state.avg_fill_price,
                           fills, state.reason)
 

@@ -48,7 +48,7 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import BookPublisher, DeadManSwitch, OrderBook, PollingVenue, TokenBucket
+from bot.api.kit import BookPublisher, DeadManSwitch, OrderBook, OrderMemory, PollingVenue, TokenBucket
 
 from .book import KrakenBooks
 from .feed import KrakenFeed
@@ -100,12 +100,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             reconnect_max_s=settings.reconnect_max_s, on_state=self.publish_feed_state,
         )
         self.rest: KrakenRest | None = None
-        self._cids: dict[str, str] = {}
-        """Venue cl_ord_id -> our client order id, oldest order first (ORDERS_KEPT of them, besides tracked ones)."""
-        self._trades: dict[str, Fill] = {}
-        """Trade id -> its fill, for the orders in :attr:`_trade_ids`."""
-        self._trade_ids: dict[str, list[str]] = {}
-        """Our client order id -> its trade ids in :attr:`_trades`, oldest order first (as :attr:`_cids`)."""
+        self.memory = OrderMemory(ORDERS_KEPT, self._tracked.__contains__)
+        """cl_ord_id -> our client order id, and the trades read, of the newest ORDERS_KEPT orders (and tracked
+        ones)."""
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
 
@@ -165,7 +162,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         """One execution report of the ``executions`` channel (snapshot or update)."""
         vid = str(report.get("cl_ord_id") or "")
         txid = str(report.get("order_id") or "")
-        cid = self._cids.get(vid)
+        cid = self.memory.ids.get(vid)
         tracked = self._tracked.get(cid) if cid is not None else None
         if cid is None:
             by_txid = {t: c for c, (_, t, _) in self._tracked.items()}
@@ -177,8 +174,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         kind = report.get("exec_type")
         fill = None
         if kind == "trade" and report.get("exec_id"):
-            fill = self._trades.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
-            self._forget_old()
+            fill = self.memory.fills.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
+            self.memory.forget_old()
         if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fill only
             if fill is not None:
                 self.ctx.bus.publish(fill)
@@ -208,39 +205,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                     Decimal(str(report["last_price"])), Decimal(str(report["last_qty"])), fee, fee_asset,
                     Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER,
                     timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns())
-        self._keep_trade(fill)
+        self.memory.keep(fill)
         return fill
-
-    def _remember_cid(self, vid: str, cid: str) -> None:
-        self._cids.pop(vid, None)
-        self._cids[vid] = cid  # the newest order last
-        self._forget_old()
-
-    def _keep_trade(self, fill: Fill) -> None:
-        self._trades[fill.trade_id] = fill
-        tids = self._trade_ids.pop(fill.client_order_id, [])
-        tids.append(fill.trade_id)
-        self._trade_ids[fill.client_order_id] = tids  # the newest order last
-
-    def _forget_old(self) -> None:
-        """Beyond ORDERS_KEPT orders, the oldest not tracked any more are forgotten, with their trades."""
-        spins = len(self._tracked)  # tracked ones met at the front go to the back
-        while len(self._cids) > ORDERS_KEPT and spins >= 0:
-            vid = next(iter(self._cids))
-            cid = self._cids.pop(vid)
-            if cid in self._tracked:
-                self._cids[vid] = cid
-                spins -= 1
-        spins = len(self._tracked)
-        while len(self._trade_ids) > ORDERS_KEPT and spins >= 0:
-            cid = next(iter(self._trade_ids))
-            tids = self._trade_ids.pop(cid)
-            if cid in self._tracked:
-                self._trade_ids[cid] = tids
-                spins -= 1
-                continue
-            for tid in tids:
-                self._trades.pop(tid, None)
 
     # --- market data ------------------------------------------------------------------------
 
@@ -273,7 +239,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     async def place_order(self, order: Order) -> OrderState:
         rest = self._api()
         vid = venue_client_id(order.client_order_id)
-        self._remember_cid(vid, order.client_order_id)
+        self.memory.remember(vid, order.client_order_id)
         params = {
             "pair": self.settings.rest_pair(order.symbol),
             "type": "buy" if order.side is Side.BUY else "sell",
@@ -305,7 +271,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         rest = self._api()
         vid = venue_client_id(client_order_id)
-        self._remember_cid(vid, client_order_id)
+        self.memory.remember(vid, client_order_id)
         found = (await rest.private("OpenOrders", {"trades": "true", "cl_ord_id": vid})).get("open") or {}
         if not found:
             found = (await rest.private("ClosedOrders", {"trades": "true", "cl_ord_id": vid})).get("closed") or {}
@@ -329,7 +295,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             if symbol is not None and order_symbol != symbol:
                 continue
             vid = info.get("cl_ord_id") or txid
-            cid = self._cids.get(vid, vid)
+            cid = self.memory.ids.get(vid, vid)
             out.append(await self._state(cid, order_symbol, txid, info))
         return out
 
@@ -363,19 +329,20 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                           fills=tuple(fills), reason=str(info.get("reason") or ""))
 
     async def _fills(self, cid: str, symbol: str, info: dict, trade_ids: list[str]) -> list[Fill]:
-        missing = [t for t in trade_ids if t not in self._trades]
+        missing = [t for t in trade_ids if t not in self.memory.fills]
         if missing:
             found = await self._api().private("QueryTrades", {"txid": ",".join(missing)})
             quote = split_symbol(symbol)[1] if "/" in symbol else ""
             for tid, t in found.items():
-                self._keep_trade(Fill(
+                self.memory.keep(Fill(
                     self.name, symbol, cid, tid, Side.BUY if t.get("type") == "buy" else Side.SELL,
                     Decimal(str(t["price"])), Decimal(str(t["vol"])), Decimal(str(t.get("fee", "0"))), quote,
                     Liquidity.MAKER if t.get("maker") else Liquidity.TAKER,
                     int(Decimal(str(t.get("time", "0"))) * 1_000_000_000),
                 ))
-        fills = [self._trades[t] for t in trade_ids if t in self._trades]
-        self._forget_old()  # after the answer is made: this order's trades are the newest anyway
+        kept = self.memory.fills
+        fills = [kept[t] for t in trade_ids if t in kept]
+        self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
         return fills
 
     async def poll_once(self) -> None:

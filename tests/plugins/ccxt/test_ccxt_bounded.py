@@ -37,10 +37,10 @@ async def test_ids_and_trades_are_kept_for_the_newest_orders_and_a_tracked_one(g
     await wait_for(lambda: bot.executor.order(f"c{n - 1}").status is OrderStatus.FILLED, timeout_s=20,
                    what="the last one filled")
 
-    assert len(gate._cids) <= KEPT + 1 and len(gate._trade_ids) <= KEPT + 1  # not one per order ever placed
-    assert len(gate._trades) <= 2 * KEPT + 1
-    assert "resting" in gate._tracked and "resting" in gate._cids.values() and "resting" in gate._trade_ids
-    assert "c0" not in gate._trade_ids and "c0" not in gate._cids.values()
+    assert len(gate.memory.ids) <= KEPT + 1 and len(gate.memory.trade_ids) <= KEPT + 1  # not one per order ever placed
+    assert len(gate.memory.fills) <= 2 * KEPT + 1
+    assert "resting" in gate._tracked and "resting" in gate.memory.ids.values() and "resting" in gate.memory.trade_ids
+    assert "c0" not in gate.memory.trade_ids and "c0" not in gate.memory.ids.values()
     await wait_for(lambda: len(applied) == 1 + 2 * n, timeout_s=20, what="every fill applied")
 
     # a forgotten order read again (a reconciliation): its trades are fetched again, none applied twice

@@ -144,7 +144,7 @@ async def test_cancel_open_orders_balances_and_errors(gate_bot, fake_gate):
     await gate.place_order(order("c-1"))
     [resting] = await gate.open_orders(SYMBOL)
     assert resting.client_order_id == "c-1" and resting.status is OrderStatus.OPEN
-    gate._cids.clear()  # a restarted bot: the id is read back from the venue's text
+    gate.memory.ids.clear()  # a restarted bot: the id is read back from the venue's text
     assert [o.client_order_id for o in await gate.open_orders(SYMBOL)] == ["c-1"]
     cancelled = await gate.cancel_order(SYMBOL, "c-1")
     assert cancelled.status is OrderStatus.CANCELLED

@@ -39,11 +39,11 @@ async def test_ids_and_trades_are_kept_for_the_newest_orders_and_a_tracked_one(k
         await filled_order(bot, kraken, fake_rest, f"k{i}")
     await wait_for(lambda: bot.executor.order(f"k{n - 1}").status is OrderStatus.FILLED, what="the last one filled")
 
-    assert len(kraken._cids) <= KEPT + 1 and len(kraken._trade_ids) <= KEPT + 1  # not one per order ever placed
-    assert len(kraken._trades) <= 2 * KEPT + 1
-    assert resting in kraken._tracked and kraken_module.venue_client_id(resting) in kraken._cids
-    assert resting in kraken._trade_ids  # a tracked order's trades are never forgotten
-    assert "k0" not in kraken._trade_ids and "k0" not in kraken._cids.values()
+    assert len(kraken.memory.ids) <= KEPT + 1 and len(kraken.memory.trade_ids) <= KEPT + 1  # not one per order
+    assert len(kraken.memory.fills) <= 2 * KEPT + 1
+    assert resting in kraken._tracked and kraken_module.venue_client_id(resting) in kraken.memory.ids
+    assert resting in kraken.memory.trade_ids  # a tracked order's trades are never forgotten
+    assert "k0" not in kraken.memory.trade_ids and "k0" not in kraken.memory.ids.values()
     await wait_for(lambda: len(applied) == 1 + 2 * n, what="every fill applied")
 
     # a forgotten order read again (a reconciliation): its trades come from QueryTrades, none applied twice

@@ -50,13 +50,13 @@ async def test_a_fill_arrives_on_the_stream_before_the_next_poll_and_is_applied_
     # a poll that read the order between the two fills answers late: it publishes nothing (no going back)
     reports: list[OrderReport] = []
     bot.bus.subscribe(OrderReport, reports.append, owner="test")
-    first = kraken._trades[fake_rest.orders[txid]["trades"][0]]
+    first = kraken.memory.fills[fake_rest.orders[txid]["trades"][0]]
     before = OrderState("stream-1", OrderStatus.OPEN, exchange_order_id=txid)
     late = OrderState("stream-1", OrderStatus.OPEN, exchange_order_id=txid, filled_qty=Decimal("0.01"), fills=(first,))
     kraken.report_change("stream-1", SYMBOL, txid, before, late)
     assert reports == [] and "stream-1" not in kraken._tracked
     # the reconciler reads the same trades by REST (QueryTrades): nothing is applied twice
-    kraken._trades.clear()
+    kraken.memory.fills.clear()
     found = await kraken.fetch_order(SYMBOL, "stream-1")
     assert len(found.fills) == 2 and not any(bot.executor.apply_fill(f) for f in found.fills)
     await wait_for(lambda: len(applied) >= 2, what="fills applied")
