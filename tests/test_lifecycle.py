@@ -107,6 +107,15 @@ class filling_plugin:
 
 
 PLUGINS = [("counting", counting_plugin), ("filling", filling_plugin)]
+FILLING = """
+[exchanges.v]
+type = "filling"
+[strategies.s]
+type = "counting"
+[risk.c]
+type = "counting"
+"""
+"""A bot whose venue fills every order at once, reporting each fill three times, with counting strategy and check."""
 
 
 def fill_alerts(seen: list) -> list:
@@ -114,14 +123,7 @@ def fill_alerts(seen: list) -> list:
 
 
 async def test_a_fill_reported_twice_by_feed_and_in_the_answer_is_applied_once_everywhere(make_bot):
-    bot = await make_bot("""
-[exchanges.v]
-type = "filling"
-[strategies.s]
-type = "counting"
-[risk.c]
-type = "counting"
-""", extra=PLUGINS)
+    bot = await make_bot(FILLING, extra=PLUGINS)
     alerts: list = []
     bot.alerts.subscribe(alerts.append, "test")
     applied: list = []
@@ -158,14 +160,7 @@ async def test_finished_orders_leave_the_executors_memory_and_their_fills_are_st
     from bot import execution
 
     monkeypatch.setattr(execution, "FINISHED_KEPT", 5)
-    bot = await make_bot("""
-[exchanges.v]
-type = "filling"
-[strategies.s]
-type = "counting"
-[risk.c]
-type = "counting"
-""", extra=PLUGINS)
+    bot = await make_bot(FILLING, extra=PLUGINS)
     applied: list = []
     bot.bus.subscribe(FillApplied, applied.append, owner="test")
     ctx = bot.strategies["s"].ctx
