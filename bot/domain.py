@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 from .bookview import BookUpdate as BookUpdate
@@ -19,6 +19,9 @@ from .exact import PrecisionError, from_units, to_units
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
 """Basis points in one: ``x * bps / BPS``."""
+
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
+"""A fill's quantity less its base fee, never rounded."""
 
 
 class Side(enum.StrEnum):
@@ -239,6 +242,20 @@ class Fill:
     fee_asset: str
     liquidity: Liquidity
     ts_ns: int
+
+    @property
+    def base_change(self) -> Decimal:
+        """What this fill did to the account's base asset: ``qty`` for a buy, ``-qty`` for a sell, less a fee
+        charged in the base asset (a buy receives that much less, a sell gives that much more).
+
+        The one definition of a fill's position change: the ledger's lots, the portfolio's positions and the
+        risk checks' all count this, so a venue that charges fees in the base asset (a DEX's network fee in SOL
+        on SOL/USDC, some CEXes' buy fees) leaves no position the account does not hold.
+        """
+        signed = self.qty if self.side is Side.BUY else -self.qty
+        if self.fee and self.fee_asset == split_symbol(self.symbol)[0]:
+            return _EXACT.subtract(signed, self.fee)
+        return signed
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,12 +99,21 @@ class Lot:
 
 
 class Position:
-    """One strategy's open lots in one market, oldest first (all long or all short)."""
+    """One strategy's open lots in one market, oldest first (all long or all short), and the base its fees paid away.
 
-    __slots__ = ("lots",)
+    A lot keeps the quantity filled: a fill's realized PnL is the same whatever asset its fee is in. A fee charged in
+    the base asset (a DEX's network fee in SOL on SOL/USDC, some venues' buy fees) is an expense at the fill's price
+    (:func:`fee_in_quote`), and the account holds that much less base from then on: :attr:`paid`, per venue, counts
+    in :attr:`qty` (what the account holds, as the portfolio's positions) and in :meth:`unrealized` (the base the
+    fees took, marked: worth its expensed value no more).
+    """
+
+    __slots__ = ("lots", "paid")
 
     def __init__(self) -> None:
         self.lots: deque[Lot] = deque()
+        self.paid: dict[str, tuple[Decimal, Decimal]] = {}
+        """Venue -> (base paid away in fees, what it was expensed at in quote: fee x the fill's price)."""
 
     def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0,
               order: str = "", closes: str | None = None) -> Decimal:
@@ -134,13 +143,24 @@ class Position:
         return realized
 
     def apply_fill(self, fill: Fill, closes: str | None = None) -> Decimal:
-        """:meth:`apply` a fill; ``closes``: what its order names (:attr:`bot.domain.Order.closes`)."""
+        """:meth:`apply` a fill, and count a fee charged in the base asset in :attr:`paid`; ``closes``: what its
+        order names (:attr:`bot.domain.Order.closes`)."""
+        if fill.fee and fill.fee_asset == split_symbol(fill.symbol)[0]:
+            base, value = self.paid.get(fill.exchange, (ZERO, ZERO))
+            with localcontext(prec=EXACT_DIGITS):
+                self.paid[fill.exchange] = (base + fill.fee, value + fill.fee * fill.price)
         return self.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns, fill.client_order_id, closes)
 
     @property
+    def held(self) -> bool:
+        """Whether anything is open: a lot, or base paid away in fees."""
+        return bool(self.lots or self.paid)
+
+    @property
     def qty(self) -> Decimal:
+        """What the lots hold, less the base the fees paid away: what the account holds (long positive)."""
         with localcontext(prec=EXACT_DIGITS):
-            return sum((lot.qty for lot in self.lots), ZERO)
+            return sum((lot.qty for lot in self.lots), ZERO) - sum((base for base, _ in self.paid.values()), ZERO)
 
     @property
     def cost(self) -> Decimal:
@@ -156,13 +176,18 @@ class Position:
         return max(prices) if self.lots[0].qty > 0 else min(prices)
 
     def unrealized(self, mark: Callable[[str], Decimal | None]) -> Decimal:
-        """Open lots marked to ``mark(lot's exchange)``; a lot without a mark counts 0."""
+        """Open lots marked to ``mark(lot's exchange)``, and the base the fees paid away on a venue marked to its
+        mark against what it was expensed at; a lot or venue without a mark counts 0."""
         total = ZERO
         with localcontext(prec=EXACT_DIGITS):
             for lot in self.lots:
                 price = mark(lot.exchange)
                 if price is not None:
                     total += (price - lot.price) * lot.qty
+            for exchange, (base, value) in self.paid.items():
+                price = mark(exchange)
+                if price is not None:
+                    total += value - base * price
         return total
 
 
@@ -418,7 +443,7 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, mar
         else:
             fig.fees += step.fee
     for (strategy, symbol), book in positions.items():
-        if not book.lots:
+        if not book.held:
             continue
         fig = out.get((strategy, symbol))
         if fig is None:  # lots opened before the period, nothing traded in it: still held now
@@ -431,7 +456,7 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, mar
 
 def lot_mark(marks: Marks, symbol: str, book: Position) -> Callable[[str], Decimal | None]:
     """Mark a lot at its venue's mid, else at the mid of another venue the strategy's lots are on."""
-    venues = sorted({lot.exchange for lot in book.lots})
+    venues = sorted({lot.exchange for lot in book.lots} | set(book.paid))
 
     def mark(exchange: str) -> Decimal | None:
         price = marks(exchange, symbol)

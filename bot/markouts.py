@@ -24,6 +24,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Protocol
 
 from .domain import BookUpdate, Fill, FillApplied, Side, split_symbol
+from .exact import plain
 
 log = logging.getLogger("arbot.markouts")
 
@@ -75,12 +76,10 @@ class MarkoutFigures:
 
     def as_json(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "horizon_s": self.horizon_s, "quote": self.quote, "fills": self.fills,
-                "unsampled": self.unsampled, "total": _exact(self.total),
-                "mean_bps": None if self.mean_bps is None else _exact(self.mean_bps.quantize(Decimal("0.01")))}
+                "unsampled": self.unsampled, "total": plain(self.total),
+                "mean_bps": None if self.mean_bps is None else plain(self.mean_bps.quantize(Decimal("0.01")))}
 
 
-def _exact(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
 
 
 def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal, DefaultContext, localcontext
 
 from .api import FeedView, PortfolioView
-from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, Pool, PoolUpdate, Side
+from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, Pool, PoolUpdate
 
 log = logging.getLogger("arbot.portfolio")
 
@@ -95,8 +95,7 @@ class Portfolio(PortfolioView):
 
     def on_fill(self, fill: Fill) -> None:
         key = (fill.exchange, fill.symbol)
-        signed = fill.qty if fill.side is Side.BUY else -fill.qty
-        self._positions[key] = self._positions.get(key, ZERO) + signed
+        self._positions[key] = self._positions.get(key, ZERO) + fill.base_change
 
     def position(self, exchange: str, symbol: str) -> Decimal:
         return self._positions.get((exchange, symbol), ZERO)

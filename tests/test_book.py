@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.book import OrderBook
 from bot.domain import Side
-from bot.exact import PrecisionError, from_units, to_units
+from bot.exact import PrecisionError, from_units, plain, to_units
 
 D = Decimal
 
@@ -64,6 +64,13 @@ def test_to_units_is_the_exact_digit_by_digit_conversion(value, decimals):
             to_units(value, decimals)
     else:
         assert to_units(value, decimals) == expected
+
+
+def test_plain_writes_every_digit_without_rounding_or_exponent():
+    long = "155.45904274395785714285714285714285714285714285725785653"  # a figure with a pool price in it
+    assert plain(Decimal(long)) == long  # normalize() alone would round it to 28 digits
+    assert plain(Decimal("1E+2")) == "100" and plain(Decimal("12.50")) == "12.5"
+    assert plain(Decimal("-0.000")) == "0" and plain(Decimal("-1.10")) == "-1.1"
 
 
 def test_to_units_refuses_a_number_beyond_any_exponent_by_name():

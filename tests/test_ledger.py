@@ -4,7 +4,7 @@ display rounding."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
@@ -91,17 +91,110 @@ def test_a_named_lot_closes_first_as_far_as_it_goes_then_fifo():
     assert [(lot.qty, lot.order) for lot in book.lots] == [(D("0.5"), "b"), (D(1), "")]
 
 
-def test_an_arbitrage_closes_across_venues_and_base_fees_count_at_the_fill_price():
+def test_an_arbitrage_closes_across_venues_and_a_base_fee_moves_the_position():
+    # the DEX's network fee is paid in SOL, the base: the wallet received 9.99999 SOL, not 10, so the arbitrage
+    # stays short the 0.00001 SOL the fee paid away (its value is a fee, at the fill's price)
     fills = [("arb", fill("sell", "10", "150.49", fee="1.5049", fee_asset="USDC", symbol="SOL/USDC",
                           exchange="cex", ts=1)),
              ("arb", fill("buy", "10", "150.09", fee="0.00001", fee_asset="SOL", symbol="SOL/USDC",
-                          exchange="dex", ts=2)),
-             ("arb", fill("buy", "1", "1", fee="2", fee_asset="BONK", symbol="SOL/USDC", exchange="dex", ts=3))]
-    m = market_figures(fills, marks=lambda ex, sym: D("151") if ex == "dex" else None)[("arb", "SOL/USDC")]
-    assert m.realized == D("4.00")
+                          exchange="dex", ts=2))]
+    m = market_figures(fills, marks=lambda ex, sym: D("151"))[("arb", "SOL/USDC")]
+    assert m.realized == D("4.00")  # the 10 SOL bought back: the arbitrage's own figure
     assert m.fees == D("1.5049") + D("0.00001") * D("150.09")
-    assert m.other_fees == {"BONK": D(2)}
+    assert m.position == D("-0.00001") and m.round_trips == 1
+    assert m.unrealized == (D("151") - D("150.09")) * D("-0.00001")  # the SOL the fee paid away, marked
+    # what the account holds, marked: the same figure
+    cash = D("10") * D("150.49") - D("1.5049") - D("10") * D("150.09")
+    assert m.realized - m.fees + m.unrealized == cash + D("-0.00001") * D("151")
+
+
+def test_the_base_fees_paid_away_make_no_round_trip_and_realize_nothing():
+    # two arbitrages in turn, each paying 0.00001 SOL of network fee on the pool: each realizes its own spread,
+    # two round trips, and the position is both fees
+    sol = {"symbol": "SOL/USDC", "fee_asset": "SOL"}
+    fills = [("arb", fill("sell", "10", "150.49", exchange="cex", ts=1, symbol="SOL/USDC")),
+             ("arb", fill("buy", "10", "150.09", fee="0.00001", exchange="dex", ts=2, **sol)),
+             ("arb", fill("buy", "5", "150.00", exchange="cex", ts=3, symbol="SOL/USDC")),
+             ("arb", fill("sell", "5", "150.40", fee="0.00001", exchange="dex", ts=4, **sol))]
+    assert [s.closed for s in steps(fills)] == [False, True, False, True]
+    m = market_figures(fills, marks=lambda ex, sym: D("150.20") if ex == "dex" else None)[("arb", "SOL/USDC")]
+    assert m.round_trips == 2 and m.position == D("-0.00002")
+    assert m.realized == D("0.40") * 10 + D("0.40") * 5
+    # the SOL the fees took, marked at the pool's mid, against what they were expensed at
+    assert m.unrealized == D("0.00001") * D("150.09") + D("0.00001") * D("150.40") - D("0.00002") * D("150.20")
+
+
+def test_every_figure_is_exact_whatever_the_callers_context():
+    # a pool's price has ~50 digits: the steps, the days and the market figures agree to the last one
+    pool = "150.0912345678901234567890123456789012345678901"
+    pool2 = "150.0798765432109876543210987654321098765432109"
+    fills = [("arb", fill("sell", "3", "150.49", symbol="SOL/USDC", exchange="cex", ts=1)),
+             ("arb", fill("sell", "7", "150.47", symbol="SOL/USDC", exchange="cex", ts=2)),
+             ("arb", fill("buy", "6", pool, fee="0.00001", fee_asset="SOL", symbol="SOL/USDC", exchange="dex", ts=3)),
+             ("arb", fill("buy", "4", pool2, fee="0.00001", fee_asset="SOL", symbol="SOL/USDC", exchange="dex",
+                          ts=4))]
+    each = [s.realized for s in steps(fills)]  # booked with Decimal's default 28 digits out here
+    m = market_figures(fills)[("arb", "SOL/USDC")]
+    (day,) = daily(steps(fills))
+    with localcontext(prec=200):
+        assert sum(each, D(0)) == m.realized == day.realized == (D("3") * D("150.49") + D("7") * D("150.47")
+                                                                - 6 * D(pool) - 4 * D(pool2))
+    assert m.net == day.net
+
+
+def test_a_fee_in_a_third_asset_is_left_apart_and_moves_no_position():
+    fills = [("arb", fill("buy", "1", "1", fee="2", fee_asset="BONK", symbol="SOL/USDC", exchange="dex", ts=3))]
+    m = market_figures(fills, marks=lambda ex, sym: D("151"))[("arb", "SOL/USDC")]
+    assert m.other_fees == {"BONK": D(2)} and m.fees == 0
     assert m.position == 1 and m.unrealized == D(150)  # the lot bought at 1 marked to 151
+
+
+def test_a_buy_fee_in_base_leaves_no_position_once_what_was_received_is_sold():
+    # a venue charging buy fees in the base asset: the grid sells what it received; nothing is held after
+    fills = [("grid", fill("buy", "0.01", "30000", fee="0.00001", fee_asset="BTC", ts=1, order="b")),
+             ("grid", fill("sell", "0.00999", "30300", fee="0.302697", fee_asset="USD", ts=2, order="s"))]
+    assert [s.closed for s in steps(fills, closes={"s": "b"})] == [False, True]
+    for mark in (D("25000"), D("30000"), D("35000")):
+        fig = strategy_figures(fills, marks=lambda ex, sym, m=mark: m, closes={"s": "b"})["grid"]
+        assert fig.markets[0].position == 0 and fig.unrealized == {"USD": 0}  # before: 0.00001 BTC, marked
+    assert fig.round_trips == 1
+    assert fig.realized == {"USD": D("300") * D("0.00999")}
+    assert fig.fees == {"USD": D("0.00001") * D("30000") + D("0.302697")}
+    # paid 300, received 302.697 - 0.302697: the net is the cash
+    assert fig.net == {"USD": D("0.00999") * D("30300") - D("0.302697") - D("0.01") * D("30000")}
+
+
+def test_a_sell_fee_in_base_takes_that_much_more_from_the_position():
+    fills = [("s", fill("buy", "1", "100", ts=1)),
+             ("s", fill("sell", "0.5", "110", fee="0.001", fee_asset="BTC", ts=2))]
+    fig = strategy_figures(fills, marks=lambda ex, sym: D("120"))["s"]
+    assert fig.markets[0].position == D("0.499")
+    assert fig.realized == {"USD": D("10") * D("0.5")}
+    assert fig.fees == {"USD": D("0.001") * D("110")}
+    assert fig.unrealized == {"USD": D("20") * D("0.5") - D("10") * D("0.001")}  # the fee's base, worth 120 now
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.integers(1, 10_000), st.integers(9_000, 11_000),
+                          st.integers(0, 30), st.sampled_from(["BTC", "USD"])), min_size=1, max_size=12),
+       st.integers(9_000, 11_000))
+def test_the_ledger_adds_up_to_what_the_account_holds_whatever_asset_the_fees_are_in(trades, mark):
+    # realized - fees + unrealized == the quote cash moved + the base held at the mark, exactly
+    fills, cash, held = [], D(0), D(0)
+    for i, (side, qty_units, price, fee_units, fee_asset) in enumerate(trades):
+        qty, fee = D(qty_units).scaleb(-4), D(fee_units).scaleb(-6 if fee_asset == "BTC" else -2)
+        f = fill(side, str(qty), str(price), fee=str(fee), fee_asset=fee_asset, ts=i + 1)
+        fills.append(("s", f))
+        notional = qty * price
+        cash += -notional if side == "buy" else notional
+        held += qty if side == "buy" else -qty
+        if fee_asset == "USD":
+            cash -= fee
+        else:  # the account pays a base fee in base
+            held -= fee
+    fig = strategy_figures(fills, marks=lambda ex, sym: D(mark))["s"]
+    assert fig.markets[0].position == held
+    assert fig.net["USD"] + fig.unrealized["USD"] == cash + held * mark
 
 
 def test_a_period_counts_its_own_fills_against_lots_opened_before():

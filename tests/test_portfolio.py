@@ -7,7 +7,7 @@ from decimal import localcontext
 
 import pytest
 
-from bot.domain import BookUpdate, Pool, PoolLiquidityError, PoolUpdate
+from bot.domain import BookUpdate, Fill, Liquidity, Pool, PoolLiquidityError, PoolUpdate, Side
 from bot.portfolio import Portfolio
 
 
@@ -75,3 +75,22 @@ def test_a_follower_hears_the_first_update_past_its_time_once_before_it_replaces
     portfolio.on_pool(PoolUpdate("dex", "SOL/USDC", pool, 4))  # heard once: followed no more
     assert [(key, ts, before[0], before[3]) for key, ts, before in heard] == [(("dex", "SOL/USDC"), 3, 2, pool)]
     assert portfolio.data_times() == {("dex", "SOL/USDC"): 4, ("cex", "SOL/USDC"): 3}
+
+
+def test_a_position_is_what_the_account_holds_when_fees_are_paid_in_the_base() -> None:
+    # a pool's network fee in SOL on SOL/USDC, a CEX's buy fee in BTC: each is base the account no longer holds;
+    # a fee in the quote or a third asset moves no position
+    portfolio = Portfolio(lambda: [])
+
+    def fill(exchange: str, symbol: str, side: Side, qty: str, fee: str, fee_asset: str) -> Fill:
+        return Fill(exchange, symbol, "c", f"t{fee}{side.value}", side, D(100), D(qty), D(fee), fee_asset,
+                    Liquidity.TAKER, 1)
+
+    portfolio.on_fill(fill("dex", "SOL/USDC", Side.BUY, "10", "0.000005", "SOL"))
+    portfolio.on_fill(fill("dex", "SOL/USDC", Side.SELL, "4", "0.000005", "SOL"))
+    portfolio.on_fill(fill("cex", "BTC/USD", Side.BUY, "0.01", "0.00001", "BTC"))
+    portfolio.on_fill(fill("cex", "BTC/USD", Side.SELL, "0.005", "0.5", "USD"))
+    portfolio.on_fill(fill("dex", "BONK/USDC", Side.BUY, "1000", "0.000005", "SOL"))
+    assert portfolio.position("dex", "SOL/USDC") == D("5.99999")
+    assert portfolio.position("cex", "BTC/USD") == D("0.00499")
+    assert portfolio.position("dex", "BONK/USDC") == D("1000")

@@ -34,7 +34,6 @@ from ..domain import (
     OrderState,
     OrderUpdate,
     PoolUpdate,
-    Side,
     Trade,
     Transfer,
     TransferStatus,
@@ -317,7 +316,7 @@ class Context:
         total = Decimal(0)
         for fill in self.stored_fills():
             if fill.exchange == exchange and fill.symbol == symbol:
-                total += fill.qty if fill.side is Side.BUY else -fill.qty
+                total += fill.base_change
         return total
 
     # --- for risk checks: act on what has happened ----------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO, Fill
+from ..exact import plain
 from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps
 from ..markouts import MarkoutFigures
 from ..store import Store
@@ -27,8 +28,9 @@ from .contract import Curve, ReportSection
 
 
 def exact(value: Decimal) -> str:
-    """A Decimal as plain text with every significant digit and no trailing zeros ("12.5", not "1.25E+1")."""
-    return format(value.normalize(), "f") if value else "0"
+    """A Decimal as plain text with every significant digit and no trailing zeros ("12.5", not "1.25E+1"), never
+    rounded (:func:`bot.exact.plain`)."""
+    return plain(value)
 
 
 def _amounts(values: dict[str, Decimal]) -> dict[str, str]:

@@ -33,12 +33,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO
-from ..ledger import pnl_curve_drawdown
+from ..ledger import EXACT_DIGITS, pnl_curve_drawdown
 from ..settings import ConfigError, ConfigIssue
 from ..units import money
 from .contract import Curve
@@ -160,15 +160,16 @@ def run_job(job: Job) -> Outcome:
 def combined_curve(curves: Mapping[str, Mapping[str, Curve]], strategies: Iterable[str], quote: str) -> Curve:
     """The summed cumulative net PnL of ``strategies`` in ``quote`` (each curve's changes merged in time order)."""
     changes: list[tuple[int, int, Decimal]] = []
-    for order, name in enumerate(sorted(strategies)):
-        previous = Decimal(0)
-        for ts, value in curves.get(name, {}).get(quote, []):
-            changes.append((ts, order, value - previous))
-            previous = value
     total, out = Decimal(0), []
-    for ts, _, change in sorted(changes, key=lambda c: (c[0], c[1])):
-        total += change
-        out.append((ts, total))
+    with localcontext(prec=EXACT_DIGITS):  # exact, as the ledger's curves: the row shows the report's figures
+        for order, name in enumerate(sorted(strategies)):
+            previous = Decimal(0)
+            for ts, value in curves.get(name, {}).get(quote, []):
+                changes.append((ts, order, value - previous))
+                previous = value
+        for ts, _, change in sorted(changes, key=lambda c: (c[0], c[1])):
+            total += change
+            out.append((ts, total))
     return out
 
 
@@ -219,27 +220,33 @@ class Row:
 def build_rows(outcomes: Sequence[Outcome], strategies: Sequence[str], walk_forward: float | None) -> list[Row]:
     """One row per combination, ranked by captured PnL (tuning part's when walk-forward), ties by combination."""
     rows = []
-    for o in outcomes:
-        quotes = sorted({q for name in strategies for q in o.net.get(name, {})}
-                        | {q for name in strategies for q in o.curves.get(name, {})})
-        quote = quotes[0] if quotes else (o.arb or {}).get("quote", "-")
-        curve = combined_curve(o.curves, strategies, quote)
-        captured = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
-        tune = rest = rest_dd = None
-        if walk_forward is not None:
-            split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
-            tune = value_at(curve, split_ns)
-            rest = captured - tune
-            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
-        arb = o.arb or {}
-        error = ((arb.get("prediction_error") or {}).get("abs_quote") or {}).get("mean")
-        rows.append(Row(
-            index=o.index, params=o.overrides, quote=quote, captured=captured,
-            fills=sum(o.fills.get(name, 0) for name in strategies), max_drawdown=pnl_curve_drawdown(curve),
-            capture_rate=(arb.get("pnl") or {}).get("capture_rate"), executions=arb.get("executions"),
-            prediction_error=error, tune=tune, rest=rest, rest_drawdown=rest_dd,
-        ))  # fmt: skip
+    with localcontext(prec=EXACT_DIGITS):
+        for o in outcomes:
+            rows.append(_row(o, strategies, walk_forward))
     return sorted(rows, key=lambda r: (-(r.tune if r.tune is not None else r.captured), r.index))
+
+
+def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> Row:
+    """One combination's row (in the caller's exact context)."""
+    quotes = sorted({q for name in strategies for q in o.net.get(name, {})}
+                    | {q for name in strategies for q in o.curves.get(name, {})})
+    quote = quotes[0] if quotes else (o.arb or {}).get("quote", "-")
+    curve = combined_curve(o.curves, strategies, quote)
+    captured = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
+    tune = rest = rest_dd = None
+    if walk_forward is not None:
+        split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
+        tune = value_at(curve, split_ns)
+        rest = captured - tune
+        rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
+    arb = o.arb or {}
+    error = ((arb.get("prediction_error") or {}).get("abs_quote") or {}).get("mean")
+    return Row(
+        index=o.index, params=o.overrides, quote=quote, captured=captured,
+        fills=sum(o.fills.get(name, 0) for name in strategies), max_drawdown=pnl_curve_drawdown(curve),
+        capture_rate=(arb.get("pnl") or {}).get("capture_rate"), executions=arb.get("executions"),
+        prediction_error=error, tune=tune, rest=rest, rest_drawdown=rest_dd,
+    )  # fmt: skip
 
 
 def _rate(rate: str | None) -> str:

@@ -140,14 +140,14 @@ class Limits(RiskCheck):
         fee = fee_in_quote(fill, split_symbol(fill.symbol)[0], quote)
         net = book.apply_fill(fill, closes) - (fee or ZERO)
         key3 = (strategy, fill.exchange, fill.symbol)
-        self._positions[key3] = self._positions.get(key3, ZERO) + (fill.qty if fill.side is Side.BUY else -fill.qty)
+        self._positions[key3] = self._positions.get(key3, ZERO) + fill.base_change
         self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
         if today:
             self._day_net[quote] = self._day_net.get(quote, ZERO) + net
             key = (strategy, quote)
             self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
         self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
-        self._held = {sym for (_, sym), b in self._books.items() if b.lots}
+        self._held = {sym for (_, sym), b in self._books.items() if b.held}
         return net
 
     def on_fill(self, strategy: str, fill: Fill) -> None:
@@ -178,7 +178,7 @@ class Limits(RiskCheck):
     def equity(self, quote: str) -> Decimal:
         """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
         unrealized = sum((b.unrealized(lot_mark(self._mark, sym, b)) for (_, sym), b in self._books.items()
-                          if b.lots and self._quote_of(sym) == quote), ZERO)
+                          if b.held and self._quote_of(sym) == quote), ZERO)
         return self._realized_total.get(quote, ZERO) + unrealized
 
     def _mark(self, exchange: str, symbol: str) -> Decimal | None:

@@ -4,11 +4,12 @@ one ranked table, deterministic; walk-forward; bad sweeps refused naming the key
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 
-from bot.backtest.sweep import Axis, combinations, combined_curve, parse_axis, run_sweep, value_at
+from bot.backtest.sweep import Axis, Outcome, build_rows, combinations, combined_curve, parse_axis, run_sweep, value_at
+from bot.ledger import pnl_curve_drawdown
 from bot.settings import ConfigError
 from tests.backtest.backtest_kit import write_config
 from tests.backtest.test_backtest_cli import arbot
@@ -52,8 +53,9 @@ def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
                        workers=1, walk_forward=0.5, chart=False, extra_plugins=arb_plugins())
     tunes = [r.tune for r in result.rows]
     assert all(t is not None for t in tunes) and tunes == sorted(tunes, reverse=True)
-    for r in result.rows:
-        assert r.tune + r.rest == r.captured
+    with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
+        for r in result.rows:
+            assert r.tune + r.rest == r.captured
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -62,6 +64,20 @@ def test_curves_of_several_strategies_merge_in_time_order():
     merged = combined_curve(curves, ["a", "b"], "USDC")
     assert merged == [(10, Decimal(5)), (20, Decimal(4)), (30, Decimal(1))]
     assert value_at(merged, 5) == 0 and value_at(merged, 25) == 4
+
+
+def test_a_row_shows_the_reports_exact_figures_however_many_digits():
+    # the ledger's curves are exact (a pool price has ~50 digits): the row's captured PnL and drawdown are the
+    # report's, not rounded to Decimal's default 28 digits
+    long = Decimal("0.4974963295904545454545454545")  # 28 significant digits after 0.
+    curve = [(1, long), (2, Decimal("0.1") + long), (3, Decimal("-100.0000000000000000000000000001"))]
+    outcome = Outcome(index=1, overrides=(), net={"a": {"USDC": curve[-1][1]}}, fills={"a": 3},
+                      curves={"a": {"USDC": curve}}, arb=None, start_ns=0, end_ns=3, steps=3, steps_wall_s=0.0,
+                      cpu_s=0.0)
+    row = build_rows([outcome], ["a"], walk_forward=None)[0]
+    assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
+    assert row.captured == curve[-1][1]
+    assert row.max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
 
 
 def test_malformed_sweeps_are_refused_saying_how_to_write_them(tmp_path):
