@@ -90,22 +90,25 @@ def period_start_ns(period: str, now_ns: int, timezone: str) -> int:
 @dataclass(slots=True)
 class Lot:
     qty: Decimal
-    """Signed: positive for a long (bought), negative for a short (sold)."""
+    """Signed: positive for a long (bought), negative for a short (sold); the quantity filled."""
     price: Decimal
     exchange: str
     ts_ns: int
     order: str = ""
     """The client order id of the fill that opened the lot (what a closing order's ``closes`` names)."""
+    fee: Decimal = ZERO
+    """Base the opening buy's fee took (charged in the base asset): the lot holds ``qty - fee``."""
 
 
 class Position:
     """One strategy's open lots in one market, oldest first (all long or all short), and the base its fees paid away.
 
-    A lot keeps the quantity filled: a fill's realized PnL is the same whatever asset its fee is in. A fee charged in
-    the base asset (a DEX's network fee in SOL on SOL/USDC, some venues' buy fees) is an expense at the fill's price
-    (:func:`fee_in_quote`), and the account holds that much less base from then on: :attr:`paid`, per venue, counts
-    in :attr:`qty` (what the account holds, as the portfolio's positions) and in :meth:`unrealized` (the base the
-    fees took, marked: worth its expensed value no more).
+    A lot keeps the quantity filled, so a fill realizes the same PnL whatever asset its fee is in (an arbitrage's
+    executions sum to the ledger's net). A fee charged in the base asset (a DEX's network fee in SOL on SOL/USDC,
+    some venues' buy fees) is an expense at the fill's price (:func:`fee_in_quote`), and base the account no longer
+    holds: a buy's is kept on the lot it opened (:attr:`Lot.fee`; once the rest is closed the lot holds nothing and
+    goes), any other in :attr:`paid`. Both count in :attr:`qty` (what the account holds, as the portfolio's
+    positions) and in :meth:`unrealized` (the base a fee took, marked, against what it was expensed at).
     """
 
     __slots__ = ("lots", "paid")
@@ -113,13 +116,14 @@ class Position:
     def __init__(self) -> None:
         self.lots: deque[Lot] = deque()
         self.paid: dict[str, tuple[Decimal, Decimal]] = {}
-        """Venue -> (base paid away in fees, what it was expensed at in quote: fee x the fill's price)."""
+        """Venue -> (base its fees took that no lot holds, what it was expensed at in quote: fee x fill price)."""
 
     def apply(self, side: Side, qty: Decimal, price: Decimal, exchange: str = "", ts_ns: int = 0,
-              order: str = "", closes: str | None = None) -> Decimal:
+              order: str = "", closes: str | None = None, base_fee: Decimal = ZERO) -> Decimal:
         """Book a fill of order ``order``; returns the PnL it realized (before fees) by closing opposite lots.
 
-        The lots that order ``closes`` opened are closed first (as far as they go), then the oldest.
+        The lots that order ``closes`` opened are closed first (as far as they go), then the oldest. ``base_fee``:
+        its fee, when charged in the base asset.
         """
         signed = qty if side is Side.BUY else -qty
         realized = ZERO
@@ -129,44 +133,56 @@ class Position:
                 for lot in [lot for lot in lots if lot.order == closes]:
                     gain, signed = _close(lot, signed, price)
                     realized += gain
-                    if not lot.qty:
+                    if self._spent(lot):
                         lots.remove(lot)
                     if not signed:
                         break
             while signed and lots and (lots[0].qty > 0) != (signed > 0):
                 gain, signed = _close(lots[0], signed, price)
                 realized += gain
-                if not lots[0].qty:
+                if self._spent(lots[0]):
                     lots.popleft()
-        if signed:
-            lots.append(Lot(signed, price, exchange, ts_ns, order))
+            if signed > base_fee > 0:  # a buy's fee comes out of the lot it opens
+                lots.append(Lot(signed, price, exchange, ts_ns, order, base_fee))
+                return realized
+            if signed:
+                lots.append(Lot(signed, price, exchange, ts_ns, order))
+            if base_fee:
+                self._pay(exchange, base_fee, price)
         return realized
 
     def apply_fill(self, fill: Fill, closes: str | None = None) -> Decimal:
-        """:meth:`apply` a fill, and count a fee charged in the base asset in :attr:`paid`; ``closes``: what its
-        order names (:attr:`bot.domain.Order.closes`)."""
-        if fill.fee and fill.fee_asset == split_symbol(fill.symbol)[0]:
-            base, value = self.paid.get(fill.exchange, (ZERO, ZERO))
-            with localcontext(prec=EXACT_DIGITS):
-                self.paid[fill.exchange] = (base + fill.fee, value + fill.fee * fill.price)
-        return self.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns, fill.client_order_id, closes)
+        """:meth:`apply` a fill; ``closes``: what its order names (:attr:`bot.domain.Order.closes`)."""
+        base_fee = fill.fee if fill.fee and fill.fee_asset == split_symbol(fill.symbol)[0] else ZERO
+        return self.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns, fill.client_order_id, closes,
+                          base_fee)
+
+    def _spent(self, lot: Lot) -> bool:
+        """Whether ``lot``, just closed into, holds nothing any more (the base its fee took moves to :attr:`paid`
+        when more of the lot was closed than its fee left: the figures stay the same). Exact context."""
+        if not lot.fee:
+            return not lot.qty
+        if lot.qty > lot.fee:
+            return False
+        if lot.fee > lot.qty:
+            self._pay(lot.exchange, lot.fee - lot.qty, lot.price)
+        return True
+
+    def _pay(self, exchange: str, base: Decimal, price: Decimal) -> None:
+        paid, value = self.paid.get(exchange, (ZERO, ZERO))
+        self.paid[exchange] = (paid + base, value + base * price)
 
     @property
     def held(self) -> bool:
-        """Whether anything is open: a lot, or base paid away in fees."""
+        """Whether anything is open: a lot, or base fees paid away."""
         return bool(self.lots or self.paid)
 
     @property
     def qty(self) -> Decimal:
-        """What the lots hold, less the base the fees paid away: what the account holds (long positive)."""
+        """What the account holds (long positive): the lots, less the base their fees and :attr:`paid` took."""
         with localcontext(prec=EXACT_DIGITS):
-            return sum((lot.qty for lot in self.lots), ZERO) - sum((base for base, _ in self.paid.values()), ZERO)
-
-    @property
-    def cost(self) -> Decimal:
-        """What the open lots cost, in quote (negative for shorts)."""
-        with localcontext(prec=EXACT_DIGITS):
-            return sum((lot.qty * lot.price for lot in self.lots), ZERO)
+            return (sum((lot.qty - lot.fee for lot in self.lots), ZERO)
+                    - sum((base for base, _ in self.paid.values()), ZERO))
 
     def worst_price(self) -> Decimal | None:
         """The highest lot price of a long (lowest of a short): what a closing fill is matched against at worst."""
@@ -176,14 +192,14 @@ class Position:
         return max(prices) if self.lots[0].qty > 0 else min(prices)
 
     def unrealized(self, mark: Callable[[str], Decimal | None]) -> Decimal:
-        """Open lots marked to ``mark(lot's exchange)``, and the base the fees paid away on a venue marked to its
-        mark against what it was expensed at; a lot or venue without a mark counts 0."""
+        """Open lots, less the base their fees took, marked to ``mark(lot's exchange)``, and the base :attr:`paid`
+        on a venue marked against what it was expensed at; a lot or venue without a mark counts 0."""
         total = ZERO
         with localcontext(prec=EXACT_DIGITS):
             for lot in self.lots:
                 price = mark(lot.exchange)
                 if price is not None:
-                    total += (price - lot.price) * lot.qty
+                    total += (price - lot.price) * (lot.qty - lot.fee)
             for exchange, (base, value) in self.paid.items():
                 price = mark(exchange)
                 if price is not None:
