@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
 
 from bot import cli
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
@@ -176,6 +176,24 @@ def test_the_lot_an_order_closes_round_trips(store):
     assert store.get_order("sell-1").closes == "buy-1" and store.get_order("buy-1").closes is None
     assert store.closes() == {"sell-1": "buy-1", "other": "x"}
     assert store.closes(strategy="s") == {"sell-1": "buy-1"}
+
+
+def test_the_fills_of_one_order_are_read_by_its_id_alone(store):
+    # a grid or arbitrage missing an order's fills reads that order's, not every fill of the strategy's history
+    store.write_batch([], [("s", fill("t-1", "a")), ("s", fill("t-2", "b")), ("g", fill("t-3", "b")),
+                           ("s", fill("t-4", "b")), ("s", fill("t-5", "c"))])
+    assert [f.trade_id for _, f in store.fills(client_order_id="b")] == ["t-2", "t-3", "t-4"]
+    assert [f.trade_id for _, f in store.fills(strategy="s", client_order_id="b")] == ["t-2", "t-4"]
+    assert store.fills(client_order_id="none") == []
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    store.fills(strategy="s", client_order_id="b")
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "client_order_id = " in statements[0]  # asked of the database, not filtered after
 
 
 def test_a_duplicate_order_or_fill_writes_nothing_and_says_so(store):

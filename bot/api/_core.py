@@ -306,10 +306,8 @@ class Context:
 
     def stored_fills(self, *, client_order_id: str | None = None, since_ns: int | None = None) -> list[Fill]:
         """Every fill of this component's orders, as stored (oldest first); optionally of one order or since a time."""
-        fills = [fill for _, fill in self._host.store.fills(strategy=self.name, since_ns=since_ns)]
-        if client_order_id is not None:
-            fills = [f for f in fills if f.client_order_id == client_order_id]
-        return fills
+        return [fill for _, fill in self._host.store.fills(strategy=self.name, since_ns=since_ns,
+                                                            client_order_id=client_order_id)]
 
     def stored_position(self, exchange: str, symbol: str) -> Decimal:
         """Net base quantity this component holds on ``exchange`` ``symbol`` from its stored fills (long positive)."""

@@ -803,10 +803,13 @@ class Store:
         """Persist a fill once; False if this (exchange, trade_id) is already stored."""
         return self._insert_once(self._insert_fill, fill_values(fill, strategy, self.bot))
 
-    def fills(self, *, strategy: str | None = None, since_ns: int | None = None) -> list[tuple[str, Fill]]:
-        """(strategy, fill) pairs in time order."""
+    def fills(self, *, strategy: str | None = None, since_ns: int | None = None,
+              client_order_id: str | None = None) -> list[tuple[str, Fill]]:
+        """(strategy, fill) pairs in time order; optionally of one strategy, since a time, of one order (indexed)."""
         with self.session() as s:
             q = select(FillRow).where(FillRow.bot == self.bot)
+            if client_order_id is not None:
+                q = q.where(FillRow.client_order_id == client_order_id)
             if strategy is not None:
                 q = q.where(FillRow.strategy == strategy)
             if since_ns is not None:
