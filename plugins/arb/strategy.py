@@ -28,6 +28,7 @@ submitted. In ``paper`` and ``live`` it is executed.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import ClassVar
@@ -62,6 +63,9 @@ ROWS_PER_WRITE = 32
 """Most opportunity rows one write stores (~0.3 ms); more queued are written by the next write, one loop turn later
 (queued behind whatever is ready then): a tick arriving while a long queue is written waits for one write at most
 before its legs' requests start, not for the whole queue."""
+ROWS_KEPT = 100_000
+"""Most opportunity rows kept unwritten while the store fails (a day of a busy pair's is more than memory should
+hold): past it the oldest not acted on are dropped, counted and alerted. Rows of executions are never dropped."""
 BALANCES_TIMEOUT_S = 10.0
 """A venue that does not answer a balance request within this is skipped until the next snapshot."""
 
@@ -109,7 +113,9 @@ class ArbStrategy(Strategy):
         self._published_ns = 0
         self._published: Evaluation | None = None
         """The evaluation published last: its figures (size, net PnL) are compared only when the refresh is due."""
-        self._pending_rows: list[dict] = []
+        self._pending_rows: deque[dict] = deque()
+        self.rows_dropped = 0
+        """Opportunity rows not acted on dropped unwritten while the store failed (:data:`ROWS_KEPT`)."""
         self._flush_timer: asyncio.Handle | None = None
         """Armed by the first row queued since the last write: :meth:`_write` runs FLUSH_EVERY_S later (or in the
         next loop turn, for rows one write left queued)."""
@@ -410,8 +416,25 @@ class ArbStrategy(Strategy):
             "net_pnl": ev.net_pnl, "net_bps": ev.net_bps, "costs": costs_json(ev.costs), "acted": acted,
             "reason": reason,
         })
+        if len(self._pending_rows) > ROWS_KEPT:
+            self._drop_oldest_row()
         if self._flush_timer is None and len(self._pending_rows) >= self._rows_per_writer:
             self._arm_writer()
+
+    def _drop_oldest_row(self) -> None:
+        """Drop the oldest row not acted on (the store has failed for :data:`ROWS_KEPT` rows); alerted once."""
+        rows = self._pending_rows
+        for index, row in enumerate(rows):
+            if not row["acted"]:
+                del rows[index]
+                break
+        else:
+            return  # every row kept is an execution's
+        self.rows_dropped += 1
+        if self.rows_dropped == 1:
+            self.ctx.alert(AlertLevel.ERROR, "arb", f"the store has not taken {ROWS_KEPT:,} opportunity rows: the "
+                           "oldest not acted on are dropped from now on (executions' rows are kept); see "
+                           "/status", kept=str(ROWS_KEPT))
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self._executions.on_order_update(update)
@@ -469,16 +492,18 @@ class ArbStrategy(Strategy):
         """Write the queued opportunities (the first ``at_most`` of them; None: all); ``wait=False`` (the writer,
         on the loop): if another writer holds the store's lock, keep them for the next flush instead of waiting.
         A failure of the store itself (a full or failing disk) keeps them too, and raises."""
-        if at_most is None or len(self._pending_rows) <= at_most:
-            rows, self._pending_rows = self._pending_rows, []
-        else:
-            rows, self._pending_rows = self._pending_rows[:at_most], self._pending_rows[at_most:]
+        pending = self._pending_rows
+        if at_most is None or len(pending) <= at_most:
+            rows = list(pending)
+            pending.clear()
+        else:  # from the front of the queue: a backlog's catch-up costs each write its own rows, not the backlog
+            rows = [pending.popleft() for _ in range(at_most)]
         try:
             insert_opportunities(self.ctx.store, rows, wait=wait)
         except Exception as exc:
             if not (isinstance(exc, StoreBusy) or is_store_error(exc)):
                 raise  # about the rows themselves: written again, they would fail again (and block the rest)
-            self._pending_rows[:0] = rows  # nothing written: the next write tries them again
+            pending.extendleft(reversed(rows))  # nothing written: the next write tries them again, first
             if self._running and self._flush_timer is None:
                 self._arm_writer()
             if not isinstance(exc, StoreBusy):
@@ -502,6 +527,8 @@ class ArbStrategy(Strategy):
                 facts["in flight"] = ", ".join(ex.current)
         if self.last_reason:
             facts["last"] = self.last_reason
+        if self.rows_dropped:
+            facts["opportunity rows dropped"] = f"{self.rows_dropped} (the store failed; executions' rows kept)"
         low = self.inventory.low
         if low:
             facts["low inventory"] = ", ".join(f"{s.venue} {s.asset}" for s in low)

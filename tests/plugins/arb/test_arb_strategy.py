@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.domain import BookUpdate, ExecutionResult, Opportunity, OrderStatus, Side
 from bot.ledger import EXACT_DIGITS, Ledger
 from bot.units import amount, money, signed_money
+from plugins.arb import strategy as arb_strategy
 from plugins.arb.pricing import Inventory, Pricer
 from plugins.arb.records import (
     ArbExecutionRow,
@@ -286,7 +287,7 @@ async def test_a_long_queue_of_opportunity_rows_is_written_a_bounded_batch_per_l
                     if r.opportunity_id.startswith("queued-")][::-1]
 
         queued = [f"queued-{i:03}" for i in range(ROWS_PER_WRITE * 2 + 5)]
-        strategy._pending_rows[:0] = [{**template, "opportunity_id": oid} for oid in queued]
+        strategy._pending_rows.extendleft(reversed([{**template, "opportunity_id": oid} for oid in queued]))
         if strategy._flush_timer is not None:
             strategy._flush_timer.cancel()
             strategy._flush_timer = None
@@ -367,16 +368,16 @@ async def test_rows_a_failing_store_could_not_take_are_written_later_and_a_bad_r
             return [r.opportunity_id for r in opportunities(bot.store, "sol-arb", limit=1000)
                     if r.opportunity_id.startswith(prefix)]
 
-        strategy._pending_rows[:0] = [{**template, "opportunity_id": f"kept-{i}"} for i in (1, 2)]
+        strategy._pending_rows.extendleft([{**template, "opportunity_id": f"kept-{i}"} for i in (2, 1)])
         failure.append(sqlite3.OperationalError("disk I/O error"))
         strategy._write()
         assert stored("kept-") == []
-        assert [r["opportunity_id"] for r in strategy._pending_rows[:2]] == ["kept-1", "kept-2"]
+        assert [r["opportunity_id"] for r in list(strategy._pending_rows)[:2]] == ["kept-1", "kept-2"]
         assert strategy._flush_timer is not None  # the next write is armed
         await wait_for(lambda: len(stored("kept-")) == 2, timeout_s=5, what="the kept rows written")
         assert [a for a in Alerts.sent if "opportunity writer failed: OperationalError: disk I/O error" in a.message]
 
-        strategy._pending_rows[:0] = [{**template, "opportunity_id": "bad-1"}]
+        strategy._pending_rows.appendleft({**template, "opportunity_id": "bad-1"})
         failure.append(ValueError("a row the store refuses"))
         if strategy._flush_timer is not None:
             strategy._flush_timer.cancel()
@@ -388,6 +389,54 @@ async def test_rows_a_failing_store_could_not_take_are_written_later_and_a_bad_r
         strategy._flush()
         assert stored("bad-") == []
     finally:
+        bot.store.record_many = record_many
+        await bot.stop()
+
+
+async def test_a_store_failing_for_long_keeps_a_bounded_queue_and_every_executions_row(make_bot, monkeypatch):
+    """While the store fails, rows wait in memory up to ROWS_KEPT; past it the oldest not acted on are dropped,
+    counted, alerted once and shown in the status, and an execution's row is never dropped."""
+    monkeypatch.setattr(arb_strategy, "ROWS_KEPT", 5)
+    bot = await make_bot(config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    await bot.start()
+    strategy = bot.strategies["sol-arb"]
+    record_many = bot.store.record_many
+
+    def failing(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    try:
+        await wait_for(lambda: strategy._pending_rows, timeout_s=10, what="an opportunity row queued")
+        await strategy.stop()  # no writer, no new tick: the queue is this test's
+        strategy._running = True
+        bot.store.record_many = failing
+        strategy._pending_rows.clear()
+        book, pool = strategy.book, strategy.pool_update
+        ev = strategy._pricer.edges(book, strategy._pricing_inventory())[0] or strategy._pricer.edges(
+            book, strategy._pricing_inventory())[1]
+        assert ev is not None
+        for i in range(9):
+            strategy._publish(ev, book, pool, i, f"o-{i}", acted=i == 1, reason="")
+            if strategy._flush_timer is not None:
+                strategy._flush_timer.cancel()
+                strategy._flush_timer = None
+        assert [r["opportunity_id"] for r in strategy._pending_rows] == ["o-1", "o-5", "o-6", "o-7", "o-8"]
+        assert strategy.rows_dropped == 4 and "4 (the store failed" in strategy.status()["opportunity rows dropped"]
+        await wait_for(lambda: [a for a in Alerts.sent if "has not taken 5 opportunity rows" in a.message],
+                       timeout_s=5, what="the drop alerted")
+        assert len([a for a in Alerts.sent if "opportunity rows" in a.message]) == 1
+        with pytest.raises(sqlite3.OperationalError):
+            strategy._flush(at_most=2)
+        assert [r["opportunity_id"] for r in strategy._pending_rows] == ["o-1", "o-5", "o-6", "o-7", "o-8"]
+        bot.store.record_many = record_many
+        strategy._flush(at_most=2)
+        assert [r["opportunity_id"] for r in strategy._pending_rows] == ["o-6", "o-7", "o-8"]
+        strategy._flush()
+        assert {r.opportunity_id for r in opportunities(bot.store, "sol-arb", limit=1000)} >= {
+            "o-1", "o-5", "o-6", "o-7", "o-8"}
+    finally:
+        strategy._running = False
         bot.store.record_many = record_many
         await bot.stop()
 
