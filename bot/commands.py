@@ -93,6 +93,8 @@ class CommandTable:
         self._pending: dict[str, _Pending] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
         self._refusals: dict[tuple[str, str], _Refusals] = {}
+        self._refusals_due: asyncio.TimerHandle | None = None
+        """Audits the windows once over even if no stranger writes again (:meth:`_refusals_over`)."""
         self._stranger_replies: deque[float] = deque()
         self.fleet: FleetLink | None = None
         """The fleet link a service attached (:meth:`attach_fleet`), or None when this bot is alone."""
@@ -131,6 +133,7 @@ class CommandTable:
         window = self._refusals.get(key)
         if window is None:
             self._refusals[key] = _Refusals(now, name)
+            self._arm_refusals(RATE_WINDOW_S)
             return False
         window.count += 1
         window.users.add(caller.user_id)
@@ -147,8 +150,29 @@ class CommandTable:
         sent.append(now)
         return True
 
+    def _arm_refusals(self, delay_s: float) -> None:
+        """Audit the refusal windows ``delay_s`` from now, unless a timer is armed already."""
+        if self._refusals_due is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on the loop (a test's direct call): the next message or stop audits them
+                return
+            self._refusals_due = loop.call_later(delay_s, self._refusals_over)
+
+    def _refusals_over(self) -> None:
+        """The timer: audit the windows that are over, and wait for the oldest left."""
+        self._refusals_due = None
+        self.flush_refusals()
+        if self._refusals:
+            oldest = next(iter(self._refusals.values()))
+            self._arm_refusals(max(RATE_WINDOW_S - (self._clock.monotonic() - oldest.started), 1.0))
+
     def flush_refusals(self, force: bool = False) -> None:
-        """Audit the counts of refusal windows that are over (all of them with ``force``, on stop)."""
+        """Audit the counts of refusal windows that are over (all of them with ``force``, on stop). A timer does it
+        once the oldest window is over too, so a chat's "N more" row does not wait for the next stranger."""
+        if force and self._refusals_due is not None:
+            self._refusals_due.cancel()
+            self._refusals_due = None
         now = self._clock.monotonic()
         refusals = self._refusals
         # windows are kept in the order they opened (one is added only when its chat has none): the ones that are

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from dataclasses import replace
@@ -372,3 +373,29 @@ async def test_stranger_windows_close_oldest_first_and_the_open_ones_stay():
     table.flush_refusals(force=True)
     assert not table._refusals
     assert [r["chat_id"] for r in rows if "more in this chat" in r["outcome"]] == ["-0", "-1", "-2"]
+
+
+async def test_a_chats_refusal_count_is_audited_once_its_window_is_over_with_no_stranger_after(monkeypatch):
+    """The "N more in this chat" row does not wait for the next stranger: a timer audits the windows once the
+    oldest is over, and again for the ones still open then."""
+    from bot import commands
+    from bot.clock import Clock
+    from bot.config import CommandSettings
+
+    monkeypatch.setattr(commands, "RATE_WINDOW_S", 0.2)
+    rows: list[dict] = []
+    table = commands.CommandTable({}, operator=None, audit=lambda **row: rows.append(row), clock=Clock(),
+                                  settings=CommandSettings())
+    for user in ("u", "v", "w"):
+        await table.dispatch(Caller("telegram", user, None, "-1"), "status", [])
+    await asyncio.sleep(0.1)
+    await table.dispatch(Caller("telegram", "x", None, "-2"), "status", [])
+    await table.dispatch(Caller("telegram", "y", None, "-2"), "status", [])
+
+    def counted() -> list[tuple[str, str]]:
+        return [(r["chat_id"], r["outcome"]) for r in rows if "more in this chat" in r["outcome"]]
+
+    await wait_for(lambda: len(counted()) == 2, timeout_s=3, what="both chats' counts audited")
+    assert counted() == [("-1", "refused: no role, 2 more in this chat, not answered"),
+                         ("-2", "refused: no role, 1 more in this chat, not answered")]
+    assert not table._refusals and table._refusals_due is None  # nothing left: no timer armed
