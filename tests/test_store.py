@@ -18,6 +18,7 @@ from bot import cli
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
 from bot.redact import REDACTOR
 from bot.store import HOST_TABLES, Store, StoreError, migrate
+from plugins.grid.models import GridSlotRow  # noqa: F401  (a plugin table with money columns: created on open)
 from plugins.jupiter.records import JupiterSwapRow, load_swap, save_swap  # a plugin table: created on open
 
 D = Decimal
@@ -176,6 +177,47 @@ def test_the_lot_an_order_closes_round_trips(store):
     assert store.get_order("sell-1").closes == "buy-1" and store.get_order("buy-1").closes is None
     assert store.closes() == {"sell-1": "buy-1", "other": "x"}
     assert store.closes(strategy="s") == {"sell-1": "buy-1"}
+
+
+LONG = D("-155.459042743957857142857142857142857142857142857257856531111111111111111111111111111111")
+"""An exact figure longer than 64 characters (a sum of products of pool prices): VARCHAR(64) refused it."""
+
+
+def test_an_exact_amount_of_any_length_is_stored_and_read_back(store):
+    assert len(str(LONG)) > 64
+    assert store.insert_order(order("c-1"))
+    assert store.insert_fill(Fill("dex", "SOL/USDC", "c-1", "t-1", Side.BUY, -LONG, D(1), -LONG / 10**6, "SOL",
+                                  Liquidity.TAKER, BIG_NS), "s")
+    (_, stored), = store.fills()
+    assert stored.price == -LONG and stored.fee == -LONG / 10**6
+
+
+def test_a_plugin_tables_money_column_an_older_store_made_narrow_is_widened_at_open(db_url):
+    # a plugin's table is its model, created at open; on PostgreSQL an older store made its money columns
+    # VARCHAR(64), which the next open widens (SQLite stores any length in any text column)
+    if not db_url.startswith("postgresql"):
+        pytest.skip("VARCHAR(64) refuses a longer value only on PostgreSQL (ARBOT_TEST_DB_URL)")
+
+    def column_type(store: Store) -> str:
+        with store.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT data_type FROM information_schema.columns WHERE table_name = 'grid_slots' "
+                "AND column_name = 'profit' AND table_schema = current_schema()")).scalar_one()
+
+    first = Store(db_url).open()
+    with first.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE grid_slots ALTER COLUMN profit TYPE VARCHAR(64)"))
+    assert column_type(first) == "character varying"
+    first.close()
+    reopened = Store(db_url).open()
+    try:
+        with reopened.engine.connect() as conn:
+            length = conn.execute(text(
+                "SELECT character_maximum_length FROM information_schema.columns WHERE table_name = 'grid_slots' "
+                "AND column_name = 'profit' AND table_schema = current_schema()")).scalar_one()
+        assert column_type(reopened) == "character varying" and length is None
+    finally:
+        reopened.close()
 
 
 def test_the_fills_of_one_order_are_read_by_its_id_alone(store):

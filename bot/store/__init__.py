@@ -66,6 +66,7 @@ from ..redact import REDACTOR, add_url, safe_url
 from .fast import FastRecords
 from .fast import StoreBusy as StoreBusy
 
+log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)  # before alembic is imported: INFO is a line per step
 
 T = TypeVar("T")
@@ -82,10 +83,17 @@ class StoreError(Exception):
 
 
 class DecimalText(TypeDecorator[Decimal]):
-    """A Decimal stored as its exact text."""
+    """A Decimal stored as its exact text: ``VARCHAR`` of any length on PostgreSQL (an exact figure with a pool
+    price in it can have more than 64 characters: ``VARCHAR(64)`` refused it, revision 0008), ``VARCHAR(64)`` on
+    SQLite (which stores any length in it)."""
 
     impl = String(64)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return self.bind_text(value)
@@ -147,6 +155,11 @@ BOT_NAME_LEN = 64
 def bot_field(*, primary_key: bool = False, index: bool = False) -> Any:
     """A Field for the name of the bot a row belongs to (several bots may share one database)."""
     return Field(default="", primary_key=primary_key, index=index, max_length=BOT_NAME_LEN)
+
+
+def _db_type(inspector: Any, table: str, column: str) -> Any:
+    """A column's type as the database has it."""
+    return next(c["type"] for c in inspector.get_columns(table) if c["name"] == column)
 
 
 def widen_int_columns(metadata: MetaData) -> None:
@@ -498,6 +511,7 @@ class Store:
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
         self._guard(self._create_plugin_tables, "create the plugin tables")
+        self._guard(self._widen_plugin_money, "widen the plugin tables' money columns")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
             self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
@@ -514,6 +528,28 @@ class Store:
             if set(SQLModel.metadata.tables) - existing:
                 lock_schema(self, conn)
                 SQLModel.metadata.create_all(conn)
+
+    def _widen_plugin_money(self) -> None:
+        """On PostgreSQL, make a plugin table's money column ``VARCHAR`` of any length where an older store made it
+        ``VARCHAR(64)``
+        (a plugin's tables are its models, created at open: revision 0008 widens the host's own)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        from .migrate import lock_schema
+
+        host = {t.name for t in HOST_TABLES}
+        with self.engine.begin() as conn:
+            inspector = inspect(conn)
+            existing = set(inspector.get_table_names())
+            narrow = [(table.name, column.name)
+                      for table in SQLModel.metadata.tables.values() if table.name in existing - host
+                      for column in table.columns if isinstance(column.type, DecimalText)
+                      and getattr(_db_type(inspector, table.name, column.name), "length", None) is not None]
+            if narrow:
+                lock_schema(self, conn)
+                for table_name, column_name in narrow:
+                    conn.execute(text(f'ALTER TABLE "{table_name}" ALTER COLUMN "{column_name}" TYPE VARCHAR'))
+                log.info("money columns widened to any length: %s", ", ".join(f"{t}.{c}" for t, c in narrow))
 
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
