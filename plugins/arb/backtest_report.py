@@ -27,12 +27,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import BPS, ExecutionResult, Opportunity, split_symbol
 from bot.api.backtest import BacktestRun, ReportSection, exact
-from bot.api.ledger import money
+from bot.api.ledger import EXACT_DIGITS, money
 
 ZERO = Decimal(0)
 
@@ -207,7 +207,13 @@ def _stats(values: list[Decimal], places: Decimal) -> ErrorStats:
 
 
 def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
-    """The report's figures from what the collector saw."""
+    """The report's figures from what the collector saw, summed exactly (as the ledger: the captured PnL is the
+    strategy's net when the executions are all it traded)."""
+    with localcontext(prec=EXACT_DIGITS):
+        return _summarize(collector, quote)
+
+
+def _summarize(collector: BacktestCollector, quote: str) -> BacktestFigures:
     results_by_id: dict[str, list[ExecutionResult]] = {}
     for result in collector.results:
         results_by_id.setdefault(result.opportunity_id, []).append(result)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
-from decimal import Decimal
+from collections.abc import Callable
+from decimal import Decimal, localcontext
+from typing import ParamSpec, TypeVar
 
 from bot.api import (
     ZERO,
@@ -18,17 +21,39 @@ from bot.api import (
     Side,
     split_symbol,
 )
-from bot.api.ledger import Position, amount, day_start_ns, fee_in_quote, lot_mark, next_day_start_ns
+from bot.api.ledger import (
+    EXACT_DIGITS,
+    Position,
+    amount,
+    day_start_ns,
+    fee_in_quote,
+    lot_mark,
+    next_day_start_ns,
+)
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import LimitsSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 CLOSES_KEPT = 10_000
 """Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
 this many newer ones were accepted: one vetoed by a later check, or never sent, has no final update). Any other
 order's is asked of the executor (:meth:`Limits._closes_of`), which holds the order of every fill it hands out: a
 forgotten order changes no figure."""
+
+
+def _exact(method: Callable[P, R]) -> Callable[P, R]:
+    """Run ``method`` in the ledger's exact context: the limits' running figures (a day's net, equity, a drawdown)
+    are the ledger's to the last digit, which Decimal's default 28 digits would round (a unary minus too)."""
+
+    @functools.wraps(method)
+    def exact(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(prec=EXACT_DIGITS):
+            return method(*args, **kwargs)
+    return exact
 
 
 class Limits(RiskCheck):
@@ -132,6 +157,7 @@ class Limits(RiskCheck):
         if update.status.terminal:  # a late fill asks the executor
             self._closes.pop(update.client_order_id, None)
 
+    @_exact
     def _book_fill(self, strategy: str, fill: Fill, closes: str | None, today: bool = True) -> Decimal:
         quote = self._quote_of(fill.symbol)
         book = self._books.get((strategy, fill.symbol))
@@ -150,6 +176,7 @@ class Limits(RiskCheck):
         self._held = {sym for (_, sym), b in self._books.items() if b.held}
         return net
 
+    @_exact
     def on_fill(self, strategy: str, fill: Fill) -> None:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
@@ -175,6 +202,7 @@ class Limits(RiskCheck):
             if event.symbol in self._held:
                 self._check_drawdown(self._quote_of(event.symbol))
 
+    @_exact
     def equity(self, quote: str) -> Decimal:
         """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
         unrealized = sum((b.unrealized(lot_mark(self._mark, sym, b)) for (_, sym), b in self._books.items()
@@ -184,6 +212,7 @@ class Limits(RiskCheck):
     def _mark(self, exchange: str, symbol: str) -> Decimal | None:
         return self._marks.get((exchange, symbol))
 
+    @_exact
     def _check_drawdown(self, quote: str) -> None:
         equity = self.equity(quote)
         peak = self._peak.get(quote)
@@ -376,6 +405,7 @@ class Limits(RiskCheck):
         facts["on breach"] = s.action
         return facts
 
+    @_exact
     def usage(self) -> dict[str, LimitUse]:
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings

@@ -10,10 +10,12 @@ operator resumes it), the trip is stored and alerted with the figures, and its w
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
+from bot.api.ledger import EXACT_DIGITS
 
 HUNDRED = Decimal(100)
 
@@ -53,8 +55,7 @@ class PredictionGate(RiskCheck):
         window.append(result)
         if len(window) < self.settings.executions:
             return
-        predicted = sum((r.predicted_pnl for r in window), ZERO)
-        realized = sum((r.realized_pnl for r in window), ZERO)
+        predicted, realized = _sums(window)
         error = prediction_error_pct(predicted, realized)
         if error is None:  # nothing predicted: no percentage; a realized loss is still a miss
             breach = realized < 0
@@ -73,13 +74,19 @@ class PredictionGate(RiskCheck):
     def status(self) -> dict[str, str]:
         facts = {}
         for strategy, window in sorted(self.windows.items()):
-            predicted = sum((r.predicted_pnl for r in window), ZERO)
-            realized = sum((r.realized_pnl for r in window), ZERO)
+            predicted, realized = _sums(window)
             error = prediction_error_pct(predicted, realized)
             facts[f"error {strategy}"] = (f"{round(error, 2) if error is not None else 'n/a'}% over {len(window)} / "
                                           f"{self.settings.executions} executions")
         facts["max error"] = f"{self.settings.max_error_pct}%"
         return facts
+
+
+def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal]:
+    """The window's predicted and realized PnL, exact (stored with a trip, shown by ``arbot report``)."""
+    results = list(window)
+    with localcontext(prec=EXACT_DIGITS):
+        return (sum((r.predicted_pnl for r in results), ZERO), sum((r.realized_pnl for r in results), ZERO))
 
 
 @hookimpl

@@ -8,10 +8,11 @@ import enum
 import io
 import json
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.api import ExecutionView, Fill, Opportunity, Order
+from bot.api.ledger import EXACT_DIGITS
 
 
 def plain(value: Any) -> Any:
@@ -55,8 +56,11 @@ def execution_view(view: ExecutionView) -> dict[str, Any]:
     data = plain(view)
     data["legs"] = [{**plain(leg), "latency_ms": None if leg.latency_ms is None else str(leg.latency_ms)}
                     for leg in view.legs]
-    error = None if view.realized_pnl is None else view.realized_pnl - view.predicted_pnl
-    data["error"] = None if error is None else str(error)
+    if view.realized_pnl is None:
+        data["error"] = None
+    else:
+        with localcontext(prec=EXACT_DIGITS):  # exactly the difference of the two exact columns beside it
+            data["error"] = str(view.realized_pnl - view.predicted_pnl)
     return data
 
 

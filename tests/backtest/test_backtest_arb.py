@@ -51,13 +51,13 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
     assert report["strategies"]["sol-arb"]["type"] == "arb"
     assert report["strategies"]["sol-arb"]["fills"] == stored_fills == report["fills"]["count"] > 0
     assert published == opp["seen"]
-    captured = sum((r for _, r, _ in finished), Decimal(0))
+    with localcontext(prec=200):  # exact, as the report sums
+        captured = sum((r for _, r, _ in finished), Decimal(0))
     assert Decimal(arb["pnl"]["captured"]) == captured
     # the ledger's net PnL of the strategy (both legs of each execution matched FIFO, fees in quote) is
-    # the executions' realized PnL: the host's figure and the plugin's agree (the arb sums at Decimal's
-    # 28 digits, the ledger exactly: they may part in the 28th significant digit)
+    # the executions' realized PnL: the host's figure and the plugin's agree, to the last digit
     ledger_net = Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
-    assert ledger_net.quantize(Decimal("1E-18")) == captured.quantize(Decimal("1E-18"))
+    assert ledger_net == captured
     # and its position is what the wallet lost to the pool's network fees, paid in SOL, the base: no more
     store = Store(f"sqlite:///{out / 'backtest.db'}", bot=BACKTEST_BOT).open()
     try:
@@ -66,13 +66,14 @@ def test_seeded_backtest_writes_a_consistent_report(tmp_path):
         store.close()
     sol_fees = [f.fee for _, f in fills if f.fee_asset == "SOL"]
     assert sol_fees and strategy_figures(fills)["sol-arb"].markets[0].position == -sum(sol_fees, Decimal(0))
-    assert Decimal(arb["pnl"]["predicted_of_executed"]) == sum((p for _, _, p in finished), Decimal(0))
-    assert arb["pnl"]["capture_rate"] is not None
-    assert Decimal(arb["pnl"]["capture_rate"]) == (captured / Decimal(opp["tradable_predicted_pnl"])).quantize(
-        Decimal("0.0001"))
+    with localcontext(prec=200):
+        assert Decimal(arb["pnl"]["predicted_of_executed"]) == sum((p for _, _, p in finished), Decimal(0))
+        assert arb["pnl"]["capture_rate"] is not None
+        assert Decimal(arb["pnl"]["capture_rate"]) == (captured / Decimal(opp["tradable_predicted_pnl"])).quantize(
+            Decimal("0.0001"))
+        errors = sorted(abs(r - p) for _, r, p in finished)
     curve = arb["pnl_curve"]
     assert len(curve) == len(finished) and Decimal(curve[-1][1]) == captured
-    errors = sorted(abs(r - p) for _, r, p in finished)
     stats = arb["prediction_error"]["abs_quote"]
     assert stats["count"] == len(errors)
     assert Decimal(stats["p50"]) == errors[(len(errors) + 1) // 2 - 1].quantize(Decimal("0.000001"))
