@@ -244,18 +244,23 @@ class Fill:
     ts_ns: int
 
     @property
+    def base_fee(self) -> Decimal:
+        """The fee when it is charged in the base asset (a DEX's network fee in SOL on SOL/USDC, some CEXes' buy
+        fees), else 0."""
+        return self.fee if self.fee and self.fee_asset == split_symbol(self.symbol)[0] else ZERO
+
+    @property
     def base_change(self) -> Decimal:
-        """What this fill did to the account's base asset: ``qty`` for a buy, ``-qty`` for a sell, less a fee
-        charged in the base asset (a buy receives that much less, a sell gives that much more).
+        """What this fill did to the account's base asset: ``qty`` for a buy, ``-qty`` for a sell, less
+        :attr:`base_fee` (a buy receives that much less, a sell gives that much more).
 
         The one definition of a fill's position change: the ledger's lots, the portfolio's positions and the
-        risk checks' all count this, so a venue that charges fees in the base asset (a DEX's network fee in SOL
-        on SOL/USDC, some CEXes' buy fees) leaves no position the account does not hold.
+        risk checks' all count this, so a venue that charges fees in the base asset leaves no position the
+        account does not hold.
         """
         signed = self.qty if self.side is Side.BUY else -self.qty
-        if self.fee and self.fee_asset == split_symbol(self.symbol)[0]:
-            return _EXACT.subtract(signed, self.fee)
-        return signed
+        fee = self.base_fee
+        return _EXACT.subtract(signed, fee) if fee else signed
 
 
 @dataclass(frozen=True, slots=True)

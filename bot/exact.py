@@ -39,11 +39,12 @@ def from_units(units: int, decimals: int) -> Decimal:
     return Decimal(units).scaleb(-decimals)
 
 
-__all__ = ["PrecisionError", "from_units", "to_units"]
-
 
 def plain(value: Decimal) -> str:
     """Every significant digit as plain text, without exponent or trailing zeros ("12.5", not "1.25E+1"); "0" for
     any zero. Never rounded: ``Decimal.normalize`` alone rounds to the context's precision (28 digits by default),
     and a figure with a pool price in it has more."""
     return format(value.normalize(_SCALE), "f") if value else "0"
+
+
+__all__ = ["PrecisionError", "from_units", "plain", "to_units"]

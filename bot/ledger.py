@@ -153,9 +153,8 @@ class Position:
 
     def apply_fill(self, fill: Fill, closes: str | None = None) -> Decimal:
         """:meth:`apply` a fill; ``closes``: what its order names (:attr:`bot.domain.Order.closes`)."""
-        base_fee = fill.fee if fill.fee and fill.fee_asset == split_symbol(fill.symbol)[0] else ZERO
         return self.apply(fill.side, fill.qty, fill.price, fill.exchange, fill.ts_ns, fill.client_order_id, closes,
-                          base_fee)
+                          fill.base_fee)
 
     def _spent(self, lot: Lot) -> bool:
         """Whether ``lot``, just closed into, holds nothing any more (the base its fee took moves to :attr:`paid`

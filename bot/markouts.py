@@ -80,8 +80,6 @@ class MarkoutFigures:
                 "mean_bps": None if self.mean_bps is None else plain(self.mean_bps.quantize(Decimal("0.01")))}
 
 
-
-
 def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
               horizons: Iterable[int] = HORIZONS_S) -> list[MarkoutFigures]:  # fmt: skip
     """Each strategy's markouts per horizon and quote (sorted by strategy, quote, horizon)."""

@@ -531,8 +531,7 @@ class Store:
 
     def _widen_plugin_money(self) -> None:
         """On PostgreSQL, make a plugin table's money column ``VARCHAR`` of any length where an older store made it
-        ``VARCHAR(64)``
-        (a plugin's tables are its models, created at open: revision 0008 widens the host's own)."""
+        ``VARCHAR(64)`` (a plugin's tables are its models, created at open; revision 0008 widens the host's)."""
         if self.engine.dialect.name != "postgresql":
             return
         from .migrate import lock_schema
