@@ -12,6 +12,10 @@ open orders, the last minute's chats), not the whole history. Each row times the
   windows open (``bot.commands.CommandTable``);
 * ``coinbase order read``: an order's fills read back from the Coinbase venue's memory, with that many
   orders' fills kept (``plugins.coinbase.exchange.CoinbaseExchange._fills_of``, filled in full: no request);
+* ``grid round trip, base fee``: a grid's round trip booked in the ledger (``bot.ledger.Position``) on a venue that
+  charges buy fees in the base asset (0.01 BTC bought, 0.00001 BTC fee, the 0.00999 received sold, the sell naming
+  its buy's lot), with that many round trips before it; and the lots kept and the position the ledger shows
+  afterwards (the account holds nothing);
 * ``executor fill keys``: the fill keys the executor keeps after that many orders filled and written, in a
   real bot (scripted venue, SQLite in a temp dir), and the time of a repeated fill of a finished order
   (looked up in the store).
@@ -36,6 +40,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 TREE = os.environ.get("ARBOT_LONGRUN_TREE") or str(Path(__file__).resolve().parent.parent)
 sys.path.insert(0, TREE)  # the code measured: this checkout, or the baseline tree's (--baseline-tree)
@@ -115,6 +120,26 @@ type = "counting"
 """
 
 
+def grid_round_trips(before: int, events: int) -> tuple[int, str, float]:
+    """(lots kept, the position the ledger shows, us per round trip) after ``before`` round trips."""
+    from bot.ledger import Position
+
+    book = Position()
+    qty, fee, n = Decimal("0.01"), Decimal("0.00001"), iter(range(10**9))
+
+    def round_trip(_: int) -> None:
+        i = next(n)
+        book.apply_fill(Fill("x", "BTC/USD", f"b{i}", f"tb{i}", Side.BUY, Decimal(30000), qty, fee, "BTC",
+                             Liquidity.MAKER, i))
+        book.apply_fill(Fill("x", "BTC/USD", f"s{i}", f"ts{i}", Side.SELL, Decimal(30300), qty - fee,
+                             Decimal("0.3"), "USD", Liquidity.MAKER, i), f"b{i}")
+
+    for _ in range(before):
+        round_trip(0)
+    lots, position = len(book.lots), str(book.qty)
+    return lots, position, per_event_us(round_trip, events)
+
+
 async def executor_keys(orders: int, events: int) -> tuple[int, int, float]:
     """(fill keys held, fill keys remembered (capped), after ``orders`` orders filled and written; us per repeated
     fill of a finished order)."""
@@ -172,11 +197,14 @@ async def executor_keys(orders: int, events: int) -> tuple[int, int, float]:
             await handle.stop()
 
 
-def measure(small: int, large: int, events: int) -> dict[str, float]:
+def measure(small: int, large: int, events: int) -> dict[str, Any]:
     """Every figure of this code (the checkout on the path)."""
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for key, run in (("alert_wake", alert_wake), ("stranger", stranger_message), ("coinbase_read", coinbase_read)):
         out[f"{key}_us_small"], out[f"{key}_us_large"] = run(small, events), run(large, events)
+    for size, kept in (("small", small), ("large", large)):
+        lots, position, us = grid_round_trips(kept, min(events, 200))
+        out[f"grid_lots_{size}"], out[f"grid_position_{size}"], out[f"grid_round_trip_us_{size}"] = lots, position, us
     for size, orders in (("small", small), ("large", large // 5)):
         kept, remembered, us = asyncio.run(executor_keys(orders, min(events, orders)))
         out[f"executor_keys_{size}"], out[f"remembered_keys_{size}"] = kept, remembered
@@ -211,6 +239,12 @@ def main() -> None:
                            ("coinbase order read", "coinbase_read")):
             small, large = got[f"{key}_us_small"], got[f"{key}_us_large"]
             print(f"    {label:<22}: {small:8.2f} us  vs {large:9.2f} us   x{large / small:.1f}")
+        trip_small, trip_large = got["grid_round_trip_us_small"], got["grid_round_trip_us_large"]
+        print(f"    grid round trip, base fee: {trip_small:8.2f} us  vs {trip_large:9.2f} us   "
+              f"x{trip_large / trip_small:.1f}"
+              f"; after {args.small:,} / {args.large:,} round trips: {got['grid_lots_small']:,} / "
+              f"{got['grid_lots_large']:,} lots kept, position {got['grid_position_small']} / "
+              f"{got['grid_position_large']} BTC (the account holds 0)")
         print(f"    executor fill keys    : {got['executor_keys_small']:,} held (+{got['remembered_keys_small']:,} "
               f"remembered, at most 10,000 orders') after {args.small:,} orders filled and written, "
               f"{got['executor_keys_large']:,} (+{got['remembered_keys_large']:,}) after {args.large // 5:,}; a "
