@@ -122,8 +122,8 @@ class Position:
               order: str = "", closes: str | None = None, base_fee: Decimal = ZERO) -> Decimal:
         """Book a fill of order ``order``; returns the PnL it realized (before fees) by closing opposite lots.
 
-        The lots that order ``closes`` opened are closed first (as far as they go), then the oldest. ``base_fee``:
-        its fee, when charged in the base asset.
+        The lots that order ``closes`` opened are closed first, as far as they go (what their buy received: less
+        its base fee), then the oldest. ``base_fee``: its fee, when charged in the base asset.
         """
         signed = qty if side is Side.BUY else -qty
         realized = ZERO
@@ -131,7 +131,7 @@ class Position:
         with localcontext(prec=EXACT_DIGITS):
             if closes is not None and lots and (lots[0].qty > 0) != (signed > 0):
                 for lot in [lot for lot in lots if lot.order == closes]:
-                    gain, signed = _close(lot, signed, price)
+                    gain, signed = _close(lot, signed, price, lot.fee)  # what that buy received, then the oldest
                     realized += gain
                     if self._spent(lot):
                         lots.remove(lot)
@@ -206,10 +206,11 @@ class Position:
         return total
 
 
-def _close(lot: Lot, signed: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
-    """Close as much of ``lot`` as the signed fill quantity ``signed`` can (the other side); returns the PnL
-    realized and what is left of ``signed``. Runs in the caller's exact context."""
-    closing = min(abs(signed), abs(lot.qty))
+def _close(lot: Lot, signed: Decimal, price: Decimal, keep: Decimal = ZERO) -> tuple[Decimal, Decimal]:
+    """Close as much of ``lot`` as the signed fill quantity ``signed`` can (the other side), leaving ``keep`` of it
+    (a named lot's fee: a sell naming its buy closes what that buy received); returns the PnL realized and what
+    is left of ``signed``. Runs in the caller's exact context."""
+    closing = min(abs(signed), abs(lot.qty) - keep)
     direction = 1 if lot.qty > 0 else -1
     lot.qty -= closing * direction
     return (price - lot.price) * closing * direction, signed + closing * direction

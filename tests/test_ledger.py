@@ -166,6 +166,21 @@ def test_a_buy_fee_in_base_leaves_no_position_once_what_was_received_is_sold():
     assert fig.net == {"USD": D("0.00999") * D("30300") - D("0.302697") - D("0.01") * D("30000")}
 
 
+def test_a_sell_naming_its_buy_closes_what_that_buy_received_then_the_oldest():
+    # buys of 1 with 0.0012 in base fees: 0.9988 received each; the first sell leaves 0.0008 below the lot size,
+    # the second carries it: it closes its own buy's 0.9988, then 0.0002 of the oldest lot
+    fills = [("g", fill("buy", "1", "100", fee="0.0012", fee_asset="BTC", ts=1, order="b1")),
+             ("g", fill("sell", "0.998", "110", ts=2, order="s1")),
+             ("g", fill("buy", "1", "100", fee="0.0012", fee_asset="BTC", ts=3, order="b2")),
+             ("g", fill("sell", "0.999", "110", ts=4, order="s2"))]
+    positions: dict = {}
+    assert [s.realized for s in steps(fills, positions, closes={"s1": "b1", "s2": "b2"})] == [
+        0, D("9.98"), 0, D("9.990")]
+    book = positions[("g", "BTC/USD")]
+    assert [(lot.order, lot.qty - lot.fee) for lot in book.lots] == [("b1", D("0.0006"))]  # b2's is gone
+    assert book.qty == D("0.0006") and not book.paid
+
+
 def test_a_sell_fee_in_base_takes_that_much_more_from_the_position():
     fills = [("s", fill("buy", "1", "100", ts=1)),
              ("s", fill("sell", "0.5", "110", fee="0.001", fee_asset="BTC", ts=2))]

@@ -2,7 +2,9 @@
 
 Slot i buys ``order_size`` at level i and sells it at level i+1:
 FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FREE (sold).
-Each sell names the slot's buy (``OrderIntent.closes``): the ledger matches it to that buy's lot.
+Each sell names the slot's buy (``OrderIntent.closes``): the ledger matches it to that buy's lot. A sell offers
+what its buy received (less a fee charged in the base), rounded down to the lot size; what that leaves in the
+account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -450,8 +452,10 @@ class GridStrategy(Strategy):
             self._continue_shift()
 
     def _lock(self, slot: Slot, executions: Executions) -> None:
-        """The buy filled (wholly or partly): hold what it bought and sell that one step up."""
-        qty = self._rules.round_qty(executions.base_received)
+        """The buy filled (wholly or partly): hold what it bought and sell that one step up, with what earlier round
+        trips left unsold once it adds up to a lot (:meth:`_unsold`)."""
+        received = executions.base_received
+        qty = self._rules.round_qty(received + self._unsold(slot, received))
         if not self._sellable(qty, slot.sell_price):
             self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
                                  slot.index, executions.base_received, self._rules.base)
@@ -461,6 +465,24 @@ class GridStrategy(Strategy):
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
         self._retry_at.pop(slot.index, None)
+
+    def _unsold(self, slot: Slot, received: Decimal) -> Decimal:
+        """Base the grid holds that no slot sells: what its fills left below the market's lot size (a buy's fee in
+        the base takes a part of a lot from what it received; a partial sell below the minimum leaves the rest). A
+        sell that rounds it up to a lot carries it, so it does not pile up in the account round trip after round
+        trip. Counted from the grid's own fills (the ledger's position), less what the locked slots sell, the open
+        buys received so far and ``received`` (this slot's buy): never more than the grid's fills left it."""
+        unsold = self._book.qty - received
+        for other in self._slots:
+            if other is slot:
+                continue
+            if other.state is LOCKED:
+                unsold -= other.qty
+            elif other.state is PENDING and other.order_id is not None:
+                bought = self._executions.get(other.order_id)
+                if bought is not None:
+                    unsold -= bought.base_received
+        return max(unsold, ZERO)
 
     def _complete(self, slot: Slot) -> None:
         """The inventory is sold: book the slot's round trip and free the slot.

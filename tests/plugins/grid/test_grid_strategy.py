@@ -541,3 +541,23 @@ async def test_the_grid_trades_through_the_real_host(make_bot):
     assert grid.status()["slots"] == "2 free / 2 pending / 1 locked"
     assert bot.executor.order(f"{p}2-2").price == D(130)
     assert dict(venue.submissions) == {f"{p}0-1": 1, f"{p}1-1": 1, f"{p}2-1": 1, f"{p}2-2": 1}
+
+
+async def test_what_a_base_fee_leaves_below_the_lot_size_is_sold_once_it_adds_up_to_a_lot(make_grid, ctx):
+    # 1 BTC bought, 0.0012 BTC fee in the base: 0.9988 received, 0.998 sellable on a 0.001 lot; the 0.0008 left
+    # would pile up in the account round trip after round trip. A later sell carries it once it makes a lot.
+    grid = await make_grid()
+    sells = []
+    for _ in range(10):
+        grid.on_market(ctx.book("124.99", "125.01"))
+        buy = stored(grid, 2).order_id
+        ctx.fill_all(grid, buy, fee="0.0012", fee_asset="BTC")
+        sell = ctx.last()
+        assert sell.side is Side.SELL and sell.closes == buy
+        sells.append(sell.qty)
+        ctx.fill_all(grid, sell.client_order_id)
+    assert sells == [D("0.998"), D("0.999"), D("0.999"), D("0.999"), D("0.999")] * 2
+    assert sum(sells) == 10 * D("0.9988")  # everything bought is sold: before, 0.008 BTC stayed in the account
+    assert grid._book.qty == 0 and not grid._book.lots  # the ledger holds nothing either
+    # the ledger's figure: each sell names its buy and closes what it received, the carry the oldest lot
+    assert grid.status()["realized"] == "99.88 USD"
