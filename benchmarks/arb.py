@@ -9,8 +9,10 @@ its ``on_book`` does what ``KrakenExchange._on_book`` does (a ``BookUpdate`` vie
 ``on_market`` prices both directions against a concentrated-liquidity pool
 (``arbotlib.amm.whirlpool.model.WhirlpoolModel`` from a ``paper-dex`` venue) and decides: nothing, an
 ``Opportunity``, or an execution (both legs through the risk gate into the executor's queues, the
-execution row written first). The time measured per frame is from just before ``handle`` gets the
-raw bytes to the return of the whole synchronous chain, i.e. the decision taken. The pool moves
+execution row written first). The ``limits`` check watches ``max_drawdown``, as
+``config.example.toml`` does: it marks equity on the books of what the strategies hold (an
+arbitrage holds the SOL its fees paid). The time measured per frame is from just before ``handle``
+gets the raw bytes to the return of the whole synchronous chain, i.e. the decision taken. The pool moves
 (one ``paper-dex`` step following the CEX mid, a new ``PoolUpdate``, the pricer's caches
 cleared) every ``--pool-every`` frames, as a pool account update would; orders in flight are let
 run between frames (not timed), as the event loop would.
@@ -142,6 +144,7 @@ cooldown_ms = 200
 max_input_age_ms = 60000
 [risk.limits]
 max_order_notional = "5000"
+max_drawdown = "100000"
 """
 
 

@@ -86,9 +86,14 @@ class Limits(RiskCheck):
         self._strategy_day_net: dict[tuple[str, str], Decimal] = {}
         self._realized_total: dict[str, Decimal] = {}
         self._marks: dict[tuple[str, str], Decimal] = {}
+        self._touches: dict[tuple[str, str], tuple[int | None, int | None, int]] = {}
+        """(best bid, best ask, price decimals) in units of the book each mark was last made from."""
         self._peak: dict[str, Decimal] = {}
         self._saved_peak: dict[str, Decimal] = {}
         self._held: set[str] = set()
+        self._held_books: dict[str, list[tuple[Position, Callable[[str], Decimal | None]]]] = {}
+        """Quote -> the open books priced in it, each with its marks (:func:`~bot.ledger.lot_mark`; made at the fill
+        that changed the books): what equity sums on a tick."""
         """Symbols in which some strategy holds lots (their books move equity)."""
         self._tripped: set[tuple[str, ...]] = set()
         """Loss limits breached today (a breach runs the action once)."""
@@ -173,6 +178,11 @@ class Limits(RiskCheck):
             key = (strategy, quote)
             self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
         self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
+        held: dict[str, list[tuple[Position, Callable[[str], Decimal | None]]]] = {}
+        for (_, sym), b in self._books.items():
+            if b.held:
+                held.setdefault(self._quote_of(sym), []).append((b, lot_mark(self._mark, sym, b)))
+        self._held_books = held
         self._held = {sym for (_, sym), b in self._books.items() if b.held}
         return net
 
@@ -196,17 +206,27 @@ class Limits(RiskCheck):
             self._check_drawdown(quote)
 
     def _on_book(self, event: BookUpdate) -> None:
+        # equity moves only with a mark (a fill checks its own): a book whose touch did not move (most ticks change
+        # sizes, or levels behind the touch) changes nothing, decided on the touch's integers
+        key = (event.exchange, event.symbol)
+        touch = (event.best_bid_units, event.best_ask_units, event.price_decimals)
+        if self._touches.get(key) == touch:
+            return
+        self._touches[key] = touch
         mid = event.mid
         if mid is not None:
-            self._marks[(event.exchange, event.symbol)] = mid
+            self._marks[key] = mid
             if event.symbol in self._held:
                 self._check_drawdown(self._quote_of(event.symbol))
 
     @_exact
     def equity(self, quote: str) -> Decimal:
         """Realized PnL after fees since the store began, plus open positions marked to the last mid."""
-        unrealized = sum((b.unrealized(lot_mark(self._mark, sym, b)) for (_, sym), b in self._books.items()
-                          if b.held and self._quote_of(sym) == quote), ZERO)
+        return self._equity(quote)
+
+    def _equity(self, quote: str) -> Decimal:
+        """:meth:`equity`, in the caller's exact context."""
+        unrealized = sum((b.unrealized(mark) for b, mark in self._held_books.get(quote, ())), ZERO)
         return self._realized_total.get(quote, ZERO) + unrealized
 
     def _mark(self, exchange: str, symbol: str) -> Decimal | None:
@@ -214,7 +234,7 @@ class Limits(RiskCheck):
 
     @_exact
     def _check_drawdown(self, quote: str) -> None:
-        equity = self.equity(quote)
+        equity = self._equity(quote)
         peak = self._peak.get(quote)
         if peak is None or equity > peak:
             self._peak[quote] = peak = equity
