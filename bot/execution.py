@@ -84,7 +84,7 @@ class _Job:
     stored: bool = False
     """Its row is committed (it may be sent)."""
     insert_failed: bool = False
-    """An insert raised: if the next one finds the row, that row is this order's own."""
+    """An insert raised: the row the next one finds may be this order's own (:meth:`Executor._own_row`)."""
     cancelled: bool = False
     """Cancelled before it was sent: it never will be."""
 
@@ -590,12 +590,21 @@ class Executor:
             except Exception:
                 job.insert_failed = True
                 raise
-            if inserted or job.insert_failed:
-                job.stored = True  # after a failed attempt, the row found is this order's own
+            if inserted or (job.insert_failed and await self._own_row(job.order)):
+                job.stored = True  # the row found was written by the attempt that failed
             else:
-                # The id is already stored: some earlier run owns it. Never send it again.
+                # The id is already stored: an earlier order (this run's or some earlier run's) owns it. Never
+                # send it again.
                 log.error("order %s already exists in the store; not sending it again", job.order.client_order_id)
                 self._active.pop(job.order.client_order_id, None)
+
+    async def _own_row(self, order: Order) -> bool:
+        """Whether the stored row of ``order``'s client order id is ``order``'s own (an insert that raised may
+        have written it), not an earlier order's that carried the same id."""
+        stored = await self.writer.call(self.store.get_order, order.client_order_id)
+        return stored is not None and (
+            (stored.created_ns, stored.strategy, stored.exchange, stored.symbol, stored.side, stored.qty, stored.price)
+            == (order.created_ns, order.strategy, order.exchange, order.symbol, order.side, order.qty, order.price))
 
     async def _insert(self, order: Order) -> bool:
         """Commit an order's row: on the loop in microseconds when the store can (SQLite, lock free), else
