@@ -108,6 +108,16 @@ class StartOptions:
     """Cancel orders open at a venue under our strategies' id prefixes that the store has never seen."""
 
 
+@dataclass
+class _Held:
+    """What a strategy that does not run yet (or for now) would have had: handed over once it runs."""
+
+    events: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+    """(method, event): ``on_fill`` and ``on_order_update`` calls, in the order they came."""
+    read: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    """(exchange, trade id) of the fills its start() read from the store: not handed over again."""
+
+
 def _soon(callback: Callable[[], None]) -> None:
     """Run ``callback`` two loop turns later, behind the requests made in this one (an arbitrage's legs, which
     start in the next); at once when no loop runs (a bus used outside one)."""
@@ -151,7 +161,7 @@ class Bot:
             config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
             portfolio=self.portfolio, risk=self.risk,
             dispatch=Dispatch(portfolio=self.portfolio, risk_checks=lambda: self.risk.checks, bus=self.bus,
-                              strategy=self._running_strategy, guard=self._guard, alert=self.alert,
+                              deliver=self._deliver, guard=self._guard, alert=self.alert,
                               alerts_heard=lambda: self.alerts.heard),
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
@@ -179,6 +189,9 @@ class Bot:
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
         self._store_failed: set[str] = set()
         """Strategies failed only because the store could not be written: resumed when it can again."""
+        self._held: dict[str, _Held] = {}
+        """Strategies not running yet (starting) or for now (failed for the store): the fills and order updates they
+        would have had, handed over in order once they run (:meth:`_deliver`, :meth:`_hand_over`)."""
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
@@ -266,10 +279,16 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
                 del self.strategies[name]
+        # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
+        # it starts) is held for it; what its start() reads from the store is not handed over again
+        self._held = {name: _Held() for name in self.strategies}
         await self._check_venues()
         await self._start_each(self.strategies, "strategy")
+        for name in [name for name in self._held if name not in self.strategies]:  # failed to start
+            del self._held[name]
         for name, strategy in self.strategies.items():
             self._subscribe_strategy(name, strategy)
+            self._hand_over(name)
         self.watchdog.start()
 
         collect_jobs(self.plugins, self.registry, self.config)
@@ -597,8 +616,45 @@ class Bot:
     # --- what the executor and its dispatch ask of the bot -------------------------------------
 
     def _running_strategy(self, name: str) -> Strategy | None:
-        """The strategy called ``name`` if it runs (not failed, not stopping)."""
-        return None if name in self._failed or self._strategies_stopped else self.strategies.get(name)
+        """The strategy called ``name`` if it runs (started, not failed, not stopping)."""
+        if name in self._failed or name in self._held or self._strategies_stopped:
+            return None
+        return self.strategies.get(name)
+
+    def _deliver(self, name: str, method: str, event: Any) -> None:
+        """Hand a fill or an order update to strategy ``name``'s ``method``, or hold it until the strategy runs."""
+        held = self._held.get(name)
+        if held is not None:
+            held.events.append((method, event))
+            return
+        strategy = self._running_strategy(name)
+        if strategy is not None:
+            self._guard(name, getattr(strategy, method), event)
+
+    def fills_read(self, component: str, fills: list[Fill]) -> None:
+        """A component read ``fills`` from the store (``ctx.stored_fills``): while it starts, those are not handed
+        over again (a fill applied while it starts may be in the store when its start() reads it, or not yet)."""
+        held = self._held.get(component)
+        if held is not None:
+            held.read.update((fill.exchange, fill.trade_id) for fill in fills)
+
+    def _hand_over(self, name: str) -> None:
+        """Strategy ``name`` runs (again): hand it, in order, what was held for it, less the fills its start() read
+        from the store. If it fails on one for the store's sake, the rest is held again."""
+        held = self._held.pop(name, None)
+        strategy = self.strategies.get(name)
+        if held is None or strategy is None:
+            return
+        for i, (method, event) in enumerate(held.events):
+            if method == "on_fill" and (event.exchange, event.trade_id) in held.read:
+                continue
+            again = self._held.get(name)
+            if again is not None:  # it failed for the store again: the rest waits with it
+                again.events.extend(held.events[i:])
+                return
+            if name in self._failed:
+                return
+            self._guard(name, getattr(strategy, method), event)
 
     def _may_trade(self, name: str) -> bool:
         strategy = self.strategies.get(name)
@@ -615,6 +671,7 @@ class Bot:
                 continue
             del self._failed[name]
             self._subscribe_strategy(name, strategy)
+            self._hand_over(name)
             self.alert(AlertLevel.WARNING, "bot", f"strategy {name} resumed by itself: the store is writable again")
 
     def _guard(self, owner: str, func: Callable[[Any], object], arg: Any) -> None:
@@ -737,6 +794,7 @@ class Bot:
             if name in self._failed:
                 del self._failed[name]
                 self._subscribe_strategy(name, strategy)
+                self._hand_over(name)
             strategy.paused = False
             self._paused_by.pop(name, None)
             self._killed.discard(name)
@@ -821,6 +879,7 @@ class Bot:
             # not the strategy's fault: it resumes by itself once the store can be written again
             self._failed[owner] = f"store unavailable: {describe_store_error(exc)}"
             self._store_failed.add(owner)
+            self._held.setdefault(owner, _Held())  # its fills and order updates wait for it
             self.bus.unsubscribe_owner(owner)
             self.alert(AlertLevel.ERROR, "bot", f"strategy {owner} stopped: the store cannot be written; it resumes "
                        "by itself when it can", error=describe_store_error(exc))

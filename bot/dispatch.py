@@ -4,7 +4,8 @@ The executor decides *whether* a fill is new (:meth:`bot.execution.Executor.appl
 the fills the store holds); :class:`Dispatch` then hands it to everyone who must know, once:
 the portfolio (positions the risk checks and ``/positions`` read), every risk check's
 ``on_fill`` (before the strategy: a trip stops the strategy's reaction), the strategy's
-``on_fill``, an INFO alert (unless nobody hears alerts: a backtest), and a
+``on_fill`` (through ``deliver``: the host holds what a strategy that is not running yet, or for now, would
+have had, and hands it over once it runs), an INFO alert (unless nobody hears alerts: a backtest), and a
 :class:`~bot.domain.FillApplied` on the bus. An order change goes on the bus as an
 :class:`~bot.domain.OrderUpdate` and to the strategy's ``on_order_update``. A component that
 raises is reported through ``guard`` and the others still get the event.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from .api import RiskCheck, Strategy
+from .api import RiskCheck
 from .bus import Bus
 from .domain import AlertLevel, Fill, FillApplied, OrderUpdate
 from .portfolio import Portfolio
@@ -24,17 +25,19 @@ from .units import money, price, qty
 
 Guard = Callable[[str, Callable[[Any], Any], Any], None]
 """``guard(owner, func, arg)``: call ``func(arg)``; report an exception as ``owner``'s failure."""
+Deliver = Callable[[str, str, Any], None]
+"""``deliver(strategy, method, event)``: hand ``event`` to the strategy's ``method`` (``on_fill``,
+``on_order_update``), guarded, or hold it for the strategy until it runs; nothing for a failed one."""
 
 
 class Dispatch:
     def __init__(self, *, portfolio: Portfolio, risk_checks: Callable[[], list[RiskCheck]], bus: Bus,
-                 strategy: Callable[[str], Strategy | None], guard: Guard,
+                 deliver: Deliver, guard: Guard,
                  alert: Callable[..., None], alerts_heard: Callable[[], bool] = lambda: True):
         self._portfolio = portfolio
         self._risk_checks = risk_checks
         self._bus = bus
-        self._strategy = strategy
-        """The strategy called NAME if it is running (not failed), else None."""
+        self._deliver = deliver
         self._guard = guard
         self._alert = alert
         self._alerts_heard = alerts_heard
@@ -45,9 +48,7 @@ class Dispatch:
         self._portfolio.on_fill(fill)
         for check in self._risk_checks():
             self._guard(check.name, partial(check.on_fill, strategy_name), fill)
-        strategy = self._strategy(strategy_name)
-        if strategy is not None:
-            self._guard(strategy_name, strategy.on_fill, fill)
+        self._deliver(strategy_name, "on_fill", fill)
         if self._alerts_heard():
             self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {qty(fill.qty)} {fill.symbol} at "
                         f"{price(fill.price)}", source=strategy_name, exchange=fill.exchange,
@@ -56,7 +57,5 @@ class Dispatch:
 
     def order_update(self, strategy_name: str, update: OrderUpdate) -> None:
         self._bus.publish(update)
-        strategy = self._strategy(strategy_name)
-        if strategy is not None:
-            self._guard(strategy_name, strategy.on_order_update, update)
+        self._deliver(strategy_name, "on_order_update", update)
 

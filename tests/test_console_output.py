@@ -246,7 +246,7 @@ def test_alerts_that_can_reach_nobody_are_dropped_as_they_are_emitted_until_some
         def on_fill(self, fill: Fill) -> None:
             pass
 
-    dispatch = Dispatch(portfolio=Portfolio(), risk_checks=list, bus=Bus(), strategy=lambda name: None,  # type: ignore[arg-type]
+    dispatch = Dispatch(portfolio=Portfolio(), risk_checks=list, bus=Bus(), deliver=lambda name, method, event: None,  # type: ignore[arg-type]
                         guard=lambda owner, func, arg: func(arg), alert=lambda *a, **k: composed.append(a[2]),
                         alerts_heard=lambda: alerts.heard)
     fill = Fill(exchange="paper", symbol="BTC/USD", client_order_id="c1", trade_id="t1", side=Side.BUY,

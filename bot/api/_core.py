@@ -151,6 +151,7 @@ class Host(Protocol):
     def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]: ...
     def submit(self, intent: OrderIntent) -> str | None: ...
     def intent(self) -> AbstractContextManager[None]: ...
+    def fills_read(self, component: str, fills: list[Fill]) -> None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
     def recorder(self, exchange_type: str) -> Any: ...
@@ -305,9 +306,14 @@ class Context:
         return [o for o in orders if not o.status.terminal] if open_only else orders
 
     def stored_fills(self, *, client_order_id: str | None = None, since_ns: int | None = None) -> list[Fill]:
-        """Every fill of this component's orders, as stored (oldest first); optionally of one order or since a time."""
-        return [fill for _, fill in self._host.store.fills(strategy=self.name, since_ns=since_ns,
-                                                            client_order_id=client_order_id)]
+        """Every fill of this component's orders, as stored (oldest first); optionally of one order or since a time.
+
+        A strategy's start() reads here what happened before it runs; a fill applied while it starts, and not read
+        here, reaches its ``on_fill`` once it runs: each fill once, whether the store had it yet or not."""
+        fills = [fill for _, fill in self._host.store.fills(strategy=self.name, since_ns=since_ns,
+                                                             client_order_id=client_order_id)]
+        self._host.fills_read(self.name, fills)
+        return fills
 
     def stored_position(self, exchange: str, symbol: str) -> Decimal:
         """Net base quantity this component holds on ``exchange`` ``symbol`` from its stored fills (long positive)."""
