@@ -107,10 +107,10 @@ def check_strategy_names(store: Store, strategies: list[str]) -> None:
     """Refuse strategy names another bot of the database already trades under: strategies' own tables
     (grid slots, arbitrage executions, ...) are keyed by strategy name, so two bots sharing a database and a
     strategy name would read and change each other's rows. The names are claimed for this bot when free (seen by
-    the next bot even before this one stores an order)."""
-    taken = store.other_bots(strategies=strategies)
+    the next bot even before this one stores an order), in one step with the check (:meth:`Store.claim_strategies`):
+    of two bots starting together under one name, one gets it."""
+    taken = store.claim_strategies(strategies)
     if not taken:
-        store.claim_strategies(strategies)
         return
     listed = ", ".join(f'"{name}" (bot "{bot}")' for name, bot in sorted(taken.items()))
     raise StoreMismatch(

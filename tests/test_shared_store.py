@@ -327,6 +327,41 @@ def test_a_strategy_that_only_observed_is_its_bots_from_the_start(two):
     assert beta.other_bots(strategies=["sol-arb", "grid", "x"]) == {"sol-arb": "alpha", "grid": "alpha"}
 
 
+def test_two_bots_starting_together_under_one_strategy_name_do_not_both_get_it(two, monkeypatch):
+    """The check and the claim are one step: each bot, once it has read the claims, waits for the other to read
+    them too (up to a second); with a check then a claim, both read before either claimed, and both started."""
+    both_read = threading.Barrier(2)
+    read = Store._other_bots
+
+    def slow_read(self, *args):
+        found = read(self, *args)
+        try:
+            both_read.wait(timeout=1)
+        except threading.BrokenBarrierError:  # the other waits for the claims lock: it reads after this one claimed
+            pass
+        return found
+
+    monkeypatch.setattr(Store, "_other_bots", slow_read)
+    outcomes: dict[str, str] = {}
+
+    def start(store: Store) -> None:
+        try:
+            identity.check_strategy_names(store, ["sol-arb"])
+            outcomes[store.bot] = "started"
+        except identity.StoreMismatch:
+            outcomes[store.bot] = "refused"
+
+    threads = [threading.Thread(target=start, args=(store,)) for store in two]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert sorted(outcomes.values()) == ["refused", "started"], outcomes
+    winner, loser = (two[0], two[1]) if outcomes[two[0].bot] == "started" else (two[1], two[0])
+    assert loser.other_bots(strategies=["sol-arb"]) == {"sol-arb": winner.bot}
+    assert winner.other_bots(strategies=["sol-arb"]) == {}  # the refused bot claimed nothing
+
+
 def test_each_bot_keeps_its_own_drawdown_peak_and_the_first_takes_the_unnamed_one(two):
     alpha, beta = two
     save_peaks(alpha.scoped(""), "limits", {"USD": D("900")}, T0)  # saved before bots had names

@@ -45,6 +45,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     bindparam,
+    delete,
     event,
     func,
     insert,
@@ -54,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import Executable
@@ -326,6 +327,8 @@ def table_of(row: type[SQLModel]) -> Table:
 ORDERS, FILLS = table_of(OrderRow), table_of(FillRow)
 STRATEGY_CLAIM = "strategy:"
 """``bot_state`` key prefix of the strategy names a bot claimed at start (:meth:`Store.claim_strategies`)."""
+CLAIMS_LOCK = 0x61726263
+"""PostgreSQL advisory lock key (with the schema's hash) under which a bot checks and claims its strategy names."""
 MARKOUTS = table_of(MarkoutRow)
 HOST_TABLES = (ORDERS, FILLS, *(table_of(r) for r in (BalanceSnapshotRow, RiskEventRow, StateRow, AuditRow,
                                                        TransferRow)), MARKOUTS)
@@ -581,37 +584,54 @@ class Store:
                 state.c.bot == self.bot, state.c.key.startswith(STRATEGY_CLAIM, autoescape=True))).scalars())
         return sorted(names)
 
-    def claim_strategies(self, names: Iterable[str], ts_ns: int | None = None) -> None:
-        """Record that this bot runs ``names`` (``bot_state`` rows ``strategy:<name>``), so that another bot of
-        the database sees the names taken before they store any order (:meth:`other_bots`)."""
+    def claim_strategies(self, names: Iterable[str], ts_ns: int | None = None) -> dict[str, str]:
+        """Claim ``names`` for this bot (``bot_state`` rows ``strategy:<name>``, seen by another bot of the database
+        before this one stores any order: :meth:`other_bots`), unless another bot holds one of them: then nothing is
+        claimed and the taken ones are returned (name -> that bot).
+
+        The check and the claim are one step: two bots starting together under one name cannot both get it. On
+        PostgreSQL the claims lock (an advisory transaction lock) orders them; on SQLite the claim is written first,
+        which takes the file's write lock, and read back against the others' in the same transaction.
+        """
+        names = list(names)
+        state = table_of(StateRow)
         ts = ts_ns or time.time_ns()
-        with self.session() as s:
-            for name in names:
-                key = STRATEGY_CLAIM + name
-                row = s.get(StateRow, (self.bot, key)) or StateRow(bot=self.bot, key=key, value=name)
-                row.updated_ns = ts
-                s.add(row)
+        with self.engine.connect() as conn, conn.begin() as tx:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:lock, hashtext(current_schema()))"),
+                             {"lock": CLAIMS_LOCK})
+            keys = [STRATEGY_CLAIM + name for name in names]
+            conn.execute(delete(state).where(state.c.bot == self.bot, state.c.key.in_(keys)))
+            if names:
+                conn.execute(insert(state), [{"bot": self.bot, "key": STRATEGY_CLAIM + name, "value": name,
+                                              "updated_ns": ts} for name in names])
+            taken = self._other_bots(conn, names, None)
+            if taken:
+                tx.rollback()
+        return taken
 
     def other_bots(self, *, strategies: Iterable[str] = (), client_order_id: str | None = None) -> dict[str, str]:
         """*Other* bots of this database: strategy name -> a bot that stored orders under it or claimed it
         (:meth:`claim_strategies`), for ``strategies``; and ``client_order_id`` -> the bot that stored an order
         with that id, when given."""
+        with self.engine.connect() as conn:
+            return self._other_bots(conn, list(strategies), client_order_id)
+
+    def _other_bots(self, conn: Connection, names: list[str], client_order_id: str | None) -> dict[str, str]:
         t, state = ORDERS, table_of(StateRow)
         out: dict[str, str] = {}
-        names = list(strategies)
-        with self.engine.connect() as conn:
-            if names:
-                q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
-                out.update({strategy: bot for strategy, bot in conn.execute(q)})
-                claims = core_select(state.c.value, state.c.bot).where(
-                    state.c.bot != self.bot, state.c.key.in_([STRATEGY_CLAIM + n for n in names]))
-                for strategy, bot in conn.execute(claims):
-                    out.setdefault(strategy, bot)
-            if client_order_id is not None:
-                q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
-                found = conn.execute(q).scalar()
-                if found is not None:
-                    out[client_order_id] = found
+        if names:
+            q = core_select(t.c.strategy, t.c.bot).where(t.c.bot != self.bot, t.c.strategy.in_(names)).distinct()
+            out.update({strategy: bot for strategy, bot in conn.execute(q)})
+            claims = core_select(state.c.value, state.c.bot).where(
+                state.c.bot != self.bot, state.c.key.in_([STRATEGY_CLAIM + n for n in names]))
+            for strategy, bot in conn.execute(claims):
+                out.setdefault(strategy, bot)
+        if client_order_id is not None:
+            q = core_select(t.c.bot).where(t.c.bot != self.bot, t.c.client_order_id == client_order_id).limit(1)
+            found = conn.execute(q).scalar()
+            if found is not None:
+                out[client_order_id] = found
         return out
 
     def _guard(self, action: Callable[[], T], what: str) -> T:
