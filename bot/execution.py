@@ -728,10 +728,38 @@ class Executor:
     def _cancel_unsent(self, order: Order) -> bool:
         """Cancel an order that has not left yet (it never will); False if it is at the venue (or on its way)."""
         job = self._unsent.get(order.client_order_id)
-        if job is None or order.client_order_id in self._sending:
+        if job is None:
+            return self._withdraw(order)
+        if order.client_order_id in self._sending:
             return False
         job.cancelled = True
         self._unsent.pop(order.client_order_id, None)
+        self._finish_quiet(order, OrderStatus.CANCELLED, "cancelled before it was sent")
+        return True
+
+    def _withdraw(self, order: Order) -> bool:
+        """Take an order of the open durable intent out of the request it joined (made once the intent commits):
+        it never leaves; its row, written in the intent, ends CANCELLED. False if it is not such an order."""
+        intent, cid = self._intent, order.client_order_id
+        if intent is None:
+            return False
+        job = next((j for j in intent.jobs if j.order.client_order_id == cid), None)
+        if job is None or not job.stored:
+            return False
+        for i, (lane, batch) in enumerate(intent.requests):
+            if job in batch:
+                batch.remove(job)
+                if not batch:
+                    del intent.requests[i]
+                    if lane.next_batch is batch:
+                        lane.next_batch = None
+                break
+        else:  # it joined a request made before the intent: on its way
+            return False
+        intent.jobs.remove(job)
+        job.cancelled = True
+        self._sending.discard(cid)
+        self._end()
         self._finish_quiet(order, OrderStatus.CANCELLED, "cancelled before it was sent")
         return True
 

@@ -81,8 +81,8 @@ def test_the_arb_plugin_reports_its_executions(db_url):
         insert_opportunities(store, [{**row, "opportunity_id": oid, "acted": oid != "x"} for oid in "abcx"])
         (section,) = report_sections(store)
         header, arb = section.rows
-        assert header[0] == "strategy" and arb[:6] == ("arb", "4", "3", "2", "1", "1")
+        assert header[0] == "strategy" and arb[:7] == ("arb", "4", "3", "2", "1", "0", "1")
         # predicted 1 + 2, realized 0.8 - 0.4, mean |error| (0.2 + 2.4) / 2
-        assert arb[7:] == ("3.00", "0.40", "1.30")  # USDC, to the cent
+        assert arb[8:] == ("3.00", "0.40", "1.30")  # USDC, to the cent
     finally:
         store.close()

@@ -11,7 +11,11 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 2. **Send.** Both legs through ``ctx.submit`` (risk gate, then the host executor, which stores
    each order before it leaves and never sends a stored client id again) at once
    (``concurrent_legs = true``), or one after the other in ``leg_order``: the second leg is sent
-   only for what the first filled (nothing if it filled nothing).
+   only for what the first filled (nothing if it filled nothing). A leg the risk gate (or a pause)
+   refuses is not sent, and neither is the other: concurrent legs are submitted in one durable
+   intent, and a cex leg already submitted when the dex leg is refused is taken back before its
+   request is made. An execution with no leg sent is ``refused``, not ``done``: no
+   :class:`~bot.domain.ExecutionResult`, and the opportunity is recorded as not acted on.
 3. **Follow.** ``on_order_update``/``on_fill`` track each leg; a leg is final when its order is.
 4. **Hedge.** When every leg is final and they bought and sold different base quantities, the
    residual is an exposure: a WARNING alert names it (quantity, venue, value at the CEX mid) and,
@@ -55,6 +59,7 @@ from bot.api import (
     Fill,
     MarketInfo,
     OrderIntent,
+    OrderStatus,
     OrderUpdate,
     Side,
     TimeInForce,
@@ -78,6 +83,10 @@ if TYPE_CHECKING:
     from .pricing import Evaluation
 
 NS_PER_MS = 1_000_000
+NO_LEG_SENT = "no leg was sent"
+"""The note of an execution that is not one (:attr:`Execution.refused`)."""
+REFUSED = f"{NO_LEG_SENT}: refused by the risk gate or a pause"
+"""Why an opportunity decided on was not acted on after all (its row's reason): its legs were refused."""
 _sha256 = hashlib.sha256
 
 
@@ -170,6 +179,11 @@ class Execution:
     def id(self) -> str:
         return self.row.opportunity_id
 
+    @property
+    def refused(self) -> bool:
+        """Whether no leg reached a venue (the risk gate or a pause refused the first): not an execution."""
+        return all(leg.status in ("refused", "not sent") for leg in self.legs())
+
     def legs(self) -> list[Leg]:
         hedge = self.hedge
         return [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
@@ -232,8 +246,9 @@ class ArbExecutions:
     def busy(self) -> bool:
         return bool(self.current)
 
-    def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> bool:
-        """Persist the execution, then submit its legs; False if this opportunity already has a row."""
+    def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> Execution | None:
+        """Persist the execution, then submit its legs; None if this opportunity already has a row. One whose
+        legs were all refused (:attr:`Execution.refused`) is over when this returns."""
         e, s = evaluation, self.settings
         if e.cex_limit_price is None or e.dex_limit_price is None:
             raise ValueError(f"opportunity {oid}: an untradable evaluation (no leg prices) cannot be executed")
@@ -255,7 +270,7 @@ class ArbExecutions:
                 values = dict(vars(row))  # every column as inserted (a new record's attributes are its columns)
                 if not insert_execution(self.ctx.store, row, values):
                     self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
-                    return False
+                    return None
                 ex = self._track(Execution(row, values))
                 if ex.sequential:
                     self._send(ex, ex.first_second()[0], now_ns)
@@ -265,6 +280,8 @@ class ArbExecutions:
                         self._drop(ex, ex.dex, "not sent: the cex leg was refused")
                     else:
                         self._send(ex, ex.dex, now_ns)
+                        if ex.dex.status == "refused":  # the cex leg alone would be one-legged: take it back
+                            self._withdraw(ex, ex.cex, "not sent: the dex leg was refused")
                 if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
                     self._save(ex)
         except Exception:
@@ -272,7 +289,18 @@ class ArbExecutions:
                 self._untrack(ex)
             raise
         self._advance(ex)
-        return True
+        return ex
+
+    def _withdraw(self, ex: Execution, leg: Leg, why: str) -> None:
+        """Take back a leg submitted in this durable intent, before it leaves (the executor drops an order whose
+        request is not made yet: it never reaches the venue). If it has left after all, it is followed as any leg."""
+        self._by_cid.pop(leg.cid, None)  # its cancellation is this, not a leg's end to act on
+        self.ctx.cancel(leg.cid)
+        order = self.ctx.order(leg.cid)
+        if order is not None and order.status is OrderStatus.CANCELLED and not order.filled_qty:
+            self._drop(ex, leg, why)
+        else:
+            self._by_cid[leg.cid] = ex
 
     def _track(self, ex: Execution) -> Execution:
         self.current[ex.id] = ex
@@ -515,20 +543,23 @@ class ArbExecutions:
 
     def _finish(self, ex: Execution) -> None:
         now = self.ctx.clock.time_ns()
-        realized, residual = self.realized(ex)
         r = ex.row
-        r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
-        self._save(ex)
-        self._untrack(ex)
-        if all(leg.status in ("refused", "not sent") for leg in ex.legs()):
-            # Nothing reached a venue (the risk gate or a pause refused the first leg): not an execution, so
-            # no ExecutionResult (it would read as a prediction that failed). The host stored and alerted the veto.
-            r.note = (r.note + "; " if r.note else "") + "no leg was sent (refused by the risk gate or a pause)"
+        if ex.refused:
+            # Nothing reached a venue (the risk gate or a pause refused a leg): not an execution, so no
+            # ExecutionResult (it would read as a prediction that failed), nor a done row. The host stored and
+            # alerted the veto.
+            r.state, r.residual, r.finished_ns = "refused", ZERO, now
+            r.note = (r.note + "; " if r.note else "") + NO_LEG_SENT
             self._save(ex)
+            self._untrack(ex)
             self.refused_count += 1
             self.ctx.log.info("arbitrage %s not executed: no leg was sent", ex.id)
             self._on_done(ex)
             return
+        realized, residual = self.realized(ex)
+        r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
+        self._save(ex)
+        self._untrack(ex)
         if residual != ZERO and ex.hedge is not None:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
                            f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",

@@ -65,7 +65,8 @@ class ArbExecutionRow(SQLModel, table=True):
     opportunity_id: str = Field(unique=True, index=True)
     strategy: str = Field(index=True)
     state: str = Field(index=True)
-    """``open`` (legs under way), ``hedging`` (a residual is being closed), ``done``."""
+    """``open`` (legs under way), ``hedging`` (a residual is being closed), ``done``; or ``refused`` (no leg was
+    sent: the risk gate or a pause refused them; not an execution)."""
     symbol: str
     direction: str
     created_ns: int = 0
@@ -242,9 +243,10 @@ def _same(stored: object, value: object) -> bool:
 
 
 def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
-    """Executions of ``strategy`` not yet done, oldest first (what a restart must finish)."""
+    """Executions of ``strategy`` not yet over (done or refused), oldest first (what a restart must finish)."""
     with store.session() as s:
-        q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy, ArbExecutionRow.state != "done")
+        q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy,
+                                          col(ArbExecutionRow.state).not_in(("done", "refused")))
         return list(s.exec(q.order_by(col(ArbExecutionRow.id))).all())
 
 
@@ -279,8 +281,8 @@ def summary(store: Store) -> list[tuple[str, ...]]:
     left (base), predicted and realized PnL summed over the finished executions, and the mean
     absolute prediction error. A header row first; only the header when nothing is stored.
     """
-    rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "hedged", "residual",
-                                    "predicted", "realized", "mean |error|")]
+    rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "refused", "hedged",
+                                    "residual", "predicted", "realized", "mean |error|")]
     own = own_strategies(store)
     with store.session() as s:
         seen: dict[str, list[int]] = {}
@@ -295,12 +297,15 @@ def summary(store: Store) -> list[tuple[str, ...]]:
             counts[1] += bool(was_acted)
         done: dict[str, list[tuple[ArbExecutionRow, Decimal]]] = {}  # finished rows with their realized PnL
         open_: dict[str, int] = {}
+        refused: dict[str, int] = {}
         for row in s.exec(q_executions).all():
-            if row.state == "done" and row.realized_pnl is not None:
+            if row.state == "refused":
+                refused[row.strategy] = refused.get(row.strategy, 0) + 1
+            elif row.state == "done" and row.realized_pnl is not None:
                 done.setdefault(row.strategy, []).append((row, row.realized_pnl))
             else:
                 open_[row.strategy] = open_.get(row.strategy, 0) + 1
-    for name in sorted(set(seen) | set(done) | set(open_)):
+    for name in sorted(set(seen) | set(done) | set(open_) | set(refused)):
         finished = done.get(name, [])
         quote = split_symbol(finished[0][0].symbol)[1] if finished else ""
         predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
@@ -310,7 +315,8 @@ def summary(store: Store) -> list[tuple[str, ...]]:
         opportunities, acted = seen.get(name, [0, 0])
         residual = sum((r.residual for r, _ in finished), Decimal(0))
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
-                     str(sum(1 for r, _ in finished if r.hedge_cid)), significant(residual), _q(predicted, quote),
+                     str(refused.get(name, 0)), str(sum(1 for r, _ in finished if r.hedge_cid)),
+                     significant(residual), _q(predicted, quote),
                      _q(realized, quote), _q(error, quote)))
     return rows
 

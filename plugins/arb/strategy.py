@@ -51,7 +51,7 @@ from bot.api import (
 from bot.api.ledger import signed_money
 from bot.api.storage import StoreBusy, is_store_error
 
-from .execution import NS_PER_MS, ArbExecutions, Execution, opportunity_id
+from .execution import NS_PER_MS, REFUSED, ArbExecutions, Execution, opportunity_id
 from .inventory import InventoryBook, Shortfall, shared_balances
 from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
 from .records import costs_json, insert_opportunities
@@ -305,12 +305,17 @@ class ArbStrategy(Strategy):
         if act:
             oid = opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now)
             sol_price = self._sol_price(book)
-            if self._executions.execute(oid, ev, sol_price, now):
-                # its report (the event, the row) waits behind the legs' requests, ahead of any decided before
-                self.counts["executed"] += 1
+            ex = self._executions.execute(oid, ev, sol_price, now)
+            if ex is not None:
+                # its report (the event, the row) waits behind the legs' requests, ahead of any decided before;
+                # one whose legs were all refused is over already, and is not acted on after all
+                if ex.refused:
+                    reason = REFUSED
+                else:
+                    self.counts["executed"] += 1
                 self._published_ns, self._published = now, ev
                 self._episode = key
-                self._reports.insert(0, (ev, book, pool, now, "", oid))
+                self._reports.insert(0, (ev, book, pool, now, reason or "", oid))
                 if self._reports_due is not None:
                     self._reports_due.cancel()
                 self._reports_due = self._loop.call_soon(self._run_reports)
@@ -336,10 +341,10 @@ class ArbStrategy(Strategy):
 
     def _report(self, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int, reason: str | None,
                 oid: str | None) -> None:
-        """Publish and store an opportunity (scheduled by the decision, run right after it): one acted on (``oid``,
-        its execution's id) or not (its id made here)."""
+        """Publish and store an opportunity (scheduled by the decision, run right after it): one executed (``oid``,
+        its execution's id: acted on unless ``reason`` says why no leg was sent) or not (its id made here)."""
         if oid is not None:
-            self._publish(ev, book, pool, now, oid, acted=True, reason="")
+            self._publish(ev, book, pool, now, oid, acted=not reason, reason=reason or "")
             return
         ev.settled()  # every figure is read below
         self._publish(ev, book, pool, now, opportunity_id(self.name, ev, book.ts_ns, pool.ts_ns, now),

@@ -103,7 +103,7 @@ async def test_an_opportunity_is_executed_once_and_a_stored_client_id_is_never_s
     assert [o.client_order_id for o in dex.received] == [row.dex_cid]
     # the same opportunity id cannot start a second execution (its row is unique)
     evaluation = strategy.pricer.best(strategy.book, strategy._pricing_inventory())
-    assert strategy.executions.execute(row.opportunity_id, evaluation, Decimal(150), 1) is False
+    assert strategy.executions.execute(row.opportunity_id, evaluation, Decimal(150), 1) is None
     # and the executor refuses to send a client id it has stored, whoever asks
     intent = OrderIntent(strategy="sol-arb", exchange="dex", symbol="SOL/USDC", side=Side.SELL, qty=row.size,
                          price=row.dex_price, tif=TimeInForce.IOC, client_order_id=row.dex_cid)
@@ -168,8 +168,9 @@ async def test_a_refused_first_leg_sends_nothing_and_reports_no_execution(make_b
     strategy = bot.strategies["sol-arb"]
     seen = []
     bot.bus.subscribe(ExecutionResult, seen.append, owner="test")
-    await wait_for(lambda: done(bot), timeout_s=10, what="the refused execution")
+    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=10, what="the refused execution")
     [row] = executions(bot.store, "sol-arb")
+    assert row.state == "refused" and row.realized_pnl is None
     assert (row.cex_status, row.dex_status) == ("refused", "not sent") and "no leg was sent" in row.note
     assert bot.store.orders() == [] and bot.exchanges["dex"].received == [] and seen == []
     assert strategy.status()["refused"] == "1" and strategy.status()["executed"] == "0"
@@ -224,7 +225,7 @@ async def test_legs_never_sent_before_a_restart_go_only_while_the_opportunity_is
     bot.bus.subscribe(ExecutionResult, results.append, owner="test")
     await bot.start()
     try:
-        await wait_for(lambda: executions(bot.store, "sol-arb")[-1].state == "done", timeout_s=10,
+        await wait_for(lambda: executions(bot.store, "sol-arb")[-1].state in ("done", "refused"), timeout_s=10,
                        what="the recovered execution")
         row = executions(bot.store, "sol-arb")[-1]
         assert row.opportunity_id == oid
@@ -237,6 +238,7 @@ async def test_legs_never_sent_before_a_restart_go_only_while_the_opportunity_is
         else:  # too old: nothing is sent late, and nothing happened to report
             assert bot.executor.order(f"{oid}-cex") is None and bot.executor.order(f"{oid}-dex") is None
             assert (row.cex_status, row.dex_status) == ("not sent", "not sent") and "too old" in row.note
+            assert row.state == "refused"  # no leg was sent: not an execution
             assert results == [] and bot.exchanges["dex"].received == []
     finally:
         await bot.stop()
