@@ -53,6 +53,7 @@ from arbotlib.solana.rpc import (
     SolanaRpc,
 )
 from arbotlib.solana.transactions import balance_changes, fee_lamports
+from arbotlib.solana.urls import shown_url
 from arbotlib.solana.wallet import Wallet
 from bot.api import (
     Balance,
@@ -71,6 +72,7 @@ from bot.api import (
     TransientError,
     split_symbol,
 )
+from bot.api.kit import add_url
 
 from .api import JupiterApi, Quote
 from .errors import (
@@ -140,10 +142,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     async def start(self) -> None:
         s = self.settings
+        for url in (*s.rpc_urls, s.api_url):  # providers put keys and passwords in these: masked in every log line
+            add_url(url)
         self.wallet = Wallet.load(s.keypair if s.keypair is not None else s.keypair_file)
         self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
         self.api = JupiterApi(s.api_url, timeout_s=s.request_timeout_s)
-        self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, s.rpc_urls[0])
+        self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, shown_url(s.rpc_urls[0]))
         for row in in_flight_swaps(self.ctx.store, self.name):
             self.ctx.log.info("jupiter: resuming confirmation of %s (%s)", row.client_order_id, row.signature)
             self._ensure_confirming(row.client_order_id)
