@@ -46,26 +46,33 @@ class Redactor(logging.Filter):
 REDACTOR = Redactor()
 
 _USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>[^@/?#]*)@")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+_QUERY_CREDENTIAL = re.compile(
+    r"(?P<head>[?&](?:password|api[-_]?key|key|(?:access[-_]?|auth[-_]?)?token|secret)=)(?P<password>[^&#]*)",
+    re.IGNORECASE)
+"""Query parameters that carry a credential: ``password=``, and the API keys and tokens of RPC providers
+(``api-key=``, ``apikey=``, ``token=``, ...)."""
 
 
 def url_passwords(url: str) -> list[str]:
-    """The passwords in a URL (``user:password@`` and a ``password=`` query parameter), as written
-    and percent-decoded."""
+    """The passwords and keys in a URL (``user:password@`` and a credential query parameter such as
+    ``password=`` or ``api-key=``), as written and percent-decoded."""
     from urllib.parse import unquote
 
-    found = [m.group("password") for m in (_USERINFO.match(url), *_QUERY_PASSWORD.finditer(url)) if m]
+    found = [m.group("password") for m in (_USERINFO.match(url), *_QUERY_CREDENTIAL.finditer(url)) if m]
     return [p for raw in found if raw for p in dict.fromkeys((raw, unquote(raw)))]
 
 
 def safe_url(url: str) -> str:
-    """A URL as it may be shown: every password in it replaced by ``***``."""
+    """A URL as it may be shown: every password and key in it (see :func:`url_passwords`) replaced by ``***``."""
     url = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
-    return _QUERY_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}", url)
+    return _QUERY_CREDENTIAL.sub(lambda m: f"{m.group('head')}{MASK}", url)
 
 
 def add_url(url: str) -> None:
-    """Mask the passwords of ``url`` in every log line from now on."""
+    """Mask the passwords and keys of ``url`` (see :func:`url_passwords`) in every log line and alert from now on.
+
+    Call it for every URL read from config that may carry one (a database, an RPC node) before it can be
+    logged: ``bot.config`` does it for ``db_url``, a plugin for its own URLs when it starts."""
     for password in url_passwords(url):
         REDACTOR.add(password)
 

@@ -310,6 +310,17 @@ def test_resolved_secrets_are_masked_in_logs_and_alerts(registry, monkeypatch, c
     assert alerts._queue[0].message == "bad token ***"
 
 
+def test_a_urls_passwords_and_api_keys_are_masked_once_it_is_added():
+    from bot.redact import REDACTOR, add_url, safe_url
+
+    url = ("https://u:pw-4f3e2d1c@rpc.example/?api-key=key-9a8b7c6d&apikey=key-1a2b3c4d&access_token=tok-5e6f7a8b"
+           "&sslkey=/etc/client.key")
+    assert safe_url(url) == "https://u:***@rpc.example/?api-key=***&apikey=***&access_token=***&sslkey=/etc/client.key"
+    assert "key-9a8b7c6d" in REDACTOR.redact(url)
+    add_url(url)
+    assert REDACTOR.redact(f"GET {url} failed") == f"GET {safe_url(url)} failed"
+
+
 def test_an_exchange_naming_another_exchange_is_checked_at_load():
     registry = collect(load_plugins())
     text = '[exchanges.p]\ntype = "paper"\nmarket = "mirror"\nsource = "krakn"\n'

@@ -9,5 +9,6 @@ Import the module you need; this package imports none of them (each has its own 
   transactions, recent prioritization fees;
 * :mod:`.ws`: ``accountSubscribe`` for pool accounts with reconnect, resubscribe and silence timeout
   (websockets);
-* :mod:`.transactions`: what a landed transaction did to one owner's balances.
+* :mod:`.transactions`: what a landed transaction did to one owner's balances;
+* :mod:`.urls`: a node URL as it may be shown (scheme, host and port: no key or password).
 """

@@ -8,7 +8,9 @@ raw dicts also keep integer amounts exact. solders is still used for keys and tr
 
 Fallback rule: a request is tried on each URL in order, starting with the one that last worked;
 a connection error, timeout, HTTP 5xx or HTTP 429 moves on to the next URL. When every URL failed,
-the error of the last attempt is raised (:class:`RpcRateLimited` if any said 429).
+the error of the last attempt is raised (:class:`RpcRateLimited` if any said 429). Errors and log
+lines name a URL by its :func:`~arbotlib.solana.urls.shown_url` only: providers put keys and
+passwords in RPC URLs.
 
 **sendTransaction is different**: a timeout there does not mean the transaction was not received.
 Resending the *same signed bytes* is harmless (same signature, the cluster deduplicates), so the
@@ -25,6 +27,8 @@ from decimal import Decimal
 from typing import Any, Self
 
 import httpx
+
+from .urls import shown_url
 
 log = logging.getLogger("arbot.solana.rpc")
 
@@ -137,24 +141,25 @@ class SolanaRpc:
         order = [(self._preferred + i) % len(self.urls) for i in range(len(self.urls))]
         for index in order:
             url = self.urls[index]
+            shown = shown_url(url)
             try:
                 response = await self._client.post(url, json=body)
             except httpx.TimeoutException:
-                last = RpcTimeout(f"{method}: {url} timed out")
+                last = RpcTimeout(f"{method}: {shown} timed out")
             except httpx.HTTPError as exc:
-                last = RpcUnavailable(f"{method}: {url} failed: {type(exc).__name__}")
+                last = RpcUnavailable(f"{method}: {shown} failed: {type(exc).__name__}")
             else:
                 if response.status_code == 429:
                     retry = response.headers.get("retry-after")
                     rate_limited = last = RpcRateLimited(
-                        f"{method}: {url} rate limited", float(retry) if retry and retry.isdigit() else None)
+                        f"{method}: {shown} rate limited", float(retry) if retry and retry.isdigit() else None)
                 elif response.status_code >= 500:
-                    last = RpcUnavailable(f"{method}: {url} answered HTTP {response.status_code}")
+                    last = RpcUnavailable(f"{method}: {shown} answered HTTP {response.status_code}")
                 elif response.status_code != 200:
-                    raise MalformedReply(f"{method}: {url} answered HTTP {response.status_code}")
+                    raise MalformedReply(f"{method}: {shown} answered HTTP {response.status_code}")
                 else:
                     if index != self._preferred:
-                        log.warning("solana rpc: falling back to %s", url)
+                        log.warning("solana rpc: falling back to %s", shown)
                         self._preferred = index
                     return self._result(method, response)
             log.debug("solana rpc: %s", last)

@@ -13,7 +13,8 @@ doubling, jittered backoff over the configured URLs in turn and subscribes every
 again. Notifications can be missed across a reconnect, so callers that need the current state
 re-read the accounts (``getMultipleAccounts``) when ``on_connected`` fires: it fires once per
 connection, after every subscription of that connection was confirmed. ``on_disconnected(reason)``
-fires when a connection is lost.
+fires when a connection is lost. A URL is named in log lines and reasons by its
+:func:`~arbotlib.solana.urls.shown_url` only (providers put keys in it).
 
 A notification that is not the documented shape (not JSON, missing fields, data not base64) is
 logged, counted in ``malformed`` and reported to ``on_malformed(reason)``; the connection is kept.
@@ -32,6 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 import websockets
+
+from .urls import shown_url
 
 log = logging.getLogger("arbot.solana.ws")
 
@@ -144,15 +147,18 @@ class AccountSubscriber:
         attempt = 0
         while True:
             url = self.urls[attempt % len(self.urls)]
+            shown = shown_url(url)
             reason = "connection closed"
             try:
                 await self._session(url)
             except TimeoutError:
                 reason = f"no message for {self.silence_timeout_s:g}s"
-                log.warning("solana ws %s: %s; reconnecting in %.2fs", url, reason, delay)
+                log.warning("solana ws %s: %s; reconnecting in %.2fs", shown, reason, delay)
             except (OSError, websockets.WebSocketException, ValueError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                log.warning("solana ws %s: %s; reconnecting in %.2fs", url, reason, delay)
+                # the reason goes to on_disconnected (a feed state's reason) too; websockets quotes the URL
+                # in some errors (InvalidURI), and providers put keys in it
+                reason = f"{type(exc).__name__}: {exc}".replace(url, shown)
+                log.warning("solana ws %s: %s; reconnecting in %.2fs", shown, reason, delay)
             finally:
                 was_connected = self._ws is not None
                 self._ws = None

@@ -20,7 +20,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   malformed lines in a :class:`ReadStats`);
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
-* :data:`REDACTOR`, which strips secrets from text before it is logged or alerted;
+* :data:`REDACTOR`, which strips secrets from text before it is logged or alerted; :func:`add_url`, which
+  makes the passwords and keys of a configured URL (``user:password@``, ``?api-key=``) known to it (call it
+  for each URL of your settings when your component starts), and :func:`safe_url`, a URL with them masked;
 * events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
   event as a dict, Decimals as exact strings, enums as values) and :func:`jsonable` (any value);
 * :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
-    from ..redact import REDACTOR
+    from ..redact import REDACTOR, add_url, safe_url
     from ..standby import TokenLease
     from ..venue import DeadManSwitch, OrderMemory, PollingVenue
 
@@ -68,6 +70,7 @@ _WHERE = {
     "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
+    "add_url": "bot.redact", "safe_url": "bot.redact",
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "OrderMemory": "bot.venue", "ReadStats": "bot.recording",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
@@ -100,6 +103,7 @@ __all__ = [
     "TokenLease",
     "TooDeep",
     "Topic",
+    "add_url",
     "colour_wanted",
     "fit",
     "format_ts",
@@ -109,6 +113,7 @@ __all__ = [
     "read_plugin_settings",
     "read_recording",
     "record_to",
+    "safe_url",
     "to_data",
     "to_units",
 ]

@@ -15,7 +15,10 @@ snapshot. A gap while that snapshot is awaited asks again, since the lost messag
 Numbers are strings on this venue; they are turned into integer units digit for digit at the
 product's precision (never through a float). A number with more decimals than the precision is a
 malformed message, not a rounding. Malformed and unexpected messages are counted by reason and
-logged, never raised. The same code serves the live feed and ``arbot replay``.
+logged, never raised. A malformed level2 message has still used up its sequence number, so no gap
+will follow and, the venue having no checksum, nothing would catch the lost change: the books it
+names (all of them if it names none readably) are resynced like after a gap.
+The same code serves the live feed and ``arbot replay``.
 """
 
 from __future__ import annotations
@@ -79,8 +82,15 @@ class _Envelope(msgspec.Struct):
     client_id: str = ""
 
 
+class _EventProduct(msgspec.Struct):
+    """Only the product of a level2 event: what a message that failed to decode may still say."""
+
+    product_id: str | None = None
+
+
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_l2 = msgspec.json.Decoder(list[_L2Event]).decode
+_decode_l2_products = msgspec.json.Decoder(list[_EventProduct]).decode
 _decode_ticker = msgspec.json.Decoder(list[_TickerEvent]).decode
 
 
@@ -231,7 +241,14 @@ class CoinbaseBooks:
             raise Malformed("negative sequence_num")
         self._check_sequence(env.sequence_num)
         if channel == "l2_data":
-            self._on_l2(_decode_l2(env.events))
+            try:
+                events = _decode_l2(env.events)
+            except msgspec.DecodeError:
+                # its sequence number was taken, so no gap will show this update was lost, and
+                # there is no checksum on this venue to catch it later: resync now
+                self._resync(self._l2_symbols(env.events), "malformed update")
+                raise
+            self._on_l2(events)
         elif channel == "heartbeats":
             self.counters.heartbeats += 1
         elif channel == "ticker":
@@ -265,6 +282,16 @@ class CoinbaseBooks:
         self.counters.count("resyncs", reason.split(":")[0])
         if self.on_resync is not None:
             self.on_resync(symbols, reason)
+
+    def _l2_symbols(self, events: msgspec.Raw) -> list[str]:
+        """The subscribed symbols a level2 message that failed to decode may concern; all if it names none readably."""
+        try:
+            products = {e.product_id for e in _decode_l2_products(events)}
+        except msgspec.DecodeError:
+            return list(self.symbols)
+        if None in products:
+            return list(self.symbols)
+        return [symbol for product, symbol in self.by_product.items() if product in products]
 
     def _malformed(self, kind: str, detail: str, frame: str | bytes) -> None:
         self.counters.count("malformed", kind)

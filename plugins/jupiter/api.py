@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -26,6 +26,20 @@ class Quote:
     out_amount: int
     other_amount_threshold: int
     swap_mode: str
+
+    def with_slippage_bps(self, slippage_bps: int) -> Quote:
+        """This quote for ``/swap`` with another slippage: ``slippageBps`` and ``otherAmountThreshold`` rewritten.
+
+        The program's swap instruction carries the quoted amount and ``slippage_bps``, not a threshold: the
+        bound on chain is derived from those two, so both fields are set and agree. Minimum out (ExactIn)
+        ``outAmount * (10000 - bps) // 10000``, maximum in (ExactOut) ``inAmount * (10000 + bps) // 10000``.
+        """
+        if self.swap_mode == "ExactIn":
+            threshold = self.out_amount * (10_000 - slippage_bps) // 10_000
+        else:
+            threshold = self.in_amount * (10_000 + slippage_bps) // 10_000
+        raw = {**self.raw, "slippageBps": slippage_bps, "otherAmountThreshold": str(threshold)}
+        return replace(self, raw=raw, other_amount_threshold=threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +92,13 @@ class JupiterApi:
             params["dexes"] = ",".join(dexes)
         body = await self._request("GET", "/quote", params=params)
         try:
-            return Quote(body, int(body["inAmount"]), int(body["outAmount"]), int(body["otherAmountThreshold"]),
-                         str(body["swapMode"]))
+            quote = Quote(body, int(body["inAmount"]), int(body["outAmount"]), int(body["otherAmountThreshold"]),
+                          str(body["swapMode"]))
         except (KeyError, TypeError, ValueError):
             raise MalformedJupiterReply("jupiter /quote: missing or malformed amounts") from None
+        if quote.in_amount <= 0 or quote.out_amount <= 0:
+            raise MalformedJupiterReply("jupiter /quote: amounts must be positive")
+        return quote
 
     async def swap(self, quote: Quote, *, user_public_key: str,
                    compute_unit_price_micro_lamports: int) -> SwapTransaction:

@@ -2,8 +2,11 @@
 
 **Mapping.** ``place_order`` is a market swap with a minimum out: a SELL of ``qty`` base is an
 ``ExactIn`` quote of base -> quote, a BUY is an ``ExactOut`` quote of quote -> base; Jupiter writes
-``otherAmountThreshold`` (from ``slippage_bps``) into the transaction, and a limit price, when the
-order has one, refuses a quote worse than it before anything is signed. ``fetch_order`` answers
+the bound (the quoted amount and ``slippage_bps``) into the transaction. A limit price, when the
+order has one, refuses a quote worse than it before anything is signed, and is the bound on chain
+when it is tighter than the slippage's: a SELL's minimum out is at least ``ceil(limit x qty)``, a
+BUY's maximum in at most ``floor(limit x qty)`` (quote units, exact), so the swap fails on chain
+rather than land worse than the limit. ``fetch_order`` answers
 from the persisted swap and the chain, ``cancel_order`` raises :class:`PermanentError` (a swap
 cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 
@@ -50,6 +53,7 @@ from arbotlib.solana.rpc import (
     SolanaRpc,
 )
 from arbotlib.solana.transactions import balance_changes, fee_lamports
+from arbotlib.solana.urls import shown_url
 from arbotlib.solana.wallet import Wallet
 from bot.api import (
     Balance,
@@ -68,6 +72,7 @@ from bot.api import (
     TransientError,
     split_symbol,
 )
+from bot.api.kit import add_url
 
 from .api import JupiterApi, Quote
 from .errors import (
@@ -96,6 +101,14 @@ _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
 
 class PriceLimitExceeded(SlippageExceeded):
     """The quote is worse than the order's limit price: nothing was signed."""
+
+
+def limit_quote_units(limit: Decimal, qty: Decimal, quote_decimals: int, side: Side) -> int:
+    """``limit x qty`` in quote units, exact: rounded up for a SELL (its minimum out), down for a BUY (maximum in)."""
+    limit_num, limit_den = limit.as_integer_ratio()
+    qty_num, qty_den = qty.as_integer_ratio()
+    num, den = limit_num * qty_num * 10**quote_decimals, limit_den * qty_den
+    return -(-num // den) if side is Side.SELL else num // den
 
 
 def percentile(values: list[int], pct: int) -> int:
@@ -129,10 +142,12 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     async def start(self) -> None:
         s = self.settings
+        for url in (*s.rpc_urls, s.api_url):  # providers put keys and passwords in these: masked in every log line
+            add_url(url)
         self.wallet = Wallet.load(s.keypair if s.keypair is not None else s.keypair_file)
         self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
         self.api = JupiterApi(s.api_url, timeout_s=s.request_timeout_s)
-        self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, s.rpc_urls[0])
+        self.ctx.log.info("jupiter: wallet %s, rpc %s", self.wallet.pubkey, shown_url(s.rpc_urls[0]))
         for row in in_flight_swaps(self.ctx.store, self.name):
             self.ctx.log.info("jupiter: resuming confirmation of %s (%s)", row.client_order_id, row.signature)
             self._ensure_confirming(row.client_order_id)
@@ -240,10 +255,15 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                      restrict_intermediate_tokens=s.restrict_intermediate_tokens,
                                      dexes=s.dexes)
         if limit is not None:
-            quote_units = Decimal(quote.out_amount if side is Side.SELL else quote.in_amount).scaleb(-quote_decimals)
-            price = quote_units / qty
-            if (side is Side.SELL and price < limit) or (side is Side.BUY and price > limit):
+            bound = limit_quote_units(limit, qty, quote_decimals, side)
+            quoted = quote.out_amount if side is Side.SELL else quote.in_amount
+            if (side is Side.SELL and quoted < bound) or (side is Side.BUY and quoted > bound):
+                price = Decimal(quoted).scaleb(-quote_decimals) / qty
                 raise PriceLimitExceeded(f"quoted price {price} is worse than the limit {limit} ({symbol} {side})")
+            # the most slippage that keeps the bound on chain within the limit (bound and quote are integers)
+            within_limit_bps = 10_000 * abs(quoted - bound) // quoted
+            if within_limit_bps < s.slippage_bps:
+                quote = quote.with_slippage_bps(within_limit_bps)
         return quote, input_mint, output_mint
 
     async def _sign_new(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None, cid: str,
@@ -491,4 +511,4 @@ def _map_rpc_error(exc: RpcError) -> ExchangeError:
     return SwapFailed(str(exc))
 
 
-__all__ = ["BlockhashExpired", "JupiterExchange", "PriceLimitExceeded", "percentile"]
+__all__ = ["BlockhashExpired", "JupiterExchange", "PriceLimitExceeded", "limit_quote_units", "percentile"]

@@ -22,7 +22,8 @@ class JupiterSettings:
         {"SOL": "So11111111111111111111111111111111111111112:9",
          "USDC": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v:6"},
         help='asset -> "MINT:DECIMALS"')
-    slippage_bps: int = option(50, ge=0, le=10_000, help="slippage tolerance written into the swap's minimum out")
+    slippage_bps: int = option(50, ge=0, le=10_000,
+                               help="slippage tolerance written into the swap's minimum out (a tighter limit wins)")
     only_direct_routes: bool = option(False, help="single-hop routes only")
     restrict_intermediate_tokens: bool = option(True, help="route only through liquid intermediate tokens")
     dexes: list[str] = option([], help='route only through these DEXes (Jupiter\'s labels, e.g. ["Whirlpool"]); '

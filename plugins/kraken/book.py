@@ -28,12 +28,16 @@ The Python code is the reference; without the C build the plugin behaves the sam
 On a checksum mismatch the symbol's book is dropped, ``on_resync(symbol, reason)`` is called once
 (the connection resubscribes; a replay just counts), and book messages for that symbol are
 ignored until the next snapshot. Malformed and unexpected messages are counted and logged, never
-raised. The same code serves the live feed, ``arbot replay`` and ``benchmarks/book.py``.
+raised. A ``book`` frame that cannot be decoded is resynced too: the checksum covers only the top
+10 levels, so a change it carried deeper would stay lost in a book still verified. The books it
+names are resynced, or every subscribed book when its symbols cannot be read (not JSON).
+The same code serves the live feed, ``arbot replay`` and ``benchmarks/book.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from bisect import bisect_left
 from collections.abc import Callable
@@ -128,10 +132,22 @@ class _Envelope(msgspec.Struct):
     error: str | None = None
 
 
+class _EntrySymbol(msgspec.Struct):
+    symbol: str | None = None
+
+
+class _BookSymbols(msgspec.Struct):
+    """What a book frame that failed to decode may still say: the symbol of each entry."""
+
+    data: list[_EntrySymbol] = []
+
+
 _decode_update = msgspec.json.Decoder(_Update).decode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_book_data = msgspec.json.Decoder(list[_BookData]).decode
 _decode_instrument = msgspec.json.Decoder(_InstrumentData).decode
+_decode_book_symbols = msgspec.json.Decoder(_BookSymbols).decode
+_BOOK_CHANNEL = re.compile(rb'"channel"\s*:\s*"book"')
 
 
 class Malformed(ValueError):
@@ -382,7 +398,7 @@ class KrakenBooks:
     fast path does the publisher's work itself), then ``on_book(symbol_book)`` runs. ``on_live(symbol)``
     runs when a symbol's book becomes trustworthy (a verified snapshot), before that snapshot is
     published; ``on_resync(symbol, reason)`` when a symbol needs a fresh snapshot (checksum
-    mismatch, precision change, book before instrument).
+    mismatch, a book frame that cannot be decoded, precision change, book before instrument).
     ``verify=False`` skips the checksum (benchmarks compare; the live feed always verifies).
     ``fast=False`` sends every frame down the general path, ``accelerate=False`` keeps the fast
     path in Python even when the C build is there (tests compare the three).
@@ -482,6 +498,7 @@ class KrakenBooks:
             self._malformed(str(exc), frame)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._malformed(f"{type(exc).__name__}: {exc}", frame)
+            self._lost_book_frame(frame)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
             self._malformed(f"{type(exc).__name__}: {exc}", frame)
 
@@ -602,6 +619,29 @@ class KrakenBooks:
         self._set_synced(sb, False)
         sb.clear()
         self._resync(sb.symbol, "malformed book message")
+
+    def _lost_book_frame(self, frame: str | bytes) -> None:
+        """A frame that failed to decode: if it was a ``book`` frame, resync the books it may concern.
+
+        The C path refuses such a frame untouched and both Python paths end here, so all three agree.
+        """
+        text = frame.encode(errors="replace") if isinstance(frame, str) else frame
+        if _BOOK_CHANNEL.search(text) is None:
+            return
+        try:
+            named = {entry.symbol for entry in _decode_book_symbols(text).data}
+        except msgspec.DecodeError:  # cut short, or data of the wrong shape: the books it concerned are unknown
+            named = {None}
+        if None in named:
+            symbols = set(self.symbols if self.symbols is not None else self.books)
+        else:
+            symbols = {s for s in named if s is not None and (self.symbols is None or s in self.symbols)}
+        for symbol in sorted(symbols):
+            sb = self.books.get(symbol)
+            if sb is not None:
+                self._untrusted(sb)
+            else:  # its snapshot may be what was lost
+                self._resync(symbol, "malformed book message")
 
     def _mismatch(self, sb: SymbolBook, reason: str, kind: str) -> None:
         self.counters.checksum_failed += 1

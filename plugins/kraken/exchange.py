@@ -11,7 +11,8 @@ same id after a restart. A lost AddOrder answer (timeout, dropped connection) ra
 ``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
 happen: a ``trade`` report is published at once as a ``Fill`` (trade id = ``exec_id``, Kraken's
 trade txid) and then an ``OrderReport``. Orders we placed and that are not final are still polled
-with one ``QueryOrders`` call (``trades=true``; new trade ids read with ``QueryTrades``): every
+with ``QueryOrders`` (``trades=true``; new trade ids read with ``QueryTrades``), in batches of the
+most txids Kraken takes per call (50 and 20; more is refused as ``EGeneral:Invalid arguments``): every
 ``stream_poll_s`` while the stream is up (reconciliation), every ``fill_poll_s`` while it is down
 (the fallback). Both paths carry the same trade ids, so the executor applies each fill once. The
 stream dropping and coming back are alerted; on its return one poll runs at once, so nothing that
@@ -63,6 +64,11 @@ _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
 _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
            "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE"}
+
+QUERY_ORDERS_MAX = 50
+"""txids Kraken takes in one ``QueryOrders`` call."""
+QUERY_TRADES_MAX = 20
+"""txids Kraken takes in one ``QueryTrades`` call."""
 
 ORDERS_KEPT = 100_000
 """Orders whose cl_ord_id and trades are remembered (the newest); an order still tracked is never forgotten. An older
@@ -330,9 +336,10 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     async def _fills(self, cid: str, symbol: str, info: dict, trade_ids: list[str]) -> list[Fill]:
         missing = [t for t in trade_ids if t not in self.memory.fills]
-        if missing:
-            found = await self._api().private("QueryTrades", {"txid": ",".join(missing)})
-            quote = split_symbol(symbol)[1] if "/" in symbol else ""
+        quote = split_symbol(symbol)[1] if "/" in symbol else ""
+        for start in range(0, len(missing), QUERY_TRADES_MAX):
+            batch = missing[start:start + QUERY_TRADES_MAX]
+            found = await self._api().private("QueryTrades", {"txid": ",".join(batch)})
             for tid, t in found.items():
                 self.memory.keep(Fill(
                     self.name, symbol, cid, tid, Side.BUY if t.get("type") == "buy" else Side.SELL,
@@ -349,10 +356,13 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         """One poll of every tracked order (also called by tests)."""
         tracked = dict(self._tracked)
         by_txid = {txid: (cid, symbol, last) for cid, (symbol, txid, last) in tracked.items()}
-        result = await self._api().private("QueryOrders", {"txid": ",".join(by_txid), "trades": "true"})
-        for txid, info in result.items():
-            if txid not in by_txid:
-                continue
-            cid, symbol, last = by_txid[txid]
-            state = await self._state(cid, symbol, txid, info)
-            self.report_change(cid, symbol, txid, last, state)
+        txids = list(by_txid)
+        for start in range(0, len(txids), QUERY_ORDERS_MAX):
+            batch = txids[start:start + QUERY_ORDERS_MAX]
+            result = await self._api().private("QueryOrders", {"txid": ",".join(batch), "trades": "true"})
+            for txid, info in result.items():
+                if txid not in by_txid:
+                    continue
+                cid, symbol, last = by_txid[txid]
+                state = await self._state(cid, symbol, txid, info)
+                self.report_change(cid, symbol, txid, last, state)

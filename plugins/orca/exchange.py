@@ -53,6 +53,7 @@ from bot.api import (
     PermanentError,
     PoolUpdate,
 )
+from bot.api.kit import add_url
 
 from .record import OrcaRecorder
 from .settings import OrcaSettings
@@ -95,6 +96,8 @@ class OrcaExchange(Exchange):
 
     async def start(self) -> None:
         s = self.settings
+        for url in (*s.rpc_urls, *s.ws_urls):  # providers put keys and passwords in these: masked in every log line
+            add_url(url)
         self.rpc = SolanaRpc(s.rpc_urls, timeout_s=s.request_timeout_s, commitment=s.commitment)
         for symbol in self.pools:
             self.publish_feed_state(symbol, FeedState.RESYNCING, "loading the whirlpool")

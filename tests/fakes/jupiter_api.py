@@ -10,7 +10,10 @@ and ``swaps`` keep every call's parameters.
 requested label the fake knows (``labels``), and no known label answers Jupiter's "no route"
 error. Each ``/swap`` registers its effect with the fake node (input debited, output credited when
 the transaction lands); ``fill_slippage_bps`` makes the landed amounts worse than the quote (less
-out for ExactIn, more in for ExactOut), as a moving pool would.
+out for ExactIn, more in for ExactOut), as a moving pool would. The bound is the program's: its
+swap instruction takes the quoted amount and the ``quoteResponse``'s ``slippageBps`` (minimum out
+``outAmount * (10000 - bps) // 10000``, maximum in ``inAmount * (10000 + bps) // 10000``), and a
+swap that would land beyond it fails with ``SlippageToleranceExceeded`` (custom error 6001).
 """
 
 from __future__ import annotations
@@ -111,13 +114,20 @@ class FakeJupiterApi:
         unsigned = VersionedTransaction.populate(message, [Signature.default()])
         quote = body["quoteResponse"]
         in_amount, out_amount = int(quote["inAmount"]), int(quote["outAmount"])
+        slippage_bps = int(quote["slippageBps"])
         if quote["swapMode"] == "ExactIn":
-            out_amount = out_amount * (10_000 - self.fill_slippage_bps) // 10_000
+            landed_out = out_amount * (10_000 - self.fill_slippage_bps) // 10_000
+            bound_ok = landed_out >= out_amount * (10_000 - slippage_bps) // 10_000
+            out_amount = landed_out
         else:
-            in_amount = -(-in_amount * (10_000 + self.fill_slippage_bps) // 10_000)
+            landed_in = -(-in_amount * (10_000 + self.fill_slippage_bps) // 10_000)
+            bound_ok = landed_in <= in_amount * (10_000 + slippage_bps) // 10_000
+            in_amount = landed_in
         self.rpc.swap_effects[bytes(message)] = SwapEffect(
             owner=str(user), deltas={quote["inputMint"]: -in_amount, quote["outputMint"]: out_amount},
-            decimals={m: self.decimals.get(m, 6) for m in (quote["inputMint"], quote["outputMint"])})
+            decimals={m: self.decimals.get(m, 6) for m in (quote["inputMint"], quote["outputMint"])},
+            err=None if bound_ok else {"InstructionError": [0, {"Custom": 6001}]},
+            logs=[] if bound_ok else ["Program log: Error: SlippageToleranceExceeded"])
         return web.json_response({
             "swapTransaction": base64.b64encode(bytes(unsigned)).decode(),
             "lastValidBlockHeight": self.rpc.blockhashes[blockhash],

@@ -21,6 +21,9 @@ Funding, as documented for withdrawals to pre-registered keys and deposits: ``Wi
 taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
 (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
+``QueryOrders`` and ``QueryTrades`` take at most the txids Kraken documents (50 and 20); more is
+refused with Kraken's ``EGeneral:Invalid arguments``.
+
 ``CancelAllOrdersAfter`` (the dead-man switch) is kept as Kraken documents it: each call with a
 timeout restarts the countdown, ``timeout=0`` disarms it, and when the countdown runs out every
 open order is cancelled (``dead_man_calls`` records every call, ``dead_man_fired`` the firings).
@@ -47,6 +50,10 @@ from websockets.asyncio.server import ServerConnection, serve
 
 API_KEY = "fake-key"
 API_SECRET = base64.b64encode(b"fake kraken secret for tests only " * 2).decode()
+QUERY_ORDERS_MAX = 50
+"""Kraken: ``QueryOrders`` txid, "Comma delimited list of transaction IDs to query info about (50 maximum)"."""
+QUERY_TRADES_MAX = 20
+"""Kraken: ``QueryTrades`` txid, "(20 maximum)"."""
 
 
 def render(value: Decimal, decimals: int) -> str:
@@ -581,9 +588,18 @@ class FakeKrakenREST:
         closed = self._select(p, ("closed", "canceled", "expired"))
         return {"closed": closed, "count": len(closed)}
 
+    @staticmethod
+    def _txid_list(p: dict, maximum: int) -> list[str]:
+        """The call's comma-delimited ``txid`` list; more than Kraken documents for the method is refused as it
+        refuses it."""
+        txids = p.get("txid", "").split(",")
+        if len(txids) > maximum:
+            raise _KrakenError("EGeneral:Invalid arguments")
+        return txids
+
     def _m_QueryOrders(self, p: dict) -> dict:
         out = {}
-        for txid in p.get("txid", "").split(","):
+        for txid in self._txid_list(p, QUERY_ORDERS_MAX):
             if txid in self.orders:
                 info = {k: v for k, v in self.orders[txid].items() if k != "symbol"}
                 if p.get("trades") != "true":
@@ -592,7 +608,7 @@ class FakeKrakenREST:
         return out
 
     def _m_QueryTrades(self, p: dict) -> dict:
-        return {t: self.trades[t] for t in p.get("txid", "").split(",") if t in self.trades}
+        return {t: self.trades[t] for t in self._txid_list(p, QUERY_TRADES_MAX) if t in self.trades}
 
     def _m_Balance(self, p: dict) -> dict:
         return dict(self.balances)

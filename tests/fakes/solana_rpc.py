@@ -35,6 +35,8 @@ Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effec
 bytes); when such a transaction lands, the owner's SOL and token balances change by those
 amounts and ``getTransaction`` (json encoding, ``maxSupportedTransactionVersion: 0``) reports
 ``meta.fee``, ``preBalances``/``postBalances`` and ``preTokenBalances``/``postTokenBalances``.
+A swap whose effect carries the program's error (its slippage check failed) is refused by a send
+with preflight, as the node's simulation does, and otherwise lands failed: nothing moves but the fee.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class SwapEffect:
     owner: str
     deltas: dict[str, int]
     decimals: dict[str, int]
+    err: Any = None
+    """The program's error when it runs (e.g. the slippage check), None when it succeeds."""
+    logs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -375,7 +380,11 @@ class FakeSolanaRpc:
         landed = LandedTransaction(slot, raw, self.fee_lamports, self.landed_err, pre_lamports, 0,
                                    pre_tokens=dict(held), decimals=decimals, owner=owner)
         self.lamports[payer] = pre_lamports - self.fee_lamports
-        if effect is not None and self.landed_err is None:
+        if effect is not None and effect.err is not None and self.landed_err is None:
+            landed.err = effect.err  # the program refused: nothing moves, the fee is paid all the same
+            self.statuses[signature] = {"slot": slot, "confirmations": None, "err": landed.err,
+                                        "status": {"Err": landed.err}, "confirmationStatus": self.confirmation}
+        elif effect is not None and self.landed_err is None:
             decimals.update(effect.decimals)
             for mint, delta in effect.deltas.items():
                 if mint == NATIVE_MINT:
@@ -472,6 +481,11 @@ class FakeSolanaRpc:
         if not skip and self.preflight_err is not None:
             self.rejected.append(signature)
             raise RpcFault(**self.preflight_err)
+        effect = self.swap_effects.get(bytes(tx.message))
+        if not skip and effect is not None and effect.err is not None:
+            self.rejected.append(signature)
+            raise RpcFault(-32002, "Transaction simulation failed: Error processing Instruction 0",
+                           {"err": effect.err, "logs": effect.logs})
         self.sent.append(SentTransaction(signature, raw, skip))
         if self.land and signature not in self.landed:
             self._land(signature, tx, raw)

@@ -129,7 +129,10 @@ async def test_bad_frames_are_counted_and_the_feed_stays_up(kraken_bot, fake_ws)
         await fake_ws.send_raw(frame)
     await fake_ws.random_updates(SYMBOL, 50)
     counters = kraken.books.counters
-    await wait_for(lambda: in_sync(kraken, fake_ws) and counters.malformed + counters.unexpected >= 6,
+    await wait_for(lambda: in_sync(kraken, fake_ws) and counters.malformed + counters.unexpected >= 5,
                    what="feed still up")
-    assert counters.malformed == 5 and counters.unexpected == 1
+    # the undecodable book frames may have carried a change: the book is resynced, so the frame with
+    # too many decimals is malformed or, when it comes before the fresh snapshot, ignored
+    assert 4 <= counters.malformed <= 5 and counters.unexpected == 1
+    assert counters.by_reason["resyncs: malformed book message"] >= 2
     assert kraken.feed.disconnects == 0

@@ -1,0 +1,58 @@
+"""A level2 message that passes the sequence check but cannot be decoded is a lost update: its books are resynced."""
+
+from __future__ import annotations
+
+import json
+
+from plugins.coinbase.book import CoinbaseBooks
+
+SYMBOLS = ["BTC/USD", "ETH/USD"]
+PRECISIONS = {"BTC/USD": (2, 8), "ETH/USD": (2, 8)}
+
+
+def message(seq: int, events: list) -> str:
+    return json.dumps({"channel": "l2_data", "client_id": "", "timestamp": "2026-11-22T01:00:00Z",
+                       "sequence_num": seq, "events": events})
+
+
+def snapshot(product: str) -> dict:
+    return {"type": "snapshot", "product_id": product, "updates": [
+        {"side": "bid", "price_level": "100.00", "new_quantity": "1.0", "event_time": ""},
+        {"side": "offer", "price_level": "101.00", "new_quantity": "1.0", "event_time": ""}]}
+
+
+def synced_books() -> tuple[CoinbaseBooks, list[tuple[list[str], str]]]:
+    resyncs: list[tuple[list[str], str]] = []
+    books = CoinbaseBooks(SYMBOLS, PRECISIONS, on_resync=lambda symbols, reason: resyncs.append((symbols, reason)))
+    books.handle(message(1, [snapshot("BTC-USD"), snapshot("ETH-USD")]))
+    assert all(books.books[s].synced for s in SYMBOLS)
+    return books, resyncs
+
+
+def test_an_update_of_the_wrong_shape_resyncs_its_book():
+    books, resyncs = synced_books()
+    # the venue removed the best bid, but new_quantity is a number, not a string: the sequence is
+    # accepted, the events fail to decode, and no later gap or checksum would reveal the loss
+    books.handle(message(2, [{"type": "update", "product_id": "BTC-USD", "updates": [
+        {"side": "bid", "price_level": "100.00", "new_quantity": 0, "event_time": ""}]}]))
+    assert books.counters.malformed == 1 and books.counters.by_reason["malformed: wrong shape"] == 1
+    assert resyncs == [(["BTC/USD"], "malformed update")]
+    assert not books.books["BTC/USD"].synced and "BTC/USD" in books.awaiting_snapshot
+    assert books.books["ETH/USD"].synced  # another product's book is not concerned
+    books.handle(message(3, [snapshot("BTC-USD")]))
+    assert books.books["BTC/USD"].synced and books.counters.resyncs == 1
+
+
+def test_an_update_whose_product_cannot_be_read_resyncs_every_book():
+    books, resyncs = synced_books()
+    books.handle(message(2, [{"type": "update", "product_id": 7, "updates": []}]))
+    assert resyncs == [(SYMBOLS, "malformed update")]
+    assert not any(books.books[s].synced for s in SYMBOLS)
+    books.handle(message(3, {"not": "a list"}))  # events that are no list at all: every book again
+    assert resyncs[1] == (SYMBOLS, "malformed update") and books.counters.malformed == 2
+
+
+def test_a_frame_that_is_not_json_is_counted_without_a_resync():
+    books, resyncs = synced_books()
+    books.handle('{"channel":"l2_data","sequence_num":2,')  # no sequence was taken: the next gap shows a loss
+    assert books.counters.malformed == 1 and resyncs == []
