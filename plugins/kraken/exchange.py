@@ -253,7 +253,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             "volume": str(order.qty),
             "price": str(order.price) if order.order_type is OrderType.LIMIT and order.price is not None else None,
             "timeinforce": "IOC" if order.tif is TimeInForce.IOC else None,
-            "oflags": "post" if order.post_only else None,
+            # fee in the quote asset on both sides (Kraken charges a sell's in the base unless told): the asset the
+            # trade history (QueryTrades, the poll) reports a fee in, so the stream and the poll record one fill alike
+            "oflags": "post,fciq" if order.post_only else "fciq",
             "cl_ord_id": vid,
         }
         result = await rest.private("AddOrder", params)

@@ -388,9 +388,16 @@ class FakeKrakenREST:
         order["price"] = str(price)
         order["trades"].append(tid)
         trade = self.trades[tid]
+        # the fee's asset follows the order's flags: the quote with fciq, the base with fcib, else Kraken's default
+        # (the base when selling, the quote when buying); the trade history states it in the quote whatever it is
+        flags = order["oflags"].split(",")
+        in_base = "fcib" in flags or (order["descr"]["type"] == "sell" and "fciq" not in flags)
+        base, quote = order["symbol"].split("/") if "/" in order["symbol"] else ("XBT", "USD")
+        fee = ({"asset": base, "qty": (qty * Decimal("0.0016")).quantize(Decimal("0.00000001"))} if in_base
+               else {"asset": quote, "qty": Decimal(trade["fee"])})
         self._report(txid, "trade", exec_id=tid, trade_id=len(self.trades), last_qty=qty, last_price=price,
                      cost=price * qty, liquidity_ind="m" if maker else "t", order_status="partially_filled",
-                     avg_price=price, fees=[{"asset": "USD", "qty": Decimal(trade["fee"])}],
+                     avg_price=price, fees=[fee],
                      timestamp=datetime.fromtimestamp(trade["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         if executed >= Decimal(order["vol"]):
             order["status"] = "closed"

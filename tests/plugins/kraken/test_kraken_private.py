@@ -11,8 +11,8 @@ from tests.helpers.waiting import wait_for
 SYMBOL = "BTC/USD"
 
 
-def intent(cid: str, qty: str = "0.02") -> OrderIntent:
-    return OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY, qty=Decimal(qty),
+def intent(cid: str, qty: str = "0.02", side: Side = Side.BUY) -> OrderIntent:
+    return OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=side, qty=Decimal(qty),
                        price=Decimal("29000"), client_order_id=cid)
 
 
@@ -20,8 +20,8 @@ def polls(fake_rest) -> int:
     return sum(1 for _, method, _ in fake_rest.log if method in ("QueryOrders", "QueryTrades"))
 
 
-async def open_order(bot, fake_rest, cid: str, qty: str = "0.02") -> str:
-    bot.executor.submit(intent(cid, qty))
+async def open_order(bot, fake_rest, cid: str, qty: str = "0.02", side: Side = Side.BUY) -> str:
+    bot.executor.submit(intent(cid, qty, side))
     await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
                    what=f"{cid} open")
     (txid,) = [t for t, o in fake_rest.orders.items() if o["cl_ord_id"] == cid]
@@ -64,6 +64,22 @@ async def test_a_fill_arrives_on_the_stream_before_the_next_poll_and_is_applied_
     stored = {a.fill.trade_id: a.fill for a in applied}
     rest_fee = Decimal(fake_rest.trades[fake_rest.orders[txid]["trades"][0]]["fee"])
     assert stored[fake_rest.orders[txid]["trades"][0]].fee == rest_fee
+
+
+async def test_a_sells_fee_is_in_the_quote_on_the_stream_as_in_the_trade_history(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """Kraken charges a sell's fee in the base unless the order asks for the quote (fciq), and its trade history
+    states a fee in the quote: every order asks, so a fill is recorded alike whichever path sees it first."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    fake_rest.balances["XXBT"] = "1"
+    txid = await open_order(bot, fake_rest, "sell-1", side=Side.SELL)
+    assert "fciq" in fake_rest.orders[txid]["oflags"].split(",")
+    fake_rest.fill(txid, Decimal("0.02"), Decimal("29000"))
+    await wait_for(lambda: bot.executor.order("sell-1").status is OrderStatus.FILLED, what="filled on the stream")
+    [fill] = [f for f in kraken.memory.fills.values() if f.client_order_id == "sell-1"]
+    trade = fake_rest.trades[fill.trade_id]
+    assert (fill.fee_asset, fill.fee) == ("USD", Decimal(trade["fee"]))
 
 
 async def test_the_stream_dropping_falls_back_to_polling_with_an_alert_and_nothing_missed(

@@ -81,7 +81,7 @@ async def test_add_order_sends_what_kraken_expects(kraken_bot, fake_ws, fake_res
     assert method == "AddOrder"
     assert params["pair"] == "XBTUSD" and params["type"] == "buy" and params["ordertype"] == "limit"
     assert params["volume"] == "0.01" and params["price"] == "30000"
-    assert params["timeinforce"] == "IOC" and params["oflags"] == "post" and params["cl_ord_id"] == "ioc-1"
+    assert params["timeinforce"] == "IOC" and params["oflags"] == "post,fciq" and params["cl_ord_id"] == "ioc-1"
 
 
 async def test_lost_add_order_answer_is_resolved_by_query_200_times(kraken_bot, fake_ws, fake_rest):
