@@ -112,10 +112,9 @@ class Limits(RiskCheck):
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id), today=fill.ts_ns >= day_start)
-        for quote, total in self._realized_total.items():
-            self._peak[quote] = total
-        for quote, stored in load_peaks(self.ctx.store, self.name).items():
-            self._peak[quote] = max(stored, self._peak.get(quote, stored))  # a restart keeps the peak
+        # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
+        # with none starts from its realized total
+        self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if self.settings.max_drawdown is not None:

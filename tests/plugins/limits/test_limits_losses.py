@@ -251,3 +251,29 @@ async def test_drawdown_peak_survives_a_restart(make_bot):
     lim.on_fill("s", fill("y", Side.BUY, "1", "100"))  # equity 0 here: 10 below the kept peak
     [trip] = trips(second)
     assert trip.reason == "drawdown from peak equity exceeded" and json.loads(trip.details)["peak"] == "10.00"
+
+
+async def test_the_peak_a_trip_restarted_is_kept_across_a_restart(make_bot):
+    """After a trip the trailing peak is the equity at the trip (saved at once). A restart keeps it: raising it
+    back to the realized total would trip the same drawdown again on the next book."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_drawdown = "50"\n'
+    first = await make_bot(config, extra=PLUGINS, clock=clock, start=False)
+    first.store.open()
+    now = clock.time_ns()
+    first.store.insert_fill(fill("a", Side.BUY, "1", "100", ts_ns=now - 3), "s")
+    first.store.insert_fill(fill("a", Side.SELL, "1", "200", ts_ns=now - 2), "s")  # +100 realized
+    first.store.insert_fill(fill("b", Side.BUY, "1", "200", ts_ns=now - 1), "s")  # a long lot at 200
+    await first.start()
+    assert risk_check(first, "limits")._peak["USD"] == 100  # no stored peak: the realized total
+    first.bus.publish(book("130"))  # equity 100 - 70 = 30: 70 below the peak
+    [trip] = trips(first)
+    assert json.loads(trip.details)["equity"] == "30.00"
+    assert risk_check(first, "limits")._peak["USD"] == Decimal("30.00")  # the trailing peak restarts here
+    await first.stop()
+
+    second = await make_bot(config, extra=PLUGINS, clock=clock)
+    lim = risk_check(second, "limits")
+    assert lim._peak["USD"] == Decimal("30.00")
+    second.bus.publish(book("130"))  # the same market: equity 30, nothing fell since the trip
+    assert len(trips(second)) == 1, [(t.reason, t.details) for t in trips(second)]
