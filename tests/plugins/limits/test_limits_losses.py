@@ -8,9 +8,11 @@ import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.api import LimitUse
 from bot.clock import ManualClock
-from bot.domain import OrderStatus, Side
+from bot.domain import OrderStatus, PoolUpdate, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.risk_kit import Alerts, book, fill, intent, risk_check, trips
@@ -277,3 +279,37 @@ async def test_the_peak_a_trip_restarted_is_kept_across_a_restart(make_bot):
     assert lim._peak["USD"] == Decimal("30.00")
     second.bus.publish(book("130"))  # the same market: equity 30, nothing fell since the trip
     assert len(trips(second)) == 1, [(t.reason, t.details) for t in trips(second)]
+
+
+def sol_pool(sol: int, usdc: int) -> ConstantProductModel:
+    """A constant-product SOL/USDC pool holding ``sol`` SOL and ``usdc`` USDC."""
+    return ConstantProductModel(ConstantProductPool(sol * 10**9, usdc * 10**6, 30), "SOL", "USDC", 9, 6)
+
+
+async def test_a_lot_held_on_a_pool_venue_is_marked_at_the_pool_not_at_its_first_fill(make_bot):
+    """The drawdown's equity marks open lots at the last mid, as /pnl does. A DEX venue publishes PoolUpdates,
+    never BookUpdates: a lot held there follows the pool's mid (it used to keep its first fill's price)."""
+    bot = await start(make_bot, 'max_drawdown = "10"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("d", Side.BUY, "1", "150", symbol="SOL/USDC", exchange="dex"))  # a long lot on the DEX
+    pool = sol_pool(10_000, 1_000_000)  # 100 USDC per SOL
+    bot.bus.publish(PoolUpdate("dex", "SOL/USDC", pool, 0))
+    assert bot.portfolio.last_price("dex", "SOL/USDC") == pool.mid() == 100  # the host's mark
+    assert lim.equity("USDC") == -50, lim.status()  # 1 SOL bought at 150, worth 100 now
+    assert [t.reason for t in trips(bot)] == ["drawdown from peak equity exceeded"]
+
+
+async def test_a_pool_update_that_moves_no_mid_leaves_equity_where_it_was(make_bot):
+    bot = await start(make_bot, 'max_drawdown = "1000"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("d", Side.BUY, "1", "150", symbol="SOL/USDC", exchange="dex"))
+    checked = []
+    lim._check_drawdown = checked.append
+    pool = sol_pool(10_000, 1_000_000)
+    for moved in (pool, pool, sol_pool(10_000, 1_000_000)):  # the same pool again; a new one at the same mid
+        bot.bus.publish(PoolUpdate("dex", "SOL/USDC", moved, 0))
+    assert checked == ["USDC"]
+    bot.bus.publish(PoolUpdate("dex", "SOL/USDC", sol_pool(10_000, 990_000), 0))  # 99 USDC per SOL
+    assert checked == ["USDC", "USDC"] and lim.equity("USDC") == -51
+    bot.bus.publish(PoolUpdate("dex", "ETH/USDC", pool, 0))  # a pool of a symbol nobody holds: marked, not checked
+    assert checked == ["USDC", "USDC"]
