@@ -4,9 +4,11 @@ Closed (orders flow) -> **open** after ``max_failures`` consecutive orders to on
 REJECTED or FAILED within ``window_s`` (a success in between starts the count again), or after a
 fill whose fee is above ``max_fee_bps`` of its notional (a fee or priority-fee spike). While open,
 every order to that exchange is vetoed for ``cooldown_s``; then the circuit is **half-open**: one
-probe order may go. The probe succeeding (the venue accepts or fills it) closes the circuit; the
-probe failing opens it again for another cool-down. Each opening is stored and alerted (identical
-causes coalesce into one alert with a count).
+probe order may go. The venue answering the probe (it rests, fills, or ends any other way but
+rejected or failed, e.g. an IOC cancelled unfilled) closes the circuit; the probe failing opens it
+again for another cool-down. A probe with no answer after ``cooldown_s`` (never sent, or its outcome
+unknown) no longer holds the circuit: the next order is a new probe. Each opening is stored and
+alerted (identical causes coalesce into one alert with a count).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class BreakerSettings:
                                              "its circuit...")
     window_s: float = option(60.0, ge=0.01, le=86_400, help="...when they all happened within this many seconds")
     cooldown_s: float = option(30.0, ge=0.01, le=86_400,
-                               help="how long an open circuit refuses every order to its exchange")
+                               help="how long an open circuit refuses every order to its exchange, and how "
+                                    "long its probe order may go unanswered before another may go")
     max_fee_bps: Decimal | None = option(None, gt=0, help="a fill whose fee is above this, in basis points of its "
                                                           "notional, opens the circuit (fee or priority-fee "
                                                           "spike); fees in the quote currency only")
@@ -57,6 +60,9 @@ class Circuit:
     open_until_ns: int | None = None
     probe: str | None = None
     """Client order id of the half-open probe in flight."""
+    probe_until_ns: int = 0
+    """When the probe stops holding the circuit: an order the gate accepted may never be sent (dropped
+    with its rolled-back intent, refused by the executor), and then no update of it ever comes."""
     trips: int = 0
 
     def state(self, now_ns: int) -> str:
@@ -106,14 +112,15 @@ class Breaker(RiskCheck):
         if circuit is None:
             return
         if circuit.probe is not None and update.client_order_id == circuit.probe:
-            if update.status in SUCCESSES:
-                circuit.open_until_ns = circuit.probe = None
-                circuit.failures.clear()
-                self.ctx.alert(AlertLevel.INFO, "risk", "circuit closed: the probe order went through",
-                               exchange=update.exchange, order=update.client_order_id)
-            elif update.status in FAILURES:
+            if update.status in FAILURES:
                 self.open(update.exchange, "circuit re-opened: the probe order failed",
                           order=update.client_order_id, reason=update.reason)
+            elif update.status in SUCCESSES or update.status.terminal:
+                # the venue answered and did not fail: an IOC that found nothing at its limit ends CANCELLED
+                circuit.open_until_ns = circuit.probe = None
+                circuit.failures.clear()
+                self.ctx.alert(AlertLevel.INFO, "risk", "circuit closed: the venue answered the probe order",
+                               exchange=update.exchange, order=update.client_order_id, status=update.status.value)
             return
         if update.status in SUCCESSES:
             circuit.failures.clear()
@@ -146,14 +153,15 @@ class Breaker(RiskCheck):
         now = self.ctx.clock.time_ns()
         if now < circuit.open_until_ns:
             return f"circuit for {intent.exchange} is open for {(circuit.open_until_ns - now) / NS:.1f}s more"
-        if circuit.probe is not None:
+        if circuit.probe is not None and now < circuit.probe_until_ns:
             return f"circuit for {intent.exchange} is half-open and its probe order {circuit.probe} is in flight"
         return None
 
     def accepted(self, intent: OrderIntent) -> None:
         circuit = self.circuits.get(intent.exchange)
-        if circuit is not None and circuit.open_until_ns is not None and circuit.probe is None:
-            circuit.probe = intent.client_order_id  # half-open: this order is the probe
+        if circuit is not None and circuit.open_until_ns is not None:  # half-open: this order is the probe
+            circuit.probe = intent.client_order_id
+            circuit.probe_until_ns = self.ctx.clock.time_ns() + int(self.settings.cooldown_s * NS)
 
     def status(self) -> dict[str, str]:
         now = self.ctx.clock.time_ns()

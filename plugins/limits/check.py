@@ -16,11 +16,13 @@ from bot.api import (
     LimitUse,
     OrderIntent,
     OrderUpdate,
+    PoolUpdate,
     PortfolioView,
     RiskCheck,
     Side,
     split_symbol,
 )
+from bot.api.kit import Pool, PoolError
 from bot.api.ledger import (
     EXACT_DIGITS,
     Position,
@@ -88,6 +90,8 @@ class Limits(RiskCheck):
         self._marks: dict[tuple[str, str], Decimal] = {}
         self._touches: dict[tuple[str, str], tuple[int | None, int | None, int]] = {}
         """(best bid, best ask, price decimals) in units of the book each mark was last made from."""
+        self._pools: dict[tuple[str, str], Pool] = {}
+        """The pool each pool venue's mark was last made from."""
         self._peak: dict[str, Decimal] = {}
         self._saved_peak: dict[str, Decimal] = {}
         self._held: set[str] = set()
@@ -112,14 +116,14 @@ class Limits(RiskCheck):
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id), today=fill.ts_ns >= day_start)
-        for quote, total in self._realized_total.items():
-            self._peak[quote] = total
-        for quote, stored in load_peaks(self.ctx.store, self.name).items():
-            self._peak[quote] = max(stored, self._peak.get(quote, stored))  # a restart keeps the peak
+        # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
+        # with none starts from its realized total
+        self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if self.settings.max_drawdown is not None:
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
+            self.ctx.bus.subscribe(PoolUpdate, self._on_pool, owner=self.name)
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
 
     async def stop(self) -> None:
@@ -215,6 +219,23 @@ class Limits(RiskCheck):
         self._touches[key] = touch
         mid = event.mid
         if mid is not None:
+            self._marks[key] = mid
+            if event.symbol in self._held:
+                self._check_drawdown(self._quote_of(event.symbol))
+
+    def _on_pool(self, event: PoolUpdate) -> None:
+        # a pool venue is marked at its pool's mid, as the portfolio marks it; the same pool published again (a
+        # paper pool's quiet step) or a new one at the same mid (an account that moved no price) changes nothing
+        key = (event.exchange, event.symbol)
+        pool = event.pool
+        if self._pools.get(key) is pool:
+            return
+        self._pools[key] = pool
+        try:
+            mid = pool.mid()
+        except (PoolError, ArithmeticError):  # an empty pool prices nothing: the mark stays
+            return
+        if mid != self._marks.get(key):
             self._marks[key] = mid
             if event.symbol in self._held:
                 self._check_drawdown(self._quote_of(event.symbol))

@@ -50,8 +50,9 @@ class LimitsSettings:
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
     max_drawdown: Decimal | None = option(
-        None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL, per quote currency) "
-                         "from its peak; the peak trails up, restarts after a trip and is kept across restarts")
+        None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL at each venue's last "
+                         "mid, a book's or a pool's, per quote currency) from its peak; the peak trails up, "
+                         "restarts after a trip and is kept across restarts")
     # --- what a breach does ---------------------------------------------------------------
     action: Literal["pause", "flatten", "stop"] = option(
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '

@@ -1,11 +1,12 @@
 """``staleness`` risk check: pause the strategies of a market whose data went silent, resume when it is back.
 
 A market is *stale* when its feed said it is not live (``FeedStatus`` STALE or RESYNCING) or no
-``BookUpdate`` arrived, for longer than ``stale_after_s``. Every strategy trading it is paused
-(``ctx.pause``), the trip is stored and alerted, and orders to it are vetoed. Once the feed is live
-and books have kept arriving for ``resume_after_s``, the market is fresh again: with
-``auto_resume`` the strategies this check paused resume (an operator's pause is never undone),
-with an alert either way.
+``BookUpdate`` (or ``PoolUpdate``) arrived, for longer than ``stale_after_s``. Every market a
+strategy trades is watched from the start: one that has sent nothing since then is silent too.
+Every strategy trading a stale market is paused (``ctx.pause``), the trip is stored and alerted,
+and orders to it are vetoed. Once the feed is live and books have kept arriving for
+``resume_after_s``, the market is fresh again: with ``auto_resume`` the strategies this check
+paused resume (an operator's pause is never undone), with an alert either way.
 
 Time comes from ``ctx.clock`` only. :meth:`Staleness.check_markets` does the work; a background
 task calls it every ``check_every_s`` and tests call it directly with a manual clock.
@@ -34,7 +35,8 @@ NS = 1_000_000_000
 @dataclass(frozen=True)
 class StalenessSettings:
     stale_after_s: float = option(10.0, ge=0.01, le=86_400,
-                                  help="a market silent or not live for longer than this is stale")
+                                  help="a market silent or not live for longer than this is stale (a market a "
+                                       "strategy trades: silent since the start if never heard)")
     resume_after_s: float = option(30.0, ge=0, le=86_400,
                                    help="fresh data for this long makes a stale market fresh again")
     auto_resume: bool = option(True, help="resume the strategies this check paused once their markets are fresh")
@@ -65,8 +67,10 @@ class Staleness(RiskCheck):
         self._watch = set(settings.exchanges)
         self._paused: set[str] = set()
         """Strategies this check paused and has not resumed."""
+        self._started_ns = 0
 
     async def start(self) -> None:
+        self._started_ns = self.ctx.clock.time_ns()
         self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(PoolUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(FeedStatus, self.on_feed, owner=self.name)
@@ -114,6 +118,7 @@ class Staleness(RiskCheck):
     def check_markets(self) -> None:
         """Pause strategies of markets stale for longer than ``stale_after_s``; resume fresh ones."""
         now = self.ctx.clock.time_ns()
+        self._watch_traded_markets()
         stale_after = int(self.settings.stale_after_s * NS)
         for (exchange, symbol), market in self.markets.items():
             if not market.stale:
@@ -123,6 +128,15 @@ class Staleness(RiskCheck):
             elif (market.live and market.fresh_since_ns is not None and now - market.last_data_ns <= stale_after
                   and now - market.fresh_since_ns >= int(self.settings.resume_after_s * NS)):
                 self._came_back(exchange, symbol, market, now - market.fresh_since_ns)
+
+    def _watch_traded_markets(self) -> None:
+        """Watch every market a strategy trades, silent since this check started if it has not been heard yet: a
+        feed that never sent anything is as silent as one that stopped. Asked here, not in :meth:`start`: the
+        strategies are built after the risk checks start."""
+        for strategy in self.ctx.operator.strategies.values():
+            for exchange, symbol in strategy.markets():
+                if (exchange, symbol) not in self.markets and (not self._watch or exchange in self._watch):
+                    self.markets[(exchange, symbol)] = _Market(self._started_ns)
 
     def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
         market.stale = True

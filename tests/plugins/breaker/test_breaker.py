@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.clock import ManualClock
-from bot.domain import OrderStatus, Side
+from bot.domain import OrderState, OrderStatus, Side
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.risk_kit import Alerts, fill, intent, risk_check, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
@@ -74,6 +74,50 @@ async def test_a_failed_probe_opens_the_circuit_again(make_bot):
     assert [t.reason for t in trips(bot)] == ["circuit opened: consecutive order failures",
                                               "circuit re-opened: the probe order failed"]
     assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+
+
+async def test_a_probe_that_ends_cancelled_closes_the_circuit(make_bot):
+    """An IOC probe that found nothing at its limit ends CANCELLED: the venue answered, the circuit closes (it
+    used to stay half-open with "its probe order in flight", vetoing every order until a restart)."""
+    bot, clock, ctx = await start(make_bot)
+    for n in range(3):
+        await place(bot, ctx, f"r-{n}", "reject")
+    clock.advance(30)  # cool-down over: half-open
+    venue = bot.exchanges["v"]
+    accepted_then_expired = venue.place_order
+
+    async def ioc_miss(order):  # accepted, then expired unfilled
+        await accepted_then_expired(order)
+        state = venue.orders[order.client_order_id] = OrderState(order.client_order_id, OrderStatus.CANCELLED,
+                                                                 exchange_order_id="X")
+        return state
+
+    venue.place_order = ioc_miss
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "probe")) == "probe"
+    await wait_for(lambda: bot.executor.order("probe").status is OrderStatus.CANCELLED)
+    venue.place_order = accepted_then_expired
+    assert risk_check(bot, "breaker").status()["circuit v"].startswith("closed")
+    clock.advance(3600)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "later")) == "later", bot.store.risk_events(1)[0].reason
+    closed = "circuit closed: the venue answered the probe order"
+    await wait_for(lambda: [a for a in Alerts.sent if a.message == closed])
+    assert next(a for a in Alerts.sent if a.message == closed).fields["status"] == "cancelled"
+
+
+async def test_a_probe_never_sent_holds_the_half_open_circuit_for_cooldown_s_at_most(make_bot):
+    """The gate accepted the probe but it never left (dropped with its intent, refused by the executor): no update
+    of it ever comes. After cooldown_s the next order is a new probe, whose answer settles the circuit."""
+    bot, clock, ctx = await start(make_bot)
+    for n in range(3):
+        await place(bot, ctx, f"r-{n}", "reject")
+    clock.advance(30)
+    assert bot.risk.check(intent("s", Side.BUY, "0.01", "100", "dropped")) is None  # accepted, never sent
+    clock.advance(29.999)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "its probe order dropped is in flight" in bot.store.risk_events(1)[0].reason
+    clock.advance(0.001)
+    assert await place(bot, ctx, "probe") is OrderStatus.OPEN
+    assert risk_check(bot, "breaker").status()["circuit v"].startswith("closed")
 
 
 async def test_a_success_or_the_window_restarts_the_count(make_bot):

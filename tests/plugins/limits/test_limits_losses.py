@@ -8,9 +8,11 @@ import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
+from arbotlib.amm.constant_product import ConstantProductPool
+from arbotlib.amm.model import ConstantProductModel
 from bot.api import LimitUse
 from bot.clock import ManualClock
-from bot.domain import OrderStatus, Side
+from bot.domain import OrderStatus, PoolUpdate, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.risk_kit import Alerts, book, fill, intent, risk_check, trips
@@ -251,3 +253,63 @@ async def test_drawdown_peak_survives_a_restart(make_bot):
     lim.on_fill("s", fill("y", Side.BUY, "1", "100"))  # equity 0 here: 10 below the kept peak
     [trip] = trips(second)
     assert trip.reason == "drawdown from peak equity exceeded" and json.loads(trip.details)["peak"] == "10.00"
+
+
+async def test_the_peak_a_trip_restarted_is_kept_across_a_restart(make_bot):
+    """After a trip the trailing peak is the equity at the trip (saved at once). A restart keeps it: raising it
+    back to the realized total would trip the same drawdown again on the next book."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_drawdown = "50"\n'
+    first = await make_bot(config, extra=PLUGINS, clock=clock, start=False)
+    first.store.open()
+    now = clock.time_ns()
+    first.store.insert_fill(fill("a", Side.BUY, "1", "100", ts_ns=now - 3), "s")
+    first.store.insert_fill(fill("a", Side.SELL, "1", "200", ts_ns=now - 2), "s")  # +100 realized
+    first.store.insert_fill(fill("b", Side.BUY, "1", "200", ts_ns=now - 1), "s")  # a long lot at 200
+    await first.start()
+    assert risk_check(first, "limits")._peak["USD"] == 100  # no stored peak: the realized total
+    first.bus.publish(book("130"))  # equity 100 - 70 = 30: 70 below the peak
+    [trip] = trips(first)
+    assert json.loads(trip.details)["equity"] == "30.00"
+    assert risk_check(first, "limits")._peak["USD"] == Decimal("30.00")  # the trailing peak restarts here
+    await first.stop()
+
+    second = await make_bot(config, extra=PLUGINS, clock=clock)
+    lim = risk_check(second, "limits")
+    assert lim._peak["USD"] == Decimal("30.00")
+    second.bus.publish(book("130"))  # the same market: equity 30, nothing fell since the trip
+    assert len(trips(second)) == 1, [(t.reason, t.details) for t in trips(second)]
+
+
+def sol_pool(sol: int, usdc: int) -> ConstantProductModel:
+    """A constant-product SOL/USDC pool holding ``sol`` SOL and ``usdc`` USDC."""
+    return ConstantProductModel(ConstantProductPool(sol * 10**9, usdc * 10**6, 30), "SOL", "USDC", 9, 6)
+
+
+async def test_a_lot_held_on_a_pool_venue_is_marked_at_the_pool_not_at_its_first_fill(make_bot):
+    """The drawdown's equity marks open lots at the last mid, as /pnl does. A DEX venue publishes PoolUpdates,
+    never BookUpdates: a lot held there follows the pool's mid (it used to keep its first fill's price)."""
+    bot = await start(make_bot, 'max_drawdown = "10"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("d", Side.BUY, "1", "150", symbol="SOL/USDC", exchange="dex"))  # a long lot on the DEX
+    pool = sol_pool(10_000, 1_000_000)  # 100 USDC per SOL
+    bot.bus.publish(PoolUpdate("dex", "SOL/USDC", pool, 0))
+    assert bot.portfolio.last_price("dex", "SOL/USDC") == pool.mid() == 100  # the host's mark
+    assert lim.equity("USDC") == -50, lim.status()  # 1 SOL bought at 150, worth 100 now
+    assert [t.reason for t in trips(bot)] == ["drawdown from peak equity exceeded"]
+
+
+async def test_a_pool_update_that_moves_no_mid_leaves_equity_where_it_was(make_bot):
+    bot = await start(make_bot, 'max_drawdown = "1000"\n')
+    lim = risk_check(bot, "limits")
+    lim.on_fill("s", fill("d", Side.BUY, "1", "150", symbol="SOL/USDC", exchange="dex"))
+    checked = []
+    lim._check_drawdown = checked.append
+    pool = sol_pool(10_000, 1_000_000)
+    for moved in (pool, pool, sol_pool(10_000, 1_000_000)):  # the same pool again; a new one at the same mid
+        bot.bus.publish(PoolUpdate("dex", "SOL/USDC", moved, 0))
+    assert checked == ["USDC"]
+    bot.bus.publish(PoolUpdate("dex", "SOL/USDC", sol_pool(10_000, 990_000), 0))  # 99 USDC per SOL
+    assert checked == ["USDC", "USDC"] and lim.equity("USDC") == -51
+    bot.bus.publish(PoolUpdate("dex", "ETH/USDC", pool, 0))  # a pool of a symbol nobody holds: marked, not checked
+    assert checked == ["USDC", "USDC"]

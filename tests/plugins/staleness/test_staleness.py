@@ -139,3 +139,37 @@ async def test_repeated_trips_are_all_stored_and_alerted_once_with_a_count(make_
     assert [a.message for a in stale] == ["staleness: market data stale; action: pause",
                                           "staleness: market data stale; action: pause (2 more in 60 s)"]
     assert stale[1].fields["repeats"] == 2
+
+
+async def test_a_traded_market_silent_since_the_start_goes_stale(make_bot):
+    """A market a strategy trades whose feed has sent nothing since the (re)start is silent too: its strategies
+    are paused as for a market that went quiet after one book (it used to be watched only once heard)."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]  # trades ("v", "BTC/USD"); no book ever arrives
+    clock.advance(10)
+    check.check_markets()
+    assert not s.paused and not trips(bot)
+    clock.advance(0.001)
+    check.check_markets()
+    assert s.paused, check.status()
+    [trip] = trips(bot)
+    assert (trip.exchange, trip.symbol, json.loads(trip.details)["silent_s"]) == ("v", "BTC/USD", "10.001")
+
+
+async def test_an_order_to_a_traded_market_that_never_had_data_is_vetoed_once_stale_after_s_passed(make_bot):
+    bot, clock, check = await start(make_bot)
+    clock.advance(3600)
+    check.check_markets()
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+
+
+async def test_a_market_no_strategy_trades_or_on_an_unwatched_exchange_is_watched_only_once_heard(make_bot):
+    bot, clock, check = await start(make_bot, 'exchanges = ["w"]\n')  # the strategy's exchange is not watched
+    clock.advance(3600)
+    check.check_markets()
+    assert not trips(bot) and not bot.strategies["s"].paused
+    assert check.check(intent("s", Side.BUY, "0.01", "100", symbol="ETH/USD", exchange="w"), bot.portfolio) is None
+    bot.bus.publish(book("100", exchange="w", symbol="ETH/USD"))  # heard: watched from now on
+    clock.advance(10.001)
+    check.check_markets()
+    assert [(t.exchange, t.symbol) for t in trips(bot)] == [("w", "ETH/USD")]
