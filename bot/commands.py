@@ -241,7 +241,9 @@ class CommandTable:
         return await self._run(caller, registered, name, args, f"confirmed at {via}: " if confirmed else "")
 
     async def confirm(self, caller: Caller, token: str) -> Reply:
-        """Run a command waiting for confirmation: same transport and user, once, before it expires."""
+        """Run a command waiting for confirmation: same transport and user, once, before it expires. A press
+        refused by the rate limit (or a role lowered since) leaves the confirmation unused: it may be pressed
+        again in time."""
         pending = self._pending.get(token)
         name = pending.name if pending else "confirm"
         if caller.role is None and self._folded(caller, name):  # a stranger pressing again and again
@@ -258,11 +260,11 @@ class CommandTable:
             outcome, reply = "refused: confirmation expired", Reply(
                 f"Confirmation expired; send /{name} again.", ok=False)
         else:
-            pending.used = True
             registered, outcome = self._authorize(caller, name)  # the role may have changed since
-            if isinstance(registered, Reply):  # refused
+            if isinstance(registered, Reply):  # refused (the rate limit too): the press may come again
                 self._audit(caller, name, args, outcome)
                 return registered
+            pending.used = True
             if pending.targets is not None:
                 return await self._fan_out(caller, registered, name, args, pending.targets, confirmed=True)
             return await self._run(caller, registered, name, args, "confirmed: ")

@@ -237,6 +237,27 @@ async def test_per_user_rate_limit(make_bot):
     assert (await bot.commands.dispatch(viewer, "help", [])).ok
 
 
+async def test_a_confirm_press_refused_by_the_rate_limit_can_be_pressed_again(make_bot):
+    """A press the per-user rate limit refuses does not use the confirmation up: once the minute is over, the
+    same user's press runs the command, within the confirmation's time."""
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    Dangerous.ran.clear()
+    bot = await make_bot(CONFIG + "[commands]\nper_user_per_min = 2\nconfirm_ttl_s = 600\n",
+                         extra=PLUGINS + [("dangerous", Dangerous)], clock=clock)
+    admin = Caller("tg", "1", "admin")
+    asked = await bot.commands.dispatch(admin, "nuke", ["all"])
+    await bot.commands.dispatch(admin, "help", [])
+    refused = await bot.commands.confirm(admin, asked.confirm_token)
+    assert not refused.ok and refused.title.startswith("Too many commands") and Dangerous.ran == []
+    clock.advance(61)  # the rate window is over, the confirmation (600 s) is not
+    done = await bot.commands.confirm(admin, asked.confirm_token)
+    assert done.ok and done.title == "nuked" and Dangerous.ran == [["all"]]
+    outcomes = [a.outcome for a in reversed(bot.store.audit_log())]
+    assert outcomes == ["awaiting confirmation", "ok", "refused: rate limit", "confirmed: ok"]
+
+
 def test_fill_prices_are_shown_to_eight_significant_digits():
     from bot.units import price
 
