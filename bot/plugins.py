@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 import pluggy
 
 from . import PROJECT, hookspecs
-from .api import Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
 from .settings import NoSettings
 
 log = logging.getLogger("arbot.plugins")
@@ -42,6 +42,8 @@ log = logging.getLogger("arbot.plugins")
 ENTRY_POINT_GROUP = PROJECT
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+COMMAND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+"""A command's name: what follows the slash in Telegram and Discord, and ``arbot ctl``'s word with ``-`` for ``_``."""
 
 # kind -> (hook name, required base class)
 COMPONENT_KINDS: dict[str, tuple[str, type]] = {
@@ -333,6 +335,12 @@ def collect(plugins: PluginSet) -> Registry:
     def valid_command(cmd: Any) -> str | None:
         if not isinstance(cmd, Command):
             return f"register_commands: expected a bot.api.Command, got {type(cmd).__name__}"
+        if not isinstance(cmd.name, str) or not COMMAND_RE.match(cmd.name):
+            return (f"register_commands: command name {cmd.name!r} must match {COMMAND_RE.pattern} (lower case, "
+                    "digits and _, at most 32 characters)")
+        if cmd.role not in ROLE_RANK:
+            return (f'register_commands: command "{cmd.name}": role {cmd.role!r} is not one of '
+                    f"{', '.join(map(repr, ROLE_RANK))}")
         return None
 
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})
