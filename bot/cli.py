@@ -207,7 +207,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import fleet_reply, report_reply
 
     def failed(plugin: str, exc: Exception) -> None:
-        print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
+        text = redact.REDACTOR.redact(f"{type(exc).__name__}: {exc}")  # it may quote the store's URL
+        print(f"\n(plugin {plugin}: its report section failed: {text})")
 
     store = open_store(args.db or config.db_url, config)
     try:

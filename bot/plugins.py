@@ -35,6 +35,7 @@ import pluggy
 
 from . import PROJECT, hookspecs
 from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .redact import REDACTOR
 from .settings import NoSettings
 
 log = logging.getLogger("arbot.plugins")
@@ -198,8 +199,12 @@ class PluginSet:
         return self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
 
     def fail(self, plugin_name: str, message: str, exc: BaseException | None = None) -> None:
-        """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG."""
+        """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG.
+
+        The message is kept with every known secret masked: ``/plugins``, ``arbot plugins`` and the web
+        console serve it as kept (an exception's text may quote a request with its key)."""
         info = self.info(plugin_name)
+        message = REDACTOR.redact(message)
         info.errors.append(message)
         if exc is not None:
             log.debug("%s: %s", info.label, message, exc_info=exc)
