@@ -181,6 +181,8 @@ class Registry:
     """Each conflict as the one-line message that stops ``arbot run``."""
     conflicted: list[Conflict] = field(default_factory=list)
     """The same conflicts with both plugins, for ``arbot plugins``."""
+    installed: frozenset[str] = frozenset()
+    """Every installed plugin's name, the disabled ones included: what ``[plugins] disabled`` may name."""
 
     def classes(self, kind: str) -> ComponentClasses:
         return ComponentClasses(self.components[kind])
@@ -194,6 +196,8 @@ class PluginSet:
         self.pm = pm
         self.infos = infos
         self._report = report
+        self.installed: frozenset[str] = frozenset()
+        """Every plugin found (entry points and extras), the disabled ones included."""
 
     def info(self, plugin_name: str) -> PluginInfo:
         return self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
@@ -305,8 +309,11 @@ def load_plugins(
 
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    entry_points = sorted(entry_points, key=lambda e: e.name)
+    extra = list(extra)
+    plugins.installed = frozenset(ep.name for ep in entry_points) | {name for name, _ in extra}
     dists: dict[int, tuple[str, str]] = {}  # each read of dist.name or .version parses its METADATA again
-    for ep in sorted(entry_points, key=lambda e: e.name):
+    for ep in entry_points:
         if ep.name in disabled or pm.has_plugin(ep.name):
             continue
         info = plugins.info(ep.name)
@@ -333,7 +340,7 @@ def load_plugins(
 
 def collect(plugins: PluginSet) -> Registry:
     """Ask every plugin what it provides; validate names and types; record conflicts."""
-    registry = Registry()
+    registry = Registry(installed=plugins.installed)
     for kind, (hook_name, base) in COMPONENT_KINDS.items():
         _collect_named(plugins, registry, kind, hook_name, registry.components[kind], base)
 
