@@ -176,6 +176,26 @@ async def test_local_control_socket_pauses_and_resumes(make_bot, tmp_path):
     assert not (tmp_path / "ctl.sock").exists()
 
 
+async def test_a_command_asking_first_over_the_control_socket_is_confirmed_by_the_same_uid_once(make_bot, tmp_path):
+    """`arbot ctl kill` answers with the question and a token; {"confirm": TOKEN} runs it, as a Confirm button."""
+    from bot.control import send_confirm
+
+    bot = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock")
+    path = tmp_path / "ctl.sock"
+    asked = await send_command(path, "kill", ["ctl", "test"])
+    assert asked["ok"] and asked["text"].startswith("Kill switch: pause all 1 strategies") and asked["confirm_token"]
+    assert not bot.killed("s")
+    done = await send_confirm(path, asked["confirm_token"])
+    assert done["ok"] and "Kill switch: 1 strategies paused" in done["text"] and bot.killed("s")
+    again = await send_confirm(path, asked["confirm_token"])
+    assert again == {"ok": False, "text": "Already confirmed once."}
+    assert (await send_confirm(path, "made-up")) == {"ok": False, "text": "Nothing to confirm."}
+    outcomes = [(a.transport, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    assert outcomes == [("local", "kill", "awaiting confirmation"), ("local", "kill", "confirmed: ok"),
+                        ("local", "kill", "refused: confirmation already used"),
+                        ("local", "confirm", "refused: unknown confirmation")]
+
+
 class Dangerous:
     ran: list[list[str]] = []
 
