@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
+from bot.api.kit import REDACTOR
 
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, User, Users
@@ -173,17 +174,21 @@ class WebServer:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every answer passes here: errors become ``{"error": ...}``, the security headers are added, and a JSON
+        or CSV body is served with every known secret masked (an exception's text quoting a request with its
+        key, a plugin's error): the one place no endpoint can forget."""
         try:
             response = await handler(request)
         except ApiError as exc:
-            return error_response(exc.status, exc.message, exc.headers)
+            response = error_response(exc.status, exc.message, exc.headers)
         except web.HTTPException as exc:  # aiohttp's own: 404, 405, 413 ...
-            if exc.status >= 400:
-                return error_response(exc.status, exc.reason)
-            raise
+            if exc.status < 400:
+                raise
+            response = error_response(exc.status, exc.reason)
         if not response.prepared:
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
+            _mask_secrets(response)
         return response
 
     def _authenticate(self, request: web.Request) -> tuple[User, bool]:
@@ -361,6 +366,17 @@ class WebServer:
         if ".." in tail.split("/") or not path.is_relative_to(root) or not path.is_file():
             raise ApiError(404, "not found")
         return web.FileResponse(path, headers=SECURITY_HEADERS)
+
+
+def _mask_secrets(response: web.StreamResponse) -> None:
+    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is)."""
+    if not isinstance(response, web.Response) or response.content_type not in ("application/json", "text/csv"):
+        return
+    text = response.text if isinstance(response.body, bytes) else None
+    if text:
+        clean = REDACTOR.redact(text)
+        if clean != text:
+            response.text = clean
 
 
 def _same(given: str, expected: str) -> bool:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.api import ROLE_RANK, Caller
+from bot.api import ROLE_RANK, Caller, Secret
 from bot.api.ledger import moneys
 from bot.api.testing import wait_for
 from bot.ledger import Ledger, totals
@@ -85,6 +85,24 @@ async def test_status_and_views_show_the_demo(console):
     assert {"web", "arb", "paper"} <= plugins
     risk = await console.json("/api/v1/risk", "vera")
     assert [c["name"] for c in risk["checks"]] == ["limits"] and risk["killed"] == []
+
+
+async def test_an_error_quoting_a_known_secret_is_served_masked(console, monkeypatch):
+    """Every JSON body is served through the secret redactor, as log lines and alerts are: here a venue's balance
+    error quoting its request with the key (GET /api/v1/balances serves each venue's error text)."""
+    key = "sk-live-web-0123456789"
+    monkeypatch.setenv("ARBOT_WEB_TEST_VENUE_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_VENUE_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+
+    async def failing():
+        raise RuntimeError(f"403 Forbidden for https://venue.example/balance?apikey={key}")
+
+    monkeypatch.setattr(console.bot.operator.exchanges["paper"], "balances", failing)
+    async with await console.get("/api/v1/balances", "vera") as response:
+        body = await response.text()
+    assert key not in body and "venue.example/balance?apikey=***" in body, body
+    frame = running_server(console.bot.operator).events.frame(1, "orders", f'{{"reason": "{key}"}}')  # live events
+    assert key not in frame and '"reason": "***"' in frame
 
 
 async def test_orders_filter_and_page(console):
