@@ -207,14 +207,13 @@ class Endpoints:
         peer = call.request.remote or "?"
         try:
             server.check_guesses(call.request, now)
+            user = server.users.by_token(call.body["token"])
+            if user is None:
+                server.failures.failed(peer, now)
+                raise ApiError(401, "wrong token")
         except ApiError as exc:
-            server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
+            server.refused_stranger(call.request, "POST /api/v1/login", "", exc)
             raise
-        user = server.users.by_token(call.body["token"])
-        if user is None:
-            server.failures.failed(peer, now)
-            server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
-            raise ApiError(401, "wrong token")
         sid, session = server.sessions.open(user, now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,

@@ -32,8 +32,9 @@ class WebSettings:
     requests_per_s: float = option(20.0, ge=0.01, le=100_000, help="sustained API requests per second per user")
     request_burst: int = option(100, ge=1, le=100_000, help="API requests a user may send at once before 429")
     auth_failures_per_min: int = option(20, ge=1, le=100_000,
-                                        help="wrong or missing tokens per minute from one address before it "
-                                             "gets 429")
+                                        help="wrong tokens per minute from one address before its token attempts "
+                                             "get 429; requests without a token from it are counted apart, to the "
+                                             "same limit")
     max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; one more is closed at once")
