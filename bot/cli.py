@@ -207,7 +207,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import fleet_reply, report_reply
 
     def failed(plugin: str, exc: Exception) -> None:
-        print(f"\n(plugin {plugin}: its report section failed: {type(exc).__name__}: {exc})")
+        text = redact.REDACTOR.redact(f"{type(exc).__name__}: {exc}")  # it may quote the store's URL
+        print(f"\n(plugin {plugin}: its report section failed: {text})")
 
     store = open_store(args.db or config.db_url, config)
     try:
@@ -274,10 +275,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:
+    """Send one command to the running bot; one that asks first is confirmed with ``--yes``, or at a y/N
+    prompt on a terminal. Exit 0 only when it ran and succeeded (a confirmation left unanswered is 1)."""
     _, _, config = prepare(_config_path(args), secrets=False)
     import asyncio
 
-    from .control import send_command, socket_path
+    from .control import send_command, send_confirm, socket_path
 
     if not config.bot.control_socket:
         raise UserError("Local control is disabled ([bot] control_socket is empty).")
@@ -285,12 +288,29 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     try:
         # `arbot ctl reload-secrets` is the command /reload_secrets (chat commands take no hyphen)
         answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args))
+        print(answer.get("text", ""))
+        token = answer.get("confirm_token")
+        if token:
+            if not (args.yes or _confirmed_at_prompt()):
+                print("Not confirmed: nothing was done (`arbot ctl --yes ...` confirms without a prompt).")
+                return 1
+            answer = asyncio.run(send_confirm(path, str(token)))
+            print(answer.get("text", ""))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
-    print(answer.get("text", ""))
     if answer.get("image"):
         print(f"image: {answer['image']}")
     return 0 if answer.get("ok") else 1
+
+
+def _confirmed_at_prompt() -> bool:
+    """Ask "Confirm? [y/N]" on a terminal; without one (a script, a pipe) nothing is confirmed."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input("Confirm? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _disabled_before_parsing(argv: list[str]) -> list[str]:
@@ -384,6 +404,9 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     ctl = with_config(sub.add_parser("ctl", help="send a command to the running bot: status, pause, resume, ..."))
+    ctl.add_argument("--yes", "-y", action="store_true",
+                     help="confirm a command that asks first (kill, resume after a kill, observe off) without a "
+                          "prompt; without it a terminal asks y/N and anything else leaves it unconfirmed (exit 1)")
     ctl.add_argument("command")
     ctl.add_argument("args", nargs="*")
     ctl.set_defaults(func=cmd_ctl)

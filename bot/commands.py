@@ -4,10 +4,11 @@ Every transport (``arbot ctl``, Telegram, Discord) turns a message into
 ``await table.dispatch(caller, "pause", ["btc-grid"])`` and renders the :class:`Reply`. Deny by
 default: a caller without a role gets one refusal line. Every attempt, allowed or not, is audited.
 
-Strangers cannot slow anyone down: in one chat, the first refusal of a minute is answered and
-audited; the ones after it are only counted (their :attr:`Reply.silent` is set, so transports
-send nothing) and audited as one row with the counts when the minute is over. Across all chats
-at most ``[commands] stranger_replies_per_min`` refusals are answered.
+Strangers cannot slow anyone down: in one chat, the first refusal of a minute (of a command or a
+Confirm press) is answered and audited; the ones after it are only counted (their
+:attr:`Reply.silent` is set, so transports send nothing) and audited as one row with the counts
+when the minute is over. Across all chats at most ``[commands] stranger_replies_per_min``
+refusals are answered.
 
 A dangerous call (its :attr:`Command.confirm` returns a question) is not run at once: the reply
 carries a one-time ``confirm_token``; the transport shows a button, and
@@ -150,6 +151,14 @@ class CommandTable:
         sent.append(now)
         return True
 
+    def _refuse_stranger(self, caller: Caller, name: str, args: list[str]) -> Reply:
+        """The refusal of a caller without a role, for a command or a Confirm press alike: answered and audited
+        as the first of its chat this minute and within ``stranger_replies_per_min``; otherwise only counted."""
+        if self._folded(caller, name):
+            return Reply("Not authorized.", ok=False, silent=True)
+        self._audit(caller, name, args, "refused: no role")
+        return Reply("Not authorized.", ok=False, silent=not self._may_answer_stranger())
+
     def _arm_refusals(self, delay_s: float) -> None:
         """Audit the refusal windows ``delay_s`` from now, unless a timer is armed already."""
         if self._refusals_due is None:
@@ -212,10 +221,7 @@ class CommandTable:
         if via:  # audited as e.g. "telegram@front": the transport the user spoke on, at the bot that forwarded it
             caller = Caller(f"{caller.transport}@{via}", caller.user_id, caller.role, caller.chat_id)
         if caller.role is None:
-            if self._folded(caller, name):
-                return Reply("Not authorized.", ok=False, silent=True)
-            self._audit(caller, name, args, "refused: no role")
-            return Reply("Not authorized.", ok=False, silent=not self._may_answer_stranger())
+            return self._refuse_stranger(caller, name, args)
         registered, outcome = self._authorize(caller, name)
         if isinstance(registered, Reply):  # refused
             self._audit(caller, name, args, outcome)
@@ -241,12 +247,14 @@ class CommandTable:
         return await self._run(caller, registered, name, args, f"confirmed at {via}: " if confirmed else "")
 
     async def confirm(self, caller: Caller, token: str) -> Reply:
-        """Run a command waiting for confirmation: same transport and user, once, before it expires."""
+        """Run a command waiting for confirmation: same transport and user, once, before it expires. A press
+        refused by the rate limit (or a role lowered since) leaves the confirmation unused: it may be pressed
+        again in time."""
         pending = self._pending.get(token)
         name = pending.name if pending else "confirm"
-        if caller.role is None and self._folded(caller, name):  # a stranger pressing again and again
-            return Reply("Not authorized.", ok=False, silent=True)
         args = pending.args if pending else []
+        if caller.role is None:  # a stranger pressing a button (another's, or forged): told nothing about it
+            return self._refuse_stranger(caller, name, args)
         if pending is None:
             outcome, reply = "refused: unknown confirmation", Reply("Nothing to confirm.", ok=False)
         elif (pending.transport, pending.user_id) != (caller.transport, caller.user_id):
@@ -258,11 +266,11 @@ class CommandTable:
             outcome, reply = "refused: confirmation expired", Reply(
                 f"Confirmation expired; send /{name} again.", ok=False)
         else:
-            pending.used = True
             registered, outcome = self._authorize(caller, name)  # the role may have changed since
-            if isinstance(registered, Reply):  # refused
+            if isinstance(registered, Reply):  # refused (the rate limit too): the press may come again
                 self._audit(caller, name, args, outcome)
                 return registered
+            pending.used = True
             if pending.targets is not None:
                 return await self._fan_out(caller, registered, name, args, pending.targets, confirmed=True)
             return await self._run(caller, registered, name, args, "confirmed: ")

@@ -255,6 +255,26 @@ def plugins_disabled(data: dict[str, Any]) -> list[str]:
     return [d for d in disabled if isinstance(d, str)] if isinstance(disabled, list) else []
 
 
+def plugin_table_issues(table: dict[str, Any], registry: Registry) -> list[ConfigIssue]:
+    """A ``[plugins.NAME]`` table no plugin reads: a misspelt or disabled plugin, or one without settings."""
+    issues = []
+    disabled = table.get("disabled", [])
+    for name, value in table.items():
+        if not isinstance(value, dict) or name in registry.plugin_settings:
+            continue  # a [plugins] setting (checked with PluginSettings), or a plugin's own table
+        if isinstance(disabled, list) and name in disabled:
+            problem = (f'plugin "{name}" is disabled ([plugins] disabled), so nothing reads this table; enable the '
+                       "plugin or remove the table")
+        elif name in registry.installed:
+            problem = f'plugin "{name}" has no [plugins.{name}] settings; remove the table'
+        else:
+            problem = ("no installed plugin has settings of this name"
+                       + (did_you_mean(name, registry.plugin_settings)
+                          or f"; plugins with settings: {', '.join(sorted(registry.plugin_settings)) or 'none'}"))
+        issues.append(ConfigIssue(f"plugins.{name}", problem))
+    return issues
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
@@ -270,15 +290,22 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
         mode = "paper"
 
     host: dict[str, Any] = {}
-    plugin_tables = frozenset(registry.plugin_settings)
+    plugins_table = data.get("plugins", {})
+    tables = frozenset(registry.plugin_settings)  # [plugins.NAME]: read below; one no plugin reads is reported here
+    if isinstance(plugins_table, dict):
+        tables |= {name for name, value in plugins_table.items() if isinstance(value, dict)}
+        issues += plugin_table_issues(plugins_table, registry)
     for section, cls in HOST_SECTIONS.items():
-        ignore = plugin_tables if section == "plugins" else frozenset()
+        ignore = tables if section == "plugins" else frozenset()
         parsed = parse_settings(cls, data.get(section, {}), section, issues, ignore=ignore)
         host[section] = parsed if parsed is not None else cls()
+    for name in host["plugins"].disabled:
+        if name not in registry.installed:
+            hint = did_you_mean(name, registry.installed) or f"; installed: {', '.join(sorted(registry.installed))}"
+            issues.append(ConfigIssue("plugins.disabled", f"no installed plugin is named {got(name)}{hint}"))
 
     # [plugins.NAME]: settings of plugin-wide services (register_plugin_settings); defaults when absent
     plugin_settings: dict[str, Any] = {}
-    plugins_table = data.get("plugins", {})
     for plugin_name, reg in registry.plugin_settings.items():
         table = plugins_table.get(plugin_name, {}) if isinstance(plugins_table, dict) else {}
         parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues)

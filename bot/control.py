@@ -9,7 +9,10 @@ also need search permission on the data directory). Each request is one JSON lin
 ``{"command": "pause", "args": ["btc-grid"]}``; the answer is one JSON line
 ``{"ok": true, "text": "..."}``, plus ``"image": PATH`` when the reply carries a PNG (a chart),
 which the server writes under ``data_dir/images`` (the client is on the same host). Commands go
-through the same :class:`CommandTable` (roles, audit) as the chat transports.
+through the same :class:`CommandTable` (roles, confirmations, audit) as the chat transports: a
+command that asks for a confirmation (``kill``, ``resume`` after a kill, ``observe off``) answers
+with its question and ``"confirm_token": TOKEN``, and the request ``{"confirm": TOKEN}`` from the
+same uid, within ``[commands] confirm_ttl_s``, runs it (what a chat's Confirm button does).
 """
 
 from __future__ import annotations
@@ -114,14 +117,19 @@ class ControlServer:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
             try:
                 request = json.loads(line)
-                command = str(request["command"])
+                token = request.get("confirm")
+                command = "confirm" if token is not None else str(request["command"])
                 args = [str(a) for a in request.get("args", [])]
             except (ValueError, KeyError, TypeError, AttributeError):
-                answer = {"ok": False, "text": 'bad request: expected {"command": "...", "args": [...]}'}
+                answer = {"ok": False, "text": 'bad request: expected {"command": "...", "args": [...]} or '
+                                               '{"confirm": "TOKEN"}'}
             else:
                 caller = Caller(transport="local", user_id=f"uid:{uid}", role="admin")
-                reply = await self.commands.dispatch(caller, command, args)
+                reply = await (self.commands.confirm(caller, str(token)) if token is not None
+                               else self.commands.dispatch(caller, command, args))
                 answer = {"ok": reply.ok, "text": reply.render_text()}
+                if reply.confirm_token:
+                    answer["confirm_token"] = reply.confirm_token
                 if reply.image_png is not None:
                     answer["image"] = str(self._save_image(command, reply.image_png))
             writer.write(json.dumps(answer).encode() + b"\n")
@@ -153,10 +161,19 @@ async def _alive(path: Path) -> bool:
 
 
 async def send_command(path: Path, command: str, args: list[str], timeout_s: float = 10) -> dict[str, Any]:
-    """Client side of ``arbot ctl``."""
+    """Client side of ``arbot ctl``: the answer (with ``confirm_token`` when the command asks first)."""
+    return await _request(path, {"command": command, "args": args}, timeout_s)
+
+
+async def send_confirm(path: Path, token: str, timeout_s: float = 10) -> dict[str, Any]:
+    """Confirm the command that answered with ``confirm_token``: the answer of running it, or why not."""
+    return await _request(path, {"confirm": token}, timeout_s)
+
+
+async def _request(path: Path, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout_s)
     try:
-        writer.write(json.dumps({"command": command, "args": args}).encode() + b"\n")
+        writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout_s)
         answer: dict[str, Any] = json.loads(line)

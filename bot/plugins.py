@@ -34,7 +34,8 @@ from typing import Any, NoReturn
 import pluggy
 
 from . import PROJECT, hookspecs
-from .api import Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
+from .redact import REDACTOR
 from .settings import NoSettings
 
 log = logging.getLogger("arbot.plugins")
@@ -42,6 +43,8 @@ log = logging.getLogger("arbot.plugins")
 ENTRY_POINT_GROUP = PROJECT
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+COMMAND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+"""A command's name: what follows the slash in Telegram and Discord, and ``arbot ctl``'s word with ``-`` for ``_``."""
 
 # kind -> (hook name, required base class)
 COMPONENT_KINDS: dict[str, tuple[str, type]] = {
@@ -178,6 +181,8 @@ class Registry:
     """Each conflict as the one-line message that stops ``arbot run``."""
     conflicted: list[Conflict] = field(default_factory=list)
     """The same conflicts with both plugins, for ``arbot plugins``."""
+    installed: frozenset[str] = frozenset()
+    """Every installed plugin's name, the disabled ones included: what ``[plugins] disabled`` may name."""
 
     def classes(self, kind: str) -> ComponentClasses:
         return ComponentClasses(self.components[kind])
@@ -191,13 +196,19 @@ class PluginSet:
         self.pm = pm
         self.infos = infos
         self._report = report
+        self.installed: frozenset[str] = frozenset()
+        """Every plugin found (entry points and extras), the disabled ones included."""
 
     def info(self, plugin_name: str) -> PluginInfo:
         return self.infos.setdefault(plugin_name, PluginInfo(plugin_name))
 
     def fail(self, plugin_name: str, message: str, exc: BaseException | None = None) -> None:
-        """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG."""
+        """Record and report a plugin error (load, hook or run time); its traceback goes to DEBUG.
+
+        The message is kept with every known secret masked: ``/plugins``, ``arbot plugins`` and the web
+        console serve it as kept (an exception's text may quote a request with its key)."""
         info = self.info(plugin_name)
+        message = REDACTOR.redact(message)
         info.errors.append(message)
         if exc is not None:
             log.debug("%s: %s", info.label, message, exc_info=exc)
@@ -298,8 +309,11 @@ def load_plugins(
 
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    entry_points = sorted(entry_points, key=lambda e: e.name)
+    extra = list(extra)
+    plugins.installed = frozenset(ep.name for ep in entry_points) | {name for name, _ in extra}
     dists: dict[int, tuple[str, str]] = {}  # each read of dist.name or .version parses its METADATA again
-    for ep in sorted(entry_points, key=lambda e: e.name):
+    for ep in entry_points:
         if ep.name in disabled or pm.has_plugin(ep.name):
             continue
         info = plugins.info(ep.name)
@@ -326,13 +340,19 @@ def load_plugins(
 
 def collect(plugins: PluginSet) -> Registry:
     """Ask every plugin what it provides; validate names and types; record conflicts."""
-    registry = Registry()
+    registry = Registry(installed=plugins.installed)
     for kind, (hook_name, base) in COMPONENT_KINDS.items():
         _collect_named(plugins, registry, kind, hook_name, registry.components[kind], base)
 
     def valid_command(cmd: Any) -> str | None:
         if not isinstance(cmd, Command):
             return f"register_commands: expected a bot.api.Command, got {type(cmd).__name__}"
+        if not isinstance(cmd.name, str) or not COMMAND_RE.match(cmd.name):
+            return (f"register_commands: command name {cmd.name!r} must match {COMMAND_RE.pattern} (lower case, "
+                    "digits and _, at most 32 characters)")
+        if cmd.role not in ROLE_RANK:
+            return (f'register_commands: command "{cmd.name}": role {cmd.role!r} is not one of '
+                    f"{', '.join(map(repr, ROLE_RANK))}")
         return None
 
     _collect_items(plugins, registry, "command", "register_commands", registry.commands, valid_command, {})

@@ -12,26 +12,41 @@ import re
 
 MASK = "***"
 MIN_LENGTH = 6
-"""Shorter values would mask ordinary words; real keys and tokens are far longer."""
+"""Shorter values would mask ordinary words; real keys and tokens are far longer. A URL's shorter
+password is still masked where a URL holds it (:meth:`Redactor.add_url_password`)."""
 
 
 class Redactor(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._values: set[str] = set()
+        self._url_passwords: set[str] = set()
+        """Passwords of URLs shorter than MIN_LENGTH: masked only as ``:PASSWORD@``, inside a URL."""
 
     def add(self, value: str) -> None:
         if len(value) >= MIN_LENGTH:
             self._values.add(value)
 
+    def add_url_password(self, value: str) -> None:
+        """A URL's password: a known secret whatever its length. Masked anywhere when at least MIN_LENGTH
+        long, otherwise wherever a URL holds it (``user:PASSWORD@host``)."""
+        if len(value) >= MIN_LENGTH:
+            self._values.add(value)
+        elif value:
+            self._url_passwords.add(value)
+
     def redact(self, text: str) -> str:
         for value in self._values:
             if value in text:
                 text = text.replace(value, MASK)
+        for value in self._url_passwords:
+            held = f":{value}@"
+            if held in text:
+                text = text.replace(held, f":{MASK}@")
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._values:
+        if self._values or self._url_passwords:
             message = record.getMessage()
             clean = self.redact(message)
             if record.exc_info and record.exc_info[1] is not None:
@@ -45,36 +60,48 @@ class Redactor(logging.Filter):
 
 REDACTOR = Redactor()
 
-_USERINFO = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+# user:PASSWORD@host as SQLAlchemy's make_url reads it: the password runs from the ":" after the user to the
+# "@" before the host, "/", "?" and "#" included; an "@" too, as urllib reads one (to the last "@" followed by
+# something host-like: no "@", up to "/", "?", "#" or the end)
+_USERINFO = re.compile(r"^(?P<head>\s*[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>[^@]*(?:@[^@/?#]*)*?)@"
+                       r"(?=[^@/?#]*(?:[/?#]|$))")
 _QUERY_CREDENTIAL = re.compile(
     r"(?P<head>[?&](?:password|api[-_]?key|key|(?:access[-_]?|auth[-_]?)?token|secret)=)(?P<password>[^&#]*)",
     re.IGNORECASE)
 """Query parameters that carry a credential: ``password=``, and the API keys and tokens of RPC providers
 (``api-key=``, ``apikey=``, ``token=``, ...)."""
+_NEXT_URL = re.compile(r"(,\s*)(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+"""Between the URLs of a list (``nats://u:p@h1,nats://u:p2@h2``)."""
 
 
 def url_passwords(url: str) -> list[str]:
-    """The passwords and keys in a URL (``user:password@`` and a credential query parameter such as
-    ``password=`` or ``api-key=``), as written and percent-decoded."""
+    """The passwords and keys in a URL, or in each URL of a comma-separated list (``user:password@`` and a
+    credential query parameter such as ``password=`` or ``api-key=``), as written and percent-decoded."""
     from urllib.parse import unquote
 
-    found = [m.group("password") for m in (_USERINFO.match(url), *_QUERY_CREDENTIAL.finditer(url)) if m]
+    found = [m.group("password") for one in _NEXT_URL.split(url)[::2]
+             for m in (_USERINFO.match(one), *_QUERY_CREDENTIAL.finditer(one)) if m]
     return [p for raw in found if raw for p in dict.fromkeys((raw, unquote(raw)))]
 
 
 def safe_url(url: str) -> str:
-    """A URL as it may be shown: every password and key in it (see :func:`url_passwords`) replaced by ``***``."""
-    url = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
-    return _QUERY_CREDENTIAL.sub(lambda m: f"{m.group('head')}{MASK}", url)
+    """A URL (or a comma-separated list of URLs) as it may be shown: every password and key in it (see
+    :func:`url_passwords`) replaced by ``***``."""
+    parts = _NEXT_URL.split(url)
+    for i in range(0, len(parts), 2):  # the odd ones are the separators
+        one = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", parts[i], count=1)
+        parts[i] = _QUERY_CREDENTIAL.sub(lambda m: f"{m.group('head')}{MASK}", one)
+    return "".join(parts)
 
 
 def add_url(url: str) -> None:
-    """Mask the passwords and keys of ``url`` (see :func:`url_passwords`) in every log line and alert from now on.
+    """Mask the passwords and keys of ``url`` (each URL's, for a list; see :func:`url_passwords`) in every log line
+    and alert from now on, short ones included.
 
     Call it for every URL read from config that may carry one (a database, an RPC node) before it can be
     logged: ``bot.config`` does it for ``db_url``, a plugin for its own URLs when it starts."""
     for password in url_passwords(url):
-        REDACTOR.add(password)
+        REDACTOR.add_url_password(password)
 
 
 def install() -> None:

@@ -32,9 +32,9 @@ TEST_DB_URL = os.environ.get("ARBOT_TEST_DB_URL", "")
 def _forget_secrets() -> Iterator[None]:
     """Secrets a test made known to the log redactor, and the redactor `cli.main` puts on the root
     logger's handlers, end with the test: they would rewrite later tests' log records."""
-    known = set(REDACTOR._values)
+    known, in_urls = set(REDACTOR._values), set(REDACTOR._url_passwords)
     yield
-    REDACTOR._values = known
+    REDACTOR._values, REDACTOR._url_passwords = known, in_urls
     for handler in logging.getLogger().handlers:
         handler.removeFilter(REDACTOR)
 

@@ -176,6 +176,26 @@ async def test_local_control_socket_pauses_and_resumes(make_bot, tmp_path):
     assert not (tmp_path / "ctl.sock").exists()
 
 
+async def test_a_command_asking_first_over_the_control_socket_is_confirmed_by_the_same_uid_once(make_bot, tmp_path):
+    """`arbot ctl kill` answers with the question and a token; {"confirm": TOKEN} runs it, as a Confirm button."""
+    from bot.control import send_confirm
+
+    bot = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock")
+    path = tmp_path / "ctl.sock"
+    asked = await send_command(path, "kill", ["ctl", "test"])
+    assert asked["ok"] and asked["text"].startswith("Kill switch: pause all 1 strategies") and asked["confirm_token"]
+    assert not bot.killed("s")
+    done = await send_confirm(path, asked["confirm_token"])
+    assert done["ok"] and "Kill switch: 1 strategies paused" in done["text"] and bot.killed("s")
+    again = await send_confirm(path, asked["confirm_token"])
+    assert again == {"ok": False, "text": "Already confirmed once."}
+    assert (await send_confirm(path, "made-up")) == {"ok": False, "text": "Nothing to confirm."}
+    outcomes = [(a.transport, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    assert outcomes == [("local", "kill", "awaiting confirmation"), ("local", "kill", "confirmed: ok"),
+                        ("local", "kill", "refused: confirmation already used"),
+                        ("local", "confirm", "refused: unknown confirmation")]
+
+
 class Dangerous:
     ran: list[list[str]] = []
 
@@ -235,6 +255,27 @@ async def test_per_user_rate_limit(make_bot):
     assert (await bot.commands.dispatch(Caller("tg", "8", "viewer"), "help", [])).ok  # per user
     clock.advance(60)
     assert (await bot.commands.dispatch(viewer, "help", [])).ok
+
+
+async def test_a_confirm_press_refused_by_the_rate_limit_can_be_pressed_again(make_bot):
+    """A press the per-user rate limit refuses does not use the confirmation up: once the minute is over, the
+    same user's press runs the command, within the confirmation's time."""
+    from bot.clock import ManualClock
+
+    clock = ManualClock()
+    Dangerous.ran.clear()
+    bot = await make_bot(CONFIG + "[commands]\nper_user_per_min = 2\nconfirm_ttl_s = 600\n",
+                         extra=PLUGINS + [("dangerous", Dangerous)], clock=clock)
+    admin = Caller("tg", "1", "admin")
+    asked = await bot.commands.dispatch(admin, "nuke", ["all"])
+    await bot.commands.dispatch(admin, "help", [])
+    refused = await bot.commands.confirm(admin, asked.confirm_token)
+    assert not refused.ok and refused.title.startswith("Too many commands") and Dangerous.ran == []
+    clock.advance(61)  # the rate window is over, the confirmation (600 s) is not
+    done = await bot.commands.confirm(admin, asked.confirm_token)
+    assert done.ok and done.title == "nuked" and Dangerous.ran == [["all"]]
+    outcomes = [a.outcome for a in reversed(bot.store.audit_log())]
+    assert outcomes == ["awaiting confirmation", "ok", "refused: rate limit", "confirmed: ok"]
 
 
 def test_fill_prices_are_shown_to_eight_significant_digits():

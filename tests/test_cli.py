@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from bot.cli import build_parser
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import plugin as kit_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +65,31 @@ def test_plugins_lists_first_party_plugins_with_their_distribution(tmp_path):
 def test_ctl_without_a_running_bot_says_so(tmp_path):
     out = arbot("ctl", "status", cwd=tmp_path)
     assert out.returncode == 2 and "No running arbot answers" in out.stderr
+
+async def test_ctl_confirms_a_command_that_asks_with_yes_or_at_a_terminal_prompt(make_bot, tmp_path, monkeypatch,
+                                                                                capsys):
+    """`arbot ctl kill` shows the question; `--yes` or a "y" at the terminal's prompt confirms it; anything else
+    (no terminal, "n") leaves it undone and exits 1, so a script never takes an unconfirmed kill for done."""
+    bot = await make_bot("[exchanges.v]\ntype = \"scripted\"\n[strategies.s]\ntype = \"recorder\"\n",
+                         extra=[("venue", venue_plugin), ("kit", kit_plugin)], control_socket="arbot.sock")
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+
+    async def ctl(*argv: str, typed: str | None = None) -> tuple[int, str]:
+        """``arbot ctl ARGV``; ``typed``: what the person at the terminal answers (None: no terminal)."""
+        monkeypatch.setattr(sys, "stdin", SimpleNamespace(isatty=lambda: typed is not None))
+        monkeypatch.setattr("builtins.input", lambda prompt: typed)
+        args = build_parser().parse_args(["ctl", "--config", str(config), *argv])
+        status = await asyncio.to_thread(args.func, args)  # it runs its own event loop
+        return status, capsys.readouterr().out
+
+    status, out = await ctl("kill", "from", "a", "script")
+    assert status == 1 and out.startswith("Kill switch: pause all 1 strategies") and "Not confirmed" in out
+    assert (await ctl("kill", typed="n"))[0] == 1 and not bot.killed("s")
+    status, out = await ctl("kill", typed="y")
+    assert status == 0 and "Kill switch: 1 strategies paused" in out and bot.killed("s")
+    status, out = await ctl("--yes", "resume")  # after a kill, resume asks first too
+    assert status == 0 and "Resume s after the kill switch?" in out and "Resumed: s." in out and not bot.killed("s")
 
 @pytest.mark.slow
 def test_default_run_for_60s_completes_a_grid_round_trip(tmp_path):

@@ -375,6 +375,24 @@ async def test_stranger_windows_close_oldest_first_and_the_open_ones_stay():
     assert [r["chat_id"] for r in rows if "more in this chat" in r["outcome"]] == ["-0", "-1", "-2"]
 
 
+async def test_strangers_confirm_presses_are_within_the_global_stranger_reply_budget():
+    """A stranger pressing a Confirm button (forged, or another user's) is refused like a stranger's command: at
+    most [commands] stranger_replies_per_min refusals a minute are answered, all chats and both kinds together."""
+    from bot.commands import CommandTable
+    from bot.config import CommandSettings
+
+    rows: list[dict] = []
+    table = CommandTable({}, operator=None, audit=lambda **row: rows.append(row), clock=ManualClock(),
+                         settings=CommandSettings(stranger_replies_per_min=1))
+    first = await table.dispatch(Caller("telegram", "u1", None, "-1"), "status", [])
+    assert not first.silent  # the minute's one answered refusal
+    second = await table.dispatch(Caller("telegram", "u2", None, "-2"), "status", [])
+    assert second.silent  # over the budget: counted, not answered
+    presses = [await table.confirm(Caller("telegram", f"u{i}", None, f"-{i}"), "forged-token") for i in range(3, 8)]
+    assert all(p.silent and p.title == "Not authorized." for p in presses)  # five more chats: none answered
+    assert [r["outcome"] for r in rows] == ["refused: no role"] * 7  # each audited, the first of its chat
+
+
 async def test_a_chats_refusal_count_is_audited_once_its_window_is_over_with_no_stranger_after(monkeypatch):
     """The "N more in this chat" row does not wait for the next stranger: a timer audits the windows once the
     oldest is over, and again for the ones still open then."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.api import Exchange, Strategy
-from bot.config import build_config, load_config, parse_toml, resolve_secrets
+from bot.config import build_config, load_config, parse_toml, plugins_disabled, resolve_secrets
 from bot.plugins import Registered, Registry, collect, load_plugins
 from bot.settings import ConfigError, Secret, option
 
@@ -121,6 +121,35 @@ def test_unknown_keys_suggest_the_right_one(registry):
     assert 'mdoe: unknown key; did you mean "mode"?' in out
     assert 'executor.order_per_s: unknown key; did you mean "orders_per_s"?' in out
     assert 'strategies.g.level: unknown key; did you mean "levels"?' in out
+
+
+def test_plugins_table_mistakes_name_the_key_and_the_plugin_meant():
+    """[plugins] disabled may name only installed plugins, and a [plugins.NAME] table only a plugin with settings:
+    a misspelt name would otherwise leave that plugin loaded (or its table unread) without a word."""
+    def plugins_problems(text: str) -> list[str]:
+        raw = parse_toml(text, "t.toml")
+        registry = collect(load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None))
+        try:
+            build_config(raw, registry, "t.toml")
+        except ConfigError as exc:
+            return [str(issue) for issue in exc.issues]
+        return []
+
+    assert plugins_problems('[plugins]\ndisabled = ["telgram"]\n') == [
+        'plugins.disabled: no installed plugin is named "telgram"; did you mean "telegram"?']
+    [nowhere] = plugins_problems('[plugins]\ndisabled = ["nowhere"]\n')
+    assert nowhere.startswith('plugins.disabled: no installed plugin is named "nowhere"; installed: ')
+    assert "telegram" in nowhere
+    assert plugins_problems("[plugins.webb]\nenabled = true\n") == [
+        'plugins.webb: no installed plugin has settings of this name; did you mean "web"?']
+    assert plugins_problems('[plugins]\ndisabled = ["web"]\n[plugins.web]\nenabled = true\n') == [
+        'plugins.web: plugin "web" is disabled ([plugins] disabled), so nothing reads this table; enable the '
+        "plugin or remove the table"]
+    assert plugins_problems("[plugins.grid]\nlevels = 3\n") == [
+        'plugins.grid: plugin "grid" has no [plugins.grid] settings; remove the table']
+    assert plugins_problems('[plugins]\ndisable = ["web"]\n') == [
+        'plugins.disable: unknown key; did you mean "disabled"?']
+    assert plugins_problems('[plugins]\ndisabled = ["telegram"]\n[plugins.web]\nenabled = false\n') == []
 
 
 def test_unknown_plugin_type_and_dangling_exchange(registry):

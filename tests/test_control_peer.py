@@ -10,10 +10,10 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from bot.api import Reply
 from bot.clock import Clock
 from bot.control import ControlServer, peer_uid, send_command
 from bot.errors import UserError
@@ -29,7 +29,7 @@ class Echo:
 
     async def dispatch(self, caller, command, args):
         self.callers.append(caller)
-        return SimpleNamespace(ok=True, render_text=lambda: f"{command} by {caller.user_id}", image_png=None)
+        return Reply(f"{command} by {caller.user_id}")
 
 
 @pytest.fixture

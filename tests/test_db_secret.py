@@ -19,12 +19,13 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from bot import hookimpl
+from bot import cli, hookimpl
 from bot.api import Caller, Notifier
 from bot.app import Bot
 from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
-from bot.store import StoreError, engine_url
+from bot.redact import REDACTOR, add_url, safe_url
+from bot.store import Store, StoreError, engine_url
 
 CANARY = f"Canary{uuid.uuid4().hex}"
 ON_POSTGRES = bool(os.environ.get("ARBOT_TEST_DB_URL"))
@@ -149,6 +150,35 @@ async def test_the_password_is_in_no_log_alert_or_reply(tmp_path: Path, canary_u
         assert any("arbot started" in a.message for a in Recording.sent)
     seen += [caplog.text, *(f"{a.message} {a.fields}" for a in Recording.sent)]
     assert all(CANARY not in text for text in seen)
+
+
+SLASHED = "postgresql://arbot:pa/ss?w#rd99@127.0.0.1:1/arbot"
+"""SQLAlchemy's make_url reads the password "pa/ss?w#rd99" (up to the "@" before the host); port 1 is closed."""
+
+
+def test_a_password_holding_a_slash_a_question_mark_or_a_hash_is_masked(capsys):
+    assert safe_url(SLASHED) == "postgresql://arbot:***@127.0.0.1:1/arbot"
+    store = Store(SLASHED)
+    with pytest.raises(StoreError) as raised:
+        store.open()
+    assert store.url == safe_url(SLASHED) and "pa/ss" not in str(raised.value), str(raised.value)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        assert cli.main(["report", "--db", SLASHED]) == 2
+    finally:
+        root.handlers[:] = handlers  # cli.main put a handler writing to capsys's stream on the root logger
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "store postgresql://arbot:***@127.0.0.1:1/arbot: cannot" in err and "pa/ss" not in err, err
+
+
+def test_every_password_of_a_url_list_is_masked_a_short_one_where_a_url_holds_it():
+    servers = "nats://bot:p2@h1:4222,nats://bot:longer-pw@h2:4222"
+    assert safe_url(servers) == "nats://bot:***@h1:4222,nats://bot:***@h2:4222"
+    add_url(servers)
+    assert REDACTOR.redact(f"lost {servers}") == "lost nats://bot:***@h1:4222,nats://bot:***@h2:4222"
+    assert REDACTOR.redact("no longer-pw, a p2p link") == "no ***, a p2p link"  # a short one only inside a URL
 
 
 def test_db_url_as_a_file_reference_and_a_missing_reference(tmp_path: Path, monkeypatch):

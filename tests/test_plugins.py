@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot import hookimpl
-from bot.api import Exchange, Strategy
+from bot.api import Caller, Command, Exchange, Reply, Strategy
+from bot.api.testing import wait_for
 from bot.cli import prepare
 from bot.plugins import collect, load_plugins
-from bot.settings import ConfigError
+from bot.settings import ConfigError, Secret
 
 
 def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
@@ -129,6 +130,55 @@ def test_bad_registrations_are_named():
     assert len(seen) == 2 and all(m.startswith('plugin "sloppy": register_exchanges:') for m in seen)
 
 
+class sloppy_commands:
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def handler(op, caller, args):
+            return Reply("done")
+
+        register(Command("flatten", handler, "Admin", "close every position"))  # "Admin": a typo of "admin"
+        register(Command("Flatten", handler, "admin", "upper case: /Flatten is never dispatched"))
+        register(Command("flat-all", handler, "admin", "a hyphen: `arbot ctl flat-all` dispatches /flat_all"))
+        register(Command("tidy", handler, "viewer", "a good one: still registered"))
+
+
+async def test_a_command_with_an_unknown_role_or_a_bad_name_is_refused_at_registration(make_bot):
+    seen, report = collect_messages()
+    registry = collect(load_plugins(entry_points=[], extra=[("sloppy", sloppy_commands)], report=report))
+    assert "tidy" in registry.commands and not {"flatten", "Flatten", "flat-all"} & set(registry.commands)
+    assert seen[0] == ('plugin "sloppy": register_commands: command "flatten": role \'Admin\' is not one of '
+                       "'viewer', 'operator', 'admin'")
+    assert len(seen) == 3 and all("command name" in m and "must match" in m for m in seen[1:])
+    bot = await make_bot("", extra=[("sloppy", sloppy_commands)])
+    reply = await bot.commands.dispatch(Caller("telegram", "1", "viewer"), "help", [])  # /help lists every command
+    assert reply.ok and "/tidy" in reply.render_text()
+
+
 def test_disabled_plugins_are_not_loaded():
     plugins = load_plugins(disabled=["console"])
     assert "console" not in collect(plugins).classes("notifier")
+
+
+KEY = "sk-live-0123456789abcdef"
+
+
+class leaky:
+    @staticmethod
+    @hookimpl
+    def executions(store, strategy, since_ns, until_ns, limit):
+        raise RuntimeError(f"401 from https://api.example/v1?api_key={KEY}")  # a library quoting its request
+
+
+async def test_plugin_errors_are_kept_with_resolved_secrets_masked(make_bot, monkeypatch):
+    """What /plugins, `arbot plugins` and GET /api/v1/plugins serve is masked as the log and the alerts are."""
+    monkeypatch.setenv("ARBOT_TEST_LEAKY_KEY", KEY)
+    Secret("env:ARBOT_TEST_LEAKY_KEY").resolve()  # as the host does for every env:/file: setting
+    bot = await make_bot("[exchanges.paper]\nsymbols = [\"BTC/USD\"]\n", extra=[("leaky", leaky)])
+    alerts: list = []
+    bot.alerts.subscribe(alerts.append, "test")
+    bot.operator.executions()
+    await wait_for(lambda: alerts, what="the plugin_error alert")
+    [served] = [p.errors for p in bot.operator.plugins() if p.name == "leaky"]
+    assert served and all(KEY not in e and "api_key=***" in e for e in served), served
+    assert all(KEY not in a.message for a in alerts)

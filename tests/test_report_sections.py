@@ -10,6 +10,7 @@ from bot.config import DEFAULT_SOURCE, build_config, default_toml
 from bot.domain import Balance
 from bot.plugins import collect, load_plugins
 from bot.report import balance_lines
+from bot.settings import Secret
 from bot.store import Store
 
 D = Decimal
@@ -54,6 +55,25 @@ def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(db_url,
     assert out.index("No orders stored yet.") < out.index("Widgets") < out.index("gear")
     assert "Empty" in out and "none" in out
     assert "plugin broken: its report section failed: RuntimeError: table missing" in out
+
+
+class Leaky:
+    @hookimpl
+    def report_sections(self, store):
+        raise RuntimeError("401 from https://api.example/v1?api_key=sk-live-0123456789abcdef")
+
+
+def test_a_failed_sections_message_is_printed_with_known_secrets_masked(db_url, monkeypatch, capsys):
+    monkeypatch.setenv("ARBOT_TEST_REPORT_KEY", "sk-live-0123456789abcdef")
+    Secret("env:ARBOT_TEST_REPORT_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    plugins = load_plugins(extra=[("leaky", Leaky())])
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    assert cli.main(["report", "--db", db_url]) == 0
+    out = capsys.readouterr().out
+    assert "plugin leaky: its report section failed: RuntimeError: 401 from https://api.example/v1?api_key=***" in out
+    assert "sk-live" not in out
 
 
 def test_the_arb_plugin_reports_its_executions(db_url):

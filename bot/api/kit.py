@@ -20,9 +20,12 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   malformed lines in a :class:`ReadStats`);
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
-* :data:`REDACTOR`, which strips secrets from text before it is logged or alerted; :func:`add_url`, which
-  makes the passwords and keys of a configured URL (``user:password@``, ``?api-key=``) known to it (call it
-  for each URL of your settings when your component starts), and :func:`safe_url`, a URL with them masked;
+* :data:`REDACTOR`, which masks every known secret (each resolved ``env:``/``file:`` value, the store
+  URL's password) in text: the host passes log lines and alerts through it, and a plugin serves what it
+  sends to clients through ``REDACTOR.redact(text)`` (as the web console does with every answer and
+  event); :func:`add_url`, which makes the passwords and keys of a configured URL (``user:password@``,
+  ``?api-key=``) known to it (call it for each URL of your settings when your component starts), and
+  :func:`safe_url`, a URL with them masked;
 * events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
   event as a dict, Decimals as exact strings, enums as values) and :func:`jsonable` (any value);
 * :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and

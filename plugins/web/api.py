@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.api import Alert, AlertLevel, OrderStatus, Refused
+from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
 from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 ALERTS_KEPT = 200
 BALANCES_TIMEOUT_S = 5.0
+CONFIRM_TOKEN = Field("confirm_token", "string", "the token the first call returned")
+REFUSED = ("the command layer refused it (a confirmation unknown, used, expired or another user's; too many "
+           "commands): the message says which")
 
 
 def _figures(fig: StrategyFigures) -> dict[str, Any]:
@@ -114,14 +117,21 @@ class Endpoints:
             Route("POST", f"{v}/strategies/{{name}}/pause", self.pause, "operator", "pause a strategy (no new "
                   "orders; resting orders stay)", body=(), responses={404: "no strategy of that name"}),
             Route("POST", f"{v}/strategies/{{name}}/resume", self.resume, "operator", "resume a strategy (also "
-                  "one that failed or the kill switch paused)", body=(), responses={404: "no strategy of that name"}),
-            Route("POST", f"{v}/observe", self.observe, "admin", "observe mode on (no orders) or off",
-                  body=(Field("on", "boolean", "true: observe; false: back to the configured mode", True),),
-                  responses={409: "the config itself says observe"}),
+                  "one that failed) through the command layer, as /resume in chat: one the kill switch paused is "
+                  "confirmed in two steps (202 with confirm_token; the same call with it resumes)",
+                  body=(CONFIRM_TOKEN,), responses={202: "confirmation needed: the answer holds confirm_token",
+                                                    404: "no strategy of that name", 409: REFUSED}),
+            Route("POST", f"{v}/observe", self.observe, "admin", "observe mode on (no orders) or off, through the "
+                  "command layer as /observe in chat: off is confirmed in two steps (202 with confirm_token; the "
+                  "same call with it leaves observe mode)",
+                  body=(Field("on", "boolean", "true: observe; false: back to the configured mode", True),
+                        CONFIRM_TOKEN),
+                  responses={202: "confirmation needed: the answer holds confirm_token",
+                             409: REFUSED + "; or the config itself says observe"}),
             Route("POST", f"{v}/kill", self.kill, "admin", "kill switch in two steps: without confirm_token "
                   "answers 202 with a token; the same user sends it back within confirm_ttl_s to kill",
                   body=(Field("reason", "string", "why (shown in the alert and the audit log)"),
-                        Field("confirm_token", "string", "the token the first call returned")),
+                        CONFIRM_TOKEN),
                   responses={202: "confirmation needed: the answer holds confirm_token",
                              404: "unknown token", 409: "token already used", 410: "token expired",
                              403: "a token of another user (nothing happens)"}),
@@ -133,7 +143,7 @@ class Endpoints:
             Route("POST", f"{v}/fleet/{{bot}}/strategies/{{name}}/resume", self.fleet_resume, "operator", "resume a "
                   "strategy of a fleet bot (/resume bot:name), confirmed in two steps like /resume in chat: "
                   "without confirm_token it answers 202 with one",
-                  body=(Field("confirm_token", "string", "the token the first call returned"),),
+                  body=(CONFIRM_TOKEN,),
                   responses={202: "confirmation needed: the answer holds confirm_token",
                              404: "no bot of that name in the fleet", 409: "the confirmation was refused "
                              "(unknown, used, expired or another user's token): the message says which"}),
@@ -141,7 +151,7 @@ class Endpoints:
                   "(/kill all), in two steps: without confirm_token it answers 202 with one",
                   body=(Field("bot", "string", 'a bot\'s name, or "all"', required=True),
                         Field("reason", "string", "why (shown in the alerts and audit logs)"),
-                        Field("confirm_token", "string", "the token the first call returned")),
+                        CONFIRM_TOKEN),
                   responses={202: "confirmation needed: the answer holds confirm_token",
                              404: "no bot of that name in the fleet", 409: "the confirmation was refused "
                              "(unknown, used, expired or another user's token): the message says which"}),
@@ -207,14 +217,13 @@ class Endpoints:
         peer = call.request.remote or "?"
         try:
             server.check_guesses(call.request, now)
+            user = server.users.by_token(call.body["token"])
+            if user is None:
+                server.failures.failed(peer, now)
+                raise ApiError(401, "wrong token")
         except ApiError as exc:
-            server.audit("", "", "POST /api/v1/login", "", f"refused: {exc.status} {exc.message}")
+            server.refused_stranger(call.request, "POST /api/v1/login", "", exc)
             raise
-        user = server.users.by_token(call.body["token"])
-        if user is None:
-            server.failures.failed(peer, now)
-            server.audit("", "", "POST /api/v1/login", "", "refused: 401 wrong token")
-            raise ApiError(401, "wrong token")
         sid, session = server.sessions.open(user, now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
@@ -453,20 +462,32 @@ class Endpoints:
 
     async def resume(self, call: Call) -> Any:
         name = self._name(call)
-        try:
-            self.op.resume([name], call.caller)
-        except Refused as exc:
-            raise ApiError(403, str(exc)) from None
-        return self._strategy(name)
+        return await self._verb(call, "resume", [name]) or self._strategy(name)
 
     async def observe(self, call: Call) -> Any:
-        try:
-            mode = self.op.set_observe(call.body["on"], call.caller)
-        except Refused as exc:
-            raise ApiError(403, str(exc)) from None
-        except ValueError as exc:
-            raise ApiError(409, str(exc)) from None
-        return {"mode": mode}
+        return await self._verb(call, "observe", ["on" if call.body["on"] else "off"]) or {"mode": self.op.mode}
+
+    async def _verb(self, call: Call, name: str, args: list[str]) -> web.Response | None:
+        """``/name args`` of this bot through the command layer: the 202 when it asks first, None once it ran;
+        409 when the command layer refused it (the message says why)."""
+        reply = await self._through_commands(call, name, args)
+        if isinstance(reply, web.Response):
+            return reply
+        if not reply.ok:
+            raise ApiError(409, reply.title)
+        return None
+
+    async def _through_commands(self, call: Call, name: str, args: list[str]) -> Reply | web.Response:
+        """Run ``/name args`` through the command layer as the web user, so roles, confirmations and audit are
+        chat's: when it asks first, a 202 with ``confirm_token`` and the ``question``; the same call with
+        ``confirm_token`` confirms it (only for this user, once, within ``[commands] confirm_ttl_s``)."""
+        commands = self.server.ctx.commands
+        token = call.body.get("confirm_token")
+        reply = await (commands.confirm(call.caller, token) if token else commands.dispatch(call.caller, name, args))
+        if reply.confirm_token:
+            return web.json_response({"confirm_token": reply.confirm_token, "question": reply.title,
+                                      "text": reply.text}, status=202)
+        return reply
 
     # --- the fleet: read from the fleet link, act through the command layer (roles, confirmation, audit) -----
 
@@ -501,17 +522,14 @@ class Endpoints:
         return name
 
     async def _command(self, call: Call, name: str, args: list[str]) -> Any:
-        """Run ``/name args`` through the command layer as the web user: 202 with a token when it asks for a
-        confirmation, 200 with every bot's answer once run."""
-        commands = self.server.ctx.commands
-        token = call.body.get("confirm_token")
-        reply = await (commands.confirm(call.caller, token) if token else commands.dispatch(call.caller, name, args))
-        if reply.confirm_token:
-            return web.json_response({"confirm_token": reply.confirm_token, "question": reply.title,
-                                      "text": reply.text}, status=202)
+        """A fleet command through the command layer (:meth:`_through_commands`): 202 with a token when it asks
+        for a confirmation, 200 with every bot's answer once run."""
+        reply = await self._through_commands(call, name, args)
+        if isinstance(reply, web.Response):
+            return reply
         bots = reply.data.get("bots")
         if not isinstance(bots, dict):  # this bot alone: its own answer (or the command layer's refusal)
-            if token and not reply.ok:
+            if call.body.get("confirm_token") and not reply.ok:
                 raise ApiError(409, reply.title)
             bots = {self.op.bot_name: {"answer": "ok" if reply.ok else "refused", "text": reply.render_text()}}
         return {"ok": reply.ok, "title": reply.title, "text": reply.text,

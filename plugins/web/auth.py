@@ -1,4 +1,4 @@
-"""Who is calling: users and their token hashes, browser sessions, rate limits, kill confirmations.
+"""Who is calling: users and their token hashes, browser sessions, rate limits, strangers, kill confirmations.
 
 Tokens are never kept: a user's token (from ``env:``/``file:`` or given as ``sha256:HEX``) is held
 as its SHA-256 and a presented token is hashed and compared in constant time. A browser logs in
@@ -170,6 +170,53 @@ class FailureWindow:
     def clear(self) -> None:
         """Forget every address's failures."""
         self._recent.clear()
+
+
+@dataclass
+class Refusals:
+    """Refusals of one address within a minute: the first was audited, the rest are counted."""
+
+    started: float
+    command: str
+    count: int = 0
+
+
+class StrangerAudit:
+    """Refusals of requests without a valid token, audited folded per address: the first of a minute as it
+    happens, the rest as one line with their count once the minute is over (as the command layer folds a chat
+    stranger's), so a client hammering the API writes a line a minute, not one per request."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self) -> None:
+        self._windows: dict[str, Refusals] = {}
+        """By address, in the order they opened (one opens only when its address has none)."""
+
+    def first(self, address: str, command: str, now: float) -> bool:
+        """True when this refusal opens its address's window (audit it now); otherwise it is only counted.
+        Call :meth:`over` first, so a window whose minute is over is not counted into."""
+        window = self._windows.get(address)
+        if window is None:
+            self._windows[address] = Refusals(now, command)
+            return True
+        window.count += 1
+        return False
+
+    def over(self, now: float, force: bool = False) -> list[tuple[str, Refusals]]:
+        """The windows whose minute is over (every one with ``force``), forgotten: their counts to audit."""
+        done = []
+        while self._windows:
+            address, window = next(iter(self._windows.items()))
+            if not force and now - window.started < self.WINDOW_S:
+                break
+            del self._windows[address]
+            done.append((address, window))
+        return done
+
+    def due_in(self, now: float) -> float | None:
+        """Seconds until the oldest window is over; None when none is open."""
+        oldest = next(iter(self._windows.values()), None)
+        return None if oldest is None else max(self.WINDOW_S - (now - oldest.started), 0.0)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, AlertLevel, ExecutionResult, FeedStatus, FillApplied, Opportunity, OrderUpdate
+from bot.api.kit import REDACTOR
 
 from .views import dumps, fill_view, opportunity_view, plain
 
@@ -112,7 +113,8 @@ class EventHub:
             await asyncio.sleep(1.0)
 
     def frame(self, seq: int, event: str, data: str) -> str:
-        return f"id: {self.epoch}-{seq}\nevent: {event}\ndata: {data}\n\n"
+        """One event as the stream sends it; ``data`` (JSON) with every known secret masked, as the API's answers."""
+        return f"id: {self.epoch}-{seq}\nevent: {event}\ndata: {REDACTOR.redact(data)}\n\n"
 
     def publish(self, event: str, obj: Any, convert: Callable[[Any], dict[str, Any]] = plain) -> None:
         """Number one event; it is encoded, kept and queued for every stream after the current callbacks.

@@ -82,7 +82,8 @@ COMMON_ERRORS = {
     401: "no token, or a wrong or expired one",
     403: "the user's role is too low (or a cookie-authenticated change without the X-CSRF-Token header)",
     413: "the body is larger than [plugins.web] max_body_bytes",
-    429: "too many requests for this user (or failed logins from this address): see Retry-After",
+    429: "too many requests for this user (or wrong tokens, or requests without a valid token, from this "
+         "address): see Retry-After",
 }
 
 

@@ -16,14 +16,15 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
+from bot.api.kit import REDACTOR
 
 from .api import Endpoints
-from .auth import Confirmations, FailureWindow, RateLimit, Sessions, User, Users
+from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -91,6 +92,11 @@ class WebServer:
         self.sessions = Sessions(settings.session_ttl_s)
         self.limits = RateLimit(settings.requests_per_s, settings.request_burst)
         self.failures = FailureWindow(settings.auth_failures_per_min)
+        """Wrong tokens per address (bearer or login): over the limit, no token from it is looked at."""
+        self.strangers = FailureWindow(settings.auth_failures_per_min)
+        """Requests without a valid token (none, or an ended session) per address: over the limit they get 429.
+        Counted apart from wrong tokens, so they never keep a user from logging in."""
+        self.stranger_audit = StrangerAudit()
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -144,6 +150,7 @@ class WebServer:
         self.events.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        self._audit_strangers(force=True)
         await self._flush_audit()
 
     # --- audit -------------------------------------------------------------------------------
@@ -162,10 +169,31 @@ class WebServer:
                 log.warning("web: %d audit line(s) not stored (%s): %s", len(batch), type(exc).__name__,
                             "; ".join(f"{e.user_id} {e.command} {e.outcome}" for e in batch[:20]))
 
+    def refused_stranger(self, request: web.Request, command: str, args: str, exc: ApiError) -> None:
+        """Audit the refusal of a request without a valid token, folded per address (:class:`StrangerAudit`)."""
+        now = asyncio.get_running_loop().time()
+        self._audit_strangers(now=now)
+        if self.stranger_audit.first(request.remote or "?", command, now):
+            self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+
+    def _audit_strangers(self, *, now: float | None = None, force: bool = False) -> None:
+        """One line for each address whose refusal window is over (each one with ``force``), with its count."""
+        if now is None:
+            now = asyncio.get_running_loop().time()
+        for address, window in self.stranger_audit.over(now, force):
+            if window.count:
+                self.audit("", "", window.command, f"address {address}",
+                           f"refused: {window.count} more without a valid token from this address")
+
     async def _write_audit(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._audit_wakeup.wait()
+            try:  # woken by a line to write, or when a stranger's refusal window is over
+                await asyncio.wait_for(self._audit_wakeup.wait(), self.stranger_audit.due_in(loop.time()))
+            except TimeoutError:
+                pass
             self._audit_wakeup.clear()
+            self._audit_strangers(now=loop.time())
             await self._flush_audit()
             await asyncio.sleep(0.5)  # at most two transactions a second, whatever the request rate
 
@@ -173,21 +201,26 @@ class WebServer:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every answer passes here: errors become ``{"error": ...}``, the security headers are added, and a JSON
+        or CSV body is served with every known secret masked (an exception's text quoting a request with its
+        key, a plugin's error): the one place no endpoint can forget."""
         try:
             response = await handler(request)
         except ApiError as exc:
-            return error_response(exc.status, exc.message, exc.headers)
+            response = error_response(exc.status, exc.message, exc.headers)
         except web.HTTPException as exc:  # aiohttp's own: 404, 405, 413 ...
-            if exc.status >= 400:
-                return error_response(exc.status, exc.reason)
-            raise
+            if exc.status < 400:
+                raise
+            response = error_response(exc.status, exc.reason)
         if not response.prepared:
             for key, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(key, value)
+            _mask_secrets(response)
         return response
 
     def _authenticate(self, request: web.Request) -> tuple[User, bool]:
-        """(the user, whether by the session cookie); 401, or 429 for an address that guessed too often."""
+        """(the user, whether by the session cookie); 401, or 429 for an address over its limit of wrong tokens
+        or of requests without a valid token."""
         loop_now = asyncio.get_running_loop().time()
         header = request.headers.get("Authorization", "")
         sid = request.cookies.get(COOKIE)
@@ -198,10 +231,10 @@ class WebServer:
                     raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header "
                                         "with the csrf_token from the login")
                 return session.user, True
-            raise ApiError(401, "the session ended; log in again", {"WWW-Authenticate": "Bearer"})
+            self._no_token(request, loop_now, "the session ended; log in again")
         if not header:
-            raise ApiError(401, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for a session "
-                                "cookie", {"WWW-Authenticate": "Bearer"})
+            self._no_token(request, loop_now, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for "
+                                              "a session cookie")
         self.check_guesses(request, loop_now)
         scheme, _, token = header.partition(" ")
         user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
@@ -209,6 +242,17 @@ class WebServer:
             self.failures.failed(request.remote or "?", loop_now)
             raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
         return user, False
+
+    def _no_token(self, request: web.Request, now: float, message: str) -> NoReturn:
+        """401 for a request without a valid token (none, or an ended session); 429 once its address sent
+        ``auth_failures_per_min`` of them in the last minute."""
+        address = request.remote or "?"
+        wait = self.strangers.blocked(address, now)
+        if wait:
+            raise ApiError(429, "too many requests without a valid token from this address; wait",
+                           {"Retry-After": str(int(wait) + 1)})
+        self.strangers.failed(address, now)
+        raise ApiError(401, message, {"WWW-Authenticate": "Bearer"})
 
     def check_guesses(self, request: web.Request, now: float) -> None:
         """429 for an address with ``auth_failures_per_min`` wrong tokens in the last minute (its token,
@@ -232,7 +276,10 @@ class WebServer:
         try:
             user, by_cookie = self._authenticate(request)
         except ApiError as exc:
-            self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+            if exc.status == 403:  # a live session's change without the CSRF header (forged?): each one audited
+                self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
+            else:  # no valid token: folded per address
+                self.refused_stranger(request, command, args, exc)
             raise
         try:
             wait = self.limits.take(user.name, asyncio.get_running_loop().time())
@@ -361,6 +408,17 @@ class WebServer:
         if ".." in tail.split("/") or not path.is_relative_to(root) or not path.is_file():
             raise ApiError(404, "not found")
         return web.FileResponse(path, headers=SECURITY_HEADERS)
+
+
+def _mask_secrets(response: web.StreamResponse) -> None:
+    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is)."""
+    if not isinstance(response, web.Response) or response.content_type not in ("application/json", "text/csv"):
+        return
+    text = response.text if isinstance(response.body, bytes) else None
+    if text:
+        clean = REDACTOR.redact(text)
+        if clean != text:
+            response.text = clean
 
 
 def _same(given: str, expected: str) -> bool:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from bot.api import ROLE_RANK, option
 
 HASH = re.compile(r"sha256:[0-9a-f]{64}")
+HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                       r"[A-Za-z0-9])?\.?")
 
 
 @dataclass(frozen=True)
 class WebSettings:
     enabled: bool = option(False, help="serve the operator console; off by default, so `arbot run` opens no port")
-    host: str = option("127.0.0.1", help="interface to bind; anything but loopback exposes it to the network "
-                                         "(put a TLS reverse proxy in front, docs/web.md)")
+    host: str = option("127.0.0.1", help="address (or host name) to bind, without a port: that is `port`; anything "
+                                         "but loopback exposes it to the network (put a TLS reverse proxy in front, "
+                                         "docs/web.md)")
     port: int = option(8780, ge=0, le=65535, help="TCP port (0 picks a free one; the log says which)")
     users: dict[str, dict[str, str]] = option(
         {}, help='who may log in: NAME = { role = "viewer" | "operator" | "admin", token = "env:VAR" | "file:PATH" | '
@@ -28,8 +32,9 @@ class WebSettings:
     requests_per_s: float = option(20.0, ge=0.01, le=100_000, help="sustained API requests per second per user")
     request_burst: int = option(100, ge=1, le=100_000, help="API requests a user may send at once before 429")
     auth_failures_per_min: int = option(20, ge=1, le=100_000,
-                                        help="wrong or missing tokens per minute from one address before it "
-                                             "gets 429")
+                                        help="wrong tokens per minute from one address before its token attempts "
+                                             "get 429; requests without a token from it are counted apart, to the "
+                                             "same limit")
     max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; one more is closed at once")
@@ -50,6 +55,9 @@ class WebSettings:
 
     def validate(self) -> list[tuple[str, str]]:
         problems = []
+        host = _host_problem(self.host)
+        if host:
+            problems.append(("host", host))
         for name, user in self.users.items():
             unknown = sorted(set(user) - {"role", "token"})
             if unknown:
@@ -69,3 +77,24 @@ class WebSettings:
             problems.append((f"users.{name}.token", 'expected "env:VAR", "file:PATH" or "sha256:HEX" (a literal '
                                                     "token is not accepted: keep secrets out of config files)"))
         return problems
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` is not an address or a name to bind, or None. A port or a URL in it would fail only at
+    start, as a gaierror naming no key (and the bot would trade on without its console)."""
+    if not host:
+        return None  # every interface, as asyncio reads an empty host
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if HOST_NAME.fullmatch(host):
+        return None
+    if "://" in host:
+        return f'expected an address, not a URL, got "{host}": write the address alone here and the port in port'
+    address, colon, port = host.rpartition(":")
+    if colon and port.isdigit():
+        address = address.strip("[]")
+        return f'expected an address without a port, got "{host}": write host = "{address}" and port = {port}'
+    return f'expected an IP address such as "127.0.0.1" or "::1", or a host name, got "{host}"'

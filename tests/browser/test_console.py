@@ -194,7 +194,15 @@ async def test_observe_mode_on_and_off(context, console: Console):
     await page.get_by_test_id("observe-banner").wait_for()
     assert op.mode == "observe" and await page.get_by_test_id("mode").inner_text() == "observe"
     await shot(page, console, "overview-observe")
+    await page.get_by_test_id("observe-off").click()  # sending orders again is confirmed first, as in chat
+    confirm = page.get_by_test_id("confirm-dialog")
+    await expect(confirm).to_contain_text("Leave observe mode and send orders again (paper mode)?")
+    await shot(page, console, "overview-observe-off-confirm")
+    await confirm.get_by_role("button", name="Cancel").click()
+    await confirm.wait_for(state="detached")
+    assert op.mode == "observe"
     await page.get_by_test_id("observe-off").click()
+    await confirm.get_by_role("button", name="Confirm").click()
     await page.get_by_test_id("observe-on").wait_for()
     assert op.mode == "paper"
 
@@ -284,4 +292,9 @@ async def test_kill_needs_the_confirmation(context, console: Console):
     await dialog.get_by_role("button", name="Kill").click()
     await wait_for(lambda: all(op.killed(name) for name in op.strategies), timeout_s=10, what="the kill")
     await page.get_by_role("link", name="Overview").click()
-    await page.get_by_test_id("resume-sol-arb").wait_for()
+    await page.get_by_test_id("resume-sol-arb").click()  # resuming after the kill switch is confirmed first
+    confirm = page.get_by_test_id("confirm-dialog")
+    await expect(confirm).to_contain_text("Resume sol-arb after the kill switch?")
+    await confirm.get_by_role("button", name="Confirm").click()
+    await page.get_by_test_id("pause-sol-arb").wait_for()
+    assert not op.killed("sol-arb") and op.strategy_state("sol-arb") == "running" and op.killed("btc-grid")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.api import ROLE_RANK, Caller
+from bot.api import ROLE_RANK, Caller, Secret
 from bot.api.ledger import moneys
 from bot.api.testing import wait_for
 from bot.ledger import Ledger, totals
@@ -87,6 +87,24 @@ async def test_status_and_views_show_the_demo(console):
     assert [c["name"] for c in risk["checks"]] == ["limits"] and risk["killed"] == []
 
 
+async def test_an_error_quoting_a_known_secret_is_served_masked(console, monkeypatch):
+    """Every JSON body is served through the secret redactor, as log lines and alerts are: here a venue's balance
+    error quoting its request with the key (GET /api/v1/balances serves each venue's error text)."""
+    key = "sk-live-web-0123456789"
+    monkeypatch.setenv("ARBOT_WEB_TEST_VENUE_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_VENUE_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+
+    async def failing():
+        raise RuntimeError(f"403 Forbidden for https://venue.example/balance?apikey={key}")
+
+    monkeypatch.setattr(console.bot.operator.exchanges["paper"], "balances", failing)
+    async with await console.get("/api/v1/balances", "vera") as response:
+        body = await response.text()
+    assert key not in body and "venue.example/balance?apikey=***" in body, body
+    frame = running_server(console.bot.operator).events.frame(1, "orders", f'{{"reason": "{key}"}}')  # live events
+    assert key not in frame and '"reason": "***"' in frame
+
+
 async def test_orders_filter_and_page(console):
     # The demo keeps trading: page a set that cannot grow, the orders created before the newest stored one
     # (orders are stored in the order they are created, so every earlier one is stored too).
@@ -159,14 +177,46 @@ async def test_admin_verbs_are_refused_below_admin(console):
     assert op.mode == "paper" and not any(op.killed(n) for n in op.strategies)
 
 
-async def test_observe_on_and_off(console):
+async def test_observe_on_at_once_and_off_in_two_steps_as_in_chat(console):
+    """Leaving observe mode sends orders again: confirmed by the same user, once, as /observe off in chat."""
     op = console.bot.operator
     async with await console.post("/api/v1/observe", "ada", json={"on": True}) as response:
         assert response.status == 200 and (await response.json())["mode"] == "observe"
     assert op.mode == "observe"
+    chat = await console.bot.commands.dispatch(Caller("telegram", "1", "admin"), "observe", ["off"])
     async with await console.post("/api/v1/observe", "ada", json={"on": False}) as response:
-        assert (await response.json())["mode"] == "paper"
+        asked = await response.json()
+        assert response.status == 202 and asked["question"] == chat.title, asked
+    assert op.mode == "observe" and asked["question"] == "Leave observe mode and send orders again (paper mode)?"
+    confirm = {"on": False, "confirm_token": asked["confirm_token"]}
+    async with await console.post("/api/v1/observe", "alan", json=confirm) as response:  # another admin
+        assert response.status == 409 and "Only the user who sent the command" in (await response.json())["error"]
+    assert op.mode == "observe"
+    async with await console.post("/api/v1/observe", "ada", json=confirm) as response:
+        assert response.status == 200 and (await response.json())["mode"] == "paper"
     assert op.mode == "paper"
+    async with await console.post("/api/v1/observe", "ada", json=confirm) as response:
+        assert response.status == 409 and (await response.json())["error"] == "Already confirmed once."
+    await _audited(console, "ada", "observe", "confirmed: ok")
+
+
+async def test_resume_after_the_kill_switch_is_confirmed_in_two_steps_as_in_chat(console):
+    op = console.bot.operator
+    op.kill("web resume test", Caller("test", "x", "admin"))
+    assert op.killed("btc-grid") and op.killed("sol-arb")
+    chat = await console.bot.commands.dispatch(Caller("telegram", "1", "operator"), "resume", ["btc-grid"])
+    assert chat.title == "Resume btc-grid after the kill switch?"
+    for name in ("btc-grid", "sol-arb"):
+        path = f"/api/v1/strategies/{name}/resume"
+        async with await console.post(path, "otto") as response:
+            asked = await response.json()
+            assert response.status == 202 and asked["question"] == f"Resume {name} after the kill switch?", asked
+        assert op.killed(name)
+        async with await console.post(path, "otto", json={"confirm_token": asked["confirm_token"]}) as response:
+            body = await response.json()
+            assert response.status == 200 and body["state"] == "running" and not body["killed"], body
+    assert not any(op.killed(n) for n in op.strategies)
+    await _audited(console, "otto", "resume", "confirmed: ok")
 
 
 async def test_csv_of_the_demos_fills_parses_and_matches_the_store(console):
@@ -221,8 +271,12 @@ async def test_kill_needs_the_same_users_confirmation_in_time(console):
     async with await console.post("/api/v1/kill", "ada", json={"confirm_token": token}) as response:
         assert response.status == 409
     await _audited(console, "ada", "POST /api/v1/kill", "ok")
-    for name in op.strategies:
-        async with await console.post(f"/api/v1/strategies/{name}/resume", "ada") as response:
+    for name in op.strategies:  # resuming after a kill asks first
+        path = f"/api/v1/strategies/{name}/resume"
+        async with await console.post(path, "ada") as response:
+            assert response.status == 202
+            token = (await response.json())["confirm_token"]
+        async with await console.post(path, "ada", json={"confirm_token": token}) as response:
             assert response.status == 200
     assert not any(op.killed(n) for n in op.strategies)
 

@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from bot.api.testing import build_bot, wait_for
 from plugins.web import running_server
+from plugins.web.auth import StrangerAudit
 
 from .conftest import TOKENS, Console, demo_toml, users_toml, web_plugins
 
@@ -203,6 +204,55 @@ async def test_an_address_guessing_tokens_gets_429(console):
     failures.clear()  # the rest of the module goes on
     async with await console.get("/api/v1/status", "ada") as r:
         assert r.status == 200
+
+
+async def test_requests_without_a_token_get_429_past_the_limit_and_one_audit_line_a_minute(console):
+    """No token (or an ended session): 401, then 429 past auth_failures_per_min (3 here) from one address, counted
+    apart from wrong tokens so a user there still logs in; audited folded as chat strangers are: the first
+    refusal of the minute, then one line with the count."""
+    server = running_server(console.bot.operator)
+    server._audit_strangers(force=True)  # earlier tests' windows closed: this one opens its own
+    server.strangers.clear()
+    started_ns = console.bot.operator.now_ns()
+    statuses = []
+    for _ in range(60):
+        async with await console.get("/api/v1/status") as r:
+            statuses.append(r.status)
+    async with await console.get("/api/v1/status", headers={"Cookie": "arbot_session=ended"}) as r:
+        statuses.append(r.status)
+        retry_after = int(r.headers["Retry-After"])
+    assert statuses == [401] * 3 + [429] * 58 and 1 <= retry_after <= 61
+    async with await console.get("/api/v1/status", "ada") as r:  # a token is still looked at
+        assert r.status == 200
+    async with console.http.post(console.url + "/api/v1/login", json={"token": TOKENS["ada"][1]}) as r:
+        assert r.status == 200
+    server._audit_strangers(force=True)  # as when the minute is over (or at stop)
+    await server._flush_audit()
+    rows = [(e.command, e.args, e.outcome) for e in reversed(console.bot.operator.audit_log(1000))
+            if e.transport == "web" and e.user_id == "" and e.ts_ns >= started_ns]
+    assert rows == [("GET /api/v1/status", "", "refused: 401 log in: send Authorization: Bearer TOKEN, or POST "
+                                               "/api/v1/login for a session cookie"),
+                    ("GET /api/v1/status", "address 127.0.0.1",
+                     "refused: 60 more without a valid token from this address")]
+    server.strangers.clear()  # the rest of the module goes on
+
+
+async def test_a_strangers_count_is_audited_once_the_minute_is_over_with_no_request_after(console, monkeypatch):
+    server = running_server(console.bot.operator)
+    server._audit_strangers(force=True)
+    monkeypatch.setattr(StrangerAudit, "WINDOW_S", 0.3)  # a minute, shortened
+    started_ns = console.bot.operator.now_ns()
+    for _ in range(3):
+        async with await console.get("/api/v1/strategies") as r:
+            assert r.status == 401
+
+    def counted() -> list[str]:
+        return [e.outcome for e in console.bot.operator.audit_log(1000)
+                if e.transport == "web" and e.ts_ns >= started_ns and "more without a valid token" in e.outcome]
+
+    await wait_for(counted, timeout_s=10, what="the count audited by the server's own writer")
+    assert counted() == ["refused: 2 more without a valid token from this address"]
+    server.strangers.clear()
 
 
 @pytest.fixture

@@ -36,6 +36,21 @@ def test_user_mistakes_name_the_key_and_the_fix(tmp_path):
     assert "plugins.web.users" in text and "a table of tables of strings" in text
 
 
+@pytest.mark.parametrize("host, fix", [
+    ("0.0.0.0:8080", 'expected an address without a port, got "0.0.0.0:8080": write host = "0.0.0.0" and port = 8080'),
+    ("[::1]:8780", 'write host = "::1" and port = 8780'),
+    ("http://127.0.0.1:8780", "not a URL"),
+    ("my host", 'expected an IP address such as "127.0.0.1" or "::1", or a host name'),
+])
+def test_a_host_with_a_port_or_a_url_names_the_key_and_the_fix(tmp_path, host, fix):
+    """Refused when the config is checked, not at start as a gaierror naming no key (the bot trading on without
+    its console)."""
+    with pytest.raises(ConfigError) as caught:
+        build_bot(f'[plugins.web]\nenabled = true\nhost = "{host}"\n', data_dir=tmp_path, extra=web_plugins())
+    [line] = [line for line in str(caught.value).splitlines() if "plugins.web.host: " in line]
+    assert fix in line, line
+
+
 async def test_a_token_from_a_missing_variable_leaves_the_console_out_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.delenv("ARBOT_WEB_NOT_SET", raising=False)
     bot = build_bot('[exchanges.paper]\n[plugins.web]\nenabled = true\nport = 0\n'

@@ -51,10 +51,29 @@ export async function act(button, call, after = null) {
   }
 }
 
-/** A button that POSTs ``path`` (with the CSRF header) and then calls ``after``. */
+/**
+ * POST ``path`` from ``button``; when the server asks first (202 with ``confirm_token``: resume after the kill
+ * switch, leaving observe mode, a fleet kill) the user is asked once in a dialog (``testid``), then the same call
+ * with the token runs it. Resolves with the final answer, or null when it failed or was cancelled.
+ */
+export async function twoStep(button, ctx, path, body, { title = "Confirm?", testid = "confirm-dialog" } = {}) {
+  const first = await act(button, () => ctx.api.post(path, body));
+  if (!first || !first.confirm_token) return first;
+  const ok = await dialog(title, h("p", {}, first.question),
+    [{ label: "Cancel", value: false, cls: "secondary" }, { label: "Confirm", value: true, cls: "danger" }],
+    { testid });
+  if (!ok) return null;
+  return act(button, () => ctx.api.post(path, { ...body, confirm_token: first.confirm_token }));
+}
+
+/** A button that POSTs ``path`` (with the CSRF header; confirmed in a dialog when the server asks) and then
+ * calls ``after``. */
 export function verb(ctx, label, path, { testid = null, cls = null, body = {}, after = null } = {}) {
   const button = h("button", { class: cls, "data-testid": testid, type: "button",
-    onclick: () => act(button, () => ctx.api.post(path, body), after) }, label);
+    onclick: async () => {
+      const done = await twoStep(button, ctx, path, body, { title: `${label}?` });
+      if (done && after) await act(button, () => after(done));
+    } }, label);
   return button;
 }
 

@@ -5,7 +5,7 @@
 
 import { h, replace, table, toast } from "../dom.js";
 import { duration } from "../format.js";
-import { act, card, dialog, moneyNodes, pill } from "../ui.js";
+import { card, moneyNodes, pill, twoStep } from "../ui.js";
 
 function heard(member, nowNs) {
   if (!member.seen_ns) return "never";
@@ -26,24 +26,15 @@ export default {
     const summary = card("Bots", { testid: "fleet-table" });
     const killAll = ctx.can("admin")
       ? h("button", { class: "danger", type: "button", "data-testid": "fleet-kill-all",
-        onclick: () => twoStep(killAll, "fleet/kill", { bot: "all" }, "Kill every bot?") }, "Kill all…")
+        onclick: () => fleetCall(killAll, "fleet/kill", { bot: "all" }, "Kill every bot?") }, "Kill all…")
       : null;
     const cards = h("div", { class: "grid", "data-testid": "fleet-bots" });
     replace(root, h("div", { class: "toolbar" }, h("h2", {}, "Fleet"), killAll), summary.node, cards);
 
-    /** POST ``path``; a 202 asks the user once (a dialog), then the same call with the token runs it. */
-    async function twoStep(button, path, body, title) {
-      const first = await act(button, () => ctx.api.post(path, body));
-      if (!first) return;
-      let result = first;
-      if (first.confirm_token) {
-        const ok = await dialog(title, h("p", {}, first.question),
-          [{ label: "Cancel", value: false, cls: "secondary" }, { label: "Confirm", value: true, cls: "danger" }],
-          { testid: "fleet-confirm" });
-        if (!ok) return;
-        result = await act(button, () => ctx.api.post(path, { ...body, confirm_token: first.confirm_token }));
-        if (!result) return;
-      }
+    /** POST ``path``, confirmed once in a dialog when the server asks; then each bot's answer. */
+    async function fleetCall(button, path, body, title) {
+      const result = await twoStep(button, ctx, path, body, { title, testid: "fleet-confirm" });
+      if (!result) return;
       answers(result);
       await refresh();
     }
@@ -57,7 +48,7 @@ export default {
         const verb = paused ? "resume" : "pause";
         const button = h("button", { class: paused ? null : "secondary", type: "button",
           "data-testid": `fleet-${verb}-${bot}-${name}`,
-          onclick: () => twoStep(button, `fleet/${encodeURIComponent(bot)}/strategies/${encodeURIComponent(name)}/${verb}`,
+          onclick: () => fleetCall(button, `fleet/${encodeURIComponent(bot)}/strategies/${encodeURIComponent(name)}/${verb}`,
             {}, `Resume ${name} on ${bot}?`) }, paused ? "Resume" : "Pause");
         return button;
       };
@@ -87,7 +78,7 @@ export default {
       replace(cards, members.map((m) => {
         const kill = ctx.can("admin") && m.alive
           ? h("button", { class: "danger", type: "button", "data-testid": `fleet-kill-${m.name}`,
-            onclick: () => twoStep(kill, "fleet/kill", { bot: m.name }, `Kill ${m.name}?`) }, "Kill…")
+            onclick: () => fleetCall(kill, "fleet/kill", { bot: m.name }, `Kill ${m.name}?`) }, "Kill…")
           : null;
         const c = card(m.name, { testid: `fleet-bot-${m.name}`, actions: kill });
         replace(c.slot, strategyRows(m));
