@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
 import time
 import warnings
@@ -279,6 +280,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
                 del self.strategies[name]
+        kept_paused = self._restore_pauses()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
         # it starts) is held for it; what its start() reads from the store is not handed over again
         self._held = {name: _Held() for name in self.strategies}
@@ -310,6 +312,10 @@ class Bot:
         if kept_observe:
             self.alert(AlertLevel.WARNING, "bot", "observe mode kept from before the restart: orders are recorded, "
                        "not sent; /observe off to trade again")
+        if kept_paused:
+            self.alert(AlertLevel.WARNING, "bot", "strategies paused before the restart stay paused: "
+                       + ", ".join(f"{name} (by {by})" for name, by in kept_paused.items())
+                       + "; /resume to trade again", strategies=", ".join(kept_paused))
         # What starting made (modules, settings, the store's metadata, plugins, books) lives as long as the bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
@@ -682,11 +688,50 @@ class Bot:
 
     # --- control ----------------------------------------------------------------------------
 
+    def _save_pauses(self) -> None:
+        """Store which strategies are paused, by whom, and which the kill switch paused: a pause outlives a crash or
+        a restart (only /resume, or the risk check that paused one, lifts it). A store that cannot be written is
+        logged; the pause holds in this run whatever the store says."""
+        state = {"paused": {name: by for name, by in self._paused_by.items() if self.strategies[name].paused},
+                 "killed": sorted(self._killed)}
+        try:
+            self.store.set_state("paused", json.dumps(state, sort_keys=True), self.clock.time_ns())
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("the strategies' pauses could not be stored (%s): a restart would not keep them",
+                      describe_store_error(exc))
+
+    def _restore_pauses(self) -> dict[str, str]:
+        """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`); returns
+        them with who paused them."""
+        text = self.store.get_state("paused")
+        if not text:
+            return {}
+        try:
+            state = json.loads(text)
+            paused, killed = dict(state["paused"]), set(state["killed"])
+        except (ValueError, KeyError, TypeError):
+            log.error("the stored pauses cannot be read; every strategy starts paused (/resume to trade): %r", text)
+            paused, killed = {name: "host (unreadable stored pauses)" for name in self.strategies}, set()
+        kept = {name: str(by) for name, by in paused.items() if name in self.strategies}
+        for name, by in kept.items():
+            self.strategies[name].paused = True
+            self._paused_by[name] = by
+        self._killed.update(name for name in killed if name in kept)
+        return kept
+
+    def paused_by(self, component: str) -> list[str]:
+        """The strategies risk check ``component`` paused that are paused still (a restart keeps them)."""
+        return sorted(name for name, by in self._paused_by.items()
+                      if by == f"risk {component}" and self.strategies[name].paused)
+
     def pause(self, names: list[str], by: str) -> None:
         for name in names:
             self.strategies[name].paused = True
             self._paused_by[name] = by
             self.alert(AlertLevel.WARNING, "bot", f"strategy {name} paused by {by}")
+        self._save_pauses()
 
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
         """Running strategies that trade ``exchange`` (and ``symbol``)."""
@@ -705,6 +750,7 @@ class Bot:
             paused.append(name)
         if paused:
             log.warning("risk %s paused %s: %s", check, ", ".join(paused), reason)
+            self._save_pauses()
         return paused
 
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
@@ -719,6 +765,7 @@ class Bot:
             resumed.append(name)
         if resumed:
             log.info("risk %s resumed %s: %s", check, ", ".join(resumed), reason)
+            self._save_pauses()
         return resumed
 
     def kill(self, by: str, reason: str = "", alert: bool = True, *, cancel: bool = True) -> int:
@@ -735,6 +782,7 @@ class Bot:
                 self._paused_by[name] = by
                 paused += 1
         log.warning("kill switch by %s: %s", by, reason or "no reason given")
+        self._save_pauses()
         if alert:
             self.alert(AlertLevel.CRITICAL, "risk", "kill switch: every strategy paused, resting orders cancelled",
                        by=by, reason=reason)
@@ -799,6 +847,7 @@ class Bot:
             self._paused_by.pop(name, None)
             self._killed.discard(name)
             self.alert(AlertLevel.INFO, "bot", f"strategy {name} resumed by {by}")
+        self._save_pauses()
 
     def set_observe(self, on: bool, by: str) -> str:
         """Switch observe mode at run time (``/observe on|off``); returns the mode now in force.

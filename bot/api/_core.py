@@ -158,6 +158,7 @@ class Host(Protocol):
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
+    def paused_by(self, component: str) -> list[str]: ...
     def kill(self, by: str, reason: str = "", alert: bool = True, *, cancel: bool = True) -> int: ...
     def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None: ...
     def record_trip(self, check: str, cause: str, action: str, *, strategy: str = "", exchange: str = "",
@@ -334,7 +335,8 @@ class Context:
 
         Returns the strategies this call paused (those already paused are left as they are). A
         strategy paused this way stays paused until an operator sends ``/resume`` or this same
-        component calls :meth:`resume`. Pair it with :meth:`record_trip`, which stores and alerts.
+        component calls :meth:`resume`, across a restart too (:meth:`paused_by_me`). Pair it with
+        :meth:`record_trip`, which stores and alerts.
         """
         return self._host.pause_for_risk(self.name, strategies, reason)
 
@@ -344,6 +346,11 @@ class Context:
         Returns the strategies resumed. Quiet: alert with :meth:`alert` if people should hear of it.
         """
         return self._host.resume_for_risk(self.name, strategies, reason)
+
+    def paused_by_me(self) -> list[str]:
+        """The strategies this component paused (:meth:`pause`) that are paused still. A pause outlives a restart,
+        and what a component remembers may not: one that resumes what it paused by itself asks here at start."""
+        return self._host.paused_by(self.name)
 
     def kill(self, reason: str) -> None:
         """Kill switch: pause every strategy at once, then cancel every resting order (in the background)."""

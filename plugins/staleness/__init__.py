@@ -67,6 +67,8 @@ class Staleness(RiskCheck):
         self._watch = set(settings.exchanges)
         self._paused: set[str] = set()
         """Strategies this check paused and has not resumed."""
+        self._adopted = False
+        """Whether the pauses of the last run (:meth:`_adopt_pauses`) were taken over."""
         self._started_ns = 0
 
     async def start(self) -> None:
@@ -119,6 +121,8 @@ class Staleness(RiskCheck):
         """Pause strategies of markets stale for longer than ``stale_after_s``; resume fresh ones."""
         now = self.ctx.clock.time_ns()
         self._watch_traded_markets()
+        if not self._adopted:
+            self._adopt_pauses()
         stale_after = int(self.settings.stale_after_s * NS)
         for (exchange, symbol), market in self.markets.items():
             if not market.stale:
@@ -137,6 +141,20 @@ class Staleness(RiskCheck):
             for exchange, symbol in strategy.markets():
                 if (exchange, symbol) not in self.markets and (not self._watch or exchange in self._watch):
                     self.markets[(exchange, symbol)] = _Market(self._started_ns)
+
+    def _adopt_pauses(self) -> None:
+        """The strategies this check paused before a restart are paused still (the host keeps a pause): their markets
+        are stale until their data has been fresh for ``resume_after_s``, which resumes them, as in the run that
+        paused them."""
+        self._adopted = True
+        mine = self.ctx.paused_by_me()
+        self._paused.update(mine)
+        for name in mine:
+            strategy = self.ctx.operator.strategies.get(name)
+            for exchange, symbol in strategy.markets() if strategy is not None else ():
+                if not self._watch or exchange in self._watch:
+                    market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns))
+                    market.stale, market.fresh_since_ns = True, None
 
     def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
         market.stale = True

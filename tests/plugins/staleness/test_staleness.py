@@ -173,3 +173,25 @@ async def test_a_market_no_strategy_trades_or_on_an_unwatched_exchange_is_watche
     clock.advance(10.001)
     check.check_markets()
     assert [(t.exchange, t.symbol) for t in trips(bot)] == [("w", "ETH/USD")]
+
+
+async def test_a_pause_from_before_a_restart_is_resumed_by_fresh_data(make_bot):
+    """The host keeps a pause across a restart; the check takes over the ones it made: their markets are stale
+    until their data has been fresh for resume_after_s, then the strategies resume, as before the restart."""
+    bot, clock, check = await start(make_bot)
+    bot.bus.publish(book("100"))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    await bot.stop()
+
+    again = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    s, check = again.strategies["s"], risk_check(again, "staleness")
+    assert again.strategy_state("s") == "paused by risk staleness"
+    check.check_markets()  # the first check takes the pause over: the market is stale
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), again.portfolio) is not None
+    again.bus.publish(book("100"))
+    clock.advance(5)
+    again.bus.publish(book("100"))
+    check.check_markets()
+    assert not s.paused and s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
