@@ -418,8 +418,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         market = order.order_type is OrderType.MARKET
         result = await self._call(
             "create order", True, "create_order", order.symbol, "market" if market else "limit",
-            "buy" if order.side is Side.BUY else "sell", str(order.qty),
-            None if order.price is None else str(order.price), params)
+            "buy" if order.side is Side.BUY else "sell", f"{order.qty:f}",  # plain text, never "5.0E-7"
+            None if order.price is None else f"{order.price:f}", params)
         state = await self._with_fills(order.client_order_id, order.symbol, result)
         if not state.status.terminal and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)

@@ -66,7 +66,7 @@ def decimals_of(increment: str) -> int:
 
 def order_configuration(order: Order) -> dict[str, Any]:
     """Coinbase's ``order_configuration`` for one of our orders."""
-    size = str(order.qty)
+    size = f"{order.qty:f}"  # plain decimal text: str() of a Decimal can be "5.0E-7" or "3E+4"
     if order.order_type is OrderType.MARKET:
         return {"market_market_ioc": {"base_size": size}}
     if order.price is None:
@@ -74,8 +74,8 @@ def order_configuration(order: Order) -> dict[str, Any]:
     if order.tif is TimeInForce.IOC:
         if order.post_only:
             raise PermanentError("post-only and immediate-or-cancel contradict each other")
-        return {"sor_limit_ioc": {"base_size": size, "limit_price": str(order.price)}}
-    return {"limit_limit_gtc": {"base_size": size, "limit_price": str(order.price), "post_only": order.post_only}}
+        return {"sor_limit_ioc": {"base_size": size, "limit_price": f"{order.price:f}"}}
+    return {"limit_limit_gtc": {"base_size": size, "limit_price": f"{order.price:f}", "post_only": order.post_only}}
 
 
 ORDERS_KEPT = 100_000

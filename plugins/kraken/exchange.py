@@ -250,8 +250,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             "pair": self.settings.rest_pair(order.symbol),
             "type": "buy" if order.side is Side.BUY else "sell",
             "ordertype": "market" if order.order_type is OrderType.MARKET else "limit",
-            "volume": str(order.qty),
-            "price": str(order.price) if order.order_type is OrderType.LIMIT and order.price is not None else None,
+            # plain decimal text: str() of a Decimal can be "5.0E-7" or "3E+4", which no venue parses as a number
+            "volume": f"{order.qty:f}",
+            "price": f"{order.price:f}" if order.order_type is OrderType.LIMIT and order.price is not None else None,
             "timeinforce": "IOC" if order.tif is TimeInForce.IOC else None,
             # fee in the quote asset on both sides (Kraken charges a sell's in the base unless told): the asset the
             # trade history (QueryTrades, the poll) reports a fee in, so the stream and the poll record one fill alike

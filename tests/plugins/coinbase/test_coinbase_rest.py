@@ -242,3 +242,11 @@ async def test_fills_are_kept_by_order_for_the_newest_orders_and_an_open_one_kee
     # a read of a kept order's fills is its own, in the order they came, without a request (filled in full)
     got = await venue._fills_of("o25", "BTC/USD", "x25", Decimal("0.02"))
     assert [f.trade_id for f in got] == ["t25-0", "t25-1"]
+
+
+def test_amounts_go_as_plain_decimal_text_never_with_an_exponent():
+    """str() of a Decimal writes 0.00000050 as "5.0E-7" and a normalized 30000 as "3E+4"."""
+    from plugins.coinbase.exchange import order_configuration
+
+    config = order_configuration(order("tiny-1", qty="0.00000050", price="3E+4"))
+    assert config == {"limit_limit_gtc": {"base_size": "0.00000050", "limit_price": "30000", "post_only": False}}

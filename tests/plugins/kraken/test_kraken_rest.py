@@ -84,6 +84,14 @@ async def test_add_order_sends_what_kraken_expects(kraken_bot, fake_ws, fake_res
     assert params["timeinforce"] == "IOC" and params["oflags"] == "post,fciq" and params["cl_ord_id"] == "ioc-1"
 
 
+async def test_amounts_go_as_plain_decimal_text_never_with_an_exponent(kraken_bot, fake_ws, fake_rest):
+    """str() of a Decimal writes 0.00000050 as "5.0E-7" and a normalized 30000 as "3E+4"."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    await kraken.place_order(order("tiny-1", qty="0.00000050", price="3E+4"))
+    _, method, params = fake_rest.log[-1]
+    assert (method, params["volume"], params["price"]) == ("AddOrder", "0.00000050", "30000")
+
+
 async def test_lost_add_order_answer_is_resolved_by_query_200_times(kraken_bot, fake_ws, fake_rest):
     bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=10_000.0, rest_burst=1000)
     for i in range(200):
