@@ -291,6 +291,7 @@ async def test_kill_needs_the_confirmation(context, console: Console):
     await shot(page, console, "kill-confirm")
     await dialog.get_by_role("button", name="Kill").click()
     await wait_for(lambda: all(op.killed(name) for name in op.strategies), timeout_s=10, what="the kill")
+    await expect(page.locator(".toast")).to_contain_text(f"Killed: {len(op.strategies)} strategies paused.")
     await page.get_by_role("link", name="Overview").click()
     await page.get_by_test_id("resume-sol-arb").click()  # resuming after the kill switch is confirmed first
     confirm = page.get_by_test_id("confirm-dialog")

@@ -47,7 +47,7 @@ export default {
         { testid: "kill-dialog" });
       if (!ok) return;
       const done = await act(button, () => ctx.api.post("kill", { reason, confirm_token: token }));
-      if (done) toast(`Killed: ${(done.paused || []).length} strategies paused.`);
+      if (done) toast(`Killed: ${done.paused} strategies paused.`);  // the API answers how many it paused
       await refresh();
     }
 
