@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.api import Secret
-from bot.api.kit import REDACTOR
+from bot.api.kit import REDACTOR, add_url
 
 from .settings import FleetSettings
 
@@ -28,6 +28,7 @@ def servers_of(settings: FleetSettings) -> list[str]:
         url = secret.reveal().strip()
     servers = [s.strip() for s in url.split(",") if s.strip()]
     for server in servers:
+        add_url(server)  # USER:PASSWORD@ as a database URL's, whatever it holds ("/", "?", "#") and however short
         parts = urlsplit(server)
         # nats://TOKEN@host is a token, nats://USER:PASSWORD@host a password: mask either
         for value in (parts.password, None if parts.password else parts.username):

@@ -107,6 +107,17 @@ def test_settings_are_read_with_their_secrets_resolved(tmp_path, monkeypatch):
         read_plugin_settings(path, "fleet", FleetSettings)
 
 
+def test_every_servers_password_is_masked_one_with_a_slash_or_a_short_one_too(tmp_path):
+    from bot.api.kit import REDACTOR
+    from plugins.fleet.client import servers_of
+
+    path = tmp_path / "c.toml"
+    path.write_text('[plugins.fleet]\nnats_url = "nats://arbot:pa/ss9@a:4222, nats://arbot:pw@b:4222"\n')
+    servers_of(read_plugin_settings(path, "fleet", FleetSettings))
+    text = REDACTOR.redact("cannot reach nats://arbot:pa/ss9@a:4222 nor nats://arbot:pw@b:4222")
+    assert "pa/ss9" not in text and ":pw@" not in text, text
+
+
 def test_nkey_logins_say_what_they_need():
     from plugins.fleet.client import LinkConfigError, login
 
