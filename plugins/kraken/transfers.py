@@ -7,7 +7,9 @@ terms come from ``WithdrawMethods`` (minimum) and ``WithdrawInfo`` (fee for that
 is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
 ``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
-intent was stored; found, it is that transfer.
+intent was stored (:data:`CLOCK_SKEW_S` earlier: Kraken's clock may be behind ours); found, it is that
+transfer. Once Kraken has answered a ``refid``, the withdrawal is that one: one ``WithdrawStatus`` no
+longer lists (it lists recent ones) has still left, and is never sent again.
 
 **In.** The deposit address is ``DepositAddresses`` for the asset's ``deposit_methods`` entry;
 a transfer is credited when ``DepositStatus`` lists it (by the sender's transaction reference, or
@@ -21,6 +23,8 @@ from typing import Any
 
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
 
+CLOCK_SKEW_S = 60
+"""How much behind ours Kraken's clock may be: a withdrawal this long before the transfer's intent may be its own."""
 _STATUS = {"Initial": TransferStatus.SENT, "Pending": TransferStatus.SENT, "Settled": TransferStatus.SENT,
            "Success": TransferStatus.CREDITED, "Failure": TransferStatus.FAILED}
 
@@ -72,7 +76,9 @@ class KrakenTransfers(TransferVenue):
 
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         made = await self._find_withdrawal(transfer)
-        return None if made is None else _STATUS.get(str(made.get("status")), TransferStatus.SENT)
+        if made is None:  # with a refid it left: Kraken lists recent withdrawals only, and never drops one unsent
+            return TransferStatus.SENT if transfer.venue_ref else None
+        return _STATUS.get(str(made.get("status")), TransferStatus.SENT)
 
     async def credited(self, transfer: Transfer) -> bool:
         deposits = await self._api().private("DepositStatus", {"asset": kraken_asset(transfer.asset)})
@@ -85,10 +91,13 @@ class KrakenTransfers(TransferVenue):
         return False
 
     async def _find_withdrawal(self, transfer: Transfer) -> dict | None:
-        """The withdrawal of this transfer, if Kraken has one: same asset, amount and key, since its intent."""
+        """The withdrawal of this transfer, if Kraken lists it: its refid once Kraken answered one, else the same
+        asset, amount and key, since its intent (less :data:`CLOCK_SKEW_S`)."""
         key = self.settings.withdraw_keys.get(transfer.asset)
         made = await self._api().private("WithdrawStatus", {"asset": kraken_asset(transfer.asset)})
-        since = Decimal(transfer.created_ns) / 1_000_000_000
+        if transfer.venue_ref:
+            return next((dict(w) for w in made if w.get("refid") == transfer.venue_ref), None)
+        since = Decimal(transfer.created_ns) / 1_000_000_000 - CLOCK_SKEW_S
         for w in made:
             if (Decimal(str(w.get("amount", "0"))) in (transfer.amount, transfer.amount + transfer.fee)
                     and w.get("key", key) == key and Decimal(str(w.get("time", "0"))) >= since):

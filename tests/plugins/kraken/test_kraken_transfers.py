@@ -33,6 +33,19 @@ async def test_withdrawals_go_to_the_pre_registered_key_once_even_when_asked_aga
     assert await kraken.withdrawal(t) is TransferStatus.SENT
 
 
+async def test_a_withdrawal_is_never_sent_twice_when_the_clocks_differ_or_kraken_stops_listing_it(
+        kraken_bot, fake_ws, fake_rest):
+    from dataclasses import replace
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    ahead = replace(transfer(), created_ns=time.time_ns() + 30_000_000_000)  # our clock 30 s ahead of Kraken's
+    ref = await kraken.withdraw(ahead)
+    assert await kraken.withdraw(ahead) == ref and len(fake_rest.withdrawals) == 1  # its answer lost: found
+    sent = replace(ahead, status=TransferStatus.SENT, venue_ref=ref)
+    fake_rest.withdrawals.clear()  # WithdrawStatus lists recent withdrawals only
+    assert await kraken.withdrawal(sent) is TransferStatus.SENT  # it left: never "not found, send it again"
+
+
 async def test_an_asset_without_a_withdrawal_key_is_refused(kraken_bot, fake_ws, fake_rest):
     bot, kraken = await kraken_bot(fake_ws, fake_rest)
     with pytest.raises(PermanentError, match="withdraw_keys"):
