@@ -22,8 +22,10 @@ def _positive(text: str) -> bool:
 class LimitsSettings:
     # --- per order: vetoed before it is sent ---------------------------------------------
     max_order_notional: Decimal | None = option(None, gt=0, help="largest order value, in the quote currency")
-    max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol, in base units, "
-                                                           "counting resting orders on the same side")
+    max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol on any one exchange "
+                                                           "(each venue's inventory: an arbitrage's two legs are "
+                                                           "two), in base units, counting resting orders on the "
+                                                           "same side")
     positions: dict[str, str] = option({}, help='per-symbol position limits overriding max_position, e.g. '
                                                 '{ "BTC/USD" = "0.5" }')
     max_open_orders: int | None = option(None, ge=1, le=1_000_000,
