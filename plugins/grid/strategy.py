@@ -145,8 +145,13 @@ class GridStrategy(Strategy):
         layout, rows = load_grid(self.ctx.store, self.name)
         self._round_trips = sum(r.round_trips for r in rows)
         closes = self.ctx.store.closes(strategy=self.name)
+        # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
+        # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
+        working = {row.order_id for row in rows if row.order_id is not None}
         for fill in self.ctx.stored_fills():
             self._count(fill, closes.get(fill.client_order_id))
+            if fill.client_order_id in working:
+                self._executions.setdefault(fill.client_order_id, Executions()).add(fill, market.base, market.quote)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
