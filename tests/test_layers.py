@@ -6,6 +6,7 @@ Every import counts, including those under ``if TYPE_CHECKING:`` and inside func
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,3 +80,14 @@ def test_no_import_cycle_in_the_host():
 
     cycles = [c for c in map(cycle_from, sorted(graph)) if c]
     assert not cycles, "import cycles in bot/:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_plugin_guide_points_plugins_at_the_public_api_only():
+    """docs/plugins.md imports nothing but ``bot.api`` (and its submodules) in its examples, and never tells a plugin
+    to use a private module's member (``bot.store.money``): what it shows is what a plugin may use."""
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    imports = re.findall(r"^\s*(?:from|import) (bot(?:\.[a-z_]+)*)", guide, re.MULTILINE)
+    assert imports and [m for m in imports if m != "bot" and not m.startswith("bot.api")] == []
+    members = re.findall(r"`[^`\n]*\bbot\.(?:store|settings|domain|execution|ledger|exact|units|redact)\.[A-Za-z_]+"
+                         r"[^`\n]*`", guide)
+    assert members == [] and "imports only `bot.settings`" not in guide, members

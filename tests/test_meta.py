@@ -36,3 +36,14 @@ def test_every_hook_is_exercised_by_a_test():
     sources += "\n".join(p.read_text() for p in (ROOT / "tests" / "example_plugin").rglob("*.py"))
     missing = [name for name in HOOKS if not re.search(rf"def {name}\(", sources)]
     assert not missing, f"no test implements hook(s): {missing}"
+
+
+def test_the_host_ships_its_type_information():
+    """A plugin type-checks against an installed arbot (PEP 561): ``bot/py.typed`` is in the package, and the
+    package data pip installs lists it."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "bot" / "py.typed").is_file()
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "py.typed" in data["package-data"]["bot"]
