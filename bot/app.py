@@ -692,7 +692,9 @@ class Bot:
         """Store which strategies are paused, by whom, and which the kill switch paused: a pause outlives a crash or
         a restart (only /resume, or the risk check that paused one, lifts it). A store that cannot be written is
         logged; the pause holds in this run whatever the store says."""
-        state = {"paused": {name: by for name, by in self._paused_by.items() if self.strategies[name].paused},
+        # a strategy left out of this run (it failed to start) keeps the pause it had
+        state = {"paused": {name: by for name, by in self._paused_by.items()
+                            if (strategy := self.strategies.get(name)) is None or strategy.paused},
                  "killed": sorted(self._killed)}
         try:
             self.store.set_state("paused", json.dumps(state, sort_keys=True), self.clock.time_ns())
@@ -714,17 +716,18 @@ class Bot:
         except (ValueError, KeyError, TypeError):
             log.error("the stored pauses cannot be read; every strategy starts paused (/resume to trade): %r", text)
             paused, killed = {name: "host (unreadable stored pauses)" for name in self.strategies}, set()
-        kept = {name: str(by) for name, by in paused.items() if name in self.strategies}
-        for name, by in kept.items():
-            self.strategies[name].paused = True
-            self._paused_by[name] = by
-        self._killed.update(name for name in killed if name in kept)
-        return kept
+        for name, by in paused.items():  # one not configured now keeps its pause for when it is again
+            self._paused_by[name] = str(by)
+            if name in self.strategies:
+                self.strategies[name].paused = True
+        self._killed.update(name for name in killed if name in paused)
+        return {name: self._paused_by[name] for name in paused if name in self.strategies}
 
     def paused_by(self, component: str) -> list[str]:
         """The strategies risk check ``component`` paused that are paused still (a restart keeps them)."""
         return sorted(name for name, by in self._paused_by.items()
-                      if by == f"risk {component}" and self.strategies[name].paused)
+                      if by == f"risk {component}" and (strategy := self.strategies.get(name)) is not None
+                      and strategy.paused)
 
     def pause(self, names: list[str], by: str) -> None:
         for name in names:

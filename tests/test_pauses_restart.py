@@ -42,3 +42,15 @@ async def test_the_kill_switch_and_an_operators_pause_hold_across_a_restart(make
     assert third.strategies["arb"].paused and third.killed("arb")
     reply = await third.commands.dispatch(Caller("telegram", "1", "operator"), "resume", ["arb"])
     assert reply.confirm_token  # resuming after the kill switch asks first, after a restart too
+
+
+async def test_a_strategy_left_out_of_a_run_keeps_its_pause_for_the_next(make_bot):
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    first.operator.pause(["other"], ADMIN)
+    await first.stop()
+    without = await make_bot(CONFIG.replace('[strategies.other]\ntype = "recorder"\n', ""), extra=PLUGINS)
+    assert "other" not in without.strategies
+    without.resume(["arb"], "operator")  # a change of the pauses while it is left out
+    await without.stop()
+    again = await make_bot(CONFIG, extra=PLUGINS)
+    assert again.strategies["other"].paused and not again.strategies["arb"].paused
