@@ -9,13 +9,15 @@ import pytest
 from bot.api import InsufficientFunds, PermanentError, PostOnlyWouldCross
 from bot.domain import Liquidity, MarketInfo, Order, OrderStatus, OrderType, Side, TimeInForce
 from plugins.paper.engine import MatchingEngine
+from plugins.paper.events import new_fill
 from plugins.paper.market import MarketParams, SimulatedMarket
+from plugins.paper.orders import PaperOrder
 
 D = Decimal
 LOT = 100_000  # lots per BTC (lot size 0.00001)
 
 
-def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, balances=None):
+def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, balances=None, open_orders=()):
     params = MarketParams(
         tick_size=D("0.01"), lot_size=D("0.00001"), start_price=D(start_price), spread_ticks=10,
         level_step_ticks=10, depth_levels=10, level_qty=D("0.5"), volatility_bps=D("0.5"), seed=1,
@@ -24,8 +26,8 @@ def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, bal
     rules = {"BTC/USD": MarketInfo("BTC/USD", "BTC", "USD", D("0.01"), D("0.00001"), min_qty=D("0.0001"))}
     engine = MatchingEngine(
         "paper", {"BTC/USD": market}, rules, maker_fee_bps=D(maker), taker_fee_bps=D(taker),
-        fee_decimals=fee_decimals, balances=balances or {"USD": D("100000"), "BTC": D("1")}, open_orders=[],
-        last_order_seq=0, last_trade_seq=0,
+        fee_decimals=fee_decimals, balances=balances or {"USD": D("100000"), "BTC": D("1")},
+        open_orders=list(open_orders), last_order_seq=0, last_trade_seq=0,
     )
     return engine, market
 
@@ -204,6 +206,45 @@ def test_fees_round_half_up_at_the_configured_precision():
     # 50.00 * 0.3125 = 15.625; 16 bps = 0.025 exactly: half up gives 0.03 (half even would give 0.02).
     assert [(f.price, f.fee) for f in placed.fills] == [(D("50.00"), D("0.03"))]
     assert balance(engine, "USD")[1] == D("100000") - D("15.625") - D("0.03")
+
+
+def test_an_order_split_into_fills_pays_at_most_its_exact_fees_rounded_up_and_no_balance_goes_below_zero():
+    # 10 bps, fees to cents. The buy (10.00 USD) reserves 10.00 + ceil(0.01) = 10.01, all the account
+    # holds; it fills in two halves whose fees (0.005 each) would each round half up to 0.01.
+    engine, market = make_engine(maker="10", taker="10", fee_decimals=2, balances={"USD": D("10.01"), "BTC": D("0")})
+    set_market(market, bid="25000.00")  # ask 25000.10: the buy rests
+    placed = engine.place(order("b", Side.BUY, "0.0004", "25000.00"), now_ns=1)
+
+    seen = []
+    for ts in (2, 3):
+        set_market(market, bid="25000.00", trade=(Side.SELL, "25000.00", "0.0002"))
+        engine.match(market, now_ns=ts)
+        seen.append(balance(engine, "USD"))
+
+    assert placed.status is OrderStatus.FILLED
+    # The exact fees are 0.01: the second fill pays what the first left of them, nothing.
+    assert [f.fee for f in placed.fills] == [D("0.01"), D("0.00")]
+    assert seen == [(D("0.00"), D("5.00")), (D("0.00"), D("0.00"))]
+
+
+def test_a_restored_partly_filled_buy_reserves_what_the_rest_may_still_cost():
+    # The buy of the test above after its first fill and a restart: its exact fees (0.005) are taken
+    # again from its fills, so the rest reserves 5.00 + ceil(0.005 + 0.005) - 0.01 paid = 5.00.
+    first = new_fill("paper", "BTC/USD", "b", "paper-1", Side.BUY, D("25000.00"), D("0.0002"), D("0.01"), "USD",
+                     Liquidity.MAKER, 2)
+    restored = PaperOrder(client_order_id="b", exchange_order_id="paper-o-1", seq=1, symbol="BTC/USD",
+                          side=Side.BUY, order_type=OrderType.LIMIT, tif=TimeInForce.GTC, post_only=False,
+                          qty=D("0.0004"), price=D("25000.00"), status=OrderStatus.OPEN, created_ns=1, updated_ns=2,
+                          filled_qty=D("0.0002"), fee=D("0.01"), fills=[first])
+    engine, market = make_engine(maker="10", taker="10", fee_decimals=2,
+                                 balances={"USD": D("5.00"), "BTC": D("0.0002")}, open_orders=[restored])
+    assert balance(engine, "USD") == (D("0.00"), D("5.00"))
+
+    set_market(market, bid="25000.00", trade=(Side.SELL, "25000.00", "0.0002"))
+    engine.match(market, now_ns=3)
+
+    assert restored.status is OrderStatus.FILLED and restored.fills[-1].fee == D("0.00")
+    assert balance(engine, "USD") == (D("0.00"), D("0.00"))
 
 
 @pytest.mark.parametrize(
