@@ -28,6 +28,9 @@ docstring):
   the fees it paid: never less than its fills may still cost, so no balance goes below zero) and
   vanish when the order ends. A market buy needs the quote its walk will cost, checked before
   anything fills.
+* **Restart.** Resting orders come back from the state file. One whose limit is off the grid of a
+  ``tick_size`` changed since rests at the nearest tick on its own side of the limit (a buy's
+  below, a sell's above): it never fills beyond its limit.
 * **Checks.** Unknown symbol, size not above zero, not a multiple of ``lot_size`` or below
   ``min_qty``, limit price missing or off the tick grid, limit value below ``min_notional``, and
   post-only market orders are refused with :class:`PermanentError`.
@@ -35,7 +38,7 @@ docstring):
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.api import (
     BPS,
@@ -406,7 +409,10 @@ class MatchingEngine:
         self._open[order.client_order_id] = order
         rules = self._rules.get(order.symbol)
         if rules is not None and order.price is not None:
-            order.price_ticks = int(order.price / rules.tick_size)
+            # Off the grid of a tick size changed since it was placed, the limit moves onto it, never
+            # beyond it (a buy's down, a sell's up): the order never fills at a worse price than it asked.
+            rounding = ROUND_FLOOR if order.side is Side.BUY else ROUND_CEILING
+            order.price_ticks = int((order.price / rules.tick_size).to_integral_value(rounding))
             order.qty_lots = int(order.qty / rules.lot_size)
             order.filled_lots = int(order.filled_qty / rules.lot_size)
             self._resting[order.symbol].add(order)
