@@ -78,3 +78,19 @@ def test_arbot_report_on_a_backtests_store_shows_the_backtest_of_a_config_that_n
     assert out.returncode == 0, out.stderr
     assert "arbot report: bot backtest" in out.stdout
     assert "btc-grid" in out.stdout
+
+
+def test_arbot_report_on_a_grid_backtests_store_prints_no_failing_plugin_section(tmp_path):
+    """The arb plugin is loaded but no arb strategy ran: the store has no arb tables, and its section is absent.
+    (Both commands in their own process: one that imported the arb models would have created the tables.)"""
+    config = tmp_path / "grid.toml"
+    config.write_text(GRID + '[bot]\nname = "bt"\n')
+    backtest = arbot("backtest", "--config", str(config), "--out", "out", "--steps", "300", cwd=tmp_path)
+    assert backtest.returncode == 0, backtest.stderr[-3000:]
+
+    out = arbot("report", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'out' / 'backtest.db'}",
+                cwd=tmp_path)
+
+    assert out.returncode == 0, out.stderr
+    assert "arbot report: bot bt" in out.stdout and "btc-grid" in out.stdout
+    assert "report section failed" not in out.stdout and "Arbitrage" not in out.stdout
