@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs, redact
-from .config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml, resolve_secrets
+from .config import (
+    BACKTEST_BOT,
+    DEFAULT_SOURCE,
+    Config,
+    build_config,
+    default_toml,
+    plugins_disabled,
+    read_toml,
+    resolve_secrets,
+)
 from .errors import UserError
 from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
@@ -212,7 +221,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     store = open_store(args.db or config.db_url, config)
     try:
-        for n, bot in enumerate(store.bots() if args.all else [store.bot]):
+        for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
             if args.all:
                 print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
             print(report_reply(store, bot=bot).render_text())
@@ -226,6 +235,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def report_bot(store: Store, config: Config) -> str:
+    """The bot whose report ``arbot report`` shows: ``config``'s (``[bot] name``, else the host name), or, when
+    the config names none and the store's only bot is a backtest's (``DIR/backtest.db``), the backtest's. No
+    config may take that name: on a database bots share, this never picks another bot's rows."""
+    if not config.bot.name and store.bots() == [BACKTEST_BOT]:
+        return BACKTEST_BOT
+    return store.bot
 
 
 def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:

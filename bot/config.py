@@ -38,6 +38,9 @@ from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, optio
 MODES = ("observe", "paper", "live")
 BOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 """A bot's name: safe in a NATS subject token, a metric label, a client order id and a file name."""
+BACKTEST_BOT = "backtest"
+"""The bot name of a backtest's rows when its config names none (never the host name: results are the same on
+every machine). No config may take it, so ``arbot report`` can tell a backtest's store by it."""
 
 # config table -> component kind
 SECTIONS: dict[str, str] = {"exchanges": "exchange", "strategies": "strategy", "risk": "risk", "notifiers": "notifier"}
@@ -48,7 +51,8 @@ assert set(SECTIONS.values()) == set(COMPONENT_KINDS)
 class BotSettings:
     name: str = option("", max_len=64, help="this bot's name in a fleet: on its stored rows, alerts, metrics, stream "
                                             "events and client order ids; letters, digits, - and _ (empty: the "
-                                            "machine's host name)")
+                                            "machine's host name; a backtest's: \"backtest\", which no config "
+                                            "may take)")
     db_url: str = option("sqlite:///arbot.db", help="URL of the store: sqlite:///PATH (relative to data_dir) or "
                                                      "postgresql://USER:PASSWORD@HOST:PORT/DB, or a secret reference "
                                                      "env:NAME / file:PATH holding the URL")
@@ -73,6 +77,9 @@ class BotSettings:
         if self.name and not BOT_NAME.fullmatch(self.name):
             problems.append(("name", f'"{self.name}" is not a bot name: use letters, digits, - and _ '
                                      '(at most 64, starting with a letter or digit), e.g. "vps-1"'))
+        elif self.name == BACKTEST_BOT:
+            problems.append(("name", f'"{BACKTEST_BOT}" names the rows of a backtest whose config names no bot: '
+                                     'choose another name (or none, in a backtest)'))
         return problems
 
     def resolved_name(self) -> str:

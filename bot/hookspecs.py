@@ -147,6 +147,8 @@ def report_sections(store: Store) -> list[Reply] | None:
     host's own table. Read your plugin's tables (or the host's) and return one Reply per section:
     a ``title``, optional ``rows`` (first row a header when ``header=True``) and ``text``. Read
     only; a hook that raises is reported with the plugin's name and the other sections still print.
+    Your tables may be missing (a store where none of your components ran: :meth:`Store.has_table`
+    says): return None then, never an error.
     """
 
 
@@ -158,7 +160,8 @@ def executions(store: Store, strategy: str | None, since_ns: int | None, until_n
     Called through ``Operator.executions`` (the web console's ``/api/v1/arb/executions``), in a
     worker thread, with the bot's store: return at most ``limit`` of your strategies' executions
     created in ``[since_ns, until_ns)`` (bounds None: open), of ``strategy`` if given, newest first,
-    as :class:`~bot.api.ExecutionView`; None when you have none. Read only.
+    as :class:`~bot.api.ExecutionView`; None when you have none (as when your tables are missing:
+    :meth:`Store.has_table`). Read only.
     """
 
 

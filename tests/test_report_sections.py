@@ -106,3 +106,21 @@ def test_the_arb_plugin_reports_its_executions(db_url):
         assert arb[8:] == ("3.00", "0.40", "1.30")  # USDC, to the cent
     finally:
         store.close()
+
+
+def test_the_arb_plugin_has_no_section_and_no_executions_on_a_store_without_its_tables(db_url):
+    """A store where no arb strategy ran (a grid's backtest) lacks the arb tables: they are created only when a
+    store opens after the plugin's models were imported. Nothing to report then, never "no such table"."""
+    from plugins.arb import executions, report_sections
+    from plugins.arb.records import ArbExecutionRow, ArbOpportunityRow
+
+    store = Store(db_url).open()
+    try:
+        with store.engine.begin() as conn:  # this test process imported the models before the store opened
+            for model in (ArbOpportunityRow, ArbExecutionRow):
+                model.__table__.drop(conn)
+        assert not store.has_table(ArbOpportunityRow) and not store.has_table(ArbExecutionRow)
+        assert report_sections(store) is None
+        assert executions(store, None, None, None, 10) == []
+    finally:
+        store.close()

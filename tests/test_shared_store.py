@@ -19,14 +19,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
-from bot import identity
+from bot import cli, identity
 from bot.api import OrderIntent
 from bot.app import Bot
-from bot.config import build_config, parse_toml
+from bot.config import BACKTEST_BOT, build_config, parse_toml
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side, Transfer, TransferStatus
 from bot.ledger import Ledger, totals
 from bot.plugins import collect, load_plugins
 from bot.report import fleet_reply
+from bot.settings import ConfigError
 from bot.store import Store, StoreError, engine_url, migrate
 from plugins.limits.peaks import load_peaks, save_peaks  # a plugin table: created when the store opens
 from tests.helpers.processes import arbot, wait_until
@@ -134,6 +135,27 @@ def test_arbot_report_shows_this_bot_and_all_shows_every_bot_then_the_fleet(two,
     fleet = out[out.index("=== fleet ==="):].splitlines()
     rows = {line.split()[0]: line for line in fleet if line.startswith(("alpha", "beta", "fleet total"))}
     assert "50.00 USD" in rows["alpha"] and "-10.00 USD" in rows["beta"] and "39.96 USD" in rows["fleet"]
+
+
+def test_a_config_naming_no_bot_reports_a_backtest_only_on_a_store_whose_only_bot_is_the_backtest(db_url):
+    registry = collect(load_plugins())
+
+    def config(toml: str):
+        return build_config(parse_toml(toml, "test"), registry, "test")
+
+    unnamed, named = config(""), config('[bot]\nname = "beta"\n')
+    host = unnamed.bot.resolved_name()
+    store = Store(db_url, bot=BACKTEST_BOT).open()
+    try:
+        trade(store, "30000", "30100")  # a backtest's store: its only bot is the backtest
+        assert cli.report_bot(store.scoped(host), unnamed) == BACKTEST_BOT
+        assert cli.report_bot(store.scoped("beta"), named) == "beta"  # a named bot reads its own rows, always
+        trade(store.scoped("alpha"), "30000", "30040")  # a database another bot shares: this bot's own rows
+        assert cli.report_bot(store.scoped(host), unnamed) == host
+    finally:
+        store.close()
+    with pytest.raises(ConfigError, match='"backtest" names the rows of a backtest whose config names no bot'):
+        config(f'[bot]\nname = "{BACKTEST_BOT}"\n')
 
 
 def test_two_bots_draw_different_client_order_id_epochs(two, tmp_path, monkeypatch):

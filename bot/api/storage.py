@@ -8,7 +8,9 @@ must be on disk before something leaves go through ``store.record`` / ``store.re
 log written from the event loop through ``store.record_many(table, rows, wait=False)``
 (:class:`StoreBusy`: nothing written, try again later; :func:`is_store_error` tells any other failure of the
 store itself, the disk full or the database gone, from a bad row). Tables
-are created when the store opens, for every table class imported by then. The host's own tables
+are created when the store opens, for every table class imported by then: a hook that may run on a
+store where none of the plugin's components ran (``report_sections``, ``executions``) checks
+``store.has_table(MyRow)`` first. The host's own tables
 (orders, fills, ...) are not part of the API: read them through :class:`~bot.api.Context`
 (``stored_orders``, ``stored_fills``, ``stored_position``) or the :class:`~bot.api.Operator`.
 

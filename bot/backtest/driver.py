@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
+from ..config import BACKTEST_BOT, DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
 from ..domain import ExecutionResult, Fill, Opportunity
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
@@ -117,10 +117,6 @@ class BacktestResult:
 
 # --- the config ---------------------------------------------------------------------------------
 
-
-BACKTEST_BOT = "backtest"
-"""The bot name of a backtest's rows when the config names none (never the host name: results are the
-same on every machine)."""
 
 def venue_plan(name: str, comp: Any, cls: type[Steppable], source: str = "config") -> BacktestPlan:
     """The plan of one configured exchange (its class implements the contract); BacktestError names

@@ -565,6 +565,12 @@ class Store:
         view.bot = bot
         return view
 
+    def has_table(self, table: Table | type[SQLModel]) -> bool:
+        """True when ``table`` exists in this database. A plugin's tables are created by :meth:`open` only once its
+        models are imported: a store where none of its components ran (``arbot report`` on a grid's store reading
+        the arb plugin's section) may have none."""
+        return inspect(self.engine).has_table(_table(table).name)
+
     def bots(self) -> list[str]:
         """Every bot with a row in the host's tables (orders, fills, balances, risk events, ...), sorted."""
         names: set[str] = set()

@@ -22,7 +22,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from sqlalchemy import Table
-from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.api import ExecutionLeg, ExecutionView, split_symbol
@@ -260,6 +259,12 @@ def executions(store: Store, strategy: str | None = None, limit: int = 50) -> li
 
 
 
+def stored_here(store: Store) -> bool:
+    """True when the store has the arbitrage tables: a store where no arb strategy ran (a grid's backtest) has
+    none, and reading them would fail."""
+    return store.has_table(ArbOpportunityRow) and store.has_table(ArbExecutionRow)
+
+
 def own_strategies(store: Store) -> set[str] | None:
     """The strategy names whose arbitrage rows belong to the store's bot; None for all of them.
 
@@ -283,6 +288,8 @@ def summary(store: Store) -> list[tuple[str, ...]]:
     """
     rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "refused", "hedged",
                                     "residual", "predicted", "realized", "mean |error|")]
+    if not stored_here(store):
+        return rows
     own = own_strategies(store)
     with store.session() as s:
         seen: dict[str, list[int]] = {}
@@ -330,7 +337,7 @@ def execution_views(store: Store, strategy: str | None, since_ns: int | None, un
     """The ``executions`` hook: executions created in ``[since_ns, until_ns)``, newest first, as the
     operator's read model (legs with their submission and final times); the store's bot's only
     (:func:`own_strategies`)."""
-    if not sa_inspect(store.engine).has_table(str(ArbExecutionRow.__tablename__)):  # no arb strategy ran here
+    if not stored_here(store):
         return []
     own = own_strategies(store)
     with store.session() as s:

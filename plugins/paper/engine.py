@@ -19,10 +19,18 @@ docstring):
   (:class:`~plugins.paper.book_market.BookMarket`) remembers what we took from each level while
   its source keeps the level unchanged (:meth:`Market.consume`), so one level cannot fill us twice.
 * **Money.** Fees are charged in the quote asset: ``price * qty * fee_bps / 10000`` rounded half
-  up to ``fee_decimals`` decimals, one fee per fill. A resting or arriving buy reserves
-  ``price * qty`` plus the larger of the two fees (rounded up); a sell reserves its base size.
-  Reservations shrink with each fill and vanish when the order ends. A market buy needs the quote
-  its walk will cost, checked before anything fills.
+  up to ``fee_decimals`` decimals, one fee per fill, except that an order never pays more than its
+  exact fees (those of its fills before rounding) rounded up: a fill that would take it past them
+  pays what is left (maybe nothing), so the roundings of many small fills cannot add up. A resting
+  or arriving buy reserves ``price * qty`` plus the larger of the two fees (rounded up); a sell
+  reserves its base size. Reservations shrink with each fill (a buy keeps the value of what is
+  left at its price, plus its exact fees so far and the larger fee on that value, rounded up, less
+  the fees it paid: never less than its fills may still cost, so no balance goes below zero) and
+  vanish when the order ends. A market buy needs the quote its walk will cost, checked before
+  anything fills.
+* **Restart.** Resting orders come back from the state file. One whose limit is off the grid of a
+  ``tick_size`` changed since rests at the nearest tick on its own side of the limit (a buy's
+  below, a sell's above): it never fills beyond its limit.
 * **Checks.** Unknown symbol, size not above zero, not a multiple of ``lot_size`` or below
   ``min_qty``, limit price missing or off the tick grid, limit value below ``min_notional``, and
   post-only market orders are refused with :class:`PermanentError`.
@@ -30,7 +38,7 @@ docstring):
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.api import (
     BPS,
@@ -252,7 +260,7 @@ class MatchingEngine:
             raise PostOnlyWouldCross(
                 f"post-only {order.side} at {order.price} would cross the best {'ask' if buy else 'bid'} {touch}"
             )
-        self._hold(order, self._reserve_for(order, order.qty))
+        self._hold(order, self._reserve_for(order))
         self._changed(order)
         if crosses:
             taken = 0
@@ -314,7 +322,10 @@ class MatchingEngine:
         price = market.price(ticks)
         qty = market.qty(lots)
         notional = price * qty
-        fee = self._fee(notional, self._maker_rate if liquidity is Liquidity.MAKER else self._taker_rate)
+        rate = self._rate(liquidity)
+        order.exact_fee += notional * rate
+        # Half-up rounding of each fill could add up past what the order reserved for its fees.
+        fee = min(self._fee(notional, rate), self._round_up(order.exact_fee) - order.fee)
         self.trade_seq += 1
         fill = new_fill(self.exchange, order.symbol, order.client_order_id, f"paper-{self.trade_seq}", order.side,
                         price, qty, fee, rules.quote, liquidity, now_ns)
@@ -335,19 +346,28 @@ class MatchingEngine:
             order.status = OrderStatus.FILLED
             self._end(order)
         else:
-            self._hold(order, self._reserve_for(order, order.remaining_qty))
+            self._hold(order, self._reserve_for(order))
             self._changed(order)
+
+    def _rate(self, liquidity: Liquidity) -> Decimal:
+        return self._maker_rate if liquidity is Liquidity.MAKER else self._taker_rate
 
     def _fee(self, notional: Decimal, rate: Decimal) -> Decimal:
         return (notional * rate).quantize(self._fee_quantum, rounding=ROUND_HALF_UP)
 
-    def _reserve_for(self, order: PaperOrder, qty: Decimal) -> Decimal:
+    def _round_up(self, fee: Decimal) -> Decimal:
+        return fee.quantize(self._fee_quantum, rounding=ROUND_CEILING)
+
+    def _reserve_for(self, order: PaperOrder) -> Decimal:
+        """What ``order`` must hold for the rest of it: a sell its base size; a buy the value of the
+        rest at its price and, for fees, at most what it may still pay (see "Money" above)."""
         if order.order_type is OrderType.MARKET or order.price is None:
             return ZERO  # executes at once; what it needs was checked up front
+        qty = order.remaining_qty
         if order.side is Side.SELL:
             return qty
         value = order.price * qty
-        return value + (value * self._reserve_rate).quantize(self._fee_quantum, rounding=ROUND_CEILING)
+        return value + self._round_up(order.exact_fee + value * self._reserve_rate) - order.fee
 
     def _asset_reserved(self, order: PaperOrder) -> str:
         rules = self._rules.get(order.symbol)
@@ -389,12 +409,19 @@ class MatchingEngine:
         self._open[order.client_order_id] = order
         rules = self._rules.get(order.symbol)
         if rules is not None and order.price is not None:
-            order.price_ticks = int(order.price / rules.tick_size)
+            # Off the grid of a tick size changed since it was placed, the limit moves onto it, never
+            # beyond it (a buy's down, a sell's up): the order never fills at a worse price than it asked.
+            rounding = ROUND_FLOOR if order.side is Side.BUY else ROUND_CEILING
+            order.price_ticks = int((order.price / rules.tick_size).to_integral_value(rounding))
             order.qty_lots = int(order.qty / rules.lot_size)
             order.filled_lots = int(order.filled_qty / rules.lot_size)
             self._resting[order.symbol].add(order)
         # Reservations are not stored: they follow from the open orders (may exceed free after a
-        # settings change; the account then simply has less free balance).
+        # settings change; the account then simply has less free balance). So do the exact fees, at
+        # today's rates; rates lowered since may put them, rounded up, below what the order paid: then
+        # they count as what it paid (it pays no more fees until its fills catch up).
+        exact_fee = sum((f.price * f.qty * self._rate(f.liquidity) for f in order.fills), ZERO)
+        order.exact_fee = exact_fee if self._round_up(exact_fee) >= order.fee else order.fee
         asset = self._asset_reserved(order)
-        order.reserved = self._reserve_for(order, order.remaining_qty)
+        order.reserved = self._reserve_for(order)
         self._reserved[asset] = self._reserved.get(asset, ZERO) + order.reserved

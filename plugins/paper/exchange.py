@@ -77,7 +77,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     cross raise ``PostOnlyWouldCross``; the rest of a GTC order rests and fills as maker, at its own
     price, when a later step's book moves through it (up to the size of the levels through it) or
     a public trade prints at or through it (up to the trade's size). IOC and market orders cancel
-    what does not fill at once. Fees are in the quote asset, rounded half up to ``fee_decimals``.
+    what does not fill at once. Fees are in the quote asset, rounded half up to ``fee_decimals`` per
+    fill; an order's fees never exceed its exact fees rounded up.
 
     **Fills on the bus.** Whenever one of our orders fills — resting in a later step *or*
     immediately on arrival — each ``Fill`` (trade id ``paper-<n>``, unique for the life of the
@@ -93,7 +94,9 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     Coinbase does). Refused orders are kept as REJECTED (with the reason), so :meth:`fetch_order`
     can tell "refused" from "never arrived" (None). Each request is one transaction, committed
     before the answer leaves; the market position is saved every ``SAVE_MARKETS_EVERY`` steps and on
-    stop, and a restarted venue carries on from there (initial balances apply only to a new file).
+    stop, and a restarted venue carries on from there (initial balances apply only to a new file). A
+    resting order whose limit is off the grid of a ``tick_size`` changed since rests at the nearest
+    tick that does not pass its limit (a buy's below, a sell's above; logged): it never fills beyond it.
 
     **Transfers** (:mod:`plugins.paper.transfers`): withdrawals with ``withdrawal_fees`` and deposits
     credited ``transfer_delay_s`` after they were sent, for inventory rebalancing in a paper run.
@@ -183,6 +186,12 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             last_trade_seq=last_trade_seq,
         )  # fmt: skip
         self.ctx.log.info("paper account %s: %d resting orders", path, len(open_orders))
+        for order in open_orders:
+            rules = self._rules.get(order.symbol)
+            if rules is not None and order.price is not None and order.price % rules.tick_size:
+                self.ctx.log.warning("paper %s: order %s's limit %s is off the tick size %s (changed since it was "
+                                     "placed); it rests at %s", self.name, order.client_order_id, order.price,
+                                     rules.tick_size, order.price_ticks * rules.tick_size)
         self._publish = self.ctx.bus.publish
         self._time_ns = self.ctx.clock.time_ns
         bus = self.ctx.bus

@@ -32,7 +32,7 @@ class PaperOrder:
     __slots__ = (
         "client_order_id", "exchange_order_id", "seq", "symbol", "side", "order_type", "tif", "post_only",
         "qty", "price", "status", "filled_qty", "notional", "fee", "reason", "created_ns", "updated_ns",
-        "fills", "price_ticks", "qty_lots", "filled_lots", "reserved",
+        "fills", "price_ticks", "qty_lots", "filled_lots", "reserved", "exact_fee",
     )  # fmt: skip
 
     def __init__(self, *, client_order_id: str, exchange_order_id: str, seq: int, symbol: str, side: Side,
@@ -62,6 +62,7 @@ class PaperOrder:
         self.qty_lots = 0
         self.filled_lots = 0
         self.reserved = ZERO
+        self.exact_fee = ZERO  # the fees of the fills so far before rounding; ``fee`` never exceeds it rounded up
 
     @property
     def remaining_qty(self) -> Decimal:

@@ -10,7 +10,8 @@ from decimal import Decimal, localcontext
 
 import pytest
 
-from bot.backtest.driver import BACKTEST_BOT, run_backtest
+from bot.backtest.driver import run_backtest
+from bot.config import BACKTEST_BOT
 from bot.ledger import strategy_figures
 from bot.store import Store
 from tests.backtest.backtest_kit import (

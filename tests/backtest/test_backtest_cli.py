@@ -8,12 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.backtest.driver import run_backtest
 from tests.backtest.backtest_kit import write_config
+from tests.backtest.test_backtest_pinned import GRID
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``arbot ARGS`` as a user runs it, with this checkout's code."""
+    env = {k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"}
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"})
+                          timeout=300, env={**env, "PYTHONPATH": str(ROOT)})
 
 
 def test_backtest_runs_and_writes_its_report(tmp_path):
@@ -56,3 +62,35 @@ def test_a_strategy_that_cannot_start_exits_1_with_its_reason(tmp_path):
     assert "backtest failed" in out.stderr and 'strategy "sol-arb" failed to start' in out.stderr
     assert "size_step" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "report" / "report.json").exists()
+
+
+def test_arbot_report_on_a_backtests_store_shows_the_backtest_of_a_config_that_names_no_bot(tmp_path):
+    """The command README "Backtesting" gives: the backtest's rows are under "backtest", not the host name."""
+    config = tmp_path / "grid.toml"
+    config.write_text(GRID)  # no [bot] name, as in the README's examples
+    result = run_backtest(config, tmp_path / "out", 600, chart=False)
+    fills = json.loads(result.report_json.read_text())["strategies"]["btc-grid"]["fills"]
+    assert fills > 0
+
+    out = arbot("report", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'out' / 'backtest.db'}",
+                cwd=tmp_path)
+
+    assert out.returncode == 0, out.stderr
+    assert "arbot report: bot backtest" in out.stdout
+    assert "btc-grid" in out.stdout
+
+
+def test_arbot_report_on_a_grid_backtests_store_prints_no_failing_plugin_section(tmp_path):
+    """The arb plugin is loaded but no arb strategy ran: the store has no arb tables, and its section is absent.
+    (Both commands in their own process: one that imported the arb models would have created the tables.)"""
+    config = tmp_path / "grid.toml"
+    config.write_text(GRID + '[bot]\nname = "bt"\n')
+    backtest = arbot("backtest", "--config", str(config), "--out", "out", "--steps", "300", cwd=tmp_path)
+    assert backtest.returncode == 0, backtest.stderr[-3000:]
+
+    out = arbot("report", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'out' / 'backtest.db'}",
+                cwd=tmp_path)
+
+    assert out.returncode == 0, out.stderr
+    assert "arbot report: bot bt" in out.stdout and "btc-grid" in out.stdout
+    assert "report section failed" not in out.stdout and "Arbitrage" not in out.stdout

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.backtest.driver import BACKTEST_BOT, run_backtest
+from bot.backtest.driver import run_backtest
+from bot.config import BACKTEST_BOT
 from bot.store import Store
 from tests.backtest.backtest_kit import write_config, write_kraken_recording
 from tests.plugins.arb.arb_kit import arb_plugins

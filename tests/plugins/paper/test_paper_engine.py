@@ -9,30 +9,33 @@ import pytest
 from bot.api import InsufficientFunds, PermanentError, PostOnlyWouldCross
 from bot.domain import Liquidity, MarketInfo, Order, OrderStatus, OrderType, Side, TimeInForce
 from plugins.paper.engine import MatchingEngine
+from plugins.paper.events import new_fill
 from plugins.paper.market import MarketParams, SimulatedMarket
+from plugins.paper.orders import PaperOrder
 
 D = Decimal
 LOT = 100_000  # lots per BTC (lot size 0.00001)
 
 
-def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, balances=None):
+def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, balances=None, open_orders=(),
+                tick_size="0.01"):
     params = MarketParams(
-        tick_size=D("0.01"), lot_size=D("0.00001"), start_price=D(start_price), spread_ticks=10,
+        tick_size=D(tick_size), lot_size=D("0.00001"), start_price=D(start_price), spread_ticks=10,
         level_step_ticks=10, depth_levels=10, level_qty=D("0.5"), volatility_bps=D("0.5"), seed=1,
     )
     market = SimulatedMarket("paper", "BTC/USD", params)
-    rules = {"BTC/USD": MarketInfo("BTC/USD", "BTC", "USD", D("0.01"), D("0.00001"), min_qty=D("0.0001"))}
+    rules = {"BTC/USD": MarketInfo("BTC/USD", "BTC", "USD", D(tick_size), D("0.00001"), min_qty=D("0.0001"))}
     engine = MatchingEngine(
         "paper", {"BTC/USD": market}, rules, maker_fee_bps=D(maker), taker_fee_bps=D(taker),
-        fee_decimals=fee_decimals, balances=balances or {"USD": D("100000"), "BTC": D("1")}, open_orders=[],
-        last_order_seq=0, last_trade_seq=0,
+        fee_decimals=fee_decimals, balances=balances or {"USD": D("100000"), "BTC": D("1")},
+        open_orders=list(open_orders), last_order_seq=0, last_trade_seq=0,
     )
     return engine, market
 
 
 def set_market(market, *, bid: str, bid_btc=(), ask_btc=(), trade=None):
     """Put the market in a known state: best bid, level sizes in BTC (best first), a public trade."""
-    market.bid_ticks = int(D(bid) / D("0.01"))
+    market.bid_ticks = int(D(bid) / market.tick_size)
     market.ask_ticks = market.bid_ticks + market.spread_ticks
     market.bid_lots = tuple(int(D(q) * LOT) for q in bid_btc)
     market.ask_lots = tuple(int(D(q) * LOT) for q in ask_btc)
@@ -40,7 +43,7 @@ def set_market(market, *, bid: str, bid_btc=(), ask_btc=(), trade=None):
         market.trade_lots = 0
     else:
         taker_side, price, qty = trade
-        market.trade_ticks = int(D(price) / D("0.01"))
+        market.trade_ticks = int(D(price) / market.tick_size)
         market.trade_lots = int(D(qty) * LOT)
         market.trade_taker_buy = taker_side is Side.BUY
 
@@ -50,6 +53,16 @@ def order(cid, side, qty, price=None, *, order_type=OrderType.LIMIT, tif=TimeInF
     return Order(
         client_order_id=cid, strategy="test", exchange="paper", symbol=symbol, side=side, qty=D(qty),
         price=None if price is None else D(price), order_type=order_type, tif=tif, post_only=post_only,
+    )
+
+
+def restored(cid, side, qty, price, *, fills=(), fee="0"):
+    """A resting order as the state file gives it back (its fills and fee paid so far)."""
+    return PaperOrder(
+        client_order_id=cid, exchange_order_id=f"paper-o-{cid}", seq=1, symbol="BTC/USD", side=side,
+        order_type=OrderType.LIMIT, tif=TimeInForce.GTC, post_only=False, qty=D(qty), price=D(price),
+        status=OrderStatus.OPEN, created_ns=0, updated_ns=0, filled_qty=sum((f.qty for f in fills), D(0)),
+        fee=D(fee), fills=list(fills),
     )
 
 
@@ -206,6 +219,42 @@ def test_fees_round_half_up_at_the_configured_precision():
     assert balance(engine, "USD")[1] == D("100000") - D("15.625") - D("0.03")
 
 
+def test_an_order_split_into_fills_pays_at_most_its_exact_fees_rounded_up_and_no_balance_goes_below_zero():
+    # 10 bps, fees to cents. The buy (10.00 USD) reserves 10.00 + ceil(0.01) = 10.01, all the account
+    # holds; it fills in two halves whose fees (0.005 each) would each round half up to 0.01.
+    engine, market = make_engine(maker="10", taker="10", fee_decimals=2, balances={"USD": D("10.01"), "BTC": D("0")})
+    set_market(market, bid="25000.00")  # ask 25000.10: the buy rests
+    placed = engine.place(order("b", Side.BUY, "0.0004", "25000.00"), now_ns=1)
+
+    seen = []
+    for ts in (2, 3):
+        set_market(market, bid="25000.00", trade=(Side.SELL, "25000.00", "0.0002"))
+        engine.match(market, now_ns=ts)
+        seen.append(balance(engine, "USD"))
+
+    assert placed.status is OrderStatus.FILLED
+    # The exact fees are 0.01: the second fill pays what the first left of them, nothing.
+    assert [f.fee for f in placed.fills] == [D("0.01"), D("0.00")]
+    assert seen == [(D("0.00"), D("5.00")), (D("0.00"), D("0.00"))]
+
+
+def test_a_restored_partly_filled_buy_reserves_what_the_rest_may_still_cost():
+    # The buy of the test above after its first fill and a restart: its exact fees (0.005) are taken
+    # again from its fills, so the rest reserves 5.00 + ceil(0.005 + 0.005) - 0.01 paid = 5.00.
+    first = new_fill("paper", "BTC/USD", "b", "paper-1", Side.BUY, D("25000.00"), D("0.0002"), D("0.01"), "USD",
+                     Liquidity.MAKER, 2)
+    buy = restored("b", Side.BUY, "0.0004", "25000.00", fills=[first], fee="0.01")
+    engine, market = make_engine(maker="10", taker="10", fee_decimals=2,
+                                 balances={"USD": D("5.00"), "BTC": D("0.0002")}, open_orders=[buy])
+    assert balance(engine, "USD") == (D("0.00"), D("5.00"))
+
+    set_market(market, bid="25000.00", trade=(Side.SELL, "25000.00", "0.0002"))
+    engine.match(market, now_ns=3)
+
+    assert buy.status is OrderStatus.FILLED and buy.fills[-1].fee == D("0.00")
+    assert balance(engine, "USD") == (D("0.00"), D("0.00"))
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -294,6 +343,24 @@ def test_resting_orders_share_liquidity_best_price_then_oldest_first():
     assert (best.filled_qty, old.filled_qty, new.filled_qty) == (D("0.2"), D("0.1"), D("0"))
     assert best.fills[0].price == D("29995.00") and old.fills[0].price == D("29990.00")
     assert [o.client_order_id for o in engine.open_orders()] == ["old", "new"]
+
+
+def test_a_restored_order_off_a_changed_tick_size_never_fills_beyond_its_limit():
+    # Placed on a 0.01 grid; the venue restarts with tick_size 0.1. The buy rests at 29999.9, the sell
+    # at 30000.1: the ticks next to their limits that do not pass them.
+    buy = restored("b", Side.BUY, "0.1", "29999.95")
+    sell = restored("s", Side.SELL, "0.1", "30000.05")
+    engine, market = make_engine(tick_size="0.1", open_orders=[buy, sell])
+
+    # Bids at 30000.0 and a seller printing there: past neither limit.
+    set_market(market, bid="30000.0", bid_btc=("1",), trade=(Side.SELL, "30000.0", "1"))
+    engine.match(market, now_ns=1)
+    assert sell.fills == [] and buy.fills == []
+
+    set_market(market, bid="30000.1", bid_btc=("1",), trade=(Side.SELL, "29999.9", "1"))
+    engine.match(market, now_ns=2)
+    assert [(f.price, f.qty) for f in sell.fills] == [(D("30000.1"), D("0.1"))]
+    assert [(f.price, f.qty) for f in buy.fills] == [(D("29999.9"), D("0.1"))]
 
 
 def test_a_quiet_step_changes_nothing():

@@ -291,6 +291,22 @@ async def test_state_survives_stop_and_start(make_exchange, bot):
     assert (await second.balances())["BTC"].total != D("1")
 
 
+async def test_a_resting_order_off_a_changed_tick_size_is_said_to_rest_on_the_new_grid(make_exchange, caplog):
+    first = make_exchange()
+    await first.start()
+    bid, _ = book(first)
+    limit = (bid - D("10")).quantize(D("1")) + D("0.05")  # on the 0.01 grid, off a 0.1 one
+    await first.place_order(order("rest", Side.BUY, "0.1", limit))
+    await first.stop()
+
+    second = make_exchange(tick_size=D("0.1"))
+    await second.start()
+
+    assert [o.client_order_id for o in await second.open_orders()] == ["rest"]
+    assert (f"paper paper: order rest's limit {limit} is off the tick size 0.1 (changed since it was placed); "
+            f"it rests at {(limit - D('0.05')).quantize(D('0.1'))}") in caplog.text
+
+
 async def test_initial_balances_apply_only_to_a_new_state_file(make_exchange):
     first = make_exchange(initial_balances={"USD": "500", "BTC": "0"})
     await first.start()
