@@ -199,6 +199,8 @@ class Bot:
         self._strategies_stopped = False
         self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
         """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
+        self._failing_reads: set[tuple[str, str]] = set()
+        """(component, method) of the reads (:meth:`ask`) that raised last time: reported once per streak."""
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -909,6 +911,23 @@ class Bot:
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
         self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
 
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        """``component.method(*args)``, a read of a plugin's component (``status``, ``usage``, ``markets``,
+        ``chart_levels``), or None when it raised: reported against the component's plugin once per streak (not
+        again until it has answered in between), so a page polled every second does not alert every second."""
+        key = (component.name, method)
+        try:
+            answer = getattr(component, method)(*args)
+        except Exception as exc:
+            if key not in self._failing_reads:
+                self._failing_reads.add(key)
+                kind = getattr(getattr(component, "ctx", None), "kind", "component")
+                self.plugin_failed(self._owner_plugin.get(component.name, component.name),
+                                   f'{kind} "{component.name}": {method}() raised {type(exc).__name__}: {exc}', exc)
+            return None
+        self._failing_reads.discard(key)
+        return answer
+
     def plugin_failed(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
         """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted; ``exc``'s
         traceback is logged at DEBUG."""
@@ -1150,7 +1169,12 @@ class HostOperator(Operator):
     # --- risk and plugins -----------------------------------------------------------------------
 
     def risk(self) -> list[RiskView]:
-        return [RiskView(check.name, dict(check.status()), dict(check.usage())) for check in self._bot.risk.checks]
+        views = []
+        for check in self._bot.risk.checks:
+            facts, usage = self._bot.ask(check, "status"), self._bot.ask(check, "usage")
+            views.append(RiskView(check.name, {"status()": "failed"} if facts is None else dict(facts),
+                                  dict(usage or {})))
+        return views
 
     def risk_trips(self, limit: int) -> list[RiskTrip]:
         return [RiskTrip(ts_ns=row.ts_ns, check=row.check_name, action=row.action, reason=row.reason,
@@ -1171,6 +1195,9 @@ class HostOperator(Operator):
 
     def commands_for(self, caller: Caller) -> list[Command]:
         return self._bot.commands.visible_to(caller)
+
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        return self._bot.ask(component, method, *args)
 
     # --- acting ----------------------------------------------------------------------------------
 

@@ -1143,7 +1143,8 @@ class Operator(abc.ABC):
 
     @abc.abstractmethod
     def risk(self) -> list[RiskView]:
-        """Every risk check with its current ``status()`` facts."""
+        """Every risk check with its current ``status()`` facts and ``usage()``, each read as :meth:`ask` reads
+        (facts ``{"status()": "failed"}`` and no usage for one that raised)."""
 
     @abc.abstractmethod
     def risk_trips(self, limit: int) -> list[RiskTrip]:
@@ -1156,6 +1157,12 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def commands_for(self, caller: Caller) -> list[Command]:
         """The commands ``caller``'s role may run, by name."""
+
+    @abc.abstractmethod
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        """``component.method(*args)`` for a read of another plugin's component (``status()``, ``markets()``,
+        ``chart_levels(symbol)``), or None when it raised: the failure is reported against that component's plugin
+        (once until it answers again), and your page or command goes on without it."""
 
     # --- acting ----------------------------------------------------------------------------
 
