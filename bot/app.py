@@ -277,7 +277,13 @@ class Bot:
 
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
-            missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+            try:
+                missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+            except Exception as exc:
+                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
+                                                             f'{type(exc).__name__}: {exc}', exc)
+                del self.strategies[name]
+                continue
             if missing:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
@@ -328,7 +334,8 @@ class Bot:
         does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``."""
         prefixes = tuple(f"{name}-" for name in self.config.of_kind("strategy")) + ("flatten-",)
         unknown = []
-        for exchange_name, symbol in sorted({m for s in self.strategies.values() for m in s.markets()}):
+        markets = {m for strategy in self.strategies.values() for m in self.ask(strategy, "markets") or []}
+        for exchange_name, symbol in sorted(markets):
             exchange = self.exchanges.get(exchange_name)
             if exchange is None:
                 continue
@@ -462,7 +469,7 @@ class Bot:
         return [name for name, s in self.strategies.items() if not s.paused and name not in self._failed]
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
-        for exchange, symbol in strategy.markets():
+        for exchange, symbol in self.ask(strategy, "markets") or []:
             for event_type in strategy.market_events:
                 self.bus.subscribe(event_type, strategy.on_market, owner=name, exchange=exchange, symbol=symbol)
 
@@ -736,9 +743,10 @@ class Bot:
         self._save_pauses()
 
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
-        """Running strategies that trade ``exchange`` (and ``symbol``)."""
+        """Running strategies that trade ``exchange`` (and ``symbol``); one whose markets() raises trades none."""
         return [name for name, strategy in self.strategies.items()
-                if any(e == exchange and (symbol is None or s == symbol) for e, s in strategy.markets())]
+                if any(e == exchange and (symbol is None or s == symbol)
+                       for e, s in self.ask(strategy, "markets") or [])]
 
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""

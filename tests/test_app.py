@@ -370,3 +370,46 @@ async def test_a_risk_check_whose_status_and_usage_raise_leaves_risk_answering(m
     assert sorted(bot.plugins.info("moody-plugin").errors) == [
         'risk "broken-check": status() raised ZeroDivisionError: a bug in the plugin\'s status()',
         'risk "broken-check": usage() raised ZeroDivisionError: a bug in the plugin\'s usage()']
+
+
+class Unmapped(Strategy):
+    """Its markets() raises: a bug reading its settings. While ``failing`` is False it trades v BTC/USD."""
+
+    failing = True
+
+    def markets(self):
+        if Unmapped.failing:
+            raise KeyError("symbol")
+        return [("v", "BTC/USD")]
+
+
+class Quiet(Strategy):
+    pass
+
+
+class UnmappedPlugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("unmapped", Unmapped)
+        register("quiet", Quiet)
+
+
+async def test_a_strategy_whose_markets_raises_at_start_is_left_out_not_the_bot(make_bot):
+    Unmapped.failing = True
+    bot = await make_bot("[strategies.unmapped]\n[strategies.quiet]\n", extra=[("mapless", UnmappedPlugin)])
+    assert list(bot.strategies) == ["quiet"]  # before: KeyError out of Bot.start, and no bot at all
+    assert bot.plugins.info("mapless").errors == [
+        "strategy \"unmapped\" failed to start: markets() raised KeyError: 'symbol'"]
+
+
+async def test_a_strategy_whose_markets_raises_later_trades_nothing_as_the_others_see_it(make_bot):
+    Unmapped.failing = False
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.unmapped]\n[strategies.quiet]\n',
+                         extra=[("venue", venue_plugin), ("mapless", UnmappedPlugin)])
+    assert bot.strategies_using("v") == ["unmapped"]
+    Unmapped.failing = True
+    assert bot.strategies_using("v") == []  # before: the KeyError went to the risk check that asked
+    rows = (await bot.commands.dispatch(Caller("test", "v1", "viewer"), "strategies", [])).rows
+    assert ("unmapped", "unmapped", "running", "markets() failed") in rows
+    assert bot.plugins.info("mapless").errors == ["strategy \"unmapped\": markets() raised KeyError: 'symbol'"]

@@ -327,7 +327,8 @@ class Context:
     # --- for risk checks: act on what has happened ----------------------------------------
 
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
-        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given)."""
+        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given); one whose
+        ``markets()`` raises trades none here (reported against its plugin)."""
         return self._host.strategies_using(exchange, symbol)
 
     def pause(self, strategies: list[str] | None, reason: str) -> list[str]:
