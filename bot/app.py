@@ -408,14 +408,18 @@ class Bot:
             self.services[name] = service
 
     async def _stop_services(self) -> None:
-        """Stop the running services in reverse start order; one that raises is logged, the others still stop."""
+        """Stop the running services in reverse start order (:meth:`_stop_component`: the others still stop)."""
         for name, service in reversed(list(self.services.items())):
-            try:
-                await service.stop()
-            except Exception as exc:
-                log.error("service %s failed to stop: %s", name, exc, exc_info=exc)
+            await self._stop_component("service", service)
             self._end_service(name)
         self.services.clear()
+
+    async def _stop_component(self, kind: str, component: Component) -> None:
+        """``component.stop()`` within ``[bot] shutdown_timeout_s`` of its own; one that raises or runs out (then
+        cancelled) is reported against its plugin, and the stop goes on."""
+        await self.plugins.await_within(self._owner_plugin.get(component.name, component.name),
+                                        f'{kind} "{component.name}" stop()', component.stop(),
+                                        self.config.bot.shutdown_timeout_s)
 
     def _end_service(self, name: str) -> None:
         self.bus.unsubscribe_owner(name)
@@ -517,7 +521,8 @@ class Bot:
         log.info("stopping")
         deadline = time.monotonic() + self.config.bot.shutdown_timeout_s
         self.watchdog.stop()
-        await self.plugins.call_each_async("shutdown", bot=self.operator, operator=self.operator)
+        await self.plugins.call_each_async("shutdown", timeout_s=self.config.bot.shutdown_timeout_s, bot=self.operator,
+                                           operator=self.operator)
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
@@ -535,12 +540,8 @@ class Bot:
         await self.executor.flush()
         self.markouts.flush()
         for component in reversed(self._started):
-            if isinstance(component, Notifier):
-                continue
-            try:
-                await component.stop()
-            except Exception as exc:
-                log.error("%s failed to stop: %s", component.name, exc)
+            if not isinstance(component, Notifier):
+                await self._stop_component(component.ctx.kind, component)
         await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
         if not await self.executor.flush():
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
@@ -554,9 +555,11 @@ class Bot:
                 try:
                     await asyncio.wait_for(component.stop(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
                 except TimeoutError:
-                    log.warning("%s did not finish sending within [bot] shutdown_timeout_s", component.name)
+                    log.warning("notifier %s (%s) did not finish sending within [bot] shutdown_timeout_s",
+                                component.name, self._plugin_label(component.name))
                 except Exception as exc:
-                    log.error("%s failed to stop: %s", component.name, exc)
+                    log.error("notifier %s (%s) failed to stop: %s", component.name,
+                              self._plugin_label(component.name), exc)
         self.writer.close()
         self.store.close()
         gc.unfreeze()
@@ -940,6 +943,10 @@ class Bot:
         """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted; ``exc``'s
         traceback is logged at DEBUG."""
         self.plugins.fail(plugin, message, exc)
+
+    def _plugin_label(self, component: str) -> str:
+        """``plugin "x" (dist 1.0)``: the plugin of a component, as every error names it."""
+        return self.plugins.info(self._owner_plugin.get(component, component)).label
 
     def _plugin_error(self, info: PluginInfo, message: str) -> None:
         log.error("%s: %s", info.label, message)

@@ -61,7 +61,8 @@ class BotSettings:
     control_allowed_uids: list[int] = option([], help="uids besides the bot's own allowed on the control socket "
                                                       "(each gets the admin role; root too only when listed)")
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
-    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long to wait for orders in flight on stop")
+    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long a stop waits for orders in flight, "
+                                       "and for each plugin's shutdown hook and stop()")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
     log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
                                                                "object per stderr line (ts, level, logger, msg, "

@@ -21,13 +21,14 @@ its imports. An import that fails then is reported against the plugin, with its 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import importlib.metadata
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -243,13 +244,25 @@ class PluginSet:
                 continue
             yield impl.plugin_name, result
 
-    async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
-        """:meth:`call_each`, awaiting any awaitable an implementation returns (isolated the same way)."""
+    async def call_each_async(self, hook_name: str, *, timeout_s: float | None = None, **kwargs: Any) -> None:
+        """:meth:`call_each`, awaiting any awaitable an implementation returns (isolated the same way, each within
+        ``timeout_s``: see :meth:`await_within`)."""
         for plugin_name, result in self.call_each(hook_name, kwargs):
-            try:
-                await await_me_maybe(result)
-            except Exception as exc:
-                self.fail(plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}", exc)
+            await self.await_within(plugin_name, hook_name, await_me_maybe(result), timeout_s)
+
+    async def await_within(self, plugin_name: str, what: str, awaitable: Awaitable[Any],
+                           timeout_s: float | None) -> None:
+        """Await a plugin's ``awaitable`` (``what`` names it in a report). One that raises, or is still running after
+        ``timeout_s`` (it is cancelled then), is reported against the plugin; the caller goes on either way."""
+        deadline = asyncio.timeout(timeout_s)
+        try:
+            async with deadline:
+                await awaitable
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                self.fail(plugin_name, f"{what} did not finish within {timeout_s:g} s; cancelled")
+            else:
+                self.fail(plugin_name, f"{what} raised {type(exc).__name__}: {exc}", exc)
 
 
 async def await_me_maybe(value: Any) -> Any:
