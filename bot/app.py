@@ -303,7 +303,11 @@ class Bot:
 
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
-            self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+            try:
+                self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+            except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
+                self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: {type(exc).__name__}: '
+                                               f'{exc}', exc)
         self.scheduler.start()
         store_id = self.identity.store_id
         self.tasks.supervise(lambda: self._watch_store(store_id), owner="host", what="store watch")
