@@ -309,7 +309,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     plugin_settings: dict[str, Any] = {}
     for plugin_name, reg in registry.plugin_settings.items():
         table = plugins_table.get(plugin_name, {}) if isinstance(plugins_table, dict) else {}
-        parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues)
+        parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues, owner=f'plugin "{plugin_name}"')
         if parsed is not None:
             plugin_settings[plugin_name] = parsed
 
@@ -341,7 +341,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
             except ComponentLoadError as exc:
                 issues.append(ConfigIssue(path, str(exc)))
                 continue
-            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}))
+            owner = f'plugin "{registry.components[kind][type_name].plugin}"'
+            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}), owner=owner)
             if settings is not None:
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 

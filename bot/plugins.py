@@ -37,7 +37,7 @@ import pluggy
 from . import PROJECT, hookspecs
 from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
 from .redact import REDACTOR
-from .settings import NoSettings
+from .settings import NoSettings, settings_problem
 
 log = logging.getLogger("arbot.plugins")
 
@@ -118,14 +118,22 @@ class Registered:
 
     def _load(self) -> Any:
         if not isinstance(self.ref, str):
-            return self.ref
-        what = f'{self.kind or "component"} "{self.name}" ({self.ref})'
-        try:
-            obj = load_reference(self.ref)
-        except Exception as exc:
-            self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
-        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            obj, what = self.ref, f'{self.kind or "component"} "{self.name}"'
+        else:
+            what = f'{self.kind or "component"} "{self.name}" ({self.ref})'
+            try:
+                obj = load_reference(self.ref)
+            except Exception as exc:
+                self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
+        if self.base is None:
+            return obj
+        if not (isinstance(obj, type) and issubclass(obj, self.base)):
             error = TypeError(f"not a subclass of bot.api.{self.base.__name__}")
+            self._failed(f"{what} could not be loaded: {error}", error)
+        settings = getattr(obj, "Settings", NoSettings)
+        problem = settings_problem(settings)  # here, not in parse_settings: named, and whatever the config says
+        if problem is not None:
+            error = TypeError(f"its Settings ({getattr(settings, '__name__', settings)}) {problem}")
             self._failed(f"{what} could not be loaded: {error}", error)
         return obj
 
@@ -398,6 +406,10 @@ def _collect_plugin_settings(plugins: PluginSet, registry: Registry) -> None:
         classes = staged.get(plugin_name, [])
         if len(classes) != 1 or not (isinstance(classes[0], type) and dataclasses.is_dataclass(classes[0])):
             plugins.fail(plugin_name, "register_plugin_settings: register exactly one settings dataclass")
+            continue
+        problem = settings_problem(classes[0])
+        if problem is not None:
+            plugins.fail(plugin_name, f"register_plugin_settings: {classes[0].__name__} {problem}")
             continue
         if not NAME_RE.match(plugin_name):
             plugins.fail(plugin_name, f"register_plugin_settings: the plugin name must match {NAME_RE.pattern}"
