@@ -199,6 +199,8 @@ class Bot:
         self._strategies_stopped = False
         self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
         """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
+        self._failing_reads: set[tuple[str, str]] = set()
+        """(component, method) of the reads (:meth:`ask`) that raised last time: reported once per streak."""
         self._start_failed = False
         plugins._report = self._plugin_error
 
@@ -275,7 +277,13 @@ class Bot:
 
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
-            missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+            try:
+                missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+            except Exception as exc:
+                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
+                                                             f'{type(exc).__name__}: {exc}', exc)
+                del self.strategies[name]
+                continue
             if missing:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
                                                              f'{", ".join(missing)}, which did not start')
@@ -295,7 +303,11 @@ class Bot:
 
         collect_jobs(self.plugins, self.registry, self.config)
         for reg in self.registry.jobs.values():
-            self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+            try:
+                self.scheduler.add(reg.obj, reg.plugin, self.operator, self.plugin_failed)
+            except Exception as exc:  # a schedule the Job let through that the scheduler cannot take
+                self.plugin_failed(reg.plugin, f'job "{reg.name}" could not be scheduled: {type(exc).__name__}: '
+                                               f'{exc}', exc)
         self.scheduler.start()
         store_id = self.identity.store_id
         self.tasks.supervise(lambda: self._watch_store(store_id), owner="host", what="store watch")
@@ -326,7 +338,8 @@ class Bot:
         does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``."""
         prefixes = tuple(f"{name}-" for name in self.config.of_kind("strategy")) + ("flatten-",)
         unknown = []
-        for exchange_name, symbol in sorted({m for s in self.strategies.values() for m in s.markets()}):
+        markets = {m for strategy in self.strategies.values() for m in self.ask(strategy, "markets") or []}
+        for exchange_name, symbol in sorted(markets):
             exchange = self.exchanges.get(exchange_name)
             if exchange is None:
                 continue
@@ -399,14 +412,18 @@ class Bot:
             self.services[name] = service
 
     async def _stop_services(self) -> None:
-        """Stop the running services in reverse start order; one that raises is logged, the others still stop."""
+        """Stop the running services in reverse start order (:meth:`_stop_component`: the others still stop)."""
         for name, service in reversed(list(self.services.items())):
-            try:
-                await service.stop()
-            except Exception as exc:
-                log.error("service %s failed to stop: %s", name, exc, exc_info=exc)
+            await self._stop_component("service", service)
             self._end_service(name)
         self.services.clear()
+
+    async def _stop_component(self, kind: str, component: Component) -> None:
+        """``component.stop()`` within ``[bot] shutdown_timeout_s`` of its own; one that raises or runs out (then
+        cancelled) is reported against its plugin, and the stop goes on."""
+        await self.plugins.await_within(self._owner_plugin.get(component.name, component.name),
+                                        f'{kind} "{component.name}" stop()', component.stop(),
+                                        self.config.bot.shutdown_timeout_s)
 
     def _end_service(self, name: str) -> None:
         self.bus.unsubscribe_owner(name)
@@ -460,7 +477,7 @@ class Bot:
         return [name for name, s in self.strategies.items() if not s.paused and name not in self._failed]
 
     def _subscribe_strategy(self, name: str, strategy: Strategy) -> None:
-        for exchange, symbol in strategy.markets():
+        for exchange, symbol in self.ask(strategy, "markets") or []:
             for event_type in strategy.market_events:
                 self.bus.subscribe(event_type, strategy.on_market, owner=name, exchange=exchange, symbol=symbol)
 
@@ -508,7 +525,8 @@ class Bot:
         log.info("stopping")
         deadline = time.monotonic() + self.config.bot.shutdown_timeout_s
         self.watchdog.stop()
-        await self.plugins.call_each_async("shutdown", bot=self.operator, operator=self.operator)
+        await self.plugins.call_each_async("shutdown", timeout_s=self.config.bot.shutdown_timeout_s, bot=self.operator,
+                                           operator=self.operator)
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
@@ -526,12 +544,8 @@ class Bot:
         await self.executor.flush()
         self.markouts.flush()
         for component in reversed(self._started):
-            if isinstance(component, Notifier):
-                continue
-            try:
-                await component.stop()
-            except Exception as exc:
-                log.error("%s failed to stop: %s", component.name, exc)
+            if not isinstance(component, Notifier):
+                await self._stop_component(component.ctx.kind, component)
         await self.tasks.drain(timeout_s=0)  # workers and waits; orders were settled above
         if not await self.executor.flush():
             log.error("order changes and fills could not be stored at shutdown (%s); recovery asks the venues "
@@ -545,9 +559,11 @@ class Bot:
                 try:
                     await asyncio.wait_for(component.stop(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
                 except TimeoutError:
-                    log.warning("%s did not finish sending within [bot] shutdown_timeout_s", component.name)
+                    log.warning("notifier %s (%s) did not finish sending within [bot] shutdown_timeout_s",
+                                component.name, self._plugin_label(component.name))
                 except Exception as exc:
-                    log.error("%s failed to stop: %s", component.name, exc)
+                    log.error("notifier %s (%s) failed to stop: %s", component.name,
+                              self._plugin_label(component.name), exc)
         self.writer.close()
         self.store.close()
         gc.unfreeze()
@@ -737,9 +753,10 @@ class Bot:
         self._save_pauses()
 
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
-        """Running strategies that trade ``exchange`` (and ``symbol``)."""
+        """Running strategies that trade ``exchange`` (and ``symbol``); one whose markets() raises trades none."""
         return [name for name, strategy in self.strategies.items()
-                if any(e == exchange and (symbol is None or s == symbol) for e, s in strategy.markets())]
+                if any(e == exchange and (symbol is None or s == symbol)
+                       for e, s in self.ask(strategy, "markets") or [])]
 
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""
@@ -912,10 +929,31 @@ class Bot:
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
         self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
 
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        """``component.method(*args)``, a read of a plugin's component (``status``, ``usage``, ``markets``,
+        ``chart_levels``), or None when it raised: reported against the component's plugin once per streak (not
+        again until it has answered in between), so a page polled every second does not alert every second."""
+        key = (component.name, method)
+        try:
+            answer = getattr(component, method)(*args)
+        except Exception as exc:
+            if key not in self._failing_reads:
+                self._failing_reads.add(key)
+                kind = getattr(getattr(component, "ctx", None), "kind", "component")
+                self.plugin_failed(self._owner_plugin.get(component.name, component.name),
+                                   f'{kind} "{component.name}": {method}() raised {type(exc).__name__}: {exc}', exc)
+            return None
+        self._failing_reads.discard(key)
+        return answer
+
     def plugin_failed(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
         """Record a plugin's failure: logged, listed by ``arbot plugins`` and alerted; ``exc``'s
         traceback is logged at DEBUG."""
         self.plugins.fail(plugin, message, exc)
+
+    def _plugin_label(self, component: str) -> str:
+        """``plugin "x" (dist 1.0)``: the plugin of a component, as every error names it."""
+        return self.plugins.info(self._owner_plugin.get(component, component)).label
 
     def _plugin_error(self, info: PluginInfo, message: str) -> None:
         log.error("%s: %s", info.label, message)
@@ -1153,7 +1191,12 @@ class HostOperator(Operator):
     # --- risk and plugins -----------------------------------------------------------------------
 
     def risk(self) -> list[RiskView]:
-        return [RiskView(check.name, dict(check.status()), dict(check.usage())) for check in self._bot.risk.checks]
+        views = []
+        for check in self._bot.risk.checks:
+            facts, usage = self._bot.ask(check, "status"), self._bot.ask(check, "usage")
+            views.append(RiskView(check.name, {"status()": "failed"} if facts is None else dict(facts),
+                                  dict(usage or {})))
+        return views
 
     def risk_trips(self, limit: int) -> list[RiskTrip]:
         return [RiskTrip(ts_ns=row.ts_ns, check=row.check_name, action=row.action, reason=row.reason,
@@ -1174,6 +1217,9 @@ class HostOperator(Operator):
 
     def commands_for(self, caller: Caller) -> list[Command]:
         return self._bot.commands.visible_to(caller)
+
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        return self._bot.ask(component, method, *args)
 
     # --- acting ----------------------------------------------------------------------------------
 

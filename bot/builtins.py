@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import hookimpl
-from .api import Caller, Command, Job, Operator, Reply
+from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
 from .ledger import PERIODS, StrategyFigures, totals
 from .opportunities import figures as opportunity_figures
@@ -36,7 +36,7 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         mode += f" (switched at run time; configured {op.configured_mode})"
     rows: list[tuple[str, ...]] = [("mode", mode), ("uptime", _age(now - op.started_ns))]
     for name, strategy in op.strategies.items():
-        facts = ", ".join(f"{k} {v}" for k, v in strategy.status().items())
+        facts = ", ".join(f"{k} {v}" for k, v in _facts(op, strategy))
         rows.append((name, op.strategy_state(name) + (f"; {facts}" if facts else "")))
     rows.append(("open orders", str(len(op.open_orders()))))
     unknown = op.unknown_orders()
@@ -47,10 +47,8 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         rows.append(("store", f"cannot be written ({op.store_error}); new orders refused"))
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
-    for name, venue in op.exchanges.items():
-        rows.extend((f"{name} {key}", value) for key, value in venue.status().items())
-    for name, notifier in op.notifiers.items():
-        rows.extend((f"{name} {key}", value) for key, value in notifier.status().items())
+    for name, component in [*op.exchanges.items(), *op.notifiers.items()]:
+        rows.extend((f"{name} {key}", value) for key, value in _facts(op, component))
     today = op.pnl(since_ns=op.period_start_ns("day"))
     rows.append(("PnL today", "; ".join(
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
@@ -61,6 +59,12 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     summary = {"mode": op.mode, "running": f"{running}/{len(op.strategies)}",
                "orders": str(len(op.open_orders())), "PnL today": moneys(net_today) if today else "-"}
     return Reply("Status", rows=rows, data={"summary": summary, "totals": {"net today": exact(net_today)}})
+
+
+def _facts(op: Operator, component: Component) -> list[tuple[str, str]]:
+    """A component's ``status()`` facts; ``status() failed`` when it raised (the host reports it against its plugin)."""
+    facts = op.ask(component, "status")
+    return [("status()", "failed")] if facts is None else list(facts.items())
 
 
 def exact(amounts: dict[str, Decimal]) -> dict[str, str]:
@@ -119,7 +123,8 @@ def confirm_kill(op: Operator, args: list[str]) -> str:
 async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("name", "type", "state", "markets")]
     for name, strategy in op.strategies.items():
-        markets = ", ".join(f"{e}:{s}" for e, s in strategy.markets())
+        pairs = op.ask(strategy, "markets")
+        markets = "markets() failed" if pairs is None else ", ".join(f"{e}:{s}" for e, s in pairs)
         rows.append((name, op.strategy_type(name), op.strategy_state(name), markets))
     return Reply("Strategies", rows=rows, header=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import re
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, logs, redact
+from .api import Reply
 from .config import (
     BACKTEST_BOT,
     DEFAULT_SOURCE,
@@ -225,10 +227,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             if args.all:
                 print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
             print(report_reply(store, bot=bot).render_text())
-            for _, sections in plugins.call_each("report_sections", {"store": store.scoped(bot)}, on_error=failed):
-                for section in sections or []:
+            for plugin, sections in plugins.call_each("report_sections", {"store": store.scoped(bot)},
+                                                      on_error=failed):
+                try:
+                    texts = [section.render_text() for section in report_sections(sections)]
+                except Exception as exc:
+                    failed(plugin, exc)
+                    continue
+                for text in texts:
                     print()
-                    print(section.render_text())
+                    print(text)
         if args.all:
             print("\n=== fleet ===")
             print(fleet_reply(store).render_text())
@@ -244,6 +252,18 @@ def report_bot(store: Store, config: Config) -> str:
     if not config.bot.name and store.bots() == [BACKTEST_BOT]:
         return BACKTEST_BOT
     return store.bot
+
+
+def report_sections(result: Any) -> list[Reply]:
+    """What a ``report_sections`` implementation returned, checked: None or a list of Reply. Anything else is a
+    TypeError (a coroutine is closed first, so no "never awaited" warning leaks)."""
+    if result is None:
+        return []
+    if isinstance(result, list) and all(isinstance(section, Reply) for section in result):
+        return result
+    if inspect.iscoroutine(result):
+        result.close()
+    raise TypeError(f"report_sections returned {type(result).__name__}, not a list of Reply (or None)")
 
 
 def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:

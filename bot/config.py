@@ -65,7 +65,8 @@ class BotSettings:
     control_allowed_uids: list[int] = option([], help="uids besides the bot's own allowed on the control socket "
                                                       "(each gets the admin role; root too only when listed)")
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
-    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long to wait for orders in flight on stop")
+    shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long a stop waits for orders in flight, "
+                                       "and for each plugin's shutdown hook and stop()")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
     log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
                                                                "object per stderr line (ts, level, logger, msg, "
@@ -315,7 +316,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     plugin_settings: dict[str, Any] = {}
     for plugin_name, reg in registry.plugin_settings.items():
         table = plugins_table.get(plugin_name, {}) if isinstance(plugins_table, dict) else {}
-        parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues)
+        parsed = parse_settings(reg.obj, table, f"plugins.{plugin_name}", issues, owner=f'plugin "{plugin_name}"')
         if parsed is not None:
             plugin_settings[plugin_name] = parsed
 
@@ -347,7 +348,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
             except ComponentLoadError as exc:
                 issues.append(ConfigIssue(path, str(exc)))
                 continue
-            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}))
+            owner = f'plugin "{registry.components[kind][type_name].plugin}"'
+            settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}), owner=owner)
             if settings is not None:
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 

@@ -21,13 +21,14 @@ its imports. An import that fails then is reported against the plugin, with its 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import importlib.metadata
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -36,7 +37,7 @@ import pluggy
 from . import PROJECT, hookspecs
 from .api import ROLE_RANK, Command, Component, Exchange, Job, Notifier, RiskCheck, Service, Strategy
 from .redact import REDACTOR
-from .settings import NoSettings
+from .settings import NoSettings, settings_problem
 
 log = logging.getLogger("arbot.plugins")
 
@@ -117,14 +118,22 @@ class Registered:
 
     def _load(self) -> Any:
         if not isinstance(self.ref, str):
-            return self.ref
-        what = f'{self.kind or "component"} "{self.name}" ({self.ref})'
-        try:
-            obj = load_reference(self.ref)
-        except Exception as exc:
-            self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
-        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            obj, what = self.ref, f'{self.kind or "component"} "{self.name}"'
+        else:
+            what = f'{self.kind or "component"} "{self.name}" ({self.ref})'
+            try:
+                obj = load_reference(self.ref)
+            except Exception as exc:
+                self._failed(f"{what} could not be loaded: {type(exc).__name__}: {exc}", exc)
+        if self.base is None:
+            return obj
+        if not (isinstance(obj, type) and issubclass(obj, self.base)):
             error = TypeError(f"not a subclass of bot.api.{self.base.__name__}")
+            self._failed(f"{what} could not be loaded: {error}", error)
+        settings = getattr(obj, "Settings", NoSettings)
+        problem = settings_problem(settings)  # here, not in parse_settings: named, and whatever the config says
+        if problem is not None:
+            error = TypeError(f"its Settings ({getattr(settings, '__name__', settings)}) {problem}")
             self._failed(f"{what} could not be loaded: {error}", error)
         return obj
 
@@ -243,13 +252,25 @@ class PluginSet:
                 continue
             yield impl.plugin_name, result
 
-    async def call_each_async(self, hook_name: str, **kwargs: Any) -> None:
-        """:meth:`call_each`, awaiting any awaitable an implementation returns (isolated the same way)."""
+    async def call_each_async(self, hook_name: str, *, timeout_s: float | None = None, **kwargs: Any) -> None:
+        """:meth:`call_each`, awaiting any awaitable an implementation returns (isolated the same way, each within
+        ``timeout_s``: see :meth:`await_within`)."""
         for plugin_name, result in self.call_each(hook_name, kwargs):
-            try:
-                await await_me_maybe(result)
-            except Exception as exc:
-                self.fail(plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}", exc)
+            await self.await_within(plugin_name, hook_name, await_me_maybe(result), timeout_s)
+
+    async def await_within(self, plugin_name: str, what: str, awaitable: Awaitable[Any],
+                           timeout_s: float | None) -> None:
+        """Await a plugin's ``awaitable`` (``what`` names it in a report). One that raises, or is still running after
+        ``timeout_s`` (it is cancelled then), is reported against the plugin; the caller goes on either way."""
+        deadline = asyncio.timeout(timeout_s)
+        try:
+            async with deadline:
+                await awaitable
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                self.fail(plugin_name, f"{what} did not finish within {timeout_s:g} s; cancelled")
+            else:
+                self.fail(plugin_name, f"{what} raised {type(exc).__name__}: {exc}", exc)
 
 
 async def await_me_maybe(value: Any) -> Any:
@@ -385,6 +406,10 @@ def _collect_plugin_settings(plugins: PluginSet, registry: Registry) -> None:
         classes = staged.get(plugin_name, [])
         if len(classes) != 1 or not (isinstance(classes[0], type) and dataclasses.is_dataclass(classes[0])):
             plugins.fail(plugin_name, "register_plugin_settings: register exactly one settings dataclass")
+            continue
+        problem = settings_problem(classes[0])
+        if problem is not None:
+            plugins.fail(plugin_name, f"register_plugin_settings: {classes[0].__name__} {problem}")
             continue
         if not NAME_RE.match(plugin_name):
             plugins.fail(plugin_name, f"register_plugin_settings: the plugin name must match {NAME_RE.pattern}"

@@ -11,8 +11,9 @@ A plugin author writes::
 
 Supported field types: ``int``, ``Decimal``, ``float`` (durations and ratios only, never money),
 ``str``, ``bool``, ``Literal[...]``, ``list[str]``, ``list[int]``, ``dict[str, str]``, ``dict[str, dict[str, str]]``,
-``datetime.time`` ("HH:MM"), :class:`Secret`, and ``X | None``.
-Every problem is reported with its key path and the expected form, all at once.
+``datetime.time`` ("HH:MM"), :class:`Secret`, and ``X | None``; a plugin's class with a field of another type is
+refused by name when it loads (:func:`settings_problem`). Every problem is reported with its key path and the
+expected form, all at once, and so is a settings class's own ``__post_init__`` or ``validate()`` that raises.
 """
 
 from __future__ import annotations
@@ -384,7 +385,7 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if len(value.split(":", 1)[1]) == 0:
             raise _Invalid
         return Secret(_check_text(value, MAX_TEXT))
-    else:  # pragma: no cover - a plugin declared a type we do not support
+    else:  # pragma: no cover - settings_problem refuses such a plugin's class when it loads
         raise TypeError(f"unsupported settings type {tp!r}")
     _check_number(tp, out)
     for name, ok in (("ge", operator.ge), ("gt", operator.gt), ("le", operator.le), ("lt", operator.lt)):
@@ -392,6 +393,44 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
         if bound is not None and not ok(out, type(out)(bound) if tp is not Decimal else Decimal(str(bound))):
             raise _Invalid
     return out
+
+
+_SCALARS = (bool, int, Decimal, float, str, dt.time, Path, Secret)
+
+
+def _supported(tp: Any) -> bool:
+    """Whether :func:`_convert` can read a value of type ``tp`` (it follows the same branches)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return bool(inner) and _supported(inner[0])
+    if origin is Literal:
+        return True
+    if origin is list:
+        args = typing.get_args(tp)
+        return len(args) == 1 and _supported(args[0])
+    if origin is dict:
+        value_type = typing.get_args(tp)[1] if typing.get_args(tp) else str
+        return typing.get_origin(value_type) is not dict or _supported(value_type)
+    return tp in _SCALARS
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp)
+
+
+def settings_problem(cls: Any) -> str | None:
+    """What makes ``cls`` unfit to describe a config table (not a dataclass, annotations that cannot be read, a
+    field of a type this module cannot read), or None. Checked when a plugin's class is loaded, so the plugin is
+    refused by name instead of failing later inside :func:`parse_settings`."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return "is not a dataclass"
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as exc:
+        return f"has annotations that cannot be read: {type(exc).__name__}: {exc}"
+    bad = [f"{f.name} ({_type_name(hints[f.name])})" for f in dataclasses.fields(cls) if not _supported(hints[f.name])]
+    return f"has fields of a type settings cannot hold: {', '.join(bad)}" if bad else None
 
 
 def resolve_paths(settings: Any, base: Path) -> Any:
@@ -408,11 +447,13 @@ def resolve_paths(settings: Any, base: Path) -> Any:
 
 
 def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue], *,
-                   ignore: Collection[str] = frozenset()) -> T | None:
+                   ignore: Collection[str] = frozenset(), owner: str = "") -> T | None:
     """Build ``cls`` (a dataclass) from a TOML table; append every problem to ``issues``.
 
     Returns the instance, or None when there were problems. Keys in ``ignore`` are skipped
-    (the host's own keys in a plugin's table, such as ``type``).
+    (the host's own keys in a plugin's table, such as ``type``). ``owner`` (``plugin "x"``) names
+    whose code raised when the class's own ``__post_init__`` or ``validate()`` fails: a config issue
+    at ``path``, not a traceback.
     """
     if not isinstance(table, dict):
         issues.append(ConfigIssue(path, f"expected a table, got {got(table)}"))
@@ -443,11 +484,20 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
             )
     if len(issues) > before:
         return None
-    instance = cls(**values)
+    its = f"{owner}: its " if owner else ""
+    try:
+        instance = cls(**values)
+    except Exception as exc:
+        issues.append(ConfigIssue(path, f"{its}Settings class {cls.__name__} raised {type(exc).__name__}: {exc}"))
+        return None
     check = getattr(instance, "validate", None)
     if check is not None:
-        for key, problem in check():
-            issues.append(ConfigIssue(_join(path, key), problem))
+        try:
+            found = [(key, problem) for key, problem in check()]
+        except Exception as exc:
+            issues.append(ConfigIssue(path, f"{its}Settings.validate() raised {type(exc).__name__}: {exc}"))
+            return None
+        issues += [ConfigIssue(_join(path, key), problem) for key, problem in found]
         if len(issues) > before:
             return None
     return instance

@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal
 
 from bot import hookimpl
-from bot.api import Caller, Command, Job, Notifier, Reply, Strategy
+from bot.api import Caller, Command, Job, Notifier, Reply, RiskCheck, Strategy
 from bot.control import send_command
 from bot.domain import BookUpdate, FeedState, FeedStatus, Side, Trade
 from tests.fakes.venue import plugin as venue_plugin
@@ -294,3 +294,122 @@ async def test_a_strategy_receives_only_the_market_events_it_declares(make_bot):
         bot.bus.publish(event)
     assert bot.strategies["p"].heard == ["BookUpdate", "FeedStatus"]
     assert bot.strategies["e"].heard == ["Trade", "BookUpdate", "FeedStatus", "Trade"]
+
+
+class Moody(Strategy):
+    """A strategy whose ``status()`` has a bug while ``failing``."""
+
+    failing = True
+
+    def status(self):
+        if Moody.failing:
+            raise ZeroDivisionError("a bug in the plugin's status()")
+        return {"slots": "3"}
+
+
+class Calm(Strategy):
+    def status(self):
+        return {"fine": "yes"}
+
+
+class BrokenCheck(RiskCheck):
+    def status(self):
+        raise ZeroDivisionError("a bug in the plugin's status()")
+
+    def usage(self):
+        raise ZeroDivisionError("a bug in the plugin's usage()")
+
+
+class CalmPlugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("calm", Calm)
+
+
+class MoodyPlugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("moody", Moody)
+
+    @staticmethod
+    @hookimpl
+    def register_risk_checks(register):
+        register("broken-check", BrokenCheck)
+
+
+MOODY = [("calm-plugin", CalmPlugin), ("moody-plugin", MoodyPlugin)]
+
+
+async def test_a_status_that_raises_is_a_failed_row_reported_against_its_plugin_once_per_streak(make_bot):
+    Moody.failing = True
+    bot = await make_bot("[strategies.calm]\n[strategies.moody]\n", extra=MOODY)
+    viewer = Caller("test", "v1", "viewer")
+    for _ in range(2):  # before: "/status failed: ZeroDivisionError" for every strategy, venue and notifier
+        status = await bot.commands.dispatch(viewer, "status", [])
+        assert status.ok, status.render_text()
+        assert ("calm", "running; fine yes") in status.rows and ("moody", "running; status() failed") in status.rows
+    errors = bot.plugins.info("moody-plugin").errors
+    assert errors == ['strategy "moody": status() raised ZeroDivisionError: a bug in the plugin\'s status()']
+    assert bot.plugins.info("arbot").errors == []  # not the host's /status: the plugin's status()
+    Moody.failing = False
+    assert ("moody", "running; slots 3") in (await bot.commands.dispatch(viewer, "status", [])).rows
+    Moody.failing = True
+    await bot.commands.dispatch(viewer, "status", [])
+    assert len(bot.plugins.info("moody-plugin").errors) == 2  # a new streak is reported again
+
+
+async def test_a_risk_check_whose_status_and_usage_raise_leaves_risk_answering(make_bot):
+    bot = await make_bot("[strategies.calm]\n[risk.broken-check]\n", extra=MOODY)
+    risk = await bot.commands.dispatch(Caller("test", "v1", "viewer"), "risk", [])
+    assert risk.ok, risk.render_text()  # before: "/risk failed: ZeroDivisionError"
+    assert ("broken-check", "status()", "failed") in risk.rows
+    assert [(v.name, dict(v.facts), dict(v.usage)) for v in bot.operator.risk()] == [
+        ("broken-check", {"status()": "failed"}, {})]
+    assert sorted(bot.plugins.info("moody-plugin").errors) == [
+        'risk "broken-check": status() raised ZeroDivisionError: a bug in the plugin\'s status()',
+        'risk "broken-check": usage() raised ZeroDivisionError: a bug in the plugin\'s usage()']
+
+
+class Unmapped(Strategy):
+    """Its markets() raises: a bug reading its settings. While ``failing`` is False it trades v BTC/USD."""
+
+    failing = True
+
+    def markets(self):
+        if Unmapped.failing:
+            raise KeyError("symbol")
+        return [("v", "BTC/USD")]
+
+
+class Quiet(Strategy):
+    pass
+
+
+class UnmappedPlugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("unmapped", Unmapped)
+        register("quiet", Quiet)
+
+
+async def test_a_strategy_whose_markets_raises_at_start_is_left_out_not_the_bot(make_bot):
+    Unmapped.failing = True
+    bot = await make_bot("[strategies.unmapped]\n[strategies.quiet]\n", extra=[("mapless", UnmappedPlugin)])
+    assert list(bot.strategies) == ["quiet"]  # before: KeyError out of Bot.start, and no bot at all
+    assert bot.plugins.info("mapless").errors == [
+        "strategy \"unmapped\" failed to start: markets() raised KeyError: 'symbol'"]
+
+
+async def test_a_strategy_whose_markets_raises_later_trades_nothing_as_the_others_see_it(make_bot):
+    Unmapped.failing = False
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.unmapped]\n[strategies.quiet]\n',
+                         extra=[("venue", venue_plugin), ("mapless", UnmappedPlugin)])
+    assert bot.strategies_using("v") == ["unmapped"]
+    Unmapped.failing = True
+    assert bot.strategies_using("v") == []  # before: the KeyError went to the risk check that asked
+    rows = (await bot.commands.dispatch(Caller("test", "v1", "viewer"), "strategies", [])).rows
+    assert ("unmapped", "unmapped", "running", "markets() failed") in rows
+    assert bot.plugins.info("mapless").errors == ["strategy \"unmapped\": markets() raised KeyError: 'symbol'"]

@@ -1,12 +1,17 @@
-"""Plugin-wide settings (``[plugins.NAME]``) and plugin subcommands (``register_cli``)."""
+"""Plugin-wide settings (``[plugins.NAME]``), a plugin's Settings code that fails while a config is validated, and
+plugin subcommands (``register_cli``)."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bot.cli
 from bot import hookimpl
+from bot.api import Strategy
 from bot.cli import build_parser
 from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
@@ -68,6 +73,79 @@ def test_registering_something_else_is_reported_by_plugin_name():
     registry = collect(plugins)
     assert "bad" not in registry.plugin_settings
     assert errors == [("bad", "register_plugin_settings: register exactly one settings dataclass")]
+
+
+@dataclasses.dataclass(frozen=True)
+class RaisingValidate:
+    size: int = option(1, ge=1, le=10, help="order size")
+
+    def validate(self) -> list[tuple[str, str]]:
+        raise ValueError("a bug in the plugin's validate()")
+
+
+@dataclasses.dataclass(frozen=True)
+class RaisingPostInit:
+    size: int = option(1, ge=1, le=10, help="order size")
+
+    def __post_init__(self) -> None:
+        if self.size > 5:
+            raise ValueError("size must be at most 5")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnsupportedType:
+    sizes: tuple[str, ...] = option((), help="sizes")  # not one of the setting types bot.settings reads
+
+
+def strategy_plugin(settings: type) -> object:
+    class Mine(Strategy):
+        Settings = settings
+
+    class plugin:
+        @staticmethod
+        @hookimpl
+        def register_strategies(register: Any) -> None:
+            register("mine", Mine)
+
+    return plugin
+
+
+@pytest.mark.parametrize(("settings", "table", "problem"), [
+    (RaisingValidate, "size = 2",
+     'plugin "my-plugin": its Settings.validate() raised ValueError: a bug in the plugin\'s validate()'),
+    (RaisingPostInit, "size = 7",
+     'plugin "my-plugin": its Settings class RaisingPostInit raised ValueError: size must be at most 5'),
+    (UnsupportedType, 'sizes = ["1"]',
+     'plugin "my-plugin": strategy "mine" could not be loaded: its Settings (UnsupportedType) has fields of a type '
+     "settings cannot hold: sizes (tuple[str, ...])"),
+])
+def test_check_config_names_the_plugin_and_key_when_its_settings_code_fails(
+        settings: type, table: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    load = bot.cli.load_plugins
+    monkeypatch.setattr(bot.cli, "load_plugins",
+                        lambda **kw: load(entry_points=[], extra=[("my-plugin", strategy_plugin(settings))], **kw))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\n[strategies.s]\ntype = "mine"\n{table}\n', encoding="utf-8")
+    status = bot.cli.main(["check-config", str(config)])  # before: the plugin's exception, a raw traceback
+    assert status == 2
+    assert f"strategies.s: {problem}" in capsys.readouterr().err
+
+
+def test_plugin_settings_of_a_type_settings_cannot_hold_are_refused_when_registered():
+    errors = []
+
+    class odd:
+        @staticmethod
+        @hookimpl
+        def register_plugin_settings(register):
+            register(UnsupportedType)
+
+    registry = collect(load_plugins(entry_points=[], extra=[("odd", odd)],
+                                    report=lambda info, msg: errors.append((info.name, msg))))
+    assert "odd" not in registry.plugin_settings
+    assert errors == [("odd", "register_plugin_settings: UnsupportedType has fields of a type settings cannot hold: "
+                              "sizes (tuple[str, ...])")]
 
 
 def test_plugins_add_subcommands():

@@ -57,6 +57,33 @@ def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(db_url,
     assert "plugin broken: its report section failed: RuntimeError: table missing" in out
 
 
+class OneReply:
+    @hookimpl
+    def report_sections(self, store):
+        return Reply("Sloppy", rows=[("a", "b")])  # one Reply, not a list of them
+
+
+class Eager:
+    @hookimpl
+    async def report_sections(self, store):  # a coroutine: nothing awaits it in `arbot report`
+        return [Reply("Never", text="seen")]
+
+
+def test_a_section_of_the_wrong_shape_is_named_and_the_rest_of_the_report_prints(db_url, monkeypatch, capsys,
+                                                                                  recwarn):
+    plugins = load_plugins(extra=[("widgets", Sections()), ("sloppy", OneReply()), ("eager", Eager())])
+    registry = collect(plugins)
+    config = build_config(default_toml(), registry, DEFAULT_SOURCE)
+    monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    assert cli.main(["report", "--db", db_url]) == 0  # before: TypeError: 'Reply' object is not iterable
+    out = capsys.readouterr().out
+    assert "No orders stored yet." in out and "Widgets" in out
+    assert ("plugin sloppy: its report section failed: TypeError: report_sections returned Reply, not a list of "
+            "Reply (or None)") in out
+    assert "plugin eager: its report section failed: TypeError: report_sections returned coroutine" in out
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
 class Leaky:
     @hookimpl
     def report_sections(self, store):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import Notifier, hookimpl
+from bot.api import Notifier, Service, hookimpl
 from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
@@ -104,3 +104,73 @@ async def test_a_notifier_with_a_backlog_cannot_hold_the_stop_past_the_shutdown_
                          extra=[("slow-notifier", _SlowNotifierPlugin)])
     async with asyncio.timeout(10):  # before: the stop waited as long as the notifier did
         await bot.stop()
+
+
+class _HangingShutdown:
+    @staticmethod
+    @hookimpl
+    async def shutdown(operator) -> None:
+        await asyncio.sleep(3600)  # a slow network call with no timeout
+
+
+class _PoliteShutdown:
+    calls: list[str] = []
+
+    @staticmethod
+    @hookimpl
+    def shutdown(operator) -> None:
+        _PoliteShutdown.calls.append("polite")
+
+
+class _HangingService(Service):
+    async def stop(self) -> None:
+        await asyncio.sleep(3600)
+
+
+class _HangingVenue(ScriptedVenue):
+    async def stop(self) -> None:
+        await asyncio.sleep(3600)
+
+
+class _HangingStops:
+    @staticmethod
+    @hookimpl
+    def register_services(register):
+        register("hanging-svc", _HangingService)
+
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("hanging-venue", _HangingVenue)
+
+
+def closing(bot, monkeypatch) -> list[str]:
+    """The store's close, recorded: the stop went on to its end."""
+    closed: list[str] = []
+    close = bot.store.close
+    monkeypatch.setattr(bot.store, "close", lambda: (closed.append("store"), close())[1])
+    return closed
+
+
+async def test_a_hanging_shutdown_hook_is_cut_off_and_the_rest_of_the_stop_runs(make_bot, monkeypatch):
+    _PoliteShutdown.calls.clear()
+    bot = await make_bot("shutdown_timeout_s = 0.5\n",  # in [bot]
+                         extra=[("polite", _PoliteShutdown), ("hanging", _HangingShutdown)])
+    closed = closing(bot, monkeypatch)
+    async with asyncio.timeout(10):  # before: the stop waited for the hook, forever
+        await bot.stop()
+    assert _PoliteShutdown.calls == ["polite"]  # the hanging one runs first (registered last), the polite one after
+    assert bot.plugins.info("hanging").errors == ["shutdown did not finish within 0.5 s; cancelled"]
+    assert closed == ["store"]
+
+
+async def test_a_service_or_component_whose_stop_hangs_is_cut_off_and_named(make_bot, monkeypatch):
+    bot = await make_bot('shutdown_timeout_s = 0.5\n[exchanges.v]\ntype = "hanging-venue"\n',
+                         extra=[("stuck", _HangingStops)])
+    closed = closing(bot, monkeypatch)
+    async with asyncio.timeout(10):  # before: the stop waited for the service, forever
+        await bot.stop()
+    assert bot.plugins.info("stuck").errors == [
+        'service "hanging-svc" stop() did not finish within 0.5 s; cancelled',
+        'exchange "v" stop() did not finish within 0.5 s; cancelled']
+    assert closed == ["store"]

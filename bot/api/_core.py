@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -327,7 +329,8 @@ class Context:
     # --- for risk checks: act on what has happened ----------------------------------------
 
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]:
-        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given)."""
+        """Names of the running strategies that trade ``exchange`` (and ``symbol``, if given); one whose
+        ``markets()`` raises trades none here (reported against its plugin)."""
         return self._host.strategies_using(exchange, symbol)
 
     def pause(self, strategies: list[str] | None, reason: str) -> list[str]:
@@ -811,19 +814,31 @@ JobFunc = Callable[["Operator"], Awaitable[None]]
 """``async def job(operator) -> None``."""
 
 
+_AT = re.compile(r"([01]?[0-9]|2[0-3]):[0-5][0-9]")
+
+
 @dataclass(frozen=True)
 class Job:
-    """Timed work: ``func(operator)`` runs on an interval (``every_s``) or daily at ``at`` ("HH:MM")."""
+    """Timed work: ``func(operator)`` runs on an interval (``every_s``) or daily at ``at`` ("HH:MM").
+
+    A schedule that cannot run (both or neither given, ``at`` not a time of day, ``every_s`` not a finite
+    number of seconds above 0) raises ValueError here, so the plugin's ``register_jobs`` is refused by name."""
 
     name: str
     func: JobFunc
     every_s: float | None = None
+    """Seconds between runs: a finite number > 0."""
     at: str | None = None
-    """Daily at this time in ``[scheduler] timezone``."""
+    """Daily at this time in ``[scheduler] timezone``, "HH:MM" from "00:00" to "23:59"."""
 
     def __post_init__(self) -> None:
         if (self.every_s is None) == (self.at is None):
             raise ValueError(f'job "{self.name}": give exactly one of every_s or at')
+        if self.every_s is not None and (isinstance(self.every_s, bool) or not isinstance(self.every_s, (int, float))
+                                         or not math.isfinite(self.every_s) or self.every_s <= 0):
+            raise ValueError(f'job "{self.name}": every_s must be a finite number of seconds > 0, got {self.every_s!r}')
+        if self.at is not None and not (isinstance(self.at, str) and _AT.fullmatch(self.at)):
+            raise ValueError(f'job "{self.name}": at must be a time of day "HH:MM" (00:00 to 23:59), got {self.at!r}')
 
 
 # --- the operator --------------------------------------------------------------------------------
@@ -1143,7 +1158,8 @@ class Operator(abc.ABC):
 
     @abc.abstractmethod
     def risk(self) -> list[RiskView]:
-        """Every risk check with its current ``status()`` facts."""
+        """Every risk check with its current ``status()`` facts and ``usage()``, each read as :meth:`ask` reads
+        (facts ``{"status()": "failed"}`` and no usage for one that raised)."""
 
     @abc.abstractmethod
     def risk_trips(self, limit: int) -> list[RiskTrip]:
@@ -1156,6 +1172,12 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def commands_for(self, caller: Caller) -> list[Command]:
         """The commands ``caller``'s role may run, by name."""
+
+    @abc.abstractmethod
+    def ask(self, component: Component, method: str, *args: Any) -> Any:
+        """``component.method(*args)`` for a read of another plugin's component (``status()``, ``markets()``,
+        ``chart_levels(symbol)``), or None when it raised: the failure is reported against that component's plugin
+        (once until it answers again), and your page or command goes on without it."""
 
     # --- acting ----------------------------------------------------------------------------
 

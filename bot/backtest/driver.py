@@ -401,7 +401,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         await asyncio.sleep(SETTLE_S)  # simulated: legs in flight land, hedges go out, results come in
         await bot.executor.settle(SETTLE_S)
         bot.markouts.flush()
-        status = {name: {str(k): str(v) for k, v in s.status().items()} for name, s in sorted(bot.strategies.items())}
+        status = {name: {str(k): str(v) for k, v in (bot.ask(s, "status") or {"status()": "failed"}).items()}
+                  for name, s in sorted(bot.strategies.items())}
         types = {name: comp.type for name, comp in config.of_kind("strategy").items()}
         fills = bot.store.fills()
         host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)

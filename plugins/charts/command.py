@@ -51,7 +51,7 @@ def pnl_title(when: str, curves: list[PnlCurve]) -> str:
 def _known_symbol(op: Operator, history: PriceHistory, wanted: str) -> str | None:
     """The market's own spelling of ``wanted`` (case-insensitive), if any exchange has it."""
     names = {symbol for _, symbol in history.markets()}
-    names |= {symbol for strategy in op.strategies.values() for _, symbol in strategy.markets()}
+    names |= {symbol for strategy in op.strategies.values() for _, symbol in op.ask(strategy, "markets") or []}
     for exchange in op.exchanges.values():
         try:
             names.add(exchange.market(wanted.upper()).symbol)
@@ -72,7 +72,7 @@ async def chart_price(op: Operator, settings: ChartsSettings, history: PriceHist
         return Reply(f"No prices for {symbol} yet; the chart needs a few book updates.")
     start = min(points[0][0] for points in prices.values())
     fills = market_fills(op.store.fills(since_ns=start), symbol)
-    levels = [level for strategy in op.strategies.values() for level in strategy.chart_levels(symbol)]
+    levels = [level for strategy in op.strategies.values() for level in op.ask(strategy, "chart_levels", symbol) or []]
     last = ", ".join(f"{e} {points[-1][1]}" for e, points in sorted(prices.items()))
     title = f"{symbol}: last mid {last}"
     png = await asyncio.to_thread(price_png, prices, levels, fills, title, _size(settings))

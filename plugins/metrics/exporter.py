@@ -85,7 +85,8 @@ class MetricsExporter:
             bus.subscribe(OrderUpdate, self._on_order, owner=owner),
             bus.subscribe(FillApplied, self._on_fill, owner=owner),
         ]
-        markets = {m for strategy in self.operator.strategies.values() for m in strategy.markets()}
+        op = self.operator
+        markets = {m for strategy in op.strategies.values() for m in op.ask(strategy, "markets") or []}
         for exchange, symbol in sorted(markets):
             subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner=owner, exchange=exchange,
                                       symbol=symbol))

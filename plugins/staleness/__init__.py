@@ -137,8 +137,9 @@ class Staleness(RiskCheck):
         """Watch every market a strategy trades, silent since this check started if it has not been heard yet: a
         feed that never sent anything is as silent as one that stopped. Asked here, not in :meth:`start`: the
         strategies are built after the risk checks start."""
-        for strategy in self.ctx.operator.strategies.values():
-            for exchange, symbol in strategy.markets():
+        operator = self.ctx.operator
+        for strategy in operator.strategies.values():
+            for exchange, symbol in operator.ask(strategy, "markets") or []:
                 if (exchange, symbol) not in self.markets and (not self._watch or exchange in self._watch):
                     self.markets[(exchange, symbol)] = _Market(self._started_ns)
 
@@ -151,7 +152,8 @@ class Staleness(RiskCheck):
         self._paused.update(mine)
         for name in mine:
             strategy = self.ctx.operator.strategies.get(name)
-            for exchange, symbol in strategy.markets() if strategy is not None else ():
+            markets = self.ctx.operator.ask(strategy, "markets") if strategy is not None else None
+            for exchange, symbol in markets or []:
                 if not self._watch or exchange in self._watch:
                     market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns))
                     market.stale, market.fresh_since_ns = True, None

@@ -130,6 +130,19 @@ async def test_the_price_chart_of_a_running_grid_has_its_levels_and_fills(bot):
     assert_chart(reply.image_png)
 
 
+async def test_a_strategy_whose_chart_levels_raises_leaves_the_chart_without_its_levels(bot, monkeypatch):
+    history = price_history(bot.operator)
+    await wait_for(lambda: len(history.prices("paper", "BTC/USD")) >= 2, timeout_s=10, what="2 mid prices")
+
+    def chart_levels(symbol):
+        raise KeyError(symbol)  # a bug in the plugin
+
+    monkeypatch.setattr(bot.strategies["g"], "chart_levels", chart_levels)
+    reply = await bot.commands.dispatch(Caller("test", "v", "viewer"), "chart", ["price", "BTC/USD"])
+    assert reply.ok and reply.image_png  # before: "/chart failed: KeyError", reported against charts
+    assert bot.plugins.info("grid").errors == ["strategy \"g\": chart_levels() raised KeyError: 'BTC/USD'"]
+
+
 async def test_arbot_ctl_gets_the_chart_as_a_file_in_the_data_dir(bot, tmp_path):
     # today, whatever the time of day
     store_round_trip(bot, day_start_ns(bot.clock.time_ns(), bot.config.scheduler.timezone))
