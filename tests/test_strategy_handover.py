@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 from bot import hookimpl
 from bot.api import Strategy
 from bot.domain import Fill, Liquidity, OrderIntent, OrderStatus, Side
-from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import KeptVenue
+from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
 D = Decimal
@@ -39,32 +40,7 @@ class Tally(Strategy):
         self.trades.append(fill.trade_id)
 
 
-class KeptVenue(ScriptedVenue):
-    """Orders that outlive the bot, as a real venue's do; ``on_list`` runs when the bot lists open orders at start
-    (its venue check), then, with ``stored``, the executor writes what it applied (its batch writer's job)."""
-
-    ORDERS: dict = {}
-    on_list = None
-    stored = False
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.orders = KeptVenue.ORDERS
-
-    async def open_orders(self, symbol=None):
-        if KeptVenue.on_list is not None:
-            KeptVenue.on_list(self)
-            if KeptVenue.stored:
-                await self.ctx._host.executor.flush()
-        return await super().open_orders(symbol)
-
-
 class plugin:
-    @staticmethod
-    @hookimpl
-    def register_exchanges(register):
-        register("kept", KeptVenue)
-
     @staticmethod
     @hookimpl
     def register_strategies(register):
@@ -78,14 +54,14 @@ def fill(cid: str, trade: str) -> Fill:
 @pytest.mark.parametrize("stored", [False, True], ids=["not stored when start() reads", "stored before"])
 async def test_a_fill_applied_while_the_strategy_starts_reaches_it_once(make_bot, stored):
     KeptVenue.ORDERS, KeptVenue.on_list, KeptVenue.stored = {}, None, stored
-    first = await make_bot(CONFIG, extra=[("tally", plugin)])
+    first = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("tally", plugin)])
     cid = first.strategies["t"].ctx.submit(OrderIntent("t", "v", "BTC/USD", Side.BUY, D("0.2"), D(100)))
     await wait_for(lambda: first.executor.order(cid).status is OrderStatus.OPEN)
     await first.stop()
 
     KeptVenue.on_list = lambda venue: (setattr(KeptVenue, "on_list", None),
                                        venue.ctx.bus.publish(fill(cid, "T1")))
-    second = await make_bot(CONFIG, extra=[("tally", plugin)])
+    second = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("tally", plugin)])
     assert KeptVenue.on_list is None  # the fill came while the bot started
     assert second.portfolio.position("v", "BTC/USD") == D("0.1")
     second.bus.publish(fill(cid, "T2"))  # once it runs: straight to on_fill
@@ -114,7 +90,8 @@ class flaky_plugin:
 
 async def test_fills_applied_while_the_store_stopped_the_strategy_reach_it_in_order_once(make_bot):
     KeptVenue.ORDERS, KeptVenue.on_list, KeptVenue.stored = {}, None, False
-    bot = await make_bot(CONFIG.replace('"tally"', '"flaky"'), extra=[("tally", plugin), ("flaky", flaky_plugin)])
+    bot = await make_bot(CONFIG.replace('"tally"', '"flaky"'),
+                         extra=[("venue", venue_plugin), ("tally", plugin), ("flaky", flaky_plugin)])
     cid = bot.strategies["t"].ctx.submit(OrderIntent("t", "v", "BTC/USD", Side.BUY, D("1"), D(100)))
     await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN)
     Flaky.fail_on = {"T1", "T2"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 from bot import hookimpl
@@ -86,9 +87,31 @@ class BatchVenue(ScriptedVenue):
         return await super().place_orders(orders)
 
 
+class KeptVenue(ScriptedVenue):
+    """Orders that outlive the bot, as a real venue's do (type ``kept``); ``on_list`` runs when the bot lists open
+    orders (its start-up venue check), then, with ``stored``, the bot's executor writes what it applied (what its
+    batch writer does ~50 ms later). Set ``ORDERS`` to a fresh dict per test."""
+
+    ORDERS: dict[str, OrderState] = {}
+    on_list: Callable[[KeptVenue], None] | None = None
+    stored = False
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.orders = KeptVenue.ORDERS
+
+    async def open_orders(self, symbol=None):
+        if KeptVenue.on_list is not None:
+            KeptVenue.on_list(self)
+            if KeptVenue.stored:
+                await self.ctx._host.executor.flush()
+        return await super().open_orders(symbol)
+
+
 class plugin:
     @staticmethod
     @hookimpl
     def register_exchanges(register):
         register("scripted", ScriptedVenue)
         register("batch", BatchVenue)
+        register("kept", KeptVenue)

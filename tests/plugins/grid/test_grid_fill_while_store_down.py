@@ -13,21 +13,10 @@ from bot.domain import BookUpdate, Fill, Liquidity, OrderReport, OrderState, Ord
 from plugins.grid import strategy as grid_module
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
+from tests.plugins.grid.test_grid_strategy import HOST_CONFIG
 
 D = Decimal
 
-HOST_CONFIG = """
-[exchanges.v]
-type = "scripted"
-[strategies.g]
-type = "grid"
-exchange = "v"
-symbol = "BTC/USD"
-lower = "100"
-upper = "150"
-levels = 6
-order_size = "1"
-"""
 
 
 async def eventually(condition, what: str, timeout_s: float = 5.0) -> None:
