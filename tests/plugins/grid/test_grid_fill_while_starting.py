@@ -5,7 +5,6 @@ any restart."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from bot.domain import BookUpdate, Fill, Liquidity, Side
 from tests.fakes.venue import KeptVenue
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 from tests.plugins.grid.test_grid_strategy import HOST_CONFIG
 
 D = Decimal
@@ -20,20 +20,12 @@ D = Decimal
 CONFIG = 'on_shutdown = "keep"\n' + HOST_CONFIG.replace('type = "scripted"', 'type = "kept"')
 
 
-async def eventually(condition, what: str) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize("stored", [False, True], ids=["not stored yet", "stored before start() reads"])
 async def test_a_fill_arriving_during_start_up_reaches_the_grid_once(make_bot, stored):
     KeptVenue.ORDERS, KeptVenue.on_list, KeptVenue.stored = {}, None, stored
     first = await make_bot(CONFIG, extra=[("venue", venue_plugin)])
     first.bus.publish(BookUpdate("v", "BTC/USD", ((D("124.99"), D(1)),), ((D("125.01"), D(1)),), 1))
-    await eventually(lambda: len(KeptVenue.ORDERS) == 3, "the three buys")
+    await wait_for(lambda: len(KeptVenue.ORDERS) == 3, what="the three buys")
     p = f"g-{first.executor.id_epoch}."
     await first.stop()
 

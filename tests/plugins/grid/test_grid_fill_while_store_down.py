@@ -3,7 +3,6 @@ while it was stopped reach it then, in order."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from decimal import Decimal
 
@@ -13,18 +12,11 @@ from bot.domain import BookUpdate, Fill, Liquidity, OrderReport, OrderState, Ord
 from plugins.grid import strategy as grid_module
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
 from tests.plugins.grid.test_grid_strategy import HOST_CONFIG
 
 D = Decimal
 
-
-
-async def eventually(condition, what: str, timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def book(ts: int) -> BookUpdate:
@@ -36,7 +28,7 @@ async def start(make_bot, monkeypatch):
     bot = await make_bot(HOST_CONFIG, extra=[("venue", venue_plugin)])
     grid, venue = bot.strategies["g"], bot.exchanges["v"]
     bot.bus.publish(book(1))
-    await eventually(lambda: len(venue.orders) == 3, "the three buys below the market")
+    await wait_for(lambda: len(venue.orders) == 3, what="the three buys below the market")
     p = f"g-{bot.executor.id_epoch}."
     failures = [OperationalError("UPDATE grid_slots", {}, sqlite3.OperationalError("database or disk is full"))]
     save = grid_module.save
@@ -60,7 +52,7 @@ async def test_a_fill_applied_while_the_strategy_waits_for_the_store_reaches_it(
     # meanwhile slot 1's buy fills half: the executor applies it (portfolio, store)
     bot.bus.publish(Fill("v", "BTC/USD", f"{p}1-1", "T2", Side.BUY, D(110), D("0.5"), D("0.05"), "USD",
                          Liquidity.MAKER, 3))
-    await eventually(lambda: bot.strategy_state("g") == "running", "the grid to resume by itself")
+    await wait_for(lambda: bot.strategy_state("g") == "running", what="the grid to resume by itself")
     assert bot.portfolio.position("v", "BTC/USD") == D("1.5")
     # the grid's own ledger (its realized PnL, fees and what it may sell) holds the same fills
     assert grid._book.qty == D("1.5"), f"the grid's ledger holds {grid._book.qty}: fill T2 never reached it"
