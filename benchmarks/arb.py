@@ -435,6 +435,7 @@ _TICK_RUN = """
 import asyncio, json, sys
 sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
 import arb
+arb.CONFIG = {config!r}  # this checkout's bot config (its risk checks) in every tree: the same work measured
 arb.SAME_TURN = {same_turn!r}
 arb.PATHS = ("immediate", arb.SAME_TURN)
 exec({timing!r}, arb.__dict__)  # tick -> both legs timed by the same code in every tree
@@ -458,7 +459,8 @@ def tick_rounds(trees: dict[str, str], frames: int, seed: int, pool_every: int, 
     for r in range(rounds):
         for name, tree in (list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]):
             script = _TICK_RUN.format(tree=tree, frames=frames // rounds, seed=seed + r, pool_every=pool_every,
-                                      executions=executions // rounds, same_turn=SAME_TURN, timing=timing)
+                                      executions=executions // rounds, same_turn=SAME_TURN, timing=timing,
+                                      config=CONFIG)
             done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True,
                                   check=True)
             got = json.loads(done.stdout.strip().splitlines()[-1])
