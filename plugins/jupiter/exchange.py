@@ -311,8 +311,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             err = data.get("err")
             if err == "BlockhashNotFound" or "Blockhash not found" in exc.rpc_message:
                 return None  # expired or not yet seen by this node: only the status look-ups decide
-            if err is None and "already been processed" in exc.rpc_message:
-                return None
+            if err == "AlreadyProcessed" or "already been processed" in exc.rpc_message:
+                return None  # these bytes are in the node's status cache: they may have landed, the look-ups decide
             if err is not None:
                 return classify_chain_error(err, data.get("logs"))
             return SwapFailed(f"sendTransaction refused: {exc.rpc_message}")
