@@ -16,7 +16,9 @@ swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` whil
 ``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
 once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
 look-up made after seeing that height does not know the signature. A restart resumes confirming the
-stored transaction. At most ``max_sign_attempts`` signatures are made per intent.
+stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one signer at a
+time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
+intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
@@ -42,6 +44,8 @@ import asyncio
 import base64
 import functools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from arbotlib.solana.rpc import (
@@ -136,6 +140,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self._confirming: dict[str, asyncio.Task[None]] = {}
         self._awaited: set[str] = set()
         """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
+        self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -176,16 +182,18 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     async def place_order(self, order: Order) -> OrderState:
         cid = order.client_order_id
-        row = load_swap(self.ctx.store, self.name, cid)
-        if row is not None and row.status != EXPIRED:
-            if row.status == IN_FLIGHT:
-                return await self._wait(cid)
-            return self._state(row)
-        if row is not None and row.attempt >= self.settings.max_sign_attempts:
-            return self._state(row)
-        attempt = 1 if row is None else row.attempt + 1
-        row = await self._sign_new(order.symbol, order.side, order.qty, order.price, cid, attempt)
-        await self._first_send(row)
+        if self._confirmation_running(cid):  # it confirms the swap, and re-signs it if it expires: join it
+            return await self._wait(cid)
+        async with self._signing(cid):
+            row = load_swap(self.ctx.store, self.name, cid)
+            if self._confirmation_running(cid) or (row is not None and row.status == IN_FLIGHT):
+                pass  # someone signed while we waited for the lock: wait for that swap
+            elif row is not None and (row.status != EXPIRED or row.attempt >= self.settings.max_sign_attempts):
+                return self._state(row)
+            else:
+                attempt = 1 if row is None else row.attempt + 1
+                row = await self._sign_new(order.symbol, order.side, order.qty, order.price, cid, attempt)
+                await self._first_send(row)
         return await self._wait(cid)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
@@ -194,6 +202,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             return None
         if row.status == IN_FLIGHT:
             self._ensure_confirming(client_order_id)
+        if row.status == EXPIRED and self._confirmation_running(client_order_id):
+            return OrderState(client_order_id, OrderStatus.OPEN, exchange_order_id=row.signature)  # being re-signed
         if row.status == EXPIRED and row.attempt < self.settings.max_sign_attempts:
             return None  # provably never landed: the executor may place it again (a fresh signature)
         return self._state(row)
@@ -266,10 +276,31 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 quote = quote.with_slippage_bps(within_limit_bps)
         return quote, input_mint, output_mint
 
+    @asynccontextmanager
+    async def _signing(self, cid: str) -> AsyncIterator[None]:
+        """Hold the intent's signing lock: whoever signs re-reads the row under it (one signer per intent)."""
+        lock, users = self._sign_locks.get(cid, (asyncio.Lock(), 0))
+        self._sign_locks[cid] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._sign_locks[cid]
+            if users == 1:
+                del self._sign_locks[cid]
+            else:
+                self._sign_locks[cid] = (lock, users - 1)
+
+    def _confirmation_running(self, cid: str) -> bool:
+        task = self._confirming.get(cid)
+        return task is not None and not task.done() and task is not asyncio.current_task()
+
     async def _sign_new(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None, cid: str,
                         attempt: int) -> JupiterSwapRow:
-        """Quote, build, sign and persist a swap; nothing is sent yet."""
+        """Quote, build, sign and persist a swap; nothing is sent yet. Only under :meth:`_signing`."""
         assert self.api is not None and self.wallet is not None
+        if attempt > self.settings.max_sign_attempts:
+            raise PermanentError(f"{cid}: attempt {attempt} is past max_sign_attempts")
         try:
             quote, input_mint, output_mint = await self._quote(symbol, side, qty, limit)
             cu_price = await self.compute_unit_price()
@@ -362,6 +393,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self._awaited.discard(cid)
         row = load_swap(self.ctx.store, self.name, cid)
         assert row is not None
+        if row.status == EXPIRED and not task.done():  # its confirmation task is signing the next attempt
+            return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
         if row.status in (FAILED, EXPIRED):
             raise _error_of(row)
         return self._state(row)
@@ -409,24 +442,28 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """The signature provably never landed: re-quote and sign again if attempts are left."""
         self.ctx.log.warning("jupiter %s: %s expired unlanded (past height %d)", row.client_order_id,
                              row.signature, row.last_valid_block_height)
-        self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
-        if row.attempt >= self.settings.max_sign_attempts:
-            return row
         limit = Decimal(row.limit_price) if row.limit_price else None
-        try:
-            new = await self._sign_new(row.symbol, Side(row.side), Decimal(row.qty), limit, row.client_order_id,
-                                       row.attempt + 1)
-        except TransientError as exc:
-            self.ctx.log.warning("jupiter %s: re-quote failed (%s); the executor may place it again",
-                                 row.client_order_id, exc)
-            return row
-        except PermanentError as exc:
-            self._finish(row, FAILED, exc)
-            return row
-        failure = await self._send(new)
-        if failure is not None:
-            self._finish(new, FAILED, failure)
-        return new
+        async with self._signing(row.client_order_id):
+            current = load_swap(self.ctx.store, self.name, row.client_order_id)
+            if current is None or current.attempt != row.attempt:
+                return current or row  # another caller signed the next attempt meanwhile: confirm that one
+            self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
+            if row.attempt >= self.settings.max_sign_attempts:
+                return row
+            try:
+                new = await self._sign_new(row.symbol, Side(row.side), Decimal(row.qty), limit, row.client_order_id,
+                                           row.attempt + 1)
+            except TransientError as exc:
+                self.ctx.log.warning("jupiter %s: re-quote failed (%s); the executor may place it again",
+                                     row.client_order_id, exc)
+                return row
+            except PermanentError as exc:
+                self._finish(row, FAILED, exc)
+                return row
+            failure = await self._send(new)
+            if failure is not None:
+                self._finish(new, FAILED, failure)
+            return new
 
     async def _realize(self, row: JupiterSwapRow) -> None:
         """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``."""
