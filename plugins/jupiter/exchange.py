@@ -15,7 +15,8 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` while
 ``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
 once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
-look-up made after seeing that height does not know the signature. A restart resumes confirming the
+look-up made after seeing that height, on the same node, does not know the signature (a fallback
+node behind that height proves nothing; when the node fails, nothing is concluded). A restart resumes confirming the
 stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one signer at a
 time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
 intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
@@ -418,10 +419,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         self._finish(row, LANDED, "")
                         return
                 else:
-                    height = await self.rpc.get_block_height()
+                    node = self.rpc.pinned()  # expiry is proven by one node: the height and the look-up after it
+                    height = await node.get_block_height()
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
-                        again = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                        again = (await node.get_signature_statuses([row.signature]))[0]
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:

@@ -14,7 +14,8 @@ with ``confirmation`` (``processed``/``confirmed``/``finalized``) and ``landed_e
 
 Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``, ``"drop"``
 (connection closed without an answer), ``"timeout"`` (answer after ``slow_s``, the request not
-processed) or ``"timeout_lands"`` (processed, then answered after ``slow_s``).
+processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``) or ``"ok"`` (answered as
+usual: a place holder, to fault a later call).
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
