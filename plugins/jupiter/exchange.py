@@ -35,6 +35,13 @@ within ``fill_lookup_s`` (or its balances make no sense for the swap's direction
 the quoted amounts and a zero fee, with a warning. A base amount that differs from the order's
 (SOL rent for a token account the swap created shows in the SOL change) is reported as it is.
 
+**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing
+moved but ``meta.fee``). The fee is read back the same way, stored with the FAILED row, and the
+REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price,
+``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
+ledger's fees and the SOL position show what the wallet paid. It is published before
+``place_order`` raises the swap's error, and with the ``OrderReport`` when no call waits.
+
 ``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
 Orca pools the ``orca`` exchange publishes.
 """
@@ -397,6 +404,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         if row.status == EXPIRED and not task.done():  # its confirmation task is signing the next attempt
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
         if row.status in (FAILED, EXPIRED):
+            for fill in self._state(row).fills:  # the fee of a swap that landed failed: the caller only gets the error
+                self.ctx.bus.publish(fill)
             raise _error_of(row)
         return self._state(row)
 
@@ -412,6 +421,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
                 if status is not None:
                     if status.err is not None:
+                        await self._realize(row, failed=True)  # it landed: its fee was paid all the same
                         self._finish(row, FAILED, classify_chain_error(status.err))
                         return
                     if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
@@ -467,8 +477,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 self._finish(new, FAILED, failure)
             return new
 
-    async def _realize(self, row: JupiterSwapRow) -> None:
-        """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``."""
+    async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
+        """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``
+        (``failed``: it landed with an error, only its fee)."""
         assert self.rpc is not None and self.wallet is not None
         s = self.settings
         base, quote = split_symbol(row.symbol)
@@ -477,6 +488,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
         while True:
             try:
                 tx = await self.rpc.get_transaction(row.signature)
+                if tx is not None and failed:
+                    row.fee_lamports = fee_lamports(tx)
+                    return
                 if tx is not None:
                     changes = balance_changes(tx, str(self.wallet.pubkey))
                     base_delta, quote_delta = changes.get(base_mint, 0), changes.get(quote_mint, 0)
@@ -493,9 +507,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
             if time.monotonic() >= deadline:
-                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; "
-                                     "the fill shows the quoted amounts", row.client_order_id, row.signature,
-                                     s.fill_lookup_s)
+                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s",
+                                     row.client_order_id, row.signature, s.fill_lookup_s,
+                                     "the fee it paid is not known" if failed else "the fill shows the quoted amounts")
                 return
             await asyncio.sleep(s.poll_s)
 
@@ -510,11 +524,20 @@ class JupiterExchange(Exchange, JupiterTransfers):
         cid = row.client_order_id
         if row.status == IN_FLIGHT:
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
-        if row.status in (FAILED, EXPIRED):
-            return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error)
         base, quote = split_symbol(row.symbol)
         _, base_decimals = self.settings.token(base)
         _, quote_decimals = self.settings.token(quote)
+        fee = Decimal(row.fee_lamports or 0).scaleb(-9)  # lamports -> SOL, exact
+        if row.status in (FAILED, EXPIRED):
+            fills: tuple[Fill, ...] = ()
+            if row.fee_lamports:  # it landed failed: nothing moved but the fee, a fill of no quantity carries it
+                quoted = row.out_amount if row.side == Side.SELL else row.in_amount
+                fills = (Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
+                              side=Side(row.side), price=Decimal(quoted).scaleb(-quote_decimals) / Decimal(row.qty),
+                              qty=Decimal(0), fee=fee, fee_asset="SOL", liquidity=Liquidity.TAKER,
+                              ts_ns=row.updated_ns),)
+            return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error,
+                              fills=fills)
         if row.filled_base_units is not None and row.filled_quote_units is not None:  # read from the chain
             qty = Decimal(row.filled_base_units).scaleb(-base_decimals)
             quote_amount = row.filled_quote_units
@@ -522,7 +545,6 @@ class JupiterExchange(Exchange, JupiterTransfers):
             qty = Decimal(row.qty)
             quote_amount = row.out_amount if row.side == Side.SELL else row.in_amount
         price = Decimal(quote_amount).scaleb(-quote_decimals) / qty
-        fee = Decimal(row.fee_lamports or 0).scaleb(-9)  # lamports -> SOL, exact
         fill = Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
                     side=Side(row.side), price=price, qty=qty, fee=fee, fee_asset="SOL",
                     liquidity=Liquidity.TAKER, ts_ns=row.updated_ns)
