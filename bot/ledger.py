@@ -263,7 +263,8 @@ def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Po
         book = books.get((strategy, fill.symbol))
         if book is None:
             book = books[(strategy, fill.symbol)] = Position()
-        closing = bool(book.lots) and (book.lots[0].qty > 0) != (fill.side is Side.BUY)
+        # a fill of no quantity (a fee alone: a DEX swap that landed failed) closes nothing
+        closing = bool(fill.qty) and bool(book.lots) and (book.lots[0].qty > 0) != (fill.side is Side.BUY)
         realized = book.apply_fill(fill, names.get(fill.client_order_id))
         fee = fee_in_quote(fill, base, quote)
         yield Step(strategy, fill, quote, realized, closing, fee if fee is not None else ZERO)

@@ -87,6 +87,8 @@ def summarize(fills: Iterable[tuple[str, Fill]], samples: Samples,
     horizons = tuple(horizons)
     with localcontext(prec=EXACT_DIGITS):
         for strategy, fill in fills:
+            if not fill.qty:
+                continue  # a fill of no quantity (a fee alone) has no markout
             quote = split_symbol(fill.symbol)[1]
             mids = samples.get((fill.exchange, fill.trade_id), {})
             for horizon in horizons:
@@ -160,7 +162,7 @@ class MarkoutSampler:
 
     def on_fill(self, event: FillApplied) -> None:
         fill = event.fill
-        if not self.horizons_ns or self._market is None:
+        if not self.horizons_ns or self._market is None or not fill.qty:  # a fee alone traded nothing to mark
             return
         key = (fill.exchange, fill.symbol)
         pending = self._pending.setdefault(key, [])

@@ -359,3 +359,13 @@ def test_daily_sums_each_strategys_fills_per_utc_day():
     assert rows == [("arb", "2026-03-02", "USDC", 1, 0, D("0.05"), D("-0.05")),
                     ("grid", "2026-03-01", "USD", 1, 0, D("0.1"), D("-0.1")),
                     ("grid", "2026-03-02", "USD", 2, 3, D("0.1"), D("2.9"))]
+
+
+def test_a_fill_of_no_quantity_books_its_base_fee_and_closes_nothing():
+    """A DEX swap that landed failed: nothing moved but the network fee in SOL, reported as a fill of no quantity."""
+    opened = fill("buy", "2", "150", symbol="SOL/USDC", ts=1)
+    fee_only = fill("sell", "0", "150", fee="0.000015", fee_asset="SOL", symbol="SOL/USDC", ts=2)
+    assert fee_only.base_change == D("-0.000015")  # what the portfolio's SOL position loses
+    (fig,) = market_figures([("s", opened), ("s", fee_only)]).values()
+    assert fig.round_trips == 0 and fig.realized == 0 and fig.sold == 0
+    assert fig.fees == D("0.000015") * 150 and fig.position == D("1.999985")

@@ -249,3 +249,18 @@ def test_a_backtest_stores_samples_on_the_tick_in_writes_of_rows_per_write():
     assert len(writes) == 1 and scheduled == []
     sampler.flush()  # what the backtest does before it reads them, and stop()
     assert [r["trade_id"] for w in writes for r in w] == [f"f{i:03}" for i in range(ROWS_PER_WRITE - 1)] + ["g", "h"]
+
+
+def test_a_fill_of_no_quantity_a_fee_alone_has_no_markout():
+    """A DEX swap that landed failed reports its fee as a fill of no quantity: it traded nothing to mark out."""
+    from bot.markouts import summarize
+
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    bus, _ = wired(sampler)
+    bus.publish(book("0", "9", "11"))
+    fee_only = fill("f", "sell", "0", "10", "0.5")
+    bus.publish(FillApplied("s", fee_only))
+    bus.publish(book("30", "19", "21"))
+    assert rows == [] and not sampler._pending
+    assert summarize([("s", fee_only)], {("cex", "f"): {1: D(20)}}, horizons=(1,)) == []

@@ -15,6 +15,12 @@ passwords in RPC URLs.
 **sendTransaction is different**: a timeout there does not mean the transaction was not received.
 Resending the *same signed bytes* is harmless (same signature, the cluster deduplicates), so the
 caller may retry it on another URL; it must never sign again for that reason.
+
+**One node's view** (:meth:`SolanaRpc.pinned`): answers that prove something only together must
+come from the same node. Expiry is the case: "the block height is past ``lastValidBlockHeight``
+and the signature is unknown" holds only if the node that says the signature is unknown has seen
+that height (a node behind it has not seen every block the transaction could have landed in). A
+pinned view asks its one URL and never falls back; when that node fails, nothing is concluded.
 """
 
 from __future__ import annotations
@@ -132,6 +138,15 @@ class SolanaRpc:
     @property
     def current_url(self) -> str:
         return self.urls[self._preferred]
+
+    def pinned(self) -> SolanaRpc:
+        """This client on its current URL alone, without fallback (same HTTP client; nothing to close).
+
+        For answers that prove something only when one node gave them all (see the module docstring).
+        """
+        view = SolanaRpc([self.current_url], commitment=self.commitment, client=self._client)
+        view._ids = self._ids
+        return view
 
     async def call(self, method: str, params: list[Any] | None = None) -> Any:
         """Call ``method`` and return its ``result``, trying each URL in turn (see the module docstring)."""

@@ -15,8 +15,11 @@ cannot be cancelled), ``balances`` are the wallet's SOL and SPL tokens.
 swap is confirmed, the *same* bytes are rebroadcast every ``rebroadcast_s`` while
 ``getSignatureStatuses`` is polled. A new signature for the intent (a fresh quote) is made only
 once the old one provably expired: the block height is past ``lastValidBlockHeight`` *and* a status
-look-up made after seeing that height does not know the signature. A restart resumes confirming the
-stored transaction. At most ``max_sign_attempts`` signatures are made per intent.
+look-up made after seeing that height, on the same node, does not know the signature (a fallback
+node behind that height proves nothing; when the node fails, nothing is concluded). A restart resumes confirming the
+stored transaction. At most ``max_sign_attempts`` signatures are made per intent, and one signer at a
+time: signing takes the intent's lock and signs only the attempt after the stored one, and while the
+intent's confirmation task runs (it re-signs an expired swap itself) ``place_order`` joins it instead.
 
 ``place_order`` waits up to ``place_wait_s`` for the confirmation and returns FILLED (with the
 fill) when it came in time, else OPEN; the swap keeps being confirmed in the background and its
@@ -32,6 +35,13 @@ within ``fill_lookup_s`` (or its balances make no sense for the swap's direction
 the quoted amounts and a zero fee, with a warning. A base amount that differs from the order's
 (SOL rent for a token account the swap created shows in the SOL change) is reported as it is.
 
+**A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing
+moved but ``meta.fee``). The fee is read back the same way, stored with the FAILED row, and the
+REJECTED state carries it as a fill of no quantity (``qty`` 0, ``fee`` in SOL, the quoted price,
+``trade_id`` the signature): the executor applies it once like any fill, so the order's fee, the
+ledger's fees and the SOL position show what the wallet paid. It is published before
+``place_order`` raises the swap's error, and with the ``OrderReport`` when no call waits.
+
 ``dexes`` (Jupiter's labels, e.g. ``["Whirlpool"]``) restricts the routes, e.g. to swap on the
 Orca pools the ``orca`` exchange publishes.
 """
@@ -42,6 +52,8 @@ import asyncio
 import base64
 import functools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from arbotlib.solana.rpc import (
@@ -136,6 +148,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self._confirming: dict[str, asyncio.Task[None]] = {}
         self._awaited: set[str] = set()
         """Client ids whose place_order call is waiting for the outcome (it reports it, not us)."""
+        self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -176,16 +190,18 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     async def place_order(self, order: Order) -> OrderState:
         cid = order.client_order_id
-        row = load_swap(self.ctx.store, self.name, cid)
-        if row is not None and row.status != EXPIRED:
-            if row.status == IN_FLIGHT:
-                return await self._wait(cid)
-            return self._state(row)
-        if row is not None and row.attempt >= self.settings.max_sign_attempts:
-            return self._state(row)
-        attempt = 1 if row is None else row.attempt + 1
-        row = await self._sign_new(order.symbol, order.side, order.qty, order.price, cid, attempt)
-        await self._first_send(row)
+        if self._confirmation_running(cid):  # it confirms the swap, and re-signs it if it expires: join it
+            return await self._wait(cid)
+        async with self._signing(cid):
+            row = load_swap(self.ctx.store, self.name, cid)
+            if self._confirmation_running(cid) or (row is not None and row.status == IN_FLIGHT):
+                pass  # someone signed while we waited for the lock: wait for that swap
+            elif row is not None and (row.status != EXPIRED or row.attempt >= self.settings.max_sign_attempts):
+                return self._state(row)
+            else:
+                attempt = 1 if row is None else row.attempt + 1
+                row = await self._sign_new(order.symbol, order.side, order.qty, order.price, cid, attempt)
+                await self._first_send(row)
         return await self._wait(cid)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
@@ -194,6 +210,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             return None
         if row.status == IN_FLIGHT:
             self._ensure_confirming(client_order_id)
+        if row.status == EXPIRED and self._confirmation_running(client_order_id):
+            return OrderState(client_order_id, OrderStatus.OPEN, exchange_order_id=row.signature)  # being re-signed
         if row.status == EXPIRED and row.attempt < self.settings.max_sign_attempts:
             return None  # provably never landed: the executor may place it again (a fresh signature)
         return self._state(row)
@@ -266,10 +284,31 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 quote = quote.with_slippage_bps(within_limit_bps)
         return quote, input_mint, output_mint
 
+    @asynccontextmanager
+    async def _signing(self, cid: str) -> AsyncIterator[None]:
+        """Hold the intent's signing lock: whoever signs re-reads the row under it (one signer per intent)."""
+        lock, users = self._sign_locks.get(cid, (asyncio.Lock(), 0))
+        self._sign_locks[cid] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._sign_locks[cid]
+            if users == 1:
+                del self._sign_locks[cid]
+            else:
+                self._sign_locks[cid] = (lock, users - 1)
+
+    def _confirmation_running(self, cid: str) -> bool:
+        task = self._confirming.get(cid)
+        return task is not None and not task.done() and task is not asyncio.current_task()
+
     async def _sign_new(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None, cid: str,
                         attempt: int) -> JupiterSwapRow:
-        """Quote, build, sign and persist a swap; nothing is sent yet."""
+        """Quote, build, sign and persist a swap; nothing is sent yet. Only under :meth:`_signing`."""
         assert self.api is not None and self.wallet is not None
+        if attempt > self.settings.max_sign_attempts:
+            raise PermanentError(f"{cid}: attempt {attempt} is past max_sign_attempts")
         try:
             quote, input_mint, output_mint = await self._quote(symbol, side, qty, limit)
             cu_price = await self.compute_unit_price()
@@ -311,8 +350,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
             err = data.get("err")
             if err == "BlockhashNotFound" or "Blockhash not found" in exc.rpc_message:
                 return None  # expired or not yet seen by this node: only the status look-ups decide
-            if err is None and "already been processed" in exc.rpc_message:
-                return None
+            if err == "AlreadyProcessed" or "already been processed" in exc.rpc_message:
+                return None  # these bytes are in the node's status cache: they may have landed, the look-ups decide
             if err is not None:
                 return classify_chain_error(err, data.get("logs"))
             return SwapFailed(f"sendTransaction refused: {exc.rpc_message}")
@@ -362,7 +401,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
             self._awaited.discard(cid)
         row = load_swap(self.ctx.store, self.name, cid)
         assert row is not None
+        if row.status == EXPIRED and not task.done():  # its confirmation task is signing the next attempt
+            return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
         if row.status in (FAILED, EXPIRED):
+            for fill in self._state(row).fills:  # the fee of a swap that landed failed: the caller only gets the error
+                self.ctx.bus.publish(fill)
             raise _error_of(row)
         return self._state(row)
 
@@ -378,6 +421,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
                 status = (await self.rpc.get_signature_statuses([row.signature]))[0]
                 if status is not None:
                     if status.err is not None:
+                        await self._realize(row, failed=True)  # it landed: its fee was paid all the same
                         self._finish(row, FAILED, classify_chain_error(status.err))
                         return
                     if _COMMITMENT_RANK.get(status.confirmation_status or "", 0) >= _COMMITMENT_RANK[s.commitment]:
@@ -385,10 +429,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         self._finish(row, LANDED, "")
                         return
                 else:
-                    height = await self.rpc.get_block_height()
+                    node = self.rpc.pinned()  # expiry is proven by one node: the height and the look-up after it
+                    height = await node.get_block_height()
                     if height > row.last_valid_block_height:
                         # asked after seeing the height: a signature unknown now can never land
-                        again = (await self.rpc.get_signature_statuses([row.signature]))[0]
+                        again = (await node.get_signature_statuses([row.signature]))[0]
                         if again is None:
                             row = await self._expired(row)
                             if row.status != IN_FLIGHT:
@@ -409,27 +454,32 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """The signature provably never landed: re-quote and sign again if attempts are left."""
         self.ctx.log.warning("jupiter %s: %s expired unlanded (past height %d)", row.client_order_id,
                              row.signature, row.last_valid_block_height)
-        self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
-        if row.attempt >= self.settings.max_sign_attempts:
-            return row
         limit = Decimal(row.limit_price) if row.limit_price else None
-        try:
-            new = await self._sign_new(row.symbol, Side(row.side), Decimal(row.qty), limit, row.client_order_id,
-                                       row.attempt + 1)
-        except TransientError as exc:
-            self.ctx.log.warning("jupiter %s: re-quote failed (%s); the executor may place it again",
-                                 row.client_order_id, exc)
-            return row
-        except PermanentError as exc:
-            self._finish(row, FAILED, exc)
-            return row
-        failure = await self._send(new)
-        if failure is not None:
-            self._finish(new, FAILED, failure)
-        return new
+        async with self._signing(row.client_order_id):
+            current = load_swap(self.ctx.store, self.name, row.client_order_id)
+            if current is None or current.attempt != row.attempt:
+                return current or row  # another caller signed the next attempt meanwhile: confirm that one
+            self._finish(row, EXPIRED, BlockhashExpired(f"blockhash expired unlanded (attempt {row.attempt})"))
+            if row.attempt >= self.settings.max_sign_attempts:
+                return row
+            try:
+                new = await self._sign_new(row.symbol, Side(row.side), Decimal(row.qty), limit, row.client_order_id,
+                                           row.attempt + 1)
+            except TransientError as exc:
+                self.ctx.log.warning("jupiter %s: re-quote failed (%s); the executor may place it again",
+                                     row.client_order_id, exc)
+                return row
+            except PermanentError as exc:
+                self._finish(row, FAILED, exc)
+                return row
+            failure = await self._send(new)
+            if failure is not None:
+                self._finish(new, FAILED, failure)
+            return new
 
-    async def _realize(self, row: JupiterSwapRow) -> None:
-        """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``."""
+    async def _realize(self, row: JupiterSwapRow, *, failed: bool = False) -> None:
+        """Read the landed transaction: the wallet's real base/quote changes and the fee, into ``row``
+        (``failed``: it landed with an error, only its fee)."""
         assert self.rpc is not None and self.wallet is not None
         s = self.settings
         base, quote = split_symbol(row.symbol)
@@ -438,6 +488,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
         while True:
             try:
                 tx = await self.rpc.get_transaction(row.signature)
+                if tx is not None and failed:
+                    row.fee_lamports = fee_lamports(tx)
+                    return
                 if tx is not None:
                     changes = balance_changes(tx, str(self.wallet.pubkey))
                     base_delta, quote_delta = changes.get(base_mint, 0), changes.get(quote_mint, 0)
@@ -454,9 +507,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)
             if time.monotonic() >= deadline:
-                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; "
-                                     "the fill shows the quoted amounts", row.client_order_id, row.signature,
-                                     s.fill_lookup_s)
+                self.ctx.log.warning("jupiter %s: %s landed but its transaction was not readable within %gs; %s",
+                                     row.client_order_id, row.signature, s.fill_lookup_s,
+                                     "the fee it paid is not known" if failed else "the fill shows the quoted amounts")
                 return
             await asyncio.sleep(s.poll_s)
 
@@ -471,11 +524,20 @@ class JupiterExchange(Exchange, JupiterTransfers):
         cid = row.client_order_id
         if row.status == IN_FLIGHT:
             return OrderState(cid, OrderStatus.OPEN, exchange_order_id=row.signature)
-        if row.status in (FAILED, EXPIRED):
-            return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error)
         base, quote = split_symbol(row.symbol)
         _, base_decimals = self.settings.token(base)
         _, quote_decimals = self.settings.token(quote)
+        fee = Decimal(row.fee_lamports or 0).scaleb(-9)  # lamports -> SOL, exact
+        if row.status in (FAILED, EXPIRED):
+            fills: tuple[Fill, ...] = ()
+            if row.fee_lamports:  # it landed failed: nothing moved but the fee, a fill of no quantity carries it
+                quoted = row.out_amount if row.side == Side.SELL else row.in_amount
+                fills = (Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
+                              side=Side(row.side), price=Decimal(quoted).scaleb(-quote_decimals) / Decimal(row.qty),
+                              qty=Decimal(0), fee=fee, fee_asset="SOL", liquidity=Liquidity.TAKER,
+                              ts_ns=row.updated_ns),)
+            return OrderState(cid, OrderStatus.REJECTED, exchange_order_id=row.signature, reason=row.error,
+                              fills=fills)
         if row.filled_base_units is not None and row.filled_quote_units is not None:  # read from the chain
             qty = Decimal(row.filled_base_units).scaleb(-base_decimals)
             quote_amount = row.filled_quote_units
@@ -483,7 +545,6 @@ class JupiterExchange(Exchange, JupiterTransfers):
             qty = Decimal(row.qty)
             quote_amount = row.out_amount if row.side == Side.SELL else row.in_amount
         price = Decimal(quote_amount).scaleb(-quote_decimals) / qty
-        fee = Decimal(row.fee_lamports or 0).scaleb(-9)  # lamports -> SOL, exact
         fill = Fill(exchange=self.name, symbol=row.symbol, client_order_id=cid, trade_id=row.signature,
                     side=Side(row.side), price=price, qty=qty, fee=fee, fee_asset="SOL",
                     liquidity=Liquidity.TAKER, ts_ns=row.updated_ns)

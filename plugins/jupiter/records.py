@@ -6,7 +6,8 @@ a new one replaces the row's transaction only after the previous one provably ex
 are raw integers (token base units, stored as :class:`bot.store.Units`: a u64 does not fit a
 BIGINT); the signed transaction is base64 text. It holds a signature, never key material. Once
 landed, the amounts the transaction really moved and its fee are stored too (``filled_*``,
-``fee_lamports``), read back from ``getTransaction``.
+``fee_lamports``), read back from ``getTransaction``; a transaction that landed failed moved nothing
+but its fee, which is stored the same way.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class JupiterSwapRow(SQLModel, table=True):
     filled_quote_units: int | None = Field(default=None, sa_type=Units)
     """The amounts the landed transaction moved for the wallet (raw units), None until read."""
     fee_lamports: int | None = None
-    """``meta.fee`` of the landed transaction (signature + priority fee)."""
+    """``meta.fee`` of the landed transaction (signature + priority fee), also of one that landed failed."""
     attempt: int = 1
     signature: str
     signed_tx_b64: str

@@ -12,7 +12,8 @@ address).
 (``jupiter_transfers``). Asked again for the same transfer (after a crash), :meth:`withdraw`
 returns the stored signature when it landed, rebroadcasts the same bytes while the blockhash is
 valid, and signs anew only once the old transaction provably can no longer land (block height past
-its ``lastValidBlockHeight`` and still unknown to the node). :meth:`withdrawal` answers the same way:
+its ``lastValidBlockHeight`` and still unknown to the node that saw that height: both asked of one
+node, never concluded from a fallback node that may be behind). :meth:`withdrawal` answers the same way:
 landed (SENT: the destination credits it after its confirmations), failed on chain (FAILED), or
 expired unlanded (None: never sent).
 
@@ -133,10 +134,17 @@ class JupiterTransfers(TransferVenue):
             return row
 
     async def _chain_state(self, row: JupiterTransferRow) -> TransferStatus | None:
-        """SENT (landed), FAILED (landed with an error), PLANNED (valid, not landed yet), None (expired unlanded)."""
+        """SENT (landed), FAILED (landed with an error), PLANNED (valid, not landed yet), None (expired unlanded).
+
+        A status any node knows is an answer; "expired" is concluded only on one node (the height, then the
+        status look-up after it: :meth:`~arbotlib.solana.rpc.SolanaRpc.pinned`), and a failure of that node
+        concludes nothing (TransientError: asked again later)."""
         try:
-            height = await self.rpc.get_block_height()
             (status,) = await self.rpc.get_signature_statuses([row.signature])
+            if status is None:
+                node = self.rpc.pinned()
+                height = await node.get_block_height()
+                (status,) = await node.get_signature_statuses([row.signature])
         except RpcError as exc:
             raise TransientError(f"{self.name}: {exc}") from None
         if status is not None:

@@ -5,13 +5,17 @@ token balances, and the transactions it was sent. ``sendTransaction`` decodes th
 verifies every signature with solders and rejects bad signatures and unknown or expired
 blockhashes, as a node's sanitize step does. A transaction "lands" on its first good send unless
 ``land`` is False; landing debits the fee payer once per signature (one balance change per
-signature however often it is rebroadcast). ``getSignatureStatuses`` reports landed signatures
+signature however often it is rebroadcast). A send with preflight of bytes that already landed is
+refused as a real node's simulation refuses it (``-32002`` "Transaction simulation failed: This
+transaction has already been processed", ``data.err == "AlreadyProcessed"``); with
+``skipPreflight`` it is accepted and changes nothing. ``getSignatureStatuses`` reports landed signatures
 with ``confirmation`` (``processed``/``confirmed``/``finalized``) and ``landed_err``, unless
 ``statuses`` overrides a signature.
 
 Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``, ``"drop"``
 (connection closed without an answer), ``"timeout"`` (answer after ``slow_s``, the request not
-processed) or ``"timeout_lands"`` (processed, then answered after ``slow_s``).
+processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``) or ``"ok"`` (answered as
+usual: a place holder, to fault a later call).
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
@@ -478,6 +482,10 @@ class FakeSolanaRpc:
             raise RpcFault(-32002, "Transaction simulation failed: Blockhash not found",
                            {"err": "BlockhashNotFound", "logs": []})
         skip = bool(opts.get("skipPreflight", False))
+        if not skip and signature in self.landed:  # the simulation finds it in the status cache
+            self.rejected.append(signature)
+            raise RpcFault(-32002, "Transaction simulation failed: This transaction has already been processed",
+                           {"err": "AlreadyProcessed", "logs": []})
         if not skip and self.preflight_err is not None:
             self.rejected.append(signature)
             raise RpcFault(**self.preflight_err)

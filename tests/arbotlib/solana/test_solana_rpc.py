@@ -94,3 +94,18 @@ async def test_blockhash_and_fees(node):
         blockhash = await rpc.get_latest_blockhash()
         assert blockhash.last_valid_block_height == node.block_height + node.validity
         assert await rpc.get_recent_prioritization_fees() == node.prioritization_fees
+
+
+async def test_a_pinned_view_asks_one_node_and_never_falls_back(node, node2):
+    node.block_height, node2.block_height = 2_000, 1_000
+    async with SolanaRpc([node.url, node2.url]) as rpc:
+        pinned = rpc.pinned()
+        assert pinned.urls == [node.url] and await pinned.get_block_height() == 2_000
+        node.faults["getSignatureStatuses"] = ["500"]
+        with pytest.raises(RpcUnavailable):  # the node that saw the height failed: no answer from another one
+            await pinned.get_signature_statuses(["x"])
+        assert "getSignatureStatuses" not in node2.calls
+        assert await rpc.get_block_height() == 2_000  # the view closed nothing of the client's
+        node.faults["getBlockHeight"] = ["500"]
+        assert await rpc.get_block_height() == 1_000 and rpc.current_url == node2.url
+        assert rpc.pinned().urls == [node2.url]  # a view made now pins the URL that last answered
