@@ -14,7 +14,8 @@ from bot.domain import OrderIntent, OrderStatus, OrderType, Side
 from bot.plugins import collect, load_plugins
 
 
-def _text(tmp_path, node, jupiter_api, mode="live"):
+def bot_toml(tmp_path, node, jupiter_api, mode="live"):
+    """A bot's config with one jupiter exchange on the fake node and API (its keypair in $T_JUPITER_KEY)."""
     return (f'mode = "{mode}"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
             f'[exchanges.jupiter]\napi_url = "{jupiter_api.url}"\nrpc_urls = ["{node.url}"]\n'
             f'keypair = "env:T_JUPITER_KEY"\nrebroadcast_s = 0.05\npoll_s = 0.02\n')
@@ -25,7 +26,7 @@ async def test_intent_to_landed_swap(tmp_path, node, jupiter_api, monkeypatch):
     monkeypatch.setenv("T_JUPITER_KEY", str(kp))
     plugins = load_plugins()
     registry = collect(plugins)
-    config = build_config(parse_toml(_text(tmp_path, node, jupiter_api), "test.toml"), registry, "test.toml")
+    config = build_config(parse_toml(bot_toml(tmp_path, node, jupiter_api), "test.toml"), registry, "test.toml")
     resolve_secrets(config)
     bot = Bot(config, plugins, registry)
     await bot.start()
@@ -48,5 +49,5 @@ def test_refused_outside_live_mode(tmp_path, node, jupiter_api):
     grid = ('[strategies.g]\ntype = "grid"\nexchange = "jupiter"\nsymbol = "SOL/USDC"\nlower = "1"\n'
             'upper = "2"\nlevels = 3\norder_size = "1"\n')
     with pytest.raises(ConfigError, match='exchange "jupiter" .type "jupiter". places real orders'):
-        build_config(parse_toml(_text(tmp_path, node, jupiter_api, mode="paper") + grid, "t.toml"), registry,
+        build_config(parse_toml(bot_toml(tmp_path, node, jupiter_api, mode="paper") + grid, "t.toml"), registry,
                      "t.toml")

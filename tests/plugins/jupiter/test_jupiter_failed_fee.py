@@ -20,6 +20,7 @@ from bot.ledger import Ledger
 from bot.plugins import collect, load_plugins
 from plugins.jupiter.errors import SlippageExceeded
 from plugins.jupiter.records import FAILED, load_swap
+from tests.plugins.jupiter.test_jupiter_bot import bot_toml
 
 SLIPPAGE_ON_CHAIN = {"InstructionError": [3, {"Custom": 6001}]}
 
@@ -69,9 +70,7 @@ async def test_a_swap_that_landed_failed_shows_its_fee_in_the_ledger_and_the_sol
     monkeypatch.setenv("T_JUPITER_KEY", str(kp))
     node.landed_err = SLIPPAGE_ON_CHAIN
     node.fee_lamports = 15_000
-    text = (f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
-            f'[exchanges.jupiter]\napi_url = "{jupiter_api.url}"\nrpc_urls = ["{node.url}"]\n'
-            f'keypair = "env:T_JUPITER_KEY"\nrebroadcast_s = 0.05\npoll_s = 0.02\nskip_preflight = true\n')
+    text = bot_toml(tmp_path, node, jupiter_api) + "skip_preflight = true\n"
     plugins = load_plugins()
     registry = collect(plugins)
     config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
