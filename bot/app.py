@@ -530,7 +530,7 @@ class Bot:
         await self._stop_services()
         await self.control.stop()
         self.scheduler.stop()
-        await self.scheduler.join()
+        await self.scheduler.join(self.config.bot.shutdown_timeout_s, self.plugin_failed)
         for name in list(self.strategies):
             self.bus.unsubscribe_owner(name)
         await self.executor.close(self.config.bot.shutdown_timeout_s)

@@ -28,7 +28,8 @@ class Scheduler:
             timezone=self.tz,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_s},
         )
-        self._running: set[asyncio.Task[Any]] = set()
+        self._running: dict[asyncio.Task[Any], tuple[str, str]] = {}
+        """Runs under way: their job's name and plugin."""
         self._stopping = False
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
@@ -43,7 +44,7 @@ class Scheduler:
             task = asyncio.current_task()
             if task is None or self._stopping:
                 return
-            self._running.add(task)
+            self._running[task] = (job.name, plugin)
             try:
                 await job.func(operator)
             except asyncio.CancelledError:
@@ -57,7 +58,7 @@ class Scheduler:
                 log.exception("job %s (plugin %s) failed", job.name, plugin)
                 failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
             finally:
-                self._running.discard(task)
+                self._running.pop(task, None)
 
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
 
@@ -73,10 +74,16 @@ class Scheduler:
         for task in self._running:
             task.cancel()
 
-    async def join(self) -> None:
-        """Wait for the runs :meth:`stop` cancelled: the host stops the venues they use only after."""
-        if self._running:
-            await asyncio.wait(list(self._running))
+    async def join(self, timeout_s: float, failed: Callable[[str, str], None]) -> None:
+        """Wait for the runs :meth:`stop` cancelled, ``timeout_s`` at most: the host stops the venues they use only
+        after. A run still going then (a job that swallows its cancellation) is reported, ``failed(plugin,
+        message)``, and left: the stop goes on."""
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(list(self._running), timeout=timeout_s)
+        for task in pending:
+            name, plugin = self._running[task]
+            failed(plugin, f'job "{name}" did not end within {timeout_s:g} s of being cancelled at stop; left running')
 
     def jobs(self) -> list[tuple[str, str]]:
         """(job name, next run time) for /status."""

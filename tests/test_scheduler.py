@@ -33,9 +33,36 @@ async def test_a_running_job_is_cancelled_on_stop_without_a_traceback_and_join_w
     await wait_for(lambda: state["running"], what="the job to be running")
     with caplog.at_level(logging.DEBUG):
         scheduler.stop()
-        await scheduler.join()
+        await scheduler.join(5, lambda plugin, message: failed.append((plugin, message)))
     assert state["ended"] and failed == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # APScheduler logged nothing either
+
+
+async def test_a_job_that_swallows_its_cancellation_is_named_and_left_at_stop():
+    scheduler, failed = Scheduler(SchedulerSettings()), []
+    running, give_up = asyncio.Event(), asyncio.Event()
+
+    async def stubborn(operator) -> None:
+        running.set()
+        while not give_up.is_set():
+            try:
+                await give_up.wait()
+            except asyncio.CancelledError:  # a job that will not stop when told
+                continue
+
+    scheduler.add(Job("stubborn", stubborn, every_s=0.1), "mine", operator=None,
+                  failed=lambda plugin, message: failed.append((plugin, message)))
+    scheduler.start()
+    await asyncio.wait_for(running.wait(), 5)
+    scheduler.stop()
+    try:
+        async with asyncio.timeout(5):  # before: join() waited for it forever
+            await scheduler.join(0.2, lambda plugin, message: failed.append((plugin, message)))
+        assert failed == [("mine", 'job "stubborn" did not end within 0.2 s of being cancelled at stop; '
+                                   "left running")]
+    finally:
+        give_up.set()  # the test's own clean-up: the loop must not end with it running
+        await asyncio.sleep(0.05)
 
 
 async def tick(operator) -> None:
