@@ -1034,7 +1034,7 @@ class Executor:
                 self._apply(order, state)
                 counts["adopted"] += 1
             elif answered:
-                self._finish_quiet(order, OrderStatus.FAILED, "the venue never received it (found after a restart)")
+                self._finish_quiet(order, *self._unknown_to_venue(order, "found after a restart"))
                 counts["failed"] += 1
             else:  # stays active: reconciliation keeps asking
                 if order.status is not OrderStatus.UNKNOWN:
@@ -1063,8 +1063,18 @@ class Executor:
             elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
                 age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
                 if age_s > 2 * self.settings.request_timeout_s:
-                    self._finish(order, OrderStatus.FAILED, "the venue never received it (found by reconciliation)")
+                    self._finish(order, *self._unknown_to_venue(order, "found by reconciliation"))
         await self.flush()
+
+    @staticmethod
+    def _unknown_to_venue(order: Order, how: str) -> tuple[OrderStatus, str]:
+        """The end of an order its venue says it does not know: never received (FAILED), unless it has fills, which
+        only an order the venue received can have: then the venue no longer lists it (its history is kept so long),
+        and what did not fill ended (CANCELLED)."""
+        if order.filled_qty > 0:
+            return OrderStatus.CANCELLED, (f"the venue no longer knows it ({how}): {order.filled_qty} of {order.qty} "
+                                           "filled, the rest ended")
+        return OrderStatus.FAILED, f"the venue never received it ({how})"
 
     def unknown_orders(self) -> list[Order]:
         return [o for o in self._active.values() if o.status is OrderStatus.UNKNOWN]

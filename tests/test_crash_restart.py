@@ -85,3 +85,32 @@ def test_sigkill_with_orders_in_flight_never_sends_an_id_twice(tmp_path: Path, d
     assert kills == 3 and submitted > 10
     # Every order row the bot holds is settled against the venue: nothing left pending.
     assert query_db(db_url, "select count(*) from orders where status in ('pending', 'unknown')") == [(0,)]
+
+
+async def test_a_partly_filled_order_its_venue_no_longer_knows_ends_cancelled_with_its_fills(make_bot):
+    """A venue that answers "not found" for an order it had filled in part dropped it from its history: it did
+    receive it (it filled), so it is not "never received" (FAILED); what did not fill ended (CANCELLED)."""
+    from decimal import Decimal
+
+    from bot.domain import Fill, Liquidity, OrderIntent, OrderReport, OrderState, OrderStatus, Side
+    from tests.fakes.venue import KeptVenue
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.helpers.waiting import wait_for
+
+    config = 'on_shutdown = "keep"\n[exchanges.v]\ntype = "kept"\n'
+    KeptVenue.ORDERS, KeptVenue.on_list, KeptVenue.stored = {}, None, False
+    first = await make_bot(config, extra=[("venue", venue_plugin)])
+    cid = first.executor.submit(OrderIntent("manual", "v", "BTC/USD", Side.BUY, Decimal(1), Decimal(100)))
+    await wait_for(lambda: first.executor.order(cid).status is OrderStatus.OPEN, what="the order open")
+    first.bus.publish(Fill("v", "BTC/USD", cid, "T1", Side.BUY, Decimal(100), Decimal("0.4"), Decimal(0), "USD",
+                           Liquidity.MAKER, 1))
+    first.bus.publish(OrderReport("v", "BTC/USD", OrderState(cid, OrderStatus.OPEN, "X1", Decimal("0.4"),
+                                                             Decimal(100)), 1))
+    await wait_for(lambda: first.executor.order(cid).filled_qty == Decimal("0.4"), what="the fill applied")
+    await first.stop()
+    KeptVenue.ORDERS.clear()  # its history no longer lists it
+
+    second = await make_bot(config, extra=[("venue", venue_plugin)])
+    order = second.store.get_order(cid)
+    assert (order.status, order.filled_qty) == (OrderStatus.CANCELLED, Decimal("0.4"))
+    assert order.reason.startswith("the venue no longer knows it (found after a restart): 0.4 of 1 filled")
