@@ -50,8 +50,10 @@ class Dispatch:
             self._guard(check.name, partial(check.on_fill, strategy_name), fill)
         self._deliver(strategy_name, "on_fill", fill)
         if self._alerts_heard():
-            self._alert(AlertLevel.INFO, "fill", f"{fill.side.value} {qty(fill.qty)} {fill.symbol} at "
-                        f"{price(fill.price)}", source=strategy_name, exchange=fill.exchange,
+            # a fill of no quantity is a fee alone (a swap that landed and failed paid its network fee)
+            what = (f"{fill.side.value} {qty(fill.qty)} {fill.symbol} at {price(fill.price)}" if fill.qty
+                    else f"fee paid on {fill.symbol}, nothing filled")
+            self._alert(AlertLevel.INFO, "fill", what, source=strategy_name, exchange=fill.exchange,
                         fee=money(fill.fee, fill.fee_asset))
         self._bus.publish(FillApplied(strategy_name, fill))
 

@@ -257,6 +257,11 @@ def test_alerts_that_can_reach_nobody_are_dropped_as_they_are_emitted_until_some
     alerts.subscribe(seen.append, owner="test")
     dispatch.fill("grid", fill)
     assert composed == ["buy 1 BTC/USD at 100"]
+    fee_only = Fill(exchange="dex", symbol="SOL/USDC", client_order_id="c2", trade_id="sig", side=Side.SELL,
+                    price=Decimal("150"), qty=Decimal(0), fee=Decimal("0.000015"), fee_asset="SOL",
+                    liquidity=Liquidity.TAKER, ts_ns=2)
+    dispatch.fill("arb", fee_only)  # a swap that landed and failed paid its fee: not "sell 0 SOL/USDC"
+    assert composed[-1] == "fee paid on SOL/USDC, nothing filled"
 
 
 def test_a_repeat_after_its_window_closed_counts_the_closed_windows_repeats_first():
