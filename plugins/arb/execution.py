@@ -181,7 +181,8 @@ class Execution:
 
     @property
     def refused(self) -> bool:
-        """Whether no leg reached a venue (the risk gate or a pause refused the first): not an execution."""
+        """Whether no leg reached a venue (the risk gate or a pause refused them, or after a restart they were too old
+        to send): not an execution."""
         return all(leg.status in ("refused", "not sent") for leg in self.legs())
 
     def legs(self) -> list[Leg]:

@@ -65,7 +65,8 @@ class ArbExecutionRow(SQLModel, table=True):
     strategy: str = Field(index=True)
     state: str = Field(index=True)
     """``open`` (legs under way), ``hedging`` (a residual is being closed), ``done``; or ``refused`` (no leg was
-    sent: the risk gate or a pause refused them; not an execution)."""
+    sent: the risk gate or a pause refused them, or after a restart they were too old to send; not an
+    execution)."""
     symbol: str
     direction: str
     created_ns: int = 0

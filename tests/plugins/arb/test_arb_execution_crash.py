@@ -146,4 +146,7 @@ def test_sigkill_with_both_legs_in_flight_leaves_the_whole_intent_and_never_send
     assert query(cex_db, f"select count(*) from submissions where client_order_id = '{cex_cid}'") in ([(0,)], [(1,)])
     assert query(dex_db, f"select count(*) from submissions where client_order_id = '{dex_cid}'") in ([(0,)], [(1,)],
                                                                                                        [])
-    assert query_db(db_url, "select count(*) from arb_executions where state = 'done'") == [(1,)]
+    [(state, cex_status, dex_status)] = query_db(db_url, "select state, cex_status, dex_status from arb_executions")
+    # done; or, when the kill came before either leg was stored (PostgreSQL commits the row on its own), refused:
+    # no leg was ever sent, and none is sent late
+    assert state == "done" or (state, cex_status, dex_status) == ("refused", "not sent", "not sent"), state
