@@ -30,13 +30,18 @@ TEST_DB_URL = os.environ.get("ARBOT_TEST_DB_URL", "")
 
 @pytest.fixture(autouse=True)
 def _forget_secrets() -> Iterator[None]:
-    """Secrets a test made known to the log redactor, and the redactor `cli.main` puts on the root
-    logger's handlers, end with the test: they would rewrite later tests' log records."""
+    """Secrets a test made known to the log redactor, the redactor `cli.main` puts on the root logger's
+    handlers, and the stderr handler it adds end with the test: they would rewrite later tests' log records,
+    and write them to a stream pytest has closed by then (a "Logging error" and its traceback per record)."""
     known, in_urls = set(REDACTOR._values), set(REDACTOR._url_passwords)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
     yield
     REDACTOR._values, REDACTOR._url_passwords = known, in_urls
-    for handler in logging.getLogger().handlers:
+    for handler in list(root.handlers):
         handler.removeFilter(REDACTOR)
+        if getattr(handler, "arbot", False) and handler not in handlers:  # logs.configure's, from cli.main
+            root.removeHandler(handler)
 
 
 @pytest.fixture

@@ -111,7 +111,8 @@ async def test_events_of_each_kind_arrive_on_their_subjects(nats_server, fleet_b
     bot.operator.alert(AlertLevel.WARNING, "risk", "limits: daily loss limit exceeded; action: pause", source="limits")
     kinds = ("order", "fill", "opportunity", "execution", "alert", "risk", "status")
     try:
-        await wait_for(lambda: all(f"arbot.grid-1.evt.{k}" in got for k in kinds), timeout_s=20, what="every kind")
+        await wait_for(lambda: all(f"arbot.grid-1.evt.{k}" in got for k in kinds), timeout_s=20,
+                       what=f"every kind (so far {sorted(got)}; link {link.stats()})")
     finally:
         await nc.close()
     fill_event = got["arbot.grid-1.evt.fill"][0]
