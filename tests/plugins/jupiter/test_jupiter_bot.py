@@ -21,15 +21,20 @@ def bot_toml(tmp_path, node, jupiter_api, mode="live"):
             f'keypair = "env:T_JUPITER_KEY"\nrebroadcast_s = 0.05\npoll_s = 0.02\n')
 
 
-async def test_intent_to_landed_swap(tmp_path, node, jupiter_api, monkeypatch):
-    kp = Keypair()
-    monkeypatch.setenv("T_JUPITER_KEY", str(kp))
+async def started_bot(text: str, monkeypatch) -> Bot:
+    """A started bot of config ``text`` (:func:`bot_toml`), with a fresh keypair in $T_JUPITER_KEY."""
+    monkeypatch.setenv("T_JUPITER_KEY", str(Keypair()))
     plugins = load_plugins()
     registry = collect(plugins)
-    config = build_config(parse_toml(bot_toml(tmp_path, node, jupiter_api), "test.toml"), registry, "test.toml")
+    config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
     resolve_secrets(config)
     bot = Bot(config, plugins, registry)
     await bot.start()
+    return bot
+
+
+async def test_intent_to_landed_swap(tmp_path, node, jupiter_api, monkeypatch):
+    bot = await started_bot(bot_toml(tmp_path, node, jupiter_api), monkeypatch)
     try:
         cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="jupiter", symbol="SOL/USDC",
                                               side=Side.SELL, qty=Decimal(1), order_type=OrderType.MARKET,

@@ -10,17 +10,13 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from solders.keypair import Keypair
 
 from bot.api import Fill, OrderReport
-from bot.app import Bot
-from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import Order, OrderIntent, OrderStatus, OrderType, Side
 from bot.ledger import Ledger
-from bot.plugins import collect, load_plugins
 from plugins.jupiter.errors import SlippageExceeded
 from plugins.jupiter.records import FAILED, load_swap
-from tests.plugins.jupiter.test_jupiter_bot import bot_toml
+from tests.plugins.jupiter.test_jupiter_bot import bot_toml, started_bot
 
 SLIPPAGE_ON_CHAIN = {"InstructionError": [3, {"Custom": 6001}]}
 
@@ -66,17 +62,9 @@ async def test_the_fee_of_a_swap_that_landed_failed_is_in_its_report_when_no_cal
 
 async def test_a_swap_that_landed_failed_shows_its_fee_in_the_ledger_and_the_sol_position(tmp_path, node,
                                                                                           jupiter_api, monkeypatch):
-    kp = Keypair()
-    monkeypatch.setenv("T_JUPITER_KEY", str(kp))
     node.landed_err = SLIPPAGE_ON_CHAIN
     node.fee_lamports = 15_000
-    text = bot_toml(tmp_path, node, jupiter_api) + "skip_preflight = true\n"
-    plugins = load_plugins()
-    registry = collect(plugins)
-    config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
-    resolve_secrets(config)
-    bot = Bot(config, plugins, registry)
-    await bot.start()
+    bot = await started_bot(bot_toml(tmp_path, node, jupiter_api) + "skip_preflight = true\n", monkeypatch)
     try:
         cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="jupiter", symbol="SOL/USDC",
                                               side=Side.SELL, qty=Decimal(1), order_type=OrderType.MARKET,
