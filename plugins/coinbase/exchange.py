@@ -8,8 +8,9 @@ its ``order_id`` when we know it, else lists the product's orders and matches ``
 
 **Order changes as they happen, polling as the reconciler.** With an API key, the authenticated
 ``user`` channel (:mod:`.private`) reports each change of one of our orders as it happens; a
-changed order is read at once (``GET orders/historical/{order_id}``, then
-``orders/historical/fills`` when the filled size grew) and its new fills are published with
+changed order is read at once (``GET orders/historical/{order_id}``, then List Fills,
+``orders/historical/fills``, when the filled size grew: page after page, following the answer's
+``cursor`` until it is empty, at most ``FILL_PAGES_MAX`` pages) and its new fills are published with
 Coinbase's ``entry_id`` as trade id, then an ``OrderReport``. Orders not final are still polled the
 same way: every ``stream_poll_s`` while the stream is up, every ``fill_poll_s`` while it is down.
 Both paths carry the same trade ids, so the executor applies each fill once; the stream's loss and
@@ -80,6 +81,10 @@ def order_configuration(order: Order) -> dict[str, Any]:
 
 ORDERS_KEPT = 100_000
 """Orders whose Coinbase id and fills are remembered (the newest); older ones are read from the venue if asked for."""
+FILLS_PAGE = 100
+"""Fills asked for per List Fills page (``limit``)."""
+FILL_PAGES_MAX = 100
+"""List Fills pages read for one order at most: a server whose ``cursor`` never ends cannot hold a poll forever."""
 
 
 class CoinbaseExchange(PollingVenue):
@@ -307,9 +312,8 @@ class CoinbaseExchange(PollingVenue):
         mine = self._fills_by_order.get(cid, ())
         if sum((f.qty for f in mine), Decimal(0)) >= filled:
             return list(mine)
-        page = await self._api().call("GET", f"{API}/orders/historical/fills", params={"order_ids": order_id})
         quote = split_symbol(symbol)[1] if "/" in symbol else ""
-        for f in page.get("fills") or []:
+        for f in await self._list_fills(order_id):
             tid = str(f.get("entry_id") or f["trade_id"])
             if tid not in self._fills:
                 fill = self._fills[tid] = Fill(
@@ -320,6 +324,28 @@ class CoinbaseExchange(PollingVenue):
                 self._fills_by_order.setdefault(cid, []).append(fill)
         self._forget_old_fills()
         return list(self._fills_by_order.get(cid, ()))
+
+    async def _list_fills(self, order_id: str) -> list[dict]:
+        """Every fill of one order: List Fills page after page, following the answer's ``cursor`` until it is empty
+        (at most FILL_PAGES_MAX pages, and never the same cursor twice)."""
+        fills: list[dict] = []
+        cursor = ""
+        seen: set[str] = set()
+        for _ in range(FILL_PAGES_MAX):
+            params: dict[str, Any] = {"order_ids": order_id, "limit": FILLS_PAGE}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._api().call("GET", f"{API}/orders/historical/fills", params=params)
+            fills += page.get("fills") or []
+            seen.add(cursor)
+            cursor = str(page.get("cursor") or "")
+            if not cursor:
+                return fills
+            if cursor in seen:
+                break
+        self.ctx.log.warning("%s: List Fills of order %s still named a next page after %d pages (%d fills read); "
+                             "the order is read again at the next poll", self.name, order_id, len(seen), len(fills))
+        return fills
 
     def _forget_old_fills(self) -> None:
         """Beyond ORDERS_KEPT orders with fills, the oldest not tracked any more are forgotten with their fills (read

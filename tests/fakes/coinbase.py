@@ -13,7 +13,11 @@ test compares the plugin against the venue rather than against itself. Faults on
   change of an order (created, filled, cancelled); ``refuse = True`` closes new connections at once;
 * REST (:class:`FakeCoinbaseREST`): ``http_429 = True`` (every call answers HTTP 429),
   ``lose_create_order = n`` (the order is created, then the connection is aborted before any
-  answer), ``hang_create_order_s`` (created, then the answer is late).
+  answer), ``hang_create_order_s`` (created, then the answer is late), ``fills_cursor_stuck = True``
+  (every List Fills answer names a next page).
+
+List Fills (``orders/historical/fills``) pages as Coinbase documents it: ``limit`` fills at most (and
+at most ``fills_page_max``), then the answer's ``cursor`` for the next page, empty on the last.
 """
 
 from __future__ import annotations
@@ -389,6 +393,11 @@ class FakeCoinbaseREST:
         self.http_429 = False
         self.lose_create_order = 0
         self.hang_create_order_s = 0.0
+        self.fills_page_max = 100
+        """The most fills one List Fills page holds, whatever ``limit`` asks."""
+        self.fills_cursor_stuck = False
+        """Every List Fills answer names a next page (a misbehaving server: the client must stop by itself)."""
+        self._cursors = 0
         self.listeners: list = []
         """Called with an order each time it changes (the ``user`` channel's source)."""
         self._ids = itertools.count(1)
@@ -570,8 +579,18 @@ class FakeCoinbaseREST:
         return web.json_response({"order": order})
 
     async def _fills(self, request: web.Request) -> web.Response:
-        ids = set(request.query.getall("order_ids", []))
-        return web.json_response({"fills": [f for f in self.fills if not ids or f["order_id"] in ids], "cursor": ""})
+        """List Fills, a page at a time: at most ``limit`` fills (and at most :attr:`fills_page_max`), the next
+        page's ``cursor`` in the answer, ``""`` on the last page."""
+        q = request.query
+        ids = set(q.getall("order_ids", []))
+        size = min(int(q.get("limit") or self.fills_page_max), self.fills_page_max)
+        start = int((q.get("cursor") or "0").split("-")[0])
+        found = [f for f in self.fills if not ids or f["order_id"] in ids]
+        more = start + size < len(found)
+        self._cursors += 1
+        cursor = (f"{start + size}-{self._cursors}" if more else
+                  f"{start + size}-{self._cursors}" if self.fills_cursor_stuck else "")
+        return web.json_response({"fills": found[start:start + size], "cursor": cursor})
 
     async def _accounts(self, request: web.Request) -> web.Response:
         accounts = [{"uuid": f"acct-{currency}", "name": f"{currency} Wallet", "currency": currency,

@@ -11,7 +11,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.api import InsufficientFunds, OrderNotFound, PermanentError, PostOnlyWouldCross, RateLimited, UnknownOutcome
+from bot.api import (
+    FillApplied,
+    InsufficientFunds,
+    OrderNotFound,
+    PermanentError,
+    PostOnlyWouldCross,
+    RateLimited,
+    UnknownOutcome,
+)
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
 from plugins.coinbase.rest import JwtSigner, classify_order_failure
 from tests.fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, new_private_key_pem, public_key_of, verify_jwt
@@ -188,6 +196,48 @@ async def test_fills_are_polled_and_published_once(coinbase_bot, fake_ws, fake_r
     found = await coinbase.fetch_order(SYMBOL, "rest-1")
     assert found.status is OrderStatus.FILLED and len(found.fills) == 2
     assert found.avg_fill_price == Decimal("28999.50")
+
+
+async def test_fills_past_the_first_page_are_read_and_applied_once(coinbase_bot, fake_ws, fake_rest):
+    """List Fills answers a page at a time (``limit``, then the answer's ``cursor`` until it is empty): an order
+    with more fills than a page holds has every one read, by the poll and by a look-up after a restart, and each
+    applied once."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    fake_rest.fills_page_max = 2
+    applied: list[FillApplied] = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="coinbase", symbol=SYMBOL, side=Side.BUY,
+                                          qty=Decimal("0.05"), price=Decimal("29000"), client_order_id="paged-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   what="order open")
+    order_id = fake_rest.by_client[cid]
+    entries = [fake_rest.fill(order_id, Decimal("0.01"), Decimal("28999.50")) for _ in range(5)]
+    await coinbase.poll_once()
+    await coinbase.poll_once()  # nothing new: nothing applied again
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.FILLED, what="filled")
+    assert sorted(a.fill.trade_id for a in applied) == entries
+    assert bot.executor.order(cid).filled_qty == Decimal("0.05")
+    coinbase._fills.clear()  # a restarted venue remembers nothing: the look-up reads every page again
+    coinbase._fills_by_order.clear()
+    found = await coinbase.fetch_order(SYMBOL, cid)
+    assert found.status is OrderStatus.FILLED and sorted(f.trade_id for f in found.fills) == entries
+    assert not any(bot.executor.apply_fill(f) for f in found.fills)  # every one applied already
+    await wait_for(lambda: len(bot.store.fills()) == 5, what="five fills stored, once each")
+
+
+async def test_a_fills_cursor_that_never_ends_is_followed_a_bounded_number_of_pages(
+        coinbase_bot, fake_ws, fake_rest, monkeypatch):
+    from plugins.coinbase import exchange as cb_exchange
+
+    monkeypatch.setattr(cb_exchange, "FILL_PAGES_MAX", 5)
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    fake_rest.fills_page_max = 1
+    state = await coinbase.place_order(order("stuck-1", qty="0.02"))
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.fills_cursor_stuck = True  # every answer names another page, with nothing new in it
+    found = await coinbase.fetch_order(SYMBOL, "stuck-1")
+    assert [f.trade_id for f in found.fills] == [fake_rest.fills[0]["entry_id"]]
+    assert [p for _, _, p in fake_rest.log].count("/api/v3/brokerage/orders/historical/fills") == 5
 
 
 async def test_cancel_batch_and_open_orders(coinbase_bot, fake_ws, fake_rest):
