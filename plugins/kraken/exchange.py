@@ -309,12 +309,17 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         return out
 
     async def balances(self) -> dict[str, Balance]:
-        result = await self._api().private("Balance")
+        """``BalanceEx``: total is each asset's ``balance``, free that less ``hold_trade`` (what open orders hold).
+
+        A credit line (``credit`` - ``credit_used``, which Kraken's own "available" adds) is not counted as free:
+        it is borrowed, not held."""
+        result = await self._api().private("BalanceEx")
         out = {}
-        for asset, amount in result.items():
+        for asset, entry in result.items():
             name = asset_name(asset)
-            value = Decimal(str(amount))
-            out[name] = Balance(name, value, value)  # Balance has no holds; BalanceEx would
+            total = Decimal(str(entry["balance"]))
+            held = Decimal(str(entry.get("hold_trade") or "0"))
+            out[name] = Balance(name, max(total - held, Decimal(0)), total)
         return out
 
     # --- order state and fills --------------------------------------------------------------

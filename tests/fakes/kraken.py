@@ -21,6 +21,9 @@ Funding, as documented for withdrawals to pre-registered keys and deposits: ``Wi
 taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
 (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
+Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
+``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`).
+
 ``QueryOrders`` and ``QueryTrades`` take at most the txids Kraken documents (50 and 20); more is
 refused with Kraken's ``EGeneral:Invalid arguments``.
 
@@ -54,6 +57,8 @@ QUERY_ORDERS_MAX = 50
 """Kraken: ``QueryOrders`` txid, "Comma delimited list of transaction IDs to query info about (50 maximum)"."""
 QUERY_TRADES_MAX = 20
 """Kraken: ``QueryTrades`` txid, "(20 maximum)"."""
+FEE_RATE = Decimal("0.0016")
+"""The fee of every trade here, and what an open order holds for it."""
 
 
 def render(value: Decimal, decimals: int) -> str:
@@ -320,6 +325,8 @@ class FakeKrakenREST:
         self.balances = {"XXBT": "1.0000000000", "ZUSD": "100000.0000", "SOL": "100.0000000000"}
         self.symbols = {"XBTUSD": "BTC/USD"}
         """REST pair name -> WebSocket v2 symbol (what execution reports carry)."""
+        self.pair_assets = {"XBTUSD": ("XXBT", "ZUSD")}
+        """REST pair name -> its (base, quote) balance keys (where ``BalanceEx`` counts an open order's hold)."""
         self.log: list[tuple[float, str, dict]] = []
         """(loop time, method, params) of every request received."""
         self.rate_limited = False
@@ -381,7 +388,7 @@ class FakeKrakenREST:
         tid = f"T{len(self.trades) + 1:05d}-FAKE"
         self.trades[tid] = {"ordertxid": txid, "pair": order["descr"]["pair"], "time": 1700000000.5,
                             "type": order["descr"]["type"], "ordertype": "limit", "price": str(price),
-                            "cost": str(price * qty), "fee": str((price * qty * Decimal("0.0016")).quantize(
+                            "cost": str(price * qty), "fee": str((price * qty * FEE_RATE).quantize(
                                 Decimal("0.00001"))), "vol": str(qty), "maker": maker}
         executed = Decimal(order["vol_exec"]) + qty
         order["vol_exec"] = str(executed)
@@ -393,7 +400,7 @@ class FakeKrakenREST:
         flags = order["oflags"].split(",")
         in_base = "fcib" in flags or (order["descr"]["type"] == "sell" and "fciq" not in flags)
         base, quote = order["symbol"].split("/") if "/" in order["symbol"] else ("XBT", "USD")
-        fee = ({"asset": base, "qty": (qty * Decimal("0.0016")).quantize(Decimal("0.00000001"))} if in_base
+        fee = ({"asset": base, "qty": (qty * FEE_RATE).quantize(Decimal("0.00000001"))} if in_base
                else {"asset": quote, "qty": Decimal(trade["fee"])})
         self._report(txid, "trade", exec_id=tid, trade_id=len(self.trades), last_qty=qty, last_price=price,
                      cost=price * qty, liquidity_ind="m" if maker else "t", order_status="partially_filled",
@@ -619,6 +626,33 @@ class FakeKrakenREST:
 
     def _m_Balance(self, p: dict) -> dict:
         return dict(self.balances)
+
+    def _m_BalanceEx(self, p: dict) -> dict:
+        """Kraken's extended balance: ``balance``, ``hold_trade`` (what open spot orders hold), ``credit`` and
+        ``credit_used`` (no credit line here), per asset."""
+        holds = self.holds()
+        return {asset: {"balance": amount, "hold_trade": str(holds.get(asset, Decimal(0))), "credit": "0.0000",
+                        "credit_used": "0.0000"} for asset, amount in self.balances.items()}
+
+    def holds(self) -> dict[str, Decimal]:
+        """What the open orders hold, by balance asset: a buy its remaining cost at its limit price, plus its fee
+        when charged in the quote; a sell its remaining volume, plus its fee when charged in the base."""
+        held: dict[str, Decimal] = {}
+        for o in self.orders.values():
+            if o["status"] not in ("open", "pending"):
+                continue
+            base, quote = self.pair_assets.get(o["descr"]["pair"], ("XXBT", "ZUSD"))
+            left = Decimal(o["vol"]) - Decimal(o["vol_exec"])
+            flags = o["oflags"].split(",")
+            sell = o["descr"]["type"] == "sell"
+            fee_in_base = "fcib" in flags or (sell and "fciq" not in flags)
+            if sell:
+                amount, asset = left * (1 + FEE_RATE if fee_in_base else 1), base
+            else:
+                cost = left * Decimal(o["descr"]["price"] or "0")
+                amount, asset = cost if fee_in_base else cost * (1 + FEE_RATE), quote
+            held[asset] = held.get(asset, Decimal(0)) + amount
+        return held
 
 
 class _KrakenError(Exception):

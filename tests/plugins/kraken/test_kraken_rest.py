@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.api import (
+    Balance,
     InsufficientFunds,
     OrderNotFound,
     PermanentError,
@@ -186,6 +187,25 @@ async def test_cancel_open_orders_and_balances(kraken_bot, fake_ws, fake_rest):
         await kraken.cancel_order(SYMBOL, "nobody")
     balances = await kraken.balances()
     assert balances["BTC"].total == Decimal("1.0000000000") and balances["USD"].total == Decimal("100000.0000")
+
+
+async def test_balances_leave_out_what_resting_orders_hold(kraken_bot, fake_ws, fake_rest):
+    """BalanceEx: total is the balance, free the balance less what open orders hold (``hold_trade``); a fill and a
+    cancel release their part."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    buy = await kraken.place_order(order("held-buy", qty="0.01", price="29000"))
+    sell = Order(client_order_id="held-sell", strategy="test", exchange="kraken", symbol=SYMBOL, side=Side.SELL,
+                 qty=Decimal("0.2"), price=Decimal("31000"))
+    await kraken.place_order(sell)
+    balances = await kraken.balances()
+    # the buy holds its cost and its fee in the quote (every order asks for the fee in the quote: fciq)
+    assert balances["USD"] == Balance("USD", Decimal("100000") - Decimal("290.464"), Decimal("100000"))
+    assert balances["BTC"] == Balance("BTC", Decimal("0.8"), Decimal("1"))
+    assert [m for _, m, _ in fake_rest.log][-1] == "BalanceEx"
+    fake_rest.fill(buy.exchange_order_id, Decimal("0.005"), Decimal("29000"))
+    assert (await kraken.balances())["USD"].free == Decimal("100000") - Decimal("145.232")
+    await kraken.cancel_order(SYMBOL, "held-sell")
+    assert (await kraken.balances())["BTC"] == Balance("BTC", Decimal("1"), Decimal("1"))
 
 
 async def test_venue_errors_are_raised_as_mapped(kraken_bot, fake_ws, fake_rest):
