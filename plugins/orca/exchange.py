@@ -23,7 +23,10 @@ STALE as soon as the WebSocket connection is lost or goes silent (``silence_time
 (re)connection re-reads every watched account with ``getMultipleAccounts`` (a notification may
 have been missed meanwhile), and a malformed notification also triggers a re-read. Account data
 that does not decode (wrong size or discriminator) is logged and counted in ``bad_accounts``,
-the last good state is kept and the feed stays up: the next good update replaces it. When a read
+the last good state is kept and the feed stays up: the next good update replaces it. A
+notification from a slot older than the state held (a lagging node; a read answered later) is
+dropped unread and counted in ``stale_notifications``. ``status()`` shows both counters and the
+subscriber's malformed ones. When a read
 finds an account of the window undecodable with no good state to keep, that market stays STALE
 (a pool is never quoted without its ticks) until the account decodes. Only the fixed-size
 ``TickArray`` layout is decoded: Orca's newer variable-size ``DynamicTickArray`` accounts count as
@@ -80,6 +83,8 @@ class OrcaExchange(Exchange):
         self.states: dict[str, FeedState] = {}
         self.bad_accounts = 0
         """Account updates that did not decode (wrong size, discriminator, whirlpool)."""
+        self.stale_notifications = 0
+        """Account notifications from a slot older than the state held (a lagging node), dropped unread."""
         self.updates_published = 0
         self.rpc: SolanaRpc | None = None
         self.subscriber: AccountSubscriber | None = None
@@ -186,7 +191,13 @@ class OrcaExchange(Exchange):
         owner = self._owners.get(address)
         if owner is None:
             return
-        pool = owner[0]
+        pool, start = owner
+        if pool.older_than_held(start, slot):
+            # its content is older than what a read or a later notification gave: dropped, but counted
+            self.stale_notifications += 1
+            self.ctx.log.debug("%s %s: notification of %s at slot %d is older than the state held; dropped (%d so "
+                               "far)", self.name, pool.symbol, address, slot, self.stale_notifications)
+            return
         try:
             changed = self._apply(address, data, slot)
         except PoolConfigError as exc:
@@ -195,7 +206,7 @@ class OrcaExchange(Exchange):
             return
         if not changed:
             return
-        if owner[1] is None and pool.window and pool.wanted_window().keys() != pool.window.keys():
+        if start is None and pool.window and pool.wanted_window().keys() != pool.window.keys():
             self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")
         elif self.states.get(pool.symbol) is FeedState.LIVE:
             self._publish(pool)
@@ -317,6 +328,12 @@ class OrcaExchange(Exchange):
                                             "the whirlpool or a tick array of its window did not decode (see the log)")
 
     # --- Exchange ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, str]:
+        """For ``/status``: the notifications and account data dropped so far."""
+        malformed = self.subscriber.malformed if self.subscriber is not None else 0
+        return {"dropped": f"{self.bad_accounts} bad accounts, {self.stale_notifications} late notifications "
+                           f"(older slot), {malformed} malformed"}
 
     def market(self, symbol: str) -> MarketInfo:
         pool = self.pools[symbol]  # KeyError: not configured

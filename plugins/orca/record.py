@@ -195,6 +195,7 @@ class OrcaRecorder:
             await exchange.stop()
         pools = sum(1 for e in published if isinstance(e, PoolUpdate))
         return (f"messages={lines} pools_published={pools} bad_accounts={exchange.bad_accounts} "
+                f"stale_notifications={exchange.stale_notifications} "
                 f"markets={','.join(settings.pools)}")
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,

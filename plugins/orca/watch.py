@@ -62,9 +62,15 @@ class PoolWatch:
     def slot(self) -> int:
         return max([self.whirlpool_slot, *self.array_slots.values()])
 
+    def older_than_held(self, start: int | None, slot: int) -> bool:
+        """True when data at ``slot`` for the Whirlpool (``start`` None) or the tick array at ``start`` is older
+        than what is held: it would be ignored."""
+        held = self.whirlpool_slot if start is None else self.array_slots.get(start, -1)
+        return slot < held
+
     def apply_whirlpool(self, raw: bytes, slot: int) -> bool:
         """Take a Whirlpool account's data; False when older than what is held. Raises on bad data."""
-        if slot < self.whirlpool_slot:
+        if self.older_than_held(None, slot):
             return False
         pool = decode_whirlpool(raw)
         mints = {pool.token_mint_a, pool.token_mint_b}
@@ -78,7 +84,7 @@ class PoolWatch:
 
     def apply_tick_array(self, start: int, raw: bytes | None, slot: int) -> bool:
         """Take a TickArray account's data (None: no such account); False when stale or not watched."""
-        if start not in self.window or slot < self.array_slots.get(start, -1):
+        if start not in self.window or self.older_than_held(start, slot):
             return False
         if raw is None:
             array = None

@@ -27,7 +27,8 @@ WebSocket (``ws_url``, the same port): ``accountSubscribe``/``accountUnsubscribe
 ``accountNotification`` in the documented shapes. Faults: :meth:`drop_ws` closes every connection,
 ``ws_refuse`` answers that many connection attempts with HTTP 503, ``ws_silent`` makes the node
 answer and notify nothing (the connection stays open), :meth:`send_malformed` pushes a
-notification that is not the documented shape.
+notification that is not the documented shape, :meth:`notify` a late one (data at a slot of the
+test's choosing, not stored).
 
 Transfers: a landed transaction's System Program ``Transfer`` moves lamports between the two
 accounts, and a Token Program ``TransferChecked`` takes the amount from the signer's token balance
@@ -186,6 +187,17 @@ class FakeSolanaRpc:
                             "result": {"context": {"slot": slot}, "value": self._account_value(pubkey)},
                             "subscription": subscription}})
         return slot
+
+    async def notify(self, pubkey: str, data: bytes, slot: int) -> None:
+        """Push a notification of ``pubkey`` holding ``data`` at ``slot`` without storing it: a node's late
+        notification (from a slot older than what a read already answered)."""
+        value = {"data": [base64.b64encode(data).decode(), "base64"], "executable": False, "lamports": 1_000_000,
+                 "owner": "11111111111111111111111111111111", "rentEpoch": 18446744073709551615, "space": len(data)}
+        for conn in list(self.ws_connections):
+            for subscription, account in list(conn.subscriptions.items()):
+                if account == pubkey:
+                    await self._send_ws(conn, {"jsonrpc": "2.0", "method": "accountNotification", "params": {
+                        "result": {"context": {"slot": slot}, "value": value}, "subscription": subscription}})
 
     def subscribed(self) -> set[str]:
         """Accounts some connection is subscribed to now."""

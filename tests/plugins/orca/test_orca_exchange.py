@@ -143,6 +143,27 @@ async def test_bad_account_data_is_counted_and_the_feed_stays_up(make_orca, node
     assert node.ws_connects == 1
 
 
+async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(make_orca, node):
+    """A notification from a slot before the one the state was read at (a lagging node) changes nothing, and an
+    operator sees it counted in /status."""
+    await put_pool(node, TICK)
+    orca = await make_orca()
+    count, held = len(pool_updates(orca)), orca.pools["SOL/USDC"].whirlpool_slot
+    await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)), held - 1)
+    start = window(TICK)[3]
+    await node.notify(pda(start), tick_array_bytes(start, [*POSITIONS, (-20096, -19968, 7 * 10**11)]),
+                      orca.pools["SOL/USDC"].array_slots[start] - 1)
+    await wait_for(lambda: orca.stale_notifications == 2, 10, "two late notifications counted")
+    assert len(pool_updates(orca)) == count and orca.pools["SOL/USDC"].whirlpool.tick_current_index == TICK
+    assert (-20096, 7 * 10**11) not in orca.pools["SOL/USDC"].model().ticks
+    assert orca.bad_accounts == 0 and orca.states["SOL/USDC"] is FeedState.LIVE
+    assert orca.status()["dropped"] == "0 bad accounts, 2 late notifications (older slot), 0 malformed"
+    # one at the slot held is not late: applied
+    await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)), held)
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the update at the slot held")
+    assert orca.stale_notifications == 2
+
+
 async def test_an_undecodable_tick_array_at_load_keeps_the_market_stale_until_it_decodes(make_orca, node):
     await put_pool(node, TICK)
     start = window(TICK)[4]
