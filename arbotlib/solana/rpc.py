@@ -239,6 +239,13 @@ class SolanaRpc:
         except (KeyError, TypeError, ValueError):
             raise MalformedReply("getLatestBlockhash: malformed value") from None
 
+    async def get_minimum_balance_for_rent_exemption(self, data_length: int) -> int:
+        """Lamports an account of ``data_length`` bytes must hold to be rent-exempt (what creating it deposits)."""
+        result = await self.call("getMinimumBalanceForRentExemption", [data_length, self._config()])
+        if not isinstance(result, int) or isinstance(result, bool) or result < 0:
+            raise MalformedReply("getMinimumBalanceForRentExemption: result is not a lamport amount")
+        return result
+
     async def get_block_height(self) -> int:
         result = await self.call("getBlockHeight", [self._config()])
         if not isinstance(result, int):

@@ -559,6 +559,13 @@ class TransferVenue(abc.ABC):
     async def transfer_terms(self, asset: str) -> TransferTerms | None:
         """Fees, minimum and expected time of a withdrawal of ``asset``; None if this venue cannot send it."""
 
+    async def transfer_terms_to(self, asset: str, address: str) -> TransferTerms | None:
+        """The terms of sending ``asset`` to ``address`` (the destination's deposit address), where the
+        destination changes the cost: a wallet that must create the receiver's token account pays its
+        rent. Asked before a proposal is shown and again when it is sent, whose cost is recorded.
+        Default: :meth:`transfer_terms`."""
+        return await self.transfer_terms(asset)
+
     @abc.abstractmethod
     async def deposit_address(self, asset: str) -> str:
         """Where ``asset`` sent to this venue arrives (an address, or the name the source knows it by)."""

@@ -7,6 +7,11 @@ destination's token account, paid by the wallet if it does not exist yet) and a 
 account for the mint. The destination is the address the receiving venue gave (a CEX's deposit
 address).
 
+**Cost.** The signature's fee (5,000 lamports), and for a token whose destination has no associated
+token account yet the rent-exempt deposit the ``CreateIdempotent`` makes into it (the node's
+``getMinimumBalanceForRentExemption(165)``, 2,039,280 lamports today): :meth:`transfer_terms_to`
+reads whether the account exists, and the rebalancing service records that figure with the transfer.
+
 **Once.** As for swaps, the signed transaction, its signature and the blockhash's
 ``lastValidBlockHeight`` are stored under the transfer id *before* the first send
 (``jupiter_transfers``). Asked again for the same transfer (after a crash), :meth:`withdraw`
@@ -24,6 +29,7 @@ and the planner relies on the source's own completion status for transfers into 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +50,8 @@ SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SIGNATURE_FEE_LAMPORTS = 5000
+TOKEN_ACCOUNT_BYTES = 165
+"""The size of an SPL token account: what the destination's new associated token account is made with."""
 
 
 class JupiterTransferRow(SQLModel, table=True):
@@ -94,6 +102,26 @@ class JupiterTransfers(TransferVenue):
             return None
         return TransferTerms(asset, Decimal(0), Decimal(0), Decimal(SIGNATURE_FEE_LAMPORTS).scaleb(-9), "SOL",
                              float(self.settings.transfer_expected_s))
+
+    async def transfer_terms_to(self, asset: str, address: str) -> TransferTerms | None:
+        """As :meth:`transfer_terms`, plus, for a token whose destination has no associated token account yet, the
+        rent-exempt deposit of the account the transfer creates (``CreateIdempotent``, paid by the wallet), from the
+        node's ``getMinimumBalanceForRentExemption(165)``: exact lamports."""
+        terms = await self.transfer_terms(asset)
+        if terms is None or asset == "SOL":
+            return terms
+        try:
+            destination = Pubkey.from_string(address)
+        except ValueError:
+            raise PermanentError(f"{self.name}: {address!r} is not a Solana address") from None
+        mint = Pubkey.from_string(self.settings.token(asset)[0])
+        try:
+            _, account = await self.rpc.get_account_info(str(associated_token_account(destination, mint)))
+            rent_lamports = 0 if account is not None else (
+                await self.rpc.get_minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_BYTES))
+        except RpcError as exc:
+            raise TransientError(f"{self.name}: {exc}") from None
+        return replace(terms, network_fee=Decimal(SIGNATURE_FEE_LAMPORTS + rent_lamports).scaleb(-9))
 
     async def deposit_address(self, asset: str) -> str:
         return str(self.wallet.pubkey)

@@ -136,12 +136,15 @@ class RebalanceService(Service):
                 continue
             key = (proposal.asset, proposal.source, proposal.destination)
             wanted.add(key)
+            refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
+            if self.settings.mode == "auto" and refusal is None:
+                proposals.append(proposal)
+                await self.send(proposal)  # priced for the destination there
+                continue
+            if key not in self._alerted:  # shown with what it costs to send to the destination's address
+                proposal = await self._priced(proposal)
             proposals.append(proposal)
             if self.settings.mode == "auto":
-                refusal = self._auto_refusal(proposal)
-                if refusal is None:
-                    await self.send(proposal)
-                    continue
                 if key not in self._alerted:
                     self._alerted.add(key)
                     self.ctx.alert(AlertLevel.WARNING, "rebalance", f"rebalance needed but not sent ({refusal}): "
@@ -196,6 +199,7 @@ class RebalanceService(Service):
                 raise ExchangeError(f"{proposal.source} or {proposal.destination} cannot transfer funds")
             now = self.ctx.clock.time_ns()
             address = await destination.deposit_address(proposal.asset)
+            proposal = await self._priced(proposal, address)  # the cost recorded is the cost to this address
             transfer = Transfer(f"rb-{uuid.uuid4().hex[:20]}", proposal.asset, proposal.amount, proposal.source,
                                 proposal.destination, address, proposal.terms.fee, proposal.terms.network_fee,
                                 TransferStatus.PLANNED, now, now)
@@ -204,6 +208,17 @@ class RebalanceService(Service):
                            f"{transfer.amount} {transfer.asset} {transfer.source} -> {transfer.destination} "
                            f"({proposal.costs()})")
             return await self._withdraw(source, transfer)
+
+    async def _priced(self, proposal: Proposal, address: str | None = None) -> Proposal:
+        """``proposal`` at its source's terms for the destination's deposit address (``address``, else asked of the
+        destination): what sending there costs (a wallet pays the rent of a token account the transfer creates)."""
+        source, destination = self._venue(proposal.source), self._venue(proposal.destination)
+        if source is None or destination is None:
+            return proposal
+        if address is None:
+            address = await destination.deposit_address(proposal.asset)
+        terms = await source.transfer_terms_to(proposal.asset, address)
+        return proposal if terms is None else replace(proposal, terms=terms)
 
     async def _withdraw(self, source: TransferVenue, transfer: Transfer) -> Transfer:
         try:

@@ -34,7 +34,8 @@ Transfers: a landed transaction's System Program ``Transfer`` moves lamports bet
 accounts, and a Token Program ``TransferChecked`` takes the amount from the signer's token balance
 of the mint (refused as ``InsufficientFundsForRent``-style custom error 1 when short, decimals
 checked) and records it in ``token_transfers`` (mint, amount, destination token account); an
-Associated Token Account ``CreateIdempotent`` is accepted as a no-op.
+Associated Token Account ``CreateIdempotent`` is accepted as a no-op. ``getMinimumBalanceForRentExemption``
+answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte token account).
 
 Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
 bytes); when such a transaction lands, the owner's SOL and token balances change by those
@@ -59,6 +60,10 @@ from solders.hash import Hash
 from solders.transaction import VersionedTransaction
 
 NATIVE_MINT = "So11111111111111111111111111111111111111112"
+ACCOUNT_STORAGE_OVERHEAD = 128
+LAMPORTS_PER_BYTE_YEAR = 3480
+EXEMPTION_YEARS = 2
+"""Solana's rent parameters: ``getMinimumBalanceForRentExemption(165)`` (a token account) is 2,039,280 lamports."""
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 
@@ -454,6 +459,11 @@ class FakeSolanaRpc:
 
     def _getBlockHeight(self, *_: Any) -> int:
         return self.block_height
+
+    @staticmethod
+    def _getMinimumBalanceForRentExemption(data_length: int, *_: Any) -> int:
+        # the cluster's rent: 3480 lamports per byte-year, two years, for the data and 128 bytes of account overhead
+        return (ACCOUNT_STORAGE_OVERHEAD + data_length) * LAMPORTS_PER_BYTE_YEAR * EXEMPTION_YEARS
 
     def _getBalance(self, pubkey: str, *_: Any) -> dict:
         return {"context": self._context(), "value": self.lamports.get(pubkey, 0)}

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from solders.pubkey import Pubkey
 
-from bot.api import PermanentError, Transfer, TransferStatus
+from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
 from plugins.jupiter.transfers import associated_token_account
+from plugins.rebalance.planner import Proposal
+from plugins.rebalance.service import RebalanceService
+from plugins.rebalance.settings import RebalanceSettings
 
 USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 KRAKEN_DEPOSIT = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
@@ -75,3 +79,54 @@ async def test_a_transfer_the_chain_refuses_is_failed(make_exchange, node, keypa
     with pytest.raises(PermanentError, match="failed on chain"):
         await ex.withdraw(t)
     assert node.token_transfers == []
+
+
+class _Deposits(TransferVenue):
+    """A destination venue (a CEX) whose deposit address for every asset is KRAKEN_DEPOSIT."""
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        return None
+
+    async def deposit_address(self, asset: str) -> str:
+        return KRAKEN_DEPOSIT
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        raise AssertionError("nothing is sent from the destination")
+
+    async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
+        return None
+
+    async def credited(self, transfer_: Transfer) -> bool:
+        return False
+
+
+def rebalancer(wallet) -> tuple[RebalanceService, list[str]]:
+    """The rebalancing service between the wallet and a destination venue, alone (its alerts' messages listed)."""
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", store=wallet.ctx.store, clock=wallet.ctx.clock, log=wallet.ctx.log,
+                          alert=lambda level, kind, message, **fields: alerts.append(message),
+                          operator=SimpleNamespace(exchanges={"jupiter": wallet, "kraken": _Deposits()}))
+    return RebalanceService("rebalance", RebalanceSettings(enabled=True), ctx), alerts  # type: ignore[arg-type]
+
+
+async def test_a_token_transfer_that_creates_the_destinations_account_costs_its_rent(make_exchange, node, keypair):
+    """The wallet pays the rent-exempt deposit of the destination's token account (165 bytes) when the transfer has
+    to create it: the transfer's recorded network fee is the signature's fee plus that rent, in exact lamports; once
+    the account exists, the signature's fee alone."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    service, alerts = rebalancer(ex)
+    proposal = Proposal("USDC", "jupiter", "kraken", Decimal("100"), await ex.transfer_terms("USDC"), Decimal("0.1"),
+                        Decimal("1000"))
+    rent = (128 + 165) * 3480 * 2  # the node's getMinimumBalanceForRentExemption(165): 2,039,280 lamports
+    sent = await service.send(proposal)
+    assert sent.status is TransferStatus.SENT
+    assert sent.network_fee == Decimal(5000 + rent).scaleb(-9) == Decimal("0.00204428")
+    assert [t.network_fee for t in ex.ctx.store.transfers() if t.transfer_id == sent.transfer_id] == [sent.network_fee]
+    assert "network fee 0.002044280 SOL" in alerts[0]
+    ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(USDC))
+    node.put_account(str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=rent)
+    again = await service.send(proposal)
+    assert again.network_fee == Decimal("0.000005")
