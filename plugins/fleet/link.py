@@ -22,6 +22,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from bot.api import (
     FLEET_ORIGIN,
@@ -44,8 +45,6 @@ from .client import connect_options, servers_of, shown
 from .settings import FleetSettings
 
 if TYPE_CHECKING:
-    from nats.js.kv import KeyValue
-
     from bot.api import Context
 
 log = logging.getLogger("arbot.fleet")
@@ -87,6 +86,7 @@ class NatsFleet(FleetLink):
         self.timeout_s = settings.call_timeout_s
         self.nc: NATS | None = None
         self.kv: KeyValue | None = None
+        self._watcher: KeyValue.KeyWatcher | None = None
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
@@ -233,26 +233,41 @@ class NatsFleet(FleetLink):
                 self.kv = await js.key_value(wire.BUCKET)
             except nats.js.errors.BucketNotFoundError:
                 self.kv = await js.create_key_value(bucket=wire.BUCKET, history=1, storage=StorageType.FILE)
-            await self._read_bucket()
+            await self._watch_bucket()
         except (nats.errors.Error, TimeoutError) as exc:
             log.warning("fleet: JetStream unavailable (%s: %s); events are not kept durably",
                         type(exc).__name__, REDACTOR.redact(str(exc)))
             self.ctx.alert(AlertLevel.WARNING, "fleet", "JetStream unavailable: events are not kept durably "
                            "(start nats-server with -js)", error=type(exc).__name__)
 
-    async def _read_bucket(self) -> None:
-        """Every bot's last status from the KV bucket: the fleet is known at once, before heartbeats."""
+    async def _watch_bucket(self) -> None:
+        """Every bot's last status from the KV bucket, then its changes as they come: the fleet is known at once,
+        before heartbeats, and a bot whose key is deleted or purged (``nats kv del arbot_fleet BOT``) is forgotten.
+        A reconnection watches anew (the bucket may have changed meanwhile)."""
         assert self.kv is not None
-        try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
+        if self._watcher is not None:
+            await stop_watching(self._watcher)
+        watcher = self._watcher = await self.kv.watchall()
+        while (entry := await watcher.updates(timeout=self.settings.call_timeout_s)) is not None:  # what is there
+            self._bucket_entry(entry)
+        self.ctx.create_task(self._follow_bucket(watcher), what="watching the fleet's KV bucket")
+
+    async def _follow_bucket(self, watcher: KeyValue.KeyWatcher) -> None:
+        async for entry in watcher:
+            if entry is not None:
+                self._bucket_entry(entry)
+
+    def _bucket_entry(self, entry: KeyValue.Entry) -> None:
+        if entry.operation in (KV_DEL, KV_PURGE):
+            # forgotten; a bot still running comes back with its next heartbeat
+            if self.peers.pop(entry.key, None) is not None:
+                log.info("fleet: %s left the fleet's bucket (its key %s)", entry.key,
+                         "deleted" if entry.operation == KV_DEL else "purged")
             return
-        for key in keys:
-            try:
-                entry = await self.kv.get(key)
-                self._remember(entry.value or b"", received_ns=None)
-            except (nats.errors.Error, ValueError) as exc:
-                log.debug("fleet: status of %s in the bucket unreadable: %s", key, exc)
+        try:
+            self._remember(entry.value or b"", received_ns=None)
+        except ValueError as exc:
+            log.debug("fleet: status of %s in the bucket unreadable: %s", entry.key, exc)
 
     # --- events out ------------------------------------------------------------------------
 
@@ -526,6 +541,14 @@ async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
         closing.cancel()
     elif not closing.cancelled() and closing.exception() is not None:
         log.debug("fleet: closing the NATS connection: %s", closing.exception())
+
+
+async def stop_watching(watcher: KeyValue.KeyWatcher) -> None:
+    """Stop a KV watch whose connection may be gone already (a reconnection, a stop)."""
+    try:
+        await watcher.stop()
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        log.debug("fleet: stopping the bucket watch: %s", exc)
 
 
 async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Reply:

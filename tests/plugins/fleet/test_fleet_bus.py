@@ -282,6 +282,35 @@ async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempot
         await nc.close()
 
 
+async def test_a_bot_known_only_from_the_bucket_is_gone_after_the_window_and_forgotten_when_deleted(nats_server,
+                                                                                                  fleet_bot):
+    grid = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
+    await wait_for(lambda: running_link(grid.operator).kv is not None and running_link(grid.operator).stats()[
+        "connected"], timeout_s=20, what="grid-1 on NATS with its bucket")
+    await grid.stop()  # its last status stays in the bucket
+    front = await fleet_bot("front", nats_server.url, toml="",
+                            fleet='jetstream = true\nalive_after_s = 1\nroles = { "telegram:123" = "admin" }\n')
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and "grid-1" in names(front), timeout_s=20,
+                   what="front to read grid-1 from the bucket")
+    await wait_for(lambda: names(front) == {"front": True, "grid-1": False}, timeout_s=20,
+                   what="grid-1 past the liveness window")
+    # /status all reaches the live bots only and lists grid-1 as gone; named, grid-1 is refused, nothing sent
+    reply = await front.commands.dispatch(ADMIN, "status", ["all"])
+    assert reply.ok and reply.title == "/status on 1 bot: 1 ok; 1 gone, not sent", reply.render_text()
+    assert {row[0]: row[1] for row in reply.rows[1:]} == {"front": "ok", "grid-1": "gone"}
+    refused = await front.commands.dispatch(ADMIN, "pause", ["grid-1:grid"])
+    assert not refused.ok and refused.title.startswith("Gone from the fleet: grid-1"), refused.title
+    # its key deleted (a bot taken out of the fleet for good): the running front forgets it
+    nc = await nats.connect(nats_server.url)
+    try:
+        await (await nc.jetstream().key_value("arbot_fleet")).delete("grid-1")
+    finally:
+        await nc.close()
+    await wait_for(lambda: names(front) == {"front": True}, timeout_s=20, what="front to forget grid-1")
+    assert (await front.commands.dispatch(ADMIN, "status", ["all"])).title == "Status"  # this bot alone
+
+
 async def test_only_the_chosen_kinds_are_published_and_the_publisher_pays_no_json(nats_server, fleet_bot):
     bot = await fleet_bot("grid-1", nats_server.url, toml="", fleet='events = ["status", "fill"]\n')
     link = running_link(bot.operator)
