@@ -261,6 +261,38 @@ async def test_the_front_relays_other_bots_alerts_once_without_loops(nats_server
     assert {a.fields[FLEET_ORIGIN] for a in relayed_here} == {"grid-1"}
 
 
+async def test_the_fronts_alert_count_is_its_own_and_relayed_alerts_have_their_own_metric(nats_server, fleet_bot):
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from plugins.metrics import running_exporter
+
+    front = await fleet_bot("front", nats_server.url, toml="[plugins.metrics]\nenabled = true\nport = 0\n",
+                            fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url)
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and running_link(grid.operator).stats()["connected"],
+                   timeout_s=20, what="both on NATS")
+    relayed_before = link.counters["relayed"]  # grid-1's start-up alerts, if any
+    grid.operator.alert(AlertLevel.ERROR, "feed", "paper BTC/USD stale for 30 s", source="paper")
+    front.operator.alert(AlertLevel.WARNING, "test", "the front's own", source="test")
+    await wait_for(lambda: link.counters["relayed"] > relayed_before, timeout_s=20, what="the relay")
+
+    def samples() -> dict[tuple[str, tuple], float]:
+        text = generate_latest(running_exporter(front.operator).registry).decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    scraped = samples()
+    own = {dict(labels)["kind"]: v for (name, labels), v in scraped.items() if name == "arbot_alerts_total"}
+    relayed = {(dict(labels)["origin"], dict(labels)["kind"], dict(labels)["level"]): v
+               for (name, labels), v in scraped.items() if name == "arbot_relayed_alerts_total"}
+    assert own.get("test") == 1 and "feed" not in own, own  # grid-1's alert is grid-1's to count
+    assert relayed[("grid-1", "feed", "error")] == 1
+    assert sum(relayed.values()) == link.counters["relayed"]  # the metric and the heartbeat's link.relayed agree
+    assert {dict(labels)["bot"] for (_, labels) in scraped} == {"front"}
+
+
 async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempotent(nats_server, fleet_bot):
     grid = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
     await wait_for(lambda: running_link(grid.operator).stats()["connected"], timeout_s=20, what="grid-1 on NATS")
