@@ -56,6 +56,8 @@ CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
 CONFIRM_TIMEOUT_S = 5
+MAX_FLUSH_ROUNDS = 16
+"""Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
 
 Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
@@ -153,7 +155,7 @@ class NatsFleet(FleetLink):
                             continue
                         await nc.publish(subject, payload)
                         self.counters["published"] += 1
-                    await nc.flush()
+                    await flush_written(nc)
             except (nats.errors.Error, TimeoutError, OSError):
                 pass
         await close_quietly(nc)
@@ -196,7 +198,13 @@ class NatsFleet(FleetLink):
         await self._on_connected(again=False)
 
     async def _on_connected(self, *, again: bool) -> None:
-        """(Re)connected: the stream and bucket first (a new server may lack them), then the outbox goes out."""
+        """(Re)connected: the subscriptions known to the server, the stream and bucket (a new server may lack
+        them), then the outbox goes out."""
+        if self.nc is not None:
+            try:  # ready means subscribed: a command or a relayed alert sent once we say so reaches us
+                await flush_written(self.nc)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.debug("fleet: subscriptions not confirmed: %s", exc)
         if self.settings.jetstream and self.nc is not None:
             await self._setup_jetstream(self.nc)
         self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
@@ -336,7 +344,7 @@ class NatsFleet(FleetLink):
     async def _confirmed(self, nc: NATS, sent: list[Outgoing]) -> bool:
         """Whether the server has read ``sent`` (a flush: its PONG comes after them); counted as published if so."""
         try:
-            await nc.flush(timeout=CONFIRM_TIMEOUT_S)
+            await flush_written(nc)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             log.debug("fleet: %d event(s) not confirmed: %s", len(sent), exc)
             return False
@@ -532,6 +540,25 @@ class NatsFleet(FleetLink):
                       source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
 
 
+async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:
+    """Return once the server has read everything handed to ``nc`` before the call (subscriptions, events).
+
+    nats-py's ``flush()`` writes its PING straight to the socket, ahead of the commands still waiting in the
+    client's buffer for its flusher task (``Client._send_ping``, nats-py 2.16), so that PONG alone proves nothing
+    about them: a subscription could reach the server after a message another client publishes once our flush
+    returned, and a batch of events could be counted published before it left this process. The first flush
+    lets the flusher hand the buffer to the socket while its PING travels; once the buffer is empty, a second
+    PING follows all of it, and the server answers it only after reading everything before it. Raises what
+    ``flush()`` raises (nats.errors.Error, TimeoutError) when the connection cannot confirm.
+    """
+    await nc.flush(timeout=timeout_s)
+    for _ in range(MAX_FLUSH_ROUNDS):  # the flusher still writing a large buffer to a slow socket
+        if not nc.pending_data_size:
+            break
+        await nc.flush(timeout=timeout_s)
+    await nc.flush(timeout=timeout_s)
+
+
 async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
     """Close a NATS connection without letting its errors out: nats-py's close can raise CancelledError from
     inside (a transport it closed itself while reconnecting), which would read as our own task cancelled."""
@@ -564,4 +591,4 @@ async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Rep
     return wire.parse_reply(msg.data, bot)
 
 
-__all__ = ["NatsFleet", "close_quietly", "send_request", "servers_of"]
+__all__ = ["NatsFleet", "close_quietly", "flush_written", "send_request", "servers_of"]

@@ -24,6 +24,7 @@ from bot.api import (
     Side,
 )
 from plugins.fleet import running_link
+from plugins.fleet.link import flush_written
 from plugins.fleet.wire import command_subject, request
 from tests.helpers.waiting import wait_for
 
@@ -98,7 +99,9 @@ async def test_events_of_each_kind_arrive_on_their_subjects(nats_server, fleet_b
         got.setdefault(msg.subject, []).append(json.loads(msg.data))
 
     await nc.subscribe("arbot.grid-1.evt.>", cb=on_event)
-    await nc.flush()
+    # not nc.flush(): its PING overtakes the SUB waiting in nats-py's buffer, so it returned before the server
+    # knew the subscription, and under load the events below could pass it (only heartbeats arrived then)
+    await flush_written(nc)
     fill = Fill(exchange="paper", symbol="BTC/USD", client_order_id="g-1", trade_id="t1", side=Side.SELL,
                 price=Decimal("30001.50"), qty=Decimal("0.02"), fee=Decimal("0.1"), fee_asset="USD",
                 liquidity=Liquidity.TAKER, ts_ns=1)
@@ -125,6 +128,54 @@ async def test_events_of_each_kind_arrive_on_their_subjects(nats_server, fleet_b
     assert status["bot"] == "grid-1" and "pnl_today" in status and status["link"]["connected"] is True
     seqs = [e["seq"] for k in kinds[:-1] for e in got[f"arbot.grid-1.evt.{k}"]]
     assert len(set(seqs)) == len(seqs)
+
+
+def record_writes(nc) -> list[bytes]:
+    """What the client writes to its socket, in order (nats-py's transport, observed, not changed)."""
+    written: list[bytes] = []
+    transport = nc._transport
+    write, writelines = transport.write, transport.writelines
+
+    def on_write(data):
+        written.append(bytes(data))
+        return write(data)
+
+    def on_writelines(lines):
+        lines = [bytes(line) for line in lines]
+        written.extend(lines)
+        return writelines(lines)
+
+    transport.write, transport.writelines = on_write, on_writelines
+    return written
+
+
+async def test_a_batch_counts_as_published_only_once_the_server_has_read_it(nats_server, fleet_bot):
+    # the send loop's confirmation must be a PING the server answers after the batch, not before it
+    bot = await fleet_bot("grid-1", nats_server.url, toml="", fleet="heartbeat_s = 30\nalive_after_s = 60\n")
+    link = running_link(bot.operator)
+    await wait_for(lambda: link.stats()["connected"] and not link.outbox, timeout_s=20, what="the bot on NATS")
+    nc = link.nc
+    written = record_writes(nc)
+    await nc.publish("arbot.grid-1.evt.order", b'{"n": 1}')  # a batch handed to the client, as the send loop does
+    assert await link._confirmed(nc, [("order", 1, 0, {"n": 1}, None)])
+    pub = max(i for i, data in enumerate(written) if b"arbot.grid-1.evt.order" in data)
+    assert b"PING\r\n" in written[pub + 1:], written  # the PONG that confirmed it answers a PING sent after it
+
+
+async def test_flush_written_returns_with_the_subscription_known_to_the_server(nats_server):
+    nc = await nats.connect(nats_server.url)
+    try:
+        written = record_writes(nc)
+
+        async def nothing(msg):
+            pass
+
+        await nc.subscribe("arbot.x.evt.>", cb=nothing)
+        await flush_written(nc)
+        sub = next(i for i, data in enumerate(written) if data.startswith(b"SUB arbot.x.evt.>"))
+        assert b"PING\r\n" in written[sub + 1:], written
+    finally:
+        await nc.close()
 
 
 async def test_a_malformed_request_is_answered_counted_and_harmless(nats_server, fleet_bot):
