@@ -16,9 +16,11 @@ carries a one-time ``confirm_token``; the transport shows a button, and
 once, within ``[commands] confirm_ttl_s``.
 
 Fleet routing: when a :class:`~bot.api.FleetLink` is attached (``Context.attach_fleet``), a command
-registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every bot, this one
+registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every live bot, this one
 included), ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
-other arguments go to every target. The caller is authorized here first; then this bot's part runs
+other arguments go to every target. A member the link reports not alive (:attr:`FleetMember.alive`:
+not heard from within its liveness window) is gone: never a target, refused when named, and listed
+as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
 through the normal path and the other bots' parts through :meth:`FleetLink.call`, concurrently, each
 within the link's timeout. A command with a confirmation is confirmed once here, for every target,
 and each bot then runs it with ``confirmed=True``. The answers come back as one :class:`Reply`: a
@@ -229,8 +231,8 @@ class CommandTable:
         command: Command = registered.obj
         if command.fleet and not via:
             plan = self._plan(args)
-            if isinstance(plan, Reply):  # an unknown bot
-                self._audit(caller, name, args, "refused: unknown bot")
+            if isinstance(plan, Reply):  # an unknown or gone bot
+                self._audit(caller, name, args, f"refused: {plan.data['refused']}")
                 return plan
             if isinstance(plan, dict):
                 return await self._route(caller, registered, name, args, plan)
@@ -294,42 +296,52 @@ class CommandTable:
 
     # --- fleet routing -----------------------------------------------------------------------------
 
-    def _members(self) -> list[str]:
+    def _members(self) -> tuple[list[str], dict[str, int]]:
+        """The bots a fleet command may reach (this one and every member heard from within the link's liveness
+        window, sorted), and the gone ones: members known (a stored status) but not alive, with when each was
+        last heard. A gone bot is listed, never sent to."""
         me = self._operator.bot_name
-        names = {m.name for m in self.fleet.members()} if self.fleet is not None else set()
-        return sorted(names | {me})
+        members = self.fleet.members() if self.fleet is not None else []
+        gone = {m.name: m.seen_ns for m in members if not m.alive and m.name != me}
+        return sorted({m.name for m in members if m.name not in gone} | {me}), gone
 
     def _plan(self, args: list[str]) -> dict[str, list[str]] | list[str] | Reply:
         """Where a fleet command goes: ``{bot: its args}`` to route, this bot's own args when it is the only
-        target (or no target is named), or the refusal of an unknown bot."""
+        target (or no target is named), or the refusal of an unknown or gone bot."""
         me = self._operator.bot_name
         everyone = False
         named: dict[str, list[str]] = {}
         common: list[str] = []
-        members: list[str] | None = None
+        known: tuple[list[str], dict[str, int]] | None = None
         for arg in args:
             bot, colon, rest = arg.partition(":")
             if arg.lower() == ALL:
                 everyone = True
                 continue
             if colon and BOT_NAME.fullmatch(bot) and (self.fleet is not None or bot == me):
-                if members is None:
-                    members = self._members()
+                if known is None:
+                    known = self._members()
                 # "<bot>:" names a bot only when it is one; free text such as "market: crash" (a word ending in
                 # a colon) stays text, while "<typo>:<arg>" is refused below rather than run here
-                if bot in members or rest:
+                if bot in known[0] or bot in known[1] or rest:
                     named.setdefault(bot, []).extend([rest] if rest else [])
                     continue
             common.append(arg)
         if not everyone and not named:
             return args
-        if members is None:
-            members = self._members()
+        members, gone = known if known is not None else self._members()
+        if gone.keys() & named.keys():
+            now = self._clock.time_ns()
+            said = ", ".join(f"{bot} (last heard {_ago(now - gone[bot])} ago)" if gone[bot] else bot
+                             for bot in sorted(gone.keys() & named.keys()))
+            return Reply(f"Gone from the fleet: {said}; not sent. Bots: {', '.join(members)}.", ok=False,
+                         data={"refused": "gone bot"})
         unknown = sorted(set(named) - set(members))
         if unknown:
-            return Reply(f"No bot named {', '.join(unknown)} in the fleet. Bots: {', '.join(members)}.", ok=False)
+            return Reply(f"No bot named {', '.join(unknown)} in the fleet. Bots: {', '.join(members)}.", ok=False,
+                         data={"refused": "unknown bot"})
         targets = {bot: common + named.get(bot, []) for bot in members if everyone or bot in named}
-        if list(targets) == [me]:
+        if list(targets) == [me] and not (everyone and gone):  # gone bots are listed in a routed reply
             return targets[me]
         return targets
 
@@ -373,13 +385,19 @@ class CommandTable:
 
         replies = dict(zip(targets, await asyncio.gather(*(one(b, a) for b, a in targets.items())), strict=True))
         outcomes = {bot: _answer(reply) for bot, reply in replies.items()}
-        self._audit(caller, name, args, "routed: " + ", ".join(f"{bot} {o}" for bot, o in outcomes.items()))
-        return self._merged(name, replies, outcomes)
+        # "all" lists the bots it left out as gone (known, not heard from within the link's liveness window)
+        gone = ({bot: seen for bot, seen in self._members()[1].items() if bot not in replies}
+                if any(arg.lower() == ALL for arg in args) else {})
+        self._audit(caller, name, args, "routed: " + ", ".join(
+            [f"{bot} {o}" for bot, o in outcomes.items()] + [f"{bot} gone" for bot in gone]))
+        return self._merged(name, replies, outcomes, gone)
 
-    def _merged(self, name: str, replies: dict[str, Reply], outcomes: dict[str, str]) -> Reply:
+    def _merged(self, name: str, replies: dict[str, Reply], outcomes: dict[str, str], gone: dict[str, int]) -> Reply:
         counts = [f"{sum(o == kind for o in outcomes.values())} {kind}" for kind in ("ok", "refused", "no answer")
                   if kind in outcomes.values()]
         title = f"/{name} on {_bots(len(replies))}: {', '.join(counts)}"
+        if gone:
+            title += f"; {len(gone)} gone, not sent"
         columns: list[str] = []
         for reply in replies.values():
             summary = reply.data.get("summary")
@@ -391,12 +409,14 @@ class CommandTable:
             summary = reply.data.get("summary") if outcomes[bot] == "ok" else None
             cells = summary if isinstance(summary, dict) else {}
             rows.append((bot, outcomes[bot], *(str(cells.get(c, "-")) for c in columns)))
+        rows += [(bot, "gone", *("-" for _ in columns)) for bot in sorted(gone)]
         lines: list[str] = []
         counted = [bot for bot, reply in replies.items()
                    if outcomes[bot] == "ok" and isinstance(reply.data.get("totals"), dict)]
         parts = [replies[bot].data["totals"] for bot in counted]
         data: dict[str, object] = {"bots": {bot: {"answer": outcomes[bot], "text": replies[bot].render_text(),
-                                                  "data": dict(replies[bot].data)} for bot in replies}}
+                                                  "data": dict(replies[bot].data)} for bot in replies},
+                                   "gone": {bot: {"seen_ns": seen} for bot, seen in sorted(gone.items())}}
         if parts:
             try:
                 summed = fleet_totals(parts)
@@ -415,6 +435,10 @@ class CommandTable:
                      if outcomes[bot] == "no answer" and member is not None and member.seen_ns else "")
             lines.append(f"\n== {bot}: {outcomes[bot]}{heard}")
             lines.append(reply.render_text())
+        now = self._clock.time_ns()
+        for bot, seen_ns in sorted(gone.items()):
+            heard = f"last heard {_ago(now - seen_ns)} ago" if seen_ns else "never heard"
+            lines.append(f"\n== {bot}: gone ({heard}; not sent)")
         return Reply(title, rows=rows, header=True, text="\n".join(lines),
                      ok=all(o == "ok" for o in outcomes.values()), data=data)
 

@@ -225,3 +225,38 @@ async def test_without_a_link_all_means_this_bot(make_bot):
     assert reply.ok and bot.strategies["s"].paused and not bot.strategies["s2"].paused
     assert (await bot.commands.dispatch(ADMIN, "status", ["all"])).title == "Status"
     assert audit(bot)[-2:] == [("test", "root", "pause", "s", "ok"), ("test", "root", "status", "", "ok")]
+
+
+async def test_a_gone_bot_is_listed_as_gone_and_never_sent_to(fleet):
+    # arb's heartbeats stopped longer ago than the link's liveness window: it is not a target any more
+    front = fleet.bots["front"]
+    fleet.gone.add("arb")
+    reply = await front.commands.dispatch(ADMIN, "status", ["all"])
+    assert reply.ok and reply.title == "/status on 2 bots: 2 ok; 1 gone, not sent", reply.title
+    assert {r[0]: r[1] for r in reply.rows[1:]} == {"front": "ok", "grid": "ok", "arb": "gone"}
+    assert "== arb: gone (last heard " in reply.render_text() and set(reply.data["gone"]) == {"arb"}
+    assert [c[1] for c in fleet.calls] == ["grid"]
+    assert audit(front)[-1][4] == "routed: front ok, grid ok, arb gone"
+    # /kill all asks about the live bots only and reaches only them
+    fleet.calls.clear()
+    asked = await front.commands.dispatch(ADMIN, "kill", ["all", "test"])
+    assert asked.confirm_token and "(front, grid)" in asked.title, asked.title
+    killed = await front.commands.confirm(ADMIN, asked.confirm_token)
+    assert killed.ok and [c[1] for c in fleet.calls] == ["grid"]
+    assert not fleet.bots["arb"].strategies["a"].paused
+    # named, it is refused as gone (not "no bot named"), and nothing is sent
+    fleet.calls.clear()
+    refused = await front.commands.dispatch(ADMIN, "pause", ["arb:a"])
+    assert not refused.ok and refused.title.startswith("Gone from the fleet: arb (last heard "), refused.title
+    assert fleet.calls == [] and audit(front)[-1] == ("test", "root", "pause", "arb:a", "refused: gone bot")
+    # heard from again, it is a target again
+    fleet.gone.discard("arb")
+    assert (await front.commands.dispatch(ADMIN, "pause", ["arb:a"])).ok and fleet.bots["arb"].strategies["a"].paused
+
+
+async def test_all_with_every_other_bot_gone_still_says_which_are_gone(fleet):
+    front = fleet.bots["front"]
+    fleet.gone.update({"arb", "grid"})
+    reply = await front.commands.dispatch(ADMIN, "status", ["all"])
+    assert reply.ok and reply.title == "/status on 1 bot: 1 ok; 2 gone, not sent", reply.title
+    assert fleet.calls == []

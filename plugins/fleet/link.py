@@ -22,6 +22,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from bot.api import (
     FLEET_ORIGIN,
@@ -44,8 +45,6 @@ from .client import connect_options, servers_of, shown
 from .settings import FleetSettings
 
 if TYPE_CHECKING:
-    from nats.js.kv import KeyValue
-
     from bot.api import Context
 
 log = logging.getLogger("arbot.fleet")
@@ -57,6 +56,8 @@ CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
 CONFIRM_TIMEOUT_S = 5
+MAX_FLUSH_ROUNDS = 16
+"""Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
 
 Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
@@ -87,6 +88,7 @@ class NatsFleet(FleetLink):
         self.timeout_s = settings.call_timeout_s
         self.nc: NATS | None = None
         self.kv: KeyValue | None = None
+        self._watcher: KeyValue.KeyWatcher | None = None
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
@@ -153,7 +155,7 @@ class NatsFleet(FleetLink):
                             continue
                         await nc.publish(subject, payload)
                         self.counters["published"] += 1
-                    await nc.flush()
+                    await flush_written(nc)
             except (nats.errors.Error, TimeoutError, OSError):
                 pass
         await close_quietly(nc)
@@ -196,7 +198,13 @@ class NatsFleet(FleetLink):
         await self._on_connected(again=False)
 
     async def _on_connected(self, *, again: bool) -> None:
-        """(Re)connected: the stream and bucket first (a new server may lack them), then the outbox goes out."""
+        """(Re)connected: the subscriptions known to the server, the stream and bucket (a new server may lack
+        them), then the outbox goes out."""
+        if self.nc is not None:
+            try:  # ready means subscribed: a command or a relayed alert sent once we say so reaches us
+                await flush_written(self.nc)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.debug("fleet: subscriptions not confirmed: %s", exc)
         if self.settings.jetstream and self.nc is not None:
             await self._setup_jetstream(self.nc)
         self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
@@ -233,26 +241,41 @@ class NatsFleet(FleetLink):
                 self.kv = await js.key_value(wire.BUCKET)
             except nats.js.errors.BucketNotFoundError:
                 self.kv = await js.create_key_value(bucket=wire.BUCKET, history=1, storage=StorageType.FILE)
-            await self._read_bucket()
+            await self._watch_bucket()
         except (nats.errors.Error, TimeoutError) as exc:
             log.warning("fleet: JetStream unavailable (%s: %s); events are not kept durably",
                         type(exc).__name__, REDACTOR.redact(str(exc)))
             self.ctx.alert(AlertLevel.WARNING, "fleet", "JetStream unavailable: events are not kept durably "
                            "(start nats-server with -js)", error=type(exc).__name__)
 
-    async def _read_bucket(self) -> None:
-        """Every bot's last status from the KV bucket: the fleet is known at once, before heartbeats."""
+    async def _watch_bucket(self) -> None:
+        """Every bot's last status from the KV bucket, then its changes as they come: the fleet is known at once,
+        before heartbeats, and a bot whose key is deleted or purged (``nats kv del arbot_fleet BOT``) is forgotten.
+        A reconnection watches anew (the bucket may have changed meanwhile)."""
         assert self.kv is not None
-        try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
+        if self._watcher is not None:
+            await stop_watching(self._watcher)
+        watcher = self._watcher = await self.kv.watchall()
+        while (entry := await watcher.updates(timeout=self.settings.call_timeout_s)) is not None:  # what is there
+            self._bucket_entry(entry)
+        self.ctx.create_task(self._follow_bucket(watcher), what="watching the fleet's KV bucket")
+
+    async def _follow_bucket(self, watcher: KeyValue.KeyWatcher) -> None:
+        async for entry in watcher:
+            if entry is not None:
+                self._bucket_entry(entry)
+
+    def _bucket_entry(self, entry: KeyValue.Entry) -> None:
+        if entry.operation in (KV_DEL, KV_PURGE):
+            # forgotten; a bot still running comes back with its next heartbeat
+            if self.peers.pop(entry.key, None) is not None:
+                log.info("fleet: %s left the fleet's bucket (its key %s)", entry.key,
+                         "deleted" if entry.operation == KV_DEL else "purged")
             return
-        for key in keys:
-            try:
-                entry = await self.kv.get(key)
-                self._remember(entry.value or b"", received_ns=None)
-            except (nats.errors.Error, ValueError) as exc:
-                log.debug("fleet: status of %s in the bucket unreadable: %s", key, exc)
+        try:
+            self._remember(entry.value or b"", received_ns=None)
+        except ValueError as exc:
+            log.debug("fleet: status of %s in the bucket unreadable: %s", entry.key, exc)
 
     # --- events out ------------------------------------------------------------------------
 
@@ -321,7 +344,7 @@ class NatsFleet(FleetLink):
     async def _confirmed(self, nc: NATS, sent: list[Outgoing]) -> bool:
         """Whether the server has read ``sent`` (a flush: its PONG comes after them); counted as published if so."""
         try:
-            await nc.flush(timeout=CONFIRM_TIMEOUT_S)
+            await flush_written(nc)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             log.debug("fleet: %d event(s) not confirmed: %s", len(sent), exc)
             return False
@@ -517,6 +540,25 @@ class NatsFleet(FleetLink):
                       source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
 
 
+async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:
+    """Return once the server has read everything handed to ``nc`` before the call (subscriptions, events).
+
+    nats-py's ``flush()`` writes its PING straight to the socket, ahead of the commands still waiting in the
+    client's buffer for its flusher task (``Client._send_ping``, nats-py 2.16), so that PONG alone proves nothing
+    about them: a subscription could reach the server after a message another client publishes once our flush
+    returned, and a batch of events could be counted published before it left this process. The first flush
+    lets the flusher hand the buffer to the socket while its PING travels; once the buffer is empty, a second
+    PING follows all of it, and the server answers it only after reading everything before it. Raises what
+    ``flush()`` raises (nats.errors.Error, TimeoutError) when the connection cannot confirm.
+    """
+    await nc.flush(timeout=timeout_s)
+    for _ in range(MAX_FLUSH_ROUNDS):  # the flusher still writing a large buffer to a slow socket
+        if not nc.pending_data_size:
+            break
+        await nc.flush(timeout=timeout_s)
+    await nc.flush(timeout=timeout_s)
+
+
 async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
     """Close a NATS connection without letting its errors out: nats-py's close can raise CancelledError from
     inside (a transport it closed itself while reconnecting), which would read as our own task cancelled."""
@@ -526,6 +568,14 @@ async def close_quietly(nc: NATS, timeout_s: float = 5.0) -> None:
         closing.cancel()
     elif not closing.cancelled() and closing.exception() is not None:
         log.debug("fleet: closing the NATS connection: %s", closing.exception())
+
+
+async def stop_watching(watcher: KeyValue.KeyWatcher) -> None:
+    """Stop a KV watch whose connection may be gone already (a reconnection, a stop)."""
+    try:
+        await watcher.stop()
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        log.debug("fleet: stopping the bucket watch: %s", exc)
 
 
 async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Reply:
@@ -541,4 +591,4 @@ async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Rep
     return wire.parse_reply(msg.data, bot)
 
 
-__all__ = ["NatsFleet", "close_quietly", "send_request", "servers_of"]
+__all__ = ["NatsFleet", "close_quietly", "flush_written", "send_request", "servers_of"]

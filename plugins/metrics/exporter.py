@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.api import ZERO, Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade
+from bot.api import ZERO, Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
 from bot.api.ledger import EXACT_DIGITS
 
 from .settings import MetricsSettings
@@ -59,6 +59,10 @@ class MetricsExporter:
         self.fills: Counter[tuple[str, str, str]] = Counter()
         self.fill_qty: defaultdict[tuple[str, str, str], float] = defaultdict(float)
         self.alerts: Counter[tuple[str, str]] = Counter()
+        """This bot's own alerts by (kind, level)."""
+        self.relayed_alerts: Counter[tuple[str, str, str]] = Counter()
+        """Other fleet bots' alerts re-emitted here by the fleet relay, by (origin bot, kind, level): each is its
+        origin's own alert, counted in that bot's arbot_alerts_total, never in this one's."""
         self.realized: dict[tuple[str, str], float] = {}
         self.fees: dict[tuple[str, str], float] = {}
         self.unrealized: dict[tuple[str, str], float] = {}
@@ -141,6 +145,10 @@ class MetricsExporter:
         self.fill_qty[key] += float(fill.qty)
 
     def _on_alert(self, alert: Alert) -> None:
+        origin, _ = alert_origin(alert, self.bot)
+        if origin:  # relayed from another bot of the fleet: that bot owns (and exports) the count
+            self.relayed_alerts[(origin, alert.kind, alert.level.name.lower())] += 1
+            return
         self.alerts[(alert.kind, alert.level.name.lower())] += 1
 
     # --- from the store (periodic, off the hot path) -------------------------------------------
@@ -274,8 +282,14 @@ class MetricsExporter:
         yield GaugeMetricFamily("arbot_event_loop_lag_seconds",
                                 f"Worst lateness of a {LAG_PROBE_S} s sleep over the last {LAG_WINDOW_S:.0f} s",
                                 value=self.loop_lag_s)
-        c = CounterMetricFamily("arbot_alerts", "Alerts raised", labels=["kind", "level"])
+        c = CounterMetricFamily("arbot_alerts", "Alerts this bot raised (not other bots' alerts relayed here)",
+                                labels=["kind", "level"])
         for key, n in self.alerts.items():
+            c.add_metric(list(key), n)
+        yield c
+        c = CounterMetricFamily("arbot_relayed_alerts", "Other fleet bots' alerts relayed here (relay_alerts)",
+                                labels=["origin", "kind", "level"])
+        for key, n in self.relayed_alerts.items():
             c.add_metric(list(key), n)
         yield c
 

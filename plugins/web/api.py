@@ -532,8 +532,11 @@ class Endpoints:
             if call.body.get("confirm_token") and not reply.ok:
                 raise ApiError(409, reply.title)
             bots = {self.op.bot_name: {"answer": "ok" if reply.ok else "refused", "text": reply.render_text()}}
+        gone = reply.data.get("gone")  # "all" left these out: not heard from within the link's liveness window
         return {"ok": reply.ok, "title": reply.title, "text": reply.text,
-                "bots": {bot: {"answer": part["answer"], "text": part["text"]} for bot, part in bots.items()}}
+                "bots": {**{bot: {"answer": part["answer"], "text": part["text"]} for bot, part in bots.items()},
+                         **{bot: {"answer": "gone", "text": "not sent: gone from the fleet"}
+                            for bot in (gone if isinstance(gone, dict) else {})}}}
 
     async def fleet_pause(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.request.match_info["bot"])

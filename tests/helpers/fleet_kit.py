@@ -3,8 +3,10 @@
 ``MemoryLink.call`` does what a real fleet link's receiving side does: the target bot decides the
 caller's role from its own role map (a bot that does not know the user sees a stranger) and runs the
 call through its own command table with ``via=`` the calling bot. A bot in ``fleet.dead`` answers
-nothing (``FleetLink.no_answer`` at once, like NATS "no responders"); one in ``fleet.slow`` never
-answers (the link's timeout gives the "no answer").
+nothing (``FleetLink.no_answer`` at once, like NATS "no responders") though still alive by its last
+heartbeat (it just went); one in ``fleet.slow`` never answers (the link's timeout gives the "no
+answer"); one in ``fleet.gone`` is not alive (its heartbeats stopped longer ago than the liveness
+window) and answers nothing either.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class MemoryFleet:
         """bot -> user id -> role: who each bot lets do what (its own config, not the caller's word)."""
         self.dead: set[str] = set()
         self.slow: set[str] = set()
+        self.gone: set[str] = set()
         self.strip_data: set[str] = set()
         """Bots whose answers lose their ``Reply.data`` on the way (a link that does not carry it)."""
         self.calls: list[tuple[str, str, str, list[str], bool]] = []
@@ -45,12 +48,12 @@ class MemoryLink(FleetLink):
         self.timeout_s = timeout_s
 
     def members(self) -> list[FleetMember]:
-        return [FleetMember(name, self.fleet.seen_ns, name not in self.fleet.dead, heartbeat(bot))
+        return [FleetMember(name, self.fleet.seen_ns, name not in self.fleet.gone, heartbeat(bot))
                 for name, bot in sorted(self.fleet.bots.items())]
 
     async def call(self, bot: str, caller: Caller, name: str, args: list[str], *, confirmed: bool) -> Reply:
         self.fleet.calls.append((self.me, bot, name, list(args), confirmed))
-        if bot in self.fleet.dead or bot not in self.fleet.bots:
+        if bot in self.fleet.dead or bot in self.fleet.gone or bot not in self.fleet.bots:
             return self.no_answer(bot, f"{bot} is not on the bus")
         if bot in self.fleet.slow:
             try:

@@ -24,6 +24,7 @@ from bot.api import (
     Side,
 )
 from plugins.fleet import running_link
+from plugins.fleet.link import flush_written
 from plugins.fleet.wire import command_subject, request
 from tests.helpers.waiting import wait_for
 
@@ -98,7 +99,9 @@ async def test_events_of_each_kind_arrive_on_their_subjects(nats_server, fleet_b
         got.setdefault(msg.subject, []).append(json.loads(msg.data))
 
     await nc.subscribe("arbot.grid-1.evt.>", cb=on_event)
-    await nc.flush()
+    # not nc.flush(): its PING overtakes the SUB waiting in nats-py's buffer, so it returned before the server
+    # knew the subscription, and under load the events below could pass it (only heartbeats arrived then)
+    await flush_written(nc)
     fill = Fill(exchange="paper", symbol="BTC/USD", client_order_id="g-1", trade_id="t1", side=Side.SELL,
                 price=Decimal("30001.50"), qty=Decimal("0.02"), fee=Decimal("0.1"), fee_asset="USD",
                 liquidity=Liquidity.TAKER, ts_ns=1)
@@ -125,6 +128,54 @@ async def test_events_of_each_kind_arrive_on_their_subjects(nats_server, fleet_b
     assert status["bot"] == "grid-1" and "pnl_today" in status and status["link"]["connected"] is True
     seqs = [e["seq"] for k in kinds[:-1] for e in got[f"arbot.grid-1.evt.{k}"]]
     assert len(set(seqs)) == len(seqs)
+
+
+def record_writes(nc) -> list[bytes]:
+    """What the client writes to its socket, in order (nats-py's transport, observed, not changed)."""
+    written: list[bytes] = []
+    transport = nc._transport
+    write, writelines = transport.write, transport.writelines
+
+    def on_write(data):
+        written.append(bytes(data))
+        return write(data)
+
+    def on_writelines(lines):
+        lines = [bytes(line) for line in lines]
+        written.extend(lines)
+        return writelines(lines)
+
+    transport.write, transport.writelines = on_write, on_writelines
+    return written
+
+
+async def test_a_batch_counts_as_published_only_once_the_server_has_read_it(nats_server, fleet_bot):
+    # the send loop's confirmation must be a PING the server answers after the batch, not before it
+    bot = await fleet_bot("grid-1", nats_server.url, toml="", fleet="heartbeat_s = 30\nalive_after_s = 60\n")
+    link = running_link(bot.operator)
+    await wait_for(lambda: link.stats()["connected"] and not link.outbox, timeout_s=20, what="the bot on NATS")
+    nc = link.nc
+    written = record_writes(nc)
+    await nc.publish("arbot.grid-1.evt.order", b'{"n": 1}')  # a batch handed to the client, as the send loop does
+    assert await link._confirmed(nc, [("order", 1, 0, {"n": 1}, None)])
+    pub = max(i for i, data in enumerate(written) if b"arbot.grid-1.evt.order" in data)
+    assert b"PING\r\n" in written[pub + 1:], written  # the PONG that confirmed it answers a PING sent after it
+
+
+async def test_flush_written_returns_with_the_subscription_known_to_the_server(nats_server):
+    nc = await nats.connect(nats_server.url)
+    try:
+        written = record_writes(nc)
+
+        async def nothing(msg):
+            pass
+
+        await nc.subscribe("arbot.x.evt.>", cb=nothing)
+        await flush_written(nc)
+        sub = next(i for i, data in enumerate(written) if data.startswith(b"SUB arbot.x.evt.>"))
+        assert b"PING\r\n" in written[sub + 1:], written
+    finally:
+        await nc.close()
 
 
 async def test_a_malformed_request_is_answered_counted_and_harmless(nats_server, fleet_bot):
@@ -261,6 +312,38 @@ async def test_the_front_relays_other_bots_alerts_once_without_loops(nats_server
     assert {a.fields[FLEET_ORIGIN] for a in relayed_here} == {"grid-1"}
 
 
+async def test_the_fronts_alert_count_is_its_own_and_relayed_alerts_have_their_own_metric(nats_server, fleet_bot):
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from plugins.metrics import running_exporter
+
+    front = await fleet_bot("front", nats_server.url, toml="[plugins.metrics]\nenabled = true\nport = 0\n",
+                            fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url)
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and running_link(grid.operator).stats()["connected"],
+                   timeout_s=20, what="both on NATS")
+    relayed_before = link.counters["relayed"]  # grid-1's start-up alerts, if any
+    grid.operator.alert(AlertLevel.ERROR, "feed", "paper BTC/USD stale for 30 s", source="paper")
+    front.operator.alert(AlertLevel.WARNING, "test", "the front's own", source="test")
+    await wait_for(lambda: link.counters["relayed"] > relayed_before, timeout_s=20, what="the relay")
+
+    def samples() -> dict[tuple[str, tuple], float]:
+        text = generate_latest(running_exporter(front.operator).registry).decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    scraped = samples()
+    own = {dict(labels)["kind"]: v for (name, labels), v in scraped.items() if name == "arbot_alerts_total"}
+    relayed = {(dict(labels)["origin"], dict(labels)["kind"], dict(labels)["level"]): v
+               for (name, labels), v in scraped.items() if name == "arbot_relayed_alerts_total"}
+    assert own.get("test") == 1 and "feed" not in own, own  # grid-1's alert is grid-1's to count
+    assert relayed[("grid-1", "feed", "error")] == 1
+    assert sum(relayed.values()) == link.counters["relayed"]  # the metric and the heartbeat's link.relayed agree
+    assert {dict(labels)["bot"] for (_, labels) in scraped} == {"front"}
+
+
 async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempotent(nats_server, fleet_bot):
     grid = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
     await wait_for(lambda: running_link(grid.operator).stats()["connected"], timeout_s=20, what="grid-1 on NATS")
@@ -280,6 +363,35 @@ async def test_jetstream_bucket_holds_each_bots_last_status_and_setup_is_idempot
         assert "arbot.*.evt.status" not in info.config.subjects and "arbot.*.evt.fill" in info.config.subjects
     finally:
         await nc.close()
+
+
+async def test_a_bot_known_only_from_the_bucket_is_gone_after_the_window_and_forgotten_when_deleted(nats_server,
+                                                                                                  fleet_bot):
+    grid = await fleet_bot("grid-1", nats_server.url, fleet="jetstream = true\n")
+    await wait_for(lambda: running_link(grid.operator).kv is not None and running_link(grid.operator).stats()[
+        "connected"], timeout_s=20, what="grid-1 on NATS with its bucket")
+    await grid.stop()  # its last status stays in the bucket
+    front = await fleet_bot("front", nats_server.url, toml="",
+                            fleet='jetstream = true\nalive_after_s = 1\nroles = { "telegram:123" = "admin" }\n')
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and "grid-1" in names(front), timeout_s=20,
+                   what="front to read grid-1 from the bucket")
+    await wait_for(lambda: names(front) == {"front": True, "grid-1": False}, timeout_s=20,
+                   what="grid-1 past the liveness window")
+    # /status all reaches the live bots only and lists grid-1 as gone; named, grid-1 is refused, nothing sent
+    reply = await front.commands.dispatch(ADMIN, "status", ["all"])
+    assert reply.ok and reply.title == "/status on 1 bot: 1 ok; 1 gone, not sent", reply.render_text()
+    assert {row[0]: row[1] for row in reply.rows[1:]} == {"front": "ok", "grid-1": "gone"}
+    refused = await front.commands.dispatch(ADMIN, "pause", ["grid-1:grid"])
+    assert not refused.ok and refused.title.startswith("Gone from the fleet: grid-1"), refused.title
+    # its key deleted (a bot taken out of the fleet for good): the running front forgets it
+    nc = await nats.connect(nats_server.url)
+    try:
+        await (await nc.jetstream().key_value("arbot_fleet")).delete("grid-1")
+    finally:
+        await nc.close()
+    await wait_for(lambda: names(front) == {"front": True}, timeout_s=20, what="front to forget grid-1")
+    assert (await front.commands.dispatch(ADMIN, "status", ["all"])).title == "Status"  # this bot alone
 
 
 async def test_only_the_chosen_kinds_are_published_and_the_publisher_pays_no_json(nats_server, fleet_bot):

@@ -50,7 +50,7 @@ async def test_members_with_their_status(api):
     members = {m["name"]: m for m in answer["members"]}
     assert list(members) == ["arb", "front", "grid"] and members["front"]["self"]
     assert members["grid"]["alive"] and members["grid"]["status"]["strategies"]["s"]["state"] == "running"
-    fleet.dead.add("arb")
+    fleet.gone.add("arb")
     _, answer = await call("GET", "/fleet", "val")
     assert [m["alive"] for m in answer["members"]] == [False, True, True]
 
