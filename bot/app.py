@@ -166,7 +166,7 @@ class Bot:
                               alerts_heard=lambda: self.alerts.heard),
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
-            active=active)
+            active=active, pause_admits=self._pause_admits)
         self.scheduler = Scheduler(config.scheduler)
         self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
@@ -681,6 +681,23 @@ class Bot:
     def _may_trade(self, name: str) -> bool:
         strategy = self.strategies.get(name)
         return strategy is None or not strategy.paused
+
+    def _pause_admits(self, intent: OrderIntent) -> bool:
+        """Whether the one risk check that paused ``intent``'s strategy admits this reduce-only order
+        (:meth:`RiskCheck.admits_while_paused`). Never through an operator's pause, the kill switch or a check
+        gone; a check that raises admits nothing (fail closed)."""
+        name = intent.strategy
+        by = self._paused_by.get(name, "")
+        if name in self._killed or not by.startswith("risk "):
+            return False
+        check = next((c for c in self.risk.checks if c.name == by.removeprefix("risk ")), None)
+        if check is None:
+            return False
+        try:
+            return check.admits_while_paused(intent, self.portfolio) is True
+        except Exception:
+            log.exception("risk check %s raised in admits_while_paused(); the pause holds", check.name)
+            return False
 
     def _store_state_changed(self, writable: bool) -> None:
         """The executor found the store unwritable or writable again: resume what failed only for that."""

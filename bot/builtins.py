@@ -16,7 +16,7 @@ from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
 from .ledger import PERIODS, StrategyFigures, totals
 from .opportunities import figures as opportunity_figures
-from .report import fees_text, report_reply
+from .report import fees_text, fills_text, report_reply
 from .units import amount, money, moneys, price, qty
 
 
@@ -212,7 +212,7 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("strategy", "fills", "realized", "fees", "net", "unrealized now")]
     for name in sorted(figures):
         fig = figures[name]
-        rows.append((name, str(fig.fills), moneys(fig.realized, fig.quotes), fees_text(fig),
+        rows.append((name, fills_text(fig), moneys(fig.realized, fig.quotes), fees_text(fig),
                      moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes)))
     total = totals(figures.values())
     text = (f"total net: {moneys(total.net)}; unrealized now: {moneys(total.unrealized)}\n"
@@ -359,8 +359,10 @@ async def daily_summary(op: Operator) -> None:
     figures = op.pnl(since_ns=since)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
                     f"{moneys(fig.net, fig.quotes)}" for name, fig in figures.items()}
-    fills = sum(f.fills for f in figures.values())
-    op.alert(AlertLevel.INFO, "summary", f"daily summary: {fills} fills in the last 24 h", **fields)
+    total = totals(figures.values())
+    fee_only = (f" (and {total.fee_only} fee-only {'entry' if total.fee_only == 1 else 'entries'})"
+                if total.fee_only else "")
+    op.alert(AlertLevel.INFO, "summary", f"daily summary: {total.fills} fills in the last 24 h{fee_only}", **fields)
 
 
 @hookimpl

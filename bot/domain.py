@@ -190,6 +190,12 @@ class OrderIntent:
     closes: str | None = None
     """The client order id of the order whose lot this one closes (a grid slot's sell names its buy): the
     ledger matches this order's fills to that order's lot first, then FIFO. None: FIFO."""
+    reduce_only: bool = False
+    """A hedge or a close: meant only to bring the exposure nearer to zero. Such an order of a strategy a risk
+    check paused may still go, if it does only that (the host checks: the net position in its symbol across
+    venues, with the orders in flight, nearer to zero and not past it) and the check that paused the strategy
+    admits it (:meth:`bot.api.RiskCheck.admits_while_paused`; ``staleness`` admits one on a venue whose data is
+    fresh). Otherwise the same as any order."""
 
     def notional(self, reference_price: Decimal | None = None) -> Decimal | None:
         price = self.price if self.price is not None else reference_price

@@ -122,7 +122,7 @@ class Executor:
                  alert: Callable[..., None], exchanges: Callable[[], Mapping[str, Exchange]],
                  mode: Callable[[], str], may_trade: Callable[[str], bool],
                  on_veto: Callable[[OrderIntent, Veto], None], on_store_state: Callable[[bool], None],
-                 active: dict[str, Order]):
+                 active: dict[str, Order], pause_admits: Callable[[OrderIntent], bool] | None = None):
         self.settings = settings
         self.store = store
         self.writer = writer
@@ -135,6 +135,8 @@ class Executor:
         self._exchanges = exchanges
         self._mode = mode
         self._may_trade = may_trade
+        self._pause_admits = pause_admits or (lambda intent: False)
+        """Whether the risk check alone pausing an intent's strategy admits that reduce-only order (Bot)."""
         self._on_veto = on_veto
         self._on_store_state = on_store_state
         self._active = active
@@ -218,7 +220,7 @@ class Executor:
 
         ``risk=False`` is for the host's own closing orders (flatten), which no check may block.
         """
-        if self.closing or not self._may_trade(intent.strategy):
+        if self.closing or not (self._may_trade(intent.strategy) or self._passes_pause(intent)):
             return None
         cid = intent.client_order_id
         if cid is None:
@@ -481,15 +483,27 @@ class Executor:
         finally:
             self._observed.pop(order.client_order_id, None)
 
-    def _reduces(self, intent: OrderIntent) -> bool:
-        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close)."""
-        position = self.portfolio.position(intent.exchange, intent.symbol)
+    def _reduces(self, intent: OrderIntent, *, across_venues: bool = False) -> bool:
+        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close), counting the
+        orders in flight as filled. ``across_venues``: the net position in its symbol on every venue (an
+        arbitrage's exposure: its hedge on one venue closes what another venue's leg left)."""
+        def here(exchange: str, symbol: str) -> bool:
+            return symbol == intent.symbol and (across_venues or exchange == intent.exchange)
+
+        if across_venues:
+            position = sum((qty for (e, s), qty in self.portfolio.positions().items() if here(e, s)), ZERO)
+        else:
+            position = self.portfolio.position(intent.exchange, intent.symbol)
         pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty
-                       for o in self._active.values()
-                       if o.exchange == intent.exchange and o.symbol == intent.symbol), ZERO)
+                       for o in self._active.values() if here(o.exchange, o.symbol)), ZERO)
         signed = intent.qty if intent.side is Side.BUY else -intent.qty
         after = position + pending + signed
         return abs(after) < abs(position + pending) and (after == 0 or (after > 0) == (position + pending > 0))
+
+    def _passes_pause(self, intent: OrderIntent) -> bool:
+        """A paused strategy's order may go when it is marked reduce-only, does only that (its symbol's net position
+        across venues nearer to zero), and the risk check alone pausing the strategy admits it."""
+        return intent.reduce_only and self._reduces(intent, across_venues=True) and self._pause_admits(intent)
 
     def _begin(self) -> None:
         self._in_flight += 1

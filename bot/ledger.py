@@ -16,6 +16,9 @@ Every figure a person or a risk check sees about profit comes from here:
   in the base asset (a DEX's SOL network fee on SOL/USDC) at the fill's price. A fee in any other
   asset is kept in that asset (``other_fees``) and left out of ``net``. Lots keep the filled
   quantity: a base fee is an expense, not a smaller lot.
+- **Fills are trades.** A fill of no quantity carries a fee alone (a DEX swap that landed on chain but failed
+  paid its network fee): it counts in fees and so in ``net``, never among the fills (:func:`is_trade`); the
+  figures count it apart (``fee_only``).
 - **Periods** (day, week, month) start at midnight in the configured timezone
   (:func:`period_start_ns`); a period's figures are those of its fills, matched against lots that
   earlier fills opened.
@@ -230,6 +233,12 @@ def fee_in_quote(fill: Fill, base: str, quote: str) -> Decimal | None:
 
 # --- figures -----------------------------------------------------------------------------------
 
+def is_trade(fill: Fill) -> bool:
+    """Whether ``fill`` traded (a quantity): what every "fills" figure counts. A fill of quantity 0 carries only a
+    fee (a DEX swap that landed failed paid its network fee): a cost, counted apart as a fee-only entry."""
+    return bool(fill.qty)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one fill did to its strategy's books."""
@@ -320,6 +329,7 @@ class DayFigures:
     """The UTC date, ISO (``2023-11-14``)."""
     quote: str
     fills: int
+    """Trades (:func:`is_trade`); a fee-only entry's fee is in ``fees``."""
     realized: Decimal
     fees: Decimal
     net: Decimal
@@ -332,7 +342,7 @@ def daily(ledger_steps: Iterable[Step]) -> list[DayFigures]:
         for step in ledger_steps:
             day = dt.datetime.fromtimestamp(step.fill.ts_ns // NS, dt.UTC).date().isoformat()
             row = sums.setdefault((step.strategy, day, step.quote), [0, ZERO, ZERO])
-            row[0] += 1
+            row[0] += is_trade(step.fill)
             row[1] += step.realized
             row[2] += step.fee
         return [DayFigures(strategy, day, quote, n, realized, fee, realized - fee)
@@ -347,6 +357,9 @@ class MarketFigures:
     symbol: str
     quote: str
     fills: int = 0
+    """Trades (:func:`is_trade`)."""
+    fee_only: int = 0
+    """Fills of no quantity that carried only a fee (in ``fees``), counted apart from ``fills``."""
     round_trips: int = 0
     """Fills that closed (part of) a lot."""
     bought: Decimal = ZERO
@@ -387,7 +400,13 @@ class StrategyFigures:
 
     @property
     def fills(self) -> int:
+        """Trades (:func:`is_trade`): the one "fills" figure every surface shows."""
         return sum(m.fills for m in self.markets)
+
+    @property
+    def fee_only(self) -> int:
+        """Fee-only entries (:attr:`MarketFigures.fee_only`), shown apart from the fills."""
+        return sum(m.fee_only for m in self.markets)
 
     @property
     def round_trips(self) -> int:
@@ -447,7 +466,10 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, mar
         fig = out.get(key)
         if fig is None:
             fig = out[key] = MarketFigures(step.strategy, fill.symbol, step.quote)
-        fig.fills += 1
+        if is_trade(fill):
+            fig.fills += 1
+        else:
+            fig.fee_only += 1
         fig.round_trips += step.closed
         fig.realized += step.realized
         if fill.side is Side.BUY:

@@ -27,12 +27,18 @@ def fees_text(fig: StrategyFigures) -> str:
     return text + "".join(f" + {money(v, a)}" for a, v in sorted(fig.other_fees.items()))
 
 
+def fills_text(fig: StrategyFigures) -> str:
+    """The fills column: the ledger's trades, then its fee-only entries apart (a swap that landed failed paid its
+    network fee: a cost in the fees column, not a fill)."""
+    return str(fig.fills) + (f" (+{fig.fee_only} fee only)" if fig.fee_only else "")
+
+
 FIGURE_COLUMNS = ("orders", "filled", "fills", "round trips", "realized PnL", "fees", "net PnL")
 
 
 def figure_cells(fig: StrategyFigures, marks: Marks | None = None) -> tuple[str, ...]:
     """One report row's figures (:data:`FIGURE_COLUMNS`, then unrealized PnL with ``marks``)."""
-    return (str(sum(fig.orders.values())), str(fig.orders.get("filled", 0)), str(fig.fills), str(fig.round_trips),
+    return (str(sum(fig.orders.values())), str(fig.orders.get("filled", 0)), fills_text(fig), str(fig.round_trips),
             moneys(fig.realized, fig.quotes), fees_text(fig), moneys(fig.net, fig.quotes)) + (
         (moneys(fig.unrealized, fig.quotes),) if marks else ())
 

@@ -417,3 +417,28 @@ async def test_a_chats_refusal_count_is_audited_once_its_window_is_over_with_no_
     assert counted() == [("-1", "refused: no role, 2 more in this chat, not answered"),
                          ("-2", "refused: no role, 1 more in this chat, not answered")]
     assert not table._refusals and table._refusals_due is None  # nothing left: no timer armed
+
+
+async def test_a_fee_only_entry_is_not_counted_among_the_fills_on_any_surface(traded):
+    """A swap that landed failed: a fill of quantity 0 carrying its network fee. /pnl, `arbot report`, the daily
+    summary and the web API show the ledger's one count of trades, the fee-only entry apart, its fee in the costs."""
+    from bot.builtins import daily_summary
+    from bot.report import report_reply
+    from plugins.web.api import _figures
+
+    ctx = traded.strategies["s2"].ctx
+    assert ctx.submit(intent("s2", Side.BUY, "0.1", "100", "H")) == "H"
+    await wait_for(lambda: traded.executor.order("H").status is OrderStatus.OPEN, what="H open")
+    traded.bus.publish(fill("H", Side.BUY, "0", "100", "0.05", utc_ns(2026, 11, 18, 11, 45)))
+    await traded.executor.flush()
+    day = await traded.commands.dispatch(VIEWER, "pnl", [])
+    assert day.rows[2] == ("s2", "2 (+1 fee only)", "0.10 USD", "0.07 USD", "0.03 USD", "0.00 USD")
+    assert day.data["summary"]["fills"] == "4"
+    report = {row[0]: row for row in report_reply(traded.store).rows[1:]}
+    assert report["s2"][3] == "2 (+1 fee only)" and report["s2"][6] == "0.07 USD"
+    seen = alerts_of(traded)
+    await daily_summary(traded.operator)
+    [alert] = [a for a in seen if a.kind == "summary"]
+    assert alert.message == "daily summary: 4 fills in the last 24 h (and 1 fee-only entry)"
+    web = _figures(traded.operator.pnl(since_ns=traded.operator.period_start_ns("day"))["s2"])
+    assert (web["fills"], web["fee_only"]) == (2, 1)

@@ -369,3 +369,17 @@ def test_a_fill_of_no_quantity_books_its_base_fee_and_closes_nothing():
     (fig,) = market_figures([("s", opened), ("s", fee_only)]).values()
     assert fig.round_trips == 0 and fig.realized == 0 and fig.sold == 0
     assert fig.fees == D("0.000015") * 150 and fig.position == D("1.999985")
+
+
+def test_a_fee_only_entry_counts_in_fees_and_pnl_but_not_among_the_fills():
+    """A Jupiter swap that landed failed pays its network fee: a fill of quantity 0. It is a cost, not a trade."""
+    opened = fill("buy", "2", "150", fee="0.3", fee_asset="USDC", symbol="SOL/USDC", ts=1)
+    fee_only = fill("sell", "0", "150", fee="0.000015", fee_asset="SOL", symbol="SOL/USDC", ts=2)
+    (fig,) = market_figures([("s", opened), ("s", fee_only)]).values()
+    assert fig.fills == 1  # the trade alone
+    assert fig.fee_only == 1  # the fee-only entry, apart
+    assert fig.fees == D("0.3") + D("0.000015") * 150  # the fee still counts
+    [s] = strategy_figures([("s", opened), ("s", fee_only)]).values()
+    assert (s.fills, s.fee_only) == (1, 1)
+    [day] = daily(steps([("s", opened), ("s", fee_only)]))
+    assert (day.fills, day.fees) == (1, fig.fees)

@@ -617,6 +617,16 @@ class RiskCheck(Component):
     def accepted(self, intent: OrderIntent) -> None:
         """Every check allowed ``intent`` (its ``client_order_id`` is set): it goes to the executor now."""
 
+    def admits_while_paused(self, intent: OrderIntent, view: PortfolioView) -> bool:
+        """Whether ``intent`` may go although this check paused its strategy (``ctx.pause``).
+
+        Asked only for an order marked :attr:`~bot.domain.OrderIntent.reduce_only` that the host found brings the
+        net position in its symbol across venues nearer to zero (a hedge, a close), of a strategy paused by this
+        check alone (not by an operator, the kill switch or another check). The order then still goes through
+        every :meth:`check`. Default False: the pause holds every order. In-memory state only (hot path).
+        """
+        return False
+
     def on_fill(self, strategy: str, fill: Fill) -> None:
         """One of the bot's orders filled (each fill once, with the strategy that owns the order).
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         StrategyFigures,
         day_start_ns,
         fee_in_quote,
+        is_trade,
         lot_mark,
         next_day_start_ns,
         period_start_ns,
@@ -35,12 +36,13 @@ if TYPE_CHECKING:
     from ..units import amount, money, moneys, price, qty, signed_money, significant
 
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
-           "day_start_ns", "fee_in_quote", "lot_mark", "next_day_start_ns", "period_start_ns", "pnl_curves", "totals")
+           "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "next_day_start_ns", "period_start_ns",
+           "pnl_curves", "totals")
 _UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
 _WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units")}
 __all__ = [
     "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures", "amount",
-    "day_start_ns", "fee_in_quote", "lot_mark", "money", "moneys", "next_day_start_ns", "period_start_ns", "price",
-    "pnl_curves", "qty", "signed_money", "significant", "totals",
+    "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "next_day_start_ns",
+    "period_start_ns", "price", "pnl_curves", "qty", "signed_money", "significant", "totals",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

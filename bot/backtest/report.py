@@ -20,7 +20,7 @@ from typing import Any
 
 from ..domain import ZERO, Fill
 from ..exact import plain
-from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps
+from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
 from ..markouts import MarkoutFigures
 from ..store import Store
 from ..units import money, moneys
@@ -120,8 +120,9 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
         fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
     ledger_steps = list(steps(fills, closes=store.closes()))
-    return HostFigures(results, len(fills), fees_total, risk, pnl_curves(ledger_steps), daily(ledger_steps),
-                       ledger.markouts())
+    # the ledger's count of trades (a fee-only entry is a cost, not a fill), the sum of the table's column
+    return HostFigures(results, totals(figures.values()).fills, fees_total, risk, pnl_curves(ledger_steps),
+                       daily(ledger_steps), ledger.markouts())
 
 
 def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:

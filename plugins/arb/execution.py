@@ -32,7 +32,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 **Unknown outcomes.** A leg whose outcome the executor could not establish (``UNKNOWN``: a timeout,
 a lost connection) is not final: its execution stays open, and no new one starts, until
 reconciliation settles it. Nothing is hedged against a fill that may or may not have happened.
-Hedges go through the risk gate like any order: a vetoed hedge leaves the residual held, alerted.
+Hedges go through the risk gate like any order: a vetoed hedge leaves the residual held, alerted. A hedge is
+``reduce_only``: while the strategy is paused by ``staleness`` for the pool's stale data it still goes to the CEX
+when that venue's data is fresh (the check admits it, the host checks that it reduces the exposure).
 
 **Restarts** (:meth:`ArbExecutions.recover`). Rows not ``done`` are loaded at start. A leg whose
 order exists (``ctx.order(cid)``) is followed to its end; it is never submitted again. A leg with
@@ -315,9 +317,10 @@ class ArbExecutions:
             self._by_cid.pop(leg.cid, None)
 
     def _send(self, ex: Execution, leg: Leg, now_ns: int) -> None:
+        # a hedge only closes the residual: reduce-only, so a pause for the other venue's stale data lets it go
         intent = OrderIntent(strategy=self.strategy, exchange=leg.exchange, symbol=self.settings.symbol,
                              side=leg.side, qty=leg.qty, price=leg.price, tif=TimeInForce.IOC,
-                             client_order_id=leg.cid)
+                             client_order_id=leg.cid, reduce_only=leg.name == "hedge")
         leg.submitted_ns = now_ns
         if self.ctx.submit(intent) is None:  # paused, or a risk check said no (stored and alerted by the host)
             leg.final_ns, leg.status = now_ns, "refused"

@@ -94,11 +94,15 @@ class Limits(RiskCheck):
         """The pool each pool venue's mark was last made from."""
         self._peak: dict[str, Decimal] = {}
         self._saved_peak: dict[str, Decimal] = {}
-        self._held: set[str] = set()
-        self._held_books: dict[str, list[tuple[Position, Callable[[str], Decimal | None]]]] = {}
-        """Quote -> the open books priced in it, each with its marks (:func:`~bot.ledger.lot_mark`; made at the fill
-        that changed the books): what equity sums on a tick."""
-        """Symbols in which some strategy holds lots (their books move equity)."""
+        self._held_books: dict[str, dict[str, tuple[Position, Callable[[str], Decimal | None]]]] = {}
+        """Symbol -> strategy -> its book there while it holds lots, with its marks (:func:`~bot.ledger.lot_mark`, made
+        at the fill that changed the book): the books a mark of that symbol moves (a lot is marked at its venue's
+        mid, else at another venue's mid for the same symbol). A symbol is here only while some book holds lots."""
+        self._unrealized: dict[tuple[str, str], Decimal] = {}
+        """(strategy, symbol) -> that book's open lots marked to the marks now (held books only)."""
+        self._unrealized_sum: dict[str, Decimal] = {}
+        """Quote -> the sum of :attr:`_unrealized` of the books priced in it: equity's unrealized part, kept up to date
+        book by book (a tick re-marks the books of its own symbol only), exact."""
         self._tripped: set[tuple[str, ...]] = set()
         """Loss limits breached today (a breach runs the action once)."""
         self._recent: deque[float] = deque()
@@ -182,13 +186,37 @@ class Limits(RiskCheck):
             key = (strategy, quote)
             self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
         self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
-        held: dict[str, list[tuple[Position, Callable[[str], Decimal | None]]]] = {}
-        for (_, sym), b in self._books.items():
-            if b.held:
-                held.setdefault(self._quote_of(sym), []).append((b, lot_mark(self._mark, sym, b)))
-        self._held_books = held
-        self._held = {sym for (_, sym), b in self._books.items() if b.held}
+        symbol = fill.symbol
+        held = self._held_books.setdefault(symbol, {})
+        if book.held:
+            held[strategy] = (book, lot_mark(self._mark, symbol, book))
+        else:  # closed: its part of the unrealized sum goes with it
+            held.pop(strategy, None)
+            self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) - self._unrealized.pop(
+                (strategy, symbol), ZERO)
+            if not held:
+                del self._held_books[symbol]
+        self._remark(symbol)  # the book changed, and a first fill may have made the symbol's first mark
         return net
+
+    def _remark(self, symbol: str) -> None:
+        """Mark the held books of ``symbol`` again and move their quote's unrealized sum by what changed (in the
+        caller's exact context: the sum stays the sum of every book's figure, to the last digit)."""
+        books = self._held_books.get(symbol)
+        if not books:
+            return
+        unrealized = self._unrealized
+        change = ZERO
+        for strategy, (book, mark) in books.items():
+            key = (strategy, symbol)
+            new = book.unrealized(mark)
+            old = unrealized.get(key, ZERO)
+            if new != old:
+                unrealized[key] = new
+                change += new - old
+        if change:
+            quote = self._quote_of(symbol)
+            self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) + change
 
     @_exact
     def on_fill(self, strategy: str, fill: Fill) -> None:
@@ -220,8 +248,8 @@ class Limits(RiskCheck):
         mid = event.mid
         if mid is not None:
             self._marks[key] = mid
-            if event.symbol in self._held:
-                self._check_drawdown(self._quote_of(event.symbol))
+            if event.symbol in self._held_books:
+                self._moved(event.symbol)
 
     def _on_pool(self, event: PoolUpdate) -> None:
         # a pool venue is marked at its pool's mid, as the portfolio marks it; the same pool published again (a
@@ -237,8 +265,8 @@ class Limits(RiskCheck):
             return
         if mid != self._marks.get(key):
             self._marks[key] = mid
-            if event.symbol in self._held:
-                self._check_drawdown(self._quote_of(event.symbol))
+            if event.symbol in self._held_books:
+                self._moved(event.symbol)
 
     @_exact
     def equity(self, quote: str) -> Decimal:
@@ -246,15 +274,25 @@ class Limits(RiskCheck):
         return self._equity(quote)
 
     def _equity(self, quote: str) -> Decimal:
-        """:meth:`equity`, in the caller's exact context."""
-        unrealized = sum((b.unrealized(mark) for b, mark in self._held_books.get(quote, ())), ZERO)
-        return self._realized_total.get(quote, ZERO) + unrealized
+        """:meth:`equity`, in the caller's exact context: the realized total and the books' unrealized sum, both
+        kept up to date as fills and marks come (the same figure as marking every book again, digit for digit)."""
+        return self._realized_total.get(quote, ZERO) + self._unrealized_sum.get(quote, ZERO)
+
+    @_exact
+    def _moved(self, symbol: str) -> None:
+        """A mark of ``symbol``, where some strategy holds lots, moved: re-mark its books, then check the drawdown."""
+        self._remark(symbol)
+        self._drawdown(self._quote_of(symbol))
 
     def _mark(self, exchange: str, symbol: str) -> Decimal | None:
         return self._marks.get((exchange, symbol))
 
     @_exact
     def _check_drawdown(self, quote: str) -> None:
+        self._drawdown(quote)
+
+    def _drawdown(self, quote: str) -> None:
+        """:meth:`_check_drawdown` in the caller's exact context (a tick's re-marking and check share one)."""
         equity = self._equity(quote)
         peak = self._peak.get(quote)
         if peak is None or equity > peak:

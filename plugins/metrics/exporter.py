@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.api import ZERO, Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
-from bot.api.ledger import EXACT_DIGITS
+from bot.api.ledger import EXACT_DIGITS, is_trade
 
 from .settings import MetricsSettings
 
@@ -140,6 +140,8 @@ class MetricsExporter:
 
     def _on_fill(self, applied: FillApplied) -> None:
         fill = applied.fill  # each fill once, as the executor applied it
+        if not is_trade(fill):  # a fee alone (a swap that landed failed): a cost, not a fill, as the ledger counts
+            return
         key = (fill.exchange, fill.symbol, fill.side.value)
         self.fills[key] += 1
         self.fill_qty[key] += float(fill.qty)
@@ -229,7 +231,8 @@ class MetricsExporter:
         for key, n in open_counts.items():
             g.add_metric(list(key), n)
         yield g
-        c = CounterMetricFamily("arbot_fills", "Fills of our orders", labels=["exchange", "symbol", "side"])
+        c = CounterMetricFamily("arbot_fills", "Fills of our orders (trades: a fee-only entry is not one)",
+                                labels=["exchange", "symbol", "side"])
         q = CounterMetricFamily("arbot_filled_base", "Filled quantity (base units)",
                                 labels=["exchange", "symbol", "side"])
         for key, n in self.fills.items():

@@ -30,7 +30,10 @@ docstring):
   anything fills.
 * **Restart.** Resting orders come back from the state file. One whose limit is off the grid of a
   ``tick_size`` changed since rests at the nearest tick on its own side of the limit (a buy's
-  below, a sell's above): it never fills beyond its limit.
+  below, a sell's above): it never fills beyond its limit. Sizes are kept as stored, exact: under a
+  ``lot_size`` changed since, what is left of an order fills in whole lots of the new size, never
+  beyond the order's own size; a rest below one lot (at once, or once the whole lots have filled) is
+  cancelled, the reason naming the rest and the lot size.
 * **Checks.** Unknown symbol, size not above zero, not a multiple of ``lot_size`` or below
   ``min_qty``, limit price missing or off the tick grid, limit value below ``min_notional``, and
   post-only market orders are refused with :class:`PermanentError`.
@@ -68,7 +71,7 @@ class MatchingEngine:
     def __init__(self, exchange: str, markets: dict[str, Market], rules: dict[str, MarketInfo], *,
                  maker_fee_bps: Decimal, taker_fee_bps: Decimal, fee_decimals: int,
                  balances: dict[str, Decimal], open_orders: list[PaperOrder], last_order_seq: int,
-                 last_trade_seq: int):  # fmt: skip
+                 last_trade_seq: int, now_ns: int = 0):  # fmt: skip
         self.exchange = exchange
         self._markets = markets
         self._rules = rules
@@ -83,8 +86,8 @@ class MatchingEngine:
         self.order_seq = last_order_seq
         self.trade_seq = last_trade_seq
         self._changes = Changes({}, {}, {})
-        for order in open_orders:
-            self._adopt(order)
+        for order in open_orders:  # now_ns: when one that can no longer rest is cancelled (0: its stored time)
+            self._adopt(order, now_ns)
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -343,7 +346,11 @@ class MatchingEngine:
             self._credit(rules.quote, notional - fee)
         self._changes.fills.setdefault(order.client_order_id, []).append(fill)
         if order.filled_lots >= order.qty_lots:
-            order.status = OrderStatus.FILLED
+            if order.filled_qty == order.qty:
+                order.status = OrderStatus.FILLED
+            else:  # restored under a coarser lot size: what is left cannot fill in whole lots
+                order.status = OrderStatus.CANCELLED
+                order.reason = self._below_lot(order)
             self._end(order)
         else:
             self._hold(order, self._reserve_for(order))
@@ -404,18 +411,31 @@ class MatchingEngine:
     def _changed(self, order: PaperOrder) -> None:
         self._changes.orders[order.client_order_id] = order
 
-    def _adopt(self, order: PaperOrder) -> None:
+    def _below_lot(self, order: PaperOrder) -> str:
+        return (f"the rest, {order.remaining_qty}, is below the lot size {self._rules[order.symbol].lot_size} "
+                "(changed since it was placed)")
+
+    def _adopt(self, order: PaperOrder, now_ns: int) -> None:
         """Take back a resting order loaded from the state file."""
-        self._open[order.client_order_id] = order
         rules = self._rules.get(order.symbol)
         if rules is not None and order.price is not None:
             # Off the grid of a tick size changed since it was placed, the limit moves onto it, never
             # beyond it (a buy's down, a sell's up): the order never fills at a worse price than it asked.
             rounding = ROUND_FLOOR if order.side is Side.BUY else ROUND_CEILING
             order.price_ticks = int((order.price / rules.tick_size).to_integral_value(rounding))
-            order.qty_lots = int(order.qty / rules.lot_size)
-            order.filled_lots = int(order.filled_qty / rules.lot_size)
+            # The stored size and fills stay exact; the lots count what is left, in whole lots of today's size
+            # (a lot size coarser since it was placed may leave a rest no lot can fill: never filled beyond the
+            # order's size, and cancelled once nothing but that rest is left).
+            order.filled_lots = 0
+            order.qty_lots = int(order.remaining_qty / rules.lot_size)
+            if order.qty_lots <= 0:
+                order.status = OrderStatus.CANCELLED
+                order.reason = self._below_lot(order)
+                order.updated_ns = now_ns or order.updated_ns
+                self._changed(order)
+                return
             self._resting[order.symbol].add(order)
+        self._open[order.client_order_id] = order
         # Reservations are not stored: they follow from the open orders (may exceed free after a
         # settings change; the account then simply has less free balance). So do the exact fees, at
         # today's rates; rates lowered since may put them, rounded up, below what the order paid: then

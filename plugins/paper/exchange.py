@@ -22,6 +22,7 @@ from bot.api import (
     Order,
     OrderNotFound,
     OrderState,
+    OrderStatus,
     Trade,
     split_symbol,
 )
@@ -183,16 +184,29 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             self.name, self.markets, self._rules, maker_fee_bps=self.settings.maker_fee_bps,
             taker_fee_bps=self.settings.taker_fee_bps, fee_decimals=self.settings.fee_decimals,
             balances=state.balances(), open_orders=open_orders, last_order_seq=last_order_seq,
-            last_trade_seq=last_trade_seq,
+            last_trade_seq=last_trade_seq, now_ns=self.ctx.clock.time_ns(),
         )  # fmt: skip
         self.ctx.log.info("paper account %s: %d resting orders", path, len(open_orders))
         for order in open_orders:
             rules = self._rules.get(order.symbol)
-            if rules is not None and order.price is not None and order.price % rules.tick_size:
+            if rules is None or order.price is None:
+                continue
+            if order.status is OrderStatus.CANCELLED:  # what is left is below a lot size changed since
+                self.ctx.log.warning("paper %s: order %s cancelled: %s", self.name, order.client_order_id,
+                                     order.reason)
+                continue
+            if order.price % rules.tick_size:
                 self.ctx.log.warning("paper %s: order %s's limit %s is off the tick size %s (changed since it was "
                                      "placed); it rests at %s", self.name, order.client_order_id, order.price,
                                      rules.tick_size, order.price_ticks * rules.tick_size)
+            if order.remaining_qty % rules.lot_size:
+                self.ctx.log.warning("paper %s: order %s's rest %s is off the lot size %s (changed since it was "
+                                     "placed); %s of it can fill, the rest is cancelled then", self.name,
+                                     order.client_order_id, order.remaining_qty, rules.lot_size,
+                                     order.qty_lots * rules.lot_size)
         self._publish = self.ctx.bus.publish
+        if self._engine.changed:  # orders cancelled on the way back: in the state file before anyone asks
+            self._commit(self.ctx.clock.time_ns())
         self._time_ns = self.ctx.clock.time_ns
         bus = self.ctx.bus
         self._topics = tuple((market, bus.topic(BookUpdate, self.name, market.symbol),

@@ -8,6 +8,14 @@ and orders to it are vetoed. Once the feed is live and books have kept arriving 
 ``resume_after_s``, the market is fresh again: with ``auto_resume`` the strategies this check
 paused resume (an operator's pause is never undone), with an alert either way.
 
+**Hedges through the pause.** A strategy paused here may still send an order that only reduces its exposure on
+a venue whose data is fresh: an arbitrage's hedge on the CEX after the pool's feed went stale and one leg filled.
+The order must be marked ``reduce_only`` and bring the net position in its symbol across venues nearer to zero,
+not past it (the host checks both), be the strategy's only pause (not an operator's, the kill switch's or another
+check's), and be on a market this check watches that is fresh now (feed live, data within ``stale_after_s``) on a
+venue with no stale market (:meth:`Staleness.admits_while_paused`). An order to a stale venue, one that adds
+exposure, and every other order of the paused strategy stay refused; the order still passes every check.
+
 Time comes from ``ctx.clock`` only. :meth:`Staleness.check_markets` does the work; a background
 task calls it every ``check_every_s`` and tests call it directly with a manual clock.
 """
@@ -187,6 +195,17 @@ class Staleness(RiskCheck):
         if market is not None and market.stale:
             return f"market data for {intent.exchange} {intent.symbol} is stale"
         return None
+
+    def admits_while_paused(self, intent: OrderIntent, view: PortfolioView) -> bool:
+        """A reduce-only order of a strategy this check paused (the host has checked that it reduces the exposure)
+        goes when its own market is watched and fresh now and nothing on its venue is stale: the pause is for
+        another venue's data."""
+        market = self.markets.get((intent.exchange, intent.symbol))
+        now = self.ctx.clock.time_ns()
+        if (market is None or market.stale or not market.live
+                or now - market.last_data_ns > int(self.settings.stale_after_s * NS)):
+            return False
+        return not any(m.stale for (exchange, _), m in self.markets.items() if exchange == intent.exchange)
 
     def status(self) -> dict[str, str]:
         now = self.ctx.clock.time_ns()

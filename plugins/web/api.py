@@ -45,7 +45,7 @@ REFUSED = ("the command layer refused it (a confirmation unknown, used, expired 
 
 
 def _figures(fig: StrategyFigures) -> dict[str, Any]:
-    return {"fills": fig.fills, "round_trips": fig.round_trips, "quotes": fig.quotes,
+    return {"fills": fig.fills, "fee_only": fig.fee_only, "round_trips": fig.round_trips, "quotes": fig.quotes,
             "realized": money_map(fig.realized), "fees": money_map(fig.fees), "net": money_map(fig.net),
             "unrealized": money_map(fig.unrealized), "other_fees": money_map(fig.other_fees)}
 

@@ -49,6 +49,7 @@ class FakeDexSettings:
     publish_every_ms: int = option(20, help="pool update heartbeat")
     latency_ms: int = option(0, help="delay before a swap lands")
     reject: str = option("", help='"slippage": every swap fails')
+    stale_on_order: bool = option(False, help="the feed says STALE when an order arrives (the pool's data lost)")
     balances: dict[str, str] = option({"SOL": "100", "USDC": "100000"}, help="wallet")
 
 
@@ -102,6 +103,9 @@ class FakeDex(Exchange):
 
     async def place_order(self, order: Order) -> OrderState:
         self.received.append(order)
+        if self.settings.stale_on_order:
+            self.ctx.bus.publish(FeedStatus(self.name, self.settings.symbol, FeedState.STALE,
+                                            self.ctx.clock.time_ns(), "pool data lost"))
         if self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)
         if order.client_order_id in self.orders:

@@ -12,6 +12,8 @@ from bot.domain import (
     AlertLevel,
     BookUpdate,
     ExecutionResult,
+    Fill,
+    Liquidity,
     OrderIntent,
     OrderStatus,
     Side,
@@ -81,6 +83,48 @@ async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(ma
     assert {name: str(getattr(row, name)) for name in execution_values(row)} == {
         name: str(value) for name, value in execution_values(ex.row).items()}
     assert ex.hedge is not None and row.state == "done" and row.note == ""
+
+
+STALE_POOL = """
+[risk.staleness]
+stale_after_s = 0.2
+resume_after_s = 600
+check_every_s = 0.02
+"""
+
+
+async def test_a_pause_for_the_pools_stale_data_lets_the_hedge_go_on_the_fresh_cex(make_bot):
+    """The pool's feed goes stale while the DEX leg is in flight; staleness pauses the strategy; the swap fails.
+    The CEX leg's fill is hedged on the CEX all the same: its book is fresh and the hedge only reduces the exposure.
+    Orders that add exposure, or go to the stale venue, stay refused while the pause lasts."""
+    bot = await make_bot(config(dex='reject = "slippage"\nlatency_ms = 800\nstale_on_order = true') + STALE_POOL,
+                         extra=extra())
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    [row] = executions(bot.store, "sol-arb")
+    cex, dex = bot.executor.order(row.cex_cid), bot.executor.order(row.dex_cid)
+    assert cex.status is OrderStatus.FILLED and dex.status is OrderStatus.REJECTED
+    assert bot.strategy_state("sol-arb") == "paused by risk staleness"
+    hedge = bot.executor.order(f"{row.opportunity_id}-hedge")
+    assert hedge is not None and hedge.exchange == "paper"
+    assert (hedge.side, hedge.qty, hedge.status) == (Side.SELL, cex.filled_qty, OrderStatus.FILLED)
+    assert row.residual == 0 and row.hedge_filled == cex.filled_qty
+    assert not [a for a in warnings() if "refused" in a.message]
+    assert bot.portfolio.position("paper", "SOL/USDC") == 0
+
+    ctx = bot.strategies["sol-arb"].ctx
+    price = bot.portfolio.last_price("paper", "SOL/USDC")
+    def order(exchange: str, side: Side, reduce_only: bool = True) -> OrderIntent:
+        return OrderIntent("sol-arb", exchange, "SOL/USDC", side, Decimal("0.1"), price, reduce_only=reduce_only)
+    assert ctx.submit(order("paper", Side.BUY)) is None  # flat: any order adds exposure
+    # say 0.5 SOL long is held on paper (a fill the portfolio books, as one of another order would be)
+    bot.portfolio.on_fill(Fill("paper", "SOL/USDC", "elsewhere", "test-long", Side.BUY, price, Decimal("0.5"),
+                               Decimal(0), "USDC", Liquidity.TAKER, 0))
+    assert ctx.submit(order("paper", Side.BUY)) is None  # adds to it
+    assert ctx.submit(order("dex", Side.SELL)) is None  # reduces it, but on the stale venue
+    assert ctx.submit(order("paper", Side.SELL, reduce_only=False)) is None  # not marked: the pause holds it
+    assert ctx.submit(order("paper", Side.SELL)) is not None  # reduces it on the fresh venue: it goes
+    bot.pause(["sol-arb"], by="test:op")
+    assert ctx.submit(order("paper", Side.SELL)) is None  # an operator's pause holds everything
 
 
 async def test_hold_policy_keeps_the_residual_and_says_so(make_bot):

@@ -304,7 +304,7 @@ async def test_a_pool_update_that_moves_no_mid_leaves_equity_where_it_was(make_b
     lim = risk_check(bot, "limits")
     lim.on_fill("s", fill("d", Side.BUY, "1", "150", symbol="SOL/USDC", exchange="dex"))
     checked = []
-    lim._check_drawdown = checked.append
+    lim._drawdown = checked.append  # the drawdown is checked (after a fill, or a moved mark)
     pool = sol_pool(10_000, 1_000_000)
     for moved in (pool, pool, sol_pool(10_000, 1_000_000)):  # the same pool again; a new one at the same mid
         bot.bus.publish(PoolUpdate("dex", "SOL/USDC", moved, 0))

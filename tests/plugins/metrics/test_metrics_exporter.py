@@ -158,3 +158,22 @@ async def test_a_connection_that_sends_nothing_is_closed_after_request_timeout_s
         assert await reader.read() == b""  # closed by the server without an answer
     writer.close()
     await wait_for(lambda: not exporter._open, timeout_s=5)
+
+
+def test_a_fee_only_entry_is_not_counted_as_a_fill():
+    """A swap that landed failed applies a fill of quantity 0 carrying its fee: the ledger counts it apart from the
+    fills, and so does arbot_fills_total."""
+    from types import SimpleNamespace
+
+    from bot.domain import Fill, FillApplied, Liquidity
+    from plugins.metrics.exporter import MetricsExporter
+    from plugins.metrics.settings import MetricsSettings
+
+    exporter = MetricsExporter(MetricsSettings(), SimpleNamespace(operator=None, bot_name="b"))
+    traded = Fill("dex", "SOL/USDC", "a", "t1", Side.BUY, Decimal("150"), Decimal("1"), Decimal("0.000005"), "SOL",
+                  Liquidity.TAKER, 1)
+    fee_only = Fill("dex", "SOL/USDC", "b", "t2", Side.BUY, Decimal("150"), Decimal("0"), Decimal("0.000005"), "SOL",
+                    Liquidity.TAKER, 2)
+    exporter._on_fill(FillApplied("s", traded))
+    exporter._on_fill(FillApplied("s", fee_only))
+    assert dict(exporter.fills) == {("dex", "SOL/USDC", "buy"): 1}

@@ -18,13 +18,13 @@ LOT = 100_000  # lots per BTC (lot size 0.00001)
 
 
 def make_engine(start_price="30000", maker="16", taker="26", fee_decimals=8, balances=None, open_orders=(),
-                tick_size="0.01"):
+                tick_size="0.01", lot_size="0.00001"):
     params = MarketParams(
-        tick_size=D(tick_size), lot_size=D("0.00001"), start_price=D(start_price), spread_ticks=10,
+        tick_size=D(tick_size), lot_size=D(lot_size), start_price=D(start_price), spread_ticks=10,
         level_step_ticks=10, depth_levels=10, level_qty=D("0.5"), volatility_bps=D("0.5"), seed=1,
     )
     market = SimulatedMarket("paper", "BTC/USD", params)
-    rules = {"BTC/USD": MarketInfo("BTC/USD", "BTC", "USD", D(tick_size), D("0.00001"), min_qty=D("0.0001"))}
+    rules = {"BTC/USD": MarketInfo("BTC/USD", "BTC", "USD", D(tick_size), D(lot_size), min_qty=D("0.0001"))}
     engine = MatchingEngine(
         "paper", {"BTC/USD": market}, rules, maker_fee_bps=D(maker), taker_fee_bps=D(taker),
         fee_decimals=fee_decimals, balances=balances or {"USD": D("100000"), "BTC": D("1")},
@@ -361,6 +361,35 @@ def test_a_restored_order_off_a_changed_tick_size_never_fills_beyond_its_limit()
     engine.match(market, now_ns=2)
     assert [(f.price, f.qty) for f in sell.fills] == [(D("30000.1"), D("0.1"))]
     assert [(f.price, f.qty) for f in buy.fills] == [(D("29999.9"), D("0.1"))]
+
+
+def restored_fill(cid, side, qty, price, trade_id):
+    return new_fill("paper", "BTC/USD", cid, trade_id, side, D(price), D(qty), D(0), "USD", Liquidity.MAKER, 0)
+
+
+@pytest.mark.parametrize(("filled", "fills_after", "status", "reason"), [
+    # 0.25 placed on a 0.01 lot, 0.19 filled; the venue restarts with lot_size 0.1: the 0.06 left is below one lot
+    ("0.19", [], OrderStatus.CANCELLED, "the rest, 0.06, is below the lot size 0.1 (changed since it was placed)"),
+    # 0.05 filled: the 0.2 left is two new lots, filled exactly to the original size
+    ("0.05", ["0.2"], OrderStatus.FILLED, ""),
+    # 0.02 filled: two lots (0.2) of the 0.23 left can fill; the 0.03 after them is below a lot
+    ("0.02", ["0.2"], OrderStatus.CANCELLED, "the rest, 0.03, is below the lot size 0.1 (changed since it was placed)"),
+])
+def test_a_restored_order_under_a_coarser_lot_size_never_fills_beyond_its_size(filled, fills_after, status, reason):
+    sell = restored("s", Side.SELL, "0.25", "30000.00", fills=[restored_fill("s", Side.SELL, filled, "30000.00", "t0")])
+    engine, market = make_engine(lot_size="0.1", open_orders=[sell], balances={"USD": D("0"), "BTC": D("1")})
+    assert (sell.qty, sell.filled_qty) == (D("0.25"), D(filled))  # the stored size and fills, exact
+
+    # buyers take everything at the sell's limit: it fills what whole lots of its rest allow, nothing more
+    market.bid_ticks = int(D("30000.00") / market.tick_size)
+    market.ask_ticks = market.bid_ticks + market.spread_ticks
+    market.bid_lots, market.ask_lots, market.trade_lots = (100,), (), 0
+    engine.match(market, now_ns=1)
+
+    assert [f.qty for f in sell.fills[1:]] == [D(q) for q in fills_after]
+    assert sell.filled_qty <= sell.qty and sell.status is status and sell.reason == reason
+    assert engine.open_orders() == [] and balance(engine, "BTC")[0] == balance(engine, "BTC")[1]  # nothing held
+    assert engine.changed  # the end goes to the state file with the next commit
 
 
 def test_a_quiet_step_changes_nothing():

@@ -307,6 +307,30 @@ async def test_a_resting_order_off_a_changed_tick_size_is_said_to_rest_on_the_ne
             f"it rests at {(limit - D('0.05')).quantize(D('0.1'))}") in caplog.text
 
 
+async def test_a_resting_order_below_a_coarser_lot_size_is_cancelled_at_restart_and_stays_so(make_exchange, caplog):
+    first = make_exchange()
+    await first.start()
+    bid, _ = book(first)
+    await first.place_order(order("rest", Side.BUY, "0.00015", bid - D("10")))
+    await first.stop()
+
+    second = make_exchange(lot_size=D("0.001"), min_qty=D("0"))  # what is left, 0.00015, is below one lot now
+    await second.start()
+    found = await second.fetch_order("BTC/USD", "rest")
+    assert found.status is OrderStatus.CANCELLED and found.filled_qty == 0
+    assert found.reason == "the rest, 0.00015, is below the lot size 0.001 (changed since it was placed)"
+    assert await second.open_orders() == []
+    usd = (await second.balances())["USD"]
+    assert usd.free == usd.total  # its reservation is gone with it
+    assert "paper paper: order rest cancelled: the rest, 0.00015, is below the lot size 0.001" in caplog.text
+    await second.stop()
+
+    third = make_exchange()  # the cancel was written at start: the old lot size does not bring it back
+    await third.start()
+    assert (await third.fetch_order("BTC/USD", "rest")).status is OrderStatus.CANCELLED
+    assert await third.open_orders() == []
+
+
 async def test_initial_balances_apply_only_to_a_new_state_file(make_exchange):
     first = make_exchange(initial_balances={"USD": "500", "BTC": "0"})
     await first.start()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+from bot import hookimpl
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import FeedState, FeedStatus, Side
 from tests.fakes.venue import plugin as venue_plugin
-from tests.helpers.risk_kit import Alerts, book, intent, risk_check, trips
+from tests.helpers.risk_kit import Alerts, Recorder, book, fill, intent, risk_check, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
 from tests.helpers.waiting import wait_for
 
@@ -195,3 +197,59 @@ async def test_a_pause_from_before_a_restart_is_resumed_by_fresh_data(make_bot):
     again.bus.publish(book("100"))
     check.check_markets()
     assert not s.paused and s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+
+
+TWO_VENUES = """
+[exchanges.v]
+type = "scripted"
+[exchanges.w]
+type = "scripted"
+[strategies.s]
+type = "two-venues"
+[notifiers.rec]
+type = "alerts"
+[risk.staleness]
+stale_after_s = 10.0
+resume_after_s = 5.0
+check_every_s = 3600.0
+"""
+
+
+class TwoVenues(Recorder):
+    def markets(self):
+        return [("v", "BTC/USD"), ("w", "BTC/USD")]
+
+
+class two_venues_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("two-venues", TwoVenues)
+
+
+async def test_a_reduce_only_order_on_the_fresh_venue_passes_a_pause_for_the_other_venues_data(make_bot):
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(TWO_VENUES, extra=[*PLUGINS, ("two", two_venues_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    s = bot.strategies["s"]
+    bot.portfolio.on_fill(fill("x", Side.BUY, "1", "100", exchange="w"))  # 1 BTC long, held on w
+    bot.bus.publish(book("100", exchange="v"))
+    bot.bus.publish(book("100", exchange="w"))
+    clock.advance(6)
+    bot.bus.publish(book("100", exchange="v"))  # v keeps sending, w is silent
+    clock.advance(5)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+
+    def sell(exchange: str, qty: str = "0.5", reduce_only: bool = True):
+        return replace(intent("s", Side.SELL, qty, "100", exchange=exchange), reduce_only=reduce_only)
+    assert s.ctx.submit(sell("w")) is None  # on the stale venue
+    assert s.ctx.submit(sell("v", qty="2.5")) is None  # past zero: adds exposure the other way
+    assert s.ctx.submit(sell("v", reduce_only=False)) is None  # not marked reduce-only
+    assert s.ctx.submit(sell("v")) is not None  # a hedge on the fresh venue
+    assert s.ctx.submit(sell("v")) is not None  # the rest (the first counts as filled): down to flat
+    assert s.ctx.submit(sell("v", qty="0.1")) is None  # flat with both in flight: this one adds exposure
+    bot.portfolio.on_fill(fill("y", Side.BUY, "1", "100", exchange="w"))  # another 1 BTC held
+    clock.advance(10.001)  # v silent too now (its last book 10.001 s ago): no longer fresh
+    assert s.ctx.submit(sell("v", qty="0.1")) is None
