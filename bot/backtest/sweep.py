@@ -10,8 +10,9 @@ section is there, the max drawdown, and a chart (``sweep.png``).
 A key is a setting's path (``strategies.sol-arb.min_edge_bps``, ``exchanges.sol-pool.fee_bps``) or
 a strategy setting's bare name (``min_edge_bps``), which applies to every configured strategy whose
 type has that setting. Values take the type the config already gives the key (else TOML's reading
-of them: ``5`` an integer, ``0.5`` a number, anything else a string); the settings classes then
-validate them as ever, so a bad value is a config error naming its key.
+of them: ``5`` an integer, ``0.5`` a number, anything else a string); ``true`` and ``false`` (any
+case) are the only booleans, whether the config sets the key or not. The settings classes then
+validate them as ever, so a bad value (``flase`` for a boolean) is a config error naming its key.
 
 **Walk-forward** (``--walk-forward 0.5``): each combination's run is split at that fraction of its
 simulated span; the table is ranked on the first part (tuning) and shows the rest (out of sample)

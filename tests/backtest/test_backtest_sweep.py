@@ -104,3 +104,22 @@ def test_the_cli_sweeps_from_a_sweep_table_and_from_flags(tmp_path):
     assert (tmp_path / "sw" / "sweep.md").is_file() and (tmp_path / "sw" / "run-002" / "report.md").is_file()
     bad = arbot("backtest", "--config", str(config), "--sweep", "min_edge_bps", cwd=tmp_path)
     assert bad.returncode == 2 and "KEY=V1,V2" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("typo", ["flase", "ture", "maybe", "1", "yes"])
+def test_a_boolean_sweep_value_other_than_true_or_false_is_refused_naming_the_key_whether_the_config_sets_it_or_not(
+        tmp_path, typo):
+    from bot.backtest.driver import backtest_config
+
+    plain = write_config(tmp_path, name="plain.toml")  # concurrent_legs not in the config
+    sets_it = write_config(tmp_path, name="sets.toml")
+    sets_it.write_text(sets_it.read_text().replace('min_size = "0.1"\n', 'min_size = "0.1"\nconcurrent_legs = true\n'))
+    for config in (plain, sets_it):
+        with pytest.raises(ConfigError, match=f'concurrent_legs: expected true or false, got "?{typo}'):
+            backtest_config(config, tmp_path, tmp_path / "x.db", extra_plugins=arb_plugins(),
+                            overrides=[("concurrent_legs", typo)])
+    for spelling, value in (("false", False), ("TRUE", True)):  # either path reads true/false the same
+        for config in (plain, sets_it):
+            built = backtest_config(config, tmp_path, tmp_path / "x.db", extra_plugins=arb_plugins(),
+                                    overrides=[("concurrent_legs", spelling)])[2]
+            assert built.of_kind("strategy")["sol-arb"].settings.concurrent_legs is value
