@@ -13,6 +13,8 @@ type has that setting. Values take the type the config already gives the key (el
 of them: ``5`` an integer, ``0.5`` a number, anything else a string); ``true`` and ``false`` (any
 case) are the only booleans, whether the config sets the key or not. The settings classes then
 validate them as ever, so a bad value (``flase`` for a boolean) is a config error naming its key.
+Two keys that set the same setting (``min_edge_bps`` and ``strategies.sol-arb.min_edge_bps``) are
+refused, naming both: compared by what they set, not by their text.
 
 **Walk-forward** (``--walk-forward 0.5``): each combination's run is split at that fraction of its
 simulated span; the table is ranked on the first part (tuning) and shows the rest (out of sample)
@@ -93,6 +95,25 @@ def combinations(axes: Sequence[Axis]) -> list[tuple[tuple[str, str], ...]]:
     if len(combos) > MAX_COMBINATIONS:
         raise ValueError(f"{len(combos):,} combinations is more than {MAX_COMBINATIONS:,}: sweep fewer values")
     return combos
+
+
+def check_overlaps(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) -> None:
+    """ValueError naming both keys when two axes set the same setting (or one sets a table holding the other's).
+
+    Compared by what the keys set (:func:`~.overrides.targets`), not by their text: ``min_edge_bps`` and
+    ``strategies.sol-arb.min_edge_bps`` are one setting when sol-arb has it, and the one applied last
+    would run under both labels, the other's values never used.
+    """
+    paths = [(a.key, targets(raw, a.key, registry)) for a in axes]
+    for i, (key, mine) in enumerate(paths):
+        for other, theirs in paths[i + 1:]:
+            for a in mine:
+                shared = next((b for b in theirs if a[:len(b)] == b or b[:len(a)] == a), None)
+                if shared is not None:
+                    where = ".".join(min(a, shared, key=len))
+                    raise ValueError(f"--sweep {key} and --sweep {other} both set {where}: one setting swept "
+                                     "under two keys would run every row with the values of one and the "
+                                     "labels of both; sweep it under one key")
 
 
 def swept_strategies(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) -> list[str]:
@@ -389,7 +410,9 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     if not axes:
         raise ValueError("nothing to sweep: give --sweep KEY=V1,V2 or a [sweep] table in the config")
     plugins = load_plugins(disabled=plugins_disabled(raw), extra=list(extra_plugins), report=lambda i, m: None)
-    strategies = swept_strategies(raw, axes, collect(plugins))
+    registry = collect(plugins)
+    check_overlaps(raw, axes, registry)
+    strategies = swept_strategies(raw, axes, registry)
     out_dir.mkdir(parents=True, exist_ok=True)
     for axis in axes:  # every value is valid before anything runs: a bad one is a config error naming its key
         for value in axis.values:

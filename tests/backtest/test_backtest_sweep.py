@@ -123,3 +123,14 @@ def test_a_boolean_sweep_value_other_than_true_or_false_is_refused_naming_the_ke
             built = backtest_config(config, tmp_path, tmp_path / "x.db", extra_plugins=arb_plugins(),
                                     overrides=[("concurrent_legs", spelling)])[2]
             assert built.of_kind("strategy")["sol-arb"].settings.concurrent_legs is value
+
+
+def test_two_sweep_keys_that_set_the_same_setting_are_refused_naming_both_before_anything_runs(tmp_path):
+    # `min_edge_bps` (every strategy that has it) and `strategies.sol-arb.min_edge_bps` are one setting here: run,
+    # the last applied would win and every row's min_edge_bps label would be a value never used
+    axes = [parse_axis("min_edge_bps=5,500"), parse_axis("strategies.sol-arb.min_edge_bps=10")]
+    with pytest.raises(ValueError, match=r"--sweep min_edge_bps and --sweep strategies\.sol-arb\.min_edge_bps both "
+                                         r"set strategies\.sol-arb\.min_edge_bps"):
+        run_sweep(write_config(tmp_path), tmp_path / "sw", axes, 60, workers=1, chart=False,
+                  extra_plugins=arb_plugins())
+    assert not (tmp_path / "sw" / "run-001").exists()
