@@ -110,7 +110,7 @@ def check_overlaps(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) 
             for a in mine:
                 shared = next((b for b in theirs if a[:len(b)] == b or b[:len(a)] == a), None)
                 if shared is not None:
-                    where = ".".join(min(a, shared, key=len))
+                    where = ".".join(a if len(a) <= len(shared) else shared)
                     raise ValueError(f"--sweep {key} and --sweep {other} both set {where}: one setting swept "
                                      "under two keys would run every row with the values of one and the "
                                      "labels of both; sweep it under one key")

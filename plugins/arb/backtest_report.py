@@ -331,7 +331,8 @@ def report_section(run: BacktestRun) -> ReportSection | None:
     by_quote = summarize_by_quote(collector)
     if len(by_quote) == 1:
         [f] = by_quote.values()
-        summary = (_opportunities_line(f.seen, f.taken, f.missed, f.missed_by_reason), _captured_line(f))
+        summary: tuple[str, ...] = (_opportunities_line(f.seen, f.taken, f.missed, f.missed_by_reason),
+                                    _captured_line(f))
         data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
         return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
     figures = list(by_quote.values())
