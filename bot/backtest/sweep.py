@@ -4,8 +4,9 @@
 table of ``key = [values]``) runs one backtest per combination, in worker processes (one per core by
 default), each in its own ``run-NNN/`` directory with its own report, and writes one table
 (``sweep.md``, ``sweep.json``) ranked by the net realized PnL the ledger gives the swept strategies
-("captured"), with the arbitrage's capture rate, executions and prediction error when an ``arb``
-section is there, the max drawdown, and a chart (``sweep.png``).
+("captured"), with the max drawdown, and when an ``arb`` section is there the swept strategies'
+arbitrage: executions, capture rate and prediction error of their run alone (sweeping one pair of
+three shows that pair's), and a chart (``sweep.png``).
 
 A key is a setting's path (``strategies.sol-arb.min_edge_bps``, ``exchanges.sol-pool.fee_bps``) or
 a strategy setting's bare name (``min_edge_bps``), which applies to every configured strategy whose
@@ -134,6 +135,8 @@ class Job:
     overrides: tuple[tuple[str, str], ...]
     extra_plugins: tuple[tuple[str, str], ...]
     """(plugin name, module name): imported in the worker (a module does not cross processes)."""
+    strategies: tuple[str, ...] = ()
+    """The swept strategies: the row's arbitrage figures are those of their run alone."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class Outcome:
     fills: dict[str, int]
     curves: dict[str, dict[str, Curve]]
     arb: dict[str, Any] | None
-    """The ``arb`` report section's figures, if any."""
+    """The ``arb`` report section's figures of the swept strategies alone (their run's), if any."""
     start_ns: int
     end_ns: int
     """Simulated time of the last market step."""
@@ -166,8 +169,8 @@ def run_job(job: Job) -> Outcome:
     cpu = time.process_time()
     extra = [(name, importlib.import_module(module)) for name, module in job.extra_plugins]
     result = run_backtest(job.config, job.out_dir, job.steps, chart=False, extra_plugins=extra,
-                          overrides=job.overrides)
-    arb = next((s.data for s in result.sections if s.key == "arb"), None)
+                          overrides=job.overrides, focus=job.strategies)
+    arb = next((s.data for s in result.focus_sections if s.key == "arb"), None)
     return Outcome(
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
         fills={s.name: s.fills for s in result.host.strategies}, curves=result.host.curves, arb=arb,
@@ -419,7 +422,8 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
             backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
                             overrides=[(axis.key, value)])
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
-    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra) for i, combo in enumerate(combos, 1)]
+    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
+            for i, combo in enumerate(combos, 1)]
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     wall = time.perf_counter()
     if count == 1:

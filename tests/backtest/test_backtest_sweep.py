@@ -134,3 +134,25 @@ def test_two_sweep_keys_that_set_the_same_setting_are_refused_naming_both_before
         run_sweep(write_config(tmp_path), tmp_path / "sw", axes, 60, workers=1, chart=False,
                   extra_plugins=arb_plugins())
     assert not (tmp_path / "sw" / "run-001").exists()
+
+
+def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "arb-three-pairs.toml"
+    one = run_sweep(example, tmp_path / "one", [parse_axis("strategies.sol-arb.min_edge_bps=10")], 2_400,
+                    workers=1, chart=False, extra_plugins=arb_plugins())
+    report = json.loads((tmp_path / "one" / "run-001" / "report.json").read_text())
+    row, every_pair = one.rows[0], report["sections"]["arb"]
+    # the row's captured PnL is sol-arb's (the swept strategy): so are its executions, capture rate and error
+    assert row.executions == int(report["strategies"]["sol-arb"]["status"]["executed"]) < every_pair["executions"]
+    assert row.captured == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
+    assert row.capture_rate != every_pair["pnl"]["capture_rate"]
+    # sweeping every pair (the bare key) shows every pair's arbitrage: the report's section
+    every = run_sweep(example, tmp_path / "every", [parse_axis("min_edge_bps=10")], 2_400, workers=1, chart=False,
+                      extra_plugins=arb_plugins())
+    report = json.loads((tmp_path / "every" / "run-001" / "report.json").read_text())
+    row, section = every.rows[0], report["sections"]["arb"]
+    assert row.executions == section["executions"]
+    assert row.capture_rate == section["pnl"]["capture_rate"]
+    assert row.prediction_error == section["prediction_error"]["abs_quote"]["mean"]
