@@ -29,21 +29,24 @@ def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path
 
     table = json.loads(first.table_json.read_text())
     rows = table["rows"]
+    assert table["ranked_by"] == "USDC" and all(list(r["quotes"]) == ["USDC"] for r in rows)
     assert sorted(r["combination"] for r in rows) == list(range(1, 10))
-    captured = [Decimal(r["captured"]) for r in rows]
+    captured = [Decimal(r["quotes"]["USDC"]["captured"]) for r in rows]
     assert captured == sorted(captured, reverse=True)
     assert {tuple(r["params"].items()) for r in rows} == {
         (("min_edge_bps", e), ("max_notional", n)) for e in ("5", "10", "20") for n in ("500", "1000", "1500")}
     # each row is its own run's report, read back: the ledger's net PnL and the arb section's figures
     for r in rows:
         report = json.loads((tmp_path / "a" / f"run-{r['combination']:03d}" / "report.json").read_text())
-        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(r["captured"])
+        usdc = r["quotes"]["USDC"]
+        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(usdc["captured"])
         assert report["sections"]["arb"]["executions"] == r["executions"]
-        assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == r["max_drawdown"]
+        assert report["sections"]["arb"]["pnl"]["capture_rate"] == usdc["capture_rate"]
+        assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == usdc["max_drawdown"]
     # a higher minimum edge never takes more: the sweep really changed the setting
     execs = {tuple(r["params"].values()): r["executions"] for r in rows}
     assert execs[("5", "1000")] >= execs[("10", "1000")] >= execs[("20", "1000")]
-    assert len({r["captured"] for r in rows}) > 1
+    assert len({r["quotes"]["USDC"]["captured"] for r in rows}) > 1
     markdown = first.table_md.read_text()
     assert markdown.count("\n| ") == 2 + 9 and "| 1 | " in markdown  # head, separator, the rows
 
@@ -51,11 +54,12 @@ def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path
 def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
     result = run_sweep(write_config(tmp_path), tmp_path / "wf", [parse_axis("max_notional=500,1500")], STEPS,
                        workers=1, walk_forward=0.5, chart=False, extra_plugins=arb_plugins())
-    tunes = [r.tune for r in result.rows]
+    tunes = [r.in_quote("USDC").tune for r in result.rows]
     assert all(t is not None for t in tunes) and tunes == sorted(tunes, reverse=True)
     with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
         for r in result.rows:
-            assert r.tune + r.rest == r.captured
+            [f] = r.quotes
+            assert f.tune + f.rest == f.captured
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -76,8 +80,8 @@ def test_a_row_shows_the_reports_exact_figures_however_many_digits():
                       cpu_s=0.0)
     row = build_rows([outcome], ["a"], walk_forward=None)[0]
     assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
-    assert row.captured == curve[-1][1]
-    assert row.max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
+    assert row.in_quote("USDC").captured == curve[-1][1]
+    assert row.in_quote("USDC").max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
 
 
 def test_malformed_sweeps_are_refused_saying_how_to_write_them(tmp_path):
@@ -136,6 +140,36 @@ def test_two_sweep_keys_that_set_the_same_setting_are_refused_naming_both_before
     assert not (tmp_path / "sw" / "run-001").exists()
 
 
+def test_a_sweep_row_carries_every_quotes_pnl_and_the_table_does_not_rank_across_quotes(tmp_path):
+    from bot.backtest.sweep import ranking_quote, render_markdown, sweep_chart_png
+
+    def outcome(index: int, usdc: int, usdt: int) -> Outcome:  # sol-usdc trades in USDC, sol-usdt in USDT
+        return Outcome(index=index, overrides=(("min_edge_bps", str(index)),),
+                       net={"sol-usdc": {"USDC": Decimal(usdc)}, "sol-usdt": {"USDT": Decimal(usdt)}},
+                       fills={"sol-usdc": 2, "sol-usdt": 2},
+                       curves={"sol-usdc": {"USDC": [(10, Decimal(usdc))]},
+                               "sol-usdt": {"USDT": [(20, Decimal(usdt))]}},
+                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0)
+
+    rows = build_rows([outcome(1, 1, -500), outcome(2, 5, -600)], ["sol-usdc", "sol-usdt"], walk_forward=None)
+    first = rows[0]
+    assert [q.quote for q in first.quotes] == ["USDC", "USDT"]  # the -500 USDT is in the row, not dropped
+    assert (first.in_quote("USDC").captured, first.in_quote("USDT").captured) == (Decimal(1), Decimal(-500))
+    assert first.in_quote("USDT").max_drawdown == Decimal(500)
+    assert first.as_json()["quotes"]["USDT"] == {"captured": "-500", "max_drawdown": "500", "capture_rate": None,
+                                                 "prediction_error_abs_mean": None}
+    # +5 USDC -600 USDT is not "better" than +1 USDC -500 USDT: no rank across quotes, combination order
+    assert ranking_quote(rows) is None and [r.index for r in rows] == [1, 2]
+    markdown = render_markdown(rows, [Axis("min_edge_bps", ("1", "2"))], ["sol-usdc", "sol-usdt"], "s", None)
+    assert "Not ranked: the PnL of sol-usdc, sol-usdt is in 2 quote assets (USDC, USDT)" in markdown
+    assert "| captured PnL (USDC) |" in markdown and "| captured PnL (USDT) |" in markdown
+    assert "| - | 1 | 1 | 1.00 USDC |" in markdown and "| -500.00 USDT |" in markdown
+    assert sweep_chart_png(rows, walk_forward=False).startswith(b"\x89PNG")
+    # one quote: ranked by it, as ever
+    one = build_rows([outcome(1, 1, 0), outcome(2, 5, 0)], ["sol-usdc"], walk_forward=None)
+    assert ranking_quote(one) == "USDC" and [r.index for r in one] == [2, 1]
+
+
 def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs(tmp_path):
     from pathlib import Path
 
@@ -146,13 +180,13 @@ def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs
     row, every_pair = one.rows[0], report["sections"]["arb"]
     # the row's captured PnL is sol-arb's (the swept strategy): so are its executions, capture rate and error
     assert row.executions == int(report["strategies"]["sol-arb"]["status"]["executed"]) < every_pair["executions"]
-    assert row.captured == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
-    assert row.capture_rate != every_pair["pnl"]["capture_rate"]
+    assert row.in_quote("USDC").captured == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
+    assert row.in_quote("USDC").capture_rate != every_pair["pnl"]["capture_rate"]
     # sweeping every pair (the bare key) shows every pair's arbitrage: the report's section
     every = run_sweep(example, tmp_path / "every", [parse_axis("min_edge_bps=10")], 2_400, workers=1, chart=False,
                       extra_plugins=arb_plugins())
     report = json.loads((tmp_path / "every" / "run-001" / "report.json").read_text())
     row, section = every.rows[0], report["sections"]["arb"]
     assert row.executions == section["executions"]
-    assert row.capture_rate == section["pnl"]["capture_rate"]
-    assert row.prediction_error == section["prediction_error"]["abs_quote"]["mean"]
+    assert row.in_quote("USDC").capture_rate == section["pnl"]["capture_rate"]
+    assert row.in_quote("USDC").prediction_error == section["prediction_error"]["abs_quote"]["mean"]
