@@ -54,7 +54,7 @@ def _has_sweep_table(path: Path | None) -> bool:
 def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
     from ..units import money
     from .driver import BacktestError
-    from .sweep import parse_axis, run_sweep
+    from .sweep import parse_axis, ranking_quote, run_sweep, table_quotes
 
     try:
         axes = [parse_axis(spec) for spec in args.sweep]
@@ -75,12 +75,18 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
         return 1
     print(f"sweep: {len(result.rows)} combinations, {result.steps:,} market steps in {result.wall_s:.1f} s on "
           f"{result.workers} process{'es' if result.workers > 1 else ''}")
+    ranked = ranking_quote(result.rows) is not None
+    if not ranked and len(quotes := table_quotes(result.rows)) > 1:
+        print(f"not ranked: the PnL is in {len(quotes)} quote assets ({', '.join(quotes)}); in combination order")
     for rank, row in enumerate(result.rows[:5], 1):
         params = ", ".join(f"{k}={v}" for k, v in row.params)
-        extra = (f" (tuning {money(row.tune, row.quote)}, rest {money(row.rest, row.quote)})"
-                 if row.tune is not None and row.rest is not None else "")
-        print(f"{rank}. {params}: captured {money(row.captured, row.quote)}{extra}, max drawdown "
-              f"{money(row.max_drawdown, row.quote)}")
+        figures = []
+        for f in row.quotes:
+            extra = (f" (tuning {money(f.tune, f.quote)}, rest {money(f.rest, f.quote)})"
+                     if f.tune is not None and f.rest is not None else "")
+            figures.append(f"captured {money(f.captured, f.quote)}{extra}, max drawdown "
+                           f"{money(f.max_drawdown, f.quote)}")
+        print(f"{f'{rank}.' if ranked else '-'} {params}: " + ("; ".join(figures) or "no PnL"))
     print(f"table: {result.table_md}  {result.table_json}" + (f"  {result.chart}" if result.chart else ""))
     return 0
 

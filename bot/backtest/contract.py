@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import abc
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -121,6 +122,19 @@ class BacktestRun:
     pnl_curves: dict[str, dict[str, Curve]] = field(default_factory=dict)
     """Strategy -> quote -> cumulative net realized PnL from the ledger, after each fill that changed it
     (the host's chart draws these: mark your events on them)."""
+
+    def of_strategies(self, names: Iterable[str]) -> BacktestRun:
+        """This run as ``names`` alone saw it: their strategies, status, opportunities, executions, fills and
+        curves (a sweep's row asks the report hooks for the figures of the strategies it sweeps)."""
+        keep = set(names)
+        return replace(
+            self, strategies={n: t for n, t in self.strategies.items() if n in keep},
+            status={n: s for n, s in self.status.items() if n in keep},
+            opportunities=tuple(o for o in self.opportunities if o.strategy in keep),
+            executions=tuple(e for e in self.executions if e.strategy in keep),
+            fills=tuple((n, f) for n, f in self.fills if n in keep),
+            pnl_curves={n: c for n, c in self.pnl_curves.items() if n in keep},
+        )  # fmt: skip
 
     def pnl_at(self, strategy: str, quote: str, ts_ns: int) -> Decimal:
         """The strategy's cumulative net realized PnL in ``quote`` in force at ``ts_ns`` (0 before its first)."""

@@ -113,6 +113,9 @@ class BacktestResult:
     report_json: Path
     report_md: Path
     chart: Path | None
+    focus_sections: list[ReportSection] = field(default_factory=list)
+    """The plugin sections of the ``focus`` strategies alone (:meth:`BacktestRun.of_strategies`): a sweep's
+    row; not written into the report."""
 
 
 # --- the config ---------------------------------------------------------------------------------
@@ -432,14 +435,15 @@ def _sections(plugins: Any, run: BacktestRun) -> list[ReportSection]:
 def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = None, progress: Progress | None = None,
                  chart: bool = True, require_strategy: bool = True,
                  extra_plugins: Sequence[tuple[str, object]] = (), overrides: Sequence[tuple[str, str]] = (),
-                 loop_per_step: bool = False) -> BacktestResult:  # fmt: skip
+                 loop_per_step: bool = False, focus: Sequence[str] = ()) -> BacktestResult:  # fmt: skip
     """Run the backtest of the config at ``config_path`` and write its report into ``out_dir``.
 
     ``require_strategy=False`` lets the venues run alone (the benchmark's baseline);
     ``extra_plugins`` are (name, module) pairs loaded besides the installed plugins (tests);
     ``overrides`` are (key, value) settings replaced in the config (a sweep's combination);
     ``loop_per_step`` runs the engine as before issue 16 (a loop turn per market step, the dead-man
-    watchdog's timer on): ``benchmarks/arb.py`` measures both in one run.
+    watchdog's timer on): ``benchmarks/arb.py`` measures both in one run; ``focus`` names strategies whose
+    plugin sections are also made alone (``BacktestResult.focus_sections``: a sweep's swept strategies).
 
     Raises ConfigError (a bad config, every problem with its key path) or BacktestError.
     """
@@ -472,6 +476,10 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
         fills=tuple(outcome.fills), pnl_curves=outcome.host.curves,
     )  # fmt: skip
     sections = _sections(plugins, run)
+    focus_sections: list[ReportSection] = []
+    if focus:
+        focused = run.of_strategies(focus)
+        focus_sections = sections if focused.strategies == run.strategies else _sections(plugins, focused)
     simulated_ns = outcome.last_step_ns - START_NS
     chart_path = out_dir / CHART_FILE if chart else None
     if chart_path is not None:
@@ -498,4 +506,4 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     json_path, md_path = write_report(out_dir, outcome.host, sections, scenario, timing,
                                       CHART_FILE if chart_path else None)
     return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, outcome.drive_cpu_s,
-                          json_path, md_path, chart_path)
+                          json_path, md_path, chart_path, focus_sections)

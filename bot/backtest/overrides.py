@@ -13,9 +13,20 @@ SWEEP_TABLE = "sweep"
 """The config's table of sweep axes (``key = [values]``); a normal run ignores it."""
 
 
+BOOLEANS = {"true": True, "false": False}
+"""A sweep value's spellings of a boolean (any case): the settings' own ``true or false``."""
+
+
 def _typed(value: str, current: Any) -> Any:
+    """The sweep text ``value`` as the type of the config's ``current`` value (None: not in the config).
+
+    One rule for a boolean whether the config sets the key or not: ``true``/``false`` (any case) are
+    booleans, any other text stays text, which a boolean setting refuses naming its key and ``true or
+    false`` (a misspelt ``flase`` must never run as false under its own label).
+    """
+    boolean = BOOLEANS.get(value.lower())
     if isinstance(current, bool):
-        return value.lower() in ("1", "true", "yes", "on")
+        return value if boolean is None else boolean
     if isinstance(current, str):
         return value
     if isinstance(current, int):
@@ -28,6 +39,8 @@ def _typed(value: str, current: Any) -> Any:
             return float(value)
         except ValueError:
             return value
+    if boolean is not None:
+        return boolean
     try:
         return tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

@@ -4,14 +4,23 @@
 table of ``key = [values]``) runs one backtest per combination, in worker processes (one per core by
 default), each in its own ``run-NNN/`` directory with its own report, and writes one table
 (``sweep.md``, ``sweep.json``) ranked by the net realized PnL the ledger gives the swept strategies
-("captured"), with the arbitrage's capture rate, executions and prediction error when an ``arb``
-section is there, the max drawdown, and a chart (``sweep.png``).
+("captured"), with the max drawdown of their summed curve, their fills, and when an ``arb`` section
+is there their arbitrage's executions, capture rate and prediction error (the section of the swept
+strategies' run alone: sweeping one pair of three shows that pair's), and a chart (``sweep.png``).
+
+Every figure is per quote asset: when the swept strategies' PnL is in several (SOL/USDC and
+SOL/USDT), each quote has its own columns (``quotes`` in a JSON row), never a sum, and the table is
+not ranked (no price here turns one asset into another): the rows stay in combination order,
+``ranked_by`` is null. With one quote (the usual case) the rows rank by it.
 
 A key is a setting's path (``strategies.sol-arb.min_edge_bps``, ``exchanges.sol-pool.fee_bps``) or
 a strategy setting's bare name (``min_edge_bps``), which applies to every configured strategy whose
 type has that setting. Values take the type the config already gives the key (else TOML's reading
-of them: ``5`` an integer, ``0.5`` a number, anything else a string); the settings classes then
-validate them as ever, so a bad value is a config error naming its key.
+of them: ``5`` an integer, ``0.5`` a number, anything else a string); ``true`` and ``false`` (any
+case) are the only booleans, whether the config sets the key or not. The settings classes then
+validate them as ever, so a bad value (``flase`` for a boolean) is a config error naming its key.
+Two keys that set the same setting (``min_edge_bps`` and ``strategies.sol-arb.min_edge_bps``) are
+refused, naming both: compared by what they set, not by their text.
 
 **Walk-forward** (``--walk-forward 0.5``): each combination's run is split at that fraction of its
 simulated span; the table is ranked on the first part (tuning) and shows the rest (out of sample)
@@ -94,6 +103,25 @@ def combinations(axes: Sequence[Axis]) -> list[tuple[tuple[str, str], ...]]:
     return combos
 
 
+def check_overlaps(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) -> None:
+    """ValueError naming both keys when two axes set the same setting (or one sets a table holding the other's).
+
+    Compared by what the keys set (:func:`~.overrides.targets`), not by their text: ``min_edge_bps`` and
+    ``strategies.sol-arb.min_edge_bps`` are one setting when sol-arb has it, and the one applied last
+    would run under both labels, the other's values never used.
+    """
+    paths = [(a.key, targets(raw, a.key, registry)) for a in axes]
+    for i, (key, mine) in enumerate(paths):
+        for other, theirs in paths[i + 1:]:
+            for a in mine:
+                shared = next((b for b in theirs if a[:len(b)] == b or b[:len(a)] == a), None)
+                if shared is not None:
+                    where = ".".join(a if len(a) <= len(shared) else shared)
+                    raise ValueError(f"--sweep {key} and --sweep {other} both set {where}: one setting swept "
+                                     "under two keys would run every row with the values of one and the "
+                                     "labels of both; sweep it under one key")
+
+
 def swept_strategies(raw: Mapping[str, Any], axes: Sequence[Axis], registry: Any) -> list[str]:
     """The strategies a sweep changes (every configured strategy when it changes only venues or the host)."""
     names = {path[1] for a in axes for path in targets(raw, a.key, registry) if path[0] == "strategies"}
@@ -112,6 +140,8 @@ class Job:
     overrides: tuple[tuple[str, str], ...]
     extra_plugins: tuple[tuple[str, str], ...]
     """(plugin name, module name): imported in the worker (a module does not cross processes)."""
+    strategies: tuple[str, ...] = ()
+    """The swept strategies: the row's arbitrage figures are those of their run alone."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +155,7 @@ class Outcome:
     fills: dict[str, int]
     curves: dict[str, dict[str, Curve]]
     arb: dict[str, Any] | None
-    """The ``arb`` report section's figures, if any."""
+    """The ``arb`` report section's figures of the swept strategies alone (their run's), if any."""
     start_ns: int
     end_ns: int
     """Simulated time of the last market step."""
@@ -144,8 +174,8 @@ def run_job(job: Job) -> Outcome:
     cpu = time.process_time()
     extra = [(name, importlib.import_module(module)) for name, module in job.extra_plugins]
     result = run_backtest(job.config, job.out_dir, job.steps, chart=False, extra_plugins=extra,
-                          overrides=job.overrides)
-    arb = next((s.data for s in result.sections if s.key == "arb"), None)
+                          overrides=job.overrides, focus=job.strategies)
+    arb = next((s.data for s in result.focus_sections if s.key == "arb"), None)
     return Outcome(
         index=job.index, overrides=job.overrides, net={s.name: dict(s.net) for s in result.host.strategies},
         fills={s.name: s.fills for s in result.host.strategies}, curves=result.host.curves, arb=arb,
@@ -184,19 +214,15 @@ def value_at(curve: Curve, ts_ns: int) -> Decimal:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One combination in the table."""
+class QuoteFigures:
+    """A row's figures in one quote asset: the swept strategies' PnL there, and their arbitrage's."""
 
-    index: int
-    params: tuple[tuple[str, str], ...]
     quote: str
     captured: Decimal
     """Net realized PnL of the swept strategies (the ledger's), in ``quote``."""
-    fills: int
     max_drawdown: Decimal
-    capture_rate: str | None
-    executions: int | None
-    prediction_error: str | None
+    capture_rate: str | None = None
+    prediction_error: str | None = None
     """Mean absolute difference between an execution's predicted and realized PnL (quote), from the arb section."""
     tune: Decimal | None = None
     """Walk-forward: captured in the tuning part (up to the split)."""
@@ -206,10 +232,8 @@ class Row:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "combination": self.index, "params": dict(self.params), "quote": self.quote,
-            "captured": exact(self.captured), "fills": self.fills, "max_drawdown": exact(self.max_drawdown),
-            "capture_rate": self.capture_rate, "executions": self.executions,
-            "prediction_error_abs_mean": self.prediction_error,
+            "captured": exact(self.captured), "max_drawdown": exact(self.max_drawdown),
+            "capture_rate": self.capture_rate, "prediction_error_abs_mean": self.prediction_error,
         }  # fmt: skip
         if self.tune is not None and self.rest is not None and self.rest_drawdown is not None:
             out["walk_forward"] = {"tune": exact(self.tune), "rest": exact(self.rest),
@@ -217,36 +241,91 @@ class Row:
         return out
 
 
+@dataclass(frozen=True)
+class Row:
+    """One combination in the table."""
+
+    index: int
+    params: tuple[tuple[str, str], ...]
+    quotes: tuple[QuoteFigures, ...]
+    """One per quote asset the swept strategies' PnL or arbitrage is in, sorted by quote: never summed across."""
+    fills: int
+    executions: int | None
+    """The swept strategies' executions (the arb section of their run alone), None without arbitrage."""
+
+    def in_quote(self, quote: str) -> QuoteFigures:
+        """The figures in ``quote`` (zero when nothing of the row is in it)."""
+        return next((q for q in self.quotes if q.quote == quote), QuoteFigures(quote, ZERO, ZERO))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"combination": self.index, "params": dict(self.params), "fills": self.fills,
+                "executions": self.executions, "quotes": {q.quote: q.as_json() for q in self.quotes}}
+
+
+def table_quotes(rows: Sequence[Row]) -> list[str]:
+    """Every quote asset of the rows, sorted: the table's column groups."""
+    return sorted({q.quote for r in rows for q in r.quotes})
+
+
+def ranking_quote(rows: Sequence[Row]) -> str | None:
+    """The quote the table ranks by: the rows' one quote asset; None when they have several (no price here
+    turns one asset into another, so the rows stay in combination order) or none."""
+    quotes = table_quotes(rows)
+    return quotes[0] if len(quotes) == 1 else None
+
+
 def build_rows(outcomes: Sequence[Outcome], strategies: Sequence[str], walk_forward: float | None) -> list[Row]:
-    """One row per combination, ranked by captured PnL (tuning part's when walk-forward), ties by combination."""
+    """One row per combination, ranked by captured PnL (tuning part's when walk-forward) in the rows' quote asset,
+    ties by combination; in combination order when the swept strategies' PnL is in several quotes."""
     rows = []
     with localcontext(prec=EXACT_DIGITS):
         for o in outcomes:
             rows.append(_row(o, strategies, walk_forward))
-    return sorted(rows, key=lambda r: (-(r.tune if r.tune is not None else r.captured), r.index))
+    quote = ranking_quote(rows)
+    if quote is None:
+        return sorted(rows, key=lambda r: r.index)
+
+    def ranked(r: Row) -> tuple[Decimal, int]:
+        f = r.in_quote(quote)
+        return -(f.tune if f.tune is not None else f.captured), r.index
+
+    return sorted(rows, key=ranked)
+
+
+def _arb_by_quote(arb: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """The arb section's figures by quote (one quote: the section itself; several: its ``quotes``)."""
+    if not arb:
+        return {}
+    if arb.get("quote") is None:
+        return dict(arb.get("quotes") or {})
+    return {arb["quote"]: arb}
 
 
 def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> Row:
     """One combination's row (in the caller's exact context)."""
+    arb = _arb_by_quote(o.arb)
     quotes = sorted({q for name in strategies for q in o.net.get(name, {})}
-                    | {q for name in strategies for q in o.curves.get(name, {})})
-    quote = quotes[0] if quotes else (o.arb or {}).get("quote", "-")
-    curve = combined_curve(o.curves, strategies, quote)
-    captured = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
-    tune = rest = rest_dd = None
-    if walk_forward is not None:
-        split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
-        tune = value_at(curve, split_ns)
-        rest = captured - tune
-        rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
-    arb = o.arb or {}
-    error = ((arb.get("prediction_error") or {}).get("abs_quote") or {}).get("mean")
-    return Row(
-        index=o.index, params=o.overrides, quote=quote, captured=captured,
-        fills=sum(o.fills.get(name, 0) for name in strategies), max_drawdown=pnl_curve_drawdown(curve),
-        capture_rate=(arb.get("pnl") or {}).get("capture_rate"), executions=arb.get("executions"),
-        prediction_error=error, tune=tune, rest=rest, rest_drawdown=rest_dd,
-    )  # fmt: skip
+                    | {q for name in strategies for q in o.curves.get(name, {})} | set(arb))
+    figures = []
+    for quote in quotes:
+        curve = combined_curve(o.curves, strategies, quote)
+        captured = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
+        tune = rest = rest_dd = None
+        if walk_forward is not None:
+            split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
+            tune = value_at(curve, split_ns)
+            rest = captured - tune
+            rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
+        section = arb.get(quote, {})
+        figures.append(QuoteFigures(
+            quote=quote, captured=captured, max_drawdown=pnl_curve_drawdown(curve),
+            capture_rate=(section.get("pnl") or {}).get("capture_rate"),
+            prediction_error=((section.get("prediction_error") or {}).get("abs_quote") or {}).get("mean"),
+            tune=tune, rest=rest, rest_drawdown=rest_dd,
+        ))  # fmt: skip
+    return Row(index=o.index, params=o.overrides, quotes=tuple(figures),
+               fills=sum(o.fills.get(name, 0) for name in strategies),
+               executions=None if o.arb is None else o.arb.get("executions"))
 
 
 def _rate(rate: str | None) -> str:
@@ -257,10 +336,15 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
                     walk_forward: float | None) -> str:  # fmt: skip
     keys = [a.key for a in axes]
     wf = walk_forward is not None
-    head = ["rank", "run", *keys, "captured PnL", "capture rate", "executions", "prediction error (mean abs)",
-            "max drawdown", "fills"]
-    if wf:
-        head[len(keys) + 2:len(keys) + 2] = ["tuning part", "the rest"]
+    quotes = table_quotes(rows)
+    ranked_by = ranking_quote(rows)
+    head = ["rank", "run", *keys]
+    for quote in quotes:
+        unit = f" ({quote})" if len(quotes) > 1 else ""
+        head += [f"tuning part{unit}", f"the rest{unit}"] if wf else []
+        head += [f"captured PnL{unit}", f"capture rate{unit}", f"prediction error (mean abs){unit}",
+                 f"max drawdown{unit}"]
+    head += ["executions", "fills"]
     lines = [
         "# Parameter sweep",
         "",
@@ -268,39 +352,47 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
         + f"; figures of {', '.join(strategies)} from the ledger (net realized PnL after fees).",
         "",
     ]
+    if len(quotes) > 1:
+        lines += [f"Not ranked: the PnL of {', '.join(strategies)} is in {len(quotes)} quote assets "
+                  f"({', '.join(quotes)}), and no price here turns one into another; each quote has its own "
+                  "columns, the rows are in combination order.", ""]
     if wf:
         assert walk_forward is not None
-        best = rows[0] if rows else None
-        top_rest = max(rows, key=lambda r: (r.rest or Decimal(0), -r.index)) if rows else None
         lines += [
             f"Walk-forward: each run is split at {walk_forward:.0%} of its simulated span; ranked on the tuning "
             "part, the rest is out of sample.",
             "",
         ]
-        if best is not None and top_rest is not None:
+        if rows and ranked_by is not None:
+            best = rows[0].in_quote(ranked_by)
+            top = max(rows, key=lambda r: (r.in_quote(ranked_by).rest or ZERO, -r.index))
             lines += [
-                f"The best tuned combination (run {best.index}) made {money(best.tune or ZERO, best.quote)} tuning and "
-                f"{money(best.rest or ZERO, best.quote)} on the rest; the best on the rest would have been run "
-                f"{top_rest.index} with {money(top_rest.rest or ZERO, top_rest.quote)}.",
+                f"The best tuned combination (run {rows[0].index}) made {money(best.tune or ZERO, ranked_by)} tuning "
+                f"and {money(best.rest or ZERO, ranked_by)} on the rest; the best on the rest would have been run "
+                f"{top.index} with {money(top.in_quote(ranked_by).rest or ZERO, ranked_by)}.",
                 "",
             ]
     lines += ["| " + " | ".join(head) + " |", "| " + " | ".join("---:" if h not in keys else "---" for h in head)
               + " |"]
     for rank, r in enumerate(rows, 1):
         params = dict(r.params)
-        cells = [str(rank), str(r.index), *(params[k] for k in keys)]
-        if wf:
-            cells += [money(r.tune or ZERO, r.quote), money(r.rest or ZERO, r.quote)]
-        cells += [money(r.captured, r.quote), _rate(r.capture_rate), "-" if r.executions is None else str(r.executions),
-                  "-" if r.prediction_error is None else money(Decimal(r.prediction_error), r.quote),
-                  money(r.max_drawdown, r.quote), str(r.fills)]
+        cells = [str(rank) if ranked_by is not None else "-", str(r.index), *(params[k] for k in keys)]
+        for quote in quotes:
+            f = r.in_quote(quote)
+            if wf:
+                cells += [money(f.tune or ZERO, quote), money(f.rest or ZERO, quote)]
+            cells += [money(f.captured, quote), _rate(f.capture_rate),
+                      "-" if f.prediction_error is None else money(Decimal(f.prediction_error), quote),
+                      money(f.max_drawdown, quote)]
+        cells += ["-" if r.executions is None else str(r.executions), str(r.fills)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Each run's own report: `run-NNN/report.md`.", "", "![captured PnL per combination](sweep.png)", ""]
     return "\n".join(lines)
 
 
 def sweep_chart_png(rows: Sequence[Row], walk_forward: bool, width_px: int = 1000, height_px: int = 500) -> bytes:
-    """Captured PnL per combination, in rank order (tuning part and rest stacked when walk-forward)."""
+    """Captured PnL per combination, in table order (tuning part and rest stacked when walk-forward): one panel
+    per quote asset, each on its own axis."""
     import io
 
     import matplotlib
@@ -309,26 +401,33 @@ def sweep_chart_png(rows: Sequence[Row], walk_forward: bool, width_px: int = 100
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width_px / 100, height_px / 100), dpi=100, layout="constrained")
+    quotes = table_quotes(rows) or [""]
+    figure = Figure(figsize=(width_px / 100, height_px * len(quotes) / 100), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
     labels = [f"#{r.index}\n" + "\n".join(v for _, v in r.params) for r in rows]
     xs = list(range(len(rows)))
-    if walk_forward:
-        tune = [float(r.tune or 0) for r in rows]
-        rest = [float(r.rest or 0) for r in rows]
-        axes.bar(xs, tune, color="#2166ac", label="tuning part")
-        axes.bar(xs, rest, bottom=tune, color="#e08214", label="the rest (out of sample)")
-    else:
-        axes.bar(xs, [float(r.captured) for r in rows], color="#2166ac", label="captured PnL")
-    axes.plot(xs, [-float(r.max_drawdown) for r in rows], "v", color="#b2182b", label="max drawdown (negative)")
-    axes.axhline(0, color="#7f7f7f", linewidth=0.8)
-    axes.set_xticks(xs, labels, fontsize=7)
-    quote = rows[0].quote if rows else ""
-    axes.set_ylabel(f"net realized PnL ({quote})")
-    axes.set_title("Parameter sweep, ranked: " + ", ".join(k for k, _ in rows[0].params) if rows else "sweep")
-    axes.grid(True, axis="y", alpha=0.3)
-    axes.legend(loc="upper right")
+    ranked = ranking_quote(rows) is not None
+    for i, quote in enumerate(quotes):
+        axes = figure.add_subplot(len(quotes), 1, i + 1)
+        figures = [r.in_quote(quote) for r in rows]
+        if walk_forward:
+            tune = [float(f.tune or 0) for f in figures]
+            rest = [float(f.rest or 0) for f in figures]
+            axes.bar(xs, tune, color="#2166ac", label="tuning part")
+            axes.bar(xs, rest, bottom=tune, color="#e08214", label="the rest (out of sample)")
+        else:
+            axes.bar(xs, [float(f.captured) for f in figures], color="#2166ac", label="captured PnL")
+        axes.plot(xs, [-float(f.max_drawdown) for f in figures], "v", color="#b2182b",
+                  label="max drawdown (negative)")
+        axes.axhline(0, color="#7f7f7f", linewidth=0.8)
+        axes.set_xticks(xs, labels, fontsize=7)
+        axes.set_ylabel(f"net realized PnL ({quote})")
+        if i == 0:
+            title = ("Parameter sweep, ranked: " if ranked else "Parameter sweep, by combination: ") + ", ".join(
+                k for k, _ in rows[0].params) if rows else "sweep"
+            axes.set_title(title)
+        axes.grid(True, axis="y", alpha=0.3)
+        axes.legend(loc="upper right")
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
@@ -388,14 +487,17 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     if not axes:
         raise ValueError("nothing to sweep: give --sweep KEY=V1,V2 or a [sweep] table in the config")
     plugins = load_plugins(disabled=plugins_disabled(raw), extra=list(extra_plugins), report=lambda i, m: None)
-    strategies = swept_strategies(raw, axes, collect(plugins))
+    registry = collect(plugins)
+    check_overlaps(raw, axes, registry)
+    strategies = swept_strategies(raw, axes, registry)
     out_dir.mkdir(parents=True, exist_ok=True)
     for axis in axes:  # every value is valid before anything runs: a bad one is a config error naming its key
         for value in axis.values:
             backtest_config(config_path, out_dir, out_dir / "backtest.db", extra_plugins=extra_plugins,
                             overrides=[(axis.key, value)])
     extra = tuple((name, getattr(module, "__name__", str(module))) for name, module in extra_plugins)
-    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra) for i, combo in enumerate(combos, 1)]
+    jobs = [Job(i, config_path, out_dir / f"run-{i:03d}", steps, combo, extra, tuple(strategies))
+            for i, combo in enumerate(combos, 1)]
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     wall = time.perf_counter()
     if count == 1:
@@ -409,7 +511,7 @@ def run_sweep(config_path: Path | None, out_dir: Path, axes: Sequence[Axis], ste
     scenario = f"Config `{source}`, {outcomes[0].steps:,} market steps a run"
     data = {"config": source, "steps_per_run": outcomes[0].steps, "strategies": list(strategies),
             "axes": {a.key: list(a.values) for a in axes}, "walk_forward": walk_forward,
-            "rows": [r.as_json() for r in rows]}
+            "ranked_by": ranking_quote(rows), "rows": [r.as_json() for r in rows]}
     table_json = out_dir / "sweep.json"
     table_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     table_md = out_dir / "sweep.md"

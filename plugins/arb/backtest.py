@@ -15,7 +15,7 @@ from typing import Any
 from bot.api.backtest import BacktestRun, ReportSection
 
 from .backtest_chart import draw
-from .backtest_report import BacktestCollector, report_section, summarize
+from .backtest_report import BacktestCollector, report_section, summarize_by_quote
 
 
 def report_sections(run: BacktestRun) -> list[ReportSection] | None:
@@ -28,5 +28,5 @@ def chart(axes: Any, run: BacktestRun) -> list[str] | None:
     """The opportunities, marked on their strategy's PnL curve (the host draws the curves): no curve of ours."""
     collector = BacktestCollector.of_run(run)
     if collector.episodes:
-        draw(axes, summarize(collector), run)
+        draw(axes, [m for f in summarize_by_quote(collector).values() for m in f.markers], run)
     return None

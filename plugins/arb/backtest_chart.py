@@ -8,16 +8,17 @@ figure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.api.backtest import BacktestRun
 
-from .backtest_report import BacktestFigures
+from .backtest_report import Marker
 
 TAKEN_COLOUR, MISSED_TRADABLE_COLOUR, MISSED_COLOUR = "#1a9850", "#f46d43", "#969696"
 
 
-def draw(axes: Any, figures: BacktestFigures, run: BacktestRun) -> None:
+def draw(axes: Any, markers: Sequence[Marker], run: BacktestRun) -> None:
     """Opportunities at the PnL in force when they were seen: taken (green triangles), missed but
     tradable (orange crosses), missed for the edge itself (small grey dots)."""
     groups = (
@@ -26,7 +27,7 @@ def draw(axes: Any, figures: BacktestFigures, run: BacktestRun) -> None:
         ("missed, below the edge", MISSED_COLOUR, ".", 8, 0.4, lambda m: not m.taken and not m.tradable),
     )
     for name, colour, marker, size, alpha, member in groups:
-        points = [m for m in figures.markers if member(m)]
+        points = [m for m in markers if member(m)]
         if points:
             axes.scatter([run.seconds(m.ts_ns) for m in points],
                          [float(run.pnl_at(m.strategy, m.quote, m.ts_ns)) for m in points],

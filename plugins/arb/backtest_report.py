@@ -20,6 +20,11 @@ Definitions, also written into the report:
   ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
 * **prediction error** per execution = realized - predicted PnL; its absolute value in quote and
   in bps of the opportunity's buy-leg notional (buy price x size), mean / p50 / p95.
+
+Every figure is in one quote asset: when the strategies trade pairs of several quotes (SOL/USDC and
+ETH/EUR), each quote's opportunities and executions are summarized on their own
+(:func:`summarize_by_quote`) and the section reports each quote apart; PnL in different assets is
+never added.
 """
 
 from __future__ import annotations
@@ -123,6 +128,20 @@ class BacktestCollector:
     def on_execution(self, result: ExecutionResult) -> None:
         self.results.append(result)
 
+    def quotes(self) -> list[str]:
+        """The quote assets of what it saw (an opportunity's symbol's, an execution result's), sorted."""
+        return sorted({_quote_of(e) for e in self.episodes.values()} | {r.quote for r in self.results})
+
+    def in_quote(self, quote: str) -> BacktestCollector:
+        """What it saw in ``quote`` alone, in the same order."""
+        episodes = {key: e for key, e in self.episodes.items() if _quote_of(e) == quote}
+        return BacktestCollector(episodes, [r for r in self.results if r.quote == quote],
+                                 sum(e.events for e in episodes.values()))
+
+
+def _quote_of(episode: Episode) -> str:
+    return split_symbol(episode.last.symbol)[1]
+
 
 @dataclass(frozen=True)
 class Marker:
@@ -208,9 +227,24 @@ def _stats(values: list[Decimal], places: Decimal) -> ErrorStats:
 
 def summarize(collector: BacktestCollector, quote: str = "") -> BacktestFigures:
     """The report's figures from what the collector saw, summed exactly (as the ledger: the captured PnL is the
-    strategy's net when the executions are all it traded)."""
+    strategy's net when the executions are all it traded).
+
+    ``quote``: the figures of what was in that quote asset alone. Without it, the collector's one quote;
+    ValueError when it saw several (PnL in different assets is never added: :func:`summarize_by_quote`).
+    """
+    quotes = collector.quotes()
+    if len(quotes) > 1:
+        if not quote:
+            raise ValueError(f"opportunities and executions in {len(quotes)} quote assets ({', '.join(quotes)}): "
+                             "their PnL cannot be added; summarize each quote (summarize_by_quote)")
+        collector = collector.in_quote(quote)
     with localcontext(prec=EXACT_DIGITS):
         return _summarize(collector, quote)
+
+
+def summarize_by_quote(collector: BacktestCollector) -> dict[str, BacktestFigures]:
+    """Each quote asset's figures (:func:`summarize` of what was in it alone), by quote, sorted."""
+    return {quote: summarize(collector, quote) for quote in collector.quotes()}
 
 
 def _summarize(collector: BacktestCollector, quote: str) -> BacktestFigures:
@@ -285,31 +319,71 @@ def _summarize(collector: BacktestCollector, quote: str) -> BacktestFigures:
 
 
 def report_section(run: BacktestRun) -> ReportSection | None:
-    """The report's "Arbitrage" section; None when no strategy published an opportunity or a result."""
+    """The report's "Arbitrage" section; None when no strategy published an opportunity or a result.
+
+    One quote asset: its figures (``data`` is :meth:`BacktestFigures.as_json`). Several: each quote's
+    figures apart under ``data["quotes"]``, the counts (which add up) at the top, ``data["quote"]`` null
+    and ``data["pnl"]`` each quote's captured PnL and capture rate by quote; never a sum across quotes.
+    """
     collector = BacktestCollector.of_run(run)
     if not collector.episodes and not collector.results:
         return None
-    f = summarize(collector)
+    by_quote = summarize_by_quote(collector)
+    if len(by_quote) == 1:
+        [f] = by_quote.values()
+        summary: tuple[str, ...] = (_opportunities_line(f.seen, f.taken, f.missed, f.missed_by_reason),
+                                    _captured_line(f))
+        data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
+        return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
+    figures = list(by_quote.values())
+    missed: Counter[str] = Counter()
+    for f in figures:
+        missed.update(f.missed_by_reason)
+    seen, taken = sum(f.seen for f in figures), sum(f.taken for f in figures)
+    reasons = dict(sorted(missed.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary = (_opportunities_line(seen, taken, seen - taken, reasons),
+               *(_captured_line(f, f" in {f.quote}") for f in figures))
+    data = {
+        "quote": None,
+        "quotes": {q: f.as_json() for q, f in by_quote.items()},
+        "opportunities": {"seen": seen, "taken": taken, "missed": seen - taken, "missed_by_reason": reasons,
+                          "tradable": sum(f.tradable for f in figures)},
+        "executions": sum(f.executions for f in figures),
+        "pnl": {"captured": {q: exact(f.captured_pnl) for q, f in by_quote.items()},
+                "capture_rate": {q: _s(f.capture_rate) for q, f in by_quote.items()}},
+        "opportunity_events": collector.opportunity_events,
+    }
+    return ReportSection("arb", "Arbitrage", render_markdown_by_quote(by_quote, run), data, summary)
+
+
+def _opportunities_line(seen: int, taken: int, missed: int, reasons: dict[str, int]) -> str:
+    return (f"opportunities: {seen} seen, {taken} taken, {missed} missed"
+            + (" (" + ", ".join(f"{k}: {v}" for k, v in reasons.items()) + ")" if reasons else ""))
+
+
+def _captured_line(f: BacktestFigures, where: str = "") -> str:
     rate = f"{f.capture_rate:.2%}" if f.capture_rate is not None else "n/a"
-    summary = (
-        f"opportunities: {f.seen} seen, {f.taken} taken, {f.missed} missed"
-        + (" (" + ", ".join(f"{k}: {v}" for k, v in f.missed_by_reason.items()) + ")" if f.missed_by_reason else ""),
-        f"captured PnL: {money(f.captured_pnl, f.quote)} over {f.executions} executions; capture rate {rate}",
-    )
-    data = {**f.as_json(), "opportunity_events": collector.opportunity_events}
-    return ReportSection("arb", "Arbitrage", render_markdown(f, run), data, summary)
+    return f"captured PnL{where}: {money(f.captured_pnl, f.quote)} over {f.executions} executions; capture rate {rate}"
 
 
 def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
-    q = f.quote
+    """The section's body for arbitrage in one quote asset."""
+    return "\n".join([*_opportunities_markdown(f, "###"), *_stale_markdown(run), *_pnl_markdown(f, "###"),
+                      *DEFINITIONS])
 
-    def stats_row(name: str, s: ErrorStats, unit: str) -> str:
-        if not s.count:
-            return f"| {name} | - | - | - |"
-        return f"| {name} | {s.mean} {unit} | {s.p50} {unit} | {s.p95} {unit} |"
 
+def render_markdown_by_quote(by_quote: dict[str, BacktestFigures], run: BacktestRun) -> str:
+    """The section's body for arbitrage in several quote assets: each quote apart, under its own heading."""
+    lines = [f"Arbitrage in {len(by_quote)} quote assets ({', '.join(by_quote)}): each is reported on its own; "
+             "PnL in different assets is never added.", "", *_stale_markdown(run)]
+    for quote, f in by_quote.items():
+        lines += [f"### In {quote}", "", *_opportunities_markdown(f, "####"), *_pnl_markdown(f, "####")]
+    return "\n".join([*lines, *DEFINITIONS])
+
+
+def _opportunities_markdown(f: BacktestFigures, heading: str) -> list[str]:
     lines = [
-        "### Opportunities",
+        f"{heading} Opportunities",
         "",
         "| seen | taken | missed | tradable |",
         "| ---: | ---: | ---: | ---: |",
@@ -322,20 +396,35 @@ def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
             example = f.missed_examples.get(reason, "").replace("|", "/")
             lines.append(f"| {reason} | {count} | {example} |")
         lines.append("")
+    return lines
+
+
+def _stale_markdown(run: BacktestRun) -> list[str]:
     stale = {name: status["stale inputs"] for name, status in run.status.items() if "stale inputs" in status}
-    if stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
-        lines += ["Decisions skipped for stale input (never an opportunity): "
-                  + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".", ""]
+    if not stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
+        return []
+    return ["Decisions skipped for stale input (never an opportunity): "
+            + ", ".join(f"{name} {n}" for name, n in stale.items()) + ".", ""]
+
+
+def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
+    q = f.quote
+
+    def stats_row(name: str, s: ErrorStats, unit: str) -> str:
+        if not s.count:
+            return f"| {name} | - | - | - |"
+        return f"| {name} | {s.mean} {unit} | {s.p50} {unit} | {s.p95} {unit} |"
+
     rate = f"{(f.capture_rate * 100).quantize(Decimal('0.01'))} %" if f.capture_rate is not None else "n/a"
-    lines += [
-        "### Captured PnL",
+    return [
+        f"{heading} Captured PnL",
         "",
         f"- captured (realized, net of fees): **{money(f.captured_pnl, q)}** over {f.executions} executions",
         f"- predicted for those executions: {money(f.predicted_pnl, q)}",
         f"- predicted for every tradable opportunity: {money(f.tradable_predicted_pnl, q)}",
         f"- capture rate: **{rate}**",
         "",
-        "### Predicted vs realized (per execution, absolute)",
+        f"{heading} Predicted vs realized (per execution, absolute)",
         "",
         "| | mean | p50 | p95 |",
         "| --- | ---: | ---: | ---: |",
@@ -344,9 +433,12 @@ def render_markdown(f: BacktestFigures, run: BacktestRun) -> str:
         "",
         f"Signed mean (realized - predicted): {f.mean_error_quote if f.mean_error_quote is not None else 'n/a'} {q}.",
         "",
-        "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
-        "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
-        "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
-        "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
     ]
-    return "\n".join(lines)
+
+
+DEFINITIONS = (
+    "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
+    "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
+    "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
+    "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
+)

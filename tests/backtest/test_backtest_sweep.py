@@ -29,21 +29,24 @@ def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path
 
     table = json.loads(first.table_json.read_text())
     rows = table["rows"]
+    assert table["ranked_by"] == "USDC" and all(list(r["quotes"]) == ["USDC"] for r in rows)
     assert sorted(r["combination"] for r in rows) == list(range(1, 10))
-    captured = [Decimal(r["captured"]) for r in rows]
+    captured = [Decimal(r["quotes"]["USDC"]["captured"]) for r in rows]
     assert captured == sorted(captured, reverse=True)
     assert {tuple(r["params"].items()) for r in rows} == {
         (("min_edge_bps", e), ("max_notional", n)) for e in ("5", "10", "20") for n in ("500", "1000", "1500")}
     # each row is its own run's report, read back: the ledger's net PnL and the arb section's figures
     for r in rows:
         report = json.loads((tmp_path / "a" / f"run-{r['combination']:03d}" / "report.json").read_text())
-        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(r["captured"])
+        usdc = r["quotes"]["USDC"]
+        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(usdc["captured"])
         assert report["sections"]["arb"]["executions"] == r["executions"]
-        assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == r["max_drawdown"]
+        assert report["sections"]["arb"]["pnl"]["capture_rate"] == usdc["capture_rate"]
+        assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == usdc["max_drawdown"]
     # a higher minimum edge never takes more: the sweep really changed the setting
     execs = {tuple(r["params"].values()): r["executions"] for r in rows}
     assert execs[("5", "1000")] >= execs[("10", "1000")] >= execs[("20", "1000")]
-    assert len({r["captured"] for r in rows}) > 1
+    assert len({r["quotes"]["USDC"]["captured"] for r in rows}) > 1
     markdown = first.table_md.read_text()
     assert markdown.count("\n| ") == 2 + 9 and "| 1 | " in markdown  # head, separator, the rows
 
@@ -51,11 +54,12 @@ def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path
 def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
     result = run_sweep(write_config(tmp_path), tmp_path / "wf", [parse_axis("max_notional=500,1500")], STEPS,
                        workers=1, walk_forward=0.5, chart=False, extra_plugins=arb_plugins())
-    tunes = [r.tune for r in result.rows]
+    tunes = [r.in_quote("USDC").tune for r in result.rows]
     assert all(t is not None for t in tunes) and tunes == sorted(tunes, reverse=True)
     with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
         for r in result.rows:
-            assert r.tune + r.rest == r.captured
+            [f] = r.quotes
+            assert f.tune + f.rest == f.captured
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -76,8 +80,8 @@ def test_a_row_shows_the_reports_exact_figures_however_many_digits():
                       cpu_s=0.0)
     row = build_rows([outcome], ["a"], walk_forward=None)[0]
     assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
-    assert row.captured == curve[-1][1]
-    assert row.max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
+    assert row.in_quote("USDC").captured == curve[-1][1]
+    assert row.in_quote("USDC").max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
 
 
 def test_malformed_sweeps_are_refused_saying_how_to_write_them(tmp_path):
@@ -104,3 +108,85 @@ def test_the_cli_sweeps_from_a_sweep_table_and_from_flags(tmp_path):
     assert (tmp_path / "sw" / "sweep.md").is_file() and (tmp_path / "sw" / "run-002" / "report.md").is_file()
     bad = arbot("backtest", "--config", str(config), "--sweep", "min_edge_bps", cwd=tmp_path)
     assert bad.returncode == 2 and "KEY=V1,V2" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("typo", ["flase", "ture", "maybe", "1", "yes"])
+def test_a_boolean_sweep_value_other_than_true_or_false_is_refused_naming_the_key_whether_the_config_sets_it_or_not(
+        tmp_path, typo):
+    from bot.backtest.driver import backtest_config
+
+    plain = write_config(tmp_path, name="plain.toml")  # concurrent_legs not in the config
+    sets_it = write_config(tmp_path, name="sets.toml")
+    sets_it.write_text(sets_it.read_text().replace('min_size = "0.1"\n', 'min_size = "0.1"\nconcurrent_legs = true\n'))
+    for config in (plain, sets_it):
+        with pytest.raises(ConfigError, match=f'concurrent_legs: expected true or false, got "?{typo}'):
+            backtest_config(config, tmp_path, tmp_path / "x.db", extra_plugins=arb_plugins(),
+                            overrides=[("concurrent_legs", typo)])
+    for spelling, value in (("false", False), ("TRUE", True)):  # either path reads true/false the same
+        for config in (plain, sets_it):
+            built = backtest_config(config, tmp_path, tmp_path / "x.db", extra_plugins=arb_plugins(),
+                                    overrides=[("concurrent_legs", spelling)])[2]
+            assert built.of_kind("strategy")["sol-arb"].settings.concurrent_legs is value
+
+
+def test_two_sweep_keys_that_set_the_same_setting_are_refused_naming_both_before_anything_runs(tmp_path):
+    # `min_edge_bps` (every strategy that has it) and `strategies.sol-arb.min_edge_bps` are one setting here: run,
+    # the last applied would win and every row's min_edge_bps label would be a value never used
+    axes = [parse_axis("min_edge_bps=5,500"), parse_axis("strategies.sol-arb.min_edge_bps=10")]
+    with pytest.raises(ValueError, match=r"--sweep min_edge_bps and --sweep strategies\.sol-arb\.min_edge_bps both "
+                                         r"set strategies\.sol-arb\.min_edge_bps"):
+        run_sweep(write_config(tmp_path), tmp_path / "sw", axes, 60, workers=1, chart=False,
+                  extra_plugins=arb_plugins())
+    assert not (tmp_path / "sw" / "run-001").exists()
+
+
+def test_a_sweep_row_carries_every_quotes_pnl_and_the_table_does_not_rank_across_quotes(tmp_path):
+    from bot.backtest.sweep import ranking_quote, render_markdown, sweep_chart_png
+
+    def outcome(index: int, usdc: int, usdt: int) -> Outcome:  # sol-usdc trades in USDC, sol-usdt in USDT
+        return Outcome(index=index, overrides=(("min_edge_bps", str(index)),),
+                       net={"sol-usdc": {"USDC": Decimal(usdc)}, "sol-usdt": {"USDT": Decimal(usdt)}},
+                       fills={"sol-usdc": 2, "sol-usdt": 2},
+                       curves={"sol-usdc": {"USDC": [(10, Decimal(usdc))]},
+                               "sol-usdt": {"USDT": [(20, Decimal(usdt))]}},
+                       arb=None, start_ns=0, end_ns=30, steps=3, steps_wall_s=0.0, cpu_s=0.0)
+
+    rows = build_rows([outcome(1, 1, -500), outcome(2, 5, -600)], ["sol-usdc", "sol-usdt"], walk_forward=None)
+    first = rows[0]
+    assert [q.quote for q in first.quotes] == ["USDC", "USDT"]  # the -500 USDT is in the row, not dropped
+    assert (first.in_quote("USDC").captured, first.in_quote("USDT").captured) == (Decimal(1), Decimal(-500))
+    assert first.in_quote("USDT").max_drawdown == Decimal(500)
+    assert first.as_json()["quotes"]["USDT"] == {"captured": "-500", "max_drawdown": "500", "capture_rate": None,
+                                                 "prediction_error_abs_mean": None}
+    # +5 USDC -600 USDT is not "better" than +1 USDC -500 USDT: no rank across quotes, combination order
+    assert ranking_quote(rows) is None and [r.index for r in rows] == [1, 2]
+    markdown = render_markdown(rows, [Axis("min_edge_bps", ("1", "2"))], ["sol-usdc", "sol-usdt"], "s", None)
+    assert "Not ranked: the PnL of sol-usdc, sol-usdt is in 2 quote assets (USDC, USDT)" in markdown
+    assert "| captured PnL (USDC) |" in markdown and "| captured PnL (USDT) |" in markdown
+    assert "| - | 1 | 1 | 1.00 USDC |" in markdown and "| -500.00 USDT |" in markdown
+    assert sweep_chart_png(rows, walk_forward=False).startswith(b"\x89PNG")
+    # one quote: ranked by it, as ever
+    one = build_rows([outcome(1, 1, 0), outcome(2, 5, 0)], ["sol-usdc"], walk_forward=None)
+    assert ranking_quote(one) == "USDC" and [r.index for r in one] == [2, 1]
+
+
+def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "arb-three-pairs.toml"
+    one = run_sweep(example, tmp_path / "one", [parse_axis("strategies.sol-arb.min_edge_bps=10")], 2_400,
+                    workers=1, chart=False, extra_plugins=arb_plugins())
+    report = json.loads((tmp_path / "one" / "run-001" / "report.json").read_text())
+    row, every_pair = one.rows[0], report["sections"]["arb"]
+    # the row's captured PnL is sol-arb's (the swept strategy): so are its executions, capture rate and error
+    assert row.executions == int(report["strategies"]["sol-arb"]["status"]["executed"]) < every_pair["executions"]
+    assert row.in_quote("USDC").captured == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
+    assert row.in_quote("USDC").capture_rate != every_pair["pnl"]["capture_rate"]
+    # sweeping every pair (the bare key) shows every pair's arbitrage: the report's section
+    every = run_sweep(example, tmp_path / "every", [parse_axis("min_edge_bps=10")], 2_400, workers=1, chart=False,
+                      extra_plugins=arb_plugins())
+    report = json.loads((tmp_path / "every" / "run-001" / "report.json").read_text())
+    row, section = every.rows[0], report["sections"]["arb"]
+    assert row.executions == section["executions"]
+    assert row.in_quote("USDC").capture_rate == section["pnl"]["capture_rate"]
+    assert row.in_quote("USDC").prediction_error == section["prediction_error"]["abs_quote"]["mean"]

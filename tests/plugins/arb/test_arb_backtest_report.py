@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from bot.backtest.contract import BacktestRun
 from bot.domain import ExecutionResult, Opportunity
-from plugins.arb import backtest_report_sections
+from plugins.arb import backtest_chart, backtest_report_sections
 from plugins.arb.backtest_report import BacktestCollector, reason_category, summarize
 
 
@@ -78,3 +80,43 @@ def test_the_hook_gives_the_arbitrage_section_only_when_there_was_arbitrage():
     assert "capture rate 60.00%" in section.summary[1]  # 1.2 / (1.5 + 0.5)
     assert "| 2 | 1 | 1 | 2 |" in section.markdown
     assert "Decisions skipped for stale input (never an opportunity): arb 3." in section.markdown
+
+
+def test_arbitrage_in_two_quote_assets_is_reported_per_quote_and_never_summed():
+    def opportunity(strategy: str, symbol: str, oid: str, net: str) -> Opportunity:
+        return Opportunity(strategy, symbol, "cex", "dex", Decimal(100), Decimal(101), Decimal(1), Decimal(50), 1,
+                           acted=True, opportunity_id=oid, net_pnl=Decimal(net))
+
+    run = BacktestRun(
+        config="two-quotes.toml", start_ns=0, end_ns=10, strategies={"sol-arb": "arb", "eth-arb": "arb"},
+        opportunities=(opportunity("sol-arb", "SOL/USDC", "a", "10"), opportunity("eth-arb", "ETH/EUR", "b", "5")),
+        executions=(ExecutionResult("sol-arb", Decimal(10), Decimal(10), "USDC", 2, "a"),
+                    ExecutionResult("eth-arb", Decimal(5), Decimal(-100), "EUR", 3, "b")),
+    )
+    [section] = backtest_report_sections(run=run)
+    # 10 USDC and -100 EUR are not "-90 USDC": each quote's figures on their own, in the JSON ...
+    data = section.data
+    assert data["quote"] is None and list(data["quotes"]) == ["EUR", "USDC"]
+    assert data["quotes"]["USDC"]["pnl"] == {"captured": "10", "predicted_of_executed": "10", "capture_rate": "1"}
+    assert data["quotes"]["EUR"]["pnl"]["captured"] == "-100" and data["quotes"]["EUR"]["executions"] == 1
+    assert data["quotes"]["EUR"]["prediction_error"]["abs_quote"]["mean"] == "105"  # |-100 - 5|, EUR's alone
+    assert data["pnl"]["captured"] == {"EUR": "-100", "USDC": "10"}  # by quote, never a sum
+    assert (data["executions"], data["opportunities"]["seen"]) == (2, 2)  # counts do add up
+    # ... in the summary and in the markdown
+    assert section.summary[1:] == ("captured PnL in EUR: -100.00 EUR over 1 executions; capture rate -2000.00%",
+                                   "captured PnL in USDC: 10.00 USDC over 1 executions; capture rate 100.00%")
+    assert "### In EUR" in section.markdown and "### In USDC" in section.markdown
+    assert "**-100.00 EUR**" in section.markdown and "**10.00 USDC**" in section.markdown
+    assert "-90" not in section.markdown + " ".join(section.summary)
+    with pytest.raises(ValueError, match="2 quote assets"):  # the figures of one quote, asked of several
+        summarize(BacktestCollector.of_run(run))
+    assert summarize(BacktestCollector.of_run(run), "EUR").captured_pnl == Decimal(-100)
+
+    class Axes:  # the host's matplotlib axes, as far as the chart layer uses them
+        labels: list[str] = []
+
+        def scatter(self, xs, ys, **kwargs):
+            self.labels.append(kwargs["label"])
+
+    backtest_chart(axes=(axes := Axes()), run=run)
+    assert axes.labels == ["opportunities taken (2)"]  # both quotes' opportunities on their strategies' curves
