@@ -55,7 +55,8 @@ class Recorder(Protocol):
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
         """Run recorded frames through the plugin's own message handler; return the summary: one
         line of counters (``messages=N ...``) followed by the top levels of each final book.
-        Raise ValueError for options it cannot honour."""
+        Raise ValueError for options it cannot honour, or for a frame it cannot replay (raised while
+        that frame is the last one taken from ``frames``: the host names its line in the file)."""
         ...
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
@@ -339,16 +340,26 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
-    summary on stderr counts them by reason) or the file holds no frame at all."""
+    summary on stderr counts them by reason), the file holds no frame at all, or a frame could not be
+    replayed (the message names its line)."""
     recorder = recorder_for(args.exchange)
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     stats = ReadStats(path)
+    read_all = False
+
+    def frames() -> Iterator[str]:
+        nonlocal read_all
+        for _, raw in read_recording(path, stats):
+            yield raw
+        read_all = True
+
     try:
-        text = recorder.replay((raw for _, raw in read_recording(path, stats)), RecordOptions(
-            symbols=args.symbol, depth=args.depth))
+        text = recorder.replay(frames(), RecordOptions(symbols=args.symbol, depth=args.depth))
     except ValueError as exc:
+        if stats.frames and not read_all:  # raised while replaying the frame read last: name its line
+            raise UserError(f"{path}: cannot replay line {stats.lines}: {exc}") from None
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
