@@ -17,15 +17,15 @@ import json
 import signal
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
+from .recording_stats import ReadStats
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -78,36 +78,6 @@ def frame_line(frame: str | bytes, ts_ns: int) -> str:
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest recording line read; a longer one (a corrupt file without newlines) is skipped."""
-
-
-@dataclass
-class ReadStats:
-    """What reading a recording found: lines, frames, and the malformed lines skipped, by reason."""
-
-    path: Path
-    lines: int = 0
-    frames: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    first_bad: list[int] = field(default_factory=list)
-    """Line numbers of the first few malformed lines."""
-
-    @property
-    def malformed(self) -> int:
-        return sum(self.skipped.values())
-
-    def skip(self, number: int, reason: str) -> None:
-        self.skipped[reason] += 1
-        if len(self.first_bad) < 5:
-            self.first_bad.append(number)
-
-    def summary(self) -> str:
-        """One line: ``FILE: N lines, M frames, K malformed lines skipped (reason: count, ...; first: line L)``."""
-        text = f"{self.path.name}: {self.lines} lines, {self.frames} frames"
-        if self.malformed:
-            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
-            lines = ", ".join(map(str, self.first_bad))
-            text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
-        return text
 
 
 _line: tuple[Callable[[str], Any], type[Exception]] | None = None
