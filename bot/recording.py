@@ -17,15 +17,15 @@ import json
 import signal
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from .domain import BookUpdate, FeedStatus
 from .errors import UserError
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
+from .recording_stats import ReadStats
 
 FrameSink = Callable[[str | bytes], None]
 
@@ -55,7 +55,8 @@ class Recorder(Protocol):
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
         """Run recorded frames through the plugin's own message handler; return the summary: one
         line of counters (``messages=N ...``) followed by the top levels of each final book.
-        Raise ValueError for options it cannot honour."""
+        Raise ValueError for options it cannot honour, or for a frame it cannot replay (raised while
+        that frame is the last one taken from ``frames``: the host names its line in the file)."""
         ...
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
@@ -77,36 +78,6 @@ def frame_line(frame: str | bytes, ts_ns: int) -> str:
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest recording line read; a longer one (a corrupt file without newlines) is skipped."""
-
-
-@dataclass
-class ReadStats:
-    """What reading a recording found: lines, frames, and the malformed lines skipped, by reason."""
-
-    path: Path
-    lines: int = 0
-    frames: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    first_bad: list[int] = field(default_factory=list)
-    """Line numbers of the first few malformed lines."""
-
-    @property
-    def malformed(self) -> int:
-        return sum(self.skipped.values())
-
-    def skip(self, number: int, reason: str) -> None:
-        self.skipped[reason] += 1
-        if len(self.first_bad) < 5:
-            self.first_bad.append(number)
-
-    def summary(self) -> str:
-        """One line: ``FILE: N lines, M frames, K malformed lines skipped (reason: count, ...; first: line L)``."""
-        text = f"{self.path.name}: {self.lines} lines, {self.frames} frames"
-        if self.malformed:
-            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
-            lines = ", ".join(map(str, self.first_bad))
-            text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
-        return text
 
 
 _line: tuple[Callable[[str], Any], type[Exception]] | None = None
@@ -339,16 +310,26 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
-    summary on stderr counts them by reason) or the file holds no frame at all."""
+    summary on stderr counts them by reason), the file holds no frame at all, or a frame could not be
+    replayed (the message names its line)."""
     recorder = recorder_for(args.exchange)
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     stats = ReadStats(path)
+    read_all = False
+
+    def frames() -> Iterator[str]:
+        nonlocal read_all
+        for _, raw in read_recording(path, stats):
+            yield raw
+        read_all = True
+
     try:
-        text = recorder.replay((raw for _, raw in read_recording(path, stats)), RecordOptions(
-            symbols=args.symbol, depth=args.depth))
+        text = recorder.replay(frames(), RecordOptions(symbols=args.symbol, depth=args.depth))
     except ValueError as exc:
+        if stats.frames and not read_all:  # raised while replaying the frame read last: name its line
+            raise UserError(f"{path}: cannot replay line {stats.lines}: {exc}") from None
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None

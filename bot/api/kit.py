@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     from ..outbox import Outbox
     from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
-    from ..recording import FrameSink, ReadStats, Recorder, RecordOptions, read_recording, record_to
+    from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
+    from ..recording_stats import ReadStats
     from ..redact import REDACTOR, add_url, safe_url
     from ..standby import TokenLease
     from ..venue import DeadManSwitch, OrderMemory, PollingVenue
@@ -74,7 +75,8 @@ _WHERE = {
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "add_url": "bot.redact", "safe_url": "bot.redact",
-    "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "OrderMemory": "bot.venue", "ReadStats": "bot.recording",
+    "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "OrderMemory": "bot.venue",
+    "ReadStats": "bot.recording_stats",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
     "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
     "TokenLease": "bot.standby", "Topic": "bot.bus",

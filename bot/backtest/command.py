@@ -33,6 +33,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         progress.close()
         print(f"arbot: backtest failed: {exc}", file=sys.stderr)
         return 1
+    for name, stats in sorted(result.recordings.items()):  # shown without -v: the report is short of the file
+        if stats.troubled:
+            print(f'arbot: warning: exchange "{name}" recording {stats.summary()}', file=sys.stderr)
     print(f"backtest: {result.steps:,} steps, {result.simulated_ns / NS_PER_S:,.1f} s simulated in "
           f"{result.wall_s:.1f} s ({result.steps / max(result.steps_wall_s, 1e-9):,.0f} ticks/s)")
     for s in result.host.strategies:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain import ExecutionResult, Fill, Opportunity
+from ..recording_stats import ReadStats
 
 DEFAULT_STEPS = 10_000
 """Market steps of a synthetic scenario when ``--steps`` is not given (a recording plays to its end)."""
@@ -80,6 +81,13 @@ class Steppable(abc.ABC):
         """A recorded venue: the recorded receive time (ns since the epoch) of its first event, so that
         several recordings play together in receive-time order; None (the default): each recording
         starts with the backtest."""
+        return None
+
+    def recording_stats(self) -> ReadStats | None:
+        """A recorded venue: what reading its recording found (lines, frames, malformed lines skipped) and
+        where playback stopped before the end of the file, if it did (:class:`bot.api.kit.ReadStats`).
+        The backtest reports it, and names it when the recording yields no market event at all. None (the
+        default): nothing to report."""
         return None
 
 

@@ -44,6 +44,7 @@ from typing import Any, TextIO
 
 from ..config import BACKTEST_BOT, DEFAULT_SOURCE, Config, build_config, default_toml, plugins_disabled, read_toml
 from ..domain import ExecutionResult, Fill, Opportunity
+from ..recording_stats import ReadStats
 from ..settings import ConfigError, ConfigIssue
 from .clock import NS_PER_S, BacktestClock, BacktestLoop, run_simulated
 from .contract import DEFAULT_STEPS, BacktestPlan, BacktestRun, ReportSection, Steppable
@@ -97,6 +98,8 @@ class RunOutcome:
     host: HostFigures
     fills: list[tuple[str, Fill]]
     """(strategy, fill) as stored, in time order."""
+    recordings: dict[str, ReadStats] = field(default_factory=dict)
+    """Each recorded venue's read statistics (lines, frames, malformed lines skipped, where playback stopped early)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class BacktestResult:
     focus_sections: list[ReportSection] = field(default_factory=list)
     """The plugin sections of the ``focus`` strategies alone (:meth:`BacktestRun.of_strategies`): a sweep's
     row; not written into the report."""
+    recordings: dict[str, ReadStats] = field(default_factory=dict)
+    """Each recorded venue's read statistics, as the report gives them."""
 
 
 # --- the config ---------------------------------------------------------------------------------
@@ -297,6 +302,7 @@ def _one_turn() -> Generator[None, None, None]:
 async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, progress: Progress, *,
                 synchronous: bool = True) -> int:
     """Step the venues in time order until ``steps`` steps (or every recording ended); returns the steps made.
+    BacktestError, naming the venue and its file, when a recording yields no market event at all.
 
     Each venue is due at its own pace (a recording at its next event's time); the earliest goes
     first, ties in config order. Waiting for a due time is a simulated sleep (``BacktestLoop.wake_until``: no
@@ -315,8 +321,9 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     queue: list[tuple[int, int, Venue]] = []
     for index, venue in enumerate(venues):
         first = venue.exchange.next_event_ns() if venue.plan.recorded else 0
-        if first is not None:
-            queue.append((start + lag.get(index, 0) + first, index, venue))
+        if first is None:  # it would never end, nor end the backtest: synthetic venues beside it would run forever
+            raise BacktestError(nothing_recorded(venue))
+        queue.append((start + lag.get(index, 0) + first, index, venue))
     heapq.heapify(queue)
     recordings = sum(1 for v in venues if v.plan.recorded)
     loop = asyncio.get_running_loop()
@@ -366,6 +373,21 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     return done
 
 
+def nothing_recorded(venue: Venue) -> str:
+    """Why a recorded venue has no market event to play, naming the venue and its file."""
+    stats = venue.exchange.recording_stats()
+    if stats is None:
+        return f'exchange "{venue.name}" ({venue.plan.input}) yields no market event to play'
+    return (f'exchange "{venue.name}": its recording {stats.path} yields no market event to play: '
+            f"{stats.nothing_played()}")
+
+
+def recording_stats(venues: list[Venue]) -> dict[str, ReadStats]:
+    """The read statistics of each recorded venue that keeps them, by venue name."""
+    found = {venue.name: venue.exchange.recording_stats() for venue in venues if venue.plan.recorded}
+    return {name: stats for name, stats in found.items() if stats is not None}
+
+
 async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, BacktestPlan], clock: BacktestClock,
                steps: int | None, progress: Progress, collector: Collector,
                loop_per_step: bool = False) -> RunOutcome:  # fmt: skip
@@ -410,7 +432,8 @@ async def _run(config: Config, plugins: Any, registry: Any, plans: dict[str, Bac
         fills = bot.store.fills()
         host = host_figures(bot.store, fills, bot.portfolio.last_price, types, status)
         outcome = RunOutcome(steps=done, last_step_ns=last_step_ns, settled_ns=clock.time_ns(),
-                             drive_wall_s=drive_wall_s, drive_cpu_s=drive_cpu_s, host=host, fills=fills)
+                             drive_wall_s=drive_wall_s, drive_cpu_s=drive_cpu_s, host=host, fills=fills,
+                             recordings=recording_stats(venues))
     finally:
         await bot.stop()
     return outcome
@@ -504,6 +527,6 @@ def run_backtest(config_path: Path | None, out_dir: Path, steps: int | None = No
     timing = {"wall_s": round(wall_s, 3), "steps_wall_s": round(drive_s, 3),
               "ticks_per_s": round(outcome.steps / drive_s) if drive_s > 0 else None}
     json_path, md_path = write_report(out_dir, outcome.host, sections, scenario, timing,
-                                      CHART_FILE if chart_path else None)
+                                      CHART_FILE if chart_path else None, outcome.recordings)
     return BacktestResult(outcome.host, sections, outcome.steps, simulated_ns, wall_s, drive_s, outcome.drive_cpu_s,
-                          json_path, md_path, chart_path, focus_sections)
+                          json_path, md_path, chart_path, focus_sections, outcome.recordings)

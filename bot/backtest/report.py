@@ -1,8 +1,10 @@
 """The backtest report: the host's generic figures, then the plugins' sections.
 
-The host's part holds for any strategy: fills and fees, PnL per strategy from the one ledger
-(:mod:`bot.ledger`: realized per strategy and market, a named lot else FIFO; fees in quote, net, open
-lots marked to the last mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
+The host's part holds for any strategy: each recording as read (lines, frames, malformed lines
+skipped, where playback stopped early: :class:`~bot.recording_stats.ReadStats`, one place for every
+recorded venue), fills and fees, PnL per strategy from the one ledger (:mod:`bot.ledger`: realized
+per strategy and market, a named lot else FIFO; fees in quote, net, open lots marked to the last
+mids), risk events and each strategy's final ``status()``. A plugin adds its own sections
 through the ``backtest_report_sections`` hook (the arb plugin: opportunities, capture rate,
 prediction error). ``report.json`` keeps money as exact decimal strings; what depends on the
 machine (wall time, ticks per second) is under ``run``, apart, so two runs compare equal on
@@ -12,7 +14,7 @@ everything else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +24,7 @@ from ..domain import ZERO, Fill
 from ..exact import plain
 from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
 from ..markouts import MarkoutFigures
+from ..recording_stats import ReadStats
 from ..store import Store
 from ..units import money, moneys
 from .contract import Curve, ReportSection
@@ -157,31 +160,59 @@ def markout_lines(figures: Iterable[MarkoutFigures]) -> list[str]:
 # --- writing --------------------------------------------------------------------------------
 
 
+def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
+    """The recordings read, as a Markdown section (a row per recorded venue); [] without recordings."""
+    if not recordings:
+        return []
+    lines = ["## Recordings", "",
+             "Each recorded venue's file as read: a malformed line (not a recording line: cut short, not JSON, ...) "
+             "is skipped; playback stops early at a line it cannot get past, or where the market broke (a book "
+             "whose checksum failed) and no later line (a fresh snapshot) restored it: the rest of the file is "
+             "not played.", "",
+             "| venue | file | lines | frames | malformed lines skipped | playback |",
+             "| --- | --- | ---: | ---: | --- | --- |"]
+    for name, stats in sorted(recordings.items()):
+        skipped = "none"
+        if stats.malformed:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in stats.skipped.most_common())
+            skipped = (f"{stats.malformed} ({reasons}; first at line " + ", ".join(map(str, stats.first_bad)) + ")")
+        played = "to the end" if stats.stopped_at is None else \
+            f"**stopped early at line {stats.stopped_at}**: {stats.stopped}"
+        lines.append(f"| {name} | {stats.path.name} | {stats.lines} | {stats.frames} | {skipped} | {played} |")
+    return lines + [""]
+
+
 def write_report(out_dir: Path, host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
-                 run: dict[str, Any], chart: str | None) -> tuple[Path, Path]:  # fmt: skip
+                 run: dict[str, Any], chart: str | None,
+                 recordings: Mapping[str, ReadStats] | None = None) -> tuple[Path, Path]:  # fmt: skip
     """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
 
     ``scenario`` describes the input (config, venues, steps, simulated span): same scenario, same
-    figures. ``run`` holds what depends on the machine (wall time, ticks per second).
+    figures. ``recordings``: each recorded venue's read statistics (lines, frames, malformed lines
+    skipped, where playback stopped early). ``run`` holds what depends on the machine (wall time,
+    ticks per second).
     """
+    recordings = recordings or {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = {"scenario": scenario, **host.as_json(), "sections": {s.key: s.data for s in sections},
-            "chart": chart, "run": run}
+    data = {"scenario": scenario, "recordings": {name: stats.as_json() for name, stats in sorted(recordings.items())},
+            **host.as_json(), "sections": {s.key: s.data for s in sections}, "chart": chart, "run": run}
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(host, sections, scenario, run, chart), encoding="utf-8")
+    md_path.write_text(render_markdown(host, sections, scenario, run, chart, recordings), encoding="utf-8")
     return json_path, md_path
 
 
 def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenario: dict[str, Any],
-                    run: dict[str, Any], chart: str | None) -> str:  # fmt: skip
+                    run: dict[str, Any], chart: str | None,
+                    recordings: Mapping[str, ReadStats] | None = None) -> str:  # fmt: skip
     lines = [
         "# Backtest report",
         "",
         f"Config `{scenario.get('config')}`, {scenario.get('input')}; {scenario.get('steps')} market steps over "
         f"{scenario.get('simulated_s')} s of simulated time.",
         "",
+        *recording_lines(recordings or {}),
         "## PnL per strategy",
         "",
         "| strategy | type | orders | fills | round trips | realized PnL | fees | net PnL | max drawdown "

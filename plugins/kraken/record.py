@@ -33,7 +33,7 @@ class KrakenRecorder:
     def replay(self, frames: Iterable[str], options: RecordOptions) -> str:
         frames = list(frames)
         depth = _depth(options.depth) or recorded_depth(frames) or 10
-        return summary(replay(frames, depth))
+        return summary(replay(frames, depth, options.symbols or None), asked=options.symbols)
 
     def market_events(self, frames: Iterable[tuple[int, str]], options: RecordOptions,
                       levels: int) -> Iterator[BookUpdate | FeedStatus]:
@@ -97,8 +97,9 @@ def recorded_depth(frames: Iterable[str]) -> int | None:
     return None
 
 
-def replay(frames: Iterable[str], depth: int) -> KrakenBooks:
-    books = KrakenBooks(depth)
+def replay(frames: Iterable[str], depth: int, symbols: list[str] | None = None) -> KrakenBooks:
+    """The books ``frames`` build (of ``symbols`` only; None: every recorded market)."""
+    books = KrakenBooks(depth, symbols=symbols)
     for raw in frames:
         books.handle(raw)
     return books
@@ -150,10 +151,12 @@ def market_events(frames: Iterable[tuple[int, str]], depth: int | None, symbols:
                 out.clear()
 
 
-def summary(books: KrakenBooks, top: int = 5) -> str:
+def summary(books: KrakenBooks, top: int = 5, asked: Iterable[str] = ()) -> str:
+    """The counters, then the ``top`` levels of each book (and a line for each ``asked`` market with none)."""
     c = books.counters
     lines = [f"messages={c.messages} checksum_ok={c.checksum_ok} checksum_failed={c.checksum_failed} "
              f"resyncs={c.resyncs}"]
+    lines += [f"{symbol}: no book in the recording" for symbol in sorted(set(asked) - set(books.books))]
     for symbol, sb in sorted(books.books.items()):
         bids, asks = sb.levels(top)
         lines.append(f"{symbol} (synced: {'yes' if sb.synced else 'no'})")

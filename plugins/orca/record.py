@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import dataclasses
 import json
 import logging
@@ -156,15 +157,27 @@ class RecordedPools:
             log.debug("recorded account %s at slot %d did not decode: %s", address, slot, exc)
 
 
-def _entries(frames: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, (ts_ns, raw) in enumerate(frames, 1):
+def _events(pools: RecordedPools, frames: Iterable[tuple[int, str]]) -> Iterator[PoolUpdate | FeedStatus | None]:
+    """Each frame taken in by ``pools``, lazily: the event the live venue published there, if any.
+
+    ValueError for a frame that is not an orca recording line, raised while that frame is the one read:
+    the reader names the file's line (``arbot replay``, the paper-dex's playback)."""
+    for ts_ns, raw in frames:
         try:
             entry = json.loads(raw)
         except ValueError:
-            raise ValueError(f"recording line {number}: its raw field is not JSON (not an orca recording?)") from None
+            raise ValueError("its raw field is not JSON (not an orca recording?)") from None
         if not isinstance(entry, dict):
-            raise ValueError(f"recording line {number}: not an orca recording line")
-        yield ts_ns, entry
+            raise ValueError("not an orca recording line")
+        try:
+            event = pools.take(entry, ts_ns)
+        except binascii.Error:
+            raise ValueError("malformed orca line: its account data is not base64") from None
+        except json.JSONDecodeError:
+            raise ValueError("malformed orca line: its notification is not JSON") from None
+        except (KeyError, TypeError, AttributeError) as exc:  # a field missing, or of the wrong kind
+            raise ValueError(f"malformed orca line ({type(exc).__name__}: {exc})") from None
+        yield event
 
 
 class OrcaRecorder:
@@ -202,13 +215,7 @@ class OrcaRecorder:
                       levels: int = 0) -> Iterator[PoolUpdate | FeedStatus]:  # fmt: skip
         """The PoolUpdates (and feed states) the live venue published, rebuilt from the recorded accounts;
         ``options.symbols`` limits the markets (empty: all). ``levels`` has no meaning for a pool."""
-        pools = RecordedPools(options.symbols)
-        for ts_ns, entry in _entries(frames):
-            try:
-                event = pools.take(entry, ts_ns)
-            except (KeyError, TypeError) as exc:
-                raise ValueError(f"recording line {pools.lines}: malformed orca line ({type(exc).__name__}: {exc})"
-                                 ) from None
+        for event in _events(RecordedPools(options.symbols), frames):
             if event is not None:
                 yield event
 
@@ -216,8 +223,7 @@ class OrcaRecorder:
         """Rebuild the pools; one line of counters, then each pool's last state."""
         pools = RecordedPools(options.symbols)
         last: dict[str, PoolUpdate] = {}
-        for _, entry in _entries((0, frame) for frame in frames):
-            event = pools.take(entry, 0)
+        for event in _events(pools, ((0, frame) for frame in frames)):
             if isinstance(event, PoolUpdate):
                 last[event.symbol] = event
         lines = [f"messages={pools.lines} accounts={pools.accounts} notifications={pools.notifications} "

@@ -303,7 +303,15 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         path = s.recording_path()
         if not path.is_file():
             raise ValueError(f"recording: no such file: {path}")
-        return RecordingPlayer(path, recorder, [s.recording_symbol or self.symbol], 0, loop=False)
+        return RecordingPlayer(path, recorder, [s.recording_symbol or self.symbol], 0, loop=False,
+                               report=lambda summary: self.ctx.log.warning("paper dex %s: %s", self.name, summary),
+                               failed=self._playback_failed)
+
+    def _playback_failed(self, exc: Exception) -> None:
+        player = self._player
+        where = f"{player.path.name} stopped at line {player.stats.lines}" if player is not None else "stopped"
+        self.ctx.log.error("paper dex %s: playback of %s: %s: %s: nothing after it is played",
+                           self.name, where, type(exc).__name__, exc)
 
     async def _play(self) -> None:
         """Play the recording at ``playback_speed`` times the recorded pace."""
@@ -326,6 +334,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             return False
         item = player.next()
         now = self._time_ns()
+        if item is None and player.error is not None:  # logged as met (_playback_failed), as the paper CEX does
+            self.pool = None
+            self._set_feed(FeedState.STALE, f"recording {player.path.name} cannot be played: "
+                           f"{type(player.error).__name__}", now)
+            return False
         if item is None:
             self.pool = None
             self._set_feed(FeedState.STALE, f"recording {player.path.name} ended", now)

@@ -327,7 +327,8 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             self._player = RecordingPlayer(path, recorder, sorted(symbol_of), s.depth_levels,
                                            loop=s.recording_end == "loop",
                                            report=lambda summary: self.ctx.log.warning("paper %s: %s", self.name,
-                                                                                      summary))
+                                                                                      summary),
+                                           failed=self._playback_failed)
             describe = f"recording {path.name}"
         else:
             if s.source == self.name:
@@ -390,17 +391,20 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         if player is None or feed is None:  # start() builds both for a recording
             return False
         item = player.next()
-        if item is None and player.error is not None:
-            exc = player.error
-            feed.stale_all(f"recording {player.path.name} cannot be played: {type(exc).__name__}")
-            self.ctx.log.error("paper %s: playback of %s stopped at line %d: %s: %s; the books are STALE",
-                               self.name, player.path.name, player.stats.lines, type(exc).__name__, exc)
+        if item is None and player.error is not None:  # logged as met (_playback_failed)
+            feed.stale_all(f"recording {player.path.name} cannot be played: {type(player.error).__name__}")
             return False
         if item is None:  # published once: a state is published only when it changes
             feed.stale_all(f"recording {player.path.name} ended")
             return False
         feed.on_event(item[1])
         return True
+
+    def _playback_failed(self, exc: Exception) -> None:
+        player = self._player
+        where = f"{player.path.name} stopped at line {player.stats.lines}" if player is not None else "stopped"
+        self.ctx.log.error("paper %s: playback of %s: %s: %s: nothing after it is played",
+                           self.name, where, type(exc).__name__, exc)
 
     def _match_book(self, market: BookMarket, now: int) -> None:
         engine = self._engine_ready()

@@ -114,6 +114,10 @@ class PlaysRecording:
         self._player.peek()
         return self._player.start_ts_ns
 
+    def recording_stats(self) -> ReadStats | None:
+        """Recording: what reading it found so far, and where playback stopped early (None otherwise)."""
+        return self._player.stats if self._player is not None else None
+
 
 class RecordingPlayer:
     """One recording's market events, in order, each with its playback time.
@@ -125,12 +129,17 @@ class RecordingPlayer:
     """
 
     def __init__(self, path: Path, recorder: Recorder, symbols: list[str], levels: int, *, loop: bool,
-                 report: Callable[[str], None] = lambda summary: None):
+                 report: Callable[[str], None] = lambda summary: None,
+                 failed: Callable[[Exception], None] = lambda exc: None):
         self.path = path
+        self.failed = failed
+        """Called once with the exception when playback cannot go on (:attr:`error`), as soon as it is met
+        (a backtest meets it looking ahead for the next event's time, and steps the venue no more)."""
         self.report = report
-        """Called with the read summary at the end of the first pass when it skipped malformed lines."""
+        """Called with the read summary at the end of the first pass when it skipped malformed lines or
+        stopped early (a broken book that nothing later in the file restored)."""
         self.stats = ReadStats(path)
-        """Lines, frames and malformed lines skipped of the current pass."""
+        """Lines, frames and malformed lines skipped of the current pass, and where its playback stopped early."""
         self.recorder = recorder
         self.options = RecordOptions(symbols=symbols)
         self.levels = levels
@@ -146,6 +155,9 @@ class RecordingPlayer:
         self._base_ns = 0
         self._pass_events = 0
         self._events: Iterator[MarketEvent] = iter(())
+        self._broken: dict[str, tuple[int, int, str]] = {}
+        """Symbol -> (line, frames read, why) where its market last broke (a FeedStatus not LIVE), until an
+        event restores it: what is still there at the end of a pass, with frames after it, stopped early."""
         self._ahead: tuple[int, MarketEvent] | None = None
         self._done = False
         self.error: Exception | None = None
@@ -155,6 +167,7 @@ class RecordingPlayer:
     def _open(self) -> None:
         self.passes += 1
         self._pass_events = 0
+        self._broken = {}
         self.stats = ReadStats(self.path)
         self._frames = read_recording(self.path, self.stats)
         self._events = iter(self.recorder.market_events(self._frames, self.options, self.levels))
@@ -166,8 +179,10 @@ class RecordingPlayer:
                 self._ahead = self._read_next()
             except Exception as exc:  # an unreadable file, or the recorded venue's book code failing
                 self.error = exc
+                self.stats.stop(self.stats.lines, f"{type(exc).__name__}: {exc}")
                 self._done = True
                 self._frames.close()  # the file now, not whenever the failed generators are collected
+                self.failed(exc)
         return self._ahead
 
     def next(self) -> tuple[int, MarketEvent] | None:
@@ -197,8 +212,13 @@ class RecordingPlayer:
                         self.start_ts_ns = ts
                 self._last_ts = ts
                 self._pass_events += 1
+                if type(event) is FeedStatus:
+                    self._broke(event, ts - first)
+                elif self._broken:
+                    self._broken.pop(event.symbol, None)
                 return self._base_ns + ts - first, event
-            if self.passes == 1 and self.stats.malformed:
+            self._stopped_early()
+            if self.passes == 1 and self.stats.troubled:
                 self.report(self.stats.summary())
             first = self._first_ts  # None exactly when this pass had no event
             if not self.loop or self._pass_events == 0 or first is None:
@@ -207,3 +227,19 @@ class RecordingPlayer:
             self._base_ns += self._last_ts - first + LOOP_GAP_NS
             self._first_ts = None
             self._open()
+
+    def _broke(self, status: FeedStatus, offset_ns: int) -> None:
+        """A symbol's market broke (not LIVE) at the line just read, or came back (LIVE)."""
+        if status.state is _LIVE:
+            self._broken.pop(status.symbol, None)
+        elif status.symbol not in self._broken:
+            why = (f"{status.symbol} {status.state.value} ({status.reason}) {offset_ns / 1e9:.1f} s into the "
+                   "recording, and no later line restored it")
+            self._broken[status.symbol] = (self.stats.lines, self.stats.frames, why)
+
+    def _stopped_early(self) -> None:
+        """At the end of a pass: the first break that frames followed and nothing restored is where it stopped."""
+        for line, frames, why in sorted(self._broken.values()):
+            if self.stats.frames > frames:
+                self.stats.stop(line, f"{why} (the {self.stats.frames - frames} frames after it yield no market)")
+                return

@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 
 from bot.backtest.driver import run_backtest
-from tests.backtest.backtest_kit import write_config
+from tests.backtest.backtest_kit import write_config, write_kraken_recording
 from tests.backtest.test_backtest_pinned import GRID
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def arbot(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """``arbot ARGS`` as a user runs it, with this checkout's code."""
     env = {k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"}
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**env, "PYTHONPATH": str(ROOT)})
+                          timeout=timeout, env={**env, "PYTHONPATH": str(ROOT)})
 
 
 def test_backtest_runs_and_writes_its_report(tmp_path):
@@ -94,3 +94,115 @@ def test_arbot_report_on_a_grid_backtests_store_prints_no_failing_plugin_section
     assert out.returncode == 0, out.stderr
     assert "arbot report: bot bt" in out.stdout and "btc-grid" in out.stdout
     assert "report section failed" not in out.stdout and "Arbitrage" not in out.stdout
+
+
+RECORDED_CEX = '''[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+market = "recording"
+recording = "sol.jsonl"
+recording_exchange = "kraken"
+tick_size = "0.01"
+lot_size = "0.00000001"
+min_qty = "0.01"
+taker_fee_bps = "10"
+initial_balances = { SOL = "100", USDC = "15000" }
+latency_ms = 50
+
+'''
+
+SOL_GRID = """
+[strategies.sol-grid]
+type = "grid"
+exchange = "sol-cex"
+symbol = "SOL/USDC"
+lower = "140"
+upper = "160"
+levels = 21
+order_size = "0.1"
+"""
+
+
+def recorded_book_config(tmp_path: Path, *, pool: bool = True) -> Path:
+    """The SOL/USDC arbitrage scenario with its CEX book played from ``sol.jsonl`` (relative to ``tmp_path``);
+    ``pool``: beside the synthetic pool (else the book alone, with a grid on it)."""
+    text = write_config(tmp_path).read_text()
+    if pool:
+        text = text.replace(text[text.index("[exchanges.sol-cex]"):text.index("[exchanges.sol-pool]")], RECORDED_CEX)
+    else:
+        text = 'mode = "paper"\n\n' + RECORDED_CEX + SOL_GRID
+    config = tmp_path / "recorded.toml"
+    config.write_text(text)
+    return config
+
+
+def test_an_empty_recording_beside_a_synthetic_pool_ends_with_a_clear_error_not_a_hang(tmp_path):
+    """A recording that yields no market event never ends: the synthetic pool was stepped forever."""
+    (tmp_path / "sol.jsonl").write_text("")  # `arbot record` interrupted before its first frame
+    config = recorded_book_config(tmp_path)
+    try:
+        out = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("arbot backtest over an empty recording was still running after 60 s") from None
+    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr[-2000:])
+    assert "sol.jsonl" in out.stderr and "empty" in out.stderr and 'exchange "sol-cex"' in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    with_steps = arbot("backtest", "--config", str(config), "--out", "o", "--steps", "100", cwd=tmp_path, timeout=60)
+    assert with_steps.returncode == 1 and "sol.jsonl" in with_steps.stderr, with_steps.stderr[-2000:]
+    assert not (tmp_path / "o" / "report.json").exists()
+
+
+def test_a_recording_alone_that_yields_no_market_event_is_an_error_not_a_0_step_report(tmp_path):
+    config = recorded_book_config(tmp_path, pool=False)
+    (tmp_path / "sol.jsonl").write_text("")
+    empty = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert empty.returncode == 1 and "sol.jsonl" in empty.stderr and "empty" in empty.stderr, empty.stderr[-2000:]
+    write_kraken_recording(tmp_path / "sol.jsonl", 20)  # a book, but of another market than the venue's
+    (tmp_path / "sol.jsonl").write_text((tmp_path / "sol.jsonl").read_text().replace("SOL/USDC", "ETH/USDC"))
+    other = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert other.returncode == 1 and "no market event" in other.stderr, other.stderr[-2000:]
+    assert "22 frames" in other.stderr, other.stderr[-2000:]
+    (tmp_path / "sol.jsonl").write_text("not a recording\n" * 3)
+    junk = arbot("backtest", "--config", str(config), "--out", "o", cwd=tmp_path, timeout=60)
+    assert junk.returncode == 1 and "not JSON: 3" in junk.stderr, junk.stderr[-2000:]
+    assert not (tmp_path / "o" / "report.json").exists()
+
+
+def test_a_backtest_over_a_recording_with_a_damaged_line_says_so(tmp_path):
+    """One line cut in half: the book's checksum fails after it and no later snapshot restores it, so the market
+    ends there. The backtest still reports, and says on stderr (without -v) and in the report what it read."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 600)  # 60 s of book
+    lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
+    lines[100] = lines[100][: len(lines[100]) // 2] + "\n"  # one line of 602 cut in half (a bad copy, a full disk)
+    (tmp_path / "sol.jsonl").write_text("".join(lines))
+    out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    warned = [line for line in out.stderr.splitlines() if "sol.jsonl" in line]
+    assert warned and "1 malformed line" in warned[0] and "line 101" in warned[0], out.stderr[-2000:]
+    assert "stopped early at line 102" in warned[0] and "SOL/USDC" in warned[0], warned
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    read = report["recordings"]["sol-cex"]
+    assert (read["file"], read["lines"], read["frames"], read["malformed"]) == ("sol.jsonl", 602, 601, 1)
+    assert read["skipped"] == {"not JSON": 1} and read["first_malformed_lines"] == [101]
+    assert read["stopped_early"]["line"] == 102 and "SOL/USDC" in read["stopped_early"]["why"]
+    markdown = (tmp_path / "o" / "report.md").read_text()
+    assert "## Recordings" in markdown and "stopped early at line 102" in markdown
+
+
+def test_a_damaged_line_followed_by_a_fresh_snapshot_is_skipped_and_the_book_resyncs(tmp_path):
+    """Where the recording holds a later snapshot (a resubscription's), playback goes on from it: the lines skipped
+    are counted, but the market did not stop."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)  # 30 s of book
+    lines = (tmp_path / "sol.jsonl").read_text().splitlines(keepends=True)
+    # then the same 30 s again, from its snapshot on: as if the recorder had resubscribed to the same market
+    again = [json.loads(line) for line in lines[1:]]
+    lines += [json.dumps({"ts_ns": e["ts_ns"] + 30_100_000_000, "raw": e["raw"]}) + "\n" for e in again]
+    lines[100] = lines[100][: len(lines[100]) // 2] + "\n"
+    (tmp_path / "sol.jsonl").write_text("".join(lines))
+    out = arbot("backtest", "--config", str(recorded_book_config(tmp_path)), "--out", "o", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    read = report["recordings"]["sol-cex"]
+    assert read["malformed"] == 1 and read["stopped_early"] is None, read
+    assert float(report["scenario"]["simulated_s"]) > 59, report["scenario"]
+    assert "1 malformed line" in out.stderr and "stopped early" not in out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -121,3 +122,26 @@ def test_an_arbitrage_backtest_over_a_recorded_book_and_a_recorded_pool(tmp_path
     con_fills = report["strategies"]["sol-arb"]["fills"]
     assert con_fills == 2 * arb["executions"] or con_fills >= arb["executions"]
     assert (tmp_path / "out" / "report.md").is_file() and (tmp_path / "out" / "pnl.png").is_file()
+
+
+def test_a_recorded_pool_that_cannot_be_played_past_a_bad_line_is_reported_not_ended_silently(tmp_path, caplog):
+    """An orca line the replay refuses (an account read without its data) stops the pool's playback: logged at
+    ERROR naming the file and the line, as the paper CEX does, and counted in the report's recordings."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 300)
+    ticks = [TICK_150 + m for m in (0, 3, 60, 58, 2, -60, 0, 1)]
+    asyncio.run(record_pool(tmp_path / "pool.jsonl", ticks, KRAKEN_START_NS + 50_000_000, 2_000_000_000))
+    lines = (tmp_path / "pool.jsonl").read_text().splitlines(keepends=True)
+    middle = len(lines) // 2
+    bad = frame_line(json.dumps({"account": WHIRLPOOL, "slot": 1}), KRAKEN_START_NS + 7_000_000_000)  # no "data"
+    (tmp_path / "pool.jsonl").write_text("".join(lines[:middle]) + bad + "".join(lines[middle:]))
+    config = tmp_path / "recorded.toml"
+    config.write_text(CONFIG.format(cex=tmp_path / "sol.jsonl", pool=tmp_path / "pool.jsonl"))
+
+    with caplog.at_level(logging.ERROR):
+        result = run_backtest(config, tmp_path / "out", None, extra_plugins=arb_plugins())
+
+    told = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and "pool.jsonl" in r.getMessage()]
+    assert told and f"line {middle + 1}" in told[0], told
+    stopped = json.loads(result.report_json.read_text())["recordings"]["sol-pool"]["stopped_early"]
+    assert stopped["line"] == middle + 1 and "data" in stopped["why"], stopped
+    assert json.loads(result.report_json.read_text())["recordings"]["sol-cex"]["stopped_early"] is None

@@ -91,3 +91,22 @@ async def test_arbot_record_command_then_replay(tmp_path):
     stdout, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert stdout.decode().splitlines()[0] == "messages=4 checksum_ok=1 checksum_failed=0 resyncs=0"
+
+
+def test_kraken_replay_rebuilds_only_the_symbols_asked_for(tmp_path, capsys):
+    from tests.backtest.backtest_kit import write_kraken_recording
+
+    path = tmp_path / "two.jsonl"
+    write_kraken_recording(path, 20)
+    sol = path.read_text().splitlines()
+    eth = [line.replace("SOL/USDC", "ETH/USDC") for line in sol]  # the same book under a second symbol
+    path.write_text("\n".join(line for pair in zip(sol, eth, strict=True) for line in pair) + "\n")
+    assert main(["replay", "--exchange", "kraken", "--symbol", "SOL/USDC", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "SOL/USDC (synced: yes)" in out
+    assert "ETH/USDC" not in out, out
+    assert main(["replay", "--exchange", "kraken", str(path)]) == 0  # no --symbol: every recorded market
+    out = capsys.readouterr().out
+    assert "SOL/USDC (synced: yes)" in out and "ETH/USDC (synced: yes)" in out
+    assert main(["replay", "--exchange", "kraken", "--symbol", "BTC/USD", str(path)]) == 0
+    assert "BTC/USD: no book in the recording" in capsys.readouterr().out

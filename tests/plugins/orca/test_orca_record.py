@@ -134,3 +134,29 @@ async def test_arbot_record_and_replay_orca_from_the_command_line(node, tmp_path
     assert "pools_published=2" in text and f"SOL/USDC: slot {node.slot} tick {TICK + 300} mid " in text
 
 
+
+
+def _recording_with(tmp_path, second: dict):
+    head = {"orca": {"pools": {"SOL/USDC": WHIRLPOOL}, "tokens": dict(OrcaSettings().tokens),
+                     "tick_arrays_each_side": 3}}
+    path = tmp_path / "pool.jsonl"
+    path.write_text(frame_line(json.dumps(head), 1) + "\n" + frame_line(json.dumps(second), 2))
+    return path
+
+
+def test_orca_replay_of_a_malformed_line_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    """A line cut short by hand editing or a bad tool: `arbot replay` names the file's line (the blank line before
+    it counted) and exits 2, as for any recording it cannot replay."""
+    from bot.cli import main
+
+    for second in ({"account": WHIRLPOOL, "slot": 5},  # an account read without its "data"
+                   {"window": "SOL/USDC", "arrays": [1, 2]},  # arrays not an object
+                   {"account": WHIRLPOOL, "slot": 5, "data": "not base64!"},
+                   {"something": "else"}):
+        path = _recording_with(tmp_path, second)
+        try:
+            code = main(["replay", "--exchange", "orca", str(path)])
+        except Exception as exc:
+            raise AssertionError(f"arbot replay --exchange orca raised {exc!r} on {second}") from None
+        err = capsys.readouterr().err
+        assert code == 2 and "pool.jsonl" in err and "line 3" in err, (second, err)

@@ -391,7 +391,8 @@ async def test_playback_that_cannot_go_on_marks_the_books_stale(tmp_path, make_e
     await wait_for(lambda: feed and feed[-1].state is FeedState.STALE, timeout_s=30, what="the books to go stale")
     assert [s.state for s in feed] == [FeedState.LIVE, FeedState.STALE]
     assert "cannot be played: RuntimeError" in feed[-1].reason
-    assert "the books are STALE" in caplog.text and "the book code failed" in caplog.text
+    assert "r.jsonl stopped at line" in caplog.text and "nothing after it is played" in caplog.text
+    assert "the book code failed" in caplog.text
     assert not bot.errors
     assert str(path) not in open_files()  # closed when playback failed, not whenever the generators are collected
 

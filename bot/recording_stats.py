@@ -1,0 +1,77 @@
+"""What reading a recording found (:class:`ReadStats`): a value of its own, so that the backtest contract can name
+it without importing the ``record``/``replay`` commands of :mod:`bot.recording`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ReadStats"]
+
+
+@dataclass
+class ReadStats:
+    """What reading a recording found: lines, frames, the malformed lines skipped, by reason, and (set by
+    whatever plays it) where playback stopped before the end of the file."""
+
+    path: Path
+    lines: int = 0
+    frames: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_bad: list[int] = field(default_factory=list)
+    """Line numbers of the first few malformed lines."""
+    stopped_at: int | None = None
+    """The line where playback stopped early: the one it could not get past, or after which the rest of the
+    file yielded no market (a broken book that no later snapshot restored). None: it did not stop early."""
+    stopped: str = ""
+    """Why it stopped there, in a few words."""
+
+    @property
+    def malformed(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def troubled(self) -> bool:
+        """Lines were skipped, or playback stopped early: what a backtest over it must say."""
+        return bool(self.skipped) or self.stopped_at is not None
+
+    def skip(self, number: int, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.first_bad) < 5:
+            self.first_bad.append(number)
+
+    def stop(self, line: int, why: str) -> None:
+        """Playback stopped early at ``line`` (the first such stop is kept)."""
+        if self.stopped_at is None:
+            self.stopped_at, self.stopped = line, why
+
+    def summary(self) -> str:
+        """One line: ``FILE: N lines, M frames, K malformed lines skipped (reason: count, ...; first at line
+        L)``, then ``; playback stopped early at line S: why`` if it did."""
+        text = f"{self.path.name}: {self.lines} lines, {self.frames} frames"
+        if self.malformed:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
+            lines = ", ".join(map(str, self.first_bad))
+            text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
+        if self.stopped_at is not None:
+            text += f"; playback stopped early at line {self.stopped_at}: {self.stopped}"
+        return text
+
+    def nothing_played(self) -> str:
+        """Why a recording yielded no market event at all, for a reader that needed one."""
+        if self.stopped_at is not None:
+            return f"playback failed at line {self.stopped_at}: {self.stopped}"
+        if not self.lines:
+            return "the file is empty (a recording stopped before its first frame?)"
+        if not self.frames:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
+            return f"none of its {self.lines} lines is a recording frame ({reasons})"
+        return f"none of its {self.frames} frames is a market event of the venue's symbols ({self.summary()})"
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures as JSON types (a backtest report's ``recordings``)."""
+        return {"file": self.path.name, "lines": self.lines, "frames": self.frames, "malformed": self.malformed,
+                "skipped": dict(self.skipped.most_common()), "first_malformed_lines": list(self.first_bad),
+                "stopped_early": None if self.stopped_at is None else {"line": self.stopped_at, "why": self.stopped}}
