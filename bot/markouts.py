@@ -7,6 +7,12 @@ sample them the same way (:class:`MarkoutSampler`, reading the updates the portf
 ``markouts`` table); a horizon the market never reached (the run ended first, the feed went quiet) has no
 sample.
 
+A fill the bot learns of after one of its horizons (a REST poll, a reconnect's reconciliation, a swap read back
+once it landed) is marked there at the mid in force *then*, read from the market's recent updates the portfolio
+keeps (at least the largest horizon's worth, at most :data:`bot.portfolio.HISTORY_MAX_UPDATES` a market), never
+at a later one; when the update in force then is no longer kept, that horizon has no sample (counted unsampled)
+rather than a made-up one.
+
 The figures are computed here and only here (:func:`markout`, :func:`summarize`) and read through
 the ledger (:meth:`bot.ledger.Ledger.markouts`), so ``arbot report`` and the backtest report show the
 same numbers: a fill's markout at a horizon is ``(mid - price) x qty`` for a buy and ``(price - mid)
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Protocol
@@ -110,6 +116,20 @@ class Market(Protocol):
     def follow(self, key: tuple[str, str], follower: Callable[[tuple[str, str], int, Any], None],
                after_ns: int) -> None: ...
 
+    def keep_history(self, window_ns: int) -> None: ...
+
+    def history(self, key: tuple[str, str]) -> Sequence[tuple[Any, ...]]: ...
+
+
+def _in_force(history: Sequence[tuple[Any, ...]], ts_ns: int) -> tuple[Any, ...] | None:
+    """The kept update in force at ``ts_ns`` (the last one at or before it); None when it is older than the first
+    kept (trimmed, or there was none yet). Looked for from the latest: a late fill's horizon is recent."""
+    top: tuple[Any, ...]
+    for top in reversed(history):
+        if top[0] <= ts_ns:
+            return top
+    return None
+
 
 def _mid(last: tuple[Any, ...]) -> Decimal | None:
     """The mid of a market update as the keeper holds it (:data:`bot.portfolio.Top`): the pool's mid, or the
@@ -156,41 +176,67 @@ class MarkoutSampler:
         self._flush_scheduled = False
 
     def subscribe(self, bus: Any, market: Market) -> None:
-        """Hear applied fills on ``bus``; follow ``market`` (the portfolio) for the updates of their markets."""
+        """Hear applied fills on ``bus``; follow ``market`` (the portfolio) for the updates of their markets, and
+        have it keep each market's updates of the largest horizon (a fill heard of late is marked from them)."""
         self._market = market
+        market.keep_history(max(self.horizons_ns, default=0))
         bus.subscribe(FillApplied, self.on_fill, owner="markouts")
 
     def on_fill(self, event: FillApplied) -> None:
         fill = event.fill
-        if not self.horizons_ns or self._market is None or not fill.qty:  # a fee alone traded nothing to mark
+        market = self._market
+        if not self.horizons_ns or market is None or not fill.qty:  # a fee alone traded nothing to mark
             return
         key = (fill.exchange, fill.symbol)
-        pending = self._pending.setdefault(key, [])
+        history = market.history(key)
+        latest_ns = history[-1][0] if history else None
+        pending = None
         for horizon_ns in self.horizons_ns:
+            due_ns = fill.ts_ns + horizon_ns
+            if latest_ns is not None and latest_ns > due_ns:  # heard of after this horizon: the update in force
+                self._sample(key, ((fill, horizon_ns),), _in_force(history, due_ns))  # then is settled (or forgotten)
+                continue
+            if pending is None:
+                pending = self._pending.setdefault(key, [])
             self._seq += 1
-            heapq.heappush(pending, (fill.ts_ns + horizon_ns, self._seq, horizon_ns, fill))
-        self._market.follow(key, self._on_update, pending[0][0])  # the earliest due: this fill's, or one before
+            heapq.heappush(pending, (due_ns, self._seq, horizon_ns, fill))
+        if pending is not None:
+            market.follow(key, self._on_update, pending[0][0])  # the earliest due: this fill's, or one before
+        self._taken()
 
-    def _on_update(self, key: tuple[str, str], ts_ns: int, before: tuple[Any, ...] | None) -> None:
-        """Samples due before ``ts_ns`` (the first update of ``key`` after the earliest is due): the mid of
-        ``before``, the update in force until then; then follow the market to the next due time, if any. A mid
-        that cannot be made (a pool without liquidity) is no sample, as no book is."""
-        pending = self._pending[key]
+    def _sample(self, key: tuple[str, str], due: Iterable[tuple[Fill, int]], before: tuple[Any, ...] | None) -> None:
+        """Samples of the ``due`` (fill, horizon_ns) at the mid of ``before``, the update of ``key`` in force then;
+        none when no update is known then, or its mid cannot be made (a pool without liquidity), as none is
+        without a two-sided book."""
         try:
             mid = _mid(before) if before is not None else None
         except Exception as exc:  # on the tick: a markout never stops the market's update
             log.warning("markouts: no mid of %s %s for a sample: %s", key[0], key[1], exc)
             mid = None
-        while pending and pending[0][0] < ts_ns:
-            _, _, horizon_ns, fill = heapq.heappop(pending)
-            if mid is None or before is None:
-                continue  # no two-sided book in force then: no sample rather than a made-up one
+        if mid is None or before is None:
+            return  # no sample rather than a made-up one
+        for fill, horizon_ns in due:
             self._rows.append({"exchange": fill.exchange, "trade_id": fill.trade_id,
                                "horizon_s": horizon_ns // NS, "mid": mid, "ts_ns": before[0]})
+
+    def _on_update(self, key: tuple[str, str], ts_ns: int, before: tuple[Any, ...] | None) -> None:
+        """Samples due before ``ts_ns`` (the first update of ``key`` after the earliest is due): the mid of
+        ``before``, the update in force until then; then follow the market to the next due time, if any."""
+        pending = self._pending[key]
+        due = []
+        while pending and pending[0][0] < ts_ns:
+            _, _, horizon_ns, fill = heapq.heappop(pending)
+            due.append((fill, horizon_ns))
+        if due:
+            self._sample(key, due, before)
         if not pending:
             del self._pending[key]
         elif self._market is not None:
             self._market.follow(key, self._on_update, pending[0][0])
+        self._taken()
+
+    def _taken(self) -> None:
+        """Store the samples taken, or schedule their write (off the tick)."""
         if not self._rows:
             return
         if self.gathered:  # a backtest's: stored here, on the tick, once that many wait

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Sequence
 from decimal import Decimal, DefaultContext, localcontext
+from itertools import islice
+from operator import itemgetter
 
 from .api import FeedView, PortfolioView
 from .domain import ZERO, BookUpdate, FeedState, FeedStatus, Fill, Order, Pool, PoolUpdate
@@ -15,6 +19,20 @@ Top = tuple[int, Decimal | None, Decimal | None, Pool | BookUpdate | None, Pool 
 """A market's latest update: (its time, best bid, best ask, its source: the pool or the book that holds its own
 levels, None for a live book's view whose touch was read at once; what is still to be priced: the same source
 until its touch is made, then None). Markouts read the source (:meth:`Portfolio.follow`)."""
+
+HISTORY_MAX_UPDATES = 16_384
+"""Most updates of one market kept in its history (:meth:`Portfolio.keep_history`), whatever its window: the memory
+bound of a market that updates very fast (about 270 updates a second still fill a 60 s window)."""
+
+_ts = itemgetter(0)
+
+
+class _History(deque[Top]):
+    """A market's recent updates, oldest first, and when they are next trimmed."""
+
+    __slots__ = ("trim_after_ns",)
+    trim_after_ns: int
+    """An update later than this trims the history to the window (one int comparison an update)."""
 
 Follower = Callable[[tuple[str, str], int, Top | None], None]
 """``follower(key, ts_ns, before)``: market ``key`` has an update at ``ts_ns``, the first later than the time the
@@ -41,6 +59,35 @@ class Portfolio(PortfolioView):
         a comparison, the follower called only past its time."""
         self._feed_status: dict[tuple[str, str], FeedStatus] = {}
         self._resyncs: dict[tuple[str, str], int] = {}
+        self._history: dict[tuple[str, str], _History] = {}
+        """(exchange, symbol) -> its recent updates, oldest first (:meth:`keep_history`; none kept by default): the
+        window's, trimmed once a window later (so at most two windows')."""
+        self._window_ns = 0
+
+    def keep_history(self, window_ns: int) -> None:
+        """Keep each market's updates of the last ``window_ns`` at least (the one in force ``window_ns`` ago
+        included), for :meth:`history`; at most :data:`HISTORY_MAX_UPDATES` of them (the oldest go first)."""
+        self._window_ns = max(window_ns, 0)
+        self._history.clear()
+
+    def history(self, key: tuple[str, str]) -> Sequence[Top]:
+        """Market ``key``'s kept updates, oldest first, the latest last (empty without :meth:`keep_history`);
+        read-only. The update in force at a time after the first one's is the last one published at or before it."""
+        return self._history.get(key, ())
+
+    def _keep(self, key: tuple[str, str], top: Top) -> None:
+        """The first update of a market kept (its history is made), or one that trims it: what is older than the
+        window goes, but the update in force then."""
+        history = self._history.get(key)
+        if history is None:
+            history = _History(maxlen=HISTORY_MAX_UPDATES)
+        history.append(top)
+        ts_ns = top[0]
+        first = bisect_right(history, ts_ns - self._window_ns, key=_ts) - 1  # the update in force then
+        if first > 0:  # copied in C, not popped one by one in Python
+            history = _History(islice(history, first, None), HISTORY_MAX_UPDATES)
+        history.trim_after_ns = ts_ns + self._window_ns
+        self._history[key] = history
 
     def follow(self, key: tuple[str, str], follower: Follower, after_ns: int) -> None:
         """Call ``follower(key, ts_ns, before)`` once, on the first book or pool update of market ``key`` later
@@ -57,9 +104,15 @@ class Portfolio(PortfolioView):
             del self._followers[key]
             follower[1](key, event.ts_ns, self._top.get(key))
         if event.owns_levels:  # kept as it is (it never changes): its Decimal touch is made when read
-            self._top[key] = (event.ts_ns, None, None, event, event)
+            top: Top = (event.ts_ns, None, None, event, event)
         else:  # a live book's view: its touch now, never its levels
-            self._top[key] = (event.ts_ns, event.best_bid, event.best_ask, None, None)
+            top = (event.ts_ns, event.best_bid, event.best_ask, None, None)
+        self._top[key] = top
+        history = self._history.get(key)  # inline: a dict read, a comparison and an append an update (see _keep)
+        if history is not None and event.ts_ns <= history.trim_after_ns:
+            history.append(top)
+        elif self._window_ns:
+            self._keep(key, top)
 
     def on_pool(self, event: PoolUpdate) -> None:
         """A pool's marginal price stands for both sides of its book: made from the pool when first read
@@ -72,11 +125,16 @@ class Portfolio(PortfolioView):
             follower[1](key, event.ts_ns, top)
         pool = event.pool
         if top is None:
-            self._top[key] = (event.ts_ns, None, None, pool, pool)
-            return
-        if isinstance(top[4], BookUpdate):  # a venue with a book and a pool for one market: the book's touch stays
-            top = self._priced(key, top)  # for the case this pool cannot be priced
-        self._top[key] = (event.ts_ns, top[1], top[2], pool, pool)
+            top = self._top[key] = (event.ts_ns, None, None, pool, pool)
+        else:
+            if isinstance(top[4], BookUpdate):  # a venue with a book and a pool for one market: the book's touch
+                top = self._priced(key, top)  # stays for the case this pool cannot be priced
+            top = self._top[key] = (event.ts_ns, top[1], top[2], pool, pool)
+        history = self._history.get(key)
+        if history is not None and event.ts_ns <= history.trim_after_ns:
+            history.append(top)
+        elif self._window_ns:
+            self._keep(key, top)
 
     def _priced(self, key: tuple[str, str], top: Top) -> Top:
         """``top`` with its book's touch, or its pool's mid as both sides; an unpriceable pool (no liquidity) is

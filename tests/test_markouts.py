@@ -264,3 +264,67 @@ def test_a_fill_of_no_quantity_a_fee_alone_has_no_markout():
     bus.publish(book("30", "19", "21"))
     assert rows == [] and not sampler._pending
     assert summarize([("s", fee_only)], {("cex", "f"): {1: D(20)}}, horizons=(1,)) == []
+
+
+def test_a_fill_heard_of_after_its_horizon_is_marked_at_the_mid_in_force_at_the_horizon_not_a_later_one():
+    """A fill reported late (a REST poll, a reconnect's reconciliation, a swap read back once it landed)."""
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1,))
+    bus, _ = wired(sampler)
+    bus.publish(book("0", "99", "101"))     # mid 100
+    bus.publish(book("0.5", "100", "102"))  # mid 101: in force at the +1 s horizon (1.2 s) of the fill below
+    bus.publish(book("3", "109", "111"))    # mid 110
+    # the fill happened at 0.2 s but the bot hears of it only now, at ~3 s (its report came late)
+    bus.publish(FillApplied("s", fill("late", "buy", "1", "100", "0.2")))
+    bus.publish(book("4", "119", "121"))    # mid 120: the first update after the fill is applied
+    # the definition (bot/markouts.py): the mid of the last update published at or before fill.ts_ns + 1 s
+    assert [(r["trade_id"], r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [
+        ("late", 1, D(101), T0 + S // 2)]
+
+
+def test_a_late_fills_horizons_passed_are_marked_at_once_from_history_and_the_others_wait_as_usual():
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1, 10))
+    bus, portfolio = wired(sampler)
+    bus.publish(book("0", "99", "101"))     # mid 100
+    bus.publish(book("1.2", "104", "106"))  # mid 105: published exactly at the fill's +1 s: in force then
+    bus.publish(book("2", "109", "111"))    # mid 110
+    bus.publish(FillApplied("s", fill("late", "sell", "1", "100", "0.2")))  # heard of at ~2 s
+    assert [(r["horizon_s"], r["mid"], r["ts_ns"]) for r in rows] == [(1, D(105), T0 + int(D("1.2") * S))]
+    assert list(portfolio._followers) == [("cex", "SOL/USDC")]  # +10 s (10.2 s) is still to come
+    bus.publish(book("10.2", "119", "121"))  # mid 120, at +10 s exactly
+    bus.publish(book("11", "129", "131"))
+    assert [(r["horizon_s"], r["mid"]) for r in rows] == [(1, D(105)), (10, D(120))]
+    assert not sampler._pending and not portfolio._followers
+
+
+def test_a_late_fills_horizon_older_than_the_kept_history_is_unsampled_never_made_up(monkeypatch):
+    """The portfolio keeps each market's updates of the largest horizon at least (trimmed once twice as old), and
+    at most HISTORY_MAX_UPDATES of them: a horizon whose update in force is no longer kept has no sample."""
+    import bot.portfolio
+    from bot.markouts import summarize
+
+    rows: list = []
+    sampler = MarkoutSampler(rows.extend, lambda flush: flush(), horizons_s=(1, 3))
+    bus, portfolio = wired(sampler)
+    for ts, bid, ask in (("0", "99", "101"), ("0.5", "100", "102"), ("3", "109", "111"), ("4", "119", "121"),
+                         ("7", "129", "131"), ("8", "139", "141")):
+        bus.publish(book(ts, bid, ask))
+    # at 7 s the history reached twice the largest horizon (3 s): trimmed to the update in force at 4 s, and later
+    assert [top[0] for top in portfolio.history(("cex", "SOL/USDC"))] == [T0 + 4 * S, T0 + 7 * S, T0 + 8 * S]
+    late = fill("late", "buy", "1", "100", "1.5")  # heard of at ~8 s: +1 s (2.5 s) is forgotten, +3 s (4.5 s) kept
+    bus.publish(FillApplied("s", late))
+    assert [(r["horizon_s"], r["mid"]) for r in rows] == [(3, D(120))]
+    figures = summarize([("s", late)], {("cex", "late"): {r["horizon_s"]: r["mid"] for r in rows}}, horizons=(1, 3))
+    assert [(f.horizon_s, f.fills, f.unsampled) for f in figures] == [(1, 0, 1), (3, 1, 0)]
+    assert not sampler._pending and not portfolio._followers
+
+    # however fast a market updates, at most HISTORY_MAX_UPDATES of its updates are kept
+    monkeypatch.setattr(bot.portfolio, "HISTORY_MAX_UPDATES", 4)
+    rows.clear()
+    for i in range(10):  # 10 updates within 1 s on a new market
+        bus.publish(book(f"0.{i}", str(99 + i), str(101 + i), exchange="fast"))
+    assert [top[0] for top in portfolio.history(("fast", "SOL/USDC"))] == [T0 + i * S // 10 for i in range(6, 10)]
+    bus.publish(FillApplied("s", fill("f", "buy", "1", "100", "-0.5", exchange="fast")))  # +1 s at 0.5 s: forgotten
+    bus.publish(FillApplied("s", fill("g", "buy", "1", "100", "-0.3", exchange="fast")))  # +1 s at 0.7 s: kept
+    assert [(r["trade_id"], r["horizon_s"], r["mid"]) for r in rows] == [("g", 1, D(107))]

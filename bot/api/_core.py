@@ -445,6 +445,13 @@ class Exchange(Component, abc.ABC):
     """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
     TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
 
+    @property
+    def account(self) -> str:
+        """Whose funds :meth:`balances` reports and the orders here spend: this venue's own name by default. Venues
+        that trade from one account (several pools swapping from one wallet) return the same key, so that a strategy
+        counting on those balances counts them once. Read once the venue has started; it never changes then."""
+        return self.name
+
     def status(self) -> dict[str, str]:
         """A few short facts for ``/status``, already text: ``{"book": "unverified (no checksum)"}``; optional."""
         return {}

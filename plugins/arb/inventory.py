@@ -14,6 +14,11 @@ one of them reads, once. And each asset of a venue is split between the strategi
 strategies of weight 1 sharing the CEX's USDC may each spend half of it, so together they never
 plan to spend more than there is. An asset only one strategy uses is all its own.
 
+**Accounts, not venue names.** Balances are kept per *account* (:attr:`bot.api.Exchange.account`): three pools
+that swap from one wallet (a ``paper-dex`` with ``wallet = "sol-pool"``, or jupiter venues signing with one key)
+are three venues but one account, so the wallet's USDC is counted once and split between the three pairs, a
+snapshot of any of them replaces what all of them see, and a fill on one pool moves the others' view too.
+
 One side "cannot trade" when the venue that must pay for a direction holds less than the
 configured ``min_size`` worth (of the strategy's share): the quote to buy ``min_size`` base, or
 ``min_size`` base to sell. That is alerted once, and again only after the side recovered and ran low anew.
@@ -37,15 +42,18 @@ _NONE: dict[str, Decimal] = {}
 
 
 class SharedBalances:
-    """Free and total balances per venue, shared by the arb strategies of one bot, and who counts on what."""
+    """Free and total balances per account, shared by the arb strategies of one bot, and who counts on what."""
 
     def __init__(self) -> None:
         self.free: dict[str, dict[str, Decimal]] = {}
+        """account -> asset -> free balance (likewise :attr:`total`, :attr:`snapshot_ns`, :attr:`fills_since`)."""
         self.total: dict[str, dict[str, Decimal]] = {}
         self.snapshot_ns: dict[str, int] = {}
         self.fills_since: dict[str, int] = {}
+        self.accounts: dict[str, str] = {}
+        """venue -> the account its balances belong to (:meth:`bind`; a venue not bound is nobody's concern)."""
         self.weights: dict[tuple[str, str], dict[str, Decimal]] = {}
-        """(venue, asset) -> strategy -> its inventory_weight."""
+        """(account, asset) -> strategy -> its inventory_weight."""
         self.joins = 0
         """Grows with every :meth:`join` (the only change of :attr:`weights`): a reader's cached shares are stale
         when it differs."""
@@ -54,37 +62,50 @@ class SharedBalances:
         self._applied: set[tuple[str, str]] = set()
         self._order: deque[tuple[str, str]] = deque()
 
+    def bind(self, venue: str, account: str) -> None:
+        """``venue``'s balances are ``account``'s (its :attr:`bot.api.Exchange.account`; the venue's name for one
+        of its own). Raises ValueError when the venue was bound to another account already."""
+        known = self.accounts.setdefault(venue, account)
+        if known != account:
+            raise ValueError(f'venue "{venue}" trades from account "{known}", not "{account}"')
+
+    def account(self, venue: str) -> str:
+        """The account ``venue``'s balances belong to (the venue's own name when not bound)."""
+        return self.accounts.get(venue, venue)
+
     def join(self, strategy: str, weight: Decimal, uses: Iterable[tuple[str, str]]) -> None:
-        """``strategy`` counts on these (venue, asset) balances, with ``weight`` against the others that do."""
-        for venue, asset in uses:
-            self.free.setdefault(venue, {})
-            self.total.setdefault(venue, {})
-            self.snapshot_ns.setdefault(venue, 0)
-            self.fills_since.setdefault(venue, 0)
-            self.weights.setdefault((venue, asset), {})[strategy] = weight
+        """``strategy`` counts on these (account, asset) balances, with ``weight`` against the others that do."""
+        for account, asset in uses:
+            self.free.setdefault(account, {})
+            self.total.setdefault(account, {})
+            self.snapshot_ns.setdefault(account, 0)
+            self.fills_since.setdefault(account, 0)
+            self.weights.setdefault((account, asset), {})[strategy] = weight
         self.joins += 1
         self.version += 1
 
-    def share(self, strategy: str, venue: str, asset: str) -> Decimal:
-        """The fraction of ``venue``'s ``asset`` that ``strategy`` may spend (1 when nobody else counts on it)."""
-        weights = self.weights.get((venue, asset))
+    def share(self, strategy: str, account: str, asset: str) -> Decimal:
+        """The fraction of ``account``'s ``asset`` that ``strategy`` may spend (1 when nobody else counts on it)."""
+        weights = self.weights.get((account, asset))
         if not weights or strategy not in weights or len(weights) == 1:
             return Decimal(1)
         return weights[strategy] / sum(weights.values())
 
     def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
-        """Replace what we knew of ``venue`` by its own answer."""
-        self.free[venue] = {asset: b.free for asset, b in balances.items()}
-        self.total[venue] = {asset: b.total for asset, b in balances.items()}
-        self.snapshot_ns[venue] = ts_ns
-        self.fills_since[venue] = 0
+        """Replace what we knew of ``venue``'s account by the venue's own answer."""
+        account = self.account(venue)
+        self.free[account] = {asset: b.free for asset, b in balances.items()}
+        self.total[account] = {asset: b.total for asset, b in balances.items()}
+        self.snapshot_ns[account] = ts_ns
+        self.fills_since[account] = 0
         self.version += 1
 
     def apply_fill(self, fill: Fill) -> bool:
-        """Move the venue's balances by a fill (price x qty in quote, the fee in its asset), once per
-        (exchange, trade id); False for a fill already applied or on a venue nobody counts on."""
+        """Move the balances of the fill's venue's account by it (price x qty in quote, the fee in its asset), once
+        per (exchange, trade id); False for a fill already applied or on a venue nobody counts on."""
         venue = fill.exchange
-        if venue not in self.free:
+        account = self.accounts.get(venue)
+        if account is None or account not in self.free:
             return False
         key = (venue, fill.trade_id)
         if key in self._applied:
@@ -97,12 +118,12 @@ class SharedBalances:
         qty, notional, fee = fill.qty, fill.price * fill.qty, fill.fee
         if fill.side is not Side.BUY:  # a sell: base out, quote in (negated once, not for each book)
             qty, notional = -qty, -notional
-        for book in (self.free[venue], self.total[venue]):
+        for book in (self.free[account], self.total[account]):
             book[base] = book.get(base, ZERO) + qty
             book[quote] = book.get(quote, ZERO) - notional
             if fee:
                 book[fill.fee_asset] = book.get(fill.fee_asset, ZERO) - fee
-        self.fills_since[venue] += 1
+        self.fills_since[account] += 1
         self.version += 1
         return True
 
@@ -135,14 +156,22 @@ class Shortfall:
 
 
 class InventoryBook:
-    """One strategy's view of the CEX and DEX balances of its base/quote pair: its share of each."""
+    """One strategy's view of the CEX and DEX balances of its base/quote pair: its share of each.
+
+    ``cex_account``/``dex_account``: the accounts the venues trade from (:attr:`bot.api.Exchange.account`; by
+    default the venue's own name)."""
 
     def __init__(self, cex: str, dex: str, base: str, quote: str, fee_asset: str = "SOL", *,
-                 shared: SharedBalances | None = None, strategy: str = "", weight: Decimal = Decimal(1)):
+                 shared: SharedBalances | None = None, strategy: str = "", weight: Decimal = Decimal(1),
+                 cex_account: str | None = None, dex_account: str | None = None):
         self.cex, self.dex, self.base, self.quote, self.fee_asset = cex, dex, base, quote, fee_asset
+        self.cex_account, self.dex_account = cex_account or cex, dex_account or dex
         self.strategy = strategy
         self.shared = shared if shared is not None else SharedBalances()
-        self.shared.join(strategy, weight, [(cex, base), (cex, quote), (dex, base), (dex, quote), (dex, fee_asset)])
+        self.shared.bind(cex, self.cex_account)
+        self.shared.bind(dex, self.dex_account)
+        ca, da = self.cex_account, self.dex_account
+        self.shared.join(strategy, weight, [(ca, base), (ca, quote), (da, base), (da, quote), (da, fee_asset)])
         self._low: dict[str, Shortfall] = {}
         """Directions currently alerted as unable to trade (reset once they can again)."""
         self._amounts: tuple[int, tuple[Decimal, Decimal, Decimal, Decimal]] = (-1, (ZERO, ZERO, ZERO, ZERO))
@@ -153,19 +182,24 @@ class InventoryBook:
 
     @property
     def free(self) -> dict[str, dict[str, Decimal]]:
-        return self.shared.free
+        """The free balances by venue (the CEX's and the DEX's: those of the accounts they trade from)."""
+        free = self.shared.free
+        return {self.cex: free.get(self.cex_account, {}), self.dex: free.get(self.dex_account, {})}
 
     @property
     def total(self) -> dict[str, dict[str, Decimal]]:
-        return self.shared.total
+        total = self.shared.total
+        return {self.cex: total.get(self.cex_account, {}), self.dex: total.get(self.dex_account, {})}
 
     @property
     def snapshot_ns(self) -> dict[str, int]:
-        return {venue: self.shared.snapshot_ns.get(venue, 0) for venue in (self.cex, self.dex)}
+        got = self.shared.snapshot_ns
+        return {self.cex: got.get(self.cex_account, 0), self.dex: got.get(self.dex_account, 0)}
 
     @property
     def fills_since(self) -> dict[str, int]:
-        return {venue: self.shared.fills_since.get(venue, 0) for venue in (self.cex, self.dex)}
+        got = self.shared.fills_since
+        return {self.cex: got.get(self.cex_account, 0), self.dex: got.get(self.dex_account, 0)}
 
     @property
     def version(self) -> int:
@@ -175,7 +209,7 @@ class InventoryBook:
     def known(self) -> bool:
         """True once both venues answered a snapshot."""
         snapshot_ns = self.shared.snapshot_ns
-        return bool(snapshot_ns.get(self.cex) and snapshot_ns.get(self.dex))
+        return bool(snapshot_ns.get(self.cex_account) and snapshot_ns.get(self.dex_account))
 
     def snapshot(self, venue: str, balances: dict[str, Balance], ts_ns: int) -> None:
         """Replace what we knew of ``venue`` by its own answer."""
@@ -186,12 +220,13 @@ class InventoryBook:
         self.shared.apply_fill(fill)
 
     def balance(self, venue: str, asset: str) -> Decimal:
-        """The venue's whole free balance of ``asset`` (every strategy's)."""
-        return self.shared.free.get(venue, {}).get(asset, ZERO)
+        """The whole free balance of ``asset`` of the account ``venue`` trades from (every strategy's)."""
+        return self.shared.free.get(self.shared.account(venue), _NONE).get(asset, ZERO)
 
     def available(self, venue: str, asset: str) -> Decimal:
         """What this strategy may spend of it: its share of the free balance, never below zero."""
-        return _spendable(self.balance(venue, asset), self.shared.share(self.strategy, venue, asset))
+        share = self.shared.share(self.strategy, self.shared.account(venue), asset)
+        return _spendable(self.balance(venue, asset), share)
 
     def amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(cex base, cex quote, dex base, dex quote) this strategy may spend, free, never below zero (made once per
@@ -200,7 +235,7 @@ class InventoryBook:
         shared = self.shared
         if version != shared.version:
             joins, shares = self._shares
-            b, q, cex, dex = self.base, self.quote, self.cex, self.dex
+            b, q, cex, dex = self.base, self.quote, self.cex_account, self.dex_account
             if joins != shared.joins:
                 share = shared.share
                 shares = (share(self.strategy, cex, b), share(self.strategy, cex, q),
@@ -251,10 +286,11 @@ class InventoryBook:
         """(venue, asset, free, total) for every asset we know, the pair's assets first."""
         out = []
         order = {self.fee_asset: 2, self.quote: 1, self.base: 0}  # the base first, even when it is the fee asset
+        free, total = self.free, self.total
         for venue in (self.cex, self.dex):
-            assets = sorted(self.free[venue], key=lambda a: (order.get(a, 3), a))
+            assets = sorted(free[venue], key=lambda a: (order.get(a, 3), a))
             for asset in assets:
-                out.append((venue, asset, plain(self.free[venue][asset]), plain(self.total[venue].get(asset, ZERO))))
+                out.append((venue, asset, plain(free[venue][asset]), plain(total[venue].get(asset, ZERO))))
         return out
 
 

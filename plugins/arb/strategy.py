@@ -70,6 +70,15 @@ BALANCES_TIMEOUT_S = 10.0
 """A venue that does not answer a balance request within this is skipped until the next snapshot."""
 
 
+def _account(ctx: Context, venue: str) -> str:
+    """The account ``venue`` trades from (:attr:`bot.api.Exchange.account`); its name when it is not running (the
+    host then refuses the strategy for the missing venue)."""
+    try:
+        return ctx.exchange(venue).account
+    except KeyError:
+        return venue
+
+
 class ArbStrategy(Strategy):
     """CEX/DEX arbitrage on one pair: see the module documentation."""
 
@@ -100,8 +109,11 @@ class ArbStrategy(Strategy):
         self._all_live = True
         """Both feeds LIVE (the last ``FeedStatus`` of each)."""
         shared = shared_balances(ctx.bus) if hasattr(ctx.bus, "subscribe") else None  # one per bot: every pair's fills
+        # the venues started before any strategy is made: their accounts are known (pools swapping from one wallet
+        # share its balances, split by inventory_weight, rather than each counting on all of it)
         self.inventory = InventoryBook(settings.cex, settings.dex, self.base, self.quote, shared=shared, strategy=name,
-                                       weight=settings.inventory_weight)
+                                       weight=settings.inventory_weight, cex_account=_account(ctx, settings.cex),
+                                       dex_account=_account(ctx, settings.dex))
         self._shared = self.inventory.shared
         self._inventory = Inventory(ZERO, ZERO, ZERO, ZERO)
         self._inventory_version = -1

@@ -152,6 +152,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
 
+    @property
+    def account(self) -> str:
+        """The wallet's address once started (two venues signing with one key spend one wallet's funds)."""
+        return f"solana:{self.wallet.pubkey}" if self.wallet is not None else self.name
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -145,6 +145,8 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                 ROUND_CEILING))
         self._state: PaperDexState | None = None
         self._balances: dict[str, Decimal] = {}
+        self._wallet_of: PaperDexExchange | None = None
+        """The venue whose wallet this one swaps from (``wallet``, found at start); None: our own."""
         self._in_flight: dict[str, asyncio.Future[OrderState]] = {}
         self._running = False
         self._steps_unsaved = 0
@@ -182,6 +184,12 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     # --- lifecycle ----------------------------------------------------------------------------
 
     @property
+    def account(self) -> str:
+        """The wallet's owner's account (``wallet``): the pools swapping from one wallet are one account."""
+        owner = self._wallet_of
+        return owner.account if owner is not None else self.settings.wallet or self.name
+
+    @property
     def state_path(self) -> str:
         """Where the venue's state lives (``":memory:"`` when ``state_file`` is empty)."""
         if not self.settings.state_file:
@@ -206,7 +214,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
                     self.ctx.log.warning('paper dex %s: %s "%s" does not list %s (yet); until it publishes %s, '
                                          "the pool %s", self.name, key, other, symbol, symbol,
                                          "walks on its own" if key == "anchor" else "has no state")
-        owner = self._wallet_owner()
+        owner = self._wallet_of = self._wallet_owner()
         path = self.state_path if owner is None else owner.state_path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
