@@ -222,12 +222,14 @@ async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
-    """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``)."""
+    """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``): ``fees`` is every fee paid
+    per asset (a DEX swap's SOL network fee too), ``other_fees`` the part of it paid in an asset that is not the
+    market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does."""
     fig = total or StrategyFigures("total")
     return {"summary": {"fills": str(fig.fills), "net": moneys(fig.net) if total else "-",
                         "unrealized": moneys(fig.unrealized) if total else "-"},
-            "totals": {"realized": exact(fig.realized), "fees": exact(fig.fees), "net": exact(fig.net),
-                       "unrealized": exact(fig.unrealized)}}
+            "totals": {"realized": exact(fig.realized), "fees": exact(fig.fees_paid),
+                       "other_fees": exact(fig.other_fees), "net": exact(fig.net), "unrealized": exact(fig.unrealized)}}
 
 
 OPPORTUNITIES_SHOWN = 10

@@ -37,7 +37,7 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from .api import ROLE_RANK, Caller, Command, FleetLink, Operator, Reply
@@ -45,6 +45,7 @@ from .clock import Clock
 from .config import BOT_NAME, CommandSettings
 from .ledger import fleet_totals
 from .plugins import Registered
+from .report import fee_sums_text
 from .units import moneys
 
 log = logging.getLogger("arbot.commands")
@@ -424,7 +425,7 @@ class CommandTable:
                 lines.append("fleet total: not computed (a bot sent a figure that is not a decimal)")
             else:
                 missing = [bot for bot in replies if bot not in counted]  # no answer, or no figures sent
-                shown = "; ".join(f"{figure} {moneys(sums)}" for figure, sums in summed.items() if sums)
+                shown = "; ".join(f"{figure} {text}" for figure, text in _totals_text(summed).items())
                 if shown:
                     lines.append(f"fleet total ({_bots(len(parts))}"
                                  f"{', without ' + ', '.join(missing) if missing else ''}): {shown}")
@@ -446,6 +447,14 @@ class CommandTable:
         now = self._clock.monotonic()
         for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
             del self._pending[token]
+
+
+def _totals_text(summed: dict[str, dict[str, Decimal]]) -> dict[str, str]:
+    """Each fleet total as shown: ``fees`` as a bot's fees column shows them (those in a quote asset, then
+    ``+`` each paid in another asset, the ``other_fees`` part of them, not shown apart); the others per asset."""
+    other = summed.get("other_fees", {}) if "fees" in summed else None
+    return {figure: fee_sums_text(sums, other or {}) if figure == "fees" else moneys(sums)
+            for figure, sums in summed.items() if sums and not (figure == "other_fees" and other is not None)}
 
 
 def _bots(n: int) -> str:

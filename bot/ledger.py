@@ -441,6 +441,14 @@ class StrategyFigures:
                     out[asset] = out.get(asset, ZERO) + fee
         return out
 
+    @property
+    def fees_paid(self) -> dict[str, Decimal]:
+        """Every fee paid, per asset: those in a quote asset (:attr:`fees`) and those in another
+        (:attr:`other_fees`) summed, an asset that is one market's quote and another's "other" fee once."""
+        fees, other = self.fees, self.other_fees
+        with localcontext(prec=EXACT_DIGITS):
+            return {asset: fees.get(asset, ZERO) + other.get(asset, ZERO) for asset in sorted(fees.keys() | other)}
+
 
 def market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None = None,
                    marks: Marks | None = None,

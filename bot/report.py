@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from .api import Reply
-from .ledger import Ledger, Marks, StrategyFigures, totals
+from .domain import ZERO
+from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, totals
 from .units import money, moneys, signed_money
 
 if TYPE_CHECKING:
@@ -25,6 +27,15 @@ def fees_text(fig: StrategyFigures) -> str:
     """The fees column: in the quote asset, then any fee paid in another asset, in that asset."""
     text = moneys(fig.fees, fig.quotes)
     return text + "".join(f" + {money(v, a)}" for a, v in sorted(fig.other_fees.items()))
+
+
+def fee_sums_text(paid: Mapping[str, Decimal], other: Mapping[str, Decimal]) -> str:
+    """Summed fees (a fleet total's: every fee ``paid``, and the ``other`` part of it paid in an asset that is not
+    a quote) as :func:`fees_text` shows a strategy's: those in a quote asset, then each other one in its asset."""
+    with localcontext(prec=EXACT_DIGITS):
+        in_quote = {asset: value - other.get(asset, ZERO) for asset, value in paid.items()}
+    quoted = {asset: value for asset, value in in_quote.items() if value or asset not in other}
+    return " + ".join(([moneys(quoted)] if quoted else []) + [money(v, a) for a, v in sorted(other.items())]) or "0"
 
 
 def fills_text(fig: StrategyFigures) -> str:

@@ -442,3 +442,27 @@ async def test_a_fee_only_entry_is_not_counted_among_the_fills_on_any_surface(tr
     assert alert.message == "daily summary: 4 fills in the last 24 h (and 1 fee-only entry)"
     web = _figures(traded.operator.pnl(since_ns=traded.operator.period_start_ns("day"))["s2"])
     assert (web["fills"], web["fee_only"]) == (2, 1)
+
+
+def test_pnl_totals_for_the_fleet_carry_every_fee_the_bots_row_shows():
+    """A fee paid in a third asset (a DEX's SOL network fee on a JUP/USDC swap) is in the exact totals /pnl hands
+    to the fleet front, and `/pnl all`'s fleet total shows it as the bot's fees column does."""
+    from types import SimpleNamespace
+
+    from bot.builtins import pnl
+    from bot.commands import _totals_text
+    from bot.domain import Fill, Liquidity
+    from bot.ledger import fleet_totals, strategy_figures
+    from bot.report import fees_text
+
+    jup = Fill("jup", "JUP/USDC", "d-1", "t-1", Side.BUY, Decimal("0.75"), Decimal("100"), Decimal("0.000005"),
+               "SOL", Liquidity.TAKER, 1)
+    figures = strategy_figures([("dex", jup)])
+    op = SimpleNamespace(timezone="UTC", period_start_ns=lambda period: 0, pnl=lambda since_ns=None: figures)
+    reply = asyncio.run(pnl(op, None, []))
+    assert reply.rows[1][3] == fees_text(figures["dex"]) == "0.00 USDC + 0.000005 SOL"  # the bot's own row
+    fleet = fleet_totals([reply.data["totals"]])  # what `/pnl all` adds up for the fleet total
+    assert fleet["fees"].get("SOL") == Decimal("0.000005"), fleet["fees"]
+    assert fleet["net"] == {"USDC": Decimal("0")}  # a fee in another asset stays out of net, as in the bot's row
+    twice = fleet_totals([reply.data["totals"], reply.data["totals"]])
+    assert _totals_text(twice)["fees"] == "0.00 USDC + 0.00001 SOL" and "other_fees" not in _totals_text(twice)

@@ -202,7 +202,7 @@ async def test_pnl_all_gives_each_bots_figures_and_a_fleet_total(fleet):
     reply = await fleet.bots["front"].commands.dispatch(ADMIN, "pnl", ["all", "week"])
     assert reply.ok and reply.rows[0] == ("bot", "answer", "fills", "net", "unrealized")
     assert "PnL this week" in reply.text and "fleet total" not in reply.text and reply.data["totals"] == {
-        "realized": {}, "fees": {}, "net": {}, "unrealized": {}}
+        "realized": {}, "fees": {}, "other_fees": {}, "net": {}, "unrealized": {}}
 
 
 async def test_help_shows_the_fleet_targets(fleet, make_bot):

@@ -299,8 +299,12 @@ class NatsFleet(FleetLink):
                            "while NATS is unreachable", buffer_max=str(self.settings.buffer_max))
 
     def _encoded(self, item: Outgoing) -> tuple[str, bytes]:
+        """An event's subject and payload, every known secret in its text masked (an order's reason quoting a
+        venue's request with its key): the fleet front and the other bots see what the web console shows."""
         kind, seq, ts_ns, event, encode = item
         data = encode(event) if encode is not None else event
+        if isinstance(data, dict):
+            data = REDACTOR.redact_event(data)
         return wire.event_subject(self.name, kind), wire.event(self.name, kind, seq, ts_ns, data)
 
     def _on_alert(self, alert: Alert) -> None:

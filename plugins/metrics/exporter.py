@@ -15,15 +15,14 @@ import logging
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
-from decimal import localcontext
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.api import ZERO, Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
-from bot.api.ledger import EXACT_DIGITS, is_trade
+from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
+from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
 
@@ -158,12 +157,7 @@ class MetricsExporter:
     def refresh_from_store(self) -> None:
         figures = self.operator.pnl()
         self.realized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.realized.items()}
-        self.fees = {}
-        for s, fig in figures.items():  # an asset may be one market's quote and another's "other" fee: both count
-            with localcontext(prec=EXACT_DIGITS):
-                paid = {asset: fig.fees.get(asset, ZERO) + fig.other_fees.get(asset, ZERO)
-                        for asset in fig.fees.keys() | fig.other_fees.keys()}
-            self.fees.update({(s, asset): float(v) for asset, v in paid.items()})
+        self.fees = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.fees_paid.items()}
         self.unrealized = {(s, asset): float(v) for s, fig in figures.items() for asset, v in fig.unrealized.items()}
         self.risk_events = self.operator.store.risk_event_counts()
 

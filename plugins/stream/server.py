@@ -23,7 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import to_data
+from bot.api.kit import REDACTOR, to_data
 
 from .protocol import (
     CHANNELS,
@@ -152,7 +152,12 @@ class StreamServer:
     # --- from the bus to the channels (synchronous, never awaits a client) --------------------
 
     def publish(self, channel_name: str, data: Any) -> int:
-        """Number, encode once, buffer and fan out one event; returns its sequence number."""
+        """Number, encode once, buffer and fan out one event; returns its sequence number.
+
+        Every known secret in the event's text (an order's reason quoting a venue's request with its key) is
+        masked first, as the web console masks its events (``REDACTOR.redact_event``)."""
+        if isinstance(data, dict):
+            data = REDACTOR.redact_event(data)
         channel = self.channels[channel_name]
         channel.seq += 1
         text = dumps({"type": "event", "bot": self.bot, "channel": channel_name, "seq": channel.seq,
@@ -211,7 +216,7 @@ class StreamServer:
         self.publish("opportunities", to_data(opportunity))
 
     def _on_feed_status(self, status: FeedStatus) -> None:
-        data = to_data(status)
+        data = REDACTOR.redact_event(to_data(status))  # kept for the status snapshot too
         self._feeds[f"{status.exchange}:{status.symbol}"] = data
         self.publish("status", {"kind": "feed", **data})
 

@@ -1,13 +1,20 @@
-"""Credentials: a nats-server that requires a password; the password never reaches a log line, an alert or the bus."""
+"""Credentials: a nats-server that requires a password; the password never reaches a log line, an alert or the bus;
+a known secret in an event's text (an order's reason quoting a venue's request) is masked on the bus."""
 
 from __future__ import annotations
 
 import logging
 import os
+from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
+from bot.api import Secret
+from bot.api.kit import to_data
+from bot.domain import OrderStatus, OrderUpdate
 from plugins.fleet import running_link
+from plugins.fleet.link import NatsFleet
 from tests.helpers.nats_server import NatsServer
 from tests.helpers.waiting import wait_for
 
@@ -93,3 +100,17 @@ async def test_an_nkey_seed_logs_in_and_another_is_refused_and_neither_is_shown(
         assert seed not in caplog.text and stranger not in caplog.text
     finally:
         server.close()
+
+
+def test_fleet_order_event_masks_a_known_secret_in_the_reason(monkeypatch):
+    """The fleet link ships an OrderUpdate to NATS (the fleet front, other bots) as ``to_data`` made it, its reason
+    masked as the web console masks it."""
+    key = "sk-live-fleet-0123456789"
+    monkeypatch.setenv("ARBOT_AUDIT_FLEET_KEY", key)
+    Secret("env:ARBOT_AUDIT_FLEET_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    update = OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="g-1", strategy="g",
+                         status=OrderStatus.REJECTED, filled_qty=Decimal("0"), avg_fill_price=None, ts_ns=1,
+                         reason=f"PermanentError: 401 for https://venue.example/order?apikey={key}")
+    _, payload = NatsFleet._encoded(SimpleNamespace(name="vps-1"), ("order", 1, 1, update, to_data))
+    assert key.encode() not in payload, payload
+    assert b"apikey=***" in payload

@@ -2,7 +2,7 @@
 
 import { h, replace, table } from "../dom.js";
 import { duration } from "../format.js";
-import { moneys } from "../units.js";
+import { money, moneys } from "../units.js";
 import { lineChart } from "../charts.js";
 import { card, kpi, moneyNodes, pill, verb } from "../ui.js";
 
@@ -10,6 +10,13 @@ function stateLevel(state) {
   if (state.startsWith("running")) return "ok";
   if (state.startsWith("failed")) return "bad";
   return "warn";
+}
+
+/** The fees as /pnl's fees column shows them (bot/report.py fees_text): in the quote assets, then each fee paid
+ * in another asset (a DEX swap's SOL network fee), which is not in the net PnL. */
+function feesText(fig) {
+  const other = fig.other_fees || {};
+  return moneys(fig.fees) + Object.keys(other).sort().map((a) => ` + ${money(other[a], a)}`).join("");
 }
 
 /** The ledger's curve ([ts_ns, "value"] after each fill that changed it) as chart points, drawn on to now. */
@@ -42,7 +49,7 @@ export default {
           h("div", { class: "value", "data-testid": "mode" }, status.mode), ctx.can("admin") ? observe(status) : null),
         kpi("Uptime", duration(status.uptime_s), { testid: "uptime" }),
         kpi("Net PnL today", moneyNodes(net), { testid: "pnl-today" }),
-        kpi("Fees today", moneys(pnl.total.fees), { testid: "fees-today" }),
+        kpi("Fees today", feesText(pnl.total), { testid: "fees-today" }),
         kpi("Fills today", String(pnl.total.fills), { testid: "fills-today" }),
         kpi("Open orders", String(status.open_orders), { testid: "open-orders" }));
       replace(curve.slot,

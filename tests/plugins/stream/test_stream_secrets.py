@@ -1,0 +1,35 @@
+"""A known secret never leaves through the stream: an order's reason (a venue's error text, which can quote a request
+with its key) is masked in every event, as the web console masks its answers and live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+from bot.api import Secret
+from bot.domain import OrderStatus, OrderUpdate
+from tests.plugins.stream.test_stream_server import BOB, login, recv, start
+
+
+async def test_stream_orders_channel_masks_a_known_secret_in_the_reason(make_bot, monkeypatch):
+    key = "sk-live-stream-0123456789"
+    monkeypatch.setenv("ARBOT_AUDIT_VENUE_KEY", key)
+    Secret("env:ARBOT_AUDIT_VENUE_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    bot, server, url = await start(make_bot)
+    ws, _ = await login(url, BOB)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["orders"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    # what the executor puts in an order's reason when a venue refuses it: the exception text, here quoting the
+    # request with its key (as a ccxt error quotes its URL)
+    bot.bus.publish(OrderUpdate(exchange="paper", symbol="BTC/USD", client_order_id="g-1", strategy="g",
+                                status=OrderStatus.REJECTED, filled_qty=Decimal("0"), avg_fill_price=None, ts_ns=1,
+                                reason=f"PermanentError: 401 for https://venue.example/order?apikey={key}"))
+    async with asyncio.timeout(5):
+        while True:
+            raw = await ws.recv()
+            if json.loads(raw).get("type") == "event":
+                break
+    await ws.close()
+    assert key not in raw, raw  # the web console serves the same reason as "apikey=***"
+    assert json.loads(raw)["data"]["reason"] == "PermanentError: 401 for https://venue.example/order?apikey=***"
