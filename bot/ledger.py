@@ -448,6 +448,27 @@ class MarketFigures:
         with localcontext(prec=EXACT_DIGITS):
             return self.realized - self.fees
 
+    def add(self, step: Step) -> None:
+        """Count one fill of this market (a :func:`steps` step): what :func:`market_figures` does with each, and
+        what code that books its own fills one at a time (the grid's ``/status``) does to show the same figures."""
+        fill = step.fill
+        with localcontext(prec=EXACT_DIGITS):
+            if is_trade(fill):
+                self.fills += 1
+            else:
+                self.fee_only += 1
+            self.round_trips += step.closed
+            self.realized += step.realized
+            if fill.side is Side.BUY:
+                self.bought += fill.qty
+            else:
+                self.sold += fill.qty
+            base, _ = split_symbol(fill.symbol)
+            if fee_in_quote(fill, base, step.quote) is None:
+                self.other_fees[fill.fee_asset] = self.other_fees.get(fill.fee_asset, ZERO) + fill.fee
+            else:
+                self.fees += step.fee
+
 
 @dataclass
 class StrategyFigures:
@@ -533,21 +554,7 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, mar
         fig = out.get(key)
         if fig is None:
             fig = out[key] = MarketFigures(step.strategy, fill.symbol, step.quote)
-        if is_trade(fill):
-            fig.fills += 1
-        else:
-            fig.fee_only += 1
-        fig.round_trips += step.closed
-        fig.realized += step.realized
-        if fill.side is Side.BUY:
-            fig.bought += fill.qty
-        else:
-            fig.sold += fill.qty
-        base, _ = split_symbol(fill.symbol)
-        if fee_in_quote(fill, base, step.quote) is None:
-            fig.other_fees[fill.fee_asset] = fig.other_fees.get(fill.fee_asset, ZERO) + fill.fee
-        else:
-            fig.fees += step.fee
+        fig.add(step)
     for (strategy, symbol), book in positions.items():
         if not book.held:
             continue
