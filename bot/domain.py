@@ -221,6 +221,8 @@ class Order:
     filled_qty: Decimal = ZERO
     avg_fill_price: Decimal | None = None
     fee: Decimal = ZERO
+    """Its fills' fees in the quote asset, as the ledger counts them (a fee in the base asset at its fill's price:
+    :func:`bot.ledger.fee_in_quote`); a fee in any other asset is on the fill alone (the ledger's ``other_fees``)."""
     reason: str = ""
     created_ns: int = 0
     updated_ns: int = 0

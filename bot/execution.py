@@ -36,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal, localcontext
 from typing import Any
 
 from .api import Exchange, PermanentError, RateLimited, TransientError
@@ -53,7 +54,9 @@ from .domain import (
     OrderStatus,
     OrderUpdate,
     Side,
+    split_symbol,
 )
+from .ledger import EXACT_DIGITS, fee_in_quote
 from .portfolio import Portfolio
 from .ratelimit import TokenBucket, backoff_delay
 from .risk import RiskGate, Veto
@@ -113,6 +116,14 @@ class _Lane:
         self.next_batch: list[_Job] | None = None
         """Orders stored and sent by :meth:`Executor.submit` itself, in the request created this loop turn."""
 
+
+
+def order_fee(fill: Fill) -> Decimal:
+    """What ``fill`` adds to its order's :attr:`~bot.domain.Order.fee`: its fee in the quote asset as the ledger
+    counts it (:func:`bot.ledger.fee_in_quote`: a base fee at the fill's price); a fee in any other asset is not
+    an amount of quote, and is kept on the fill (the ledger's ``other_fees``)."""
+    base, quote = split_symbol(fill.symbol)
+    return fee_in_quote(fill, base, quote) or ZERO
 
 class Executor:
     """Build it with what it uses; :meth:`start` opens one send lane per exchange and the writer."""
@@ -830,7 +841,8 @@ class Executor:
         if keys is None:
             keys = self._applied[cid] = set()
         keys.add(key)
-        order.fee += fill.fee
+        with localcontext(prec=EXACT_DIGITS):  # every digit, as the ledger's sums
+            order.fee += order_fee(fill)
         self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
         self._changed()

@@ -29,6 +29,7 @@ fills one at a time (the ``limits`` check), and :class:`Ledger`, which reads the
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import zoneinfo
 from collections import Counter, deque
@@ -279,6 +280,72 @@ def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Po
         yield Step(strategy, fill, quote, realized, closing, fee if fee is not None else ZERO)
 
 
+class TimeOrderedPosition:
+    """A :class:`Position` booked as the ledger books it, in the fills' time order, whatever order they arrive in.
+
+    For code that books fills one at a time as they come (the ``limits`` check): a fill older than one already
+    booked (a trade made before midnight that recovery hands over after it; a DEX leg confirmed after the CEX
+    leg it preceded) is put in its place and the fills after it are matched again with :func:`steps`, so every
+    fill realizes what :class:`Ledger` (which replays the stored fills by ``ts_ns``) says it does. Fills with the
+    same ``ts_ns`` keep their arrival order (the store's). The newest ``kept`` fills are remembered to replay;
+    a fill older than every one of them is booked right after them (a restart's replay of the store places it
+    exactly).
+    """
+
+    __slots__ = ("position", "_base", "_fills", "_kept")
+
+    KEPT = 1_000
+    """How many of the newest fills are remembered to match again after a late one."""
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self.position = Position()
+        """The open lots now (the same object throughout: its lots change in place)."""
+        self._base = Position()
+        """The lots before the fills remembered."""
+        self._fills: list[tuple[Fill, str | None, Decimal]] = []
+        """The fills remembered, in time order: (fill, what its order closes, its net: :attr:`Step.net`)."""
+        self._kept = kept
+
+    def book(self, fill: Fill, closes: str | None = None) -> list[tuple[int, Decimal]]:
+        """Book ``fill`` (``closes``: what its order closes); returns ``(ts_ns, change of net)`` of each fill whose
+        realized PnL after fees this changed: ``fill``'s own net and, when later fills were booked before it, what
+        matching them again changed of theirs."""
+        fills = self._fills
+        at = len(fills)
+        while at and fills[at - 1][0].ts_ns > fill.ts_ns:
+            at -= 1
+        if at == len(fills):  # in time order: the lots as they are
+            step = next(steps([("", fill)], {("", fill.symbol): self.position}, _closing(fill, closes)))
+            fills.append((fill, closes, step.net))
+            changes = [(fill.ts_ns, step.net)]
+        else:
+            fills.insert(at, (fill, closes, ZERO))
+            changes = self._replay(at)
+        if len(fills) > self._kept:  # the oldest is forgotten into the base lots
+            old, old_closes, _ = fills.pop(0)
+            next(steps([("", old)], {("", old.symbol): self._base}, _closing(old, old_closes)))
+        return changes
+
+    def _replay(self, start: int) -> list[tuple[int, Decimal]]:
+        """Match every remembered fill again from the base lots; the changes of the nets from ``start`` on."""
+        book = copy.deepcopy(self._base)
+        names = {f.client_order_id: c for f, c, _ in self._fills if c is not None}
+        changes: list[tuple[int, Decimal]] = []
+        with localcontext(prec=EXACT_DIGITS):
+            symbol = self._fills[start][0].symbol
+            for i, step in enumerate(steps([("", f) for f, _, _ in self._fills], {("", symbol): book}, names)):
+                fill, closes, old = self._fills[i]
+                if step.net != old or i == start:
+                    self._fills[i] = (fill, closes, step.net)
+                    changes.append((fill.ts_ns, step.net - old))
+        self.position.lots, self.position.paid = book.lots, book.paid
+        return changes
+
+
+def _closing(fill: Fill, closes: str | None) -> dict[str, str]:
+    return {} if closes is None else {fill.client_order_id: closes}
+
+
 ALL = ""
 """The key of the curves of every strategy together in :func:`pnl_curves`."""
 
@@ -381,6 +448,27 @@ class MarketFigures:
         with localcontext(prec=EXACT_DIGITS):
             return self.realized - self.fees
 
+    def add(self, step: Step) -> None:
+        """Count one fill of this market (a :func:`steps` step): what :func:`market_figures` does with each, and
+        what code that books its own fills one at a time (the grid's ``/status``) does to show the same figures."""
+        fill = step.fill
+        with localcontext(prec=EXACT_DIGITS):
+            if is_trade(fill):
+                self.fills += 1
+            else:
+                self.fee_only += 1
+            self.round_trips += step.closed
+            self.realized += step.realized
+            if fill.side is Side.BUY:
+                self.bought += fill.qty
+            else:
+                self.sold += fill.qty
+            base, _ = split_symbol(fill.symbol)
+            if fee_in_quote(fill, base, step.quote) is None:
+                self.other_fees[fill.fee_asset] = self.other_fees.get(fill.fee_asset, ZERO) + fill.fee
+            else:
+                self.fees += step.fee
+
 
 @dataclass
 class StrategyFigures:
@@ -474,21 +562,7 @@ def _market_figures(fills: Iterable[tuple[str, Fill]], since_ns: int | None, mar
         fig = out.get(key)
         if fig is None:
             fig = out[key] = MarketFigures(step.strategy, fill.symbol, step.quote)
-        if is_trade(fill):
-            fig.fills += 1
-        else:
-            fig.fee_only += 1
-        fig.round_trips += step.closed
-        fig.realized += step.realized
-        if fill.side is Side.BUY:
-            fig.bought += fill.qty
-        else:
-            fig.sold += fill.qty
-        base, _ = split_symbol(fill.symbol)
-        if fee_in_quote(fill, base, step.quote) is None:
-            fig.other_fees[fill.fee_asset] = fig.other_fees.get(fill.fee_asset, ZERO) + fill.fee
-        else:
-            fig.fees += step.fee
+        fig.add(step)
     for (strategy, symbol), book in positions.items():
         if not book.held:
             continue

@@ -11,7 +11,8 @@ import pytest
 
 from bot import hookimpl
 from bot.api import Strategy
-from bot.domain import OrderIntent, OrderStatus, Side
+from bot.domain import Fill, Liquidity, OrderIntent, OrderStatus, Side
+from bot.ledger import Ledger
 from bot.store import MARKOUTS
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
@@ -414,3 +415,26 @@ def test_an_order_update_made_slot_by_slot_is_the_constructors():
                            filled_qty=order.filled_qty, avg_fill_price=avg, ts_ns=17, reason=reason)
         assert type(update) is OrderUpdate and update == made and hash(update) == hash(made)
         assert repr(update) == repr(made)
+
+
+async def test_an_orders_fee_is_the_ledgers_fee_for_its_fills_in_the_quote_asset(make_bot):
+    """The Orders page, its CSV and /api/v1/orders show an order's fee as /pnl counts its fills' fees: a fee paid
+    in the base asset at its fill's price, not added to a quote fee as if it were quote."""
+    from plugins.web.views import order_view
+
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    assert bot.strategies["s"].ctx.submit(intent("a-1", qty="1")) == "a-1"
+    await wait_for(lambda: bot.executor.order("a-1").exchange_order_id is not None, what="a-1 sent")
+    # two executions of the buy: the first pays its fee in USD, the second in BTC (a venue that takes a buy's fee
+    # from what it buys)
+    bot.executor.apply_fill(Fill("v", "BTC/USD", "a-1", "t1", Side.BUY, Decimal("100"), Decimal("0.5"),
+                                 Decimal("0.05"), "USD", Liquidity.TAKER, 1))
+    bot.executor.apply_fill(Fill("v", "BTC/USD", "a-1", "t2", Side.BUY, Decimal("100"), Decimal("0.5"),
+                                 Decimal("0.0005"), "BTC", Liquidity.TAKER, 2))
+    await wait_for(lambda: len(bot.store.fills()) == 2, what="both fills stored")
+    ledger_fees = Ledger(bot.store).strategy("s").fees["USD"]
+    assert ledger_fees == Decimal("0.1")  # 0.05 USD + 0.0005 BTC at 100
+    shown = order_view(bot.executor.order("a-1"))["fee"]  # the Orders page's "Fee" cell, the CSV's fee column
+    assert Decimal(shown) == ledger_fees, shown
+    await bot.executor.flush()
+    assert bot.store.get_order("a-1").fee == ledger_fees  # stored so, for a restart

@@ -383,3 +383,23 @@ def test_a_fee_only_entry_counts_in_fees_and_pnl_but_not_among_the_fills():
     assert (s.fills, s.fee_only) == (1, 1)
     [day] = daily(steps([("s", opened), ("s", fee_only)]))
     assert (day.fills, day.fees) == (1, fig.fees)
+
+
+def test_a_time_ordered_position_books_fills_arriving_in_any_order_as_the_ledger_replays_them():
+    import random
+
+    from bot.ledger import TimeOrderedPosition, steps
+
+    rng = random.Random(7)
+    fills = [Fill("v", "BTC/USD", f"o{i}", f"t{i}", rng.choice([Side.BUY, Side.SELL]), Decimal(rng.randint(90, 110)),
+                  Decimal(rng.randint(1, 3)), Decimal("0.01"), rng.choice(["USD", "BTC"]), Liquidity.TAKER, i)
+             for i in range(40)]
+    arrived = fills[:]
+    rng.shuffle(arrived)
+    book, nets = TimeOrderedPosition(), {}
+    for f in arrived:
+        for ts_ns, change in book.book(f):
+            nets[ts_ns] = nets.get(ts_ns, Decimal(0)) + change
+    ledger = {s.fill.ts_ns: s.net for s in steps(("s", f) for f in fills)}
+    assert {ts: net for ts, net in nets.items() if net} == {ts: net for ts, net in ledger.items() if net}
+    assert book.position.qty == sum((f.base_change for f in fills), Decimal(0))

@@ -25,7 +25,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    the row's update that names it.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
-   any residual still held valued at the CEX mid. Predicted vs realized and each leg's latency
+   any residual still held valued at the CEX mid (a leg whose fills are missing counts its order's
+   average price and its fee, in quote as the ledger counts it: :attr:`~bot.domain.Order.fee`).
+   Predicted vs realized and each leg's latency
    (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
    and an INFO alert gives the figures.
 
@@ -523,9 +525,8 @@ class ArbExecutions:
                 notional = leg.avg_price * leg.filled
                 cash += notional if leg.side is Side.SELL else -notional
                 order = self.ctx.order(leg.cid)
-                if order is not None and order.fee:
-                    asset = self.quote if leg.exchange == self.settings.cex else SOL
-                    cash -= self._fee_in_quote(order.fee, asset, leg.avg_price, ex.row.sol_price)
+                if order is not None:  # its fee is in quote already, as the ledger counts it (Order.fee)
+                    cash -= order.fee
             residual += leg.base_delta
         if residual != ZERO:
             mid = self._mid()

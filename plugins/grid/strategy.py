@@ -9,6 +9,11 @@ Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EP
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
 
+``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
+the same fills: "round trips" (fills that closed a lot: a sell filled in two parts is two), "realized", "fees" (in
+quote, then a fee paid in any other asset in that asset). "slots completed" is the grid's own count: slot cycles
+whose buy and sell both filled, however many fills each took.
+
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
 kept up to date by the last scan (the lowest waiting buy price, the highest waiting post-only
 sell price, the earliest retry time) and with the top of the range. The slots are scanned only
@@ -39,8 +44,9 @@ from bot.api import (
     OrderUpdate,
     Side,
     Strategy,
+    split_symbol,
 )
-from bot.api.ledger import Position, fee_in_quote, money, signed_money
+from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, money, signed_money, steps
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -95,11 +101,14 @@ class GridStrategy(Strategy):
         """Slots changed since they were last written: written with the next orders, or by _flush."""
         self._counts = {FREE: 0, PENDING: 0, LOCKED: 0}
         self._order_qty = ZERO
-        self._round_trips = 0
+        self._slots_completed = 0
+        """Slot cycles done (a slot's buy and its sell both filled, in however many fills): the grid's own count,
+        shown as "slots completed", not the ledger's round trips (fills that closed a lot)."""
         self._book = Position()
         """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
-        self._realized = ZERO
-        self._fees = ZERO
+        self._figures = MarketFigures(name, settings.symbol, split_symbol(settings.symbol)[1])
+        """The ledger's figures of this strategy's fills (round trips, realized, fees), counted as `/pnl` counts
+        them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps` step)."""
         self._counted: dict[str, set[str]] = {}
         """Trade ids already in ``_book``, per order: the slots' open orders (moved to ``_finished`` by ``_finish``)."""
         self._finished: dict[str, set[str]] = {}
@@ -143,7 +152,7 @@ class GridStrategy(Strategy):
         market = self._market = self.ctx.exchange(s.exchange).market(s.symbol)
         self._order_qty = market.round_qty(s.order_size)
         layout, rows = load_grid(self.ctx.store, self.name)
-        self._round_trips = sum(r.round_trips for r in rows)
+        self._slots_completed = sum(r.round_trips for r in rows)
         closes = self.ctx.store.closes(strategy=self.name)
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
@@ -350,8 +359,8 @@ class GridStrategy(Strategy):
         if fill.trade_id in seen:
             return
         seen.add(fill.trade_id)
-        self._realized += self._book.apply_fill(fill, closes)
-        self._fees += fee_in_quote(fill, self._rules.base, self._rules.quote) or ZERO
+        names = {} if closes is None else {order_id: closes}
+        self._figures.add(next(steps([(self.name, fill)], {(self.name, fill.symbol): self._book}, names)))
 
     def _closes_of(self, order_id: str) -> str | None:
         """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
@@ -499,12 +508,12 @@ class GridStrategy(Strategy):
         profit = slot.proceeds - slot.cost
         slot.round_trips += 1
         slot.profit += profit
-        self._round_trips += 1
+        self._slots_completed += 1
         quote = self._rules.quote
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
                           "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
-                          signed_money(profit, quote), self.name, money(self._realized, quote),
-                          money(self._fees, quote))
+                          signed_money(profit, quote), self.name, money(self._figures.realized, quote),
+                          self._fees_text())
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
         slot.opened_by = None
@@ -743,15 +752,20 @@ class GridStrategy(Strategy):
             "slots": f"{c[FREE]} free / {c[PENDING]} pending / {c[LOCKED]} locked",
             "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
                      f"{market.quote}",
-            "round trips": str(self._round_trips),
-            "realized": money(self._realized, market.quote),
-            "fees": money(self._fees, market.quote),
+            "slots completed": str(self._slots_completed),
+            "round trips": str(self._figures.round_trips),
+            "realized": money(self._figures.realized, market.quote),
+            "fees": self._fees_text(),
         }
         if self._shifting:
             out["state"] = "re-centring"
         elif self._excursion:
             out["state"] = "above range, holding"
         return out
+
+    def _fees_text(self) -> str:
+        """The fees as ``/pnl`` and ``arbot report`` show them: in quote, then any other asset's apart."""
+        return fees_text(StrategyFigures(self.name, [self._figures]))
 
     def chart_levels(self, symbol: str) -> list[Decimal]:
         """The grid's price levels on ``/chart price``: every slot's buy price and the top sell price."""

@@ -26,9 +26,9 @@ from bot.api.kit import Pool, PoolError
 from bot.api.ledger import (
     EXACT_DIGITS,
     Position,
+    TimeOrderedPosition,
     amount,
     day_start_ns,
-    fee_in_quote,
     lot_mark,
     next_day_start_ns,
 )
@@ -64,10 +64,11 @@ class Limits(RiskCheck):
     Per-order limits (order value, position, open orders, orders per minute, notional caps) veto
     the order: nothing is breached. Loss limits are watched on every fill, with the ledger's
     accounting (:mod:`bot.ledger`: lots per strategy and market, the lot a closing order names else
-    FIFO, fees apart): a day's realized loss beyond ``max_daily_loss`` (or a strategy's own limit),
-    or equity ``max_drawdown`` below its peak, runs ``action`` once and stores and alerts the trip
-    with its figures. Orders that could take the day's loss past its limit if they all filled are
-    vetoed before that can happen.
+    FIFO, fees apart, fills matched in time order and a fill counted in the day it was made, however
+    late it arrives: :class:`~bot.ledger.TimeOrderedPosition`): a day's realized loss beyond
+    ``max_daily_loss`` (or a strategy's own limit), or equity ``max_drawdown`` below its peak, runs
+    ``action`` once and stores and alerts the trip with its figures. Orders that could take the day's
+    loss past its limit if they all filled are vetoed before that can happen.
     """
 
     Settings = LimitsSettings
@@ -75,8 +76,8 @@ class Limits(RiskCheck):
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
         s: LimitsSettings = settings
-        self._books: dict[tuple[str, str], Position] = {}
-        """(strategy, symbol) -> the strategy's open lots in that market, as the ledger keeps them."""
+        self._books: dict[tuple[str, str], TimeOrderedPosition] = {}
+        """(strategy, symbol) -> the strategy's open lots in that market, as the ledger keeps them (in time order)."""
         self._closes: dict[str, str | None] = {}
         """Client order id -> the one whose lot it closes (:attr:`OrderIntent.closes`, None for none), as the ledger
         matches fills: the accepted orders not final yet (at most CLOSES_KEPT), oldest first."""
@@ -107,6 +108,8 @@ class Limits(RiskCheck):
         """Loss limits breached today (a breach runs the action once)."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
+        self._day_start_ns = 0
+        """When the day of :attr:`_day_net` began: a fill made before it is not today's, however late it came."""
         self._strategy_loss = {k: Decimal(v) for k, v in s.strategy_max_daily_loss.items()}
         self._strategy_notional = {k: Decimal(v) for k, v in s.strategy_max_position_notional.items()}
 
@@ -116,10 +119,10 @@ class Limits(RiskCheck):
         now = self.ctx.clock.time_ns()
         s: LimitsSettings = self.settings
         self._next_reset_ns = next_day_start_ns(now, s.timezone, s.daily_reset_at)
-        day_start = day_start_ns(now, s.timezone, s.daily_reset_at)
+        self._day_start_ns = day_start_ns(now, s.timezone, s.daily_reset_at)
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
-            self._book_fill(strategy, fill, closes.get(fill.client_order_id), today=fill.ts_ns >= day_start)
+            self._book_fill(strategy, fill, closes.get(fill.client_order_id))
         # a stored peak is the peak, below the realized total too (a trip restarts it at the equity then); a quote
         # with none starts from its realized total
         self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
@@ -148,6 +151,7 @@ class Limits(RiskCheck):
             self._day_net.clear()
             self._strategy_day_net.clear()
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
+            self._day_start_ns = day_start_ns(now_ns, self.settings.timezone, self.settings.daily_reset_at)
             self._next_reset_ns = next_day_start_ns(now_ns, self.settings.timezone, self.settings.daily_reset_at)
 
     # --- fills and prices ----------------------------------------------------------------------
@@ -171,20 +175,28 @@ class Limits(RiskCheck):
             self._closes.pop(update.client_order_id, None)
 
     @_exact
-    def _book_fill(self, strategy: str, fill: Fill, closes: str | None, today: bool = True) -> Decimal:
+    def _book_fill(self, strategy: str, fill: Fill, closes: str | None) -> None:
+        """Book ``fill`` as the ledger does: in its time order (fills booked after it matched again) and in the day
+        it was made (:attr:`_day_start_ns`), so today's figures are those of ``/pnl day`` whatever order fills
+        arrive in, and the same after a restart rebuilt them from the store."""
         quote = self._quote_of(fill.symbol)
-        book = self._books.get((strategy, fill.symbol))
-        if book is None:
-            book = self._books[(strategy, fill.symbol)] = Position()
-        fee = fee_in_quote(fill, split_symbol(fill.symbol)[0], quote)
-        net = book.apply_fill(fill, closes) - (fee or ZERO)
+        ordered = self._books.get((strategy, fill.symbol))
+        if ordered is None:
+            ordered = self._books[(strategy, fill.symbol)] = TimeOrderedPosition()
+        day_start = self._day_start_ns
+        total = today = ZERO
+        for ts_ns, change in ordered.book(fill, closes):
+            total += change
+            if ts_ns >= day_start:
+                today += change
+        book = ordered.position
         key3 = (strategy, fill.exchange, fill.symbol)
         self._positions[key3] = self._positions.get(key3, ZERO) + fill.base_change
-        self._realized_total[quote] = self._realized_total.get(quote, ZERO) + net
-        if today:
-            self._day_net[quote] = self._day_net.get(quote, ZERO) + net
+        self._realized_total[quote] = self._realized_total.get(quote, ZERO) + total
+        if today or fill.ts_ns >= day_start:
+            self._day_net[quote] = self._day_net.get(quote, ZERO) + today
             key = (strategy, quote)
-            self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + net
+            self._strategy_day_net[key] = self._strategy_day_net.get(key, ZERO) + today
         self._marks.setdefault((fill.exchange, fill.symbol), fill.price)
         symbol = fill.symbol
         held = self._held_books.setdefault(symbol, {})
@@ -197,7 +209,6 @@ class Limits(RiskCheck):
             if not held:
                 del self._held_books[symbol]
         self._remark(symbol)  # the book changed, and a first fill may have made the symbol's first mark
-        return net
 
     def _remark(self, symbol: str) -> None:
         """Mark the held books of ``symbol`` again and move their quote's unrealized sum by what changed (in the
@@ -447,7 +458,7 @@ class Limits(RiskCheck):
                     if o_price is not None:
                         orders.setdefault((o.strategy, o.symbol), []).append((o.side, o.remaining_qty, o_price))
             orders.setdefault((intent.strategy, intent.symbol), []).append((intent.side, intent.qty, price))
-            bound = sum((worst_loss(self._books.get(key, Position()), legs, s.fee_bps_bound)
+            bound = sum((worst_loss(self._book(key), legs, s.fee_bps_bound)
                          for key, legs in orders.items()), ZERO)
             if loss + bound > limit:
                 who = f"strategy {strategy}'s" if strategy else "the"
@@ -455,6 +466,11 @@ class Limits(RiskCheck):
                 return (f"{who} day's loss could reach {loss + bound} {quote} (realized {loss}, open orders and "
                         f"this one up to {bound}); {key} is {limit}")
         return None
+
+    def _book(self, key: tuple[str, str]) -> Position:
+        """The open lots of (strategy, symbol), empty when it has none."""
+        ordered = self._books.get(key)
+        return ordered.position if ordered is not None else Position()
 
     # --- /risk ---------------------------------------------------------------------------------
 

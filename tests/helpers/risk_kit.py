@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot import hookimpl
 from bot.api import Notifier, Strategy
+from bot.clock import ManualClock
 from bot.domain import BookUpdate, Fill, Liquidity, OrderIntent, Side
 
 _trade_ids = itertools.count(1)
@@ -56,7 +57,12 @@ def intent(strategy: str, side: Side, qty: str, price: str, cid: str | None = No
     return OrderIntent(strategy, exchange, symbol, side, Decimal(qty), Decimal(price), client_order_id=cid)
 
 
-def fill(cid: str, side: Side, qty: str, price: str, fee: str = "0", ts_ns: int = 0, symbol: str = "BTC/USD",
+MADE_NS = ManualClock().time_ns()
+"""When :func:`fill`'s fills are made by default: the test clock's start, so they are today's on a ManualClock
+as the ledger and the limits date a fill (by its ``ts_ns``)."""
+
+
+def fill(cid: str, side: Side, qty: str, price: str, fee: str = "0", ts_ns: int = MADE_NS, symbol: str = "BTC/USD",
          exchange: str = "v") -> Fill:
     return Fill(exchange, symbol, cid, f"t{next(_trade_ids)}", side, Decimal(price), Decimal(qty), Decimal(fee),
                 symbol.split("/")[1], Liquidity.TAKER, ts_ns)

@@ -55,7 +55,7 @@ async def test_round_trips_keep_memory_bounded_and_the_ledgers_realized_pnl(make
     counted, finished, closes = memory(grid)
     assert counted <= 3 and finished <= KEPT and closes == 3
     assert grid.status()["round trips"] == str(rounds)
-    assert grid._realized == ledger_realized(ctx, fills) == 10 * rounds
+    assert grid._figures.realized == ledger_realized(ctx, fills) == 10 * rounds
     assert grid.status()["realized"] == f"{10 * rounds}.00 USD"
 
     # a late fill of a sell finished long ago (its entries are gone): matched to the lot its order names
@@ -71,7 +71,7 @@ async def test_round_trips_keep_memory_bounded_and_the_ledgers_realized_pnl(make
     grid.on_fill(late)
     grid.on_fill(late)  # delivered twice: counted once
     fills.append(late)
-    assert grid._realized == ledger_realized(ctx, fills) == 10 * rounds + 4
+    assert grid._figures.realized == ledger_realized(ctx, fills) == 10 * rounds + 4
 
 
 async def test_a_restart_counts_the_stored_history_once_and_keeps_only_the_open_orders(make_grid, ctx, store,
@@ -89,15 +89,15 @@ async def test_a_restart_counts_the_stored_history_once_and_keeps_only_the_open_
 
     again = restart()
     grid2 = await make_grid(context=again, post_only=False)
-    assert grid2._realized == grid._realized == ledger_realized(ctx, fills) == 500
+    assert grid2._figures.realized == grid._figures.realized == ledger_realized(ctx, fills) == 500
     counted, finished, closes = memory(grid2)
     assert counted == 1 and finished <= KEPT and closes == 3  # g-1-1's trade ids; three open orders
     assert grid2._closes["g-2-2"] == "g-2-1"
 
     grid2.on_fill(fills[-1])  # the open buy's stored fill, delivered again: not counted twice
     lots = sum((lot.qty for lot in grid2._book.lots), D(0))
-    assert lots == D("1.5") and grid2._realized == 500
+    assert lots == D("1.5") and grid2._figures.realized == 500
     grid2.on_market(again.book("124.99", "125.01"))
     await cycle(grid2, again, 20, fills)  # and it goes on with the same figures
-    assert grid2._realized == ledger_realized(ctx, fills) == 700
+    assert grid2._figures.realized == ledger_realized(ctx, fills) == 700
     assert memory(grid2)[1] <= KEPT

@@ -42,8 +42,9 @@ async def start(make_bot, limits: str, clock=None):
 
 
 def round_trip(lim, strategy: str, buy: str, sell: str, fee: str = "0", qty: str = "1") -> None:
-    lim.on_fill(strategy, fill("x", Side.BUY, qty, buy))
-    lim.on_fill(strategy, fill("x", Side.SELL, qty, sell, fee=fee))
+    now = lim.ctx.clock.time_ns()  # made now: today's
+    lim.on_fill(strategy, fill("x", Side.BUY, qty, buy, ts_ns=now))
+    lim.on_fill(strategy, fill("x", Side.SELL, qty, sell, fee=fee, ts_ns=now))
 
 
 async def test_daily_loss_trips_one_cent_past_the_limit_not_at_it(make_bot):
@@ -115,7 +116,7 @@ async def test_the_day_resets_at_the_configured_time_in_its_time_zone(make_bot):
     assert lim.status()["daily loss USD"] == "10.00 / 10.00"
     assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "1", "100")) is not None  # opening: no loss
     clock.advance(1)  # 06:30:00 in Berlin
-    lim.on_fill("s", fill("x", Side.SELL, "1", "100"))  # closes at cost: the new day starts at 0
+    lim.on_fill("s", fill("x", Side.SELL, "1", "100", ts_ns=clock.time_ns()))  # at cost: the new day starts at 0
     assert lim.status()["daily loss USD"] == "0.00 / 10.00"
     round_trip(lim, "s", "100", "90.01")
     assert not trips(bot)
