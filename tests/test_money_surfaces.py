@@ -16,6 +16,7 @@ from bot.report import fees_text
 from bot.settings import parse_settings
 
 Q = Decimal("0.987654321")  # 9-decimal base size, as a DEX swap's
+T0 = ManualClock().time_ns()  # the fills are made today, on the clock the limits check reads
 
 def dex_price(quote: str) -> Decimal:
     with localcontext(prec=50):
@@ -29,8 +30,8 @@ def arb_round_trips(loss: bool = False) -> list[tuple[str, Fill]]:
     out = []
     for i, quote in enumerate(("101.234567", "102.345678")):
         dex_side, cex_side = (Side.BUY, Side.SELL) if loss else (Side.SELL, Side.BUY)
-        out.append(("arb", fill(f"c{i}", cex_side, Decimal("100.01"), 10 * i + 1, exchange="cex")))
-        out.append(("arb", fill(f"d{i}", dex_side, dex_price(quote), 10 * i + 2)))
+        out.append(("arb", fill(f"c{i}", cex_side, Decimal("100.01"), T0 + 10 * i + 1, exchange="cex")))
+        out.append(("arb", fill(f"d{i}", dex_side, dex_price(quote), T0 + 10 * i + 2)))
     return out
 
 def execution_results(fills: list[tuple[str, Fill]]) -> list[ExecutionResult]:
