@@ -111,7 +111,8 @@ class ExecutorSettings:
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    timezone: str = option("UTC", help="IANA time zone for daily jobs, e.g. Europe/Berlin")
+    timezone: str = option("UTC", help="IANA time zone of the bot's one day (/pnl day, the daily summary, the web's "
+                                       "today, the limits' daily loss) and of daily jobs, e.g. Europe/Berlin")
     reconcile_every_s: float = option(30.0, ge=0.1, le=86_400, help="how often orders and strategies are reconciled")
     balance_snapshot_every_s: float = option(300.0, ge=1, le=7 * 86_400, help="how often balances are stored")
     daily_summary_at: dt.time = option(dt.time(0, 0), help='time of the daily summary alert, "HH:MM"')

@@ -451,7 +451,9 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
     """Build ``cls`` (a dataclass) from a TOML table; append every problem to ``issues``.
 
     Returns the instance, or None when there were problems. Keys in ``ignore`` are skipped
-    (the host's own keys in a plugin's table, such as ``type``). ``owner`` (``plugin "x"``) names
+    (the host's own keys in a plugin's table, such as ``type``). A key the class names in its
+    ``REMOVED_KEYS`` class attribute (key -> what to do instead) is refused with that fix, not as an
+    unknown key. ``owner`` (``plugin "x"``) names
     whose code raised when the class's own ``__post_init__`` or ``validate()`` fails: a config issue
     at ``path``, not a traceback.
     """
@@ -460,13 +462,16 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
         return None
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    removed: Mapping[str, str] = getattr(cls, "REMOVED_KEYS", {})
     before = len(issues)
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key in ignore:
             continue
         if key not in fields:
-            issues.append(ConfigIssue(_join(path, key), "unknown key" + did_you_mean(key, fields)))
+            instead = removed.get(key)
+            issues.append(ConfigIssue(_join(path, key), f"removed: {instead}" if instead is not None
+                                      else "unknown key" + did_you_mean(key, fields)))
             continue
         f = fields[key]
         tp = hints[f.name]

@@ -238,6 +238,19 @@ def test_bad_timezone(registry):
                    'got "Mars/Olympus"']
 
 
+def test_a_removed_key_is_refused_with_its_fix_not_as_unknown(registry):
+    @dataclasses.dataclass(frozen=True)
+    class Moved:
+        REMOVED_KEYS = {"zone": "set [scheduler] timezone instead"}
+        symbol: str = option("BTC/USD", help="market")
+
+    registry.components["strategy"]["moved"] = Registered("moved", type("M", (Strategy,), {"Settings": Moved}),
+                                                          "test")
+    out = problems('[strategies.m]\ntype = "moved"\nzone = "UTC"\nsymbl = "x"\n', registry)
+    assert out == ["strategies.m.zone: removed: set [scheduler] timezone instead",
+                   'strategies.m.symbl: unknown key; did you mean "symbol"?']
+
+
 def commented_tables(text: str) -> dict[str, dict]:
     """The commented-out ``# [section.name]`` tables of a config file, uncommented and parsed."""
     import re

@@ -118,8 +118,8 @@ class Limits(RiskCheck):
     async def start(self) -> None:
         now = self.ctx.clock.time_ns()
         s: LimitsSettings = self.settings
-        self._next_reset_ns = next_day_start_ns(now, s.timezone, s.daily_reset_at)
-        self._day_start_ns = day_start_ns(now, s.timezone, s.daily_reset_at)
+        self._next_reset_ns = next_day_start_ns(now, self._timezone(), s.daily_reset_at)
+        self._day_start_ns = day_start_ns(now, self._timezone(), s.daily_reset_at)
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id))
@@ -151,8 +151,14 @@ class Limits(RiskCheck):
             self._day_net.clear()
             self._strategy_day_net.clear()
             self._tripped = {t for t in self._tripped if t[0] != "daily"}
-            self._day_start_ns = day_start_ns(now_ns, self.settings.timezone, self.settings.daily_reset_at)
-            self._next_reset_ns = next_day_start_ns(now_ns, self.settings.timezone, self.settings.daily_reset_at)
+            zone = self._timezone()
+            self._day_start_ns = day_start_ns(now_ns, zone, self.settings.daily_reset_at)
+            self._next_reset_ns = next_day_start_ns(now_ns, zone, self.settings.daily_reset_at)
+
+    def _timezone(self) -> str:
+        """The bot's time zone (``[scheduler] timezone``): the limits' day is the one ``/pnl day``, the daily
+        summary and the web's "today" count, not a day of their own."""
+        return self.ctx.operator.timezone
 
     # --- fills and prices ----------------------------------------------------------------------
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from types import MappingProxyType
+from typing import ClassVar, Literal
 
 from bot.api import option
 
@@ -20,6 +21,13 @@ def _positive(text: str) -> bool:
 
 @dataclass(frozen=True)
 class LimitsSettings:
+    REMOVED_KEYS: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "timezone": "the daily loss's day is the bot's day, in [scheduler] timezone, as /pnl day, the daily summary "
+                    "and the web's \"today\" count it (one day for one trader); set the zone there and delete this "
+                    "key (daily_reset_at is read in that zone)",
+    })
+    """Keys of earlier versions, refused with what to do instead."""
+
     # --- per order: vetoed before it is sent ---------------------------------------------
     max_order_notional: Decimal | None = option(None, gt=0, help="largest order value, in the quote currency")
     max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol on any one exchange "
@@ -46,8 +54,9 @@ class LimitsSettings:
                          "exceed it if they all filled are vetoed")
     strategy_max_daily_loss: dict[str, str] = option(
         {}, help='per-strategy daily loss limit (quote), e.g. { "btc-grid" = "50" }; a breach pauses only it')
-    daily_reset_at: dt.time = option(dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM"')
-    timezone: str = option("UTC", help='IANA time zone of daily_reset_at, e.g. "Europe/Berlin"')
+    daily_reset_at: dt.time = option(
+        dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM" in the bot\'s [scheduler] timezone '
+                            '(the default, midnight, makes it the day of /pnl day and the daily summary)')
     fee_bps_bound: Decimal = option(
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
@@ -68,8 +77,4 @@ class LimitsSettings:
             for name, text in getattr(self, key).items():
                 if not _positive(text):
                     problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'))
-        try:
-            zoneinfo.ZoneInfo(self.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            problems.append(("timezone", f'expected an IANA time zone such as "UTC", got "{self.timezone}"'))
         return problems

@@ -103,6 +103,16 @@ def test_bad_per_symbol_limit_is_named():
         'risk.limits.positions.BTC/USD: expected a decimal number > 0 such as "0.5", got "lots"']
 
 
+def test_a_timezone_of_its_own_is_refused_naming_the_key_and_the_fix():
+    """The limits' day is the bot's ([scheduler] timezone): a second zone would give the trader two days."""
+    issues: list[ConfigIssue] = []
+    assert parse_settings(LimitsSettings, {"timezone": "UTC"}, "risk.limits", issues) is None
+    [issue] = issues
+    assert issue.path == "risk.limits.timezone"
+    assert issue.problem.startswith("removed: the daily loss's day is the bot's day, in [scheduler] timezone")
+    assert "set the zone there and delete this key" in issue.problem
+
+
 @pytest.mark.parametrize("key", ["max_order_notional", "max_position"])
 def test_limits_must_be_positive(key):
     issues: list[ConfigIssue] = []

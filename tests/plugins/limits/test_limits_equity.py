@@ -24,7 +24,8 @@ def make_limits() -> Limits:
     issues: list[ConfigIssue] = []
     settings = parse_settings(LimitsSettings, {"max_drawdown": Decimal("1000000000")}, "risk.limits", issues)
     assert not issues
-    ctx = SimpleNamespace(clock=ManualClock(), pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
+    ctx = SimpleNamespace(clock=ManualClock(), operator=SimpleNamespace(timezone="UTC"),
+                          pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
                           kill=lambda reason: None, order=lambda cid: None)
     return Limits("limits", settings, ctx)
 

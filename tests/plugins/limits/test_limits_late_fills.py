@@ -29,7 +29,8 @@ def limits(clock: ManualClock, stored: list[tuple[str, Fill]]):
     issues: list = []
     settings = parse_settings(LimitsSettings, {"max_daily_loss": Decimal("100")}, "risk.limits", issues)
     assert not issues
-    ctx = SimpleNamespace(clock=clock, pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
+    ctx = SimpleNamespace(clock=clock, operator=SimpleNamespace(timezone="UTC"),
+                          pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
                           kill=lambda reason: None, order=lambda cid: None,
                           store=SimpleNamespace(fills=lambda: list(stored), closes=dict),
                           bus=SimpleNamespace(subscribe=lambda *a, **k: None),

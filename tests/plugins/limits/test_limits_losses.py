@@ -105,12 +105,14 @@ async def test_a_resting_order_counts_against_the_loss_limit(make_bot):
     assert ctx.submit(intent("s", Side.SELL, "0.01", "94")) is None  # 10.06
 
 
-async def test_the_day_resets_at_the_configured_time_in_its_time_zone(make_bot):
+async def test_the_day_resets_at_the_configured_time_in_the_bots_time_zone(make_bot):
     berlin = zoneinfo.ZoneInfo("Europe/Berlin")
     just_before = dt.datetime(2026, 7, 1, 6, 29, 59, tzinfo=berlin)  # 04:29:59 UTC
     clock = ManualClock(int(just_before.timestamp()) * 1_000_000_000)
-    bot = await start(make_bot, 'max_daily_loss = "10"\ndaily_reset_at = "06:30"\ntimezone = "Europe/Berlin"\n',
-                      clock)
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(BASE + '[scheduler]\ntimezone = "Europe/Berlin"\n[risk.limits]\nmax_daily_loss = "10"\n'
+                         'daily_reset_at = "06:30"\n', extra=PLUGINS, clock=clock)
     lim = risk_check(bot, "limits")
     round_trip(lim, "s", "100", "90")
     assert lim.status()["daily loss USD"] == "10.00 / 10.00"
@@ -120,6 +122,37 @@ async def test_the_day_resets_at_the_configured_time_in_its_time_zone(make_bot):
     assert lim.status()["daily loss USD"] == "0.00 / 10.00"
     round_trip(lim, "s", "100", "90.01")
     assert not trips(bot)
+
+
+async def test_the_day_is_the_bots_day_on_risk_and_pnl_day(make_bot):
+    """With only ``[scheduler] timezone`` set, a loss at 23:30 in New York (04:30 UTC the next day) is in the
+    same day on /risk as on /pnl day: the limits' day is the bot's, not a UTC one of its own."""
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    evening = dt.datetime(2026, 1, 15, 18, 0, tzinfo=new_york)  # 23:00 UTC
+    clock = ManualClock(int(evening.timestamp()) * 1_000_000_000)
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(BASE + '[scheduler]\ntimezone = "America/New_York"\n[risk.limits]\nmax_daily_loss = "100"\n',
+                         extra=PLUGINS, clock=clock)
+    lim = risk_check(bot, "limits")
+
+    def round_trip_stored(buy: str, sell: str) -> None:
+        now = clock.time_ns()
+        for f in (fill("x", Side.BUY, "1", buy, ts_ns=now), fill("x", Side.SELL, "1", sell, ts_ns=now)):
+            bot.store.insert_fill(f, "s")
+            lim.on_fill("s", f)
+
+    round_trip_stored("100", "95")  # 18:00 New York, 23:00 UTC
+    clock.advance(5.5 * 3600)  # 23:30 New York, 04:30 UTC on the 16th: the same day in New York
+    round_trip_stored("100", "97")
+    pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"]
+    assert pnl_day == Decimal("-8")
+    assert lim.status()["daily loss USD"] == "8.00 / 100.00"
+    assert bot.operator.risk()[0].usage["max_daily_loss.USD"].used == -pnl_day
+    clock.advance(3600)  # 00:30 New York: a new day on both
+    round_trip_stored("100", "100")
+    assert lim.status()["daily loss USD"] == "0.00 / 100.00"
+    assert bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"] == 0
 
 
 async def test_per_strategy_loss_limit_pauses_only_that_strategy(make_bot):

@@ -44,7 +44,8 @@ def make_limits() -> Limits:
                                                "fee_bps_bound": FEE_BPS}, "risk.limits", issues)
     assert not issues
     tripped = []
-    ctx = SimpleNamespace(clock=ManualClock(), pause=lambda names, reason: tripped.append(reason) or [],
+    ctx = SimpleNamespace(clock=ManualClock(), operator=SimpleNamespace(timezone="UTC"),
+                          pause=lambda names, reason: tripped.append(reason) or [],
                           record_trip=lambda *a, **k: None, kill=lambda reason: None)
     return Limits("limits", settings, ctx)
 
