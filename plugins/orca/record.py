@@ -187,10 +187,17 @@ class OrcaRecorder:
         from .exchange import OrcaExchange
 
         settings = _settings(options)
-        published: list[Any] = []
+        pools_published = 0
+
+        def publish(event: Any) -> None:
+            # counted, not kept: each event is already a line of the recording, and a recording left running
+            # for days must hold no more than it did after its first minute
+            nonlocal pools_published
+            if isinstance(event, PoolUpdate):
+                pools_published += 1
+
         ctx = SimpleNamespace(name=EXCHANGE, log=logging.getLogger("arbot.exchange.orca"),
-                              clock=SimpleNamespace(time_ns=time.time_ns),
-                              bus=SimpleNamespace(publish=published.append))
+                              clock=SimpleNamespace(time_ns=time.time_ns), bus=SimpleNamespace(publish=publish))
         exchange = OrcaExchange(EXCHANGE, settings, ctx)  # type: ignore[arg-type]
         lines = 0
 
@@ -206,8 +213,7 @@ class OrcaRecorder:
             await stop.wait()
         finally:
             await exchange.stop()
-        pools = sum(1 for e in published if isinstance(e, PoolUpdate))
-        return (f"messages={lines} pools_published={pools} bad_accounts={exchange.bad_accounts} "
+        return (f"messages={lines} pools_published={pools_published} bad_accounts={exchange.bad_accounts} "
                 f"stale_notifications={exchange.stale_notifications} "
                 f"markets={','.join(settings.pools)}")
 

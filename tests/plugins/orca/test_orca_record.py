@@ -4,6 +4,7 @@ into exactly the pool states the live orca venue published; the commands end to 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 
@@ -85,6 +86,37 @@ async def test_a_recorded_pool_replays_into_the_states_the_live_venue_published(
     assert [str(e.state) for e in replayed if isinstance(e, FeedStatus)] == ["resyncing", "live"]
     assert OrcaRecorder().replay((raw for _, raw in read_recording(path)), RecordOptions(symbols=[])).splitlines()[1] \
         .startswith(f"SOL/USDC: slot {pools[-1].slot} tick {moved} mid ")
+
+
+async def test_a_long_recording_keeps_no_published_pool_in_memory(node):
+    """`arbot record` counts what the venue publishes and writes it out; it keeps none of it: a recording left
+    running for a day holds what it held after its first minute (the summary's counts alone)."""
+    await put_pool(node, TICK)
+    settings = OrcaSettings(rpc_urls=[node.url], ws_urls=[node.ws_url], pools={"SOL/USDC": WHIRLPOOL},
+                            reconnect_initial_s=0.02, reconnect_max_s=0.2, request_timeout_s=2.0, start_timeout_s=10.0)
+    lines: list[str] = []
+    stop = asyncio.Event()
+    recording = asyncio.create_task(OrcaRecorder().record(RecordOptions(symbols=["SOL/USDC"], settings=settings),
+                                                          lines.append, stop))
+    try:
+        await wait_for(lambda: sum('"published"' in raw for raw in lines) == 1, 10, "the recorder's first pool")
+
+        def pool_updates_alive() -> int:
+            gc.collect()
+            return sum(1 for o in gc.get_objects() if isinstance(o, PoolUpdate))
+
+        before = pool_updates_alive()
+        notifications = 2_000
+        for k in range(1, notifications + 1):
+            await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + k)))
+        await wait_for(lambda: sum('"published"' in raw for raw in lines) == notifications + 1, 60,
+                       "every notification's pool")
+        kept = pool_updates_alive() - before
+        assert kept <= 1, f"{kept} more PoolUpdates held after {notifications} notifications"
+    finally:
+        stop.set()
+        summary = await recording
+    assert f"pools_published={notifications + 1} " in summary
 
 
 def test_a_replay_asked_for_a_pool_the_recording_lacks_names_what_it_has(tmp_path):
