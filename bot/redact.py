@@ -1,4 +1,4 @@
-"""Defence in depth: resolved secret values are masked in every log line and alert.
+"""Defence in depth: resolved secret values are masked in every log line, alert and command reply.
 
 Secrets are references in config and `Secret.reveal()` is called only where a value is used, so
 no code path should print one; this catches the one that does (an exception text quoting a
