@@ -28,6 +28,10 @@ table of the bots (their answer, and the ``summary`` cells of their ``Reply.data
 summed exactly from their ``totals``, then each bot's own answer under its name. The routed call is
 audited here with its targets and every bot's outcome; each bot audits its own part. Without a link,
 ``all`` means this bot alone. A call another bot forwarded (``via``) is never routed again.
+
+Secrets: every reply that :meth:`CommandTable.dispatch` and :meth:`CommandTable.confirm` return has every
+known secret masked (:func:`masked`, with :data:`bot.redact.REDACTOR`), so no transport, and no fleet link
+answering another bot, has to mask it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -45,6 +49,7 @@ from .clock import Clock
 from .config import BOT_NAME, CommandSettings
 from .ledger import fleet_totals
 from .plugins import Registered
+from .redact import REDACTOR
 from .report import fee_sums_text
 from .units import moneys
 
@@ -218,6 +223,11 @@ class CommandTable:
 
     async def dispatch(self, caller: Caller, name: str, args: list[str], *, via: str = "",
                        confirmed: bool = False) -> Reply:
+        """Run ``/name args`` for ``caller``, or refuse it, or ask for a confirmation (see
+        :meth:`bot.api.CommandDispatcher.dispatch`); the reply comes back :func:`masked`."""
+        return masked(await self._dispatch(caller, name, args, via=via, confirmed=confirmed))
+
+    async def _dispatch(self, caller: Caller, name: str, args: list[str], *, via: str, confirmed: bool) -> Reply:
         name = name.lstrip("/").lower()
         if confirmed and not via:
             raise ValueError("confirmed=True is only for a call forwarded by another bot (via=...)")
@@ -252,7 +262,10 @@ class CommandTable:
     async def confirm(self, caller: Caller, token: str) -> Reply:
         """Run a command waiting for confirmation: same transport and user, once, before it expires. A press
         refused by the rate limit (or a role lowered since) leaves the confirmation unused: it may be pressed
-        again in time."""
+        again in time. The reply comes back :func:`masked`."""
+        return masked(await self._confirm(caller, token))
+
+    async def _confirm(self, caller: Caller, token: str) -> Reply:
         pending = self._pending.get(token)
         name = pending.name if pending else "confirm"
         args = pending.args if pending else []
@@ -447,6 +460,22 @@ class CommandTable:
         now = self._clock.monotonic()
         for token in [t for t, p in self._pending.items() if now > p.expires + 3600]:
             del self._pending[token]
+
+
+def masked(reply: Reply) -> Reply:
+    """``reply`` with every known secret masked in its title, rows, text and data (a copy; ``reply`` itself when
+    nothing is to be masked).
+
+    Every reply leaves through :meth:`CommandTable.dispatch` or :meth:`CommandTable.confirm`: a chat transport's
+    (first-party or not), ``arbot ctl``'s, and a fleet link's answer to another bot. Masking here, once, covers
+    them all, whatever a command put in its reply (a venue's error text quoting a key, a failed strategy's
+    exception). The image of a reply (a chart) is not read."""
+    parts = (reply.title, reply.rows, reply.text, reply.data)
+    clean = REDACTOR.redact_data(parts)
+    if clean is parts:
+        return reply
+    title, rows, text, data = clean
+    return replace(reply, title=title, rows=rows, text=text, data=data)
 
 
 def _totals_text(summed: dict[str, dict[str, Decimal]]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Defence in depth: resolved secret values are masked in every log line and alert.
+"""Defence in depth: resolved secret values are masked in every log line, alert and command reply.
 
 Secrets are references in config and `Secret.reveal()` is called only where a value is used, so
 no code path should print one; this catches the one that does (an exception text quoting a
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 MASK = "***"
@@ -66,6 +68,40 @@ class Redactor(logging.Filter):
                     data = {**data, name: clean}
         return data
 
+    def redact_data(self, value: Any) -> Any:
+        """JSON-shaped data (strings, numbers, mappings, lists and tuples of them; a command's reply, a status) as it
+        may leave: every known secret masked in its strings (a mapping's keys too), in a copy; ``value`` itself when
+        there is nothing to mask. Another object's text (``str(value)``) replaces it when it holds a secret.
+
+        Cheap when nothing is to be masked: the strings are joined and searched once, and only data that holds a
+        secret is walked again to build the copy."""
+        if not (self._values or self._url_passwords):
+            return value
+        texts: list[str] = []
+        _texts_of(value, texts)
+        joined = "\n".join(texts)
+        if self.redact(joined) is joined:  # str.replace ran nowhere: no secret in any string
+            return value
+        return self._masked(value)
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if value is None or isinstance(value, (bool, int, float, Decimal)):
+            return value
+        if isinstance(value, Mapping):
+            items = [(self._masked(k), self._masked(v)) for k, v in value.items()]
+            changed = any(k is not k0 or v is not v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True))
+            return dict(items) if changed else value
+        if isinstance(value, (list, tuple)):
+            parts = [self._masked(v) for v in value]
+            if all(p is v for p, v in zip(parts, value, strict=True)):
+                return value
+            return parts if isinstance(value, list) else tuple(parts)
+        text = str(value)
+        clean = self.redact(text)
+        return clean if clean is not text else value
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self._values or self._url_passwords:
             message = record.getMessage()
@@ -80,6 +116,23 @@ class Redactor(logging.Filter):
 
 
 REDACTOR = Redactor()
+
+
+def _texts_of(value: Any, into: list[str]) -> None:
+    """Every string in ``value`` (see :meth:`Redactor.redact_data`), appended to ``into``."""
+    if isinstance(value, str):
+        into.append(value)
+    elif value is None or isinstance(value, (bool, int, float, Decimal)):
+        return
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _texts_of(key, into)
+            _texts_of(item, into)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _texts_of(item, into)
+    else:
+        into.append(str(value))
 
 # user:PASSWORD@host as SQLAlchemy's make_url reads it: the password runs from the ":" after the user to the
 # "@" before the host, "/", "?" and "#" included; an "@" too, as urllib reads one (to the last "@" followed by

@@ -21,12 +21,13 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
 * :data:`REDACTOR`, which masks every known secret (each resolved ``env:``/``file:`` value, the store
-  URL's password) in text: the host passes log lines and alerts through it, and a plugin serves what it
-  sends to clients through ``REDACTOR.redact(text)`` (as the web console does with every answer and
-  event), an event's data through ``REDACTOR.redact_event(data)`` (its text fields only, for the bus
-  path: as the stream and the fleet bus do); :func:`add_url`, which makes the passwords and keys of a
-  configured URL (``user:password@``, ``?api-key=``) known to it (call it for each URL of your settings
-  when your component starts), and :func:`safe_url`, a URL with them masked;
+  URL's password) in text: the host passes log lines, alerts and command replies through it, and a plugin
+  serves what it sends to clients through ``REDACTOR.redact(text)`` (as the web console does with every
+  answer and event), an event's data through ``REDACTOR.redact_event(data)`` (its text fields only, for
+  the bus path: as the stream and the fleet bus do), other JSON-shaped data through
+  ``REDACTOR.redact_data(value)`` (as the fleet's heartbeat status is); :func:`add_url`, which makes the
+  passwords and keys of a configured URL (``user:password@``, ``?api-key=``) known to it (call it for each
+  URL of your settings when your component starts), and :func:`safe_url`, a URL with them masked;
 * events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
   event as a dict, Decimals as exact strings, enums as values) and :func:`jsonable` (any value);
 * :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and

@@ -358,7 +358,8 @@ class NatsFleet(FleetLink):
     # --- heartbeats and members -----------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """This bot's status summary: what the heartbeat carries and ``members()`` shows for it."""
+        """This bot's status summary: what the heartbeat carries and ``members()`` shows for it, every known secret
+        masked (a failed strategy's state quotes its exception, which may quote a venue's request)."""
         op = self.op
         now = op.now_ns()
         today = op.pnl(since_ns=op.period_start_ns("day"))
@@ -367,7 +368,7 @@ class NatsFleet(FleetLink):
         def money(values: dict[str, Any]) -> dict[str, str]:
             return {asset: str(v) for asset, v in sorted(values.items())}
 
-        return {
+        return REDACTOR.redact_data({
             "bot": self.name, "instance": self.instance, "mode": op.mode, "configured_mode": op.configured_mode,
             "started_ns": op.started_ns,
             "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
@@ -382,7 +383,7 @@ class NatsFleet(FleetLink):
                        "age_ms": None if f.data_ns is None else max(0, now - f.data_ns) // 1_000_000}
                       for f in op.feed_health()],
             "link": self.stats(),
-        }
+        })
 
     def stats(self) -> dict[str, Any]:
         """The link's counters: connected, published, buffered (in the outbox now), dropped, malformed, relayed."""

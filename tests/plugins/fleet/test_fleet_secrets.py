@@ -1,21 +1,27 @@
 """Credentials: a nats-server that requires a password; the password never reaches a log line, an alert or the bus;
-a known secret in an event's text (an order's reason quoting a venue's request) is masked on the bus."""
+a known secret in an event's text (an order's reason quoting a venue's request), in a command's reply and in a
+heartbeat's status is masked on the bus."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from decimal import Decimal
 from types import SimpleNamespace
 
+import nats
 import pytest
 
-from bot.api import Secret
+from bot.api import Caller, Secret
 from bot.api.kit import to_data
 from bot.domain import OrderStatus, OrderUpdate
 from plugins.fleet import running_link
 from plugins.fleet.link import NatsFleet
+from plugins.fleet.wire import command_subject, request
+from tests.helpers import secret_kit
 from tests.helpers.nats_server import NatsServer
+from tests.helpers.secret_kit import KEY, MASKED
 from tests.helpers.waiting import wait_for
 
 PASSWORD = "Fl33tPassw0rd-xyz"
@@ -114,3 +120,38 @@ def test_fleet_order_event_masks_a_known_secret_in_the_reason(monkeypatch):
     _, payload = NatsFleet._encoded(SimpleNamespace(name="vps-1"), ("order", 1, 1, update, to_data))
     assert key.encode() not in payload, payload
     assert b"apikey=***" in payload
+
+
+@pytest.mark.parametrize("command", ["rejects", "strategies", "status"])
+async def test_a_fleet_command_reply_on_the_wire_masks_a_known_secret(nats_server, fleet_bot, monkeypatch, command):
+    """What a bot answers another bot (or ``arbot fleet``) over NATS: a plugin's command quoting an order's reason,
+    and a strategy failed on it, as ``/strategies`` and ``/status`` show it. Read raw off the bus: the asking side
+    is not the one that may mask it (it need not know this bot's secrets)."""
+    secret_kit.know_the_key(monkeypatch)
+    bot = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "cli:alice" = "admin" }\n',
+                          toml=secret_kit.TOML, extra=[("secret-kit", secret_kit.plugin)])
+    await wait_for(lambda: running_link(bot.operator).stats()["connected"], timeout_s=20, what="the bot on NATS")
+    await secret_kit.reject_an_order(bot)
+    nc = await nats.connect(nats_server.url)
+    try:
+        answer = await nc.request(command_subject("grid-1"),
+                                  request(Caller("cli", "alice", None), "cli", command, [], False), timeout=10)
+    finally:
+        await nc.close()
+    assert json.loads(answer.data)["ok"] is True
+    assert KEY.encode() not in answer.data and MASKED.encode() in answer.data, answer.data
+
+
+async def test_a_bots_heartbeat_status_masks_a_known_secret(nats_server, fleet_bot, monkeypatch):
+    """The status every heartbeat publishes (and the KV bucket keeps): a strategy's state quoting a venue's error."""
+    secret_kit.know_the_key(monkeypatch)
+    front = await fleet_bot("front", nats_server.url, toml="")
+    bot = await fleet_bot("grid-1", nats_server.url, toml=secret_kit.TOML, extra=[("secret-kit", secret_kit.plugin)])
+    await secret_kit.reject_an_order(bot)
+
+    def heard() -> str:
+        member = {m.name: m for m in front.operator.fleet.members()}.get("grid-1")
+        return member.status.get("strategies", {}).get("s", {}).get("state", "") if member else ""
+
+    await wait_for(lambda: heard().startswith("failed"), timeout_s=20, what="front to hear grid-1's failed strategy")
+    assert KEY not in heard() and MASKED in heard(), heard()
