@@ -387,7 +387,7 @@ def order_values(order: Order) -> dict[str, Any]:
         symbol=order.symbol, side=order.side.value, order_type=order.order_type.value, tif=order.tif.value,
         post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
         exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
-        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=order.reason,
+        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=REDACTOR.redact(order.reason),
         created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes,
     )
 
@@ -408,7 +408,8 @@ def _order_changes(o: Order, bot: str | None = None) -> dict[str, Any]:
     """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``, and ``bot`` if given)."""
     changes = {"client_order_id": o.client_order_id, "status": o.status.value,
                "exchange_order_id": o.exchange_order_id, "filled_qty": o.filled_qty,
-               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": o.reason, "updated_ns": o.updated_ns}
+               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": REDACTOR.redact(o.reason),
+               "updated_ns": o.updated_ns}
     if bot is not None:
         changes["bot"] = bot
     return changes
@@ -933,8 +934,8 @@ class Store:
         with self.session() as s:
             s.add(RiskEventRow(
                 bot=self.bot, ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy,
-                exchange=exchange, symbol=symbol, action=action, reason=reason,
-                details=json.dumps(details or {}, default=str),
+                exchange=exchange, symbol=symbol, action=action, reason=REDACTOR.redact(reason),
+                details=REDACTOR.redact(json.dumps(details or {}, default=str)),
             ))
 
     def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
@@ -968,8 +969,9 @@ class Store:
         """Insert or update one transfer (its intent is saved before anything is sent)."""
         with self.session() as s:
             fields = {key: getattr(transfer, key) for key in (
-                "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref", "reason",
+                "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref",
                 "created_ns", "updated_ns")}
+            fields["reason"] = REDACTOR.redact(transfer.reason)
             row = s.get(TransferRow, (self.bot, transfer.transfer_id))
             if row is None:
                 row = TransferRow(bot=self.bot, transfer_id=transfer.transfer_id, status=transfer.status.value,
@@ -995,11 +997,14 @@ class Store:
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(AuditRow(bot=self.bot, ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id,
-                           chat_id=chat_id, role=role, command=command, args=args, outcome=outcome))
+                           chat_id=chat_id, role=role, command=command, args=REDACTOR.redact(args),
+                           outcome=REDACTOR.redact(outcome)))
 
     def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
-        values = [{**row, "bot": self.bot} for row in rows]
+        redact = REDACTOR.redact
+        values = [{**row, "bot": self.bot, "args": redact(row["args"]), "outcome": redact(row["outcome"])}
+                  for row in rows]
         if values:
             with self.engine.begin() as conn:
                 conn.execute(insert(table_of(AuditRow)), values)
