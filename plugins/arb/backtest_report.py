@@ -406,7 +406,9 @@ def _opportunities_markdown(f: BacktestFigures, heading: str) -> list[str]:
 
 
 def _stale_markdown(run: BacktestRun) -> list[str]:
-    stale = {name: status["stale inputs"] for name, status in run.status.items() if "stale inputs" in status}
+    from .strategy import STALE_INPUTS_FACT
+
+    stale = {name: status[STALE_INPUTS_FACT] for name, status in run.status.items() if STALE_INPUTS_FACT in status}
     if not stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
         return []
     return ["Decisions skipped for stale input (never an opportunity): "

@@ -180,7 +180,8 @@ def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs
     report = json.loads((tmp_path / "one" / "run-001" / "report.json").read_text())
     row, every_pair = one.rows[0], report["sections"]["arb"]
     # the row's net PnL is sol-arb's (the swept strategy): so are its executions, captured PnL, capture rate and error
-    assert row.executions == int(report["strategies"]["sol-arb"]["status"]["executed"]) < every_pair["executions"]
+    executed = int(report["strategies"]["sol-arb"]["status"]["executed this run"])
+    assert row.executions == executed < every_pair["executions"]
     assert row.in_quote("USDC").net == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
     assert row.in_quote("USDC").capture_rate != every_pair["pnl"]["capture_rate"]
     assert row.in_quote("USDC").captured != Decimal(every_pair["pnl"]["captured"])
