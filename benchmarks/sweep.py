@@ -52,8 +52,8 @@ def main() -> None:
           "take the rest)")
     print(f"same table both ways   : {'yes' if same else 'NO'}")
     best = one.rows[0]
-    print(f"best: {', '.join(f'{k}={v}' for k, v in best.params)} captured "
-          + ", ".join(f"{f.captured:.2f} {f.quote}" for f in best.quotes))
+    print(f"best: {', '.join(f'{k}={v}' for k, v in best.params)} net realized "
+          + ", ".join(f"{f.net:.2f} {f.quote}" for f in best.quotes))
     print(f"RESULT sweep combinations={len(one.rows)} steps={args.steps} workers={many.workers} "
           f"one_s={one.wall_s:.2f} many_s={many.wall_s:.2f} speedup={speedup:.2f} "
           f"cores_busy_one={one.cpu_s / one.wall_s:.2f} cores_busy_many={many.cpu_s / many.wall_s:.2f} "

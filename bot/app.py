@@ -265,6 +265,9 @@ class Bot:
         self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")
         self.bus.subscribe(Fill, self.executor.apply_fill, owner="executor")
         self.bus.subscribe(OrderReport, self.executor.handle_report, owner="executor")
+        stored = {"store": self.store, "limit": self.opportunities.keep}
+        self.opportunities.seed([o for _, found in self.plugins.call_each("stored_opportunities", stored)
+                                 for o in found or []])
         self.bus.subscribe(Opportunity, self.opportunities.on_opportunity, owner="opportunities")
         self.markouts.subscribe(self.bus, self.portfolio)
 

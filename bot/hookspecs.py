@@ -21,7 +21,19 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:
-    from .api import Command, Exchange, ExecutionView, Job, Notifier, Operator, Reply, RiskCheck, Service, Strategy
+    from .api import (
+        Command,
+        Exchange,
+        ExecutionView,
+        Job,
+        Notifier,
+        Operator,
+        Opportunity,
+        Reply,
+        RiskCheck,
+        Service,
+        Strategy,
+    )
     from .backtest.contract import BacktestRun, ReportSection
     from .store import Store
 
@@ -162,6 +174,19 @@ def executions(store: Store, strategy: str | None, since_ns: int | None, until_n
     created in ``[since_ns, until_ns)`` (bounds None: open), of ``strategy`` if given, newest first,
     as :class:`~bot.api.ExecutionView`; None when you have none (as when your tables are missing:
     :meth:`Store.has_table`). Read only.
+    """
+
+
+@hookspec
+def stored_opportunities(store: Store, limit: int) -> list[Opportunity] | None:
+    """Hand over the newest opportunities your strategies stored before this run, to show after a restart.
+
+    Called once when the bot starts (its store open, before any strategy starts), with the bot's store: return
+    at most ``limit`` of the :class:`~bot.api.Opportunity` events your strategies published and stored, newest
+    first, as they were published. The host puts them in the list of the latest opportunities
+    (``Operator.opportunities``: ``/opportunities`` and the web console), so a restart does not show "none
+    yet" while stored rows exist; newer ones arriving on the bus push them out. None when you store none (your
+    tables may be missing: :meth:`Store.has_table`). Read only.
     """
 
 

@@ -2,7 +2,7 @@
 
 Amounts stay exact: a :class:`~decimal.Decimal` becomes its string (``"30001.50"``), never a float;
 enums become their values, dataclasses dicts, tuples lists; times stay integer ns. Public through
-:mod:`bot.api.kit` (:func:`to_data`, :func:`jsonable`).
+:mod:`bot.api.kit` (:func:`to_data`, :func:`jsonable`, :func:`fill_data`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .domain import FillApplied
 
 
 def jsonable(value: Any) -> Any:
@@ -55,3 +58,11 @@ def to_data(event: Any) -> dict[str, Any]:
             value = jsonable(value)
         out[name] = value
     return out
+
+
+def fill_data(applied: FillApplied) -> dict[str, Any]:
+    """An applied fill as every wire sends it: the strategy whose order filled, then the fill's fields.
+
+    The stream's ``fills`` channel, the fleet bus's ``fill`` events and the web console's ``fills`` events all
+    send this, so a client splits fills and fees per strategy the same way on each."""
+    return {"strategy": applied.strategy, **to_data(applied.fill)}

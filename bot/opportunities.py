@@ -1,4 +1,7 @@
-"""The latest arbitrage opportunities seen on the bus, kept in memory for ``/opportunities``."""
+"""The latest arbitrage opportunities seen on the bus, kept in memory for ``/opportunities``.
+
+At start the list begins with the newest ones stored before this run (the ``stored_opportunities`` hook), so
+a restart shows what was seen rather than "none yet"."""
 
 from __future__ import annotations
 
@@ -37,7 +40,14 @@ class OpportunityLog:
     """A bounded buffer of the newest :class:`Opportunity` events (a bus subscriber; O(1) per event)."""
 
     def __init__(self, keep: int = 50):
+        self.keep = keep
         self._latest: deque[Opportunity] = deque(maxlen=keep)
+
+    def seed(self, stored: list[Opportunity]) -> None:
+        """Start from opportunities stored before this run (plugins' ``stored_opportunities``, several plugins'
+        lists together, each newest first): the newest ``keep`` of them, kept in time order."""
+        for opportunity in sorted(stored, key=lambda o: o.ts_ns)[-self.keep:]:
+            self._latest.append(opportunity)
 
     def on_opportunity(self, opportunity: Opportunity) -> None:
         self._latest.append(opportunity)

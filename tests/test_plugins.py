@@ -182,3 +182,30 @@ async def test_plugin_errors_are_kept_with_resolved_secrets_masked(make_bot, mon
     [served] = [p.errors for p in bot.operator.plugins() if p.name == "leaky"]
     assert served and all(KEY not in e and "api_key=***" in e for e in served), served
     assert all(KEY not in a.message for a in alerts)
+
+
+async def test_stored_opportunities_start_the_hosts_list_newest_kept_and_a_raising_plugin_is_named(make_bot):
+    from decimal import Decimal
+
+    from bot.api import Opportunity
+
+    def stored(ts_ns: int) -> Opportunity:
+        return Opportunity("old-arb", "SOL/USDC", "a", "b", Decimal(100), Decimal(101), Decimal(1), Decimal(50), ts_ns)
+
+    class keeper:
+        @staticmethod
+        @hookimpl
+        def stored_opportunities(store, limit):
+            return [stored(ts) for ts in range(100, 100 - limit - 5, -1)]  # newest first, more than kept
+
+    class broken:
+        @staticmethod
+        @hookimpl
+        def stored_opportunities(store, limit):
+            raise RuntimeError("no table")
+
+    bot = await make_bot("[exchanges.paper]\nsymbols = [\"BTC/USD\"]\n", extra=[("keeper", keeper), ("broken", broken)])
+    latest = bot.operator.opportunities(100)
+    assert [o.ts_ns for o in latest] == list(range(100, 50, -1))  # the newest 50, newest first
+    [errors] = [p.errors for p in bot.operator.plugins() if p.name == "broken"]
+    assert any("stored_opportunities raised RuntimeError: no table" in e for e in errors), errors

@@ -29,7 +29,8 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   passwords and keys of a configured URL (``user:password@``, ``?api-key=``) known to it (call it for each
   URL of your settings when your component starts), and :func:`safe_url`, a URL with them masked;
 * events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
-  event as a dict, Decimals as exact strings, enums as values) and :func:`jsonable` (any value);
+  event as a dict, Decimals as exact strings, enums as values), :func:`fill_data` (an applied fill with its
+  strategy, as the stream, the fleet bus and the web console send it) and :func:`jsonable` (any value);
 * :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and
   its secrets resolved, for a plugin's own ``arbot`` subcommand (no bot running);
 * console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from ..domain import Pool, PoolError, PoolLiquidityError, SwapEstimate
     from ..exact import PrecisionError, from_units, to_units
     from ..feed import ReconnectingFeed, StateCallback
-    from ..jsonable import jsonable, to_data
+    from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, fit, format_ts
     from ..outbox import Outbox
@@ -80,7 +81,8 @@ _WHERE = {
     "PollingVenue": "bot.venue", "DeadManSwitch": "bot.venue", "OrderMemory": "bot.venue",
     "ReadStats": "bot.recording_stats",
     "MAX_JSON_DEPTH": "bot.jsonlimits", "TooDeep": "bot.jsonlimits", "loads_limited": "bot.jsonlimits",
-    "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "read_plugin_settings": "bot.pluginconfig",
+    "jsonable": "bot.jsonable", "to_data": "bot.jsonable", "fill_data": "bot.jsonable",
+    "read_plugin_settings": "bot.pluginconfig",
     "TokenLease": "bot.standby", "Topic": "bot.bus",
 }
 __all__ = [
@@ -112,6 +114,7 @@ __all__ = [
     "Topic",
     "add_url",
     "colour_wanted",
+    "fill_data",
     "fit",
     "format_ts",
     "from_units",

@@ -87,8 +87,9 @@ def _cmd_sweep(args: argparse.Namespace, path: Path | None) -> int:
         for f in row.quotes:
             extra = (f" (tuning {money(f.tune, f.quote)}, rest {money(f.rest, f.quote)})"
                      if f.tune is not None and f.rest is not None else "")
-            figures.append(f"captured {money(f.captured, f.quote)}{extra}, max drawdown "
-                           f"{money(f.max_drawdown, f.quote)}")
+            captured = "" if f.captured is None else f", captured {money(f.captured, f.quote)} (arbitrage)"
+            figures.append(f"net realized {money(f.net, f.quote)}{extra}, max drawdown "
+                           f"{money(f.max_drawdown, f.quote)}{captured}")
         print(f"{f'{rank}.' if ranked else '-'} {params}: " + ("; ".join(figures) or "no PnL"))
     print(f"table: {result.table_md}  {result.table_json}" + (f"  {result.chart}" if result.chart else ""))
     return 0

@@ -4,9 +4,16 @@
 table of ``key = [values]``) runs one backtest per combination, in worker processes (one per core by
 default), each in its own ``run-NNN/`` directory with its own report, and writes one table
 (``sweep.md``, ``sweep.json``) ranked by the net realized PnL the ledger gives the swept strategies
-("captured"), with the max drawdown of their summed curve, their fills, and when an ``arb`` section
-is there their arbitrage's executions, capture rate and prediction error (the section of the swept
-strategies' run alone: sweeping one pair of three shows that pair's), and a chart (``sweep.png``).
+("net realized PnL", ``net``: each run's report's ``net`` of them), with the max drawdown of their summed
+curve, their fills, and when an ``arb`` section is there their arbitrage's captured PnL, executions,
+capture rate and prediction error (the section of the swept strategies' run alone: sweeping one pair of
+three shows that pair's), and a chart (``sweep.png``).
+
+Two PnL figures, two names, each the one the run's report gives it: **net realized PnL** is the ledger's
+(FIFO lots; a fee in a third asset, a DEX's SOL network fee on JUP/USDC, is not in it; a residual left
+unhedged is an open lot, not realized), **captured PnL** the arb section's (the sum of the executions'
+own realized PnL: a residual valued at the CEX mid when its execution finished, a SOL fee at the SOL price
+its opportunity was priced with), which the capture rate next to it divides. They differ by exactly those.
 
 Every figure is per quote asset: when the swept strategies' PnL is in several (SOL/USDC and
 SOL/USDT), each quote has its own columns (``quotes`` in a JSON row), never a sum, and the table is
@@ -218,22 +225,25 @@ class QuoteFigures:
     """A row's figures in one quote asset: the swept strategies' PnL there, and their arbitrage's."""
 
     quote: str
-    captured: Decimal
-    """Net realized PnL of the swept strategies (the ledger's), in ``quote``."""
+    net: Decimal
+    """Net realized PnL of the swept strategies (the ledger's: the report's ``net``), in ``quote``."""
     max_drawdown: Decimal
+    captured: Decimal | None = None
+    """Their arbitrage's captured PnL (the arb section's: the executions' realized PnL), None without one."""
     capture_rate: str | None = None
     prediction_error: str | None = None
     """Mean absolute difference between an execution's predicted and realized PnL (quote), from the arb section."""
     tune: Decimal | None = None
-    """Walk-forward: captured in the tuning part (up to the split)."""
+    """Walk-forward: net realized PnL in the tuning part (up to the split)."""
     rest: Decimal | None = None
-    """Walk-forward: captured in the rest (after the split)."""
+    """Walk-forward: net realized PnL in the rest (after the split)."""
     rest_drawdown: Decimal | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "captured": exact(self.captured), "max_drawdown": exact(self.max_drawdown),
-            "capture_rate": self.capture_rate, "prediction_error_abs_mean": self.prediction_error,
+            "net": exact(self.net), "max_drawdown": exact(self.max_drawdown),
+            "captured": None if self.captured is None else exact(self.captured), "capture_rate": self.capture_rate,
+            "prediction_error_abs_mean": self.prediction_error,
         }  # fmt: skip
         if self.tune is not None and self.rest is not None and self.rest_drawdown is not None:
             out["walk_forward"] = {"tune": exact(self.tune), "rest": exact(self.rest),
@@ -275,7 +285,7 @@ def ranking_quote(rows: Sequence[Row]) -> str | None:
 
 
 def build_rows(outcomes: Sequence[Outcome], strategies: Sequence[str], walk_forward: float | None) -> list[Row]:
-    """One row per combination, ranked by captured PnL (tuning part's when walk-forward) in the rows' quote asset,
+    """One row per combination, ranked by net realized PnL (tuning part's when walk-forward) in the rows' quote asset,
     ties by combination; in combination order when the swept strategies' PnL is in several quotes."""
     rows = []
     with localcontext(prec=EXACT_DIGITS):
@@ -287,7 +297,7 @@ def build_rows(outcomes: Sequence[Outcome], strategies: Sequence[str], walk_forw
 
     def ranked(r: Row) -> tuple[Decimal, int]:
         f = r.in_quote(quote)
-        return -(f.tune if f.tune is not None else f.captured), r.index
+        return -(f.tune if f.tune is not None else f.net), r.index
 
     return sorted(rows, key=ranked)
 
@@ -309,16 +319,18 @@ def _row(o: Outcome, strategies: Sequence[str], walk_forward: float | None) -> R
     figures = []
     for quote in quotes:
         curve = combined_curve(o.curves, strategies, quote)
-        captured = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
+        net = sum((o.net.get(name, {}).get(quote, Decimal(0)) for name in strategies), Decimal(0))
         tune = rest = rest_dd = None
         if walk_forward is not None:
             split_ns = o.start_ns + int((o.end_ns - o.start_ns) * walk_forward)
             tune = value_at(curve, split_ns)
-            rest = captured - tune
+            rest = net - tune
             rest_dd = pnl_curve_drawdown([(ts, v - tune) for ts, v in curve if ts > split_ns])
         section = arb.get(quote, {})
+        captured = (section.get("pnl") or {}).get("captured")
         figures.append(QuoteFigures(
-            quote=quote, captured=captured, max_drawdown=pnl_curve_drawdown(curve),
+            quote=quote, net=net, max_drawdown=pnl_curve_drawdown(curve),
+            captured=None if captured is None else Decimal(captured),
             capture_rate=(section.get("pnl") or {}).get("capture_rate"),
             prediction_error=((section.get("prediction_error") or {}).get("abs_quote") or {}).get("mean"),
             tune=tune, rest=rest, rest_drawdown=rest_dd,
@@ -342,14 +354,17 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
     for quote in quotes:
         unit = f" ({quote})" if len(quotes) > 1 else ""
         head += [f"tuning part{unit}", f"the rest{unit}"] if wf else []
-        head += [f"captured PnL{unit}", f"capture rate{unit}", f"prediction error (mean abs){unit}",
-                 f"max drawdown{unit}"]
+        head += [f"net realized PnL{unit}", f"max drawdown{unit}", f"captured PnL{unit}", f"capture rate{unit}",
+                 f"prediction error (mean abs){unit}"]
     head += ["executions", "fills"]
     lines = [
         "# Parameter sweep",
         "",
         f"{scenario}; {len(rows)} combinations of " + ", ".join(f"`{a.key}` ({', '.join(a.values)})" for a in axes)
-        + f"; figures of {', '.join(strategies)} from the ledger (net realized PnL after fees).",
+        + f"; figures of {', '.join(strategies)}: net realized PnL and max drawdown from the ledger (after fees, "
+        "as each run's report shows them per strategy); captured PnL, capture rate and prediction error from the "
+        "run's Arbitrage section (the executions' own realized PnL: a residual valued at the mid, a fee in a "
+        "third asset at its execution's price, so it differs from the net by those).",
         "",
     ]
     if len(quotes) > 1:
@@ -381,17 +396,18 @@ def render_markdown(rows: Sequence[Row], axes: Sequence[Axis], strategies: Seque
             f = r.in_quote(quote)
             if wf:
                 cells += [money(f.tune or ZERO, quote), money(f.rest or ZERO, quote)]
-            cells += [money(f.captured, quote), _rate(f.capture_rate),
-                      "-" if f.prediction_error is None else money(Decimal(f.prediction_error), quote),
-                      money(f.max_drawdown, quote)]
+            cells += [money(f.net, quote), money(f.max_drawdown, quote),
+                      "-" if f.captured is None else money(f.captured, quote), _rate(f.capture_rate),
+                      "-" if f.prediction_error is None else money(Decimal(f.prediction_error), quote)]
         cells += ["-" if r.executions is None else str(r.executions), str(r.fills)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Each run's own report: `run-NNN/report.md`.", "", "![captured PnL per combination](sweep.png)", ""]
+    lines += ["", "Each run's own report: `run-NNN/report.md`.", "", "![net realized PnL per combination](sweep.png)",
+              ""]
     return "\n".join(lines)
 
 
 def sweep_chart_png(rows: Sequence[Row], walk_forward: bool, width_px: int = 1000, height_px: int = 500) -> bytes:
-    """Captured PnL per combination, in table order (tuning part and rest stacked when walk-forward): one panel
+    """Net realized PnL per combination, in table order (tuning part and rest stacked when walk-forward): one panel
     per quote asset, each on its own axis."""
     import io
 
@@ -416,7 +432,7 @@ def sweep_chart_png(rows: Sequence[Row], walk_forward: bool, width_px: int = 100
             axes.bar(xs, tune, color="#2166ac", label="tuning part")
             axes.bar(xs, rest, bottom=tune, color="#e08214", label="the rest (out of sample)")
         else:
-            axes.bar(xs, [float(f.captured) for f in figures], color="#2166ac", label="captured PnL")
+            axes.bar(xs, [float(f.net) for f in figures], color="#2166ac", label="net realized PnL")
         axes.plot(xs, [-float(f.max_drawdown) for f in figures], "v", color="#b2182b",
                   label="max drawdown (negative)")
         axes.axhline(0, color="#7f7f7f", linewidth=0.8)

@@ -59,6 +59,14 @@ def executions(store, strategy, since_ns, until_ns, limit):
 
 
 @hookimpl
+def stored_opportunities(store, limit):
+    """The newest opportunities the arb strategies stored, for ``/opportunities`` after a restart."""
+    from .records import stored_opportunities as stored
+
+    return stored(store, limit)
+
+
+@hookimpl
 def report_sections(store):
     """``arbot report``: opportunities and executions per arb strategy, predicted vs realized PnL."""
     from .records import summary

@@ -15,7 +15,13 @@ Definitions, also written into the report:
 * **tradable**: taken, or missed with a positive predicted net PnL for a reason of execution
   rather than of the edge (stale input, observe mode, paused, cooldown, risk veto, inventory; see
   ``TRADABLE_MISSES``): the trades a perfect executor would have made;
-* **capture rate** = captured PnL (sum of realized PnL of the ``ExecutionResult``s) / the sum of
+* **captured PnL** = the sum of the realized PnL of the ``ExecutionResult``s: each execution's own
+  figure, a residual left unhedged valued at the CEX mid when it finished and a fee in a third asset
+  (a DEX's SOL network fee on JUP/USDC) at the SOL price its opportunity was priced with. Not the
+  ledger's net realized PnL of the strategy (the host's table, and a sweep's "net realized PnL"),
+  which leaves a residual as an open lot and a third-asset fee out of the net: the two differ by
+  exactly those, and a sweep shows each under its own name;
+* **capture rate** = captured PnL / the sum of
   predicted net PnL of the tradable opportunities (a taken one counts with the prediction its
   ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
 * **prediction error** per execution = realized - predicted PnL; its absolute value in quote and
@@ -400,7 +406,9 @@ def _opportunities_markdown(f: BacktestFigures, heading: str) -> list[str]:
 
 
 def _stale_markdown(run: BacktestRun) -> list[str]:
-    stale = {name: status["stale inputs"] for name, status in run.status.items() if "stale inputs" in status}
+    from .strategy import STALE_INPUTS_FACT
+
+    stale = {name: status[STALE_INPUTS_FACT] for name, status in run.status.items() if STALE_INPUTS_FACT in status}
     if not stale:  # a decision skipped for a stale book or pool publishes no opportunity: the strategy counts them
         return []
     return ["Decisions skipped for stale input (never an opportunity): "
@@ -419,7 +427,8 @@ def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
     return [
         f"{heading} Captured PnL",
         "",
-        f"- captured (realized, net of fees): **{money(f.captured_pnl, q)}** over {f.executions} executions",
+        f"- captured (the executions' own realized PnL, net of fees): **{money(f.captured_pnl, q)}** over "
+        f"{f.executions} executions",
         f"- predicted for those executions: {money(f.predicted_pnl, q)}",
         f"- predicted for every tradable opportunity: {money(f.tradable_predicted_pnl, q)}",
         f"- capture rate: **{rate}**",
@@ -440,5 +449,8 @@ DEFINITIONS = (
     "An opportunity is one opportunity id; taken when acted on (or executed), missed otherwise, with the",
     "reason of its latest event. Tradable: taken, or missed with a positive predicted net PnL for a reason",
     "of execution rather than of the edge (" + ", ".join(sorted(TRADABLE_MISSES)) + ").",
+    "Captured PnL = the sum of the executions' own realized PnL (a residual left unhedged valued at the CEX mid when",
+    "its execution finished, a fee in a third asset at the SOL price it was priced with); the strategies' net PnL",
+    "above is the ledger's (a residual an open lot, a third-asset fee apart), so the two differ by exactly those.",
     "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
 )

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from sqlalchemy import Table
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.api import ExecutionLeg, ExecutionView, split_symbol
+from bot.api import ExecutionLeg, ExecutionView, Opportunity, split_symbol
 from bot.api.ledger import amount, significant
 from bot.api.storage import Store, money
 
@@ -163,6 +163,24 @@ def opportunities(store: Store, strategy: str | None = None, limit: int = 50) ->
         if strategy is not None:
             q = q.where(ArbOpportunityRow.strategy == strategy)
         return list(s.exec(q.order_by(col(ArbOpportunityRow.id).desc()).limit(limit)).all())
+
+
+def stored_opportunities(store: Store, limit: int) -> list[Opportunity] | None:
+    """The newest ``limit`` stored opportunities of the store's bot, newest first, as the strategy published them
+    (``edge_bps`` is the stored ``net_bps``); None when the tables are missing."""
+    if not stored_here(store):
+        return None
+    own = own_strategies(store)
+    with store.session() as s:
+        q = select(ArbOpportunityRow)
+        if own is not None:
+            q = q.where(col(ArbOpportunityRow.strategy).in_(own))
+        rows = list(s.exec(q.order_by(col(ArbOpportunityRow.id).desc()).limit(limit)).all())
+    return [Opportunity(strategy=r.strategy, symbol=r.symbol, buy_exchange=r.buy_exchange,
+                        sell_exchange=r.sell_exchange, buy_price=r.buy_price, sell_price=r.sell_price, qty=r.qty,
+                        edge_bps=r.net_bps, ts_ns=r.ts_ns, acted=r.acted, opportunity_id=r.opportunity_id,
+                        costs=tuple((name, Decimal(value)) for name, value in json.loads(r.costs or "{}").items()),
+                        net_pnl=r.net_pnl, reason=r.reason) for r in rows]
 
 
 class ExecutionRecord(SimpleNamespace):

@@ -58,6 +58,8 @@ from .records import costs_json, insert_opportunities
 from .settings import SOL, ArbSettings
 
 FLUSH_EVERY_S = 0.2
+STALE_INPUTS_FACT = "stale inputs this run"
+"""The ``/status`` fact counting decisions skipped for a stale input (the backtest report reads it)."""
 """How often queued opportunity rows are written."""
 ROWS_PER_WRITE = 32
 """Most opportunity rows one write stores (~0.3 ms); more queued are written by the next write, one loop turn later
@@ -529,15 +531,17 @@ class ArbStrategy(Strategy):
     # --- reporting ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, str]:
+        """The facts of ``/status``. Counts are this run's and say so: ``arbot report`` and ``/arb`` count every
+        stored row, and an unlabelled "executed 0" after a restart would read as none ever."""
         c, ex = self.counts, self.executions
         facts = {
-            "opportunities": str(c["opportunities"]),
-            "stale inputs": str(c["stale"]),
+            "opportunities this run": str(c["opportunities"]),
+            STALE_INPUTS_FACT: str(c["stale"]),
         }
         if ex is not None:
-            facts["executed"] = str(ex.done_count)
+            facts["executed this run"] = str(ex.done_count)
             if ex.refused_count:
-                facts["refused"] = str(ex.refused_count)
+                facts["refused this run"] = str(ex.refused_count)
             facts["realized this run"] = (f"{signed_money(ex.realized_total, self.quote)} over the executions "
                                           f"(predicted {signed_money(ex.predicted_total, self.quote)})")
             if ex.current:

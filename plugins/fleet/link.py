@@ -37,7 +37,7 @@ from bot.api import (
     OrderUpdate,
     Reply,
 )
-from bot.api.kit import REDACTOR, to_data
+from bot.api.kit import REDACTOR, fill_data, to_data
 from bot.api.ledger import totals
 
 from . import wire
@@ -64,10 +64,6 @@ Outgoing = tuple[str, int, int, Any, "Callable[[Any], Any] | None"]
 """One event in the outbox: (kind, seq, ts_ns, event, encode). ``event`` is JSON-ready data, or the event
 object ``encode`` turns into it when it is sent: a publisher pays only for the tuple (a plain tuple: a
 NamedTuple costs ten times more to make)."""
-
-
-def fill_data(applied: FillApplied) -> dict[str, Any]:
-    return {"strategy": applied.strategy, **to_data(applied.fill)}
 
 
 def alert_data(alert: Alert) -> dict[str, Any]:

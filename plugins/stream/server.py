@@ -23,7 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import REDACTOR, to_data
+from bot.api.kit import REDACTOR, fill_data, to_data
 
 from .protocol import (
     CHANNELS,
@@ -209,7 +209,7 @@ class StreamServer:
 
     def _on_fill(self, applied: FillApplied) -> None:
         """Each fill once: the executor publishes ``FillApplied`` after applying it (venues' ``Fill`` may repeat)."""
-        self.publish("fills", to_data(applied.fill))
+        self.publish("fills", fill_data(applied))
         self._portfolio_changed()
 
     def _on_opportunity(self, opportunity: Opportunity) -> None:

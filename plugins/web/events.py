@@ -35,9 +35,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, AlertLevel, ExecutionResult, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import REDACTOR
+from bot.api.kit import REDACTOR, fill_data
 
-from .views import dumps, fill_view, opportunity_view, plain
+from .views import dumps, opportunity_view, plain
 
 if TYPE_CHECKING:
     from bot.api import Context
@@ -48,10 +48,6 @@ QUEUE_EVENTS = 2000
 """Events queued for one stream before it counts as too slow and is closed."""
 KEEP_AFTER_LAST_S = 120.0
 """Events are still kept this long after the last stream closed (a reload, a dropped connection)."""
-
-
-def _fill(applied: FillApplied) -> dict[str, Any]:
-    return fill_view(applied.strategy, applied.fill)
 
 
 def _alert(alert: Alert) -> dict[str, Any]:
@@ -86,7 +82,7 @@ class EventHub:
         bus, owner = self.ctx.bus, self.ctx.name
         self._unsubscribe = [
             bus.subscribe(OrderUpdate, lambda e: self.publish("orders", e, plain), owner=owner),
-            bus.subscribe(FillApplied, lambda e: self.publish("fills", e, _fill), owner=owner),
+            bus.subscribe(FillApplied, lambda e: self.publish("fills", e, fill_data), owner=owner),
             bus.subscribe(Opportunity, lambda e: self.publish("opportunities", e, opportunity_view), owner=owner),
             bus.subscribe(ExecutionResult, lambda e: self.publish("executions", e, plain), owner=owner),
             bus.subscribe(FeedStatus, lambda e: self.publish("feeds", e, plain), owner=owner),

@@ -239,7 +239,7 @@ def test_stale_inputs_are_reported(tmp_path):
     config.write_text(text)
     result = backtest(config, tmp_path / "out")
     report = json.loads(result.report_json.read_text())
-    skipped = int(report["strategies"]["sol-arb"]["status"]["stale inputs"])
+    skipped = int(report["strategies"]["sol-arb"]["status"]["stale inputs this run"])
     assert skipped > 0
     assert f"Decisions skipped for stale input (never an opportunity): sol-arb {skipped}." in \
         result.report_md.read_text()

@@ -31,22 +31,23 @@ def test_a_3x3_sweep_gives_the_same_ranked_table_twice_on_two_processes(tmp_path
     rows = table["rows"]
     assert table["ranked_by"] == "USDC" and all(list(r["quotes"]) == ["USDC"] for r in rows)
     assert sorted(r["combination"] for r in rows) == list(range(1, 10))
-    captured = [Decimal(r["quotes"]["USDC"]["captured"]) for r in rows]
-    assert captured == sorted(captured, reverse=True)
+    net = [Decimal(r["quotes"]["USDC"]["net"]) for r in rows]
+    assert net == sorted(net, reverse=True)
     assert {tuple(r["params"].items()) for r in rows} == {
         (("min_edge_bps", e), ("max_notional", n)) for e in ("5", "10", "20") for n in ("500", "1000", "1500")}
     # each row is its own run's report, read back: the ledger's net PnL and the arb section's figures
     for r in rows:
         report = json.loads((tmp_path / "a" / f"run-{r['combination']:03d}" / "report.json").read_text())
         usdc = r["quotes"]["USDC"]
-        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(usdc["captured"])
+        assert Decimal(report["strategies"]["sol-arb"]["net"]["USDC"]) == Decimal(usdc["net"])
+        assert report["sections"]["arb"]["pnl"]["captured"] == usdc["captured"]  # one figure, one name
         assert report["sections"]["arb"]["executions"] == r["executions"]
         assert report["sections"]["arb"]["pnl"]["capture_rate"] == usdc["capture_rate"]
         assert report["strategies"]["sol-arb"]["max_drawdown"]["USDC"] == usdc["max_drawdown"]
     # a higher minimum edge never takes more: the sweep really changed the setting
     execs = {tuple(r["params"].values()): r["executions"] for r in rows}
     assert execs[("5", "1000")] >= execs[("10", "1000")] >= execs[("20", "1000")]
-    assert len({r["quotes"]["USDC"]["captured"] for r in rows}) > 1
+    assert len({r["quotes"]["USDC"]["net"] for r in rows}) > 1
     markdown = first.table_md.read_text()
     assert markdown.count("\n| ") == 2 + 9 and "| 1 | " in markdown  # head, separator, the rows
 
@@ -59,7 +60,7 @@ def test_walk_forward_ranks_on_the_tuning_part_and_shows_the_rest(tmp_path):
     with localcontext(prec=200):  # exact figures (a pool price has ~50 digits)
         for r in result.rows:
             [f] = r.quotes
-            assert f.tune + f.rest == f.captured
+            assert f.tune + f.rest == f.net
     assert "Walk-forward" in result.table_md.read_text() and result.chart is None
 
 
@@ -80,7 +81,7 @@ def test_a_row_shows_the_reports_exact_figures_however_many_digits():
                       cpu_s=0.0)
     row = build_rows([outcome], ["a"], walk_forward=None)[0]
     assert combined_curve({"a": {"USDC": curve}}, ["a"], "USDC") == curve
-    assert row.in_quote("USDC").captured == curve[-1][1]
+    assert row.in_quote("USDC").net == curve[-1][1]
     assert row.in_quote("USDC").max_drawdown == pnl_curve_drawdown(curve) == Decimal("100.5974963295904545454545454546")
 
 
@@ -154,15 +155,15 @@ def test_a_sweep_row_carries_every_quotes_pnl_and_the_table_does_not_rank_across
     rows = build_rows([outcome(1, 1, -500), outcome(2, 5, -600)], ["sol-usdc", "sol-usdt"], walk_forward=None)
     first = rows[0]
     assert [q.quote for q in first.quotes] == ["USDC", "USDT"]  # the -500 USDT is in the row, not dropped
-    assert (first.in_quote("USDC").captured, first.in_quote("USDT").captured) == (Decimal(1), Decimal(-500))
+    assert (first.in_quote("USDC").net, first.in_quote("USDT").net) == (Decimal(1), Decimal(-500))
     assert first.in_quote("USDT").max_drawdown == Decimal(500)
-    assert first.as_json()["quotes"]["USDT"] == {"captured": "-500", "max_drawdown": "500", "capture_rate": None,
-                                                 "prediction_error_abs_mean": None}
+    assert first.as_json()["quotes"]["USDT"] == {"net": "-500", "max_drawdown": "500", "captured": None,
+                                                 "capture_rate": None, "prediction_error_abs_mean": None}
     # +5 USDC -600 USDT is not "better" than +1 USDC -500 USDT: no rank across quotes, combination order
     assert ranking_quote(rows) is None and [r.index for r in rows] == [1, 2]
     markdown = render_markdown(rows, [Axis("min_edge_bps", ("1", "2"))], ["sol-usdc", "sol-usdt"], "s", None)
     assert "Not ranked: the PnL of sol-usdc, sol-usdt is in 2 quote assets (USDC, USDT)" in markdown
-    assert "| captured PnL (USDC) |" in markdown and "| captured PnL (USDT) |" in markdown
+    assert "| net realized PnL (USDC) |" in markdown and "| net realized PnL (USDT) |" in markdown
     assert "| - | 1 | 1 | 1.00 USDC |" in markdown and "| -500.00 USDT |" in markdown
     assert sweep_chart_png(rows, walk_forward=False).startswith(b"\x89PNG")
     # one quote: ranked by it, as ever
@@ -178,10 +179,12 @@ def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs
                     workers=1, chart=False, extra_plugins=arb_plugins())
     report = json.loads((tmp_path / "one" / "run-001" / "report.json").read_text())
     row, every_pair = one.rows[0], report["sections"]["arb"]
-    # the row's captured PnL is sol-arb's (the swept strategy): so are its executions, capture rate and error
-    assert row.executions == int(report["strategies"]["sol-arb"]["status"]["executed"]) < every_pair["executions"]
-    assert row.in_quote("USDC").captured == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
+    # the row's net PnL is sol-arb's (the swept strategy): so are its executions, captured PnL, capture rate and error
+    executed = int(report["strategies"]["sol-arb"]["status"]["executed this run"])
+    assert row.executions == executed < every_pair["executions"]
+    assert row.in_quote("USDC").net == Decimal(report["strategies"]["sol-arb"]["net"]["USDC"])
     assert row.in_quote("USDC").capture_rate != every_pair["pnl"]["capture_rate"]
+    assert row.in_quote("USDC").captured != Decimal(every_pair["pnl"]["captured"])
     # sweeping every pair (the bare key) shows every pair's arbitrage: the report's section
     every = run_sweep(example, tmp_path / "every", [parse_axis("min_edge_bps=10")], 2_400, workers=1, chart=False,
                       extra_plugins=arb_plugins())
@@ -189,4 +192,29 @@ def test_a_sweep_row_shows_the_arbitrage_of_the_swept_pair_alone_not_every_pairs
     row, section = every.rows[0], report["sections"]["arb"]
     assert row.executions == section["executions"]
     assert row.in_quote("USDC").capture_rate == section["pnl"]["capture_rate"]
+    assert row.in_quote("USDC").captured == Decimal(section["pnl"]["captured"])
     assert row.in_quote("USDC").prediction_error == section["prediction_error"]["abs_quote"]["mean"]
+
+
+def test_a_rows_captured_pnl_is_its_runs_arbitrage_captured_and_its_net_pnl_the_ledgers():
+    # a residual valued at the mid or a SOL fee at the opportunity's SOL price makes the executions' realized PnL
+    # (the arb section's "captured") differ from the ledger's net: each figure keeps its own name in the table,
+    # the one it has in the run's report
+    from bot.backtest.sweep import render_markdown
+
+    arb = {"quote": "USDC", "executions": 2, "pnl": {"captured": "12.5", "capture_rate": "0.8"},
+           "prediction_error": {"abs_quote": {"mean": "0.1"}}}
+    outcome = Outcome(index=1, overrides=(("min_edge_bps", "5"),), net={"a": {"USDC": Decimal(10)}}, fills={"a": 4},
+                      curves={"a": {"USDC": [(1, Decimal(10))]}}, arb=arb, start_ns=0, end_ns=3, steps=3,
+                      steps_wall_s=0.0, cpu_s=0.0)
+    [row] = build_rows([outcome], ["a"], walk_forward=None)
+    usdc = row.as_json()["quotes"]["USDC"]
+    assert usdc["captured"] == "12.5"  # the report's sections.arb.pnl.captured
+    assert usdc["net"] == "10"  # the report's strategies.a.net.USDC
+    markdown = render_markdown([row], [Axis("min_edge_bps", ("5",))], ["a"], "s", None)
+    head, _, cells = markdown.split("\n| ")[1:4]
+    columns = dict(zip(head.strip(" |").split(" | "), cells.strip(" |").split(" | "), strict=True))
+    assert columns["net realized PnL"] == "10.00 USDC" and columns["captured PnL"] == "12.50 USDC"
+    # without arbitrage there is no captured PnL: the ledger's net alone
+    [plain] = build_rows([Outcome(**{**outcome.__dict__, "arb": None})], ["a"], walk_forward=None)
+    assert plain.as_json()["quotes"]["USDC"]["captured"] is None

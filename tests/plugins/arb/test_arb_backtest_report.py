@@ -72,7 +72,7 @@ def test_the_hook_gives_the_arbitrage_section_only_when_there_was_arbitrage():
                       opportunities=(_opportunity("a", 1, "1.5", acted=True),
                                      _opportunity("b", 2, "0.5", reason="cooldown after the last execution")),
                       executions=(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 10, "a"),),
-                      status={"arb": {"stale inputs": "3"}})
+                      status={"arb": {"stale inputs this run": "3"}})
     [section] = backtest_report_sections(run=run)
     assert section.key == "arb" and section.title == "Arbitrage"
     assert section.data["opportunities"]["seen"] == 2 and section.data["pnl"]["captured"] == "1.2"

@@ -217,7 +217,7 @@ async def test_a_refused_first_leg_sends_nothing_and_reports_no_execution(make_b
     assert row.state == "refused" and row.realized_pnl is None
     assert (row.cex_status, row.dex_status) == ("refused", "not sent") and "no leg was sent" in row.note
     assert bot.store.orders() == [] and bot.exchanges["dex"].received == [] and seen == []
-    assert strategy.status()["refused"] == "1" and strategy.status()["executed"] == "0"
+    assert strategy.status()["refused this run"] == "1" and strategy.status()["executed this run"] == "0"
 
 
 async def test_low_inventory_is_alerted_once_per_side(make_bot):

@@ -143,7 +143,7 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     assert reply.text.splitlines()[0] == (
         f"sol-arb total: realized {money(fig.realized['USDC'], 'USDC')} - fees {money(fig.fees['USDC'], 'USDC')} = "
         f"{total} after fees (FIFO, as /pnl); 1 executions sum to {total}")
-    assert strategy.status()["executed"] == "1"
+    assert strategy.status()["executed this run"] == "1"
 
 
 async def test_an_executed_opportunity_is_reported_once_its_legs_are_handed_and_a_stop_then_stores_it(make_bot):

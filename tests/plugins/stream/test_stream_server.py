@@ -106,6 +106,22 @@ async def test_authenticated_client_receives_orders_with_decimals_as_strings(mak
     await ws.close()
 
 
+async def test_a_fill_event_names_its_strategy_as_the_web_and_fleet_events_do(make_bot):
+    bot, server, url = await start(make_bot)
+    ws, _ = await login(url, BOB)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["fills"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    bot.bus.publish(applied(1))
+    [event] = await subscribed_events(ws, 1)
+    # a client splits fills and fees per strategy: the same fields as the fleet bus's and the web console's
+    assert event["data"]["strategy"] == "g"
+    from bot.api.kit import fill_data
+    from plugins.web.views import fill_view
+
+    assert event["data"] == fill_data(applied(1)) == fill_view("g", fill(1))
+    await ws.close()
+
+
 async def test_bad_signature_is_refused_and_logged(make_bot, caplog):
     _, server, url = await start(make_bot)
     ws = await connect(url, proxy=None)
