@@ -4,7 +4,8 @@ With ``max_drawdown`` set, every book whose touch moved re-marks equity in that 
 builds the check alone (a stand-in context, no bot), opens ``N`` positions in one quote (one lot each,
 in ``N`` markets), then publishes books of one of those markets whose touch alternates between two
 prices, so that every call moves the mark and checks the drawdown. Prints microseconds per update
-for 1 and for ``N`` positions.
+for ``N`` positions next to the baseline of the same run, 1 position (the drawdown is kept per position, so
+``N`` should cost about what 1 does), and ends with one ``RESULT limits_drawdown ...`` line.
 
     python benchmarks/limits_drawdown.py [--positions 21] [--updates 20000] [--repeat 5]
 """
@@ -66,10 +67,14 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    figures = {}
     for n in sorted({1, args.positions}):
-        us = per_update_us(n, args.updates, args.repeat)
+        figures[n] = us = per_update_us(n, args.updates, args.repeat)
         print(f"{n:3d} positions in one quote: {us:6.2f} us per book update that moves a mark "
               f"(best of {args.repeat})")
+    one, many = figures[1], figures[args.positions]
+    print(f"RESULT limits_drawdown positions={args.positions} us_per_update={many:.2f} "
+          f"baseline_us_per_update={one:.2f} ratio={many / one:.2f}")
 
 
 if __name__ == "__main__":
