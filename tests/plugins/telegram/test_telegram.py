@@ -431,3 +431,13 @@ async def test_a_slow_command_holds_up_only_its_own_chat_and_a_chat_keeps_its_or
     Throwaway.release.set()
     assert (await api.next_message(GROUP))["text"] == "<pre>Done slowly.</pre>"
     assert "Paused: s" in (await api.next_message(GROUP))["text"] and bot.strategies["s"].paused
+
+
+async def test_a_critical_alert_in_a_burst_of_fills_is_not_the_one_dropped(api, start_bot):
+    bot = await start_bot()
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged: daily loss limit", source="limits")
+    for n in range(60):  # more than a chat's lane holds, all delivered in one pass: some must go
+        bot.alert(AlertLevel.INFO, "fill", f"order {n} cancelled", source="s")
+    first = await api.next_message(ALERTS)
+    assert first["text"] == "🚨 [limits] kill switch engaged: daily loss limit"
+    assert bot.notifiers["tg"].outbox.dropped == 11  # the oldest fills, counted
