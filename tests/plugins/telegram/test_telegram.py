@@ -441,3 +441,11 @@ async def test_a_critical_alert_in_a_burst_of_fills_is_not_the_one_dropped(api, 
     first = await api.next_message(ALERTS)
     assert first["text"] == "🚨 [limits] kill switch engaged: daily loss limit"
     assert bot.notifiers["tg"].outbox.dropped == 11  # the oldest fills, counted
+
+
+async def test_a_critical_repeating_a_warnings_text_is_sent_not_coalesced_into_it(api, start_bot):
+    bot = await start_bot('min_level = "error"\n')  # a phone that wants only what needs action
+    bot.alert(AlertLevel.WARNING, "risk", "feed v stale", source="staleness")
+    bot.alert(AlertLevel.CRITICAL, "risk", "feed v stale", source="staleness")  # worse now: same words
+    bot.alert(AlertLevel.WARNING, "risk", "feed v stale", source="staleness")
+    assert (await api.next_message(ALERTS, timeout_s=3))["text"] == "🚨 [staleness] feed v stale"
