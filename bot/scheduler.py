@@ -98,7 +98,7 @@ def trigger_of(job: Job, tz: zoneinfo.ZoneInfo) -> BaseTrigger:
     return DailyTrigger(hour=hour, minute=minute, timezone=tz)
 
 
-class DailyTrigger(CronTrigger):
+class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
     """Once a local day at ``hour:minute``, a DST change included.
 
     APScheduler 3's CronTrigger fires twice on the night the clocks go back when the time falls in the hour
@@ -107,7 +107,7 @@ class DailyTrigger(CronTrigger):
     """
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-        next_time = super().get_next_fire_time(previous_fire_time, now)
+        next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
         if next_time is None or previous_fire_time is None:
             return next_time
         wall = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None, fold=0)
@@ -116,4 +116,5 @@ class DailyTrigger(CronTrigger):
         # the same wall time again, an hour later: ask from just after it (in UTC: adding to a local time
         # would lose its fold and land in the first of the two hours again)
         after = (next_time.astimezone(dt.UTC) + dt.timedelta(seconds=1)).astimezone(self.timezone)
-        return super().get_next_fire_time(next_time, after)
+        later: dt.datetime | None = super().get_next_fire_time(next_time, after)
+        return later
