@@ -449,3 +449,12 @@ async def test_a_critical_repeating_a_warnings_text_is_sent_not_coalesced_into_i
     bot.alert(AlertLevel.CRITICAL, "risk", "feed v stale", source="staleness")  # worse now: same words
     bot.alert(AlertLevel.WARNING, "risk", "feed v stale", source="staleness")
     assert (await api.next_message(ALERTS, timeout_s=3))["text"] == "🚨 [staleness] feed v stale"
+
+
+async def test_an_alert_met_by_a_502_bad_gateway_is_sent_again(api, start_bot):
+    bot = await start_bot()
+    api.fail_next("sendMessage", status=502)  # Telegram's front, for a moment
+    bot.alert(AlertLevel.ERROR, "risk", "order rejected by v", source="s")
+    assert (await api.next_message(ALERTS))["text"] == "❗ [s] order rejected by v"
+    sends = [c for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ALERTS)]
+    assert [c.status for c in sends] == [502, 200]
