@@ -2,7 +2,7 @@
 
 ``emit`` never blocks and never raises: trading goes on whatever the notifiers do. Messages
 and fields pass through the secret redactor; an alert without a bot gets this bot's name. The
-first alert of a kind goes out at once; identical ones (same bot, kind, source and message)
+first alert of a kind goes out at once; identical ones (same bot, kind, source, message and level)
 within the coalescing window are counted and summarised once when the window closes
 ("... (3 more in 60 s)"). An identical alert after its window has closed opens a new window (the closed one's
 summary queued first), so no repeat goes uncounted, whenever the runner wakes.
@@ -40,7 +40,7 @@ class Alerts:
         repeat's time."""
         self._queue: deque[Alert] = deque(maxlen=queue_size)
         self._wakeup = asyncio.Event()
-        self._windows: OrderedDict[tuple[str, str, str, str], tuple[float, int, Alert]] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, str, str, str, AlertLevel], tuple[float, int, Alert]] = OrderedDict()
         """Open coalescing windows, key -> (start, count, last alert), in the order they opened (so by start)."""
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
@@ -81,7 +81,9 @@ class Alerts:
         fields = {key: _redacted(value) for key, value in alert.fields.items()}
         if message != alert.message or fields != alert.fields or not alert.bot:
             alert = replace(alert, message=message, fields=fields, bot=alert.bot or self.bot)
-        key = (alert.bot, alert.kind, alert.source, alert.message)
+        # the level is in the key: a CRITICAL with a WARNING's words must not wait in the WARNING's window
+        # (a notifier with min_level "error" would never see it, the summary carrying the last repeat's level)
+        key = (alert.bot, alert.kind, alert.source, alert.message, alert.level)
         now = self._monotonic()
         window = self._windows.get(key)
         if window is not None:
@@ -118,7 +120,7 @@ class Alerts:
                 return
             self._close(key, window)
 
-    def _close(self, key: tuple[str, str, str, str], window: tuple[float, int, Alert]) -> None:
+    def _close(self, key: tuple[str, str, str, str, AlertLevel], window: tuple[float, int, Alert]) -> None:
         """Drop a window and queue its summary when its alert was repeated in it."""
         del self._windows[key]
         _, count, last = window

@@ -5,7 +5,10 @@ A chat service limits how fast a bot may write (Telegram: about 20 messages a mi
 reply inside its update handling would make everyone wait behind the slowest chat: a flood in a
 group would hold up an admin's private ``/kill``. Instead the handler puts the send into the lane
 of its chat and returns; each lane sends its items in order, in its own task, so a slow chat
-delays only itself. Lanes are bounded (the oldest item is dropped and counted), and
+delays only itself. Lanes are bounded: when one is full, the oldest of its least urgent items is dropped
+and counted (an item's ``priority``: a transport passes an alert's level, so a burst of fills never
+pushes out the CRITICAL queued before it; a new item less urgent than everything queued is the one
+dropped), and
 :meth:`Outbox.close` gives them a bounded time to finish, then cancels the rest: stopping never
 waits on a chat service.
 """
@@ -27,27 +30,32 @@ class Outbox:
         self.name = name
         self.log = log
         self.lane_size = lane_size
-        self._lanes: dict[Hashable, deque[Send]] = {}
+        self._lanes: dict[Hashable, deque[tuple[int, Send]]] = {}
+        """Per destination, (priority, send) in the order they were put."""
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
         self._closed = False
         self.dropped = 0
-        """Items dropped because their lane was full (the oldest go first)."""
+        """Items dropped because their lane was full (the oldest of the least urgent go first)."""
         self.failed = 0
         """Sends that raised (logged, then the lane goes on)."""
 
-    def put(self, destination: Hashable, send: Send) -> None:
-        """Queue ``send()`` behind what ``destination`` already has queued; never blocks."""
+    def put(self, destination: Hashable, send: Send, priority: int = 0) -> None:
+        """Queue ``send()`` behind what ``destination`` already has queued; never blocks. A full lane drops the
+        oldest of its lowest ``priority`` items (this one, if it is less urgent than all of them)."""
         if self._closed:
             self.dropped += 1
             return
         lane = self._lanes.setdefault(destination, deque())
         if len(lane) >= self.lane_size:
-            lane.popleft()
             self.dropped += 1
             if self.dropped % 100 == 1:  # the first of a flood, then one line per hundred
-                self.log.warning("%s: too much queued for %s; dropped the oldest message (%d dropped so far)",
-                                 self.name, destination, self.dropped)
-        lane.append(send)
+                self.log.warning("%s: too much queued for %s; dropped the oldest least urgent message "
+                                 "(%d dropped so far)", self.name, destination, self.dropped)
+            lowest = min(queued for queued, _ in lane)
+            if priority < lowest:
+                return
+            del lane[next(i for i, (queued, _) in enumerate(lane) if queued == lowest)]
+        lane.append((priority, send))
         if destination not in self._tasks:
             task = asyncio.get_running_loop().create_task(self._drain(destination),
                                                           name=f"{self.name}:outbox {destination}")
@@ -61,7 +69,7 @@ class Outbox:
         lane = self._lanes[destination]
         try:
             while lane:
-                send = lane.popleft()
+                _, send = lane.popleft()
                 try:
                     await send()
                 except Exception as exc:  # one failed send must not stop the lane (or the transport)

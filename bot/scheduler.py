@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -34,11 +36,7 @@ class Scheduler:
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
         """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
-        if job.every_s is not None:
-            trigger = IntervalTrigger(seconds=job.every_s, timezone=self.tz)
-        elif job.at is not None:
-            hour, minute = (int(x) for x in job.at.split(":"))
-            trigger = CronTrigger(hour=hour, minute=minute, timezone=self.tz)
+        trigger = trigger_of(job, self.tz)
 
         async def run() -> None:
             task = asyncio.current_task()
@@ -88,3 +86,35 @@ class Scheduler:
     def jobs(self) -> list[tuple[str, str]]:
         """(job name, next run time) for /status."""
         return [(j.id, str(j.next_run_time)) for j in self._scheduler.get_jobs()]
+
+
+def trigger_of(job: Job, tz: zoneinfo.ZoneInfo) -> BaseTrigger:
+    """The APScheduler trigger of a job: every ``every_s`` seconds, or daily at ``at`` local time in ``tz``."""
+    if job.every_s is not None:
+        return IntervalTrigger(seconds=job.every_s, timezone=tz)
+    if job.at is None:  # Job refuses this when made
+        raise ValueError(f'job "{job.name}" has neither every_s nor at')
+    hour, minute = (int(x) for x in job.at.split(":"))
+    return DailyTrigger(hour=hour, minute=minute, timezone=tz)
+
+
+class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """Once a local day at ``hour:minute``, a DST change included.
+
+    APScheduler 3's CronTrigger fires twice on the night the clocks go back when the time falls in the hour
+    that repeats (01:30 in New York: at 01:30 EDT and again at 01:30 EST): the second is skipped here. A time
+    the clocks skip (02:30 on the night they go forward) still runs once, an hour later (03:30), as before.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+        next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        if next_time is None or previous_fire_time is None:
+            return next_time
+        wall = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None, fold=0)
+        if next_time.replace(tzinfo=None, fold=0) != wall:
+            return next_time
+        # the same wall time again, an hour later: ask from just after it (in UTC: adding to a local time
+        # would lose its fold and land in the first of the two hours again)
+        after = (next_time.astimezone(dt.UTC) + dt.timedelta(seconds=1)).astimezone(self.timezone)
+        later: dt.datetime | None = super().get_next_fire_time(next_time, after)
+        return later

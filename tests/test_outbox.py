@@ -62,3 +62,21 @@ async def test_a_full_lane_drops_its_oldest_and_close_gives_up_after_its_timeout
     assert loop.time() - started < 2.0
     outbox.put("c", stuck)  # closed: nothing new is queued
     assert outbox.pending() == 0 and outbox.dropped == 2
+
+
+async def test_a_full_lane_drops_its_least_urgent_oldest_never_a_more_urgent_item():
+    outbox, sent = Outbox("t", log, lane_size=3), []
+
+    def send(label: str):
+        async def run() -> None:
+            sent.append(label)
+        return run
+
+    outbox.put("c", send("critical"), priority=50)
+    outbox.put("c", send("info 1"), priority=20)
+    outbox.put("c", send("warning"), priority=30)
+    outbox.put("c", send("info 2"), priority=20)  # full: "info 1" goes, the oldest of the least urgent
+    outbox.put("c", send("debug"), priority=10)  # less urgent than all queued: this one goes
+    assert outbox.dropped == 2
+    await wait_for(lambda: outbox.pending() == 0, what="the lane to drain")
+    assert sent == ["critical", "warning", "info 2"]

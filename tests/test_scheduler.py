@@ -4,7 +4,9 @@ schedule cannot run is refused with its plugin's name, and the bot starts withou
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from bot import hookimpl
 from bot.api import Job
 from bot.config import SchedulerSettings
-from bot.scheduler import Scheduler
+from bot.scheduler import Scheduler, trigger_of
 from tests.helpers.waiting import wait_for
 
 
@@ -114,3 +116,35 @@ async def test_a_schedule_the_scheduler_cannot_take_is_reported_against_its_plug
     [error] = bot.plugins.info("mine").errors  # before: OverflowError out of Bot.start
     assert error.startswith('job "mine-tick" could not be scheduled: OverflowError')
     assert "fine-tick" in [name for name, _ in bot.scheduler.jobs()]
+
+
+def fire_times(trigger: Any, start_utc: dt.datetime, end_utc: dt.datetime) -> list[dt.datetime]:
+    """The runs APScheduler 3 makes between two instants: each next time is asked for just after the run before
+    (``get_next_fire_time(last_run, now)``, as ``BaseScheduler._process_jobs`` does)."""
+    runs: list[dt.datetime] = []
+    next_run = trigger.get_next_fire_time(None, start_utc.astimezone(trigger.timezone))
+    while next_run is not None and next_run.astimezone(dt.UTC) < end_utc:
+        runs.append(next_run.astimezone(dt.UTC))
+        now = (next_run.astimezone(dt.UTC) + dt.timedelta(milliseconds=5)).astimezone(trigger.timezone)
+        next_run = trigger.get_next_fire_time(next_run, now)
+    return runs
+
+
+@pytest.mark.parametrize("zone, at, night", [
+    ("America/New_York", "01:30", dt.datetime(2026, 11, 1, tzinfo=dt.UTC)),  # 01:00-01:59 happens twice
+    ("Europe/Berlin", "02:15", dt.datetime(2026, 10, 25, tzinfo=dt.UTC)),  # 02:00-02:59 happens twice
+])
+def test_a_daily_job_in_the_hour_a_dst_change_repeats_runs_once_that_day(zone: str, at: str, night: dt.datetime):
+    tz = zoneinfo.ZoneInfo(zone)
+    runs = fire_times(trigger_of(Job("daily-summary", tick, at=at), tz),
+                      night - dt.timedelta(days=1), night + dt.timedelta(days=2))
+    local_days = [run.astimezone(tz).date() for run in runs]
+    assert len(local_days) == len(set(local_days)) == 3  # the day before, the night itself (once), the day after
+    assert all(run.astimezone(tz).strftime("%H:%M") == at for run in runs)
+
+
+def test_a_daily_job_at_a_time_a_dst_change_skips_runs_once_an_hour_later():
+    tz = zoneinfo.ZoneInfo("America/New_York")
+    night = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)  # 02:00-02:59 never happens
+    runs = fire_times(trigger_of(Job("daily-summary", tick, at="02:30"), tz), night, night + dt.timedelta(days=2))
+    assert [run.astimezone(tz).strftime("%m-%d %H:%M") for run in runs] == ["03-08 03:30", "03-09 02:30"]

@@ -161,7 +161,7 @@ class DiscordNotifier(Notifier):
             async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
                 await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
 
-        self.outbox.put(channel_id, post)
+        self.outbox.put(channel_id, post, priority=alert.level)
 
     # --- commands ----------------------------------------------------------------------------
 

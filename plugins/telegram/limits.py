@@ -10,7 +10,10 @@ of alerts to one group could stall an admin's private ``/kill`` for a minute. He
 * all chats together get at most ``per_s`` requests in any sliding second;
 * a 429 (``RetryAfter``) holds up only its chat for ``retry_after`` seconds, then the request is
   tried again (``max_retries`` times); a request without a chat (``answerCallbackQuery``) is
-  retried the same way without holding anyone up.
+  retried the same way without holding anyone up;
+* a server error (5xx: Telegram's front answers 502 Bad Gateway at times) or a refused connection
+  is tried again after 1 s, 2 s, 4 s... (``max_retries`` times): nothing was sent, so nothing is sent
+  twice. A timeout is not retried: the message may have gone out.
 
 https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
 """
@@ -24,12 +27,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 GROUP_WINDOW_S = 60.0
 OVERALL_WINDOW_S = 1.0
+SERVER_ERROR_BACKOFF_S = 1.0
+"""The wait before retrying a request met by a server error; doubled at each retry."""
 
 
 class ChatRateLimiter(BaseRateLimiter[int]):
@@ -73,6 +78,12 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     self._paused_until[key] = self._now() + wait_s
                 else:
                     await self._sleep(wait_s)
+            except (BadRequest, TimedOut):  # refused for good, or maybe sent: never again
+                raise
+            except NetworkError:  # a 5xx or no connection: the request never reached the chat
+                if attempt == retries:
+                    raise
+                await self._sleep(SERVER_ERROR_BACKOFF_S * 2 ** attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _turn(self, key: str | None) -> None:

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from telegram.ext import Application, ContextTypes
 
 TRANSPORT = "telegram"
+REPLY_PRIORITY = AlertLevel.CRITICAL
+"""A reply answers someone waiting for it (a ``/kill``'s question): a burst of alerts must not push it out."""
 
 
 class BotAPIUnavailable(Exception):
@@ -239,7 +241,7 @@ class TelegramNotifier(Notifier):
         text = alert_text(alert, self.ctx.bot_name)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
-                self.outbox.put(str(chat), functools.partial(self._send_text, chat, text))
+                self.outbox.put(str(chat), functools.partial(self._send_text, chat, text), priority=alert.level)
 
     async def _send_text(self, chat: int | str, text: str) -> None:
         bot = self._bot()
@@ -280,8 +282,8 @@ class TelegramNotifier(Notifier):
         if reply.silent:  # a stranger's refusal already answered in this chat: counted, not sent
             return
         thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
-        self.outbox.put(str(message.chat_id),
-                        functools.partial(self._reply, message.chat_id, reply, thread_id))
+        self.outbox.put(str(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
+                        priority=REPLY_PRIORITY)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A "Confirm" press: the *pressing* user is the caller; the command layer checks the rest."""
@@ -304,7 +306,7 @@ class TelegramNotifier(Notifier):
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)
 
-        self.outbox.put(str(chat_id), answer)
+        self.outbox.put(str(chat_id), answer, priority=REPLY_PRIORITY)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,

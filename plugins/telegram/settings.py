@@ -47,7 +47,8 @@ class TelegramSettings:
     min_level: Literal["info", "warning", "error", "critical"] = option("info", help="quietest alert level sent")
     poll_timeout_s: int = option(10, ge=1, le=50, help="long-poll timeout of getUpdates")
     max_retries: int = option(3, ge=0, le=20, help="retries of a request Telegram refused with 429 retry_after "
-                                            "(each waits the time Telegram asked for)")
+                                            "(each waits the time Telegram asked for) or met by a server error "
+                                            "(5xx, no connection: waits 1 s, 2 s, 4 s...)")
     max_messages_per_s: float = option(30.0, ge=0.01, le=1000,
                                        help="messages sent per second, all chats (Telegram: about 30)")
     max_group_messages_per_min: float = option(20.0, ge=0.1, le=1000,

@@ -11,7 +11,8 @@ instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the p
 ``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
 editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
-:meth:`FakeBotAPI.refuse_next`, and read what the bot sent with :meth:`FakeBotAPI.next_message`.
+:meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
+the bot sent with :meth:`FakeBotAPI.next_message`.
 
 Limits as https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this states
 them: more than ``group_limit_per_min`` (20) messages a minute to one group get 429 with the
@@ -58,6 +59,13 @@ class _Refusal:
 
 
 @dataclass
+class _Failure:
+    method: str
+    status: int
+    count: int
+
+
+@dataclass
 class FakeBotAPI:
     token: str
     port: int = 0
@@ -78,6 +86,7 @@ class FakeBotAPI:
         self._changed = asyncio.Condition()
         self._read: dict[str, int] = {}
         self._refusals: list[_Refusal] = []
+        self._failures: list[_Failure] = []
         self._chats: dict[str, dict] = {}
         self._group_sends: dict[str, deque[float]] = {}
         self._closing = False
@@ -128,6 +137,14 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 429,
                                       "description": f"Too Many Requests: retry after {refusal.retry_after_s}",
                                       "parameters": {"retry_after": refusal.retry_after_s}}, status=429)
+        failure = next((f for f in self._failures if f.method == method), None)
+        if failure is not None:
+            failure.count -= 1
+            if failure.count == 0:
+                self._failures.remove(failure)
+            call.status = failure.status
+            return web.json_response({"ok": False, "error_code": failure.status,
+                                      "description": "Bad Gateway"}, status=failure.status)
         retry_after_s = self._group_limited(method, params)
         if retry_after_s:
             call.status = 429
@@ -305,6 +322,11 @@ class FakeBotAPI:
         """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) get 429 Too Many Requests
         with ``retry_after``."""
         self._refusals.append(_Refusal(method, retry_after_s, count, None if chat_id is None else str(chat_id)))
+
+    def fail_next(self, method: str, status: int = 502, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` fail with a server error (Telegram's front answers 502 Bad
+        Gateway at times); nothing is sent."""
+        self._failures.append(_Failure(method, status, count))
 
     async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
         """The next message sent to ``chat_id`` that this helper has not returned yet."""

@@ -431,3 +431,30 @@ async def test_a_slow_command_holds_up_only_its_own_chat_and_a_chat_keeps_its_or
     Throwaway.release.set()
     assert (await api.next_message(GROUP))["text"] == "<pre>Done slowly.</pre>"
     assert "Paused: s" in (await api.next_message(GROUP))["text"] and bot.strategies["s"].paused
+
+
+async def test_a_critical_alert_in_a_burst_of_fills_is_not_the_one_dropped(api, start_bot):
+    bot = await start_bot()
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged: daily loss limit", source="limits")
+    for n in range(60):  # more than a chat's lane holds, all delivered in one pass: some must go
+        bot.alert(AlertLevel.INFO, "fill", f"order {n} cancelled", source="s")
+    first = await api.next_message(ALERTS)
+    assert first["text"] == "🚨 [limits] kill switch engaged: daily loss limit"
+    assert bot.notifiers["tg"].outbox.dropped == 11  # the oldest fills, counted
+
+
+async def test_a_critical_repeating_a_warnings_text_is_sent_not_coalesced_into_it(api, start_bot):
+    bot = await start_bot('min_level = "error"\n')  # a phone that wants only what needs action
+    bot.alert(AlertLevel.WARNING, "risk", "feed v stale", source="staleness")
+    bot.alert(AlertLevel.CRITICAL, "risk", "feed v stale", source="staleness")  # worse now: same words
+    bot.alert(AlertLevel.WARNING, "risk", "feed v stale", source="staleness")
+    assert (await api.next_message(ALERTS, timeout_s=3))["text"] == "🚨 [staleness] feed v stale"
+
+
+async def test_an_alert_met_by_a_502_bad_gateway_is_sent_again(api, start_bot):
+    bot = await start_bot()
+    api.fail_next("sendMessage", status=502)  # Telegram's front, for a moment
+    bot.alert(AlertLevel.ERROR, "risk", "order rejected by v", source="s")
+    assert (await api.next_message(ALERTS))["text"] == "❗ [s] order rejected by v"
+    sends = [c for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ALERTS)]
+    assert [c.status for c in sends] == [502, 200]
