@@ -248,6 +248,22 @@ def test_a_duplicate_order_or_fill_writes_nothing_and_says_so(store):
     assert [f.trade_id for _, f in store.fills()] == ["t-1", "t-2"]
 
 
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_nul_character_in_a_venues_error_text_holds_back_no_write(store, wait):
+    # PostgreSQL's text refuses NUL (a DataError that no retry cures): an order's reason holding one made every
+    # write_batch of its change fail, and the fills batched with it were never stored; SQLite stored it as it was
+    assert store.insert_order(order("c-1", reason="sent\x00"))
+    rejected = order("c-1", status=OrderStatus.REJECTED, reason="venue said: bad\x00request")
+    store.write_batch([rejected], [("s", fill("t-1"))], wait=wait)
+    assert store.get_order("c-1").reason == "venue said: bad\ufffdrequest" and len(store.fills()) == 1
+    store.record_risk_event(check_name="venue", reason="bad\x00text", details={"error": "bad\x00text"})
+    store.audit(transport="chat", user_id="u", command="pause", args="a\x00b", outcome="ok\x00")
+    store.audit_many([dict(ts_ns=1, transport="chat", user_id="u", chat_id="", role="", command="pause",
+                           args="\x00", outcome="")])
+    assert store.risk_events()[0].reason == "bad\ufffdtext"
+    assert [(a.args, a.outcome) for a in store.audit_log()] == [("\ufffd", ""), ("a\ufffdb", "ok\ufffd")]
+
+
 async def test_the_store_can_be_written_from_worker_threads(store):
     async def write(n: int) -> None:
         await asyncio.to_thread(store.insert_order, order(f"c-{n}"))

@@ -370,6 +370,18 @@ def engine_url(url: str) -> str:
     return url
 
 
+NUL_STAND_IN = "\ufffd"
+"""What a NUL character of free text is stored as: PostgreSQL's text refuses NUL (a ``DataError``, which no retry
+cures), so a venue's error text holding one would hold back every later write of its batch; SQLite stores the same."""
+
+
+def free_text(text: str) -> str:
+    """Free text (a venue's error, an operator's command) as the store writes it: known secrets masked, a NUL
+    character replaced by :data:`NUL_STAND_IN`."""
+    text = REDACTOR.redact(text)
+    return text.replace("\x00", NUL_STAND_IN) if "\x00" in text else text
+
+
 def row_to_order(row: OrderRow | Row[Any]) -> Order:
     return Order(
         client_order_id=row.client_order_id, strategy=row.strategy, exchange=row.exchange, symbol=row.symbol,
@@ -387,7 +399,7 @@ def order_values(order: Order) -> dict[str, Any]:
         symbol=order.symbol, side=order.side.value, order_type=order.order_type.value, tif=order.tif.value,
         post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
         exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
-        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=REDACTOR.redact(order.reason),
+        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=free_text(order.reason),
         created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes,
     )
 
@@ -408,7 +420,7 @@ def _order_changes(o: Order, bot: str | None = None) -> dict[str, Any]:
     """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``, and ``bot`` if given)."""
     changes = {"client_order_id": o.client_order_id, "status": o.status.value,
                "exchange_order_id": o.exchange_order_id, "filled_qty": o.filled_qty,
-               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": REDACTOR.redact(o.reason),
+               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": free_text(o.reason),
                "updated_ns": o.updated_ns}
     if bot is not None:
         changes["bot"] = bot
@@ -934,8 +946,8 @@ class Store:
         with self.session() as s:
             s.add(RiskEventRow(
                 bot=self.bot, ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy,
-                exchange=exchange, symbol=symbol, action=action, reason=REDACTOR.redact(reason),
-                details=REDACTOR.redact(json.dumps(details or {}, default=str)),
+                exchange=exchange, symbol=symbol, action=action, reason=free_text(reason),
+                details=free_text(json.dumps(details or {}, default=str)),
             ))
 
     def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
@@ -971,7 +983,7 @@ class Store:
             fields = {key: getattr(transfer, key) for key in (
                 "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref",
                 "created_ns", "updated_ns")}
-            fields["reason"] = REDACTOR.redact(transfer.reason)
+            fields["reason"] = free_text(transfer.reason)
             row = s.get(TransferRow, (self.bot, transfer.transfer_id))
             if row is None:
                 row = TransferRow(bot=self.bot, transfer_id=transfer.transfer_id, status=transfer.status.value,
@@ -997,12 +1009,12 @@ class Store:
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(AuditRow(bot=self.bot, ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id,
-                           chat_id=chat_id, role=role, command=command, args=REDACTOR.redact(args),
-                           outcome=REDACTOR.redact(outcome)))
+                           chat_id=chat_id, role=role, command=command, args=free_text(args),
+                           outcome=free_text(outcome)))
 
     def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
-        redact = REDACTOR.redact
+        redact = free_text
         values = [{**row, "bot": self.bot, "args": redact(row["args"]), "outcome": redact(row["outcome"])}
                   for row in rows]
         if values:
