@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import Integer, MetaData, event, text
 
 from bot import cli
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
 from bot.redact import REDACTOR
-from bot.store import HOST_TABLES, Store, StoreError, migrate
-from plugins.grid.models import GridSlotRow  # noqa: F401  (a plugin table with money columns: created on open)
+from bot.store import HOST_TABLES, Store, StoreError, migrate, table_of
+from plugins.grid.models import GridSlotRow  # a plugin table with money columns: created on open
 from plugins.jupiter.records import JupiterSwapRow, load_swap, save_swap  # a plugin table: created on open
 
 D = Decimal
@@ -199,6 +199,62 @@ def test_64_bit_times_huge_token_amounts_and_exact_decimals_round_trip(store):
     row = load_swap(store, "jup", "c-1")
     assert (row.in_amount, row.out_amount, row.min_out_amount) == (u64_max, u256, 2**63)
     assert row.last_valid_block_height == 2**40 and row.updated_ns == BIG_NS and row.filled_base_units is None
+
+
+ROW_ID_TABLES = ("orders", "fills", "balance_snapshots", "risk_events", "audit_log", "markouts", "grid_slots")
+
+
+def test_row_ids_go_past_32_bits_on_both_databases(store):
+    # a row id was SERIAL on PostgreSQL, 32 bits (SQLite's is its 64-bit rowid): past 2^31 rows of a table (a
+    # plugin's log, markouts) every insert failed ("nextval: reached maximum value of sequence"), fills included
+    big = 2**31 - 1
+    with store.engine.begin() as conn:
+        for table in ROW_ID_TABLES:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {big})"))
+    for n in range(2):
+        assert store.insert_order(order(f"c-{n}")) and store.insert_fill(fill(f"t-{n}", f"c-{n}"), "s")
+        store.snapshot_balances("paper", [], BIG_NS)
+        store.record_risk_event(check_name="c", reason="r")
+        store.audit(transport="t", user_id="u", command="c", args="", outcome="ok")
+        store.insert_markouts([dict(exchange="paper", trade_id=f"t-{n}", horizon_s=1, mid=D(1), ts_ns=BIG_NS)])
+        assert store.record(GridSlotRow, dict(strategy="g", slot=n, state="free", seq=0, round_trips=0, updated_ns=0,
+                                              **dict.fromkeys(("buy_price", "sell_price", "qty", "cost", "proceeds",
+                                                               "profit"), D(0))))
+        if n == 0 and store.engine.dialect.name == "sqlite":  # SQLite's next row id is the largest one's + 1
+            with store.engine.begin() as conn:
+                for table in ROW_ID_TABLES:
+                    conn.execute(text(f"UPDATE {table} SET id = {big}"))
+    with store.engine.connect() as conn:
+        for table in ("orders", "fills", "risk_events", "audit_log", "markouts", "grid_slots"):
+            assert conn.execute(text(f"SELECT max(id) FROM {table}")).scalar() > big, table
+    assert [f.trade_id for _, f in store.fills()] == ["t-0", "t-1"] and len(store.orders()) == 2
+
+
+def test_an_older_postgresql_store_gets_64_bit_row_ids_its_rows_kept(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's row id always had 64 bits")
+    from alembic import command
+
+    old = Store(db_url, bot="b")
+    with old.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn, "b"), "0008")  # SERIAL row ids
+        slots = table_of(GridSlotRow).to_metadata(MetaData())
+        slots.c.id.type = Integer()  # a plugin table as an older store made it
+        slots.create(conn)
+    old.close()
+    store = Store(db_url, bot="b").open()
+    try:
+        assert store.insert_order(order("before"))
+        with store.engine.begin() as conn:
+            for table in ("orders", "grid_slots"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {2**31 - 1})"))
+        assert store.insert_order(order("after")) and [o.client_order_id for o in store.orders()] == ["before", "after"]
+        assert store.record(GridSlotRow, dict(strategy="g", slot=0, state="free", seq=0, round_trips=0, updated_ns=0,
+                                              **dict.fromkeys(("buy_price", "sell_price", "qty", "cost", "proceeds",
+                                                               "profit"), D(0))))
+    finally:
+        store.close()
 
 
 def test_the_lot_an_order_closes_round_trips(store):

@@ -8,7 +8,8 @@
   into a float);
 - timestamps are integer nanoseconds since the epoch (UTC by definition) in 64-bit ``BIGINT``
   columns (:func:`ns`), and so is every other ``int`` column of a SQLModel table, plugins' included
-  (:func:`widen_int_columns`; primary keys keep ``INTEGER``, SQLite's row id);
+  (:func:`widen_int_columns`), and row ids are 64-bit too (:data:`ROW_ID`: ``INTEGER PRIMARY KEY``, the
+  row id, on SQLite);
 - integer token amounts of any size (raw base units, up to 2^256) are :class:`Units`:
   ``NUMERIC(78, 0)`` on PostgreSQL, exact text on SQLite.
 
@@ -149,6 +150,16 @@ def ns(*, index: bool = False) -> Any:
     return Field(default=0, index=index, sa_type=BigInteger)
 
 
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""A row id: ``BIGINT`` (``BIGSERIAL``) on PostgreSQL, where ``SERIAL`` stops at 2^31 rows ever inserted (a log of
+opportunities, markouts), and SQLite's ``INTEGER PRIMARY KEY``, its 64-bit row id (revision 0009)."""
+
+
+def row_id() -> Any:
+    """A Field for a table's row id (:data:`ROW_ID`), given by the database."""
+    return Field(default=None, primary_key=True, sa_type=ROW_ID)
+
+
 BOT_NAME_LEN = 64
 """The longest bot name (``[bot] name``) a ``bot`` column holds."""
 
@@ -163,23 +174,33 @@ def _db_type(inspector: Any, table: str, column: str) -> Any:
     return next(c["type"] for c in inspector.get_columns(table) if c["name"] == column)
 
 
+def widen_row_id(conn: Connection, table: str, column: str = "id") -> None:
+    """On PostgreSQL, make a ``SERIAL`` row id ``BIGINT``, and its sequence too (which would stop at 2^31 - 1)."""
+    conn.execute(text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BIGINT'))
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence(:table, :column)"),
+                            {"table": f'"{table}"', "column": column}).scalar()
+    if sequence:
+        conn.execute(text(f"ALTER SEQUENCE {sequence} AS BIGINT"))
+
+
 def widen_int_columns(metadata: MetaData) -> None:
-    """Make every plain ``Integer`` column that is not a primary key a 64-bit ``BIGINT``.
+    """Make every plain ``Integer`` column a 64-bit ``BIGINT``, a primary key a :data:`ROW_ID`.
 
     SQLModel maps ``int`` to ``INTEGER``, 32 bits on PostgreSQL: a nanosecond timestamp there fails
-    with "integer out of range". Applied to every table (plugins' too) before tables are created.
+    with "integer out of range", a row id past 2^31 rows with "reached maximum value of sequence".
+    Applied to every table (plugins' too) before tables are created.
     """
     for table in metadata.tables.values():
         for column in table.columns:
-            if type(column.type) is Integer and not column.primary_key:
-                column.type = BigInteger()
+            if type(column.type) is Integer:
+                column.type = ROW_ID if column.primary_key else BigInteger()
 
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("bot", "client_order_id", name="uq_orders_bot_client_order_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     client_order_id: str
     strategy: str = Field(index=True)
@@ -207,7 +228,7 @@ class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
     __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", name="uq_fills_bot_exchange_trade_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     exchange: str
     trade_id: str
@@ -226,7 +247,7 @@ class FillRow(SQLModel, table=True):
 class BalanceSnapshotRow(SQLModel, table=True):
     __tablename__ = "balance_snapshots"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     exchange: str
@@ -238,7 +259,7 @@ class BalanceSnapshotRow(SQLModel, table=True):
 class RiskEventRow(SQLModel, table=True):
     __tablename__ = "risk_events"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     check_name: str
@@ -268,7 +289,7 @@ class StateRow(SQLModel, table=True):
 class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_log"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     transport: str
@@ -308,7 +329,7 @@ class MarkoutRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", "horizon_s",
                                        name="uq_markouts_bot_exchange_trade_id_horizon_s"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     exchange: str
     trade_id: str
@@ -527,7 +548,7 @@ class Store:
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
         self._guard(self._create_plugin_tables, "create the plugin tables")
-        self._guard(self._widen_plugin_money, "widen the plugin tables' money columns")
+        self._guard(self._widen_plugin_columns, "widen the plugin tables' columns")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
             self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
@@ -545,9 +566,10 @@ class Store:
                 lock_schema(self, conn)
                 SQLModel.metadata.create_all(conn)
 
-    def _widen_plugin_money(self) -> None:
-        """On PostgreSQL, make a plugin table's money column ``VARCHAR`` of any length where an older store made it
-        ``VARCHAR(64)`` (a plugin's tables are its models, created at open; revision 0008 widens the host's)."""
+    def _widen_plugin_columns(self) -> None:
+        """On PostgreSQL, widen what an older store made narrow in a plugin's table (a plugin's tables are its models,
+        created at open; revisions 0008 and 0009 widen the host's): a money column ``VARCHAR(64)`` becomes ``VARCHAR``
+        of any length, a ``SERIAL`` row id ``BIGINT`` (its sequence too)."""
         if self.engine.dialect.name != "postgresql":
             return
         from .migrate import lock_schema
@@ -556,15 +578,25 @@ class Store:
         with self.engine.begin() as conn:
             inspector = inspect(conn)
             existing = set(inspector.get_table_names())
-            narrow = [(table.name, column.name)
-                      for table in SQLModel.metadata.tables.values() if table.name in existing - host
-                      for column in table.columns if isinstance(column.type, DecimalText)
-                      and getattr(_db_type(inspector, table.name, column.name), "length", None) is not None]
-            if narrow:
+            narrow_money, narrow_ids = [], []
+            for table in SQLModel.metadata.tables.values():
+                if table.name not in existing - host:
+                    continue
+                for column in table.columns:
+                    if isinstance(column.type, DecimalText) or (column.primary_key and
+                                                                isinstance(column.type, BigInteger)):
+                        found = _db_type(inspector, table.name, column.name)
+                        if isinstance(column.type, DecimalText) and getattr(found, "length", None) is not None:
+                            narrow_money.append((table.name, column.name))
+                        elif isinstance(column.type, BigInteger) and not isinstance(found, (BigInteger, String)):
+                            narrow_ids.append((table.name, column.name))
+            if narrow_money or narrow_ids:
                 lock_schema(self, conn)
-                for table_name, column_name in narrow:
+                for table_name, column_name in narrow_money:
                     conn.execute(text(f'ALTER TABLE "{table_name}" ALTER COLUMN "{column_name}" TYPE VARCHAR'))
-                log.info("money columns widened to any length: %s", ", ".join(f"{t}.{c}" for t, c in narrow))
+                for table_name, column_name in narrow_ids:
+                    widen_row_id(conn, table_name, column_name)
+                log.info("plugin columns widened: %s", ", ".join(f"{t}.{c}" for t, c in narrow_money + narrow_ids))
 
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
