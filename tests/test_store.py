@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import Integer, MetaData, event, text
 
 from bot import cli
 from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
 from bot.redact import REDACTOR
-from bot.store import HOST_TABLES, Store, StoreError, migrate
-from plugins.grid.models import GridSlotRow  # noqa: F401  (a plugin table with money columns: created on open)
+from bot.store import HOST_TABLES, Store, StoreError, migrate, table_of
+from plugins.grid.models import GridSlotRow  # a plugin table with money columns: created on open
 from plugins.jupiter.records import JupiterSwapRow, load_swap, save_swap  # a plugin table: created on open
 
 D = Decimal
@@ -104,6 +104,36 @@ def store_rows(store: Store, table: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
 
 
+def test_an_upgrade_that_fails_on_the_way_leaves_the_store_as_it_was_and_the_next_start_upgrades_it(db_url):
+    # SQLite rebuilds a table to upgrade it (0007: renamed, created anew, its rows copied); the driver opened a
+    # transaction only at the copy, so a full disk while copying left the renamed table committed, the new one
+    # empty, and a store that no later start could upgrade ("there is already another table ... _0007_orders")
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL alters the tables in place, in its transactional DDL")
+    from alembic import command
+
+    old = Store(db_url, bot="b")
+    with old.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn, "b"), "0006")
+        conn.execute(text(
+            "INSERT INTO orders (client_order_id, strategy, exchange, symbol, side, order_type, tif, post_only, price, "
+            "qty, status, filled_qty, fee, reason, created_ns, updated_ns) VALUES (:cid, 's', 'paper', 'BTC/USD', "
+            "'buy', 'limit', 'gtc', false, '30000', '0.01', 'open', '0', '0', :reason, 1, 2)"),
+            [{"cid": f"c-{n}", "reason": "x" * 300} for n in range(2000)])
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    old.close()
+    full = Store(db_url, bot="b")
+    event.listen(full.engine, "connect", lambda conn, _: conn.execute(f"PRAGMA max_page_count={pages + 2}"))
+    with pytest.raises(StoreError, match="database or disk is full"):
+        full.open()
+    full.close()
+    store = Store(db_url, bot="b").open()
+    try:
+        assert migrate.current(store) == migrate.head() and len(store.orders()) == 2000
+    finally:
+        store.close()
+
+
 def test_upgrading_from_the_baseline_gives_exactly_the_tables_a_new_store_gets(db_url):
     make_old_db(db_url)
     upgraded = Store(db_url).open()
@@ -169,6 +199,62 @@ def test_64_bit_times_huge_token_amounts_and_exact_decimals_round_trip(store):
     row = load_swap(store, "jup", "c-1")
     assert (row.in_amount, row.out_amount, row.min_out_amount) == (u64_max, u256, 2**63)
     assert row.last_valid_block_height == 2**40 and row.updated_ns == BIG_NS and row.filled_base_units is None
+
+
+ROW_ID_TABLES = ("orders", "fills", "balance_snapshots", "risk_events", "audit_log", "markouts", "grid_slots")
+
+
+def test_row_ids_go_past_32_bits_on_both_databases(store):
+    # a row id was SERIAL on PostgreSQL, 32 bits (SQLite's is its 64-bit rowid): past 2^31 rows of a table (a
+    # plugin's log, markouts) every insert failed ("nextval: reached maximum value of sequence"), fills included
+    big = 2**31 - 1
+    with store.engine.begin() as conn:
+        for table in ROW_ID_TABLES:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {big})"))
+    for n in range(2):
+        assert store.insert_order(order(f"c-{n}")) and store.insert_fill(fill(f"t-{n}", f"c-{n}"), "s")
+        store.snapshot_balances("paper", [], BIG_NS)
+        store.record_risk_event(check_name="c", reason="r")
+        store.audit(transport="t", user_id="u", command="c", args="", outcome="ok")
+        store.insert_markouts([dict(exchange="paper", trade_id=f"t-{n}", horizon_s=1, mid=D(1), ts_ns=BIG_NS)])
+        assert store.record(GridSlotRow, dict(strategy="g", slot=n, state="free", seq=0, round_trips=0, updated_ns=0,
+                                              **dict.fromkeys(("buy_price", "sell_price", "qty", "cost", "proceeds",
+                                                               "profit"), D(0))))
+        if n == 0 and store.engine.dialect.name == "sqlite":  # SQLite's next row id is the largest one's + 1
+            with store.engine.begin() as conn:
+                for table in ROW_ID_TABLES:
+                    conn.execute(text(f"UPDATE {table} SET id = {big}"))
+    with store.engine.connect() as conn:
+        for table in ("orders", "fills", "risk_events", "audit_log", "markouts", "grid_slots"):
+            assert conn.execute(text(f"SELECT max(id) FROM {table}")).scalar() > big, table
+    assert [f.trade_id for _, f in store.fills()] == ["t-0", "t-1"] and len(store.orders()) == 2
+
+
+def test_an_older_postgresql_store_gets_64_bit_row_ids_its_rows_kept(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's row id always had 64 bits")
+    from alembic import command
+
+    old = Store(db_url, bot="b")
+    with old.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn, "b"), "0008")  # SERIAL row ids
+        slots = table_of(GridSlotRow).to_metadata(MetaData())
+        slots.c.id.type = Integer()  # a plugin table as an older store made it
+        slots.create(conn)
+    old.close()
+    store = Store(db_url, bot="b").open()
+    try:
+        assert store.insert_order(order("before"))
+        with store.engine.begin() as conn:
+            for table in ("orders", "grid_slots"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {2**31 - 1})"))
+        assert store.insert_order(order("after")) and [o.client_order_id for o in store.orders()] == ["before", "after"]
+        assert store.record(GridSlotRow, dict(strategy="g", slot=0, state="free", seq=0, round_trips=0, updated_ns=0,
+                                              **dict.fromkeys(("buy_price", "sell_price", "qty", "cost", "proceeds",
+                                                               "profit"), D(0))))
+    finally:
+        store.close()
 
 
 def test_the_lot_an_order_closes_round_trips(store):
@@ -246,6 +332,22 @@ def test_a_duplicate_order_or_fill_writes_nothing_and_says_so(store):
     assert [o.reason for o in store.orders()] == [""] and [s for s, _ in store.fills()] == ["s"]
     store.write_batch([], [("s", fill("t-1")), ("s", fill("t-2")), ("s", fill("t-2"))])
     assert [f.trade_id for _, f in store.fills()] == ["t-1", "t-2"]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_nul_character_in_a_venues_error_text_holds_back_no_write(store, wait):
+    # PostgreSQL's text refuses NUL (a DataError that no retry cures): an order's reason holding one made every
+    # write_batch of its change fail, and the fills batched with it were never stored; SQLite stored it as it was
+    assert store.insert_order(order("c-1", reason="sent\x00"))
+    rejected = order("c-1", status=OrderStatus.REJECTED, reason="venue said: bad\x00request")
+    store.write_batch([rejected], [("s", fill("t-1"))], wait=wait)
+    assert store.get_order("c-1").reason == "venue said: bad\ufffdrequest" and len(store.fills()) == 1
+    store.record_risk_event(check_name="venue", reason="bad\x00text", details={"error": "bad\x00text"})
+    store.audit(transport="chat", user_id="u", command="pause", args="a\x00b", outcome="ok\x00")
+    store.audit_many([dict(ts_ns=1, transport="chat", user_id="u", chat_id="", role="", command="pause",
+                           args="\x00", outcome="")])
+    assert store.risk_events()[0].reason == "bad\ufffdtext"
+    assert [(a.args, a.outcome) for a in store.audit_log()] == [("\ufffd", ""), ("a\ufffdb", "ok\ufffd")]
 
 
 async def test_the_store_can_be_written_from_worker_threads(store):

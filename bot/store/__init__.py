@@ -8,7 +8,8 @@
   into a float);
 - timestamps are integer nanoseconds since the epoch (UTC by definition) in 64-bit ``BIGINT``
   columns (:func:`ns`), and so is every other ``int`` column of a SQLModel table, plugins' included
-  (:func:`widen_int_columns`; primary keys keep ``INTEGER``, SQLite's row id);
+  (:func:`widen_int_columns`), and row ids are 64-bit too (:data:`ROW_ID`: ``INTEGER PRIMARY KEY``, the
+  row id, on SQLite);
 - integer token amounts of any size (raw base units, up to 2^256) are :class:`Units`:
   ``NUMERIC(78, 0)`` on PostgreSQL, exact text on SQLite.
 
@@ -149,6 +150,16 @@ def ns(*, index: bool = False) -> Any:
     return Field(default=0, index=index, sa_type=BigInteger)
 
 
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""A row id: ``BIGINT`` (``BIGSERIAL``) on PostgreSQL, where ``SERIAL`` stops at 2^31 rows ever inserted (a log of
+opportunities, markouts), and SQLite's ``INTEGER PRIMARY KEY``, its 64-bit row id (revision 0009)."""
+
+
+def row_id() -> Any:
+    """A Field for a table's row id (:data:`ROW_ID`), given by the database."""
+    return Field(default=None, primary_key=True, sa_type=ROW_ID)
+
+
 BOT_NAME_LEN = 64
 """The longest bot name (``[bot] name``) a ``bot`` column holds."""
 
@@ -163,23 +174,33 @@ def _db_type(inspector: Any, table: str, column: str) -> Any:
     return next(c["type"] for c in inspector.get_columns(table) if c["name"] == column)
 
 
+def widen_row_id(conn: Connection, table: str, column: str = "id") -> None:
+    """On PostgreSQL, make a ``SERIAL`` row id ``BIGINT``, and its sequence too (which would stop at 2^31 - 1)."""
+    conn.execute(text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BIGINT'))
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence(:table, :column)"),
+                            {"table": f'"{table}"', "column": column}).scalar()
+    if sequence:
+        conn.execute(text(f"ALTER SEQUENCE {sequence} AS BIGINT"))
+
+
 def widen_int_columns(metadata: MetaData) -> None:
-    """Make every plain ``Integer`` column that is not a primary key a 64-bit ``BIGINT``.
+    """Make every plain ``Integer`` column a 64-bit ``BIGINT``, a primary key a :data:`ROW_ID`.
 
     SQLModel maps ``int`` to ``INTEGER``, 32 bits on PostgreSQL: a nanosecond timestamp there fails
-    with "integer out of range". Applied to every table (plugins' too) before tables are created.
+    with "integer out of range", a row id past 2^31 rows with "reached maximum value of sequence".
+    Applied to every table (plugins' too) before tables are created.
     """
     for table in metadata.tables.values():
         for column in table.columns:
-            if type(column.type) is Integer and not column.primary_key:
-                column.type = BigInteger()
+            if type(column.type) is Integer:
+                column.type = ROW_ID if column.primary_key else BigInteger()
 
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("bot", "client_order_id", name="uq_orders_bot_client_order_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     client_order_id: str
     strategy: str = Field(index=True)
@@ -207,7 +228,7 @@ class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
     __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", name="uq_fills_bot_exchange_trade_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     exchange: str
     trade_id: str
@@ -226,7 +247,7 @@ class FillRow(SQLModel, table=True):
 class BalanceSnapshotRow(SQLModel, table=True):
     __tablename__ = "balance_snapshots"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     exchange: str
@@ -238,7 +259,7 @@ class BalanceSnapshotRow(SQLModel, table=True):
 class RiskEventRow(SQLModel, table=True):
     __tablename__ = "risk_events"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     check_name: str
@@ -268,7 +289,7 @@ class StateRow(SQLModel, table=True):
 class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_log"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field(index=True)
     ts_ns: int = ns(index=True)
     transport: str
@@ -308,7 +329,7 @@ class MarkoutRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("bot", "exchange", "trade_id", "horizon_s",
                                        name="uq_markouts_bot_exchange_trade_id_horizon_s"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = row_id()
     bot: str = bot_field()
     exchange: str
     trade_id: str
@@ -370,6 +391,18 @@ def engine_url(url: str) -> str:
     return url
 
 
+NUL_STAND_IN = "\ufffd"
+"""What a NUL character of free text is stored as: PostgreSQL's text refuses NUL (a ``DataError``, which no retry
+cures), so a venue's error text holding one would hold back every later write of its batch; SQLite stores the same."""
+
+
+def free_text(text: str) -> str:
+    """Free text (a venue's error, an operator's command) as the store writes it: known secrets masked, a NUL
+    character replaced by :data:`NUL_STAND_IN`."""
+    text = REDACTOR.redact(text)
+    return text.replace("\x00", NUL_STAND_IN) if "\x00" in text else text
+
+
 def row_to_order(row: OrderRow | Row[Any]) -> Order:
     return Order(
         client_order_id=row.client_order_id, strategy=row.strategy, exchange=row.exchange, symbol=row.symbol,
@@ -387,7 +420,7 @@ def order_values(order: Order) -> dict[str, Any]:
         symbol=order.symbol, side=order.side.value, order_type=order.order_type.value, tif=order.tif.value,
         post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
         exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
-        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=REDACTOR.redact(order.reason),
+        avg_fill_price=order.avg_fill_price, fee=order.fee, reason=free_text(order.reason),
         created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes,
     )
 
@@ -408,7 +441,7 @@ def _order_changes(o: Order, bot: str | None = None) -> dict[str, Any]:
     """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``, and ``bot`` if given)."""
     changes = {"client_order_id": o.client_order_id, "status": o.status.value,
                "exchange_order_id": o.exchange_order_id, "filled_qty": o.filled_qty,
-               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": REDACTOR.redact(o.reason),
+               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": free_text(o.reason),
                "updated_ns": o.updated_ns}
     if bot is not None:
         changes["bot"] = bot
@@ -515,7 +548,7 @@ class Store:
         upgrade(self)
         widen_int_columns(SQLModel.metadata)
         self._guard(self._create_plugin_tables, "create the plugin tables")
-        self._guard(self._widen_plugin_money, "widen the plugin tables' money columns")
+        self._guard(self._widen_plugin_columns, "widen the plugin tables' columns")
         fast = self.fast
         if fast is not None:  # the opening thread's (the loop's) record connection, opened now like the pool's
             self._guard(lambda: fast.exists(ORDERS, {"bot": self.bot, "client_order_id": ""}),
@@ -533,9 +566,10 @@ class Store:
                 lock_schema(self, conn)
                 SQLModel.metadata.create_all(conn)
 
-    def _widen_plugin_money(self) -> None:
-        """On PostgreSQL, make a plugin table's money column ``VARCHAR`` of any length where an older store made it
-        ``VARCHAR(64)`` (a plugin's tables are its models, created at open; revision 0008 widens the host's)."""
+    def _widen_plugin_columns(self) -> None:
+        """On PostgreSQL, widen what an older store made narrow in a plugin's table (a plugin's tables are its models,
+        created at open; revisions 0008 and 0009 widen the host's): a money column ``VARCHAR(64)`` becomes ``VARCHAR``
+        of any length, a ``SERIAL`` row id ``BIGINT`` (its sequence too)."""
         if self.engine.dialect.name != "postgresql":
             return
         from .migrate import lock_schema
@@ -544,15 +578,25 @@ class Store:
         with self.engine.begin() as conn:
             inspector = inspect(conn)
             existing = set(inspector.get_table_names())
-            narrow = [(table.name, column.name)
-                      for table in SQLModel.metadata.tables.values() if table.name in existing - host
-                      for column in table.columns if isinstance(column.type, DecimalText)
-                      and getattr(_db_type(inspector, table.name, column.name), "length", None) is not None]
-            if narrow:
+            narrow_money, narrow_ids = [], []
+            for table in SQLModel.metadata.tables.values():
+                if table.name not in existing - host:
+                    continue
+                for column in table.columns:
+                    if isinstance(column.type, DecimalText) or (column.primary_key and
+                                                                isinstance(column.type, BigInteger)):
+                        found = _db_type(inspector, table.name, column.name)
+                        if isinstance(column.type, DecimalText) and getattr(found, "length", None) is not None:
+                            narrow_money.append((table.name, column.name))
+                        elif isinstance(column.type, BigInteger) and not isinstance(found, (BigInteger, String)):
+                            narrow_ids.append((table.name, column.name))
+            if narrow_money or narrow_ids:
                 lock_schema(self, conn)
-                for table_name, column_name in narrow:
+                for table_name, column_name in narrow_money:
                     conn.execute(text(f'ALTER TABLE "{table_name}" ALTER COLUMN "{column_name}" TYPE VARCHAR'))
-                log.info("money columns widened to any length: %s", ", ".join(f"{t}.{c}" for t, c in narrow))
+                for table_name, column_name in narrow_ids:
+                    widen_row_id(conn, table_name, column_name)
+                log.info("plugin columns widened: %s", ", ".join(f"{t}.{c}" for t, c in narrow_money + narrow_ids))
 
     def scoped(self, bot: str) -> Store:
         """This database as the store of ``bot``: the same engine and connections, that bot's rows.
@@ -934,8 +978,8 @@ class Store:
         with self.session() as s:
             s.add(RiskEventRow(
                 bot=self.bot, ts_ns=ts_ns or time.time_ns(), check_name=check_name, strategy=strategy,
-                exchange=exchange, symbol=symbol, action=action, reason=REDACTOR.redact(reason),
-                details=REDACTOR.redact(json.dumps(details or {}, default=str)),
+                exchange=exchange, symbol=symbol, action=action, reason=free_text(reason),
+                details=free_text(json.dumps(details or {}, default=str)),
             ))
 
     def risk_events(self, limit: int = 20, *, trips_only: bool = False) -> list[RiskEventRow]:
@@ -971,7 +1015,7 @@ class Store:
             fields = {key: getattr(transfer, key) for key in (
                 "asset", "amount", "source", "destination", "address", "fee", "network_fee", "venue_ref",
                 "created_ns", "updated_ns")}
-            fields["reason"] = REDACTOR.redact(transfer.reason)
+            fields["reason"] = free_text(transfer.reason)
             row = s.get(TransferRow, (self.bot, transfer.transfer_id))
             if row is None:
                 row = TransferRow(bot=self.bot, transfer_id=transfer.transfer_id, status=transfer.status.value,
@@ -997,12 +1041,12 @@ class Store:
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(AuditRow(bot=self.bot, ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id,
-                           chat_id=chat_id, role=role, command=command, args=REDACTOR.redact(args),
-                           outcome=REDACTOR.redact(outcome)))
+                           chat_id=chat_id, role=role, command=command, args=free_text(args),
+                           outcome=free_text(outcome)))
 
     def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
-        redact = REDACTOR.redact
+        redact = free_text
         values = [{**row, "bot": self.bot, "args": redact(row["args"]), "outcome": redact(row["outcome"])}
                   for row in rows]
         if values:

@@ -3,8 +3,8 @@
 - An empty database gets the current tables and is stamped at the newest revision.
 - A database made before migrations existed (the host's tables, no ``alembic_version`` table) is
   stamped at the baseline revision (the schema those builds created), then upgraded.
-- An older database is upgraded in one transaction (on PostgreSQL; SQLite rebuilds each changed
-  table, copying its rows).
+- An older database is upgraded in one transaction (SQLite rebuilds each changed table, copying its rows, in it
+  too: :func:`begin_ddl`), all of it or nothing: one that fails on the way (a full disk) is left as it was.
 - A database at a revision this arbot does not know (written by a newer arbot) is refused.
 - Rows stored before revision 0007 (the ``bot`` column) belong to the bot that upgrades the store
   (the store's :attr:`~bot.store.Store.bot`, ``[bot] name``).
@@ -63,7 +63,7 @@ log = logging.getLogger("arbot.store")
 SCRIPTS = Path(__file__).with_name("migrations")
 BASELINE = "0001"
 """The schema of the builds before migrations: tables made by ``create_all``, 32-bit INTEGER columns."""
-HEAD = "0008"
+HEAD = "0009"
 """The newest revision in ``migrations/versions``, known without importing Alembic (a test checks it
 is Alembic's head): a store at it, or a new one, opens without Alembic (about 14 MB and 0.1 s)."""
 
@@ -94,6 +94,15 @@ def lock_schema(store: Store, conn: Connection) -> None:
             f"[bot] migrate_wait_s = {wait_s:g} s. Start this bot again once it has finished (`arbot db current` "
             "shows the revision), or raise [bot] migrate_wait_s.") from None
     conn.execute(text("SET LOCAL lock_timeout = 0"))
+
+
+def begin_ddl(conn: Connection) -> None:
+    """On SQLite, open ``conn``'s transaction now, taking the file's write lock. The driver opens one only before an
+    INSERT, UPDATE or DELETE: the schema changes before the first of them (a table renamed and created anew, to be
+    filled with its old rows) would each commit on their own, and an upgrade that failed on the way (a full disk while
+    the rows are copied) left the table empty, its rows in the renamed one, and a store no start could upgrade."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _version_table() -> Table:
@@ -167,6 +176,7 @@ def _without_alembic(store: Store) -> tuple[str | None, str] | None:
                 return (HEAD, HEAD) if revisions == [HEAD] else None
             if tables & {t.name for t in HOST_TABLES}:
                 return None
+        begin_ddl(conn)
         SQLModel.metadata.create_all(conn, tables=list(HOST_TABLES))
         version.create(conn)
         conn.execute(version.insert().values(version_num=HEAD))
@@ -183,6 +193,7 @@ def _upgrade(store: Store) -> tuple[str | None, str]:
 
     HOST_TABLES, StoreError = store.host_tables, store.Error
     with store.engine.begin() as conn:
+        begin_ddl(conn)  # SQLite: the whole upgrade in one transaction, as on PostgreSQL
         lock_schema(store, conn)  # then read the revision: a bot that waited finds it upgraded
         context = MigrationContext.configure(conn)
         before = context.get_current_revision()

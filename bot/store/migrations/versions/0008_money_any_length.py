@@ -4,7 +4,7 @@ The host's exact amounts were ``VARCHAR(64)``: an exact figure with a pool's pri
 DEX swap has ~50 significant digits; a product or sum of such figures more) can be longer, and PostgreSQL
 refused the row ("value too long for type character varying(64)"). SQLite stores any length in any text
 column, so nothing changes there. A plugin's money columns are widened when a store opens (its tables are its
-models: ``Store._widen_plugin_money``).
+models: ``Store._widen_plugin_columns``).
 
 Revision ID: 0008
 Revises: 0007
