@@ -946,10 +946,10 @@ class Executor:
                 else:
                     return True
             except Exception as exc:
-                if not is_store_error(exc):
-                    self._put_back(dirty, fills)
-                    raise
                 self._put_back(dirty, fills)
+                if not is_store_error(exc):  # a row the database refuses: as long as it does, nothing is stored
+                    log.error("store writer: the database refused a batch (%s)", describe_store_error(exc),
+                              exc_info=exc)
                 self.store_failed(exc, "store writer")
                 return False
             self._forget_written(dirty)

@@ -154,6 +154,40 @@ async def test_a_failed_writer_batch_is_kept_and_written_later(bot, monkeypatch)
     await wait_for(lambda: status(bot, "w-2") is OrderStatus.OPEN)
 
 
+async def test_a_batch_the_database_refuses_for_a_reason_of_its_own_pauses_new_orders_until_it_is_written(
+        bot, monkeypatch):
+    """Not a store outage (locked, full, gone) but a row the database refuses (a PostgreSQL DataError, a bug in what
+    was written): fills and order changes would stay in memory only while trading went on. It stops new orders as
+    an outage does, alerted once, and resumes when the batch is written."""
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    ctx.submit(intent("r-1"))
+    await wait_for(lambda: status(bot, "r-1") is OrderStatus.OPEN)
+    await bot.executor.flush()
+    original = bot.store.write_batch
+    refusing = True
+
+    def refuse(orders, fills, **kwargs):
+        if refusing:
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        return original(orders, fills, **kwargs)
+
+    monkeypatch.setattr(bot.store, "write_batch", refuse)
+    fill = Fill("v", "BTC/USD", "r-1", "T1", Side.BUY, Decimal("100"), Decimal("0.1"), Decimal("0.01"), "USD",
+                Liquidity.MAKER, 5)
+    venue.orders["r-1"] = OrderState("r-1", OrderStatus.FILLED, "X1", Decimal("0.1"), Decimal("100"), (fill,))
+    await bot.executor.reconcile()
+    await wait_for(lambda: bot.executor.store_error is not None, what="the refused batch to stop new orders")
+    assert "NUL" in bot.executor.store_error
+    assert ctx.submit(intent("r-2")) is None  # nothing more is traded while fills cannot be stored
+    assert len(store_alerts(bot)) == 1
+
+    refusing = False
+    await wait_for(lambda: bot.executor.store_error is None, timeout_s=10, what="the batch to be written")
+    assert [f.trade_id for _, f in bot.store.fills()] == ["T1"]
+    assert bot.store.get_order("r-1").status is OrderStatus.FILLED
+    assert ctx.submit(intent("r-3")) == "r-3"
+
+
 async def test_a_full_disk_pauses_new_orders_and_trading_resumes_by_itself(bot, monkeypatch):
     disk_full = True
     originals = {name: getattr(bot.store, name) for name in ("insert_order", "write_batch", "set_state")}
