@@ -355,6 +355,9 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 
     exchanges = components.get("exchange", {})
+    # an exchange whose own table is wrong is reported there; the components naming it are not told it is missing
+    tables = data.get("exchanges", {})
+    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
     for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
@@ -363,6 +366,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 if not isinstance(ref, str) or not ref:
                     continue
                 if ref not in exchanges:
+                    if ref in declared:
+                        continue
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f"no exchange named {got(ref)} is configured"
                                               + did_you_mean(ref, exchanges)))
                     continue

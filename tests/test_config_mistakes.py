@@ -1,0 +1,50 @@
+"""Typical mistakes in the shipped configs, checked with the first-party plugins: one clear problem each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.plugins import collect, load_plugins
+from bot.settings import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = (ROOT / "bot" / "default.toml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return collect(load_plugins(disabled=[], report=lambda info, message: None))
+
+
+def issues_of(path: Path, registry) -> list[str]:
+    try:
+        load_config(path, registry)
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('type = "paper-dex"', 'type = "paperdex"', 'exchanges.sol-pool.type: no exchange plugin provides "paperdex"'),
+    ('tick_interval_ms = 100\n', 'tick_interval_ms = -100\n', "exchanges.paper.tick_interval_ms: expected an integer"),
+])
+def test_an_invalid_exchange_is_one_problem_not_a_missing_one(tmp_path, registry, old, new, expected):
+    """Strategies naming an exchange whose own table is wrong are not told it is not configured."""
+    issues = issues_of(write(tmp_path, DEFAULT.replace(old, new, 1)), registry)
+    assert len(issues) == 1 and issues[0].startswith(expected), issues
+
+
+def test_a_float_money_amount_is_taken_exactly(tmp_path, registry):
+    """``order_size = 0.01`` unquoted is the decimal 0.01, never the float nearest it."""
+    config = load_config(write(tmp_path, DEFAULT.replace('order_size = "0.01"', "order_size = 0.01", 1)), registry)
+    assert config.components["strategy"]["btc-grid"].settings.order_size == Decimal("0.01")
