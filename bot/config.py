@@ -230,7 +230,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         line = text_line(exc.object, exc.start)
         raise ConfigError([ConfigIssue("", f"not UTF-8 text (byte {exc.start}, line {line}); save the file as "
                                            "UTF-8")], str(path)) from None
-    return parse_toml(text, str(path))
+    data = parse_toml(text, str(path))
+    if not data:  # would run a bot with nothing in it, silently: almost always the wrong file or a truncated one
+        raise ConfigError([ConfigIssue("", "the file is empty (no settings); write one with `arbot init FILE`, or "
+                                           "leave out --config to run the embedded default")], str(path))
+    return data
 
 
 CONFIG_MAX_BYTES = 10_000_000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
+from bot.config import load_config, read_toml
 from bot.plugins import collect, load_plugins
 from bot.settings import ConfigError
 
@@ -42,6 +42,13 @@ def test_an_invalid_exchange_is_one_problem_not_a_missing_one(tmp_path, registry
     """Strategies naming an exchange whose own table is wrong are not told it is not configured."""
     issues = issues_of(write(tmp_path, DEFAULT.replace(old, new, 1)), registry)
     assert len(issues) == 1 and issues[0].startswith(expected), issues
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n# only a comment\n"])
+def test_an_empty_file_is_refused_with_the_way_to_start(tmp_path, text):
+    with pytest.raises(ConfigError) as info:
+        read_toml(write(tmp_path, text))
+    assert "the file is empty" in str(info.value) and "arbot init" in str(info.value)
 
 
 def test_a_float_money_amount_is_taken_exactly(tmp_path, registry):
