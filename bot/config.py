@@ -30,6 +30,7 @@ from .conflicts import (
     check_socket_path,
     check_venue_features,
     check_venue_kind,
+    check_venue_market,
 )
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
@@ -380,6 +381,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 if accepted:
                     issues += check_venue_kind(comp.path, key, ref, venue_cls, accepted)
                 if kind == "strategy":
+                    issues += check_venue_market(comp.path, key, ref, cls, comp.settings, venue_cls,
+                                                 exchanges[ref].settings)
                     issues += check_venue_features(comp.path, key, ref, cls, comp.settings, venue_cls,
                                                    exchanges[ref].settings)
                 if (kind == "strategy" and mode == "paper"

@@ -44,6 +44,19 @@ def test_an_invalid_exchange_is_one_problem_not_a_missing_one(tmp_path, registry
     assert len(issues) == 1 and issues[0].startswith(expected), issues
 
 
+def test_a_symbol_the_exchange_does_not_trade_is_refused_at_check(tmp_path, registry):
+    issues = issues_of(write(tmp_path, DEFAULT.replace('symbol = "BTC/USD"', 'symbol = "ETH/USD"', 1)), registry)
+    assert issues == ['strategies.btc-grid.exchange: exchange "paper" has no market "ETH/USD" (it trades BTC/USD); '
+                      'add it to [exchanges.paper], or trade one of those'], issues
+
+
+def test_a_pool_of_another_market_is_refused_at_check(tmp_path, registry):
+    text = DEFAULT.replace('symbol = "SOL/USDC"\nanchor', 'symbol = "JUP/USDC"\nanchor', 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert any(i.startswith('strategies.sol-arb.dex: exchange "sol-pool" has no market "SOL/USDC" (it trades '
+                            'JUP/USDC)') for i in issues), issues
+
+
 @pytest.mark.parametrize("text", ["", "\n  \n# only a comment\n"])
 def test_an_empty_file_is_refused_with_the_way_to_start(tmp_path, text):
     with pytest.raises(ConfigError) as info:
