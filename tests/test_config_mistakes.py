@@ -68,3 +68,9 @@ def test_a_float_money_amount_is_taken_exactly(tmp_path, registry):
     """``order_size = 0.01`` unquoted is the decimal 0.01, never the float nearest it."""
     config = load_config(write(tmp_path, DEFAULT.replace('order_size = "0.01"', "order_size = 0.01", 1)), registry)
     assert config.components["strategy"]["btc-grid"].settings.order_size == Decimal("0.01")
+
+
+def test_a_misspelt_required_key_is_one_problem(tmp_path, registry):
+    """The did-you-mean already names the required key; it is not reported missing as well."""
+    issues = issues_of(write(tmp_path, DEFAULT.replace('order_size = "0.01"', 'ordr_size = "0.01"', 1)), registry)
+    assert issues == ['strategies.btc-grid.ordr_size: unknown key; did you mean "order_size"? (a required key)'], issues
