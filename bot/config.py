@@ -30,6 +30,7 @@ from .conflicts import (
     check_socket_path,
     check_venue_features,
     check_venue_kind,
+    check_venue_market,
 )
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
@@ -230,7 +231,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         line = text_line(exc.object, exc.start)
         raise ConfigError([ConfigIssue("", f"not UTF-8 text (byte {exc.start}, line {line}); save the file as "
                                            "UTF-8")], str(path)) from None
-    return parse_toml(text, str(path))
+    data = parse_toml(text, str(path))
+    if not data:  # would run a bot with nothing in it, silently: almost always the wrong file or a truncated one
+        raise ConfigError([ConfigIssue("", "the file is empty (no settings); write one with `arbot init FILE`, or "
+                                           "leave out --config to run the embedded default")], str(path))
+    return data
 
 
 CONFIG_MAX_BYTES = 10_000_000
@@ -355,6 +360,9 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
 
     exchanges = components.get("exchange", {})
+    # an exchange whose own table is wrong is reported there; the components naming it are not told it is missing
+    tables = data.get("exchanges", {})
+    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
     for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
@@ -363,6 +371,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 if not isinstance(ref, str) or not ref:
                     continue
                 if ref not in exchanges:
+                    if ref in declared:
+                        continue
                     issues.append(ConfigIssue(f"{comp.path}.{key}", f"no exchange named {got(ref)} is configured"
                                               + did_you_mean(ref, exchanges)))
                     continue
@@ -371,6 +381,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                 if accepted:
                     issues += check_venue_kind(comp.path, key, ref, venue_cls, accepted)
                 if kind == "strategy":
+                    issues += check_venue_market(comp.path, key, ref, cls, comp.settings, venue_cls,
+                                                 exchanges[ref].settings)
                     issues += check_venue_features(comp.path, key, ref, cls, comp.settings, venue_cls,
                                                    exchanges[ref].settings)
                 if (kind == "strategy" and mode == "paper"

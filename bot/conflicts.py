@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,20 @@ def check_venue_features(path: str, key: str, exchange: str, strategy_cls: type,
     what = "; ".join(ORDER_FEATURES.get(f, f) for f in missing)
     return [ConfigIssue(f"{path}.{key}", f'exchange "{exchange}" cannot do what this strategy needs there: {what}; '
                                          "trade it on another venue, or change the settings that need it")]
+
+
+def check_venue_market(path: str, key: str, exchange: str, strategy_cls: type, strategy_settings: object,
+                       exchange_cls: type, exchange_settings: object) -> list[ConfigIssue]:
+    """The exchange a strategy's ``key`` names trades the symbol the strategy trades there."""
+    symbols_at = getattr(strategy_cls, "symbols_at", None)
+    markets_of = getattr(exchange_cls, "markets_of", None)
+    symbol = symbols_at(strategy_settings).get(key) if symbols_at else None
+    offered: Collection[str] | None = markets_of(exchange_settings) if markets_of else None
+    if not symbol or offered is None or symbol in offered:
+        return []
+    return [ConfigIssue(f"{path}.{key}", f'exchange "{exchange}" has no market "{symbol}" (it trades '
+                                         f'{", ".join(offered) or "nothing"}); add it to [exchanges.{exchange}], '
+                                         "or trade one of those")]
 
 
 def check_socket_path(data_dir: Path, name: str) -> list[ConfigIssue]:

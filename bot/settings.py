@@ -218,9 +218,15 @@ def got(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:40]}... ({len(text)} digits)"
 
 
-def did_you_mean(key: str, known: typing.Iterable[str]) -> str:
+def closest(key: str, known: typing.Iterable[str]) -> str | None:
+    """The known name ``key`` is most likely a misspelling of, if any."""
     match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return f'; did you mean "{match[0]}"?' if match else ""
+    return match[0] if match else None
+
+
+def did_you_mean(key: str, known: typing.Iterable[str]) -> str:
+    match = closest(key, known)
+    return f'; did you mean "{match}"?' if match else ""
 
 
 def _bounds(meta: Mapping[str, Any]) -> str:
@@ -465,13 +471,22 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
     removed: Mapping[str, str] = getattr(cls, "REMOVED_KEYS", {})
     before = len(issues)
     values: dict[str, Any] = {}
+    required = {name for name, f in fields.items() if f.default is MISSING and f.default_factory is MISSING}
+    misspelt: set[str] = set()  # required keys a did-you-mean already points at: not reported missing as well
     for key, value in table.items():
         if key in ignore:
             continue
         if key not in fields:
             instead = removed.get(key)
-            issues.append(ConfigIssue(_join(path, key), f"removed: {instead}" if instead is not None
-                                      else "unknown key" + did_you_mean(key, fields)))
+            if instead is not None:
+                issues.append(ConfigIssue(_join(path, key), f"removed: {instead}"))
+                continue
+            hint = did_you_mean(key, fields)
+            meant = closest(key, fields)
+            if meant in required and meant not in table:
+                misspelt.add(meant)
+                hint += " (a required key)"
+            issues.append(ConfigIssue(_join(path, key), "unknown key" + hint))
             continue
         f = fields[key]
         tp = hints[f.name]
@@ -482,7 +497,7 @@ def parse_settings(cls: type[T], table: Any, path: str, issues: list[ConfigIssue
             reason = f" ({exc.reason})" if exc.reason else ""
             issues.append(ConfigIssue(_join(path, key), f"expected {describe(tp, f.metadata)}, got {shown}{reason}"))
     for name, f in fields.items():
-        if name not in table and f.default is MISSING and f.default_factory is MISSING:
+        if name not in table and name in required and name not in misspelt:
             issues.append(
                 ConfigIssue(_join(path, name), f"missing required key ({describe(hints[name], f.metadata)}: "
                             f"{f.metadata.get('help', '')})")

@@ -14,7 +14,7 @@ import abc
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -441,6 +441,13 @@ class Exchange(Component, abc.ABC):
         starts: a strategy needing one is refused at load with the feature named. Default: none
         lacking (a venue that implements the order methods does them all)."""
         return []
+    @classmethod
+    def markets_of(cls, settings: Any) -> Collection[str] | None:
+        """The symbols this venue, configured with ``settings``, trades (those :meth:`market` knows), or None
+        when only the running venue knows them. Called by the config check, before anything starts: a
+        strategy naming another symbol here (:meth:`Strategy.symbols_at`) is refused at load. Default: None."""
+        return None
+
     recorder: ClassVar[Any] = None
     """Optional: a :class:`bot.recording.Recorder` makes ``arbot record``/``arbot replay --exchange
     TYPE`` work for this venue (record raw frames, replay them through the plugin's own book code)."""
@@ -521,6 +528,13 @@ class Strategy(Component):
         """Settings field naming an exchange -> the order features (:data:`ORDER_FEATURES`) this
         strategy, configured with ``settings``, uses there; the config check asks the exchange
         (:meth:`Exchange.lacks`) and refuses the strategy on a venue lacking one. Default: none."""
+        return {}
+
+    @classmethod
+    def symbols_at(cls, settings: Any) -> Mapping[str, str]:
+        """Settings field naming an exchange -> the symbol this strategy, configured with ``settings``, trades
+        there; the config check refuses a symbol the exchange does not trade (:meth:`Exchange.markets_of`).
+        Default: none."""
         return {}
 
     market_events: ClassVar[tuple[type, ...]] = (BookUpdate, PoolUpdate, Trade, FeedStatus)

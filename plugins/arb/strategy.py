@@ -96,6 +96,11 @@ class ArbStrategy(Strategy):
         """The CEX leg and the hedge are IOC limit orders under our client ids."""
         return {"cex": ("ioc", "client_ids")}
 
+    @classmethod
+    def symbols_at(cls, settings: ArbSettings) -> Mapping[str, str]:
+        """The same market on both venues (and on the pricing pool, when there is one)."""
+        return {"cex": settings.symbol, "dex": settings.symbol, "pool": settings.symbol}
+
     def __init__(self, name: str, settings: ArbSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self.settings: ArbSettings = settings

@@ -88,6 +88,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
     and deposits for inventory rebalancing (:mod:`.transfers`)."""
 
     Settings = CcxtSettings
+
+    @classmethod
+    def markets_of(cls, settings: CcxtSettings) -> list[str]:
+        """The symbols it watches."""
+        return settings.symbols
     simulated = False
 
     @classmethod

@@ -91,6 +91,11 @@ class CoinbaseExchange(PollingVenue):
     """Coinbase Advanced Trade spot: level2 books, ticker, orders with client_order_id (live mode only)."""
 
     Settings = CoinbaseSettings
+
+    @classmethod
+    def markets_of(cls, settings: CoinbaseSettings) -> list[str]:
+        """The symbols it subscribes to."""
+        return settings.symbols
     simulated = False
     recorder = CoinbaseRecorder()
 

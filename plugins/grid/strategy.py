@@ -87,6 +87,11 @@ class GridStrategy(Strategy):
         """Client ids always (a slot's order is found again after a lost answer); post-only when asked."""
         return {"exchange": ("client_ids", "post_only") if settings.post_only else ("client_ids",)}
 
+    @classmethod
+    def symbols_at(cls, settings: GridSettings) -> Mapping[str, str]:
+        """The one market, on the one exchange."""
+        return {"exchange": settings.symbol}
+
     def __init__(self, name: str, settings: GridSettings, ctx: Context):
         super().__init__(name, settings, ctx)
         self._exchange, self._symbol = settings.exchange, settings.symbol

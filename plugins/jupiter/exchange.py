@@ -136,6 +136,11 @@ class JupiterExchange(Exchange, JupiterTransfers):
     """Swaps through Jupiter, signed by a local wallet (real transactions: live mode only)."""
 
     Settings = JupiterSettings
+
+    @classmethod
+    def markets_of(cls, settings: JupiterSettings) -> list[str]:
+        """The symbols it swaps."""
+        return settings.symbols
     simulated = False
     venue_kind = "pool"
     place_wait_s: float = 3.0

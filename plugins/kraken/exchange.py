@@ -93,6 +93,11 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
 
     Settings = KrakenSettings
+
+    @classmethod
+    def markets_of(cls, settings: KrakenSettings) -> list[str]:
+        """The symbols it subscribes to."""
+        return settings.symbols
     simulated = False
     recorder = KrakenRecorder()
 

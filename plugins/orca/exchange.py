@@ -70,6 +70,11 @@ class OrcaExchange(Exchange):
     """Whirlpool states from Solana RPC + ``accountSubscribe``, published as PoolUpdates."""
 
     Settings = OrcaSettings
+
+    @classmethod
+    def markets_of(cls, settings: OrcaSettings) -> list[str]:
+        """The markets of its pools."""
+        return list(settings.pools)
     simulated = False
     venue_kind = "pool"
     recorder = OrcaRecorder()

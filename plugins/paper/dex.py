@@ -115,6 +115,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     """
 
     Settings = PaperDexSettings
+
+    @classmethod
+    def markets_of(cls, settings: PaperDexSettings) -> list[str]:
+        """The pool's one market."""
+        return [settings.symbol]
     simulated = True
     venue_kind = "pool"
     exchange_settings = ("anchor", "source", "wallet")

@@ -108,6 +108,11 @@ class PaperExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     """
 
     Settings = PaperSettings
+
+    @classmethod
+    def markets_of(cls, settings: PaperSettings) -> list[str]:
+        """The symbols it simulates, plays back or mirrors, under our names."""
+        return settings.symbols
     simulated = True
     supports_batch = True
     exchange_settings: ClassVar[tuple[str, ...]] = ("source",)

@@ -1,0 +1,76 @@
+"""Typical mistakes in the shipped configs, checked with the first-party plugins: one clear problem each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, read_toml
+from bot.plugins import collect, load_plugins
+from bot.settings import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = (ROOT / "bot" / "default.toml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return collect(load_plugins(disabled=[], report=lambda info, message: None))
+
+
+def issues_of(path: Path, registry) -> list[str]:
+    try:
+        load_config(path, registry)
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('type = "paper-dex"', 'type = "paperdex"', 'exchanges.sol-pool.type: no exchange plugin provides "paperdex"'),
+    ('tick_interval_ms = 100\n', 'tick_interval_ms = -100\n', "exchanges.paper.tick_interval_ms: expected an integer"),
+])
+def test_an_invalid_exchange_is_one_problem_not_a_missing_one(tmp_path, registry, old, new, expected):
+    """Strategies naming an exchange whose own table is wrong are not told it is not configured."""
+    issues = issues_of(write(tmp_path, DEFAULT.replace(old, new, 1)), registry)
+    assert len(issues) == 1 and issues[0].startswith(expected), issues
+
+
+def test_a_symbol_the_exchange_does_not_trade_is_refused_at_check(tmp_path, registry):
+    issues = issues_of(write(tmp_path, DEFAULT.replace('symbol = "BTC/USD"', 'symbol = "ETH/USD"', 1)), registry)
+    assert issues == ['strategies.btc-grid.exchange: exchange "paper" has no market "ETH/USD" (it trades BTC/USD); '
+                      'add it to [exchanges.paper], or trade one of those'], issues
+
+
+def test_a_pool_of_another_market_is_refused_at_check(tmp_path, registry):
+    text = DEFAULT.replace('symbol = "SOL/USDC"\nanchor', 'symbol = "JUP/USDC"\nanchor', 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert any(i.startswith('strategies.sol-arb.dex: exchange "sol-pool" has no market "SOL/USDC" (it trades '
+                            'JUP/USDC)') for i in issues), issues
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n# only a comment\n"])
+def test_an_empty_file_is_refused_with_the_way_to_start(tmp_path, text):
+    with pytest.raises(ConfigError) as info:
+        read_toml(write(tmp_path, text))
+    assert "the file is empty" in str(info.value) and "arbot init" in str(info.value)
+
+
+def test_a_float_money_amount_is_taken_exactly(tmp_path, registry):
+    """``order_size = 0.01`` unquoted is the decimal 0.01, never the float nearest it."""
+    config = load_config(write(tmp_path, DEFAULT.replace('order_size = "0.01"', "order_size = 0.01", 1)), registry)
+    assert config.components["strategy"]["btc-grid"].settings.order_size == Decimal("0.01")
+
+
+def test_a_misspelt_required_key_is_one_problem(tmp_path, registry):
+    """The did-you-mean already names the required key; it is not reported missing as well."""
+    issues = issues_of(write(tmp_path, DEFAULT.replace('order_size = "0.01"', 'ordr_size = "0.01"', 1)), registry)
+    assert issues == ['strategies.btc-grid.ordr_size: unknown key; did you mean "order_size"? (a required key)'], issues
