@@ -836,7 +836,14 @@ class Store:
                         stored.add((fill.exchange, fill.trade_id))
                         rows.append(fill_values(fill, strategy, self.bot))
                 if rows:
-                    conn.execute(insert(table), rows)
+                    # another process of this bot (a standby taking over) may store one of these fills after
+                    # the check above: skip it, as the SQLite path does, rather than fail the whole batch
+                    dialect = conn.dialect.name
+                    if dialect in ("sqlite", "postgresql"):
+                        ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+                        conn.execute(ins(table).on_conflict_do_nothing(), rows)
+                    else:
+                        conn.execute(insert(table), rows)
 
     def order_exists(self, client_order_id: str) -> bool:
         """Whether an order with this client order id is stored (cheaper than :meth:`get_order`)."""
