@@ -277,6 +277,7 @@ class Bot:
         recovered = await self.executor.recover()  # fills stored, and those made while we were down: once each
         if any(recovered.values()):
             log.info("orders left by the previous run: %s", recovered)
+        await self._snapshot_balances("start")
 
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
@@ -335,6 +336,18 @@ class Bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
         gc.freeze()
+
+    async def _snapshot_balances(self, when: str) -> None:
+        """Store each venue's balances now: at start and at a clean stop, so that a run shorter than the
+        balance-snapshot job's period (5 min) has balances to report. A venue that fails or does not answer
+        within ``[bot] shutdown_timeout_s`` is logged and skipped; the start or stop goes on."""
+        now = self.clock.time_ns()
+        for name, exchange in list(self.exchanges.items()):
+            try:
+                balances = await asyncio.wait_for(exchange.balances(), self.config.bot.shutdown_timeout_s)
+                self.store.snapshot_balances(name, balances.values(), now)
+            except Exception as exc:
+                log.warning("balances of %s not stored at %s: %s: %s", name, when, type(exc).__name__, exc)
 
     async def _check_venues(self) -> None:
         """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
@@ -546,6 +559,8 @@ class Bot:
                 log.error("cancelling resting orders failed: %s", exc)
         await self.executor.flush()
         self.markouts.flush()
+        if not self._start_failed:
+            await self._snapshot_balances("stop")
         for component in reversed(self._started):
             if not isinstance(component, Notifier):
                 await self._stop_component(component.ctx.kind, component)

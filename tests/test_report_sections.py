@@ -151,3 +151,18 @@ def test_the_arb_plugin_has_no_section_and_no_executions_on_a_store_without_its_
         assert executions(store, None, None, None, 10) == []
     finally:
         store.close()
+
+
+async def test_a_short_run_has_balances_to_report_from_its_start_and_its_clean_stop(make_bot, db_url):
+    # the balance-snapshot job runs every 5 min: a one-minute demo run stored none, and its report showed none
+    bot = await make_bot('[exchanges.paper]\ntick_interval_ms = 0\nstart_price = "30000"\n')
+    started = [(r.exchange, r.asset, r.ts_ns) for r in bot.store.latest_balances()]
+    assert {(e, a) for e, a, _ in started} >= {("paper", "USD")}
+    await bot.stop()
+    store = Store(db_url, bot=bot.store.bot).open()
+    try:
+        stopped = store.latest_balances()
+        assert stopped and {r.ts_ns for r in stopped} != {t for *_, t in started}  # taken again at the stop
+        assert any(line.startswith("Balances") for line in balance_lines(store))
+    finally:
+        store.close()
