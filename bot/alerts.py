@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from .api import Notifier
 from .domain import Alert, AlertLevel
+from .outbox import drop_least_urgent
 from .redact import REDACTOR
 
 log = logging.getLogger("arbot.alerts")
@@ -38,7 +39,8 @@ class Alerts:
         self._time_ns = time_ns
         """Wall time for a coalesced summary (sent when its window closes, so stamped then); None: the last
         repeat's time."""
-        self._queue: deque[Alert] = deque(maxlen=queue_size)
+        self.queue_size = queue_size
+        self._queue: deque[Alert] = deque()
         self._wakeup = asyncio.Event()
         self._windows: OrderedDict[tuple[str, str, str, str, AlertLevel], tuple[float, int, Alert]] = OrderedDict()
         """Open coalescing windows, key -> (start, count, last alert), in the order they opened (so by start)."""
@@ -47,7 +49,10 @@ class Alerts:
         self._listeners: list[tuple[str, Callable[[Alert], None]]] = []
         """(owner, callback): called synchronously with every alert that is queued; must not block."""
         self.dropped = 0
+        """Alerts lost: pushed out of the full queue (its oldest least urgent first), or taken by no notifier
+        (every one that wanted it raised)."""
         self.sent = 0
+        """Alerts handed to at least one notifier (or wanted by none)."""
         self.nowhere = False
         """True when no notifier will ever be attached (a backtest sends no alert to anyone): an alert that no
         listener hears is then dropped as it is emitted, since nothing could ever read it (see :attr:`heard`)."""
@@ -100,8 +105,14 @@ class Alerts:
                 listener(alert)
             except Exception:  # a listener must never stop an alert
                 log.exception("alert listener of %s failed", owner)
-        if len(self._queue) == self._queue.maxlen:
+        if len(self._queue) >= self.queue_size:
+            # a burst of fills must not push out the CRITICAL before it (bot.outbox's rule, for chat lanes too)
             self.dropped += 1
+            if self.dropped % 100 == 1:
+                log.warning("alert queue full (%d): dropped the oldest least urgent alert (%d dropped so far)",
+                            self.queue_size, self.dropped)
+            if not drop_least_urgent(self._queue, alert.level, _level):
+                return
         self._queue.append(alert)
         self._wakeup.set()
 
@@ -145,22 +156,32 @@ class Alerts:
     async def deliver(self) -> None:
         """Send what is queued, oldest first (a coalesced summary carries the time of its last repeat)."""
         if len(self._queue) > 1:
-            self._queue = deque(sorted(self._queue, key=lambda a: a.ts_ns), maxlen=self._queue.maxlen)
+            self._queue = deque(sorted(self._queue, key=lambda a: a.ts_ns))
         while self._queue:
             alert = self._queue.popleft()
+            wanted = taken = 0
             for notifier in self.notifiers:
                 if alert.level < AlertLevel[getattr(notifier.settings, "min_level", "info").upper()]:
                     continue
+                wanted += 1
                 try:
                     await notifier.send(alert)
+                    taken += 1
                 except Exception:  # one broken notifier must not silence the others
                     log.exception("notifier %s failed to send an alert", notifier.name)
-            self.sent += 1
+            if wanted and not taken:  # it reached no chat
+                self.dropped += 1
+            else:
+                self.sent += 1
 
     async def flush(self) -> None:
         """Send everything still queued, including open coalescing windows (on shutdown)."""
         self._close_windows(force=True)
         await self.deliver()
+
+
+def _level(alert: Alert) -> int:
+    return alert.level
 
 
 def _redacted(value: object) -> object:

@@ -133,7 +133,7 @@ class AlertSettings:
     coalesce_s: float = option(60.0, ge=0, le=86_400,
                                help="identical alerts within this window are sent once, with a count")
     queue_size: int = option(1000, ge=10, le=1_000_000,
-                             help="alerts waiting for slow notifiers; the oldest are dropped beyond")
+                             help="alerts waiting for slow notifiers; beyond, the oldest least urgent is dropped")
     stall_after_s: float = option(1.0, ge=0, le=3600, help="dead-man alert when the event loop was blocked longer "
                                                            "than this; 0 disables")
     silent_after_s: float = option(60.0, ge=0, le=86_400, help="dead-man alert when no market data arrived for "

@@ -19,8 +19,22 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 Send = Callable[[], Awaitable[object]]
+T = TypeVar("T")
+
+
+def drop_least_urgent(queue: deque[T], priority: int, priority_of: Callable[[T], int]) -> bool:
+    """Make room in a full ``queue`` for an item of ``priority``: drop the oldest of its least urgent items, or,
+    when the new item is less urgent than all of them, nothing. Returns whether the new item may go in; either
+    way one item is lost, and the caller counts it. One rule for every bounded queue of alerts (a chat lane,
+    the host's alert queue, a notifier's held alerts)."""
+    lowest = min(priority_of(queued) for queued in queue)
+    if priority < lowest:
+        return False
+    del queue[next(i for i, queued in enumerate(queue) if priority_of(queued) == lowest)]
+    return True
 
 
 class Outbox:
@@ -51,10 +65,8 @@ class Outbox:
             if self.dropped % 100 == 1:  # the first of a flood, then one line per hundred
                 self.log.warning("%s: too much queued for %s; dropped the oldest least urgent message "
                                  "(%d dropped so far)", self.name, destination, self.dropped)
-            lowest = min(queued for queued, _ in lane)
-            if priority < lowest:
+            if not drop_least_urgent(lane, priority, _priority):
                 return
-            del lane[next(i for i, (queued, _) in enumerate(lane) if queued == lowest)]
         lane.append((priority, send))
         if destination not in self._tasks:
             task = asyncio.get_running_loop().create_task(self._drain(destination),
@@ -96,3 +108,7 @@ class Outbox:
         if unsent:
             self.log.info("%s: %d message(s) not sent before stopping", self.name, unsent)
         return unsent
+
+
+def _priority(item: tuple[int, Send]) -> int:
+    return item[0]

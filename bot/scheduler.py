@@ -1,4 +1,9 @@
-"""APScheduler 3 wiring: the jobs plugins register run in the bot's own event loop."""
+"""APScheduler 3 wiring: the jobs plugins register run in the bot's own event loop.
+
+A job runs one at a time (``max_instances=1``): a run that hangs makes APScheduler skip every later one with
+only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
+has gone on).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -16,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .api import Job, Operator
 from .config import SchedulerSettings
+from .domain import AlertLevel
 
 log = logging.getLogger("arbot.scheduler")
 
@@ -23,8 +30,10 @@ log = logging.getLogger("arbot.scheduler")
 class Scheduler:
     """One AsyncIOScheduler for every job; jobs are declared anew on each start (memory job store)."""
 
-    def __init__(self, settings: SchedulerSettings):
+    def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None):
+        """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told."""
         self.settings = settings
+        self._alert = alert
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self._scheduler = AsyncIOScheduler(
             timezone=self.tz,
@@ -32,7 +41,10 @@ class Scheduler:
         )
         self._running: dict[asyncio.Task[Any], tuple[str, str]] = {}
         """Runs under way: their job's name and plugin."""
+        self._run_started: dict[str, tuple[float, str, bool]] = {}
+        """Per job with a run under way: (loop time it started, plugin, whether a skip behind it was alerted)."""
         self._stopping = False
+        self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
         """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
@@ -43,6 +55,7 @@ class Scheduler:
             if task is None or self._stopping:
                 return
             self._running[task] = (job.name, plugin)
+            self._run_started[job.name] = (asyncio.get_running_loop().time(), plugin, False)
             try:
                 await job.func(operator)
             except asyncio.CancelledError:
@@ -57,8 +70,24 @@ class Scheduler:
                 failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
             finally:
                 self._running.pop(task, None)
+                self._run_started.pop(job.name, None)
 
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
+
+    def _skipped(self, event: JobSubmissionEvent) -> None:
+        """APScheduler skipped a run: the last one is still going. Alerted once per hung run, not per skip."""
+        started = self._run_started.get(event.job_id)
+        if started is None or started[2] or self._stopping:
+            return
+        began, plugin, _ = started
+        self._run_started[event.job_id] = (began, plugin, True)
+        running_s = asyncio.get_running_loop().time() - began
+        log.warning("job %s (plugin %s) skipped: its last run is still going after %.0f s",
+                    event.job_id, plugin, running_s)
+        if self._alert is not None:
+            self._alert(AlertLevel.WARNING, "plugin_error",
+                        f'job "{event.job_id}" skipped: its last run is still going after {running_s:.0f} s',
+                        source=plugin, job=event.job_id, running_s=round(running_s))
 
     def start(self) -> None:
         """Must be called inside the running loop."""

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import zoneinfo
 from typing import Any
 
 import pytest
 
 from bot import hookimpl
-from bot.api import Job
+from bot.api import AlertLevel, Job
 from bot.config import SchedulerSettings
 from bot.scheduler import Scheduler, trigger_of
 from tests.helpers.waiting import wait_for
@@ -148,3 +149,30 @@ def test_a_daily_job_at_a_time_a_dst_change_skips_runs_once_an_hour_later():
     night = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)  # 02:00-02:59 never happens
     runs = fire_times(trigger_of(Job("daily-summary", tick, at="02:30"), tz), night, night + dt.timedelta(days=2))
     assert [run.astimezone(tz).strftime("%m-%d %H:%M") for run in runs] == ["03-08 03:30", "03-09 02:30"]
+
+
+async def test_a_run_skipped_because_the_last_one_hangs_is_alerted_once_with_the_job_and_how_long(caplog):
+    alerts: list[tuple[AlertLevel, str, str, str]] = []
+    scheduler = Scheduler(SchedulerSettings(),
+                          alert=lambda level, kind, message, source="host", **fields: alerts.append(
+                              (level, kind, message, source)))
+    release = asyncio.Event()
+
+    async def reconcile(operator) -> None:
+        await release.wait()  # a venue call with no timeout that never answers
+
+    scheduler.add(Job("reconcile", reconcile, every_s=0.1), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="apscheduler"):
+            await wait_for(lambda: sum("maximum number of running instances" in r.getMessage()
+                                       for r in caplog.records) >= 3, what="three skipped runs")
+        assert len(alerts) == 1, alerts
+        level, kind, message, source = alerts[0]
+        assert level == AlertLevel.WARNING and source == "test"
+        assert re.fullmatch(r'job "reconcile" skipped: its last run is still going after \d+ s', message), message
+        release.set()  # the run ends; a later hang is a new one, alerted again
+        await wait_for(lambda: not scheduler._running, what="the run to end")
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)

@@ -36,7 +36,8 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
   (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
-  of another chat's, and stopping never waits on the chat service);
+  of another chat's, and stopping never waits on the chat service), and :func:`drop_least_urgent`, its rule
+  for a full queue, for a transport's own bounded queue;
 * :class:`Clock` and :class:`ManualClock`, a clock a test or a simulation advances by hand;
 * :class:`TokenLease`: a chat transport live in exactly one process per bot token (a store lease),
   standing by in the others and taking over when the holder stops.
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
     from ..logs import colour_wanted, fit, format_ts
-    from ..outbox import Outbox
+    from ..outbox import Outbox, drop_least_urgent
     from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
     from ..recording import FrameSink, Recorder, RecordOptions, read_recording, record_to
@@ -74,7 +75,8 @@ _WHERE = {
     "Pool": "bot.domain", "PoolError": "bot.domain", "PoolLiquidityError": "bot.domain", "SwapEstimate": "bot.domain",
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
-    "Outbox": "bot.outbox", "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
+    "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
+    "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "add_url": "bot.redact", "safe_url": "bot.redact",
@@ -114,6 +116,7 @@ __all__ = [
     "Topic",
     "add_url",
     "colour_wanted",
+    "drop_least_urgent",
     "fill_data",
     "fit",
     "format_ts",

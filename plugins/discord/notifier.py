@@ -87,7 +87,10 @@ class DiscordNotifier(Notifier):
         self.ctx.alert(AlertLevel.WARNING, "chat", message)
 
     def status(self) -> dict[str, str]:
-        return self.lease.status() if self.lease is not None else {}
+        facts = self.lease.status() if self.lease is not None else {}
+        if self.outbox.dropped:
+            facts["alerts dropped"] = str(self.outbox.dropped)
+        return facts
 
     async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
         """A client logged in with the token in force, its slash commands added (and synced)."""
@@ -158,8 +161,13 @@ class DiscordNotifier(Notifier):
             if self.client is None:
                 return
             channel = self.client.get_partial_messageable(channel_id)  # the client in force (a new token)
-            async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
-                await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+            try:
+                async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
+                    await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+            except (TimeoutError, discord.RateLimited):  # a 429 asking for longer than send_timeout_s: given up
+                self.outbox.dropped += 1
+                self.ctx.log.warning("discord: an alert was dropped: not sent within %g s (rate limited); "
+                                     "%d dropped so far", self.settings.send_timeout_s, self.outbox.dropped)
 
         self.outbox.put(channel_id, post, priority=alert.level)
 

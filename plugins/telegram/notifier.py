@@ -27,11 +27,12 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
-from bot.api.kit import Outbox, TokenLease
+from bot.api.kit import Outbox, TokenLease, drop_least_urgent
 
 from .render import alert_text, photo_caption, reply_html
 from .settings import AlertKinds, TelegramSettings
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 
 TRANSPORT = "telegram"
 REPLY_PRIORITY = AlertLevel.CRITICAL
+HELD_ALERTS = 100
+"""Alert lines held while the bot is not up (before it is, standing by, after a failed start); beyond, the
+oldest least urgent is dropped and counted."""
 """A reply answers someone waiting for it (a ``/kill``'s question): a burst of alerts must not push it out."""
 
 
@@ -69,6 +73,8 @@ class TelegramNotifier(Notifier):
         self.alert_chats = {chat: AlertKinds.parse(spec) for chat, spec in settings.alert_chats.items()}
         self.app: Application | None = None
         self.outbox = Outbox(f"telegram {name}", ctx.log)
+        self._held: deque[tuple[int, int | str, str]] = deque()
+        """(priority, chat, text) of alert lines queued while the bot is not up, sent once it is."""
         self._last_update_id: int | None = None
         self.lease: TokenLease | None = None
         self._watch: Any = None
@@ -113,6 +119,9 @@ class TelegramNotifier(Notifier):
             self.app = None
             raise
         self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
+        held, self._held = self._held, deque()
+        for priority, chat, text in held:
+            self._queue(chat, text, priority)
 
     async def _stand_by(self) -> None:
         """Another process holds the token now: stop polling and sending (queued messages wait)."""
@@ -129,6 +138,10 @@ class TelegramNotifier(Notifier):
         facts = self.lease.status() if self.lease is not None else {}
         if self._conflict:
             facts["conflict"] = self._conflict
+        if self._held:
+            facts["alerts held"] = f"{len(self._held)} (until the bot is up)"
+        if self.outbox.dropped:
+            facts["alerts dropped"] = str(self.outbox.dropped)
         return facts
 
     async def _initialized(self) -> Application:
@@ -195,14 +208,20 @@ class TelegramNotifier(Notifier):
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
-        app, self.app = self.app, None
+        app = self.app
         if app is not None:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()  # no new updates while the outbox drains
-            await self.outbox.close(self.settings.drain_on_stop_s)
+            await self.outbox.close(self.settings.drain_on_stop_s)  # with the bot still in force to send them
+            self.app = None
             await self._close(app)
         else:
             await self.outbox.close(0)
+        if self._held:  # never up again: they reach no chat
+            self.outbox.dropped += len(self._held)
+            self.ctx.log.warning("telegram: %d alert line(s) held while the bot was not up are dropped on stop",
+                                 len(self._held))
+            self._held.clear()
         if self.lease is not None:
             await self.lease.release()
 
@@ -236,17 +255,34 @@ class TelegramNotifier(Notifier):
 
         Each chat's lane sends in order; a chat that is slow or unreachable holds up only itself.
         """
-        if self.app is None:
-            return
         text = alert_text(alert, self.ctx.bot_name)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
-                self.outbox.put(str(chat), functools.partial(self._send_text, chat, text), priority=alert.level)
+                self._queue(chat, text, alert.level)
 
-    async def _send_text(self, chat: int | str, text: str) -> None:
+    def _queue(self, chat: int | str, text: str, priority: int) -> None:
+        """Into the chat's lane while the bot is up; held (bounded) until it is, otherwise."""
+        if self.app is None:
+            self._hold(chat, text, priority)
+            return
+        self.outbox.put(str(chat), functools.partial(self._send_text, chat, text, priority), priority=priority)
+
+    def _hold(self, chat: int | str, text: str, priority: int) -> None:
+        if len(self._held) >= HELD_ALERTS:  # the lanes' rule: the oldest least urgent goes, counted as theirs
+            self.outbox.dropped += 1
+            if self.outbox.dropped % 100 == 1:
+                self.ctx.log.warning("telegram: %d alert lines held while the bot is not up; dropped the oldest "
+                                     "least urgent (%d dropped so far)", HELD_ALERTS, self.outbox.dropped)
+            if not drop_least_urgent(self._held, priority, _priority):
+                return
+        self._held.append((priority, chat, text))
+
+    async def _send_text(self, chat: int | str, text: str, priority: int) -> None:
         bot = self._bot()
-        if bot is not None:
-            await bot.send_message(chat, text)
+        if bot is None:  # it stood by after this was queued: held for when it is up again
+            self._hold(chat, text, priority)
+            return
+        await bot.send_message(chat, text)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -311,6 +347,10 @@ class TelegramNotifier(Notifier):
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
                            exc_info=context.error)
+
+
+def _priority(held: tuple[int, int | str, str]) -> int:
+    return held[0]
 
 
 @contextlib.contextmanager

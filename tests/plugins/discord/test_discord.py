@@ -8,6 +8,7 @@ commands and button presses, and records the bot's interaction callbacks and cha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -351,3 +352,15 @@ async def test_stopping_with_alerts_held_back_by_a_429_is_bounded(bot, fake):
     started = loop.time()
     await bot.stop()
     assert loop.time() - started < bot.config.bot.shutdown_timeout_s
+
+
+async def test_an_alert_given_up_on_a_429_longer_than_send_timeout_is_counted_dropped(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")  # nothing else in flight
+    notifier = bot.notifiers["dc"]
+    notifier.settings = dataclasses.replace(notifier.settings, send_timeout_s=0.2)
+    fake.rate_limits = [30.0]  # Discord asks for a wait far past send_timeout_s
+    bot.alert(AlertLevel.ERROR, "risk", "daily loss limit exceeded", source="limits")
+    await wait_for(lambda: notifier.outbox.pending() == 0 and notifier.outbox.dropped + notifier.outbox.failed > 0,
+                   what="the alert to be given up on")
+    assert (notifier.outbox.dropped, notifier.outbox.failed) == (1, 0)
+    assert notifier.status()["alerts dropped"] == "1"

@@ -12,7 +12,8 @@ from bot import hookimpl
 from bot.api import Command, Reply, Strategy
 from bot.clock import ManualClock
 from bot.config import resolve_secrets
-from bot.domain import AlertLevel, OrderIntent, Side
+from bot.domain import Alert, AlertLevel, OrderIntent, Side
+from plugins.telegram.notifier import HELD_ALERTS
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -458,3 +459,33 @@ async def test_an_alert_met_by_a_502_bad_gateway_is_sent_again(api, start_bot):
     assert (await api.next_message(ALERTS))["text"] == "❗ [s] order rejected by v"
     sends = [c for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(ALERTS)]
     assert [c.status for c in sends] == [502, 200]
+
+
+async def test_alerts_while_standing_by_are_held_and_sent_once_live_again(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await tg._stand_by()  # the lease went to another process: no polling, no sending
+    await tg.send(Alert(level=AlertLevel.ERROR, kind="risk", source="limits", message="daily loss limit hit",
+                        fields={}, ts_ns=1))
+    await tg._go_live()  # the lease came back
+    await api.wait(lambda: any("daily loss limit hit" in m["text"] for m in api.messages_to(ALERTS)))
+    await api.wait(lambda: any("daily loss limit hit" in m["text"] for m in api.messages_to(GROUP)))  # "risk"
+    assert tg.outbox.dropped == 0
+
+
+async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await tg._stand_by()
+    await tg.send(Alert(level=AlertLevel.CRITICAL, kind="risk", source="kill", message="kill switch", fields={},
+                        ts_ns=1))
+    for n in range(HELD_ALERTS + 10):  # to the one alert chat that takes fills
+        await tg.send(Alert(level=AlertLevel.INFO, kind="fill", source="s", message=f"fill {n}", fields={},
+                            ts_ns=2 + n))
+    # the CRITICAL is held twice (both chats take "risk"): 112 lines, 12 over, the 12 oldest fills dropped
+    assert tg.outbox.dropped == 12 and tg.status()["alerts dropped"] == "12"
+    held = [text for _, _, text in tg._held]
+    assert sum("kill switch" in t for t in held) == 2 and tg.status()["alerts held"].startswith(f"{HELD_ALERTS} ")
+    assert not any(t.endswith("fill 11") for t in held) and any(t.endswith("fill 12") for t in held)
+    await tg._go_live()  # the oldest first (a group takes 20 a minute: the rest follow slowly)
+    await api.wait(lambda: any("kill switch" in m["text"] for m in api.messages_to(ALERTS)))

@@ -1,0 +1,66 @@
+"""bot.alerts: a full queue drops its oldest least urgent alert (counted); an alert no notifier took is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.alerts import Alerts
+from bot.api import Notifier
+from bot.domain import Alert, AlertLevel
+
+
+def alert(n: int, level: AlertLevel = AlertLevel.INFO) -> Alert:
+    return Alert(level=level, kind="fill", source="s", message=f"fill {n}", fields={}, ts_ns=n)
+
+
+class Recording(Notifier):
+    """A notifier that keeps what it is sent, or raises on every send."""
+
+    def __init__(self, name: str = "rec", broken: bool = False):
+        super().__init__(name, None, None)
+        self.broken = broken
+        self.got: list[str] = []
+
+    async def send(self, alert: Alert) -> None:
+        if self.broken:
+            raise ConnectionError("chat unreachable")
+        self.got.append(alert.message)
+
+
+def alerts(queue_size: int, *notifiers: Any) -> Alerts:
+    result = Alerts(0, queue_size, lambda: 0.0)
+    result.notifiers = list(notifiers)
+    return result
+
+
+async def test_a_full_queue_drops_the_oldest_least_urgent_alert_not_the_critical_before_a_burst():
+    notifier = Recording()
+    queue = alerts(3, notifier)
+    queue.emit(alert(0, AlertLevel.CRITICAL))
+    for n in range(1, 6):  # a burst of fills after the kill switch's CRITICAL
+        queue.emit(alert(n))
+    await queue.deliver()
+    assert notifier.got == ["fill 0", "fill 4", "fill 5"]
+    assert queue.dropped == 3
+
+
+async def test_an_alert_less_urgent_than_everything_queued_is_the_one_dropped():
+    notifier = Recording()
+    queue = alerts(2, notifier)
+    queue.emit(alert(0, AlertLevel.ERROR))
+    queue.emit(alert(1, AlertLevel.WARNING))
+    queue.emit(alert(2))
+    await queue.deliver()
+    assert notifier.got == ["fill 0", "fill 1"] and queue.dropped == 1
+
+
+async def test_an_alert_every_notifier_failed_to_take_is_dropped_not_sent():
+    broken, working = Recording("a", broken=True), Recording("b")
+    queue = alerts(10, broken)
+    queue.emit(alert(0))
+    await queue.deliver()
+    assert (queue.sent, queue.dropped) == (0, 1)
+    queue.notifiers = [broken, working]  # one notifier took it: it reached a chat
+    queue.emit(alert(1))
+    await queue.deliver()
+    assert (queue.sent, queue.dropped) == (1, 1)
