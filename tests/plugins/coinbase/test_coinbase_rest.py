@@ -82,9 +82,11 @@ async def test_requests_are_signed_and_a_wrong_key_is_refused(coinbase_bot, fake
     assert balances["BTC"].total == Decimal("1.00000000") and balances["USD"].free == Decimal("100000.00")
     assert fake_rest.auth_failures == []
     bot2, wrong = await coinbase_bot(fake_ws, fake_rest, key_pem=new_private_key_pem())
+    refused_at_start = len(fake_rest.auth_failures)  # the start's balance snapshot asked with the wrong key too
     with pytest.raises(PermanentError, match="401"):
         await wrong.balances()
-    assert fake_rest.auth_failures == ["bad signature"]
+    assert fake_rest.auth_failures[refused_at_start:] == ["bad signature"]
+    assert set(fake_rest.auth_failures) == {"bad signature"}
 
 
 async def test_create_order_sends_what_coinbase_expects(coinbase_bot, fake_ws, fake_rest):
