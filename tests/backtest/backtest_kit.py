@@ -59,6 +59,21 @@ min_size = "0.1"
 [notifiers.console]
 min_level = "info"
 """
+RECORDED_CEX = '''[exchanges.sol-cex]
+type = "paper"
+symbols = ["SOL/USDC"]
+market = "recording"
+recording = "sol.jsonl"
+recording_exchange = "kraken"
+tick_size = "0.01"
+lot_size = "0.00000001"
+min_qty = "0.01"
+taker_fee_bps = "10"
+initial_balances = { SOL = "100", USDC = "15000" }
+latency_ms = 50
+
+'''
+"""The scenario's CEX played from ``sol.jsonl`` (a Kraken recording, relative to the working directory)."""
 STEPS = 900  # 600 CEX steps + 300 pool steps: 60 s of simulated market
 
 
@@ -67,6 +82,15 @@ def write_config(tmp_path: Path, name: str = "scenario.toml", cex_seed: int = 11
     path = tmp_path / name
     path.write_text(SCENARIO.format(cex_seed=cex_seed, pool_seed=pool_seed, min_edge=min_edge))
     return path
+
+
+def recorded_cex_config(tmp_path: Path) -> Path:
+    """``recorded.toml``: the scenario with its CEX book played from ``sol.jsonl`` beside the synthetic pool."""
+    text = write_config(tmp_path).read_text()
+    config = tmp_path / "recorded.toml"
+    config.write_text(text.replace(text[text.index("[exchanges.sol-cex]"):text.index("[exchanges.sol-pool]")],
+                                   RECORDED_CEX))
+    return config
 
 
 def backtest(config: Path, out: Path, steps: int = STEPS):

@@ -19,6 +19,7 @@ from tests.backtest.backtest_kit import (
     arb_plugins,
     backtest,
     png_chunks,
+    recorded_cex_config,
     without_run,
     write_config,
     write_kraken_recording,
@@ -196,24 +197,7 @@ def test_a_real_venue_is_refused_with_the_way_to_replay_it(tmp_path):
 
 def test_a_recorded_cex_stream_plays_to_its_end_against_a_synthetic_pool(tmp_path):
     book_frames = write_kraken_recording(tmp_path / "sol.jsonl", 600)
-    text = write_config(tmp_path).read_text()
-    recorded_cex = text[text.index("[exchanges.sol-cex]"):text.index("[exchanges.sol-pool]")]
-    text = text.replace(recorded_cex, '''[exchanges.sol-cex]
-type = "paper"
-symbols = ["SOL/USDC"]
-market = "recording"
-recording = "sol.jsonl"
-recording_exchange = "kraken"
-tick_size = "0.01"
-lot_size = "0.00000001"
-min_qty = "0.01"
-taker_fee_bps = "10"
-initial_balances = { SOL = "100", USDC = "15000" }
-latency_ms = 50
-
-''')
-    config = tmp_path / "recorded.toml"
-    config.write_text(text)
+    config = recorded_cex_config(tmp_path)
     import os
 
     cwd = os.getcwd()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.backtest.driver import run_backtest
-from tests.backtest.backtest_kit import write_config, write_kraken_recording
+from tests.backtest.backtest_kit import RECORDED_CEX, recorded_cex_config, write_config, write_kraken_recording
 from tests.backtest.test_backtest_pinned import GRID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,20 +96,6 @@ def test_arbot_report_on_a_grid_backtests_store_prints_no_failing_plugin_section
     assert "report section failed" not in out.stdout and "Arbitrage" not in out.stdout
 
 
-RECORDED_CEX = '''[exchanges.sol-cex]
-type = "paper"
-symbols = ["SOL/USDC"]
-market = "recording"
-recording = "sol.jsonl"
-recording_exchange = "kraken"
-tick_size = "0.01"
-lot_size = "0.00000001"
-min_qty = "0.01"
-taker_fee_bps = "10"
-initial_balances = { SOL = "100", USDC = "15000" }
-latency_ms = 50
-
-'''
 
 SOL_GRID = """
 [strategies.sol-grid]
@@ -126,13 +112,10 @@ order_size = "0.1"
 def recorded_book_config(tmp_path: Path, *, pool: bool = True) -> Path:
     """The SOL/USDC arbitrage scenario with its CEX book played from ``sol.jsonl`` (relative to ``tmp_path``);
     ``pool``: beside the synthetic pool (else the book alone, with a grid on it)."""
-    text = write_config(tmp_path).read_text()
     if pool:
-        text = text.replace(text[text.index("[exchanges.sol-cex]"):text.index("[exchanges.sol-pool]")], RECORDED_CEX)
-    else:
-        text = 'mode = "paper"\n\n' + RECORDED_CEX + SOL_GRID
+        return recorded_cex_config(tmp_path)
     config = tmp_path / "recorded.toml"
-    config.write_text(text)
+    config.write_text('mode = "paper"\n\n' + RECORDED_CEX + SOL_GRID)
     return config
 
 
