@@ -342,10 +342,15 @@ class Bot:
         balance-snapshot job's period (5 min) has balances to report. A venue that fails or does not answer
         within ``[bot] shutdown_timeout_s`` is logged and skipped; the start or stop goes on."""
         now = self.clock.time_ns()
-        for name, exchange in list(self.exchanges.items()):
+        venues = list(self.exchanges.items())
+        answers = await asyncio.gather(  # asked together: a slow venue holds the start up once, not once per venue
+            *(asyncio.wait_for(exchange.balances(), self.config.bot.shutdown_timeout_s) for _, exchange in venues),
+            return_exceptions=True)
+        for (name, _), answer in zip(venues, answers, strict=True):
             try:
-                balances = await asyncio.wait_for(exchange.balances(), self.config.bot.shutdown_timeout_s)
-                self.store.snapshot_balances(name, balances.values(), now)
+                if isinstance(answer, BaseException):
+                    raise answer
+                self.store.snapshot_balances(name, answer.values(), now)
             except Exception as exc:
                 log.warning("balances of %s not stored at %s: %s: %s", name, when, type(exc).__name__, exc)
 
