@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
@@ -222,16 +223,26 @@ class Order:
     avg_fill_price: Decimal | None = None
     fee: Decimal = ZERO
     """Its fills' fees in the quote asset, as the ledger counts them (a fee in the base asset at its fill's price:
-    :func:`bot.ledger.fee_in_quote`); a fee in any other asset is on the fill alone (the ledger's ``other_fees``)."""
+    :func:`bot.ledger.fee_in_quote`); a fee in any other asset is in :attr:`other_fees`."""
     reason: str = ""
     created_ns: int = 0
     updated_ns: int = 0
     closes: str | None = None
     """The client order id of the order whose lot this one closes (:attr:`OrderIntent.closes`)."""
+    other_fees: Mapping[str, Decimal] = field(default_factory=dict)
+    """Its fills' fees paid in neither its base nor its quote asset (a JUP/USDC swap's network fee in SOL), per
+    asset, in that asset: the ledger's ``other_fees``. Replaced, never changed in place (copies of an order share
+    it)."""
 
     @property
     def remaining_qty(self) -> Decimal:
         return self.qty - self.filled_qty
+
+    @property
+    def fees(self) -> dict[str, Decimal]:
+        """Every fee its fills paid, per asset, never summed across assets: :attr:`fee` in the quote asset first,
+        then :attr:`other_fees` by asset."""
+        return {split_symbol(self.symbol)[1]: self.fee, **dict(sorted(self.other_fees.items()))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from decimal import Decimal, localcontext
+from decimal import localcontext
 from typing import Any
 
 from .api import Exchange, PermanentError, RateLimited, TransientError
@@ -118,12 +118,20 @@ class _Lane:
 
 
 
-def order_fee(fill: Fill) -> Decimal:
-    """What ``fill`` adds to its order's :attr:`~bot.domain.Order.fee`: its fee in the quote asset as the ledger
-    counts it (:func:`bot.ledger.fee_in_quote`: a base fee at the fill's price); a fee in any other asset is not
-    an amount of quote, and is kept on the fill (the ledger's ``other_fees``)."""
+def add_fill_fee(order: Order, fill: Fill) -> None:
+    """Add ``fill``'s fee to its order's, as the ledger counts it: in the quote asset to
+    :attr:`~bot.domain.Order.fee` (:func:`bot.ledger.fee_in_quote`: a base fee at the fill's price), in any other
+    asset to that asset's in :attr:`~bot.domain.Order.other_fees` (not an amount of quote: never added to it)."""
+    if not fill.fee:
+        return
     base, quote = split_symbol(fill.symbol)
-    return fee_in_quote(fill, base, quote) or ZERO
+    in_quote = fee_in_quote(fill, base, quote)
+    with localcontext(prec=EXACT_DIGITS):  # every digit, as the ledger's sums
+        if in_quote is not None:
+            order.fee += in_quote
+        else:  # a new mapping: copies of the order (read models, updates) keep the one they were made with
+            other = order.other_fees
+            order.other_fees = {**other, fill.fee_asset: other.get(fill.fee_asset, ZERO) + fill.fee}
 
 class Executor:
     """Build it with what it uses; :meth:`start` opens one send lane per exchange and the writer."""
@@ -841,8 +849,7 @@ class Executor:
         if keys is None:
             keys = self._applied[cid] = set()
         keys.add(key)
-        with localcontext(prec=EXACT_DIGITS):  # every digit, as the ledger's sums
-            order.fee += order_fee(fill)
+        add_fill_fee(order, fill)
         self._dirty[order.client_order_id] = order  # its fee is stored with the fill, in one transaction
         self._new_fills.append((order.strategy, fill))
         self._changed()

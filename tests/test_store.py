@@ -78,9 +78,10 @@ def test_a_db_made_before_migrations_upgrades_with_every_row_kept(db_url):
         assert store_rows(store, "transfers") == [] and store_rows(store, "markouts") == []
         assert {name: [row[:len(before[name][0])] if before[name] else row for row in rows]
                 for name, rows in after.items()} == before  # every row, every old column, the same
-        assert {row[-2] for row in after["orders"]} == {None}  # orders.closes (0003): old orders close nothing
+        assert {row[-3] for row in after["orders"]} == {None}  # orders.closes (0003): old orders close nothing
         # bot (0007): every row stored before belongs to the bot that upgraded the store
-        assert {row[-1] for name in old_tables for row in after[name]} == {"upgrader"}
+        assert {row[-2 if name == "orders" else -1] for name in old_tables for row in after[name]} == {"upgrader"}
+        assert {row[-1] for row in after["orders"]} == {"{}"}  # orders.other_fees (0010): their fills paid in USD
         other = store.scoped("other")
         assert other.orders() == [] and other.fills() == [] and other.get_state("observe") is None
         assert other.audit_log() == [] and other.latest_balances() == [] and store.bots() == ["upgrader"]
@@ -130,6 +131,52 @@ def test_an_upgrade_that_fails_on_the_way_leaves_the_store_as_it_was_and_the_nex
     store = Store(db_url, bot="b").open()
     try:
         assert migrate.current(store) == migrate.head() and len(store.orders()) == 2000
+    finally:
+        store.close()
+
+
+def test_an_orders_fees_are_made_again_from_its_fills_per_asset_when_the_store_upgrades(db_url):
+    # 0010: a fee in neither base nor quote (a JUP/USDC swap's network fee in SOL) was on its fill alone, and builds
+    # before 0.2 had added every fill's fee to the order's fee whatever its asset
+    from alembic import command
+
+    old = Store(db_url, bot="b")
+    with old.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn, "b"), "0009")
+        conn.execute(text(
+            "INSERT INTO orders (bot, client_order_id, strategy, exchange, symbol, side, order_type, tif, post_only, "
+            "price, qty, status, filled_qty, fee, reason, created_ns, updated_ns) VALUES (:bot, :cid, 's', 'x', "
+            ":symbol, 'buy', 'market', 'ioc', false, NULL, '100', 'filled', '100', :fee, '', 1, 2)"),
+            [{"bot": "b", "cid": "j-1", "symbol": "JUP/USDC", "fee": "0.0000065"},  # 0.0000065 SOL as if USDC
+             {"bot": "b", "cid": "k-1", "symbol": "BTC/USD", "fee": "0.0505"},  # 0.05 USD + 0.0005 BTC summed
+             {"bot": "b", "cid": "n-1", "symbol": "BTC/USD", "fee": "0"},  # no fill
+             {"bot": "other", "cid": "j-1", "symbol": "JUP/USDC", "fee": "12"}])  # another bot's, same id
+        conn.execute(text(
+            "INSERT INTO fills (bot, exchange, trade_id, client_order_id, strategy, symbol, side, price, qty, fee, "
+            "fee_asset, liquidity, ts_ns) VALUES (:bot, 'x', :tid, :cid, 's', :symbol, 'buy', :price, '50', :fee, "
+            ":asset, 'taker', :ts)"),
+            [{"bot": "b", "tid": "t1", "cid": "j-1", "symbol": "JUP/USDC", "price": "0.85", "fee": "0.0000065",
+              "asset": "SOL", "ts": 1},
+             {"bot": "b", "tid": "t2", "cid": "k-1", "symbol": "BTC/USD", "price": "100", "fee": "0.05",
+              "asset": "USD", "ts": 2},
+             {"bot": "b", "tid": "t3", "cid": "k-1", "symbol": "BTC/USD", "price": "100", "fee": "0.0005",
+              "asset": "BTC", "ts": 3},
+             {"bot": "other", "tid": "t1", "cid": "j-1", "symbol": "JUP/USDC", "price": "0.85", "fee": "7",
+              "asset": "BONK", "ts": 1},
+             {"bot": "other", "tid": "t2", "cid": "j-1", "symbol": "JUP/USDC", "price": "0.85", "fee": "5",
+              "asset": "BONK", "ts": 2}])
+    old.close()
+    store = Store(db_url, bot="b").open()
+    try:
+        assert migrate.current(store) == migrate.head()
+        fees = {o.client_order_id: (o.fee, o.other_fees) for o in store.orders()}
+        assert fees == {"j-1": (D(0), {"SOL": D("0.0000065")}), "k-1": (D("0.1"), {}), "n-1": (D(0), {})}
+        assert store.get_order("j-1").fees == {"USDC": D(0), "SOL": D("0.0000065")}
+        other = store.scoped("other").get_order("j-1")
+        assert (other.fee, other.other_fees) == (D(0), {"BONK": D(12)})
+        # what an order stores from now on is read back the same
+        assert store.insert_order(order("new-1", other_fees={"SOL": D("0.000005"), "BONK": D("1E-9")}))
+        assert store.get_order("new-1").other_fees == {"BONK": D("1E-9"), "SOL": D("0.000005")}
     finally:
         store.close()
 

@@ -140,6 +140,32 @@ class Units(TypeDecorator[int]):
         return None if value is None else int(value)
 
 
+class AssetAmounts(TypeDecorator[dict[str, Decimal]]):
+    """Amounts per asset (an order's fees in assets other than its quote) as a JSON object of exact decimal text,
+    keys sorted: ``{"SOL":"0.000005"}``; ``{}`` for none. Text of any length on both databases."""
+
+    impl = String()
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str:
+        return self.bind_text(value)
+
+    @staticmethod
+    def bind_text(value: Any) -> str:
+        """The stored text of a mapping of asset -> Decimal."""
+        if not value:  # most orders: every fee in the quote or base asset
+            return "{}"
+        amounts = {}
+        for asset, amount in sorted(value.items()):
+            if not isinstance(amount, Decimal):
+                raise TypeError(f"amounts per asset take Decimal, got {type(amount).__name__} for {asset!r}")
+            amounts[str(asset)] = str(amount)
+        return json.dumps(amounts, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, Decimal]:
+        return {asset: Decimal(amount) for asset, amount in json.loads(value or "{}").items()}
+
+
 def money(nullable: bool = False) -> Any:
     """A Field for an exact amount."""
     return Field(default=None if nullable else Decimal(0), sa_column=Column(DecimalText(), nullable=nullable))
@@ -222,6 +248,9 @@ class OrderRow(SQLModel, table=True):
     updated_ns: int = ns()
     closes: str | None = None
     """The client order id of the order whose lot this one closes (None: FIFO)."""
+    other_fees: dict[str, Decimal] = Field(
+        default_factory=dict, sa_column=Column(AssetAmounts(), nullable=False, server_default="{}"))
+    """Its fills' fees in neither its base nor its quote asset, per asset (``fee`` is the rest, in quote)."""
 
 
 class FillRow(SQLModel, table=True):
@@ -410,6 +439,7 @@ def row_to_order(row: OrderRow | Row[Any]) -> Order:
         tif=TimeInForce(row.tif), post_only=row.post_only, status=OrderStatus(row.status),
         exchange_order_id=row.exchange_order_id, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
         fee=row.fee, reason=row.reason, created_ns=row.created_ns, updated_ns=row.updated_ns, closes=row.closes,
+        other_fees=row.other_fees,
     )
 
 
@@ -421,7 +451,7 @@ def order_values(order: Order) -> dict[str, Any]:
         post_only=order.post_only, price=order.price, qty=order.qty, status=order.status.value,
         exchange_order_id=order.exchange_order_id, filled_qty=order.filled_qty,
         avg_fill_price=order.avg_fill_price, fee=order.fee, reason=free_text(order.reason),
-        created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes,
+        created_ns=order.created_ns, updated_ns=order.updated_ns, closes=order.closes, other_fees=order.other_fees,
     )
 
 
@@ -441,7 +471,8 @@ def _order_changes(o: Order, bot: str | None = None) -> dict[str, Any]:
     """What :meth:`Store.write_batch` sets on a stored order (keyed by ``client_order_id``, and ``bot`` if given)."""
     changes = {"client_order_id": o.client_order_id, "status": o.status.value,
                "exchange_order_id": o.exchange_order_id, "filled_qty": o.filled_qty,
-               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "reason": free_text(o.reason),
+               "avg_fill_price": o.avg_fill_price, "fee": o.fee, "other_fees": o.other_fees,
+               "reason": free_text(o.reason),
                "updated_ns": o.updated_ns}
     if bot is not None:
         changes["bot"] = bot

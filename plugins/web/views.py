@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
-from bot.api import ExecutionView, Fill, Opportunity, Order
+from bot.api import ExecutionView, Fill, Opportunity, Order, split_symbol
 from bot.api.ledger import EXACT_DIGITS
 
 
@@ -39,7 +39,11 @@ def money_map(values: dict[str, Decimal]) -> dict[str, str]:
 
 
 def order_view(order: Order) -> dict[str, Any]:
-    return plain(order)
+    """An order as JSON, with ``fee_asset``: the asset of its ``fee`` (its quote); ``other_fees`` holds those paid
+    in any other asset, per asset."""
+    data = plain(order)
+    data["fee_asset"] = split_symbol(order.symbol)[1]
+    return data
 
 
 def fill_view(strategy: str, fill: Fill) -> dict[str, Any]:
@@ -67,8 +71,8 @@ def execution_view(view: ExecutionView) -> dict[str, Any]:
 # --- CSV ------------------------------------------------------------------------------------------
 
 ORDER_COLUMNS = ("client_order_id", "strategy", "exchange", "symbol", "side", "order_type", "tif", "post_only",
-                 "qty", "price", "status", "filled_qty", "avg_fill_price", "fee", "exchange_order_id", "reason",
-                 "created_ns", "updated_ns", "closes")
+                 "qty", "price", "status", "filled_qty", "avg_fill_price", "fee", "fee_asset", "other_fees",
+                 "exchange_order_id", "reason", "created_ns", "updated_ns", "closes")
 FILL_COLUMNS = ("strategy", "exchange", "symbol", "trade_id", "client_order_id", "side", "price", "qty", "fee",
                 "fee_asset", "liquidity", "ts_ns")
 EXECUTION_COLUMNS = ("strategy", "opportunity_id", "symbol", "state", "created_ns", "finished_ns", "size",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.api.ledger import amount, price, significant
+from bot.api.ledger import amount, money, price, significant
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,7 +34,8 @@ def samples() -> list[str]:
     return fixed + drawn
 
 
-async def test_units_js_matches_bot_units(browser):
+async def in_units_js(browser, script: str, arg: object) -> object:
+    """``script`` (a function of the units module and ``arg``) evaluated in Chromium on the console's static files."""
     app = web.Application()
     app.router.add_static("/", STATIC)
     runner = web.AppRunner(app, access_log=None)
@@ -45,15 +46,20 @@ async def test_units_js_matches_bot_units(browser):
     try:
         page = await context.new_page()
         await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/index.html")
-        values = samples()
-        assets = ["USD", "USDC", "SOL", "BTC", ""]
-        got = await page.evaluate("""async ([values, assets]) => {
+        return await page.evaluate(f"""async (arg) => {{
             const u = await import('/js/units.js');
-            return values.map((v) => [u.significant(v), u.price(v), ...assets.map((a) => u.amount(v, a))]);
-        }""", [values, assets])
+            return ({script})(u, arg);
+        }}""", arg)
     finally:
         await context.close()
         await runner.cleanup()
+
+
+async def test_units_js_matches_bot_units(browser):
+    values = samples()
+    assets = ["USD", "USDC", "SOL", "BTC", ""]
+    got = await in_units_js(browser, """(u, [values, assets]) =>
+        values.map((v) => [u.significant(v), u.price(v), ...assets.map((a) => u.amount(v, a))])""", [values, assets])
     wrong = []
     for value, answers in zip(values, got, strict=True):
         d = Decimal(value)
@@ -61,3 +67,18 @@ async def test_units_js_matches_bot_units(browser):
         if answers != expected:
             wrong.append((value, answers, expected))
     assert not wrong, wrong[:5]
+
+
+async def test_an_orders_fee_shows_every_asset_it_was_paid_in(browser):
+    """The Orders page's fee cell: a JUP/USDC swap's fee in USDC, then its network fee in SOL, each in its asset
+    (:attr:`bot.domain.Order.fees`), never summed; a fee in the quote alone as before."""
+    from bot.domain import Order, Side
+    from plugins.web.views import order_view
+
+    swap = Order("j-1", "s", "jup", "JUP/USDC", Side.BUY, Decimal(100), None, fee=Decimal("0.1234"),
+                 other_fees={"SOL": Decimal("0.000005"), "BONK": Decimal("12")})
+    plain = Order("g-1", "s", "paper", "BTC/USD", Side.SELL, Decimal(1), Decimal(30000), fee=Decimal("0.3"))
+    views = [order_view(o) for o in (swap, plain)]
+    got = await in_units_js(browser, "(u, orders) => orders.map((o) => u.orderFees(o))", views)
+    assert got == [" + ".join(money(v, a) for a, v in o.fees.items()) for o in (swap, plain)]
+    assert got == ["0.12 USDC + 12 BONK + 0.000005 SOL", "0.30 USD"]

@@ -86,6 +86,14 @@ export function moneys(byAsset) {
   return keys.map((a) => money(byAsset[a], a)).join(", ") || "0";
 }
 
+/** An order's whole fee (bot.domain.Order.fees): its ``fee`` in its quote asset, then each of its ``other_fees``
+ * (paid in neither base nor quote, a swap's network fee in SOL) by asset, never summed: "0.12 USDC + 0.000005 SOL". */
+export function orderFees(order) {
+  const other = order.other_fees || {};
+  const quote = order.fee_asset || quoteOf(order.symbol);
+  return [money(order.fee, quote), ...Object.keys(other).sort().map((a) => money(other[a], a))].join(" + ");
+}
+
 /** ``fn(value, ...rest)``, or "—" for a missing value (null: not known yet). */
 export function or(fn, value, ...rest) {
   return value === null || value === undefined || value === "" ? "—" : fn(value, ...rest);

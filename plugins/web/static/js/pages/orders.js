@@ -2,7 +2,7 @@
 
 import { h, replace, table } from "../dom.js";
 import { dateInput, time } from "../format.js";
-import { amount, or, price, qty, significant } from "../units.js";
+import { amount, or, orderFees, price, qty } from "../units.js";
 import { card, pill } from "../ui.js";
 
 const view = { kind: "orders", offset: 0, size: 50 };
@@ -19,7 +19,7 @@ const COLUMNS = {
     { label: "Price", num: true, value: (o) => (o.price === null ? "market" : price(o.price)) },
     { label: "Filled", num: true, value: (o) => qty(o.filled_qty) },
     { label: "Avg price", num: true, value: (o) => or(price, o.avg_fill_price) },
-    { label: "Fee", num: true, value: (o) => significant(o.fee) },
+    { label: "Fee", num: true, value: (o) => orderFees(o) },
     { label: "Status", value: (o) => pill(o.status, o.status === "filled" ? "ok" : ["rejected", "failed"].includes(o.status) ? "bad" : "") },
     { label: "Client id", value: (o) => h("span", { class: "mono muted" }, o.client_order_id), narrow: false },
   ],
