@@ -26,7 +26,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
    any residual still held valued at the CEX mid (a leg whose fills are missing counts its order's
-   average price and its fee, in quote as the ledger counts it: :attr:`~bot.domain.Order.fee`).
+   average price and its fees: in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
+   another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset).
    Predicted vs realized and each leg's latency
    (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
    and an INFO alert gives the figures.
@@ -525,8 +526,10 @@ class ArbExecutions:
                 notional = leg.avg_price * leg.filled
                 cash += notional if leg.side is Side.SELL else -notional
                 order = self.ctx.order(leg.cid)
-                if order is not None:  # its fee is in quote already, as the ledger counts it (Order.fee)
+                if order is not None:  # its fee in quote (Order.fee), then each in another asset as a fill's
                     cash -= order.fee
+                    for asset, fee in order.other_fees.items():  # a swap's SOL network fee on JUP/USDC
+                        cash -= self._fee_in_quote(fee, asset, leg.avg_price, ex.row.sol_price)
             residual += leg.base_delta
         if residual != ZERO:
             mid = self._mid()

@@ -334,3 +334,38 @@ async def test_a_leg_whose_outcome_is_unknown_is_followed_to_its_end_by_reconcil
     assert not strategy.executions.busy
     assert bot.exchanges["paper"].submissions(row.cex_cid)[0][1] == row.cex_cid
     assert len(bot.exchanges["paper"].submissions(row.cex_cid)) == 1
+
+
+def test_a_legs_network_fee_in_sol_counts_when_its_fills_are_missing_as_when_they_are_there():
+    """A JUP/USDC execution whose legs' fills are missing (realized from the orders' own figures) counts the DEX
+    swap's SOL network fee, the order's ``other_fees``, at the opportunity's SOL price, as it does from the fills."""
+    import logging
+    from types import SimpleNamespace
+
+    from bot.domain import MarketInfo, Order
+    from plugins.arb.execution import Execution
+
+    D = Decimal
+    sol_fee, sol_price = D("0.0000065"), D("150")
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="concurrent", sol_price=sol_price, hedge_cid=None,
+        cex_exchange="cex", cex_side="sell", cex_qty=D(100), cex_price=D("0.86"), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(100), cex_avg_price=D("0.86"),
+        dex_exchange="dex", dex_side="buy", dex_qty=D(100), dex_price=D("0.85"), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="filled", dex_filled=D(100), dex_avg_price=D("0.85"))
+    cex_fill = Fill("cex", "JUP/USDC", "o-1-cex", "t1", Side.SELL, D("0.86"), D(100), D("0.0172"), "USDC",
+                    Liquidity.TAKER, 2)
+    dex_fill = Fill("dex", "JUP/USDC", "o-1-dex", "sig", Side.BUY, D("0.85"), D(100), sol_fee, "SOL",
+                    Liquidity.TAKER, 3)
+    orders = {"o-1-cex": Order("o-1-cex", "arb", "cex", "JUP/USDC", Side.SELL, D(100), D("0.86"), fee=D("0.0172")),
+              "o-1-dex": Order("o-1-dex", "arb", "dex", "JUP/USDC", Side.BUY, D(100), None,
+                               other_fees={"SOL": sol_fee})}
+    ctx = SimpleNamespace(order=orders.get, log=logging.getLogger("test"))
+    market = MarketInfo("JUP/USDC", "JUP", "USDC", D("0.0001"), D("0.01"))
+    arb = ArbExecutions("arb", None, ctx, market, lambda: None, lambda ex: None)
+    from_orders = Execution(row, saved={})
+    from_fills = Execution(row, saved={})
+    from_fills.cex.fills, from_fills.dex.fills = {"t1": cex_fill}, {"sig": dex_fill}
+    expected = D(86) - D(85) - D("0.0172") - sol_fee * sol_price
+    assert arb.realized(from_fills) == (expected, D(0))
+    assert arb.realized(from_orders) == (expected, D(0))
