@@ -56,3 +56,31 @@ def test_refused_outside_live_mode(tmp_path, node, jupiter_api):
     with pytest.raises(ConfigError, match='exchange "jupiter" .type "jupiter". places real orders'):
         build_config(parse_toml(bot_toml(tmp_path, node, jupiter_api, mode="paper") + grid, "t.toml"), registry,
                      "t.toml")
+
+
+async def test_a_jup_usdc_swaps_sol_network_fee_is_on_its_order(tmp_path, node, jupiter_api, monkeypatch):
+    """The swap's fee (``meta.fee``) is in SOL, neither base nor quote of JUP/USDC: the order keeps it per asset
+    (``other_fees``, what the Orders page, its CSV and /api/v1/orders show), its quote fee stays 0."""
+    from plugins.web.views import order_view
+
+    jup = "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN"
+    text = bot_toml(tmp_path, node, jupiter_api) + (
+        'symbols = ["JUP/USDC"]\n'
+        f'tokens = {{ JUP = "{jup}:6", USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v:6" }}\n')
+    bot = await started_bot(text, monkeypatch)
+    try:
+        cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="jupiter", symbol="JUP/USDC",
+                                              side=Side.SELL, qty=Decimal(10), order_type=OrderType.MARKET,
+                                              client_order_id="jup-swap-1"))
+        async with asyncio.timeout(10):
+            while (order := bot.executor.order(cid)) is None or order.status is not OrderStatus.FILLED:
+                await asyncio.sleep(0.02)
+        await bot.executor.flush()
+        [(_, fill)] = bot.store.fills()
+        assert fill.fee_asset == "SOL" and fill.fee > 0
+        for shown in (order, bot.store.get_order(cid)):
+            assert (shown.fee, shown.other_fees) == (Decimal(0), {"SOL": fill.fee})
+        view = order_view(bot.store.get_order(cid))
+        assert (view["fee"], view["fee_asset"], view["other_fees"]) == ("0", "USDC", {"SOL": str(fill.fee)})
+    finally:
+        await bot.stop()
