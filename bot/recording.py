@@ -3,7 +3,9 @@
 An exchange class opts in with a ``recorder`` class attribute (see :class:`Recorder`): the host
 owns the command line, the file format and the stopping rules, the recorder owns the venue's
 connection and its book code. A recording is JSON lines, one per frame as received:
-``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``.
+``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``. The receive time is
+the wall clock at the recording's start plus the monotonic time since (:func:`receive_clock`): a wall-clock
+step while recording moves no frame back.
 
 A recorder can also turn a recording back into market events (:meth:`Recorder.market_events`):
 that is how the paper exchange trades against a recorded market (``market = "recording"``).
@@ -178,15 +180,25 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
             yield frame
 
 
+def receive_clock() -> Callable[[], int]:
+    """The clock a recording stamps its frames with: the wall clock read once, at the start, plus the monotonic
+    time elapsed since. A step of the wall clock while recording (NTP correcting it, an operator setting it)
+    moves no stamp back, nor forward: stamps keep the order and the spacing in which the frames came."""
+    monotonic_ns = time.monotonic_ns
+    anchor_ns = time.time_ns() - monotonic_ns()
+    return lambda: anchor_ns + monotonic_ns()
+
+
 async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, seconds: float | None = None,
                     messages: int | None = None, stop: asyncio.Event | None = None) -> str:
     """Record until ``seconds`` pass, ``messages`` frames arrived, or ``stop`` is set; returns the summary."""
     stop = stop or asyncio.Event()
     count = 0
+    received_ns = receive_clock()
 
     def sink(frame: str | bytes) -> None:
         nonlocal count
-        out.write(frame_line(frame, time.time_ns()))
+        out.write(frame_line(frame, received_ns()))
         count += 1
         if messages is not None and count >= messages:
             stop.set()
