@@ -155,12 +155,17 @@ def _json_kind(value: object) -> str:
 def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tuple[int, str], None, None]:
     """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily.
 
-    A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns`` and a string
-    ``raw``, nested too deep, too long) is skipped and counted in ``stats``; a reader reports
+    Receive times never go back: a frame stamped earlier than the one before it (a recording made before
+    :func:`receive_clock`, or appended to after the wall clock stepped back) is read at the time of the one
+    before, and the frames after it keep their spacing (the step back is taken as no time passing); each such
+    step is counted in ``stats``. A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns``
+    and a string ``raw``, nested too deep, too long) is skipped and counted in ``stats``; a reader reports
     ``stats.summary()``. OSError if the file cannot be read.
     """
     stats = stats if stats is not None else ReadStats(path)
     number = 0
+    last_ns = 0  # the receive time of the frame before, as read
+    shift_ns = 0  # what the steps back so far took as no time passing
     with open(path, "rb") as f:
         readline = f.readline
         while line := readline(MAX_LINE_BYTES + 1):
@@ -177,6 +182,14 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
                     stats.skip(number, frame)
                 continue
             stats.frames += 1
+            ts_ns = frame[0] + shift_ns
+            if ts_ns < last_ns:  # the recorder's wall clock stepped back: no time passes, the spacing after is kept
+                stats.step_back(number, last_ns - ts_ns)
+                shift_ns += last_ns - ts_ns
+                ts_ns = last_ns
+            if shift_ns:
+                frame = ts_ns, frame[1]
+            last_ns = ts_ns
             yield frame
 
 
