@@ -182,12 +182,13 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
                     stats.skip(number, frame)
                 continue
             stats.frames += 1
-            ts_ns = frame[0] + shift_ns
-            if ts_ns < last_ns:  # the recorder's wall clock stepped back: no time passes, the spacing after is kept
-                stats.step_back(number, last_ns - ts_ns)
-                shift_ns += last_ns - ts_ns
-                ts_ns = last_ns
-            if shift_ns:
+            ts_ns = frame[0]
+            if ts_ns < last_ns or shift_ns:  # after a step back (rare): shifted, and perhaps another step back
+                ts_ns += shift_ns
+                if ts_ns < last_ns:  # the recorder's wall clock stepped back: no time passes, the spacing is kept
+                    stats.step_back(number, last_ns - ts_ns)
+                    shift_ns += last_ns - ts_ns
+                    ts_ns = last_ns
                 frame = ts_ns, frame[1]
             last_ns = ts_ns
             yield frame
