@@ -310,7 +310,10 @@ async def through_strategy(frames: list[bytes], pool_every: int, executions: int
             if not (executor._in_flight or strategy.executions.current):
                 break
             await asyncio.sleep(0.01)
-        facts = dict(strategy.status())
+        facts: dict = dict(strategy.status())
+        # the counts printed and in the RESULT line: the Opportunity events seen on the bus, the executions done
+        # (status() labels its own counts for /status, "opportunities this run", and they may be renamed again)
+        facts["opportunities"], facts["executed"] = seen[0], strategy.executions.done_count
         facts["to_wire"] = await tick_to_wire(bot, handle, executions)
         facts["checksum_ok"] = books.counters.checksum_ok
         facts["cpu_ns"] = sorted(out_cpu[2:])

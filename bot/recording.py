@@ -3,7 +3,9 @@
 An exchange class opts in with a ``recorder`` class attribute (see :class:`Recorder`): the host
 owns the command line, the file format and the stopping rules, the recorder owns the venue's
 connection and its book code. A recording is JSON lines, one per frame as received:
-``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``.
+``{"ts_ns": <receive time, integer ns>, "raw": "<the frame text exactly as received>"}``. The receive time is
+the wall clock at the recording's start plus the monotonic time since (:func:`receive_clock`): a wall-clock
+step while recording moves no frame back.
 
 A recorder can also turn a recording back into market events (:meth:`Recorder.market_events`):
 that is how the paper exchange trades against a recorded market (``market = "recording"``).
@@ -153,12 +155,17 @@ def _json_kind(value: object) -> str:
 def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tuple[int, str], None, None]:
     """The ``(ts_ns, raw)`` frames of a recording, in order, read lazily.
 
-    A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns`` and a string
-    ``raw``, nested too deep, too long) is skipped and counted in ``stats``; a reader reports
+    Receive times never go back: a frame stamped earlier than the one before it (a recording made before
+    :func:`receive_clock`, or appended to after the wall clock stepped back) is read at the time of the one
+    before, and the frames after it keep their spacing (the step back is taken as no time passing); each such
+    step is counted in ``stats``. A malformed line (not UTF-8, not JSON, not an object with an integer ``ts_ns``
+    and a string ``raw``, nested too deep, too long) is skipped and counted in ``stats``; a reader reports
     ``stats.summary()``. OSError if the file cannot be read.
     """
     stats = stats if stats is not None else ReadStats(path)
     number = 0
+    last_ns = 0  # the receive time of the frame before, as read
+    shift_ns = 0  # what the steps back so far took as no time passing
     with open(path, "rb") as f:
         readline = f.readline
         while line := readline(MAX_LINE_BYTES + 1):
@@ -175,7 +182,25 @@ def read_recording(path: Path, stats: ReadStats | None = None) -> Generator[tupl
                     stats.skip(number, frame)
                 continue
             stats.frames += 1
+            ts_ns = frame[0]
+            if ts_ns < last_ns or shift_ns:  # after a step back (rare): shifted, and perhaps another step back
+                ts_ns += shift_ns
+                if ts_ns < last_ns:  # the recorder's wall clock stepped back: no time passes, the spacing is kept
+                    stats.step_back(number, last_ns - ts_ns)
+                    shift_ns += last_ns - ts_ns
+                    ts_ns = last_ns
+                frame = ts_ns, frame[1]
+            last_ns = ts_ns
             yield frame
+
+
+def receive_clock() -> Callable[[], int]:
+    """The clock a recording stamps its frames with: the wall clock read once, at the start, plus the monotonic
+    time elapsed since. A step of the wall clock while recording (NTP correcting it, an operator setting it)
+    moves no stamp back, nor forward: stamps keep the order and the spacing in which the frames came."""
+    monotonic_ns = time.monotonic_ns
+    anchor_ns = time.time_ns() - monotonic_ns()
+    return lambda: anchor_ns + monotonic_ns()
 
 
 async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, seconds: float | None = None,
@@ -183,10 +208,11 @@ async def record_to(recorder: Recorder, options: RecordOptions, out: TextIO, *, 
     """Record until ``seconds`` pass, ``messages`` frames arrived, or ``stop`` is set; returns the summary."""
     stop = stop or asyncio.Event()
     count = 0
+    received_ns = receive_clock()
 
     def sink(frame: str | bytes) -> None:
         nonlocal count
-        out.write(frame_line(frame, time.time_ns()))
+        out.write(frame_line(frame, received_ns()))
         count += 1
         if messages is not None and count >= messages:
             stop.set()

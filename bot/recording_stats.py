@@ -13,8 +13,8 @@ __all__ = ["ReadStats"]
 
 @dataclass
 class ReadStats:
-    """What reading a recording found: lines, frames, the malformed lines skipped, by reason, and (set by
-    whatever plays it) where playback stopped before the end of the file."""
+    """What reading a recording found: lines, frames, the malformed lines skipped, by reason, the receive times
+    that went back, and (set by whatever plays it) where playback stopped before the end of the file."""
 
     path: Path
     lines: int = 0
@@ -27,6 +27,15 @@ class ReadStats:
     file yielded no market (a broken book that no later snapshot restored). None: it did not stop early."""
     stopped: str = ""
     """Why it stopped there, in a few words."""
+    went_back: int = 0
+    """Frames whose receive time was earlier than the frame's before (the recorder's wall clock stepped back):
+    each is read at the time of the one before, in file order, and the frames after it keep their spacing."""
+    went_back_ns: int = 0
+    """The time those steps went back, in all: what the reading took as no time passing."""
+    went_back_max_ns: int = 0
+    """The largest of them."""
+    first_went_back: int | None = None
+    """The line of the first such frame."""
 
     @property
     def malformed(self) -> int:
@@ -34,13 +43,30 @@ class ReadStats:
 
     @property
     def troubled(self) -> bool:
-        """Lines were skipped, or playback stopped early: what a backtest over it must say."""
-        return bool(self.skipped) or self.stopped_at is not None
+        """Lines were skipped, receive times went back, or playback stopped early: what a backtest over it must
+        say."""
+        return bool(self.skipped) or self.went_back > 0 or self.stopped_at is not None
 
     def skip(self, number: int, reason: str) -> None:
         self.skipped[reason] += 1
         if len(self.first_bad) < 5:
             self.first_bad.append(number)
+
+    def step_back(self, number: int, back_ns: int) -> None:
+        """Line ``number``'s receive time is ``back_ns`` earlier than the frame's before (read as no time passing)."""
+        self.went_back += 1
+        self.went_back_ns += back_ns
+        self.went_back_max_ns = max(self.went_back_max_ns, back_ns)
+        if self.first_went_back is None:
+            self.first_went_back = number
+
+    def time_went_back(self) -> str:
+        """``receive time went back N times (at most X s, Y s in all; first at line L)``; "" when it never did."""
+        if not self.went_back:
+            return ""
+        times = "1 time" if self.went_back == 1 else f"{self.went_back} times"
+        return (f"receive time went back {times} (at most {self.went_back_max_ns / 1e9:.1f} s, "
+                f"{self.went_back_ns / 1e9:.1f} s in all; first at line {self.first_went_back})")
 
     def stop(self, line: int, why: str) -> None:
         """Playback stopped early at ``line`` (the first such stop is kept)."""
@@ -55,6 +81,8 @@ class ReadStats:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in self.skipped.most_common())
             lines = ", ".join(map(str, self.first_bad))
             text += f", {self.malformed} malformed lines skipped ({reasons}; first at line {lines})"
+        if self.went_back:
+            text += f"; {self.time_went_back()}: read in file order as no time passing"
         if self.stopped_at is not None:
             text += f"; playback stopped early at line {self.stopped_at}: {self.stopped}"
         return text
@@ -71,7 +99,13 @@ class ReadStats:
         return f"none of its {self.frames} frames is a market event of the venue's symbols ({self.summary()})"
 
     def as_json(self) -> dict[str, Any]:
-        """The figures as JSON types (a backtest report's ``recordings``)."""
-        return {"file": self.path.name, "lines": self.lines, "frames": self.frames, "malformed": self.malformed,
-                "skipped": dict(self.skipped.most_common()), "first_malformed_lines": list(self.first_bad),
-                "stopped_early": None if self.stopped_at is None else {"line": self.stopped_at, "why": self.stopped}}
+        """The figures as JSON types (a backtest report's ``recordings``); ``went_back`` only when receive times
+        went back."""
+        figures: dict[str, Any] = {
+            "file": self.path.name, "lines": self.lines, "frames": self.frames, "malformed": self.malformed,
+            "skipped": dict(self.skipped.most_common()), "first_malformed_lines": list(self.first_bad),
+            "stopped_early": None if self.stopped_at is None else {"line": self.stopped_at, "why": self.stopped}}
+        if self.went_back:
+            figures["went_back"] = {"steps": self.went_back, "largest_ns": self.went_back_max_ns,
+                                    "total_ns": self.went_back_ns, "first_line": self.first_went_back}
+        return figures

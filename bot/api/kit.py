@@ -17,7 +17,7 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   :class:`TokenBucket` (client-side rate limit);
 * recording and replay of raw frames (``arbot record`` / ``arbot replay``): :class:`Recorder`,
   :class:`RecordOptions`, :class:`FrameSink`, :func:`record_to`, :func:`read_recording` (skips and counts
-  malformed lines in a :class:`ReadStats`);
+  malformed lines in a :class:`ReadStats`, and receive times that went back, read as no time passing);
 * JSON from outside with its nesting depth checked before parsing: :func:`loads_limited`
   (:class:`TooDeep`, :data:`MAX_JSON_DEPTH`);
 * :data:`REDACTOR`, which masks every known secret (each resolved ``env:``/``file:`` value, the store

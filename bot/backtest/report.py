@@ -168,9 +168,10 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
              "Each recorded venue's file as read: a malformed line (not a recording line: cut short, not JSON, ...) "
              "is skipped; playback stops early at a line it cannot get past, or where the market broke (a book "
              "whose checksum failed) and no later line (a fresh snapshot) restored it: the rest of the file is "
-             "not played.", "",
-             "| venue | file | lines | frames | malformed lines skipped | playback |",
-             "| --- | --- | ---: | ---: | --- | --- |"]
+             "not played. A receive time earlier than the line's before (the recorder's wall clock stepped back) "
+             "is played in file order as no time passing.", "",
+             "| venue | file | lines | frames | malformed lines skipped | receive times | playback |",
+             "| --- | --- | ---: | ---: | --- | --- | --- |"]
     for name, stats in sorted(recordings.items()):
         skipped = "none"
         if stats.malformed:
@@ -178,7 +179,9 @@ def recording_lines(recordings: Mapping[str, ReadStats]) -> list[str]:
             skipped = (f"{stats.malformed} ({reasons}; first at line " + ", ".join(map(str, stats.first_bad)) + ")")
         played = "to the end" if stats.stopped_at is None else \
             f"**stopped early at line {stats.stopped_at}**: {stats.stopped}"
-        lines.append(f"| {name} | {stats.path.name} | {stats.lines} | {stats.frames} | {skipped} | {played} |")
+        times = f"**{stats.time_went_back()}**" if stats.went_back else "in order"
+        lines.append(f"| {name} | {stats.path.name} | {stats.lines} | {stats.frames} | {skipped} | {times} "
+                     f"| {played} |")
     return lines + [""]
 
 

@@ -145,3 +145,42 @@ def test_a_recorded_pool_that_cannot_be_played_past_a_bad_line_is_reported_not_e
     stopped = json.loads(result.report_json.read_text())["recordings"]["sol-pool"]["stopped_early"]
     assert stopped["line"] == middle + 1 and "data" in stopped["why"], stopped
     assert json.loads(result.report_json.read_text())["recordings"]["sol-cex"]["stopped_early"] is None
+
+
+def test_a_book_recording_whose_clock_stepped_back_plays_as_if_it_had_not_beside_a_recorded_pool(tmp_path):
+    """The book's receive times step 19.9 s back a third of the way in (an NTP step while recording): it plays in
+    file order with that step taken as no time passing, so the backtest is exactly the one over the same book
+    stamped without the step (the rest of it 0.1 s earlier), merged with the pool as that one is; the report's
+    recordings say the time went back."""
+    write_kraken_recording(tmp_path / "sol.jsonl", 600)
+    ticks = [TICK_150 + m for m in (0, 3, 60, 58, 2, -60, -61, 0, 1, 2, 60, 0) for _ in range(4)]
+    asyncio.run(record_pool(tmp_path / "pool.jsonl", ticks, KRAKEN_START_NS + 50_000_000, 1_200_000_000))
+    book = [json.loads(line) for line in (tmp_path / "sol.jsonl").read_text().splitlines()]
+    step_at = 300  # the line index where the wall clock stepped back
+    stepped, steady = tmp_path / "stepped.jsonl", tmp_path / "steady.jsonl"
+    stepped.write_text("".join(frame_line(e["raw"], e["ts_ns"] - (20_000_000_000 if i >= step_at else 0))
+                               for i, e in enumerate(book)))
+    steady.write_text("".join(frame_line(e["raw"], e["ts_ns"] - (100_000_000 if i >= step_at else 0))
+                              for i, e in enumerate(book)))
+
+    def run(cex: Path) -> tuple[dict, object]:
+        config = tmp_path / f"{cex.stem}.toml"
+        config.write_text(CONFIG.format(cex=cex, pool=tmp_path / "pool.jsonl"))
+        result = run_backtest(config, tmp_path / cex.stem, None, chart=False, extra_plugins=arb_plugins())
+        report = json.loads(result.report_json.read_text())
+        for key in ("run", "recordings"):
+            report.pop(key)
+        report["scenario"].pop("config")
+        report["scenario"]["input"] = report["scenario"]["input"].replace(cex.name, "CEX")
+        return report, result
+
+    got, result = run(stepped)
+    want, expected = run(steady)
+    assert got["sections"]["arb"]["executions"] > 0
+    assert (result.steps, result.simulated_ns) == (expected.steps, expected.simulated_ns)
+    assert got == want
+    went_back = json.loads(result.report_json.read_text())["recordings"]["sol-cex"]["went_back"]
+    assert went_back == {"steps": 1, "largest_ns": 19_900_000_000, "total_ns": 19_900_000_000,
+                         "first_line": step_at + 1}
+    assert "went_back" not in json.loads(expected.report_json.read_text())["recordings"]["sol-cex"]
+    assert "went back 1 time" in result.report_md.read_text()
