@@ -2,7 +2,8 @@
 
 Closed (orders flow) -> **open** after ``max_failures`` consecutive orders to one exchange ended
 REJECTED or FAILED within ``window_s`` (a success in between starts the count again), or after a
-fill whose fee is above ``max_fee_bps`` of its notional (a fee or priority-fee spike). While open,
+fill whose fee is above ``max_fee_bps`` of its notional (a fee or priority-fee spike; a fee in the base asset
+counts at the fill's price, as the ledger counts it; one in a third asset has no price here). While open,
 every order to that exchange is vetoed for ``cooldown_s``; then the circuit is **half-open**: one
 probe order may go. The venue answering the probe (it rests, fills, or ends any other way but
 rejected or failed, e.g. an IOC cancelled unfilled) closes the circuit; the probe failing opens it
@@ -30,6 +31,7 @@ from bot.api import (
     option,
     split_symbol,
 )
+from bot.api.ledger import fee_in_quote
 
 NS = 1_000_000_000
 FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})
@@ -137,9 +139,12 @@ class Breaker(RiskCheck):
 
     def on_fill(self, strategy: str, fill: Fill) -> None:
         bound = self.settings.max_fee_bps
-        if bound is None or fill.fee_asset != split_symbol(fill.symbol)[1] or not fill.qty:
+        if bound is None or not fill.qty:
             return
-        fee_bps = fill.fee / (fill.price * fill.qty) * BPS
+        fee = fee_in_quote(fill, *split_symbol(fill.symbol))  # a base fee at the fill's price, as the ledger
+        if fee is None:  # a third asset (a swap's network fee in SOL): no price here; the ledger counts it
+            return
+        fee_bps = fee / (fill.price * fill.qty) * BPS
         if fee_bps > bound:
             self.open(fill.exchange, "circuit opened: fee above its bound", fee_bps=round(fee_bps, 2),
                       max_fee_bps=bound, fee=f"{fill.fee} {fill.fee_asset}", trade=fill.trade_id)

@@ -63,9 +63,9 @@ as the ledger and the limits date a fill (by its ``ts_ns``)."""
 
 
 def fill(cid: str, side: Side, qty: str, price: str, fee: str = "0", ts_ns: int = MADE_NS, symbol: str = "BTC/USD",
-         exchange: str = "v") -> Fill:
+         exchange: str = "v", fee_asset: str | None = None) -> Fill:
     return Fill(exchange, symbol, cid, f"t{next(_trade_ids)}", side, Decimal(price), Decimal(qty), Decimal(fee),
-                symbol.split("/")[1], Liquidity.TAKER, ts_ns)
+                fee_asset or symbol.split("/")[1], Liquidity.TAKER, ts_ns)
 
 
 def book(mid: str, exchange: str = "v", symbol: str = "BTC/USD", ts_ns: int = 0) -> BookUpdate:

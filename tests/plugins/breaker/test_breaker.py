@@ -143,3 +143,20 @@ async def test_a_fee_above_its_bound_opens_the_circuit(make_bot):
     assert trip.reason == "circuit opened: fee above its bound"
     assert json.loads(trip.details)["fee_bps"] == "50.10"
     assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+
+
+async def test_a_fee_paid_in_the_base_asset_counts_at_the_fills_price(make_bot):
+    """A CEX buy's fee taken from the coin bought is as much a fee as one in quote: 0.0000501 BTC on 0.01 BTC
+    is 50.1 bps, above the bound; a fee in a third asset has no price here and is left to the ledger."""
+    bot, clock, ctx = await start(make_bot)
+    await place(bot, ctx, "b-1")
+    await place(bot, ctx, "b-2")
+    await place(bot, ctx, "b-3")
+    bot.bus.publish(fill("b-1", Side.BUY, "0.01", "100", fee="0.00005", fee_asset="BTC"))  # exactly 50 bps
+    bot.bus.publish(fill("b-2", Side.BUY, "0.01", "100", fee="1", fee_asset="SOL"))  # unpriced: not judged
+    assert not trips(bot)
+    bot.bus.publish(fill("b-3", Side.BUY, "0.01", "100", fee="0.0000501", fee_asset="BTC"))
+    [trip] = trips(bot)
+    assert trip.reason == "circuit opened: fee above its bound"
+    details = json.loads(trip.details)
+    assert (details["fee_bps"], details["fee"]) == ("50.10", "0.0000501 BTC")
