@@ -92,6 +92,9 @@ class DiscordNotifier(Notifier):
             facts["alerts dropped"] = str(self.outbox.dropped)
         return facts
 
+    def dropped_alerts(self) -> int:
+        return self.outbox.dropped
+
     async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
         """A client logged in with the token in force, its slash commands added (and synced)."""
         client = ArbotClient(self)

@@ -144,6 +144,9 @@ class TelegramNotifier(Notifier):
             facts["alerts dropped"] = str(self.outbox.dropped)
         return facts
 
+    def dropped_alerts(self) -> int:
+        return self.outbox.dropped
+
     async def _initialized(self) -> Application:
         """A new Application with the token in force, initialized (getMe answered)."""
         app = self._build()
