@@ -14,6 +14,12 @@ editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueu
 :meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
 the bot sent with :meth:`FakeBotAPI.next_message`.
 
+Lengths as the Bot API counts them: a message's text must be 1-4096 characters and a caption at most 1024
+"after entities parsing", in UTF-16 code units (what MessageEntity offsets count: an astral character, most
+emoji, is two), with the tags of ``parse_mode=HTML`` dropped and its character references decoded; longer
+is refused with 400 "Bad Request: message is too long" (sendMessage, editMessageText) or "message caption is
+too long" (sendPhoto), as Telegram does.
+
 Limits as https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this states
 them: more than ``group_limit_per_min`` (20) messages a minute to one group get 429 with the
 ``retry_after`` that frees the next slot. Forum topics: a message sent with
@@ -25,9 +31,11 @@ them: more than ``group_limit_per_min`` (20) messages a minute to one group get 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,6 +44,32 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "arbot", "username": "arbot_test_bot"}
+MAX_TEXT_UTF16 = 4096
+"""A message's text, after entities parsing, in UTF-16 code units."""
+MAX_CAPTION_UTF16 = 1024
+"""A photo's caption, after entities parsing, in UTF-16 code units."""
+
+
+def parsed_length(text: str, parse_mode: str | None) -> int:
+    """The length Telegram checks: UTF-16 code units of the text as shown (HTML tags dropped, references decoded)."""
+    if parse_mode == "HTML":
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _bad_request(description: str) -> web.Response:
+    return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {description}"},
+                             status=400)
+
+
+def _text_refusal(params: dict) -> web.Response | None:
+    """sendMessage's and editMessageText's 400 for an empty or too long text, as the Bot API answers; None: fine."""
+    length = parsed_length(str(params.get("text") or ""), params.get("parse_mode"))
+    if length == 0:
+        return _bad_request("message text is empty")
+    if length > MAX_TEXT_UTF16:
+        return _bad_request("message is too long")
+    return None
 
 
 @dataclass
@@ -156,6 +190,7 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         result = await handler(params)
         if isinstance(result, web.Response):
+            call.status = result.status
             return result
         return web.json_response({"ok": True, "result": result})
 
@@ -218,7 +253,10 @@ class FakeBotAPI:
                                      status=409)
         return pending()
 
-    async def _m_sendMessage(self, p: dict) -> dict:
+    async def _m_sendMessage(self, p: dict) -> dict | web.Response:
+        refusal = _text_refusal(p)
+        if refusal is not None:
+            return refusal
         chat = self._chat(p["chat_id"])
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                    "from": BOT_USER, "text": p["text"], **_topic(chat, p)}
@@ -235,6 +273,8 @@ class FakeBotAPI:
         if not isinstance(upload, web.FileField):  # a file_id or URL string: not something the fake stores
             return web.json_response({"ok": False, "error_code": 400,
                                       "description": "Bad Request: photo must be uploaded as a file"}, status=400)
+        if parsed_length(str(p.get("caption") or ""), p.get("parse_mode")) > MAX_CAPTION_UTF16:
+            return _bad_request("message caption is too long")
         data = upload.file.read()
         width, height = png_size(data)
         n = next(self._message_ids)
@@ -256,6 +296,9 @@ class FakeBotAPI:
         return api_message
 
     async def _m_editMessageText(self, p: dict) -> dict | web.Response:
+        refusal = _text_refusal(p)
+        if refusal is not None:
+            return refusal
         for message in self.sent:
             if str(message["chat"]["id"]) == str(p.get("chat_id")) and message["message_id"] == int(p["message_id"]):
                 message["text"] = p["text"]
