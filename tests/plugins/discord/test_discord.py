@@ -18,7 +18,7 @@ import discord.http
 import pytest
 
 from bot import hookimpl
-from bot.api import Command, Reply, Strategy
+from bot.api import FLEET_ORIGIN, Command, Reply, Strategy
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel
 from plugins.discord.render import MAX_CHARS, alert_text, reply_block
@@ -267,6 +267,35 @@ def test_reply_block_and_alert_text_fit_discord():
     assert "```" not in reply_block(Reply("a ``` b"))[3:-3]
     alert = Alert(AlertLevel.ERROR, "risk", "limits", "x" * 3000, ts_ns=0)
     assert len(alert_text(alert)) <= MAX_CHARS
+
+
+def test_data_in_an_alert_is_markdown_escaped_and_the_bots_own_formatting_is_not():
+    alert = Alert(AlertLevel.ERROR, "risk", "grid_1", "order *big* rejected: ~x~ |y| `z` _a_\n> quoted",
+                  fields={"reason": "post_only*"}, ts_ns=0)
+    assert alert_text(alert) == ("**ERROR** [grid\\_1] order \\*big\\* rejected: \\~x\\~ \\|y\\| \\`z\\` \\_a\\_\n"
+                                 "\\> quoted  `reason=post_only*`")  # a code span shows its text as it is
+    relayed = Alert(AlertLevel.WARNING, "risk", "s", "m", fields={FLEET_ORIGIN: "bot_2"}, ts_ns=0)
+    assert alert_text(relayed, "front").startswith("**[bot\\_2]** **WARNING** [s] m")
+
+
+def test_a_long_escaped_alert_is_cut_to_discords_limit_keeping_its_formatting_and_figures():
+    for message in ("*" * 3000, "a*" * 1500, "x" * 1997 + "_" * 10, "\\" * 2500):
+        alert = Alert(AlertLevel.ERROR, "risk", "limits", message, fields={"loss": "12 USD"}, ts_ns=0)
+        text = alert_text(alert)
+        assert len(text) <= MAX_CHARS and text.startswith("**ERROR** [limits] ")
+        assert text.endswith("…  `loss=12 USD`"), text[-40:]
+        head = text.removeprefix("**ERROR** [limits] ").removesuffix("…  `loss=12 USD`").rstrip("\n")
+        assert (len(head) - len(head.rstrip("\\"))) % 2 == 0  # no escape cut from the character it escapes
+    huge = Alert(AlertLevel.ERROR, "risk", "limits", "m", fields={"k": "v" * 5000}, ts_ns=0)
+    assert len(alert_text(huge)) <= MAX_CHARS and alert_text(huge).endswith("…`")
+
+
+async def test_an_alert_of_markdown_characters_longer_than_discord_takes_is_accepted(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    bot.alert(AlertLevel.ERROR, "risk", "~" * 1990 + " limit", source="limits", loss="12 USD")
+    message = await fake.wait_channel_message(ALERT_CHANNEL_ID, "loss=12 USD")
+    assert len(message["content"]) <= 2000 and message["content"].startswith("**ERROR** [limits] \\~\\~")
+    assert 400 not in [status for _, status in fake.message_times]
 
 
 def test_settings_reject_bad_roles_and_urls():
