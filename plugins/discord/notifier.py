@@ -31,7 +31,7 @@ import discord.http
 from yarl import URL
 
 from bot.api import Alert, AlertLevel, Caller, Notifier
-from bot.api.kit import Outbox, TokenLease
+from bot.api.kit import REDACTOR, Outbox, TokenLease
 
 from .client import ArbotClient, confirm_view
 from .render import alert_text, reply_block
@@ -54,6 +54,9 @@ class DiscordNotifier(Notifier):
         self.outbox = Outbox(f"discord {name}", ctx.log)
         self.lease: TokenLease | None = None
         self._watch: asyncio.Task | None = None
+        self.alerts_refused = 0
+        """Alerts whose post failed (a channel that refuses the bot, Discord unreachable): lost."""
+        self.last_refusal = ""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -90,10 +93,12 @@ class DiscordNotifier(Notifier):
         facts = self.lease.status() if self.lease is not None else {}
         if self.outbox.dropped:
             facts["alerts dropped"] = str(self.outbox.dropped)
+        if self.alerts_refused:
+            facts["alerts refused"] = f"{self.alerts_refused} (last: {self.last_refusal})"
         return facts
 
     def dropped_alerts(self) -> int:
-        return self.outbox.dropped
+        return self.outbox.dropped + self.alerts_refused
 
     async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
         """A client logged in with the token in force, its slash commands added (and synced)."""
@@ -171,6 +176,11 @@ class DiscordNotifier(Notifier):
                 self.outbox.dropped += 1
                 self.ctx.log.warning("discord: an alert was dropped: not sent within %g s (rate limited); "
                                      "%d dropped so far", self.settings.send_timeout_s, self.outbox.dropped)
+            except Exception as exc:  # refused (403 Missing Access, 400) or the service unreachable: lost, counted
+                self.alerts_refused += 1
+                self.last_refusal = error_text(exc)
+                self.ctx.log.warning("discord: an alert to channel %s was not sent (%d so far): %s", channel_id,
+                                     self.alerts_refused, self.last_refusal)
 
         self.outbox.put(channel_id, post, priority=alert.level)
 
@@ -220,3 +230,9 @@ class DiscordNotifier(Notifier):
         else:  # another user's press, expired or replayed: the question stays for its owner
             await interaction.response.send_message(reply_block(reply), ephemeral=True,
                                                     allowed_mentions=discord.AllowedMentions.none())
+
+
+def error_text(exc: Exception) -> str:
+    """``"Forbidden: 403 Forbidden (error code: 50001): Missing Access"``: class and text, known secrets masked."""
+    text, kind = str(exc), type(exc).__name__
+    return REDACTOR.redact(text if text.startswith(kind) else f"{kind}: {text}" if text else kind)

@@ -16,6 +16,8 @@ Content as Discord checks it: a message's ``content`` of more than 2,000 charact
 Python's ``len`` counts: Discord's API is written in Python) is refused with 400 Invalid Form Body (code 50035,
 ``BASE_TYPE_MAX_LENGTH`` under ``errors.content``), on a channel message, an interaction's answer and a follow-up.
 
+A channel in ``forbidden_channels`` refuses a message with 403 Missing Access (code 50001).
+
 Rate limits: only on channel messages, on demand (:attr:`FakeDiscord.rate_limits`). Not modelled:
 sharding, ``GET /gateway/bot`` (a plain Client does not call it),
 Discord's checks that a pressed button still exists.
@@ -128,6 +130,8 @@ class FakeDiscord:
     """Answer the next channel messages with 429 and these ``retry_after`` seconds, one each."""
     message_times: list[tuple[float, int]] = field(default_factory=list)
     """(loop time, status) of every channel message request."""
+    forbidden_channels: set[int] = field(default_factory=set)
+    """Channels the bot may no longer post in (its role or the channel's permissions changed): 403 Missing Access."""
     refuse_sync: bool = False
     """Answer command syncs with 403 (an invite without the applications.commands scope)."""
     uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -218,6 +222,9 @@ class FakeDiscord:
                 return _json(self._sync("global", body))
             case "PUT", ["applications", _, "guilds", guild, "commands"]:
                 return _json(self._sync(guild, body))
+            case "POST", ["channels", channel, "messages"] if int(channel) in self.forbidden_channels:
+                self.message_times.append((asyncio.get_running_loop().time(), 403))
+                return _json({"message": "Missing Access", "code": 50001}, status=403)
             case "POST", ["channels", channel, "messages"]:
                 now = asyncio.get_running_loop().time()
                 if self.rate_limits:

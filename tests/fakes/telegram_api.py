@@ -9,7 +9,8 @@ seconds, woken by new updates, never by sleeping; a second long poll of the same
 in flight with 409 "Conflict: terminated by other getUpdates request", as Telegram does when two
 instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the photo uploaded as
 ``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
-editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
+editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. A chat in ``kicked`` refuses sendMessage
+with 403 "Forbidden: bot was kicked from the supergroup chat". Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
 the bot sent with :meth:`FakeBotAPI.next_message`.
@@ -112,6 +113,8 @@ class FakeBotAPI:
     """Messages a minute one group takes before 429 (Telegram: 20)."""
     conflicts: int = 0
     """Long polls ended with 409 Conflict because another one arrived while they waited."""
+    kicked: set[int] = field(default_factory=set)
+    """Chats the bot was removed from (or blocked in): a message to one gets 403, as Telegram answers."""
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -254,6 +257,9 @@ class FakeBotAPI:
         return pending()
 
     async def _m_sendMessage(self, p: dict) -> dict | web.Response:
+        if int(p["chat_id"]) in self.kicked:
+            return web.json_response({"ok": False, "error_code": 403, "description":
+                                      "Forbidden: bot was kicked from the supergroup chat"}, status=403)
         refusal = _text_refusal(p)
         if refusal is not None:
             return refusal

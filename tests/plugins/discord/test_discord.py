@@ -18,7 +18,7 @@ import discord.http
 import pytest
 
 from bot import hookimpl
-from bot.api import FLEET_ORIGIN, Command, Reply, Strategy
+from bot.api import FLEET_ORIGIN, Caller, Command, Reply, Strategy
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel
 from plugins.discord.render import MAX_CHARS, alert_text, reply_block
@@ -393,3 +393,17 @@ async def test_an_alert_given_up_on_a_429_longer_than_send_timeout_is_counted_dr
                    what="the alert to be given up on")
     assert (notifier.outbox.dropped, notifier.outbox.failed) == (1, 0)
     assert notifier.status()["alerts dropped"] == "1"
+
+
+async def test_an_alert_the_channel_refuses_is_counted_and_shown_not_lost_unseen(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    fake.forbidden_channels.add(ALERT_CHANNEL_ID)  # the bot's role lost the right to post there
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged", source="limits")
+    await wait_for(lambda: notifier.dropped_alerts() >= 1, what="the refused alert to be counted")
+    refused = notifier.alerts_refused
+    assert refused == notifier.dropped_alerts() - notifier.outbox.dropped
+    assert notifier.status()["alerts refused"].startswith(f"{refused} (last: Forbidden: 403 Forbidden (error code: "
+                                                          "50001)")
+    status = await bot.commands.dispatch(Caller("discord", str(ADMIN), "admin"), "status", [])
+    assert ("dc alerts refused", notifier.status()["alerts refused"]) in status.rows

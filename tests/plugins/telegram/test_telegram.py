@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from bot import hookimpl
-from bot.api import Command, Reply, Strategy
+from bot.api import Caller, Command, Reply, Strategy
 from bot.clock import ManualClock
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel, OrderIntent, Side
@@ -438,6 +438,18 @@ def test_a_long_reply_or_caption_is_cut_by_utf16_length_never_inside_a_reference
         caption = photo_caption(Reply("Chart", text=row * 40))
         assert parsed_length(caption, None) <= MAX_CAPTION_UTF16 and caption.endswith("…")
         caption.encode("utf-8")  # no half of a surrogate pair: a lone one does not encode
+
+
+async def test_an_alert_a_chat_refuses_is_counted_and_shown_not_lost_unseen(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    api.kicked.add(GROUP)  # someone removed the bot from the group: Telegram answers 403 for good
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged", source="limits")  # both chats take "risk"
+    await api.wait(lambda: any("kill switch" in m["text"] for m in api.messages_to(ALERTS)))
+    await wait_for(lambda: tg.dropped_alerts() == 1, what="the refused alert to be counted")
+    assert tg.status()["alerts refused"] == f"1 (last: {GROUP}: Forbidden: bot was kicked from the supergroup chat)"
+    status = await bot.commands.dispatch(Caller("telegram", str(ADMIN), "admin"), "status", [])
+    assert ("tg alerts refused", tg.status()["alerts refused"]) in status.rows
 
 
 async def test_a_flood_of_alerts_to_a_group_keeps_its_limit_and_holds_up_nobody_else(api, start_bot):
