@@ -407,3 +407,31 @@ async def test_an_alert_the_channel_refuses_is_counted_and_shown_not_lost_unseen
                                                           "50001)")
     status = await bot.commands.dispatch(Caller("discord", str(ADMIN), "admin"), "status", [])
     assert ("dc alerts refused", notifier.status()["alerts refused"]) in status.rows
+
+
+async def test_alerts_while_standing_by_are_held_and_posted_once_live_again(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    await notifier._stand_by()  # the lease went to another process: no gateway session, no posting
+    await notifier.send(Alert(level=AlertLevel.ERROR, kind="risk", source="limits", message="daily loss limit hit",
+                              fields={}, ts_ns=1))
+    assert notifier.status()["alerts held"].startswith("1 ")
+    await notifier._go_live()  # the lease came back
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "daily loss limit hit")
+    assert notifier.dropped_alerts() == 0 and "alerts held" not in notifier.status()
+
+
+async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(bot, fake):
+    from plugins.discord.notifier import HELD_ALERTS
+
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    await notifier._stand_by()
+    await notifier.send(Alert(level=AlertLevel.CRITICAL, kind="risk", source="kill", message="kill switch",
+                              fields={}, ts_ns=1))
+    for n in range(HELD_ALERTS + 5):
+        await notifier.send(Alert(level=AlertLevel.INFO, kind="fill", source="s", message=f"fill {n}", fields={},
+                                  ts_ns=2 + n))
+    assert notifier.outbox.dropped == 6 and notifier.status()["alerts dropped"] == "6"
+    await notifier.stop()  # never up again: what is held reaches no chat, and is counted
+    assert notifier.dropped_alerts() == 6 + HELD_ALERTS
