@@ -78,3 +78,17 @@ async def test_status_shows_how_many_alerts_the_host_dropped(make_bot):
     status = await bot.commands.dispatch(viewer, "status", [])
     [row] = [row for row in status.rows if row[0] == "alerts dropped"]
     assert row[1].startswith(f"{dropped} ")
+
+
+async def test_a_notifier_with_a_min_level_the_host_does_not_know_stops_no_delivery(caplog):
+    """A third party's settings may take any text (``min_level = "warn"``): every alert still goes out, to it too."""
+    from types import SimpleNamespace
+
+    typo, working = Recording("typo"), Recording("ok")
+    typo.settings = SimpleNamespace(min_level="warn")
+    queue = alerts(10, typo, working)
+    queue.emit(alert(0))
+    queue.emit(alert(1, AlertLevel.CRITICAL))
+    await queue.deliver()
+    assert working.got == typo.got == ["fill 0", "fill 1"] and (queue.sent, queue.dropped) == (2, 0)
+    assert [r for r in caplog.records if "typo" in r.getMessage() and "warn" in r.getMessage()]
