@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
 from bot.api.kit import REDACTOR, Outbox, TokenLease, drop_least_urgent
 
-from .render import alert_text, photo_caption, reply_html
+from .render import alert_text, photo_caption, reply_html, toast_text
 from .settings import AlertKinds, TelegramSettings
 
 if TYPE_CHECKING:
@@ -356,7 +356,7 @@ class TelegramNotifier(Notifier):
             bot = self._bot()
             if bot is None:
                 return
-            await bot.answer_callback_query(query.id, text=reply.title[:200])  # a refusal: a toast to the presser
+            await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
             if reply.ok and query.message is not None:  # the question becomes the result, without its button
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)

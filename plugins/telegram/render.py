@@ -14,6 +14,10 @@ astral character, most emoji, counts two): the text as shown, so the tags and ch
 MAX_CAPTION_UTF16 = 1024
 """Telegram's limit for a photo caption, counted the same way."""
 
+MAX_TOAST_UTF16 = 200
+"""Telegram's limit for the notification a button press is answered with (answerCallbackQuery), counted the same
+way."""
+
 LEVEL_MARK = {"INFO": "ℹ️", "WARNING": "⚠️", "ERROR": "❗", "CRITICAL": "🚨"}
 
 CUT_MARK = "\n…"
@@ -53,6 +57,11 @@ def reply_html(reply: Reply) -> str:
 def photo_caption(reply: Reply) -> str:
     """A photo's caption: the reply's plain text (no parse mode), within Telegram's caption limit."""
     return _clip(reply.render_text(), MAX_CAPTION_UTF16, "…")
+
+
+def toast_text(reply: Reply) -> str:
+    """The short notification a Confirm press is answered with: the reply's title, within Telegram's limit."""
+    return _clip(reply.title, MAX_TOAST_UTF16, "…")
 
 
 def alert_text(alert: Alert, this_bot: str = "") -> str:

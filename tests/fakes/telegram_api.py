@@ -19,7 +19,8 @@ Lengths as the Bot API counts them: a message's text must be 1-4096 characters a
 "after entities parsing", in UTF-16 code units (what MessageEntity offsets count: an astral character, most
 emoji, is two), with the tags of ``parse_mode=HTML`` dropped and its character references decoded; longer
 is refused with 400 "Bad Request: message is too long" (sendMessage, editMessageText) or "message caption is
-too long" (sendPhoto), as Telegram does.
+too long" (sendPhoto), as Telegram does; answerCallbackQuery's text of more than 200 gets 400
+"Bad Request: MESSAGE_TOO_LONG".
 
 Limits as https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this states
 them: more than ``group_limit_per_min`` (20) messages a minute to one group get 429 with the
@@ -49,6 +50,8 @@ MAX_TEXT_UTF16 = 4096
 """A message's text, after entities parsing, in UTF-16 code units."""
 MAX_CAPTION_UTF16 = 1024
 """A photo's caption, after entities parsing, in UTF-16 code units."""
+MAX_TOAST_UTF16 = 200
+"""answerCallbackQuery's notification text (0-200 characters; Telegram answers 400 MESSAGE_TOO_LONG beyond)."""
 
 
 def parsed_length(text: str, parse_mode: str | None) -> int:
@@ -319,7 +322,9 @@ class FakeBotAPI:
         return web.json_response({"ok": False, "error_code": 400,
                                   "description": "Bad Request: message to edit not found"}, status=400)
 
-    async def _m_answerCallbackQuery(self, p: dict) -> bool:
+    async def _m_answerCallbackQuery(self, p: dict) -> bool | web.Response:
+        if parsed_length(str(p.get("text") or ""), None) > MAX_TOAST_UTF16:
+            return _bad_request("MESSAGE_TOO_LONG")
         self.answered.append(p)
         async with self._changed:
             self._changed.notify_all()

@@ -33,6 +33,7 @@ class Throwaway:
     """A strategy to pause and a dangerous command that needs a confirmation."""
 
     nuked: list[list[str]] = []
+    title = "Nuked."
 
     @staticmethod
     @hookimpl
@@ -44,7 +45,7 @@ class Throwaway:
     def register_commands(register):
         async def nuke(bot, caller, args):
             Throwaway.nuked.append(args)
-            return Reply("Nuked.", text=f"by {caller.user_id}")
+            return Reply(Throwaway.title, text=f"by {caller.user_id}")
 
         register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
 
@@ -89,6 +90,7 @@ async def start_bot(api, make_bot, monkeypatch):
 
     async def factory(extra: str = "", clock=None):
         Throwaway.nuked.clear()
+        Throwaway.title = "Nuked."
         Throwaway.release = asyncio.Event()
         bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
                              start=False, clock=clock)
@@ -180,6 +182,18 @@ async def test_a_dangerous_command_runs_only_on_the_same_users_button(api, start
         (str(STRANGER), str(GROUP), "nuke", "refused: no role"),
         (str(ADMIN), str(GROUP), "nuke", "confirmed: ok"),
         (str(ADMIN), str(GROUP), "nuke", "refused: confirmation already used")]
+
+
+async def test_a_confirmed_result_with_a_long_emoji_title_is_shown_and_its_toast_fits(api, start_bot):
+    await start_bot()
+    Throwaway.title = "🚀" * 150  # 150 characters, 300 UTF-16 code units: over the toast's 200
+    await api.command(ADMIN, "/nuke all")
+    question = await api.next_message(ADMIN)
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)  # the question became the result
+    assert question["text"].startswith("<pre>🚀🚀") and Throwaway.nuked == [["all"]]
+    [toast] = api.answered
+    assert toast["text"].endswith("…") and len(toast["text"].encode("utf-16-le")) // 2 <= 200
 
 
 async def test_an_expired_confirmation_does_nothing(api, start_bot):
