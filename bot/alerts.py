@@ -51,6 +51,8 @@ class Alerts:
         self.dropped = 0
         """Alerts lost: pushed out of the full queue (its oldest least urgent first), or taken by no notifier
         (every one that wanted it raised)."""
+        self._bad_min_level: set[str] = set()
+        """Notifiers whose unknown ``min_level`` was warned about."""
         self.sent = 0
         """Alerts handed to at least one notifier (or wanted by none)."""
         self.nowhere = False
@@ -161,7 +163,7 @@ class Alerts:
             alert = self._queue.popleft()
             wanted = taken = 0
             for notifier in self.notifiers:
-                if alert.level < AlertLevel[getattr(notifier.settings, "min_level", "info").upper()]:
+                if alert.level < self._min_level(notifier):
                     continue
                 wanted += 1
                 try:
@@ -173,6 +175,20 @@ class Alerts:
                 self.dropped += 1
             else:
                 self.sent += 1
+
+    def _min_level(self, notifier: Notifier) -> AlertLevel:
+        """The quietest level ``notifier`` wants: its ``min_level`` setting, INFO without one. A name the host does
+        not know (a third party's settings taking any text: ``"warn"``) sends it everything, warned once: an
+        unknown word must neither stop delivery to every notifier nor silence this one."""
+        name = str(getattr(notifier.settings, "min_level", "info"))
+        try:
+            return AlertLevel[name.upper()]
+        except KeyError:
+            if notifier.name not in self._bad_min_level:
+                self._bad_min_level.add(notifier.name)
+                log.warning('notifier %s: min_level "%s" is not one of info, warning, error, critical; it is sent '
+                            "every alert", notifier.name, name)
+            return AlertLevel.INFO
 
     async def flush(self) -> None:
         """Send everything still queued, including open coalescing windows (on shutdown)."""

@@ -1160,6 +1160,9 @@ class HostOperator(Operator):
         error = self._bot.executor.store_error
         return None if error is None else str(error)
 
+    def alerts_dropped(self) -> int:
+        return self._bot.alerts.dropped
+
     def positions(self) -> dict[tuple[str, str], Decimal]:
         return self._bot.portfolio.positions()
 

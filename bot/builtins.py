@@ -45,6 +45,9 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
                      + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")))
     if op.store_error is not None:
         rows.append(("store", f"cannot be written ({op.store_error}); new orders refused"))
+    alerts_dropped = op.alerts_dropped()
+    if alerts_dropped:  # lost before any chat: a trader must not read the silence as "nothing happened"
+        rows.append(("alerts dropped", f"{alerts_dropped} (alert queue full, or no notifier took them)"))
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, component in [*op.exchanges.items(), *op.notifiers.items()]:

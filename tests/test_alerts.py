@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.alerts import Alerts
-from bot.api import Notifier
+from bot.api import Caller, Notifier
 from bot.domain import Alert, AlertLevel
 
 
@@ -64,3 +64,31 @@ async def test_an_alert_every_notifier_failed_to_take_is_dropped_not_sent():
     queue.emit(alert(1))
     await queue.deliver()
     assert (queue.sent, queue.dropped) == (1, 1)
+
+
+async def test_status_shows_how_many_alerts_the_host_dropped(make_bot):
+    bot = await make_bot("[alerts]\nqueue_size = 10\n")
+    viewer = Caller("tg", "1", "viewer")
+    quiet = await bot.commands.dispatch(viewer, "status", [])
+    assert not [row for row in quiet.rows if row[0] == "alerts dropped"]  # nothing lost: no row
+    for n in range(25):  # a burst, queued before the delivery task runs once: the queue holds 10
+        bot.alert(AlertLevel.INFO, "fill", f"fill {n}")
+    dropped = bot.operator.alerts_dropped()
+    assert dropped >= 15
+    status = await bot.commands.dispatch(viewer, "status", [])
+    [row] = [row for row in status.rows if row[0] == "alerts dropped"]
+    assert row[1].startswith(f"{dropped} ")
+
+
+async def test_a_notifier_with_a_min_level_the_host_does_not_know_stops_no_delivery(caplog):
+    """A third party's settings may take any text (``min_level = "warn"``): every alert still goes out, to it too."""
+    from types import SimpleNamespace
+
+    typo, working = Recording("typo"), Recording("ok")
+    typo.settings = SimpleNamespace(min_level="warn")
+    queue = alerts(10, typo, working)
+    queue.emit(alert(0))
+    queue.emit(alert(1, AlertLevel.CRITICAL))
+    await queue.deliver()
+    assert working.got == typo.got == ["fill 0", "fill 1"] and (queue.sent, queue.dropped) == (2, 0)
+    assert [r for r in caplog.records if "typo" in r.getMessage() and "warn" in r.getMessage()]

@@ -687,6 +687,12 @@ class Notifier(Component):
         """A few short facts for ``/status`` (a chat transport: live, or standing by for another process)."""
         return {}
 
+    def dropped_alerts(self) -> int:
+        """Alert messages this notifier lost after taking them, since it started (its own queue full, a send
+        given up or refused); 0 for one that loses none. Exported as ``arbot_notifier_alerts_dropped_total``;
+        show it in :meth:`status` too, so ``/status`` names the loss."""
+        return 0
+
 
 class Service(Component):
     """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
@@ -1121,6 +1127,12 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     def store_error(self) -> str | None:
         """Why the store cannot be written now (new orders are refused meanwhile); None when it can."""
+
+    @abc.abstractmethod
+    def alerts_dropped(self) -> int:
+        """Alerts this bot lost before any chat took them, since it started: pushed out of the full alert queue
+        (``[alerts] queue_size``), or refused by every notifier that wanted them. A notifier's own losses after
+        taking an alert are its :meth:`Notifier.dropped_alerts`."""
 
     @abc.abstractmethod
     def positions(self) -> dict[tuple[str, str], Decimal]:

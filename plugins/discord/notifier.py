@@ -8,7 +8,8 @@ Roles, refusals, confirmations, rate limits and the audit are the command table'
 handles each interaction in its own task, so one slow command holds up no other; a stranger's
 refusal folded into one already answered in that channel (a silent reply) is not answered at all.
 Alerts go out through an :class:`~bot.api.kit.Outbox` lane, so a channel message waiting out a 429
-never holds up the host's alert delivery.
+never holds up the host's alert delivery; an alert taken while the client is not logged in (standing by) is held,
+bounded, and posted once it is.
 
 Lifecycle: ``start`` logs in (two REST calls), adds the commands to the tree, syncs them, and runs
 ``Client.connect`` (the gateway) as a background task; ``stop`` calls ``Client.close``. The
@@ -23,7 +24,9 @@ holder stops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+from collections import deque
 
 import discord  # the library (absolute import)
 import discord.gateway
@@ -31,11 +34,15 @@ import discord.http
 from yarl import URL
 
 from bot.api import Alert, AlertLevel, Caller, Notifier
-from bot.api.kit import Outbox, TokenLease
+from bot.api.kit import REDACTOR, Outbox, TokenLease, drop_least_urgent
 
 from .client import ArbotClient, confirm_view
 from .render import alert_text, reply_block
 from .settings import DiscordSettings
+
+HELD_ALERTS = 100
+"""Alert lines held while the client is not logged in (standing by for another process); beyond, the oldest
+least urgent is dropped and counted."""
 
 REPLY_WITHIN_S = 2.0
 """Discord drops an interaction not answered within 3 s: a command still running after this long is
@@ -54,6 +61,11 @@ class DiscordNotifier(Notifier):
         self.outbox = Outbox(f"discord {name}", ctx.log)
         self.lease: TokenLease | None = None
         self._watch: asyncio.Task | None = None
+        self._held: deque[tuple[int, str]] = deque()
+        """(priority, text) of alert lines taken while the client is not logged in, posted once it is."""
+        self.alerts_refused = 0
+        """Alerts whose post failed (a channel that refuses the bot, Discord unreachable): lost."""
+        self.last_refusal = ""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -75,6 +87,9 @@ class DiscordNotifier(Notifier):
         self.client = client
         self.ctx.log.info("logged in as %s; %d slash command(s)", client.user, len(names))
         self.ctx.create_task(client.connect(reconnect=True), "discord gateway")
+        held, self._held = self._held, deque()
+        for priority, text in held:
+            self._queue(text, priority)
 
     async def _stand_by(self) -> None:
         """Another process holds the token now: close the gateway session, send nothing."""
@@ -88,9 +103,16 @@ class DiscordNotifier(Notifier):
 
     def status(self) -> dict[str, str]:
         facts = self.lease.status() if self.lease is not None else {}
+        if self._held:
+            facts["alerts held"] = f"{len(self._held)} (until the client is logged in)"
         if self.outbox.dropped:
             facts["alerts dropped"] = str(self.outbox.dropped)
+        if self.alerts_refused:
+            facts["alerts refused"] = f"{self.alerts_refused} (last: {self.last_refusal})"
         return facts
+
+    def dropped_alerts(self) -> int:
+        return self.outbox.dropped + self.alerts_refused
 
     async def _logged_in(self, *, sync: bool) -> tuple[ArbotClient, list[str]]:
         """A client logged in with the token in force, its slash commands added (and synced)."""
@@ -133,6 +155,11 @@ class DiscordNotifier(Notifier):
         if self.client is not None:
             await self.client.close()
             self.client = None
+        if self._held:  # never up again: they reach no chat
+            self.outbox.dropped += len(self._held)
+            self.ctx.log.warning("discord: %d alert(s) held while the client was not logged in are dropped on stop",
+                                 len(self._held))
+            self._held.clear()
         if self.lease is not None:
             await self.lease.release()
         self._restore_endpoints()
@@ -153,23 +180,47 @@ class DiscordNotifier(Notifier):
     # --- alerts ------------------------------------------------------------------------------
 
     async def send(self, alert: Alert) -> None:
-        if self.client is None or self.settings.alert_channel_id is None:
+        """Queue the alert's line to the alert channel; held (bounded) while the client is not logged in."""
+        if self.settings.alert_channel_id is None:
             return
-        channel_id, text = self.settings.alert_channel_id, alert_text(alert, self.ctx.bot_name)
+        self._queue(alert_text(alert, self.ctx.bot_name), alert.level)
 
-        async def post() -> None:
-            if self.client is None:
+    def _queue(self, text: str, priority: int) -> None:
+        """Into the channel's lane while the client is logged in; held until it is, otherwise."""
+        if self.client is None:
+            self._hold(text, priority)
+            return
+        self.outbox.put(self.settings.alert_channel_id, functools.partial(self._post, text, priority),
+                        priority=priority)
+
+    def _hold(self, text: str, priority: int) -> None:
+        if len(self._held) >= HELD_ALERTS:  # the lanes' rule: the oldest least urgent goes, counted as theirs
+            self.outbox.dropped += 1
+            if self.outbox.dropped % 100 == 1:
+                self.ctx.log.warning("discord: %d alerts held while the client is not logged in; dropped the "
+                                     "oldest least urgent (%d dropped so far)", HELD_ALERTS, self.outbox.dropped)
+            if not drop_least_urgent(self._held, priority, _priority):
                 return
-            channel = self.client.get_partial_messageable(channel_id)  # the client in force (a new token)
-            try:
-                async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
-                    await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
-            except (TimeoutError, discord.RateLimited):  # a 429 asking for longer than send_timeout_s: given up
-                self.outbox.dropped += 1
-                self.ctx.log.warning("discord: an alert was dropped: not sent within %g s (rate limited); "
-                                     "%d dropped so far", self.settings.send_timeout_s, self.outbox.dropped)
+        self._held.append((priority, text))
 
-        self.outbox.put(channel_id, post, priority=alert.level)
+    async def _post(self, text: str, priority: int) -> None:
+        channel_id = self.settings.alert_channel_id
+        if self.client is None or channel_id is None:  # it stood by after this was queued: held for when it is up
+            self._hold(text, priority)
+            return
+        channel = self.client.get_partial_messageable(channel_id)  # the client in force (a new token)
+        try:
+            async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
+                await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except (TimeoutError, discord.RateLimited):  # a 429 asking for longer than send_timeout_s: given up
+            self.outbox.dropped += 1
+            self.ctx.log.warning("discord: an alert was dropped: not sent within %g s (rate limited); "
+                                 "%d dropped so far", self.settings.send_timeout_s, self.outbox.dropped)
+        except Exception as exc:  # refused (403 Missing Access, 400) or the service unreachable: lost, counted
+            self.alerts_refused += 1
+            self.last_refusal = error_text(exc)
+            self.ctx.log.warning("discord: an alert to channel %s was not sent (%d so far): %s", channel_id,
+                                 self.alerts_refused, self.last_refusal)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -217,3 +268,13 @@ class DiscordNotifier(Notifier):
         else:  # another user's press, expired or replayed: the question stays for its owner
             await interaction.response.send_message(reply_block(reply), ephemeral=True,
                                                     allowed_mentions=discord.AllowedMentions.none())
+
+
+def _priority(held: tuple[int, str]) -> int:
+    return held[0]
+
+
+def error_text(exc: Exception) -> str:
+    """``"Forbidden: 403 Forbidden (error code: 50001): Missing Access"``: class and text, known secrets masked."""
+    text, kind = str(exc), type(exc).__name__
+    return REDACTOR.redact(text if text.startswith(kind) else f"{kind}: {text}" if text else kind)

@@ -289,6 +289,15 @@ class MetricsExporter:
         for key, n in self.relayed_alerts.items():
             c.add_metric(list(key), n)
         yield c
+        yield CounterMetricFamily("arbot_alerts_dropped", "Alerts lost before any chat took them (alert queue "
+                                  "full, or every notifier refused them)", value=op.alerts_dropped())
+        c = CounterMetricFamily("arbot_notifier_alerts_dropped", "Alert messages a notifier lost after taking "
+                                "them (its own queue full, a send given up or refused)", labels=["notifier"])
+        for name, notifier in op.notifiers.items():
+            dropped = op.ask(notifier, "dropped_alerts")
+            if dropped is not None:  # None: it raised, and the host reported it against its plugin
+                c.add_metric([name], dropped)
+        yield c
 
     # --- HTTP -------------------------------------------------------------------------------------
 

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
-from bot.api.kit import Outbox, TokenLease, drop_least_urgent
+from bot.api.kit import REDACTOR, Outbox, TokenLease, drop_least_urgent
 
-from .render import alert_text, photo_caption, reply_html
+from .render import alert_text, photo_caption, reply_html, toast_text
 from .settings import AlertKinds, TelegramSettings
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class TelegramNotifier(Notifier):
         self._watch: Any = None
         self._conflict = ""
         """Set while getUpdates answers 409 Conflict: another poller outside the lease."""
+        self.alerts_refused = 0
+        """Alert lines whose send failed for good (a chat that refuses the bot, retries used up): lost."""
+        self.last_refusal = ""
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
@@ -142,7 +145,12 @@ class TelegramNotifier(Notifier):
             facts["alerts held"] = f"{len(self._held)} (until the bot is up)"
         if self.outbox.dropped:
             facts["alerts dropped"] = str(self.outbox.dropped)
+        if self.alerts_refused:
+            facts["alerts refused"] = f"{self.alerts_refused} (last: {self.last_refusal})"
         return facts
+
+    def dropped_alerts(self) -> int:
+        return self.outbox.dropped + self.alerts_refused
 
     async def _initialized(self) -> Application:
         """A new Application with the token in force, initialized (getMe answered)."""
@@ -282,7 +290,18 @@ class TelegramNotifier(Notifier):
         if bot is None:  # it stood by after this was queued: held for when it is up again
             self._hold(chat, text, priority)
             return
-        await bot.send_message(chat, text)
+        try:
+            await bot.send_message(chat, text)
+        except Exception as exc:  # refused for good (403 kicked or blocked, 400), or retried out: lost, so counted
+            self._refused(chat, exc)
+
+    def _refused(self, chat: int | str, exc: Exception) -> None:
+        """An alert line Telegram did not take after the rate limiter's retries: counted and shown in ``/status``,
+        never only logged (a trader reads silence as calm)."""
+        self.alerts_refused += 1
+        self.last_refusal = f"{chat}: {error_text(exc)}"
+        self.ctx.log.warning("telegram: an alert to chat %s was not sent (%d so far): %s", chat,
+                             self.alerts_refused, self.last_refusal)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -337,7 +356,7 @@ class TelegramNotifier(Notifier):
             bot = self._bot()
             if bot is None:
                 return
-            await bot.answer_callback_query(query.id, text=reply.title[:200])  # a refusal: a toast to the presser
+            await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
             if reply.ok and query.message is not None:  # the question becomes the result, without its button
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)
@@ -347,6 +366,12 @@ class TelegramNotifier(Notifier):
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
                            exc_info=context.error)
+
+
+def error_text(exc: Exception) -> str:
+    """``"Forbidden: bot was blocked by the user"``: the error's class once, its text, known secrets masked."""
+    text, kind = str(exc), type(exc).__name__
+    return REDACTOR.redact(text if text.startswith(kind) else f"{kind}: {text}" if text else kind)
 
 
 def _priority(held: tuple[int, int | str, str]) -> int:

@@ -12,6 +12,12 @@ for them. Tests push ``INTERACTION_CREATE`` dispatches (a slash command, a butto
 :meth:`FakeDiscord.slash` and :meth:`FakeDiscord.click`, which return the interaction's callback
 once the bot has answered it.
 
+Content as Discord checks it: a message's ``content`` of more than 2,000 characters (Unicode code points, what
+Python's ``len`` counts: Discord's API is written in Python) is refused with 400 Invalid Form Body (code 50035,
+``BASE_TYPE_MAX_LENGTH`` under ``errors.content``), on a channel message, an interaction's answer and a follow-up.
+
+A channel in ``forbidden_channels`` refuses a message with 403 Missing Access (code 50001).
+
 Rate limits: only on channel messages, on demand (:attr:`FakeDiscord.rate_limits`). Not modelled:
 sharding, ``GET /gateway/bot`` (a plain Client does not call it),
 Discord's checks that a pressed button still exists.
@@ -52,6 +58,22 @@ def _now() -> str:
 def user(user_id: int, name: str = "", bot: bool = False) -> dict[str, Any]:
     return {"id": str(user_id), "username": name or f"user{user_id % 1000}", "discriminator": "0",
             "global_name": None, "avatar": None, "bot": bot, "flags": 0, "public_flags": 0}
+
+
+MAX_CONTENT = 2000
+"""A message's content, in code points."""
+
+
+def _content_refusal(body: Any) -> web.Response | None:
+    """Discord's 400 for a message whose content is over :data:`MAX_CONTENT`; None when it fits."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data") if "type" in body else body  # an interaction's answer carries the message in data
+    content = data.get("content") or "" if isinstance(data, dict) else ""
+    if len(content) <= MAX_CONTENT:
+        return None
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [
+        {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_CONTENT} or fewer in length."}]}}}, status=400)
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -108,6 +130,8 @@ class FakeDiscord:
     """Answer the next channel messages with 429 and these ``retry_after`` seconds, one each."""
     message_times: list[tuple[float, int]] = field(default_factory=list)
     """(loop time, status) of every channel message request."""
+    forbidden_channels: set[int] = field(default_factory=set)
+    """Channels the bot may no longer post in (its role or the channel's permissions changed): 403 Missing Access."""
     refuse_sync: bool = False
     """Answer command syncs with 403 (an invite without the applications.commands scope)."""
     uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -180,6 +204,11 @@ class FakeDiscord:
         else:
             body = await request.json() if request.can_read_body else None
         parts = path.strip("/").split("/")
+        if request.method in ("POST", "PATCH"):
+            refusal = _content_refusal(body)
+            if refusal is not None:
+                self.message_times.append((asyncio.get_running_loop().time(), 400))
+                return refusal
         match request.method, parts:
             case "GET", ["users", "@me"]:
                 return _json(user(BOT_USER_ID, "arbot", bot=True))
@@ -193,6 +222,9 @@ class FakeDiscord:
                 return _json(self._sync("global", body))
             case "PUT", ["applications", _, "guilds", guild, "commands"]:
                 return _json(self._sync(guild, body))
+            case "POST", ["channels", channel, "messages"] if int(channel) in self.forbidden_channels:
+                self.message_times.append((asyncio.get_running_loop().time(), 403))
+                return _json({"message": "Missing Access", "code": 50001}, status=403)
             case "POST", ["channels", channel, "messages"]:
                 now = asyncio.get_running_loop().time()
                 if self.rate_limits:

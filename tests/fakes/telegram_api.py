@@ -9,10 +9,18 @@ seconds, woken by new updates, never by sleeping; a second long poll of the same
 in flight with 409 "Conflict: terminated by other getUpdates request", as Telegram does when two
 instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the photo uploaded as
 ``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
-editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. Tests enqueue updates with
+editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. A chat in ``kicked`` refuses sendMessage
+with 403 "Forbidden: bot was kicked from the supergroup chat". Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
 the bot sent with :meth:`FakeBotAPI.next_message`.
+
+Lengths as the Bot API counts them: a message's text must be 1-4096 characters and a caption at most 1024
+"after entities parsing", in UTF-16 code units (what MessageEntity offsets count: an astral character, most
+emoji, is two), with the tags of ``parse_mode=HTML`` dropped and its character references decoded; longer
+is refused with 400 "Bad Request: message is too long" (sendMessage, editMessageText) or "message caption is
+too long" (sendPhoto), as Telegram does; answerCallbackQuery's text of more than 200 gets 400
+"Bad Request: MESSAGE_TOO_LONG".
 
 Limits as https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this states
 them: more than ``group_limit_per_min`` (20) messages a minute to one group get 429 with the
@@ -25,9 +33,11 @@ them: more than ``group_limit_per_min`` (20) messages a minute to one group get 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
 import math
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,6 +46,34 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "arbot", "username": "arbot_test_bot"}
+MAX_TEXT_UTF16 = 4096
+"""A message's text, after entities parsing, in UTF-16 code units."""
+MAX_CAPTION_UTF16 = 1024
+"""A photo's caption, after entities parsing, in UTF-16 code units."""
+MAX_TOAST_UTF16 = 200
+"""answerCallbackQuery's notification text (0-200 characters; Telegram answers 400 MESSAGE_TOO_LONG beyond)."""
+
+
+def parsed_length(text: str, parse_mode: str | None) -> int:
+    """The length Telegram checks: UTF-16 code units of the text as shown (HTML tags dropped, references decoded)."""
+    if parse_mode == "HTML":
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _bad_request(description: str) -> web.Response:
+    return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {description}"},
+                             status=400)
+
+
+def _text_refusal(params: dict) -> web.Response | None:
+    """sendMessage's and editMessageText's 400 for an empty or too long text, as the Bot API answers; None: fine."""
+    length = parsed_length(str(params.get("text") or ""), params.get("parse_mode"))
+    if length == 0:
+        return _bad_request("message text is empty")
+    if length > MAX_TEXT_UTF16:
+        return _bad_request("message is too long")
+    return None
 
 
 @dataclass
@@ -78,6 +116,8 @@ class FakeBotAPI:
     """Messages a minute one group takes before 429 (Telegram: 20)."""
     conflicts: int = 0
     """Long polls ended with 409 Conflict because another one arrived while they waited."""
+    kicked: set[int] = field(default_factory=set)
+    """Chats the bot was removed from (or blocked in): a message to one gets 403, as Telegram answers."""
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -156,6 +196,7 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         result = await handler(params)
         if isinstance(result, web.Response):
+            call.status = result.status
             return result
         return web.json_response({"ok": True, "result": result})
 
@@ -218,7 +259,13 @@ class FakeBotAPI:
                                      status=409)
         return pending()
 
-    async def _m_sendMessage(self, p: dict) -> dict:
+    async def _m_sendMessage(self, p: dict) -> dict | web.Response:
+        if int(p["chat_id"]) in self.kicked:
+            return web.json_response({"ok": False, "error_code": 403, "description":
+                                      "Forbidden: bot was kicked from the supergroup chat"}, status=403)
+        refusal = _text_refusal(p)
+        if refusal is not None:
+            return refusal
         chat = self._chat(p["chat_id"])
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                    "from": BOT_USER, "text": p["text"], **_topic(chat, p)}
@@ -235,6 +282,8 @@ class FakeBotAPI:
         if not isinstance(upload, web.FileField):  # a file_id or URL string: not something the fake stores
             return web.json_response({"ok": False, "error_code": 400,
                                       "description": "Bad Request: photo must be uploaded as a file"}, status=400)
+        if parsed_length(str(p.get("caption") or ""), p.get("parse_mode")) > MAX_CAPTION_UTF16:
+            return _bad_request("message caption is too long")
         data = upload.file.read()
         width, height = png_size(data)
         n = next(self._message_ids)
@@ -256,6 +305,9 @@ class FakeBotAPI:
         return api_message
 
     async def _m_editMessageText(self, p: dict) -> dict | web.Response:
+        refusal = _text_refusal(p)
+        if refusal is not None:
+            return refusal
         for message in self.sent:
             if str(message["chat"]["id"]) == str(p.get("chat_id")) and message["message_id"] == int(p["message_id"]):
                 message["text"] = p["text"]
@@ -270,7 +322,9 @@ class FakeBotAPI:
         return web.json_response({"ok": False, "error_code": 400,
                                   "description": "Bad Request: message to edit not found"}, status=400)
 
-    async def _m_answerCallbackQuery(self, p: dict) -> bool:
+    async def _m_answerCallbackQuery(self, p: dict) -> bool | web.Response:
+        if parsed_length(str(p.get("text") or ""), None) > MAX_TOAST_UTF16:
+            return _bad_request("MESSAGE_TOO_LONG")
         self.answered.append(p)
         async with self._changed:
             self._changed.notify_all()

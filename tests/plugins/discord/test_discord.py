@@ -18,7 +18,7 @@ import discord.http
 import pytest
 
 from bot import hookimpl
-from bot.api import Command, Reply, Strategy
+from bot.api import FLEET_ORIGIN, Caller, Command, Reply, Strategy
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel
 from plugins.discord.render import MAX_CHARS, alert_text, reply_block
@@ -269,6 +269,35 @@ def test_reply_block_and_alert_text_fit_discord():
     assert len(alert_text(alert)) <= MAX_CHARS
 
 
+def test_data_in_an_alert_is_markdown_escaped_and_the_bots_own_formatting_is_not():
+    alert = Alert(AlertLevel.ERROR, "risk", "grid_1", "order *big* rejected: ~x~ |y| `z` _a_\n> quoted",
+                  fields={"reason": "post_only*"}, ts_ns=0)
+    assert alert_text(alert) == ("**ERROR** [grid\\_1] order \\*big\\* rejected: \\~x\\~ \\|y\\| \\`z\\` \\_a\\_\n"
+                                 "\\> quoted  `reason=post_only*`")  # a code span shows its text as it is
+    relayed = Alert(AlertLevel.WARNING, "risk", "s", "m", fields={FLEET_ORIGIN: "bot_2"}, ts_ns=0)
+    assert alert_text(relayed, "front").startswith("**[bot\\_2]** **WARNING** [s] m")
+
+
+def test_a_long_escaped_alert_is_cut_to_discords_limit_keeping_its_formatting_and_figures():
+    for message in ("*" * 3000, "a*" * 1500, "x" * 1997 + "_" * 10, "\\" * 2500):
+        alert = Alert(AlertLevel.ERROR, "risk", "limits", message, fields={"loss": "12 USD"}, ts_ns=0)
+        text = alert_text(alert)
+        assert len(text) <= MAX_CHARS and text.startswith("**ERROR** [limits] ")
+        assert text.endswith("…  `loss=12 USD`"), text[-40:]
+        head = text.removeprefix("**ERROR** [limits] ").removesuffix("…  `loss=12 USD`").rstrip("\n")
+        assert (len(head) - len(head.rstrip("\\"))) % 2 == 0  # no escape cut from the character it escapes
+    huge = Alert(AlertLevel.ERROR, "risk", "limits", "m", fields={"k": "v" * 5000}, ts_ns=0)
+    assert len(alert_text(huge)) <= MAX_CHARS and alert_text(huge).endswith("…`")
+
+
+async def test_an_alert_of_markdown_characters_longer_than_discord_takes_is_accepted(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    bot.alert(AlertLevel.ERROR, "risk", "~" * 1990 + " limit", source="limits", loss="12 USD")
+    message = await fake.wait_channel_message(ALERT_CHANNEL_ID, "loss=12 USD")
+    assert len(message["content"]) <= 2000 and message["content"].startswith("**ERROR** [limits] \\~\\~")
+    assert 400 not in [status for _, status in fake.message_times]
+
+
 def test_settings_reject_bad_roles_and_urls():
     from bot.settings import Secret
 
@@ -364,3 +393,45 @@ async def test_an_alert_given_up_on_a_429_longer_than_send_timeout_is_counted_dr
                    what="the alert to be given up on")
     assert (notifier.outbox.dropped, notifier.outbox.failed) == (1, 0)
     assert notifier.status()["alerts dropped"] == "1"
+
+
+async def test_an_alert_the_channel_refuses_is_counted_and_shown_not_lost_unseen(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    fake.forbidden_channels.add(ALERT_CHANNEL_ID)  # the bot's role lost the right to post there
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged", source="limits")
+    await wait_for(lambda: notifier.dropped_alerts() >= 1, what="the refused alert to be counted")
+    refused = notifier.alerts_refused
+    assert refused == notifier.dropped_alerts() - notifier.outbox.dropped
+    assert notifier.status()["alerts refused"].startswith(f"{refused} (last: Forbidden: 403 Forbidden (error code: "
+                                                          "50001)")
+    status = await bot.commands.dispatch(Caller("discord", str(ADMIN), "admin"), "status", [])
+    assert ("dc alerts refused", notifier.status()["alerts refused"]) in status.rows
+
+
+async def test_alerts_while_standing_by_are_held_and_posted_once_live_again(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    await notifier._stand_by()  # the lease went to another process: no gateway session, no posting
+    await notifier.send(Alert(level=AlertLevel.ERROR, kind="risk", source="limits", message="daily loss limit hit",
+                              fields={}, ts_ns=1))
+    assert notifier.status()["alerts held"].startswith("1 ")
+    await notifier._go_live()  # the lease came back
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "daily loss limit hit")
+    assert notifier.dropped_alerts() == 0 and "alerts held" not in notifier.status()
+
+
+async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(bot, fake):
+    from plugins.discord.notifier import HELD_ALERTS
+
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")
+    notifier = bot.notifiers["dc"]
+    await notifier._stand_by()
+    await notifier.send(Alert(level=AlertLevel.CRITICAL, kind="risk", source="kill", message="kill switch",
+                              fields={}, ts_ns=1))
+    for n in range(HELD_ALERTS + 5):
+        await notifier.send(Alert(level=AlertLevel.INFO, kind="fill", source="s", message=f"fill {n}", fields={},
+                                  ts_ns=2 + n))
+    assert notifier.outbox.dropped == 6 and notifier.status()["alerts dropped"] == "6"
+    await notifier.stop()  # never up again: what is held reaches no chat, and is counted
+    assert notifier.dropped_alerts() == 6 + HELD_ALERTS

@@ -11,8 +11,8 @@ from decimal import Decimal
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import hookimpl
-from bot.api import Strategy
-from bot.domain import FeedState, FeedStatus, OrderIntent, OrderStatus, OrderType, Side, TimeInForce
+from bot.api import Notifier, Strategy
+from bot.domain import AlertLevel, FeedState, FeedStatus, OrderIntent, OrderStatus, OrderType, Side, TimeInForce
 from bot.settings import option
 from plugins.metrics import running_exporter
 from tests.helpers.waiting import wait_for
@@ -117,6 +117,48 @@ async def test_scrape_shows_feed_orders_fills_latency_and_errors(make_bot):
     assert value(samples, "arbot_risk_used", check="limits", limit="max_daily_loss.USD", unit="USD") == float(loss)
     assert value(samples, "arbot_risk_used", check="limits", limit="max_orders_per_minute", unit="orders") == 1
     assert value(samples, "arbot_event_loop_lag_seconds") >= 0
+
+
+class Lossy(Notifier):
+    """A notifier that loses every alert it is handed (a chat lane that never drains), and counts them."""
+
+    lost = 0
+
+    async def send(self, alert):
+        self.lost += 1
+
+    def dropped_alerts(self):
+        return self.lost
+
+
+class lossy_plugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("lossy", Lossy)
+
+
+async def test_dropped_alerts_are_counted_for_the_host_queue_and_for_each_notifier(make_bot):
+    bot = await make_bot("""
+        name = "alpha"
+        [alerts]
+        queue_size = 10
+        [notifiers.chat]
+        type = "lossy"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """, extra=[("lossy", lossy_plugin)])
+    exporter = running_exporter(bot.operator)
+    for n in range(25):  # queued before the delivery task runs once: the host queue holds 10
+        bot.alert(AlertLevel.INFO, "fill", f"fill {n}")
+    host_dropped = bot.operator.alerts_dropped()
+    assert host_dropped >= 15
+    chat = bot.notifiers["chat"]
+    await wait_for(lambda: chat.lost >= 10)
+    samples = await scrape(exporter.port)
+    assert value(samples, "arbot_alerts_dropped_total") == host_dropped
+    assert value(samples, "arbot_notifier_alerts_dropped_total", notifier="chat") == chat.lost
 
 
 async def test_unknown_path_is_404(make_bot):

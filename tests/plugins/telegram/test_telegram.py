@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
 from bot import hookimpl
-from bot.api import Command, Reply, Strategy
+from bot.api import Caller, Command, Reply, Strategy
 from bot.clock import ManualClock
 from bot.config import resolve_secrets
 from bot.domain import Alert, AlertLevel, OrderIntent, Side
@@ -32,6 +33,7 @@ class Throwaway:
     """A strategy to pause and a dangerous command that needs a confirmation."""
 
     nuked: list[list[str]] = []
+    title = "Nuked."
 
     @staticmethod
     @hookimpl
@@ -43,7 +45,7 @@ class Throwaway:
     def register_commands(register):
         async def nuke(bot, caller, args):
             Throwaway.nuked.append(args)
-            return Reply("Nuked.", text=f"by {caller.user_id}")
+            return Reply(Throwaway.title, text=f"by {caller.user_id}")
 
         register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
 
@@ -88,6 +90,7 @@ async def start_bot(api, make_bot, monkeypatch):
 
     async def factory(extra: str = "", clock=None):
         Throwaway.nuked.clear()
+        Throwaway.title = "Nuked."
         Throwaway.release = asyncio.Event()
         bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
                              start=False, clock=clock)
@@ -179,6 +182,18 @@ async def test_a_dangerous_command_runs_only_on_the_same_users_button(api, start
         (str(STRANGER), str(GROUP), "nuke", "refused: no role"),
         (str(ADMIN), str(GROUP), "nuke", "confirmed: ok"),
         (str(ADMIN), str(GROUP), "nuke", "refused: confirmation already used")]
+
+
+async def test_a_confirmed_result_with_a_long_emoji_title_is_shown_and_its_toast_fits(api, start_bot):
+    await start_bot()
+    Throwaway.title = "🚀" * 150  # 150 characters, 300 UTF-16 code units: over the toast's 200
+    await api.command(ADMIN, "/nuke all")
+    question = await api.next_message(ADMIN)
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)  # the question became the result
+    assert question["text"].startswith("<pre>🚀🚀") and Throwaway.nuked == [["all"]]
+    [toast] = api.answered
+    assert toast["text"].endswith("…") and len(toast["text"].encode("utf-16-le")) // 2 <= 200
 
 
 async def test_an_expired_confirmation_does_nothing(api, start_bot):
@@ -291,12 +306,12 @@ def test_alert_kinds_per_chat():
 
 
 def test_a_long_reply_is_cut_to_fit_one_telegram_message():
-    from plugins.telegram.render import MAX_CHARS, reply_html
+    from plugins.telegram.render import MAX_UTF16, reply_html
 
     rendered = reply_html(Reply("Orders", rows=[("o", "<" * 50)] * 200))
     assert rendered.startswith("<pre>Orders\n") and rendered.endswith("\n…</pre>")
     visible = rendered.removeprefix("<pre>").removesuffix("</pre>").replace("&lt;", "<")
-    assert len(visible) == MAX_CHARS
+    assert len(visible) == MAX_UTF16
 
 
 async def test_kill_needs_the_same_admins_button_and_a_foreign_press_does_nothing(api, start_bot):
@@ -392,6 +407,63 @@ async def test_the_fake_refuses_a_groups_21st_message_in_a_minute_with_retry_aft
         private = await http.post(url, data={"chat_id": str(ADMIN), "text": "x"})
     assert statuses == [200] * 20 + [429] and private.status == 200
     assert refusal["error_code"] == 429 and 55 <= refusal["parameters"]["retry_after"] <= 60
+
+
+async def test_the_fake_refuses_over_4096_utf16_units_after_html_parsing_as_the_bot_api_does(api):
+    import aiohttp
+
+    url = f"{api.base_url}/bot{TOKEN}/sendMessage"
+    cases = [("😀" * 2048, None, 200),  # 2,048 characters, 4,096 UTF-16 code units: the most there is room for
+             ("😀" * 2048 + "x", None, 400),
+             ("a" * 4096, None, 200), ("a" * 4097, None, 400),
+             ("<pre>" + "&lt;" * 4096 + "</pre>", "HTML", 200),  # counted as shown: tags and references parsed
+             ("<pre>" + "&lt;" * 4097 + "</pre>", "HTML", 400),
+             ("", None, 400)]
+    async with aiohttp.ClientSession() as http:
+        for text, parse_mode, status in cases:
+            data = {"chat_id": str(ADMIN), "text": text, **({"parse_mode": parse_mode} if parse_mode else {})}
+            answer = await http.post(url, data=data)
+            assert answer.status == status, (text[:20], parse_mode)
+            if status == 400:
+                assert (await answer.json())["description"] in ("Bad Request: message is too long",
+                                                                "Bad Request: message text is empty")
+
+
+async def test_a_long_alert_of_astral_characters_is_cut_to_fit_and_accepted(api, start_bot):
+    bot = await start_bot()
+    bot.alert(AlertLevel.ERROR, "risk", "🚀" * 3000, source="s")  # 6,000 UTF-16 code units
+    sent = await api.next_message(ALERTS)
+    text = sent["text"]
+    assert text.startswith("❗ [s] 🚀") and text.endswith("\n…")
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    assert not [c for c in api.calls if c.method == "sendMessage" and c.status != 200]
+
+
+def test_a_long_reply_or_caption_is_cut_by_utf16_length_never_inside_a_reference_or_a_pair():
+    from plugins.telegram.render import photo_caption, reply_html
+    from tests.fakes.telegram_api import MAX_CAPTION_UTF16, MAX_TEXT_UTF16, parsed_length
+
+    for row in ("😀" * 50, "&<😀>" * 20, "x😀" * 30):
+        rendered = reply_html(Reply("Orders", rows=[("o", row)] * 200))
+        assert rendered.startswith("<pre>Orders\n") and rendered.endswith("\n…</pre>")
+        body = rendered.removeprefix("<pre>").removesuffix("</pre>")
+        assert "<" not in body and re.fullmatch(r"([^&]|&(lt|gt|amp|quot|#x27);)*", body)  # whole references
+        assert MAX_TEXT_UTF16 - 3 <= parsed_length(rendered, "HTML") <= MAX_TEXT_UTF16  # filled, not over
+        caption = photo_caption(Reply("Chart", text=row * 40))
+        assert parsed_length(caption, None) <= MAX_CAPTION_UTF16 and caption.endswith("…")
+        caption.encode("utf-8")  # no half of a surrogate pair: a lone one does not encode
+
+
+async def test_an_alert_a_chat_refuses_is_counted_and_shown_not_lost_unseen(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    api.kicked.add(GROUP)  # someone removed the bot from the group: Telegram answers 403 for good
+    bot.alert(AlertLevel.CRITICAL, "risk", "kill switch engaged", source="limits")  # both chats take "risk"
+    await api.wait(lambda: any("kill switch" in m["text"] for m in api.messages_to(ALERTS)))
+    await wait_for(lambda: tg.dropped_alerts() == 1, what="the refused alert to be counted")
+    assert tg.status()["alerts refused"] == f"1 (last: {GROUP}: Forbidden: bot was kicked from the supergroup chat)"
+    status = await bot.commands.dispatch(Caller("telegram", str(ADMIN), "admin"), "status", [])
+    assert ("tg alerts refused", tg.status()["alerts refused"]) in status.rows
 
 
 async def test_a_flood_of_alerts_to_a_group_keeps_its_limit_and_holds_up_nobody_else(api, start_bot):
