@@ -74,7 +74,8 @@ class Steppable(abc.ABC):
 
     def next_event_ns(self) -> int | None:
         """A recorded venue (``BacktestPlan.recorded``): when the event the next :meth:`step` plays is
-        due, in ns since the first one (growing); None once it is over. Others need not override it."""
+        due, in ns since the first one (never less than the one before: a step back stops the backtest with
+        an error naming the venue); None once it is over. Others need not override it."""
         return None
 
     def recording_start_ns(self) -> int | None:

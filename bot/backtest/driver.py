@@ -335,6 +335,7 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
     stepper = [venue.exchange.step for venue in venues]
     recorded = [venue.plan.recorded for venue in venues]
     paces = [venue.plan.pace_ns for venue in venues]
+    last = [due - start for due, _, _ in sorted(queue, key=lambda q: q[1])]  # each recording's offset (with lag)
     while queue and (steps is None or done < steps):
         due, index, venue = pop(queue)
         if fast is None:  # the engine before: a turn of the loop per step, landing within a ns of it
@@ -364,7 +365,13 @@ async def drive(venues: list[Venue], clock: BacktestClock, steps: int | None, pr
                 if recordings == 0:
                     break  # the recorded market is over; synthetic venues alone would trade a frozen book
             else:
-                push(queue, (start + lag[index] + offset, index, venue))
+                offset += lag[index]
+                if offset < last[index]:  # the contract: growing; played now, it would squash time unseen
+                    raise BacktestError(f'exchange "{venue.name}" ({venue.plan.input}): its next event is due '
+                                        f"{(last[index] - offset) / NS_PER_S} s before the one it just played "
+                                        "(Steppable.next_event_ns must not go back)")
+                last[index] = offset
+                push(queue, (start + offset, index, venue))
         elif more is not False and (pace := paces[index]) is not None:
             push(queue, (due + pace, index, venue))
         if drawing:

@@ -319,3 +319,37 @@ def test_a_backtest_starts_no_service_and_no_notifier(tmp_path):
     assert collect(load_plugins(report=lambda info, message: None)).services  # the installed plugins have some
     _, registry, config, _ = backtest_config(None, tmp_path, tmp_path / "backtest.db")
     assert registry.services == {} and config.of_kind("notifier") == {}
+
+
+class _Backwards:
+    """A recorded venue breaking the contract: its events are due at 0 s, 10 s, then 5 s."""
+
+    def __init__(self) -> None:
+        self.due = [0, 10 * 10**9, 5 * 10**9, 20 * 10**9]
+        self.played = 0
+
+    def recording_start_ns(self) -> int:
+        return 1_700_000_000 * 10**9
+
+    def next_event_ns(self) -> int | None:
+        return self.due[self.played] if self.played < len(self.due) else None
+
+    def step(self) -> bool:
+        self.played += 1
+        return True
+
+
+def test_a_recorded_venue_whose_next_event_goes_back_stops_the_backtest_naming_it():
+    """Played at the current time, the events after a step back would squash that much market into one
+    instant unseen (the host's own recordings count such steps and take them as no time passing)."""
+    from bot.backtest.clock import BacktestClock, run_simulated
+    from bot.backtest.driver import Progress, Venue, drive
+
+    venue = _Backwards()
+    clock = BacktestClock()
+    plan = BacktestPlan({}, "recorded: tape.jsonl", recorded=True)
+    with pytest.raises(BacktestError) as info:
+        run_simulated(drive([Venue("tape", venue, plan)], clock, None, Progress(4, enabled=False)), clock)
+    assert str(info.value) == ('exchange "tape" (recorded: tape.jsonl): its next event is due 5.0 s before the '
+                               "one it just played (Steppable.next_event_ns must not go back)")
+    assert venue.played == 2
