@@ -364,3 +364,19 @@ async def test_an_alert_given_up_on_a_429_longer_than_send_timeout_is_counted_dr
                    what="the alert to be given up on")
     assert (notifier.outbox.dropped, notifier.outbox.failed) == (1, 0)
     assert notifier.status()["alerts dropped"] == "1"
+
+
+def test_a_refused_url_is_quoted_without_its_password():
+    """A URL the chat settings refuse (here a scheme the check does not take) is quoted with its password masked,
+    as the host quotes a refused value: the error is read on a terminal, in a CI log, in the journal."""
+    from bot.settings import Secret
+    from plugins.telegram.settings import TelegramSettings
+
+    password = "Pr0xyPassw0rd-0123"
+    discord_problems = DiscordSettings(token=Secret("env:X"), api_base=f"HTTPS://bot:{password}@proxy.example/api",
+                                       gateway_url=f"https://bot:{password}@proxy.example/gw").validate()
+    telegram_problems = TelegramSettings(token=Secret("env:X"),
+                                         base_url=f"HTTP://proxy:{password}@127.0.0.1:8081").validate()
+    shown = dict(discord_problems) | dict(telegram_problems)
+    assert set(shown) == {"api_base", "gateway_url", "base_url"}, shown
+    assert all(password not in text and ":***@" in text for text in shown.values()), shown
