@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot")
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+"""What a failure nothing handled ends with (as Python's own exit on an uncaught exception)."""
 
 
 def parse_duration(text: str) -> float:
@@ -476,6 +478,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         _fail(f"arbot: {exc}")
         return EXIT_USAGE
+    except Exception as exc:  # nothing handled it: what Python would print at exit, with known secrets masked
+        import traceback
+
+        text = redact.REDACTOR.redact("".join(traceback.format_exception(exc)).rstrip())
+        _fail(f"arbot: failed: {type(exc).__name__}\n{text}")
+        return EXIT_FAILED
 
 
 def _fail(message: str) -> None:

@@ -7,6 +7,7 @@ request, a plugin's debug line).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -32,15 +33,15 @@ class Redactor(logging.Filter):
 
     def add(self, value: str) -> None:
         if len(value) >= MIN_LENGTH:
-            self._values.add(value)
+            self._values.update(_written(value))
 
     def add_url_password(self, value: str) -> None:
         """A URL's password: a known secret whatever its length. Masked anywhere when at least MIN_LENGTH
         long, otherwise wherever a URL holds it (``user:PASSWORD@host``)."""
         if len(value) >= MIN_LENGTH:
-            self._values.add(value)
+            self._values.update(_written(value))
         elif value:
-            self._url_passwords.add(value)
+            self._url_passwords.update(_written(value))
 
     def redact(self, text: str) -> str:
         for value in self._values:
@@ -116,6 +117,13 @@ class Redactor(logging.Filter):
 
 
 REDACTOR = Redactor()
+
+
+def _written(value: str) -> set[str]:
+    """``value`` and how JSON writes it inside a string, with and without ``ensure_ascii``: a quote, a backslash, a
+    control character or a letter beyond ASCII is escaped there, and what is masked as text after encoding (a
+    web answer, an event frame) holds that form; a client decoding it reads the secret."""
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
 
 
 def _texts_of(value: Any, into: list[str]) -> None:

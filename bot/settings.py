@@ -206,6 +206,10 @@ def got(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        from .redact import safe_url
+
+        # a URL's password or key is not shown (an error is read on a terminal, in a CI log, in the journal)
+        value = safe_url(value)
         return json.dumps(value if len(value) <= 80 else value[:60] + "...") + (
             f" ({len(value)} characters)" if len(value) > 80 else "")
     if isinstance(value, dict):

@@ -104,3 +104,50 @@ def test_default_run_for_60s_completes_a_grid_round_trip(tmp_path):
     assert report.returncode == 0, report.stderr
     row = next(line for line in report.stdout.splitlines() if line.startswith("btc-grid"))
     assert "USD" in row and int(row.split()[4]) >= 1  # round trips column
+
+
+def test_a_failure_nothing_handled_exits_with_its_traceback_masked(tmp_path, monkeypatch, capsys):
+    """What no handler took (here a venue refusing to cancel an unknown order at `--cancel-unknown`, its error
+    quoting the request with its key, as a ccxt error quotes its URL) ends `arbot` with its traceback on stderr,
+    every known secret masked, not with Python's own print of it at exit."""
+    import logging
+
+    from bot import cli, hookimpl
+    from bot.api import PermanentError
+    from bot.domain import OrderState, OrderStatus
+    from bot.plugins import load_plugins
+    from tests.fakes.venue import ScriptedVenue
+    from tests.helpers import secret_kit
+
+    class StrangerVenue(ScriptedVenue):
+        """Lists an order under strategy s's prefix that the store has never seen, and refuses to cancel it."""
+
+        async def open_orders(self, symbol=None):
+            return [OrderState("s-stranger", OrderStatus.OPEN, exchange_order_id="X1")]
+
+        async def cancel_order(self, symbol, client_order_id):
+            raise PermanentError(secret_kit.REFUSAL)
+
+    class StrangerPlugin:
+        @hookimpl
+        def register_exchanges(self, register):
+            register("stranger", StrangerVenue)
+
+    secret_kit.know_the_key(monkeypatch)
+    monkeypatch.setattr(cli, "load_plugins", lambda **kw: load_plugins(
+        **kw, extra=[("secret-kit", secret_kit.plugin), ("stranger", StrangerPlugin())]))
+    config = tmp_path / "c.toml"
+    config.write_text(f'mode = "paper"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
+                      + secret_kit.TOML.replace('type = "leaky"', 'type = "stranger"'))
+    root = logging.getLogger()
+    handlers, level, umask = list(root.handlers), root.level, os.umask(0o077)
+    try:
+        status = cli.main(["run", "--config", str(config), "--cancel-unknown", "--for", "5s"])
+    finally:
+        root.handlers[:] = handlers  # cli.main put a handler writing to capsys's stream on the root logger
+        root.setLevel(level)
+        os.umask(umask)
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "Traceback" in err and "PermanentError" in err and secret_kit.MASKED in err, err
+    assert secret_kit.KEY not in err

@@ -74,3 +74,16 @@ def test_a_misspelt_required_key_is_one_problem(tmp_path, registry):
     """The did-you-mean already names the required key; it is not reported missing as well."""
     issues = issues_of(write(tmp_path, DEFAULT.replace('order_size = "0.01"', 'ordr_size = "0.01"', 1)), registry)
     assert issues == ['strategies.btc-grid.ordr_size: unknown key; did you mean "order_size"? (a required key)'], issues
+
+
+@pytest.mark.parametrize("key, value", [
+    ("rpc_urls", '"https://rpc.example.com/?api-key=K3y0123456789abcdef"'),  # a list written as one string
+    ("api_url", '"https://arbot:Pa55word-0123456789@jup.example.com/swap/v1\\n"'),  # a control character
+])
+def test_a_wrong_value_is_shown_without_the_password_or_key_of_its_url(tmp_path, registry, key, value):
+    """A value the config refuses is quoted in the error (on the terminal, a CI log, the journal): a provider's
+    key or a password in a URL is shown as ``***``, as a log line shows it."""
+    text = DEFAULT + f'\n[exchanges.sol]\ntype = "jupiter"\nkeypair = "env:KP"\n{key} = {value}\n'
+    shown = "\n".join(issues_of(write(tmp_path, text), registry))
+    assert f"exchanges.sol.{key}" in shown and "***" in shown, shown
+    assert "K3y0123456789" not in shown and "Pa55word" not in shown, shown

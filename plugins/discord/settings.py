@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import ROLE_RANK, Secret, option
+from bot.api.kit import safe_url
 
 PUBLIC_API_BASE = "https://discord.com/api/v10"
 PUBLIC_GATEWAY = "wss://gateway.discord.gg/"
@@ -43,9 +44,9 @@ class DiscordSettings:
             if role not in ROLE_RANK:
                 problems.append((f"users.{user}", f'expected one of "viewer", "operator", "admin", got "{role}"'))
         if not self.api_base.startswith(("http://", "https://")):
-            problems.append(("api_base", f'expected an http(s) URL, got "{self.api_base}"'))
+            problems.append(("api_base", f'expected an http(s) URL, got "{safe_url(self.api_base)}"'))
         if not self.gateway_url.startswith(("ws://", "wss://")):
-            problems.append(("gateway_url", f'expected a ws(s) URL, got "{self.gateway_url}"'))
+            problems.append(("gateway_url", f'expected a ws(s) URL, got "{safe_url(self.gateway_url)}"'))
         return problems
 
     def role_of(self, user_id: int | str, guild_id: int | None, channel_id: int | None) -> str | None:

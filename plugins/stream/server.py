@@ -259,9 +259,12 @@ class StreamServer:
 
     def _publish_status(self) -> None:
         op = self.operator
-        data = {"kind": "bot", "mode": op.mode, "started_ns": op.started_ns,
-                "strategies": {name: op.strategy_state(name) for name in op.strategies},
-                "exchanges": sorted(op.exchanges), "feeds": dict(self._feeds)}
+        # a failed strategy's state quotes its exception, which may quote a venue's request with its key: masked
+        # here (the events' own masking reads only their reason and message), before the comparison with the
+        # snapshot, which holds what was sent
+        data = REDACTOR.redact_data({"kind": "bot", "mode": op.mode, "started_ns": op.started_ns,
+                                     "strategies": {name: op.strategy_state(name) for name in op.strategies},
+                                     "exchanges": sorted(op.exchanges), "feeds": dict(self._feeds)})
         if data != self.channels["status"].snapshot:
             self.publish("status", data)
 

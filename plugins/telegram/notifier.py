@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
-from bot.api.kit import REDACTOR, Outbox, TokenLease, drop_least_urgent
+from bot.api.kit import REDACTOR, Outbox, TokenLease, add_url, drop_least_urgent
 
 from .render import alert_text, photo_caption, reply_html, toast_text
 from .settings import AlertKinds, TelegramSettings
@@ -107,6 +107,9 @@ class TelegramNotifier(Notifier):
         return app
 
     async def start(self) -> None:
+        # a local Bot API server behind a proxy may be reached as http://user:PASSWORD@host: the URL is logged when
+        # polling starts and named when the server fails, its password masked everywhere from now on
+        add_url(self.settings.base_url)
         self.lease = TokenLease(self.ctx.store, TRANSPORT, self.settings.token.reveal, go_live=self._go_live,
                                 stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
                                 retry_s=self.settings.lease_retry_s)

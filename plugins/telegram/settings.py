@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import ROLE_RANK, Secret, option
+from bot.api.kit import safe_url
 
 PUBLIC_BOT_API = "https://api.telegram.org"
 
@@ -69,7 +70,7 @@ class TelegramSettings:
             if not _is_chat_id(chat):
                 problems.append((f"alert_chats.{chat}", "expected a numeric chat id (or @channelname) as the key"))
         if not self.base_url.startswith(("http://", "https://")):
-            problems.append(("base_url", f'expected an http(s) URL, got "{self.base_url}"'))
+            problems.append(("base_url", f'expected an http(s) URL, got "{safe_url(self.base_url)}"'))
         return problems
 
     def role_of(self, user_id: int | str) -> str | None:

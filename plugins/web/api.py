@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
+from bot.api.kit import REDACTOR
 from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
@@ -300,8 +301,8 @@ class Endpoints:
             try:
                 async with asyncio.timeout(BALANCES_TIMEOUT_S):
                     balances = await exchange.balances()
-            except Exception as exc:
-                return name, {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            except Exception as exc:  # masked before the cut: a cut secret is no longer one the redactor finds
+                return name, {"error": REDACTOR.redact(f"{type(exc).__name__}: {exc}")[:300]}
             return name, {asset: {"free": str(b.free), "total": str(b.total)} for asset, b in sorted(balances.items())}
 
         found = await asyncio.gather(*(one(n, e) for n, e in sorted(self.op.exchanges.items())))

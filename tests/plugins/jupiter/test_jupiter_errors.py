@@ -169,3 +169,23 @@ async def test_canary_secret_in_no_log_exception_or_row(make_exchange, node, jup
     assert str(keypair.pubkey()) in caplog.text
     for blob in texts:
         assert secret_b58 not in blob and secret_json not in blob and secret_b58[:16] not in blob
+
+
+async def test_a_refusal_quoting_a_known_secret_is_stored_masked(make_exchange, node, monkeypatch):
+    """The node's (or Jupiter's) error text is kept in the swap's row, which the store does not mask for a plugin's
+    own table: a refusal quoting a known secret (a provider echoing the request's key) is stored with it masked, as
+    the order's reason is."""
+    from bot.api import Secret
+
+    key = "sk-live-jupiter-0123456789"
+    monkeypatch.setenv("ARBOT_AUDIT_JUPITER_KEY", key)
+    Secret("env:ARBOT_AUDIT_JUPITER_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    node.preflight_err = {"code": -32003, "message": f"Transaction refused for https://rpc.example/?api-key={key}"}
+    exchange = await make_exchange()
+    with pytest.raises(SwapFailed):
+        await exchange.place_order(_order())
+    row = load_swap(exchange.ctx.store, "jupiter", "swap-1")
+    assert row.status == FAILED and "api-key=***" in row.error, row.error
+    assert key not in row.error
+    state = await exchange.place_order(_order())  # the executor asking again: the stored outcome, masked
+    assert state.status is OrderStatus.REJECTED and key not in state.reason

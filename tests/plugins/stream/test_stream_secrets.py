@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from bot.api import Secret
 from bot.domain import OrderStatus, OrderUpdate
-from tests.plugins.stream.test_stream_server import BOB, login, recv, start
+from plugins.stream import running_server
+from tests.helpers import secret_kit
+from tests.plugins.stream.test_stream_server import BOB, login, recv, start, stream_toml
 
 
 async def test_stream_orders_channel_masks_a_known_secret_in_the_reason(make_bot, monkeypatch):
@@ -33,3 +35,24 @@ async def test_stream_orders_channel_masks_a_known_secret_in_the_reason(make_bot
     await ws.close()
     assert key not in raw, raw  # the web console serves the same reason as "apikey=***"
     assert json.loads(raw)["data"]["reason"] == "PermanentError: 401 for https://venue.example/order?apikey=***"
+
+
+async def test_stream_status_channel_masks_a_known_secret_in_a_failed_strategys_state(make_bot, monkeypatch):
+    """The status channel's strategies: a strategy failed on a venue's refusal shows the exception, which quotes
+    the venue's request with its key; it is masked as the fleet's heartbeat and the web console mask it."""
+    secret_kit.know_the_key(monkeypatch)
+    bot = await make_bot(secret_kit.TOML + stream_toml(status_every_s=0.1), extra=[("secret-kit", secret_kit.plugin)])
+    url = f"ws://127.0.0.1:{running_server(bot.operator).port}"
+    ws, _ = await login(url, BOB)
+    await ws.send(json.dumps({"type": "subscribe", "channels": ["status"]}))
+    assert (await recv(ws))["type"] == "subscribed"
+    await secret_kit.reject_an_order(bot)
+    async with asyncio.timeout(10):
+        while True:
+            raw = await ws.recv()
+            frame = json.loads(raw)
+            state = frame.get("data", {}).get("strategies", {}).get("s", "")
+            if frame.get("type") == "event" and state.startswith("failed"):
+                break
+    await ws.close()
+    assert secret_kit.KEY not in raw and secret_kit.MASKED in state, raw

@@ -105,6 +105,43 @@ async def test_an_error_quoting_a_known_secret_is_served_masked(console, monkeyp
     assert key not in frame and '"reason": "***"' in frame
 
 
+@pytest.mark.parametrize("key", ['pa"ss-0123456789', "pa\\ss-0123456789", "pässwörd-0123456789"])
+async def test_a_known_secret_that_json_escapes_is_served_masked(console, monkeypatch, key):
+    """A secret with a character JSON writes escaped (a quote, a backslash, a letter beyond ASCII) is masked in a
+    JSON body and a live event too: the body is masked as text, after encoding, where it reads ``pa\\"ss``."""
+    monkeypatch.setenv("ARBOT_WEB_TEST_ODD_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_ODD_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+
+    async def failing():
+        raise RuntimeError(f"403 Forbidden: password {key} refused")
+
+    monkeypatch.setattr(console.bot.operator.exchanges["paper"], "balances", failing)
+    async with await console.get("/api/v1/balances", "vera") as response:
+        body = await response.text()
+    served = json.dumps(json.loads(body), ensure_ascii=False)  # what a client reads, decoded
+    assert key not in served and "password *** refused" in served, body
+    frame = running_server(console.bot.operator).events.frame(1, "orders", json.dumps({"reason": key}))
+    assert key not in json.dumps(json.loads(frame.split("data: ", 1)[1]), ensure_ascii=False), frame
+
+
+async def test_a_long_error_cut_across_a_known_secret_shows_none_of_it(console, monkeypatch):
+    """A venue's balance error is served cut to 300 characters: cut where it holds a known secret, not even the
+    secret's first characters are served (the body is masked as a whole, after the cut)."""
+    key = "sk-live-web-cut-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_CUT_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_CUT_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    request = "https://venue.example/api/v3/account?recvWindow=5000&timestamp=1796620000000&apikey="
+
+    async def failing():  # as a ccxt error reads: the request's URL with its key, then the venue's answer
+        raise RuntimeError(f"binance GET {request + '0' * (300 - 40 - len(request))}{key} 401 Unauthorized")
+
+    monkeypatch.setattr(console.bot.operator.exchanges["paper"], "balances", failing)
+    async with await console.get("/api/v1/balances", "vera") as response:
+        error = json.loads(await response.text())["balances"]["paper"]["error"]
+    assert key[:10] not in error and key not in error, error
+    assert error.startswith("RuntimeError: binance GET https://venue.example/api/v3/account"), error
+
+
 async def test_orders_filter_and_page(console):
     # The demo keeps trading: page a set that cannot grow, the orders created before the newest stored one
     # (orders are stored in the order they are created, so every earlier one is stored too).
