@@ -3,16 +3,22 @@
 A job runs one at a time (``max_instances=1``): a run that hangs makes APScheduler skip every later one with
 only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
 has gone on).
+
+A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
+scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
+day (in the hour the clocks go back), and nothing would know that a run was missed while the bot was down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,19 +27,58 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .api import Job, Operator
+from .clock import Clock
 from .config import SchedulerSettings
 from .domain import AlertLevel
+from .writer import describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.scheduler")
 
 
-class Scheduler:
-    """One AsyncIOScheduler for every job; jobs are declared anew on each start (memory job store)."""
+class StateStore(Protocol):
+    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``/``set_state``)."""
 
-    def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None):
-        """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told."""
+    def get_state(self, key: str) -> str | None: ...
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None: ...
+
+
+class MemoryState:
+    """A ``StateStore`` that lasts as long as the process (a scheduler built without a store)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get_state(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+        self._values[key] = value
+
+
+@dataclass
+class _Daily:
+    """What is kept of one daily job: the local day of its last run, and when it was first scheduled."""
+
+    name: str
+    hour: int
+    minute: int
+    last_day: dt.date | None
+    since_ns: int
+
+
+class Scheduler:
+    """One AsyncIOScheduler for every job; jobs are declared anew on each start (memory job store), the daily
+    jobs' last run days are kept in ``state``."""
+
+    def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None, *,
+                 clock: Clock | None = None, state: StateStore | None = None):
+        """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told. ``clock``
+        says which local day it is; ``state`` keeps each daily job's last run day across restarts."""
         self.settings = settings
         self._alert = alert
+        self._clock = clock or Clock()
+        self._state: StateStore = state if state is not None else MemoryState()
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self._scheduler = AsyncIOScheduler(
             timezone=self.tz,
@@ -47,12 +92,25 @@ class Scheduler:
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
-        """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
-        trigger = trigger_of(job, self.tz)
+        """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``.
+
+        A daily job runs at most once a local day, across restarts too; one with ``catch_up`` whose time today
+        passed while the bot was down (it was scheduled before that time, and has not run today) runs once now,
+        and a run of it that comes late (a loop asleep past its time) is made however late."""
+        daily = self._daily(job) if job.at is not None else None
+        trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
+        options: dict[str, Any] = {}
+        if daily is not None and job.catch_up:
+            if self._missed_today(daily):
+                log.info("job %s (plugin %s) missed its run today at %02d:%02d while the bot was down: running it now",
+                         job.name, plugin, daily.hour, daily.minute)
+                options["next_run_time"] = dt.datetime.now(self.tz)
 
         async def run() -> None:
             task = asyncio.current_task()
             if task is None or self._stopping:
+                return
+            if daily is not None and not self._claim_day(daily):
                 return
             self._running[task] = (job.name, plugin)
             self._run_started[job.name] = (asyncio.get_running_loop().time(), plugin, False)
@@ -72,7 +130,73 @@ class Scheduler:
                 self._running.pop(task, None)
                 self._run_started.pop(job.name, None)
 
-        self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
+        self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True,
+                                **options)
+
+    def _daily(self, job: Job) -> _Daily:
+        """The stored record of a daily job, made (and stored) the first time the job is scheduled."""
+        assert job.at is not None
+        hour, minute = (int(x) for x in job.at.split(":"))
+        key = f"daily_job:{job.name}"
+        try:
+            text = self._state.get_state(key)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
+                      job.name, describe_store_error(exc))
+            return _Daily(job.name, hour, minute, None, self._clock.time_ns())
+        if text is not None:
+            try:
+                record = json.loads(text)
+                last = record["last_day"]
+                return _Daily(job.name, hour, minute, dt.date.fromisoformat(last) if last else None,
+                              int(record["since_ns"]))
+            except (ValueError, KeyError, TypeError):
+                log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", job.name, text)
+        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns())
+        self._save(daily)
+        return daily
+
+    def _save(self, daily: _Daily) -> None:
+        record = {"last_day": daily.last_day.isoformat() if daily.last_day else None, "since_ns": daily.since_ns}
+        try:
+            self._state.set_state(f"daily_job:{daily.name}", json.dumps(record, sort_keys=True),
+                                  self._clock.time_ns())
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
+                      daily.name, describe_store_error(exc))
+
+    def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
+        """The instant of the job's run on local ``day`` (a time the clocks skip: an hour later, as it runs)."""
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz)
+        fire = DailyTrigger(hour=daily.hour, minute=daily.minute, timezone=self.tz).get_next_fire_time(None, midnight)
+        assert fire is not None  # a daily trigger has no end date
+        return int(fire.timestamp()) * 1_000_000_000
+
+    def _today(self) -> tuple[dt.date, int]:
+        now_ns = self._clock.time_ns()
+        return dt.datetime.fromtimestamp(now_ns / 1e9, self.tz).date(), now_ns
+
+    def _missed_today(self, daily: _Daily) -> bool:
+        """Whether today's run is past, was due after the job was first scheduled, and was not made."""
+        today, now_ns = self._today()
+        due_ns = self._fire_ns(daily, today)
+        return daily.since_ns <= due_ns <= now_ns and (daily.last_day is None or daily.last_day < today)
+
+    def _claim_day(self, daily: _Daily) -> bool:
+        """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
+        False when a run for that day was made already (by this process or one before the restart)."""
+        today, now_ns = self._today()
+        day = today if self._fire_ns(daily, today) <= now_ns else today - dt.timedelta(days=1)
+        if daily.last_day is not None and day <= daily.last_day:
+            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+            return False
+        daily.last_day = day  # stored before it runs: a run that dies half-way is not made again that day
+        self._save(daily)
+        return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
         """APScheduler skipped a run: the last one is still going. Alerted once per hung run, not per skip."""
@@ -117,14 +241,17 @@ class Scheduler:
         return [(j.id, str(j.next_run_time)) for j in self._scheduler.get_jobs()]
 
 
-def trigger_of(job: Job, tz: zoneinfo.ZoneInfo) -> BaseTrigger:
-    """The APScheduler trigger of a job: every ``every_s`` seconds, or daily at ``at`` local time in ``tz``."""
+def trigger_of(job: Job, tz: zoneinfo.ZoneInfo, last_day: dt.date | None = None) -> BaseTrigger:
+    """The APScheduler trigger of a job: every ``every_s`` seconds, or daily at ``at`` local time in ``tz``, first
+    on the day after ``last_day`` (the local day it last ran) at the earliest."""
     if job.every_s is not None:
         return IntervalTrigger(seconds=job.every_s, timezone=tz)
     if job.at is None:  # Job refuses this when made
         raise ValueError(f'job "{job.name}" has neither every_s nor at')
     hour, minute = (int(x) for x in job.at.split(":"))
-    return DailyTrigger(hour=hour, minute=minute, timezone=tz)
+    trigger = DailyTrigger(hour=hour, minute=minute, timezone=tz)
+    trigger.after_day = last_day
+    return trigger
 
 
 class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
@@ -135,7 +262,15 @@ class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no
     the clocks skip (02:30 on the night they go forward) still runs once, an hour later (03:30), as before.
     """
 
+    after_day: dt.date | None = None
+    """The local day of the job's last run (stored): the first fire is on a later day (a restart in the hour the
+    clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
+
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+        if previous_fire_time is None and self.after_day is not None:
+            next_day = dt.datetime.combine(self.after_day + dt.timedelta(days=1), dt.time(0), tzinfo=self.timezone)
+            if now < next_day:
+                now = next_day
         next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
         if next_time is None or previous_fire_time is None:
             return next_time
