@@ -65,6 +65,7 @@ class _Daily:
     minute: int
     last_day: dt.date | None
     since_ns: int
+    catch_up: bool = False
 
 
 class Scheduler:
@@ -101,6 +102,7 @@ class Scheduler:
         trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
         options: dict[str, Any] = {}
         if daily is not None and job.catch_up:
+            options["misfire_grace_time"] = None  # however late today; _claim_day keeps it to one run, today's
             if self._missed_today(daily):
                 log.info("job %s (plugin %s) missed its run today at %02d:%02d while the bot was down: running it now",
                          job.name, plugin, daily.hour, daily.minute)
@@ -145,16 +147,16 @@ class Scheduler:
                 raise
             log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
                       job.name, describe_store_error(exc))
-            return _Daily(job.name, hour, minute, None, self._clock.time_ns())
+            return _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
         if text is not None:
             try:
                 record = json.loads(text)
                 last = record["last_day"]
                 return _Daily(job.name, hour, minute, dt.date.fromisoformat(last) if last else None,
-                              int(record["since_ns"]))
+                              int(record["since_ns"]), job.catch_up)
             except (ValueError, KeyError, TypeError):
                 log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", job.name, text)
-        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns())
+        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
         self._save(daily)
         return daily
 
@@ -190,7 +192,16 @@ class Scheduler:
         """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
         False when a run for that day was made already (by this process or one before the restart)."""
         today, now_ns = self._today()
-        day = today if self._fire_ns(daily, today) <= now_ns else today - dt.timedelta(days=1)
+        if self._fire_ns(daily, today) <= now_ns:
+            day = today
+        else:
+            day = today - dt.timedelta(days=1)
+            late_s = (now_ns - self._fire_ns(daily, day)) / 1e9
+            if daily.catch_up and late_s > self.settings.misfire_grace_s:
+                # a catch-up job runs however late (no misfire grace), but only for today, as at a start
+                log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
+                         late_s)
+                return False
         if daily.last_day is not None and day <= daily.last_day:
             log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
             return False

@@ -66,6 +66,33 @@ async def test_a_restart_in_the_hour_the_clocks_go_back_does_not_send_the_summar
     assert await run_once_at(make_bot, NEW_YORK, local_ns(zone, 2026, 11, 2, 1, 35)) == 1  # the next day's
 
 
+async def test_a_daily_summary_the_loop_slept_through_still_runs_that_day(make_bot):
+    """A suspended machine (or a loop blocked) past the summary's time by more than ``misfire_grace_s``: before,
+    APScheduler dropped the run as missed and no summary came that day."""
+    bot = await make_bot(BERLIN, clock=ManualClock(local_ns("Europe/Berlin", 2026, 6, 10, 11, 0)))
+    seen: list[Alert] = []
+    bot.alerts.subscribe(seen.append, "test")
+    job = bot.scheduler._scheduler.get_job("daily-summary")
+    job.modify(next_run_time=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))  # due at 09:00, woken at 11:00
+    await wait_for(lambda: summaries(seen), what="the daily summary")
+    await asyncio.sleep(0.2)
+    assert len(summaries(seen)) == 1
+
+
+async def test_a_run_slept_through_on_an_earlier_day_is_not_made_up(make_bot):
+    """Asleep from before yesterday's 09:00 until 08:00 today: yesterday's summary is not sent late (today's
+    comes at 09:00), as at a start."""
+    zone = "Europe/Berlin"
+    assert await run_once_at(make_bot, BERLIN, local_ns(zone, 2026, 6, 9, 8, 0)) == 0
+    bot = await make_bot(BERLIN, clock=ManualClock(local_ns(zone, 2026, 6, 11, 8, 0)))
+    seen: list[Alert] = []
+    bot.alerts.subscribe(seen.append, "test")
+    job = bot.scheduler._scheduler.get_job("daily-summary")
+    job.modify(next_run_time=dt.datetime.now(dt.UTC) - dt.timedelta(hours=23))
+    await asyncio.sleep(0.3)
+    assert summaries(seen) == []
+
+
 def counting_job(runs: list[str], **schedule: Any) -> Job:
     async def count(operator: Any) -> None:
         runs.append("ran")
