@@ -34,6 +34,11 @@ from .writer import describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.scheduler")
 
+WAKE_CHECK_S = 5.0
+"""How often the due jobs are looked for by the wall clock, beside APScheduler's own wait for the next run: the
+loop's timers run on the monotonic clock, which stands still while the machine is suspended, so that wait alone
+ends as late as the machine slept and the run it was for is made that late, or dropped past the misfire grace."""
+
 
 class StateStore(Protocol):
     """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``/``set_state``)."""
@@ -90,6 +95,7 @@ class Scheduler:
         self._run_started: dict[str, tuple[float, str, bool]] = {}
         """Per job with a run under way: (loop time it started, plugin, whether a skip behind it was alerted)."""
         self._stopping = False
+        self._wake_check: asyncio.TimerHandle | None = None
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
@@ -227,10 +233,20 @@ class Scheduler:
     def start(self) -> None:
         """Must be called inside the running loop."""
         self._scheduler.start()
+        self._wake_check = asyncio.get_running_loop().call_later(WAKE_CHECK_S, self._look_for_due_jobs)
+
+    def _look_for_due_jobs(self) -> None:
+        """Every ``WAKE_CHECK_S``: have APScheduler look for runs due by the wall clock (after a suspend)."""
+        if self._stopping or not self._scheduler.running:
+            return
+        self._scheduler.wakeup()
+        self._wake_check = asyncio.get_running_loop().call_later(WAKE_CHECK_S, self._look_for_due_jobs)
 
     def stop(self) -> None:
         """No new runs; the runs still going are cancelled (:meth:`join` waits for them to end)."""
         self._stopping = True
+        if self._wake_check is not None:
+            self._wake_check.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         for task in self._running:

@@ -176,3 +176,37 @@ async def test_a_run_skipped_because_the_last_one_hangs_is_alerted_once_with_the
     finally:
         scheduler.stop()
         await scheduler.join(5, lambda *_: None)
+
+
+async def test_a_run_due_while_the_machine_slept_is_made_soon_after_it_wakes(monkeypatch):
+    """The loop's timers run on the monotonic clock, which stands still while the machine is suspended: before,
+    APScheduler's one wait for the next run ended as late as the machine had slept (in wall time), so that run was
+    made that much late, or dropped as missed past ``misfire_grace_s``. The wall clock is simulated here: it jumps
+    an hour, the loop's clock does not, as over a suspend of an hour."""
+
+    class Wall(dt.datetime):
+        slept = dt.timedelta(0)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return dt.datetime.now(tz) + cls.slept
+
+    for module in ("apscheduler.schedulers.base", "apscheduler.executors.base", "apscheduler.triggers.interval"):
+        monkeypatch.setattr(f"{module}.datetime", Wall)
+    monkeypatch.setattr("bot.scheduler.WAKE_CHECK_S", 0.1, raising=False)  # the production check: seconds
+    runs: list[str] = []
+
+    async def snapshot(operator) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings())
+    scheduler.add(Job("balance-snapshot", snapshot, every_s=3600), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert runs == []
+        Wall.slept = dt.timedelta(seconds=3605)  # due 5 s ago by the wall clock
+        await wait_for(lambda: runs, what="the run due while the machine slept", timeout_s=3)
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
