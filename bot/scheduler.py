@@ -282,11 +282,13 @@ def trigger_of(job: Job, tz: zoneinfo.ZoneInfo, last_day: dt.date | None = None)
 
 
 class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """Once a local day at ``hour:minute``, a DST change included.
+    """Once a local day at ``hour:minute``, a DST change included: never twice on one local day.
 
     APScheduler 3's CronTrigger fires twice on the night the clocks go back when the time falls in the hour
-    that repeats (01:30 in New York: at 01:30 EDT and again at 01:30 EST): the second is skipped here. A time
-    the clocks skip (02:30 on the night they go forward) still runs once, an hour later (03:30), as before.
+    that repeats (01:30 in New York: at 01:30 EDT and again at 01:30 EST), and again the same night after a run
+    made up at start in the first of the two hours (01:35 EDT): the second is skipped here, the next run is the
+    next day's. A time the clocks skip (02:30 on the night they go forward) still runs once, an hour later
+    (03:30), as before.
     """
 
     after_day: dt.date | None = None
@@ -294,18 +296,12 @@ class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no
     clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-        if previous_fire_time is None and self.after_day is not None:
-            next_day = dt.datetime.combine(self.after_day + dt.timedelta(days=1), dt.time(0), tzinfo=self.timezone)
-            if now < next_day:
-                now = next_day
         next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        if next_time is None or previous_fire_time is None:
+        ran_day = (previous_fire_time.astimezone(self.timezone).date() if previous_fire_time is not None
+                   else self.after_day)
+        if next_time is None or ran_day is None or next_time.astimezone(self.timezone).date() > ran_day:
             return next_time
-        wall = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None, fold=0)
-        if next_time.replace(tzinfo=None, fold=0) != wall:
-            return next_time
-        # the same wall time again, an hour later: ask from just after it (in UTC: adding to a local time
-        # would lose its fold and land in the first of the two hours again)
-        after = (next_time.astimezone(dt.UTC) + dt.timedelta(seconds=1)).astimezone(self.timezone)
-        later: dt.datetime | None = super().get_next_fire_time(next_time, after)
+        # a second run on a day that had one: ask from the start of the next local day
+        next_day = dt.datetime.combine(ran_day + dt.timedelta(days=1), dt.time(0), tzinfo=self.timezone)
+        later: dt.datetime | None = super().get_next_fire_time(None, max(now, next_day))
         return later

@@ -210,3 +210,14 @@ async def test_a_run_due_while_the_machine_slept_is_made_soon_after_it_wakes(mon
     finally:
         scheduler.stop()
         await scheduler.join(5, lambda *_: None)
+
+
+def test_after_a_run_made_up_at_start_in_the_hour_the_clocks_go_back_the_next_run_is_the_next_day():
+    """A bot started at 01:35 EDT makes up the 01:30 run it missed (``catch_up``); before, its trigger then
+    fired again at 01:30 EST the same night: a run shown in /status and skipped."""
+    tz = zoneinfo.ZoneInfo("America/New_York")
+    trigger = trigger_of(Job("daily-summary", tick, at="01:30", catch_up=True), tz)
+    made_up = dt.datetime(2026, 11, 1, 1, 35, tzinfo=tz)  # EDT, the first of the two hours
+    following = trigger.get_next_fire_time(made_up, made_up + dt.timedelta(milliseconds=5))
+    assert following.astimezone(tz).replace(tzinfo=None) == dt.datetime(2026, 11, 2, 1, 30)
+
