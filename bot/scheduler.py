@@ -178,10 +178,8 @@ class Scheduler:
                       daily.name, describe_store_error(exc))
 
     def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
-        """The instant of the job's run on local ``day`` (a time the clocks skip: an hour later, as it runs)."""
-        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz)
-        fire = DailyTrigger(hour=daily.hour, minute=daily.minute, timezone=self.tz).get_next_fire_time(None, midnight)
-        assert fire is not None  # a daily trigger has no end date
+        """The instant of the job's run on local ``day`` (a time the clocks skip: as much later, as it runs)."""
+        fire = DailyTrigger(hour=daily.hour, minute=daily.minute, timezone=self.tz).fire_on(day)
         return int(fire.timestamp()) * 1_000_000_000
 
     def _today(self) -> tuple[dt.date, int]:
@@ -282,26 +280,39 @@ def trigger_of(job: Job, tz: zoneinfo.ZoneInfo, last_day: dt.date | None = None)
 
 
 class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """Once a local day at ``hour:minute``, a DST change included: never twice on one local day.
+    """Once every local day at ``hour:minute``, a DST change included: never twice on one local day, never a day
+    left out.
 
-    APScheduler 3's CronTrigger fires twice on the night the clocks go back when the time falls in the hour
-    that repeats (01:30 in New York: at 01:30 EDT and again at 01:30 EST), and again the same night after a run
-    made up at start in the first of the two hours (01:35 EDT): the second is skipped here, the next run is the
-    next day's. A time the clocks skip (02:30 on the night they go forward) still runs once, an hour later
-    (03:30), as before.
+    The run of a day is that day's wall time: the first of the two on the night the clocks go back (01:30 EDT
+    in New York, not again at 01:30 EST, nor after a run made up at start at 01:35 EDT); a time the clocks skip
+    (02:30 on the night they go forward) runs once, as much later as the clocks skipped (03:30). APScheduler 3's
+    own cron adds 24 hours to go to the next day, so after a 23-hour day it left that day out for a time before
+    the change (a job at 00:30 in Berlin had no run on the Monday after the clocks went forward): each run here
+    is computed from its local date instead. Only the cron's fields and its text (``/status``) are used.
     """
 
     after_day: dt.date | None = None
     """The local day of the job's last run (stored): the first fire is on a later day (a restart in the hour the
     clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
 
+    def __init__(self, hour: int, minute: int, timezone: zoneinfo.ZoneInfo):
+        super().__init__(hour=hour, minute=minute, timezone=timezone)
+        self.at = dt.time(hour, minute)
+
+    def fire_on(self, day: dt.date) -> dt.datetime:
+        """The run of local ``day``."""
+        # fold 0 is the first of a wall time that happens twice, and for one the clocks skip, the offset before
+        # the change: in UTC, that is the time as much later as the clocks skipped
+        wall = dt.datetime.combine(day, self.at, tzinfo=self.timezone)
+        return wall.astimezone(dt.UTC).astimezone(self.timezone)
+
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-        next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        ran_day = (previous_fire_time.astimezone(self.timezone).date() if previous_fire_time is not None
-                   else self.after_day)
-        if next_time is None or ran_day is None or next_time.astimezone(self.timezone).date() > ran_day:
-            return next_time
-        # a second run on a day that had one: ask from the start of the next local day
-        next_day = dt.datetime.combine(ran_day + dt.timedelta(days=1), dt.time(0), tzinfo=self.timezone)
-        later: dt.datetime | None = super().get_next_fire_time(None, max(now, next_day))
-        return later
+        if previous_fire_time is not None:  # the next day's, due or not: APScheduler coalesces what is past
+            return self.fire_on(previous_fire_time.astimezone(self.timezone).date() + dt.timedelta(days=1))
+        # from the day before: the run of a day whose time the clocks skipped may fall on the next one
+        day = now.astimezone(self.timezone).date() - dt.timedelta(days=1)
+        if self.after_day is not None:
+            day = max(day, self.after_day + dt.timedelta(days=1))
+        while (fire := self.fire_on(day)) < now:
+            day += dt.timedelta(days=1)
+        return fire

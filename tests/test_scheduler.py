@@ -221,3 +221,14 @@ def test_after_a_run_made_up_at_start_in_the_hour_the_clocks_go_back_the_next_ru
     following = trigger.get_next_fire_time(made_up, made_up + dt.timedelta(milliseconds=5))
     assert following.astimezone(tz).replace(tzinfo=None) == dt.datetime(2026, 11, 2, 1, 30)
 
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("at", ["00:00", "00:30", "01:30", "02:30", "23:59"])
+def test_a_daily_job_runs_once_on_every_local_day_of_a_year(zone: str, at: str):
+    tz = zoneinfo.ZoneInfo(zone)  # Santiago changes at midnight; Lord Howe by half an hour
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    runs = fire_times(trigger_of(Job("daily-summary", tick, at=at), tz), start, start + dt.timedelta(days=365))
+    days = [run.astimezone(tz).date() for run in runs]
+    assert days == sorted(set(days)) and len(days) >= 364
+    assert all((later - earlier).days == 1 for earlier, later in zip(days, days[1:], strict=False))
