@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +108,10 @@ class Scheduler:
         daily = self._daily(job) if job.at is not None else None
         trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
         options: dict[str, Any] = {}
+        if job.every_s is not None:
+            # the missed runs of an interval job are coalesced into the latest, which is up to one period old: a
+            # grace shorter than the period would drop it too, and the job would wait a period more after a suspend
+            options["misfire_grace_time"] = max(self.settings.misfire_grace_s, math.ceil(job.every_s))
         if daily is not None and job.catch_up:
             options["misfire_grace_time"] = None  # however late today; _claim_day keeps it to one run, today's
             if self._missed_today(daily):

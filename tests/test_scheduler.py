@@ -232,3 +232,37 @@ def test_a_daily_job_runs_once_on_every_local_day_of_a_year(zone: str, at: str):
     days = [run.astimezone(tz).date() for run in runs]
     assert days == sorted(set(days)) and len(days) >= 364
     assert all((later - earlier).days == 1 for earlier, later in zip(days, days[1:], strict=False))
+
+
+async def test_an_interval_job_runs_once_after_a_suspend_longer_than_its_period(monkeypatch):
+    """Asleep two and a half periods: APScheduler coalesces the missed runs into the latest, which is up to a period
+    old; before, one more than ``misfire_grace_s`` old was dropped too (a balance snapshot every 300 s, 60 s
+    grace: most suspends), and the job waited for its next period."""
+
+    class Wall(dt.datetime):
+        slept = dt.timedelta(0)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return dt.datetime.now(tz) + cls.slept
+
+    for module in ("apscheduler.schedulers.base", "apscheduler.executors.base", "apscheduler.triggers.interval"):
+        monkeypatch.setattr(f"{module}.datetime", Wall)
+    monkeypatch.setattr("bot.scheduler.WAKE_CHECK_S", 0.1, raising=False)
+    runs: list[str] = []
+
+    async def snapshot(operator) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings(misfire_grace_s=60))
+    scheduler.add(Job("balance-snapshot", snapshot, every_s=3600), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.2)
+        Wall.slept = dt.timedelta(seconds=9000)  # due at 3600 s and 7200 s: the latest is 1800 s late
+        await wait_for(lambda: runs, what="one run after the suspend", timeout_s=3)
+        await asyncio.sleep(0.3)
+        assert runs == ["ran"]
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
