@@ -166,3 +166,27 @@ def test_catch_up_is_for_daily_jobs_only():
 
     with pytest.raises(ValueError, match='job "mine-daily": catch_up is for daily jobs'):
         counting_job([], every_s=60, catch_up=True)
+
+
+class LockedState(MemoryState):
+    """A store that cannot be written (locked, disk full)."""
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+        import sqlite3
+
+        raise sqlite3.OperationalError("database is locked")
+
+
+async def test_a_store_that_cannot_keep_the_day_is_logged_and_the_job_runs_once_that_day(caplog):
+    zone, runs = "Europe/Berlin", []
+    scheduler = await start_scheduler(zone, local_ns(zone, 2026, 6, 10, 9, 30), LockedState(),
+                                      counting_job(runs, at="09:00"))
+    try:
+        for _ in range(2):  # APScheduler fires it twice the same day (a repeated hour)
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+            await asyncio.sleep(0.2)
+    finally:
+        await stop_scheduler(scheduler)
+    assert runs == ["ran"]
+    assert "the last run day of job mine-daily could not be stored (OperationalError: database is locked)" \
+        in caplog.text
