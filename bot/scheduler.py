@@ -150,26 +150,32 @@ class Scheduler:
         """The stored record of a daily job, made (and stored) the first time the job is scheduled."""
         assert job.at is not None
         hour, minute = (int(x) for x in job.at.split(":"))
-        key = f"daily_job:{job.name}"
         try:
-            text = self._state.get_state(key)
+            found = self._read(job.name)
         except Exception as exc:
             if not is_store_error(exc):
                 raise
             log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
                       job.name, describe_store_error(exc))
             return _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
-        if text is not None:
-            try:
-                record = json.loads(text)
-                last = record["last_day"]
-                return _Daily(job.name, hour, minute, dt.date.fromisoformat(last) if last else None,
-                              int(record["since_ns"]), job.catch_up)
-            except (ValueError, KeyError, TypeError):
-                log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", job.name, text)
+        if found is not None:
+            return _Daily(job.name, hour, minute, found[0], found[1], job.catch_up)
         daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
         self._save(daily)
         return daily
+
+    def _read(self, name: str) -> tuple[dt.date | None, int] | None:
+        """The stored (last run day, first scheduled) of a daily job; None when there is none or it is unreadable."""
+        text = self._state.get_state(f"daily_job:{name}")
+        if text is None:
+            return None
+        try:
+            record = json.loads(text)
+            last = record["last_day"]
+            return (dt.date.fromisoformat(last) if last else None), int(record["since_ns"])
+        except (ValueError, KeyError, TypeError):
+            log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", name, text)
+            return None
 
     def _save(self, daily: _Daily) -> None:
         record = {"last_day": daily.last_day.isoformat() if daily.last_day else None, "since_ns": daily.since_ns}
@@ -211,6 +217,14 @@ class Scheduler:
                 log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
                          late_s)
                 return False
+        try:  # another process of this bot (a handover) may have run it since this one read the day
+            found = self._read(daily.name)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            found = None  # this process's own day holds; storing it below is tried (and logged) as ever
+        if found is not None and found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
+            daily.last_day = found[0]
         if daily.last_day is not None and day <= daily.last_day:
             log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
             return False

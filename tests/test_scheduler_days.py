@@ -190,3 +190,19 @@ async def test_a_store_that_cannot_keep_the_day_is_logged_and_the_job_runs_once_
     assert runs == ["ran"]
     assert "the last run day of job mine-daily could not be stored (OperationalError: database is locked)" \
         in caplog.text
+
+
+async def test_two_processes_of_one_bot_at_once_run_a_daily_job_once():
+    """A handover: the new process starts while the old one still runs, on one store. Before, each process kept
+    the day of its own runs only, and both ran the 09:00 job."""
+    zone, runs, state = "Europe/Berlin", [], MemoryState()
+    old = await start_scheduler(zone, local_ns(zone, 2026, 6, 10, 9, 0, 1), state, counting_job(runs, at="09:00"))
+    new = await start_scheduler(zone, local_ns(zone, 2026, 6, 10, 9, 0, 1), state, counting_job(runs, at="09:00"))
+    try:
+        for scheduler in (old, new):  # each fires at 09:00
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+            await asyncio.sleep(0.2)
+    finally:
+        await stop_scheduler(old)
+        await stop_scheduler(new)
+    assert runs == ["ran"]
