@@ -206,3 +206,24 @@ async def test_two_processes_of_one_bot_at_once_run_a_daily_job_once():
         await stop_scheduler(old)
         await stop_scheduler(new)
     assert runs == ["ran"]
+
+
+async def test_a_daily_job_that_raises_is_reported_and_not_run_again_that_day():
+    zone, state, calls, failed = "Europe/Berlin", MemoryState(), [], []
+
+    async def broken(operator: Any) -> None:
+        calls.append("called")
+        raise RuntimeError("venue said no")
+
+    scheduler = Scheduler(SchedulerSettings(timezone=zone), clock=ManualClock(local_ns(zone, 2026, 6, 10, 9, 0, 2)),
+                          state=state)
+    scheduler.add(Job("mine-daily", broken, at="09:00"), "mine", operator=None,
+                  failed=lambda plugin, message: failed.append((plugin, message)))
+    scheduler.start()
+    try:
+        for _ in range(2):
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+            await asyncio.sleep(0.2)
+    finally:
+        await stop_scheduler(scheduler)
+    assert calls == ["called"] and failed == [("mine", 'job "mine-daily" raised RuntimeError: venue said no')]
