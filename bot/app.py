@@ -167,7 +167,7 @@ class Bot:
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
             active=active, pause_admits=self._pause_admits)
-        self.scheduler = Scheduler(config.scheduler, alert=self.alert)
+        self.scheduler = Scheduler(config.scheduler, alert=self.alert, clock=self.clock, state=self.store)
         self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)

@@ -375,5 +375,5 @@ def register_jobs(register: Callable[[Job], None], config: Any) -> None:
     s = config.scheduler
     register(Job("reconcile", reconcile, every_s=s.reconcile_every_s))
     register(Job("balance-snapshot", snapshot_balances, every_s=s.balance_snapshot_every_s))
-    register(Job("daily-summary", daily_summary, at=s.daily_summary_at.strftime("%H:%M")))
+    register(Job("daily-summary", daily_summary, at=s.daily_summary_at.strftime("%H:%M"), catch_up=True))
 

@@ -117,7 +117,8 @@ class SchedulerSettings:
     reconcile_every_s: float = option(30.0, ge=0.1, le=86_400, help="how often orders and strategies are reconciled")
     balance_snapshot_every_s: float = option(300.0, ge=1, le=7 * 86_400, help="how often balances are stored")
     daily_summary_at: dt.time = option(dt.time(0, 0), help='time of the daily summary alert, "HH:MM"')
-    misfire_grace_s: int = option(60, ge=1, le=86_400, help="a job missed by up to this long still runs")
+    misfire_grace_s: int = option(60, ge=1, le=86_400, help="a daily job missed by up to this long still runs (an "
+                                                            "interval job: up to its period, if longer)")
 
     def validate(self) -> list[tuple[str, str]]:
         try:

@@ -102,8 +102,9 @@ def register_jobs(register: Callable[[Job], None], config: Any) -> None:
     Called when the bot starts, after the config is validated (``config`` lets a plugin take its
     intervals from it). ``func(operator)`` is a coroutine run by the host's APScheduler in the bot's
     loop: one instance at a time, missed runs coalesced, daily times in ``[scheduler] timezone``.
-    A job that raises is logged and alerted with its plugin's name, and runs again next time.
-    Job names are unique across plugins.
+    A daily job runs at most once a local day, across restarts too; with ``catch_up=True`` a run
+    missed while the bot was down is made once at start, the same day. A job that raises is logged
+    and alerted with its plugin's name, and runs again next time. Job names are unique across plugins.
     """
 
 

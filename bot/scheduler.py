@@ -3,16 +3,23 @@
 A job runs one at a time (``max_instances=1``): a run that hangs makes APScheduler skip every later one with
 only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
 has gone on).
+
+A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
+scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
+day (in the hour the clocks go back), and nothing would know that a run was missed while the bot was down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
+import math
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,19 +28,64 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .api import Job, Operator
+from .clock import Clock
 from .config import SchedulerSettings
 from .domain import AlertLevel
+from .writer import describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.scheduler")
 
+WAKE_CHECK_S = 5.0
+"""How often the due jobs are looked for by the wall clock, beside APScheduler's own wait for the next run: the
+loop's timers run on the monotonic clock, which stands still while the machine is suspended, so that wait alone
+ends as late as the machine slept and the run it was for is made that late, or dropped past the misfire grace."""
+
+
+class StateStore(Protocol):
+    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``/``set_state``)."""
+
+    def get_state(self, key: str) -> str | None: ...
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None: ...
+
+
+class MemoryState:
+    """A ``StateStore`` that lasts as long as the process (a scheduler built without a store)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get_state(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+        self._values[key] = value
+
+
+@dataclass
+class _Daily:
+    """What is kept of one daily job: the local day of its last run, and when it was first scheduled."""
+
+    name: str
+    hour: int
+    minute: int
+    last_day: dt.date | None
+    since_ns: int
+    catch_up: bool = False
+
 
 class Scheduler:
-    """One AsyncIOScheduler for every job; jobs are declared anew on each start (memory job store)."""
+    """One AsyncIOScheduler for every job; jobs are declared anew on each start (memory job store), the daily
+    jobs' last run days are kept in ``state``."""
 
-    def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None):
-        """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told."""
+    def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None, *,
+                 clock: Clock | None = None, state: StateStore | None = None):
+        """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told. ``clock``
+        says which local day it is; ``state`` keeps each daily job's last run day across restarts."""
         self.settings = settings
         self._alert = alert
+        self._clock = clock or Clock()
+        self._state: StateStore = state if state is not None else MemoryState()
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self._scheduler = AsyncIOScheduler(
             timezone=self.tz,
@@ -44,15 +96,34 @@ class Scheduler:
         self._run_started: dict[str, tuple[float, str, bool]] = {}
         """Per job with a run under way: (loop time it started, plugin, whether a skip behind it was alerted)."""
         self._stopping = False
+        self._wake_check: asyncio.TimerHandle | None = None
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
-        """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``."""
-        trigger = trigger_of(job, self.tz)
+        """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``.
+
+        A daily job runs at most once a local day, across restarts too; one with ``catch_up`` whose time today
+        passed while the bot was down (it was scheduled before that time, and has not run today) runs once now,
+        and a run of it that comes late (a loop asleep past its time) is made however late."""
+        daily = self._daily(job) if job.at is not None else None
+        trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
+        options: dict[str, Any] = {}
+        if job.every_s is not None:
+            # the missed runs of an interval job are coalesced into the latest, which is up to one period old: a
+            # grace shorter than the period would drop it too, and the job would wait a period more after a suspend
+            options["misfire_grace_time"] = max(self.settings.misfire_grace_s, math.ceil(job.every_s))
+        if daily is not None and job.catch_up:
+            options["misfire_grace_time"] = None  # however late today; _claim_day keeps it to one run, today's
+            if self._missed_today(daily):
+                log.info("job %s (plugin %s) missed its run today at %02d:%02d while the bot was down: running it now",
+                         job.name, plugin, daily.hour, daily.minute)
+                options["next_run_time"] = dt.datetime.now(self.tz)
 
         async def run() -> None:
             task = asyncio.current_task()
             if task is None or self._stopping:
+                return
+            if daily is not None and not self._claim_day(daily):
                 return
             self._running[task] = (job.name, plugin)
             self._run_started[job.name] = (asyncio.get_running_loop().time(), plugin, False)
@@ -72,7 +143,94 @@ class Scheduler:
                 self._running.pop(task, None)
                 self._run_started.pop(job.name, None)
 
-        self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True)
+        self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True,
+                                **options)
+
+    def _daily(self, job: Job) -> _Daily:
+        """The stored record of a daily job, made (and stored) the first time the job is scheduled."""
+        assert job.at is not None
+        hour, minute = (int(x) for x in job.at.split(":"))
+        try:
+            found = self._read(job.name)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
+                      job.name, describe_store_error(exc))
+            return _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
+        if found is not None:
+            return _Daily(job.name, hour, minute, found[0], found[1], job.catch_up)
+        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
+        self._save(daily)
+        return daily
+
+    def _read(self, name: str) -> tuple[dt.date | None, int] | None:
+        """The stored (last run day, first scheduled) of a daily job; None when there is none or it is unreadable."""
+        text = self._state.get_state(f"daily_job:{name}")
+        if text is None:
+            return None
+        try:
+            record = json.loads(text)
+            last = record["last_day"]
+            return (dt.date.fromisoformat(last) if last else None), int(record["since_ns"])
+        except (ValueError, KeyError, TypeError):
+            log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", name, text)
+            return None
+
+    def _save(self, daily: _Daily) -> None:
+        record = {"last_day": daily.last_day.isoformat() if daily.last_day else None, "since_ns": daily.since_ns}
+        try:
+            self._state.set_state(f"daily_job:{daily.name}", json.dumps(record, sort_keys=True),
+                                  self._clock.time_ns())
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
+                      daily.name, describe_store_error(exc))
+
+    def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
+        """The instant of the job's run on local ``day`` (a time the clocks skip: as much later, as it runs)."""
+        fire = DailyTrigger(hour=daily.hour, minute=daily.minute, timezone=self.tz).fire_on(day)
+        return int(fire.timestamp()) * 1_000_000_000
+
+    def _today(self) -> tuple[dt.date, int]:
+        now_ns = self._clock.time_ns()
+        return dt.datetime.fromtimestamp(now_ns / 1e9, self.tz).date(), now_ns
+
+    def _missed_today(self, daily: _Daily) -> bool:
+        """Whether today's run is past, was due after the job was first scheduled, and was not made."""
+        today, now_ns = self._today()
+        due_ns = self._fire_ns(daily, today)
+        return daily.since_ns <= due_ns <= now_ns and (daily.last_day is None or daily.last_day < today)
+
+    def _claim_day(self, daily: _Daily) -> bool:
+        """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
+        False when a run for that day was made already (by this process or one before the restart)."""
+        today, now_ns = self._today()
+        if self._fire_ns(daily, today) <= now_ns:
+            day = today
+        else:
+            day = today - dt.timedelta(days=1)
+            late_s = (now_ns - self._fire_ns(daily, day)) / 1e9
+            if daily.catch_up and late_s > self.settings.misfire_grace_s:
+                # a catch-up job runs however late (no misfire grace), but only for today, as at a start
+                log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
+                         late_s)
+                return False
+        try:  # another process of this bot (a handover) may have run it since this one read the day
+            found = self._read(daily.name)
+        except Exception as exc:
+            if not is_store_error(exc):
+                raise
+            found = None  # this process's own day holds; storing it below is tried (and logged) as ever
+        if found is not None and found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
+            daily.last_day = found[0]
+        if daily.last_day is not None and day <= daily.last_day:
+            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+            return False
+        daily.last_day = day  # stored before it runs: a run that dies half-way is not made again that day
+        self._save(daily)
+        return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
         """APScheduler skipped a run: the last one is still going. Alerted once per hung run, not per skip."""
@@ -92,10 +250,20 @@ class Scheduler:
     def start(self) -> None:
         """Must be called inside the running loop."""
         self._scheduler.start()
+        self._wake_check = asyncio.get_running_loop().call_later(WAKE_CHECK_S, self._look_for_due_jobs)
+
+    def _look_for_due_jobs(self) -> None:
+        """Every ``WAKE_CHECK_S``: have APScheduler look for runs due by the wall clock (after a suspend)."""
+        if self._stopping or not self._scheduler.running:
+            return
+        self._scheduler.wakeup()
+        self._wake_check = asyncio.get_running_loop().call_later(WAKE_CHECK_S, self._look_for_due_jobs)
 
     def stop(self) -> None:
         """No new runs; the runs still going are cancelled (:meth:`join` waits for them to end)."""
         self._stopping = True
+        if self._wake_check is not None:
+            self._wake_check.cancel()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         for task in self._running:
@@ -117,33 +285,53 @@ class Scheduler:
         return [(j.id, str(j.next_run_time)) for j in self._scheduler.get_jobs()]
 
 
-def trigger_of(job: Job, tz: zoneinfo.ZoneInfo) -> BaseTrigger:
-    """The APScheduler trigger of a job: every ``every_s`` seconds, or daily at ``at`` local time in ``tz``."""
+def trigger_of(job: Job, tz: zoneinfo.ZoneInfo, last_day: dt.date | None = None) -> BaseTrigger:
+    """The APScheduler trigger of a job: every ``every_s`` seconds, or daily at ``at`` local time in ``tz``, first
+    on the day after ``last_day`` (the local day it last ran) at the earliest."""
     if job.every_s is not None:
         return IntervalTrigger(seconds=job.every_s, timezone=tz)
     if job.at is None:  # Job refuses this when made
         raise ValueError(f'job "{job.name}" has neither every_s nor at')
     hour, minute = (int(x) for x in job.at.split(":"))
-    return DailyTrigger(hour=hour, minute=minute, timezone=tz)
+    trigger = DailyTrigger(hour=hour, minute=minute, timezone=tz)
+    trigger.after_day = last_day
+    return trigger
 
 
 class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """Once a local day at ``hour:minute``, a DST change included.
+    """Once every local day at ``hour:minute``, a DST change included: never twice on one local day, never a day
+    left out.
 
-    APScheduler 3's CronTrigger fires twice on the night the clocks go back when the time falls in the hour
-    that repeats (01:30 in New York: at 01:30 EDT and again at 01:30 EST): the second is skipped here. A time
-    the clocks skip (02:30 on the night they go forward) still runs once, an hour later (03:30), as before.
+    The run of a day is that day's wall time: the first of the two on the night the clocks go back (01:30 EDT
+    in New York, not again at 01:30 EST, nor after a run made up at start at 01:35 EDT); a time the clocks skip
+    (02:30 on the night they go forward) runs once, as much later as the clocks skipped (03:30). APScheduler 3's
+    own cron adds 24 hours to go to the next day, so after a 23-hour day it left that day out for a time before
+    the change (a job at 00:30 in Berlin had no run on the Monday after the clocks went forward): each run here
+    is computed from its local date instead. Only the cron's fields and its text (``/status``) are used.
     """
 
+    after_day: dt.date | None = None
+    """The local day of the job's last run (stored): the first fire is on a later day (a restart in the hour the
+    clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
+
+    def __init__(self, hour: int, minute: int, timezone: zoneinfo.ZoneInfo):
+        super().__init__(hour=hour, minute=minute, timezone=timezone)
+        self.at = dt.time(hour, minute)
+
+    def fire_on(self, day: dt.date) -> dt.datetime:
+        """The run of local ``day``."""
+        # fold 0 is the first of a wall time that happens twice, and for one the clocks skip, the offset before
+        # the change: in UTC, that is the time as much later as the clocks skipped
+        wall = dt.datetime.combine(day, self.at, tzinfo=self.timezone)
+        return wall.astimezone(dt.UTC).astimezone(self.timezone)
+
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-        next_time: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        if next_time is None or previous_fire_time is None:
-            return next_time
-        wall = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None, fold=0)
-        if next_time.replace(tzinfo=None, fold=0) != wall:
-            return next_time
-        # the same wall time again, an hour later: ask from just after it (in UTC: adding to a local time
-        # would lose its fold and land in the first of the two hours again)
-        after = (next_time.astimezone(dt.UTC) + dt.timedelta(seconds=1)).astimezone(self.timezone)
-        later: dt.datetime | None = super().get_next_fire_time(next_time, after)
-        return later
+        if previous_fire_time is not None:  # the next day's, due or not: APScheduler coalesces what is past
+            return self.fire_on(previous_fire_time.astimezone(self.timezone).date() + dt.timedelta(days=1))
+        # from the day before: the run of a day whose time the clocks skipped may fall on the next one
+        day = now.astimezone(self.timezone).date() - dt.timedelta(days=1)
+        if self.after_day is not None:
+            day = max(day, self.after_day + dt.timedelta(days=1))
+        while (fire := self.fire_on(day)) < now:
+            day += dt.timedelta(days=1)
+        return fire

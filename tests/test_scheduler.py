@@ -176,3 +176,93 @@ async def test_a_run_skipped_because_the_last_one_hangs_is_alerted_once_with_the
     finally:
         scheduler.stop()
         await scheduler.join(5, lambda *_: None)
+
+
+async def test_a_run_due_while_the_machine_slept_is_made_soon_after_it_wakes(monkeypatch):
+    """The loop's timers run on the monotonic clock, which stands still while the machine is suspended: before,
+    APScheduler's one wait for the next run ended as late as the machine had slept (in wall time), so that run was
+    made that much late, or dropped as missed past ``misfire_grace_s``. The wall clock is simulated here: it jumps
+    an hour, the loop's clock does not, as over a suspend of an hour."""
+
+    class Wall(dt.datetime):
+        slept = dt.timedelta(0)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return dt.datetime.now(tz) + cls.slept
+
+    for module in ("apscheduler.schedulers.base", "apscheduler.executors.base", "apscheduler.triggers.interval"):
+        monkeypatch.setattr(f"{module}.datetime", Wall)
+    monkeypatch.setattr("bot.scheduler.WAKE_CHECK_S", 0.1, raising=False)  # the production check: seconds
+    runs: list[str] = []
+
+    async def snapshot(operator) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings())
+    scheduler.add(Job("balance-snapshot", snapshot, every_s=3600), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert runs == []
+        Wall.slept = dt.timedelta(seconds=3605)  # due 5 s ago by the wall clock
+        await wait_for(lambda: runs, what="the run due while the machine slept", timeout_s=3)
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
+
+
+def test_after_a_run_made_up_at_start_in_the_hour_the_clocks_go_back_the_next_run_is_the_next_day():
+    """A bot started at 01:35 EDT makes up the 01:30 run it missed (``catch_up``); before, its trigger then
+    fired again at 01:30 EST the same night: a run shown in /status and skipped."""
+    tz = zoneinfo.ZoneInfo("America/New_York")
+    trigger = trigger_of(Job("daily-summary", tick, at="01:30", catch_up=True), tz)
+    made_up = dt.datetime(2026, 11, 1, 1, 35, tzinfo=tz)  # EDT, the first of the two hours
+    following = trigger.get_next_fire_time(made_up, made_up + dt.timedelta(milliseconds=5))
+    assert following.astimezone(tz).replace(tzinfo=None) == dt.datetime(2026, 11, 2, 1, 30)
+
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("at", ["00:00", "00:30", "01:30", "02:30", "23:59"])
+def test_a_daily_job_runs_once_on_every_local_day_of_a_year(zone: str, at: str):
+    tz = zoneinfo.ZoneInfo(zone)  # Santiago changes at midnight; Lord Howe by half an hour
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    runs = fire_times(trigger_of(Job("daily-summary", tick, at=at), tz), start, start + dt.timedelta(days=365))
+    days = [run.astimezone(tz).date() for run in runs]
+    assert days == sorted(set(days)) and len(days) >= 364
+    assert all((later - earlier).days == 1 for earlier, later in zip(days, days[1:], strict=False))
+
+
+async def test_an_interval_job_runs_once_after_a_suspend_longer_than_its_period(monkeypatch):
+    """Asleep two and a half periods: APScheduler coalesces the missed runs into the latest, which is up to a period
+    old; before, one more than ``misfire_grace_s`` old was dropped too (a balance snapshot every 300 s, 60 s
+    grace: most suspends), and the job waited for its next period."""
+
+    class Wall(dt.datetime):
+        slept = dt.timedelta(0)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return dt.datetime.now(tz) + cls.slept
+
+    for module in ("apscheduler.schedulers.base", "apscheduler.executors.base", "apscheduler.triggers.interval"):
+        monkeypatch.setattr(f"{module}.datetime", Wall)
+    monkeypatch.setattr("bot.scheduler.WAKE_CHECK_S", 0.1, raising=False)
+    runs: list[str] = []
+
+    async def snapshot(operator) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings(misfire_grace_s=60))
+    scheduler.add(Job("balance-snapshot", snapshot, every_s=3600), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.2)
+        Wall.slept = dt.timedelta(seconds=9000)  # due at 3600 s and 7200 s: the latest is 1800 s late
+        await wait_for(lambda: runs, what="one run after the suspend", timeout_s=3)
+        await asyncio.sleep(0.3)
+        assert runs == ["ran"]
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)

@@ -866,7 +866,8 @@ class Job:
     """Timed work: ``func(operator)`` runs on an interval (``every_s``) or daily at ``at`` ("HH:MM").
 
     A schedule that cannot run (both or neither given, ``at`` not a time of day, ``every_s`` not a finite
-    number of seconds above 0) raises ValueError here, so the plugin's ``register_jobs`` is refused by name."""
+    number of seconds above 0, ``catch_up`` on an interval job) raises ValueError here, so the plugin's
+    ``register_jobs`` is refused by name."""
 
     name: str
     func: JobFunc
@@ -874,6 +875,9 @@ class Job:
     """Seconds between runs: a finite number > 0."""
     at: str | None = None
     """Daily at this time in ``[scheduler] timezone``, "HH:MM" from "00:00" to "23:59"."""
+    catch_up: bool = False
+    """Daily jobs only: a run missed today (the bot was down, or asleep past its time) is made once, as soon as
+    the bot can: at start, or late. Only today's: a run missed on an earlier day is not made up."""
 
     def __post_init__(self) -> None:
         if (self.every_s is None) == (self.at is None):
@@ -883,6 +887,10 @@ class Job:
             raise ValueError(f'job "{self.name}": every_s must be a finite number of seconds > 0, got {self.every_s!r}')
         if self.at is not None and not (isinstance(self.at, str) and _AT.fullmatch(self.at)):
             raise ValueError(f'job "{self.name}": at must be a time of day "HH:MM" (00:00 to 23:59), got {self.at!r}')
+        if not isinstance(self.catch_up, bool):
+            raise ValueError(f'job "{self.name}": catch_up must be true or false, got {self.catch_up!r}')
+        if self.catch_up and self.at is None:
+            raise ValueError(f'job "{self.name}": catch_up is for daily jobs (at="HH:MM"), not every_s')
 
 
 # --- the operator --------------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""The daily summary across real restarts of `arbot run`: missed while the process was down, it is sent once by
+the next process; the process after that, the same day, does not send it again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot.store import engine_url
+from tests.helpers.processes import arbot
+from tests.helpers.store_kit import query_db
+
+CONFIG = """
+[bot]
+name = "restarted"
+data_dir = "{data_dir}"
+db_url = "{db_url}"
+control_socket = ""
+[scheduler]
+timezone = "UTC"
+daily_summary_at = "00:00"
+[notifiers.console]
+min_level = "info"
+stream = "stdout"
+colour = "never"
+"""
+
+RECORD = "select value from bot_state where bot = 'restarted' and key = 'daily_job:daily-summary'"
+
+
+def run_for_a_moment(config: Path, cwd: Path) -> str:
+    done = subprocess.run(arbot("run", "--config", str(config), "--for", "2s"), cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_a_daily_summary_missed_while_the_process_was_down_is_sent_once_by_the_next(tmp_path: Path, db_url: str):
+    if dt.datetime.now(dt.UTC).time() < dt.time(0, 1):
+        time.sleep(60)  # the summary's time (00:00 UTC) must be past today, by more than a start takes
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data_dir=tmp_path, db_url=db_url))
+    first = run_for_a_moment(config, tmp_path)  # a new bot, started after 00:00: nothing to make up today
+    assert "daily summary" not in first
+    [(stored,)] = query_db(db_url, RECORD)
+    assert json.loads(stored)["last_day"] is None
+    # as if that process had been started the day before and had sent yesterday's summary, then stopped
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    record = {"last_day": yesterday.isoformat(), "since_ns": time.time_ns() - 2 * 86_400 * 10**9}
+    engine = create_engine(engine_url(db_url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("update bot_state set value = :value where bot = 'restarted' "
+                              "and key = 'daily_job:daily-summary'"), {"value": json.dumps(record)})
+    finally:
+        engine.dispose()
+
+    second = run_for_a_moment(config, tmp_path)
+    assert second.count("daily summary:") == 1, second[-3000:]
+    [(stored,)] = query_db(db_url, RECORD)
+    assert json.loads(stored)["last_day"] == dt.datetime.now(dt.UTC).date().isoformat()
+    third = run_for_a_moment(config, tmp_path)
+    assert "daily summary" not in third, third[-3000:]
