@@ -2,7 +2,7 @@
 
 A job runs one at a time (``max_instances=1``): a run that hangs makes APScheduler skip every later one with
 only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
-has gone on).
+has gone on); so is a run APScheduler drops for coming more than its grace late.
 
 A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
 scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -97,7 +97,10 @@ class Scheduler:
         """Per job with a run under way: (loop time it started, plugin, whether a skip behind it was alerted)."""
         self._stopping = False
         self._wake_check: asyncio.TimerHandle | None = None
+        self._plugins: dict[str, str] = {}
+        """Each job's plugin, by job name: whom an alert about its runs names."""
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
+        self._scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
 
     def add(self, job: Job, plugin: str, operator: Operator, failed: Callable[[str, str], None]) -> None:
         """Schedule ``job.func(operator)``; a run that raises calls ``failed(plugin, message)``.
@@ -143,6 +146,7 @@ class Scheduler:
                 self._running.pop(task, None)
                 self._run_started.pop(job.name, None)
 
+        self._plugins[job.name] = plugin
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True,
                                 **options)
 
@@ -246,6 +250,23 @@ class Scheduler:
             self._alert(AlertLevel.WARNING, "plugin_error",
                         f'job "{event.job_id}" skipped: its last run is still going after {running_s:.0f} s',
                         source=plugin, job=event.job_id, running_s=round(running_s))
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        """APScheduler dropped a run that came more than its grace late (the loop or the machine slept through
+        it): alerted, as only APScheduler's own log line said so. A daily job with ``catch_up`` is never
+        dropped; an interval job's grace covers its period, so what it drops is a later run's to make."""
+        if self._stopping:
+            return
+        plugin = self._plugins.get(event.job_id, "host")
+        late_s = self._clock.time_ns() / 1e9 - event.scheduled_run_time.timestamp()
+        at = event.scheduled_run_time.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        log.warning("job %s (plugin %s) missed its run at %s: %.0f s late, more than its grace", event.job_id,
+                    plugin, at, late_s)
+        if self._alert is not None:
+            self._alert(AlertLevel.WARNING, "plugin_error",
+                        f'job "{event.job_id}" missed its run at {at}: it came {late_s:.0f} s late, more than '
+                        f"[scheduler] misfire_grace_s allows (the bot or its machine was asleep)",
+                        source=plugin, job=event.job_id, late_s=round(late_s))
 
     def start(self) -> None:
         """Must be called inside the running loop."""

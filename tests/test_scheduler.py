@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
+import time
 import zoneinfo
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from bot import hookimpl
 from bot.api import AlertLevel, Job
+from bot.clock import Clock
 from bot.config import SchedulerSettings
 from bot.scheduler import Scheduler, trigger_of
 from tests.helpers.waiting import wait_for
@@ -266,3 +268,47 @@ async def test_an_interval_job_runs_once_after_a_suspend_longer_than_its_period(
     finally:
         scheduler.stop()
         await scheduler.join(5, lambda *_: None)
+
+
+async def test_a_daily_run_missed_past_its_grace_is_alerted_with_the_job_and_how_late(monkeypatch):
+    """A plugin's daily job (no ``catch_up``) whose run came more than ``misfire_grace_s`` late (the machine
+    slept through it) is not made that day: APScheduler only logged it. It is now a WARNING naming the job,
+    its plugin and how late the run was."""
+
+    class Wall(dt.datetime):
+        slept = dt.timedelta(0)
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return dt.datetime.now(tz) + cls.slept
+
+    for module in ("apscheduler.schedulers.base", "apscheduler.executors.base"):
+        monkeypatch.setattr(f"{module}.datetime", Wall)
+    monkeypatch.setattr("bot.scheduler.WAKE_CHECK_S", 0.1, raising=False)
+    alerts: list[tuple[AlertLevel, str, str, str, dict[str, Any]]] = []
+    runs: list[str] = []
+
+    async def export(operator) -> None:
+        runs.append("ran")
+
+    class Asleep(Clock):
+        @staticmethod
+        def time_ns() -> int:
+            return time.time_ns() + int(Wall.slept.total_seconds()) * 10**9
+
+    scheduler = Scheduler(SchedulerSettings(), alert=lambda level, kind, message, source="host", **fields:
+                          alerts.append((level, kind, message, source, fields)), clock=Asleep())
+    due = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).strftime("%H:%M")
+    scheduler.add(Job("export", export, at=due), "reports", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        Wall.slept = dt.timedelta(minutes=10)  # asleep through its run, well past the 60 s grace
+        await wait_for(lambda: alerts, what="the missed run's alert", timeout_s=3)
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
+    assert runs == []
+    [(level, kind, message, source, fields)] = alerts
+    assert (level, kind, source) == (AlertLevel.WARNING, "plugin_error", "reports")
+    assert message.startswith('job "export" missed its run at ') and "s late" in message, message
+    assert fields["job"] == "export" and fields["late_s"] >= 7 * 60
