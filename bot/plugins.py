@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -284,9 +285,45 @@ def _default_report(info: PluginInfo, message: str) -> None:
     log.error("%s: %s", info.label, message)
 
 
+def _hook_problem(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """Why ``plugin``'s implementations do not fit arbot's hooks (a misspelt hook, an argument the hook does not
+    pass), in words that name the fix; None when they fit. pluggy's own checks would raise from
+    ``check_pending()`` for every plugin at once (a misspelt hook) or name neither the hook's arguments nor a fix."""
+    specs = {hook: caller.spec.argnames for hook, caller in vars(pm.hook).items()
+             if isinstance(caller, pluggy.HookCaller) and caller.spec is not None}
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in specs:
+            if opts.get("optionalhook"):
+                continue
+            close = difflib.get_close_matches(hook, specs, n=1)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            return (f'implements {hook}, which is not an arbot hook{guess}; rename it to one of the hooks in '
+                    f'docs/plugins.md ("The hooks")')
+        try:
+            parameters = inspect.signature(getattr(plugin, attr)).parameters.values()
+        except (TypeError, ValueError):
+            continue  # pluggy's own check decides
+        taken = [p.name for p in parameters if p.default is p.empty
+                 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = [arg for arg in taken if arg not in specs[hook]]
+        if unknown:
+            return (f"{hook}({', '.join(taken)}) takes {', '.join(unknown)}, which the hook does not pass; "
+                    f"{hook} passes {', '.join(specs[hook])} (take any of them, by these names)")
+    return None
+
+
 def _register(plugins: PluginSet, name: str, plugin: object, what: str) -> None:
-    """Register one plugin module or object; refuse hook wrappers (see the module docstring)."""
+    """Register one plugin module or object; refuse hook wrappers (see the module docstring) and implementations
+    that fit no hook."""
     pm = plugins.pm
+    problem = _hook_problem(pm, plugin)
+    if problem is not None:
+        plugins.fail(name, problem)
+        return
     try:
         pm.register(plugin, name=name)
     except Exception as exc:

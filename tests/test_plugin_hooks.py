@@ -83,6 +83,42 @@ def test_a_hook_wrapper_is_refused_at_load_with_a_clear_message(marks):
                     "others; use a plain @hookimpl (tryfirst=True or trylast=True to order it)"]
 
 
+def test_an_unknown_hook_refuses_that_plugin_by_name_with_a_did_you_mean_and_the_others_load():
+    class typo:
+        @staticmethod
+        @hookimpl
+        def register_strategy(register):  # one letter short of register_strategies
+            register("never", "nowhere:Never")
+
+    class fine:
+        @staticmethod
+        @hookimpl
+        def startup(operator):
+            return None
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[("typo", typo), ("fine", fine)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert not plugins.pm.has_plugin("typo") and plugins.pm.has_plugin("fine")
+    assert seen == ['plugin "typo": implements register_strategy, which is not an arbot hook (did you mean '
+                    'register_strategies?); rename it to one of the hooks in docs/plugins.md ("The hooks")']
+
+
+def test_an_implementation_taking_an_argument_the_hook_does_not_have_names_the_hooks_arguments():
+    class misnamed:
+        @staticmethod
+        @hookimpl
+        def register_jobs(reg, config):
+            return None
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[("misnamed", misnamed)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert not plugins.pm.has_plugin("misnamed")
+    assert seen == ['plugin "misnamed": register_jobs(reg, config) takes reg, which the hook does not pass; '
+                    "register_jobs passes register, config (take any of them, by these names)"]
+
+
 def test_entry_point_import_failure_logs_its_traceback_at_debug(tmp_path: Path, monkeypatch, caplog):
     (tmp_path / "arbot_broken_deep.py").write_text("def f():\n    raise ImportError('needs libfoo')\nf()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
