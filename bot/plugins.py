@@ -88,6 +88,33 @@ def load_reference(ref: str) -> Any:
     return obj
 
 
+def _shape_problem(cls: type) -> str | None:
+    """Why the host cannot use ``cls`` as its base classes promise, naming the method and the fix; None if it can.
+
+    Checked when the class is loaded (``arbot check-config`` too): an abstract method left out would only fail when
+    the bot builds it, and an ``async def`` where the host calls (or a ``def`` where it awaits) would fail or do
+    nothing at run time, alert after alert, without naming the plugin."""
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        return f"{cls.__name__} does not implement {', '.join(missing)} (abstract in its base classes): define them"
+    for host_class in cls.__mro__[1:]:
+        if not host_class.__module__.startswith("bot."):
+            continue
+        for name, promised in vars(host_class).items():
+            if name.startswith("__") or not callable(promised := getattr(host_class, name, None)):
+                continue
+            own = getattr(cls, name, None)
+            if own is promised or not callable(own) or isinstance(promised, type):
+                continue
+            awaited, coroutine = inspect.iscoroutinefunction(promised), inspect.iscoroutinefunction(own)
+            if awaited and not coroutine:
+                return f"its {name}() must be a coroutine (async def {name}): the host awaits it"
+            if coroutine and not awaited:
+                return (f"its {name}() must be a plain def, not async def: the host calls it without awaiting, so "
+                        f"its body would never run")
+    return None
+
+
 _UNLOADED = object()
 
 
@@ -130,6 +157,10 @@ class Registered:
             return obj
         if not (isinstance(obj, type) and issubclass(obj, self.base)):
             error = TypeError(f"not a subclass of bot.api.{self.base.__name__}")
+            self._failed(f"{what} could not be loaded: {error}", error)
+        shape = _shape_problem(obj)
+        if shape is not None:
+            error = TypeError(shape)
             self._failed(f"{what} could not be loaded: {error}", error)
         settings = getattr(obj, "Settings", NoSettings)
         problem = settings_problem(settings)  # here, not in parse_settings: named, and whatever the config says

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import hookimpl
+from bot.api import Exchange, MarketInfo, Notifier, Strategy
 from bot.cli import cmd_plugins
 from bot.config import build_config, parse_toml
 from bot.plugins import ComponentLoadError, collect, load_plugins
@@ -233,3 +234,46 @@ async def test_a_component_that_fails_to_construct_or_start_logs_its_traceback_a
     tracebacks = [r for r in caplog.records if r.levelno == logging.DEBUG and (r.exc_info or r.exc_text)]
     assert len(tracebacks) == 2 and caplog.text.count("Traceback (most recent call last)") >= 2
     assert 'raise ValueError("bad wiring in __init__")' in caplog.text and 'raise OSError("port taken' in caplog.text
+
+
+class HalfVenue(Exchange):
+    """Implements ``market`` alone of the exchange's abstract methods."""
+
+    simulated = True
+
+    def market(self, symbol: str) -> MarketInfo:
+        raise KeyError(symbol)
+
+
+class SyncSendNotifier(Notifier):
+    def send(self, alert):  # type: ignore[override]  # the mistake under test: the host awaits send
+        return None
+
+
+class AsyncMarketStrategy(Strategy):
+    async def on_market(self, event):  # type: ignore[override]  # the mistake under test: a hot-path callback
+        return None
+
+
+@pytest.mark.parametrize(("table", "cls", "problem"), [
+    ("exchanges", HalfVenue, "HalfVenue does not implement balances, cancel_order, fetch_order, open_orders, "
+                             "place_order (abstract in its base classes): define them"),
+    ("notifiers", SyncSendNotifier, "its send() must be a coroutine (async def send): the host awaits it"),
+    ("strategies", AsyncMarketStrategy, "its on_market() must be a plain def, not async def: the host calls it "
+                                        "without awaiting, so its body would never run"),
+])
+def test_a_component_class_of_the_wrong_shape_is_refused_by_check_config_naming_the_method(table, cls, problem):
+    kind, hook = {"exchanges": ("exchange", "register_exchanges"), "notifiers": ("notifier", "register_notifiers"),
+                  "strategies": ("strategy", "register_strategies")}[table]
+
+    class shaped:
+        pass
+
+    def register(register):
+        register("shaped", cls)
+
+    shaped.register = staticmethod(hookimpl(specname=hook)(register))  # type: ignore[attr-defined]
+    registry = collect(load_plugins(entry_points=[], extra=[("shaped", shaped)], report=lambda info, message: None))
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml(f'[{table}.x]\ntype = "shaped"\n', "t"), registry, "t")
+    assert f'{table}.x: plugin "shaped": {kind} "shaped" could not be loaded: {problem}' in str(info.value)
