@@ -47,3 +47,14 @@ def test_the_host_ships_its_type_information():
     assert (root / "bot" / "py.typed").is_file()
     data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert "py.typed" in data["package-data"]["bot"]
+
+
+def test_every_named_registration_hook_types_the_module_class_reference_it_takes():
+    """The host registers components and services given as ``"module:Class"`` (docs/plugins.md, "Load what is
+    used"); the hook's type, which the guide sends authors to, says so too."""
+    from bot.plugins import COMPONENT_KINDS
+
+    named = [hook for hook, _base in COMPONENT_KINDS.values()] + ["register_services"]
+    for hook in named:
+        annotation = str(inspect.signature(getattr(hookspecs, hook)).parameters["register"].annotation)
+        assert re.fullmatch(r"Callable\[\[str, type\[\w+\] \| str\], None\]", annotation), (hook, annotation)
