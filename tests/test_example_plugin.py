@@ -82,6 +82,20 @@ def test_the_documented_arbot_plugins_output_is_what_the_command_prints(site_dir
     assert documented.split()[:4] == actual.split()[:4], (documented, actual)
 
 
+
+def test_the_guide_names_every_private_module_the_0_1_example_imports():
+    """The guide says "copy it": it must name what a copy must not keep, each host module the example imports
+    that is not the public API (``bot.api``, ``bot.hookimpl``)."""
+    import re
+
+    docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    intro = docs.split("Contents:")[0]
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (PACKAGE_SOURCE / "arbot_example").glob("*.py"))
+    private = {m for m in re.findall(r"^from (bot\.\w+)", sources, re.M) if m != "bot.api"}
+    assert private, "the example imports only the public API: drop this test and the guide's warning"
+    assert [m for m in sorted(private) if f"`{m}`" not in intro] == []
+
+
 CONFIG = """
 [exchanges.paper]
 symbols = ["BTC/USD"]
