@@ -148,7 +148,7 @@ class Bot:
         self.bus = Bus(self._subscriber_failed)
         self.tasks = Tasks(self._task_failed)
         self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
-                             self.clock.time_ns, bot=self.name)
+                             self.clock.time_ns, bot=self.name, plugin_label=self._plugin_label)
         self.store = Store(config.db_url, bot=self.name, migrate_wait_s=config.bot.migrate_wait_s)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}

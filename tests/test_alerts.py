@@ -64,3 +64,22 @@ async def test_an_alert_every_notifier_failed_to_take_is_dropped_not_sent():
     queue.emit(alert(1))
     await queue.deliver()
     assert (queue.sent, queue.dropped) == (1, 1)
+
+
+async def test_a_notifier_that_fails_to_send_is_logged_with_its_plugins_name(make_bot, caplog):
+    from bot import hookimpl
+    from tests.helpers.waiting import wait_for
+
+    class Unreachable(Notifier):
+        async def send(self, alert: Alert) -> None:
+            raise ConnectionError("chat unreachable")
+
+    class flaky:
+        @staticmethod
+        @hookimpl
+        def register_notifiers(register):
+            register("flaky-chat", Unreachable)
+
+    await make_bot('[notifiers.n]\ntype = "flaky-chat"\n', extra=[("flaky", flaky)])
+    expected = 'plugin "flaky": notifier "n" failed to send an alert: ConnectionError: chat unreachable'
+    await wait_for(lambda: expected in caplog.text, what="the failed send logged against the plugin")
