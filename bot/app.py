@@ -166,7 +166,9 @@ class Bot:
                               alerts_heard=lambda: self.alerts.heard),
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
-            active=active, pause_admits=self._pause_admits)
+            active=active, pause_admits=self._pause_admits,
+            plugin_bug=lambda exchange, problem: self.plugin_failed(self._owner_plugin.get(exchange, exchange),
+                                                                    problem))
         self.scheduler = Scheduler(config.scheduler, alert=self.alert)
         self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
