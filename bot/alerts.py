@@ -36,6 +36,8 @@ class Alerts:
                  plugin_label: Callable[[str], str] | None = None):
         self.coalesce_s = coalesce_s
         self._plugin_label = plugin_label
+        self.sending: str | None = None
+        """The notifier whose ``send`` is being awaited (left set when that await is cancelled: the stop names it)."""
         """A notifier's name -> its plugin as errors name it (``plugin "x" (dist 1.0)``); None: not known."""
         self.bot = bot
         """``[bot] name``: set on every alert queued without a bot (:attr:`bot.domain.Alert.bot`)."""
@@ -167,6 +169,7 @@ class Alerts:
                 if alert.level < AlertLevel[getattr(notifier.settings, "min_level", "info").upper()]:
                     continue
                 wanted += 1
+                self.sending = notifier.name
                 try:
                     await notifier.send(alert)
                     taken += 1
@@ -174,6 +177,7 @@ class Alerts:
                     owner = f"{self._plugin_label(notifier.name)}: " if self._plugin_label else ""
                     log.error('%snotifier "%s" failed to send an alert: %s: %s', owner, notifier.name,
                               type(exc).__name__, exc, exc_info=exc)
+                self.sending = None
             if wanted and not taken:  # it reached no chat
                 self.dropped += 1
             else:

@@ -578,7 +578,12 @@ class Bot:
         self.commands.flush_refusals(force=True)
         self.alerts.close_windows()  # coalesced summaries first, stamped now
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
-        await self.alerts.flush()
+        try:  # a send without a timeout of its own must not keep the store open forever
+            await asyncio.wait_for(self.alerts.flush(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
+        except TimeoutError:
+            hung = self.alerts.sending or "?"
+            log.warning('%s: notifier "%s" did not send the last alerts within [bot] shutdown_timeout_s; cancelled',
+                        self._plugin_label(hung), hung)
         for component in reversed(self._started):
             if isinstance(component, Notifier):  # what is still queued goes out within the stop's time
                 try:
