@@ -156,7 +156,7 @@ class Bot:
         self.services: dict[str, Service] = {}
         active: dict[str, Order] = {}
         self.portfolio = Portfolio(lambda: list(active.values()))
-        self.risk = RiskGate([], self.portfolio)
+        self.risk = RiskGate([], self.portfolio, plugin_label=self._plugin_label)
         self.writer = StoreWriter(self.store, threaded=not self.clock.simulated)
         self.executor = Executor(
             config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
