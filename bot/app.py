@@ -291,8 +291,14 @@ class Bot:
                 del self.strategies[name]
                 continue
             if missing:
-                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
-                                                             f'{", ".join(missing)}, which did not start')
+                configured = self.config.of_kind("exchange")
+                unknown = [e for e in missing if e not in configured]
+                if unknown:  # the strategy's own mistake, not a venue's failure: say which tables there are
+                    problem = (f'strategy "{name}": its markets() name exchange(s) {", ".join(unknown)}, which no '
+                               f'[exchanges.NAME] table configures; configured: {", ".join(configured) or "none"}')
+                else:
+                    problem = f'strategy "{name}" needs exchange(s) {", ".join(missing)}, which did not start'
+                self.plugin_failed(self._owner_plugin[name], problem)
                 del self.strategies[name]
         kept_paused = self._restore_pauses()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
