@@ -421,7 +421,16 @@ def load_plugins(
     for name, obj in extra:
         if name in disabled:
             continue
+        loaded_as = pm.get_name(obj) if pm.is_registered(obj) else None
+        if loaded_as == name:
+            log.debug("plugin %s: passed in extra and already loaded from its entry point", name)
+            continue
         plugins.info(name)
+        if loaded_as is not None:  # an installed plugin passed again (the testing recipe after pip install -e .)
+            what = getattr(obj, "__name__", type(obj).__name__)
+            plugins.fail(name, f'{what} is already loaded as the installed plugin "{loaded_as}" (its entry point): '
+                               f"pass it in extra= only when it is not installed, or build with entry_points=[]")
+            continue
         _register(plugins, name, obj, name)
     pm.check_pending()
     return plugins

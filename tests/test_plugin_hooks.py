@@ -277,3 +277,25 @@ def test_a_component_class_of_the_wrong_shape_is_refused_by_check_config_naming_
     with pytest.raises(ConfigError) as info:
         build_config(parse_toml(f'[{table}.x]\ntype = "shaped"\n', "t"), registry, "t")
     assert f'{table}.x: plugin "shaped": {kind} "shaped" could not be loaded: {problem}' in str(info.value)
+
+
+@pytest.mark.parametrize("extra_name", ["dup", "dup-local"])
+def test_an_installed_plugin_passed_again_in_extra_is_refused_with_the_fix(tmp_path: Path, monkeypatch, extra_name):
+    """The testing recipe passes a plugin in ``extra=``; once it is installed, its entry point loads it too. Before:
+    pluggy's ValueError with every registered plugin in it, recorded against the installed plugin."""
+    (tmp_path / "arbot_dup_mod.py").write_text("from bot import hookimpl\n\n@hookimpl\ndef startup(operator):\n"
+                                               "    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "arbot_dup_mod", raising=False)
+    import arbot_dup_mod  # type: ignore[import-not-found]
+
+    entry = importlib.metadata.EntryPoint(name="dup", value="arbot_dup_mod", group="arbot")
+    seen = []
+    plugins = load_plugins(entry_points=[entry], extra=[(extra_name, arbot_dup_mod)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert plugins.pm.get_plugin("dup") is arbot_dup_mod and plugins.infos["dup"].errors == []
+    if extra_name == "dup":  # the very plugin the entry point loaded: nothing to add, nothing wrong
+        assert seen == []
+    else:
+        assert seen == ['plugin "dup-local": arbot_dup_mod is already loaded as the installed plugin "dup" (its entry '
+                        "point): pass it in extra= only when it is not installed, or build with entry_points=[]"]
