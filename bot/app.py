@@ -360,7 +360,8 @@ class Bot:
                     raise answer
                 self.store.snapshot_balances(name, answer.values(), now)
             except Exception as exc:
-                log.warning("balances of %s not stored at %s: %s: %s", name, when, type(exc).__name__, exc)
+                log.warning('%s: balances of exchange "%s" not stored at %s: %s: %s', self._plugin_label(name), name,
+                            when, type(exc).__name__, exc)
 
     async def _check_venues(self) -> None:
         """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store

@@ -432,3 +432,21 @@ async def test_a_strategy_naming_an_exchange_no_table_configures_is_left_out_say
     assert bot.plugins.info("lost").errors == [
         'strategy "s": its markets() name exchange(s) nope, which no [exchanges.NAME] table configures; '
         "configured: v"]
+
+
+async def test_a_venue_whose_balances_fail_at_start_is_logged_with_its_plugins_name(make_bot, caplog):
+    from tests.fakes.venue import ScriptedVenue
+
+    class NoBalances(ScriptedVenue):
+        async def balances(self):
+            raise RuntimeError("balances broke")
+
+    class broke:
+        @staticmethod
+        @hookimpl
+        def register_exchanges(register):
+            register("no-balances", NoBalances)
+
+    await make_bot('[exchanges.v]\ntype = "no-balances"\n', extra=[("broke", broke)])
+    assert ('plugin "broke": balances of exchange "v" not stored at start: RuntimeError: balances broke'
+            in caplog.text)
