@@ -32,8 +32,13 @@ log = logging.getLogger("arbot.alerts")
 
 class Alerts:
     def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float],
-                 time_ns: Callable[[], int] | None = None, *, bot: str = ""):
+                 time_ns: Callable[[], int] | None = None, *, bot: str = "",
+                 plugin_label: Callable[[str], str] | None = None):
         self.coalesce_s = coalesce_s
+        self._plugin_label = plugin_label
+        self.sending: str | None = None
+        """The notifier whose ``send`` is being awaited (left set when that await is cancelled: the stop names it)."""
+        """A notifier's name -> its plugin as errors name it (``plugin "x" (dist 1.0)``); None: not known."""
         self.bot = bot
         """``[bot] name``: set on every alert queued without a bot (:attr:`bot.domain.Alert.bot`)."""
         self._time_ns = time_ns
@@ -166,11 +171,15 @@ class Alerts:
                 if alert.level < self._min_level(notifier):
                     continue
                 wanted += 1
+                self.sending = notifier.name
                 try:
                     await notifier.send(alert)
                     taken += 1
-                except Exception:  # one broken notifier must not silence the others
-                    log.exception("notifier %s failed to send an alert", notifier.name)
+                except Exception as exc:  # one broken notifier must not silence the others
+                    owner = f"{self._plugin_label(notifier.name)}: " if self._plugin_label else ""
+                    log.error('%snotifier "%s" failed to send an alert: %s: %s', owner, notifier.name,
+                              type(exc).__name__, exc, exc_info=exc)
+                self.sending = None
             if wanted and not taken:  # it reached no chat
                 self.dropped += 1
             else:

@@ -148,7 +148,7 @@ class Bot:
         self.bus = Bus(self._subscriber_failed)
         self.tasks = Tasks(self._task_failed)
         self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
-                             self.clock.time_ns, bot=self.name)
+                             self.clock.time_ns, bot=self.name, plugin_label=self._plugin_label)
         self.store = Store(config.db_url, bot=self.name, migrate_wait_s=config.bot.migrate_wait_s)
         self.exchanges: dict[str, Exchange] = {}
         self.strategies: dict[str, Strategy] = {}
@@ -156,7 +156,7 @@ class Bot:
         self.services: dict[str, Service] = {}
         active: dict[str, Order] = {}
         self.portfolio = Portfolio(lambda: list(active.values()))
-        self.risk = RiskGate([], self.portfolio)
+        self.risk = RiskGate([], self.portfolio, plugin_label=self._plugin_label)
         self.writer = StoreWriter(self.store, threaded=not self.clock.simulated)
         self.executor = Executor(
             config.executor, store=self.store, writer=self.writer, clock=self.clock, tasks=self.tasks,
@@ -166,7 +166,9 @@ class Bot:
                               alerts_heard=lambda: self.alerts.heard),
             alert=self.alert, exchanges=lambda: self.exchanges, mode=lambda: self.mode,
             may_trade=self._may_trade, on_veto=self.on_veto, on_store_state=self._store_state_changed,
-            active=active, pause_admits=self._pause_admits)
+            active=active, pause_admits=self._pause_admits,
+            plugin_bug=lambda exchange, problem: self.plugin_failed(self._owner_plugin.get(exchange, exchange),
+                                                                    problem))
         self.scheduler = Scheduler(config.scheduler, alert=self.alert, clock=self.clock, state=self.store)
         self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
@@ -289,8 +291,14 @@ class Bot:
                 del self.strategies[name]
                 continue
             if missing:
-                self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" needs exchange(s) '
-                                                             f'{", ".join(missing)}, which did not start')
+                configured = self.config.of_kind("exchange")
+                unknown = [e for e in missing if e not in configured]
+                if unknown:  # the strategy's own mistake, not a venue's failure: say which tables there are
+                    problem = (f'strategy "{name}": its markets() name exchange(s) {", ".join(unknown)}, which no '
+                               f'[exchanges.NAME] table configures; configured: {", ".join(configured) or "none"}')
+                else:
+                    problem = f'strategy "{name}" needs exchange(s) {", ".join(missing)}, which did not start'
+                self.plugin_failed(self._owner_plugin[name], problem)
                 del self.strategies[name]
         kept_paused = self._restore_pauses()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
@@ -352,7 +360,8 @@ class Bot:
                     raise answer
                 self.store.snapshot_balances(name, answer.values(), now)
             except Exception as exc:
-                log.warning("balances of %s not stored at %s: %s: %s", name, when, type(exc).__name__, exc)
+                log.warning('%s: balances of exchange "%s" not stored at %s: %s: %s', self._plugin_label(name), name,
+                            when, type(exc).__name__, exc)
 
     async def _check_venues(self) -> None:
         """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
@@ -576,7 +585,12 @@ class Bot:
         self.commands.flush_refusals(force=True)
         self.alerts.close_windows()  # coalesced summaries first, stamped now
         self.alert(AlertLevel.INFO, "bot", "arbot stopped")  # the last alert: flush sends in time order
-        await self.alerts.flush()
+        try:  # a send without a timeout of its own must not keep the store open forever
+            await asyncio.wait_for(self.alerts.flush(), max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
+        except TimeoutError:
+            hung = self.alerts.sending or "?"
+            log.warning('%s: notifier "%s" did not send the last alerts within [bot] shutdown_timeout_s; cancelled',
+                        self._plugin_label(hung), hung)
         for component in reversed(self._started):
             if isinstance(component, Notifier):  # what is still queued goes out within the stop's time
                 try:

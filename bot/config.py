@@ -32,6 +32,7 @@ from .conflicts import (
     check_venue_kind,
     check_venue_market,
 )
+from .domain import AlertLevel
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
@@ -290,6 +291,17 @@ def plugin_table_issues(table: dict[str, Any], registry: Registry) -> list[Confi
     return issues
 
 
+def check_min_level(path: str, settings: Any, owner: str) -> list[ConfigIssue]:
+    """A notifier's ``min_level``, which the alert queue filters on, must name an alert level: one it cannot read
+    would stop every notifier's alerts."""
+    level = getattr(settings, "min_level", "info")
+    if isinstance(level, str) and level.upper() in AlertLevel.__members__:
+        return []
+    levels = ", ".join(f'"{name.lower()}"' for name in AlertLevel.__members__)
+    return [ConfigIssue(f"{path}.min_level", f"{owner}: expected one of {levels} (the alert levels notifiers are sent "
+                                             f"from), got {got(level)}")]
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
@@ -359,6 +371,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
             settings = parse_settings(cls.Settings, table, path, issues, ignore=frozenset({"type"}), owner=owner)
             if settings is not None:
                 components[kind][name] = ComponentConfig(kind, name, type_name, settings, path)
+                if kind == "notifier":
+                    issues += check_min_level(path, settings, owner)
 
     exchanges = components.get("exchange", {})
     # an exchange whose own table is wrong is reported there; the components naming it are not told it is missing

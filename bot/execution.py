@@ -141,8 +141,11 @@ class Executor:
                  alert: Callable[..., None], exchanges: Callable[[], Mapping[str, Exchange]],
                  mode: Callable[[], str], may_trade: Callable[[str], bool],
                  on_veto: Callable[[OrderIntent, Veto], None], on_store_state: Callable[[bool], None],
-                 active: dict[str, Order], pause_admits: Callable[[OrderIntent], bool] | None = None):
+                 active: dict[str, Order], pause_admits: Callable[[OrderIntent], bool] | None = None,
+                 plugin_bug: Callable[[str, str], None] | None = None):
         self.settings = settings
+        self._plugin_bug = plugin_bug or (lambda exchange, message: None)
+        """(exchange name, problem): a venue broke its contract; reported against its plugin."""
         self.store = store
         self.writer = writer
         self.clock = clock
@@ -698,7 +701,15 @@ class Executor:
         if order.status is not OrderStatus.PENDING:
             return  # the venue's feed already reported the order: it arrived, whatever became of the answer
         # Unknown outcome (timeout, lost connection, unexpected error): ask before resending.
-        what = "timed out" if isinstance(result, TimeoutError) else f"{type(result).__name__}: {result}"
+        if not isinstance(result, BaseException):  # neither a state nor an error: the venue plugin's bug
+            what = f"place_order returned {type(result).__name__}, not an OrderState"
+            self._plugin_bug(lane.exchange.name, f'exchange "{lane.exchange.name}": {what}: return the venue\'s '
+                             "OrderState, or raise an ExchangeError (bot.api); the order was looked up by its client "
+                             "order id")
+        elif isinstance(result, TimeoutError):
+            what = "timed out"
+        else:
+            what = f"{type(result).__name__}: {result}"
         log.warning("order %s: outcome unknown (%s); looking it up", order.client_order_id, what)
         answered, state = await self._lookup(lane, order)
         if state is not None:

@@ -124,11 +124,13 @@ def register_plugin_settings(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_services(register: Callable[[str, type[Service]], None]) -> None:
+def register_services(register: Callable[[str, type[Service] | str], None]) -> None:
     """Register services, plugin-wide work beside the trading: ``register("stream", StreamServer)``.
 
-    The class subclasses :class:`bot.api.Service`. The host builds one instance per registered name
-    (names are unique among services, like every kind), with the settings of ``[plugins.PLUGIN]``
+    The class subclasses :class:`bot.api.Service`; a ``"module:Class"`` reference instead is imported when the
+    service starts (declare its settings with :func:`register_plugin_settings` then). The host builds one
+    instance per registered name (names are unique among services, like every kind), with the settings of
+    ``[plugins.PLUGIN]``
     (the class's ``Settings``; registering them with :func:`register_plugin_settings` too is
     allowed if it is the same class). A service whose settings have ``enabled = false`` is not
     started. Services start after the strategies, the scheduler and the control channel, in

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -87,6 +88,33 @@ def load_reference(ref: str) -> Any:
     return obj
 
 
+def _shape_problem(cls: type) -> str | None:
+    """Why the host cannot use ``cls`` as its base classes promise, naming the method and the fix; None if it can.
+
+    Checked when the class is loaded (``arbot check-config`` too): an abstract method left out would only fail when
+    the bot builds it, and an ``async def`` where the host calls (or a ``def`` where it awaits) would fail or do
+    nothing at run time, alert after alert, without naming the plugin."""
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        return f"{cls.__name__} does not implement {', '.join(missing)} (abstract in its base classes): define them"
+    for host_class in cls.__mro__[1:]:
+        if not host_class.__module__.startswith("bot."):
+            continue
+        for name, promised in vars(host_class).items():
+            if name.startswith("__") or not callable(promised := getattr(host_class, name, None)):
+                continue
+            own = getattr(cls, name, None)
+            if own is promised or not callable(own) or isinstance(promised, type):
+                continue
+            awaited, coroutine = inspect.iscoroutinefunction(promised), inspect.iscoroutinefunction(own)
+            if awaited and not coroutine:
+                return f"its {name}() must be a coroutine (async def {name}): the host awaits it"
+            if coroutine and not awaited:
+                return (f"its {name}() must be a plain def, not async def: the host calls it without awaiting, so "
+                        f"its body would never run")
+    return None
+
+
 _UNLOADED = object()
 
 
@@ -129,6 +157,10 @@ class Registered:
             return obj
         if not (isinstance(obj, type) and issubclass(obj, self.base)):
             error = TypeError(f"not a subclass of bot.api.{self.base.__name__}")
+            self._failed(f"{what} could not be loaded: {error}", error)
+        shape = _shape_problem(obj)
+        if shape is not None:
+            error = TypeError(shape)
             self._failed(f"{what} could not be loaded: {error}", error)
         settings = getattr(obj, "Settings", NoSettings)
         problem = settings_problem(settings)  # here, not in parse_settings: named, and whatever the config says
@@ -284,9 +316,45 @@ def _default_report(info: PluginInfo, message: str) -> None:
     log.error("%s: %s", info.label, message)
 
 
+def _hook_problem(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """Why ``plugin``'s implementations do not fit arbot's hooks (a misspelt hook, an argument the hook does not
+    pass), in words that name the fix; None when they fit. pluggy's own checks would raise from
+    ``check_pending()`` for every plugin at once (a misspelt hook) or name neither the hook's arguments nor a fix."""
+    specs = {hook: caller.spec.argnames for hook, caller in vars(pm.hook).items()
+             if isinstance(caller, pluggy.HookCaller) and caller.spec is not None}
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in specs:
+            if opts.get("optionalhook"):
+                continue
+            close = difflib.get_close_matches(hook, specs, n=1)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            return (f'implements {hook}, which is not an arbot hook{guess}; rename it to one of the hooks in '
+                    f'docs/plugins.md ("The hooks")')
+        try:
+            parameters = inspect.signature(getattr(plugin, attr)).parameters.values()
+        except (TypeError, ValueError):
+            continue  # pluggy's own check decides
+        taken = [p.name for p in parameters if p.default is p.empty
+                 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = [arg for arg in taken if arg not in specs[hook]]
+        if unknown:
+            return (f"{hook}({', '.join(taken)}) takes {', '.join(unknown)}, which the hook does not pass; "
+                    f"{hook} passes {', '.join(specs[hook])} (take any of them, by these names)")
+    return None
+
+
 def _register(plugins: PluginSet, name: str, plugin: object, what: str) -> None:
-    """Register one plugin module or object; refuse hook wrappers (see the module docstring)."""
+    """Register one plugin module or object; refuse hook wrappers (see the module docstring) and implementations
+    that fit no hook."""
     pm = plugins.pm
+    problem = _hook_problem(pm, plugin)
+    if problem is not None:
+        plugins.fail(name, problem)
+        return
     try:
         pm.register(plugin, name=name)
     except Exception as exc:
@@ -353,7 +421,16 @@ def load_plugins(
     for name, obj in extra:
         if name in disabled:
             continue
+        loaded_as = pm.get_name(obj) if pm.is_registered(obj) else None
+        if loaded_as == name:
+            log.debug("plugin %s: passed in extra and already loaded from its entry point", name)
+            continue
         plugins.info(name)
+        if loaded_as is not None:  # an installed plugin passed again (the testing recipe after pip install -e .)
+            what = getattr(obj, "__name__", type(obj).__name__)
+            plugins.fail(name, f'{what} is already loaded as the installed plugin "{loaded_as}" (its entry point): '
+                               f"pass it in extra= only when it is not installed, or build with entry_points=[]")
+            continue
         _register(plugins, name, obj, name)
     pm.check_pending()
     return plugins

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .api import PortfolioView, RiskCheck
@@ -20,22 +21,30 @@ class Veto:
 class RiskGate:
     """Asks each check in turn; the first veto wins. A check that raises vetoes (fail closed)."""
 
-    def __init__(self, checks: list[RiskCheck], view: PortfolioView):
+    def __init__(self, checks: list[RiskCheck], view: PortfolioView,
+                 plugin_label: Callable[[str], str] | None = None):
         self.checks = checks
         self.view = view
+        self._plugin_label = plugin_label
+        """A check's name -> its plugin as errors name it (``plugin "x" (dist 1.0)``); None: not known."""
+
+    def _owner(self, check: RiskCheck) -> str:
+        return f"{self._plugin_label(check.name)}: " if self._plugin_label else ""
 
     def check(self, intent: OrderIntent) -> Veto | None:
         for check in self.checks:
             try:
                 reason = check.check(intent, self.view)
             except Exception as exc:  # a broken check must not let orders through
-                log.exception("risk check %s raised", check.name)
+                log.error('%srisk check "%s" raised %s: %s; the order is vetoed', self._owner(check), check.name,
+                          type(exc).__name__, exc, exc_info=exc)
                 return Veto(check.name, f"risk check failed ({type(exc).__name__}: {exc}); order blocked")
             if reason:
                 return Veto(check.name, reason)
         for check in self.checks:
             try:
                 check.accepted(intent)
-            except Exception:  # bookkeeping only: the order is already allowed
-                log.exception("risk check %s raised in accepted()", check.name)
+            except Exception as exc:  # bookkeeping only: the order is already allowed
+                log.error('%srisk check "%s" raised %s in accepted(): %s', self._owner(check), check.name,
+                          type(exc).__name__, exc, exc_info=exc)
         return None

@@ -92,3 +92,22 @@ async def test_a_notifier_with_a_min_level_the_host_does_not_know_stops_no_deliv
     await queue.deliver()
     assert working.got == typo.got == ["fill 0", "fill 1"] and (queue.sent, queue.dropped) == (2, 0)
     assert [r for r in caplog.records if "typo" in r.getMessage() and "warn" in r.getMessage()]
+
+
+async def test_a_notifier_that_fails_to_send_is_logged_with_its_plugins_name(make_bot, caplog):
+    from bot import hookimpl
+    from tests.helpers.waiting import wait_for
+
+    class Unreachable(Notifier):
+        async def send(self, alert: Alert) -> None:
+            raise ConnectionError("chat unreachable")
+
+    class flaky:
+        @staticmethod
+        @hookimpl
+        def register_notifiers(register):
+            register("flaky-chat", Unreachable)
+
+    await make_bot('[notifiers.n]\ntype = "flaky-chat"\n', extra=[("flaky", flaky)])
+    expected = 'plugin "flaky": notifier "n" failed to send an alert: ConnectionError: chat unreachable'
+    await wait_for(lambda: expected in caplog.text, what="the failed send logged against the plugin")

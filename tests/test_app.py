@@ -413,3 +413,40 @@ async def test_a_strategy_whose_markets_raises_later_trades_nothing_as_the_other
     rows = (await bot.commands.dispatch(Caller("test", "v1", "viewer"), "strategies", [])).rows
     assert ("unmapped", "unmapped", "running", "markets() failed") in rows
     assert bot.plugins.info("mapless").errors == ["strategy \"unmapped\": markets() raised KeyError: 'symbol'"]
+
+
+async def test_a_strategy_naming_an_exchange_no_table_configures_is_left_out_saying_so(make_bot):
+    class Lost(Strategy):
+        def markets(self):
+            return [("v", "BTC/USD"), ("nope", "BTC/USD")]
+
+    class lost:
+        @staticmethod
+        @hookimpl
+        def register_strategies(register):
+            register("lost", Lost)
+
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "lost"\n',
+                         extra=[("venue", venue_plugin), ("lost", lost)])
+    assert "s" not in bot.strategies
+    assert bot.plugins.info("lost").errors == [
+        'strategy "s": its markets() name exchange(s) nope, which no [exchanges.NAME] table configures; '
+        "configured: v"]
+
+
+async def test_a_venue_whose_balances_fail_at_start_is_logged_with_its_plugins_name(make_bot, caplog):
+    from tests.fakes.venue import ScriptedVenue
+
+    class NoBalances(ScriptedVenue):
+        async def balances(self):
+            raise RuntimeError("balances broke")
+
+    class broke:
+        @staticmethod
+        @hookimpl
+        def register_exchanges(register):
+            register("no-balances", NoBalances)
+
+    await make_bot('[exchanges.v]\ntype = "no-balances"\n', extra=[("broke", broke)])
+    assert ('plugin "broke": balances of exchange "v" not stored at start: RuntimeError: balances broke'
+            in caplog.text)

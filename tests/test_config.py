@@ -369,3 +369,40 @@ def test_an_exchange_naming_another_exchange_is_checked_at_load():
     with pytest.raises(ConfigError) as info:
         build_config(parse_toml(text, "t.toml"), registry, "t.toml")
     assert 'exchanges.p.source: no exchange named "krakn" is configured' in str(info.value)
+
+
+def test_a_notifier_min_level_that_is_no_alert_level_is_refused_at_its_key_naming_the_plugin():
+    """The alert queue filters on ``min_level``: a value it cannot read ("debug") stopped every notifier's
+    alerts and the bot's stop. It is refused when the config is read."""
+    from dataclasses import dataclass
+
+    from bot import hookimpl
+    from bot.api import Notifier, option
+    from bot.config import build_config, parse_toml
+    from bot.plugins import collect, load_plugins
+
+    @dataclass(frozen=True)
+    class ChattySettings:
+        min_level: str | None = option("debug", help="quietest level sent")
+
+    class Chatty(Notifier):
+        Settings = ChattySettings
+
+        async def send(self, alert):
+            return None
+
+    class chatty:
+        @staticmethod
+        @hookimpl
+        def register_notifiers(register):
+            register("chatty", Chatty)
+
+    registry = collect(load_plugins(entry_points=[], extra=[("chatty", chatty)], report=lambda info, message: None))
+    levels = 'expected one of "info", "warning", "error", "critical" (the alert levels notifiers are sent from)'
+    for value, shown in (("", '"debug"'), ('min_level = "trace"\n', '"trace"')):
+        with pytest.raises(ConfigError) as info:
+            build_config(parse_toml(f'[notifiers.c]\ntype = "chatty"\n{value}', "t"), registry, "t")
+        assert [str(issue) for issue in info.value.issues] == [f'notifiers.c.min_level: plugin "chatty": {levels}, '
+                                                               f"got {shown}"]
+    config = build_config(parse_toml('[notifiers.c]\ntype = "chatty"\nmin_level = "WARNING"\n', "t"), registry, "t")
+    assert config.components["notifier"]["c"].settings.min_level == "WARNING"

@@ -104,3 +104,20 @@ def test_the_recipe_blocks_are_the_ones_documented():
     settings = block("asyncio_mode", "toml")
     assert 'filterwarnings = ["error"]' in settings and 'asyncio_default_fixture_loop_scope = "function"' in settings
     assert "from bot.api.testing import build_bot" in block("# conftest.py")
+
+
+def test_the_examples_type_check_against_the_public_api_with_mypy_strict(my_plugin: Path, tmp_path: Path):
+    """A plugin author who runs ``mypy --strict`` gets no error from the documented code's use of the API.
+
+    Unannotated functions are the author's choice, so those checks are relaxed; their bodies are still checked
+    (``--strict`` checks untyped defs), so a facade type that forces an error, or an example that misuses one, fails.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "MYPYPATH"}
+    env["MYPYPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--allow-untyped-defs", "--allow-incomplete-defs",
+         "--allow-untyped-calls", "--follow-imports=silent", "--cache-dir", str(tmp_path / "mypy-cache"),
+         "--python-executable", sys.executable, "my_plugin"],
+        cwd=my_plugin.parent, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -63,6 +63,39 @@ def test_arbot_plugins_lists_the_installed_package(site_dir: Path, tmp_path: Pat
     assert 'plugin "example"' not in result.stdout, output  # no error paragraph about it
 
 
+
+def test_the_documented_arbot_plugins_output_is_what_the_command_prints(site_dir: Path, tmp_path: Path):
+    """docs/plugins.md ("Packaging") shows ``arbot plugins`` after installing the example: same columns, same row."""
+    docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    [shown] = [block for block in docs.split("```console\n")[1:] if "$ arbot plugins" in block]
+    lines = shown.split("```")[0].splitlines()
+    command = next(line for line in lines if line.startswith("$ arbot plugins"))[2:].split()
+    header, rows = lines[lines.index(f"$ {' '.join(command)}") + 1], lines[lines.index(f"$ {' '.join(command)}") + 2:]
+    env = {key: value for key, value in os.environ.items() if key != "ARBOT_CONFIG"}
+    env["PYTHONPATH"] = str(site_dir)
+    result = subprocess.run([str(VENV_BIN / command[0]), *command[1:]], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=60)
+    printed = result.stdout.splitlines()
+    assert header.split() == printed[0].split(), (header, printed[0])
+    [documented] = [row for row in rows if row.startswith("example ")]
+    [actual] = [row for row in printed if row.startswith("example ")]
+    assert documented.split()[:4] == actual.split()[:4], (documented, actual)
+
+
+
+def test_the_guide_names_every_private_module_the_0_1_example_imports():
+    """The guide says "copy it": it must name what a copy must not keep, each host module the example imports
+    that is not the public API (``bot.api``, ``bot.hookimpl``)."""
+    import re
+
+    docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    intro = docs.split("Contents:")[0]
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (PACKAGE_SOURCE / "arbot_example").glob("*.py"))
+    private = {m for m in re.findall(r"^from (bot\.\w+)", sources, re.M) if m != "bot.api"}
+    assert private, "the example imports only the public API: drop this test and the guide's warning"
+    assert [m for m in sorted(private) if f"`{m}`" not in intro] == []
+
+
 CONFIG = """
 [exchanges.paper]
 symbols = ["BTC/USD"]

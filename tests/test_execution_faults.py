@@ -386,3 +386,18 @@ async def test_a_supervised_task_that_raises_is_restarted_and_reported_once(monk
     await tasks.supervise(flaky, owner="executor", what="send queue v")
     assert len(runs) == 3
     assert reported == [("executor", "send queue v (restarting by itself)", "boom 1")]
+
+
+async def test_a_venue_answering_place_order_with_no_state_is_named_and_the_order_looked_up(bot):
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    venue.faults.append("none")
+    assert ctx.submit(intent("n-1")) == "n-1"
+    await wait_for(lambda: status(bot, "n-1") is OrderStatus.OPEN)  # found by its client order id: adopted
+    assert venue.submissions["n-1"] == 1  # and never sent twice
+    problem = ('exchange "v": place_order returned NoneType, not an OrderState: return the venue\'s OrderState, or '
+               "raise an ExchangeError (bot.api); the order was looked up by its client order id")
+    assert bot.plugins.info("venue").errors == [problem]
+    venue.faults.append("none")
+    ctx.submit(intent("n-2"))
+    await wait_for(lambda: status(bot, "n-2") is OrderStatus.OPEN)
+    assert bot.plugins.info("venue").errors == [problem, problem]

@@ -39,9 +39,16 @@ def files(*tops: str) -> list[Path]:
     return [p for top in tops for p in sorted((ROOT / top).rglob("*.py"))]
 
 
+def copied_by_the_guide() -> list[Path]:
+    """The test files docs/plugins.md tells plugin authors to copy: their copies are plugin code."""
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    return [ROOT / path for path in re.findall(r"`(tests/[\w/]+\.py)`[^.]*\(copy it\)", guide)]
+
+
 def test_plugins_and_libraries_import_only_the_public_api():
     private = []
-    for path in files("plugins", "arbotlib"):
+    assert copied_by_the_guide() == [ROOT / "tests" / "fakes" / "venue.py"]
+    for path in files("plugins", "arbotlib") + copied_by_the_guide():
         for module, names in imports(path):
             if module == "bot":
                 bad = [n for n in names if n != "hookimpl"] or ([] if names else ["(the package)"])

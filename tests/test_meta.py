@@ -47,3 +47,42 @@ def test_the_host_ships_its_type_information():
     assert (root / "bot" / "py.typed").is_file()
     data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert "py.typed" in data["package-data"]["bot"]
+
+
+def test_every_named_registration_hook_types_the_module_class_reference_it_takes():
+    """The host registers components and services given as ``"module:Class"`` (docs/plugins.md, "Load what is
+    used"); the hook's type, which the guide sends authors to, says so too."""
+    from bot.plugins import COMPONENT_KINDS
+
+    named = [hook for hook, _base in COMPONENT_KINDS.values()] + ["register_services"]
+    for hook in named:
+        annotation = str(inspect.signature(getattr(hookspecs, hook)).parameters["register"].annotation)
+        assert re.fullmatch(r"Callable\[\[str, type\[\w+\] \| str\], None\]", annotation), (hook, annotation)
+
+
+def test_the_hooks_types_in_plugins_md_are_the_hookspecs():
+    """docs/plugins.md gives every hook's types with public names (a plugin checked by mypy cannot import the private
+    bot.hookspecs): each documented argument and return type is the hookspec's, and every hook is there."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    [typed] = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if b.startswith("# The hooks' types")]
+    documented = {m[0]: m for m in re.findall(r"^def (\w+)\((.*?)\) -> (.*?): \.\.\.$", typed, re.S | re.M)}
+    assert sorted(documented) == HOOKS
+    for name, (_, params, returns) in documented.items():
+        spec = inspect.signature(getattr(hookspecs, name))
+        assert returns == spec.return_annotation, name
+        for param in _top_level_split(" ".join(params.split())):
+            arg, _, annotation = param.partition(": ")
+            assert arg in spec.parameters and annotation == spec.parameters[arg].annotation, (name, param)
+    for imported in re.findall(r"^from (\S+) import", typed, re.M):
+        assert imported.split(".")[0] != "bot" or imported.startswith("bot.api"), imported
+
+
+def _top_level_split(params: str) -> list[str]:
+    """``a: X[b, c], d: Y`` -> ``["a: X[b, c]", "d: Y"]``: the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(params):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(params[start:i].strip())
+            start = i + 1
+    return [*parts, params[start:].strip()]

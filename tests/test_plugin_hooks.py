@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import hookimpl
+from bot.api import Exchange, MarketInfo, Notifier, Strategy
 from bot.cli import cmd_plugins
 from bot.config import build_config, parse_toml
 from bot.plugins import ComponentLoadError, collect, load_plugins
@@ -81,6 +82,42 @@ def test_a_hook_wrapper_is_refused_at_load_with_a_clear_message(marks):
     assert seen == ['plugin "wrapping": declares the hook wrapper(s) register_strategies, which arbot does not '
                     "support: arbot calls each plugin's hook on its own so that one failing plugin cannot stop the "
                     "others; use a plain @hookimpl (tryfirst=True or trylast=True to order it)"]
+
+
+def test_an_unknown_hook_refuses_that_plugin_by_name_with_a_did_you_mean_and_the_others_load():
+    class typo:
+        @staticmethod
+        @hookimpl
+        def register_strategy(register):  # one letter short of register_strategies
+            register("never", "nowhere:Never")
+
+    class fine:
+        @staticmethod
+        @hookimpl
+        def startup(operator):
+            return None
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[("typo", typo), ("fine", fine)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert not plugins.pm.has_plugin("typo") and plugins.pm.has_plugin("fine")
+    assert seen == ['plugin "typo": implements register_strategy, which is not an arbot hook (did you mean '
+                    'register_strategies?); rename it to one of the hooks in docs/plugins.md ("The hooks")']
+
+
+def test_an_implementation_taking_an_argument_the_hook_does_not_have_names_the_hooks_arguments():
+    class misnamed:
+        @staticmethod
+        @hookimpl
+        def register_jobs(reg, config):
+            return None
+
+    seen = []
+    plugins = load_plugins(entry_points=[], extra=[("misnamed", misnamed)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert not plugins.pm.has_plugin("misnamed")
+    assert seen == ['plugin "misnamed": register_jobs(reg, config) takes reg, which the hook does not pass; '
+                    "register_jobs passes register, config (take any of them, by these names)"]
 
 
 def test_entry_point_import_failure_logs_its_traceback_at_debug(tmp_path: Path, monkeypatch, caplog):
@@ -197,3 +234,68 @@ async def test_a_component_that_fails_to_construct_or_start_logs_its_traceback_a
     tracebacks = [r for r in caplog.records if r.levelno == logging.DEBUG and (r.exc_info or r.exc_text)]
     assert len(tracebacks) == 2 and caplog.text.count("Traceback (most recent call last)") >= 2
     assert 'raise ValueError("bad wiring in __init__")' in caplog.text and 'raise OSError("port taken' in caplog.text
+
+
+class HalfVenue(Exchange):
+    """Implements ``market`` alone of the exchange's abstract methods."""
+
+    simulated = True
+
+    def market(self, symbol: str) -> MarketInfo:
+        raise KeyError(symbol)
+
+
+class SyncSendNotifier(Notifier):
+    def send(self, alert):  # type: ignore[override]  # the mistake under test: the host awaits send
+        return None
+
+
+class AsyncMarketStrategy(Strategy):
+    async def on_market(self, event):  # type: ignore[override]  # the mistake under test: a hot-path callback
+        return None
+
+
+@pytest.mark.parametrize(("table", "cls", "problem"), [
+    ("exchanges", HalfVenue, "HalfVenue does not implement balances, cancel_order, fetch_order, open_orders, "
+                             "place_order (abstract in its base classes): define them"),
+    ("notifiers", SyncSendNotifier, "its send() must be a coroutine (async def send): the host awaits it"),
+    ("strategies", AsyncMarketStrategy, "its on_market() must be a plain def, not async def: the host calls it "
+                                        "without awaiting, so its body would never run"),
+])
+def test_a_component_class_of_the_wrong_shape_is_refused_by_check_config_naming_the_method(table, cls, problem):
+    kind, hook = {"exchanges": ("exchange", "register_exchanges"), "notifiers": ("notifier", "register_notifiers"),
+                  "strategies": ("strategy", "register_strategies")}[table]
+
+    class shaped:
+        pass
+
+    def register(register):
+        register("shaped", cls)
+
+    shaped.register = staticmethod(hookimpl(specname=hook)(register))  # type: ignore[attr-defined]
+    registry = collect(load_plugins(entry_points=[], extra=[("shaped", shaped)], report=lambda info, message: None))
+    with pytest.raises(ConfigError) as info:
+        build_config(parse_toml(f'[{table}.x]\ntype = "shaped"\n', "t"), registry, "t")
+    assert f'{table}.x: plugin "shaped": {kind} "shaped" could not be loaded: {problem}' in str(info.value)
+
+
+@pytest.mark.parametrize("extra_name", ["dup", "dup-local"])
+def test_an_installed_plugin_passed_again_in_extra_is_refused_with_the_fix(tmp_path: Path, monkeypatch, extra_name):
+    """The testing recipe passes a plugin in ``extra=``; once it is installed, its entry point loads it too. Before:
+    pluggy's ValueError with every registered plugin in it, recorded against the installed plugin."""
+    (tmp_path / "arbot_dup_mod.py").write_text("from bot import hookimpl\n\n@hookimpl\ndef startup(operator):\n"
+                                               "    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "arbot_dup_mod", raising=False)
+    import arbot_dup_mod  # type: ignore[import-not-found]
+
+    entry = importlib.metadata.EntryPoint(name="dup", value="arbot_dup_mod", group="arbot")
+    seen = []
+    plugins = load_plugins(entry_points=[entry], extra=[(extra_name, arbot_dup_mod)],
+                           report=lambda info, message: seen.append(f"{info.label}: {message}"))
+    assert plugins.pm.get_plugin("dup") is arbot_dup_mod and plugins.infos["dup"].errors == []
+    if extra_name == "dup":  # the very plugin the entry point loaded: nothing to add, nothing wrong
+        assert seen == []
+    else:
+        assert seen == ['plugin "dup-local": arbot_dup_mod is already loaded as the installed plugin "dup" (its entry '
+                        "point): pass it in extra= only when it is not installed, or build with entry_points=[]"]

@@ -183,3 +183,22 @@ async def test_a_risk_check_that_raises_on_a_fill_is_reported_and_the_strategy_s
     bot.bus.publish(fill("f-1", Side.BUY, "1", "100"))
     assert len(bot.strategies["s"].fills) == 1
     assert any("boom" in e for e in bot.plugins.infos["broken"].errors)
+
+
+async def test_a_risk_check_that_raises_vetoes_and_is_logged_with_its_plugins_name(make_bot, caplog):
+    from bot.api import RiskCheck
+
+    class Broken(RiskCheck):
+        def check(self, intent, view):
+            raise ValueError("risk bug")
+
+    class broken:
+        @staticmethod
+        @hookimpl
+        def register_risk_checks(register):
+            register("broken-check", Broken)
+
+    bot = await make_bot('[risk.r]\ntype = "broken-check"\n', extra=[("broken", broken)])
+    veto = bot.risk.check(OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal("1"), Decimal("100")))
+    assert veto is not None and veto.reason == "risk check failed (ValueError: risk bug); order blocked"
+    assert 'plugin "broken": risk check "r" raised ValueError: risk bug; the order is vetoed' in caplog.text

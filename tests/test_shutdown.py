@@ -106,6 +106,32 @@ async def test_a_notifier_with_a_backlog_cannot_hold_the_stop_past_the_shutdown_
         await bot.stop()
 
 
+
+class _HangingSend(Notifier):
+    """A chat transport whose send waits forever (a request without a timeout)."""
+
+    async def send(self, alert) -> None:
+        await asyncio.sleep(3600)
+
+
+class _HangingSendPlugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("hanging-send", _HangingSend)
+
+
+async def test_a_notifier_whose_send_hangs_cannot_hold_the_stop_and_is_named(make_bot, monkeypatch, caplog):
+    bot = await make_bot('shutdown_timeout_s = 0.5\n[notifiers.n]\ntype = "hanging-send"\n',  # in [bot]
+                         extra=[("hanging-send", _HangingSendPlugin)])
+    closed = closing(bot, monkeypatch)
+    async with asyncio.timeout(10):  # before: the stop's last flush awaited the send forever, the store left open
+        await bot.stop()
+    assert closed == ["store"]
+    assert ('plugin "hanging-send": notifier "n" did not send the last alerts within [bot] shutdown_timeout_s; '
+            "cancelled") in caplog.text
+
+
 class _HangingShutdown:
     @staticmethod
     @hookimpl
