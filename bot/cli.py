@@ -41,6 +41,8 @@ log = logging.getLogger("arbot")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 """What a failure nothing handled ends with (as Python's own exit on an uncaught exception)."""
+EXIT_SIGPIPE = 128 + 13
+"""What a program killed by SIGPIPE gives its shell: the reader of its output went away."""
 
 
 def parse_duration(text: str) -> float:
@@ -471,7 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(plugins).parse_args(argv)
     try:
         status: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit
         return status
+    except BrokenPipeError:  # the reader went away (``arbot plugins | head -1``): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit writes nowhere
+        return EXIT_SIGPIPE
     except ConfigError as exc:
         _fail(f"arbot: invalid config\n{exc}")
         return EXIT_USAGE

@@ -151,3 +151,19 @@ def test_a_failure_nothing_handled_exits_with_its_traceback_masked(tmp_path, mon
     assert status == 1, err
     assert "Traceback" in err and "PermanentError" in err and secret_kit.MASKED in err, err
     assert secret_kit.KEY not in err
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """``arbot plugins | head -1``: the reader closes the pipe before arbot writes; before, Python's
+    BrokenPipeError traceback came out on stderr."""
+    from tests.helpers.processes import arbot as command_line
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before a line is written
+    try:
+        done = subprocess.run(command_line("plugins"), stdout=write, stderr=subprocess.PIPE, cwd=tmp_path,
+                              text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141  # what a program killed by SIGPIPE gives its shell (128 + 13)
