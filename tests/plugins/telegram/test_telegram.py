@@ -561,3 +561,14 @@ async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(
     assert not any(t.endswith("fill 11") for t in held) and any(t.endswith("fill 12") for t in held)
     await tg._go_live()  # the oldest first (a group takes 20 a minute: the rest follow slowly)
     await api.wait(lambda: any("kill switch" in m["text"] for m in api.messages_to(ALERTS)))
+
+
+async def test_an_alert_still_in_its_chats_lane_at_stop_is_counted_as_dropped(api, start_bot):
+    bot = await start_bot("drain_on_stop_s = 0.2\n")
+    tg = bot.notifiers["tg"]
+    api.refuse_next("sendMessage", retry_after_s=60, chat_id=ALERTS)  # Telegram holds this chat back a minute
+    bot.alert(AlertLevel.INFO, "fill", "buy 0.01 BTC/USD at 30000", source="s")  # to ALERTS only
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    await bot.stop()  # the line still waits out its retry_after: it reaches no chat
+    assert api.messages_to(ALERTS) == []
+    assert tg.dropped_alerts() == 1 and tg.status()["alerts dropped"] == "1"
