@@ -356,7 +356,11 @@ class TelegramNotifier(Notifier):
             bot = self._bot()
             if bot is None:
                 return
-            await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
+            try:
+                await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
+            except Exception as exc:  # a press answered late (400 query too old), a timeout: the command still ran
+                self.ctx.log.warning("telegram: the answer to a button press in chat %s failed: %s", chat_id,
+                                     error_text(exc))
             if reply.ok and query.message is not None:  # the question becomes the result, without its button
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)

@@ -101,6 +101,7 @@ class _Failure:
     method: str
     status: int
     count: int
+    description: str = "Bad Gateway"
 
 
 @dataclass
@@ -184,7 +185,7 @@ class FakeBotAPI:
                 self._failures.remove(failure)
             call.status = failure.status
             return web.json_response({"ok": False, "error_code": failure.status,
-                                      "description": "Bad Gateway"}, status=failure.status)
+                                      "description": failure.description}, status=failure.status)
         retry_after_s = self._group_limited(method, params)
         if retry_after_s:
             call.status = 429
@@ -377,10 +378,11 @@ class FakeBotAPI:
         with ``retry_after``."""
         self._refusals.append(_Refusal(method, retry_after_s, count, None if chat_id is None else str(chat_id)))
 
-    def fail_next(self, method: str, status: int = 502, count: int = 1) -> None:
-        """The next ``count`` calls of ``method`` fail with a server error (Telegram's front answers 502 Bad
-        Gateway at times); nothing is sent."""
-        self._failures.append(_Failure(method, status, count))
+    def fail_next(self, method: str, status: int = 502, count: int = 1, description: str = "Bad Gateway") -> None:
+        """The next ``count`` calls of ``method`` fail with ``status`` and ``description`` (by default a server
+        error: Telegram's front answers 502 Bad Gateway at times; a 400 such as a callback query answered too
+        late); nothing is done."""
+        self._failures.append(_Failure(method, status, count, description))
 
     async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
         """The next message sent to ``chat_id`` that this helper has not returned yet."""

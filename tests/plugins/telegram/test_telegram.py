@@ -196,6 +196,19 @@ async def test_a_confirmed_result_with_a_long_emoji_title_is_shown_and_its_toast
     assert toast["text"].endswith("…") and len(toast["text"].encode("utf-16-le")) // 2 <= 200
 
 
+async def test_a_confirmed_result_replaces_the_question_even_when_its_toast_is_refused(api, start_bot):
+    await start_bot()
+    await api.command(ADMIN, "/nuke all", chat_id=GROUP)
+    question = await api.next_message(GROUP)
+    # the press is answered too late (the command ran slowly): Telegram refuses the toast for good
+    api.fail_next("answerCallbackQuery", status=400,
+                  description="Bad Request: query is too old and response timeout expired or query ID is invalid")
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)  # the command ran: its result, without the button
+    assert question["text"] == f"<pre>Nuked.\nby {ADMIN}</pre>" and Throwaway.nuked == [["all"]]
+    assert [c.status for c in api.calls if c.method == "answerCallbackQuery"] == [400]
+
+
 async def test_an_expired_confirmation_does_nothing(api, start_bot):
     clock = ManualClock()
     bot = await start_bot(clock=clock)
