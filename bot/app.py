@@ -587,6 +587,10 @@ class Bot:
                 except Exception as exc:
                     log.error("notifier %s (%s) failed to stop: %s", component.name,
                               self._plugin_label(component.name), exc)
+                # what it alerted while stopping (a token released, a notice) goes to the notifiers still running;
+                # once none is, what is left is counted as dropped, never left in the queue unseen
+                self.alerts.retire(component)
+                await self.alerts.flush()
         self.writer.close()
         self.store.close()
         gc.unfreeze()
