@@ -22,6 +22,8 @@ from tests.helpers.waiting import wait_for
 TOKEN = "123456:TEST-token-for-the-fake-api"
 ADMIN, OPERATOR, STRANGER, OTHER_ADMIN = 1001, 1002, 6666, 1003
 GROUP, ALERTS = -500, -700
+SUPERGROUP = -1000000000500
+"""GROUP's id once upgraded to a supergroup (Telegram gives a supergroup a new id, -100...)."""
 
 
 class Idle(Strategy):
@@ -585,3 +587,20 @@ async def test_an_alert_still_in_its_chats_lane_at_stop_is_counted_as_dropped(ap
     await bot.stop()  # the line still waits out its retry_after: it reaches no chat
     assert api.messages_to(ALERTS) == []
     assert tg.dropped_alerts() == 1 and tg.status()["alerts dropped"] == "1"
+
+
+async def test_an_alert_chat_upgraded_to_a_supergroup_is_followed_and_the_operator_told_once(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    api.upgrade(GROUP, SUPERGROUP)  # someone made the group's history visible: Telegram upgraded it
+    bot.alert(AlertLevel.WARNING, "risk", "order 1 blocked", source="s")  # to ALERTS and GROUP ("risk")
+    bot.alert(AlertLevel.WARNING, "risk", "order 2 blocked", source="s")
+    await api.wait(lambda: len(api.messages_to(SUPERGROUP)) == 2)
+    assert [m["text"] for m in api.messages_to(SUPERGROUP)] == ["⚠️ [s] order 1 blocked", "⚠️ [s] order 2 blocked"]
+    to_old = [c.status for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(GROUP)]
+    assert to_old == [400]  # asked once: the next alert goes to the new id at once
+    await api.wait(lambda: any("upgraded" in m["text"] for m in api.messages_to(ALERTS)))  # ALERTS takes "chat"
+    [notice] = [m["text"] for m in api.messages_to(ALERTS) if "upgraded" in m["text"]]
+    assert f'alert_chats = {{ {SUPERGROUP} = "risk" }}' in notice and str(GROUP) in notice
+    assert tg.status()["chats moved"] == f"{GROUP} -> {SUPERGROUP} (update alert_chats)"
+    assert tg.dropped_alerts() == 0
