@@ -51,11 +51,15 @@ class Alerts:
         """Open coalescing windows, key -> (start, count, last alert), in the order they opened (so by start)."""
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
+        """The running notifiers alerts go to."""
+        self._retired: list[Notifier] = []
+        """Notifiers stopped (on shutdown, :meth:`retire`): an alert one of them would have taken that no running
+        notifier takes is lost, so counted in :attr:`dropped`."""
         self._listeners: list[tuple[str, Callable[[Alert], None]]] = []
         """(owner, callback): called synchronously with every alert that is queued; must not block."""
         self.dropped = 0
         """Alerts lost: pushed out of the full queue (its oldest least urgent first), or taken by no notifier
-        (every one that wanted it raised)."""
+        (every one that wanted it raised, or had stopped)."""
         self._bad_min_level: set[str] = set()
         """Notifiers whose unknown ``min_level`` was warned about."""
         self.sent = 0
@@ -112,6 +116,10 @@ class Alerts:
                 listener(alert)
             except Exception:  # a listener must never stop an alert
                 log.exception("alert listener of %s failed", owner)
+        if self._retired and not self.notifiers:  # every notifier has stopped: nothing will ever deliver it
+            if self._wanted_by_retired(alert):
+                self.dropped += 1
+            return
         if len(self._queue) >= self.queue_size:
             # a burst of fills must not push out the CRITICAL before it (bot.outbox's rule, for chat lanes too)
             self.dropped += 1
@@ -180,10 +188,19 @@ class Alerts:
                     log.error('%snotifier "%s" failed to send an alert: %s: %s', owner, notifier.name,
                               type(exc).__name__, exc, exc_info=exc)
                 self.sending = None
-            if wanted and not taken:  # it reached no chat
+            if not taken and (wanted or self._wanted_by_retired(alert)):  # it reached no chat
                 self.dropped += 1
             else:
                 self.sent += 1
+
+    def retire(self, notifier: Notifier) -> None:
+        """``notifier`` has stopped (on shutdown): alerts go only to the others from now on, and one it would have
+        taken that none of them takes is counted as dropped, not as sent."""
+        self.notifiers = [running for running in self.notifiers if running is not notifier]
+        self._retired.append(notifier)
+
+    def _wanted_by_retired(self, alert: Alert) -> bool:
+        return any(alert.level >= self._min_level(notifier) for notifier in self._retired)
 
     def _min_level(self, notifier: Notifier) -> AlertLevel:
         """The quietest level ``notifier`` wants: its ``min_level`` setting, INFO without one. A name the host does
@@ -200,7 +217,8 @@ class Alerts:
             return AlertLevel.INFO
 
     async def flush(self) -> None:
-        """Send everything still queued, including open coalescing windows (on shutdown)."""
+        """Send everything still queued, including open coalescing windows (on shutdown: again after each notifier
+        stops, so an alert raised meanwhile reaches the notifiers still running, or is counted as dropped)."""
         self._close_windows(force=True)
         await self.deliver()
 

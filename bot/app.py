@@ -601,6 +601,16 @@ class Bot:
                 except Exception as exc:
                     log.error("notifier %s (%s) failed to stop: %s", component.name,
                               self._plugin_label(component.name), exc)
+                # what it alerted while stopping (a token released, a notice) goes to the notifiers still running;
+                # once none is, what is left is counted as dropped, never left in the queue unseen
+                self.alerts.retire(component)
+                try:
+                    await asyncio.wait_for(self.alerts.flush(),
+                                           max(NOTIFIER_STOP_FLOOR_S, deadline - time.monotonic()))
+                except TimeoutError:
+                    hung = self.alerts.sending or "?"
+                    log.warning('%s: notifier "%s" did not send the alerts raised while notifiers stopped within '
+                                "[bot] shutdown_timeout_s; cancelled", self._plugin_label(hung), hung)
         self.writer.close()
         self.store.close()
         gc.unfreeze()

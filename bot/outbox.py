@@ -10,7 +10,8 @@ and counted (an item's ``priority``: a transport passes an alert's level, so a b
 pushes out the CRITICAL queued before it; a new item less urgent than everything queued is the one
 dropped), and
 :meth:`Outbox.close` gives them a bounded time to finish, then cancels the rest: stopping never
-waits on a chat service.
+waits on a chat service. What close gives up on (still queued, or cut off while being sent) is lost and counted
+in :attr:`Outbox.dropped` like a full lane's drop: a trader must not read the silence as calm.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ class Outbox:
         """Per destination, (priority, send) in the order they were put."""
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
         self._closed = False
+        self._cut_off = 0
+        """Sends cancelled by :meth:`close` while in flight (a wait for a 429's ``retry_after``, a slow server)."""
         self.dropped = 0
-        """Items dropped because their lane was full (the oldest of the least urgent go first)."""
+        """Items lost: dropped because their lane was full (the oldest of the least urgent go first), put after
+        :meth:`close`, or given up by :meth:`close` (still queued, or cut off while being sent)."""
         self.failed = 0
         """Sends that raised (logged, then the lane goes on)."""
 
@@ -84,6 +88,9 @@ class Outbox:
                 _, send = lane.popleft()
                 try:
                     await send()
+                except asyncio.CancelledError:  # close gave up on it: maybe never sent, so counted as lost
+                    self._cut_off += 1
+                    raise
                 except Exception as exc:  # one failed send must not stop the lane (or the transport)
                     self.failed += 1
                     self.log.warning("%s: sending to %s failed: %s: %s", self.name, destination,
@@ -94,19 +101,23 @@ class Outbox:
             self._tasks.pop(destination, None)
 
     async def close(self, timeout_s: float) -> int:
-        """Let the lanes send what they hold for up to ``timeout_s``, then cancel; returns what was not sent."""
+        """Let the lanes send what they hold for up to ``timeout_s``, then cancel; returns what was not sent (still
+        queued, or cut off while being sent), which is also added to :attr:`dropped`."""
         self._closed = True
         tasks = list(self._tasks.values())
         if tasks and timeout_s > 0:
             await asyncio.wait(tasks, timeout=timeout_s)
-        unsent = self.pending()
+        queued = self.pending()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
+        unsent, self._cut_off = queued + self._cut_off, 0
         if unsent:
-            self.log.info("%s: %d message(s) not sent before stopping", self.name, unsent)
+            self.dropped += unsent
+            self.log.warning("%s: %d message(s) not sent before stopping, counted as dropped (%d dropped in all)",
+                             self.name, unsent, self.dropped)
         return unsent
 
 

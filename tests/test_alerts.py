@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import hookimpl
 from bot.alerts import Alerts
 from bot.api import Caller, Notifier
 from bot.domain import Alert, AlertLevel
@@ -111,3 +112,50 @@ async def test_a_notifier_that_fails_to_send_is_logged_with_its_plugins_name(mak
     await make_bot('[notifiers.n]\ntype = "flaky-chat"\n', extra=[("flaky", flaky)])
     expected = 'plugin "flaky": notifier "n" failed to send an alert: ConnectionError: chat unreachable'
     await wait_for(lambda: expected in caplog.text, what="the failed send logged against the plugin")
+
+
+class SaysGoodbye(Notifier):
+    """A notifier that alerts as it stops (a chat transport's notice when it lets its token go)."""
+
+    got: dict[str, list[str]] = {}
+
+    async def start(self) -> None:
+        SaysGoodbye.got[self.name] = []
+
+    async def send(self, alert: Alert) -> None:
+        SaysGoodbye.got[self.name].append(alert.message)
+
+    async def stop(self) -> None:
+        self.ctx.alert(AlertLevel.WARNING, "chat", f"{self.name}: token released")
+
+
+class Goodbyes:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("goodbye", SaysGoodbye)
+
+
+async def test_an_alert_raised_while_notifiers_stop_goes_to_those_still_running_and_the_rest_is_counted(make_bot):
+    bot = await make_bot('[notifiers.first]\ntype = "goodbye"\n[notifiers.second]\ntype = "goodbye"\n',
+                         extra=[("goodbyes", Goodbyes)])
+    await bot.stop()  # notifiers stop last, in reverse order: "second", then "first"
+    assert SaysGoodbye.got["first"][-1] == "second: token released"  # "first" still ran: it took it
+    assert "first: token released" not in SaysGoodbye.got["second"]  # nobody runs after "first": lost, counted
+    assert bot.operator.alerts_dropped() == 1 and not bot.alerts._queue
+
+
+async def test_an_alert_a_stopped_notifier_would_have_taken_is_counted_once_none_running_takes_it():
+    from types import SimpleNamespace
+
+    loud, quiet = Recording("loud"), Recording("quiet")
+    quiet.settings = SimpleNamespace(min_level="error")
+    queue = alerts(10, loud, quiet)
+    queue.retire(loud)
+    queue.emit(alert(0))  # only "loud" wanted an INFO: it stopped
+    queue.emit(alert(1, AlertLevel.ERROR))  # "quiet" still runs and takes it
+    await queue.deliver()
+    assert quiet.got == ["fill 1"] and loud.got == [] and (queue.sent, queue.dropped) == (1, 1)
+    queue.retire(quiet)
+    queue.emit(alert(2, AlertLevel.CRITICAL))  # nobody runs any more: counted at once, never left queued
+    assert queue.dropped == 2 and not queue._queue

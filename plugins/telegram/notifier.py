@@ -83,6 +83,8 @@ class TelegramNotifier(Notifier):
         self.alerts_refused = 0
         """Alert lines whose send failed for good (a chat that refuses the bot, retries used up): lost."""
         self.last_refusal = ""
+        self._moved: dict[str, int] = {}
+        """An alert chat (its ``alert_chats`` key) -> the supergroup Telegram upgraded it to, for this run."""
 
     # --- lifecycle: composed with the host's loop, never run_polling --------------------------
 
@@ -150,6 +152,9 @@ class TelegramNotifier(Notifier):
             facts["alerts dropped"] = str(self.outbox.dropped)
         if self.alerts_refused:
             facts["alerts refused"] = f"{self.alerts_refused} (last: {self.last_refusal})"
+        if self._moved:
+            facts["chats moved"] = ", ".join(f"{old} -> {new}" for old, new in self._moved.items()) + \
+                " (update alert_chats)"
         return facts
 
     def dropped_alerts(self) -> int:
@@ -293,10 +298,30 @@ class TelegramNotifier(Notifier):
         if bot is None:  # it stood by after this was queued: held for when it is up again
             self._hold(chat, text, priority)
             return
+        from telegram.error import ChatMigrated
+
         try:
-            await bot.send_message(chat, text)
+            try:
+                await bot.send_message(self._moved.get(str(chat), chat), text)
+            except ChatMigrated as exc:  # the group became a supergroup: same chat, new id (nothing was sent)
+                self._chat_moved(chat, exc.new_chat_id)
+                await bot.send_message(exc.new_chat_id, text)
         except Exception as exc:  # refused for good (403 kicked or blocked, 400), or retried out: lost, so counted
             self._refused(chat, exc)
+
+    def _chat_moved(self, chat: int | str, new_id: int) -> None:
+        """Follow an alert chat upgraded to a supergroup for this run, and tell the operator once what to change:
+        the next start sends to the old id again (Telegram keeps answering with the new one)."""
+        key = str(chat)
+        if self._moved.get(key) == new_id:
+            return
+        self._moved[key] = new_id
+        kinds = self.settings.alert_chats.get(key, "all")
+        message = (f"telegram: alert chat {chat} was upgraded to a supergroup with the new id {new_id}; its alerts go "
+                   f"there for this run. In [notifiers.{self.name}], replace {chat} in alert_chats by the new id: "
+                   f'alert_chats = {{ {new_id} = "{kinds}" }}')
+        self.ctx.log.warning("%s", message)
+        self.ctx.alert(AlertLevel.WARNING, "chat", message)
 
     def _refused(self, chat: int | str, exc: Exception) -> None:
         """An alert line Telegram did not take after the rate limiter's retries: counted and shown in ``/status``,
@@ -359,7 +384,11 @@ class TelegramNotifier(Notifier):
             bot = self._bot()
             if bot is None:
                 return
-            await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
+            try:
+                await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser
+            except Exception as exc:  # a press answered late (400 query too old), a timeout: the command still ran
+                self.ctx.log.warning("telegram: the answer to a button press in chat %s failed: %s", chat_id,
+                                     error_text(exc))
             if reply.ok and query.message is not None:  # the question becomes the result, without its button
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)

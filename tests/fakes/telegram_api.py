@@ -10,7 +10,10 @@ in flight with 409 "Conflict: terminated by other getUpdates request", as Telegr
 instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the photo uploaded as
 ``multipart/form-data``, as the Bot API takes new files; the bytes are kept under ``photo_bytes``),
 editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. A chat in ``kicked`` refuses sendMessage
-with 403 "Forbidden: bot was kicked from the supergroup chat". Tests enqueue updates with
+with 403 "Forbidden: bot was kicked from the supergroup chat". A group upgraded to a supergroup
+(:meth:`FakeBotAPI.upgrade`) answers every call naming its old id with 400 "Bad Request: group chat was upgraded
+to a supergroup chat" and ``"parameters": {"migrate_to_chat_id": NEW_ID}`` (the Bot API's ResponseParameters),
+as Telegram does. Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
 the bot sent with :meth:`FakeBotAPI.next_message`.
@@ -101,6 +104,7 @@ class _Failure:
     method: str
     status: int
     count: int
+    description: str = "Bad Gateway"
 
 
 @dataclass
@@ -118,6 +122,8 @@ class FakeBotAPI:
     """Long polls ended with 409 Conflict because another one arrived while they waited."""
     kicked: set[int] = field(default_factory=set)
     """Chats the bot was removed from (or blocked in): a message to one gets 403, as Telegram answers."""
+    upgraded: dict[int, int] = field(default_factory=dict)
+    """Groups upgraded to a supergroup: old chat id -> the supergroup's id (see :meth:`upgrade`)."""
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
@@ -184,7 +190,13 @@ class FakeBotAPI:
                 self._failures.remove(failure)
             call.status = failure.status
             return web.json_response({"ok": False, "error_code": failure.status,
-                                      "description": "Bad Gateway"}, status=failure.status)
+                                      "description": failure.description}, status=failure.status)
+        moved_to = self.upgraded.get(_chat_id(params.get("chat_id")))
+        if moved_to is not None:  # the old group is gone: Telegram names the new id in the error's parameters
+            call.status = 400
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                                      "parameters": {"migrate_to_chat_id": moved_to}}, status=400)
         retry_after_s = self._group_limited(method, params)
         if retry_after_s:
             call.status = 429
@@ -377,10 +389,16 @@ class FakeBotAPI:
         with ``retry_after``."""
         self._refusals.append(_Refusal(method, retry_after_s, count, None if chat_id is None else str(chat_id)))
 
-    def fail_next(self, method: str, status: int = 502, count: int = 1) -> None:
-        """The next ``count`` calls of ``method`` fail with a server error (Telegram's front answers 502 Bad
-        Gateway at times); nothing is sent."""
-        self._failures.append(_Failure(method, status, count))
+    def upgrade(self, chat_id: int, supergroup_id: int) -> None:
+        """Group ``chat_id`` becomes the supergroup ``supergroup_id`` (a new chat id): calls naming the old id are
+        refused with its ``migrate_to_chat_id``."""
+        self.upgraded[chat_id] = supergroup_id
+
+    def fail_next(self, method: str, status: int = 502, count: int = 1, description: str = "Bad Gateway") -> None:
+        """The next ``count`` calls of ``method`` fail with ``status`` and ``description`` (by default a server
+        error: Telegram's front answers 502 Bad Gateway at times; a 400 such as a callback query answered too
+        late); nothing is done."""
+        self._failures.append(_Failure(method, status, count, description))
 
     async def next_message(self, chat_id: int, timeout_s: float = 5.0) -> dict:
         """The next message sent to ``chat_id`` that this helper has not returned yet."""
@@ -410,6 +428,14 @@ JSON_PARAMS = frozenset({"offset", "limit", "timeout", "allowed_updates", "reply
                          "message_id", "entities", "link_preview_options", "commands", "drop_pending_updates",
                          "cache_time", "disable_notification", "protect_content", "message_thread_id"})
 """Parameters PTB sends JSON-encoded; the rest (chat_id, text, parse_mode, ...) stay strings."""
+
+
+def _chat_id(value: Any) -> int | None:
+    """A request's ``chat_id`` as a number (None: none given, or an ``@channel`` name)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _topic(chat: dict, params: dict) -> dict:

@@ -383,6 +383,17 @@ async def test_stopping_with_alerts_held_back_by_a_429_is_bounded(bot, fake):
     assert loop.time() - started < bot.config.bot.shutdown_timeout_s
 
 
+async def test_alerts_still_in_the_channels_lane_at_stop_are_counted_as_dropped(bot, fake):
+    await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")  # nothing else in flight
+    notifier = bot.notifiers["dc"]
+    notifier.settings = dataclasses.replace(notifier.settings, drain_on_stop_s=0.2)
+    fake.rate_limits = [30.0]  # Discord holds the channel back for 30 s
+    bot.alert(AlertLevel.ERROR, "risk", "daily loss limit exceeded", source="limits")
+    await wait_for(lambda: any(status == 429 for _, status in fake.message_times), what="the 429")
+    await bot.stop()  # that alert waits out its 429, "arbot stopped" behind it: neither reaches the channel
+    assert notifier.dropped_alerts() == 2 and notifier.status()["alerts dropped"] == "2"
+
+
 async def test_an_alert_given_up_on_a_429_longer_than_send_timeout_is_counted_dropped(bot, fake):
     await fake.wait_channel_message(ALERT_CHANNEL_ID, "arbot started")  # nothing else in flight
     notifier = bot.notifiers["dc"]

@@ -22,6 +22,8 @@ from tests.helpers.waiting import wait_for
 TOKEN = "123456:TEST-token-for-the-fake-api"
 ADMIN, OPERATOR, STRANGER, OTHER_ADMIN = 1001, 1002, 6666, 1003
 GROUP, ALERTS = -500, -700
+SUPERGROUP = -1000000000500
+"""GROUP's id once upgraded to a supergroup (Telegram gives a supergroup a new id, -100...)."""
 
 
 class Idle(Strategy):
@@ -194,6 +196,19 @@ async def test_a_confirmed_result_with_a_long_emoji_title_is_shown_and_its_toast
     assert question["text"].startswith("<pre>🚀🚀") and Throwaway.nuked == [["all"]]
     [toast] = api.answered
     assert toast["text"].endswith("…") and len(toast["text"].encode("utf-16-le")) // 2 <= 200
+
+
+async def test_a_confirmed_result_replaces_the_question_even_when_its_toast_is_refused(api, start_bot):
+    await start_bot()
+    await api.command(ADMIN, "/nuke all", chat_id=GROUP)
+    question = await api.next_message(GROUP)
+    # the press is answered too late (the command ran slowly): Telegram refuses the toast for good
+    api.fail_next("answerCallbackQuery", status=400,
+                  description="Bad Request: query is too old and response timeout expired or query ID is invalid")
+    await api.press(ADMIN, question)
+    await api.wait(lambda: "reply_markup" not in question)  # the command ran: its result, without the button
+    assert question["text"] == f"<pre>Nuked.\nby {ADMIN}</pre>" and Throwaway.nuked == [["all"]]
+    assert [c.status for c in api.calls if c.method == "answerCallbackQuery"] == [400]
 
 
 async def test_an_expired_confirmation_does_nothing(api, start_bot):
@@ -561,3 +576,31 @@ async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(
     assert not any(t.endswith("fill 11") for t in held) and any(t.endswith("fill 12") for t in held)
     await tg._go_live()  # the oldest first (a group takes 20 a minute: the rest follow slowly)
     await api.wait(lambda: any("kill switch" in m["text"] for m in api.messages_to(ALERTS)))
+
+
+async def test_an_alert_still_in_its_chats_lane_at_stop_is_counted_as_dropped(api, start_bot):
+    bot = await start_bot("drain_on_stop_s = 0.2\n")
+    tg = bot.notifiers["tg"]
+    api.refuse_next("sendMessage", retry_after_s=60, chat_id=ALERTS)  # Telegram holds this chat back a minute
+    bot.alert(AlertLevel.INFO, "fill", "buy 0.01 BTC/USD at 30000", source="s")  # to ALERTS only
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    await bot.stop()  # the line still waits out its retry_after: it reaches no chat
+    assert api.messages_to(ALERTS) == []
+    assert tg.dropped_alerts() == 1 and tg.status()["alerts dropped"] == "1"
+
+
+async def test_an_alert_chat_upgraded_to_a_supergroup_is_followed_and_the_operator_told_once(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    api.upgrade(GROUP, SUPERGROUP)  # someone made the group's history visible: Telegram upgraded it
+    bot.alert(AlertLevel.WARNING, "risk", "order 1 blocked", source="s")  # to ALERTS and GROUP ("risk")
+    bot.alert(AlertLevel.WARNING, "risk", "order 2 blocked", source="s")
+    await api.wait(lambda: len(api.messages_to(SUPERGROUP)) == 2)
+    assert [m["text"] for m in api.messages_to(SUPERGROUP)] == ["⚠️ [s] order 1 blocked", "⚠️ [s] order 2 blocked"]
+    to_old = [c.status for c in api.calls if c.method == "sendMessage" and c.params["chat_id"] == str(GROUP)]
+    assert to_old == [400]  # asked once: the next alert goes to the new id at once
+    await api.wait(lambda: any("upgraded" in m["text"] for m in api.messages_to(ALERTS)))  # ALERTS takes "chat"
+    [notice] = [m["text"] for m in api.messages_to(ALERTS) if "upgraded" in m["text"]]
+    assert f'alert_chats = {{ {SUPERGROUP} = "risk" }}' in notice and str(GROUP) in notice
+    assert tg.status()["chats moved"] == f"{GROUP} -> {SUPERGROUP} (update alert_chats)"
+    assert tg.dropped_alerts() == 0
