@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.api import Notifier, Service, hookimpl
+from bot.api import AlertLevel, Notifier, Service, hookimpl
 from tests.fakes.venue import ScriptedVenue
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
@@ -200,3 +200,32 @@ async def test_a_service_or_component_whose_stop_hangs_is_cut_off_and_named(make
         'service "hanging-svc" stop() did not finish within 0.5 s; cancelled',
         'exchange "v" stop() did not finish within 0.5 s; cancelled']
     assert closed == ["store"]
+
+
+class _HangsOnGoodbyes(Notifier):
+    """Sends the bot's alerts, then hangs on what another notifier alerts as it stops."""
+
+    async def send(self, alert) -> None:
+        if "token released" in alert.message:
+            await asyncio.sleep(3600)
+
+    async def stop(self) -> None:
+        self.ctx.alert(AlertLevel.WARNING, "chat", f"{self.name}: token released")
+
+
+class _GoodbyePlugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("hangs-on-goodbyes", _HangsOnGoodbyes)
+
+
+async def test_a_send_hanging_on_an_alert_raised_while_notifiers_stop_cannot_hold_the_stop(make_bot, monkeypatch,
+                                                                                           caplog):
+    bot = await make_bot('shutdown_timeout_s = 0.5\n[notifiers.first]\ntype = "hangs-on-goodbyes"\n'
+                         '[notifiers.second]\ntype = "hangs-on-goodbyes"\n', extra=[("goodbyes", _GoodbyePlugin)])
+    closed = closing(bot, monkeypatch)
+    async with asyncio.timeout(10):  # before: the flush after "second" stopped awaited "first"'s send forever
+        await bot.stop()
+    assert closed == ["store"]
+    assert 'notifier "first" did not send the alerts raised while notifiers stopped' in caplog.text
