@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
@@ -45,37 +45,48 @@ class Outbox:
         self.name = name
         self.log = log
         self.lane_size = lane_size
-        self._lanes: dict[Hashable, deque[tuple[int, Send]]] = {}
-        """Per destination, (priority, send) in the order they were put."""
+        self._lanes: dict[Hashable, deque[tuple[int, str, Send]]] = {}
+        """Per destination, (priority, kind, send) in the order they were put."""
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
         self._closed = False
-        self._cut_off = 0
-        """Sends cancelled by :meth:`close` while in flight (a wait for a 429's ``retry_after``, a slow server)."""
+        self._cut_off: list[str] = []
+        """The kinds of the sends cancelled by :meth:`close` while in flight (a wait for a 429's ``retry_after``, a
+        slow server)."""
         self.dropped = 0
         """Items lost: dropped because their lane was full (the oldest of the least urgent go first), put after
         :meth:`close`, or given up by :meth:`close` (still queued, or cut off while being sent)."""
+        self.dropped_by_kind: Counter[str] = Counter()
+        """:attr:`dropped` per the ``kind`` each item was put with (a transport tells its replies from its alerts)."""
         self.failed = 0
         """Sends that raised (logged, then the lane goes on)."""
 
-    def put(self, destination: Hashable, send: Send, priority: int = 0) -> None:
+    def put(self, destination: Hashable, send: Send, priority: int = 0, *, kind: str = "alert") -> None:
         """Queue ``send()`` behind what ``destination`` already has queued; never blocks. A full lane drops the
-        oldest of its lowest ``priority`` items (this one, if it is less urgent than all of them)."""
+        oldest of its lowest ``priority`` items (this one, if it is less urgent than all of them). ``kind``: what
+        a drop of it is counted as in :attr:`dropped_by_kind` (``"alert"``, ``"reply"``)."""
         if self._closed:
-            self.dropped += 1
+            self.count_dropped(kind=kind)
             return
         lane = self._lanes.setdefault(destination, deque())
         if len(lane) >= self.lane_size:
-            self.dropped += 1
+            lowest = min(lane, key=_priority)
+            admitted = drop_least_urgent(lane, priority, _priority)
+            self.count_dropped(kind=lowest[1] if admitted else kind)
             if self.dropped % 100 == 1:  # the first of a flood, then one line per hundred
                 self.log.warning("%s: too much queued for %s; dropped the oldest least urgent message "
                                  "(%d dropped so far)", self.name, destination, self.dropped)
-            if not drop_least_urgent(lane, priority, _priority):
+            if not admitted:
                 return
-        lane.append((priority, send))
+        lane.append((priority, kind, send))
         if destination not in self._tasks:
             task = asyncio.get_running_loop().create_task(self._drain(destination),
                                                           name=f"{self.name}:outbox {destination}")
             self._tasks[destination] = task
+
+    def count_dropped(self, count: int = 1, kind: str = "alert") -> None:
+        """Count ``count`` items of ``kind`` lost before they reached a lane (a transport's own held queue)."""
+        self.dropped += count
+        self.dropped_by_kind[kind] += count
 
     def pending(self) -> int:
         """Items queued and not yet sent, all lanes together."""
@@ -85,11 +96,11 @@ class Outbox:
         lane = self._lanes[destination]
         try:
             while lane:
-                _, send = lane.popleft()
+                _, kind, send = lane.popleft()
                 try:
                     await send()
                 except asyncio.CancelledError:  # close gave up on it: maybe never sent, so counted as lost
-                    self._cut_off += 1
+                    self._cut_off.append(kind)
                     raise
                 except Exception as exc:  # one failed send must not stop the lane (or the transport)
                     self.failed += 1
@@ -107,19 +118,21 @@ class Outbox:
         tasks = list(self._tasks.values())
         if tasks and timeout_s > 0:
             await asyncio.wait(tasks, timeout=timeout_s)
-        queued = self.pending()
+        queued = [kind for lane in self._lanes.values() for _, kind, _ in lane]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
-        unsent, self._cut_off = queued + self._cut_off, 0
+        lost, self._cut_off = queued + self._cut_off, []
+        unsent = len(lost)
+        for kind in lost:
+            self.count_dropped(kind=kind)
         if unsent:
-            self.dropped += unsent
             self.log.warning("%s: %d message(s) not sent before stopping, counted as dropped (%d dropped in all)",
                              self.name, unsent, self.dropped)
         return unsent
 
 
-def _priority(item: tuple[int, Send]) -> int:
+def _priority(item: tuple[int, str, Send]) -> int:
     return item[0]

@@ -156,7 +156,7 @@ class DiscordNotifier(Notifier):
             await self.client.close()
             self.client = None
         if self._held:  # never up again: they reach no chat
-            self.outbox.dropped += len(self._held)
+            self.outbox.count_dropped(len(self._held))
             self.ctx.log.warning("discord: %d alert(s) held while the client was not logged in are dropped on stop",
                                  len(self._held))
             self._held.clear()
@@ -195,7 +195,7 @@ class DiscordNotifier(Notifier):
 
     def _hold(self, text: str, priority: int) -> None:
         if len(self._held) >= HELD_ALERTS:  # the lanes' rule: the oldest least urgent goes, counted as theirs
-            self.outbox.dropped += 1
+            self.outbox.count_dropped()
             if self.outbox.dropped % 100 == 1:
                 self.ctx.log.warning("discord: %d alerts held while the client is not logged in; dropped the "
                                      "oldest least urgent (%d dropped so far)", HELD_ALERTS, self.outbox.dropped)
@@ -213,7 +213,7 @@ class DiscordNotifier(Notifier):
             async with asyncio.timeout(self.settings.send_timeout_s):  # discord.py itself waits out 429s
                 await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
         except (TimeoutError, discord.RateLimited):  # a 429 asking for longer than send_timeout_s: given up
-            self.outbox.dropped += 1
+            self.outbox.count_dropped()
             self.ctx.log.warning("discord: an alert was dropped: not sent within %g s (rate limited); "
                                  "%d dropped so far", self.settings.send_timeout_s, self.outbox.dropped)
         except Exception as exc:  # refused (403 Missing Access, 400) or the service unreachable: lost, counted

@@ -148,8 +148,10 @@ class TelegramNotifier(Notifier):
             facts["conflict"] = self._conflict
         if self._held:
             facts["alerts held"] = f"{len(self._held)} (until the bot is up)"
-        if self.outbox.dropped:
-            facts["alerts dropped"] = str(self.outbox.dropped)
+        if alerts_dropped := self.outbox.dropped_by_kind["alert"]:
+            facts["alerts dropped"] = str(alerts_dropped)
+        if replies_dropped := self.outbox.dropped_by_kind["reply"]:
+            facts["replies dropped"] = str(replies_dropped)
         if self.alerts_refused:
             facts["alerts refused"] = f"{self.alerts_refused} (last: {self.last_refusal})"
         if self._moved:
@@ -158,7 +160,7 @@ class TelegramNotifier(Notifier):
         return facts
 
     def dropped_alerts(self) -> int:
-        return self.outbox.dropped + self.alerts_refused
+        return self.outbox.dropped_by_kind["alert"] + self.alerts_refused
 
     async def _initialized(self) -> Application:
         """A new Application with the token in force, initialized (getMe answered)."""
@@ -234,7 +236,7 @@ class TelegramNotifier(Notifier):
         else:
             await self.outbox.close(0)
         if self._held:  # never up again: they reach no chat
-            self.outbox.dropped += len(self._held)
+            self.outbox.count_dropped(len(self._held))
             self.ctx.log.warning("telegram: %d alert line(s) held while the bot was not up are dropped on stop",
                                  len(self._held))
             self._held.clear()
@@ -285,7 +287,7 @@ class TelegramNotifier(Notifier):
 
     def _hold(self, chat: int | str, text: str, priority: int) -> None:
         if len(self._held) >= HELD_ALERTS:  # the lanes' rule: the oldest least urgent goes, counted as theirs
-            self.outbox.dropped += 1
+            self.outbox.count_dropped()
             if self.outbox.dropped % 100 == 1:
                 self.ctx.log.warning("telegram: %d alert lines held while the bot is not up; dropped the oldest "
                                      "least urgent (%d dropped so far)", HELD_ALERTS, self.outbox.dropped)
@@ -366,7 +368,7 @@ class TelegramNotifier(Notifier):
             return
         thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
         self.outbox.put(str(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
-                        priority=REPLY_PRIORITY)
+                        priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A "Confirm" press: the *pressing* user is the caller; the command layer checks the rest."""
@@ -393,7 +395,7 @@ class TelegramNotifier(Notifier):
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)
 
-        self.outbox.put(str(chat_id), answer, priority=REPLY_PRIORITY)
+        self.outbox.put(str(chat_id), answer, priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,

@@ -589,6 +589,18 @@ async def test_an_alert_still_in_its_chats_lane_at_stop_is_counted_as_dropped(ap
     assert tg.dropped_alerts() == 1 and tg.status()["alerts dropped"] == "1"
 
 
+async def test_a_reply_lost_at_stop_is_counted_as_a_reply_not_as_a_dropped_alert(api, start_bot):
+    bot = await start_bot("drain_on_stop_s = 0.2\n")
+    tg = bot.notifiers["tg"]
+    api.refuse_next("sendMessage", retry_after_s=60, chat_id=ADMIN)  # the admin's own chat takes no alerts
+    await api.command(ADMIN, "/status")
+    await api.wait(lambda: any(c.status == 429 for c in api.calls))
+    await bot.stop()  # the reply still waits out its retry_after: it reaches no chat
+    assert api.messages_to(ADMIN) == []
+    assert tg.dropped_alerts() == 0 and "alerts dropped" not in tg.status()
+    assert tg.status()["replies dropped"] == "1"
+
+
 async def test_an_alert_chat_upgraded_to_a_supergroup_is_followed_and_the_operator_told_once(api, start_bot):
     bot = await start_bot()
     tg = bot.notifiers["tg"]
