@@ -224,7 +224,7 @@ class Endpoints:
         except ApiError as exc:
             server.refused_stranger(call.request, "POST /api/v1/login", "", exc)
             raise
-        sid, session = server.sessions.open(user, now)
+        sid, session = server.sessions.open(user, call.body["token"], now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
                                       "expires_in_s": self.settings.session_ttl_s})

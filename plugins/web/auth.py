@@ -60,6 +60,10 @@ class Users:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def keys(self) -> set[tuple[User, bytes]]:
+        """Each user with the hash of its token now: what a session opened with a token must still match."""
+        return {(user, hashed) for hashed, user in self._by_hash}
+
     def by_token(self, token: str) -> User | None:
         """The user with this token; every configured hash is compared, so the time says nothing."""
         presented = token_hash(token).encode()
@@ -75,6 +79,8 @@ class Session:
     user: User
     csrf: str
     expires: float
+    key: bytes
+    """The hash of the token it was opened with: a session outlives neither its token nor its user."""
 
 
 class Sessions:
@@ -84,10 +90,12 @@ class Sessions:
         self.ttl_s = ttl_s
         self._sessions: dict[str, Session] = {}
 
-    def open(self, user: User, now: float) -> tuple[str, Session]:
+    def open(self, user: User, token: str, now: float) -> tuple[str, Session]:
+        """A new session of ``user``, who logged in with ``token`` (only its hash is kept)."""
         self._expire(now)
         sid = secrets.token_urlsafe(32)
-        session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s)
+        session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s,
+                                                token_hash(token).encode())
         return sid, session
 
     def get(self, sid: str, now: float) -> Session | None:
@@ -98,6 +106,14 @@ class Sessions:
 
     def close(self, sid: str) -> None:
         self._sessions.pop(sid, None)
+
+    def retain(self, keys: set[tuple[User, bytes]]) -> int:
+        """End every session whose user and token are not among ``keys`` (a token rotated or a user removed by
+        ``arbot ctl reload-secrets``: whoever logged in with the old token is out); how many ended."""
+        ended = [sid for sid, session in self._sessions.items() if (session.user, session.key) not in keys]
+        for sid in ended:
+            del self._sessions[sid]
+        return len(ended)
 
     def _expire(self, now: float) -> None:
         for sid in [s for s, session in self._sessions.items() if now > session.expires]:

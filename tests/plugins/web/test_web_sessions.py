@@ -1,0 +1,121 @@
+"""Sessions and confirmations of the console seen by a hostile stranger and by a trader.
+
+A small bot of its own (a grid and a second grid on the paper exchange) with an admin whose token is read
+from the environment, so that a test can rotate it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.api import Caller
+from bot.api.testing import build_bot
+from plugins.web import running_server
+from plugins.web.auth import token_hash
+
+from .conftest import web_plugins
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+OLD = "rotate-me-0123456789abcdef"
+NEW = "rotated-0123456789abcdef-new"
+OTTO = "otto-sessions-0123456789abcdef"
+VAR = "ARBOT_WEB_TEST_SESSIONS_ADA"
+
+
+def grid(name: str, symbol: str) -> str:
+    return (f'[strategies.{name}]\ntype = "grid"\nexchange = "paper"\nsymbol = "{symbol}"\n'
+            'lower = "29000"\nupper = "31000"\nlevels = 5\norder_size = "0.01"\n')
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(tmp_path_factory):
+    saved = os.environ.get(VAR)
+    os.environ[VAR] = OLD
+    data_dir = tmp_path_factory.mktemp("web-sessions")
+    bot = build_bot('[exchanges.paper]\nsymbols = ["BTC/USD", "ETH/USD"]\n' + grid("g1", "BTC/USD")
+                    + grid("g2", "ETH/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\n'
+                    f'users = {{ ada = {{ role = "admin", token = "env:{VAR}" }}, '
+                    f'otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=data_dir, extra=web_plugins())
+    bot.resolve_secrets()
+    await bot.start()
+    try:
+        yield bot, f"http://127.0.0.1:{running_server(bot.operator).port}/api/v1"
+    finally:
+        await bot.stop()
+        if saved is None:
+            os.environ.pop(VAR, None)
+        else:
+            os.environ[VAR] = saved
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_session_opened_with_a_rotated_token_ends_when_the_token_is_reloaded(site):
+    bot, url = site
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.post(url + "/login", json={"token": OLD}) as r:
+            assert r.status == 200
+        async with browser.get(url + "/session") as r:
+            assert r.status == 200 and (await r.json())["user"] == "ada"
+        os.environ[VAR] = NEW  # the old token leaked: the operator rotates it and reloads the secrets
+        try:
+            await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))
+            async with browser.get(url + "/status", headers=bearer(OLD)) as r:
+                assert r.status == 401
+            async with browser.get(url + "/session") as r:  # whoever logged in with the leaked token is out too
+                assert r.status == 401, await r.text()
+            async with browser.post(url + "/login", json={"token": NEW}) as r:
+                assert r.status == 200
+            async with browser.get(url + "/session") as r:
+                assert r.status == 200 and (await r.json())["user"] == "ada"
+            await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))  # nothing changed: still in
+            async with browser.get(url + "/session") as r:
+                assert r.status == 200
+        finally:
+            os.environ[VAR] = OLD
+            await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))
+
+
+async def test_a_confirm_token_confirms_only_the_call_it_was_given_for(site):
+    bot, url = site
+    op = bot.operator
+    op.kill("sessions test", Caller("test", "x", "admin"))
+    assert op.killed("g1") and op.killed("g2")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url + "/strategies/g1/resume", headers=bearer(OTTO)) as r:
+            asked = await r.json()
+            assert r.status == 202 and asked["question"] == "Resume g1 after the kill switch?", asked
+        # the token of g1's resume, sent with g2's: refused, and nothing is resumed
+        async with http.post(url + "/strategies/g2/resume", headers=bearer(OTTO),
+                             json={"confirm_token": asked["confirm_token"]}) as r:
+            body = await r.json()
+            assert r.status == 409, body
+        assert op.killed("g1") and op.killed("g2")
+        # the call it was given for still works with it
+        async with http.post(url + "/strategies/g1/resume", headers=bearer(OTTO),
+                             json={"confirm_token": asked["confirm_token"]}) as r:
+            body = await r.json()
+            assert r.status == 200 and body["name"] == "g1" and not body["killed"], body
+        assert not op.killed("g1") and op.killed("g2")
+        async with http.post(url + "/observe", headers=bearer(OLD), json={"on": True}) as r:
+            assert r.status == 200
+        async with http.post(url + "/observe", headers=bearer(OLD), json={"on": False}) as r:
+            asked = await r.json()
+            assert r.status == 202, asked
+        async with http.post(url + "/strategies/g2/resume", headers=bearer(OLD),
+                             json={"confirm_token": asked["confirm_token"]}) as r:
+            assert r.status == 409, await r.json()
+        assert op.mode == "observe" and op.killed("g2")
+        async with http.post(url + "/observe", headers=bearer(OLD),
+                             json={"on": False, "confirm_token": asked["confirm_token"]}) as r:
+            assert r.status == 200 and (await r.json())["mode"] == "paper"
+    op.resume(["g2"], Caller("test", "x", "admin"))
