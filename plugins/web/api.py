@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 ALERTS_KEPT = 200
 BALANCES_TIMEOUT_S = 5.0
+CONFIRMS_KEPT_S = 3600.0
+"""How long a confirm_token's call is remembered: the longest ``[commands] confirm_ttl_s``."""
 CONFIRM_TOKEN = Field("confirm_token", "string", "the token the first call returned")
 REFUSED = ("the command layer refused it (a confirmation unknown, used, expired or another user's; too many "
            "commands): the message says which")
@@ -65,6 +67,9 @@ class Endpoints:
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._reading: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
+        self._asked: dict[str, tuple[float, str, tuple[str, ...]]] = {}
+        """Each confirm_token the command layer gave a call here: when, and the command and arguments it confirms
+        (the command layer checks the user, the time and the single use; this, that it comes back with its call)."""
 
     def routes(self) -> list[Route]:
         v = API
@@ -477,14 +482,27 @@ class Endpoints:
             raise ApiError(409, reply.title)
         return None
 
-    async def _through_commands(self, call: Call, name: str, args: list[str]) -> Reply | web.Response:
+    async def _through_commands(self, call: Call, name: str, args: list[str],
+                                target: list[str] | None = None) -> Reply | web.Response:
         """Run ``/name args`` through the command layer as the web user, so roles, confirmations and audit are
         chat's: when it asks first, a 202 with ``confirm_token`` and the ``question``; the same call with
-        ``confirm_token`` confirms it (only for this user, once, within ``[commands] confirm_ttl_s``)."""
+        ``confirm_token`` confirms it (only for this user, once, within ``[commands] confirm_ttl_s``), and only with
+        the call that returned it: the same command and ``target`` (its arguments unless given: what it acts on,
+        free text such as a reason left out)."""
         commands = self.server.ctx.commands
         token = call.body.get("confirm_token")
+        now = asyncio.get_running_loop().time()
+        acts_on = tuple(args if target is None else target)
+        if token:
+            asked = self._asked.get(token)
+            if asked is not None and asked[1:] != (name, acts_on):  # the token of another verb or strategy
+                raise ApiError(409, f"this confirm_token confirms /{asked[1]} {' '.join(asked[2])}, not "
+                                    f"/{name} {' '.join(acts_on)}; send it with the call that returned it")
         reply = await (commands.confirm(call.caller, token) if token else commands.dispatch(call.caller, name, args))
         if reply.confirm_token:
+            for old in [t for t, (at, _, _) in self._asked.items() if now - at > CONFIRMS_KEPT_S]:
+                del self._asked[old]
+            self._asked[reply.confirm_token] = (now, name, acts_on)
             return web.json_response({"confirm_token": reply.confirm_token, "question": reply.title,
                                       "text": reply.text}, status=202)
         return reply
@@ -521,10 +539,10 @@ class Endpoints:
             raise ApiError(404, f"no bot named {name!r} in the fleet; bots: {', '.join(bots)}")
         return name
 
-    async def _command(self, call: Call, name: str, args: list[str]) -> Any:
+    async def _command(self, call: Call, name: str, args: list[str], target: list[str] | None = None) -> Any:
         """A fleet command through the command layer (:meth:`_through_commands`): 202 with a token when it asks
         for a confirmation, 200 with every bot's answer once run."""
-        reply = await self._through_commands(call, name, args)
+        reply = await self._through_commands(call, name, args, target)
         if isinstance(reply, web.Response):
             return reply
         bots = reply.data.get("bots")
@@ -549,7 +567,8 @@ class Endpoints:
     async def fleet_kill(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.body["bot"])
         reason = (call.body.get("reason") or "web console kill").replace(":", " ").split()  # no "x:" target words
-        return await self._command(call, "kill", ["all" if bot == "all" else f"{bot}:", *reason])
+        where = "all" if bot == "all" else f"{bot}:"
+        return await self._command(call, "kill", [where, *reason], [where])
 
     async def kill(self, call: Call) -> Any:
         confirmations = self.server.confirmations
