@@ -130,17 +130,34 @@ class WebServer:
         log.info("web console on http://%s:%d (%d user(s))", s.host, self.port, len(self.users))
 
     def _cap_connections(self, server: web.Server) -> None:
-        """Close a connection at once when ``max_connections`` are open (aiohttp has no cap of its own)."""
-        accept = server.connection_made
-        limit = self.settings.max_connections
+        """Close a connection at once when ``max_connections`` are open, or ``max_connections_per_address`` from its
+        address (aiohttp has no cap of its own): one client, a stranger sending nothing included, cannot hold every
+        connection and keep the others out."""
+        accept, lost = server.connection_made, server.connection_lost
+        limit, per_address = self.settings.max_connections, self.settings.max_connections_per_address
+        address_of: dict[Any, str] = {}
+        open_from: dict[str, int] = {}
 
         def connection_made(handler: Any, transport: asyncio.Transport) -> None:
             accept(handler, transport)
-            if len(server.connections) > limit:
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+            address_of[handler] = address
+            open_from[address] = open_from.get(address, 0) + 1
+            if len(server.connections) > limit or open_from[address] > per_address:
                 self.refused_connections += 1
                 transport.abort()
 
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            address = address_of.pop(handler, None)
+            if address is not None:
+                open_from[address] -= 1
+                if not open_from[address]:
+                    del open_from[address]
+            lost(handler, exc)
+
         server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
 
     def connections(self) -> int:
         """Connections open now."""

@@ -38,6 +38,9 @@ class WebSettings:
     max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; one more is closed at once")
+    max_connections_per_address: int = option(
+        100, ge=1, le=100_000, help="open connections at once from one address; one more is closed at once (behind a "
+                                    "reverse proxy every client shares the proxy's address: raise it)")
     idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
                                    help="a connection with no request in flight is closed after this long "
                                         "(a request must arrive complete within it too)")

@@ -6,6 +6,7 @@ from the environment, so that a test can rotate it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import aiohttp
@@ -13,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from bot.api import Caller
-from bot.api.testing import build_bot
+from bot.api.testing import build_bot, wait_for
 from plugins.web import running_server
 from plugins.web.auth import token_hash
 
@@ -119,3 +120,35 @@ async def test_a_confirm_token_confirms_only_the_call_it_was_given_for(site):
                              json={"on": False, "confirm_token": asked["confirm_token"]}) as r:
             assert r.status == 200 and (await r.json())["mode"] == "paper"
     op.resume(["g2"], Caller("test", "x", "admin"))
+
+
+async def test_a_stranger_holding_every_connection_from_one_address_keeps_nobody_out(tmp_path):
+    """``max_connections`` is a cap for everyone together: one address may hold only its own share of it, so a
+    stranger opening connections and sending nothing (each lasting ``idle_timeout_s``, again and again) cannot
+    fill it and keep the desk out."""
+    bot = build_bot('[exchanges.paper]\n' + grid("g1", "BTC/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\nmax_connections = 150\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    held = []
+    try:
+        server = running_server(bot.operator)
+        for _ in range(150):  # from another loopback address than the desk's
+            held.append((await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.2", 0)))[1])
+        await wait_for(lambda: server.refused_connections > 0 or server.connections() >= 150,
+                       what="the stranger's connections seen")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{server.port}/api/v1/status", headers=bearer(OTTO)) as r:
+                assert r.status == 200
+        assert server.refused_connections > 0  # the stranger's share was used up, not the desk's
+        for writer in held:
+            writer.close()
+        await wait_for(lambda: server.connections() == 0, what="the stranger's connections closed")
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))) as http:
+            async with http.get(f"http://127.0.0.1:{server.port}/api/v1/status", headers=bearer(OTTO)) as r:
+                assert r.status == 200  # an address's count goes down as its connections close
+    finally:
+        for writer in held:
+            writer.close()
+        await bot.stop()
