@@ -15,6 +15,8 @@ COOKIE = "arbot_session"
 """The browser session's cookie (HttpOnly, SameSite=Strict, Path=/api/)."""
 CSRF_HEADER = "X-CSRF-Token"
 """The header a cookie-authenticated change carries, with the csrf_token from the login."""
+MAX_INT = 2**63 - 1
+"""The largest whole number (or time in ns) a query parameter may give: what every store's integer columns hold."""
 
 
 class ApiError(Exception):
@@ -96,7 +98,7 @@ PAGE = {"type": "object", "required": ["items", "limit", "offset", "next_offset"
 
 def _schema(kind: str, choices: tuple[str, ...] = ()) -> dict[str, Any]:
     if kind == "integer":
-        return {"type": "integer", "minimum": 0}
+        return {"type": "integer", "minimum": 0, "maximum": MAX_INT}
     if kind == "boolean":
         return {"type": "boolean"}
     if kind == "enum":

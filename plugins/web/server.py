@@ -26,7 +26,7 @@ from bot.api.kit import REDACTOR
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users
 from .events import EventHub
-from .routes import COOKIE, CSRF_HEADER, ApiError, Param, Route, openapi
+from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -67,10 +67,24 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return web.json_response({"error": message}, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number from 0 to :data:`MAX_INT` in ASCII digits, else None (``str.isdigit`` also takes
+    "²", which ``int`` refuses, and ``int`` refuses more than 4,300 digits: a 500 either way)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_INT)):
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
+
+
 def parse_time(name: str, text: str) -> int:
     """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
-    if text.isdigit():
-        return int(text)
+    out_of_range = ApiError(400, f"{name}: expected a time from 1970 to 2262 (ns since the epoch up to {MAX_INT}), "
+                                 f"got {text[:40]!r}")
+    if text.isascii() and text.isdigit():
+        ns = whole_number(text)
+        if ns is None:
+            raise out_of_range
+        return ns
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
@@ -78,7 +92,10 @@ def parse_time(name: str, text: str) -> int:
                             f"2026-01-31T12:00:00Z, got {text[:40]!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    if not 0 <= ns <= MAX_INT:
+        raise out_of_range
+    return ns
 
 
 class WebServer:
@@ -354,9 +371,10 @@ class WebServer:
 
     def _value(self, param: Param, text: str) -> Any:
         if param.kind == "integer":
-            if not text.isdigit():
-                raise ApiError(400, f"{param.name}: expected a whole number >= 0, got {text[:40]!r}")
-            return int(text)
+            value = whole_number(text)
+            if value is None:
+                raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, got {text[:40]!r}")
+            return value
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
@@ -442,4 +460,4 @@ def _same(given: str, expected: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-__all__ = ["Call", "WebServer", "error_response", "parse_time"]
+__all__ = ["MAX_INT", "Call", "WebServer", "error_response", "parse_time", "whole_number"]

@@ -1,4 +1,4 @@
-"""Sessions and confirmations of the console seen by a hostile stranger and by a trader.
+"""Sessions, confirmations, connections and query numbers of the console, seen by a hostile stranger and a trader.
 
 A small bot of its own (a grid and a second grid on the paper exchange) with an admin whose token is read
 from the environment, so that a test can rotate it.
@@ -152,3 +152,29 @@ async def test_a_stranger_holding_every_connection_from_one_address_keeps_nobody
         for writer in held:
             writer.close()
         await bot.stop()
+
+
+@pytest.mark.parametrize("query", [
+    "offset=" + "9" * 5000,  # more digits than Python turns into an int
+    "offset=" + "9" * 30,  # an int no database column holds
+    "limit=²",  # a digit to str.isdigit, not to int()
+    "since=" + "1" * 40,
+    "until=" + "9" * 5000,
+])
+async def test_a_huge_or_odd_number_in_the_query_is_a_400_naming_it(site, query):
+    bot, url = site
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/orders?{query}", headers=bearer(OTTO)) as r:
+            body = await r.json()
+            assert r.status == 400, body
+            assert body["error"].startswith(query.split("=")[0] + ":"), body
+
+
+async def test_a_huge_last_event_id_starts_the_stream_over(site):
+    bot, url = site
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/events", headers={**bearer(OTTO), "Last-Event-ID": "x-" + "9" * 5000}) as r:
+            assert r.status == 200
+            seen = b""
+            while b"event: reset" not in seen:
+                seen += await r.content.readline()
