@@ -83,6 +83,7 @@ COMMON_ERRORS = {
     400: "bad input (malformed JSON, unknown field or parameter, wrong type): the message names it",
     401: "no token, or a wrong or expired one",
     403: "the user's role is too low (or a cookie-authenticated change without the X-CSRF-Token header)",
+    408: "the body did not arrive within [plugins.web] idle_timeout_s (the connection is closed)",
     413: "the body is larger than [plugins.web] max_body_bytes",
     429: "too many requests for this user (or wrong tokens, or requests without a valid token, from this "
          "address): see Retry-After",
@@ -145,7 +146,7 @@ def openapi(routes: list[Route], version: str) -> dict[str, Any]:
         if route.role is None:
             errors.pop(401), errors.pop(403)
         if route.body is None:
-            errors.pop(413)
+            errors.pop(408), errors.pop(413)
         for status, text in errors.items():
             responses.setdefault(str(status), {"description": text})
         op["responses"] = responses

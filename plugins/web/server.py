@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.web")
 
 STATIC = Path(__file__).parent / "static"
+LINGER_S = 2.0
+"""Longest a request body left unread is drained after the answer, before the connection closes."""
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -134,8 +136,11 @@ class WebServer:
         app.router.add_get("/api/openapi.json", self._openapi)
         app.router.add_route("*", "/api/{tail:.*}", self._unknown_api)
         app.router.add_get("/{tail:.*}", self._static)
+        # a body left unread (a refusal, a body cut off) is drained at most LINGER_S before the connection closes:
+        # aiohttp's 10 s would let a client trickling one in hold its connection that much longer
         self._runner = runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.idle_timeout_s,
-                                              handler_cancellation=True, shutdown_timeout=2.0)
+                                              handler_cancellation=True, shutdown_timeout=2.0,
+                                              lingering_time=min(s.idle_timeout_s, LINGER_S))
         await runner.setup()
         assert runner.server is not None
         self._cap_connections(runner.server)
@@ -403,10 +408,15 @@ class WebServer:
                                   "([plugins.web] max_body_bytes)")
         if (request.content_length or 0) > self.settings.max_body_bytes:
             raise too_large
+        wait_s = self.settings.idle_timeout_s
         try:
-            raw = await request.read()
+            async with asyncio.timeout(wait_s):  # the login takes a body from anyone: one trickled in is cut off
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:  # sent without a length (chunked), and too long
             raise too_large from None
+        except TimeoutError:
+            raise ApiError(408, f"the body did not arrive within {wait_s:g} s ([plugins.web] idle_timeout_s)",
+                           {"Connection": "close"}) from None
         try:
             body = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:

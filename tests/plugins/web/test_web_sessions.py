@@ -178,3 +178,36 @@ async def test_a_huge_last_event_id_starts_the_stream_over(site):
             seen = b""
             while b"event: reset" not in seen:
                 seen += await r.content.readline()
+
+
+async def test_a_login_body_trickled_in_is_cut_off_by_the_idle_timeout(tmp_path):
+    """The login takes a body from anyone: one sent a byte at a time must not hold its connection for ever."""
+    bot = build_bot('[exchanges.paper]\n' + grid("g1", "BTC/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\nidle_timeout_s = 1\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        server = running_server(bot.operator)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        writer.write(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 60000\r\n\r\n{")
+        answer = None
+        for _ in range(20):  # one body byte every half second, never finishing it
+            try:
+                writer.write(b" ")
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(), 0.5)  # the server's answer, once it closes
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                answer = b""
+            break
+        assert answer is not None, "the server kept a half-sent body open"
+        assert loop.time() - started < 6  # idle_timeout_s = 1
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
+        writer.close()
+    finally:
+        await bot.stop()
