@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from decimal import Decimal
 
 import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.api import Caller
+from bot.api import Caller, Opportunity
 from bot.api.testing import build_bot, wait_for
 from plugins.web import running_server
 from plugins.web.auth import token_hash
@@ -211,3 +212,19 @@ async def test_a_login_body_trickled_in_is_cut_off_by_the_idle_timeout(tmp_path)
         writer.close()
     finally:
         await bot.stop()
+
+
+async def test_an_opportunitys_net_pnl_is_the_figure_chat_shows(site):
+    """A strategy that publishes an edge but no ``net_pnl``: /opportunities shows its net profit (60 bps of 2 x 100 =
+    1.2 USDC); the console must show that figure too, not a blank."""
+    bot, url = site
+    now = bot.clock.time_ns()
+    bot.bus.publish(Opportunity(strategy="g1", symbol="SOL/USDC", buy_exchange="a", sell_exchange="b",
+                                buy_price=Decimal("100"), sell_price=Decimal("101"), qty=Decimal("2"),
+                                edge_bps=Decimal("60"), ts_ns=now))
+    chat = await bot.commands.dispatch(Caller("telegram", "1", "viewer"), "opportunities", [])
+    assert chat.rows[1][chat.rows[0].index("net profit")] == "1.20 USDC"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/opportunities?strategy=g1", headers=bearer(OTTO)) as r:
+            item = (await r.json())["items"][0]
+    assert Decimal(item["net_pnl"]) == Decimal("1.2")
