@@ -417,7 +417,6 @@ class Endpoints:
                 first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
             await response.write("".join(first).encode())
             heartbeat = self.settings.events_heartbeat_s
-            loop = asyncio.get_running_loop()
             while True:
                 try:
                     text = await asyncio.wait_for(stream.queue.get(), heartbeat)
@@ -425,8 +424,8 @@ class Endpoints:
                     text = ": keep-alive\n\n"
                 if text is None:
                     break
-                if call.session and self.server.sessions.get(call.session, loop.time()) is None:
-                    break  # logged out or expired: a logged-out page gets nothing more
+                if not self.server.still_valid(call):
+                    break  # logged out, expired, or its token rotated away: it gets nothing more
                 batch = [text]
                 while not stream.queue.empty() and len(batch) < 200:
                     more = stream.queue.get_nowait()

@@ -24,7 +24,7 @@ from bot.api import AuditEntry, Caller
 from bot.api.kit import REDACTOR
 
 from .api import Endpoints
-from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users
+from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
 from .events import EventHub
 from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
@@ -59,6 +59,8 @@ class Call:
     csv: bool
     session: str | None = None
     """The session id when the call came with the session cookie (None: a bearer token)."""
+    key: bytes = b""
+    """The hash of the token it came with (a session's: the one it was opened with)."""
 
     @property
     def caller(self) -> Caller:
@@ -257,9 +259,9 @@ class WebServer:
             _mask_secrets(response)
         return response
 
-    def _authenticate(self, request: web.Request) -> tuple[User, bool]:
-        """(the user, whether by the session cookie); 401, or 429 for an address over its limit of wrong tokens
-        or of requests without a valid token."""
+    def _authenticate(self, request: web.Request) -> tuple[User, bool, bytes]:
+        """(the user, whether by the session cookie, the hash of its token); 401, or 429 for an address over its
+        limit of wrong tokens or of requests without a valid token."""
         loop_now = asyncio.get_running_loop().time()
         header = request.headers.get("Authorization", "")
         sid = request.cookies.get(COOKIE)
@@ -269,7 +271,7 @@ class WebServer:
                 if request.method != "GET" and not _same(request.headers.get(CSRF_HEADER, ""), session.csrf):
                     raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header "
                                         "with the csrf_token from the login")
-                return session.user, True
+                return session.user, True, session.key
             self._no_token(request, loop_now, "the session ended; log in again")
         if not header:
             self._no_token(request, loop_now, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for "
@@ -280,7 +282,14 @@ class WebServer:
         if user is None:
             self.failures.failed(request.remote or "?", loop_now)
             raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
-        return user, False
+        return user, False, token_hash(token.strip()).encode()
+
+    def still_valid(self, call: Call) -> bool:
+        """Whether the credential ``call`` came with still holds: its session is open, or its token is still its
+        user's (not rotated away by ``arbot ctl reload-secrets``). An event stream ends when it does not."""
+        if call.session is not None:
+            return self.sessions.get(call.session, asyncio.get_running_loop().time()) is not None
+        return (call.user, call.key) in self.users.keys()
 
     def _no_token(self, request: web.Request, now: float, message: str) -> NoReturn:
         """401 for a request without a valid token (none, or an ended session); 429 once its address sent
@@ -313,7 +322,7 @@ class WebServer:
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
-            user, by_cookie = self._authenticate(request)
+            user, by_cookie, key = self._authenticate(request)
         except ApiError as exc:
             if exc.status == 403:  # a live session's change without the CSRF header (forged?): each one audited
                 self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
@@ -329,7 +338,8 @@ class WebServer:
                 raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
                                     f"{user.role}")
             call = Call(request, user, self._query(route, request), await self._body(route, request),
-                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None)
+                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None,
+                        key)
             streaming = route.content == "text/event-stream"
             if streaming:  # audited when it opens: it may stay open for days
                 self.audit(user.name, user.role, command, args, "stream opened")

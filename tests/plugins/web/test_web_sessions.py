@@ -228,3 +228,30 @@ async def test_an_opportunitys_net_pnl_is_the_figure_chat_shows(site):
         async with http.get(url + "/opportunities?strategy=g1", headers=bearer(OTTO)) as r:
             item = (await r.json())["items"][0]
     assert Decimal(item["net_pnl"]) == Decimal("1.2")
+
+
+async def test_an_event_stream_opened_with_a_rotated_token_ends_when_the_token_is_reloaded(site):
+    bot, url = site
+
+    def event() -> None:  # something for the streams to carry
+        bot.bus.publish(Opportunity(strategy="g1", symbol="BTC/USD", buy_exchange="a", sell_exchange="b",
+                                    buy_price=Decimal("100"), sell_price=Decimal("101"), qty=Decimal("1"),
+                                    edge_bps=Decimal("1"), ts_ns=bot.clock.time_ns()))
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/events", headers=bearer(OLD)) as stream:
+            assert stream.status == 200
+            event()
+            seen = b""
+            while b"event: opportunities" not in seen:
+                seen += await stream.content.readline()
+            os.environ[VAR] = NEW
+            try:
+                await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))
+                event()
+                async with asyncio.timeout(10):  # the stream ends at its next event (or heartbeat)
+                    while await stream.content.readline():
+                        pass
+            finally:
+                os.environ[VAR] = OLD
+                await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))
