@@ -104,3 +104,30 @@ def test_default_run_for_60s_completes_a_grid_round_trip(tmp_path):
     assert report.returncode == 0, report.stderr
     row = next(line for line in report.stdout.splitlines() if line.startswith("btc-grid"))
     assert "USD" in row and int(row.split()[4]) >= 1  # round trips column
+
+async def test_ctl_says_so_when_the_bot_does_not_answer_in_time(tmp_path, monkeypatch):
+    """A bot busy past the client's wait (a slow command, a stalled loop): a sentence saying the command may still
+    run, exit 2, never a traceback of asyncio's TimeoutError."""
+    from bot.errors import UserError
+
+    connected, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(reader, writer):
+        connected.set()
+        await release.wait()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_unix_server(never_answers, path=str(tmp_path / "arbot.sock"))
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    monkeypatch.setattr("bot.control.CTL_TIMEOUT_S", 0.5, raising=False)
+    args = build_parser().parse_args(["ctl", "--config", str(config), "kill"])
+    try:
+        with pytest.raises(UserError, match=r"no answer within 0\.5 s: /kill may still run"):
+            await asyncio.wait_for(asyncio.to_thread(args.func, args), 30)
+        assert connected.is_set()
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
