@@ -228,6 +228,12 @@ class Endpoints:
         except ApiError as exc:
             server.refused_stranger(call.request, "POST /api/v1/login", "", exc)
             raise
+        wait = server.limits.take(user.name, now)  # each login opens a session and writes a line: the user's budget
+        if wait:
+            limited = ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
+                                    f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
+            server.audit(user.name, user.role, "POST /api/v1/login", "", f"refused: 429 {limited.message}")
+            raise limited
         sid, session = server.sessions.open(user, call.body["token"], now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,

@@ -107,6 +107,10 @@ class Sessions:
     def close(self, sid: str) -> None:
         self._sessions.pop(sid, None)
 
+    def __len__(self) -> int:
+        """Sessions kept now (an expired one until the next login clears it)."""
+        return len(self._sessions)
+
     def retain(self, keys: set[tuple[User, bytes]]) -> int:
         """End every session whose user and token are not among ``keys`` (a token rotated or a user removed by
         ``arbot ctl reload-secrets``: whoever logged in with the old token is out); how many ended."""

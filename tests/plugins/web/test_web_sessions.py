@@ -255,3 +255,26 @@ async def test_an_event_stream_opened_with_a_rotated_token_ends_when_the_token_i
             finally:
                 os.environ[VAR] = OLD
                 await bot.operator.reload_secrets(Caller("local", "uid:0", "admin"))
+
+
+async def test_logins_count_against_the_users_rate_limit(tmp_path):
+    """Each login opens a session (kept ``session_ttl_s``) and writes an audit line: a script logging in in a loop
+    is held to the user's ``requests_per_s`` like any other call, not let through unbounded."""
+    bot = build_bot('[exchanges.paper]\n' + grid("g1", "BTC/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\nrequests_per_s = 2\nrequest_burst = 10\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        server = running_server(bot.operator)
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for _ in range(40):
+                async with http.post(f"http://127.0.0.1:{server.port}/api/v1/login", json={"token": OTTO}) as r:
+                    statuses.append(r.status)
+                    if r.status == 429:
+                        assert 1 <= int(r.headers["Retry-After"]) <= 2
+        assert statuses[:10] == [200] * 10 and statuses.count(200) < 20, statuses
+        assert len(server.sessions) == statuses.count(200)
+    finally:
+        await bot.stop()
