@@ -367,9 +367,12 @@ class Endpoints:
 
     def _report_dir(self, name: str) -> Path:
         root = self._reports()
+        missing = ApiError(404, f"no backtest report {name[:80]!r} in the data directory")
+        if "/" in name or "\0" in name or name in ("", ".", ".."):  # a NUL: no file name has one (resolve raises)
+            raise missing
         path = (root / name).resolve()
-        if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
-            raise ApiError(404, f"no backtest report {name!r} in the data directory")
+        if path.parent != root or not (path / "report.json").is_file():
+            raise missing
         return path
 
     async def backtests(self, call: Call) -> Any:

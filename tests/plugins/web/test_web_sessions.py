@@ -278,3 +278,12 @@ async def test_logins_count_against_the_users_rate_limit(tmp_path):
         assert len(server.sessions) == statuses.count(200)
     finally:
         await bot.stop()
+
+
+@pytest.mark.parametrize("name", ["%00", "a%00b", "%2e%2e%00"])
+async def test_a_backtest_name_with_a_nul_byte_is_a_404(site, name):
+    bot, url = site
+    async with aiohttp.ClientSession() as http:
+        for path in (f"/backtests/{name}", f"/backtests/{name}/chart"):
+            async with http.get(url + path, headers=bearer(OTTO)) as r:
+                assert r.status == 404, await r.text()
