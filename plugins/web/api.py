@@ -370,8 +370,12 @@ class Endpoints:
         missing = ApiError(404, f"no backtest report {name[:80]!r} in the data directory")
         if "/" in name or "\0" in name or name in ("", ".", ".."):  # a NUL: no file name has one (resolve raises)
             raise missing
-        path = (root / name).resolve()
-        if path.parent != root or not (path / "report.json").is_file():
+        try:
+            path = (root / name).resolve()
+            found = path.parent == root and (path / "report.json").is_file()
+        except OSError:  # a name no file can have (longer than the file system's NAME_MAX): no such report
+            raise missing from None
+        if not found:
             raise missing
         return path
 

@@ -287,3 +287,12 @@ async def test_a_backtest_name_with_a_nul_byte_is_a_404(site, name):
         for path in (f"/backtests/{name}", f"/backtests/{name}/chart"):
             async with http.get(url + path, headers=bearer(OTTO)) as r:
                 assert r.status == 404, await r.text()
+
+
+async def test_a_backtest_name_longer_than_a_file_name_may_be_is_a_404(site):
+    bot, url = site
+    async with aiohttp.ClientSession() as http:
+        for path in ("/backtests/" + "a" * 300, "/backtests/" + "a" * 300 + "/chart"):
+            async with http.get(url + path, headers=bearer(OTTO)) as r:
+                assert r.status == 404, await r.text()
+
