@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
-from bot.api.kit import REDACTOR
+from bot.api.kit import REDACTOR, TooDeep, loads_limited
 
 from .api import Endpoints
 from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
@@ -427,8 +427,10 @@ class WebServer:
         except TimeoutError:
             raise ApiError(408, f"the body did not arrive within {wait_s:g} s ([plugins.web] idle_timeout_s)",
                            {"Connection": "close"}) from None
-        try:
-            body = json.loads(raw) if raw.strip() else {}
+        try:  # depth checked first: json.loads recurses per level, and 64 KiB of '{"a":' is a RecursionError
+            body = loads_limited(raw) if raw.strip() else {}
+        except TooDeep as exc:
+            raise ApiError(400, f"{exc} (a body nests a few)") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from None
         if not isinstance(body, dict):

@@ -296,3 +296,11 @@ async def test_a_backtest_name_longer_than_a_file_name_may_be_is_a_404(site):
             async with http.get(url + path, headers=bearer(OTTO)) as r:
                 assert r.status == 404, await r.text()
 
+
+async def test_a_body_nested_deeper_than_json_may_be_is_a_400(site):
+    bot, url = site
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url + "/kill", headers={**bearer(OLD), "Content-Type": "application/json"},
+                             data=b'{"a":' * 5000) as r:
+            body = await r.json()
+            assert r.status == 400 and "nest" in body["error"], body
