@@ -116,7 +116,13 @@ class ControlServer:
                 writer.close()
             return
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
+            except ValueError:  # longer than MAX_REQUEST: refused with the reason, not dropped without a word
+                answer: dict[str, Any] = {"ok": False, "text": f"bad request: longer than {MAX_REQUEST} bytes"}
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+                return
             try:
                 request = json.loads(line)
                 token = request.get("confirm")
@@ -175,13 +181,17 @@ async def send_confirm(path: Path, token: str, timeout_s: float | None = None) -
 
 async def _request(path: Path, request: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
     wait_s = CTL_TIMEOUT_S if timeout_s is None else timeout_s
+    data = json.dumps(request).encode() + b"\n"
+    if len(data) > MAX_REQUEST:
+        raise UserError(f"The command is {len(data)} bytes long; the control socket takes at most {MAX_REQUEST} "
+                        "bytes: shorten its arguments. Nothing was sent.")
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), wait_s)
     except TimeoutError:
         raise UserError(f"The arbot on {path} did not take the connection within {wait_s:g} s; nothing was sent. "
                         "Is its loop stalled? Its log says more.") from None
     try:
-        writer.write(json.dumps(request).encode() + b"\n")
+        writer.write(data)
         await writer.drain()
         try:
             line = await asyncio.wait_for(reader.readline(), wait_s)
@@ -190,6 +200,8 @@ async def _request(path: Path, request: dict[str, Any], timeout_s: float | None)
             raise UserError(f"The arbot on {path} sent no answer within {wait_s:g} s: {what} may still run or "
                             "have run. Check with `arbot ctl status` and the audit log before sending it "
                             "again.") from None
+        if not line:
+            raise UserError(f"The arbot on {path} closed the connection without an answer; its log says why.")
         answer: dict[str, Any] = json.loads(line)
         return answer
     finally:

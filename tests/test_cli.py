@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -131,3 +132,24 @@ async def test_ctl_says_so_when_the_bot_does_not_answer_in_time(tmp_path, monkey
         release.set()
         server.close()
         await server.wait_closed()
+
+async def test_ctl_with_a_request_too_long_for_the_socket_says_so(make_bot, tmp_path):
+    """The control socket reads one line of at most 4 KiB: a longer one (a long kill reason) is refused with a
+    sentence naming the limit, and the bot runs on; never a JSONDecodeError traceback in the client."""
+    from bot.errors import UserError
+
+    bot = await make_bot("[exchanges.v]\ntype = \"scripted\"\n[strategies.s]\ntype = \"recorder\"\n",
+                         extra=[("venue", venue_plugin), ("kit", kit_plugin)], control_socket="arbot.sock")
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "--yes", "kill", "x" * 5000])
+    with pytest.raises(UserError, match="4096 bytes"):
+        await asyncio.to_thread(args.func, args)
+    assert not bot.killed("s")
+    reader, writer = await asyncio.open_unix_connection(str(tmp_path / "arbot.sock"))  # another client's long line
+    writer.write(b'{"command": "kill", "args": ["' + b"x" * 5000 + b'"]}\n')
+    answer = json.loads(await asyncio.wait_for(reader.readline(), 10))
+    writer.close()
+    assert answer == {"ok": False, "text": "bad request: longer than 4096 bytes"} and not bot.killed("s")
+    args = build_parser().parse_args(["ctl", "--config", str(config), "status"])
+    assert await asyncio.to_thread(args.func, args) == 0  # it still answers
