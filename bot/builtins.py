@@ -300,8 +300,10 @@ def confirm_observe(op: Operator, args: list[str]) -> str | None:
 
 
 async def kill(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    op.kill(" ".join(args), caller)
-    return Reply(f"Kill switch: {len(op.strategies)} strategies paused, every resting order is being cancelled. "
+    paused = op.kill(" ".join(args), caller)  # the figure the console's kill answers too
+    already = len(op.strategies) - paused
+    before = f" ({already} already {'was' if already == 1 else 'were'})" if already else ""
+    return Reply(f"Kill switch: {paused} strategies paused{before}, every resting order is being cancelled. "
                  "/resume re-arms them.")
 
 

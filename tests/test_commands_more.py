@@ -493,3 +493,14 @@ async def test_balance_answers_every_venue_that_answers_and_names_the_one_that_d
         reply = await bot.commands.dispatch(VIEWER, "balance", [])
     assert reply.rows[1:] == [("v", "USD", "1000.00", "1000.00")]
     assert reply.text == "w: not read (no answer within 0.2 s)"
+
+
+async def test_kill_says_how_many_strategies_it_paused_as_the_console_does(make_bot):
+    """One strategy paused already: the kill pauses the other. /kill says so, with the figure the kill switch
+    returns (the one the console's POST /api/v1/kill answers as ``paused``), not the number of strategies."""
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    bot.operator.pause(["s2"], ADMIN)
+    asked = await bot.commands.dispatch(ADMIN, "kill", ["drill"])
+    reply = await bot.commands.confirm(ADMIN, asked.confirm_token)
+    assert reply.ok and reply.title.startswith("Kill switch: 1 strategies paused (1 already was),"), reply.title
+    assert bot.killed("s") and bot.killed("s2")
