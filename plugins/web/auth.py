@@ -133,16 +133,25 @@ class Bucket:
 class RateLimit:
     """A token bucket per key: ``rate`` per second sustained, ``burst`` at once."""
 
+    KEPT = 10_000
+    """At most this many keys' buckets are kept (keys may be addresses): the least recently used is forgotten."""
+
     def __init__(self, rate: float, burst: int):
         self.rate = rate
         self.burst = burst
         self._buckets: dict[str, Bucket] = {}
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def take(self, key: str, now: float) -> float:
         """0 when allowed (one token taken); otherwise the seconds until a token is back."""
-        bucket = self._buckets.get(key)
+        bucket = self._buckets.pop(key, None)  # put back at the end: the dict is in the order of last use
         if bucket is None:
-            bucket = self._buckets[key] = Bucket(float(self.burst), now)
+            bucket = Bucket(float(self.burst), now)
+            if len(self._buckets) >= self.KEPT:
+                del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = bucket
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
         bucket.at = now
         if bucket.tokens >= 1:

@@ -112,6 +112,8 @@ class WebServer:
         self.users = Users(settings)
         self.sessions = Sessions(settings.session_ttl_s)
         self.limits = RateLimit(settings.requests_per_s, settings.request_burst)
+        self.public = RateLimit(settings.public_requests_per_s, settings.public_request_burst)
+        """Requests to what needs no token (files, the OpenAPI document, the login) per address."""
         self.failures = FailureWindow(settings.auth_failures_per_min)
         """Wrong tokens per address (bearer or login): over the limit, no token from it is looked at."""
         self.strangers = FailureWindow(settings.auth_failures_per_min)
@@ -309,6 +311,15 @@ class WebServer:
         if wait:
             raise ApiError(429, "too many wrong tokens from this address; wait", {"Retry-After": str(int(wait) + 1)})
 
+    def _check_public(self, request: web.Request) -> None:
+        """429 for an address past its rate of requests to what needs no token: serving them runs on the bot's
+        loop, so a stranger must not be able to keep it busy."""
+        wait = self.public.take(request.remote or "?", asyncio.get_running_loop().time())
+        if wait:
+            raise ApiError(429, f"more than {self.settings.public_requests_per_s:g} requests/s from this address "
+                                f"without a token (burst {self.settings.public_request_burst}); slow down",
+                           {"Retry-After": str(int(wait) + 1)})
+
     def _handler(self, route: Route) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self._call(route, request)
@@ -319,6 +330,7 @@ class WebServer:
         command = f"{route.method} {request.path}"
         args = request.query_string
         if route.role is None:  # login: audited by the endpoint with the user it found
+            self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
@@ -449,13 +461,16 @@ class WebServer:
         return body
 
     async def _unknown_api(self, request: web.Request) -> web.StreamResponse:
+        self._check_public(request)
         raise ApiError(404, f"no such endpoint: {request.method} {request.path} (see /api/openapi.json)")
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
+        self._check_public(request)
         return web.json_response(openapi(self.routes, "1"))
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         """Files of ``plugins/web/static`` (``/`` is its index.html); anything outside it is a 404."""
+        self._check_public(request)
         tail = request.match_info["tail"] or "index.html"
         root = STATIC.resolve()
         try:

@@ -304,3 +304,47 @@ async def test_a_body_nested_deeper_than_json_may_be_is_a_400(site):
                              data=b'{"a":' * 5000) as r:
             body = await r.json()
             assert r.status == 400 and "nest" in body["error"], body
+
+
+async def test_a_stranger_hammering_what_needs_no_token_gets_429_and_nobody_else_does(tmp_path):
+    """The page's files, the OpenAPI document and the login answer anyone: from one address they are held to a
+    rate (429 with Retry-After past it), so a stranger cannot keep the bot's loop busy serving them; another
+    address and a user's calls are not limited by it."""
+    bot = build_bot('[exchanges.paper]\n' + grid("g1", "BTC/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        base = f"http://127.0.0.1:{running_server(bot.operator).port}"
+        stranger = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=stranger) as http:
+            statuses = []
+            for path in ["/api/openapi.json", "/", "/js/app.js", "/api/v1/nope"] * 100:
+                async with http.get(base + path) as r:
+                    statuses.append(r.status)
+                    if r.status == 429:
+                        assert int(r.headers["Retry-After"]) >= 1
+            async with http.post(base + "/api/v1/login", json={}) as r:
+                assert r.status == 429
+        assert statuses[:4] == [200, 200, 200, 404] and statuses.count(429) > 100, statuses
+        async with aiohttp.ClientSession() as http:  # the desk, from its own address
+            async with http.get(base + "/api/openapi.json") as r:
+                assert r.status == 200
+            async with http.get(base + "/api/v1/status", headers=bearer(OTTO)) as r:
+                assert r.status == 200
+    finally:
+        await bot.stop()
+
+
+async def test_a_rate_limit_keeps_a_bounded_number_of_addresses(monkeypatch):
+    """Its keys are addresses a stranger chooses (IPv6 gives many): the least recently used bucket is forgotten."""
+    from plugins.web.auth import RateLimit
+
+    monkeypatch.setattr(RateLimit, "KEPT", 3, raising=False)
+    limit = RateLimit(1.0, 1)
+    for n in range(5):
+        assert limit.take(f"::{n}", 0.0) == 0.0
+    assert len(limit) == 3
+    assert limit.take("::4", 0.0) > 0  # a bucket kept is still counted...
+    assert limit.take("::0", 0.0) == 0.0  # ...one forgotten starts full again
