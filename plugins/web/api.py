@@ -572,9 +572,12 @@ class Endpoints:
 
     async def fleet_kill(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.body["bot"])
-        reason = (call.body.get("reason") or "web console kill").replace(":", " ").split()  # no "x:" target words
+        # the reason is one argument, without colons: the command layer reads a lone "all" or "x:" as a target
+        reason = " ".join((call.body.get("reason") or "").replace(":", " ").split()) or "web console kill"
+        if reason.lower() == "all":
+            raise ApiError(400, 'reason: "all" alone reads as "every bot"; say why in more words')
         where = "all" if bot == "all" else f"{bot}:"
-        return await self._command(call, "kill", [where, *reason], [where])
+        return await self._command(call, "kill", [where, reason], [where])
 
     async def kill(self, call: Call) -> Any:
         confirmations = self.server.confirmations
