@@ -232,7 +232,7 @@ class Endpoints:
         if wait:
             limited = ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
                                     f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
-            server.audit(user.name, user.role, "POST /api/v1/login", "", f"refused: 429 {limited.message}")
+            server.refused_user(user, "POST /api/v1/login", "", limited)
             raise limited
         sid, session = server.sessions.open(user, call.body["token"], now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")

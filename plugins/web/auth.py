@@ -208,6 +208,8 @@ class Refusals:
     started: float
     command: str
     count: int = 0
+    role: str = ""
+    """The user's role, when the window is a user's (:attr:`WebServer.throttled_audit`)."""
 
 
 class StrangerAudit:
@@ -221,12 +223,12 @@ class StrangerAudit:
         self._windows: dict[str, Refusals] = {}
         """By address, in the order they opened (one opens only when its address has none)."""
 
-    def first(self, address: str, command: str, now: float) -> bool:
+    def first(self, address: str, command: str, now: float, role: str = "") -> bool:
         """True when this refusal opens its address's window (audit it now); otherwise it is only counted.
         Call :meth:`over` first, so a window whose minute is over is not counted into."""
         window = self._windows.get(address)
         if window is None:
-            self._windows[address] = Refusals(now, command)
+            self._windows[address] = Refusals(now, command, role=role)
             return True
         window.count += 1
         return False

@@ -120,6 +120,9 @@ class WebServer:
         """Requests without a valid token (none, or an ended session) per address: over the limit they get 429.
         Counted apart from wrong tokens, so they never keep a user from logging in."""
         self.stranger_audit = StrangerAudit()
+        self.throttled_audit = StrangerAudit()
+        """A user's calls refused by the per-user rate limit, folded per user as a stranger's are per address: a
+        runaway script's 429s cost a line a minute, not a database row each."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -219,20 +222,33 @@ class WebServer:
         if self.stranger_audit.first(request.remote or "?", command, now):
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
 
+    def refused_user(self, user: User, command: str, args: str, exc: ApiError) -> None:
+        """Audit a call of ``user`` the per-user rate limit refused, folded per user (:attr:`throttled_audit`)."""
+        now = asyncio.get_running_loop().time()
+        self._audit_strangers(now=now)
+        if self.throttled_audit.first(user.name, command, now, role=user.role):
+            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
+
     def _audit_strangers(self, *, now: float | None = None, force: bool = False) -> None:
-        """One line for each address whose refusal window is over (each one with ``force``), with its count."""
+        """One line for each address (or throttled user) whose refusal window is over (each one with ``force``),
+        with its count."""
         if now is None:
             now = asyncio.get_running_loop().time()
         for address, window in self.stranger_audit.over(now, force):
             if window.count:
                 self.audit("", "", window.command, f"address {address}",
                            f"refused: {window.count} more without a valid token from this address")
+        for name, window in self.throttled_audit.over(now, force):
+            if window.count:
+                self.audit(name, window.role, window.command, "", f"refused: 429, {window.count} more this minute")
 
     async def _write_audit(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
-                await asyncio.wait_for(self._audit_wakeup.wait(), self.stranger_audit.due_in(loop.time()))
+                due = [d for d in (self.stranger_audit.due_in(loop.time()), self.throttled_audit.due_in(loop.time()))
+                       if d is not None]
+                await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
             self._audit_wakeup.clear()
@@ -341,11 +357,13 @@ class WebServer:
             else:  # no valid token: folded per address
                 self.refused_stranger(request, command, args, exc)
             raise
-        try:
-            wait = self.limits.take(user.name, asyncio.get_running_loop().time())
-            if wait:
-                raise ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
+        wait = self.limits.take(user.name, asyncio.get_running_loop().time())
+        if wait:
+            limited = ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
                                     f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
+            self.refused_user(user, command, args, limited)
+            raise limited
+        try:
             if not user.may(route.role):
                 raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
                                     f"{user.role}")

@@ -348,3 +348,34 @@ async def test_a_rate_limit_keeps_a_bounded_number_of_addresses(monkeypatch):
     assert len(limit) == 3
     assert limit.take("::4", 0.0) > 0  # a bucket kept is still counted...
     assert limit.take("::0", 0.0) == 0.0  # ...one forgotten starts full again
+
+
+async def test_a_users_calls_past_the_rate_limit_are_audited_folded(tmp_path, monkeypatch):
+    """The per-user limit answers 429 so that a runaway script costs little: its refusals are audited as the first
+    of the minute and then one line with their count, not a database row each."""
+    from plugins.web.auth import StrangerAudit
+
+    bot = build_bot('[exchanges.paper]\n' + grid("g1", "BTC/USD")
+                    + f'[plugins.web]\nenabled = true\nport = 0\nrequests_per_s = 1\nrequest_burst = 5\n'
+                    f'users = {{ otto = {{ role = "operator", token = "{token_hash(OTTO)}" }} }}\n',
+                    data_dir=tmp_path, extra=web_plugins())
+    await bot.start()
+    try:
+        server = running_server(bot.operator)
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                async with http.get(f"http://127.0.0.1:{server.port}/api/v1/status", headers=bearer(OTTO)) as r:
+                    statuses.append(r.status)
+        limited = statuses.count(429)
+        assert limited > 150
+        monkeypatch.setattr(StrangerAudit, "WINDOW_S", 0.0)  # the minute is over
+        server._audit_wakeup.set()
+        await wait_for(lambda: any("more this minute" in e.outcome for e in bot.operator.audit_log(500)
+                                   if e.user_id == "otto" and e.outcome.startswith("refused: ")),
+                       what="the folded count audited")
+        refusals = [e for e in bot.operator.audit_log(500) if e.user_id == "otto" and e.outcome.startswith("refused")]
+        assert len(refusals) == 2, [e.outcome for e in refusals]
+        assert refusals[0].outcome == f"refused: 429, {limited - 1} more this minute"
+    finally:
+        await bot.stop()
