@@ -16,6 +16,8 @@ COLOURS = {
     AlertLevel.CRITICAL: "\033[1;31m",
 }
 RESET = "\033[0m"
+SHOWN = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160))}
+"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) as the escape that names it: ``\\x1b``."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,13 @@ class ConsoleSettings:
 
 def format_alert(alert: Alert, colour: bool) -> str:
     """One line: time, level, source, message, then the figures as key=value; cut to the console's
-    width unless the run is verbose (``arbot run -v``)."""
+    width unless the run is verbose (``arbot run -v``). Control characters are shown escaped, never sent: an
+    alert may quote what others wrote (a venue's error body), and the terminal would obey an escape sequence."""
     when = format_ts(alert.ts_ns) if alert.ts_ns else "-"
     level = alert.level.name
     extra = " ".join(f"{k}={v}" for k, v in alert.fields.items())
-    text = fit(f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else ""))
+    line = f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else "")
+    text = fit(line.translate(SHOWN))
     if colour:
         return f"{COLOURS[alert.level]}{text}{RESET}"
     return text
