@@ -153,3 +153,24 @@ async def test_ctl_with_a_request_too_long_for_the_socket_says_so(make_bot, tmp_
     assert answer == {"ok": False, "text": "bad request: longer than 4096 bytes"} and not bot.killed("s")
     args = build_parser().parse_args(["ctl", "--config", str(config), "status"])
     assert await asyncio.to_thread(args.func, args) == 0  # it still answers
+
+async def test_ctl_shows_control_characters_in_an_answer_escaped(tmp_path, capsys):
+    """An answer may quote what others wrote (a failed strategy's exception quoting a venue's body): an escape
+    sequence in it is printed escaped, never sent to the terminal; its lines stay lines."""
+    async def answers(reader, writer):
+        await reader.readline()
+        writer.write(json.dumps({"ok": True, "text": "Status\nsol-arb  failed (\x1b[2J\x1b]0;x\x07boom\r)"}).encode()
+                     + b"\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(answers, path=str(tmp_path / "arbot.sock"))
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "status"])
+    try:
+        assert await asyncio.to_thread(args.func, args) == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert capsys.readouterr().out == "Status\nsol-arb  failed (\\x1b[2J\\x1b]0;x\\x07boom\\r)\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import Alert, AlertLevel, Notifier, hookimpl, option
-from bot.api.kit import colour_wanted, fit, format_ts
+from bot.api.kit import colour_wanted, escape_controls, fit, format_ts
 
 COLOURS = {
     AlertLevel.INFO: "\033[36m",
@@ -16,8 +16,6 @@ COLOURS = {
     AlertLevel.CRITICAL: "\033[1;31m",
 }
 RESET = "\033[0m"
-SHOWN = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160))}
-"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) as the escape that names it: ``\\x1b``."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ def format_alert(alert: Alert, colour: bool) -> str:
     level = alert.level.name
     extra = " ".join(f"{k}={v}" for k, v in alert.fields.items())
     line = f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else "")
-    text = fit(line.translate(SHOWN))
+    text = fit(escape_controls(line))
     if colour:
         return f"{COLOURS[alert.level]}{text}{RESET}"
     return text
