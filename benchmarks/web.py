@@ -54,6 +54,7 @@ port = 0
 requests_per_s = 100000
 request_burst = 100000
 max_connections = 2000
+max_connections_per_address = 2000
 users = {{ bench = {{ role = "admin", token = "{hash}" }} }}
 """
 

@@ -145,11 +145,15 @@ async def orders(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("exchange", "asset", "free", "total")]
-    for name, balances in (await op.balances()).items():
+    missing: list[str] = []
+    for name, balances in (await op.venue_balances()).items():
+        if isinstance(balances, str):  # the venue raised or did not answer: the others are still shown
+            missing.append(f"{name}: not read ({balances})")
+            continue
         for asset, b in sorted(balances.items()):
             if b.total:
                 rows.append((name, asset, amount(b.free, asset), amount(b.total, asset)))
-    return Reply("Balances", rows=rows, header=True)
+    return Reply("Balances", rows=rows, header=True, text="\n".join(missing))
 
 
 async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
@@ -299,8 +303,10 @@ def confirm_observe(op: Operator, args: list[str]) -> str | None:
 
 
 async def kill(op: Operator, caller: Caller, args: list[str]) -> Reply:
-    op.kill(" ".join(args), caller)
-    return Reply(f"Kill switch: {len(op.strategies)} strategies paused, every resting order is being cancelled. "
+    paused = op.kill(" ".join(args), caller)  # the figure the console's kill answers too
+    already = len(op.strategies) - paused
+    before = f" ({already} already {'was' if already == 1 else 'were'})" if already else ""
+    return Reply(f"Kill switch: {paused} strategies paused{before}, every resting order is being cancelled. "
                  "/resume re-arms them.")
 
 

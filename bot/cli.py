@@ -330,14 +330,14 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     try:
         # `arbot ctl reload-secrets` is the command /reload_secrets (chat commands take no hyphen)
         answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args))
-        print(answer.get("text", ""))
+        print(logs.escape_controls(answer.get("text", ""), lines=True))
         token = answer.get("confirm_token")
         if token:
             if not (args.yes or _confirmed_at_prompt()):
                 print("Not confirmed: nothing was done (`arbot ctl --yes ...` confirms without a prompt).")
                 return 1
             answer = asyncio.run(send_confirm(path, str(token)))
-            print(answer.get("text", ""))
+            print(logs.escape_controls(answer.get("text", ""), lines=True))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
     if answer.get("image"):

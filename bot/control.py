@@ -35,6 +35,8 @@ from .errors import UserError
 
 log = logging.getLogger("arbot.control")
 MAX_REQUEST = 4096
+CTL_TIMEOUT_S = 10.0
+"""How long ``arbot ctl`` waits for the running bot's answer."""
 
 
 def socket_path(bot_data_dir: Path, name: str) -> Path:
@@ -114,7 +116,13 @@ class ControlServer:
                 writer.close()
             return
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
+            except ValueError:  # longer than MAX_REQUEST: refused with the reason, not dropped without a word
+                answer: dict[str, Any] = {"ok": False, "text": f"bad request: longer than {MAX_REQUEST} bytes"}
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+                return
             try:
                 request = json.loads(line)
                 token = request.get("confirm")
@@ -160,22 +168,40 @@ async def _alive(path: Path) -> bool:
     return True
 
 
-async def send_command(path: Path, command: str, args: list[str], timeout_s: float = 10) -> dict[str, Any]:
-    """Client side of ``arbot ctl``: the answer (with ``confirm_token`` when the command asks first)."""
+async def send_command(path: Path, command: str, args: list[str], timeout_s: float | None = None) -> dict[str, Any]:
+    """Client side of ``arbot ctl``: the answer (with ``confirm_token`` when the command asks first).
+    :class:`UserError` when the bot gives none within ``timeout_s`` (:data:`CTL_TIMEOUT_S`)."""
     return await _request(path, {"command": command, "args": args}, timeout_s)
 
 
-async def send_confirm(path: Path, token: str, timeout_s: float = 10) -> dict[str, Any]:
+async def send_confirm(path: Path, token: str, timeout_s: float | None = None) -> dict[str, Any]:
     """Confirm the command that answered with ``confirm_token``: the answer of running it, or why not."""
     return await _request(path, {"confirm": token}, timeout_s)
 
 
-async def _request(path: Path, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout_s)
+async def _request(path: Path, request: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    wait_s = CTL_TIMEOUT_S if timeout_s is None else timeout_s
+    data = json.dumps(request).encode() + b"\n"
+    if len(data) > MAX_REQUEST:
+        raise UserError(f"The command is {len(data)} bytes long; the control socket takes at most {MAX_REQUEST} "
+                        "bytes: shorten its arguments. Nothing was sent.")
     try:
-        writer.write(json.dumps(request).encode() + b"\n")
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), wait_s)
+    except TimeoutError:
+        raise UserError(f"The arbot on {path} did not take the connection within {wait_s:g} s; nothing was sent. "
+                        "Is its loop stalled? Its log says more.") from None
+    try:
+        writer.write(data)
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        try:
+            line = await asyncio.wait_for(reader.readline(), wait_s)
+        except TimeoutError:
+            what = "the confirmation" if "confirm" in request else f"/{request.get('command')}"
+            raise UserError(f"The arbot on {path} sent no answer within {wait_s:g} s: {what} may still run or "
+                            "have run. Check with `arbot ctl status` and the audit log before sending it "
+                            "again.") from None
+        if not line:
+            raise UserError(f"The arbot on {path} closed the connection without an answer; its log says why.")
         answer: dict[str, Any] = json.loads(line)
         return answer
     finally:

@@ -353,6 +353,11 @@ class Opportunity:
     reason: str = ""
     """Why it was not acted on ("" when it was, or none was given)."""
 
+    def net_profit(self) -> Decimal:
+        """The predicted PnL every surface shows (``/opportunities``, the console): :attr:`net_pnl` when the strategy
+        gave it, else the net edge on ``qty`` (``edge_bps`` of ``buy_price`` times ``qty``), in quote units."""
+        return self.net_pnl if self.net_pnl is not None else self.edge_bps / BPS * self.buy_price * self.qty
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:

@@ -53,6 +53,18 @@ def fit(line: str, width: int = MAX_LINE) -> str:
     return line[: width - 1] + "…"
 
 
+CONTROLS = {code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160))}
+"""Each C0 and C1 control character (ESC, BEL, CR, the CSI 0x9b, ...) as the escape that names it: ``\\x1b``."""
+_CONTROLS_BUT_NEWLINE = {code: shown for code, shown in CONTROLS.items() if code != ord("\n")}
+
+
+def escape_controls(text: str, *, lines: bool = False) -> str:
+    """``text`` for a terminal: every control character shown as the escape that names it (``\\x1b``, ``\\r``),
+    never sent, since a terminal obeys an escape sequence quoted from outside (a venue's error body); with
+    ``lines``, newlines are kept."""
+    return text.translate(_CONTROLS_BUT_NEWLINE if lines else CONTROLS)
+
+
 def colour_wanted(stream: TextIO, setting: str = "auto") -> bool:
     """Whether to colour ``stream``: ``NO_COLOR`` always wins, then ``always``/``never``, then "is a terminal"."""
     if os.environ.get("NO_COLOR"):

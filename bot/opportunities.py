@@ -31,9 +31,8 @@ def figures(opportunity: Opportunity) -> OpportunityFigures:
     o = opportunity
     gross = (o.sell_price - o.buy_price) / o.buy_price * BPS if o.buy_price else Decimal(0)
     _, quote = split_symbol(o.symbol)
-    net = o.net_pnl if o.net_pnl is not None else o.edge_bps / BPS * o.buy_price * o.qty
     return OpportunityFigures(gross_bps=gross, cost_bps=gross - o.edge_bps, net_bps=o.edge_bps,
-                              net_profit=net, quote=quote)
+                              net_profit=o.net_profit(), quote=quote)
 
 
 class OpportunityLog:

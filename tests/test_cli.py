@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -167,3 +168,72 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
         os.close(write)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141  # what a program killed by SIGPIPE gives its shell (128 + 13)
+
+async def test_ctl_says_so_when_the_bot_does_not_answer_in_time(tmp_path, monkeypatch):
+    """A bot busy past the client's wait (a slow command, a stalled loop): a sentence saying the command may still
+    run, exit 2, never a traceback of asyncio's TimeoutError."""
+    from bot.errors import UserError
+
+    connected, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(reader, writer):
+        connected.set()
+        await release.wait()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_unix_server(never_answers, path=str(tmp_path / "arbot.sock"))
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    monkeypatch.setattr("bot.control.CTL_TIMEOUT_S", 0.5, raising=False)
+    args = build_parser().parse_args(["ctl", "--config", str(config), "kill"])
+    try:
+        with pytest.raises(UserError, match=r"no answer within 0\.5 s: /kill may still run"):
+            await asyncio.wait_for(asyncio.to_thread(args.func, args), 30)
+        assert connected.is_set()
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+
+async def test_ctl_with_a_request_too_long_for_the_socket_says_so(make_bot, tmp_path):
+    """The control socket reads one line of at most 4 KiB: a longer one (a long kill reason) is refused with a
+    sentence naming the limit, and the bot runs on; never a JSONDecodeError traceback in the client."""
+    from bot.errors import UserError
+
+    bot = await make_bot("[exchanges.v]\ntype = \"scripted\"\n[strategies.s]\ntype = \"recorder\"\n",
+                         extra=[("venue", venue_plugin), ("kit", kit_plugin)], control_socket="arbot.sock")
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "--yes", "kill", "x" * 5000])
+    with pytest.raises(UserError, match="4096 bytes"):
+        await asyncio.to_thread(args.func, args)
+    assert not bot.killed("s")
+    reader, writer = await asyncio.open_unix_connection(str(tmp_path / "arbot.sock"))  # another client's long line
+    writer.write(b'{"command": "kill", "args": ["' + b"x" * 5000 + b'"]}\n')
+    answer = json.loads(await asyncio.wait_for(reader.readline(), 10))
+    writer.close()
+    assert answer == {"ok": False, "text": "bad request: longer than 4096 bytes"} and not bot.killed("s")
+    args = build_parser().parse_args(["ctl", "--config", str(config), "status"])
+    assert await asyncio.to_thread(args.func, args) == 0  # it still answers
+
+async def test_ctl_shows_control_characters_in_an_answer_escaped(tmp_path, capsys):
+    """An answer may quote what others wrote (a failed strategy's exception quoting a venue's body): an escape
+    sequence in it is printed escaped, never sent to the terminal; its lines stay lines."""
+    async def answers(reader, writer):
+        await reader.readline()
+        writer.write(json.dumps({"ok": True, "text": "Status\nsol-arb  failed (\x1b[2J\x1b]0;x\x07boom\r)"}).encode()
+                     + b"\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(answers, path=str(tmp_path / "arbot.sock"))
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "status"])
+    try:
+        assert await asyncio.to_thread(args.func, args) == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert capsys.readouterr().out == "Status\nsol-arb  failed (\\x1b[2J\\x1b]0;x\\x07boom\\r)\n"

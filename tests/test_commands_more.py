@@ -466,3 +466,41 @@ def test_pnl_totals_for_the_fleet_carry_every_fee_the_bots_row_shows():
     assert fleet["net"] == {"USDC": Decimal("0")}  # a fee in another asset stays out of net, as in the bot's row
     twice = fleet_totals([reply.data["totals"], reply.data["totals"]])
     assert _totals_text(twice)["fees"] == "0.00 USDC + 0.00001 SOL" and "other_fees" not in _totals_text(twice)
+
+
+async def test_balance_answers_every_venue_that_answers_and_names_the_one_that_does_not(make_bot, monkeypatch):
+    """One venue down (an error, or no answer at all) must not hide the others' balances: /balance shows them and
+    names the venue it could not read, as the console's balances page does."""
+    from bot.api import TransientError
+
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+
+    async def down():
+        raise TransientError("503 service unavailable")
+
+    monkeypatch.setattr(bot.exchanges["w"], "balances", down)
+    reply = await bot.commands.dispatch(VIEWER, "balance", [])
+    assert reply.ok, reply.render_text()
+    assert reply.rows == [("exchange", "asset", "free", "total"), ("v", "USD", "1000.00", "1000.00")]
+    assert reply.text == "w: not read (TransientError: 503 service unavailable)"
+
+    async def hangs():
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(bot.exchanges["w"], "balances", hangs)
+    monkeypatch.setattr("bot.api._core.BALANCES_TIMEOUT_S", 0.2)
+    async with asyncio.timeout(5):
+        reply = await bot.commands.dispatch(VIEWER, "balance", [])
+    assert reply.rows[1:] == [("v", "USD", "1000.00", "1000.00")]
+    assert reply.text == "w: not read (no answer within 0.2 s)"
+
+
+async def test_kill_says_how_many_strategies_it_paused_as_the_console_does(make_bot):
+    """One strategy paused already: the kill pauses the other. /kill says so, with the figure the kill switch
+    returns (the one the console's POST /api/v1/kill answers as ``paused``), not the number of strategies."""
+    bot = await make_bot(TWO_VENUES, extra=PLUGINS)
+    bot.operator.pause(["s2"], ADMIN)
+    asked = await bot.commands.dispatch(ADMIN, "kill", ["drill"])
+    reply = await bot.commands.confirm(ADMIN, asked.confirm_token)
+    assert reply.ok and reply.title.startswith("Kill switch: 1 strategies paused (1 already was),"), reply.title
+    assert bot.killed("s") and bot.killed("s2")

@@ -11,6 +11,7 @@ instance name, the validated settings (an instance of the class's ``Settings`` d
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import math
 import re
@@ -41,6 +42,7 @@ from ..domain import (
     TransferStatus,
     TransferTerms,
 )
+from ..redact import REDACTOR
 from ..settings import NoSettings
 
 if TYPE_CHECKING:
@@ -1032,6 +1034,9 @@ class ExecutionView:
     note: str = ""
 
 
+BALANCES_TIMEOUT_S = 5.0
+"""How long :meth:`Operator.venue_balances` waits for a venue's balances."""
+
 class Operator(abc.ABC):
     """Read models and control verbs of one running bot."""
 
@@ -1153,6 +1158,26 @@ class Operator(abc.ABC):
     @abc.abstractmethod
     async def balances(self) -> dict[str, dict[str, Balance]]:
         """Balances by exchange, then asset, as each venue reports them now."""
+
+    async def venue_balances(self) -> dict[str, dict[str, Balance] | str]:
+        """Each venue's balances by asset as it reports them now, every venue asked at once, by exchange name; a
+        venue that raised, or gave no answer within ``BALANCES_TIMEOUT_S``, has why instead (``TransientError:
+        503 ...``, ``no answer within 5 s``). What ``/balance`` and the console show: one venue down hides no
+        other."""
+
+        async def one(exchange: Exchange) -> dict[str, Balance] | str:
+            timeout_s = BALANCES_TIMEOUT_S
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await exchange.balances()
+            except TimeoutError:
+                return f"no answer within {timeout_s:g} s"
+            except Exception as exc:  # masked before the cut: a cut secret is no longer one the redactor finds
+                return REDACTOR.redact(f"{type(exc).__name__}: {exc}")[:300]
+
+        venues = sorted(self.exchanges.items())
+        found = await asyncio.gather(*(one(exchange) for _, exchange in venues))
+        return {name: result for (name, _), result in zip(venues, found, strict=True)}
 
     @abc.abstractmethod
     def ledger(self) -> Ledger:

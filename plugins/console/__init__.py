@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import Alert, AlertLevel, Notifier, hookimpl, option
-from bot.api.kit import colour_wanted, fit, format_ts
+from bot.api.kit import colour_wanted, escape_controls, fit, format_ts
 
 COLOURS = {
     AlertLevel.INFO: "\033[36m",
@@ -28,11 +28,13 @@ class ConsoleSettings:
 
 def format_alert(alert: Alert, colour: bool) -> str:
     """One line: time, level, source, message, then the figures as key=value; cut to the console's
-    width unless the run is verbose (``arbot run -v``)."""
+    width unless the run is verbose (``arbot run -v``). Control characters are shown escaped, never sent: an
+    alert may quote what others wrote (a venue's error body), and the terminal would obey an escape sequence."""
     when = format_ts(alert.ts_ns) if alert.ts_ns else "-"
     level = alert.level.name
     extra = " ".join(f"{k}={v}" for k, v in alert.fields.items())
-    text = fit(f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else ""))
+    line = f"{when} {level:<8} [{alert.source}] {alert.message}" + (f"  {extra}" if extra else "")
+    text = fit(escape_controls(line))
     if colour:
         return f"{COLOURS[alert.level]}{text}{RESET}"
     return text

@@ -35,11 +35,14 @@ class WebService(Service):
             await self.server.stop()
 
     async def reload_secrets(self) -> None:
-        """Users' ``env:``/``file:`` tokens read again (``arbot ctl reload-secrets``); one that fails keeps them all."""
+        """Users' ``env:``/``file:`` tokens read again (``arbot ctl reload-secrets``); one that fails keeps them all.
+        A browser session opened with a token that changed ends (its event stream too, at its next event)."""
         from .auth import Users
 
         if self.server is not None:
-            self.server.users = Users(self.settings)
+            users = Users(self.settings)
+            self.server.users = users
+            self.server.sessions.retain(users.keys())
 
 
 def running_server(operator: Operator) -> WebServer | None:

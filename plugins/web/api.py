@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
-from bot.api.kit import REDACTOR
 from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
@@ -39,7 +38,8 @@ if TYPE_CHECKING:
     from .server import Call, WebServer
 
 ALERTS_KEPT = 200
-BALANCES_TIMEOUT_S = 5.0
+CONFIRMS_KEPT_S = 3600.0
+"""How long a confirm_token's call is remembered: the longest ``[commands] confirm_ttl_s``."""
 CONFIRM_TOKEN = Field("confirm_token", "string", "the token the first call returned")
 REFUSED = ("the command layer refused it (a confirmation unknown, used, expired or another user's; too many "
            "commands): the message says which")
@@ -66,6 +66,9 @@ class Endpoints:
         server.ctx.subscribe_alerts(self.alerts.append)
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._reading: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
+        self._asked: dict[str, tuple[float, str, tuple[str, ...]]] = {}
+        """Each confirm_token the command layer gave a call here: when, and the command and arguments it confirms
+        (the command layer checks the user, the time and the single use; this, that it comes back with its call)."""
 
     def routes(self) -> list[Route]:
         v = API
@@ -225,7 +228,13 @@ class Endpoints:
         except ApiError as exc:
             server.refused_stranger(call.request, "POST /api/v1/login", "", exc)
             raise
-        sid, session = server.sessions.open(user, now)
+        wait = server.limits.take(user.name, now)  # each login opens a session and writes a line: the user's budget
+        if wait:
+            limited = ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
+                                    f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
+            server.refused_user(user, "POST /api/v1/login", "", limited)
+            raise limited
+        sid, session = server.sessions.open(user, call.body["token"], now)
         server.audit(user.name, user.role, "POST /api/v1/login", "", "ok")
         response = web.json_response({"user": user.name, "role": user.role, "csrf_token": session.csrf,
                                       "expires_in_s": self.settings.session_ttl_s})
@@ -297,16 +306,11 @@ class Endpoints:
         return {"items": items}
 
     async def balances(self, call: Call) -> Any:
-        async def one(name: str, exchange: Any) -> tuple[str, Any]:
-            try:
-                async with asyncio.timeout(BALANCES_TIMEOUT_S):
-                    balances = await exchange.balances()
-            except Exception as exc:  # masked before the cut: a cut secret is no longer one the redactor finds
-                return name, {"error": REDACTOR.redact(f"{type(exc).__name__}: {exc}")[:300]}
-            return name, {asset: {"free": str(b.free), "total": str(b.total)} for asset, b in sorted(balances.items())}
-
-        found = await asyncio.gather(*(one(n, e) for n, e in sorted(self.op.exchanges.items())))
-        return {"balances": dict(found), "ts_ns": self.op.now_ns()}
+        found = await self.op.venue_balances()  # /balance's reading: a venue down is named, the others shown
+        return {"balances": {name: {"error": held} if isinstance(held, str) else
+                             {asset: {"free": str(b.free), "total": str(b.total)} for asset, b in sorted(held.items())}
+                             for name, held in found.items()},
+                "ts_ns": self.op.now_ns()}
 
     async def pnl(self, call: Call) -> Any:
         period = call.query["period"]
@@ -363,9 +367,16 @@ class Endpoints:
 
     def _report_dir(self, name: str) -> Path:
         root = self._reports()
-        path = (root / name).resolve()
-        if "/" in name or name in ("", ".", "..") or path.parent != root or not (path / "report.json").is_file():
-            raise ApiError(404, f"no backtest report {name!r} in the data directory")
+        missing = ApiError(404, f"no backtest report {name[:80]!r} in the data directory")
+        if "/" in name or "\0" in name or name in ("", ".", ".."):  # a NUL: no file name has one (resolve raises)
+            raise missing
+        try:
+            path = (root / name).resolve()
+            found = path.parent == root and (path / "report.json").is_file()
+        except OSError:  # a name no file can have (longer than the file system's NAME_MAX): no such report
+            raise missing from None
+        if not found:
+            raise missing
         return path
 
     async def backtests(self, call: Call) -> Any:
@@ -419,7 +430,6 @@ class Endpoints:
                 first.append(hub.frame(hub.seq, "status", json.dumps(hub.status(), separators=(",", ":"))))
             await response.write("".join(first).encode())
             heartbeat = self.settings.events_heartbeat_s
-            loop = asyncio.get_running_loop()
             while True:
                 try:
                     text = await asyncio.wait_for(stream.queue.get(), heartbeat)
@@ -427,8 +437,8 @@ class Endpoints:
                     text = ": keep-alive\n\n"
                 if text is None:
                     break
-                if call.session and self.server.sessions.get(call.session, loop.time()) is None:
-                    break  # logged out or expired: a logged-out page gets nothing more
+                if not self.server.still_valid(call):
+                    break  # logged out, expired, or its token rotated away: it gets nothing more
                 batch = [text]
                 while not stream.queue.empty() and len(batch) < 200:
                     more = stream.queue.get_nowait()
@@ -478,14 +488,27 @@ class Endpoints:
             raise ApiError(409, reply.title)
         return None
 
-    async def _through_commands(self, call: Call, name: str, args: list[str]) -> Reply | web.Response:
+    async def _through_commands(self, call: Call, name: str, args: list[str],
+                                target: list[str] | None = None) -> Reply | web.Response:
         """Run ``/name args`` through the command layer as the web user, so roles, confirmations and audit are
         chat's: when it asks first, a 202 with ``confirm_token`` and the ``question``; the same call with
-        ``confirm_token`` confirms it (only for this user, once, within ``[commands] confirm_ttl_s``)."""
+        ``confirm_token`` confirms it (only for this user, once, within ``[commands] confirm_ttl_s``), and only with
+        the call that returned it: the same command and ``target`` (its arguments unless given: what it acts on,
+        free text such as a reason left out)."""
         commands = self.server.ctx.commands
         token = call.body.get("confirm_token")
+        now = asyncio.get_running_loop().time()
+        acts_on = tuple(args if target is None else target)
+        if token:
+            asked = self._asked.get(token)
+            if asked is not None and asked[1:] != (name, acts_on):  # the token of another verb or strategy
+                raise ApiError(409, f"this confirm_token confirms /{asked[1]} {' '.join(asked[2])}, not "
+                                    f"/{name} {' '.join(acts_on)}; send it with the call that returned it")
         reply = await (commands.confirm(call.caller, token) if token else commands.dispatch(call.caller, name, args))
         if reply.confirm_token:
+            for old in [t for t, (at, _, _) in self._asked.items() if now - at > CONFIRMS_KEPT_S]:
+                del self._asked[old]
+            self._asked[reply.confirm_token] = (now, name, acts_on)
             return web.json_response({"confirm_token": reply.confirm_token, "question": reply.title,
                                       "text": reply.text}, status=202)
         return reply
@@ -522,10 +545,10 @@ class Endpoints:
             raise ApiError(404, f"no bot named {name!r} in the fleet; bots: {', '.join(bots)}")
         return name
 
-    async def _command(self, call: Call, name: str, args: list[str]) -> Any:
+    async def _command(self, call: Call, name: str, args: list[str], target: list[str] | None = None) -> Any:
         """A fleet command through the command layer (:meth:`_through_commands`): 202 with a token when it asks
         for a confirmation, 200 with every bot's answer once run."""
-        reply = await self._through_commands(call, name, args)
+        reply = await self._through_commands(call, name, args, target)
         if isinstance(reply, web.Response):
             return reply
         bots = reply.data.get("bots")
@@ -549,8 +572,12 @@ class Endpoints:
 
     async def fleet_kill(self, call: Call) -> Any:
         bot = self._fleet_bot(call, call.body["bot"])
-        reason = (call.body.get("reason") or "web console kill").replace(":", " ").split()  # no "x:" target words
-        return await self._command(call, "kill", ["all" if bot == "all" else f"{bot}:", *reason])
+        # the reason is one argument, without colons: the command layer reads a lone "all" or "x:" as a target
+        reason = " ".join((call.body.get("reason") or "").replace(":", " ").split()) or "web console kill"
+        if reason.lower() == "all":
+            raise ApiError(400, 'reason: "all" alone reads as "every bot"; say why in more words')
+        where = "all" if bot == "all" else f"{bot}:"
+        return await self._command(call, "kill", [where, reason], [where])
 
     async def kill(self, call: Call) -> Any:
         confirmations = self.server.confirmations

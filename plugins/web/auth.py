@@ -60,6 +60,10 @@ class Users:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def keys(self) -> set[tuple[User, bytes]]:
+        """Each user with the hash of its token now: what a session opened with a token must still match."""
+        return {(user, hashed) for hashed, user in self._by_hash}
+
     def by_token(self, token: str) -> User | None:
         """The user with this token; every configured hash is compared, so the time says nothing."""
         presented = token_hash(token).encode()
@@ -75,6 +79,8 @@ class Session:
     user: User
     csrf: str
     expires: float
+    key: bytes
+    """The hash of the token it was opened with: a session outlives neither its token nor its user."""
 
 
 class Sessions:
@@ -84,10 +90,12 @@ class Sessions:
         self.ttl_s = ttl_s
         self._sessions: dict[str, Session] = {}
 
-    def open(self, user: User, now: float) -> tuple[str, Session]:
+    def open(self, user: User, token: str, now: float) -> tuple[str, Session]:
+        """A new session of ``user``, who logged in with ``token`` (only its hash is kept)."""
         self._expire(now)
         sid = secrets.token_urlsafe(32)
-        session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s)
+        session = self._sessions[sid] = Session(user, secrets.token_urlsafe(24), now + self.ttl_s,
+                                                token_hash(token).encode())
         return sid, session
 
     def get(self, sid: str, now: float) -> Session | None:
@@ -98,6 +106,18 @@ class Sessions:
 
     def close(self, sid: str) -> None:
         self._sessions.pop(sid, None)
+
+    def __len__(self) -> int:
+        """Sessions kept now (an expired one until the next login clears it)."""
+        return len(self._sessions)
+
+    def retain(self, keys: set[tuple[User, bytes]]) -> int:
+        """End every session whose user and token are not among ``keys`` (a token rotated or a user removed by
+        ``arbot ctl reload-secrets``: whoever logged in with the old token is out); how many ended."""
+        ended = [sid for sid, session in self._sessions.items() if (session.user, session.key) not in keys]
+        for sid in ended:
+            del self._sessions[sid]
+        return len(ended)
 
     def _expire(self, now: float) -> None:
         for sid in [s for s, session in self._sessions.items() if now > session.expires]:
@@ -113,16 +133,25 @@ class Bucket:
 class RateLimit:
     """A token bucket per key: ``rate`` per second sustained, ``burst`` at once."""
 
+    KEPT = 10_000
+    """At most this many keys' buckets are kept (keys may be addresses): the least recently used is forgotten."""
+
     def __init__(self, rate: float, burst: int):
         self.rate = rate
         self.burst = burst
         self._buckets: dict[str, Bucket] = {}
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def take(self, key: str, now: float) -> float:
         """0 when allowed (one token taken); otherwise the seconds until a token is back."""
-        bucket = self._buckets.get(key)
+        bucket = self._buckets.pop(key, None)  # put back at the end: the dict is in the order of last use
         if bucket is None:
-            bucket = self._buckets[key] = Bucket(float(self.burst), now)
+            bucket = Bucket(float(self.burst), now)
+            if len(self._buckets) >= self.KEPT:
+                del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = bucket
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
         bucket.at = now
         if bucket.tokens >= 1:
@@ -179,6 +208,8 @@ class Refusals:
     started: float
     command: str
     count: int = 0
+    role: str = ""
+    """The user's role, when the window is a user's (:attr:`WebServer.throttled_audit`)."""
 
 
 class StrangerAudit:
@@ -192,12 +223,12 @@ class StrangerAudit:
         self._windows: dict[str, Refusals] = {}
         """By address, in the order they opened (one opens only when its address has none)."""
 
-    def first(self, address: str, command: str, now: float) -> bool:
+    def first(self, address: str, command: str, now: float, role: str = "") -> bool:
         """True when this refusal opens its address's window (audit it now); otherwise it is only counted.
         Call :meth:`over` first, so a window whose minute is over is not counted into."""
         window = self._windows.get(address)
         if window is None:
-            self._windows[address] = Refusals(now, command)
+            self._windows[address] = Refusals(now, command, role=role)
             return True
         window.count += 1
         return False

@@ -151,7 +151,7 @@ class EventHub:
         first: list[str] = []
         if last_event_id:
             epoch, _, seq_text = last_event_id.partition("-")
-            since = int(seq_text) if seq_text.isdigit() else -1
+            since = int(seq_text) if seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 19 else -1
             oldest = self.buffer[0][0] if self.buffer else self.seq + 1
             if epoch != self.epoch or since < 0 or since > self.seq:
                 first.append(self.frame(self.seq, "reset", dumps({"reason": "the server restarted or the id is "

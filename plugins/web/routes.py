@@ -15,6 +15,8 @@ COOKIE = "arbot_session"
 """The browser session's cookie (HttpOnly, SameSite=Strict, Path=/api/)."""
 CSRF_HEADER = "X-CSRF-Token"
 """The header a cookie-authenticated change carries, with the csrf_token from the login."""
+MAX_INT = 2**63 - 1
+"""The largest whole number (or time in ns) a query parameter may give: what every store's integer columns hold."""
 
 
 class ApiError(Exception):
@@ -81,6 +83,7 @@ COMMON_ERRORS = {
     400: "bad input (malformed JSON, unknown field or parameter, wrong type): the message names it",
     401: "no token, or a wrong or expired one",
     403: "the user's role is too low (or a cookie-authenticated change without the X-CSRF-Token header)",
+    408: "the body did not arrive within [plugins.web] idle_timeout_s (the connection is closed)",
     413: "the body is larger than [plugins.web] max_body_bytes",
     429: "too many requests for this user (or wrong tokens, or requests without a valid token, from this "
          "address): see Retry-After",
@@ -96,7 +99,7 @@ PAGE = {"type": "object", "required": ["items", "limit", "offset", "next_offset"
 
 def _schema(kind: str, choices: tuple[str, ...] = ()) -> dict[str, Any]:
     if kind == "integer":
-        return {"type": "integer", "minimum": 0}
+        return {"type": "integer", "minimum": 0, "maximum": MAX_INT}
     if kind == "boolean":
         return {"type": "boolean"}
     if kind == "enum":
@@ -143,7 +146,7 @@ def openapi(routes: list[Route], version: str) -> dict[str, Any]:
         if route.role is None:
             errors.pop(401), errors.pop(403)
         if route.body is None:
-            errors.pop(413)
+            errors.pop(408), errors.pop(413)
         for status, text in errors.items():
             responses.setdefault(str(status), {"description": text})
         op["responses"] = responses

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from aiohttp import web
 
 from bot.api import AuditEntry, Caller
-from bot.api.kit import REDACTOR
+from bot.api.kit import REDACTOR, TooDeep, loads_limited
 
 from .api import Endpoints
-from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users
+from .auth import Confirmations, FailureWindow, RateLimit, Sessions, StrangerAudit, User, Users, token_hash
 from .events import EventHub
-from .routes import COOKIE, CSRF_HEADER, ApiError, Param, Route, openapi
+from .routes import COOKIE, CSRF_HEADER, MAX_INT, ApiError, Param, Route, openapi
 from .settings import WebSettings
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.web")
 
 STATIC = Path(__file__).parent / "static"
+LINGER_S = 2.0
+"""Longest a request body left unread is drained after the answer, before the connection closes."""
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -57,6 +59,8 @@ class Call:
     csv: bool
     session: str | None = None
     """The session id when the call came with the session cookie (None: a bearer token)."""
+    key: bytes = b""
+    """The hash of the token it came with (a session's: the one it was opened with)."""
 
     @property
     def caller(self) -> Caller:
@@ -67,10 +71,24 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return web.json_response({"error": message}, status=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number from 0 to :data:`MAX_INT` in ASCII digits, else None (``str.isdigit`` also takes
+    "²", which ``int`` refuses, and ``int`` refuses more than 4,300 digits: a 500 either way)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_INT)):
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
+
+
 def parse_time(name: str, text: str) -> int:
     """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
-    if text.isdigit():
-        return int(text)
+    out_of_range = ApiError(400, f"{name}: expected a time from 1970 to 2262 (ns since the epoch up to {MAX_INT}), "
+                                 f"got {text[:40]!r}")
+    if text.isascii() and text.isdigit():
+        ns = whole_number(text)
+        if ns is None:
+            raise out_of_range
+        return ns
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
@@ -78,7 +96,10 @@ def parse_time(name: str, text: str) -> int:
                             f"2026-01-31T12:00:00Z, got {text[:40]!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    if not 0 <= ns <= MAX_INT:
+        raise out_of_range
+    return ns
 
 
 class WebServer:
@@ -91,12 +112,17 @@ class WebServer:
         self.users = Users(settings)
         self.sessions = Sessions(settings.session_ttl_s)
         self.limits = RateLimit(settings.requests_per_s, settings.request_burst)
+        self.public = RateLimit(settings.public_requests_per_s, settings.public_request_burst)
+        """Requests to what needs no token (files, the OpenAPI document, the login) per address."""
         self.failures = FailureWindow(settings.auth_failures_per_min)
         """Wrong tokens per address (bearer or login): over the limit, no token from it is looked at."""
         self.strangers = FailureWindow(settings.auth_failures_per_min)
         """Requests without a valid token (none, or an ended session) per address: over the limit they get 429.
         Counted apart from wrong tokens, so they never keep a user from logging in."""
         self.stranger_audit = StrangerAudit()
+        self.throttled_audit = StrangerAudit()
+        """A user's calls refused by the per-user rate limit, folded per user as a stranger's are per address: a
+        runaway script's 429s cost a line a minute, not a database row each."""
         self.confirmations = Confirmations(settings.confirm_ttl_s)
         self.events = EventHub(ctx, settings.events_buffer)
         self.endpoints = Endpoints(self)
@@ -117,8 +143,11 @@ class WebServer:
         app.router.add_get("/api/openapi.json", self._openapi)
         app.router.add_route("*", "/api/{tail:.*}", self._unknown_api)
         app.router.add_get("/{tail:.*}", self._static)
+        # a body left unread (a refusal, a body cut off) is drained at most LINGER_S before the connection closes:
+        # aiohttp's 10 s would let a client trickling one in hold its connection that much longer
         self._runner = runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.idle_timeout_s,
-                                              handler_cancellation=True, shutdown_timeout=2.0)
+                                              handler_cancellation=True, shutdown_timeout=2.0,
+                                              lingering_time=min(s.idle_timeout_s, LINGER_S))
         await runner.setup()
         assert runner.server is not None
         self._cap_connections(runner.server)
@@ -130,17 +159,34 @@ class WebServer:
         log.info("web console on http://%s:%d (%d user(s))", s.host, self.port, len(self.users))
 
     def _cap_connections(self, server: web.Server) -> None:
-        """Close a connection at once when ``max_connections`` are open (aiohttp has no cap of its own)."""
-        accept = server.connection_made
-        limit = self.settings.max_connections
+        """Close a connection at once when ``max_connections`` are open, or ``max_connections_per_address`` from its
+        address (aiohttp has no cap of its own): one client, a stranger sending nothing included, cannot hold every
+        connection and keep the others out."""
+        accept, lost = server.connection_made, server.connection_lost
+        limit, per_address = self.settings.max_connections, self.settings.max_connections_per_address
+        address_of: dict[Any, str] = {}
+        open_from: dict[str, int] = {}
 
         def connection_made(handler: Any, transport: asyncio.Transport) -> None:
             accept(handler, transport)
-            if len(server.connections) > limit:
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+            address_of[handler] = address
+            open_from[address] = open_from.get(address, 0) + 1
+            if len(server.connections) > limit or open_from[address] > per_address:
                 self.refused_connections += 1
                 transport.abort()
 
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            address = address_of.pop(handler, None)
+            if address is not None:
+                open_from[address] -= 1
+                if not open_from[address]:
+                    del open_from[address]
+            lost(handler, exc)
+
         server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
 
     def connections(self) -> int:
         """Connections open now."""
@@ -176,20 +222,33 @@ class WebServer:
         if self.stranger_audit.first(request.remote or "?", command, now):
             self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
 
+    def refused_user(self, user: User, command: str, args: str, exc: ApiError) -> None:
+        """Audit a call of ``user`` the per-user rate limit refused, folded per user (:attr:`throttled_audit`)."""
+        now = asyncio.get_running_loop().time()
+        self._audit_strangers(now=now)
+        if self.throttled_audit.first(user.name, command, now, role=user.role):
+            self.audit(user.name, user.role, command, args, f"refused: {exc.status} {exc.message}")
+
     def _audit_strangers(self, *, now: float | None = None, force: bool = False) -> None:
-        """One line for each address whose refusal window is over (each one with ``force``), with its count."""
+        """One line for each address (or throttled user) whose refusal window is over (each one with ``force``),
+        with its count."""
         if now is None:
             now = asyncio.get_running_loop().time()
         for address, window in self.stranger_audit.over(now, force):
             if window.count:
                 self.audit("", "", window.command, f"address {address}",
                            f"refused: {window.count} more without a valid token from this address")
+        for name, window in self.throttled_audit.over(now, force):
+            if window.count:
+                self.audit(name, window.role, window.command, "", f"refused: 429, {window.count} more this minute")
 
     async def _write_audit(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:  # woken by a line to write, or when a stranger's refusal window is over
-                await asyncio.wait_for(self._audit_wakeup.wait(), self.stranger_audit.due_in(loop.time()))
+                due = [d for d in (self.stranger_audit.due_in(loop.time()), self.throttled_audit.due_in(loop.time()))
+                       if d is not None]
+                await asyncio.wait_for(self._audit_wakeup.wait(), min(due, default=None))
             except TimeoutError:
                 pass
             self._audit_wakeup.clear()
@@ -218,9 +277,9 @@ class WebServer:
             _mask_secrets(response)
         return response
 
-    def _authenticate(self, request: web.Request) -> tuple[User, bool]:
-        """(the user, whether by the session cookie); 401, or 429 for an address over its limit of wrong tokens
-        or of requests without a valid token."""
+    def _authenticate(self, request: web.Request) -> tuple[User, bool, bytes]:
+        """(the user, whether by the session cookie, the hash of its token); 401, or 429 for an address over its
+        limit of wrong tokens or of requests without a valid token."""
         loop_now = asyncio.get_running_loop().time()
         header = request.headers.get("Authorization", "")
         sid = request.cookies.get(COOKIE)
@@ -230,7 +289,7 @@ class WebServer:
                 if request.method != "GET" and not _same(request.headers.get(CSRF_HEADER, ""), session.csrf):
                     raise ApiError(403, f"a change made with the session cookie needs the {CSRF_HEADER} header "
                                         "with the csrf_token from the login")
-                return session.user, True
+                return session.user, True, session.key
             self._no_token(request, loop_now, "the session ended; log in again")
         if not header:
             self._no_token(request, loop_now, "log in: send Authorization: Bearer TOKEN, or POST /api/v1/login for "
@@ -241,7 +300,14 @@ class WebServer:
         if user is None:
             self.failures.failed(request.remote or "?", loop_now)
             raise ApiError(401, "wrong token (send Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"})
-        return user, False
+        return user, False, token_hash(token.strip()).encode()
+
+    def still_valid(self, call: Call) -> bool:
+        """Whether the credential ``call`` came with still holds: its session is open, or its token is still its
+        user's (not rotated away by ``arbot ctl reload-secrets``). An event stream ends when it does not."""
+        if call.session is not None:
+            return self.sessions.get(call.session, asyncio.get_running_loop().time()) is not None
+        return (call.user, call.key) in self.users.keys()
 
     def _no_token(self, request: web.Request, now: float, message: str) -> NoReturn:
         """401 for a request without a valid token (none, or an ended session); 429 once its address sent
@@ -261,6 +327,15 @@ class WebServer:
         if wait:
             raise ApiError(429, "too many wrong tokens from this address; wait", {"Retry-After": str(int(wait) + 1)})
 
+    def _check_public(self, request: web.Request) -> None:
+        """429 for an address past its rate of requests to what needs no token: serving them runs on the bot's
+        loop, so a stranger must not be able to keep it busy."""
+        wait = self.public.take(request.remote or "?", asyncio.get_running_loop().time())
+        if wait:
+            raise ApiError(429, f"more than {self.settings.public_requests_per_s:g} requests/s from this address "
+                                f"without a token (burst {self.settings.public_request_burst}); slow down",
+                           {"Retry-After": str(int(wait) + 1)})
+
     def _handler(self, route: Route) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self._call(route, request)
@@ -271,26 +346,30 @@ class WebServer:
         command = f"{route.method} {request.path}"
         args = request.query_string
         if route.role is None:  # login: audited by the endpoint with the user it found
+            self._check_public(request)
             return await self._run(route, Call(request, User("", "viewer"), self._query(route, request),
                                                await self._body(route, request), False))
         try:
-            user, by_cookie = self._authenticate(request)
+            user, by_cookie, key = self._authenticate(request)
         except ApiError as exc:
             if exc.status == 403:  # a live session's change without the CSRF header (forged?): each one audited
                 self.audit("", "", command, args, f"refused: {exc.status} {exc.message}")
             else:  # no valid token: folded per address
                 self.refused_stranger(request, command, args, exc)
             raise
-        try:
-            wait = self.limits.take(user.name, asyncio.get_running_loop().time())
-            if wait:
-                raise ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
+        wait = self.limits.take(user.name, asyncio.get_running_loop().time())
+        if wait:
+            limited = ApiError(429, f"more than {self.settings.requests_per_s:g} requests/s (burst "
                                     f"{self.settings.request_burst}); slow down", {"Retry-After": str(int(wait) + 1)})
+            self.refused_user(user, command, args, limited)
+            raise limited
+        try:
             if not user.may(route.role):
                 raise ApiError(403, f"{route.method} {route.path} needs the {route.role} role; {user.name} is "
                                     f"{user.role}")
             call = Call(request, user, self._query(route, request), await self._body(route, request),
-                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None)
+                        route.csv and self._wants_csv(request), request.cookies.get(COOKIE) if by_cookie else None,
+                        key)
             streaming = route.content == "text/event-stream"
             if streaming:  # audited when it opens: it may stay open for days
                 self.audit(user.name, user.role, command, args, "stream opened")
@@ -337,9 +416,10 @@ class WebServer:
 
     def _value(self, param: Param, text: str) -> Any:
         if param.kind == "integer":
-            if not text.isdigit():
-                raise ApiError(400, f"{param.name}: expected a whole number >= 0, got {text[:40]!r}")
-            return int(text)
+            value = whole_number(text)
+            if value is None:
+                raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, got {text[:40]!r}")
+            return value
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
@@ -368,12 +448,19 @@ class WebServer:
                                   "([plugins.web] max_body_bytes)")
         if (request.content_length or 0) > self.settings.max_body_bytes:
             raise too_large
+        wait_s = self.settings.idle_timeout_s
         try:
-            raw = await request.read()
+            async with asyncio.timeout(wait_s):  # the login takes a body from anyone: one trickled in is cut off
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:  # sent without a length (chunked), and too long
             raise too_large from None
-        try:
-            body = json.loads(raw) if raw.strip() else {}
+        except TimeoutError:
+            raise ApiError(408, f"the body did not arrive within {wait_s:g} s ([plugins.web] idle_timeout_s)",
+                           {"Connection": "close"}) from None
+        try:  # depth checked first: json.loads recurses per level, and 64 KiB of '{"a":' is a RecursionError
+            body = loads_limited(raw) if raw.strip() else {}
+        except TooDeep as exc:
+            raise ApiError(400, f"{exc} (a body nests a few)") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from None
         if not isinstance(body, dict):
@@ -392,13 +479,16 @@ class WebServer:
         return body
 
     async def _unknown_api(self, request: web.Request) -> web.StreamResponse:
+        self._check_public(request)
         raise ApiError(404, f"no such endpoint: {request.method} {request.path} (see /api/openapi.json)")
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
+        self._check_public(request)
         return web.json_response(openapi(self.routes, "1"))
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         """Files of ``plugins/web/static`` (``/`` is its index.html); anything outside it is a 404."""
+        self._check_public(request)
         tail = request.match_info["tail"] or "index.html"
         root = STATIC.resolve()
         try:
@@ -425,4 +515,4 @@ def _same(given: str, expected: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-__all__ = ["Call", "WebServer", "error_response", "parse_time"]
+__all__ = ["MAX_INT", "Call", "WebServer", "error_response", "parse_time", "whole_number"]

@@ -31,6 +31,11 @@ class WebSettings:
                                              "console over https)")
     requests_per_s: float = option(20.0, ge=0.01, le=100_000, help="sustained API requests per second per user")
     request_burst: int = option(100, ge=1, le=100_000, help="API requests a user may send at once before 429")
+    public_requests_per_s: float = option(
+        20.0, ge=0.01, le=100_000, help="sustained requests per second from one address to what needs no token (the "
+                                        "page's files, /api/openapi.json, the login); beyond the burst: 429")
+    public_request_burst: int = option(200, ge=1, le=100_000,
+                                       help="such requests one address may send at once (a page load fetches ~20)")
     auth_failures_per_min: int = option(20, ge=1, le=100_000,
                                         help="wrong tokens per minute from one address before its token attempts "
                                              "get 429; requests without a token from it are counted apart, to the "
@@ -38,6 +43,9 @@ class WebSettings:
     max_body_bytes: int = option(65536, ge=1024, le=64 * 2**20, help="largest request body; a larger one gets 413")
     max_connections: int = option(1000, ge=1, le=100_000,
                                   help="open connections at once; one more is closed at once")
+    max_connections_per_address: int = option(
+        100, ge=1, le=100_000, help="open connections at once from one address; one more is closed at once (behind a "
+                                    "reverse proxy every client shares the proxy's address: raise it)")
     idle_timeout_s: float = option(30.0, ge=0.1, le=86_400,
                                    help="a connection with no request in flight is closed after this long "
                                         "(a request must arrive complete within it too)")

@@ -53,6 +53,7 @@ def fill_view(strategy: str, fill: Fill) -> dict[str, Any]:
 def opportunity_view(opportunity: Opportunity) -> dict[str, Any]:
     data = plain(opportunity)
     data["costs"] = [{"name": name, "amount": str(amount)} for name, amount in opportunity.costs]
+    data["net_pnl"] = str(opportunity.net_profit())  # /opportunities' net profit, one given by the strategy or not
     return data
 
 

@@ -128,7 +128,7 @@ async def test_a_silent_bot_shows_and_kill_all_is_confirmed_once(page, fleet):
         await wait_for(lambda: memory.bots["grid"].killed("grid-1") and memory.bots["grid"].killed("grid-2"),
                        timeout_s=10, what="grid killed")
         await expect(page.locator(".toast")).to_contain_text("arb: gone", timeout=TIMEOUT_MS)
-        assert [c[1:] for c in memory.calls if c[2] == "kill"] == [("grid", "kill", ["web", "console", "kill"], True)]
+        assert [c[1:] for c in memory.calls if c[2] == "kill"] == [("grid", "kill", ["web console kill"], True)]
         await shot(page, console, "fleet-killed")
     finally:
         memory.gone.discard("arb")

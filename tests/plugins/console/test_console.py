@@ -43,3 +43,16 @@ async def test_no_color_wins_over_colour_always(monkeypatch, capsys, no_color):
     out = capsys.readouterr().out
     assert ("\033[" in out) is (not no_color)
     assert logs.colour_wanted(io.StringIO(), "auto") is False  # not a terminal
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_control_characters_in_an_alert_are_shown_not_obeyed(colour):
+    """An alert's text may quote what others sent (a venue's error body, an RPC node's message, another bot's alert):
+    escape sequences in it must not reach the terminal, where they could clear it, retitle it or rewrite the line."""
+    alert = Alert(AlertLevel.ERROR, "venue", "kraken\x1b[2J", "rejected: \x1b]0;owned\x07done\rfake line\nnext\x9b1m",
+                  {"body": "\x1b[8mhidden"}, ts_ns=TS_NS)
+    line = format_alert(alert, colour=colour)
+    if colour:
+        line = line.removeprefix("\033[31m").removesuffix(RESET)
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in line), repr(line)
+    assert "rejected: \\x1b]0;owned\\x07done\\rfake line\\nnext\\x9b1m" in line and "[kraken\\x1b[2J]" in line

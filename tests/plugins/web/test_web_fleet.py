@@ -84,3 +84,18 @@ async def test_actions_go_through_the_command_layer(api):
     assert status == 200 and list(answer["bots"]) == ["front"] and answer["bots"]["front"]["answer"] == "ok"
     assert "Kill switch" in answer["bots"]["front"]["text"]
     assert (await call("POST", "/fleet/kill", "ada", confirm))[0] == 409  # once
+
+
+async def test_a_kill_reason_saying_all_kills_only_the_bot_named(api):
+    """``bot`` names the target; the reason is free text. "all" in it must not turn a kill of one bot into a kill of
+    every bot (the command layer reads a lone "all" argument as the fleet target)."""
+    fleet, call = api
+    grid, arb = fleet.bots["grid"], fleet.bots["arb"]
+    status, asked = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "reason": "pull ALL quotes"})
+    assert status == 202 and asked["question"] == "/kill on 1 bot (grid)?", asked
+    status, answer = await call("POST", "/fleet/kill", "ada", {"bot": "grid", "confirm_token": asked["confirm_token"]})
+    assert status == 200 and answer["title"] == "/kill on 1 bot: 1 ok", answer
+    assert grid.killed("s") and not arb.killed("s") and not fleet.bots["front"].killed("s")
+    assert grid.store.audit_log()[0].args == "pull ALL quotes"
+    status, refused = await call("POST", "/fleet/kill", "ada", {"bot": "arb", "reason": " All "})
+    assert status == 400 and "every bot" in refused["error"] and not arb.killed("s")

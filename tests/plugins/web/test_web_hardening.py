@@ -1,7 +1,7 @@
 """Bad input, limits and the browser session: 4xx with a clear message, the bot trading on, the server answering.
 
 A bot of its own with tight limits: 4 requests/s (burst 20) per user, 3 wrong tokens a minute per
-address, 1,200 connections, idle connections closed after 4 s, 4 KiB bodies.
+address, 1,200 connections (from one address too), idle connections closed after 4 s, 4 KiB bodies.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ async def console(tmp_path_factory):
     saved = {name: os.environ.get(f"ARBOT_WEB_TEST_{name.upper()}") for name in ("vera", "ada")}
     os.environ.update({f"ARBOT_WEB_TEST_{name.upper()}": TOKENS[name][1] for name in ("vera", "ada")})
     web = ("[plugins.web]\nenabled = true\nport = 0\nrequests_per_s = 4\nrequest_burst = 20\n"
-           "auth_failures_per_min = 3\nmax_connections = 1200\nidle_timeout_s = 4\nmax_body_bytes = 4096\n"
+           "auth_failures_per_min = 3\nmax_connections = 1200\nmax_connections_per_address = 1200\n"
+           "idle_timeout_s = 4\nmax_body_bytes = 4096\n"
            f"{users_toml(data_dir)}\n")
     under_test = build_bot(demo_toml(web), data_dir=data_dir, extra=web_plugins())
     under_test.resolve_secrets()
