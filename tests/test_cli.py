@@ -15,12 +15,13 @@ import pytest
 
 from bot.cli import build_parser
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.risk_kit import plugin as kit_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 
 def arbot(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 def test_check_config_accepts_the_example(tmp_path):

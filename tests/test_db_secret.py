@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from bot.config import build_config, parse_toml
 from bot.plugins import collect, load_plugins
 from bot.redact import REDACTOR, add_url, safe_url
 from bot.store import Store, StoreError, engine_url
+from tests.helpers.processes import arbot as arbot_command
 
 CANARY = f"Canary{uuid.uuid4().hex}"
 ON_POSTGRES = bool(os.environ.get("ARBOT_TEST_DB_URL"))
@@ -82,7 +82,7 @@ def test_the_password_is_in_no_output_of_any_command(tmp_path: Path, canary_url:
     env = {**os.environ, "ARBOT_CANARY_DB_URL": canary_url, "PYTHONUNBUFFERED": "1"}
 
     def arbot(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path, capture_output=True,
+        return subprocess.run(arbot_command(*args), env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=120)
 
     runs = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.api import AlertLevel, Notifier, Service, hookimpl
 from tests.fakes.venue import ScriptedVenue
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.processes import wait_until
 from tests.helpers.store_kit import query, query_db
 
@@ -43,7 +43,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path, on_shutdown: str, db_url: str):
     config = tmp_path / "c.toml"
     config.write_text(CONFIG.format(data_dir=tmp_path, on_shutdown=on_shutdown, db_url=db_url))
     venue_db = tmp_path / "paper-exchange.db"
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], cwd=tmp_path,
+    proc = subprocess.Popen([*arbot_command(), "run", "--config", str(config)], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # The grid rests a buy on each of the levels below 30000.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.backtest.driver import run_backtest
 from tests.backtest.backtest_kit import RECORDED_CEX, recorded_cex_config, write_config, write_kraken_recording
 from tests.backtest.test_backtest_pinned import GRID
+from tests.helpers.processes import arbot as arbot_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def arbot(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """``arbot ARGS`` as a user runs it, with this checkout's code."""
     env = {k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**env, "PYTHONPATH": str(ROOT)})
 
 

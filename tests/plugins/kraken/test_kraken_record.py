@@ -12,6 +12,7 @@ import pytest
 from bot.cli import main
 from plugins.kraken.record import record
 from tests.fakes.kraken import FakeKrakenWS, FakePair, checksum, populate
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.waiting import wait_for
 
 
@@ -69,7 +70,6 @@ def test_replay_prints_the_summary_and_top_levels(tmp_path, capsys):
 
 @pytest.mark.slow
 async def test_arbot_record_command_then_replay(tmp_path):
-    import sys
 
     pair = FakePair("BTC/USD")
     populate(pair)
@@ -77,7 +77,7 @@ async def test_arbot_record_command_then_replay(tmp_path):
     out = tmp_path / "btc.jsonl"
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "record", "--exchange", "kraken", "--symbol", "BTC/USD",
+            *arbot_command(), "record", "--exchange", "kraken", "--symbol", "BTC/USD",
             "--out", str(out), "--ws-url", fake.url, "--messages", "4", "--for", "20",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -86,7 +86,7 @@ async def test_arbot_record_command_then_replay(tmp_path):
     assert proc.returncode == 0, err.decode()
     assert len(out.read_text().splitlines()) == 4
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "replay", "--exchange", "kraken", str(out),
+        *arbot_command(), "replay", "--exchange", "kraken", str(out),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()

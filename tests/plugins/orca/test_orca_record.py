@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import sys
 
 from arbotlib.amm.whirlpool.accounts import build_whirlpool
 from bot.api.kit import RecordOptions
@@ -14,6 +13,7 @@ from bot.domain import FeedStatus, PoolUpdate
 from bot.recording import frame_line, read_recording
 from plugins.orca.record import OrcaRecorder
 from plugins.orca.settings import OrcaSettings
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.waiting import wait_for
 from tests.plugins.orca.orca_pools import (
     POSITIONS,
@@ -143,7 +143,7 @@ async def test_arbot_record_and_replay_orca_from_the_command_line(node, tmp_path
                       f'pools = {{ "SOL/USDC" = "{WHIRLPOOL}" }}\n')
     out = tmp_path / "pool.jsonl"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "record", "--exchange", "orca", "--config", str(config), "--symbol",
+        *arbot_command(), "record", "--exchange", "orca", "--config", str(config), "--symbol",
         "SOL/USDC", "--out", str(out), "--for", "60", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         def published() -> int:  # each line's raw field is JSON text inside JSON: its quotes are escaped
@@ -158,7 +158,7 @@ async def test_arbot_record_and_replay_orca_from_the_command_line(node, tmp_path
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "pools_published=2" in err.decode()
     replay = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "replay", "--exchange", "orca", str(out), stdout=asyncio.subprocess.PIPE,
+        *arbot_command(), "replay", "--exchange", "orca", str(out), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await replay.communicate()
     assert replay.returncode == 0, stderr.decode()[-2000:]

@@ -6,18 +6,18 @@ import asyncio
 import os
 import stat
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 from bot.domain import Fill, FillApplied, Liquidity, Side
 from plugins.stream import running_server
 from plugins.stream.protocol import read_signing_key
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.waiting import wait_for
 
 
 def arbot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
 
 
@@ -39,7 +39,7 @@ async def test_watch_prints_live_events(make_bot, tmp_path):
     bot = await make_bot(f'[plugins.stream]\nenabled = true\nport = 0\nclients = {{ cli = "viewer:{public}" }}\n')
     server = running_server(bot.operator)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "watch", "--url", f"ws://127.0.0.1:{server.port}", "--key",
+        *arbot_command(), "watch", "--url", f"ws://127.0.0.1:{server.port}", "--key",
         str(tmp_path / "w.key"), "--once", "fills", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
     try:
@@ -61,7 +61,7 @@ async def test_watch_with_a_key_the_bot_does_not_know_is_refused(make_bot, tmp_p
     bot = await make_bot("[plugins.stream]\nenabled = true\nport = 0\n")
     url = f"ws://127.0.0.1:{running_server(bot.operator).port}"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "watch", "--url", url, "--key", str(tmp_path / "stranger.key"),
+        *arbot_command(), "watch", "--url", url, "--key", str(tmp_path / "stranger.key"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
     async with asyncio.timeout(30):
