@@ -17,7 +17,8 @@ once, within ``[commands] confirm_ttl_s``.
 
 Fleet routing: when a :class:`~bot.api.FleetLink` is attached (``Context.attach_fleet``), a command
 registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every live bot, this one
-included), ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
+included; after an argument that is no target, "all" is text: ``/kill grid: pull all quotes``),
+``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
 other arguments go to every target. A member the link reports not alive (:attr:`FleetMember.alive`:
 not heard from within its liveness window) is gone: never a target, refused when named, and listed
 as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
@@ -329,7 +330,7 @@ class CommandTable:
         known: tuple[list[str], dict[str, int]] | None = None
         for arg in args:
             bot, colon, rest = arg.partition(":")
-            if arg.lower() == ALL:
+            if arg.lower() == ALL and not common:  # after free text ("pull all quotes") it is text, not the fleet
                 everyone = True
                 continue
             if colon and BOT_NAME.fullmatch(bot) and (self.fleet is not None or bot == me):

@@ -169,6 +169,22 @@ async def test_a_word_ending_in_a_colon_is_free_text_unless_it_names_a_bot(fleet
     assert not refused.ok and refused.title.startswith("No bot named grd")
 
 
+async def test_all_after_free_text_is_text_not_the_whole_fleet(fleet):
+    """``/kill grid: pull all quotes`` kills grid, with its reason: "all" inside the reason is not a target (before,
+    the question was "/kill on 3 bots", and a script confirming blindly would have killed every bot)."""
+    front = fleet.bots["front"]
+    asked = await front.commands.dispatch(ADMIN, "kill", ["grid:", "pull", "all", "quotes"])
+    assert asked.title == "/kill on 1 bot (grid)?", asked.title
+    reply = await front.commands.confirm(ADMIN, asked.confirm_token)
+    assert reply.ok, reply.render_text()
+    assert [c[1:] for c in fleet.calls] == [("grid", "kill", ["pull", "all", "quotes"], True)]
+    # before any text, "all" is the fleet, wherever the bot-named targets are
+    fleet.calls.clear()
+    await front.commands.dispatch(ADMIN, "pause", ["grid:s", "all", "s2"])
+    assert sorted(c[1:3] + (sorted(c[3]),) for c in fleet.calls) == [("arb", "pause", ["s2"]),
+                                                                     ("grid", "pause", ["s", "s2"])]
+
+
 async def test_the_front_authorizes_first(fleet):
     front = fleet.bots["front"]
     viewer = Caller("test", "eye", "viewer")
