@@ -24,6 +24,10 @@ error text lands (an order's ``reason``, a feed's, an alert's ``message``); the 
 times and states, which hold no secret."""
 
 
+RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+"""The attributes every log record has; any other was passed by its caller with ``extra=``."""
+
+
 class Redactor(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
@@ -104,6 +108,8 @@ class Redactor(logging.Filter):
         return clean if clean is not text else value
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record's message, its traceback and every extra a caller passed (``extra=``, which json
+        lines write out in full)."""
         if self._values or self._url_passwords:
             message = record.getMessage()
             clean = self.redact(message)
@@ -113,6 +119,11 @@ class Redactor(logging.Filter):
                 record.exc_info = None
             if clean != message:
                 record.msg, record.args = clean, None
+            for key in record.__dict__.keys() - RECORD_FIELDS:
+                value = record.__dict__[key]
+                masked = self.redact_data(value)
+                if masked is not value:
+                    record.__dict__[key] = masked
         return True
 
 
