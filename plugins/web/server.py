@@ -411,7 +411,8 @@ class WebServer:
 
 
 def _mask_secrets(response: web.StreamResponse) -> None:
-    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is)."""
+    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is). A secret is known
+    as JSON writes it too; CSV's doubled quote is not, so a CSV export's cells are masked before encoding as well."""
     if not isinstance(response, web.Response) or response.content_type not in ("application/json", "text/csv"):
         return
     text = response.text if isinstance(response.body, bytes) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -122,6 +123,26 @@ async def test_a_known_secret_that_json_escapes_is_served_masked(console, monkey
     assert key not in served and "password *** refused" in served, body
     frame = running_server(console.bot.operator).events.frame(1, "orders", json.dumps({"reason": key}))
     assert key not in json.dumps(json.loads(frame.split("data: ", 1)[1]), ensure_ascii=False), frame
+
+
+@pytest.mark.parametrize("key", ['pa"ss-0123456789', "pa\\ss-0123456789", "pässwörd-0123456789"])
+async def test_a_csv_export_masks_a_known_secret_that_csv_escapes(console, monkeypatch, key):
+    """A stored order's reason (written before the store masked it) quoting a secret with a quote in it: CSV writes
+    the quote doubled (``pa""ss``), so the export is masked cell by cell before it is encoded, never as its text."""
+    monkeypatch.setenv("ARBOT_WEB_TEST_CSV_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_CSV_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    await wait_for_fills(console, "sol-arb", 1)
+    op = console.bot.operator
+    history = op.order_history
+
+    def old_rows(**kwargs):
+        return [dataclasses.replace(order, reason=f"rejected: password {key} refused") for order in history(**kwargs)]
+
+    monkeypatch.setattr(op, "order_history", old_rows)
+    async with await console.get("/api/v1/orders?format=csv", "vera") as response:
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert rows and all(row["reason"] == "rejected: password *** refused" for row in rows), rows
+    assert key not in repr(rows)
 
 
 async def test_a_long_error_cut_across_a_known_secret_shows_none_of_it(console, monkeypatch):
