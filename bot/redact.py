@@ -57,6 +57,13 @@ class Redactor(logging.Filter):
                 text = text.replace(held, f":{MASK}@")
         return text
 
+    def cut(self, text: str | bytes, max_chars: int) -> str:
+        """``text`` as it may be quoted short: every known secret masked, then cut to ``max_chars`` characters (bytes
+        read as UTF-8). Cut first, a secret straddling the cut is no longer whole, and its head would be shown."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "backslashreplace")
+        return self.redact(text)[:max_chars]
+
     def redact_event(self, data: dict[str, Any]) -> dict[str, Any]:
         """An event's data (as :func:`bot.jsonable.to_data` makes it) as a wire may send it: every known secret in
         its free text (:data:`TEXT_FIELDS`) masked, in a copy; ``data`` itself when there is nothing to mask.

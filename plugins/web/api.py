@@ -304,7 +304,7 @@ class Endpoints:
                 async with asyncio.timeout(BALANCES_TIMEOUT_S):
                     balances = await exchange.balances()
             except Exception as exc:  # masked before the cut: a cut secret is no longer one the redactor finds
-                return name, {"error": REDACTOR.redact(f"{type(exc).__name__}: {exc}")[:300]}
+                return name, {"error": REDACTOR.cut(f"{type(exc).__name__}: {exc}", 300)}
             return name, {asset: {"free": str(b.free), "total": str(b.total)} for asset, b in sorted(balances.items())}
 
         found = await asyncio.gather(*(one(n, e) for n, e in sorted(self.op.exchanges.items())))

@@ -75,7 +75,7 @@ def parse_time(name: str, text: str) -> int:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise ApiError(400, f"{name}: expected ns since the epoch or an ISO 8601 time like 2026-01-31 or "
-                            f"2026-01-31T12:00:00Z, got {text[:40]!r}") from None
+                            f"2026-01-31T12:00:00Z, got {REDACTOR.cut(text, 40)!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -157,7 +157,7 @@ class WebServer:
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
-                                      command=command, args=args[:500], outcome=outcome))
+                                      command=command, args=REDACTOR.cut(args, 500), outcome=outcome))
         self._audit_wakeup.set()
 
     async def _flush_audit(self) -> None:
@@ -338,18 +338,19 @@ class WebServer:
     def _value(self, param: Param, text: str) -> Any:
         if param.kind == "integer":
             if not text.isdigit():
-                raise ApiError(400, f"{param.name}: expected a whole number >= 0, got {text[:40]!r}")
+                raise ApiError(400, f"{param.name}: expected a whole number >= 0, got {REDACTOR.cut(text, 40)!r}")
             return int(text)
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
-            raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, got {text[:40]!r}")
+            raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, "
+                                f"got {REDACTOR.cut(text, 40)!r}")
         if param.kind == "csv-enum":
             values = [v for v in text.split(",") if v]
             wrong = [v for v in values if v not in param.choices]
             if wrong or not values:
                 raise ApiError(400, f"{param.name}: expected a comma-separated list of "
-                                    f"{', '.join(param.choices)}, got {text[:60]!r}")
+                                    f"{', '.join(param.choices)}, got {REDACTOR.cut(text, 60)!r}")
             return values
         return text
 

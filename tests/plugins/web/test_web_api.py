@@ -163,6 +163,37 @@ async def test_a_long_error_cut_across_a_known_secret_shows_none_of_it(console, 
     assert error.startswith("RuntimeError: binance GET https://venue.example/api/v3/account"), error
 
 
+async def test_an_audited_query_cut_across_a_known_secret_stores_none_of_it(console, monkeypatch):
+    """A request's query string is audited cut to 500 characters, and the store masks what it writes: masked
+    first, so a secret straddling the cut is not stored by its first half."""
+    key = "sk-live-web-audit-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_AUDIT_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_AUDIT_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    query = "strategy=" + "x" * (490 - len("strategy=")) + "&key=" + key
+    async with await console.get("/api/v1/orders?" + query, "vera") as response:
+        assert response.status in (200, 400)
+    await _audited(console, "vera", "GET /api/v1/orders", "")
+    [line] = [e for e in console.bot.operator.audit_log(2000) if e.args.startswith("strategy=xxx")]
+    assert key[:5] not in line.args and line.args.endswith("&key=***"), line.args
+
+
+@pytest.mark.parametrize("param, before", [("limit", 30), ("since", 30), ("format", 30), ("state", 50)])
+async def test_a_refused_parameter_quoted_cut_across_a_known_secret_shows_none_of_it(console, monkeypatch, param,
+                                                                                    before):
+    """A wrong query parameter is quoted cut short in the 400 answer, and in the audit line that stores it: masked
+    first, so a secret straddling the cut shows none of itself in either."""
+    key = "sk-live-web-param-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_PARAM_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_PARAM_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    async with await console.get(f"/api/v1/orders?{param}={'z' * before}{key}", "vera") as response:
+        error = (await response.json())["error"]
+    assert response.status == 400 and error.startswith(param) and key[:5] not in error, error
+    await _audited(console, "vera", "GET /api/v1/orders", f"refused: 400 {param}")
+    refused = f"refused: 400 {param}"
+    outcomes = [e.outcome for e in console.bot.operator.audit_log(2000) if e.outcome.startswith(refused)]
+    assert outcomes and not any(key[:5] in outcome for outcome in outcomes), outcomes
+
+
 async def test_orders_filter_and_page(console):
     # The demo keeps trading: page a set that cannot grow, the orders created before the newest stored one
     # (orders are stored in the order they are created, so every earlier one is stored too).
