@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,15 +31,42 @@ RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict
 
 
 class Redactor(logging.Filter):
-    def __init__(self) -> None:
+    """Masks every known secret in text, data and log records. ``clock`` (seconds, monotonic) times short-lived
+    secrets."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._values: set[str] = set()
         self._url_passwords: set[str] = set()
         """Passwords of URLs shorter than MIN_LENGTH: masked only as ``:PASSWORD@``, inside a URL."""
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._deadlines: dict[str, float] = {}
+        """Short-lived secrets (each as written) and when each is forgotten, by ``clock``."""
+        self._short_lived: tuple[str, ...] = ()
+        """Their values as :meth:`redact` reads them: replaced whole, never changed in place, since log lines are
+        masked in other threads too."""
 
-    def add(self, value: str) -> None:
-        if len(value) >= MIN_LENGTH:
+    def add(self, value: str, *, ttl_s: float | None = None) -> None:
+        """Mask ``value`` from now on (unless shorter than MIN_LENGTH). With ``ttl_s``, for that many seconds only: a
+        short-lived credential (a venue's WebSocket token, a JWT) need not be remembered once it is of no use, and a
+        venue making one per connection or message would otherwise grow the redactor without end. Adding it again
+        sets its time anew (``math.inf``: until then); a value added without ``ttl_s`` is masked for good."""
+        if len(value) < MIN_LENGTH:
+            return
+        if ttl_s is None:
             self._values.update(_written(value))
+            return
+        with self._lock:
+            now = self._clock()
+            deadlines = {v: until for v, until in self._deadlines.items() if until > now}  # the expired forgotten
+            deadlines.update(dict.fromkeys(_written(value), now + ttl_s))
+            self._deadlines = deadlines
+            self._short_lived = tuple(deadlines)
+
+    def short_lived_count(self) -> int:
+        """How many short-lived secrets (each form JSON may write them in) are remembered now."""
+        return len(self._short_lived)
 
     def add_url_password(self, value: str) -> None:
         """A URL's password: a known secret whatever its length. Masked anywhere when at least MIN_LENGTH
@@ -49,6 +78,9 @@ class Redactor(logging.Filter):
 
     def redact(self, text: str) -> str:
         for value in self._values:
+            if value in text:
+                text = text.replace(value, MASK)
+        for value in self._short_lived:
             if value in text:
                 text = text.replace(value, MASK)
         for value in self._url_passwords:
@@ -70,7 +102,7 @@ class Redactor(logging.Filter):
 
         Cheap enough for every event of the bus path: only the text fields are read, and most events have
         none or an empty one (a fraction of a microsecond, where masking the whole frame costs microseconds)."""
-        if not (self._values or self._url_passwords):
+        if not (self._values or self._url_passwords or self._short_lived):
             return data
         for name in TEXT_FIELDS:
             text = data.get(name)
@@ -87,7 +119,7 @@ class Redactor(logging.Filter):
 
         Cheap when nothing is to be masked: the strings are joined and searched once, and only data that holds a
         secret is walked again to build the copy."""
-        if not (self._values or self._url_passwords):
+        if not (self._values or self._url_passwords or self._short_lived):
             return value
         texts: list[str] = []
         _texts_of(value, texts)
@@ -117,7 +149,7 @@ class Redactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the record's message, its traceback and every extra a caller passed (``extra=``, which json
         lines write out in full)."""
-        if self._values or self._url_passwords:
+        if self._values or self._url_passwords or self._short_lived:
             message = record.getMessage()
             clean = self.redact(message)
             if record.exc_info and record.exc_info[1] is not None:
