@@ -36,6 +36,8 @@ class Redactor(logging.Filter):
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        # Each set below is replaced whole, never changed in place: text is masked in other threads too (log lines,
+        # the store's writes), and a set changed while one of them walks it fails there.
         self._values: set[str] = set()
         self._url_passwords: set[str] = set()
         """Passwords of URLs shorter than MIN_LENGTH: masked only as ``:PASSWORD@``, inside a URL."""
@@ -44,8 +46,7 @@ class Redactor(logging.Filter):
         self._deadlines: dict[str, float] = {}
         """Short-lived secrets (each as written) and when each is forgotten, by ``clock``."""
         self._short_lived: tuple[str, ...] = ()
-        """Their values as :meth:`redact` reads them: replaced whole, never changed in place, since log lines are
-        masked in other threads too."""
+        """Their values as :meth:`redact` reads them."""
 
     def add(self, value: str, *, ttl_s: float | None = None) -> None:
         """Mask ``value`` from now on (unless shorter than MIN_LENGTH). With ``ttl_s``, for that many seconds only: a
@@ -54,10 +55,10 @@ class Redactor(logging.Filter):
         sets its time anew (``math.inf``: until then); a value added without ``ttl_s`` is masked for good."""
         if len(value) < MIN_LENGTH:
             return
-        if ttl_s is None:
-            self._values.update(_written(value))
-            return
         with self._lock:
+            if ttl_s is None:
+                self._values = self._values | _written(value)
+                return
             now = self._clock()
             deadlines = {v: until for v, until in self._deadlines.items() if until > now}  # the expired forgotten
             deadlines.update(dict.fromkeys(_written(value), now + ttl_s))
@@ -71,10 +72,11 @@ class Redactor(logging.Filter):
     def add_url_password(self, value: str) -> None:
         """A URL's password: a known secret whatever its length. Masked anywhere when at least MIN_LENGTH
         long, otherwise wherever a URL holds it (``user:PASSWORD@host``)."""
-        if len(value) >= MIN_LENGTH:
-            self._values.update(_written(value))
-        elif value:
-            self._url_passwords.update(_written(value))
+        with self._lock:
+            if len(value) >= MIN_LENGTH:
+                self._values = self._values | _written(value)
+            elif value:
+                self._url_passwords = self._url_passwords | _written(value)
 
     def redact(self, text: str) -> str:
         for value in self._values:

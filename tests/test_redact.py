@@ -4,6 +4,9 @@ forgotten after, so a bot making one per connection or message keeps a bounded s
 from __future__ import annotations
 
 import math
+import sys
+import threading
+import time
 
 from bot.redact import MASK, Redactor
 
@@ -55,3 +58,39 @@ def test_a_short_value_is_not_remembered():
     redactor = Redactor()
     redactor.add("abc", ttl_s=60)
     assert redactor.redact("abc") == "abc" and redactor.short_lived_count() == 0
+
+
+def test_a_secret_added_while_another_thread_masks_text_never_breaks_it():
+    """Secrets are added at run time (a plugin's URL when it starts, a rotation, a venue's token) while worker threads
+    log and write masked text: masking never fails with "Set changed size during iteration"."""
+    redactor = Redactor()
+    for n in range(300):
+        redactor.add(f"sk-config-secret-{n:04d}")
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def mask() -> None:
+        while not done.is_set():
+            try:
+                redactor.redact("a log line without a secret " * 4)
+            except RuntimeError as exc:
+                failures.append(exc)
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    reader = threading.Thread(target=mask)
+    reader.start()
+    try:
+        for n in range(2000):
+            redactor.add(f"sk-rotated-secret-{n:05d}")
+            redactor.add_url_password(f"p{n % 100}")
+            time.sleep(0)
+            if failures:
+                break
+    finally:
+        done.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert redactor.redact("sk-rotated-secret-01999 and https://u:p99@h") == "*** and https://u:***@h"
