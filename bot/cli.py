@@ -21,6 +21,7 @@ from .config import (
     Config,
     build_config,
     default_toml,
+    learn_secrets,
     plugins_disabled,
     read_toml,
     resolve_secrets,
@@ -217,8 +218,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """This bot's report (``[bot] name``); with ``--all`` every bot of the database, then the fleet's totals."""
+    """This bot's report (``[bot] name``); with ``--all`` every bot of the database, then the fleet's totals.
+
+    Stored text is printed with every secret of the config masked (each one that resolves here): rows older than the
+    store's masking, and plugins' own tables, which the store does not mask, hold it as written."""
     plugins, _, config = prepare(_config_path(args), secrets=False)
+    learn_secrets(config)  # a reference that does not resolve here is skipped, not an error: the report needs none
+    from .commands import masked
     from .report import fleet_reply, report_reply
 
     def failed(plugin: str, exc: Exception) -> None:
@@ -230,11 +236,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
             if args.all:
                 print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
-            print(report_reply(store, bot=bot).render_text())
+            print(masked(report_reply(store, bot=bot)).render_text())
             for plugin, sections in plugins.call_each("report_sections", {"store": store.scoped(bot)},
                                                       on_error=failed):
                 try:
-                    texts = [section.render_text() for section in report_sections(sections)]
+                    texts = [masked(section).render_text() for section in report_sections(sections)]
                 except Exception as exc:
                     failed(plugin, exc)
                     continue
@@ -243,7 +249,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                     print(text)
         if args.all:
             print("\n=== fleet ===")
-            print(fleet_reply(store).render_text())
+            print(masked(fleet_reply(store)).render_text())
     finally:
         store.close()
     return 0

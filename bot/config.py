@@ -18,7 +18,8 @@ import socket
 import stat
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -444,6 +445,51 @@ def resolve_secrets(config: Config) -> None:
                 issues.append(ConfigIssue(f"plugins.{plugin_name}.{key}", str(exc)))
     if issues:
         raise ConfigError(issues, config.source)
+
+
+def learn_secrets(config: Config) -> list[str]:
+    """Make every secret of ``config`` that resolves here known to the redactor, for output that must be masked
+    without the bot running (``arbot report`` prints stored text: rows older than the store's masking, plugins'
+    own tables). Each ``env:``/``file:`` reference (a component's, a ``[plugins.NAME]`` table's, one inside a
+    table such as the web console's users, ``[bot] db_url``) and each URL's password and keys. A reference that
+    does not resolve is skipped: its key path is returned, never a value."""
+    skipped: list[str] = []
+    try:
+        config.db_url  # noqa: B018 (reading it resolves it and makes its password known)
+    except ConfigError:
+        skipped.append("bot.db_url")
+    for kind_components in config.components.values():
+        for comp in kind_components.values():
+            _learn(comp.settings, comp.path, skipped)
+    for plugin_name, settings in config.plugin_settings.items():
+        _learn(settings, f"plugins.{plugin_name}", skipped)
+    return skipped
+
+
+def _learn(value: Any, path: str, skipped: list[str]) -> None:
+    """:func:`learn_secrets` for one value of a settings table, and what it holds."""
+    if isinstance(value, Secret):
+        try:
+            value.resolve()
+        except ValueError:
+            skipped.append(path)
+            return
+        if "://" in value.reveal():  # a URL kept secret whole (a NATS URL): its password is masked even when short
+            add_url(value.reveal())
+    elif isinstance(value, str):
+        if value.startswith(("env:", "file:")):
+            _learn(Secret(value), path, skipped)
+        elif "://" in value:
+            add_url(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _learn(item, f"{path}.{key}", skipped)
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            _learn(item, f"{path}[{n}]", skipped)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            _learn(getattr(value, f.name), f"{path}.{f.name}", skipped)
 
 
 def load_config(path: Path | None, registry: Registry) -> Config:

@@ -20,12 +20,13 @@ import os
 import sys
 from typing import Any, TextIO
 
+from .redact import RECORD_FIELDS
+
 MAX_LINE = 120
 """Longest text line on the console; the rest is shown with ``-v`` (or in json)."""
 QUIET_LIBRARIES = ("apscheduler", "httpx", "httpcore", "telegram", "discord", "aiohttp.access", "websockets")
 """Libraries whose INFO lines (one per request, job run or poll) are noise to a trader: WARNING and above."""
 
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 _verbose = False
 _json = False
 
@@ -91,7 +92,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {"ts": format_ts(int(record.created * 1e9)), "level": record.levelname,
                                  "logger": record.name, "msg": record.getMessage()}
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and key not in entry:
+            if key not in RECORD_FIELDS and key not in entry:
                 entry[key] = value
         trace = _traceback(self, record)
         if trace:

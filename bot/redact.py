@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,27 +26,63 @@ error text lands (an order's ``reason``, a feed's, an alert's ``message``); the 
 times and states, which hold no secret."""
 
 
+RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+"""The attributes every log record has; any other was passed by its caller with ``extra=``."""
+
+
 class Redactor(logging.Filter):
-    def __init__(self) -> None:
+    """Masks every known secret in text, data and log records. ``clock`` (seconds, monotonic) times short-lived
+    secrets."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        # Each set below is replaced whole, never changed in place: text is masked in other threads too (log lines,
+        # the store's writes), and a set changed while one of them walks it fails there.
         self._values: set[str] = set()
         self._url_passwords: set[str] = set()
         """Passwords of URLs shorter than MIN_LENGTH: masked only as ``:PASSWORD@``, inside a URL."""
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._deadlines: dict[str, float] = {}
+        """Short-lived secrets (each as written) and when each is forgotten, by ``clock``."""
+        self._short_lived: tuple[str, ...] = ()
+        """Their values as :meth:`redact` reads them."""
 
-    def add(self, value: str) -> None:
-        if len(value) >= MIN_LENGTH:
-            self._values.update(_written(value))
+    def add(self, value: str, *, ttl_s: float | None = None) -> None:
+        """Mask ``value`` from now on (unless shorter than MIN_LENGTH). With ``ttl_s``, for that many seconds only: a
+        short-lived credential (a venue's WebSocket token, a JWT) need not be remembered once it is of no use, and a
+        venue making one per connection or message would otherwise grow the redactor without end. Adding it again
+        sets its time anew (``math.inf``: until then); a value added without ``ttl_s`` is masked for good."""
+        if len(value) < MIN_LENGTH:
+            return
+        with self._lock:
+            if ttl_s is None:
+                self._values = self._values | _written(value)
+                return
+            now = self._clock()
+            deadlines = {v: until for v, until in self._deadlines.items() if until > now}  # the expired forgotten
+            deadlines.update(dict.fromkeys(_written(value), now + ttl_s))
+            self._deadlines = deadlines
+            self._short_lived = tuple(deadlines)
+
+    def short_lived_count(self) -> int:
+        """How many short-lived secrets (each form JSON may write them in) are remembered now."""
+        return len(self._short_lived)
 
     def add_url_password(self, value: str) -> None:
         """A URL's password: a known secret whatever its length. Masked anywhere when at least MIN_LENGTH
         long, otherwise wherever a URL holds it (``user:PASSWORD@host``)."""
-        if len(value) >= MIN_LENGTH:
-            self._values.update(_written(value))
-        elif value:
-            self._url_passwords.update(_written(value))
+        with self._lock:
+            if len(value) >= MIN_LENGTH:
+                self._values = self._values | _written(value)
+            elif value:
+                self._url_passwords = self._url_passwords | _written(value)
 
     def redact(self, text: str) -> str:
         for value in self._values:
+            if value in text:
+                text = text.replace(value, MASK)
+        for value in self._short_lived:
             if value in text:
                 text = text.replace(value, MASK)
         for value in self._url_passwords:
@@ -53,13 +91,20 @@ class Redactor(logging.Filter):
                 text = text.replace(held, f":{MASK}@")
         return text
 
+    def cut(self, text: str | bytes, max_chars: int) -> str:
+        """``text`` as it may be quoted short: every known secret masked, then cut to ``max_chars`` characters (bytes
+        read as UTF-8). Cut first, a secret straddling the cut is no longer whole, and its head would be shown."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "backslashreplace")
+        return self.redact(text)[:max_chars]
+
     def redact_event(self, data: dict[str, Any]) -> dict[str, Any]:
         """An event's data (as :func:`bot.jsonable.to_data` makes it) as a wire may send it: every known secret in
         its free text (:data:`TEXT_FIELDS`) masked, in a copy; ``data`` itself when there is nothing to mask.
 
         Cheap enough for every event of the bus path: only the text fields are read, and most events have
         none or an empty one (a fraction of a microsecond, where masking the whole frame costs microseconds)."""
-        if not (self._values or self._url_passwords):
+        if not (self._values or self._url_passwords or self._short_lived):
             return data
         for name in TEXT_FIELDS:
             text = data.get(name)
@@ -76,7 +121,7 @@ class Redactor(logging.Filter):
 
         Cheap when nothing is to be masked: the strings are joined and searched once, and only data that holds a
         secret is walked again to build the copy."""
-        if not (self._values or self._url_passwords):
+        if not (self._values or self._url_passwords or self._short_lived):
             return value
         texts: list[str] = []
         _texts_of(value, texts)
@@ -104,7 +149,9 @@ class Redactor(logging.Filter):
         return clean if clean is not text else value
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._values or self._url_passwords:
+        """Mask the record's message, its traceback and every extra a caller passed (``extra=``, which json
+        lines write out in full)."""
+        if self._values or self._url_passwords or self._short_lived:
             message = record.getMessage()
             clean = self.redact(message)
             if record.exc_info and record.exc_info[1] is not None:
@@ -113,6 +160,11 @@ class Redactor(logging.Filter):
                 record.exc_info = None
             if clean != message:
                 record.msg, record.args = clean, None
+            for key in record.__dict__.keys() - RECORD_FIELDS:
+                value = record.__dict__[key]
+                masked = self.redact_data(value)
+                if masked is not value:
+                    record.__dict__[key] = masked
         return True
 
 

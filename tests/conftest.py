@@ -34,10 +34,12 @@ def _forget_secrets() -> Iterator[None]:
     handlers, and the stderr handler it adds end with the test: they would rewrite later tests' log records,
     and write them to a stream pytest has closed by then (a "Logging error" and its traceback per record)."""
     known, in_urls = set(REDACTOR._values), set(REDACTOR._url_passwords)
+    short_lived = REDACTOR._deadlines, REDACTOR._short_lived  # replaced whole, never changed in place
     root = logging.getLogger()
     handlers = list(root.handlers)
     yield
     REDACTOR._values, REDACTOR._url_passwords = known, in_urls
+    REDACTOR._deadlines, REDACTOR._short_lived = short_lived
     for handler in list(root.handlers):
         handler.removeFilter(REDACTOR)
         if getattr(handler, "arbot", False) and handler not in handlers:  # logs.configure's, from cli.main

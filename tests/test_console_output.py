@@ -84,6 +84,21 @@ def test_json_lines_carry_extras_and_tracebacks_uncut():
     assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc"]
 
 
+def test_json_lines_mask_known_secrets_in_every_extra():
+    secret = 'tok-"extra"-0123456789'
+    REDACTOR.add(secret)
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    request = {"url": f"https://x.example/?k={secret}", "headers": [("Authorization", f"Bearer {secret}")]}
+    logging.getLogger("arbot.test").warning("request failed", extra={
+        "reason": f"401 for {secret}", "request": request, "error": ValueError(secret), "qty": 3})
+    [entry] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert secret not in repr(entry)
+    assert entry["reason"] == "401 for ***" and entry["error"] == "***" and entry["qty"] == 3
+    assert entry["request"] == {"url": "https://x.example/?k=***", "headers": [["Authorization", "Bearer ***"]]}
+    assert request["url"].endswith(secret)  # the caller's object is left as it was
+
+
 def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_follow():
     stream = io.StringIO()
     logs.configure(stream=stream)

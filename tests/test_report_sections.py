@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot import cli, hookimpl
 from bot.api import Reply
-from bot.config import DEFAULT_SOURCE, build_config, default_toml
+from bot.config import DEFAULT_SOURCE, build_config, default_toml, learn_secrets
 from bot.domain import Balance
 from bot.plugins import collect, load_plugins
 from bot.report import balance_lines
@@ -166,3 +166,64 @@ async def test_a_short_run_has_balances_to_report_from_its_start_and_its_clean_s
         assert any(line.startswith("Balances") for line in balance_lines(store))
     finally:
         store.close()
+
+
+TG_TOKEN = "123456:tg-report-token-0123456789"
+WEB_TOKEN = "web-report-token-0123456789"
+URL_PASSWORD = "pw9"  # shorter than the redactor's minimum: masked where a URL holds it
+REPORT_CONFIG = """
+mode = "paper"
+[bot]
+name = "rep"
+data_dir = "{data_dir}"
+db_url = "sqlite:///{data_dir}/arbot.db"
+control_socket = ""
+[exchanges.paper]
+[notifiers.tg]
+type = "telegram"
+token = "env:ARBOT_TEST_REPORT_TG"
+base_url = "https://arbot:{url_password}@bot-api.example"
+[plugins.web.users.ada]
+role = "admin"
+token = "file:{token_file}"
+[plugins.web.users.bob]
+role = "viewer"
+token = "env:ARBOT_TEST_REPORT_UNSET"
+"""
+
+
+class Echoes:
+    """A plugin section quoting what its own table holds, as stored."""
+
+    @hookimpl
+    def report_sections(self, store):
+        return [Reply("Swaps", rows=[("error",), (f"401 for token {WEB_TOKEN}",)], header=True)]
+
+
+def test_the_report_masks_every_secret_the_config_resolves_in_old_rows_and_plugin_sections(
+        tmp_path, monkeypatch, capsys):
+    """Rows stored before the store masked them (and a plugin's own table, which the store does not mask) are printed
+    with every secret of the config masked: each reference this environment resolves (a component's, a plugin
+    table's, one inside a table), and a URL's password; one that does not resolve here is skipped, never shown."""
+    token_file = tmp_path / "ada.token"
+    token_file.write_text(WEB_TOKEN + "\n")
+    token_file.chmod(0o600)
+    monkeypatch.setenv("ARBOT_TEST_REPORT_TG", TG_TOKEN)
+    monkeypatch.delenv("ARBOT_TEST_REPORT_UNSET", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(REPORT_CONFIG.format(data_dir=tmp_path, token_file=token_file, url_password=URL_PASSWORD))
+    store = Store(f"sqlite:///{tmp_path}/arbot.db", bot="rep").open()
+    try:  # an old row: written before the redactor knew these
+        store.record_risk_event(check_name="limits", action="halt", reason=(
+            f"sendMessage to https://arbot:{URL_PASSWORD}@bot-api.example/bot{TG_TOKEN} failed"))
+    finally:
+        store.close()
+    real = cli.load_plugins
+    monkeypatch.setattr(cli, "load_plugins", lambda **kw: real(**kw, extra=[("echoes", Echoes())]))
+    assert cli.main(["report", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "sendMessage to https://arbot:***@bot-api.example/bot*** failed" in out, out
+    assert "401 for token ***" in out, out
+    assert TG_TOKEN not in out and WEB_TOKEN not in out and f":{URL_PASSWORD}@" not in out
+    _, _, read = cli.prepare(config, secrets=False)
+    assert learn_secrets(read) == ["plugins.web.users.bob.token"]  # skipped: its variable is not set here

@@ -1173,7 +1173,7 @@ class Operator(abc.ABC):
             except TimeoutError:
                 return f"no answer within {timeout_s:g} s"
             except Exception as exc:  # masked before the cut: a cut secret is no longer one the redactor finds
-                return REDACTOR.redact(f"{type(exc).__name__}: {exc}")[:300]
+                return REDACTOR.cut(f"{type(exc).__name__}: {exc}", 300)
 
         venues = sorted(self.exchanges.items())
         found = await asyncio.gather(*(one(exchange) for _, exchange in venues))

@@ -25,9 +25,11 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
   serves what it sends to clients through ``REDACTOR.redact(text)`` (as the web console does with every
   answer and event), an event's data through ``REDACTOR.redact_event(data)`` (its text fields only, for
   the bus path: as the stream and the fleet bus do), other JSON-shaped data through
-  ``REDACTOR.redact_data(value)`` (as the fleet's heartbeat status is); :func:`add_url`, which makes the
-  passwords and keys of a configured URL (``user:password@``, ``?api-key=``) known to it (call it for each
-  URL of your settings when your component starts), and :func:`safe_url`, a URL with them masked;
+  ``REDACTOR.redact_data(value)`` (as the fleet's heartbeat status is), and text it quotes cut short through
+  ``REDACTOR.cut(text, max_chars)`` (masked first, so a secret straddling the cut shows none of itself);
+  :func:`add_url`, which makes the passwords and keys of a configured URL (``user:password@``, ``?api-key=``)
+  known to it (call it for each URL of your settings when your component starts), and :func:`safe_url`, a URL
+  with them masked;
 * events as JSON, the one encoder of every wire (the stream, the fleet bus): :func:`to_data` (a domain
   event as a dict, Decimals as exact strings, enums as values), :func:`fill_data` (an applied fill with its
   strategy, as the stream, the fleet bus and the web console send it) and :func:`jsonable` (any value);

@@ -31,7 +31,7 @@ from decimal import Decimal
 import msgspec
 
 from bot.api import Side
-from bot.api.kit import OrderBook
+from bot.api.kit import REDACTOR, OrderBook
 
 log = logging.getLogger("arbot.coinbase.book")
 
@@ -231,7 +231,7 @@ class CoinbaseBooks:
     def _handle(self, frame: str | bytes) -> None:
         env = _decode_envelope(frame)
         if env.type == "error":
-            self.counters.count("errors", str(env.message)[:60])
+            self.counters.count("errors", REDACTOR.cut(str(env.message), 60))
             log.warning("coinbase error message: %s", env.message)
             return
         channel = env.channel
@@ -256,8 +256,9 @@ class CoinbaseBooks:
         elif channel == "subscriptions":
             pass
         else:
-            self.counters.count("unexpected", f"channel {channel[:30]!r}")
-            log.debug("unexpected coinbase message: %.200r", frame)
+            self.counters.count("unexpected", f"channel {REDACTOR.cut(channel, 30)!r}")
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("unexpected coinbase message: %r", REDACTOR.cut(frame, 200))
 
     def _check_sequence(self, seq: int) -> None:
         last = self.last_sequence
@@ -295,7 +296,7 @@ class CoinbaseBooks:
 
     def _malformed(self, kind: str, detail: str, frame: str | bytes) -> None:
         self.counters.count("malformed", kind)
-        log.warning("malformed coinbase message (%s: %s): %.200r", kind, detail, frame)
+        log.warning("malformed coinbase message (%s: %s): %r", kind, detail, REDACTOR.cut(frame, 200))
 
     # --- ticker -----------------------------------------------------------------------------
 

@@ -129,14 +129,15 @@ class CoinbaseExchange(PollingVenue):
         await self._load_products(rest)
         self.feed = CoinbaseFeed(s.ws_url, self.books, silence_timeout_s=s.silence_timeout_s,
                                  reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
-                                 on_state=self.publish_feed_state, jwt=self.signer.token if self.signer else None)
+                                 on_state=self.publish_feed_state,
+                                 jwt=self.signer.websocket_token if self.signer else None)
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.signer is not None:
             self.ctx.create_task(self.poll_fills(), "fill polling")
             if s.private_stream:
                 self.private = CoinbaseUserStream(
-                    s.user_ws_url, self.signer.token, on_order=self._on_user_order, on_up=self.stream_up,
+                    s.user_ws_url, self.signer.websocket_token, on_order=self._on_user_order, on_up=self.stream_up,
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
                     reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
                 self.ctx.create_task(self.private.run(), "private order stream")

@@ -41,7 +41,7 @@ from bot.api import (
     TransientError,
     UnknownOutcome,
 )
-from bot.api.kit import TokenBucket
+from bot.api.kit import REDACTOR, TokenBucket
 
 log = logging.getLogger("arbot.coinbase.rest")
 
@@ -81,6 +81,14 @@ class JwtSigner:
                          + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
         r, s = decode_dss_signature(self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return signing_input + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def websocket_token(self) -> str:
+        """A fresh WebSocket JWT, known to the redactor for as long as it is valid: it travels in a subscription's
+        text, which a venue's error or a log line may quote. (A REST JWT travels in a header only, and one per
+        request would grow the redactor by one each call.)"""
+        token = self.token()
+        REDACTOR.add(token, ttl_s=JWT_LIFETIME_S)
+        return token
 
 
 # Create-order failure reasons (``error_response.error``, ``preview_failure_reason``, ...), by class.

@@ -533,12 +533,16 @@ class NatsFleet(FleetLink):
         except (ValueError, KeyError) as exc:
             log.debug("fleet: unreadable alert from %s: %s", bot, exc)
             return
-        extra = {str(k)[:64]: str(v)[:wire.MAX_TEXT] for k, v in list(fields.items())[:32]
+        # masked, then cut: the alert is masked when emitted, but by then a secret straddling a cut is no longer
+        # whole (the other bot masked what it sent, but with its own secrets, not this bot's)
+        cut = REDACTOR.cut
+        extra = {cut(str(k), 64): cut(str(v), wire.MAX_TEXT) for k, v in list(fields.items())[:32]
                  if k not in ("level", "kind", "message", "source")}
         extra[FLEET_ORIGIN] = bot
         self.counters["relayed"] += 1
-        self.op.alert(level, str(data.get("kind", "fleet"))[:64], f"[{bot}] {str(data.get('message', ''))[:2000]}",
-                      source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
+        self.op.alert(level, cut(str(data.get("kind", "fleet")), 64),
+                      f"[{bot}] {cut(str(data.get('message', '')), 2000)}",
+                      source=f"{bot}/{cut(str(data.get('source', '')), 64)}", **extra)
 
 
 async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:
@@ -588,7 +592,7 @@ async def send_request(nc: NATS, bot: str, data: bytes, timeout_s: float) -> Rep
     except (nats.errors.TimeoutError, TimeoutError):
         return FleetLink.no_answer(bot, f"no answer within {timeout_s:g} s")
     except (nats.errors.Error, OSError) as exc:
-        return FleetLink.no_answer(bot, f"not sent: {type(exc).__name__}: {REDACTOR.redact(str(exc))[:200]}")
+        return FleetLink.no_answer(bot, f"not sent: {type(exc).__name__}: {REDACTOR.cut(str(exc), 200)}")
     return wire.parse_reply(msg.data, bot)
 
 

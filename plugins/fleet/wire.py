@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.api import Caller, Reply
-from bot.api.kit import jsonable, loads_limited
+from bot.api.kit import REDACTOR, jsonable, loads_limited
 
 PREFIX = "arbot"
 EVENT_KINDS = ("status", "order", "fill", "opportunity", "execution", "alert", "risk")
@@ -96,7 +96,7 @@ def _text(obj: dict[str, Any], key: str, *, required: bool = True, pattern: re.P
     if len(value) > MAX_TEXT:
         raise ValueError(f'"{key}" is longer than {MAX_TEXT} characters')
     if pattern is not None and not pattern.fullmatch(value):
-        raise ValueError(f'"{key}" has characters it may not have: {value[:40]!r}')
+        raise ValueError(f'"{key}" has characters it may not have: {REDACTOR.cut(value, 40)!r}')
     return value
 
 
@@ -166,7 +166,7 @@ def parse_reply(raw: bytes, bot: str) -> Reply:
     except ValueError as exc:
         return Reply(f"{bot}: unreadable answer", text=str(exc), ok=False)
     if "error" in obj:
-        return Reply(f"{bot}: {str(obj['error'])[:MAX_TEXT]}", ok=False)
+        return Reply(f"{bot}: {REDACTOR.cut(str(obj['error']), MAX_TEXT)}", ok=False)
     rows = obj.get("rows", [])
     good_rows = isinstance(rows, list) and all(isinstance(r, list) and all(isinstance(c, str) for c in r)
                                                for r in rows)

@@ -48,7 +48,7 @@ from typing import Any, Literal
 import msgspec
 
 from bot.api import Side
-from bot.api.kit import BookPublisher, OrderBook
+from bot.api.kit import REDACTOR, BookPublisher, OrderBook
 
 PublisherFactory = Callable[[str, OrderBook], BookPublisher]
 _FastUpdate = Callable[[bytes | str, dict[bytes, list[Any]]], "tuple[SymbolBook, int | None] | None"]
@@ -535,11 +535,12 @@ class KrakenBooks:
             log.warning("kraken error: %s", env.error)
         else:
             self.counters.count("unexpected", f"channel {channel!r}")
-            log.debug("unexpected kraken message: %.200s", frame)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("unexpected kraken message: %s", REDACTOR.cut(frame, 200))
 
     def _malformed(self, reason: str, frame: str | bytes) -> None:
         self.counters.count("malformed", reason.split(":")[0])
-        log.warning("malformed kraken message (%s): %.200r", reason, frame)
+        log.warning("malformed kraken message (%s): %r", reason, REDACTOR.cut(frame, 200))
 
     # --- instrument -------------------------------------------------------------------------
 

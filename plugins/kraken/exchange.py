@@ -28,7 +28,9 @@ and its recovery too.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import uuid
 from decimal import Decimal
 
@@ -49,7 +51,7 @@ from bot.api import (
     TimeInForce,
     split_symbol,
 )
-from bot.api.kit import BookPublisher, DeadManSwitch, OrderBook, OrderMemory, PollingVenue, TokenBucket
+from bot.api.kit import REDACTOR, BookPublisher, DeadManSwitch, OrderBook, OrderMemory, PollingVenue, TokenBucket
 
 from .book import KrakenBooks
 from .feed import KrakenFeed
@@ -89,6 +91,9 @@ def asset_name(kraken_asset: str) -> str:
     return _ASSETS.get(kraken_asset, kraken_asset)
 
 
+WS_TOKEN_VALID_S = 900.0
+"""How long a WebSocket token can start a subscription, when GetWebSocketsToken's answer says none (``expires``)."""
+
 class KrakenExchange(PollingVenue, KrakenTransfers):
     """Kraken spot: book ``depth`` per symbol over WebSocket v2, orders over REST (live mode only)."""
 
@@ -116,6 +121,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         ones)."""
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
+        self._ws_token_in_use: tuple[str, float] | None = None
+        """The executions stream's token and until when (``time.monotonic``) it could start a subscription."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -147,6 +154,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         await self.feed.stop()
         if self.private is not None:
             await self.private.stop()
+            self._ws_token_done()
         if self.rest is not None:
             if self.dead_man is not None:
                 await self.dead_man.stop()
@@ -167,7 +175,26 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
     # --- the private order stream -----------------------------------------------------------
 
     async def _ws_token(self) -> str:
-        return str((await self._api().private("GetWebSocketsToken"))["token"])
+        """A fresh token for the executions stream's next connection. It is a credential, known to the redactor from
+        now on: for as long as it is the one in use (a subscription made with it keeps it valid while it lasts), then,
+        once replaced, until the time Kraken gave it to start a subscription is over; then it is forgotten."""
+        answer = await self._api().private("GetWebSocketsToken")
+        token = str(answer["token"])
+        self._ws_token_done()
+        REDACTOR.add(token, ttl_s=math.inf)
+        try:
+            valid_s = float(answer["expires"])
+        except (KeyError, TypeError, ValueError):
+            valid_s = WS_TOKEN_VALID_S
+        self._ws_token_in_use = (token, time.monotonic() + valid_s)
+        return token
+
+    def _ws_token_done(self) -> None:
+        """The token in use is replaced, or its stream stopped: masked only until it could no longer start one."""
+        if self._ws_token_in_use is not None:
+            token, valid_until = self._ws_token_in_use
+            REDACTOR.add(token, ttl_s=max(0.0, valid_until - time.monotonic()))
+            self._ws_token_in_use = None
 
     def _on_execution(self, report: dict) -> None:
         """One execution report of the ``executions`` channel (snapshot or update)."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.api import Alert, AlertLevel, OrderStatus, Refused, Reply
+from bot.api.kit import REDACTOR
 from bot.api.ledger import PERIODS, StrategyFigures, pnl_curves, totals
 
 from .routes import API, COOKIE, EXCHANGE, FORMAT, LIMIT, OFFSET, SINCE, STRATEGY, UNTIL, ApiError, Field, Param, Route
@@ -202,6 +203,8 @@ class Endpoints:
 
     def _csv(self, name: str, columns: tuple[str, ...], rows: list[dict[str, Any]], call: Call) -> web.Response:
         span = "-".join(str(call.query.get(k) or "") for k in ("since", "until")).strip("-") or "all"
+        # masked before encoding: CSV doubles a quote, so a secret holding one is not found in the text after
+        rows = REDACTOR.redact_data(rows)
         return web.Response(text=csv_text(columns, rows), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="arbot-{name}-{span}.csv"'})
 

@@ -83,7 +83,7 @@ def whole_number(text: str) -> int | None:
 def parse_time(name: str, text: str) -> int:
     """ns since the epoch, from an integer or ISO 8601 (a date alone: 00:00 UTC; no offset: UTC)."""
     out_of_range = ApiError(400, f"{name}: expected a time from 1970 to 2262 (ns since the epoch up to {MAX_INT}), "
-                                 f"got {text[:40]!r}")
+                                 f"got {REDACTOR.cut(text, 40)!r}")
     if text.isascii() and text.isdigit():
         ns = whole_number(text)
         if ns is None:
@@ -93,7 +93,7 @@ def parse_time(name: str, text: str) -> int:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise ApiError(400, f"{name}: expected ns since the epoch or an ISO 8601 time like 2026-01-31 or "
-                            f"2026-01-31T12:00:00Z, got {text[:40]!r}") from None
+                            f"2026-01-31T12:00:00Z, got {REDACTOR.cut(text, 40)!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
@@ -203,7 +203,7 @@ class WebServer:
 
     def audit(self, user: str, role: str, command: str, args: str, outcome: str) -> None:
         self._audit.append(AuditEntry(ts_ns=self.ctx.clock.time_ns(), transport="web", user_id=user, role=role,
-                                      command=command, args=args[:500], outcome=outcome))
+                                      command=command, args=REDACTOR.cut(args, 500), outcome=outcome))
         self._audit_wakeup.set()
 
     async def _flush_audit(self) -> None:
@@ -418,18 +418,20 @@ class WebServer:
         if param.kind == "integer":
             value = whole_number(text)
             if value is None:
-                raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, got {text[:40]!r}")
+                raise ApiError(400, f"{param.name}: expected a whole number from 0 to {MAX_INT}, "
+                                    f"got {REDACTOR.cut(text, 40)!r}")
             return value
         if param.kind == "time":
             return parse_time(param.name, text)
         if param.kind == "enum" and text not in param.choices:
-            raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, got {text[:40]!r}")
+            raise ApiError(400, f"{param.name}: expected one of {', '.join(param.choices)}, "
+                                f"got {REDACTOR.cut(text, 40)!r}")
         if param.kind == "csv-enum":
             values = [v for v in text.split(",") if v]
             wrong = [v for v in values if v not in param.choices]
             if wrong or not values:
                 raise ApiError(400, f"{param.name}: expected a comma-separated list of "
-                                    f"{', '.join(param.choices)}, got {text[:60]!r}")
+                                    f"{', '.join(param.choices)}, got {REDACTOR.cut(text, 60)!r}")
             return values
         return text
 
@@ -501,7 +503,8 @@ class WebServer:
 
 
 def _mask_secrets(response: web.StreamResponse) -> None:
-    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is)."""
+    """A JSON or CSV body, every known secret in it masked (a file or a stream is left as it is). A secret is known
+    as JSON writes it too; CSV's doubled quote is not, so a CSV export's cells are masked before encoding as well."""
     if not isinstance(response, web.Response) or response.content_type not in ("application/json", "text/csv"):
         return
     text = response.text if isinstance(response.body, bytes) else None

@@ -172,6 +172,8 @@ class FakeCoinbaseWS:
         """Every subscribe/unsubscribe received, in order (the jwt removed)."""
         self.jwt_results: list[str | None] = []
         """For each request that carried a jwt: None if valid, else why not."""
+        self.jwts: list[str] = []
+        """Each jwt received, as received."""
         self.silent = False
         self.skip_sequence = 0
         self.sent_updates = 0
@@ -233,6 +235,7 @@ class FakeCoinbaseWS:
                     continue
                 token = request.pop("jwt", None)
                 if token is not None:
+                    self.jwts.append(token)
                     self.jwt_results.append(verify_jwt(token, self.public_key, self.key_name, None))
                 self.requests.append(request)
                 if channel == "user" and (self.rest is None or token is None or self.jwt_results[-1] is not None):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+from bot.redact import REDACTOR
 from plugins.coinbase.book import CoinbaseBooks
 
 SYMBOLS = ["BTC/USD", "ETH/USD"]
@@ -56,3 +58,31 @@ def test_a_frame_that_is_not_json_is_counted_without_a_resync():
     books, resyncs = synced_books()
     books.handle('{"channel":"l2_data","sequence_num":2,')  # no sequence was taken: the next gap shows a loss
     assert books.counters.malformed == 1 and resyncs == []
+
+
+KEY = "sk-live-coinbase-0123456789abcdef"
+
+
+def test_an_error_message_cut_across_a_known_secret_counts_none_of_it():
+    """An error message is counted under its first 60 characters: masked first, so a secret straddling the cut
+    leaves none of itself in the counter's name (``arbot replay`` prints them)."""
+    REDACTOR.add(KEY)
+    books, _ = synced_books()
+    books.handle(json.dumps({"type": "error", "message": "subscribe refused: " + "x" * 30 + KEY}))
+    [name] = [n for n in books.counters.by_reason if n.startswith("errors:")]
+    assert KEY[:8] not in name and name.endswith("x***"), name
+
+
+def test_a_malformed_frame_logged_cut_across_a_known_secret_shows_none_of_it(caplog):
+    """A malformed or unexpected frame is logged cut to 200 characters; the log filter masks the line after, so the
+    frame is masked first: a secret straddling the cut shows none of itself."""
+    REDACTOR.add(KEY)
+    books, _ = synced_books()
+    with caplog.at_level(logging.DEBUG, logger="arbot"):
+        books.handle('{"channel": "l2_data", "sequence_num": "' + "x" * 150 + KEY + '"}')
+        books.handle('{"channel": "surprise", "sequence_num": 2, "events": "' + "y" * 150 + KEY + '"}')
+    shown = []
+    for record in caplog.records:
+        REDACTOR.filter(record)  # as the handlers' filter does
+        shown.append(record.getMessage())
+    assert len(shown) >= 2 and not any(KEY[:8] in line for line in shown), shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.api import FillApplied, OrderIntent, OrderStatus, Side
+from bot.redact import REDACTOR
 from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
@@ -64,3 +65,13 @@ async def test_the_user_channel_dropping_falls_back_to_polling_with_an_alert_and
     fake_rest.fill(order_id, Decimal("0.02"), Decimal("28999.50"))
     await wait_for(lambda: bot.executor.order("cb-drop-1").status is OrderStatus.FILLED, what="filled")
     await wait_for(lambda: len(bot.store.fills()) == 2, what="two fills stored, once each")
+
+
+async def test_every_websocket_jwt_is_masked(coinbase_bot, fake_ws, fake_rest, fake_user_ws):
+    """A JWT is a credential for its two minutes: each one the market data and user channels send is known to the
+    redactor from when it is made (a venue's error quoting a subscription would show it)."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, user_ws=fake_user_ws)
+    await wait_for(lambda: coinbase.streaming and SYMBOL in coinbase.books.tickers, what="both channels subscribed")
+    sent = fake_ws.jwts + fake_user_ws.jwts
+    assert fake_ws.jwts and fake_user_ws.jwts
+    assert all(REDACTOR.redact(f"refused: {jwt}") == "refused: ***" for jwt in sent), sent

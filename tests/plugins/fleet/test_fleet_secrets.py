@@ -14,7 +14,7 @@ import nats
 import pytest
 
 from bot.api import Caller, Secret
-from bot.api.kit import to_data
+from bot.api.kit import REDACTOR, to_data
 from bot.domain import OrderStatus, OrderUpdate
 from plugins.fleet import running_link
 from plugins.fleet.link import NatsFleet
@@ -155,3 +155,21 @@ async def test_a_bots_heartbeat_status_masks_a_known_secret(nats_server, fleet_b
 
     await wait_for(lambda: heard().startswith("failed"), timeout_s=20, what="front to hear grid-1's failed strategy")
     assert KEY not in heard() and MASKED in heard(), heard()
+
+
+async def test_a_relayed_alert_cut_across_a_known_secret_shows_none_of_it():
+    """Another bot's alert is relayed with its message, kind, source and fields cut to their lengths, and alerts are
+    masked when emitted: masked first, so a secret straddling a cut shows none of itself (the other bot masks what
+    it sends, but not with our secrets)."""
+    REDACTOR.add(KEY)
+    heard = []
+    link = SimpleNamespace(name="front", counters={"relayed": 0},
+                           op=SimpleNamespace(alert=lambda *args, **fields: heard.append((args, fields))))
+    data = {"level": "error", "kind": "k" * 60 + KEY, "source": "s" * 60 + KEY,
+            "message": "m" * 1995 + KEY, "fields": {"url": "u" * 505 + KEY, "f" * 60 + KEY: "v"}}
+    msg = SimpleNamespace(subject="arbot.grid-1.evt.alert", data=json.dumps({"data": data}).encode())
+    await NatsFleet._on_remote_alert(link, msg)
+    [(args, fields)] = heard
+    shown = REDACTOR.redact(repr((args, fields)))  # as Alerts.emit masks message and fields
+    assert KEY[:6] not in shown, shown
+    assert args[2].startswith("[grid-1] mmm") and fields["url"].startswith("uuu")

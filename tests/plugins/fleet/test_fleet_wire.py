@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.api import Caller, ConfigError, Reply
-from bot.api.kit import read_plugin_settings
+from bot.api.kit import REDACTOR, read_plugin_settings
 from plugins.fleet import wire
 from plugins.fleet.settings import FleetSettings
 
@@ -128,3 +128,23 @@ def test_nkey_logins_say_what_they_need():
             login(FleetSettings(creds_file="/x.creds"))
     else:
         assert login(FleetSettings(creds_file="/x.creds")) == {"user_credentials": "/x.creds"}
+
+
+KEY = "sk-live-fleet-wire-0123456789"
+
+
+def test_another_bots_error_cut_across_a_known_secret_shows_none_of_it():
+    """Another bot's error is shown cut to MAX_TEXT characters, and the reply is masked after (the command table
+    masks what it returns): masked first, so a secret straddling the cut shows none of itself."""
+    REDACTOR.add(KEY)
+    error = "x" * (wire.MAX_TEXT - 10) + KEY
+    title = REDACTOR.redact(wire.parse_reply(wire.dumps({"error": error}), "grid-1").title)
+    assert KEY[:8] not in title and title.endswith("x***"), title
+
+
+def test_a_refused_request_quoting_a_known_secret_cut_shows_none_of_it():
+    REDACTOR.add(KEY)
+    raw = wire.dumps({"caller": {"transport": "cli", "user_id": "a"}, "via": "a b" + "x" * 30 + KEY, "name": "x"})
+    with pytest.raises(ValueError, match="has characters") as refused:
+        wire.parse_request(raw, 65536)
+    assert KEY[:5] not in REDACTOR.redact(str(refused.value)), refused.value

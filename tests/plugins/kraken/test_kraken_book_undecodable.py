@@ -8,10 +8,12 @@ Every path (general, Python fast path, C fast path when built) must resync as on
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal as D
 
 import pytest
 
+from bot.redact import REDACTOR
 from plugins.kraken.book import KrakenBooks
 from tests.fakes.kraken import checksum, render
 
@@ -86,3 +88,19 @@ def test_an_undecodable_frame_of_another_channel_resyncs_nothing(synced):
         books.handle(text)
     assert books.counters.malformed == 3 and resyncs == []
     assert all(books.books[s].synced for s in SYMBOLS)
+
+
+def test_a_frame_logged_cut_across_a_known_secret_shows_none_of_it(synced, caplog):
+    """A malformed or unexpected frame is logged cut to 200 characters and the log filter masks the line after: the
+    frame is masked first, so a secret straddling the cut shows none of itself."""
+    key = "sk-live-kraken-0123456789abcdef"
+    REDACTOR.add(key)
+    books, _ = synced
+    with caplog.at_level(logging.DEBUG, logger="arbot"):
+        books.handle('{"channel":"book","type":"update","data":"' + "x" * 150 + key)  # cut short: not JSON
+        books.handle('{"channel":"surprise","data":"' + "y" * 160 + key + '"}')
+    shown = []
+    for record in caplog.records:
+        REDACTOR.filter(record)  # as the handlers' filter does
+        shown.append(record.getMessage())
+    assert len(shown) >= 2 and not any(key[:8] in line for line in shown), shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.api import FillApplied, OrderIntent, OrderReport, OrderState, OrderStatus, Side
+from bot.redact import REDACTOR
 from plugins.kraken.private import timestamp_ns
 from tests.helpers.waiting import wait_for
 
@@ -113,3 +114,31 @@ async def test_the_stream_dropping_falls_back_to_polling_with_an_alert_and_nothi
     await wait_for(lambda: len(applied) >= 3, what=f"three fills applied {applied} {fake_rest.orders[txid]}")
     assert sorted(a.fill.trade_id for a in applied) == sorted(fake_rest.orders[txid]["trades"])
     await wait_for(lambda: len(bot.store.fills()) == 3, what="three fills stored")
+
+
+async def test_each_websocket_token_is_masked_while_it_can_be_used(kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """The executions token is a credential (valid 15 minutes, and for as long as a subscription made with it
+    lasts): each one is known to the redactor from when it is made, the one replaced too."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    [first] = fake_rest.tokens
+    assert REDACTOR.redact(f"subscribe refused for token {first}") == "subscribe refused for token ***"
+    await fake_auth_ws.drop()
+    await wait_for(lambda: len(fake_rest.tokens) >= 2 and kraken.private.up, what="subscribed again")
+    assert all(REDACTOR.redact(token) == "***" for token in fake_rest.tokens), fake_rest.tokens
+
+
+async def test_a_replaced_token_is_forgotten_once_it_could_no_longer_start_a_subscription(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws, monkeypatch):
+    """Tokens that Kraken says are valid 0 s more (``expires``): the one in use stays masked, a replaced one is
+    forgotten at once, so a stream reconnecting for days does not grow the redactor."""
+    made = fake_rest._m_GetWebSocketsToken
+    monkeypatch.setattr(fake_rest, "_m_GetWebSocketsToken", lambda p: {**made(p), "expires": 0})
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    [first] = fake_rest.tokens
+    assert REDACTOR.redact(first) == "***"  # in use
+    await fake_auth_ws.drop()
+    await wait_for(lambda: len(fake_rest.tokens) >= 2 and kraken.private.up, what="subscribed again")
+    assert REDACTOR.redact(first) == first
+    assert [REDACTOR.redact(t) for t in fake_rest.tokens - {first}].count("***") == 1  # the one in use

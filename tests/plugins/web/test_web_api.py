@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -124,6 +125,26 @@ async def test_a_known_secret_that_json_escapes_is_served_masked(console, monkey
     assert key not in json.dumps(json.loads(frame.split("data: ", 1)[1]), ensure_ascii=False), frame
 
 
+@pytest.mark.parametrize("key", ['pa"ss-0123456789', "pa\\ss-0123456789", "pässwörd-0123456789"])
+async def test_a_csv_export_masks_a_known_secret_that_csv_escapes(console, monkeypatch, key):
+    """A stored order's reason (written before the store masked it) quoting a secret with a quote in it: CSV writes
+    the quote doubled (``pa""ss``), so the export is masked cell by cell before it is encoded, never as its text."""
+    monkeypatch.setenv("ARBOT_WEB_TEST_CSV_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_CSV_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    await wait_for_fills(console, "sol-arb", 1)
+    op = console.bot.operator
+    history = op.order_history
+
+    def old_rows(**kwargs):
+        return [dataclasses.replace(order, reason=f"rejected: password {key} refused") for order in history(**kwargs)]
+
+    monkeypatch.setattr(op, "order_history", old_rows)
+    async with await console.get("/api/v1/orders?format=csv", "vera") as response:
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert rows and all(row["reason"] == "rejected: password *** refused" for row in rows), rows
+    assert key not in repr(rows)
+
+
 async def test_a_long_error_cut_across_a_known_secret_shows_none_of_it(console, monkeypatch):
     """A venue's balance error is served cut to 300 characters: cut where it holds a known secret, not even the
     secret's first characters are served (the body is masked as a whole, after the cut)."""
@@ -140,6 +161,37 @@ async def test_a_long_error_cut_across_a_known_secret_shows_none_of_it(console, 
         error = json.loads(await response.text())["balances"]["paper"]["error"]
     assert key[:10] not in error and key not in error, error
     assert error.startswith("RuntimeError: binance GET https://venue.example/api/v3/account"), error
+
+
+async def test_an_audited_query_cut_across_a_known_secret_stores_none_of_it(console, monkeypatch):
+    """A request's query string is audited cut to 500 characters, and the store masks what it writes: masked
+    first, so a secret straddling the cut is not stored by its first half."""
+    key = "sk-live-web-audit-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_AUDIT_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_AUDIT_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    query = "strategy=" + "x" * (490 - len("strategy=")) + "&key=" + key
+    async with await console.get("/api/v1/orders?" + query, "vera") as response:
+        assert response.status in (200, 400)
+    await _audited(console, "vera", "GET /api/v1/orders", "")
+    [line] = [e for e in console.bot.operator.audit_log(2000) if e.args.startswith("strategy=xxx")]
+    assert key[:5] not in line.args and line.args.endswith("&key=***"), line.args
+
+
+@pytest.mark.parametrize("param, before", [("limit", 30), ("since", 30), ("format", 30), ("state", 50)])
+async def test_a_refused_parameter_quoted_cut_across_a_known_secret_shows_none_of_it(console, monkeypatch, param,
+                                                                                    before):
+    """A wrong query parameter is quoted cut short in the 400 answer, and in the audit line that stores it: masked
+    first, so a secret straddling the cut shows none of itself in either."""
+    key = "sk-live-web-param-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_PARAM_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_PARAM_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    async with await console.get(f"/api/v1/orders?{param}={'z' * before}{key}", "vera") as response:
+        error = (await response.json())["error"]
+    assert response.status == 400 and error.startswith(param) and key[:5] not in error, error
+    await _audited(console, "vera", "GET /api/v1/orders", f"refused: 400 {param}")
+    refused = f"refused: 400 {param}"
+    outcomes = [e.outcome for e in console.bot.operator.audit_log(2000) if e.outcome.startswith(refused)]
+    assert outcomes and not any(key[:5] in outcome for outcome in outcomes), outcomes
 
 
 async def test_orders_filter_and_page(console):
