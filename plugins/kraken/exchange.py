@@ -6,6 +6,8 @@ it is unique only among *open* orders. An id that fits is sent as it is; a longe
 same id after a restart. A lost AddOrder answer (timeout, dropped connection) raises
 ``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
 ``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
+An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
+after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
 **Fills as they happen, polling as the reconciler.** With API keys, the private WebSocket v2
 ``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
@@ -47,6 +49,7 @@ from bot.api import (
     PermanentError,
     Side,
     TimeInForce,
+    UnknownOutcome,
     split_symbol,
 )
 from bot.api.kit import BookPublisher, DeadManSwitch, OrderBook, OrderMemory, PollingVenue, TokenBucket
@@ -55,7 +58,7 @@ from .book import KrakenBooks
 from .feed import KrakenFeed
 from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
-from .rest import KrakenRest
+from .rest import DuplicateClientId, KrakenRest
 from .settings import KrakenSettings
 from .transfers import KrakenTransfers
 
@@ -264,7 +267,17 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             "oflags": "post,fciq" if order.post_only else "fciq",
             "cl_ord_id": vid,
         }
-        result = await rest.private("AddOrder", params)
+        try:
+            result = await rest.private("AddOrder", params)
+        except DuplicateClientId:
+            # the cl_ord_id is derived from our id: the open order carrying it is this one, placed by an earlier attempt
+            # whose answer was lost (Kraken took it after the look-up that found nothing). Taken, never rejected: it
+            # rests and fills at the venue whatever we answer.
+            found = await self.fetch_order(order.symbol, order.client_order_id)
+            if found is None:  # closed between the refusal and the look-up: the executor looks it up again
+                raise UnknownOutcome(
+                    f"{self.name}: {order.client_order_id} refused as a duplicate, then not found") from None
+            return found
         txid = (result.get("txid") or [None])[0]
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
         if txid is not None:

@@ -66,7 +66,12 @@ _TRANSIENT = ("EService:Unavailable", "EService:Busy", "EService:Market in cance
 _INSUFFICIENT = ("EOrder:Insufficient funds", "EOrder:Insufficient margin", "EFunding:Insufficient funds")
 _POST_ONLY = ("EOrder:Post only order",)
 _NOT_FOUND = ("EOrder:Unknown order",)
+_DUPLICATE = ("EOrder:Duplicate",)
 _UNKNOWN = ("EGeneral:Internal error", "EService:Timeout")
+
+
+class DuplicateClientId(PermanentError):
+    """AddOrder refused: an open order of the account already carries this ``cl_ord_id`` (unique among open orders)."""
 
 
 def classify(errors: list[str], rate_limit_pause_s: float) -> ExchangeError:
@@ -85,6 +90,8 @@ def classify(errors: list[str], rate_limit_pause_s: float) -> ExchangeError:
         return PostOnlyWouldCross(f"kraken: {text}")
     if starts(_NOT_FOUND):
         return OrderNotFound(f"kraken: {text}")
+    if starts(_DUPLICATE):
+        return DuplicateClientId(f"kraken: {text}")
     if starts(_TRANSIENT):
         return TransientError(f"kraken: {text}")
     if starts(_UNKNOWN):

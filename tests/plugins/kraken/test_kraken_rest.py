@@ -20,7 +20,7 @@ from bot.api import (
 )
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
 from plugins.kraken.exchange import venue_client_id
-from plugins.kraken.rest import Nonces, api_sign, classify
+from plugins.kraken.rest import DuplicateClientId, Nonces, api_sign, classify
 from tests.fakes.kraken import API_KEY, API_SECRET
 from tests.helpers.waiting import wait_for
 
@@ -49,6 +49,7 @@ def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     ("EOrder:Insufficient funds", InsufficientFunds),
     ("EOrder:Post only order", PostOnlyWouldCross),
     ("EOrder:Unknown order", OrderNotFound),
+    ("EOrder:Duplicate order", DuplicateClientId),
     ("EGeneral:Invalid arguments", PermanentError),
     ("EAPI:Invalid signature", PermanentError),
     ("EService:Unavailable", TransientError),
@@ -224,3 +225,21 @@ async def test_the_secret_never_reaches_a_log_line(kraken_bot, fake_ws, fake_res
         await kraken.balances()
     assert API_SECRET not in caplog.text and API_KEY not in caplog.text
     assert API_SECRET not in repr(kraken.rest) and API_SECRET not in repr(kraken.settings)
+
+
+async def test_add_order_refused_as_a_duplicate_takes_the_order_already_open(kraken_bot, fake_ws, fake_rest):
+    """Kraken refuses a ``cl_ord_id`` one of the account's open orders carries. Ours is derived from the client order
+    id, so that order is this one, from an earlier attempt Kraken took after its answer was lost (and after the
+    look-up that found nothing): it must be taken and tracked, never reported rejected while it rests and fills."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    earlier = fake_rest._m_AddOrder({"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01",
+                                     "price": "30000", "oflags": "fciq", "cl_ord_id": "dup-1"})["txid"][0]
+    state = await kraken.place_order(order("dup-1"))
+    assert state.status is OrderStatus.OPEN and state.exchange_order_id == earlier
+    assert len(fake_rest.orders_with("dup-1")) == 1
+    fills = []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    fake_rest.fill(earlier, Decimal("0.01"), Decimal("30000"))
+    await kraken.poll_once()
+    await wait_for(lambda: fills, what="the fill of the order taken over")
+    assert fills[0].client_order_id == "dup-1" and fills[0].qty == Decimal("0.01")
