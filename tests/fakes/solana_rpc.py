@@ -152,6 +152,9 @@ class FakeSolanaRpc:
         self.ws_calls: list[tuple[str, list]] = []
         self.ws_silent = False
         self.ws_refuse = 0
+        self.ws_refuse_subscribe = 0
+        """That many ``accountSubscribe`` requests are answered with a JSON-RPC error object (``-32603`` Internal
+        error, as a node at its subscription limit answers) instead of a subscription id; nothing is subscribed."""
         self._subscription_ids = itertools.count(1000)
 
     # --- control -------------------------------------------------------------------------
@@ -271,6 +274,11 @@ class FakeSolanaRpc:
                     if options.get("encoding") != "base64":
                         await self._send_ws(conn, {"jsonrpc": "2.0", "id": body["id"], "error": {
                             "code": -32602, "message": "this fake serves base64 encoding only"}})
+                        continue
+                    if self.ws_refuse_subscribe > 0:
+                        self.ws_refuse_subscribe -= 1
+                        await self._send_ws(conn, {"jsonrpc": "2.0", "id": body["id"], "error": {
+                            "code": -32603, "message": "Internal error"}})
                         continue
                     subscription = next(self._subscription_ids)
                     conn.subscriptions[subscription] = params[0]
