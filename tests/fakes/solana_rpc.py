@@ -14,8 +14,10 @@ with ``confirmation`` (``processed``/``confirmed``/``finalized``) and ``landed_e
 
 Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``, ``"drop"``
 (connection closed without an answer), ``"timeout"`` (answer after ``slow_s``, the request not
-processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``) or ``"ok"`` (answered as
-usual: a place holder, to fault a later call).
+processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``), ``"unhealthy"`` (the node's
+``-32005`` NodeUnhealthy error object, "Node is behind by 42 slots", nothing processed), ``"internal"``
+(JSON-RPC's ``-32603`` Internal error, nothing processed) or ``"ok"``
+(answered as usual: a place holder, to fault a later call).
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
@@ -314,6 +316,12 @@ class FakeSolanaRpc:
         if fault == "drop":
             request.transport.close()  # type: ignore[union-attr]
             return web.Response(status=200)
+        if fault == "unhealthy":  # the node's own error object (-32005 NodeUnhealthy) for any method while it lags
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": {
+                "code": -32005, "message": "Node is behind by 42 slots", "data": {"numSlotsBehind": 42}}})
+        if fault == "internal":  # JSON-RPC's own -32603 for a request the node failed to serve
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": {
+                "code": -32603, "message": "Internal error"}})
         if fault == "timeout":
             await asyncio.sleep(self.slow_s)
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": None})

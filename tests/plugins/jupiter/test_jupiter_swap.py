@@ -75,6 +75,14 @@ async def test_rebroadcast_same_bytes_while_valid(make_exchange, node):
     assert len(node.landed) == 1
 
 
+async def test_an_unhealthy_node_is_left_for_the_next_url(make_exchange, node):
+    """-32005 is the node's state, not an answer about the request: the call goes on to the next URL, as a 5xx does."""
+    exchange = await make_exchange(rpc_urls=[node.url, node.url])
+    node.faults["getBalance"] = ["unhealthy"]
+    balances = await exchange.balances()
+    assert "SOL" in balances and node.calls.count("getBalance") == 2
+
+
 async def test_no_resign_until_expiry_is_proven(make_exchange, node):
     node.land = False
     exchange = await make_exchange(max_sign_attempts=2)
