@@ -6,6 +6,12 @@ it is unique only among *open* orders. An id that fits is sent as it is; a longe
 same id after a restart. A lost AddOrder answer (timeout, dropped connection) raises
 ``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
 ``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
+A request whose answer was lost may still be queued at Kraken, so every AddOrder carries a ``deadline``
+(``request_timeout_s`` ahead, 2 to 60 s) past which the engine refuses it; until then (and
+``CLOCK_SKEW_ALLOWANCE_S`` more) a look-up that finds nothing raises ``UnknownOutcome`` rather than
+answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness would not stop a resend
+from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
+finds unknown.)
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
@@ -31,12 +37,14 @@ and its recovery too.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from decimal import Decimal
 
 from bot.api import (
     Balance,
     Context,
+    ExchangeError,
     FeedState,
     Fill,
     Liquidity,
@@ -68,6 +76,12 @@ _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "E
            "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE"}
 
+DEADLINE_MIN_S = 2.0
+DEADLINE_MAX_S = 60.0
+"""AddOrder's ``deadline`` may be 2 to 60 s ahead; ours is ``request_timeout_s`` ahead, clamped to that range."""
+CLOCK_SKEW_ALLOWANCE_S = 2.0
+"""How far our clock may run ahead of Kraken's before a look-up after a lost AddOrder answer could end too early."""
+
 QUERY_ORDERS_MAX = 50
 """txids Kraken takes in one ``QueryOrders`` call."""
 QUERY_TRADES_MAX = 20
@@ -78,6 +92,12 @@ ORDERS_KEPT = 100_000
 one is read from Kraken again if ever asked for (``fetch_order``, ``QueryTrades``), as after a restart, and a stream
 report of it is ignored like one of another client; a trade read again is applied once all the same (the executor
 de-duplicates fills by exchange and trade id)."""
+
+
+def rfc3339_ms(ns: int) -> str:
+    """Integer ns since the epoch -> ``2026-12-07T06:20:01.123Z`` (UTC, milliseconds: AddOrder's ``deadline``)."""
+    seconds, rest_ns = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest_ns // 1_000_000:03d}Z"
 
 
 def venue_client_id(client_order_id: str) -> str:
@@ -119,6 +139,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         ones)."""
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
+        self._deadlines: dict[str, int] = {}
+        """cl_ord_id -> the ``deadline`` (ns) of its AddOrder whose answer never came: until then Kraken may still
+        place it, so a look-up that finds nothing proves nothing."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -267,9 +290,19 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             "oflags": "post,fciq" if order.post_only else "fciq",
             "cl_ord_id": vid,
         }
+        # the engine refuses the request once this is past, so a request queued at Kraken beyond it never trades: a
+        # look-up after then that finds nothing proves the order was never placed (see fetch_order)
+        ahead_s = min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
+        deadline_ns = self.ctx.clock.time_ns() + int(ahead_s * 1e9)
+        params["deadline"] = rfc3339_ms(deadline_ns)
+        earlier = self._deadlines.get(vid)  # an earlier attempt's, whose answer was lost too
+        self._deadlines[vid] = deadline_ns  # kept until an answer says what became of this request
         try:
             result = await rest.private("AddOrder", params)
+        except UnknownOutcome:
+            raise  # it may still reach the engine before its deadline
         except DuplicateClientId:
+            self._deadlines.pop(vid, None)
             # the cl_ord_id is derived from our id: the open order carrying it is this one, placed by an earlier attempt
             # whose answer was lost (Kraken took it after the look-up that found nothing). Taken, never rejected: it
             # rests and fills at the venue whatever we answer.
@@ -278,6 +311,13 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 raise UnknownOutcome(
                     f"{self.name}: {order.client_order_id} refused as a duplicate, then not found") from None
             return found
+        except ExchangeError:  # answered: this request was refused, an earlier lost one may still arrive
+            if earlier is None:
+                self._deadlines.pop(vid, None)
+            else:
+                self._deadlines[vid] = earlier
+            raise
+        self._deadlines.pop(vid, None)
         txid = (result.get("txid") or [None])[0]
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
         if txid is not None:
@@ -304,7 +344,15 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             found = (await rest.private("ClosedOrders", {"trades": "true", "cl_ord_id": vid})).get("closed") or {}
         matches = [(txid, info) for txid, info in found.items() if info.get("cl_ord_id") in (vid, None)]
         if not matches:
+            deadline_ns = self._deadlines.get(vid)
+            if deadline_ns is not None:
+                wait_ns = deadline_ns + int(CLOCK_SKEW_ALLOWANCE_S * 1e9) - self.ctx.clock.time_ns()
+                if wait_ns > 0:  # an AddOrder whose answer was lost may still reach the engine: nothing proven yet
+                    raise UnknownOutcome(f"{self.name}: {client_order_id} not found, but its AddOrder may still reach "
+                                         f"Kraken for {wait_ns / 1e9:.1f} s (its deadline)")
+                del self._deadlines[vid]
             return None
+        self._deadlines.pop(vid, None)
         txid, info = max(matches, key=lambda m: Decimal(str(m[1].get("opentm", 0))))
         state = await self._state(client_order_id, symbol, txid, info)
         if not state.status.terminal:

@@ -10,6 +10,8 @@ plugin against the venue rather than against itself. Faults on demand:
 * REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``),
   ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
   closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
+  ``queue_add_order_s`` (the answer is lost and the request reaches the engine that much later; AddOrder's
+  ``deadline`` is honoured: a request past it is refused ``EService:Deadline elapsed``),
   ``fail_dead_man = True`` (``CancelAllOrdersAfter`` answers ``EService:Unavailable``);
 * the private WebSocket v2 (:class:`FakeKrakenAuthWS`): ``executions`` with a token from REST
   ``GetWebSocketsToken``, a snapshot of open orders, then ``trade``/``filled``/``canceled`` reports
@@ -333,6 +335,11 @@ class FakeKrakenREST:
         self.http_429 = False
         self.lose_add_order = 0
         self.hang_add_order_s = 0.0
+        self.queue_add_order_s = 0.0
+        """The next AddOrder is queued at Kraken: its connection is lost at once (no answer) and the request reaches
+        the matching engine that much later, refused then if its ``deadline`` has passed (``late_add_orders``)."""
+        self.late_add_orders: list[str] = []
+        """What each queued AddOrder became when the engine got it: a txid, or Kraken's error."""
         self.fail_dead_man = False
         self.tokens: set[str] = set()
         self.dead_man_calls: list[tuple[float, int]] = []
@@ -457,6 +464,10 @@ class FakeKrakenREST:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 404, {"error": ["EGeneral:Unknown method"]}, ""
+        if method == "AddOrder" and self.queue_add_order_s:
+            delay, self.queue_add_order_s = self.queue_add_order_s, 0.0
+            asyncio.get_running_loop().call_later(delay, self._late_add_order, params)
+            return 0, {}, "lose"
         try:
             result = handler(params)
         except _KrakenError as exc:
@@ -471,10 +482,25 @@ class FakeKrakenREST:
 
     # --- methods ------------------------------------------------------------------------
 
+    def _late_add_order(self, params: dict) -> None:
+        try:
+            self.late_add_orders.append(self._m_AddOrder(params)["txid"][0])
+        except _KrakenError as exc:
+            self.late_add_orders.append(str(exc))
+
     def _m_AddOrder(self, p: dict) -> dict:
         for key in ("pair", "type", "ordertype", "volume"):
             if key not in p:
                 raise _KrakenError("EGeneral:Invalid arguments")
+        if "deadline" in p:  # RFC 3339; the engine refuses the request once it is past, and one too far ahead
+            try:
+                deadline = datetime.fromisoformat(p["deadline"].replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise _KrakenError("EGeneral:Invalid arguments:deadline") from None
+            if deadline > time.time() + 60:
+                raise _KrakenError("EGeneral:Invalid arguments:deadline")
+            if time.time() > deadline:
+                raise _KrakenError("EService:Deadline elapsed")
         cl = p.get("cl_ord_id")
         if cl and any(o["status"] in ("open", "pending") for o in self.orders_with(cl)):
             raise _KrakenError("EOrder:Duplicate order")  # unique among open orders only
@@ -490,6 +516,9 @@ class FakeKrakenREST:
         }
         self.orders[txid]["symbol"] = self.symbols.get(p["pair"], p["pair"])
         self._report(txid, "new", order_status="new", limit_price=Decimal(p.get("price", "0")))
+        if p.get("timeinforce") == "IOC":  # no book on this side of the fake: nothing matches, the rest is cancelled
+            self.orders[txid]["status"] = "canceled"
+            self._report(txid, "canceled", order_status="canceled", reason="Immediate or cancel")
         return {"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]}
 
     def _m_CancelOrder(self, p: dict) -> dict:

@@ -19,7 +19,7 @@ from bot.api import (
     UnknownOutcome,
 )
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
-from plugins.kraken.exchange import venue_client_id
+from plugins.kraken.exchange import rfc3339_ms, venue_client_id
 from plugins.kraken.rest import DuplicateClientId, Nonces, api_sign, classify
 from tests.fakes.kraken import API_KEY, API_SECRET
 from tests.helpers.waiting import wait_for
@@ -61,6 +61,11 @@ def test_kraken_errors_map_to_the_executors_classes(error, kind):
     assert type(exc) is kind
     if kind is RateLimited:
         assert exc.retry_after_s == 3.0
+
+
+def test_deadlines_are_rfc3339_utc_to_the_millisecond():
+    assert rfc3339_ms(1_795_305_600_123_456_789) == "2026-11-22T00:00:00.123Z"
+    assert rfc3339_ms(1_795_305_659_000_000_000) == "2026-11-22T00:00:59.000Z"
 
 
 def test_long_client_ids_become_deterministic_uuids():
@@ -243,3 +248,31 @@ async def test_add_order_refused_as_a_duplicate_takes_the_order_already_open(kra
     await kraken.poll_once()
     await wait_for(lambda: fills, what="the fill of the order taken over")
     assert fills[0].client_order_id == "dup-1" and fills[0].qty == Decimal("0.01")
+
+
+async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, fake_ws, fake_rest):
+    """An AddOrder whose answer is lost may still be queued on Kraken's side: a look-up that finds nothing right
+    after is not proof it never arrives. An IOC closes at once, so Kraken's open-order uniqueness of ``cl_ord_id``
+    does not catch a resend: the queued request would trade a second time. AddOrder's ``deadline`` makes the engine
+    refuse the request once it is past, and until then the look-up must not answer "never placed"."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    fake_rest.queue_add_order_s = 2.5  # reaches the engine 2.5 s later, past a deadline of at most now + 2 s
+    ioc = order("queued-1", tif=TimeInForce.IOC)
+    with pytest.raises(UnknownOutcome):
+        await kraken.place_order(ioc)
+    start = loop.time()
+    while True:  # what the executor does: look it up, and send again only once it is known never to have arrived
+        try:
+            state = await kraken.fetch_order(SYMBOL, "queued-1")
+        except UnknownOutcome:
+            await asyncio.sleep(0.1)
+            continue
+        if state is None:
+            await kraken.place_order(ioc)
+        break
+    await asyncio.sleep(max(0.0, start + 3.0 - loop.time()))  # the queued request has reached the engine by now
+    assert len(fake_rest.orders_with("queued-1")) == 1, fake_rest.late_add_orders
+    assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
+    _, method, params = next(entry for entry in fake_rest.log if entry[1] == "AddOrder")
+    assert params["deadline"].endswith("Z")  # what made the engine refuse the late one
