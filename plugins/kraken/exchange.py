@@ -376,17 +376,20 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     async def balances(self) -> dict[str, Balance]:
         """``BalanceEx``: total is each asset's ``balance``, free that less ``hold_trade`` (what open orders hold).
+        An ``ASSET.F`` balance (earning in Kraken Rewards, traded through the base asset) counts in its asset.
 
         A credit line (``credit`` - ``credit_used``, which Kraken's own "available" adds) is not counted as free:
         it is borrowed, not held."""
         result = await self._api().private("BalanceEx")
-        out = {}
+        totals: dict[str, Decimal] = {}
+        holds: dict[str, Decimal] = {}
         for asset, entry in result.items():
-            name = asset_name(asset)
-            total = Decimal(str(entry["balance"]))
-            held = Decimal(str(entry.get("hold_trade") or "0"))
-            out[name] = Balance(name, max(total - held, Decimal(0)), total)
-        return out
+            # ASSET.F earns in Kraken Rewards and is read-only: the base asset transacts with both (Kraken's note on
+            # Earn assets), so it counts in that asset. Staked ones (.S, .M, .B) are not tradable: kept apart.
+            name = asset_name(asset[:-2] if asset.endswith(".F") else asset)
+            totals[name] = totals.get(name, Decimal(0)) + Decimal(str(entry["balance"]))
+            holds[name] = holds.get(name, Decimal(0)) + Decimal(str(entry.get("hold_trade") or "0"))
+        return {name: Balance(name, max(total - holds[name], Decimal(0)), total) for name, total in totals.items()}
 
     # --- order state and fills --------------------------------------------------------------
 

@@ -24,7 +24,9 @@ taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStat
 (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
 Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
-``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`).
+``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`); an Earn
+balance is its own key (``XBT.F``, ``USD.F``: earning in Kraken Rewards, traded through the base asset, so a buy's
+funds check counts ``USD.F`` with ``ZUSD``; ``DOT.S``: staked).
 
 ``QueryOrders`` and ``QueryTrades`` take at most the txids Kraken documents (50 and 20); more is
 refused with Kraken's ``EGeneral:Invalid arguments``.
@@ -504,7 +506,8 @@ class FakeKrakenREST:
         cl = p.get("cl_ord_id")
         if cl and any(o["status"] in ("open", "pending") for o in self.orders_with(cl)):
             raise _KrakenError("EOrder:Duplicate order")  # unique among open orders only
-        if Decimal(p["volume"]) * Decimal(p.get("price", "0")) > Decimal(self.balances["ZUSD"]) and p["type"] == "buy":
+        usd = Decimal(self.balances["ZUSD"]) + Decimal(self.balances.get("USD.F", "0"))  # .F transacts as its asset
+        if Decimal(p["volume"]) * Decimal(p.get("price", "0")) > usd and p["type"] == "buy":
             raise _KrakenError("EOrder:Insufficient funds")
         txid = f"O{next(self._txids):05d}-FAKE-ORDER"
         self.orders[txid] = {

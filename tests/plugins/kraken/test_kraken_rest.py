@@ -182,6 +182,22 @@ async def test_fills_are_polled_and_published_once(kraken_bot, fake_ws, fake_res
     assert found.status is OrderStatus.FILLED and len(found.fills) == 2
 
 
+async def test_an_auto_earn_balance_is_counted_in_its_asset(kraken_bot, fake_ws, fake_rest):
+    """Kraken lists what earns in Kraken Rewards apart, as ``ASSET.F`` (read-only: the base asset transacts with both,
+    as Kraken documents for ``USDT`` and ``USDT.F``), so the BTC a trade may use is ``XXBT`` plus ``XBT.F``. Staked
+    balances (``.S``, ``.M``, ``.B``) are not tradable and stay apart."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.balances.update({"XBT.F": "0.5000000000", "USD.F": "250.0000", "DOT.S": "10.0000000000"})
+    sell = Order(client_order_id="earn-sell", strategy="test", exchange="kraken", symbol=SYMBOL, side=Side.SELL,
+                 qty=Decimal("0.2"), price=Decimal("31000"))
+    await kraken.place_order(sell)
+    balances = await kraken.balances()
+    assert balances["BTC"] == Balance("BTC", Decimal("1.3"), Decimal("1.5"))
+    assert balances["USD"] == Balance("USD", Decimal("100250"), Decimal("100250"))
+    assert "XBT.F" not in balances and "USD.F" not in balances
+    assert balances["DOT.S"].total == Decimal("10")
+
+
 async def test_cancel_open_orders_and_balances(kraken_bot, fake_ws, fake_rest):
     bot, kraken = await kraken_bot(fake_ws, fake_rest)
     await kraken.place_order(order("keep-1"))
