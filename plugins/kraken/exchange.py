@@ -160,7 +160,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 self.private = KrakenExecutions(
                     s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self.stream_up,
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
-                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
+                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
+                    on_malformed=lambda _reason: self.poll_soon())
                 self.ctx.create_task(self.private.run(), "private order stream")
             if s.dead_man_s:
                 self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,

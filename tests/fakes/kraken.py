@@ -734,6 +734,11 @@ class FakeKrakenAuthWS:
         for ws in list(self.connections):
             ws.transport.abort()
 
+    async def send_raw(self, frame: str) -> None:
+        """Send a frame as it is to every subscriber (a malformed report, say)."""
+        for ws in list(self.subscribers):
+            await self._send(ws, frame)
+
     def _on_report(self, report: dict) -> None:
         frame = to_json({"channel": "executions", "type": "update", "data": [report]})
         self.sent_reports.append(report)
