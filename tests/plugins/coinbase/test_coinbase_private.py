@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.api import FillApplied, OrderIntent, OrderStatus, Side
+from tests.fakes.coinbase import user_order
 from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
@@ -64,3 +65,29 @@ async def test_the_user_channel_dropping_falls_back_to_polling_with_an_alert_and
     fake_rest.fill(order_id, Decimal("0.02"), Decimal("28999.50"))
     await wait_for(lambda: bot.executor.order("cb-drop-1").status is OrderStatus.FILLED, what="filled")
     await wait_for(lambda: len(bot.store.fills()) == 2, what="two fills stored, once each")
+
+
+async def test_a_malformed_order_event_is_counted_and_the_channel_stays_up(
+        coinbase_bot, fake_ws, fake_rest, fake_user_ws):
+    """An order of a ``user`` event whose fields cannot be read (a quantity that is not a number) is counted and
+    logged; the connection and the event's other orders are kept, and a poll reads what it may have announced."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, user_ws=fake_user_ws, fill_poll_s=60.0,
+                                       stream_poll_s=60.0)
+    await wait_for(lambda: coinbase.streaming, what="user channel subscribed")
+    order_id = await open_order(bot, fake_rest, "cb-garbled-1", "0.02")
+    connections = fake_user_ws.connection_count
+    fake_rest.listeners.remove(fake_user_ws._on_order)  # the fill happens; the channel carries a garbled copy
+    fake_rest.fill(order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.listeners.append(fake_user_ws._on_order)
+    garbled = {**user_order(fake_rest.orders[order_id]), "cumulative_quantity": "a hundredth"}
+    other = {"order_id": "someone-else", "client_order_id": "not-ours", "status": "OPEN",
+             "cumulative_quantity": "0"}
+    updates_before = coinbase.private.updates
+    for conn in list(fake_user_ws.conns.values()):
+        if conn.subs["user"]:
+            await fake_user_ws._send(conn, "user", [{"type": "update", "orders": [garbled, other]}])
+    await wait_for(lambda: coinbase.private.updates == updates_before + 2, what="both orders read")
+    assert coinbase.private.malformed == 1
+    await wait_for(lambda: bot.executor.order("cb-garbled-1").filled_qty == Decimal("0.01"), timeout_s=10,
+                   what="the fill read by the poll the bad event asked for")
+    assert fake_user_ws.connection_count == connections and coinbase.streaming
