@@ -159,7 +159,7 @@ class CoinbaseExchange(PollingVenue):
                     s.user_ws_url, self.signer.token, on_order=self._on_user_order, on_up=self.stream_up,
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
                     reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
-                    on_malformed=lambda _reason: self.poll_soon())
+                    on_malformed=lambda _reason: self.poll_soon(), on_gap=lambda _reason: self.poll_soon())
                 self.ctx.create_task(self.private.run(), "private order stream")
         await self.wait_live(s.symbols, s.start_timeout_s)
 

@@ -91,3 +91,20 @@ async def test_a_malformed_order_event_is_counted_and_the_channel_stays_up(
     await wait_for(lambda: bot.executor.order("cb-garbled-1").filled_qty == Decimal("0.01"), timeout_s=10,
                    what="the fill read by the poll the bad event asked for")
     assert fake_user_ws.connection_count == connections and coinbase.streaming
+
+
+async def test_a_sequence_gap_on_the_user_channel_reads_the_orders_at_once(
+        coinbase_bot, fake_ws, fake_rest, fake_user_ws):
+    """Every message of a connection carries ``sequence_num``, one more than the last: a gap is a message lost on the
+    way, maybe the event of a fill. The tracked orders are read then, not at the next reconciling poll."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, user_ws=fake_user_ws, fill_poll_s=60.0,
+                                       stream_poll_s=60.0)
+    await wait_for(lambda: coinbase.streaming, what="user channel subscribed")
+    order_id = await open_order(bot, fake_rest, "cb-gap-1", "0.02")
+    fake_rest.listeners.remove(fake_user_ws._on_order)  # the fill's event is lost on the way...
+    fake_rest.fill(order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.listeners.append(fake_user_ws._on_order)
+    fake_user_ws.skip_sequence = 1  # ...which the next message (a heartbeat) shows as a gap
+    await wait_for(lambda: bot.executor.order("cb-gap-1").filled_qty == Decimal("0.01"), timeout_s=5,
+                   what="the fill read after the gap")
+    assert coinbase.private.sequence_gaps == 1
