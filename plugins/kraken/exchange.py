@@ -72,9 +72,10 @@ from .transfers import KrakenTransfers
 
 ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
 _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
+# Kraken's legacy X/Z codes (its oldest assets) and XBT/XDG, named as the WebSocket v2 symbols name them
 _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
-           "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
-           "XDG": "DOGE"}
+           "ZJPY": "JPY", "ZCAD": "CAD", "ZAUD": "AUD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
+           "XDG": "DOGE", "XXMR": "XMR", "XZEC": "ZEC", "XETC": "ETC", "XMLN": "MLN", "XREP": "REP"}
 
 DEADLINE_MIN_S = 2.0
 DEADLINE_MAX_S = 60.0

@@ -198,6 +198,18 @@ async def test_an_auto_earn_balance_is_counted_in_its_asset(kraken_bot, fake_ws,
     assert balances["DOT.S"].total == Decimal("10")
 
 
+async def test_every_legacy_asset_code_is_named_as_the_symbols_name_it(kraken_bot, fake_ws, fake_rest):
+    """Kraken's balances use its legacy X/Z codes for the oldest assets (``XXMR``, ``XZEC``, ``XETC``, ``ZAUD``...);
+    the WebSocket v2 symbols say ``XMR/USD``: a balance under the code is a balance the market does not see."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.balances.update({"XXMR": "3.0000000000", "XZEC": "2.0000000000", "XETC": "5.0000000000",
+                               "XMLN": "1.0000000000", "XREP": "4.0000000000", "ZAUD": "10.0000"})
+    balances = await kraken.balances()
+    assert {a: balances[a].total for a in ("XMR", "ZEC", "ETC", "MLN", "REP", "AUD")} == {
+        "XMR": Decimal(3), "ZEC": Decimal(2), "ETC": Decimal(5), "MLN": Decimal(1), "REP": Decimal(4),
+        "AUD": Decimal(10)}
+
+
 async def test_cancel_open_orders_and_balances(kraken_bot, fake_ws, fake_rest):
     bot, kraken = await kraken_bot(fake_ws, fake_rest)
     await kraken.place_order(order("keep-1"))
