@@ -59,10 +59,12 @@ class Nonces:
 
 
 # Kraken's error strings, by what they tell the executor (documented under "API error messages").
-_RATE_LIMITED = ("EAPI:Rate limit exceeded", "EOrder:Rate limit exceeded", "EGeneral:Too many requests")
+# A lockout is paced like a rate limit: every call refused meanwhile still counts and keeps the key locked.
+_RATE_LIMITED = ("EAPI:Rate limit exceeded", "EOrder:Rate limit exceeded", "EGeneral:Too many requests",
+                 "EGeneral:Temporary lockout")
 _TRANSIENT = ("EService:Unavailable", "EService:Busy", "EService:Market in cancel_only mode",
               "EService:Market in limit_only mode", "EService:Deadline elapsed", "EAPI:Invalid nonce",
-              "EGeneral:Temporary lockout", "EAPI:Feature disabled")
+              "EAPI:Feature disabled")
 _INSUFFICIENT = ("EOrder:Insufficient funds", "EOrder:Insufficient margin", "EFunding:Insufficient funds")
 _POST_ONLY = ("EOrder:Post only order",)
 _NOT_FOUND = ("EOrder:Unknown order",)

@@ -7,7 +7,8 @@ plugin against the venue rather than against itself. Faults on demand:
 * WebSocket: :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
   sending, TCP stays open and pings are still answered), ``corrupt_next_checksums``, raw frames
   with :meth:`FakeKrakenWS.send_raw`;
-* REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``),
+* REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``), ``locked_out = True``
+  (``EGeneral:Temporary lockout``),
   ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
   closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
   ``queue_add_order_s`` (the answer is lost and the request reaches the engine that much later; AddOrder's
@@ -334,6 +335,8 @@ class FakeKrakenREST:
         self.log: list[tuple[float, str, dict]] = []
         """(loop time, method, params) of every request received."""
         self.rate_limited = False
+        self.locked_out = False
+        """Every call answers ``EGeneral:Temporary lockout`` (the key is locked out for a while)."""
         self.http_429 = False
         self.lose_add_order = 0
         self.hang_add_order_s = 0.0
@@ -463,6 +466,8 @@ class FakeKrakenREST:
         self.last_nonce = nonce
         if self.rate_limited:
             return 200, {"error": ["EAPI:Rate limit exceeded"]}, ""
+        if self.locked_out:  # Kraken: too many failed calls lock the key out; every call, refused, still counts
+            return 200, {"error": ["EGeneral:Temporary lockout"]}, ""
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 404, {"error": ["EGeneral:Unknown method"]}, ""

@@ -54,6 +54,7 @@ def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     ("EAPI:Invalid signature", PermanentError),
     ("EService:Unavailable", TransientError),
     ("EAPI:Invalid nonce", TransientError),
+    ("EGeneral:Temporary lockout", RateLimited),
     ("EGeneral:Internal error", UnknownOutcome),
 ])
 def test_kraken_errors_map_to_the_executors_classes(error, kind):
@@ -132,6 +133,29 @@ async def test_executor_adopts_an_order_whose_answer_was_lost(kraken_bot, fake_w
                    what="order adopted after look-up")
     assert len(fake_rest.orders_with("exec-lost-1")) == 1
     assert [m for _, m, _ in fake_rest.log].count("AddOrder") == 1
+
+
+async def test_a_temporary_lockout_pauses_the_calls_as_a_rate_limit_does(kraken_bot, fake_ws, fake_rest):
+    """Kraken locks a key out (about 15 minutes) after too many failed calls, and every call refused meanwhile still
+    counts: calling on at full rate keeps the key locked. A lockout answer pauses the calls as a rate limit does."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=20.0, rest_burst=5, rate_limit_pause_s=0.1)
+    fake_rest.locked_out = True
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    errors = []
+
+    async def hammer():
+        while loop.time() - start < 0.6:
+            try:
+                await kraken.balances()
+            except RateLimited as exc:
+                errors.append(exc)
+
+    await asyncio.gather(*(hammer() for _ in range(8)))
+    elapsed = loop.time() - start
+    sent = [t for t, _, _ in fake_rest.log if t >= start]
+    assert errors and all("Temporary lockout" in str(e) for e in errors)
+    assert len(sent) <= 5 + (elapsed / 0.1 + 1) * 2  # paused after each lockout answer, not at the full 20/s
 
 
 async def test_rate_limit_storm_keeps_requests_within_the_budget(kraken_bot, fake_ws, fake_rest):
