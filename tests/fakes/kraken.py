@@ -4,8 +4,10 @@ It speaks the documented formats and keeps its own truth, computed independently
 (Decimal text rendering for checksums, its own HMAC check of API-Sign), so a test compares the
 plugin against the venue rather than against itself. Faults on demand:
 
-* WebSocket: :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
-  sending, TCP stays open and pings are still answered), ``corrupt_next_checksums``, raw frames
+* WebSocket: a ``heartbeat`` every ``heartbeat_s`` once the connection subscribed (Kraken: about every
+  second), :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
+  sending, heartbeats included; TCP stays open and pings are still answered), ``corrupt_next_checksums``,
+  ``refuse_book_subscribes = n`` (refused as Kraken refuses one, naming the symbol), raw frames
   with :meth:`FakeKrakenWS.send_raw`;
 * REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``), ``locked_out = True``
   (``EGeneral:Temporary lockout``),
@@ -109,8 +111,13 @@ class FakePair:
 class FakeKrakenWS:
     """The public WebSocket v2 endpoint."""
 
-    def __init__(self, pairs: list[FakePair], seed: int = 1):
+    def __init__(self, pairs: list[FakePair], seed: int = 1, heartbeat_s: float = 0.1):
         self.pairs = {p.symbol: p for p in pairs}
+        self.heartbeat_s = heartbeat_s
+        """Kraken sends ``{"channel": "heartbeat"}`` about every second once a connection subscribed to a channel;
+        faster here, for tests whose ``silence_timeout_s`` is short. None while ``silent``."""
+        self.refuse_book_subscribes = 0
+        """That many ``book`` subscriptions of a symbol are refused (``success: false`` naming the symbol)."""
         self.rng = random.Random(seed)
         self.connections: set[ServerConnection] = set()
         self.subscriptions: dict[ServerConnection, dict[str, int]] = {}
@@ -137,10 +144,17 @@ class FakeKrakenWS:
     def book_requests(self, method: str = "subscribe") -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["params"]["channel"] == "book"]
 
+    async def _heartbeats(self, ws: ServerConnection) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            if not self.silent:
+                await ws.send('{"channel":"heartbeat"}')
+
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections.add(ws)
         self.subscriptions[ws] = {}
         self.connection_count += 1
+        beats: asyncio.Task | None = None
         try:
             async for text in ws:
                 try:
@@ -153,9 +167,13 @@ class FakeKrakenWS:
                 if self.silent:
                     continue
                 await self._answer(ws, method, params, request.get("req_id"))
+                if beats is None and method == "subscribe":
+                    beats = asyncio.get_running_loop().create_task(self._heartbeats(ws))
         except Exception:
             pass
         finally:
+            if beats is not None:
+                beats.cancel()
             self.connections.discard(ws)
             self.subscriptions.pop(ws, None)
 
@@ -190,6 +208,11 @@ class FakeKrakenWS:
                 continue
             if symbol in subs:
                 await ws.send(json.dumps({"method": "subscribe", "error": "Already subscribed",
+                                          "success": False, "symbol": symbol, "req_id": req_id}))
+                continue
+            if self.refuse_book_subscribes > 0:
+                self.refuse_book_subscribes -= 1
+                await ws.send(json.dumps({"method": "subscribe", "error": "EGeneral:Internal error",
                                           "success": False, "symbol": symbol, "req_id": req_id}))
                 continue
             subs[symbol] = depth

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from decimal import Decimal
+
+from websockets.asyncio.client import connect
 
 from bot.domain import BookUpdate, FeedState, FeedStatus
 from tests.helpers.waiting import wait_for
@@ -136,3 +140,20 @@ async def test_bad_frames_are_counted_and_the_feed_stays_up(kraken_bot, fake_ws)
     assert 4 <= counters.malformed <= 5 and counters.unexpected == 1
     assert counters.by_reason["resyncs: malformed book message"] >= 2
     assert kraken.feed.disconnects == 0
+
+
+async def test_the_fake_sends_heartbeats_on_an_idle_subscribed_connection(fake_ws):
+    """Kraken's WebSocket v2 sends a heartbeat about every second once a channel is subscribed, so a quiet market is
+    not a silent connection (the feed's silence timeout relies on it)."""
+    async with connect(fake_ws.url) as ws:
+        await ws.send(json.dumps({"method": "subscribe", "params": {"channel": "instrument", "snapshot": True}}))
+        frames = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 5 * fake_ws.heartbeat_s
+        while loop.time() < end:
+            try:
+                async with asyncio.timeout(end - loop.time()):
+                    frames.append(json.loads(await ws.recv()))
+            except TimeoutError:
+                break
+    assert sum(1 for f in frames if f.get("channel") == "heartbeat") >= 3
