@@ -157,3 +157,21 @@ async def test_the_fake_sends_heartbeats_on_an_idle_subscribed_connection(fake_w
             except TimeoutError:
                 break
     assert sum(1 for f in frames if f.get("channel") == "heartbeat") >= 3
+
+
+async def test_a_refused_book_subscription_is_asked_again(kraken_bot, fake_ws):
+    """Kraken may refuse a ``book`` subscription (``success: false`` naming the symbol). The connection stays up
+    (heartbeats go on), so nothing else would ever subscribe that symbol again: its market stayed RESYNCING until
+    some later reconnect. It is asked again after a backoff."""
+    bot, kraken = await kraken_bot(fake_ws)
+    states = watch(bot, FeedStatus)
+    await wait_for(lambda: in_sync(kraken, fake_ws), what="snapshot")
+    connections = fake_ws.connection_count
+    fake_ws.refuse_book_subscribes = 1
+    fake_ws.corrupt_next_checksums = 1  # the resync's subscription is the one refused
+    await fake_ws.random_updates(SYMBOL, 50)
+    await wait_for(lambda: kraken.books.counters.errors >= 1, what="the refusal")
+    await wait_for(lambda: in_sync(kraken, fake_ws) and kraken.states.get(SYMBOL) is FeedState.LIVE, timeout_s=10,
+                   what="subscribed again and live")
+    assert fake_ws.connection_count == connections  # on the same connection
+    assert [s.state for s in states][-1] is FeedState.LIVE
