@@ -328,3 +328,20 @@ async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, 
     assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
     _, method, params = next(entry for entry in fake_rest.log if entry[1] == "AddOrder")
     assert params["deadline"].endswith("Z")  # what made the engine refuse the late one
+
+
+async def test_the_executor_resends_a_queued_ioc_only_once_it_can_no_longer_trade(kraken_bot, fake_ws, fake_rest):
+    """The same through the executor: its look-ups after the lost answer are inconclusive until the deadline has
+    passed, then it sends once more; one order reaches the engine in all."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
+    fake_rest.queue_add_order_s = 2.5
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY,
+                                          qty=Decimal("0.01"), price=Decimal("29000"), tif=TimeInForce.IOC,
+                                          client_order_id="exec-queued-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status.terminal, timeout_s=20,
+                   what="the order settled")
+    await asyncio.sleep(3.0)  # the queued request has reached the engine by now
+    assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
+    assert len(fake_rest.orders_with("exec-queued-1")) == 1  # the resend's: an IOC that found nothing, cancelled
+    assert [m for _, m, _ in fake_rest.log].count("AddOrder") == 2
+    assert bot.executor.order(cid).status is OrderStatus.CANCELLED
