@@ -7,7 +7,7 @@ same id after a restart. A lost AddOrder answer (timeout, dropped connection) ra
 ``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
 ``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
 A request whose answer was lost may still be queued at Kraken, so every AddOrder carries a ``deadline``
-(``request_timeout_s`` ahead, 2 to 60 s) past which the engine refuses it; until then (and
+(``request_timeout_s`` ahead, 5 to 55 s) past which the engine refuses it; until then (and
 ``CLOCK_SKEW_ALLOWANCE_S`` more) a look-up that finds nothing raises ``UnknownOutcome`` rather than
 answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness would not stop a resend
 from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
@@ -77,9 +77,10 @@ _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "E
            "ZJPY": "JPY", "ZCAD": "CAD", "ZAUD": "AUD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE", "XXMR": "XMR", "XZEC": "ZEC", "XETC": "ETC", "XMLN": "MLN", "XREP": "REP"}
 
-DEADLINE_MIN_S = 2.0
-DEADLINE_MAX_S = 60.0
-"""AddOrder's ``deadline`` may be 2 to 60 s ahead; ours is ``request_timeout_s`` ahead, clamped to that range."""
+DEADLINE_MIN_S = 5.0
+DEADLINE_MAX_S = 55.0
+"""AddOrder's ``deadline`` must be 2 to 60 s ahead when Kraken receives it; ours is ``request_timeout_s`` ahead,
+clamped to 5..55 s so that the request's latency and a few seconds of clock skew never make it invalid."""
 CLOCK_SKEW_ALLOWANCE_S = 2.0
 """How far our clock may run ahead of Kraken's before a look-up after a lost AddOrder answer could end too early."""
 

@@ -366,6 +366,7 @@ class FakeKrakenREST:
         self.queue_add_order_s = 0.0
         """The next AddOrder is queued at Kraken: its connection is lost at once (no answer) and the request reaches
         the matching engine that much later, refused then if its ``deadline`` has passed (``late_add_orders``)."""
+        self._late = False
         self.late_add_orders: list[str] = []
         """What each queued AddOrder became when the engine got it: a txid, or Kraken's error."""
         self.fail_dead_man = False
@@ -513,10 +514,13 @@ class FakeKrakenREST:
     # --- methods ------------------------------------------------------------------------
 
     def _late_add_order(self, params: dict) -> None:
+        self._late = True  # its range was checked on receipt; only the deadline itself matters now
         try:
             self.late_add_orders.append(self._m_AddOrder(params)["txid"][0])
         except _KrakenError as exc:
             self.late_add_orders.append(str(exc))
+        finally:
+            self._late = False
 
     def _m_AddOrder(self, p: dict) -> dict:
         for key in ("pair", "type", "ordertype", "volume"):
@@ -527,8 +531,8 @@ class FakeKrakenREST:
                 deadline = datetime.fromisoformat(p["deadline"].replace("Z", "+00:00")).timestamp()
             except ValueError:
                 raise _KrakenError("EGeneral:Invalid arguments:deadline") from None
-            if deadline > time.time() + 60:
-                raise _KrakenError("EGeneral:Invalid arguments:deadline")
+            if deadline > time.time() + 60 or (not self._late and deadline < time.time() + 2):
+                raise _KrakenError("EGeneral:Invalid arguments:deadline")  # Kraken: now() + 2 s to now() + 60 s
             if time.time() > deadline:
                 raise _KrakenError("EService:Deadline elapsed")
         cl = p.get("cl_ord_id")

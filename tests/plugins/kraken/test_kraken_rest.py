@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from decimal import Decimal
 
 import pytest
@@ -62,6 +63,19 @@ def test_kraken_errors_map_to_the_executors_classes(error, kind):
     assert type(exc) is kind
     if kind is RateLimited:
         assert exc.retry_after_s == 3.0
+
+
+async def test_a_deadline_outside_krakens_range_is_refused_by_the_fake(fake_rest):
+    """Kraken takes a ``deadline`` from now() + 2 s to now() + 60 s; the exchange sends 5 to 55 s ahead."""
+    base = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01", "price": "30000"}
+    now_ns = time.time_ns()
+    for ahead_s, accepted in ((1, False), (5, True), (55, True), (61, False)):
+        try:
+            fake_rest._m_AddOrder({**base, "deadline": rfc3339_ms(now_ns + ahead_s * 10**9)})
+        except Exception as exc:
+            assert not accepted and "deadline" in str(exc)
+        else:
+            assert accepted
 
 
 def test_deadlines_are_rfc3339_utc_to_the_millisecond():
@@ -309,7 +323,7 @@ async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, 
     refuse the request once it is past, and until then the look-up must not answer "never placed"."""
     bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
     loop = asyncio.get_running_loop()
-    fake_rest.queue_add_order_s = 2.5  # reaches the engine 2.5 s later, past a deadline of at most now + 2 s
+    fake_rest.queue_add_order_s = 5.5  # reaches the engine 5.5 s later, past a deadline 5 s ahead (the least sent)
     ioc = order("queued-1", tif=TimeInForce.IOC)
     with pytest.raises(UnknownOutcome):
         await kraken.place_order(ioc)
@@ -323,7 +337,8 @@ async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, 
         if state is None:
             await kraken.place_order(ioc)
         break
-    await asyncio.sleep(max(0.0, start + 3.0 - loop.time()))  # the queued request has reached the engine by now
+    await wait_for(lambda: fake_rest.late_add_orders, timeout_s=10, what="the queued request at the engine")
+    assert loop.time() - start > 5.0
     assert len(fake_rest.orders_with("queued-1")) == 1, fake_rest.late_add_orders
     assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
     _, method, params = next(entry for entry in fake_rest.log if entry[1] == "AddOrder")
@@ -332,16 +347,17 @@ async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, 
 
 async def test_the_executor_resends_a_queued_ioc_only_once_it_can_no_longer_trade(kraken_bot, fake_ws, fake_rest):
     """The same through the executor: its look-ups after the lost answer are inconclusive until the deadline has
-    passed, then it sends once more; one order reaches the engine in all."""
+    passed (its retries may run out first: the order is UNKNOWN and reconciliation asks on), and it sends again only
+    after that; at most one order reaches the engine in all."""
     bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
-    fake_rest.queue_add_order_s = 2.5
+    fake_rest.queue_add_order_s = 5.5
     cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY,
                                           qty=Decimal("0.01"), price=Decimal("29000"), tif=TimeInForce.IOC,
                                           client_order_id="exec-queued-1"))
-    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status.terminal, timeout_s=20,
-                   what="the order settled")
-    await asyncio.sleep(3.0)  # the queued request has reached the engine by now
+    await wait_for(lambda: fake_rest.late_add_orders, timeout_s=10, what="the queued request at the engine")
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None
+                   and (o.status.terminal or o.status is OrderStatus.UNKNOWN), timeout_s=30, what="the order settled")
+    await asyncio.sleep(1.0)  # a resend, if any, has reached the fake
     assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
-    assert len(fake_rest.orders_with("exec-queued-1")) == 1  # the resend's: an IOC that found nothing, cancelled
-    assert [m for _, m, _ in fake_rest.log].count("AddOrder") == 2
-    assert bot.executor.order(cid).status is OrderStatus.CANCELLED
+    assert len(fake_rest.orders_with("exec-queued-1")) <= 1  # a resend's only: an IOC that found nothing
+    assert [m for _, m, _ in fake_rest.log].count("AddOrder") <= 2
