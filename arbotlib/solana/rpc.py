@@ -7,7 +7,8 @@ a 429 means "rate limited" and a JSON-RPC error object is the node's answer (no 
 raw dicts also keep integer amounts exact. solders is still used for keys and transactions.
 
 Fallback rule: a request is tried on each URL in order, starting with the one that last worked;
-a connection error, timeout, HTTP 5xx or HTTP 429 moves on to the next URL. When every URL failed,
+a connection error, timeout, HTTP 5xx, HTTP 429 or the node's ``-32005`` NodeUnhealthy error object (it lags the
+cluster: a state of the node, not an answer to the request) moves on to the next URL. When every URL failed,
 the error of the last attempt is raised (:class:`RpcRateLimited` if any said 429). Errors and log
 lines name a URL by its :func:`~arbotlib.solana.urls.shown_url` only: providers put keys and
 passwords in RPC URLs.
@@ -41,6 +42,10 @@ log = logging.getLogger("arbot.solana.rpc")
 LAMPORTS_PER_SOL = 1_000_000_000
 TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS5EPFLC1bCgJbiM8QMhRi4m"
+
+
+NODE_UNHEALTHY = -32005
+"""The JSON-RPC error code a node answers any method with while it lags the cluster ("Node is behind by N slots")."""
 
 
 class RpcError(Exception):
@@ -173,10 +178,18 @@ class SolanaRpc:
                 elif response.status_code != 200:
                     raise MalformedReply(f"{method}: {shown} answered HTTP {response.status_code}")
                 else:
-                    if index != self._preferred:
-                        log.warning("solana rpc: falling back to %s", shown)
-                        self._preferred = index
-                    return self._result(method, response)
+                    try:
+                        result = self._result(method, response)
+                    except RpcResponseError as exc:
+                        if exc.code != NODE_UNHEALTHY:
+                            raise
+                        # the node's own state (it lags the cluster), not an answer about the request: like a 5xx
+                        last = RpcUnavailable(f"{method}: {shown} unhealthy: {exc.rpc_message}")
+                    else:
+                        if index != self._preferred:
+                            log.warning("solana rpc: falling back to %s", shown)
+                            self._preferred = index
+                        return result
             log.debug("solana rpc: %s", last)
         if isinstance(last, RpcRateLimited) or (rate_limited is not None and not isinstance(last, RpcTimeout)):
             raise rate_limited  # type: ignore[misc]

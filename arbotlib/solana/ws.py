@@ -16,6 +16,9 @@ connection, after every subscription of that connection was confirmed. ``on_disc
 fires when a connection is lost. A URL is named in log lines and reasons by its
 :func:`~arbotlib.solana.urls.shown_url` only (providers put keys in it).
 
+An ``accountSubscribe`` the node refuses (an error object instead of a subscription id) ends the connection like a
+loss: the account would get no notification on it, so the next connection subscribes everything again.
+
 A notification that is not the documented shape (not JSON, missing fields, data not base64) is
 logged, counted in ``malformed`` and reported to ``on_malformed(reason)``; the connection is kept.
 """
@@ -232,6 +235,10 @@ class AccountSubscriber:
             method, target = self._pending.pop(message["id"])
             if "error" in message:
                 log.error("solana ws: %s %s refused: %s", method, target, message["error"])
+                if method == "accountSubscribe" and target in self.accounts:
+                    # no notification of it would ever come on this connection, while its readers think it watched:
+                    # a new connection (after the backoff) subscribes every watched account again
+                    raise ConnectionError(f"accountSubscribe {target} refused: {message['error']}")
                 return True
             if method == "accountSubscribe":
                 subscription = message.get("result")

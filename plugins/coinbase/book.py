@@ -189,6 +189,9 @@ class CoinbaseBooks:
         self.depth = depth
         self.on_book = on_book
         self.on_resync = on_resync
+        self.on_refused: ResyncCallback | None = None
+        """``on_refused(symbols, message)``: an ``error`` message while these books wait for their snapshot (the feed
+        asks again later: on a connection that stays up nothing else would)."""
         self.on_ticker = on_ticker
         self.books: dict[str, ProductBook] = {}
         self.tickers: dict[str, Ticker] = {}
@@ -233,6 +236,9 @@ class CoinbaseBooks:
         if env.type == "error":
             self.counters.count("errors", REDACTOR.cut(str(env.message), 60))
             log.warning("coinbase error message: %s", env.message)
+            if self.awaiting_snapshot and self.on_refused is not None:
+                # it names no product: it may be the refusal of the subscription these books wait for
+                self.on_refused(sorted(self.awaiting_snapshot), str(env.message))
             return
         channel = env.channel
         if channel is None or env.sequence_num is None:

@@ -11,7 +11,8 @@ its ``order_id`` when we know it, else lists the product's orders and matches ``
 changed order is read at once (``GET orders/historical/{order_id}``, then List Fills,
 ``orders/historical/fills``, when the filled size grew: page after page, following the answer's
 ``cursor`` until it is empty, at most ``FILL_PAGES_MAX`` pages) and its new fills are published with
-Coinbase's ``entry_id`` as trade id, then an ``OrderReport``. Orders not final are still polled the
+Coinbase's ``entry_id`` as trade id (and its ``trade_time`` as time), then an ``OrderReport``. Orders not
+final are still polled the
 same way: every ``stream_poll_s`` while the stream is up, every ``fill_poll_s`` while it is down.
 Both paths carry the same trade ids, so the executor applies each fill once; the stream's loss and
 return are alerted, and on its return one poll reads what happened meanwhile.
@@ -22,7 +23,10 @@ bid/ask as received); the book is what strategies see, so nothing more is publis
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +61,22 @@ API = "/api/v3/brokerage"
 _STATUS = {"OPEN": OrderStatus.OPEN, "PENDING": OrderStatus.OPEN, "QUEUED": OrderStatus.OPEN,
            "CANCEL_QUEUED": OrderStatus.OPEN, "EDIT_QUEUED": OrderStatus.OPEN, "FILLED": OrderStatus.FILLED,
            "CANCELLED": OrderStatus.CANCELLED, "EXPIRED": OrderStatus.CANCELLED, "FAILED": OrderStatus.REJECTED}
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})")
+
+
+def rfc3339_ns(text: str) -> int | None:
+    """``2026-11-22T01:00:01.123456Z`` -> integer ns since the epoch, exact to 9 decimals; None when not that shape."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(f"{day}T{hour}:{minute}:{second}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError:
+        return None
+    return calendar.timegm(moment.utctimetuple()) * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
 
 
 def decimals_of(increment: str) -> int:
@@ -139,7 +159,8 @@ class CoinbaseExchange(PollingVenue):
                 self.private = CoinbaseUserStream(
                     s.user_ws_url, self.signer.websocket_token, on_order=self._on_user_order, on_up=self.stream_up,
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
-                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
+                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
+                    on_malformed=lambda _reason: self.poll_soon(), on_gap=lambda _reason: self.poll_soon())
                 self.ctx.create_task(self.private.run(), "private order stream")
         await self.wait_live(s.symbols, s.start_timeout_s)
 
@@ -326,7 +347,8 @@ class CoinbaseExchange(PollingVenue):
                     self.name, symbol, cid, tid, Side.BUY if f.get("side") == "BUY" else Side.SELL,
                     Decimal(str(f["price"])), Decimal(str(f["size"])), Decimal(str(f.get("commission") or "0")),
                     quote, Liquidity.MAKER if f.get("liquidity_indicator") == "MAKER" else Liquidity.TAKER,
-                    self.ctx.clock.time_ns())
+                    # when it was made (the ledger orders fills and counts days by it), not when this read found it
+                    rfc3339_ns(str(f.get("trade_time") or "")) or self.ctx.clock.time_ns())
                 self._fills_by_order.setdefault(cid, []).append(fill)
         self._forget_old_fills()
         return list(self._fills_by_order.get(cid, ()))

@@ -69,6 +69,10 @@ class JupiterApi:
             retry = response.headers.get("retry-after")
             raise JupiterRateLimited(f"jupiter {path}: rate limited",
                                      float(retry) if retry and retry.isdigit() else None)
+        if response.status_code >= 500:
+            # an outage of the API or of a gateway before it (often an HTML page): neither endpoint changed anything
+            # on chain and nothing was signed, so the same request later is safe
+            raise TransientError(f"jupiter {path}: HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError:

@@ -456,7 +456,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
                         if failure is not None:
                             self._finish(row, FAILED, failure)
                             return
-            except (RpcUnavailable, MalformedReply) as exc:
+            except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
+                # a look-up's failure says nothing about the swap (its send's refusals are _send's): ask again, never
+                # end the only task that confirms and reports it
                 self.ctx.log.warning("jupiter %s: %s; still confirming", cid, exc)
             await asyncio.sleep(s.poll_s)
 

@@ -130,6 +130,8 @@ class _Envelope(msgspec.Struct):
     method: str | None = None
     success: bool | None = None
     error: str | None = None
+    symbol: Any = None
+    """The symbol a refused subscription names (any JSON: only a string is used, nothing else is refused for it)."""
 
 
 class _EntrySymbol(msgspec.Struct):
@@ -411,6 +413,9 @@ class KrakenBooks:
         self.depth = depth
         self.on_book = on_book
         self.on_resync = on_resync
+        self.on_refused: ResyncCallback | None = None
+        """``on_refused(symbol, error)``: Kraken refused the subscription of a symbol whose book is not in sync (the
+        feed asks again later: on a connection that stays up nothing else would)."""
         self.publisher = publisher
         self.on_live = on_live
         self.verify = verify
@@ -528,6 +533,11 @@ class KrakenBooks:
                 self.counters.count("errors", f"{env.method}: {env.error}")
                 self.last_error = f"{env.method}: {env.error}"
                 log.warning("kraken answered %s with an error: %s", env.method, env.error)
+                symbol = env.symbol
+                if (env.method == "subscribe" and isinstance(symbol, str) and self.on_refused is not None
+                        and (self.symbols is None or symbol in self.symbols)
+                        and not ((sb := self.books.get(symbol)) is not None and sb.synced)):
+                    self.on_refused(symbol, str(env.error))
             elif env.method == "pong":
                 pass
         elif env.error:

@@ -6,6 +6,14 @@ it is unique only among *open* orders. An id that fits is sent as it is; a longe
 same id after a restart. A lost AddOrder answer (timeout, dropped connection) raises
 ``UnknownOutcome``; the executor then calls :meth:`KrakenExchange.fetch_order`, which asks
 ``OpenOrders`` and then ``ClosedOrders`` filtered by ``cl_ord_id`` before anything is sent again.
+A request whose answer was lost may still be queued at Kraken, so every AddOrder carries a ``deadline``
+(``request_timeout_s`` ahead, 5 to 55 s) past which the engine refuses it; until then (and
+``CLOCK_SKEW_ALLOWANCE_S`` more) a look-up that finds nothing raises ``UnknownOutcome`` rather than
+answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness would not stop a resend
+from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
+finds unknown.)
+An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
+after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
 **Fills as they happen, polling as the reconciler.** With API keys, the private WebSocket v2
 ``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
@@ -37,6 +45,7 @@ from decimal import Decimal
 from bot.api import (
     Balance,
     Context,
+    ExchangeError,
     FeedState,
     Fill,
     Liquidity,
@@ -49,6 +58,7 @@ from bot.api import (
     PermanentError,
     Side,
     TimeInForce,
+    UnknownOutcome,
     split_symbol,
 )
 from bot.api.kit import REDACTOR, BookPublisher, DeadManSwitch, OrderBook, OrderMemory, PollingVenue, TokenBucket
@@ -57,15 +67,23 @@ from .book import KrakenBooks
 from .feed import KrakenFeed
 from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
-from .rest import KrakenRest
+from .rest import DuplicateClientId, KrakenRest
 from .settings import KrakenSettings
 from .transfers import KrakenTransfers
 
 ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
 _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
+# Kraken's legacy X/Z codes (its oldest assets) and XBT/XDG, named as the WebSocket v2 symbols name them
 _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
-           "ZJPY": "JPY", "ZCAD": "CAD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
-           "XDG": "DOGE"}
+           "ZJPY": "JPY", "ZCAD": "CAD", "ZAUD": "AUD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
+           "XDG": "DOGE", "XXMR": "XMR", "XZEC": "ZEC", "XETC": "ETC", "XMLN": "MLN", "XREP": "REP"}
+
+DEADLINE_MIN_S = 5.0
+DEADLINE_MAX_S = 55.0
+"""AddOrder's ``deadline`` must be 2 to 60 s ahead when Kraken receives it; ours is ``request_timeout_s`` ahead,
+clamped to 5..55 s so that the request's latency and a few seconds of clock skew never make it invalid."""
+CLOCK_SKEW_ALLOWANCE_S = 2.0
+"""How far our clock may run ahead of Kraken's before a look-up after a lost AddOrder answer could end too early."""
 
 QUERY_ORDERS_MAX = 50
 """txids Kraken takes in one ``QueryOrders`` call."""
@@ -77,6 +95,12 @@ ORDERS_KEPT = 100_000
 one is read from Kraken again if ever asked for (``fetch_order``, ``QueryTrades``), as after a restart, and a stream
 report of it is ignored like one of another client; a trade read again is applied once all the same (the executor
 de-duplicates fills by exchange and trade id)."""
+
+
+def rfc3339_ms(ns: int) -> str:
+    """Integer ns since the epoch -> ``2026-12-07T06:20:01.123Z`` (UTC, milliseconds: AddOrder's ``deadline``)."""
+    seconds, rest_ns = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest_ns // 1_000_000:03d}Z"
 
 
 def venue_client_id(client_order_id: str) -> str:
@@ -123,6 +147,9 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         self.dead_man: DeadManSwitch | None = None
         self._ws_token_in_use: tuple[str, float] | None = None
         """The executions stream's token and until when (``time.monotonic``) it could start a subscription."""
+        self._deadlines: dict[str, int] = {}
+        """cl_ord_id -> the ``deadline`` (ns) of its AddOrder whose answer never came: until then Kraken may still
+        place it, so a look-up that finds nothing proves nothing."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -141,7 +168,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 self.private = KrakenExecutions(
                     s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self.stream_up,
                     on_down=self.stream_down, silence_timeout_s=s.silence_timeout_s,
-                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s)
+                    reconnect_initial_s=s.reconnect_initial_s, reconnect_max_s=s.reconnect_max_s,
+                    on_malformed=lambda _reason: self.poll_soon())
                 self.ctx.create_task(self.private.run(), "private order stream")
             if s.dead_man_s:
                 self.dead_man = DeadManSwitch(self.name, self.ctx, self._cancel_all_after, timeout_s=s.dead_man_s,
@@ -291,7 +319,34 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             "oflags": "post,fciq" if order.post_only else "fciq",
             "cl_ord_id": vid,
         }
-        result = await rest.private("AddOrder", params)
+        # the engine refuses the request once this is past, so a request queued at Kraken beyond it never trades: a
+        # look-up after then that finds nothing proves the order was never placed (see fetch_order)
+        ahead_s = min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
+        deadline_ns = self.ctx.clock.time_ns() + int(ahead_s * 1e9)
+        params["deadline"] = rfc3339_ms(deadline_ns)
+        earlier = self._deadlines.get(vid)  # an earlier attempt's, whose answer was lost too
+        self._deadlines[vid] = deadline_ns  # kept until an answer says what became of this request
+        try:
+            result = await rest.private("AddOrder", params)
+        except UnknownOutcome:
+            raise  # it may still reach the engine before its deadline
+        except DuplicateClientId:
+            self._deadlines.pop(vid, None)
+            # the cl_ord_id is derived from our id: the open order carrying it is this one, placed by an earlier attempt
+            # whose answer was lost (Kraken took it after the look-up that found nothing). Taken, never rejected: it
+            # rests and fills at the venue whatever we answer.
+            found = await self.fetch_order(order.symbol, order.client_order_id)
+            if found is None:  # closed between the refusal and the look-up: the executor looks it up again
+                raise UnknownOutcome(
+                    f"{self.name}: {order.client_order_id} refused as a duplicate, then not found") from None
+            return found
+        except ExchangeError:  # answered: this request was refused, an earlier lost one may still arrive
+            if earlier is None:
+                self._deadlines.pop(vid, None)
+            else:
+                self._deadlines[vid] = earlier
+            raise
+        self._deadlines.pop(vid, None)
         txid = (result.get("txid") or [None])[0]
         state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
         if txid is not None:
@@ -318,7 +373,15 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             found = (await rest.private("ClosedOrders", {"trades": "true", "cl_ord_id": vid})).get("closed") or {}
         matches = [(txid, info) for txid, info in found.items() if info.get("cl_ord_id") in (vid, None)]
         if not matches:
+            deadline_ns = self._deadlines.get(vid)
+            if deadline_ns is not None:
+                wait_ns = deadline_ns + int(CLOCK_SKEW_ALLOWANCE_S * 1e9) - self.ctx.clock.time_ns()
+                if wait_ns > 0:  # an AddOrder whose answer was lost may still reach the engine: nothing proven yet
+                    raise UnknownOutcome(f"{self.name}: {client_order_id} not found, but its AddOrder may still reach "
+                                         f"Kraken for {wait_ns / 1e9:.1f} s (its deadline)")
+                del self._deadlines[vid]
             return None
+        self._deadlines.pop(vid, None)
         txid, info = max(matches, key=lambda m: Decimal(str(m[1].get("opentm", 0))))
         state = await self._state(client_order_id, symbol, txid, info)
         if not state.status.terminal:
@@ -342,17 +405,20 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     async def balances(self) -> dict[str, Balance]:
         """``BalanceEx``: total is each asset's ``balance``, free that less ``hold_trade`` (what open orders hold).
+        An ``ASSET.F`` balance (earning in Kraken Rewards, traded through the base asset) counts in its asset.
 
         A credit line (``credit`` - ``credit_used``, which Kraken's own "available" adds) is not counted as free:
         it is borrowed, not held."""
         result = await self._api().private("BalanceEx")
-        out = {}
+        totals: dict[str, Decimal] = {}
+        holds: dict[str, Decimal] = {}
         for asset, entry in result.items():
-            name = asset_name(asset)
-            total = Decimal(str(entry["balance"]))
-            held = Decimal(str(entry.get("hold_trade") or "0"))
-            out[name] = Balance(name, max(total - held, Decimal(0)), total)
-        return out
+            # ASSET.F earns in Kraken Rewards and is read-only: the base asset transacts with both (Kraken's note on
+            # Earn assets), so it counts in that asset. Staked ones (.S, .M, .B) are not tradable: kept apart.
+            name = asset_name(asset[:-2] if asset.endswith(".F") else asset)
+            totals[name] = totals.get(name, Decimal(0)) + Decimal(str(entry["balance"]))
+            holds[name] = holds.get(name, Decimal(0)) + Decimal(str(entry.get("hold_trade") or "0"))
+        return {name: Balance(name, max(total - holds[name], Decimal(0)), total) for name, total in totals.items()}
 
     # --- order state and fills --------------------------------------------------------------
 

@@ -7,11 +7,14 @@ and full jitter (first retry under ``reconnect_initial_s``, capped at ``reconnec
 when the connection fails or stays silent for ``silence_timeout_s`` (Kraken sends a heartbeat
 every second, so silence means a dead path even while TCP looks open). Each (re)connection
 subscribes afresh, so subscriptions always come back; a symbol whose checksum failed is
-unsubscribed and subscribed again for a new snapshot. Feed state changes go to ``on_state``.
+unsubscribed and subscribed again for a new snapshot; a book subscription Kraken refuses is asked
+again after a delay (doubling from ``reconnect_initial_s`` to ``reconnect_max_s``), since on a
+connection kept up by heartbeats nothing else would. Feed state changes go to ``on_state``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 
@@ -35,11 +38,24 @@ class KrakenFeed(ReconnectingFeed):
         self.books = books
         self._resync: set[str] = set()
         self._req_id = 0
+        self._retry_at: dict[str, float] = {}
+        """Symbols whose book subscription Kraken refused -> when to ask again (loop time)."""
+        self._retry_delay: dict[str, float] = {}
         books.on_resync = self._request_resync
+        books.on_refused = self._refused
 
     def _request_resync(self, symbol: str, reason: str) -> None:
         self._resync.add(symbol)
         self.on_state(symbol, FeedState.RESYNCING, reason)
+
+    def _refused(self, symbol: str, error: str) -> None:
+        """A refused book subscription: the connection stays up (heartbeats), so nothing else would ask again; it is
+        asked again after a delay doubling from ``reconnect_initial_s`` to ``reconnect_max_s`` (per connection)."""
+        delay = min(self._retry_delay.get(symbol, self.reconnect_initial_s / 2) * 2, self.reconnect_max_s)
+        self._retry_delay[symbol] = delay
+        self._retry_at[symbol] = asyncio.get_running_loop().time() + delay
+        self.log.warning("kraken refused the %s book subscription (%s): asking again in %.2f s", symbol, error, delay)
+        self.on_state(symbol, FeedState.RESYNCING, f"subscription refused ({error}); asking again in {delay:.2f} s")
 
     def _next_id(self) -> int:
         self._req_id += 1
@@ -61,6 +77,8 @@ class KrakenFeed(ReconnectingFeed):
         for symbol in self.symbols:
             self.on_state(symbol, FeedState.RESYNCING, "connected: waiting for a snapshot")
         self._resync.clear()
+        self._retry_at.clear()
+        self._retry_delay.clear()
         await ws.send(self._subscribe("instrument"))
         await ws.send(self._subscribe("book", self.symbols))
 
@@ -68,6 +86,11 @@ class KrakenFeed(ReconnectingFeed):
         self.books.handle(frame)
 
     async def after_frame(self, ws) -> None:
+        if self._retry_at:  # checked on every frame: Kraken's heartbeats come every second
+            now = asyncio.get_running_loop().time()
+            for symbol in sorted(s for s, at in self._retry_at.items() if at <= now):
+                del self._retry_at[symbol]
+                await ws.send(self._subscribe("book", [symbol]))
         if self._resync:
             for symbol in sorted(self._resync):
                 await ws.send(self._subscribe("book", [symbol], method="unsubscribe"))

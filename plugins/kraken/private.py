@@ -8,6 +8,10 @@ into :class:`~bot.api.Fill` (trade id = ``exec_id``, the trade's txid, the same 
 ``QueryTrades`` gives, so a fill seen on both paths is applied once by the executor) and status
 reports into :class:`~bot.api.OrderReport`.
 
+A frame that is not JSON, or a report whose fields cannot be read, is logged and counted (``malformed``) and
+``on_malformed`` called (the exchange polls, so a trade it carried is read by REST); the connection and the
+frame's other reports are kept.
+
 Kraken sends a ``heartbeat`` every second on this connection too, so silence for
 ``silence_timeout_s`` means a dead path: the connection is remade like the public feed's. When the
 stream goes down ``on_down`` is called once (the exchange alerts and polls at ``fill_poll_s``
@@ -42,16 +46,20 @@ class KrakenExecutions(ReconnectingFeed):
 
     def __init__(self, url: str, token: Callable[[], Awaitable[str]], *, on_report: Callable[[dict[str, Any]], None],
                  on_up: Callable[[], None], on_down: Callable[[str], None], silence_timeout_s: float,
-                 reconnect_initial_s: float, reconnect_max_s: float, rng: random.Random | None = None):
+                 reconnect_initial_s: float, reconnect_max_s: float, rng: random.Random | None = None,
+                 on_malformed: Callable[[str], None] | None = None):
         super().__init__(url, [], silence_timeout_s=silence_timeout_s, reconnect_initial_s=reconnect_initial_s,
                          reconnect_max_s=reconnect_max_s, on_state=lambda *_: None, rng=rng)
         self._token = token
         self._on_report = on_report
         self._on_up = on_up
         self._on_down = on_down
+        self._on_malformed = on_malformed
         self.up = False
         """Subscribed and acknowledged on the current connection."""
         self.reports = 0
+        self.malformed = 0
+        """Frames or reports that could not be read (logged and counted; the connection is kept)."""
 
     async def subscribe(self, ws: Any) -> None:
         try:
@@ -61,8 +69,19 @@ class KrakenExecutions(ReconnectingFeed):
         await ws.send(json.dumps({"method": "subscribe", "req_id": 1, "params": {
             "channel": "executions", "token": token, "snap_orders": True, "snap_trades": False}}))
 
+    def _bad(self, reason: str) -> None:
+        """A frame or report that cannot be read: counted and logged; what it may have carried is read by REST."""
+        self.malformed += 1
+        self.log.warning("kraken executions: malformed (%d so far): %s", self.malformed, reason)
+        if self._on_malformed is not None:
+            self._on_malformed(reason)
+
     def handle(self, frame: str | bytes) -> None:
-        message = json.loads(frame, parse_float=Decimal)
+        try:
+            message = json.loads(frame, parse_float=Decimal)
+        except ValueError:
+            self._bad("not JSON")
+            return
         if not isinstance(message, dict):
             return
         if message.get("method") == "subscribe":
@@ -74,9 +93,19 @@ class KrakenExecutions(ReconnectingFeed):
             return
         if message.get("channel") != "executions":
             return  # heartbeat, status
-        for report in message.get("data") or []:
+        reports = message.get("data") or []
+        if not isinstance(reports, list):
+            self._bad("executions data is not a list")
+            return
+        for report in reports:
             self.reports += 1
-            self._on_report(report)
+            try:
+                if not isinstance(report, dict):
+                    raise TypeError("a report that is not an object")
+                self._on_report(report)
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                # one unreadable report must not cost the connection nor the frame's other reports
+                self._bad(f"{type(exc).__name__}: {exc}")
 
     def reset_books(self, reason: str) -> None:
         """The connection is lost (the feed's hook): the stream is down until the next acknowledgement."""

@@ -59,14 +59,21 @@ class Nonces:
 
 
 # Kraken's error strings, by what they tell the executor (documented under "API error messages").
-_RATE_LIMITED = ("EAPI:Rate limit exceeded", "EOrder:Rate limit exceeded", "EGeneral:Too many requests")
+# A lockout is paced like a rate limit: every call refused meanwhile still counts and keeps the key locked.
+_RATE_LIMITED = ("EAPI:Rate limit exceeded", "EOrder:Rate limit exceeded", "EGeneral:Too many requests",
+                 "EGeneral:Temporary lockout")
 _TRANSIENT = ("EService:Unavailable", "EService:Busy", "EService:Market in cancel_only mode",
               "EService:Market in limit_only mode", "EService:Deadline elapsed", "EAPI:Invalid nonce",
-              "EGeneral:Temporary lockout", "EAPI:Feature disabled")
+              "EAPI:Feature disabled")
 _INSUFFICIENT = ("EOrder:Insufficient funds", "EOrder:Insufficient margin", "EFunding:Insufficient funds")
 _POST_ONLY = ("EOrder:Post only order",)
 _NOT_FOUND = ("EOrder:Unknown order",)
+_DUPLICATE = ("EOrder:Duplicate",)
 _UNKNOWN = ("EGeneral:Internal error", "EService:Timeout")
+
+
+class DuplicateClientId(PermanentError):
+    """AddOrder refused: an open order of the account already carries this ``cl_ord_id`` (unique among open orders)."""
 
 
 def classify(errors: list[str], rate_limit_pause_s: float) -> ExchangeError:
@@ -85,6 +92,8 @@ def classify(errors: list[str], rate_limit_pause_s: float) -> ExchangeError:
         return PostOnlyWouldCross(f"kraken: {text}")
     if starts(_NOT_FOUND):
         return OrderNotFound(f"kraken: {text}")
+    if starts(_DUPLICATE):
+        return DuplicateClientId(f"kraken: {text}")
     if starts(_TRANSIENT):
         return TransientError(f"kraken: {text}")
     if starts(_UNKNOWN):

@@ -28,7 +28,8 @@ class KrakenSettings:
     reconnect_initial_s: float = option(0.25, ge=0.01, le=600,
                                         help="first reconnect delay (with jitter); doubles per failure")
     reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")
-    request_timeout_s: float = option(10.0, ge=0.01, le=600, help="REST answer slower than this: outcome unknown")
+    request_timeout_s: float = option(10.0, ge=0.01, le=600, help="REST answer slower than this: outcome unknown; "
+                                      "also AddOrder's deadline (5 to 55 s ahead)")
     rest_per_s: float = option(1.0, ge=0.01, le=10_000, help="private REST calls per second (token bucket)...")
     rest_burst: int = option(10, ge=1, le=10_000, help="...and how many may go at once")
     rate_limit_pause_s: float = option(5.0, ge=0, le=3600, help="after a rate-limit answer, no REST call for this long")

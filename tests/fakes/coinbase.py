@@ -7,7 +7,8 @@ test compares the plugin against the venue rather than against itself. Faults on
 
 * WebSocket (:class:`FakeCoinbaseWS`): :meth:`drop` (abort every connection), ``silent = True``
   (nothing is sent, heartbeats included; TCP stays open and pings are answered),
-  ``skip_sequence`` (the next message's ``sequence_num`` jumps by one), :meth:`send_raw`;
+  ``skip_sequence`` (the next message's ``sequence_num`` jumps by one), ``refuse_level2_subscribes``
+  (an ``error`` message instead of the subscription), :meth:`send_raw`;
 * the ``user`` channel (a :class:`FakeCoinbaseWS` built with ``rest=``, the user-order endpoint):
   a valid JWT is required, a ``snapshot`` of the REST side's open orders, then one ``update`` per
   change of an order (created, filled, cancelled); ``refuse = True`` closes new connections at once;
@@ -176,6 +177,9 @@ class FakeCoinbaseWS:
         """Each jwt received, as received."""
         self.silent = False
         self.skip_sequence = 0
+        self.refuse_level2_subscribes = 0
+        """That many ``level2`` subscriptions are answered with an ``error`` message (which names no product, as
+        Coinbase's do); nothing is subscribed."""
         self.sent_updates = 0
         self.connection_count = 0
         self.server = None
@@ -251,6 +255,10 @@ class FakeCoinbaseWS:
     async def _answer(self, conn: _Conn, kind: str, channel: str, product_ids: list[str]) -> None:
         if channel not in conn.subs or kind not in ("subscribe", "unsubscribe"):
             await conn.ws.send(json.dumps({"type": "error", "message": f"unknown channel or type: {channel} {kind}"}))
+            return
+        if kind == "subscribe" and channel == "level2" and self.refuse_level2_subscribes > 0:
+            self.refuse_level2_subscribes -= 1
+            await conn.ws.send(json.dumps({"type": "error", "message": "Failure to subscribe"}))
             return
         unknown = [p for p in product_ids if p not in self.products]
         if unknown:

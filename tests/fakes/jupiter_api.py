@@ -38,7 +38,9 @@ class FakeJupiterApi:
     def __init__(self, rpc: FakeSolanaRpc, *, price: Decimal = Decimal("0.15")):
         self.rpc = rpc
         self.price = price
-        self.error: tuple[int, dict] | None = None
+        self.error: tuple[int, dict | str] | None = None
+        """The next call's answer instead: (status, JSON body), or (status, text) for a body that is not JSON (an
+        HTML error page of a gateway in front of the API)."""
         self.quotes: list[dict[str, str]] = []
         self.swaps: list[dict[str, Any]] = []
         self.labels = ["Whirlpool", "Raydium CLMM", "Meteora DLMM"]
@@ -66,6 +68,8 @@ class FakeJupiterApi:
             return None
         status, body = self.error
         self.error = None
+        if isinstance(body, str):
+            return web.Response(text=body, status=status, content_type="text/html")
         return web.json_response(body, status=status)
 
     async def _quote(self, request: web.Request) -> web.Response:

@@ -4,12 +4,17 @@ It speaks the documented formats and keeps its own truth, computed independently
 (Decimal text rendering for checksums, its own HMAC check of API-Sign), so a test compares the
 plugin against the venue rather than against itself. Faults on demand:
 
-* WebSocket: :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
-  sending, TCP stays open and pings are still answered), ``corrupt_next_checksums``, raw frames
+* WebSocket: a ``heartbeat`` every ``heartbeat_s`` once the connection subscribed (Kraken: about every
+  second), :meth:`FakeKrakenWS.drop` (abort every connection), ``silent = True`` (stop
+  sending, heartbeats included; TCP stays open and pings are still answered), ``corrupt_next_checksums``,
+  ``refuse_book_subscribes = n`` (refused as Kraken refuses one, naming the symbol), raw frames
   with :meth:`FakeKrakenWS.send_raw`;
-* REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``),
+* REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``), ``locked_out = True``
+  (``EGeneral:Temporary lockout``),
   ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
   closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
+  ``queue_add_order_s`` (the answer is lost and the request reaches the engine that much later; AddOrder's
+  ``deadline`` is honoured: a request past it is refused ``EService:Deadline elapsed``),
   ``fail_dead_man = True`` (``CancelAllOrdersAfter`` answers ``EService:Unavailable``);
 * the private WebSocket v2 (:class:`FakeKrakenAuthWS`): ``executions`` with a token from REST
   ``GetWebSocketsToken``, a snapshot of open orders, then ``trade``/``filled``/``canceled`` reports
@@ -22,7 +27,9 @@ taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStat
 (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
 Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
-``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`).
+``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`); an Earn
+balance is its own key (``XBT.F``, ``USD.F``: earning in Kraken Rewards, traded through the base asset, so a buy's
+funds check counts ``USD.F`` with ``ZUSD``; ``DOT.S``: staked).
 
 ``QueryOrders`` and ``QueryTrades`` take at most the txids Kraken documents (50 and 20); more is
 refused with Kraken's ``EGeneral:Invalid arguments``.
@@ -104,8 +111,13 @@ class FakePair:
 class FakeKrakenWS:
     """The public WebSocket v2 endpoint."""
 
-    def __init__(self, pairs: list[FakePair], seed: int = 1):
+    def __init__(self, pairs: list[FakePair], seed: int = 1, heartbeat_s: float = 0.1):
         self.pairs = {p.symbol: p for p in pairs}
+        self.heartbeat_s = heartbeat_s
+        """Kraken sends ``{"channel": "heartbeat"}`` about every second once a connection subscribed to a channel;
+        faster here, for tests whose ``silence_timeout_s`` is short. None while ``silent``."""
+        self.refuse_book_subscribes = 0
+        """That many ``book`` subscriptions of a symbol are refused (``success: false`` naming the symbol)."""
         self.rng = random.Random(seed)
         self.connections: set[ServerConnection] = set()
         self.subscriptions: dict[ServerConnection, dict[str, int]] = {}
@@ -132,10 +144,17 @@ class FakeKrakenWS:
     def book_requests(self, method: str = "subscribe") -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["params"]["channel"] == "book"]
 
+    async def _heartbeats(self, ws: ServerConnection) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            if not self.silent:
+                await ws.send('{"channel":"heartbeat"}')
+
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections.add(ws)
         self.subscriptions[ws] = {}
         self.connection_count += 1
+        beats: asyncio.Task | None = None
         try:
             async for text in ws:
                 try:
@@ -148,9 +167,13 @@ class FakeKrakenWS:
                 if self.silent:
                     continue
                 await self._answer(ws, method, params, request.get("req_id"))
+                if beats is None and method == "subscribe":
+                    beats = asyncio.get_running_loop().create_task(self._heartbeats(ws))
         except Exception:
             pass
         finally:
+            if beats is not None:
+                beats.cancel()
             self.connections.discard(ws)
             self.subscriptions.pop(ws, None)
 
@@ -185,6 +208,11 @@ class FakeKrakenWS:
                 continue
             if symbol in subs:
                 await ws.send(json.dumps({"method": "subscribe", "error": "Already subscribed",
+                                          "success": False, "symbol": symbol, "req_id": req_id}))
+                continue
+            if self.refuse_book_subscribes > 0:
+                self.refuse_book_subscribes -= 1
+                await ws.send(json.dumps({"method": "subscribe", "error": "EGeneral:Internal error",
                                           "success": False, "symbol": symbol, "req_id": req_id}))
                 continue
             subs[symbol] = depth
@@ -330,9 +358,17 @@ class FakeKrakenREST:
         self.log: list[tuple[float, str, dict]] = []
         """(loop time, method, params) of every request received."""
         self.rate_limited = False
+        self.locked_out = False
+        """Every call answers ``EGeneral:Temporary lockout`` (the key is locked out for a while)."""
         self.http_429 = False
         self.lose_add_order = 0
         self.hang_add_order_s = 0.0
+        self.queue_add_order_s = 0.0
+        """The next AddOrder is queued at Kraken: its connection is lost at once (no answer) and the request reaches
+        the matching engine that much later, refused then if its ``deadline`` has passed (``late_add_orders``)."""
+        self._late = False
+        self.late_add_orders: list[str] = []
+        """What each queued AddOrder became when the engine got it: a txid, or Kraken's error."""
         self.fail_dead_man = False
         self.tokens: set[str] = set()
         self.dead_man_calls: list[tuple[float, int]] = []
@@ -454,9 +490,15 @@ class FakeKrakenREST:
         self.last_nonce = nonce
         if self.rate_limited:
             return 200, {"error": ["EAPI:Rate limit exceeded"]}, ""
+        if self.locked_out:  # Kraken: too many failed calls lock the key out; every call, refused, still counts
+            return 200, {"error": ["EGeneral:Temporary lockout"]}, ""
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return 404, {"error": ["EGeneral:Unknown method"]}, ""
+        if method == "AddOrder" and self.queue_add_order_s:
+            delay, self.queue_add_order_s = self.queue_add_order_s, 0.0
+            asyncio.get_running_loop().call_later(delay, self._late_add_order, params)
+            return 0, {}, "lose"
         try:
             result = handler(params)
         except _KrakenError as exc:
@@ -471,14 +513,33 @@ class FakeKrakenREST:
 
     # --- methods ------------------------------------------------------------------------
 
+    def _late_add_order(self, params: dict) -> None:
+        self._late = True  # its range was checked on receipt; only the deadline itself matters now
+        try:
+            self.late_add_orders.append(self._m_AddOrder(params)["txid"][0])
+        except _KrakenError as exc:
+            self.late_add_orders.append(str(exc))
+        finally:
+            self._late = False
+
     def _m_AddOrder(self, p: dict) -> dict:
         for key in ("pair", "type", "ordertype", "volume"):
             if key not in p:
                 raise _KrakenError("EGeneral:Invalid arguments")
+        if "deadline" in p:  # RFC 3339; the engine refuses the request once it is past, and one too far ahead
+            try:
+                deadline = datetime.fromisoformat(p["deadline"].replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise _KrakenError("EGeneral:Invalid arguments:deadline") from None
+            if deadline > time.time() + 60 or (not self._late and deadline < time.time() + 2):
+                raise _KrakenError("EGeneral:Invalid arguments:deadline")  # Kraken: now() + 2 s to now() + 60 s
+            if time.time() > deadline:
+                raise _KrakenError("EService:Deadline elapsed")
         cl = p.get("cl_ord_id")
         if cl and any(o["status"] in ("open", "pending") for o in self.orders_with(cl)):
             raise _KrakenError("EOrder:Duplicate order")  # unique among open orders only
-        if Decimal(p["volume"]) * Decimal(p.get("price", "0")) > Decimal(self.balances["ZUSD"]) and p["type"] == "buy":
+        usd = Decimal(self.balances["ZUSD"]) + Decimal(self.balances.get("USD.F", "0"))  # .F transacts as its asset
+        if Decimal(p["volume"]) * Decimal(p.get("price", "0")) > usd and p["type"] == "buy":
             raise _KrakenError("EOrder:Insufficient funds")
         txid = f"O{next(self._txids):05d}-FAKE-ORDER"
         self.orders[txid] = {
@@ -490,6 +551,9 @@ class FakeKrakenREST:
         }
         self.orders[txid]["symbol"] = self.symbols.get(p["pair"], p["pair"])
         self._report(txid, "new", order_status="new", limit_price=Decimal(p.get("price", "0")))
+        if p.get("timeinforce") == "IOC":  # no book on this side of the fake: nothing matches, the rest is cancelled
+            self.orders[txid]["status"] = "canceled"
+            self._report(txid, "canceled", order_status="canceled", reason="Immediate or cancel")
         return {"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]}
 
     def _m_CancelOrder(self, p: dict) -> dict:
@@ -701,6 +765,11 @@ class FakeKrakenAuthWS:
         """Abort every connection (no close frame), as a network failure would."""
         for ws in list(self.connections):
             ws.transport.abort()
+
+    async def send_raw(self, frame: str) -> None:
+        """Send a frame as it is to every subscriber (a malformed report, say)."""
+        for ws in list(self.subscribers):
+            await self._send(ws, frame)
 
     def _on_report(self, report: dict) -> None:
         frame = to_json({"channel": "executions", "type": "update", "data": [report]})

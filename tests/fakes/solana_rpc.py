@@ -14,8 +14,10 @@ with ``confirmation`` (``processed``/``confirmed``/``finalized``) and ``landed_e
 
 Faults: ``faults[method]`` is a list consumed one per call: ``"429"``, ``"500"``, ``"drop"``
 (connection closed without an answer), ``"timeout"`` (answer after ``slow_s``, the request not
-processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``) or ``"ok"`` (answered as
-usual: a place holder, to fault a later call).
+processed), ``"timeout_lands"`` (processed, then answered after ``slow_s``), ``"unhealthy"`` (the node's
+``-32005`` NodeUnhealthy error object, "Node is behind by 42 slots", nothing processed), ``"internal"``
+(JSON-RPC's ``-32603`` Internal error, nothing processed) or ``"ok"``
+(answered as usual: a place holder, to fault a later call).
 
 Accounts: :meth:`FakeSolanaRpc.put_account` stores an account (bytes, owner, lamports) and
 :meth:`FakeSolanaRpc.set_account` also notifies its WebSocket subscribers; every write moves the
@@ -152,6 +154,9 @@ class FakeSolanaRpc:
         self.ws_calls: list[tuple[str, list]] = []
         self.ws_silent = False
         self.ws_refuse = 0
+        self.ws_refuse_subscribe = 0
+        """That many ``accountSubscribe`` requests are answered with a JSON-RPC error object (``-32603`` Internal
+        error, as a node at its subscription limit answers) instead of a subscription id; nothing is subscribed."""
         self._subscription_ids = itertools.count(1000)
 
     # --- control -------------------------------------------------------------------------
@@ -272,6 +277,11 @@ class FakeSolanaRpc:
                         await self._send_ws(conn, {"jsonrpc": "2.0", "id": body["id"], "error": {
                             "code": -32602, "message": "this fake serves base64 encoding only"}})
                         continue
+                    if self.ws_refuse_subscribe > 0:
+                        self.ws_refuse_subscribe -= 1
+                        await self._send_ws(conn, {"jsonrpc": "2.0", "id": body["id"], "error": {
+                            "code": -32603, "message": "Internal error"}})
+                        continue
                     subscription = next(self._subscription_ids)
                     conn.subscriptions[subscription] = params[0]
                     await self._send_ws(conn, {"jsonrpc": "2.0", "result": subscription, "id": body["id"]})
@@ -306,6 +316,12 @@ class FakeSolanaRpc:
         if fault == "drop":
             request.transport.close()  # type: ignore[union-attr]
             return web.Response(status=200)
+        if fault == "unhealthy":  # the node's own error object (-32005 NodeUnhealthy) for any method while it lags
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": {
+                "code": -32005, "message": "Node is behind by 42 slots", "data": {"numSlotsBehind": 42}}})
+        if fault == "internal":  # JSON-RPC's own -32603 for a request the node failed to serve
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "error": {
+                "code": -32603, "message": "Internal error"}})
         if fault == "timeout":
             await asyncio.sleep(self.slow_s)
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": None})

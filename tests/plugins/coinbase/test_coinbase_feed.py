@@ -122,3 +122,19 @@ async def test_bad_frames_are_counted_and_the_feed_stays_up(coinbase_bot, fake_w
     await wait_for(lambda: in_sync(coinbase, fake_ws) and counters.malformed >= 4, what="feed still up")
     assert counters.malformed == 4 and counters.errors == 1 and counters.sequence_gaps == 0
     assert coinbase.feed.disconnects == 0
+
+
+async def test_a_refused_level2_subscription_is_asked_again(coinbase_bot, fake_ws, fake_rest):
+    """Coinbase answers a subscription it refuses with an ``error`` message naming no product; the connection stays up
+    on heartbeats, so nothing else would subscribe again and the books awaiting a snapshot stayed RESYNCING. They
+    are asked for again after a backoff."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    await wait_for(lambda: in_sync(coinbase, fake_ws), what="snapshot")
+    connections = fake_ws.connection_count
+    fake_ws.refuse_level2_subscribes = 1
+    fake_ws.skip_sequence = 1  # a gap: the resync's subscription is the one refused
+    await fake_ws.random_updates(PID, 50)
+    await wait_for(lambda: coinbase.books.counters.errors >= 1, what="the refusal")
+    await wait_for(lambda: in_sync(coinbase, fake_ws) and coinbase.states.get(SYMBOL) is FeedState.LIVE,
+                   timeout_s=10, what="subscribed again and live")
+    assert fake_ws.connection_count == connections

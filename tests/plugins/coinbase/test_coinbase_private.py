@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from bot.api import FillApplied, OrderIntent, OrderStatus, Side
 from bot.redact import REDACTOR
+from tests.fakes.coinbase import user_order
 from tests.helpers.waiting import wait_for
 
 SYMBOL = "BTC/USD"
@@ -75,3 +76,46 @@ async def test_every_websocket_jwt_is_masked(coinbase_bot, fake_ws, fake_rest, f
     sent = fake_ws.jwts + fake_user_ws.jwts
     assert fake_ws.jwts and fake_user_ws.jwts
     assert all(REDACTOR.redact(f"refused: {jwt}") == "refused: ***" for jwt in sent), sent
+
+
+async def test_a_malformed_order_event_is_counted_and_the_channel_stays_up(
+        coinbase_bot, fake_ws, fake_rest, fake_user_ws):
+    """An order of a ``user`` event whose fields cannot be read (a quantity that is not a number) is counted and
+    logged; the connection and the event's other orders are kept, and a poll reads what it may have announced."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, user_ws=fake_user_ws, fill_poll_s=60.0,
+                                       stream_poll_s=60.0)
+    await wait_for(lambda: coinbase.streaming, what="user channel subscribed")
+    order_id = await open_order(bot, fake_rest, "cb-garbled-1", "0.02")
+    connections = fake_user_ws.connection_count
+    fake_rest.listeners.remove(fake_user_ws._on_order)  # the fill happens; the channel carries a garbled copy
+    fake_rest.fill(order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.listeners.append(fake_user_ws._on_order)
+    garbled = {**user_order(fake_rest.orders[order_id]), "cumulative_quantity": "a hundredth"}
+    other = {"order_id": "someone-else", "client_order_id": "not-ours", "status": "OPEN",
+             "cumulative_quantity": "0"}
+    updates_before = coinbase.private.updates
+    for conn in list(fake_user_ws.conns.values()):
+        if conn.subs["user"]:
+            await fake_user_ws._send(conn, "user", [{"type": "update", "orders": [garbled, other]}])
+    await wait_for(lambda: coinbase.private.updates == updates_before + 2, what="both orders read")
+    assert coinbase.private.malformed == 1
+    await wait_for(lambda: bot.executor.order("cb-garbled-1").filled_qty == Decimal("0.01"), timeout_s=10,
+                   what="the fill read by the poll the bad event asked for")
+    assert fake_user_ws.connection_count == connections and coinbase.streaming
+
+
+async def test_a_sequence_gap_on_the_user_channel_reads_the_orders_at_once(
+        coinbase_bot, fake_ws, fake_rest, fake_user_ws):
+    """Every message of a connection carries ``sequence_num``, one more than the last: a gap is a message lost on the
+    way, maybe the event of a fill. The tracked orders are read then, not at the next reconciling poll."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, user_ws=fake_user_ws, fill_poll_s=60.0,
+                                       stream_poll_s=60.0)
+    await wait_for(lambda: coinbase.streaming, what="user channel subscribed")
+    order_id = await open_order(bot, fake_rest, "cb-gap-1", "0.02")
+    fake_rest.listeners.remove(fake_user_ws._on_order)  # the fill's event is lost on the way...
+    fake_rest.fill(order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.listeners.append(fake_user_ws._on_order)
+    fake_user_ws.skip_sequence = 1  # ...which the next message (a heartbeat) shows as a gap
+    await wait_for(lambda: bot.executor.order("cb-gap-1").filled_qty == Decimal("0.01"), timeout_s=5,
+                   what="the fill read after the gap")
+    assert coinbase.private.sequence_gaps == 1

@@ -21,6 +21,7 @@ from bot.api import (
     UnknownOutcome,
 )
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
+from plugins.coinbase.exchange import rfc3339_ns
 from plugins.coinbase.rest import JwtSigner, classify_order_failure
 from tests.fakes.coinbase import KEY_NAME, PRIVATE_KEY_PEM, new_private_key_pem, public_key_of, verify_jwt
 from tests.helpers.waiting import wait_for
@@ -198,6 +199,30 @@ async def test_fills_are_polled_and_published_once(coinbase_bot, fake_ws, fake_r
     found = await coinbase.fetch_order(SYMBOL, "rest-1")
     assert found.status is OrderStatus.FILLED and len(found.fills) == 2
     assert found.avg_fill_price == Decimal("28999.50")
+
+
+async def test_a_fill_is_stamped_with_its_trade_time_not_the_time_it_was_read(coinbase_bot, fake_ws, fake_rest):
+    """List Fills gives each fill's ``trade_time``: the ledger orders fills and assigns them to days by ``ts_ns``, so a
+    fill read a poll (or a restart) later must still carry the time it was made."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest, fill_poll_s=60.0)
+    state = await coinbase.place_order(order("timed-1", qty="0.02"))
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.fills[-1]["trade_time"] = "2026-11-21T23:59:59.123456Z"  # made before midnight, read after it
+    fake_rest.fill(state.exchange_order_id, Decimal("0.01"), Decimal("28999.50"))
+    fake_rest.fills[-1]["trade_time"] = "2026-11-22T00:00:00.5Z"
+    found = await coinbase.fetch_order(SYMBOL, "timed-1")
+    assert [f.ts_ns for f in found.fills] == [1_795_305_599_123_456_000, 1_795_305_600_500_000_000]
+
+
+@pytest.mark.parametrize("text, ns", [
+    ("2026-11-22T00:00:00Z", 1_795_305_600_000_000_000),
+    ("2026-11-22T00:00:00.000000001Z", 1_795_305_600_000_000_001),
+    ("2026-11-22T02:00:00.25+02:00", 1_795_305_600_250_000_000),
+    ("yesterday", None),
+    ("2026-11-22T00:00:00.1234567891Z", None),
+])
+def test_rfc3339_times_are_read_exactly(text, ns):
+    assert rfc3339_ns(text) == ns
 
 
 async def test_fills_past_the_first_page_are_read_and_applied_once(coinbase_bot, fake_ws, fake_rest):

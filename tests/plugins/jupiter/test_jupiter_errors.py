@@ -105,6 +105,40 @@ async def test_jupiter_error_response_signs_nothing(make_exchange, node, jupiter
     assert load_swap(exchange.ctx.store, "jupiter", "swap-1") is None
 
 
+@pytest.mark.parametrize("endpoint", ["quote", "swap"])
+@pytest.mark.parametrize("status, body", [
+    (500, {"error": "Internal Server Error"}),
+    (503, {"error": "Service Unavailable"}),
+    (502, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    (504, "<html><body><h1>504 Gateway Time-out</h1></body></html>"),
+])
+async def test_a_server_error_of_jupiter_is_transient(make_exchange, node, jupiter_api, monkeypatch, endpoint, status,
+                                                      body):
+    """``/quote`` and ``/swap`` change nothing on chain: an outage of the API (a 5xx, JSON or a gateway's page) is
+    retried, not the order rejected for good."""
+    exchange = await make_exchange()
+    if endpoint == "swap":  # the quote goes through, the build of the transaction fails
+        fail_next = jupiter_api._fail
+        calls = iter([None, (status, body)])
+
+        def fail_on_swap():
+            jupiter_api.error = next(calls, None)
+            return fail_next()
+
+        monkeypatch.setattr(jupiter_api, "_fail", fail_on_swap)
+    else:
+        jupiter_api.error = (status, body)
+    with pytest.raises(TransientError) as info:
+        await exchange.place_order(_order())
+    assert not isinstance(info.value, PermanentError)
+    assert exchange.signatures_made == 0 and node.sent == []
+    assert load_swap(exchange.ctx.store, "jupiter", "swap-1") is None
+    if endpoint == "swap":
+        assert len(jupiter_api.swaps) == 1
+    state = await exchange.place_order(_order())  # the executor's retry, the API back: one swap
+    assert state.status in (OrderStatus.OPEN, OrderStatus.FILLED) and exchange.signatures_made == 1
+
+
 async def test_malformed_swap_transaction_signs_nothing(make_exchange, node, jupiter_api, monkeypatch):
     exchange = await make_exchange()
 

@@ -75,6 +75,35 @@ async def test_rebroadcast_same_bytes_while_valid(make_exchange, node):
     assert len(node.landed) == 1
 
 
+@pytest.mark.parametrize("fault", ["unhealthy", "internal"])
+async def test_an_error_object_of_a_look_up_does_not_end_the_confirmation(make_exchange, node, fault):
+    """A lagging node answers any method with its -32005 NodeUnhealthy error object, and any node may fail a request
+    with -32603: the status and height look-ups fail for a while, and the swap must still be confirmed and reported
+    (not left IN_FLIGHT with no task watching it)."""
+    node.land = False
+    exchange = await make_exchange()
+    exchange.place_wait_s = 0.2
+    state = await exchange.place_order(_order())
+    assert state.status is OrderStatus.OPEN
+    node.faults["getSignatureStatuses"] = [fault] * 3
+    node.faults["getBlockHeight"] = [fault] * 3
+    await asyncio.sleep(0.2)
+    node.land = True  # the next rebroadcast lands
+    await _settle(exchange, "swap-1")
+    assert load_swap(exchange.ctx.store, "jupiter", "swap-1").status == LANDED
+    reports = [e for e in exchange.published if isinstance(e, OrderReport)]
+    assert reports and reports[-1].state.status is OrderStatus.FILLED
+    assert not node.faults["getSignatureStatuses"]  # the unhealthy answers were met
+
+
+async def test_an_unhealthy_node_is_left_for_the_next_url(make_exchange, node):
+    """-32005 is the node's state, not an answer about the request: the call goes on to the next URL, as a 5xx does."""
+    exchange = await make_exchange(rpc_urls=[node.url, node.url])
+    node.faults["getBalance"] = ["unhealthy"]
+    balances = await exchange.balances()
+    assert "SOL" in balances and node.calls.count("getBalance") == 2
+
+
 async def test_no_resign_until_expiry_is_proven(make_exchange, node):
     node.land = False
     exchange = await make_exchange(max_sign_attempts=2)

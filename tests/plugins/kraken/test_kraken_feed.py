@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from decimal import Decimal
+
+from websockets.asyncio.client import connect
 
 from bot.domain import BookUpdate, FeedState, FeedStatus
 from tests.helpers.waiting import wait_for
@@ -136,3 +140,38 @@ async def test_bad_frames_are_counted_and_the_feed_stays_up(kraken_bot, fake_ws)
     assert 4 <= counters.malformed <= 5 and counters.unexpected == 1
     assert counters.by_reason["resyncs: malformed book message"] >= 2
     assert kraken.feed.disconnects == 0
+
+
+async def test_the_fake_sends_heartbeats_on_an_idle_subscribed_connection(fake_ws):
+    """Kraken's WebSocket v2 sends a heartbeat about every second once a channel is subscribed, so a quiet market is
+    not a silent connection (the feed's silence timeout relies on it)."""
+    async with connect(fake_ws.url) as ws:
+        await ws.send(json.dumps({"method": "subscribe", "params": {"channel": "instrument", "snapshot": True}}))
+        frames = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 5 * fake_ws.heartbeat_s
+        while loop.time() < end:
+            try:
+                async with asyncio.timeout(end - loop.time()):
+                    frames.append(json.loads(await ws.recv()))
+            except TimeoutError:
+                break
+    assert sum(1 for f in frames if f.get("channel") == "heartbeat") >= 3
+
+
+async def test_a_refused_book_subscription_is_asked_again(kraken_bot, fake_ws):
+    """Kraken may refuse a ``book`` subscription (``success: false`` naming the symbol). The connection stays up
+    (heartbeats go on), so nothing else would ever subscribe that symbol again: its market stayed RESYNCING until
+    some later reconnect. It is asked again after a backoff."""
+    bot, kraken = await kraken_bot(fake_ws)
+    states = watch(bot, FeedStatus)
+    await wait_for(lambda: in_sync(kraken, fake_ws), what="snapshot")
+    connections = fake_ws.connection_count
+    fake_ws.refuse_book_subscribes = 1
+    fake_ws.corrupt_next_checksums = 1  # the resync's subscription is the one refused
+    await fake_ws.random_updates(SYMBOL, 50)
+    await wait_for(lambda: kraken.books.counters.errors >= 1, what="the refusal")
+    await wait_for(lambda: in_sync(kraken, fake_ws) and kraken.states.get(SYMBOL) is FeedState.LIVE, timeout_s=10,
+                   what="subscribed again and live")
+    assert fake_ws.connection_count == connections  # on the same connection
+    assert [s.state for s in states][-1] is FeedState.LIVE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from bot.api import FillApplied, OrderIntent, OrderReport, OrderState, OrderStatus, Side
@@ -142,3 +143,26 @@ async def test_a_replaced_token_is_forgotten_once_it_could_no_longer_start_a_sub
     await wait_for(lambda: len(fake_rest.tokens) >= 2 and kraken.private.up, what="subscribed again")
     assert REDACTOR.redact(first) == first
     assert [REDACTOR.redact(t) for t in fake_rest.tokens - {first}].count("***") == 1  # the one in use
+
+
+async def test_a_malformed_report_is_counted_and_the_stream_stays_up(kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """A report of the documented channel whose fields cannot be read (a number that is not one) is counted and
+    logged, the connection and the frame's other reports are kept, and a poll reads the trade it may have carried."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    txid = await open_order(bot, fake_rest, "garbled-1")
+    connections = fake_auth_ws.connection_count
+    fake_rest.listeners.remove(fake_auth_ws._on_report)  # the trade happens; the stream carries a garbled copy
+    tid = fake_rest.fill(txid, Decimal("0.01"), Decimal("28999.5"))
+    fake_rest.listeners.append(fake_auth_ws._on_report)
+    reports_before = kraken.private.reports
+    garbled = {"order_id": txid, "cl_ord_id": "garbled-1", "exec_type": "trade", "exec_id": tid, "symbol": SYMBOL,
+               "side": "buy", "last_qty": "0.01", "last_price": "twenty-nine thousand", "cum_qty": 0.01,
+               "order_status": "partially_filled", "timestamp": "2026-11-22T01:00:00.000000Z"}
+    status = {"order_id": "OTHER-CLIENT-ORDER", "exec_type": "new", "order_status": "new", "symbol": SYMBOL}
+    await fake_auth_ws.send_raw(json.dumps({"channel": "executions", "type": "update", "data": [garbled, status]}))
+    await wait_for(lambda: kraken.private.reports == reports_before + 2, what="both reports read")
+    assert kraken.private.malformed == 1
+    await wait_for(lambda: bot.executor.order("garbled-1").filled_qty == Decimal("0.01"), timeout_s=10,
+                   what="the trade read by the poll the bad report asked for")
+    assert fake_auth_ws.connection_count == connections and kraken.private.up  # the stream was not torn down

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from decimal import Decimal
 
 import pytest
@@ -19,8 +20,8 @@ from bot.api import (
     UnknownOutcome,
 )
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
-from plugins.kraken.exchange import venue_client_id
-from plugins.kraken.rest import Nonces, api_sign, classify
+from plugins.kraken.exchange import rfc3339_ms, venue_client_id
+from plugins.kraken.rest import DuplicateClientId, Nonces, api_sign, classify
 from tests.fakes.kraken import API_KEY, API_SECRET
 from tests.helpers.waiting import wait_for
 
@@ -49,10 +50,12 @@ def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     ("EOrder:Insufficient funds", InsufficientFunds),
     ("EOrder:Post only order", PostOnlyWouldCross),
     ("EOrder:Unknown order", OrderNotFound),
+    ("EOrder:Duplicate order", DuplicateClientId),
     ("EGeneral:Invalid arguments", PermanentError),
     ("EAPI:Invalid signature", PermanentError),
     ("EService:Unavailable", TransientError),
     ("EAPI:Invalid nonce", TransientError),
+    ("EGeneral:Temporary lockout", RateLimited),
     ("EGeneral:Internal error", UnknownOutcome),
 ])
 def test_kraken_errors_map_to_the_executors_classes(error, kind):
@@ -60,6 +63,24 @@ def test_kraken_errors_map_to_the_executors_classes(error, kind):
     assert type(exc) is kind
     if kind is RateLimited:
         assert exc.retry_after_s == 3.0
+
+
+async def test_a_deadline_outside_krakens_range_is_refused_by_the_fake(fake_rest):
+    """Kraken takes a ``deadline`` from now() + 2 s to now() + 60 s; the exchange sends 5 to 55 s ahead."""
+    base = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01", "price": "30000"}
+    now_ns = time.time_ns()
+    for ahead_s, accepted in ((1, False), (5, True), (55, True), (61, False)):
+        try:
+            fake_rest._m_AddOrder({**base, "deadline": rfc3339_ms(now_ns + ahead_s * 10**9)})
+        except Exception as exc:
+            assert not accepted and "deadline" in str(exc)
+        else:
+            assert accepted
+
+
+def test_deadlines_are_rfc3339_utc_to_the_millisecond():
+    assert rfc3339_ms(1_795_305_600_123_456_789) == "2026-11-22T00:00:00.123Z"
+    assert rfc3339_ms(1_795_305_659_000_000_000) == "2026-11-22T00:00:59.000Z"
 
 
 def test_long_client_ids_become_deterministic_uuids():
@@ -128,6 +149,29 @@ async def test_executor_adopts_an_order_whose_answer_was_lost(kraken_bot, fake_w
     assert [m for _, m, _ in fake_rest.log].count("AddOrder") == 1
 
 
+async def test_a_temporary_lockout_pauses_the_calls_as_a_rate_limit_does(kraken_bot, fake_ws, fake_rest):
+    """Kraken locks a key out (about 15 minutes) after too many failed calls, and every call refused meanwhile still
+    counts: calling on at full rate keeps the key locked. A lockout answer pauses the calls as a rate limit does."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=20.0, rest_burst=5, rate_limit_pause_s=0.1)
+    fake_rest.locked_out = True
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    errors = []
+
+    async def hammer():
+        while loop.time() - start < 0.6:
+            try:
+                await kraken.balances()
+            except RateLimited as exc:
+                errors.append(exc)
+
+    await asyncio.gather(*(hammer() for _ in range(8)))
+    elapsed = loop.time() - start
+    sent = [t for t, _, _ in fake_rest.log if t >= start]
+    assert errors and all("Temporary lockout" in str(e) for e in errors)
+    assert len(sent) <= 5 + (elapsed / 0.1 + 1) * 2  # paused after each lockout answer, not at the full 20/s
+
+
 async def test_rate_limit_storm_keeps_requests_within_the_budget(kraken_bot, fake_ws, fake_rest):
     bot, kraken = await kraken_bot(fake_ws, fake_rest, rest_per_s=20.0, rest_burst=5, rate_limit_pause_s=0.1)
     fake_rest.rate_limited = True
@@ -174,6 +218,34 @@ async def test_fills_are_polled_and_published_once(kraken_bot, fake_ws, fake_res
     assert not kraken._tracked
     found = await kraken.fetch_order(SYMBOL, "rest-1")
     assert found.status is OrderStatus.FILLED and len(found.fills) == 2
+
+
+async def test_an_auto_earn_balance_is_counted_in_its_asset(kraken_bot, fake_ws, fake_rest):
+    """Kraken lists what earns in Kraken Rewards apart, as ``ASSET.F`` (read-only: the base asset transacts with both,
+    as Kraken documents for ``USDT`` and ``USDT.F``), so the BTC a trade may use is ``XXBT`` plus ``XBT.F``. Staked
+    balances (``.S``, ``.M``, ``.B``) are not tradable and stay apart."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.balances.update({"XBT.F": "0.5000000000", "USD.F": "250.0000", "DOT.S": "10.0000000000"})
+    sell = Order(client_order_id="earn-sell", strategy="test", exchange="kraken", symbol=SYMBOL, side=Side.SELL,
+                 qty=Decimal("0.2"), price=Decimal("31000"))
+    await kraken.place_order(sell)
+    balances = await kraken.balances()
+    assert balances["BTC"] == Balance("BTC", Decimal("1.3"), Decimal("1.5"))
+    assert balances["USD"] == Balance("USD", Decimal("100250"), Decimal("100250"))
+    assert "XBT.F" not in balances and "USD.F" not in balances
+    assert balances["DOT.S"].total == Decimal("10")
+
+
+async def test_every_legacy_asset_code_is_named_as_the_symbols_name_it(kraken_bot, fake_ws, fake_rest):
+    """Kraken's balances use its legacy X/Z codes for the oldest assets (``XXMR``, ``XZEC``, ``XETC``, ``ZAUD``...);
+    the WebSocket v2 symbols say ``XMR/USD``: a balance under the code is a balance the market does not see."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.balances.update({"XXMR": "3.0000000000", "XZEC": "2.0000000000", "XETC": "5.0000000000",
+                               "XMLN": "1.0000000000", "XREP": "4.0000000000", "ZAUD": "10.0000"})
+    balances = await kraken.balances()
+    assert {a: balances[a].total for a in ("XMR", "ZEC", "ETC", "MLN", "REP", "AUD")} == {
+        "XMR": Decimal(3), "ZEC": Decimal(2), "ETC": Decimal(5), "MLN": Decimal(1), "REP": Decimal(4),
+        "AUD": Decimal(10)}
 
 
 async def test_cancel_open_orders_and_balances(kraken_bot, fake_ws, fake_rest):
@@ -224,3 +296,68 @@ async def test_the_secret_never_reaches_a_log_line(kraken_bot, fake_ws, fake_res
         await kraken.balances()
     assert API_SECRET not in caplog.text and API_KEY not in caplog.text
     assert API_SECRET not in repr(kraken.rest) and API_SECRET not in repr(kraken.settings)
+
+
+async def test_add_order_refused_as_a_duplicate_takes_the_order_already_open(kraken_bot, fake_ws, fake_rest):
+    """Kraken refuses a ``cl_ord_id`` one of the account's open orders carries. Ours is derived from the client order
+    id, so that order is this one, from an earlier attempt Kraken took after its answer was lost (and after the
+    look-up that found nothing): it must be taken and tracked, never reported rejected while it rests and fills."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    earlier = fake_rest._m_AddOrder({"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01",
+                                     "price": "30000", "oflags": "fciq", "cl_ord_id": "dup-1"})["txid"][0]
+    state = await kraken.place_order(order("dup-1"))
+    assert state.status is OrderStatus.OPEN and state.exchange_order_id == earlier
+    assert len(fake_rest.orders_with("dup-1")) == 1
+    fills = []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    fake_rest.fill(earlier, Decimal("0.01"), Decimal("30000"))
+    await kraken.poll_once()
+    await wait_for(lambda: fills, what="the fill of the order taken over")
+    assert fills[0].client_order_id == "dup-1" and fills[0].qty == Decimal("0.01")
+
+
+async def test_an_add_order_kraken_takes_late_is_never_placed_twice(kraken_bot, fake_ws, fake_rest):
+    """An AddOrder whose answer is lost may still be queued on Kraken's side: a look-up that finds nothing right
+    after is not proof it never arrives. An IOC closes at once, so Kraken's open-order uniqueness of ``cl_ord_id``
+    does not catch a resend: the queued request would trade a second time. AddOrder's ``deadline`` makes the engine
+    refuse the request once it is past, and until then the look-up must not answer "never placed"."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    fake_rest.queue_add_order_s = 5.5  # reaches the engine 5.5 s later, past a deadline 5 s ahead (the least sent)
+    ioc = order("queued-1", tif=TimeInForce.IOC)
+    with pytest.raises(UnknownOutcome):
+        await kraken.place_order(ioc)
+    start = loop.time()
+    while True:  # what the executor does: look it up, and send again only once it is known never to have arrived
+        try:
+            state = await kraken.fetch_order(SYMBOL, "queued-1")
+        except UnknownOutcome:
+            await asyncio.sleep(0.1)
+            continue
+        if state is None:
+            await kraken.place_order(ioc)
+        break
+    await wait_for(lambda: fake_rest.late_add_orders, timeout_s=10, what="the queued request at the engine")
+    assert loop.time() - start > 5.0
+    assert len(fake_rest.orders_with("queued-1")) == 1, fake_rest.late_add_orders
+    assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
+    _, method, params = next(entry for entry in fake_rest.log if entry[1] == "AddOrder")
+    assert params["deadline"].endswith("Z")  # what made the engine refuse the late one
+
+
+async def test_the_executor_resends_a_queued_ioc_only_once_it_can_no_longer_trade(kraken_bot, fake_ws, fake_rest):
+    """The same through the executor: its look-ups after the lost answer are inconclusive until the deadline has
+    passed (its retries may run out first: the order is UNKNOWN and reconciliation asks on), and it sends again only
+    after that; at most one order reaches the engine in all."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, request_timeout_s=0.5)
+    fake_rest.queue_add_order_s = 5.5
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="kraken", symbol=SYMBOL, side=Side.BUY,
+                                          qty=Decimal("0.01"), price=Decimal("29000"), tif=TimeInForce.IOC,
+                                          client_order_id="exec-queued-1"))
+    await wait_for(lambda: fake_rest.late_add_orders, timeout_s=10, what="the queued request at the engine")
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None
+                   and (o.status.terminal or o.status is OrderStatus.UNKNOWN), timeout_s=30, what="the order settled")
+    await asyncio.sleep(1.0)  # a resend, if any, has reached the fake
+    assert fake_rest.late_add_orders == ["EService:Deadline elapsed"]
+    assert len(fake_rest.orders_with("exec-queued-1")) <= 1  # a resend's only: an IOC that found nothing
+    assert [m for _, m, _ in fake_rest.log].count("AddOrder") <= 2

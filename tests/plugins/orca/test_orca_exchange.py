@@ -115,6 +115,21 @@ async def test_dropped_connection_goes_stale_resubscribes_and_catches_up(make_or
     assert update.pool.tick == TICK - 500 and model_quotes(update.pool) == chain_quotes(node, TICK - 500)
 
 
+async def test_a_refused_subscription_is_not_left_unsubscribed(make_orca, node):
+    """A node may answer ``accountSubscribe`` with an error object (at its subscription limit, say): that account
+    gets no notification on this connection, so a pool published LIVE would stay at the state read at the resync
+    while the chain moves on. It must be subscribed (on a new connection) before the market is LIVE again."""
+    await put_pool(node, TICK)
+    node.ws_refuse_subscribe = 1  # the whirlpool's subscription, the first one asked for
+    orca = await make_orca()
+    await wait_for(lambda: WHIRLPOOL in node.subscribed() and orca.states["SOL/USDC"] is FeedState.LIVE, 10,
+                   "the whirlpool subscribed and the market LIVE")
+    before = len(pool_updates(orca))
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)))
+    await wait_for(lambda: len(pool_updates(orca)) > before, 10, "a PoolUpdate after the whirlpool changed")
+    assert pool_updates(orca)[-1].pool.tick == TICK + 300
+
+
 async def test_a_silent_node_is_left_and_rejoined(make_orca, node):
     await put_pool(node, TICK)
     orca = await make_orca(silence_timeout_s=0.5)
