@@ -87,9 +87,11 @@ class NatsFleet(FleetLink):
         self._watcher: KeyValue.KeyWatcher | None = None
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
-        self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
+        self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
+                                               "relayed": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
-        relayed: other bots' alerts re-emitted here."""
+        refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
+        subject's); relayed: other bots' alerts re-emitted here."""
         self.peers: dict[str, FleetMember] = {}
         self._status: dict[str, Any] | None = None
         """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
@@ -415,7 +417,13 @@ class NatsFleet(FleetLink):
         try:
             self._remember(msg.data, received_ns=time.time_ns(), subject=msg.subject)
         except ValueError as exc:
-            log.debug("fleet: unreadable status on %s: %s", msg.subject, exc)
+            self._refuse(msg.subject, "status", exc)
+
+    def _refuse(self, subject: str, what: str, exc: ValueError) -> None:
+        """A heartbeat or an alert from the bus not taken: counted (``link.refused``); logged at debug only, so
+        a stranger flooding the bus cannot flood the log."""
+        self.counters["refused"] += 1
+        log.debug("fleet: %s on %s refused: %s", what, subject[:200], exc)
 
     def _remember(self, raw: bytes, *, received_ns: int | None, subject: str | None = None) -> None:
         obj = wire.load_object(raw, "a status")
@@ -523,7 +531,10 @@ class NatsFleet(FleetLink):
         if bot == self.name:
             return
         try:
-            data = wire.load_object(msg.data, "an alert").get("data")
+            obj = wire.load_object(msg.data, "an alert")
+            if obj.get("bot") != bot or not wire.BOT_NAME.fullmatch(bot):  # whose alert is it, then?
+                raise ValueError(f"alert of {str(obj.get('bot'))[:64]!r} on the subject of {bot[:64]!r}")
+            data = obj.get("data")
             if not isinstance(data, dict):
                 raise ValueError('no "data" object')
             level = AlertLevel[str(data.get("level", "warning")).upper()]
@@ -531,7 +542,7 @@ class NatsFleet(FleetLink):
             if not isinstance(fields, dict):
                 fields = {}
         except (ValueError, KeyError) as exc:
-            log.debug("fleet: unreadable alert from %s: %s", bot, exc)
+            self._refuse(msg.subject, "alert", ValueError(str(exc)))
             return
         extra = {str(k)[:64]: str(v)[:wire.MAX_TEXT] for k, v in list(fields.items())[:32]
                  if k not in ("level", "kind", "message", "source")}

@@ -1,0 +1,41 @@
+"""A stranger on the fleet's bus (real nats-server): unreadable or forged heartbeats and alerts are refused, counted."""
+
+from __future__ import annotations
+
+import nats
+
+from bot.api import FLEET_ORIGIN, AlertLevel
+from plugins.fleet import running_link
+from plugins.fleet.link import flush_written
+from plugins.fleet.wire import event
+from tests.helpers.waiting import wait_for
+
+
+async def test_unreadable_and_forged_heartbeats_and_alerts_are_refused_and_counted(nats_server, fleet_bot):
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url)
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and running_link(grid.operator).stats()["connected"]
+                   and "grid-1" in {m.name for m in link.members()}, timeout_s=20, what="both on NATS")
+    heard: list = []
+    link.ctx.subscribe_alerts(heard.append)
+    before = link.counters["refused"]
+    alert = {"level": "critical", "kind": "risk", "source": "limits", "message": "kill switch engaged", "fields": {}}
+    stranger = await nats.connect(nats_server.url)
+    try:
+        await stranger.publish("arbot.ghost.evt.status", b"not json")
+        # a heartbeat claiming another bot's name on its own subject: whose status is it?
+        await stranger.publish("arbot.ghost.evt.status", event("grid-1", "status", 1, 1, {"mode": "live"}))
+        await stranger.publish("arbot.ghost.evt.alert", b"{")
+        # an alert claiming to come from grid-1, on the subject of ghost
+        await stranger.publish("arbot.ghost.evt.alert", event("grid-1", "alert", 1, 1, alert))
+        await flush_written(stranger)
+    finally:
+        await stranger.close()
+    grid.operator.alert(AlertLevel.INFO, "test", "marker", source="test")  # after the stranger's, on the server
+    await wait_for(lambda: any(a.message == "[grid-1] marker" for a in heard), timeout_s=20, what="the marker")
+    assert not any("kill switch" in a.message for a in heard)  # the forged alert never reached the front's chat
+    assert {a.fields[FLEET_ORIGIN] for a in heard if FLEET_ORIGIN in a.fields} == {"grid-1"}
+    assert "ghost" not in {m.name for m in link.members()}
+    assert link.counters["refused"] - before == 4
+    assert link.stats()["refused"] == link.counters["refused"]
