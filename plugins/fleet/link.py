@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,9 @@ CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
 CONFIRM_TIMEOUT_S = 5
+RELAYED_IDS_KEPT = 4 * CONFIRM_EVERY
+"""Ids of the alerts relayed last, remembered to relay a copy once: a bot sends again at most one unconfirmed
+batch (``CONFIRM_EVERY`` events) after a reconnection."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -88,10 +91,13 @@ class NatsFleet(FleetLink):
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
-                                               "relayed": 0})
+                                               "relayed": 0, "repeated": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
-        subject's); relayed: other bots' alerts re-emitted here."""
+        subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
+        batch another bot sent again after a reconnection), not relayed twice."""
+        self._relayed_ids: OrderedDict[str, None] = OrderedDict()
+        """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
         self._status: dict[str, Any] | None = None
         """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
@@ -544,12 +550,29 @@ class NatsFleet(FleetLink):
         except (ValueError, KeyError) as exc:
             self._refuse(msg.subject, "alert", ValueError(str(exc)))
             return
+        if self._relayed_before(msg):
+            return
         extra = {str(k)[:64]: str(v)[:wire.MAX_TEXT] for k, v in list(fields.items())[:32]
                  if k not in ("level", "kind", "message", "source")}
         extra[FLEET_ORIGIN] = bot
         self.counters["relayed"] += 1
         self.op.alert(level, str(data.get("kind", "fleet"))[:64], f"[{bot}] {str(data.get('message', ''))[:2000]}",
                       source=f"{bot}/{str(data.get('source', ''))[:64]}", **extra)
+
+    def _relayed_before(self, msg: Msg) -> bool:
+        """Whether this alert was relayed already: its id (``<bot>.<start ns>.<seq>``, the one JetStream drops
+        copies by) seen among the last ones relayed. A copy is counted in ``repeated``."""
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id")
+        if not msg_id:
+            return False
+        if msg_id in self._relayed_ids:
+            self.counters["repeated"] += 1
+            log.debug("fleet: alert %s relayed already; its copy is not", msg_id[:200])
+            return True
+        self._relayed_ids[msg_id] = None
+        if len(self._relayed_ids) > RELAYED_IDS_KEPT:
+            self._relayed_ids.popitem(last=False)
+        return False
 
 
 async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:

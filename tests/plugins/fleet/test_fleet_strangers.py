@@ -39,3 +39,32 @@ async def test_unreadable_and_forged_heartbeats_and_alerts_are_refused_and_count
     assert "ghost" not in {m.name for m in link.members()}
     assert link.counters["refused"] - before == 4
     assert link.stats()["refused"] == link.counters["refused"]
+
+
+async def test_an_alert_sent_again_after_a_reconnection_is_relayed_once(nats_server, fleet_bot):
+    # a bot sends an unconfirmed batch again once reconnected, each event with the same Nats-Msg-Id: JetStream
+    # drops the copy, but the front's live subscription sees both; its chat must get the alert once
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url, toml="")  # no strategy: no fill alerts to coalesce
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and running_link(grid.operator).stats()["connected"],
+                   timeout_s=20, what="both on NATS")
+    heard: list = []
+    link.ctx.subscribe_alerts(heard.append)
+    relayed_before = link.counters["relayed"]
+    alert = {"level": "critical", "kind": "risk", "source": "limits", "message": "kill switch engaged", "fields": {}}
+    payload = event("grid-1", "alert", 7, 1, alert)
+    sender = await nats.connect(nats_server.url)  # as grid-1's link sends it: the same bytes, the same id
+    try:
+        for _ in range(2):
+            await sender.publish("arbot.grid-1.evt.alert", payload, headers={"Nats-Msg-Id": "grid-1.1000.7"})
+        await flush_written(sender)
+    finally:
+        await sender.close()
+    grid.operator.alert(AlertLevel.INFO, "test", "marker", source="test")
+    await wait_for(lambda: any(a.message == "[grid-1] marker" for a in heard), timeout_s=20, what="the marker")
+    assert sum("kill switch engaged" in a.message for a in heard) == 1
+    # relayed once: the copy is not counted as a second kill switch (nor summarised as a repeat by coalescing)
+    relayed_here = [a for a in heard if FLEET_ORIGIN in a.fields]  # grid-1's start-up alert too, if late
+    assert link.counters["relayed"] - relayed_before == len(relayed_here)
+    assert link.counters["repeated"] == 1
