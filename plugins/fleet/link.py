@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.fleet")
 
 MAX_CONCURRENT_COMMANDS = 16
+LATE_STILL_RUNS = frozenset({"kill"})
+"""Commands run even after their sender stopped waiting: a kill switch late is still wanted, and twice is harmless."""
 MAX_PENDING_COMMANDS = 256
 """Commands received and not answered yet; beyond, a request is answered "busy" at once."""
 CONFIRM_EVERY = 256
@@ -91,11 +93,12 @@ class NatsFleet(FleetLink):
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
-                                               "relayed": 0, "repeated": 0})
+                                               "relayed": 0, "repeated": 0, "expired": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
         subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
-        batch another bot sent again after a reconnection), not relayed twice."""
+        batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
+        they waited for a turn here longer than their sender waits for the answer."""
         self._relayed_ids: OrderedDict[str, None] = OrderedDict()
         """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
@@ -479,7 +482,7 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None or not nc.is_connected:
             return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
-        data = wire.request(caller, self.name, name, args, confirmed)
+        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s)
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
     async def _on_request(self, msg: Msg) -> None:
@@ -489,15 +492,16 @@ class NatsFleet(FleetLink):
             await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
             return
         self._pending += 1
-        self.ctx.create_task(self._answer(msg), what=f"answering a command on {msg.subject}")
+        received = asyncio.get_running_loop().time()
+        self.ctx.create_task(self._answer(msg, received), what=f"answering a command on {msg.subject}")
 
-    async def _answer(self, msg: Msg) -> None:
+    async def _answer(self, msg: Msg, received: float) -> None:
         try:
-            await self._answer_one(msg)
+            await self._answer_one(msg, received)
         finally:
             self._pending -= 1
 
-    async def _answer_one(self, msg: Msg) -> None:
+    async def _answer_one(self, msg: Msg, received: float) -> None:
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
@@ -513,6 +517,17 @@ class NatsFleet(FleetLink):
         role = self.roles.get(f"{c.transport}:{c.user_id}")
         caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
         async with self._commands:
+            # the sender said how long it waits: past that it has told its user "no answer", so running the
+            # command now would act behind their back (and again if they send it once more)
+            waited_s = asyncio.get_running_loop().time() - received
+            patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
+            if waited_s >= patience_s and request.name.lstrip("/").lower() not in LATE_STILL_RUNS:
+                self.counters["expired"] += 1
+                log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
+                            request.name, c.transport, request.via, waited_s, patience_s)
+                await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
+                                                    f"{waited_s:.1f} s for a turn, longer than its sender waits"))
+                return
             try:
                 answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
                                                           confirmed=request.confirmed)
