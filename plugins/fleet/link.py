@@ -121,6 +121,7 @@ class NatsFleet(FleetLink):
         self.instance = secrets.token_hex(6)
         """This process: tells this bot's own heartbeats from another process's that has the same name."""
         self._clash_alerted = False
+        self._big_status_said = False
         self._back: tuple[bool, int, int] | None = None
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
@@ -415,6 +416,10 @@ class NatsFleet(FleetLink):
             return
         self.status_seq += 1
         payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self._status)
+        if len(payload) > self.settings.max_event_bytes and not self._big_status_said:
+            self._big_status_said = True  # other bots with the same limit refuse it: they would not see this one
+            log.warning("fleet: this bot's status is %d bytes, more than max_event_bytes (%d): other bots refuse "
+                        "it; raise max_event_bytes on every bot", len(payload), self.settings.max_event_bytes)
         try:
             await nc.publish(wire.event_subject(self.name, "status"), payload)
             if self.kv is not None:
@@ -422,7 +427,17 @@ class NatsFleet(FleetLink):
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             log.debug("fleet: heartbeat not sent: %s", exc)
 
+    def _oversized(self, msg: Msg, what: str) -> bool:
+        """A heartbeat or alert bigger than ``max_event_bytes``: refused before it is read (reading one of most of
+        NATS's 1 MiB payload takes tens of ms of this bot's loop, its trading loop)."""
+        if len(msg.data) <= self.settings.max_event_bytes:
+            return False
+        self._refuse(msg.subject, what, ValueError(f"{len(msg.data)} bytes; at most {self.settings.max_event_bytes}"))
+        return True
+
     async def _on_status(self, msg: Msg) -> None:
+        if self._oversized(msg, "status"):
+            return
         try:
             self._remember(msg.data, received_ns=time.time_ns(), subject=msg.subject)
         except ValueError as exc:
@@ -549,7 +564,7 @@ class NatsFleet(FleetLink):
 
     async def _on_remote_alert(self, msg: Msg) -> None:
         bot = wire.bot_of(msg.subject)
-        if bot == self.name:
+        if bot == self.name or self._oversized(msg, "alert"):
             return
         try:
             obj = wire.load_object(msg.data, "an alert")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nats
 
 from bot.api import FLEET_ORIGIN, AlertLevel
@@ -68,3 +70,33 @@ async def test_an_alert_sent_again_after_a_reconnection_is_relayed_once(nats_ser
     relayed_here = [a for a in heard if FLEET_ORIGIN in a.fields]  # grid-1's start-up alert too, if late
     assert link.counters["relayed"] - relayed_before == len(relayed_here)
     assert link.counters["repeated"] == 1
+
+
+async def test_an_oversized_heartbeat_or_alert_is_refused_unread_and_counted(nats_server, fleet_bot):
+    # parsing a status of most of NATS's 1 MiB payload takes tens of ms of the bot's loop (its trading loop):
+    # a stranger sending them would slow every bot of the fleet, each of which reads every heartbeat
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="relay_alerts = true\n")
+    grid = await fleet_bot("grid-1", nats_server.url, toml="")
+    link = running_link(front.operator)
+    await wait_for(lambda: link.stats()["connected"] and running_link(grid.operator).stats()["connected"]
+                   and "grid-1" in {m.name for m in link.members()}, timeout_s=20, what="both on NATS")
+    heard: list = []
+    link.ctx.subscribe_alerts(heard.append)
+    before = link.counters["refused"]
+    padding = "x" * 200_000  # more than max_event_bytes (128 KiB by default), far less than NATS's 1 MiB
+    status = event("ghost", "status", 1, 1, {"mode": "live", "padding": padding})
+    alert = {"level": "critical", "kind": "risk", "source": "s", "message": "huge", "fields": {"padding": padding}}
+    stranger = await nats.connect(nats_server.url)
+    try:
+        await stranger.publish("arbot.ghost.evt.status", status)
+        await stranger.publish("arbot.ghost.evt.alert", event("ghost", "alert", 1, 1, alert))
+        await flush_written(stranger)
+    finally:
+        await stranger.close()
+    grid.operator.alert(AlertLevel.INFO, "test", "marker", source="test")
+    await wait_for(lambda: any(a.message == "[grid-1] marker" for a in heard), timeout_s=20, what="the marker")
+    assert "ghost" not in {m.name for m in link.members()}
+    assert not any("huge" in a.message for a in heard)
+    assert link.counters["refused"] - before == 2
+    # a bot's own heartbeat is far below the limit: the other bots take it
+    assert len(json.dumps(link.status())) < link.settings.max_event_bytes // 10 < 200_000 // 10
