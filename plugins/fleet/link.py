@@ -114,6 +114,10 @@ class NatsFleet(FleetLink):
         self._unsubscribe: list[Any] = []
         self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
         self._pending = 0
+        self._answered = asyncio.Event()
+        """Set while no command is being answered: stopping waits for it (their senders wait for the answer)."""
+        self._answered.set()
+        self._command_sub: Any = None
         self._outage_alerted = False
         self._drop_alerted = False
         self._servers = ""
@@ -151,6 +155,7 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None:
             return
+        await self._finish_commands(nc)
         if nc.is_connected and self.ready:
             try:  # what is still in the outbox goes out first, for 2 s at most
                 async with asyncio.timeout(2):
@@ -167,6 +172,26 @@ class NatsFleet(FleetLink):
             except (nats.errors.Error, TimeoutError, OSError):
                 pass
         await close_quietly(nc)
+
+    async def _finish_commands(self, nc: NATS) -> None:
+        """Before leaving NATS: take no new command (a sender is told at once that no bot of this name is on NATS)
+        and answer those being run, for ``call_timeout_s`` at most (their senders wait that long). Without a
+        connection no answer can leave: nothing to wait for."""
+        if not nc.is_connected:
+            return
+        if self._command_sub is not None:
+            try:
+                await self._command_sub.unsubscribe()
+                await flush_written(nc)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.debug("fleet: leaving the command subject: %s", exc)
+        if self._pending:
+            try:
+                async with asyncio.timeout(self.settings.call_timeout_s):
+                    await self._answered.wait()
+            except TimeoutError:
+                log.warning("fleet: stopping with %d command(s) from the fleet still running: their senders get "
+                            "no answer", self._pending)
 
     async def _connect(self, options: dict[str, Any]) -> None:
         nc = NATS()
@@ -199,7 +224,7 @@ class NatsFleet(FleetLink):
 
         await nc.connect(**options, error_cb=on_error, disconnected_cb=on_disconnected,
                          reconnected_cb=on_reconnected)
-        await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
+        self._command_sub = await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
         await nc.subscribe(wire.ALL_STATUS, cb=self._on_status)
         if self.settings.relay_alerts:
             await nc.subscribe(wire.ALL_ALERTS, cb=self._on_remote_alert)
@@ -507,6 +532,7 @@ class NatsFleet(FleetLink):
             await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
             return
         self._pending += 1
+        self._answered.clear()
         received = asyncio.get_running_loop().time()
         self.ctx.create_task(self._answer(msg, received), what=f"answering a command on {msg.subject}")
 
@@ -515,6 +541,8 @@ class NatsFleet(FleetLink):
             await self._answer_one(msg, received)
         finally:
             self._pending -= 1
+            if not self._pending:
+                self._answered.set()
 
     async def _answer_one(self, msg: Msg, received: float) -> None:
         if not msg.reply:

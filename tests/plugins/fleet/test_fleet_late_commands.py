@@ -57,3 +57,23 @@ async def test_a_command_that_waited_past_the_senders_timeout_is_not_run_later(n
     await wait_for(lambda: "kill" in commands(), what="the kill's audit row")  # a kill switch late is still wanted
     assert "pause" not in commands()  # the user was told "no answer": it did not run behind their back
     assert running_link(grid.operator).counters["expired"] == 1
+
+
+async def test_a_bot_stopping_answers_the_command_it_is_running_before_it_leaves_nats(nats_server, fleet_bot):
+    SlowCommands.release = asyncio.Event()
+    SlowCommands.started = 0
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="call_timeout_s = 5\n")
+    grid = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "telegram:123" = "admin" }\n',
+                           extra=[("slowcmds", SlowCommands)], start=False)
+    grid.resolve_secrets()
+    await grid.start()
+    await wait_for(lambda: "grid-1" in {m.name for m in front.operator.fleet.members()}, timeout_s=20,
+                   what="front to see grid-1")
+    call = asyncio.create_task(front.operator.fleet.call("grid-1", ADMIN, "slow", [], confirmed=False))
+    await wait_for(lambda: SlowCommands.started == 1, what="grid-1 running the command")
+    stopping = asyncio.create_task(grid.stop())
+    await asyncio.sleep(0.2)
+    SlowCommands.release.set()  # the command ends while grid-1 stops: its answer must still reach the front
+    reply = await call
+    await stopping
+    assert reply.ok and reply.title == "Done slowly.", reply.render_text()
