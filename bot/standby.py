@@ -11,7 +11,9 @@ exactly one of them live:
   fleet's alert relay) and says so once in the log and an alert;
 - :meth:`TokenLease.watch` (a background task) retries every ``retry_s`` and takes over when the
   holder is gone (its process ended or its database session was lost); a holder that finds its
-  lease taken by another process (its own session was lost meanwhile) calls ``stand_by``;
+  lease taken by another process (its own session was lost meanwhile) calls ``stand_by``; each
+  round that finds the lease still held elsewhere calls ``held_elsewhere`` with the loop time the
+  round began (the holder was live then: what it relays had reached the chat by that round);
 - a store that cannot be asked (database down) changes nothing: a live transport stays live.
 
 Public for plugins as :class:`bot.api.kit.TokenLease`.
@@ -43,7 +45,8 @@ class TokenLease:
 
     def __init__(self, store: Store, transport: str, token: Callable[[], str], *,
                  go_live: Callable[[], Awaitable[None]], stand_by: Callable[[], Awaitable[None]],
-                 notice: Callable[[str], None], log: logging.Logger, retry_s: float = 5.0) -> None:
+                 notice: Callable[[str], None], log: logging.Logger, retry_s: float = 5.0,
+                 held_elsewhere: Callable[[float], None] | None = None) -> None:
         self.transport = transport
         self._store = store
         self._token = token
@@ -52,6 +55,8 @@ class TokenLease:
         self._go_live = go_live
         self._stand_by = stand_by
         self._notice = notice
+        self._held_elsewhere = held_elsewhere
+        """Called with the loop time a standby round began when it found the lease held by another process."""
         self._log = log
         self.retry_s = retry_s
         self.state = ""
@@ -109,7 +114,13 @@ class TokenLease:
                     await self._stand_by()
                     self.state = STANDBY
                     self._notice(f"{self.transport}: another process took over this bot token; standing by")
-            elif await self._acquire():
+            else:
+                began = asyncio.get_running_loop().time()
+                got = await self._acquire()
+                if got is False and self._held_elsewhere is not None:
+                    self._held_elsewhere(began)
+                if not got:
+                    continue
                 try:
                     await self._go_live()
                 except Exception as exc:  # the chat service refused us: let another process try, and retry

@@ -142,7 +142,8 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
         caller = Caller("cli", user, None)
 
         async def send(to: list[str], confirmed: bool) -> dict[str, Reply]:
-            request = wire.request(caller, "cli", args.action, list(args.targets), confirmed)
+            request = wire.request(caller, "cli", args.action, list(args.targets), confirmed,
+                                   settings.call_timeout_s)
             answers = await asyncio.gather(*(send_request(nc, bot, request, settings.call_timeout_s) for bot in to))
             return dict(zip(to, answers, strict=True))
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -50,12 +50,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.fleet")
 
 MAX_CONCURRENT_COMMANDS = 16
+LATE_STILL_RUNS = frozenset({"kill"})
+"""Commands run even after their sender stopped waiting: a kill switch late is still wanted, and twice is harmless."""
 MAX_PENDING_COMMANDS = 256
 """Commands received and not answered yet; beyond, a request is answered "busy" at once."""
 CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
 CONFIRM_TIMEOUT_S = 5
+RELAYED_IDS_KEPT = 4 * CONFIRM_EVERY
+"""Ids of the alerts relayed last, remembered to relay a copy once: a bot sends again at most one unconfirmed
+batch (``CONFIRM_EVERY`` events) after a reconnection."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -87,9 +92,15 @@ class NatsFleet(FleetLink):
         self._watcher: KeyValue.KeyWatcher | None = None
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
-        self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "relayed": 0})
+        self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
+                                               "relayed": 0, "repeated": 0, "expired": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
-        relayed: other bots' alerts re-emitted here."""
+        refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
+        subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
+        batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
+        they waited for a turn here longer than their sender waits for the answer."""
+        self._relayed_ids: OrderedDict[str, None] = OrderedDict()
+        """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
         self._status: dict[str, Any] | None = None
         """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
@@ -103,6 +114,10 @@ class NatsFleet(FleetLink):
         self._unsubscribe: list[Any] = []
         self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
         self._pending = 0
+        self._answered = asyncio.Event()
+        """Set while no command is being answered: stopping waits for it (their senders wait for the answer)."""
+        self._answered.set()
+        self._command_sub: Any = None
         self._outage_alerted = False
         self._drop_alerted = False
         self._servers = ""
@@ -110,6 +125,7 @@ class NatsFleet(FleetLink):
         self.instance = secrets.token_hex(6)
         """This process: tells this bot's own heartbeats from another process's that has the same name."""
         self._clash_alerted = False
+        self._big_status_said = False
         self._back: tuple[bool, int, int] | None = None
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
@@ -139,6 +155,7 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None:
             return
+        await self._finish_commands(nc)
         if nc.is_connected and self.ready:
             try:  # what is still in the outbox goes out first, for 2 s at most
                 async with asyncio.timeout(2):
@@ -155,6 +172,26 @@ class NatsFleet(FleetLink):
             except (nats.errors.Error, TimeoutError, OSError):
                 pass
         await close_quietly(nc)
+
+    async def _finish_commands(self, nc: NATS) -> None:
+        """Before leaving NATS: take no new command (a sender is told at once that no bot of this name is on NATS)
+        and answer those being run, for ``call_timeout_s`` at most (their senders wait that long). Without a
+        connection no answer can leave: nothing to wait for."""
+        if not nc.is_connected:
+            return
+        if self._command_sub is not None:
+            try:
+                await self._command_sub.unsubscribe()
+                await flush_written(nc)
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.debug("fleet: leaving the command subject: %s", exc)
+        if self._pending:
+            try:
+                async with asyncio.timeout(self.settings.call_timeout_s):
+                    await self._answered.wait()
+            except TimeoutError:
+                log.warning("fleet: stopping with %d command(s) from the fleet still running: their senders get "
+                            "no answer", self._pending)
 
     async def _connect(self, options: dict[str, Any]) -> None:
         nc = NATS()
@@ -187,7 +224,7 @@ class NatsFleet(FleetLink):
 
         await nc.connect(**options, error_cb=on_error, disconnected_cb=on_disconnected,
                          reconnected_cb=on_reconnected)
-        await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
+        self._command_sub = await nc.subscribe(wire.command_subject(self.name), cb=self._on_request)
         await nc.subscribe(wire.ALL_STATUS, cb=self._on_status)
         if self.settings.relay_alerts:
             await nc.subscribe(wire.ALL_ALERTS, cb=self._on_remote_alert)
@@ -404,6 +441,10 @@ class NatsFleet(FleetLink):
             return
         self.status_seq += 1
         payload = wire.event(self.name, "status", self.status_seq, time.time_ns(), self._status)
+        if len(payload) > self.settings.max_event_bytes and not self._big_status_said:
+            self._big_status_said = True  # other bots with the same limit refuse it: they would not see this one
+            log.warning("fleet: this bot's status is %d bytes, more than max_event_bytes (%d): other bots refuse "
+                        "it; raise max_event_bytes on every bot", len(payload), self.settings.max_event_bytes)
         try:
             await nc.publish(wire.event_subject(self.name, "status"), payload)
             if self.kv is not None:
@@ -411,11 +452,27 @@ class NatsFleet(FleetLink):
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             log.debug("fleet: heartbeat not sent: %s", exc)
 
+    def _oversized(self, msg: Msg, what: str) -> bool:
+        """A heartbeat or alert bigger than ``max_event_bytes``: refused before it is read (reading one of most of
+        NATS's 1 MiB payload takes tens of ms of this bot's loop, its trading loop)."""
+        if len(msg.data) <= self.settings.max_event_bytes:
+            return False
+        self._refuse(msg.subject, what, ValueError(f"{len(msg.data)} bytes; at most {self.settings.max_event_bytes}"))
+        return True
+
     async def _on_status(self, msg: Msg) -> None:
+        if self._oversized(msg, "status"):
+            return
         try:
             self._remember(msg.data, received_ns=time.time_ns(), subject=msg.subject)
         except ValueError as exc:
-            log.debug("fleet: unreadable status on %s: %s", msg.subject, exc)
+            self._refuse(msg.subject, "status", exc)
+
+    def _refuse(self, subject: str, what: str, exc: ValueError) -> None:
+        """A heartbeat or an alert from the bus not taken: counted (``link.refused``); logged at debug only, so
+        a stranger flooding the bus cannot flood the log."""
+        self.counters["refused"] += 1
+        log.debug("fleet: %s on %s refused: %s", what, subject[:200], exc)
 
     def _remember(self, raw: bytes, *, received_ns: int | None, subject: str | None = None) -> None:
         obj = wire.load_object(raw, "a status")
@@ -465,7 +522,7 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None or not nc.is_connected:
             return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
-        data = wire.request(caller, self.name, name, args, confirmed)
+        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s)
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
     async def _on_request(self, msg: Msg) -> None:
@@ -475,15 +532,19 @@ class NatsFleet(FleetLink):
             await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
             return
         self._pending += 1
-        self.ctx.create_task(self._answer(msg), what=f"answering a command on {msg.subject}")
+        self._answered.clear()
+        received = asyncio.get_running_loop().time()
+        self.ctx.create_task(self._answer(msg, received), what=f"answering a command on {msg.subject}")
 
-    async def _answer(self, msg: Msg) -> None:
+    async def _answer(self, msg: Msg, received: float) -> None:
         try:
-            await self._answer_one(msg)
+            await self._answer_one(msg, received)
         finally:
             self._pending -= 1
+            if not self._pending:
+                self._answered.set()
 
-    async def _answer_one(self, msg: Msg) -> None:
+    async def _answer_one(self, msg: Msg, received: float) -> None:
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
@@ -499,6 +560,17 @@ class NatsFleet(FleetLink):
         role = self.roles.get(f"{c.transport}:{c.user_id}")
         caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
         async with self._commands:
+            # the sender said how long it waits: past that it has told its user "no answer", so running the
+            # command now would act behind their back (and again if they send it once more)
+            waited_s = asyncio.get_running_loop().time() - received
+            patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
+            if waited_s >= patience_s and request.name.lstrip("/").lower() not in LATE_STILL_RUNS:
+                self.counters["expired"] += 1
+                log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
+                            request.name, c.transport, request.via, waited_s, patience_s)
+                await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
+                                                    f"{waited_s:.1f} s for a turn, longer than its sender waits"))
+                return
             try:
                 answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
                                                           confirmed=request.confirmed)
@@ -520,10 +592,13 @@ class NatsFleet(FleetLink):
 
     async def _on_remote_alert(self, msg: Msg) -> None:
         bot = wire.bot_of(msg.subject)
-        if bot == self.name:
+        if bot == self.name or self._oversized(msg, "alert"):
             return
         try:
-            data = wire.load_object(msg.data, "an alert").get("data")
+            obj = wire.load_object(msg.data, "an alert")
+            if obj.get("bot") != bot or not wire.BOT_NAME.fullmatch(bot):  # whose alert is it, then?
+                raise ValueError(f"alert of {str(obj.get('bot'))[:64]!r} on the subject of {bot[:64]!r}")
+            data = obj.get("data")
             if not isinstance(data, dict):
                 raise ValueError('no "data" object')
             level = AlertLevel[str(data.get("level", "warning")).upper()]
@@ -531,7 +606,9 @@ class NatsFleet(FleetLink):
             if not isinstance(fields, dict):
                 fields = {}
         except (ValueError, KeyError) as exc:
-            log.debug("fleet: unreadable alert from %s: %s", bot, exc)
+            self._refuse(msg.subject, "alert", ValueError(str(exc)))
+            return
+        if self._relayed_before(msg):
             return
         # masked, then cut: the alert is masked when emitted, but by then a secret straddling a cut is no longer
         # whole (the other bot masked what it sent, but with its own secrets, not this bot's)
@@ -543,6 +620,21 @@ class NatsFleet(FleetLink):
         self.op.alert(level, cut(str(data.get("kind", "fleet")), 64),
                       f"[{bot}] {cut(str(data.get('message', '')), 2000)}",
                       source=f"{bot}/{cut(str(data.get('source', '')), 64)}", **extra)
+
+    def _relayed_before(self, msg: Msg) -> bool:
+        """Whether this alert was relayed already: its id (``<bot>.<start ns>.<seq>``, the one JetStream drops
+        copies by) seen among the last ones relayed. A copy is counted in ``repeated``."""
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id")
+        if not msg_id:
+            return False
+        if msg_id in self._relayed_ids:
+            self.counters["repeated"] += 1
+            log.debug("fleet: alert %s relayed already; its copy is not", msg_id[:200])
+            return True
+        self._relayed_ids[msg_id] = None
+        if len(self._relayed_ids) > RELAYED_IDS_KEPT:
+            self._relayed_ids.popitem(last=False)
+        return False
 
 
 async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:

@@ -41,6 +41,9 @@ class FleetSettings:
     reconnect_wait_s: float = option(2.0, ge=0.05, le=300, help="wait between two attempts to reach NATS (forever)")
     max_request_bytes: int = option(65_536, ge=1024, le=1_048_576,
                                     help="largest command request accepted from the bus")
+    max_event_bytes: int = option(131_072, ge=16_384, le=1_048_576,
+                                  help="largest heartbeat or alert taken from another bot; a larger one is refused "
+                                       "unread and counted (a heartbeat is ~125 bytes a strategy)")
     events: list[str] = option(list(EVENT_KINDS), help="the kinds of events this bot publishes: status, order, "
                                                        "fill, opportunity, execution, alert, risk (status: "
                                                        "heartbeats, which members() and arbot fleet need)")

@@ -31,6 +31,8 @@ MAX_ARGS = 64
 MAX_TEXT = 512
 """Longest transport, user id, chat id and argument in a request."""
 MAX_REPLY_ROWS = 500
+MAX_TIMEOUT_S = 3600
+"""The longest wait a request may say its sender has (``call_timeout_s`` is at most 600 s)."""
 NEEDS_CONFIRMATION = "not run: it needs a confirmation; confirm it once where you sent it"
 """The text of a reply whose title is the receiving bot's question: ask it, then send again with confirmed."""
 
@@ -81,12 +83,20 @@ class Request:
     name: str
     args: list[str]
     confirmed: bool
+    timeout_s: float | None = None
+    """How long the sender waits for the answer: a command not started by then is not run (None: not said)."""
 
 
-def request(caller: Caller, via: str, name: str, args: list[str], confirmed: bool) -> bytes:
-    """The request bytes; the caller's role is never sent (each bot authorizes with its own ``roles``)."""
-    return dumps({"caller": {"transport": caller.transport, "user_id": caller.user_id, "chat_id": caller.chat_id},
-                  "via": via, "name": name, "args": list(args), "confirmed": confirmed})
+def request(caller: Caller, via: str, name: str, args: list[str], confirmed: bool,
+            timeout_s: float | None = None) -> bytes:
+    """The request bytes; the caller's role is never sent (each bot authorizes with its own ``roles``).
+    ``timeout_s``: how long the sender waits for the answer (the receiver starts nothing later)."""
+    body: dict[str, Any] = {"caller": {"transport": caller.transport, "user_id": caller.user_id,
+                                       "chat_id": caller.chat_id},
+                            "via": via, "name": name, "args": list(args), "confirmed": confirmed}
+    if timeout_s is not None:
+        body["timeout_s"] = timeout_s
+    return dumps(body)
 
 
 def _text(obj: dict[str, Any], key: str, *, required: bool = True, pattern: re.Pattern[str] | None = None) -> str:
@@ -121,7 +131,12 @@ def parse_request(raw: bytes, max_bytes: int) -> Request:
     confirmed = obj.get("confirmed", False)
     if not isinstance(confirmed, bool):
         raise ValueError('"confirmed" must be true or false')
-    return Request(Caller(transport, user_id, None, chat_id), via, name, args, confirmed)
+    timeout_s = obj.get("timeout_s")
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float)
+                                  or not 0 < timeout_s <= MAX_TIMEOUT_S):
+        raise ValueError(f'"timeout_s" must be a number of seconds, more than 0 and at most {MAX_TIMEOUT_S}')
+    return Request(Caller(transport, user_id, None, chat_id), via, name, args, confirmed,
+                   None if timeout_s is None else float(timeout_s))
 
 
 def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:

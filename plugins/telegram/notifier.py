@@ -23,6 +23,7 @@ program) is alerted once and retried with PTB's backoff (up to 30 s), never a cr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -31,7 +32,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
+from bot.api import FLEET_ORIGIN, Alert, AlertLevel, Caller, Notifier, Reply
 from bot.api.kit import REDACTOR, Outbox, TokenLease, add_url, drop_least_urgent
 
 from .render import alert_text, photo_caption, reply_html, toast_text
@@ -44,10 +45,15 @@ if TYPE_CHECKING:
 
 TRANSPORT = "telegram"
 REPLY_PRIORITY = AlertLevel.CRITICAL
+"""A reply answers someone waiting for it (a ``/kill``'s question): a burst of alerts must not push it out."""
 HELD_ALERTS = 100
 """Alert lines held while the bot is not up (before it is, standing by, after a failed start); beyond, the
 oldest least urgent is dropped and counted."""
-"""A reply answers someone waiting for it (a ``/kill``'s question): a burst of alerts must not push it out."""
+
+Held = tuple[int, "int | str", str, "float | None"]
+"""An alert line held while the bot is not up: (priority, chat, text, relayed_from). ``relayed_from`` is the loop
+time it was held at when the fleet's relay carries it to the chat through the live front meanwhile (it stood by
+in a fleet), else None."""
 
 
 class BotAPIUnavailable(Exception):
@@ -73,8 +79,10 @@ class TelegramNotifier(Notifier):
         self.alert_chats = {chat: AlertKinds.parse(spec) for chat, spec in settings.alert_chats.items()}
         self.app: Application | None = None
         self.outbox = Outbox(f"telegram {name}", ctx.log)
-        self._held: deque[tuple[int, int | str, str]] = deque()
-        """(priority, chat, text) of alert lines queued while the bot is not up, sent once it is."""
+        self._held: deque[Held] = deque()
+        """Alert lines queued while the bot is not up, sent once it is (but what the live front relayed)."""
+        self._holder_seen: float | None = None
+        """The loop time of the last standby round that found the token's lease held by the live front."""
         self._last_update_id: int | None = None
         self.lease: TokenLease | None = None
         self._watch: Any = None
@@ -114,7 +122,7 @@ class TelegramNotifier(Notifier):
         add_url(self.settings.base_url)
         self.lease = TokenLease(self.ctx.store, TRANSPORT, self.settings.token.reveal, go_live=self._go_live,
                                 stand_by=self._stand_by, notice=self._notice, log=self.ctx.log,
-                                retry_s=self.settings.lease_retry_s)
+                                retry_s=self.settings.lease_retry_s, held_elsewhere=self._front_live)
         await self.lease.start()
         self._watch = self.ctx.create_task(self.lease.watch(), "telegram token lease")
 
@@ -128,7 +136,8 @@ class TelegramNotifier(Notifier):
             raise
         self.ctx.log.info("telegram bot @%s polling %s", app.bot.username, self.settings.base_url)
         held, self._held = self._held, deque()
-        for priority, chat, text in held:
+        self._holder_seen = None
+        for priority, chat, text, _ in held:
             self._queue(chat, text, priority)
 
     async def _stand_by(self) -> None:
@@ -137,6 +146,14 @@ class TelegramNotifier(Notifier):
         if app is not None:
             with _quiet("telegram.ext.Updater"):
                 await self._close(app)
+
+    def _front_live(self, round_began: float) -> None:
+        """A standby round found the live front holding the token: the lines the fleet relays that were held a
+        whole round before (the front was live since, and relayed them) are the front's to send, not ours."""
+        before, self._holder_seen = self._holder_seen, round_began
+        if before is None or not self._held:
+            return
+        self._held = deque(line for line in self._held if line[3] is None or line[3] >= before)
 
     def _notice(self, message: str) -> None:
         self.ctx.log.warning("%s", message)
@@ -276,16 +293,23 @@ class TelegramNotifier(Notifier):
         text = alert_text(alert, self.ctx.bot_name)
         for chat, kinds in self.alert_chats.items():
             if kinds.wants(alert.kind):
-                self._queue(chat, text, alert.level)
+                self._queue(chat, text, alert.level, relayed=self._relayed(alert))
 
-    def _queue(self, chat: int | str, text: str, priority: int) -> None:
+    def _relayed(self, alert: Alert) -> bool:
+        """Whether, standing by, the live front delivers this alert through the fleet's relay: another bot's alert
+        (it reached the front from the bus as it reached us), or this bot's own when it is on the fleet bus."""
+        if self.lease is None or self.lease.state != "standby":
+            return False
+        return FLEET_ORIGIN in alert.fields or self.ctx.operator.fleet is not None
+
+    def _queue(self, chat: int | str, text: str, priority: int, *, relayed: bool = False) -> None:
         """Into the chat's lane while the bot is up; held (bounded) until it is, otherwise."""
         if self.app is None:
-            self._hold(chat, text, priority)
+            self._hold(chat, text, priority, relayed=relayed)
             return
         self.outbox.put(str(chat), functools.partial(self._send_text, chat, text, priority), priority=priority)
 
-    def _hold(self, chat: int | str, text: str, priority: int) -> None:
+    def _hold(self, chat: int | str, text: str, priority: int, *, relayed: bool = False) -> None:
         if len(self._held) >= HELD_ALERTS:  # the lanes' rule: the oldest least urgent goes, counted as theirs
             self.outbox.count_dropped()
             if self.outbox.dropped % 100 == 1:
@@ -293,7 +317,7 @@ class TelegramNotifier(Notifier):
                                      "least urgent (%d dropped so far)", HELD_ALERTS, self.outbox.dropped)
             if not drop_least_urgent(self._held, priority, _priority):
                 return
-        self._held.append((priority, chat, text))
+        self._held.append((priority, chat, text, asyncio.get_running_loop().time() if relayed else None))
 
     async def _send_text(self, chat: int | str, text: str, priority: int) -> None:
         bot = self._bot()
@@ -408,7 +432,7 @@ def error_text(exc: Exception) -> str:
     return REDACTOR.redact(text if text.startswith(kind) else f"{kind}: {text}" if text else kind)
 
 
-def _priority(held: tuple[int, int | str, str]) -> int:
+def _priority(held: Held) -> int:
     return held[0]
 
 

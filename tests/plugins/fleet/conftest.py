@@ -52,17 +52,18 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 async def fleet_bot(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
-    """``bot = await fleet_bot("front", url, fleet="roles = {...}", toml=PAPER)``: a started bot in the fleet."""
+    """``bot = await fleet_bot("front", url, fleet="roles = {...}", toml=PAPER)``: a started bot in the fleet
+    (``bot_keys``: more ``[bot]`` lines, e.g. a ``db_url`` two bots share; ``start=False``: the test starts it)."""
     started: list[BotUnderTest] = []
 
     async def factory(name: str, url: str, *, fleet: str = "", toml: str = PAPER, start: bool = True,
-                      extra: list[tuple[str, object]] = ()) -> BotUnderTest:
+                      extra: list[tuple[str, object]] = (), bot_keys: str = "") -> BotUnderTest:
         data_dir = tmp_path / f"{name}.{len(started)}"  # each bot its own store, even two of one name
         data_dir.mkdir(exist_ok=True)
         # build_bot opens the [bot] table: its first lines are keys of [bot]
         fleet = textwrap.dedent(fleet)
         quick = "".join(f"{key} = {value}\n" for key, value in QUICK.items() if f"{key} =" not in fleet)
-        text = (f'name = "{name}"\n\n[plugins.fleet]\nenabled = true\nnats_url = "{url}"\n{quick}{fleet}'
+        text = (f'name = "{name}"\n{bot_keys}\n[plugins.fleet]\nenabled = true\nnats_url = "{url}"\n{quick}{fleet}'
                 + textwrap.dedent(toml))
         bot = build_bot(text, data_dir=data_dir, extra=[*fleet_plugin(), *extra])
         if start:

@@ -19,6 +19,9 @@ def test_a_request_carries_who_and_what_but_never_a_role():
     parsed = wire.parse_request(raw, 65536)
     assert parsed.caller == Caller("telegram", "123", None, "555")
     assert (parsed.via, parsed.name, parsed.args, parsed.confirmed) == ("front", "pause", ["grid"], True)
+    assert parsed.timeout_s is None  # not said: the receiver assumes its own call_timeout_s
+    timed = wire.request(Caller("cli", "a", None), "cli", "pause", [], False, 2.5)
+    assert wire.parse_request(timed, 65536).timeout_s == 2.5
 
 
 @pytest.mark.parametrize("raw, says", [
@@ -32,6 +35,12 @@ def test_a_request_carries_who_and_what_but_never_a_role():
     (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "confirmed": "yes"}',
      '"confirmed" must be'),
     (b"[" * 100 + b"]" * 100, "not JSON"),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "timeout_s": "5"}',
+     '"timeout_s" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "timeout_s": 0}',
+     '"timeout_s" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "timeout_s": true}',
+     '"timeout_s" must be'),
 ])
 def test_malformed_requests_are_refused_with_the_reason(raw, says):
     with pytest.raises(ValueError, match=says):

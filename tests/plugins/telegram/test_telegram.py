@@ -571,7 +571,7 @@ async def test_held_alerts_are_bounded_dropping_the_oldest_least_urgent_counted(
                             ts_ns=2 + n))
     # the CRITICAL is held twice (both chats take "risk"): 112 lines, 12 over, the 12 oldest fills dropped
     assert tg.outbox.dropped == 12 and tg.status()["alerts dropped"] == "12"
-    held = [text for _, _, text in tg._held]
+    held = [text for _, _, text, _ in tg._held]
     assert sum("kill switch" in t for t in held) == 2 and tg.status()["alerts held"].startswith(f"{HELD_ALERTS} ")
     assert not any(t.endswith("fill 11") for t in held) and any(t.endswith("fill 12") for t in held)
     await tg._go_live()  # the oldest first (a group takes 20 a minute: the rest follow slowly)

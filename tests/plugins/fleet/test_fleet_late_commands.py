@@ -1,0 +1,79 @@
+"""A command the sender gave up on (no answer within its call_timeout_s) is never run later by the receiver."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import hookimpl
+from bot.api import Caller, Command, Reply
+from plugins.fleet import running_link
+from plugins.fleet.link import MAX_CONCURRENT_COMMANDS
+from tests.helpers.waiting import wait_for
+
+ADMIN = Caller("telegram", "123", "admin", "555")
+
+
+class SlowCommands:
+    """``/slow``: a command that waits until the test lets it finish (a venue answering slowly)."""
+
+    release = asyncio.Event()
+    started = 0
+
+    @staticmethod
+    @hookimpl
+    def register_commands(register):
+        async def slow(bot, caller, args):
+            SlowCommands.started += 1
+            await SlowCommands.release.wait()
+            return Reply("Done slowly.")
+
+        register(Command("slow", slow, "viewer", "a command that waits"))
+
+
+async def test_a_command_that_waited_past_the_senders_timeout_is_not_run_later(nats_server, fleet_bot):
+    SlowCommands.release = asyncio.Event()
+    SlowCommands.started = 0
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="call_timeout_s = 1\n")
+    grid = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "telegram:123" = "admin" }\n',
+                           extra=[("slowcmds", SlowCommands)])
+    await wait_for(lambda: "grid-1" in {m.name for m in front.operator.fleet.members()}, timeout_s=20,
+                   what="front to see grid-1")
+    link = front.operator.fleet
+    slow = [asyncio.create_task(link.call("grid-1", ADMIN, "slow", [], confirmed=False))
+            for _ in range(MAX_CONCURRENT_COMMANDS)]  # every turn grid-1 has for fleet commands is taken
+    await wait_for(lambda: SlowCommands.started == MAX_CONCURRENT_COMMANDS, what="grid-1 busy")
+    reply = await link.call("grid-1", ADMIN, "pause", ["grid"], confirmed=False)
+    assert not reply.ok and "no answer" in reply.render_text().lower(), reply  # the front told the user so
+    killed = await link.call("grid-1", ADMIN, "kill", ["exchange", "down"], confirmed=True)
+    assert not killed.ok and "no answer" in killed.render_text().lower(), killed
+    SlowCommands.release.set()
+    await asyncio.gather(*slow)
+    # the marker goes behind them on grid-1: once it is answered, both were run or refused
+    assert (await link.call("grid-1", ADMIN, "status", [], confirmed=False)).ok
+
+    def commands() -> list[str]:
+        return [e.command for e in grid.operator.audit_log() if e.transport == "telegram@front"]
+
+    await wait_for(lambda: "kill" in commands(), what="the kill's audit row")  # a kill switch late is still wanted
+    assert "pause" not in commands()  # the user was told "no answer": it did not run behind their back
+    assert running_link(grid.operator).counters["expired"] == 1
+
+
+async def test_a_bot_stopping_answers_the_command_it_is_running_before_it_leaves_nats(nats_server, fleet_bot):
+    SlowCommands.release = asyncio.Event()
+    SlowCommands.started = 0
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="call_timeout_s = 5\n")
+    grid = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "telegram:123" = "admin" }\n',
+                           extra=[("slowcmds", SlowCommands)], start=False)
+    grid.resolve_secrets()
+    await grid.start()
+    await wait_for(lambda: "grid-1" in {m.name for m in front.operator.fleet.members()}, timeout_s=20,
+                   what="front to see grid-1")
+    call = asyncio.create_task(front.operator.fleet.call("grid-1", ADMIN, "slow", [], confirmed=False))
+    await wait_for(lambda: SlowCommands.started == 1, what="grid-1 running the command")
+    stopping = asyncio.create_task(grid.stop())
+    await asyncio.sleep(0.2)
+    SlowCommands.release.set()  # the command ends while grid-1 stops: its answer must still reach the front
+    reply = await call
+    await stopping
+    assert reply.ok and reply.title == "Done slowly.", reply.render_text()
