@@ -163,12 +163,17 @@ async def test_a_relayed_alert_cut_across_a_known_secret_shows_none_of_it():
     it sends, but not with our secrets)."""
     REDACTOR.add(KEY)
     heard = []
+    refused: list[str] = []
     link = SimpleNamespace(name="front", counters={"relayed": 0},
-                           op=SimpleNamespace(alert=lambda *args, **fields: heard.append((args, fields))))
+                           op=SimpleNamespace(alert=lambda *args, **fields: heard.append((args, fields))),
+                           _oversized=lambda msg, what: False, _relayed_before=lambda msg: False,
+                           _refuse=lambda subject, what, exc: refused.append(str(exc)))
     data = {"level": "error", "kind": "k" * 60 + KEY, "source": "s" * 60 + KEY,
             "message": "m" * 1995 + KEY, "fields": {"url": "u" * 505 + KEY, "f" * 60 + KEY: "v"}}
-    msg = SimpleNamespace(subject="arbot.grid-1.evt.alert", data=json.dumps({"data": data}).encode())
+    msg = SimpleNamespace(subject="arbot.grid-1.evt.alert", headers=None,
+                          data=json.dumps({"bot": "grid-1", "data": data}).encode())
     await NatsFleet._on_remote_alert(link, msg)
+    assert not refused, refused
     [(args, fields)] = heard
     shown = REDACTOR.redact(repr((args, fields)))  # as Alerts.emit masks message and fields
     assert KEY[:6] not in shown, shown
