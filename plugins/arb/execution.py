@@ -25,7 +25,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    the row's update that names it.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
-   any residual still held valued at the CEX mid (a leg whose fills are missing counts its order's
+   any residual still held valued at the CEX mid (an execution settled before any CEX book came, as a restart
+   settles them, is finished on the first fresh book; a leg whose fills are missing counts its order's
    average price and its fees: in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
    another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset).
    Predicted vs realized and each leg's latency
@@ -174,6 +175,8 @@ class Execution:
                              row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
         self.hedge_wanted = False
         """A residual waits for a fresh CEX book to be hedged."""
+        self.finish_wanted = False
+        """Over, but a residual is held and no CEX book has come yet to value it at its mid: finished on the next."""
         self.second_scheduled = False
         self.recovered = False
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
@@ -354,10 +357,12 @@ class ArbExecutions:
             leg.fills[fill.trade_id] = fill
 
     def on_book(self, book: BookUpdate) -> None:
-        """A fresh CEX book: send the hedges waiting for one."""
+        """A fresh CEX book: send the hedges waiting for one, finish the executions whose residual waits for a mid."""
         for ex in list(self.current.values()):
             if ex.hedge_wanted:
                 self._send_hedge(ex, book)
+            elif ex.finish_wanted:
+                self._finish(ex)
 
     async def reconcile(self) -> None:
         """Catch missed updates: settle legs against the executor's records."""
@@ -382,7 +387,7 @@ class ArbExecutions:
     # --- the state machine --------------------------------------------------------------------
 
     def _advance(self, ex: Execution) -> None:
-        if ex.id not in self.current:
+        if ex.id not in self.current or ex.finish_wanted:
             return
         if ex.sequential:
             first, second = ex.first_second()
@@ -564,6 +569,12 @@ class ArbExecutions:
             self.ctx.log.info("arbitrage %s not executed: no leg was sent", ex.id)
             self._on_done(ex)
             return
+        if self._mid() is None and ex.residual() != ZERO:
+            # a residual held is valued at the CEX mid: without a book yet (a restart settles executions before the
+            # market data comes) it would count as worth nothing; the first fresh book finishes it (on_book)
+            ex.finish_wanted = True
+            return
+        ex.finish_wanted = False
         realized, residual = self.realized(ex)
         r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
         self._save(ex)

@@ -369,3 +369,28 @@ def test_a_legs_network_fee_in_sol_counts_when_its_fills_are_missing_as_when_the
     expected = D(86) - D(85) - D("0.0172") - sol_fee * sol_price
     assert arb.realized(from_fills) == (expected, D(0))
     assert arb.realized(from_orders) == (expected, D(0))
+
+
+async def test_a_residual_held_at_a_restart_is_valued_at_the_cex_mid_not_at_zero(make_bot):
+    # First run: CEX first, a long gap before the DEX leg; stop while the gap lasts (the DEX leg never leaves).
+    sequential = ('concurrent_legs = false\nleg_order = "cex-first"\nleg_gap_ms = 60000\nmax_input_age_ms = 200\n'
+                  'hedge = "hold"')
+    toml = config(arb=sequential).replace('state_file = ""', 'state_file = "paper.db"')
+    first = await make_bot(toml, extra=extra())
+    await wait_for(lambda: executions(first.store, "sol-arb")
+                   and (o := first.executor.order(executions(first.store, "sol-arb")[0].cex_cid)) is not None
+                   and o.status is OrderStatus.FILLED, timeout_s=10, what="the CEX leg to fill")
+    [row] = executions(first.store, "sol-arb")
+    await first.stop()
+    await wait_for(lambda: first.clock.time_ns() - row.created_ns > 300_000_000, what="the opportunity to age")
+    # Second run: the DEX leg is too old to send, the CEX leg's base is held. The restart settles the execution
+    # before any book came in: the base held is still worth about what was paid for it (the CEX mid is 150).
+    second = await make_bot(toml.replace("min_edge_bps = 10", "min_edge_bps = 5000"), extra=extra())
+    await wait_for(lambda: done(second), timeout_s=10, what="the recovered execution to finish")
+    [row] = executions(second.store, "sol-arb")
+    await second.executor.flush()
+    cex_fills = [f for _, f in second.store.fills(strategy="sol-arb") if f.exchange == "paper"]
+    held = sum(f.qty for f in cex_fills)
+    assert held > 0 and row.residual == held and second.exchanges["dex"].received == []
+    by_hand = held * Decimal(150) - sum(f.price * f.qty for f in cex_fills) - sum(f.fee for f in cex_fills)
+    assert row.realized_pnl == by_hand
