@@ -378,11 +378,14 @@ class ArbExecutions:
         if order is None:
             return
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
-        if order.status.terminal and not leg.final:
-            leg.final_ns = self.ctx.clock.time_ns()
+        if order.status.terminal:
+            # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
+            # order's average price (a rounded quotient, or the venue's own rounding) it is not
             for fill in self.ctx.stored_fills(client_order_id=leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
-            self._save(ex)
+            if not leg.final:
+                leg.final_ns = self.ctx.clock.time_ns()
+                self._save(ex)
 
     # --- the state machine --------------------------------------------------------------------
 
