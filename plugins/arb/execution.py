@@ -33,6 +33,12 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
    and an INFO alert gives the figures.
 
+**Late fills.** A fill of a leg whose execution already finished (its order had ended: a swap the executor gave
+up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`): a WARNING alert, then the new
+residual is hedged like any (``<id>-hedge2``, ``<id>-hedge3``...: the earlier hedges stay its legs, and a restart
+finds them by those ids), and its row's realized PnL and residual are made again from every fill. The
+:class:`~bot.domain.ExecutionResult` of its first finish is not published again; ``/status``'s total is corrected.
+
 **Unknown outcomes.** A leg whose outcome the executor could not establish (``UNKNOWN``: a timeout,
 a lost connection) is not final: its execution stays open, and no new one starts, until
 reconciliation settles it. Nothing is hedged against a fill that may or may not have happened.
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -89,6 +96,8 @@ if TYPE_CHECKING:
     from .pricing import Evaluation
 
 NS_PER_MS = 1_000_000
+FINISHED_KEPT = 1000
+"""Finished executions whose legs a late fill is still matched to."""
 NO_LEG_SENT = "no leg was sent"
 """The note of an execution that is not one (:attr:`Execution.refused`)."""
 REFUSED = f"{NO_LEG_SENT}: refused by the risk gate or a pause"
@@ -170,6 +179,11 @@ class Execution:
         self.dex = Leg("dex", row.dex_exchange, Side(row.dex_side), row.dex_qty, row.dex_price, row.dex_cid,
                        row.dex_submitted_ns, row.dex_final_ns, row.dex_status, row.dex_filled, row.dex_avg_price)
         self.hedge: Leg | None = None
+        self.earlier_hedges: list[Leg] = []
+        """Hedges sent before the current one: a fill that landed after the execution finished reopened it."""
+        self.reported: Decimal | None = None
+        """The realized PnL it last finished with (None: not finished in this run; the first is its ExecutionResult's,
+        a late fill's finish corrects the row and this run's total)."""
         if row.hedge_cid:
             self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price,
                              row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
@@ -194,13 +208,23 @@ class Execution:
         return all(leg.status in ("refused", "not sent") for leg in self.legs())
 
     def legs(self) -> list[Leg]:
-        hedge = self.hedge
-        return [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
+        hedge, earlier = self.hedge, self.earlier_hedges
+        legs = [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
+        return legs if not earlier else [*legs[:2], *earlier, *legs[2:]]
 
     def leg_of(self, cid: str) -> Leg | None:
         hedge = self.hedge
-        return (self.cex if cid == self.cex.cid else self.dex if cid == self.dex.cid
-                else hedge if hedge is not None and cid == hedge.cid else None)
+        found = (self.cex if cid == self.cex.cid else self.dex if cid == self.dex.cid
+                 else hedge if hedge is not None and cid == hedge.cid else None)
+        if found is None and self.earlier_hedges:
+            found = next((leg for leg in self.earlier_hedges if leg.cid == cid), None)
+        return found
+
+    def hedge_cid(self) -> str:
+        """The client id of its current hedge, or of the one it sends next: ``<id>-hedge``, then ``<id>-hedge2``...
+        (the hedges before it, :attr:`earlier_hedges`, took the lower numbers)."""
+        n = len(self.earlier_hedges) + 1
+        return f"{self.id}-hedge" if n == 1 else f"{self.id}-hedge{n}"
 
     @property
     def sequential(self) -> bool:
@@ -244,6 +268,9 @@ class ArbExecutions:
         self.current: dict[str, Execution] = {}
         """Executions not done, by opportunity id (one in normal running; recovery may load more)."""
         self._by_cid: dict[str, Execution] = {}
+        self._finished: OrderedDict[str, Execution] = OrderedDict()
+        """The legs' client ids of the latest finished executions (about :data:`FINISHED_KEPT`): a fill that lands
+        after its execution finished (a swap confirmed after the executor gave it up) reopens it."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -352,9 +379,47 @@ class ArbExecutions:
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
-        leg = ex.leg_of(fill.client_order_id) if ex is not None else None
+        if ex is None:
+            late = self._finished.get(fill.client_order_id)
+            if late is not None:
+                self._late_fill(late, fill)
+            return
+        leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
+
+    def _late_fill(self, ex: Execution, fill: Fill) -> None:
+        """A fill of a leg whose execution finished (its order had ended, e.g. given up on by the executor, before
+        the swap landed): the execution is open again, its exposure alerted and hedged like any residual, and its
+        figures made again from every fill when it finishes."""
+        leg = ex.leg_of(fill.client_order_id)
+        if leg is None or fill.trade_id in leg.fills:
+            return
+        leg.fills[fill.trade_id] = fill
+        leg.filled += fill.qty
+        for other in ex.legs():
+            self._finished.pop(other.cid, None)
+        what = f"{leg.name} leg {fill.side.value} {fill.qty} {self.base} on {leg.exchange} landed late"
+        ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{what}, after the execution finished"
+        ex.row.state = "open"
+        self._track(ex)
+        residual = ex.residual()
+        self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the {what} ({leg.status} before), after the "
+                       f"execution finished; it is open again, {residual} {self.base} left", opportunity=ex.id,
+                       qty=f"{fill.qty} {self.base}", venue=leg.exchange)
+        if residual == ZERO:
+            self._finish(ex)
+            return
+        if ex.hedge is not None:  # done with: the next hedge takes the next id
+            ex.earlier_hedges.append(ex.hedge)
+            ex.hedge = None
+        if self.settings.hedge == "ioc":
+            # the row names the hedge to come, not yet sent: a restart before it goes decides it again under that id
+            # (and finds the earlier ones by theirs), rather than take the last one's end for this hedge's
+            r = ex.row
+            r.hedge_cid, r.hedge_side = ex.hedge_cid(), (Side.SELL if residual > 0 else Side.BUY).value
+            r.hedge_qty, r.hedge_price, r.hedge_status, r.hedge_filled = ZERO, ZERO, "", ZERO
+        self._exposure(ex, residual)
 
     def on_book(self, book: BookUpdate) -> None:
         """A fresh CEX book: send the hedges waiting for one, finish the executions whose residual waits for a mid."""
@@ -383,6 +448,9 @@ class ArbExecutions:
             # order's average price (a rounded quotient, or the venue's own rounding) it is not
             for fill in self.ctx.stored_fills(client_order_id=leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
+            landed = sum((f.qty for f in leg.fills.values()), ZERO)
+            if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
+                leg.filled = landed
             if not leg.final:
                 leg.final_ns = self.ctx.clock.time_ns()
                 self._save(ex)
@@ -507,7 +575,7 @@ class ArbExecutions:
             return
         shift = touch * self.settings.hedge_max_slippage_bps / BPS
         price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
-        ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, f"{ex.id}-hedge")
+        ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, ex.hedge_cid())
         self._by_cid[ex.hedge.cid] = ex
         self._send_and_save(ex, ex.hedge)
         if ex.hedge.final:  # refused by the risk gate
@@ -582,16 +650,24 @@ class ArbExecutions:
         r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
         self._save(ex)
         self._untrack(ex)
+        for leg in ex.legs():
+            self._finished[leg.cid] = ex
+        while len(self._finished) > FINISHED_KEPT * 3:
+            self._finished.popitem(last=False)
         if residual != ZERO and ex.hedge is not None:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
                            f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",
                            opportunity=ex.id, qty=f"{residual} {self.base}", venue=self.settings.cex)
-        self.done_count += 1
-        self.realized_total += realized
-        self.predicted_total += r.predicted_pnl
-        self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
-                                             realized_pnl=realized, quote=self.quote, ts_ns=now,
-                                             opportunity_id=ex.id))
+        if ex.reported is None:
+            self.done_count += 1
+            self.realized_total += realized
+            self.predicted_total += r.predicted_pnl
+            self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
+                                                 realized_pnl=realized, quote=self.quote, ts_ns=now,
+                                                 opportunity_id=ex.id))
+        else:  # finished again after a late fill: the row and this run's total take the new figure (its result
+            self.realized_total += realized - ex.reported  # was published with the first; not told twice)
+        ex.reported = realized
         if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
             self._alert_done(ex, realized, residual)
         self._on_done(ex)
@@ -619,13 +695,30 @@ class ArbExecutions:
 
     # --- restart ------------------------------------------------------------------------------
 
+    def _earlier_hedges(self, ex: Execution) -> None:
+        """The hedges sent before the row's own (reopened by a late fill): ``<id>-hedge``, ``<id>-hedge2``... up to
+        the one the row names, each as its stored order (their fills are part of the execution's figures)."""
+        prefix, last = f"{ex.id}-hedge", ex.row.hedge_cid or ""
+        number = last[len(prefix):] if last.startswith(prefix) else ""
+        for _ in range(1, int(number) if number.isdigit() else 1):
+            cid = ex.hedge_cid()
+            order = self.ctx.order(cid)
+            leg = Leg("hedge", ex.row.cex_exchange, order.side if order else Side.BUY, order.qty if order else ZERO,
+                      (order.price or ZERO) if order else ZERO, cid, submitted_ns=ex.row.created_ns,
+                      final_ns=ex.row.created_ns, status=order.status.value if order else "not sent")
+            ex.earlier_hedges.append(leg)
+            if order is not None:
+                self._adopt(ex, leg)
+
     def recover(self) -> list[Execution]:
         """Load the executions a previous run left unfinished and settle each (see the module doc)."""
         now = self.ctx.clock.time_ns()
         max_age = self.settings.max_input_age_ms * NS_PER_MS
         loaded: list[Execution] = []
         for row in open_executions(self.ctx.store, self.strategy):
-            ex = self._track(Execution(row))
+            ex = Execution(row)
+            self._earlier_hedges(ex)
+            self._track(ex)
             loaded.append(ex)
             ex.recovered = True
             fresh = now - row.created_ns <= max_age
