@@ -22,7 +22,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
    ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
    keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
-   the row's update that names it.
+   the row's update that names it. Neither is sent when the venue would refuse it (under the CEX market's
+   ``min_qty``, or worth less than its ``min_notional`` at the limit price): the residual is held, alerted.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
    any residual still held valued at the CEX mid (an execution settled before any CEX book came, as a restart
@@ -494,7 +495,9 @@ class ArbExecutions:
             self._advance(ex)
             return
         qty = self.market.round_qty(first.filled) if second.name == "cex" else first.filled
-        if qty <= 0 or (second.name == "cex" and qty < self.market.min_qty):
+        if qty <= 0 or (second.name == "cex" and (qty < self.market.min_qty
+                                                   or qty * second.price < self.market.min_notional)):
+            # (the venue refuses an order under min_qty, or worth less than min_notional at its limit price)
             self._drop(ex, second, f"not sent: {first.filled} {self.base} is below the CEX minimum")
             self._advance(ex)
             return
@@ -564,17 +567,23 @@ class ArbExecutions:
         side = Side.SELL if residual > 0 else Side.BUY
         touch = book.best_bid if side is Side.SELL else book.best_ask
         qty = self.market.round_qty(abs(residual))
-        if touch is None or qty <= 0 or qty < self.market.min_qty:
-            why = ("no CEX touch to price it" if touch is None
-                   else f"{abs(residual)} {self.base} is below the CEX minimum")
+        price = None
+        if touch is not None:
+            shift = touch * self.settings.hedge_max_slippage_bps / BPS
+            price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
+        # what the venue would refuse is not sent: off the lot grid to nothing, under min_qty, or worth less than
+        # min_notional at its limit price (the value the venue checks)
+        if price is None or qty <= 0 or qty < self.market.min_qty or qty * price < self.market.min_notional:
+            why = ("no CEX touch to price it" if price is None
+                   else f"{abs(residual)} {self.base} is below the CEX minimum" if qty < self.market.min_qty or qty <= 0
+                   else f"{qty} {self.base} at {price} is below the CEX minimum order value "
+                        f"{self.market.min_notional} {self.quote}")
             ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"residual held: {why}"
             self.ctx.alert(AlertLevel.WARNING, "arb",
                            f"arbitrage {ex.id}: cannot hedge {residual} {self.base} ({why}); "
                            "holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
             self._finish(ex)
             return
-        shift = touch * self.settings.hedge_max_slippage_bps / BPS
-        price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
         ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, ex.hedge_cid())
         self._by_cid[ex.hedge.cid] = ex
         self._send_and_save(ex, ex.hedge)

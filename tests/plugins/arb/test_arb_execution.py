@@ -531,3 +531,70 @@ def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(mo
     [hedge] = submitted
     assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge2", Side.BUY, D(1))
     assert [leg.cid for leg in ex.legs()] == ["o-1-cex", "o-1-dex", "o-1-hedge", "o-1-hedge2"]
+
+
+def test_a_hedge_worth_less_than_the_cex_minimum_order_value_is_held_not_sent():
+    """A residual whose hedge is on the lot grid and above min_qty, but worth less than the market's min_notional, is
+    held and alerted: the venue would refuse the order."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo
+    from plugins.arb.execution import Execution
+    from tests.plugins.arb.test_arb_pricing_kit import book, settings
+
+    D = Decimal
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="concurrent", sol_price=D(150), hedge_cid="", created_ns=1, note="", state="open",
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D("0.5"), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="rejected", dex_filled=D(0), dex_avg_price=None)
+    submitted, alerts = [], []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None))
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
+    arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
+    arb._save = lambda ex, columns=None: None  # (no store here)
+    ex = arb._track(Execution(row, saved={}))
+    ex.hedge_wanted = True
+    arb._send_hedge(ex, book(bids=[("150", "10")], asks=[("150.1", "10")]))
+    assert submitted == []  # 0.5 SOL at about 149 is worth less than 100 USDC
+    assert "below the CEX minimum" in row.note and any("cannot hedge" in a for a in alerts)
+
+
+def test_a_second_cex_leg_worth_less_than_the_cex_minimum_order_value_is_not_sent():
+    """dex-first: the swap filled less than asked; the CEX leg for what it filled would be worth less than the market's
+    min_notional, which the venue refuses: it is dropped (the swap's base is then the residual)."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo
+    from plugins.arb.execution import Execution
+    from tests.plugins.arb.test_arb_pricing_kit import settings
+
+    D = Decimal
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="dex-first", sol_price=D(150), hedge_cid="", created_ns=1, note="", state="open",
+        cex_exchange="cex", cex_side="sell", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=0, cex_final_ns=0, cex_status="", cex_filled=D(0), cex_avg_price=None,
+        dex_exchange="dex", dex_side="buy", dex_qty=D(1), dex_price=D(149), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="filled", dex_filled=D("0.5"), dex_avg_price=D(149))
+    submitted = []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          alert=lambda level, kind, message, **fields: None, alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None))
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
+    arb = ArbExecutions("arb", settings(hedge="hold"), ctx, market, lambda: None, lambda ex: None)
+    arb._save = lambda ex, columns=None: None  # (no store here)
+    ex = arb._track(Execution(row, saved={}))
+    arb._advance(ex)
+    assert submitted == []  # 0.5 SOL at 150 is worth less than 100 USDC
+    assert ex.cex.status == "not sent" and "below the CEX minimum" in row.note
