@@ -108,6 +108,12 @@ state): most are never read, and a new one costs less than comparing book sides.
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
 
+The CEX market's ``min_qty`` and ``min_notional`` set where the ladder starts. The venue checks
+``min_notional`` against the IOC's limit price x size: buying on the CEX the limit is at or above the
+touch, so the size worth ``min_notional`` at the touch is enough; selling there the limit is the lowest
+bid walked, so the smallest size is the one worth ``min_notional`` at the lowest price the walk may
+reach, ``touch x (1 - max_cex_slippage_bps)``.
+
 Without a pool model (a Jupiter-only route) there is nothing to price the DEX leg on the hot path:
 the strategy needs a ``pool`` exchange publishing :class:`~bot.domain.PoolUpdate`.
 """
@@ -1221,7 +1227,10 @@ class Pricer:
         touch, mid = _times(t, _UNIT[pd]), self._priced_mid
         kmin = self._kmin
         if self._min_notional_units:
-            kmin = max(kmin, -(-self._min_notional_units // t))
+            if direction is Direction.BUY_CEX_SELL_DEX:
+                kmin = max(kmin, -(-self._min_notional_units // t))
+            else:
+                kmin = max(kmin, self._min_sell_k(touch))
         slip_den, slip_num = self._slip
         if direction is Direction.BUY_CEX_SELL_DEX:
             # a level is walked while price <= touch x (1 + slippage): price x den <= limit
@@ -1235,6 +1244,15 @@ class Pricer:
             self._at_touch.clear()
         self._at_touch[(direction, t)] = at
         return at
+
+    def _min_sell_k(self, touch: Decimal) -> int:
+        """The fewest steps a CEX sell at ``touch`` may have: the venue checks ``min_notional`` against the IOC's
+        limit x size, and the limit is the lowest bid walked, as low as ``touch x (1 - max_cex_slippage_bps)``."""
+        with localcontext(_EXACT):
+            lowest = touch * (1 - self._slippage)
+            if lowest <= 0:
+                return self._kmin
+            return int((self.market.min_notional / (lowest * self._step)).to_integral_value(ROUND_CEILING))
 
     def _inventory_limits(self, direction: Direction, inv: Inventory) -> _Limits:
         """What the inventory allows a direction: the ladder's top, the SOL short of the fees (None: enough)

@@ -63,8 +63,10 @@ class DecimalPricer(Pricer):
         settings = self.settings
         step = self._step
         kmin = self._kmin
-        if self.market.min_notional > 0:
-            kmin = max(kmin, int((self.market.min_notional / (touch * step)).to_integral_value(ROUND_CEILING)))
+        if self.market.min_notional > 0:  # selling on the CEX: at the lowest limit its walk may reach
+            lowest = touch if buy_cex else touch * (1 - settings.max_cex_slippage_bps / 10_000)
+            if lowest > 0:
+                kmin = max(kmin, int((self.market.min_notional / (lowest * step)).to_integral_value(ROUND_CEILING)))
         kmax = int(settings.max_notional // (ref * step))  # divide-integer: exact
         static_cap = "max notional"
         fees_sol = self._fees_sol
