@@ -206,13 +206,13 @@ class DecimalPricer(Pricer):
                         f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
                         f"bps > max_dex_impact_bps {settings.max_dex_impact_bps}"))
                 elif buy_cex:
-                    spend = value * rate
+                    spend = q * prices[i] * rate  # the venue holds the limit x size with the fee
                     if spend > quote_have:
                         failures[k] = ("inventory", lambda: (
                             f"the CEX account has {inv.cex_quote} {self.quote} free; buying {q} {self.base} "
                             f"needs {_show(spend)}"))
                     else:
-                        net = quote.amount - spend - hc_ref * q - fixed
+                        net = quote.amount - value * rate - hc_ref * q - fixed
                 elif quote.amount > quote_have:
                     failures[k] = ("inventory", lambda: (
                         f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {q} {self.base} needs "

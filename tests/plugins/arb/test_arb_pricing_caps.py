@@ -61,12 +61,15 @@ def test_inventory_of_base_on_the_selling_venue():
 
 
 def test_inventory_of_quote_on_the_buying_venue():
-    # 3 SOL cost 480.20 x 1.001 = 480.6802 USDC with the taker fee; 4 SOL 641.0404 > 500
+    # The venue holds what a limit buy may cost: its limit (the highest ask walked) x size, with the taker fee.
+    # 3 SOL walk to 160.20: 480.60 x 1.001 = 481.0806 USDC (they cost 480.6802); 4 SOL 641.4408 > 500
     e = evaluate(replace(RICH, cex_quote=D(500)))
     assert (e.size, e.net_pnl, e.limited_by, e.tradable) == (3, NET[3], "inventory", True)
-    # with exactly 480.6802 the 3 SOL still fit; a millionth less and only 2 do
-    assert evaluate(replace(RICH, cex_quote=D("480.6802"))).size == 3
-    assert evaluate(replace(RICH, cex_quote=D("480.680199"))).size == 2
+    # with exactly 481.0806 the 3 SOL fit; a millionth less and only 2 do, though 3 would cost less than that
+    assert evaluate(replace(RICH, cex_quote=D("481.0806"))).size == 3
+    assert evaluate(replace(RICH, cex_quote=D("481.080599"))).size == 2
+    # 4 SOL cost 641.0404 but hold 641.4408: with 641.2 the venue would refuse them
+    assert evaluate(replace(RICH, cex_quote=D("641.2"))).size == 3
 
 
 def test_max_notional():
