@@ -35,7 +35,8 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    and an INFO alert gives the figures.
 
 **Late fills.** A fill of a leg whose execution already finished (its order had ended: a swap the executor gave
-up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`): a WARNING alert, then the new
+up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`; one finished before a restart is
+read back from the store, :meth:`ArbExecutions._finished_before`): a WARNING alert, then the new
 residual is hedged like any (``<id>-hedge2``, ``<id>-hedge3``...: the earlier hedges stay its legs, and a restart
 finds them by those ids), and its row's realized PnL and residual are made again from every fill. The
 :class:`~bot.domain.ExecutionResult` of its first finish is not published again; ``/status``'s total is corrected.
@@ -83,6 +84,7 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    execution_of,
     execution_values,
     insert_execution,
     new_execution,
@@ -381,13 +383,40 @@ class ArbExecutions:
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
         if ex is None:
-            late = self._finished.get(fill.client_order_id)
+            late = self._finished.get(fill.client_order_id) or self._finished_before(fill)
             if late is not None:
                 self._late_fill(late, fill)
             return
         leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
+
+    def _finished_before(self, fill: Fill) -> Execution | None:
+        """The finished execution a fill of none of this run's is for, read back from the store (one finished before
+        a restart, or too long ago to be remembered), with its legs' fills as stored but this one; None when the fill
+        is not of one of its legs (another strategy's order, or an execution not finished)."""
+        oid, sep, _ = fill.client_order_id.rpartition("-")
+        if not sep:
+            return None
+        row = execution_of(self.ctx.store, self.strategy, oid)
+        if row is None or row.state != "done":
+            return None
+        ex = Execution(row)
+        ex.reported = row.realized_pnl  # its ExecutionResult was published when it finished
+        self._earlier_hedges(ex)
+        for leg in ex.legs():
+            order = self.ctx.order(leg.cid)
+            if order is not None:
+                leg.submitted_ns = leg.submitted_ns or row.created_ns
+                self._adopt(ex, leg)
+        filled = ex.leg_of(fill.client_order_id)
+        if filled is None:
+            return None
+        if filled.fills.pop(fill.trade_id, None) is not None:  # stored already: it is what _late_fill adds
+            order = self.ctx.order(filled.cid)
+            filled.filled = max(order.filled_qty if order is not None else ZERO,
+                                sum((f.qty for f in filled.fills.values()), ZERO))
+        return ex
 
     def _late_fill(self, ex: Execution, fill: Fill) -> None:
         """A fill of a leg whose execution finished (its order had ended, e.g. given up on by the executor, before

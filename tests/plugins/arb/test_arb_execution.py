@@ -598,3 +598,56 @@ def test_a_second_cex_leg_worth_less_than_the_cex_minimum_order_value_is_not_sen
     arb._advance(ex)
     assert submitted == []  # 0.5 SOL at 150 is worth less than 100 USDC
     assert ex.cex.status == "not sent" and "below the CEX minimum" in row.note
+
+
+def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkeypatch):
+    """The swap the executor gave up on lands after a restart (the venue resumes confirming it): its execution,
+    finished in the previous run, is read back from the store and reopened, and the late fill hedged."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo, Order, OrderStatus
+    from plugins.arb import execution
+    from tests.plugins.arb.test_arb_pricing_kit import book, settings
+
+    D = Decimal
+    row = SimpleNamespace(  # done: the DEX leg failed, the CEX leg's 1 SOL sold back by the hedge
+        opportunity_id="o-1", strategy="arb", legs="concurrent", sol_price=D(150), created_ns=1, note="", state="done",
+        realized_pnl=D(-1), residual=D(0), finished_ns=4,
+        hedge_cid="o-1-hedge", hedge_side="sell", hedge_qty=D(1), hedge_price=D(149), hedge_status="filled",
+        hedge_filled=D(1),
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(1), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="failed", dex_filled=D(0), dex_avg_price=None)
+
+    def fill(cid, exchange, side, price):
+        return Fill(exchange, "SOL/USDC", cid, f"t-{cid}", side, D(price), D(1), D(0), "USDC", Liquidity.TAKER, 2)
+
+    late = fill("o-1-dex", "dex", Side.SELL, 153)
+    fills = {"o-1-cex": [fill("o-1-cex", "cex", Side.BUY, 150)], "o-1-dex": [late],  # stored already, or not yet
+             "o-1-hedge": [fill("o-1-hedge", "cex", Side.SELL, 149)]}
+    orders = {cid: Order(cid, "arb", f[0].exchange, "SOL/USDC", f[0].side, D(1), f[0].price,
+                         status=OrderStatus.FAILED if cid == "o-1-dex" else OrderStatus.FILLED,
+                         filled_qty=D(0) if cid == "o-1-dex" else D(1), avg_fill_price=f[0].price)
+              for cid, f in fills.items()}
+    submitted, alerts = [], []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
+                          stored_fills=lambda client_order_id: fills.get(client_order_id, []),
+                          alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)), store=None)
+    monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
+    monkeypatch.setattr(execution, "execution_of", lambda store, strategy, oid: row if oid == "o-1" else None)
+    the_book = book(bids=[("150", "10")], asks=[("150.1", "10")])
+    arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01")),
+                        lambda: the_book, lambda ex: None)
+    arb._save = lambda ex, columns=None: ex.sync_row()  # (the row is what the store would hold)
+    arb.on_fill(late)  # this run has finished nothing: the execution is the store's
+    assert any("landed late" in a for a in alerts) and arb.busy
+    arb.on_book(the_book)
+    [hedge] = submitted  # and no second ExecutionResult
+    assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge2", Side.BUY, D(1))
+    assert arb.done_count == 0
