@@ -22,15 +22,24 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    with ``hedge = "ioc"``, an IOC limit order on the CEX closes it at most
    ``hedge_max_slippage_bps`` through the touch (sent on the next fresh book). ``hedge = "hold"``
    keeps it. A hedge, like a sequential execution's second leg, is sent in one durable intent with
-   the row's update that names it.
+   the row's update that names it. Neither is sent when the venue would refuse it (under the CEX market's
+   ``min_qty``, or worth less than its ``min_notional`` at the limit price): the residual is held, alerted.
 5. **Report.** Realized PnL from the fills: sells minus buys in quote, minus the CEX fee (quote),
    minus the DEX network fee (SOL, converted at the SOL price the opportunity was priced with), and
-   any residual still held valued at the CEX mid (a leg whose fills are missing counts its order's
+   any residual still held valued at the CEX mid (an execution settled before any CEX book came, as a restart
+   settles them, is finished on the first fresh book; a leg whose fills are missing counts its order's
    average price and its fees: in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
    another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset).
    Predicted vs realized and each leg's latency
    (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
    and an INFO alert gives the figures.
+
+**Late fills.** A fill of a leg whose execution already finished (its order had ended: a swap the executor gave
+up on that was confirmed later) reopens it (:meth:`ArbExecutions._late_fill`; one finished before a restart is
+read back from the store, :meth:`ArbExecutions._finished_before`): a WARNING alert, then the new
+residual is hedged like any (``<id>-hedge2``, ``<id>-hedge3``...: the earlier hedges stay its legs, and a restart
+finds them by those ids), and its row's realized PnL and residual are made again from every fill. The
+:class:`~bot.domain.ExecutionResult` of its first finish is not published again; ``/status``'s total is corrected.
 
 **Unknown outcomes.** A leg whose outcome the executor could not establish (``UNKNOWN``: a timeout,
 a lost connection) is not final: its execution stays open, and no new one starts, until
@@ -50,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -74,6 +84,7 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    execution_of,
     execution_values,
     insert_execution,
     new_execution,
@@ -88,6 +99,8 @@ if TYPE_CHECKING:
     from .pricing import Evaluation
 
 NS_PER_MS = 1_000_000
+FINISHED_KEPT = 1000
+"""Finished executions whose legs a late fill is still matched to."""
 NO_LEG_SENT = "no leg was sent"
 """The note of an execution that is not one (:attr:`Execution.refused`)."""
 REFUSED = f"{NO_LEG_SENT}: refused by the risk gate or a pause"
@@ -169,11 +182,18 @@ class Execution:
         self.dex = Leg("dex", row.dex_exchange, Side(row.dex_side), row.dex_qty, row.dex_price, row.dex_cid,
                        row.dex_submitted_ns, row.dex_final_ns, row.dex_status, row.dex_filled, row.dex_avg_price)
         self.hedge: Leg | None = None
+        self.earlier_hedges: list[Leg] = []
+        """Hedges sent before the current one: a fill that landed after the execution finished reopened it."""
+        self.reported: Decimal | None = None
+        """The realized PnL it last finished with (None: not finished in this run; the first is its ExecutionResult's,
+        a late fill's finish corrects the row and this run's total)."""
         if row.hedge_cid:
             self.hedge = Leg("hedge", row.cex_exchange, Side(row.hedge_side), row.hedge_qty, row.hedge_price,
                              row.hedge_cid, status=row.hedge_status, filled=row.hedge_filled)
         self.hedge_wanted = False
         """A residual waits for a fresh CEX book to be hedged."""
+        self.finish_wanted = False
+        """Over, but a residual is held and no CEX book has come yet to value it at its mid: finished on the next."""
         self.second_scheduled = False
         self.recovered = False
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
@@ -191,13 +211,23 @@ class Execution:
         return all(leg.status in ("refused", "not sent") for leg in self.legs())
 
     def legs(self) -> list[Leg]:
-        hedge = self.hedge
-        return [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
+        hedge, earlier = self.hedge, self.earlier_hedges
+        legs = [self.cex, self.dex] if hedge is None else [self.cex, self.dex, hedge]
+        return legs if not earlier else [*legs[:2], *earlier, *legs[2:]]
 
     def leg_of(self, cid: str) -> Leg | None:
         hedge = self.hedge
-        return (self.cex if cid == self.cex.cid else self.dex if cid == self.dex.cid
-                else hedge if hedge is not None and cid == hedge.cid else None)
+        found = (self.cex if cid == self.cex.cid else self.dex if cid == self.dex.cid
+                 else hedge if hedge is not None and cid == hedge.cid else None)
+        if found is None and self.earlier_hedges:
+            found = next((leg for leg in self.earlier_hedges if leg.cid == cid), None)
+        return found
+
+    def hedge_cid(self) -> str:
+        """The client id of its current hedge, or of the one it sends next: ``<id>-hedge``, then ``<id>-hedge2``...
+        (the hedges before it, :attr:`earlier_hedges`, took the lower numbers)."""
+        n = len(self.earlier_hedges) + 1
+        return f"{self.id}-hedge" if n == 1 else f"{self.id}-hedge{n}"
 
     @property
     def sequential(self) -> bool:
@@ -241,6 +271,9 @@ class ArbExecutions:
         self.current: dict[str, Execution] = {}
         """Executions not done, by opportunity id (one in normal running; recovery may load more)."""
         self._by_cid: dict[str, Execution] = {}
+        self._finished: OrderedDict[str, Execution] = OrderedDict()
+        """The legs' client ids of the latest finished executions (about :data:`FINISHED_KEPT`): a fill that lands
+        after its execution finished (a swap confirmed after the executor gave it up) reopens it."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -349,15 +382,82 @@ class ArbExecutions:
 
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
-        leg = ex.leg_of(fill.client_order_id) if ex is not None else None
+        if ex is None:
+            late = self._finished.get(fill.client_order_id) or self._finished_before(fill)
+            if late is not None:
+                self._late_fill(late, fill)
+            return
+        leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
 
+    def _finished_before(self, fill: Fill) -> Execution | None:
+        """The finished execution a fill of none of this run's is for, read back from the store (one finished before
+        a restart, or too long ago to be remembered), with its legs' fills as stored but this one; None when the fill
+        is not of one of its legs (another strategy's order, or an execution not finished)."""
+        oid, sep, _ = fill.client_order_id.rpartition("-")
+        if not sep:
+            return None
+        row = execution_of(self.ctx.store, self.strategy, oid)
+        if row is None or row.state != "done":
+            return None
+        ex = Execution(row)
+        ex.reported = row.realized_pnl  # its ExecutionResult was published when it finished
+        self._earlier_hedges(ex)
+        for leg in ex.legs():
+            order = self.ctx.order(leg.cid)
+            if order is not None:
+                leg.submitted_ns = leg.submitted_ns or row.created_ns
+                self._adopt(ex, leg)
+        filled = ex.leg_of(fill.client_order_id)
+        if filled is None:
+            return None
+        if filled.fills.pop(fill.trade_id, None) is not None:  # stored already: it is what _late_fill adds
+            order = self.ctx.order(filled.cid)
+            filled.filled = max(order.filled_qty if order is not None else ZERO,
+                                sum((f.qty for f in filled.fills.values()), ZERO))
+        return ex
+
+    def _late_fill(self, ex: Execution, fill: Fill) -> None:
+        """A fill of a leg whose execution finished (its order had ended, e.g. given up on by the executor, before
+        the swap landed): the execution is open again, its exposure alerted and hedged like any residual, and its
+        figures made again from every fill when it finishes."""
+        leg = ex.leg_of(fill.client_order_id)
+        if leg is None or fill.trade_id in leg.fills:
+            return
+        leg.fills[fill.trade_id] = fill
+        leg.filled += fill.qty
+        for other in ex.legs():
+            self._finished.pop(other.cid, None)
+        what = f"{leg.name} leg {fill.side.value} {fill.qty} {self.base} on {leg.exchange} landed late"
+        ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"{what}, after the execution finished"
+        ex.row.state = "open"
+        self._track(ex)
+        residual = ex.residual()
+        self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the {what} ({leg.status} before), after the "
+                       f"execution finished; it is open again, {residual} {self.base} left", opportunity=ex.id,
+                       qty=f"{fill.qty} {self.base}", venue=leg.exchange)
+        if residual == ZERO:
+            self._finish(ex)
+            return
+        if ex.hedge is not None:  # done with: the next hedge takes the next id
+            ex.earlier_hedges.append(ex.hedge)
+            ex.hedge = None
+        if self.settings.hedge == "ioc":
+            # the row names the hedge to come, not yet sent: a restart before it goes decides it again under that id
+            # (and finds the earlier ones by theirs), rather than take the last one's end for this hedge's
+            r = ex.row
+            r.hedge_cid, r.hedge_side = ex.hedge_cid(), (Side.SELL if residual > 0 else Side.BUY).value
+            r.hedge_qty, r.hedge_price, r.hedge_status, r.hedge_filled = ZERO, ZERO, "", ZERO
+        self._exposure(ex, residual)
+
     def on_book(self, book: BookUpdate) -> None:
-        """A fresh CEX book: send the hedges waiting for one."""
+        """A fresh CEX book: send the hedges waiting for one, finish the executions whose residual waits for a mid."""
         for ex in list(self.current.values()):
             if ex.hedge_wanted:
                 self._send_hedge(ex, book)
+            elif ex.finish_wanted:
+                self._finish(ex)
 
     async def reconcile(self) -> None:
         """Catch missed updates: settle legs against the executor's records."""
@@ -373,16 +473,22 @@ class ArbExecutions:
         if order is None:
             return
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
-        if order.status.terminal and not leg.final:
-            leg.final_ns = self.ctx.clock.time_ns()
+        if order.status.terminal:
+            # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
+            # order's average price (a rounded quotient, or the venue's own rounding) it is not
             for fill in self.ctx.stored_fills(client_order_id=leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
-            self._save(ex)
+            landed = sum((f.qty for f in leg.fills.values()), ZERO)
+            if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
+                leg.filled = landed
+            if not leg.final:
+                leg.final_ns = self.ctx.clock.time_ns()
+                self._save(ex)
 
     # --- the state machine --------------------------------------------------------------------
 
     def _advance(self, ex: Execution) -> None:
-        if ex.id not in self.current:
+        if ex.id not in self.current or ex.finish_wanted:
             return
         if ex.sequential:
             first, second = ex.first_second()
@@ -418,7 +524,9 @@ class ArbExecutions:
             self._advance(ex)
             return
         qty = self.market.round_qty(first.filled) if second.name == "cex" else first.filled
-        if qty <= 0 or (second.name == "cex" and qty < self.market.min_qty):
+        if qty <= 0 or (second.name == "cex" and (qty < self.market.min_qty
+                                                   or qty * second.price < self.market.min_notional)):
+            # (the venue refuses an order under min_qty, or worth less than min_notional at its limit price)
             self._drop(ex, second, f"not sent: {first.filled} {self.base} is below the CEX minimum")
             self._advance(ex)
             return
@@ -488,18 +596,24 @@ class ArbExecutions:
         side = Side.SELL if residual > 0 else Side.BUY
         touch = book.best_bid if side is Side.SELL else book.best_ask
         qty = self.market.round_qty(abs(residual))
-        if touch is None or qty <= 0 or qty < self.market.min_qty:
-            why = ("no CEX touch to price it" if touch is None
-                   else f"{abs(residual)} {self.base} is below the CEX minimum")
+        price = None
+        if touch is not None:
+            shift = touch * self.settings.hedge_max_slippage_bps / BPS
+            price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
+        # what the venue would refuse is not sent: off the lot grid to nothing, under min_qty, or worth less than
+        # min_notional at its limit price (the value the venue checks)
+        if price is None or qty <= 0 or qty < self.market.min_qty or qty * price < self.market.min_notional:
+            why = ("no CEX touch to price it" if price is None
+                   else f"{abs(residual)} {self.base} is below the CEX minimum" if qty < self.market.min_qty or qty <= 0
+                   else f"{qty} {self.base} at {price} is below the CEX minimum order value "
+                        f"{self.market.min_notional} {self.quote}")
             ex.row.note = (ex.row.note + "; " if ex.row.note else "") + f"residual held: {why}"
             self.ctx.alert(AlertLevel.WARNING, "arb",
                            f"arbitrage {ex.id}: cannot hedge {residual} {self.base} ({why}); "
                            "holding it", opportunity=ex.id, qty=f"{residual} {self.base}")
             self._finish(ex)
             return
-        shift = touch * self.settings.hedge_max_slippage_bps / BPS
-        price = self.market.round_price(touch - shift if side is Side.SELL else touch + shift, side)
-        ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, f"{ex.id}-hedge")
+        ex.hedge = Leg("hedge", self.settings.cex, side, qty, price, ex.hedge_cid())
         self._by_cid[ex.hedge.cid] = ex
         self._send_and_save(ex, ex.hedge)
         if ex.hedge.final:  # refused by the risk gate
@@ -564,20 +678,34 @@ class ArbExecutions:
             self.ctx.log.info("arbitrage %s not executed: no leg was sent", ex.id)
             self._on_done(ex)
             return
+        if self._mid() is None and ex.residual() != ZERO:
+            # a residual held is valued at the CEX mid: without a book yet (a restart settles executions before the
+            # market data comes) it would count as worth nothing; the first fresh book finishes it (on_book)
+            ex.finish_wanted = True
+            return
+        ex.finish_wanted = False
         realized, residual = self.realized(ex)
         r.state, r.realized_pnl, r.residual, r.finished_ns = "done", realized, residual, now
         self._save(ex)
         self._untrack(ex)
+        for leg in ex.legs():
+            self._finished[leg.cid] = ex
+        while len(self._finished) > FINISHED_KEPT * 3:
+            self._finished.popitem(last=False)
         if residual != ZERO and ex.hedge is not None:
             self.ctx.alert(AlertLevel.WARNING, "arb", f"arbitrage {ex.id}: the hedge left {residual} {self.base} "
                            f"on {self.settings.cex} ({ex.hedge.status} {ex.hedge.filled} of {ex.hedge.qty})",
                            opportunity=ex.id, qty=f"{residual} {self.base}", venue=self.settings.cex)
-        self.done_count += 1
-        self.realized_total += realized
-        self.predicted_total += r.predicted_pnl
-        self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
-                                             realized_pnl=realized, quote=self.quote, ts_ns=now,
-                                             opportunity_id=ex.id))
+        if ex.reported is None:
+            self.done_count += 1
+            self.realized_total += realized
+            self.predicted_total += r.predicted_pnl
+            self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
+                                                 realized_pnl=realized, quote=self.quote, ts_ns=now,
+                                                 opportunity_id=ex.id))
+        else:  # finished again after a late fill: the row and this run's total take the new figure (its result
+            self.realized_total += realized - ex.reported  # was published with the first; not told twice)
+        ex.reported = realized
         if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
             self._alert_done(ex, realized, residual)
         self._on_done(ex)
@@ -605,13 +733,30 @@ class ArbExecutions:
 
     # --- restart ------------------------------------------------------------------------------
 
+    def _earlier_hedges(self, ex: Execution) -> None:
+        """The hedges sent before the row's own (reopened by a late fill): ``<id>-hedge``, ``<id>-hedge2``... up to
+        the one the row names, each as its stored order (their fills are part of the execution's figures)."""
+        prefix, last = f"{ex.id}-hedge", ex.row.hedge_cid or ""
+        number = last[len(prefix):] if last.startswith(prefix) else ""
+        for _ in range(1, int(number) if number.isdigit() else 1):
+            cid = ex.hedge_cid()
+            order = self.ctx.order(cid)
+            leg = Leg("hedge", ex.row.cex_exchange, order.side if order else Side.BUY, order.qty if order else ZERO,
+                      (order.price or ZERO) if order else ZERO, cid, submitted_ns=ex.row.created_ns,
+                      final_ns=ex.row.created_ns, status=order.status.value if order else "not sent")
+            ex.earlier_hedges.append(leg)
+            if order is not None:
+                self._adopt(ex, leg)
+
     def recover(self) -> list[Execution]:
         """Load the executions a previous run left unfinished and settle each (see the module doc)."""
         now = self.ctx.clock.time_ns()
         max_age = self.settings.max_input_age_ms * NS_PER_MS
         loaded: list[Execution] = []
         for row in open_executions(self.ctx.store, self.strategy):
-            ex = self._track(Execution(row))
+            ex = Execution(row)
+            self._earlier_hedges(ex)
+            self._track(ex)
             loaded.append(ex)
             ex.recovered = True
             fresh = now - row.created_ns <= max_age

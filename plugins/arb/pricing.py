@@ -39,7 +39,8 @@ Tradable iff ``net_bps > min_edge_bps`` (strictly; compared as ``net x 10_000 > 
 without division) at a size inside every cap. The size is the one of the ladder (multiples of
 ``size_step``, from ``min_size``) with the largest ``net_pnl`` among the sizes that clear
 ``min_edge_bps``, under: the CEX levels within ``max_cex_slippage_bps`` of the touch, DEX impact
-<= ``max_dex_impact_bps``, inventory on both venues (CEX fee and SOL fees included), and
+<= ``max_dex_impact_bps``, inventory on both venues (CEX fee and SOL fees included; a CEX buy needs what the
+venue holds for it, its limit price x size with the fee, not what it will cost), and
 ``max_notional``. When no size clears, the evaluation reports the size with the largest net PnL
 (or size 0 when no size fits the caps, or there is no edge at the touch) and ``reason`` says why.
 
@@ -107,6 +108,12 @@ state): most are never read, and a new one costs less than comparing book sides.
 
 Caps (book depth, DEX impact and liquidity, inventory, max notional) are taken to hold for a prefix
 of the ladder: each grows with the size, so the first size breaking one ends the ladder.
+
+The CEX market's ``min_qty`` and ``min_notional`` set where the ladder starts. The venue checks
+``min_notional`` against the IOC's limit price x size: buying on the CEX the limit is at or above the
+touch, so the size worth ``min_notional`` at the touch is enough; selling there the limit is the lowest
+bid walked, so the smallest size is the one worth ``min_notional`` at the lowest price the walk may
+reach, ``touch x (1 - max_cex_slippage_bps)``.
 
 Without a pool model (a Jupiter-only route) there is nothing to price the DEX leg on the hot path:
 the strategy needs a ``pool`` exchange publishing :class:`~bot.domain.PoolUpdate`.
@@ -1079,7 +1086,8 @@ class Pricer:
             quote = cache[kmin] = self._quote_size(Side.SELL if buy_cex else Side.BUY, kmin)
         if isinstance(quote, _NoQuote) or quote.over_cap:
             return at, None, span
-        if (value * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
+        # a CEX buy holds its limit (the highest ask walked) x size with the fee: what the venue checks it against
+        if (need * price * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
             return at, None, span
         return at, (kmin, value, price, quote, level), span
 
@@ -1221,7 +1229,10 @@ class Pricer:
         touch, mid = _times(t, _UNIT[pd]), self._priced_mid
         kmin = self._kmin
         if self._min_notional_units:
-            kmin = max(kmin, -(-self._min_notional_units // t))
+            if direction is Direction.BUY_CEX_SELL_DEX:
+                kmin = max(kmin, -(-self._min_notional_units // t))
+            else:
+                kmin = max(kmin, self._min_sell_k(touch))
         slip_den, slip_num = self._slip
         if direction is Direction.BUY_CEX_SELL_DEX:
             # a level is walked while price <= touch x (1 + slippage): price x den <= limit
@@ -1235,6 +1246,15 @@ class Pricer:
             self._at_touch.clear()
         self._at_touch[(direction, t)] = at
         return at
+
+    def _min_sell_k(self, touch: Decimal) -> int:
+        """The fewest steps a CEX sell at ``touch`` may have: the venue checks ``min_notional`` against the IOC's
+        limit x size, and the limit is the lowest bid walked, as low as ``touch x (1 - max_cex_slippage_bps)``."""
+        with localcontext(_EXACT):
+            lowest = touch * (1 - self._slippage)
+            if lowest <= 0:
+                return self._kmin
+            return int((self.market.min_notional / (lowest * self._step)).to_integral_value(ROUND_CEILING))
 
     def _inventory_limits(self, direction: Direction, inv: Inventory) -> _Limits:
         """What the inventory allows a direction: the ladder's top, the SOL short of the fees (None: enough)
@@ -1402,11 +1422,11 @@ class Pricer:
                 else:
                     amount = quote.quote_units * amount_scale
                     if buy_cex:
-                        spend = value * rate
-                        if spend > quote_have:
-                            failures[k] = ("inventory", partial(self._why_cex_quote, k, value, pd + qb, inv))
+                        # the venue holds the limit (this level's price) x size with the fee, not what it costs
+                        if q * prices[i] * rate > quote_have:
+                            failures[k] = ("inventory", partial(self._why_cex_quote, k, q * prices[i], pd + qb, inv))
                         else:
-                            net = amount - spend - hk * k - fixed
+                            net = amount - value * rate - hk * k - fixed
                     elif amount > quote_have:
                         failures[k] = ("inventory", partial(self._why_dex_quote, k, quote, inv))
                     else:
@@ -1660,6 +1680,7 @@ class Pricer:
                 f"bps > max_dex_impact_bps {self.settings.max_dex_impact_bps}")
 
     def _why_cex_quote(self, k: int, value: int, value_decimals: int, inv: Inventory) -> str:
+        """``value``: the buy's limit x size (what the venue holds for it, with the fee)."""
         spend = _EXACT.multiply(from_units(value, value_decimals), self._one_plus_fee)
         return (f"the CEX account has {inv.cex_quote} {self.quote} free; buying {self._step * k} {self.base} "
                 f"needs {_show(spend)}")

@@ -268,6 +268,14 @@ def open_executions(store: Store, strategy: str) -> list[ArbExecutionRow]:
         return list(s.exec(q.order_by(col(ArbExecutionRow.id))).all())
 
 
+def execution_of(store: Store, strategy: str, opportunity_id: str) -> ArbExecutionRow | None:
+    """The execution of ``strategy`` with this opportunity id (None: there is none)."""
+    with store.session() as s:
+        q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy,
+                                          ArbExecutionRow.opportunity_id == opportunity_id)
+        return s.exec(q).first()
+
+
 def executions(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbExecutionRow]:
     """Newest first."""
     with store.session() as s:

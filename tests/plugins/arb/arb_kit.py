@@ -28,6 +28,7 @@ from bot.domain import (
     Liquidity,
     MarketInfo,
     Order,
+    OrderReport,
     OrderState,
     OrderStatus,
     PoolUpdate,
@@ -50,6 +51,8 @@ class FakeDexSettings:
     latency_ms: int = option(0, help="delay before a swap lands")
     reject: str = option("", help='"slippage": every swap fails')
     stale_on_order: bool = option(False, help="the feed says STALE when an order arrives (the pool's data lost)")
+    lands_after_ms: int = option(0, help="the swap is broadcast and lands this much later whatever the caller does; "
+                                         "until then the venue does not know it and the call never answers")
     balances: dict[str, str] = option({"SOL": "100", "USDC": "100000"}, help="wallet")
 
 
@@ -76,6 +79,8 @@ class FakeDex(Exchange):
         self.wallet = {k: Decimal(v) for k, v in settings.balances.items()}
         self.trade_ids = itertools.count(1)
         self.running = False
+        self.broadcast: set[str] = set()
+        """Client ids of the swaps sent to the chain (``lands_after_ms``)."""
 
     async def start(self):
         self.ctx.bus.publish(FeedStatus(self.name, self.settings.symbol, FeedState.LIVE, self.ctx.clock.time_ns()))
@@ -110,6 +115,19 @@ class FakeDex(Exchange):
             await asyncio.sleep(self.settings.latency_ms / 1000)
         if order.client_order_id in self.orders:
             return self.orders[order.client_order_id]
+        if self.settings.lands_after_ms:
+            if order.client_order_id not in self.broadcast:  # a resend of the same intent joins the first
+                self.broadcast.add(order.client_order_id)
+                self.ctx.create_task(self._land_late(order), f"swap {order.client_order_id}")
+            await asyncio.sleep(3600)  # the node never confirms in time: the caller gives up
+        return self._swap(order)
+
+    async def _land_late(self, order: Order) -> None:
+        await asyncio.sleep(self.settings.lands_after_ms / 1000)
+        state = self._swap(order)  # confirmed at last: the venue reports it by itself
+        self.ctx.bus.publish(OrderReport(self.name, order.symbol, state, self.ctx.clock.time_ns()))
+
+    def _swap(self, order: Order) -> OrderState:
         if self.settings.reject == "slippage":
             state = OrderState(order.client_order_id, OrderStatus.REJECTED,
                                reason="slippage tolerance exceeded (simulated)")

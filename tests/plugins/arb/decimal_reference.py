@@ -63,8 +63,10 @@ class DecimalPricer(Pricer):
         settings = self.settings
         step = self._step
         kmin = self._kmin
-        if self.market.min_notional > 0:
-            kmin = max(kmin, int((self.market.min_notional / (touch * step)).to_integral_value(ROUND_CEILING)))
+        if self.market.min_notional > 0:  # selling on the CEX: at the lowest limit its walk may reach
+            lowest = touch if buy_cex else touch * (1 - settings.max_cex_slippage_bps / 10_000)
+            if lowest > 0:
+                kmin = max(kmin, int((self.market.min_notional / (lowest * step)).to_integral_value(ROUND_CEILING)))
         kmax = int(settings.max_notional // (ref * step))  # divide-integer: exact
         static_cap = "max notional"
         fees_sol = self._fees_sol
@@ -204,13 +206,13 @@ class DecimalPricer(Pricer):
                         f"the pool's price impact for {q} {self.base} is {_show_bps(_bps(quote.impact, q * mid))} "
                         f"bps > max_dex_impact_bps {settings.max_dex_impact_bps}"))
                 elif buy_cex:
-                    spend = value * rate
+                    spend = q * prices[i] * rate  # the venue holds the limit x size with the fee
                     if spend > quote_have:
                         failures[k] = ("inventory", lambda: (
                             f"the CEX account has {inv.cex_quote} {self.quote} free; buying {q} {self.base} "
                             f"needs {_show(spend)}"))
                     else:
-                        net = quote.amount - spend - hc_ref * q - fixed
+                        net = quote.amount - value * rate - hc_ref * q - fixed
                 elif quote.amount > quote_have:
                     failures[k] = ("inventory", lambda: (
                         f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {q} {self.base} needs "

@@ -3,7 +3,7 @@ filled leg again, drops a leg that was never sent and hedges instead; one opport
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 
@@ -19,6 +19,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from bot.ledger import EXACT_DIGITS
 from plugins.arb.execution import ArbExecutions
 from plugins.arb.records import execution_values, executions
 from tests.helpers.waiting import wait_for
@@ -369,3 +370,284 @@ def test_a_legs_network_fee_in_sol_counts_when_its_fills_are_missing_as_when_the
     expected = D(86) - D(85) - D("0.0172") - sol_fee * sol_price
     assert arb.realized(from_fills) == (expected, D(0))
     assert arb.realized(from_orders) == (expected, D(0))
+
+
+@pytest.mark.parametrize("level_qty", ["5", "0.7"])
+async def test_a_residual_held_at_a_restart_is_valued_at_the_cex_mid_not_at_zero(make_bot, level_qty):
+    # First run: CEX first, a long gap before the DEX leg; stop while the gap lasts (the DEX leg never leaves).
+    # With level_qty 0.7 the CEX leg walks several levels: its order's average price is a rounded quotient.
+    sequential = ('concurrent_legs = false\nleg_order = "cex-first"\nleg_gap_ms = 60000\nmax_input_age_ms = 200\n'
+                  'hedge = "hold"')
+    toml = config(arb=sequential).replace('state_file = ""', 'state_file = "paper.db"')
+    toml = toml.replace('level_qty = "5"', f'level_qty = "{level_qty}"')
+    first = await make_bot(toml, extra=extra())
+    await wait_for(lambda: executions(first.store, "sol-arb")
+                   and (o := first.executor.order(executions(first.store, "sol-arb")[0].cex_cid)) is not None
+                   and o.status.terminal, timeout_s=10, what="the CEX leg to end")  # (a thin book: some of it)
+    [row] = executions(first.store, "sol-arb")
+    await first.stop()
+    await wait_for(lambda: first.clock.time_ns() - row.created_ns > 300_000_000, what="the opportunity to age")
+    # Second run: the DEX leg is too old to send, the CEX leg's base is held. The restart settles the execution
+    # before any book came in: the base held is still worth about what was paid for it (the CEX mid is 150).
+    second = await make_bot(toml.replace("min_edge_bps = 10", "min_edge_bps = 5000"), extra=extra())
+    await wait_for(lambda: done(second), timeout_s=10, what="the recovered execution to finish")
+    [row] = executions(second.store, "sol-arb")
+    await second.executor.flush()
+    cex_fills = [f for _, f in second.store.fills(strategy="sol-arb") if f.exchange == "paper"]
+    held = sum(f.qty for f in cex_fills)
+    assert held > 0 and row.residual == held and second.exchanges["dex"].received == []
+    by_hand = held * Decimal(150) - sum(f.price * f.qty for f in cex_fills) - sum(f.fee for f in cex_fills)
+    assert row.realized_pnl == by_hand, (len(cex_fills), second.executor.order(row.cex_cid).avg_fill_price)
+
+
+async def test_a_dex_leg_that_lands_after_the_executor_gave_up_on_it_is_hedged_and_counted(make_bot):
+    # The swap is broadcast, but the node confirms it only 1.5 s later: the executor times out, finds nothing at the
+    # venue, retries once and gives the order up (FAILED). The execution hedges the CEX leg and finishes; then the
+    # swap lands. Its fill leaves the strategy short what the DEX sold: hedged too, and the execution's figures are
+    # those of every fill.
+    executor = "[executor]\nrequest_timeout_s = 0.2\nmax_retries = 1\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.02\n"
+    bot = await make_bot(executor + config(dex="lands_after_ms = 1500"), extra=extra())
+    await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
+    [row] = executions(bot.store, "sol-arb")
+    assert bot.executor.order(row.dex_cid).status is OrderStatus.FAILED and row.hedge_cid  # the CEX leg sold back
+    await wait_for(lambda: any("landed late" in a.message for a in warnings()), timeout_s=10,
+                   what="the swap to land, and its alert")
+    await wait_for(lambda: executions(bot.store, "sol-arb")[0].state == "done"
+                   and not bot.strategies["sol-arb"].executions.busy, timeout_s=10, what="the late fill hedged")
+    await bot.executor.settle(5)
+    await bot.executor.flush()
+    [row] = executions(bot.store, "sol-arb")
+    fills = [f for _, f in bot.store.fills(strategy="sol-arb")]
+    net = sum((f.qty if f.side is Side.BUY else -f.qty for f in fills), Decimal(0))
+    assert net == 0 and row.residual == 0  # what the DEX sold late was bought back on the CEX
+    late_hedge = bot.executor.order(f"{row.opportunity_id}-hedge2")
+    assert late_hedge.side is Side.BUY and late_hedge.filled_qty == sum(f.qty for f in fills if f.exchange == "dex")
+    assert row.hedge_cid == late_hedge.client_order_id and "landed late" in row.note
+    with localcontext(prec=EXACT_DIGITS):
+        by_hand = sum(((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty)
+                       - (f.fee * f.price if f.fee_asset == "SOL" else f.fee) for f in fills), Decimal(0))
+    assert row.realized_pnl == by_hand
+
+
+def test_an_execution_reopened_by_a_late_fill_recovers_every_hedge_it_sent():
+    """After a restart, an execution whose row names its second hedge (``-hedge2``: a late fill reopened it) counts
+    the first hedge's fills too."""
+    import logging
+    from types import SimpleNamespace
+
+    from bot.domain import MarketInfo, Order, OrderStatus
+    from plugins.arb.execution import Execution
+
+    D = Decimal
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="concurrent", sol_price=D(150), hedge_cid="o-1-hedge2", created_ns=1,
+        hedge_side="buy", hedge_qty=D(1), hedge_price=D(151), hedge_status="filled", hedge_filled=D(1),
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(1), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="failed", dex_filled=D(0), dex_avg_price=None)
+
+    def fill(cid, exchange, side, price, trade_id):
+        return Fill(exchange, "SOL/USDC", cid, trade_id, side, D(price), D(1), D(0), "USDC", Liquidity.TAKER, 2)
+
+    fills = {"o-1-cex": [fill("o-1-cex", "cex", Side.BUY, 150, "c1")],
+             "o-1-dex": [fill("o-1-dex", "dex", Side.SELL, 153, "d1")],  # landed after the order was given up
+             "o-1-hedge": [fill("o-1-hedge", "cex", Side.SELL, 149, "h1")],
+             "o-1-hedge2": [fill("o-1-hedge2", "cex", Side.BUY, 151, "h2")]}
+    orders = {cid: Order(cid, "arb", f[0].exchange, "SOL/USDC", f[0].side, D(1), f[0].price,
+                         status=OrderStatus.FAILED if cid == "o-1-dex" else OrderStatus.FILLED,
+                         filled_qty=D(0) if cid == "o-1-dex" else D(1), avg_fill_price=f[0].price)
+              for cid, f in fills.items()}
+    ctx = SimpleNamespace(order=orders.get, log=logging.getLogger("test"),
+                          stored_fills=lambda client_order_id: fills[client_order_id])
+    arb = ArbExecutions("arb", None, ctx, MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01")),
+                        lambda: None, lambda ex: None)
+    ex = Execution(row, saved={})
+    ex.hedge.final_ns = 4  # (recover() marks it final, and writes the row, when its order is)
+    arb._earlier_hedges(ex)
+    for leg in ex.legs():
+        arb._adopt(ex, leg)
+    assert [leg.cid for leg in ex.legs()] == ["o-1-cex", "o-1-dex", "o-1-hedge", "o-1-hedge2"]
+    assert ex.dex.filled == 1 and ex.hedge_cid() == ex.hedge.cid == "o-1-hedge2"
+    assert arb.realized(ex) == (D(-150) + D(153) + D(149) - D(151), D(0))
+
+
+def test_a_restart_while_a_late_fills_hedge_waits_for_a_book_sends_that_hedge(monkeypatch):
+    """A late fill reopened a finished execution (its first hedge, ``-hedge``, long done) and the bot stopped before
+    the new hedge went (no book yet): the restart hedges the new residual under ``-hedge2``, counting the first
+    hedge's fills, rather than take the first hedge's end for the new one's."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo, Order, OrderStatus
+    from plugins.arb import execution
+    from plugins.arb.execution import Execution
+    from tests.plugins.arb.test_arb_pricing_kit import book, settings
+
+    D = Decimal
+    row = SimpleNamespace(  # done: the DEX leg failed, the CEX leg's 1 SOL sold back by the hedge
+        opportunity_id="o-1", strategy="arb", legs="concurrent", sol_price=D(150), created_ns=1, note="", state="done",
+        realized_pnl=D(-1), residual=D(0), finished_ns=4,
+        hedge_cid="o-1-hedge", hedge_side="sell", hedge_qty=D(1), hedge_price=D(149), hedge_status="filled",
+        hedge_filled=D(1),
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(1), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="failed", dex_filled=D(0), dex_avg_price=None)
+
+    def fill(cid, exchange, side, price):
+        return Fill(exchange, "SOL/USDC", cid, f"t-{cid}", side, D(price), D(1), D(0), "USDC", Liquidity.TAKER, 2)
+
+    fills = {"o-1-cex": [fill("o-1-cex", "cex", Side.BUY, 150)], "o-1-dex": [fill("o-1-dex", "dex", Side.SELL, 153)],
+             "o-1-hedge": [fill("o-1-hedge", "cex", Side.SELL, 149)]}
+    orders = {cid: Order(cid, "arb", f[0].exchange, "SOL/USDC", f[0].side, D(1), f[0].price,
+                         status=OrderStatus.FAILED if cid == "o-1-dex" else OrderStatus.FILLED,
+                         filled_qty=D(0) if cid == "o-1-dex" else D(1), avg_fill_price=f[0].price)
+              for cid, f in fills.items()}
+    submitted = []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
+                          stored_fills=lambda client_order_id: fills.get(client_order_id, []),
+                          alert=lambda level, kind, message, **fields: None, alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None), store=None)
+    monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"))
+    # the run that saw the late fill: no fresh book came before it stopped
+    first = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
+    first._save = lambda ex, columns=None: ex.sync_row()  # (the row is what the store would hold)
+    ex = Execution(row, saved={})
+    ex.cex.fills, ex.hedge.fills = {"t-o-1-cex": fills["o-1-cex"][0]}, {"t-o-1-hedge": fills["o-1-hedge"][0]}
+    first._late_fill(ex, fills["o-1-dex"][0])
+    assert ex.hedge_wanted and not submitted and row.state == "hedging"
+    # the restart
+    monkeypatch.setattr(execution, "open_executions", lambda store, strategy: [row])
+    second = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
+    second._save = lambda ex, columns=None: ex.sync_row()
+    [ex] = second.recover()
+    assert not submitted and ex.hedge_wanted and ex.residual() == -1 and row.state == "hedging"
+    second.on_book(book(bids=[("150", "10")], asks=[("150.1", "10")]))
+    [hedge] = submitted
+    assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge2", Side.BUY, D(1))
+    assert [leg.cid for leg in ex.legs()] == ["o-1-cex", "o-1-dex", "o-1-hedge", "o-1-hedge2"]
+
+
+def test_a_hedge_worth_less_than_the_cex_minimum_order_value_is_held_not_sent():
+    """A residual whose hedge is on the lot grid and above min_qty, but worth less than the market's min_notional, is
+    held and alerted: the venue would refuse the order."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo
+    from plugins.arb.execution import Execution
+    from tests.plugins.arb.test_arb_pricing_kit import book, settings
+
+    D = Decimal
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="concurrent", sol_price=D(150), hedge_cid="", created_ns=1, note="", state="open",
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D("0.5"), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="rejected", dex_filled=D(0), dex_avg_price=None)
+    submitted, alerts = [], []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None))
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
+    arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, market, lambda: None, lambda ex: None)
+    arb._save = lambda ex, columns=None: None  # (no store here)
+    ex = arb._track(Execution(row, saved={}))
+    ex.hedge_wanted = True
+    arb._send_hedge(ex, book(bids=[("150", "10")], asks=[("150.1", "10")]))
+    assert submitted == []  # 0.5 SOL at about 149 is worth less than 100 USDC
+    assert "below the CEX minimum" in row.note and any("cannot hedge" in a for a in alerts)
+
+
+def test_a_second_cex_leg_worth_less_than_the_cex_minimum_order_value_is_not_sent():
+    """dex-first: the swap filled less than asked; the CEX leg for what it filled would be worth less than the market's
+    min_notional, which the venue refuses: it is dropped (the swap's base is then the residual)."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo
+    from plugins.arb.execution import Execution
+    from tests.plugins.arb.test_arb_pricing_kit import settings
+
+    D = Decimal
+    row = SimpleNamespace(
+        opportunity_id="o-1", legs="dex-first", sol_price=D(150), hedge_cid="", created_ns=1, note="", state="open",
+        cex_exchange="cex", cex_side="sell", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=0, cex_final_ns=0, cex_status="", cex_filled=D(0), cex_avg_price=None,
+        dex_exchange="dex", dex_side="buy", dex_qty=D(1), dex_price=D(149), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="filled", dex_filled=D("0.5"), dex_avg_price=D(149))
+    submitted = []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=lambda cid: None,
+                          alert=lambda level, kind, message, **fields: None, alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: None))
+    market = MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01"), min_qty=D("0.01"), min_notional=D(100))
+    arb = ArbExecutions("arb", settings(hedge="hold"), ctx, market, lambda: None, lambda ex: None)
+    arb._save = lambda ex, columns=None: None  # (no store here)
+    ex = arb._track(Execution(row, saved={}))
+    arb._advance(ex)
+    assert submitted == []  # 0.5 SOL at 150 is worth less than 100 USDC
+    assert ex.cex.status == "not sent" and "below the CEX minimum" in row.note
+
+
+def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkeypatch):
+    """The swap the executor gave up on lands after a restart (the venue resumes confirming it): its execution,
+    finished in the previous run, is read back from the store and reopened, and the late fill hedged."""
+    import contextlib
+    import logging
+    from types import SimpleNamespace
+
+    from bot.clock import ManualClock
+    from bot.domain import MarketInfo, Order, OrderStatus
+    from plugins.arb import execution
+    from tests.plugins.arb.test_arb_pricing_kit import book, settings
+
+    D = Decimal
+    row = SimpleNamespace(  # done: the DEX leg failed, the CEX leg's 1 SOL sold back by the hedge
+        opportunity_id="o-1", strategy="arb", legs="concurrent", sol_price=D(150), created_ns=1, note="", state="done",
+        realized_pnl=D(-1), residual=D(0), finished_ns=4,
+        hedge_cid="o-1-hedge", hedge_side="sell", hedge_qty=D(1), hedge_price=D(149), hedge_status="filled",
+        hedge_filled=D(1),
+        cex_exchange="cex", cex_side="buy", cex_qty=D(1), cex_price=D(150), cex_cid="o-1-cex",
+        cex_submitted_ns=1, cex_final_ns=2, cex_status="filled", cex_filled=D(1), cex_avg_price=D(150),
+        dex_exchange="dex", dex_side="sell", dex_qty=D(1), dex_price=D(152), dex_cid="o-1-dex",
+        dex_submitted_ns=1, dex_final_ns=3, dex_status="failed", dex_filled=D(0), dex_avg_price=None)
+
+    def fill(cid, exchange, side, price):
+        return Fill(exchange, "SOL/USDC", cid, f"t-{cid}", side, D(price), D(1), D(0), "USDC", Liquidity.TAKER, 2)
+
+    late = fill("o-1-dex", "dex", Side.SELL, 153)
+    fills = {"o-1-cex": [fill("o-1-cex", "cex", Side.BUY, 150)], "o-1-dex": [late],  # stored already, or not yet
+             "o-1-hedge": [fill("o-1-hedge", "cex", Side.SELL, 149)]}
+    orders = {cid: Order(cid, "arb", f[0].exchange, "SOL/USDC", f[0].side, D(1), f[0].price,
+                         status=OrderStatus.FAILED if cid == "o-1-dex" else OrderStatus.FILLED,
+                         filled_qty=D(0) if cid == "o-1-dex" else D(1), avg_fill_price=f[0].price)
+              for cid, f in fills.items()}
+    submitted, alerts = [], []
+    ctx = SimpleNamespace(clock=ManualClock(), log=logging.getLogger("test"), intent=contextlib.nullcontext,
+                          submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
+                          stored_fills=lambda client_order_id: fills.get(client_order_id, []),
+                          alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
+                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)), store=None)
+    monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
+    monkeypatch.setattr(execution, "execution_of", lambda store, strategy, oid: row if oid == "o-1" else None)
+    the_book = book(bids=[("150", "10")], asks=[("150.1", "10")])
+    arb = ArbExecutions("arb", settings(hedge="ioc"), ctx, MarketInfo("SOL/USDC", "SOL", "USDC", D("0.01"), D("0.01")),
+                        lambda: the_book, lambda ex: None)
+    arb._save = lambda ex, columns=None: ex.sync_row()  # (the row is what the store would hold)
+    arb.on_fill(late)  # this run has finished nothing: the execution is the store's
+    assert any("landed late" in a for a in alerts) and arb.busy
+    arb.on_book(the_book)
+    [hedge] = submitted  # and no second ExecutionResult
+    assert (hedge.client_order_id, hedge.side, hedge.qty) == ("o-1-hedge2", Side.BUY, D(1))
+    assert arb.done_count == 0

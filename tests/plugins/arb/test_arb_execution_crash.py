@@ -12,11 +12,12 @@ import os
 import signal
 import subprocess
 import time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pytest
 
+from bot.ledger import EXACT_DIGITS
 from tests.helpers.processes import arbot, wait_until
 from tests.helpers.store_kit import query, query_db
 
@@ -108,6 +109,14 @@ def test_sigkill_between_the_legs_never_re_executes_the_filled_leg(tmp_path: Pat
         db_url, f"select state, dex_status, residual, note from arb_executions where opportunity_id = '{oid}'")
     assert (state, dex_status, Decimal(residual)) == ("done", "not sent", 0) and "too old" in note
     assert "left unfinished by the previous run" in done.stdout + done.stderr
+    # Its realized PnL is that of its fills (the CEX leg's, stored before the kill, and the hedge's), each once.
+    fills = query_db(db_url, f"select side, price, qty, fee from fills where client_order_id in ('{cex_cid}', "
+                             f"'{oid}-hedge')")
+    with localcontext(prec=EXACT_DIGITS):
+        by_hand = sum(((1 if side == "sell" else -1) * Decimal(price) * Decimal(qty) - Decimal(fee)
+                       for side, price, qty, fee in fills), Decimal(0))
+    [(realized,)] = query_db(db_url, f"select realized_pnl from arb_executions where opportunity_id = '{oid}'")
+    assert len(fills) >= 2 and Decimal(realized) == by_hand
 
 
 @pytest.mark.slow

@@ -61,12 +61,15 @@ def test_inventory_of_base_on_the_selling_venue():
 
 
 def test_inventory_of_quote_on_the_buying_venue():
-    # 3 SOL cost 480.20 x 1.001 = 480.6802 USDC with the taker fee; 4 SOL 641.0404 > 500
+    # The venue holds what a limit buy may cost: its limit (the highest ask walked) x size, with the taker fee.
+    # 3 SOL walk to 160.20: 480.60 x 1.001 = 481.0806 USDC (they cost 480.6802); 4 SOL 641.4408 > 500
     e = evaluate(replace(RICH, cex_quote=D(500)))
     assert (e.size, e.net_pnl, e.limited_by, e.tradable) == (3, NET[3], "inventory", True)
-    # with exactly 480.6802 the 3 SOL still fit; a millionth less and only 2 do
-    assert evaluate(replace(RICH, cex_quote=D("480.6802"))).size == 3
-    assert evaluate(replace(RICH, cex_quote=D("480.680199"))).size == 2
+    # with exactly 481.0806 the 3 SOL fit; a millionth less and only 2 do, though 3 would cost less than that
+    assert evaluate(replace(RICH, cex_quote=D("481.0806"))).size == 3
+    assert evaluate(replace(RICH, cex_quote=D("481.080599"))).size == 2
+    # 4 SOL cost 641.0404 but hold 641.4408: with 641.2 the venue would refuse them
+    assert evaluate(replace(RICH, cex_quote=D("641.2"))).size == 3
 
 
 def test_max_notional():
@@ -113,3 +116,22 @@ def test_the_cex_fee_comes_from_the_exchange_unless_set():
     unknown = dataclasses.replace(market, taker_fee_bps=None)
     with pytest.raises(ValueError, match="set cex_taker_fee_bps"):
         Pricer(ArbSettings(**base), unknown, "SOL", "USDC")
+
+
+def test_a_cex_sell_is_never_sized_below_the_minimum_order_value_at_its_limit_price():
+    """Selling on the CEX, the IOC's limit is the lowest bid walked, and the venue checks min_notional on limit x
+    size: 1.0 SOL clears 150 USDC at the 150 touch, but walks to 149.90, where it is worth 149.90. The smallest size
+    is the one worth min_notional at the lowest price the walk may reach (touch x (1 - max_cex_slippage_bps))."""
+    from plugins.arb.pricing import Pricer
+    from tests.plugins.arb.test_arb_pricing_kit import MARKET, settings
+
+    market = replace(MARKET, min_notional=D(150))
+    tick = book([("150", "0.1"), ("149.9", "10")], [("150.1", "10")])
+    for max_notional in (D("147.5"), D(1000)):
+        p = Pricer(settings(size_step=D("0.1"), min_size=D("0.1"), max_notional=max_notional), market, "SOL", "USDC")
+        p.set_pool(pool(1000, 147_000))
+        e = p.evaluate(tick, RICH)[1]
+        assert e.direction is Direction.BUY_DEX_SELL_CEX and adds_up(e)
+        assert e.size == 0 or e.size * e.cex_limit_price >= market.min_notional, (e.size, e.cex_limit_price)
+    # 20 bps under the 150 touch is 149.70: 150 / 149.70 = 1.002 SOL, so 1.1 SOL at the least (1,000 USDC: the best)
+    assert e.tradable and e.size >= D("1.1")
