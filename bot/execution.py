@@ -875,6 +875,26 @@ class Executor:
         else:
             for fill in report.state.fills:  # a late fill of an order already final here
                 self.apply_fill(fill)
+            self._filled_after_all(report.state)
+
+    def _filled_after_all(self, state: OrderState) -> None:
+        """An order final here that its venue reports filled further (given up on, then it landed: a swap confirmed
+        late, a request the venue's queue took late): its row says what its fills say, once. A final status the
+        venue gives is taken (FAILED -> FILLED); a live one is not (reconciliation finds a live order)."""
+        if not state.filled_qty:
+            return
+        order = self.order(state.client_order_id)
+        if order is None or not order.status.terminal or state.filled_qty <= order.filled_qty:
+            return
+        log.warning("order %s, %s here, is %s at the venue with %s filled: its row now says so",
+                    order.client_order_id, order.status.value, state.status.value, state.filled_qty)
+        order.filled_qty = state.filled_qty
+        order.avg_fill_price = state.avg_fill_price
+        order.exchange_order_id = state.exchange_order_id or order.exchange_order_id
+        if state.status.terminal:
+            order.status = state.status
+        order.updated_ns = self.clock.time_ns()
+        self._notify(order)
 
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:

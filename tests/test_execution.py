@@ -148,6 +148,32 @@ async def test_retries_exhausted_fail_the_order(bot):
     assert "gave up after 4 attempts" in bot.executor.order("x-1").reason
 
 
+async def test_an_order_given_up_on_that_filled_after_all_shows_its_fills(bot):
+    """The executor gave up on an order (FAILED, nothing filled as far as it knew); the venue then reports it filled
+    (a swap that landed late, a request Kraken's queue took late): the fills are applied, and the order says so
+    too: FILLED, its quantity and price, in memory and stored (before, it stayed FAILED with 0 filled while its
+    fills counted in every figure)."""
+    from bot.domain import OrderReport, OrderState
+
+    venue(bot).faults = ["transient"] * 10
+    bot.strategies["s"].ctx.submit(intent("x-2"))
+    await wait_for(lambda: final_status(bot, "x-2") is OrderStatus.FAILED)
+    fill = Fill("v", "BTC/USD", "x-2", "T-late", Side.BUY, Decimal("100"), Decimal("0.1"), Decimal("0.02"), "USD",
+                Liquidity.TAKER, 7)
+    landed = OrderState("x-2", OrderStatus.FILLED, "X9", Decimal("0.1"), Decimal("100"), (fill,))
+    bot.executor.handle_report(OrderReport("v", "BTC/USD", landed, 3))
+    order = bot.executor.order("x-2")
+    assert (order.status, order.filled_qty, order.avg_fill_price, order.exchange_order_id) == (
+        OrderStatus.FILLED, Decimal("0.1"), Decimal("100"), "X9")
+    assert "gave up" in order.reason  # what happened on the way is kept
+    assert bot.strategies["s"].updates[-1].status is OrderStatus.FILLED
+    assert await bot.executor.flush()
+    stored = bot.store.get_order("x-2")
+    assert (stored.status, stored.filled_qty, stored.fee) == (OrderStatus.FILLED, Decimal("0.1"), Decimal("0.02"))
+    bot.executor.handle_report(OrderReport("v", "BTC/USD", landed, 4))  # told again: nothing changes twice
+    assert len(bot.store.fills(strategy="s")) == 1 and bot.strategies["s"].updates[-1].status is OrderStatus.FILLED
+
+
 async def test_same_client_id_is_never_sent_twice(bot):
     ctx = bot.strategies["s"].ctx
     assert ctx.submit(intent("d-1")) == "d-1"
