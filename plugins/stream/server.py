@@ -358,7 +358,8 @@ class StreamServer:
             raise Refused(f"expired challenge: answered after more than {ttl:g} s")
         known = self.keys.get(key)
         if known is None:
-            raise Refused(f"unknown key: {key[:12]}...")
+            # masked before it is cut: a known secret sent as a key (pasted into the wrong field) shows none of itself
+            raise Refused(f"unknown key: {REDACTOR.cut(key, 12)}...")
         name, role, verify_key = known
         if not verify(verify_key, challenge_payload(nonce, ts_ns), sig):
             raise Refused(f"bad signature: for key {name}")

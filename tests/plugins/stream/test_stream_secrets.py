@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from decimal import Decimal
+
+from websockets.asyncio.client import connect
 
 from bot.api import Secret
 from bot.domain import OrderStatus, OrderUpdate
 from plugins.stream import running_server
 from tests.helpers import secret_kit
-from tests.plugins.stream.test_stream_server import BOB, login, recv, start, stream_toml
+from tests.plugins.stream.test_stream_server import BOB, login, recv, refused, start, stream_toml
 
 
 async def test_stream_orders_channel_masks_a_known_secret_in_the_reason(make_bot, monkeypatch):
@@ -56,3 +59,20 @@ async def test_stream_status_channel_masks_a_known_secret_in_a_failed_strategys_
                 break
     await ws.close()
     assert secret_kit.KEY not in raw and secret_kit.MASKED in state, raw
+
+
+async def test_an_unknown_key_that_is_a_known_secret_is_logged_masked_not_cut(make_bot, monkeypatch, caplog):
+    """A refused key is quoted short in the log; a client sending a known secret as its key (a key pasted into the
+    wrong field) sees it masked before it is cut, so not even its first characters are shown."""
+    key = "sk-live-stream-0123456789"
+    monkeypatch.setenv("ARBOT_AUDIT_VENUE_KEY", key)
+    Secret("env:ARBOT_AUDIT_VENUE_KEY").resolve()
+    _, server, url = await start(make_bot)
+    ws = await connect(url, proxy=None)
+    challenge = await recv(ws)
+    with caplog.at_level(logging.WARNING, "arbot.stream"):
+        await ws.send(json.dumps({"type": "auth", "key": key, "nonce": challenge["nonce"], "ts": challenge["ts"],
+                                  "sig": "00"}))
+        _, code = await refused(ws)
+    assert code == 4001 and server.refusals["unknown key"] == 1
+    assert "unknown key" in caplog.text and key[:6] not in caplog.text, caplog.text
