@@ -216,6 +216,13 @@ class PairInfo:
     cost_min: Decimal | None = None
 
 
+MAX_REASON_CHARS = 80
+"""A reason is counted under its first this many characters (masked first): a venue's error text can be long."""
+MAX_REASONS = 64
+"""Distinct reasons kept in :attr:`Counters.by_reason`; a new one beyond is counted as ``KIND: (other reasons)``."""
+OTHER_REASONS = "(other reasons)"
+
+
 @dataclass
 class Counters:
     """What the handler saw; ``arbot replay`` prints some of these."""
@@ -234,9 +241,17 @@ class Counters:
     by_reason: dict[str, int] = field(default_factory=dict)
 
     def count(self, kind: str, reason: str) -> None:
+        """One more ``kind`` (an attribute), and one more ``reason`` under it in :attr:`by_reason`.
+
+        ``reason`` may be the venue's text (an error, a channel's name): it is masked, then cut to
+        :data:`MAX_REASON_CHARS`, and past :data:`MAX_REASONS` names a new one is counted as ``KIND: (other
+        reasons)``, so a stream of ever new texts neither shows a known secret nor grows the names without end."""
         setattr(self, kind, getattr(self, kind) + 1)
-        key = f"{kind}: {reason}"
-        self.by_reason[key] = self.by_reason.get(key, 0) + 1
+        by_reason = self.by_reason
+        key = f"{kind}: {REDACTOR.cut(reason, MAX_REASON_CHARS)}"
+        if key not in by_reason and len(by_reason) >= MAX_REASONS:
+            key = f"{kind}: {OTHER_REASONS}"
+        by_reason[key] = by_reason.get(key, 0) + 1
 
 
 class _Side:
@@ -544,7 +559,9 @@ class KrakenBooks:
             self.counters.count("errors", str(env.error))
             log.warning("kraken error: %s", env.error)
         else:
-            self.counters.count("unexpected", f"channel {channel!r}")
+            # masked before its repr: a quote or backslash in a secret is escaped there, unlike the redactor's forms
+            shown = channel if channel is None else REDACTOR.cut(channel, MAX_REASON_CHARS)
+            self.counters.count("unexpected", f"channel {shown!r}")
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("unexpected kraken message: %s", REDACTOR.cut(frame, 200))
 
