@@ -113,6 +113,13 @@ def units(text: str, decimals: int) -> int:
     return int(whole + frac) * _POW10[decimals - len(frac)]
 
 
+MAX_REASON_CHARS = 80
+"""A reason is counted under its first this many characters (masked first): a venue's error text can be long."""
+MAX_REASONS = 64
+"""Distinct reasons kept in :attr:`Counters.by_reason`; a new one beyond is counted as ``KIND: (other reasons)``."""
+OTHER_REASONS = "(other reasons)"
+
+
 @dataclass
 class Counters:
     """What the handler saw; ``arbot replay`` prints some of these."""
@@ -134,9 +141,17 @@ class Counters:
     by_reason: dict[str, int] = field(default_factory=dict)
 
     def count(self, kind: str, reason: str) -> None:
+        """One more ``kind`` (an attribute), and one more ``reason`` under it in :attr:`by_reason`.
+
+        ``reason`` may quote the venue (an error message, a channel's name): it is masked, then cut to
+        :data:`MAX_REASON_CHARS`, and past :data:`MAX_REASONS` names a new one is counted as ``KIND: (other
+        reasons)``, so a stream of ever new texts neither shows a known secret nor grows the names without end."""
         setattr(self, kind, getattr(self, kind) + 1)
-        key = f"{kind}: {reason}"
-        self.by_reason[key] = self.by_reason.get(key, 0) + 1
+        by_reason = self.by_reason
+        key = f"{kind}: {REDACTOR.cut(reason, MAX_REASON_CHARS)}"
+        if key not in by_reason and len(by_reason) >= MAX_REASONS:
+            key = f"{kind}: {OTHER_REASONS}"
+        by_reason[key] = by_reason.get(key, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -363,7 +378,7 @@ class CoinbaseBooks:
                     raise
                 counters.updates += 1
             else:
-                counters.count("unexpected", f"level2 event type {event.type[:20]!r}")
+                counters.count("unexpected", f"level2 event type {REDACTOR.cut(event.type, 20)!r}")
                 continue
             pb.synced = True
             if self.on_book is not None:

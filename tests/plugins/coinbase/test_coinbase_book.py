@@ -6,7 +6,7 @@ import json
 import logging
 
 from bot.redact import REDACTOR
-from plugins.coinbase.book import CoinbaseBooks
+from plugins.coinbase.book import MAX_REASONS, CoinbaseBooks
 
 SYMBOLS = ["BTC/USD", "ETH/USD"]
 PRECISIONS = {"BTC/USD": (2, 8), "ETH/USD": (2, 8)}
@@ -86,3 +86,28 @@ def test_a_malformed_frame_logged_cut_across_a_known_secret_shows_none_of_it(cap
         REDACTOR.filter(record)  # as the handlers' filter does
         shown.append(record.getMessage())
     assert len(shown) >= 2 and not any(KEY[:8] in line for line in shown), shown
+
+
+def test_a_level2_event_type_quoting_a_known_secret_is_counted_masked_not_cut():
+    """An unknown level2 event type is counted under its first 20 characters: masked first, so a secret it holds
+    shows none of its head."""
+    REDACTOR.add(KEY)
+    books, _ = synced_books()
+    books.handle(message(2, [{"type": KEY, "product_id": "BTC-USD", "updates": []}]))
+    assert books.counters.unexpected == 1
+    assert not any(KEY[:8] in name for name in books.counters.by_reason), books.counters.by_reason
+
+
+def test_a_hostile_stream_cannot_grow_the_counter_names_without_bound():
+    """Every error message and unexpected channel is counted by name; past MAX_REASONS names a new one is counted
+    as ``KIND: (other reasons)``, so ever new texts hold no more memory (every one is still counted)."""
+    books, _ = synced_books()
+    for n in range(3 * MAX_REASONS):
+        books.handle(json.dumps({"type": "error", "message": f"{n} refused " + "x" * 5000}))
+        books.handle(json.dumps({"channel": f"c{n}" + "y" * 5000, "sequence_num": 2 + n, "events": []}))
+    c = books.counters
+    assert c.errors == 3 * MAX_REASONS and c.unexpected == 3 * MAX_REASONS
+    kinds = {name.split(":")[0] for name in c.by_reason}
+    assert len(c.by_reason) <= MAX_REASONS + len(kinds), len(c.by_reason)
+    for kind, total in (("errors", c.errors), ("unexpected", c.unexpected)):
+        assert sum(v for name, v in c.by_reason.items() if name.startswith(kind + ":")) == total
