@@ -251,6 +251,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     replay.add_argument("file", help="JSONL recording")
     replay.add_argument("--depth", type=int, help="book depth (default: from the recording, else the venue's)")
     replay.add_argument("--symbol", action="append", default=[], help="markets to rebuild (default: all recorded)")
+    replay.add_argument("--config", "-c", help="mask every secret this config resolves here in what replay prints "
+                                               "(a recording holds frames as sent, and a venue's error text can "
+                                               "quote a key); without it no secret is known to mask")
     replay.set_defaults(func=cmd_replay)
 
 
@@ -334,10 +337,26 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def learn_secrets_of(path: Path) -> None:
+    """Make every secret of the config at ``path`` that resolves here known to the redactor (``arbot replay
+    --config``); one that does not resolve is skipped, as ``arbot report`` skips it: replay uses none."""
+    from .config import build_config, learn_secrets, plugins_disabled, read_toml
+    from .plugins import collect, load_plugins
+
+    raw = read_toml(path)
+    registry = collect(load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None))
+    learn_secrets(build_config(raw, registry, str(path)))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording; exit 0 when every line was a frame, 2 when malformed lines were skipped (the
     summary on stderr counts them by reason), the file holds no frame at all, or a frame could not be
-    replayed (the message names its line)."""
+    replayed (the message names its line). With ``--config``, every secret that config resolves here is masked in
+    all it prints (the summary, log lines, an error)."""
+    from .redact import REDACTOR
+
+    if args.config:
+        learn_secrets_of(Path(args.config))
     recorder = recorder_for(args.exchange)
     path = Path(args.file)
     if not path.is_file():
@@ -355,10 +374,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         text = recorder.replay(frames(), RecordOptions(symbols=args.symbol, depth=args.depth))
     except ValueError as exc:
         if stats.frames and not read_all:  # raised while replaying the frame read last: name its line
-            raise UserError(f"{path}: cannot replay line {stats.lines}: {exc}") from None
-        raise UserError(str(exc)) from None
+            raise UserError(REDACTOR.redact(f"{path}: cannot replay line {stats.lines}: {exc}")) from None
+        raise UserError(REDACTOR.redact(str(exc))) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
-    print(text)
+    print(REDACTOR.redact(text))
     print(stats.summary(), file=sys.stderr)
     return 2 if stats.malformed or not stats.frames else 0
