@@ -399,6 +399,6 @@ class CoinbaseBooks:
             elif side == "offer":
                 set_ask(p, q)
             else:
-                raise Malformed(f"side {side[:10]!r}")
+                raise Malformed(f"side {REDACTOR.cut(side, 10)!r}")  # masked first: a cut secret is no longer known
         if book.depth is not None:
             book.truncate()

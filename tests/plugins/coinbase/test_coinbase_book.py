@@ -111,3 +111,19 @@ def test_a_hostile_stream_cannot_grow_the_counter_names_without_bound():
     assert len(c.by_reason) <= MAX_REASONS + len(kinds), len(c.by_reason)
     for kind, total in (("errors", c.errors), ("unexpected", c.unexpected)):
         assert sum(v for name, v in c.by_reason.items() if name.startswith(kind + ":")) == total
+
+
+def test_a_level_of_an_unknown_side_quoting_a_known_secret_is_logged_masked_not_cut(caplog):
+    """A level's side that is neither bid nor offer is quoted short in the log line: masked first, so a secret it
+    holds shows none of its head (the log filter sees only the cut, no longer the whole secret)."""
+    REDACTOR.add(KEY)
+    books, _ = synced_books()
+    level = {"side": KEY, "price_level": "100.00", "new_quantity": "1.0", "event_time": ""}
+    with caplog.at_level(logging.WARNING, logger="arbot"):
+        books.handle(message(2, [{"type": "update", "product_id": "BTC-USD", "updates": [level]}]))
+    shown = []
+    for record in caplog.records:
+        REDACTOR.filter(record)  # as the handlers' filter does
+        shown.append(record.getMessage())
+    assert books.counters.malformed == 1 and shown, shown
+    assert not any(KEY[:8] in line for line in shown), shown
