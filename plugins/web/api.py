@@ -370,7 +370,8 @@ class Endpoints:
 
     def _report_dir(self, name: str) -> Path:
         root = self._reports()
-        missing = ApiError(404, f"no backtest report {name[:80]!r} in the data directory")
+        # masked, then cut: the answer is masked whole, when a secret straddling the cut is no longer whole
+        missing = ApiError(404, f"no backtest report {REDACTOR.cut(name, 80)!r} in the data directory")
         if "/" in name or "\0" in name or name in ("", ".", ".."):  # a NUL: no file name has one (resolve raises)
             raise missing
         try:

@@ -194,6 +194,18 @@ async def test_a_refused_parameter_quoted_cut_across_a_known_secret_shows_none_o
     assert outcomes and not any(key[:5] in outcome for outcome in outcomes), outcomes
 
 
+async def test_a_missing_backtest_named_across_a_known_secret_shows_none_of_it(console, monkeypatch):
+    """A backtest report that is not there is named cut to 80 characters in the 404 answer: masked first, so a
+    secret straddling the cut shows none of itself (the answer is masked as a whole after the cut)."""
+    key = "sk-live-web-report-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_REPORT_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_REPORT_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    async with await console.get(f"/api/v1/backtests/{'z' * 70}{key}", "vera") as response:
+        error = (await response.json())["error"]
+    assert response.status == 404 and error.startswith("no backtest report 'zzz"), error
+    assert key[:5] not in error, error
+
+
 async def test_orders_filter_and_page(console):
     # The demo keeps trading: page a set that cannot grow, the orders created before the newest stored one
     # (orders are stored in the order they are created, so every earlier one is stored too).
