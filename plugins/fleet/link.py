@@ -472,7 +472,8 @@ class NatsFleet(FleetLink):
         """A heartbeat or an alert from the bus not taken: counted (``link.refused``); logged at debug only, so
         a stranger flooding the bus cannot flood the log."""
         self.counters["refused"] += 1
-        log.debug("fleet: %s on %s refused: %s", what, subject[:200], exc)
+        # masked, then cut: the log filter sees only what is left of a secret straddling the cut, no longer it whole
+        log.debug("fleet: %s on %s refused: %s", what, REDACTOR.cut(subject, 200), exc)
 
     def _remember(self, raw: bytes, *, received_ns: int | None, subject: str | None = None) -> None:
         obj = wire.load_object(raw, "a status")
@@ -518,7 +519,7 @@ class NatsFleet(FleetLink):
         if bot == self.name:  # this bot: run here, as a call forwarded by itself
             return await self.ctx.commands.dispatch(caller, name, args, via=self.name, confirmed=confirmed)
         if not wire.BOT_NAME.fullmatch(bot):
-            return Reply(f"{bot[:64]}: not a bot name", ok=False)
+            return Reply(f"{REDACTOR.cut(bot, 64)}: not a bot name", ok=False)  # masked before it is cut
         nc = self.nc
         if nc is None or not nc.is_connected:
             return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
@@ -597,7 +598,8 @@ class NatsFleet(FleetLink):
         try:
             obj = wire.load_object(msg.data, "an alert")
             if obj.get("bot") != bot or not wire.BOT_NAME.fullmatch(bot):  # whose alert is it, then?
-                raise ValueError(f"alert of {str(obj.get('bot'))[:64]!r} on the subject of {bot[:64]!r}")
+                raise ValueError(f"alert of {REDACTOR.cut(str(obj.get('bot')), 64)!r} "
+                                 f"on the subject of {REDACTOR.cut(bot, 64)!r}")
             data = obj.get("data")
             if not isinstance(data, dict):
                 raise ValueError('no "data" object')
@@ -629,7 +631,7 @@ class NatsFleet(FleetLink):
             return False
         if msg_id in self._relayed_ids:
             self.counters["repeated"] += 1
-            log.debug("fleet: alert %s relayed already; its copy is not", msg_id[:200])
+            log.debug("fleet: alert %s relayed already; its copy is not", REDACTOR.cut(msg_id, 200))
             return True
         self._relayed_ids[msg_id] = None
         if len(self._relayed_ids) > RELAYED_IDS_KEPT:

@@ -178,3 +178,49 @@ async def test_a_relayed_alert_cut_across_a_known_secret_shows_none_of_it():
     shown = REDACTOR.redact(repr((args, fields)))  # as Alerts.emit masks message and fields
     assert KEY[:6] not in shown, shown
     assert args[2].startswith("[grid-1] mmm") and fields["url"].startswith("uuu")
+
+
+def _shown(caplog) -> str:
+    """The log lines as the handlers' filter leaves them."""
+    for record in caplog.records:
+        REDACTOR.filter(record)
+    return "\n".join(record.getMessage() for record in caplog.records)
+
+
+async def test_a_refused_alert_quoting_names_cut_across_a_known_secret_shows_none_of_it(caplog):
+    """An alert whose bot is not its subject's is refused, the two names quoted cut to 64 characters, the subject
+    to 200 in the debug line: masked first, so a secret straddling a cut shows none of itself."""
+    REDACTOR.add(KEY)
+    link = SimpleNamespace(name="front", counters={"refused": 0}, _oversized=lambda msg, what: False)
+    link._refuse = lambda subject, what, exc: NatsFleet._refuse(link, subject, what, exc)
+    claimed = "b" * 56 + KEY
+    msg = SimpleNamespace(subject="arbot." + "g" * 188 + KEY + ".evt.alert", headers=None,
+                          data=json.dumps({"bot": claimed, "data": {}}).encode())
+    with caplog.at_level(logging.DEBUG, logger="arbot.fleet"):
+        await NatsFleet._on_remote_alert(link, msg)
+    shown = _shown(caplog)
+    assert link.counters["refused"] == 1 and "refused" in shown, shown
+    assert KEY[:6] not in shown, shown
+
+
+def test_a_repeated_alert_id_cut_across_a_known_secret_is_logged_with_none_of_it(caplog):
+    """A copy of a relayed alert is logged at debug with its id cut to 200 characters: masked first."""
+    from collections import OrderedDict
+
+    REDACTOR.add(KEY)
+    msg_id = "i" * 190 + KEY
+    link = SimpleNamespace(counters={"repeated": 0}, _relayed_ids=OrderedDict({msg_id: None}))
+    with caplog.at_level(logging.DEBUG, logger="arbot.fleet"):
+        assert NatsFleet._relayed_before(link, SimpleNamespace(headers={"Nats-Msg-Id": msg_id}))
+    shown = _shown(caplog)
+    assert "relayed already" in shown and KEY[:6] not in shown, shown
+
+
+async def test_a_call_to_a_bot_name_cut_across_a_known_secret_answers_with_none_of_it():
+    """A fleet call to a name that is no bot's answers quoting it cut to 64 characters; replies are masked after
+    (``commands.masked``), so it is masked first."""
+    REDACTOR.add(KEY)
+    link = SimpleNamespace(name="front")
+    reply = await NatsFleet.call(link, "b" * 56 + KEY, Caller("u", "admin", "test"), "status", [], confirmed=False)
+    shown = REDACTOR.redact(reply.title + (reply.text or ""))
+    assert not reply.ok and "not a bot name" in shown and KEY[:6] not in shown, shown
