@@ -221,7 +221,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """This bot's report (``[bot] name``); with ``--all`` every bot of the database, then the fleet's totals.
 
     Stored text is printed with every secret of the config masked (each one that resolves here): rows older than the
-    store's masking, and plugins' own tables, which the store does not mask, hold it as written."""
+    store's masking, and plugins' own tables, which the store does not mask, hold it as written. Another bot's
+    secrets cannot be known here (references resolved on its machine): with ``--all`` its rows print as it masked
+    them when it wrote them (docs/fleet.md)."""
     plugins, _, config = prepare(_config_path(args), secrets=False)
     learn_secrets(config)  # a reference that does not resolve here is skipped, not an error: the report needs none
     from .commands import masked
@@ -438,7 +440,10 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
     report.add_argument("--db", help="store URL (default: from the config)")
     report.add_argument("--all", action="store_true", help="every bot of a shared database, then the fleet's "
-                                                           "totals (default: this bot, [bot] name)")
+                                                           "totals (default: this bot, [bot] name); only this "
+                                                           "config's secrets are masked: another bot's rows print "
+                                                           "as that bot masked them when it wrote them (rows from "
+                                                           "arbot 0.1 and an unmasking plugin's table as stored)")
     report.set_defaults(func=cmd_report)
 
     db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))
