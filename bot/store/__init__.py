@@ -1079,14 +1079,15 @@ class Store:
               chat_id: str = "", ts_ns: int | None = None) -> None:
         with self.session() as s:
             s.add(AuditRow(bot=self.bot, ts_ns=ts_ns or time.time_ns(), transport=transport, user_id=user_id,
-                           chat_id=chat_id, role=role, command=command, args=free_text(args),
+                           chat_id=chat_id, role=role, command=free_text(command), args=free_text(args),
                            outcome=free_text(outcome)))
 
     def audit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Write audit lines (the ``audit_log`` columns but ``id``) in one transaction."""
         redact = free_text
-        values = [{**row, "bot": self.bot, "args": redact(row["args"]), "outcome": redact(row["outcome"])}
-                  for row in rows]
+        # the command too: the web console's is the request's path, which can hold anything (a report's name)
+        values = [{**row, "bot": self.bot, "command": redact(row["command"]), "args": redact(row["args"]),
+                   "outcome": redact(row["outcome"])} for row in rows]
         if values:
             with self.engine.begin() as conn:
                 conn.execute(insert(table_of(AuditRow)), values)

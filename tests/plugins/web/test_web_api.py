@@ -206,6 +206,21 @@ async def test_a_missing_backtest_named_across_a_known_secret_shows_none_of_it(c
     assert key[:5] not in error, error
 
 
+async def test_a_path_holding_a_known_secret_is_audited_masked(console, monkeypatch):
+    """A call is audited as its method and path: a known secret in the path (a report's name) is stored masked,
+    as the query string and the outcome are."""
+    key = "sk-live-web-path-0123456789abcdef"
+    monkeypatch.setenv("ARBOT_WEB_TEST_PATH_KEY", key)
+    Secret("env:ARBOT_WEB_TEST_PATH_KEY").resolve()  # known to the redactor, as every env:/file: setting is
+    async with await console.get(f"/api/v1/backtests/report-{key}", "vera") as response:
+        assert response.status == 404
+    await wait_for(lambda: any(e.user_id == "vera" and e.command.startswith("GET /api/v1/backtests/report-")
+                               for e in console.bot.operator.audit_log(2000)), timeout_s=10, what="the audit line")
+    lines = [e for e in console.bot.operator.audit_log(2000) if e.command.startswith("GET /api/v1/backtests/report-")]
+    assert lines and not any(key[:5] in e.command for e in lines), [e.command for e in lines]
+    assert lines[0].command == "GET /api/v1/backtests/report-***", lines[0].command
+
+
 async def test_orders_filter_and_page(console):
     # The demo keeps trading: page a set that cannot grow, the orders created before the newest stored one
     # (orders are stored in the order they are created, so every earlier one is stored too).
