@@ -39,6 +39,10 @@ LAG_WINDOW_S = 60.0
 MAX_REQUEST_BYTES = 16 * 1024
 """Largest request head read; a scrape's is a few hundred bytes."""
 
+RELAYED_SERIES_MAX = 256
+"""Series of ``arbot_relayed_alerts_total`` (origin, kind, level) at most; the rest count under origin and kind
+``(other)``: the origin and kind of a relayed alert come from the bus, so their number is not ours to bound."""
+
 class MetricsExporter:
     def __init__(self, settings: MetricsSettings, ctx: Context):
         self.settings = settings
@@ -148,7 +152,10 @@ class MetricsExporter:
     def _on_alert(self, alert: Alert) -> None:
         origin, _ = alert_origin(alert, self.bot)
         if origin:  # relayed from another bot of the fleet: that bot owns (and exports) the count
-            self.relayed_alerts[(origin, alert.kind, alert.level.name.lower())] += 1
+            key = (origin, alert.kind, alert.level.name.lower())
+            if key not in self.relayed_alerts and len(self.relayed_alerts) >= RELAYED_SERIES_MAX:
+                key = ("(other)", "(other)", key[2])  # names come from the bus: a stranger could make any number
+            self.relayed_alerts[key] += 1
             return
         self.alerts[(alert.kind, alert.level.name.lower())] += 1
 

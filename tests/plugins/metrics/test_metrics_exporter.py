@@ -219,3 +219,19 @@ def test_a_fee_only_entry_is_not_counted_as_a_fill():
     exporter._on_fill(FillApplied("s", traded))
     exporter._on_fill(FillApplied("s", fee_only))
     assert dict(exporter.fills) == {("dex", "SOL/USDC", "buy"): 1}
+
+
+async def test_relayed_alerts_from_ever_new_bot_names_cannot_grow_the_label_set_without_bound(make_bot):
+    """A stranger on the bus publishing alerts as ghost1, ghost2, ... (each name matching its subject, so relayed):
+    before, each made a new series of arbot_relayed_alerts_total. Past RELAYED_SERIES_MAX series the rest are
+    counted under origin and kind "(other)", so the total still adds up."""
+    from bot.api import FLEET_ORIGIN
+    from plugins.metrics.exporter import RELAYED_SERIES_MAX
+
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\n")
+    exporter = running_exporter(bot.operator)
+    for n in range(RELAYED_SERIES_MAX + 50):
+        bot.alert(AlertLevel.WARNING, f"k{n}", f"ghost alert {n}", source="x", **{FLEET_ORIGIN: f"ghost{n}"})
+    assert len(exporter.relayed_alerts) == RELAYED_SERIES_MAX + 1
+    assert exporter.relayed_alerts[("(other)", "(other)", "warning")] == 50
+    assert sum(exporter.relayed_alerts.values()) == RELAYED_SERIES_MAX + 50
