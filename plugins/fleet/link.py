@@ -28,6 +28,7 @@ from bot.api import (
     FLEET_ORIGIN,
     Alert,
     AlertLevel,
+    AuditEntry,
     Caller,
     ExecutionResult,
     FillApplied,
@@ -568,6 +569,7 @@ class NatsFleet(FleetLink):
                 self.counters["expired"] += 1
                 log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
                             request.name, c.transport, request.via, waited_s, patience_s)
+                self._audit_expired(caller, request.via, request.name, request.args, waited_s, patience_s)
                 await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
                                                     f"{waited_s:.1f} s for a turn, longer than its sender waits"))
                 return
@@ -581,6 +583,20 @@ class NatsFleet(FleetLink):
                 return
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
+
+    def _audit_expired(self, caller: Caller, via: str, name: str, args: list[str], waited_s: float,
+                       patience_s: float) -> None:
+        """A command refused as too late, in this bot's audit log as the command table writes a refusal (the caller
+        as ``<transport>@<forwarding bot>``, its role here). A store failing is logged: the answer still goes out."""
+        entry = AuditEntry(ts_ns=time.time_ns(), transport=f"{caller.transport}@{via}", user_id=caller.user_id,
+                           command=name.lstrip("/").lower(), args=" ".join(args), role=caller.role or "",
+                           chat_id=caller.chat_id,
+                           outcome=f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
+                                   f"({patience_s:g} s)")
+        try:
+            self.op.record_audit([entry])
+        except Exception:
+            log.exception("fleet: the refusal of a late /%s could not be audited", entry.command)
 
     async def _respond(self, msg: Msg, data: bytes) -> None:
         try:
