@@ -62,6 +62,10 @@ CONFIRM_TIMEOUT_S = 5
 RELAYED_IDS_KEPT = 4 * CONFIRM_EVERY
 """Ids of the alerts relayed last, remembered to relay a copy once: a bot sends again at most one unconfirmed
 batch (``CONFIRM_EVERY`` events) after a reconnection."""
+MAX_PEERS = 256
+"""Other bots kept in the member table. Beyond, the one heard from longest ago is forgotten (counted in
+``forgotten``): heartbeats forged under many names cannot grow it, nor make ``/status all`` send to each of them.
+A real bot pushed out is back with its next heartbeat."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -94,12 +98,14 @@ class NatsFleet(FleetLink):
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
-                                               "relayed": 0, "repeated": 0, "expired": 0})
+                                               "relayed": 0, "repeated": 0, "expired": 0,
+                                               "forgotten": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
         subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
         batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
-        they waited for a turn here longer than their sender waits for the answer."""
+        they waited for a turn here longer than their sender waits for the answer; forgotten: other bots dropped from
+        a full member table (``MAX_PEERS``), the one heard from longest ago first."""
         self._relayed_ids: OrderedDict[str, None] = OrderedDict()
         """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
@@ -127,6 +133,7 @@ class NatsFleet(FleetLink):
         """This process: tells this bot's own heartbeats from another process's that has the same name."""
         self._clash_alerted = False
         self._big_status_said = False
+        self._full_said = False
         self._back: tuple[bool, int, int] | None = None
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
@@ -491,6 +498,16 @@ class NatsFleet(FleetLink):
             known = self.peers.get(bot)
             if known is not None and known.seen_ns >= received_ns:
                 return
+        if bot not in self.peers and len(self.peers) >= MAX_PEERS:
+            oldest = min(self.peers.values(), key=lambda m: m.seen_ns)
+            self.counters["forgotten"] += 1
+            if not self._full_said:  # once: a stranger flooding the bus cannot flood the log
+                self._full_said = True
+                log.warning("fleet: more than %d other bots heard from; the one heard from longest ago is forgotten "
+                            "(counted in link.forgotten)", MAX_PEERS)
+            if oldest.seen_ns > received_ns:  # an old status from the bucket: the one to leave out
+                return
+            del self.peers[oldest.name]
         self.peers[bot] = FleetMember(bot, received_ns, True, data)
 
     def _name_clash(self, data: dict[str, Any]) -> None:
