@@ -71,8 +71,17 @@ class _Pending:
     args: list[str]
     expires: float
     used: bool = False
-    targets: dict[str, list[str]] | None = None
+    route: _Route | None = None
     """A routed call: every target bot with its arguments."""
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where :meth:`CommandTable._plan` sends a fleet command: each target bot with its arguments, and whether
+    the arguments named the whole fleet (``all`` before any free text), which also lists the gone bots."""
+
+    targets: dict[str, list[str]]
+    everyone: bool
 
 
 class AuditLog(Protocol):
@@ -246,7 +255,7 @@ class CommandTable:
             if isinstance(plan, Reply):  # an unknown or gone bot
                 self._audit(caller, name, args, f"refused: {plan.data['refused']}")
                 return plan
-            if isinstance(plan, dict):
+            if isinstance(plan, _Route):
                 return await self._route(caller, registered, name, args, plan)
             args = plan  # this bot alone
         question = command.confirm(self._operator, args) if command.confirm and not confirmed else None
@@ -288,8 +297,8 @@ class CommandTable:
                 self._audit(caller, name, args, outcome)
                 return registered
             pending.used = True
-            if pending.targets is not None:
-                return await self._fan_out(caller, registered, name, args, pending.targets, confirmed=True)
+            if pending.route is not None:
+                return await self._fan_out(caller, registered, name, args, pending.route, confirmed=True)
             return await self._run(caller, registered, name, args, "confirmed: ")
         self._audit(caller, name, args, outcome)
         return reply
@@ -320,9 +329,9 @@ class CommandTable:
         gone = {m.name: m.seen_ns for m in members if not m.alive and m.name != me}
         return sorted({m.name for m in members if m.name not in gone} | {me}), gone
 
-    def _plan(self, args: list[str]) -> dict[str, list[str]] | list[str] | Reply:
-        """Where a fleet command goes: ``{bot: its args}`` to route, this bot's own args when it is the only
-        target (or no target is named), or the refusal of an unknown or gone bot."""
+    def _plan(self, args: list[str]) -> _Route | list[str] | Reply:
+        """Where a fleet command goes: the :class:`_Route` to take, this bot's own args when it is the only
+        target (or no target is named), or the refusal of an unknown or gone bot. The only reader of ``all``."""
         me = self._operator.bot_name
         everyone = False
         named: dict[str, list[str]] = {}
@@ -358,13 +367,14 @@ class CommandTable:
         targets = {bot: common + named.get(bot, []) for bot in members if everyone or bot in named}
         if list(targets) == [me] and not (everyone and gone):  # gone bots are listed in a routed reply
             return targets[me]
-        return targets
+        return _Route(targets, everyone)
 
     async def _route(self, caller: Caller, registered: Registered, name: str, args: list[str],
-                     targets: dict[str, list[str]]) -> Reply:
+                     route: _Route) -> Reply:
         command: Command = registered.obj
+        targets = route.targets
         if command.confirm is None:
-            return await self._fan_out(caller, registered, name, args, targets, confirmed=False)
+            return await self._fan_out(caller, registered, name, args, route, confirmed=False)
         me = self._operator.bot_name
         question = f"/{name} on {_bots(len(targets))} ({', '.join(targets)})?"
         local = command.confirm(self._operator, targets[me]) if me in targets else None
@@ -373,16 +383,16 @@ class CommandTable:
         token = secrets.token_urlsafe(12)
         self._expire()
         self._pending[token] = _Pending(caller.transport, caller.user_id, name, list(args),
-                                        self._clock.monotonic() + self._settings.confirm_ttl_s, targets=targets)
+                                        self._clock.monotonic() + self._settings.confirm_ttl_s, route=route)
         self._audit(caller, name, args, f"awaiting confirmation for {', '.join(targets)}")
         ttl = self._settings.confirm_ttl_s
         return Reply(question, text=f"Confirm within {ttl:g} s; then each bot runs it without asking again.",
                      confirm_token=token)
 
     async def _fan_out(self, caller: Caller, registered: Registered, name: str, args: list[str],
-                       targets: dict[str, list[str]], *, confirmed: bool) -> Reply:
+                       route: _Route, *, confirmed: bool) -> Reply:
         """Run this bot's part here and the others' through the link, concurrently; one merged reply."""
-        me, link = self._operator.bot_name, self.fleet
+        me, link, targets = self._operator.bot_name, self.fleet, route.targets
 
         async def one(bot: str, bot_args: list[str]) -> Reply:
             if bot == me:
@@ -400,9 +410,10 @@ class CommandTable:
 
         replies = dict(zip(targets, await asyncio.gather(*(one(b, a) for b, a in targets.items())), strict=True))
         outcomes = {bot: _answer(reply) for bot, reply in replies.items()}
-        # "all" lists the bots it left out as gone (known, not heard from within the link's liveness window)
+        # "all" lists the bots it left out as gone (known, not heard from within the link's liveness window);
+        # whether the args said "all" is _plan's call ("pull all quotes" is a reason, not the fleet)
         gone = ({bot: seen for bot, seen in self._members()[1].items() if bot not in replies}
-                if any(arg.lower() == ALL for arg in args) else {})
+                if route.everyone else {})
         self._audit(caller, name, args, "routed: " + ", ".join(
             [f"{bot} {o}" for bot, o in outcomes.items()] + [f"{bot} gone" for bot in gone]))
         return self._merged(name, replies, outcomes, gone)

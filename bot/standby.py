@@ -14,7 +14,11 @@ exactly one of them live:
   lease taken by another process (its own session was lost meanwhile) calls ``stand_by``; each
   round that finds the lease still held elsewhere calls ``held_elsewhere`` with the loop time the
   round began (the holder was live then: what it relays had reached the chat by that round);
-- a store that cannot be asked (database down) changes nothing: a live transport stays live.
+- a store that cannot be asked (database down) changes nothing: a live transport stays live;
+- :meth:`TokenLease.handled` / :meth:`TokenLease.last_handled` keep the position of the last update the
+  holder handled (a Telegram ``update_id``) in the store, per token, where every process of the database
+  reads it: one taking over after a crash skips what the dead holder handled but never confirmed to the
+  chat service (which hands such updates out again).
 
 Public for plugins as :class:`bot.api.kit.TokenLease`.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
     from .store import Store
 
 LIVE, STANDBY = "live", "standby"
+
+
+HANDLED_PREFIX = "chat_handled:"
+"""``bot_state`` key prefix (then the lease name) of the last update a token's holder handled."""
 
 
 def token_lease_name(transport: str, token: str) -> str:
@@ -130,6 +139,20 @@ class TokenLease:
                     continue
                 self.state = LIVE
                 self._notice(f"{self.transport}: took over this bot token (the process that held it stopped)")
+
+    def handled(self, position: int) -> None:
+        """Record ``position`` (an update id) as handled under this token, in this bot's ``bot_state`` (blocking:
+        from a worker thread). Written before the update is acted on: after a crash it is skipped, not redone."""
+        self._store.set_state(HANDLED_PREFIX + self._lease.name, str(position))
+
+    def last_handled(self, max_age_s: float | None = None) -> int | None:
+        """The highest position any process of this database recorded as handled under this token (blocking);
+        with ``max_age_s``, only among those recorded within that many seconds (older positions no update handed
+        out again can be at: the chat service keeps unconfirmed updates that long at most)."""
+        since_ns = time.time_ns() - int(max_age_s * 1e9) if max_age_s is not None else 0
+        records = self._store.state_of_every_bot(HANDLED_PREFIX + self._lease.name).values()
+        positions = [int(value) for value, at_ns in records if value.lstrip("-").isdigit() and at_ns >= since_ns]
+        return max(positions) if positions else None
 
     async def release(self) -> None:
         """Give the lease up (on stop): a standby process takes over within its ``retry_s``."""

@@ -276,3 +276,19 @@ async def test_all_with_every_other_bot_gone_still_says_which_are_gone(fleet):
     reply = await front.commands.dispatch(ADMIN, "status", ["all"])
     assert reply.ok and reply.title == "/status on 1 bot: 1 ok; 2 gone, not sent", reply.title
     assert fleet.calls == []
+
+
+async def test_all_in_free_text_does_not_list_gone_bots(fleet):
+    """``/kill grid: pull all quotes`` with arb gone: "all" in the reason is text (``_plan`` says so), so the reply
+    does not list arb as "gone, not sent" either (before, ``_fan_out`` looked for "all" anywhere in the args)."""
+    front = fleet.bots["front"]
+    fleet.gone.add("arb")
+    asked = await front.commands.dispatch(ADMIN, "kill", ["grid:", "pull", "all", "quotes"])
+    assert asked.title == "/kill on 1 bot (grid)?", asked.title
+    reply = await front.commands.confirm(ADMIN, asked.confirm_token)
+    assert reply.ok and reply.title == "/kill on 1 bot: 1 ok", reply.title
+    assert "gone" not in reply.render_text() and reply.data["gone"] == {}
+    assert audit(front)[-1][4] == "routed: grid ok"
+    # "all" as the target still lists it
+    status = await front.commands.dispatch(ADMIN, "status", ["grid:", "all"])
+    assert status.title == "/status on 2 bots: 2 ok; 1 gone, not sent", status.title

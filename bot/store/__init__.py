@@ -1041,6 +1041,15 @@ class Store:
             row = s.get(StateRow, (self.bot, key))
             return row.value if row else None
 
+    def state_of_every_bot(self, key: str) -> dict[str, tuple[str, int]]:
+        """``key`` in every bot's ``bot_state`` of this database: bot name -> (value, updated_ns). What the bots
+        sharing a resource (a chat token's lease) each recorded about it, and when."""
+        state = table_of(StateRow)
+        with self.engine.connect() as conn:
+            rows = conn.execute(core_select(state.c.bot, state.c.value, state.c.updated_ns)
+                                .where(state.c.key == key))
+            return {bot: (value, updated_ns) for bot, value, updated_ns in rows}
+
     def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
         with self.session() as s:
             row = s.get(StateRow, (self.bot, key)) or StateRow(bot=self.bot, key=key, value=value)

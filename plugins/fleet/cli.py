@@ -31,7 +31,9 @@ ARGS_CONFIRM = "this asks for a confirmation on a terminal; add --yes to confirm
 async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[list[str], list[str]]:
     """The bots alive now, and those only known from an old status (their heartbeats stopped).
 
-    With JetStream the KV bucket answers at once; without, heartbeats are awaited for ``wait_s``.
+    Heartbeats are listened to for ``wait_s`` in every case: a bot with ``jetstream = false`` never writes to the
+    KV bucket, so a bucket with entries does not list the whole fleet. With JetStream the bucket adds the bots
+    whose heartbeats stopped (listed as skipped).
     """
     import nats.errors
     import nats.js.errors
@@ -53,17 +55,15 @@ async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[li
         note(msg.data, time.time_ns())
 
     sub = await nc.subscribe(wire.ALL_STATUS, cb=on_status)
-    from_bucket = False
+    listening = asyncio.create_task(asyncio.sleep(wait_s))  # the bucket is read meanwhile
     if settings.jetstream:
         try:
             kv = await nc.jetstream().key_value(wire.BUCKET)
             for key in await kv.keys():
                 note((await kv.get(key)).value or b"", None)
-            from_bucket = bool(seen)
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
             pass
-    if not from_bucket:
-        await asyncio.sleep(wait_s)
+    await listening
     await sub.unsubscribe()
     window = int(settings.alive_after_s * 1e9)
     alive = sorted(bot for bot, at in seen.items() if now - at <= window or at >= now)
@@ -186,4 +186,4 @@ def register(register_command) -> None:
     parser.add_argument("--yes", "-y", action="store_true",
                         help="confirmed already: do not ask (kill; resume of what a kill switch stopped)")
     parser.add_argument("--wait", type=float, metavar="S",
-                        help="without JetStream: how long to listen for heartbeats (default: 1.5 heartbeats)")
+                        help="how long to listen for heartbeats (default: 1.5 heartbeats)")

@@ -28,6 +28,7 @@ from bot.api import (
     FLEET_ORIGIN,
     Alert,
     AlertLevel,
+    AuditEntry,
     Caller,
     ExecutionResult,
     FillApplied,
@@ -61,6 +62,10 @@ CONFIRM_TIMEOUT_S = 5
 RELAYED_IDS_KEPT = 4 * CONFIRM_EVERY
 """Ids of the alerts relayed last, remembered to relay a copy once: a bot sends again at most one unconfirmed
 batch (``CONFIRM_EVERY`` events) after a reconnection."""
+MAX_PEERS = 256
+"""Other bots kept in the member table. Beyond, the one heard from longest ago is forgotten (counted in
+``forgotten``): heartbeats forged under many names cannot grow it, nor make ``/status all`` send to each of them.
+A real bot pushed out is back with its next heartbeat."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -93,12 +98,14 @@ class NatsFleet(FleetLink):
         self.outbox: deque[Outgoing] = deque()
         self.kinds = frozenset(settings.events)
         self.counters: Counter[str] = Counter({"published": 0, "dropped": 0, "malformed": 0, "refused": 0,
-                                               "relayed": 0, "repeated": 0, "expired": 0})
+                                               "relayed": 0, "repeated": 0, "expired": 0,
+                                               "forgotten": 0})
         """published: events sent; dropped: events lost to a full outbox; malformed: bad command requests;
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
         subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
         batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
-        they waited for a turn here longer than their sender waits for the answer."""
+        they waited for a turn here longer than their sender waits for the answer; forgotten: other bots dropped from
+        a full member table (``MAX_PEERS``), the one heard from longest ago first."""
         self._relayed_ids: OrderedDict[str, None] = OrderedDict()
         """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
@@ -126,6 +133,7 @@ class NatsFleet(FleetLink):
         """This process: tells this bot's own heartbeats from another process's that has the same name."""
         self._clash_alerted = False
         self._big_status_said = False
+        self._full_said = False
         self._back: tuple[bool, int, int] | None = None
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
@@ -491,6 +499,16 @@ class NatsFleet(FleetLink):
             known = self.peers.get(bot)
             if known is not None and known.seen_ns >= received_ns:
                 return
+        if bot not in self.peers and len(self.peers) >= MAX_PEERS:
+            oldest = min(self.peers.values(), key=lambda m: m.seen_ns)
+            self.counters["forgotten"] += 1
+            if not self._full_said:  # once: a stranger flooding the bus cannot flood the log
+                self._full_said = True
+                log.warning("fleet: more than %d other bots heard from; the one heard from longest ago is forgotten "
+                            "(counted in link.forgotten)", MAX_PEERS)
+            if oldest.seen_ns > received_ns:  # an old status from the bucket: the one to leave out
+                return
+            del self.peers[oldest.name]
         self.peers[bot] = FleetMember(bot, received_ns, True, data)
 
     def _name_clash(self, data: dict[str, Any]) -> None:
@@ -569,6 +587,7 @@ class NatsFleet(FleetLink):
                 self.counters["expired"] += 1
                 log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
                             request.name, c.transport, request.via, waited_s, patience_s)
+                self._audit_expired(caller, request.via, request.name, request.args, waited_s, patience_s)
                 await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
                                                     f"{waited_s:.1f} s for a turn, longer than its sender waits"))
                 return
@@ -582,6 +601,20 @@ class NatsFleet(FleetLink):
                 return
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
+
+    def _audit_expired(self, caller: Caller, via: str, name: str, args: list[str], waited_s: float,
+                       patience_s: float) -> None:
+        """A command refused as too late, in this bot's audit log as the command table writes a refusal (the caller
+        as ``<transport>@<forwarding bot>``, its role here). A store failing is logged: the answer still goes out."""
+        entry = AuditEntry(ts_ns=time.time_ns(), transport=f"{caller.transport}@{via}", user_id=caller.user_id,
+                           command=name.lstrip("/").lower(), args=" ".join(args), role=caller.role or "",
+                           chat_id=caller.chat_id,
+                           outcome=f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
+                                   f"({patience_s:g} s)")
+        try:
+            self.op.record_audit([entry])
+        except Exception:
+            log.exception("fleet: the refusal of a late /%s could not be audited", entry.command)
 
     async def _respond(self, msg: Msg, data: bytes) -> None:
         try:

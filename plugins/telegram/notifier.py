@@ -19,6 +19,11 @@ One token, one poller: the bot polls only while it holds the token's store lease
 other bot sharing the database) stands by, neither polling nor sending, and takes over when the
 holder stops. A 409 Conflict from getUpdates (a poller outside the lease: another database, another
 program) is alerted once and retried with PTB's backoff (up to 30 s), never a crash loop.
+
+Each update of a user with a role is handled once: its ``update_id`` is recorded in the store under the
+token's lease (:meth:`~bot.api.kit.TokenLease.handled`) before its handlers run. Telegram forgets an update
+only when the next getUpdates confirms it, so a holder killed in between leaves it to be handed out again:
+the process taking over reads the last recorded id and skips every update at or below it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,10 @@ if TYPE_CHECKING:
 TRANSPORT = "telegram"
 REPLY_PRIORITY = AlertLevel.CRITICAL
 """A reply answers someone waiting for it (a ``/kill``'s question): a burst of alerts must not push it out."""
+UPDATES_KEPT_S = 24 * 3600
+"""Telegram keeps an update it has not had confirmed for 24 hours at most: only within that long after an update
+was handled can it be handed out again. Past it the record is not used (after a week without updates Telegram
+numbers the next ones from a random id, which may be lower)."""
 HELD_ALERTS = 100
 """Alert lines held while the bot is not up (before it is, standing by, after a failed start); beyond, the
 oldest least urgent is dropped and counted."""
@@ -84,6 +93,14 @@ class TelegramNotifier(Notifier):
         self._holder_seen: float | None = None
         """The loop time of the last standby round that found the token's lease held by the live front."""
         self._last_update_id: int | None = None
+        self._handled_before: int | None = None
+        """The last update id handled under this token when this process went live (by any process of the
+        database, within ``UPDATES_KEPT_S``): updates at or below it were handled already and are skipped."""
+        self._skip_until = 0.0
+        """The loop time past which ``_handled_before`` is dropped: no update handed out again can come later."""
+        self._recording = asyncio.Lock()
+        """One write of the handled id at a time, so a higher id is never overwritten by a lower one."""
+        self._record_failed = False
         self.lease: TokenLease | None = None
         self._watch: Any = None
         self._conflict = ""
@@ -127,6 +144,8 @@ class TelegramNotifier(Notifier):
         self._watch = self.ctx.create_task(self.lease.watch(), "telegram token lease")
 
     async def _go_live(self) -> None:
+        self._handled_before = await self._last_handled()
+        self._skip_until = asyncio.get_running_loop().time() + UPDATES_KEPT_S
         app = await self._initialized()
         self.app = app  # before polling: the first update's reply is sent with it
         try:
@@ -272,12 +291,56 @@ class TelegramNotifier(Notifier):
             finally:
                 await app.shutdown()
 
+    async def _last_handled(self) -> int | None:
+        """The last update id recorded as handled under this token, or None (none, or the store cannot tell)."""
+        if self.lease is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.lease.last_handled, UPDATES_KEPT_S)
+        except Exception as exc:  # the store down: the updates Telegram hands out are all run (the old way)
+            self.ctx.log.warning("telegram: the last handled update could not be read: %s", error_text(exc))
+            return None
+
     async def _seen(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Every update, before the handlers: the last one handled, for a token change."""
+        """Every update, before the handlers: skipped when handled already (by a process that died before
+        Telegram had it confirmed), else recorded as handled, and kept as the last one for a token change."""
+        from telegram.ext import ApplicationHandlerStop
+
         update_id = getattr(update, "update_id", None)
-        if isinstance(update_id, int):
-            self._last_update_id = max(update_id, self._last_update_id or 0)
-            self._conflict = ""  # updates arrive again: the other poller is gone
+        if not isinstance(update_id, int):
+            return
+        self._conflict = ""  # updates arrive again: the other poller is gone
+        if self._handled_before is not None and asyncio.get_running_loop().time() > self._skip_until:
+            self._handled_before = None  # a day live: ids may start again lower after a silent week
+        if self._handled_before is not None and update_id <= self._handled_before:
+            self.ctx.log.warning("telegram: update %d handled already (before a crash or a take-over); skipped",
+                                 update_id)
+            raise ApplicationHandlerStop
+        self._last_update_id = max(update_id, self._last_update_id or 0)
+        user = getattr(update, "effective_user", None)
+        if user is not None and self.settings.role_of(user.id) is not None:
+            # only what a user with a role sends can act: a stranger's flood makes no store write (it would
+            # hold its chat up one write per message), and run again it is one more refusal
+            await self._record_handled()
+
+    async def _record_handled(self) -> None:
+        """Record the last update id in the store before its command runs (a failing store is logged once and
+        does not hold commands up: a crash then may run an update twice, as before)."""
+        if self.lease is None:
+            return
+        async with self._recording:
+            last = self._last_update_id
+            if last is None:
+                return
+            try:
+                await asyncio.to_thread(self.lease.handled, last)
+            except Exception as exc:
+                if not self._record_failed:
+                    self.ctx.log.warning("telegram: the handled update id could not be stored (%s): after a crash "
+                                         "an update may be run again", error_text(exc))
+                self._record_failed = True
+            else:
+                self._record_failed = False
 
     def _bot(self) -> Any:
         """The bot of the Application in force (a token change replaces it), or None once stopped."""

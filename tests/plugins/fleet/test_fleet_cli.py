@@ -118,3 +118,19 @@ def test_help_does_not_load_the_nats_client(tmp_path):
     assert "plugins.fleet" in modules
     assert not any(m == "nats" or m.startswith("nats.") for m in modules)  # ...without its client
     assert "plugins.fleet.link" not in modules and "plugins.fleet.cli" in modules
+
+
+async def test_the_cli_reaches_a_bot_without_jetstream_when_the_bucket_lists_others(nats_server, fleet_bot, tmp_path):
+    """grid-1 keeps its status in the KV bucket, arb-1 (``jetstream = false``) only sends heartbeats: the CLI
+    reading the bucket must still listen for them, or ``arbot fleet kill`` neither lists nor kills arb-1."""
+    me = getpass.getuser()
+    roles = f'roles = {{ "cli:{me}" = "admin" }}\n'
+    grid = await fleet_bot("grid-1", nats_server.url, fleet=f"jetstream = true\n{roles}")
+    arb = await fleet_bot("arb-1", nats_server.url, fleet=f"jetstream = false\n{roles}")
+    await wait_for(lambda: {m.name for m in running_link(grid.operator).members()} == {"grid-1", "arb-1"},
+                   timeout_s=20, what="both bots")
+    config = cli_config(tmp_path, nats_server.url, "heartbeat_s = 0.5\n")
+    code, out, err = await fleet_cli(tmp_path, "kill", "drill", "--yes", "-c", str(config))
+    assert code == 0, (out, err)
+    assert "== grid-1 ==" in out and "== arb-1 ==" in out, out
+    await wait_for(lambda: grid.operator.killed("grid") and arb.operator.killed("grid"), what="both kill switches")

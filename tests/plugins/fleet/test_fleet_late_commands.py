@@ -55,7 +55,11 @@ async def test_a_command_that_waited_past_the_senders_timeout_is_not_run_later(n
         return [e.command for e in grid.operator.audit_log() if e.transport == "telegram@front"]
 
     await wait_for(lambda: "kill" in commands(), what="the kill's audit row")  # a kill switch late is still wanted
-    assert "pause" not in commands()  # the user was told "no answer": it did not run behind their back
+    # the user was told "no answer": it did not run behind their back, and grid-1 audits the refusal like any other
+    refused = [e for e in grid.operator.audit_log() if e.command == "pause"]
+    assert [(e.transport, e.user_id, e.role, e.args) for e in refused] == [("telegram@front", "123", "admin", "grid")]
+    assert refused[0].outcome.startswith("refused: waited "), refused[0].outcome
+    assert refused[0].outcome.endswith("for a turn, longer than its sender waits (1 s)"), refused[0].outcome
     assert running_link(grid.operator).counters["expired"] == 1
 
 

@@ -100,3 +100,30 @@ async def test_an_oversized_heartbeat_or_alert_is_refused_unread_and_counted(nat
     assert link.counters["refused"] - before == 2
     # a bot's own heartbeat is far below the limit: the other bots take it
     assert len(json.dumps(link.status())) < link.settings.max_event_bytes // 10 < 200_000 // 10
+
+
+async def test_heartbeats_under_many_names_do_not_grow_the_member_table_without_bound(nats_server, fleet_bot):
+    """A stranger sending heartbeats under hundreds of names: the table keeps at most MAX_PEERS other bots, the
+    oldest heard forgotten first (counted), so ``/status all`` never sends to every forged name; a real bot that
+    was pushed out is back with its next heartbeat."""
+    from plugins.fleet.link import MAX_PEERS
+
+    front = await fleet_bot("front", nats_server.url, toml="")
+    grid = await fleet_bot("grid-1", nats_server.url, toml="")
+    link = running_link(front.operator)
+    await wait_for(lambda: "grid-1" in {m.name for m in link.members()}, timeout_s=20, what="front to see grid-1")
+    forged = MAX_PEERS + 100
+    stranger = await nats.connect(nats_server.url)
+    try:
+        for n in range(forged):
+            await stranger.publish(f"arbot.ghost-{n}.evt.status", event(f"ghost-{n}", "status", 1, 1, {}))
+        await flush_written(stranger)
+    finally:
+        await stranger.close()
+    await wait_for(lambda: f"ghost-{forged - 1}" in link.peers, timeout_s=20, what="the last forged heartbeat")
+    assert len(link.peers) == MAX_PEERS and len(link.members()) == MAX_PEERS + 1
+    assert "ghost-0" not in link.peers  # heard first, forgotten first
+    assert link.stats()["forgotten"] >= forged - MAX_PEERS
+    await wait_for(lambda: "grid-1" in link.peers, timeout_s=20, what="grid-1 back with its next heartbeat")
+    assert len(link.peers) == MAX_PEERS
+    assert running_link(grid.operator).stats()["connected"]

@@ -116,6 +116,40 @@ async def test_one_process_polls_the_other_stands_by_and_takes_over(tmp_path, db
             stop(second)
 
 
+async def test_an_update_handled_before_a_crash_is_not_run_again_by_the_standby(tmp_path, db_url, api):
+    """The live front handles a command, then is SIGKILLed while its next getUpdates (the one that would confirm
+    the update to Telegram) is failing: Telegram hands the update out again, and the standby taking over must not
+    run it a second time (the handled update_id is in the shared store, per token)."""
+    url = shared_url(tmp_path, db_url)
+    first, first_log = start(tmp_path, "one", url, api)
+    second = None
+    try:
+        await wait_for(lambda: "@arbot_test_bot polling" in first_log.read_text() or first.poll() is not None,
+                       timeout_s=60, what="the first bot polling")
+        assert first.poll() is None, first_log.read_text()[-3000:]
+        second, second_log = start(tmp_path, "two", url, api)
+        await wait_for(lambda: "standing by" in second_log.read_text() or second.poll() is not None,
+                       timeout_s=60, what="the second bot standing by")
+        # the poll in flight returns the command; the polls after it (confirming it) fail for ~4.75 s of backoff
+        api.fail_next("getUpdates", 502, count=3)
+        await api.command(ADMIN, "/pause drill-1")
+        await answer(api, "drill-1")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        assert any(c.method == "getUpdates" and c.status == 502 for c in api.calls)  # never confirmed
+        await wait_for(lambda: "took over" in second_log.read_text(), timeout_s=60, what="the take-over")
+        await api.command(ADMIN, "/status")  # handled after the replayed update, if it were run
+        await answer(api, "tg chat")
+        assert [m["text"] for m in api.messages_to(ADMIN) if "drill-1" in m["text"]] != [], "the first reply"
+        assert len([m for m in api.messages_to(ADMIN) if "drill-1" in m["text"]]) == 1, \
+            [m["text"] for m in api.messages_to(ADMIN)]
+        assert "handled already" in second_log.read_text()
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+
+
 async def test_a_409_conflict_from_another_poller_is_alerted_and_survived(make_bot, api, monkeypatch):
     monkeypatch.setenv("ARBOT_TEST_TG_TOKEN", TOKEN)
     bot = await make_bot(f"""
