@@ -498,13 +498,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # nothing handled it: what Python would print at exit, with known secrets masked
         import traceback
 
-        text = redact.REDACTOR.redact("".join(traceback.format_exception(exc)).rstrip())
-        _fail(f"arbot: failed: {type(exc).__name__}\n{text}")
+        _fail(f"arbot: failed: {type(exc).__name__}\n{''.join(traceback.format_exception(exc)).rstrip()}")
         return EXIT_FAILED
 
 
 def _fail(message: str) -> None:
-    """A user-facing error on stderr: plain text, or one JSON object when the log is json."""
+    """A user-facing error on stderr, known secrets masked: plain text, or one JSON object when the log is json."""
+    message = redact.REDACTOR.redact(message)
     if logs.json_lines():
         log.error("%s", message.removeprefix("arbot: "))
     else:

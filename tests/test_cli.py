@@ -238,3 +238,24 @@ async def test_ctl_shows_control_characters_in_an_answer_escaped(tmp_path, capsy
         server.close()
         await server.wait_closed()
     assert capsys.readouterr().out == "Status\nsol-arb  failed (\\x1b[2J\\x1b]0;x\\x07boom\\r)\n"
+
+
+@pytest.mark.parametrize("error", ["UserError", "ConfigError"])
+def test_an_error_for_the_user_is_printed_with_known_secrets_masked(monkeypatch, capsys, error):
+    """Every way ``arbot`` ends on stderr masks what it knows, not only the traceback of a failure nothing handled:
+    a UserError or ConfigError quoting a value (a URL, a venue's answer) may hold a key."""
+    from bot import cli
+    from bot.errors import UserError
+    from bot.settings import ConfigError, ConfigIssue
+    from tests.helpers import secret_kit
+
+    secret_kit.know_the_key(monkeypatch)
+    text = f"the venue refused the key {secret_kit.KEY}"
+
+    def refuse(args):
+        raise UserError(text) if error == "UserError" else ConfigError([ConfigIssue("exchanges.v.key", text)])
+
+    monkeypatch.setattr(cli, "cmd_plugins", refuse)
+    assert cli.main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert secret_kit.KEY not in err and "refused the key ***" in err, err
