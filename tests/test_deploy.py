@@ -130,3 +130,14 @@ def test_prometheus_rules_name_only_exported_metrics_and_runbook_sections():
     runbook = (ROOT / "docs" / "runbook.md").read_text().lower()
     for alert in re.findall(r"alert: (\w+)", rules):
         assert f"#{alert.lower()}" in rules.lower() and f"### {alert.lower()}" in runbook, alert
+
+
+def test_compose_publishes_the_port_the_metrics_endpoint_listens_on():
+    """The published container port is the one `[plugins.metrics]` serves on by default, so the host's
+    127.0.0.1 port reaches /metrics once the config sets host = "0.0.0.0" as the comment says."""
+    from plugins.metrics.settings import MetricsSettings
+
+    compose = (ROOT / "deploy" / "compose.yaml").read_text()
+    bot = compose.split("\n  postgres:")[0]  # the bot's service, before the next one
+    published = re.findall(r'^\s+- "127\.0\.0\.1:(\d+):(\d+)"', bot, re.M)
+    assert published and {int(inside) for _, inside in published} == {MetricsSettings().port}, published
