@@ -53,6 +53,7 @@ class MetricsExporter:
         self.registry.register(self)  # the collector below
         self.market_events: Counter[tuple[str, str, str]] = Counter()
         self.feed_state: dict[tuple[str, str], str] = {}
+        """The state each feed last published while this exporter ran: only to count entries into resyncing."""
         self.resyncs: Counter[tuple[str, str]] = Counter()
         self.orders: Counter[tuple[str, str, str]] = Counter()
         self.fills: Counter[tuple[str, str, str]] = Counter()
@@ -201,9 +202,9 @@ class MetricsExporter:
         yield g
         g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state",
                               labels=["exchange", "symbol", "state"])
-        for (exchange, symbol), state in self.feed_state.items():
+        for feed in op.feed_health():  # the host's view: it holds states published before this exporter started
             for s in FEED_STATES:
-                g.add_metric([exchange, symbol, s], 1.0 if s == state else 0.0)
+                g.add_metric([feed.exchange, feed.symbol, s], 1.0 if s == feed.state else 0.0)
         yield g
         c = CounterMetricFamily("arbot_feed_resyncs", "Times a feed went into resync", labels=["exchange", "symbol"])
         for key, n in self.resyncs.items():

@@ -219,3 +219,27 @@ def test_a_fee_only_entry_is_not_counted_as_a_fill():
     exporter._on_fill(FillApplied("s", traded))
     exporter._on_fill(FillApplied("s", fee_only))
     assert dict(exporter.fills) == {("dex", "SOL/USDC", "buy"): 1}
+
+
+async def test_feed_state_published_before_the_exporter_started_is_exported(make_bot):
+    """The paper venue publishes its feeds' state as it starts, before the services: a scrape right after the
+    start shows each feed's current state (what the ArbotFeedStale rule reads), as /status does."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """)
+    samples = await scrape(running_exporter(bot.operator).port)
+    views = {(v.exchange, v.symbol): v.state for v in bot.operator.feed_health()}
+    assert views and set(views.values()) == {"live"}
+    for (exchange, symbol), state in views.items():
+        for s in ("live", "stale", "resyncing"):
+            assert value(samples, "arbot_feed_state", exchange=exchange, symbol=symbol, state=s) == (s == state)
+    bot.bus.publish(FeedStatus("paper", "BTC/USD", FeedState.STALE, bot.clock.time_ns(), "no data"))
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="stale") == 1
+    assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="live") == 0
