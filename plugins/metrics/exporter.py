@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
+from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderStatus, OrderUpdate, Trade, alert_origin
 from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
@@ -35,6 +35,9 @@ FEED_STATES = [s.value for s in FeedState]
 LAG_PROBE_S = 0.25
 LAG_WINDOW_S = 60.0
 
+
+ALERTED_ORDER_STATUSES = (OrderStatus.REJECTED.value, OrderStatus.FAILED.value)
+"""Order statuses the shipped rules count (ArbotOrdersFailing): exported at 0 for each strategy's venues."""
 
 MAX_REQUEST_BYTES = 16 * 1024
 """Largest request head read; a scrape's is a few hundred bytes."""
@@ -90,7 +93,15 @@ class MetricsExporter:
             bus.subscribe(FillApplied, self._on_fill, owner=owner),
         ]
         op = self.operator
-        markets = {m for strategy in op.strategies.values() for m in op.ask(strategy, "markets") or []}
+        markets: set[tuple[str, str]] = set()
+        for name, strategy in op.strategies.items():
+            strategy_markets = op.ask(strategy, "markets") or []
+            markets.update(strategy_markets)
+            for exchange, _ in strategy_markets:
+                # exported from 0 before the first one: a counter Prometheus first sees at 2 is no increase, so
+                # a first burst of rejections would never reach ArbotOrdersFailing
+                for status in ALERTED_ORDER_STATUSES:
+                    self.orders.setdefault((exchange, name, status), 0)
         for exchange, symbol in sorted(markets):
             subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner=owner, exchange=exchange,
                                       symbol=symbol))

@@ -243,3 +243,39 @@ async def test_feed_state_published_before_the_exporter_started_is_exported(make
     samples = await scrape(running_exporter(bot.operator).port)
     assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="stale") == 1
     assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="live") == 0
+
+
+async def test_rejected_and_failed_orders_are_exported_from_zero_before_the_first_one(make_bot):
+    """A counter first seen at 2 is no increase to Prometheus: the ArbotOrdersFailing rule
+    (increase(...{status=~"rejected|failed"}[10m]) >= 3) missed a first burst of rejections, such as a grid
+    whose every order a venue refuses (no balance, a key without trading permission). Each strategy's venues
+    are exported at 0 from the first scrape, so the burst is an increase."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        initial_balances = {USD = "0", BTC = "0"}
+        [strategies.g]
+        type = "grid"
+        exchange = "paper"
+        symbol = "BTC/USD"
+        lower = "28000"
+        upper = "32000"
+        levels = 4
+        order_size = "0.1"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """)
+    port = running_exporter(bot.operator).port
+    before = await scrape(port)
+    for status in ("rejected", "failed"):
+        assert value(before, "arbot_order_updates_total", exchange="paper", strategy="g", status=status) == 0
+    for _ in range(5):
+        bot.exchanges["paper"].step()
+    rejected = lambda: [o for o in bot.store.order_page(limit=50) if o.status is OrderStatus.REJECTED]  # noqa: E731
+    await wait_for(lambda: len(rejected()) >= 2)
+    after = await scrape(port)
+    count = len(rejected())
+    assert value(after, "arbot_order_updates_total", exchange="paper", strategy="g", status="rejected") == count
