@@ -466,3 +466,14 @@ def test_pnl_totals_for_the_fleet_carry_every_fee_the_bots_row_shows():
     assert fleet["net"] == {"USDC": Decimal("0")}  # a fee in another asset stays out of net, as in the bot's row
     twice = fleet_totals([reply.data["totals"], reply.data["totals"]])
     assert _totals_text(twice)["fees"] == "0.00 USDC + 0.00001 SOL" and "other_fees" not in _totals_text(twice)
+
+
+async def test_plugins_command_shows_each_error_of_the_running_bot(make_bot):
+    """A plugin error raised while the bot runs (ArbotPluginError) is known only to the running bot: `arbot plugins`
+    in another process loads the plugins afresh. `/plugins` (`arbot ctl plugins`) shows its message, masked."""
+    bot = await make_bot("")
+    before = (await bot.commands.dispatch(VIEWER, "plugins", [])).render_text()
+    assert "error" not in before
+    bot.plugin_failed("grid", "the venue answered 500")
+    text = (await bot.commands.dispatch(VIEWER, "plugins", [])).render_text()
+    assert 'plugin "grid"' in text and "the venue answered 500" in text, text
