@@ -225,7 +225,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = redact.REDACTOR.redact(f"{type(exc).__name__}: {exc}")  # it may quote the store's URL
         print(f"\n(plugin {plugin}: its report section failed: {text})")
 
-    store = open_store(args.db or config.db_url, config)
+    url = args.db or config.db_url
+    require_existing_store(url)
+    store = open_store(url, config)
     try:
         for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
             if args.all:
@@ -282,12 +284,28 @@ def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
         raise UserError(str(exc)) from None
 
 
+def require_existing_store(url: str) -> None:
+    """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
+    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return
+    path = url[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
+        return
+    raise UserError(f"no store at {path}: check --db, or the config's [bot] data_dir and db_url (a relative "
+                    "SQLite path is under data_dir); `arbot run` creates the store on its first start")
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
     from .store import StoreError
     from .store.migrate import db_command
 
-    store = open_store(args.db or config.db_url, config, upgrade=False)
+    url = args.db or config.db_url
+    if args.action == "current":
+        require_existing_store(url)
+    store = open_store(url, config, upgrade=False)
     try:
         print(db_command(store, args.action))
     except StoreError as exc:

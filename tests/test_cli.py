@@ -14,12 +14,15 @@ import pytest
 
 from bot.cli import build_parser
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.risk_kit import plugin as kit_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 
 def arbot(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+    """``arbot ARGS`` run from ``cwd`` with this checkout's code (``-m bot.cli`` from another directory would
+    import the copy the shared environment installed)."""
+    return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 def test_check_config_accepts_the_example(tmp_path):
@@ -167,3 +170,17 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
         os.close(write)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141  # what a program killed by SIGPIPE gives its shell (128 + 13)
+
+
+@pytest.mark.parametrize("argv", [("db", "current"), ("report",)])
+def test_a_reading_command_refuses_a_store_that_is_not_there_and_creates_none(argv, tmp_path):
+    """`arbot db current` / `arbot report` on a mistyped path (or with the config read from another directory)
+    answered "empty" / "No orders stored yet." with exit 0 and left a new store file there."""
+    missing = tmp_path / "arbot-typo.db"
+    out = arbot(*argv, "--db", f"sqlite:///{missing}", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"no store at {missing}" in out.stderr and "data_dir" in out.stderr and "Traceback" not in out.stderr
+    assert not missing.exists()
+    relative = arbot(*argv, "--db", "sqlite:///arbot-typo.db", cwd=tmp_path)  # relative to where it runs
+    assert relative.returncode == 2 and "no store at arbot-typo.db" in relative.stderr
+    assert list(tmp_path.iterdir()) == []
