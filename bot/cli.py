@@ -109,6 +109,7 @@ def _log_format_of(path: Path | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    held_sighup = hold_sighup()
     logs.configure(fmt=_log_format_of(_config_path(args)), details=args.verbose)
     plugins, registry, config = prepare(_config_path(args), secrets=True)
     if config.mode == "live" and not args.live:
@@ -134,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bot.request_stop)
-        on_sighup(loop, bot)
+        on_sighup(loop, bot, held=held_sighup)
         await bot.run(duration_s=args.duration)
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
@@ -148,12 +149,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot) -> None:
-    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background."""
+def hold_sighup() -> list[int]:
+    """Note a SIGHUP that comes before the loop's handler exists (the config, its secrets and the plugins are being
+    read: `systemctl reload` right after `start`), where its default action would end the process; returns the
+    list it is noted in, for :func:`on_sighup`."""
     import signal
 
-    loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
-                                                                    owner="host", what="reload secrets"))
+    held: list[int] = []
+    signal.signal(signal.SIGHUP, lambda signum, frame: held.append(signum))
+    return held
+
+
+def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot, held: list[int] | None = None) -> None:
+    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background; one ``held``
+    from before the loop ran (:func:`hold_sighup`) is re-read now."""
+    import signal
+
+    def reload() -> None:
+        bot.tasks.create(bot.reload_secrets(by="SIGHUP"), owner="host", what="reload secrets")
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    if held:
+        held.clear()
+        reload()
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

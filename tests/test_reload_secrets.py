@@ -246,3 +246,35 @@ async def test_a_component_that_could_not_take_its_new_secret_is_asked_again_nex
         assert (await api.next_message(ADMIN, timeout_s=10))["text"].startswith("<pre>Status")
     finally:
         await bot.stop()
+
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGHUP_DURING_PREPARE = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from bot import cli
+
+real = cli.prepare
+def prepare(*args, **kwargs):  # the signal arrives while the config and its secrets are read
+    out = real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGHUP)
+    return out
+cli.prepare = prepare
+sys.exit(cli.main(["run", "--config", {config!r}, "--for", "2s"]))
+"""
+
+
+def test_a_sighup_while_arbot_run_starts_is_held_not_fatal(tmp_path):
+    """`systemctl reload arbot` right after `start` (Type=exec: systemd takes the service as started at once)
+    reached `arbot run` while it was still reading its config and secrets, before the loop's handler existed:
+    SIGHUP's default action ended the process. It is held, and the re-read runs once the loop does."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n')
+    code = SIGHUP_DURING_PREPARE.format(root=str(ROOT), config=str(config))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "secrets re-read by SIGHUP" in out.stderr
