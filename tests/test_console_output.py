@@ -101,6 +101,24 @@ def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_f
     assert stream.getvalue().splitlines()[-1].endswith("z" * 300)
 
 
+@pytest.mark.parametrize("details", [False, True])
+def test_a_message_with_line_breaks_stays_one_line_in_the_log_and_on_the_console(details):
+    """A venue's error body or a plugin's message may hold line breaks: each event is still one line (a journal
+    entry each; a second line could pass for another event), the breaks shown as \\n, with -v too."""
+    from plugins.console import format_alert
+
+    stream = io.StringIO()
+    logs.configure(stream=stream, details=details)
+    logging.getLogger("arbot.test").error("venue said: 400\r\n2026-01-01T00:00:00.000Z CRITICAL arbot: forged")
+    [line] = stream.getvalue().splitlines()
+    assert line.endswith("venue said: 400\\r\\n2026-01-01T00:00:00.000Z CRITICAL arbot: forged") or not details
+    assert "venue said: 400\\r\\n2026" in line
+    alert = Alert(level=AlertLevel.ERROR, kind="order", source="g", message="rejected:\nEOrder:Insufficient funds",
+                  fields={"venue": "kraken\nx"}, ts_ns=1)
+    [shown] = format_alert(alert, colour=False).splitlines()
+    assert "rejected:\\nEOrder:Insufficient funds" in shown and "venue=kraken\\nx" in shown
+
+
 @pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
 def test_no_color_gives_no_escape_codes_even_with_colour_always(tmp_path, capsys, monkeypatch, how):
     monkeypatch.setenv("NO_COLOR", "1" if how == "NO_COLOR" else "")  # restored after the test either way
