@@ -141,3 +141,53 @@ def test_compose_publishes_the_port_the_metrics_endpoint_listens_on():
     bot = compose.split("\n  postgres:")[0]  # the bot's service, before the next one
     published = re.findall(r'^\s+- "127\.0\.0\.1:(\d+):(\d+)"', bot, re.M)
     assert published and {int(inside) for _, inside in published} == {MetricsSettings().port}, published
+
+
+def dashboard_expr(title: str) -> str:
+    """The PromQL of the Grafana dashboard's panel ``title`` (its one query)."""
+    import json
+
+    panels = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())["panels"]
+    [panel] = [p for p in panels if p.get("title") == title]
+    [target] = panel["targets"]
+    return str(target["expr"])
+
+
+def test_dashboard_net_pnl_is_per_bot_when_a_fleet_shares_one_prometheus(tmp_path):
+    """docs/metrics.md: the bots of a fleet are scraped into one Prometheus and told apart by `bot`. Two bots each
+    running a strategy named "g" (each its own store) made the panel's query fail (matching on strategy and asset
+    alone found two fee series for one PnL series), so the panel showed nothing for any bot."""
+    promtool = tool("promtool")
+    (tmp_path / "none.yml").write_text("groups: []\n")
+    expr = dashboard_expr("Realized PnL net of fees")
+    (tmp_path / "test.yml").write_text(f"""
+rule_files: [none.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'arbot_realized_pnl{{bot="alpha", instance="a", job="arbot", strategy="g", asset="USD"}}'
+        values: "10 10"
+      - series: 'arbot_fees_paid{{bot="alpha", instance="a", job="arbot", strategy="g", asset="USD"}}'
+        values: "2 2"
+      - series: 'arbot_realized_pnl{{bot="beta", instance="b", job="arbot", strategy="g", asset="USD"}}'
+        values: "5 5"
+      - series: 'arbot_fees_paid{{bot="beta", instance="b", job="arbot", strategy="g", asset="USD"}}'
+        values: "1 1"
+      - series: 'arbot_realized_pnl{{bot="alpha", instance="a", job="arbot", strategy="h", asset="USDC"}}'
+        values: "0 0"
+      - series: 'arbot_fees_paid{{bot="alpha", instance="a", job="arbot", strategy="h", asset="USDC"}}'
+        values: "3 3"
+    promql_expr_test:
+      - expr: 'sum by (bot, strategy, asset) ({expr})'
+        eval_time: 1m
+        exp_samples:
+          - labels: '{{bot="alpha", strategy="g", asset="USD"}}'
+            value: 8
+          - labels: '{{bot="beta", strategy="g", asset="USD"}}'
+            value: 4
+          - labels: '{{bot="alpha", strategy="h", asset="USDC"}}'
+            value: -3
+""")
+    out = subprocess.run([promtool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
