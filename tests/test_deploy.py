@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -191,3 +192,46 @@ tests:
 """)
     out = subprocess.run([promtool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_systemd_install_steps_let_arbot_ctl_reach_the_bot_from_any_directory(tmp_path):
+    """The unit runs the bot in its StateDirectory (WorkingDirectory=/var/lib/arbot); `arbot init` writes
+    data_dir = ".", so the control socket (and the store) were found relative to the directory `arbot ctl` ran
+    in: docs/deploy.md's `sudo -u arbot ARBOT_CONFIG=... arbot ctl status`, run from anywhere else, answered "No
+    running arbot answers". The install steps' config, and the documented ctl command, reach the bot."""
+    from tests.helpers.processes import wait_until
+
+    state, etc, elsewhere = tmp_path / "state", tmp_path / "etc", tmp_path / "home"
+    for folder in (state, etc, elsewhere):
+        folder.mkdir()
+    config = etc / "arbot.toml"
+    unit = (ROOT / "deploy" / "arbot.service").read_text()
+    wrapper = tmp_path / "arbot"  # /opt/arbot/bin/arbot: this checkout's arbot
+    wrapper.write_text("#!/bin/sh\nexec " + shlex.join(arbot_command()) + ' "$@"\n')
+    wrapper.chmod(0o755)
+
+    def local(line: str) -> str:
+        line = re.sub(r"\bsudo -u arbot ", "", line)  # no arbot user here: the test's user plays it
+        line = line.replace("/var/lib/arbot", str(state)).replace("/etc/arbot/arbot.toml", str(config))
+        return re.sub(r"(?<![\w/-])(/opt/arbot/bin/)?arbot (?=init|ctl)", f"{wrapper} ", line)
+
+    steps = [line.removeprefix("#").strip() for line in unit.splitlines() if re.match(r"#\s+(arbot init|sed )", line)]
+    assert steps, "the unit's install steps write the config with `arbot init`"
+    for step in steps:
+        step = local(step).split(" && chgrp")[0]  # no arbot group here either
+        done = subprocess.run(step, shell=True, cwd=elsewhere, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARBOT_CONFIG": str(config)}
+    bot = subprocess.Popen([str(wrapper), "run", "--for", "60s"], cwd=state, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: (state / "arbot.sock").exists() or bot.poll() is not None, 60), "no socket"
+        deploy = (ROOT / "docs" / "deploy.md").read_text().split("## A systemd service")[1]
+        [documented] = [line for line in deploy.splitlines() if line.endswith("arbot ctl status")]
+        env.pop("ARBOT_CONFIG")  # the documented line sets it
+        status = subprocess.run(local(documented), shell=True, cwd=elsewhere, capture_output=True, text=True,
+                                timeout=60, env=env)
+        assert status.returncode == 0 and "mode" in status.stdout, status.stdout + status.stderr
+    finally:
+        bot.terminate()
+        bot.communicate(timeout=60)
