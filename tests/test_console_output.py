@@ -62,6 +62,20 @@ def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
     assert all(re.fullmatch(TS, e["ts"]) for e in entries)
 
 
+def test_json_log_format_keeps_stderr_json_when_the_console_writes_alerts_there(tmp_path, capsys):
+    """`[notifiers.console] stream = "stderr"` with `log_format = "json"`: the alert lines were plain text among the
+    JSON objects (docs/deploy.md: each line on stderr is one JSON object). They are objects too, with the alert's
+    kind, level, source and figures."""
+    config = quiet_config(tmp_path, 'log_format = "json"')
+    config.write_text(config.read_text().replace('colour = "always"', 'stream = "stderr"'))
+    assert cli.main(["run", "--config", str(config), "--for", "0.2s"]) == 0
+    captured = capsys.readouterr()
+    entries = [json.loads(line) for line in captured.err.splitlines()]  # a line that is not JSON fails here
+    [started] = [e for e in entries if e["msg"].startswith("arbot started")]
+    assert started["level"] == "INFO" and started["kind"] == "bot" and started["source"] == "host"
+    assert captured.out == ""
+
+
 def test_json_log_format_says_a_refusal_to_start_as_an_object_too(tmp_path, capsys):
     config = quiet_config(tmp_path, 'log_format = "json"')
     config.write_text(config.read_text().replace('mode = "paper"', 'mode = "live"'))

@@ -34,7 +34,9 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * :func:`read_plugin_settings`, a plugin's ``[plugins.NAME]`` table read from a config file, validated and
   its secrets resolved, for a plugin's own ``arbot`` subcommand (no bot running);
 * console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
-  (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``);
+  (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``),
+  :func:`json_lines` (True when stderr carries JSON objects only, ``log_format = "json"``: write there
+  through ``logging``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service), and :func:`drop_least_urgent`, its rule
   for a full queue, for a transport's own bounded queue;
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from ..feed import ReconnectingFeed, StateCallback
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
-    from ..logs import colour_wanted, fit, format_ts
+    from ..logs import colour_wanted, fit, format_ts, json_lines
     from ..outbox import Outbox, drop_least_urgent
     from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
@@ -76,7 +78,7 @@ _WHERE = {
     "PrecisionError": "bot.exact", "from_units": "bot.exact", "to_units": "bot.exact",
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
     "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
-    "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
+    "colour_wanted": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs", "json_lines": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "add_url": "bot.redact", "safe_url": "bot.redact",
@@ -121,6 +123,7 @@ __all__ = [
     "fit",
     "format_ts",
     "from_units",
+    "json_lines",
     "jsonable",
     "loads_limited",
     "read_plugin_settings",
