@@ -113,8 +113,14 @@ class Redactor(logging.Filter):
                 record.exc_info = None
             if clean != message:
                 record.msg, record.args = clean, None
+            for key, value in list(record.__dict__.items()):  # the caller's extras: the json format writes them
+                if key not in _RECORD_KEYS:
+                    record.__dict__[key] = self.redact_data(value)
         return True
 
+
+_RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+"""A log record's own attributes; any other was passed with ``extra=``."""
 
 REDACTOR = Redactor()
 

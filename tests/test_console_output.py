@@ -98,6 +98,23 @@ def test_json_lines_carry_extras_and_tracebacks_uncut():
     assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc"]
 
 
+def test_json_lines_mask_known_secrets_in_the_extras_too(monkeypatch):
+    """The json format writes a record's extras (`extra=`, for a plugin as for the host): the redactor masked the
+    message and the traceback, and a secret in an extra went to the log as it was."""
+    from bot.settings import Secret
+
+    monkeypatch.setenv("ARBOT_TEST_LOG_KEY", "sk-live-0123456789abcdef")
+    Secret("env:ARBOT_TEST_LOG_KEY").resolve()
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    logging.getLogger("arbot.test").warning("retrying", extra={"url": "https://api.example/?k=sk-live-0123456789abcdef",
+                                                               "request": {"headers": ["sk-live-0123456789abcdef"]},
+                                                               "attempt": 2})
+    [entry] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert "sk-live-0123456789abcdef" not in json.dumps(entry)
+    assert entry["url"] == "https://api.example/?k=***" and entry["attempt"] == 2 and entry["msg"] == "retrying"
+
+
 def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_follow():
     stream = io.StringIO()
     logs.configure(stream=stream)
