@@ -365,20 +365,31 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     path = socket_path(config.data_dir, config.bot.control_socket)
     try:
         # `arbot ctl reload-secrets` is the command /reload_secrets (chat commands take no hyphen)
-        answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args))
+        answer = asyncio.run(send_command(path, args.command.replace("-", "_"), args.args, CTL_TIMEOUT_S))
         print(answer.get("text", ""))
         token = answer.get("confirm_token")
         if token:
             if not (args.yes or _confirmed_at_prompt()):
                 print("Not confirmed: nothing was done (`arbot ctl --yes ...` confirms without a prompt).")
                 return 1
-            answer = asyncio.run(send_confirm(path, str(token)))
+            answer = asyncio.run(send_confirm(path, str(token), CTL_TIMEOUT_S))
             print(answer.get("text", ""))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
+    except PermissionError:
+        raise UserError(f"{path}: permission denied. Run `arbot ctl` as the bot's user, or list your uid in its "
+                        "[bot] control_allowed_uids.") from None
+    except TimeoutError:
+        raise UserError(f"The bot on {path} did not answer within {CTL_TIMEOUT_S:g} s: its event loop may be "
+                        "blocked (docs/runbook.md, ArbotEventLoopStalled) or it is stopping. The command may have "
+                        "run: ask `arbot ctl status` again before repeating it.") from None
     if answer.get("image"):
         print(f"image: {answer['image']}")
     return 0 if answer.get("ok") else 1
+
+
+CTL_TIMEOUT_S = 10.0
+"""How long ``arbot ctl`` waits for the bot to accept and to answer (the Docker HEALTHCHECK allows 10 s too)."""
 
 
 def _confirmed_at_prompt() -> bool:
