@@ -174,9 +174,20 @@ class MetricsExporter:
         self.risk_events = self.operator.store.risk_event_counts()
 
     async def _refresh_loop(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.settings.pnl_every_s)
-            self.refresh_from_store()
+            try:
+                self.refresh_from_store()
+            except Exception as exc:  # a store down for a while: keep the last figures, try again next time
+                if not failing:
+                    log.warning("metrics: PnL and risk events not refreshed from the store (%s); the last figures "
+                                "stay until it answers", exc)
+                failing = True
+                continue
+            if failing:
+                log.info("metrics: PnL and risk events refreshed from the store again")
+                failing = False
 
     async def _lag_loop(self) -> None:
         """How late a short sleep wakes: what every feed, order and timer waited behind a blocked loop."""

@@ -279,3 +279,24 @@ async def test_rejected_and_failed_orders_are_exported_from_zero_before_the_firs
     after = await scrape(port)
     count = len(rejected())
     assert value(after, "arbot_order_updates_total", exchange="paper", strategy="g", status="rejected") == count
+
+
+async def test_the_pnl_refresh_outlives_a_store_that_fails_for_a_while(make_bot, monkeypatch):
+    """A store that cannot be read for a while (PostgreSQL restarting, a locked SQLite file) raised out of the
+    periodic refresh and ended it: realized PnL, fees and risk events stayed frozen for the rest of the run. The
+    refresh logs the failure, keeps the last figures, and carries on once the store answers."""
+    from bot.store import StoreError
+
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\npnl_every_s = 0.1\n")
+    exporter = running_exporter(bot.operator)
+    store = bot.operator.store
+    failures = []
+
+    def unreadable():
+        failures.append(1)
+        raise StoreError("store sqlite:///arbot.db: cannot read: database is locked")
+
+    monkeypatch.setattr(store, "risk_event_counts", unreadable)
+    await wait_for(lambda: len(failures) >= 3, timeout_s=10)
+    monkeypatch.setattr(store, "risk_event_counts", lambda: {("limits", "veto"): 3})
+    await wait_for(lambda: exporter.risk_events == {("limits", "veto"): 3}, timeout_s=10)
