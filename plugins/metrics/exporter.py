@@ -74,6 +74,8 @@ class MetricsExporter:
         self._seen = 0
         self._started_at = 0
         self._unsubscribe: list[Callable[[], None]] = []
+        self._strategy_venues: set[tuple[str, str]] = set()
+        """(exchange, strategy) of each strategy's markets, read at start: exported even at 0."""
         self._server: asyncio.Server | None = None
         self.port = 0
         self._open: dict[asyncio.StreamWriter, None] = {}
@@ -98,6 +100,7 @@ class MetricsExporter:
             strategy_markets = op.ask(strategy, "markets") or []
             markets.update(strategy_markets)
             for exchange, _ in strategy_markets:
+                self._strategy_venues.add((exchange, name))
                 # exported from 0 before the first one: a counter Prometheus first sees at 2 is no increase, so
                 # a first burst of rejections would never reach ArbotOrdersFailing
                 for status in ALERTED_ORDER_STATUSES:
@@ -245,6 +248,8 @@ class MetricsExporter:
         g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final",
                               labels=["exchange", "strategy"])
         open_counts = Counter((o.exchange, o.strategy) for o in op.open_orders())
+        for key in self._strategy_venues:  # none open is 0, not a series gone (a gap on the dashboard)
+            open_counts[key] += 0
         for key, n in open_counts.items():
             g.add_metric(list(key), n)
         yield g

@@ -300,3 +300,27 @@ async def test_the_pnl_refresh_outlives_a_store_that_fails_for_a_while(make_bot,
     await wait_for(lambda: len(failures) >= 3, timeout_s=10)
     monkeypatch.setattr(store, "risk_event_counts", lambda: {("limits", "veto"): 3})
     await wait_for(lambda: exporter.risk_events == {("limits", "veto"): 3}, timeout_s=10)
+
+
+async def test_open_orders_is_zero_not_missing_for_a_strategy_with_none(make_bot):
+    """A strategy's open orders going to none removed its arbot_open_orders series: the dashboard's "Open orders"
+    showed a gap, not 0, and `arbot_open_orders == 0` matched nothing. Each strategy's venues are exported, 0
+    included."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        [strategies.t]
+        type = "taker"
+        exchange = "paper"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """, extra=[("taker", taker_plugin)])
+    port = running_exporter(bot.operator).port
+    assert value(await scrape(port), "arbot_open_orders", exchange="paper", strategy="t") == 0
+    for _ in range(5):
+        bot.exchanges["paper"].step()
+    await wait_for(lambda: (o := bot.executor.order("taker-1")) is not None and o.status is OrderStatus.FILLED)
+    assert value(await scrape(port), "arbot_open_orders", exchange="paper", strategy="t") == 0
