@@ -249,3 +249,25 @@ def test_the_runbook_explains_every_kind_of_chat_alert_the_bot_raises():
     runbook = (ROOT / "docs" / "runbook.md").read_text()
     explained = set(re.findall(r"`([a-z_-]+)`", runbook))
     assert sorted(raised - explained) == []
+
+
+def test_the_fleet_units_install_steps_give_each_bot_its_state_directory_as_data_dir(tmp_path):
+    """`arbot@NAME` runs in /var/lib/arbot/NAME (StateDirectory=arbot/%i), but deploy/fleet/arb-1.toml leaves
+    data_dir at ".": `arbot ctl` (docs/fleet.md: `arbot ctl reload-secrets`), `arbot report` and `arbot db` run
+    anywhere else looked for the socket and the store there. The unit's steps, and docs/fleet.md's, set it."""
+    import tomllib
+
+    unit = (ROOT / "deploy" / "fleet" / "arbot@.service").read_text()
+    assert "StateDirectory=arbot/%i" in unit
+    state = tmp_path / "state"
+    config = tmp_path / "arb-1.toml"
+    shutil.copy(ROOT / "deploy" / "fleet" / "arb-1.toml", config)
+    steps = [line.removeprefix("#").strip() for line in unit.splitlines()
+             if re.match(r"#\s+sed .*data_dir", line)]
+    fleet_md = (ROOT / "docs" / "fleet.md").read_text()
+    assert steps and all(step.split("#")[0].strip() in fleet_md for step in steps), steps
+    for step in steps:
+        step = step.replace("/etc/arbot/arb-1.toml", str(config)).replace("/var/lib/arbot", str(state))
+        done = subprocess.run(step, shell=True, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    assert tomllib.loads(config.read_text())["bot"]["data_dir"] == str(state / "arb-1")
