@@ -239,6 +239,7 @@ class Bot:
         self.started_ns = self.clock.time_ns()
         created_dir = not self.data_dir.exists()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        await self.control.refuse_if_taken()  # a second process on a running bot's config: before the store
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)

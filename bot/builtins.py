@@ -158,11 +158,15 @@ async def balance(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 async def plugins(op: Operator, caller: Caller, args: list[str]) -> Reply:
     rows: list[tuple[str, ...]] = [("plugin", "kinds", "from", "status")]
+    notes = []
     for info in op.plugins():
         source = f"{info.dist} {info.version}" if info.dist else "-"
         rows.append((info.name, ", ".join(sorted(info.kinds)) or "-", source,
                      "error" if info.errors else "ok"))
-    return Reply("Plugins", rows=rows, header=True)
+        label = f'plugin "{info.name}"' + (f" ({source})" if info.dist else "")
+        notes += [f"{label}: {error}" for error in info.errors]  # masked when kept (PluginSet.fail)
+    # the running bot's errors (a hook or a component that raised) are known only here, not to `arbot plugins`
+    return Reply("Plugins", rows=rows, header=True, text="\n".join(notes))
 
 
 async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:

@@ -110,6 +110,7 @@ def _log_format_of(path: Path | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    held_sighup = hold_sighup()
     logs.configure(fmt=_log_format_of(_config_path(args)), details=args.verbose)
     plugins, registry, config = prepare(_config_path(args), secrets=True)
     if config.mode == "live" and not args.live:
@@ -135,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bot.request_stop)
-        on_sighup(loop, bot)
+        on_sighup(loop, bot, held=held_sighup)
         await bot.run(duration_s=args.duration)
 
     log.info("arbot %s: config %s, mode %s, store %s", __version__, config.source, config.mode,
@@ -149,12 +150,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot) -> None:
-    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background."""
+def hold_sighup() -> list[int]:
+    """Note a SIGHUP that comes before the loop's handler exists (the config, its secrets and the plugins are being
+    read: `systemctl reload` right after `start`), where its default action would end the process; returns the
+    list it is noted in, for :func:`on_sighup`."""
     import signal
 
-    loop.add_signal_handler(signal.SIGHUP, lambda: bot.tasks.create(bot.reload_secrets(by="SIGHUP"),
-                                                                    owner="host", what="reload secrets"))
+    held: list[int] = []
+    signal.signal(signal.SIGHUP, lambda signum, frame: held.append(signum))
+    return held
+
+
+def on_sighup(loop: asyncio.AbstractEventLoop, bot: Bot, held: list[int] | None = None) -> None:
+    """SIGHUP re-reads every secret reference (as `arbot ctl reload-secrets`), in the background; one ``held``
+    from before the loop ran (:func:`hold_sighup`) is re-read now."""
+    import signal
+
+    def reload() -> None:
+        bot.tasks.create(bot.reload_secrets(by="SIGHUP"), owner="host", what="reload secrets")
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    if held:
+        held.clear()
+        reload()
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -233,7 +251,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = redact.REDACTOR.redact(f"{type(exc).__name__}: {exc}")  # it may quote the store's URL
         print(f"\n(plugin {plugin}: its report section failed: {text})")
 
-    store = open_store(args.db or config.db_url, config)
+    url = args.db or config.db_url
+    require_existing_store(url)
+    store = open_store(url, config)
     try:
         for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
             if args.all:
@@ -290,12 +310,28 @@ def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
         raise UserError(str(exc)) from None
 
 
+def require_existing_store(url: str) -> None:
+    """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
+    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return
+    path = url[len(prefix):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
+        return
+    raise UserError(f"no store at {path}: check --db, or the config's [bot] data_dir and db_url (a relative "
+                    "SQLite path is under data_dir); `arbot run` creates the store on its first start")
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     _, _, config = prepare(_config_path(args), secrets=False)
     from .store import StoreError
     from .store.migrate import db_command
 
-    store = open_store(args.db or config.db_url, config, upgrade=False)
+    url = args.db or config.db_url
+    if args.action == "current":
+        require_existing_store(url)
+    store = open_store(url, config, upgrade=False)
     try:
         print(db_command(store, args.action))
     except StoreError as exc:
@@ -348,6 +384,9 @@ def cmd_ctl(args: argparse.Namespace) -> int:
             print(logs.escape_controls(answer.get("text", ""), lines=True))
     except (FileNotFoundError, ConnectionRefusedError):
         raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
+    except PermissionError:
+        raise UserError(f"{path}: permission denied. Run `arbot ctl` as the bot's user, or list your uid in its "
+                        "[bot] control_allowed_uids.") from None
     if answer.get("image"):
         print(f"image: {answer['image']}")
     return 0 if answer.get("ok") else 1

@@ -58,7 +58,11 @@ class ControlServer:
         self.path: Path | None = None
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> None:
+    async def refuse_if_taken(self) -> None:
+        """Raise :class:`UserError` when a live bot serves this socket, or something else holds its path.
+
+        The bot calls it first in its start, before it opens the store: a second ``arbot run`` on a running bot's
+        config changes nothing of the first's (its store identity, its orders in flight, its balances)."""
         if not self.socket_name:
             return
         path = socket_path(self.data_dir, self.socket_name)
@@ -66,10 +70,17 @@ class ControlServer:
             if await _alive(path):
                 raise UserError(f"another arbot is already running with control socket {path}; stop it, or give "
                                 "this one another data_dir or [bot] control_socket")
-            path.unlink()  # left by a bot that did not stop cleanly
         elif path.exists() or path.is_symlink():
             raise UserError(f"[bot] control_socket: {path} exists and is not a socket; move it away or choose "
                             "another name")
+
+    async def start(self) -> None:
+        if not self.socket_name:
+            return
+        await self.refuse_if_taken()  # again: one may have started since the bot's start began
+        path = socket_path(self.data_dir, self.socket_name)
+        if path.is_socket():
+            path.unlink()  # left by a bot that did not stop cleanly
         old_umask = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(self._handle, path=str(path), limit=MAX_REQUEST)

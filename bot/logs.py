@@ -47,8 +47,15 @@ def verbose() -> bool:
     return _verbose
 
 
+LINE_BREAKS = str.maketrans({"\r": "\\r", "\n": "\\n"})
+
+
 def fit(line: str, width: int = MAX_LINE) -> str:
-    """``line`` cut to ``width`` characters (ending in "…"), unless the run is verbose."""
+    """``line`` as one line, cut to ``width`` characters (ending in "…") unless the run is verbose.
+
+    Line breaks in it (a venue's error body, a plugin's message) are shown as ``\\r``/``\\n``: one event stays one
+    line, and nothing in a message can pass for a line of its own."""
+    line = line.translate(LINE_BREAKS)
     if _verbose or len(line) <= width:
         return line
     return line[: width - 1] + "…"

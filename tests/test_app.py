@@ -450,3 +450,33 @@ async def test_a_venue_whose_balances_fail_at_start_is_logged_with_its_plugins_n
     await make_bot('[exchanges.v]\ntype = "no-balances"\n', extra=[("broke", broke)])
     assert ('plugin "broke": balances of exchange "v" not stored at start: RuntimeError: balances broke'
             in caplog.text)
+
+
+async def test_a_second_bot_on_a_running_bots_data_dir_is_refused_before_it_touches_the_store(make_bot, tmp_path):
+    """`arbot run` started by hand while the service runs (same config): the second process opened the store,
+    took the store identity, recovered the running bot's orders as "left by the previous run" (an order still
+    being sent, not yet at the venue, is marked FAILED so), snapshotted balances and started strategies, and only
+    then found the control socket taken. It is refused first."""
+    from bot.errors import UserError
+
+    running = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock")
+    second = await make_bot(CONFIG, extra=PLUGINS, control_socket="ctl.sock", start=False)
+    recovered = []
+    real_recover = second.executor.recover
+
+    async def recover(*args, **kwargs):
+        recovered.append(1)
+        return await real_recover(*args, **kwargs)
+
+    second.executor.recover = recover  # type: ignore[method-assign]
+    try:
+        try:
+            await second.start()
+            raise AssertionError("the second bot started")
+        except UserError as exc:
+            assert "another arbot is already running" in str(exc)
+        assert second.identity is None and recovered == []
+        assert (await send_command(tmp_path / "ctl.sock", "status", []))["ok"]  # the first still answers
+    finally:
+        await second.stop()
+        await running.stop()

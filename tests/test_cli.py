@@ -21,6 +21,8 @@ from tests.helpers.risk_kit import plugin as kit_plugin
 ROOT = Path(__file__).resolve().parent.parent
 
 def arbot(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``arbot ARGS`` run from ``cwd`` with this checkout's code (``-m bot.cli`` from another directory would
+    import the copy the shared environment installed)."""
     return subprocess.run(arbot_command(*args), cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
@@ -259,3 +261,53 @@ def test_an_error_for_the_user_is_printed_with_known_secrets_masked(monkeypatch,
     assert cli.main(["plugins"]) == 2
     err = capsys.readouterr().err
     assert secret_kit.KEY not in err and "refused the key ***" in err, err
+
+
+
+@pytest.mark.parametrize("argv", [("db", "current"), ("report",)])
+def test_a_reading_command_refuses_a_store_that_is_not_there_and_creates_none(argv, tmp_path):
+    """`arbot db current` / `arbot report` on a mistyped path (or with the config read from another directory)
+    answered "empty" / "No orders stored yet." with exit 0 and left a new store file there."""
+    missing = tmp_path / "arbot-typo.db"
+    out = arbot(*argv, "--db", f"sqlite:///{missing}", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"no store at {missing}" in out.stderr and "data_dir" in out.stderr and "Traceback" not in out.stderr
+    assert not missing.exists()
+    relative = arbot(*argv, "--db", "sqlite:///arbot-typo.db", cwd=tmp_path)  # relative to where it runs
+    assert relative.returncode == 2 and "no store at arbot-typo.db" in relative.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctl_names_a_bot_that_does_not_answer_and_a_socket_it_may_not_open(tmp_path, monkeypatch, capsys):
+    """A bot whose loop is blocked (or stopped with SIGSTOP) accepts the connection and never answers: `arbot ctl`
+    ended with a TimeoutError traceback; a socket of another user ended with a PermissionError one. Each is now
+    one line naming the cause and the way out, exit 2."""
+    import socket
+    import threading
+
+    from bot import cli
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "ctl.sock"\n')
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "ctl.sock"))
+    server.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()  # accepts, never answers
+    monkeypatch.setattr(cli, "CTL_TIMEOUT_S", 0.5)
+    try:
+        assert cli.main(["ctl", "--config", str(config), "status"]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "did not answer within 0.5 s" in err and "event loop" in err and "Traceback" not in err, err
+    finally:
+        for connection, _ in held:
+            connection.close()
+        server.close()
+
+    async def refused(*args, **kwargs):  # what connecting to a socket of mode 0600 does for another user (not root)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("bot.control.send_command", refused)
+    assert cli.main(["ctl", "--config", str(config), "status"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "permission denied" in err and "bot's user" in err and "Traceback" not in err, err

@@ -504,3 +504,14 @@ async def test_kill_says_how_many_strategies_it_paused_as_the_console_does(make_
     reply = await bot.commands.confirm(ADMIN, asked.confirm_token)
     assert reply.ok and reply.title.startswith("Kill switch: 1 strategies paused (1 already was),"), reply.title
     assert bot.killed("s") and bot.killed("s2")
+
+
+async def test_plugins_command_shows_each_error_of_the_running_bot(make_bot):
+    """A plugin error raised while the bot runs (ArbotPluginError) is known only to the running bot: `arbot plugins`
+    in another process loads the plugins afresh. `/plugins` (`arbot ctl plugins`) shows its message, masked."""
+    bot = await make_bot("")
+    before = (await bot.commands.dispatch(VIEWER, "plugins", [])).render_text()
+    assert "error" not in before
+    bot.plugin_failed("grid", "the venue answered 500")
+    text = (await bot.commands.dispatch(VIEWER, "plugins", [])).render_text()
+    assert 'plugin "grid"' in text and "the venue answered 500" in text, text

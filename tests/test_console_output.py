@@ -62,6 +62,20 @@ def test_json_log_format_makes_every_stderr_line_an_object(tmp_path, capsys):
     assert all(re.fullmatch(TS, e["ts"]) for e in entries)
 
 
+def test_json_log_format_keeps_stderr_json_when_the_console_writes_alerts_there(tmp_path, capsys):
+    """`[notifiers.console] stream = "stderr"` with `log_format = "json"`: the alert lines were plain text among the
+    JSON objects (docs/deploy.md: each line on stderr is one JSON object). They are objects too, with the alert's
+    kind, level, source and figures."""
+    config = quiet_config(tmp_path, 'log_format = "json"')
+    config.write_text(config.read_text().replace('colour = "always"', 'stream = "stderr"'))
+    assert cli.main(["run", "--config", str(config), "--for", "0.2s"]) == 0
+    captured = capsys.readouterr()
+    entries = [json.loads(line) for line in captured.err.splitlines()]  # a line that is not JSON fails here
+    [started] = [e for e in entries if e["msg"].startswith("arbot started")]
+    assert started["level"] == "INFO" and started["kind"] == "bot" and started["source"] == "host"
+    assert captured.out == ""
+
+
 def test_json_log_format_says_a_refusal_to_start_as_an_object_too(tmp_path, capsys):
     config = quiet_config(tmp_path, 'log_format = "json"')
     config.write_text(config.read_text().replace('mode = "paper"', 'mode = "live"'))
@@ -99,6 +113,23 @@ def test_json_lines_mask_known_secrets_in_every_extra():
     assert request["url"].endswith(secret)  # the caller's object is left as it was
 
 
+def test_json_lines_mask_known_secrets_in_the_extras_too(monkeypatch):
+    """The json format writes a record's extras (`extra=`, for a plugin as for the host): the redactor masked the
+    message and the traceback, and a secret in an extra went to the log as it was."""
+    from bot.settings import Secret
+
+    monkeypatch.setenv("ARBOT_TEST_LOG_KEY", "sk-live-0123456789abcdef")
+    Secret("env:ARBOT_TEST_LOG_KEY").resolve()
+    stream = io.StringIO()
+    logs.configure(fmt="json", stream=stream)
+    logging.getLogger("arbot.test").warning("retrying", extra={"url": "https://api.example/?k=sk-live-0123456789abcdef",
+                                                               "request": {"headers": ["sk-live-0123456789abcdef"]},
+                                                               "attempt": 2})
+    [entry] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert "sk-live-0123456789abcdef" not in json.dumps(entry)
+    assert entry["url"] == "https://api.example/?k=***" and entry["attempt"] == 2 and entry["msg"] == "retrying"
+
+
 def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_follow():
     stream = io.StringIO()
     logs.configure(stream=stream)
@@ -114,6 +145,24 @@ def test_text_lines_are_cut_to_the_console_width_unless_verbose_and_tracebacks_f
     logs.configure(stream=stream, details=True)
     log.warning("z" * 300)
     assert stream.getvalue().splitlines()[-1].endswith("z" * 300)
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_a_message_with_line_breaks_stays_one_line_in_the_log_and_on_the_console(details):
+    """A venue's error body or a plugin's message may hold line breaks: each event is still one line (a journal
+    entry each; a second line could pass for another event), the breaks shown as \\n, with -v too."""
+    from plugins.console import format_alert
+
+    stream = io.StringIO()
+    logs.configure(stream=stream, details=details)
+    logging.getLogger("arbot.test").error("venue said: 400\r\n2026-01-01T00:00:00.000Z CRITICAL arbot: forged")
+    [line] = stream.getvalue().splitlines()
+    assert line.endswith("venue said: 400\\r\\n2026-01-01T00:00:00.000Z CRITICAL arbot: forged") or not details
+    assert "venue said: 400\\r\\n2026" in line
+    alert = Alert(level=AlertLevel.ERROR, kind="order", source="g", message="rejected:\nEOrder:Insufficient funds",
+                  fields={"venue": "kraken\nx"}, ts_ns=1)
+    [shown] = format_alert(alert, colour=False).splitlines()
+    assert "rejected:\\nEOrder:Insufficient funds" in shown and "venue=kraken\\nx" in shown
 
 
 @pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -130,3 +131,143 @@ def test_prometheus_rules_name_only_exported_metrics_and_runbook_sections():
     runbook = (ROOT / "docs" / "runbook.md").read_text().lower()
     for alert in re.findall(r"alert: (\w+)", rules):
         assert f"#{alert.lower()}" in rules.lower() and f"### {alert.lower()}" in runbook, alert
+
+
+def test_compose_publishes_the_port_the_metrics_endpoint_listens_on():
+    """The published container port is the one `[plugins.metrics]` serves on by default, so the host's
+    127.0.0.1 port reaches /metrics once the config sets host = "0.0.0.0" as the comment says."""
+    from plugins.metrics.settings import MetricsSettings
+
+    compose = (ROOT / "deploy" / "compose.yaml").read_text()
+    bot = compose.split("\n  postgres:")[0]  # the bot's service, before the next one
+    published = re.findall(r'^\s+- "127\.0\.0\.1:(\d+):(\d+)"', bot, re.M)
+    assert published and {int(inside) for _, inside in published} == {MetricsSettings().port}, published
+
+
+def dashboard_expr(title: str) -> str:
+    """The PromQL of the Grafana dashboard's panel ``title`` (its one query)."""
+    import json
+
+    panels = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())["panels"]
+    [panel] = [p for p in panels if p.get("title") == title]
+    [target] = panel["targets"]
+    return str(target["expr"])
+
+
+def test_dashboard_net_pnl_is_per_bot_when_a_fleet_shares_one_prometheus(tmp_path):
+    """docs/metrics.md: the bots of a fleet are scraped into one Prometheus and told apart by `bot`. Two bots each
+    running a strategy named "g" (each its own store) made the panel's query fail (matching on strategy and asset
+    alone found two fee series for one PnL series), so the panel showed nothing for any bot."""
+    promtool = tool("promtool")
+    (tmp_path / "none.yml").write_text("groups: []\n")
+    expr = dashboard_expr("Realized PnL net of fees")
+    (tmp_path / "test.yml").write_text(f"""
+rule_files: [none.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'arbot_realized_pnl{{bot="alpha", instance="a", job="arbot", strategy="g", asset="USD"}}'
+        values: "10 10"
+      - series: 'arbot_fees_paid{{bot="alpha", instance="a", job="arbot", strategy="g", asset="USD"}}'
+        values: "2 2"
+      - series: 'arbot_realized_pnl{{bot="beta", instance="b", job="arbot", strategy="g", asset="USD"}}'
+        values: "5 5"
+      - series: 'arbot_fees_paid{{bot="beta", instance="b", job="arbot", strategy="g", asset="USD"}}'
+        values: "1 1"
+      - series: 'arbot_realized_pnl{{bot="alpha", instance="a", job="arbot", strategy="h", asset="USDC"}}'
+        values: "0 0"
+      - series: 'arbot_fees_paid{{bot="alpha", instance="a", job="arbot", strategy="h", asset="USDC"}}'
+        values: "3 3"
+    promql_expr_test:
+      - expr: 'sum by (bot, strategy, asset) ({expr})'
+        eval_time: 1m
+        exp_samples:
+          - labels: '{{bot="alpha", strategy="g", asset="USD"}}'
+            value: 8
+          - labels: '{{bot="beta", strategy="g", asset="USD"}}'
+            value: 4
+          - labels: '{{bot="alpha", strategy="h", asset="USDC"}}'
+            value: -3
+""")
+    out = subprocess.run([promtool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_systemd_install_steps_let_arbot_ctl_reach_the_bot_from_any_directory(tmp_path):
+    """The unit runs the bot in its StateDirectory (WorkingDirectory=/var/lib/arbot); `arbot init` writes
+    data_dir = ".", so the control socket (and the store) were found relative to the directory `arbot ctl` ran
+    in: docs/deploy.md's `sudo -u arbot ARBOT_CONFIG=... arbot ctl status`, run from anywhere else, answered "No
+    running arbot answers". The install steps' config, and the documented ctl command, reach the bot."""
+    from tests.helpers.processes import wait_until
+
+    state, etc, elsewhere = tmp_path / "state", tmp_path / "etc", tmp_path / "home"
+    for folder in (state, etc, elsewhere):
+        folder.mkdir()
+    config = etc / "arbot.toml"
+    unit = (ROOT / "deploy" / "arbot.service").read_text()
+    wrapper = tmp_path / "arbot"  # /opt/arbot/bin/arbot: this checkout's arbot
+    wrapper.write_text("#!/bin/sh\nexec " + shlex.join(arbot_command()) + ' "$@"\n')
+    wrapper.chmod(0o755)
+
+    def local(line: str) -> str:
+        line = re.sub(r"\bsudo -u arbot ", "", line)  # no arbot user here: the test's user plays it
+        line = line.replace("/var/lib/arbot", str(state)).replace("/etc/arbot/arbot.toml", str(config))
+        return re.sub(r"(?<![\w/-])(/opt/arbot/bin/)?arbot (?=init|ctl)", f"{wrapper} ", line)
+
+    steps = [line.removeprefix("#").strip() for line in unit.splitlines() if re.match(r"#\s+(arbot init|sed )", line)]
+    assert steps, "the unit's install steps write the config with `arbot init`"
+    for step in steps:
+        step = local(step).split(" && chgrp")[0]  # no arbot group here either
+        done = subprocess.run(step, shell=True, cwd=elsewhere, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARBOT_CONFIG": str(config)}
+    bot = subprocess.Popen([str(wrapper), "run", "--for", "60s"], cwd=state, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: (state / "arbot.sock").exists() or bot.poll() is not None, 60), "no socket"
+        deploy = (ROOT / "docs" / "deploy.md").read_text().split("## A systemd service")[1]
+        [documented] = [line for line in deploy.splitlines() if line.endswith("arbot ctl status")]
+        env.pop("ARBOT_CONFIG")  # the documented line sets it
+        status = subprocess.run(local(documented), shell=True, cwd=elsewhere, capture_output=True, text=True,
+                                timeout=60, env=env)
+        assert status.returncode == 0 and "mode" in status.stdout, status.stdout + status.stderr
+    finally:
+        bot.terminate()
+        bot.communicate(timeout=60)
+
+
+def test_the_runbook_explains_every_kind_of_chat_alert_the_bot_raises():
+    """docs/runbook.md: "Chat alerts come from the bot (...; kinds below)". A kind the code raises that the runbook
+    never names leaves the person on call with an alert and no section to read."""
+    raised: set[str] = set()
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]:
+        text = path.read_text()
+        raised.update(re.findall(r'alert\(\s*(?:AlertLevel\.[A-Z]+|level),\s*"([a-z_-]+)"', text))
+        raised.update(re.findall(r'^KIND = "([a-z_-]+)"', text, re.M))
+    assert {"order", "risk", "store", "watchdog", "plugin_error", "bot"} <= raised  # the scan finds them
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    explained = set(re.findall(r"`([a-z_-]+)`", runbook))
+    assert sorted(raised - explained) == []
+
+
+def test_the_fleet_units_install_steps_give_each_bot_its_state_directory_as_data_dir(tmp_path):
+    """`arbot@NAME` runs in /var/lib/arbot/NAME (StateDirectory=arbot/%i), but deploy/fleet/arb-1.toml leaves
+    data_dir at ".": `arbot ctl` (docs/fleet.md: `arbot ctl reload-secrets`), `arbot report` and `arbot db` run
+    anywhere else looked for the socket and the store there. The unit's steps, and docs/fleet.md's, set it."""
+    import tomllib
+
+    unit = (ROOT / "deploy" / "fleet" / "arbot@.service").read_text()
+    assert "StateDirectory=arbot/%i" in unit
+    state = tmp_path / "state"
+    config = tmp_path / "arb-1.toml"
+    shutil.copy(ROOT / "deploy" / "fleet" / "arb-1.toml", config)
+    steps = [line.removeprefix("#").strip() for line in unit.splitlines()
+             if re.match(r"#\s+sed .*data_dir", line)]
+    fleet_md = (ROOT / "docs" / "fleet.md").read_text()
+    assert steps and all(step.split("#")[0].strip() in fleet_md for step in steps), steps
+    for step in steps:
+        step = step.replace("/etc/arbot/arb-1.toml", str(config)).replace("/var/lib/arbot", str(state))
+        done = subprocess.run(step, shell=True, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    assert tomllib.loads(config.read_text())["bot"]["data_dir"] == str(state / "arb-1")

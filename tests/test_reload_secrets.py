@@ -246,3 +246,56 @@ async def test_a_component_that_could_not_take_its_new_secret_is_asked_again_nex
         assert (await api.next_message(ADMIN, timeout_s=10))["text"].startswith("<pre>Status")
     finally:
         await bot.stop()
+
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGHUP_DURING_PREPARE = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from bot import cli
+
+real = cli.prepare
+def prepare(*args, **kwargs):  # the signal arrives while the config and its secrets are read
+    out = real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGHUP)
+    return out
+cli.prepare = prepare
+sys.exit(cli.main(["run", "--config", {config!r}, "--for", "2s"]))
+"""
+
+
+def test_a_sighup_while_arbot_run_starts_is_held_not_fatal(tmp_path):
+    """`systemctl reload arbot` right after `start` (Type=exec: systemd takes the service as started at once)
+    reached `arbot run` while it was still reading its config and secrets, before the loop's handler existed:
+    SIGHUP's default action ended the process. It is held, and the re-read runs once the loop does."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n')
+    code = SIGHUP_DURING_PREPARE.format(root=str(ROOT), config=str(config))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "secrets re-read by SIGHUP" in out.stderr
+
+
+async def test_the_docs_of_the_re_read_say_the_store_url_needs_a_restart(tmp_path, monkeypatch):
+    """The re-read answers that `[bot] db_url` is read at start only, but the runbook and docs/deploy.md said every
+    env:/file: reference is read again without a restart: an operator rotating the database password would revoke
+    the old one and find out from the store alerts."""
+    monkeypatch.setenv("ARBOT_TEST_RELOAD_DB", f"sqlite:///{tmp_path}/arbot.db")
+    bot = await started_bot(tmp_path, f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
+                                      'db_url = "env:ARBOT_TEST_RELOAD_DB"\n')
+    try:
+        lines = await bot.reload_secrets(by="test")
+    finally:
+        await bot.stop()
+    assert "bot.db_url: read at start only; restart to use a new one" in lines
+    root = Path(__file__).resolve().parent.parent
+    runbook = (root / "docs" / "runbook.md").read_text()
+    rotating = runbook.split("## Rotating secrets")[1]
+    [reread_row] = [line for line in runbook.splitlines() if line.startswith("| re-read secrets")]
+    secrets = (root / "docs" / "deploy.md").read_text().split("## Secrets")[1].split("\n## ")[0]
+    for text in (rotating, reread_row, secrets):
+        assert "db_url" in text and "restart" in text, text

@@ -50,6 +50,7 @@ def test_plugin_sections_follow_the_host_table_and_a_failure_is_isolated(db_url,
     registry = collect(plugins)
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    Store(db_url).open().close()  # `arbot report` reads a store that exists
     assert cli.main(["report", "--db", db_url]) == 0
     out = capsys.readouterr().out
     assert out.index("No orders stored yet.") < out.index("Widgets") < out.index("gear")
@@ -75,6 +76,7 @@ def test_a_section_of_the_wrong_shape_is_named_and_the_rest_of_the_report_prints
     registry = collect(plugins)
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    Store(db_url).open().close()  # `arbot report` reads a store that exists
     assert cli.main(["report", "--db", db_url]) == 0  # before: TypeError: 'Reply' object is not iterable
     out = capsys.readouterr().out
     assert "No orders stored yet." in out and "Widgets" in out
@@ -97,6 +99,7 @@ def test_a_failed_sections_message_is_printed_with_known_secrets_masked(db_url, 
     registry = collect(plugins)
     config = build_config(default_toml(), registry, DEFAULT_SOURCE)
     monkeypatch.setattr(cli, "prepare", lambda path, secrets: (plugins, registry, config))
+    Store(db_url).open().close()  # `arbot report` reads a store that exists
     assert cli.main(["report", "--db", db_url]) == 0
     out = capsys.readouterr().out
     assert "plugin leaky: its report section failed: RuntimeError: 401 from https://api.example/v1?api_key=***" in out

@@ -38,6 +38,8 @@ and not the WebSocket feed (``import bot.api`` loads none of it).
 * console output as the host writes it: :func:`format_ts` (the one timestamp format), :func:`fit`
   (lines cut to ``MAX_LINE`` unless ``-v``), :func:`colour_wanted` (``NO_COLOR`` and ``--no-color``),
   :func:`escape_controls` (control characters shown escaped, never sent to a terminal);
+  :func:`json_lines` (True when stderr carries JSON objects only, ``log_format = "json"``: write there
+  through ``logging``);
 * :class:`Outbox`, per-chat send lanes for chat transports (replies and alerts never wait in front
   of another chat's, and stopping never waits on the chat service), and :func:`drop_least_urgent`, its rule
   for a full queue, for a transport's own bounded queue;
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
     from ..feed import ReconnectingFeed, StateCallback
     from ..jsonable import fill_data, jsonable, to_data
     from ..jsonlimits import MAX_JSON_DEPTH, TooDeep, loads_limited
-    from ..logs import colour_wanted, escape_controls, fit, format_ts
+    from ..logs import colour_wanted, escape_controls, fit, format_ts, json_lines
     from ..outbox import Outbox, drop_least_urgent
     from ..pluginconfig import read_plugin_settings
     from ..ratelimit import TokenBucket
@@ -80,6 +82,7 @@ _WHERE = {
     "ReconnectingFeed": "bot.feed", "StateCallback": "bot.feed", "TokenBucket": "bot.ratelimit",
     "Outbox": "bot.outbox", "drop_least_urgent": "bot.outbox",
     "colour_wanted": "bot.logs", "escape_controls": "bot.logs", "fit": "bot.logs", "format_ts": "bot.logs",
+    "json_lines": "bot.logs",
     "FrameSink": "bot.recording", "Recorder": "bot.recording", "RecordOptions": "bot.recording",
     "read_recording": "bot.recording", "record_to": "bot.recording", "REDACTOR": "bot.redact",
     "add_url": "bot.redact", "safe_url": "bot.redact",
@@ -125,6 +128,7 @@ __all__ = [
     "fit",
     "format_ts",
     "from_units",
+    "json_lines",
     "jsonable",
     "loads_limited",
     "read_plugin_settings",

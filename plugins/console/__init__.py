@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.api import Alert, AlertLevel, Notifier, hookimpl, option
-from bot.api.kit import colour_wanted, escape_controls, fit, format_ts
+from bot.api.kit import colour_wanted, escape_controls, fit, format_ts, json_lines
 
 COLOURS = {
     AlertLevel.INFO: "\033[36m",
@@ -16,6 +17,9 @@ COLOURS = {
     AlertLevel.CRITICAL: "\033[1;31m",
 }
 RESET = "\033[0m"
+ALERT_LOG = logging.getLogger("arbot.alert")
+"""Where alerts go when the console writes to a stderr that carries JSON objects only (``log_format = "json"``)."""
+ALERT_LOG.setLevel(logging.DEBUG)  # the console's min_level chooses, not [bot] log_level
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class ConsoleNotifier(Notifier):
 
     async def send(self, alert: Alert) -> None:
         stream = sys.stdout if self.settings.stream == "stdout" else sys.stderr
+        if stream is sys.stderr and json_lines():  # one JSON object per stderr line: the alert becomes one too
+            ALERT_LOG.log(logging.getLevelName(alert.level.name), "%s", alert.message,
+                          extra={"kind": alert.kind, "source": alert.source, "fields": dict(alert.fields),
+                                 "alert_ts": format_ts(alert.ts_ns) if alert.ts_ns else None})
+            return
         colour = colour_wanted(stream, self.settings.colour)
         print(format_alert(alert, colour), file=stream, flush=True)
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderUpdate, Trade, alert_origin
+from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderStatus, OrderUpdate, Trade, alert_origin
 from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
@@ -35,6 +35,9 @@ FEED_STATES = [s.value for s in FeedState]
 LAG_PROBE_S = 0.25
 LAG_WINDOW_S = 60.0
 
+
+ALERTED_ORDER_STATUSES = (OrderStatus.REJECTED.value, OrderStatus.FAILED.value)
+"""Order statuses the shipped rules count (ArbotOrdersFailing): exported at 0 for each strategy's venues."""
 
 MAX_REQUEST_BYTES = 16 * 1024
 """Largest request head read; a scrape's is a few hundred bytes."""
@@ -57,6 +60,7 @@ class MetricsExporter:
         self.registry.register(self)  # the collector below
         self.market_events: Counter[tuple[str, str, str]] = Counter()
         self.feed_state: dict[tuple[str, str], str] = {}
+        """The state each feed last published while this exporter ran: only to count entries into resyncing."""
         self.resyncs: Counter[tuple[str, str]] = Counter()
         self.orders: Counter[tuple[str, str, str]] = Counter()
         self.fills: Counter[tuple[str, str, str]] = Counter()
@@ -74,6 +78,8 @@ class MetricsExporter:
         self._seen = 0
         self._started_at = 0
         self._unsubscribe: list[Callable[[], None]] = []
+        self._strategy_venues: set[tuple[str, str]] = set()
+        """(exchange, strategy) of each strategy's markets, read at start: exported even at 0."""
         self._server: asyncio.Server | None = None
         self.port = 0
         self._open: dict[asyncio.StreamWriter, None] = {}
@@ -93,7 +99,16 @@ class MetricsExporter:
             bus.subscribe(FillApplied, self._on_fill, owner=owner),
         ]
         op = self.operator
-        markets = {m for strategy in op.strategies.values() for m in op.ask(strategy, "markets") or []}
+        markets: set[tuple[str, str]] = set()
+        for name, strategy in op.strategies.items():
+            strategy_markets = op.ask(strategy, "markets") or []
+            markets.update(strategy_markets)
+            for exchange, _ in strategy_markets:
+                self._strategy_venues.add((exchange, name))
+                # exported from 0 before the first one: a counter Prometheus first sees at 2 is no increase, so
+                # a first burst of rejections would never reach ArbotOrdersFailing
+                for status in ALERTED_ORDER_STATUSES:
+                    self.orders.setdefault((exchange, name, status), 0)
         for exchange, symbol in sorted(markets):
             subs.append(bus.subscribe(BookUpdate, self._after_strategies, owner=owner, exchange=exchange,
                                       symbol=symbol))
@@ -169,9 +184,20 @@ class MetricsExporter:
         self.risk_events = self.operator.store.risk_event_counts()
 
     async def _refresh_loop(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.settings.pnl_every_s)
-            self.refresh_from_store()
+            try:
+                self.refresh_from_store()
+            except Exception as exc:  # a store down for a while: keep the last figures, try again next time
+                if not failing:
+                    log.warning("metrics: PnL and risk events not refreshed from the store (%s); the last figures "
+                                "stay until it answers", exc)
+                failing = True
+                continue
+            if failing:
+                log.info("metrics: PnL and risk events refreshed from the store again")
+                failing = False
 
     async def _lag_loop(self) -> None:
         """How late a short sleep wakes: what every feed, order and timer waited behind a blocked loop."""
@@ -208,9 +234,9 @@ class MetricsExporter:
         yield g
         g = GaugeMetricFamily("arbot_feed_state", "1 for the feed's current state",
                               labels=["exchange", "symbol", "state"])
-        for (exchange, symbol), state in self.feed_state.items():
+        for feed in op.feed_health():  # the host's view: it holds states published before this exporter started
             for s in FEED_STATES:
-                g.add_metric([exchange, symbol, s], 1.0 if s == state else 0.0)
+                g.add_metric([feed.exchange, feed.symbol, s], 1.0 if s == feed.state else 0.0)
         yield g
         c = CounterMetricFamily("arbot_feed_resyncs", "Times a feed went into resync", labels=["exchange", "symbol"])
         for key, n in self.resyncs.items():
@@ -229,6 +255,8 @@ class MetricsExporter:
         g = GaugeMetricFamily("arbot_open_orders", "Orders sent or being sent, not final",
                               labels=["exchange", "strategy"])
         open_counts = Counter((o.exchange, o.strategy) for o in op.open_orders())
+        for key in self._strategy_venues:  # none open is 0, not a series gone (a gap on the dashboard)
+            open_counts[key] += 0
         for key, n in open_counts.items():
             g.add_metric(list(key), n)
         yield g

@@ -235,3 +235,108 @@ async def test_relayed_alerts_from_ever_new_bot_names_cannot_grow_the_label_set_
     assert len(exporter.relayed_alerts) == RELAYED_SERIES_MAX + 1
     assert exporter.relayed_alerts[("(other)", "(other)", "warning")] == 50
     assert sum(exporter.relayed_alerts.values()) == RELAYED_SERIES_MAX + 50
+
+
+async def test_feed_state_published_before_the_exporter_started_is_exported(make_bot):
+    """The paper venue publishes its feeds' state as it starts, before the services: a scrape right after the
+    start shows each feed's current state (what the ArbotFeedStale rule reads), as /status does."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """)
+    samples = await scrape(running_exporter(bot.operator).port)
+    views = {(v.exchange, v.symbol): v.state for v in bot.operator.feed_health()}
+    assert views and set(views.values()) == {"live"}
+    for (exchange, symbol), state in views.items():
+        for s in ("live", "stale", "resyncing"):
+            assert value(samples, "arbot_feed_state", exchange=exchange, symbol=symbol, state=s) == (s == state)
+    bot.bus.publish(FeedStatus("paper", "BTC/USD", FeedState.STALE, bot.clock.time_ns(), "no data"))
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="stale") == 1
+    assert value(samples, "arbot_feed_state", exchange="paper", symbol="BTC/USD", state="live") == 0
+
+
+async def test_rejected_and_failed_orders_are_exported_from_zero_before_the_first_one(make_bot):
+    """A counter first seen at 2 is no increase to Prometheus: the ArbotOrdersFailing rule
+    (increase(...{status=~"rejected|failed"}[10m]) >= 3) missed a first burst of rejections, such as a grid
+    whose every order a venue refuses (no balance, a key without trading permission). Each strategy's venues
+    are exported at 0 from the first scrape, so the burst is an increase."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        initial_balances = {USD = "0", BTC = "0"}
+        [strategies.g]
+        type = "grid"
+        exchange = "paper"
+        symbol = "BTC/USD"
+        lower = "28000"
+        upper = "32000"
+        levels = 4
+        order_size = "0.1"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """)
+    port = running_exporter(bot.operator).port
+    before = await scrape(port)
+    for status in ("rejected", "failed"):
+        assert value(before, "arbot_order_updates_total", exchange="paper", strategy="g", status=status) == 0
+    for _ in range(5):
+        bot.exchanges["paper"].step()
+    rejected = lambda: [o for o in bot.store.order_page(limit=50) if o.status is OrderStatus.REJECTED]  # noqa: E731
+    await wait_for(lambda: len(rejected()) >= 2)
+    after = await scrape(port)
+    count = len(rejected())
+    assert value(after, "arbot_order_updates_total", exchange="paper", strategy="g", status="rejected") == count
+
+
+async def test_the_pnl_refresh_outlives_a_store_that_fails_for_a_while(make_bot, monkeypatch):
+    """A store that cannot be read for a while (PostgreSQL restarting, a locked SQLite file) raised out of the
+    periodic refresh and ended it: realized PnL, fees and risk events stayed frozen for the rest of the run. The
+    refresh logs the failure, keeps the last figures, and carries on once the store answers."""
+    from bot.store import StoreError
+
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\npnl_every_s = 0.1\n")
+    exporter = running_exporter(bot.operator)
+    store = bot.operator.store
+    failures = []
+
+    def unreadable():
+        failures.append(1)
+        raise StoreError("store sqlite:///arbot.db: cannot read: database is locked")
+
+    monkeypatch.setattr(store, "risk_event_counts", unreadable)
+    await wait_for(lambda: len(failures) >= 3, timeout_s=10)
+    monkeypatch.setattr(store, "risk_event_counts", lambda: {("limits", "veto"): 3})
+    await wait_for(lambda: exporter.risk_events == {("limits", "veto"): 3}, timeout_s=10)
+
+
+async def test_open_orders_is_zero_not_missing_for_a_strategy_with_none(make_bot):
+    """A strategy's open orders going to none removed its arbot_open_orders series: the dashboard's "Open orders"
+    showed a gap, not 0, and `arbot_open_orders == 0` matched nothing. Each strategy's venues are exported, 0
+    included."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.paper]
+        tick_interval_ms = 0
+        state_file = ""
+        [strategies.t]
+        type = "taker"
+        exchange = "paper"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """, extra=[("taker", taker_plugin)])
+    port = running_exporter(bot.operator).port
+    assert value(await scrape(port), "arbot_open_orders", exchange="paper", strategy="t") == 0
+    for _ in range(5):
+        bot.exchanges["paper"].step()
+    await wait_for(lambda: (o := bot.executor.order("taker-1")) is not None and o.status is OrderStatus.FILLED)
+    assert value(await scrape(port), "arbot_open_orders", exchange="paper", strategy="t") == 0
