@@ -294,11 +294,11 @@ def test_ctl_names_a_bot_that_does_not_answer_and_a_socket_it_may_not_open(tmp_p
     server.listen()
     held = []
     threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()  # accepts, never answers
-    monkeypatch.setattr(cli, "CTL_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("bot.control.CTL_TIMEOUT_S", 0.5)
     try:
         assert cli.main(["ctl", "--config", str(config), "status"]) == cli.EXIT_USAGE
         err = capsys.readouterr().err
-        assert "did not answer within 0.5 s" in err and "event loop" in err and "Traceback" not in err, err
+        assert "sent no answer within 0.5 s" in err and "arbot ctl status" in err and "Traceback" not in err, err
     finally:
         for connection, _ in held:
             connection.close()
