@@ -5,6 +5,8 @@ FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FR
 Each sell names the slot's buy (``OrderIntent.closes``): the ledger matches it to that buy's lot. A sell offers
 what its buy received (less a fee charged in the base), rounded down to the lot size; what that leaves in the
 account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
+The grid never bids against its own offer: while a slot holds inventory, no free slot buys at or above that slot's
+sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -598,9 +600,13 @@ class GridStrategy(Strategy):
         wake_ask: Decimal | None = None
         wake_bid: Decimal | None = None
         wake_at = math.inf
+        # The lowest price at which a slot offers what it holds: a buy there or above would bid against our own
+        # sell (refused as post-only, else a trade with ourselves). The slot's sell finishing scans again.
+        offered = min((s.sell_price for s in self._slots if s.state is LOCKED), default=None) \
+            if self._counts[LOCKED] else None
         for slot in self._slots:
             if slot.state is FREE:
-                if self._shifting:
+                if self._shifting or (offered is not None and slot.buy_price >= offered):
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
                     if wake_ask is None or slot.buy_price < wake_ask:
