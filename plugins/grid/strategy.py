@@ -12,8 +12,9 @@ EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the 
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
-the same fills: "round trips" (fills that closed a lot: a sell filled in two parts is two), "realized", "fees" (in
-quote, then a fee paid in any other asset in that asset). "slots completed" is the grid's own count: slot cycles
+the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
+first): "round trips" (fills that closed a lot: a sell filled in two parts is two), "realized", "fees" (in quote,
+then a fee paid in any other asset in that asset). "slots completed" is the grid's own count: slot cycles
 whose buy and sell both filled, however many fills each took.
 
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
@@ -48,7 +49,7 @@ from bot.api import (
     Strategy,
     split_symbol,
 )
-from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, money, signed_money, steps
+from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, moneys, signed_money, steps
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -111,11 +112,18 @@ class GridStrategy(Strategy):
         self._slots_completed = 0
         """Slot cycles done (a slot's buy and its sell both filled, in however many fills): the grid's own count,
         shown as "slots completed", not the ledger's round trips (fills that closed a lot)."""
-        self._book = Position()
-        """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
+        self._positions: dict[tuple[str, str], Position] = {}
+        """The strategy's open lots per (strategy, symbol), as the ledger keeps them (bot.ledger): its realized PnL
+        is the ledger's. A grid laid out again on another market keeps the lots of the one it left."""
+        self._book = self._positions[(name, settings.symbol)] = Position()
+        """The open lots of the market the grid trades."""
         self._figures = MarketFigures(name, settings.symbol, split_symbol(settings.symbol)[1])
-        """The ledger's figures of this strategy's fills (round trips, realized, fees), counted as `/pnl` counts
-        them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps` step)."""
+        """The ledger's figures of this strategy's fills on the market it trades (round trips, realized, fees),
+        counted as `/pnl` counts them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps`
+        step)."""
+        self._all_figures = StrategyFigures(name, [self._figures])
+        """The same on every market the strategy traded (a market it left, read from its stored fills at start, too):
+        what :meth:`status` shows, as `arbot report` shows it for the strategy."""
         self._counted: dict[str, set[str]] = {}
         """Trade ids already in ``_book``, per order: the slots' open orders (moved to ``_finished`` by ``_finish``)."""
         self._finished: dict[str, set[str]] = {}
@@ -351,8 +359,6 @@ class GridStrategy(Strategy):
 
     def _count(self, fill: Fill, closes: str | None) -> None:
         """Book a fill of this strategy into its ledger lots, once per trade; ``closes``: what its order names."""
-        if fill.symbol != self._symbol:
-            return
         order_id = fill.client_order_id
         seen = self._counted.get(order_id)
         if seen is None:
@@ -367,7 +373,16 @@ class GridStrategy(Strategy):
             return
         seen.add(fill.trade_id)
         names = {} if closes is None else {order_id: closes}
-        self._figures.add(next(steps([(self.name, fill)], {(self.name, fill.symbol): self._book}, names)))
+        step = next(steps([(self.name, fill)], self._positions, names))
+        if fill.symbol == self._figures.symbol:
+            self._figures.add(step)
+            return
+        # a fill of a market the grid left (read from the store at start)
+        left = next((m for m in self._all_figures.markets if m.symbol == fill.symbol), None)
+        if left is None:
+            left = MarketFigures(self.name, fill.symbol, step.quote)
+            self._all_figures.markets.append(left)
+        left.add(step)
 
     def _closes_of(self, order_id: str) -> str | None:
         """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
@@ -519,7 +534,7 @@ class GridStrategy(Strategy):
         quote = self._rules.quote
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
                           "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
-                          signed_money(profit, quote), self.name, money(self._figures.realized, quote),
+                          signed_money(profit, quote), self.name, self._realized_text(),
                           self._fees_text())
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
@@ -764,8 +779,8 @@ class GridStrategy(Strategy):
             "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
                      f"{market.quote}",
             "slots completed": str(self._slots_completed),
-            "round trips": str(self._figures.round_trips),
-            "realized": money(self._figures.realized, market.quote),
+            "round trips": str(self._all_figures.round_trips),
+            "realized": self._realized_text(),
             "fees": self._fees_text(),
         }
         if self._shifting:
@@ -776,7 +791,12 @@ class GridStrategy(Strategy):
 
     def _fees_text(self) -> str:
         """The fees as ``/pnl`` and ``arbot report`` show them: in quote, then any other asset's apart."""
-        return fees_text(StrategyFigures(self.name, [self._figures]))
+        return fees_text(self._all_figures)
+
+    def _realized_text(self) -> str:
+        """The realized PnL as ``arbot report`` shows it: per quote asset, on every market the strategy traded."""
+        figures = self._all_figures
+        return moneys(figures.realized, figures.quotes)
 
     def chart_levels(self, symbol: str) -> list[Decimal]:
         """The grid's price levels on ``/chart price``: every slot's buy price and the top sell price."""
