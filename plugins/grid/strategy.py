@@ -7,6 +7,8 @@ what its buy received (less a fee charged in the base), rounded down to the lot 
 account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
 The grid never bids against its own offer: while a slot holds inventory, no free slot buys at or above that slot's
 sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
+A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
+inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -128,6 +130,9 @@ class GridStrategy(Strategy):
         """Trade ids already in ``_book``, per order: the slots' open orders (moved to ``_finished`` by ``_finish``)."""
         self._finished: dict[str, set[str]] = {}
         """The same for the last FINISHED_KEPT finished orders (and fills of orders no slot holds), oldest first."""
+        self._ended_sells: dict[str, Slot] = {}
+        """Sells that ended unfilled or partly filled while their slot still holds inventory -> the slot: a fill of
+        one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
         it to; a buy: None). Popped by ``_finish``: a later fill asks the executor (:meth:`_closes_of`)."""
@@ -351,14 +356,38 @@ class GridStrategy(Strategy):
             self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
-        self._count(fill, self._closes_of(fill.client_order_id))
+        new = self._count(fill, self._closes_of(fill.client_order_id))
         if fill.client_order_id in self._by_order:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+        elif new and fill.client_order_id in self._ended_sells:
+            self._late_sell_fill(self._ended_sells[fill.client_order_id], fill)
 
-    def _count(self, fill: Fill, closes: str | None) -> None:
-        """Book a fill of this strategy into its ledger lots, once per trade; ``closes``: what its order names."""
+    def _late_sell_fill(self, slot: Slot, fill: Fill) -> None:
+        """A fill of a sell that ended (cancelled, expired) before it came: it sold part of what the slot holds.
+
+        The slot offers only the rest from now on; a sell of it resting already offers too much and is cancelled
+        (its end offers the rest again, after ``retry_after_s``)."""
+        market = self._rules
+        sold = Executions()
+        sold.add(fill, market.base, market.quote)
+        slot.qty -= fill.qty
+        slot.proceeds += sold.sell_proceeds
+        slot.updated_ns = self.ctx.clock.time_ns()
+        self._unsaved[slot.index] = slot
+        self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell", slot.index,
+                             fill.client_order_id, fill.qty, market.base, max(slot.qty, ZERO), market.base)
+        if slot.order_id is not None:
+            self.ctx.cancel(slot.order_id)
+        elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
+            self._complete(slot)
+            self._scan()
+        self._flush()
+
+    def _count(self, fill: Fill, closes: str | None) -> bool:
+        """Book a fill of this strategy into its ledger lots, once per trade (False: counted already); ``closes``:
+        what its order names."""
         order_id = fill.client_order_id
         seen = self._counted.get(order_id)
         if seen is None:
@@ -370,19 +399,20 @@ class GridStrategy(Strategy):
                 else:
                     self._remember_finished(order_id, seen)
         if fill.trade_id in seen:
-            return
+            return False
         seen.add(fill.trade_id)
         names = {} if closes is None else {order_id: closes}
         step = next(steps([(self.name, fill)], self._positions, names))
         if fill.symbol == self._figures.symbol:
             self._figures.add(step)
-            return
+            return True
         # a fill of a market the grid left (read from the store at start)
         left = next((m for m in self._all_figures.markets if m.symbol == fill.symbol), None)
         if left is None:
             left = MarketFigures(self.name, fill.symbol, step.quote)
             self._all_figures.markets.append(left)
         left.add(step)
+        return True
 
     def _closes_of(self, order_id: str) -> str | None:
         """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
@@ -480,6 +510,9 @@ class GridStrategy(Strategy):
                 self._complete(slot)
             elif retry:
                 self._retry_later(slot, f"sell {order_id} {status.value}", reason)
+            if slot.state is LOCKED and status is OrderStatus.CANCELLED:
+                # a fill of it may still come (matched before the cancel landed; a refused order never fills)
+                self._ended_sells[order_id] = slot
         slot.updated_ns = self.ctx.clock.time_ns()
         # Written with the orders this change leads to (one transaction), else by _flush. A crash
         # before that loses nothing: the slot still names the finished order, settled again at start.
@@ -539,6 +572,8 @@ class GridStrategy(Strategy):
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
         slot.opened_by = None
+        for order_id in [o for o, s in self._ended_sells.items() if s is slot]:
+            del self._ended_sells[order_id]
         self._retry_at.pop(slot.index, None)
 
     def _sellable(self, qty: Decimal, price: Decimal) -> bool:

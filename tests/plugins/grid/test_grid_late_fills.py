@@ -1,0 +1,58 @@
+"""A fill that arrives after its order was reported cancelled (the venue matched it before the cancel landed, and
+said so late) is the slot's: a sell's late fill sold part of what the slot holds, so the slot never offers it again."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.domain import OrderStatus, Side
+
+D = Decimal
+
+
+def sells(ctx) -> list[tuple[str, Decimal]]:
+    return [(i.client_order_id, i.qty) for i in ctx.submitted if i.side is Side.SELL]
+
+
+async def test_a_late_fill_of_a_cancelled_sell_is_not_sold_again(make_grid, ctx, clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")  # slot 2 holds 1 BTC, offered at 130 (g-2-2)
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)  # cancelled (the operator's /kill), nothing filled ...
+    ctx.fill(grid, "g-2-2", qty="0.4")  # ... then its fill of 0.4 arrives: 0.6 BTC left to sell
+
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))
+    assert sells(ctx) == [("g-2-2", D(1)), ("g-2-3", D("0.6"))], f"the grid holds 0.6 BTC: {sells(ctx)}"
+    ctx.fill_all(grid, "g-2-3")
+    assert (grid.status()["slots"], grid.status()["slots completed"]) == ("2 free / 3 pending / 0 locked", "1")
+    assert grid._book.qty == 0
+
+
+async def test_a_late_fill_of_the_whole_sell_frees_the_slot(make_grid, ctx, clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)
+    ctx.fill(grid, "g-2-2")  # it had sold everything
+
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))
+    assert sells(ctx) == [("g-2-2", D(1))], f"the grid offers BTC it sold already: {sells(ctx)}"
+    assert grid.status()["slots completed"] == "1" and grid._slots[2].state.value != "locked"
+
+
+async def test_a_late_fill_while_the_next_sell_rests_cancels_that_sell_and_offers_the_rest(make_grid, ctx, clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))  # the slot offers its 1 BTC again (g-2-3)
+    ctx.fill(grid, "g-2-2", qty="0.4")  # now the first sell's late fill arrives: g-2-3 offers 0.4 too many
+
+    assert "g-2-3" in ctx.cancelled
+    ctx.finish(grid, "g-2-3", OrderStatus.CANCELLED)
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))
+    assert sells(ctx)[-1] == ("g-2-4", D("0.6"))
