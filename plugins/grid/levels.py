@@ -46,7 +46,8 @@ def slot_prices(levels: list[Decimal], market: MarketInfo) -> list[tuple[Decimal
     buys = [market.round_price(p, Side.BUY) for p in levels[:-1]]
     sells = [market.round_price(p, Side.SELL) for p in levels[1:]]
     if buys[0] <= 0:
-        raise ValueError(f"the lowest level {levels[0]} rounds down to {buys[0]} at tick size {market.tick_size}")
+        raise ValueError(f"the lowest level {levels[0]} rounds down to {buys[0]} at tick size {market.tick_size}: "
+                         f"set lower to at least {market.tick_size}")
     for i in range(1, len(buys)):
         if buys[i] <= buys[i - 1]:
             raise ValueError(

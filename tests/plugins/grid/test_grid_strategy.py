@@ -564,3 +564,9 @@ async def test_what_a_base_fee_leaves_below_the_lot_size_is_sold_once_it_adds_up
     assert grid._book.qty == 0 and not grid._book.lots  # the ledger holds nothing either
     # the ledger's figure: each sell names its buy and closes what it received, the carry the oldest lot
     assert grid.status()["realized"] == "99.88 USD"
+
+
+async def test_a_lower_below_one_tick_is_refused_naming_the_key_and_the_fix(make_grid):
+    with pytest.raises(GridConfigError, match=r"the lowest level 0.004 rounds down to 0.00 at tick size 0.01: set "
+                                              r"lower to at least 0.01"):
+        await make_grid(lower=D("0.004"), upper=D(150))
