@@ -491,7 +491,7 @@ class GridStrategy(Strategy):
         executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
         if slot.state is PENDING:
-            if filled_qty > 0:
+            if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
                 self._lock(slot, executions)
             else:
@@ -500,7 +500,9 @@ class GridStrategy(Strategy):
                 if retry and not self._shifting:  # the re-centred grid places its buys at once
                     self._retry_later(slot, f"buy {order_id} {status.value}", reason)
         elif slot.state is LOCKED:
-            slot.qty -= filled_qty
+            # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
+            # made before the venue's last fill may say less than the fills delivered
+            slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)

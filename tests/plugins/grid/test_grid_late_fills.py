@@ -56,3 +56,30 @@ async def test_a_late_fill_while_the_next_sell_rests_cancels_that_sell_and_offer
     clock.advance(30)
     grid.on_market(ctx.book("125", "125.01"))
     assert sells(ctx)[-1] == ("g-2-4", D("0.6"))
+
+
+async def test_a_cancel_reported_with_fewer_filled_than_the_fills_delivered_sells_only_the_rest(make_grid, ctx, clock):
+    """The venue's answer to the cancel was made before its fill feed's last fill (filled 0 while a fill of 0.4 was
+    delivered): the fills delivered are what the sell sold."""
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")
+    ctx.fill(grid, "g-2-2", qty="0.4")  # delivered while the sell rests
+    ctx.orders["g-2-2"].filled_qty = D(0)  # the cancel's answer says nothing filled
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)
+
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))
+    assert sells(ctx) == [("g-2-2", D(1)), ("g-2-3", D("0.6"))], f"the grid holds 0.6 BTC: {sells(ctx)}"
+
+
+async def test_a_buy_cancel_reported_with_fewer_filled_than_the_fills_delivered_sells_what_was_bought(make_grid, ctx):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill(grid, "g-2-1", qty="0.4", fee="0.05")  # delivered while the buy rests
+    ctx.orders["g-2-1"].filled_qty = D(0)  # the cancel's answer says nothing filled
+    ctx.finish(grid, "g-2-1", OrderStatus.CANCELLED)
+
+    sell = ctx.last()
+    assert (sell.side, sell.price, sell.qty, sell.closes) == (Side.SELL, D(130), D("0.4"), "g-2-1")
+    assert grid._slots[2].cost == D("48.05")
