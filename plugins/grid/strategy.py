@@ -269,16 +269,25 @@ class GridStrategy(Strategy):
                 yield int(m[1]), int(m[2]), order
 
     def _find_buys(self, slots: list[Slot]) -> None:
-        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close."""
+        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; and the sells
+        of it cancelled since, whose fill may still come (:meth:`_late_sell_fill`)."""
         locked = {slot.index: slot for slot in slots if slot.state is LOCKED and slot.opened_by is None}
         if not locked:
             return
         newest: dict[int, int] = {}
+        cancelled: list[tuple[int, int, str]] = []
         for index, seq, order in self._stored_orders():
             slot = locked.get(index)
-            if slot is not None and order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
+            if slot is None:
+                continue
+            if order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
                 newest[index] = seq
                 slot.opened_by = order.client_order_id
+            elif order.side is Side.SELL and order.status is OrderStatus.CANCELLED:
+                cancelled.append((index, seq, order.client_order_id))
+        for index, seq, order_id in cancelled:
+            if seq > newest.get(index, 0):
+                self._ended_sells[order_id] = locked[index]
 
     def _id_prefix(self) -> str:
         """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""

@@ -83,3 +83,19 @@ async def test_a_buy_cancel_reported_with_fewer_filled_than_the_fills_delivered_
     sell = ctx.last()
     assert (sell.side, sell.price, sell.qty, sell.closes) == (Side.SELL, D(130), D("0.4"), "g-2-1")
     assert grid._slots[2].cost == D("48.05")
+
+
+async def test_a_late_fill_after_a_restart_of_a_sell_cancelled_before_it(make_grid, ctx, store, restart, clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)  # cancelled at shutdown, nothing filled; the bot stops
+    for order in ctx.orders.values():  # the host stores every order it accepts
+        store.insert_order(order)
+
+    again = restart()
+    grid2 = await make_grid(context=again)
+    again.fill(grid2, "g-2-2", qty="0.4")  # the venue says now that it had sold 0.4 before the cancel landed
+    clock.advance(30)
+    grid2.on_market(again.book("125", "125.01"))
+    assert sells(again)[-1][1] == D("0.6"), f"the grid holds 0.6 BTC: {sells(again)}"
