@@ -482,7 +482,8 @@ class GridStrategy(Strategy):
             return True
         if not order.status.terminal or order.status is OrderStatus.OBSERVED:
             return False
-        self._finish(slot, order_id, order.status, order.filled_qty, order.avg_fill_price, order.reason)
+        # At start (no grace) nothing to wait for: the order ended before this run (the last stop cancels what rests)
+        self._finish(slot, order_id, order.status, order.filled_qty, order.avg_fill_price, order.reason, retry=grace)
         return True
 
     # --- the slot state machine ----------------------------------------------------------------
