@@ -7,6 +7,11 @@ import random
 import time
 from collections.abc import Callable
 
+WHOLE_TOKEN = 1 - 1e-6
+"""A token short by less than a millionth is whole: float rounding leaves such a shortfall (a third of a second on a
+clock of whole nanoseconds refills 0.999999999 of a token at 3 a second), and the wait for it would be shorter than
+the clock can move (a backtest's loop would wait for it forever)."""
+
 
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up. ``acquire`` waits for one token."""
@@ -35,11 +40,11 @@ class TokenBucket:
         if self._lock.locked() or self._blocked_until > self._now():
             return False
         self._refill()
-        return self._tokens >= 1
+        return self._tokens >= WHOLE_TOKEN
 
     def take(self) -> None:
         """Take the token :meth:`available` said is there (in the same callback: nothing ran between)."""
-        self._tokens -= 1
+        self._tokens = max(0.0, self._tokens - 1)
 
     async def acquire(self) -> None:
         async with self._lock:  # FIFO: waiters are served in arrival order
@@ -50,8 +55,8 @@ class TokenBucket:
                     self._last = self._now()
                     continue
                 self._refill()
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= WHOLE_TOKEN:
+                    self._tokens = max(0.0, self._tokens - 1)
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 

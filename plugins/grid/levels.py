@@ -41,16 +41,23 @@ def slot_prices(levels: list[Decimal], market: MarketInfo) -> list[tuple[Decimal
     """(buy price, sell price) of each slot, on the market's tick grid.
 
     Raises ValueError when the tick is too coarse for the grid: a buy price of zero, or two
-    neighbouring levels that round onto the same tick.
+    neighbouring levels that round onto the same tick (two buys, or two sells, at one price).
     """
     buys = [market.round_price(p, Side.BUY) for p in levels[:-1]]
     sells = [market.round_price(p, Side.SELL) for p in levels[1:]]
     if buys[0] <= 0:
-        raise ValueError(f"the lowest level {levels[0]} rounds down to {buys[0]} at tick size {market.tick_size}")
+        raise ValueError(f"the lowest level {levels[0]} rounds down to {buys[0]} at tick size {market.tick_size}: "
+                         f"set lower to at least {market.tick_size}")
     for i in range(1, len(buys)):
         if buys[i] <= buys[i - 1]:
             raise ValueError(
                 f"levels {i - 1} and {i} ({levels[i - 1]} and {levels[i]}) both round to {buys[i]} at tick size "
+                f"{market.tick_size}: use fewer levels or a wider range"
+            )
+    for i in range(1, len(sells)):
+        if sells[i] <= sells[i - 1]:  # buys that differ can still share a sell: 8.6, 9.3, 10 at a tick of 1
+            raise ValueError(
+                f"levels {i} and {i + 1} ({levels[i]} and {levels[i + 1]}) both round up to {sells[i]} at tick size "
                 f"{market.tick_size}: use fewer levels or a wider range"
             )
     # Each sell is above its buy without a check: sell(i) >= p(i+1) > p(i) >= buy(i).

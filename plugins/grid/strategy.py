@@ -5,13 +5,18 @@ FREE -> PENDING (buy resting) -> LOCKED (bought; sell resting one step up) -> FR
 Each sell names the slot's buy (``OrderIntent.closes``): the ledger matches it to that buy's lot. A sell offers
 what its buy received (less a fee charged in the base), rounded down to the lot size; what that leaves in the
 account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
+The grid never bids against its own offer: while a slot holds inventory, no free slot buys at or above that slot's
+sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
+A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
+inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
 
 ``status()`` shows the ledger's figures under the ledger's names, as ``/pnl`` and ``arbot report`` show them for
-the same fills: "round trips" (fills that closed a lot: a sell filled in two parts is two), "realized", "fees" (in
-quote, then a fee paid in any other asset in that asset). "slots completed" is the grid's own count: slot cycles
+the same fills, on every market the strategy traded (a grid laid out again on another market keeps those of the
+first): "round trips" (fills that closed a lot: a sell filled in two parts is two), "realized", "fees" (in quote,
+then a fee paid in any other asset in that asset). "slots completed" is the grid's own count: slot cycles
 whose buy and sell both filled, however many fills each took.
 
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
@@ -46,7 +51,7 @@ from bot.api import (
     Strategy,
     split_symbol,
 )
-from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, money, signed_money, steps
+from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, moneys, signed_money, steps
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -109,15 +114,25 @@ class GridStrategy(Strategy):
         self._slots_completed = 0
         """Slot cycles done (a slot's buy and its sell both filled, in however many fills): the grid's own count,
         shown as "slots completed", not the ledger's round trips (fills that closed a lot)."""
-        self._book = Position()
-        """The strategy's open lots, as the ledger keeps them (bot.ledger): its realized PnL is the ledger's."""
+        self._positions: dict[tuple[str, str], Position] = {}
+        """The strategy's open lots per (strategy, symbol), as the ledger keeps them (bot.ledger): its realized PnL
+        is the ledger's. A grid laid out again on another market keeps the lots of the one it left."""
+        self._book = self._positions[(name, settings.symbol)] = Position()
+        """The open lots of the market the grid trades."""
         self._figures = MarketFigures(name, settings.symbol, split_symbol(settings.symbol)[1])
-        """The ledger's figures of this strategy's fills (round trips, realized, fees), counted as `/pnl` counts
-        them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps` step)."""
+        """The ledger's figures of this strategy's fills on the market it trades (round trips, realized, fees),
+        counted as `/pnl` counts them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps`
+        step)."""
+        self._all_figures = StrategyFigures(name, [self._figures])
+        """The same on every market the strategy traded (a market it left, read from its stored fills at start, too):
+        what :meth:`status` shows, as `arbot report` shows it for the strategy."""
         self._counted: dict[str, set[str]] = {}
         """Trade ids already in ``_book``, per order: the slots' open orders (moved to ``_finished`` by ``_finish``)."""
         self._finished: dict[str, set[str]] = {}
         """The same for the last FINISHED_KEPT finished orders (and fills of orders no slot holds), oldest first."""
+        self._ended_sells: dict[str, Slot] = {}
+        """Sells that ended unfilled or partly filled while their slot still holds inventory -> the slot: a fill of
+        one that comes later sold part of it (:meth:`_late_sell_fill`). Dropped when the slot is sold out."""
         self._closes: dict[str, str | None] = {}
         """Client order id of a slot's open order -> what it closes (a sell: its buy's id, the lot the ledger matches
         it to; a buy: None). Popped by ``_finish``: a later fill asks the executor (:meth:`_closes_of`)."""
@@ -254,16 +269,25 @@ class GridStrategy(Strategy):
                 yield int(m[1]), int(m[2]), order
 
     def _find_buys(self, slots: list[Slot]) -> None:
-        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close."""
+        """Each locked slot's buy (its newest filled buy among the stored orders): what its sells close; and the sells
+        of it cancelled since, whose fill may still come (:meth:`_late_sell_fill`)."""
         locked = {slot.index: slot for slot in slots if slot.state is LOCKED and slot.opened_by is None}
         if not locked:
             return
         newest: dict[int, int] = {}
+        cancelled: list[tuple[int, int, str]] = []
         for index, seq, order in self._stored_orders():
             slot = locked.get(index)
-            if slot is not None and order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
+            if slot is None:
+                continue
+            if order.side is Side.BUY and order.filled_qty > 0 and seq > newest.get(index, 0):
                 newest[index] = seq
                 slot.opened_by = order.client_order_id
+            elif order.side is Side.SELL and order.status is OrderStatus.CANCELLED:
+                cancelled.append((index, seq, order.client_order_id))
+        for index, seq, order_id in cancelled:
+            if seq > newest.get(index, 0):
+                self._ended_sells[order_id] = locked[index]
 
     def _id_prefix(self) -> str:
         """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""
@@ -341,16 +365,38 @@ class GridStrategy(Strategy):
             self._dirty = True
 
     def on_fill(self, fill: Fill) -> None:
-        self._count(fill, self._closes_of(fill.client_order_id))
+        new = self._count(fill, self._closes_of(fill.client_order_id))
         if fill.client_order_id in self._by_order:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+        elif new and fill.client_order_id in self._ended_sells:
+            self._late_sell_fill(self._ended_sells[fill.client_order_id], fill)
 
-    def _count(self, fill: Fill, closes: str | None) -> None:
-        """Book a fill of this strategy into its ledger lots, once per trade; ``closes``: what its order names."""
-        if fill.symbol != self._symbol:
-            return
+    def _late_sell_fill(self, slot: Slot, fill: Fill) -> None:
+        """A fill of a sell that ended (cancelled, expired) before it came: it sold part of what the slot holds.
+
+        The slot offers only the rest from now on; a sell of it resting already offers too much and is cancelled
+        (its end offers the rest again, after ``retry_after_s``)."""
+        market = self._rules
+        sold = Executions()
+        sold.add(fill, market.base, market.quote)
+        slot.qty -= fill.qty
+        slot.proceeds += sold.sell_proceeds
+        slot.updated_ns = self.ctx.clock.time_ns()
+        self._unsaved[slot.index] = slot
+        self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell", slot.index,
+                             fill.client_order_id, fill.qty, market.base, max(slot.qty, ZERO), market.base)
+        if slot.order_id is not None:
+            self.ctx.cancel(slot.order_id)
+        elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
+            self._complete(slot)
+            self._scan()
+        self._flush()
+
+    def _count(self, fill: Fill, closes: str | None) -> bool:
+        """Book a fill of this strategy into its ledger lots, once per trade (False: counted already); ``closes``:
+        what its order names."""
         order_id = fill.client_order_id
         seen = self._counted.get(order_id)
         if seen is None:
@@ -362,10 +408,20 @@ class GridStrategy(Strategy):
                 else:
                     self._remember_finished(order_id, seen)
         if fill.trade_id in seen:
-            return
+            return False
         seen.add(fill.trade_id)
         names = {} if closes is None else {order_id: closes}
-        self._figures.add(next(steps([(self.name, fill)], {(self.name, fill.symbol): self._book}, names)))
+        step = next(steps([(self.name, fill)], self._positions, names))
+        if fill.symbol == self._figures.symbol:
+            self._figures.add(step)
+            return True
+        # a fill of a market the grid left (read from the store at start)
+        left = next((m for m in self._all_figures.markets if m.symbol == fill.symbol), None)
+        if left is None:
+            left = MarketFigures(self.name, fill.symbol, step.quote)
+            self._all_figures.markets.append(left)
+        left.add(step)
+        return True
 
     def _closes_of(self, order_id: str) -> str | None:
         """What order ``order_id`` closes (:attr:`OrderIntent.closes`), as the ledger reads it from the order's row.
@@ -426,7 +482,8 @@ class GridStrategy(Strategy):
             return True
         if not order.status.terminal or order.status is OrderStatus.OBSERVED:
             return False
-        self._finish(slot, order_id, order.status, order.filled_qty, order.avg_fill_price, order.reason)
+        # At start (no grace) nothing to wait for: the order ended before this run (the last stop cancels what rests)
+        self._finish(slot, order_id, order.status, order.filled_qty, order.avg_fill_price, order.reason, retry=grace)
         return True
 
     # --- the slot state machine ----------------------------------------------------------------
@@ -444,7 +501,7 @@ class GridStrategy(Strategy):
         executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
         if slot.state is PENDING:
-            if filled_qty > 0:
+            if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
                 self._lock(slot, executions)
             else:
@@ -453,7 +510,9 @@ class GridStrategy(Strategy):
                 if retry and not self._shifting:  # the re-centred grid places its buys at once
                     self._retry_later(slot, f"buy {order_id} {status.value}", reason)
         elif slot.state is LOCKED:
-            slot.qty -= filled_qty
+            # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
+            # made before the venue's last fill may say less than the fills delivered
+            slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)
@@ -463,6 +522,9 @@ class GridStrategy(Strategy):
                 self._complete(slot)
             elif retry:
                 self._retry_later(slot, f"sell {order_id} {status.value}", reason)
+            if slot.state is LOCKED and status is OrderStatus.CANCELLED:
+                # a fill of it may still come (matched before the cancel landed; a refused order never fills)
+                self._ended_sells[order_id] = slot
         slot.updated_ns = self.ctx.clock.time_ns()
         # Written with the orders this change leads to (one transaction), else by _flush. A crash
         # before that loses nothing: the slot still names the finished order, settled again at start.
@@ -517,11 +579,13 @@ class GridStrategy(Strategy):
         quote = self._rules.quote
         self.ctx.log.info("slot %d: round trip %s -> %s done (%s after this slot's fees); %s realized %s, fees %s "
                           "(the ledger's, as /pnl)", slot.index, slot.buy_price, slot.sell_price,
-                          signed_money(profit, quote), self.name, money(self._figures.realized, quote),
+                          signed_money(profit, quote), self.name, self._realized_text(),
                           self._fees_text())
         self._set_state(slot, FREE)
         slot.qty = slot.cost = slot.proceeds = ZERO
         slot.opened_by = None
+        for order_id in [o for o, s in self._ended_sells.items() if s is slot]:
+            del self._ended_sells[order_id]
         self._retry_at.pop(slot.index, None)
 
     def _sellable(self, qty: Decimal, price: Decimal) -> bool:
@@ -598,9 +662,13 @@ class GridStrategy(Strategy):
         wake_ask: Decimal | None = None
         wake_bid: Decimal | None = None
         wake_at = math.inf
+        # The lowest price at which a slot offers what it holds: a buy there or above would bid against our own
+        # sell (refused as post-only, else a trade with ourselves). The slot's sell finishing scans again.
+        offered = min((s.sell_price for s in self._slots if s.state is LOCKED), default=None) \
+            if self._counts[LOCKED] else None
         for slot in self._slots:
             if slot.state is FREE:
-                if self._shifting:
+                if self._shifting or (offered is not None and slot.buy_price >= offered):
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
                     if wake_ask is None or slot.buy_price < wake_ask:
@@ -758,8 +826,8 @@ class GridStrategy(Strategy):
             "range": f"{_short(self._layout.lower, market.tick_size)}-{_short(self._upper, market.tick_size)} "
                      f"{market.quote}",
             "slots completed": str(self._slots_completed),
-            "round trips": str(self._figures.round_trips),
-            "realized": money(self._figures.realized, market.quote),
+            "round trips": str(self._all_figures.round_trips),
+            "realized": self._realized_text(),
             "fees": self._fees_text(),
         }
         if self._shifting:
@@ -770,7 +838,12 @@ class GridStrategy(Strategy):
 
     def _fees_text(self) -> str:
         """The fees as ``/pnl`` and ``arbot report`` show them: in quote, then any other asset's apart."""
-        return fees_text(StrategyFigures(self.name, [self._figures]))
+        return fees_text(self._all_figures)
+
+    def _realized_text(self) -> str:
+        """The realized PnL as ``arbot report`` shows it: per quote asset, on every market the strategy traded."""
+        figures = self._all_figures
+        return moneys(figures.realized, figures.quotes)
 
     def chart_levels(self, symbol: str) -> list[Decimal]:
         """The grid's price levels on ``/chart price``: every slot's buy price and the top sell price."""

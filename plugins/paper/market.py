@@ -125,13 +125,21 @@ class SimulatedMarket:
         self.step_count = step_count
         self.bid_ticks = max(self._floor_ticks, bid_ticks)
         self.ask_ticks = self.bid_ticks + self.spread_ticks
-        self._rng = self._stream(step_count >> _BLOCK_BITS)
-        for _ in range(step_count & _BLOCK_MASK):  # skip the draws of the steps already taken
-            self._rng.getrandbits(40)
-        self.bid_lots: tuple[int, ...] = self._profiles_lots[0]
-        self.ask_lots: tuple[int, ...] = self._profiles_lots[1]
         self._draw = 1 << 20
-        """The last step's random bits, which pick the level-size profiles (here 0 and 1) and the trade size."""
+        """The last step's random bits, which pick the level-size profiles (before any step: 0 and 1) and the trade
+        size."""
+        if step_count:
+            # The draws of the steps already taken are skipped; the last one is drawn again, so the book shows the
+            # sizes it had when the market stopped (an order sent right after a restart meets that book).
+            last = step_count - 1
+            self._rng = self._stream(last >> _BLOCK_BITS)
+            for _ in range(last & _BLOCK_MASK):
+                self._rng.getrandbits(40)
+            self._draw = self._rng.getrandbits(40)  # a step that starts a block reseeds in move()
+        else:
+            self._rng = self._stream(0)
+        self.bid_lots: tuple[int, ...] = self._profiles_lots[(self._draw >> 12) & 0xFF]
+        self.ask_lots: tuple[int, ...] = self._profiles_lots[(self._draw >> 20) & 0xFF]
         self.trade_ticks = 0
         self.trade_lots = 0
         self.trade_taker_buy = False

@@ -54,6 +54,14 @@ def test_levels_closer_than_a_tick_are_refused():
         slot_prices(levels, market("1"))
 
 
+def test_top_levels_closer_than_a_tick_are_refused_though_their_buys_differ():
+    # 8.6, 9.3, 10 on a tick of 1: the buys (8, 9) differ, but levels 1 and 2 both round up to 10, so both slots
+    # would sell at 10 (slot 0 two ticks up, slot 1 one): the grid is finer than the tick
+    levels = level_prices(D("8.6"), D(10), 3, "arithmetic")
+    with pytest.raises(ValueError, match=r"levels 1 and 2 \(9.3 and 10\) both round up to 10 at tick size 1: use"):
+        slot_prices(levels, market("1"))
+
+
 def test_a_lowest_level_below_one_tick_is_refused():
     with pytest.raises(ValueError, match="rounds down to 0"):
         slot_prices([D("0.5"), D(2), D(3)], market("1"))
@@ -92,4 +100,4 @@ def test_rounded_slots_always_buy_below_their_level_and_sell_above_the_next(lowe
         assert buy % D(tick) == 0 and sell % D(tick) == 0
         assert buy > 0
         if i:
-            assert buy > slots[i - 1][0]
+            assert buy > slots[i - 1][0] and sell > slots[i - 1][1]

@@ -120,8 +120,9 @@ async def test_a_sold_slot_books_its_profit_net_of_fees_and_buys_again(make_grid
     assert (grid.status()["realized"], grid.status()["fees"]) == ("10.00 USD", "0.25 USD")
     row = stored(grid, 2)
     assert (row.round_trips, row.profit, row.cost, row.proceeds) == (1, D("9.75"), 0, 0)  # 130 - 0.13 - 120.12
-    assert ctx.last().side is Side.BUY and ctx.last().price == D(120)  # free again, the ask is above 120
-    assert ctx.last().client_order_id == "g-2-3"
+    # free again, the ask is above 120 (slot 3's buy at 130 goes out with it, now that nothing is offered there)
+    assert [(i.client_order_id, i.side, i.price) for i in ctx.submitted[-2:]] == [
+        ("g-2-3", Side.BUY, D(120)), ("g-3-1", Side.BUY, D(130))]
 
 
 async def test_each_sell_names_its_slots_buy_so_a_round_trip_realizes_its_step(make_grid, ctx):
@@ -563,3 +564,9 @@ async def test_what_a_base_fee_leaves_below_the_lot_size_is_sold_once_it_adds_up
     assert grid._book.qty == 0 and not grid._book.lots  # the ledger holds nothing either
     # the ledger's figure: each sell names its buy and closes what it received, the carry the oldest lot
     assert grid.status()["realized"] == "99.88 USD"
+
+
+async def test_a_lower_below_one_tick_is_refused_naming_the_key_and_the_fix(make_grid):
+    with pytest.raises(GridConfigError, match=r"the lowest level 0.004 rounds down to 0.00 at tick size 0.01: set "
+                                              r"lower to at least 0.01"):
+        await make_grid(lower=D("0.004"), upper=D(150))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from bot.domain import Side
 from plugins.paper.market import MarketParams, SimulatedMarket
 
@@ -42,6 +44,20 @@ def test_a_resumed_market_carries_on_exactly():
     resumed = SimulatedMarket("paper", "BTC/USD", params())
     resumed.resume(5000, int(first[-1][0].bids[0][0] / Decimal("0.01")))
     assert run(resumed, 300) == rest
+
+
+@pytest.mark.parametrize("steps", [37, 4096, 4097])  # inside a block, at a reseeding boundary, just after one
+def test_a_resumed_market_shows_the_book_it_stopped_with(steps):
+    """An order sent right after a restart meets the book the venue showed when it stopped: the same levels, the
+    same sizes (not those of the first step's draw)."""
+    whole = SimulatedMarket("paper", "BTC/USD", params())
+    stopped, _ = run(whole, steps)[-1]
+
+    resumed = SimulatedMarket("paper", "BTC/USD", params())
+    resumed.resume(steps, whole.bid_ticks)
+    assert (resumed.bid_lots, resumed.ask_lots) == (whole.bid_lots, whole.ask_lots)
+    assert resumed.book(stopped.ts_ns) == stopped
+    assert run(resumed, 300) == run(whole, 300)  # and carries on as before
 
 
 def test_book_shape_is_on_the_grid():
