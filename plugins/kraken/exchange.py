@@ -238,16 +238,23 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             return  # not one of ours (another client of the account)
         symbol = str(report.get("symbol") or (tracked[0] if tracked else ""))
         kind = report.get("exec_type")
-        fill = None
+        new: tuple[Fill, ...] = ()
         if kind == "trade" and report.get("exec_id"):
-            fill = self.memory.fills.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
+            trade, fee_only = self._stream_fills(cid, symbol, report)
+            # the trade as first read (the poll may have read it before this report), and the fees in other assets,
+            # which only this report states
+            if trade.trade_id in self.memory.fills:
+                trade = self.memory.fills[trade.trade_id]
+            else:
+                self.memory.keep(trade)
+            new = (trade, *fee_only)
             self.memory.forget_old()
-        if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fill only
-            if fill is not None:
+        if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fills only
+            for fill in new:
                 self.ctx.bus.publish(fill)
             return
         _, venue_id, last = tracked
-        fills = last.fills + ((fill,) if fill is not None and fill not in last.fills else ())
+        fills = last.fills + tuple(f for f in new if f not in last.fills)
         filled = sum((f.qty for f in fills), Decimal(0))
         if report.get("cum_qty") is not None and Decimal(str(report["cum_qty"])) > filled:
             self.poll_soon()  # trades this stream did not carry (made while it was down): REST reads them
@@ -255,24 +262,35 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         status = {"filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
                   "expired": OrderStatus.CANCELLED}.get(str(report.get("order_status")), OrderStatus.OPEN)
         avg = Decimal(str(report["avg_price"])) if report.get("avg_price") else last.avg_fill_price
-        if fill is not None and avg is None:
-            avg = fill.price
+        if new and avg is None:
+            avg = new[0].price
         state = OrderState(cid, status, exchange_order_id=venue_id or txid, filled_qty=filled, avg_fill_price=avg,
                            fills=fills, reason=str(report.get("reason") or ""))
         self.report_change(cid, symbol, venue_id, last, state)
 
-    def _stream_fill(self, cid: str, symbol: str, report: dict) -> Fill:
-        fees = report.get("fees") or []
-        fee = sum((Decimal(str(f.get("qty", "0"))) for f in fees), Decimal(0))
+    def _stream_fills(self, cid: str, symbol: str, report: dict) -> tuple[Fill, tuple[Fill, ...]]:
+        """A ``trade`` report -> its fill, and a fee-only entry (quantity 0) for each other asset it paid a fee in.
+
+        ``fees`` is a list of ``{asset, qty}``: a trade can pay its fee in two assets (fee credits, KFEE, pay part of
+        a USD fee). A fill has one fee in one asset, so the fill carries the fee in the quote (every order asks for it
+        there, ``fciq``), else the first one named, and each other asset's goes in an entry of its own (trade id
+        ``EXEC_ID:fee:ASSET``): no fee is lost, none is added to another asset's."""
+        by_asset: dict[str, Decimal] = {}
+        for entry in report.get("fees") or []:
+            asset = asset_name(str(entry.get("asset")))
+            by_asset[asset] = by_asset.get(asset, Decimal(0)) + Decimal(str(entry.get("qty", "0")))
         quote = split_symbol(symbol)[1] if "/" in symbol else ""
-        fee_asset = asset_name(str(fees[0].get("asset"))) if fees else quote
-        fill = Fill(self.name, symbol, cid, str(report["exec_id"]),
-                    Side.BUY if report.get("side") == "buy" else Side.SELL,
-                    Decimal(str(report["last_price"])), Decimal(str(report["last_qty"])), fee, fee_asset,
-                    Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER,
-                    timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns())
-        self.memory.keep(fill)
-        return fill
+        fee_asset = quote if quote in by_asset or not by_asset else next(iter(by_asset))
+        exec_id = str(report["exec_id"])
+        side = Side.BUY if report.get("side") == "buy" else Side.SELL
+        price = Decimal(str(report["last_price"]))
+        liquidity = Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER
+        ts_ns = timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns()
+        fill = Fill(self.name, symbol, cid, exec_id, side, price, Decimal(str(report["last_qty"])),
+                    by_asset.pop(fee_asset, Decimal(0)), fee_asset, liquidity, ts_ns)
+        fee_only = tuple(Fill(self.name, symbol, cid, f"{exec_id}:fee:{asset}", side, price, Decimal(0), fee, asset,
+                              liquidity, ts_ns) for asset, fee in by_asset.items() if fee)
+        return fill, fee_only
 
     # --- market data ------------------------------------------------------------------------
 
