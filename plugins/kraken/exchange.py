@@ -67,7 +67,7 @@ from .book import KrakenBooks
 from .feed import KrakenFeed
 from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
-from .rest import DuplicateClientId, KrakenRest
+from .rest import DuplicateClientId, KrakenRest, NonceFile
 from .settings import KrakenSettings
 from .transfers import KrakenTransfers
 
@@ -77,6 +77,9 @@ _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
 _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
            "ZJPY": "JPY", "ZCAD": "CAD", "ZAUD": "AUD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE", "XXMR": "XMR", "XZEC": "ZEC", "XETC": "ETC", "XMLN": "MLN", "XREP": "REP"}
+
+NONCE_FILE = "kraken-nonces.json"
+"""In the data directory: the nonces reserved per API key (by digest), so a restart never goes below them."""
 
 DEADLINE_MIN_S = 5.0
 DEADLINE_MAX_S = 55.0
@@ -159,7 +162,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             bucket = TokenBucket(s.rest_per_s, s.rest_burst)
             self.rest = KrakenRest(s.rest_url, s.api_key.reveal(), s.api_secret.reveal(),
                                    timeout_s=s.request_timeout_s, bucket=bucket,
-                                   rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns)
+                                   rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns,
+                                   nonce_file=NonceFile(self.ctx.data_dir / NONCE_FILE))
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:
