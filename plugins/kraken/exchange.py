@@ -15,6 +15,15 @@ finds unknown.)
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
+**Which open orders are ours.** ``open_orders`` lists an order under our id when its ``cl_ord_id`` is our id
+(free text) or the uuid5 of an id known this run (placed or looked up: recovery looks up every order the store
+holds unfinished), and otherwise under the ``cl_ord_id`` itself. A uuid5 cannot be read back, and its namespace
+cannot be read from it either, so any version-5 UUID ``cl_ord_id`` is *possibly ours* (:meth:`derived_client_id`):
+the start-up check counts it as ours unless an unfinished order of the store, under any bot of the database,
+derives to it. An order without ``cl_ord_id``, or with free text or a UUID of another version, is another
+client's. The price: another client of the same API key sending uuid5 ids is taken for a lost store of ours (give
+each bot its own key: the dead-man switch asks it anyway), and ``--cancel-unknown`` would cancel its orders.
+
 **Fills as they happen, polling as the reconciler.** With API keys, the private WebSocket v2
 ``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
 happen: a ``trade`` report is published at once as a ``Fill`` (trade id = ``exec_id``, Kraken's
@@ -107,10 +116,20 @@ def rfc3339_ms(ns: int) -> str:
 
 
 def venue_client_id(client_order_id: str) -> str:
-    """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic)."""
-    if _FREE_TEXT_ID.fullmatch(client_order_id):
+    """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic). An id that already is a
+    version-5 UUID (one ``open_orders`` could not read back, listed as it is) is sent as it is."""
+    if _FREE_TEXT_ID.fullmatch(client_order_id) or is_uuid5(client_order_id):
         return client_order_id
     return str(uuid.uuid5(ARBOT_NAMESPACE, client_order_id))
+
+
+def is_uuid5(text: str) -> bool:
+    """Whether ``text`` is a version-5 UUID in its canonical form, the shape of the ids derived from ours."""
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return False
+    return parsed.version == 5 and str(parsed) == text
 
 
 def asset_name(kraken_asset: str) -> str:
@@ -424,6 +443,14 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             cid = self.memory.ids.get(vid, vid)
             out.append(await self._state(cid, order_symbol, txid, info))
         return out
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        return venue_client_id(client_order_id)
+
+    def derived_client_id(self, venue_id: str) -> bool:
+        """A version-5 UUID: what every id longer than Kraken's 18 characters of free text becomes. The namespace
+        cannot be read from the UUID, so any such ``cl_ord_id`` on the account counts as possibly ours."""
+        return is_uuid5(venue_id)
 
     async def balances(self) -> dict[str, Balance]:
         """``BalanceEx``: total is each asset's ``balance``, free that less ``hold_trade`` (what open orders hold).
