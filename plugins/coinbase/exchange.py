@@ -48,6 +48,7 @@ from bot.api import (
     PermanentError,
     Side,
     TimeInForce,
+    TransientError,
     UnknownOutcome,
     split_symbol,
 )
@@ -243,7 +244,12 @@ class CoinbaseExchange(PollingVenue):
         self._created_ns[order.client_order_id] = order.created_ns or self.ctx.clock.time_ns()
         while len(self._created_ns) > CREATED_KEPT:
             del self._created_ns[next(iter(self._created_ns))]
-        answer = await rest.call("POST", f"{API}/orders", body=body)  # no answer: the look-up needs the time
+        try:
+            answer = await rest.call("POST", f"{API}/orders", body=body)
+        except (PermanentError, TransientError):  # answered, or never sent: nothing to look up
+            self._created_ns.pop(order.client_order_id, None)
+            raise
+        # an UnknownOutcome, a timeout: the intent's time stays for the look-up
         self._created_ns.pop(order.client_order_id, None)
         if not answer.get("success"):
             raise classify_order_failure(answer.get("error_response") or answer)
