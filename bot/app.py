@@ -366,7 +366,11 @@ class Bot:
 
     async def _check_venues(self) -> None:
         """Orders open at a venue under our strategies' id prefixes that the store has never seen: the store
-        does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``."""
+        does not match the venue. Stop (:class:`StoreMismatch`), or cancel them with ``--cancel-unknown``.
+
+        A venue that gets ids derived from ours (``Exchange.derived_client_id``) lists such an order under the
+        derived id when it cannot read it back: it counts as ours unless an unfinished order of the store (any bot)
+        derives to it."""
         prefixes = tuple(f"{name}-" for name in self.config.of_kind("strategy")) + ("flatten-",)
         unknown = []
         markets = {m for strategy in self.strategies.values() for m in self.ask(strategy, "markets") or []}
@@ -379,18 +383,28 @@ class Bot:
             except Exception as exc:  # a venue that cannot list them is not checked
                 log.warning("could not list open orders on %s %s at start: %s", exchange_name, symbol, exc)
                 continue
+            derived: dict[str, str] | None = None
             for state in states:
                 cid = state.client_order_id
                 if (cid.startswith(prefixes) and self.executor.order(cid) is None
                         and not self.store.other_bots(client_order_id=cid)):  # not another bot's (shared account)
                     unknown.append((exchange_name, symbol, cid))
+                elif not cid.startswith(prefixes) and exchange.derived_client_id(cid):
+                    # an id the venue got derived from one of ours (a digest): ours unless no order the store holds
+                    # unfinished on this venue, under any bot of the database, derives to it
+                    if derived is None:
+                        derived = {exchange.venue_client_id(c): c
+                                   for c in self.store.unfinished_client_ids(exchange_name)}
+                    if cid not in derived:
+                        unknown.append((exchange_name, symbol, cid))
         if not unknown:
             return
         listed = ", ".join(f"{e} {s} {cid}" for e, s, cid in unknown[:10]) + (
             f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
         if not self.options.cancel_unknown:
             raise StoreMismatch(
-                f"{len(unknown)} order(s) open at the venue under our id prefix are unknown to the store "
+                f"{len(unknown)} order(s) open at the venue under our id prefix (or an id derived from ours) are "
+                f"unknown to the store "
                 f"({listed}): the store is not the one these orders were placed with (deleted, replaced or restored?). "
                 "Put the right store back, or start with `arbot run --cancel-unknown` to cancel them at the venue "
                 "and trade on (their fills, if any, are not in this store).")

@@ -4,7 +4,9 @@
 encoding), and calls ``on_account(pubkey, data_bytes, slot)`` for each ``accountNotification``
 (the notification is the account's whole new state; Solana sends no snapshot on subscribe).
 Accounts can be added and removed while connected (:meth:`~AccountSubscriber.watch`,
-:meth:`~AccountSubscriber.unwatch`: ``accountSubscribe``/``accountUnsubscribe``).
+:meth:`~AccountSubscriber.unwatch`: ``accountSubscribe``/``accountUnsubscribe``). An account unwatched while its
+``accountSubscribe`` answer is on its way is unsubscribed when that answer comes (so is a second subscription of an
+account unwatched and watched again meanwhile): nothing stays subscribed at the node unread.
 
 When the connection drops, fails to open, or stays silent for ``silence_timeout_s`` (Solana
 nodes send nothing while the watched accounts do not change, so keep that above the accounts'
@@ -99,6 +101,10 @@ class AccountSubscriber:
         self._subscriptions: dict[int, str] = {}
         """subscription id -> account."""
         self._subscription_of: dict[str, int] = {}
+        self._unwanted: list[int] = []
+        """Subscriptions confirmed for an account no longer watched (unwatched while the answer was on its way) or
+        watched under another subscription already: unsubscribed at once, else the node would keep sending their
+        notifications, dropped here, for the life of the connection."""
         self._session_ready = False
         self._stopping = False
 
@@ -135,11 +141,8 @@ class AccountSubscriber:
                 continue
             self._subscriptions.pop(subscription, None)
             if self._ws is not None:
-                request = next(self._ids)
-                self._pending[request] = ("accountUnsubscribe", str(subscription))
                 try:
-                    await self._ws.send(json.dumps({"jsonrpc": "2.0", "id": request, "method": "accountUnsubscribe",
-                                                    "params": [subscription]}))
+                    await self._unsubscribe(self._ws, subscription)
                 except websockets.ConnectionClosed:
                     pass  # the next connection subscribes only what is still watched
 
@@ -184,12 +187,19 @@ class AccountSubscriber:
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": request, "method": "accountSubscribe",
                                   "params": [account, {"encoding": "base64", "commitment": self.commitment}]}))
 
+    async def _unsubscribe(self, ws: Any, subscription: int) -> None:
+        request = next(self._ids)
+        self._pending[request] = ("accountUnsubscribe", str(subscription))
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": request, "method": "accountUnsubscribe",
+                                  "params": [subscription]}))
+
     async def _session(self, url: str) -> None:
         """One connection, until it fails (every failure is an exception)."""
         self._session_ready = False
         self._pending.clear()
         self._subscriptions.clear()
         self._subscription_of.clear()
+        self._unwanted.clear()
         async with websockets.connect(url, open_timeout=self.open_timeout_s, max_size=2**22) as ws:
             self._ws = ws
             self.connections += 1
@@ -203,7 +213,10 @@ class AccountSubscriber:
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (stop() hangs)
                 async with asyncio.timeout(self.silence_timeout_s):
                     raw = await ws.recv()
-                if self._handle(raw) and not self._session_ready and not self._has_pending_subscriptions():
+                answered = self._handle(raw)
+                while self._unwanted:  # subscribed at the node, but no longer (or already) watched here
+                    await self._unsubscribe(ws, self._unwanted.pop())
+                if answered and not self._session_ready and not self._has_pending_subscriptions():
                     self._ready()
 
     def _ready(self) -> None:
@@ -245,9 +258,11 @@ class AccountSubscriber:
                 if not isinstance(subscription, int):
                     self._bad(f"accountSubscribe {target}: result is not a subscription id")
                     return True
-                if target in self.accounts:
+                if target in self.accounts and target not in self._subscription_of:
                     self._subscriptions[subscription] = target
                     self._subscription_of[target] = subscription
+                elif self._subscription_of.get(target) != subscription:
+                    self._unwanted.append(subscription)
             return True
         if message.get("method") != "accountNotification":
             return False

@@ -502,7 +502,20 @@ class Exchange(Component, abc.ABC):
 
     @abc.abstractmethod
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        """Every resting order (optionally of one symbol)."""
+        """Every resting order (optionally of one symbol): ``client_order_id`` is ours when the venue's id reads back
+        to it, else the venue's own (see :meth:`derived_client_id`)."""
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        """The client order id the venue receives for ``client_order_id``: itself by default. A venue that takes
+        only short or UUID ids gets one derived from ours (a digest, which cannot be read back)."""
+        return client_order_id
+
+    def derived_client_id(self, venue_id: str) -> bool:
+        """Whether ``venue_id``, a client order id :meth:`open_orders` lists that it could not read back to one of
+        ours, has the shape this venue derives from ours (:meth:`venue_client_id`): the start-up check of orders
+        unknown to the store then counts the order as possibly ours, unless an order stored under any bot derives
+        to it. Default: False (every id sent is ours as it is)."""
+        return False
 
     @abc.abstractmethod
     async def balances(self) -> dict[str, Balance]:

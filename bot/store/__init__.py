@@ -897,6 +897,15 @@ class Store:
                                                 OrderRow.client_order_id == client_order_id)).first()
             return row_to_order(row) if row else None
 
+    def unfinished_client_ids(self, exchange: str) -> list[str]:
+        """Client order ids of the orders on ``exchange`` not known to be final, stored by *any* bot of this database
+        (the start-up check reads back ids a venue got derived from ours against them)."""
+        t = ORDERS
+        unfinished = [st.value for st in OrderStatus if not st.terminal]
+        q = core_select(t.c.client_order_id).where(t.c.exchange == exchange, t.c.status.in_(unfinished))
+        with self.engine.connect() as conn:
+            return [cid for (cid,) in conn.execute(q)]
+
     def orders(self, *, statuses: Iterable[OrderStatus] | None = None, strategy: str | None = None,
                limit: int | None = None) -> list[Order]:
         with self.session() as s:

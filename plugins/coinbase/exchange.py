@@ -4,7 +4,9 @@
 answers a create-order that reuses an id with the order it already holds, so a resend can never
 make a second order; still, a lost answer (timeout, dropped connection) raises ``UnknownOutcome``
 and the executor looks the order up first: :meth:`CoinbaseExchange.fetch_order` reads the order by
-its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``.
+its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``: those created
+since the intent when its time is known (a create whose answer was lost this run), at most ``LOOKUP_PAGES_MAX``
+pages, past which the outcome stays unknown rather than reading the account's whole history.
 
 **Order changes as they happen, polling as the reconciler.** With an API key, the authenticated
 ``user`` channel (:mod:`.private`) reports each change of one of our orders as it happens; a
@@ -46,6 +48,8 @@ from bot.api import (
     PermanentError,
     Side,
     TimeInForce,
+    TransientError,
+    UnknownOutcome,
     split_symbol,
 )
 from bot.api.kit import BookPublisher, PollingVenue, TokenBucket
@@ -105,6 +109,19 @@ FILLS_PAGE = 100
 """Fills asked for per List Fills page (``limit``)."""
 FILL_PAGES_MAX = 100
 """List Fills pages read for one order at most: a server whose ``cursor`` never ends cannot hold a poll forever."""
+LOOKUP_PAGES_MAX = 4
+"""List Orders pages (``LOOKUP_PAGE`` orders each) one look-up by client order id reads at most; past them the answer is
+``UnknownOutcome``, not "never placed" (the executor then keeps the order UNKNOWN and reconciliation asks again)."""
+LOOKUP_PAGE = 250
+LOOKUP_SKEW_S = 300
+"""How far before the intent's time a look-up's creation window starts: our clock may run ahead of Coinbase's."""
+CREATED_KEPT = 10_000
+"""Intent times of orders whose create answer never came, kept for their look-up (the newest)."""
+
+
+def rfc3339_seconds(ns: int) -> str:
+    """Integer ns since the epoch -> ``2026-11-22T01:00:01Z`` (UTC, whole seconds, rounded down)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 1_000_000_000))
 
 
 class CoinbaseExchange(PollingVenue):
@@ -130,6 +147,9 @@ class CoinbaseExchange(PollingVenue):
         self.rest: CoinbaseRest | None = None
         self.products: dict[str, MarketInfo] = {}
         self._order_ids: dict[str, str] = {}
+        self._created_ns: dict[str, int] = {}
+        """client order id -> its intent's time, for an order whose create answer never came: its look-up asks only
+        for the orders created since then."""
         """Our client order id -> Coinbase order_id."""
         self._fills: dict[str, Fill] = {}
         """Trade (entry) id -> its fill, for the orders in :attr:`_fills_by_order`."""
@@ -221,7 +241,16 @@ class CoinbaseExchange(PollingVenue):
         rest = self._api()
         body = {"client_order_id": order.client_order_id, "product_id": product_id(order.symbol),
                 "side": "BUY" if order.side is Side.BUY else "SELL", "order_configuration": order_configuration(order)}
-        answer = await rest.call("POST", f"{API}/orders", body=body)
+        self._created_ns[order.client_order_id] = order.created_ns or self.ctx.clock.time_ns()
+        while len(self._created_ns) > CREATED_KEPT:
+            del self._created_ns[next(iter(self._created_ns))]
+        try:
+            answer = await rest.call("POST", f"{API}/orders", body=body)
+        except (PermanentError, TransientError):  # answered, or never sent: nothing to look up
+            self._created_ns.pop(order.client_order_id, None)
+            raise
+        # an UnknownOutcome, a timeout: the intent's time stays for the look-up
+        self._created_ns.pop(order.client_order_id, None)
         if not answer.get("success"):
             raise classify_order_failure(answer.get("error_response") or answer)
         order_id = (answer.get("success_response") or {}).get("order_id") or answer.get("order_id")
@@ -233,21 +262,33 @@ class CoinbaseExchange(PollingVenue):
         return state
 
     async def _find_order_id(self, symbol: str, client_order_id: str) -> str | None:
+        """Coinbase's order id for one of ours: known, else looked for in List Orders by ``client_order_id``.
+
+        Only the orders created since the intent (``start_date``, ``LOOKUP_SKEW_S`` earlier) when its time is known
+        here (a create whose answer was lost this run), else the product's newest; ``LOOKUP_PAGES_MAX`` pages at
+        most either way: an account's whole history is never read for one order. Not found in those pages while
+        more remain is ``UnknownOutcome``."""
         if client_order_id in self._order_ids:
             return self._order_ids[client_order_id]
+        base: dict[str, Any] = {"product_ids": product_id(symbol), "limit": LOOKUP_PAGE}
+        created_ns = self._created_ns.get(client_order_id)
+        if created_ns is not None:
+            base["start_date"] = rfc3339_seconds(created_ns - LOOKUP_SKEW_S * 1_000_000_000)
         cursor = ""
-        while True:
-            params: dict[str, Any] = {"product_ids": product_id(symbol), "limit": 250}
-            if cursor:
-                params["cursor"] = cursor
+        for _ in range(LOOKUP_PAGES_MAX):
+            params = {**base, "cursor": cursor} if cursor else base
             page = await self._api().call("GET", f"{API}/orders/historical/batch", params=params)
             for info in page.get("orders") or []:
                 if info.get("client_order_id") == client_order_id:
                     self._remember_id(client_order_id, info["order_id"])
+                    self._created_ns.pop(client_order_id, None)
                     return info["order_id"]
             cursor = page.get("cursor") or ""
             if not page.get("has_next") or not cursor:
                 return None
+        since = f" created since {base['start_date']}" if "start_date" in base else ""
+        raise UnknownOutcome(f"{self.name}: {client_order_id} not among the {LOOKUP_PAGES_MAX} pages of "
+                             f"{symbol} orders{since} read; more remain")
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         order_id = await self._find_order_id(symbol, client_order_id)

@@ -15,6 +15,15 @@ finds unknown.)
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
+**Which open orders are ours.** ``open_orders`` lists an order under our id when its ``cl_ord_id`` is our id
+(free text) or the uuid5 of an id known this run (placed or looked up: recovery looks up every order the store
+holds unfinished), and otherwise under the ``cl_ord_id`` itself. A uuid5 cannot be read back, and its namespace
+cannot be read from it either, so any version-5 UUID ``cl_ord_id`` is *possibly ours* (:meth:`derived_client_id`):
+the start-up check counts it as ours unless an unfinished order of the store, under any bot of the database,
+derives to it. An order without ``cl_ord_id``, or with free text or a UUID of another version, is another
+client's. The price: another client of the same API key sending uuid5 ids is taken for a lost store of ours (give
+each bot its own key: the dead-man switch asks it anyway), and ``--cancel-unknown`` would cancel its orders.
+
 **Fills as they happen, polling as the reconciler.** With API keys, the private WebSocket v2
 ``executions`` channel (:mod:`.private`) delivers each of our trades and order changes as they
 happen: a ``trade`` report is published at once as a ``Fill`` (trade id = ``exec_id``, Kraken's
@@ -67,7 +76,7 @@ from .book import KrakenBooks
 from .feed import KrakenFeed
 from .private import KrakenExecutions, timestamp_ns
 from .record import KrakenRecorder
-from .rest import DuplicateClientId, KrakenRest
+from .rest import DuplicateClientId, KrakenRest, NonceFile
 from .settings import KrakenSettings
 from .transfers import KrakenTransfers
 
@@ -77,6 +86,9 @@ _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
 _ASSETS = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "ZGBP": "GBP",
            "ZJPY": "JPY", "ZCAD": "CAD", "ZAUD": "AUD", "XXRP": "XRP", "XLTC": "LTC", "XXLM": "XLM", "XXDG": "DOGE",
            "XDG": "DOGE", "XXMR": "XMR", "XZEC": "ZEC", "XETC": "ETC", "XMLN": "MLN", "XREP": "REP"}
+
+NONCE_FILE = "kraken-nonces.json"
+"""In the data directory: the nonces reserved per API key (by digest), so a restart never goes below them."""
 
 DEADLINE_MIN_S = 5.0
 DEADLINE_MAX_S = 55.0
@@ -104,10 +116,20 @@ def rfc3339_ms(ns: int) -> str:
 
 
 def venue_client_id(client_order_id: str) -> str:
-    """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic)."""
-    if _FREE_TEXT_ID.fullmatch(client_order_id):
+    """The ``cl_ord_id`` Kraken gets for one of our client order ids (deterministic). An id that already is a
+    version-5 UUID (one ``open_orders`` could not read back, listed as it is) is sent as it is."""
+    if _FREE_TEXT_ID.fullmatch(client_order_id) or is_uuid5(client_order_id):
         return client_order_id
     return str(uuid.uuid5(ARBOT_NAMESPACE, client_order_id))
+
+
+def is_uuid5(text: str) -> bool:
+    """Whether ``text`` is a version-5 UUID in its canonical form, the shape of the ids derived from ours."""
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return False
+    return parsed.version == 5 and str(parsed) == text
 
 
 def asset_name(kraken_asset: str) -> str:
@@ -159,7 +181,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             bucket = TokenBucket(s.rest_per_s, s.rest_burst)
             self.rest = KrakenRest(s.rest_url, s.api_key.reveal(), s.api_secret.reveal(),
                                    timeout_s=s.request_timeout_s, bucket=bucket,
-                                   rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns)
+                                   rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns,
+                                   nonce_file=NonceFile(self.ctx.data_dir / NONCE_FILE))
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:
@@ -238,16 +261,23 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             return  # not one of ours (another client of the account)
         symbol = str(report.get("symbol") or (tracked[0] if tracked else ""))
         kind = report.get("exec_type")
-        fill = None
+        new: tuple[Fill, ...] = ()
         if kind == "trade" and report.get("exec_id"):
-            fill = self.memory.fills.get(str(report["exec_id"])) or self._stream_fill(cid, symbol, report)
+            trade, fee_only = self._stream_fills(cid, symbol, report)
+            # the trade as first read (the poll may have read it before this report), and the fees in other assets,
+            # which only this report states
+            if trade.trade_id in self.memory.fills:
+                trade = self.memory.fills[trade.trade_id]
+            else:
+                self.memory.keep(trade)
+            new = (trade, *fee_only)
             self.memory.forget_old()
-        if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fill only
-            if fill is not None:
+        if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fills only
+            for fill in new:
                 self.ctx.bus.publish(fill)
             return
         _, venue_id, last = tracked
-        fills = last.fills + ((fill,) if fill is not None and fill not in last.fills else ())
+        fills = last.fills + tuple(f for f in new if f not in last.fills)
         filled = sum((f.qty for f in fills), Decimal(0))
         if report.get("cum_qty") is not None and Decimal(str(report["cum_qty"])) > filled:
             self.poll_soon()  # trades this stream did not carry (made while it was down): REST reads them
@@ -255,24 +285,35 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         status = {"filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,
                   "expired": OrderStatus.CANCELLED}.get(str(report.get("order_status")), OrderStatus.OPEN)
         avg = Decimal(str(report["avg_price"])) if report.get("avg_price") else last.avg_fill_price
-        if fill is not None and avg is None:
-            avg = fill.price
+        if new and avg is None:
+            avg = new[0].price
         state = OrderState(cid, status, exchange_order_id=venue_id or txid, filled_qty=filled, avg_fill_price=avg,
                            fills=fills, reason=str(report.get("reason") or ""))
         self.report_change(cid, symbol, venue_id, last, state)
 
-    def _stream_fill(self, cid: str, symbol: str, report: dict) -> Fill:
-        fees = report.get("fees") or []
-        fee = sum((Decimal(str(f.get("qty", "0"))) for f in fees), Decimal(0))
+    def _stream_fills(self, cid: str, symbol: str, report: dict) -> tuple[Fill, tuple[Fill, ...]]:
+        """A ``trade`` report -> its fill, and a fee-only entry (quantity 0) for each other asset it paid a fee in.
+
+        ``fees`` is a list of ``{asset, qty}``: a trade can pay its fee in two assets (fee credits, KFEE, pay part of
+        a USD fee). A fill has one fee in one asset, so the fill carries the fee in the quote (every order asks for it
+        there, ``fciq``), else the first one named, and each other asset's goes in an entry of its own (trade id
+        ``EXEC_ID:fee:ASSET``): no fee is lost, none is added to another asset's."""
+        by_asset: dict[str, Decimal] = {}
+        for entry in report.get("fees") or []:
+            asset = asset_name(str(entry.get("asset")))
+            by_asset[asset] = by_asset.get(asset, Decimal(0)) + Decimal(str(entry.get("qty", "0")))
         quote = split_symbol(symbol)[1] if "/" in symbol else ""
-        fee_asset = asset_name(str(fees[0].get("asset"))) if fees else quote
-        fill = Fill(self.name, symbol, cid, str(report["exec_id"]),
-                    Side.BUY if report.get("side") == "buy" else Side.SELL,
-                    Decimal(str(report["last_price"])), Decimal(str(report["last_qty"])), fee, fee_asset,
-                    Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER,
-                    timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns())
-        self.memory.keep(fill)
-        return fill
+        fee_asset = quote if quote in by_asset or not by_asset else next(iter(by_asset))
+        exec_id = str(report["exec_id"])
+        side = Side.BUY if report.get("side") == "buy" else Side.SELL
+        price = Decimal(str(report["last_price"]))
+        liquidity = Liquidity.MAKER if report.get("liquidity_ind") == "m" else Liquidity.TAKER
+        ts_ns = timestamp_ns(str(report["timestamp"])) if report.get("timestamp") else self.ctx.clock.time_ns()
+        fill = Fill(self.name, symbol, cid, exec_id, side, price, Decimal(str(report["last_qty"])),
+                    by_asset.pop(fee_asset, Decimal(0)), fee_asset, liquidity, ts_ns)
+        fee_only = tuple(Fill(self.name, symbol, cid, f"{exec_id}:fee:{asset}", side, price, Decimal(0), fee, asset,
+                              liquidity, ts_ns) for asset, fee in by_asset.items() if fee)
+        return fill, fee_only
 
     # --- market data ------------------------------------------------------------------------
 
@@ -402,6 +443,14 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             cid = self.memory.ids.get(vid, vid)
             out.append(await self._state(cid, order_symbol, txid, info))
         return out
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        return venue_client_id(client_order_id)
+
+    def derived_client_id(self, venue_id: str) -> bool:
+        """A version-5 UUID: what every id longer than Kraken's 18 characters of free text becomes. The namespace
+        cannot be read from the UUID, so any such ``cl_ord_id`` on the account counts as possibly ours."""
+        return is_uuid5(venue_id)
 
     async def balances(self) -> dict[str, Balance]:
         """``BalanceEx``: total is each asset's ``balance``, free that less ``hold_trade`` (what open orders hold).

@@ -3,9 +3,14 @@
 Every private call is ``POST /0/private/<Method>`` with a form body that starts with ``nonce``,
 an ``API-Key`` header and an ``API-Sign`` header: HMAC-SHA512, keyed with the base64-decoded
 secret, of the URI path followed by SHA256(nonce + body), base64-encoded (:func:`api_sign`).
-Nonces strictly increase for the life of the process (:class:`Nonces`), and calls go one at a
-time so they reach Kraken in nonce order. Calls pass through a
-token bucket; a rate-limit answer blocks that bucket for ``rate_limit_pause_s`` so a storm of
+Nonces strictly increase (:class:`Nonces`), across restarts too: Kraken keeps the highest nonce
+each API key used and refuses any lower one, so after a restart on a clock that stepped back every
+call would be refused until the clock caught up. The nonces a run may use are reserved ahead in a
+state file (``kraken-nonces.json`` in the data directory, per key digest, never the key), and a
+restart starts past the reservation. An ``EAPI:Invalid nonce`` (another client of the key ahead, the
+file lost) is sent once more ``NONCE_RETRY_JUMP_US`` past the refused nonce; refused again, it is
+an :class:`InvalidNonce` that says why. Calls go one at a time so they reach Kraken in nonce order.
+Calls pass through a token bucket; a rate-limit answer blocks that bucket for ``rate_limit_pause_s`` so a storm of
 errors never turns into a storm of requests.
 """
 
@@ -17,8 +22,10 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,16 +53,88 @@ def api_sign(secret_b64: str, uri_path: str, nonce: str, post_data: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-class Nonces:
-    """Strictly increasing nonces from a clock in ns: microseconds, or last + 1 if the clock lags."""
+NONCE_RESERVE_US = 60_000_000
+"""Nonces reserved in the state file ahead of the one in use (a minute of the clock's microseconds): at most one
+write a minute while the clock runs, and a restart starts at most this far ahead of the clock."""
+NONCE_RETRY_JUMP_US = 60_000_000
+"""How far past a refused nonce the one retry goes."""
 
-    def __init__(self, time_ns: Callable[[], int]):
+
+def key_digest(api_key: str) -> str:
+    """What names an API key in the nonce state file: a digest, so the file never holds the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+class NonceFile:
+    """The nonces reserved per API key (digest -> highest nonce reserved), in a JSON file written atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def reserved(self, key_id: str) -> int:
+        """The highest nonce reserved for the key by any earlier run (0 when none)."""
+        try:
+            value = json.loads(self.path.read_text()).get(key_id, 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, AttributeError) as exc:  # unreadable: starting low could reuse a nonce
+            raise PermanentError(f"kraken: nonce state {self.path} unreadable ({type(exc).__name__}); move it "
+                                 "aside to start from the clock") from exc
+        return value if isinstance(value, int) else 0
+
+    def reserve(self, key_id: str, nonce: int) -> None:
+        """Record ``nonce`` as reserved for the key (kept if higher than what the file holds); on disk when it
+        returns."""
+        try:
+            current = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            current = {}
+        if not isinstance(current, dict):
+            current = {}
+        current[key_id] = max(nonce, current.get(key_id, 0) if isinstance(current.get(key_id), int) else 0)
+        temp = self.path.with_name(self.path.name + ".tmp")
+        with open(temp, "w") as f:
+            json.dump(current, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, self.path)
+
+
+class Nonces:
+    """Strictly increasing nonces from a clock in ns: microseconds, or last + 1 if the clock lags.
+
+    With a :class:`NonceFile`, they increase across runs too: the first is past what any earlier run reserved, and
+    each one beyond the reservation first reserves ``NONCE_RESERVE_US`` more (a nonce is used only once on disk)."""
+
+    def __init__(self, time_ns: Callable[[], int], state: NonceFile | None = None, api_key: str = ""):
         self._time_ns = time_ns
-        self._last = 0
+        self._state = state
+        self._key_id = key_digest(api_key)
+        self._reserved = state.reserved(self._key_id) if state is not None else 0
+        self._last = self._reserved
+
+    def use_key(self, api_key: str) -> None:
+        """A rotated key: its nonces go on from the last one, reserved under it."""
+        self._key_id = key_digest(api_key)
+        if self._state is not None:
+            self._last = max(self._last, self._state.reserved(self._key_id))
+        self._reserved = 0
 
     def next(self) -> int:
-        self._last = max(self._last + 1, self._time_ns() // 1000)
-        return self._last
+        nonce = max(self._last + 1, self._time_ns() // 1000)
+        if self._state is not None and nonce > self._reserved:
+            try:
+                self._state.reserve(self._key_id, nonce + NONCE_RESERVE_US)
+            except OSError as exc:  # not recorded: a restart could use it again, so it is not used now
+                raise TransientError(f"kraken: nonce state {self._state.path} not written: "
+                                     f"{type(exc).__name__}") from exc
+            self._reserved = nonce + NONCE_RESERVE_US
+        self._last = nonce
+        return nonce
+
+    def past(self, refused: int) -> None:
+        """Kraken refused ``refused`` (it has seen a higher one): the next nonce goes ``NONCE_RETRY_JUMP_US`` past."""
+        self._last = max(self._last, refused + NONCE_RETRY_JUMP_US)
 
 
 # Kraken's error strings, by what they tell the executor (documented under "API error messages").
@@ -63,13 +142,21 @@ class Nonces:
 _RATE_LIMITED = ("EAPI:Rate limit exceeded", "EOrder:Rate limit exceeded", "EGeneral:Too many requests",
                  "EGeneral:Temporary lockout")
 _TRANSIENT = ("EService:Unavailable", "EService:Busy", "EService:Market in cancel_only mode",
-              "EService:Market in limit_only mode", "EService:Deadline elapsed", "EAPI:Invalid nonce",
-              "EAPI:Feature disabled")
+              "EService:Market in limit_only mode", "EService:Deadline elapsed", "EAPI:Feature disabled")
 _INSUFFICIENT = ("EOrder:Insufficient funds", "EOrder:Insufficient margin", "EFunding:Insufficient funds")
 _POST_ONLY = ("EOrder:Post only order",)
 _NOT_FOUND = ("EOrder:Unknown order",)
 _DUPLICATE = ("EOrder:Duplicate",)
+_INVALID_NONCE = ("EAPI:Invalid nonce",)
 _UNKNOWN = ("EGeneral:Internal error", "EService:Timeout")
+
+
+class NonceRefused(TransientError):
+    """``EAPI:Invalid nonce``: refused before anything was done, Kraken having seen a higher nonce of the key."""
+
+
+class InvalidNonce(PermanentError):
+    """``EAPI:Invalid nonce`` again after moving past the refused nonce: Kraken has seen a much higher one."""
 
 
 class DuplicateClientId(PermanentError):
@@ -94,6 +181,8 @@ def classify(errors: list[str], rate_limit_pause_s: float) -> ExchangeError:
         return OrderNotFound(f"kraken: {text}")
     if starts(_DUPLICATE):
         return DuplicateClientId(f"kraken: {text}")
+    if starts(_INVALID_NONCE):
+        return NonceRefused(f"kraken: {text}")
     if starts(_TRANSIENT):
         return TransientError(f"kraken: {text}")
     if starts(_UNKNOWN):
@@ -105,10 +194,11 @@ class KrakenRest:
     """Signed private calls to one Kraken REST endpoint; raises arbot's exchange errors."""
 
     def __init__(self, base_url: str, api_key: str, api_secret_b64: str, *, timeout_s: float,
-                 bucket: TokenBucket, rate_limit_pause_s: float, time_ns: Callable[[], int]):
+                 bucket: TokenBucket, rate_limit_pause_s: float, time_ns: Callable[[], int],
+                 nonce_file: NonceFile | None = None):
         self._key = api_key
         self._secret = api_secret_b64
-        self._nonces = Nonces(time_ns)
+        self._nonces = Nonces(time_ns, nonce_file, api_key)
         self._bucket = bucket
         self._pause_s = rate_limit_pause_s
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s,
@@ -121,6 +211,7 @@ class KrakenRest:
     def use_credentials(self, api_key: str, api_secret_b64: str) -> None:
         """A rotated key pair: the next request is signed with it (nonces keep increasing)."""
         self._key, self._secret = api_key, api_secret_b64
+        self._nonces.use_key(api_key)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -132,11 +223,27 @@ class KrakenRest:
         """Call ``/0/private/<method>``; returns ``result`` or raises an :class:`ExchangeError`."""
         await self._bucket.acquire()
         async with self._one_at_a_time:
-            return await self._send(method, params)
+            nonce = self._nonces.next()
+            try:
+                return await self._send(method, params, nonce)
+            except NonceRefused:
+                pass
+            # refused before anything was done: Kraken has seen a higher nonce of this key (another client of it, or
+            # our state file lost after the clock went back). Once more, well past the refused one.
+            self._nonces.past(nonce)
+            retried = self._nonces.next()
+            try:
+                return await self._send(method, params, retried)
+            except NonceRefused:
+                raise InvalidNonce(
+                    f"kraken {method}: EAPI:Invalid nonce for {nonce} and again for {retried}: Kraken has seen a "
+                    "higher nonce of this API key. Another client (or another bot) uses the key, or the nonce state "
+                    "file was lost after the clock went back: give each bot its own key, or wait for the clock to "
+                    "pass the key's last nonce") from None
 
-    async def _send(self, method: str, params: dict[str, Any] | None) -> Any:
+    async def _send(self, method: str, params: dict[str, Any] | None, nonce_value: int) -> Any:
         path = f"/0/private/{method}"
-        nonce = str(self._nonces.next())
+        nonce = str(nonce_value)
         body = urlencode({"nonce": nonce, **{k: v for k, v in (params or {}).items() if v is not None}})
         headers = {
             "API-Key": self._key,

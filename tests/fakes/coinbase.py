@@ -17,6 +17,10 @@ test compares the plugin against the venue rather than against itself. Faults on
   answer), ``hang_create_order_s`` (created, then the answer is late), ``fills_cursor_stuck = True``
   (every List Fills answer names a next page).
 
+List Orders (``orders/historical/batch``) filters by ``product_ids``, ``order_status`` and the creation window
+(``start_date`` inclusive, ``end_date`` exclusive, RFC 3339), newest first, ``limit`` a page; every query is kept in
+``list_queries``, and :meth:`FakeCoinbaseREST.add_history` gives the account older orders.
+
 List Fills (``orders/historical/fills``) pages as Coinbase documents it: ``limit`` fills at most (and
 at most ``fills_page_max``), then the answer's ``cursor`` for the next page, empty on the last.
 """
@@ -29,6 +33,7 @@ import itertools
 import json
 import random
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from aiohttp import web
@@ -400,6 +405,8 @@ class FakeCoinbaseREST:
         self.balances = {"BTC": (Decimal("1.00000000"), Decimal("0")), "USD": (Decimal("100000.00"), Decimal("0"))}
         self.log: list[tuple[float, str, str]] = []
         """(loop time, method, path) of every request received."""
+        self.list_queries: list[dict[str, list[str]]] = []
+        """The query of every List Orders request (name -> values)."""
         self.auth_failures: list[str] = []
         self.http_429 = False
         self.lose_create_order = 0
@@ -438,6 +445,16 @@ class FakeCoinbaseREST:
 
     def orders_with(self, client_order_id: str) -> list[dict]:
         return [o for o in self.orders.values() if o["client_order_id"] == client_order_id]
+
+    def add_history(self, count: int, product_id: str, created_time: str, status: str = "FILLED") -> None:
+        """``count`` older orders of the account on ``product_id``, created at ``created_time`` (RFC 3339)."""
+        for _ in range(count):
+            order_id = f"{next(self._ids):08d}-fake-0000-0000-order"
+            self.orders[order_id] = {
+                "order_id": order_id, "product_id": product_id, "user_id": "fake-user", "side": "BUY",
+                "client_order_id": f"history-{order_id}", "status": status, "created_time": created_time,
+                "filled_size": "0", "average_filled_price": "0", "total_fees": "0", "base_size": "0.01"}
+            self.by_client[f"history-{order_id}"] = order_id
 
     def requests_since(self, t: float) -> list[tuple[float, str, str]]:
         return [entry for entry in self.log if entry[0] >= t]
@@ -501,7 +518,8 @@ class FakeCoinbaseREST:
             "order_id": order_id, "product_id": p.product_id, "user_id": "fake-user", "side": side,
             "client_order_id": cid, "order_configuration": config, "status": "OPEN",
             "time_in_force": "IMMEDIATE_OR_CANCEL" if kind != "limit_limit_gtc" else "GOOD_UNTIL_CANCELLED",
-            "created_time": "2026-11-22T01:00:00.000000Z", "completion_percentage": "0", "filled_size": "0",
+            "created_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "completion_percentage": "0",
+            "filled_size": "0",
             "average_filled_price": "0", "fee": "", "number_of_fills": "0", "filled_value": "0",
             "pending_cancel": False, "size_in_quote": False, "total_fees": "0", "size_inclusive_of_fees": False,
             "total_value_after_fees": "0", "trigger_status": "INVALID_ORDER_TYPE", "order_type":
@@ -575,8 +593,17 @@ class FakeCoinbaseREST:
         statuses = set(q.getall("order_status", []))
         limit = int(q.get("limit", "100"))
         start = int(q.get("cursor") or 0)
+        self.list_queries.append({k: q.getall(k) for k in q})
+
+        def moment(text: str) -> datetime:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        after = moment(q["start_date"]) if "start_date" in q else None
+        before = moment(q["end_date"]) if "end_date" in q else None
         found = [o for o in reversed(list(self.orders.values()))
-                 if (not products or o["product_id"] in products) and (not statuses or o["status"] in statuses)]
+                 if (not products or o["product_id"] in products) and (not statuses or o["status"] in statuses)
+                 and (after is None or moment(o["created_time"]) >= after)
+                 and (before is None or moment(o["created_time"]) < before)]
         page = found[start:start + limit]
         more = start + limit < len(found)
         return web.json_response({"orders": page, "sequence": "0", "has_next": more,

@@ -379,6 +379,10 @@ class FakeKrakenREST:
         self.withdraw_keys = {"my-sol-wallet": ("SOL", "WaLLet1111111111111111111111111111111111111")}
         """Withdrawal key name -> (asset, address), as registered in the account."""
         self.withdraw_fees = {"SOL": Decimal("0.01")}
+        self.fee_credits = Decimal(0)
+        """KFEE held: Kraken's fee credits (100 KFEE pay 1 USD of fees, Kraken's help on KFEE) pay a USD fee first. The
+        trade's execution report then names two fees, the rest in USD and the credits used in KFEE; the trade history
+        (``QueryTrades``) states what was charged in USD."""
         self.withdraw_minimums = {"SOL": Decimal("0.05")}
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
         self.withdrawals: list[dict] = []
@@ -436,11 +440,16 @@ class FakeKrakenREST:
         flags = order["oflags"].split(",")
         in_base = "fcib" in flags or (order["descr"]["type"] == "sell" and "fciq" not in flags)
         base, quote = order["symbol"].split("/") if "/" in order["symbol"] else ("XBT", "USD")
-        fee = ({"asset": base, "qty": (qty * FEE_RATE).quantize(Decimal("0.00000001"))} if in_base
-               else {"asset": quote, "qty": Decimal(trade["fee"])})
+        fees = ([{"asset": base, "qty": (qty * FEE_RATE).quantize(Decimal("0.00000001"))}] if in_base
+                else [{"asset": quote, "qty": Decimal(trade["fee"])}])
+        if not in_base and quote == "USD" and self.fee_credits:
+            credits = min(self.fee_credits, Decimal(trade["fee"]) * 100)
+            self.fee_credits -= credits
+            trade["fee"] = str(Decimal(trade["fee"]) - credits / 100)
+            fees = [{"asset": quote, "qty": Decimal(trade["fee"])}, {"asset": "KFEE", "qty": credits}]
         self._report(txid, "trade", exec_id=tid, trade_id=len(self.trades), last_qty=qty, last_price=price,
                      cost=price * qty, liquidity_ind="m" if maker else "t", order_status="partially_filled",
-                     avg_price=price, fees=[fee],
+                     avg_price=price, fees=fees,
                      timestamp=datetime.fromtimestamp(trade["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         if executed >= Decimal(order["vol"]):
             order["status"] = "closed"

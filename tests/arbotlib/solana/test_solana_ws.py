@@ -47,3 +47,36 @@ async def test_notifications_and_reconnect():
             await sub.stop()
     assert seen == [(POOL, b"pool state 1", 101), (POOL, b"pool state 2", 102)]
     assert sub.connections == 2 and reconnects == [1]
+
+
+async def test_an_account_unwatched_while_its_subscribe_is_pending_is_unsubscribed_when_the_answer_comes():
+    subscribe_seen = asyncio.Event()
+    unwatched = asyncio.Event()
+    requests: list[dict] = []
+
+    async def handler(ws):
+        request = json.loads(await ws.recv())
+        requests.append(request)
+        subscribe_seen.set()
+        await unwatched.wait()  # the answer comes after the account was dropped
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": 91}))
+        async for raw in ws:
+            message = json.loads(raw)
+            requests.append(message)
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": True}))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        sub = AccountSubscriber([f"ws://127.0.0.1:{port}"], [POOL], lambda a, d, s: None, reconnect_initial_s=0.01)
+        await sub.start()
+        try:
+            async with asyncio.timeout(5):
+                await subscribe_seen.wait()
+                await sub.unwatch([POOL])
+                unwatched.set()
+                while len(requests) < 2:
+                    await asyncio.sleep(0.01)
+        finally:
+            await sub.stop()
+    assert requests[1]["method"] == "accountUnsubscribe" and requests[1]["params"] == [91]
+    assert sub.connections == 1 and not sub._subscriptions and not sub._subscription_of

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+import plugins.coinbase.exchange as coinbase_exchange
 from bot.api import (
     FillApplied,
     InsufficientFunds,
@@ -31,7 +32,7 @@ SYMBOL = "BTC/USD"
 
 def order(cid: str, qty="0.01", price="29000", side=Side.BUY, tif=TimeInForce.GTC, post_only=False) -> Order:
     return Order(client_order_id=cid, strategy="test", exchange="coinbase", symbol=SYMBOL, side=side,
-                 qty=Decimal(qty), price=Decimal(price), tif=tif, post_only=post_only)
+                 qty=Decimal(qty), price=Decimal(price), tif=tif, post_only=post_only, created_ns=time.time_ns())
 
 
 def test_jwt_has_the_documented_shape_and_verifies():
@@ -122,6 +123,33 @@ async def test_lost_create_order_answer_is_resolved_by_query_200_times(coinbase_
         assert state is not None and state.status is OrderStatus.OPEN
         assert len(fake_rest.orders_with(cid)) == 1
     assert await coinbase.fetch_order(SYMBOL, "never-sent") is None
+
+
+async def test_a_lost_create_answer_is_looked_up_in_the_orders_created_since_the_intent(
+        coinbase_bot, fake_ws, fake_rest):
+    """An account with a long history: the look-up after a lost answer asks List Orders for the orders created
+    since the intent (``start_date``), one page, not the product's whole history."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    fake_rest.add_history(3000, "BTC-USD", "2026-01-02T03:04:05.000000Z")
+    fake_rest.lose_create_order = 1
+    placed = order("lost-in-history")
+    with pytest.raises(UnknownOutcome):
+        await coinbase.place_order(placed)
+    fake_rest.list_queries.clear()
+    state = await coinbase.fetch_order(SYMBOL, "lost-in-history")
+    assert state is not None and state.status is OrderStatus.OPEN
+    [query] = fake_rest.list_queries
+    assert rfc3339_ns(query["start_date"][0]) <= placed.created_ns
+
+
+async def test_a_look_up_without_a_creation_window_stops_at_its_page_bound(coinbase_bot, fake_ws, fake_rest):
+    """After a restart the intent's time is not known here: the product's orders are read newest first, a bounded
+    number of pages, and an order not found in them is an unknown outcome, not "never placed"."""
+    bot, coinbase = await coinbase_bot(fake_ws, fake_rest)
+    fake_rest.add_history(3000, "BTC-USD", "2026-01-02T03:04:05.000000Z")
+    with pytest.raises(UnknownOutcome, match="pages"):
+        await coinbase.fetch_order(SYMBOL, "from-an-earlier-run")
+    assert len(fake_rest.list_queries) == coinbase_exchange.LOOKUP_PAGES_MAX
 
 
 async def test_late_create_order_answer_is_an_unknown_outcome_then_found(coinbase_bot, fake_ws, fake_rest):

@@ -84,6 +84,31 @@ async def test_a_sells_fee_is_in_the_quote_on_the_stream_as_in_the_trade_history
     assert (fill.fee_asset, fill.fee) == ("USD", Decimal(trade["fee"]))
 
 
+async def test_a_trade_with_fees_in_two_assets_keeps_each_fee_in_its_own_asset(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """Fee credits (KFEE) pay part of a fee: the report names a USD fee and a KFEE one. The trade's fill carries the
+    USD fee; the KFEE one is a fee-only entry (quantity 0) in KFEE, never added to the dollars."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    applied: list[FillApplied] = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    fake_rest.fee_credits = Decimal("40")  # 0.40 USD of fees; the trade's fee is 0.928 USD
+    txid = await open_order(bot, fake_rest, "kfee-1")
+    polled = polls(fake_rest)
+    tid = fake_rest.fill(txid, Decimal("0.02"), Decimal("29000"))
+    await wait_for(lambda: bot.executor.order("kfee-1").status is OrderStatus.FILLED, what="filled on the stream")
+    await wait_for(lambda: len(applied) >= 2, what="both fees applied")
+    assert polls(fake_rest) == polled  # the stream's report, not the trade history
+    by_asset = {a.fill.fee_asset: a.fill for a in applied}
+    assert set(by_asset) == {"USD", "KFEE"} and len(applied) == 2
+    trade, credit = by_asset["USD"], by_asset["KFEE"]
+    assert (trade.trade_id, trade.qty, trade.fee) == (tid, Decimal("0.02"), Decimal("0.528"))
+    assert trade.fee == Decimal(fake_rest.trades[tid]["fee"])  # as the trade history states it
+    assert (credit.qty, credit.fee, credit.client_order_id) == (Decimal(0), Decimal("40"), "kfee-1")
+    assert credit.trade_id != tid
+    assert bot.executor.order("kfee-1").filled_qty == Decimal("0.02")
+
+
 async def test_the_stream_dropping_falls_back_to_polling_with_an_alert_and_nothing_missed(
         kraken_bot, fake_ws, fake_rest, fake_auth_ws):
     bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=0.3, stream_poll_s=60.0)

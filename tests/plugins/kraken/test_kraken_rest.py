@@ -19,9 +19,10 @@ from bot.api import (
     TransientError,
     UnknownOutcome,
 )
+from bot.clock import Clock
 from bot.domain import Fill, Order, OrderIntent, OrderReport, OrderStatus, Side, TimeInForce
 from plugins.kraken.exchange import rfc3339_ms, venue_client_id
-from plugins.kraken.rest import DuplicateClientId, Nonces, api_sign, classify
+from plugins.kraken.rest import DuplicateClientId, NonceRefused, Nonces, api_sign, classify
 from tests.fakes.kraken import API_KEY, API_SECRET
 from tests.helpers.waiting import wait_for
 
@@ -44,6 +45,36 @@ def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     assert got == [5000, 5001, 5002, 9000]
 
 
+async def test_nonces_keep_increasing_across_a_restart_after_the_clock_went_back(
+        kraken_bot, fake_ws, fake_rest, monkeypatch, tmp_path):
+    """Kraken remembers the highest nonce of the key; a restart after the clock stepped back an hour must not start
+    below it (it would be refused until the clock caught up)."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    await kraken.balances()
+    await bot.stop()
+    used = fake_rest.last_nonce
+    monkeypatch.setattr(Clock, "time_ns", staticmethod(lambda: time.time_ns() - 3_600 * 10**9))
+    second_run = len(fake_rest.log)
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    assert kraken.ctx.clock.time_ns() // 1000 < used  # the clock is behind what Kraken has seen
+    assert (await kraken.balances())["USD"].total == Decimal("100000")
+    assert all(int(p["nonce"]) > used for _, _, p in fake_rest.log[second_run:])  # none refused
+    assert API_KEY not in (tmp_path / "kraken-nonces.json").read_text()  # the key's digest names it
+
+
+async def test_an_invalid_nonce_moves_past_the_refused_one_once_then_says_why(kraken_bot, fake_ws, fake_rest):
+    bot, kraken = await kraken_bot(fake_ws, fake_rest)
+    fake_rest.last_nonce = time.time_ns() // 1000 + 20 * 10**6  # another client of the key is 20 s ahead
+    calls = len(fake_rest.log)
+    await kraken.balances()  # refused once, then sent again past the refused nonce
+    assert [m for _, m, _ in fake_rest.log[calls:]] == ["BalanceEx", "BalanceEx"]
+    fake_rest.last_nonce += 10 * 3_600 * 10**6  # ten hours ahead: no single step gets past it
+    calls = len(fake_rest.log)
+    with pytest.raises(PermanentError, match="Invalid nonce.*(another client|state)"):
+        await kraken.balances()
+    assert len(fake_rest.log) - calls == 2
+
+
 @pytest.mark.parametrize("error, kind", [
     ("EAPI:Rate limit exceeded", RateLimited),
     ("EOrder:Rate limit exceeded", RateLimited),
@@ -54,7 +85,7 @@ def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     ("EGeneral:Invalid arguments", PermanentError),
     ("EAPI:Invalid signature", PermanentError),
     ("EService:Unavailable", TransientError),
-    ("EAPI:Invalid nonce", TransientError),
+    ("EAPI:Invalid nonce", NonceRefused),
     ("EGeneral:Temporary lockout", RateLimited),
     ("EGeneral:Internal error", UnknownOutcome),
 ])
