@@ -23,9 +23,10 @@ Direction ``buy-dex-sell-cex``: buy ``q`` out of the pool, sell ``q`` on the CEX
   - ``dex fee`` = the pool's fee, in quote (a fee taken in base is valued at ``mid``);
   - ``dex impact`` = the rest of the distance between the swap and ``q * mid``:
     ``q * mid - quote_out - dex fee`` (sell) or ``quote_in - dex fee - q * mid`` (buy);
-  - ``network fee`` = ``signature_fee_lamports`` lamports, and ``priority fee`` =
-    ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)`` lamports, both converted
-    at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
+  - ``network fee`` (the signature fee) and ``priority fee``, in lamports: the DEX venue's figures for its next
+    swap (:meth:`Pricer.set_swap_fee`, from :meth:`bot.api.Exchange.swap_fee_lamports`); for a venue that does not
+    say, ``signature_fee_lamports`` and ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)``. Both
+    converted at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
   - ``latency haircut`` = ``latency_haircut_bps`` x notional.
 
 * **net_pnl** = ``gross_pnl - sum(costs)``, which is exactly the cash flow of the round trip:
@@ -139,7 +140,7 @@ from operator import attrgetter
 from sys import getrefcount
 from typing import Any
 
-from bot.api import BPS, BookUpdate, MarketInfo, Side
+from bot.api import BPS, BookUpdate, MarketInfo, Side, SwapFee
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
 
 from .settings import SOL, ArbSettings
@@ -623,10 +624,9 @@ class Pricer:
                              f"token is SOL); set sol_price = <{quote} per SOL>")
         else:
             self._sol_price = settings.sol_price
-        self._network_sol = Decimal(settings.signature_fee_lamports).scaleb(-9)
-        priority_lamports = -(-settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)
-        self._priority_sol = Decimal(priority_lamports).scaleb(-9)
-        self._fees_sol = self._network_sol + self._priority_sol
+        self._swap_fee = SwapFee(-1, -1)
+        self._set_fee_figures(SwapFee(settings.signature_fee_lamports, -(
+            -settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)))
         # every rate below is a bps figure shifted 4 places: exact
         fee_bps = settings.cex_taker_fee_bps if settings.cex_taker_fee_bps is not None else cex_market.taker_fee_bps
         if fee_bps is None:
@@ -663,7 +663,6 @@ class Pricer:
         self._limits: tuple[Inventory, int, dict[Direction, _Limits]] | None = None
         """(inventory, the scale ``e``, per direction what it allows): kept while both stand (pool states come and
         go; what an inventory allows depends on none but the scale its quote is written in)."""
-        self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fee_pairs: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
         """(bid + ask, price decimals) -> the (network, priority) fees in quote at that CEX mid (:meth:`_fee_pair`):
         the mid comes back to where it was, and a published opportunity's figures need them."""
@@ -691,6 +690,31 @@ class Pricer:
         self._quote_decimals = -1
         self._base_decimals = -1
         """The pool's tokens' decimals (-1: no pool state priced yet)."""
+
+    @property
+    def swap_fee(self) -> SwapFee:
+        """The network fee one swap is priced with (:meth:`set_swap_fee`; until then the settings')."""
+        return self._swap_fee
+
+    def set_swap_fee(self, fee: SwapFee) -> None:
+        """The DEX venue's network fee for its next swap (:meth:`bot.api.Exchange.swap_fee_lamports`): what every
+        evaluation from now on prices. Evaluations someone holds are settled on the fee they were decided with."""
+        if fee == self._swap_fee:
+            return
+        self._settle_held()  # (drops the memo: every kept decision read the old fee)
+        self._set_fee_figures(fee)
+        self._limits = None
+        self._fee_pairs = {}
+        self._fees = self._fixed_fees = _Fees(None)
+
+    def _set_fee_figures(self, fee: SwapFee) -> None:
+        """The fee's figures the pricing reads (SOL, lamports); their decimals, and so the scale ``e``, do not
+        depend on the amounts (lamports are 10**-9 SOL)."""
+        self._swap_fee = fee
+        self._network_sol = Decimal(fee.signature_lamports).scaleb(-9)
+        self._priority_sol = Decimal(fee.priority_lamports).scaleb(-9)
+        self._fees_sol = self._network_sol + self._priority_sol
+        self._fee_lamports = fee.total_lamports
 
     @property
     def pool(self) -> Pool | None:

@@ -207,7 +207,9 @@ class ArbStrategy(Strategy):
     # --- inventory ------------------------------------------------------------------------------
 
     async def refresh_inventory(self) -> None:
-        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged)."""
+        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged), and ask the DEX venue
+        what its next swap will pay in network fees (:meth:`refresh_swap_fee`)."""
+        await self.refresh_swap_fee()
         for venue in dict.fromkeys((self.settings.cex, self.settings.dex)):
             try:
                 async with asyncio.timeout(BALANCES_TIMEOUT_S):
@@ -217,6 +219,20 @@ class ArbStrategy(Strategy):
                 continue
             self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns())
         self.check_inventory()
+
+    async def refresh_swap_fee(self) -> None:
+        """Price swaps with the DEX venue's own network fee for its next swap (``Exchange.swap_fee_lamports``): the
+        venue owns that figure. A venue that does not say leaves the settings' (``signature_fee_lamports``,
+        ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps the last figure, logged."""
+        s = self.settings
+        try:
+            async with asyncio.timeout(BALANCES_TIMEOUT_S):
+                fee = await self.ctx.exchange(s.dex).swap_fee_lamports(s.symbol)
+        except Exception as exc:  # TimeoutError included: the next refresh asks again
+            self.ctx.log.warning("swap fee of %s: %s: %s", s.dex, type(exc).__name__, exc)
+            return
+        if fee is not None:
+            self._pricer.set_swap_fee(fee)
 
     def check_inventory(self) -> None:
         """Alert a direction that newly cannot trade ``min_size`` (needs a book and a pool to price it)."""
