@@ -211,6 +211,17 @@ class Touch(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Shortfall:
+    """One direction cannot trade its smallest size: which venue lacks which asset, and by how much."""
+
+    direction: str
+    venue: str
+    asset: str
+    have: Decimal
+    need: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """What each venue can spend right now (free balances), in whole tokens."""
 
@@ -1067,17 +1078,20 @@ class Pricer:
         rules the size out.
 
         Call in the exact context."""
-        at, found, span = self._walk_smallest(direction, units, inv)
+        at, found, span, _ = self._walk_smallest(direction, units, inv)
         if found is None:
             return None
         return self._chosen(direction, found, at, fees, False, "", into), span
 
-    def _walk_smallest(self, direction: Direction, units, inv: Inventory) -> tuple[_Touch, tuple | None, tuple]:
+    def _walk_smallest(self, direction: Direction, units, inv: Inventory
+                       ) -> tuple[_Touch, tuple | None, tuple, tuple | None]:
         """The smallest size of a direction with an edge at its touch (``units``, one level at least): its touch's
         facts, what :meth:`_search` finds of it ``(k, value, worst price, quote, level)`` (None when a cap rules it
-        out: the inventory, the CEX depth within the slippage cap, the pool's liquidity or impact) and the span of
+        out: the inventory, the CEX depth within the slippage cap, the pool's liquidity or impact), the span of
         the book side this read, as :meth:`_direction`'s memo keeps it ``(levels, all of them, what the last must
-        hold)``."""
+        hold)``, and, when the inventory is what rules it out, which of its checks did (``("sol",)``, ``("base",)``,
+        ``("quote", worst price, pool quote)``; None otherwise): the one inventory cap of the smallest size, which
+        :meth:`shortfall` reports."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         t = units[0][0]
         at = self._at_touch.get((direction, t))
@@ -1085,22 +1099,26 @@ class Pricer:
             at = self._touch_facts(direction, t)
         limits = self._inventory_limits(direction, inv)
         kmin = at.kmin
-        if limits.sol_have is not None or at.kmax < kmin or limits.k_inv < kmin:
-            return at, None, (0, False, None)  # decided by the touch and the inventory alone
+        if limits.sol_have is not None:
+            return at, None, (0, False, None), ("sol",)  # decided by the inventory alone
+        if at.kmax < kmin:
+            return at, None, (0, False, None), None  # decided by the touch alone (max notional)
+        if limits.k_inv < kmin:
+            return at, None, (0, False, None), ("base",)
         need, qf = self._s * kmin, self._qf
         limit, den = at.limit, self._slip[0]
         before = value_before = 0  # base and value of the levels wholly taken
         level = -1
         for level, (price, qty) in enumerate(units):  # noqa: B007 - the level the walk stops in is read below
             if (price * den > limit) if buy_cex else (price * den < limit):
-                return at, None, (level + 1, False, None)  # the slippage cap leaves less than the smallest size
+                return at, None, (level + 1, False, None), None  # the slippage cap leaves less than the smallest size
             qty *= qf
             if before + qty >= need:
                 break
             before += qty
             value_before += qty * price
         else:
-            return at, None, (len(units), True, None)  # the book holds less than the smallest size
+            return at, None, (len(units), True, None), None  # the book holds less than the smallest size
         value = value_before + (need - before) * price
         whole = level + 1 == len(units)
         span = (level + 1, whole, None if whole else -(-(need - before) // qf))
@@ -1109,11 +1127,47 @@ class Pricer:
         if quote is None:
             quote = cache[kmin] = self._quote_size(Side.SELL if buy_cex else Side.BUY, kmin)
         if isinstance(quote, _NoQuote) or quote.over_cap:
-            return at, None, span
+            return at, None, span, None
         # a CEX buy holds its limit (the highest ask walked) x size with the fee: what the venue checks it against
         if (need * price * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
-            return at, None, span
-        return at, (kmin, value, price, quote, level), span
+            return at, None, span, ("quote", price, quote)
+        return at, (kmin, value, price, quote, level), span, None
+
+    def shortfall(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> Shortfall | None:
+        """What the inventory lacks for ``direction``'s smallest size on this book and pool state, by the very check
+        that caps the size (:meth:`_walk_smallest`): the venue, the asset, what it holds and what that size needs
+        of it (a CEX buy: its limit, the highest ask walked, x size with the CEX fee; a DEX buy: the pool's quote;
+        the SOL fees on the DEX wallet). None when the inventory allows it, or when something else rules it out
+        first (no pool, no level on that side, the book's depth within the slippage cap, the pool)."""
+        if self._mid is None:
+            return None
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        units = book.ask_units if buy_cex else book.bid_units
+        if not units:
+            return None
+        with localcontext(_EXACT):
+            at, _, _, short = self._walk_smallest(direction, units, inventory)
+            if short is None:
+                return None
+            settings, fees_sol, q = self.settings, self._fees_sol, self._step * at.kmin
+            if short[0] == "sol":
+                have = self._inventory_limits(direction, inventory).sol_have
+                assert have is not None
+                return Shortfall(str(direction), settings.dex, SOL, have, fees_sol)
+            if short[0] == "base":
+                if buy_cex:  # the DEX wallet sells the size, and pays the SOL fees from it when SOL is the base
+                    return Shortfall(str(direction), settings.dex, self.base, inventory.dex_base,
+                                     q + (fees_sol if self.base == SOL else ZERO))
+                return Shortfall(str(direction), settings.cex, self.base, inventory.cex_base, q)
+            _, price, quote = short
+            if buy_cex:
+                need = q * from_units(price, pd) * self._one_plus_fee
+                return Shortfall(str(direction), settings.cex, self.quote, inventory.cex_quote, need)
+            return Shortfall(str(direction), settings.dex, self.quote, inventory.dex_quote,
+                             quote.amount + (fees_sol if self.quote == SOL else ZERO))
 
     def tradable(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool | None:
         """Whether :meth:`edges` decides ``direction`` tradable on this book and pool state, when that is cheap to
@@ -1149,7 +1203,7 @@ class Pricer:
         fees = self._fees_at(touch)
         told: bool | None = False
         with localcontext(_EXACT):
-            at, found, span = self._walk_smallest(direction, units, inventory)
+            at, found, span, _ = self._walk_smallest(direction, units, inventory)
             if found is not None:
                 k, value, _, quote, _ = found
                 amount = quote.quote_units * self._amount_scale
