@@ -406,6 +406,21 @@ class TransferStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SwapFee:
+    """What the chain charges one swap on a DEX venue, in lamports (the venue's own figures:
+    :meth:`bot.api.Exchange.swap_fee_lamports`)."""
+
+    signature_lamports: int
+    """The base fee: 5,000 lamports per signature."""
+    priority_lamports: int
+    """The priority fee: compute-unit price x compute-unit limit / 10**6, rounded up as the chain does."""
+
+    @property
+    def total_lamports(self) -> int:
+        return self.signature_lamports + self.priority_lamports
+
+
+@dataclass(frozen=True, slots=True)
 class TransferTerms:
     """What moving ``asset`` out of one venue costs and takes (the source venue's figures)."""
 

@@ -44,6 +44,7 @@ from ..domain import (
     OrderUpdate,
     PoolUpdate,
     Side,
+    SwapFee,
     TimeInForce,
     Trade,
     Transfer,
@@ -117,6 +118,6 @@ __all__ = [
     "BPS", "ZERO", "Alert", "AlertLevel", "Balance", "BookUpdate", "ExecutionResult", "FeedState", "FeedStatus", "Fill",
     "FillApplied",
     "Liquidity", "MarketEvent", "MarketInfo", "Opportunity", "Order", "OrderIntent", "OrderReport", "OrderState",
-    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "TimeInForce", "Trade", "Transfer",
+    "OrderStatus", "OrderType", "OrderUpdate", "PoolUpdate", "Side", "SwapFee", "TimeInForce", "Trade", "Transfer",
     "TransferStatus", "TransferTerms", "split_symbol",
 ]

@@ -37,6 +37,7 @@ from ..domain import (
     OrderState,
     OrderUpdate,
     PoolUpdate,
+    SwapFee,
     Trade,
     Transfer,
     TransferStatus,
@@ -520,6 +521,13 @@ class Exchange(Component, abc.ABC):
     @abc.abstractmethod
     async def balances(self) -> dict[str, Balance]:
         """Balances by asset."""
+
+    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
+        """A pool venue's network fee for its next swap of ``symbol``, as this venue will pay it (the same
+        figures its swaps are charged or signed with: a fixed or derived priority price, its compute-unit
+        limit); None when it cannot say. A strategy pricing swaps (``arb``) asks it now and then and prices
+        with it. Default: None."""
+        return None
 
 
 class Strategy(Component):

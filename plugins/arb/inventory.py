@@ -19,9 +19,10 @@ that swap from one wallet (a ``paper-dex`` with ``wallet = "sol-pool"``, or jupi
 are three venues but one account, so the wallet's USDC is counted once and split between the three pairs, a
 snapshot of any of them replaces what all of them see, and a fill on one pool moves the others' view too.
 
-One side "cannot trade" when the venue that must pay for a direction holds less than the
-configured ``min_size`` worth (of the strategy's share): the quote to buy ``min_size`` base, or
-``min_size`` base to sell. That is alerted once, and again only after the side recovered and ran low anew.
+One side "cannot trade" when the pricer's inventory cap rules out its smallest size
+(:meth:`plugins.arb.pricing.Pricer.shortfall`: the same check, so the alert and the cap never disagree): a CEX
+buy's limit x size with the fee, a DEX buy's quote, the size to sell, the SOL fees. That is alerted once, and
+again only after the side recovered and ran low anew.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from bot.api import ZERO, Balance, Fill, FillApplied, Side, split_symbol
+
+from .pricing import Shortfall
 
 APPLIED_MEMORY = 100_000
 """Fills remembered as applied (a fill arrives from the strategy and from the bus: counted once)."""
@@ -144,17 +146,6 @@ def shared_balances(bus: Any) -> SharedBalances:
     return shared
 
 
-@dataclass(frozen=True, slots=True)
-class Shortfall:
-    """One direction cannot trade ``min_size``: which venue lacks which asset, and by how much."""
-
-    direction: str
-    venue: str
-    asset: str
-    have: Decimal
-    need: Decimal
-
-
 class InventoryBook:
     """One strategy's view of the CEX and DEX balances of its base/quote pair: its share of each.
 
@@ -248,28 +239,11 @@ class InventoryBook:
             self._amounts = (shared.version, amounts)
         return amounts
 
-    def shortfalls(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal) -> list[Shortfall]:
-        """The directions that cannot trade ``min_size`` with the balances we know (empty if unknown)."""
+    def check_low(self, shortfalls: list[Shortfall], alert: Callable[[Shortfall], None]) -> None:
+        """Alert each direction of ``shortfalls`` (the pricer's: :meth:`Pricer.shortfall`, the figure its inventory
+        cap uses) that newly cannot trade; forget those that recovered. Nothing while the balances are unknown."""
         if not self.known:
-            return []
-        cex_base, cex_quote, dex_base, dex_quote = self.amounts()
-        out = []
-        need_quote = min_size * cex_ask
-        if cex_quote < need_quote:
-            out.append(Shortfall("buy-cex-sell-dex", self.cex, self.quote, cex_quote, need_quote))
-        elif dex_base < min_size:
-            out.append(Shortfall("buy-cex-sell-dex", self.dex, self.base, dex_base, min_size))
-        need_quote = min_size * dex_price
-        if dex_quote < need_quote:
-            out.append(Shortfall("buy-dex-sell-cex", self.dex, self.quote, dex_quote, need_quote))
-        elif cex_base < min_size:
-            out.append(Shortfall("buy-dex-sell-cex", self.cex, self.base, cex_base, min_size))
-        return out
-
-    def check_low(self, min_size: Decimal, cex_ask: Decimal, dex_price: Decimal,
-                  alert: Callable[[Shortfall], None]) -> None:
-        """Alert each direction that newly cannot trade ``min_size``; forget those that recovered."""
-        shortfalls = self.shortfalls(min_size, cex_ask, dex_price)
+            shortfalls = []
         if not shortfalls and not self._low:  # both directions can trade, as they could: nothing to do
             return
         now = {s.direction: s for s in shortfalls}

@@ -23,9 +23,10 @@ Direction ``buy-dex-sell-cex``: buy ``q`` out of the pool, sell ``q`` on the CEX
   - ``dex fee`` = the pool's fee, in quote (a fee taken in base is valued at ``mid``);
   - ``dex impact`` = the rest of the distance between the swap and ``q * mid``:
     ``q * mid - quote_out - dex fee`` (sell) or ``quote_in - dex fee - q * mid`` (buy);
-  - ``network fee`` = ``signature_fee_lamports`` lamports, and ``priority fee`` =
-    ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)`` lamports, both converted
-    at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
+  - ``network fee`` (the signature fee) and ``priority fee``, in lamports: the DEX venue's figures for its next
+    swap (:meth:`Pricer.set_swap_fee`, from :meth:`bot.api.Exchange.swap_fee_lamports`); for a venue that does not
+    say, ``signature_fee_lamports`` and ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)``. Both
+    converted at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
   - ``latency haircut`` = ``latency_haircut_bps`` x notional.
 
 * **net_pnl** = ``gross_pnl - sum(costs)``, which is exactly the cash flow of the round trip:
@@ -139,7 +140,7 @@ from operator import attrgetter
 from sys import getrefcount
 from typing import Any
 
-from bot.api import BPS, BookUpdate, MarketInfo, Side
+from bot.api import BPS, BookUpdate, MarketInfo, Side, SwapFee
 from bot.api.kit import Pool, PoolError, PoolLiquidityError, PrecisionError, SwapEstimate, from_units, to_units
 
 from .settings import SOL, ArbSettings
@@ -207,6 +208,17 @@ class Touch(enum.Enum):
     """An edge, but no size can clear ``min_edge_bps``: not tradable, whatever the book's other levels."""
     OPEN = "open"
     """An edge that may be tradable: the book's levels and the pool decide."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """One direction cannot trade its smallest size: which venue lacks which asset, and by how much."""
+
+    direction: str
+    venue: str
+    asset: str
+    have: Decimal
+    need: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,10 +635,9 @@ class Pricer:
                              f"token is SOL); set sol_price = <{quote} per SOL>")
         else:
             self._sol_price = settings.sol_price
-        self._network_sol = Decimal(settings.signature_fee_lamports).scaleb(-9)
-        priority_lamports = -(-settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)
-        self._priority_sol = Decimal(priority_lamports).scaleb(-9)
-        self._fees_sol = self._network_sol + self._priority_sol
+        self._swap_fee = SwapFee(-1, -1)
+        self._set_fee_figures(SwapFee(settings.signature_fee_lamports, -(
+            -settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)))
         # every rate below is a bps figure shifted 4 places: exact
         fee_bps = settings.cex_taker_fee_bps if settings.cex_taker_fee_bps is not None else cex_market.taker_fee_bps
         if fee_bps is None:
@@ -663,7 +674,6 @@ class Pricer:
         self._limits: tuple[Inventory, int, dict[Direction, _Limits]] | None = None
         """(inventory, the scale ``e``, per direction what it allows): kept while both stand (pool states come and
         go; what an inventory allows depends on none but the scale its quote is written in)."""
-        self._fee_lamports = settings.signature_fee_lamports + priority_lamports
         self._fee_pairs: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
         """(bid + ask, price decimals) -> the (network, priority) fees in quote at that CEX mid (:meth:`_fee_pair`):
         the mid comes back to where it was, and a published opportunity's figures need them."""
@@ -691,6 +701,31 @@ class Pricer:
         self._quote_decimals = -1
         self._base_decimals = -1
         """The pool's tokens' decimals (-1: no pool state priced yet)."""
+
+    @property
+    def swap_fee(self) -> SwapFee:
+        """The network fee one swap is priced with (:meth:`set_swap_fee`; until then the settings')."""
+        return self._swap_fee
+
+    def set_swap_fee(self, fee: SwapFee) -> None:
+        """The DEX venue's network fee for its next swap (:meth:`bot.api.Exchange.swap_fee_lamports`): what every
+        evaluation from now on prices. Evaluations someone holds are settled on the fee they were decided with."""
+        if fee == self._swap_fee:
+            return
+        self._settle_held()  # (drops the memo: every kept decision read the old fee)
+        self._set_fee_figures(fee)
+        self._limits = None
+        self._fee_pairs = {}
+        self._fees = self._fixed_fees = _Fees(None)
+
+    def _set_fee_figures(self, fee: SwapFee) -> None:
+        """The fee's figures the pricing reads (SOL, lamports); their decimals, and so the scale ``e``, do not
+        depend on the amounts (lamports are 10**-9 SOL)."""
+        self._swap_fee = fee
+        self._network_sol = Decimal(fee.signature_lamports).scaleb(-9)
+        self._priority_sol = Decimal(fee.priority_lamports).scaleb(-9)
+        self._fees_sol = self._network_sol + self._priority_sol
+        self._fee_lamports = fee.total_lamports
 
     @property
     def pool(self) -> Pool | None:
@@ -1043,17 +1078,20 @@ class Pricer:
         rules the size out.
 
         Call in the exact context."""
-        at, found, span = self._walk_smallest(direction, units, inv)
+        at, found, span, _ = self._walk_smallest(direction, units, inv)
         if found is None:
             return None
         return self._chosen(direction, found, at, fees, False, "", into), span
 
-    def _walk_smallest(self, direction: Direction, units, inv: Inventory) -> tuple[_Touch, tuple | None, tuple]:
+    def _walk_smallest(self, direction: Direction, units, inv: Inventory
+                       ) -> tuple[_Touch, tuple | None, tuple, tuple | None]:
         """The smallest size of a direction with an edge at its touch (``units``, one level at least): its touch's
         facts, what :meth:`_search` finds of it ``(k, value, worst price, quote, level)`` (None when a cap rules it
-        out: the inventory, the CEX depth within the slippage cap, the pool's liquidity or impact) and the span of
+        out: the inventory, the CEX depth within the slippage cap, the pool's liquidity or impact), the span of
         the book side this read, as :meth:`_direction`'s memo keeps it ``(levels, all of them, what the last must
-        hold)``."""
+        hold)``, and, when the inventory is what rules it out, which of its checks did (``("sol",)``, ``("base",)``,
+        ``("quote", worst price, pool quote)``; None otherwise): the one inventory cap of the smallest size, which
+        :meth:`shortfall` reports."""
         buy_cex = direction is Direction.BUY_CEX_SELL_DEX
         t = units[0][0]
         at = self._at_touch.get((direction, t))
@@ -1061,22 +1099,26 @@ class Pricer:
             at = self._touch_facts(direction, t)
         limits = self._inventory_limits(direction, inv)
         kmin = at.kmin
-        if limits.sol_have is not None or at.kmax < kmin or limits.k_inv < kmin:
-            return at, None, (0, False, None)  # decided by the touch and the inventory alone
+        if limits.sol_have is not None:
+            return at, None, (0, False, None), ("sol",)  # decided by the inventory alone
+        if at.kmax < kmin:
+            return at, None, (0, False, None), None  # decided by the touch alone (max notional)
+        if limits.k_inv < kmin:
+            return at, None, (0, False, None), ("base",)
         need, qf = self._s * kmin, self._qf
         limit, den = at.limit, self._slip[0]
         before = value_before = 0  # base and value of the levels wholly taken
         level = -1
         for level, (price, qty) in enumerate(units):  # noqa: B007 - the level the walk stops in is read below
             if (price * den > limit) if buy_cex else (price * den < limit):
-                return at, None, (level + 1, False, None)  # the slippage cap leaves less than the smallest size
+                return at, None, (level + 1, False, None), None  # the slippage cap leaves less than the smallest size
             qty *= qf
             if before + qty >= need:
                 break
             before += qty
             value_before += qty * price
         else:
-            return at, None, (len(units), True, None)  # the book holds less than the smallest size
+            return at, None, (len(units), True, None), None  # the book holds less than the smallest size
         value = value_before + (need - before) * price
         whole = level + 1 == len(units)
         span = (level + 1, whole, None if whole else -(-(need - before) // qf))
@@ -1085,11 +1127,47 @@ class Pricer:
         if quote is None:
             quote = cache[kmin] = self._quote_size(Side.SELL if buy_cex else Side.BUY, kmin)
         if isinstance(quote, _NoQuote) or quote.over_cap:
-            return at, None, span
+            return at, None, span, None
         # a CEX buy holds its limit (the highest ask walked) x size with the fee: what the venue checks it against
         if (need * price * self._rate_buy if buy_cex else quote.quote_units * self._amount_scale) > limits.have:
-            return at, None, span
-        return at, (kmin, value, price, quote, level), span
+            return at, None, span, ("quote", price, quote)
+        return at, (kmin, value, price, quote, level), span, None
+
+    def shortfall(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> Shortfall | None:
+        """What the inventory lacks for ``direction``'s smallest size on this book and pool state, by the very check
+        that caps the size (:meth:`_walk_smallest`): the venue, the asset, what it holds and what that size needs
+        of it (a CEX buy: its limit, the highest ask walked, x size with the CEX fee; a DEX buy: the pool's quote;
+        the SOL fees on the DEX wallet). None when the inventory allows it, or when something else rules it out
+        first (no pool, no level on that side, the book's depth within the slippage cap, the pool)."""
+        if self._mid is None:
+            return None
+        pd = book.price_decimals
+        if pd != self._gate_pd or book.qty_decimals != self._gate_qd:
+            self._gates(pd, book.qty_decimals)
+        buy_cex = direction is Direction.BUY_CEX_SELL_DEX
+        units = book.ask_units if buy_cex else book.bid_units
+        if not units:
+            return None
+        with localcontext(_EXACT):
+            at, _, _, short = self._walk_smallest(direction, units, inventory)
+            if short is None:
+                return None
+            settings, fees_sol, q = self.settings, self._fees_sol, self._step * at.kmin
+            if short[0] == "sol":
+                have = self._inventory_limits(direction, inventory).sol_have
+                assert have is not None
+                return Shortfall(str(direction), settings.dex, SOL, have, fees_sol)
+            if short[0] == "base":
+                if buy_cex:  # the DEX wallet sells the size, and pays the SOL fees from it when SOL is the base
+                    return Shortfall(str(direction), settings.dex, self.base, inventory.dex_base,
+                                     q + (fees_sol if self.base == SOL else ZERO))
+                return Shortfall(str(direction), settings.cex, self.base, inventory.cex_base, q)
+            _, price, quote = short
+            if buy_cex:
+                need = q * from_units(price, pd) * self._one_plus_fee
+                return Shortfall(str(direction), settings.cex, self.quote, inventory.cex_quote, need)
+            return Shortfall(str(direction), settings.dex, self.quote, inventory.dex_quote,
+                             quote.amount + (fees_sol if self.quote == SOL else ZERO))
 
     def tradable(self, direction: Direction, book: BookUpdate, inventory: Inventory) -> bool | None:
         """Whether :meth:`edges` decides ``direction`` tradable on this book and pool state, when that is cheap to
@@ -1125,7 +1203,7 @@ class Pricer:
         fees = self._fees_at(touch)
         told: bool | None = False
         with localcontext(_EXACT):
-            at, found, span = self._walk_smallest(direction, units, inventory)
+            at, found, span, _ = self._walk_smallest(direction, units, inventory)
             if found is not None:
                 k, value, _, quote, _ = found
                 amount = quote.quote_units * self._amount_scale

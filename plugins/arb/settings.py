@@ -53,11 +53,17 @@ class ArbSettings:
         Decimal(2), ge=0, le=10_000,
         help="cost charged for the price moving while the legs are in flight, in bps of the buy leg")
     signature_fee_lamports: int = option(
-        5_000, ge=0, le=1_000_000_000, help="Solana base fee of one swap transaction, in lamports (5000 per signature)")
+        5_000, ge=0, le=1_000_000_000,
+        help="Solana base fee of one swap transaction, in lamports (5000 per signature); only for a DEX venue that "
+             "does not tell its own swap fee (paper-dex and jupiter do)")
     compute_units: int = option(
-        200_000, ge=0, le=1_400_000, help="compute-unit limit of one swap transaction (the priority fee is paid on it)")
+        200_000, ge=0, le=1_400_000,
+        help="compute-unit limit of one swap transaction (the priority fee is paid on it); only for a DEX venue "
+             "that does not tell its own swap fee")
     compute_unit_price_micro_lamports: int = option(
-        10_000, ge=0, le=10**12, help="priority fee: compute-unit price in micro-lamports")
+        10_000, ge=0, le=10**12,
+        help="priority fee: compute-unit price in micro-lamports; only for a DEX venue that does not tell its own "
+             "swap fee")
     sol_price: Decimal | None = option(
         None, gt=0,
         help="price of SOL in quote currency, to convert network fees; needed only when neither base nor "

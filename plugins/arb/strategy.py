@@ -52,8 +52,8 @@ from bot.api.ledger import signed_money
 from bot.api.storage import StoreBusy, is_store_error
 
 from .execution import NS_PER_MS, REFUSED, ArbExecutions, Execution, opportunity_id
-from .inventory import InventoryBook, Shortfall, shared_balances
-from .pricing import Direction, Evaluation, Inventory, Pricer, Touch
+from .inventory import InventoryBook, shared_balances
+from .pricing import Direction, Evaluation, Inventory, Pricer, Shortfall, Touch
 from .records import costs_json, insert_opportunities
 from .settings import SOL, ArbSettings
 
@@ -166,7 +166,6 @@ class ArbStrategy(Strategy):
             raise ValueError(f'cex "{s.cex}" does not trade {s.symbol}: add it to that exchange\'s symbols, or set '
                              f"symbol to one of its markets") from None
         self.pricer = Pricer(s, market, self.base, self.quote)
-        self._min_size = max(s.min_size, market.min_qty, market.lot_size)
         self.executions = ArbExecutions(self.name, s, self.ctx, market, lambda: self.book, self._execution_done)
         self._opportunity_topic = self.ctx.bus.topic(Opportunity, None, s.symbol)  # where _publish sends them
         # a backtest's store (nobody reads it before the end): the writer waits for a full write's rows (stop() stores
@@ -207,7 +206,9 @@ class ArbStrategy(Strategy):
     # --- inventory ------------------------------------------------------------------------------
 
     async def refresh_inventory(self) -> None:
-        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged)."""
+        """Snapshot both venues' balances (a venue that fails keeps what we knew, and is logged), and ask the DEX venue
+        what its next swap will pay in network fees (:meth:`refresh_swap_fee`)."""
+        await self.refresh_swap_fee()
         for venue in dict.fromkeys((self.settings.cex, self.settings.dex)):
             try:
                 async with asyncio.timeout(BALANCES_TIMEOUT_S):
@@ -218,14 +219,29 @@ class ArbStrategy(Strategy):
             self.inventory.snapshot(venue, balances, self.ctx.clock.time_ns())
         self.check_inventory()
 
-    def check_inventory(self) -> None:
-        """Alert a direction that newly cannot trade ``min_size`` (needs a book and a pool to price it)."""
-        book, pool = self.book, self.pool_update
-        if book is None or pool is None:
+    async def refresh_swap_fee(self) -> None:
+        """Price swaps with the DEX venue's own network fee for its next swap (``Exchange.swap_fee_lamports``): the
+        venue owns that figure. A venue that does not say leaves the settings' (``signature_fee_lamports``,
+        ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps the last figure, logged."""
+        s = self.settings
+        try:
+            async with asyncio.timeout(BALANCES_TIMEOUT_S):
+                fee = await self.ctx.exchange(s.dex).swap_fee_lamports(s.symbol)
+        except Exception as exc:  # TimeoutError included: the next refresh asks again
+            self.ctx.log.warning("swap fee of %s: %s: %s", s.dex, type(exc).__name__, exc)
             return
-        ask, mid = book.best_ask, self._pricer.mid
-        if ask is not None and mid is not None:
-            self.inventory.check_low(self._min_size, ask, mid, self._low_inventory)
+        if fee is not None:
+            self._pricer.set_swap_fee(fee)
+
+    def check_inventory(self) -> None:
+        """Alert a direction that newly cannot trade its smallest size for want of inventory, as the pricer's cap
+        decides it (:meth:`Pricer.shortfall`; needs a book and a pool to price it)."""
+        book, pool = self.book, self.pool_update
+        if book is None or pool is None or self._pricer.mid is None:
+            return
+        inventory = self._pricing_inventory()
+        found = [self._pricer.shortfall(direction, book, inventory) for direction in Direction]
+        self.inventory.check_low([s for s in found if s is not None], self._low_inventory)
 
     async def _inventory_loop(self) -> None:
         while self._running:

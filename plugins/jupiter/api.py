@@ -47,6 +47,9 @@ class SwapTransaction:
     unsigned: VersionedTransaction
     last_valid_block_height: int
     prioritization_fee_lamports: int
+    compute_unit_limit: int | None = None
+    """The compute-unit limit Jupiter set (``computeUnitLimit``; with ``dynamicComputeUnitLimit`` it simulated the
+    swap for it); None when the answer does not say."""
 
 
 class JupiterApi:
@@ -112,7 +115,9 @@ class JupiterApi:
         body = await self._request("POST", "/swap", json=payload)
         try:
             unsigned = VersionedTransaction.from_bytes(base64.b64decode(body["swapTransaction"], validate=True))
+            limit = body.get("computeUnitLimit")
             return SwapTransaction(unsigned, int(body["lastValidBlockHeight"]),
-                                   int(body.get("prioritizationFeeLamports") or 0))
+                                   int(body.get("prioritizationFeeLamports") or 0),
+                                   int(limit) if limit is not None else None)
         except (KeyError, TypeError, ValueError):
             raise MalformedJupiterReply("jupiter /swap: missing or malformed swapTransaction") from None

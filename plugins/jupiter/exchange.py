@@ -81,6 +81,7 @@ from bot.api import (
     OrderStatus,
     PermanentError,
     Side,
+    SwapFee,
     TransientError,
     split_symbol,
 )
@@ -109,6 +110,11 @@ from .settings import JupiterSettings
 from .transfers import JupiterTransfers
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
+LAMPORTS_PER_SIGNATURE = 5_000
+"""Solana's base fee per signature (a swap is signed by the wallet alone)."""
+MAX_COMPUTE_UNIT_LIMIT = 1_400_000
+"""A transaction's largest compute-unit limit: the priority fee is paid on it until Jupiter's simulation of a swap
+(``dynamicComputeUnitLimit``) has told a smaller one."""
 
 
 class PriceLimitExceeded(SlippageExceeded):
@@ -156,6 +162,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
+        self.compute_unit_limit = MAX_COMPUTE_UNIT_LIMIT
+        """The compute-unit limit of the last swap Jupiter built (its simulation's), the next one's expected limit."""
 
     @property
     def account(self) -> str:
@@ -264,6 +272,16 @@ class JupiterExchange(Exchange, JupiterTransfers):
             price = percentile(await self.rpc.get_recent_prioritization_fees(), s.priority_fee_percentile)
         return min(price, s.max_compute_unit_price_micro_lamports)
 
+    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
+        """The next swap's network fee: one signature, and the priority fee at :meth:`compute_unit_price` (what it
+        will be signed with) on the last swap's compute-unit limit (the largest a transaction may have before
+        any swap was built). Raises :class:`ExchangeError` when the node cannot tell recent fees."""
+        try:
+            price = await self.compute_unit_price()
+        except RpcError as exc:
+            raise _map_rpc_error(exc) from None
+        return SwapFee(LAMPORTS_PER_SIGNATURE, -(-price * self.compute_unit_limit // 1_000_000))
+
     async def _quote(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None) -> tuple[Quote, str, str]:
         assert self.api is not None
         s = self.settings
@@ -326,6 +344,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
                                        compute_unit_price_micro_lamports=cu_price)
         except RpcError as exc:
             raise _map_rpc_error(exc) from None
+        if swap.compute_unit_limit is not None:
+            self.compute_unit_limit = swap.compute_unit_limit
         signed = self.wallet.sign(swap.unsigned)
         self.signatures_made += 1
         row = JupiterSwapRow(

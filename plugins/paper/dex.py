@@ -33,6 +33,7 @@ from bot.api import (
     PermanentError,
     PoolUpdate,
     Side,
+    SwapFee,
     TimeInForce,
     TransientError,
     split_symbol,
@@ -546,6 +547,11 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         """Always empty: nothing rests on a pool."""
         return []
+
+    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
+        """The network fee every swap here is charged (``signature_fee_lamports`` + the priority fee on
+        ``compute_units``): the settings' figure, the same one :meth:`place_order` charges."""
+        return self.settings.swap_fee()
 
     async def balances(self) -> dict[str, Balance]:
         """The paper wallet, by asset (everything is free: nothing is reserved)."""

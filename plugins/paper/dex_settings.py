@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from bot.api import option, split_symbol
+from bot.api import SwapFee, option, split_symbol
 
 
 @dataclass(frozen=True)
@@ -156,10 +156,15 @@ class PaperDexSettings:
                                                  'initial_balances = { SOL = "10", USDC = "1000" }'))
         return problems
 
-    def network_fee_lamports(self) -> int:
-        """Signature fee plus priority fee of one swap, lamports (the priority fee rounds up, as on chain)."""
+    def swap_fee(self) -> SwapFee:
+        """The network fee of one swap: signature fee and priority fee, lamports (the priority fee rounds up, as on
+        chain). What a swap is charged and what :meth:`PaperDexExchange.swap_fee_lamports` tells a strategy."""
         priority = -(-self.compute_unit_price_micro_lamports * self.compute_units // 1_000_000)
-        return self.signature_fee_lamports + priority
+        return SwapFee(self.signature_fee_lamports, priority)
+
+    def network_fee_lamports(self) -> int:
+        """Signature fee plus priority fee of one swap, lamports (:meth:`swap_fee`)."""
+        return self.swap_fee().total_lamports
 
     @property
     def anchor_market(self) -> str:

@@ -1,7 +1,10 @@
 """A fake Jupiter Swap API (``/quote``, ``/swap``) on 127.0.0.1, in the documented response shapes.
 
-``/swap`` returns a real unsigned ``VersionedTransaction`` (v0 message, a system transfer paid by
-``userPublicKey``, with the fake RPC's latest blockhash and its ``lastValidBlockHeight``), so the
+``/swap`` returns a real unsigned ``VersionedTransaction`` (v0 message: the compute budget, i.e.
+``SetComputeUnitLimit`` (``compute_unit_limit`` with ``dynamicComputeUnitLimit``, else 1,400,000) and
+``SetComputeUnitPrice`` (``computeUnitPriceMicroLamports``), then a system transfer paid by
+``userPublicKey``, with the fake RPC's latest blockhash and its ``lastValidBlockHeight``; the answer's
+``computeUnitLimit`` and ``prioritizationFeeLamports`` say the same), so the
 plugin's signing is real and the fake RPC verifies it. ``price`` is output units per input unit
 (raw integers), ``error`` makes the next call answer 400 with Jupiter's error shape, ``quotes``
 and ``swaps`` keep every call's parameters.
@@ -23,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -47,6 +51,9 @@ class FakeJupiterApi:
         self.decimals = {"So11111111111111111111111111111111111111112": 9,
                          "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v": 6}
         self.fill_slippage_bps = 0
+        self.compute_unit_limit = 58_800
+        """The limit ``dynamicComputeUnitLimit`` sets (Jupiter's simulation: 140% of the 42,000 units the fake node
+        reports consumed); without it a swap gets the largest, 1,400,000."""
         self.url = ""
 
     async def start(self) -> FakeJupiterApi:
@@ -113,8 +120,12 @@ class FakeJupiterApi:
         user = Pubkey.from_string(body["userPublicKey"])
         # a distinct lamport amount per swap keeps every unsigned transaction (and signature) distinct
         instruction = transfer(TransferParams(from_pubkey=user, to_pubkey=POOL, lamports=len(self.swaps)))
+        # the compute budget Jupiter writes in: the limit (its simulation's with dynamicComputeUnitLimit) and the price
+        limit = self.compute_unit_limit if body.get("dynamicComputeUnitLimit") else 1_400_000
+        cu_price = int(body.get("computeUnitPriceMicroLamports") or 0)
+        budget = [set_compute_unit_limit(limit), set_compute_unit_price(cu_price)]
         blockhash = self.rpc.latest
-        message = MessageV0.try_compile(user, [instruction], [], _hash(blockhash))
+        message = MessageV0.try_compile(user, [*budget, instruction], [], _hash(blockhash))
         unsigned = VersionedTransaction.populate(message, [Signature.default()])
         quote = body["quoteResponse"]
         in_amount, out_amount = int(quote["inAmount"]), int(quote["outAmount"])
@@ -135,7 +146,7 @@ class FakeJupiterApi:
         return web.json_response({
             "swapTransaction": base64.b64encode(bytes(unsigned)).decode(),
             "lastValidBlockHeight": self.rpc.blockhashes[blockhash],
-            "prioritizationFeeLamports": body.get("computeUnitPriceMicroLamports", 0),
+            "prioritizationFeeLamports": -(-cu_price * limit // 1_000_000), "computeUnitLimit": limit,
         })
 
 

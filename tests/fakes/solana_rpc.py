@@ -5,7 +5,9 @@ token balances, and the transactions it was sent. ``sendTransaction`` decodes th
 verifies every signature with solders and rejects bad signatures and unknown or expired
 blockhashes, as a node's sanitize step does. A transaction "lands" on its first good send unless
 ``land`` is False; landing debits the fee payer once per signature (one balance change per
-signature however often it is rebroadcast). A send with preflight of bytes that already landed is
+signature however often it is rebroadcast), the fee the chain charges (:func:`network_fee`:
+5,000 lamports per signature and the priority fee of its compute budget) unless ``fee_lamports``
+says otherwise. A send with preflight of bytes that already landed is
 refused as a real node's simulation refuses it (``-32002`` "Transaction simulation failed: This
 transaction has already been processed", ``data.err == "AlreadyProcessed"``); with
 ``skipPreflight`` it is accepted and changes nothing. ``getSignatureStatuses`` reports landed signatures
@@ -68,6 +70,8 @@ EXEMPTION_YEARS = 2
 """Solana's rent parameters: ``getMinimumBalanceForRentExemption(165)`` (a token account) is 2,039,280 lamports."""
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
+LAMPORTS_PER_SIGNATURE = 5_000
 
 
 @dataclass
@@ -132,7 +136,8 @@ class FakeSolanaRpc:
         self.landed_err: Any = None
         self.preflight_err: dict[str, Any] | None = None
         """A JSON-RPC error object returned by a send with preflight (skipPreflight false)."""
-        self.fee_lamports = 5_000
+        self.fee_lamports: int | None = None
+        """The fee every landed transaction pays; None: as the chain charges it (:func:`network_fee`)."""
         self.landed: dict[str, int] = {}
         """signature -> slot it landed in"""
         self.statuses: dict[str, dict | None] = {}
@@ -414,9 +419,10 @@ class FakeSolanaRpc:
         held = {mint: amount for mint, amount, _ in self.token_accounts.get(owner, [])}
         decimals = {mint: d for mint, _, d in self.token_accounts.get(owner, [])}
         pre_lamports = self.lamports.get(payer, 0)
-        landed = LandedTransaction(slot, raw, self.fee_lamports, self.landed_err, pre_lamports, 0,
+        fee = network_fee(tx) if self.fee_lamports is None else self.fee_lamports
+        landed = LandedTransaction(slot, raw, fee, self.landed_err, pre_lamports, 0,
                                    pre_tokens=dict(held), decimals=decimals, owner=owner)
-        self.lamports[payer] = pre_lamports - self.fee_lamports
+        self.lamports[payer] = pre_lamports - fee
         if effect is not None and effect.err is not None and self.landed_err is None:
             landed.err = effect.err  # the program refused: nothing moves, the fee is paid all the same
             self.statuses[signature] = {"slot": slot, "confirmations": None, "err": landed.err,
@@ -549,6 +555,25 @@ class FakeSolanaRpc:
             else:
                 value.append(None)
         return {"context": self._context(), "value": value}
+
+
+def network_fee(tx: VersionedTransaction) -> int:
+    """What the chain charges a transaction: 5,000 lamports per signature and the priority fee, its
+    ``SetComputeUnitPrice`` (micro-lamports) times its compute-unit limit (``SetComputeUnitLimit``, else 200,000 per
+    instruction outside the compute budget program, at most 1,400,000) / 10**6, rounded up."""
+    keys = [str(k) for k in tx.message.account_keys]
+    limit, price, others = None, 0, 0
+    for ix in tx.message.instructions:
+        data = bytes(ix.data)
+        if keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM:
+            others += 1
+        elif data[:1] == bytes([2]):
+            limit = int.from_bytes(data[1:5], "little")
+        elif data[:1] == bytes([3]):
+            price = int.from_bytes(data[1:9], "little")
+    if limit is None:
+        limit = min(200_000 * others, 1_400_000)
+    return LAMPORTS_PER_SIGNATURE * len(tx.signatures) + -(-price * limit // 1_000_000)
 
 
 class RpcFault(Exception):

@@ -57,7 +57,7 @@ async def test_the_fee_of_a_swap_that_landed_failed_is_in_its_report_when_no_cal
             await asyncio.sleep(0.01)
     (report,) = [e for e in exchange.published if isinstance(e, OrderReport)]
     assert report.state.status is OrderStatus.REJECTED
-    assert [(f.qty, f.fee) for f in report.state.fills] == [(0, Decimal("0.000005"))]
+    assert [(f.qty, f.fee) for f in report.state.fills] == [(0, Decimal("0.000005118"))]  # signature + priority fee
 
 
 async def test_a_swap_that_landed_failed_shows_its_fee_in_the_ledger_and_the_sol_position(tmp_path, node,

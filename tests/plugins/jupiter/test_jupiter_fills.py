@@ -51,7 +51,7 @@ async def test_a_buy_reports_the_quote_really_paid(make_exchange, node, jupiter_
     assert row.filled_base_units == 2_000_000_000 and row.filled_quote_units == paid > row.in_amount
     fill = state.fills[0]
     assert fill.qty == Decimal(2) and fill.price == Decimal(paid).scaleb(-6) / 2
-    assert fill.price > Decimal(row.in_amount).scaleb(-6) / 2 and fill.fee == Decimal("0.000005")
+    assert fill.price > Decimal(row.in_amount).scaleb(-6) / 2 and fill.fee == Decimal("0.000005118")
     assert node.token_accounts[owner] == [(USDC, 10**14 - paid, 6)]
 
 

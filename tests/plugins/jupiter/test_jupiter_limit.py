@@ -61,7 +61,8 @@ async def test_a_buy_at_its_limit_fails_on_chain_rather_than_fill_above_it(make_
     bps, max_in = _signed_bound(jupiter_api)
     assert bps == 0 and max_in <= 300_020_000  # 2 SOL x 150.01 USDC: the most the swap may take
     assert node.token_accounts[funded] == [(USDC, 10**12, 6)]  # nothing moved but the fee
-    assert node.lamports[funded] == 2_000_000_000 - node.fee_lamports
+    (landed,) = node.transactions.values()
+    assert node.lamports[funded] == 2_000_000_000 - landed.fee
 
 
 async def test_a_limit_inside_the_slippage_is_the_bound_to_the_unit(make_exchange, node, jupiter_api, funded):

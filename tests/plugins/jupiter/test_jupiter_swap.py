@@ -38,8 +38,10 @@ async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api,
     assert quote["swapMode"] == "ExactIn" and quote["amount"] == "500000000"
     assert quote["slippageBps"] == "50" and quote["onlyDirectRoutes"] == "false"
     assert quote["restrictIntermediateTokens"] == "true"
-    # one fee and one swap: 0.5 SOL out of the wallet, 75 USDC in
-    assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - node.fee_lamports - 500_000_000
+    # one fee and one swap: 0.5 SOL out of the wallet, 75 USDC in; the fee is one signature and the priority fee of
+    # the compute budget Jupiter wrote in (the 75th percentile of recent fees, 2,000 micro-lamports, on 58,800 units)
+    assert node.transactions[state.exchange_order_id].fee == 5_000 + 118
+    assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - 5_118 - 500_000_000
     usdc = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
     assert node.token_accounts[str(keypair.pubkey())] == [(usdc, 75_000_000, 6)]
     # the same intent again: the stored answer, nothing new signed or sent
@@ -239,4 +241,4 @@ async def test_hundred_intents_with_lost_sends_land_once_each(make_exchange, nod
     assert exchange.signatures_made == 100 and len(node.landed) == 100
     assert len({s.exchange_order_id for s in states}) == 100
     # one fee and one 0.5 SOL swap per intent, however often each was sent
-    assert node.lamports[owner] == 10**12 - 100 * (node.fee_lamports + 500_000_000)
+    assert node.lamports[owner] == 10**12 - sum(t.fee for t in node.transactions.values()) - 100 * 500_000_000

@@ -38,7 +38,7 @@ async def test_sol_goes_to_the_deposit_address_once_even_when_asked_again(make_e
     assert await ex.withdraw(t) == signature  # asked again after a crash: found landed, not sent again
     assert await ex.withdrawal(t) is TransferStatus.SENT
     assert node.lamports[KRAKEN_DEPOSIT] == 2_500_000_000
-    assert node.lamports[owner] == 10 * 10**9 - 2_500_000_000 - node.fee_lamports
+    assert node.lamports[owner] == 10 * 10**9 - 2_500_000_000 - node.transactions[signature].fee
     assert node.signatures_sent().count(signature) == 1
 
 

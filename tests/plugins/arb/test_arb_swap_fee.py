@@ -1,0 +1,179 @@
+"""The network fee the arb prices a swap with is the DEX venue's own (``Exchange.swap_fee_lamports``): the figure a
+paper-dex charges, and what the jupiter venue will sign its next swap with (its priority price from the node's recent
+fees, on the compute-unit limit Jupiter's simulation set), not the arb's own settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import replace
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from solders.keypair import Keypair
+
+from bot.app import Bot
+from bot.config import build_config, parse_toml, resolve_secrets
+from bot.domain import Opportunity, Order, OrderStatus, OrderType, Side, SwapFee
+from bot.plugins import collect, load_plugins
+from bot.store import Store
+from plugins.jupiter.exchange import JupiterExchange
+from plugins.jupiter.settings import JupiterSettings
+from tests.fakes.jupiter_api import FakeJupiterApi
+from tests.fakes.solana_rpc import FakeSolanaRpc
+from tests.helpers.waiting import wait_for
+from tests.plugins.arb.arb_kit import extra
+from tests.plugins.arb.test_arb_jupiter_fakes import KEY_ENV, _config
+
+
+@pytest.fixture
+async def solana_node():
+    fake = await FakeSolanaRpc().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def jupiter_fake(solana_node):
+    fake = await FakeJupiterApi(solana_node).start()
+    yield fake
+    await fake.close()
+
+
+PDEX = """
+    [exchanges.paper]
+    symbols = ["SOL/USDC"]
+    start_price = "150"
+    volatility_bps = 0
+    tick_interval_ms = 10
+    level_qty = "5"
+    taker_fee_bps = 10
+    min_qty = "0.01"
+    lot_size = "0.01"
+    state_file = ""
+    initial_balances = { USDC = "100000", SOL = "100" }
+    [exchanges.pdex]
+    type = "paper-dex"
+    symbol = "SOL/USDC"
+    start_price = "153"
+    volatility_bps = "0"
+    dislocation_probability = "0"
+    tick_interval_ms = 20
+    state_file = ""
+    [strategies.sol-arb]
+    type = "arb"
+    cex = "paper"
+    dex = "pdex"
+    symbol = "SOL/USDC"
+    min_edge_bps = 10
+    cex_taker_fee_bps = 10
+    max_notional = 300
+    size_step = "0.1"
+    min_size = "0.1"
+    cooldown_ms = 600000
+"""
+
+
+async def test_the_arb_prices_the_network_fee_the_paper_dex_charges(make_bot):
+    # the arb's own settings say 200,000 compute units (2,000 lamports of priority fee at 10,000 micro-lamports), the
+    # paper-dex charges 150,000 (1,500): the swap is priced with what it will be charged
+    bot = await make_bot(PDEX, extra=extra(), start=False)
+    bot.mode = "observe"
+    seen: list[Opportunity] = []
+    bot.bus.subscribe(Opportunity, seen.append, owner="test")
+    await bot.start()
+    await wait_for(lambda: any(o.qty > 0 for o in seen), timeout_s=10, what="a priced opportunity")
+    costs = dict(next(o for o in seen if o.qty > 0).costs)
+    # both are converted at one SOL price: their ratio is the lamports'
+    assert costs["priority fee"] * 5_000 == costs["network fee"] * 1_500
+    charged = bot.exchanges["pdex"].settings.swap_fee()
+    assert (charged.signature_lamports, charged.priority_lamports) == (5_000, 1_500)
+    assert bot.strategies["sol-arb"].pricer.swap_fee == charged
+
+
+async def _jupiter_bot(tmp_path, node, api, monkeypatch) -> Bot:
+    kp = Keypair()
+    monkeypatch.setenv(KEY_ENV, str(kp))
+    node.lamports[str(kp.pubkey())] = 100 * 10**9
+    plugins = load_plugins(extra=extra())
+    registry = collect(plugins)
+    text = _config(tmp_path, node, api, "concurrent_legs = true").replace('mode = "live"', 'mode = "observe"')
+    config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
+    resolve_secrets(config)
+    bot = Bot(config, plugins, registry)
+    await bot.start()
+    return bot
+
+
+async def test_with_high_recent_fees_the_arb_prices_what_the_jupiter_swap_pays(
+        tmp_path, solana_node, jupiter_fake, monkeypatch):
+    solana_node.prioritization_fees = [800_000] * 4  # a busy network: 0.8 lamports per compute unit
+    jupiter_fake.price = Decimal("0.153")  # quotes as the pool prices: the swap is not refused
+    bot = await _jupiter_bot(tmp_path, solana_node, jupiter_fake, monkeypatch)
+    try:
+        venue, strategy = bot.exchanges["jupiter"], bot.strategies["sol-arb"]
+        await wait_for(lambda: strategy.book is not None and strategy.pool_update is not None, timeout_s=10,
+                       what="a book and a pool")
+        book = strategy.book
+        buy_cex, _ = strategy.pricer.evaluate(book, strategy._pricing_inventory())
+        sol_price = (book.best_bid + book.best_ask) / 2
+        # before any swap, on the largest limit a transaction may have: 1,400,000 units x 0.8 lamports
+        assert buy_cex.cost("priority fee") == Decimal(1_120_000).scaleb(-9) * sol_price
+        assert buy_cex.cost("network fee") == Decimal(5_000).scaleb(-9) * sol_price
+        assert await venue.swap_fee_lamports("SOL/USDC") == SwapFee(5_000, 1_120_000)
+        assert strategy.pricer.swap_fee == SwapFee(5_000, 1_120_000)
+
+        # a swap: Jupiter's simulation sets its limit (58,800 units), and the node charges the fee of its budget
+        state = await venue.place_order(Order(client_order_id="probe-1", strategy="t", exchange="jupiter",
+                                              symbol="SOL/USDC", side=Side.SELL, qty=Decimal("0.1"), price=None,
+                                              order_type=OrderType.MARKET))
+        assert state.status is OrderStatus.FILLED
+        paid = solana_node.transactions[state.exchange_order_id].fee
+        assert paid == 5_000 + 800_000 * 58_800 // 10**6
+        # the next swap is predicted at what this one paid, and the arb prices it once it refreshes
+        await strategy.refresh_inventory()
+        assert strategy.pricer.swap_fee.total_lamports == paid
+        buy_cex, _ = strategy.pricer.evaluate(strategy.book, strategy._pricing_inventory())
+        sol_price = (strategy.book.best_bid + strategy.book.best_ask) / 2
+        assert buy_cex.cost("network fee") + buy_cex.cost("priority fee") == Decimal(paid).scaleb(-9) * sol_price
+    finally:
+        await bot.stop()
+
+
+@pytest.mark.parametrize("fees, cap, price", [([2_000_000] * 4, 1_000_000, 1_000_000), ([0, 100, 2_000, 5_000],
+                                                                                          1_000_000, 2_000)])
+async def test_jupiter_predicts_the_priority_price_it_signs_with(make_jupiter, solana_node, fees, cap, price):
+    solana_node.prioritization_fees = fees
+    venue = await make_jupiter(max_compute_unit_price_micro_lamports=cap)
+    assert await venue.compute_unit_price() == price
+    assert await venue.swap_fee_lamports("SOL/USDC") == SwapFee(5_000, -(-price * 1_400_000 // 10**6))
+
+
+@pytest.fixture
+async def make_jupiter(tmp_path, db_url, solana_node, jupiter_fake):
+    """A started jupiter venue on the fakes (no bot)."""
+    kp = Keypair()
+    key_file = tmp_path / "id.json"
+    key_file.write_text(json.dumps(list(bytes(kp))))
+    os.chmod(key_file, 0o600)
+    store = Store(db_url).open()
+    made: list[JupiterExchange] = []
+
+    async def factory(**overrides):
+        settings = replace(JupiterSettings(api_url=jupiter_fake.url, rpc_urls=[solana_node.url],
+                                           keypair_file=str(key_file)), **overrides)
+        clock = SimpleNamespace(time_ns=time.time_ns, monotonic=time.monotonic)
+        ctx = SimpleNamespace(name="jupiter", store=store, log=logging.getLogger("t"), clock=clock,
+                              bus=SimpleNamespace(publish=lambda e: None))
+        venue = JupiterExchange("jupiter", settings, ctx)  # type: ignore[arg-type]
+        await venue.start()
+        made.append(venue)
+        return venue
+
+    yield factory
+    for venue in made:
+        await venue.stop()
+    store.close()
