@@ -780,10 +780,11 @@ class Bot:
         return {name: self._paused_by[name] for name in paused if name in self.strategies}
 
     def paused_by(self, component: str) -> list[str]:
-        """The strategies risk check ``component`` paused that are paused still (a restart keeps them)."""
+        """The strategies risk check ``component`` paused that are paused still (a restart keeps them), less those
+        the kill switch holds: they are the operator's to resume."""
         return sorted(name for name, by in self._paused_by.items()
-                      if by == f"risk {component}" and (strategy := self.strategies.get(name)) is not None
-                      and strategy.paused)
+                      if by == f"risk {component}" and name not in self._killed
+                      and (strategy := self.strategies.get(name)) is not None and strategy.paused)
 
     def pause(self, names: list[str], by: str) -> None:
         for name in names:
@@ -814,11 +815,12 @@ class Bot:
         return paused
 
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
-        """Resume the strategies that risk check ``check`` itself paused; returns them."""
+        """Resume the strategies that risk check ``check`` itself paused; returns them. The kill switch, pulled
+        over such a pause, holds: only an operator's ``/resume`` releases a killed strategy."""
         resumed = []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
-            if strategy is None or self._paused_by.get(name) != f"risk {check}":
+            if strategy is None or self._paused_by.get(name) != f"risk {check}" or name in self._killed:
                 continue
             strategy.paused = False
             del self._paused_by[name]

@@ -344,7 +344,8 @@ class Context:
         return self._host.pause_for_risk(self.name, strategies, reason)
 
     def resume(self, strategies: list[str] | None, reason: str) -> list[str]:
-        """Resume strategies that *this component* paused (never an operator's or another check's pause).
+        """Resume strategies that *this component* paused (never an operator's or another check's pause, nor one
+        the kill switch holds: only an operator releases it).
 
         Returns the strategies resumed. Quiet: alert with :meth:`alert` if people should hear of it.
         """

@@ -253,3 +253,33 @@ async def test_a_reduce_only_order_on_the_fresh_venue_passes_a_pause_for_the_oth
     bot.portfolio.on_fill(fill("y", Side.BUY, "1", "100", exchange="w"))  # another 1 BTC held
     clock.advance(10.001)  # v silent too now (its last book 10.001 s ago): no longer fresh
     assert s.ctx.submit(sell("v", qty="0.1")) is None
+
+
+async def test_the_kill_switch_over_a_staleness_pause_holds_when_the_data_comes_back(make_bot):
+    """Only an operator releases the kill switch: fresh data resumes what this check paused, never a killed one,
+    in the run of the kill and after a restart."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+    bot.kill("operator", "something is wrong")
+
+    bot.bus.publish(book("100"))  # the data comes back and stays fresh for resume_after_s
+    clock.advance(5)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert s.paused and bot.killed("s")
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    await bot.stop()
+
+    again = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    s, check = again.strategies["s"], risk_check(again, "staleness")
+    check.check_markets()
+    again.bus.publish(book("100"))
+    clock.advance(5)
+    again.bus.publish(book("100"))
+    check.check_markets()
+    assert s.paused and again.killed("s")
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
