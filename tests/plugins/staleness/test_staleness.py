@@ -283,3 +283,25 @@ async def test_the_kill_switch_over_a_staleness_pause_holds_when_the_data_comes_
     check.check_markets()
     assert s.paused and again.killed("s")
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+
+
+async def test_an_order_to_a_market_silent_past_stale_after_s_is_vetoed_before_the_periodic_check(make_bot):
+    """The gate reads the silence itself: a feed that stopped sending (socket open, heartbeats only, no book) is
+    stale stale_after_s after its last book, not when the next periodic check happens to run."""
+    bot, clock, check = await start(make_bot)  # check_every_s = 3600: no periodic check in this test
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    clock.advance(10)
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None  # exactly stale_after_s: not yet
+    clock.advance(0.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0, "heartbeat"))  # a live feed with no book
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    bot.bus.publish(FeedStatus("v", "ETH/USD", FeedState.STALE, 0, "connection lost"))
+    clock.advance(10.001)  # a market heard only as not live, never checked since
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100", symbol="ETH/USD")) is None
+    bot.bus.publish(book("100"))  # data again: fresh, before and after a periodic check
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+    check.check_markets()
+    assert not s.paused
