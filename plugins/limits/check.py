@@ -482,6 +482,7 @@ class Limits(RiskCheck):
 
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
+        self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
         facts: dict[str, str] = {}
         quotes = sorted(set(self._day_net) | set(self._realized_total))
         if s.max_daily_loss is not None:
@@ -510,6 +511,7 @@ class Limits(RiskCheck):
     def usage(self) -> dict[str, LimitUse]:
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings
+        self._roll_day(self.ctx.clock.time_ns())
         uses: dict[str, LimitUse] = {}
         quotes = sorted(set(self._day_net) | set(self._realized_total))
         for q in quotes:

@@ -347,3 +347,24 @@ async def test_a_pool_update_that_moves_no_mid_leaves_equity_where_it_was(make_b
     assert checked == ["USDC", "USDC"] and lim.equity("USDC") == -51
     bot.bus.publish(PoolUpdate("dex", "ETH/USDC", pool, 0))  # a pool of a symbol nobody holds: marked, not checked
     assert checked == ["USDC", "USDC"]
+
+
+async def test_risk_shows_the_new_days_loss_after_midnight_before_any_fill_or_order(make_bot):
+    """/risk is /pnl day at every instant: a quiet night's first minutes show the new day's 0, not yesterday's loss."""
+    utc = dt.UTC
+    clock = ManualClock(int(dt.datetime(2026, 3, 2, 23, 0, tzinfo=utc).timestamp()) * 1_000_000_000)
+    bot = await start(make_bot, 'max_daily_loss = "100"\nstrategy_max_daily_loss = { s = "50" }\n', clock=clock)
+    lim = risk_check(bot, "limits")
+    for f in (fill("x", Side.BUY, "1", "100", ts_ns=clock.time_ns()),
+              fill("x", Side.SELL, "1", "92", ts_ns=clock.time_ns())):
+        bot.store.insert_fill(f, "s")
+        lim.on_fill("s", f)
+    assert lim.status()["daily loss USD"] == "8.00 / 100.00"
+    clock.advance(3600)  # 00:00 UTC: nothing traded since
+    pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))
+    assert "s" not in pnl_day or pnl_day["s"].net.get("USD", 0) == 0
+    assert lim.status()["daily loss USD"] == "0.00 / 100.00"
+    assert lim.status()["daily loss s"].split(" / ")[0].rstrip("0.") == ""
+    uses = bot.operator.risk()[0].usage
+    assert uses["max_daily_loss.USD"].used == 0
+    assert "strategy_max_daily_loss.s.USD" not in uses or uses["strategy_max_daily_loss.s.USD"].used == 0
