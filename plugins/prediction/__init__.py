@@ -2,7 +2,8 @@
 
 Strategies that predict what an execution will earn (arbitrage) publish an
 :class:`~bot.domain.ExecutionResult` on the bus once every leg is final. Over the last
-``executions`` results of one strategy, if the summed realized PnL differs from the summed
+``executions`` results of one strategy in one quote asset (a strategy trading BTC/USD and ETH/BTC has
+a window per quote: USD and BTC are never summed), if the summed realized PnL differs from the summed
 predicted PnL by more than ``max_error_pct`` percent of the predicted, the strategy is paused (an
 operator resumes it), the trip is stored and alerted with the figures, and its window starts again.
 """
@@ -42,7 +43,8 @@ class PredictionGate(RiskCheck):
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
-        self.windows: dict[str, deque[ExecutionResult]] = {}
+        self.windows: dict[tuple[str, str], deque[ExecutionResult]] = {}
+        """(strategy, quote) -> its latest results in that quote."""
         self._watch = set(settings.strategies)
 
     async def start(self) -> None:
@@ -51,7 +53,7 @@ class PredictionGate(RiskCheck):
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
             return
-        window = self.windows.setdefault(result.strategy, deque(maxlen=self.settings.executions))
+        window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
         if len(window) < self.settings.executions:
             return
@@ -73,11 +75,11 @@ class PredictionGate(RiskCheck):
 
     def status(self) -> dict[str, str]:
         facts = {}
-        for strategy, window in sorted(self.windows.items()):
+        for (strategy, quote), window in sorted(self.windows.items()):
             predicted, realized = _sums(window)
             error = prediction_error_pct(predicted, realized)
-            facts[f"error {strategy}"] = (f"{round(error, 2) if error is not None else 'n/a'}% over {len(window)} / "
-                                          f"{self.settings.executions} executions")
+            shown = round(error, 2) if error is not None else "n/a"
+            facts[f"error {strategy} {quote}"] = f"{shown}% over {len(window)} / {self.settings.executions} executions"
         facts["max error"] = f"{self.settings.max_error_pct}%"
         return facts
 

@@ -61,3 +61,19 @@ async def test_fewer_than_n_executions_are_not_judged_and_others_are_ignored(mak
         bot.bus.publish(result("10", "-50", strategy="other"))
     assert not bot.strategies["arb"].paused and not bot.strategies["other"].paused
     assert not trips(bot)
+
+
+async def test_results_in_different_quotes_are_judged_apart(make_bot):
+    """A strategy trading BTC/USD and ETH/BTC: 0.003 BTC predicted and -0.0015 BTC realized is a 150 % miss, not a
+    rounding error beside 30 USD predicted and earned (USD and BTC are never summed)."""
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    for _ in range(3):
+        bot.bus.publish(result("10", "10"))
+        bot.bus.publish(ExecutionResult("arb", Decimal("0.001"), Decimal("-0.0005"), "BTC", 0))
+    assert bot.strategies["arb"].paused
+    [trip] = trips(bot)
+    figures = json.loads(trip.details)
+    assert (figures["quote"], figures["predicted"], figures["realized"], figures["error_pct"]) == (
+        "BTC", "0.003", "-0.0015", "150.00")
+    assert "error arb BTC" in bot.risk.checks[0].status()
+
