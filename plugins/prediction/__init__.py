@@ -6,6 +6,10 @@ Strategies that predict what an execution will earn (arbitrage) publish an
 a window per quote: USD and BTC are never summed), if the summed realized PnL differs from the summed
 predicted PnL by more than ``max_error_pct`` percent of the predicted, the strategy is paused (an
 operator resumes it), the trip is stored and alerted with the figures, and its window starts again.
+
+A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote) is refused: it
+goes in no window, and its strategy is paused with an ``unreadable execution result`` trip naming
+the field, since its predictions can no longer be judged.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ class PredictionGate(RiskCheck):
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
             return
+        problem = _unreadable(result)
+        if problem is not None:
+            paused = self.ctx.pause([result.strategy], "unreadable execution result")
+            self.ctx.record_trip("unreadable execution result", "pause", strategy=result.strategy, problem=problem,
+                                 opportunity=result.opportunity_id, paused=", ".join(paused) or "none")
+            return
         window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
         if len(window) < self.settings.executions:
@@ -82,6 +92,17 @@ class PredictionGate(RiskCheck):
             facts[f"error {strategy} {quote}"] = f"{shown}% over {len(window)} / {self.settings.executions} executions"
         facts["max error"] = f"{self.settings.max_error_pct}%"
         return facts
+
+
+def _unreadable(result: ExecutionResult) -> str | None:
+    """What makes ``result`` impossible to compare with others, or None when it can be."""
+    for field in ("predicted_pnl", "realized_pnl"):
+        value = getattr(result, field)
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return f"{field} is {value!r} ({type(value).__name__}), not a finite Decimal"
+    if not isinstance(result.quote, str) or not result.quote:
+        return "quote is empty: the asset its PnL is in is unknown"
+    return None
 
 
 def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal]:
