@@ -290,6 +290,18 @@ def plugin_table_issues(table: dict[str, Any], registry: Registry) -> list[Confi
     return issues
 
 
+def _exchange_refs(cls: type, settings: object) -> list[tuple[str, str]]:
+    """(key, exchange name) for each name in the fields ``cls.exchange_settings`` lists: one name, or a list of
+    names (a risk check's ``exchanges``: a misspelt one would leave every real venue unwatched)."""
+    refs = []
+    for key in getattr(cls, "exchange_settings", ("exchange",)):
+        value = getattr(settings, key, None)
+        for ref in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(ref, str) and ref:
+                refs.append((key, ref))
+    return refs
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
@@ -367,10 +379,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
-            for key in getattr(cls, "exchange_settings", ("exchange",)):
-                ref = getattr(comp.settings, key, None)
-                if not isinstance(ref, str) or not ref:
-                    continue
+            for key, ref in _exchange_refs(cls, comp.settings):
                 if ref not in exchanges:
                     if ref in declared:
                         continue

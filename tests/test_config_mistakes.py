@@ -87,3 +87,11 @@ def test_a_wrong_value_is_shown_without_the_password_or_key_of_its_url(tmp_path,
     shown = "\n".join(issues_of(write(tmp_path, text), registry))
     assert f"exchanges.sol.{key}" in shown and "***" in shown, shown
     assert "K3y0123456789" not in shown and "Pa55word" not in shown, shown
+
+
+@pytest.mark.parametrize("check", ["staleness", "breaker"])
+def test_a_risk_check_watching_an_unknown_exchange_is_refused_by_key(tmp_path, registry, check):
+    """``exchanges = ["papr"]`` watched only a venue that does not exist: every real one went unguarded, silently."""
+    issues = issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "papr"]\n'), registry)
+    assert issues == [f'risk.{check}.exchanges: no exchange named "papr" is configured; did you mean "paper"?'], issues
+    assert not issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "sol-cex"]\n'), registry)

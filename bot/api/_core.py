@@ -390,7 +390,8 @@ class Component:
 
     Settings: ClassVar[type] = NoSettings
     exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
-    """Settings fields that name a configured exchange; the config check refuses an unknown name."""
+    """Settings fields that name a configured exchange (one name, or a list of names); the config check refuses an
+    unknown name."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

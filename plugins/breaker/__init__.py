@@ -77,6 +77,7 @@ class Breaker(RiskCheck):
     """One circuit per exchange; see the module docstring."""
 
     Settings = BreakerSettings
+    exchange_settings = ("exchanges",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)

@@ -69,6 +69,7 @@ class Staleness(RiskCheck):
     """Watches every market's feed status and book updates; see the module docstring."""
 
     Settings = StalenessSettings
+    exchange_settings = ("exchanges",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)

@@ -166,7 +166,7 @@ async def test_an_order_to_a_traded_market_that_never_had_data_is_vetoed_once_st
 
 
 async def test_a_market_no_strategy_trades_or_on_an_unwatched_exchange_is_watched_only_once_heard(make_bot):
-    bot, clock, check = await start(make_bot, 'exchanges = ["w"]\n')  # the strategy's exchange is not watched
+    bot, clock, check = await start(make_bot, 'exchanges = ["w"]\n[exchanges.w]\ntype = "scripted"\n')  # not v
     clock.advance(3600)
     check.check_markets()
     assert not trips(bot) and not bot.strategies["s"].paused
