@@ -403,6 +403,20 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                                               f'simulated exchange, e.g. a paper exchange mirroring it (type = '
                                               f'"paper", market = "mirror", source = "{ref}"), or set mode = '
                                               f'"live" and start with --live to trade for real'))
+    # a strategy a component's settings name (a risk limit of its own): a misspelt name gives it none
+    strategies = components.get("strategy", {})
+    tables = data.get("strategies", {})
+    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
+    for named in components.values():
+        for comp in named.values():
+            cls = registry.classes(comp.kind)[comp.type]
+            for key in getattr(cls, "strategy_settings", ()):
+                value = getattr(comp.settings, key, None)
+                refs = list(value) if isinstance(value, (list, tuple, dict)) else []
+                for ref in refs:
+                    if isinstance(ref, str) and ref not in strategies and ref not in declared:
+                        issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
+                                                  "configured" + did_you_mean(ref, strategies)))
     bot: BotSettings = host["bot"]
     data_dir = Path(bot.data_dir).expanduser()
     issues += check_socket_path(data_dir, bot.control_socket)

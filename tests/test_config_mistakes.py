@@ -95,3 +95,17 @@ def test_a_risk_check_watching_an_unknown_exchange_is_refused_by_key(tmp_path, r
     issues = issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "papr"]\n'), registry)
     assert issues == [f'risk.{check}.exchanges: no exchange named "papr" is configured; did you mean "paper"?'], issues
     assert not issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "sol-cex"]\n'), registry)
+
+
+@pytest.mark.parametrize("table, expected", [
+    ('[risk.prediction]\nstrategies = ["sol-arb", "sol_arb"]\n', 'risk.prediction.strategies'),
+    ('[risk.limits]\nstrategy_max_daily_loss = { sol_arb = "50" }\n', 'risk.limits.strategy_max_daily_loss'),
+    ('[risk.limits]\nstrategy_max_position_notional = { sol_arb = "500" }\n',
+     'risk.limits.strategy_max_position_notional'),
+])
+def test_a_risk_limit_for_an_unknown_strategy_is_refused_by_key(tmp_path, registry, table, expected):
+    """A misspelt strategy name left that strategy without the limit it was meant to have, with nothing said."""
+    text = DEFAULT.replace("[risk.limits]\n", "[risk.limits-default]\ntype = \"limits\"\n", 1) + "\n" + table
+    issues = issues_of(write(tmp_path, text), registry)
+    assert issues == [f'{expected}: no strategy named "sol_arb" is configured; did you mean "sol-arb"?'], issues
+    assert not issues_of(write(tmp_path, text.replace("sol_arb", "sol-arb")), registry)

@@ -392,6 +392,9 @@ class Component:
     exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
     """Settings fields that name a configured exchange (one name, or a list of names); the config check refuses an
     unknown name."""
+    strategy_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields that name configured strategies (a list of names, or a table keyed by name: a risk limit per
+    strategy); the config check refuses an unknown name."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

@@ -72,6 +72,7 @@ class Limits(RiskCheck):
     """
 
     Settings = LimitsSettings
+    strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)

@@ -44,6 +44,7 @@ class PredictionGate(RiskCheck):
     """Keeps the last ``executions`` (predicted, realized) pairs per strategy; see the module docstring."""
 
     Settings = PredictionSettings
+    strategy_settings = ("strategies",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
