@@ -302,6 +302,30 @@ def _exchange_refs(cls: type, settings: object) -> list[tuple[str, str]]:
     return refs
 
 
+def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], registry: Registry) -> list[ConfigIssue]:
+    """A symbol a component's ``market_settings`` field names (a per-market risk limit) that no configured exchange
+    trades: the limit would hold nothing. Not judged when some exchange knows its markets only once it runs."""
+    offered: set[str] = set()
+    for exchange in components.get("exchange", {}).values():
+        markets_of = getattr(registry.classes("exchange")[exchange.type], "markets_of", None)
+        markets = markets_of(exchange.settings) if markets_of is not None else None
+        if markets is None:
+            return []
+        offered.update(markets)
+    issues = []
+    for named in components.values():
+        for comp in named.values():
+            for key in getattr(registry.classes(comp.kind)[comp.type], "market_settings", ()):
+                value = getattr(comp.settings, key, None)
+                for symbol in value if isinstance(value, (list, tuple, dict)) else ():
+                    if isinstance(symbol, str) and symbol not in offered:
+                        where = f"{comp.path}.{key}.{symbol}" if isinstance(value, dict) else f"{comp.path}.{key}"
+                        issues.append(ConfigIssue(where, f"no configured exchange trades {got(symbol)} (they trade "
+                                                         f"{', '.join(sorted(offered)) or 'nothing'}); name one of "
+                                                         "those markets"))
+    return issues
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
@@ -375,7 +399,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     exchanges = components.get("exchange", {})
     # an exchange whose own table is wrong is reported there; the components naming it are not told it is missing
     tables = data.get("exchanges", {})
-    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
+    declared = declared_exchanges = frozenset(tables) if isinstance(tables, dict) else frozenset()
     for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
@@ -417,6 +441,8 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                     if isinstance(ref, str) and ref not in strategies and ref not in declared:
                         issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
                                                   "configured" + did_you_mean(ref, strategies)))
+    if set(declared_exchanges) <= set(components.get("exchange", {})):  # else an exchange's own table is wrong
+        issues += _market_ref_issues(components, registry)
     bot: BotSettings = host["bot"]
     data_dir = Path(bot.data_dir).expanduser()
     issues += check_socket_path(data_dir, bot.control_socket)

@@ -109,3 +109,14 @@ def test_a_risk_limit_for_an_unknown_strategy_is_refused_by_key(tmp_path, regist
     issues = issues_of(write(tmp_path, text), registry)
     assert issues == [f'{expected}: no strategy named "sol_arb" is configured; did you mean "sol-arb"?'], issues
     assert not issues_of(write(tmp_path, text.replace("sol_arb", "sol-arb")), registry)
+
+
+def test_a_position_limit_for_a_market_no_exchange_trades_is_refused_by_key(tmp_path, registry):
+    """``positions = { "BTC/USDT" = "0.5" }`` beside exchanges trading BTC/USD limited nothing: BTC/USD went on
+    under max_position (or none), with nothing said."""
+    text = DEFAULT.replace('positions = { "SOL/USDC" = "100" }',
+                           'positions = { "SOL/USDC" = "100", "BTC/USDT" = "0.5" }', 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert issues == ['risk.limits.positions.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade BTC/USD, '
+                      'SOL/USDC); name one of those markets'], issues
+    assert not issues_of(write(tmp_path, text.replace("BTC/USDT", "BTC/USD")), registry)

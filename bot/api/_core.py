@@ -395,6 +395,9 @@ class Component:
     strategy_settings: ClassVar[tuple[str, ...]] = ()
     """Settings fields that name configured strategies (a list of names, or a table keyed by name: a risk limit per
     strategy); the config check refuses an unknown name."""
+    market_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields that name market symbols (a list, or a table keyed by symbol: a risk limit per market); the
+    config check refuses a symbol no configured exchange trades (when every exchange says what it trades)."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

@@ -73,6 +73,7 @@ class Limits(RiskCheck):
 
     Settings = LimitsSettings
     strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
+    market_settings = ("positions",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
