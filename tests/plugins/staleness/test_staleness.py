@@ -305,3 +305,29 @@ async def test_an_order_to_a_market_silent_past_stale_after_s_is_vetoed_before_t
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
     check.check_markets()
     assert not s.paused
+
+
+async def test_a_reduce_only_order_counted_against_a_resting_order_the_other_way_is_refused(make_bot):
+    """Long 1 BTC with a resting bid of 2 BTC: a "reduce-only" sell of 2.5 BTC reduces only if that bid fills. If
+    it does not, the sell leaves 1.5 BTC short, more exposure than before, through the pause: refused. A sell the
+    bid's fate cannot turn past zero still goes."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(TWO_VENUES, extra=[*PLUGINS, ("two", two_venues_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    s = bot.strategies["s"]
+    bot.portfolio.on_fill(fill("x", Side.BUY, "1", "100", exchange="w"))  # 1 BTC long, held on w
+    bot.bus.publish(book("100", exchange="v"))
+    bot.bus.publish(book("100", exchange="w"))
+    assert s.ctx.submit(intent("s", Side.BUY, "2", "90", exchange="v")) is not None  # a bid resting on v
+    clock.advance(6)
+    bot.bus.publish(book("100", exchange="v"))  # v keeps sending, w is silent
+    clock.advance(5)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+
+    def sell(qty: str):
+        return replace(intent("s", Side.SELL, qty, "100", exchange="v"), reduce_only=True)
+    assert s.ctx.submit(sell("2.5")) is None
+    assert s.ctx.submit(sell("1.5")) is None
+    assert s.ctx.submit(sell("1")) is not None  # flat if the bid does not fill, 2 BTC long if it does
