@@ -853,6 +853,9 @@ class Bot:
         return paused
 
     async def _cancel_everything(self) -> int:
+        # what has not left yet never does (queued behind a rate limit it would go out after the kill); then what
+        # is on its way settles, so none of it is left resting
+        self.executor.cancel_unsent()
         if not await self.executor.settle(self.config.bot.shutdown_timeout_s):
             log.warning("orders still in flight after %ss; cancelling what is open", self.config.bot.shutdown_timeout_s)
         return await self.executor.cancel_all()

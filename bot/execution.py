@@ -761,6 +761,11 @@ class Executor:
         await self._cancel([o for o in orders if not self._cancel_unsent(o)])
         return len(orders)
 
+    def cancel_unsent(self) -> int:
+        """Cancel every order that has not left yet (queued, held for its row, waiting for a token): none of them
+        ever will. Returns how many. Orders on their way to a venue are not touched."""
+        return sum(self._cancel_unsent(order) for order in list(self._active.values()))
+
     def _cancel_unsent(self, order: Order) -> bool:
         """Cancel an order that has not left yet (it never will); False if it is at the venue (or on its way)."""
         job = self._unsent.get(order.client_order_id)

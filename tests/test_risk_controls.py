@@ -183,3 +183,28 @@ async def test_a_risk_check_that_raises_on_a_fill_is_reported_and_the_strategy_s
     bot.bus.publish(fill("f-1", Side.BUY, "1", "100"))
     assert len(bot.strategies["s"].fills) == 1
     assert any("boom" in e for e in bot.plugins.infos["broken"].errors)
+
+
+async def test_the_kill_switch_sends_none_of_the_orders_still_waiting_in_a_send_queue(make_bot):
+    """Orders queued behind the venue's rate limit when the kill switch is pulled never leave: they end CANCELLED
+    unsent, instead of going out one token at a time and being cancelled at the venue afterwards."""
+    from tests.fakes.venue import ScriptedVenue
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.helpers.risk_kit import intent
+
+    ScriptedVenue.instances.clear()
+    bot = await make_bot('[executor]\norders_per_s = 1.0\nburst = 1\n[exchanges.v]\ntype = "scripted"\n'
+                         '[strategies.s]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
+    venue = ScriptedVenue.instances[0]
+    ids = [bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", str(90 - i))) for i in range(4)]
+    assert all(ids)
+    await wait_for(lambda: len(venue.received) == 1)
+    bot.kill("operator", "fat finger")
+    await wait_for(lambda: not bot.executor.open_orders(), timeout_s=10)
+    assert [o.client_order_id for o in venue.received] == ids[:1]
+    assert bot.executor.order(ids[0]).status is OrderStatus.CANCELLED  # cancelled at the venue
+    for cid in ids[1:]:  # never sent: cancelled unsent (one whose row was not written yet is not stored at all)
+        order = bot.executor.order(cid)
+        assert order is None or order.status is OrderStatus.CANCELLED
+    assert [u.status for u in bot.strategies["s"].updates if u.client_order_id in ids[1:]].count(
+        OrderStatus.CANCELLED) == 3
