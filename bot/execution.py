@@ -90,6 +90,8 @@ class _Job:
     """An insert raised: the row the next one finds may be this order's own (:meth:`Executor._own_row`)."""
     cancelled: bool = False
     """Cancelled before it was sent: it never will be."""
+    reduce_only: bool = False
+    """Its intent was marked ``reduce_only`` (a hedge, a close): it may be retried through a pause."""
 
 
 @dataclass
@@ -298,7 +300,7 @@ class Executor:
                         f"{mode} mode", strategy=intent.strategy, client_order_id=cid)
             return None
         self._active[cid] = order
-        job = self._unsent[cid] = _Job(order)
+        job = self._unsent[cid] = _Job(order, reduce_only=intent.reduce_only)
         self._begin()
         if self._intent is not None:
             self._intent.jobs.append(job)
@@ -735,11 +737,20 @@ class Executor:
             return
         delay = backoff_delay(job.attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
         log.info("order %s: %s; retry %d in %.2fs", job.order.client_order_id, reason, job.attempt + 1, delay)
-        retry = _Job(job.order, job.attempt + 1, stored=True)
+        retry = _Job(job.order, job.attempt + 1, stored=True, reduce_only=job.reduce_only)
         self._unsent[job.order.client_order_id] = retry
 
         async def later() -> None:
             await asyncio.sleep(delay)
+            # a pause (a risk trip, an operator's) that came meanwhile holds the retry as it holds a new order; a
+            # reduce-only order (a hedge through a pause) still goes
+            if not retry.cancelled and not retry.reduce_only and not self._may_trade(retry.order.strategy):
+                if self._unsent.get(retry.order.client_order_id) is retry:
+                    self._unsent.pop(retry.order.client_order_id)
+                retry.cancelled = True
+                self._finish_quiet(retry.order, OrderStatus.CANCELLED, "not retried: its strategy is paused")
+                self._end()
+                return
             lane.queue.put_nowait(retry)
 
         self._begin()  # the retry is in flight until its own result is handled

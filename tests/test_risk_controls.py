@@ -8,7 +8,7 @@ from bot import hookimpl
 from bot.api import Caller, Strategy
 from bot.domain import BookUpdate, OrderIntent, OrderStatus, Side, TimeInForce
 from bot.report import report_reply
-from tests.helpers.risk_kit import Alerts, trips
+from tests.helpers.risk_kit import Alerts, fill, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
 from tests.helpers.waiting import wait_for
 
@@ -208,3 +208,35 @@ async def test_the_kill_switch_sends_none_of_the_orders_still_waiting_in_a_send_
         assert order is None or order.status is OrderStatus.CANCELLED
     assert [u.status for u in bot.strategies["s"].updates if u.client_order_id in ids[1:]].count(
         OrderStatus.CANCELLED) == 3
+
+
+async def test_a_paused_strategys_order_waiting_to_be_retried_is_not_sent_again(make_bot):
+    """A pause (a risk trip, an operator's) lands while an order waits for its retry after a 503: the retry never
+    leaves; the order ends CANCELLED unsent. A reduce-only order (a hedge through the pause) is still retried."""
+    from dataclasses import replace
+
+    from tests.fakes.venue import ScriptedVenue
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.helpers.risk_kit import intent
+
+    ScriptedVenue.instances.clear()
+    bot = await make_bot('[executor]\nbackoff_initial_s = 0.2\nbackoff_max_s = 0.2\n[exchanges.v]\ntype = "scripted"\n'
+                         '[strategies.s]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
+    venue = ScriptedVenue.instances[0]
+    venue.faults = ["transient"]
+    cid = bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90"))
+    await wait_for(lambda: not venue.faults)  # the first attempt was refused; its retry waits
+    bot.pause_for_risk("limits", ["s"], "daily realized loss limit exceeded")
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED)
+    await bot.executor.settle(2)
+    assert venue.received == []
+
+    bot.portfolio.on_fill(fill("x", Side.BUY, "1", "100"))  # long 1 BTC: a sell only reduces it
+    bot.resume(["s"], "operator")
+    venue.faults = ["transient"]
+    hedge = replace(intent("s", Side.SELL, "0.5", "100"), reduce_only=True)
+    cid = bot.strategies["s"].ctx.submit(hedge)
+    await wait_for(lambda: not venue.faults)
+    bot.pause_for_risk("limits", ["s"], "daily realized loss limit exceeded")
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN)
+    assert [o.client_order_id for o in venue.received] == [cid]
