@@ -240,3 +240,22 @@ async def test_a_paused_strategys_order_waiting_to_be_retried_is_not_sent_again(
     bot.pause_for_risk("limits", ["s"], "daily realized loss limit exceeded")
     await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN)
     assert [o.client_order_id for o in venue.received] == [cid]
+
+
+async def test_a_strategy_cannot_trade_under_another_name_past_its_pause_or_the_kill_switch(make_bot):
+    """An intent carries the name its pause and the kill switch are looked up by: a strategy that wrote another name
+    in it (a running strategy's, or one no strategy has) was sent through its own pause and through /kill."""
+    from tests.fakes.venue import ScriptedVenue
+    from tests.fakes.venue import plugin as venue_plugin
+    from tests.helpers.risk_kit import intent
+
+    ScriptedVenue.instances.clear()
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n'
+                         '[strategies.t]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
+    s, t = bot.strategies["s"], bot.strategies["t"]
+    bot.pause(["s"], "operator")
+    assert s.ctx.submit(intent("t", Side.BUY, "0.01", "90")) is None  # t runs, s is paused
+    assert t.ctx.submit(intent("t", Side.BUY, "0.01", "90")) is not None
+    bot.kill("operator", "fat finger")
+    assert t.ctx.submit(intent("ghost", Side.BUY, "0.01", "90")) is None
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None

@@ -278,7 +278,15 @@ class Context:
         earlier order already used (ids are never sent twice; look the order up with :meth:`order`).
         Sending happens in the background; the outcome
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
+
+        Orders are for strategies, each under its own name: ``intent.strategy`` is what its pause and the kill
+        switch are looked up by, so an intent naming another strategy (or sent by a component that is not a
+        strategy) is refused (None, logged as an error).
         """
+        if self.kind != "strategy" or intent.strategy != self.name:
+            self.log.error("order refused: %s %s submitted an intent under the strategy name %r; a strategy submits "
+                           "under its own name only", self.kind, self.name, intent.strategy)
+            return None
         return self._host.submit(intent)
 
     def intent(self) -> AbstractContextManager[None]:
