@@ -332,6 +332,11 @@ class Bot:
             self.alert(AlertLevel.WARNING, "bot", "strategies paused before the restart stay paused: "
                        + ", ".join(f"{name} (by {by})" for name, by in kept_paused.items())
                        + "; /resume to trade again", strategies=", ".join(kept_paused))
+        resting = [o for o in self.executor.open_orders() if o.strategy in self._killed]
+        if resting:  # the kill switch cancels every resting order: one the last run could not cancel, now
+            self.alert(AlertLevel.WARNING, "risk", f"kill switch: cancelling {len(resting)} order(s) the last run "
+                       "left resting", strategies=", ".join(sorted({o.strategy for o in resting})))
+            self.tasks.create(self._cancel_killed(), owner="host", what="kill switch (restart)")
         # What starting made (modules, settings, the store's metadata, plugins, books) lives as long as the bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
@@ -851,6 +856,11 @@ class Bot:
         if cancel:
             self.tasks.create(self._cancel_everything(), owner="host", what="kill switch")
         return paused
+
+    async def _cancel_killed(self) -> None:
+        """Cancel the open orders of every strategy the kill switch holds (after a restart)."""
+        for name in sorted({o.strategy for o in self.executor.open_orders() if o.strategy in self._killed}):
+            await self.executor.cancel_all(name)
 
     async def _cancel_everything(self) -> int:
         # what has not left yet never does (queued behind a rate limit it would go out after the kill); then what
