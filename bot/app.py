@@ -78,6 +78,7 @@ from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
+from .ratelimit import backoff_delay
 from .risk import RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
@@ -196,6 +197,8 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._cancelling_killed = False
+        """A task is cancelling the killed strategies' open orders (:meth:`_cancel_killed`)."""
         self._strategies_stopped = False
         self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
         """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
@@ -857,10 +860,27 @@ class Bot:
             self.tasks.create(self._cancel_everything(), owner="host", what="kill switch")
         return paused
 
-    async def _cancel_killed(self) -> None:
-        """Cancel the open orders of every strategy the kill switch holds (after a restart)."""
-        for name in sorted({o.strategy for o in self.executor.open_orders() if o.strategy in self._killed}):
-            await self.executor.cancel_all(name)
+    async def _cancel_killed(self, *, again: bool = False) -> None:
+        """Cancel the open orders of every strategy the kill switch holds, and again, with the executor's backoff,
+        while a venue refuses (a 503): until none is left, the strategy is resumed or the bot stops. ``again``: a
+        first cancel was just refused, so this starts with a wait."""
+        if self._cancelling_killed:
+            return
+        self._cancelling_killed = True
+        try:
+            s, attempt = self.config.executor, 1 if again else 0
+            while not self._stopping:
+                names = sorted({o.strategy for o in self.executor.open_orders() if o.strategy in self._killed})
+                if not names:
+                    return
+                if attempt:
+                    await asyncio.sleep(backoff_delay(attempt - 1, s.backoff_initial_s, s.backoff_max_s))
+                attempt += 1
+                for name in names:
+                    if name in self._killed:
+                        await self.executor.cancel_all(name)
+        finally:
+            self._cancelling_killed = False
 
     async def _cancel_everything(self) -> int:
         # what has not left yet never does (queued behind a rate limit it would go out after the kill); then what
@@ -868,7 +888,10 @@ class Bot:
         self.executor.cancel_unsent()
         if not await self.executor.settle(self.config.bot.shutdown_timeout_s):
             log.warning("orders still in flight after %ss; cancelling what is open", self.config.bot.shutdown_timeout_s)
-        return await self.executor.cancel_all()
+        count = await self.executor.cancel_all()
+        if any(o.strategy in self._killed for o in self.executor.open_orders()):  # a cancel the venue refused
+            self.tasks.create(self._cancel_killed(again=True), owner="host", what="kill switch: cancel again")
+        return count
 
     def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None:
         """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from bot import hookimpl
-from bot.api import Caller, Strategy
+from bot.api import Caller, Strategy, TransientError
 from bot.domain import BookUpdate, OrderIntent, OrderStatus, Side, TimeInForce
 from bot.report import report_reply
-from tests.helpers.risk_kit import Alerts, fill, trips
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import Alerts, fill, intent, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
 from tests.helpers.waiting import wait_for
 
@@ -188,10 +191,6 @@ async def test_a_risk_check_that_raises_on_a_fill_is_reported_and_the_strategy_s
 async def test_the_kill_switch_sends_none_of_the_orders_still_waiting_in_a_send_queue(make_bot):
     """Orders queued behind the venue's rate limit when the kill switch is pulled never leave: they end CANCELLED
     unsent, instead of going out one token at a time and being cancelled at the venue afterwards."""
-    from tests.fakes.venue import ScriptedVenue
-    from tests.fakes.venue import plugin as venue_plugin
-    from tests.helpers.risk_kit import intent
-
     ScriptedVenue.instances.clear()
     bot = await make_bot('[executor]\norders_per_s = 1.0\nburst = 1\n[exchanges.v]\ntype = "scripted"\n'
                          '[strategies.s]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
@@ -213,12 +212,6 @@ async def test_the_kill_switch_sends_none_of_the_orders_still_waiting_in_a_send_
 async def test_a_paused_strategys_order_waiting_to_be_retried_is_not_sent_again(make_bot):
     """A pause (a risk trip, an operator's) lands while an order waits for its retry after a 503: the retry never
     leaves; the order ends CANCELLED unsent. A reduce-only order (a hedge through the pause) is still retried."""
-    from dataclasses import replace
-
-    from tests.fakes.venue import ScriptedVenue
-    from tests.fakes.venue import plugin as venue_plugin
-    from tests.helpers.risk_kit import intent
-
     ScriptedVenue.instances.clear()
     bot = await make_bot('[executor]\nbackoff_initial_s = 0.2\nbackoff_max_s = 0.2\n[exchanges.v]\ntype = "scripted"\n'
                          '[strategies.s]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
@@ -245,10 +238,6 @@ async def test_a_paused_strategys_order_waiting_to_be_retried_is_not_sent_again(
 async def test_a_strategy_cannot_trade_under_another_name_past_its_pause_or_the_kill_switch(make_bot):
     """An intent carries the name its pause and the kill switch are looked up by: a strategy that wrote another name
     in it (a running strategy's, or one no strategy has) was sent through its own pause and through /kill."""
-    from tests.fakes.venue import ScriptedVenue
-    from tests.fakes.venue import plugin as venue_plugin
-    from tests.helpers.risk_kit import intent
-
     ScriptedVenue.instances.clear()
     bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n'
                          '[strategies.t]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
@@ -259,3 +248,26 @@ async def test_a_strategy_cannot_trade_under_another_name_past_its_pause_or_the_
     bot.kill("operator", "fat finger")
     assert t.ctx.submit(intent("ghost", Side.BUY, "0.01", "90")) is None
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None
+
+
+async def test_the_kill_switch_keeps_cancelling_an_order_the_venue_refused_to_cancel(make_bot):
+    """/kill cancels every resting order: one whose cancel the venue refused (a 503) is asked again, with backoff,
+    until it is cancelled, not left resting (and able to fill) until someone notices."""
+    ScriptedVenue.instances.clear()
+    bot = await make_bot('[executor]\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.1\n[exchanges.v]\ntype = "scripted"\n'
+                         '[strategies.s]\ntype = "recorder"\n', extra=[*PLUGINS, ("venue", venue_plugin)])
+    venue = ScriptedVenue.instances[0]
+    cid = bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90"))
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN)
+    cancel, refused = venue.cancel_order, []
+
+    async def flaky_cancel(symbol, client_order_id):
+        if len(refused) < 2:
+            refused.append(client_order_id)
+            raise TransientError("503 service unavailable")
+        return await cancel(symbol, client_order_id)
+    venue.cancel_order = flaky_cancel
+    bot.kill("operator", "fat finger")
+    await wait_for(lambda: venue.orders[cid].status is OrderStatus.CANCELLED)
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED)
+    assert len(refused) == 2
