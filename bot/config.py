@@ -302,9 +302,11 @@ def _exchange_refs(cls: type, settings: object) -> list[tuple[str, str]]:
     return refs
 
 
-def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], registry: Registry) -> list[ConfigIssue]:
-    """A symbol a component's ``market_settings`` field names (a per-market risk limit) that no configured exchange
-    trades: the limit would hold nothing. Not judged when some exchange knows its markets only once it runs."""
+def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], registry: Registry,
+                       plugin_settings: dict[str, Any]) -> list[ConfigIssue]:
+    """A symbol a ``market_settings`` field names (a per-market risk limit), or an asset an ``asset_settings`` field
+    names (a per-asset cap), that no configured exchange trades: the limit would hold nothing. Not judged when some
+    exchange knows its markets only once it runs."""
     offered: set[str] = set()
     for exchange in components.get("exchange", {}).values():
         markets_of = getattr(registry.classes("exchange")[exchange.type], "markets_of", None)
@@ -312,17 +314,23 @@ def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], regist
         if markets is None:
             return []
         offered.update(markets)
+    assets = {asset for symbol in offered for asset in symbol.split("/")}
+    owners: list[tuple[str, Any, Any]] = [  # (path, the class naming the fields, settings)
+        (comp.path, registry.classes(comp.kind)[comp.type], comp.settings)
+        for named in components.values() for comp in named.values()]
+    owners += [(f"plugins.{name}", settings, settings) for name, settings in plugin_settings.items()]
     issues = []
-    for named in components.values():
-        for comp in named.values():
-            for key in getattr(registry.classes(comp.kind)[comp.type], "market_settings", ()):
-                value = getattr(comp.settings, key, None)
-                for symbol in value if isinstance(value, (list, tuple, dict)) else ():
-                    if isinstance(symbol, str) and symbol not in offered:
-                        where = f"{comp.path}.{key}.{symbol}" if isinstance(value, dict) else f"{comp.path}.{key}"
-                        issues.append(ConfigIssue(where, f"no configured exchange trades {got(symbol)} (they trade "
-                                                         f"{', '.join(sorted(offered)) or 'nothing'}); name one of "
-                                                         "those markets"))
+    for path, owner, settings in owners:
+        for fields, known, what, hint in ((getattr(owner, "market_settings", ()), offered, "", "markets"),
+                                          (getattr(owner, "asset_settings", ()), assets, "the asset ", "assets")):
+            for key in fields:
+                value = getattr(settings, key, None)
+                for name in value if isinstance(value, (list, tuple, dict)) else ():
+                    if isinstance(name, str) and name not in known:
+                        where = f"{path}.{key}.{name}" if isinstance(value, dict) else f"{path}.{key}"
+                        issues.append(ConfigIssue(where, f"no configured exchange trades {what}{got(name)} (they "
+                                                         f"trade {', '.join(sorted(known)) or 'nothing'}); name one "
+                                                         f"of those {hint}"))
     return issues
 
 
@@ -442,7 +450,7 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                         issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
                                                   "configured" + did_you_mean(ref, strategies)))
     if set(declared_exchanges) <= set(components.get("exchange", {})):  # else an exchange's own table is wrong
-        issues += _market_ref_issues(components, registry)
+        issues += _market_ref_issues(components, registry, plugin_settings)
     bot: BotSettings = host["bot"]
     data_dir = Path(bot.data_dir).expanduser()
     issues += check_socket_path(data_dir, bot.control_socket)

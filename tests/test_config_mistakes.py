@@ -120,3 +120,12 @@ def test_a_position_limit_for_a_market_no_exchange_trades_is_refused_by_key(tmp_
     assert issues == ['risk.limits.positions.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade BTC/USD, '
                       'SOL/USDC); name one of those markets'], issues
     assert not issues_of(write(tmp_path, text.replace("BTC/USDT", "BTC/USD")), registry)
+
+
+def test_a_rebalancing_cap_on_an_asset_no_exchange_trades_is_refused_by_key(tmp_path, registry):
+    """``max_per_day = { SLO = "200" }`` (a typo for SOL) capped nothing: SOL moved without a daily cap in auto mode."""
+    table = '\n[plugins.rebalance]\nenabled = true\nmode = "auto"\nmax_per_day = { SLO = "200" }\n'
+    issues = issues_of(write(tmp_path, DEFAULT + table), registry)
+    assert issues == ['plugins.rebalance.max_per_day.SLO: no configured exchange trades the asset "SLO" (they '
+                      'trade BTC, SOL, USD, USDC); name one of those assets'], issues
+    assert not issues_of(write(tmp_path, DEFAULT + table.replace("SLO", "SOL")), registry)

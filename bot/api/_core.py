@@ -405,7 +405,9 @@ class Component:
     strategy); the config check refuses an unknown name."""
     market_settings: ClassVar[tuple[str, ...]] = ()
     """Settings fields that name market symbols (a list, or a table keyed by symbol: a risk limit per market); the
-    config check refuses a symbol no configured exchange trades (when every exchange says what it trades)."""
+    config check refuses a symbol no configured exchange trades (when every exchange says what it trades).
+    ``asset_settings``, on a component or a ``[plugins.NAME]`` settings class, does the same for fields naming assets
+    (a cap per asset)."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import ClassVar, Literal
 
 from bot.api import option
 
@@ -14,6 +14,9 @@ _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
 
 @dataclass(frozen=True, kw_only=True)
 class RebalanceSettings:
+    asset_settings: ClassVar[tuple[str, ...]] = ("max_per_transfer", "max_per_day")
+    """Fields keyed by asset: the config check refuses an asset no configured exchange trades (a typo: no cap)."""
+
     enabled: bool = option(False, help="watch the balances the strategies need on each venue")
     mode: Literal["alert", "auto"] = option(
         "alert", help='"alert": propose a transfer, an admin confirms it with /rebalance ID; "auto": send it '
