@@ -129,3 +129,17 @@ def test_a_rebalancing_cap_on_an_asset_no_exchange_trades_is_refused_by_key(tmp_
     assert issues == ['plugins.rebalance.max_per_day.SLO: no configured exchange trades the asset "SLO" (they '
                       'trade BTC, SOL, USD, USDC); name one of those assets'], issues
     assert not issues_of(write(tmp_path, DEFAULT + table.replace("SLO", "SOL")), registry)
+
+
+@pytest.mark.parametrize("table, key", [
+    ('[risk.limits-more]\ntype = "limits"\nstrategy_max_daily_loss = { btc-grid = "Infinity" }\n',
+     "risk.limits-more.strategy_max_daily_loss.btc-grid"),
+    ('[risk.limits-more]\ntype = "limits"\npositions = { "BTC/USD" = "inf" }\n', "risk.limits-more.positions.BTC/USD"),
+    ('[plugins.rebalance]\nmax_per_day = { SOL = "Infinity" }\n', "plugins.rebalance.max_per_day.SOL"),
+])
+def test_an_infinite_limit_in_a_table_is_refused_as_the_plain_keys_refuse_it(tmp_path, registry, table, key):
+    """``max_daily_loss = "Infinity"`` is refused (not a finite number); the same word in a per-strategy, per-market
+    or per-asset table was taken, a limit that limits nothing."""
+    issues = issues_of(write(tmp_path, DEFAULT + "\n" + table), registry)
+    assert len(issues) == 1 and issues[0].startswith(f"{key}: expected a decimal number > 0"), issues
+    assert "not a finite number" in issues[0], issues

@@ -14,9 +14,17 @@ from bot.api import option
 
 def _positive(text: str) -> bool:
     try:
-        return Decimal(text) > 0
-    except (ArithmeticError, ValueError):
+        value = Decimal(text)
+    except (ArithmeticError, ValueError, TypeError):
         return False
+    return value.is_finite() and value > 0  # "Infinity" would be a limit that limits nothing
+
+
+def _not_finite(text: str) -> str:
+    try:
+        return "" if Decimal(text).is_finite() else " (not a finite number)"
+    except (ArithmeticError, ValueError, TypeError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -76,5 +84,6 @@ class LimitsSettings:
         for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
             for name, text in getattr(self, key).items():
                 if not _positive(text):
-                    problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'))
+                    problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'
+                                                      + _not_finite(text)))
         return problems

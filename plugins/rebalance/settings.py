@@ -38,11 +38,13 @@ class RebalanceSettings:
         for key, table in (("max_per_transfer", self.max_per_transfer), ("max_per_day", self.max_per_day)):
             for asset, text in table.items():
                 try:
-                    ok = Decimal(text) > 0
-                except (InvalidOperation, TypeError):
-                    ok = False
-                if not ok:
-                    problems.append((f"{key}.{asset}", f'expected a decimal number > 0 as a string, got "{text}"'))
+                    value = Decimal(text)
+                except (InvalidOperation, TypeError, ValueError):
+                    value = None
+                if value is None or not value.is_finite() or value <= 0:  # "Infinity" would cap nothing
+                    infinite = value is not None and value.is_infinite()
+                    problems.append((f"{key}.{asset}", f'expected a decimal number > 0 as a string, got "{text}"'
+                                     + (" (not a finite number)" if infinite else "")))
         if self.window and not _WINDOW.fullmatch(self.window):
             problems.append(("window", f'expected "HH:MM-HH:MM" in UTC (e.g. "08:00-20:00"), got "{self.window}"'))
         return problems
