@@ -714,21 +714,33 @@ class Bot:
         return strategy is None or not strategy.paused
 
     def _pause_admits(self, intent: OrderIntent) -> bool:
-        """Whether the one risk check that paused ``intent``'s strategy admits this reduce-only order
+        """Whether every risk check whose pause holds ``intent``'s strategy admits this reduce-only order
         (:meth:`RiskCheck.admits_while_paused`). Never through an operator's pause, the kill switch or a check
         gone; a check that raises admits nothing (fail closed)."""
         name = intent.strategy
+        pausers = self._risk_pausers(name)
+        if name in self._killed or not pausers:
+            return False
+        for pauser in pausers:  # each risk check holding the pause admits it
+            check = next((c for c in self.risk.checks if c.name == pauser), None)
+            if check is None:
+                return False
+            try:
+                if check.admits_while_paused(intent, self.portfolio) is not True:
+                    return False
+            except Exception:
+                log.exception("risk check %s raised in admits_while_paused(); the pause holds", check.name)
+                return False
+        return True
+
+    def _risk_pausers(self, name: str) -> list[str]:
+        """The risk checks whose pause holds strategy ``name`` (several may have tripped on it), none when it is not
+        paused by risk checks alone (an operator's pause, the host's)."""
         by = self._paused_by.get(name, "")
-        if name in self._killed or not by.startswith("risk "):
-            return False
-        check = next((c for c in self.risk.checks if c.name == by.removeprefix("risk ")), None)
-        if check is None:
-            return False
-        try:
-            return check.admits_while_paused(intent, self.portfolio) is True
-        except Exception:
-            log.exception("risk check %s raised in admits_while_paused(); the pause holds", check.name)
-            return False
+        parts = by.split(", ") if by else []
+        if not parts or not all(part.startswith("risk ") for part in parts):
+            return []
+        return [part.removeprefix("risk ") for part in parts]
 
     def _store_state_changed(self, writable: bool) -> None:
         """The executor found the store unwritable or writable again: resume what failed only for that."""
@@ -790,8 +802,8 @@ class Bot:
     def paused_by(self, component: str) -> list[str]:
         """The strategies risk check ``component`` paused that are paused still (a restart keeps them), less those
         the kill switch holds: they are the operator's to resume."""
-        return sorted(name for name, by in self._paused_by.items()
-                      if by == f"risk {component}" and name not in self._killed
+        return sorted(name for name in self._paused_by
+                      if component in self._risk_pausers(name) and name not in self._killed
                       and (strategy := self.strategies.get(name)) is not None and strategy.paused)
 
     def pause(self, names: list[str], by: str) -> None:
@@ -809,32 +821,45 @@ class Bot:
 
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""
-        paused = []
+        paused, joined = [], []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
-            if strategy is None or strategy.paused:
+            if strategy is None:
+                continue
+            if strategy.paused:
+                # another check's pause: this one holds it too, so that check resuming it does not lift this one's
+                pausers = self._risk_pausers(name)
+                if pausers and check not in pausers:
+                    self._paused_by[name] = ", ".join(f"risk {c}" for c in [*pausers, check])
+                    joined.append(name)
                 continue
             strategy.paused = True
             self._paused_by[name] = f"risk {check}"
             paused.append(name)
-        if paused:
-            log.warning("risk %s paused %s: %s", check, ", ".join(paused), reason)
+        if paused or joined:
+            log.warning("risk %s paused %s: %s", check, ", ".join(paused + joined), reason)
             self._save_pauses()
         return paused
 
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Resume the strategies that risk check ``check`` itself paused; returns them. The kill switch, pulled
         over such a pause, holds: only an operator's ``/resume`` releases a killed strategy."""
-        resumed = []
+        resumed, released = [], []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
-            if strategy is None or self._paused_by.get(name) != f"risk {check}" or name in self._killed:
+            pausers = self._risk_pausers(name)
+            if strategy is None or check not in pausers or name in self._killed:
+                continue
+            others = [c for c in pausers if c != check]
+            if others:  # still held by another check's pause
+                self._paused_by[name] = ", ".join(f"risk {c}" for c in others)
+                released.append(name)
                 continue
             strategy.paused = False
             del self._paused_by[name]
             resumed.append(name)
-        if resumed:
-            log.info("risk %s resumed %s: %s", check, ", ".join(resumed), reason)
+        if resumed or released:
+            log.info("risk %s resumed %s: %s", check, ", ".join(resumed + released), reason)
             self._save_pauses()
         return resumed
 

@@ -88,3 +88,26 @@ async def test_orders_the_kill_switch_could_not_cancel_are_cancelled_at_the_next
     assert second.killed("s")
     await wait_for(lambda: KeptVenue.ORDERS[cid].status is OrderStatus.CANCELLED)
     await wait_for(lambda: second.executor.order(cid).status is OrderStatus.CANCELLED)
+
+
+async def test_a_strategy_two_checks_paused_resumes_only_when_both_have_resumed_it(make_bot):
+    """staleness paused arb, then prediction tripped on it too: staleness resuming it (its data fresh again) must not
+    lift prediction's pause, which only an operator lifts, across a restart too."""
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    arb = first.strategies["arb"]
+    assert first.pause_for_risk("staleness", ["arb"], "market data stale") == ["arb"]
+    first.pause_for_risk("prediction", ["arb"], "realized PnL strays from predicted")
+    assert first.paused_by("staleness") == ["arb"] and first.paused_by("prediction") == ["arb"]
+    assert first.resume_for_risk("staleness", ["arb"], "market data fresh") == []
+    assert arb.paused and first.strategy_state("arb") == "paused by risk prediction"
+    assert arb.ctx.submit(intent("arb", Side.BUY, "0.01", "100")) is None
+    first.pause_for_risk("staleness", ["arb"], "market data stale")
+    await first.stop()
+
+    second = await make_bot(CONFIG, extra=PLUGINS)
+    arb = second.strategies["arb"]
+    assert second.paused_by("staleness") == ["arb"]
+    assert second.resume_for_risk("staleness", ["arb"], "market data fresh") == []
+    assert arb.paused and second.strategy_state("arb") == "paused by risk prediction"
+    assert second.resume_for_risk("prediction", ["arb"], "its own reason") == ["arb"]
+    assert not arb.paused
