@@ -710,8 +710,13 @@ class Bot:
             self._guard(name, getattr(strategy, method), event)
 
     def _may_trade(self, name: str) -> bool:
+        """Whether strategy ``name``'s new orders may go: not paused, and not stopped for raising (stopped until
+        /resume: an order from a task of its own, a timer, is refused as its callbacks are cut). One stopped only
+        because the store could not be written is the store's matter (the executor takes what it can then)."""
         strategy = self.strategies.get(name)
-        return strategy is None or not strategy.paused
+        if strategy is None:
+            return True
+        return not strategy.paused and (name not in self._failed or name in self._store_failed)
 
     def _pause_admits(self, intent: OrderIntent) -> bool:
         """Whether every risk check whose pause holds ``intent``'s strategy admits this reduce-only order

@@ -271,3 +271,35 @@ async def test_the_kill_switch_keeps_cancelling_an_order_the_venue_refused_to_ca
     await wait_for(lambda: venue.orders[cid].status is OrderStatus.CANCELLED)
     await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED)
     assert len(refused) == 2
+
+
+class Fragile(Strategy):
+    """Raises on the first book; keeps a timer of its own that would still trade."""
+
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+    def on_market(self, event):
+        raise RuntimeError("a bug in on_market")
+
+
+class fragile_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("fragile", Fragile)
+
+
+async def test_a_strategy_stopped_for_raising_cannot_trade_from_its_own_timer(make_bot):
+    """A strategy that raised is "stopped until /resume": its callbacks are cut, and an order from a task of its own
+    (a timer) is refused too, until an operator resumes it."""
+    from tests.helpers.risk_kit import book
+
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.f]\ntype = "fragile"\n',
+                         extra=[*PLUGINS, ("venue", venue_plugin), ("fragile", fragile_plugin)])
+    f = bot.strategies["f"]
+    bot.bus.publish(book("100"))
+    assert bot.strategy_failed("f")
+    assert f.ctx.submit(intent("f", Side.BUY, "0.01", "90")) is None
+    bot.resume(["f"], "operator")
+    assert f.ctx.submit(intent("f", Side.BUY, "0.01", "90")) is not None
