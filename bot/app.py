@@ -79,7 +79,7 @@ from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
 from .ratelimit import backoff_delay
-from .risk import RiskGate, Veto
+from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
@@ -222,7 +222,9 @@ class Bot:
                                    exc)
         return built
 
-    async def _start_each(self, components: dict[str, Any], kind: str) -> None:
+    async def _start_each(self, components: dict[str, Any], kind: str) -> dict[str, str]:
+        """Start each component; one that raises is reported and left out. Returns those, with their error."""
+        failures = {}
         for name, component in list(components.items()):
             try:
                 await component.start()
@@ -230,8 +232,10 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
                                                             f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
+                failures[name] = f"{type(exc).__name__}: {exc}"
                 continue
             self._started.append(component)
+        return failures
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -261,8 +265,11 @@ class Bot:
                 self._alert_plugin_error(info, error)
 
         risk_checks = self._build("risk")
-        await self._start_each(risk_checks, "risk")
-        self.risk.checks = list(risk_checks.values())
+        built = dict(risk_checks)
+        failures = await self._start_each(risk_checks, "risk")
+        # a check that could not start stays in the gate, vetoing every order (fail closed), never left out
+        self.risk.checks = [risk_checks[name] if name in risk_checks else FailedToStart(check, failures[name])
+                            for name, check in built.items()]
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
         self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")

@@ -17,6 +17,21 @@ class Veto:
     reason: str
 
 
+class FailedToStart(RiskCheck):
+    """Stands in the gate for a configured risk check whose ``start()`` raised: it would judge nothing, so every order
+    is vetoed, naming it (fail closed, as for a check that raises), until the bot starts with it."""
+
+    def __init__(self, failed: RiskCheck, error: str):
+        super().__init__(failed.name, failed.settings, failed.ctx)
+        self.error = error
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        return f"risk check {self.name} failed to start ({self.error}); every order is blocked until it starts"
+
+    def status(self) -> dict[str, str]:
+        return {"state": f"failed to start ({self.error}): every order blocked"}
+
+
 class RiskGate:
     """Asks each check in turn; the first veto wins. A check that raises vetoes (fail closed)."""
 

@@ -303,3 +303,32 @@ async def test_a_strategy_stopped_for_raising_cannot_trade_from_its_own_timer(ma
     assert f.ctx.submit(intent("f", Side.BUY, "0.01", "90")) is None
     bot.resume(["f"], "operator")
     assert f.ctx.submit(intent("f", Side.BUY, "0.01", "90")) is not None
+
+
+class BrokenStart:
+    """A risk plugin whose check fails to start (its state could not be read)."""
+
+    @staticmethod
+    @hookimpl
+    def register_risk_checks(register):
+        from bot.api import RiskCheck
+
+        class Unread(RiskCheck):
+            async def start(self):
+                raise RuntimeError("today's fills could not be read")
+
+            def check(self, intent, view):
+                return None
+
+        register("unread", Unread)
+
+
+async def test_a_risk_check_that_failed_to_start_blocks_every_order_as_one_that_raises(make_bot):
+    """A configured check that could not start would judge nothing: the bot ran without it, every order unchecked.
+    Fail closed, as for a check that raises: every order is vetoed, naming it, until the bot starts with it."""
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.unread]\n',
+                         extra=[*PLUGINS, ("venue", venue_plugin), ("unread", BrokenStart)])
+    assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None
+    [event] = bot.store.risk_events(1)
+    assert event.check_name == "unread" and "failed to start" in event.reason
+    assert any("failed to start" in e for e in bot.plugins.infos["unread"].errors)
