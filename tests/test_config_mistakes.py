@@ -143,3 +143,12 @@ def test_an_infinite_limit_in_a_table_is_refused_as_the_plain_keys_refuse_it(tmp
     issues = issues_of(write(tmp_path, DEFAULT + "\n" + table), registry)
     assert len(issues) == 1 and issues[0].startswith(f"{key}: expected a decimal number > 0"), issues
     assert "not a finite number" in issues[0], issues
+
+
+def test_a_strategy_named_flatten_is_refused(tmp_path, registry):
+    """The host stores its closing orders under the strategy name "flatten": a strategy of that name is paused by the
+    flatten's own kill switch, so the closing orders were refused with it and no position was closed."""
+    text = DEFAULT.replace("[strategies.btc-grid]", "[strategies.flatten]", 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert len(issues) == 1 and issues[0].startswith('strategies.flatten: "flatten" is the name of a part of the '
+                                                     "host; choose another name"), issues
