@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from decimal import localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from .api import Exchange, PermanentError, RateLimited, TransientError
@@ -118,6 +118,17 @@ class _Lane:
         self.next_batch: list[_Job] | None = None
         """Orders stored and sent by :meth:`Executor.submit` itself, in the request created this loop turn."""
 
+
+
+def _unplaceable(intent: OrderIntent) -> str | None:
+    """Why no venue can take ``intent`` (a quantity or a limit price that is not a finite number above zero), else
+    None."""
+    for what, value in (("quantity", intent.qty), ("price", intent.price)):
+        if value is None and what == "price":
+            continue  # a market order
+        if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+            return f"its {what} is {value}, not a finite number above zero"
+    return None
 
 
 def add_fill_fee(order: Order, fill: Fill) -> None:
@@ -242,6 +253,12 @@ class Executor:
         ``risk=False`` is for the host's own closing orders (flatten), which no check may block.
         """
         if self.closing or not (self._may_trade(intent.strategy) or self._passes_pause(intent)):
+            return None
+        problem = _unplaceable(intent)
+        if problem is not None:  # every check assumes a positive, finite size and price: "buy -5" would pass them
+            log.error("strategy %s sent an order no venue can take: %s; refused", intent.strategy, problem)
+            self._alert(AlertLevel.ERROR, "order", f"order refused: {problem}", strategy=intent.strategy,
+                        exchange=intent.exchange, symbol=intent.symbol)
             return None
         cid = intent.client_order_id
         if cid is None:

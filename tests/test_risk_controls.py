@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from bot import hookimpl
 from bot.api import Caller, Strategy, TransientError
 from bot.domain import BookUpdate, OrderIntent, OrderStatus, Side, TimeInForce
@@ -332,3 +334,21 @@ async def test_a_risk_check_that_failed_to_start_blocks_every_order_as_one_that_
     [event] = bot.store.risk_events(1)
     assert event.check_name == "unread" and "failed to start" in event.reason
     assert any("failed to start" in e for e in bot.plugins.infos["unread"].errors)
+
+
+@pytest.mark.parametrize("qty, price", [("-5", "100"), ("0", "100"), ("5", "-100"), ("5", "0"), ("NaN", "100"),
+                                        ("Infinity", "100"), ("5", "Infinity")])
+async def test_an_order_with_a_quantity_or_price_no_venue_can_take_is_refused_before_the_gate(make_bot, qty, price):
+    """A "buy -5" passed max_order_notional (its value -500 is below any limit) and max_position (it lowers the
+    position) and reached the venue: every check assumes a positive, finite quantity and price. The host refuses such
+    an intent before any check, naming the figure, with or without risk checks configured."""
+    ScriptedVenue.instances.clear()
+    for limits in ("", '[risk.limits]\nmax_order_notional = "100"\nmax_position = "1"\n'):
+        bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n' + limits,
+                             extra=[*PLUGINS, ("venue", venue_plugin)])
+        venue = ScriptedVenue.instances[-1]
+        order = OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal(qty), Decimal(price))
+        assert bot.strategies["s"].ctx.submit(order) is None
+        await bot.executor.settle(1)
+        assert venue.received == []
+        await bot.stop()
