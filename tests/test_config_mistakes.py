@@ -152,3 +152,11 @@ def test_a_strategy_named_flatten_is_refused(tmp_path, registry):
     issues = issues_of(write(tmp_path, text), registry)
     assert len(issues) == 1 and issues[0].startswith('strategies.flatten: "flatten" is the name of a part of the '
                                                      "host; choose another name"), issues
+
+
+def test_a_limits_table_that_sets_no_limit_is_refused(tmp_path, registry):
+    """``[risk.limits]`` with only ``action = "flatten"`` (its limits commented out, or misplaced under another table)
+    looked like protection and limited nothing."""
+    issues = issues_of(write(tmp_path, DEFAULT + '\n[risk.more]\ntype = "limits"\naction = "flatten"\n'), registry)
+    assert len(issues) == 1 and issues[0].startswith("risk.more: no limit is set, so this check limits nothing; set "
+                                                     "at least one of max_order_notional, max_position"), issues
