@@ -197,6 +197,8 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._build_failures: dict[str, str] = {}
+        """Components that could not be created, with their error (a risk check's stands in the gate)."""
         self._cancelling_killed = False
         """A task is cancelling the killed strategies' open orders (:meth:`_cancel_killed`)."""
         self._strategies_stopped = False
@@ -220,6 +222,7 @@ class Bot:
             except Exception as exc:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
                                    exc)
+                self._build_failures[name] = f"{type(exc).__name__}: {exc}"
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> dict[str, str]:
@@ -265,11 +268,14 @@ class Bot:
                 self._alert_plugin_error(info, error)
 
         risk_checks = self._build("risk")
-        built = dict(risk_checks)
-        failures = await self._start_each(risk_checks, "risk")
-        # a check that could not start stays in the gate, vetoing every order (fail closed), never left out
-        self.risk.checks = [risk_checks[name] if name in risk_checks else FailedToStart(check, failures[name])
-                            for name, check in built.items()]
+        failures = {name: f"could not be created ({error})" for name, error in self._build_failures.items()
+                    if name in self.config.of_kind("risk")}
+        failures |= {name: f"failed to start ({error})"
+                     for name, error in (await self._start_each(risk_checks, "risk")).items()}
+        # a check that could not be made or started stays in the gate, vetoing every order (fail closed)
+        self.risk.checks = [risk_checks[name] if name in risk_checks
+                            else FailedToStart(name, comp.settings, Context(self, "risk", name), failures[name])
+                            for name, comp in self.config.of_kind("risk").items()]
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
         self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")

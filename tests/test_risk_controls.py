@@ -352,3 +352,26 @@ async def test_an_order_with_a_quantity_or_price_no_venue_can_take_is_refused_be
         await bot.executor.settle(1)
         assert venue.received == []
         await bot.stop()
+
+
+class BrokenInit:
+    """A risk plugin whose check cannot even be created."""
+
+    @staticmethod
+    @hookimpl
+    def register_risk_checks(register):
+        from bot.api import RiskCheck
+
+        class Unmade(RiskCheck):
+            def __init__(self, name, settings, ctx):
+                raise RuntimeError("no model file")
+
+        register("unmade", Unmade)
+
+
+async def test_a_risk_check_that_could_not_be_created_blocks_every_order_too(make_bot):
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.unmade]\n',
+                         extra=[*PLUGINS, ("venue", venue_plugin), ("unmade", BrokenInit)])
+    assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None
+    [event] = bot.store.risk_events(1)
+    assert event.check_name == "unmade" and "could not be created" in event.reason and "no model file" in event.reason
