@@ -78,7 +78,8 @@ from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
-from .risk import RiskGate, Veto
+from .ratelimit import backoff_delay
+from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
@@ -198,6 +199,10 @@ class Bot:
         self._stop = asyncio.Event()
         self._started: list[Any] = []
         self._stopping = False
+        self._build_failures: dict[str, str] = {}
+        """Components that could not be created, with their error (a risk check's stands in the gate)."""
+        self._cancelling_killed = False
+        """A task is cancelling the killed strategies' open orders (:meth:`_cancel_killed`)."""
         self._strategies_stopped = False
         self._secrets_to_retry: dict[tuple[str, str], list[str]] = {}
         """Components whose reload_secrets failed: asked again at the next re-read, changed or not."""
@@ -219,9 +224,12 @@ class Bot:
             except Exception as exc:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
                                    exc)
+                self._build_failures[name] = f"{type(exc).__name__}: {exc}"
         return built
 
-    async def _start_each(self, components: dict[str, Any], kind: str) -> None:
+    async def _start_each(self, components: dict[str, Any], kind: str) -> dict[str, str]:
+        """Start each component; one that raises is reported and left out. Returns those, with their error."""
+        failures = {}
         for name, component in list(components.items()):
             try:
                 await component.start()
@@ -229,8 +237,10 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
                                                             f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
+                failures[name] = f"{type(exc).__name__}: {exc}"
                 continue
             self._started.append(component)
+        return failures
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -261,8 +271,14 @@ class Bot:
                 self._alert_plugin_error(info, error)
 
         risk_checks = self._build("risk")
-        await self._start_each(risk_checks, "risk")
-        self.risk.checks = list(risk_checks.values())
+        failures = {name: f"could not be created ({error})" for name, error in self._build_failures.items()
+                    if name in self.config.of_kind("risk")}
+        failures |= {name: f"failed to start ({error})"
+                     for name, error in (await self._start_each(risk_checks, "risk")).items()}
+        # a check that could not be made or started stays in the gate, vetoing every order (fail closed)
+        self.risk.checks = [risk_checks[name] if name in risk_checks
+                            else FailedToStart(name, comp.settings, Context(self, "risk", name), failures[name])
+                            for name, comp in self.config.of_kind("risk").items()]
         self.bus.subscribe(BookUpdate, self.portfolio.on_book, owner="portfolio")
         self.bus.subscribe(PoolUpdate, self.portfolio.on_pool, owner="portfolio")
         self.bus.subscribe(FeedStatus, self.portfolio.on_feed_status, owner="portfolio")
@@ -341,6 +357,11 @@ class Bot:
             self.alert(AlertLevel.WARNING, "bot", "strategies paused before the restart stay paused: "
                        + ", ".join(f"{name} (by {by})" for name, by in kept_paused.items())
                        + "; /resume to trade again", strategies=", ".join(kept_paused))
+        resting = [o for o in self.executor.open_orders() if o.strategy in self._killed]
+        if resting:  # the kill switch cancels every resting order: one the last run could not cancel, now
+            self.alert(AlertLevel.WARNING, "risk", f"kill switch: cancelling {len(resting)} order(s) the last run "
+                       "left resting", strategies=", ".join(sorted({o.strategy for o in resting})))
+            self.tasks.create(self._cancel_killed(), owner="host", what="kill switch (restart)")
         # What starting made (modules, settings, the store's metadata, plugins, books) lives as long as the bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
@@ -741,25 +762,42 @@ class Bot:
             self._guard(name, getattr(strategy, method), event)
 
     def _may_trade(self, name: str) -> bool:
+        """Whether strategy ``name``'s new orders may go: not paused, and not stopped for raising (stopped until
+        /resume: an order from a task of its own, a timer, is refused as its callbacks are cut). One stopped only
+        because the store could not be written is the store's matter (the executor takes what it can then)."""
         strategy = self.strategies.get(name)
-        return strategy is None or not strategy.paused
+        if strategy is None:
+            return True
+        return not strategy.paused and (name not in self._failed or name in self._store_failed)
 
     def _pause_admits(self, intent: OrderIntent) -> bool:
-        """Whether the one risk check that paused ``intent``'s strategy admits this reduce-only order
+        """Whether every risk check whose pause holds ``intent``'s strategy admits this reduce-only order
         (:meth:`RiskCheck.admits_while_paused`). Never through an operator's pause, the kill switch or a check
         gone; a check that raises admits nothing (fail closed)."""
         name = intent.strategy
+        pausers = self._risk_pausers(name)
+        if name in self._killed or not pausers:
+            return False
+        for pauser in pausers:  # each risk check holding the pause admits it
+            check = next((c for c in self.risk.checks if c.name == pauser), None)
+            if check is None:
+                return False
+            try:
+                if check.admits_while_paused(intent, self.portfolio) is not True:
+                    return False
+            except Exception:
+                log.exception("risk check %s raised in admits_while_paused(); the pause holds", check.name)
+                return False
+        return True
+
+    def _risk_pausers(self, name: str) -> list[str]:
+        """The risk checks whose pause holds strategy ``name`` (several may have tripped on it), none when it is not
+        paused by risk checks alone (an operator's pause, the host's)."""
         by = self._paused_by.get(name, "")
-        if name in self._killed or not by.startswith("risk "):
-            return False
-        check = next((c for c in self.risk.checks if c.name == by.removeprefix("risk ")), None)
-        if check is None:
-            return False
-        try:
-            return check.admits_while_paused(intent, self.portfolio) is True
-        except Exception:
-            log.exception("risk check %s raised in admits_while_paused(); the pause holds", check.name)
-            return False
+        parts = by.split(", ") if by else []
+        if not parts or not all(part.startswith("risk ") for part in parts):
+            return []
+        return [part.removeprefix("risk ") for part in parts]
 
     def _store_state_changed(self, writable: bool) -> None:
         """The executor found the store unwritable or writable again: resume what failed only for that."""
@@ -819,10 +857,11 @@ class Bot:
         return {name: self._paused_by[name] for name in paused if name in self.strategies}
 
     def paused_by(self, component: str) -> list[str]:
-        """The strategies risk check ``component`` paused that are paused still (a restart keeps them)."""
-        return sorted(name for name, by in self._paused_by.items()
-                      if by == f"risk {component}" and (strategy := self.strategies.get(name)) is not None
-                      and strategy.paused)
+        """The strategies risk check ``component`` paused that are paused still (a restart keeps them), less those
+        the kill switch holds: they are the operator's to resume."""
+        return sorted(name for name in self._paused_by
+                      if component in self._risk_pausers(name) and name not in self._killed
+                      and (strategy := self.strategies.get(name)) is not None and strategy.paused)
 
     def pause(self, names: list[str], by: str) -> None:
         for name in names:
@@ -839,31 +878,45 @@ class Bot:
 
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""
-        paused = []
+        paused, joined = [], []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
-            if strategy is None or strategy.paused:
+            if strategy is None:
+                continue
+            if strategy.paused:
+                # another check's pause: this one holds it too, so that check resuming it does not lift this one's
+                pausers = self._risk_pausers(name)
+                if pausers and check not in pausers:
+                    self._paused_by[name] = ", ".join(f"risk {c}" for c in [*pausers, check])
+                    joined.append(name)
                 continue
             strategy.paused = True
             self._paused_by[name] = f"risk {check}"
             paused.append(name)
-        if paused:
-            log.warning("risk %s paused %s: %s", check, ", ".join(paused), reason)
+        if paused or joined:
+            log.warning("risk %s paused %s: %s", check, ", ".join(paused + joined), reason)
             self._save_pauses()
         return paused
 
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
-        """Resume the strategies that risk check ``check`` itself paused; returns them."""
-        resumed = []
+        """Resume the strategies that risk check ``check`` itself paused; returns them. The kill switch, pulled
+        over such a pause, holds: only an operator's ``/resume`` releases a killed strategy."""
+        resumed, released = [], []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
-            if strategy is None or self._paused_by.get(name) != f"risk {check}":
+            pausers = self._risk_pausers(name)
+            if strategy is None or check not in pausers or name in self._killed:
+                continue
+            others = [c for c in pausers if c != check]
+            if others:  # still held by another check's pause
+                self._paused_by[name] = ", ".join(f"risk {c}" for c in others)
+                released.append(name)
                 continue
             strategy.paused = False
             del self._paused_by[name]
             resumed.append(name)
-        if resumed:
-            log.info("risk %s resumed %s: %s", check, ", ".join(resumed), reason)
+        if resumed or released:
+            log.info("risk %s resumed %s: %s", check, ", ".join(resumed + released), reason)
             self._save_pauses()
         return resumed
 
@@ -889,10 +942,38 @@ class Bot:
             self.tasks.create(self._cancel_everything(), owner="host", what="kill switch")
         return paused
 
+    async def _cancel_killed(self, *, again: bool = False) -> None:
+        """Cancel the open orders of every strategy the kill switch holds, and again, with the executor's backoff,
+        while a venue refuses (a 503): until none is left, the strategy is resumed or the bot stops. ``again``: a
+        first cancel was just refused, so this starts with a wait."""
+        if self._cancelling_killed:
+            return
+        self._cancelling_killed = True
+        try:
+            s, attempt = self.config.executor, 1 if again else 0
+            while not self._stopping:
+                names = sorted({o.strategy for o in self.executor.open_orders() if o.strategy in self._killed})
+                if not names:
+                    return
+                if attempt:
+                    await asyncio.sleep(backoff_delay(attempt - 1, s.backoff_initial_s, s.backoff_max_s))
+                attempt += 1
+                for name in names:
+                    if name in self._killed:
+                        await self.executor.cancel_all(name)
+        finally:
+            self._cancelling_killed = False
+
     async def _cancel_everything(self) -> int:
+        # what has not left yet never does (queued behind a rate limit it would go out after the kill); then what
+        # is on its way settles, so none of it is left resting
+        self.executor.cancel_unsent()
         if not await self.executor.settle(self.config.bot.shutdown_timeout_s):
             log.warning("orders still in flight after %ss; cancelling what is open", self.config.bot.shutdown_timeout_s)
-        return await self.executor.cancel_all()
+        count = await self.executor.cancel_all()
+        if any(o.strategy in self._killed for o in self.executor.open_orders()):  # a cancel the venue refused
+            self.tasks.create(self._cancel_killed(again=True), owner="host", what="kill switch: cancel again")
+        return count
 
     def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None:
         """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price."""

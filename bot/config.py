@@ -303,6 +303,50 @@ def check_min_level(path: str, settings: Any, owner: str) -> list[ConfigIssue]:
                                              f"from), got {got(level)}")]
 
 
+def _exchange_refs(cls: type, settings: object) -> list[tuple[str, str]]:
+    """(key, exchange name) for each name in the fields ``cls.exchange_settings`` lists: one name, or a list of
+    names (a risk check's ``exchanges``: a misspelt one would leave every real venue unwatched)."""
+    refs = []
+    for key in getattr(cls, "exchange_settings", ("exchange",)):
+        value = getattr(settings, key, None)
+        for ref in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(ref, str) and ref:
+                refs.append((key, ref))
+    return refs
+
+
+def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], registry: Registry,
+                       plugin_settings: dict[str, Any]) -> list[ConfigIssue]:
+    """A symbol a ``market_settings`` field names (a per-market risk limit), or an asset an ``asset_settings`` field
+    names (a per-asset cap), that no configured exchange trades: the limit would hold nothing. Not judged when some
+    exchange knows its markets only once it runs."""
+    offered: set[str] = set()
+    for exchange in components.get("exchange", {}).values():
+        markets_of = getattr(registry.classes("exchange")[exchange.type], "markets_of", None)
+        markets = markets_of(exchange.settings) if markets_of is not None else None
+        if markets is None:
+            return []
+        offered.update(markets)
+    assets = {asset for symbol in offered for asset in symbol.split("/")}
+    owners: list[tuple[str, Any, Any]] = [  # (path, the class naming the fields, settings)
+        (comp.path, registry.classes(comp.kind)[comp.type], comp.settings)
+        for named in components.values() for comp in named.values()]
+    owners += [(f"plugins.{name}", settings, settings) for name, settings in plugin_settings.items()]
+    issues = []
+    for path, owner, settings in owners:
+        for keys, known, what, hint in ((getattr(owner, "market_settings", ()), offered, "", "markets"),
+                                        (getattr(owner, "asset_settings", ()), assets, "the asset ", "assets")):
+            for key in keys:
+                value = getattr(settings, key, None)
+                for name in value if isinstance(value, (list, tuple, dict)) else ():
+                    if isinstance(name, str) and name not in known:
+                        where = f"{path}.{key}.{name}" if isinstance(value, dict) else f"{path}.{key}"
+                        issues.append(ConfigIssue(where, f"no configured exchange trades {what}{got(name)} (they "
+                                                         f"trade {', '.join(sorted(known)) or 'nothing'}); name one "
+                                                         f"of those {hint}"))
+    return issues
+
+
 def build_config(data: dict[str, Any], registry: Registry, source: str) -> Config:
     """Validate everything; raise one ConfigError listing every problem."""
     issues: list[ConfigIssue] = []
@@ -378,14 +422,11 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
     exchanges = components.get("exchange", {})
     # an exchange whose own table is wrong is reported there; the components naming it are not told it is missing
     tables = data.get("exchanges", {})
-    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
+    declared = declared_exchanges = frozenset(tables) if isinstance(tables, dict) else frozenset()
     for kind in ("exchange", "strategy", "risk", "notifier"):
         for comp in components.get(kind, {}).values():
             cls = registry.classes(kind)[comp.type]
-            for key in getattr(cls, "exchange_settings", ("exchange",)):
-                ref = getattr(comp.settings, key, None)
-                if not isinstance(ref, str) or not ref:
-                    continue
+            for key, ref in _exchange_refs(cls, comp.settings):
                 if ref not in exchanges:
                     if ref in declared:
                         continue
@@ -409,6 +450,22 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                                               f'simulated exchange, e.g. a paper exchange mirroring it (type = '
                                               f'"paper", market = "mirror", source = "{ref}"), or set mode = '
                                               f'"live" and start with --live to trade for real'))
+    # a strategy a component's settings name (a risk limit of its own): a misspelt name gives it none
+    strategies = components.get("strategy", {})
+    tables = data.get("strategies", {})
+    declared = frozenset(tables) if isinstance(tables, dict) else frozenset()
+    for named in components.values():
+        for comp in named.values():
+            cls = registry.classes(comp.kind)[comp.type]
+            for key in getattr(cls, "strategy_settings", ()):
+                value = getattr(comp.settings, key, None)
+                refs = list(value) if isinstance(value, (list, tuple, dict)) else []
+                for ref in refs:
+                    if isinstance(ref, str) and ref not in strategies and ref not in declared:
+                        issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
+                                                  "configured" + did_you_mean(ref, strategies)))
+    if set(declared_exchanges) <= set(components.get("exchange", {})):  # else an exchange's own table is wrong
+        issues += _market_ref_issues(components, registry, plugin_settings)
     bot: BotSettings = host["bot"]
     data_dir = Path(bot.data_dir).expanduser()
     issues += check_socket_path(data_dir, bot.control_socket)

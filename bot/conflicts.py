@@ -22,10 +22,11 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 order ids, so letters, digits, ``_ . -`` only, at most 64 characters, starting with a letter or digit."""
 
 RESERVED_NAMES = frozenset({
-    "alerts", "bot", "commands", "control", "executor", "host", "local", "operator", "opportunities",
+    "alerts", "bot", "commands", "control", "executor", "flatten", "host", "local", "operator", "opportunities",
     "plugins", "portfolio", "risk", "scheduler", "store", "watchdog", "writer",
 })
-"""Names of the host's own parts: alerts, logs and task owners use them, so no component may take one."""
+"""Names of the host's own parts: alerts, logs and task owners use them, so no component may take one
+(``flatten``: the strategy name of the host's closing orders, which a strategy of that name paused would refuse)."""
 
 SUN_PATH_MAX = 107
 """Longest Unix socket path Linux binds (``sun_path`` is 108 bytes with the final NUL)."""

@@ -194,7 +194,7 @@ class OrderIntent:
     reduce_only: bool = False
     """A hedge or a close: meant only to bring the exposure nearer to zero. Such an order of a strategy a risk
     check paused may still go, if it does only that (the host checks: the net position in its symbol across
-    venues, with the orders in flight, nearer to zero and not past it) and the check that paused the strategy
+    venues nearer to zero and not past it, whichever orders in flight fill) and the check that paused the strategy
     admits it (:meth:`bot.api.RiskCheck.admits_while_paused`; ``staleness`` admits one on a venue whose data is
     fresh). Otherwise the same as any order."""
 

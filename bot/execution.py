@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from decimal import localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from .api import Exchange, PermanentError, RateLimited, TransientError
@@ -90,6 +90,8 @@ class _Job:
     """An insert raised: the row the next one finds may be this order's own (:meth:`Executor._own_row`)."""
     cancelled: bool = False
     """Cancelled before it was sent: it never will be."""
+    reduce_only: bool = False
+    """Its intent was marked ``reduce_only`` (a hedge, a close): it may be retried through a pause."""
 
 
 @dataclass
@@ -116,6 +118,17 @@ class _Lane:
         self.next_batch: list[_Job] | None = None
         """Orders stored and sent by :meth:`Executor.submit` itself, in the request created this loop turn."""
 
+
+
+def _unplaceable(intent: OrderIntent) -> str | None:
+    """Why no venue can take ``intent`` (a quantity or a limit price that is not a finite number above zero), else
+    None."""
+    for what, value in (("quantity", intent.qty), ("price", intent.price)):
+        if value is None and what == "price":
+            continue  # a market order
+        if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+            return f"its {what} is {value}, not a finite number above zero"
+    return None
 
 
 def add_fill_fee(order: Order, fill: Fill) -> None:
@@ -244,6 +257,12 @@ class Executor:
         """
         if self.closing or not (self._may_trade(intent.strategy) or self._passes_pause(intent)):
             return None
+        problem = _unplaceable(intent)
+        if problem is not None:  # every check assumes a positive, finite size and price: "buy -5" would pass them
+            log.error("strategy %s sent an order no venue can take: %s; refused", intent.strategy, problem)
+            self._alert(AlertLevel.ERROR, "order", f"order refused: {problem}", strategy=intent.strategy,
+                        exchange=intent.exchange, symbol=intent.symbol)
+            return None
         cid = intent.client_order_id
         if cid is None:
             cid = f"{intent.strategy[:16]}-{self.id_epoch}{uuid.uuid4().hex[:16]}"
@@ -301,7 +320,7 @@ class Executor:
                         f"{mode} mode", strategy=intent.strategy, client_order_id=cid)
             return None
         self._active[cid] = order
-        job = self._unsent[cid] = _Job(order)
+        job = self._unsent[cid] = _Job(order, reduce_only=intent.reduce_only)
         self._begin()
         if self._intent is not None:
             self._intent.jobs.append(job)
@@ -506,9 +525,11 @@ class Executor:
             self._observed.pop(order.client_order_id, None)
 
     def _reduces(self, intent: OrderIntent, *, across_venues: bool = False) -> bool:
-        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close), counting the
-        orders in flight as filled. ``across_venues``: the net position in its symbol on every venue (an
-        arbitrage's exposure: its hedge on one venue closes what another venue's leg left)."""
+        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close) whichever of the
+        orders in flight fill: those on its own side count as filled (they go the same way), those on the other side
+        as not (one that never fills must not be what keeps this order short of zero). ``across_venues``: the net
+        position in its symbol on every venue (an arbitrage's exposure: its hedge on one venue closes what another
+        venue's leg left)."""
         def here(exchange: str, symbol: str) -> bool:
             return symbol == intent.symbol and (across_venues or exchange == intent.exchange)
 
@@ -516,11 +537,12 @@ class Executor:
             position = sum((qty for (e, s), qty in self.portfolio.positions().items() if here(e, s)), ZERO)
         else:
             position = self.portfolio.position(intent.exchange, intent.symbol)
-        pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty
-                       for o in self._active.values() if here(o.exchange, o.symbol)), ZERO)
+        pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty for o in self._active.values()
+                       if o.side is intent.side and here(o.exchange, o.symbol)), ZERO)
         signed = intent.qty if intent.side is Side.BUY else -intent.qty
-        after = position + pending + signed
-        return abs(after) < abs(position + pending) and (after == 0 or (after > 0) == (position + pending > 0))
+        before = position + pending
+        after = before + signed
+        return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
 
     def _passes_pause(self, intent: OrderIntent) -> bool:
         """A paused strategy's order may go when it is marked reduce-only, does only that (its symbol's net position
@@ -743,11 +765,20 @@ class Executor:
             return
         delay = backoff_delay(job.attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
         log.info("order %s: %s; retry %d in %.2fs", job.order.client_order_id, reason, job.attempt + 1, delay)
-        retry = _Job(job.order, job.attempt + 1, stored=True)
+        retry = _Job(job.order, job.attempt + 1, stored=True, reduce_only=job.reduce_only)
         self._unsent[job.order.client_order_id] = retry
 
         async def later() -> None:
             await asyncio.sleep(delay)
+            # a pause (a risk trip, an operator's) that came meanwhile holds the retry as it holds a new order; a
+            # reduce-only order (a hedge through a pause) still goes
+            if not retry.cancelled and not retry.reduce_only and not self._may_trade(retry.order.strategy):
+                if self._unsent.get(retry.order.client_order_id) is retry:
+                    self._unsent.pop(retry.order.client_order_id)
+                retry.cancelled = True
+                self._finish_quiet(retry.order, OrderStatus.CANCELLED, "not retried: its strategy is paused")
+                self._end()
+                return
             lane.queue.put_nowait(retry)
 
         self._begin()  # the retry is in flight until its own result is handled
@@ -768,6 +799,11 @@ class Executor:
         orders = [o for o in self._active.values() if strategy is None or o.strategy == strategy]
         await self._cancel([o for o in orders if not self._cancel_unsent(o)])
         return len(orders)
+
+    def cancel_unsent(self) -> int:
+        """Cancel every order that has not left yet (queued, held for its row, waiting for a token): none of them
+        ever will. Returns how many. Orders on their way to a venue are not touched."""
+        return sum(self._cancel_unsent(order) for order in list(self._active.values()))
 
     def _cancel_unsent(self, order: Order) -> bool:
         """Cancel an order that has not left yet (it never will); False if it is at the venue (or on its way)."""

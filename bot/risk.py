@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from .api import PortfolioView, RiskCheck
+from .api import Context, PortfolioView, RiskCheck
 from .domain import OrderIntent
 
 log = logging.getLogger("arbot.risk")
@@ -16,6 +17,22 @@ log = logging.getLogger("arbot.risk")
 class Veto:
     check: str
     reason: str
+
+
+class FailedToStart(RiskCheck):
+    """Stands in the gate for a configured risk check that could not be created or whose ``start()`` raised: it would
+    judge nothing, so every order is vetoed, naming it (fail closed, as for a check that raises), until the bot
+    starts with it. ``error`` says what failed ("failed to start (...)", "could not be created (...)")."""
+
+    def __init__(self, name: str, settings: Any, ctx: Context, error: str):
+        super().__init__(name, settings, ctx)
+        self.error = error
+
+    def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        return f"risk check {self.name} {self.error}; every order is blocked until it starts"
+
+    def status(self) -> dict[str, str]:
+        return {"state": f"{self.error}: every order blocked"}
 
 
 class RiskGate:

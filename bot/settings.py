@@ -550,7 +550,8 @@ def _is_secret(tp: Any) -> bool:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    """``path.key``; ``key`` empty: a problem of the table as a whole, at ``path``."""
+    return f"{path}.{key}" if path and key else path or key
 
 
 def secrets_in(obj: Any) -> list[tuple[str, Secret]]:

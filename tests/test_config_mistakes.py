@@ -87,3 +87,76 @@ def test_a_wrong_value_is_shown_without_the_password_or_key_of_its_url(tmp_path,
     shown = "\n".join(issues_of(write(tmp_path, text), registry))
     assert f"exchanges.sol.{key}" in shown and "***" in shown, shown
     assert "K3y0123456789" not in shown and "Pa55word" not in shown, shown
+
+
+@pytest.mark.parametrize("check", ["staleness", "breaker"])
+def test_a_risk_check_watching_an_unknown_exchange_is_refused_by_key(tmp_path, registry, check):
+    """``exchanges = ["papr"]`` watched only a venue that does not exist: every real one went unguarded, silently."""
+    issues = issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "papr"]\n'), registry)
+    assert issues == [f'risk.{check}.exchanges: no exchange named "papr" is configured; did you mean "paper"?'], issues
+    assert not issues_of(write(tmp_path, DEFAULT + f'\n[risk.{check}]\nexchanges = ["paper", "sol-cex"]\n'), registry)
+
+
+@pytest.mark.parametrize("table, expected", [
+    ('[risk.prediction]\nstrategies = ["sol-arb", "sol_arb"]\n', 'risk.prediction.strategies'),
+    ('[risk.limits]\nstrategy_max_daily_loss = { sol_arb = "50" }\n', 'risk.limits.strategy_max_daily_loss'),
+    ('[risk.limits]\nstrategy_max_position_notional = { sol_arb = "500" }\n',
+     'risk.limits.strategy_max_position_notional'),
+])
+def test_a_risk_limit_for_an_unknown_strategy_is_refused_by_key(tmp_path, registry, table, expected):
+    """A misspelt strategy name left that strategy without the limit it was meant to have, with nothing said."""
+    text = DEFAULT.replace("[risk.limits]\n", "[risk.limits-default]\ntype = \"limits\"\n", 1) + "\n" + table
+    issues = issues_of(write(tmp_path, text), registry)
+    assert issues == [f'{expected}: no strategy named "sol_arb" is configured; did you mean "sol-arb"?'], issues
+    assert not issues_of(write(tmp_path, text.replace("sol_arb", "sol-arb")), registry)
+
+
+def test_a_position_limit_for_a_market_no_exchange_trades_is_refused_by_key(tmp_path, registry):
+    """``positions = { "BTC/USDT" = "0.5" }`` beside exchanges trading BTC/USD limited nothing: BTC/USD went on
+    under max_position (or none), with nothing said."""
+    text = DEFAULT.replace('positions = { "SOL/USDC" = "100" }',
+                           'positions = { "SOL/USDC" = "100", "BTC/USDT" = "0.5" }', 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert issues == ['risk.limits.positions.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade BTC/USD, '
+                      'SOL/USDC); name one of those markets'], issues
+    assert not issues_of(write(tmp_path, text.replace("BTC/USDT", "BTC/USD")), registry)
+
+
+def test_a_rebalancing_cap_on_an_asset_no_exchange_trades_is_refused_by_key(tmp_path, registry):
+    """``max_per_day = { SLO = "200" }`` (a typo for SOL) capped nothing: SOL moved without a daily cap in auto mode."""
+    table = '\n[plugins.rebalance]\nenabled = true\nmode = "auto"\nmax_per_day = { SLO = "200" }\n'
+    issues = issues_of(write(tmp_path, DEFAULT + table), registry)
+    assert issues == ['plugins.rebalance.max_per_day.SLO: no configured exchange trades the asset "SLO" (they '
+                      'trade BTC, SOL, USD, USDC); name one of those assets'], issues
+    assert not issues_of(write(tmp_path, DEFAULT + table.replace("SLO", "SOL")), registry)
+
+
+@pytest.mark.parametrize("table, key", [
+    ('[risk.limits-more]\ntype = "limits"\nstrategy_max_daily_loss = { btc-grid = "Infinity" }\n',
+     "risk.limits-more.strategy_max_daily_loss.btc-grid"),
+    ('[risk.limits-more]\ntype = "limits"\npositions = { "BTC/USD" = "inf" }\n', "risk.limits-more.positions.BTC/USD"),
+    ('[plugins.rebalance]\nmax_per_day = { SOL = "Infinity" }\n', "plugins.rebalance.max_per_day.SOL"),
+])
+def test_an_infinite_limit_in_a_table_is_refused_as_the_plain_keys_refuse_it(tmp_path, registry, table, key):
+    """``max_daily_loss = "Infinity"`` is refused (not a finite number); the same word in a per-strategy, per-market
+    or per-asset table was taken, a limit that limits nothing."""
+    issues = issues_of(write(tmp_path, DEFAULT + "\n" + table), registry)
+    assert len(issues) == 1 and issues[0].startswith(f"{key}: expected a decimal number > 0"), issues
+    assert "not a finite number" in issues[0], issues
+
+
+def test_a_strategy_named_flatten_is_refused(tmp_path, registry):
+    """The host stores its closing orders under the strategy name "flatten": a strategy of that name is paused by the
+    flatten's own kill switch, so the closing orders were refused with it and no position was closed."""
+    text = DEFAULT.replace("[strategies.btc-grid]", "[strategies.flatten]", 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert len(issues) == 1 and issues[0].startswith('strategies.flatten: "flatten" is the name of a part of the '
+                                                     "host; choose another name"), issues
+
+
+def test_a_limits_table_that_sets_no_limit_is_refused(tmp_path, registry):
+    """``[risk.limits]`` with only ``action = "flatten"`` (its limits commented out, or misplaced under another table)
+    looked like protection and limited nothing."""
+    issues = issues_of(write(tmp_path, DEFAULT + '\n[risk.more]\ntype = "limits"\naction = "flatten"\n'), registry)
+    assert len(issues) == 1 and issues[0].startswith("risk.more: no limit is set, so this check limits nothing; set "
+                                                     "at least one of max_order_notional, max_position"), issues

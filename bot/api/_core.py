@@ -281,7 +281,15 @@ class Context:
         earlier order already used (ids are never sent twice; look the order up with :meth:`order`).
         Sending happens in the background; the outcome
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
+
+        Orders are for strategies, each under its own name: ``intent.strategy`` is what its pause and the kill
+        switch are looked up by, so an intent naming another strategy (or sent by a component that is not a
+        strategy) is refused (None, logged as an error).
         """
+        if self.kind != "strategy" or intent.strategy != self.name:
+            self.log.error("order refused: %s %s submitted an intent under the strategy name %r; a strategy submits "
+                           "under its own name only", self.kind, self.name, intent.strategy)
+            return None
         return self._host.submit(intent)
 
     def intent(self) -> AbstractContextManager[None]:
@@ -347,7 +355,8 @@ class Context:
         return self._host.pause_for_risk(self.name, strategies, reason)
 
     def resume(self, strategies: list[str] | None, reason: str) -> list[str]:
-        """Resume strategies that *this component* paused (never an operator's or another check's pause).
+        """Resume strategies that *this component* paused (never an operator's or another check's pause, nor one
+        the kill switch holds: only an operator releases it).
 
         Returns the strategies resumed. Quiet: alert with :meth:`alert` if people should hear of it.
         """
@@ -392,7 +401,16 @@ class Component:
 
     Settings: ClassVar[type] = NoSettings
     exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
-    """Settings fields that name a configured exchange; the config check refuses an unknown name."""
+    """Settings fields that name a configured exchange (one name, or a list of names); the config check refuses an
+    unknown name."""
+    strategy_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields that name configured strategies (a list of names, or a table keyed by name: a risk limit per
+    strategy); the config check refuses an unknown name."""
+    market_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields that name market symbols (a list, or a table keyed by symbol: a risk limit per market); the
+    config check refuses a symbol no configured exchange trades (when every exchange says what it trades).
+    ``asset_settings``, on a component or a ``[plugins.NAME]`` settings class, does the same for fields naming assets
+    (a cap per asset)."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

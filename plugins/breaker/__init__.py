@@ -6,7 +6,8 @@ fill whose fee is above ``max_fee_bps`` of its notional (a fee or priority-fee s
 counts at the fill's price, as the ledger counts it; one in a third asset has no price here). While open,
 every order to that exchange is vetoed for ``cooldown_s``; then the circuit is **half-open**: one
 probe order may go. The venue answering the probe (it rests, fills, or ends any other way but
-rejected or failed, e.g. an IOC cancelled unfilled) closes the circuit; the probe failing opens it
+rejected or failed, e.g. an IOC cancelled unfilled) closes the circuit (an order observe mode only records
+answers nothing: it is no probe, and counts neither as a success nor as a failure); the probe failing opens it
 again for another cool-down. A probe with no answer after ``cooldown_s`` (never sent, or its outcome
 unknown) no longer holds the circuit: the next order is a new probe. Each opening is stored and
 alerted (identical causes coalesce into one alert with a count).
@@ -35,7 +36,8 @@ from bot.api.ledger import fee_in_quote
 
 NS = 1_000_000_000
 FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})
-SUCCESSES = frozenset({OrderStatus.OPEN, OrderStatus.FILLED, OrderStatus.OBSERVED})
+SUCCESSES = frozenset({OrderStatus.OPEN, OrderStatus.FILLED})
+"""An OBSERVED order (observe mode) is neither: it was never sent, the venue answered nothing."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Breaker(RiskCheck):
     """One circuit per exchange; see the module docstring."""
 
     Settings = BreakerSettings
+    exchange_settings = ("exchanges",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
@@ -111,7 +114,7 @@ class Breaker(RiskCheck):
 
     def on_order_update(self, update: OrderUpdate) -> None:
         circuit = self._circuit(update.exchange)
-        if circuit is None:
+        if circuit is None or update.status is OrderStatus.OBSERVED:
             return
         if circuit.probe is not None and update.client_order_id == circuit.probe:
             if update.status in FAILURES:
@@ -164,7 +167,8 @@ class Breaker(RiskCheck):
 
     def accepted(self, intent: OrderIntent) -> None:
         circuit = self.circuits.get(intent.exchange)
-        if circuit is not None and circuit.open_until_ns is not None:  # half-open: this order is the probe
+        # half-open: this order is the probe, unless observe mode records it without sending it
+        if circuit is not None and circuit.open_until_ns is not None and self.ctx.mode != "observe":
             circuit.probe = intent.client_order_id
             circuit.probe_until_ns = self.ctx.clock.time_ns() + int(self.settings.cooldown_s * NS)
 

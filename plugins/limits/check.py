@@ -40,6 +40,9 @@ from .settings import LimitsSettings
 P = ParamSpec("P")
 R = TypeVar("R")
 
+VENUE_CLOCK_AHEAD_NS = 60 * 1_000_000_000
+"""How far ahead of the bot's clock a fill's own time may roll the limits' day (clocks differ by milliseconds)."""
+
 CLOSES_KEPT = 10_000
 """Accepted orders whose ``closes`` the check remembers, at most (an order is forgotten when it is final, or when
 this many newer ones were accepted: one vetoed by a later check, or never sent, has no final update). Any other
@@ -72,6 +75,8 @@ class Limits(RiskCheck):
     """
 
     Settings = LimitsSettings
+    strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
+    market_settings = ("positions",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
@@ -238,7 +243,11 @@ class Limits(RiskCheck):
     @_exact
     def on_fill(self, strategy: str, fill: Fill) -> None:
         s: LimitsSettings = self.settings
-        self._roll_day(self.ctx.clock.time_ns())
+        # a fill the venue stamped after the reset, come before our clock got there, is the new day's (as on /pnl
+        # day): the day rolls before it is booked, not after, which would wipe it from the new day. Within a clock
+        # difference only: a stamp far ahead (a venue's clock gone wrong) must not end today early
+        now = self.ctx.clock.time_ns()
+        self._roll_day(max(now, min(fill.ts_ns, now + VENUE_CLOCK_AHEAD_NS)))
         self._book_fill(strategy, fill, self._closes_of(fill.client_order_id))
         quote = self._quote_of(fill.symbol)
         loss = -self._day_net.get(quote, ZERO)
@@ -482,6 +491,7 @@ class Limits(RiskCheck):
 
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
+        self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
         facts: dict[str, str] = {}
         quotes = sorted(set(self._day_net) | set(self._realized_total))
         if s.max_daily_loss is not None:
@@ -510,6 +520,7 @@ class Limits(RiskCheck):
     def usage(self) -> dict[str, LimitUse]:
         """The loss, drawdown and rate limits as numbers (what ``status`` shows as text)."""
         s: LimitsSettings = self.settings
+        self._roll_day(self.ctx.clock.time_ns())
         uses: dict[str, LimitUse] = {}
         quotes = sorted(set(self._day_net) | set(self._realized_total))
         for q in quotes:

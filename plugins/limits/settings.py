@@ -14,9 +14,17 @@ from bot.api import option
 
 def _positive(text: str) -> bool:
     try:
-        return Decimal(text) > 0
-    except (ArithmeticError, ValueError):
+        value = Decimal(text)
+    except (ArithmeticError, ValueError, TypeError):
         return False
+    return value.is_finite() and value > 0  # "Infinity" would be a limit that limits nothing
+
+
+def _not_finite(text: str) -> str:
+    try:
+        return "" if Decimal(text).is_finite() else " (not a finite number)"
+    except (ArithmeticError, ValueError, TypeError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,20 @@ class LimitsSettings:
     flatten_slippage_bps: Decimal = option(
         Decimal(50), gt=0, lt=10_000, help="flatten's closing orders are priced this far through the last mid price")
 
+    LIMIT_KEYS: ClassVar[tuple[str, ...]] = (
+        "max_order_notional", "max_position", "positions", "max_open_orders", "max_position_notional",
+        "max_total_notional", "max_orders_per_minute", "strategy_max_position_notional", "max_daily_loss",
+        "strategy_max_daily_loss", "max_drawdown")
+    """The keys that set a limit: a table with none of them limits nothing."""
+
     def validate(self) -> list[tuple[str, str]]:
         problems = []
+        if not any(getattr(self, key) for key in self.LIMIT_KEYS):
+            problems.append(("", f"no limit is set, so this check limits nothing; set at least one of "
+                                 f"{', '.join(self.LIMIT_KEYS)}, or remove the table"))
         for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
             for name, text in getattr(self, key).items():
                 if not _positive(text):
-                    problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'))
+                    problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'
+                                                      + _not_finite(text)))
         return problems

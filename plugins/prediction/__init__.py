@@ -2,9 +2,14 @@
 
 Strategies that predict what an execution will earn (arbitrage) publish an
 :class:`~bot.domain.ExecutionResult` on the bus once every leg is final. Over the last
-``executions`` results of one strategy, if the summed realized PnL differs from the summed
+``executions`` results of one strategy in one quote asset (a strategy trading BTC/USD and ETH/BTC has
+a window per quote: USD and BTC are never summed), if the summed realized PnL differs from the summed
 predicted PnL by more than ``max_error_pct`` percent of the predicted, the strategy is paused (an
 operator resumes it), the trip is stored and alerted with the figures, and its window starts again.
+
+A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote) is refused: it
+goes in no window, and its strategy is paused with an ``unreadable execution result`` trip naming
+the field, since its predictions can no longer be judged.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ class PredictionGate(RiskCheck):
     """Keeps the last ``executions`` (predicted, realized) pairs per strategy; see the module docstring."""
 
     Settings = PredictionSettings
+    strategy_settings = ("strategies",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
-        self.windows: dict[str, deque[ExecutionResult]] = {}
+        self.windows: dict[tuple[str, str], deque[ExecutionResult]] = {}
+        """(strategy, quote) -> its latest results in that quote."""
         self._watch = set(settings.strategies)
 
     async def start(self) -> None:
@@ -51,7 +58,13 @@ class PredictionGate(RiskCheck):
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
             return
-        window = self.windows.setdefault(result.strategy, deque(maxlen=self.settings.executions))
+        problem = _unreadable(result)
+        if problem is not None:
+            paused = self.ctx.pause([result.strategy], "unreadable execution result")
+            self.ctx.record_trip("unreadable execution result", "pause", strategy=result.strategy, problem=problem,
+                                 opportunity=result.opportunity_id, paused=", ".join(paused) or "none")
+            return
+        window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
         if len(window) < self.settings.executions:
             return
@@ -73,13 +86,24 @@ class PredictionGate(RiskCheck):
 
     def status(self) -> dict[str, str]:
         facts = {}
-        for strategy, window in sorted(self.windows.items()):
+        for (strategy, quote), window in sorted(self.windows.items()):
             predicted, realized = _sums(window)
             error = prediction_error_pct(predicted, realized)
-            facts[f"error {strategy}"] = (f"{round(error, 2) if error is not None else 'n/a'}% over {len(window)} / "
-                                          f"{self.settings.executions} executions")
+            shown = round(error, 2) if error is not None else "n/a"
+            facts[f"error {strategy} {quote}"] = f"{shown}% over {len(window)} / {self.settings.executions} executions"
         facts["max error"] = f"{self.settings.max_error_pct}%"
         return facts
+
+
+def _unreadable(result: ExecutionResult) -> str | None:
+    """What makes ``result`` impossible to compare with others, or None when it can be."""
+    for field in ("predicted_pnl", "realized_pnl"):
+        value = getattr(result, field)
+        if not isinstance(value, Decimal) or not value.is_finite():
+            return f"{field} is {value!r} ({type(value).__name__}), not a finite Decimal"
+    if not isinstance(result.quote, str) or not result.quote:
+        return "quote is empty: the asset its PnL is in is unknown"
+    return None
 
 
 def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import ClassVar, Literal
 
 from bot.api import option
 
@@ -14,6 +14,9 @@ _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
 
 @dataclass(frozen=True, kw_only=True)
 class RebalanceSettings:
+    asset_settings: ClassVar[tuple[str, ...]] = ("max_per_transfer", "max_per_day")
+    """Fields keyed by asset: the config check refuses an asset no configured exchange trades (a typo: no cap)."""
+
     enabled: bool = option(False, help="watch the balances the strategies need on each venue")
     mode: Literal["alert", "auto"] = option(
         "alert", help='"alert": propose a transfer, an admin confirms it with /rebalance ID; "auto": send it '
@@ -35,11 +38,13 @@ class RebalanceSettings:
         for key, table in (("max_per_transfer", self.max_per_transfer), ("max_per_day", self.max_per_day)):
             for asset, text in table.items():
                 try:
-                    ok = Decimal(text) > 0
-                except (InvalidOperation, TypeError):
-                    ok = False
-                if not ok:
-                    problems.append((f"{key}.{asset}", f'expected a decimal number > 0 as a string, got "{text}"'))
+                    value = Decimal(text)
+                except (InvalidOperation, TypeError, ValueError):
+                    value = None
+                if value is None or not value.is_finite() or value <= 0:  # "Infinity" would cap nothing
+                    infinite = value is not None and value.is_infinite()
+                    problems.append((f"{key}.{asset}", f'expected a decimal number > 0 as a string, got "{text}"'
+                                     + (" (not a finite number)" if infinite else "")))
         if self.window and not _WINDOW.fullmatch(self.window):
             problems.append(("window", f'expected "HH:MM-HH:MM" in UTC (e.g. "08:00-20:00"), got "{self.window}"'))
         return problems

@@ -4,9 +4,10 @@ A market is *stale* when its feed said it is not live (``FeedStatus`` STALE or R
 ``BookUpdate`` (or ``PoolUpdate``) arrived, for longer than ``stale_after_s``. Every market a
 strategy trades is watched from the start: one that has sent nothing since then is silent too.
 Every strategy trading a stale market is paused (``ctx.pause``), the trip is stored and alerted,
-and orders to it are vetoed. Once the feed is live and books have kept arriving for
-``resume_after_s``, the market is fresh again: with ``auto_resume`` the strategies this check
-paused resume (an operator's pause is never undone), with an alert either way.
+and orders to it are vetoed: the gate reads a watched market's silence itself, so an order to one silent for
+longer than ``stale_after_s`` is vetoed at once, not only after the next periodic check. Once the feed is live
+and books have kept arriving for ``resume_after_s``, the market is fresh again: with ``auto_resume`` the
+strategies this check paused resume (an operator's pause is never undone), with an alert either way.
 
 **Hedges through the pause.** A strategy paused here may still send an order that only reduces its exposure on
 a venue whose data is fresh: an arbitrage's hedge on the CEX after the pool's feed went stale and one leg filled.
@@ -68,6 +69,7 @@ class Staleness(RiskCheck):
     """Watches every market's feed status and book updates; see the module docstring."""
 
     Settings = StalenessSettings
+    exchange_settings = ("exchanges",)
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
@@ -191,8 +193,13 @@ class Staleness(RiskCheck):
     # --- the gate -----------------------------------------------------------------------------
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
+        """Veto an order to a market that is stale, or silent (or not live) for longer than ``stale_after_s`` now:
+        the periodic check pauses and alerts within ``check_every_s``; the gate does not wait for it."""
         market = self.markets.get((intent.exchange, intent.symbol))
-        if market is not None and market.stale:
+        if market is None:  # not watched (yet): see _watch_traded_markets
+            return None
+        since = market.bad_since_ns if market.bad_since_ns is not None else market.last_data_ns
+        if market.stale or self.ctx.clock.time_ns() - since > int(self.settings.stale_after_s * NS):
             return f"market data for {intent.exchange} {intent.symbol} is stale"
         return None
 

@@ -160,3 +160,26 @@ async def test_a_fee_paid_in_the_base_asset_counts_at_the_fills_price(make_bot):
     assert trip.reason == "circuit opened: fee above its bound"
     details = json.loads(trip.details)
     assert (details["fee_bps"], details["fee"]) == ("50.10", "0.0000501 BTC")
+
+
+async def test_an_order_only_observed_neither_probes_nor_closes_the_circuit(make_bot):
+    """In observe mode an order is recorded, never sent: the venue answered nothing. It must not close a half-open
+    circuit (the venue that failed would then take every order once observe is off) nor reset the failure count."""
+    bot, clock, ctx = await start(make_bot)
+    for n in range(2):
+        await place(bot, ctx, f"r-{n}", "reject")
+    bot.set_observe(True, "operator")
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "seen-1")) == "seen-1"
+    await wait_for(lambda: bot.executor.order("seen-1").status is OrderStatus.OBSERVED)
+    bot.set_observe(False, "operator")
+    await place(bot, ctx, "r-2", "reject")  # the third failure in a row: the observed order was not a success
+    assert [t.reason for t in trips(bot)] == ["circuit opened: consecutive order failures"]
+
+    clock.advance(30)  # half-open
+    bot.set_observe(True, "operator")
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "seen-2")) == "seen-2"
+    await wait_for(lambda: bot.executor.order("seen-2").status is OrderStatus.OBSERVED)
+    assert risk_check(bot, "breaker").status()["circuit v"].startswith("half-open")
+    bot.set_observe(False, "operator")
+    assert await place(bot, ctx, "probe", "reject") is OrderStatus.REJECTED  # the real probe: it fails
+    assert trips(bot)[-1].reason == "circuit re-opened: the probe order failed"

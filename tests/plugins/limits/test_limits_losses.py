@@ -347,3 +347,45 @@ async def test_a_pool_update_that_moves_no_mid_leaves_equity_where_it_was(make_b
     assert checked == ["USDC", "USDC"] and lim.equity("USDC") == -51
     bot.bus.publish(PoolUpdate("dex", "ETH/USDC", pool, 0))  # a pool of a symbol nobody holds: marked, not checked
     assert checked == ["USDC", "USDC"]
+
+
+async def test_risk_shows_the_new_days_loss_after_midnight_before_any_fill_or_order(make_bot):
+    """/risk is /pnl day at every instant: a quiet night's first minutes show the new day's 0, not yesterday's loss."""
+    utc = dt.UTC
+    clock = ManualClock(int(dt.datetime(2026, 3, 2, 23, 0, tzinfo=utc).timestamp()) * 1_000_000_000)
+    bot = await start(make_bot, 'max_daily_loss = "100"\nstrategy_max_daily_loss = { s = "50" }\n', clock=clock)
+    lim = risk_check(bot, "limits")
+    for f in (fill("x", Side.BUY, "1", "100", ts_ns=clock.time_ns()),
+              fill("x", Side.SELL, "1", "92", ts_ns=clock.time_ns())):
+        bot.store.insert_fill(f, "s")
+        lim.on_fill("s", f)
+    assert lim.status()["daily loss USD"] == "8.00 / 100.00"
+    clock.advance(3600)  # 00:00 UTC: nothing traded since
+    pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))
+    assert "s" not in pnl_day or pnl_day["s"].net.get("USD", 0) == 0
+    assert lim.status()["daily loss USD"] == "0.00 / 100.00"
+    assert lim.status()["daily loss s"].split(" / ")[0].rstrip("0.") == ""
+    uses = bot.operator.risk()[0].usage
+    assert uses["max_daily_loss.USD"].used == 0
+    assert "strategy_max_daily_loss.s.USD" not in uses or uses["strategy_max_daily_loss.s.USD"].used == 0
+
+
+async def test_a_fill_stamped_after_midnight_counts_in_the_new_day_though_it_came_before_the_clock_got_there(
+        make_bot):
+    """The venue stamps a loss 00:00:00.3 while the bot's clock still reads 23:59:59.9 (clocks differ by
+    milliseconds): the loss is the new day's on /pnl day, and must be on /risk and against the new day's limit,
+    not wiped by the reset a moment later."""
+    midnight = int(dt.datetime(2026, 3, 3, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+    clock = ManualClock(midnight - 100_000_000)
+    bot = await start(make_bot, 'max_daily_loss = "10"\n', clock=clock)
+    lim = risk_check(bot, "limits")
+    for f in (fill("x", Side.BUY, "1", "100", ts_ns=midnight + 200_000_000),
+              fill("x", Side.SELL, "1", "92", ts_ns=midnight + 300_000_000)):
+        bot.store.insert_fill(f, "s")
+        lim.on_fill("s", f)
+    clock.advance(1)  # 00:00:00.9 on the bot's clock
+    pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"]
+    assert pnl_day == Decimal("-8")
+    assert lim.status()["daily loss USD"] == "8.00 / 10.00"
+    round_trip(lim, "s", "100", "97")  # 3 more: 11 > 10 today
+    assert [t.reason for t in trips(bot)] == ["daily realized loss limit exceeded"]

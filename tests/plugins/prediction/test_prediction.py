@@ -61,3 +61,40 @@ async def test_fewer_than_n_executions_are_not_judged_and_others_are_ignored(mak
         bot.bus.publish(result("10", "-50", strategy="other"))
     assert not bot.strategies["arb"].paused and not bot.strategies["other"].paused
     assert not trips(bot)
+
+
+async def test_results_in_different_quotes_are_judged_apart(make_bot):
+    """A strategy trading BTC/USD and ETH/BTC: 0.003 BTC predicted and -0.0015 BTC realized is a 150 % miss, not a
+    rounding error beside 30 USD predicted and earned (USD and BTC are never summed)."""
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    for _ in range(3):
+        bot.bus.publish(result("10", "10"))
+        bot.bus.publish(ExecutionResult("arb", Decimal("0.001"), Decimal("-0.0005"), "BTC", 0))
+    assert bot.strategies["arb"].paused
+    [trip] = trips(bot)
+    figures = json.loads(trip.details)
+    assert (figures["quote"], figures["predicted"], figures["realized"], figures["error_pct"]) == (
+        "BTC", "0.003", "-0.0015", "150.00")
+    assert "error arb BTC" in bot.risk.checks[0].status()
+
+
+async def test_an_unreadable_result_is_refused_by_name_and_pauses_its_strategy(make_bot):
+    """A result that is not a finite Decimal in a named quote cannot be compared: it is refused (never summed into
+    the window, which would stop the judging of every later result) and its strategy paused until an operator looks."""
+    Alerts.sent.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    bot.bus.publish(ExecutionResult("arb", Decimal("10"), Decimal("NaN"), "USD", 0))
+    assert bot.strategies["arb"].paused
+    [trip] = trips(bot)
+    assert trip.reason == "unreadable execution result" and trip.strategy == "arb"
+    assert "realized_pnl" in json.loads(trip.details)["problem"]
+    bot.bus.publish(ExecutionResult("other", 10.0, Decimal("10"), "USD", 0))  # a float: not exact money
+    bot.bus.publish(ExecutionResult("other", Decimal("10"), Decimal("10"), "", 0))
+    assert bot.strategies["other"].paused
+    assert [json.loads(t.details)["problem"] for t in trips(bot)[1:]] == [
+        "predicted_pnl is 10.0 (float), not a finite Decimal",
+        "quote is empty: the asset its PnL is in is unknown"]
+    bot.resume(["arb"], "operator")
+    for realized in ("10", "10", "-50"):  # the window judges the next results as ever
+        bot.bus.publish(result("10", realized))
+    assert bot.strategies["arb"].paused and trips(bot)[-1].reason == "realized PnL strays from predicted"

@@ -166,7 +166,7 @@ async def test_an_order_to_a_traded_market_that_never_had_data_is_vetoed_once_st
 
 
 async def test_a_market_no_strategy_trades_or_on_an_unwatched_exchange_is_watched_only_once_heard(make_bot):
-    bot, clock, check = await start(make_bot, 'exchanges = ["w"]\n')  # the strategy's exchange is not watched
+    bot, clock, check = await start(make_bot, 'exchanges = ["w"]\n[exchanges.w]\ntype = "scripted"\n')  # not v
     clock.advance(3600)
     check.check_markets()
     assert not trips(bot) and not bot.strategies["s"].paused
@@ -253,3 +253,81 @@ async def test_a_reduce_only_order_on_the_fresh_venue_passes_a_pause_for_the_oth
     bot.portfolio.on_fill(fill("y", Side.BUY, "1", "100", exchange="w"))  # another 1 BTC held
     clock.advance(10.001)  # v silent too now (its last book 10.001 s ago): no longer fresh
     assert s.ctx.submit(sell("v", qty="0.1")) is None
+
+
+async def test_the_kill_switch_over_a_staleness_pause_holds_when_the_data_comes_back(make_bot):
+    """Only an operator releases the kill switch: fresh data resumes what this check paused, never a killed one,
+    in the run of the kill and after a restart."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+    bot.kill("operator", "something is wrong")
+
+    bot.bus.publish(book("100"))  # the data comes back and stays fresh for resume_after_s
+    clock.advance(5)
+    bot.bus.publish(book("100"))
+    check.check_markets()
+    assert s.paused and bot.killed("s")
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    await bot.stop()
+
+    again = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    s, check = again.strategies["s"], risk_check(again, "staleness")
+    check.check_markets()
+    again.bus.publish(book("100"))
+    clock.advance(5)
+    again.bus.publish(book("100"))
+    check.check_markets()
+    assert s.paused and again.killed("s")
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+
+
+async def test_an_order_to_a_market_silent_past_stale_after_s_is_vetoed_before_the_periodic_check(make_bot):
+    """The gate reads the silence itself: a feed that stopped sending (socket open, heartbeats only, no book) is
+    stale stale_after_s after its last book, not when the next periodic check happens to run."""
+    bot, clock, check = await start(make_bot)  # check_every_s = 3600: no periodic check in this test
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    clock.advance(10)
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None  # exactly stale_after_s: not yet
+    clock.advance(0.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0, "heartbeat"))  # a live feed with no book
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    bot.bus.publish(FeedStatus("v", "ETH/USD", FeedState.STALE, 0, "connection lost"))
+    clock.advance(10.001)  # a market heard only as not live, never checked since
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100", symbol="ETH/USD")) is None
+    bot.bus.publish(book("100"))  # data again: fresh, before and after a periodic check
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+    check.check_markets()
+    assert not s.paused
+
+
+async def test_a_reduce_only_order_counted_against_a_resting_order_the_other_way_is_refused(make_bot):
+    """Long 1 BTC with a resting bid of 2 BTC: a "reduce-only" sell of 2.5 BTC reduces only if that bid fills. If
+    it does not, the sell leaves 1.5 BTC short, more exposure than before, through the pause: refused. A sell the
+    bid's fate cannot turn past zero still goes."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(TWO_VENUES, extra=[*PLUGINS, ("two", two_venues_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    s = bot.strategies["s"]
+    bot.portfolio.on_fill(fill("x", Side.BUY, "1", "100", exchange="w"))  # 1 BTC long, held on w
+    bot.bus.publish(book("100", exchange="v"))
+    bot.bus.publish(book("100", exchange="w"))
+    assert s.ctx.submit(intent("s", Side.BUY, "2", "90", exchange="v")) is not None  # a bid resting on v
+    clock.advance(6)
+    bot.bus.publish(book("100", exchange="v"))  # v keeps sending, w is silent
+    clock.advance(5)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+
+    def sell(qty: str):
+        return replace(intent("s", Side.SELL, qty, "100", exchange="v"), reduce_only=True)
+    assert s.ctx.submit(sell("2.5")) is None
+    assert s.ctx.submit(sell("1.5")) is None
+    assert s.ctx.submit(sell("1")) is not None  # flat if the bid does not fill, 2 BTC long if it does
