@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Integer, MetaData, event, text
 
 from bot import cli
-from bot.domain import Fill, Liquidity, Order, OrderStatus, Side
+from bot.domain import Balance, Fill, Liquidity, Order, OrderStatus, Side
 from bot.redact import REDACTOR
 from bot.store import HOST_TABLES, Store, StoreError, migrate, table_of
 from plugins.grid.models import GridSlotRow  # a plugin table with money columns: created on open
@@ -351,6 +351,25 @@ def test_a_plugin_tables_money_column_an_older_store_made_narrow_is_widened_at_o
         assert column_type(reopened) == "character varying" and length is None
     finally:
         reopened.close()
+
+
+def test_the_latest_balances_come_in_the_same_order_whatever_the_databases_collation(store, db_url):
+    # SQLite compares text by code point; a PostgreSQL database made with a language's collation (Debian's
+    # en_US.UTF-8 cluster) sorts "solana" before "sol-pool" and "binance" before "Kraken". Simulated here by
+    # giving the two columns ICU's root collation in this test's own schema.
+    if db_url.startswith("postgresql"):
+        with store.engine.begin() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")).scalar():
+                pytest.skip("this PostgreSQL has no ICU collation to sort by a language's rules")
+            for column in ("exchange", "asset"):
+                conn.execute(text(f'ALTER TABLE balance_snapshots ALTER COLUMN {column} TYPE VARCHAR '
+                                  f'COLLATE "und-x-icu"'))
+    names = ["solana", "sol-pool", "binance", "Kraken", "kraken_2"]
+    for n, exchange in enumerate(names):
+        store.snapshot_balances(exchange, [Balance("usdc", D(1), D(1)), Balance("USD", D(2), D(2)),
+                                           Balance("SOL", D(3), D(3))], BIG_NS + n)
+    got = [(row.exchange, row.asset) for row in store.latest_balances()]
+    assert got == sorted((e, a) for e in names for a in ("usdc", "USD", "SOL"))  # code point order, as on SQLite
 
 
 def test_the_fills_of_one_order_are_read_by_its_id_alone(store):

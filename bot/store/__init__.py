@@ -1128,6 +1128,7 @@ class Store:
                       .where(BalanceSnapshotRow.bot == self.bot).group_by(BalanceSnapshotRow.exchange).subquery())
             on_latest = (col(BalanceSnapshotRow.bot) == self.bot) & (
                 col(BalanceSnapshotRow.exchange) == latest.c.exchange) & (col(BalanceSnapshotRow.ts_ns) == latest.c.ts)
-            q = select(BalanceSnapshotRow).join(latest, on_latest).order_by(col(BalanceSnapshotRow.exchange),
-                                                                             col(BalanceSnapshotRow.asset))
-            return list(s.exec(q).all())
+            rows = s.exec(select(BalanceSnapshotRow).join(latest, on_latest)).all()
+        # sorted here, by code point as SQLite's ORDER BY would: PostgreSQL's ORDER BY follows the database's
+        # collation, and one made with a language's (en_US.UTF-8) puts "solana" before "sol-pool"
+        return sorted(rows, key=lambda row: (row.exchange, row.asset))

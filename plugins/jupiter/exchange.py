@@ -85,7 +85,8 @@ from bot.api import (
     TransientError,
     split_symbol,
 )
-from bot.api.kit import REDACTOR, add_url
+from bot.api.kit import add_url
+from bot.api.storage import free_text
 
 from .api import JupiterApi, Quote
 from .errors import (
@@ -547,8 +548,9 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     def _finish(self, row: JupiterSwapRow, status: str, error: Exception | str) -> None:
         text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
-        # a node's or Jupiter's text may quote a known secret; the store masks the order's reason, not this row
-        row.status, row.error, row.updated_ns = status, REDACTOR.redact(text), self.ctx.clock.time_ns()
+        # a node's or Jupiter's text may quote a known secret or hold a NUL (PostgreSQL's text refuses it); the store
+        # makes the order's reason safe, not this row
+        row.status, row.error, row.updated_ns = status, free_text(text), self.ctx.clock.time_ns()
         save_swap(self.ctx.store, row)
 
     # --- states ------------------------------------------------------------------------------

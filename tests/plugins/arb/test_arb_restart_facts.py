@@ -18,11 +18,13 @@ async def test_after_a_restart_status_counts_this_run_by_name_and_opportunities_
     facts = first.strategies["sol-arb"].status()
     assert facts["executed this run"] == "1" and int(facts["opportunities this run"]) >= 1
     await first.stop()
-    stored = opportunities(first.store, "sol-arb", limit=1_000)
-    assert stored
 
     # the same store; the venue's edge is gone (the pool sits at the CEX mid), so this run sees nothing new
     second = await make_bot(config(dex='reserve_quote = "1500000"'), extra=extra())
+    # read through the running bot's store: the first one's is closed (on PostgreSQL a read there would open a
+    # pooled connection that nothing closes)
+    stored = opportunities(second.store, "sol-arb", limit=1_000)
+    assert stored
     facts = second.strategies["sol-arb"].status()
     assert "executed" not in facts and "opportunities" not in facts  # unlabelled, they read as every one stored
     assert facts["executed this run"] == "0" and facts["opportunities this run"] == "0"

@@ -223,3 +223,18 @@ async def test_a_refusal_quoting_a_known_secret_is_stored_masked(make_exchange, 
     assert key not in row.error
     state = await exchange.place_order(_order())  # the executor asking again: the stored outcome, masked
     assert state.status is OrderStatus.REJECTED and key not in state.reason
+
+
+async def test_a_refusal_holding_a_nul_character_is_stored_and_answered_again(make_exchange, node):
+    """A node's error text is the venue's to write: one holding a NUL character (which PostgreSQL's text refuses,
+    a ``DataError`` no retry cures) is stored with the store's stand-in, as an order's reason is, on both stores."""
+    from bot.store import NUL_STAND_IN
+
+    node.preflight_err = {"code": -32002, "message": "Transaction simulation failed: bad\x00data"}
+    exchange = await make_exchange()
+    with pytest.raises(SwapFailed):
+        await exchange.place_order(_order())
+    row = load_swap(exchange.ctx.store, "jupiter", "swap-1")
+    assert row.status == FAILED and f"bad{NUL_STAND_IN}data" in row.error, row.error
+    state = await exchange.place_order(_order())  # the executor asking again: the stored outcome
+    assert state.status is OrderStatus.REJECTED and "\x00" not in state.reason
