@@ -7,6 +7,10 @@ has gone on); so is a run APScheduler drops for coming more than its grace late.
 A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
 scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
 day (in the hour the clocks go back), and nothing would know that a run was missed while the bot was down.
+
+A run claims its day in the store before it starts, in one compare-and-set (:meth:`StateStore.compare_and_set_state`)
+on the record it read: of two processes of one bot firing at once (a standby handover, two bots of one name on one
+database), exactly one runs the job.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,12 +46,19 @@ loop's timers run on the monotonic clock, which stands still while the machine i
 ends as late as the machine slept and the run it was for is made that late, or dropped past the misfire grace."""
 
 
+CLAIM_TRIES = 5
+"""How many times a claim of a daily run reads the record again after another process changed it first."""
+
+
 class StateStore(Protocol):
-    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``/``set_state``)."""
+    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``,
+    ``Store.compare_and_set_state``)."""
 
     def get_state(self, key: str) -> str | None: ...
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None: ...
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
+        """Set ``key`` to ``value`` only if it holds ``expected`` (None: has none), atomically; True when set."""
+        ...
 
 
 class MemoryState:
@@ -54,12 +66,17 @@ class MemoryState:
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def get_state(self, key: str) -> str | None:
         return self._values.get(key)
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
-        self._values[key] = value
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
+        with self._lock:
+            if self._values.get(key) != expected:
+                return False
+            self._values[key] = value
+            return True
 
 
 @dataclass
@@ -72,6 +89,11 @@ class _Daily:
     last_day: dt.date | None
     since_ns: int
     catch_up: bool = False
+
+    def record(self, last_day: dt.date | None) -> str:
+        """The stored text of this job's record with ``last_day`` as its last run day."""
+        return json.dumps({"last_day": last_day.isoformat() if last_day else None, "since_ns": self.since_ns},
+                          sort_keys=True)
 
 
 class Scheduler:
@@ -154,23 +176,28 @@ class Scheduler:
         """The stored record of a daily job, made (and stored) the first time the job is scheduled."""
         assert job.at is not None
         hour, minute = (int(x) for x in job.at.split(":"))
+        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
+        key = f"daily_job:{job.name}"
         try:
-            found = self._read(job.name)
+            for _ in range(CLAIM_TRIES):
+                text = self._state.get_state(key)
+                found = self._parse(job.name, text)
+                if found is not None:
+                    daily.last_day, daily.since_ns = found
+                    return daily
+                # none yet (or unreadable): another process starting now may store its own first, then it holds
+                if self._state.compare_and_set_state(key, text, daily.record(None), self._clock.time_ns()):
+                    return daily
+            log.error("the record of job %s kept changing while it was read: kept anew from now", job.name)
         except Exception as exc:
             if not is_store_error(exc):
                 raise
             log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
                       job.name, describe_store_error(exc))
-            return _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
-        if found is not None:
-            return _Daily(job.name, hour, minute, found[0], found[1], job.catch_up)
-        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
-        self._save(daily)
         return daily
 
-    def _read(self, name: str) -> tuple[dt.date | None, int] | None:
+    def _parse(self, name: str, text: str | None) -> tuple[dt.date | None, int] | None:
         """The stored (last run day, first scheduled) of a daily job; None when there is none or it is unreadable."""
-        text = self._state.get_state(f"daily_job:{name}")
         if text is None:
             return None
         try:
@@ -180,17 +207,6 @@ class Scheduler:
         except (ValueError, KeyError, TypeError):
             log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", name, text)
             return None
-
-    def _save(self, daily: _Daily) -> None:
-        record = {"last_day": daily.last_day.isoformat() if daily.last_day else None, "since_ns": daily.since_ns}
-        try:
-            self._state.set_state(f"daily_job:{daily.name}", json.dumps(record, sort_keys=True),
-                                  self._clock.time_ns())
-        except Exception as exc:
-            if not is_store_error(exc):
-                raise
-            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
-                      daily.name, describe_store_error(exc))
 
     def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
         """The instant of the job's run on local ``day`` (a time the clocks skip: as much later, as it runs)."""
@@ -209,7 +225,8 @@ class Scheduler:
 
     def _claim_day(self, daily: _Daily) -> bool:
         """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
-        False when a run for that day was made already (by this process or one before the restart)."""
+        False when a run for that day was made already (by this process, one before the restart, or another
+        process of this bot at the same moment: the claim is a compare-and-set on the record read)."""
         today, now_ns = self._today()
         if self._fire_ns(daily, today) <= now_ns:
             day = today
@@ -221,19 +238,36 @@ class Scheduler:
                 log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
                          late_s)
                 return False
-        try:  # another process of this bot (a handover) may have run it since this one read the day
-            found = self._read(daily.name)
+        key = f"daily_job:{daily.name}"
+        try:
+            for _ in range(CLAIM_TRIES):
+                text = self._state.get_state(key)
+                found = self._parse(daily.name, text)
+                if found is not None:
+                    daily.since_ns = found[1]  # the stored record's: another process may have stored it first
+                    if found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
+                        daily.last_day = found[0]  # another process of this bot ran it since this one read it
+                if daily.last_day is not None and day <= daily.last_day:
+                    log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+                    return False
+                # stored before it runs: a run that dies half-way is not made again; False: the record changed
+                # since it was read (another process claimed, or first stored it), so it is read again
+                if self._state.compare_and_set_state(key, text, daily.record(day), now_ns):
+                    daily.last_day = day
+                    return True
+            log.error("job %s: its record kept changing while its run of %s was claimed: this run is skipped",
+                      daily.name, day)
+            return False
         except Exception as exc:
             if not is_store_error(exc):
                 raise
-            found = None  # this process's own day holds; storing it below is tried (and logged) as ever
-        if found is not None and found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
-            daily.last_day = found[0]
+            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
+                      daily.name, describe_store_error(exc))
+        # this process's own day holds: once a day in this process
         if daily.last_day is not None and day <= daily.last_day:
             log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
             return False
-        daily.last_day = day  # stored before it runs: a run that dies half-way is not made again that day
-        self._save(daily)
+        daily.last_day = day
         return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:

@@ -171,7 +171,7 @@ def test_catch_up_is_for_daily_jobs_only():
 class LockedState(MemoryState):
     """A store that cannot be written (locked, disk full)."""
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
         import sqlite3
 
         raise sqlite3.OperationalError("database is locked")
@@ -227,3 +227,4 @@ async def test_a_daily_job_that_raises_is_reported_and_not_run_again_that_day():
     finally:
         await stop_scheduler(scheduler)
     assert calls == ["called"] and failed == [("mine", 'job "mine-daily" raised RuntimeError: venue said no')]
+
