@@ -4,9 +4,15 @@ A job runs one at a time (``max_instances=1``): a run that hangs makes APSchedul
 only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
 has gone on); so is a run APScheduler drops for coming more than its grace late.
 
-A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
+A daily job's last run is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
 scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
 day (in the hour the clocks go back), and nothing would know that a run was missed while the bot was down.
+
+The last run is kept as an instant, the one it was due at (``last_run_ns``, ns since the epoch), not as a date:
+whether the job "ran today" is decided by the local day that instant falls on in the ``[scheduler] timezone`` now
+in force. A run made before the timezone changed counts for the day of the new zone its time falls on: no day of
+the new zone gets a second run for it, and none is left without one because the old zone's date was later. (A
+record in the earlier form holds a date, ``last_day``: it is read as that day's run in the zone now in force.)
 
 A run claims its day in the store before it starts, in one compare-and-set (:meth:`StateStore.compare_and_set_state`)
 on the record it read: of two processes of one bot firing at once (a standby handover, two bots of one name on one
@@ -51,7 +57,7 @@ CLAIM_TRIES = 5
 
 
 class StateStore(Protocol):
-    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``,
+    """Where the daily jobs' last runs are kept: the store's ``bot_state`` (``Store.get_state``,
     ``Store.compare_and_set_state``)."""
 
     def get_state(self, key: str) -> str | None: ...
@@ -81,19 +87,24 @@ class MemoryState:
 
 @dataclass
 class _Daily:
-    """What is kept of one daily job: the local day of its last run, and when it was first scheduled."""
+    """What is kept of one daily job: the instant its last run was due, and when it was first scheduled."""
 
     name: str
     hour: int
     minute: int
-    last_day: dt.date | None
+    last_run_ns: int | None
     since_ns: int
     catch_up: bool = False
 
-    def record(self, last_day: dt.date | None) -> str:
-        """The stored text of this job's record with ``last_day`` as its last run day."""
-        return json.dumps({"last_day": last_day.isoformat() if last_day else None, "since_ns": self.since_ns},
-                          sort_keys=True)
+    def last_day(self, tz: zoneinfo.ZoneInfo) -> dt.date | None:
+        """The local day in ``tz`` of the last run (None: never ran)."""
+        if self.last_run_ns is None:
+            return None
+        return dt.datetime.fromtimestamp(self.last_run_ns / 1e9, tz).date()
+
+    def record(self, last_run_ns: int | None) -> str:
+        """The stored text of this job's record with ``last_run_ns`` as its last run."""
+        return json.dumps({"last_run_ns": last_run_ns, "since_ns": self.since_ns}, sort_keys=True)
 
 
 class Scheduler:
@@ -131,7 +142,7 @@ class Scheduler:
         passed while the bot was down (it was scheduled before that time, and has not run today) runs once now,
         and a run of it that comes late (a loop asleep past its time) is made however late."""
         daily = self._daily(job) if job.at is not None else None
-        trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
+        trigger = trigger_of(job, self.tz, last_day=daily.last_day(self.tz) if daily else None)
         options: dict[str, Any] = {}
         if job.every_s is not None:
             # the missed runs of an interval job are coalesced into the latest, which is up to one period old: a
@@ -181,9 +192,9 @@ class Scheduler:
         try:
             for _ in range(CLAIM_TRIES):
                 text = self._state.get_state(key)
-                found = self._parse(job.name, text)
+                found = self._parse(daily, text)
                 if found is not None:
-                    daily.last_day, daily.since_ns = found
+                    daily.last_run_ns, daily.since_ns = found
                     return daily
                 # none yet (or unreadable): another process starting now may store its own first, then it holds
                 if self._state.compare_and_set_state(key, text, daily.record(None), self._clock.time_ns()):
@@ -196,16 +207,22 @@ class Scheduler:
                       job.name, describe_store_error(exc))
         return daily
 
-    def _parse(self, name: str, text: str | None) -> tuple[dt.date | None, int] | None:
-        """The stored (last run day, first scheduled) of a daily job; None when there is none or it is unreadable."""
+    def _parse(self, daily: _Daily, text: str | None) -> tuple[int | None, int] | None:
+        """The stored (instant the last run was due, first scheduled) of a daily job; None when there is none or it
+        is unreadable. A record in the earlier form (``last_day``, a date) is that day's run in the zone now in
+        force: the zone it was dated in is not known."""
         if text is None:
             return None
         try:
             record = json.loads(text)
-            last = record["last_day"]
-            return (dt.date.fromisoformat(last) if last else None), int(record["since_ns"])
+            since_ns = int(record["since_ns"])
+            if "last_run_ns" in record:
+                last = record["last_run_ns"]
+                return (None if last is None else int(last)), since_ns
+            day = record["last_day"]
+            return (self._fire_ns(daily, dt.date.fromisoformat(day)) if day else None), since_ns
         except (ValueError, KeyError, TypeError):
-            log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", name, text)
+            log.error("the stored last run of job %s cannot be read (%r): kept anew from now", daily.name, text)
             return None
 
     def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
@@ -217,11 +234,16 @@ class Scheduler:
         now_ns = self._clock.time_ns()
         return dt.datetime.fromtimestamp(now_ns / 1e9, self.tz).date(), now_ns
 
+    def _ran_on(self, daily: _Daily, day: dt.date) -> bool:
+        """Whether the last run was due on local ``day`` or later, in the zone now in force."""
+        last_day = daily.last_day(self.tz)
+        return last_day is not None and last_day >= day
+
     def _missed_today(self, daily: _Daily) -> bool:
         """Whether today's run is past, was due after the job was first scheduled, and was not made."""
         today, now_ns = self._today()
         due_ns = self._fire_ns(daily, today)
-        return daily.since_ns <= due_ns <= now_ns and (daily.last_day is None or daily.last_day < today)
+        return daily.since_ns <= due_ns <= now_ns and not self._ran_on(daily, today)
 
     def _claim_day(self, daily: _Daily) -> bool:
         """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
@@ -238,22 +260,23 @@ class Scheduler:
                 log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
                          late_s)
                 return False
+        due_ns = self._fire_ns(daily, day)
         key = f"daily_job:{daily.name}"
         try:
             for _ in range(CLAIM_TRIES):
                 text = self._state.get_state(key)
-                found = self._parse(daily.name, text)
+                found = self._parse(daily, text)
                 if found is not None:
                     daily.since_ns = found[1]  # the stored record's: another process may have stored it first
-                    if found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
-                        daily.last_day = found[0]  # another process of this bot ran it since this one read it
-                if daily.last_day is not None and day <= daily.last_day:
-                    log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+                    if found[0] is not None and (daily.last_run_ns is None or found[0] > daily.last_run_ns):
+                        daily.last_run_ns = found[0]  # another process of this bot ran it since this one read it
+                if self._ran_on(daily, day):
+                    log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day(self.tz))
                     return False
                 # stored before it runs: a run that dies half-way is not made again; False: the record changed
                 # since it was read (another process claimed, or first stored it), so it is read again
-                if self._state.compare_and_set_state(key, text, daily.record(day), now_ns):
-                    daily.last_day = day
+                if self._state.compare_and_set_state(key, text, daily.record(due_ns), now_ns):
+                    daily.last_run_ns = due_ns
                     return True
             log.error("job %s: its record kept changing while its run of %s was claimed: this run is skipped",
                       daily.name, day)
@@ -263,11 +286,11 @@ class Scheduler:
                 raise
             log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
                       daily.name, describe_store_error(exc))
-        # this process's own day holds: once a day in this process
-        if daily.last_day is not None and day <= daily.last_day:
-            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+        # this process's own record holds: once a day in this process
+        if self._ran_on(daily, day):
+            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day(self.tz))
             return False
-        daily.last_day = day
+        daily.last_run_ns = due_ns
         return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
@@ -366,8 +389,9 @@ class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no
     """
 
     after_day: dt.date | None = None
-    """The local day of the job's last run (stored): the first fire is on a later day (a restart in the hour the
-    clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
+    """The local day of the job's last run (the day its stored instant falls on): the first fire is on a later
+    day (a restart in the hour the clocks go back, after the run in the first of the two hours, would otherwise
+    fire in the second)."""
 
     def __init__(self, hour: int, minute: int, timezone: zoneinfo.ZoneInfo):
         super().__init__(hour=hour, minute=minute, timezone=timezone)

@@ -1,8 +1,9 @@
 """Daily jobs' records on a real store (SQLite, or PostgreSQL with ``ARBOT_TEST_DB_URL``): two processes of one bot
-claiming one day at once."""
+claiming one day at once, and a change of ``[scheduler] timezone`` between runs."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import zoneinfo
@@ -106,3 +107,54 @@ def test_many_processes_racing_for_one_new_record_make_one_run(stores: list[Stor
     finally:
         for store in more:
             store.close()
+
+
+async def runs_at(store: Store, zone: str, now_ns: int, fire: bool = False, at: str = "23:00") -> int:
+    """Start a scheduler of a catch-up daily job at ``at`` in ``zone`` with its clock at ``now_ns``, let it settle
+    (``fire``: APScheduler fires the job, as at its time), stop it: how many runs it made."""
+    runs: list[str] = []
+
+    async def count(operator: Any) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings(timezone=zone), clock=ManualClock(now_ns), state=store)
+    scheduler.add(Job("mine-daily", count, at=at, catch_up=True), "mine", operator=None,
+                  failed=lambda *_: None)
+    scheduler.start()
+    try:
+        if fire:
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+        await asyncio.sleep(0.3)
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
+    return len(runs)
+
+
+async def test_a_run_before_the_timezone_changed_counts_for_the_day_its_time_falls_on_in_the_new_zone(db_url: str):
+    """Run in UTC at 23:30 on June 10 (made up: due at 23:00), then restarted in Asia/Tokyo, where that run was
+    at 08:30 on June 11. Before, the stored day (June 10, a UTC date) was read as a Tokyo date, and the job ran
+    again at 23:00 on June 11 in Tokyo: twice that Tokyo day."""
+    store = Store(db_url, bot="moved").open()
+    try:
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 10, 22, 0)) == 0
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 10, 23, 30)) == 1
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 23, 0, 1), fire=True) == 0
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 12, 23, 0, 1), fire=True) == 1
+    finally:
+        store.close()
+
+
+async def test_a_day_of_the_new_timezone_is_not_lost_to_a_run_dated_later_in_the_old_one(db_url: str):
+    """Run in Asia/Tokyo at 08:00 on June 11 (23:00 UTC on June 10), then restarted in UTC: that run was on June 10
+    in UTC, so June 11's UTC run at 08:00 is made. Before, the stored day (June 11, a Tokyo date) was read as a UTC
+    date, and June 11 had no run in UTC at all."""
+    store = Store(db_url, bot="moved").open()
+    try:
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 7, 0), at="08:00") == 0
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 8, 0, 1), fire=True,
+                             at="08:00") == 1
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 11, 8, 0, 1), fire=True, at="08:00") == 1
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 11, 9, 0), fire=True, at="08:00") == 0
+    finally:
+        store.close()
