@@ -4,9 +4,19 @@ A job runs one at a time (``max_instances=1``): a run that hangs makes APSchedul
 only a log line of its own, so the first skip of each hung run is alerted (WARNING: the job, how long its run
 has gone on); so is a run APScheduler drops for coming more than its grace late.
 
-A daily job's last run day is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
+A daily job's last run is stored (``bot_state``, key ``daily_job:NAME``), with when the job was first
 scheduled: APScheduler's triggers live in memory, so without it a restart could run a job a second time the same
 day (in the hour the clocks go back), and nothing would know that a run was missed while the bot was down.
+
+The last run is kept as an instant, the one it was due at (``last_run_ns``, ns since the epoch), not as a date:
+whether the job "ran today" is decided by the local day that instant falls on in the ``[scheduler] timezone`` now
+in force. A run made before the timezone changed counts for the day of the new zone its time falls on: no day of
+the new zone gets a second run for it, and none is left without one because the old zone's date was later. (A
+record in the earlier form holds a date, ``last_day``: it is read as that day's run in the zone now in force.)
+
+A run claims its day in the store before it starts, in one compare-and-set (:meth:`StateStore.compare_and_set_state`)
+on the record it read: of two processes of one bot firing at once (a standby handover, two bots of one name on one
+database), exactly one runs the job.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,12 +52,19 @@ loop's timers run on the monotonic clock, which stands still while the machine i
 ends as late as the machine slept and the run it was for is made that late, or dropped past the misfire grace."""
 
 
+CLAIM_TRIES = 5
+"""How many times a claim of a daily run reads the record again after another process changed it first."""
+
+
 class StateStore(Protocol):
-    """Where the daily jobs' days are kept: the store's ``bot_state`` (``Store.get_state``/``set_state``)."""
+    """Where the daily jobs' last runs are kept: the store's ``bot_state`` (``Store.get_state``,
+    ``Store.compare_and_set_state``)."""
 
     def get_state(self, key: str) -> str | None: ...
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None: ...
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
+        """Set ``key`` to ``value`` only if it holds ``expected`` (None: has none), atomically; True when set."""
+        ...
 
 
 class MemoryState:
@@ -54,24 +72,39 @@ class MemoryState:
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def get_state(self, key: str) -> str | None:
         return self._values.get(key)
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
-        self._values[key] = value
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
+        with self._lock:
+            if self._values.get(key) != expected:
+                return False
+            self._values[key] = value
+            return True
 
 
 @dataclass
 class _Daily:
-    """What is kept of one daily job: the local day of its last run, and when it was first scheduled."""
+    """What is kept of one daily job: the instant its last run was due, and when it was first scheduled."""
 
     name: str
     hour: int
     minute: int
-    last_day: dt.date | None
+    last_run_ns: int | None
     since_ns: int
     catch_up: bool = False
+
+    def last_day(self, tz: zoneinfo.ZoneInfo) -> dt.date | None:
+        """The local day in ``tz`` of the last run (None: never ran)."""
+        if self.last_run_ns is None:
+            return None
+        return dt.datetime.fromtimestamp(self.last_run_ns / 1e9, tz).date()
+
+    def record(self, last_run_ns: int | None) -> str:
+        """The stored text of this job's record with ``last_run_ns`` as its last run."""
+        return json.dumps({"last_run_ns": last_run_ns, "since_ns": self.since_ns}, sort_keys=True)
 
 
 class Scheduler:
@@ -109,7 +142,7 @@ class Scheduler:
         passed while the bot was down (it was scheduled before that time, and has not run today) runs once now,
         and a run of it that comes late (a loop asleep past its time) is made however late."""
         daily = self._daily(job) if job.at is not None else None
-        trigger = trigger_of(job, self.tz, last_day=daily.last_day if daily else None)
+        trigger = trigger_of(job, self.tz, last_day=daily.last_day(self.tz) if daily else None)
         options: dict[str, Any] = {}
         if job.every_s is not None:
             # the missed runs of an interval job are coalesced into the latest, which is up to one period old: a
@@ -154,43 +187,43 @@ class Scheduler:
         """The stored record of a daily job, made (and stored) the first time the job is scheduled."""
         assert job.at is not None
         hour, minute = (int(x) for x in job.at.split(":"))
+        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
+        key = f"daily_job:{job.name}"
         try:
-            found = self._read(job.name)
+            for _ in range(CLAIM_TRIES):
+                text = self._state.get_state(key)
+                found = self._parse(daily, text)
+                if found is not None:
+                    daily.last_run_ns, daily.since_ns = found
+                    return daily
+                # none yet (or unreadable): another process starting now may store its own first, then it holds
+                if self._state.compare_and_set_state(key, text, daily.record(None), self._clock.time_ns()):
+                    return daily
+            log.error("the record of job %s kept changing while it was read: kept anew from now", job.name)
         except Exception as exc:
             if not is_store_error(exc):
                 raise
             log.error("the last run day of job %s cannot be read (%s): a restart today may run it again",
                       job.name, describe_store_error(exc))
-            return _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
-        if found is not None:
-            return _Daily(job.name, hour, minute, found[0], found[1], job.catch_up)
-        daily = _Daily(job.name, hour, minute, None, self._clock.time_ns(), job.catch_up)
-        self._save(daily)
         return daily
 
-    def _read(self, name: str) -> tuple[dt.date | None, int] | None:
-        """The stored (last run day, first scheduled) of a daily job; None when there is none or it is unreadable."""
-        text = self._state.get_state(f"daily_job:{name}")
+    def _parse(self, daily: _Daily, text: str | None) -> tuple[int | None, int] | None:
+        """The stored (instant the last run was due, first scheduled) of a daily job; None when there is none or it
+        is unreadable. A record in the earlier form (``last_day``, a date) is that day's run in the zone now in
+        force: the zone it was dated in is not known."""
         if text is None:
             return None
         try:
             record = json.loads(text)
-            last = record["last_day"]
-            return (dt.date.fromisoformat(last) if last else None), int(record["since_ns"])
+            since_ns = int(record["since_ns"])
+            if "last_run_ns" in record:
+                last = record["last_run_ns"]
+                return (None if last is None else int(last)), since_ns
+            day = record["last_day"]
+            return (self._fire_ns(daily, dt.date.fromisoformat(day)) if day else None), since_ns
         except (ValueError, KeyError, TypeError):
-            log.error("the stored last run day of job %s cannot be read (%r): kept anew from now", name, text)
+            log.error("the stored last run of job %s cannot be read (%r): kept anew from now", daily.name, text)
             return None
-
-    def _save(self, daily: _Daily) -> None:
-        record = {"last_day": daily.last_day.isoformat() if daily.last_day else None, "since_ns": daily.since_ns}
-        try:
-            self._state.set_state(f"daily_job:{daily.name}", json.dumps(record, sort_keys=True),
-                                  self._clock.time_ns())
-        except Exception as exc:
-            if not is_store_error(exc):
-                raise
-            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
-                      daily.name, describe_store_error(exc))
 
     def _fire_ns(self, daily: _Daily, day: dt.date) -> int:
         """The instant of the job's run on local ``day`` (a time the clocks skip: as much later, as it runs)."""
@@ -201,15 +234,21 @@ class Scheduler:
         now_ns = self._clock.time_ns()
         return dt.datetime.fromtimestamp(now_ns / 1e9, self.tz).date(), now_ns
 
+    def _ran_on(self, daily: _Daily, day: dt.date) -> bool:
+        """Whether the last run was due on local ``day`` or later, in the zone now in force."""
+        last_day = daily.last_day(self.tz)
+        return last_day is not None and last_day >= day
+
     def _missed_today(self, daily: _Daily) -> bool:
         """Whether today's run is past, was due after the job was first scheduled, and was not made."""
         today, now_ns = self._today()
         due_ns = self._fire_ns(daily, today)
-        return daily.since_ns <= due_ns <= now_ns and (daily.last_day is None or daily.last_day < today)
+        return daily.since_ns <= due_ns <= now_ns and not self._ran_on(daily, today)
 
     def _claim_day(self, daily: _Daily) -> bool:
         """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;
-        False when a run for that day was made already (by this process or one before the restart)."""
+        False when a run for that day was made already (by this process, one before the restart, or another
+        process of this bot at the same moment: the claim is a compare-and-set on the record read)."""
         today, now_ns = self._today()
         if self._fire_ns(daily, today) <= now_ns:
             day = today
@@ -221,19 +260,37 @@ class Scheduler:
                 log.info("job %s missed its run of %s (%.0f s ago): not made up, today's comes", daily.name, day,
                          late_s)
                 return False
-        try:  # another process of this bot (a handover) may have run it since this one read the day
-            found = self._read(daily.name)
+        due_ns = self._fire_ns(daily, day)
+        key = f"daily_job:{daily.name}"
+        try:
+            for _ in range(CLAIM_TRIES):
+                text = self._state.get_state(key)
+                found = self._parse(daily, text)
+                if found is not None:
+                    daily.since_ns = found[1]  # the stored record's: another process may have stored it first
+                    if found[0] is not None and (daily.last_run_ns is None or found[0] > daily.last_run_ns):
+                        daily.last_run_ns = found[0]  # another process of this bot ran it since this one read it
+                if self._ran_on(daily, day):
+                    log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day(self.tz))
+                    return False
+                # stored before it runs: a run that dies half-way is not made again; False: the record changed
+                # since it was read (another process claimed, or first stored it), so it is read again
+                if self._state.compare_and_set_state(key, text, daily.record(due_ns), now_ns):
+                    daily.last_run_ns = due_ns
+                    return True
+            log.error("job %s: its record kept changing while its run of %s was claimed: this run is skipped",
+                      daily.name, day)
+            return False
         except Exception as exc:
             if not is_store_error(exc):
                 raise
-            found = None  # this process's own day holds; storing it below is tried (and logged) as ever
-        if found is not None and found[0] is not None and (daily.last_day is None or found[0] > daily.last_day):
-            daily.last_day = found[0]
-        if daily.last_day is not None and day <= daily.last_day:
-            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day)
+            log.error("the last run day of job %s could not be stored (%s): a restart today may run it again",
+                      daily.name, describe_store_error(exc))
+        # this process's own record holds: once a day in this process
+        if self._ran_on(daily, day):
+            log.info("job %s already ran for %s: this run is skipped", daily.name, daily.last_day(self.tz))
             return False
-        daily.last_day = day  # stored before it runs: a run that dies half-way is not made again that day
-        self._save(daily)
+        daily.last_run_ns = due_ns
         return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
@@ -332,8 +389,9 @@ class DailyTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 ships no
     """
 
     after_day: dt.date | None = None
-    """The local day of the job's last run (stored): the first fire is on a later day (a restart in the hour the
-    clocks go back, after the run in the first of the two hours, would otherwise fire in the second)."""
+    """The local day of the job's last run (the day its stored instant falls on): the first fire is on a later
+    day (a restart in the hour the clocks go back, after the run in the first of the two hours, would otherwise
+    fire in the second)."""
 
     def __init__(self, hour: int, minute: int, timezone: zoneinfo.ZoneInfo):
         super().__init__(hour=hour, minute=minute, timezone=timezone)

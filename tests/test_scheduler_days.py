@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import zoneinfo
 from typing import Any
 
@@ -171,7 +172,7 @@ def test_catch_up_is_for_daily_jobs_only():
 class LockedState(MemoryState):
     """A store that cannot be written (locked, disk full)."""
 
-    def set_state(self, key: str, value: str, ts_ns: int | None = None) -> None:
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
         import sqlite3
 
         raise sqlite3.OperationalError("database is locked")
@@ -227,3 +228,20 @@ async def test_a_daily_job_that_raises_is_reported_and_not_run_again_that_day():
     finally:
         await stop_scheduler(scheduler)
     assert calls == ["called"] and failed == [("mine", 'job "mine-daily" raised RuntimeError: venue said no')]
+
+
+async def test_a_record_in_the_earlier_form_holding_a_date_is_that_days_run_in_the_zone_in_force():
+    zone, runs, state = "Europe/Berlin", [], MemoryState()
+    state.compare_and_set_state("daily_job:mine-daily", None, '{"last_day": "2026-06-10", "since_ns": 0}')
+    today = await start_scheduler(zone, local_ns(zone, 2026, 6, 10, 9, 30), state,
+                                  counting_job(runs, at="09:00", catch_up=True))
+    await asyncio.sleep(0.2)
+    await stop_scheduler(today)
+    assert runs == []  # it ran on June 10
+    tomorrow = await start_scheduler(zone, local_ns(zone, 2026, 6, 11, 9, 30), state,
+                                     counting_job(runs, at="09:00", catch_up=True))
+    await wait_for(lambda: runs, what="the missed run")
+    await stop_scheduler(tomorrow)
+    assert runs == ["ran"]
+    assert json.loads(state.get_state("daily_job:mine-daily") or "") == {
+        "last_run_ns": local_ns(zone, 2026, 6, 11, 9, 0), "since_ns": 0}

@@ -52,10 +52,11 @@ def test_a_daily_summary_missed_while_the_process_was_down_is_sent_once_by_the_n
     first = run_for_a_moment(config, tmp_path)  # a new bot, started after 00:00: nothing to make up today
     assert "daily summary" not in first
     [(stored,)] = query_db(db_url, RECORD)
-    assert json.loads(stored)["last_day"] is None
+    assert json.loads(stored)["last_run_ns"] is None
     # as if that process had been started the day before and had sent yesterday's summary, then stopped
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    record = {"last_day": yesterday.isoformat(), "since_ns": time.time_ns() - 2 * 86_400 * 10**9}
+    midnight = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), dt.UTC)
+    yesterdays_ns = int((midnight - dt.timedelta(days=1)).timestamp()) * 1_000_000_000
+    record = {"last_run_ns": yesterdays_ns, "since_ns": time.time_ns() - 2 * 86_400 * 10**9}
     engine = create_engine(engine_url(db_url), poolclass=NullPool)
     try:
         with engine.begin() as conn:
@@ -67,6 +68,6 @@ def test_a_daily_summary_missed_while_the_process_was_down_is_sent_once_by_the_n
     second = run_for_a_moment(config, tmp_path)
     assert second.count("daily summary:") == 1, second[-3000:]
     [(stored,)] = query_db(db_url, RECORD)
-    assert json.loads(stored)["last_day"] == dt.datetime.now(dt.UTC).date().isoformat()
+    assert json.loads(stored)["last_run_ns"] == int(midnight.timestamp()) * 1_000_000_000  # today's run, due 00:00
     third = run_for_a_moment(config, tmp_path)
     assert "daily summary" not in third, third[-3000:]

@@ -1065,6 +1065,34 @@ class Store:
             row.value, row.updated_ns = value, ts_ns or time.time_ns()
             s.add(row)
 
+    def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
+        """Set ``key`` to ``value`` only if it holds ``expected`` (None: only if it has no row yet); True when set.
+
+        One statement, so two processes of this bot that read the same ``expected`` cannot both set theirs: a
+        conditional UPDATE (``WHERE value = expected``; on PostgreSQL the second waits for the first's row lock and
+        then finds the value changed) or an INSERT that a row already there turns into nothing."""
+        state = table_of(StateRow)
+        ts = ts_ns or time.time_ns()
+        with self.engine.begin() as conn:
+            if expected is not None:
+                changed = conn.execute(update(state).where(state.c.bot == self.bot, state.c.key == key,
+                                                           state.c.value == expected)
+                                       .values(value=value, updated_ns=ts))
+                return changed.rowcount == 1
+            row = {"bot": self.bot, "key": key, "value": value, "updated_ns": ts}
+            dialect = conn.dialect.name
+            if dialect in ("sqlite", "postgresql"):
+                ins = sqlite.insert if dialect == "sqlite" else postgresql.insert
+                added = conn.execute(ins(state).values(row).on_conflict_do_nothing(
+                    index_elements=[state.c.bot, state.c.key]))
+                return added.rowcount == 1
+        try:  # another database: the primary key refuses the second insert
+            with self.engine.begin() as conn:
+                conn.execute(insert(state).values(row))
+        except IntegrityError:
+            return False
+        return True
+
     def save_transfer(self, transfer: Transfer) -> None:
         """Insert or update one transfer (its intent is saved before anything is sent)."""
         with self.session() as s:

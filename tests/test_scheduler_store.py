@@ -1,0 +1,160 @@
+"""Daily jobs' records on a real store (SQLite, or PostgreSQL with ``ARBOT_TEST_DB_URL``): two processes of one bot
+claiming one day at once, and a change of ``[scheduler] timezone`` between runs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import zoneinfo
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.api import Job
+from bot.clock import ManualClock
+from bot.config import SchedulerSettings
+from bot.scheduler import Scheduler
+from bot.store import Store
+
+
+def local_ns(zone: str, *when: int) -> int:
+    return int(dt.datetime(*when, tzinfo=zoneinfo.ZoneInfo(zone)).timestamp()) * 1_000_000_000  # type: ignore[misc]
+
+
+async def nothing(operator: Any) -> None:
+    """A job's body: these tests look at the claims, not the runs."""
+
+
+@pytest.fixture
+def stores(db_url: str) -> Iterator[list[Store]]:
+    """Two stores of one bot on one database: two processes, each with its own connections."""
+    opened = [Store(db_url, bot="twin").open() for _ in range(2)]
+    try:
+        yield opened
+    finally:
+        for store in opened:
+            store.close()
+
+
+class ReadsTogether:
+    """Holds each store's first read of a daily job's record until both have read it: the two claims then run
+    exactly interleaved (both read the day before either writes), as two processes firing within milliseconds."""
+
+    def __init__(self, store: Store, barrier: threading.Barrier):
+        self._store, self._barrier, self._held = store, barrier, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get_state(self, key: str) -> str | None:
+        value = self._store.get_state(key)
+        if not self._held:
+            self._held = True
+            self._barrier.wait(timeout=10)
+        return value
+
+
+def test_two_processes_claiming_one_day_at_once_make_one_run(stores: list[Store]):
+    """Before, the claim read the stored day and then wrote it: both processes read "not run today", both wrote,
+    and both ran the job."""
+    zone = "Europe/Berlin"
+    now_ns = local_ns(zone, 2026, 6, 10, 9, 0, 1)
+    job = Job("mine-daily", nothing, at="09:00")
+    barrier = threading.Barrier(2)
+    schedulers = [Scheduler(SchedulerSettings(timezone=zone), clock=ManualClock(now_ns), state=store)
+                  for store in stores]
+    dailies = [scheduler._daily(job) for scheduler in schedulers]  # both scheduled the job before 09:00
+    for scheduler, store in zip(schedulers, stores, strict=True):
+        scheduler._state = ReadsTogether(store, barrier)
+    won: list[bool] = []
+
+    def claim(n: int) -> None:
+        won.append(schedulers[n]._claim_day(dailies[n]))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(won) == [False, True]
+
+
+def test_many_processes_racing_for_one_new_record_make_one_run(stores: list[Store], db_url: str):
+    """No barrier: eight claims of a job no process scheduled before, each on its own store, started together."""
+    zone = "UTC"
+    more = [Store(db_url, bot="twin").open() for _ in range(6)]
+    try:
+        everyone = stores + more
+        start = threading.Barrier(len(everyone))
+        won: list[bool] = []
+
+        def claim(store: Store) -> None:
+            scheduler = Scheduler(SchedulerSettings(timezone=zone), state=store,
+                                  clock=ManualClock(local_ns(zone, 2026, 6, 10, 9, 0, 1)))
+            start.wait(timeout=10)
+            daily = scheduler._daily(Job("mine-daily", nothing, at="09:00"))
+            daily.since_ns = 0  # scheduled long before 09:00
+            won.append(scheduler._claim_day(daily))
+
+        threads = [threading.Thread(target=claim, args=(store,)) for store in everyone]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert won.count(True) == 1 and len(won) == len(everyone)
+    finally:
+        for store in more:
+            store.close()
+
+
+async def runs_at(store: Store, zone: str, now_ns: int, fire: bool = False, at: str = "23:00") -> int:
+    """Start a scheduler of a catch-up daily job at ``at`` in ``zone`` with its clock at ``now_ns``, let it settle
+    (``fire``: APScheduler fires the job, as at its time), stop it: how many runs it made."""
+    runs: list[str] = []
+
+    async def count(operator: Any) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings(timezone=zone), clock=ManualClock(now_ns), state=store)
+    scheduler.add(Job("mine-daily", count, at=at, catch_up=True), "mine", operator=None,
+                  failed=lambda *_: None)
+    scheduler.start()
+    try:
+        if fire:
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+        await asyncio.sleep(0.3)
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
+    return len(runs)
+
+
+async def test_a_run_before_the_timezone_changed_counts_for_the_day_its_time_falls_on_in_the_new_zone(db_url: str):
+    """Run in UTC at 23:30 on June 10 (made up: due at 23:00), then restarted in Asia/Tokyo, where that run was
+    at 08:30 on June 11. Before, the stored day (June 10, a UTC date) was read as a Tokyo date, and the job ran
+    again at 23:00 on June 11 in Tokyo: twice that Tokyo day."""
+    store = Store(db_url, bot="moved").open()
+    try:
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 10, 22, 0)) == 0
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 10, 23, 30)) == 1
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 23, 0, 1), fire=True) == 0
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 12, 23, 0, 1), fire=True) == 1
+    finally:
+        store.close()
+
+
+async def test_a_day_of_the_new_timezone_is_not_lost_to_a_run_dated_later_in_the_old_one(db_url: str):
+    """Run in Asia/Tokyo at 08:00 on June 11 (23:00 UTC on June 10), then restarted in UTC: that run was on June 10
+    in UTC, so June 11's UTC run at 08:00 is made. Before, the stored day (June 11, a Tokyo date) was read as a UTC
+    date, and June 11 had no run in UTC at all."""
+    store = Store(db_url, bot="moved").open()
+    try:
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 7, 0), at="08:00") == 0
+        assert await runs_at(store, "Asia/Tokyo", local_ns("Asia/Tokyo", 2026, 6, 11, 8, 0, 1), fire=True,
+                             at="08:00") == 1
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 11, 8, 0, 1), fire=True, at="08:00") == 1
+        assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 11, 9, 0), fire=True, at="08:00") == 0
+    finally:
+        store.close()
