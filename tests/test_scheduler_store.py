@@ -158,3 +158,34 @@ async def test_a_day_of_the_new_timezone_is_not_lost_to_a_run_dated_later_in_the
         assert await runs_at(store, "UTC", local_ns("UTC", 2026, 6, 11, 9, 0), fire=True, at="08:00") == 0
     finally:
         store.close()
+
+
+def test_processes_setting_a_new_key_at_once_all_succeed_and_one_value_stays(db_url: str):
+    """``set_state`` read the row, then inserted it when missing: two processes of one bot setting a key for the first
+    time at the same moment (a standby's lease, a run counter) both inserted, and one raised IntegrityError. It is now
+    one upsert: every call succeeds, and the value left is one of theirs."""
+    opened = [Store(db_url, bot="twin").open() for _ in range(8)]
+    barrier = threading.Barrier(len(opened))
+    errors: list[BaseException] = []
+
+    def set_it(store: Store, n: int) -> None:
+        barrier.wait(timeout=10)
+        try:
+            store.set_state("first-key", f"v{n}")
+        except BaseException as exc:  # the race lost: what a caller would have seen
+            errors.append(exc)
+
+    try:
+        for _ in range(5):  # a race: a few rounds, each with a fresh key
+            threads = [threading.Thread(target=set_it, args=(s, n)) for n, s in enumerate(opened)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            assert not errors, errors
+            assert opened[0].get_state("first-key") in {f"v{n}" for n in range(len(opened))}
+            with opened[0].engine.begin() as conn:  # the next round sets a new key again
+                conn.exec_driver_sql("DELETE FROM bot_state WHERE bot = 'twin'")
+    finally:
+        for store in opened:
+            store.close()
