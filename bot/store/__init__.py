@@ -1064,17 +1064,18 @@ class Store:
         both succeed (the last write stays) instead of one raising on the primary key. Another unique index (the
         id epoch's) still refuses a value it forbids."""
         state = table_of(StateRow)
-        row = {"bot": self.bot, "key": key, "value": value, "updated_ns": ts_ns or time.time_ns()}
+        ts = ts_ns or time.time_ns()
         with self.engine.begin() as conn:
             dialect = conn.dialect.name
             if dialect in ("sqlite", "postgresql"):
+                row = {"bot": self.bot, "key": key, "value": value, "updated_ns": ts}
                 ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(state).values(row)
                 conn.execute(ins.on_conflict_do_update(index_elements=[state.c.bot, state.c.key],
-                                                       set_={"value": value, "updated_ns": row["updated_ns"]}))
+                                                       set_={"value": value, "updated_ns": ts}))
                 return
         with self.session() as s:  # another database: read, then write
             existing = s.get(StateRow, (self.bot, key)) or StateRow(bot=self.bot, key=key, value=value)
-            existing.value, existing.updated_ns = value, row["updated_ns"]
+            existing.value, existing.updated_ns = value, ts
             s.add(existing)
 
     def compare_and_set_state(self, key: str, expected: str | None, value: str, ts_ns: int | None = None) -> bool:
