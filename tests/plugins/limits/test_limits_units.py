@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,8 +105,7 @@ def test_the_plain_form_keeps_working_when_every_strategy_trades_one_quote(tmp_p
 ])
 def test_a_bad_value_per_quote_is_named(table, expected):
     issues: list[ConfigIssue] = []
-    parse_settings(LimitsSettings, {"max_daily_loss": __import__("tomllib").loads(f"x = {table}")["x"]},
-                   "risk.limits", issues)
+    parse_settings(LimitsSettings, {"max_daily_loss": tomllib.loads(f"x = {table}")["x"]}, "risk.limits", issues)
     assert expected in [str(i) for i in issues], issues
 
 
@@ -113,8 +113,7 @@ def limits(**table) -> Limits:
     issues: list[ConfigIssue] = []
     settings = parse_settings(LimitsSettings, table, "risk.limits", issues)
     assert not issues, issues
-    check = Limits("limits", settings, Context.__new__(Context))
-    return check
+    return Limits("limits", settings, Context.__new__(Context))
 
 
 class View:
@@ -200,3 +199,15 @@ async def test_risk_shows_each_limit_with_its_unit(make_bot):
     status = (await bot.commands.dispatch(Caller("test", "eye", "viewer"), "status", [])).render_text()
     assert "limits" in status and "max_daily_loss.USD 0.00 / 20.00 USD" in status, status
     assert "max_daily_loss.BTC 0 / 0.002 BTC" in status, status
+
+
+async def test_a_strategys_limit_is_in_the_quote_it_trades_and_no_other(make_bot):
+    """strategy_max_daily_loss = { s = "5" } is 5 of the quote asset s trades, not 5 BTC as well."""
+    from tests.helpers.risk_kit import fill
+
+    bot, lim = await running_limits(make_bot)
+    now = lim.ctx.clock.time_ns()
+    lim.on_fill("s", fill("x", Side.BUY, "0.001", "30000", ts_ns=now))
+    assert lim.status()["daily loss s"] == "0.00 / 5.00 USD"
+    reason = lim.check(intent("s", Side.BUY, "0.01", "0.05", symbol="ETH/BTC"), View())
+    assert reason is not None and reason.startswith("strategy_max_daily_loss.s sets no limit in BTC (it has USD)")
