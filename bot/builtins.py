@@ -57,6 +57,11 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         f"{name} realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net {moneys(fig.net, fig.quotes)}"
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
         or "no fills today"))
+    for check in op.risk():  # each limit with its use and unit; /risk has the whole picture
+        if check.usage:
+            rows.append((f"risk {check.name}", "; ".join(
+                f"{key} {amount(use.used, use.unit)} / {amount(use.limit, use.unit)} {use.unit}"
+                for key, use in check.usage.items())))
     running = sum(op.strategy_state(name) == "running" for name in op.strategies)
     net_today = totals(today.values()).net
     summary = {"mode": op.mode, "running": f"{running}/{len(op.strategies)}",

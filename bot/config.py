@@ -35,6 +35,7 @@ from .conflicts import (
 )
 from .domain import AlertLevel
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
+from .quotelimits import place_quote_limits, strategy_quotes
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
@@ -464,6 +465,12 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                     if isinstance(ref, str) and ref not in strategies and ref not in declared:
                         issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
                                                   "configured" + did_you_mean(ref, strategies)))
+    # a money limit is in a quote asset: a plain value in the one every strategy trades, a table per quote
+    quotes = strategy_quotes(strategies, registry.classes("strategy"))
+    for named in components.values():
+        for name, comp in named.items():
+            named[name], found = place_quote_limits(comp, registry.classes(comp.kind)[comp.type], quotes)
+            issues += found
     if set(declared_exchanges) <= set(components.get("exchange", {})):  # else an exchange's own table is wrong
         issues += _market_ref_issues(components, registry, plugin_settings)
     bot: BotSettings = host["bot"]

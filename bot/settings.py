@@ -11,7 +11,8 @@ A plugin author writes::
 
 Supported field types: ``int``, ``Decimal``, ``float`` (durations and ratios only, never money),
 ``str``, ``bool``, ``Literal[...]``, ``list[str]``, ``list[int]``, ``dict[str, str]``, ``dict[str, dict[str, str]]``,
-``datetime.time`` ("HH:MM"), :class:`Secret`, and ``X | None``; a plugin's class with a field of another type is
+``datetime.time`` ("HH:MM"), :class:`Secret`, ``X | None`` and ``X | dict[str, str]`` (one value or a table of
+them, e.g. a money limit per quote asset); a plugin's class with a field of another type is
 refused by name when it loads (:func:`settings_problem`). Every problem is reported with its key path and the
 expected form, all at once, and so is a settings class's own ``__post_init__`` or ``validate()`` that raises.
 """
@@ -246,7 +247,7 @@ def describe(tp: Any, meta: Mapping[str, Any]) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return describe(inner[0], meta)
+        return " or ".join(describe(a, meta) for a in inner)
     if origin is Literal:
         return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
     if origin is list:
@@ -314,7 +315,11 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, meta)
+        # ``Decimal | dict[str, str]``: one value, or a table of them (a money limit per quote asset)
+        tables = [a for a in inner if typing.get_origin(a) is dict]
+        if tables and (isinstance(value, dict) or len(tables) == len(inner)):
+            return _convert(tables[0], value, meta)
+        return _convert(next(a for a in inner if typing.get_origin(a) is not dict), value, meta)
     if origin is Literal:
         if value in typing.get_args(tp) and isinstance(value, str):
             return value
@@ -413,7 +418,9 @@ def _supported(tp: Any) -> bool:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return bool(inner) and _supported(inner[0])
+        if len(inner) == 2:  # a value or a table of them: one scalar type and one table type
+            return sum(typing.get_origin(a) is dict for a in inner) == 1 and all(_supported(a) for a in inner)
+        return len(inner) == 1 and _supported(inner[0])
     if origin is Literal:
         return True
     if origin is list:

@@ -411,6 +411,11 @@ class Component:
     config check refuses a symbol no configured exchange trades (when every exchange says what it trades).
     ``asset_settings``, on a component or a ``[plugins.NAME]`` settings class, does the same for fields naming assets
     (a cap per asset)."""
+    quote_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields holding money in a quote asset: a table quote asset -> value (``{ USD = "100" }``), or one
+    value. The config check refuses a strategy trading a quote asset a set table leaves out, places one value in
+    the quote asset every strategy trades (``{ QUOTE = value }``), and refuses one value when they trade several:
+    a number without its unit would be that number of every quote asset."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

@@ -35,7 +35,8 @@ from bot.api.ledger import (
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
-from .settings import LimitsSettings
+from .settings import MONEY_KEYS, LimitsSettings
+from .units import QuoteLimit
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,6 +78,7 @@ class Limits(RiskCheck):
     Settings = LimitsSettings
     strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
     market_settings = ("positions",)
+    quote_settings = MONEY_KEYS
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
@@ -115,8 +117,12 @@ class Limits(RiskCheck):
         self._next_reset_ns = 0
         self._day_start_ns = 0
         """When the day of :attr:`_day_net` began: a fill made before it is not today's, however late it came."""
-        self._strategy_loss = {k: Decimal(v) for k, v in s.strategy_max_daily_loss.items()}
-        self._strategy_notional = {k: Decimal(v) for k, v in s.strategy_max_position_notional.items()}
+        self._money = {key: QuoteLimit(key, getattr(s, key)) for key in MONEY_KEYS if getattr(s, key) is not None}
+        """The money limits set, each in its quote assets."""
+        self._strategy_loss = {k: QuoteLimit(f"strategy_max_daily_loss.{k}", Decimal(v), strategy=k)
+                               for k, v in s.strategy_max_daily_loss.items()}
+        self._strategy_notional = {k: QuoteLimit(f"strategy_max_position_notional.{k}", Decimal(v), strategy=k)
+                                   for k, v in s.strategy_max_position_notional.items()}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -133,7 +139,7 @@ class Limits(RiskCheck):
         self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
-        if self.settings.max_drawdown is not None:
+        if "max_drawdown" in self._money:
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
             self.ctx.bus.subscribe(PoolUpdate, self._on_pool, owner=self.name)
             self.ctx.create_task(self._keep_peaks(), "save peak equity")
@@ -191,6 +197,9 @@ class Limits(RiskCheck):
         it was made (:attr:`_day_start_ns`), so today's figures are those of ``/pnl day`` whatever order fills
         arrive in, and the same after a restart rebuilt them from the store."""
         quote = self._quote_of(fill.symbol)
+        for limit in (*self._money.values(), self._strategy_loss.get(strategy), self._strategy_notional.get(strategy)):
+            if limit is not None:
+                limit.of(quote)  # a value the config did not place is in the first quote asset traded
         ordered = self._books.get((strategy, fill.symbol))
         if ordered is None:
             ordered = self._books[(strategy, fill.symbol)] = TimeOrderedPosition()
@@ -240,9 +249,13 @@ class Limits(RiskCheck):
             quote = self._quote_of(symbol)
             self._unrealized_sum[quote] = self._unrealized_sum.get(quote, ZERO) + change
 
+    def _limit(self, key: str, quote: str) -> Decimal | None:
+        """The money limit ``key`` in ``quote``: None when it is not set, or sets none there."""
+        limit = self._money.get(key)
+        return limit.of(quote) if limit is not None else None
+
     @_exact
     def on_fill(self, strategy: str, fill: Fill) -> None:
-        s: LimitsSettings = self.settings
         # a fill the venue stamped after the reset, come before our clock got there, is the new day's (as on /pnl
         # day): the day rolls before it is booked, not after, which would wipe it from the new day. Within a clock
         # difference only: a stamp far ahead (a venue's clock gone wrong) must not end today early
@@ -251,16 +264,18 @@ class Limits(RiskCheck):
         self._book_fill(strategy, fill, self._closes_of(fill.client_order_id))
         quote = self._quote_of(fill.symbol)
         loss = -self._day_net.get(quote, ZERO)
-        if s.max_daily_loss is not None and loss > s.max_daily_loss and ("daily", quote) not in self._tripped:
+        daily = self._limit("max_daily_loss", quote)
+        if daily is not None and loss > daily and ("daily", quote) not in self._tripped:
             self._tripped.add(("daily", quote))
-            self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=s.max_daily_loss)
-        limit = self._strategy_loss.get(strategy)
+            self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=daily)
+        of_strategy = self._strategy_loss.get(strategy)
+        limit = of_strategy.of(quote) if of_strategy is not None else None
         loss = -self._strategy_day_net.get((strategy, quote), ZERO)
         if limit is not None and loss > limit and ("daily", quote, strategy) not in self._tripped:
             self._tripped.add(("daily", quote, strategy))
             self._trip("strategy daily realized loss limit exceeded", [strategy], strategy=strategy, quote=quote,
                        loss=loss, limit=limit)
-        if s.max_drawdown is not None:
+        if "max_drawdown" in self._money:
             self._check_drawdown(quote)
 
     def _on_book(self, event: BookUpdate) -> None:
@@ -319,16 +334,19 @@ class Limits(RiskCheck):
 
     def _drawdown(self, quote: str) -> None:
         """:meth:`_check_drawdown` in the caller's exact context (a tick's re-marking and check share one)."""
+        limit = self._limit("max_drawdown", quote)
+        if limit is None:  # no limit in this quote: its orders are vetoed (check)
+            return
         equity = self._equity(quote)
         peak = self._peak.get(quote)
         if peak is None or equity > peak:
             self._peak[quote] = peak = equity
         drawdown = peak - equity
-        if drawdown > self.settings.max_drawdown:
+        if drawdown > limit:
             self._peak[quote] = equity  # the trailing peak restarts: the next trip needs a new fall
             self._save_peaks()
             self._trip("drawdown from peak equity exceeded", None, quote=quote, drawdown=drawdown, peak=peak,
-                       equity=equity, limit=self.settings.max_drawdown)
+                       equity=equity, limit=limit)
 
     def _trip(self, cause: str, strategies: list[str] | None, *, strategy: str = "", **figures) -> None:
         action = self.settings.action
@@ -364,21 +382,28 @@ class Limits(RiskCheck):
             if len(self._recent) >= s.max_orders_per_minute:
                 return f"{len(self._recent)} orders in the last minute; max_orders_per_minute is " \
                        f"{s.max_orders_per_minute}"
+        quote = self._quote_of(intent.symbol)
+        # a money limit that sets none in this quote would leave the order unlimited: refused instead
+        for limit in (*self._money.values(), self._strategy_loss.get(intent.strategy),
+                      self._strategy_notional.get(intent.strategy)):
+            if limit is not None and (refused := limit.refuses(quote)) is not None:
+                return refused
         # a limit order is valued at its own price: the market's last price (a pool's mid, made when first read)
         # only values a market order
         price = intent.price if intent.price is not None else view.last_price(intent.exchange, intent.symbol)
-        if s.max_order_notional is not None:
+        max_order = self._limit("max_order_notional", quote)
+        if max_order is not None:
             if price is None:
                 return f"no price to value a {intent.symbol} market order against max_order_notional"
             notional = price * intent.qty
-            if notional > s.max_order_notional:
-                return (f"order value {notional} exceeds max_order_notional {s.max_order_notional} "
+            if notional > max_order:
+                return (f"order value {notional} {quote} exceeds max_order_notional {max_order} {quote} "
                         f"({intent.qty} {intent.symbol} at {intent.price})")
         reason = self._check_position(intent, view)
-        if reason is None and (s.max_position_notional is not None or s.max_total_notional is not None
+        if reason is None and ("max_position_notional" in self._money or "max_total_notional" in self._money
                                or intent.strategy in self._strategy_notional):
             reason = self._check_notional(intent, view, price)
-        if reason is None and (s.max_daily_loss is not None or intent.strategy in self._strategy_loss):
+        if reason is None and ("max_daily_loss" in self._money or intent.strategy in self._strategy_loss):
             reason = self._check_loss(intent, view, price)
         return reason
 
@@ -426,13 +451,13 @@ class Limits(RiskCheck):
         return mark
 
     def _check_notional(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
-        s: LimitsSettings = self.settings
         quote = self._quote_of(intent.symbol)
+        max_position = self._limit("max_position_notional", quote)
         caps: list[tuple[str | None, Decimal | None]] = []  # (strategy or None for all, limit)
-        if s.max_position_notional is not None or s.max_total_notional is not None:
-            caps.append((None, s.max_total_notional))
+        if "max_position_notional" in self._money or "max_total_notional" in self._money:
+            caps.append((None, self._limit("max_total_notional", quote)))
         if intent.strategy in self._strategy_notional:
-            caps.append((intent.strategy, self._strategy_notional[intent.strategy]))
+            caps.append((intent.strategy, self._strategy_notional[intent.strategy].of(quote)))
         for strategy, total_limit in caps:
             total = ZERO
             for market, qty in self._exposure(view, intent, strategy).items():
@@ -443,14 +468,14 @@ class Limits(RiskCheck):
                     return f"no price to value the {market[1]} position against the notional limits"
                 value = qty * mark
                 if strategy is None and market == (intent.exchange, intent.symbol) \
-                        and s.max_position_notional is not None and value > s.max_position_notional:
+                        and max_position is not None and value > max_position:
                     return (f"{intent.symbol} position could be worth {value} {quote}; max_position_notional is "
-                            f"{s.max_position_notional}")
+                            f"{max_position} {quote}")
                 total += value
             if total_limit is not None and total > total_limit:
                 who = f"strategy {strategy}'s positions" if strategy else "all positions"
                 key = f"strategy_max_position_notional.{strategy}" if strategy else "max_total_notional"
-                return f"{who} could be worth {total} {quote}; {key} is {total_limit}"
+                return f"{who} could be worth {total} {quote}; {key} is {total_limit} {quote}"
         return None
 
     def _check_loss(self, intent: OrderIntent, view: PortfolioView, price: Decimal | None) -> str | None:
@@ -460,11 +485,12 @@ class Limits(RiskCheck):
         self._roll_day(self.ctx.clock.time_ns())
         quote = self._quote_of(intent.symbol)
         checks: list[tuple[str | None, Decimal, Decimal]] = []  # (strategy or None for all, limit, loss)
-        if s.max_daily_loss is not None:
-            checks.append((None, s.max_daily_loss, -self._day_net.get(quote, ZERO)))
-        if intent.strategy in self._strategy_loss:
-            checks.append((intent.strategy, self._strategy_loss[intent.strategy],
-                           -self._strategy_day_net.get((intent.strategy, quote), ZERO)))
+        daily = self._limit("max_daily_loss", quote)
+        if daily is not None:
+            checks.append((None, daily, -self._day_net.get(quote, ZERO)))
+        of_strategy = self._strategy_loss.get(intent.strategy)
+        if of_strategy is not None and (limit := of_strategy.of(quote)) is not None:
+            checks.append((intent.strategy, limit, -self._strategy_day_net.get((intent.strategy, quote), ZERO)))
         for strategy, limit, loss in checks:
             orders: dict[tuple[str, str], list[tuple[Side, Decimal, Decimal]]] = {}
             for o in view.open_orders():
@@ -479,7 +505,7 @@ class Limits(RiskCheck):
                 who = f"strategy {strategy}'s" if strategy else "the"
                 key = f"strategy_max_daily_loss.{strategy}" if strategy else "max_daily_loss"
                 return (f"{who} day's loss could reach {loss + bound} {quote} (realized {loss}, open orders and "
-                        f"this one up to {bound}); {key} is {limit}")
+                        f"this one up to {bound}); {key} is {limit} {quote}")
         return None
 
     def _book(self, key: tuple[str, str]) -> Position:
@@ -489,30 +515,54 @@ class Limits(RiskCheck):
 
     # --- /risk ---------------------------------------------------------------------------------
 
+    def _quotes(self, limit: QuoteLimit) -> list[str]:
+        """The quote assets to show ``limit`` in: those it is placed in, and those traded since the store began."""
+        return sorted(set(limit.placed()) | set(self._day_net) | set(self._realized_total))
+
     def status(self) -> dict[str, str]:
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())  # a day that ended with no fill or order since shows the new one
         facts: dict[str, str] = {}
-        quotes = sorted(set(self._day_net) | set(self._realized_total))
-        if s.max_daily_loss is not None:
-            for q in quotes or [""]:
-                loss = max(-self._day_net.get(q, ZERO), ZERO)
-                facts[f"daily loss {q}".rstrip()] = f"{amount(loss, q)} / {amount(s.max_daily_loss, q)}"
+        for key, what in (("max_daily_loss", "daily loss"), ("max_drawdown", "drawdown")):
+            limit = self._money.get(key)
+            if limit is None:
+                continue
+            if (plain := limit.unplaced()) is not None:
+                facts[what] = f"0 / {plain} (the quote asset first traded)"
+                continue
+            for q in self._quotes(limit):
+                used = max(-self._day_net.get(q, ZERO), ZERO) if key == "max_daily_loss" else \
+                    max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
+                value = limit.placed().get(q)
+                facts[f"{what} {q}"] = f"{amount(used, q)} / " + (
+                    f"{amount(value, q)} {q}" if value is not None else f"no limit in {q} (its orders are refused)")
         for strategy, limit in self._strategy_loss.items():
             losses = {q: max(-v, ZERO) for (st, q), v in self._strategy_day_net.items() if st == strategy}
             q, loss = max(losses.items(), key=lambda item: item[1], default=("", ZERO))
-            facts[f"daily loss {strategy}"] = f"{amount(loss, q)} / {amount(limit, q)}"
-        if s.max_drawdown is not None:
-            for q in quotes or [""]:
-                drawdown = max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
-                facts[f"drawdown {q}".rstrip()] = f"{amount(drawdown, q)} / {amount(s.max_drawdown, q)}"
+            value = limit.placed().get(q)
+            if value is not None:
+                text = f"{amount(value, q)} {q}"
+            elif (plain := limit.unplaced()) is not None:
+                text = f"{plain} (the quote asset {strategy} trades)"
+            else:
+                text = f"no limit in {q} (its orders are refused)"
+            facts[f"daily loss {strategy}"] = f"{amount(loss, q)} / {text}"
         if s.max_orders_per_minute is not None:
             horizon = self.ctx.clock.monotonic() - 60
             facts["orders per minute"] = f"{sum(1 for t in self._recent if t > horizon)} / {s.max_orders_per_minute}"
-        for key in ("max_order_notional", "max_position", "max_position_notional", "max_total_notional",
-                    "max_open_orders"):
-            if getattr(s, key) is not None:
-                facts[key] = str(getattr(s, key))
+        for key in ("max_order_notional", "max_position_notional", "max_total_notional"):
+            if key in self._money:
+                for q, text in self._money[key].text():
+                    facts[f"{key} {q}".rstrip()] = text
+        for strategy, limit in self._strategy_notional.items():
+            for _, text in limit.text():
+                facts[f"max position value {strategy}"] = text
+        if s.max_position is not None:
+            facts["max_position"] = f"{s.max_position} (base asset of each symbol)"
+        for symbol, text in s.positions.items():
+            facts[f"position {symbol}"] = f"{text} {symbol.partition('/')[0]}"
+        if s.max_open_orders is not None:
+            facts["max_open_orders"] = str(s.max_open_orders)
         facts["on breach"] = s.action
         return facts
 
@@ -522,17 +572,17 @@ class Limits(RiskCheck):
         s: LimitsSettings = self.settings
         self._roll_day(self.ctx.clock.time_ns())
         uses: dict[str, LimitUse] = {}
-        quotes = sorted(set(self._day_net) | set(self._realized_total))
-        for q in quotes:
-            if s.max_daily_loss is not None:
-                uses[f"max_daily_loss.{q}"] = LimitUse(max(-self._day_net.get(q, ZERO), ZERO), s.max_daily_loss, q)
-            if s.max_drawdown is not None:
-                drawdown = max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
-                uses[f"max_drawdown.{q}"] = LimitUse(drawdown, s.max_drawdown, q)
+        for key in ("max_daily_loss", "max_drawdown"):
+            limit = self._money.get(key)
+            for q, value in (limit.placed() if limit is not None else {}).items():
+                used = max(-self._day_net.get(q, ZERO), ZERO) if key == "max_daily_loss" else \
+                    max(self._peak.get(q, ZERO) - self.equity(q), ZERO)
+                uses[f"{key}.{q}"] = LimitUse(used, value, q)
         for (strategy, q), net in self._strategy_day_net.items():
-            if strategy in self._strategy_loss:
-                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO),
-                                                                           self._strategy_loss[strategy], q)
+            of_strategy = self._strategy_loss.get(strategy)
+            limit_there = of_strategy.placed().get(q) if of_strategy is not None else None
+            if limit_there is not None:
+                uses[f"strategy_max_daily_loss.{strategy}.{q}"] = LimitUse(max(-net, ZERO), limit_there, q)
         if s.max_orders_per_minute is not None:
             horizon = self.ctx.clock.monotonic() - 60
             uses["max_orders_per_minute"] = LimitUse(Decimal(sum(1 for t in self._recent if t > horizon)),

@@ -11,6 +11,16 @@ from typing import ClassVar, Literal
 
 from bot.api import option
 
+Money = Decimal | dict[str, str] | None
+"""A money limit: a table quote asset -> value (``{ USD = "100", BTC = "0.002" }``), or one plain value, which the
+config check places in the one quote asset every strategy trades (refused when they trade several)."""
+
+IN_QUOTE = ('; a table per quote asset, e.g. { USD = "100", BTC = "0.002" } (a strategy trading a quote the table '
+            'leaves out is refused), or one value when every strategy trades the same quote asset (its unit)')
+
+MONEY_KEYS = ("max_order_notional", "max_position_notional", "max_total_notional", "max_daily_loss", "max_drawdown")
+"""The money limits set per quote asset."""
+
 
 def _positive(text: str) -> bool:
     try:
@@ -37,7 +47,7 @@ class LimitsSettings:
     """Keys of earlier versions, refused with what to do instead."""
 
     # --- per order: vetoed before it is sent ---------------------------------------------
-    max_order_notional: Decimal | None = option(None, gt=0, help="largest order value, in the quote currency")
+    max_order_notional: Money = option(None, gt=0, help="largest order value" + IN_QUOTE)
     max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol on any one exchange "
                                                            "(each venue's inventory: an arbitrage's two legs are "
                                                            "two), in base units, counting resting orders on the "
@@ -46,32 +56,34 @@ class LimitsSettings:
                                                 '{ "BTC/USD" = "0.5" }')
     max_open_orders: int | None = option(None, ge=1, le=1_000_000,
                                          help="most orders open at once, all strategies together")
-    max_position_notional: Decimal | None = option(
-        None, gt=0, help="largest value of the position in one symbol (quote, at the last price), counting "
-                         "resting orders on the same side")
-    max_total_notional: Decimal | None = option(
-        None, gt=0, help="largest value of all positions together, per quote currency, counted like "
-                         "max_position_notional")
+    max_position_notional: Money = option(
+        None, gt=0, help="largest value of the position in one symbol (at the last price), counting resting "
+                         "orders on the same side" + IN_QUOTE)
+    max_total_notional: Money = option(
+        None, gt=0, help="largest value of all positions in one quote asset together, counted like "
+                         "max_position_notional" + IN_QUOTE)
     max_orders_per_minute: int | None = option(None, ge=1, le=1_000_000,
                                                help="most orders allowed in any 60 s, all strategies")
     strategy_max_position_notional: dict[str, str] = option(
-        {}, help='per-strategy cap on the value of all its positions (quote), e.g. { "btc-grid" = "5000" }')
+        {}, help='per-strategy cap on the value of all its positions, in the quote asset the strategy trades, e.g. '
+                '{ "btc-grid" = "5000" } (USD for a BTC/USD grid)')
     # --- losses: a breach runs the action; orders that could break them are vetoed ---------
-    max_daily_loss: Decimal | None = option(
-        None, gt=0, help="largest realized loss after fees in one day, per quote currency; orders that could "
-                         "exceed it if they all filled are vetoed")
+    max_daily_loss: Money = option(
+        None, gt=0, help="largest realized loss after fees in one day; orders that could exceed it if they all "
+                         "filled are vetoed" + IN_QUOTE)
     strategy_max_daily_loss: dict[str, str] = option(
-        {}, help='per-strategy daily loss limit (quote), e.g. { "btc-grid" = "50" }; a breach pauses only it')
+        {}, help='per-strategy daily loss limit, in the quote asset the strategy trades, e.g. { "btc-grid" = "50" } '
+                '(USD for a BTC/USD grid); a breach pauses only it')
     daily_reset_at: dt.time = option(
         dt.time(0, 0), help='when the day\'s loss starts again at zero, "HH:MM" in the bot\'s [scheduler] timezone '
                             '(the default, midnight, makes it the day of /pnl day and the daily summary)')
     fee_bps_bound: Decimal = option(
         Decimal(0), ge=0, lt=10_000, help="fee assumed for each order when bounding what open orders can lose, basis "
                                "points of notional (your venue's highest fee makes the bound include fees)")
-    max_drawdown: Decimal | None = option(
+    max_drawdown: Money = option(
         None, gt=0, help="largest fall of equity (realized after fees + unrealized PnL at each venue's last "
-                         "mid, a book's or a pool's, per quote currency) from its peak; the peak trails up, "
-                         "restarts after a trip and is kept across restarts")
+                         "mid, a book's or a pool's) from its peak; the peak trails up, restarts after a trip and is "
+                         "kept across restarts" + IN_QUOTE)
     # --- what a breach does ---------------------------------------------------------------
     action: Literal["pause", "flatten", "stop"] = option(
         "pause", help='"pause": no new orders, resting ones stay; "stop": pause everything and cancel every '
@@ -90,6 +102,16 @@ class LimitsSettings:
         if not any(getattr(self, key) for key in self.LIMIT_KEYS):
             problems.append(("", f"no limit is set, so this check limits nothing; set at least one of "
                                  f"{', '.join(self.LIMIT_KEYS)}, or remove the table"))
+        for key in MONEY_KEYS:
+            table = getattr(self, key)
+            if isinstance(table, dict):
+                if not table:
+                    problems.append((key, 'an empty table limits nothing; give a value per quote asset, e.g. '
+                                          '{ USD = "100" }, or remove the key'))
+                for quote, text in table.items():
+                    if not _positive(text):
+                        problems.append((f"{key}.{quote}", f'expected a decimal number > 0 such as "100", got '
+                                                           f'"{text}"' + _not_finite(text)))
         for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
             for name, text in getattr(self, key).items():
                 if not _positive(text):

@@ -126,13 +126,13 @@ def demo_toml(kraken_url: str) -> str:
         min_size = "0.1"
 
         [risk.limits]
-        max_order_notional = "2000"
+        max_order_notional = {{ USD = "2000", USDC = "2000" }}
         max_position = "0.5"
         positions = {{ "SOL/USDC" = "100" }}
         max_open_orders = 60
         max_orders_per_minute = 600
-        max_daily_loss = "500"
-        max_drawdown = "300"
+        max_daily_loss = {{ USD = "500", USDC = "500" }}
+        max_drawdown = {{ USD = "300", USDC = "300" }}
 
         [risk.staleness]
         stale_after_s = 2

@@ -49,7 +49,7 @@ def test_order_notional_limit_is_exact():
     check = limits(max_order_notional="100")
     assert check.check(buy("1.00"), View()) is None
     reason = check.check(buy("1.01"), View())
-    assert reason == "order value 101.00 exceeds max_order_notional 100 (1.01 BTC/USD at 100)"
+    assert reason == "order value 101.00 USD exceeds max_order_notional 100 USD (1.01 BTC/USD at 100)"
 
 
 def test_market_order_is_valued_at_the_last_price_or_refused():

@@ -90,7 +90,7 @@ async def test_a_sell_naming_its_buy_is_matched_to_that_lot_as_the_ledger_does(m
     sell = replace(intent("s", Side.SELL, "1", "110", "s2"), closes="b2")
     assert bot.strategies["s"].ctx.submit(sell) == "s2"
     lim.on_fill("s", fill("s2", Side.SELL, "1", "110"))
-    assert lim.status()["daily loss USD"] == "10.00 / 20.00"  # 110 - 120 on b2's lot; FIFO would gain 10
+    assert lim.status()["daily loss USD"] == "10.00 / 20.00 USD"  # 110 - 120 on b2's lot; FIFO would gain 10
     assert lim.usage()["max_daily_loss.USD"] == LimitUse(Decimal("10"), Decimal("20"), "USD")  # the same, as numbers
     assert bot.operator.risk()[0].usage["max_daily_loss.USD"].used == 10
 
@@ -115,11 +115,11 @@ async def test_the_day_resets_at_the_configured_time_in_the_bots_time_zone(make_
                          'daily_reset_at = "06:30"\n', extra=PLUGINS, clock=clock)
     lim = risk_check(bot, "limits")
     round_trip(lim, "s", "100", "90")
-    assert lim.status()["daily loss USD"] == "10.00 / 10.00"
+    assert lim.status()["daily loss USD"] == "10.00 / 10.00 USD"
     assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "1", "100")) is not None  # opening: no loss
     clock.advance(1)  # 06:30:00 in Berlin
     lim.on_fill("s", fill("x", Side.SELL, "1", "100", ts_ns=clock.time_ns()))  # at cost: the new day starts at 0
-    assert lim.status()["daily loss USD"] == "0.00 / 10.00"
+    assert lim.status()["daily loss USD"] == "0.00 / 10.00 USD"
     round_trip(lim, "s", "100", "90.01")
     assert not trips(bot)
 
@@ -147,11 +147,11 @@ async def test_the_day_is_the_bots_day_on_risk_and_pnl_day(make_bot):
     round_trip_stored("100", "97")
     pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"]
     assert pnl_day == Decimal("-8")
-    assert lim.status()["daily loss USD"] == "8.00 / 100.00"
+    assert lim.status()["daily loss USD"] == "8.00 / 100.00 USD"
     assert bot.operator.risk()[0].usage["max_daily_loss.USD"].used == -pnl_day
     clock.advance(3600)  # 00:30 New York: a new day on both
     round_trip_stored("100", "100")
-    assert lim.status()["daily loss USD"] == "0.00 / 100.00"
+    assert lim.status()["daily loss USD"] == "0.00 / 100.00 USD"
     assert bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"] == 0
 
 
@@ -263,7 +263,7 @@ async def test_the_days_loss_survives_a_restart(make_bot):
     await bot.start()
     try:
         lim = risk_check(bot, "limits")
-        assert lim.status()["daily loss USD"] == "7.00 / 10.00"
+        assert lim.status()["daily loss USD"] == "7.00 / 10.00 USD"
         assert bot.strategies["s"].ctx.submit(intent("s", Side.SELL, "1", "100")) is not None  # opens a short
         lim.on_fill("s", fill("x", Side.BUY, "1", "100"))
         lim.on_fill("s", fill("x", Side.SELL, "1", "96.99"))
@@ -359,11 +359,11 @@ async def test_risk_shows_the_new_days_loss_after_midnight_before_any_fill_or_or
               fill("x", Side.SELL, "1", "92", ts_ns=clock.time_ns())):
         bot.store.insert_fill(f, "s")
         lim.on_fill("s", f)
-    assert lim.status()["daily loss USD"] == "8.00 / 100.00"
+    assert lim.status()["daily loss USD"] == "8.00 / 100.00 USD"
     clock.advance(3600)  # 00:00 UTC: nothing traded since
     pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))
     assert "s" not in pnl_day or pnl_day["s"].net.get("USD", 0) == 0
-    assert lim.status()["daily loss USD"] == "0.00 / 100.00"
+    assert lim.status()["daily loss USD"] == "0.00 / 100.00 USD"
     assert lim.status()["daily loss s"].split(" / ")[0].rstrip("0.") == ""
     uses = bot.operator.risk()[0].usage
     assert uses["max_daily_loss.USD"].used == 0
@@ -386,6 +386,6 @@ async def test_a_fill_stamped_after_midnight_counts_in_the_new_day_though_it_cam
     clock.advance(1)  # 00:00:00.9 on the bot's clock
     pnl_day = bot.operator.pnl(since_ns=bot.operator.period_start_ns("day"))["s"].net["USD"]
     assert pnl_day == Decimal("-8")
-    assert lim.status()["daily loss USD"] == "8.00 / 10.00"
+    assert lim.status()["daily loss USD"] == "8.00 / 10.00 USD"
     round_trip(lim, "s", "100", "97")  # 3 more: 11 > 10 today
     assert [t.reason for t in trips(bot)] == ["daily realized loss limit exceeded"]
