@@ -191,6 +191,9 @@ class Bot:
         self._paused_by: dict[str, str] = {}
         self._killed: set[str] = set()
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
+        self._kill_switch: str | None = None
+        """Who pulled the kill switch, while it holds: it is the bot's, so a strategy configured after the kill
+        starts killed too. Released once an operator has resumed every killed strategy of the run."""
         self._store_failed: set[str] = set()
         """Strategies failed only because the store could not be written: resumed when it can again."""
         self._held: dict[str, _Held] = {}
@@ -829,6 +832,8 @@ class Bot:
         state = {"paused": {name: by for name, by in self._paused_by.items()
                             if (strategy := self.strategies.get(name)) is None or strategy.paused},
                  "killed": sorted(self._killed)}
+        if self._kill_switch is not None:
+            state["kill_switch"] = self._kill_switch
         try:
             self.store.set_state("paused", json.dumps(state, sort_keys=True), self.clock.time_ns())
         except Exception as exc:
@@ -846,9 +851,19 @@ class Bot:
         try:
             state = json.loads(text)
             paused, killed = dict(state["paused"]), set(state["killed"])
-        except (ValueError, KeyError, TypeError):
+            kill_switch = state.get("kill_switch")
+            if kill_switch is not None and not isinstance(kill_switch, str):
+                raise TypeError("kill_switch")
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.error("the stored pauses cannot be read; every strategy starts paused (/resume to trade): %r", text)
             paused, killed = {name: "host (unreadable stored pauses)" for name in self.strategies}, set()
+            kill_switch = None
+        if kill_switch is not None:  # the bot was killed: a strategy configured since is held as the others are
+            self._kill_switch = kill_switch
+            for name in self.strategies:
+                if name not in paused:
+                    paused[name] = kill_switch
+                    killed.add(name)
         for name, by in paused.items():  # one not configured now keeps its pause for when it is again
             self._paused_by[name] = str(by)
             if name in self.strategies:
@@ -927,6 +942,7 @@ class Bot:
         shutdown_timeout_s``), so none of them is left resting. Returns how many strategies it paused.
         """
         paused = 0
+        self._kill_switch = by
         self._killed.update(self.strategies)
         for name, strategy in self.strategies.items():
             if not strategy.paused:
@@ -1027,6 +1043,8 @@ class Bot:
             self._paused_by.pop(name, None)
             self._killed.discard(name)
             self.alert(AlertLevel.INFO, "bot", f"strategy {name} resumed by {by}")
+        if not self._killed.intersection(self.strategies):  # every killed strategy of this run resumed
+            self._kill_switch = None
         self._save_pauses()
 
     def set_observe(self, on: bool, by: str) -> str:

@@ -194,6 +194,9 @@ class Executor:
         """Observe-mode orders on their way to the store."""
         self._lanes: dict[str, _Lane] = {}
         self._dirty: dict[str, Order] = {}
+        self._unwritten: dict[str, Order] = {}
+        """Orders cancelled while queued before their row was written: the writer inserts each (CANCELLED, never
+        sent, with its reason), so the store and :meth:`order` know every order the executor took."""
         self._new_fills: list[tuple[str, Fill]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gather: asyncio.TimerHandle | None = None
@@ -235,14 +238,15 @@ class Executor:
 
     def order(self, client_order_id: str) -> Order | None:
         order = (self._active.get(client_order_id) or self._dirty.get(client_order_id)
-                 or self._observed.get(client_order_id))
+                 or self._unwritten.get(client_order_id) or self._observed.get(client_order_id))
         if order is not None:
             return order
         return self.store.get_order(client_order_id)
 
     def _in_memory(self, client_order_id: str) -> bool:
         """An order of this run not yet written back carries this id."""
-        return client_order_id in self._active or client_order_id in self._dirty or client_order_id in self._observed
+        return (client_order_id in self._active or client_order_id in self._dirty
+                or client_order_id in self._unwritten or client_order_id in self._observed)
 
     def _carried(self, client_order_id: str) -> bool:
         """An order of this run or a stored one carries this id."""
@@ -504,6 +508,8 @@ class Executor:
                     self._end()
                 elif cid in self._unsent:  # queued in its lane: the lane worker drops it (and ends it)
                     job.cancelled = True
+                elif self._unwritten.pop(cid, None) is not None:  # cancelled in the intent: it never was
+                    continue
                 else:  # refused by the store already (an id it holds): ended then
                     continue
                 job.stored = False
@@ -814,6 +820,8 @@ class Executor:
             return False
         job.cancelled = True
         self._unsent.pop(order.client_order_id, None)
+        if not job.stored:  # still queued in its lane, which writes the row just before sending
+            self._unwritten[order.client_order_id] = order
         self._finish_quiet(order, OrderStatus.CANCELLED, "cancelled before it was sent")
         return True
 
@@ -1012,7 +1020,13 @@ class Executor:
         async with self._flush_lock:
             dirty, self._dirty = self._dirty, {}
             fills, self._new_fills = self._new_fills, []
+            unwritten, self._unwritten = self._unwritten, {}
             try:
+                for cid, order in list(unwritten.items()):
+                    # final already; a row found (a lane's insert on its way when it was cancelled) takes its
+                    # final state from the batch below, which holds the same order
+                    await self._insert(order)
+                    del unwritten[cid]
                 if dirty or fills:
                     await self._write_batch(list(dirty.values()), fills)
                 elif probe:
@@ -1020,6 +1034,8 @@ class Executor:
                 else:
                     return True
             except Exception as exc:
+                for cid, order in unwritten.items():
+                    self._unwritten.setdefault(cid, order)
                 self._put_back(dirty, fills)
                 if not is_store_error(exc):  # a row the database refuses: as long as it does, nothing is stored
                     log.error("store writer: the database refused a batch (%s)", describe_store_error(exc),

@@ -464,3 +464,28 @@ async def test_an_orders_fee_is_the_ledgers_fee_for_its_fills_in_the_quote_asset
     assert Decimal(shown) == ledger_fees, shown
     await bot.executor.flush()
     assert bot.store.get_order("a-1").fee == ledger_fees  # stored so, for a restart
+
+
+async def test_an_order_cancelled_while_queued_before_its_row_was_written_is_stored_cancelled(make_bot):
+    """Queued behind the rate limit, its row not written yet (the lane writes it just before sending): cancelled
+    then, it never leaves, and the store keeps it as CANCELLED with its reason (the audit trail has no gap)."""
+    ScriptedVenue.instances.clear()
+    config = CONFIG.replace("max_retries = 3", "max_retries = 3\norders_per_s = 0.01\nburst = 1")
+    bot = await make_bot('on_shutdown = "keep"\n' + config, extra=PLUGINS)  # no cancel waiting for a token
+    ctx = bot.strategies["s"].ctx
+    assert ctx.submit(intent("q-1")) == "q-1"  # the one token
+    await wait_for(lambda: final_status(bot, "q-1") is OrderStatus.OPEN)
+    assert ctx.submit(intent("q-2")) == "q-2"  # the lane stores it, then waits for a token
+    await wait_for(lambda: bot.store.order_exists("q-2"))
+    assert ctx.submit(intent("q-3")) == "q-3" and ctx.submit(intent("q-4")) == "q-4"  # queued behind it
+    await asyncio.sleep(0.05)
+    assert not bot.store.order_exists("q-3")
+    ctx.cancel("q-3")  # one order
+    assert bot.executor.cancel_unsent() == 2  # the kill switch's: every order that has not left
+    await bot.executor.flush()
+    for cid in ("q-2", "q-3", "q-4"):
+        stored = bot.store.get_order(cid)
+        assert stored is not None, cid
+        assert (stored.status, stored.reason) == (OrderStatus.CANCELLED, "cancelled before it was sent")
+        assert final_status(bot, cid) is OrderStatus.CANCELLED
+    assert set(venue(bot).submissions) == {"q-1"}

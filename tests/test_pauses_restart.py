@@ -111,3 +111,26 @@ async def test_a_strategy_two_checks_paused_resumes_only_when_both_have_resumed_
     assert arb.paused and second.strategy_state("arb") == "paused by risk prediction"
     assert second.resume_for_risk("prediction", ["arb"], "its own reason") == ["arb"]
     assert not arb.paused
+
+
+async def test_the_kill_switch_holds_a_strategy_added_after_the_kill_and_a_restart(make_bot):
+    """The kill switch is the bot's, not each strategy's: a strategy configured after the kill starts killed too,
+    until an operator resumes it; once the operator has resumed every killed strategy the switch is released."""
+    without_other = CONFIG.replace('[strategies.other]\ntype = "recorder"\n', "")
+    first = await make_bot(without_other, extra=PLUGINS)
+    assert "other" not in first.strategies
+    first.kill("operator", "something is wrong")
+    await first.stop()
+
+    second = await make_bot(CONFIG, extra=PLUGINS)  # "other" added to the config meanwhile
+    other = second.strategies["other"]
+    assert other.paused and second.killed("other") and second.killed("arb")
+    assert other.ctx.submit(intent("other", Side.BUY, "0.01", "100")) is None
+    reply = await second.commands.dispatch(Caller("telegram", "1", "operator"), "resume", ["other"])
+    assert reply.confirm_token  # resuming after the kill switch asks first
+    second.resume(["arb", "other"], "operator")
+    await second.stop()
+
+    third = await make_bot(CONFIG + '[strategies.third]\ntype = "recorder"\n', extra=PLUGINS)
+    assert not any(s.paused for s in third.strategies.values())  # resumed: the switch is released
+    assert not third.killed("third")

@@ -11,10 +11,19 @@ answers nothing: it is no probe, and counts neither as a success nor as a failur
 again for another cool-down. A probe with no answer after ``cooldown_s`` (never sent, or its outcome
 unknown) no longer holds the circuit: the next order is a new probe. Each opening is stored and
 alerted (identical causes coalesce into one alert with a count).
+
+**Across a restart.** What keeps orders from a failing venue is kept in the store's ``bot_state`` (key
+``risk:NAME``), written whenever it changes: each circuit's open-until time, its probe in flight and until when
+that probe holds it, and its count of openings. A restart within ``cooldown_s`` keeps the circuit open; one
+with a probe unanswered keeps the probe holding it. Deliberately not kept: the consecutive failures counted
+towards opening a closed circuit (a restart counts afresh: at most ``max_failures`` more refused orders, which
+the venue refused, before it opens).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +42,8 @@ from bot.api import (
     split_symbol,
 )
 from bot.api.ledger import fee_in_quote
+
+log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 FAILURES = frozenset({OrderStatus.REJECTED, OrderStatus.FAILED})
@@ -85,16 +96,59 @@ class Breaker(RiskCheck):
         super().__init__(name, settings, ctx)
         self.circuits: dict[str, Circuit] = {}
         self._watch = set(settings.exchanges)
+        self._unreadable_until_ns: int | None = None
+        """The stored circuits could not be read at start: every circuit starts open until then (fail closed)."""
 
     async def start(self) -> None:
+        self._restore()
         self.ctx.bus.subscribe(OrderUpdate, self.on_order_update, owner=self.name)
+
+    # --- kept across restarts -----------------------------------------------------------------
+
+    @property
+    def _state_key(self) -> str:
+        return f"risk:{self.name}"
+
+    def _save(self) -> None:
+        """Keep the circuits that are not plainly closed (open, half-open, probing) in the store's ``bot_state``."""
+        kept = {name: {"open_until_ns": c.open_until_ns, "probe": c.probe, "probe_until_ns": c.probe_until_ns,
+                       "trips": c.trips}
+                for name, c in self.circuits.items() if c.open_until_ns is not None or c.trips}
+        try:
+            self.ctx.store.set_state(self._state_key, json.dumps(kept, sort_keys=True), self.ctx.clock.time_ns())
+        except Exception:  # the circuit holds in this run whatever the store says
+            log.exception("breaker %s: the circuits could not be stored; a restart would not keep them", self.name)
+
+    def _restore(self) -> None:
+        text = self.ctx.store.get_state(self._state_key)
+        if not text:
+            return
+        try:
+            kept = json.loads(text)
+            restored = {}
+            for name, c in kept.items():
+                open_until = c["open_until_ns"]
+                probe = c["probe"]
+                if not (open_until is None or type(open_until) is int) or not (probe is None or isinstance(probe, str)):
+                    raise TypeError(name)
+                restored[name] = Circuit(open_until_ns=open_until, probe=probe, probe_until_ns=int(c["probe_until_ns"]),
+                                         trips=int(c["trips"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # fail closed: every circuit kept is unreadable, so each venue it may name starts open for a cool-down
+            log.error("breaker %s: the stored circuits cannot be read (%r); every watched exchange starts with its "
+                      "circuit open for cooldown_s", self.name, text)
+            self._unreadable_until_ns = self.ctx.clock.time_ns() + int(self.settings.cooldown_s * NS)
+            return
+        for name, circuit in restored.items():
+            if not self._watch or name in self._watch:
+                self.circuits[name] = circuit
 
     def _circuit(self, exchange: str) -> Circuit | None:
         if self._watch and exchange not in self._watch:
             return None
         circuit = self.circuits.get(exchange)
         if circuit is None:
-            circuit = self.circuits[exchange] = Circuit()
+            circuit = self.circuits[exchange] = Circuit(open_until_ns=self._unreadable_until_ns)
         return circuit
 
     def open(self, exchange: str, cause: str, **figures) -> None:
@@ -107,6 +161,7 @@ class Breaker(RiskCheck):
         circuit.failures.clear()
         circuit.probe = None
         circuit.trips += 1
+        self._save()
         self.ctx.record_trip(cause, "open circuit", exchange=exchange, level=AlertLevel.ERROR,
                              cooldown_s=self.settings.cooldown_s, **figures)
 
@@ -124,6 +179,7 @@ class Breaker(RiskCheck):
                 # the venue answered and did not fail: an IOC that found nothing at its limit ends CANCELLED
                 circuit.open_until_ns = circuit.probe = None
                 circuit.failures.clear()
+                self._save()
                 self.ctx.alert(AlertLevel.INFO, "risk", "circuit closed: the venue answered the probe order",
                                exchange=update.exchange, order=update.client_order_id, status=update.status.value)
             return
@@ -156,6 +212,8 @@ class Breaker(RiskCheck):
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         circuit = self.circuits.get(intent.exchange)
+        if circuit is None and self._unreadable_until_ns is not None:
+            circuit = self._circuit(intent.exchange)
         if circuit is None or circuit.open_until_ns is None:
             return None
         now = self.ctx.clock.time_ns()
@@ -171,6 +229,7 @@ class Breaker(RiskCheck):
         if circuit is not None and circuit.open_until_ns is not None and self.ctx.mode != "observe":
             circuit.probe = intent.client_order_id
             circuit.probe_until_ns = self.ctx.clock.time_ns() + int(self.settings.cooldown_s * NS)
+            self._save()
 
     def status(self) -> dict[str, str]:
         now = self.ctx.clock.time_ns()

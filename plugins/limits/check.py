@@ -41,7 +41,9 @@ from .units import QuoteLimit
 P = ParamSpec("P")
 R = TypeVar("R")
 
-VENUE_CLOCK_AHEAD_NS = 60 * 1_000_000_000
+NS_PER_S = 1_000_000_000
+
+VENUE_CLOCK_AHEAD_NS = 60 * NS_PER_S
 """How far ahead of the bot's clock a fill's own time may roll the limits' day (clocks differ by milliseconds)."""
 
 CLOSES_KEPT = 10_000
@@ -138,6 +140,7 @@ class Limits(RiskCheck):
         # with none starts from its realized total
         self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
+        self._count_recent_orders(now)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if "max_drawdown" in self._money:
             self.ctx.bus.subscribe(BookUpdate, self._on_book, owner=self.name)
@@ -146,6 +149,18 @@ class Limits(RiskCheck):
 
     async def stop(self) -> None:
         self._save_peaks()
+
+    def _count_recent_orders(self, now_ns: int) -> None:
+        """Count the stored orders of the last minute against ``max_orders_per_minute``: a strategy that crashes the
+        bot again and again gets no fresh minute at each start. The minute is the wall clock's (the monotonic clock
+        starts afresh); an order the gate accepted and a later check vetoed was never stored, so is not counted."""
+        per_minute = self.settings.max_orders_per_minute
+        if per_minute is None:
+            return
+        monotonic = self.ctx.clock.monotonic()
+        horizon_ns = now_ns - 60 * NS_PER_S
+        recent = [o.created_ns for o in self.ctx.store.orders(limit=per_minute) if horizon_ns < o.created_ns <= now_ns]
+        self._recent.extend(monotonic - (now_ns - created_ns) / NS_PER_S for created_ns in sorted(recent))
 
     async def _keep_peaks(self) -> None:
         while True:

@@ -10,10 +10,17 @@ operator resumes it), the trip is stored and alerted with the figures, and its w
 A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote) is refused: it
 goes in no window, and its strategy is paused with an ``unreadable execution result`` trip naming
 the field, since its predictions can no longer be judged.
+
+**Across a restart.** The windows are kept in the store's ``bot_state`` (key ``risk:NAME``), written after each
+result, and restored at start: a strategy whose predictions stray gets no fresh window from a restart (a
+lowered ``executions`` keeps the latest ones). A record that cannot be read is logged and the windows start
+empty: at most ``executions`` more results before the strategy is judged again.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +30,8 @@ from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
 from bot.api.ledger import EXACT_DIGITS
 
 HUNDRED = Decimal(100)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,46 @@ class PredictionGate(RiskCheck):
         self._watch = set(settings.strategies)
 
     async def start(self) -> None:
+        self._restore()
         self.ctx.bus.subscribe(ExecutionResult, self.on_result, owner=self.name)
+
+    @property
+    def _state_key(self) -> str:
+        return f"risk:{self.name}"
+
+    def _save(self) -> None:
+        """Keep the windows in the store's ``bot_state``; a store that fails is logged (the window holds here)."""
+        kept = [{"strategy": strategy, "quote": quote,
+                 "results": [[str(r.predicted_pnl), str(r.realized_pnl), r.ts_ns, r.opportunity_id] for r in window]}
+                for (strategy, quote), window in sorted(self.windows.items()) if window]
+        try:
+            self.ctx.store.set_state(self._state_key, json.dumps(kept), self.ctx.clock.time_ns())
+        except Exception:
+            log.exception("prediction %s: the windows could not be stored; a restart would start them afresh",
+                          self.name)
+
+    def _restore(self) -> None:
+        text = self.ctx.store.get_state(self._state_key)
+        if not text:
+            return
+        try:
+            windows = {}
+            for entry in json.loads(text):
+                strategy, quote = str(entry["strategy"]), str(entry["quote"])
+                if self._watch and strategy not in self._watch:
+                    continue
+                window: deque[ExecutionResult] = deque(maxlen=self.settings.executions)
+                for predicted, realized, ts_ns, opportunity in entry["results"]:
+                    result = ExecutionResult(strategy, Decimal(predicted), Decimal(realized), quote, int(ts_ns),
+                                             str(opportunity))
+                    if _unreadable(result) is not None:
+                        raise ValueError(_unreadable(result))
+                    window.append(result)
+                windows[(strategy, quote)] = window
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            log.error("prediction %s: the stored windows cannot be read (%s); they start empty", self.name, exc)
+            return
+        self.windows.update(windows)
 
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
@@ -67,6 +115,7 @@ class PredictionGate(RiskCheck):
         window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
         if len(window) < self.settings.executions:
+            self._save()
             return
         predicted, realized = _sums(window)
         error = prediction_error_pct(predicted, realized)
@@ -75,8 +124,10 @@ class PredictionGate(RiskCheck):
         else:
             breach = error > self.settings.max_error_pct
         if not breach:
+            self._save()
             return
         window.clear()  # after a resume, judge the next executions afresh
+        self._save()
         paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")
         self.ctx.record_trip("realized PnL strays from predicted", "pause", strategy=result.strategy,
                              predicted=predicted, realized=realized, quote=result.quote,

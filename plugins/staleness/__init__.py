@@ -5,7 +5,9 @@ A market is *stale* when its feed said it is not live (``FeedStatus`` STALE or R
 strategy trades is watched from the start: one that has sent nothing since then is silent too.
 Every strategy trading a stale market is paused (``ctx.pause``), the trip is stored and alerted,
 and orders to it are vetoed: the gate reads a watched market's silence itself, so an order to one silent for
-longer than ``stale_after_s`` is vetoed at once, not only after the next periodic check. Once the feed is live
+longer than ``stale_after_s`` is vetoed at once, not only after the next periodic check, and an order to a market
+that has sent no book (or pool) since the start is vetoed from the first order: no data, no trade (the periodic
+check pauses such a market's strategies only once it has been silent for ``stale_after_s``). Once the feed is live
 and books have kept arriving for ``resume_after_s``, the market is fresh again: with ``auto_resume`` the
 strategies this check paused resume (an operator's pause is never undone), with an alert either way.
 
@@ -63,6 +65,8 @@ class _Market:
     stale: bool = False
     fresh_since_ns: int | None = None
     """While stale: when good data started again."""
+    heard: bool = True
+    """Whether a book (or pool) of it has arrived since the start: an order to a market never heard is refused."""
 
 
 class Staleness(RiskCheck):
@@ -106,6 +110,7 @@ class Staleness(RiskCheck):
             self.markets[(event.exchange, event.symbol)] = _Market(now)
             return
         market.last_data_ns = now
+        market.heard = True
         if market.stale and market.live and market.fresh_since_ns is None:
             market.fresh_since_ns = now
 
@@ -113,7 +118,7 @@ class Staleness(RiskCheck):
         if self._watch and event.exchange not in self._watch:
             return
         now = self.ctx.clock.time_ns()
-        market = self.markets.setdefault((event.exchange, event.symbol), _Market(now))
+        market = self.markets.setdefault((event.exchange, event.symbol), _Market(now, heard=False))
         live = event.state is FeedState.LIVE
         if live == market.live:
             return
@@ -151,7 +156,7 @@ class Staleness(RiskCheck):
         for strategy in operator.strategies.values():
             for exchange, symbol in operator.ask(strategy, "markets") or []:
                 if (exchange, symbol) not in self.markets and (not self._watch or exchange in self._watch):
-                    self.markets[(exchange, symbol)] = _Market(self._started_ns)
+                    self.markets[(exchange, symbol)] = _Market(self._started_ns, heard=False)
 
     def _adopt_pauses(self) -> None:
         """The strategies this check paused before a restart are paused still (the host keeps a pause): their markets
@@ -165,7 +170,7 @@ class Staleness(RiskCheck):
             markets = self.ctx.operator.ask(strategy, "markets") if strategy is not None else None
             for exchange, symbol in markets or []:
                 if not self._watch or exchange in self._watch:
-                    market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns))
+                    market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns, heard=False))
                     market.stale, market.fresh_since_ns = True, None
 
     def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
@@ -194,10 +199,15 @@ class Staleness(RiskCheck):
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         """Veto an order to a market that is stale, or silent (or not live) for longer than ``stale_after_s`` now:
-        the periodic check pauses and alerts within ``check_every_s``; the gate does not wait for it."""
+        the periodic check pauses and alerts within ``check_every_s``; the gate does not wait for it. An order to a
+        watched exchange's market never heard from since the start is vetoed from the first: no data, no trade."""
         market = self.markets.get((intent.exchange, intent.symbol))
-        if market is None:  # not watched (yet): see _watch_traded_markets
-            return None
+        if market is None or not market.heard:
+            if self._watch and intent.exchange not in self._watch:
+                return None
+            if market is not None and market.stale:  # paused for it by now
+                return f"market data for {intent.exchange} {intent.symbol} is stale"
+            return f"no market data for {intent.exchange} {intent.symbol} since the start"
         since = market.bad_since_ns if market.bad_since_ns is not None else market.last_data_ns
         if market.stale or self.ctx.clock.time_ns() - since > int(self.settings.stale_after_s * NS):
             return f"market data for {intent.exchange} {intent.symbol} is stale"
@@ -209,14 +219,15 @@ class Staleness(RiskCheck):
         another venue's data."""
         market = self.markets.get((intent.exchange, intent.symbol))
         now = self.ctx.clock.time_ns()
-        if (market is None or market.stale or not market.live
+        if (market is None or not market.heard or market.stale or not market.live
                 or now - market.last_data_ns > int(self.settings.stale_after_s * NS)):
             return False
         return not any(m.stale for (exchange, _), m in self.markets.items() if exchange == intent.exchange)
 
     def status(self) -> dict[str, str]:
         now = self.ctx.clock.time_ns()
-        return {f"{e} {s}": ("STALE" if m.stale else "ok") + f", data {(now - m.last_data_ns) / NS:.1f}s old"
+        return {f"{e} {s}": ("STALE" if m.stale else "ok")
+                + (f", data {(now - m.last_data_ns) / NS:.1f}s old" if m.heard else ", no data since the start")
                 + ("" if m.live else ", feed not live") for (e, s), m in sorted(self.markets.items())} \
             | {"stale after": f"{self.settings.stale_after_s:g}s"}
 

@@ -183,3 +183,42 @@ async def test_an_order_only_observed_neither_probes_nor_closes_the_circuit(make
     bot.set_observe(False, "operator")
     assert await place(bot, ctx, "probe", "reject") is OrderStatus.REJECTED  # the real probe: it fails
     assert trips(bot)[-1].reason == "circuit re-opened: the probe order failed"
+
+
+async def test_an_open_circuit_and_its_probe_hold_across_a_restart(make_bot):
+    """The open circuit is kept in the store's bot_state: a restart within cooldown_s does not send the next order
+    straight to the failing venue; once the cool-down is over one probe goes, and an unanswered probe holds the
+    circuit across a restart too."""
+    bot, clock, ctx = await start(make_bot)
+    risk_check(bot, "breaker").open("v", "circuit opened: consecutive order failures")
+    clock.advance(10)
+    await bot.stop()
+
+    clock = ManualClock(clock.time_ns())
+    second = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    ctx = second.strategies["s"].ctx
+    assert risk_check(second, "breaker").status()["circuit v"].startswith("open")
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "circuit for v is open for 20.0s more" in second.store.risk_events(1)[0].reason
+    clock.advance(20)  # cool-down over: one probe, which the gate accepts; no answer came before the stop
+    probe = intent("s", Side.BUY, "0.01", "100", "probe-1")
+    assert risk_check(second, "breaker").check(probe, second.portfolio) is None
+    risk_check(second, "breaker").accepted(probe)
+    await second.stop()
+
+    third = await make_bot(CONFIG, extra=PLUGINS, clock=ManualClock(clock.time_ns() + 1_000_000_000))
+    ctx = third.strategies["s"].ctx
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "probe order probe-1 is in flight" in third.store.risk_events(1)[0].reason
+
+
+async def test_unreadable_stored_circuits_start_open_for_a_cool_down(make_bot):
+    bot, clock, ctx = await start(make_bot)
+    bot.store.set_state("risk:breaker", "{not json")
+    await bot.stop()
+    clock = ManualClock(clock.time_ns())
+    second = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    ctx = second.strategies["s"].ctx
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None  # fail closed
+    clock.advance(30)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100", "probe-1")) == "probe-1"  # then one probe, as after a trip

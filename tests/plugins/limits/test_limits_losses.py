@@ -198,6 +198,31 @@ async def test_orders_per_minute(make_bot):
     assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
 
 
+async def test_orders_per_minute_count_survives_a_restart(make_bot):
+    """A strategy in a crash loop must not get max_orders_per_minute fresh at every start: the orders of the last
+    minute are counted from the store (the wall clock's minute, the monotonic clock starting afresh)."""
+    clock = ManualClock()
+    bot = await start(make_bot, "max_orders_per_minute = 3\n", clock)
+    ctx = bot.strategies["s"].ctx
+    assert all(ctx.submit(intent("s", Side.BUY, "0.01", "100")) for _ in range(2))
+    clock.advance(30)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100"))
+    await bot.executor.settle(2)
+    await bot.stop()
+
+    clock = ManualClock(clock.time_ns() + 10_000_000_000)  # restarted 10 s later
+    again = await start(make_bot, "max_orders_per_minute = 3\n", clock)
+    ctx = again.strategies["s"].ctx
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    assert "3 orders in the last minute" in again.store.risk_events(1)[0].reason
+    clock.advance(19.999)  # the first two are 59.999 s old
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    clock.advance(0.001)
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+    assert ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None  # the third's minute is not over
+
+
 async def test_position_notional_per_symbol_total_and_per_strategy(make_bot):
     bot = await start(make_bot, 'max_position_notional = "1000"\nmax_total_notional = "1500"\n'
                                 'strategy_max_position_notional = { t = "300" }\n')

@@ -8,7 +8,7 @@ from decimal import Decimal
 from bot.api import Caller
 from bot.domain import ExecutionResult, Side
 from tests.fakes.venue import plugin as venue_plugin
-from tests.helpers.risk_kit import Alerts, intent, trips
+from tests.helpers.risk_kit import Alerts, intent, risk_check, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
 from tests.helpers.waiting import wait_for
 
@@ -98,3 +98,24 @@ async def test_an_unreadable_result_is_refused_by_name_and_pauses_its_strategy(m
     for realized in ("10", "10", "-50"):  # the window judges the next results as ever
         bot.bus.publish(result("10", realized))
     assert bot.strategies["arb"].paused and trips(bot)[-1].reason == "realized PnL strays from predicted"
+
+
+async def test_the_window_of_results_survives_a_restart(make_bot):
+    """A strategy whose predictions stray gets no fresh window at each start: the latest results are kept in the
+    store's bot_state and restored, so the third miss pauses it whether or not the bot restarted in between."""
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    first.bus.publish(result("10", "-10"))
+    first.bus.publish(result("10", "-10"))
+    first.bus.publish(result("10", "10", strategy="other"))
+    assert not first.strategies["arb"].paused
+    await first.stop()
+
+    second = await make_bot(CONFIG, extra=PLUGINS)
+    assert risk_check(second, "prediction").status()["error arb USD"] == "200.00% over 2 / 3 executions"
+    second.bus.publish(result("10", "-10"))
+    assert second.strategies["arb"].paused
+    await second.stop()
+
+    third = await make_bot(CONFIG, extra=PLUGINS)  # the trip started the window again, after the restart too
+    assert "error arb USD" not in risk_check(third, "prediction").status()
+    assert third.strategies["arb"].paused  # the pause itself is the host's (tests/test_pauses_restart.py)

@@ -170,7 +170,10 @@ async def test_a_market_no_strategy_trades_or_on_an_unwatched_exchange_is_watche
     clock.advance(3600)
     check.check_markets()
     assert not trips(bot) and not bot.strategies["s"].paused
-    assert check.check(intent("s", Side.BUY, "0.01", "100", symbol="ETH/USD", exchange="w"), bot.portfolio) is None
+    # not watched for a trip, but no data, no trade: an order to it is refused until it is heard
+    assert check.check(intent("s", Side.BUY, "0.01", "100", symbol="ETH/USD", exchange="w"),
+                       bot.portfolio) == "no market data for w ETH/USD since the start"
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) is None  # v is not watched
     bot.bus.publish(book("100", exchange="w", symbol="ETH/USD"))  # heard: watched from now on
     clock.advance(10.001)
     check.check_markets()
@@ -331,3 +334,19 @@ async def test_a_reduce_only_order_counted_against_a_resting_order_the_other_way
     assert s.ctx.submit(sell("2.5")) is None
     assert s.ctx.submit(sell("1.5")) is None
     assert s.ctx.submit(sell("1")) is not None  # flat if the bid does not fill, 2 BTC long if it does
+
+
+async def test_an_order_to_a_market_never_heard_from_since_the_start_is_vetoed_from_the_first_order(make_bot):
+    """No data, no trade: before the first periodic check (check_every_s = 3600 here) and within stale_after_s of
+    the start, an order to a market that has sent no book since the start is refused; its first book lets it go."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == (
+        "no market data for v BTC/USD since the start")
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0, "subscribed"))  # live, still no book
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None
+    check.check_markets()  # watched now, still never heard
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None and not s.paused
+    bot.bus.publish(book("100"))
+    assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
