@@ -229,9 +229,13 @@ def print_plugin_table(rows: list[tuple[str, str, str, str, str]], *, wide: bool
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _, _, config = prepare(Path(args.file), secrets=True)
+    """Validate the config FILE, or the one ``$ARBOT_CONFIG`` names (as every other command reads it)."""
+    path = Path(args.file) if args.file else _config_path(args)
+    if path is None:
+        raise UserError("arbot check-config: give the config file, or set ARBOT_CONFIG to its path.")
+    _, _, config = prepare(path, secrets=True)
     counts = ", ".join(f"{len(v)} {k}" for k, v in config.components.items() if v)
-    print(f"{args.file}: OK (mode {config.mode}; {counts or 'no components'})")
+    print(f"{path}: OK (mode {config.mode}; {counts or 'no components'})")
     return 0
 
 
@@ -473,7 +477,7 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     plugins_cmd.set_defaults(func=cmd_plugins)
 
     check = sub.add_parser("check-config", help="validate a config file without running")
-    check.add_argument("file")
+    check.add_argument("file", nargs="?", help="the config to check (default: $ARBOT_CONFIG)")
     check.set_defaults(func=cmd_check_config)
 
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
