@@ -328,3 +328,19 @@ def test_check_config_reads_arbot_config_when_no_file_is_given(tmp_path):
                          env=env)
     assert out.returncode == 2 and "ARBOT_CONFIG" in out.stderr and "Traceback" not in out.stderr
 
+
+async def test_ctl_unknown_command_names_arbot_ctl_help_not_the_chat_wording(make_bot, tmp_path, capsys):
+    """On the command line the list of commands is `arbot ctl help`; "Send /help" is chat wording."""
+    from bot.errors import UserError
+
+    await make_bot("[exchanges.v]\ntype = \"scripted\"\n[strategies.s]\ntype = \"recorder\"\n",
+                   extra=[("venue", venue_plugin), ("kit", kit_plugin)], control_socket="arbot.sock")
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "nosuch"])
+    try:
+        status = await asyncio.to_thread(args.func, args)
+        text = capsys.readouterr().out
+    except UserError as exc:
+        status, text = 1, str(exc)
+    assert status != 0 and "arbot ctl help" in text and "/help" not in text and "nosuch" in text, text
