@@ -187,6 +187,9 @@ class Bot:
         """The loop the bot runs in (set by start): for work done in other threads to report back to."""
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
+        self.not_started: dict[str, str] = {}
+        """Strategies the config names that this run left out at start (not built, markets() raised, a venue they
+        need did not start, start() raised), with why: shown as failed on every surface, never traded."""
         self._paused_by: dict[str, str] = {}
         self._killed: set[str] = set()
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
@@ -219,6 +222,8 @@ class Bot:
             except Exception as exc:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
                                    exc)
+                if kind == "strategy":
+                    self.not_started[name] = f"could not be created: {type(exc).__name__}: {exc}"
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> None:
@@ -229,6 +234,8 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'{kind} "{name}" failed to start: '
                                                             f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
+                if kind == "strategy":
+                    self.not_started[name] = f"start() raised {type(exc).__name__}: {exc}"
                 continue
             self._started.append(component)
 
@@ -290,6 +297,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
                                                              f'{type(exc).__name__}: {exc}', exc)
                 del self.strategies[name]
+                self.not_started[name] = f"markets() raised {type(exc).__name__}: {exc}"
                 continue
             if missing:
                 configured = self.config.of_kind("exchange")
@@ -301,6 +309,8 @@ class Bot:
                     problem = f'strategy "{name}" needs exchange(s) {", ".join(missing)}, which did not start'
                 self.plugin_failed(self._owner_plugin[name], problem)
                 del self.strategies[name]
+                self.not_started[name] = (f'exchange(s) {", ".join(unknown)} not configured' if unknown
+                                          else f'exchange(s) {", ".join(missing)} did not start')
         kept_paused = self._restore_pauses()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
         # it starts) is held for it; what its start() reads from the store is not handed over again
@@ -330,6 +340,10 @@ class Bot:
         await self.plugins.call_each_async("startup", bot=self.operator, operator=self.operator)
         self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
                    strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+        if self.not_started:  # each was reported against its plugin; this says what it means: no trading
+            self.alert(AlertLevel.CRITICAL, "bot", "strategies not started, not trading: "
+                       + "; ".join(f"{name} ({why})" for name, why in self.not_started.items())
+                       + ". Fix the cause and restart the bot", strategies=", ".join(self.not_started))
         if self.identity.replaced:
             self.alert(AlertLevel.WARNING, "bot", "a new store took the place of the previous one: client order ids "
                        "come from a new epoch", previous=self.identity.replaced, store=self.identity.store_id,
@@ -970,6 +984,8 @@ class Bot:
         return mode
 
     def strategy_state(self, name: str) -> str:
+        if name in self.not_started:
+            return f"failed (not started: {self.not_started[name]})"
         if name in self._failed:
             return f"failed ({self._failed[name]})"
         if self.strategies[name].paused:
@@ -981,7 +997,7 @@ class Bot:
         return name in self._killed
 
     def strategy_failed(self, name: str) -> bool:
-        return name in self._failed
+        return name in self._failed or name in self.not_started
 
     # --- errors and alerts ------------------------------------------------------------------
 
@@ -1174,6 +1190,10 @@ class HostOperator(Operator):
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type
 
+    @property
+    def strategies_not_started(self) -> Mapping[str, str]:
+        return MappingProxyType(self._bot.not_started)
+
     def strategy_state(self, name: str) -> str:
         return self._bot.strategy_state(name)
 
@@ -1323,6 +1343,11 @@ class HostOperator(Operator):
         return f"{caller.transport}:{caller.user_id}"
 
     def _targets(self, names: list[str]) -> list[str]:
+        not_started = [n for n in names if n in self._bot.not_started]
+        if not_started:
+            raise KeyError(f"strategy {', '.join(not_started)} was not started "
+                           f"({'; '.join(self._bot.not_started[n] for n in not_started)}): fix the cause and restart "
+                           "the bot")
         unknown = [n for n in names if n not in self._bot.strategies]
         if unknown:
             raise KeyError(f"no strategy named {', '.join(unknown)}")

@@ -38,6 +38,8 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     for name, strategy in op.strategies.items():
         facts = ", ".join(f"{k} {v}" for k, v in _facts(op, strategy))
         rows.append((name, op.strategy_state(name) + (f"; {facts}" if facts else "")))
+    for name in op.strategies_not_started:  # configured, not trading: never silently missing
+        rows.append((name, op.strategy_state(name)))
     rows.append(("open orders", str(len(op.open_orders()))))
     unknown = op.unknown_orders()
     if unknown:  # outcome not known yet: reconciliation keeps asking the venue
@@ -58,8 +60,9 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
         f", unrealized now {moneys(fig.unrealized, fig.quotes)}" for name, fig in sorted(today.items()))
         or "no fills today"))
     running = sum(op.strategy_state(name) == "running" for name in op.strategies)
+    configured = len(op.strategy_names())
     net_today = totals(today.values()).net
-    summary = {"mode": op.mode, "running": f"{running}/{len(op.strategies)}",
+    summary = {"mode": op.mode, "running": f"{running}/{configured}",
                "orders": str(len(op.open_orders())), "PnL today": moneys(net_today) if today else "-"}
     return Reply("Status", rows=rows, data={"summary": summary, "totals": {"net today": exact(net_today)}})
 
@@ -129,6 +132,8 @@ async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
         pairs = op.ask(strategy, "markets")
         markets = "markets() failed" if pairs is None else ", ".join(f"{e}:{s}" for e, s in pairs)
         rows.append((name, op.strategy_type(name), op.strategy_state(name), markets))
+    for name in op.strategies_not_started:
+        rows.append((name, op.strategy_type(name), op.strategy_state(name), "-"))
     return Reply("Strategies", rows=rows, header=True)
 
 
