@@ -26,7 +26,7 @@ from .config import (
     read_toml,
     resolve_secrets,
 )
-from .errors import UserError
+from .errors import TryAgainLater, UserError
 from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
@@ -144,6 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except StoreError as exc:
+        if exc.unreachable:  # waited for [bot] store_wait_s: the service manager starts it again later
+            raise TryAgainLater(f"{exc}. Not started: the database server cannot be reached: waited [bot] "
+                                f"store_wait_s = {config.bot.store_wait_s:g} s for it; exit 1 so that systemd or "
+                                "Docker restarts the bot (docs/runbook.md, The store cannot be reached at start)."
+                                ) from None
         raise UserError(str(exc)) from None
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
@@ -537,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except UserError as exc:
         _fail(f"arbot: {exc}")
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, TryAgainLater) else EXIT_USAGE
     except Exception as exc:  # nothing handled it: what Python would print at exit, with known secrets masked
         import traceback
 
