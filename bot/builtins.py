@@ -9,15 +9,18 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import hookimpl
 from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
-from .ledger import PERIODS, StrategyFigures, totals
-from .opportunities import figures as opportunity_figures
-from .report import fees_text, fills_text, report_reply
 from .units import amount, money, moneys, price, qty
+
+if TYPE_CHECKING:
+    from .ledger import StrategyFigures
+
+# The ledger, the report and the opportunity figures are imported by the commands that use them: every `arbot`
+# command loads this module (the host registers its commands like a plugin), and `arbot --help` needs none of them.
 
 
 def _age(ns: int) -> str:
@@ -30,6 +33,8 @@ def _age(ns: int) -> str:
 
 
 async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .ledger import totals
+    from .report import fees_text
     now = op.now_ns()
     mode = op.mode
     if op.mode != op.configured_mode:
@@ -185,6 +190,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .report import report_reply
     return report_reply(op.store, op.last_price)
 
 
@@ -215,6 +221,8 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .ledger import PERIODS, totals
+    from .report import fees_text, fills_text
     period = args[0].lower() if args else "day"
     if len(args) > 1 or period not in PERIODS:
         return Reply(f"Usage: /pnl [{'|'.join(PERIODS)}]", ok=False)
@@ -241,6 +249,7 @@ def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
     """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``): ``fees`` is every fee paid
     per asset (a DEX swap's SOL network fee too), ``other_fees`` the part of it paid in an asset that is not the
     market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does."""
+    from .ledger import StrategyFigures
     fig = total or StrategyFigures("total")
     return {"summary": {"fills": str(fig.fills), "net": moneys(fig.net) if total else "-",
                         "unrealized": moneys(fig.unrealized) if total else "-"},
@@ -256,6 +265,7 @@ def _bps(value: Decimal) -> str:
 
 
 async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .opportunities import figures as opportunity_figures
     latest = op.opportunities(OPPORTUNITIES_SHOWN)
     if not latest:
         return Reply("Opportunities: none yet.")
@@ -375,6 +385,8 @@ async def snapshot_balances(op: Operator) -> None:
 
 
 async def daily_summary(op: Operator) -> None:
+    from .ledger import totals
+    from .report import fees_text
     since = op.now_ns() - 86_400 * 1_000_000_000
     figures = op.pnl(since_ns=since)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "
