@@ -463,6 +463,9 @@ class Endpoints:
 
     def _name(self, call: Call) -> str:
         name = call.request.match_info["name"]
+        why = self.op.strategies_not_started.get(name)
+        if why is not None:
+            raise ApiError(409, f"strategy {name!r} was not started ({why}): fix the cause and restart the bot")
         if name not in self.op.strategies:
             raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
         return name
