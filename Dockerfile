@@ -25,6 +25,12 @@ FROM python:3.11-slim-bookworm
 LABEL org.opencontainers.image.title="arbot" \
       org.opencontainers.image.description="A plugin-based crypto trading bot: paper, grid and CEX/DEX arbitrage" \
       org.opencontainers.image.licenses="MIT"
+# tini is PID 1: it forwards SIGTERM to arbot and reaps children (PID 1 gets no default signal action, so arbot there
+# would ignore a SIGTERM until its own handler exists); sqlite3 for the runbook's integrity check and .backup.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini sqlite3 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 arbot \
  && useradd --system --uid 10001 --gid arbot --home-dir /data --no-create-home --shell /usr/sbin/nologin arbot \
  && install -d -o arbot -g arbot -m 0700 /data
@@ -39,5 +45,5 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["arbot", "ctl", "status"]
 # SIGTERM stops it cleanly (orders per [bot] on_shutdown) within [bot] shutdown_timeout_s.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["arbot"]
+ENTRYPOINT ["/usr/bin/tini", "--", "arbot"]
 CMD ["run"]

@@ -82,7 +82,7 @@ from .ratelimit import backoff_delay
 from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
-from .store import Store
+from .store import Store, StoreError
 from .tasks import Tasks
 from .watchdog import Watchdog
 from .writer import StoreWriter, describe_store_error, is_store_error
@@ -95,6 +95,10 @@ class StartInterrupted(Exception):
 
 
 NOTIFIER_STOP_FLOOR_S = 1.0
+STORE_RETRY_FIRST_S = 1.0
+"""The first pause before trying an unreachable store again at start; doubled after each try ..."""
+STORE_RETRY_MAX_S = 15.0
+"""... up to this (within ``[bot] store_wait_s``)."""
 """A notifier always gets this long to send what is queued at stop, even when the stop ran late."""
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
@@ -188,6 +192,9 @@ class Bot:
         """The loop the bot runs in (set by start): for work done in other threads to report back to."""
         self._owner_plugin: dict[str, str] = {}
         self._failed: dict[str, str] = {}
+        self.not_started: dict[str, str] = {}
+        """Strategies the config names that this run left out at start (not built, markets() raised, a venue they
+        need did not start, start() raised), with why: shown as failed on every surface, never traded."""
         self._paused_by: dict[str, str] = {}
         self._killed: set[str] = set()
         """Strategies paused by the kill switch: resuming them asks for a confirmation."""
@@ -228,6 +235,8 @@ class Bot:
                 self.plugin_failed(reg.plugin, f'{kind} "{name}" could not be created: {type(exc).__name__}: {exc}',
                                    exc)
                 self._build_failures[name] = f"{type(exc).__name__}: {exc}"
+                if kind == "strategy":
+                    self.not_started[name] = f"could not be created: {type(exc).__name__}: {exc}"
         return built
 
     async def _start_each(self, components: dict[str, Any], kind: str) -> dict[str, str]:
@@ -241,6 +250,8 @@ class Bot:
                                                             f'{type(exc).__name__}: {exc}', exc)
                 del components[name]
                 failures[name] = f"{type(exc).__name__}: {exc}"
+                if kind == "strategy":
+                    self.not_started[name] = f"start() raised {type(exc).__name__}: {exc}"
                 continue
             self._started.append(component)
         return failures
@@ -253,6 +264,7 @@ class Bot:
         created_dir = not self.data_dir.exists()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self.control.refuse_if_taken()  # a second process on a running bot's config: before the store
+        await self._wait_for_store()
         self.store.open()
         self.identity = establish(self.store, self.data_dir, fresh_epoch=self.options.new_epoch,
                                   ts_ns=self.started_ns)
@@ -309,6 +321,7 @@ class Bot:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
                                                              f'{type(exc).__name__}: {exc}', exc)
                 del self.strategies[name]
+                self.not_started[name] = f"markets() raised {type(exc).__name__}: {exc}"
                 continue
             if missing:
                 configured = self.config.of_kind("exchange")
@@ -320,6 +333,8 @@ class Bot:
                     problem = f'strategy "{name}" needs exchange(s) {", ".join(missing)}, which did not start'
                 self.plugin_failed(self._owner_plugin[name], problem)
                 del self.strategies[name]
+                self.not_started[name] = (f'exchange(s) {", ".join(unknown)} not configured' if unknown
+                                          else f'exchange(s) {", ".join(missing)} did not start')
         kept_paused = self._restore_pauses()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
         # it starts) is held for it; what its start() reads from the store is not handed over again
@@ -349,6 +364,10 @@ class Bot:
         await self.plugins.call_each_async("startup", bot=self.operator, operator=self.operator)
         self.alert(AlertLevel.INFO, "bot", f"arbot started in {self.config.mode} mode",
                    strategies=", ".join(self.strategies) or "none", exchanges=", ".join(self.exchanges) or "none")
+        if self.not_started:  # each was reported against its plugin; this says what it means: no trading
+            self.alert(AlertLevel.CRITICAL, "bot", "strategies not started, not trading: "
+                       + "; ".join(f"{name} ({why})" for name, why in self.not_started.items())
+                       + ". Fix the cause and restart the bot", strategies=", ".join(self.not_started))
         if self.identity.replaced:
             self.alert(AlertLevel.WARNING, "bot", "a new store took the place of the previous one: client order ids "
                        "come from a new epoch", previous=self.identity.replaced, store=self.identity.store_id,
@@ -369,6 +388,27 @@ class Bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
         gc.freeze()
+
+    async def _wait_for_store(self) -> None:
+        """Wait for a database server that cannot be reached yet (after a reboot PostgreSQL may come up after the
+        bot), trying again with a bounded backoff for ``[bot] store_wait_s``; then raise its StoreError
+        (``unreachable``). One that answers and refuses (a wrong password, a missing database) raises at once."""
+        wait_s = self.config.bot.store_wait_s
+        deadline = time.monotonic() + wait_s
+        delay_s = STORE_RETRY_FIRST_S
+        while True:
+            try:  # off the loop: a stop requested meanwhile (SIGTERM) is heard
+                await asyncio.to_thread(self.store.probe)
+                return
+            except StoreError as exc:
+                left_s = deadline - time.monotonic()
+                if not exc.unreachable or left_s <= 0:
+                    raise
+                # what it means first: a log line may be cut (logs.MAX_LINE)
+                log.warning("store cannot be reached yet; waiting for it, next try in %g s (up to [bot] store_wait_s "
+                            "= %g s): %s", min(delay_s, left_s), wait_s, exc)
+                await asyncio.sleep(min(delay_s, left_s))
+                delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
 
     async def _snapshot_balances(self, when: str) -> None:
         """Store each venue's balances now: at start and at a clean stop, so that a run shorter than the
@@ -1069,6 +1109,8 @@ class Bot:
         return mode
 
     def strategy_state(self, name: str) -> str:
+        if name in self.not_started:
+            return f"failed (not started: {self.not_started[name]})"
         if name in self._failed:
             return f"failed ({self._failed[name]})"
         if self.strategies[name].paused:
@@ -1080,7 +1122,7 @@ class Bot:
         return name in self._killed
 
     def strategy_failed(self, name: str) -> bool:
-        return name in self._failed
+        return name in self._failed or name in self.not_started
 
     # --- errors and alerts ------------------------------------------------------------------
 
@@ -1273,6 +1315,10 @@ class HostOperator(Operator):
     def strategy_type(self, name: str) -> str:
         return self._bot.config.of_kind("strategy")[name].type
 
+    @property
+    def strategies_not_started(self) -> Mapping[str, str]:
+        return MappingProxyType(self._bot.not_started)
+
     def strategy_state(self, name: str) -> str:
         return self._bot.strategy_state(name)
 
@@ -1422,6 +1468,11 @@ class HostOperator(Operator):
         return f"{caller.transport}:{caller.user_id}"
 
     def _targets(self, names: list[str]) -> list[str]:
+        not_started = [n for n in names if n in self._bot.not_started]
+        if not_started:
+            raise KeyError(f"strategy {', '.join(not_started)} was not started "
+                           f"({'; '.join(self._bot.not_started[n] for n in not_started)}): fix the cause and restart "
+                           "the bot")
         unknown = [n for n in names if n not in self._bot.strategies]
         if unknown:
             raise KeyError(f"no strategy named {', '.join(unknown)}")

@@ -9,15 +9,18 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import hookimpl
 from .api import Caller, Command, Component, Job, Operator, Reply
 from .domain import ZERO, AlertLevel, MarketInfo, split_symbol
-from .ledger import PERIODS, StrategyFigures, totals
-from .opportunities import figures as opportunity_figures
-from .report import fees_text, fills_text, report_reply
 from .units import amount, money, moneys, price, qty
+
+if TYPE_CHECKING:
+    from .ledger import StrategyFigures
+
+# The ledger, the report and the opportunity figures are imported by the commands that use them: every `arbot`
+# command loads this module (the host registers its commands like a plugin), and `arbot --help` needs none of them.
 
 
 def _age(ns: int) -> str:
@@ -30,6 +33,8 @@ def _age(ns: int) -> str:
 
 
 async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .ledger import totals
+    from .report import fees_text
     now = op.now_ns()
     mode = op.mode
     if op.mode != op.configured_mode:
@@ -38,6 +43,8 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     for name, strategy in op.strategies.items():
         facts = ", ".join(f"{k} {v}" for k, v in _facts(op, strategy))
         rows.append((name, op.strategy_state(name) + (f"; {facts}" if facts else "")))
+    for name in op.strategies_not_started:  # configured, not trading: never silently missing
+        rows.append((name, op.strategy_state(name)))
     rows.append(("open orders", str(len(op.open_orders()))))
     unknown = op.unknown_orders()
     if unknown:  # outcome not known yet: reconciliation keeps asking the venue
@@ -63,8 +70,9 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
                 f"{key} {amount(use.used, use.unit)} / {amount(use.limit, use.unit)} {use.unit}"
                 for key, use in check.usage.items())))
     running = sum(op.strategy_state(name) == "running" for name in op.strategies)
+    configured = len(op.strategy_names())
     net_today = totals(today.values()).net
-    summary = {"mode": op.mode, "running": f"{running}/{len(op.strategies)}",
+    summary = {"mode": op.mode, "running": f"{running}/{configured}",
                "orders": str(len(op.open_orders())), "PnL today": moneys(net_today) if today else "-"}
     return Reply("Status", rows=rows, data={"summary": summary, "totals": {"net today": exact(net_today)}})
 
@@ -134,6 +142,8 @@ async def strategies(op: Operator, caller: Caller, args: list[str]) -> Reply:
         pairs = op.ask(strategy, "markets")
         markets = "markets() failed" if pairs is None else ", ".join(f"{e}:{s}" for e, s in pairs)
         rows.append((name, op.strategy_type(name), op.strategy_state(name), markets))
+    for name in op.strategies_not_started:
+        rows.append((name, op.strategy_type(name), op.strategy_state(name), "-"))
     return Reply("Strategies", rows=rows, header=True)
 
 
@@ -185,6 +195,7 @@ async def help_(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def report(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .report import report_reply
     return report_reply(op.store, op.last_price)
 
 
@@ -215,6 +226,8 @@ async def positions(op: Operator, caller: Caller, args: list[str]) -> Reply:
 
 
 async def pnl(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .ledger import PERIODS, totals
+    from .report import fees_text, fills_text
     period = args[0].lower() if args else "day"
     if len(args) > 1 or period not in PERIODS:
         return Reply(f"Usage: /pnl [{'|'.join(PERIODS)}]", ok=False)
@@ -241,6 +254,7 @@ def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
     """The bot's own ledger totals, exact, for a fleet front to add up (``/pnl all``): ``fees`` is every fee paid
     per asset (a DEX swap's SOL network fee too), ``other_fees`` the part of it paid in an asset that is not the
     market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does."""
+    from .ledger import StrategyFigures
     fig = total or StrategyFigures("total")
     return {"summary": {"fills": str(fig.fills), "net": moneys(fig.net) if total else "-",
                         "unrealized": moneys(fig.unrealized) if total else "-"},
@@ -256,6 +270,7 @@ def _bps(value: Decimal) -> str:
 
 
 async def opportunities(op: Operator, caller: Caller, args: list[str]) -> Reply:
+    from .opportunities import figures as opportunity_figures
     latest = op.opportunities(OPPORTUNITIES_SHOWN)
     if not latest:
         return Reply("Opportunities: none yet.")
@@ -375,6 +390,8 @@ async def snapshot_balances(op: Operator) -> None:
 
 
 async def daily_summary(op: Operator) -> None:
+    from .ledger import totals
+    from .report import fees_text
     since = op.now_ns() - 86_400 * 1_000_000_000
     figures = op.pnl(since_ns=since)
     fields = {name: f"realized {moneys(fig.realized, fig.quotes)}, fees {fees_text(fig)}, net "

@@ -26,7 +26,7 @@ from .config import (
     read_toml,
     resolve_secrets,
 )
-from .errors import UserError
+from .errors import TryAgainLater, UserError
 from .filemodes import PRIVATE_UMASK
 from .plugins import PluginSet, Registry, collect, load_plugins
 from .settings import ConfigError, ConfigIssue
@@ -144,6 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except StoreError as exc:
+        if exc.unreachable:  # waited for [bot] store_wait_s: the service manager starts it again later
+            raise TryAgainLater(f"{exc}. Not started: the database server cannot be reached: waited [bot] "
+                                f"store_wait_s = {config.bot.store_wait_s:g} s for it; exit 1 so that systemd or "
+                                "Docker restarts the bot (docs/runbook.md, The store cannot be reached at start)."
+                                ) from None
         raise UserError(str(exc)) from None
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
@@ -229,9 +234,13 @@ def print_plugin_table(rows: list[tuple[str, str, str, str, str]], *, wide: bool
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _, _, config = prepare(Path(args.file), secrets=True)
+    """Validate the config FILE, or the one ``$ARBOT_CONFIG`` names (as every other command reads it)."""
+    path = Path(args.file) if args.file else _config_path(args)
+    if path is None:
+        raise UserError("arbot check-config: give the config file, or set ARBOT_CONFIG to its path.")
+    _, _, config = prepare(path, secrets=True)
     counts = ", ".join(f"{len(v)} {k}" for k, v in config.components.items() if v)
-    print(f"{args.file}: OK (mode {config.mode}; {counts or 'no components'})")
+    print(f"{path}: OK (mode {config.mode}; {counts or 'no components'})")
     return 0
 
 
@@ -473,7 +482,7 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     plugins_cmd.set_defaults(func=cmd_plugins)
 
     check = sub.add_parser("check-config", help="validate a config file without running")
-    check.add_argument("file")
+    check.add_argument("file", nargs="?", help="the config to check (default: $ARBOT_CONFIG)")
     check.set_defaults(func=cmd_check_config)
 
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
@@ -533,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except UserError as exc:
         _fail(f"arbot: {exc}")
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, TryAgainLater) else EXIT_USAGE
     except Exception as exc:  # nothing handled it: what Python would print at exit, with known secrets masked
         import traceback
 

@@ -224,6 +224,9 @@ class CommandTable:
             return Reply("Too many commands; try again in a minute.", ok=False), "refused: rate limit"
         registered = self._commands.get(name)
         if registered is None:
+            if caller.transport == "local":  # `arbot ctl`: the command line has no /commands
+                return Reply(f"Unknown command {name}. Run `arbot ctl help` for the list.", ok=False), \
+                    "unknown command"
             return Reply(f"Unknown command /{name}. Send /help for the list.", ok=False), "unknown command"
         command: Command = registered.obj
         if ROLE_RANK[caller.role] < ROLE_RANK[command.role]:

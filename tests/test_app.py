@@ -8,7 +8,8 @@ from decimal import Decimal
 from bot import hookimpl
 from bot.api import Caller, Command, Job, Notifier, Reply, RiskCheck, Strategy
 from bot.control import send_command
-from bot.domain import BookUpdate, FeedState, FeedStatus, Side, Trade
+from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, Side, Trade
+from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
 
@@ -480,3 +481,51 @@ async def test_a_second_bot_on_a_running_bots_data_dir_is_refused_before_it_touc
     finally:
         await second.stop()
         await running.stop()
+
+
+class _VenueThatWillNotStart(ScriptedVenue):
+    async def start(self) -> None:
+        raise ConnectionError("venue down")
+
+
+class _WillNotStartPlugin:
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("will-not-start", _VenueThatWillNotStart)
+
+
+async def test_a_strategy_left_out_at_start_stays_visible_as_failed_and_is_alerted(make_bot):
+    """A strategy whose venue did not start is left out of the run; it must not vanish: its state is failed with
+    the reason (so /status, /strategies, the metrics and every surface list it), /resume names why it cannot, and
+    an alert says it does not trade."""
+    from bot.builtins import status, strategies
+
+    Unmapped.failing = False  # trades v BTC/USD, whose venue fails to start
+    bot = await make_bot('[exchanges.v]\ntype = "will-not-start"\n[strategies.unmapped]\n[strategies.quiet]\n',
+                         start=False, extra=[("down", _WillNotStartPlugin), ("mapless", UnmappedPlugin)])
+    heard: list = []
+    bot.subscribe_alerts(heard.append, owner="test")
+    await bot.start()
+    try:
+        op = bot.operator
+        assert list(op.strategies) == ["quiet"]
+        assert op.strategy_names() == ["quiet", "unmapped"]
+        assert op.strategy_state("unmapped") == "failed (not started: exchange(s) v did not start)"
+        assert op.strategy_failed("unmapped")
+        admin = Caller("local", "uid:0", "admin")
+        rows = dict((await status(op, admin, [])).rows)
+        assert rows["unmapped"].startswith("failed (not started")
+        assert (await status(op, admin, [])).data["summary"]["running"] == "1/2"
+        listed = {row[0]: row for row in (await strategies(op, admin, [])).rows}
+        assert listed["unmapped"][2].startswith("failed (not started")
+        try:
+            op.resume(["unmapped"], admin)
+        except KeyError as exc:
+            assert "was not started" in str(exc) and "restart" in str(exc)
+        else:
+            raise AssertionError("resume of a strategy that never started succeeded")
+        assert any(a.level is AlertLevel.CRITICAL and "unmapped" in a.message and "not trading" in a.message
+                   for a in heard), [a.message for a in heard]
+    finally:
+        await bot.stop()

@@ -311,3 +311,36 @@ def test_ctl_names_a_bot_that_does_not_answer_and_a_socket_it_may_not_open(tmp_p
     assert cli.main(["ctl", "--config", str(config), "status"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "permission denied" in err and "bot's user" in err and "Traceback" not in err, err
+
+
+def test_check_config_reads_arbot_config_when_no_file_is_given(tmp_path):
+    """`arbot check-config` with no file checks the config `$ARBOT_CONFIG` names, as every other command reads it;
+    with neither it says what to give."""
+    path = tmp_path / "bad.toml"
+    path.write_text('[exchanges.paper]\nseeed = 1\n')
+    out = arbot("check-config", cwd=tmp_path, env={"ARBOT_CONFIG": str(path)})
+    assert out.returncode == 2 and 'exchanges.paper.seeed: unknown key' in out.stderr, out.stderr
+    path.write_text('[exchanges.paper]\n')
+    out = arbot("check-config", cwd=tmp_path, env={"ARBOT_CONFIG": str(path)})
+    assert out.returncode == 0 and f"{path}: OK" in out.stdout, out.stderr
+    env = {k: v for k, v in os.environ.items() if k != "ARBOT_CONFIG"}
+    out = subprocess.run(arbot_command("check-config"), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.returncode == 2 and "ARBOT_CONFIG" in out.stderr and "Traceback" not in out.stderr
+
+
+async def test_ctl_unknown_command_names_arbot_ctl_help_not_the_chat_wording(make_bot, tmp_path, capsys):
+    """On the command line the list of commands is `arbot ctl help`; "Send /help" is chat wording."""
+    from bot.errors import UserError
+
+    await make_bot("[exchanges.v]\ntype = \"scripted\"\n[strategies.s]\ntype = \"recorder\"\n",
+                   extra=[("venue", venue_plugin), ("kit", kit_plugin)], control_socket="arbot.sock")
+    config = tmp_path / "ctl.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = "arbot.sock"\n')
+    args = build_parser().parse_args(["ctl", "--config", str(config), "nosuch"])
+    try:
+        status = await asyncio.to_thread(args.func, args)
+        text = capsys.readouterr().out
+    except UserError as exc:
+        status, text = 1, str(exc)
+    assert status != 0 and "arbot ctl help" in text and "/help" not in text and "nosuch" in text, text

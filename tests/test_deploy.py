@@ -271,3 +271,18 @@ def test_the_fleet_units_install_steps_give_each_bot_its_state_directory_as_data
         done = subprocess.run(step, shell=True, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
     assert tomllib.loads(config.read_text())["bot"]["data_dir"] == str(state / "arb-1")
+
+
+def test_the_image_runs_arbot_under_an_init_and_has_the_sqlite3_the_runbook_uses(tmp_path):
+    """PID 1 gets no default signal action: arbot as PID 1 ignores a SIGTERM until its handler exists (and reaps
+    no zombies), so the image starts it under tini, which every way of running it keeps (`docker run`, compose: no
+    entrypoint of their own, and no `init: true`, which would put a second init in front of it). The runbook's
+    `PRAGMA integrity_check` and `.backup` need the sqlite3 shell in the run stage."""
+    text = (ROOT / "Dockerfile").read_text()
+    run_stage = text.split("\nFROM ")[-1]
+    installs = re.search(r"apt-get install[^\n]*(?:\\\n[^\n]*)*", run_stage)
+    assert installs and {"sqlite3", "tini"} <= set(installs.group(0).split()), installs
+    entrypoint = re.search(r"^ENTRYPOINT (\[.*\])$", run_stage, re.M)
+    assert entrypoint and entrypoint.group(1).startswith('["/usr/bin/tini", "--", "arbot"'), entrypoint
+    for compose in (ROOT / "deploy" / "compose.yaml", ROOT / "deploy" / "fleet" / "compose.yaml"):
+        assert not re.search(r"^\s+(entrypoint|init):", compose.read_text(), re.M), compose

@@ -229,3 +229,25 @@ async def test_a_send_hanging_on_an_alert_raised_while_notifiers_stop_cannot_hol
         await bot.stop()
     assert closed == ["store"]
     assert 'notifier "first" did not send the alerts raised while notifiers stopped' in caplog.text
+
+
+async def test_the_stop_bound_deploy_md_gives_holds_and_one_shutdown_timeout_does_not(make_bot, monkeypatch):
+    """Each hanging part of the stop gets `shutdown_timeout_s` of its own, so a stop timeout of "more than
+    shutdown_timeout_s" is not enough: docs/deploy.md gives the bound from bot/app.py's stop, and a stop with a hanging
+    shutdown hook, service and venue ends within it, and after more than one shutdown_timeout_s."""
+    import time
+
+    from bot.app import NOTIFIER_STOP_FLOOR_S
+
+    deploy = " ".join((Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text().split())
+    assert "shutdown_timeout_s × (H + S + C + 5) + 1 s × (2N + 1)" in deploy
+    timeout_s = 0.3
+    bot = await make_bot(f'shutdown_timeout_s = {timeout_s}\n[exchanges.v]\ntype = "hanging-venue"\n',
+                         extra=[("stuck", _HangingStops), ("hanging", _HangingShutdown)])
+    hooks = len(bot.plugins.pm.hook.shutdown.get_hookimpls())
+    services, components = len(bot.services), len(bot._started) - len(bot.notifiers)
+    bound_s = timeout_s * (hooks + services + components + 5) + NOTIFIER_STOP_FLOOR_S * (2 * len(bot.notifiers) + 1)
+    started = time.monotonic()
+    await bot.stop()
+    took_s = time.monotonic() - started
+    assert 3 * timeout_s <= took_s <= bound_s, (took_s, bound_s)

@@ -53,3 +53,25 @@ def test_check_config_imports_only_what_the_config_uses(tmp_path):
     assert "plugins.paper.dex" not in modules and "plugins.arb.strategy" not in modules
     unused = [name for name in HEAVY if name not in ("sqlalchemy", "sqlmodel", "pydantic")]  # grid reads the store
     assert heavy(modules, unused) == [] and sorted(m for m in modules if m.startswith(VENUES)) == []
+
+
+HELP_MUST_NOT_IMPORT = (
+    "bot.app", "bot.store", "bot.report", "bot.ledger", "bot.opportunities",  # the host's commands import them
+    "plugins.rebalance.service", "plugins.rebalance.planner",  # a service's class: when a config is read
+    "plugins.fleet.service", "plugins.fleet.settings", "plugins.fleet.wire", "plugins.fleet.link",
+    "uuid", "platform", "getpass",
+)
+"""What `arbot --help` imported at some point and does not need (benchmarks/startup.py: its wall time doubled)."""
+
+
+def test_help_imports_none_of_what_it_does_not_need(tmp_path):
+    modules = modules_after("--help", cwd=tmp_path)
+    assert sorted(m for m in HELP_MUST_NOT_IMPORT if m in modules) == []
+
+
+def test_plugins_imports_no_command_module_of_the_host(tmp_path):
+    """`arbot plugins` lists what each plugin provides: a service's class (for its settings), not the ledger or
+    the report its commands use, nor what a plugin's command runs with (the fleet's wire format, getpass)."""
+    modules = modules_after("plugins", cwd=tmp_path)
+    assert sorted(m for m in ("bot.report", "bot.ledger", "bot.opportunities", "getpass", "plugins.fleet.link")
+                  if m in modules) == []

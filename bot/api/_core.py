@@ -1154,13 +1154,26 @@ class Operator(abc.ABC):
     def strategy_type(self, name: str) -> str:
         """The registered type of strategy ``name`` (its ``type = "..."``)."""
 
+    @property
+    def strategies_not_started(self) -> Mapping[str, str]:
+        """Strategies the config names that this run left out at start, with why (not created, ``markets()`` or
+        ``start()`` raised, a venue they need did not start): not in :attr:`strategies`, never trading until the bot
+        is restarted. Surfaces list them with the running ones (:meth:`strategy_names`), as failed."""
+        return {}
+
+    def strategy_names(self) -> list[str]:
+        """Every strategy the config names: the running ones, then those not started (each has a
+        :meth:`strategy_state`); what a surface lists so that none is silently missing."""
+        return [*self.strategies, *(n for n in self.strategies_not_started if n not in self.strategies)]
+
     @abc.abstractmethod
     def strategy_state(self, name: str) -> str:
-        """``running``, ``paused by WHO`` or ``failed (ERROR)``."""
+        """``running``, ``paused by WHO`` or ``failed (ERROR)`` (``failed (not started: WHY)`` for one of
+        :attr:`strategies_not_started`)."""
 
     @abc.abstractmethod
     def strategy_failed(self, name: str) -> bool:
-        """True when the strategy raised and is stopped until ``/resume``."""
+        """True when the strategy raised and is stopped until ``/resume``, or was not started at all."""
 
     @abc.abstractmethod
     def killed(self, name: str) -> bool:

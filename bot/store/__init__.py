@@ -80,8 +80,45 @@ BUSY_TIMEOUT_MS = 5000
 class StoreError(Exception):
     """The store cannot be used as configured (unreachable, or a schema this arbot does not know).
 
-    ``str()`` is the user-facing text; it never contains the database password.
+    ``str()`` is the user-facing text; it never contains the database password. ``unreachable``: the database
+    server could not be reached (connection refused, a timeout, a server still starting up): a later try may
+    succeed, unlike a wrong password or a missing database.
     """
+
+    def __init__(self, message: str, *, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+PROBE_TIMEOUT_S = 10
+"""How long one try to reach a PostgreSQL server waits (libpq's ``connect_timeout``, whole seconds)."""
+
+_REFUSED = ("password authentication failed", "does not exist", "no password supplied", "no pg_hba.conf entry",
+            "permission denied")
+"""A PostgreSQL server that answered and refused: waiting cannot fix it."""
+_UNREACHABLE = ("connection refused", "timeout expired", "timed out", "the database system is starting up",
+                "the database system is shutting down", "the database system is in recovery mode",
+                "could not connect", "no such file or directory", "failed to resolve host",
+                "could not translate host name", "network is unreachable", "no route to host",
+                "server closed the connection unexpectedly", "connection reset", "too many clients already")
+"""A PostgreSQL server not reached (yet): down, starting, the network not up after a reboot."""
+
+
+def connection_problem(reason: str) -> tuple[bool, str]:
+    """(whether a PostgreSQL connection error's ``reason`` says the server was not reached, so that a later try may
+    succeed; the fix to name when it answered and refused)."""
+    lowered = reason.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return False, (" Fix the user or password in [bot] db_url (or the env:/file: secret it names); "
+                       "docs/deploy.md, PostgreSQL.")
+    if "database" in lowered and "does not exist" in lowered:
+        return False, (" Create the database (`createdb -O USER NAME` as the postgres user) or fix its name in "
+                       "[bot] db_url; docs/deploy.md, PostgreSQL.")
+    if "role" in lowered and "does not exist" in lowered:
+        return False, " Create the role (`createuser -P USER`) or fix the user in [bot] db_url."
+    if any(marker in lowered for marker in _REFUSED):
+        return False, ""
+    return any(marker in lowered for marker in _UNREACHABLE), ""
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -572,6 +609,21 @@ class Store:
         depend on this."""
         return self._disposable
 
+    def probe(self) -> None:
+        """Connect once and disconnect, waiting at most :data:`PROBE_TIMEOUT_S` (a database server's; a SQLite
+        file is opened by :meth:`open`). Raises :class:`StoreError`, ``unreachable`` when a later try may succeed."""
+        dialect = self.engine.dialect
+        if dialect.name != "postgresql":
+            return
+        cargs, cparams = dialect.create_connect_args(self.engine.url)
+        try:
+            dialect.connect(*cargs, **{**cparams, "connect_timeout": PROBE_TIMEOUT_S}).close()
+        except dialect.loaded_dbapi.Error as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            unreachable, fix = connection_problem(reason)
+            raise StoreError(f"store {self.url}: cannot connect: {REDACTOR.redact(reason)}{fix}",
+                             unreachable=unreachable) from None
+
     def open(self) -> Store:
         """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""
         from .migrate import upgrade
@@ -724,7 +776,10 @@ class Store:
             return action()
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(reason)}") from None
+            unreachable, fix = (connection_problem(reason) if self.engine.dialect.name == "postgresql"
+                                else (False, ""))
+            raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(reason)}{fix}",
+                             unreachable=unreachable) from None
         except DBAPIError as exc:
             raise StoreError(f"store {self.url}: cannot {what}: {REDACTOR.redact(str(exc.orig).strip())}") from None
 

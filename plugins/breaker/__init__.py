@@ -41,7 +41,6 @@ from bot.api import (
     option,
     split_symbol,
 )
-from bot.api.ledger import fee_in_quote
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +199,8 @@ class Breaker(RiskCheck):
         bound = self.settings.max_fee_bps
         if bound is None or not fill.qty:
             return
+        from bot.api.ledger import fee_in_quote  # here: every `arbot` command (--help too) loads this module
+
         fee = fee_in_quote(fill, *split_symbol(fill.symbol))  # a base fee at the fill's price, as the ledger
         if fee is None:  # a third asset (a swap's network fee in SOL): no price here; the ledger counts it
             return

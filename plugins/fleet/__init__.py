@@ -27,42 +27,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.api import Operator, Service, hookimpl
-
-from .settings import FleetSettings
+from bot.api import Operator, hookimpl
 
 if TYPE_CHECKING:
     from .link import NatsFleet
 
-
-class FleetService(Service):
-    """Connects the bot to the fleet's NATS bus while it runs; NATS is reached in the background."""
-
-    Settings = FleetSettings
-
-    link: NatsFleet | None = None
-
-    async def start(self) -> None:
-        from .link import NatsFleet
-
-        link = NatsFleet(self.settings, self.ctx)
-        await link.start()
-        self.ctx.attach_fleet(link)
-        self.link = link
-
-    async def stop(self) -> None:
-        if self.link is not None:
-            await self.link.stop()
+# The service and its settings (which import the wire format) are imported when the services are collected (a
+# config is read), never by `arbot --help`, which loads every plugin's module.
 
 
 def running_link(operator: Operator) -> NatsFleet | None:
     """The fleet link of a running bot (None when disabled): its ``stats()``, ``counters``, ``members()``."""
+    from .service import FleetService
+
     service = operator.service("fleet")
     return service.link if isinstance(service, FleetService) else None
 
 
 @hookimpl
 def register_services(register) -> None:
+    from .service import FleetService
+
     register("fleet", FleetService)
 
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from bot.api import Caller, Reply
 
-from . import wire
-from .settings import FleetSettings
-
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
+
+    from .settings import FleetSettings
+
+# The wire format, the settings and getpass are imported when `arbot fleet` runs: `register` adds the subcommand
+# to every `arbot` command line (`arbot --help` too).
 
 ACTIONS = ("status", "pause", "resume", "kill")
 EXIT_FAILED = 1
@@ -37,6 +38,8 @@ async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[li
     """
     import nats.errors
     import nats.js.errors
+
+    from . import wire
 
     seen: dict[str, int] = {}
     now = time.time_ns()
@@ -95,9 +98,12 @@ def print_reply(bot: str, reply: Reply) -> None:
 
 
 async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
+    import getpass
+
     import nats.errors
     from nats.aio.client import Client as NATS
 
+    from . import wire
     from .client import LinkConfigError, connect_options, shown
     from .link import close_quietly, send_request
 
@@ -168,6 +174,8 @@ async def run(args: argparse.Namespace, settings: FleetSettings) -> int:
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     from bot.api.kit import read_plugin_settings
+
+    from .settings import FleetSettings
 
     settings = read_plugin_settings(args.config, "fleet", FleetSettings)  # a ConfigError: arbot prints it
     try:

@@ -413,7 +413,7 @@ class NatsFleet(FleetLink):
             "bot": self.name, "instance": self.instance, "mode": op.mode, "configured_mode": op.configured_mode,
             "started_ns": op.started_ns,
             "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
-                           for name in op.strategies},
+                           for name in op.strategy_names()},
             "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
             "store_error": op.store_error,
             "pnl_today": {"realized": money(total.realized), "net": money(total.net),

@@ -289,7 +289,7 @@ class MetricsExporter:
             g.add_metric(list(key), v)
         yield g
         g = GaugeMetricFamily("arbot_strategy_state", "1 for the strategy's state", labels=["strategy", "state"])
-        for name in op.strategies:
+        for name in op.strategy_names():  # one left out at start too: failed, so ArbotStrategyFailed fires
             state = op.strategy_state(name).split(" ")[0]
             for s in ("running", "paused", "failed"):
                 g.add_metric([name, s], 1.0 if s == state else 0.0)

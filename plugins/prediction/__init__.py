@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
-from bot.api.ledger import EXACT_DIGITS
 
 HUNDRED = Decimal(100)
 
@@ -159,6 +158,8 @@ def _unreadable(result: ExecutionResult) -> str | None:
 
 def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal]:
     """The window's predicted and realized PnL, exact (stored with a trip, shown by ``arbot report``)."""
+    from bot.api.ledger import EXACT_DIGITS  # here: every `arbot` command (--help too) loads this module
+
     results = list(window)
     with localcontext(prec=EXACT_DIGITS):
         return (sum((r.predicted_pnl for r in results), ZERO), sum((r.realized_pnl for r in results), ZERO))

@@ -11,14 +11,21 @@ key).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.api import Caller, Command, Operator, Reply, TransferStatus, hookimpl
 
-from .service import RebalanceService
+if TYPE_CHECKING:
+    from .service import RebalanceService
 
 PLUGIN = "rebalance"
+# The service and its planner are imported when the services are collected (a config is read), never by
+# `arbot --help`, which loads every plugin's module.
 
 
 def running(op: Operator) -> RebalanceService | None:
+    from .service import RebalanceService
+
     service = op.service(PLUGIN)
     return service if isinstance(service, RebalanceService) else None
 
@@ -51,6 +58,8 @@ def _confirm(op: Operator, args: list[str]) -> str | None:
 
 @hookimpl
 def register_services(register) -> None:
+    from .service import RebalanceService
+
     register(PLUGIN, RebalanceService)
 
 

@@ -263,7 +263,7 @@ class StreamServer:
         # here (the events' own masking reads only their reason and message), before the comparison with the
         # snapshot, which holds what was sent
         data = REDACTOR.redact_data({"kind": "bot", "mode": op.mode, "started_ns": op.started_ns,
-                                     "strategies": {name: op.strategy_state(name) for name in op.strategies},
+                                     "strategies": {name: op.strategy_state(name) for name in op.strategy_names()},
                                      "exchanges": sorted(op.exchanges), "feeds": dict(self._feeds)})
         if data != self.channels["status"].snapshot:
             self.publish("status", data)

@@ -263,13 +263,13 @@ class Endpoints:
         now = op.now_ns()
         return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns, "now_ns": now,
                 "uptime_s": max(0, (now - op.started_ns) // 1_000_000_000), "timezone": op.timezone,
-                "strategies": [self._strategy(name) for name in op.strategies],
+                "strategies": [self._strategy(name) for name in op.strategy_names()],
                 "exchanges": sorted(op.exchanges), "open_orders": len(op.open_orders()),
                 "unknown_orders": len(op.unknown_orders()), "store_error": op.store_error,
                 "user": {"name": call.user.name, "role": call.user.role}}
 
     async def strategies(self, call: Call) -> Any:
-        return {"items": [self._strategy(name) for name in self.op.strategies]}
+        return {"items": [self._strategy(name) for name in self.op.strategy_names()]}
 
     async def _history(self, call: Call, name: str, read: Callable[..., list[Any]],
                        view: Callable[[Any], dict[str, Any]], columns: tuple[str, ...], **filters: Any) -> Any:
@@ -343,7 +343,7 @@ class Endpoints:
         return {"checks": [plain(r) for r in op.risk()],  # name, facts (text) and usage {limit: used, limit, unit}
                 "trips": [plain(t) for t in trips],
                 "killed": [name for name in op.strategies if op.killed(name)],
-                "strategies": [self._strategy(name) for name in op.strategies]}
+                "strategies": [self._strategy(name) for name in op.strategy_names()]}
 
     async def feeds(self, call: Call) -> Any:
         now = self.op.now_ns()
@@ -463,6 +463,9 @@ class Endpoints:
 
     def _name(self, call: Call) -> str:
         name = call.request.match_info["name"]
+        why = self.op.strategies_not_started.get(name)
+        if why is not None:
+            raise ApiError(409, f"strategy {name!r} was not started ({why}): fix the cause and restart the bot")
         if name not in self.op.strategies:
             raise ApiError(404, f"no strategy named {name!r}; strategies: {', '.join(self.op.strategies)}")
         return name
@@ -525,7 +528,7 @@ class Endpoints:
         today = totals(op.pnl(since_ns=op.period_start_ns("day")).values())
         return {"mode": op.mode, "configured_mode": op.configured_mode, "started_ns": op.started_ns,
                 "strategies": {name: {"type": op.strategy_type(name), "state": op.strategy_state(name)}
-                               for name in op.strategies},
+                               for name in op.strategy_names()},
                 "open_orders": len(op.open_orders()), "unknown_orders": len(op.unknown_orders()),
                 "store_error": op.store_error, "pnl_today": {"net": money_map(today.net)}}
 

@@ -98,7 +98,7 @@ class EventHub:
 
     def status(self) -> dict[str, Any]:
         op = self.ctx.operator
-        return {"mode": op.mode, "strategies": {name: op.strategy_state(name) for name in op.strategies}}
+        return {"mode": op.mode, "strategies": {name: op.strategy_state(name) for name in op.strategy_names()}}
 
     async def _watch_status(self) -> None:
         while True:

@@ -340,3 +340,38 @@ async def test_open_orders_is_zero_not_missing_for_a_strategy_with_none(make_bot
         bot.exchanges["paper"].step()
     await wait_for(lambda: (o := bot.executor.order("taker-1")) is not None and o.status is OrderStatus.FILLED)
     assert value(await scrape(port), "arbot_open_orders", exchange="paper", strategy="t") == 0
+
+
+class _PaperThatWillNotStart:
+    """A paper venue whose start() raises (its connection refused)."""
+
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        from plugins.paper.exchange import PaperExchange
+
+        class Down(PaperExchange):
+            async def start(self) -> None:
+                raise ConnectionError("venue down")
+
+        register("paper-down", Down)
+
+
+async def test_a_strategy_left_out_at_start_is_exported_as_failed(make_bot):
+    """Its venue did not start, so the strategy was left out of the run: `arbot_strategy_state{state="failed"}` is 1
+    for it from the first scrape (what ArbotStrategyFailed fires on), never no series at all."""
+    bot = await make_bot("""
+        name = "alpha"
+        [exchanges.down]
+        type = "paper-down"
+        [strategies.t]
+        type = "taker"
+        exchange = "down"
+        [plugins.metrics]
+        enabled = true
+        port = 0
+    """, extra=[("taker", taker_plugin), ("down", _PaperThatWillNotStart)])
+    assert "t" not in bot.strategies
+    samples = await scrape(running_exporter(bot.operator).port)
+    assert value(samples, "arbot_strategy_state", strategy="t", state="failed") == 1
+    assert value(samples, "arbot_strategy_state", strategy="t", state="running") == 0

@@ -11,8 +11,10 @@ import json
 import subprocess
 from decimal import Decimal
 
+import aiohttp
 import pytest
 
+from bot import hookimpl
 from bot.api import ROLE_RANK, Caller, Secret
 from bot.api.ledger import moneys
 from bot.api.testing import wait_for
@@ -485,3 +487,51 @@ async def test_identical_reads_at_once_share_one_store_query(console, monkeypatc
     async with await console.get(path + "&format=csv", "vera") as response:  # an export always reads
         assert response.status == 200
     assert len(calls) == 3
+
+
+
+class _PaperThatWillNotStart:
+    """A paper venue whose start() raises (its connection refused)."""
+
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        from plugins.paper.exchange import PaperExchange
+
+        class Down(PaperExchange):
+            async def start(self) -> None:
+                raise ConnectionError("venue down")
+
+        register("paper-down", Down)
+
+
+async def test_a_strategy_left_out_at_start_is_listed_failed_and_its_verbs_say_why(tmp_path, monkeypatch):
+    """One whose venue did not start is in the console's list as failed, and resuming it answers that only a
+    restart starts it, not "no strategy named"."""
+    from bot.api.testing import build_bot
+
+    from .conftest import users_toml, web_plugins
+
+    monkeypatch.setenv("ARBOT_WEB_TEST_VERA", TOKENS["vera"][1])
+    monkeypatch.setenv("ARBOT_WEB_TEST_ADA", TOKENS["ada"][1])
+    toml = ('[exchanges.down]\ntype = "paper-down"\n[strategies.g]\ntype = "grid"\nexchange = "down"\n'
+            'symbol = "BTC/USD"\nlower = "28500"\nupper = "31500"\nlevels = 3\norder_size = "0.01"\n'
+            f"[plugins.web]\nenabled = true\nport = 0\n{users_toml(tmp_path)}\n")
+    under_test = build_bot(toml, data_dir=tmp_path, extra=[*web_plugins(), ("down", _PaperThatWillNotStart)])
+    under_test.resolve_secrets()
+    await under_test.start()
+    try:
+        server = running_server(under_test.operator)
+        assert server is not None
+        url = f"http://127.0.0.1:{server.port}/api/v1/strategies"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url, headers={"Authorization": f"Bearer {TOKENS['vera'][1]}"}) as response:
+                listed = {s["name"]: s for s in (await response.json())["items"]}
+            assert listed["g"]["failed"] is True and listed["g"]["state"].startswith("failed (not started: "), listed
+            async with http.post(f"{url}/g/resume", headers={"Authorization": f"Bearer {TOKENS['otto'][1]}"}
+                                 ) as response:
+                body = await response.json()
+            assert response.status == 409 and "was not started" in body["error"], body
+            assert "restart" in body["error"], body
+    finally:
+        await under_test.stop()
