@@ -62,7 +62,8 @@ class ClientIdRule:
 
 
 CLIENT_IDS: dict[str, ClientIdRule] = {
-    "gate": ClientIdRule(28, r"[A-Za-z0-9_.-]", prefix="t-"),
+    # Gate takes 28 characters after its "t-", but ccxt's gate refuses a clientOrderId longer than 28 with it
+    "gate": ClientIdRule(26, r"[A-Za-z0-9_.-]", prefix="t-"),
     "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
     "okx": ClientIdRule(32),
     "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
