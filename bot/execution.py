@@ -756,7 +756,7 @@ class Executor:
             await lane.bucket.acquire()
             try:
                 state = await asyncio.wait_for(
-                    lane.exchange.fetch_order(order.symbol, order.client_order_id), self.settings.request_timeout_s)
+                    lane.exchange.find_order(order), self.settings.request_timeout_s)
             except Exception as exc:
                 log.warning("look-up of %s failed: %s", order.client_order_id, exc)
                 s = self.settings

@@ -524,6 +524,13 @@ class Exchange(Component, abc.ABC):
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """Look an order up by client order id, with all its fills; None if the venue never saw it."""
 
+    async def find_order(self, order: Order) -> OrderState | None:
+        """The executor's look-up of one of its stored orders (after an unknown outcome, at start, in
+        reconciliation): :meth:`fetch_order` by default. Override when what the stored order tells (its
+        ``created_ns``, the time of its intent) bounds the venue's search; the answer means what
+        :meth:`fetch_order`'s does."""
+        return await self.fetch_order(order.symbol, order.client_order_id)
+
     @abc.abstractmethod
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         """Every resting order (optionally of one symbol): ``client_order_id`` is ours when the venue's id reads back

@@ -398,6 +398,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self.memory.remember(vid, client_order_id)
         return vid
 
+    def derived_client_id(self, venue_id: str) -> bool:
+        """A digest of the venue's rule (what every id of ours that does not fit it becomes): the digest cannot be
+        read back, so any such client id on the account counts as possibly ours."""
+        return self._rule is not None and self._rule.is_digest(venue_id)
+
     def _our_id(self, venue_id: str) -> str:
         """Our client order id for a venue's (known this run, or readable from it); else the venue's own."""
         known = self.memory.ids.get(venue_id)

@@ -47,22 +47,33 @@ class ClientIdRule:
     closed order lists are searched)."""
 
     def venue_id(self, client_order_id: str) -> str:
-        """The id the venue gets for ``client_order_id``: itself if it fits, else a hex digest (same every time)."""
+        """The id the venue gets for ``client_order_id``: itself if it fits, else a hex digest (same every time).
+        A digest already (an id :meth:`our_id` could not read back, listed as it is) is sent as it is."""
+        if self.is_digest(client_order_id):
+            return client_order_id
         if re.fullmatch(f"{self.allowed}{{1,{self.max_len}}}", client_order_id):
             body = client_order_id
         else:
             body = hashlib.sha256(client_order_id.encode()).hexdigest()[: self.max_len]
         return self.prefix + body
 
+    def is_digest(self, venue_id: str) -> bool:
+        """Whether ``venue_id`` has the shape of a digest :meth:`venue_id` makes (the prefix, then ``max_len``
+        lowercase hex digits): one-way, so possibly any long id of ours."""
+        return re.fullmatch(f"{re.escape(self.prefix)}[0-9a-f]{{{self.max_len}}}", venue_id) is not None
+
     def our_id(self, venue_id: str) -> str | None:
-        """The client order id ``venue_id`` was made from when it was sent as it is (a digest is one-way:
+        """The client order id ``venue_id`` was made from when it was sent as it is; None for a digest (one-way:
         the executor finds such orders by its own ids through :meth:`venue_id`)."""
+        if self.is_digest(venue_id):
+            return None
         body = venue_id[len(self.prefix):] if venue_id.startswith(self.prefix) else None
         return body if body is not None and self.venue_id(body) == venue_id else None
 
 
 CLIENT_IDS: dict[str, ClientIdRule] = {
-    "gate": ClientIdRule(28, r"[A-Za-z0-9_.-]", prefix="t-"),
+    # Gate takes 28 characters after its "t-", but ccxt's gate refuses a clientOrderId longer than 28 with it
+    "gate": ClientIdRule(26, r"[A-Za-z0-9_.-]", prefix="t-"),
     "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
     "okx": ClientIdRule(32),
     "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),

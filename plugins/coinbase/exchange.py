@@ -5,8 +5,9 @@ answers a create-order that reuses an id with the order it already holds, so a r
 make a second order; still, a lost answer (timeout, dropped connection) raises ``UnknownOutcome``
 and the executor looks the order up first: :meth:`CoinbaseExchange.fetch_order` reads the order by
 its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``: those created
-since the intent when its time is known (a create whose answer was lost this run), at most ``LOOKUP_PAGES_MAX``
-pages, past which the outcome stays unknown rather than reading the account's whole history.
+in the hour after the intent, then since it, when its time is known (a create whose answer was lost this run, or
+the stored order the executor looks up through :meth:`CoinbaseExchange.find_order`), at most ``LOOKUP_PAGES_MAX``
+pages a query, past which the outcome stays unknown rather than reading the account's whole history.
 
 **Order changes as they happen, polling as the reconciler.** With an API key, the authenticated
 ``user`` channel (:mod:`.private`) reports each change of one of our orders as it happens; a
@@ -115,6 +116,9 @@ LOOKUP_PAGES_MAX = 4
 LOOKUP_PAGE = 250
 LOOKUP_SKEW_S = 300
 """How far before the intent's time a look-up's creation window starts: our clock may run ahead of Coinbase's."""
+LOOKUP_WINDOW_S = 3600
+"""How long after its intent an order is looked for first: its first send comes well within it (retries, rate-limit
+waits) unless its lane held it longer (a store outage), when the orders created since the intent are read next."""
 CREATED_KEPT = 10_000
 """Intent times of orders whose create answer never came, kept for their look-up (the newest)."""
 
@@ -261,37 +265,59 @@ class CoinbaseExchange(PollingVenue):
         self.track(order.client_order_id, order.symbol, order_id, state)
         return state
 
-    async def _find_order_id(self, symbol: str, client_order_id: str) -> str | None:
+    async def _find_order_id(self, symbol: str, client_order_id: str, created_ns: int | None = None) -> str | None:
         """Coinbase's order id for one of ours: known, else looked for in List Orders by ``client_order_id``.
 
-        Only the orders created since the intent (``start_date``, ``LOOKUP_SKEW_S`` earlier) when its time is known
-        here (a create whose answer was lost this run), else the product's newest; ``LOOKUP_PAGES_MAX`` pages at
-        most either way: an account's whole history is never read for one order. Not found in those pages while
-        more remain is ``UnknownOutcome``."""
+        With the intent's time (``created_ns``: the stored order's, or a create whose answer was lost this run), the
+        orders created from ``LOOKUP_SKEW_S`` before it to ``LOOKUP_WINDOW_S`` after it first (``start_date`` and
+        ``end_date``: however many orders came after it), then those created since it; without it, the product's
+        newest. ``LOOKUP_PAGES_MAX`` pages at most a query: an account's whole history is never read for one order.
+        Not found while more remain is ``UnknownOutcome``."""
         if client_order_id in self._order_ids:
             return self._order_ids[client_order_id]
+        if created_ns is None:
+            created_ns = self._created_ns.get(client_order_id)
         base: dict[str, Any] = {"product_ids": product_id(symbol), "limit": LOOKUP_PAGE}
-        created_ns = self._created_ns.get(client_order_id)
         if created_ns is not None:
             base["start_date"] = rfc3339_seconds(created_ns - LOOKUP_SKEW_S * 1_000_000_000)
+            window = {**base, "end_date": rfc3339_seconds(created_ns + LOOKUP_WINDOW_S * 1_000_000_000)}
+            found, _ = await self._search_orders(window, client_order_id)
+            if found is not None:
+                return found
+        found, complete = await self._search_orders(base, client_order_id)
+        if found is not None or complete:
+            return found
+        since = f" created since {base['start_date']}" if "start_date" in base else ""
+        raise UnknownOutcome(f"{self.name}: {client_order_id} not among the {LOOKUP_PAGES_MAX} pages of "
+                             f"{symbol} orders{since} read; more remain")
+
+    async def _search_orders(self, query: dict[str, Any], client_order_id: str) -> tuple[str | None, bool]:
+        """(Coinbase's order id of ``client_order_id`` among the orders ``query`` lists or None, whether every page
+        was read), ``LOOKUP_PAGES_MAX`` pages at most."""
         cursor = ""
         for _ in range(LOOKUP_PAGES_MAX):
-            params = {**base, "cursor": cursor} if cursor else base
+            params = {**query, "cursor": cursor} if cursor else query
             page = await self._api().call("GET", f"{API}/orders/historical/batch", params=params)
             for info in page.get("orders") or []:
                 if info.get("client_order_id") == client_order_id:
                     self._remember_id(client_order_id, info["order_id"])
                     self._created_ns.pop(client_order_id, None)
-                    return info["order_id"]
+                    return info["order_id"], True
             cursor = page.get("cursor") or ""
             if not page.get("has_next") or not cursor:
-                return None
-        since = f" created since {base['start_date']}" if "start_date" in base else ""
-        raise UnknownOutcome(f"{self.name}: {client_order_id} not among the {LOOKUP_PAGES_MAX} pages of "
-                             f"{symbol} orders{since} read; more remain")
+                return None, True
+        return None, False
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        order_id = await self._find_order_id(symbol, client_order_id)
+        return await self._fetch(symbol, client_order_id, None)
+
+    async def find_order(self, order: Order) -> OrderState | None:
+        """:meth:`fetch_order`, its List Orders search bounded by the stored order's ``created_ns`` (an order of an
+        earlier run is found behind any number of newer ones)."""
+        return await self._fetch(order.symbol, order.client_order_id, order.created_ns or None)
+
+    async def _fetch(self, symbol: str, client_order_id: str, created_ns: int | None) -> OrderState | None:
+        order_id = await self._find_order_id(symbol, client_order_id, created_ns)
         if order_id is None:
             return None
         info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}

@@ -45,10 +45,12 @@ and its recovery too.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 from bot.api import (
@@ -80,6 +82,8 @@ from .rest import DuplicateClientId, KrakenRest, NonceFile
 from .settings import KrakenSettings
 from .transfers import KrakenTransfers
 
+log = logging.getLogger("arbot.kraken")
+
 ARBOT_NAMESPACE = uuid.UUID("5b0c7d0e-2f4e-4d59-9a43-6a7262bf7401")
 _FREE_TEXT_ID = re.compile(r"[A-Za-z0-9_-]{1,18}")
 # Kraken's legacy X/Z codes (its oldest assets) and XBT/XDG, named as the WebSocket v2 symbols name them
@@ -101,6 +105,12 @@ QUERY_ORDERS_MAX = 50
 """txids Kraken takes in one ``QueryOrders`` call."""
 QUERY_TRADES_MAX = 20
 """txids Kraken takes in one ``QueryTrades`` call."""
+FEE_CREDITS = "KFEE"
+"""Kraken's fee credits: they pay (part of) a USD fee, which the trade history does not state (the ledger does)."""
+LEDGER_PAGE = 50
+"""Entries one ``Ledgers`` call answers (Kraken: 50 at a time)."""
+LEDGER_PAGES_MAX = 20
+"""``Ledgers`` pages one poll reads at most for the fee credits of the trades it read."""
 
 ORDERS_KEPT = 100_000
 """Orders whose cl_ord_id and trades are remembered (the newest); an order still tracked is never forgotten. An older
@@ -165,6 +175,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         self.memory = OrderMemory(ORDERS_KEPT, self._tracked.__contains__)
         """cl_ord_id -> our client order id, and the trades read, of the newest ORDERS_KEPT orders (and tracked
         ones)."""
+        self._ledger_refused = False
+        """The key may not read the ledger: fee credits come from the execution stream alone."""
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
         self._ws_token_in_use: tuple[str, float] | None = None
@@ -490,22 +502,62 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                           fills=tuple(fills), reason=str(info.get("reason") or ""))
 
     async def _fills(self, cid: str, symbol: str, info: dict, trade_ids: list[str]) -> list[Fill]:
+        """The order's fills, its trades not known here read by ``QueryTrades`` (the fee in the quote, as the trade
+        history states it) with the fee credits each used from the ledger (:meth:`_fee_credits`): a fee-only entry
+        ``TID:fee:KFEE`` as the execution stream makes, so either path records the same fees, applied once."""
         missing = [t for t in trade_ids if t not in self.memory.fills]
         quote = split_symbol(symbol)[1] if "/" in symbol else ""
+        read: list[Fill] = []
         for start in range(0, len(missing), QUERY_TRADES_MAX):
             batch = missing[start:start + QUERY_TRADES_MAX]
             found = await self._api().private("QueryTrades", {"txid": ",".join(batch)})
             for tid, t in found.items():
-                self.memory.keep(Fill(
+                read.append(Fill(
                     self.name, symbol, cid, tid, Side.BUY if t.get("type") == "buy" else Side.SELL,
                     Decimal(str(t["price"])), Decimal(str(t["vol"])), Decimal(str(t.get("fee", "0"))), quote,
                     Liquidity.MAKER if t.get("maker") else Liquidity.TAKER,
                     int(Decimal(str(t.get("time", "0"))) * 1_000_000_000),
                 ))
+        credits = await self._fee_credits(read) if read else {}
+        for fill in read:  # kept once every read succeeded: a failed read leaves them missing, read again next time
+            self.memory.keep(fill)
+            if credits.get(fill.trade_id):
+                self.memory.keep(replace(fill, trade_id=f"{fill.trade_id}:fee:{FEE_CREDITS}", qty=Decimal(0),
+                                         fee=credits[fill.trade_id], fee_asset=FEE_CREDITS))
         kept = self.memory.fills
-        fills = [kept[t] for t in trade_ids if t in kept]
+        fills = [kept[k] for t in trade_ids for k in (t, f"{t}:fee:{FEE_CREDITS}") if k in kept]
         self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
         return fills
+
+    async def _fee_credits(self, trades: list[Fill]) -> dict[str, Decimal]:
+        """Trade id -> the fee credits (KFEE) it used, from the ledger's KFEE entries of those trades (``refid``
+        the trade id, ``fee`` what was paid in KFEE): the trade history states a fee in the quote only.
+
+        ``Ledgers`` filtered by asset and the trades' times, ``LEDGER_PAGES_MAX`` pages at most. A key without the
+        ledger permission (a permanent refusal) records the trade history's fee alone, with a warning once."""
+        if self._ledger_refused:
+            return {}
+        wanted = {f.trade_id for f in trades}
+        params = {"asset": FEE_CREDITS, "type": "trade",
+                  "start": str(min(f.ts_ns for f in trades) // 1_000_000_000 - 1),
+                  "end": str(max(f.ts_ns for f in trades) // 1_000_000_000 + 2)}
+        credits: dict[str, Decimal] = {}
+        for page in range(LEDGER_PAGES_MAX):
+            try:
+                answer = await self._api().private("Ledgers", {**params, "ofs": str(page * LEDGER_PAGE)})
+            except PermanentError as exc:
+                self._ledger_refused = True
+                log.warning("%s: the ledger cannot be read (%s): fee credits (KFEE) of trades the poll reads first "
+                            "are not recorded; give the key the \"Query ledger entries\" permission", self.name, exc)
+                return credits
+            entries = list((answer.get("ledger") or {}).values())
+            for entry in entries:
+                refid = str(entry.get("refid"))
+                if refid in wanted and asset_name(str(entry.get("asset"))) == FEE_CREDITS:
+                    credits[refid] = credits.get(refid, Decimal(0)) + Decimal(str(entry.get("fee") or "0"))
+            if len(entries) < LEDGER_PAGE or (page + 1) * LEDGER_PAGE >= int(answer.get("count") or 0):
+                break
+        return credits
 
     async def poll_once(self) -> None:
         """One poll of every tracked order (also called by tests)."""

@@ -104,7 +104,8 @@ class Nonces:
     """Strictly increasing nonces from a clock in ns: microseconds, or last + 1 if the clock lags.
 
     With a :class:`NonceFile`, they increase across runs too: the first is past what any earlier run reserved, and
-    each one beyond the reservation first reserves ``NONCE_RESERVE_US`` more (a nonce is used only once on disk)."""
+    each one beyond the reservation first reserves ``NONCE_RESERVE_US`` more (a nonce is used only once on disk; the
+    write runs off the event loop)."""
 
     def __init__(self, time_ns: Callable[[], int], state: NonceFile | None = None, api_key: str = ""):
         self._time_ns = time_ns
@@ -120,11 +121,13 @@ class Nonces:
             self._last = max(self._last, self._state.reserved(self._key_id))
         self._reserved = 0
 
-    def next(self) -> int:
+    async def next(self) -> int:
+        """The next nonce. One beyond the reservation waits for the new reservation to be on disk (written, with
+        its fsync, in a worker thread: the loop runs on meanwhile); callers take nonces one at a time."""
         nonce = max(self._last + 1, self._time_ns() // 1000)
         if self._state is not None and nonce > self._reserved:
             try:
-                self._state.reserve(self._key_id, nonce + NONCE_RESERVE_US)
+                await asyncio.to_thread(self._state.reserve, self._key_id, nonce + NONCE_RESERVE_US)
             except OSError as exc:  # not recorded: a restart could use it again, so it is not used now
                 raise TransientError(f"kraken: nonce state {self._state.path} not written: "
                                      f"{type(exc).__name__}") from exc
@@ -223,7 +226,7 @@ class KrakenRest:
         """Call ``/0/private/<method>``; returns ``result`` or raises an :class:`ExchangeError`."""
         await self._bucket.acquire()
         async with self._one_at_a_time:
-            nonce = self._nonces.next()
+            nonce = await self._nonces.next()
             try:
                 return await self._send(method, params, nonce)
             except NonceRefused:
@@ -231,7 +234,7 @@ class KrakenRest:
             # refused before anything was done: Kraken has seen a higher nonce of this key (another client of it, or
             # our state file lost after the clock went back). Once more, well past the refused one.
             self._nonces.past(nonce)
-            retried = self._nonces.next()
+            retried = await self._nonces.next()
             try:
                 return await self._send(method, params, retried)
             except NonceRefused:

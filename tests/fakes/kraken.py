@@ -34,6 +34,12 @@ funds check counts ``USD.F`` with ``ZUSD``; ``DOT.S``: staked).
 ``QueryOrders`` and ``QueryTrades`` take at most the txids Kraken documents (50 and 20); more is
 refused with Kraken's ``EGeneral:Invalid arguments``.
 
+``Ledgers`` lists the account's ledger entries as Kraken documents them (``asset``, ``type``, ``start``/``end``
+exclusive, ``ofs``; 50 at a time, newest first; ``{"ledger": {id: entry}, "count": n}``): each trade writes one
+entry per asset it changed, ``refid`` the trade id, ``amount`` the change and ``fee`` the fee paid in that asset
+(a KFEE entry: amount 0, the credits used as its fee). ``ledger_refused`` answers ``EGeneral:Permission denied``
+(a key without the "Query ledger entries" permission).
+
 ``CancelAllOrdersAfter`` (the dead-man switch) is kept as Kraken documents it: each call with a
 timeout restarts the countdown, ``timeout=0`` disarms it, and when the countdown runs out every
 open order is cancelled (``dead_man_calls`` records every call, ``dead_man_fired`` the firings).
@@ -383,6 +389,9 @@ class FakeKrakenREST:
         """KFEE held: Kraken's fee credits (100 KFEE pay 1 USD of fees, Kraken's help on KFEE) pay a USD fee first. The
         trade's execution report then names two fees, the rest in USD and the credits used in KFEE; the trade history
         (``QueryTrades``) states what was charged in USD."""
+        self.ledger: list[dict] = []
+        """Ledger entries, oldest first (``Ledgers``)."""
+        self.ledger_refused = False
         self.withdraw_minimums = {"SOL": Decimal("0.05")}
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
         self.withdrawals: list[dict] = []
@@ -447,6 +456,14 @@ class FakeKrakenREST:
             self.fee_credits -= credits
             trade["fee"] = str(Decimal(trade["fee"]) - credits / 100)
             fees = [{"asset": quote, "qty": Decimal(trade["fee"])}, {"asset": "KFEE", "qty": credits}]
+        for asset, fee in ((f["asset"], f["qty"]) for f in fees):
+            if asset == "KFEE":
+                self._ledger_entry(tid, trade["time"], "KFEE", Decimal(0), fee)
+        sign = 1 if order["descr"]["type"] == "buy" else -1
+        base_fee = sum((f["qty"] for f in fees if f["asset"] == base), Decimal(0))
+        quote_fee = sum((f["qty"] for f in fees if f["asset"] == quote), Decimal(0))
+        self._ledger_entry(tid, trade["time"], base, sign * qty, base_fee)
+        self._ledger_entry(tid, trade["time"], quote, -sign * price * qty, quote_fee)
         self._report(txid, "trade", exec_id=tid, trade_id=len(self.trades), last_qty=qty, last_price=price,
                      cost=price * qty, liquidity_ind="m" if maker else "t", order_status="partially_filled",
                      avg_price=price, fees=fees,
@@ -693,6 +710,25 @@ class FakeKrakenREST:
                     info.pop("trades", None)
                 out[txid] = info
         return out
+
+    def _ledger_entry(self, refid: str, at: float, asset: str, amount: Decimal, fee: Decimal) -> None:
+        self.ledger.append({"id": f"L{len(self.ledger) + 1:05d}-FAKE", "refid": refid, "time": at, "type": "trade",
+                            "subtype": "", "aclass": "currency", "asset": asset, "amount": f"{amount:f}",
+                            "fee": f"{fee:f}", "balance": "0"})
+
+    def _m_Ledgers(self, p: dict) -> dict:
+        if self.ledger_refused:
+            raise _KrakenError("EGeneral:Permission denied")
+        assets = set(p["asset"].split(",")) if p.get("asset") not in (None, "", "all") else None
+        kind = p.get("type", "all")
+        start = float(p["start"]) if p.get("start") else None
+        end = float(p["end"]) if p.get("end") else None
+        found = [e for e in reversed(self.ledger)
+                 if (assets is None or e["asset"] in assets) and kind in ("all", e["type"])
+                 and (start is None or e["time"] > start) and (end is None or e["time"] < end)]
+        ofs = int(p.get("ofs") or 0)
+        return {"ledger": {e["id"]: {k: v for k, v in e.items() if k != "id"} for e in found[ofs:ofs + 50]},
+                "count": len(found)}
 
     def _m_QueryTrades(self, p: dict) -> dict:
         return {t: self.trades[t] for t in self._txid_list(p, QUERY_TRADES_MAX) if t in self.trades}

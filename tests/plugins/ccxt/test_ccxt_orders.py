@@ -46,11 +46,22 @@ def test_long_client_ids_become_deterministic_digests_within_gates_rule():
     rule = CLIENT_IDS["gate"]
     long_id = "arbitrage-strategy-a1b2c3d4e5f6a7b8c9d0e1f2"
     assert rule.venue_id(long_id) == rule.venue_id(long_id)
-    assert rule.venue_id(long_id).startswith("t-") and len(rule.venue_id(long_id)) == 2 + 28
+    assert rule.venue_id(long_id).startswith("t-") and len(rule.venue_id(long_id)) == 2 + 26
     assert rule.venue_id("grid-1") == "t-grid-1" and rule.venue_id("g rid") != "t-g rid"
     assert rule.venue_id("test-1") == "t-test-1"  # ccxt would not add "t-" to an id starting with "t"
     assert rule.our_id("t-grid-1") == "grid-1" and rule.our_id(rule.venue_id(long_id)) != long_id  # one-way
     assert rule.our_id("web") is None
+
+
+async def test_an_id_too_long_for_gate_rests_under_its_digest(gate_bot, fake_gate):
+    """ccxt's gate refuses a ``text`` longer than 28 characters with its ``t-``: the digest must fit that."""
+    bot, gate = await gate_bot()
+    long_id = "watcher-0123456789abcdef0123456789abcdef"
+    state = await gate.place_order(order(long_id))  # before: PermanentError "... must be up to 28 characters"
+    assert state.status is OrderStatus.OPEN and state.client_order_id == long_id
+    sent = CLIENT_IDS["gate"].venue_id(long_id)
+    assert len(sent) <= 28 and [o["status"] for o in fake_gate.orders_with_text(sent)] == ["open"]
+    assert CLIENT_IDS["gate"].venue_id(order(long_id[:26]).client_order_id) == "t-" + long_id[:26]  # fits as it is
 
 
 async def test_lost_order_answer_is_resolved_by_look_up_200_times(gate_bot, fake_gate):

@@ -45,7 +45,7 @@ async def coinbase_bot(tmp_path, monkeypatch):
     Without ``user_ws`` the private order stream is off (fills by polling only)."""
     started = []
 
-    async def factory(ws, rest, key_pem=PRIVATE_KEY_PEM, user_ws=None, **settings):
+    async def factory(ws, rest, key_pem=PRIVATE_KEY_PEM, user_ws=None, bot_settings="", **settings):
         monkeypatch.setenv("FAKE_CB_KEY_NAME", KEY_NAME)
         monkeypatch.setenv("FAKE_CB_PRIVATE_KEY", key_pem)
         values = {"symbols": '["BTC/USD"]', "ws_url": f'"{ws.url}"', "rest_url": f'"{rest.url}"',
@@ -56,7 +56,8 @@ async def coinbase_bot(tmp_path, monkeypatch):
                   "user_ws_url": f'"{user_ws.url if user_ws else ""}"'}
         values.update({k: str(v) if not isinstance(v, str) else f'"{v}"' for k, v in settings.items()})
         body = "\n".join(f"{k} = {v}" for k, v in values.items())
-        text = f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.coinbase]\n{body}\n'
+        text = (f'mode = "live"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n{bot_settings}\n'
+                f'[exchanges.coinbase]\n{body}\n')
         plugins = load_plugins()
         registry = collect(plugins)
         config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")

@@ -152,6 +152,25 @@ async def test_a_look_up_without_a_creation_window_stops_at_its_page_bound(coinb
     assert len(fake_rest.list_queries) == coinbase_exchange.LOOKUP_PAGES_MAX
 
 
+async def test_recovery_after_a_restart_finds_an_order_behind_a_thousand_newer_ones(coinbase_bot, fake_ws, fake_rest):
+    """An order of an earlier run with more than the look-up's pages of newer orders on its product: recovery looks
+    it up in the orders created around its stored ``created_ns``, and adopts it rather than leaving it UNKNOWN."""
+    first, _ = await coinbase_bot(fake_ws, fake_rest, bot_settings='on_shutdown = "keep"')
+    cid = first.executor.submit(OrderIntent(strategy="manual", exchange="coinbase", symbol=SYMBOL, side=Side.BUY,
+                                            qty=Decimal("0.01"), price=Decimal("29000")))
+    await wait_for(lambda: (o := first.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   what="the order resting")
+    created_ns = first.executor.order(cid).created_ns
+    await first.stop()
+    later = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(created_ns // 1_000_000_000 + 86_400))
+    fake_rest.add_history(coinbase_exchange.LOOKUP_PAGES_MAX * coinbase_exchange.LOOKUP_PAGE + 10, "BTC-USD", later)
+    second, _ = await coinbase_bot(fake_ws, fake_rest)
+    order_now = second.executor.order(cid)
+    assert order_now is not None and order_now.status is OrderStatus.OPEN  # before: UNKNOWN, for good
+    assert order_now.exchange_order_id == fake_rest.orders_with(cid)[0]["order_id"]
+    assert all("start_date" in q and "end_date" in q for q in fake_rest.list_queries[-1:])
+
+
 async def test_late_create_order_answer_is_an_unknown_outcome_then_found(coinbase_bot, fake_ws, fake_rest):
     bot, coinbase = await coinbase_bot(fake_ws, fake_rest, request_timeout_s=0.1)
     fake_rest.hang_create_order_s = 0.5

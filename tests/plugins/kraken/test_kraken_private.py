@@ -109,6 +109,59 @@ async def test_a_trade_with_fees_in_two_assets_keeps_each_fee_in_its_own_asset(
     assert bot.executor.order("kfee-1").filled_qty == Decimal("0.02")
 
 
+async def test_fee_credits_are_recorded_when_the_poll_reads_the_trade_before_the_stream(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """The stream down, the poll reads a trade KFEE paid part of the fee of: the trade history states only the USD
+    part, the ledger names the credits. Both fees are recorded as the stream records them, and its report coming
+    after applies nothing again."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    applied: list[FillApplied] = []
+    bot.bus.subscribe(FillApplied, applied.append, owner="test")
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    fake_rest.fee_credits = Decimal("40")
+    txid = await open_order(bot, fake_rest, "kfee-poll-1")
+    held = []
+    fake_rest.listeners.insert(0, held.append)  # the stream's report is held back: the poll reads the trade first
+    stream = fake_rest.listeners[1:]
+    fake_rest.listeners[1:] = []
+    try:
+        tid = fake_rest.fill(txid, Decimal("0.02"), Decimal("29000"))
+        await kraken.poll_once()
+        await wait_for(lambda: bot.executor.order("kfee-poll-1").status is OrderStatus.FILLED,
+                       what="filled by the poll")
+        await wait_for(lambda: len(applied) >= 2, what="both fees applied")  # before: only the USD fee, never KFEE
+    finally:
+        fake_rest.listeners[:] = stream
+    by_asset = {a.fill.fee_asset: a.fill for a in applied}
+    assert set(by_asset) == {"USD", "KFEE"} and len(applied) == 2
+    assert (by_asset["USD"].trade_id, by_asset["USD"].fee) == (tid, Decimal("0.528"))
+    assert (by_asset["KFEE"].qty, by_asset["KFEE"].fee, by_asset["KFEE"].trade_id) == (
+        Decimal(0), Decimal("40"), f"{tid}:fee:KFEE")
+    kraken.memory.fills.clear()  # a restart's poll reads the trade again: nothing applied twice
+    found = await kraken.fetch_order(SYMBOL, "kfee-poll-1")
+    assert {f.trade_id for f in found.fills} == {tid, f"{tid}:fee:KFEE"}
+    assert not any(bot.executor.apply_fill(f) for f in found.fills)
+    kraken.memory.fills.clear()
+    for report in held:  # the stream is back with its reports: the same two fills, applied once
+        for listener in stream:
+            listener(report)
+    await wait_for(lambda: tid in kraken.memory.fills, what="the stream's report read")
+    assert len(applied) == 2 and bot.executor.order("kfee-poll-1").filled_qty == Decimal("0.02")
+
+
+async def test_the_poll_keeps_the_trade_history_fee_when_the_ledger_cannot_be_read(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """A key without the ledger permission: the poll records the trade's fee as the trade history states it, and
+    goes on polling."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fill_poll_s=60.0, stream_poll_s=60.0)
+    fake_rest.ledger_refused = True
+    fake_rest.fee_credits = Decimal("40")
+    txid = await open_order(bot, fake_rest, "kfee-poll-2")
+    tid = fake_rest.fill(txid, Decimal("0.02"), Decimal("29000"))
+    found = await kraken.fetch_order(SYMBOL, "kfee-poll-2")
+    assert [(f.trade_id, f.fee, f.fee_asset) for f in found.fills] == [(tid, Decimal("0.528"), "USD")]
+
+
 async def test_the_stream_dropping_falls_back_to_polling_with_an_alert_and_nothing_missed(
         kraken_bot, fake_ws, fake_rest, fake_auth_ws):
     bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=0.3, stream_poll_s=60.0)

@@ -38,10 +38,10 @@ def test_api_sign_matches_krakens_documented_example():
         "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==")
 
 
-def test_nonces_strictly_increase_even_when_the_clock_goes_back():
+async def test_nonces_strictly_increase_even_when_the_clock_goes_back():
     times = iter([5_000_000, 5_000_000, 4_000_000, 9_000_000])
     nonces = Nonces(lambda: next(times))
-    got = [nonces.next() for _ in range(4)]
+    got = [await nonces.next() for _ in range(4)]
     assert got == [5000, 5001, 5002, 9000]
 
 
