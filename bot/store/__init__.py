@@ -882,6 +882,14 @@ class Store:
             return self.fast.exists(ORDERS, {"bot": self.bot, "client_order_id": client_order_id})
         return self.get_order(client_order_id) is not None
 
+    def recent_client_ids(self, limit: int) -> list[str]:
+        """The client order ids of this bot's latest ``limit`` stored orders, newest first."""
+        t = ORDERS
+        with self.engine.connect() as conn:
+            rows = conn.execute(core_select(t.c.client_order_id).where(t.c.bot == self.bot)
+                                .order_by(t.c.id.desc()).limit(limit))
+            return [row[0] for row in rows]
+
     def fill_stored(self, exchange: str, trade_id: str) -> bool:
         """Whether this fill is stored (by the unique key a fill has: its exchange and trade id)."""
         where = {"bot": self.bot, "exchange": exchange, "trade_id": trade_id}
