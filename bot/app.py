@@ -440,7 +440,8 @@ class Bot:
         reported = None
         while True:
             await asyncio.sleep(STORE_WATCH_EVERY_S)
-            problem = watch.problem()
+            # on the writer's thread: a server that stopped answering delays the watch, never the loop
+            problem = await self.writer.call(watch.problem)
             if problem and problem != reported:
                 log.critical("%s", problem)
                 self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "

@@ -131,3 +131,23 @@ async def test_a_store_that_stops_answering_never_stalls_the_loop(make_bot):
     assert venue.submissions["seen-1"] == 1
     assert bot.store.risk_events()[0].check_name == "limits"
     assert bot.store.markouts() == {("v", "t-1"): {1: Decimal("100")}}
+
+
+async def test_the_store_watch_reads_the_store_identity_off_the_loop(make_bot, monkeypatch):
+    """The watch that the store was not replaced under the bot reads its identity every few seconds: on the store
+    writer's thread, so a server that stopped answering delays the watch, not the loop (the SIGSTOP reproduction's
+    16 s stall once the opportunity log had left the loop)."""
+    from bot import app
+
+    monkeypatch.setattr(app, "STORE_WATCH_EVERY_S", 0.05)
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        stalls.watching = False
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert stalls.on_loop == [], stalls.on_loop
