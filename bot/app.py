@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from .alerts import Alerts
 from .api import (
@@ -88,6 +88,7 @@ from .watchdog import Watchdog
 from .writer import StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot")
+T = TypeVar("T")
 
 
 class StartInterrupted(Exception):
@@ -175,7 +176,7 @@ class Bot:
             plugin_bug=lambda exchange, problem: self.plugin_failed(self._owner_plugin.get(exchange, exchange),
                                                                     problem))
         self.scheduler = Scheduler(config.scheduler, alert=self.alert, clock=self.clock, state=self.store)
-        self.markouts = MarkoutSampler(self.store.insert_markouts, _soon)
+        self.markouts = MarkoutSampler(self._store_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
@@ -482,7 +483,8 @@ class Bot:
         reported = None
         while True:
             await asyncio.sleep(STORE_WATCH_EVERY_S)
-            problem = watch.problem()
+            # on the writer's thread: a server that stopped answering delays the watch, never the loop
+            problem = await self.writer.call(watch.problem)
             if problem and problem != reported:
                 log.critical("%s", problem)
                 self.alert(AlertLevel.CRITICAL, "store", f"{problem}: what the bot writes now is lost at the next "
@@ -553,6 +555,9 @@ class Bot:
 
     def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]:
         return self.tasks.create(coro, owner=owner, what=what)
+
+    def write_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        return self.writer.later(fn, *args, **kwargs)
 
     @property
     def id_epoch(self) -> str:
@@ -1133,12 +1138,44 @@ class Bot:
                                ts_ns=self.clock.time_ns()))
 
     def _record_risk_event(self, **fields: Any) -> None:
-        """Store a risk event; a store that cannot be written loses the row (logged), not the veto or trip."""
+        """Store a risk event on the store writer's thread (a veto decided on the loop never waits for the database:
+        the row lands a moment later, before anything the writer is handed after it; stop waits for it); a store
+        that cannot be written loses the row (logged), not the veto or trip."""
         try:
-            self.store.record_risk_event(**fields)
+            asyncio.get_running_loop()
+        except RuntimeError:  # outside the loop (nothing to keep running): store it here
+            self._risk_event_stored(fields, None, lambda: self.store.record_risk_event(**fields))
+            return
+        written = self.writer.later(self.store.record_risk_event, **fields)
+        written.add_done_callback(lambda done: self._risk_event_stored(fields, done, done.result))
+
+    def _store_markouts(self, rows: list[dict[str, Any]]) -> None:
+        """Markout samples: on the loop's record connection when the store records there in microseconds (file-backed
+        SQLite, never a checkpoint), else on the store writer's thread (a PostgreSQL round trip never holds the loop;
+        the samples land a moment later, and stop waits for them). A failure is logged: markouts never stop trading."""
+        if self.store.records_inline:
+            self.store.insert_markouts(rows)
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.store.insert_markouts(rows)
+            return
+        written = self.writer.later(self.store.insert_markouts, rows)
+        written.add_done_callback(lambda done: None if done.cancelled() or done.exception() is None else log.error(
+            "markouts: %d samples could not be stored: %s", len(rows), done.exception()))
+
+    @staticmethod
+    def _risk_event_stored(fields: dict[str, Any], done: asyncio.Future[None] | None,
+                           result: Callable[[], None]) -> None:
+        if done is not None and done.cancelled():
+            return
+        try:
+            result()
         except Exception as exc:
             if not is_store_error(exc):
-                raise
+                log.error("risk event not stored: %s: %s: %s", type(exc).__name__, exc, fields)
+                return
             log.error("risk event not stored (%s): %s", describe_store_error(exc), fields)
 
     def on_veto(self, intent: OrderIntent, veto: Veto) -> None:

@@ -75,6 +75,9 @@ STORE_RETRY_S = (0.2, 5.0)
 FINISHED_KEPT = 10_000
 """Orders final and written whose fill keys the executor still remembers (the latest), so a fill of theirs that
 comes again (a stream's replay of its last trades on reconnect, a look-up) is dropped without a store read."""
+STORED_IDS_KEPT = 20_000
+"""Client order ids known to be stored (the latest) that :meth:`Executor.submit` refuses, on a store whose reads are
+round trips (PostgreSQL), without reading the store on the loop; an older one is refused by its row's insert."""
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 _SETTLED_NOW = (OrderState, PermanentError, TransientError)
 """Answers handled without another request (:meth:`Executor._handle_settled`); any other is an unknown outcome."""
@@ -187,6 +190,9 @@ class Executor:
         self._from_store: set[str] = set()
         """Orders read back from the store for a late fill: their earlier fills are the store's, not in
         :attr:`_applied`, so each fill of theirs not known here is looked up there before it is applied."""
+        self._stored_ids: OrderedDict[str, None] = OrderedDict()
+        """The latest :data:`STORED_IDS_KEPT` client order ids known to be stored (read at start, then every order
+        row this run wrote): what :meth:`_carried` checks on a store whose reads are round trips."""
         self._unsent: dict[str, _Job] = {}
         """Orders accepted but not yet handed to the venue, by client order id."""
         self._sending: set[str] = set()
@@ -249,8 +255,22 @@ class Executor:
                 or client_order_id in self._unwritten or client_order_id in self._observed)
 
     def _carried(self, client_order_id: str) -> bool:
-        """An order of this run or a stored one carries this id."""
-        return self._in_memory(client_order_id) or self.store.order_exists(client_order_id)
+        """An order of this run or a stored one carries this id. On a store that reads in microseconds on this thread
+        (file-backed SQLite) the store is asked; elsewhere (a PostgreSQL read is a round trip, and a server that stops
+        answering would hold the loop) the ids known to be stored (:attr:`_stored_ids`) answer, and an older stored
+        id is refused by its row's insert (``ON CONFLICT DO NOTHING``: nothing sent) before any request."""
+        if self._in_memory(client_order_id):
+            return True
+        if self.store.records_inline:
+            return self.store.order_exists(client_order_id)
+        return client_order_id in self._stored_ids
+
+    def _remember_stored(self, client_order_id: str) -> None:
+        ids = self._stored_ids
+        ids[client_order_id] = None
+        ids.move_to_end(client_order_id)
+        while len(ids) > STORED_IDS_KEPT:
+            ids.popitem(last=False)
 
     # --- submit ---------------------------------------------------------------------------
 
@@ -389,6 +409,7 @@ class Executor:
             self._end()
             return None
         job.stored = True
+        self._remember_stored(cid)
         self.writer.wrote_on_loop()
         self._unsent.pop(cid, None)
         self._sending.add(cid)
@@ -527,6 +548,7 @@ class Executor:
         try:
             if await self.writer.call(self.store.insert_order, order):
                 self._notify(order)
+            self._remember_stored(order.client_order_id)
         finally:
             self._observed.pop(order.client_order_id, None)
 
@@ -656,7 +678,9 @@ class Executor:
                 raise
             if inserted or (job.insert_failed and await self._own_row(job.order)):
                 job.stored = True  # the row found was written by the attempt that failed
+                self._remember_stored(job.order.client_order_id)
             else:
+                self._remember_stored(job.order.client_order_id)
                 # The id is already stored: an earlier order (this run's or some earlier run's) owns it. Never
                 # send it again.
                 log.error("order %s already exists in the store; not sending it again", job.order.client_order_id)
@@ -887,6 +911,13 @@ class Executor:
         cid = fill.client_order_id
         keys = self._applied.get(cid)
         if keys is not None and key in keys:
+            return False
+        unchecked = self._unsent.get(cid)
+        if unchecked is not None and not unchecked.stored:
+            # never sent (its row is not written yet): the fill is of an earlier order that carried this id, which
+            # the store holds (its row's insert will refuse this one); never counted against the new order
+            log.warning("fill %s of an earlier order %s ignored: the order now holding that id was never sent",
+                        fill.trade_id, cid)
             return False
         from_store = cid in self._from_store or not self._in_memory(cid)  # its earlier fills are the store's
         if from_store:
@@ -1121,6 +1152,9 @@ class Executor:
         """On start: read the fills already applied (the store's) back into the portfolio, and their keys into
         :attr:`_applied` (:meth:`recover` keeps those of the orders it holds)."""
         stored = await self.writer.call(self.store.fills)
+        if not self.store.records_inline:  # what submit checks a strategy's own ids against (oldest first)
+            for cid in reversed(await self.writer.call(self.store.recent_client_ids, STORED_IDS_KEPT)):
+                self._remember_stored(cid)
         for _strategy, fill in stored:
             keys = self._applied.setdefault(fill.client_order_id, set())
             key = (fill.exchange, fill.trade_id)

@@ -11,7 +11,11 @@ thread when another writer holds the lock: two threads sharing the interpreter l
 write lock delay each other by far more than the writes cost. The writer thread then checkpoints the WAL
 (:meth:`StoreWriter.wrote_on_loop`) about :data:`CHECKPOINT_EVERY_S` after such writes.
 
-A statement run *on the loop's thread* (a plugin's table, a risk event) waits at most
+Records that may land a little later (risk events, markout samples, a plugin's log of opportunities on
+PostgreSQL) are handed over without waiting (:meth:`StoreWriter.later`): a database that stops answering
+delays them, never the loop.
+
+A statement run *on the loop's thread* (a plugin's table, an audit row) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
 :data:`WRITER_BUSY_TIMEOUT_MS` per attempt, then the executor retries.
@@ -88,6 +92,25 @@ class StoreWriter:
             return fn(*args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._thread(), partial(fn, *args, **kwargs))
 
+    def later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Hand ``fn(*args, **kwargs)`` to the writer thread without waiting for it (a record that may land a
+        little later: a log row, a markout): a future of the loop, done when it has run, with its result or
+        error. It runs after every write handed over before it; :meth:`close` waits for it. Inline on
+        simulated time (the future is done when this returns)."""
+        loop = asyncio.get_running_loop()
+        if self.threaded:
+            return loop.run_in_executor(self._thread(), partial(fn, *args, **kwargs))
+        done: asyncio.Future[T] = loop.create_future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    async def drained(self) -> None:
+        """Return once every write handed over before this call has run (they run in order)."""
+        await self.call(_nothing)
+
     def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
@@ -122,6 +145,10 @@ class StoreWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _nothing() -> None:
+    pass
 
 
 def _checkpoint(run: Callable[[], None]) -> None:

@@ -161,6 +161,7 @@ async def test_installed_plugin_runs_in_a_real_bot(site_dir, monkeypatch, make_b
     too_dear = OrderIntent("dca", "paper", "BTC/USD", Side.BUY, Decimal("0.001"), Decimal("150000"),
                            client_order_id="dca-too-dear")
     assert bot.strategies["dca"].ctx.submit(too_dear) is None
+    await bot.writer.drained()  # the veto's row is written on the store writer's thread
     veto = bot.store.risk_events()[0]
     assert veto.check_name == "max-price" and "above max_buy_price 100000" in veto.reason
     assert bot.executor.order("dca-too-dear") is None

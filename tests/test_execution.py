@@ -199,6 +199,7 @@ async def test_paused_strategy_places_nothing(bot):
 async def test_risk_veto_is_stored_and_blocks(make_bot):
     bot = await make_bot(CONFIG + "[risk.limits]\nmax_order_notional = 5\n", extra=PLUGINS)
     assert bot.strategies["s"].ctx.submit(intent("v-1")) is None
+    await bot.writer.drained()  # the veto's row is written on the store writer's thread
     events = bot.store.risk_events()
     assert events[0].check_name == "limits" and "exceeds max_order_notional 5" in events[0].reason
     assert venue(bot).submissions["v-1"] == 0
@@ -353,6 +354,7 @@ async def test_a_veto_in_a_durable_intent_is_stored_once_it_is_over(make_bot):
     with ctx.intent():
         assert ctx.submit(intent("v-1")) is None
         assert ctx.submit(intent("v-ok", qty="0.01")) == "v-ok"
+    await bot.writer.drained()  # the veto's row is written on the store writer's thread, after the intent
     events = bot.store.risk_events()
     assert len(events) == 1 and "exceeds max_order_notional 5" in events[0].reason
     await wait_for(lambda: final_status(bot, "v-ok") is OrderStatus.OPEN)

@@ -151,6 +151,7 @@ async def test_risk_command_and_report_show_limits_use_and_trips(make_bot):
                                  '[risk.staleness]\n', extra=PLUGINS)
     bot.kill(by="test", reason="drill")
     bot.record_trip("limits", "daily realized loss limit exceeded", "pause", figures={"loss": Decimal("100.01")})
+    await bot.writer.drained()  # the trip's row is written on the store writer's thread
     reply = await bot.commands.dispatch(VIEWER, "risk", [])
     text = reply.render_text()
     assert "0 / 100" in text and "paper BTC/USD" in text
@@ -350,6 +351,7 @@ async def test_a_risk_check_that_failed_to_start_blocks_every_order_as_one_that_
     bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.unread]\n',
                          extra=[*PLUGINS, ("venue", venue_plugin), ("unread", BrokenStart)])
     assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None
+    await bot.writer.drained()  # the veto's row is written on the store writer's thread
     [event] = bot.store.risk_events(1)
     assert event.check_name == "unread" and "failed to start" in event.reason
     assert any("failed to start" in e for e in bot.plugins.infos["unread"].errors)
@@ -392,5 +394,6 @@ async def test_a_risk_check_that_could_not_be_created_blocks_every_order_too(mak
     bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n[risk.unmade]\n',
                          extra=[*PLUGINS, ("venue", venue_plugin), ("unmade", BrokenInit)])
     assert bot.strategies["s"].ctx.submit(intent("s", Side.BUY, "0.01", "90")) is None
+    await bot.writer.drained()  # the veto's row is written on the store writer's thread
     [event] = bot.store.risk_events(1)
     assert event.check_name == "unmade" and "could not be created" in event.reason and "no model file" in event.reason

@@ -481,3 +481,61 @@ def test_a_url_password_is_masked_where_the_store_is_shown(caplog):
         assert canary not in caplog.text and "arbot:***@" in caplog.text
     finally:
         store.close()
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_within_the_connect_timeout(monkeypatch):
+    """A server that accepts the TCP connection and then says nothing (a stopped postmaster: the kernel still
+    accepts) fails the connection after ``PG_CONNECT_TIMEOUT_S`` instead of waiting forever; the store's outage
+    handling then takes over."""
+    import socket
+    import threading
+    import time
+
+    from bot import store as store_module
+
+    monkeypatch.setattr(store_module, "PG_CONNECT_TIMEOUT_S", 2, raising=False)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        store = Store(f"postgresql://arbot:not-said-{port}@127.0.0.1:{port}/arbot")
+        try:
+            with store.engine.connect():
+                pass
+        except Exception as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(15)
+    silent.close()  # (a connection still waiting ends now)
+    assert outcome, "still connecting to a server that never answers after 15 s"
+    assert outcome[0] is not None and time.monotonic() - started < 10
+    assert f"not-said-{port}" not in str(outcome[0])
+
+
+def test_postgresql_connections_have_a_connect_timeout_and_tcp_keepalives(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's connection parameters (ARBOT_TEST_DB_URL)")
+    store = Store(db_url)
+    try:
+        with store.engine.connect() as conn:
+            params = conn.connection.dbapi_connection.info.get_parameters()
+        assert params["connect_timeout"] == str(store_module_timeout())
+        assert params["keepalives"] == "1" and int(params["keepalives_idle"]) > 0
+        assert int(params["keepalives_interval"]) > 0 and int(params["keepalives_count"]) > 0
+        assert int(params["tcp_user_timeout"]) > 0
+    finally:
+        store.close()
+
+
+def store_module_timeout() -> int:
+    from bot import store as store_module
+
+    return store_module.PG_CONNECT_TIMEOUT_S

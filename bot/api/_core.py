@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from ..domain import (
     Alert,
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from ..ledger import Ledger, StrategyFigures
     from ..store import Store
+
+T = TypeVar("T")
 
 
 # --- errors an exchange raises ----------------------------------------------------------------
@@ -156,6 +158,7 @@ class Host(Protocol):
     def create_task(self, coro: Coroutine[Any, Any, Any], owner: str, what: str) -> asyncio.Task[Any]: ...
     def submit(self, intent: OrderIntent) -> str | None: ...
     def intent(self) -> AbstractContextManager[None]: ...
+    def write_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]: ...
     def fills_read(self, component: str, fills: list[Fill]) -> None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def order(self, client_order_id: str) -> Order | None: ...
@@ -278,7 +281,9 @@ class Context:
 
         Returns the client order id, or None when the strategy is paused, a risk check vetoed the
         order (the veto is stored and alerted), or the intent carries a client order id that an
-        earlier order already used (ids are never sent twice; look the order up with :meth:`order`).
+        earlier order already used (ids are never sent twice; look the order up with :meth:`order`). On
+        PostgreSQL an id older than the latest 20,000 the bot stored is returned, and then refused by its row's
+        insert before any request (logged): it is never sent either.
         Sending happens in the background; the outcome
         arrives as :class:`OrderUpdate` and :class:`Fill` on the strategy's callbacks.
 
@@ -303,6 +308,15 @@ class Context:
         without it. Keep the block short, and never ``await`` in it: it holds the store's write lock (a block
         that awaits is rolled back with a RuntimeError)."""
         return self._host.intent()
+
+    def write_later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Run ``fn(*args, **kwargs)`` (a store call: ``self.ctx.store.record_many``, ...) on the store writer's
+        thread, after the writes handed to it before, without waiting: a future of the loop, done with its result
+        or error once it has run (the bot's stop waits for it). For records that may land a little later (a log
+        written from the loop) on a store whose every commit is a round trip (PostgreSQL:
+        ``store.records_inline`` is false), so that a database that stops answering never holds the loop. Inline
+        in a backtest (done when this returns)."""
+        return self._host.write_later(fn, *args, **kwargs)
 
     def cancel(self, client_order_id: str) -> None:
         """Ask the executor to cancel one of our orders (in the background)."""

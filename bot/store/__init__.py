@@ -75,6 +75,26 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 """How long a SQLite write waits for another writer's lock before it fails."""
+PG_CONNECT_TIMEOUT_S = 10
+"""How long opening a PostgreSQL connection may take (libpq ``connect_timeout``): a server that accepts and never
+answers (a stopped or hung postmaster) fails the attempt, and the store's outage handling takes over."""
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+                 "tcp_user_timeout": 30_000}
+"""TCP keepalives on every PostgreSQL connection (libpq parameters): a server or network gone quiet is noticed on
+an idle connection after about 25 s (10 s idle, then 3 probes 5 s apart) and with data unacknowledged after 30 s,
+instead of the kernel's two hours and more. A parameter in the URL's query wins."""
+
+
+def _pg_connect_args(url: str) -> dict[str, Any]:
+    """The connect timeout and keepalives of a PostgreSQL connection, less those the URL sets itself."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        given = set(make_url(url).query)
+    except Exception:  # create_engine reports a URL it cannot read
+        given = set()
+    wanted: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **PG_KEEPALIVES}
+    return {name: value for name, value in wanted.items() if name not in given}
 
 
 class StoreError(Exception):
@@ -548,6 +568,8 @@ class Store:
         """The URL as it may be shown: the password, if any, masked."""
         real = engine_url(url)
         kwargs: dict[str, Any] = {}
+        if real.startswith("postgresql"):
+            kwargs["connect_args"] = _pg_connect_args(real)
         if real.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
             if real in ("sqlite://", "sqlite:///:memory:"):
@@ -936,6 +958,14 @@ class Store:
         if self.fast is not None:
             return self.fast.exists(ORDERS, {"bot": self.bot, "client_order_id": client_order_id})
         return self.get_order(client_order_id) is not None
+
+    def recent_client_ids(self, limit: int) -> list[str]:
+        """The client order ids of this bot's latest ``limit`` stored orders, newest first."""
+        t = ORDERS
+        with self.engine.connect() as conn:
+            rows = conn.execute(core_select(t.c.client_order_id).where(t.c.bot == self.bot)
+                                .order_by(t.c.id.desc()).limit(limit))
+            return [row[0] for row in rows]
 
     def fill_stored(self, exchange: str, trade_id: str) -> bool:
         """Whether this fill is stored (by the unique key a fill has: its exchange and trade id)."""

@@ -65,6 +65,9 @@ ROWS_PER_WRITE = 32
 """Most opportunity rows one write stores (~0.3 ms); more queued are written by the next write, one loop turn later
 (queued behind whatever is ready then): a tick arriving while a long queue is written waits for one write at most
 before its legs' requests start, not for the whole queue."""
+ROWS_PER_WRITE_OFF_LOOP = 1000
+"""Most opportunity rows one write on the store writer's thread stores (a store whose commits are round trips:
+PostgreSQL); the loop only hands them over."""
 ROWS_KEPT = 100_000
 """Most opportunity rows kept unwritten while the store fails (a day of a busy pair's is more than memory should
 hold): past it the oldest not acted on are dropped, counted and alerted. Rows of executions are never dropped."""
@@ -142,6 +145,8 @@ class ArbStrategy(Strategy):
         """Rows queued that arm the writer: 1, or a full write's in a backtest (see :meth:`start`)."""
         self._write_failed = False
         """The last write failed (reported once per streak of failures)."""
+        self._writing: asyncio.Future[None] | None = None
+        """The write on the store writer's thread under way (:meth:`_write_off_loop`), None when none is."""
         self._write_waited = False
         """The write due now already waited one loop turn behind an execution's legs (:meth:`_write`)."""
         self._running = False
@@ -189,7 +194,13 @@ class ArbStrategy(Strategy):
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        self._flush()
+        if self.ctx.store.records_inline:
+            self._flush()
+            return
+        # the rest go on the store writer's thread after the write under way (the bot's stop waits for them)
+        while self._pending_rows:
+            self._writing = None
+            self._write_off_loop()
 
     @property
     def _pricer(self) -> Pricer:
@@ -513,6 +524,9 @@ class ArbStrategy(Strategy):
             self._flush_timer = self._loop.call_soon(self._write)
             return
         self._write_waited = False
+        if not self.ctx.store.records_inline:
+            self._write_off_loop()
+            return
         try:
             self._flush(wait=False, at_most=ROWS_PER_WRITE)
             if self._pending_rows:
@@ -527,6 +541,37 @@ class ArbStrategy(Strategy):
             self._write_failed = True
         else:
             self._write_failed = False
+
+    def _write_off_loop(self) -> None:
+        """The writer on a store whose every commit is a round trip (PostgreSQL): hand the queued rows to the store
+        writer's thread (one write at a time, in order) so that a database that does not answer never holds the loop;
+        :meth:`_written` takes the outcome back on the loop."""
+        if self._writing is not None or not self._pending_rows:
+            return  # the write under way arms the next when it ends
+        pending = self._pending_rows
+        rows = [pending.popleft() for _ in range(min(len(pending), ROWS_PER_WRITE_OFF_LOOP))]
+        written = self._writing = self.ctx.write_later(insert_opportunities, self.ctx.store, rows)
+        written.add_done_callback(lambda done: self._written(rows, done))
+
+    def _written(self, rows: list[dict], done: asyncio.Future[None]) -> None:
+        """A write handed to the store writer's thread ended: as :meth:`_write` after a write on the loop (a store
+        error keeps the rows, first in the queue, and the next write tries them again; another error is about the
+        rows themselves, which are dropped), logged and alerted once per streak."""
+        self._writing = None
+        exc = None if done.cancelled() else done.exception()
+        if exc is not None and (isinstance(exc, StoreBusy) or is_store_error(exc)):
+            self._pending_rows.extendleft(reversed(rows))
+        if self._running and self._pending_rows and self._flush_timer is None:
+            self._arm_writer()
+        if exc is None:
+            self._write_failed = False
+            if self._running and not self._pending_rows:
+                self.check_inventory()
+            return
+        self.ctx.log.error("opportunity writer: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        if not self._write_failed:
+            self.ctx.alert(AlertLevel.ERROR, "arb", f"the opportunity writer failed: {type(exc).__name__}: {exc}")
+        self._write_failed = True
 
     def _flush(self, *, wait: bool = True, at_most: int | None = None) -> None:
         """Write the queued opportunities (the first ``at_most`` of them; None: all); ``wait=False`` (the writer,

@@ -1,0 +1,153 @@
+"""A store that stops answering never stalls the event loop: while trading, no store statement runs on the loop's
+thread through the engine (a PostgreSQL round trip, or an SQLite lock wait), whatever the store (``db_url``: SQLite,
+or PostgreSQL with ARBOT_TEST_DB_URL). Writes that may land a little later (markouts, risk events) go to the store
+writer's thread; a strategy's own client order id is checked against what the executor knows, never a read on the
+loop, and an id the store holds is still never sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+
+from sqlalchemy import event
+
+from bot import hookimpl
+from bot.api import Strategy
+from bot.domain import OrderIntent, OrderStatus, Side
+from tests.fakes.venue import ScriptedVenue
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.waiting import wait_for
+
+BLOCK_S = 1.5
+"""How long every statement waits while the store "stops answering"."""
+MAX_LAG_S = 0.5
+
+CONFIG = """
+[executor]
+backoff_initial_s = 0.01
+backoff_max_s = 0.05
+request_timeout_s = 0.2
+[risk.limits]
+max_order_notional = 50
+[exchanges.v]
+type = "scripted"
+[strategies.s]
+type = "quiet"
+"""
+
+
+class Quiet(Strategy):
+    def markets(self):
+        return [("v", "BTC/USD")]
+
+
+class quiet_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("quiet", Quiet)
+
+
+def intent(cid: str, qty: str = "0.1") -> OrderIntent:
+    return OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal(qty), Decimal("100"), client_order_id=cid)
+
+
+class Stalls:
+    """Every statement through the store's engine waits :data:`BLOCK_S` while ``blocked``; those run on the
+    loop's thread are listed."""
+
+    def __init__(self, engine, loop_thread: threading.Thread):
+        self.loop_thread = loop_thread
+        self.blocked = False
+        self.watching = True
+        self.on_loop: list[str] = []
+        # never removed while the bot runs: a listener removed while another thread runs a statement breaks it
+        event.listen(engine, "before_cursor_execute", self.before)
+
+    def before(self, conn, cursor, statement, parameters, context, executemany):
+        if self.watching and threading.current_thread() is self.loop_thread:
+            self.on_loop.append(statement.split("\n")[0][:80])
+        if self.blocked:
+            time.sleep(BLOCK_S)
+
+
+class LagMeter:
+    """The loop's longest wait past a 10 ms sleep."""
+
+    def __init__(self):
+        self.worst_s = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self):
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.worst_s = max(self.worst_s, time.monotonic() - start - 0.01)
+
+    def __enter__(self):
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc):
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def test_a_store_that_stops_answering_never_stalls_the_loop(make_bot):
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    ctx, venue = bot.strategies["s"].ctx, bot.exchanges["v"]
+    # an order of this run, final and written: its id lives on in the store only
+    assert ctx.submit(intent("seen-1")) == "seen-1"
+    await wait_for(lambda: bot.executor.order("seen-1").status is OrderStatus.OPEN)
+    ctx.cancel("seen-1")
+    await wait_for(lambda: bot.executor.order("seen-1").status is OrderStatus.CANCELLED)
+    assert await bot.executor.flush()
+    await bot.executor.settle(2)
+
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        assert ctx.submit(intent("seen-1")) is None  # never sent twice, known without a read
+        assert ctx.submit(intent("new-1")) == "new-1"  # its row is written on the writer thread, then sent
+        assert ctx.submit(intent("big-1", qty="5")) is None  # vetoed: the veto's record goes off the loop
+        bot.markouts._rows.append({"exchange": "v", "trade_id": "t-1", "horizon_s": 1, "mid": Decimal("100"),
+                                   "ts_ns": 1})
+        bot.markouts.flush()
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        stalls.watching = False  # what the test reads from here on runs on the loop
+        on_loop = list(stalls.on_loop)
+    await wait_for(lambda: venue.submissions["new-1"] == 1, timeout_s=20, what="the new order sent")
+    await wait_for(lambda: bot.store.risk_events(), timeout_s=20, what="the veto stored")
+    await wait_for(lambda: bot.store.markouts(), timeout_s=20, what="the markout stored")
+
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert on_loop == [], on_loop
+    assert venue.submissions["seen-1"] == 1
+    assert bot.store.risk_events()[0].check_name == "limits"
+    assert bot.store.markouts() == {("v", "t-1"): {1: Decimal("100")}}
+
+
+async def test_the_store_watch_reads_the_store_identity_off_the_loop(make_bot, monkeypatch):
+    """The watch that the store was not replaced under the bot reads its identity every few seconds: on the store
+    writer's thread, so a server that stopped answering delays the watch, not the loop (the SIGSTOP reproduction's
+    16 s stall once the opportunity log had left the loop)."""
+    from bot import app
+
+    monkeypatch.setattr(app, "STORE_WATCH_EVERY_S", 0.05)
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        stalls.watching = False
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert stalls.on_loop == [], stalls.on_loop
