@@ -111,6 +111,13 @@ class StoreWriter:
         """Return once every write handed over before this call has run (they run in order)."""
         await self.call(_nothing)
 
+    def settle(self, timeout_s: float = 10.0) -> None:
+        """:meth:`drained` for a caller that cannot await (a test reading what a check just stored): block until
+        every write handed over before has run. The writer's work never waits for the loop, so this may be called
+        on it; TimeoutError after ``timeout_s``."""
+        if self.threaded and self._pool is not None:
+            self._pool.submit(_nothing).result(timeout_s)
+
     def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)

@@ -79,6 +79,8 @@ def risk_check(bot, name: str):
 
 
 def trips(bot, check: str | None = None):
-    """Stored trips (not single-order vetoes), oldest first."""
+    """Stored trips (not single-order vetoes), oldest first: once the store writer has written what was handed over
+    (risk events are written off the loop)."""
+    bot.writer.settle()
     rows = bot.store.risk_events(100, trips_only=True)
     return [r for r in reversed(rows) if check is None or r.check_name == check]
