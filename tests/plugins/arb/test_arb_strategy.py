@@ -188,6 +188,9 @@ async def test_an_executed_opportunity_is_reported_once_its_legs_are_handed_and_
     # (elsewhere the lane workers send them, after their rows are committed on the writer thread: later still)
     await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=5, what="the execution row")
     [row] = executions(bot.store, "sol-arb")
+    # the dex leg's request reads the store once the writer thread has run what was handed to it before: the wait
+    # for that thread (busier since risk events and the store watch run there) may end after the row is written
+    await wait_for(lambda: stored_at_stop, timeout_s=10, what="the store read at stop")
     assert stored_at_stop == [[row.opportunity_id]]
 
 
