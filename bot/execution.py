@@ -553,24 +553,9 @@ class Executor:
             self._observed.pop(order.client_order_id, None)
 
     def _reduces(self, intent: OrderIntent, *, across_venues: bool = False) -> bool:
-        """True when ``intent`` only brings its market's position nearer to zero (a hedge, a close) whichever of the
-        orders in flight fill: those on its own side count as filled (they go the same way), those on the other side
-        as not (one that never fills must not be what keeps this order short of zero). ``across_venues``: the net
-        position in its symbol on every venue (an arbitrage's exposure: its hedge on one venue closes what another
-        venue's leg left)."""
-        def here(exchange: str, symbol: str) -> bool:
-            return symbol == intent.symbol and (across_venues or exchange == intent.exchange)
-
-        if across_venues:
-            position = sum((qty for (e, s), qty in self.portfolio.positions().items() if here(e, s)), ZERO)
-        else:
-            position = self.portfolio.position(intent.exchange, intent.symbol)
-        pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty for o in self._active.values()
-                       if o.side is intent.side and here(o.exchange, o.symbol)), ZERO)
-        signed = intent.qty if intent.side is Side.BUY else -intent.qty
-        before = position + pending
-        after = before + signed
-        return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
+        """The host's one rule of a reducing order (:meth:`bot.api.PortfolioView.reduces`), counting the orders in
+        flight (the portfolio's open orders are this executor's)."""
+        return self.portfolio.reduces(intent, across_venues=across_venues)
 
     def _passes_pause(self, intent: OrderIntent) -> bool:
         """A paused strategy's order may go when it is marked reduce-only, does only that (its symbol's net position

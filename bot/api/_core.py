@@ -37,6 +37,7 @@ from ..domain import (
     OrderState,
     OrderUpdate,
     PoolUpdate,
+    Side,
     SwapFee,
     Trade,
     Transfer,
@@ -688,6 +689,34 @@ class PortfolioView(abc.ABC):
     @abc.abstractmethod
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
         """Mid price of the latest book update, if any."""
+
+    @abc.abstractmethod
+    def positions(self) -> dict[tuple[str, str], Decimal]:
+        """(exchange, symbol) -> net base quantity held there, for the markets where it is not zero."""
+
+    def reduces(self, intent: OrderIntent, *, across_venues: bool = True) -> bool:
+        """True when ``intent`` only brings the position nearer to zero (a hedge, a close), not past it, whichever
+        of the open orders fill: those on its own side count as filled (they go the same way), those on the other
+        side as not (one that never fills must not be what keeps this order short of zero).
+
+        ``across_venues`` (the default): the net position in its symbol on every venue, an arbitrage's exposure
+        (its hedge on one venue closes what another venue's leg left); False: on its own venue only. The host's one
+        rule of a reducing order: what passes a risk check's pause (:meth:`RiskCheck.admits_while_paused`), what
+        the executor still takes while the store cannot be written, and what ``limits`` lets through its loss
+        limits after a breach."""
+        def here(exchange: str, symbol: str) -> bool:
+            return symbol == intent.symbol and (across_venues or exchange == intent.exchange)
+
+        if across_venues:
+            position = sum((qty for (e, s), qty in self.positions().items() if here(e, s)), Decimal(0))
+        else:
+            position = self.position(intent.exchange, intent.symbol)
+        pending = sum((o.remaining_qty if o.side is Side.BUY else -o.remaining_qty for o in self.open_orders()
+                       if o.side is intent.side and here(o.exchange, o.symbol)), Decimal(0))
+        signed = intent.qty if intent.side is Side.BUY else -intent.qty
+        before = position + pending
+        after = before + signed
+        return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
 
 
 class RiskCheck(Component):

@@ -418,9 +418,17 @@ class Limits(RiskCheck):
         if reason is None and ("max_position_notional" in self._money or "max_total_notional" in self._money
                                or intent.strategy in self._strategy_notional):
             reason = self._check_notional(intent, view, price)
-        if reason is None and ("max_daily_loss" in self._money or intent.strategy in self._strategy_loss):
+        # an order that only reduces the exposure (the host's rule, the one a pause admits by) passes the loss
+        # limits: vetoing it would not undo a loss, only keep the position, and after a breach a close must go
+        if reason is None and ("max_daily_loss" in self._money or intent.strategy in self._strategy_loss) \
+                and not view.reduces(intent):
             reason = self._check_loss(intent, view, price)
         return reason
+
+    def admits_while_paused(self, intent: OrderIntent, view: PortfolioView) -> bool:
+        """This check pauses only on a loss limit's breach: what only reduces the exposure (the host found it does)
+        may still go, and passes the loss limits in :meth:`check` too (every other limit still applies)."""
+        return True
 
     def _check_position(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         s: LimitsSettings = self.settings

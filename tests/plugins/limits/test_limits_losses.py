@@ -82,6 +82,42 @@ async def test_the_gate_vetoes_an_order_that_could_lose_one_cent_past_the_limit(
     assert veto.action == "veto" and "could reach 10.01 USD" in veto.reason
 
 
+async def test_after_a_daily_loss_breach_an_order_that_only_reduces_the_position_still_goes(make_bot):
+    """A breach paused every strategy and left the day's loss past its limit; a trader must still be able to close
+    what is held: an order that only brings the position nearer to zero (not past it) passes the pause when marked
+    reduce_only, and passes the loss limit whatever it is marked, at a gain or at a loss. One that opens or adds
+    exposure stays vetoed."""
+    bot = await start(make_bot, 'max_daily_loss = "10"\n')
+    ctx = bot.strategies["s"].ctx
+    for strategy, cid, side, fee in (("s", "b-1", Side.BUY, "0"), ("t", "b-2", Side.BUY, "0"),
+                                     ("t", "s-2", Side.SELL, "11")):  # s holds 1 BTC; t's round trip lost 11
+        assert bot.strategies[strategy].ctx.submit(intent(strategy, side, "1", "100", cid)) == cid
+        await wait_for(lambda cid=cid: bot.executor.order(cid).status is OrderStatus.OPEN)
+        bot.bus.publish(fill(cid, side, "1", "100", fee=fee))
+        bot.strategies[strategy].ctx.cancel(cid)  # the venue's updates are not scripted: what stays open is cancelled
+        await wait_for(lambda cid=cid: bot.executor.order(cid).status is OrderStatus.CANCELLED)
+    [trip] = trips(bot)
+    assert trip.reason == "daily realized loss limit exceeded" and bot.strategies["s"].paused
+    assert bot.portfolio.position("v", "BTC/USD") == 1
+    # the gate alone (the pause aside): reducing passes at a gain or a loss, adding is vetoed
+    assert bot.risk.check(intent("s", Side.SELL, "1", "110")) is None
+    assert bot.risk.check(intent("s", Side.SELL, "0.5", "50")) is None
+    veto = bot.risk.check(intent("s", Side.BUY, "0.5", "90"))
+    assert veto is not None and "day's loss could reach" in veto.reason
+    veto = bot.risk.check(intent("s", Side.SELL, "1.01", "110"))  # past zero: opens a short
+    assert veto is not None and "day's loss could reach" in veto.reason
+    # through the pause: only marked reduce_only, and only reducing
+    assert ctx.submit(intent("s", Side.SELL, "1", "110")) is None  # not marked: the pause holds it
+    assert ctx.submit(replace(intent("s", Side.BUY, "0.5", "90"), reduce_only=True)) is None
+    assert ctx.submit(replace(intent("s", Side.SELL, "1.01", "110"), reduce_only=True)) is None
+    close = replace(intent("s", Side.SELL, "1", "110", "close"), reduce_only=True)
+    assert ctx.submit(close) == "close"  # a profitable close
+    await wait_for(lambda: bot.executor.order("close").status is OrderStatus.OPEN)
+    # the close in flight counts as filled: another sell would cross zero
+    assert ctx.submit(replace(intent("s", Side.SELL, "0.5", "110"), reduce_only=True)) is None
+    assert len(trips(bot)) == 1
+
+
 async def test_a_sell_naming_its_buy_is_matched_to_that_lot_as_the_ledger_does(make_bot):
     bot = await start(make_bot, 'max_daily_loss = "20.00"\n')
     lim = risk_check(bot, "limits")
