@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, localcontext
@@ -36,7 +37,10 @@ from bot.api.ledger import (
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
 from .settings import MONEY_KEYS, LimitsSettings
+from .tripped import load_tripped, save_tripped
 from .units import QuoteLimit
+
+log = logging.getLogger("arbot.limits")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -114,7 +118,8 @@ class Limits(RiskCheck):
         """Quote -> the sum of :attr:`_unrealized` of the books priced in it: equity's unrealized part, kept up to date
         book by book (a tick re-marks the books of its own symbol only), exact."""
         self._tripped: set[tuple[str, ...]] = set()
-        """Loss limits breached today (a breach runs the action once)."""
+        """Loss limits breached today (a breach runs the action once): ``("daily", quote)`` and
+        ``("daily", quote, strategy)``, kept across a restart the same day (:mod:`.tripped`)."""
         self._recent: deque[float] = deque()
         self._next_reset_ns = 0
         self._day_start_ns = 0
@@ -133,6 +138,11 @@ class Limits(RiskCheck):
         s: LimitsSettings = self.settings
         self._next_reset_ns = next_day_start_ns(now, self._timezone(), s.daily_reset_at)
         self._day_start_ns = day_start_ns(now, self._timezone(), s.daily_reset_at)
+        try:
+            self._tripped = load_tripped(self.ctx.store, self.name, self._day_start_ns)
+        except ValueError as exc:  # the vetoes hold all the same (the day's loss is rebuilt below): at most a
+            log.error("limits %s: the limits breached today cannot be read (%s); a breach may be acted on and "
+                      "alerted again", self.name, exc)  # second trip
         closes = self.ctx.store.closes()
         for strategy, fill in self.ctx.store.fills():  # today's figures and positions survive a restart
             self._book_fill(strategy, fill, closes.get(fill.client_order_id))
@@ -281,17 +291,26 @@ class Limits(RiskCheck):
         loss = -self._day_net.get(quote, ZERO)
         daily = self._limit("max_daily_loss", quote)
         if daily is not None and loss > daily and ("daily", quote) not in self._tripped:
-            self._tripped.add(("daily", quote))
+            self._tripped_now(("daily", quote))
             self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=daily)
         of_strategy = self._strategy_loss.get(strategy)
         limit = of_strategy.of(quote) if of_strategy is not None else None
         loss = -self._strategy_day_net.get((strategy, quote), ZERO)
         if limit is not None and loss > limit and ("daily", quote, strategy) not in self._tripped:
-            self._tripped.add(("daily", quote, strategy))
+            self._tripped_now(("daily", quote, strategy))
             self._trip("strategy daily realized loss limit exceeded", [strategy], strategy=strategy, quote=quote,
                        loss=loss, limit=limit)
         if "max_drawdown" in self._money:
             self._check_drawdown(quote)
+
+    def _tripped_now(self, limit: tuple[str, ...]) -> None:
+        """``limit`` is breached today: kept, so that a restart today does not act on it and alert it again."""
+        self._tripped.add(limit)
+        try:
+            save_tripped(self.ctx.store, self.name, self._day_start_ns, self._tripped, self.ctx.clock.time_ns())
+        except Exception:  # the trip holds in this run whatever the store says
+            log.exception("limits %s: the limits breached today could not be stored; a restart today would act on "
+                          "them and alert them again", self.name)
 
     def _on_book(self, event: BookUpdate) -> None:
         # equity moves only with a mark (a fill checks its own): a book whose touch did not move (most ticks change

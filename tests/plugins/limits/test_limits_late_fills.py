@@ -32,7 +32,8 @@ def limits(clock: ManualClock, stored: list[tuple[str, Fill]]):
     ctx = SimpleNamespace(clock=clock, operator=SimpleNamespace(timezone="UTC"),
                           pause=lambda names, reason: [], record_trip=lambda *a, **k: None,
                           kill=lambda reason: None, order=lambda cid: None,
-                          store=SimpleNamespace(fills=lambda: list(stored), closes=dict),
+                          store=SimpleNamespace(fills=lambda: list(stored), closes=dict, get_state=lambda key: None,
+                                                set_state=lambda *a: None),
                           bus=SimpleNamespace(subscribe=lambda *a, **k: None),
                           create_task=lambda *a, **k: None)
     return Limits("limits", settings, ctx)

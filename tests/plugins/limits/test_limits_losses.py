@@ -335,6 +335,68 @@ async def test_the_days_loss_survives_a_restart(make_bot):
         await bot.stop()
 
 
+async def place_and_fill(bot, strategy: str, cid: str, side: Side, price: str, fee: str = "0") -> None:
+    """An order of ``strategy`` placed and filled (its fill stored as any fill is); what stays open is cancelled."""
+    ctx = bot.strategies[strategy].ctx
+    assert ctx.submit(intent(strategy, side, "1", price, cid)) == cid
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN)
+    bot.bus.publish(fill(cid, side, "1", price, fee=fee))
+    ctx.cancel(cid)  # the venue's updates are not scripted
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.CANCELLED)
+
+
+async def test_a_limit_breached_today_is_alerted_once_across_a_restart_and_its_vetoes_hold(make_bot):
+    """The limits breached today are kept: a restart the same day neither trips them again (no second pause,
+    record or alert) nor lets an order through; the next day a breach trips again."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_daily_loss = "10"\nstrategy_max_daily_loss = { t = "5" }\n'
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    first = await make_bot(config, extra=PLUGINS, clock=clock)
+    await place_and_fill(first, "t", "b-1", Side.BUY, "100")
+    await place_and_fill(first, "t", "s-1", Side.SELL, "89")  # t lost 11: both limits
+    assert sorted(t.reason for t in trips(first)) == ["daily realized loss limit exceeded",
+                                                      "strategy daily realized loss limit exceeded"]
+    await first.alerts.flush()
+    assert len([a for a in Alerts.sent if a.kind == "risk"]) == 2
+    await first.stop()
+
+    clock.advance(60)
+    second = await make_bot(config, extra=PLUGINS, clock=clock)
+    lim = risk_check(second, "limits")
+    assert lim.status()["daily loss USD"] == "11.00 / 10.00 USD"
+    veto = second.risk.check(intent("s", Side.BUY, "0.01", "100"))  # vetoed as before the restart
+    assert veto is not None and "day's loss could reach" in veto.reason
+    round_trip(lim, "t", "100", "99")  # a further loss the same day: neither limit trips again
+    round_trip(lim, "s", "100", "99")
+    assert len(trips(second)) == 2, [(t.reason, t.details) for t in trips(second)]
+    await second.alerts.flush()
+    assert len([a for a in Alerts.sent if a.kind == "risk"]) == 2
+    await second.stop()
+
+    clock.advance(86_400)  # the next day: a breach is a new one
+    third = await make_bot(config, extra=PLUGINS, clock=clock)
+    round_trip(risk_check(third, "limits"), "s", "100", "89")
+    assert [t.reason for t in trips(third)][2:] == ["daily realized loss limit exceeded"]
+
+
+async def test_breached_limits_that_cannot_be_read_are_logged_and_the_vetoes_hold(make_bot, caplog):
+    clock = ManualClock()
+    bot = await make_bot(BASE + '[risk.limits]\nmax_daily_loss = "10"\n', extra=PLUGINS, clock=clock, start=False)
+    bot.store.open()
+    bot.store.set_state("risk:limits", "{not json")
+    now = clock.time_ns()
+    bot.store.insert_fill(fill("a", Side.BUY, "1", "100", ts_ns=now - 1), "s")
+    bot.store.insert_fill(fill("a", Side.SELL, "1", "89", ts_ns=now), "s")
+    await bot.start()
+    try:
+        assert "the limits breached today cannot be read" in caplog.text and "{not json" in caplog.text
+        veto = bot.risk.check(intent("s", Side.BUY, "0.01", "100"))
+        assert veto is not None and "realized 11" in veto.reason
+    finally:
+        await bot.stop()
+
+
 async def test_drawdown_peak_survives_a_restart(make_bot):
     first = await start(make_bot, 'max_drawdown = "5"\n')
     lim = risk_check(first, "limits")
