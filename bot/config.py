@@ -35,7 +35,7 @@ from .conflicts import (
 )
 from .domain import AlertLevel
 from .plugins import COMPONENT_KINDS, ComponentLoadError, Registry
-from .quotelimits import place_quote_limits, strategy_quotes
+from .quotelimits import place_base_limits, place_quote_limits, strategy_bases, strategy_quotes
 from .redact import add_url
 from .settings import ConfigError, ConfigIssue, Secret, did_you_mean, got, option, parse_settings, secrets_in
 
@@ -470,11 +470,15 @@ def build_config(data: dict[str, Any], registry: Registry, source: str) -> Confi
                         issues.append(ConfigIssue(f"{comp.path}.{key}", f"no strategy named {got(ref)} is "
                                                   "configured" + did_you_mean(ref, strategies)))
     # a money limit is in a quote asset: a plain value in the one every strategy trades, a table per quote
+    # and a quantity limit in a base asset: a plain value in the one every strategy trades, a table per base
     quotes = strategy_quotes(strategies, registry.classes("strategy"))
+    bases = strategy_bases(strategies, registry.classes("strategy"))
     for named in components.values():
         for name, comp in named.items():
-            named[name], found = place_quote_limits(comp, registry.classes(comp.kind)[comp.type], quotes)
-            issues += found
+            cls = registry.classes(comp.kind)[comp.type]
+            named[name], found = place_quote_limits(comp, cls, quotes)
+            named[name], more = place_base_limits(named[name], cls, bases)
+            issues += found + more
     if set(declared_exchanges) <= set(components.get("exchange", {})):  # else an exchange's own table is wrong
         issues += _market_ref_issues(components, registry, plugin_settings)
     bot: BotSettings = host["bot"]

@@ -47,7 +47,9 @@ def test_an_invalid_exchange_is_one_problem_not_a_missing_one(tmp_path, registry
 def test_a_symbol_the_exchange_does_not_trade_is_refused_at_check(tmp_path, registry):
     issues = issues_of(write(tmp_path, DEFAULT.replace('symbol = "BTC/USD"', 'symbol = "ETH/USD"', 1)), registry)
     assert issues == ['strategies.btc-grid.exchange: exchange "paper" has no market "ETH/USD" (it trades BTC/USD); '
-                      'add it to [exchanges.paper], or trade one of those'], issues
+                      'add it to [exchanges.paper], or trade one of those',
+                      'risk.limits.max_position: strategy "btc-grid" trades ETH/USD, of base asset ETH, which this '
+                      'limit does not cover (it has BTC, SOL); add ETH = "..." (or "ETH/USD" = "...") to it'], issues
 
 
 def test_a_pool_of_another_market_is_refused_at_check(tmp_path, registry):
@@ -114,8 +116,8 @@ def test_a_risk_limit_for_an_unknown_strategy_is_refused_by_key(tmp_path, regist
 def test_a_position_limit_for_a_market_no_exchange_trades_is_refused_by_key(tmp_path, registry):
     """``positions = { "BTC/USDT" = "0.5" }`` beside exchanges trading BTC/USD limited nothing: BTC/USD went on
     under max_position (or none), with nothing said."""
-    text = DEFAULT.replace('positions = { "SOL/USDC" = "100" }',
-                           'positions = { "SOL/USDC" = "100", "BTC/USDT" = "0.5" }', 1)
+    text = DEFAULT.replace("[risk.limits]\n",
+                           '[risk.limits]\npositions = { "SOL/USDC" = "100", "BTC/USDT" = "0.5" }\n', 1)
     issues = issues_of(write(tmp_path, text), registry)
     assert issues == ['risk.limits.positions.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade BTC/USD, '
                       'SOL/USDC); name one of those markets'], issues

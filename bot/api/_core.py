@@ -431,6 +431,11 @@ class Component:
     value. The config check refuses a strategy trading a quote asset a set table leaves out, places one value in
     the quote asset every strategy trades (``{ QUOTE = value }``), and refuses one value when they trade several:
     a number without its unit would be that number of every quote asset."""
+    base_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings fields holding a quantity of a market's base asset (a position): a table per base asset or per symbol
+    (``{ BTC = "0.5", "SOL/USDC" = "20" }``), or one value. The config check refuses a strategy trading a symbol a
+    set table covers neither by its symbol nor by its base asset, places one value in the base asset every strategy
+    trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB)."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

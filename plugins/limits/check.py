@@ -36,9 +36,9 @@ from bot.api.ledger import (
 
 from .peaks import SAVE_EVERY_S, load_peaks, save_peaks
 from .pnl import worst_loss, worst_position
-from .settings import MONEY_KEYS, LimitsSettings
+from .settings import BASE_KEYS, MONEY_KEYS, LimitsSettings
 from .tripped import load_tripped, save_tripped
-from .units import QuoteLimit
+from .units import BaseLimit, QuoteLimit
 
 log = logging.getLogger("arbot.limits")
 
@@ -85,6 +85,7 @@ class Limits(RiskCheck):
     strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
     market_settings = ("positions",)
     quote_settings = MONEY_KEYS
+    base_settings = BASE_KEYS
 
     def __init__(self, name, settings, ctx):
         super().__init__(name, settings, ctx)
@@ -126,6 +127,8 @@ class Limits(RiskCheck):
         """When the day of :attr:`_day_net` began: a fill made before it is not today's, however late it came."""
         self._money = {key: QuoteLimit(key, getattr(s, key)) for key in MONEY_KEYS if getattr(s, key) is not None}
         """The money limits set, each in its quote assets."""
+        self._max_position = BaseLimit("max_position", s.max_position) if s.max_position is not None else None
+        """``max_position``, in the base asset of each symbol (``positions`` overrides it per symbol)."""
         self._strategy_loss = {k: QuoteLimit(f"strategy_max_daily_loss.{k}", Decimal(v), strategy=k)
                                for k, v in s.strategy_max_daily_loss.items()}
         self._strategy_notional = {k: QuoteLimit(f"strategy_max_position_notional.{k}", Decimal(v), strategy=k)
@@ -225,6 +228,8 @@ class Limits(RiskCheck):
         for limit in (*self._money.values(), self._strategy_loss.get(strategy), self._strategy_notional.get(strategy)):
             if limit is not None:
                 limit.of(quote)  # a value the config did not place is in the first quote asset traded
+        if self._max_position is not None:
+            self._max_position.of(fill.symbol)  # and of the first base asset traded
         ordered = self._books.get((strategy, fill.symbol))
         if ordered is None:
             ordered = self._books[(strategy, fill.symbol)] = TimeOrderedPosition()
@@ -451,16 +456,23 @@ class Limits(RiskCheck):
 
     def _check_position(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         s: LimitsSettings = self.settings
-        limit = Decimal(s.positions[intent.symbol]) if intent.symbol in s.positions else s.max_position
-        if limit is None:
+        limit: Decimal | None
+        if intent.symbol in s.positions:
+            limit, key = Decimal(s.positions[intent.symbol]), f'positions."{intent.symbol}"'
+        elif self._max_position is not None:
+            if (refused := self._max_position.refuses(intent.symbol)) is not None:
+                return refused  # no limit for this base asset: it would be unlimited
+            limit, key = self._max_position.of(intent.symbol), "max_position"
+        else:
             return None
+        base = split_symbol(intent.symbol)[0]
         position = view.position(intent.exchange, intent.symbol)
         resting = sum((o.remaining_qty for o in view.open_orders(intent.exchange, intent.symbol)
                        if o.side is intent.side), ZERO)
         worst = position + resting + intent.qty if intent.side is Side.BUY else -(position - resting - intent.qty)
-        if worst > limit:
-            return (f"{intent.symbol} position could reach {worst} (held {position}, resting {resting}, "
-                    f"this order {intent.qty}); limit is {limit}")
+        if limit is not None and worst > limit:
+            return (f"{intent.symbol} position could reach {worst} {base} (held {position}, resting {resting}, "
+                    f"this order {intent.qty}); its limit is {limit} {base} ({key})")
         return None
 
     def _exposure(self, view: PortfolioView, intent: OrderIntent,
@@ -599,8 +611,9 @@ class Limits(RiskCheck):
         for strategy, limit in self._strategy_notional.items():
             for _, text in limit.text():
                 facts[f"max position value {strategy}"] = text
-        if s.max_position is not None:
-            facts["max_position"] = f"{s.max_position} (base asset of each symbol)"
+        if self._max_position is not None:
+            for name, text in self._max_position.text():
+                facts[f"max_position {name}".rstrip()] = text
         for symbol, text in s.positions.items():
             facts[f"position {symbol}"] = f"{text} {symbol.partition('/')[0]}"
         if s.max_open_orders is not None:

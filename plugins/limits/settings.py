@@ -21,6 +21,13 @@ IN_QUOTE = ('; a table per quote asset, e.g. { USD = "100", BTC = "0.002" } (a s
 MONEY_KEYS = ("max_order_notional", "max_position_notional", "max_total_notional", "max_daily_loss", "max_drawdown")
 """The money limits set per quote asset."""
 
+Quantity = Decimal | dict[str, str] | None
+"""A quantity limit: a table base asset or symbol -> value (``{ BTC = "0.5", "SOL/USDC" = "20" }``), or one plain
+value, which the config check places in the one base asset every strategy trades (refused when they trade several)."""
+
+BASE_KEYS = ("max_position",)
+"""The quantity limits set per base asset (or per symbol)."""
+
 
 def _positive(text: str) -> bool:
     try:
@@ -48,12 +55,15 @@ class LimitsSettings:
 
     # --- per order: vetoed before it is sent ---------------------------------------------
     max_order_notional: Money = option(None, gt=0, help="largest order value" + IN_QUOTE)
-    max_position: Decimal | None = option(None, gt=0, help="largest position in any one symbol on any one exchange "
-                                                           "(each venue's inventory: an arbitrage's two legs are "
-                                                           "two), in base units, counting resting orders on the "
-                                                           "same side")
-    positions: dict[str, str] = option({}, help='per-symbol position limits overriding max_position, e.g. '
-                                                '{ "BTC/USD" = "0.5" }')
+    max_position: Quantity = option(
+        None, gt=0, help='largest position in one symbol on one exchange (each venue\'s inventory: an arbitrage\'s '
+                         'two legs are two), counting resting orders on the same side, in its base asset: a table '
+                         'per base asset or per symbol, e.g. { BTC = "0.5", SHIB = "1000000" } or '
+                         '{ "BTC/USD" = "0.5" } (a symbol\'s entry wins over its base asset\'s; a strategy trading a '
+                         'base asset the table leaves out is refused), or one value when every strategy trades the '
+                         'same base asset (its unit)')
+    positions: dict[str, str] = option({}, help='per-symbol position limits in the symbol\'s base asset, overriding '
+                                                'max_position, e.g. { "BTC/USD" = "0.5" }')
     max_open_orders: int | None = option(None, ge=1, le=1_000_000,
                                          help="most orders open at once, all strategies together")
     max_position_notional: Money = option(
@@ -111,6 +121,16 @@ class LimitsSettings:
                 for quote, text in table.items():
                     if not _positive(text):
                         problems.append((f"{key}.{quote}", f'expected a decimal number > 0 such as "100", got '
+                                                           f'"{text}"' + _not_finite(text)))
+        for key in BASE_KEYS:
+            table = getattr(self, key)
+            if isinstance(table, dict):
+                if not table:
+                    problems.append((key, 'an empty table limits nothing; give a value per base asset or symbol, '
+                                          'e.g. { BTC = "0.5" }, or remove the key'))
+                for asset, text in table.items():
+                    if not _positive(text):
+                        problems.append((f"{key}.{asset}", f'expected a decimal number > 0 such as "0.5", got '
                                                            f'"{text}"' + _not_finite(text)))
         for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
             for name, text in getattr(self, key).items():

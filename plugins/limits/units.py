@@ -1,9 +1,11 @@
-"""A money limit and its unit: a value per quote asset, never one number meant in every quote."""
+"""A limit and its unit: a money limit's value per quote asset, a position limit's per base asset (or symbol), never
+one number meant in every asset."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.api import split_symbol
 from bot.api.ledger import money
 
 
@@ -52,3 +54,43 @@ class QuoteLimit:
             unit = f"the quote asset {self.strategy} trades" if self.strategy else "the quote asset first traded"
             return [("", f"{plain} ({unit})")]
         return [(quote, money(limit, quote)) for quote, limit in self.placed().items()]
+
+
+class BaseLimit:
+    """One quantity limit (``key`` names its setting) in the base asset of each symbol: a value per base asset or per
+    symbol (a symbol's entry wins over its base asset's), or one value not placed by the config (no strategy said
+    what it trades), which is of the first base asset it meets and of no other."""
+
+    def __init__(self, key: str, value: Decimal | dict[str, str]):
+        self.key = key
+        self.per_asset = isinstance(value, dict)
+        self._values = {name: Decimal(text) for name, text in value.items()} if isinstance(value, dict) else {}
+        self._plain = None if isinstance(value, dict) else Decimal(value)
+
+    def of(self, symbol: str) -> Decimal | None:
+        """The limit of ``symbol``'s position, in its base asset; None when it sets none there. A plain value not
+        placed yet is placed in that base asset."""
+        base = split_symbol(symbol)[0]
+        if self._plain is not None and not self._values:
+            self._values[base] = self._plain
+        limit = self._values.get(symbol)
+        return limit if limit is not None else self._values.get(base)
+
+    def refuses(self, symbol: str) -> str | None:
+        """Why an order in ``symbol`` is refused (this limit sets none there: it would be unlimited), or None."""
+        if self.of(symbol) is not None:
+            return None
+        base = split_symbol(symbol)[0]
+        have = ", ".join(sorted(self._values))
+        if self.per_asset:
+            return (f'{self.key} sets no limit for {symbol} (it has {have}): add {base} = "..." or "{symbol}" = "..." '
+                    f'to it')
+        return (f"{self.key} sets no limit for {symbol} (it has {have}): one value is of the one base asset the bot "
+                f'trades, here the first met; give a value per base asset, e.g. {{ {have} = "...", {base} = "..." }}')
+
+    def text(self) -> list[tuple[str, str]]:
+        """(base asset or symbol, or "", the limit with its unit) for ``/risk``."""
+        if self._plain is not None and not self._values:
+            return [("", f"{self._plain} (the base asset first traded)")]
+        return [(name, f"{limit} {split_symbol(name)[0] if '/' in name else name}")
+                for name, limit in sorted(self._values.items())]

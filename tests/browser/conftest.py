@@ -127,8 +127,7 @@ def demo_toml(kraken_url: str) -> str:
 
         [risk.limits]
         max_order_notional = {{ USD = "2000", USDC = "2000" }}
-        max_position = "0.5"
-        positions = {{ "SOL/USDC" = "100" }}
+        max_position = {{ BTC = "0.5", SOL = "100" }}
         max_open_orders = 60
         max_orders_per_minute = 600
         max_daily_loss = {{ USD = "500", USDC = "500" }}

@@ -193,7 +193,7 @@ async def test_risk_shows_each_limit_with_its_unit(make_bot):
     assert facts["daily loss USD"] == "0.00 / 20.00 USD" and facts["daily loss BTC"] == "0 / 0.002 BTC"
     assert facts["max_order_notional USD"] == "1000.00 USD" and facts["max_order_notional BTC"] == "0.05 BTC"
     assert facts["daily loss s"] == "0 / 5 (the quote asset s trades)"
-    assert facts["max_position"] == "0.5 (base asset of each symbol)"
+    assert facts["max_position"] == "0.5 (the base asset first traded)"
     text = (await bot.commands.dispatch(Caller("test", "eye", "viewer"), "risk", [])).render_text()
     assert "0.00 / 20.00 USD" in text and "0 / 0.002 BTC" in text
     status = (await bot.commands.dispatch(Caller("test", "eye", "viewer"), "status", [])).render_text()
