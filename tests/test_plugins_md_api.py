@@ -113,7 +113,7 @@ def code_blocks(text: str) -> list[ast.Module]:
 def parameters(obj: object) -> list[inspect.Parameter] | None:
     """The parameters of a callable, None where Python cannot tell (an exception class's ``*args``)."""
     try:
-        return list(inspect.signature(obj).parameters.values())  # type: ignore[arg-type]
+        return list(inspect.signature(obj).parameters.values())
     except (TypeError, ValueError):
         return None
 
