@@ -695,9 +695,13 @@ class PortfolioView(abc.ABC):
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
         """Mid price of the latest book update, if any."""
 
-    @abc.abstractmethod
     def positions(self) -> dict[tuple[str, str], Decimal]:
-        """(exchange, symbol) -> net base quantity held there, for the markets where it is not zero."""
+        """(exchange, symbol) -> net base quantity held there, for the markets where it is not zero.
+
+        Not abstract, so that a view written before it was added (a risk check's test double) still builds; the
+        host's view implements it, and :meth:`reduces` across venues needs it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement PortfolioView.positions(), which "
+                                  "reduces() needs to net a symbol's position across venues")
 
     def reduces(self, intent: OrderIntent, *, across_venues: bool = True) -> bool:
         """True when ``intent`` only brings the position nearer to zero (a hedge, a close), not past it, whichever
