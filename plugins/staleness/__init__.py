@@ -68,6 +68,14 @@ class _Market:
     heard: bool = True
     """Whether a book (or pool) of it has arrived since the start: an order to a market never heard is refused."""
 
+    @property
+    def silent_since_ns(self) -> int:
+        """Since when it has been without trustworthy data: its last book (or pool), or the moment its feed stopped
+        being live when that came first (a feed going down never makes its data younger)."""
+        if self.bad_since_ns is None:
+            return self.last_data_ns
+        return min(self.bad_since_ns, self.last_data_ns)
+
 
 class Staleness(RiskCheck):
     """Watches every market's feed status and book updates; see the module docstring."""
@@ -124,8 +132,9 @@ class Staleness(RiskCheck):
             return
         market.live = live
         if live:
+            # a status is no data: the silence is still measured from the last book (or pool), so a feed that
+            # flaps back to LIVE without sending one goes stale all the same
             market.bad_since_ns = None
-            market.last_data_ns = now  # the silence is measured again from here
         else:
             market.bad_since_ns = now
             market.fresh_since_ns = None
@@ -141,7 +150,7 @@ class Staleness(RiskCheck):
         stale_after = int(self.settings.stale_after_s * NS)
         for (exchange, symbol), market in self.markets.items():
             if not market.stale:
-                silent_ns = now - (market.bad_since_ns if market.bad_since_ns is not None else market.last_data_ns)
+                silent_ns = now - market.silent_since_ns
                 if silent_ns > stale_after:
                     self._went_stale(exchange, symbol, market, silent_ns)
             elif (market.live and market.fresh_since_ns is not None and now - market.last_data_ns <= stale_after
@@ -208,8 +217,7 @@ class Staleness(RiskCheck):
             if market is not None and market.stale:  # paused for it by now
                 return f"market data for {intent.exchange} {intent.symbol} is stale"
             return f"no market data for {intent.exchange} {intent.symbol} since the start"
-        since = market.bad_since_ns if market.bad_since_ns is not None else market.last_data_ns
-        if market.stale or self.ctx.clock.time_ns() - since > int(self.settings.stale_after_s * NS):
+        if market.stale or self.ctx.clock.time_ns() - market.silent_since_ns > int(self.settings.stale_after_s * NS):
             return f"market data for {intent.exchange} {intent.symbol} is stale"
         return None
 

@@ -350,3 +350,37 @@ async def test_an_order_to_a_market_never_heard_from_since_the_start_is_vetoed_f
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None and not s.paused
     bot.bus.publish(book("100"))
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+
+
+async def test_a_feed_flapping_to_live_without_data_goes_stale(make_bot):
+    """Data age is the age of the last book: a feed that drops and comes back LIVE again and again without a book
+    never sent data, so it is stale stale_after_s after its last book (veto, pause, trip, alert)."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    for _ in range(5):  # every 3 s: lost, then live again a second later; never a book
+        clock.advance(2)
+        bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.STALE, 0, "connection lost"))
+        clock.advance(1)
+        bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0, "reconnected"))
+        check.check_markets()
+    # 15 s after the last book, LIVE again for the last time just now
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    assert s.paused and bot.strategy_state("s") == "paused by risk staleness"
+    [trip] = trips(bot)
+    assert json.loads(trip.details)["feed"] == "live"
+    await wait_for(lambda: risk_alerts("market data stale"))
+
+
+async def test_a_feed_going_down_does_not_restart_the_silence_of_its_last_book(make_bot):
+    """A feed that says it is not live 9 s after its last book has been silent for stale_after_s one second later,
+    not ten: not being live never makes the data younger."""
+    bot, clock, check = await start(make_bot)
+    bot.bus.publish(book("100"))
+    clock.advance(9)
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.RESYNCING, 0, "sequence gap"))
+    clock.advance(1.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
