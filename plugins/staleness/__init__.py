@@ -11,6 +11,15 @@ check pauses such a market's strategies only once it has been silent for ``stale
 and books have kept arriving for ``resume_after_s``, the market is fresh again: with ``auto_resume`` the
 strategies this check paused resume (an operator's pause is never undone), with an alert either way.
 
+**What counts as data.** Only a ``BookUpdate`` or ``PoolUpdate``: a market's data age is the age of its last one. A
+``FeedStatus`` is never data: LIVE ends a not-live spell but does not make the data younger, so a feed that flaps
+back to LIVE without sending a book goes stale ``stale_after_s`` after its last book; and a feed going down never
+restarts the count (the silence runs from its last book, or from the drop when that came first). A venue whose
+market can be quiet while its data is current (a pool nobody trades) proves it by publishing the state again when
+it has confirmed it: the ``orca`` venue reads a pool unchanged for ``confirm_after_s`` again and publishes it with
+the read's time and slot; a heartbeat or a connection that is merely open proves nothing about the data, so it
+does not count.
+
 **Hedges through the pause.** A strategy paused here may still send an order that only reduces its exposure on
 a venue whose data is fresh: an arbitrage's hedge on the CEX after the pool's feed went stale and one leg filled.
 The order must be marked ``reduce_only`` and bring the net position in its symbol across venues nearer to zero,
