@@ -28,7 +28,8 @@ check's), and be on a market this check watches that is fresh now (feed live, da
 venue with no stale market (:meth:`Staleness.admits_while_paused`). An order to a stale venue, one that adds
 exposure, and every other order of the paused strategy stay refused; the order still passes every check.
 
-Time comes from ``ctx.clock`` only. :meth:`Staleness.check_markets` does the work; a background
+Time comes from ``ctx.clock`` only, its monotonic time: silence is a duration, and a wall clock that is stepped
+(NTP, a VM resumed) must not hide a silent feed or fake one. :meth:`Staleness.check_markets` does the work; a background
 task calls it every ``check_every_s`` and tests call it directly with a manual clock.
 """
 
@@ -102,8 +103,13 @@ class Staleness(RiskCheck):
         """Whether the pauses of the last run (:meth:`_adopt_pauses`) were taken over."""
         self._started_ns = 0
 
+    def _now_ns(self) -> int:
+        """Monotonic time in ns: silence is a duration, so a wall clock stepped back (NTP, a VM resumed) neither
+        hides a feed that stopped nor, stepped forward, makes a live one look stale."""
+        return round(self.ctx.clock.monotonic() * NS)
+
     async def start(self) -> None:
-        self._started_ns = self.ctx.clock.time_ns()
+        self._started_ns = self._now_ns()
         self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(PoolUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(FeedStatus, self.on_feed, owner=self.name)
@@ -120,7 +126,7 @@ class Staleness(RiskCheck):
 
     def on_book(self, event: BookUpdate | PoolUpdate) -> None:
         market = self.markets.get((event.exchange, event.symbol))
-        now = self.ctx.clock.time_ns()
+        now = self._now_ns()
         if market is None:
             if self._watch and event.exchange not in self._watch:
                 return
@@ -134,7 +140,7 @@ class Staleness(RiskCheck):
     def on_feed(self, event: FeedStatus) -> None:
         if self._watch and event.exchange not in self._watch:
             return
-        now = self.ctx.clock.time_ns()
+        now = self._now_ns()
         market = self.markets.setdefault((event.exchange, event.symbol), _Market(now, heard=False))
         live = event.state is FeedState.LIVE
         if live == market.live:
@@ -152,7 +158,7 @@ class Staleness(RiskCheck):
 
     def check_markets(self) -> None:
         """Pause strategies of markets stale for longer than ``stale_after_s``; resume fresh ones."""
-        now = self.ctx.clock.time_ns()
+        now = self._now_ns()
         self._watch_traded_markets()
         if not self._adopted:
             self._adopt_pauses()
@@ -226,7 +232,7 @@ class Staleness(RiskCheck):
             if market is not None and market.stale:  # paused for it by now
                 return f"market data for {intent.exchange} {intent.symbol} is stale"
             return f"no market data for {intent.exchange} {intent.symbol} since the start"
-        if market.stale or self.ctx.clock.time_ns() - market.silent_since_ns > int(self.settings.stale_after_s * NS):
+        if market.stale or self._now_ns() - market.silent_since_ns > int(self.settings.stale_after_s * NS):
             return f"market data for {intent.exchange} {intent.symbol} is stale"
         return None
 
@@ -235,14 +241,14 @@ class Staleness(RiskCheck):
         goes when its own market is watched and fresh now and nothing on its venue is stale: the pause is for
         another venue's data."""
         market = self.markets.get((intent.exchange, intent.symbol))
-        now = self.ctx.clock.time_ns()
+        now = self._now_ns()
         if (market is None or not market.heard or market.stale or not market.live
                 or now - market.last_data_ns > int(self.settings.stale_after_s * NS)):
             return False
         return not any(m.stale for (exchange, _), m in self.markets.items() if exchange == intent.exchange)
 
     def status(self) -> dict[str, str]:
-        now = self.ctx.clock.time_ns()
+        now = self._now_ns()
         return {f"{e} {s}": ("STALE" if m.stale else "ok")
                 + (f", data {(now - m.last_data_ns) / NS:.1f}s old" if m.heard else ", no data since the start")
                 + ("" if m.live else ", feed not live") for (e, s), m in sorted(self.markets.items())} \

@@ -384,3 +384,30 @@ async def test_a_feed_going_down_does_not_restart_the_silence_of_its_last_book(m
     check.check_markets()
     assert bot.strategies["s"].paused
     assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
+
+
+class JumpingClock(ManualClock):
+    """A manual clock whose wall time can be set back or forward without time passing (an NTP step, a VM resumed)."""
+
+    def jump(self, seconds: float) -> None:
+        self._ns += int(seconds * 1_000_000_000)
+
+
+async def test_the_wall_clock_stepping_back_does_not_hide_a_silent_feed(make_bot):
+    """Silence is measured on the monotonic clock: the wall clock set back an hour must not make a feed that stopped
+    look fresh for that hour, nor one set forward make a live feed look stale."""
+    Alerts.sent.clear()
+    clock = JumpingClock()
+    bot = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    check = risk_check(bot, "staleness")
+    bot.bus.publish(book("100"))
+    clock.jump(3600)  # forward: no time passed, nothing is stale
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) is None
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+    clock.jump(-7200)  # back an hour past where it was
+    clock.advance(10.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
