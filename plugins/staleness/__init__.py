@@ -20,6 +20,11 @@ it has confirmed it: the ``orca`` venue reads a pool unchanged for ``confirm_aft
 the read's time and slot; a heartbeat or a connection that is merely open proves nothing about the data, so it
 does not count.
 
+**Across a restart.** The host keeps this check's pauses; the first check takes them over: the markets their
+strategies trade now are stale until fresh for ``resume_after_s``. A strategy none of whose markets is watched any
+more (taken out of the config, or of ``exchanges``) can never see its data come back here: its pause is released at
+once (resumed with ``auto_resume``, else left to an operator), with a ``market data no longer watched`` alert.
+
 **Hedges through the pause.** A strategy paused here may still send an order that only reduces its exposure on
 a venue whose data is fresh: an arbitrage's hedge on the CEX after the pool's feed went stale and one leg filled.
 The order must be marked ``reduce_only`` and bring the net position in its symbol across venues nearer to zero,
@@ -189,13 +194,28 @@ class Staleness(RiskCheck):
         self._adopted = True
         mine = self.ctx.paused_by_me()
         self._paused.update(mine)
+        orphans = []
         for name in mine:
             strategy = self.ctx.operator.strategies.get(name)
             markets = self.ctx.operator.ask(strategy, "markets") if strategy is not None else None
-            for exchange, symbol in markets or []:
-                if not self._watch or exchange in self._watch:
-                    market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns, heard=False))
-                    market.stale, market.fresh_since_ns = True, None
+            watched = [(e, s) for e, s in markets or [] if not self._watch or e in self._watch]
+            if not watched:
+                orphans.append(name)
+            for exchange, symbol in watched:
+                market = self.markets.setdefault((exchange, symbol), _Market(self._started_ns, heard=False))
+                market.stale, market.fresh_since_ns = True, None
+        if orphans:
+            # none of their markets is watched now (taken out of the config, or out of `exchanges`): no data of
+            # theirs can ever come back here, so the pause would hold for good; released as data coming back is
+            self._release(orphans, "market data no longer watched", "market data no longer watched")
+
+    def _release(self, names: list[str], reason: str, message: str, **fields: str) -> None:
+        """Resume ``names`` (this check's pauses) with ``auto_resume``, else leave them to an operator; alert both."""
+        resumed = self.ctx.resume(names, reason) if self.settings.auto_resume else []
+        waiting = [] if self.settings.auto_resume else names
+        self._paused.difference_update(names)  # the rest are the operator's to resume now
+        self.ctx.alert(AlertLevel.INFO, "risk", message, **fields, resumed=", ".join(resumed) or "none",
+                       waiting_for_resume=", ".join(waiting) or "none")
 
     def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
         market.stale = True
@@ -210,14 +230,8 @@ class Staleness(RiskCheck):
         market.stale = False
         market.fresh_since_ns = None
         still_stale = {n for (e, s), m in self.markets.items() if m.stale for n in self.ctx.strategies_using(e, s)}
-        resumed: list[str] = []
-        if self.settings.auto_resume:
-            resumed = self.ctx.resume(sorted(self._paused - still_stale), "market data fresh")
-        waiting = [] if self.settings.auto_resume else sorted(self._paused - still_stale)
-        self._paused &= still_stale  # the rest are the operator's to resume now
-        self.ctx.alert(AlertLevel.INFO, "risk", "market data fresh again", exchange=exchange, symbol=symbol,
-                       fresh_s=f"{fresh_ns / NS:.3f}", resumed=", ".join(resumed) or "none",
-                       waiting_for_resume=", ".join(waiting) or "none")
+        self._release(sorted(self._paused - still_stale), "market data fresh", "market data fresh again",
+                      exchange=exchange, symbol=symbol, fresh_s=f"{fresh_ns / NS:.3f}")
 
     # --- the gate -----------------------------------------------------------------------------
 

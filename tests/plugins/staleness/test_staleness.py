@@ -411,3 +411,29 @@ async def test_the_wall_clock_stepping_back_does_not_hide_a_silent_feed(make_bot
     check.check_markets()
     assert bot.strategies["s"].paused
     assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
+
+
+async def test_a_pause_for_a_market_no_longer_watched_after_a_restart_is_released(make_bot):
+    """Paused for w's silence; restarted with w no longer among the strategy's markets (taken out of the config) and
+    nothing it trades watched: no market of it can ever come back, so the pause this check took over would hold
+    forever. It is released at the first check, with an alert saying why."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(TWO_VENUES, extra=[*PLUGINS, ("two", two_venues_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    bot.bus.publish(book("100", exchange="v"))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+    await bot.stop()
+
+    # s now trades only v, and the check watches only w
+    again = await make_bot(CONFIG.replace('type = "scripted"', 'type = "scripted"\n[exchanges.w]\ntype = "scripted"')
+                           + 'exchanges = ["w"]\n', extra=PLUGINS, clock=clock)
+    check = risk_check(again, "staleness")
+    assert again.strategy_state("s") == "paused by risk staleness"
+    check.check_markets()
+    assert not again.strategies["s"].paused
+    await wait_for(lambda: [a for a in Alerts.sent if a.message == "market data no longer watched"])
+    released = next(a for a in Alerts.sent if a.message == "market data no longer watched")
+    assert released.fields["resumed"] == "s"
