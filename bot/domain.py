@@ -370,7 +370,7 @@ class ExecutionResult:
 
     ``predicted_pnl`` is for ``size``; ``filled`` is how much of it was executed (same unit, e.g. base quantity).
     Give both for an execution that may fill in part: the check compares the realized PnL with the prediction
-    scaled to what filled (``predicted_pnl * filled / size``, exact), not a full-size prediction with a partial
+    scaled to what filled (``predicted_pnl * filled / size``), not a full-size prediction with a partial
     result. Without them the prediction is taken as being for what was executed.
     """
 

@@ -10,8 +10,10 @@ operator resumes it), the trip is stored and alerted with the figures, and its w
 **Like with like.** A result that gives ``size`` (what its prediction is for) and ``filled`` (how much of it was
 executed) is judged against its prediction scaled to what filled, ``predicted_pnl * filled / size``: a partly
 filled execution that earned what was predicted for its filled part is no miss, and a partial fill does not
-dilute a miss elsewhere in the window. The scaling is exact (rational arithmetic; only the figures shown are
-rounded). A result without them is taken as predicted for what it executed.
+dilute a miss elsewhere in the window. The scaling is done at the ledger's precision (``EXACT_DIGITS``, 200
+significant digits): exact whenever the scaled figure has a finite decimal expansion within it, as it has for a
+size in decimal lots filled in part; a third of a size filled is rounded at the 200th digit (a trip then shows it to
+28). A result without them is taken as predicted for what it executed.
 
 A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote, a ``size`` that is not above
 zero or a ``filled`` below zero, one of the two without the other) is refused: it
@@ -31,10 +33,11 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
-from fractions import Fraction
+from decimal import Decimal, Inexact, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
+
+HUNDRED = Decimal(100)
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +50,29 @@ class PredictionSettings:
     strategies: list[str] = option([], help="strategies to watch; empty: every strategy that publishes results")
 
 
-def prediction_error_pct(predicted: Decimal | Fraction, realized: Decimal | Fraction) -> Fraction | None:
-    """|realized - predicted| as a percentage of |predicted|, exact; None when nothing was predicted."""
+def prediction_error_pct(predicted: Decimal, realized: Decimal) -> Decimal | None:
+    """|realized - predicted| as a percentage of |predicted|, at the ledger's precision; None when nothing was
+    predicted."""
+    from bot.api.ledger import EXACT_DIGITS  # here: every `arbot` command (--help too) loads this module
+
     if predicted == 0:
         return None
-    return abs(Fraction(realized) - Fraction(predicted)) / abs(Fraction(predicted)) * 100
+    with localcontext(prec=EXACT_DIGITS):
+        return abs(realized - predicted) / abs(predicted) * HUNDRED
 
 
-def predicted_for_filled(result: ExecutionResult) -> Fraction:
-    """The result's prediction for what it executed: ``predicted_pnl * filled / size`` when it gives both, exact."""
+def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
+    """(the result's prediction for what it executed, whether it had to be rounded): ``predicted_pnl * filled /
+    size`` when it gives both, at the ledger's precision (exact whenever the quotient has a finite decimal expansion
+    within it; a third of a size filled is rounded to 200 significant digits)."""
+    from bot.api.ledger import EXACT_DIGITS
+
     if result.size is None or result.filled is None:
-        return Fraction(result.predicted_pnl)
-    return Fraction(result.predicted_pnl) * Fraction(result.filled) / Fraction(result.size)
+        return result.predicted_pnl, False
+    with localcontext(prec=EXACT_DIGITS) as context:
+        context.clear_flags()
+        scaled = result.predicted_pnl * result.filled / result.size
+        return scaled, bool(context.flags[Inexact])
 
 
 class PredictionGate(RiskCheck):
@@ -132,12 +146,12 @@ class PredictionGate(RiskCheck):
         if len(window) < self.settings.executions:
             self._save()
             return
-        predicted, realized = _sums(window)
+        predicted, realized, rounded = _sums(window)
         error = prediction_error_pct(predicted, realized)
         if error is None:  # nothing predicted: no percentage; a realized loss is still a miss
             breach = realized < 0
         else:
-            breach = error > Fraction(self.settings.max_error_pct)
+            breach = error > self.settings.max_error_pct
         if not breach:
             self._save()
             return
@@ -145,17 +159,17 @@ class PredictionGate(RiskCheck):
         self._save()
         paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")
         self.ctx.record_trip("realized PnL strays from predicted", "pause", strategy=result.strategy,
-                             predicted=_shown(predicted), realized=realized, quote=result.quote,
-                             error_pct=_pct(error) if error is not None else "n/a",
+                             predicted=_shown(predicted, rounded), realized=realized, quote=result.quote,
+                             error_pct=round(error, 2) if error is not None else "n/a",
                              max_error_pct=self.settings.max_error_pct, executions=self.settings.executions,
                              paused=", ".join(paused) or "none")
 
     def status(self) -> dict[str, str]:
         facts = {}
         for (strategy, quote), window in sorted(self.windows.items()):
-            predicted, realized = _sums(window)
+            predicted, realized, _ = _sums(window)
             error = prediction_error_pct(predicted, realized)
-            shown = _pct(error) if error is not None else "n/a"
+            shown = round(error, 2) if error is not None else "n/a"
             facts[f"error {strategy} {quote}"] = f"{shown}% over {len(window)} / {self.settings.executions} executions"
         facts["max error"] = f"{self.settings.max_error_pct}%"
         return facts
@@ -183,32 +197,23 @@ def _unreadable(result: ExecutionResult) -> str | None:
     return None
 
 
-def _sums(window: Iterable[ExecutionResult]) -> tuple[Fraction, Decimal]:
-    """The window's prediction for what was executed (exact, rational) and its realized PnL (exact)."""
-    from bot.api.ledger import EXACT_DIGITS  # here: every `arbot` command (--help too) loads this module
-
-    results = list(window)
-    with localcontext(prec=EXACT_DIGITS):
-        return (sum((predicted_for_filled(r) for r in results), Fraction(0)),
-                sum((r.realized_pnl for r in results), ZERO))
-
-
-def _shown(value: Fraction) -> Decimal:
-    """``value`` as a Decimal: exact when it has a finite decimal expansion (every unscaled sum does), else to 28
-    significant digits (a third of a size filled: the comparison itself was made exactly)."""
+def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal, bool]:
+    """The window's prediction for what was executed and its realized PnL, exact as the ledger's sums (stored with a
+    trip, shown by ``arbot report``), and whether a scaled prediction had to be rounded."""
     from bot.api.ledger import EXACT_DIGITS
 
-    rest = value.denominator
-    for prime in (2, 5):
-        while rest % prime == 0:
-            rest //= prime
-    with localcontext(prec=EXACT_DIGITS if rest == 1 else 28):
-        return Decimal(value.numerator) / Decimal(value.denominator)
+    results = list(window)
+    scaled = [predicted_for_filled(r) for r in results]
+    with localcontext(prec=EXACT_DIGITS):
+        return (sum((value for value, _ in scaled), ZERO), sum((r.realized_pnl for r in results), ZERO),
+                any(rounded for _, rounded in scaled))
 
 
-def _pct(error: Fraction) -> Decimal:
-    """A percentage as shown (two decimals)."""
-    return round(_shown(error), 2)
+def _shown(value: Decimal, rounded: bool) -> Decimal:
+    """A figure for a trip: as it is, or to 28 significant digits when it was rounded anyway (200 digits of a third
+    tell nobody anything more)."""
+    with localcontext(prec=28):
+        return +value if rounded else value
 
 
 @hookimpl
