@@ -107,6 +107,9 @@ class Staleness(RiskCheck):
         self._adopted = False
         """Whether the pauses of the last run (:meth:`_adopt_pauses`) were taken over."""
         self._started_ns = 0
+        self._users: dict[tuple[str, str], list[str]] = {}
+        """(exchange, symbol) -> the strategies trading it, as asked at the start of the current check: each
+        strategy's ``markets()`` once a check, however many markets go stale or come back in it."""
 
     def _now_ns(self) -> int:
         """Monotonic time in ns: silence is a duration, so a wall clock stepped back (NTP, a VM resumed) neither
@@ -168,22 +171,27 @@ class Staleness(RiskCheck):
         if not self._adopted:
             self._adopt_pauses()
         stale_after = int(self.settings.stale_after_s * NS)
-        for (exchange, symbol), market in self.markets.items():
+        back: list[tuple[tuple[str, str], _Market]] = []
+        for key, market in self.markets.items():
             if not market.stale:
                 silent_ns = now - market.silent_since_ns
                 if silent_ns > stale_after:
-                    self._went_stale(exchange, symbol, market, silent_ns)
+                    self._went_stale(key, market, silent_ns)
             elif (market.live and market.fresh_since_ns is not None and now - market.last_data_ns <= stale_after
                   and now - market.fresh_since_ns >= int(self.settings.resume_after_s * NS)):
-                self._came_back(exchange, symbol, market, now - market.fresh_since_ns)
+                back.append((key, market))
+        if back:
+            self._came_back(back, now)
 
     def _watch_traded_markets(self) -> None:
         """Watch every market a strategy trades, silent since this check started if it has not been heard yet: a
         feed that never sent anything is as silent as one that stopped. Asked here, not in :meth:`start`: the
         strategies are built after the risk checks start."""
         operator = self.ctx.operator
-        for strategy in operator.strategies.values():
+        self._users = {}
+        for name, strategy in operator.strategies.items():
             for exchange, symbol in operator.ask(strategy, "markets") or []:
+                self._users.setdefault((exchange, symbol), []).append(name)
                 if (exchange, symbol) not in self.markets and (not self._watch or exchange in self._watch):
                     self.markets[(exchange, symbol)] = _Market(self._started_ns, heard=False)
 
@@ -217,21 +225,33 @@ class Staleness(RiskCheck):
         self.ctx.alert(AlertLevel.INFO, "risk", message, **fields, resumed=", ".join(resumed) or "none",
                        waiting_for_resume=", ".join(waiting) or "none")
 
-    def _went_stale(self, exchange: str, symbol: str, market: _Market, silent_ns: int) -> None:
+    def _went_stale(self, key: tuple[str, str], market: _Market, silent_ns: int) -> None:
+        exchange, symbol = key
         market.stale = True
         market.fresh_since_ns = None
-        paused = self.ctx.pause(self.ctx.strategies_using(exchange, symbol), "market data stale")
+        paused = self.ctx.pause(list(self._users.get(key, ())), "market data stale")
         self._paused.update(paused)
         self.ctx.record_trip("market data stale", "pause", exchange=exchange, symbol=symbol,
                              silent_s=f"{silent_ns / NS:.3f}", stale_after_s=self.settings.stale_after_s,
                              feed="live" if market.live else "not live", paused=", ".join(paused) or "none")
 
-    def _came_back(self, exchange: str, symbol: str, market: _Market, fresh_ns: int) -> None:
-        market.stale = False
-        market.fresh_since_ns = None
-        still_stale = {n for (e, s), m in self.markets.items() if m.stale for n in self.ctx.strategies_using(e, s)}
-        self._release(sorted(self._paused - still_stale), "market data fresh", "market data fresh again",
-                      exchange=exchange, symbol=symbol, fresh_s=f"{fresh_ns / NS:.3f}")
+    def _came_back(self, back: list[tuple[tuple[str, str], _Market]], now: int) -> None:
+        """Make ``back`` fresh, one market after the other, each resuming the strategies it leaves with no stale
+        market: how many stale markets each strategy trades is counted once for the whole check (with hundreds of
+        markets coming back at once, counting again for each was seconds of a blocked loop)."""
+        stale_markets: dict[str, int] = {}
+        for key, market in self.markets.items():
+            if market.stale:
+                for name in self._users.get(key, ()):
+                    stale_markets[name] = stale_markets.get(name, 0) + 1
+        for key, market in back:
+            fresh_ns = now - (market.fresh_since_ns or now)
+            market.stale = False
+            market.fresh_since_ns = None
+            for name in self._users.get(key, ()):
+                stale_markets[name] -= 1
+            self._release(sorted(n for n in self._paused if stale_markets.get(n, 0) <= 0), "market data fresh",
+                          "market data fresh again", exchange=key[0], symbol=key[1], fresh_s=f"{fresh_ns / NS:.3f}")
 
     # --- the gate -----------------------------------------------------------------------------
 

@@ -437,3 +437,46 @@ async def test_a_pause_for_a_market_no_longer_watched_after_a_restart_is_release
     await wait_for(lambda: [a for a in Alerts.sent if a.message == "market data no longer watched"])
     released = next(a for a in Alerts.sent if a.message == "market data no longer watched")
     assert released.fields["resumed"] == "s"
+
+
+MANY = [f"C{i}/USD" for i in range(400)]
+
+
+class ManyMarkets(Recorder):
+    def markets(self):
+        return [("v", symbol) for symbol in MANY]
+
+
+class many_markets_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("many", ManyMarkets)
+
+
+async def test_many_markets_coming_back_at_once_are_checked_in_linear_time(make_bot):
+    """A venue with 400 markets reconnects: all of them come back in one check. Which strategies may resume is
+    worked out once for the check, not again over every stale market for each market that comes back (that was
+    400 x 400 look-ups of every strategy's markets, seconds of a blocked loop)."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(CONFIG.replace('type = "recorder"', 'type = "many"'),
+                         extra=[*PLUGINS, ("many", many_markets_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    asked = []
+    markets = ManyMarkets.markets
+    bot.strategies["s"].markets = lambda: (asked.append(1), markets(bot.strategies["s"]))[1]
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategies["s"].paused and sum(m.stale for m in check.markets.values()) == len(MANY)
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    clock.advance(5)
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    asked.clear()
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+    assert len(asked) <= 10, len(asked)  # once or twice per check, not once per stale market per market back
