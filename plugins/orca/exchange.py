@@ -36,8 +36,9 @@ undecodable.
 would look as old as its last trade, and a feed status is no market data (the ``staleness`` check counts only pool
 states). A LIVE pool with no published state for ``confirm_after_s`` is read again (``getMultipleAccounts``); when
 the read is at a slot at least as recent as the state held, the state is current as of that read and is published
-again with the read's time and slot (a change the subscription missed is published the same way). A read that fails
-publishes nothing: the pool's data then ages and goes stale, as it should.
+again with the read's time and slot (a change the subscription missed is published the same way). Each pool is read
+on its own: a read that fails, or finds the whirlpool gone, publishes nothing for that pool (its data then ages and
+goes stale, as it should) and holds up no other; the next period tries again.
 """
 
 from __future__ import annotations
@@ -257,21 +258,23 @@ class OrcaExchange(Exchange):
             await asyncio.sleep(max(next_due - time.monotonic(), period / 10))
 
     async def _confirm(self, pools: list[PoolWatch]) -> None:
-        async with self._lock:
-            generation = self._generation
-            pools = [pool for pool in pools if self.states.get(pool.symbol) is FeedState.LIVE]
-            held = {pool.symbol: pool.slot for pool in pools}
-            try:
-                slot = await self._read([a for pool in pools for a in (pool.address, *pool.window.values())])
-            except RpcError as exc:
-                self.ctx.log.warning("%s: reading the quiet pools %s again failed (%s); their data ages", self.name,
-                                     ", ".join(pool.symbol for pool in pools), exc)
-                return
-            if generation != self._generation or slot is None:
-                return  # the connection was lost meanwhile: its resync reads and publishes
-            for pool in pools:
-                if slot < held[pool.symbol] or self.states.get(pool.symbol) is not FeedState.LIVE:
-                    continue  # a lagging node's read proves nothing newer than what is held
+        """Read each of ``pools`` again, one read per pool (a pool whose accounts cannot be read holds up no other),
+        and publish those the read proves current."""
+        for pool in pools:
+            async with self._lock:
+                generation = self._generation
+                if self.states.get(pool.symbol) is not FeedState.LIVE:
+                    continue
+                held = pool.slot
+                try:
+                    slot = await self._read([pool.address, *pool.window.values()])
+                except (RpcError, PoolConfigError) as exc:
+                    self.ctx.log.warning("%s %s: reading the quiet pool again failed (%s); its data ages", self.name,
+                                         pool.symbol, exc)
+                    continue
+                if (generation != self._generation or slot is None or slot < held
+                        or self.states.get(pool.symbol) is not FeedState.LIVE):
+                    continue  # the connection was lost meanwhile (its resync reads), or a lagging node: no proof
                 if pool.window and pool.wanted_window().keys() != pool.window.keys():
                     self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")  # publishes once moved
                 else:

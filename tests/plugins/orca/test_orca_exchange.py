@@ -276,3 +276,19 @@ async def test_a_quiet_pool_that_cannot_be_read_again_is_not_published(make_orca
     node.faults["getMultipleAccounts"] = ["500"] * 1000
     await wait_for(lambda: node.calls.count("getMultipleAccounts") >= reads + 2, 10, "two confirming reads tried")
     assert len(pool_updates(orca)) == count and orca.states["SOL/USDC"] is FeedState.LIVE
+
+
+async def test_a_confirming_read_that_finds_the_pool_gone_keeps_confirming(make_orca, node, caplog):
+    """A confirming read that finds the whirlpool account missing publishes nothing for it (its data ages into
+    stale), and the venue keeps confirming: once the account reads again, the pool is published as current."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0.1)
+    saved = node.accounts.pop(WHIRLPOOL)
+    count = len(pool_updates(orca))
+    reads = node.calls.count("getMultipleAccounts")
+    await wait_for(lambda: node.calls.count("getMultipleAccounts") >= reads + 2, 10, "two confirming reads tried")
+    assert len(pool_updates(orca)) <= count + 1  # at most one confirmation raced the removal
+    assert "does not exist" in caplog.text
+    count = len(pool_updates(orca))
+    node.accounts[WHIRLPOOL] = saved
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the pool confirmed again")
