@@ -367,6 +367,11 @@ class ExecutionResult:
     that risk checks can compare prediction with reality (the ``prediction`` risk check pauses a
     strategy whose realized PnL strays too far from its predictions). PnLs are in ``quote``, net of
     fees, positive for a profit.
+
+    ``predicted_pnl`` is for ``size``; ``filled`` is how much of it was executed (same unit, e.g. base quantity).
+    Give both for an execution that may fill in part: the check compares the realized PnL with the prediction
+    scaled to what filled (``predicted_pnl * filled / size``), not a full-size prediction with a partial
+    result. Without them the prediction is taken as being for what was executed.
     """
 
     strategy: str
@@ -376,6 +381,10 @@ class ExecutionResult:
     ts_ns: int
     opportunity_id: str = ""
     """The strategy's id for the opportunity (e.g. the client order id of its first leg)."""
+    size: Decimal | None = None
+    """The size ``predicted_pnl`` is for (None: not given, see above)."""
+    filled: Decimal | None = None
+    """How much of ``size`` was executed (None: not given)."""
 
 
 @dataclass(frozen=True, slots=True)

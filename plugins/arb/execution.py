@@ -31,7 +31,9 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    average price and its fees: in quote as the ledger counts it, :attr:`~bot.domain.Order.fee`, and each in
    another asset, :attr:`~bot.domain.Order.other_fees`, as a fill's fee in that asset).
    Predicted vs realized and each leg's latency
-   (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` is published on the bus
+   (submit -> final) are stored, an :class:`~bot.domain.ExecutionResult` (with the decided ``size`` and the
+   ``filled`` part of it, the larger of the base bought and sold, so a partial fill is judged against its prediction
+   for what filled) is published on the bus
    and an INFO alert gives the figures.
 
 **Late fills.** A fill of a leg whose execution already finished (its order had ended: a swap the executor gave
@@ -254,6 +256,13 @@ class Execution:
     def residual(self) -> Decimal:
         """Base bought minus base sold over every leg so far (long positive)."""
         return sum((leg.base_delta for leg in self.legs()), ZERO)
+
+    def executed(self) -> Decimal:
+        """How much of its size was executed: the larger of the base bought and the base sold over every leg (the
+        realized PnL counts a residual at the CEX mid, as if sold there), what its prediction is scaled to."""
+        bought = sum((leg.filled for leg in self.legs() if leg.side is Side.BUY), ZERO)
+        sold = sum((leg.filled for leg in self.legs() if leg.side is Side.SELL), ZERO)
+        return max(bought, sold)
 
 
 class ArbExecutions:
@@ -702,7 +711,7 @@ class ArbExecutions:
             self.predicted_total += r.predicted_pnl
             self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
                                                  realized_pnl=realized, quote=self.quote, ts_ns=now,
-                                                 opportunity_id=ex.id))
+                                                 opportunity_id=ex.id, size=r.size, filled=ex.executed()))
         else:  # finished again after a late fill: the row and this run's total take the new figure (its result
             self.realized_total += realized - ex.reported  # was published with the first; not told twice)
         ex.reported = realized

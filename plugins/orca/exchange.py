@@ -31,12 +31,21 @@ finds an account of the window undecodable with no good state to keep, that mark
 (a pool is never quoted without its ticks) until the account decodes. Only the fixed-size
 ``TickArray`` layout is decoded: Orca's newer variable-size ``DynamicTickArray`` accounts count as
 undecodable.
+
+**Quiet pools are proven current.** A node sends nothing while the watched accounts do not change, so a quiet pool
+would look as old as its last trade, and a feed status is no market data (the ``staleness`` check counts only pool
+states). A LIVE pool with no published state for ``confirm_after_s`` is read again (``getMultipleAccounts``); when
+the read is at a slot at least as recent as the state held, the state is current as of that read and is published
+again with the read's time and slot (a change the subscription missed is published the same way). Each pool is read
+on its own: a read that fails, or finds the whirlpool gone, publishes nothing for that pool (its data then ages and
+goes stale, as it should) and holds up no other; the next period tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
@@ -96,6 +105,8 @@ class OrcaExchange(Exchange):
         self._lock = asyncio.Lock()
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._published_at: dict[str, float] = {}
+        """symbol -> monotonic time its state was last published (changed or proven current)."""
         self._undecoded: set[str] = set()
         """Markets left STALE by the last read because an account of theirs did not decode."""
         self.tap: Callable[[dict[str, Any]], None] | None = None
@@ -118,6 +129,8 @@ class OrcaExchange(Exchange):
             on_disconnected=self._on_disconnected, on_malformed=self._on_malformed,
             on_frame=self._on_frame if self.tap is not None else None)
         await self.subscriber.start()
+        if s.confirm_after_s > 0:
+            self._spawn(self._confirm_quiet_pools(), "quiet pools")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.start_timeout_s
         # strategies start after us and assume live pools: give the first load a chance
@@ -229,11 +242,49 @@ class OrcaExchange(Exchange):
             self.tap({"published": pool.symbol})
         self.ctx.bus.publish(PoolUpdate(self.name, pool.symbol, pool.model(), self.ctx.clock.time_ns(), pool.slot))
         self.updates_published += 1
+        self._published_at[pool.symbol] = time.monotonic()
 
-    async def _read(self, addresses: list[str]) -> None:
+    async def _confirm_quiet_pools(self) -> None:
+        """Read again each LIVE pool with nothing published for ``confirm_after_s`` (see the module doc)."""
+        period = self.settings.confirm_after_s
+        while True:
+            now = time.monotonic()
+            live = [pool for pool in self.pools.values() if self.states.get(pool.symbol) is FeedState.LIVE]
+            due = [pool for pool in live if now - self._published_at.get(pool.symbol, now) >= period]
+            if due:
+                await self._confirm(due)
+            # monotonic time: a wall clock that jumps neither floods the node nor stops the reads
+            next_due = min((self._published_at.get(pool.symbol, now) + period for pool in live), default=now + period)
+            await asyncio.sleep(max(next_due - time.monotonic(), period / 10))
+
+    async def _confirm(self, pools: list[PoolWatch]) -> None:
+        """Read each of ``pools`` again, one read per pool (a pool whose accounts cannot be read holds up no other),
+        and publish those the read proves current."""
+        for pool in pools:
+            async with self._lock:
+                generation = self._generation
+                if self.states.get(pool.symbol) is not FeedState.LIVE:
+                    continue
+                held = pool.slot
+                try:
+                    slot = await self._read([pool.address, *pool.window.values()])
+                except (RpcError, PoolConfigError) as exc:
+                    self.ctx.log.warning("%s %s: reading the quiet pool again failed (%s); its data ages", self.name,
+                                         pool.symbol, exc)
+                    continue
+                if (generation != self._generation or slot is None or slot < held
+                        or self.states.get(pool.symbol) is not FeedState.LIVE):
+                    continue  # the connection was lost meanwhile (its resync reads), or a lagging node: no proof
+                if pool.window and pool.wanted_window().keys() != pool.window.keys():
+                    self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")  # publishes once moved
+                else:
+                    self._publish(pool)
+
+    async def _read(self, addresses: list[str]) -> int | None:
+        """Read and apply ``addresses``; the slot of the read (None: nothing to read)."""
         assert self.rpc is not None
         if not addresses:
-            return
+            return None
         slot, accounts = await self.rpc.get_multiple_accounts(addresses)
         for address, account in zip(addresses, accounts, strict=True):
             data = None if account is None else account.data
@@ -241,6 +292,7 @@ class OrcaExchange(Exchange):
                 self.tap({"account": address, "slot": slot,
                           "data": None if data is None else base64.b64encode(data).decode()})
             self._apply(address, data, slot)
+        return slot
 
     async def _set_window(self, pool: PoolWatch, *, read: bool = True) -> None:
         """Watch the tick arrays around the current tick: subscribe new ones, read them, drop old ones."""

@@ -39,6 +39,10 @@ class OrcaSettings:
     request_timeout_s: float = option(5.0, ge=0.01, le=600, help="HTTP timeout of one RPC request")
     silence_timeout_s: float = option(60.0, ge=0.1, le=86_400,
                                       help="no notification for this long: reconnect and re-read the accounts")
+    confirm_after_s: float = option(5.0, ge=0, le=86_400,
+                                    help="a LIVE pool with no change for this long is read again and, once the "
+                                         "read proves its state current, published with the read's time and slot "
+                                         "(keep it under staleness's stale_after_s); 0: never")
     reconnect_initial_s: float = option(0.25, ge=0.01, le=600,
                                         help="first reconnect delay (with jitter); doubles per failure")
     reconnect_max_s: float = option(30.0, ge=0.01, le=3600, help="longest reconnect delay")

@@ -7,7 +7,16 @@ a window per quote: USD and BTC are never summed), if the summed realized PnL di
 predicted PnL by more than ``max_error_pct`` percent of the predicted, the strategy is paused (an
 operator resumes it), the trip is stored and alerted with the figures, and its window starts again.
 
-A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote) is refused: it
+**Like with like.** A result that gives ``size`` (what its prediction is for) and ``filled`` (how much of it was
+executed) is judged against its prediction scaled to what filled, ``predicted_pnl * filled / size``: a partly
+filled execution that earned what was predicted for its filled part is no miss, and a partial fill does not
+dilute a miss elsewhere in the window. The scaling is done at the ledger's precision (``EXACT_DIGITS``, 200
+significant digits): exact whenever the scaled figure has a finite decimal expansion within it, as it has for a
+size in decimal lots filled in part; a third of a size filled is rounded at the 200th digit (a trip then shows it to
+28). A result without them is taken as predicted for what it executed.
+
+A result that cannot be compared (a PnL that is not a finite ``Decimal``, no quote, a ``size`` that is not above
+zero or a ``filled`` below zero, one of the two without the other) is refused: it
 goes in no window, and its strategy is paused with an ``unreadable execution result`` trip naming
 the field, since its predictions can no longer be judged.
 
@@ -24,7 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
 
@@ -42,10 +51,28 @@ class PredictionSettings:
 
 
 def prediction_error_pct(predicted: Decimal, realized: Decimal) -> Decimal | None:
-    """|realized - predicted| as a percentage of |predicted|; None when nothing was predicted."""
+    """|realized - predicted| as a percentage of |predicted|, at the ledger's precision; None when nothing was
+    predicted."""
+    from bot.api.ledger import EXACT_DIGITS  # here: every `arbot` command (--help too) loads this module
+
     if predicted == 0:
         return None
-    return abs(realized - predicted) / abs(predicted) * HUNDRED
+    with localcontext(prec=EXACT_DIGITS):
+        return abs(realized - predicted) / abs(predicted) * HUNDRED
+
+
+def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
+    """(the result's prediction for what it executed, whether it had to be rounded): ``predicted_pnl * filled /
+    size`` when it gives both, at the ledger's precision (exact whenever the quotient has a finite decimal expansion
+    within it; a third of a size filled is rounded to 200 significant digits)."""
+    from bot.api.ledger import EXACT_DIGITS
+
+    if result.size is None or result.filled is None:
+        return result.predicted_pnl, False
+    with localcontext(prec=EXACT_DIGITS) as context:
+        context.clear_flags()
+        scaled = result.predicted_pnl * result.filled / result.size
+        return scaled, bool(context.flags[Inexact])
 
 
 class PredictionGate(RiskCheck):
@@ -71,7 +98,9 @@ class PredictionGate(RiskCheck):
     def _save(self) -> None:
         """Keep the windows in the store's ``bot_state``; a store that fails is logged (the window holds here)."""
         kept = [{"strategy": strategy, "quote": quote,
-                 "results": [[str(r.predicted_pnl), str(r.realized_pnl), r.ts_ns, r.opportunity_id] for r in window]}
+                 "results": [[str(r.predicted_pnl), str(r.realized_pnl), r.ts_ns, r.opportunity_id,
+                              *(() if r.size is None or r.filled is None else (str(r.size), str(r.filled)))]
+                             for r in window]}
                 for (strategy, quote), window in sorted(self.windows.items()) if window]
         try:
             self.ctx.store.set_state(self._state_key, json.dumps(kept), self.ctx.clock.time_ns())
@@ -90,9 +119,10 @@ class PredictionGate(RiskCheck):
                 if self._watch and strategy not in self._watch:
                     continue
                 window: deque[ExecutionResult] = deque(maxlen=self.settings.executions)
-                for predicted, realized, ts_ns, opportunity in entry["results"]:
+                for predicted, realized, ts_ns, opportunity, *sizes in entry["results"]:
+                    size, filled = (Decimal(sizes[0]), Decimal(sizes[1])) if sizes else (None, None)
                     result = ExecutionResult(strategy, Decimal(predicted), Decimal(realized), quote, int(ts_ns),
-                                             str(opportunity))
+                                             str(opportunity), size, filled)
                     if _unreadable(result) is not None:
                         raise ValueError(_unreadable(result))
                     window.append(result)
@@ -116,7 +146,7 @@ class PredictionGate(RiskCheck):
         if len(window) < self.settings.executions:
             self._save()
             return
-        predicted, realized = _sums(window)
+        predicted, realized, rounded = _sums(window)
         error = prediction_error_pct(predicted, realized)
         if error is None:  # nothing predicted: no percentage; a realized loss is still a miss
             breach = realized < 0
@@ -129,7 +159,7 @@ class PredictionGate(RiskCheck):
         self._save()
         paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")
         self.ctx.record_trip("realized PnL strays from predicted", "pause", strategy=result.strategy,
-                             predicted=predicted, realized=realized, quote=result.quote,
+                             predicted=_shown(predicted, rounded), realized=realized, quote=result.quote,
                              error_pct=round(error, 2) if error is not None else "n/a",
                              max_error_pct=self.settings.max_error_pct, executions=self.settings.executions,
                              paused=", ".join(paused) or "none")
@@ -137,7 +167,7 @@ class PredictionGate(RiskCheck):
     def status(self) -> dict[str, str]:
         facts = {}
         for (strategy, quote), window in sorted(self.windows.items()):
-            predicted, realized = _sums(window)
+            predicted, realized, _ = _sums(window)
             error = prediction_error_pct(predicted, realized)
             shown = round(error, 2) if error is not None else "n/a"
             facts[f"error {strategy} {quote}"] = f"{shown}% over {len(window)} / {self.settings.executions} executions"
@@ -153,16 +183,37 @@ def _unreadable(result: ExecutionResult) -> str | None:
             return f"{field} is {value!r} ({type(value).__name__}), not a finite Decimal"
     if not isinstance(result.quote, str) or not result.quote:
         return "quote is empty: the asset its PnL is in is unknown"
+    if (result.size is None) != (result.filled is None):
+        given, missing = ("size", "filled") if result.filled is None else ("filled", "size")
+        return f"size and filled go together: {given} is given, {missing} is not"
+    for field in ("size", "filled"):
+        value = getattr(result, field)
+        if value is not None and (not isinstance(value, Decimal) or not value.is_finite()):
+            return f"{field} is {value!r} ({type(value).__name__}), not a finite Decimal"
+    if result.size is not None and result.size <= 0:
+        return f"size is {result.size}: the size a prediction is for must be above zero"
+    if result.filled is not None and result.filled < 0:
+        return f"filled is {result.filled}: what was executed cannot be below zero"
     return None
 
 
-def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal]:
-    """The window's predicted and realized PnL, exact (stored with a trip, shown by ``arbot report``)."""
-    from bot.api.ledger import EXACT_DIGITS  # here: every `arbot` command (--help too) loads this module
+def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal, bool]:
+    """The window's prediction for what was executed and its realized PnL, exact as the ledger's sums (stored with a
+    trip, shown by ``arbot report``), and whether a scaled prediction had to be rounded."""
+    from bot.api.ledger import EXACT_DIGITS
 
     results = list(window)
+    scaled = [predicted_for_filled(r) for r in results]
     with localcontext(prec=EXACT_DIGITS):
-        return (sum((r.predicted_pnl for r in results), ZERO), sum((r.realized_pnl for r in results), ZERO))
+        return (sum((value for value, _ in scaled), ZERO), sum((r.realized_pnl for r in results), ZERO),
+                any(rounded for _, rounded in scaled))
+
+
+def _shown(value: Decimal, rounded: bool) -> Decimal:
+    """A figure for a trip: as it is, or to 28 significant digits when it was rounded anyway (200 digits of a third
+    tell nobody anything more)."""
+    with localcontext(prec=28):
+        return +value if rounded else value
 
 
 @hookimpl

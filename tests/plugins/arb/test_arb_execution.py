@@ -78,6 +78,8 @@ async def test_dex_leg_rejected_after_the_cex_leg_filled_is_hedged_on_the_cex(ma
     assert {f.client_order_id for f in fills} == {row.cex_cid, hedge.client_order_id}
     [result] = results
     assert result.realized_pnl == by_hand == row.realized_pnl < 0 < result.predicted_pnl
+    # what was executed: bought on the CEX and sold back by the hedge; the prediction was for the decided size
+    assert (result.size, result.filled) == (row.size, cex.filled_qty)
     # every column the execution changed on its way (legs, hedge, state, note, PnL) was written: a save sets only
     # CHANGING_COLUMNS, so the stored row is the one in memory, digit for digit
     [ex] = finished

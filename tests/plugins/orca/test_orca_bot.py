@@ -9,6 +9,7 @@ from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
 from bot.domain import FeedState, FeedStatus, PoolUpdate
 from bot.plugins import collect, load_plugins
+from tests.helpers.risk_kit import trips
 from tests.helpers.waiting import wait_for
 from tests.plugins.orca.orca_pools import TICK_DEFAULT, WHIRLPOOL, put_pool, whirlpool_state
 
@@ -38,5 +39,47 @@ async def test_pool_updates_reach_the_bus_and_the_portfolio(tmp_path, node):
                        "the updated pool on the bus")
         assert seen[-1].mid > first.mid
         assert abs(bot.portfolio.last_price("orca-sol-usdc", "SOL/USDC") - seen[-1].mid) < Decimal("1e-20")
+    finally:
+        await bot.stop()
+
+
+async def _staleness_bot(tmp_path, node, confirm_after_s: float) -> Bot:
+    await put_pool(node, TICK_DEFAULT)
+    text = (f'mode = "observe"\n[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n'
+            f'[exchanges.orca-sol-usdc]\ntype = "orca"\nrpc_urls = ["{node.url}"]\nws_urls = ["{node.ws_url}"]\n'
+            f'pools = {{ "SOL/USDC" = "{WHIRLPOOL}" }}\nconfirm_after_s = {confirm_after_s}\n'
+            '[risk.staleness]\nstale_after_s = 0.6\ncheck_every_s = 0.05\n')
+    plugins = load_plugins()
+    registry = collect(plugins)
+    config = build_config(parse_toml(text, "test.toml"), registry, "test.toml")
+    resolve_secrets(config)
+    bot = Bot(config, plugins, registry)
+    await bot.start()
+    return bot
+
+
+def _pool_status(bot: Bot) -> str:
+    check = next(c for c in bot.risk.checks if c.name == "staleness")
+    return check.status().get("orca-sol-usdc SOL/USDC", "")
+
+
+async def test_a_quiet_pool_proven_current_is_not_stale(tmp_path, node):
+    """The pool never changes; the venue's confirming reads are its data, so staleness never trips on it."""
+    bot = await _staleness_bot(tmp_path, node, confirm_after_s=0.2)
+    try:
+        seen: list = []
+        bot.bus.subscribe(PoolUpdate, seen.append, owner="test", exchange="orca-sol-usdc", symbol="SOL/USDC")
+        await wait_for(lambda: len(seen) >= 5, 10, "five confirmations of the quiet pool (1 s, > stale_after_s)")
+        assert _pool_status(bot).startswith("ok") and {e.pool.tick for e in seen} == {TICK_DEFAULT}
+        assert trips(bot, "staleness") == []
+    finally:
+        await bot.stop()
+
+
+async def test_a_quiet_pool_not_confirmed_goes_stale(tmp_path, node):
+    """Without the confirming reads (confirm_after_s = 0) the feed stays LIVE but sends no data: stale."""
+    bot = await _staleness_bot(tmp_path, node, confirm_after_s=0)
+    try:
+        await wait_for(lambda: _pool_status(bot).startswith("STALE"), 10, "the quiet, unconfirmed pool stale")
     finally:
         await bot.stop()

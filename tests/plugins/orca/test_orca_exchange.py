@@ -246,3 +246,49 @@ async def test_orders_go_through_jupiter(make_orca, node):
         await orca.cancel_order("SOL/USDC", "c1")
     assert await orca.fetch_order("SOL/USDC", "c1") is None and await orca.open_orders() == []
     assert await orca.balances() == {} and orca.simulated is False
+
+
+async def test_a_quiet_pool_is_read_again_and_published_as_current(make_orca, node):
+    """Solana sends nothing while a pool does not change: the venue proves its quiet pool current by reading the
+    accounts again after confirm_after_s without a notification, and publishes the state with the read's time and
+    slot, so the risk check's data age is the age of that proof, not of the last trade on the pool."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0.2)
+    first = pool_updates(orca)[-1]
+    node.advance(5)  # the chain moves on; the pool does not change
+    await wait_for(lambda: len(pool_updates(orca)) >= 3, 10, "the quiet pool confirmed twice")
+    confirmed = pool_updates(orca)[-1]
+    assert confirmed.ts_ns > first.ts_ns and confirmed.slot == node.slot > first.slot
+    assert confirmed.pool.tick == TICK and model_quotes(confirmed.pool) == model_quotes(first.pool)
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and feed_states(orca) == ["resyncing", "live"]
+    # a change missed by the subscription is found by the confirming read
+    node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 40)))
+    await wait_for(lambda: pool_updates(orca)[-1].pool.tick == TICK + 40, 10, "the missed change read")
+
+
+async def test_a_quiet_pool_that_cannot_be_read_again_is_not_published(make_orca, node):
+    """No proof, no data: while the confirming reads fail the venue publishes nothing, so the data ages and the
+    risk check sees it go stale."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0.2)
+    count = len(pool_updates(orca))
+    reads = node.calls.count("getMultipleAccounts")
+    node.faults["getMultipleAccounts"] = ["500"] * 1000
+    await wait_for(lambda: node.calls.count("getMultipleAccounts") >= reads + 2, 10, "two confirming reads tried")
+    assert len(pool_updates(orca)) == count and orca.states["SOL/USDC"] is FeedState.LIVE
+
+
+async def test_a_confirming_read_that_finds_the_pool_gone_keeps_confirming(make_orca, node, caplog):
+    """A confirming read that finds the whirlpool account missing publishes nothing for it (its data ages into
+    stale), and the venue keeps confirming: once the account reads again, the pool is published as current."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0.1)
+    saved = node.accounts.pop(WHIRLPOOL)
+    count = len(pool_updates(orca))
+    reads = node.calls.count("getMultipleAccounts")
+    await wait_for(lambda: node.calls.count("getMultipleAccounts") >= reads + 2, 10, "two confirming reads tried")
+    assert len(pool_updates(orca)) <= count + 1  # at most one confirmation raced the removal
+    assert "does not exist" in caplog.text
+    count = len(pool_updates(orca))
+    node.accounts[WHIRLPOOL] = saved
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the pool confirmed again")

@@ -350,3 +350,133 @@ async def test_an_order_to_a_market_never_heard_from_since_the_start_is_vetoed_f
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is None and not s.paused
     bot.bus.publish(book("100"))
     assert s.ctx.submit(intent("s", Side.BUY, "0.01", "100")) is not None
+
+
+async def test_a_feed_flapping_to_live_without_data_goes_stale(make_bot):
+    """Data age is the age of the last book: a feed that drops and comes back LIVE again and again without a book
+    never sent data, so it is stale stale_after_s after its last book (veto, pause, trip, alert)."""
+    bot, clock, check = await start(make_bot)
+    s = bot.strategies["s"]
+    bot.bus.publish(book("100"))
+    for _ in range(5):  # every 3 s: lost, then live again a second later; never a book
+        clock.advance(2)
+        bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.STALE, 0, "connection lost"))
+        clock.advance(1)
+        bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.LIVE, 0, "reconnected"))
+        check.check_markets()
+    # 15 s after the last book, LIVE again for the last time just now
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    assert s.paused and bot.strategy_state("s") == "paused by risk staleness"
+    [trip] = trips(bot)
+    assert json.loads(trip.details)["feed"] == "live"
+    await wait_for(lambda: risk_alerts("market data stale"))
+
+
+async def test_a_feed_going_down_does_not_restart_the_silence_of_its_last_book(make_bot):
+    """A feed that says it is not live 9 s after its last book has been silent for stale_after_s one second later,
+    not ten: not being live never makes the data younger."""
+    bot, clock, check = await start(make_bot)
+    bot.bus.publish(book("100"))
+    clock.advance(9)
+    bot.bus.publish(FeedStatus("v", "BTC/USD", FeedState.RESYNCING, 0, "sequence gap"))
+    clock.advance(1.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
+
+
+class JumpingClock(ManualClock):
+    """A manual clock whose wall time can be set back or forward without time passing (an NTP step, a VM resumed)."""
+
+    def jump(self, seconds: float) -> None:
+        self._ns += int(seconds * 1_000_000_000)
+
+
+async def test_the_wall_clock_stepping_back_does_not_hide_a_silent_feed(make_bot):
+    """Silence is measured on the monotonic clock: the wall clock set back an hour must not make a feed that stopped
+    look fresh for that hour, nor one set forward make a live feed look stale."""
+    Alerts.sent.clear()
+    clock = JumpingClock()
+    bot = await make_bot(CONFIG, extra=PLUGINS, clock=clock)
+    check = risk_check(bot, "staleness")
+    bot.bus.publish(book("100"))
+    clock.jump(3600)  # forward: no time passed, nothing is stale
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) is None
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+    clock.jump(-7200)  # back an hour past where it was
+    clock.advance(10.001)
+    assert check.check(intent("s", Side.BUY, "0.01", "100"), bot.portfolio) == "market data for v BTC/USD is stale"
+    check.check_markets()
+    assert bot.strategies["s"].paused
+    assert json.loads(trips(bot)[0].details)["silent_s"] == "10.001"
+
+
+async def test_a_pause_for_a_market_no_longer_watched_after_a_restart_is_released(make_bot):
+    """Paused for w's silence; restarted with w no longer among the strategy's markets (taken out of the config) and
+    nothing it trades watched: no market of it can ever come back, so the pause this check took over would hold
+    forever. It is released at the first check, with an alert saying why."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(TWO_VENUES, extra=[*PLUGINS, ("two", two_venues_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    bot.bus.publish(book("100", exchange="v"))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategy_state("s") == "paused by risk staleness"
+    await bot.stop()
+
+    # s now trades only v, and the check watches only w
+    again = await make_bot(CONFIG.replace('type = "scripted"', 'type = "scripted"\n[exchanges.w]\ntype = "scripted"')
+                           + 'exchanges = ["w"]\n', extra=PLUGINS, clock=clock)
+    check = risk_check(again, "staleness")
+    assert again.strategy_state("s") == "paused by risk staleness"
+    check.check_markets()
+    assert not again.strategies["s"].paused
+    await wait_for(lambda: [a for a in Alerts.sent if a.message == "market data no longer watched"])
+    released = next(a for a in Alerts.sent if a.message == "market data no longer watched")
+    assert released.fields["resumed"] == "s"
+
+
+MANY = [f"C{i}/USD" for i in range(400)]
+
+
+class ManyMarkets(Recorder):
+    def markets(self):
+        return [("v", symbol) for symbol in MANY]
+
+
+class many_markets_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("many", ManyMarkets)
+
+
+async def test_many_markets_coming_back_at_once_are_checked_in_linear_time(make_bot):
+    """A venue with 400 markets reconnects: all of them come back in one check. Which strategies may resume is
+    worked out once for the check, not again over every stale market for each market that comes back (that was
+    400 x 400 look-ups of every strategy's markets, seconds of a blocked loop)."""
+    Alerts.sent.clear()
+    clock = ManualClock()
+    bot = await make_bot(CONFIG.replace('type = "recorder"', 'type = "many"'),
+                         extra=[*PLUGINS, ("many", many_markets_plugin)], clock=clock)
+    check = risk_check(bot, "staleness")
+    asked = []
+    markets = ManyMarkets.markets
+    bot.strategies["s"].markets = lambda: (asked.append(1), markets(bot.strategies["s"]))[1]
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    clock.advance(10.001)
+    check.check_markets()
+    assert bot.strategies["s"].paused and sum(m.stale for m in check.markets.values()) == len(MANY)
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    clock.advance(5)
+    for symbol in MANY:
+        bot.bus.publish(book("100", symbol=symbol))
+    asked.clear()
+    check.check_markets()
+    assert not bot.strategies["s"].paused
+    assert len(asked) <= 10, len(asked)  # once or twice per check, not once per stale market per market back
