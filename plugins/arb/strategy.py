@@ -28,6 +28,7 @@ submitted. In ``paper`` and ``live`` it is executed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
@@ -231,18 +232,27 @@ class ArbStrategy(Strategy):
         self.check_inventory()
 
     async def refresh_swap_fee(self) -> None:
-        """Price swaps with the DEX venue's own network fee for its next swap (``Exchange.swap_fee_lamports``): the
-        venue owns that figure. A venue that does not say leaves the settings' (``signature_fee_lamports``,
-        ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps the last figure, logged."""
+        """Price each direction's swap with the DEX venue's own cost of its next swap on that side
+        (``Exchange.swap_fee_lamports(symbol, side)``: network fee, the route's compute-unit limit, the rent of an
+        output token account it would create): the venue owns those figures. A venue whose method takes no side
+        (written before it had one) is asked once for both. A venue that does not say leaves the settings'
+        (``signature_fee_lamports``, ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps
+        the last figures, logged."""
         s = self.settings
+        venue = self.ctx.exchange(s.dex)
         try:
             async with asyncio.timeout(BALANCES_TIMEOUT_S):
-                fee = await self.ctx.exchange(s.dex).swap_fee_lamports(s.symbol)
+                if "side" in inspect.signature(venue.swap_fee_lamports).parameters:
+                    fees = {d: await venue.swap_fee_lamports(s.symbol, d.dex_side) for d in Direction}
+                else:
+                    fee = await venue.swap_fee_lamports(s.symbol)
+                    fees = dict.fromkeys(Direction, fee)
         except Exception as exc:  # TimeoutError included: the next refresh asks again
             self.ctx.log.warning("swap fee of %s: %s: %s", s.dex, type(exc).__name__, exc)
             return
-        if fee is not None:
-            self._pricer.set_swap_fee(fee)
+        for direction, fee in fees.items():
+            if fee is not None:
+                self._pricer.set_swap_fee(fee, direction)
 
     def check_inventory(self) -> None:
         """Alert a direction that newly cannot trade its smallest size for want of inventory, as the pricer's cap
