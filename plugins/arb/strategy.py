@@ -151,6 +151,8 @@ class ArbStrategy(Strategy):
         self._write_waited = False
         """The write due now already waited one loop turn behind an execution's legs (:meth:`_write`)."""
         self._running = False
+        self._fee_refresh: asyncio.Task[None] | None = None
+        """The swap fee asked again after a DEX fill (:meth:`on_fill`), while it runs."""
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
         self.last_reason = ""
@@ -504,6 +506,16 @@ class ArbStrategy(Strategy):
         self.inventory.on_fill(fill)
         self._executions.on_fill(fill)
         self.check_inventory()
+        if (fill.exchange == self.settings.dex and self._fee_refresh is None and self._running
+                and any(fee.account_rent_lamports for fee in self._pricer.swap_fees.values())):
+            # a swap priced with an account's rent may have created that account: the next one will not pay it
+            self._fee_refresh = self.ctx.create_task(self._refresh_swap_fee_after_fill(), "swap fee after a fill")
+
+    async def _refresh_swap_fee_after_fill(self) -> None:
+        try:
+            await self.refresh_swap_fee()
+        finally:
+            self._fee_refresh = None
 
     async def reconcile(self) -> None:
         await self._executions.reconcile()

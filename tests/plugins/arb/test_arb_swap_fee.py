@@ -225,3 +225,11 @@ async def test_the_arb_prices_the_rent_the_paper_dex_would_charge_on_the_side_th
     await strategy.refresh_swap_fee()
     assert strategy.pricer.swap_fees == {Direction.BUY_CEX_SELL_DEX: SwapFee(5_000, 1_500, 2_039_280),
                                          Direction.BUY_DEX_SELL_CEX: SwapFee(5_000, 1_500)}
+    # a swap on that side creates the account: once its fill comes in, the arb asks the venue again and prices the
+    # next swap without the rent (not at the next inventory refresh, minutes later)
+    state = await bot.exchanges["pdex"].place_order(Order(
+        client_order_id="probe-1", strategy="t", exchange="pdex", symbol="SOL/USDC", side=Side.SELL, qty=Decimal("0.1"),
+        price=None, order_type=OrderType.MARKET))
+    strategy.on_fill(state.fills[0])
+    await wait_for(lambda: strategy.pricer.swap_fees[Direction.BUY_CEX_SELL_DEX] == SwapFee(5_000, 1_500),
+                   timeout_s=5, what="the fee asked again after the fill")
