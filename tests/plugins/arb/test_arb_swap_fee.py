@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from types import SimpleNamespace
 
 import pytest
@@ -17,7 +17,7 @@ from solders.keypair import Keypair
 
 from bot.app import Bot
 from bot.config import build_config, parse_toml, resolve_secrets
-from bot.domain import Opportunity, Order, OrderStatus, OrderType, Side, SwapFee
+from bot.domain import ExecutionResult, Opportunity, Order, OrderStatus, OrderType, Side, SwapFee
 from bot.plugins import collect, load_plugins
 from bot.store import Store
 from plugins.arb.pricing import Direction
@@ -233,3 +233,30 @@ async def test_the_arb_prices_the_rent_the_paper_dex_would_charge_on_the_side_th
     strategy.on_fill(state.fills[0])
     await wait_for(lambda: strategy.pricer.swap_fees[Direction.BUY_CEX_SELL_DEX] == SwapFee(5_000, 1_500),
                    timeout_s=5, what="the fee asked again after the fill")
+
+
+async def test_an_executed_swap_that_creates_its_account_has_the_rent_in_the_prediction_and_the_order_fee(make_bot):
+    # paper mode: the arb sells SOL on the DEX (153 there, 150 on the CEX) from a wallet without a USDC account
+    text = PDEX.replace('    state_file = ""\n    [strategies',
+                        '    state_file = ""\n    initial_balances = { SOL = "100" }\n    [strategies')
+    bot = await make_bot(text, extra=extra(), start=False)
+    seen: list[Opportunity] = []
+    results: list[ExecutionResult] = []
+    bot.bus.subscribe(Opportunity, seen.append, owner="test")
+    bot.bus.subscribe(ExecutionResult, results.append, owner="test")
+    await bot.start()
+    await wait_for(lambda: results, timeout_s=10, what="an executed arbitrage")
+    executed = next(o for o in seen if o.opportunity_id == results[0].opportunity_id and o.acted)
+    costs = dict(executed.costs)
+    assert (executed.buy_exchange, executed.sell_exchange) == ("paper", "pdex")
+    # the rent priced in, at the SOL price the fees were priced at
+    assert costs["account rent"] * 6_500 == (costs["network fee"] + costs["priority fee"]) * 2_039_280
+    # ... and paid: the DEX order's fee is the network fee and the rent, in SOL, valued at its fill's price
+    await wait_for(lambda: any(o.exchange == "pdex" and o.status is OrderStatus.FILLED for o in bot.store.orders()),
+                   timeout_s=10, what="the DEX leg stored")
+    dex_order = next(o for o in bot.store.orders() if o.exchange == "pdex")
+    (swap,) = bot.exchanges["pdex"].swaps()
+    assert (swap.fee, swap.fee_asset) == (Decimal("0.002045780"), "SOL")
+    with localcontext() as exact:
+        exact.prec = 100
+        assert dex_order.fee == swap.fee * swap.price  # a fee in the base asset, valued at its fill's price, exactly
