@@ -267,7 +267,8 @@ class Evaluation:
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
     costs: tuple[tuple[str, Decimal], ...]
-    """``(name, quote)``: cex fee, cex slippage, dex fee, dex impact, network fee, priority fee, latency haircut."""
+    """``(name, quote)``: cex fee, cex slippage, dex fee, dex impact, network fee, priority fee, account rent (only
+    when the swap pays one), latency haircut."""
     net_pnl: Decimal
     net_bps: Decimal
     """Bps of the buy leg's notional (``size x ask`` or ``size x pool mid``)."""
