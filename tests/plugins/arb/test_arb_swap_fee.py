@@ -26,7 +26,8 @@ from plugins.jupiter.settings import JupiterSettings
 from tests.fakes.jupiter_api import FakeJupiterApi
 from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.helpers.waiting import wait_for
-from tests.plugins.arb.arb_kit import extra
+from tests.plugins.arb.arb_kit import FakeDex, extra
+from tests.plugins.arb.arb_kit import config as kit_config
 from tests.plugins.arb.test_arb_jupiter_fakes import KEY_ENV, _config
 from tests.plugins.arb.test_arb_pricing_kit import RICH, adds_up, pool, pricer
 from tests.plugins.arb.test_arb_pricing_kit import book as cex_book
@@ -260,3 +261,19 @@ async def test_an_executed_swap_that_creates_its_account_has_the_rent_in_the_pre
     with localcontext() as exact:
         exact.prec = 100
         assert dex_order.fee == swap.fee * swap.price  # a fee in the base asset, valued at its fill's price, exactly
+
+
+async def test_a_venue_whose_swap_fee_lamports_takes_no_side_is_asked_once_for_both_directions(make_bot,
+                                                                                                 monkeypatch):
+    asked: list[tuple] = []
+
+    async def written_before_sides(self, symbol: str) -> SwapFee:  # a third-party venue's override of old
+        asked.append((symbol,))
+        return SwapFee(5_000, 777)
+
+    monkeypatch.setattr(FakeDex, "swap_fee_lamports", written_before_sides)
+    bot = await make_bot(kit_config(), extra=extra(), start=False)
+    bot.mode = "observe"
+    await bot.start()
+    assert asked == [("SOL/USDC",)]
+    assert bot.strategies["sol-arb"].pricer.swap_fees == dict.fromkeys(Direction, SwapFee(5_000, 777))
