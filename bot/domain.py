@@ -416,17 +416,22 @@ class TransferStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SwapFee:
-    """What the chain charges one swap on a DEX venue, in lamports (the venue's own figures:
-    :meth:`bot.api.Exchange.swap_fee_lamports`)."""
+    """What one swap on a DEX venue costs the wallet in lamports, beyond the swap's own amounts (the venue's own
+    figures: :meth:`bot.api.Exchange.swap_fee_lamports`)."""
 
     signature_lamports: int
     """The base fee: 5,000 lamports per signature."""
     priority_lamports: int
     """The priority fee: compute-unit price x compute-unit limit / 10**6, rounded up as the chain does."""
+    account_rent_lamports: int = 0
+    """The rent-exempt deposit of the output token account the swap creates (2,039,280 lamports for an SPL token
+    account), kept in that account: 0 when the wallet has the account already, or when the output is native SOL
+    (its wrapped-SOL account is opened and closed in the same transaction, the deposit refunded)."""
 
     @property
     def total_lamports(self) -> int:
-        return self.signature_lamports + self.priority_lamports
+        """Everything the swap costs in lamports: the network fee and any account rent."""
+        return self.signature_lamports + self.priority_lamports + self.account_rent_lamports
 
 
 @dataclass(frozen=True, slots=True)

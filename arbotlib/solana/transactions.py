@@ -6,7 +6,8 @@ message's keys, then the address-table ones of ``meta.loadedAddresses``). Native
 under the wrapped-SOL mint, together with any wrapped SOL the owner held, so a swap that wraps
 and unwraps SOL (Jupiter's ``wrapAndUnwrapSol``) shows its SOL leg either way. The network fee
 (``meta.fee``) is *not* part of the changes: it is added back when the owner paid it. Rent paid
-for a token account the transaction created (and kept) does show in the SOL change.
+for a token account the transaction created (and kept) does show in the SOL change;
+:func:`created_account_rent_lamports` tells how much of it that was.
 """
 
 from __future__ import annotations
@@ -50,3 +51,27 @@ def balance_changes(tx: dict[str, Any], owner: str) -> dict[str, int]:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         raise MalformedReply("getTransaction: meta balances are not the documented shape") from None
     return {mint: delta for mint, delta in changes.items() if delta}
+
+
+def created_account_rent_lamports(tx: dict[str, Any], owner: str) -> int:
+    """Lamports deposited into ``owner``'s token accounts that the transaction created and kept open: their rent.
+
+    Such an account is in ``postTokenBalances`` (owner's) and not in ``preTokenBalances``; its deposit is its
+    ``postBalances`` less its ``preBalances`` entry (0: it did not exist), less the tokens of a wrapped-SOL
+    account (there the lamports are the tokens too). A wrapped-SOL account opened and closed in the transaction
+    (Jupiter's ``wrapAndUnwrapSol``) is in neither list: its deposit came back."""
+    try:
+        meta = tx["meta"]
+        before = {int(e["accountIndex"]) for e in meta.get("preTokenBalances") or [] if e.get("owner") == owner}
+        rent = 0
+        for entry in meta.get("postTokenBalances") or []:
+            index = int(entry["accountIndex"])
+            if entry.get("owner") != owner or index in before:
+                continue
+            deposit = int(meta["postBalances"][index]) - int(meta["preBalances"][index])
+            if str(entry["mint"]) == NATIVE_MINT:
+                deposit -= int(entry["uiTokenAmount"]["amount"])
+            rent += deposit
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        raise MalformedReply("getTransaction: meta balances are not the documented shape") from None
+    return rent

@@ -572,11 +572,14 @@ class Exchange(Component, abc.ABC):
     async def balances(self) -> dict[str, Balance]:
         """Balances by asset."""
 
-    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
-        """A pool venue's network fee for its next swap of ``symbol``, as this venue will pay it (the same
-        figures its swaps are charged or signed with: a fixed or derived priority price, its compute-unit
-        limit); None when it cannot say. A strategy pricing swaps (``arb``) asks it now and then and prices
-        with it. Default: None."""
+    async def swap_fee_lamports(self, symbol: str, side: Side | None = None) -> SwapFee | None:
+        """A pool venue's cost in lamports of its next swap of ``symbol`` on ``side`` (SELL: base in, quote out;
+        BUY: quote in, base out), as this venue will pay it: the same figures its swaps are charged or signed
+        with (a fixed or derived priority price, the compute-unit limit of that route, the rent of an output token
+        account the swap would create); None when it cannot say. ``side`` None: either side (what a venue that
+        prices both alike answers). A strategy pricing swaps (``arb``) asks it now and then, once per side, and
+        prices each direction with its answer; a venue whose method takes no ``side`` (written before it had
+        one) is asked once for both. Default: None."""
         return None
 
 

@@ -23,10 +23,13 @@ Direction ``buy-dex-sell-cex``: buy ``q`` out of the pool, sell ``q`` on the CEX
   - ``dex fee`` = the pool's fee, in quote (a fee taken in base is valued at ``mid``);
   - ``dex impact`` = the rest of the distance between the swap and ``q * mid``:
     ``q * mid - quote_out - dex fee`` (sell) or ``quote_in - dex fee - q * mid`` (buy);
-  - ``network fee`` (the signature fee) and ``priority fee``, in lamports: the DEX venue's figures for its next
-    swap (:meth:`Pricer.set_swap_fee`, from :meth:`bot.api.Exchange.swap_fee_lamports`); for a venue that does not
-    say, ``signature_fee_lamports`` and ``ceil(compute_unit_price_micro_lamports x compute_units / 10**6)``. Both
-    converted at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote, else ``sol_price``);
+  - ``network fee`` (the signature fee), ``priority fee`` and ``account rent`` (the deposit into an output token
+    account the swap creates; listed only when the swap pays one), in lamports: the DEX venue's figures for its
+    next swap on the direction's side (:meth:`Pricer.set_swap_fee`, from :meth:`bot.api.Exchange.swap_fee_lamports`:
+    each direction its own, as the route, its compute-unit limit and the output token differ); for a venue that
+    does not say, ``signature_fee_lamports`` and ``ceil(compute_unit_price_micro_lamports x compute_units /
+    10**6)`` both ways. Each converted at the SOL price (the CEX mid when SOL is the base, 1 when it is the quote,
+    else ``sol_price``);
   - ``latency haircut`` = ``latency_haircut_bps`` x notional.
 
 * **net_pnl** = ``gross_pnl - sum(costs)``, which is exactly the cash flow of the round trip:
@@ -264,7 +267,8 @@ class Evaluation:
     gross_pnl: Decimal
     """Quote: at the CEX touch and the pool mid, before any cost."""
     costs: tuple[tuple[str, Decimal], ...]
-    """``(name, quote)``: cex fee, cex slippage, dex fee, dex impact, network fee, priority fee, latency haircut."""
+    """``(name, quote)``: cex fee, cex slippage, dex fee, dex impact, network fee, priority fee, account rent (only
+    when the swap pays one), latency haircut."""
     net_pnl: Decimal
     net_bps: Decimal
     """Bps of the buy leg's notional (``size x ask`` or ``size x pool mid``)."""
@@ -494,15 +498,42 @@ def _but(gross_bps: Decimal, why: Callable[[], str]) -> str:
     return f"gross edge {_show_bps(gross_bps)} bps, but {why()}"
 
 
+LAMPORT_DECIMALS = 9
+"""SOL has 9 decimals: a lamport figure is an integer of ``10**-9`` SOL, whatever its size."""
+
+
+class _SwapCost:
+    """One direction's swap cost in SOL (:class:`SwapFee`'s figures), and its Decimals in quote per CEX mid."""
+
+    __slots__ = ("fee", "fees_sol", "lamports", "network_sol", "pairs", "priority_sol", "rent_sol")
+
+    def __init__(self, fee: SwapFee):
+        self.fee = fee
+        self.network_sol = Decimal(fee.signature_lamports).scaleb(-LAMPORT_DECIMALS)
+        self.priority_sol = Decimal(fee.priority_lamports).scaleb(-LAMPORT_DECIMALS)
+        self.rent_sol = Decimal(fee.account_rent_lamports).scaleb(-LAMPORT_DECIMALS)
+        self.fees_sol = self.network_sol + self.priority_sol + self.rent_sol
+        """What the DEX wallet must hold in SOL for the swap besides its amounts."""
+        self.lamports = fee.total_lamports
+        self.pairs: dict[tuple[int, int], tuple[Decimal, Decimal, Decimal]] = {}
+        """(bid + ask, price decimals) -> :meth:`in_quote` at that CEX mid (see :meth:`Pricer._fee_pair`)."""
+
+    def in_quote(self, sol: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        """(network, priority, account rent) in quote at the SOL price ``sol`` (call in the exact context)."""
+        return self.network_sol * sol, self.priority_sol * sol, self.rent_sol * sol
+
+
 class _Fees:
-    """The SOL fees of one book: made from its touch (None: a fixed SOL price) when first needed."""
+    """One direction's SOL fees on one book: made from its touch (None: a fixed SOL price) when first needed."""
 
-    __slots__ = ("pair", "scaled", "touch")
+    __slots__ = ("cost", "pair", "scaled", "touch")
 
-    def __init__(self, touch: tuple[int | None, int | None] | None):
+    def __init__(self, touch: tuple[int | None, int | None] | None, cost: _SwapCost):
         self.touch = touch
         """(best bid, best ask) in price units: the SOL price when SOL is the base."""
-        self.pair: tuple[Decimal, Decimal] | None = None
+        self.cost = cost
+        """The direction's swap cost these fees price."""
+        self.pair: tuple[Decimal, Decimal, Decimal] | None = None
         self.scaled: tuple[int, int] | None = None
         """(scale e, the fees' sum as an integer of it)."""
 
@@ -635,9 +666,10 @@ class Pricer:
                              f"token is SOL); set sol_price = <{quote} per SOL>")
         else:
             self._sol_price = settings.sol_price
-        self._swap_fee = SwapFee(-1, -1)
-        self._set_fee_figures(SwapFee(settings.signature_fee_lamports, -(
+        own = _SwapCost(SwapFee(settings.signature_fee_lamports, -(
             -settings.compute_unit_price_micro_lamports * settings.compute_units // 10**6)))
+        self._cost: dict[Direction, _SwapCost] = dict.fromkeys(Direction, own)
+        """Per direction, the cost of its swap (:meth:`set_swap_fee`; until then the settings')."""
         # every rate below is a bps figure shifted 4 places: exact
         fee_bps = settings.cex_taker_fee_bps if settings.cex_taker_fee_bps is not None else cex_market.taker_fee_bps
         if fee_bps is None:
@@ -674,11 +706,11 @@ class Pricer:
         self._limits: tuple[Inventory, int, dict[Direction, _Limits]] | None = None
         """(inventory, the scale ``e``, per direction what it allows): kept while both stand (pool states come and
         go; what an inventory allows depends on none but the scale its quote is written in)."""
-        self._fee_pairs: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
-        """(bid + ask, price decimals) -> the (network, priority) fees in quote at that CEX mid (:meth:`_fee_pair`):
-        the mid comes back to where it was, and a published opportunity's figures need them."""
-        self._fees = self._fixed_fees = _Fees(None)
-        """The SOL fees of the last book (of every book when the SOL price is fixed)."""
+        self._fees: dict[Direction, _Fees] = {}
+        self._fixed_fees: dict[Direction, _Fees] = {}
+        """Per direction, the SOL fees of the last book, and of every book when the SOL price is fixed (or the book
+        has no touch): :meth:`_fees_at`."""
+        self._reset_fees()
         self._gate_decimals: tuple[int, int] | None = None
         """The book's (price, qty) decimals the integer thresholds (:meth:`_gates`) were made for."""
         self._gate_pd: int | None = None
@@ -703,29 +735,28 @@ class Pricer:
         """The pool's tokens' decimals (-1: no pool state priced yet)."""
 
     @property
-    def swap_fee(self) -> SwapFee:
-        """The network fee one swap is priced with (:meth:`set_swap_fee`; until then the settings')."""
-        return self._swap_fee
+    def swap_fees(self) -> dict[Direction, SwapFee]:
+        """The cost each direction's swap is priced with (:meth:`set_swap_fee`; until then the settings')."""
+        return {direction: cost.fee for direction, cost in self._cost.items()}
 
-    def set_swap_fee(self, fee: SwapFee) -> None:
-        """The DEX venue's network fee for its next swap (:meth:`bot.api.Exchange.swap_fee_lamports`): what every
-        evaluation from now on prices. Evaluations someone holds are settled on the fee they were decided with."""
-        if fee == self._swap_fee:
+    def set_swap_fee(self, fee: SwapFee, direction: Direction | None = None) -> None:
+        """The DEX venue's cost of its next swap on ``direction``'s side (None: both directions;
+        :meth:`bot.api.Exchange.swap_fee_lamports`): what every evaluation of it from now on prices. Evaluations
+        someone holds are settled on the fee they were decided with."""
+        directions = tuple(Direction) if direction is None else (direction,)
+        if all(self._cost[d].fee == fee for d in directions):
             return
         self._settle_held()  # (drops the memo: every kept decision read the old fee)
-        self._set_fee_figures(fee)
+        cost = _SwapCost(fee)  # lamports are 10**-9 SOL whatever the amount: the scale ``e`` does not move
+        for d in directions:
+            self._cost[d] = cost
         self._limits = None
-        self._fee_pairs = {}
-        self._fees = self._fixed_fees = _Fees(None)
+        self._reset_fees()
 
-    def _set_fee_figures(self, fee: SwapFee) -> None:
-        """The fee's figures the pricing reads (SOL, lamports); their decimals, and so the scale ``e``, do not
-        depend on the amounts (lamports are 10**-9 SOL)."""
-        self._swap_fee = fee
-        self._network_sol = Decimal(fee.signature_lamports).scaleb(-9)
-        self._priority_sol = Decimal(fee.priority_lamports).scaleb(-9)
-        self._fees_sol = self._network_sol + self._priority_sol
-        self._fee_lamports = fee.total_lamports
+    def _reset_fees(self) -> None:
+        """Forget the fees made of the swap costs for books seen so far."""
+        self._fixed_fees = {d: _Fees(None, cost) for d, cost in self._cost.items()}
+        self._fees = dict(self._fixed_fees)
 
     @property
     def pool(self) -> Pool | None:
@@ -762,7 +793,7 @@ class Pricer:
             self._sell = {}
         if self._buy:
             self._buy = {}
-        self._fees = self._fixed_fees  # an empty book's SOL price is the pool mid
+        self._fees = dict(self._fixed_fees)  # an empty book's SOL price is the pool mid
         self._gate_decimals = self._gate_pd = None  # the thresholds (and what they keep) are made on the next tick
         try:
             self._mid = mid = _DISPLAY.plus(pool.mid())  # 28 digits, whatever context the pool computed it in
@@ -850,14 +881,15 @@ class Pricer:
         side = "asks" if direction is Direction.BUY_CEX_SELL_DEX else "bids"
         return self._nothing(direction, f"the {self.settings.cex} book has no {side}")
 
-    def _fees_at(self, touch: tuple[int | None, int | None] | None) -> _Fees:
-        """The SOL fees of a book whose touch is ``touch`` ((bid, ask) units; None: the SOL price is fixed): they
-        change with the SOL price only, and are made (integer or Decimal) only when a direction is priced."""
+    def _fees_at(self, touch: tuple[int | None, int | None] | None, direction: Direction) -> _Fees:
+        """``direction``'s SOL fees on a book whose touch is ``touch`` ((bid, ask) units; None: the SOL price is
+        fixed): they change with the SOL price only, and are made (integer or Decimal) only when a direction is
+        priced."""
         if touch is None:
-            return self._fixed_fees
-        fees = self._fees
+            return self._fixed_fees[direction]
+        fees = self._fees[direction]
         if touch != fees.touch:
-            fees = self._fees = _Fees(touch)
+            fees = self._fees[direction] = _Fees(touch, self._cost[direction])
         return fees
 
     def _gates(self, price_decimals: int, qty_decimals: int) -> None:
@@ -945,7 +977,7 @@ class Pricer:
         hd, me, pf = _decimals(self._haircut), _decimals(self._min_edge_rate), _decimals(pool_fee)
         # the SOL price the fees are converted at: fixed, or the CEX mid (one more decimal than a price) or the pool's
         sol_d = _decimals(self._sol_price) if self._sol_price is not None else max(pd + 1, mid_d)
-        fees_d = max(_decimals(self._network_sol), _decimals(self._priority_sol)) + sol_d
+        fees_d = LAMPORT_DECIMALS + sol_d
         e = max(quote_decimals, pd + qb + rate_d, mid_d + max(pf, hd, me) + qb, pd + max(hd, me) + qb, fees_d)
         amount_scale = 10 ** (e - quote_decimals)
         sd = _decimals(self._slippage)
@@ -1044,7 +1076,7 @@ class Pricer:
             self._forget()
         span = [1, False, None]  # levels read, all of them read, what the last one must hold (None: all of it)
         with localcontext(_EXACT):
-            ev = self._direction_uncached(direction, units, inv, self._fees_at(key[1]), span, False)
+            ev = self._direction_uncached(direction, units, inv, self._fees_at(key[1], direction), span, False)
         self._memo[key] = (inv, units[:span[0]], span[1], span[2], ev)
         return ev
 
@@ -1055,7 +1087,9 @@ class Pricer:
         direction, touch = key[0], key[1]
         units = book.ask_units if direction is Direction.BUY_CEX_SELL_DEX else book.bid_units
         # the SOL fees of the book it was decided on; the last book's (``_fees_at``) stay kept for the ticks to come
-        fees = self._fixed_fees if touch is None else self._fees if touch == self._fees.touch else _Fees(touch)
+        last = self._fees[direction]
+        fees = (self._fixed_fees[direction] if touch is None else last if touch == last.touch
+                else _Fees(touch, self._cost[direction]))
         with localcontext(_EXACT):
             smallest = self._smallest(direction, units, inv, fees, ev)
             if smallest is None:  # a cap rules the smallest size out: the general path says which
@@ -1152,7 +1186,7 @@ class Pricer:
             at, _, _, short = self._walk_smallest(direction, units, inventory)
             if short is None:
                 return None
-            settings, fees_sol, q = self.settings, self._fees_sol, self._step * at.kmin
+            settings, fees_sol, q = self.settings, self._cost[direction].fees_sol, self._step * at.kmin
             if short[0] == "sol":
                 have = self._inventory_limits(direction, inventory).sol_have
                 assert have is not None
@@ -1200,7 +1234,7 @@ class Pricer:
             kept = memo.get(key + (None,))  # what this told of them
             if kept is not None and _remembered(kept, units, inventory):
                 return kept[4]
-        fees = self._fees_at(touch)
+        fees = self._fees_at(touch, direction)
         told: bool | None = False
         with localcontext(_EXACT):
             at, found, span, _ = self._walk_smallest(direction, units, inventory)
@@ -1290,8 +1324,8 @@ class Pricer:
         limits = self._inventory_limits(direction, inv)
         kmax, static_cap = at.kmax, "max notional"
         if limits.sol_have is not None:
-            return self._nothing(direction, partial(self._why_no_sol, at.gross_bps, limits.sol_have), at.gross_bps,
-                                 "inventory")
+            return self._nothing(direction, partial(self._why_no_sol, at.gross_bps, limits.sol_have,
+                                                    self._cost[direction]), at.gross_bps, "inventory")
         if limits.k_inv < kmax:
             kmax, static_cap = limits.k_inv, "inventory"
         if kmax < at.kmin:
@@ -1345,7 +1379,7 @@ class Pricer:
                 return found
         else:
             kept = self._limits = (inv, self._e, {})
-        step, fees_sol = self._step, self._fees_sol
+        step, fees_sol = self._step, self._cost[direction].fees_sol
         sol_in_base, sol_in_quote = self.base == SOL, self.quote == SOL
         sol_have = None  # SOL on the DEX wallet when it falls short of the swap's fees
         if direction is Direction.BUY_CEX_SELL_DEX:  # the DEX wallet sells the base, the CEX account pays
@@ -1363,9 +1397,10 @@ class Pricer:
         limits = kept[2][direction] = _Limits(k_inv, sol_have, int(have.scaleb(self._e).to_integral_value(ROUND_FLOOR)))
         return limits
 
-    def _why_no_sol(self, gross_bps: Decimal, sol_have: Decimal) -> str:
-        return (f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has {sol_have} SOL free; the network and "
-                f"priority fees need {_show(self._fees_sol)}")
+    def _why_no_sol(self, gross_bps: Decimal, sol_have: Decimal, cost: _SwapCost) -> str:
+        fees = "network and priority fees and the account rent" if cost.rent_sol else "network and priority fees"
+        return (f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has {sol_have} SOL free; the {fees} "
+                f"need {_show(cost.fees_sol)}")
 
     def _why_no_size(self, buy_cex: bool, at: _Touch, static_cap: str, inv: Inventory) -> str:
         settings, q = self.settings, self._step * at.kmin
@@ -1373,8 +1408,9 @@ class Pricer:
             why = (f"max_notional {settings.max_notional} {self.quote} buys less than the smallest size "
                    f"{q} {self.base} at {_show(at.ref)}")
         elif buy_cex:
+            fees_sol = self._cost[Direction.BUY_CEX_SELL_DEX].fees_sol
             why = f"the DEX wallet has {inv.dex_base} {self.base} free; the smallest size is {q}" + (
-                f" plus {_show(self._fees_sol)} SOL of fees" if self.base == SOL else "")
+                f" plus {_show(fees_sol)} SOL of fees" if self.base == SOL else "")
         else:
             why = f"the CEX account has {inv.cex_base} {self.base} free; the smallest size is {q}"
         return f"gross edge {_show_bps(at.gross_bps)} bps, but {why}"
@@ -1702,35 +1738,38 @@ class Pricer:
             return kept[1]
         bid, ask = fees.touch if fees.touch is not None else (None, None)
         shift = e - 9 - (self._gate_decimals[0] if self._gate_decimals else 0)  # >= 1: see _scales
+        cost = fees.cost
         if self._sol_price is not None:
-            fixed = _scaled(self._fees_sol * self._sol_price, e)
+            fixed = _scaled(cost.fees_sol * self._sol_price, e)
         elif bid is not None and ask is not None:
-            fixed = self._fee_lamports * (bid + ask) * 10**shift // 2  # exact: 10**shift is even
+            fixed = cost.lamports * (bid + ask) * 10**shift // 2  # exact: 10**shift is even
         elif bid is not None:
-            fixed = self._fee_lamports * bid * 10**shift
+            fixed = cost.lamports * bid * 10**shift
         elif ask is not None:
-            fixed = self._fee_lamports * ask * 10**shift
+            fixed = cost.lamports * ask * 10**shift
         else:
-            fixed = _scaled(self._fees_sol * self._priced_mid, e)
+            fixed = _scaled(cost.fees_sol * self._priced_mid, e)
         fees.scaled = (e, fixed)
         return fixed
 
-    def _fee_pair(self, fees: _Fees) -> tuple[Decimal, Decimal]:
-        """The (network, priority) fees in quote as Decimals, for an evaluation's costs (call in the exact context)."""
+    def _fee_pair(self, fees: _Fees) -> tuple[Decimal, Decimal, Decimal]:
+        """The (network, priority, account rent) fees in quote as Decimals, for an evaluation's costs (call in the
+        exact context)."""
         pair = fees.pair
         if pair is None:
             bid, ask = fees.touch if fees.touch is not None else (None, None)
             pd = self._gate_decimals[0] if self._gate_decimals else 0
+            cost = fees.cost
             if self._sol_price is not None:
                 sol = self._sol_price
-            elif bid is not None and ask is not None:  # the CEX mid: a pair per (bid + ask), kept
+            elif bid is not None and ask is not None:  # the CEX mid: kept per (bid + ask): a mid comes back
                 key = (bid + ask, pd)
-                pair = self._fee_pairs.get(key)
+                pairs = cost.pairs
+                pair = pairs.get(key)
                 if pair is None:
-                    if len(self._fee_pairs) >= _NO_EDGE_KEPT:
-                        self._fee_pairs.clear()
-                    sol = from_units(bid + ask, pd) / 2
-                    pair = self._fee_pairs[key] = (self._network_sol * sol, self._priority_sol * sol)
+                    if len(pairs) >= _NO_EDGE_KEPT:
+                        pairs.clear()
+                    pair = pairs[key] = cost.in_quote(from_units(bid + ask, pd) / 2)
                 fees.pair = pair
                 return pair
             elif bid is not None:
@@ -1739,7 +1778,7 @@ class Pricer:
                 sol = from_units(ask, pd)
             else:
                 sol = self._mid or ZERO
-            pair = fees.pair = (self._network_sol * sol, self._priority_sol * sol)
+            pair = fees.pair = cost.in_quote(sol)
         return pair
 
     # the reasons a size is ruled out, formatted only when read: each takes along what it reads of the book's
@@ -1764,10 +1803,12 @@ class Pricer:
                 f"needs {_show(spend)}")
 
     def _why_dex_quote(self, k: int, quote: _Quote, inv: Inventory) -> str:
+        fees_sol = self._cost[Direction.BUY_DEX_SELL_CEX].fees_sol
         return (f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {self._step * k} {self.base} needs "
-                f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL else ""))
+                f"{quote.amount}" + (f" plus {_show(fees_sol)} SOL of fees" if self.quote == SOL else ""))
 
-    def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal, fees: tuple[Decimal, Decimal],
+    def _breakdown(self, direction: Direction, chosen, touch: Decimal, ref: Decimal,
+                   fees: tuple[Decimal, Decimal, Decimal],
                    gross_bps: Decimal, tradable: bool, limited_by: str, into: Evaluation | None = None,
                    avg_price: Decimal | None = None) -> Evaluation:
         """The evaluation of a size: every figure in Decimal; made in ``into`` (an unsettled evaluation of the same
@@ -1780,7 +1821,7 @@ class Pricer:
         notional = q * ref
         cex_fee = cex_value * self._cex_fee
         haircut = self._haircut * notional
-        network, priority = fees
+        network, priority, rent = fees
         if buy_cex:
             gross = q * (mid - touch)
             slippage = cex_value - q * touch
@@ -1789,9 +1830,16 @@ class Pricer:
             gross = q * (touch - mid)
             slippage = q * touch - cex_value
             net = cex_value - cex_fee - quote.amount - network - priority - haircut
-        costs = (("cex fee", cex_fee), ("cex slippage", slippage), ("dex fee", quote.fee),
-                 ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
-                 ("latency haircut", haircut))
+        if rent:  # a swap creating its output token account: listed only then (most swaps have it already)
+            net -= rent
+            costs: tuple[tuple[str, Decimal], ...] = (
+                ("cex fee", cex_fee), ("cex slippage", slippage), ("dex fee", quote.fee), ("dex impact", quote.impact),
+                ("network fee", network), ("priority fee", priority), ("account rent", rent),
+                ("latency haircut", haircut))
+        else:
+            costs = (("cex fee", cex_fee), ("cex slippage", slippage), ("dex fee", quote.fee),
+                     ("dex impact", quote.impact), ("network fee", network), ("priority fee", priority),
+                     ("latency haircut", haircut))
         net_bps = _DISPLAY.divide(net * BPS, notional)  # _bps, inline
         if quote.limit is None:  # once per ladder size and pool state
             self._settle(quote, buy_cex, q)

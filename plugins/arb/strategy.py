@@ -28,6 +28,7 @@ submitted. In ``paper`` and ``live`` it is executed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
@@ -150,6 +151,8 @@ class ArbStrategy(Strategy):
         self._write_waited = False
         """The write due now already waited one loop turn behind an execution's legs (:meth:`_write`)."""
         self._running = False
+        self._fee_refresh: asyncio.Task[None] | None = None
+        """The swap fee asked again after a DEX fill (:meth:`on_fill`), while it runs."""
         self._cooldown_until_ns = 0
         self.counts = {"evaluations": 0, "stale": 0, "opportunities": 0, "executed": 0}
         self.last_reason = ""
@@ -231,18 +234,27 @@ class ArbStrategy(Strategy):
         self.check_inventory()
 
     async def refresh_swap_fee(self) -> None:
-        """Price swaps with the DEX venue's own network fee for its next swap (``Exchange.swap_fee_lamports``): the
-        venue owns that figure. A venue that does not say leaves the settings' (``signature_fee_lamports``,
-        ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps the last figure, logged."""
+        """Price each direction's swap with the DEX venue's own cost of its next swap on that side
+        (``Exchange.swap_fee_lamports(symbol, side)``: network fee, the route's compute-unit limit, the rent of an
+        output token account it would create): the venue owns those figures. A venue whose method takes no side
+        (written before it had one) is asked once for both. A venue that does not say leaves the settings'
+        (``signature_fee_lamports``, ``compute_units``, ``compute_unit_price_micro_lamports``); one that fails keeps
+        the last figures, logged."""
         s = self.settings
+        venue = self.ctx.exchange(s.dex)
         try:
             async with asyncio.timeout(BALANCES_TIMEOUT_S):
-                fee = await self.ctx.exchange(s.dex).swap_fee_lamports(s.symbol)
+                if "side" in inspect.signature(venue.swap_fee_lamports).parameters:
+                    fees = {d: await venue.swap_fee_lamports(s.symbol, d.dex_side) for d in Direction}
+                else:
+                    fee = await venue.swap_fee_lamports(s.symbol)
+                    fees = dict.fromkeys(Direction, fee)
         except Exception as exc:  # TimeoutError included: the next refresh asks again
             self.ctx.log.warning("swap fee of %s: %s: %s", s.dex, type(exc).__name__, exc)
             return
-        if fee is not None:
-            self._pricer.set_swap_fee(fee)
+        for direction, fee in fees.items():
+            if fee is not None:
+                self._pricer.set_swap_fee(fee, direction)
 
     def check_inventory(self) -> None:
         """Alert a direction that newly cannot trade its smallest size for want of inventory, as the pricer's cap
@@ -494,6 +506,16 @@ class ArbStrategy(Strategy):
         self.inventory.on_fill(fill)
         self._executions.on_fill(fill)
         self.check_inventory()
+        if (fill.exchange == self.settings.dex and self._fee_refresh is None and self._running
+                and any(fee.account_rent_lamports for fee in self._pricer.swap_fees.values())):
+            # a swap priced with an account's rent may have created that account: the next one will not pay it
+            self._fee_refresh = self.ctx.create_task(self._refresh_swap_fee_after_fill(), "swap fee after a fill")
+
+    async def _refresh_swap_fee_after_fill(self) -> None:
+        try:
+            await self.refresh_swap_fee()
+        finally:
+            self._fee_refresh = None
 
     async def reconcile(self) -> None:
         await self._executions.reconcile()

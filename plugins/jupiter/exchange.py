@@ -32,8 +32,9 @@ SOL from its lamport balance, the network fee added back), price = quote / base,
 ``meta.fee`` (signature + priority fee) in SOL. The pool's fee is inside the price, as on chain.
 These are persisted with the swap before it is marked landed. If the node has no transaction
 within ``fill_lookup_s`` (or its balances make no sense for the swap's direction), the fill shows
-the quoted amounts and a zero fee, with a warning. A base amount that differs from the order's
-(SOL rent for a token account the swap created shows in the SOL change) is reported as it is.
+the quoted amounts and a zero fee, with a warning. The rent a swap deposited into a token account it
+created and kept (its output token's, when the wallet had none) is a cost too: it is part of the
+fill's ``fee`` (and ``fee_lamports``), not of the SOL swapped.
 
 **A swap that landed failed paid its fee** (the program refused, e.g. its slippage bound: nothing
 moved but ``meta.fee``). The fee is read back the same way, stored with the FAILED row, and the
@@ -56,6 +57,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+from solders.pubkey import Pubkey
+
 from arbotlib.solana.rpc import (
     MalformedReply,
     RpcError,
@@ -64,7 +67,7 @@ from arbotlib.solana.rpc import (
     RpcUnavailable,
     SolanaRpc,
 )
-from arbotlib.solana.transactions import balance_changes, fee_lamports
+from arbotlib.solana.transactions import NATIVE_MINT, balance_changes, created_account_rent_lamports, fee_lamports
 from arbotlib.solana.urls import shown_url
 from arbotlib.solana.wallet import Wallet
 from bot.api import (
@@ -108,14 +111,15 @@ from .records import (
     save_swap,
 )
 from .settings import JupiterSettings
-from .transfers import JupiterTransfers
+from .transfers import TOKEN_ACCOUNT_BYTES, JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
 LAMPORTS_PER_SIGNATURE = 5_000
 """Solana's base fee per signature (a swap is signed by the wallet alone)."""
 MAX_COMPUTE_UNIT_LIMIT = 1_400_000
-"""A transaction's largest compute-unit limit: the priority fee is paid on it until Jupiter's simulation of a swap
-(``dynamicComputeUnitLimit``) has told a smaller one."""
+"""A transaction's largest compute-unit limit: the priority fee of a route is predicted on it until Jupiter's
+simulation of a swap on that route (``dynamicComputeUnitLimit``) has told a smaller one: a bound, never less than the
+route will be signed with."""
 
 
 class PriceLimitExceeded(SlippageExceeded):
@@ -163,8 +167,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
         self._sign_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         """Client id -> (its signing lock, how many hold or wait for it): one signer per intent."""
         self.signatures_made = 0
-        self.compute_unit_limit = MAX_COMPUTE_UNIT_LIMIT
-        """The compute-unit limit of the last swap Jupiter built (its simulation's), the next one's expected limit."""
+        self.compute_unit_limits: dict[tuple[str, Side], int] = {}
+        """(symbol, side) -> the compute-unit limit Jupiter set for the last swap on that route (its simulation's):
+        the next one's expected limit (a route is its input and output tokens and swap mode, which the symbol and
+        side decide; this run's swaps only)."""
 
     @property
     def account(self) -> str:
@@ -273,15 +279,37 @@ class JupiterExchange(Exchange, JupiterTransfers):
             price = percentile(await self.rpc.get_recent_prioritization_fees(), s.priority_fee_percentile)
         return min(price, s.max_compute_unit_price_micro_lamports)
 
-    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
-        """The next swap's network fee: one signature, and the priority fee at :meth:`compute_unit_price` (what it
-        will be signed with) on the last swap's compute-unit limit (the largest a transaction may have before
-        any swap was built). Raises :class:`ExchangeError` when the node cannot tell recent fees."""
+    async def swap_fee_lamports(self, symbol: str, side: Side | None = None) -> SwapFee | None:
+        """What the next swap of ``symbol`` on ``side`` costs the wallet: one signature; the priority fee at
+        :meth:`compute_unit_price` (what it will be signed with) on the compute-unit limit Jupiter set for the last
+        swap on that route (:attr:`compute_unit_limits`; a transaction's largest, :data:`MAX_COMPUTE_UNIT_LIMIT`,
+        for a route not swapped yet); and the rent of the output token account when the wallet has none yet (the
+        swap's ``CreateIdempotent`` makes it: ``getMinimumBalanceForRentExemption(165)``; none for native SOL out,
+        whose wrapped account the swap closes again). ``side`` None: the dearer side. Raises
+        :class:`ExchangeError` when the node cannot tell recent fees or the account."""
         try:
             price = await self.compute_unit_price()
+            fees = [SwapFee(LAMPORTS_PER_SIGNATURE,
+                            -(-price * self.compute_unit_limits.get((symbol, s), MAX_COMPUTE_UNIT_LIMIT) // 1_000_000),
+                            await self._output_account_rent(symbol, s))
+                    for s in ((side,) if side is not None else tuple(Side))]
         except RpcError as exc:
             raise _map_rpc_error(exc) from None
-        return SwapFee(LAMPORTS_PER_SIGNATURE, -(-price * self.compute_unit_limit // 1_000_000))
+        return max(fees, key=lambda fee: fee.total_lamports)
+
+    async def _output_account_rent(self, symbol: str, side: Side) -> int:
+        """Lamports a swap on ``side`` would deposit into the output token's account it creates (0: it exists, or
+        the output is native SOL)."""
+        assert self.rpc is not None and self.wallet is not None
+        base, quote = split_symbol(symbol)
+        mint = self.settings.token(quote if side is Side.SELL else base)[0]
+        if mint == NATIVE_MINT:
+            return 0
+        _, account = await self.rpc.get_account_info(
+            str(associated_token_account(self.wallet.pubkey, Pubkey.from_string(mint))))
+        if account is not None:
+            return 0
+        return await self.rpc.get_minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_BYTES)
 
     async def _quote(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None) -> tuple[Quote, str, str]:
         assert self.api is not None
@@ -346,7 +374,7 @@ class JupiterExchange(Exchange, JupiterTransfers):
         except RpcError as exc:
             raise _map_rpc_error(exc) from None
         if swap.compute_unit_limit is not None:
-            self.compute_unit_limit = swap.compute_unit_limit
+            self.compute_unit_limits[(symbol, side)] = swap.compute_unit_limit
         signed = self.wallet.sign(swap.unsigned)
         self.signatures_made += 1
         row = JupiterSwapRow(
@@ -525,17 +553,21 @@ class JupiterExchange(Exchange, JupiterTransfers):
                     row.fee_lamports = fee_lamports(tx)
                     return
                 if tx is not None:
-                    changes = balance_changes(tx, str(self.wallet.pubkey))
+                    owner = str(self.wallet.pubkey)
+                    changes = balance_changes(tx, owner)
+                    # the rent of a token account the swap created is a cost like the fee, not SOL swapped
+                    rent = created_account_rent_lamports(tx, owner)
+                    if rent:
+                        changes[NATIVE_MINT] = changes.get(NATIVE_MINT, 0) + rent
                     base_delta, quote_delta = changes.get(base_mint, 0), changes.get(quote_mint, 0)
                     sell = row.side == Side.SELL
+                    row.fee_lamports = fee_lamports(tx) + rent
                     if (base_delta < 0 < quote_delta) if sell else (quote_delta < 0 < base_delta):
                         row.filled_base_units, row.filled_quote_units = abs(base_delta), abs(quote_delta)
-                        row.fee_lamports = fee_lamports(tx)
                         return
                     self.ctx.log.warning("jupiter %s: %s moved %d %s and %d %s for a %s; reporting the quote",
                                          row.client_order_id, row.signature, base_delta, base, quote_delta, quote,
                                          row.side)
-                    row.fee_lamports = fee_lamports(tx)
                     return
             except (RpcUnavailable, MalformedReply, RpcResponseError) as exc:
                 self.ctx.log.warning("jupiter %s: reading %s failed: %s", row.client_order_id, row.signature, exc)

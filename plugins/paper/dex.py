@@ -104,8 +104,10 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
     price x qty, BUY: maximum in), and a worse swap is REJECTED with :class:`SlippageExceeded`
     ("slippage exceeded") leaving pool and wallet untouched. The swap executes ``latency_ms`` after
     the request, against the pool as it is *then*. It moves the pool, changes the wallet exactly
-    (token units) and costs the network fee (``signature_fee_lamports`` + priority fee), returned as
-    the fill's fee in SOL; the pool's fee is inside the fill price. Not enough of the input token
+    (token units) and costs the network fee (``signature_fee_lamports`` + priority fee) and, when the
+    wallet has no account for the token it pays out (not in its balances; SOL is native),
+    ``token_account_rent_lamports`` for the account it creates, together the fill's fee in SOL; the
+    pool's fee is inside the fill price. Not enough of the input token
     or of SOL: :class:`~bot.api.InsufficientFunds`. Nothing rests: :meth:`open_orders` is empty and
     :meth:`cancel_order` returns a finished swap as it is or raises ``OrderNotFound``.
 
@@ -548,10 +550,23 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         """Always empty: nothing rests on a pool."""
         return []
 
-    async def swap_fee_lamports(self, symbol: str) -> SwapFee | None:
-        """The network fee every swap here is charged (``signature_fee_lamports`` + the priority fee on
-        ``compute_units``): the settings' figure, the same one :meth:`place_order` charges."""
-        return self.settings.swap_fee()
+    async def swap_fee_lamports(self, symbol: str, side: Side | None = None) -> SwapFee | None:
+        """What a swap on ``side`` is charged now (what :meth:`place_order` would charge): the network fee
+        (``signature_fee_lamports`` + the priority fee on ``compute_units``) and, when the wallet has no account
+        for the token it pays out, ``token_account_rent_lamports``. ``side`` None: the dearer side (a bound for
+        either)."""
+        fee = self.settings.swap_fee()
+        rent = max(self._rent_lamports(s) for s in Side) if side is None else self._rent_lamports(side)
+        return dataclasses.replace(fee, account_rent_lamports=rent) if rent else fee
+
+    def _rent_lamports(self, side: Side) -> int:
+        """The rent a swap on ``side`` pays for its output token account: none when the wallet has one (a token in
+        its balances, at zero too, as a real token account stays open at zero) or the output is SOL (native: the
+        wrapped-SOL account a real swap opens is closed in its own transaction, the deposit refunded)."""
+        asset = self.quote if side is Side.SELL else self.base
+        if asset == FEE_ASSET or asset in self._balances:
+            return 0
+        return self.settings.token_account_rent_lamports
 
     async def balances(self) -> dict[str, Balance]:
         """The paper wallet, by asset (everything is free: nothing is reserved)."""
@@ -640,11 +655,16 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
         quote_amount = from_units(quote_units, qd)
         changes = {self.base: -base_amount, self.quote: quote_amount} if side is Side.SELL else {
             self.base: base_amount, self.quote: -quote_amount}
-        changes[FEE_ASSET] = changes.get(FEE_ASSET, ZERO) - self._network_fee
+        rent_lamports = self._rent_lamports(side)
+        rent = from_units(rent_lamports, LAMPORTS_PER_SOL)
+        fee = self._network_fee + rent if rent_lamports else self._network_fee
+        changes[FEE_ASSET] = changes.get(FEE_ASSET, ZERO) - fee
         after = {asset: self._balances.get(asset, ZERO) + delta for asset, delta in changes.items()}
         for asset, total in after.items():
             if total < 0:
-                fee_note = f" ({self._network_fee} of it network fee)" if asset == FEE_ASSET else ""
+                fee_note = f" ({self._network_fee} of it network fee" + (
+                    f", {rent} rent of the {self.quote if side is Side.SELL else self.base} token account it creates"
+                    if rent_lamports else "") + ")" if asset == FEE_ASSET else ""
                 refuse(InsufficientFunds(f"insufficient {asset}: the swap needs {-changes[asset]} {asset}"
                                          f"{fee_note}, the wallet holds {self._balances.get(asset, ZERO)}"))
         with localcontext() as ctx:
@@ -652,7 +672,7 @@ class PaperDexExchange(PlaysRecording, Exchange, Steppable, PaperTransfers):
             price = quote_amount / base_amount
         with state.transaction():
             record = state.add_swap(order.client_order_id, self.symbol, side, order.qty, limit, OrderStatus.FILLED,
-                                    base_units, quote_units, price, self._network_fee, FEE_ASSET, "", now)
+                                    base_units, quote_units, price, fee, FEE_ASSET, "", now)
             # the wallet and the pool as the swap left them, for a restart to resume from; a venue kept in memory (a
             # backtest's) is never opened again, so nothing would read them (the pool's JSON is most of a swap's
             # write; the wallet is read once, at start)

@@ -83,6 +83,12 @@ class PaperDexSettings:
     )
     compute_units: int = option(150_000, ge=0, le=1_400_000,
                                 help="compute units one swap uses (the priority fee is charged on them)")
+    token_account_rent_lamports: int = option(
+        2_039_280, ge=0, le=1_000_000_000,
+        help="rent a swap pays, in SOL, for the output token account it creates when the wallet has none for that "
+        "token (a token in its balances has one; native SOL needs none): the chain's rent-exempt minimum of a "
+        "165-byte SPL token account",
+    )  # fmt: skip
     wallet: str = option(
         "", help="name of another paper-dex exchange, configured before this one, whose wallet this pool's swaps "
         "use (one wallet for several pools, as on Solana: its balances and its state_file; initial_balances "
@@ -158,7 +164,8 @@ class PaperDexSettings:
 
     def swap_fee(self) -> SwapFee:
         """The network fee of one swap: signature fee and priority fee, lamports (the priority fee rounds up, as on
-        chain). What a swap is charged and what :meth:`PaperDexExchange.swap_fee_lamports` tells a strategy."""
+        chain). What every swap is charged, and what :meth:`PaperDexExchange.swap_fee_lamports` tells a strategy
+        with the rent of an output token account the swap would create."""
         priority = -(-self.compute_unit_price_micro_lamports * self.compute_units // 1_000_000)
         return SwapFee(self.signature_fee_lamports, priority)
 

@@ -72,7 +72,7 @@ class SwapRecord(NamedTuple):
     price: Decimal | None
     """Quote per base, fee included (quote amount / base amount)."""
     fee: Decimal
-    """Network + priority fee, in ``fee_asset``."""
+    """Network + priority fee, and the rent of an output token account the swap created, in ``fee_asset``."""
     fee_asset: str
     reason: str
     ts_ns: int

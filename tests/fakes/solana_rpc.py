@@ -44,7 +44,16 @@ answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte to
 Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
 bytes); when such a transaction lands, the owner's SOL and token balances change by those
 amounts and ``getTransaction`` (json encoding, ``maxSupportedTransactionVersion: 0``) reports
-``meta.fee``, ``preBalances``/``postBalances`` and ``preTokenBalances``/``postTokenBalances``.
+``meta.fee``, ``preBalances``/``postBalances`` and ``preTokenBalances``/``postTokenBalances`` (the
+owner's token accounts, its associated ones, listed after the message's keys as
+``loadedAddresses.writable``, each with its lamports). A swap paying out a token the owner has no
+account for creates its associated token account, as Jupiter's ``CreateIdempotent`` setup
+instruction does: the fee payer deposits the rent (``getMinimumBalanceForRentExemption(165)``,
+2,039,280 lamports), which stays in the account (its ``preBalances`` 0, ``postBalances`` the rent).
+Native SOL out needs none (Jupiter's wrapped-SOL account is closed in the same transaction, its
+deposit refunded: nothing is kept, so nothing is modelled). The owner has an account for every mint
+of its ``token_accounts`` (at zero too), and ``getAccountInfo`` of one's associated address
+answers a token account.
 A swap whose effect carries the program's error (its slippage check failed) is refused by a send
 with preflight, as the node's simulation does, and otherwise lands failed: nothing moves but the fee.
 """
@@ -61,6 +70,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from solders.hash import Hash
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 NATIVE_MINT = "So11111111111111111111111111111111111111112"
@@ -71,6 +81,8 @@ EXEMPTION_YEARS = 2
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
+ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
+TOKEN_ACCOUNT_BYTES = 165
 LAMPORTS_PER_SIGNATURE = 5_000
 
 
@@ -112,6 +124,8 @@ class LandedTransaction:
     post_tokens: dict[str, int] = field(default_factory=dict)
     decimals: dict[str, int] = field(default_factory=dict)
     owner: str = ""
+    created: dict[str, int] = field(default_factory=dict)
+    """mint -> the rent deposited into the owner's token account for it that this transaction created."""
 
 
 @dataclass
@@ -345,12 +359,24 @@ class FakeSolanaRpc:
         return {"slot": self.slot, "apiVersion": "2.1.0"}
 
     def _account_value(self, pubkey: str) -> dict | None:
-        account = self.accounts.get(pubkey)
+        account = self.accounts.get(pubkey) or self._token_account(pubkey)
         if account is None:
             return None
         return {"data": [base64.b64encode(account.data).decode(), "base64"], "executable": False,
                 "lamports": account.lamports, "owner": account.owner, "rentEpoch": 18446744073709551615,
                 "space": len(account.data)}
+
+    def _token_account(self, pubkey: str) -> Account | None:
+        """The SPL token account at ``pubkey`` when it is the associated account of an owner's mint (its layout: mint,
+        owner, amount; the rest zero), holding its rent."""
+        for owner, held in self.token_accounts.items():
+            for mint, amount, _ in held:
+                if associated_token_account(owner, mint) == pubkey:
+                    data = bytes(Pubkey.from_string(mint)) + bytes(Pubkey.from_string(owner))
+                    data += amount.to_bytes(8, "little")
+                    return Account(data.ljust(TOKEN_ACCOUNT_BYTES, b"\0"), TOKEN_PROGRAM,
+                                   self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES))
+        return None
 
     @staticmethod
     def _check_base64(config: dict | None) -> None:
@@ -381,26 +407,34 @@ class FakeSolanaRpc:
                                    '"maxSupportedTransactionVersion": 0')
         message = tx.message
         keys = [str(k) for k in message.account_keys]
+        # the owner's token accounts the transaction touched, after the message's keys (as address-table ones)
+        mints = sorted(set(landed.pre_tokens) | set(landed.post_tokens))
+        index = {mint: len(keys) + n for n, mint in enumerate(mints)}
+        rent = self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES)
 
         def balances(tokens: dict[str, int]) -> list[dict]:
             out = []
-            for n, (mint, amount) in enumerate(sorted(tokens.items())):
+            for mint, amount in sorted(tokens.items()):
                 decimals = landed.decimals.get(mint, 6)
                 ui = amount / 10**decimals
-                out.append({"accountIndex": len(keys) + n, "mint": mint, "owner": landed.owner,
+                out.append({"accountIndex": index[mint], "mint": mint, "owner": landed.owner,
                             "programId": TOKEN_PROGRAM,
                             "uiTokenAmount": {"amount": str(amount), "decimals": decimals, "uiAmount": ui,
                                               "uiAmountString": str(ui)}})
             return out
 
         others = [self.lamports.get(k, 0) for k in keys[1:]]
+        pre_accounts = [0 if mint in landed.created or mint not in landed.pre_tokens else rent for mint in mints]
+        post_accounts = [landed.created.get(mint, rent) if mint in landed.post_tokens else 0 for mint in mints]
         return {
             "slot": landed.slot, "blockTime": 1_700_000_000, "version": 0,
             "meta": {"err": landed.err, "fee": landed.fee, "status": {"Ok": None} if landed.err is None
                      else {"Err": landed.err}, "innerInstructions": [], "logMessages": [], "rewards": [],
-                     "preBalances": [landed.pre_lamports, *others], "postBalances": [landed.post_lamports, *others],
+                     "preBalances": [landed.pre_lamports, *others, *pre_accounts],
+                     "postBalances": [landed.post_lamports, *others, *post_accounts],
                      "preTokenBalances": balances(landed.pre_tokens), "postTokenBalances": balances(landed.post_tokens),
-                     "loadedAddresses": {"writable": [], "readonly": []}, "computeUnitsConsumed": 42_000},
+                     "loadedAddresses": {"writable": [associated_token_account(landed.owner, m) for m in mints],
+                                         "readonly": []}, "computeUnitsConsumed": 42_000},
             "transaction": {"signatures": [str(s) for s in tx.signatures], "message": {
                 "accountKeys": keys, "recentBlockhash": str(message.recent_blockhash),
                 "header": {"numRequiredSignatures": message.header.num_required_signatures,
@@ -432,8 +466,11 @@ class FakeSolanaRpc:
             for mint, delta in effect.deltas.items():
                 if mint == NATIVE_MINT:
                     self.lamports[owner] = self.lamports.get(owner, 0) + delta
-                else:
-                    held[mint] = held.get(mint, 0) + delta
+                    continue
+                if mint not in held:  # Jupiter's CreateIdempotent makes the owner's account, the payer its deposit
+                    landed.created[mint] = self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES)
+                    self.lamports[payer] -= landed.created[mint]
+                held[mint] = held.get(mint, 0) + delta
             self.token_accounts[owner] = [(mint, amount, decimals.get(mint, 6)) for mint, amount in held.items()]
         if effect is None and self.landed_err is None:
             landed.err, after, sent_tokens = self._transfers(tx, held, decimals)
@@ -555,6 +592,13 @@ class FakeSolanaRpc:
             else:
                 value.append(None)
         return {"context": self._context(), "value": value}
+
+
+def associated_token_account(owner: str, mint: str) -> str:
+    """The owner's associated token account for ``mint`` (the ATA program's derivation, Token Program accounts)."""
+    return str(Pubkey.find_program_address(
+        [bytes(Pubkey.from_string(owner)), bytes(Pubkey.from_string(TOKEN_PROGRAM)), bytes(Pubkey.from_string(mint))],
+        Pubkey.from_string(ATA_PROGRAM))[0])
 
 
 def network_fee(tx: VersionedTransaction) -> int:

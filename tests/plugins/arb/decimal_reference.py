@@ -34,12 +34,12 @@ from plugins.arb.settings import SOL
 class DecimalPricer(Pricer):
     """The pricer with its pre-integer Decimal search (see the module documentation)."""
 
-    def decimal_direction(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal],
+    def decimal_direction(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal, Decimal],
                           span: list, hopeless: bool) -> Evaluation:
         """Price a direction with an edge at the touch on Decimal levels (call in the exact context)."""
         return self._decimal_uncached(direction, levels, inv, fees, span, hopeless)
 
-    def _decimal_uncached(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal],
+    def _decimal_uncached(self, direction: Direction, levels, inv: Inventory, fees: tuple[Decimal, Decimal, Decimal],
                             span: list, hopeless: bool) -> Evaluation:
         """Price a direction that has an edge at the touch (Decimal levels of the side walked).
 
@@ -69,7 +69,7 @@ class DecimalPricer(Pricer):
                 kmin = max(kmin, int((self.market.min_notional / (lowest * step)).to_integral_value(ROUND_CEILING)))
         kmax = int(settings.max_notional // (ref * step))  # divide-integer: exact
         static_cap = "max notional"
-        fees_sol = self._fees_sol
+        fees_sol = self._cost[direction].fees_sol
         sol_in_base, sol_in_quote = self.base == SOL, self.quote == SOL
         sol_have = None  # SOL on the DEX wallet when it falls short of the swap's fees
         if buy_cex:  # the DEX wallet sells the base
@@ -84,7 +84,8 @@ class DecimalPricer(Pricer):
             sol_have = inv.dex_sol
         if sol_have is not None:
             return self._nothing(direction, f"gross edge {_show_bps(gross_bps)} bps, but the DEX wallet has "
-                                            f"{sol_have} SOL free; the network and priority fees need "
+                                            f"{sol_have} SOL free; the network and priority fees"
+                                            f"{' and the account rent' if fees[2] else ''} need "
                                             f"{_show(fees_sol)}", gross_bps, "inventory")
         if k_inv < kmax:
             kmax, static_cap = k_inv, "inventory"
@@ -105,7 +106,7 @@ class DecimalPricer(Pricer):
                                     hopeless, span)
 
     def _decimal_search(self, direction: Direction, levels, inv: Inventory, touch: Decimal, ref: Decimal,
-                fees: tuple[Decimal, Decimal], gross_bps: Decimal, kmin: int, kmax: int, static_cap: str,
+                fees: tuple[Decimal, Decimal, Decimal], gross_bps: Decimal, kmin: int, kmax: int, static_cap: str,
                 hopeless: bool, span: list) -> Evaluation:
         """The size netting the most among those clearing min_edge_bps, inside the caps.
 
@@ -151,10 +152,10 @@ class DecimalPricer(Pricer):
         if buy_cex:
             cache, dex_side, quote_have, rate = self._sell, Side.SELL, inv.cex_quote, self._one_plus_fee
         else:
-            sol_fees = self._fees_sol if self.quote == SOL else ZERO
+            sol_fees = self._cost[direction].fees_sol if self.quote == SOL else ZERO
             cache, dex_side, quote_have, rate = self._buy, Side.BUY, inv.dex_quote - sol_fees, self._one_minus_fee
         hc_ref = self._haircut * ref
-        fixed = fees[0] + fees[1]
+        fixed = fees[0] + fees[1] + fees[2]
         if not hopeless:
             # An upper bound without the pool: it pays out at most mid x (1 - fee) per base unit
             # (charges at least mid x (1 + fee)), so net(q) - min edge <= a concave, piecewise-linear
@@ -216,7 +217,8 @@ class DecimalPricer(Pricer):
                 elif quote.amount > quote_have:
                     failures[k] = ("inventory", lambda: (
                         f"the DEX wallet has {inv.dex_quote} {self.quote} free; buying {q} {self.base} needs "
-                        f"{quote.amount}" + (f" plus {_show(self._fees_sol)} SOL of fees" if self.quote == SOL
+                        f"{quote.amount}" + (f" plus {_show(self._cost[direction].fees_sol)} SOL of fees"
+                                              if self.quote == SOL
                                               else "")))
                 else:
                     net = value * rate - quote.amount - hc_ref * q - fixed

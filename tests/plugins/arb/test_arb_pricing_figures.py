@@ -84,9 +84,9 @@ def test_the_smallest_size_priced_straight_shows_what_the_general_path_shows(sce
     the_pool, tick, inventory, caps = scene
     p = pricer(the_pool, **caps)
     p.evaluate(tick, inventory)  # the gates and scales for this pool state and book
-    fees = _Fees((tick.best_bid_units, tick.best_ask_units))
     sides = ((Direction.BUY_CEX_SELL_DEX, tick.ask_units), (Direction.BUY_DEX_SELL_CEX, tick.bid_units))
     for direction, units in sides:
+        fees = _Fees((tick.best_bid_units, tick.best_ask_units), p._cost[direction])
         if not units:
             continue
         t = units[0][0]
@@ -209,12 +209,14 @@ def test_the_sol_fees_kept_per_cex_mid_are_those_made_fresh():
         fresh = pricer(pool(1_000, 150_000))
         fresh.evaluate(tick, RICH)
         touch = (tick.best_bid_units, tick.best_ask_units)
-        with localcontext(_EXACT):
-            got = lasting._fee_pair(_Fees(touch))
-            expected = fresh._fee_pair(_Fees(touch))
-            sol = (tick.best_bid + tick.best_ask) / 2
-        assert [x.as_tuple() for x in got] == [x.as_tuple() for x in expected]
-        assert got == (lasting._network_sol * sol, lasting._priority_sol * sol)
+        for direction in Direction:
+            with localcontext(_EXACT):
+                got = lasting._fee_pair(_Fees(touch, lasting._cost[direction]))
+                expected = fresh._fee_pair(_Fees(touch, fresh._cost[direction]))
+                sol = (tick.best_bid + tick.best_ask) / 2
+            assert [x.as_tuple() for x in got] == [x.as_tuple() for x in expected]
+            cost = lasting._cost[direction]
+            assert got == (cost.network_sol * sol, cost.priority_sol * sol, cost.rent_sol * sol)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -232,7 +234,8 @@ def test_a_tradable_direction_searched_on_from_its_decision_shows_what_a_search_
         hint = dict(p._last_top)
         with localcontext(_EXACT):
             scratch = p._direction_uncached(direction, units, inventory, _Fees((tick.best_bid_units,
-                                                                                 tick.best_ask_units)),
+                                                                                 tick.best_ask_units),
+                                                                                p._cost[direction]),
                                             [1, False, None], False, True)
         p._last_top = hint  # the search starts from the same hint
         assert ev.settled() is ev and ev._make is None

@@ -19,7 +19,7 @@ from decimal import Decimal, localcontext
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.api import BookUpdate
+from bot.api import BookUpdate, SwapFee
 from bot.api.kit import OrderBook
 from plugins.arb.pricing import _DISPLAY, _EXACT, BPS, Direction, Inventory, Pricer, _no_edge_reason
 from tests.plugins.arb import test_arb_pricing_kit as kit
@@ -39,9 +39,9 @@ def reference(p: DecimalPricer, book: BookUpdate, inventory: Inventory) -> tuple
     mid = p._priced_mid
     with localcontext(_EXACT):
         sol = book.mid or book.best_bid or book.best_ask or mid
-        fees = (p._network_sol * sol, p._priority_sol * sol)
         out = []
         for direction, levels in ((Direction.BUY_CEX_SELL_DEX, book.asks), (Direction.BUY_DEX_SELL_CEX, book.bids)):
+            fees = p._cost[direction].in_quote(sol)
             buy_cex = direction is Direction.BUY_CEX_SELL_DEX
             span = [1, False, None]
             if not levels:
@@ -104,6 +104,9 @@ def scenes(draw):
         "max_notional": D(draw(st.integers(10, 50_000))),
     }
     inventory = Inventory(*(D(draw(st.integers(0, 10**7))) / 100 for _ in range(4)))
+    # each direction's swap its own cost: a route's compute-unit limit, the rent of an output account it creates
+    swap_fees = {d: SwapFee(5_000, draw(st.integers(0, 1_400_000)), draw(st.sampled_from([0, 2_039_280])))
+                 for d in Direction}
     p = pricer(the_pool, **overrides)
     p._gates(PD, QD)  # the thresholds the touches are drawn around
     anchors = {
@@ -121,15 +124,18 @@ def scenes(draw):
         bids = draw(side(max(1, bid), -1))
         bids = [(p_, q) for p_, q in bids if not asks or p_ < asks[0][0]]  # an uncrossed book
         ticks.append((bids, asks))
-    return the_pool, overrides, inventory, ticks
+    return the_pool, overrides, inventory, ticks, swap_fees
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenes())
 def test_the_integer_path_decides_as_the_decimal_reference(scene):
-    the_pool, overrides, inventory, ticks = scene
+    the_pool, overrides, inventory, ticks, swap_fees = scene
     on_views, on_decimals = pricer(the_pool, **overrides), pricer(the_pool, **overrides)
     fresh = decimal_pricer(the_pool, **overrides)
+    for direction, fee in swap_fees.items():
+        for p in (on_views, on_decimals, fresh):
+            p.set_swap_fee(fee, direction)
     for bids, asks in ticks:
         tick = view(bids, asks)
         decimal_made = BookUpdate("cex", "SOL/USDC", tick.bids, tick.asks, 0)

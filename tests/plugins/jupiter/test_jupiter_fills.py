@@ -22,6 +22,7 @@ def _order(cid="fill-1", side=Side.SELL, qty="0.5") -> Order:
 
 async def test_a_sell_reports_the_landed_amounts_and_the_network_fee(make_exchange, node, jupiter_api, keypair):
     node.lamports[str(keypair.pubkey())] = 2_000_000_000
+    node.token_accounts[str(keypair.pubkey())] = [(USDC, 0, 6)]  # its USDC account exists: no rent is paid
     node.fee_lamports = 15_000  # signature + priority fee
     jupiter_api.fill_slippage_bps = 30  # the pool moved: 0.3 % less out than quoted
     exchange = await make_exchange()

@@ -41,7 +41,10 @@ async def test_swap_signed_verified_and_filled(make_exchange, node, jupiter_api,
     # one fee and one swap: 0.5 SOL out of the wallet, 75 USDC in; the fee is one signature and the priority fee of
     # the compute budget Jupiter wrote in (the 75th percentile of recent fees, 2,000 micro-lamports, on 58,800 units)
     assert node.transactions[state.exchange_order_id].fee == 5_000 + 118
-    assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - 5_118 - 500_000_000
+    # the wallet had no USDC account: the swap created it, depositing its rent (2,039,280 lamports), which the fill's
+    # fee shows with the network fee
+    assert node.lamports[str(keypair.pubkey())] == 1_000_000_000 - 5_118 - 2_039_280 - 500_000_000
+    assert state.fills[0].fee == Decimal(5_118 + 2_039_280).scaleb(-9)
     usdc = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
     assert node.token_accounts[str(keypair.pubkey())] == [(usdc, 75_000_000, 6)]
     # the same intent again: the stored answer, nothing new signed or sent
@@ -240,5 +243,8 @@ async def test_hundred_intents_with_lost_sends_land_once_each(make_exchange, nod
     assert all(s.status is OrderStatus.FILLED for s in states)
     assert exchange.signatures_made == 100 and len(node.landed) == 100
     assert len({s.exchange_order_id for s in states}) == 100
-    # one fee and one 0.5 SOL swap per intent, however often each was sent
-    assert node.lamports[owner] == 10**12 - sum(t.fee for t in node.transactions.values()) - 100 * 500_000_000
+    # one fee and one 0.5 SOL swap per intent, however often each was sent, and the rent of the USDC account the
+    # first of them to land created
+    assert node.lamports[owner] == (10**12 - sum(t.fee for t in node.transactions.values()) - 100 * 500_000_000
+                                    - 2_039_280)
+    assert sum(sum(t.created.values()) for t in node.transactions.values()) == 2_039_280

@@ -27,6 +27,7 @@ from bot.domain import (
     OrderType,
     PoolUpdate,
     Side,
+    SwapFee,
     TimeInForce,
 )
 from bot.plugins import collect, load_plugins
@@ -171,6 +172,52 @@ async def test_buy_is_exact_output(dex):
     assert balances["SOL"].total == D(110) - NETWORK_FEE
     assert balances["USDC"].total == D(15000) - D("1004.013041")
     assert (dex.pool.pool.reserve_a, dex.pool.pool.reserve_b) == (RESERVE_SOL - 10**10, RESERVE_USDC + paid)
+
+
+RENT = D("0.00203928")
+"""The rent-exempt deposit of a 165-byte SPL token account, 2,039,280 lamports, in SOL."""
+
+
+async def test_a_swap_creating_its_output_token_account_pays_the_rent_once(make_dex):
+    dex = make_dex(initial_balances={"SOL": "100"})  # no USDC account yet
+    await dex.start()
+    # selling SOL pays out USDC into an account the swap must create; buying SOL pays out native SOL (its wrapped-SOL
+    # account is opened and closed in the swap's own transaction: no rent is kept)
+    assert await dex.swap_fee_lamports("SOL/USDC", Side.SELL) == SwapFee(5_000, 1_500, 2_039_280)
+    assert await dex.swap_fee_lamports("SOL/USDC", Side.BUY) == SwapFee(5_000, 1_500)
+    (fill,) = (await dex.place_order(swap("s1", Side.SELL, "10"))).fills
+    assert (fill.fee, fill.fee_asset) == (NETWORK_FEE + RENT, "SOL")
+    balances = await dex.balances()
+    assert balances["SOL"].total == D(100) - D(10) - NETWORK_FEE - RENT
+    assert balances["USDC"].total == D("996.006981")
+    assert (await dex.fetch_order("SOL/USDC", "s1")).fills[0].fee == NETWORK_FEE + RENT
+    # the account exists now: the next swap into it pays the network fee alone
+    assert await dex.swap_fee_lamports("SOL/USDC", Side.SELL) == SwapFee(5_000, 1_500)
+    (fill,) = (await dex.place_order(swap("s2", Side.SELL, "1"))).fills
+    assert fill.fee == NETWORK_FEE
+
+
+async def test_a_token_held_at_zero_has_its_account_and_a_buy_of_a_new_base_token_pays_rent(make_dex):
+    dex = make_dex(symbol="JUP/USDC", initial_balances={"SOL": "1", "USDC": "1000", "JUP": "0"})
+    await dex.start()
+    assert await dex.swap_fee_lamports("JUP/USDC", Side.BUY) == SwapFee(5_000, 1_500)  # listed: the account exists
+    fresh = make_dex(symbol="JUP/USDC", initial_balances={"SOL": "1", "USDC": "1000"})
+    await fresh.start()
+    assert await fresh.swap_fee_lamports("JUP/USDC", Side.BUY) == SwapFee(5_000, 1_500, 2_039_280)
+    assert await fresh.swap_fee_lamports("JUP/USDC", Side.SELL) == SwapFee(5_000, 1_500)
+    (fill,) = (await fresh.place_order(dataclasses.replace(swap("b1", Side.BUY, "1"), symbol="JUP/USDC"))).fills
+    assert fill.fee == NETWORK_FEE + RENT
+    assert (await fresh.balances())["SOL"].total == D(1) - NETWORK_FEE - RENT
+
+
+async def test_the_rent_must_be_there_in_sol(make_dex):
+    dex = make_dex(initial_balances={"SOL": "10.001"})
+    await dex.start()
+    with pytest.raises(InsufficientFunds, match=r"insufficient SOL: the swap needs 10\.002045780 SOL \(0\.000006500 "
+                                                r"of it network fee, 0\.002039280 rent of the USDC token account it "
+                                                r"creates\), the wallet holds 10\.001"):
+        await dex.place_order(swap("s1", Side.SELL, "10"))
+    assert "USDC" not in await dex.balances()
 
 
 async def test_market_orders_take_what_the_pool_gives(dex):
