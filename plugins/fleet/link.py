@@ -548,6 +548,7 @@ class NatsFleet(FleetLink):
         # each request in its own task: a slow command does not hold the others up; a flood is refused
         if self._pending >= MAX_PENDING_COMMANDS:
             self.counters["refused_busy"] += 1
+            self._audit_busy(msg)
             await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
             return
         self._pending += 1
@@ -587,7 +588,9 @@ class NatsFleet(FleetLink):
                 self.counters["expired"] += 1
                 log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
                             request.name, c.transport, request.via, waited_s, patience_s)
-                self._audit_expired(caller, request.via, request.name, request.args, waited_s, patience_s)
+                self._audit_refusal(caller, request.via, request.name, request.args,
+                                    f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
+                                    f"({patience_s:g} s)")
                 await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
                                                     f"{waited_s:.1f} s for a turn, longer than its sender waits"))
                 return
@@ -602,19 +605,32 @@ class NatsFleet(FleetLink):
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
 
-    def _audit_expired(self, caller: Caller, via: str, name: str, args: list[str], waited_s: float,
-                       patience_s: float) -> None:
-        """A command refused as too late, in this bot's audit log as the command table writes a refusal (the caller
-        as ``<transport>@<forwarding bot>``, its role here). A store failing is logged: the answer still goes out."""
+    def _audit_busy(self, msg: Msg) -> None:
+        """A request refused as busy, audited with who asked and what (read as any request is: one that cannot
+        be read is counted as malformed and logged, as when it is not refused)."""
+        try:
+            request = wire.parse_request(msg.data, self.settings.max_request_bytes)
+        except ValueError as exc:
+            self.counters["malformed"] += 1
+            log.warning("fleet: malformed command refused (busy): %s", exc)
+            return
+        c = request.caller
+        role = self.roles.get(f"{c.transport}:{c.user_id}")
+        caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
+        self._audit_refusal(caller, request.via, request.name, request.args,
+                            f"refused: busy: {self._pending} commands waiting")
+
+    def _audit_refusal(self, caller: Caller, via: str, name: str, args: list[str], outcome: str) -> None:
+        """A command this link refused before the command table saw it (too late, or busy), in this bot's audit log
+        as the command table writes a refusal (the caller as ``<transport>@<forwarding bot>``, its role here). A
+        store failing is logged: the answer still goes out."""
         entry = AuditEntry(ts_ns=time.time_ns(), transport=f"{caller.transport}@{via}", user_id=caller.user_id,
                            command=name.lstrip("/").lower(), args=" ".join(args), role=caller.role or "",
-                           chat_id=caller.chat_id,
-                           outcome=f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
-                                   f"({patience_s:g} s)")
+                           chat_id=caller.chat_id, outcome=outcome)
         try:
             self.op.record_audit([entry])
         except Exception:
-            log.exception("fleet: the refusal of a late /%s could not be audited", entry.command)
+            log.exception("fleet: the refusal of /%s could not be audited", entry.command)
 
     async def _respond(self, msg: Msg, data: bytes) -> None:
         try:
