@@ -135,6 +135,8 @@ class NatsFleet(FleetLink):
         self._big_status_said = False
         self._full_said = False
         self._back: tuple[bool, int, int] | None = None
+        self._listening_since_ns: int | None = None
+        """When this bot last (re)connected and began hearing the fleet's heartbeats; None while not connected."""
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -220,6 +222,7 @@ class NatsFleet(FleetLink):
 
         async def on_disconnected() -> None:
             self.ready = False
+            self._listening_since_ns = None
             if not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
                 log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
@@ -250,6 +253,8 @@ class NatsFleet(FleetLink):
             await self._setup_jetstream(self.nc)
         self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
         self._outage_alerted = False
+        if self._listening_since_ns is None:
+            self._listening_since_ns = time.time_ns()
         self.ready = True
         self._wake.set()  # the send loop says it is back once the outbox is out (an alert now could push one out)
         await self._heartbeat()
@@ -424,7 +429,18 @@ class NatsFleet(FleetLink):
                        "age_ms": None if f.data_ns is None else max(0, now - f.data_ns) // 1_000_000}
                       for f in op.feed_health()],
             "link": self.stats(),
+            "fleet": self.view(),
         })
+
+    def view(self) -> dict[str, Any]:
+        """The fleet as this bot knows it, for ``arbot fleet`` to know it at once from one status: the other bots
+        alive (name -> when last heard from, ns), and whether that is every one of them (``complete``: connected
+        for ``alive_after_s`` at least, so every live bot's heartbeat was heard since)."""
+        now = time.time_ns()
+        window = int(self.settings.alive_after_s * 1e9)
+        since = self._listening_since_ns
+        return {"complete": since is not None and now - since >= window,
+                "alive": {peer.name: peer.seen_ns for peer in self.peers.values() if now - peer.seen_ns <= window}}
 
     def stats(self) -> dict[str, Any]:
         """The link's counters: connected, published, buffered (in the outbox now), dropped, malformed, relayed."""
