@@ -476,7 +476,7 @@ class TelegramNotifier(Notifier):
         if reply.silent:  # a stranger's refusal already answered in this chat: counted, not sent
             return
         thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
-        self.outbox.put(str(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
+        self.outbox.put(reply_lane(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
                         priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -504,11 +504,18 @@ class TelegramNotifier(Notifier):
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)
 
-        self.outbox.put(str(chat_id), answer, priority=REPLY_PRIORITY, kind="reply")
+        self.outbox.put(reply_lane(chat_id), answer, priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
                            exc_info=context.error)
+
+
+def reply_lane(chat: int | str) -> tuple[str, str]:
+    """The outbox lane of the replies to one chat, beside its alerts' lane (``str(chat)``): a trader's ``/kill`` in a
+    chat that alerts flood goes out with the chat's next free slot (its rate limit is the chat's, shared), not
+    behind every alert queued there. Replies keep their order, alerts theirs."""
+    return str(chat), "replies"
 
 
 def bot_id(token: str) -> str | None:
