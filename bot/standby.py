@@ -16,9 +16,10 @@ exactly one of them live:
   round began (the holder was live then: what it relays had reached the chat by that round);
 - a store that cannot be asked (database down) changes nothing: a live transport stays live;
 - :meth:`TokenLease.handled` / :meth:`TokenLease.last_handled` keep the position of the last update the
-  holder handled (a Telegram ``update_id``) in the store, per token, where every process of the database
-  reads it: one taking over after a crash skips what the dead holder handled but never confirmed to the
-  chat service (which hands such updates out again).
+  holder handled (a Telegram ``update_id``) in the store, per *sequence* (what numbers the updates: a Telegram
+  bot's id, which a new token of the same bot keeps and another bot does not share; never a secret), where
+  every process of the database reads it: one taking over after a crash skips what the dead holder handled
+  but never confirmed to the chat service (which hands such updates out again).
 
 Public for plugins as :class:`bot.api.kit.TokenLease`.
 """
@@ -41,7 +42,7 @@ LIVE, STANDBY = "live", "standby"
 
 
 HANDLED_PREFIX = "chat_handled:"
-"""``bot_state`` key prefix (then the lease name) of the last update a token's holder handled."""
+"""``bot_state`` key prefix (then the transport and the sequence) of the last update a token's holder handled."""
 
 
 def token_lease_name(transport: str, token: str) -> str:
@@ -140,17 +141,24 @@ class TokenLease:
                 self.state = LIVE
                 self._notice(f"{self.transport}: took over this bot token (the process that held it stopped)")
 
-    def handled(self, position: int) -> None:
-        """Record ``position`` (an update id) as handled under this token, in this bot's ``bot_state`` (blocking:
-        from a worker thread). Written before the update is acted on: after a crash it is skipped, not redone."""
-        self._store.set_state(HANDLED_PREFIX + self._lease.name, str(position))
+    def _handled_key(self, sequence: str) -> str:
+        if not sequence or any(c.isspace() for c in sequence) or len(sequence) > 64:
+            raise ValueError(f"{self.transport}: an update sequence is a short word (a bot id), got {len(sequence)} "
+                             "characters")
+        return f"{HANDLED_PREFIX}{self.transport} {sequence}"
 
-    def last_handled(self, max_age_s: float | None = None) -> int | None:
-        """The highest position any process of this database recorded as handled under this token (blocking);
-        with ``max_age_s``, only among those recorded within that many seconds (older positions no update handed
-        out again can be at: the chat service keeps unconfirmed updates that long at most)."""
+    def handled(self, position: int, *, sequence: str) -> None:
+        """Record ``position`` (an update id) as handled in ``sequence`` (what numbers the updates: a Telegram bot's
+        id, never a secret), in this bot's ``bot_state`` (blocking: from a worker thread). Written before the update
+        is acted on: after a crash it is skipped, not redone, whichever token of that bot is in force then."""
+        self._store.set_state(self._handled_key(sequence), str(position))
+
+    def last_handled(self, *, sequence: str, max_age_s: float | None = None) -> int | None:
+        """The highest position any process of this database recorded as handled in ``sequence`` (blocking); with
+        ``max_age_s``, only among those recorded within that many seconds (older positions no update handed out
+        again can be at: the chat service keeps unconfirmed updates that long at most)."""
         since_ns = time.time_ns() - int(max_age_s * 1e9) if max_age_s is not None else 0
-        records = self._store.state_of_every_bot(HANDLED_PREFIX + self._lease.name).values()
+        records = self._store.state_of_every_bot(self._handled_key(sequence)).values()
         positions = [int(value) for value, at_ns in records if value.lstrip("-").isdigit() and at_ns >= since_ns]
         return max(positions) if positions else None
 

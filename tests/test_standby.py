@@ -136,18 +136,20 @@ async def test_a_transport_that_fails_to_start_lets_the_lease_go(stores):
 
 
 def test_the_last_handled_position_is_shared_by_the_bots_of_a_database_and_ages_out(stores):
-    """What one bot's process handled under a token, the other bot's process (another name, one database) reads;
+    """What one bot's process handled in a sequence, the other bot's process (another name, one database) reads;
     a position recorded longer ago than ``max_age_s`` is not used (no update can be handed out again by then)."""
     one = Transport(stores[0].scoped("one")).lease
     two = Transport(stores[1].scoped("two")).lease
-    other_token = Transport(stores[1].scoped("two"), token="456:another-token").lease
-    assert two.last_handled() is None
-    one.handled(41)
-    one.handled(42)
-    two.handled(40)  # a lower one elsewhere: the highest counts
-    assert two.last_handled() == one.last_handled() == 42
-    assert other_token.last_handled() is None  # per token
-    key = "chat_handled:" + token_lease_name("telegram", "123:secret-token")
+    assert two.last_handled(sequence="123") is None
+    one.handled(41, sequence="123")
+    one.handled(42, sequence="123")
+    two.handled(40, sequence="123")  # a lower one elsewhere: the highest counts
+    assert two.last_handled(sequence="123") == one.last_handled(sequence="123") == 42
+    assert two.last_handled(sequence="456") is None  # per sequence (another Telegram bot)
+    key = "chat_handled:telegram 123"  # the bot's id, never its token
     assert {bot: value for bot, (value, _) in stores[0].state_of_every_bot(key).items()} == {"one": "42", "two": "40"}
     stores[0].scoped("one").set_state(key, "42", ts_ns=1)  # recorded long ago
-    assert two.last_handled(max_age_s=24 * 3600) == 40 and two.last_handled() == 42
+    assert two.last_handled(sequence="123", max_age_s=24 * 3600) == 40 and two.last_handled(sequence="123") == 42
+    with pytest.raises(ValueError, match="short word"):
+        one.handled(43, sequence="123 456:secret")
+

@@ -27,13 +27,14 @@ import asyncio
 import functools
 import io
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import discord  # the library (absolute import)
 import discord.gateway
 import discord.http
 from yarl import URL
 
-from bot.api import Alert, AlertLevel, Caller, Notifier
+from bot.api import Alert, AlertLevel, Caller, Notifier, Reply
 from bot.api.kit import REDACTOR, Outbox, TokenLease, drop_least_urgent
 
 from .client import ArbotClient, confirm_view
@@ -230,19 +231,26 @@ class DiscordNotifier(Notifier):
         role = self.settings.role_of(user_id, interaction.guild_id, interaction.channel_id)
         return Caller("discord", str(user_id), role, str(interaction.channel_id or ""))
 
-    async def _run(self, interaction: discord.Interaction, name: str, args: list[str]) -> None:
-        caller = self.caller(interaction)
+    @staticmethod
+    async def _in_time(command: Awaitable[Reply], defer: Callable[[], Awaitable[object]]) -> tuple[Reply, bool]:
+        """(the command's reply, whether the interaction was deferred): ``defer`` is called when the command is still
+        running after ``REPLY_WITHIN_S``, so Discord's 3 s never run out whatever it waits on."""
         # A task only to time the command: awaited right here, never left running (see finally).
-        work = asyncio.ensure_future(self.ctx.commands.dispatch(caller, name, args))
+        work = asyncio.ensure_future(command)
         try:
             done, _ = await asyncio.wait({work}, timeout=REPLY_WITHIN_S)
-            deferred = not done
-            if deferred:
-                await interaction.response.defer(thinking=True, ephemeral=caller.role is None)
-            reply = await work
+            if not done:
+                await defer()
+            return await work, not done
         finally:
             if not work.done():  # the client is closing: do not leave the command behind unawaited
                 work.cancel()
+
+    async def _run(self, interaction: discord.Interaction, name: str, args: list[str]) -> None:
+        caller = self.caller(interaction)
+        reply, deferred = await self._in_time(
+            self.ctx.commands.dispatch(caller, name, args),
+            lambda: interaction.response.defer(thinking=True, ephemeral=caller.role is None))
         if reply.silent:  # a stranger's refusal already answered in this channel: counted, not answered
             if deferred:
                 await interaction.delete_original_response()
@@ -259,15 +267,24 @@ class DiscordNotifier(Notifier):
             await interaction.response.send_message(**message, ephemeral=caller.role is None)
 
     async def on_confirm(self, interaction: discord.Interaction, token: str) -> None:
-        """A Confirm press: run the command if the command table agrees, else tell the presser only."""
-        reply = await self.ctx.commands.confirm(self.caller(interaction), token)
+        """A Confirm press: run the command if the command table agrees, else tell the presser only. A confirmed
+        command still running after ``REPLY_WITHIN_S`` (a kill cancelling every order on a slow venue) defers the
+        press (the button shows it is loading) and edits the question into its result when done."""
+        reply, deferred = await self._in_time(self.ctx.commands.confirm(self.caller(interaction), token),
+                                              interaction.response.defer)
         if reply.silent:
             return
+        mentions = discord.AllowedMentions.none()
         if reply.ok:  # done: the result replaces the question, and the button goes
-            await interaction.response.edit_message(content=reply_block(reply), view=None)
-        else:  # another user's press, expired or replayed: the question stays for its owner
-            await interaction.response.send_message(reply_block(reply), ephemeral=True,
-                                                    allowed_mentions=discord.AllowedMentions.none())
+            if deferred:
+                await interaction.edit_original_response(content=reply_block(reply), view=None,
+                                                         allowed_mentions=mentions)
+            else:
+                await interaction.response.edit_message(content=reply_block(reply), view=None)
+        elif deferred:  # another user's press, expired or replayed: the question stays for its owner
+            await interaction.followup.send(reply_block(reply), ephemeral=True, allowed_mentions=mentions)
+        else:
+            await interaction.response.send_message(reply_block(reply), ephemeral=True, allowed_mentions=mentions)
 
 
 def _priority(held: tuple[int, str]) -> int:

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from bot.api import Caller, Reply
 
@@ -29,12 +29,19 @@ EXIT_USAGE = 2
 ARGS_CONFIRM = "this asks for a confirmation on a terminal; add --yes to confirm it here"
 
 
+MAX_LISTED = 256
+"""Names taken from one bot's view of the fleet (a bot keeps at most 256 others: ``link.MAX_PEERS``)."""
+
+
 async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[list[str], list[str]]:
     """The bots alive now, and those only known from an old status (their heartbeats stopped).
 
-    Heartbeats are listened to for ``wait_s`` in every case: a bot with ``jetstream = false`` never writes to the
-    KV bucket, so a bucket with entries does not list the whole fleet. With JetStream the bucket adds the bots
-    whose heartbeats stopped (listed as skipped).
+    Done as soon as the whole fleet is known: a bot's status carries its view of the fleet (``fleet``: the other
+    bots it heard from within ``alive_after_s``, and ``complete`` once it has listened that long), so one recent
+    status with a complete view lists every bot alive, those with ``jetstream = false`` (in no bucket) too. With
+    JetStream that status is in the KV bucket at once; without, it is the first heartbeat of a bot that has been up
+    a while. Until one comes (bots of an older version send none) heartbeats are listened to for ``wait_s``, as
+    every bot's comes within that. The bucket adds the bots whose heartbeats stopped (listed as skipped).
     """
     import nats.errors
     import nats.js.errors
@@ -43,22 +50,34 @@ async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[li
 
     seen: dict[str, int] = {}
     now = time.time_ns()
+    window = int(settings.alive_after_s * 1e9)
+    known = asyncio.Event()
+    """Set by a recent status whose bot's view is complete: ``seen`` holds the whole fleet."""
 
     def note(raw: bytes, received_ns: int | None) -> None:
         try:
             obj = wire.load_object(raw, "a status")
         except ValueError:
             return
-        bot, ts = obj.get("bot"), obj.get("ts")
-        if isinstance(bot, str) and wire.BOT_NAME.fullmatch(bot):
-            at = received_ns if received_ns is not None else (ts if isinstance(ts, int) else 0)
-            seen[bot] = max(seen.get(bot, 0), at)
+        bot, ts, data = obj.get("bot"), obj.get("ts"), obj.get("data")
+        if not isinstance(bot, str) or not wire.BOT_NAME.fullmatch(bot):
+            return
+        at = received_ns if received_ns is not None else (min(ts, now) if _ns(ts) else 0)
+        seen[bot] = max(seen.get(bot, 0), at)
+        view = data.get("fleet") if isinstance(data, dict) else None
+        if now - at > window or not isinstance(view, dict) or view.get("complete") is not True \
+                or not isinstance(view.get("alive"), dict):
+            return
+        for name, heard_ns in list(view["alive"].items())[:MAX_LISTED]:
+            if isinstance(name, str) and wire.BOT_NAME.fullmatch(name) and _ns(heard_ns):
+                seen[name] = max(seen.get(name, 0), min(heard_ns, at))  # not later than the status telling it
+        known.set()
 
     async def on_status(msg: Any) -> None:
         note(msg.data, time.time_ns())
 
+    deadline = asyncio.get_running_loop().time() + wait_s
     sub = await nc.subscribe(wire.ALL_STATUS, cb=on_status)
-    listening = asyncio.create_task(asyncio.sleep(wait_s))  # the bucket is read meanwhile
     if settings.jetstream:
         try:
             kv = await nc.jetstream().key_value(wire.BUCKET)
@@ -66,12 +85,20 @@ async def discover(nc: NATS, settings: FleetSettings, wait_s: float) -> tuple[li
                 note((await kv.get(key)).value or b"", None)
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
             pass
-    await listening
+    try:
+        async with asyncio.timeout_at(deadline):
+            await known.wait()
+    except TimeoutError:
+        pass
     await sub.unsubscribe()
-    window = int(settings.alive_after_s * 1e9)
     alive = sorted(bot for bot, at in seen.items() if now - at <= window or at >= now)
     stale = sorted(bot for bot in seen if bot not in alive)
     return alive, stale
+
+
+def _ns(value: Any) -> TypeGuard[int]:
+    """A time in ns as the bus carries it: an int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def ask(question: str, assume_yes: bool) -> bool | None:
@@ -194,4 +221,5 @@ def register(register_command) -> None:
     parser.add_argument("--yes", "-y", action="store_true",
                         help="confirmed already: do not ask (kill; resume of what a kill switch stopped)")
     parser.add_argument("--wait", type=float, metavar="S",
-                        help="how long to listen for heartbeats (default: 1.5 heartbeats)")
+                        help="how long to listen for heartbeats when no bot's status tells the whole fleet "
+                             "(default: 1.5 heartbeats)")

@@ -135,6 +135,8 @@ class NatsFleet(FleetLink):
         self._big_status_said = False
         self._full_said = False
         self._back: tuple[bool, int, int] | None = None
+        self._listening_since_ns: int | None = None
+        """When this bot last (re)connected and began hearing the fleet's heartbeats; None while not connected."""
         """Set when (re)connected: (after an outage, events waiting, dropped so far), said once the outbox is out."""
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -220,6 +222,7 @@ class NatsFleet(FleetLink):
 
         async def on_disconnected() -> None:
             self.ready = False
+            self._listening_since_ns = None
             if not self._outage_alerted and not self._stopping:
                 self._outage_alerted = True
                 log.warning("fleet: lost NATS at %s; trading goes on, events are buffered (at most %d)",
@@ -250,6 +253,8 @@ class NatsFleet(FleetLink):
             await self._setup_jetstream(self.nc)
         self._back = (self._outage_alerted or again, len(self.outbox), self.counters["dropped"])
         self._outage_alerted = False
+        if self._listening_since_ns is None:
+            self._listening_since_ns = time.time_ns()
         self.ready = True
         self._wake.set()  # the send loop says it is back once the outbox is out (an alert now could push one out)
         await self._heartbeat()
@@ -424,7 +429,18 @@ class NatsFleet(FleetLink):
                        "age_ms": None if f.data_ns is None else max(0, now - f.data_ns) // 1_000_000}
                       for f in op.feed_health()],
             "link": self.stats(),
+            "fleet": self.view(),
         })
+
+    def view(self) -> dict[str, Any]:
+        """The fleet as this bot knows it, for ``arbot fleet`` to know it at once from one status: the other bots
+        alive (name -> when last heard from, ns), and whether that is every one of them (``complete``: connected
+        for ``alive_after_s`` at least, so every live bot's heartbeat was heard since)."""
+        now = time.time_ns()
+        window = int(self.settings.alive_after_s * 1e9)
+        since = self._listening_since_ns
+        return {"complete": since is not None and now - since >= window,
+                "alive": {peer.name: peer.seen_ns for peer in self.peers.values() if now - peer.seen_ns <= window}}
 
     def stats(self) -> dict[str, Any]:
         """The link's counters: connected, published, buffered (in the outbox now), dropped, malformed, relayed."""
@@ -548,6 +564,7 @@ class NatsFleet(FleetLink):
         # each request in its own task: a slow command does not hold the others up; a flood is refused
         if self._pending >= MAX_PENDING_COMMANDS:
             self.counters["refused_busy"] += 1
+            self._audit_busy(msg)
             await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
             return
         self._pending += 1
@@ -587,7 +604,9 @@ class NatsFleet(FleetLink):
                 self.counters["expired"] += 1
                 log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
                             request.name, c.transport, request.via, waited_s, patience_s)
-                self._audit_expired(caller, request.via, request.name, request.args, waited_s, patience_s)
+                self._audit_refusal(caller, request.via, request.name, request.args,
+                                    f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
+                                    f"({patience_s:g} s)")
                 await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
                                                     f"{waited_s:.1f} s for a turn, longer than its sender waits"))
                 return
@@ -602,19 +621,32 @@ class NatsFleet(FleetLink):
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
 
-    def _audit_expired(self, caller: Caller, via: str, name: str, args: list[str], waited_s: float,
-                       patience_s: float) -> None:
-        """A command refused as too late, in this bot's audit log as the command table writes a refusal (the caller
-        as ``<transport>@<forwarding bot>``, its role here). A store failing is logged: the answer still goes out."""
+    def _audit_busy(self, msg: Msg) -> None:
+        """A request refused as busy, audited with who asked and what (read as any request is: one that cannot
+        be read is counted as malformed and logged, as when it is not refused)."""
+        try:
+            request = wire.parse_request(msg.data, self.settings.max_request_bytes)
+        except ValueError as exc:
+            self.counters["malformed"] += 1
+            log.warning("fleet: malformed command refused (busy): %s", exc)
+            return
+        c = request.caller
+        role = self.roles.get(f"{c.transport}:{c.user_id}")
+        caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
+        self._audit_refusal(caller, request.via, request.name, request.args,
+                            f"refused: busy: {self._pending} commands waiting")
+
+    def _audit_refusal(self, caller: Caller, via: str, name: str, args: list[str], outcome: str) -> None:
+        """A command this link refused before the command table saw it (too late, or busy), in this bot's audit log
+        as the command table writes a refusal (the caller as ``<transport>@<forwarding bot>``, its role here). A
+        store failing is logged: the answer still goes out."""
         entry = AuditEntry(ts_ns=time.time_ns(), transport=f"{caller.transport}@{via}", user_id=caller.user_id,
                            command=name.lstrip("/").lower(), args=" ".join(args), role=caller.role or "",
-                           chat_id=caller.chat_id,
-                           outcome=f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
-                                   f"({patience_s:g} s)")
+                           chat_id=caller.chat_id, outcome=outcome)
         try:
             self.op.record_audit([entry])
         except Exception:
-            log.exception("fleet: the refusal of a late /%s could not be audited", entry.command)
+            log.exception("fleet: the refusal of /%s could not be audited", entry.command)
 
     async def _respond(self, msg: Msg, data: bytes) -> None:
         try:

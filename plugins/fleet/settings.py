@@ -43,7 +43,8 @@ class FleetSettings:
                                     help="largest command request accepted from the bus")
     max_event_bytes: int = option(131_072, ge=16_384, le=1_048_576,
                                   help="largest heartbeat or alert taken from another bot; a larger one is refused "
-                                       "unread and counted (a heartbeat is ~125 bytes a strategy)")
+                                       "unread and counted (a heartbeat is ~125 bytes a strategy and ~40 a live "
+                                       "bot of the fleet)")
     events: list[str] = option(list(EVENT_KINDS), help="the kinds of events this bot publishes: status, order, "
                                                        "fill, opportunity, execution, alert, risk (status: "
                                                        "heartbeats, which members() and arbot fleet need)")

@@ -21,9 +21,11 @@ holder stops. A 409 Conflict from getUpdates (a poller outside the lease: anothe
 program) is alerted once and retried with PTB's backoff (up to 30 s), never a crash loop.
 
 Each update of a user with a role is handled once: its ``update_id`` is recorded in the store under the
-token's lease (:meth:`~bot.api.kit.TokenLease.handled`) before its handlers run. Telegram forgets an update
-only when the next getUpdates confirms it, so a holder killed in between leaves it to be handed out again:
-the process taking over reads the last recorded id and skips every update at or below it.
+bot's id (the part of the token before ``:``, the bot's own user id, which a new token of the same bot keeps;
+:meth:`~bot.api.kit.TokenLease.handled`) before its handlers run. Telegram forgets an update only when the next
+getUpdates confirms it, so a holder killed in between leaves it to be handed out again: the process taking
+over reads the last id recorded for its bot and skips every update at or below it. Update ids are numbered
+per bot: another bot's record never skips, nor confirms, this one's updates.
 """
 
 from __future__ import annotations
@@ -92,10 +94,14 @@ class TelegramNotifier(Notifier):
         """Alert lines queued while the bot is not up, sent once it is (but what the live front relayed)."""
         self._holder_seen: float | None = None
         """The loop time of the last standby round that found the token's lease held by the live front."""
-        self._last_update_id: int | None = None
-        self._handled_before: int | None = None
-        """The last update id handled under this token when this process went live (by any process of the
-        database, within ``UPDATES_KEPT_S``): updates at or below it were handled already and are skipped."""
+        self._bot_id = ""
+        """The id of the bot whose Application is in force (:func:`bot_id` of its token)."""
+        self._last_update_id: dict[str, int] = {}
+        """Per bot id, the last update id seen: each Telegram bot numbers its updates on its own."""
+        self._handled_before: tuple[str, int] | None = None
+        """(bot id, the last update id handled by that bot when this process went live or changed to it, by any
+        process of the database within ``UPDATES_KEPT_S``): its updates at or below it were handled already and are
+        skipped."""
         self._skip_until = 0.0
         """The loop time past which ``_handled_before`` is dropped: no update handed out again can come later."""
         self._recording = asyncio.Lock()
@@ -144,9 +150,8 @@ class TelegramNotifier(Notifier):
         self._watch = self.ctx.create_task(self.lease.watch(), "telegram token lease")
 
     async def _go_live(self) -> None:
-        self._handled_before = await self._last_handled()
-        self._skip_until = asyncio.get_running_loop().time() + UPDATES_KEPT_S
         app = await self._initialized()
+        await self._skip_handled(self._bot_id)
         self.app = app  # before polling: the first update's reply is sent with it
         try:
             await self._poll(app)
@@ -199,7 +204,12 @@ class TelegramNotifier(Notifier):
         return self.outbox.dropped_by_kind["alert"] + self.alerts_refused
 
     async def _initialized(self) -> Application:
-        """A new Application with the token in force, initialized (getMe answered)."""
+        """A new Application with the token in force, initialized (getMe answered); ``_bot_id`` is its bot's."""
+        token = self.settings.token
+        new_bot = bot_id(token.reveal())
+        if new_bot is None:  # said before any request: PTB would quote the token in its error
+            raise BotAPIUnavailable(f"notifiers.{self.name}.token: {token.reference} is not a Telegram bot token "
+                                    "(BOT_ID:SECRET, as @BotFather gives it); write the whole token there")
         app = self._build()
         try:
             await app.initialize()  # getMe: a wrong token or an unreachable server fails here
@@ -208,6 +218,7 @@ class TelegramNotifier(Notifier):
             # PTB's InvalidToken quotes the token itself: say what failed without it
             text = str(exc).replace(self.settings.token.reveal(), self.settings.token.reference)
             raise BotAPIUnavailable(f"{type(exc).__name__} from {self.settings.base_url}: {text}") from None
+        self._bot_id = new_bot
         return app
 
     async def _poll(self, app: Application) -> None:
@@ -227,7 +238,7 @@ class TelegramNotifier(Notifier):
         The outbox keeps its queued replies and alerts (they are sent with whichever bot is in force);
         a token the Bot API refuses raises here and the old Application goes on.
         """
-        old = self.app
+        old, old_bot = self.app, self._bot_id
         if old is None:
             return
         new = await self._initialized()  # getMe with the new token first: a bad one changes nothing
@@ -237,8 +248,11 @@ class TelegramNotifier(Notifier):
                 await self._close(old)
         except Exception as exc:  # the old token was revoked before the reload: its polling already ended
             self.ctx.log.info("the session with the old token ended with %s", type(exc).__name__)
-        if self._last_update_id is not None:  # confirm what the old one handled, so nothing runs twice
-            await new.bot.get_updates(offset=self._last_update_id + 1, timeout=0)
+        last = self._last_update_id.get(self._bot_id)
+        if self._bot_id != old_bot:  # another bot: its updates are numbered on their own, maybe handled elsewhere
+            await self._skip_handled(self._bot_id)
+        elif last is not None:  # the same bot: confirm what the old token handled, so nothing runs twice
+            await new.bot.get_updates(offset=last + 1, timeout=0)
         await self._poll(new)
         self.ctx.log.info("telegram bot @%s polling with its new token", new.bot.username)
 
@@ -291,15 +305,21 @@ class TelegramNotifier(Notifier):
             finally:
                 await app.shutdown()
 
-    async def _last_handled(self) -> int | None:
-        """The last update id recorded as handled under this token, or None (none, or the store cannot tell)."""
+    async def _skip_handled(self, bot: str) -> None:
+        """Skip, for a day, the updates of ``bot`` at or below the last one recorded as handled (none recorded, or
+        the store cannot tell: the updates Telegram hands out are all run)."""
+        self._handled_before = None
+        self._skip_until = asyncio.get_running_loop().time() + UPDATES_KEPT_S
         if self.lease is None:
-            return None
+            return
         try:
-            return await asyncio.to_thread(self.lease.last_handled, UPDATES_KEPT_S)
-        except Exception as exc:  # the store down: the updates Telegram hands out are all run (the old way)
+            last = await asyncio.to_thread(functools.partial(self.lease.last_handled, sequence=bot,
+                                                             max_age_s=UPDATES_KEPT_S))
+        except Exception as exc:
             self.ctx.log.warning("telegram: the last handled update could not be read: %s", error_text(exc))
-            return None
+            return
+        if last is not None:
+            self._handled_before = (bot, last)
 
     async def _seen(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every update, before the handlers: skipped when handled already (by a process that died before
@@ -309,31 +329,33 @@ class TelegramNotifier(Notifier):
         update_id = getattr(update, "update_id", None)
         if not isinstance(update_id, int):
             return
+        bot = bot_id(context.bot.token) or ""  # the bot that received it (a token change may be under way)
         self._conflict = ""  # updates arrive again: the other poller is gone
         if self._handled_before is not None and asyncio.get_running_loop().time() > self._skip_until:
             self._handled_before = None  # a day live: ids may start again lower after a silent week
-        if self._handled_before is not None and update_id <= self._handled_before:
+        if self._handled_before is not None and self._handled_before[0] == bot \
+                and update_id <= self._handled_before[1]:
             self.ctx.log.warning("telegram: update %d handled already (before a crash or a take-over); skipped",
                                  update_id)
             raise ApplicationHandlerStop
-        self._last_update_id = max(update_id, self._last_update_id or 0)
+        self._last_update_id[bot] = max(update_id, self._last_update_id.get(bot, 0))
         user = getattr(update, "effective_user", None)
         if user is not None and self.settings.role_of(user.id) is not None:
             # only what a user with a role sends can act: a stranger's flood makes no store write (it would
             # hold its chat up one write per message), and run again it is one more refusal
-            await self._record_handled()
+            await self._record_handled(bot)
 
-    async def _record_handled(self) -> None:
-        """Record the last update id in the store before its command runs (a failing store is logged once and
+    async def _record_handled(self, bot: str) -> None:
+        """Record ``bot``'s last update id in the store before its command runs (a failing store is logged once and
         does not hold commands up: a crash then may run an update twice, as before)."""
-        if self.lease is None:
+        if self.lease is None or not bot:
             return
         async with self._recording:
-            last = self._last_update_id
+            last = self._last_update_id.get(bot)
             if last is None:
                 return
             try:
-                await asyncio.to_thread(self.lease.handled, last)
+                await asyncio.to_thread(functools.partial(self.lease.handled, last, sequence=bot))
             except Exception as exc:
                 if not self._record_failed:
                     self.ctx.log.warning("telegram: the handled update id could not be stored (%s): after a crash "
@@ -454,7 +476,7 @@ class TelegramNotifier(Notifier):
         if reply.silent:  # a stranger's refusal already answered in this chat: counted, not sent
             return
         thread_id = message.message_thread_id if message.is_topic_message else None  # answer in the topic
-        self.outbox.put(str(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
+        self.outbox.put(reply_lane(message.chat_id), functools.partial(self._reply, message.chat_id, reply, thread_id),
                         priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -482,11 +504,25 @@ class TelegramNotifier(Notifier):
                 await bot.edit_message_text(reply_html(reply), chat_id=query.message.chat.id,
                                             message_id=query.message.message_id, parse_mode=ParseMode.HTML)
 
-        self.outbox.put(str(chat_id), answer, priority=REPLY_PRIORITY, kind="reply")
+        self.outbox.put(reply_lane(chat_id), answer, priority=REPLY_PRIORITY, kind="reply")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.ctx.log.error("telegram: %s: %s", type(context.error).__name__, context.error,
                            exc_info=context.error)
+
+
+def reply_lane(chat: int | str) -> tuple[str, str]:
+    """The outbox lane of the replies to one chat, beside its alerts' lane (``str(chat)``): a trader's ``/kill`` in a
+    chat that alerts flood goes out with the chat's next free slot (its rate limit is the chat's, shared), not
+    behind every alert queued there. Replies keep their order, alerts theirs."""
+    return str(chat), "replies"
+
+
+def bot_id(token: str) -> str | None:
+    """A bot token's bot id: the digits before ``:`` (the bot's own user id, public; never the secret after it), or
+    None for a text that is no bot token."""
+    head, sep, _ = token.partition(":")
+    return head if sep and head.isdigit() and len(head) <= 20 else None
 
 
 def error_text(exc: Exception) -> str:

@@ -3,7 +3,9 @@
 It serves what a bot that uses slash commands and buttons touches: ``GET /users/@me`` and
 ``/oauth2/applications/@me`` (login), ``PUT`` of application commands (sync), ``POST
 /channels/{id}/messages`` (alerts), ``POST /interactions/{id}/{token}/callback`` (replies, button
-updates), ``POST /webhooks/{app}/{token}`` (follow-ups), with 401 for a wrong bot token; a message
+updates; one later than :attr:`FakeDiscord.answer_within_s`, 3 s as Discord's, gets 404 Unknown interaction, code
+10062), ``POST /webhooks/{app}/{token}`` (follow-ups) and ``PATCH /webhooks/{app}/{token}/messages/@original`` (the
+message a button press deferred with type 6 is on), with 401 for a wrong bot token; a message
 with files comes as ``multipart/form-data`` (``payload_json`` + ``files[N]``), its bytes kept in
 :attr:`FakeDiscord.uploads` under the attachment ids of the message; and the
 gateway: HELLO -> IDENTIFY (4004 for a wrong token) -> READY and GUILD_CREATE, heartbeat ACKs,
@@ -91,7 +93,8 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[tu
 
 @dataclass
 class Callback:
-    """One interaction callback the bot sent: ``type`` 4 message, 5 deferred, 7 message update."""
+    """One interaction callback the bot sent: ``type`` 4 message, 5 deferred, 6 deferred update (a button press:
+    the message it is on is edited later), 7 message update."""
 
     interaction_id: str
     type: int
@@ -136,6 +139,11 @@ class FakeDiscord:
     """Answer command syncs with 403 (an invite without the applications.commands scope)."""
     uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     """Attachment id -> (filename, bytes) of every file the bot uploaded."""
+    answer_within_s: float = 3.0
+    """How long after an interaction its first callback is taken; later, 404 Unknown interaction (10062), as
+    Discord answers (and the user sees "This interaction failed")."""
+    late_callbacks: int = 0
+    """Callbacks refused as later than ``answer_within_s``."""
     identifies: int = 0
     resumes: int = 0
     heartbeats: int = 0
@@ -147,6 +155,10 @@ class FakeDiscord:
         self._waiters: dict[str, asyncio.Future[Callback]] = {}
         self._messages: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, dict[str, Any]] = {}
+        self._created: dict[str, float] = {}
+        """Interaction id -> the loop time it was sent to the bot."""
+        self._deferred: dict[str, dict[str, Any]] = {}
+        """Interaction token -> a button press answered with type 6, whose message ``@original`` edits."""
         self.ready = asyncio.Event()
         """Set once a client identified and got READY."""
         self.resumed = asyncio.Event()
@@ -240,7 +252,19 @@ class FakeDiscord:
                 self.channel_messages.append(message)
                 return _json(message)
             case "POST", ["interactions", interaction_id, _, "callback"]:
+                created = self._created.pop(interaction_id, None)
+                if created is not None and asyncio.get_running_loop().time() - created > self.answer_within_s:
+                    self.late_callbacks += 1
+                    self._pending.pop(interaction_id, None)
+                    return _json({"message": "Unknown interaction", "code": 10062}, status=404)
                 return _json(self._callback(interaction_id, body, files))
+            case "PATCH", ["webhooks", _, token, "messages", "@original"] if token in self._deferred:
+                pending = self._deferred[token]
+                message = {**pending["message"], **{k: v for k, v in body.items() if k in ("content", "components")},
+                           "edited_timestamp": _now()}
+                pending["message"] = message
+                self._messages[message["id"]] = message
+                return _json(message)
             case "POST", ["webhooks", _, _]:
                 message = self._message(str(CHANNEL_ID), body, files=files)
                 self.followups.append(message)
@@ -285,6 +309,8 @@ class FakeDiscord:
             message = self._message(pending["channel_id"], data, files=files)
             message["interaction_metadata"] = {"id": interaction_id, "type": pending["type"],
                                                "user": pending["member"]["user"]}
+        elif kind == 6:  # DEFERRED_UPDATE_MESSAGE: the message the button was on is edited later (@original)
+            self._deferred[pending["token"]] = pending
         elif kind == 7:  # UPDATE_MESSAGE: the message the button was on
             message = {**pending["message"], **{k: v for k, v in data.items() if k in ("content", "components")},
                        "edited_timestamp": _now()}
@@ -413,6 +439,7 @@ class FakeDiscord:
         waiter: asyncio.Future[Callback] = asyncio.get_running_loop().create_future()
         self._waiters[payload["id"]] = waiter
         self._pending[payload["id"]] = payload
+        self._created[payload["id"]] = asyncio.get_running_loop().time()
         sent = dict(payload)
         if "user" in sent:
             sent.pop("member")
@@ -443,6 +470,7 @@ class FakeDiscord:
         callback, if the bot ever sends one, lands in :attr:`callbacks`."""
         payload = self._slash_payload(user_id, name, args, channel_id, guild_id)
         self._pending[payload["id"]] = payload
+        self._created[payload["id"]] = asyncio.get_running_loop().time()
         sent = dict(payload)
         if "user" in sent:
             sent.pop("member")
@@ -461,6 +489,10 @@ class FakeDiscord:
         payload = self._interaction(3, user_id, int(message["channel_id"]), data, guild_id,
                                     message=message)
         return await self._inject(payload, timeout_s)
+
+    def message_now(self, message_id: str) -> dict[str, Any]:
+        """A message as it is now (after the edits the bot made to it)."""
+        return self._messages[message_id]
 
     async def wait_channel_message(self, channel_id: int, contains: str, timeout_s: float = 5.0) -> dict[str, Any]:
         """The first message posted to ``channel_id`` whose content contains ``contains``."""

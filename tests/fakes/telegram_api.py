@@ -4,7 +4,8 @@ Calls arrive as ``POST /bot<token>/<method>``, form-encoded, non-string values J
 Answers use the Bot API envelope ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": N}}``.
 
-Methods: getMe, getUpdates (``offset`` confirms earlier updates; long polls up to ``timeout``
+Methods: getMe (the bot's ``id`` is its token's part before ':'), getUpdates (``offset`` confirms earlier
+updates; long polls up to ``timeout``
 seconds, woken by new updates, never by sleeping; a second long poll of the same token ends the one
 in flight with 409 "Conflict: terminated by other getUpdates request", as Telegram does when two
 instances poll one bot, counted in ``conflicts``), sendMessage, sendPhoto (the photo uploaded as
@@ -13,7 +14,8 @@ editMessageText, answerCallbackQuery, deleteWebhook, setMyCommands. A chat in ``
 with 403 "Forbidden: bot was kicked from the supergroup chat". A group upgraded to a supergroup
 (:meth:`FakeBotAPI.upgrade`) answers every call naming its old id with 400 "Bad Request: group chat was upgraded
 to a supergroup chat" and ``"parameters": {"migrate_to_chat_id": NEW_ID}`` (the Bot API's ResponseParameters),
-as Telegram does. Tests enqueue updates with
+as Telegram does. :meth:`FakeBotAPI.switch_bot` makes it another bot (another id, its
+own updates). Tests enqueue updates with
 :meth:`FakeBotAPI.command` and :meth:`FakeBotAPI.press`, inject a 429 with
 :meth:`FakeBotAPI.refuse_next`, a server error with :meth:`FakeBotAPI.fail_next`, and read what
 the bot sent with :meth:`FakeBotAPI.next_message`.
@@ -228,8 +230,9 @@ class FakeBotAPI:
     # --- Bot API methods ---------------------------------------------------------------------
 
     async def _m_getMe(self, p: dict) -> dict:
-        return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+        head = self.token.partition(":")[0]  # a bot's id is the part of its token before ':', as Telegram's
+        return {**BOT_USER, "id": int(head) if head.isdigit() else BOT_USER["id"], "can_join_groups": True,
+                "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     async def _m_deleteWebhook(self, p: dict) -> bool:
         return True
@@ -383,6 +386,14 @@ class FakeBotAPI:
         update = {"update_id": next(self._update_ids), "callback_query": query}
         await self._push(update)
         return update
+
+    def switch_bot(self, token: str, first_update_id: int = 1) -> None:
+        """From now on this server is another bot (``token``'s id before ':' differs): it answers only ``token``,
+        and its updates are its own, numbered from ``first_update_id`` (Telegram numbers each bot's on its own);
+        the old bot's unconfirmed updates are not this one's."""
+        self.token = token
+        self._updates = []
+        self._update_ids = itertools.count(first_update_id)
 
     def refuse_next(self, method: str, retry_after_s: int, count: int = 1, chat_id: int | None = None) -> None:
         """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) get 429 Too Many Requests

@@ -39,6 +39,8 @@ class Plugin:
     """A strategy to pause, and a throwaway command that must be confirmed."""
 
     launched: list[str] = []
+    launch_s = 0.0
+    """How long a launch takes (a kill switch cancelling every resting order on a slow venue)."""
 
     @staticmethod
     @hookimpl
@@ -49,6 +51,7 @@ class Plugin:
     @hookimpl
     def register_commands(register):
         async def launch(bot, caller, args):
+            await asyncio.sleep(Plugin.launch_s)
             Plugin.launched.append(caller.user_id)
             return Reply("Launched.", text=" ".join(args))
 
@@ -103,6 +106,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def bot(fake, make_bot, monkeypatch):
     """A started bot with the discord notifier connected to the fake; stopped before the fake is."""
     Plugin.launched.clear()
+    Plugin.launch_s = 0.0
     bot = await start_bot(make_bot, fake, monkeypatch)
     try:
         assert "dc" in bot.notifiers, "the discord notifier did not start"
@@ -191,6 +195,25 @@ async def test_a_slow_command_is_deferred_and_answered_by_a_follow_up(bot, fake,
     [followup] = fake.followups
     assert "Rested." in followup["content"]
     assert ("discord", str(CHANNEL_ID), "nap", "ok") in audit(bot, VIEWER)
+
+
+async def test_a_confirmed_command_that_takes_long_is_deferred_and_its_result_replaces_the_question(bot, fake,
+                                                                                                  monkeypatch):
+    """Discord takes an answer to a press within 3 s; a confirmed command running longer (a kill cancelling every
+    order on a slow venue) must not leave the trader with "This interaction failed" and the question still up."""
+    monkeypatch.setattr("plugins.discord.notifier.REPLY_WITHIN_S", 0.05)
+    fake.answer_within_s = 0.5
+    Plugin.launch_s = 1.0
+    question = await fake.slash(ADMIN, "launch", "rocket")
+    done = await fake.click(question.message, ADMIN)
+    assert done.type == 6  # "loading" on the button, within Discord's time
+    await wait_for(lambda: "Launched." in fake.message_now(question.message["id"])["content"], timeout_s=5,
+                   what="the question replaced by the result")
+    assert fake.message_now(question.message["id"])["components"] == []  # the button is gone
+    assert Plugin.launched == [str(ADMIN)] and fake.late_callbacks == 0
+    # another user's press is refused at once, to them alone, as before
+    foreign = await fake.click(question.message, VIEWER)
+    assert foreign.type == 4 and foreign.ephemeral
 
 
 async def test_the_client_resumes_after_the_gateway_drops_it(bot, fake):

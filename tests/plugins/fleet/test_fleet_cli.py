@@ -134,3 +134,40 @@ async def test_the_cli_reaches_a_bot_without_jetstream_when_the_bucket_lists_oth
     assert code == 0, (out, err)
     assert "== grid-1 ==" in out and "== arb-1 ==" in out, out
     await wait_for(lambda: grid.operator.killed("grid") and arb.operator.killed("grid"), what="both kill switches")
+
+
+async def test_the_cli_knows_the_fleet_at_once_and_shows_a_departed_bot_as_skipped(nats_server, fleet_bot, tmp_path):
+    """A bot's status carries its view of the fleet: one recent status of a bot up for a while (in the KV bucket with
+    JetStream, else its next heartbeat) lists every bot alive, a bot without JetStream too, so ``arbot fleet``
+    answers without listening 1.5 heartbeats (8 s by default) first. A bot whose status in the bucket is old is
+    skipped as not heard from, as before."""
+    import time
+
+    import nats
+
+    from plugins.fleet import wire
+
+    me = getpass.getuser()
+    roles = f'roles = {{ "cli:{me}" = "admin" }}\n'
+    grid = await fleet_bot("grid-1", nats_server.url, fleet=f"jetstream = true\n{roles}")
+    arb = await fleet_bot("arb-1", nats_server.url, fleet=f"jetstream = false\n{roles}")
+    await wait_for(lambda: (view := running_link(grid.operator).view())["complete"] and "arb-1" in view["alive"]
+                   and running_link(arb.operator).view()["complete"], timeout_s=20, what="both bots' views whole")
+    nc = await nats.connect(nats_server.url)
+    try:  # a bot that left an hour ago: its last status stays in the bucket
+        kv = await nc.jetstream().key_value(wire.BUCKET)
+        await kv.put("gone-1", wire.event("gone-1", "status", 7, time.time_ns() - 3600 * 10**9, {"mode": "paper"}))
+    finally:
+        await nc.close()
+    for jetstream in ("true", "false"):  # the bucket read at once; or the first heartbeat heard
+        config = tmp_path / f"cli-{jetstream}.toml"
+        config.write_text(f'[plugins.fleet]\nnats_url = "{nats_server.url}"\njetstream = {jetstream}\n')
+        began = time.monotonic()
+        code, out, err = await fleet_cli(tmp_path, "status", "-c", str(config))
+        took_s = time.monotonic() - began
+        assert code == 0, (out, err)
+        assert "== grid-1 ==" in out and "== arb-1 ==" in out, out
+        if jetstream == "true":
+            assert "gone-1: not heard from within 15 s; skipped" in out, out
+        assert "gone-1 ==" not in out
+        assert took_s < 5, f"arbot fleet status took {took_s:.1f} s (listening 8 s for heartbeats)"

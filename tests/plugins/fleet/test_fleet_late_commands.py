@@ -81,3 +81,30 @@ async def test_a_bot_stopping_answers_the_command_it_is_running_before_it_leaves
     reply = await call
     await stopping
     assert reply.ok and reply.title == "Done slowly.", reply.render_text()
+
+
+async def test_a_command_refused_as_busy_is_audited_like_any_other_refusal(nats_server, fleet_bot, monkeypatch):
+    """A bot with every pending place taken answers "busy" at once: who asked, what and why are in its audit log,
+    as a refusal for no role or for waiting too long is."""
+    import plugins.fleet.link
+
+    monkeypatch.setattr(plugins.fleet.link, "MAX_PENDING_COMMANDS", 2)
+    SlowCommands.release = asyncio.Event()
+    SlowCommands.started = 0
+    front = await fleet_bot("front", nats_server.url, toml="", fleet="call_timeout_s = 5\n")
+    grid = await fleet_bot("grid-1", nats_server.url, fleet='roles = { "telegram:123" = "admin" }\n',
+                           extra=[("slowcmds", SlowCommands)])
+    await wait_for(lambda: "grid-1" in {m.name for m in front.operator.fleet.members()}, timeout_s=20,
+                   what="front to see grid-1")
+    link = front.operator.fleet
+    slow = [asyncio.create_task(link.call("grid-1", ADMIN, "slow", [], confirmed=False)) for _ in range(2)]
+    await wait_for(lambda: SlowCommands.started == 2, what="grid-1 busy")
+    reply = await link.call("grid-1", ADMIN, "pause", ["grid"], confirmed=False)
+    assert not reply.ok and "busy" in reply.render_text(), reply.render_text()
+    SlowCommands.release.set()
+    await asyncio.gather(*slow)
+    refused = [e for e in grid.operator.audit_log() if e.command == "pause"]
+    assert [(e.transport, e.user_id, e.role, e.chat_id, e.args) for e in refused] == \
+        [("telegram@front", "123", "admin", "555", "grid")]
+    assert refused[0].outcome == "refused: busy: 2 commands waiting", refused[0].outcome
+    assert running_link(grid.operator).counters["refused_busy"] == 1

@@ -497,6 +497,25 @@ async def test_a_flood_of_alerts_to_a_group_keeps_its_limit_and_holds_up_nobody_
     assert len(api.messages_to(GROUP)) == 20  # the other 5 wait for the window, in their lane
 
 
+async def test_a_command_in_a_chat_its_alerts_flood_is_answered_before_the_alerts_queued_there(api, start_bot):
+    """A trader sending /kill in the group their alerts flood waits for the next free slot, not for every alert
+    queued in that group before it (here 2 messages a second in all: 12 alerts to the group and 12 to ALERTS)."""
+    bot = await start_bot("max_messages_per_s = 2\ndrain_on_stop_s = 0\n")
+    for n in range(12):  # distinct messages: none coalesced
+        bot.alert(AlertLevel.WARNING, "risk", f"order {n} blocked", source="s")
+    await api.wait(lambda: len(api.messages_to(GROUP)) >= 1)
+    await api.command(ADMIN, "/kill", chat_id=GROUP)
+
+    def asked() -> bool:
+        return any(m["text"].startswith("<pre>Kill switch") for m in api.messages_to(GROUP))
+
+    await api.wait(asked, timeout_s=15)
+    sent = [m["text"] for m in api.messages_to(GROUP)]
+    before = sent[:next(i for i, text in enumerate(sent) if text.startswith("<pre>Kill switch"))]
+    assert len(before) < 6, sent
+    assert before == [f"⚠️ [s] order {n} blocked" for n in range(len(before))]  # the alerts keep their order
+
+
 async def test_a_429_in_one_chat_holds_up_only_that_chat(api, start_bot):
     bot = await start_bot()
     api.refuse_next("sendMessage", retry_after_s=30, chat_id=GROUP)

@@ -176,3 +176,109 @@ async def test_a_409_conflict_from_another_poller_is_alerted_and_survived(make_b
         assert tg.status().get("conflict") is None  # updates arrive again: the conflict is over
     finally:
         await bot.stop()
+
+
+OTHER_BOT_TOKEN = "777000:TEST-token-of-another-bot"
+"""A token of another Telegram bot (another id before ':'), whose updates are numbered on their own."""
+NEW_TOKEN = "123456:TEST-new-token-of-the-same-bot"
+"""A new token of the same bot (the old one revoked at @BotFather): its updates go on from the old token's."""
+
+
+def write_token(path: Path, token: str) -> None:
+    path.write_text(token)
+    path.chmod(0o600)
+
+
+async def test_a_token_of_another_bot_runs_that_bots_updates_whatever_the_old_bot_handled(make_bot, api, tmp_path):
+    """The operator moves the chat to another bot: the old bot's handled update ids say nothing of the new bot's
+    (Telegram numbers each bot's updates on its own), so none of the new bot's is confirmed away or skipped."""
+    token_file = tmp_path / "tg.token"
+    write_token(token_file, TOKEN)
+    bot = await make_bot(f"""
+        [notifiers.tg]
+        type = "telegram"
+        token = "file:{token_file}"
+        base_url = "{api.base_url}"
+        users = {{ {ADMIN} = "admin" }}
+        poll_timeout_s = 1
+    """, start=False)
+    resolve_secrets(bot.config)
+    await bot.start()
+    try:
+        for _ in range(3):
+            await api.command(ADMIN, "/status")
+            await answer(api, "tg chat")
+        api.switch_bot(OTHER_BOT_TOKEN)  # BotFather: another bot; the admin writes to it before the reload
+        await api.command(ADMIN, "/status")  # the new bot's update 1: below the 3 the old bot handled
+        write_token(token_file, OTHER_BOT_TOKEN)
+        await bot.reload_secrets(by="test")
+        assert (await answer(api, "tg chat", timeout_s=10))["text"].startswith("<pre>Status")
+        await api.command(ADMIN, "/status")  # the new bot's update 2
+        await answer(api, "tg chat", timeout_s=10)
+        assert len(api.messages_to(ADMIN)) == 5
+        handled = {key: bot.store.get_state(key) for key in ("chat_handled:telegram 123456",
+                                                            "chat_handled:telegram 777000")}
+        assert handled == {"chat_handled:telegram 123456": "3", "chat_handled:telegram 777000": "2"}
+    finally:
+        await bot.stop()
+
+
+@pytest.mark.parametrize("new_token", [NEW_TOKEN, OTHER_BOT_TOKEN], ids=["same bot", "another bot"])
+async def test_an_update_handled_right_after_a_token_change_is_not_run_again_after_a_crash(tmp_path, db_url, api,
+                                                                                          new_token):
+    """The token changes (SIGHUP re-reads it), the bot handles a command with the new token and is SIGKILLed before
+    Telegram had it confirmed: restarted with the new token, it must not run the command a second time. The record
+    is the bot's (its id), not the token's lease, which moves to the new token only at the lease's next round."""
+    url = shared_url(tmp_path, db_url)
+    data = tmp_path / "one"
+    data.mkdir()
+    token_file = data / "tg.token"
+    write_token(token_file, TOKEN)
+    config = data / "config.toml"
+    config.write_text(CONFIG.format(name="one", data_dir=data, db_url=url, base_url=api.base_url, admin=ADMIN)
+                      .replace('"env:ARBOT_TEST_TG_TOKEN"', f'"file:{token_file}"')
+                      .replace("lease_retry_s = 0.5", "lease_retry_s = 60"))
+    log = data / "run.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def run() -> subprocess.Popen:
+        with log.open("ab") as sink:
+            return subprocess.Popen(arbot("run", "--config", str(config)), env=env, cwd=data, stdout=sink,
+                                    stderr=subprocess.STDOUT)
+
+    first = run()
+    second = None
+    try:
+        await wait_for(lambda: "@arbot_test_bot polling" in log.read_text() or first.poll() is not None,
+                       timeout_s=60, what="the bot polling")
+        assert first.poll() is None, log.read_text()[-3000:]
+        await api.command(ADMIN, "/status")
+        await answer(api, "tg chat")
+        if new_token == NEW_TOKEN:
+            api.token = new_token  # the old token revoked: the same bot, its updates numbered on
+        else:
+            api.switch_bot(new_token)
+        write_token(token_file, new_token)
+        first.send_signal(signal.SIGHUP)
+        await wait_for(lambda: "polling with its new token" in log.read_text() or first.poll() is not None,
+                       timeout_s=30, what="the new token in use")
+        await wait_for(lambda: any(c.method == "getUpdates" and c.token == new_token and c.params.get("timeout")
+                                   for c in api.calls), what="a long poll with the new token in flight")
+        # the poll in flight returns the command; the polls after it (confirming it) fail for ~4.75 s of backoff
+        api.fail_next("getUpdates", 502, count=3)
+        await api.command(ADMIN, "/pause drill-1")
+        await answer(api, "drill-1")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        second = run()
+        await wait_for(lambda: log.read_text().count("@arbot_test_bot polling") == 2 or second.poll() is not None,
+                       timeout_s=60, what="the restarted bot polling")
+        await api.command(ADMIN, "/status")  # handled after the replayed update, if it were run
+        await answer(api, "tg chat")
+        drills = [m["text"] for m in api.messages_to(ADMIN) if "drill-1" in m["text"]]
+        assert len(drills) == 1, [m["text"] for m in api.messages_to(ADMIN)]
+        assert "handled already" in log.read_text()
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
