@@ -49,7 +49,7 @@ from ..settings import NoSettings
 if TYPE_CHECKING:
     import asyncio
 
-    from ..bus import Bus
+    from ..bus import Bus, EventBus
     from ..clock import Clock
     from ..ledger import Ledger, StrategyFigures
     from ..store import Store
@@ -189,7 +189,7 @@ class Context:
         self.log = logging.getLogger(f"arbot.{kind}.{name}")
 
     @property
-    def bus(self) -> Bus:
+    def bus(self) -> EventBus:
         """Publish events, and subscribe: ``subscribe(EventType, callback, owner=..., exchange=..., symbol=...)``."""
         return self._host.bus
 
