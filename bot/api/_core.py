@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from ..domain import (
     Alert,
@@ -55,6 +55,12 @@ if TYPE_CHECKING:
     from ..store import Store
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    SettingsT = DefaultedTypeVar("SettingsT", default=Any)
+else:  # the default (PEP 696) is for type checkers: a component with no type argument holds Any settings
+    SettingsT = TypeVar("SettingsT")
 
 
 # --- errors an exchange raises ----------------------------------------------------------------
@@ -410,8 +416,12 @@ class Context:
 # --- components --------------------------------------------------------------------------------
 
 
-class Component:
-    """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run."""
+class Component(Generic[SettingsT]):
+    """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run.
+
+    Generic over the settings class, so a type checker knows what ``self.settings`` holds:
+    ``class MyStrategy(Strategy[MySettings])`` with ``Settings = MySettings``. A class with no type argument
+    (``class MyStrategy(Strategy)``) holds its settings as ``Any``, as before."""
 
     Settings: ClassVar[type] = NoSettings
     exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
@@ -431,9 +441,9 @@ class Component:
     the quote asset every strategy trades (``{ QUOTE = value }``), and refuses one value when they trade several:
     a number without its unit would be that number of every quote asset."""
 
-    def __init__(self, name: str, settings: Any, ctx: Context):
+    def __init__(self, name: str, settings: SettingsT, ctx: Context):
         self.name = name
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.ctx = ctx
 
     async def start(self) -> None:
@@ -453,7 +463,7 @@ class Component:
         """
 
 
-class Exchange(Component, abc.ABC):
+class Exchange(Component[SettingsT], abc.ABC):
     """A venue: market data in (published on the bus), orders out, balances.
 
     Publish :class:`~bot.domain.BookUpdate`, :class:`~bot.domain.Trade` and
@@ -574,7 +584,7 @@ class Exchange(Component, abc.ABC):
         return None
 
 
-class Strategy(Component):
+class Strategy(Component[SettingsT]):
     """Turns market events into order intents.
 
     Callbacks (``on_*``) run on the hot path: plain synchronous code on in-memory state. Use
@@ -690,7 +700,7 @@ class PortfolioView(abc.ABC):
         """Mid price of the latest book update, if any."""
 
 
-class RiskCheck(Component):
+class RiskCheck(Component[SettingsT]):
     """Asked before every order is sent; may veto it. May also act on what happened (pause, kill).
 
     ``check``, ``accepted`` and ``on_fill`` run on the hot path: in-memory state only. To watch
@@ -743,7 +753,7 @@ class LimitUse:
     unit: str = ""
 
 
-class Notifier(Component):
+class Notifier(Component[SettingsT]):
     """Delivers alerts. ``send`` may be slow: the host queues alerts and never waits on it."""
 
     @abc.abstractmethod
@@ -761,7 +771,7 @@ class Notifier(Component):
         return 0
 
 
-class Service(Component):
+class Service(Component[SettingsT]):
     """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
 
     Registered with ``register_services``; the host builds one instance per registered service
