@@ -495,7 +495,14 @@ class Exchange(Component[SettingsT], abc.ABC):
     def markets_of(cls, settings: Any) -> Collection[str] | None:
         """The symbols this venue, configured with ``settings``, trades (those :meth:`market` knows), or None
         when only the running venue knows them. Called by the config check, before anything starts: a
-        strategy naming another symbol here (:meth:`Strategy.symbols_at`) is refused at load. Default: None."""
+        strategy naming another symbol here (:meth:`Strategy.symbols_at`) is refused at load; and at start,
+        before strategies start: one whose :meth:`Strategy.markets` name another symbol here is left out,
+        saying so. Default: the settings' ``symbols`` field when it is a list of strings that is not empty
+        (a venue configured with the markets it trades); None otherwise. Override it where ``symbols`` means
+        something else, or the markets are elsewhere in the settings."""
+        symbols = getattr(settings, "symbols", None)
+        if isinstance(symbols, (list, tuple)) and symbols and all(isinstance(s, str) for s in symbols):
+            return list(symbols)
         return None
 
     recorder: ClassVar[Any] = None
