@@ -317,13 +317,20 @@ class Bot:
         self.strategies = self._build("strategy")
         for name, strategy in list(self.strategies.items()):
             try:
-                missing = [e for e, _ in strategy.markets() if e not in self.exchanges]
+                pairs = strategy.markets()
+                missing = [e for e, _ in pairs if e not in self.exchanges]
             except Exception as exc:
                 self.plugin_failed(self._owner_plugin[name], f'strategy "{name}" failed to start: markets() raised '
                                                              f'{type(exc).__name__}: {exc}', exc)
                 del self.strategies[name]
                 self.not_started[name] = f"markets() raised {type(exc).__name__}: {exc}"
                 continue
+            untraded = None if missing else self._untraded_market(name, pairs)
+            if untraded is not None:
+                problem, why = untraded
+                self.plugin_failed(self._owner_plugin[name], problem)
+                del self.strategies[name]
+                self.not_started[name] = why
             if missing:
                 configured = self.config.of_kind("exchange")
                 unknown = [e for e in missing if e not in configured]
@@ -389,6 +396,24 @@ class Bot:
         # kept out of the cyclic collector's passes, a full pass on the loop (between a tick and its orders)
         # takes milliseconds instead of ~100 ms. stop() gives them back.
         gc.freeze()
+
+    def _untraded_market(self, name: str, pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """(the problem, why it is not started) when strategy ``name``'s markets() ``pairs`` name a symbol its venue
+        does not trade, as the venue's class says from its settings (:meth:`Exchange.markets_of`); None when every
+        one is traded or the venue cannot say. Such a market never publishes: the strategy would run and hear
+        nothing of it."""
+        exchanges = self.config.of_kind("exchange")
+        for exchange, symbol in pairs:
+            venue = exchanges[exchange]
+            markets_of = getattr(self.registry.classes("exchange")[venue.type], "markets_of", None)
+            offered = markets_of(venue.settings) if markets_of is not None else None
+            if offered is None or symbol in offered:
+                continue
+            problem = (f'strategy "{name}": its markets() name "{symbol}" on exchange "{exchange}", which trades '
+                       f'{", ".join(offered) or "nothing"} only; add it to [exchanges.{exchange}] (or trade it on a '
+                       f"venue that has it), or change [strategies.{name}] to a market {exchange} trades")
+            return problem, f'exchange "{exchange}" does not trade {symbol}'
+        return None
 
     async def _wait_for_store(self) -> None:
         """Wait for a database server that cannot be reached yet (after a reboot PostgreSQL may come up after the

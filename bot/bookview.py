@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .exact import from_units, to_units
 
 if TYPE_CHECKING:
-    from .bus import Bus
+    from .bus import EventBus
 
 
 class OrderBook(Protocol):
@@ -417,7 +417,7 @@ class BookPublisher:
 
     __slots__ = ("exchange", "symbol", "book", "levels", "_topic", "_time_ns", "_view")
 
-    def __init__(self, bus: Bus, exchange: str, symbol: str, book: OrderBook, levels: int,
+    def __init__(self, bus: EventBus, exchange: str, symbol: str, book: OrderBook, levels: int,
                  time_ns: Callable[[], int]):
         self.exchange = exchange
         self.symbol = symbol

@@ -13,7 +13,7 @@ nobody listens (``topic.route`` empty) and skip making the event at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 ErrorHandler = Callable[[str, Exception, object], None]
 Callback = Callable[[Any], object]
@@ -44,6 +44,30 @@ class Topic:
                 callback(event)
             except Exception as exc:  # isolate: one bad subscriber must not starve the others
                 self._on_error(owner, exc, event)
+
+
+class EventBus(Protocol):
+    """The bot's in-process event bus as a plugin sees it (``ctx.bus``, ``BotUnderTest.bus``), public as
+    ``bot.api.EventBus``; :class:`Bus` is the host's.
+
+    Delivery is synchronous, in subscription order; a subscriber that raises is reported with its owner's
+    name and the others still get the event."""
+
+    def publish(self, event: object) -> None:
+        """Deliver ``event`` to the subscribers of its type (and of its ``exchange``/``symbol`` attributes)."""
+        ...
+
+    def subscribe(self, event_type: type, callback: Callable[[Any], object], *, owner: str,
+                  exchange: str | None = None, symbol: str | None = None) -> Callable[[], None]:
+        """Call ``callback(event)`` for each published ``event_type`` (with ``exchange``, and ``symbol``: only
+        those events whose attributes match); returns a function that unsubscribes. ``owner`` names who reports
+        a subscriber that raises, and whose subscriptions end when that component stops."""
+        ...
+
+    def topic(self, event_type: type, exchange: str | None = None, symbol: str | None = None) -> Topic:
+        """The :class:`Topic` of ``event_type`` events of one market: a publisher's shortcut (public as
+        ``bot.api.kit.Topic``)."""
+        ...
 
 
 class Bus:

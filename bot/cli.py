@@ -28,7 +28,7 @@ from .config import (
 )
 from .errors import TryAgainLater, UserError
 from .filemodes import PRIVATE_UMASK
-from .plugins import PluginSet, Registry, collect, load_plugins
+from .plugins import PluginSet, Registry, collect, load_plugins, verify_registrations
 from .settings import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
@@ -185,6 +185,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     raw = read_toml(path) if path else default_toml()
     plugins = load_plugins(disabled=plugins_disabled(raw), report=lambda info, message: None)
     registry = collect(plugins)
+    verify_registrations(registry)  # a broken "module:Class" is an error here, not once a config uses it
     rows = [("plugin", "kinds", "provides", "distribution", "status")]
     for info in sorted(plugins.infos.values(), key=lambda i: i.name):
         provides = []

@@ -21,16 +21,20 @@ its imports. An import that fails then is reported against the plugin, with its 
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import difflib
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pluggy
@@ -86,6 +90,58 @@ def load_reference(ref: str) -> Any:
     for attr in attrs.split("."):
         obj = getattr(obj, attr)
     return obj
+
+
+def _top_level_names(tree: ast.Module) -> set[str] | None:
+    """The names a module's own code binds at its top level (classes, functions, assignments, imports, also inside
+    ``if``/``try`` blocks); None when it cannot be told without running it (``from x import *``, a module
+    ``__getattr__``)."""
+    names: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name == "__getattr__":
+                return None
+            names.add(node.name)
+            continue  # what a body binds is not the module's
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        if not isinstance(node, ast.Lambda):
+            pending.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def reference_problem(ref: str) -> tuple[str, Exception] | None:
+    """Why the ``"module:Attr"`` reference ``ref`` cannot be loaded, as the error :func:`load_reference` would raise
+    (its text, the exception), found without running the module: it is not on the path, or its source does not
+    bind ``Attr``. None when it may load (a module that binds names only when run, an extension module, is given
+    the benefit of the doubt). ``arbot plugins`` checks each reference this way, so a broken one is an error there
+    before any config uses it, and a lazy one stays unimported."""
+    module_name, _, attrs = ref.partition(":")
+    first = attrs.split(".")[0]
+    loaded = sys.modules.get(module_name)
+    try:
+        if loaded is not None:
+            getattr(loaded, first)
+            return None
+        spec = importlib.util.find_spec(module_name)  # imports the parent packages only (a plugin's own, loaded)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {module_name!r}", name=module_name)
+        if not (isinstance(spec.origin, str) and spec.origin.endswith(".py")):
+            return None
+        names = _top_level_names(ast.parse(Path(spec.origin).read_bytes(), spec.origin))
+        if names is not None and first not in names:
+            raise AttributeError(f"module {module_name!r} has no attribute {first!r}")
+    except Exception as exc:  # a parent package that fails to import, a syntax error: as loading would fail
+        return f"{type(exc).__name__}: {exc}", exc
+    return None
 
 
 def _shape_problem(cls: type) -> str | None:
@@ -168,6 +224,25 @@ class Registered:
             error = TypeError(f"its Settings ({getattr(settings, '__name__', settings)}) {problem}")
             self._failed(f"{what} could not be loaded: {error}", error)
         return obj
+
+    def verify(self) -> bool:
+        """Whether this registration can be loaded, each problem reported as :attr:`obj` reports it (against the
+        plugin). A class handed over is checked now (it is imported already); a reference is checked without
+        importing its module (:func:`reference_problem`), so a sound one stays unloaded until it is used."""
+        if self.loaded:
+            try:
+                _ = self.obj
+            except ComponentLoadError:
+                return False
+            return True
+        found = reference_problem(self.ref)
+        if found is None:
+            return True
+        problem, exc = found
+        if self.on_error is not None:
+            self.on_error(self.plugin, f'{self.kind or "component"} "{self.name}" ({self.ref}) could not be loaded: '
+                                       f"{problem}", exc)
+        return False
 
     def _failed(self, message: str, exc: BaseException) -> NoReturn:
         if self.on_error is not None:
@@ -474,6 +549,14 @@ def collect(plugins: PluginSet) -> Registry:
         elif NAME_RE.match(reg.plugin):
             registry.plugin_settings[reg.plugin] = Registered(reg.plugin, cls.Settings, reg.plugin)
     return registry
+
+
+def verify_registrations(registry: Registry) -> None:
+    """Check every registered component and service can be loaded (:meth:`Registered.verify`), reporting each one
+    that cannot against its plugin: what ``arbot plugins`` shows before any config uses them."""
+    for table in [*registry.components.values(), registry.services]:
+        for reg in table.values():
+            reg.verify()
 
 
 def _collect_plugin_settings(plugins: PluginSet, registry: Registry) -> None:

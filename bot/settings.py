@@ -437,11 +437,18 @@ def _type_name(tp: Any) -> str:
 
 
 def settings_problem(cls: Any) -> str | None:
-    """What makes ``cls`` unfit to describe a config table (not a dataclass, annotations that cannot be read, a
-    field of a type this module cannot read), or None. Checked when a plugin's class is loaded, so the plugin is
-    refused by name instead of failing later inside :func:`parse_settings`."""
+    """What makes ``cls`` unfit to describe a config table (not a dataclass, not frozen, annotations that cannot be
+    read, a field of a type this module cannot read), or None. Checked when a plugin's class is loaded, so the plugin
+    is refused by name instead of failing later inside :func:`parse_settings`.
+
+    Settings are read-only once validated: the host and other plugins (a service's ``operator.plugin_settings``,
+    the rebalancer reading strategies' settings) read the same validated object, so a component assigning to its
+    own would change what they read, unchecked, behind their back."""
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         return "is not a dataclass"
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen:
+        return "is not frozen: declare it @dataclass(frozen=True) (settings are read-only once validated)"
     try:
         hints = typing.get_type_hints(cls)
     except Exception as exc:

@@ -43,6 +43,24 @@ def test_bot_api_is_light_and_kit_names_load_their_own_module_only():
     loaded = loaded_after("import bot.api")
     assert not [m for m in loaded if m.startswith(heavy)], "import bot.api loads a heavy stack"
     assert not [m for m in loaded if m.startswith("bot.") and m not in {
-        "bot.api", "bot.api._core", "bot.domain", "bot.bookview", "bot.exact", "bot.settings", "bot.redact"}], loaded
+        "bot.api", "bot.api._core", "bot.bus", "bot.domain", "bot.bookview", "bot.exact", "bot.settings",
+        "bot.redact"}], loaded
     loaded = loaded_after("from bot.api.kit import Pool, PrecisionError")
     assert "bot.feed" not in loaded and not [m for m in loaded if m.startswith(heavy)]
+
+
+def test_what_bot_under_test_hands_a_test_is_of_public_types():
+    """A plugin author's test annotates what ``bot.api.testing.BotUnderTest`` returns with public names only: each
+    property's type is exported by a public module (or is not arbot's at all, such as ``Path``)."""
+    import inspect
+    import typing
+
+    from bot.api.testing import BotUnderTest
+
+    public = {id(getattr(module, n)) for module in map(importlib.import_module, PUBLIC) for n in module.__all__}
+    private = []
+    for name, member in inspect.getmembers(BotUnderTest, lambda m: isinstance(m, property)):
+        returned = typing.get_type_hints(member.fget)["return"]
+        if returned.__module__.split(".")[0] == "bot" and id(returned) not in public:
+            private.append(f"{name} -> {returned.__module__}.{returned.__qualname__}")
+    assert private == []

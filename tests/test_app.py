@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 from bot import hookimpl
-from bot.api import Caller, Command, Job, Notifier, Reply, RiskCheck, Strategy
+from bot.api import Caller, Command, Job, Notifier, Reply, RiskCheck, Strategy, option
 from bot.control import send_command
 from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, Side, Trade
 from tests.fakes.venue import ScriptedVenue
@@ -433,6 +434,47 @@ async def test_a_strategy_naming_an_exchange_no_table_configures_is_left_out_say
     assert bot.plugins.info("lost").errors == [
         'strategy "s": its markets() name exchange(s) nope, which no [exchanges.NAME] table configures; '
         "configured: v"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedSettings:
+    symbols: list[str] = option(["BTC/USD"], help="the markets it trades")
+
+
+class ListedVenue(ScriptedVenue):
+    """A venue that says what it trades only through its settings' ``symbols`` (no markets_of of its own)."""
+
+    Settings = ListedSettings
+
+
+class Elsewhere(Strategy):
+    """Names its markets in markets() only (no symbols_at), one of them a market its venue does not trade."""
+
+    def markets(self):
+        return [("v", "BTC/USD"), ("v", "ETH/USD")]
+
+
+class listed:
+    @staticmethod
+    @hookimpl
+    def register_exchanges(register):
+        register("listed", ListedVenue)
+
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("elsewhere", Elsewhere)
+
+
+async def test_a_strategy_whose_markets_name_a_symbol_its_venue_does_not_trade_is_left_out_saying_so(make_bot):
+    """Before: it ran, subscribed to a market that never publishes, and heard nothing, with no error anywhere."""
+    bot = await make_bot('[exchanges.v]\ntype = "listed"\n[strategies.s]\ntype = "elsewhere"\n',
+                         extra=[("listed", listed)])
+    assert "s" not in bot.strategies
+    assert bot.operator.strategies_not_started["s"] == 'exchange "v" does not trade ETH/USD'
+    assert bot.plugins.info("listed").errors == [
+        'strategy "s": its markets() name "ETH/USD" on exchange "v", which trades BTC/USD only; add it to '
+        "[exchanges.v] (or trade it on a venue that has it), or change [strategies.s] to a market v trades"]
 
 
 async def test_a_venue_whose_balances_fail_at_start_is_logged_with_its_plugins_name(make_bot, caplog):

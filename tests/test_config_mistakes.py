@@ -162,3 +162,49 @@ def test_a_limits_table_that_sets_no_limit_is_refused(tmp_path, registry):
     issues = issues_of(write(tmp_path, DEFAULT + '\n[risk.more]\ntype = "limits"\naction = "flatten"\n'), registry)
     assert len(issues) == 1 and issues[0].startswith("risk.more: no limit is set, so this check limits nothing; set "
                                                      "at least one of max_order_notional, max_position"), issues
+
+
+def test_a_venue_listing_its_markets_in_its_settings_needs_no_markets_of_for_the_check(tmp_path):
+    """A venue whose settings list what it trades (``symbols``) is judged by them: a strategy naming another symbol
+    there (``symbols_at``) is refused at check, as on a venue with its own ``markets_of``."""
+    import dataclasses
+
+    from bot import hookimpl
+    from bot.api import Strategy, option
+    from tests.fakes.venue import ScriptedVenue
+
+    @dataclasses.dataclass(frozen=True)
+    class ListedSettings:
+        symbols: list[str] = option(["BTC/USD"], help="the markets it trades")
+
+    class ListedVenue(ScriptedVenue):
+        Settings = ListedSettings
+
+    @dataclasses.dataclass(frozen=True)
+    class OneSettings:
+        exchange: str = option(help="the venue")
+        symbol: str = option(help="the market")
+
+    class One(Strategy):
+        Settings = OneSettings
+
+        @classmethod
+        def symbols_at(cls, settings):
+            return {"exchange": settings.symbol}
+
+    class listed:
+        @staticmethod
+        @hookimpl
+        def register_exchanges(register):
+            register("listed", ListedVenue)
+
+        @staticmethod
+        @hookimpl
+        def register_strategies(register):
+            register("one", One)
+
+    registry = collect(load_plugins(entry_points=[], extra=[("listed", listed)], report=lambda info, message: None))
+    text = '[exchanges.v]\ntype = "listed"\n[strategies.s]\ntype = "one"\nexchange = "v"\nsymbol = "ETH/USD"\n'
+    assert issues_of(write(tmp_path, text), registry) == [
+        'strategies.s.exchange: exchange "v" has no market "ETH/USD" (it trades BTC/USD); add it to [exchanges.v], '
+        "or trade one of those"]

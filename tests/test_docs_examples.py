@@ -121,3 +121,68 @@ def test_the_examples_type_check_against_the_public_api_with_mypy_strict(my_plug
         cwd=my_plugin.parent, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+TYPED_SETTINGS = '''
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.api import Exchange, Notifier, RiskCheck, Service, Strategy, option
+
+
+@dataclass(frozen=True)
+class MySettings:
+    size: Decimal = option(Decimal(1), gt=0, help="a size")
+
+
+class Mine(Strategy[MySettings]):
+    Settings = MySettings
+
+    def size(self) -> Decimal:
+        return self.settings.size  # --strict: "Returning Any" unless the settings are typed
+
+    def misspelt(self) -> object:
+        return self.settings.sise
+
+
+class MyVenue(Exchange[MySettings]):
+    def size(self) -> Decimal:
+        return self.settings.size
+
+
+class MyCheck(RiskCheck[MySettings]):
+    def size(self) -> Decimal:
+        return self.settings.size
+
+
+class MyNotifier(Notifier[MySettings]):
+    def size(self) -> Decimal:
+        return self.settings.size
+
+
+class MyService(Service[MySettings]):
+    def size(self) -> Decimal:
+        return self.settings.size
+
+
+class Unparameterized(Strategy):  # as every plugin written before: still accepted by --strict
+    Settings = MySettings
+
+    def size(self) -> object:
+        return self.settings.size
+'''
+
+
+def test_mypy_strict_sees_a_components_settings_type(tmp_path: Path):
+    """``class Mine(Strategy[MySettings])`` types ``self.settings`` for a plugin author's ``mypy --strict`` (a
+    misspelt field is an error, a field read is its type); a component with no type argument still checks."""
+    (tmp_path / "typed_plugin.py").write_text(TYPED_SETTINGS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MYPYPATH"}
+    env["MYPYPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-error-summary",
+         "--cache-dir", str(tmp_path / "mypy-cache"), "--python-executable", sys.executable, "typed_plugin.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    errors = [line.split(": error: ", 1)[1] for line in result.stdout.splitlines() if ": error: " in line]
+    assert errors == ['"MySettings" has no attribute "sise"  [attr-defined]'], result.stdout + result.stderr

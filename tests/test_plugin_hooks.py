@@ -299,3 +299,51 @@ def test_an_installed_plugin_passed_again_in_extra_is_refused_with_the_fix(tmp_p
     else:
         assert seen == ['plugin "dup-local": arbot_dup_mod is already loaded as the installed plugin "dup" (its entry '
                         "point): pass it in extra= only when it is not installed, or build with entry_points=[]"]
+
+
+def test_arbot_plugins_reports_broken_references_without_importing_the_good_ones(tmp_path: Path, monkeypatch, capsys):
+    """A reference that cannot resolve (no such module, no such class in it), or a class the host cannot use, shows
+    as an error in `arbot plugins`, before any config uses it; a sound reference is still not imported."""
+    (tmp_path / "arbot_refs_impl.py").write_text(textwrap.dedent("""
+        from bot.api import Strategy
+        class Good(Strategy):
+            pass
+    """))
+    (tmp_path / "arbot_refs.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+        from bot import hookimpl
+        from bot.api import Notifier, option
+
+        @dataclass
+        class Loose:
+            size: int = option(1, ge=1, le=9, help="a size")
+
+        class LooseNotifier(Notifier):
+            Settings = Loose
+            async def send(self, alert):
+                pass
+
+        @hookimpl
+        def register_strategies(register):
+            register("refs-good", "arbot_refs_impl:Good")
+            register("refs-no-module", "arbot_refs_no_such_module:Thing")
+            register("refs-no-class", "arbot_refs_impl:Missing")
+
+        @hookimpl
+        def register_notifiers(register):
+            register("refs-loose", LooseNotifier)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ep = importlib.metadata.EntryPoint(name="refs", value="arbot_refs", group="arbot")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [ep] if kw.get("group") == "arbot" else [])
+    assert cmd_plugins(argparse.Namespace(config=None, verbose=True)) == 1
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if line.startswith("refs ")]
+    assert row.rstrip().endswith("error")
+    assert ('strategy "refs-no-module" (arbot_refs_no_such_module:Thing) could not be loaded: ModuleNotFoundError: '
+            "No module named 'arbot_refs_no_such_module'") in out
+    assert ('strategy "refs-no-class" (arbot_refs_impl:Missing) could not be loaded: AttributeError: module '
+            "'arbot_refs_impl' has no attribute 'Missing'") in out
+    assert 'notifier "refs-loose" could not be loaded: its Settings (Loose) is not frozen' in out
+    assert "refs-good" not in out.split("\n\n", 1)[1]  # no note on the sound one...
+    assert "arbot_refs_impl" not in sys.modules  # ...and it was checked without importing it

@@ -97,6 +97,11 @@ class UnsupportedType:
     sizes: tuple[str, ...] = option((), help="sizes")  # not one of the setting types bot.settings reads
 
 
+@dataclasses.dataclass
+class NotFrozen:
+    size: int = option(1, ge=1, le=10, help="order size")  # a component could change it under the host
+
+
 def strategy_plugin(settings: type) -> object:
     class Mine(Strategy):
         Settings = settings
@@ -118,6 +123,9 @@ def strategy_plugin(settings: type) -> object:
     (UnsupportedType, 'sizes = ["1"]',
      'plugin "my-plugin": strategy "mine" could not be loaded: its Settings (UnsupportedType) has fields of a type '
      "settings cannot hold: sizes (tuple[str, ...])"),
+    (NotFrozen, "size = 2",
+     'plugin "my-plugin": strategy "mine" could not be loaded: its Settings (NotFrozen) is not frozen: declare it '
+     "@dataclass(frozen=True) (settings are read-only once validated)"),
 ])
 def test_check_config_names_the_plugin_and_key_when_its_settings_code_fails(
         settings: type, table: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -146,6 +154,22 @@ def test_plugin_settings_of_a_type_settings_cannot_hold_are_refused_when_registe
     assert "odd" not in registry.plugin_settings
     assert errors == [("odd", "register_plugin_settings: UnsupportedType has fields of a type settings cannot hold: "
                               "sizes (tuple[str, ...])")]
+
+
+def test_plugin_settings_that_are_not_frozen_are_refused_when_registered():
+    errors = []
+
+    class loose:
+        @staticmethod
+        @hookimpl
+        def register_plugin_settings(register):
+            register(NotFrozen)
+
+    registry = collect(load_plugins(entry_points=[], extra=[("loose", loose)],
+                                    report=lambda info, msg: errors.append((info.name, msg))))
+    assert "loose" not in registry.plugin_settings
+    assert errors == [("loose", "register_plugin_settings: NotFrozen is not frozen: declare it "
+                                "@dataclass(frozen=True) (settings are read-only once validated)")]
 
 
 def test_plugins_add_subcommands():

@@ -18,6 +18,7 @@ Every other module under ``bot/`` is private to the host: it may change in any r
 """
 
 from .. import hookimpl
+from ..bus import EventBus
 from ..domain import (
     BPS,
     ORDER_FEATURES,
@@ -101,8 +102,8 @@ __all__ = [
     # hooks
     "hookimpl",
     # components
-    "ORDER_FEATURES", "Component", "Context", "Exchange", "Notifier", "PortfolioView", "RiskCheck", "Service",
-    "Strategy", "TransferVenue",
+    "ORDER_FEATURES", "Component", "Context", "EventBus", "Exchange", "Notifier", "PortfolioView", "RiskCheck",
+    "Service", "Strategy", "TransferVenue",
     # operating the bot: commands, jobs, the operator
     "ROLE_RANK", "VERB_ROLES", "Caller", "Command", "CommandDispatcher", "CommandHandler", "FleetLink", "FleetMember",
     "FLEET_ORIGIN", "alert_origin", "Job", "JobFunc",

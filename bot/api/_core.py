@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from ..domain import (
     Alert,
@@ -50,12 +50,18 @@ from ..settings import NoSettings
 if TYPE_CHECKING:
     import asyncio
 
-    from ..bus import Bus
+    from ..bus import Bus, EventBus
     from ..clock import Clock
     from ..ledger import Ledger, StrategyFigures
     from ..store import Store
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    SettingsT = DefaultedTypeVar("SettingsT", default=Any)
+else:  # the default (PEP 696) is for type checkers: a component with no type argument holds Any settings
+    SettingsT = TypeVar("SettingsT")
 
 
 # --- errors an exchange raises ----------------------------------------------------------------
@@ -190,7 +196,7 @@ class Context:
         self.log = logging.getLogger(f"arbot.{kind}.{name}")
 
     @property
-    def bus(self) -> Bus:
+    def bus(self) -> EventBus:
         """Publish events, and subscribe: ``subscribe(EventType, callback, owner=..., exchange=..., symbol=...)``."""
         return self._host.bus
 
@@ -411,8 +417,12 @@ class Context:
 # --- components --------------------------------------------------------------------------------
 
 
-class Component:
-    """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run."""
+class Component(Generic[SettingsT]):
+    """Common shape: ``Settings`` describes the config table; ``start``/``stop`` bracket the run.
+
+    Generic over the settings class, so a type checker knows what ``self.settings`` holds:
+    ``class MyStrategy(Strategy[MySettings])`` with ``Settings = MySettings``. A class with no type argument
+    (``class MyStrategy(Strategy)``) holds its settings as ``Any``, as before."""
 
     Settings: ClassVar[type] = NoSettings
     exchange_settings: ClassVar[tuple[str, ...]] = ("exchange",)
@@ -437,9 +447,9 @@ class Component:
     set table covers neither by its symbol nor by its base asset, places one value in the base asset every strategy
     trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB)."""
 
-    def __init__(self, name: str, settings: Any, ctx: Context):
+    def __init__(self, name: str, settings: SettingsT, ctx: Context):
         self.name = name
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.ctx = ctx
 
     async def start(self) -> None:
@@ -459,7 +469,7 @@ class Component:
         """
 
 
-class Exchange(Component, abc.ABC):
+class Exchange(Component[SettingsT], abc.ABC):
     """A venue: market data in (published on the bus), orders out, balances.
 
     Publish :class:`~bot.domain.BookUpdate`, :class:`~bot.domain.Trade` and
@@ -491,7 +501,14 @@ class Exchange(Component, abc.ABC):
     def markets_of(cls, settings: Any) -> Collection[str] | None:
         """The symbols this venue, configured with ``settings``, trades (those :meth:`market` knows), or None
         when only the running venue knows them. Called by the config check, before anything starts: a
-        strategy naming another symbol here (:meth:`Strategy.symbols_at`) is refused at load. Default: None."""
+        strategy naming another symbol here (:meth:`Strategy.symbols_at`) is refused at load; and at start,
+        before strategies start: one whose :meth:`Strategy.markets` name another symbol here is left out,
+        saying so. Default: the settings' ``symbols`` field when it is a list of strings that is not empty
+        (a venue configured with the markets it trades); None otherwise. Override it where ``symbols`` means
+        something else, or the markets are elsewhere in the settings."""
+        symbols = getattr(settings, "symbols", None)
+        if isinstance(symbols, (list, tuple)) and symbols and all(isinstance(s, str) for s in symbols):
+            return list(symbols)
         return None
 
     recorder: ClassVar[Any] = None
@@ -583,7 +600,7 @@ class Exchange(Component, abc.ABC):
         return None
 
 
-class Strategy(Component):
+class Strategy(Component[SettingsT]):
     """Turns market events into order intents.
 
     Callbacks (``on_*``) run on the hot path: plain synchronous code on in-memory state. Use
@@ -731,7 +748,7 @@ class PortfolioView(abc.ABC):
         return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
 
 
-class RiskCheck(Component):
+class RiskCheck(Component[SettingsT]):
     """Asked before every order is sent; may veto it. May also act on what happened (pause, kill).
 
     ``check``, ``accepted`` and ``on_fill`` run on the hot path: in-memory state only. To watch
@@ -784,7 +801,7 @@ class LimitUse:
     unit: str = ""
 
 
-class Notifier(Component):
+class Notifier(Component[SettingsT]):
     """Delivers alerts. ``send`` may be slow: the host queues alerts and never waits on it."""
 
     @abc.abstractmethod
@@ -802,7 +819,7 @@ class Notifier(Component):
         return 0
 
 
-class Service(Component):
+class Service(Component[SettingsT]):
     """Plugin-wide work that runs beside the trading: a stream server, a metrics endpoint, a chart history.
 
     Registered with ``register_services``; the host builds one instance per registered service

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..app import Bot
-from ..bus import Bus
+from ..bus import EventBus
 from ..clock import Clock
 from ..config import build_config, parse_toml, resolve_secrets
 from ..domain import Order
@@ -60,7 +60,7 @@ class BotUnderTest:
         return self._bot.commands
 
     @property
-    def bus(self) -> Bus:
+    def bus(self) -> EventBus:
         """Publish events as a venue would (``bus.publish(BookUpdate(...))``), or subscribe to watch them."""
         return self._bot.bus
 

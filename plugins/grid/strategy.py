@@ -78,11 +78,10 @@ class GridConfigError(Exception):
     """The grid cannot start with these settings; the message says what to change."""
 
 
-class GridStrategy(Strategy):
+class GridStrategy(Strategy[GridSettings]):
     """Grid trading on one market: see the module docstring."""
 
     Settings = GridSettings
-    settings: GridSettings
     venue_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {"exchange": ("book",)}
     market_events: ClassVar[tuple[type, ...]] = (BookUpdate, FeedStatus)
     """The grid reads the touch and the feed's state, never public trades."""

@@ -43,11 +43,10 @@ DAY_NS = 86_400 * 1_000_000_000
 OPEN = [TransferStatus.PLANNED, TransferStatus.SENT]
 
 
-class RebalanceService(Service):
+class RebalanceService(Service[RebalanceSettings]):
     """Runs the planner and the transfers while the bot runs (``[plugins.rebalance]``)."""
 
     Settings = RebalanceSettings
-    settings: RebalanceSettings
 
     def __init__(self, name: str, settings: RebalanceSettings, ctx: Context) -> None:
         super().__init__(name, settings, ctx)

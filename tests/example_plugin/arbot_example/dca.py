@@ -44,7 +44,7 @@ class DcaSettings:
         return []
 
 
-class DcaStrategy(Strategy):
+class DcaStrategy(Strategy[DcaSettings]):
     """Every ``every_n_books`` book updates, buys ``order_size`` at the best ask, immediate-or-cancel.
 
     One order at a time: the next buy waits until the previous one is final. Client order ids are
@@ -53,7 +53,6 @@ class DcaStrategy(Strategy):
     """
 
     Settings = DcaSettings
-    settings: DcaSettings
 
     def __init__(self, name: str, settings: DcaSettings, ctx: Context):
         super().__init__(name, settings, ctx)

@@ -28,11 +28,10 @@ def alert_record(alert: Alert) -> dict[str, Any]:
             "source": alert.source, "message": alert.message, "fields": alert.fields}
 
 
-class FileNotifier(Notifier):
+class FileNotifier(Notifier[FileSettings]):
     """Appends alerts as JSON lines. Decimals in the fields are written as strings, never floats."""
 
     Settings = FileSettings
-    settings: FileSettings
 
     async def start(self) -> None:
         path = Path(self.settings.path).expanduser()

@@ -18,11 +18,10 @@ class MaxPriceSettings:
     symbols: list[str] = option([], help='markets the check applies to, e.g. ["BTC/USD"]; empty: every market')
 
 
-class MaxPriceCheck(RiskCheck):
+class MaxPriceCheck(RiskCheck[MaxPriceSettings]):
     """Vetoes a buy whose limit price (or, for a market order, the last mid price) is above ``max_buy_price``."""
 
     Settings = MaxPriceSettings
-    settings: MaxPriceSettings
 
     def check(self, intent: OrderIntent, view: PortfolioView) -> str | None:
         s = self.settings
