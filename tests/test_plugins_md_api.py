@@ -150,12 +150,17 @@ def call_problems(call: ast.Call) -> list[str]:
     return problems
 
 
+def unsubscripted(base: ast.expr) -> ast.expr:
+    """``Strategy`` of a base written ``Strategy[MySettings]`` (components are generic over their settings)."""
+    return base.value if isinstance(base, ast.Subscript) else base
+
+
 def signature_problems(text: str) -> list[str]:
     """What the python blocks of ``text`` override or call of the public API with the wrong signature."""
     problems = []
     for tree in code_blocks(text):
         for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
-            for base in (public(b.id if isinstance(b, ast.Name) else b.attr) for b in cls.bases
+            for base in (public(b.id if isinstance(b, ast.Name) else b.attr) for b in map(unsubscripted, cls.bases)
                          if isinstance(b, (ast.Name, ast.Attribute))):
                 if inspect.isclass(base):
                     problems += override_problems(cls, base)
@@ -167,7 +172,8 @@ def signature_problems(text: str) -> list[str]:
 def test_the_guides_overrides_and_calls_match_the_public_signatures():
     trees = code_blocks(GUIDE)
     subclasses = [c for t in trees for c in ast.walk(t) if isinstance(c, ast.ClassDef)
-                  and any(inspect.isclass(public(getattr(b, "id", getattr(b, "attr", "")))) for b in c.bases)]
+                  and any(inspect.isclass(public(getattr(b, "id", getattr(b, "attr", ""))))
+                          for b in map(unsubscripted, c.bases))]
     assert len(subclasses) >= 7 and len(trees) > 25  # the examples' components are among them
     assert not signature_problems(GUIDE)
 
