@@ -33,7 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, Inexact, localcontext
+from decimal import Decimal, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
 
@@ -59,20 +59,6 @@ def prediction_error_pct(predicted: Decimal, realized: Decimal) -> Decimal | Non
         return None
     with localcontext(prec=EXACT_DIGITS):
         return abs(realized - predicted) / abs(predicted) * HUNDRED
-
-
-def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
-    """(the result's prediction for what it executed, whether it had to be rounded): ``predicted_pnl * filled /
-    size`` when it gives both, at the ledger's precision (exact whenever the quotient has a finite decimal expansion
-    within it; a third of a size filled is rounded to 200 significant digits)."""
-    from bot.api.ledger import EXACT_DIGITS
-
-    if result.size is None or result.filled is None:
-        return result.predicted_pnl, False
-    with localcontext(prec=EXACT_DIGITS) as context:
-        context.clear_flags()
-        scaled = result.predicted_pnl * result.filled / result.size
-        return scaled, bool(context.flags[Inexact])
 
 
 class PredictionGate(RiskCheck):
@@ -200,7 +186,7 @@ def _unreadable(result: ExecutionResult) -> str | None:
 def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal, bool]:
     """The window's prediction for what was executed and its realized PnL, exact as the ledger's sums (stored with a
     trip, shown by ``arbot report``), and whether a scaled prediction had to be rounded."""
-    from bot.api.ledger import EXACT_DIGITS
+    from bot.api.ledger import EXACT_DIGITS, predicted_for_filled
 
     results = list(window)
     scaled = [predicted_for_filled(r) for r in results]
