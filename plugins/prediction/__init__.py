@@ -21,8 +21,10 @@ goes in no window, and its strategy is paused with an ``unreadable execution res
 the field, since its predictions can no longer be judged.
 
 **Across a restart.** The windows are kept in the store's ``bot_state`` (key ``risk:NAME``), written after each
-result, and restored at start: a strategy whose predictions stray gets no fresh window from a restart (a
-lowered ``executions`` keeps the latest ones). A record that cannot be read is logged and the windows start
+result, and restored at start: a strategy whose predictions stray gets no fresh window from a restart (a lowered
+``executions`` keeps the latest ones). A miss is stored before the pause is taken, and its window cleared only after:
+a crash in between leaves the strategy paused (the host keeps the pause) or the miss stored, judged again by the
+next result. A record that cannot be read is logged and the windows start
 empty: at most ``executions`` more results before the strategy is judged again.
 """
 
@@ -129,8 +131,10 @@ class PredictionGate(RiskCheck):
             return
         window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
+        # stored first, miss or not: a crash before the pause below leaves the miss to be judged again after the
+        # restart, never a window cleared without its pause
+        self._save()
         if len(window) < self.settings.executions:
-            self._save()
             return
         predicted, realized, rounded = _sums(window)
         error = prediction_error_pct(predicted, realized)
@@ -139,16 +143,15 @@ class PredictionGate(RiskCheck):
         else:
             breach = error > self.settings.max_error_pct
         if not breach:
-            self._save()
             return
-        window.clear()  # after a resume, judge the next executions afresh
-        self._save()
-        paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")
+        paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")  # kept by the host
         self.ctx.record_trip("realized PnL strays from predicted", "pause", strategy=result.strategy,
                              predicted=_shown(predicted, rounded), realized=realized, quote=result.quote,
                              error_pct=round(error, 2) if error is not None else "n/a",
                              max_error_pct=self.settings.max_error_pct, executions=self.settings.executions,
                              paused=", ".join(paused) or "none")
+        window.clear()  # after a resume, judge the next executions afresh: only once the pause is taken
+        self._save()
 
     def status(self) -> dict[str, str]:
         facts = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from bot.api import Caller
 from bot.domain import ExecutionResult, Side
 from tests.fakes.venue import plugin as venue_plugin
@@ -183,3 +185,42 @@ def test_a_long_window_of_assorted_sizes_is_summed_at_a_bounded_precision():
     predicted, realized, rounded = _sums(window)
     assert rounded and len(predicted.as_tuple().digits) <= 200 and realized == 30_000
     assert prediction_error_pct(predicted, realized) is not None
+
+
+class Crash(BaseException):
+    """The process dying at that point: nothing after it runs (a BaseException: no handler takes it)."""
+
+
+@pytest.mark.parametrize("crash_at", ["pause", "clearing"])
+async def test_a_crash_while_a_miss_is_acted_on_pauses_or_keeps_the_miss(make_bot, monkeypatch, crash_at):
+    """The miss is stored before the pause is taken, and the window cleared only after: a crash in between leaves
+    the strategy paused (the host keeps the pause) or the miss stored, judged again by the next result; never the
+    window cleared without the pause."""
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    if crash_at == "pause":
+        def crash(*args, **kwargs):
+            raise Crash
+        monkeypatch.setattr(first, "pause_for_risk", crash)
+    else:
+        set_state = first.store.set_state
+
+        def crash_on_clearing(key, value, ts_ns):
+            if key == "risk:prediction" and json.loads(value) == []:
+                raise Crash
+            return set_state(key, value, ts_ns)
+        monkeypatch.setattr(first.store, "set_state", crash_on_clearing)
+    first.bus.publish(result("10", "8"))
+    first.bus.publish(result("10", "8"))
+    with pytest.raises(Crash):
+        first.bus.publish(result("10", "0"))  # 16 against 30: 46.7 % off
+    monkeypatch.undo()
+    await first.stop()
+
+    second = await make_bot(CONFIG, extra=PLUGINS)
+    if crash_at == "clearing":  # the pause was taken: the host kept it
+        assert second.strategies["arb"].paused
+        return
+    assert not second.strategies["arb"].paused
+    assert risk_check(second, "prediction").status()["error arb USD"] == "46.67% over 3 / 3 executions"
+    second.bus.publish(result("10", "8"))  # 16 against 30 again, with the miss kept
+    assert second.strategies["arb"].paused
