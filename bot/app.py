@@ -78,6 +78,7 @@ from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
+from .quotelimits import strategy_quotes
 from .ratelimit import backoff_delay
 from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
@@ -935,6 +936,12 @@ class Bot:
         return [name for name, strategy in self.strategies.items()
                 if any(e == exchange and (symbol is None or s == symbol)
                        for e, s in self.ask(strategy, "markets") or [])]
+
+    def traded_quotes(self) -> dict[str, frozenset[str] | None]:
+        """Every configured strategy -> the quote assets its settings say it trades, None when they do not say."""
+        strategies = self.config.of_kind("strategy")
+        said = strategy_quotes(strategies, self.registry.classes("strategy"))
+        return {name: frozenset(said[name]) if name in said else None for name in strategies}
 
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
         """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""

@@ -25,7 +25,9 @@ result, and restored at start: a strategy whose predictions stray gets no fresh 
 ``executions`` keeps the latest ones). A miss is stored before the pause is taken, and its window cleared only after:
 a crash in between leaves the strategy paused (the host keeps the pause) or the miss stored, judged again by the
 next result. A record that cannot be read is logged and the windows start
-empty: at most ``executions`` more results before the strategy is judged again.
+empty: at most ``executions`` more results before the strategy is judged again. A window nothing in the config can
+feed any more (its strategy no longer configured or watched, or its quote one the strategy's settings no longer
+trade in) is dropped at start, logged, and the store written without it.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class PredictionGate(RiskCheck):
 
     async def start(self) -> None:
         self._restore()
+        self._drop_unfed()
         self.ctx.bus.subscribe(ExecutionResult, self.on_result, owner=self.name)
 
     @property
@@ -104,8 +107,6 @@ class PredictionGate(RiskCheck):
             windows = {}
             for entry in json.loads(text):
                 strategy, quote = str(entry["strategy"]), str(entry["quote"])
-                if self._watch and strategy not in self._watch:
-                    continue
                 window: deque[ExecutionResult] = deque(maxlen=self.settings.executions)
                 for predicted, realized, ts_ns, opportunity, *sizes in entry["results"]:
                     size, filled = (Decimal(sizes[0]), Decimal(sizes[1])) if sizes else (None, None)
@@ -119,6 +120,29 @@ class PredictionGate(RiskCheck):
             log.error("prediction %s: the stored windows cannot be read (%s); they start empty", self.name, exc)
             return
         self.windows.update(windows)
+
+    def _drop_unfed(self) -> None:
+        """Drop (and log) the restored windows nothing in the config can feed any more: of a strategy no longer
+        configured or watched, or of a quote asset its settings say it trades no more (a strategy that does not say
+        what it trades may feed any quote). Else they would stay on ``/risk`` and in the store for ever."""
+        traded = self.ctx.traded_quotes()
+        dropped = []
+        for strategy, quote in sorted(self.windows):
+            quotes = traded.get(strategy)
+            if strategy not in traded:
+                why = "the strategy is no longer configured"
+            elif self._watch and strategy not in self._watch:
+                why = "the strategy is no longer in this check's strategies"
+            elif quotes is not None and quote not in quotes:
+                why = f"the strategy trades no pair in {quote} now (it trades in {', '.join(sorted(quotes))})"
+            else:
+                continue
+            window = self.windows.pop((strategy, quote))
+            dropped.append(strategy)
+            log.warning("prediction %s: the window of %s in %s (%d results) dropped: %s", self.name, strategy,
+                        quote, len(window), why)
+        if dropped:
+            self._save()
 
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
