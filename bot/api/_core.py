@@ -443,7 +443,8 @@ class Component:
     """Settings fields holding a quantity of a market's base asset (a position): a table per base asset or per symbol
     (``{ BTC = "0.5", "SOL/USDC" = "20" }``), or one value. The config check refuses a strategy trading a symbol a
     set table covers neither by its symbol nor by its base asset, places one value in the base asset every strategy
-    trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB)."""
+    trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB). A symbol
+    key no configured exchange trades is refused, as a ``market_settings`` field's."""
 
     def __init__(self, name: str, settings: Any, ctx: Context):
         self.name = name

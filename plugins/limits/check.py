@@ -83,7 +83,6 @@ class Limits(RiskCheck):
 
     Settings = LimitsSettings
     strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
-    market_settings = ("positions",)
     quote_settings = MONEY_KEYS
     base_settings = BASE_KEYS
 
@@ -128,7 +127,7 @@ class Limits(RiskCheck):
         self._money = {key: QuoteLimit(key, getattr(s, key)) for key in MONEY_KEYS if getattr(s, key) is not None}
         """The money limits set, each in its quote assets."""
         self._max_position = BaseLimit("max_position", s.max_position) if s.max_position is not None else None
-        """``max_position``, in the base asset of each symbol (``positions`` overrides it per symbol)."""
+        """``max_position``, in the base asset of each symbol (a symbol's own entry wins over its base asset's)."""
         self._strategy_loss = {k: QuoteLimit(f"strategy_max_daily_loss.{k}", Decimal(v), strategy=k)
                                for k, v in s.strategy_max_daily_loss.items()}
         self._strategy_notional = {k: QuoteLimit(f"strategy_max_position_notional.{k}", Decimal(v), strategy=k)
@@ -455,16 +454,11 @@ class Limits(RiskCheck):
         return True
 
     def _check_position(self, intent: OrderIntent, view: PortfolioView) -> str | None:
-        s: LimitsSettings = self.settings
-        limit: Decimal | None
-        if intent.symbol in s.positions:
-            limit, key = Decimal(s.positions[intent.symbol]), f'positions."{intent.symbol}"'
-        elif self._max_position is not None:
-            if (refused := self._max_position.refuses(intent.symbol)) is not None:
-                return refused  # no limit for this base asset: it would be unlimited
-            limit, key = self._max_position.of(intent.symbol), "max_position"
-        else:
+        if self._max_position is None:
             return None
+        if (refused := self._max_position.refuses(intent.symbol)) is not None:
+            return refused  # no limit for this base asset: it would be unlimited
+        limit, key = self._max_position.of(intent.symbol), "max_position"
         base = split_symbol(intent.symbol)[0]
         position = view.position(intent.exchange, intent.symbol)
         resting = sum((o.remaining_qty for o in view.open_orders(intent.exchange, intent.symbol)
@@ -614,8 +608,6 @@ class Limits(RiskCheck):
         if self._max_position is not None:
             for name, text in self._max_position.text():
                 facts[f"max_position {name}".rstrip()] = text
-        for symbol, text in s.positions.items():
-            facts[f"position {symbol}"] = f"{text} {symbol.partition('/')[0]}"
         if s.max_open_orders is not None:
             facts["max_open_orders"] = str(s.max_open_orders)
         facts["on breach"] = s.action
