@@ -373,7 +373,9 @@ class Context:
         Returns the strategies this call paused (those already paused are left as they are). A
         strategy paused this way stays paused until an operator sends ``/resume`` or this same
         component calls :meth:`resume`, across a restart too (:meth:`paused_by_me`). Pair it with
-        :meth:`record_trip`, which stores and alerts.
+        :meth:`record_trip`, which stores and alerts. Risk checks start before the strategies are built: asked in
+        :meth:`~Component.start` (a limit already past in what the store holds), the pause (or :meth:`kill`,
+        :meth:`flatten`) is done once they are, and the strategies configured among ``strategies`` are returned.
         """
         return self._host.pause_for_risk(self.name, strategies, reason)
 
