@@ -8,6 +8,8 @@ import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from arbotlib.amm.constant_product import ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
 from bot.api import LimitUse
@@ -563,3 +565,35 @@ async def test_a_limit_past_at_start_only_for_one_strategy_pauses_only_it(make_b
         assert json.loads(trip.details)["paused"] == "t"
     finally:
         await bot.stop()
+
+
+class Crash(BaseException):
+    """The process dying at that point: nothing after it runs (a BaseException: no handler takes it)."""
+
+
+async def test_a_crash_before_a_trips_pause_is_acted_on_at_the_restart(make_bot, monkeypatch):
+    """The breach is kept as acted on only after its action: a crash as the pause is taken leaves it not kept, so the
+    restart pauses at start (kept first, the restart would take it as done and trade on unpaused)."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_daily_loss = { USD = "10" }\n'
+    ScriptedVenue.instances.clear()
+    first = await make_bot(config, extra=PLUGINS, clock=clock)
+    lim = risk_check(first, "limits")
+    now = clock.time_ns()
+    losing = [fill("a", Side.BUY, "1", "100", ts_ns=now), fill("a", Side.SELL, "1", "89", ts_ns=now)]
+    for f in losing:
+        first.store.insert_fill(f, "s")
+
+    def crash(*args, **kwargs):
+        raise Crash
+    monkeypatch.setattr(first, "pause_for_risk", crash)
+    lim.on_fill("s", losing[0])
+    with pytest.raises(Crash):
+        lim.on_fill("s", losing[1])  # 11 lost: the trip's pause
+    monkeypatch.undo()
+    await first.stop()
+
+    clock.advance(60)
+    second = await make_bot(config, extra=PLUGINS, clock=clock)
+    assert second.strategies["s"].paused and second.strategies["t"].paused
+    assert [t.reason for t in trips(second)] == ["daily realized loss limit exceeded"]
