@@ -78,6 +78,7 @@ from .markouts import MarkoutSampler
 from .opportunities import OpportunityLog
 from .plugins import ComponentLoadError, PluginInfo, PluginSet, Registry, collect_jobs
 from .portfolio import Portfolio
+from .quotelimits import strategy_quotes
 from .ratelimit import backoff_delay
 from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
@@ -204,6 +205,9 @@ class Bot:
         starts killed too. Released once an operator has resumed every killed strategy of the run."""
         self._store_failed: set[str] = set()
         """Strategies failed only because the store could not be written: resumed when it can again."""
+        self._until_strategies: list[Callable[[], object]] | None = []
+        """A risk check's pause, kill or flatten asked for in its start() (risk checks start before the strategies
+        are built: a limit found past in what the store holds), done once they are built; None from then on."""
         self._held: dict[str, _Held] = {}
         """Strategies not running yet (starting) or for now (failed for the store): the fills and order updates they
         would have had, handed over in order once they run (:meth:`_deliver`, :meth:`_hand_over`)."""
@@ -344,6 +348,9 @@ class Bot:
                 self.not_started[name] = (f'exchange(s) {", ".join(unknown)} not configured' if unknown
                                           else f'exchange(s) {", ".join(missing)} did not start')
         kept_paused = self._restore_pauses()
+        deferred, self._until_strategies = self._until_strategies or [], None
+        for act in deferred:  # what risk checks asked for in their start(), on the strategies now built
+            act()
         # a fill applied from here until a strategy runs (a venue's stream while the venues are checked, or while
         # it starts) is held for it; what its start() reads from the store is not handed over again
         self._held = {name: _Held() for name in self.strategies}
@@ -961,8 +968,19 @@ class Bot:
                 if any(e == exchange and (symbol is None or s == symbol)
                        for e, s in self.ask(strategy, "markets") or [])]
 
+    def traded_quotes(self) -> dict[str, frozenset[str] | None]:
+        """Every configured strategy -> the quote assets its settings say it trades, None when they do not say."""
+        strategies = self.config.of_kind("strategy")
+        said = strategy_quotes(strategies, self.registry.classes("strategy"))
+        return {name: frozenset(said[name]) if name in said else None for name in strategies}
+
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]:
-        """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused."""
+        """Pause strategies for a risk check, quietly (the trip's alert says it); returns those newly paused. Asked
+        from a check's start(), before the strategies are built: done once they are, returning those configured."""
+        if self._until_strategies is not None:
+            self._until_strategies.append(lambda: self.pause_for_risk(check, names, reason))
+            configured = self.config.of_kind("strategy")
+            return [name for name in (configured if names is None else names) if name in configured]
         paused, joined = [], []
         for name in self.strategies if names is None else names:
             strategy = self.strategies.get(name)
@@ -1009,8 +1027,12 @@ class Bot:
         """Kill switch: pause every strategy now, cancel every resting order in the background.
 
         Orders already queued or in flight are let settle first (bounded by ``[bot]
-        shutdown_timeout_s``), so none of them is left resting. Returns how many strategies it paused.
+        shutdown_timeout_s``), so none of them is left resting. Returns how many strategies it paused. Pulled from a
+        risk check's start(), before the strategies are built: pulled once they are (returns 0).
         """
+        if self._until_strategies is not None:
+            self._until_strategies.append(lambda: self.kill(by, reason, alert, cancel=cancel))
+            return 0
         paused = 0
         self._kill_switch = by
         self._killed.update(self.strategies)
@@ -1062,7 +1084,11 @@ class Bot:
         return count
 
     def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None:
-        """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price."""
+        """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price (asked from
+        a risk check's start(): once the strategies are built)."""
+        if self._until_strategies is not None:
+            self._until_strategies.append(lambda: self.flatten(by, reason, max_slippage_bps))
+            return
         self.kill(by, reason, alert=False, cancel=False)  # close_positions cancels first
 
         async def close_positions() -> None:

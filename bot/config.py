@@ -322,8 +322,9 @@ def _exchange_refs(cls: type, settings: object) -> list[tuple[str, str]]:
 
 def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], registry: Registry,
                        plugin_settings: dict[str, Any]) -> list[ConfigIssue]:
-    """A symbol a ``market_settings`` field names (a per-market risk limit), or an asset an ``asset_settings`` field
-    names (a per-asset cap), that no configured exchange trades: the limit would hold nothing. Not judged when some
+    """A symbol a ``market_settings`` field names (a per-market risk limit) or a ``base_settings`` table has as a key
+    (``max_position``'s per-symbol entries), or an asset an ``asset_settings`` field names (a per-asset cap), that no
+    configured exchange trades: the limit would hold nothing. Not judged when some
     exchange knows its markets only once it runs."""
     offered: set[str] = set()
     for exchange in components.get("exchange", {}).values():
@@ -349,6 +350,13 @@ def _market_ref_issues(components: dict[str, dict[str, ComponentConfig]], regist
                         issues.append(ConfigIssue(where, f"no configured exchange trades {what}{got(name)} (they "
                                                          f"trade {', '.join(sorted(known)) or 'nothing'}); name one "
                                                          f"of those {hint}"))
+        for key in getattr(owner, "base_settings", ()):  # a quantity limit's symbol keys name markets too
+            value = getattr(settings, key, None)
+            for name in value if isinstance(value, dict) else ():
+                if isinstance(name, str) and "/" in name and name not in offered:
+                    issues.append(ConfigIssue(f"{path}.{key}.{name}", f"no configured exchange trades {got(name)} "
+                                                                      f"(they trade {', '.join(sorted(offered))}); "
+                                                                      f"name one of those markets, or a base asset"))
     return issues
 
 

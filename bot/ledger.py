@@ -35,10 +35,10 @@ import zoneinfo
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 from typing import TYPE_CHECKING, Any
 
-from .domain import ZERO, Fill, Side, split_symbol
+from .domain import ZERO, ExecutionResult, Fill, Side, split_symbol
 
 if TYPE_CHECKING:
     from .markouts import MarkoutFigures
@@ -53,6 +53,20 @@ MIDNIGHT = dt.time(0, 0)
 Marks = Callable[[str, str], Decimal | None]
 """(exchange, symbol) -> current mid, or None when unknown."""
 
+
+
+def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
+    """(``result``'s prediction for what it executed, whether it had to be rounded): ``predicted_pnl * filled /
+    size`` when it gives both, else ``predicted_pnl`` (taken as being for what was executed). At the ledger's
+    precision: exact whenever the quotient has a finite decimal expansion within it (a size in decimal lots filled in
+    part), a third of a size filled rounded to 200 significant digits. The one rule every comparison of a prediction
+    with its realized PnL uses (the ``prediction`` risk check, the backtest report's prediction error)."""
+    if result.size is None or result.filled is None:
+        return result.predicted_pnl, False
+    with localcontext(prec=EXACT_DIGITS) as context:
+        context.clear_flags()
+        scaled = result.predicted_pnl * result.filled / result.size
+        return scaled, bool(context.flags[Inexact])
 
 # --- days and periods --------------------------------------------------------------------------
 

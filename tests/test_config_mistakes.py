@@ -114,14 +114,23 @@ def test_a_risk_limit_for_an_unknown_strategy_is_refused_by_key(tmp_path, regist
 
 
 def test_a_position_limit_for_a_market_no_exchange_trades_is_refused_by_key(tmp_path, registry):
-    """``positions = { "BTC/USDT" = "0.5" }`` beside exchanges trading BTC/USD limited nothing: BTC/USD went on
-    under max_position (or none), with nothing said."""
-    text = DEFAULT.replace("[risk.limits]\n",
-                           '[risk.limits]\npositions = { "SOL/USDC" = "100", "BTC/USDT" = "0.5" }\n', 1)
+    """``max_position = { "BTC/USDT" = "0.5" }`` beside exchanges trading BTC/USD limited nothing: BTC/USD went on
+    under its base asset's limit (or none), with nothing said."""
+    text = DEFAULT + ('\n[risk.limits-more]\ntype = "limits"\n'
+                      'max_position = { "SOL/USDC" = "100", "BTC/USDT" = "0.5", BTC = "1" }\n')
     issues = issues_of(write(tmp_path, text), registry)
-    assert issues == ['risk.limits.positions.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade BTC/USD, '
-                      'SOL/USDC); name one of those markets'], issues
+    assert issues == ['risk.limits-more.max_position.BTC/USDT: no configured exchange trades "BTC/USDT" (they trade '
+                      'BTC/USD, SOL/USDC); name one of those markets, or a base asset'], issues
     assert not issues_of(write(tmp_path, text.replace("BTC/USDT", "BTC/USD")), registry)
+
+
+def test_per_symbol_positions_are_refused_pointing_at_max_position(tmp_path, registry):
+    """``positions = { "BTC/USD" = "0.5" }`` beside ``max_position``'s own symbol keys set one fact two ways:
+    check-config refuses it by key, saying where its entries go."""
+    text = DEFAULT.replace("[risk.limits]\n", '[risk.limits]\npositions = { "BTC/USD" = "0.5" }\n', 1)
+    issues = issues_of(write(tmp_path, text), registry)
+    assert len(issues) == 1 and issues[0].startswith("risk.limits.positions: removed: "), issues
+    assert "move each entry into max_position as a symbol key" in issues[0]
 
 
 def test_a_rebalancing_cap_on_an_asset_no_exchange_trades_is_refused_by_key(tmp_path, registry):
@@ -136,7 +145,8 @@ def test_a_rebalancing_cap_on_an_asset_no_exchange_trades_is_refused_by_key(tmp_
 @pytest.mark.parametrize("table, key", [
     ('[risk.limits-more]\ntype = "limits"\nstrategy_max_daily_loss = { btc-grid = "Infinity" }\n',
      "risk.limits-more.strategy_max_daily_loss.btc-grid"),
-    ('[risk.limits-more]\ntype = "limits"\npositions = { "BTC/USD" = "inf" }\n', "risk.limits-more.positions.BTC/USD"),
+    ('[risk.limits-more]\ntype = "limits"\nmax_position = { "BTC/USD" = "inf" }\n',
+     "risk.limits-more.max_position.BTC/USD"),
     ('[plugins.rebalance]\nmax_per_day = { SOL = "Infinity" }\n', "plugins.rebalance.max_per_day.SOL"),
 ])
 def test_an_infinite_limit_in_a_table_is_refused_as_the_plain_keys_refuse_it(tmp_path, registry, table, key):

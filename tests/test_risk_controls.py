@@ -397,3 +397,35 @@ async def test_a_risk_check_that_could_not_be_created_blocks_every_order_too(mak
     await bot.writer.drained()  # the veto's row is written on the store writer's thread
     [event] = bot.store.risk_events(1)
     assert event.check_name == "unmade" and "could not be created" in event.reason and "no model file" in event.reason
+
+
+@pytest.mark.parametrize("act", ["pause", "kill"])
+async def test_a_risk_check_acting_in_its_start_holds_the_strategies_built_after_it(make_bot, act):
+    """Risk checks start before the strategies are built: a pause or kill asked for in start() (a limit found past
+    in what the store holds) is done on them once they are, not dropped for want of strategies."""
+    from bot.api import RiskCheck
+
+    class AtStart(RiskCheck):
+        async def start(self):
+            if act == "pause":
+                self.paused = self.ctx.pause(["s"], "past at start")
+            else:
+                self.ctx.kill("past at start")
+
+    class at_start:
+        @staticmethod
+        @hookimpl
+        def register_risk_checks(register):
+            register("at-start", AtStart)
+
+    bot = await make_bot('[exchanges.v]\ntype = "scripted"\n[strategies.s]\ntype = "recorder"\n'
+                         '[strategies.t]\ntype = "recorder"\n[risk.r]\ntype = "at-start"\n',
+                         extra=[("venue", venue_plugin), ("kit", kit_plugin), ("at", at_start)])
+    check = bot.risk.checks[0]
+    assert bot.strategies["s"].paused
+    assert bot.strategies["t"].paused is (act == "kill")
+    if act == "pause":
+        assert check.paused == ["s"] and bot.strategy_state("s") == "paused by risk r"
+        assert check.ctx.paused_by_me() == ["s"]
+    else:
+        assert bot.killed("s") and bot.killed("t")

@@ -171,6 +171,7 @@ class Host(Protocol):
     def order(self, client_order_id: str) -> Order | None: ...
     def recorder(self, exchange_type: str) -> Any: ...
     def strategies_using(self, exchange: str, symbol: str | None = None) -> list[str]: ...
+    def traded_quotes(self) -> Mapping[str, frozenset[str] | None]: ...
     def pause_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
     def resume_for_risk(self, check: str, names: list[str] | None, reason: str) -> list[str]: ...
     def paused_by(self, component: str) -> list[str]: ...
@@ -365,13 +366,22 @@ class Context:
         ``markets()`` raises trades none here (reported against its plugin)."""
         return self._host.strategies_using(exchange, symbol)
 
+    def traded_quotes(self) -> Mapping[str, frozenset[str] | None]:
+        """Every strategy the config names -> the quote assets its settings say it trades
+        (:meth:`Strategy.symbols_at`), or None for one that does not say (it may trade any). What a component that
+        keeps figures per strategy and quote asks at start: a strategy gone from the config, or a quote it trades no
+        more, feeds nothing any more."""
+        return self._host.traded_quotes()
+
     def pause(self, strategies: list[str] | None, reason: str) -> list[str]:
         """Pause strategies (None: every strategy) on behalf of this component; quiet (no alert).
 
         Returns the strategies this call paused (those already paused are left as they are). A
         strategy paused this way stays paused until an operator sends ``/resume`` or this same
         component calls :meth:`resume`, across a restart too (:meth:`paused_by_me`). Pair it with
-        :meth:`record_trip`, which stores and alerts.
+        :meth:`record_trip`, which stores and alerts. Risk checks start before the strategies are built: asked in
+        :meth:`~Component.start` (a limit already past in what the store holds), the pause (or :meth:`kill`,
+        :meth:`flatten`) is done once they are, and the strategies configured among ``strategies`` are returned.
         """
         return self._host.pause_for_risk(self.name, strategies, reason)
 
@@ -445,7 +455,8 @@ class Component(Generic[SettingsT]):
     """Settings fields holding a quantity of a market's base asset (a position): a table per base asset or per symbol
     (``{ BTC = "0.5", "SOL/USDC" = "20" }``), or one value. The config check refuses a strategy trading a symbol a
     set table covers neither by its symbol nor by its base asset, places one value in the base asset every strategy
-    trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB)."""
+    trades (``{ BASE = value }``), and refuses one value when they trade several (0.5 BTC is not 0.5 SHIB). A symbol
+    key no configured exchange trades is refused, as a ``market_settings`` field's."""
 
     def __init__(self, name: str, settings: SettingsT, ctx: Context):
         self.name = name

@@ -24,8 +24,11 @@ Definitions, also written into the report:
 * **capture rate** = captured PnL / the sum of
   predicted net PnL of the tradable opportunities (a taken one counts with the prediction its
   ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
-* **prediction error** per execution = realized - predicted PnL; its absolute value in quote and
-  in bps of the opportunity's buy-leg notional (buy price x size), mean / p50 / p95.
+* **prediction error** per execution = realized - predicted PnL, the prediction scaled to what filled when the
+  result gives ``size`` and ``filled`` (``predicted_pnl * filled / size``, :func:`bot.api.ledger.predicted_for_filled`,
+  the ``prediction`` risk check's rule: a partial fill that earned what was predicted for its part is no miss); its
+  absolute value in quote and in bps of the opportunity's buy-leg notional (buy price x size, of what filled),
+  mean / p50 / p95.
 
 Every figure is in one quote asset: when the strategies trade pairs of several quotes (SOL/USDC and
 ETH/EUR), each quote's opportunities and executions are summarized on their own
@@ -43,7 +46,7 @@ from typing import Any
 
 from bot.api import BPS, ExecutionResult, Opportunity, split_symbol
 from bot.api.backtest import BacktestRun, ReportSection, exact
-from bot.api.ledger import EXACT_DIGITS, money
+from bot.api.ledger import EXACT_DIGITS, money, predicted_for_filled
 
 ZERO = Decimal(0)
 
@@ -294,12 +297,16 @@ def _summarize(collector: BacktestCollector, quote: str) -> BacktestFigures:
     errors_bps: list[Decimal] = []
     signed: list[Decimal] = []
     for result in collector.results:
-        error = result.realized_pnl - result.predicted_pnl
+        # like with like: a partial fill against its prediction for what filled, the prediction check's rule
+        predicted, _ = predicted_for_filled(result)
+        error = result.realized_pnl - predicted
         signed.append(error)
         errors_quote.append(abs(error))
         seen = collector.episodes.get(result.opportunity_id)
         if seen is not None:
             notional = seen.last.buy_price * seen.last.qty
+            if result.size is not None and result.filled is not None:  # the buy leg of what filled
+                notional = notional * result.filled / result.size
             if notional > 0:
                 errors_bps.append(abs(error) / notional * BPS)
     curve: list[tuple[int, Decimal]] = []
@@ -453,4 +460,6 @@ DEFINITIONS = (
     "its execution finished, a fee in a third asset at the SOL price it was priced with); the strategies' net PnL",
     "above is the ledger's (a residual an open lot, a third-asset fee apart), so the two differ by exactly those.",
     "Capture rate = captured PnL / the predicted net PnL of the tradable opportunities.",
+    "Prediction error = realized - predicted PnL of each execution, a partial fill's prediction scaled to what",
+    "filled (predicted x filled / size), in bps of the buy leg of what filled.",
 )

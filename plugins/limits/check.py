@@ -72,7 +72,8 @@ class Limits(RiskCheck):
     """Vetoes an order that would break a configured limit; trips the configured action on a loss breach.
 
     Per-order limits (order value, position, open orders, orders per minute, notional caps) veto
-    the order: nothing is breached. Loss limits are watched on every fill, with the ledger's
+    the order: nothing is breached. Loss limits are watched on every fill (and at start, on the day's fills the store
+    holds: a limit already past and not acted on yet is acted on then), with the ledger's
     accounting (:mod:`bot.ledger`: lots per strategy and market, the lot a closing order names else
     FIFO, fees apart, fills matched in time order and a fill counted in the day it was made, however
     late it arrives: :class:`~bot.ledger.TimeOrderedPosition`): a day's realized loss beyond
@@ -83,7 +84,6 @@ class Limits(RiskCheck):
 
     Settings = LimitsSettings
     strategy_settings = ("strategy_max_daily_loss", "strategy_max_position_notional")
-    market_settings = ("positions",)
     quote_settings = MONEY_KEYS
     base_settings = BASE_KEYS
 
@@ -128,7 +128,7 @@ class Limits(RiskCheck):
         self._money = {key: QuoteLimit(key, getattr(s, key)) for key in MONEY_KEYS if getattr(s, key) is not None}
         """The money limits set, each in its quote assets."""
         self._max_position = BaseLimit("max_position", s.max_position) if s.max_position is not None else None
-        """``max_position``, in the base asset of each symbol (``positions`` overrides it per symbol)."""
+        """``max_position``, in the base asset of each symbol (a symbol's own entry wins over its base asset's)."""
         self._strategy_loss = {k: QuoteLimit(f"strategy_max_daily_loss.{k}", Decimal(v), strategy=k)
                                for k, v in s.strategy_max_daily_loss.items()}
         self._strategy_notional = {k: QuoteLimit(f"strategy_max_position_notional.{k}", Decimal(v), strategy=k)
@@ -153,6 +153,7 @@ class Limits(RiskCheck):
         # with none starts from its realized total
         self._peak = self._realized_total | load_peaks(self.ctx.store, self.name)
         self._saved_peak = dict(self._peak)
+        self._act_on_losses_past()
         self._count_recent_orders(now)
         self.ctx.bus.subscribe(OrderUpdate, self._on_order_update, owner=self.name)
         if "max_drawdown" in self._money:
@@ -293,23 +294,44 @@ class Limits(RiskCheck):
         self._roll_day(max(now, min(fill.ts_ns, now + VENUE_CLOCK_AHEAD_NS)))
         self._book_fill(strategy, fill, self._closes_of(fill.client_order_id))
         quote = self._quote_of(fill.symbol)
+        self._check_daily(quote)
+        self._check_strategy_daily(strategy, quote)
+        if "max_drawdown" in self._money:
+            self._check_drawdown(quote)
+
+    @_exact
+    def _act_on_losses_past(self) -> None:
+        """At start, the day's loss rebuilt from the stored fills: a loss limit already past and not kept as acted
+        on today (its trip's state could not be stored, or the bot stopped before it was) is acted on now, not at
+        the next fill, which may never come while the bot sits unpaused. Risk checks start before the strategies
+        are built: the host pauses them once they are."""
+        for quote in sorted(self._day_net):
+            self._check_daily(quote)
+        for strategy, quote in sorted(self._strategy_day_net):
+            self._check_strategy_daily(strategy, quote)
+
+    def _check_daily(self, quote: str) -> None:
+        """Trip ``max_daily_loss`` in ``quote`` when the day's loss is past it (once a day)."""
         loss = -self._day_net.get(quote, ZERO)
         daily = self._limit("max_daily_loss", quote)
         if daily is not None and loss > daily and ("daily", quote) not in self._tripped:
-            self._tripped_now(("daily", quote))
             self._trip("daily realized loss limit exceeded", None, quote=quote, loss=loss, limit=daily)
+            self._tripped_now(("daily", quote))
+
+    def _check_strategy_daily(self, strategy: str, quote: str) -> None:
+        """Trip ``strategy``'s own daily loss limit in ``quote`` when its day's loss is past it (once a day)."""
         of_strategy = self._strategy_loss.get(strategy)
         limit = of_strategy.of(quote) if of_strategy is not None else None
         loss = -self._strategy_day_net.get((strategy, quote), ZERO)
         if limit is not None and loss > limit and ("daily", quote, strategy) not in self._tripped:
-            self._tripped_now(("daily", quote, strategy))
             self._trip("strategy daily realized loss limit exceeded", [strategy], strategy=strategy, quote=quote,
                        loss=loss, limit=limit)
-        if "max_drawdown" in self._money:
-            self._check_drawdown(quote)
+            self._tripped_now(("daily", quote, strategy))
 
     def _tripped_now(self, limit: tuple[str, ...]) -> None:
-        """``limit`` is breached today: kept, so that a restart today does not act on it and alert it again."""
+        """``limit`` is breached today and was acted on: kept, so that a restart today does not act on it and alert
+        it again. Kept only after the action (the host keeps a pause): a crash in between acts again at start, never
+        leaves a breach kept as acted on that was not."""
         self._tripped.add(limit)
         try:
             save_tripped(self.ctx.store, self.name, self._day_start_ns, self._tripped, self.ctx.clock.time_ns())
@@ -455,16 +477,11 @@ class Limits(RiskCheck):
         return True
 
     def _check_position(self, intent: OrderIntent, view: PortfolioView) -> str | None:
-        s: LimitsSettings = self.settings
-        limit: Decimal | None
-        if intent.symbol in s.positions:
-            limit, key = Decimal(s.positions[intent.symbol]), f'positions."{intent.symbol}"'
-        elif self._max_position is not None:
-            if (refused := self._max_position.refuses(intent.symbol)) is not None:
-                return refused  # no limit for this base asset: it would be unlimited
-            limit, key = self._max_position.of(intent.symbol), "max_position"
-        else:
+        if self._max_position is None:
             return None
+        if (refused := self._max_position.refuses(intent.symbol)) is not None:
+            return refused  # no limit for this base asset: it would be unlimited
+        limit, key = self._max_position.of(intent.symbol), "max_position"
         base = split_symbol(intent.symbol)[0]
         position = view.position(intent.exchange, intent.symbol)
         resting = sum((o.remaining_qty for o in view.open_orders(intent.exchange, intent.symbol)
@@ -614,8 +631,6 @@ class Limits(RiskCheck):
         if self._max_position is not None:
             for name, text in self._max_position.text():
                 facts[f"max_position {name}".rstrip()] = text
-        for symbol, text in s.positions.items():
-            facts[f"position {symbol}"] = f"{text} {symbol.partition('/')[0]}"
         if s.max_open_orders is not None:
             facts["max_open_orders"] = str(s.max_open_orders)
         facts["on breach"] = s.action

@@ -50,6 +50,9 @@ class LimitsSettings:
         "timezone": "the daily loss's day is the bot's day, in [scheduler] timezone, as /pnl day, the daily summary "
                     "and the web's \"today\" count it (one day for one trader); set the zone there and delete this "
                     "key (daily_reset_at is read in that zone)",
+        "positions": 'a symbol\'s position limit is set in max_position, which takes symbol keys beside base '
+                     'assets (a symbol\'s entry wins over its base asset\'s): move each entry into max_position as '
+                     'a symbol key, e.g. max_position = { "BTC/USD" = "0.5" }, and delete this key',
     })
     """Keys of earlier versions, refused with what to do instead."""
 
@@ -62,8 +65,6 @@ class LimitsSettings:
                          '{ "BTC/USD" = "0.5" } (a symbol\'s entry wins over its base asset\'s; a strategy trading a '
                          'base asset the table leaves out is refused), or one value when every strategy trades the '
                          'same base asset (its unit)')
-    positions: dict[str, str] = option({}, help='per-symbol position limits in the symbol\'s base asset, overriding '
-                                                'max_position, e.g. { "BTC/USD" = "0.5" }')
     max_open_orders: int | None = option(None, ge=1, le=1_000_000,
                                          help="most orders open at once, all strategies together")
     max_position_notional: Money = option(
@@ -102,7 +103,7 @@ class LimitsSettings:
         Decimal(50), gt=0, lt=10_000, help="flatten's closing orders are priced this far through the last mid price")
 
     LIMIT_KEYS: ClassVar[tuple[str, ...]] = (
-        "max_order_notional", "max_position", "positions", "max_open_orders", "max_position_notional",
+        "max_order_notional", "max_position", "max_open_orders", "max_position_notional",
         "max_total_notional", "max_orders_per_minute", "strategy_max_position_notional", "max_daily_loss",
         "strategy_max_daily_loss", "max_drawdown")
     """The keys that set a limit: a table with none of them limits nothing."""
@@ -132,7 +133,7 @@ class LimitsSettings:
                     if not _positive(text):
                         problems.append((f"{key}.{asset}", f'expected a decimal number > 0 such as "0.5", got '
                                                            f'"{text}"' + _not_finite(text)))
-        for key in ("positions", "strategy_max_position_notional", "strategy_max_daily_loss"):
+        for key in ("strategy_max_position_notional", "strategy_max_daily_loss"):
             for name, text in getattr(self, key).items():
                 if not _positive(text):
                     problems.append((f"{key}.{name}", f'expected a decimal number > 0 such as "0.5", got "{text}"'

@@ -21,9 +21,13 @@ goes in no window, and its strategy is paused with an ``unreadable execution res
 the field, since its predictions can no longer be judged.
 
 **Across a restart.** The windows are kept in the store's ``bot_state`` (key ``risk:NAME``), written after each
-result, and restored at start: a strategy whose predictions stray gets no fresh window from a restart (a
-lowered ``executions`` keeps the latest ones). A record that cannot be read is logged and the windows start
-empty: at most ``executions`` more results before the strategy is judged again.
+result, and restored at start: a strategy whose predictions stray gets no fresh window from a restart (a lowered
+``executions`` keeps the latest ones). A miss is stored before the pause is taken, and its window cleared only after:
+a crash in between leaves the strategy paused (the host keeps the pause) or the miss stored, judged again by the
+next result. A record that cannot be read is logged and the windows start
+empty: at most ``executions`` more results before the strategy is judged again. A window nothing in the config can
+feed any more (its strategy no longer configured or watched, or its quote one the strategy's settings no longer
+trade in) is dropped at start, logged, and the store written without it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, Inexact, localcontext
+from decimal import Decimal, localcontext
 
 from bot.api import ZERO, ExecutionResult, RiskCheck, hookimpl, option
 
@@ -61,20 +65,6 @@ def prediction_error_pct(predicted: Decimal, realized: Decimal) -> Decimal | Non
         return abs(realized - predicted) / abs(predicted) * HUNDRED
 
 
-def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
-    """(the result's prediction for what it executed, whether it had to be rounded): ``predicted_pnl * filled /
-    size`` when it gives both, at the ledger's precision (exact whenever the quotient has a finite decimal expansion
-    within it; a third of a size filled is rounded to 200 significant digits)."""
-    from bot.api.ledger import EXACT_DIGITS
-
-    if result.size is None or result.filled is None:
-        return result.predicted_pnl, False
-    with localcontext(prec=EXACT_DIGITS) as context:
-        context.clear_flags()
-        scaled = result.predicted_pnl * result.filled / result.size
-        return scaled, bool(context.flags[Inexact])
-
-
 class PredictionGate(RiskCheck):
     """Keeps the last ``executions`` (predicted, realized) pairs per strategy; see the module docstring."""
 
@@ -89,6 +79,7 @@ class PredictionGate(RiskCheck):
 
     async def start(self) -> None:
         self._restore()
+        self._drop_unfed()
         self.ctx.bus.subscribe(ExecutionResult, self.on_result, owner=self.name)
 
     @property
@@ -116,8 +107,6 @@ class PredictionGate(RiskCheck):
             windows = {}
             for entry in json.loads(text):
                 strategy, quote = str(entry["strategy"]), str(entry["quote"])
-                if self._watch and strategy not in self._watch:
-                    continue
                 window: deque[ExecutionResult] = deque(maxlen=self.settings.executions)
                 for predicted, realized, ts_ns, opportunity, *sizes in entry["results"]:
                     size, filled = (Decimal(sizes[0]), Decimal(sizes[1])) if sizes else (None, None)
@@ -132,6 +121,29 @@ class PredictionGate(RiskCheck):
             return
         self.windows.update(windows)
 
+    def _drop_unfed(self) -> None:
+        """Drop (and log) the restored windows nothing in the config can feed any more: of a strategy no longer
+        configured or watched, or of a quote asset its settings say it trades no more (a strategy that does not say
+        what it trades may feed any quote). Else they would stay on ``/risk`` and in the store for ever."""
+        traded = self.ctx.traded_quotes()
+        dropped = []
+        for strategy, quote in sorted(self.windows):
+            quotes = traded.get(strategy)
+            if strategy not in traded:
+                why = "the strategy is no longer configured"
+            elif self._watch and strategy not in self._watch:
+                why = "the strategy is no longer in this check's strategies"
+            elif quotes is not None and quote not in quotes:
+                why = f"the strategy trades no pair in {quote} now (it trades in {', '.join(sorted(quotes))})"
+            else:
+                continue
+            window = self.windows.pop((strategy, quote))
+            dropped.append(strategy)
+            log.warning("prediction %s: the window of %s in %s (%d results) dropped: %s", self.name, strategy,
+                        quote, len(window), why)
+        if dropped:
+            self._save()
+
     def on_result(self, result: ExecutionResult) -> None:
         if self._watch and result.strategy not in self._watch:
             return
@@ -143,8 +155,10 @@ class PredictionGate(RiskCheck):
             return
         window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
         window.append(result)
+        # stored first, miss or not: a crash before the pause below leaves the miss to be judged again after the
+        # restart, never a window cleared without its pause
+        self._save()
         if len(window) < self.settings.executions:
-            self._save()
             return
         predicted, realized, rounded = _sums(window)
         error = prediction_error_pct(predicted, realized)
@@ -153,16 +167,15 @@ class PredictionGate(RiskCheck):
         else:
             breach = error > self.settings.max_error_pct
         if not breach:
-            self._save()
             return
-        window.clear()  # after a resume, judge the next executions afresh
-        self._save()
-        paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")
+        paused = self.ctx.pause([result.strategy], "realized PnL strays from predicted")  # kept by the host
         self.ctx.record_trip("realized PnL strays from predicted", "pause", strategy=result.strategy,
                              predicted=_shown(predicted, rounded), realized=realized, quote=result.quote,
                              error_pct=round(error, 2) if error is not None else "n/a",
                              max_error_pct=self.settings.max_error_pct, executions=self.settings.executions,
                              paused=", ".join(paused) or "none")
+        window.clear()  # after a resume, judge the next executions afresh: only once the pause is taken
+        self._save()
 
     def status(self) -> dict[str, str]:
         facts = {}
@@ -200,7 +213,7 @@ def _unreadable(result: ExecutionResult) -> str | None:
 def _sums(window: Iterable[ExecutionResult]) -> tuple[Decimal, Decimal, bool]:
     """The window's prediction for what was executed and its realized PnL, exact as the ledger's sums (stored with a
     trip, shown by ``arbot report``), and whether a scaled prediction had to be rounded."""
-    from bot.api.ledger import EXACT_DIGITS
+    from bot.api.ledger import EXACT_DIGITS, predicted_for_filled
 
     results = list(window)
     scaled = [predicted_for_filled(r) for r in results]

@@ -64,6 +64,23 @@ def test_figures_from_hand_made_events():
 
 
 
+def test_a_partial_fill_is_judged_against_its_prediction_for_what_filled():
+    """3 USDC predicted for 2 SOL, 1 SOL filled and 1.5 USDC earned: exactly as predicted for what was executed (the
+    prediction check's rule, ``predicted_pnl * filled / size``), no 1.5 USDC miss; a quarter filled earning nothing
+    misses by the quarter predicted for it, 0.75 USDC, in bps of the quarter of the buy leg that filled."""
+    c = BacktestCollector()
+    c.on_opportunity(_opportunity("a", 1, "3", acted=True))
+    c.on_opportunity(_opportunity("b", 2, "3", acted=True))
+    c.on_execution(ExecutionResult("arb", Decimal("3"), Decimal("1.5"), "USDC", 10, "a", size=Decimal(2),
+                                   filled=Decimal(1)))
+    c.on_execution(ExecutionResult("arb", Decimal("3"), Decimal("0"), "USDC", 11, "b", size=Decimal(2),
+                                   filled=Decimal("0.5")))
+    f = summarize(c)
+    assert f.error_quote.p50 == Decimal("0.000000") and f.error_quote.p95 == Decimal("0.750000")
+    assert f.mean_error_quote == Decimal("-0.375000")
+    assert f.error_bps.p95 == Decimal("150.00")  # 0.75 USDC of the 50 USDC bought (0.5 SOL at 100)
+
+
 def test_the_hook_gives_the_arbitrage_section_only_when_there_was_arbitrage():
     quiet = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"btc-grid": "grid"})
     assert backtest_report_sections(run=quiet) is None

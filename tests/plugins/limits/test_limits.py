@@ -80,10 +80,10 @@ def test_position_limit_counts_resting_orders_on_the_same_side():
     assert "could reach 1.01" in reason and "limit is 1" in reason
 
 
-def test_per_symbol_position_overrides_the_general_limit():
-    check = limits(max_position="10", positions={"BTC/USD": "0.1"})
+def test_a_symbols_position_limit_overrides_its_base_assets():
+    check = limits(max_position={"BTC": "10", "BTC/USD": "0.1"})
     assert check.check(buy("0.1"), View()) is None
-    assert check.check(buy("0.11"), View()) is not None
+    assert "its limit is 0.1 BTC" in check.check(buy("0.11"), View())
 
 
 def test_short_side_is_limited_too():
@@ -101,9 +101,23 @@ def test_max_open_orders():
 
 def test_bad_per_symbol_limit_is_named():
     issues: list[ConfigIssue] = []
-    parse_settings(LimitsSettings, {"positions": {"BTC/USD": "lots"}}, "risk.limits", issues)
+    parse_settings(LimitsSettings, {"max_position": {"BTC/USD": "lots"}}, "risk.limits", issues)
     assert [str(i) for i in issues] == [
-        'risk.limits.positions.BTC/USD: expected a decimal number > 0 such as "0.5", got "lots"']
+        'risk.limits.max_position.BTC/USD: expected a decimal number > 0 such as "0.5", got "lots"']
+
+
+def test_positions_is_refused_naming_max_position_as_the_one_way_to_limit_a_symbol():
+    """``positions`` (per-symbol overrides) and ``max_position``'s symbol keys set one fact two ways: refused, with
+    where its entries go."""
+    issues: list[ConfigIssue] = []
+    table = {"max_position": {"BTC": "1"}, "positions": {"BTC/USD": "0.5"}}
+    assert parse_settings(LimitsSettings, table, "risk.limits", issues) is None
+    [issue] = issues
+    assert issue.path == "risk.limits.positions"
+    assert issue.problem.startswith("removed: ")
+    assert 'move each entry into max_position as a symbol key, e.g. max_position = { "BTC/USD" = "0.5" }' in \
+        issue.problem
+    assert "delete this key" in issue.problem
 
 
 def test_a_timezone_of_its_own_is_refused_naming_the_key_and_the_fix():

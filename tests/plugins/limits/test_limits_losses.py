@@ -8,6 +8,8 @@ import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from arbotlib.amm.constant_product import ConstantProductPool
 from arbotlib.amm.model import ConstantProductModel
 from bot.api import LimitUse
@@ -512,3 +514,86 @@ async def test_a_fill_stamped_after_midnight_counts_in_the_new_day_though_it_cam
     assert lim.status()["daily loss USD"] == "8.00 / 10.00 USD"
     round_trip(lim, "s", "100", "97")  # 3 more: 11 > 10 today
     assert [t.reason for t in trips(bot)] == ["daily realized loss limit exceeded"]
+
+
+async def test_a_loss_limit_already_past_at_start_pauses_and_alerts_once(make_bot):
+    """The trip's state could not be stored (nor the host's pause: one store failing): the restarted bot rebuilds
+    the day's loss from the stored fills, finds the limits past, and pauses at once, not at the next fill; alerted
+    once, and once only across a further restart the same day."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_daily_loss = { USD = "10" }\nstrategy_max_daily_loss = { t = "5" }\n'
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(config, extra=PLUGINS, clock=clock, start=False)
+    bot.store.open()
+    now = clock.time_ns()
+    bot.store.insert_fill(fill("a", Side.BUY, "1", "100", ts_ns=now - 2), "s")
+    bot.store.insert_fill(fill("a", Side.SELL, "1", "94", ts_ns=now - 1), "s")  # s lost 6: under its limit (none)
+    bot.store.insert_fill(fill("b", Side.BUY, "1", "100", ts_ns=now - 2), "t")
+    bot.store.insert_fill(fill("b", Side.SELL, "1", "94", ts_ns=now - 1), "t")  # t lost 6 > 5; together 12 > 10
+    await bot.start()
+    try:
+        assert bot.strategies["s"].paused and bot.strategies["t"].paused
+        assert bot.strategy_state("t") == "paused by risk limits"
+        assert sorted((t.reason, t.strategy) for t in trips(bot)) == [
+            ("daily realized loss limit exceeded", ""), ("strategy daily realized loss limit exceeded", "t")]
+        await bot.alerts.flush()
+        assert len([a for a in Alerts.sent if a.kind == "risk"]) == 2
+    finally:
+        await bot.stop()
+
+    clock.advance(60)
+    again = await make_bot(config, extra=PLUGINS, clock=clock)  # kept as breached today: not acted on again
+    assert again.strategies["s"].paused and again.strategies["t"].paused  # the host kept the pauses
+    assert len(trips(again)) == 2
+    await again.alerts.flush()
+    assert len([a for a in Alerts.sent if a.kind == "risk"]) == 2
+
+
+async def test_a_limit_past_at_start_only_for_one_strategy_pauses_only_it(make_bot):
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nstrategy_max_daily_loss = { t = "5" }\n'
+    bot = await make_bot(config, extra=PLUGINS, clock=clock, start=False)
+    bot.store.open()
+    now = clock.time_ns()
+    bot.store.insert_fill(fill("b", Side.BUY, "1", "100", ts_ns=now - 2), "t")
+    bot.store.insert_fill(fill("b", Side.SELL, "1", "94", ts_ns=now - 1), "t")
+    await bot.start()
+    try:
+        assert bot.strategies["t"].paused and not bot.strategies["s"].paused
+        [trip] = trips(bot)
+        assert json.loads(trip.details)["paused"] == "t"
+    finally:
+        await bot.stop()
+
+
+class Crash(BaseException):
+    """The process dying at that point: nothing after it runs (a BaseException: no handler takes it)."""
+
+
+async def test_a_crash_before_a_trips_pause_is_acted_on_at_the_restart(make_bot, monkeypatch):
+    """The breach is kept as acted on only after its action: a crash as the pause is taken leaves it not kept, so the
+    restart pauses at start (kept first, the restart would take it as done and trade on unpaused)."""
+    clock = ManualClock()
+    config = BASE + '[risk.limits]\nmax_daily_loss = { USD = "10" }\n'
+    ScriptedVenue.instances.clear()
+    first = await make_bot(config, extra=PLUGINS, clock=clock)
+    lim = risk_check(first, "limits")
+    now = clock.time_ns()
+    losing = [fill("a", Side.BUY, "1", "100", ts_ns=now), fill("a", Side.SELL, "1", "89", ts_ns=now)]
+    for f in losing:
+        first.store.insert_fill(f, "s")
+
+    def crash(*args, **kwargs):
+        raise Crash
+    monkeypatch.setattr(first, "pause_for_risk", crash)
+    lim.on_fill("s", losing[0])
+    with pytest.raises(Crash):
+        lim.on_fill("s", losing[1])  # 11 lost: the trip's pause
+    monkeypatch.undo()
+    await first.stop()
+
+    clock.advance(60)
+    second = await make_bot(config, extra=PLUGINS, clock=clock)
+    assert second.strategies["s"].paused and second.strategies["t"].paused
+    assert [t.reason for t in trips(second)] == ["daily realized loss limit exceeded"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.api import Caller
+import pytest
+
+from bot.api import Caller, hookimpl
 from bot.domain import ExecutionResult, Side
 from tests.fakes.venue import plugin as venue_plugin
-from tests.helpers.risk_kit import Alerts, intent, risk_check, trips
+from tests.helpers.risk_kit import Alerts, Recorder, intent, risk_check, trips
 from tests.helpers.risk_kit import plugin as kit_plugin
 from tests.helpers.waiting import wait_for
 
@@ -183,3 +186,108 @@ def test_a_long_window_of_assorted_sizes_is_summed_at_a_bounded_precision():
     predicted, realized, rounded = _sums(window)
     assert rounded and len(predicted.as_tuple().digits) <= 200 and realized == 30_000
     assert prediction_error_pct(predicted, realized) is not None
+
+
+class Crash(BaseException):
+    """The process dying at that point: nothing after it runs (a BaseException: no handler takes it)."""
+
+
+@pytest.mark.parametrize("crash_at", ["pause", "clearing"])
+async def test_a_crash_while_a_miss_is_acted_on_pauses_or_keeps_the_miss(make_bot, monkeypatch, crash_at):
+    """The miss is stored before the pause is taken, and the window cleared only after: a crash in between leaves
+    the strategy paused (the host keeps the pause) or the miss stored, judged again by the next result; never the
+    window cleared without the pause."""
+    first = await make_bot(CONFIG, extra=PLUGINS)
+    if crash_at == "pause":
+        def crash(*args, **kwargs):
+            raise Crash
+        monkeypatch.setattr(first, "pause_for_risk", crash)
+    else:
+        set_state = first.store.set_state
+
+        def crash_on_clearing(key, value, ts_ns):
+            if key == "risk:prediction" and json.loads(value) == []:
+                raise Crash
+            return set_state(key, value, ts_ns)
+        monkeypatch.setattr(first.store, "set_state", crash_on_clearing)
+    first.bus.publish(result("10", "8"))
+    first.bus.publish(result("10", "8"))
+    with pytest.raises(Crash):
+        first.bus.publish(result("10", "0"))  # 16 against 30: 46.7 % off
+    monkeypatch.undo()
+    await first.stop()
+
+    second = await make_bot(CONFIG, extra=PLUGINS)
+    if crash_at == "clearing":  # the pause was taken: the host kept it
+        assert second.strategies["arb"].paused
+        return
+    assert not second.strategies["arb"].paused
+    assert risk_check(second, "prediction").status()["error arb USD"] == "46.67% over 3 / 3 executions"
+    second.bus.publish(result("10", "8"))  # 16 against 30 again, with the miss kept
+    assert second.strategies["arb"].paused
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    exchange: str = "v"
+    symbol: str = "BTC/USD"
+
+
+class Pair(Recorder):
+    """A recorder that says in its settings what it trades (:meth:`Strategy.symbols_at`), as ``arb`` does."""
+
+    Settings = PairSettings
+
+    @classmethod
+    def symbols_at(cls, settings):
+        return {"exchange": settings.symbol}
+
+    def markets(self):
+        return [("v", self.settings.symbol)]
+
+
+class pair_plugin:
+    @staticmethod
+    @hookimpl
+    def register_strategies(register):
+        register("pair", Pair)
+
+
+PAIR_CONFIG = """
+[exchanges.v]
+type = "scripted"
+[strategies.arb]
+type = "pair"
+symbol = "{symbol}"
+[strategies.other]
+type = "recorder"
+[risk.prediction]
+executions = 3
+max_error_pct = "20"
+"""
+
+
+async def test_windows_nothing_in_the_config_can_feed_are_dropped_at_start(make_bot, caplog):
+    """A window of a quote its strategy no longer trades, or of a strategy no longer configured, would stay on /risk
+    and in the store forever: dropped at start and logged. One a strategy may still feed stays: a strategy that does
+    not say what it trades ("other") may trade any quote."""
+    extra = [*PLUGINS, ("pair", pair_plugin)]
+    first = await make_bot(PAIR_CONFIG.format(symbol="ETH/BTC"), extra=extra)
+    first.bus.publish(ExecutionResult("arb", Decimal("0.001"), Decimal("0.001"), "BTC", 0))
+    first.bus.publish(result("10", "10", strategy="other"))
+    first.bus.publish(ExecutionResult("other", Decimal("0.001"), Decimal("0.001"), "BTC", 0))
+    await first.stop()
+
+    second = await make_bot(PAIR_CONFIG.format(symbol="BTC/USD"), extra=extra)  # arb trades only a USD pair now
+    status = risk_check(second, "prediction").status()
+    assert "error arb BTC" not in status
+    assert "error other USD" in status and "error other BTC" in status
+    assert "arb" in caplog.text and "BTC" in caplog.text and "dropped" in caplog.text
+    kept = json.loads(second.store.get_state("risk:prediction"))
+    assert sorted((w["strategy"], w["quote"]) for w in kept) == [("other", "BTC"), ("other", "USD")]
+    await second.stop()
+
+    third = await make_bot(PAIR_CONFIG.format(symbol="BTC/USD").replace(
+        '[strategies.other]\ntype = "recorder"\n', ""), extra=extra)  # "other" is gone from the config
+    assert not any(key.startswith("error") for key in risk_check(third, "prediction").status())
+    assert json.loads(third.store.get_state("risk:prediction")) == []
