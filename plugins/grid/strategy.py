@@ -153,6 +153,9 @@ class GridStrategy(Strategy):
         self._shifting = False
         self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
+        self._yielding: set[str] = set()
+        """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
+        way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
 
     @property
     def _rules(self) -> MarketInfo:
@@ -456,10 +459,10 @@ class GridStrategy(Strategy):
         changed = False
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
-        if self._shifting:  # a cancel can miss an order still on its way to the venue: ask again
-            for slot in self._slots:
-                if slot.state is PENDING and slot.order_id is not None:
-                    self.ctx.cancel(slot.order_id)
+        for slot in self._slots:  # a cancel can miss an order still on its way to the venue: ask again
+            if slot.state is PENDING and slot.order_id is not None and (self._shifting
+                                                                         or slot.order_id in self._yielding):
+                self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
         self._flush()
@@ -500,6 +503,8 @@ class GridStrategy(Strategy):
         limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
         executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
+        yielded = order_id in self._yielding
+        self._yielding.discard(order_id)
         if slot.state is PENDING:
             if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
@@ -507,7 +512,8 @@ class GridStrategy(Strategy):
             else:
                 self._set_state(slot, FREE)
                 slot.qty = ZERO
-                if retry and not self._shifting:  # the re-centred grid places its buys at once
+                # the re-centred grid places its buys at once; one cancelled for a sell waits behind that offer
+                if retry and not self._shifting and not yielded:
                     self._retry_later(slot, f"buy {order_id} {status.value}", reason)
         elif slot.state is LOCKED:
             # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
@@ -653,9 +659,10 @@ class GridStrategy(Strategy):
             self._unsaved.clear()
             save(self.ctx.store, self.name, slots)
 
-    def _due(self) -> list[tuple[Slot, Side]]:
+    def _due(self) -> list[tuple[Slot, Side, Decimal]]:
+        """The orders to place now: (slot, side, limit price)."""
         bid, ask, post_only = self._bid, self._ask, self.settings.post_only
-        due: list[tuple[Slot, Side]] = []
+        due: list[tuple[Slot, Side, Decimal]] = []
         if bid is None or ask is None:  # _scan checked both; a book emptied during the scan leaves nothing due
             return due
         now = self.ctx.clock.monotonic()
@@ -666,6 +673,10 @@ class GridStrategy(Strategy):
         # sell (refused as post-only, else a trade with ourselves). The slot's sell finishing scans again.
         offered = min((s.sell_price for s in self._slots if s.state is LOCKED), default=None) \
             if self._counts[LOCKED] else None
+        # The grid's own buys resting (placed before a slot below them bought): a sell at or below one of them waits
+        # until it is cancelled (:meth:`_clear_way`); the buy's end scans again.
+        bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
+            if self._counts[PENDING] and offered is not None else []
         for slot in self._slots:
             if slot.state is FREE:
                 if self._shifting or (offered is not None and slot.buy_price >= offered):
@@ -674,11 +685,14 @@ class GridStrategy(Strategy):
                     if wake_ask is None or slot.buy_price < wake_ask:
                         wake_ask = slot.buy_price
                     continue
-                side = Side.BUY
+                side, price = Side.BUY, slot.buy_price
             elif slot.state is LOCKED and slot.order_id is None:
-                if post_only and slot.sell_price <= bid:
-                    if wake_bid is None or slot.sell_price > wake_bid:
-                        wake_bid = slot.sell_price
+                price = slot.sell_price
+                if post_only and price <= bid:
+                    if wake_bid is None or price > wake_bid:
+                        wake_bid = price
+                    continue
+                if bids and self._clear_way(slot, price, bids):
                     continue
                 side = Side.SELL
             else:
@@ -689,17 +703,32 @@ class GridStrategy(Strategy):
                     wake_at = min(wake_at, retry_at)
                     continue
                 del self._retry_at[slot.index]
-            due.append((slot, side))
+            due.append((slot, side, price))
         self._wake_ask, self._wake_bid, self._wake_at = wake_ask, wake_bid, wake_at
         return due
 
-    def _place(self, due: list[tuple[Slot, Side]]) -> None:
+    def _clear_way(self, slot: Slot, price: Decimal, bids: list[Slot]) -> bool:
+        """Whether the grid's own buys rest at or above ``price``, where ``slot`` would sell: those are cancelled
+        (once each; reconcile asks again) and the sell waits for their end, so the grid never quotes against itself
+        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual."""
+        in_way = [other for other in bids if other.buy_price >= price and other.order_id is not None
+                  and other.state is PENDING]
+        for other in in_way:
+            order_id = other.order_id
+            if order_id is not None and order_id not in self._yielding:
+                self._yielding.add(order_id)
+                self.ctx.log.info("slot %d: cancelling buy %s at %s so slot %d can sell at %s", other.index,
+                                  order_id, other.buy_price, slot.index, price)
+                self.ctx.cancel(order_id)
+        return bool(in_way)
+
+    def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
         """Give each slot its next client order id, write them all, then submit the orders."""
         if not due:
             return
         ts = self.ctx.clock.time_ns()
-        placing: list[tuple[Slot, Side, str]] = []
-        for slot, side in due:
+        placing: list[tuple[Slot, Side, Decimal, str]] = []
+        for slot, side, price in due:
             slot.seq += 1
             slot.order_id = order_id = f"{self._id_prefix()}{slot.index}-{slot.seq}"
             if side is Side.BUY:
@@ -707,19 +736,18 @@ class GridStrategy(Strategy):
                 slot.qty = self._order_qty
             slot.updated_ns = ts
             self._by_order[order_id] = slot
-            placing.append((slot, side, order_id))
-        for slot, _ in due:
+            placing.append((slot, side, price, order_id))
+        for slot, _, _ in due:
             self._unsaved[slot.index] = slot
         self._flush()  # every new client order id is on disk before the first submit
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
-        for slot, side, order_id in placing:
+        for slot, side, price, order_id in placing:
             closes = slot.opened_by if side is Side.SELL else None  # the ledger matches the sell to its buy's lot
             intent = OrderIntent(
-                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty,
-                price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
-                client_order_id=order_id, closes=closes,
+                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty, price=price,
+                post_only=s.post_only, client_order_id=order_id, closes=closes,
             )
             self._closes[order_id] = closes
             if self.ctx.submit(intent) is not None:

@@ -218,6 +218,8 @@ async def test_a_post_only_sell_waits_while_it_would_cross(make_grid, ctx):
     ctx.finish(grid, "g-2-1")
     assert ctx.last().side is Side.BUY  # no crossing sell
     grid.on_market(ctx.book("129.9", "130.5"))
+    assert ctx.cancelled == ["g-3-1"]  # slot 3's buy rests at 130 (placed at 131): cancelled first
+    ctx.finish(grid, "g-3-1", OrderStatus.CANCELLED)
     assert (ctx.last().side, ctx.last().price) == (Side.SELL, D(130))
 
 
