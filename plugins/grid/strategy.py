@@ -7,6 +7,10 @@ what its buy received (less a fee charged in the base), rounded down to the lot 
 account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
 The grid never bids against its own offer: while a slot holds inventory, no free slot buys at or above that slot's
 sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
+A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
+range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
+the grid can re-centre rather than wait for the market to come back. No sell goes out at or below one of the grid's own
+resting buys (placed before the slot below it bought): those are cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
 inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
@@ -353,7 +357,8 @@ class GridStrategy(Strategy):
                 return
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
-                    or (bid is not None and self._wake_bid is not None and bid < self._wake_bid)
+                    or (bid is not None and self._wake_bid is not None
+                        and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
             if bid is not None and bid > self._upper:
@@ -677,6 +682,7 @@ class GridStrategy(Strategy):
         # until it is cancelled (:meth:`_clear_way`); the buy's end scans again.
         bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
             if self._counts[PENDING] and offered is not None else []
+        above = self._shift_mode and bid > self._upper
         for slot in self._slots:
             if slot.state is FREE:
                 if self._shifting or (offered is not None and slot.buy_price >= offered):
@@ -689,9 +695,13 @@ class GridStrategy(Strategy):
             elif slot.state is LOCKED and slot.order_id is None:
                 price = slot.sell_price
                 if post_only and price <= bid:
-                    if wake_bid is None or price > wake_bid:
-                        wake_bid = price
-                    continue
+                    if not above:
+                        if wake_bid is None or price > wake_bid:
+                            wake_bid = price
+                        continue
+                    # above a range that shifts: waiting for the bid to come back would stop the grid following
+                    # the market, so the slot offers one tick above the bid (more than its step, still a maker)
+                    price = bid + self._rules.tick_size
                 if bids and self._clear_way(slot, price, bids):
                     continue
                 side = Side.SELL
