@@ -13,6 +13,9 @@ the grid can re-centre rather than wait for the market to come back. No sell goe
 resting buys (placed before the slot below it bought): those are cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
 inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
+One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
+alerts and its next sell offers that much less (the ledger's position is what the grid holds). A fill the order's
+end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -158,6 +161,9 @@ class GridStrategy(Strategy):
         self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
+        self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
+        """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
+        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
         way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
 
@@ -269,7 +275,7 @@ class GridStrategy(Strategy):
 
     def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
         """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
-        pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
+        pattern = self._id_pattern()
         for order in self.ctx.stored_orders():
             m = pattern.fullmatch(order.client_order_id)
             if m:
@@ -295,6 +301,10 @@ class GridStrategy(Strategy):
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
+
+    def _id_pattern(self) -> re.Pattern[str]:
+        """A slot's client order id: groups 1 and 2 are the slot index and sequence number."""
+        return re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
 
     def _id_prefix(self) -> str:
         """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""
@@ -378,29 +388,81 @@ class GridStrategy(Strategy):
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
-        elif new and fill.client_order_id in self._ended_sells:
-            self._late_sell_fill(self._ended_sells[fill.client_order_id], fill)
+        elif new and fill.symbol == self._symbol:
+            self._late_fill(fill)
 
-    def _late_sell_fill(self, slot: Slot, fill: Fill) -> None:
-        """A fill of a sell that ended (cancelled, expired) before it came: it sold part of what the slot holds.
+    def _late_fill(self, fill: Fill) -> None:
+        """A fill of a slot's order that ended (cancelled, expired) before it came. What the order's end counted
+        without its fills (:attr:`_estimated`) is corrected to the fill's price and fees; the rest is new.
 
-        The slot offers only the rest from now on; a sell of it resting already offers too much and is cancelled
-        (its end offers the rest again, after ``retry_after_s``)."""
+        A sell's new part sold some of what the slot holds: the slot offers only the rest from now on (a sell of it
+        resting already offers too much and is cancelled; its end offers the rest again, after ``retry_after_s``).
+        Once the slot no longer holds that lot (a later sell sold it all), the base was sold twice and cannot be
+        bought back: the grid alerts, books the proceeds to the slot, and the next sell offers that much less
+        (:meth:`_unsold`, which reads the ledger's position). A buy's new part is base the grid holds that no slot
+        sells: a later sell carries it. Either way the slot's quote figures stay exact."""
+        order_id = fill.client_order_id
+        slot = self._ended_sells.get(order_id) or self._slot_of(order_id)
+        if slot is None:
+            return
         market = self._rules
-        sold = Executions()
-        sold.add(fill, market.base, market.quote)
-        slot.qty -= fill.qty
-        slot.proceeds += sold.sell_proceeds
+        done = Executions()
+        done.add(fill, market.base, market.quote)
+        counted_qty = counted_value = ZERO
+        estimate = self._estimated.pop(order_id, None)
+        if estimate is not None:
+            side, left, price = estimate
+            counted_qty = min(fill.qty, left)
+            counted_value = counted_qty * price
+            if left > counted_qty:
+                self._estimated[order_id] = (side, left - counted_qty, price)
+        extra = fill.qty - counted_qty
+        base = market.base
         slot.updated_ns = self.ctx.clock.time_ns()
         self._unsaved[slot.index] = slot
-        self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell", slot.index,
-                             fill.client_order_id, fill.qty, market.base, max(slot.qty, ZERO), market.base)
-        if slot.order_id is not None:
-            self.ctx.cancel(slot.order_id)
-        elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
-            self._complete(slot)
-            self._scan()
+        if fill.side is Side.SELL:
+            quote = done.sell_proceeds - counted_value
+            if slot.state is LOCKED and self._ended_sells.get(order_id) is slot:
+                slot.qty -= extra
+                slot.proceeds += quote
+                if extra:
+                    self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell",
+                                         slot.index, order_id, extra, base, max(slot.qty, ZERO), base)
+                    if slot.order_id is not None:
+                        self.ctx.cancel(slot.order_id)
+                    elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
+                        self._complete(slot)
+                        self._scan()
+            else:
+                slot.profit += quote
+                if extra:
+                    self._diverged(f"slot {slot.index}: sell {order_id} filled {extra} {base} after the slot's "
+                                   f"inventory was sold: the grid sold {extra} {base} more than it bought; its next "
+                                   f"sell offers that much less", slot, extra)
+        else:
+            cost = done.buy_cost - counted_value
+            if slot.state is LOCKED and slot.opened_by == order_id:
+                slot.cost += cost
+            else:
+                slot.profit -= cost
+            if extra:
+                self._diverged(f"slot {slot.index}: buy {order_id} filled {extra} {base} after it ended: the grid "
+                               f"holds {done.base_received - counted_qty} {base} no slot sells; a later sell carries "
+                               f"it", slot, extra)
         self._flush()
+
+    def _diverged(self, message: str, slot: Slot, qty: Decimal) -> None:
+        """The grid's holding differs from its slots' (the ledger's position is the truth): say so."""
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index, qty=qty)
+
+    def _slot_of(self, order_id: str) -> Slot | None:
+        """The slot whose client order id ``order_id`` is (None: not one of this grid's slots)."""
+        m = self._id_pattern().fullmatch(order_id)
+        if m is None:
+            return None
+        index = int(m[1])
+        return self._slots[index] if index < len(self._slots) else None
 
     def _count(self, fill: Fill, closes: str | None) -> bool:
         """Book a fill of this strategy into its ledger lots, once per trade (False: counted already); ``closes``:
@@ -547,12 +609,18 @@ class GridStrategy(Strategy):
         """The buy filled (wholly or partly): hold what it bought and sell that one step up, with what earlier round
         trips left unsold once it adds up to a lot (:meth:`_unsold`)."""
         received = executions.base_received
-        qty = self._rules.round_qty(received + self._unsold(slot, received))
+        unsold = self._unsold(slot, received)
+        qty = self._rules.round_qty(received + unsold)
+        if unsold < 0:
+            self.ctx.log.warning("slot %d: sells %s of the %s %s bought: the grid sold %s %s more than it bought "
+                                 "before (a late fill)", slot.index, max(qty, ZERO), received, self._rules.base,
+                                 -unsold, self._rules.base)
         if not self._sellable(qty, slot.sell_price):
             self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
                                  slot.index, executions.base_received, self._rules.base)
             self._set_state(slot, FREE)
             slot.qty = ZERO
+            slot.profit -= executions.buy_cost  # paid; a later sell carrying this base books what it brings
             return
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
@@ -562,19 +630,27 @@ class GridStrategy(Strategy):
         """Base the grid holds that no slot sells: what its fills left below the market's lot size (a buy's fee in
         the base takes a part of a lot from what it received; a partial sell below the minimum leaves the rest). A
         sell that rounds it up to a lot carries it, so it does not pile up in the account round trip after round
-        trip. Counted from the grid's own fills (the ledger's position), less what the locked slots sell, the open
-        buys received so far and ``received`` (this slot's buy): never more than the grid's fills left it."""
+        trip. Counted from the grid's own fills (the ledger's position, with the fills the slots counted before they
+        arrived), less what the locked slots still sell, the open buys received so far and ``received`` (this slot's
+        buy): never more than the grid's fills left it. Below zero when the grid sold more than it bought (a late fill
+        of a sell whose lot a later sell had sold): the next sell offers that much less."""
         unsold = self._book.qty - received
+        for side, qty, _ in self._estimated.values():  # counted by the slots, not yet by the ledger
+            unsold += qty if side is Side.BUY else -qty
         for other in self._slots:
             if other is slot:
                 continue
             if other.state is LOCKED:
                 unsold -= other.qty
+                if other.order_id is not None:  # its resting sell's fills so far left the ledger's position already
+                    sold = self._executions.get(other.order_id)
+                    if sold is not None:
+                        unsold += sold.qty
             elif other.state is PENDING and other.order_id is not None:
                 bought = self._executions.get(other.order_id)
                 if bought is not None:
                     unsold -= bought.base_received
-        return max(unsold, ZERO)
+        return unsold
 
     def _complete(self, slot: Slot) -> None:
         """The inventory is sold: book the slot's round trip and free the slot.
@@ -629,6 +705,11 @@ class GridStrategy(Strategy):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
+            order = self.ctx.order(order_id)
+            if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+                self._estimated[order_id] = (order.side, missing, fallback_price)
+                if len(self._estimated) > FINISHED_KEPT:
+                    del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets
