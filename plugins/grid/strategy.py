@@ -190,10 +190,13 @@ class GridStrategy(Strategy):
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
+        stored_qty: dict[str, Decimal] = {}
         for fill in self.ctx.stored_fills():
             self._count(fill, closes.get(fill.client_order_id))
+            stored_qty[fill.client_order_id] = stored_qty.get(fill.client_order_id, ZERO) + fill.qty
             if fill.client_order_id in working:
                 self._executions.setdefault(fill.client_order_id, Executions()).add(fill, market.base, market.quote)
+        self._find_estimates(stored_qty, working)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -301,6 +304,24 @@ class GridStrategy(Strategy):
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
+
+    def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
+        """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
+        their stored fills: counted without those fills (at the order's average price), whose fill may still come
+        (:attr:`_estimated`). The newest FINISHED_KEPT."""
+        found: list[tuple[int, str, tuple[Side, Decimal, Decimal]]] = []
+        for _, _, order in self._stored_orders():
+            cid = order.client_order_id
+            if (not order.status.terminal or order.status is OrderStatus.OBSERVED or cid in working
+                    or order.symbol != self._symbol):
+                continue
+            missing = order.filled_qty - stored_qty.get(cid, ZERO)
+            price = order.avg_fill_price or order.price
+            if missing > 0 and price is not None:
+                found.append((order.updated_ns, cid, (order.side, missing, price)))
+        found.sort(key=lambda item: item[0])
+        for _, cid, estimate in found[-FINISHED_KEPT:]:
+            self._estimated.setdefault(cid, estimate)
 
     def _id_pattern(self) -> re.Pattern[str]:
         """A slot's client order id: groups 1 and 2 are the slot index and sequence number."""

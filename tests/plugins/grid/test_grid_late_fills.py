@@ -162,3 +162,23 @@ async def test_a_late_fill_of_a_cancelled_buy_is_carried_by_a_later_sell_and_pai
     ctx.fill_all(grid, "g-1-2")
     assert grid._book.qty == 0
     assert stored(grid, 1).profit + stored(grid, 2).profit == D(10) == grid._figures.realized
+
+
+async def test_a_fill_counted_before_it_came_is_not_taken_off_again_after_a_restart(make_grid, ctx, store, restart,
+                                                                                     clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    buy = ctx.fill(grid, "g-2-1")
+    ctx.finish(grid, "g-2-1")
+    late = ctx.fill(None, "g-2-2", qty="0.4")  # matched; the fill is on its way
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)  # the answer: 0.4 filled; the slot holds 0.6
+    for order in ctx.orders.values():  # what the host stored; then the bot restarts
+        store.insert_order(order)
+    store.insert_fill(buy, "g")
+
+    again = restart()
+    grid2 = await make_grid(context=again)
+    grid2.on_fill(late)  # delivered after the restart
+    clock.advance(30)
+    grid2.on_market(again.book("125", "125.01"))
+    assert sells(again) == [("g-2-3", D("0.6"))], f"the grid holds 0.6 BTC: {sells(again)}"
