@@ -48,3 +48,17 @@ async def test_an_unfilled_buy_in_the_way_is_cancelled_and_its_slot_waits_behind
     grid.on_market(ctx.book("130.00", "130.01"))
     ctx.fill_all(grid, "g-2-2")  # sold at 130: slot 3 bids there again at once
     assert (ctx.last().side, ctx.last().price, ctx.last().client_order_id) == (Side.BUY, D(130), "g-3-2")
+
+
+async def test_reconcile_asks_again_for_a_cancel_the_sell_waits_for(make_grid, ctx):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    grid.on_market(ctx.book("130.00", "130.01"))
+    grid.on_market(ctx.book("119.99", "120.01"))
+    ctx.fill_all(grid, "g-2-1")
+    assert ctx.cancelled == ["g-3-1"]
+    await grid.reconcile()  # the cancel may have missed an order still on its way: asked again
+    assert ctx.cancelled == ["g-3-1", "g-3-1"]
+    ctx.finish(None, "g-3-1", OrderStatus.CANCELLED)  # its update is lost: the next reconcile finds it
+    await grid.reconcile()
+    assert (ctx.last().side, ctx.last().price) == (Side.SELL, D(130))
