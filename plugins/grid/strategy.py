@@ -220,6 +220,8 @@ class GridStrategy(Strategy):
                 self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
                                   "; ".join(changes))
                 layout, slots = self._lay_out(layout, rows)
+            elif not moved:
+                self._onto_tick(layout, slots)
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
@@ -228,6 +230,28 @@ class GridStrategy(Strategy):
         self._dirty = True
         self.ctx.log.info("grid %s %s: %d slots from %s to %s (%s)", s.exchange, s.symbol, len(slots),
                           slots[0].buy_price, slots[-1].sell_price, self.status()["slots"])
+
+    def _onto_tick(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
+        """At start: the stored prices, put on the market's tick size as it is now (a venue may change it between
+        two runs: an order off it is refused every time). Unchanged when the tick is; a tick now too coarse for the
+        grid is refused naming the fix."""
+        s = self.settings
+        try:
+            prices = slot_prices(level_prices(layout.lower, layout.upper, layout.levels, s.spacing), self._rules)
+        except ValueError as exc:
+            raise GridConfigError(f'strategy "{self.name}": {exc}') from None
+        now = self.ctx.clock.time_ns()
+        moved = 0
+        for slot in slots:
+            buy, sell = prices[slot.index]
+            if (slot.buy_price, slot.sell_price) != (buy, sell):
+                moved += 1
+                slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
+                self._unsaved[slot.index] = slot
+        if moved:
+            self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
+                                 self._rules.tick_size, moved)
+            self._flush()
 
     def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
         s = self.settings
