@@ -808,6 +808,7 @@ class GridStrategy(Strategy):
         # until it is cancelled (:meth:`_clear_way`); the buy's end scans again.
         bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
             if self._counts[PENDING] and offered is not None else []
+        top_bid = max((s.buy_price for s in bids), default=None)
         above = self._shift_mode and bid > self._upper
         for slot in self._slots:
             if slot.state is FREE:
@@ -828,7 +829,7 @@ class GridStrategy(Strategy):
                     # above a range that shifts: waiting for the bid to come back would stop the grid following
                     # the market, so the slot offers one tick above the bid (more than its step, still a maker)
                     price = bid + self._rules.tick_size
-                if bids and self._clear_way(slot, price, bids):
+                if top_bid is not None and price <= top_bid and self._clear_way(slot, price, bids):
                     continue
                 side = Side.SELL
             else:
