@@ -632,6 +632,10 @@ class GridStrategy(Strategy):
             # made before the venue's last fill may say less than the fills delivered
             slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
+            if slot.qty < 0:  # a late fill of an earlier sell had sold part of the lot already
+                base = self._rules.base
+                self._diverged(f"slot {slot.index}: sell {order_id} and a late fill of an earlier one sold {-slot.qty} "
+                               f"{base} more than the slot held; its next sell offers that much less", slot, -slot.qty)
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)
             elif not self._sellable(slot.qty, slot.sell_price):

@@ -182,3 +182,24 @@ async def test_a_fill_counted_before_it_came_is_not_taken_off_again_after_a_rest
     clock.advance(30)
     grid2.on_market(again.book("125", "125.01"))
     assert sells(again) == [("g-2-3", D("0.6"))], f"the grid holds 0.6 BTC: {sells(again)}"
+
+
+async def test_a_late_fill_while_the_next_sell_fills_too_alerts_what_was_sold_twice(make_grid, ctx, clock):
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-2-1")
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)  # nothing filled, says the venue
+    clock.advance(30)
+    grid.on_market(ctx.book("125", "125.01"))  # the slot offers its 1 BTC again (g-2-3) ...
+    ctx.fill(grid, "g-2-3", qty="0.7")  # ... which sells 0.7 ...
+    ctx.fill(grid, "g-2-2")  # ... when the first sell's fill of the whole 1 BTC arrives: g-2-3 is cancelled
+    assert "g-2-3" in ctx.cancelled
+    ctx.finish(grid, "g-2-3", OrderStatus.CANCELLED)
+
+    warnings = [a[2] for a in ctx.alerts if a[0] is AlertLevel.WARNING]
+    assert any("0.7" in w for w in warnings), ctx.alerts  # sold twice: 1.7 BTC of 1 bought
+    assert grid._slots[2].state.value == "pending"
+    ctx.fill_all(grid, grid._slots[2].order_id)
+    assert sells(ctx)[-1][1] == D("0.3")
+    ctx.fill_all(grid, sells(ctx)[-1][0])
+    assert grid._book.qty == 0 and stored(grid, 2).profit == D(20)
