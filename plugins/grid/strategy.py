@@ -161,11 +161,11 @@ class GridStrategy(Strategy):
         self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
+        """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
+        way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
-        """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
-        way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
 
     @property
     def _rules(self) -> MarketInfo:
