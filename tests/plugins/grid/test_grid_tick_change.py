@@ -42,3 +42,18 @@ async def test_a_tick_too_coarse_for_the_grid_is_refused_at_start(make_grid, ctx
     again = type(ctx)(store, ctx.clock, orders=ctx.orders, market=coarse)
     with pytest.raises(GridConfigError, match="tick size 20"):
         await make_grid(context=again)
+
+
+async def test_an_unchanged_tick_leaves_a_re_centred_grid_as_it_was(make_grid, ctx, store, restart, caplog):
+    settings = dict(lower=D(100), upper=D(200), levels=4, spacing="geometric", out_of_range="shift")
+    grid = await make_grid(**settings)
+    grid.on_market(ctx.book("124.99", "125.01"))
+    grid.on_market(ctx.book("233.33", "233.35"))  # above the range: the buys are cancelled, the grid re-centred
+    for cid in list(ctx.cancelled):
+        ctx.finish(grid, cid, OrderStatus.CANCELLED)
+    before = [(s.buy_price, s.sell_price) for s in grid._slots]
+    assert before[0][0] > 150
+
+    grid2 = await make_grid(context=restart(), **settings)
+    assert [(s.buy_price, s.sell_price) for s in grid2._slots] == before
+    assert "tick size" not in caplog.text
