@@ -62,3 +62,16 @@ async def test_reconcile_asks_again_for_a_cancel_the_sell_waits_for(make_grid, c
     ctx.finish(None, "g-3-1", OrderStatus.CANCELLED)  # its update is lost: the next reconcile finds it
     await grid.reconcile()
     assert (ctx.last().side, ctx.last().price) == (Side.SELL, D(130))
+
+
+async def test_a_gap_down_through_three_buys_whose_fills_come_lowest_first_sells_each_once(make_grid, ctx):
+    """The book gapped through three buys; their fills arrive lowest first. The sells above wait for the buys in their
+    way (cancels that come too late for filled orders change nothing): each slot then sells its own lot, once."""
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))  # buys at 100, 110, 120
+    grid.on_market(ctx.book("99.99", "100.00"))
+    for cid in ("g-0-1", "g-1-1", "g-2-1"):
+        ctx.fill_all(grid, cid)
+    assert sorted((i.price, i.qty, i.closes) for i in ctx.submitted if i.side is Side.SELL) == [
+        (D(110), D(1), "g-0-1"), (D(120), D(1), "g-1-1"), (D(130), D(1), "g-2-1")]
+    assert grid.status()["slots"] == "2 free / 0 pending / 3 locked"
