@@ -7,8 +7,15 @@ what its buy received (less a fee charged in the base), rounded down to the lot 
 account is carried by a later sell once it adds up to a lot (``_unsold``), so it does not pile up.
 The grid never bids against its own offer: while a slot holds inventory, no free slot buys at or above that slot's
 sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
+A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
+range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
+the grid can re-centre rather than wait for the market to come back. No sell goes out at or below one of the grid's own
+resting buys (placed before the slot below it bought): those are cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
 inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
+One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
+alerts and its next sell offers that much less (the ledger's position is what the grid holds). A fill the order's
+end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -152,6 +159,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._shifting = False
         self._shift_failed = False
         self._warned_fee_assets: set[str] = set()
+        self._yielding: set[str] = set()
+        """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
+        way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
+        self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
+        """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
+        fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
 
     @property
     def _rules(self) -> MarketInfo:
@@ -176,10 +189,13 @@ class GridStrategy(Strategy[GridSettings]):
         # the fills of the slots' orders so far: a buy partly filled, or filled while the bot was down, holds base
         # that no other slot may sell (:meth:`_unsold`), also while start settles the slots one by one
         working = {row.order_id for row in rows if row.order_id is not None}
+        stored_qty: dict[str, Decimal] = {}
         for fill in self.ctx.stored_fills():
             self._count(fill, closes.get(fill.client_order_id))
+            stored_qty[fill.client_order_id] = stored_qty.get(fill.client_order_id, ZERO) + fill.qty
             if fill.client_order_id in working:
                 self._executions.setdefault(fill.client_order_id, Executions()).add(fill, market.base, market.quote)
+        self._find_estimates(stored_qty, working)
         if layout is None:
             layout, slots = self._lay_out(None, rows)
         else:
@@ -203,6 +219,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
                                   "; ".join(changes))
                 layout, slots = self._lay_out(layout, rows)
+            elif not moved:
+                self._onto_tick(layout, slots)
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
@@ -211,6 +229,28 @@ class GridStrategy(Strategy[GridSettings]):
         self._dirty = True
         self.ctx.log.info("grid %s %s: %d slots from %s to %s (%s)", s.exchange, s.symbol, len(slots),
                           slots[0].buy_price, slots[-1].sell_price, self.status()["slots"])
+
+    def _onto_tick(self, layout: GridLayoutRow, slots: list[Slot]) -> None:
+        """At start: the stored prices, put on the market's tick size as it is now (a venue may change it between
+        two runs: an order off it is refused every time). Unchanged when the tick is; a tick now too coarse for the
+        grid is refused naming the fix."""
+        s = self.settings
+        try:
+            prices = slot_prices(level_prices(layout.lower, layout.upper, layout.levels, s.spacing), self._rules)
+        except ValueError as exc:
+            raise GridConfigError(f'strategy "{self.name}": {exc}') from None
+        now = self.ctx.clock.time_ns()
+        moved = 0
+        for slot in slots:
+            buy, sell = prices[slot.index]
+            if (slot.buy_price, slot.sell_price) != (buy, sell):
+                moved += 1
+                slot.buy_price, slot.sell_price, slot.updated_ns = buy, sell, now
+                self._unsaved[slot.index] = slot
+        if moved:
+            self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
+                                 self._rules.tick_size, moved)
+            self._flush()
 
     def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
         s = self.settings
@@ -261,7 +301,7 @@ class GridStrategy(Strategy[GridSettings]):
 
     def _stored_orders(self) -> Iterator[tuple[int, int, Order]]:
         """(slot index, sequence number, order) of each stored order of this strategy with a slot's id."""
-        pattern = re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
+        pattern = self._id_pattern()
         for order in self.ctx.stored_orders():
             m = pattern.fullmatch(order.client_order_id)
             if m:
@@ -287,6 +327,28 @@ class GridStrategy(Strategy[GridSettings]):
         for index, seq, order_id in cancelled:
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
+
+    def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
+        """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
+        their stored fills: counted without those fills (at the order's average price), whose fill may still come
+        (:attr:`_estimated`). The newest FINISHED_KEPT."""
+        found: list[tuple[int, str, tuple[Side, Decimal, Decimal]]] = []
+        for _, _, order in self._stored_orders():
+            cid = order.client_order_id
+            if (not order.status.terminal or order.status is OrderStatus.OBSERVED or cid in working
+                    or order.symbol != self._symbol):
+                continue
+            missing = order.filled_qty - stored_qty.get(cid, ZERO)
+            price = order.avg_fill_price or order.price
+            if missing > 0 and price is not None:
+                found.append((order.updated_ns, cid, (order.side, missing, price)))
+        found.sort(key=lambda item: item[0])
+        for _, cid, estimate in found[-FINISHED_KEPT:]:
+            self._estimated.setdefault(cid, estimate)
+
+    def _id_pattern(self) -> re.Pattern[str]:
+        """A slot's client order id: groups 1 and 2 are the slot index and sequence number."""
+        return re.compile(re.escape(self._id_prefix()) + r"(\d+)-(\d+)")
 
     def _id_prefix(self) -> str:
         """``NAME-EPOCH.``: the store's id epoch keeps ids unique across a new or restored store."""
@@ -349,7 +411,8 @@ class GridStrategy(Strategy[GridSettings]):
                 return
             if (self._dirty
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
-                    or (bid is not None and self._wake_bid is not None and bid < self._wake_bid)
+                    or (bid is not None and self._wake_bid is not None
+                        and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
             if bid is not None and bid > self._upper:
@@ -369,29 +432,81 @@ class GridStrategy(Strategy[GridSettings]):
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
-        elif new and fill.client_order_id in self._ended_sells:
-            self._late_sell_fill(self._ended_sells[fill.client_order_id], fill)
+        elif new and fill.symbol == self._symbol:
+            self._late_fill(fill)
 
-    def _late_sell_fill(self, slot: Slot, fill: Fill) -> None:
-        """A fill of a sell that ended (cancelled, expired) before it came: it sold part of what the slot holds.
+    def _late_fill(self, fill: Fill) -> None:
+        """A fill of a slot's order that ended (cancelled, expired) before it came. What the order's end counted
+        without its fills (:attr:`_estimated`) is corrected to the fill's price and fees; the rest is new.
 
-        The slot offers only the rest from now on; a sell of it resting already offers too much and is cancelled
-        (its end offers the rest again, after ``retry_after_s``)."""
+        A sell's new part sold some of what the slot holds: the slot offers only the rest from now on (a sell of it
+        resting already offers too much and is cancelled; its end offers the rest again, after ``retry_after_s``).
+        Once the slot no longer holds that lot (a later sell sold it all), the base was sold twice and cannot be
+        bought back: the grid alerts, books the proceeds to the slot, and the next sell offers that much less
+        (:meth:`_unsold`, which reads the ledger's position). A buy's new part is base the grid holds that no slot
+        sells: a later sell carries it. Either way the slot's quote figures stay exact."""
+        order_id = fill.client_order_id
+        slot = self._ended_sells.get(order_id) or self._slot_of(order_id)
+        if slot is None:
+            return
         market = self._rules
-        sold = Executions()
-        sold.add(fill, market.base, market.quote)
-        slot.qty -= fill.qty
-        slot.proceeds += sold.sell_proceeds
+        done = Executions()
+        done.add(fill, market.base, market.quote)
+        counted_qty = counted_value = ZERO
+        estimate = self._estimated.pop(order_id, None)
+        if estimate is not None:
+            side, left, price = estimate
+            counted_qty = min(fill.qty, left)
+            counted_value = counted_qty * price
+            if left > counted_qty:
+                self._estimated[order_id] = (side, left - counted_qty, price)
+        extra = fill.qty - counted_qty
+        base = market.base
         slot.updated_ns = self.ctx.clock.time_ns()
         self._unsaved[slot.index] = slot
-        self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell", slot.index,
-                             fill.client_order_id, fill.qty, market.base, max(slot.qty, ZERO), market.base)
-        if slot.order_id is not None:
-            self.ctx.cancel(slot.order_id)
-        elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
-            self._complete(slot)
-            self._scan()
+        if fill.side is Side.SELL:
+            quote = done.sell_proceeds - counted_value
+            if slot.state is LOCKED and self._ended_sells.get(order_id) is slot:
+                slot.qty -= extra
+                slot.proceeds += quote
+                if extra:
+                    self.ctx.log.warning("slot %d: sell %s filled %s %s after it ended; %s %s left to sell",
+                                         slot.index, order_id, extra, base, max(slot.qty, ZERO), base)
+                    if slot.order_id is not None:
+                        self.ctx.cancel(slot.order_id)
+                    elif slot.qty <= 0 or not self._sellable(slot.qty, slot.sell_price):
+                        self._complete(slot)
+                        self._scan()
+            else:
+                slot.profit += quote
+                if extra:
+                    self._diverged(f"slot {slot.index}: sell {order_id} filled {extra} {base} after the slot's "
+                                   f"inventory was sold: the grid sold {extra} {base} more than it bought; its next "
+                                   f"sell offers that much less", slot, extra)
+        else:
+            cost = done.buy_cost - counted_value
+            if slot.state is LOCKED and slot.opened_by == order_id:
+                slot.cost += cost
+            else:
+                slot.profit -= cost
+            if extra:
+                self._diverged(f"slot {slot.index}: buy {order_id} filled {extra} {base} after it ended: the grid "
+                               f"holds {done.base_received - counted_qty} {base} no slot sells; a later sell carries "
+                               f"it", slot, extra)
         self._flush()
+
+    def _diverged(self, message: str, slot: Slot, qty: Decimal) -> None:
+        """The grid's holding differs from its slots' (the ledger's position is the truth): say so."""
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index, qty=qty)
+
+    def _slot_of(self, order_id: str) -> Slot | None:
+        """The slot whose client order id ``order_id`` is (None: not one of this grid's slots)."""
+        m = self._id_pattern().fullmatch(order_id)
+        if m is None:
+            return None
+        index = int(m[1])
+        return self._slots[index] if index < len(self._slots) else None
 
     def _count(self, fill: Fill, closes: str | None) -> bool:
         """Book a fill of this strategy into its ledger lots, once per trade (False: counted already); ``closes``:
@@ -455,10 +570,10 @@ class GridStrategy(Strategy[GridSettings]):
         changed = False
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
-        if self._shifting:  # a cancel can miss an order still on its way to the venue: ask again
-            for slot in self._slots:
-                if slot.state is PENDING and slot.order_id is not None:
-                    self.ctx.cancel(slot.order_id)
+        for slot in self._slots:  # a cancel can miss an order still on its way to the venue: ask again
+            if slot.state is PENDING and slot.order_id is not None and (self._shifting
+                                                                         or slot.order_id in self._yielding):
+                self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
         self._flush()
@@ -499,6 +614,8 @@ class GridStrategy(Strategy[GridSettings]):
         limit_price = slot.buy_price if slot.state is PENDING else slot.sell_price
         executions = self._executions_of(order_id, filled_qty, avg_price or limit_price)
         slot.order_id = None
+        yielded = order_id in self._yielding
+        self._yielding.discard(order_id)
         if slot.state is PENDING:
             if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
@@ -506,13 +623,18 @@ class GridStrategy(Strategy[GridSettings]):
             else:
                 self._set_state(slot, FREE)
                 slot.qty = ZERO
-                if retry and not self._shifting:  # the re-centred grid places its buys at once
+                # the re-centred grid places its buys at once; one cancelled for a sell waits behind that offer
+                if retry and not self._shifting and not yielded:
                     self._retry_later(slot, f"buy {order_id} {status.value}", reason)
         elif slot.state is LOCKED:
             # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
             # made before the venue's last fill may say less than the fills delivered
             slot.qty -= executions.qty
             slot.proceeds += executions.sell_proceeds
+            if slot.qty < 0:  # a late fill of an earlier sell had sold part of the lot already
+                base = self._rules.base
+                self._diverged(f"slot {slot.index}: sell {order_id} and a late fill of an earlier one sold {-slot.qty} "
+                               f"{base} more than the slot held; its next sell offers that much less", slot, -slot.qty)
             if status is OrderStatus.FILLED or slot.qty <= 0:
                 self._complete(slot)
             elif not self._sellable(slot.qty, slot.sell_price):
@@ -535,12 +657,18 @@ class GridStrategy(Strategy[GridSettings]):
         """The buy filled (wholly or partly): hold what it bought and sell that one step up, with what earlier round
         trips left unsold once it adds up to a lot (:meth:`_unsold`)."""
         received = executions.base_received
-        qty = self._rules.round_qty(received + self._unsold(slot, received))
+        unsold = self._unsold(slot, received)
+        qty = self._rules.round_qty(received + unsold)
+        if unsold < 0:
+            self.ctx.log.warning("slot %d: sells %s of the %s %s bought: the grid sold %s %s more than it bought "
+                                 "before (a late fill)", slot.index, max(qty, ZERO), received, self._rules.base,
+                                 -unsold, self._rules.base)
         if not self._sellable(qty, slot.sell_price):
             self.ctx.log.warning("slot %d: bought %s %s, too little to sell (market minimum); left in the account",
                                  slot.index, executions.base_received, self._rules.base)
             self._set_state(slot, FREE)
             slot.qty = ZERO
+            slot.profit -= executions.buy_cost  # paid; a later sell carrying this base books what it brings
             return
         self._set_state(slot, LOCKED)
         slot.qty, slot.cost, slot.proceeds = qty, executions.buy_cost, ZERO
@@ -550,19 +678,27 @@ class GridStrategy(Strategy[GridSettings]):
         """Base the grid holds that no slot sells: what its fills left below the market's lot size (a buy's fee in
         the base takes a part of a lot from what it received; a partial sell below the minimum leaves the rest). A
         sell that rounds it up to a lot carries it, so it does not pile up in the account round trip after round
-        trip. Counted from the grid's own fills (the ledger's position), less what the locked slots sell, the open
-        buys received so far and ``received`` (this slot's buy): never more than the grid's fills left it."""
+        trip. Counted from the grid's own fills (the ledger's position, with the fills the slots counted before they
+        arrived), less what the locked slots still sell, the open buys received so far and ``received`` (this slot's
+        buy): never more than the grid's fills left it. Below zero when the grid sold more than it bought (a late fill
+        of a sell whose lot a later sell had sold): the next sell offers that much less."""
         unsold = self._book.qty - received
+        for side, qty, _ in self._estimated.values():  # counted by the slots, not yet by the ledger
+            unsold += qty if side is Side.BUY else -qty
         for other in self._slots:
             if other is slot:
                 continue
             if other.state is LOCKED:
                 unsold -= other.qty
+                if other.order_id is not None:  # its resting sell's fills so far left the ledger's position already
+                    sold = self._executions.get(other.order_id)
+                    if sold is not None:
+                        unsold += sold.qty
             elif other.state is PENDING and other.order_id is not None:
                 bought = self._executions.get(other.order_id)
                 if bought is not None:
                     unsold -= bought.base_received
-        return max(unsold, ZERO)
+        return unsold
 
     def _complete(self, slot: Slot) -> None:
         """The inventory is sold: book the slot's round trip and free the slot.
@@ -617,6 +753,11 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("order %s: fills for %s of %s filled never arrived; counting them at %s without fees",
                                  order_id, missing, filled_qty, fallback_price)
             executions.add_unseen(missing, fallback_price)
+            order = self.ctx.order(order_id)
+            if order is not None:  # its fill, when it comes, corrects this estimate (:meth:`_late_fill`)
+                self._estimated[order_id] = (order.side, missing, fallback_price)
+                if len(self._estimated) > FINISHED_KEPT:
+                    del self._estimated[next(iter(self._estimated))]
         new_assets = executions.unvalued_fee_assets - self._warned_fee_assets
         if new_assets:
             self._warned_fee_assets |= new_assets
@@ -652,9 +793,10 @@ class GridStrategy(Strategy[GridSettings]):
             self._unsaved.clear()
             save(self.ctx.store, self.name, slots)
 
-    def _due(self) -> list[tuple[Slot, Side]]:
+    def _due(self) -> list[tuple[Slot, Side, Decimal]]:
+        """The orders to place now: (slot, side, limit price)."""
         bid, ask, post_only = self._bid, self._ask, self.settings.post_only
-        due: list[tuple[Slot, Side]] = []
+        due: list[tuple[Slot, Side, Decimal]] = []
         if bid is None or ask is None:  # _scan checked both; a book emptied during the scan leaves nothing due
             return due
         now = self.ctx.clock.monotonic()
@@ -665,6 +807,12 @@ class GridStrategy(Strategy[GridSettings]):
         # sell (refused as post-only, else a trade with ourselves). The slot's sell finishing scans again.
         offered = min((s.sell_price for s in self._slots if s.state is LOCKED), default=None) \
             if self._counts[LOCKED] else None
+        # The grid's own buys resting (placed before a slot below them bought): a sell at or below one of them waits
+        # until it is cancelled (:meth:`_clear_way`); the buy's end scans again.
+        bids = [s for s in self._slots if s.state is PENDING and s.order_id is not None] \
+            if self._counts[PENDING] and offered is not None else []
+        top_bid = max((s.buy_price for s in bids), default=None)
+        above = self._shift_mode and bid > self._upper
         for slot in self._slots:
             if slot.state is FREE:
                 if self._shifting or (offered is not None and slot.buy_price >= offered):
@@ -673,11 +821,18 @@ class GridStrategy(Strategy[GridSettings]):
                     if wake_ask is None or slot.buy_price < wake_ask:
                         wake_ask = slot.buy_price
                     continue
-                side = Side.BUY
+                side, price = Side.BUY, slot.buy_price
             elif slot.state is LOCKED and slot.order_id is None:
-                if post_only and slot.sell_price <= bid:
-                    if wake_bid is None or slot.sell_price > wake_bid:
-                        wake_bid = slot.sell_price
+                price = slot.sell_price
+                if post_only and price <= bid:
+                    if not above:
+                        if wake_bid is None or price > wake_bid:
+                            wake_bid = price
+                        continue
+                    # above a range that shifts: waiting for the bid to come back would stop the grid following
+                    # the market, so the slot offers one tick above the bid (more than its step, still a maker)
+                    price = bid + self._rules.tick_size
+                if top_bid is not None and price <= top_bid and self._clear_way(slot, price, bids):
                     continue
                 side = Side.SELL
             else:
@@ -688,17 +843,32 @@ class GridStrategy(Strategy[GridSettings]):
                     wake_at = min(wake_at, retry_at)
                     continue
                 del self._retry_at[slot.index]
-            due.append((slot, side))
+            due.append((slot, side, price))
         self._wake_ask, self._wake_bid, self._wake_at = wake_ask, wake_bid, wake_at
         return due
 
-    def _place(self, due: list[tuple[Slot, Side]]) -> None:
+    def _clear_way(self, slot: Slot, price: Decimal, bids: list[Slot]) -> bool:
+        """Whether the grid's own buys rest at or above ``price``, where ``slot`` would sell: those are cancelled
+        (once each; reconcile asks again) and the sell waits for their end, so the grid never quotes against itself
+        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual."""
+        in_way = [other for other in bids if other.buy_price >= price and other.order_id is not None
+                  and other.state is PENDING]
+        for other in in_way:
+            order_id = other.order_id
+            if order_id is not None and order_id not in self._yielding:
+                self._yielding.add(order_id)
+                self.ctx.log.info("slot %d: cancelling buy %s at %s so slot %d can sell at %s", other.index,
+                                  order_id, other.buy_price, slot.index, price)
+                self.ctx.cancel(order_id)
+        return bool(in_way)
+
+    def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
         """Give each slot its next client order id, write them all, then submit the orders."""
         if not due:
             return
         ts = self.ctx.clock.time_ns()
-        placing: list[tuple[Slot, Side, str]] = []
-        for slot, side in due:
+        placing: list[tuple[Slot, Side, Decimal, str]] = []
+        for slot, side, price in due:
             slot.seq += 1
             slot.order_id = order_id = f"{self._id_prefix()}{slot.index}-{slot.seq}"
             if side is Side.BUY:
@@ -706,19 +876,18 @@ class GridStrategy(Strategy[GridSettings]):
                 slot.qty = self._order_qty
             slot.updated_ns = ts
             self._by_order[order_id] = slot
-            placing.append((slot, side, order_id))
-        for slot, _ in due:
+            placing.append((slot, side, price, order_id))
+        for slot, _, _ in due:
             self._unsaved[slot.index] = slot
         self._flush()  # every new client order id is on disk before the first submit
         s = self.settings
         refused = []
         now = self.ctx.clock.monotonic()
-        for slot, side, order_id in placing:
+        for slot, side, price, order_id in placing:
             closes = slot.opened_by if side is Side.SELL else None  # the ledger matches the sell to its buy's lot
             intent = OrderIntent(
-                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty,
-                price=slot.buy_price if side is Side.BUY else slot.sell_price, post_only=s.post_only,
-                client_order_id=order_id, closes=closes,
+                strategy=self.name, exchange=s.exchange, symbol=s.symbol, side=side, qty=slot.qty, price=price,
+                post_only=s.post_only, client_order_id=order_id, closes=closes,
             )
             self._closes[order_id] = closes
             if self.ctx.submit(intent) is not None:

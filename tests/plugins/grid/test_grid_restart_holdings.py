@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.domain import Side
+from bot.domain import OrderStatus, Side
 
 D = Decimal
 
@@ -21,15 +21,15 @@ async def test_a_partly_filled_buy_from_before_a_restart_is_not_sold_by_another_
     grid2 = await make_grid(context=again)
     grid2.on_market(again.book("124.99", "125.01"))
     again.fill_all(grid2, "g-1-1")  # slot 1's buy fills: it holds 1 BTC
-    grid2.on_market(again.book("114.99", "115.01"))  # below slot 1's sell price (120): its post-only sell goes out
+    grid2.on_market(again.book("114.99", "115.01"))  # below slot 1's sell price (120) ...
+    assert again.cancelled == ["g-2-1"]  # ... where slot 2's half-filled buy rests: cancelled first
+    again.finish(grid2, "g-2-1", OrderStatus.CANCELLED)  # slot 2 sells its 0.5 at 130; slot 1's sell goes out
 
-    sell = again.last()
-    assert sell.side is Side.SELL and sell.client_order_id.startswith("g-1-")
-    # The account holds 1.5 BTC: 1 of slot 1's, 0.5 bought by slot 2's still-resting buy (slot 2 sells it later).
+    sell = next(i for i in again.submitted if i.client_order_id.startswith("g-1-") and i.side is Side.SELL)
+    # The account holds 1.5 BTC: 1 of slot 1's, 0.5 bought by slot 2's buy (slot 2 sells it).
     assert sell.qty == D(1), f"slot 1 offers {sell.qty} BTC: slot 2's 0.5 counted as unsold"
-
-    again.fill_all(grid2, "g-2-1")  # slot 2's buy completes: it sells its 1 BTC at 130
     sells = [i for i in again.submitted if i.side is Side.SELL]
+    assert sorted(i.qty for i in sells) == [D("0.5"), D(1)]
     assert sum(i.qty for i in sells) <= grid2._book.qty, "the grid offers more BTC than it holds"
 
 

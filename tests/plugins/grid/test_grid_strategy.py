@@ -218,6 +218,8 @@ async def test_a_post_only_sell_waits_while_it_would_cross(make_grid, ctx):
     ctx.finish(grid, "g-2-1")
     assert ctx.last().side is Side.BUY  # no crossing sell
     grid.on_market(ctx.book("129.9", "130.5"))
+    assert ctx.cancelled == ["g-3-1"]  # slot 3's buy rests at 130 (placed at 131): cancelled first
+    ctx.finish(grid, "g-3-1", OrderStatus.CANCELLED)
     assert (ctx.last().side, ctx.last().price) == (Side.SELL, D(130))
 
 
@@ -431,11 +433,17 @@ async def test_shift_is_abandoned_when_a_cancelled_buy_had_filled(make_grid, ctx
     for cid in list(ctx.cancelled):
         ctx.finish(grid, cid, OrderStatus.CANCELLED)
     assert load_grid(ctx.store, "g")[0].shifts == 0
-    # holding again: the grid keeps working in its range, the bought half waits to be sold at 150
+    # the grid keeps working in its range; the bought half is offered a tick above the bid (waiting for the bid to
+    # come back below 150 would stop the grid following the market), and once it has sold the grid re-centres
     assert slot_states(grid) == ["pending", "pending", "pending", "pending", "locked"]
-    assert ctx.submitted_ids()[5:] == ["g-0-2", "g-1-2", "g-2-2", "g-3-2"]
-    grid.on_market(ctx.book("149.9", "150.1"))
-    assert (ctx.last().side, ctx.last().price, ctx.last().qty) == (Side.SELL, D(150), D("0.5"))
+    assert ctx.submitted_ids()[5:] == ["g-0-2", "g-1-2", "g-2-2", "g-3-2", "g-4-2"]
+    assert (ctx.last().side, ctx.last().price, ctx.last().qty) == (Side.SELL, D("150.51"), D("0.5"))
+    ctx.fill_all(grid, "g-4-2")
+    grid.on_market(ctx.book("150.5", "150.51"))
+    assert ctx.cancelled[-5:] == ["g-0-2", "g-1-2", "g-2-2", "g-3-2", "g-4-3"]  # g-4-3: slot 4 bought again at 140
+    for cid in ctx.cancelled[-5:]:
+        ctx.finish(grid, cid, OrderStatus.CANCELLED)
+    assert load_grid(ctx.store, "g")[0].shifts == 1
 
 
 # --- settings and status -----------------------------------------------------------------------
