@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .app import Bot
-    from .store import Store
+    from .store import Store, StoreError
 
 log = logging.getLogger("arbot")
 
@@ -143,13 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
              redact.safe_url(config.db_url))
     try:
         asyncio.run(main())
-    except StoreError as exc:
-        if exc.unreachable:  # waited for [bot] store_wait_s: the service manager starts it again later
-            raise TryAgainLater(f"{exc}. Not started: the database server cannot be reached: waited [bot] "
-                                f"store_wait_s = {config.bot.store_wait_s:g} s for it; exit 1 so that systemd or "
-                                "Docker restarts the bot (docs/runbook.md, The store cannot be reached at start)."
-                                ) from None
-        raise UserError(str(exc)) from None
+    except StoreError as exc:  # unreachable: the service manager starts it again later
+        raise store_failed(exc, config, "Not started", "so that systemd or Docker restarts the bot") from None
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
     return 0
@@ -308,15 +303,33 @@ def report_sections(result: Any) -> list[Reply]:
 
 
 def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
-    """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema; a store problem
-    is a UserError."""
+    """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema, after waiting for a database
+    server that cannot be reached yet as ``arbot run`` does (``[bot] store_wait_s``, :meth:`Store.wait_reachable`): a
+    report from a cron job right after a reboot runs once PostgreSQL is up. A store problem is a UserError:
+    :func:`store_failed`."""
     from .store import Store, StoreError
 
     try:
         store = Store(url, bot=config.bot.resolved_name(), migrate_wait_s=config.bot.migrate_wait_s)
-        return store.open() if upgrade else store
     except StoreError as exc:
         raise UserError(str(exc)) from None
+    try:
+        store.wait_reachable(config.bot.store_wait_s)
+        return store.open() if upgrade else store
+    except StoreError as exc:
+        store.close()
+        raise store_failed(exc, config, "Nothing done", "to try again later") from None
+
+
+def store_failed(exc: StoreError, config: Config, outcome: str, exit_1_for: str) -> UserError:
+    """The error a command ends with when its store cannot be used: a server still unreachable after ``[bot]
+    store_wait_s`` is :class:`TryAgainLater` (exit 1, ``exit_1_for``); one that answered and refused (a wrong
+    password, a missing database), or a schema this arbot does not know, a UserError (exit 2) naming the fix."""
+    if exc.unreachable:
+        return TryAgainLater(f"{exc}. {outcome}: the database server cannot be reached: waited [bot] store_wait_s = "
+                             f"{config.bot.store_wait_s:g} s for it; exit 1 {exit_1_for} (docs/runbook.md, The store "
+                             "cannot be reached at start).")
+    return UserError(str(exc))
 
 
 def require_existing_store(url: str) -> None:
@@ -344,7 +357,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     try:
         print(db_command(store, args.action))
     except StoreError as exc:
-        raise UserError(str(exc)) from None
+        raise store_failed(exc, config, "Nothing done", "to try again later") from None
     finally:
         store.close()
     return 0
