@@ -26,10 +26,10 @@ task calls it every ``check_every_s`` and tests call it directly with a manual c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.api import (
     AlertLevel,
-    BookUpdate,
     FeedState,
     FeedStatus,
     OrderIntent,
@@ -39,6 +39,9 @@ from bot.api import (
     hookimpl,
     option,
 )
+
+if TYPE_CHECKING:
+    from bot.api import BookUpdate
 
 NS = 1_000_000_000
 
@@ -86,6 +89,8 @@ class Staleness(RiskCheck):
         self._started_ns = 0
 
     async def start(self) -> None:
+        from bot.api import BookUpdate  # with the running bot, not when `arbot --help` imports the plugin
+
         self._started_ns = self.ctx.clock.time_ns()
         self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(PoolUpdate, self.on_book, owner=self.name)
