@@ -244,10 +244,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     Stored text is printed with every secret of the config masked (each one that resolves here): rows older than the
     store's masking, and plugins' own tables, which the store does not mask, hold it as written. Another bot's
-    secrets cannot be known here (references resolved on its machine): with ``--all`` its rows print as it masked
-    them when it wrote them (docs/fleet.md)."""
+    secrets are masked too when its config is given (``--bot-config FILE``, once per bot; each secret it resolves
+    here, in every section); with ``--all`` a bot whose config was not given is named on stderr: its rows print as it
+    masked them when it wrote them (docs/fleet.md)."""
     plugins, _, config = prepare(_config_path(args), secrets=False)
     learn_secrets(config)  # a reference that does not resolve here is skipped, not an error: the report needs none
+    configured = {config.bot.resolved_name()}
+    for other in args.bot_config or []:
+        _, _, other_config = prepare(Path(other), secrets=False)
+        learn_secrets(other_config)
+        configured.add(other_config.bot.resolved_name())
     from .commands import masked
     from .report import fleet_reply, report_reply
 
@@ -259,7 +265,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     require_existing_store(url)
     store = open_store(url, config)
     try:
-        for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
+        bots = store.bots() if args.all else [report_bot(store, config)]
+        unmasked = [bot for bot in bots if bot not in configured]
+        if args.all and unmasked:
+            print(f"arbot: no config given for bot(s) {', '.join(b or '(unnamed)' for b in unmasked)}: their rows "
+                  "print as each masked them when it wrote them; add --bot-config FILE for each to mask their "
+                  "secrets too", file=sys.stderr)
+        for n, bot in enumerate(bots):
             if args.all:
                 print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
             print(masked(report_reply(store, bot=bot)).render_text())
@@ -501,10 +513,14 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
     report.add_argument("--db", help="store URL (default: from the config)")
     report.add_argument("--all", action="store_true", help="every bot of a shared database, then the fleet's "
-                                                           "totals (default: this bot, [bot] name); only this "
-                                                           "config's secrets are masked: another bot's rows print "
-                                                           "as that bot masked them when it wrote them (rows from "
-                                                           "arbot 0.1 and an unmasking plugin's table as stored)")
+                                                           "totals (default: this bot, [bot] name); this config's "
+                                                           "secrets are masked, and each --bot-config's: another "
+                                                           "bot's rows print as that bot masked them when it wrote "
+                                                           "them (rows from arbot 0.1 and an unmasking plugin's "
+                                                           "table as stored)")
+    report.add_argument("--bot-config", action="append", metavar="FILE",
+                        help="another bot's config (repeat for each bot): every secret it resolves here is masked "
+                             "too, in every section")
     report.set_defaults(func=cmd_report)
 
     db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))
