@@ -551,7 +551,33 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def fill_closed_std_fds() -> list[int]:
+    """Put ``/dev/null`` on each standard descriptor (0, 1, 2) that is closed (``arbot report >&-``, a unit or a cron
+    line that closed it), before arbot opens any file: the store, opened next, would otherwise take that number, and
+    a stray write to standard output or error (a library's message, a child process's output) would land in it.
+    Returns the descriptors that were closed."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 0 in closed and sys.stdin is None:  # what Python made of a closed descriptor: a stream on /dev/null now
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (for the life of the process)
+    if 1 in closed and sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    if 2 in closed and sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    return closed
+
+
 def main(argv: list[str] | None = None) -> int:
+    closed = fill_closed_std_fds()
     os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
@@ -559,6 +585,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(details="-v" in argv or "--verbose" in argv)
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)
+    if 1 in closed and args.func is not cmd_run:  # `run` writes nothing it needs there; every other command does
+        _fail(f"arbot {args.cmd}: standard output is closed: what this command prints would be lost. Send it to a "
+              "file or to /dev/null (`> FILE`); nothing was done.")
+        return EXIT_USAGE
     try:
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit

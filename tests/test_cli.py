@@ -172,6 +172,44 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141  # what a program killed by SIGPIPE gives its shell (128 + 13)
 
+def with_stdout_closed(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``arbot ARGS >&-``: standard output closed (a cron line or a unit that closed it)."""
+    return subprocess.run(["/bin/sh", "-c", 'exec "$@" >&-', "sh", *args], stderr=subprocess.PIPE, cwd=cwd,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", [("plugins",), ("report",), ("check-config",)])
+def test_a_command_with_its_output_closed_says_so_without_a_traceback(tmp_path, command):
+    """Before: the output was dropped without a word, then ``AttributeError: 'NoneType' object has no attribute
+    'flush'`` and its traceback, exit 1."""
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.paper]\n')
+    if command == ("report",):
+        from bot.store import Store
+
+        Store(f"sqlite:///{tmp_path}/arbot.db").open().close()
+    done = with_stdout_closed(arbot_command(*command, *(("--config",) if command[0] != "check-config" else ()),
+                                            str(config)), tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "standard output is closed" in done.stderr, done.stderr
+
+
+def test_run_with_its_output_closed_runs_and_stops_cleanly(tmp_path):
+    """`arbot run` writes nothing it needs to standard output: it runs, and no file it opens takes descriptor 1 (where
+    a stray write, a child process's output, would land in the store)."""
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.paper]\n'
+                      '[notifiers.console]\n')
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os, atexit\n"
+                     "atexit.register(lambda: print('FD1', os.readlink('/proc/self/fd/1'), file=__import__('sys')"
+                     ".stderr))\n")
+    done = with_stdout_closed([sys.executable, "-c", f"exec(open({str(probe)!r}).read()); "
+                               + arbot_command("run")[2], "run", "--config", str(config), "--for", "1s"], tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "FD1 /dev/null" in done.stderr, done.stderr[-3000:]
+
+
 async def test_ctl_says_so_when_the_bot_does_not_answer_in_time(tmp_path, monkeypatch):
     """A bot busy past the client's wait (a slow command, a stalled loop): a sentence saying the command may still
     run, exit 2, never a traceback of asyncio's TimeoutError."""
