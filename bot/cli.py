@@ -263,7 +263,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     url = args.db or config.db_url
     require_existing_store(url)
-    store = open_store(url, config)
+    store = open_store(url, config, reading=True)
     try:
         bots = store.bots() if args.all else [report_bot(store, config)]
         unmasked = [bot for bot in bots if bot not in configured]
@@ -314,11 +314,13 @@ def report_sections(result: Any) -> list[Reply]:
     raise TypeError(f"report_sections returned {type(result).__name__}, not a list of Reply (or None)")
 
 
-def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
+def open_store(url: str, config: Config, *, upgrade: bool = True, reading: bool = False) -> Store:
     """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema, after waiting for a database
     server that cannot be reached yet as ``arbot run`` does (``[bot] store_wait_s``, :meth:`Store.wait_reachable`): a
-    report from a cron job right after a reboot runs once PostgreSQL is up. A store problem is a UserError:
-    :func:`store_failed`."""
+    report from a cron job right after a reboot runs once PostgreSQL is up. ``reading``: a command that only reads
+    (a report) refuses a store of an older revision rather than upgrading it, since the upgrade past 0007 gives the
+    rows stored before bots had names to ``config``'s bot, which may not be the bot that owns them. A store problem
+    is a UserError: :func:`store_failed`."""
     from .store import Store, StoreError
 
     try:
@@ -327,6 +329,17 @@ def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
         raise UserError(str(exc)) from None
     try:
         store.wait_reachable(config.bot.store_wait_s)
+        if reading:
+            from .store.migrate import HEAD, behind
+
+            revision = behind(store)
+            if revision is not None:
+                store.close()
+                raise UserError(
+                    f"{store.url}: schema revision {revision}, older than this arbot's ({HEAD}); a report does not "
+                    "change the store. Upgrade it with the config of the bot that owns it (`arbot db upgrade "
+                    "--config FILE`: rows stored before bots had names go to that bot), or let that bot's next "
+                    "start upgrade it; then report again.")
         return store.open() if upgrade else store
     except StoreError as exc:
         store.close()

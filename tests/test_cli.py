@@ -382,3 +382,28 @@ async def test_ctl_unknown_command_names_arbot_ctl_help_not_the_chat_wording(mak
     except UserError as exc:
         status, text = 1, str(exc)
     assert status != 0 and "arbot ctl help" in text and "/help" not in text and "nosuch" in text, text
+
+
+def test_report_leaves_an_older_store_as_it_is_and_names_the_upgrade(tmp_path, capsys):
+    """A report is a read: before, `arbot report` upgraded a store of an older revision, and an upgrade past 0007 gives
+    every row stored before bots had names to the bot upgrading, here the report's config (a laptop's host name):
+    the bot that owned them then found no history of its own."""
+    from bot import cli
+    from bot.store import Store, migrate
+    from tests.test_store import make_old_db
+
+    url = f"sqlite:///{tmp_path}/arbot.db"
+    make_old_db(url)
+    config = tmp_path / "laptop.toml"
+    config.write_text(f'[bot]\nname = "laptop"\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n')
+    assert cli.main(["report", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "older than this arbot" in err and "arbot db upgrade" in err and "Traceback" not in err, err
+    store = Store(url)
+    try:
+        assert migrate.current(store) is None  # still as the builds before migrations left it
+    finally:
+        store.close()
+    assert cli.main(["db", "upgrade", "--config", str(config)]) == 0  # what the message names: then it reports
+    assert cli.main(["report", "--config", str(config)]) == 0
+    assert "btc-grid" in capsys.readouterr().out
