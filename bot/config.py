@@ -232,7 +232,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         if path.stat().st_size > CONFIG_MAX_BYTES:
             raise ConfigError([ConfigIssue("", f"larger than {CONFIG_MAX_BYTES // 1_000_000} MB; a config file is "
                                                "a few kB")], str(path))
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")  # the BOM Windows editors may write
     except OSError as exc:
         raise ConfigError([ConfigIssue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
     except UnicodeDecodeError as exc:
