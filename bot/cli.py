@@ -262,7 +262,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"\n(plugin {plugin}: its report section failed: {text})")
 
     url = args.db or config.db_url
-    require_existing_store(url)
+    require_existing_store(url, None if args.db else config)
     store = open_store(url, config, reading=True)
     try:
         bots = store.bots() if args.all else [report_bot(store, config)]
@@ -357,17 +357,28 @@ def store_failed(exc: StoreError, config: Config, outcome: str, exit_1_for: str)
     return UserError(str(exc))
 
 
-def require_existing_store(url: str) -> None:
+def require_existing_store(url: str, config: Config | None = None) -> None:
     """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
-    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing."""
+    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing.
+    ``config``: the one the URL came from (not ``--db``), whose relative data_dir the message explains."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return
     path = url[len(prefix):].split("?", 1)[0]
     if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
         return
-    raise UserError(f"no store at {path}: check --db, or the config's [bot] data_dir and db_url (a relative "
-                    "SQLite path is under data_dir); `arbot run` creates the store on its first start")
+    raise UserError(f"no store at {Path(path).absolute()}{relative_data_dir(config)}: check --db, or the config's "
+                    "[bot] data_dir and db_url (a relative SQLite path is under data_dir); `arbot run` creates the "
+                    "store on its first start")
+
+
+def relative_data_dir(config: Config | None) -> str:
+    """For a file not found under ``config``'s data_dir: where a relative one was taken from (the directory arbot
+    runs in, not the config file's), else nothing."""
+    if config is None or config.data_dir.is_absolute():
+        return ""
+    return (f' ([bot] data_dir "{config.bot.data_dir}" is relative to the current directory ({Path.cwd()}): run '
+            "arbot in the bot's directory, or give data_dir as an absolute path)")
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -377,7 +388,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     url = args.db or config.db_url
     if args.action == "current":
-        require_existing_store(url)
+        require_existing_store(url, None if args.db else config)
     store = open_store(url, config, upgrade=False)
     try:
         print(db_command(store, args.action))
@@ -430,7 +441,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
             answer = asyncio.run(send_confirm(path, str(token)))
             print(logs.escape_controls(answer.get("text", ""), lines=True))
     except (FileNotFoundError, ConnectionRefusedError):
-        raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
+        raise UserError(f"No running arbot answers on {path.absolute()}{relative_data_dir(config)}. Is it running "
+                        "with the same config?") from None
     except PermissionError:
         raise UserError(f"{path}: permission denied. Run `arbot ctl` as the bot's user, or list your uid in its "
                         "[bot] control_allowed_uids.") from None

@@ -312,7 +312,7 @@ def test_a_reading_command_refuses_a_store_that_is_not_there_and_creates_none(ar
     assert f"no store at {missing}" in out.stderr and "data_dir" in out.stderr and "Traceback" not in out.stderr
     assert not missing.exists()
     relative = arbot(*argv, "--db", "sqlite:///arbot-typo.db", cwd=tmp_path)  # relative to where it runs
-    assert relative.returncode == 2 and "no store at arbot-typo.db" in relative.stderr
+    assert relative.returncode == 2 and f"no store at {missing}" in relative.stderr  # named where it was looked for
     assert list(tmp_path.iterdir()) == []
 
 
@@ -407,3 +407,23 @@ def test_report_leaves_an_older_store_as_it_is_and_names_the_upgrade(tmp_path, c
     assert cli.main(["db", "upgrade", "--config", str(config)]) == 0  # what the message names: then it reports
     assert cli.main(["report", "--config", str(config)]) == 0
     assert "btc-grid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [("ctl", "status"), ("report",)])
+def test_a_relative_data_dir_is_named_with_the_directory_it_was_taken_in(tmp_path, monkeypatch, capsys, command):
+    """`arbot ctl -c /etc/arbot/arbot.toml status` from the home directory, the config leaving data_dir "." (the
+    directory arbot runs in): before, "No running arbot answers on arbot.sock" and "no store at arbot.db", naming no
+    directory at all."""
+    from bot import cli
+
+    (tmp_path / "etc").mkdir()
+    config = tmp_path / "etc" / "arbot.toml"
+    config.write_text('[bot]\nname = "x"\n')
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    assert cli.main([command[0], "--config", str(config), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    file = "arbot.sock" if command[0] == "ctl" else "arbot.db"
+    assert f"{home / file}" in err, err
+    assert f'[bot] data_dir "." is relative to the current directory ({home})' in err, err
