@@ -66,7 +66,8 @@ class BotSettings:
     store_wait_s: float = option(120.0, ge=0, le=3600, help="at start, how long to wait for a database server "
                                                             "that cannot be reached (refused, timed out, still "
                                                             "starting) before `arbot run` exits 1 for the service "
-                                                            "manager to restart it; 0: do not wait")
+                                                            "manager to restart it (`arbot report` and `arbot db` "
+                                                            "wait as long, then exit 1); 0: do not wait")
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")
