@@ -17,6 +17,7 @@ import dataclasses
 import gc
 import json
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable, Coroutine, Mapping
@@ -83,7 +84,7 @@ from .ratelimit import backoff_delay
 from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
-from .store import Store, StoreError
+from .store import Store
 from .tasks import Tasks
 from .watchdog import Watchdog
 from .writer import StoreWriter, describe_store_error, is_store_error
@@ -97,10 +98,6 @@ class StartInterrupted(Exception):
 
 
 NOTIFIER_STOP_FLOOR_S = 1.0
-STORE_RETRY_FIRST_S = 1.0
-"""The first pause before trying an unreachable store again at start; doubled after each try ..."""
-STORE_RETRY_MAX_S = 15.0
-"""... up to this (within ``[bot] store_wait_s``)."""
 """A notifier always gets this long to send what is queued at stop, even when the stop ran late."""
 STORE_WATCH_EVERY_S = 5.0
 """How often the running bot checks that its store file is still the one it opened."""
@@ -423,25 +420,14 @@ class Bot:
         return None
 
     async def _wait_for_store(self) -> None:
-        """Wait for a database server that cannot be reached yet (after a reboot PostgreSQL may come up after the
-        bot), trying again with a bounded backoff for ``[bot] store_wait_s``; then raise its StoreError
-        (``unreachable``). One that answers and refuses (a wrong password, a missing database) raises at once."""
-        wait_s = self.config.bot.store_wait_s
-        deadline = time.monotonic() + wait_s
-        delay_s = STORE_RETRY_FIRST_S
-        while True:
-            try:  # off the loop: a stop requested meanwhile (SIGTERM) is heard
-                await asyncio.to_thread(self.store.probe)
-                return
-            except StoreError as exc:
-                left_s = deadline - time.monotonic()
-                if not exc.unreachable or left_s <= 0:
-                    raise
-                # what it means first: a log line may be cut (logs.MAX_LINE)
-                log.warning("store cannot be reached yet; waiting for it, next try in %g s (up to [bot] store_wait_s "
-                            "= %g s): %s", min(delay_s, left_s), wait_s, exc)
-                await asyncio.sleep(min(delay_s, left_s))
-                delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+        """Wait for a database server that cannot be reached yet, ``[bot] store_wait_s`` at most
+        (:meth:`Store.wait_reachable`), in a worker thread: a stop requested meanwhile (SIGTERM) is heard, and ends
+        the wait's pause."""
+        given_up = threading.Event()
+        try:
+            await asyncio.to_thread(self.store.wait_reachable, self.config.bot.store_wait_s, given_up=given_up)
+        finally:
+            given_up.set()
 
     async def _snapshot_balances(self, when: str) -> None:
         """Store each venue's balances now: at start and at a clean stop, so that a run shorter than the

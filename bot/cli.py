@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .app import Bot
-    from .store import Store
+    from .store import Store, StoreError
 
 log = logging.getLogger("arbot")
 
@@ -143,13 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
              redact.safe_url(config.db_url))
     try:
         asyncio.run(main())
-    except StoreError as exc:
-        if exc.unreachable:  # waited for [bot] store_wait_s: the service manager starts it again later
-            raise TryAgainLater(f"{exc}. Not started: the database server cannot be reached: waited [bot] "
-                                f"store_wait_s = {config.bot.store_wait_s:g} s for it; exit 1 so that systemd or "
-                                "Docker restarts the bot (docs/runbook.md, The store cannot be reached at start)."
-                                ) from None
-        raise UserError(str(exc)) from None
+    except StoreError as exc:  # unreachable: the service manager starts it again later
+        raise store_failed(exc, config, "Not started", "so that systemd or Docker restarts the bot") from None
     except StoreMismatch as exc:
         raise UserError(f"not started: {exc}") from None
     return 0
@@ -250,10 +245,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     Stored text is printed with every secret of the config masked (each one that resolves here): rows older than the
     store's masking, and plugins' own tables, which the store does not mask, hold it as written. Another bot's
-    secrets cannot be known here (references resolved on its machine): with ``--all`` its rows print as it masked
-    them when it wrote them (docs/fleet.md)."""
+    secrets are masked too when its config is given (``--bot-config FILE``, once per bot; each secret it resolves
+    here, in every section); with ``--all`` a bot whose config was not given is named on stderr: its rows print as it
+    masked them when it wrote them (docs/fleet.md)."""
     plugins, _, config = prepare(_config_path(args), secrets=False)
     learn_secrets(config)  # a reference that does not resolve here is skipped, not an error: the report needs none
+    configured = {config.bot.resolved_name()}
+    for other in args.bot_config or []:
+        _, _, other_config = prepare(Path(other), secrets=False)
+        learn_secrets(other_config)
+        configured.add(other_config.bot.resolved_name())
     from .commands import masked
     from .report import fleet_reply, report_reply
 
@@ -262,10 +263,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"\n(plugin {plugin}: its report section failed: {text})")
 
     url = args.db or config.db_url
-    require_existing_store(url)
-    store = open_store(url, config)
+    require_existing_store(url, None if args.db else config)
+    store = open_store(url, config, reading=True)
     try:
-        for n, bot in enumerate(store.bots() if args.all else [report_bot(store, config)]):
+        bots = store.bots() if args.all else [report_bot(store, config)]
+        unmasked = [bot for bot in bots if bot not in configured]
+        if args.all and unmasked:
+            print(f"arbot: no config given for bot(s) {', '.join(b or '(unnamed)' for b in unmasked)}: their rows "
+                  "print as each masked them when it wrote them; add --bot-config FILE for each to mask their "
+                  "secrets too", file=sys.stderr)
+        for n, bot in enumerate(bots):
             if args.all:
                 print(("\n" if n else "") + f"=== bot {bot or '(unnamed)'} ===")
             print(masked(report_reply(store, bot=bot)).render_text())
@@ -308,29 +315,71 @@ def report_sections(result: Any) -> list[Reply]:
     raise TypeError(f"report_sections returned {type(result).__name__}, not a list of Reply (or None)")
 
 
-def open_store(url: str, config: Config, *, upgrade: bool = True) -> Store:
-    """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema; a store problem
-    is a UserError."""
+def open_store(url: str, config: Config, *, upgrade: bool = True, reading: bool = False) -> Store:
+    """The store at ``url`` as ``config``'s bot sees it, upgraded to the current schema, after waiting for a database
+    server that cannot be reached yet as ``arbot run`` does (``[bot] store_wait_s``, :meth:`Store.wait_reachable`): a
+    report from a cron job right after a reboot runs once PostgreSQL is up. ``reading``: a command that only reads
+    (a report) refuses a store of an older revision rather than upgrading it, since the upgrade past 0007 gives the
+    rows stored before bots had names to ``config``'s bot, which may not be the bot that owns them. A store problem
+    is a UserError: :func:`store_failed`."""
     from .store import Store, StoreError
 
     try:
         store = Store(url, bot=config.bot.resolved_name(), migrate_wait_s=config.bot.migrate_wait_s)
-        return store.open() if upgrade else store
     except StoreError as exc:
         raise UserError(str(exc)) from None
+    try:
+        store.wait_reachable(config.bot.store_wait_s)
+        if reading:
+            from .store.migrate import HEAD, behind
+
+            revision = behind(store)
+            if revision is not None:
+                store.close()
+                raise UserError(
+                    f"{store.url}: schema revision {revision}, older than this arbot's ({HEAD}); a report does not "
+                    "change the store. Upgrade it with the config of the bot that owns it (`arbot db upgrade "
+                    "--config FILE`: rows stored before bots had names go to that bot), or let that bot's next "
+                    "start upgrade it; then report again.")
+        return store.open() if upgrade else store
+    except StoreError as exc:
+        store.close()
+        raise store_failed(exc, config, "Nothing done", "to try again later") from None
 
 
-def require_existing_store(url: str) -> None:
+def store_failed(exc: StoreError, config: Config, outcome: str, exit_1_for: str) -> UserError:
+    """The error a command ends with when its store cannot be used: a server still unreachable after ``[bot]
+    store_wait_s`` is :class:`TryAgainLater` (exit 1, ``exit_1_for``); one that answered and refused (a wrong
+    password, a missing database), or a schema this arbot does not know, a UserError (exit 2) naming the fix."""
+    if exc.unreachable:
+        return TryAgainLater(f"{exc}. {outcome}: the database server cannot be reached: waited [bot] store_wait_s = "
+                             f"{config.bot.store_wait_s:g} s for it; exit 1 {exit_1_for} (docs/runbook.md, The store "
+                             "cannot be reached at start).")
+    return UserError(str(exc))
+
+
+def require_existing_store(url: str, config: Config | None = None) -> None:
     """Refuse a SQLite store file that does not exist, for a command that only reads one: opening it would create
-    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing."""
+    an empty store there (a mistyped ``--db``, a config read from another directory) and report on nothing.
+    ``config``: the one the URL came from (not ``--db``), whose relative data_dir the message explains."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return
     path = url[len(prefix):].split("?", 1)[0]
     if not path or path == ":memory:" or path.startswith("file:") or Path(path).exists():
         return
-    raise UserError(f"no store at {path}: check --db, or the config's [bot] data_dir and db_url (a relative "
-                    "SQLite path is under data_dir); `arbot run` creates the store on its first start")
+    raise UserError(f"no store at {Path(path).absolute()}{relative_data_dir(config)}: check --db, or the config's "
+                    "[bot] data_dir and db_url (a relative SQLite path is under data_dir); `arbot run` creates the "
+                    "store on its first start")
+
+
+def relative_data_dir(config: Config | None) -> str:
+    """For a file not found under ``config``'s data_dir: where a relative one was taken from (the directory arbot
+    runs in, not the config file's), else nothing."""
+    if config is None or config.data_dir.is_absolute():
+        return ""
+    return (f' ([bot] data_dir "{config.bot.data_dir}" is relative to the current directory ({Path.cwd()}): run '
+            "arbot in the bot's directory, or give data_dir as an absolute path)")
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -340,12 +389,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     url = args.db or config.db_url
     if args.action == "current":
-        require_existing_store(url)
+        require_existing_store(url, None if args.db else config)
     store = open_store(url, config, upgrade=False)
     try:
         print(db_command(store, args.action))
     except StoreError as exc:
-        raise UserError(str(exc)) from None
+        raise store_failed(exc, config, "Nothing done", "to try again later") from None
     finally:
         store.close()
     return 0
@@ -393,7 +442,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
             answer = asyncio.run(send_confirm(path, str(token)))
             print(logs.escape_controls(answer.get("text", ""), lines=True))
     except (FileNotFoundError, ConnectionRefusedError):
-        raise UserError(f"No running arbot answers on {path}. Is it running with the same config?") from None
+        raise UserError(f"No running arbot answers on {path.absolute()}{relative_data_dir(config)}. Is it running "
+                        "with the same config?") from None
     except PermissionError:
         raise UserError(f"{path}: permission denied. Run `arbot ctl` as the bot's user, or list your uid in its "
                         "[bot] control_allowed_uids.") from None
@@ -489,10 +539,14 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     report = with_config(sub.add_parser("report", help="orders, fills, fees and realized PnL per strategy"))
     report.add_argument("--db", help="store URL (default: from the config)")
     report.add_argument("--all", action="store_true", help="every bot of a shared database, then the fleet's "
-                                                           "totals (default: this bot, [bot] name); only this "
-                                                           "config's secrets are masked: another bot's rows print "
-                                                           "as that bot masked them when it wrote them (rows from "
-                                                           "arbot 0.1 and an unmasking plugin's table as stored)")
+                                                           "totals (default: this bot, [bot] name); this config's "
+                                                           "secrets are masked, and each --bot-config's: another "
+                                                           "bot's rows print as that bot masked them when it wrote "
+                                                           "them (rows from arbot 0.1 and an unmasking plugin's "
+                                                           "table as stored)")
+    report.add_argument("--bot-config", action="append", metavar="FILE",
+                        help="another bot's config (repeat for each bot): every secret it resolves here is masked "
+                             "too, in every section")
     report.set_defaults(func=cmd_report)
 
     db = with_config(sub.add_parser("db", help="the store's schema: show its revision, or upgrade it"))
@@ -523,7 +577,33 @@ def build_parser(plugins: PluginSet | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def fill_closed_std_fds() -> list[int]:
+    """Put ``/dev/null`` on each standard descriptor (0, 1, 2) that is closed (``arbot report >&-``, a unit or a cron
+    line that closed it), before arbot opens any file: the store, opened next, would otherwise take that number, and
+    a stray write to standard output or error (a library's message, a child process's output) would land in it.
+    Returns the descriptors that were closed."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 0 in closed and sys.stdin is None:  # what Python made of a closed descriptor: a stream on /dev/null now
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (for the life of the process)
+    if 1 in closed and sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    if 2 in closed and sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    return closed
+
+
 def main(argv: list[str] | None = None) -> int:
+    closed = fill_closed_std_fds()
     os.umask(PRIVATE_UMASK)  # every file arbot creates (store, WAL, state files, recordings, reports) is private
     argv = sys.argv[1:] if argv is None else argv
     if "--no-color" in argv:  # anywhere on the line; plugins read NO_COLOR (https://no-color.org)
@@ -531,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(details="-v" in argv or "--verbose" in argv)
     plugins = load_plugins(disabled=_disabled_before_parsing(argv), report=lambda info, message: None)
     args = build_parser(plugins).parse_args(argv)
+    if 1 in closed and args.func is not cmd_run:  # `run` writes nothing it needs there; every other command does
+        _fail(f"arbot {args.cmd}: standard output is closed: what this command prints would be lost. Send it to a "
+              "file or to /dev/null (`> FILE`); nothing was done.")
+        return EXIT_USAGE
     try:
         status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe is found here, not in the interpreter's flush at exit

@@ -66,7 +66,8 @@ class BotSettings:
     store_wait_s: float = option(120.0, ge=0, le=3600, help="at start, how long to wait for a database server "
                                                             "that cannot be reached (refused, timed out, still "
                                                             "starting) before `arbot run` exits 1 for the service "
-                                                            "manager to restart it; 0: do not wait")
+                                                            "manager to restart it (`arbot report` and `arbot db` "
+                                                            "wait as long, then exit 1); 0: do not wait")
     data_dir: str = option(".", help="directory for the bot's files (store, paper venue state, control socket)")
     control_socket: str = option("arbot.sock", help="Unix socket for `arbot ctl`, relative to data_dir; "
                                                      "empty string disables local control")
@@ -232,7 +233,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         if path.stat().st_size > CONFIG_MAX_BYTES:
             raise ConfigError([ConfigIssue("", f"larger than {CONFIG_MAX_BYTES // 1_000_000} MB; a config file is "
                                                "a few kB")], str(path))
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")  # the BOM Windows editors may write
     except OSError as exc:
         raise ConfigError([ConfigIssue("", f"cannot read the file: {exc.strerror}")], str(path)) from None
     except UnicodeDecodeError as exc:

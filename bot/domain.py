@@ -12,10 +12,12 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .bookview import BookUpdate as BookUpdate
 from .exact import PrecisionError, from_units, to_units
+
+if TYPE_CHECKING:
+    from .bookview import BookUpdate as BookUpdate
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -167,7 +169,19 @@ class PoolUpdate:
         return self.pool.mid()
 
 
-MarketEvent = BookUpdate | Trade | FeedStatus | PoolUpdate
+if TYPE_CHECKING:
+    MarketEvent = BookUpdate | Trade | FeedStatus | PoolUpdate
+else:
+    def __getattr__(name: str) -> Any:
+        """``BookUpdate`` (and ``MarketEvent``, which names it) from :mod:`bot.bookview`, imported when first read:
+        what only lists commands (``arbot --help``) never loads the book view a strategy receives."""
+        if name not in ("BookUpdate", "MarketEvent"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from .bookview import BookUpdate
+
+        globals()["BookUpdate"] = BookUpdate  # once: later look-ups are plain attribute reads
+        globals()["MarketEvent"] = BookUpdate | Trade | FeedStatus | PoolUpdate
+        return globals()[name]
 
 
 # --- orders -------------------------------------------------------------------------------

@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from .domain import BookUpdate, FeedStatus
 from .errors import UserError
 from .jsonlimits import MAX_JSON_DEPTH, TooDeep, json_depth, loads_limited
 from .recording_stats import ReadStats
+
+if TYPE_CHECKING:
+    from .domain import BookUpdate, FeedStatus
 
 FrameSink = Callable[[str | bytes], None]
 

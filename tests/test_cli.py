@@ -172,6 +172,44 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path):
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141  # what a program killed by SIGPIPE gives its shell (128 + 13)
 
+def with_stdout_closed(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``arbot ARGS >&-``: standard output closed (a cron line or a unit that closed it)."""
+    return subprocess.run(["/bin/sh", "-c", 'exec "$@" >&-', "sh", *args], stderr=subprocess.PIPE, cwd=cwd,
+                          text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", [("plugins",), ("report",), ("check-config",)])
+def test_a_command_with_its_output_closed_says_so_without_a_traceback(tmp_path, command):
+    """Before: the output was dropped without a word, then ``AttributeError: 'NoneType' object has no attribute
+    'flush'`` and its traceback, exit 1."""
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.paper]\n')
+    if command == ("report",):
+        from bot.store import Store
+
+        Store(f"sqlite:///{tmp_path}/arbot.db").open().close()
+    done = with_stdout_closed(arbot_command(*command, *(("--config",) if command[0] != "check-config" else ()),
+                                            str(config)), tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "standard output is closed" in done.stderr, done.stderr
+
+
+def test_run_with_its_output_closed_runs_and_stops_cleanly(tmp_path):
+    """`arbot run` writes nothing it needs to standard output: it runs, and no file it opens takes descriptor 1 (where
+    a stray write, a child process's output, would land in the store)."""
+    config = tmp_path / "arbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n[exchanges.paper]\n'
+                      '[notifiers.console]\n')
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os, atexit\n"
+                     "atexit.register(lambda: print('FD1', os.readlink('/proc/self/fd/1'), file=__import__('sys')"
+                     ".stderr))\n")
+    done = with_stdout_closed([sys.executable, "-c", f"exec(open({str(probe)!r}).read()); "
+                               + arbot_command("run")[2], "run", "--config", str(config), "--for", "1s"], tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "FD1 /dev/null" in done.stderr, done.stderr[-3000:]
+
+
 async def test_ctl_says_so_when_the_bot_does_not_answer_in_time(tmp_path, monkeypatch):
     """A bot busy past the client's wait (a slow command, a stalled loop): a sentence saying the command may still
     run, exit 2, never a traceback of asyncio's TimeoutError."""
@@ -274,7 +312,7 @@ def test_a_reading_command_refuses_a_store_that_is_not_there_and_creates_none(ar
     assert f"no store at {missing}" in out.stderr and "data_dir" in out.stderr and "Traceback" not in out.stderr
     assert not missing.exists()
     relative = arbot(*argv, "--db", "sqlite:///arbot-typo.db", cwd=tmp_path)  # relative to where it runs
-    assert relative.returncode == 2 and "no store at arbot-typo.db" in relative.stderr
+    assert relative.returncode == 2 and f"no store at {missing}" in relative.stderr  # named where it was looked for
     assert list(tmp_path.iterdir()) == []
 
 
@@ -344,3 +382,48 @@ async def test_ctl_unknown_command_names_arbot_ctl_help_not_the_chat_wording(mak
     except UserError as exc:
         status, text = 1, str(exc)
     assert status != 0 and "arbot ctl help" in text and "/help" not in text and "nosuch" in text, text
+
+
+def test_report_leaves_an_older_store_as_it_is_and_names_the_upgrade(tmp_path, capsys):
+    """A report is a read: before, `arbot report` upgraded a store of an older revision, and an upgrade past 0007 gives
+    every row stored before bots had names to the bot upgrading, here the report's config (a laptop's host name):
+    the bot that owned them then found no history of its own."""
+    from bot import cli
+    from bot.store import Store, migrate
+    from tests.test_store import make_old_db
+
+    url = f"sqlite:///{tmp_path}/arbot.db"
+    make_old_db(url)
+    config = tmp_path / "laptop.toml"
+    config.write_text(f'[bot]\nname = "laptop"\ndata_dir = "{tmp_path}"\ncontrol_socket = ""\n')
+    assert cli.main(["report", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "older than this arbot" in err and "arbot db upgrade" in err and "Traceback" not in err, err
+    store = Store(url)
+    try:
+        assert migrate.current(store) is None  # still as the builds before migrations left it
+    finally:
+        store.close()
+    assert cli.main(["db", "upgrade", "--config", str(config)]) == 0  # what the message names: then it reports
+    assert cli.main(["report", "--config", str(config)]) == 0
+    assert "btc-grid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [("ctl", "status"), ("report",)])
+def test_a_relative_data_dir_is_named_with_the_directory_it_was_taken_in(tmp_path, monkeypatch, capsys, command):
+    """`arbot ctl -c /etc/arbot/arbot.toml status` from the home directory, the config leaving data_dir "." (the
+    directory arbot runs in): before, "No running arbot answers on arbot.sock" and "no store at arbot.db", naming no
+    directory at all."""
+    from bot import cli
+
+    (tmp_path / "etc").mkdir()
+    config = tmp_path / "etc" / "arbot.toml"
+    config.write_text('[bot]\nname = "x"\n')
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    assert cli.main([command[0], "--config", str(config), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    file = "arbot.sock" if command[0] == "ctl" else "arbot.db"
+    assert f"{home / file}" in err, err
+    assert f'[bot] data_dir "." is relative to the current directory ({home})' in err, err

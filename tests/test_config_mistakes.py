@@ -66,6 +66,14 @@ def test_an_empty_file_is_refused_with_the_way_to_start(tmp_path, text):
     assert "the file is empty" in str(info.value) and "arbot init" in str(info.value)
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors (Notepad) save UTF-8 with a byte order mark; before, the config was refused as "not valid TOML:
+    Invalid statement (at line 1, column 1)", which names nothing an operator can see."""
+    path = tmp_path / "arbot.toml"
+    path.write_bytes("\ufeff".encode() + b'mode = "paper"\n[bot]\nname = "bom"\n')
+    assert read_toml(path) == {"mode": "paper", "bot": {"name": "bom"}}
+
+
 def test_a_float_money_amount_is_taken_exactly(tmp_path, registry):
     """``order_size = 0.01`` unquoted is the decimal 0.01, never the float nearest it."""
     config = load_config(write(tmp_path, DEFAULT.replace('order_size = "0.01"', "order_size = 0.01", 1)), registry)

@@ -158,7 +158,7 @@ SLASHED = "postgresql://arbot:pa/ss?w#rd99@127.0.0.1:1/arbot"
 """SQLAlchemy's make_url reads the password "pa/ss?w#rd99" (up to the "@" before the host); port 1 is closed."""
 
 
-def test_a_password_holding_a_slash_a_question_mark_or_a_hash_is_masked(capsys):
+def test_a_password_holding_a_slash_a_question_mark_or_a_hash_is_masked(capsys, tmp_path):
     assert safe_url(SLASHED) == "postgresql://arbot:***@127.0.0.1:1/arbot"
     store = Store(SLASHED)
     with pytest.raises(StoreError) as raised:
@@ -167,7 +167,9 @@ def test_a_password_holding_a_slash_a_question_mark_or_a_hash_is_masked(capsys):
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
-        assert cli.main(["report", "--db", SLASHED]) == 2
+        config = tmp_path / "arbot.toml"
+        config.write_text(f'[bot]\ndata_dir = "{tmp_path}"\nstore_wait_s = 0\n')  # the server is never up
+        assert cli.main(["report", "--config", str(config), "--db", SLASHED]) == 1  # refused: to try again later
     finally:
         root.handlers[:] = handlers  # cli.main put a handler writing to capsys's stream on the root logger
         root.setLevel(level)

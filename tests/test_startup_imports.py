@@ -60,6 +60,7 @@ HELP_MUST_NOT_IMPORT = (
     "plugins.rebalance.service", "plugins.rebalance.planner",  # a service's class: when a config is read
     "plugins.fleet.service", "plugins.fleet.settings", "plugins.fleet.wire", "plugins.fleet.link",
     "uuid", "platform", "getpass",
+    "bot.bookview",  # the book view strategies receive: with the market events' types, when a strategy is read
 )
 """What `arbot --help` imported at some point and does not need (benchmarks/startup.py: its wall time doubled)."""
 

@@ -17,6 +17,8 @@ Every other module under ``bot/`` is private to the host: it may change in any r
 (``tests/test_layers.py``) fails when a first-party plugin imports one.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .. import hookimpl
 from ..bus import EventBus
 from ..domain import (
@@ -26,14 +28,12 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
-    BookUpdate,
     ExecutionResult,
     FeedState,
     FeedStatus,
     Fill,
     FillApplied,
     Liquidity,
-    MarketEvent,
     MarketInfo,
     Opportunity,
     Order,
@@ -97,6 +97,20 @@ from ._core import (
     UnknownOutcome,
     alert_origin,
 )
+
+if TYPE_CHECKING:
+    from ..domain import BookUpdate, MarketEvent
+else:
+    def __getattr__(name: str) -> Any:
+        """``BookUpdate`` and ``MarketEvent`` (:mod:`bot.domain`'s, from the book view's module), imported when first
+        read: ``arbot --help`` loads every plugin's registration, and none of them needs the book view."""
+        if name not in ("BookUpdate", "MarketEvent"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from .. import domain
+
+        value = getattr(domain, name)
+        globals()[name] = value  # once: later look-ups are plain attribute reads
+        return value
 
 __all__ = [
     # hooks

@@ -26,10 +26,8 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
-    BookUpdate,
     FeedStatus,
     Fill,
-    MarketEvent,
     MarketInfo,
     Opportunity,
     Order,
@@ -52,6 +50,7 @@ if TYPE_CHECKING:
 
     from ..bus import Bus, EventBus
     from ..clock import Clock
+    from ..domain import MarketEvent
     from ..ledger import Ledger, StrategyFigures
     from ..store import Store
 
@@ -62,6 +61,16 @@ if TYPE_CHECKING:
     SettingsT = DefaultedTypeVar("SettingsT", default=Any)
 else:  # the default (PEP 696) is for type checkers: a component with no type argument holds Any settings
     SettingsT = TypeVar("SettingsT")
+
+
+class _AllMarketEvents:
+    """The default of :attr:`Strategy.market_events`, all four kinds of market event: ``BookUpdate``'s module (the
+    book view) is imported when it is first read, as a strategy starts, not by every command that loads plugins."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> tuple[type, ...]:
+        from ..domain import BookUpdate
+
+        return (BookUpdate, PoolUpdate, Trade, FeedStatus)
 
 
 # --- errors an exchange raises ----------------------------------------------------------------
@@ -641,7 +650,10 @@ class Strategy(Component[SettingsT]):
         Default: none."""
         return {}
 
-    market_events: ClassVar[tuple[type, ...]] = (BookUpdate, PoolUpdate, Trade, FeedStatus)
+    if TYPE_CHECKING:
+        market_events: ClassVar[tuple[type, ...]]
+    else:
+        market_events = _AllMarketEvents()
     """The kinds of market event :meth:`on_market` receives (default: all four). A strategy that never reads
     one leaves it out, e.g. ``(BookUpdate, PoolUpdate, FeedStatus)`` without ``Trade``: the host then does not
     subscribe it to them, and a venue nobody else hears makes no such event (the paper venue's public trades)."""

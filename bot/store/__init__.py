@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -112,6 +113,11 @@ class StoreError(Exception):
 
 PROBE_TIMEOUT_S = 10
 """How long one try to reach a PostgreSQL server waits (libpq's ``connect_timeout``, whole seconds)."""
+REACH_RETRY_FIRST_S = 1.0
+"""The first pause before trying an unreachable server again (:meth:`Store.wait_reachable`); doubled after each
+try ..."""
+REACH_RETRY_MAX_S = 15.0
+"""... up to this (within the wait, ``[bot] store_wait_s``)."""
 
 _REFUSED = ("password authentication failed", "does not exist", "no password supplied", "no pg_hba.conf entry",
             "permission denied")
@@ -645,6 +651,31 @@ class Store:
             unreachable, fix = connection_problem(reason)
             raise StoreError(f"store {self.url}: cannot connect: {REDACTOR.redact(reason)}{fix}",
                              unreachable=unreachable) from None
+
+    def wait_reachable(self, wait_s: float, *, given_up: threading.Event | None = None) -> None:
+        """Wait for a database server that cannot be reached yet (after a reboot PostgreSQL may come up after the
+        bot, or after the cron job of a report), :meth:`probe` again with a bounded backoff for ``wait_s`` (``[bot]
+        store_wait_s``); then raise its StoreError (``unreachable``). One that answers and refuses (a wrong password, a
+        missing database) raises at once. The one owner of this wait: ``arbot run`` (in a worker thread, ``given_up``
+        set when the start is abandoned: the pause ends at once) and every command that opens the store. A blocking
+        call: never on the event loop."""
+        given_up = given_up or threading.Event()
+        deadline = time.monotonic() + wait_s
+        delay_s = REACH_RETRY_FIRST_S
+        while True:
+            try:
+                self.probe()
+                return
+            except StoreError as exc:
+                left_s = deadline - time.monotonic()
+                if not exc.unreachable or left_s <= 0 or given_up.is_set():
+                    raise
+                # what it means first: a log line may be cut (logs.MAX_LINE)
+                log.warning("store cannot be reached yet; waiting for it, next try in %g s (up to [bot] store_wait_s "
+                            "= %g s): %s", min(delay_s, left_s), wait_s, exc)
+                if given_up.wait(min(delay_s, left_s)):
+                    raise
+                delay_s = min(delay_s * 2, REACH_RETRY_MAX_S)
 
     def open(self) -> Store:
         """Bring the schema up to date (see :func:`bot.store.migrate.upgrade`), then create plugin tables."""

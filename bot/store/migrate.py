@@ -147,6 +147,31 @@ def current(store: Store) -> str | None:
     return store._guard(read, "read the schema revision")
 
 
+def behind(store: Store) -> str | None:
+    """The revision of a store holding the host's tables at a revision older than this arbot's (:data:`BASELINE` for
+    one made before migrations), which :func:`upgrade` would upgrade; None for one at :data:`HEAD`, an empty one,
+    or one newer than this arbot (which :func:`upgrade` refuses, naming it). Reads only; Alembic is imported only
+    for a revision other than HEAD."""
+    HOST_TABLES = store.host_tables
+    version = _version_table()
+
+    def read() -> str | None:
+        with store.engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if version.name not in tables:
+                return BASELINE if tables & {t.name for t in HOST_TABLES} else None
+            revisions = list(conn.execute(select(version.c.version_num)).scalars())
+        if revisions == [HEAD] or len(revisions) != 1:
+            return None
+        try:
+            scripts().get_revision(revisions[0])
+        except Exception:
+            return None  # newer than this arbot
+        return str(revisions[0])
+
+    return store._guard(read, "read the schema revision")
+
+
 def upgrade(store: Store) -> tuple[str | None, str]:
     """Bring the host's tables to the newest revision; returns (revision before, revision now).
 

@@ -8,7 +8,7 @@ transport to send. matplotlib is imported on the first chart only.
 
 from __future__ import annotations
 
-from bot.api import BookUpdate, Caller, Command, Context, Operator, Reply, Service, hookimpl
+from bot.api import Caller, Command, Context, Operator, Reply, Service, hookimpl
 
 from .history import PriceHistory
 from .settings import ChartsSettings
@@ -26,6 +26,8 @@ class ChartsService(Service):
         self.history = PriceHistory(settings.sample_every_s, settings.keep_points)
 
     async def start(self) -> None:
+        from bot.api import BookUpdate  # here: registering the plugin (`arbot --help`) needs no book view
+
         self.ctx.bus.subscribe(BookUpdate, self.history.on_book, owner=self.name)
 
 

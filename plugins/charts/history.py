@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from bot.api import BookUpdate
+if TYPE_CHECKING:
+    from bot.api import BookUpdate
 
 
 class PriceHistory:

@@ -195,6 +195,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                                    timeout_s=s.request_timeout_s, bucket=bucket,
                                    rate_limit_pause_s=s.rate_limit_pause_s, time_ns=self.ctx.clock.time_ns,
                                    nonce_file=NonceFile(self.ctx.data_dir / NONCE_FILE))
+            await self.rest.load_nonces()  # off the loop; an unreadable state file stops the start, as before
         self._running = True
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:

@@ -104,26 +104,38 @@ class Nonces:
     """Strictly increasing nonces from a clock in ns: microseconds, or last + 1 if the clock lags.
 
     With a :class:`NonceFile`, they increase across runs too: the first is past what any earlier run reserved, and
-    each one beyond the reservation first reserves ``NONCE_RESERVE_US`` more (a nonce is used only once on disk; the
-    write runs off the event loop)."""
+    each one beyond the reservation first reserves ``NONCE_RESERVE_US`` more (a nonce is used only once on disk).
+    The file is read and written off the event loop (in a worker thread): it may sit on a slow or stalled disk."""
 
     def __init__(self, time_ns: Callable[[], int], state: NonceFile | None = None, api_key: str = ""):
         self._time_ns = time_ns
         self._state = state
         self._key_id = key_digest(api_key)
-        self._reserved = state.reserved(self._key_id) if state is not None else 0
-        self._last = self._reserved
+        self._reserved = 0
+        self._last = 0
+        self._unread = state is not None
+        """The key's reservation is still to be read from the file (at start, after a key rotation)."""
+
+    async def load(self) -> None:
+        """Read what earlier runs reserved for the key, if not read yet (in a worker thread); an unreadable file is a
+        :class:`PermanentError`: starting low could reuse a nonce."""
+        while self._state is not None and self._unread:  # read again for a key rotated during the read
+            key_id = self._key_id
+            reserved = await asyncio.to_thread(self._state.reserved, key_id)
+            if key_id == self._key_id:
+                self._last = max(self._last, reserved)
+                self._unread = False
 
     def use_key(self, api_key: str) -> None:
-        """A rotated key: its nonces go on from the last one, reserved under it."""
+        """A rotated key: its nonces go on from the last one, reserved under it (read before its next nonce)."""
         self._key_id = key_digest(api_key)
-        if self._state is not None:
-            self._last = max(self._last, self._state.reserved(self._key_id))
+        self._unread = self._state is not None
         self._reserved = 0
 
     async def next(self) -> int:
         """The next nonce. One beyond the reservation waits for the new reservation to be on disk (written, with
         its fsync, in a worker thread: the loop runs on meanwhile); callers take nonces one at a time."""
+        await self.load()
         nonce = max(self._last + 1, self._time_ns() // 1000)
         if self._state is not None and nonce > self._reserved:
             try:
@@ -215,6 +227,11 @@ class KrakenRest:
         """A rotated key pair: the next request is signed with it (nonces keep increasing)."""
         self._key, self._secret = api_key, api_secret_b64
         self._nonces.use_key(api_key)
+
+    async def load_nonces(self) -> None:
+        """Read the nonces earlier runs reserved for the key (off the loop); raises :class:`PermanentError` when the
+        state file is unreadable. The first private call reads them too: this is for a start that must fail then."""
+        await self._nonces.load()
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -41,10 +41,10 @@ task calls it every ``check_every_s`` and tests call it directly with a manual c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.api import (
     AlertLevel,
-    BookUpdate,
     FeedState,
     FeedStatus,
     OrderIntent,
@@ -54,6 +54,9 @@ from bot.api import (
     hookimpl,
     option,
 )
+
+if TYPE_CHECKING:
+    from bot.api import BookUpdate
 
 NS = 1_000_000_000
 
@@ -117,6 +120,8 @@ class Staleness(RiskCheck):
         return round(self.ctx.clock.monotonic() * NS)
 
     async def start(self) -> None:
+        from bot.api import BookUpdate  # with the running bot, not when `arbot --help` imports the plugin
+
         self._started_ns = self._now_ns()
         self.ctx.bus.subscribe(BookUpdate, self.on_book, owner=self.name)
         self.ctx.bus.subscribe(PoolUpdate, self.on_book, owner=self.name)

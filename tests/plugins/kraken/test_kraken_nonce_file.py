@@ -1,4 +1,5 @@
-"""Kraken's nonce state file is written off the event loop, and no nonce leaves before its reservation is on disk."""
+"""Kraken's nonce state file is read and written off the event loop, and no nonce leaves before its reservation is
+on disk."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from bot.api import TransientError
+from bot.api import PermanentError, TransientError
 from bot.api.kit import TokenBucket
 from plugins.kraken.rest import NONCE_RESERVE_US, KrakenRest, NonceFile, key_digest
 from tests.fakes.kraken import API_KEY, API_SECRET
@@ -18,12 +19,19 @@ SLOW_FSYNC_S = 0.3
 
 
 class SlowDisk(NonceFile):
-    """A nonce file on a slow disk (an fsync that takes ``SLOW_FSYNC_S``); it notes the thread of each write."""
+    """A nonce file on a slow disk (an fsync, a read, that takes ``SLOW_FSYNC_S``); it notes the thread of each write
+    and each read."""
 
     def __init__(self, path, fail: bool = False):
         super().__init__(path)
         self.fail = fail
         self.threads: list[int] = []
+        self.read_threads: list[int] = []
+
+    def reserved(self, key_id: str) -> int:
+        self.read_threads.append(threading.get_ident())
+        time.sleep(SLOW_FSYNC_S)
+        return super().reserved(key_id)
 
     def reserve(self, key_id: str, nonce: int) -> None:
         self.threads.append(threading.get_ident())
@@ -71,3 +79,39 @@ async def test_a_nonce_whose_reservation_was_not_written_is_never_sent(fake_rest
     finally:
         await rest.close()
     assert len(fake_rest.log) == sent and not state.path.exists()
+
+
+async def test_the_nonce_reservation_is_read_off_the_event_loop_at_start_and_after_a_key_rotation(fake_rest, tmp_path):
+    """The file may sit on a slow or stalled disk (network storage): reading it must not stop the loop, the
+    venue's feed and the other venues' orders with it."""
+    state = SlowDisk(tmp_path / "kraken-nonces.json")
+    state.reserve(key_digest(API_KEY), 10**18)  # an earlier run reserved far ahead of the clock
+    state.threads.clear()
+    rest = rest_on(fake_rest, state)  # before: read here, on the loop, by the constructor
+    try:
+        assert state.read_threads == []
+        await rest.load_nonces()  # what the exchange's start awaits: an unreadable file still stops the start
+        assert state.read_threads and threading.get_ident() not in state.read_threads
+        await rest.private("Balance")
+        assert int(fake_rest.log[-1][2]["nonce"]) == 10**18 + 1  # past what the earlier run reserved
+        reads = len(state.read_threads)
+        state.reserve(key_digest(API_KEY), 2 * 10**18)  # the key rotated back to one another run reserved ahead
+        rest.use_credentials(API_KEY, API_SECRET)  # before: read here, on the loop
+        assert len(state.read_threads) == reads
+        await rest.private("Balance")
+        assert len(state.read_threads) == reads + 1 and threading.get_ident() not in state.read_threads
+        assert int(fake_rest.log[-1][2]["nonce"]) == 2 * 10**18 + 1
+    finally:
+        await rest.close()
+
+
+async def test_an_unreadable_nonce_file_still_stops_the_start(fake_rest, tmp_path):
+    state = NonceFile(tmp_path / "kraken-nonces.json")
+    state.path.write_text("{not json")
+    rest = rest_on(fake_rest, state)
+    try:
+        with pytest.raises(PermanentError, match="nonce state .* unreadable"):
+            await rest.load_nonces()
+    finally:
+        await rest.close()
+    assert fake_rest.log == []
