@@ -11,8 +11,10 @@ Nothing is sent from inside update handling: replies and alerts go into an
 :class:`~bot.api.kit.Outbox` lane per chat, and Telegram's limits are kept per chat
 (:mod:`.limits`), so a group held back by its 20-a-minute limit (or a 429) delays only that
 group, never an admin's private ``/kill``. Updates are handled in order within a chat and side by
-side across chats (:mod:`.updates`): a slow command holds up only its own chat. A reply to a message in a
-forum topic goes to that topic (``message_thread_id``).
+side across chats (:mod:`.updates`): a slow command holds up only the ordinary commands of its own chat; an
+urgent one (:attr:`bot.api.Command.urgent`: ``/kill``, its Confirm press, ``/pause``, ``/resume``, ``/status``) goes
+in the chat's urgent lane beside them and never waits behind it. A reply to a message in a forum topic goes to that
+topic (``message_thread_id``).
 
 One token, one poller: the bot polls only while it holds the token's store lease
 (:class:`~bot.api.kit.TokenLease`); another process configured with the same token (a fleet's
@@ -132,7 +134,7 @@ class TelegramNotifier(Notifier):
                                   max_retries=s.max_retries)
         app = (ApplicationBuilder().token(s.token.reveal())
                .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
-               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder()).build())
+               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder(self._urgent)).build())
         app.add_handler(TypeHandler(object, self._seen), group=-1)
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
@@ -443,6 +445,19 @@ class TelegramNotifier(Notifier):
                              self.alerts_refused, self.last_refusal)
 
     # --- commands ----------------------------------------------------------------------------
+
+    def _urgent(self, update: Update) -> bool:
+        """Whether an update goes in its chat's urgent lane (:mod:`.updates`): an urgent command
+        (:attr:`bot.api.Command.urgent`: the kill switch, ``/pause``, ``/resume``, ``/status``), or the press of
+        its Confirm button. The command table says which; this only reads the command's name."""
+        query = update.callback_query
+        if query is not None:
+            return self.ctx.commands.urgent_confirmation(query.data or "")
+        message = update.message
+        if message is None or not message.text or not message.text.startswith("/"):
+            return False
+        name = message.text.split(maxsplit=1)[0][1:].partition("@")[0]
+        return self.ctx.commands.urgent(name)
 
     def _caller(self, user_id: int, chat_id: int | str) -> Caller:
         return Caller(TRANSPORT, str(user_id), self.settings.role_of(user_id), str(chat_id))
