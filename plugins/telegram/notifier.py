@@ -467,7 +467,8 @@ class TelegramNotifier(Notifier):
         from telegram.constants import ParseMode
 
         bot = self._bot()
-        if bot is None:
+        if bot is None:  # it stood by since the command came: the live process will not answer it either
+            self._reply_lost(chat_id)
             return
         markup = None
         if reply.confirm_token:
@@ -478,6 +479,16 @@ class TelegramNotifier(Notifier):
             return
         await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup,
                                message_thread_id=thread_id)
+
+    def _reply_lost(self, chat: int | str) -> None:
+        """A reply due while no bot is in force (this process stood by after it took the update): counted as a
+        dropped reply, shown in ``/status``, never lost unseen. Not held for later: the process live now recorded the
+        update as handled and will not answer it, and a question held until this one is live again would come after
+        its confirmation expired, if ever."""
+        self.outbox.count_dropped(kind="reply")
+        self.ctx.log.warning("telegram: a reply to chat %s was not sent: the bot stood by (another process holds the "
+                             "token) before it was sent (%d replies dropped so far)", chat,
+                             self.outbox.dropped_by_kind["reply"])
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
@@ -508,7 +519,8 @@ class TelegramNotifier(Notifier):
 
         async def answer() -> None:
             bot = self._bot()
-            if bot is None:
+            if bot is None:  # it stood by since the press came: the live process will not answer it either
+                self._reply_lost(chat_id)
                 return
             try:
                 await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser

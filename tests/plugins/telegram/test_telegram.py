@@ -52,11 +52,13 @@ class Throwaway:
         register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
 
         async def slow(bot, caller, args):
+            Throwaway.started.set()
             await Throwaway.release.wait()  # a command waiting on a venue that answers slowly
             return Reply("Done slowly.")
 
         register(Command("slow", slow, "viewer", "a command that waits"))
 
+    started = asyncio.Event()
     release = asyncio.Event()
 
 
@@ -93,7 +95,7 @@ async def start_bot(api, make_bot, monkeypatch):
     async def factory(extra: str = "", clock=None):
         Throwaway.nuked.clear()
         Throwaway.title = "Nuked."
-        Throwaway.release = asyncio.Event()
+        Throwaway.started, Throwaway.release = asyncio.Event(), asyncio.Event()
         bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
                              start=False, clock=clock)
         resolve_secrets(bot.config)
@@ -642,6 +644,44 @@ async def test_a_reply_lost_at_stop_is_counted_as_a_reply_not_as_a_dropped_alert
     await bot.stop()  # the reply still waits out its retry_after: it reaches no chat
     assert api.messages_to(ADMIN) == []
     assert tg.dropped_alerts() == 0 and "alerts dropped" not in tg.status()
+    assert tg.status()["replies dropped"] == "1"
+
+
+async def test_a_reply_due_after_the_bot_stood_by_is_counted_as_dropped_not_lost_unseen(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await api.command(ADMIN, "/slow")  # handled while live, answered after the token's lease went elsewhere
+    await asyncio.wait_for(Throwaway.started.wait(), 5)
+    standing_by = asyncio.create_task(tg._stand_by())
+    await wait_for(lambda: tg.app is None, what="the bot standing by")
+    Throwaway.release.set()
+    await standing_by
+    await wait_for(lambda: tg.outbox.dropped_by_kind["reply"] == 1, what="the reply counted as dropped")
+    assert api.messages_to(ADMIN) == [] and tg.status()["replies dropped"] == "1"
+    assert tg.dropped_alerts() == 0  # a reply, not an alert
+
+
+async def test_a_confirm_press_answered_after_the_bot_stood_by_is_counted_as_a_dropped_reply(api, start_bot,
+                                                                                           monkeypatch):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await api.command(ADMIN, "/nuke all")
+    question = await api.next_message(ADMIN)
+    confirm = bot.commands.confirm
+
+    standing_by: list[asyncio.Task] = []
+
+    async def confirm_then_stand_by(caller, token):  # the lease goes elsewhere while the confirmed command runs
+        reply = await confirm(caller, token)
+        standing_by.append(asyncio.create_task(tg._stand_by()))  # it waits for the handlers under way
+        await wait_for(lambda: tg.app is None, what="the bot standing by")
+        return reply
+
+    monkeypatch.setattr(bot.commands, "confirm", confirm_then_stand_by)
+    await api.press(ADMIN, question)
+    await wait_for(lambda: tg.outbox.dropped_by_kind["reply"] == 1, what="the answer counted as dropped")
+    await standing_by[0]
+    assert Throwaway.nuked == [["all"]] and api.answered == [] and "reply_markup" in question
     assert tg.status()["replies dropped"] == "1"
 
 
