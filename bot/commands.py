@@ -128,6 +128,14 @@ class CommandTable:
         return sorted((r.obj for r in self._commands.values() if ROLE_RANK[r.obj.role] <= rank),
                       key=lambda c: c.name)
 
+    def urgent(self, name: str) -> bool:
+        registered = self._commands.get(name.lstrip("/").lower())
+        return registered is not None and bool(registered.obj.urgent)
+
+    def urgent_confirmation(self, token: str) -> bool:
+        pending = self._pending.get(token)
+        return pending is not None and self.urgent(pending.name)
+
     def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
         self._audit_log(
             transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",

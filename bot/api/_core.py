@@ -140,6 +140,16 @@ class CommandDispatcher(Protocol):
         """The commands ``caller``'s role may run, by name."""
         ...
 
+    def urgent(self, name: str) -> bool:
+        """Whether ``/name`` is an urgent command (:attr:`Command.urgent`; False for a name no command has): a
+        transport that orders a chat's commands runs it in the chat's urgent lane."""
+        ...
+
+    def urgent_confirmation(self, token: str) -> bool:
+        """Whether ``token`` (a reply's ``confirm_token``) confirms an urgent command: the press of its Confirm
+        button goes in the urgent lane too (an unknown token: False)."""
+        ...
+
 
 class Host(Protocol):
     """What a :class:`Context` needs from the running host (the bot implements it; plugins never see it)."""
@@ -936,6 +946,14 @@ class Command:
     ``<bot>:<arg>`` runs it on that bot with ``<arg>`` (``<bot>:`` alone: with no argument). The
     host routes such calls through the attached :class:`FleetLink`; each bot authorizes and audits
     its part itself, and the replies come back as one."""
+    urgent: bool = False
+    """The command must be reachable while another command hangs (one waiting on a slow venue): a chat transport
+    that keeps the commands of a chat in order (Telegram) runs an urgent one, and the press of its Confirm button,
+    in a lane of its own beside that order, so it never waits behind an ordinary command; urgent commands keep
+    their order among themselves (``/pause`` then ``/resume`` stays in that order). The host marks its kill switch,
+    ``/pause``, ``/resume`` (it must not overtake a ``/pause`` sent after it) and ``/status`` (what the trader
+    reads before and after pulling it). Mark only a command whose handler answers from the bot's own state and
+    never waits on a venue or another network: an urgent command that hangs holds up the urgent ones behind it."""
 
 
 @dataclass(frozen=True)

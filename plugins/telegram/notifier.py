@@ -11,8 +11,10 @@ Nothing is sent from inside update handling: replies and alerts go into an
 :class:`~bot.api.kit.Outbox` lane per chat, and Telegram's limits are kept per chat
 (:mod:`.limits`), so a group held back by its 20-a-minute limit (or a 429) delays only that
 group, never an admin's private ``/kill``. Updates are handled in order within a chat and side by
-side across chats (:mod:`.updates`): a slow command holds up only its own chat. A reply to a message in a
-forum topic goes to that topic (``message_thread_id``).
+side across chats (:mod:`.updates`): a slow command holds up only the ordinary commands of its own chat; an
+urgent one (:attr:`bot.api.Command.urgent`: ``/kill``, its Confirm press, ``/pause``, ``/resume``, ``/status``) goes
+in the chat's urgent lane beside them and never waits behind it. A reply to a message in a forum topic goes to that
+topic (``message_thread_id``).
 
 One token, one poller: the bot polls only while it holds the token's store lease
 (:class:`~bot.api.kit.TokenLease`); another process configured with the same token (a fleet's
@@ -132,7 +134,7 @@ class TelegramNotifier(Notifier):
                                   max_retries=s.max_retries)
         app = (ApplicationBuilder().token(s.token.reveal())
                .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot").local_mode(s.local_mode)
-               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder()).build())
+               .job_queue(None).rate_limiter(limiter).concurrent_updates(PerChatOrder(self._urgent)).build())
         app.add_handler(TypeHandler(object, self._seen), group=-1)
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
@@ -444,6 +446,19 @@ class TelegramNotifier(Notifier):
 
     # --- commands ----------------------------------------------------------------------------
 
+    def _urgent(self, update: Update) -> bool:
+        """Whether an update goes in its chat's urgent lane (:mod:`.updates`): an urgent command
+        (:attr:`bot.api.Command.urgent`: the kill switch, ``/pause``, ``/resume``, ``/status``), or the press of
+        its Confirm button. The command table says which; this only reads the command's name."""
+        query = update.callback_query
+        if query is not None:
+            return self.ctx.commands.urgent_confirmation(query.data or "")
+        message = update.message
+        if message is None or not message.text or not message.text.startswith("/"):
+            return False
+        name = message.text.split(maxsplit=1)[0][1:].partition("@")[0]
+        return self.ctx.commands.urgent(name)
+
     def _caller(self, user_id: int, chat_id: int | str) -> Caller:
         return Caller(TRANSPORT, str(user_id), self.settings.role_of(user_id), str(chat_id))
 
@@ -452,7 +467,8 @@ class TelegramNotifier(Notifier):
         from telegram.constants import ParseMode
 
         bot = self._bot()
-        if bot is None:
+        if bot is None:  # it stood by since the command came: the live process will not answer it either
+            self._reply_lost(chat_id)
             return
         markup = None
         if reply.confirm_token:
@@ -463,6 +479,16 @@ class TelegramNotifier(Notifier):
             return
         await bot.send_message(chat_id, reply_html(reply), parse_mode=ParseMode.HTML, reply_markup=markup,
                                message_thread_id=thread_id)
+
+    def _reply_lost(self, chat: int | str) -> None:
+        """A reply due while no bot is in force (this process stood by after it took the update): counted as a
+        dropped reply, shown in ``/status``, never lost unseen. Not held for later: the process live now recorded the
+        update as handled and will not answer it, and a question held until this one is live again would come after
+        its confirmation expired, if ever."""
+        self.outbox.count_dropped(kind="reply")
+        self.ctx.log.warning("telegram: a reply to chat %s was not sent: the bot stood by (another process holds the "
+                             "token) before it was sent (%d replies dropped so far)", chat,
+                             self.outbox.dropped_by_kind["reply"])
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.effective_message, update.effective_user
@@ -493,7 +519,8 @@ class TelegramNotifier(Notifier):
 
         async def answer() -> None:
             bot = self._bot()
-            if bot is None:
+            if bot is None:  # it stood by since the press came: the live process will not answer it either
+                self._reply_lost(chat_id)
                 return
             try:
                 await bot.answer_callback_query(query.id, text=toast_text(reply))  # a refusal: a toast to the presser

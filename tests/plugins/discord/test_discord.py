@@ -64,6 +64,16 @@ class Plugin:
 
         register(Command("nap", nap, "viewer", "a slow test command"))
 
+        async def hang(bot, caller, args):
+            Plugin.hanging.set()
+            await Plugin.release.wait()  # a venue that does not answer
+            return Reply("Answered at last.")
+
+        register(Command("hang", hang, "viewer", "a command that hangs"))
+
+    hanging = asyncio.Event()
+    release = asyncio.Event()
+
 
 def config(fake: FakeDiscord, places: str = f"guild_ids = [{GUILD_ID}]\nchannel_ids = [{CHANNEL_ID}]") -> str:
     return f"""
@@ -107,6 +117,7 @@ async def bot(fake, make_bot, monkeypatch):
     """A started bot with the discord notifier connected to the fake; stopped before the fake is."""
     Plugin.launched.clear()
     Plugin.launch_s = 0.0
+    Plugin.hanging, Plugin.release = asyncio.Event(), asyncio.Event()
     bot = await start_bot(make_bot, fake, monkeypatch)
     try:
         assert "dc" in bot.notifiers, "the discord notifier did not start"
@@ -380,6 +391,25 @@ async def test_a_hundred_strangers_do_not_hold_up_an_admins_kill(bot, fake):
     assert sorted(rows) == [(str(CHANNEL_ID), "pause", "refused: no role"),
                             (str(CHANNEL_ID), "pause", "refused: no role, 99 more in this chat, not answered")]
 
+
+
+async def test_a_hung_command_does_not_hold_up_a_kill_its_confirmation_or_status_in_its_channel(bot, fake):
+    """Discord hands each interaction to its own task: an urgent command needs no lane of its own here."""
+    hung = await fake.slash_later(ADMIN, "hang")
+    await asyncio.wait_for(Plugin.hanging.wait(), 5)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    question = await fake.slash(ADMIN, "kill", "venue stuck")  # the same channel, the same user
+    assert "Kill switch: pause all 1 strategies" in question.content and loop.time() - asked < 1.0
+    done = await fake.click(question.message, ADMIN)
+    assert done.type == 7 and "Kill switch:" in done.content and bot.killed("s")
+    status = await fake.slash(VIEWER, "status")
+    assert status.type == 4 and "paused" in status.content and loop.time() - asked < 2.0
+    assert not any(c.interaction_id == hung and "Answered" in c.content for c in fake.callbacks)
+    Plugin.release.set()
+    await wait_for(lambda: any("Answered at last." in str(m.get("content")) for m in fake.followups)
+                   or any(c.interaction_id == hung and "Answered" in c.content for c in fake.callbacks),
+                   what="the hung command's answer")
 
 
 async def test_a_rotated_token_is_used_without_a_restart(bot, fake, monkeypatch):

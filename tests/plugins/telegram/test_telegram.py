@@ -52,11 +52,13 @@ class Throwaway:
         register(Command("nuke", nuke, "admin", "cancel everything", confirm=lambda bot, args: "Nuke everything?"))
 
         async def slow(bot, caller, args):
+            Throwaway.started.set()
             await Throwaway.release.wait()  # a command waiting on a venue that answers slowly
             return Reply("Done slowly.")
 
         register(Command("slow", slow, "viewer", "a command that waits"))
 
+    started = asyncio.Event()
     release = asyncio.Event()
 
 
@@ -93,7 +95,7 @@ async def start_bot(api, make_bot, monkeypatch):
     async def factory(extra: str = "", clock=None):
         Throwaway.nuked.clear()
         Throwaway.title = "Nuked."
-        Throwaway.release = asyncio.Event()
+        Throwaway.started, Throwaway.release = asyncio.Event(), asyncio.Event()
         bot = await make_bot(config(api, extra), extra=[("venue", venue_plugin), ("throwaway", Throwaway)],
                              start=False, clock=clock)
         resolve_secrets(bot.config)
@@ -527,19 +529,42 @@ async def test_a_429_in_one_chat_holds_up_only_that_chat(api, start_bot):
     assert api.messages_to(GROUP) == []  # waiting out its retry_after, alone
 
 
-async def test_a_slow_command_holds_up_only_its_own_chat_and_a_chat_keeps_its_order(api, start_bot):
+async def test_a_kill_its_confirmation_and_status_do_not_wait_behind_a_hung_command_in_their_chat(api, start_bot):
+    bot = await start_bot()
+    loop = asyncio.get_running_loop()
+    await api.command(ADMIN, "/slow", chat_id=GROUP)  # waits on a slow venue, holding up its chat's order
+    await api.command(ADMIN, "/strategies", chat_id=GROUP)  # an ordinary command: behind /slow
+    asked = loop.time()
+    await api.command(ADMIN, "/kill market crash", chat_id=GROUP)  # urgent: answered now, in the same chat
+    question = await api.next_message(GROUP)
+    assert question["text"].startswith("<pre>Kill switch") and loop.time() - asked < 1.0
+    await api.press(ADMIN, question)  # the confirmation press of an urgent command is urgent too
+    await api.wait(lambda: "reply_markup" not in question)
+    assert "Kill switch: 1 strategies paused" in question["text"] and bot.strategies["s"].paused
+    await api.command(OPERATOR, "/status", chat_id=GROUP)
+    await api.wait(lambda: any(m["text"].startswith("<pre>Status") for m in api.messages_to(GROUP)))
+    assert loop.time() - asked < 2.0
+    await api.command(ADMIN, "/strategies")  # another chat's ordinary command: side by side
+    assert (await api.next_message(ADMIN))["text"].startswith("<pre>Strategies")
+    replies = [m["text"] for m in api.messages_to(GROUP) if m["text"].startswith("<pre>")]
+    assert not any(r.startswith(("<pre>Done", "<pre>Strategies")) for r in replies)  # the group's wait their turn
+    Throwaway.release.set()
+    await api.wait(lambda: any(m["text"].startswith("<pre>Strategies") for m in api.messages_to(GROUP)))
+    replies = [m["text"] for m in api.messages_to(GROUP) if m["text"].startswith(("<pre>Done", "<pre>Strategies"))]
+    assert replies[0] == "<pre>Done slowly.</pre>" and replies[1].startswith("<pre>Strategies")  # in their order
+
+
+async def test_urgent_commands_keep_their_order_in_a_chat_while_an_ordinary_one_hangs(api, start_bot):
     bot = await start_bot()
     await api.command(ADMIN, "/slow", chat_id=GROUP)
-    await api.command(OPERATOR, "/pause s", chat_id=GROUP)  # behind /slow: same chat
-    loop = asyncio.get_running_loop()
-    asked = loop.time()
-    await api.command(ADMIN, "/kill")
-    question = await api.next_message(ADMIN)
-    assert question["text"].startswith("<pre>Kill switch") and loop.time() - asked < 1.0
-    assert api.messages_to(GROUP) == [] and not bot.strategies["s"].paused  # the group waits its turn
+    await api.command(OPERATOR, "/pause s", chat_id=GROUP)
+    await api.command(OPERATOR, "/resume s", chat_id=GROUP)  # after /pause: the trader's last word
+    await api.command(OPERATOR, "/pause s", chat_id=GROUP)
+    texts = [(await api.next_message(GROUP))["text"] for _ in range(3)]
+    assert ["Paused: s" in texts[0], "Resumed: s" in texts[1], "Paused: s" in texts[2]] == [True] * 3
+    assert bot.strategies["s"].paused and not Throwaway.release.is_set()
     Throwaway.release.set()
     assert (await api.next_message(GROUP))["text"] == "<pre>Done slowly.</pre>"
-    assert "Paused: s" in (await api.next_message(GROUP))["text"] and bot.strategies["s"].paused
 
 
 async def test_a_critical_alert_in_a_burst_of_fills_is_not_the_one_dropped(api, start_bot):
@@ -619,6 +644,44 @@ async def test_a_reply_lost_at_stop_is_counted_as_a_reply_not_as_a_dropped_alert
     await bot.stop()  # the reply still waits out its retry_after: it reaches no chat
     assert api.messages_to(ADMIN) == []
     assert tg.dropped_alerts() == 0 and "alerts dropped" not in tg.status()
+    assert tg.status()["replies dropped"] == "1"
+
+
+async def test_a_reply_due_after_the_bot_stood_by_is_counted_as_dropped_not_lost_unseen(api, start_bot):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await api.command(ADMIN, "/slow")  # handled while live, answered after the token's lease went elsewhere
+    await asyncio.wait_for(Throwaway.started.wait(), 5)
+    standing_by = asyncio.create_task(tg._stand_by())
+    await wait_for(lambda: tg.app is None, what="the bot standing by")
+    Throwaway.release.set()
+    await standing_by
+    await wait_for(lambda: tg.outbox.dropped_by_kind["reply"] == 1, what="the reply counted as dropped")
+    assert api.messages_to(ADMIN) == [] and tg.status()["replies dropped"] == "1"
+    assert tg.dropped_alerts() == 0  # a reply, not an alert
+
+
+async def test_a_confirm_press_answered_after_the_bot_stood_by_is_counted_as_a_dropped_reply(api, start_bot,
+                                                                                           monkeypatch):
+    bot = await start_bot()
+    tg = bot.notifiers["tg"]
+    await api.command(ADMIN, "/nuke all")
+    question = await api.next_message(ADMIN)
+    confirm = bot.commands.confirm
+
+    standing_by: list[asyncio.Task] = []
+
+    async def confirm_then_stand_by(caller, token):  # the lease goes elsewhere while the confirmed command runs
+        reply = await confirm(caller, token)
+        standing_by.append(asyncio.create_task(tg._stand_by()))  # it waits for the handlers under way
+        await wait_for(lambda: tg.app is None, what="the bot standing by")
+        return reply
+
+    monkeypatch.setattr(bot.commands, "confirm", confirm_then_stand_by)
+    await api.press(ADMIN, question)
+    await wait_for(lambda: tg.outbox.dropped_by_kind["reply"] == 1, what="the answer counted as dropped")
+    await standing_by[0]
+    assert Throwaway.nuked == [["all"]] and api.answered == [] and "reply_markup" in question
     assert tg.status()["replies dropped"] == "1"
 
 
