@@ -116,3 +116,30 @@ def test_prediction_trip_records_exact_sums():
     with localcontext(prec=EXACT_DIGITS):
         realized = results[0].realized_pnl + results[1].realized_pnl
     assert trips and trips[0]["realized"] == realized
+
+def test_arb_total_shows_the_fees_pnl_shows(monkeypatch):
+    """A swap's SOL network fee on JUP/USDC: /arb's total shows every fee /pnl's fees column shows, the one in SOL
+    too (apart and out of net, as /pnl keeps it), not only those in USDC."""
+    import asyncio
+
+    import plugins.arb.commands as commands
+    from bot.builtins import pnl
+    from plugins.arb.strategy import ArbStrategy
+
+    fills = [("arb", fill("j1", Side.BUY, Decimal("0.75"), T0, "0.000005", "SOL", symbol="JUP/USDC",
+                          qty=Decimal(100))),
+             ("arb", fill("j2", Side.SELL, Decimal("0.76"), T0 + 1, "0.02", "USDC", exchange="cex",
+                          symbol="JUP/USDC", qty=Decimal(100)))]
+    figures = strategy_figures(fills)
+    strategy = ArbStrategy.__new__(ArbStrategy)
+    strategy.quote = "USDC"
+    strategy.status = dict  # type: ignore[method-assign]
+    op = SimpleNamespace(strategies={"arb": strategy}, store=None, timezone="UTC", period_start_ns=lambda p: 0,
+                         ledger=lambda: SimpleNamespace(strategy=lambda name: figures[name]),
+                         pnl=lambda since_ns=None: figures)
+    monkeypatch.setattr(commands, "executions", lambda store, name, limit: [])
+    total = asyncio.run(commands.arb(op, None, [])).text.splitlines()[0]
+    shown = asyncio.run(pnl(op, None, [])).rows[1][3]
+    assert shown == fees_text(figures["arb"]) == "0.02 USDC + 0.000005 SOL"
+    assert total.startswith("arb total: realized 1.00 USDC - fees 0.02 USDC = +0.98 USDC after fees, "
+                            "+ 0.000005 SOL of fees in other assets (not in net; FIFO, as /pnl)"), total
