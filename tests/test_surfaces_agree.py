@@ -1,6 +1,6 @@
 """One set of fills, every surface: /pnl, /status, /risk's daily loss, `arbot report`, the web console's API, the
-metrics, the fleet heartbeat and the backtest report show the ledger's figures, the same number wherever one is
-shown twice.
+metrics, /chart pnl, the fleet heartbeat and the backtest report show the ledger's figures, the same number
+wherever one is shown twice.
 
 The fills hold what made surfaces disagree before: a fee in a third asset (a DEX's SOL network fee on JUP/USDC), a
 fee-only entry (a swap that landed failed), a partial fill, and a fill made before midnight that is reported after
@@ -10,7 +10,7 @@ it (after a later fill of the same market).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from bot.api import Caller
 from bot.clock import ManualClock
 from bot.domain import OrderStatus, Side
-from bot.ledger import StrategyFigures, totals
+from bot.ledger import EXACT_DIGITS, StrategyFigures, totals
 from bot.report import fees_text, fills_text, report_reply
 from bot.units import moneys
 from tests.fakes.venue import plugin as venue_plugin
@@ -127,6 +127,16 @@ async def test_today_every_surface_shows_the_ledgers_figures(bot):
     web = Endpoints._summary(SimpleNamespace(op=op))
     assert web["pnl_today"]["net"] == exact(total.net)
 
+    # /chart pnl day: each curve ends at the day's net, its legend counts the day's fills
+    from plugins.charts.command import pnl_title
+    from plugins.charts.series import pnl_curves
+
+    since = op.period_start_ns("day")
+    curves = pnl_curves(op.ledger().steps(since_ns=since), since_ns=since)
+    assert {c.asset: (c.total, c.fills) for c in curves} == {"USD": (total.net["USD"], grid.fills),
+                                                             "USDC": (total.net["USDC"], arb.fills)}
+    assert pnl_title("today", curves).endswith(f": {moneys(total.net)}")
+
     # the fleet heartbeat
     beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict))
     assert beat["pnl_today"]["net"] == exact(total.net) and beat["pnl_today"]["realized"] == exact(total.realized)
@@ -157,8 +167,11 @@ async def test_all_time_every_surface_shows_the_ledgers_figures(bot):
     by_name = {s.name: s for s in host.strategies}
     for name, fig in figures.items():
         result = by_name[name]
-        assert (result.fills, result.round_trips, result.realized, result.fees, result.other_fees, result.net) == (
-            fig.fills, fig.round_trips, fig.realized, fig.fees, fig.other_fees, fig.net)
+        assert (result.fills, result.fee_only, result.round_trips, result.realized, result.fees, result.other_fees,
+                result.net) == (fig.fills, fig.fee_only, fig.round_trips, fig.realized, fig.fees, fig.other_fees,
+                                fig.net)
     assert host.fills == totals(figures.values()).fills == 4
     assert sum(d.fills for d in host.days) == host.fills
     assert isinstance(grid, StrategyFigures) and arb.fee_only == 1
+    with localcontext(prec=EXACT_DIGITS):
+        assert host.fees == {"SOL": arb.other_fees["SOL"], "USD": grid.fees["USD"], "USDC": arb.fees["USDC"]}
