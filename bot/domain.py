@@ -366,7 +366,8 @@ class ExecutionResult:
     Published on the bus by the strategy (``ctx.bus.publish(...)``) once every leg is final, so
     that risk checks can compare prediction with reality (the ``prediction`` risk check pauses a
     strategy whose realized PnL strays too far from its predictions). PnLs are in ``quote``, net of
-    fees, positive for a profit.
+    fees, positive for a profit. A fill that comes after that and changes the figure is told with a
+    correction (:attr:`corrects`): what counts executions counts that one once, at its last figure.
     """
 
     strategy: str
@@ -376,6 +377,9 @@ class ExecutionResult:
     ts_ns: int
     opportunity_id: str = ""
     """The strategy's id for the opportunity (e.g. the client order id of its first leg)."""
+    corrects: bool = False
+    """This result replaces the one published before for the same strategy and ``opportunity_id``: a late fill
+    changed its realized PnL (the strategy's own record of it, e.g. the arb's execution row, says the same)."""
 
 
 @dataclass(frozen=True, slots=True)

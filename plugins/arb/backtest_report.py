@@ -132,6 +132,9 @@ class BacktestCollector:
             episode.best_net_pnl = o.net_pnl
 
     def on_execution(self, result: ExecutionResult) -> None:
+        if result.corrects:  # a late fill changed a finished execution's figure: this one replaces the first
+            key = (result.strategy, result.opportunity_id)
+            self.results = [r for r in self.results if (r.strategy, r.opportunity_id) != key]
         self.results.append(result)
 
     def quotes(self) -> list[str]:
