@@ -255,8 +255,9 @@ def _pnl_data(total: StrategyFigures | None) -> dict[str, Any]:
     per asset (a DEX swap's SOL network fee too), ``other_fees`` the part of it paid in an asset that is not the
     market's quote (left out of ``net``), so the fleet total shows them as the bot's fees column does."""
     from .ledger import StrategyFigures
+    from .report import fills_text
     fig = total or StrategyFigures("total")
-    return {"summary": {"fills": str(fig.fills), "net": moneys(fig.net) if total else "-",
+    return {"summary": {"fills": fills_text(fig), "net": moneys(fig.net) if total else "-",
                         "unrealized": moneys(fig.unrealized) if total else "-"},
             "totals": {"realized": exact(fig.realized), "fees": exact(fig.fees_paid),
                        "other_fees": exact(fig.other_fees), "net": exact(fig.net), "unrealized": exact(fig.unrealized)}}

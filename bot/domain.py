@@ -380,7 +380,8 @@ class ExecutionResult:
     Published on the bus by the strategy (``ctx.bus.publish(...)``) once every leg is final, so
     that risk checks can compare prediction with reality (the ``prediction`` risk check pauses a
     strategy whose realized PnL strays too far from its predictions). PnLs are in ``quote``, net of
-    fees, positive for a profit.
+    fees, positive for a profit. A fill that comes after that and changes the figure is told with a
+    correction (:attr:`corrects`): what counts executions counts that one once, at its last figure.
 
     ``predicted_pnl`` is for ``size``; ``filled`` is how much of it was executed (same unit, e.g. base quantity).
     Give both for an execution that may fill in part: the check compares the realized PnL with the prediction

@@ -297,7 +297,8 @@ def steps(fills: Iterable[tuple[str, Fill]], positions: dict[tuple[str, str], Po
 class TimeOrderedPosition:
     """A :class:`Position` booked as the ledger books it, in the fills' time order, whatever order they arrive in.
 
-    For code that books fills one at a time as they come (the ``limits`` check): a fill older than one already
+    For code that books fills one at a time as they come (the ``limits`` check, the grid's ``/status``): a fill older
+    than one already
     booked (a trade made before midnight that recovery hands over after it; a DEX leg confirmed after the CEX
     leg it preceded) is put in its place and the fills after it are matched again with :func:`steps`, so every
     fill realizes what :class:`Ledger` (which replays the stored fills by ``ts_ns``) says it does. Fills with the
@@ -316,42 +317,51 @@ class TimeOrderedPosition:
         """The open lots now (the same object throughout: its lots change in place)."""
         self._base = Position()
         """The lots before the fills remembered."""
-        self._fills: list[tuple[Fill, str | None, Decimal]] = []
-        """The fills remembered, in time order: (fill, what its order closes, its net: :attr:`Step.net`)."""
+        self._fills: list[tuple[Fill, str | None, Step | None]] = []
+        """The fills remembered, in time order: (fill, what its order closes, what it did: its :class:`Step`)."""
         self._kept = kept
 
     def book(self, fill: Fill, closes: str | None = None) -> list[tuple[int, Decimal]]:
         """Book ``fill`` (``closes``: what its order closes); returns ``(ts_ns, change of net)`` of each fill whose
         realized PnL after fees this changed: ``fill``'s own net and, when later fills were booked before it, what
         matching them again changed of theirs."""
+        with localcontext(prec=EXACT_DIGITS):
+            return [(new.fill.ts_ns, new.net if old is None else new.net - old.net)
+                    for old, new in self.book_steps(fill, closes) if old is None or new.net != old.net]
+
+    def book_steps(self, fill: Fill, closes: str | None = None) -> list[tuple[Step | None, Step]]:
+        """Book ``fill`` as :meth:`book` does; returns ``(step before, step now)`` of each fill whose :class:`Step`
+        this changed: ``(None, its step)`` for ``fill`` and, when later fills were booked before it, each of those
+        that matched differently (what a :class:`MarketFigures` counted of it is taken back
+        (:meth:`MarketFigures.remove`) and the new step counted). The steps' ``strategy`` is ``""``."""
         fills = self._fills
         at = len(fills)
         while at and fills[at - 1][0].ts_ns > fill.ts_ns:
             at -= 1
         if at == len(fills):  # in time order: the lots as they are
             step = next(steps([("", fill)], {("", fill.symbol): self.position}, _closing(fill, closes)))
-            fills.append((fill, closes, step.net))
-            changes = [(fill.ts_ns, step.net)]
+            fills.append((fill, closes, step))
+            changes: list[tuple[Step | None, Step]] = [(None, step)]
         else:
-            fills.insert(at, (fill, closes, ZERO))
-            changes = self._replay(at)
+            fills.insert(at, (fill, closes, None))
+            changes = self._replay()
         if len(fills) > self._kept:  # the oldest is forgotten into the base lots
             old, old_closes, _ = fills.pop(0)
             next(steps([("", old)], {("", old.symbol): self._base}, _closing(old, old_closes)))
         return changes
 
-    def _replay(self, start: int) -> list[tuple[int, Decimal]]:
-        """Match every remembered fill again from the base lots; the changes of the nets from ``start`` on."""
+    def _replay(self) -> list[tuple[Step | None, Step]]:
+        """Match every remembered fill again from the base lots; each step that changed (the new fill's too)."""
         book = copy.deepcopy(self._base)
         names = {f.client_order_id: c for f, c, _ in self._fills if c is not None}
-        changes: list[tuple[int, Decimal]] = []
+        changes: list[tuple[Step | None, Step]] = []
         with localcontext(prec=EXACT_DIGITS):
-            symbol = self._fills[start][0].symbol
+            symbol = self._fills[0][0].symbol
             for i, step in enumerate(steps([("", f) for f, _, _ in self._fills], {("", symbol): book}, names)):
                 fill, closes, old = self._fills[i]
-                if step.net != old or i == start:
-                    self._fills[i] = (fill, closes, step.net)
-                    changes.append((fill.ts_ns, step.net - old))
+                if old is None or (step.realized, step.closed, step.fee) != (old.realized, old.closed, old.fee):
+                    self._fills[i] = (fill, closes, step)
+                    changes.append((old, step))
         self.position.lots, self.position.paid = book.lots, book.paid
         return changes
 
@@ -465,23 +475,31 @@ class MarketFigures:
     def add(self, step: Step) -> None:
         """Count one fill of this market (a :func:`steps` step): what :func:`market_figures` does with each, and
         what code that books its own fills one at a time (the grid's ``/status``) does to show the same figures."""
+        self._count(step, 1)
+
+    def remove(self, step: Step) -> None:
+        """Take back a step :meth:`add` counted: its fill was matched again (a fill older than it came late,
+        :meth:`TimeOrderedPosition.book_steps`), and its new step is added instead."""
+        self._count(step, -1)
+
+    def _count(self, step: Step, sign: int) -> None:
         fill = step.fill
         with localcontext(prec=EXACT_DIGITS):
             if is_trade(fill):
-                self.fills += 1
+                self.fills += sign
             else:
-                self.fee_only += 1
-            self.round_trips += step.closed
-            self.realized += step.realized
+                self.fee_only += sign
+            self.round_trips += sign * step.closed
+            self.realized += sign * step.realized
             if fill.side is Side.BUY:
-                self.bought += fill.qty
+                self.bought += sign * fill.qty
             else:
-                self.sold += fill.qty
+                self.sold += sign * fill.qty
             base, _ = split_symbol(fill.symbol)
             if fee_in_quote(fill, base, step.quote) is None:
-                self.other_fees[fill.fee_asset] = self.other_fees.get(fill.fee_asset, ZERO) + fill.fee
+                self.other_fees[fill.fee_asset] = self.other_fees.get(fill.fee_asset, ZERO) + sign * fill.fee
             else:
-                self.fees += step.fee
+                self.fees += sign * step.fee
 
 
 @dataclass

@@ -41,7 +41,12 @@ def fee_sums_text(paid: Mapping[str, Decimal], other: Mapping[str, Decimal]) -> 
 def fills_text(fig: StrategyFigures) -> str:
     """The fills column: the ledger's trades, then its fee-only entries apart (a swap that landed failed paid its
     network fee: a cost in the fees column, not a fill)."""
-    return str(fig.fills) + (f" (+{fig.fee_only} fee only)" if fig.fee_only else "")
+    return fills_count_text(fig.fills, fig.fee_only)
+
+
+def fills_count_text(fills: int, fee_only: int) -> str:
+    """:func:`fills_text` of counts (the backtest report's, which keeps them apart from the ledger's figures)."""
+    return str(fills) + (f" (+{fee_only} fee only)" if fee_only else "")
 
 
 FIGURE_COLUMNS = ("orders", "filled", "fills", "round trips", "realized PnL", "fees", "net PnL")

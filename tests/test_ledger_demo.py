@@ -45,9 +45,30 @@ async def demo(tmp_path: Path, clock: BacktestClock) -> dict:
             "grid orders": bot.store.orders(strategy="btc-grid"),
             "grid fills": [f for _, f in bot.store.fills(strategy="btc-grid")],
             "ledger": Ledger(bot.store).strategies(),
+            "surfaces": read_surfaces(bot),
         }
     finally:
         await bot.stop()
+
+
+def read_surfaces(bot: Bot) -> dict:
+    """The figures the web console's API, the metrics, the fleet heartbeat and the backtest report give of the
+    demo's fills (each read as its surface reads it, without its transport)."""
+    from types import SimpleNamespace
+
+    from bot.backtest.report import host_figures
+    from plugins.fleet.link import NatsFleet
+    from plugins.metrics.exporter import MetricsExporter
+    from plugins.web.api import _figures
+
+    op = bot.operator
+    exporter = SimpleNamespace(operator=op)
+    MetricsExporter.refresh_from_store(exporter)
+    host = host_figures(bot.store, bot.store.fills(), op.last_price, {}, {})
+    return {"web": {name: _figures(fig) for name, fig in op.pnl().items()}, "metrics": exporter,
+            "heartbeat": NatsFleet.status(SimpleNamespace(op=op, name="demo", instance="i", stats=dict)),
+            "today": op.pnl(since_ns=op.period_start_ns("day")),
+            "backtest": {s.name: s for s in host.strategies}}
 
 
 def test_the_demo_shows_one_pnl_per_strategy_on_every_surface(tmp_path):
@@ -85,3 +106,16 @@ def test_the_demo_shows_one_pnl_per_strategy_on_every_surface(tmp_path):
         steps.append((f.price - buy.avg_fill_price) * f.qty)
     with localcontext(prec=EXACT_DIGITS):
         assert grid.realized["USD"] == sum(steps, Decimal(0)) > 0
+    # the web console's API, the metrics, the fleet heartbeat and the backtest report: the same figures, exact
+    seen = got["surfaces"]
+    for name, (quote, fig) in figures.items():
+        web, result = seen["web"][name], seen["backtest"][name]
+        assert (web["fills"], web["realized"][quote], web["fees"][quote], web["net"][quote]) == (
+            fig.fills, str(fig.realized[quote]), str(fig.fees[quote]), str(fig.net[quote])), name
+        assert (result.fills, result.realized, result.fees, result.net) == (fig.fills, fig.realized, fig.fees,
+                                                                            fig.net), name
+        assert seen["metrics"].realized[(name, quote)] == float(fig.realized[quote]), name
+        assert seen["metrics"].fees[(name, quote)] == float(fig.fees_paid[quote]), name
+        today = seen["today"][name]
+        assert seen["heartbeat"]["pnl_today"]["strategies"][name] == {
+            "realized": {quote: str(today.realized[quote])}, "net": {quote: str(today.net[quote])}}, name

@@ -116,3 +116,54 @@ def test_prediction_trip_records_exact_sums():
     with localcontext(prec=EXACT_DIGITS):
         realized = results[0].realized_pnl + results[1].realized_pnl
     assert trips and trips[0]["realized"] == realized
+
+def test_arb_total_shows_the_fees_pnl_shows(monkeypatch):
+    """A swap's SOL network fee on JUP/USDC: /arb's total shows every fee /pnl's fees column shows, the one in SOL
+    too (apart and out of net, as /pnl keeps it), not only those in USDC."""
+    import asyncio
+
+    import plugins.arb.commands as commands
+    from bot.builtins import pnl
+    from plugins.arb.strategy import ArbStrategy
+
+    fills = [("arb", fill("j1", Side.BUY, Decimal("0.75"), T0, "0.000005", "SOL", symbol="JUP/USDC",
+                          qty=Decimal(100))),
+             ("arb", fill("j2", Side.SELL, Decimal("0.76"), T0 + 1, "0.02", "USDC", exchange="cex",
+                          symbol="JUP/USDC", qty=Decimal(100)))]
+    figures = strategy_figures(fills)
+    strategy = ArbStrategy.__new__(ArbStrategy)
+    strategy.quote = "USDC"
+    strategy.status = dict  # type: ignore[method-assign]
+    op = SimpleNamespace(strategies={"arb": strategy}, store=None, timezone="UTC", period_start_ns=lambda p: 0,
+                         ledger=lambda: SimpleNamespace(strategy=lambda name: figures[name]),
+                         pnl=lambda since_ns=None: figures)
+    monkeypatch.setattr(commands, "executions", lambda store, name, limit: [])
+    total = asyncio.run(commands.arb(op, None, [])).text.splitlines()[0]
+    shown = asyncio.run(pnl(op, None, [])).rows[1][3]
+    assert shown == fees_text(figures["arb"]) == "0.02 USDC + 0.000005 SOL"
+    assert total.startswith("arb total: realized 1.00 USDC - fees 0.02 USDC = +0.98 USDC after fees, "
+                            "+ 0.000005 SOL of fees in other assets (not in net; FIFO, as /pnl)"), total
+
+
+def test_backtest_report_shows_the_fee_only_entries_and_sums_the_fees_paid_exactly():
+    """The backtest report's fills are `arbot report`'s ("2 (+1 fee only)"), and its fees paid per asset are summed to
+    the last digit as the ledger sums them (a fee of a DEX-priced notional has more digits than Decimal's 28)."""
+    from bot.backtest.report import host_figures, render_markdown
+    from bot.report import fills_text
+
+    fee = "0.0300000000000000000000000000000001"  # 33 significant digits
+    fills = [("arb", fill("a", Side.BUY, Decimal("0.75"), T0, fee, exchange="cex", symbol="JUP/USDC", qty=Q)),
+             ("arb", fill("b", Side.SELL, Decimal("0.76"), T0 + 1, fee, exchange="cex", symbol="JUP/USDC", qty=Q)),
+             ("arb", fill("c", Side.SELL, Decimal("0.76"), T0 + 2, "0.000005", "SOL", symbol="JUP/USDC",
+                          qty=Decimal(0)))]
+    store = SimpleNamespace(bot="", fills=lambda strategy=None: fills, closes=lambda strategy=None: {},
+                            orders=list, markouts=dict, risk_event_counts=dict)
+    host = host_figures(store, fills, lambda exchange, symbol: None, {"arb": "arb"}, {})  # type: ignore[arg-type]
+    fig = strategy_figures(fills)["arb"]
+    [result] = host.strategies
+    assert result.as_json()["fee_only"] == fig.fee_only == 1
+    assert host.fees == fig.other_fees | {"USDC": fig.fees["USDC"]} == {
+        "USDC": Decimal("0.0600000000000000000000000000000002"), "SOL": Decimal("0.000005")}
+    markdown = render_markdown(host, [], {}, {}, None)
+    assert f"| arb | arb | 0 | {fills_text(fig)} | 1 |" in markdown and fills_text(fig) == "2 (+1 fee only)"
+    assert "Fills: 2 (+1 fee only); fees paid, each in the asset it was paid in" in markdown

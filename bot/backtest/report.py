@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
 from ..domain import ZERO, Fill
 from ..exact import plain
-from ..ledger import DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
+from ..ledger import EXACT_DIGITS, DayFigures, Ledger, Marks, daily, pnl_curve_drawdown, pnl_curves, steps, totals
 from ..markouts import MarkoutFigures
 from ..recording_stats import ReadStats
+from ..report import fills_count_text
 from ..store import Store
 from ..units import money, moneys
 from .contract import Curve, ReportSection
@@ -48,6 +49,9 @@ class StrategyResult:
     type: str
     orders: int
     fills: int
+    """Trades (:func:`bot.ledger.is_trade`)."""
+    fee_only: int
+    """Fee-only entries (a swap that landed failed paid its network fee), counted apart from ``fills``."""
     round_trips: int
     realized: dict[str, Decimal]
     """Realized PnL (the lot an order names, else FIFO), before fees."""
@@ -61,7 +65,8 @@ class StrategyResult:
     status: dict[str, str]
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "orders": self.orders, "fills": self.fills, "round_trips": self.round_trips,
+        return {"type": self.type, "orders": self.orders, "fills": self.fills, "fee_only": self.fee_only,
+                "round_trips": self.round_trips,
                 "realized": _amounts(self.realized), "fees": _amounts(self.fees),
                 "other_fees": _amounts(self.other_fees), "net": _amounts(self.net),
                 "unrealized": _amounts(self.unrealized), "status": dict(self.status)}
@@ -113,14 +118,16 @@ def host_figures(store: Store, fills: list[tuple[str, Fill]], marks: Marks, stra
         fig = figures.get(name)
         results.append(StrategyResult(
             name=name, type=strategies.get(name, "-"), orders=sum(fig.orders.values()) if fig else 0,
-            fills=fig.fills if fig else 0, round_trips=fig.round_trips if fig else 0,
+            fills=fig.fills if fig else 0, fee_only=fig.fee_only if fig else 0,
+            round_trips=fig.round_trips if fig else 0,
             realized=fig.realized if fig else {}, fees=fig.fees if fig else {},
             other_fees=fig.other_fees if fig else {}, net=fig.net if fig else {},
             unrealized=fig.unrealized if fig else {}, status=status.get(name, {}),
         ))  # fmt: skip
     fees_total: dict[str, Decimal] = {}
-    for _, fill in fills:
-        fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
+    with localcontext(prec=EXACT_DIGITS):  # to the last digit, as the ledger sums
+        for _, fill in fills:
+            fees_total[fill.fee_asset] = fees_total.get(fill.fee_asset, ZERO) + fill.fee
     risk = {f"{check} {action}": n for (check, action), n in sorted(store.risk_event_counts().items())}
     ledger_steps = list(steps(fills, closes=store.closes()))
     # the ledger's count of trades (a fee-only entry is a cost, not a fill), the sum of the table's column
@@ -225,7 +232,8 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
     for s in host.strategies:
         quotes = sorted(set(s.realized) | set(s.fees) | set(s.net) | set(s.unrealized))
         fees = moneys(s.fees, quotes) + "".join(f" + {money(v, a)}" for a, v in sorted(s.other_fees.items()))
-        lines.append(f"| {s.name} | {s.type} | {s.orders} | {s.fills} | {s.round_trips} | "
+        lines.append(f"| {s.name} | {s.type} | {s.orders} | {fills_count_text(s.fills, s.fee_only)} | "
+                     f"{s.round_trips} | "
                      f"{moneys(s.realized, quotes)} | {fees} | {moneys(s.net, quotes)} | "
                      f"{moneys(host.drawdown(s.name), quotes)} | {moneys(s.unrealized, quotes)} |")
     lines += [
@@ -244,7 +252,9 @@ def render_markdown(host: HostFigures, sections: Sequence[ReportSection], scenar
           f"{money(d.net, d.quote)} |" for d in host.days),
         "",
         *markout_lines(host.markouts),
-        f"Fills: {host.fills}; fees paid: " + (moneys(host.fees) if host.fees else "none") + ".",
+        f"Fills: {fills_count_text(host.fills, sum(s.fee_only for s in host.strategies))}; fees paid, each in the "
+        "asset it was paid in (the table's are in quote, a base-asset fee at its fill's price): "
+        + (moneys(host.fees) if host.fees else "none") + ".",
         "",
         "## Risk events and final status",
         "",

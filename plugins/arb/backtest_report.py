@@ -135,6 +135,9 @@ class BacktestCollector:
             episode.best_net_pnl = o.net_pnl
 
     def on_execution(self, result: ExecutionResult) -> None:
+        if result.corrects:  # a late fill changed a finished execution's figure: this one replaces the first
+            key = (result.strategy, result.opportunity_id)
+            self.results = [r for r in self.results if (r.strategy, r.opportunity_id) != key]
         self.results.append(result)
 
     def quotes(self) -> list[str]:
@@ -428,6 +431,8 @@ def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
     def stats_row(name: str, s: ErrorStats, unit: str) -> str:
         if not s.count:
             return f"| {name} | - | - | - |"
+        if unit == q:  # money, as `arbot report`'s arbitrage table and a sweep's table show the same figure
+            return f"| {name} | " + " | ".join("-" if v is None else money(v, q) for v in (s.mean, s.p50, s.p95)) + " |"
         return f"| {name} | {s.mean} {unit} | {s.p50} {unit} | {s.p95} {unit} |"
 
     rate = f"{(f.capture_rate * 100).quantize(Decimal('0.01'))} %" if f.capture_rate is not None else "n/a"
@@ -447,7 +452,8 @@ def _pnl_markdown(f: BacktestFigures, heading: str) -> list[str]:
         stats_row("quote", f.error_quote, q),
         stats_row("bps of the buy leg", f.error_bps, "bps"),
         "",
-        f"Signed mean (realized - predicted): {f.mean_error_quote if f.mean_error_quote is not None else 'n/a'} {q}.",
+        "Signed mean (realized - predicted): "
+        + (money(f.mean_error_quote, q) if f.mean_error_quote is not None else f"n/a {q}") + ".",
         "",
     ]
 

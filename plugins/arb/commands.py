@@ -46,7 +46,8 @@ async def inventory(op: Operator, caller: Caller, args: list[str]) -> Reply:
 async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
     """``/arb [STRATEGY...]``: the latest executions with predicted and realized PnL, and each strategy's total.
 
-    The total is the ledger's (FIFO lots, as ``/pnl`` and ``arbot report``); next to it the sum of every
+    The total is the ledger's (FIFO lots, as ``/pnl`` and ``arbot report``; a fee paid in another asset than the
+    quote apart, in that asset, as their fees column shows it); next to it the sum of every
     finished execution's own realized PnL, and the difference when there is one (a residual left unhedged,
     valued at the mid when its execution finished; a fee in an asset that is neither base nor quote).
     """
@@ -67,9 +68,11 @@ async def arb(op: Operator, caller: Caller, args: list[str]) -> Reply:
         by_executions = sum(finished, Decimal(0))
         fig = ledger.strategy(name)
         net = fig.net.get(quote, Decimal(0))
+        other = "".join(f", + {money(v, a)}" for a, v in sorted(fig.other_fees.items()))  # /pnl's fees column's
         line = (f"{name} total: realized {money(fig.realized.get(quote, Decimal(0)), quote)} - fees "
-                f"{money(fig.fees.get(quote, Decimal(0)), quote)} = {signed_money(net, quote)} after fees "
-                f"(FIFO, as /pnl); {len(finished)} executions sum to {signed_money(by_executions, quote)}")
+                f"{money(fig.fees.get(quote, Decimal(0)), quote)} = {signed_money(net, quote)} after fees"
+                + (f"{other} of fees in other assets (not in net; FIFO, as /pnl)" if other else " (FIFO, as /pnl)")
+                + f"; {len(finished)} executions sum to {signed_money(by_executions, quote)}")
         if amount(by_executions - net, quote) not in ("0", "0.00", "-0.00"):
             line += f" (difference {signed_money(by_executions - net, quote)}: residuals valued at their mid, " \
                     "fees in other assets)"

@@ -712,8 +712,13 @@ class ArbExecutions:
             self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
                                                  realized_pnl=realized, quote=self.quote, ts_ns=now,
                                                  opportunity_id=ex.id, size=r.size, filled=ex.executed()))
-        else:  # finished again after a late fill: the row and this run's total take the new figure (its result
-            self.realized_total += realized - ex.reported  # was published with the first; not told twice)
+        else:  # finished again after a late fill: the row and this run's total take the new figure, and a changed
+            self.realized_total += realized - ex.reported  # one is told as a correction of the result published
+            if realized != ex.reported:  # first (the backtest's captured PnL, the prediction gate count it once)
+                self.ctx.bus.publish(ExecutionResult(strategy=self.strategy, predicted_pnl=r.predicted_pnl,
+                                                     realized_pnl=realized, quote=self.quote, ts_ns=now,
+                                                     opportunity_id=ex.id, size=r.size, filled=ex.executed(),
+                                                     corrects=True))
         ex.reported = realized
         if self.ctx.alerts_heard:  # its rounded figures are composed only for someone to read (not in a backtest)
             self._alert_done(ex, realized, residual)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.api import ZERO, Fill
-from bot.api.ledger import Step
+from bot.api.ledger import Step, is_trade
 from bot.api.ledger import pnl_curves as ledger_curves
 
 
@@ -19,6 +19,7 @@ class PnlCurve:
     points: list[tuple[int, Decimal]]
     """(ts_ns, cumulative PnL), starting with (since_ns, 0) when the curve has a start."""
     fills: int
+    """Trades, as /pnl counts them (a fee-only entry's fee is on the curve, it is not one of its fills)."""
 
     @property
     def total(self) -> Decimal:
@@ -34,7 +35,7 @@ def pnl_curves(steps: Iterable[Step], since_ns: int | None = None) -> list[PnlCu
 
     def counted(steps: Iterable[Step]) -> Iterator[Step]:
         for step in steps:
-            counts[step.quote] = counts.get(step.quote, 0) + 1
+            counts[step.quote] = counts.get(step.quote, 0) + is_trade(step.fill)
             yield step
 
     curves = next(iter(ledger_curves(counted(steps), since_ns, per_strategy=False).values()), {})
@@ -42,5 +43,7 @@ def pnl_curves(steps: Iterable[Step], since_ns: int | None = None) -> list[PnlCu
 
 
 def market_fills(fills: Iterable[tuple[str, Fill]], symbol: str, since_ns: int | None = None) -> list[Fill]:
-    """The fills of ``symbol`` (any exchange, any strategy) from ``since_ns`` on."""
-    return [f for _, f in fills if f.symbol == symbol and (since_ns is None or f.ts_ns >= since_ns)]
+    """The trades of ``symbol`` (any exchange, any strategy) from ``since_ns`` on (a fee-only entry traded nothing
+    at a price: not a fill on the chart, as not on /pnl)."""
+    return [f for _, f in fills
+            if f.symbol == symbol and is_trade(f) and (since_ns is None or f.ts_ns >= since_ns)]

@@ -58,7 +58,7 @@ from bot.api import (
     Strategy,
     split_symbol,
 )
-from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, moneys, signed_money, steps
+from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, fees_text, moneys, signed_money
 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
@@ -120,15 +120,17 @@ class GridStrategy(Strategy[GridSettings]):
         self._slots_completed = 0
         """Slot cycles done (a slot's buy and its sell both filled, in however many fills): the grid's own count,
         shown as "slots completed", not the ledger's round trips (fills that closed a lot)."""
-        self._positions: dict[tuple[str, str], Position] = {}
-        """The strategy's open lots per (strategy, symbol), as the ledger keeps them (bot.ledger): its realized PnL
-        is the ledger's. A grid laid out again on another market keeps the lots of the one it left."""
-        self._book = self._positions[(name, settings.symbol)] = Position()
+        self._positions: dict[str, TimeOrderedPosition] = {}
+        """The strategy's open lots per symbol, as the ledger keeps them (bot.ledger): fills matched in the time they
+        were made, however late one arrives, so its realized PnL is the ledger's. A grid laid out again on another
+        market keeps the lots of the one it left."""
+        self._positions[settings.symbol] = TimeOrderedPosition()
+        self._book = self._positions[settings.symbol].position
         """The open lots of the market the grid trades."""
         self._figures = MarketFigures(name, settings.symbol, split_symbol(settings.symbol)[1])
         """The ledger's figures of this strategy's fills on the market it trades (round trips, realized, fees),
-        counted as `/pnl` counts them (:meth:`bot.ledger.MarketFigures.add` of each fill's :func:`bot.ledger.steps`
-        step)."""
+        counted as `/pnl` counts them (:meth:`bot.ledger.MarketFigures.add` of each fill's step, in the fills' time
+        order: :meth:`bot.ledger.TimeOrderedPosition.book_steps`)."""
         self._all_figures = StrategyFigures(name, [self._figures])
         """The same on every market the strategy traded (a market it left, read from its stored fills at start, too):
         what :meth:`status` shows, as `arbot report` shows it for the strategy."""
@@ -524,17 +526,17 @@ class GridStrategy(Strategy[GridSettings]):
         if fill.trade_id in seen:
             return False
         seen.add(fill.trade_id)
-        names = {} if closes is None else {order_id: closes}
-        step = next(steps([(self.name, fill)], self._positions, names))
-        if fill.symbol == self._figures.symbol:
-            self._figures.add(step)
-            return True
-        # a fill of a market the grid left (read from the store at start)
-        left = next((m for m in self._all_figures.markets if m.symbol == fill.symbol), None)
-        if left is None:
-            left = MarketFigures(self.name, fill.symbol, step.quote)
-            self._all_figures.markets.append(left)
-        left.add(step)
+        ordered = self._positions.get(fill.symbol)
+        if ordered is None:  # a fill of a market the grid left (read from the store at start)
+            ordered = self._positions[fill.symbol] = TimeOrderedPosition()
+        figures = next((m for m in self._all_figures.markets if m.symbol == fill.symbol), None)
+        if figures is None:
+            figures = MarketFigures(self.name, fill.symbol, split_symbol(fill.symbol)[1])
+            self._all_figures.markets.append(figures)
+        for before, now in ordered.book_steps(fill, closes):  # a late fill matches the later ones again
+            if before is not None:
+                figures.remove(before)
+            figures.add(now)
         return True
 
     def _closes_of(self, order_id: str) -> str | None:

@@ -154,7 +154,13 @@ class PredictionGate(RiskCheck):
                                  opportunity=result.opportunity_id, paused=", ".join(paused) or "none")
             return
         window = self.windows.setdefault((result.strategy, result.quote), deque(maxlen=self.settings.executions))
-        window.append(result)
+        if result.corrects:  # a late fill changed an execution's figure: in its place, not one more execution
+            at = next((i for i, r in enumerate(window) if r.opportunity_id == result.opportunity_id), None)
+            if at is None:  # judged already (a breach clears the window), or older than the window
+                return
+            window[at] = result
+        else:
+            window.append(result)
         # stored first, miss or not: a crash before the pause below leaves the miss to be judged again after the
         # restart, never a window cleared without its pause
         self._save()

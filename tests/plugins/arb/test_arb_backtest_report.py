@@ -137,3 +137,31 @@ def test_arbitrage_in_two_quote_assets_is_reported_per_quote_and_never_summed():
 
     backtest_chart(axes=(axes := Axes()), run=run)
     assert axes.labels == ["opportunities taken (2)"]  # both quotes' opportunities on their strategies' curves
+
+
+def test_the_prediction_error_is_shown_in_money_as_arbot_report_and_the_sweep_show_it():
+    """The mean |realized - predicted| is one figure on three surfaces: `arbot report`'s arbitrage table and a sweep's
+    table give it to the cent (bot/units.py), so the run's report.md does too, not to six decimals."""
+    from bot.units import money
+
+    run = BacktestRun(config="c", start_ns=0, end_ns=10, strategies={"arb": "arb"},
+                      opportunities=(_opportunity("a", 1, "1.5", acted=True), _opportunity("d", 5, "3", acted=True)),
+                      executions=(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 10, "a"),
+                                  ExecutionResult("arb", Decimal("3"), Decimal("3.1"), "USDC", 11, "d")))
+    [section] = backtest_report_sections(run=run)
+    mean = Decimal(section.data["prediction_error"]["abs_quote"]["mean"])  # what the sweep shows through money()
+    assert f"| quote | {money(mean, 'USDC')} | 0.10 USDC | 0.30 USDC |" in section.markdown
+    assert money(mean, "USDC") == "0.20 USDC"
+    assert "Signed mean (realized - predicted): -0.10 USDC." in section.markdown
+
+
+def test_a_corrected_result_replaces_the_first_in_the_captured_pnl():
+    """A late fill changed a finished execution's realized PnL: the strategy publishes the new figure (``corrects``),
+    and the captured PnL, the error and the execution count are those of the row, as `arbot report` shows it."""
+    c = BacktestCollector()
+    c.on_opportunity(_opportunity("a", 1, "1.5", acted=True))
+    c.on_execution(ExecutionResult("arb", Decimal("1.5"), Decimal("-0.76"), "USDC", 10, "a"))
+    c.on_execution(ExecutionResult("arb", Decimal("1.5"), Decimal("1.2"), "USDC", 12, "a", corrects=True))
+    f = summarize(c)
+    assert (f.captured_pnl, f.executions, f.error_quote.mean) == (Decimal("1.2"), 1, Decimal("0.300000"))
+    assert f.pnl_curve == [(12, Decimal("1.2"))]

@@ -409,6 +409,8 @@ async def test_a_dex_leg_that_lands_after_the_executor_gave_up_on_it_is_hedged_a
     # those of every fill.
     executor = "[executor]\nrequest_timeout_s = 0.2\nmax_retries = 1\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.02\n"
     bot = await make_bot(executor + config(dex="lands_after_ms = 1500"), extra=extra())
+    results: list[ExecutionResult] = []
+    bot.bus.subscribe(ExecutionResult, results.append, owner="test")
     await wait_for(lambda: done(bot), timeout_s=10, what="the execution to finish")
     [row] = executions(bot.store, "sol-arb")
     assert bot.executor.order(row.dex_cid).status is OrderStatus.FAILED and row.hedge_cid  # the CEX leg sold back
@@ -429,6 +431,11 @@ async def test_a_dex_leg_that_lands_after_the_executor_gave_up_on_it_is_hedged_a
         by_hand = sum(((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty)
                        - (f.fee * f.price if f.fee_asset == "SOL" else f.fee) for f in fills), Decimal(0))
     assert row.realized_pnl == by_hand
+    # the bus heard the first figure, then its correction: what the backtest's captured PnL and the prediction gate
+    # count is the row's figure (arbot report's, /arb's, /status's "realized this run"), not the first one
+    first, last = results
+    assert (first.corrects, last.corrects, last.opportunity_id) == (False, True, first.opportunity_id)
+    assert last.realized_pnl == by_hand != first.realized_pnl and last.predicted_pnl == first.predicted_pnl
 
 
 def test_an_execution_reopened_by_a_late_fill_recovers_every_hedge_it_sent():

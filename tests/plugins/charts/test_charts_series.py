@@ -88,3 +88,18 @@ def test_pnl_and_price_charts_are_pngs_of_the_configured_size():
     prices = {"paper": [(1_700_000_000 * S + 60 * n * S, D(100 + n % 7)) for n in range(30)]}
     png = price_png(prices, [D(100), D(103), D(106)], [f for _, f in fills[:5]], "BTC/USD", size)
     assert_real_png(png, size)
+
+
+def test_a_fee_only_entry_is_a_cost_on_the_curve_and_not_one_of_its_fills():
+    """A swap that landed failed (a fill of no quantity, its network fee): /pnl counts it apart from the fills, so the
+    curve's legend ("USD (2 fills)") and the price chart's fill markers do too; its fee is on the curve."""
+    from bot.ledger import strategy_figures
+
+    fills = [("g", fill(1, Side.BUY, "100", fee="1")),
+             ("g", fill(2, Side.SELL, "100", qty="0", fee="0.5")),  # the fee alone
+             ("g", fill(3, Side.SELL, "110", fee="1"))]
+    figures = strategy_figures(fills)["g"]
+    [curve] = curves(fills)
+    assert (curve.fills, figures.fills, figures.fee_only) == (2, 2, 1)
+    assert curve.total == figures.net["USD"] == D("7.5")
+    assert [f.trade_id for f in market_fills(fills, "BTC/USD")] == ["t1", "t3"]

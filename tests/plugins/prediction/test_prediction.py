@@ -291,3 +291,18 @@ async def test_windows_nothing_in_the_config_can_feed_are_dropped_at_start(make_
         '[strategies.other]\ntype = "recorder"\n', ""), extra=extra)  # "other" is gone from the config
     assert not any(key.startswith("error") for key in risk_check(third, "prediction").status())
     assert json.loads(third.store.get_state("risk:prediction")) == []
+
+
+async def test_a_corrected_result_replaces_the_first_and_is_not_another_execution(make_bot):
+    """A late fill changed a finished execution's realized PnL: its correction (``corrects``) takes the first
+    figure's place in the window; it is not one more execution, and one no longer in the window is not counted."""
+    Alerts.sent.clear()
+    bot = await make_bot(CONFIG, extra=PLUGINS)
+    bot.bus.publish(ExecutionResult("arb", Decimal(10), Decimal(2), "USD", 0, "a"))  # 80 % off, alone
+    bot.bus.publish(ExecutionResult("arb", Decimal(10), Decimal(10), "USD", 1, "a", corrects=True))  # in fact 10
+    bot.bus.publish(ExecutionResult("arb", Decimal(10), Decimal(10), "USD", 2, "b"))
+    bot.bus.publish(ExecutionResult("arb", Decimal(10), Decimal(2), "USD", 3, "gone", corrects=True))  # not here
+    gate = risk_check(bot, "prediction")
+    assert [(r.opportunity_id, r.realized_pnl) for r in gate.windows[("arb", "USD")]] == [("a", 10), ("b", 10)]
+    bot.bus.publish(ExecutionResult("arb", Decimal(10), Decimal(10), "USD", 4, "c"))  # 30 of 30: on the mark
+    assert not bot.strategies["arb"].paused and not trips(bot)

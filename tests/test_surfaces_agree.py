@@ -1,0 +1,177 @@
+"""One set of fills, every surface: /pnl, /status, /risk's daily loss, `arbot report`, the web console's API, the
+metrics, /chart pnl, the fleet heartbeat and the backtest report show the ledger's figures, the same number
+wherever one is shown twice.
+
+The fills hold what made surfaces disagree before: a fee in a third asset (a DEX's SOL network fee on JUP/USDC), a
+fee-only entry (a swap that landed failed), a partial fill, and a fill made before midnight that is reported after
+it (after a later fill of the same market).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, localcontext
+from types import SimpleNamespace
+
+import pytest
+
+from bot.api import Caller
+from bot.clock import ManualClock
+from bot.domain import OrderStatus, Side
+from bot.ledger import EXACT_DIGITS, StrategyFigures, totals
+from bot.report import fees_text, fills_text, report_reply
+from bot.units import moneys
+from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.risk_kit import fill, intent, risk_check
+from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.waiting import wait_for
+
+VIEWER = Caller("test", "eye", "viewer")
+PLUGINS = [("venue", venue_plugin), ("kit", kit_plugin)]
+CONFIG = """
+[scheduler]
+timezone = "Europe/Berlin"
+[exchanges.v]
+type = "scripted"
+[exchanges.w]
+type = "scripted"
+[strategies.grid]
+type = "recorder"
+[strategies.arb]
+type = "recorder"
+[risk.limits]
+max_daily_loss = { USD = "1000", USDC = "1000" }
+"""
+
+
+def utc_ns(*args: int) -> int:
+    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+
+
+NOW = utc_ns(2026, 11, 18, 12, 0)  # 13:00 in Berlin; the day began at 23:00 UTC on the 17th
+BEFORE_MIDNIGHT = utc_ns(2026, 11, 17, 22, 50)  # 23:50 in Berlin: yesterday's
+
+
+async def order(bot, strategy: str, cid: str, side: Side, qty: str, price: str, symbol: str, exchange: str) -> None:
+    ctx = bot.strategies[strategy].ctx
+    assert ctx.submit(intent(strategy, side, qty, price, cid, symbol=symbol, exchange=exchange)) == cid
+    await wait_for(lambda: bot.executor.order(cid).status is OrderStatus.OPEN, what=f"{cid} open")
+
+
+@pytest.fixture
+async def bot(make_bot):
+    bot = await make_bot(CONFIG, extra=PLUGINS, clock=ManualClock(NOW))
+    # grid, BTC/USD on v: A bought 1 at 100 at 23:50 yesterday (Berlin), reported only after B's first part today.
+    await order(bot, "grid", "A", Side.BUY, "1", "100", "BTC/USD", "v")
+    await order(bot, "grid", "B", Side.SELL, "1", "99", "BTC/USD", "v")
+    bot.bus.publish(fill("B", Side.SELL, "0.4", "99", "0.03", NOW - 3_600_000_000_000))  # a partial fill of B
+    await bot.executor.flush()
+    bot.bus.publish(fill("A", Side.BUY, "1", "100", "0.10", BEFORE_MIDNIGHT))  # the trade before midnight, late
+    await bot.executor.flush()
+    # arb, JUP/USDC on w: a buy whose fee is SOL (a third asset), a sell, and a swap that landed failed (fee only)
+    await order(bot, "arb", "D", Side.BUY, "100", "0.75", "JUP/USDC", "w")
+    await order(bot, "arb", "E", Side.SELL, "100", "0.74", "JUP/USDC", "w")
+    await order(bot, "arb", "F", Side.SELL, "100", "0.74", "JUP/USDC", "w")
+    bot.bus.publish(fill("D", Side.BUY, "100", "0.75", "0.000005", NOW - 600_000_000_000, "JUP/USDC", "w", "SOL"))
+    bot.bus.publish(fill("E", Side.SELL, "100", "0.74", "0.02", NOW - 300_000_000_000, "JUP/USDC", "w"))
+    bot.bus.publish(fill("F", Side.SELL, "0", "0.74", "0.000005", NOW - 200_000_000_000, "JUP/USDC", "w", "SOL"))
+    await bot.executor.flush()
+    return bot
+
+
+def exact(amounts: dict[str, Decimal]) -> dict[str, str]:
+    return {asset: str(value) for asset, value in sorted(amounts.items())}
+
+
+async def test_today_every_surface_shows_the_ledgers_figures(bot):
+    from bot.builtins import status as status_command
+    from plugins.fleet.link import NatsFleet
+    from plugins.web.api import Endpoints, _figures
+
+    op = bot.operator
+    today = op.pnl(since_ns=op.period_start_ns("day"))
+    grid, arb = today["grid"], today["arb"]
+    # the ledger, by hand: B's 0.4 closes 0.4 of A's lot (made yesterday, matched first): (99 - 100) x 0.4 = -0.40
+    assert (grid.fills, grid.realized, grid.fees, grid.net) == (1, {"USD": Decimal("-0.4")}, {"USD": Decimal("0.03")},
+                                                                {"USD": Decimal("-0.43")})
+    assert [m.position for m in grid.markets] == [Decimal("0.6")]
+    assert (arb.fills, arb.fee_only, arb.realized, arb.fees, arb.other_fees) == (
+        2, 1, {"USDC": Decimal("-1.00")}, {"USDC": Decimal("0.02")}, {"SOL": Decimal("0.00001")})
+    total = totals(today.values())
+
+    pnl = await bot.commands.dispatch(VIEWER, "pnl", [])
+    rows = {row[0]: row[1:] for row in pnl.rows[1:]}
+    for name, fig in today.items():
+        assert rows[name] == (fills_text(fig), moneys(fig.realized, fig.quotes), fees_text(fig),
+                              moneys(fig.net, fig.quotes), moneys(fig.unrealized, fig.quotes))
+    assert rows["arb"][0] == "2 (+1 fee only)" and rows["arb"][2] == "0.02 USDC + 0.00001 SOL"
+    assert pnl.data["totals"]["net"] == exact(total.net)
+    assert pnl.data["totals"]["fees"] == exact(total.fees_paid) == {"SOL": "0.000010", "USD": "0.03", "USDC": "0.02"}
+
+    status = await status_command(op, VIEWER, [])
+    [(_, today_text)] = [row for row in status.rows if row[0] == "PnL today"]
+    assert "grid realized -0.40 USD, fees 0.03 USD, net -0.43 USD" in today_text
+    assert "arb realized -1.00 USDC, fees 0.02 USDC + 0.00001 SOL, net -1.02 USDC" in today_text
+    assert status.data["totals"]["net today"] == exact(total.net)
+
+    # /risk: the limits' daily loss is the ledger's day net, to the last digit
+    usage = risk_check(bot, "limits").usage()
+    assert usage["max_daily_loss.USD"].used == -total.net["USD"]
+    assert usage["max_daily_loss.USDC"].used == -total.net["USDC"]
+    risk = await bot.commands.dispatch(VIEWER, "risk", [])
+    facts = {row[1]: row[2] for row in risk.rows[1:]}
+    assert facts["daily loss USD"].startswith("0.43 / ") and facts["daily loss USDC"].startswith("1.02 / ")
+
+    # the web console
+    assert _figures(grid)["net"] == exact(grid.net) and _figures(arb)["fee_only"] == 1
+    web = Endpoints._summary(SimpleNamespace(op=op))
+    assert web["pnl_today"]["net"] == exact(total.net)
+
+    # /chart pnl day: each curve ends at the day's net, its legend counts the day's fills
+    from plugins.charts.command import pnl_title
+    from plugins.charts.series import pnl_curves
+
+    since = op.period_start_ns("day")
+    curves = pnl_curves(op.ledger().steps(since_ns=since), since_ns=since)
+    assert {c.asset: (c.total, c.fills) for c in curves} == {"USD": (total.net["USD"], grid.fills),
+                                                             "USDC": (total.net["USDC"], arb.fills)}
+    assert pnl_title("today", curves).endswith(f": {moneys(total.net)}")
+
+    # the fleet heartbeat
+    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict))
+    assert beat["pnl_today"]["net"] == exact(total.net) and beat["pnl_today"]["realized"] == exact(total.realized)
+    assert beat["pnl_today"]["strategies"]["arb"] == {"realized": exact(arb.realized), "net": exact(arb.net)}
+
+
+async def test_all_time_every_surface_shows_the_ledgers_figures(bot):
+    from bot.backtest.report import host_figures
+    from plugins.metrics.exporter import MetricsExporter
+
+    op = bot.operator
+    figures = op.pnl()
+    grid, arb = figures["grid"], figures["arb"]
+    # all time, A's fee is in too
+    assert (grid.fills, grid.fees, grid.net) == (2, {"USD": Decimal("0.13")}, {"USD": Decimal("-0.53")})
+
+    report = {row[0]: row[1:] for row in report_reply(bot.store).rows[1:]}
+    for name, fig in figures.items():
+        assert report[name][2:] == (fills_text(fig), str(fig.round_trips), moneys(fig.realized, fig.quotes),
+                                    fees_text(fig), moneys(fig.net, fig.quotes))
+
+    exporter = SimpleNamespace(operator=op)
+    MetricsExporter.refresh_from_store(exporter)
+    assert exporter.realized == {(s, a): float(v) for s, fig in figures.items() for a, v in fig.realized.items()}
+    assert exporter.fees == {(s, a): float(v) for s, fig in figures.items() for a, v in fig.fees_paid.items()}
+
+    host = host_figures(bot.store, bot.store.fills(), op.last_price, {"grid": "recorder", "arb": "recorder"}, {})
+    by_name = {s.name: s for s in host.strategies}
+    for name, fig in figures.items():
+        result = by_name[name]
+        assert (result.fills, result.fee_only, result.round_trips, result.realized, result.fees, result.other_fees,
+                result.net) == (fig.fills, fig.fee_only, fig.round_trips, fig.realized, fig.fees, fig.other_fees,
+                                fig.net)
+    assert host.fills == totals(figures.values()).fills == 4
+    assert sum(d.fills for d in host.days) == host.fills
+    assert isinstance(grid, StrategyFigures) and arb.fee_only == 1
+    with localcontext(prec=EXACT_DIGITS):
+        assert host.fees == {"SOL": arb.other_fees["SOL"], "USD": grid.fees["USD"], "USDC": arb.fees["USDC"]}
