@@ -400,6 +400,9 @@ class ExecutionResult:
     """The size ``predicted_pnl`` is for (None: not given, see above)."""
     filled: Decimal | None = None
     """How much of ``size`` was executed (None: not given)."""
+    corrects: bool = False
+    """This result replaces the one published before for the same strategy and ``opportunity_id``: a late fill
+    changed its realized PnL (the strategy's own record of it, e.g. the arb's execution row, says the same)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,7 @@ async def test_today_every_surface_shows_the_ledgers_figures(bot):
     assert pnl_title("today", curves).endswith(f": {moneys(total.net)}")
 
     # the fleet heartbeat
-    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict))
+    beat = NatsFleet.status(SimpleNamespace(op=op, name="b", instance="i", stats=dict, view=dict))
     assert beat["pnl_today"]["net"] == exact(total.net) and beat["pnl_today"]["realized"] == exact(total.realized)
     assert beat["pnl_today"]["strategies"]["arb"] == {"realized": exact(arb.realized), "net": exact(arb.net)}
 
