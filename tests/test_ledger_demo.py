@@ -66,7 +66,7 @@ def read_surfaces(bot: Bot) -> dict:
     MetricsExporter.refresh_from_store(exporter)
     host = host_figures(bot.store, bot.store.fills(), op.last_price, {}, {})
     return {"web": {name: _figures(fig) for name, fig in op.pnl().items()}, "metrics": exporter,
-            "heartbeat": NatsFleet.status(SimpleNamespace(op=op, name="demo", instance="i", stats=dict)),
+            "heartbeat": NatsFleet.status(SimpleNamespace(op=op, name="demo", instance="i", stats=dict, view=dict)),
             "today": op.pnl(since_ns=op.period_start_ns("day")),
             "backtest": {s.name: s for s in host.strategies}}
 
