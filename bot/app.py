@@ -1071,36 +1071,72 @@ class Bot:
 
     def flatten(self, by: str, reason: str, max_slippage_bps: Decimal) -> None:
         """Kill switch, then close every position at most ``max_slippage_bps`` through the last mid price (asked from
-        a risk check's start(): once the strategies are built)."""
+        a risk check's start(): once the strategies are built). A market with no price yet (a flatten asked at start,
+        before the feeds' first books) is waited for, ``[bot] flatten_price_wait_s`` at most, then closed; what could
+        not be closed is alerted once, with why."""
         if self._until_strategies is not None:
             self._until_strategies.append(lambda: self.flatten(by, reason, max_slippage_bps))
             return
         self.kill(by, reason, alert=False, cancel=False)  # close_positions cancels first
+        self.tasks.create(self._close_positions(max_slippage_bps), owner="host", what="flatten")
 
-        async def close_positions() -> None:
-            await self._cancel_everything()
-            for (exchange, symbol), qty in self.portfolio.positions().items():
-                mid = self.portfolio.last_price(exchange, symbol)
-                if mid is None or exchange not in self.exchanges:
-                    self.alert(AlertLevel.ERROR, "risk", "flatten: no price to close a position",
-                               exchange=exchange, symbol=symbol, position=str(qty))
-                    continue
-                side = Side.SELL if qty > 0 else Side.BUY
-                shift = mid * max_slippage_bps / BPS
-                price = mid - shift if side is Side.SELL else mid + shift
-                try:
-                    rules = self.exchanges[exchange].market(symbol)
-                    price = rules.round_price(price, side)  # never beyond the price limit
-                    size = rules.round_qty(abs(qty))
-                except KeyError:
-                    size = abs(qty)
-                if size <= 0:
-                    continue
-                self.executor.submit(OrderIntent(
-                    strategy="flatten", exchange=exchange, symbol=symbol, side=side, qty=size, price=price,
-                    order_type=OrderType.LIMIT, tif=TimeInForce.IOC), risk=False)
+    async def _close_positions(self, max_slippage_bps: Decimal) -> None:
+        await self._cancel_everything()
+        wait_s = self.config.bot.flatten_price_wait_s
+        await self._wait_for_prices(wait_s)
+        not_closed: list[tuple[str, Decimal, str]] = []  # (market, position, why)
+        for (exchange, symbol), qty in self.portfolio.positions().items():
+            mid = self.portfolio.last_price(exchange, symbol)
+            if exchange not in self.exchanges:
+                not_closed.append((f"{exchange} {symbol}", qty, f"no venue {exchange} configured"))
+                continue
+            if mid is None:
+                not_closed.append((f"{exchange} {symbol}", qty, f"no price within {wait_s:g} s"))
+                continue
+            side = Side.SELL if qty > 0 else Side.BUY
+            shift = mid * max_slippage_bps / BPS
+            price = mid - shift if side is Side.SELL else mid + shift
+            try:
+                rules = self.exchanges[exchange].market(symbol)
+                price = rules.round_price(price, side)  # never beyond the price limit
+                size = rules.round_qty(abs(qty))
+            except KeyError:
+                size = abs(qty)
+            if size <= 0:
+                continue
+            self.executor.submit(OrderIntent(
+                strategy="flatten", exchange=exchange, symbol=symbol, side=side, qty=size, price=price,
+                order_type=OrderType.LIMIT, tif=TimeInForce.IOC), risk=False)
+        if not_closed:  # one alert for them all, each market with its position and why
+            whys = "; ".join(sorted({why for _, _, why in not_closed}))
+            count = f"{len(not_closed)} position{'' if len(not_closed) == 1 else 's'}"
+            self.alert(AlertLevel.ERROR, "risk", f"flatten: {count} not closed: {whys}",
+                       **{market: f"{qty} ({why})" for market, qty, why in not_closed})
 
-        self.tasks.create(close_positions(), owner="host", what="flatten")
+    async def _wait_for_prices(self, wait_s: float) -> None:
+        """Until every position on a configured venue has a price (a book or pool update came), ``wait_s`` at most."""
+        def unpriced() -> list[tuple[str, str]]:
+            return [key for key in self.portfolio.positions()
+                    if key[0] in self.exchanges and self.portfolio.last_price(*key) is None]
+
+        missing = unpriced()
+        if not missing or wait_s <= 0:
+            return
+        log.warning("flatten: no price yet for %s; waiting up to %ss for one",
+                    ", ".join(f"{e} {s}" for e, s in missing), wait_s)
+        arrived = asyncio.Event()
+        unsubscribe = [self.bus.subscribe(kind, lambda _event: arrived.set(), owner="flatten")
+                       for kind in (BookUpdate, PoolUpdate)]
+        try:
+            async with asyncio.timeout(wait_s):
+                while unpriced():  # read after each update is published: the portfolio has taken it by then
+                    arrived.clear()
+                    await arrived.wait()
+        except TimeoutError:
+            pass
+        finally:
+            for undo in unsubscribe:
+                undo()
 
     def record_trip(self, check: str, cause: str, action: str, *, strategy: str = "", exchange: str = "",
                     symbol: str = "", level: AlertLevel = AlertLevel.WARNING,

@@ -76,6 +76,9 @@ class BotSettings:
     on_shutdown: Literal["cancel", "keep"] = option("cancel", help="what happens to resting orders on stop")
     shutdown_timeout_s: float = option(10.0, ge=0.1, le=600, help="how long a stop waits for orders in flight, "
                                        "and for each plugin's shutdown hook and stop()")
+    flatten_price_wait_s: float = option(30.0, ge=0, le=3600, help="a flatten asked before a market's first price "
+                                         "(a loss limit already past at start): how long it waits for each "
+                                         "market's price before giving up on closing its position (alerted)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = option("INFO", help="console log level")
     log_format: Literal["text", "json"] = option("text", help='"text": short lines for people; "json": one '
                                                                "object per stderr line (ts, level, logger, msg, "

@@ -68,6 +68,15 @@ def predicted_for_filled(result: ExecutionResult) -> tuple[Decimal, bool]:
         scaled = result.predicted_pnl * result.filled / result.size
         return scaled, bool(context.flags[Inexact])
 
+
+def prediction_error(result: ExecutionResult) -> Decimal:
+    """``result``'s realized PnL minus its prediction for what it executed (:func:`predicted_for_filled`), at the
+    ledger's precision: the one error every surface shows for an execution (``arbot report``'s arbitrage section,
+    the web console's executions, the backtest report)."""
+    predicted, _ = predicted_for_filled(result)
+    with localcontext(prec=EXACT_DIGITS):
+        return result.realized_pnl - predicted
+
 # --- days and periods --------------------------------------------------------------------------
 
 def day_start_ns(now_ns: int, timezone: str, at: dt.time = MIDNIGHT) -> int:

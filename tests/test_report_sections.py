@@ -119,8 +119,8 @@ def test_the_arb_plugin_reports_its_executions(db_url):
             return ArbExecutionRow(
                 opportunity_id=oid, strategy="arb", state=state, symbol="SOL/USDC", direction="buy-cex-sell-dex",
                 size=D(1), predicted_pnl=D(predicted), sol_price=D(150), cex_exchange="c", cex_side="buy",
-                cex_qty=D(1), cex_price=D(150), cex_cid=f"{oid}-cex", dex_exchange="d", dex_side="sell",
-                dex_qty=D(1), dex_price=D(151), dex_cid=f"{oid}-dex", hedge_cid=hedge,
+                cex_qty=D(1), cex_price=D(150), cex_cid=f"{oid}-cex", cex_filled=D(1), dex_exchange="d",
+                dex_side="sell", dex_qty=D(1), dex_price=D(151), dex_cid=f"{oid}-dex", dex_filled=D(1), hedge_cid=hedge,
                 realized_pnl=None if realized is None else D(realized))
 
         assert insert_execution(store, execution("a", "done", "1.00", "0.80"))
@@ -133,7 +133,7 @@ def test_the_arb_plugin_reports_its_executions(db_url):
         (section,) = report_sections(store)
         header, arb = section.rows
         assert header[0] == "strategy" and arb[:7] == ("arb", "4", "3", "2", "1", "0", "1")
-        # predicted 1 + 2, realized 0.8 - 0.4, mean |error| (0.2 + 2.4) / 2
+        # predicted 1 + 2 (each for its size, all filled), realized 0.8 - 0.4, mean |error| (0.2 + 2.4) / 2
         assert arb[8:] == ("3.00", "0.40", "1.30")  # USDC, to the cent
     finally:
         store.close()

@@ -26,6 +26,7 @@ from ..domain import (
     Alert,
     AlertLevel,
     Balance,
+    ExecutionResult,
     FeedStatus,
     Fill,
     MarketInfo,
@@ -1196,6 +1197,17 @@ class ExecutionView:
     """Base left over once everything is final, not hedged (long positive)."""
     finished_ns: int = 0
     note: str = ""
+    filled: Decimal | None = None
+    """How much of ``size`` was executed, in its unit (None: not given; the prediction is then taken as being for
+    what was executed), as the strategy's :class:`~bot.domain.ExecutionResult` gives it."""
+
+    def result(self) -> ExecutionResult | None:
+        """The execution as the :class:`~bot.domain.ExecutionResult` its strategy publishes (None until realized):
+        what :func:`bot.api.ledger.prediction_error` compares, as every surface does."""
+        if self.realized_pnl is None:
+            return None
+        return ExecutionResult(self.strategy, self.predicted_pnl, self.realized_pnl, self.quote, self.finished_ns,
+                               self.opportunity_id, None if self.filled is None else self.size, self.filled)
 
 
 BALANCES_TIMEOUT_S = 5.0

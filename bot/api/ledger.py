@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         period_start_ns,
         pnl_curves,
         predicted_for_filled,
+        prediction_error,
         steps,
         totals,
     )
@@ -41,14 +42,14 @@ if TYPE_CHECKING:
 
 _LEDGER = ("EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
            "TimeOrderedPosition", "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "next_day_start_ns",
-           "period_start_ns", "pnl_curves", "predicted_for_filled", "steps", "totals")
+           "period_start_ns", "pnl_curves", "predicted_for_filled", "prediction_error", "steps", "totals")
 _UNITS = ("amount", "money", "moneys", "price", "qty", "signed_money", "significant")
 _WHERE = {**dict.fromkeys(_LEDGER, "bot.ledger"), **dict.fromkeys(_UNITS, "bot.units"), "fees_text": "bot.report"}
 __all__ = [
     "EXACT_DIGITS", "PERIODS", "Ledger", "MarketFigures", "Marks", "Position", "Step", "StrategyFigures",
     "TimeOrderedPosition", "amount", "fees_text",
     "day_start_ns", "fee_in_quote", "is_trade", "lot_mark", "money", "moneys", "next_day_start_ns",
-    "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "qty", "signed_money", "significant",
-    "steps", "totals",
+    "period_start_ns", "price", "pnl_curves", "predicted_for_filled", "prediction_error", "qty", "signed_money",
+    "significant", "steps", "totals",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

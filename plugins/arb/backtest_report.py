@@ -25,7 +25,7 @@ Definitions, also written into the report:
   predicted net PnL of the tradable opportunities (a taken one counts with the prediction its
   ``ExecutionResult`` carries, a missed one with the best prediction of its episode);
 * **prediction error** per execution = realized - predicted PnL, the prediction scaled to what filled when the
-  result gives ``size`` and ``filled`` (``predicted_pnl * filled / size``, :func:`bot.api.ledger.predicted_for_filled`,
+  result gives ``size`` and ``filled`` (``predicted_pnl * filled / size``, :func:`bot.api.ledger.prediction_error`,
   the ``prediction`` risk check's rule: a partial fill that earned what was predicted for its part is no miss); its
   absolute value in quote and in bps of the opportunity's buy-leg notional (buy price x size, of what filled),
   mean / p50 / p95.
@@ -46,7 +46,7 @@ from typing import Any
 
 from bot.api import BPS, ExecutionResult, Opportunity, split_symbol
 from bot.api.backtest import BacktestRun, ReportSection, exact
-from bot.api.ledger import EXACT_DIGITS, money, predicted_for_filled
+from bot.api.ledger import EXACT_DIGITS, money, prediction_error
 
 ZERO = Decimal(0)
 
@@ -301,8 +301,7 @@ def _summarize(collector: BacktestCollector, quote: str) -> BacktestFigures:
     signed: list[Decimal] = []
     for result in collector.results:
         # like with like: a partial fill against its prediction for what filled, the prediction check's rule
-        predicted, _ = predicted_for_filled(result)
-        error = result.realized_pnl - predicted
+        error = prediction_error(result)
         signed.append(error)
         errors_quote.append(abs(error))
         seen = collector.episodes.get(result.opportunity_id)

@@ -86,6 +86,8 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    earlier_hedge_ids,
+    executed,
     execution_of,
     execution_values,
     insert_execution,
@@ -260,9 +262,7 @@ class Execution:
     def executed(self) -> Decimal:
         """How much of its size was executed: the larger of the base bought and the base sold over every leg (the
         realized PnL counts a residual at the CEX mid, as if sold there), what its prediction is scaled to."""
-        bought = sum((leg.filled for leg in self.legs() if leg.side is Side.BUY), ZERO)
-        sold = sum((leg.filled for leg in self.legs() if leg.side is Side.SELL), ZERO)
-        return max(bought, sold)
+        return executed((leg.side.value, leg.filled) for leg in self.legs())
 
 
 class ArbExecutions:
@@ -750,10 +750,7 @@ class ArbExecutions:
     def _earlier_hedges(self, ex: Execution) -> None:
         """The hedges sent before the row's own (reopened by a late fill): ``<id>-hedge``, ``<id>-hedge2``... up to
         the one the row names, each as its stored order (their fills are part of the execution's figures)."""
-        prefix, last = f"{ex.id}-hedge", ex.row.hedge_cid or ""
-        number = last[len(prefix):] if last.startswith(prefix) else ""
-        for _ in range(1, int(number) if number.isdigit() else 1):
-            cid = ex.hedge_cid()
+        for cid in earlier_hedge_ids(ex.row):
             order = self.ctx.order(cid)
             leg = Leg("hedge", ex.row.cex_exchange, order.side if order else Side.BUY, order.qty if order else ZERO,
                       (order.price or ZERO) if order else ZERO, cid, submitted_ns=ex.row.created_ns,

@@ -17,15 +17,15 @@ timestamps integer nanoseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, localcontext
 from types import SimpleNamespace
 
 from sqlalchemy import Table
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.api import ExecutionLeg, ExecutionView, Opportunity, split_symbol
-from bot.api.ledger import amount, significant
+from bot.api import ExecutionLeg, ExecutionResult, ExecutionView, Opportunity, split_symbol
+from bot.api.ledger import EXACT_DIGITS, amount, prediction_error, significant
 from bot.api.storage import Store, money
 
 
@@ -306,12 +306,55 @@ def own_strategies(store: Store) -> set[str] | None:
     return set(store.strategies())
 
 
+def executed(legs: Iterable[tuple[str, Decimal]]) -> Decimal:
+    """How much of an execution's size was executed, from its legs' (side, filled): the larger of the base bought
+    and the base sold (the realized PnL counts a residual at the CEX mid, as if sold there). What its prediction is
+    scaled to, by the strategy as it publishes its result and by every surface that reads its row."""
+    bought, sold = Decimal(0), Decimal(0)
+    for side, filled in legs:
+        if side == "buy":
+            bought += filled
+        else:
+            sold += filled
+    return max(bought, sold)
+
+
+def earlier_hedge_ids(row: ArbExecutionRow | ExecutionRecord) -> list[str]:
+    """The client ids of the hedges sent before the one the row names (a late fill reopened the execution):
+    ``<id>-hedge``, ``<id>-hedge2``... below the row's own ``<id>-hedgeN``; their fills count in its figures."""
+    prefix, last = f"{row.opportunity_id}-hedge", row.hedge_cid or ""
+    number = last[len(prefix):] if last.startswith(prefix) else ""
+    return [prefix if n == 1 else f"{prefix}{n}" for n in range(1, int(number) if number.isdigit() else 1)]
+
+
+def row_executed(store: Store, row: ArbExecutionRow) -> Decimal:
+    """:func:`executed` of a stored execution: its CEX, DEX and hedge legs, and the earlier hedges' stored orders."""
+    legs = [(row.cex_side, row.cex_filled), (row.dex_side, row.dex_filled)]
+    if row.hedge_cid:
+        legs.append((row.hedge_side, row.hedge_filled))
+    for cid in earlier_hedge_ids(row):
+        order = store.get_order(cid)
+        if order is not None:
+            legs.append((order.side.value, order.filled_qty))
+    return executed(legs)
+
+
+def row_result(store: Store, row: ArbExecutionRow) -> ExecutionResult | None:
+    """A finished row as the :class:`~bot.api.ExecutionResult` its strategy published (None until realized): with
+    its size and what filled, for :func:`bot.api.ledger.prediction_error`."""
+    if row.realized_pnl is None:
+        return None
+    return ExecutionResult(row.strategy, row.predicted_pnl, row.realized_pnl, split_symbol(row.symbol)[1],
+                           row.finished_ns, row.opportunity_id, row.size, row_executed(store, row))
+
+
 def summary(store: Store) -> list[tuple[str, ...]]:
     """``arbot report``'s arbitrage table: per strategy, opportunities and executions with PnL.
 
     Rows: strategy, opportunities recorded, acted on, executions done / open, hedged, residual
     left (base), predicted and realized PnL summed over the finished executions, and the mean
-    absolute prediction error. A header row first; only the header when nothing is stored.
+    absolute prediction error (:func:`bot.api.ledger.prediction_error`: a partial fill against its prediction for
+    what filled). A header row first; only the header when nothing is stored.
     """
     rows: list[tuple[str, ...]] = [("strategy", "opportunities", "acted", "done", "open", "refused", "hedged",
                                     "residual", "predicted", "realized", "mean |error|")]
@@ -329,23 +372,24 @@ def summary(store: Store) -> list[tuple[str, ...]]:
             counts = seen.setdefault(strategy, [0, 0])
             counts[0] += 1
             counts[1] += bool(was_acted)
-        done: dict[str, list[tuple[ArbExecutionRow, Decimal]]] = {}  # finished rows with their realized PnL
+        done: dict[str, list[tuple[ArbExecutionRow, ExecutionResult]]] = {}  # finished rows, as their results
         open_: dict[str, int] = {}
         refused: dict[str, int] = {}
         for row in s.exec(q_executions).all():
             if row.state == "refused":
                 refused[row.strategy] = refused.get(row.strategy, 0) + 1
-            elif row.state == "done" and row.realized_pnl is not None:
-                done.setdefault(row.strategy, []).append((row, row.realized_pnl))
+            elif row.state == "done" and (result := row_result(store, row)) is not None:
+                done.setdefault(row.strategy, []).append((row, result))
             else:
                 open_[row.strategy] = open_.get(row.strategy, 0) + 1
     for name in sorted(set(seen) | set(done) | set(open_) | set(refused)):
         finished = done.get(name, [])
         quote = split_symbol(finished[0][0].symbol)[1] if finished else ""
         predicted = sum((r.predicted_pnl for r, _ in finished), Decimal(0))
-        realized = sum((pnl for _, pnl in finished), Decimal(0))
-        error = (sum((abs(pnl - r.predicted_pnl) for r, pnl in finished), Decimal(0)) / len(finished)
-                 if finished else None)
+        realized = sum((result.realized_pnl for _, result in finished), Decimal(0))
+        with localcontext(prec=EXACT_DIGITS):
+            error = (sum((abs(prediction_error(result)) for _, result in finished), Decimal(0)) / len(finished)
+                     if finished else None)
         opportunities, acted = seen.get(name, [0, 0])
         residual = sum((r.residual for r, _ in finished), Decimal(0))
         rows.append((name, str(opportunities), str(acted), str(len(finished)), str(open_.get(name, 0)),
@@ -379,10 +423,10 @@ def execution_views(store: Store, strategy: str | None, since_ns: int | None, un
             q = q.where(ArbExecutionRow.created_ns < until_ns)
         rows = list(s.exec(q.order_by(col(ArbExecutionRow.created_ns).desc(), col(ArbExecutionRow.id).desc())
                            .limit(limit)).all())
-    return [_view(row) for row in rows]
+    return [_view(store, row) for row in rows]
 
 
-def _view(row: ArbExecutionRow) -> ExecutionView:
+def _view(store: Store, row: ArbExecutionRow) -> ExecutionView:
     legs = [ExecutionLeg("cex", row.cex_exchange, row.cex_side, row.cex_qty, row.cex_price, row.cex_cid,
                          row.cex_status, row.cex_filled, row.cex_avg_price, row.cex_submitted_ns, row.cex_final_ns),
             ExecutionLeg("dex", row.dex_exchange, row.dex_side, row.dex_qty, row.dex_price, row.dex_cid,
@@ -393,4 +437,5 @@ def _view(row: ArbExecutionRow) -> ExecutionView:
     return ExecutionView(strategy=row.strategy, opportunity_id=row.opportunity_id, symbol=row.symbol,
                          state=row.state, created_ns=row.created_ns, predicted_pnl=row.predicted_pnl,
                          realized_pnl=row.realized_pnl, quote=split_symbol(row.symbol)[1], size=row.size,
-                         legs=tuple(legs), residual=row.residual, finished_ns=row.finished_ns, note=row.note)
+                         legs=tuple(legs), residual=row.residual, finished_ns=row.finished_ns, note=row.note,
+                         filled=row_executed(store, row))

@@ -8,11 +8,11 @@ import enum
 import io
 import json
 from collections.abc import Iterable, Sequence
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 from bot.api import ExecutionView, Fill, Opportunity, Order, split_symbol
-from bot.api.ledger import EXACT_DIGITS
+from bot.api.ledger import prediction_error
 
 
 def plain(value: Any) -> Any:
@@ -61,11 +61,9 @@ def execution_view(view: ExecutionView) -> dict[str, Any]:
     data = plain(view)
     data["legs"] = [{**plain(leg), "latency_ms": None if leg.latency_ms is None else str(leg.latency_ms)}
                     for leg in view.legs]
-    if view.realized_pnl is None:
-        data["error"] = None
-    else:
-        with localcontext(prec=EXACT_DIGITS):  # exactly the difference of the two exact columns beside it
-            data["error"] = str(view.realized_pnl - view.predicted_pnl)
+    result = view.result()
+    # like with like, as every surface: a partial fill against its prediction for what filled, exactly
+    data["error"] = None if result is None else str(prediction_error(result))
     return data
 
 
@@ -77,7 +75,7 @@ ORDER_COLUMNS = ("client_order_id", "strategy", "exchange", "symbol", "side", "o
 FILL_COLUMNS = ("strategy", "exchange", "symbol", "trade_id", "client_order_id", "side", "price", "qty", "fee",
                 "fee_asset", "liquidity", "ts_ns")
 EXECUTION_COLUMNS = ("strategy", "opportunity_id", "symbol", "state", "created_ns", "finished_ns", "size",
-                     "predicted_pnl", "realized_pnl", "error", "quote", "residual", "legs", "note")
+                     "filled", "predicted_pnl", "realized_pnl", "error", "quote", "residual", "legs", "note")
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:

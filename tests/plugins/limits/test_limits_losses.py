@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
@@ -597,3 +598,58 @@ async def test_a_crash_before_a_trips_pause_is_acted_on_at_the_restart(make_bot,
     second = await make_bot(config, extra=PLUGINS, clock=clock)
     assert second.strategies["s"].paused and second.strategies["t"].paused
     assert [t.reason for t in trips(second)] == ["daily realized loss limit exceeded"]
+
+
+async def _flatten_at_start(make_bot, wait_s: str):
+    """A bot whose stored fills put strategy ``t`` 6 USD past its 5 USD daily limit, long 1 BTC, on a limit whose
+    action is ``flatten``: started with no book yet."""
+    clock = ManualClock()
+    config = (f"flatten_price_wait_s = {wait_s}\n" + BASE  # in make_bot's [bot] table
+              + '[risk.limits]\nstrategy_max_daily_loss = { t = "5" }\naction = "flatten"\n'
+              + 'flatten_slippage_bps = "100"\n')
+    Alerts.sent.clear()
+    ScriptedVenue.instances.clear()
+    bot = await make_bot(config, extra=PLUGINS, clock=clock, start=False)
+    bot.store.open()
+    now = clock.time_ns()
+    bot.store.insert_fill(fill("b", Side.BUY, "2", "100", ts_ns=now - 2), "t")
+    bot.store.insert_fill(fill("b", Side.SELL, "1", "94", ts_ns=now - 1), "t")  # lost 6 > 5; long 1 BTC left
+    await bot.start()
+    return bot
+
+
+def _flatten_alerts():
+    return [a for a in Alerts.sent if a.kind == "risk" and a.message.startswith("flatten")]
+
+
+async def test_a_flatten_asked_at_start_waits_for_the_first_price_then_closes(make_bot, caplog):
+    caplog.set_level(logging.WARNING, logger="arbot")
+    bot = await _flatten_at_start(make_bot, "30")
+    try:
+        assert bot.strategies["t"].paused
+        venue = bot.exchanges["v"]
+        await wait_for(lambda: "flatten: no price yet for v BTC/USD" in caplog.text, what="the flatten to wait")
+        await bot.alerts.flush()
+        assert not any(o.strategy == "flatten" for o in venue.received)  # no price yet: nothing sent, nothing given up
+        assert not _flatten_alerts()
+        bot.bus.publish(book("99"))
+        await wait_for(lambda: any(o.strategy == "flatten" for o in venue.received), what="the closing order")
+        close = next(o for o in venue.received if o.strategy == "flatten")
+        assert (close.side, close.qty, close.price, close.tif.value) == (Side.SELL, Decimal("1"), Decimal("98.01"),
+                                                                         "ioc")
+        await bot.alerts.flush()
+        assert not _flatten_alerts()  # closed: no "no price" alert
+    finally:
+        await bot.stop()
+
+
+async def test_a_flatten_with_no_price_in_time_alerts_once_what_it_could_not_close(make_bot):
+    bot = await _flatten_at_start(make_bot, "0.2")
+    try:
+        await wait_for(_flatten_alerts, timeout_s=5, what="the flatten's alert")
+        [alert] = _flatten_alerts()
+        assert alert.message == "flatten: 1 position not closed: no price within 0.2 s"
+        assert alert.fields["v BTC/USD"] == "1 (no price within 0.2 s)"
+        assert not any(o.strategy == "flatten" for o in bot.exchanges["v"].received)
+    finally:
+        await bot.stop()
