@@ -5,9 +5,11 @@ answers a create-order that reuses an id with the order it already holds, so a r
 make a second order; still, a lost answer (timeout, dropped connection) raises ``UnknownOutcome``
 and the executor looks the order up first: :meth:`CoinbaseExchange.fetch_order` reads the order by
 its ``order_id`` when we know it, else lists the product's orders and matches ``client_order_id``: those created
-in the hour after the intent, then since it, when its time is known (a create whose answer was lost this run, or
-the stored order the executor looks up through :meth:`CoinbaseExchange.find_order`), at most ``LOOKUP_PAGES_MAX``
-pages a query, past which the outcome stays unknown rather than reading the account's whole history.
+in the hour after the intent, then (a stored order changed more than that hour after its intent: its first send
+came before that change) in the hour before its last change, then since the intent, when its time is known (a
+create whose answer was lost this run, or the stored order the executor looks up through
+:meth:`CoinbaseExchange.find_order`), at most ``LOOKUP_PAGES_MAX`` pages a query, past which the outcome stays
+unknown rather than reading the account's whole history.
 
 **Order changes as they happen, polling as the reconciler.** With an API key, the authenticated
 ``user`` channel (:mod:`.private`) reports each change of one of our orders as it happens; a
@@ -265,25 +267,33 @@ class CoinbaseExchange(PollingVenue):
         self.track(order.client_order_id, order.symbol, order_id, state)
         return state
 
-    async def _find_order_id(self, symbol: str, client_order_id: str, created_ns: int | None = None) -> str | None:
+    async def _find_order_id(self, symbol: str, client_order_id: str, created_ns: int | None = None,
+                             sent_by_ns: int | None = None) -> str | None:
         """Coinbase's order id for one of ours: known, else looked for in List Orders by ``client_order_id``.
 
         With the intent's time (``created_ns``: the stored order's, or a create whose answer was lost this run), the
         orders created from ``LOOKUP_SKEW_S`` before it to ``LOOKUP_WINDOW_S`` after it first (``start_date`` and
-        ``end_date``: however many orders came after it), then those created since it; without it, the product's
-        newest. ``LOOKUP_PAGES_MAX`` pages at most a query: an account's whole history is never read for one order.
-        Not found while more remain is ``UnknownOutcome``."""
+        ``end_date``: however many orders came after it); then, when ``sent_by_ns`` (a time its first send came
+        before: the stored order's last change) is later than that, the ``LOOKUP_WINDOW_S`` before it (an order its
+        lane held for longer, sent just before that change, is found however many orders came after); then those
+        created since the intent; without it, the product's newest. ``LOOKUP_PAGES_MAX`` pages at most a query: an
+        account's whole history is never read for one order. Not found while more remain is ``UnknownOutcome``."""
         if client_order_id in self._order_ids:
             return self._order_ids[client_order_id]
         if created_ns is None:
             created_ns = self._created_ns.get(client_order_id)
         base: dict[str, Any] = {"product_ids": product_id(symbol), "limit": LOOKUP_PAGE}
         if created_ns is not None:
-            base["start_date"] = rfc3339_seconds(created_ns - LOOKUP_SKEW_S * 1_000_000_000)
-            window = {**base, "end_date": rfc3339_seconds(created_ns + LOOKUP_WINDOW_S * 1_000_000_000)}
-            found, _ = await self._search_orders(window, client_order_id)
-            if found is not None:
-                return found
+            skew_ns, window_ns = LOOKUP_SKEW_S * 1_000_000_000, LOOKUP_WINDOW_S * 1_000_000_000
+            base["start_date"] = rfc3339_seconds(created_ns - skew_ns)
+            windows = [(created_ns - skew_ns, created_ns + window_ns)]
+            if sent_by_ns is not None and sent_by_ns > created_ns + window_ns:
+                windows.append((max(created_ns + window_ns, sent_by_ns - window_ns) - skew_ns, sent_by_ns + skew_ns))
+            for start_ns, end_ns in windows:
+                window = {**base, "start_date": rfc3339_seconds(start_ns), "end_date": rfc3339_seconds(end_ns)}
+                found, _ = await self._search_orders(window, client_order_id)
+                if found is not None:
+                    return found
         found, complete = await self._search_orders(base, client_order_id)
         if found is not None or complete:
             return found
@@ -313,11 +323,15 @@ class CoinbaseExchange(PollingVenue):
 
     async def find_order(self, order: Order) -> OrderState | None:
         """:meth:`fetch_order`, its List Orders search bounded by the stored order's ``created_ns`` (an order of an
-        earlier run is found behind any number of newer ones)."""
-        return await self._fetch(order.symbol, order.client_order_id, order.created_ns or None)
+        earlier run is found behind any number of newer ones) and, for an order changed since it was stored (any
+        status but PENDING: it was sent before that change, e.g. UNKNOWN after a lost answer), its ``updated_ns``
+        (one its lane sent hours after its intent is found too)."""
+        sent_by_ns = order.updated_ns if order.status is not OrderStatus.PENDING and order.updated_ns else None
+        return await self._fetch(order.symbol, order.client_order_id, order.created_ns or None, sent_by_ns)
 
-    async def _fetch(self, symbol: str, client_order_id: str, created_ns: int | None) -> OrderState | None:
-        order_id = await self._find_order_id(symbol, client_order_id, created_ns)
+    async def _fetch(self, symbol: str, client_order_id: str, created_ns: int | None,
+                     sent_by_ns: int | None = None) -> OrderState | None:
+        order_id = await self._find_order_id(symbol, client_order_id, created_ns, sent_by_ns)
         if order_id is None:
             return None
         info = (await self._api().call("GET", f"{API}/orders/historical/{order_id}")).get("order") or {}

@@ -111,7 +111,7 @@ from .records import (
     save_swap,
 )
 from .settings import JupiterSettings
-from .transfers import TOKEN_ACCOUNT_BYTES, JupiterTransfers, associated_token_account
+from .transfers import JupiterTransfers, associated_token_account, token_account_bytes
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
 LAMPORTS_PER_SIGNATURE = 5_000
@@ -171,6 +171,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """(symbol, side) -> the compute-unit limit Jupiter set for the last swap on that route (its simulation's):
         the next one's expected limit (a route is its input and output tokens and swap mode, which the symbol and
         side decide; this run's swaps only)."""
+        self._output_accounts: dict[str, tuple[Pubkey, int]] = {}
+        """Mint -> (the token program owning it, the size of its associated token accounts), read once."""
 
     @property
     def account(self) -> str:
@@ -284,7 +286,8 @@ class JupiterExchange(Exchange, JupiterTransfers):
         :meth:`compute_unit_price` (what it will be signed with) on the compute-unit limit Jupiter set for the last
         swap on that route (:attr:`compute_unit_limits`; a transaction's largest, :data:`MAX_COMPUTE_UNIT_LIMIT`,
         for a route not swapped yet); and the rent of the output token account when the wallet has none yet (the
-        swap's ``CreateIdempotent`` makes it: ``getMinimumBalanceForRentExemption(165)``; none for native SOL out,
+        swap's ``CreateIdempotent`` makes it: ``getMinimumBalanceForRentExemption`` of its size, 165 bytes for a
+        Token Program mint, more for a Token-2022 mint with extensions; none for native SOL out,
         whose wrapped account the swap closes again). ``side`` None: the dearer side. Raises
         :class:`ExchangeError` when the node cannot tell recent fees or the account."""
         try:
@@ -299,17 +302,33 @@ class JupiterExchange(Exchange, JupiterTransfers):
 
     async def _output_account_rent(self, symbol: str, side: Side) -> int:
         """Lamports a swap on ``side`` would deposit into the output token's account it creates (0: it exists, or
-        the output is native SOL)."""
+        the output is native SOL). The account is the wallet's associated one for the mint's own token program (the
+        mint account's owner: the Token Program or Token-2022), as large as that program makes it for the mint."""
         assert self.rpc is not None and self.wallet is not None
         base, quote = split_symbol(symbol)
-        mint = self.settings.token(quote if side is Side.SELL else base)[0]
+        asset = quote if side is Side.SELL else base
+        mint = self.settings.token(asset)[0]
         if mint == NATIVE_MINT:
             return 0
+        known = self._output_accounts.get(mint)
+        if known is None:
+            _, mint_account = await self.rpc.get_account_info(mint)
+            if mint_account is None:
+                raise ExchangeError(f"{self.name}: the node has no mint {mint} (tokens.{asset}); check the mint "
+                                    f"address in [exchanges.{self.name}] tokens")
+            try:
+                size = token_account_bytes(mint_account.owner, mint_account.data)
+            except ValueError as exc:
+                raise ExchangeError(f"{self.name}: {mint} (tokens.{asset}) is not a token mint: {exc}; check the "
+                                    f"mint address in [exchanges.{self.name}] tokens") from None
+            # a mint's program and its extensions are fixed when it is made: what its accounts are never changes
+            known = self._output_accounts[mint] = (Pubkey.from_string(mint_account.owner), size)
+        program, size = known
         _, account = await self.rpc.get_account_info(
-            str(associated_token_account(self.wallet.pubkey, Pubkey.from_string(mint))))
+            str(associated_token_account(self.wallet.pubkey, Pubkey.from_string(mint), program)))
         if account is not None:
             return 0
-        return await self.rpc.get_minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_BYTES)
+        return await self.rpc.get_minimum_balance_for_rent_exemption(size)
 
     async def _quote(self, symbol: str, side: Side, qty: Decimal, limit: Decimal | None) -> tuple[Quote, str, str]:
         assert self.api is not None

@@ -48,10 +48,49 @@ from bot.api.storage import Store
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SIGNATURE_FEE_LAMPORTS = 5000
 TOKEN_ACCOUNT_BYTES = 165
 """The size of an SPL token account: what the destination's new associated token account is made with."""
+_MULTISIG_BYTES = 355
+_IMMUTABLE_OWNER = 7
+_ACCOUNT_EXTENSIONS_OF_MINT: dict[int, tuple[tuple[int, int], ...]] = {
+    1: ((2, 8),),  # TransferFeeConfig -> TransferFeeAmount (the withheld amount, u64)
+    9: ((13, 0), (_IMMUTABLE_OWNER, 0)),  # NonTransferable -> NonTransferableAccount, ImmutableOwner
+    14: ((15, 1),),  # TransferHook -> TransferHookAccount (the "transferring" flag)
+    26: ((27, 0),),  # Pausable -> PausableAccount
+}
+"""spl-token-2022 ``ExtensionType::get_required_init_account_extensions``: mint extension type -> the account
+extensions (type, value length) every token account of such a mint is initialized with."""
+
+
+def token_account_bytes(mint_program: str, mint_data: bytes) -> int:
+    """The size of the associated token account the ATA program creates for a mint owned by ``mint_program`` holding
+    ``mint_data``: 165 bytes under the Token Program; under Token-2022 what its ``GetAccountDataSize`` answers with
+    ``ImmutableOwner`` (which the ATA program always asks for): 165, the account-type byte, and a type-length-value
+    entry for ``ImmutableOwner`` and each account extension the mint's extensions require. Raises ValueError for a
+    mint of neither program or data that is not a mint."""
+    if mint_program == str(TOKEN_PROGRAM):
+        return TOKEN_ACCOUNT_BYTES
+    if mint_program != str(TOKEN_2022_PROGRAM):
+        raise ValueError(f"the mint is owned by {mint_program}, neither the Token Program nor Token-2022")
+    required = {_IMMUTABLE_OWNER: 0}
+    if len(mint_data) > TOKEN_ACCOUNT_BYTES:  # extensions: the account type (1: a mint), then type-length-value
+        if mint_data[TOKEN_ACCOUNT_BYTES] != 1:
+            raise ValueError("the account is not a Token-2022 mint")
+        at = TOKEN_ACCOUNT_BYTES + 1
+        while at + 4 <= len(mint_data):
+            kind = int.from_bytes(mint_data[at:at + 2], "little")
+            length = int.from_bytes(mint_data[at + 2:at + 4], "little")
+            if kind == 0:  # Uninitialized: the rest is unused space
+                break
+            required.update(_ACCOUNT_EXTENSIONS_OF_MINT.get(kind, ()))
+            at += 4 + length
+    elif len(mint_data) != 82:
+        raise ValueError(f"the account is not a mint ({len(mint_data)} bytes)")
+    size = TOKEN_ACCOUNT_BYTES + 1 + sum(4 + length for length in required.values())
+    return size + 1 if size == _MULTISIG_BYTES else size  # never a multisig's size: one more byte, as the program does
 
 
 class JupiterTransferRow(SQLModel, table=True):
@@ -66,9 +105,10 @@ class JupiterTransferRow(SQLModel, table=True):
     last_valid_block_height: int
 
 
-def associated_token_account(owner: Pubkey, mint: Pubkey) -> Pubkey:
-    """The owner's associated token account for ``mint`` (the ATA program's derivation)."""
-    return Pubkey.find_program_address([bytes(owner), bytes(TOKEN_PROGRAM), bytes(mint)], ATA_PROGRAM)[0]
+def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey = TOKEN_PROGRAM) -> Pubkey:
+    """The owner's associated token account for ``mint`` (the ATA program's derivation: its seeds are the owner, the
+    program owning the mint, and the mint)."""
+    return Pubkey.find_program_address([bytes(owner), bytes(token_program), bytes(mint)], ATA_PROGRAM)[0]
 
 
 def transfer_instructions(owner: Pubkey, destination: Pubkey, mint: Pubkey | None, units: int,

@@ -35,6 +35,11 @@ most txids Kraken takes per call (50 and 20; more is refused as ``EGeneral:Inval
 stream dropping and coming back are alerted; on its return one poll runs at once, so nothing that
 happened meanwhile is missed.
 
+**Fee credits.** The trade history states a fee in the quote only; the fee credits (KFEE) a trade the poll read
+used come from the ledger, which Kraken may write after the trade shows: a trade whose credits it does not show yet
+is looked for again (:meth:`KrakenExchange.look_for_late_fee_credits`) for ``FEE_CREDITS_LATE_S``, and credits found
+are published as the fee-only fill ``TID:fee:KFEE`` the stream makes, applied once.
+
 **Dead-man switch.** With ``dead_man_s`` > 0 the exchange arms Kraken's ``CancelAllOrdersAfter``
 at start and re-arms it every ``dead_man_refresh_s``: if the bot's machine or network dies, Kraken
 itself cancels every resting order of the account ``dead_man_s`` after the last refresh. A clean
@@ -45,6 +50,7 @@ and its recovery too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -111,6 +117,12 @@ LEDGER_PAGE = 50
 """Entries one ``Ledgers`` call answers (Kraken: 50 at a time)."""
 LEDGER_PAGES_MAX = 20
 """``Ledgers`` pages one poll reads at most for the fee credits of the trades it read."""
+FEE_CREDITS_LATE_S = 120.0
+"""How long after the poll read a trade whose fee credits the ledger did not show the ledger is read again for them:
+Kraken may write a trade's KFEE entry after its trade history shows the trade. Past it the trade is taken to have
+used none (most trades use none: a bound, not a wait for something known to come)."""
+FEE_CREDITS_RETRY_S = 10.0
+"""Between two such ledger reads (one ``Ledgers`` call for every trade still due)."""
 
 ORDERS_KEPT = 100_000
 """Orders whose cl_ord_id and trades are remembered (the newest); an order still tracked is never forgotten. An older
@@ -177,6 +189,11 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         ones)."""
         self._ledger_refused = False
         """The key may not read the ledger: fee credits come from the execution stream alone."""
+        self.fee_credits_due: dict[str, tuple[Fill, int]] = {}
+        """Trade id -> (its fill, when (ns) the poll read it): trades whose fee credits the ledger did not show (yet);
+        :meth:`look_for_late_fee_credits`."""
+        self._fee_credits_wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
         self.private: KrakenExecutions | None = None
         self.dead_man: DeadManSwitch | None = None
         self._ws_token_in_use: tuple[str, float] | None = None
@@ -200,6 +217,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         self.ctx.create_task(self.feed.run(), "market data")
         if self.rest is not None:
             self.ctx.create_task(self.poll_fills(), "fill polling")
+            self.ctx.create_task(self._late_fee_credits(), "late fee credits")
             if s.private_stream:
                 self.private = KrakenExecutions(
                     s.private_ws_url, self._ws_token, on_report=self._on_execution, on_up=self.stream_up,
@@ -215,6 +233,8 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
 
     async def stop(self) -> None:
         self.stop_polling()
+        self._stopping.set()
+        self._fee_credits_wakeup.set()
         await self.feed.stop()
         if self.private is not None:
             await self.private.stop()
@@ -283,6 +303,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                 trade = self.memory.fills[trade.trade_id]
             else:
                 self.memory.keep(trade)
+            self.fee_credits_due.pop(trade.trade_id, None)  # the report names every fee it paid, credits too
             new = (trade, *fee_only)
             self.memory.forget_old()
         if tracked is None:  # not known to be open here (its AddOrder answer is on its way): the fills only
@@ -520,15 +541,63 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
                     int(Decimal(str(t.get("time", "0"))) * 1_000_000_000),
                 ))
         credits = await self._fee_credits(read) if read else {}
+        read_ns = self.ctx.clock.time_ns()
         for fill in read:  # kept once every read succeeded: a failed read leaves them missing, read again next time
             self.memory.keep(fill)
             if credits.get(fill.trade_id):
-                self.memory.keep(replace(fill, trade_id=f"{fill.trade_id}:fee:{FEE_CREDITS}", qty=Decimal(0),
-                                         fee=credits[fill.trade_id], fee_asset=FEE_CREDITS))
+                self.memory.keep(self._credit_fill(fill, credits[fill.trade_id]))
+            elif not self._ledger_refused:  # the ledger may show them later: looked for again, for a while
+                self.fee_credits_due[fill.trade_id] = (fill, read_ns)
+                self._fee_credits_wakeup.set()
         kept = self.memory.fills
         fills = [kept[k] for t in trade_ids for k in (t, f"{t}:fee:{FEE_CREDITS}") if k in kept]
         self.memory.forget_old()  # after the answer is made: this order's trades are the newest anyway
         return fills
+
+    @staticmethod
+    def _credit_fill(trade: Fill, credits: Decimal) -> Fill:
+        """The fee-only entry of the fee credits ``trade`` used, under the id the execution stream gives it."""
+        return replace(trade, trade_id=f"{trade.trade_id}:fee:{FEE_CREDITS}", qty=Decimal(0), fee=credits,
+                       fee_asset=FEE_CREDITS)
+
+    async def look_for_late_fee_credits(self) -> None:
+        """Read the ledger once more for the fee credits of the trades still due (:attr:`fee_credits_due`): each
+        found is published as its fee-only fill (the executor applies it to its order, once: its id is the one the
+        stream and a later poll give it); a trade whose look-back (``FEE_CREDITS_LATE_S``) is over is read this last
+        time and then no more. Run every ``FEE_CREDITS_RETRY_S`` while trades are due; also called by tests."""
+        if not self.fee_credits_due:
+            return
+        due = dict(self.fee_credits_due)
+        now = self.ctx.clock.time_ns()
+        credits = await self._fee_credits([fill for fill, _ in due.values()])
+        for tid, (fill, read_ns) in due.items():
+            if self.fee_credits_due.get(tid) != (fill, read_ns):
+                continue  # the stream reported the trade meanwhile: its report named the credits
+            if credits.get(tid):
+                credit = self._credit_fill(fill, credits[tid])
+                self.memory.keep(credit)
+                self.ctx.bus.publish(credit)
+            elif now - read_ns < FEE_CREDITS_LATE_S * 1e9 and not self._ledger_refused:
+                continue
+            del self.fee_credits_due[tid]
+
+    async def _late_fee_credits(self) -> None:
+        """While trades are due: :meth:`look_for_late_fee_credits` every ``FEE_CREDITS_RETRY_S``. Run as a task."""
+        while self._running:
+            if not self.fee_credits_due:
+                self._fee_credits_wakeup.clear()
+                await self._fee_credits_wakeup.wait()
+                continue
+            try:
+                async with asyncio.timeout(FEE_CREDITS_RETRY_S):
+                    await self._stopping.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.look_for_late_fee_credits()
+            except Exception as exc:  # read again next time, while the look-back lasts
+                log.warning("%s: reading the ledger for late fee credits failed: %s", self.name, exc)
 
     async def _fee_credits(self, trades: list[Fill]) -> dict[str, Decimal]:
         """Trade id -> the fee credits (KFEE) it used, from the ledger's KFEE entries of those trades (``refid``

@@ -38,7 +38,9 @@ refused with Kraken's ``EGeneral:Invalid arguments``.
 exclusive, ``ofs``; 50 at a time, newest first; ``{"ledger": {id: entry}, "count": n}``): each trade writes one
 entry per asset it changed, ``refid`` the trade id, ``amount`` the change and ``fee`` the fee paid in that asset
 (a KFEE entry: amount 0, the credits used as its fee). ``ledger_refused`` answers ``EGeneral:Permission denied``
-(a key without the "Query ledger entries" permission).
+(a key without the "Query ledger entries" permission). ``ledger_late = True`` holds a trade's KFEE entry back
+(``ledger_held``) until :meth:`FakeKrakenREST.write_ledger`: the ledger written after the trade history, so a read
+of both in between sees the trade without its fee credits.
 
 ``CancelAllOrdersAfter`` (the dead-man switch) is kept as Kraken documents it: each call with a
 timeout restarts the countdown, ``timeout=0`` disarms it, and when the countdown runs out every
@@ -392,6 +394,9 @@ class FakeKrakenREST:
         self.ledger: list[dict] = []
         """Ledger entries, oldest first (``Ledgers``)."""
         self.ledger_refused = False
+        self.ledger_late = False
+        self.ledger_held: list[dict] = []
+        """KFEE entries written late (``ledger_late``), in the order made."""
         self.withdraw_minimums = {"SOL": Decimal("0.05")}
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
         self.withdrawals: list[dict] = []
@@ -712,9 +717,18 @@ class FakeKrakenREST:
         return out
 
     def _ledger_entry(self, refid: str, at: float, asset: str, amount: Decimal, fee: Decimal) -> None:
-        self.ledger.append({"id": f"L{len(self.ledger) + 1:05d}-FAKE", "refid": refid, "time": at, "type": "trade",
-                            "subtype": "", "aclass": "currency", "asset": asset, "amount": f"{amount:f}",
-                            "fee": f"{fee:f}", "balance": "0"})
+        entry = {"refid": refid, "time": at, "type": "trade", "subtype": "", "aclass": "currency", "asset": asset,
+                 "amount": f"{amount:f}", "fee": f"{fee:f}", "balance": "0"}
+        if self.ledger_late and asset == "KFEE":
+            self.ledger_held.append(entry)
+            return
+        self.ledger.append({"id": f"L{len(self.ledger) + 1:05d}-FAKE", **entry})
+
+    def write_ledger(self) -> None:
+        """The KFEE entries held back (``ledger_late``) are written now."""
+        held, self.ledger_held = self.ledger_held, []
+        for entry in held:
+            self.ledger.append({"id": f"L{len(self.ledger) + 1:05d}-FAKE", **entry})
 
     def _m_Ledgers(self, p: dict) -> dict:
         if self.ledger_refused:

@@ -54,6 +54,15 @@ Native SOL out needs none (Jupiter's wrapped-SOL account is closed in the same t
 deposit refunded: nothing is kept, so nothing is modelled). The owner has an account for every mint
 of its ``token_accounts`` (at zero too), and ``getAccountInfo`` of one's associated address
 answers a token account.
+
+Mints: ``getAccountInfo`` of a mint the node knows (:attr:`FakeSolanaRpc.mints`: USDC and USDT under the classic Token
+Program by default; :meth:`FakeSolanaRpc.add_mint` adds one, e.g. a Token-2022 mint with extensions) answers the mint
+account, owned by its token program, in its layout (82 bytes; with extensions padded to 165, the account type 1 and
+the TLV entries). A Token-2022 mint's token accounts live at the associated address derived with the Token-2022
+program id, and are as large as the ATA program makes them (``GetAccountDataSize``: 165 bytes, the account type, and
+``ImmutableOwner`` plus what the mint's extensions require: ``TransferFeeAmount`` for ``TransferFeeConfig``,
+``NonTransferableAccount`` for ``NonTransferable``, ``TransferHookAccount`` for ``TransferHook``, ``PausableAccount``
+for ``Pausable``); a swap creating one deposits the rent of that size.
 A swap whose effect carries the program's error (its slippage check failed) is refused by a send
 with preflight, as the node's simulation does, and otherwise lands failed: nothing moves but the fee.
 """
@@ -80,6 +89,9 @@ EXEMPTION_YEARS = 2
 """Solana's rent parameters: ``getMinimumBalanceForRentExemption(165)`` (a token account) is 2,039,280 lamports."""
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+USDT = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
 COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
 ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
 TOKEN_ACCOUNT_BYTES = 165
@@ -98,6 +110,42 @@ class Account:
     data: bytes
     owner: str
     lamports: int
+
+
+@dataclass
+class Mint:
+    """A mint the node knows: its token program and (Token-2022) its extension types, ``(type, value length)``."""
+
+    program: str = TOKEN_PROGRAM
+    decimals: int = 6
+    extensions: tuple[tuple[int, int], ...] = ()
+
+    def data(self) -> bytes:
+        base = bytes(36) + (10**15).to_bytes(8, "little") + bytes([self.decimals, 1]) + bytes(36)
+        if not self.extensions:
+            return base
+        tlv = b"".join(kind.to_bytes(2, "little") + length.to_bytes(2, "little") + bytes(length)
+                       for kind, length in self.extensions)
+        return base.ljust(TOKEN_ACCOUNT_BYTES, b"\0") + bytes([1]) + tlv
+
+    def token_account_bytes(self) -> int:
+        """What the ATA program allocates for a token account of this mint (spl-token-2022 ``GetAccountDataSize``
+        with ``ImmutableOwner``)."""
+        if self.program == TOKEN_PROGRAM:
+            return TOKEN_ACCOUNT_BYTES
+        required = {7: 0}  # ImmutableOwner, always asked for by the ATA program
+        for kind, _ in self.extensions:
+            required.update(_ACCOUNT_EXTENSIONS_OF.get(kind, {}))
+        size = TOKEN_ACCOUNT_BYTES + 1 + sum(4 + length for length in required.values())
+        return size + 1 if size == 355 else size  # never the size of a multisig
+
+
+_ACCOUNT_EXTENSIONS_OF: dict[int, dict[int, int]] = {
+    1: {2: 8},  # TransferFeeConfig -> TransferFeeAmount (withheld u64)
+    9: {13: 0, 7: 0},  # NonTransferable -> NonTransferableAccount, ImmutableOwner
+    14: {15: 1},  # TransferHook -> TransferHookAccount (transferring flag)
+    26: {27: 0},  # Pausable -> PausableAccount
+}
 
 
 @dataclass
@@ -163,6 +211,7 @@ class FakeSolanaRpc:
         self.url = ""
         self.ws_url = ""
         self.accounts: dict[str, Account] = {}
+        self.mints: dict[str, Mint] = {USDC: Mint(), USDT: Mint()}
         self.slot_writes = 0
         self.swap_effects: dict[bytes, SwapEffect] = {}
         self.token_transfers: list[tuple[str, int, str]] = []
@@ -204,6 +253,20 @@ class FakeSolanaRpc:
         self.slot_writes += 1
         self.accounts[pubkey] = Account(data, owner, 1_000_000 + len(data) if lamports is None else lamports)
         return self.slot
+
+    def add_mint(self, mint: str, *, program: str = TOKEN_2022_PROGRAM, decimals: int = 6,
+                 extensions: tuple[tuple[int, int], ...] = ()) -> None:
+        """Make ``mint`` known to the node (a Token-2022 mint unless ``program`` says otherwise)."""
+        self.mints[mint] = Mint(program, decimals, extensions)
+
+    def token_program_of(self, mint: str) -> str:
+        known = self.mints.get(mint)
+        return known.program if known is not None else TOKEN_PROGRAM
+
+    def token_account_rent(self, mint: str) -> int:
+        """The rent-exempt deposit of a token account of ``mint`` as the ATA program creates it."""
+        known = self.mints.get(mint) or Mint()
+        return self._getMinimumBalanceForRentExemption(known.token_account_bytes())
 
     async def set_account(self, pubkey: str, data: bytes, **kwargs: Any) -> int:
         """Store an account and notify its subscribers; returns the slot of the write."""
@@ -359,7 +422,7 @@ class FakeSolanaRpc:
         return {"slot": self.slot, "apiVersion": "2.1.0"}
 
     def _account_value(self, pubkey: str) -> dict | None:
-        account = self.accounts.get(pubkey) or self._token_account(pubkey)
+        account = self.accounts.get(pubkey) or self._token_account(pubkey) or self._mint_account(pubkey)
         if account is None:
             return None
         return {"data": [base64.b64encode(account.data).decode(), "base64"], "executable": False,
@@ -371,12 +434,20 @@ class FakeSolanaRpc:
         owner, amount; the rest zero), holding its rent."""
         for owner, held in self.token_accounts.items():
             for mint, amount, _ in held:
-                if associated_token_account(owner, mint) == pubkey:
+                program = self.token_program_of(mint)
+                if associated_token_account(owner, mint, program) == pubkey:
                     data = bytes(Pubkey.from_string(mint)) + bytes(Pubkey.from_string(owner))
                     data += amount.to_bytes(8, "little")
-                    return Account(data.ljust(TOKEN_ACCOUNT_BYTES, b"\0"), TOKEN_PROGRAM,
-                                   self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES))
+                    size = (self.mints.get(mint) or Mint()).token_account_bytes()
+                    return Account(data.ljust(size, b"\0"), program, self.token_account_rent(mint))
         return None
+
+    def _mint_account(self, pubkey: str) -> Account | None:
+        known = self.mints.get(pubkey)
+        if known is None:
+            return None
+        data = known.data()
+        return Account(data, known.program, self._getMinimumBalanceForRentExemption(len(data)))
 
     @staticmethod
     def _check_base64(config: dict | None) -> None:
@@ -410,7 +481,6 @@ class FakeSolanaRpc:
         # the owner's token accounts the transaction touched, after the message's keys (as address-table ones)
         mints = sorted(set(landed.pre_tokens) | set(landed.post_tokens))
         index = {mint: len(keys) + n for n, mint in enumerate(mints)}
-        rent = self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES)
 
         def balances(tokens: dict[str, int]) -> list[dict]:
             out = []
@@ -418,14 +488,16 @@ class FakeSolanaRpc:
                 decimals = landed.decimals.get(mint, 6)
                 ui = amount / 10**decimals
                 out.append({"accountIndex": index[mint], "mint": mint, "owner": landed.owner,
-                            "programId": TOKEN_PROGRAM,
+                            "programId": self.token_program_of(mint),
                             "uiTokenAmount": {"amount": str(amount), "decimals": decimals, "uiAmount": ui,
                                               "uiAmountString": str(ui)}})
             return out
 
         others = [self.lamports.get(k, 0) for k in keys[1:]]
-        pre_accounts = [0 if mint in landed.created or mint not in landed.pre_tokens else rent for mint in mints]
-        post_accounts = [landed.created.get(mint, rent) if mint in landed.post_tokens else 0 for mint in mints]
+        pre_accounts = [0 if mint in landed.created or mint not in landed.pre_tokens else self.token_account_rent(mint)
+                        for mint in mints]
+        post_accounts = [landed.created.get(mint, self.token_account_rent(mint)) if mint in landed.post_tokens else 0
+                         for mint in mints]
         return {
             "slot": landed.slot, "blockTime": 1_700_000_000, "version": 0,
             "meta": {"err": landed.err, "fee": landed.fee, "status": {"Ok": None} if landed.err is None
@@ -433,7 +505,8 @@ class FakeSolanaRpc:
                      "preBalances": [landed.pre_lamports, *others, *pre_accounts],
                      "postBalances": [landed.post_lamports, *others, *post_accounts],
                      "preTokenBalances": balances(landed.pre_tokens), "postTokenBalances": balances(landed.post_tokens),
-                     "loadedAddresses": {"writable": [associated_token_account(landed.owner, m) for m in mints],
+                     "loadedAddresses": {"writable": [
+                         associated_token_account(landed.owner, m, self.token_program_of(m)) for m in mints],
                                          "readonly": []}, "computeUnitsConsumed": 42_000},
             "transaction": {"signatures": [str(s) for s in tx.signatures], "message": {
                 "accountKeys": keys, "recentBlockhash": str(message.recent_blockhash),
@@ -468,7 +541,7 @@ class FakeSolanaRpc:
                     self.lamports[owner] = self.lamports.get(owner, 0) + delta
                     continue
                 if mint not in held:  # Jupiter's CreateIdempotent makes the owner's account, the payer its deposit
-                    landed.created[mint] = self._getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_BYTES)
+                    landed.created[mint] = self.token_account_rent(mint)
                     self.lamports[payer] -= landed.created[mint]
                 held[mint] = held.get(mint, 0) + delta
             self.token_accounts[owner] = [(mint, amount, decimals.get(mint, 6)) for mint, amount in held.items()]
@@ -594,10 +667,11 @@ class FakeSolanaRpc:
         return {"context": self._context(), "value": value}
 
 
-def associated_token_account(owner: str, mint: str) -> str:
-    """The owner's associated token account for ``mint`` (the ATA program's derivation, Token Program accounts)."""
+def associated_token_account(owner: str, mint: str, program: str = TOKEN_PROGRAM) -> str:
+    """The owner's associated token account for ``mint`` (the ATA program's derivation: owner, the mint's token
+    program, mint)."""
     return str(Pubkey.find_program_address(
-        [bytes(Pubkey.from_string(owner)), bytes(Pubkey.from_string(TOKEN_PROGRAM)), bytes(Pubkey.from_string(mint))],
+        [bytes(Pubkey.from_string(owner)), bytes(Pubkey.from_string(program)), bytes(Pubkey.from_string(mint))],
         Pubkey.from_string(ATA_PROGRAM))[0])
 
 

@@ -12,7 +12,7 @@ from tests.fakes.solana_rpc import FakeSolanaRpc
 from tests.helpers.waiting import wait_for
 
 KEYS = ["HJPjoWUrhoZzkNfRpHuieeFk9WcZWjwy6PBjZ81ngndJ", "Czfq3xZZDmsdGdUyrNLtRhGc47cXcZtLG4crryfu44zE",
-        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"]
+        "7Js7VAc35sPesYKChFRJPzzDoa2LVthL6Ek4UDX2jnXs"]
 
 
 @pytest.fixture
