@@ -213,10 +213,11 @@ def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
                      values: dict[str, object] | None = None) -> bool:
     """Persist a new execution; False if this opportunity id already has one (nothing written).
 
-    The store's fast durable record (:meth:`Store.record`): this runs on the loop, in the decision
-    that sends the legs, and is committed when it returns, or, inside ``ctx.intent()``, when the intent
-    commits (with the legs' order rows, before they leave). ``values``: :func:`execution_values` of ``row``,
-    when the caller has them already (to keep as what was stored).
+    The store's fast durable record (:meth:`Store.record`): on a store that records inline (file-backed SQLite)
+    this runs on the loop, in the decision that sends the legs, and is committed when it returns, or, inside
+    ``ctx.intent()``, when the intent commits (with the legs' order rows, before they leave); on any other
+    (PostgreSQL) on the store writer's thread (``ctx.write_later``), the legs submitted once it is committed.
+    ``values``: :func:`execution_values` of ``row``, when the caller has them already (to keep as what was stored).
     """
     return store.record(ArbExecutionRow, execution_values(row) if values is None else values)
 
@@ -234,15 +235,28 @@ def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
         del values["opportunity_id"]
         store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
         return
+    changed = execution_changes(row, saved, columns)
+    if changed:
+        update_execution(store, row.opportunity_id, changed)
+        saved.update(changed)
+
+
+def execution_changes(row: ArbExecutionRow | ExecutionRecord, saved: dict[str, object],
+                      columns: Sequence[str] | None = None) -> dict[str, object]:
+    """The columns of ``row`` (among ``columns``; None: every one but the key) whose values differ from ``saved``
+    (the row as stored): what a save writes (``saved`` is left as it is)."""
     changed = {}
     for name in _SAVED_FIELDS if columns is None else columns:  # one pass: most are as stored (the same objects)
         value = getattr(row, name)
         stored = saved.get(name, _UNSAVED)
         if stored is not value and not _same(stored, value):
             changed[name] = value
-    if changed:
-        store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, changed)
-        saved.update(changed)
+    return changed
+
+
+def update_execution(store: Store, opportunity_id: str, values: dict[str, object]) -> int:
+    """Set ``values`` on the stored execution of ``opportunity_id`` (committed when this returns); rows changed."""
+    return store.record_update(ArbExecutionRow, {"opportunity_id": opportunity_id}, values)
 
 
 _UNSAVED = object()

@@ -31,6 +31,7 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import ClassVar
 
 from bot.api import (
@@ -353,18 +354,12 @@ class ArbStrategy(Strategy):
             sol_price = self._sol_price(book)
             ex = self._executions.execute(oid, ev, sol_price, now)
             if ex is not None:
-                # its report (the event, the row) waits behind the legs' requests, ahead of any decided before;
-                # one whose legs were all refused is over already, and is not acted on after all
-                if ex.refused:
-                    reason = REFUSED
-                else:
-                    self.counts["executed"] += 1
                 self._published_ns, self._published = now, ev
                 self._episode = key
-                self._reports.insert(0, (ev, book, pool, now, reason or "", oid))
-                if self._reports_due is not None:
-                    self._reports_due.cancel()
-                self._reports_due = self._loop.call_soon(self._run_reports)
+                if ex.awaiting_row:  # its row is stored off the loop first: reported once its legs are submitted
+                    ex.on_started = partial(self._executed, ex, ev, book, pool, now)
+                else:
+                    self._executed(ex, ev, book, pool, now)
                 return
             reason = "already executed"
         if key != self._episode or (now - self._published_ns >= self._refresh_ns and self._moved(ev)):
@@ -376,6 +371,19 @@ class ArbStrategy(Strategy):
             self._reports.append((ev, book, pool, now, reason, None))
             if self._reports_due is None:
                 self._reports_due = self._loop.call_soon(self._run_reports)
+
+    def _executed(self, ex: Execution, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int) -> None:
+        """An execution's legs are submitted: its report (the event, the row) waits behind their requests, ahead of
+        any decided before; one whose legs were all refused is over already, and is not acted on after all."""
+        reason = ""
+        if ex.refused:
+            reason = ex.why_not or REFUSED
+        else:
+            self.counts["executed"] += 1
+        self._reports.insert(0, (ev, book, pool, now, reason, ex.id))
+        if self._reports_due is not None:
+            self._reports_due.cancel()
+        self._reports_due = self._loop.call_soon(self._run_reports)
 
     def _run_reports(self) -> None:
         """The reports decided since the last run (scheduled by the decision: the next loop turn, or behind the

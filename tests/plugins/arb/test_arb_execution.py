@@ -213,7 +213,9 @@ async def test_a_refused_first_leg_sends_nothing_and_reports_no_execution(make_b
     strategy = bot.strategies["sol-arb"]
     seen = []
     bot.bus.subscribe(ExecutionResult, seen.append, owner="test")
-    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=10, what="the refused execution")
+    # (on PostgreSQL the row's changes after its insert land on the store writer's thread a moment later)
+    await wait_for(lambda: [r for r in executions(bot.store, "sol-arb") if r.state != "open"], timeout_s=10,
+                   what="the refused execution")
     [row] = executions(bot.store, "sol-arb")
     assert row.state == "refused" and row.realized_pnl is None
     assert (row.cex_status, row.dex_status) == ("refused", "not sent") and "no leg was sent" in row.note
