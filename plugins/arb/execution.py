@@ -78,6 +78,7 @@ from bot.api import (
     ExecutionResult,
     Fill,
     MarketInfo,
+    Order,
     OrderIntent,
     OrderStatus,
     OrderUpdate,
@@ -89,9 +90,11 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    FinishedExecution,
     execution_changes,
     execution_of,
     execution_values,
+    finished_execution,
     insert_execution,
     new_execution,
     open_executions,
@@ -288,6 +291,9 @@ class ArbExecutions:
         self._finished: OrderedDict[str, Execution] = OrderedDict()
         """The legs' client ids of the latest finished executions (about :data:`FINISHED_KEPT`): a fill that lands
         after its execution finished (a swap confirmed after the executor gave it up) reopens it."""
+        self._prefetched: FinishedExecution | None = None
+        """While a late fill's execution read off the loop is rebuilt: what was read (the late leg's order as the
+        executor held it when the fill came)."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -458,13 +464,65 @@ class ArbExecutions:
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
         if ex is None:
-            late = self._finished.get(fill.client_order_id) or self._finished_before(fill)
+            late = self._finished.get(fill.client_order_id)
+            if late is None and not self.ctx.store.records_inline:
+                self._look_up_off_loop(fill)
+                return
+            late = late or self._finished_before(fill)
             if late is not None:
                 self._late_fill(late, fill)
             return
         leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
+
+    def _look_up_off_loop(self, fill: Fill) -> None:
+        """:meth:`_finished_before` where a read is a round trip (PostgreSQL): the execution, its legs' orders and
+        fills are read on the store writer's thread, and the late fill is matched once they are back."""
+        oid, sep, _ = fill.client_order_id.rpartition("-")
+        if not sep:
+            return
+        own = self.ctx.order(fill.client_order_id)  # the executor holds it now, having just applied this fill
+        read = self.ctx.write_later(finished_execution, self.ctx.store, self.strategy, oid)
+        if read.done():
+            self._looked_up(fill, own, read)
+        else:
+            read.add_done_callback(lambda done: self._looked_up(fill, own, done))
+
+    def _looked_up(self, fill: Fill, own: Order | None, done: asyncio.Future[FinishedExecution | None]) -> None:
+        exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self.ctx.log.error("fill %s of %s: its execution could not be read back (%s: %s); not matched to one",
+                               fill.trade_id, fill.client_order_id, type(exc).__name__, exc)
+            return
+        stored = done.result()
+        if stored is None:
+            return
+        if fill.client_order_id in self._by_cid or fill.client_order_id in self._finished:  # reopened meanwhile
+            self.on_fill(fill)
+            return
+        stored.orders[fill.client_order_id] = own  # the order as the fill left it (read before, its row may lag)
+        self._prefetched = stored
+        try:
+            late = self._reopened(stored.row, fill)
+        finally:
+            self._prefetched = None
+        if late is not None:
+            self._late_fill(late, fill)
+
+    def _order(self, cid: str) -> Order | None:
+        """``ctx.order(cid)``, or the order read with a finished execution off the loop (:meth:`_looked_up`)."""
+        prefetched = self._prefetched
+        if prefetched is not None and cid in prefetched.orders:
+            return prefetched.orders[cid]
+        return self.ctx.order(cid)
+
+    def _stored_fills(self, cid: str) -> list[Fill]:
+        """``ctx.stored_fills`` of one order, or those read with a finished execution (:meth:`_looked_up`)."""
+        prefetched = self._prefetched
+        if prefetched is not None and cid in prefetched.fills:
+            return prefetched.fills[cid]
+        return self.ctx.stored_fills(client_order_id=cid)
 
     def _finished_before(self, fill: Fill) -> Execution | None:
         """The finished execution a fill of none of this run's is for, read back from the store (one finished before
@@ -476,11 +534,16 @@ class ArbExecutions:
         row = execution_of(self.ctx.store, self.strategy, oid)
         if row is None or row.state != "done":
             return None
+        return self._reopened(row, fill)
+
+    def _reopened(self, row: ArbExecutionRow, fill: Fill) -> Execution | None:
+        """The finished execution of ``row``, its legs as their orders and fills say, but ``fill``; None when the fill
+        is not of one of its legs."""
         ex = Execution(row)
         ex.reported = row.realized_pnl  # its ExecutionResult was published when it finished
         self._earlier_hedges(ex)
         for leg in ex.legs():
-            order = self.ctx.order(leg.cid)
+            order = self._order(leg.cid)
             if order is not None:
                 leg.submitted_ns = leg.submitted_ns or row.created_ns
                 self._adopt(ex, leg)
@@ -488,7 +551,7 @@ class ArbExecutions:
         if filled is None:
             return None
         if filled.fills.pop(fill.trade_id, None) is not None:  # stored already: it is what _late_fill adds
-            order = self.ctx.order(filled.cid)
+            order = self._order(filled.cid)
             filled.filled = max(order.filled_qty if order is not None else ZERO,
                                 sum((f.qty for f in filled.fills.values()), ZERO))
         return ex
@@ -544,14 +607,14 @@ class ArbExecutions:
                 self._advance(ex)
 
     def _adopt(self, ex: Execution, leg: Leg) -> None:
-        order = self.ctx.order(leg.cid)
+        order = self._order(leg.cid)
         if order is None:
             return
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
         if order.status.terminal:
             # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
             # order's average price (a rounded quotient, or the venue's own rounding) it is not
-            for fill in self.ctx.stored_fills(client_order_id=leg.cid):
+            for fill in self._stored_fills(leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
             landed = sum((f.qty for f in leg.fills.values()), ZERO)
             if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
@@ -840,7 +903,7 @@ class ArbExecutions:
         number = last[len(prefix):] if last.startswith(prefix) else ""
         for _ in range(1, int(number) if number.isdigit() else 1):
             cid = ex.hedge_cid()
-            order = self.ctx.order(cid)
+            order = self._order(cid)
             leg = Leg("hedge", ex.row.cex_exchange, order.side if order else Side.BUY, order.qty if order else ZERO,
                       (order.price or ZERO) if order else ZERO, cid, submitted_ns=ex.row.created_ns,
                       final_ns=ex.row.created_ns, status=order.status.value if order else "not sent")

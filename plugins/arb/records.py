@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 
 from sqlalchemy import Table
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.api import ExecutionLeg, ExecutionView, Opportunity, split_symbol
+from bot.api import ExecutionLeg, ExecutionView, Fill, Opportunity, Order, split_symbol
 from bot.api.ledger import amount, significant
 from bot.api.storage import Store, money
 
@@ -288,6 +289,32 @@ def execution_of(store: Store, strategy: str, opportunity_id: str) -> ArbExecuti
         q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy,
                                           ArbExecutionRow.opportunity_id == opportunity_id)
         return s.exec(q).first()
+
+
+@dataclass(frozen=True)
+class FinishedExecution:
+    """A finished execution as stored, with every leg's order and fills (:func:`finished_execution`)."""
+
+    row: ArbExecutionRow
+    orders: dict[str, Order | None]
+    """By client order id: the legs', the hedges' (``<id>-hedge``, ``<id>-hedge2``... up to the row's)."""
+    fills: dict[str, list[Fill]]
+
+
+def finished_execution(store: Store, strategy: str, opportunity_id: str) -> FinishedExecution | None:
+    """The ``done`` execution of ``strategy`` with this opportunity id, its legs' stored orders and fills in one call
+    (for the store writer's thread: a late fill's look-up on a store whose reads are round trips); None when there is
+    none, or it is not done."""
+    row = execution_of(store, strategy, opportunity_id)
+    if row is None or row.state != "done":
+        return None
+    prefix, last = f"{opportunity_id}-hedge", row.hedge_cid or ""
+    number = last[len(prefix):] if last.startswith(prefix) else ""
+    hedges = 0 if not last else int(number) if number.isdigit() else 1
+    cids = [row.cex_cid, row.dex_cid, *(prefix if n == 1 else f"{prefix}{n}" for n in range(1, hedges + 1))]
+    return FinishedExecution(row, {cid: store.get_order(cid) for cid in cids},
+                             {cid: [f for _, f in store.fills(strategy=strategy, client_order_id=cid)]
+                              for cid in cids})
 
 
 def executions(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbExecutionRow]:

@@ -640,7 +640,8 @@ def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkey
                           submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
                           stored_fills=lambda client_order_id: fills.get(client_order_id, []),
                           alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
-                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)), store=None)
+                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)),
+                          store=SimpleNamespace(records_inline=True))  # (read inline: execution_of below)
     monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
     monkeypatch.setattr(execution, "execution_of", lambda store, strategy, oid: row if oid == "o-1" else None)
     the_book = book(bids=[("150", "10")], asks=[("150.1", "10")])

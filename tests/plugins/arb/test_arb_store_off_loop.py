@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
 
-from bot.domain import Opportunity
+from bot.domain import Fill, Liquidity, Opportunity, Side
 from plugins.arb.records import executions, opportunities
 from tests.helpers.waiting import wait_for
-from tests.plugins.arb.arb_kit import config, extra
+from tests.plugins.arb.arb_kit import Alerts, config, extra
 from tests.test_store_off_loop import MAX_LAG_S, LagMeter, Stalls
 
 
@@ -133,3 +134,39 @@ async def test_legs_whose_row_is_stored_past_max_input_age_are_not_sent(make_bot
         assert not stored.acted and "stored too late" in stored.reason
     finally:
         await bot.stop()
+
+
+async def test_a_late_fill_is_matched_to_its_finished_execution_off_the_loop(make_bot, monkeypatch):
+    """A fill of a leg whose execution finished long ago (only the store knows it): the execution, its legs' orders
+    and fills are read back on the store writer's thread, and the execution reopens once they are back."""
+    import tests.test_store_off_loop as off_loop
+
+    bot = await make_bot(config(), extra=extra())
+    if bot.store.records_inline:
+        pytest.skip("file-backed SQLite reads it on the loop in microseconds, never waiting for a lock")
+    strategy = bot.strategies["sol-arb"]
+    await wait_for(lambda: strategy.executions.done_count, timeout_s=10, what="an execution done")
+    assert await bot.executor.flush()
+    await bot.writer.drained()
+    [row] = executions(bot.store, "sol-arb")
+    strategy.executions._finished.clear()  # finished too long ago to be remembered: the store's
+    # the executor holds the late leg's order when it hands the fill over (it has just applied it)
+    own = bot.executor.order(row.dex_cid)
+    order = strategy.ctx.order
+    monkeypatch.setattr(strategy.ctx, "order", lambda cid: own if cid == row.dex_cid else order(cid))
+    late = Fill("dex", "SOL/USDC", row.dex_cid, "late-1", Side(row.dex_side), row.dex_price, Decimal("0.1"),
+                Decimal(0), "USDC", Liquidity.TAKER, bot.clock.time_ns())
+    monkeypatch.setattr(off_loop, "BLOCK_S", 0.3)  # one execution, three orders, their fills: each read stalls
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        strategy.on_fill(late)
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        await wait_for(lambda: strategy.executions.busy, timeout_s=20, what="the execution reopened")
+        stalls.watching = False
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert stalls.on_loop == [], stalls.on_loop
+    assert any("landed late" in a.message for a in Alerts.sent if a.kind == "arb")
