@@ -11,10 +11,11 @@ import threading
 import time
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import event
 
 from bot import hookimpl
-from bot.api import Strategy
+from bot.api import Caller, Strategy
 from bot.domain import AlertLevel, OrderIntent, OrderStatus, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
@@ -186,3 +187,28 @@ async def test_a_write_the_store_never_answers_raises_the_alarm_and_stops_new_or
     [alarm] = store_alerts(AlertLevel.CRITICAL)
     assert "did not answer" in alarm.fields["error"], alarm.fields
     assert ctx.submit(intent("after")) == "after"  # trading resumed
+
+
+async def test_operator_records_are_written_off_the_loop(make_bot):
+    """A pause, observe mode and the operator's audit line are records the command does not wait for: on a store whose
+    commits are round trips they go to the store writer's thread (a server that stops answering must not hold
+    /kill or /pause), in order, and a restart finds them."""
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    if bot.store.records_inline:
+        pytest.skip("file-backed SQLite writes them on the loop (microseconds; a lock is waited for 50 ms at most)")
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        assert bot.operator.pause(["s"], Caller("test", "ada", "admin")) == ["s"]  # audited, paused
+        bot.set_observe(True, by="test:ada")
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        stalls.watching = False
+    await bot.writer.drained()
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert stalls.on_loop == [], stalls.on_loop
+    assert bot.store.get_state("observe") == "on"
+    assert '"s": "test:ada"' in (bot.store.get_state("paused") or "")
+    assert [(a.user_id, a.command, a.outcome) for a in bot.store.audit_log()] == [("ada", "pause", "operator: ok")]
