@@ -192,7 +192,9 @@ class Bot:
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
-        self.commands = CommandTable(registry.commands, HostOperator(self, audited=False), audit=self.store.audit,
+        # a command's audit line is written before it acts, off the loop where a commit is a round trip
+        self.commands = CommandTable(registry.commands, HostOperator(self, audited=False),
+                                     audit=partial(self._write_soon, "a command's audit line", self.store.audit),
                                      clock=self.clock, settings=config.commands)
         self.opportunities = OpportunityLog()
         self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
