@@ -189,9 +189,10 @@ class ArbStrategy(Strategy):
 
     async def stop(self) -> None:
         self._running = False
-        if self._reports_due is not None:  # decided in the loop turn the stop began in: stored with the rest
-            self._reports_due.cancel()
-            self._run_reports()
+        if self._reports_due is not None or self._reports:  # decided in the loop turn the stop began in (or held
+            if self._reports_due is not None:             # behind an execution's row): stored with the rest
+                self._reports_due.cancel()
+            self._run_reports(held=False)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -385,10 +386,14 @@ class ArbStrategy(Strategy):
             self._reports_due.cancel()
         self._reports_due = self._loop.call_soon(self._run_reports)
 
-    def _run_reports(self) -> None:
+    def _run_reports(self, *, held: bool = True) -> None:
         """The reports decided since the last run (scheduled by the decision: the next loop turn, or behind the
-        requests of an execution decided meanwhile, which start first)."""
+        requests of an execution decided meanwhile, which start first). While an execution's row is on its way to
+        the store (off the loop) they wait (``held``): its report, published once its legs are submitted, goes
+        first, as it would have gone in the turn after its decision."""
         self._reports_due = None
+        if held and self._executions.awaiting_row:
+            return
         reports, self._reports = self._reports, []
         for report in reports:
             self._report(*report)
