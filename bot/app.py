@@ -137,6 +137,14 @@ def _soon(callback: Callable[[], None]) -> None:
     loop.call_soon(loop.call_soon, callback)
 
 
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _log_unwritten(what: str, done: asyncio.Future[Any]) -> None:
     """The end of a record handed to the store writer by :meth:`Bot._write_soon`: its error, if any, logged."""
     if done.cancelled() or (exc := done.exception()) is None:
@@ -907,8 +915,8 @@ class Bot:
         file-backed SQLite store now, on this thread (microseconds; a lock is waited for 50 ms at most), its error
         raised; on any other (PostgreSQL: a commit is a round trip, and a server that stops answering would hold
         the loop, /kill included) on the store writer's thread, after the writes handed to it before, its error
-        logged naming ``what``."""
-        if self.store.records_inline:
+        logged naming ``what`` (outside a running loop, as on SQLite)."""
+        if self.store.records_inline or not _in_loop():
             fn(*args, **kwargs)
             return
         self.writer.later(fn, *args, **kwargs).add_done_callback(partial(_log_unwritten, what))
