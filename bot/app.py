@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -134,6 +135,24 @@ def _soon(callback: Callable[[], None]) -> None:
     loop.call_soon(loop.call_soon, callback)
 
 
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _log_unwritten(what: str, done: asyncio.Future[Any]) -> None:
+    """The end of a record handed to the store writer by :meth:`Bot._write_soon`: its error, if any, logged."""
+    if done.cancelled() or (exc := done.exception()) is None:
+        return
+    if is_store_error(exc):
+        log.error("%s could not be stored: %s", what, describe_store_error(exc))
+    else:
+        log.error("%s could not be stored", what, exc_info=exc)
+
+
 class Bot:
     """One running arbot. Plugins see it in ``startup``/``shutdown``, jobs and commands."""
 
@@ -173,12 +192,15 @@ class Bot:
             active=active, pause_admits=self._pause_admits,
             plugin_bug=lambda exchange, problem: self.plugin_failed(self._owner_plugin.get(exchange, exchange),
                                                                     problem))
-        self.scheduler = Scheduler(config.scheduler, alert=self.alert, clock=self.clock, state=self.store)
+        self.scheduler = Scheduler(config.scheduler, alert=self.alert, clock=self.clock, state=self.store,
+                                   off_loop=self.writer.call)
         self.markouts = MarkoutSampler(self._store_markouts, _soon)
         """Samples each fill's market 1, 10 and 60 s after it (bot/markouts.py)."""
         self.operator: Operator = HostOperator(self)
         """What plugins get in ``startup``/``shutdown``, jobs, services (verbs audited themselves)."""
-        self.commands = CommandTable(registry.commands, HostOperator(self, audited=False), audit=self.store.audit,
+        # a command's audit line is written before it acts, off the loop where a commit is a round trip
+        self.commands = CommandTable(registry.commands, HostOperator(self, audited=False),
+                                     audit=partial(self._write_soon, "a command's audit line", self.store.audit),
                                      clock=self.clock, settings=config.commands)
         self.opportunities = OpportunityLog()
         self.watchdog = Watchdog(config.alerts, clock=self.clock, bus=self.bus, tasks=self.tasks, alert=self.alert,
@@ -898,12 +920,24 @@ class Bot:
         if self._kill_switch is not None:
             state["kill_switch"] = self._kill_switch
         try:
-            self.store.set_state("paused", json.dumps(state, sort_keys=True), self.clock.time_ns())
+            self._write_soon("the strategies' pauses (a restart would not keep them)", self.store.set_state,
+                             "paused", json.dumps(state, sort_keys=True), self.clock.time_ns())
         except Exception as exc:
             if not is_store_error(exc):
                 raise
             log.error("the strategies' pauses could not be stored (%s): a restart would not keep them",
                       describe_store_error(exc))
+
+    def _write_soon(self, what: str, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Write a record the caller does not wait for (a pause, observe mode, an operator's audit line). On a
+        file-backed SQLite store now, on this thread (microseconds; a lock is waited for 50 ms at most), its error
+        raised; on any other (PostgreSQL: a commit is a round trip, and a server that stops answering would hold
+        the loop, /kill included) on the store writer's thread, after the writes handed to it before, its error
+        logged naming ``what`` (outside a running loop, as on SQLite)."""
+        if self.store.records_inline or not _in_loop():
+            fn(*args, **kwargs)
+            return
+        self.writer.later(fn, *args, **kwargs).add_done_callback(partial(_log_unwritten, what))
 
     def _restore_pauses(self) -> dict[str, str]:
         """Pause again the strategies that were paused when the last run stopped (:meth:`_save_pauses`); returns
@@ -1178,7 +1212,8 @@ class Bot:
         if mode == self.mode:
             return mode
         self.mode = mode
-        self.store.set_state("observe", "on" if on else "off", self.clock.time_ns())
+        self._write_soon("observe mode (a restart would not keep it)", self.store.set_state, "observe",
+                         "on" if on else "off", self.clock.time_ns())
         log.warning("mode %s (by %s)", mode, by)
         if on:
             self.alert(AlertLevel.WARNING, "bot", "observe mode on: new orders are recorded, not sent", by=by)
@@ -1568,10 +1603,12 @@ class HostOperator(Operator):
         need = VERB_ROLES[verb]
         allowed = ROLE_RANK.get(caller.role or "", 0) >= ROLE_RANK[need]
         if self._audited:
-            self._bot.store.audit(transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id,
-                                  role=caller.role or "", command=verb, args=" ".join(args),
-                                  outcome="operator: ok" if allowed else f"operator: refused: needs {need}",
-                                  ts_ns=self._bot.clock.time_ns())
+            bot = self._bot
+            bot._write_soon(f"the audit line of {verb} by {caller.transport}:{caller.user_id}", bot.store.audit,
+                            transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id,
+                            role=caller.role or "", command=verb, args=" ".join(args),
+                            outcome="operator: ok" if allowed else f"operator: refused: needs {need}",
+                            ts_ns=bot.clock.time_ns())
         if not allowed:
             raise Refused(f"{verb} needs the {need} role; {caller.user_id} on {caller.transport} is "
                           f"{caller.role or 'without a role'}")

@@ -62,7 +62,7 @@ from .ratelimit import TokenBucket, backoff_delay
 from .risk import RiskGate, Veto
 from .store import Store, StoreBusy
 from .tasks import Tasks
-from .writer import StoreWriter, describe_store_error, is_store_error
+from .writer import StoreNotAnswering, StoreWriter, describe_store_error, is_store_error
 
 log = logging.getLogger("arbot.executor")
 _new = object.__new__
@@ -221,6 +221,8 @@ class Executor:
         self.store_error: str | None = None
         """Why the store cannot be written now (None while it can)."""
         self._refused_while_down = 0
+        self._stall_error: str | None = None
+        """The :attr:`store_error` a stalled write set (:meth:`_store_stalled`): cleared when a write succeeds."""
         self.id_epoch = ""
         """The store's id epoch (see :mod:`bot.identity`): part of every client order id the executor makes."""
         self._intent: _Intent | None = None
@@ -237,6 +239,7 @@ class Executor:
             lane = self._lanes[name] = _Lane(exchange, bucket)
             self.tasks.supervise(partial_lane(self, lane), owner="executor", what=f"send queue {name}")
         self.tasks.supervise(self._writer_loop, owner="executor", what="store writer")
+        self.writer.watch(self._store_stalled, self._store_answered)
 
     def open_orders(self) -> list[Order]:
         """Orders not known to be final: pending, open and UNKNOWN."""
@@ -1121,6 +1124,22 @@ class Executor:
                     changes_kept=str(len(self._dirty)), fills_kept=str(len(self._new_fills)))
         self._changed()
         self._on_store_state(False)
+
+    def _store_stalled(self, waited_s: float) -> None:
+        """A write has waited ``waited_s`` for a database that does not answer (no error comes, nor any timeout): the
+        store cannot be written, as far as trading knows, until one succeeds (:meth:`_store_answered`)."""
+        already = self.store_error is not None
+        self.store_failed(StoreNotAnswering(f"the database did not answer a write for {waited_s:.1f} s"),
+                          "store writer")
+        if not already:
+            self._stall_error = self.store_error
+
+    def _store_answered(self) -> None:
+        """A write succeeded after a stall: the store is writable again, unless a write has failed since (that
+        failure's own retries tell when it is over)."""
+        if self.store_error is not None and self.store_error == self._stall_error:
+            self.store_recovered()
+        self._stall_error = None
 
     def store_recovered(self) -> None:
         if self.store_error is None:

@@ -28,7 +28,7 @@ import logging
 import math
 import threading
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -112,13 +112,17 @@ class Scheduler:
     jobs' last run days are kept in ``state``."""
 
     def __init__(self, settings: SchedulerSettings, alert: Callable[..., None] | None = None, *,
-                 clock: Clock | None = None, state: StateStore | None = None):
+                 clock: Clock | None = None, state: StateStore | None = None,
+                 off_loop: Callable[..., Awaitable[Any]] | None = None):
         """``alert(level, kind, message, source=plugin)``: how a run skipped behind a hung one is told. ``clock``
-        says which local day it is; ``state`` keeps each daily job's last run day across restarts."""
+        says which local day it is; ``state`` keeps each daily job's last run day across restarts. ``off_loop(fn,
+        *args)`` runs ``fn(*args)`` away from the event loop and returns its result (the store writer's
+        :meth:`~bot.writer.StoreWriter.call`): a run's claim of its day goes there (None: on the loop)."""
         self.settings = settings
         self._alert = alert
         self._clock = clock or Clock()
         self._state: StateStore = state if state is not None else MemoryState()
+        self._off_loop = off_loop
         self.tz = zoneinfo.ZoneInfo(settings.timezone)
         self._scheduler = AsyncIOScheduler(
             timezone=self.tz,
@@ -159,7 +163,7 @@ class Scheduler:
             task = asyncio.current_task()
             if task is None or self._stopping:
                 return
-            if daily is not None and not self._claim_day(daily):
+            if daily is not None and not await self._claim(daily):
                 return
             self._running[task] = (job.name, plugin)
             self._run_started[job.name] = (asyncio.get_running_loop().time(), plugin, False)
@@ -244,6 +248,12 @@ class Scheduler:
         today, now_ns = self._today()
         due_ns = self._fire_ns(daily, today)
         return daily.since_ns <= due_ns <= now_ns and not self._ran_on(daily, today)
+
+    async def _claim(self, daily: _Daily) -> bool:
+        """:meth:`_claim_day`, off the loop when the scheduler was given a way (a database round trip, or two)."""
+        if self._off_loop is None:
+            return self._claim_day(daily)
+        return bool(await self._off_loop(self._claim_day, daily))
 
     def _claim_day(self, daily: _Daily) -> bool:
         """Mark the local day this run is for (today's once its time came, else yesterday's come late) as run;

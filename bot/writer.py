@@ -15,6 +15,11 @@ Records that may land a little later (risk events, markout samples, a plugin's l
 PostgreSQL) are handed over without waiting (:meth:`StoreWriter.later`): a database that stops answering
 delays them, never the loop.
 
+A write that the database never answers (a server stopped with ``kill -STOP``, a network that drops packets
+without a reset) raises no error on the writer thread, and no client-side timeout ends it: past
+:data:`WRITE_STALL_S` the writer tells its watcher (:meth:`StoreWriter.watch`: the executor raises the CRITICAL
+"store cannot be written" alert and refuses new orders), and tells it again when a write succeeds.
+
 A statement run *on the loop's thread* (a plugin's table, an audit row) waits at most
 :data:`LOOP_BUSY_TIMEOUT_MS` for a lock and then fails (SQLite: ``database is locked``;
 PostgreSQL: ``lock_timeout``) instead of freezing the loop; the writer thread waits up to
@@ -47,10 +52,18 @@ LOOP_BUSY_TIMEOUT_MS = 50
 """How long a write on the event loop's thread waits for an SQLite lock before it fails."""
 WRITER_BUSY_TIMEOUT_MS = 5000
 """How long one write on the writer thread waits for an SQLite lock (then it is retried)."""
+WRITE_STALL_S = 5.0
+"""A write on the writer thread still running after this many seconds: the store is taken as not answering."""
+STALL_CHECK_EVERY_S = 0.25
+"""How often the loop looks at the write in progress (a fraction of :data:`WRITE_STALL_S` at most)."""
 CHECKPOINT_EVERY_S = 1.0
 """The WAL is checkpointed (fsynced) on the writer thread at most this long after records committed on the loop."""
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT}
+
+
+class StoreNotAnswering(TimeoutError):
+    """A write on the writer thread has waited :data:`WRITE_STALL_S` for the database, with no answer yet."""
 
 
 def is_store_error(exc: BaseException) -> bool:
@@ -80,17 +93,32 @@ class StoreWriter:
         self._checkpoint: asyncio.TimerHandle | None = None
         """The checkpoint scheduled on the loop (None: none waiting to start)."""
         self._checkpoint_due = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running_since: float | None = None
+        """When the write in progress started (``time.monotonic``; set on the writer thread), None between writes."""
+        self._stalled = False
+        """The write in progress was reported as not answered (:meth:`watch`), and no write has succeeded since."""
+        self._watch: asyncio.TimerHandle | None = None
+        self._on_stalled: Callable[[float], None] | None = None
+        self._on_answered: Callable[[], None] | None = None
         if store.engine.dialect.name in ("sqlite", "postgresql"):
             event.listen(store.engine, "checkout", _lock_timeout_by_thread)
         if store.fast is not None:
             store.fast.wait_ms = _wait_ms_by_thread
             store.fast.checkpoints = _on_writer_thread
 
+    def watch(self, stalled: Callable[[float], None], answered: Callable[[], None]) -> None:
+        """Call ``stalled(seconds)`` on the loop when a write has run :data:`WRITE_STALL_S` without an answer from the
+        database, then ``answered()`` once a write succeeds (each once per stall). Only on the writer thread: inline
+        (simulated time) a write cannot be watched while it runs."""
+        self._on_stalled, self._on_answered = stalled, answered
+
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the writer thread and return its result (or raise its error)."""
         if not self.threaded:
             return fn(*args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._thread(), partial(fn, *args, **kwargs))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread(), partial(self._timed, fn, args, kwargs))
 
     def later(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Hand ``fn(*args, **kwargs)`` to the writer thread without waiting for it (a record that may land a
@@ -99,7 +127,7 @@ class StoreWriter:
         simulated time (the future is done when this returns)."""
         loop = asyncio.get_running_loop()
         if self.threaded:
-            return loop.run_in_executor(self._thread(), partial(fn, *args, **kwargs))
+            return loop.run_in_executor(self._thread(), partial(self._timed, fn, args, kwargs))
         done: asyncio.Future[T] = loop.create_future()
         try:
             done.set_result(fn(*args, **kwargs))
@@ -118,9 +146,49 @@ class StoreWriter:
         if self.threaded and self._pool is not None:
             self._pool.submit(_nothing).result(timeout_s)
 
+    def _timed(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """Run one write on the writer thread, its start known to the loop's watch (:meth:`_look`)."""
+        self._running_since = time.monotonic()
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self._running_since = None
+        if self._stalled and self._loop is not None:  # the database answers again
+            self._loop.call_soon_threadsafe(self._answered)
+        return result
+
+    def _look(self) -> None:
+        """The loop's watch over the write in progress (every :data:`STALL_CHECK_EVERY_S`)."""
+        loop = self._loop
+        if loop is None:
+            return
+        self._watch = loop.call_later(min(STALL_CHECK_EVERY_S, WRITE_STALL_S / 2), self._look)
+        started = self._running_since
+        if started is None or self._stalled:
+            return
+        waited_s = time.monotonic() - started
+        if waited_s > WRITE_STALL_S:
+            self._stalled = True
+            log.error("a store write has waited %.1f s for the database", waited_s)
+            if self._on_stalled is not None:
+                self._on_stalled(waited_s)
+
+    def _answered(self) -> None:
+        if not self._stalled:
+            return
+        self._stalled = False
+        log.warning("the database answers again")
+        if self._on_answered is not None:
+            self._on_answered()
+
     def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # closing after the loop: nothing left to watch
+                self._loop = None
+            self._look()
             if self.store.fast is not None:  # the thread's record connection, opened now as the loop's is at open
                 self._pool.submit(self.store.fast.connect)
         return self._pool
@@ -149,6 +217,10 @@ class StoreWriter:
         if self._checkpoint is not None:
             self._checkpoint.cancel()
             self._start_checkpoint()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        self._loop = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -12,6 +12,7 @@ from bot.control import send_command
 from bot.domain import AlertLevel, BookUpdate, FeedState, FeedStatus, Side, Trade
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.store_kit import audit_lines
 from tests.helpers.waiting import wait_for
 
 CONFIG = """
@@ -154,7 +155,7 @@ async def test_commands_check_roles_and_audit_every_attempt(make_bot):
     assert status.ok and ("mode", "paper") in status.rows
     help_text = (await bot.commands.dispatch(viewer, "help", [])).render_text()
     assert "/status" in help_text and "/echo" not in help_text  # only what the caller may use
-    audit = [(a.user_id, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    audit = [(a.user_id, a.command, a.outcome) for a in reversed(audit_lines(bot))]
     assert audit == [("o1", "echo", "ok"), ("v1", "echo", "refused: needs operator"),
                      ("x9", "pause", "refused: no role"), ("v1", "status", "ok"), ("v1", "help", "ok")]
 
@@ -171,7 +172,7 @@ async def test_local_control_socket_pauses_and_resumes(make_bot, tmp_path):
         assert "paused by local:uid:" in answer["text"]
         answer = await send_command(path, "resume", [])
         assert answer["ok"] and not bot.strategies["s"].paused
-        assert bot.store.audit_log()[0].transport == "local"
+        assert audit_lines(bot)[0].transport == "local"
     finally:
         await bot.stop()
     await asyncio.sleep(0)
@@ -192,7 +193,7 @@ async def test_a_command_asking_first_over_the_control_socket_is_confirmed_by_th
     again = await send_confirm(path, asked["confirm_token"])
     assert again == {"ok": False, "text": "Already confirmed once."}
     assert (await send_confirm(path, "made-up")) == {"ok": False, "text": "Nothing to confirm."}
-    outcomes = [(a.transport, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    outcomes = [(a.transport, a.command, a.outcome) for a in reversed(audit_lines(bot))]
     assert outcomes == [("local", "kill", "awaiting confirmation"), ("local", "kill", "confirmed: ok"),
                         ("local", "kill", "refused: confirmation already used"),
                         ("local", "confirm", "refused: unknown confirmation")]
@@ -238,7 +239,7 @@ async def test_dangerous_command_needs_the_same_users_confirmation_in_time(make_
     clock.advance(60.5)
     expired = await bot.commands.confirm(admin, late.confirm_token)
     assert not expired.ok and "expired" in expired.title and ["late"] not in Dangerous.ran
-    outcomes = [a.outcome for a in reversed(bot.store.audit_log())]
+    outcomes = [a.outcome for a in reversed(audit_lines(bot))]
     assert outcomes == ["ok", "awaiting confirmation", "refused: confirmation of another user",
                         "refused: confirmation of another user", "confirmed: ok",
                         "refused: confirmation already used", "awaiting confirmation",
@@ -276,7 +277,7 @@ async def test_a_confirm_press_refused_by_the_rate_limit_can_be_pressed_again(ma
     clock.advance(61)  # the rate window is over, the confirmation (600 s) is not
     done = await bot.commands.confirm(admin, asked.confirm_token)
     assert done.ok and done.title == "nuked" and Dangerous.ran == [["all"]]
-    outcomes = [a.outcome for a in reversed(bot.store.audit_log())]
+    outcomes = [a.outcome for a in reversed(audit_lines(bot))]
     assert outcomes == ["awaiting confirmation", "ok", "refused: rate limit", "confirmed: ok"]
 
 

@@ -17,6 +17,7 @@ from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.risk_kit import book, fill, intent
 from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.store_kit import audit_lines
 from tests.helpers.waiting import wait_for
 
 ADMIN = Caller("test", "root", "admin")
@@ -209,7 +210,7 @@ async def test_observe_on_records_orders_and_off_needs_the_same_admins_confirmat
     messages = [(a.kind, a.message, a.fields.get("by")) for a in alerts]
     assert ("bot", "observe mode on: new orders are recorded, not sent", "test:root") in messages
     assert ("bot", "observe mode off: orders are sent again (paper mode)", "test:root") in messages
-    outcomes = [(r.user_id, r.command, r.args, r.outcome) for r in reversed(bot.store.audit_log())]
+    outcomes = [(r.user_id, r.command, r.args, r.outcome) for r in reversed(audit_lines(bot))]
     assert outcomes == [
         ("eye", "observe", "on", "refused: needs admin"),
         ("root", "observe", "on", "ok"),

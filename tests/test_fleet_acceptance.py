@@ -187,9 +187,14 @@ async def test_pause_bot_strategy_pauses_exactly_that_strategy(fleet: Fleet):
     arb = await strategy_states(fleet, "arb-1")
     assert grid["btc-grid"] == "paused" and grid["eth-grid"] == "running", grid
     assert arb == {"sol-arb": "running"}, arb
-    # grid-1 ran it and audited it, as a call from Telegram forwarded by the front
-    rows = sql(fleet.pg.url, "SELECT bot, transport, user_id, args, outcome FROM audit_log WHERE command = 'pause'")
-    assert ("grid-1", "telegram@front", str(ADMIN), "btc-grid") in [row[:4] for row in rows], rows
+    # grid-1 ran it and audited it, as a call from Telegram forwarded by the front (the line is written on the
+    # store writer's thread: it may land just after the answer)
+    def pauses() -> list[tuple]:
+        return sql(fleet.pg.url, "SELECT bot, transport, user_id, args, outcome FROM audit_log WHERE command = 'pause'")
+
+    await wait_for(lambda: ("grid-1", "telegram@front", str(ADMIN), "btc-grid") in [row[:4] for row in pauses()],
+                   timeout_s=10, what="grid-1's audit line")
+    rows = pauses()
     assert not any(row[0] == "arb-1" for row in rows), rows
 
 
@@ -198,8 +203,13 @@ async def test_a_strangers_command_is_refused_and_audited_by_the_receiving_bot(f
     await conversation(fleet, OUTSIDER, "/pause arb-1:sol-arb",
                        lambda text: "arb-1" in text and ("not authorized" in text.lower() or "refused" in text.lower()))
     assert await strategy_states(fleet, "arb-1") == {"sol-arb": "running"}
-    rows = sql(fleet.pg.url, f"SELECT transport, command, args, outcome FROM audit_log "
-                             f"WHERE bot = 'arb-1' AND user_id = '{OUTSIDER}'")
+
+    def refusals() -> list[tuple]:  # (written on the store writer's thread: it may land just after the answer)
+        return sql(fleet.pg.url, f"SELECT transport, command, args, outcome FROM audit_log "
+                                 f"WHERE bot = 'arb-1' AND user_id = '{OUTSIDER}'")
+
+    await wait_for(refusals, timeout_s=10, what="arb-1's audit line")
+    rows = refusals()
     assert len(rows) == 1 and rows[0][:3] == ("telegram@front", "pause", "sol-arb"), rows
     assert rows[0][3] != "ok", rows
 
@@ -340,7 +350,13 @@ async def test_kill_all_stops_trading_on_every_bot_after_one_confirmation(fleet:
     resting = "SELECT count(*) FROM orders WHERE status = 'open'"
     await wait_for(lambda: venue_rows(fleet, "grid-1", "paper", resting) == [(0,)],
                    timeout_s=30, what="grid-1's resting orders cancelled at its venue")
-    rows = sql(fleet.pg.url, "SELECT bot, transport, outcome FROM audit_log WHERE command = 'kill'")
+
+    def kills() -> list[tuple]:  # (written on the store writer's thread: they may land just after the answers)
+        return sql(fleet.pg.url, "SELECT bot, transport, outcome FROM audit_log WHERE command = 'kill'")
+
+    await wait_for(lambda: {"grid-1", "arb-1"} <= {row[0] for row in kills()}, timeout_s=10,
+                   what="each bot's audit line")
+    rows = kills()
     for bot in ("grid-1", "arb-1"):  # each bot ran it once, as confirmed at the front
         runs = [row for row in rows if row[0] == bot]
         assert len(runs) == 1 and runs[0][1] == "telegram@front", (bot, rows)

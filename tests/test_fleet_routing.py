@@ -16,6 +16,7 @@ from bot.ledger import fleet_totals
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.fleet_kit import start_fleet, stop_fleet
 from tests.helpers.risk_kit import plugin as kit_plugin
+from tests.helpers.store_kit import audit_lines
 
 ADMIN = Caller("test", "root", "admin")
 GRID = """
@@ -57,7 +58,7 @@ async def fleet(tmp_path):
 
 
 def audit(bot) -> list[tuple[str, str, str, str, str]]:
-    return [(r.transport, r.user_id, r.command, r.args, r.outcome) for r in reversed(bot.store.audit_log())]
+    return [(r.transport, r.user_id, r.command, r.args, r.outcome) for r in reversed(audit_lines(bot))]
 
 
 async def test_status_all_lists_every_bot_with_a_compact_table_first(fleet):

@@ -189,3 +189,43 @@ def test_processes_setting_a_new_key_at_once_all_succeed_and_one_value_stays(db_
     finally:
         for store in opened:
             store.close()
+
+
+async def test_a_daily_run_claims_its_day_off_the_loop(db_url: str, monkeypatch):
+    """The claim of a daily run (a read and a compare-and-set) runs on the store writer's thread: a PostgreSQL server
+    that stops answering delays the run, never the loop."""
+    import tests.test_store_off_loop as off_loop
+    from bot.writer import StoreWriter
+    from tests.helpers.waiting import wait_for
+
+    monkeypatch.setattr(off_loop, "BLOCK_S", 1.0)
+    store = Store(db_url, bot="slow").open()
+    writer = StoreWriter(store)
+    runs: list[str] = []
+
+    async def count(operator: Any) -> None:
+        runs.append("ran")
+
+    scheduler = Scheduler(SchedulerSettings(timezone="UTC"), clock=ManualClock(local_ns("UTC", 2026, 6, 10, 23, 0, 1)),
+                          state=store, off_loop=writer.call)
+    scheduler.add(Job("mine-daily", count, at="23:00", catch_up=True), "mine", operator=None, failed=lambda *_: None)
+    stalls = off_loop.Stalls(store.engine, threading.current_thread())
+    scheduler.start()
+    try:
+        with off_loop.LagMeter() as lag:
+            await asyncio.sleep(0.05)  # the meter runs
+            assert runs == []
+            stalls.blocked = True
+            scheduler._scheduler.get_job("mine-daily").modify(next_run_time=dt.datetime.now(dt.UTC))
+            await wait_for(lambda: runs, timeout_s=10, what="the run")
+            await asyncio.sleep(0.05)  # the meter measures the turn the run was in
+            stalls.blocked = False
+            stalls.watching = False
+        assert lag.worst_s < off_loop.MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+        assert stalls.on_loop == [], stalls.on_loop
+        assert runs == ["ran"]
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)
+        writer.close()
+        store.close()

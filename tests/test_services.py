@@ -25,6 +25,7 @@ from bot.api import (
     option,
 )
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.store_kit import audit_lines
 
 CONFIG = """
 [exchanges.v]
@@ -149,15 +150,15 @@ async def test_operator_verbs_check_roles_and_audit_outside_commands(make_bot):
     assert not bot.strategies["s"].paused
     assert op.pause([], Caller("stream", "desk", "operator")) == ["s"]
     assert op.strategy_state("s") == "paused by stream:desk"
-    rows = [(r.transport, r.user_id, r.command, r.outcome) for r in reversed(bot.store.audit_log())]
+    rows = [(r.transport, r.user_id, r.command, r.outcome) for r in reversed(audit_lines(bot))]
     assert rows == [("stream", "watcher", "kill", "operator: refused: needs admin"),
                     ("stream", "desk", "pause", "operator: ok")]
 
     # Inside a command the command's own audit line covers the verb: one line per /pause.
     reply = await bot.commands.dispatch(Caller("local", "me", "operator"), "resume", [])
     assert reply.ok and not bot.strategies["s"].paused
-    assert [(r.command, r.outcome) for r in bot.store.audit_log(1)] == [("resume", "ok")]
-    assert len(bot.store.audit_log()) == 3
+    assert [(r.command, r.outcome) for r in audit_lines(bot, 1)] == [("resume", "ok")]
+    assert len(audit_lines(bot)) == 3
 
 
 async def test_old_bot_attributes_resolve_through_the_operator_with_a_deprecation(make_bot):

@@ -11,11 +11,12 @@ import threading
 import time
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import event
 
 from bot import hookimpl
-from bot.api import Strategy
-from bot.domain import OrderIntent, OrderStatus, Side
+from bot.api import Caller, Strategy
+from bot.domain import AlertLevel, OrderIntent, OrderStatus, Side
 from tests.fakes.venue import ScriptedVenue
 from tests.fakes.venue import plugin as venue_plugin
 from tests.helpers.waiting import wait_for
@@ -151,3 +152,65 @@ async def test_the_store_watch_reads_the_store_identity_off_the_loop(make_bot, m
         stalls.watching = False
     assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
     assert stalls.on_loop == [], stalls.on_loop
+
+
+async def test_a_write_the_store_never_answers_raises_the_alarm_and_stops_new_orders(make_bot, monkeypatch):
+    """A server that stops answering (``kill -STOP``) leaves the writer thread waiting with no error to report: past
+    ``WRITE_STALL_S`` the store is taken as not writable (the CRITICAL "store cannot be written" alert, new orders
+    refused), and trading resumes, alerted, once the write comes back."""
+    from bot import writer
+
+    monkeypatch.setattr(writer, "WRITE_STALL_S", 0.3)
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    ctx = bot.strategies["s"].ctx
+    alerts: list = []
+    bot.alerts.subscribe(alerts.append, "test")
+
+    def store_alerts(level):
+        return [a for a in alerts if a.kind == "store" and a.level is level]
+
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        written = bot.writer.later(bot.store.set_state, "stall-probe", "1")
+        await wait_for(lambda: store_alerts(AlertLevel.CRITICAL), timeout_s=5, what="the store alert")
+        assert not written.done()  # raised while the write still waits
+        assert bot.executor.store_error is not None
+        assert ctx.submit(intent("while-stalled")) is None  # new orders stop
+        stalls.blocked = False
+        stalls.watching = False
+        await wait_for(lambda: store_alerts(AlertLevel.WARNING), timeout_s=10, what="the store writable again")
+    await written
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert bot.executor.store_error is None
+    [alarm] = store_alerts(AlertLevel.CRITICAL)
+    assert "did not answer" in alarm.fields["error"], alarm.fields
+    assert ctx.submit(intent("after")) == "after"  # trading resumed
+
+
+async def test_operator_records_are_written_off_the_loop(make_bot):
+    """A pause, observe mode and the operator's audit line are records the command does not wait for: on a store whose
+    commits are round trips they go to the store writer's thread (a server that stops answering must not hold
+    /kill or /pause), in order, and a restart finds them."""
+    bot = await make_bot(CONFIG, extra=[("venue", venue_plugin), ("quiet", quiet_plugin)])
+    if bot.store.records_inline:
+        pytest.skip("file-backed SQLite writes them on the loop (microseconds; a lock is waited for 50 ms at most)")
+    stalls = Stalls(bot.store.engine, threading.current_thread())
+    with LagMeter() as lag:
+        await asyncio.sleep(0.05)  # the meter runs
+        stalls.blocked = True
+        assert bot.operator.pause(["s"], Caller("test", "ada", "admin")) == ["s"]  # audited, paused
+        reply = await bot.commands.dispatch(Caller("chat", "bob", "admin"), "resume", ["s"])  # a chat's command
+        assert reply.ok and "Resumed" in reply.title, reply
+        bot.set_observe(True, by="test:ada")
+        for _ in range(10):
+            await asyncio.sleep(0.05)
+        stalls.blocked = False
+        stalls.watching = False
+    await bot.writer.drained()
+    assert lag.worst_s < MAX_LAG_S, f"the loop stalled {lag.worst_s:.2f} s"
+    assert stalls.on_loop == [], stalls.on_loop
+    assert bot.store.get_state("observe") == "on"
+    assert '"s"' not in (bot.store.get_state("paused") or "")  # paused, then resumed: the last write stays
+    assert [(a.user_id, a.command) for a in reversed(bot.store.audit_log())] == [("ada", "pause"), ("bob", "resume")]

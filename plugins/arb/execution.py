@@ -7,7 +7,12 @@ The life of an execution (one :class:`~plugins.arb.records.ArbExecutionRow`):
    ``<id>-dex``, ``<id>-hedge``). The row, with both legs' sizes and limit prices, is committed
    *before* any leg leaves, in one durable intent with the rows of the legs sent at once
    (``ctx.intent()``: one transaction, so a crash leaves the row and those legs' orders, or none of
-   them); its id is unique, so the same opportunity can never be executed twice.
+   them); its id is unique, so the same opportunity can never be executed twice. Where a commit is a round
+   trip (PostgreSQL: ``store.records_inline`` is false) the row is inserted on the store writer's thread
+   (``ctx.write_later``) and the legs are submitted once it is committed (their own rows are then written on
+   that thread before they leave), or not at all if that took longer than ``max_input_age_ms`` (refused:
+   the prices no longer stand); every later change of the row goes there too, in order. A server that stops
+   answering holds the execution, never the event loop.
 2. **Send.** Both legs through ``ctx.submit`` (risk gate, then the host executor, which stores
    each order before it leaves and never sends a stored client id again) at once
    (``concurrent_legs = true``), or one after the other in ``leg_order``: the second leg is sent
@@ -75,6 +80,7 @@ from bot.api import (
     ExecutionResult,
     Fill,
     MarketInfo,
+    Order,
     OrderIntent,
     OrderStatus,
     OrderUpdate,
@@ -86,14 +92,18 @@ from bot.api.ledger import EXACT_DIGITS, money, significant
 from .records import (
     ArbExecutionRow,
     ExecutionRecord,
+    FinishedExecution,
     earlier_hedge_ids,
     executed,
+    execution_changes,
     execution_of,
     execution_values,
+    finished_execution,
     insert_execution,
     new_execution,
     open_executions,
     save_execution,
+    update_execution,
 )
 from .settings import SOL, ArbSettings
 
@@ -203,6 +213,13 @@ class Execution:
         """Loaded after a restart: a leg not yet sent goes only while the opportunity is fresh."""
         self.saves = 0
         """How many times its row was written (a leg's end is written once, with whatever it leads to)."""
+        self.awaiting_row = False
+        """Its row is on its way to the store (off the loop): no leg is submitted before it is committed."""
+        self.on_started: Callable[[], None] | None = None
+        """Called once its legs are submitted, or it is given up, after its row was stored off the loop (then
+        :attr:`refused` and :attr:`why_not` tell which)."""
+        self.why_not = ""
+        """Why no leg was sent, when it is not the risk gate or a pause (:data:`REFUSED`)."""
 
     @property
     def id(self) -> str:
@@ -283,6 +300,9 @@ class ArbExecutions:
         self._finished: OrderedDict[str, Execution] = OrderedDict()
         """The legs' client ids of the latest finished executions (about :data:`FINISHED_KEPT`): a fill that lands
         after its execution finished (a swap confirmed after the executor gave it up) reopens it."""
+        self._prefetched: FinishedExecution | None = None
+        """While a late fill's execution read off the loop is rebuilt: what was read (the late leg's order as the
+        executor held it when the fill came)."""
         self.done_count = 0
         self.refused_count = 0
         self.realized_total = ZERO
@@ -293,6 +313,11 @@ class ArbExecutions:
     @property
     def busy(self) -> bool:
         return bool(self.current)
+
+    @property
+    def awaiting_row(self) -> bool:
+        """An execution's row is on its way to the store off the loop: its legs are not submitted yet."""
+        return any(ex.awaiting_row for ex in self.current.values())
 
     def execute(self, oid: str, evaluation: Evaluation, sol_price: Decimal, now_ns: int) -> Execution | None:
         """Persist the execution, then submit its legs; None if this opportunity already has a row. One whose
@@ -311,33 +336,94 @@ class ArbExecutions:
             dex_exchange=s.dex, dex_side=e.dex_side.value, dex_qty=e.size, dex_price=e.dex_limit_price,
             dex_cid=f"{oid}-dex", dex_submitted_ns=now_ns if legs != "cex-first" else 0,
         )
+        values = dict(vars(row))  # every column as inserted (a new record's attributes are its columns)
+        if not self.ctx.store.records_inline:
+            if oid in self.current or f"{oid}-cex" in self._finished:  # its row's insert would find it: known here
+                self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
+                return None
+            return self._execute_off_loop(Execution(row, values), now_ns)
         ex = None
         try:
             # one durable intent: the row and the rows of the legs sent now commit together, before they leave
             with self.ctx.intent():
-                values = dict(vars(row))  # every column as inserted (a new record's attributes are its columns)
                 if not insert_execution(self.ctx.store, row, values):
                     self.ctx.log.error("opportunity %s already has an execution; not executing it again", oid)
                     return None
                 ex = self._track(Execution(row, values))
-                if ex.sequential:
-                    self._send(ex, ex.first_second()[0], now_ns)
-                else:
-                    self._send(ex, ex.cex, now_ns)
-                    if ex.cex.status == "refused":  # nothing left: do not make it one-legged
-                        self._drop(ex, ex.dex, "not sent: the cex leg was refused")
-                    else:
-                        self._send(ex, ex.dex, now_ns)
-                        if ex.dex.status == "refused":  # the cex leg alone would be one-legged: take it back
-                            self._withdraw(ex, ex.cex, "not sent: the dex leg was refused")
-                if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
-                    self._save(ex)
+                self._send_first(ex, now_ns)
         except Exception:
             if ex is not None:  # nothing of it was stored, and its legs were dropped unsent
                 self._untrack(ex)
             raise
         self._advance(ex)
         return ex
+
+    def _send_first(self, ex: Execution, now_ns: int) -> None:
+        """Submit what goes first (both legs, or the first of a sequential execution) once its row is written."""
+        if ex.sequential:
+            self._send(ex, ex.first_second()[0], now_ns)
+        else:
+            self._send(ex, ex.cex, now_ns)
+            if ex.cex.status == "refused":  # nothing left: do not make it one-legged
+                self._drop(ex, ex.dex, "not sent: the cex leg was refused")
+            else:
+                self._send(ex, ex.dex, now_ns)
+                if ex.dex.status == "refused":  # the cex leg alone would be one-legged: take it back
+                    self._withdraw(ex, ex.cex, "not sent: the dex leg was refused")
+        if ex.cex.final or ex.dex.final:  # a leg refused or dropped: otherwise the row is as inserted
+            self._save(ex)
+
+    def _execute_off_loop(self, ex: Execution, now_ns: int) -> Execution:
+        """On a store whose commits are round trips (PostgreSQL): the row is inserted on the store writer's thread,
+        and the legs are submitted once it is committed (each leg's own row is then written on that thread before
+        the leg leaves, as every order's is): a server that stops answering delays the execution, never the loop.
+        The execution is in progress meanwhile (no other starts); :attr:`Execution.on_started` is called when its
+        legs are submitted or it is given up. Inline on simulated time."""
+        self._track(ex)
+        ex.awaiting_row = True
+        stored = self.ctx.write_later(insert_execution, self.ctx.store, ex.row, dict(ex.saved))
+        if stored.done():
+            self._row_stored(ex, now_ns, stored)
+        else:
+            stored.add_done_callback(lambda done: self._row_stored(ex, now_ns, done))
+        return ex
+
+    def _row_stored(self, ex: Execution, decided_ns: int, done: asyncio.Future[bool]) -> None:
+        """The insert of an execution's row (:meth:`_execute_off_loop`) is over: send its legs, or give it up."""
+        ex.awaiting_row = False
+        try:
+            exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
+            if exc is not None or not done.result():
+                self._untrack(ex)
+                for leg in (ex.cex, ex.dex):
+                    leg.submitted_ns, leg.status = 0, "not sent"
+                if exc is None:
+                    ex.why_not = "already executed"
+                    self.ctx.log.error("opportunity %s already has an execution; not executing it again", ex.id)
+                else:
+                    ex.why_not = f"{NO_LEG_SENT}: its row could not be stored"
+                    self.ctx.log.error("arbitrage %s not executed: its row could not be stored (%s: %s); no leg sent",
+                                       ex.id, type(exc).__name__, exc)
+                    self.ctx.alert(AlertLevel.ERROR, "arb", f"arbitrage {ex.id} not executed: its row could not be "
+                                   f"stored ({type(exc).__name__}); no leg was sent", opportunity=ex.id)
+                    self._on_done(ex)
+                return
+            waited_ms = (self.ctx.clock.time_ns() - decided_ns) // NS_PER_MS
+            if waited_ms > self.settings.max_input_age_ms:  # the prices it was decided on no longer stand
+                why = (f"not sent: its row was stored {waited_ms} ms after the decision, past max_input_age_ms "
+                       f"({self.settings.max_input_age_ms})")
+                ex.why_not = f"{NO_LEG_SENT}: its row was stored too late"
+                for leg in (ex.cex, ex.dex):
+                    leg.submitted_ns = 0
+                    self._drop(ex, leg, why)
+            else:
+                # decided_ns, as the row says: each leg's latency runs from the decision
+                with self.ctx.intent():
+                    self._send_first(ex, decided_ns)
+            self._advance(ex)
+        finally:
+            if ex.on_started is not None:
+                ex.on_started()
 
     def _withdraw(self, ex: Execution, leg: Leg, why: str) -> None:
         """Take back a leg submitted in this durable intent, before it leaves (the executor drops an order whose
@@ -392,13 +478,65 @@ class ArbExecutions:
     def on_fill(self, fill: Fill) -> None:
         ex = self._by_cid.get(fill.client_order_id)
         if ex is None:
-            late = self._finished.get(fill.client_order_id) or self._finished_before(fill)
+            late = self._finished.get(fill.client_order_id)
+            if late is None and not self.ctx.store.records_inline:
+                self._look_up_off_loop(fill)
+                return
+            late = late or self._finished_before(fill)
             if late is not None:
                 self._late_fill(late, fill)
             return
         leg = ex.leg_of(fill.client_order_id)
         if leg is not None:
             leg.fills[fill.trade_id] = fill
+
+    def _look_up_off_loop(self, fill: Fill) -> None:
+        """:meth:`_finished_before` where a read is a round trip (PostgreSQL): the execution, its legs' orders and
+        fills are read on the store writer's thread, and the late fill is matched once they are back."""
+        oid, sep, _ = fill.client_order_id.rpartition("-")
+        if not sep:
+            return
+        own = self.ctx.order(fill.client_order_id)  # the executor holds it now, having just applied this fill
+        read = self.ctx.write_later(finished_execution, self.ctx.store, self.strategy, oid)
+        if read.done():
+            self._looked_up(fill, own, read)
+        else:
+            read.add_done_callback(lambda done: self._looked_up(fill, own, done))
+
+    def _looked_up(self, fill: Fill, own: Order | None, done: asyncio.Future[FinishedExecution | None]) -> None:
+        exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self.ctx.log.error("fill %s of %s: its execution could not be read back (%s: %s); not matched to one",
+                               fill.trade_id, fill.client_order_id, type(exc).__name__, exc)
+            return
+        stored = done.result()
+        if stored is None:
+            return
+        if fill.client_order_id in self._by_cid or fill.client_order_id in self._finished:  # reopened meanwhile
+            self.on_fill(fill)
+            return
+        stored.orders[fill.client_order_id] = own  # the order as the fill left it (read before, its row may lag)
+        self._prefetched = stored
+        try:
+            late = self._reopened(stored.row, fill)
+        finally:
+            self._prefetched = None
+        if late is not None:
+            self._late_fill(late, fill)
+
+    def _order(self, cid: str) -> Order | None:
+        """``ctx.order(cid)``, or the order read with a finished execution off the loop (:meth:`_looked_up`)."""
+        prefetched = self._prefetched
+        if prefetched is not None and cid in prefetched.orders:
+            return prefetched.orders[cid]
+        return self.ctx.order(cid)
+
+    def _stored_fills(self, cid: str) -> list[Fill]:
+        """``ctx.stored_fills`` of one order, or those read with a finished execution (:meth:`_looked_up`)."""
+        prefetched = self._prefetched
+        if prefetched is not None and cid in prefetched.fills:
+            return prefetched.fills[cid]
+        return self.ctx.stored_fills(client_order_id=cid)
 
     def _finished_before(self, fill: Fill) -> Execution | None:
         """The finished execution a fill of none of this run's is for, read back from the store (one finished before
@@ -410,11 +548,16 @@ class ArbExecutions:
         row = execution_of(self.ctx.store, self.strategy, oid)
         if row is None or row.state != "done":
             return None
+        return self._reopened(row, fill)
+
+    def _reopened(self, row: ArbExecutionRow, fill: Fill) -> Execution | None:
+        """The finished execution of ``row``, its legs as their orders and fills say, but ``fill``; None when the fill
+        is not of one of its legs."""
         ex = Execution(row)
         ex.reported = row.realized_pnl  # its ExecutionResult was published when it finished
         self._earlier_hedges(ex)
         for leg in ex.legs():
-            order = self.ctx.order(leg.cid)
+            order = self._order(leg.cid)
             if order is not None:
                 leg.submitted_ns = leg.submitted_ns or row.created_ns
                 self._adopt(ex, leg)
@@ -422,7 +565,7 @@ class ArbExecutions:
         if filled is None:
             return None
         if filled.fills.pop(fill.trade_id, None) is not None:  # stored already: it is what _late_fill adds
-            order = self.ctx.order(filled.cid)
+            order = self._order(filled.cid)
             filled.filled = max(order.filled_qty if order is not None else ZERO,
                                 sum((f.qty for f in filled.fills.values()), ZERO))
         return ex
@@ -478,14 +621,14 @@ class ArbExecutions:
                 self._advance(ex)
 
     def _adopt(self, ex: Execution, leg: Leg) -> None:
-        order = self.ctx.order(leg.cid)
+        order = self._order(leg.cid)
         if order is None:
             return
         leg.status, leg.filled, leg.avg_price = order.status.value, order.filled_qty, order.avg_fill_price
         if order.status.terminal:
             # its fills, also for a leg whose end was stored before a restart: realized from them is exact, from the
             # order's average price (a rounded quotient, or the venue's own rounding) it is not
-            for fill in self.ctx.stored_fills(client_order_id=leg.cid):
+            for fill in self._stored_fills(leg.cid):
                 leg.fills.setdefault(fill.trade_id, fill)
             landed = sum((f.qty for f in leg.fills.values()), ZERO)
             if landed > leg.filled:  # a fill that landed after its order ended (the order does not count it)
@@ -743,7 +886,32 @@ class ArbExecutions:
         ex.sync_row()
         if columns is None:
             columns = _UNHEDGED_COLUMNS if ex.hedge is None and not ex.row.hedge_cid else CHANGING_COLUMNS
-        save_execution(self.ctx.store, ex.row, ex.saved, columns)
+        store = self.ctx.store
+        if store.records_inline:
+            save_execution(store, ex.row, ex.saved, columns)
+            return
+        # a round trip (PostgreSQL): on the store writer's thread, after the row's insert and every earlier save;
+        # what changed is taken here, on the loop, which alone changes the row
+        changed = execution_changes(ex.row, ex.saved, columns)
+        if not changed:
+            return
+        ex.saved.update(changed)
+        done = self.ctx.write_later(update_execution, store, ex.id, changed)
+        if done.done():
+            self._update_done(ex, changed, done)
+        else:
+            done.add_done_callback(lambda d: self._update_done(ex, changed, d))
+
+    def _update_done(self, ex: Execution, changed: dict[str, object], done: asyncio.Future[int]) -> None:
+        """A save off the loop is over: one that failed leaves its columns to the next save (not as stored)."""
+        exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        if exc is None:
+            return
+        for name, value in changed.items():
+            if ex.saved.get(name) is value:
+                del ex.saved[name]
+        self.ctx.log.error("arbitrage %s: its row's changes (%s) could not be stored (%s: %s); the next save of it "
+                           "writes them", ex.id, ", ".join(changed), type(exc).__name__, exc)
 
     # --- restart ------------------------------------------------------------------------------
 
@@ -751,7 +919,7 @@ class ArbExecutions:
         """The hedges sent before the row's own (reopened by a late fill): ``<id>-hedge``, ``<id>-hedge2``... up to
         the one the row names, each as its stored order (their fills are part of the execution's figures)."""
         for cid in earlier_hedge_ids(ex.row):
-            order = self.ctx.order(cid)
+            order = self._order(cid)
             leg = Leg("hedge", ex.row.cex_exchange, order.side if order else Side.BUY, order.qty if order else ZERO,
                       (order.price or ZERO) if order else ZERO, cid, submitted_ns=ex.row.created_ns,
                       final_ns=ex.row.created_ns, status=order.status.value if order else "not sent")

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from types import SimpleNamespace
 
 from sqlalchemy import Table
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.api import ExecutionLeg, ExecutionResult, ExecutionView, Opportunity, split_symbol
+from bot.api import ExecutionLeg, ExecutionResult, ExecutionView, Fill, Opportunity, Order, split_symbol
 from bot.api.ledger import EXACT_DIGITS, amount, prediction_error, significant
 from bot.api.storage import Store, money
 
@@ -213,10 +214,11 @@ def insert_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
                      values: dict[str, object] | None = None) -> bool:
     """Persist a new execution; False if this opportunity id already has one (nothing written).
 
-    The store's fast durable record (:meth:`Store.record`): this runs on the loop, in the decision
-    that sends the legs, and is committed when it returns, or, inside ``ctx.intent()``, when the intent
-    commits (with the legs' order rows, before they leave). ``values``: :func:`execution_values` of ``row``,
-    when the caller has them already (to keep as what was stored).
+    The store's fast durable record (:meth:`Store.record`): on a store that records inline (file-backed SQLite)
+    this runs on the loop, in the decision that sends the legs, and is committed when it returns, or, inside
+    ``ctx.intent()``, when the intent commits (with the legs' order rows, before they leave); on any other
+    (PostgreSQL) on the store writer's thread (``ctx.write_later``), the legs submitted once it is committed.
+    ``values``: :func:`execution_values` of ``row``, when the caller has them already (to keep as what was stored).
     """
     return store.record(ArbExecutionRow, execution_values(row) if values is None else values)
 
@@ -234,15 +236,28 @@ def save_execution(store: Store, row: ArbExecutionRow | ExecutionRecord,
         del values["opportunity_id"]
         store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, values)
         return
+    changed = execution_changes(row, saved, columns)
+    if changed:
+        update_execution(store, row.opportunity_id, changed)
+        saved.update(changed)
+
+
+def execution_changes(row: ArbExecutionRow | ExecutionRecord, saved: dict[str, object],
+                      columns: Sequence[str] | None = None) -> dict[str, object]:
+    """The columns of ``row`` (among ``columns``; None: every one but the key) whose values differ from ``saved``
+    (the row as stored): what a save writes (``saved`` is left as it is)."""
     changed = {}
     for name in _SAVED_FIELDS if columns is None else columns:  # one pass: most are as stored (the same objects)
         value = getattr(row, name)
         stored = saved.get(name, _UNSAVED)
         if stored is not value and not _same(stored, value):
             changed[name] = value
-    if changed:
-        store.record_update(ArbExecutionRow, {"opportunity_id": row.opportunity_id}, changed)
-        saved.update(changed)
+    return changed
+
+
+def update_execution(store: Store, opportunity_id: str, values: dict[str, object]) -> int:
+    """Set ``values`` on the stored execution of ``opportunity_id`` (committed when this returns); rows changed."""
+    return store.record_update(ArbExecutionRow, {"opportunity_id": opportunity_id}, values)
 
 
 _UNSAVED = object()
@@ -274,6 +289,32 @@ def execution_of(store: Store, strategy: str, opportunity_id: str) -> ArbExecuti
         q = select(ArbExecutionRow).where(ArbExecutionRow.strategy == strategy,
                                           ArbExecutionRow.opportunity_id == opportunity_id)
         return s.exec(q).first()
+
+
+@dataclass(frozen=True)
+class FinishedExecution:
+    """A finished execution as stored, with every leg's order and fills (:func:`finished_execution`)."""
+
+    row: ArbExecutionRow
+    orders: dict[str, Order | None]
+    """By client order id: the legs', the hedges' (``<id>-hedge``, ``<id>-hedge2``... up to the row's)."""
+    fills: dict[str, list[Fill]]
+
+
+def finished_execution(store: Store, strategy: str, opportunity_id: str) -> FinishedExecution | None:
+    """The ``done`` execution of ``strategy`` with this opportunity id, its legs' stored orders and fills in one call
+    (for the store writer's thread: a late fill's look-up on a store whose reads are round trips); None when there is
+    none, or it is not done."""
+    row = execution_of(store, strategy, opportunity_id)
+    if row is None or row.state != "done":
+        return None
+    prefix, last = f"{opportunity_id}-hedge", row.hedge_cid or ""
+    number = last[len(prefix):] if last.startswith(prefix) else ""
+    hedges = 0 if not last else int(number) if number.isdigit() else 1
+    cids = [row.cex_cid, row.dex_cid, *(prefix if n == 1 else f"{prefix}{n}" for n in range(1, hedges + 1))]
+    return FinishedExecution(row, {cid: store.get_order(cid) for cid in cids},
+                             {cid: [f for _, f in store.fills(strategy=strategy, client_order_id=cid)]
+                              for cid in cids})
 
 
 def executions(store: Store, strategy: str | None = None, limit: int = 50) -> list[ArbExecutionRow]:

@@ -32,6 +32,7 @@ import inspect
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import ClassVar
 
 from bot.api import (
@@ -191,9 +192,10 @@ class ArbStrategy(Strategy):
 
     async def stop(self) -> None:
         self._running = False
-        if self._reports_due is not None:  # decided in the loop turn the stop began in: stored with the rest
-            self._reports_due.cancel()
-            self._run_reports()
+        if self._reports_due is not None or self._reports:  # decided in the loop turn the stop began in (or held
+            if self._reports_due is not None:             # behind an execution's row): stored with the rest
+                self._reports_due.cancel()
+            self._run_reports(held=False)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -365,18 +367,12 @@ class ArbStrategy(Strategy):
             sol_price = self._sol_price(book)
             ex = self._executions.execute(oid, ev, sol_price, now)
             if ex is not None:
-                # its report (the event, the row) waits behind the legs' requests, ahead of any decided before;
-                # one whose legs were all refused is over already, and is not acted on after all
-                if ex.refused:
-                    reason = REFUSED
-                else:
-                    self.counts["executed"] += 1
                 self._published_ns, self._published = now, ev
                 self._episode = key
-                self._reports.insert(0, (ev, book, pool, now, reason or "", oid))
-                if self._reports_due is not None:
-                    self._reports_due.cancel()
-                self._reports_due = self._loop.call_soon(self._run_reports)
+                if ex.awaiting_row:  # its row is stored off the loop first: reported once its legs are submitted
+                    ex.on_started = partial(self._executed, ex, ev, book, pool, now)
+                else:
+                    self._executed(ex, ev, book, pool, now)
                 return
             reason = "already executed"
         if key != self._episode or (now - self._published_ns >= self._refresh_ns and self._moved(ev)):
@@ -389,10 +385,27 @@ class ArbStrategy(Strategy):
             if self._reports_due is None:
                 self._reports_due = self._loop.call_soon(self._run_reports)
 
-    def _run_reports(self) -> None:
+    def _executed(self, ex: Execution, ev: Evaluation, book: BookUpdate, pool: PoolUpdate, now: int) -> None:
+        """An execution's legs are submitted: its report (the event, the row) waits behind their requests, ahead of
+        any decided before; one whose legs were all refused is over already, and is not acted on after all."""
+        reason = ""
+        if ex.refused:
+            reason = ex.why_not or REFUSED
+        else:
+            self.counts["executed"] += 1
+        self._reports.insert(0, (ev, book, pool, now, reason, ex.id))
+        if self._reports_due is not None:
+            self._reports_due.cancel()
+        self._reports_due = self._loop.call_soon(self._run_reports)
+
+    def _run_reports(self, *, held: bool = True) -> None:
         """The reports decided since the last run (scheduled by the decision: the next loop turn, or behind the
-        requests of an execution decided meanwhile, which start first)."""
+        requests of an execution decided meanwhile, which start first). While an execution's row is on its way to
+        the store (off the loop) they wait (``held``): its report, published once its legs are submitted, goes
+        first, as it would have gone in the turn after its decision."""
         self._reports_due = None
+        if held and self._executions.awaiting_row:
+            return
         reports, self._reports = self._reports, []
         for report in reports:
             self._report(*report)

@@ -37,3 +37,10 @@ def query_db(url: str, sql: str) -> list[tuple]:
         return []
     finally:
         engine.dispose()
+
+
+def audit_lines(bot, limit: int = 50) -> list:
+    """A running bot's audit log, newest first, once every line handed to its store writer is written (where a commit
+    is a round trip, PostgreSQL, a command's line goes there and lands a moment after the command)."""
+    bot.writer.settle()
+    return bot.store.audit_log(limit)

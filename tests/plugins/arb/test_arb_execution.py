@@ -215,7 +215,9 @@ async def test_a_refused_first_leg_sends_nothing_and_reports_no_execution(make_b
     strategy = bot.strategies["sol-arb"]
     seen = []
     bot.bus.subscribe(ExecutionResult, seen.append, owner="test")
-    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=10, what="the refused execution")
+    # (on PostgreSQL the row's changes after its insert land on the store writer's thread a moment later)
+    await wait_for(lambda: [r for r in executions(bot.store, "sol-arb") if r.state != "open"], timeout_s=10,
+                   what="the refused execution")
     [row] = executions(bot.store, "sol-arb")
     assert row.state == "refused" and row.realized_pnl is None
     assert (row.cex_status, row.dex_status) == ("refused", "not sent") and "no leg was sent" in row.note
@@ -647,7 +649,8 @@ def test_a_late_fill_of_an_execution_finished_before_a_restart_reopens_it(monkey
                           submit=lambda intent: submitted.append(intent) or intent, order=orders.get,
                           stored_fills=lambda client_order_id: fills.get(client_order_id, []),
                           alert=lambda level, kind, message, **fields: alerts.append(message), alerts_heard=False,
-                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)), store=None)
+                          bus=SimpleNamespace(publish=lambda event: submitted.append(event)),
+                          store=SimpleNamespace(records_inline=True))  # (read inline: execution_of below)
     monkeypatch.setattr(execution, "execution_values", lambda row: {})  # (a row of the columns read here only)
     monkeypatch.setattr(execution, "execution_of", lambda store, strategy, oid: row if oid == "o-1" else None)
     the_book = book(bids=[("150", "10")], asks=[("150.1", "10")])

@@ -50,7 +50,9 @@ def _clear_alerts():
 
 
 async def refused_execution(bot):
-    await wait_for(lambda: executions(bot.store, "sol-arb"), timeout_s=10, what="an execution")
+    # (on PostgreSQL the row's changes after its insert land on the store writer's thread a moment later)
+    await wait_for(lambda: [r for r in executions(bot.store, "sol-arb") if r.state != "open"], timeout_s=10,
+                   what="an execution over")
     [row] = executions(bot.store, "sol-arb")[-1:]
     assert row.state == "refused" and row.realized_pnl is None and NO_LEG_SENT in row.note
     return row

@@ -99,6 +99,7 @@ async def test_paper_mode_sends_both_legs_and_reports_realized_pnl(make_bot):
     bot.bus.subscribe(BookUpdate, books.append, owner="test", exchange="paper")
     dex = bot.exchanges["dex"]
     await wait_for(lambda: results, timeout_s=10, what="an execution result")
+    await bot.writer.drained()  # (on PostgreSQL the row's changes are written on the store writer's thread)
     [row] = executions(bot.store, "sol-arb")
     assert row.state == "done" and row.direction == "buy-cex-sell-dex"
     # The legs are what the pricer says for the book the decision saw (no volatility: every book is alike).

@@ -25,6 +25,7 @@ from plugins.discord.render import MAX_CHARS, alert_text, reply_block
 from plugins.discord.settings import PUBLIC_API_BASE, PUBLIC_GATEWAY, DiscordSettings
 from tests.fakes.discord_api import ALERT_CHANNEL_ID, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.store_kit import audit_lines
 from tests.helpers.waiting import wait_for
 
 ADMIN, VIEWER, STRANGER = 111111111111111111, 222222222222222222, 333333333333333333
@@ -128,7 +129,7 @@ async def bot(fake, make_bot, monkeypatch):
 
 
 def audit(bot, user_id: int) -> list[tuple[str, str, str, str]]:
-    return [(r.transport, r.chat_id, r.command, r.outcome) for r in bot.store.audit_log() if r.user_id == str(user_id)]
+    return [(r.transport, r.chat_id, r.command, r.outcome) for r in audit_lines(bot) if r.user_id == str(user_id)]
 
 
 async def test_login_and_slash_commands_synced_per_guild(bot, fake):
@@ -387,7 +388,7 @@ async def test_a_hundred_strangers_do_not_hold_up_an_admins_kill(bot, fake):
     answered = [c for c in fake.callbacks if c.interaction_id in ids]
     assert len(answered) == 1 and answered[0].ephemeral and "Not authorized." in answered[0].content
     bot.commands.flush_refusals(force=True)
-    rows = [(r.chat_id, r.command, r.outcome) for r in bot.store.audit_log() if r.outcome.startswith("refused")]
+    rows = [(r.chat_id, r.command, r.outcome) for r in audit_lines(bot) if r.outcome.startswith("refused")]
     assert sorted(rows) == [(str(CHANNEL_ID), "pause", "refused: no role"),
                             (str(CHANNEL_ID), "pause", "refused: no role, 99 more in this chat, not answered")]
 

@@ -17,6 +17,7 @@ from bot.domain import Alert, AlertLevel, OrderIntent, Side
 from plugins.telegram.notifier import HELD_ALERTS
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.venue import plugin as venue_plugin
+from tests.helpers.store_kit import audit_lines
 from tests.helpers.waiting import wait_for
 
 TOKEN = "123456:TEST-token-for-the-fake-api"
@@ -109,7 +110,7 @@ async def start_bot(api, make_bot, monkeypatch):
 
 
 def audit(bot) -> list[tuple[str, str, str, str, str]]:
-    return [(a.transport, a.user_id, a.chat_id, a.command, a.outcome) for a in reversed(bot.store.audit_log())]
+    return [(a.transport, a.user_id, a.chat_id, a.command, a.outcome) for a in reversed(audit_lines(bot))]
 
 
 async def test_an_admins_status_gets_an_aligned_monospace_reply(api, start_bot):
@@ -372,7 +373,7 @@ async def test_a_hundred_strangers_in_a_group_do_not_hold_up_an_admins_private_k
     in_group = [a for a in audit(bot) if a[2] == str(GROUP)]
     assert in_group == [("telegram", str(STRANGER), str(GROUP), "pause", "refused: no role"),
                         ("telegram", "", str(GROUP), "pause", "refused: no role, 99 more in this chat, not answered")]
-    counted = next(r for r in bot.store.audit_log() if r.outcome.startswith("refused: no role, 99"))
+    counted = next(r for r in audit_lines(bot) if r.outcome.startswith("refused: no role, 99"))
     assert counted.args == f"users {','.join(str(STRANGER + n) for n in range(1, 6))} and 94 more"
 
 
