@@ -23,7 +23,8 @@ class GridSettings:
     order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
     out_of_range: Literal["hold", "shift"] = option(
         "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory (a "
-                     "post-only sell the bid has passed is then offered a tick above the bid)")
+                     "post-only sell the bid has passed is then offered a tick above the bid, and at its own price "
+                     "again once the bid is back inside the range)")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,

@@ -9,8 +9,10 @@ The grid never bids against its own offer: while a slot holds inventory, no free
 sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
 A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
-the grid can re-centre rather than wait for the market to come back. No sell goes out at or below one of the grid's own
-resting buys (placed before the slot below it bought): those are cancelled first, and the sell follows their end.
+the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
+sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
+cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
 inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
 One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
@@ -28,8 +30,8 @@ whose buy and sell both filled, however many fills each took.
 
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
 kept up to date by the last scan (the lowest waiting buy price, the highest waiting post-only
-sell price, the earliest retry time) and with the top of the range. The slots are scanned only
-when one of those is crossed or a slot changed state.
+sell price, the earliest retry time) and with the top of the range (which a sell offered above the range also
+waits for, to return to its price). The slots are scanned only when one of those is crossed or a slot changed state.
 """
 
 from __future__ import annotations
@@ -162,6 +164,12 @@ class GridStrategy(Strategy[GridSettings]):
         self._yielding: set[str] = set()
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
         way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
+        self._repriced: set[str] = set()
+        """Resting sells offered above their slot's sell price (a tick above a bid above a range that shifts): once
+        the bid is back inside the range, each is cancelled (:meth:`_due`) and moved to ``_returning``."""
+        self._returning: set[str] = set()
+        """Repriced sells cancelled because the bid came back inside the range: their end offers the slot's lot at
+        its own sell price again (no ``retry_after_s``); reconcile asks again for the cancel."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -224,6 +232,7 @@ class GridStrategy(Strategy[GridSettings]):
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
+        self._find_repriced(slots)
         self._check_order_size()
         self._started = True
         self._dirty = True
@@ -328,6 +337,15 @@ class GridStrategy(Strategy[GridSettings]):
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
 
+    def _find_repriced(self, slots: list[Slot]) -> None:
+        """At start: the locked slots' resting sells offered above their sell price (:attr:`_repriced`), from the
+        executor's record of each (a sell repriced before a crash still rests)."""
+        for slot in slots:
+            if slot.state is LOCKED and slot.order_id is not None:
+                order = self.ctx.order(slot.order_id)
+                if order is not None and order.price is not None and order.price > slot.sell_price:
+                    self._repriced.add(slot.order_id)
+
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
         """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
         their stored fills: counted without those fills (at the order's average price), whose fill may still come
@@ -413,6 +431,7 @@ class GridStrategy(Strategy[GridSettings]):
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
                         and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
+                    or (self._repriced and bid is not None and bid <= self._upper)
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
             if bid is not None and bid > self._upper:
@@ -574,6 +593,8 @@ class GridStrategy(Strategy[GridSettings]):
             if slot.state is PENDING and slot.order_id is not None and (self._shifting
                                                                          or slot.order_id in self._yielding):
                 self.ctx.cancel(slot.order_id)
+            elif slot.state is LOCKED and slot.order_id in self._returning:
+                self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
         self._flush()
@@ -616,6 +637,9 @@ class GridStrategy(Strategy[GridSettings]):
         slot.order_id = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
+        returned = order_id in self._returning
+        self._returning.discard(order_id)
+        self._repriced.discard(order_id)
         if slot.state is PENDING:
             if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
@@ -641,7 +665,7 @@ class GridStrategy(Strategy[GridSettings]):
                 self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
                                      slot.index, slot.qty, self._rules.base)
                 self._complete(slot)
-            elif retry:
+            elif retry and not returned:  # a sell cancelled to return to its price is offered there at once
                 self._retry_later(slot, f"sell {order_id} {status.value}", reason)
             if slot.state is LOCKED and status is OrderStatus.CANCELLED:
                 # a fill of it may still come (matched before the cancel landed; a refused order never fills)
@@ -822,7 +846,17 @@ class GridStrategy(Strategy[GridSettings]):
                         wake_ask = slot.buy_price
                     continue
                 side, price = Side.BUY, slot.buy_price
-            elif slot.state is LOCKED and slot.order_id is None:
+            elif slot.state is LOCKED and slot.order_id is not None:
+                if slot.order_id in self._repriced and not above:
+                    # offered above the grid's price only so the grid could follow a bid above the range: back inside
+                    # it, the slot sells at its own price again (waiting, post-only, for the bid to fall below it)
+                    self._repriced.discard(slot.order_id)
+                    self._returning.add(slot.order_id)
+                    self.ctx.log.info("slot %d: bid %s is back inside the grid; cancelling sell %s to offer it at %s",
+                                      slot.index, bid, slot.order_id, slot.sell_price)
+                    self.ctx.cancel(slot.order_id)
+                continue
+            elif slot.state is LOCKED:
                 price = slot.sell_price
                 if post_only and price <= bid:
                     if not above:
@@ -893,6 +927,8 @@ class GridStrategy(Strategy[GridSettings]):
             if self.ctx.submit(intent) is not None:
                 if slot.order_id == order_id:
                     self._submitted_at[order_id] = now
+                    if side is Side.SELL and price != slot.sell_price:
+                        self._repriced.add(order_id)
             elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
                 self._by_order.pop(order_id, None)
                 self._closes.pop(order_id, None)
