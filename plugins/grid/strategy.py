@@ -590,8 +590,9 @@ class GridStrategy(Strategy[GridSettings]):
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
         for slot in self._slots:  # a cancel can miss an order still on its way to the venue: ask again
-            if slot.state is PENDING and slot.order_id is not None and (self._shifting
-                                                                         or slot.order_id in self._yielding):
+            if (slot.state is PENDING and slot.order_id is not None and (self._shifting
+                                                                          or slot.order_id in self._yielding)
+                    and not self._known_ended(slot, slot.order_id)):
                 self.ctx.cancel(slot.order_id)
             elif slot.state is LOCKED and slot.order_id in self._returning:
                 self.ctx.cancel(slot.order_id)
@@ -884,17 +885,28 @@ class GridStrategy(Strategy[GridSettings]):
     def _clear_way(self, slot: Slot, price: Decimal, bids: list[Slot]) -> bool:
         """Whether the grid's own buys rest at or above ``price``, where ``slot`` would sell: those are cancelled
         (once each; reconcile asks again) and the sell waits for their end, so the grid never quotes against itself
-        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual."""
+        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual. A buy
+        known to have ended (wholly filled: a gap down whose fills come lowest first) is not cancelled: the sell waits
+        only for its end, which is on its way."""
         in_way = [other for other in bids if other.buy_price >= price and other.order_id is not None
                   and other.state is PENDING]
         for other in in_way:
             order_id = other.order_id
-            if order_id is not None and order_id not in self._yielding:
+            if order_id is not None and order_id not in self._yielding and not self._known_ended(other, order_id):
                 self._yielding.add(order_id)
                 self.ctx.log.info("slot %d: cancelling buy %s at %s so slot %d can sell at %s", other.index,
                                   order_id, other.buy_price, slot.index, price)
                 self.ctx.cancel(order_id)
         return bool(in_way)
+
+    def _known_ended(self, slot: Slot, order_id: str) -> bool:
+        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its fills
+        so far add up to the slot's quantity, or the executor's record of it is final (its update is on its way)."""
+        executions = self._executions.get(order_id)
+        if executions is not None and executions.qty >= slot.qty:
+            return True
+        order = self.ctx.order(order_id)
+        return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
         """Give each slot its next client order id, write them all, then submit the orders."""
@@ -973,8 +985,8 @@ class GridStrategy(Strategy[GridSettings]):
         pending = [slot for slot in self._slots if slot.state is PENDING]
         self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
                           bid, self._upper, len(pending))
-        for slot in pending:
-            if slot.order_id is not None:
+        for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
+            if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
                 self.ctx.cancel(slot.order_id)
         self._continue_shift()
 
