@@ -28,7 +28,9 @@ class GridSettings:
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,
-        help="seconds a slot waits after a refused, vetoed or failed order before trying again")
+        help="seconds a slot waits after a refused, vetoed or failed order before trying again; refused 3 times in a "
+             "row, a WARNING alert names the slot, price, reason and fix (once per cause), and an INFO note follows "
+             "once the orders go through")
 
     def validate(self) -> list[tuple[str, str]]:
         """Cross-field checks: (key, problem) pairs."""

@@ -18,6 +18,8 @@ inventory: the slot offers only the rest, and a sell of the whole resting meanwh
 One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
 alerts and its next sell offers that much less (the ledger's position is what the grid holds). A fill the order's
 end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
+A slot whose order is refused (rejected, failed, vetoed) tries again after ``retry_after_s``; REFUSED_ALERT_AFTER
+refusals in a row alert a trader once per cause (side and outcome) and an INFO note follows once its slots go through.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -81,6 +83,12 @@ seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill 
 (once, by the executor's guarantee), only without this second check. Nothing else about a finished order is kept:
 what it closes is asked of the executor (:meth:`GridStrategy._closes_of`).
 """
+
+
+REFUSED_ALERT_AFTER = 3
+"""A slot's orders refused (rejected, failed, vetoed, cancelled by the venue) this many times in a row, one every
+``retry_after_s``, alert a trader once per cause (:meth:`GridStrategy._note_refusal`): a minute and a half at the
+default 30 s, long enough that one refusal (a post-only order that would cross) alerts nothing."""
 
 
 class GridConfigError(Exception):
@@ -170,6 +178,11 @@ class GridStrategy(Strategy[GridSettings]):
         self._returning: set[str] = set()
         """Repriced sells cancelled because the bid came back inside the range: their end offers the slot's lot at
         its own sell price again (no ``retry_after_s``); reconcile asks again for the cancel."""
+        self._refusals: dict[int, int] = {}
+        """Slot index -> its orders refused in a row; dropped when one goes through (:meth:`_went_through`)."""
+        self._refused_causes: dict[str, set[int]] = {}
+        """Cause alerted (side and outcome: "buy rejected") -> the slots it holds back past REFUSED_ALERT_AFTER: no
+        other alert for it until every one of them has gone through (then one INFO note)."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -447,10 +460,12 @@ class GridStrategy(Strategy[GridSettings]):
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
-        if fill.client_order_id in self._by_order:
+        slot = self._by_order.get(fill.client_order_id)
+        if slot is not None:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+            self._went_through(slot)
         elif new and fill.symbol == self._symbol:
             self._late_fill(fill)
 
@@ -576,7 +591,11 @@ class GridStrategy(Strategy[GridSettings]):
 
     def on_order_update(self, update: OrderUpdate) -> None:
         slot = self._by_order.get(update.client_order_id)
-        if slot is None or not update.status.terminal or update.status is OrderStatus.OBSERVED:
+        if slot is None:
+            return
+        if update.status is OrderStatus.OPEN and slot.order_id == update.client_order_id:
+            self._went_through(slot)
+        if not update.status.terminal or update.status is OrderStatus.OBSERVED:
             return
         self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
                      update.reason)
@@ -650,7 +669,7 @@ class GridStrategy(Strategy[GridSettings]):
                 slot.qty = ZERO
                 # the re-centred grid places its buys at once; one cancelled for a sell waits behind that offer
                 if retry and not self._shifting and not yielded:
-                    self._retry_later(slot, f"buy {order_id} {status.value}", reason)
+                    self._retry_later(slot, Side.BUY, order_id, status.value, reason)
         elif slot.state is LOCKED:
             # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
             # made before the venue's last fill may say less than the fills delivered
@@ -667,7 +686,7 @@ class GridStrategy(Strategy[GridSettings]):
                                      slot.index, slot.qty, self._rules.base)
                 self._complete(slot)
             elif retry and not returned:  # a sell cancelled to return to its price is offered there at once
-                self._retry_later(slot, f"sell {order_id} {status.value}", reason)
+                self._retry_later(slot, Side.SELL, order_id, status.value, reason)
             if slot.state is LOCKED and status is OrderStatus.CANCELLED:
                 # a fill of it may still come (matched before the cancel landed; a refused order never fills)
                 self._ended_sells[order_id] = slot
@@ -752,12 +771,52 @@ class GridStrategy(Strategy[GridSettings]):
         market = self._rules
         return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
 
-    def _retry_later(self, slot: Slot, what: str, reason: str) -> None:
+    def _retry_later(self, slot: Slot, side: Side, order_id: str, outcome: str, reason: str) -> None:
         at = self.ctx.clock.monotonic() + self.settings.retry_after_s
         self._retry_at[slot.index] = at
         self._wake_at = min(self._wake_at, at)
-        self.ctx.log.info("slot %d: %s%s; trying again in %gs", slot.index, what, f" ({reason})" if reason else "",
-                          self.settings.retry_after_s)
+        self.ctx.log.info("slot %d: %s %s %s%s; trying again in %gs", slot.index, side.value, order_id, outcome,
+                          f" ({reason})" if reason else "", self.settings.retry_after_s)
+        self._note_refusal(slot, side, slot.buy_price if side is Side.BUY else slot.sell_price, outcome, reason)
+
+    def _note_refusal(self, slot: Slot, side: Side, price: Decimal, outcome: str, reason: str) -> None:
+        """Count a refusal of the slot's order; at REFUSED_ALERT_AFTER in a row, alert (WARNING) once per cause (side
+        and outcome, whatever the slot): a grid short of balance has every slot refused, and says so once."""
+        count = self._refusals[slot.index] = self._refusals.get(slot.index, 0) + 1
+        if count < REFUSED_ALERT_AFTER:
+            return
+        cause = f"{side.value} {outcome}"
+        held = self._refused_causes.get(cause)
+        if held is not None:
+            held.add(slot.index)
+            return
+        self._refused_causes[cause] = {slot.index}
+        market, retry_s = self._rules, self.settings.retry_after_s
+        qty = self._order_qty if side is Side.BUY else slot.qty
+        asset = market.quote if side is Side.BUY else market.base
+        message = (f"slot {slot.index}: {side.value} of {qty} {market.base} at {price} refused {count} times in a row "
+                   f"({outcome}{': ' + reason if reason else ''}); the slot tries again every {retry_s:g}s. Fix what "
+                   f"the venue or risk check says: e.g. add {asset} to the account or lower order_size; or pause the "
+                   f"strategy, or raise retry_after_s. No other alert for {side.value}s {outcome} until they go "
+                   f"through")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index, side=side.value,
+                       price=price, reason=reason or outcome)
+
+    def _went_through(self, slot: Slot) -> None:
+        """The slot's order rests on the venue or filled: its refusals are over; once a cause's slots have all gone
+        through, one INFO note says so."""
+        if self._refusals.pop(slot.index, None) is None:
+            return
+        for cause, held in list(self._refused_causes.items()):
+            if slot.index in held:
+                held.discard(slot.index)
+                if not held:
+                    del self._refused_causes[cause]
+                    message = (f"{cause} orders going through again: slot {slot.index}'s order "
+                               f"{slot.order_id or ''} was accepted")
+                    self.ctx.log.info(message)
+                    self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name, slot=slot.index)
 
     def _set_state(self, slot: Slot, state: SlotState) -> None:
         self._counts[slot.state] -= 1
@@ -952,6 +1011,7 @@ class GridStrategy(Strategy[GridSettings]):
                 self._wake_at = min(self._wake_at, now + s.retry_after_s)
                 self._unsaved[slot.index] = slot
                 refused.append(slot)
+                self._note_refusal(slot, side, price, "vetoed", "not accepted: paused or vetoed by a risk check")
         if refused:
             self.ctx.log.info("%d of %d orders not accepted (paused or vetoed); those slots try again in %gs",
                               len(refused), len(due), s.retry_after_s)
