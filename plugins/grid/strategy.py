@@ -20,6 +20,9 @@ alerts and its next sell offers that much less (the ledger's position is what th
 end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
 A slot whose order is refused (rejected, failed, vetoed) tries again after ``retry_after_s``; REFUSED_ALERT_AFTER
 refusals in a row alert a trader once per cause (side and outcome) and an INFO note follows once its slots go through.
+Changed settings (bounds, levels, spacing) at start lay the grid out again: at once when every slot is free; when
+slots merely have buys resting (nothing filled), once those buys, cancelled at start, have ended (a buy that filled
+first is sold at its old price before); a slot holding base or a partly filled buy refuses the start naming the fix.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -168,6 +171,11 @@ class GridStrategy(Strategy[GridSettings]):
         self._excursion_noted = False
         self._shifting = False
         self._shift_failed = False
+        self._relayout: str | None = None
+        """The settings changes (``lower 100 -> 90``) a grid is laid out again for once the buys it cancelled at start
+        have ended (:meth:`_continue_relayout`); None: no such wait."""
+        self._relayout_held = False
+        """A buy cancelled for the new layout filled: the wait for its slot to sell was alerted."""
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
@@ -228,25 +236,25 @@ class GridStrategy(Strategy[GridSettings]):
                     self._settle(slot, grace=False)
                 self._flush()
             changes = self._layout_changes(layout)
+            resting: list[Slot] = []
             if changes:
-                busy = [slot.index for slot in slots if slot.state is not FREE]
-                if busy:
-                    raise GridConfigError(
-                        f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while slots '
-                        f"{', '.join(map(str, busy))} still hold an order or inventory. Restore the previous settings "
-                        f"and let those slots finish, or run the new grid under a new strategy name once you have "
-                        f"cancelled this grid's orders and dealt with its inventory."
-                    )
-                self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
-                                  "; ".join(changes))
-                layout, slots = self._lay_out(layout, rows)
+                resting = self._resting_only(slots, changes, moved)
+                if resting:  # checked before any is cancelled: a new grid that cannot be laid out is refused first
+                    self._check_order_size(self._new_prices())
+                else:
+                    self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
+                                      "; ".join(changes))
+                    layout, slots = self._lay_out(layout, rows)
             elif not moved:
                 self._onto_tick(layout, slots)
+            if resting:
+                self._cancel_for_relayout(resting, changes)
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
         self._find_repriced(slots)
-        self._check_order_size()
+        if self._relayout is None:
+            self._check_order_size([(slot.buy_price, slot.sell_price) for slot in slots])
         self._started = True
         self._dirty = True
         self.ctx.log.info("grid %s %s: %d slots from %s to %s (%s)", s.exchange, s.symbol, len(slots),
@@ -273,6 +281,80 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
                                  self._rules.tick_size, moved)
             self._flush()
+
+    def _resting_only(self, slots: list[Slot], changes: list[str], moved: bool) -> list[Slot]:
+        """At start, the settings changed: the slots busy with nothing but a buy resting (nothing filled), to be
+        cancelled before the grid is laid out again. A slot holding base or a partly filled buy (money at stake), or
+        any busy slot of a grid moved to another market, refuses the start naming the fix."""
+        busy = [slot for slot in slots if slot.state is not FREE]
+        at_stake = [slot.index for slot in busy if moved or slot.state is LOCKED or slot.order_id is None
+                    or self._has_filled(slot.order_id)]
+        if at_stake:
+            raise GridConfigError(
+                f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while '
+                f"{'slot' if len(at_stake) == 1 else 'slots'} {', '.join(map(str, at_stake))} "
+                f"{'holds' if len(at_stake) == 1 else 'hold'} inventory or a partly filled buy"
+                f"{' on the market the grid left' if moved else ''} (buys merely resting are cancelled for you). "
+                f"Restore the previous settings and let those slots sell, or run the new grid under a new strategy "
+                f"name once you have cancelled this grid's orders and dealt with its inventory."
+            )
+        return busy
+
+    def _has_filled(self, order_id: str) -> bool:
+        """Whether any of ``order_id`` filled: its fills so far, or the executor's record of it."""
+        executions = self._executions.get(order_id)
+        if executions is not None and executions.qty > 0:
+            return True
+        order = self.ctx.order(order_id)
+        return order is not None and order.filled_qty > 0
+
+    def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
+        """(buy, sell) of each slot of the configured grid, on the market's tick (refused naming the fix)."""
+        s = self.settings
+        try:
+            return slot_prices(level_prices(s.lower, s.upper, s.levels, s.spacing), self._rules)
+        except ValueError as exc:
+            raise GridConfigError(f'strategy "{self.name}": {exc}') from None
+
+    def _cancel_for_relayout(self, resting: list[Slot], changes: list[str]) -> None:
+        """Cancel the buys resting under the old settings; the grid is laid out again once they have ended."""
+        self._relayout = "; ".join(changes)
+        message = (f"grid settings changed ({self._relayout}) while slots {', '.join(str(s.index) for s in resting)} "
+                   f"had buys resting (nothing filled): cancelling them; the grid is laid out again once they have "
+                   f"ended")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
+        for slot in resting:
+            if slot.order_id is not None:
+                self.ctx.cancel(slot.order_id)
+
+    def _continue_relayout(self) -> None:
+        """Lay the grid out again once the buys cancelled for the new settings have ended; a buy that filled first is
+        sold at its old price before (alerted once)."""
+        if self._counts[PENDING]:
+            return
+        if self._counts[LOCKED]:
+            if not self._relayout_held:
+                self._relayout_held = True
+                held = ", ".join(f"slot {slot.index}'s buy filled before its cancel, it sells at {slot.sell_price}"
+                                 for slot in self._slots if slot.state is LOCKED)
+                message = f"laying the grid out again ({self._relayout}) waits: {held}"
+                self.ctx.log.warning(message)
+                self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
+            return
+        changes, self._relayout, self._relayout_held = self._relayout, None, False
+        self._flush()
+        self._unsaved.clear()
+        _, rows = load_grid(self.ctx.store, self.name)
+        layout, slots = self._lay_out(self._layout, rows)
+        self._adopt(layout, slots)
+        self._retry_at.clear()
+        self._dirty = True
+        tick = self._rules.tick_size
+        message = (f"grid laid out again ({changes}): {len(slots)} slots from {_short(slots[0].buy_price, tick)} to "
+                   f"{_short(slots[-1].sell_price, tick)}")
+        self.ctx.log.info(message)
+        self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
 
     def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
         s = self.settings
@@ -406,9 +488,11 @@ class GridStrategy(Strategy[GridSettings]):
         for order_id in list(self._finished)[:max(0, len(self._finished) - FINISHED_KEPT)]:
             del self._finished[order_id]
 
-    def _check_order_size(self) -> None:
+    def _check_order_size(self, prices: list[tuple[Decimal, Decimal]]) -> None:
+        """The order size against the market's minimums at the lowest of ``prices`` (each slot's buy and sell), and the
+        narrowest step against two maker fees."""
         market, s = self._rules, self.settings
-        lowest = self._slots[0].buy_price
+        lowest = prices[0][0]
         if self._order_qty <= 0 or self._order_qty < market.min_qty:
             raise GridConfigError(
                 f'strategy "{self.name}": order_size {s.order_size} rounds to {self._order_qty} at lot size '
@@ -421,14 +505,14 @@ class GridStrategy(Strategy[GridSettings]):
                 f"{market.min_notional} {market.quote}")
         if market.maker_fee_bps is not None:
             # the narrowest step of the grid (the lowest slot, geometric or not) against two maker fees
-            slot = min(self._slots, key=lambda sl: (sl.sell_price - sl.buy_price) / sl.buy_price)
-            step_bps = (slot.sell_price - slot.buy_price) / slot.buy_price * 10_000
+            buy, sell = min(prices, key=lambda pair: (pair[1] - pair[0]) / pair[0])
+            step_bps = (sell - buy) / buy * 10_000
             if step_bps <= 2 * market.maker_fee_bps:
                 self.ctx.alert(AlertLevel.WARNING, "strategy",
-                               f"grid step {slot.sell_price - slot.buy_price} {market.quote} ({step_bps:.1f} bps) "
+                               f"grid step {sell - buy} {market.quote} ({step_bps:.1f} bps) "
                                f"does not cover the two maker fees of a round trip ({2 * market.maker_fee_bps} bps): "
                                f"every round trip loses money; widen the grid or use fewer levels",
-                               strategy=self.name, buy=slot.buy_price, sell=slot.sell_price)
+                               strategy=self.name, buy=buy, sell=sell)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -609,8 +693,8 @@ class GridStrategy(Strategy[GridSettings]):
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
         for slot in self._slots:  # a cancel can miss an order still on its way to the venue: ask again
-            if (slot.state is PENDING and slot.order_id is not None and (self._shifting
-                                                                          or slot.order_id in self._yielding)
+            if (slot.state is PENDING and slot.order_id is not None
+                    and (self._shifting or self._relayout is not None or slot.order_id in self._yielding)
                     and not self._known_ended(slot, slot.order_id)):
                 self.ctx.cancel(slot.order_id)
             elif slot.state is LOCKED and slot.order_id in self._returning:
@@ -668,7 +752,7 @@ class GridStrategy(Strategy[GridSettings]):
                 self._set_state(slot, FREE)
                 slot.qty = ZERO
                 # the re-centred grid places its buys at once; one cancelled for a sell waits behind that offer
-                if retry and not self._shifting and not yielded:
+                if retry and not self._shifting and self._relayout is None and not yielded:
                     self._retry_later(slot, Side.BUY, order_id, status.value, reason)
         elif slot.state is LOCKED:
             # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
@@ -856,6 +940,8 @@ class GridStrategy(Strategy[GridSettings]):
         if self._in_scan:  # an update delivered from inside ctx.submit: the running scan goes round again
             self._dirty = True
             return
+        if self._relayout is not None:
+            self._continue_relayout()
         if not self._started or self.paused or not self._live or self._bid is None or self._ask is None:
             self._dirty = True
         else:
@@ -899,7 +985,7 @@ class GridStrategy(Strategy[GridSettings]):
         above = self._shift_mode and bid > self._upper
         for slot in self._slots:
             if slot.state is FREE:
-                if self._shifting or (offered is not None and slot.buy_price >= offered):
+                if self._shifting or self._relayout is not None or (offered is not None and slot.buy_price >= offered):
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
                     if wake_ask is None or slot.buy_price < wake_ask:
@@ -1023,7 +1109,8 @@ class GridStrategy(Strategy[GridSettings]):
             self._excursion, self._excursion_noted = True, False
         if self._shifting:
             return
-        can_shift = self._started and self._live and not self.paused and not self._shift_failed
+        can_shift = (self._started and self._live and not self.paused and not self._shift_failed
+                     and self._relayout is None)
         if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
             self._start_shift(bid)
             return
@@ -1034,7 +1121,7 @@ class GridStrategy(Strategy[GridSettings]):
             elif self._counts[LOCKED]:
                 why = f"{self._counts[LOCKED]} slots hold inventory"
             else:
-                why = "not re-centring while paused, stale or after a failed attempt"
+                why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
             message = f"bid {bid} is above the grid's upper price {self._upper}; holding ({why})"
             self.ctx.log.info(message)
             self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
@@ -1106,7 +1193,9 @@ class GridStrategy(Strategy[GridSettings]):
             "realized": self._realized_text(),
             "fees": self._fees_text(),
         }
-        if self._shifting:
+        if self._relayout is not None:
+            out["state"] = "laying out again"
+        elif self._shifting:
             out["state"] = "re-centring"
         elif self._excursion:
             out["state"] = "above range, holding"
