@@ -70,7 +70,7 @@ from bot.api.ledger import MarketFigures, Position, StrategyFigures, fees_text, 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
-from .settings import GridSettings
+from .settings import REFUSED_ALERT_AFTER, GridSettings
 
 FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 
@@ -86,12 +86,6 @@ seconds of the order's end. 10,000 orders are hours of the busiest grid; a fill 
 (once, by the executor's guarantee), only without this second check. Nothing else about a finished order is kept:
 what it closes is asked of the executor (:meth:`GridStrategy._closes_of`).
 """
-
-
-REFUSED_ALERT_AFTER = 3
-"""A slot's orders refused (rejected, failed, vetoed, cancelled by the venue) this many times in a row, one every
-``retry_after_s``, alert a trader once per cause (:meth:`GridStrategy._note_refusal`): a minute and a half at the
-default 30 s, long enough that one refusal (a post-only order that would cross) alerts nothing."""
 
 
 class GridConfigError(Exception):
