@@ -26,6 +26,9 @@ async def test_resting_buys_are_cancelled_and_the_grid_laid_out_again(make_grid,
     assert "cancelling" in alert[2] and "0, 1, 2" in alert[2]
     grid2.on_market(again.book("124.99", "125.01"))
     assert again.submitted == []  # nothing new while the old buys may still rest
+    assert grid2.status()["state"] == "laying out again"
+    await grid2.reconcile()  # a cancel may miss an order on its way: asked again
+    assert sorted(again.cancelled) == ["g-0-1", "g-0-1", "g-1-1", "g-1-1", "g-2-1", "g-2-1"]
 
     for cid in ("g-0-1", "g-1-1"):
         again.finish(grid2, cid, OrderStatus.CANCELLED)
@@ -38,6 +41,7 @@ async def test_resting_buys_are_cancelled_and_the_grid_laid_out_again(make_grid,
     assert (layout.config_lower, layout.lower) == (D(90), D(90))
     assert any("laid out again" in a[2] for a in again.alerts)
     assert grid2.status()["slots"] == "2 free / 3 pending / 0 locked"
+    assert "state" not in grid2.status()
 
 
 async def test_a_cancelled_buy_that_filled_is_sold_before_the_grid_is_laid_out_again(make_grid, ctx, store,
