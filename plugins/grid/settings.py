@@ -8,6 +8,11 @@ from typing import Literal
 
 from bot.api import option, split_symbol
 
+REFUSED_ALERT_AFTER = 3
+"""A slot's orders refused (rejected, failed, vetoed, cancelled by the venue) this many times in a row, one every
+``retry_after_s``, alert a trader once per cause (``GridStrategy._note_refusal``): a minute and a half at the default
+30 s, long enough that one refusal (a post-only order that would cross) alerts nothing."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class GridSettings:
@@ -23,11 +28,14 @@ class GridSettings:
     order_size: Decimal = option(gt=0, help="base quantity each slot buys and sells (rounded down to the lot size)")
     out_of_range: Literal["hold", "shift"] = option(
         "hold", help="when the bid rises above upper: hold, or re-centre the grid once no slot holds inventory (a "
-                     "post-only sell the bid has passed is then offered a tick above the bid)")
+                     "post-only sell the bid has passed is then offered a tick above the bid, and at its own price "
+                     "again once the bid is back inside the range)")
     post_only: bool = option(True, help="maker-only orders: never take liquidity (a crossing order waits)")
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,
-        help="seconds a slot waits after a refused, vetoed or failed order before trying again")
+        help=f"seconds a slot waits after a refused, vetoed or failed order before trying again; refused "
+             f"{REFUSED_ALERT_AFTER} times in a row, a WARNING alert names the slot, price, reason and fix (once per "
+             f"cause), and an INFO note follows once the orders go through")
 
     def validate(self) -> list[tuple[str, str]]:
         """Cross-field checks: (key, problem) pairs."""

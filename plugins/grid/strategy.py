@@ -9,13 +9,20 @@ The grid never bids against its own offer: while a slot holds inventory, no free
 sell price (slot i's sell and slot i+1's buy share a level); such a buy goes out once the sell has filled.
 A post-only sell waits while the bid is at or above its price; with ``out_of_range = "shift"`` and the bid above the
 range it is offered one tick above the bid instead (a maker order worth more than the step), so the slot sells and
-the grid can re-centre rather than wait for the market to come back. No sell goes out at or below one of the grid's own
-resting buys (placed before the slot below it bought): those are cancelled first, and the sell follows their end.
+the grid can re-centre rather than wait for the market to come back; once the bid is back inside the range, such a
+sell is cancelled and the slot offers its lot at its own sell price again (post-only: once the bid is below it).
+No sell goes out at or below one of the grid's own resting buys (placed before the slot below it bought): those are
+cancelled first, and the sell follows their end.
 A fill that comes after its sell was reported cancelled (matched before the cancel landed) sold part of the slot's
 inventory: the slot offers only the rest, and a sell of the whole resting meanwhile is cancelled and offered again.
 One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
 alerts and its next sell offers that much less (the ledger's position is what the grid holds). A fill the order's
 end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
+A slot whose order is refused (rejected, failed, vetoed) tries again after ``retry_after_s``; REFUSED_ALERT_AFTER
+refusals in a row alert a trader once per cause (side and outcome) and an INFO note follows once its slots go through.
+Changed settings (bounds, levels, spacing) at start lay the grid out again: at once when every slot is free; when
+slots merely have buys resting (nothing filled), once those buys, cancelled at start, have ended (a buy that filled
+first is sold at its old price before); a slot holding base or a partly filled buy refuses the start naming the fix.
 Slots live in the ``grid_slots`` table; a slot's next client order id (``NAME-EPOCH.SLOT-SEQ``,
 EPOCH being the store's id epoch, ``ctx.id_epoch``) is written there before the order is
 submitted, so no id is ever used twice, across restarts and a new or restored store too.
@@ -28,8 +35,8 @@ whose buy and sell both filled, however many fills each took.
 
 Hot path: a book update stores the best bid and ask and compares them with three thresholds
 kept up to date by the last scan (the lowest waiting buy price, the highest waiting post-only
-sell price, the earliest retry time) and with the top of the range. The slots are scanned only
-when one of those is crossed or a slot changed state.
+sell price, the earliest retry time) and with the top of the range (which a sell offered above the range also
+waits for, to return to its price). The slots are scanned only when one of those is crossed or a slot changed state.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ from bot.api.ledger import MarketFigures, StrategyFigures, TimeOrderedPosition, 
 from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
-from .settings import GridSettings
+from .settings import REFUSED_ALERT_AFTER, GridSettings
 
 FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 
@@ -160,10 +167,26 @@ class GridStrategy(Strategy[GridSettings]):
         self._excursion_noted = False
         self._shifting = False
         self._shift_failed = False
+        self._relayout: str | None = None
+        """The settings changes (``lower 100 -> 90``) a grid is laid out again for once the buys it cancelled at start
+        have ended (:meth:`_continue_relayout`); None: no such wait."""
+        self._relayout_held = False
+        """A buy cancelled for the new layout filled: the wait for its slot to sell was alerted."""
         self._warned_fee_assets: set[str] = set()
         self._yielding: set[str] = set()
         """Buys cancelled because a slot sells at or below their price (:meth:`_clear_way`): their end frees the
         way for that sell, and their slot waits behind it (no ``retry_after_s``)."""
+        self._repriced: set[str] = set()
+        """Resting sells offered above their slot's sell price (a tick above a bid above a range that shifts): once
+        the bid is back inside the range, each is cancelled (:meth:`_due`) and moved to ``_returning``."""
+        self._returning: set[str] = set()
+        """Repriced sells cancelled because the bid came back inside the range: their end offers the slot's lot at
+        its own sell price again (no ``retry_after_s``); reconcile asks again for the cancel."""
+        self._refusals: dict[int, int] = {}
+        """Slot index -> its orders refused in a row; dropped when one goes through (:meth:`_went_through`)."""
+        self._refused_causes: dict[str, set[int]] = {}
+        """Cause alerted (side and outcome: "buy rejected") -> the slots it holds back past REFUSED_ALERT_AFTER: no
+        other alert for it until every one of them has gone through (then one INFO note)."""
         self._estimated: dict[str, tuple[Side, Decimal, Decimal]] = {}
         """Finished orders counted with fills that had not arrived -> (side, base quantity so counted, at price): the
         fill, when it comes, corrects the estimate rather than counting again (:meth:`_late_fill`)."""
@@ -209,24 +232,25 @@ class GridStrategy(Strategy[GridSettings]):
                     self._settle(slot, grace=False)
                 self._flush()
             changes = self._layout_changes(layout)
+            resting: list[Slot] = []
             if changes:
-                busy = [slot.index for slot in slots if slot.state is not FREE]
-                if busy:
-                    raise GridConfigError(
-                        f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while slots '
-                        f"{', '.join(map(str, busy))} still hold an order or inventory. Restore the previous settings "
-                        f"and let those slots finish, or run the new grid under a new strategy name once you have "
-                        f"cancelled this grid's orders and dealt with its inventory."
-                    )
-                self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
-                                  "; ".join(changes))
-                layout, slots = self._lay_out(layout, rows)
+                resting = self._resting_only(slots, changes, moved)
+                if resting:  # checked before any is cancelled: a new grid that cannot be laid out is refused first
+                    self._check_order_size(self._new_prices())
+                else:
+                    self.ctx.log.info("grid settings changed (%s) and every slot is free: laying the grid out again",
+                                      "; ".join(changes))
+                    layout, slots = self._lay_out(layout, rows)
             elif not moved:
                 self._onto_tick(layout, slots)
+            if resting:
+                self._cancel_for_relayout(resting, changes)
         self._adopt(layout, slots)
         self._keep_open(closes)
         self._find_buys(slots)
-        self._check_order_size()
+        self._find_repriced(slots)
+        if self._relayout is None:
+            self._check_order_size([(slot.buy_price, slot.sell_price) for slot in slots])
         self._started = True
         self._dirty = True
         self.ctx.log.info("grid %s %s: %d slots from %s to %s (%s)", s.exchange, s.symbol, len(slots),
@@ -253,6 +277,80 @@ class GridStrategy(Strategy[GridSettings]):
             self.ctx.log.warning("the market's tick size is %s now: %d slots' prices moved onto it",
                                  self._rules.tick_size, moved)
             self._flush()
+
+    def _resting_only(self, slots: list[Slot], changes: list[str], moved: bool) -> list[Slot]:
+        """At start, the settings changed: the slots busy with nothing but a buy resting (nothing filled), to be
+        cancelled before the grid is laid out again. A slot holding base or a partly filled buy (money at stake), or
+        any busy slot of a grid moved to another market, refuses the start naming the fix."""
+        busy = [slot for slot in slots if slot.state is not FREE]
+        at_stake = [slot.index for slot in busy if moved or slot.state is LOCKED or slot.order_id is None
+                    or self._has_filled(slot.order_id)]
+        if at_stake:
+            raise GridConfigError(
+                f'strategy "{self.name}": the grid settings changed ({"; ".join(changes)}) while '
+                f"{'slot' if len(at_stake) == 1 else 'slots'} {', '.join(map(str, at_stake))} "
+                f"{'holds' if len(at_stake) == 1 else 'hold'} inventory or a partly filled buy"
+                f"{' on the market the grid left' if moved else ''} (buys merely resting are cancelled for you). "
+                f"Restore the previous settings and let those slots sell, or run the new grid under a new strategy "
+                f"name once you have cancelled this grid's orders and dealt with its inventory."
+            )
+        return busy
+
+    def _has_filled(self, order_id: str) -> bool:
+        """Whether any of ``order_id`` filled: its fills so far, or the executor's record of it."""
+        executions = self._executions.get(order_id)
+        if executions is not None and executions.qty > 0:
+            return True
+        order = self.ctx.order(order_id)
+        return order is not None and order.filled_qty > 0
+
+    def _new_prices(self) -> list[tuple[Decimal, Decimal]]:
+        """(buy, sell) of each slot of the configured grid, on the market's tick (refused naming the fix)."""
+        s = self.settings
+        try:
+            return slot_prices(level_prices(s.lower, s.upper, s.levels, s.spacing), self._rules)
+        except ValueError as exc:
+            raise GridConfigError(f'strategy "{self.name}": {exc}') from None
+
+    def _cancel_for_relayout(self, resting: list[Slot], changes: list[str]) -> None:
+        """Cancel the buys resting under the old settings; the grid is laid out again once they have ended."""
+        self._relayout = "; ".join(changes)
+        message = (f"grid settings changed ({self._relayout}) while slots {', '.join(str(s.index) for s in resting)} "
+                   f"had buys resting (nothing filled): cancelling them; the grid is laid out again once they have "
+                   f"ended")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
+        for slot in resting:
+            if slot.order_id is not None:
+                self.ctx.cancel(slot.order_id)
+
+    def _continue_relayout(self) -> None:
+        """Lay the grid out again once the buys cancelled for the new settings have ended; a buy that filled first is
+        sold at its old price before (alerted once)."""
+        if self._counts[PENDING]:
+            return
+        if self._counts[LOCKED]:
+            if not self._relayout_held:
+                self._relayout_held = True
+                held = ", ".join(f"slot {slot.index}'s buy filled before its cancel, it sells at {slot.sell_price}"
+                                 for slot in self._slots if slot.state is LOCKED)
+                message = f"laying the grid out again ({self._relayout}) waits: {held}"
+                self.ctx.log.warning(message)
+                self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name)
+            return
+        changes, self._relayout, self._relayout_held = self._relayout, None, False
+        self._flush()
+        self._unsaved.clear()
+        _, rows = load_grid(self.ctx.store, self.name)
+        layout, slots = self._lay_out(self._layout, rows)
+        self._adopt(layout, slots)
+        self._retry_at.clear()
+        self._dirty = True
+        tick = self._rules.tick_size
+        message = (f"grid laid out again ({changes}): {len(slots)} slots from {_short(slots[0].buy_price, tick)} to "
+                   f"{_short(slots[-1].sell_price, tick)}")
+        self.ctx.log.info(message)
+        self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name)
 
     def _layout_changes(self, layout: GridLayoutRow) -> list[str]:
         s = self.settings
@@ -330,6 +428,15 @@ class GridStrategy(Strategy[GridSettings]):
             if seq > newest.get(index, 0):
                 self._ended_sells[order_id] = locked[index]
 
+    def _find_repriced(self, slots: list[Slot]) -> None:
+        """At start: the locked slots' resting sells offered above their sell price (:attr:`_repriced`), from the
+        executor's record of each (a sell repriced before a crash still rests)."""
+        for slot in slots:
+            if slot.state is LOCKED and slot.order_id is not None:
+                order = self.ctx.order(slot.order_id)
+                if order is not None and order.price is not None and order.price > slot.sell_price:
+                    self._repriced.add(slot.order_id)
+
     def _find_estimates(self, stored_qty: Mapping[str, Decimal], working: set[str]) -> None:
         """The slots' finished orders (not ``working``: the slots' current ones, settled apart) that filled more than
         their stored fills: counted without those fills (at the order's average price), whose fill may still come
@@ -377,9 +484,11 @@ class GridStrategy(Strategy[GridSettings]):
         for order_id in list(self._finished)[:max(0, len(self._finished) - FINISHED_KEPT)]:
             del self._finished[order_id]
 
-    def _check_order_size(self) -> None:
+    def _check_order_size(self, prices: list[tuple[Decimal, Decimal]]) -> None:
+        """The order size against the market's minimums at the lowest of ``prices`` (each slot's buy and sell), and the
+        narrowest step against two maker fees."""
         market, s = self._rules, self.settings
-        lowest = self._slots[0].buy_price
+        lowest = prices[0][0]
         if self._order_qty <= 0 or self._order_qty < market.min_qty:
             raise GridConfigError(
                 f'strategy "{self.name}": order_size {s.order_size} rounds to {self._order_qty} at lot size '
@@ -392,14 +501,14 @@ class GridStrategy(Strategy[GridSettings]):
                 f"{market.min_notional} {market.quote}")
         if market.maker_fee_bps is not None:
             # the narrowest step of the grid (the lowest slot, geometric or not) against two maker fees
-            slot = min(self._slots, key=lambda sl: (sl.sell_price - sl.buy_price) / sl.buy_price)
-            step_bps = (slot.sell_price - slot.buy_price) / slot.buy_price * 10_000
+            buy, sell = min(prices, key=lambda pair: (pair[1] - pair[0]) / pair[0])
+            step_bps = (sell - buy) / buy * 10_000
             if step_bps <= 2 * market.maker_fee_bps:
                 self.ctx.alert(AlertLevel.WARNING, "strategy",
-                               f"grid step {slot.sell_price - slot.buy_price} {market.quote} ({step_bps:.1f} bps) "
+                               f"grid step {sell - buy} {market.quote} ({step_bps:.1f} bps) "
                                f"does not cover the two maker fees of a round trip ({2 * market.maker_fee_bps} bps): "
                                f"every round trip loses money; widen the grid or use fewer levels",
-                               strategy=self.name, buy=slot.buy_price, sell=slot.sell_price)
+                               strategy=self.name, buy=buy, sell=sell)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -415,6 +524,7 @@ class GridStrategy(Strategy[GridSettings]):
                     or (ask is not None and self._wake_ask is not None and ask > self._wake_ask)
                     or (bid is not None and self._wake_bid is not None
                         and (bid < self._wake_bid or (self._shift_mode and bid > self._upper)))
+                    or (self._repriced and bid is not None and bid <= self._upper)
                     or (self._wake_at != math.inf and self.ctx.clock.monotonic() >= self._wake_at)):
                 self._scan()
             if bid is not None and bid > self._upper:
@@ -430,10 +540,12 @@ class GridStrategy(Strategy[GridSettings]):
 
     def on_fill(self, fill: Fill) -> None:
         new = self._count(fill, self._closes_of(fill.client_order_id))
-        if fill.client_order_id in self._by_order:
+        slot = self._by_order.get(fill.client_order_id)
+        if slot is not None:
             market = self._rules
             executions = self._executions.setdefault(fill.client_order_id, Executions())
             executions.add(fill, market.base, market.quote)
+            self._went_through(slot)
         elif new and fill.symbol == self._symbol:
             self._late_fill(fill)
 
@@ -559,7 +671,11 @@ class GridStrategy(Strategy[GridSettings]):
 
     def on_order_update(self, update: OrderUpdate) -> None:
         slot = self._by_order.get(update.client_order_id)
-        if slot is None or not update.status.terminal or update.status is OrderStatus.OBSERVED:
+        if slot is None:
+            return
+        if update.status is OrderStatus.OPEN and slot.order_id == update.client_order_id:
+            self._went_through(slot)
+        if not update.status.terminal or update.status is OrderStatus.OBSERVED:
             return
         self._finish(slot, update.client_order_id, update.status, update.filled_qty, update.avg_fill_price,
                      update.reason)
@@ -573,8 +689,11 @@ class GridStrategy(Strategy[GridSettings]):
         for slot in list(self._slots):
             changed |= self._settle(slot, grace=True)
         for slot in self._slots:  # a cancel can miss an order still on its way to the venue: ask again
-            if slot.state is PENDING and slot.order_id is not None and (self._shifting
-                                                                         or slot.order_id in self._yielding):
+            if (slot.state is PENDING and slot.order_id is not None
+                    and (self._shifting or self._relayout is not None or slot.order_id in self._yielding)
+                    and not self._known_ended(slot, slot.order_id)):
+                self.ctx.cancel(slot.order_id)
+            elif slot.state is LOCKED and slot.order_id in self._returning:
                 self.ctx.cancel(slot.order_id)
         if changed:
             self._scan()
@@ -618,6 +737,9 @@ class GridStrategy(Strategy[GridSettings]):
         slot.order_id = None
         yielded = order_id in self._yielding
         self._yielding.discard(order_id)
+        returned = order_id in self._returning
+        self._returning.discard(order_id)
+        self._repriced.discard(order_id)
         if slot.state is PENDING:
             if executions.qty > 0:  # its fills, as for a sell below
                 slot.opened_by = order_id
@@ -626,8 +748,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self._set_state(slot, FREE)
                 slot.qty = ZERO
                 # the re-centred grid places its buys at once; one cancelled for a sell waits behind that offer
-                if retry and not self._shifting and not yielded:
-                    self._retry_later(slot, f"buy {order_id} {status.value}", reason)
+                if retry and not self._shifting and self._relayout is None and not yielded:
+                    self._retry_later(slot, Side.BUY, order_id, status.value, reason)
         elif slot.state is LOCKED:
             # what its fills sold (never less than filled_qty: the rest is estimated), not filled_qty alone: an answer
             # made before the venue's last fill may say less than the fills delivered
@@ -643,8 +765,8 @@ class GridStrategy(Strategy[GridSettings]):
                 self.ctx.log.warning("slot %d: %s %s left unsold after a partial sell: below the market minimum",
                                      slot.index, slot.qty, self._rules.base)
                 self._complete(slot)
-            elif retry:
-                self._retry_later(slot, f"sell {order_id} {status.value}", reason)
+            elif retry and not returned:  # a sell cancelled to return to its price is offered there at once
+                self._retry_later(slot, Side.SELL, order_id, status.value, reason)
             if slot.state is LOCKED and status is OrderStatus.CANCELLED:
                 # a fill of it may still come (matched before the cancel landed; a refused order never fills)
                 self._ended_sells[order_id] = slot
@@ -729,12 +851,52 @@ class GridStrategy(Strategy[GridSettings]):
         market = self._rules
         return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
 
-    def _retry_later(self, slot: Slot, what: str, reason: str) -> None:
+    def _retry_later(self, slot: Slot, side: Side, order_id: str, outcome: str, reason: str) -> None:
         at = self.ctx.clock.monotonic() + self.settings.retry_after_s
         self._retry_at[slot.index] = at
         self._wake_at = min(self._wake_at, at)
-        self.ctx.log.info("slot %d: %s%s; trying again in %gs", slot.index, what, f" ({reason})" if reason else "",
-                          self.settings.retry_after_s)
+        self.ctx.log.info("slot %d: %s %s %s%s; trying again in %gs", slot.index, side.value, order_id, outcome,
+                          f" ({reason})" if reason else "", self.settings.retry_after_s)
+        self._note_refusal(slot, side, slot.buy_price if side is Side.BUY else slot.sell_price, outcome, reason)
+
+    def _note_refusal(self, slot: Slot, side: Side, price: Decimal, outcome: str, reason: str) -> None:
+        """Count a refusal of the slot's order; at REFUSED_ALERT_AFTER in a row, alert (WARNING) once per cause (side
+        and outcome, whatever the slot): a grid short of balance has every slot refused, and says so once."""
+        count = self._refusals[slot.index] = self._refusals.get(slot.index, 0) + 1
+        if count < REFUSED_ALERT_AFTER:
+            return
+        cause = f"{side.value} {outcome}"
+        held = self._refused_causes.get(cause)
+        if held is not None:
+            held.add(slot.index)
+            return
+        self._refused_causes[cause] = {slot.index}
+        market, retry_s = self._rules, self.settings.retry_after_s
+        qty = self._order_qty if side is Side.BUY else slot.qty
+        asset = market.quote if side is Side.BUY else market.base
+        message = (f"slot {slot.index}: {side.value} of {qty} {market.base} at {price} refused {count} times in a row "
+                   f"({outcome}{': ' + reason if reason else ''}); the slot tries again every {retry_s:g}s. Fix what "
+                   f"the venue or risk check says: e.g. add {asset} to the account or lower order_size; or pause the "
+                   f"strategy, or raise retry_after_s. No other alert for {side.value}s {outcome} until they go "
+                   f"through")
+        self.ctx.log.warning(message)
+        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index, side=side.value,
+                       price=price, reason=reason or outcome)
+
+    def _went_through(self, slot: Slot) -> None:
+        """The slot's order rests on the venue or filled: its refusals are over; once a cause's slots have all gone
+        through, one INFO note says so."""
+        if self._refusals.pop(slot.index, None) is None:
+            return
+        for cause, held in list(self._refused_causes.items()):
+            if slot.index in held:
+                held.discard(slot.index)
+                if not held:
+                    del self._refused_causes[cause]
+                    message = (f"{cause} orders going through again: slot {slot.index}'s order "
+                               f"{slot.order_id or ''} was accepted")
+                    self.ctx.log.info(message)
+                    self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name, slot=slot.index)
 
     def _set_state(self, slot: Slot, state: SlotState) -> None:
         self._counts[slot.state] -= 1
@@ -774,6 +936,8 @@ class GridStrategy(Strategy[GridSettings]):
         if self._in_scan:  # an update delivered from inside ctx.submit: the running scan goes round again
             self._dirty = True
             return
+        if self._relayout is not None:
+            self._continue_relayout()
         if not self._started or self.paused or not self._live or self._bid is None or self._ask is None:
             self._dirty = True
         else:
@@ -817,14 +981,24 @@ class GridStrategy(Strategy[GridSettings]):
         above = self._shift_mode and bid > self._upper
         for slot in self._slots:
             if slot.state is FREE:
-                if self._shifting or (offered is not None and slot.buy_price >= offered):
+                if self._shifting or self._relayout is not None or (offered is not None and slot.buy_price >= offered):
                     continue
                 if slot.buy_price >= ask:  # a buy here would cross: wait for the ask to rise above it
                     if wake_ask is None or slot.buy_price < wake_ask:
                         wake_ask = slot.buy_price
                     continue
                 side, price = Side.BUY, slot.buy_price
-            elif slot.state is LOCKED and slot.order_id is None:
+            elif slot.state is LOCKED and slot.order_id is not None:
+                if slot.order_id in self._repriced and not above:
+                    # offered above the grid's price only so the grid could follow a bid above the range: back inside
+                    # it, the slot sells at its own price again (waiting, post-only, for the bid to fall below it)
+                    self._repriced.discard(slot.order_id)
+                    self._returning.add(slot.order_id)
+                    self.ctx.log.info("slot %d: bid %s is back inside the grid; cancelling sell %s to offer it at %s",
+                                      slot.index, bid, slot.order_id, slot.sell_price)
+                    self.ctx.cancel(slot.order_id)
+                continue
+            elif slot.state is LOCKED:
                 price = slot.sell_price
                 if post_only and price <= bid:
                     if not above:
@@ -852,17 +1026,28 @@ class GridStrategy(Strategy[GridSettings]):
     def _clear_way(self, slot: Slot, price: Decimal, bids: list[Slot]) -> bool:
         """Whether the grid's own buys rest at or above ``price``, where ``slot`` would sell: those are cancelled
         (once each; reconcile asks again) and the sell waits for their end, so the grid never quotes against itself
-        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual."""
+        (a post-only order refused, or a trade with ourselves). A buy filled in part locks its slot as usual. A buy
+        known to have ended (wholly filled: a gap down whose fills come lowest first) is not cancelled: the sell waits
+        only for its end, which is on its way."""
         in_way = [other for other in bids if other.buy_price >= price and other.order_id is not None
                   and other.state is PENDING]
         for other in in_way:
             order_id = other.order_id
-            if order_id is not None and order_id not in self._yielding:
+            if order_id is not None and order_id not in self._yielding and not self._known_ended(other, order_id):
                 self._yielding.add(order_id)
                 self.ctx.log.info("slot %d: cancelling buy %s at %s so slot %d can sell at %s", other.index,
                                   order_id, other.buy_price, slot.index, price)
                 self.ctx.cancel(order_id)
         return bool(in_way)
+
+    def _known_ended(self, slot: Slot, order_id: str) -> bool:
+        """Whether the slot's open order ``order_id`` is known to be over before its end reached the slot: its fills
+        so far add up to the slot's quantity, or the executor's record of it is final (its update is on its way)."""
+        executions = self._executions.get(order_id)
+        if executions is not None and executions.qty >= slot.qty:
+            return True
+        order = self.ctx.order(order_id)
+        return order is not None and (order.status.terminal or order.filled_qty >= order.qty)
 
     def _place(self, due: list[tuple[Slot, Side, Decimal]]) -> None:
         """Give each slot its next client order id, write them all, then submit the orders."""
@@ -895,6 +1080,8 @@ class GridStrategy(Strategy[GridSettings]):
             if self.ctx.submit(intent) is not None:
                 if slot.order_id == order_id:
                     self._submitted_at[order_id] = now
+                    if side is Side.SELL and price != slot.sell_price:
+                        self._repriced.add(order_id)
             elif slot.order_id == order_id:  # paused or vetoed: the id is spent, the slot waits
                 self._by_order.pop(order_id, None)
                 self._closes.pop(order_id, None)
@@ -906,6 +1093,7 @@ class GridStrategy(Strategy[GridSettings]):
                 self._wake_at = min(self._wake_at, now + s.retry_after_s)
                 self._unsaved[slot.index] = slot
                 refused.append(slot)
+                self._note_refusal(slot, side, price, "vetoed", "not accepted: paused or vetoed by a risk check")
         if refused:
             self.ctx.log.info("%d of %d orders not accepted (paused or vetoed); those slots try again in %gs",
                               len(refused), len(due), s.retry_after_s)
@@ -917,7 +1105,8 @@ class GridStrategy(Strategy[GridSettings]):
             self._excursion, self._excursion_noted = True, False
         if self._shifting:
             return
-        can_shift = self._started and self._live and not self.paused and not self._shift_failed
+        can_shift = (self._started and self._live and not self.paused and not self._shift_failed
+                     and self._relayout is None)
         if self._shift_mode and can_shift and self._counts[LOCKED] == 0:
             self._start_shift(bid)
             return
@@ -928,7 +1117,7 @@ class GridStrategy(Strategy[GridSettings]):
             elif self._counts[LOCKED]:
                 why = f"{self._counts[LOCKED]} slots hold inventory"
             else:
-                why = "not re-centring while paused, stale or after a failed attempt"
+                why = "not re-centring while paused, stale, laying the grid out again or after a failed attempt"
             message = f"bid {bid} is above the grid's upper price {self._upper}; holding ({why})"
             self.ctx.log.info(message)
             self.ctx.alert(AlertLevel.INFO, "strategy", message, bid=bid, upper=self._upper)
@@ -939,8 +1128,8 @@ class GridStrategy(Strategy[GridSettings]):
         pending = [slot for slot in self._slots if slot.state is PENDING]
         self.ctx.log.info("bid %s is above the grid's upper price %s: cancelling %d buys to re-centre the grid",
                           bid, self._upper, len(pending))
-        for slot in pending:
-            if slot.order_id is not None:
+        for slot in pending:  # one known filled ends on its own: its end locks the slot and abandons the shift
+            if slot.order_id is not None and not self._known_ended(slot, slot.order_id):
                 self.ctx.cancel(slot.order_id)
         self._continue_shift()
 
@@ -1000,7 +1189,9 @@ class GridStrategy(Strategy[GridSettings]):
             "realized": self._realized_text(),
             "fees": self._fees_text(),
         }
-        if self._shifting:
+        if self._relayout is not None:
+            out["state"] = "laying out again"
+        elif self._shifting:
             out["state"] = "re-centring"
         elif self._excursion:
             out["state"] = "above range, holding"

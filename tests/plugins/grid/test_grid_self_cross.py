@@ -75,3 +75,43 @@ async def test_a_gap_down_through_three_buys_whose_fills_come_lowest_first_sells
     assert sorted((i.price, i.qty, i.closes) for i in ctx.submitted if i.side is Side.SELL) == [
         (D(110), D(1), "g-0-1"), (D(120), D(1), "g-1-1"), (D(130), D(1), "g-2-1")]
     assert grid.status()["slots"] == "2 free / 0 pending / 3 locked"
+
+
+async def test_a_gap_down_cancels_no_buy_whose_fills_have_come(make_grid, ctx):
+    """The three buys' fills all came before their ends, lowest first: the buys in the way of the lowest slot's sell
+    are known filled, so nothing is cancelled (a cancel for a filled order is noise a venue may count against the
+    rate limit), and each slot sells its own lot, once."""
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))  # buys at 100, 110, 120
+    grid.on_market(ctx.book("99.99", "100.00"))
+    for cid in ("g-0-1", "g-1-1", "g-2-1"):
+        ctx.fill(grid, cid)
+    for cid in ("g-0-1", "g-1-1", "g-2-1"):
+        ctx.finish(grid, cid)
+    assert ctx.cancelled == []
+    assert sorted((i.price, i.qty, i.closes) for i in ctx.submitted if i.side is Side.SELL) == [
+        (D(110), D(1), "g-0-1"), (D(120), D(1), "g-1-1"), (D(130), D(1), "g-2-1")]
+
+
+async def test_a_buy_the_executor_knows_filled_is_not_cancelled(make_grid, ctx):
+    """The executor's record says the buy in the way filled (its fill not yet handed to the grid): no cancel; the sell
+    waits for that buy's end."""
+    grid = await make_grid()
+    grid.on_market(ctx.book("124.99", "125.01"))
+    grid.on_market(ctx.book("99.99", "100.00"))
+    ctx.fill(None, "g-1-1")
+    ctx.fill(None, "g-2-1")
+    ctx.fill_all(grid, "g-0-1")
+    assert ctx.cancelled == []
+    for cid in ("g-1-1", "g-2-1"):
+        ctx.finish(grid, cid)
+    assert sorted((i.price, i.qty, i.closes) for i in ctx.submitted if i.side is Side.SELL) == [
+        (D(110), D(1), "g-0-1"), (D(120), D(1), "g-1-1"), (D(130), D(1), "g-2-1")]
+
+
+async def test_a_shift_cancels_no_buy_whose_fills_have_come(make_grid, ctx):
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("124.99", "125.01"))  # buys at 100, 110, 120
+    ctx.fill(grid, "g-2-1")  # wholly filled; its end has not come yet
+    grid.on_market(ctx.book("151", "151.01"))  # the shift cancels the resting buys, not the filled one
+    assert sorted(ctx.cancelled) == ["g-0-1", "g-1-1", "g-3-1", "g-4-1"]

@@ -60,3 +60,43 @@ async def test_hold_keeps_waiting_for_the_bid_to_come_back(make_grid, ctx):
     for cid in ctx.cancelled:
         ctx.finish(grid, cid, OrderStatus.CANCELLED)
     assert (ctx.last().side, ctx.last().price) == (Side.SELL, D(130))
+
+
+async def test_a_sell_offered_above_the_range_returns_to_its_grid_price_once_the_bid_is_back_inside(make_grid, ctx):
+    """Offered a tick above a bid that left the range, the sell is cancelled once the bid is back inside the range,
+    and the slot sells at its grid price as any other: waiting, post-only, for the bid to fall below it."""
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill(grid, "g-2-1")
+    grid.on_market(ctx.book("151", "151.01"))
+    ctx.finish(grid, "g-2-1")
+    assert (ctx.last().side, ctx.last().price) == (Side.SELL, D("151.01"))
+    for cid in ("g-0-1", "g-1-1", "g-3-1", "g-4-1"):
+        ctx.finish(grid, cid, OrderStatus.CANCELLED)  # the shift's cancels
+
+    grid.on_market(ctx.book("140", "140.01"))  # back inside the range: 151.01 is no longer the grid's price
+    assert ctx.cancelled[-1] == "g-2-2"
+    grid.on_market(ctx.book("139", "139.01"))
+    assert ctx.cancelled.count("g-2-2") == 1  # asked once ...
+    await grid.reconcile()
+    assert ctx.cancelled.count("g-2-2") == 2  # ... and again by reconcile (it may have missed an order on its way)
+    ctx.finish(grid, "g-2-2", OrderStatus.CANCELLED)
+    assert ctx.last().client_order_id == "g-2-2"  # no retry_after_s wait, but 130 would cross the bid: it waits
+    grid.on_market(ctx.book("129.9", "129.91"))
+    assert (ctx.last().side, ctx.last().price, ctx.last().qty, ctx.last().closes) == (Side.SELL, D(130), D(1),
+                                                                                       "g-2-1")
+
+
+async def test_a_sell_offered_above_the_range_before_a_restart_returns_to_its_grid_price(make_grid, ctx, store,
+                                                                                          restart):
+    grid = await make_grid(out_of_range="shift")
+    grid.on_market(ctx.book("124.99", "125.01"))
+    store.insert_fill(ctx.fill(grid, "g-2-1"), "g")
+    grid.on_market(ctx.book("151", "151.01"))
+    ctx.finish(grid, "g-2-1")
+    assert (ctx.last().client_order_id, ctx.last().price) == ("g-2-2", D("151.01"))
+
+    again = restart()  # the sell at 151.01 still rests (the bot died without cancelling it)
+    grid2 = await make_grid(context=again, out_of_range="shift")
+    grid2.on_market(again.book("140", "140.01"))
+    assert "g-2-2" in again.cancelled

@@ -343,11 +343,13 @@ async def test_a_fresh_grid_skips_ids_the_executor_already_used(make_grid, ctx, 
     assert ctx.submitted_ids() == ["g-0-1", "g-1-8", "g-2-1"]
 
 
-async def test_changed_levels_are_refused_while_slots_are_busy(make_grid, ctx, restart):
+async def test_changed_levels_are_refused_while_slots_hold_inventory(make_grid, ctx, restart):
     grid = await make_grid()
     grid.on_market(ctx.book("124.99", "125.01"))
+    ctx.fill_all(grid, "g-1-1")
+    ctx.fill_all(grid, "g-2-1")
     again = restart()
-    with pytest.raises(GridConfigError, match=r"lower 100 -> 90.*slots 0, 1, 2 still hold an order or inventory"):
+    with pytest.raises(GridConfigError, match=r"lower 100 -> 90.*slots 1, 2 hold inventory or a partly filled buy"):
         await make_grid(context=again, lower=D(90))
 
 
