@@ -4,6 +4,7 @@ came late): the grid's /status matches the fills in the time they were made, as 
 
 from __future__ import annotations
 
+from bot.domain import OrderStatus
 from bot.ledger import strategy_figures
 from bot.units import moneys
 
@@ -13,7 +14,8 @@ async def test_status_is_the_ledgers_when_a_buys_fill_comes_after_its_sells(make
     grid.on_market(ctx.book("124.99", "125.01"))  # buys rest at 100, 110 and 120
     grid.on_market(ctx.book("109.99", "110.01"))
     late = ctx.fill(None, "g-1-1")  # slot 1 bought 1 at 110: the venue says FILLED, its fill is not here yet
-    ctx.finish(grid, "g-1-1")  # slot 1 offers it at 120 (g-1-2)
+    ctx.finish(grid, "g-1-1")  # slot 1 offers it at 120 (g-1-2) once the grid's own buy there is cancelled
+    ctx.finish(grid, "g-2-1", OrderStatus.CANCELLED)
     clock.advance(1)
     grid.on_market(ctx.book("99.99", "100.01"))
     fills = [late, ctx.fill(grid, "g-0-1")]  # slot 0 bought 1 at 100
