@@ -136,6 +136,10 @@ class CommandTable:
         pending = self._pending.get(token)
         return pending is not None and self.urgent(pending.name)
 
+    def halts(self, name: str) -> bool:
+        registered = self._commands.get(name.lstrip("/").lower())
+        return registered is not None and bool(registered.obj.halts)
+
     def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
         self._audit_log(
             transport=caller.transport, user_id=caller.user_id, chat_id=caller.chat_id, role=caller.role or "",

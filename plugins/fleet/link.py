@@ -51,10 +51,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.fleet")
 
 MAX_CONCURRENT_COMMANDS = 16
-LATE_STILL_RUNS = frozenset({"kill"})
-"""Commands run even after their sender stopped waiting: a kill switch late is still wanted, and twice is harmless."""
+"""Ordinary commands from the fleet run at once; the others wait for a turn."""
 MAX_PENDING_COMMANDS = 256
-"""Commands received and not answered yet; beyond, a request is answered "busy" at once."""
+"""Ordinary commands received and not answered yet; beyond, a request is answered "busy" at once."""
+MAX_CONCURRENT_URGENT = 4
+"""Urgent commands (:attr:`bot.api.Command.urgent`: the kill switch, ``/pause``, ``/resume``, ``/status``) of a
+caller this bot gives a role run at once on turns of their own, so that ordinary commands hanging on a venue never
+hold them up. Strangers' go with the ordinary ones (the command table refuses them anyway): they cannot take these
+turns from an operator."""
+MAX_PENDING_URGENT = 64
+"""Urgent commands received and not answered yet; beyond, one is answered "busy" at once."""
 CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
@@ -119,8 +125,11 @@ class NatsFleet(FleetLink):
         self._epoch = time.time_ns()
         """This run's start: with an event's ``seq``, its id (a restarted bot numbers from 1 again)."""
         self._unsubscribe: list[Any] = []
-        self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
+        self._lanes = {False: _Lane(MAX_CONCURRENT_COMMANDS, MAX_PENDING_COMMANDS),
+                       True: _Lane(MAX_CONCURRENT_URGENT, MAX_PENDING_URGENT)}
+        """Fleet commands waiting for a turn or running, ordinary (False) and urgent (True), each lane bounded."""
         self._pending = 0
+        """Fleet commands received and not answered yet, in both lanes."""
         self._answered = asyncio.Event()
         """Set while no command is being answered: stopping waits for it (their senders wait for the answer)."""
         self._answered.set()
@@ -562,25 +571,6 @@ class NatsFleet(FleetLink):
 
     async def _on_request(self, msg: Msg) -> None:
         # each request in its own task: a slow command does not hold the others up; a flood is refused
-        if self._pending >= MAX_PENDING_COMMANDS:
-            self.counters["refused_busy"] += 1
-            self._audit_busy(msg)
-            await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
-            return
-        self._pending += 1
-        self._answered.clear()
-        received = asyncio.get_running_loop().time()
-        self.ctx.create_task(self._answer(msg, received), what=f"answering a command on {msg.subject}")
-
-    async def _answer(self, msg: Msg, received: float) -> None:
-        try:
-            await self._answer_one(msg, received)
-        finally:
-            self._pending -= 1
-            if not self._pending:
-                self._answered.set()
-
-    async def _answer_one(self, msg: Msg, received: float) -> None:
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
@@ -595,46 +585,55 @@ class NatsFleet(FleetLink):
         c = request.caller
         role = self.roles.get(f"{c.transport}:{c.user_id}")
         caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
-        async with self._commands:
-            # the sender said how long it waits: past that it has told its user "no answer", so running the
-            # command now would act behind their back (and again if they send it once more)
-            waited_s = asyncio.get_running_loop().time() - received
-            patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
-            if waited_s >= patience_s and request.name.lstrip("/").lower() not in LATE_STILL_RUNS:
-                self.counters["expired"] += 1
-                log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
-                            request.name, c.transport, request.via, waited_s, patience_s)
-                self._audit_refusal(caller, request.via, request.name, request.args,
-                                    f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
-                                    f"({patience_s:g} s)")
-                await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
-                                                    f"{waited_s:.1f} s for a turn, longer than its sender waits"))
-                return
-            try:
-                answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
-                                                          confirmed=request.confirmed)
-            except Exception as exc:  # the command table answers for its commands; this is the host failing
-                log.exception("fleet: /%s from %s@%s failed", request.name, c.transport, request.via)
-                await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: "
-                                                    f"{type(exc).__name__}"))
-                return
+        lane = self._lanes[role is not None and self.ctx.commands.urgent(request.name)]
+        if lane.pending >= lane.max_pending:
+            self.counters["refused_busy"] += 1
+            self._audit_refusal(caller, request.via, request.name, request.args,
+                                f"refused: busy: {lane.pending} commands waiting")
+            await self._respond(msg, wire.error(f"{self.name} is busy: {lane.pending} commands waiting"))
+            return
+        lane.pending += 1
+        self._pending += 1
+        self._answered.clear()
+        received = asyncio.get_running_loop().time()
+        self.ctx.create_task(self._answer(msg, request, caller, lane, received),
+                             what=f"answering a command on {msg.subject}")
+
+    async def _answer(self, msg: Msg, request: wire.Request, caller: Caller, lane: _Lane, received: float) -> None:
+        try:
+            async with lane.turns:
+                await self._answer_one(msg, request, caller, received)
+        finally:
+            lane.pending -= 1
+            self._pending -= 1
+            if not self._pending:
+                self._answered.set()
+
+    async def _answer_one(self, msg: Msg, request: wire.Request, caller: Caller, received: float) -> None:
+        # the sender said how long it waits: past that it has told its user "no answer", so running the command
+        # now would act behind their back (and again if they send it once more); only a command that just stops
+        # trading (Command.halts: the kill switch, /pause) is still wanted late, and twice is once
+        waited_s = asyncio.get_running_loop().time() - received
+        patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
+        if waited_s >= patience_s and not self.ctx.commands.halts(request.name):
+            self.counters["expired"] += 1
+            log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
+                        request.name, caller.transport, request.via, waited_s, patience_s)
+            self._audit_refusal(caller, request.via, request.name, request.args,
+                                f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
+                                f"({patience_s:g} s)")
+            await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
+                                                f"{waited_s:.1f} s for a turn, longer than its sender waits"))
+            return
+        try:
+            answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
+                                                      confirmed=request.confirmed)
+        except Exception as exc:  # the command table answers for its commands; this is the host failing
+            log.exception("fleet: /%s from %s@%s failed", request.name, caller.transport, request.via)
+            await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: {type(exc).__name__}"))
+            return
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
-
-    def _audit_busy(self, msg: Msg) -> None:
-        """A request refused as busy, audited with who asked and what (read as any request is: one that cannot
-        be read is counted as malformed and logged, as when it is not refused)."""
-        try:
-            request = wire.parse_request(msg.data, self.settings.max_request_bytes)
-        except ValueError as exc:
-            self.counters["malformed"] += 1
-            log.warning("fleet: malformed command refused (busy): %s", exc)
-            return
-        c = request.caller
-        role = self.roles.get(f"{c.transport}:{c.user_id}")
-        caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
-        self._audit_refusal(caller, request.via, request.name, request.args,
-                            f"refused: busy: {self._pending} commands waiting")
 
     def _audit_refusal(self, caller: Caller, via: str, name: str, args: list[str], outcome: str) -> None:
         """A command this link refused before the command table saw it (too late, or busy), in this bot's audit log
@@ -702,6 +701,16 @@ class NatsFleet(FleetLink):
         if len(self._relayed_ids) > RELAYED_IDS_KEPT:
             self._relayed_ids.popitem(last=False)
         return False
+
+
+class _Lane:
+    """Fleet commands of one kind (ordinary or urgent): at most ``turns`` run at once, at most ``max_pending``
+    received and not answered."""
+
+    def __init__(self, turns: int, max_pending: int):
+        self.turns = asyncio.Semaphore(turns)
+        self.max_pending = max_pending
+        self.pending = 0
 
 
 async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:
