@@ -19,9 +19,10 @@ Fleet routing: when a :class:`~bot.api.FleetLink` is attached (``Context.attach_
 registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every live bot, this one
 included; after an argument that is no target, "all" is text: ``/kill grid: pull all quotes``),
 ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
-other arguments go to every target. A member the link reports not alive (:attr:`FleetMember.alive`:
-not heard from within its liveness window) is gone: never a target, refused when named, and listed
-as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
+other arguments go to every target; ``<word>:`` naming no bot is text when a target is named, and refused as a
+mistyped target when none is (``/kill grdi:`` would otherwise run here). A member the link reports not alive
+(:attr:`FleetMember.alive`: not heard from within its liveness window) is gone: never a target, refused when
+named, and listed as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
 through the normal path and the other bots' parts through :meth:`FleetLink.call`, concurrently, each
 within the link's timeout. A command with a confirmation is confirmed once here, for every target,
 and each bot then runs it with ``confirmed=True``. The answers come back as one :class:`Reply`: a
@@ -352,6 +353,8 @@ class CommandTable:
         named: dict[str, list[str]] = {}
         common: list[str] = []
         known: tuple[list[str], dict[str, int]] | None = None
+        loose: list[str] = []
+        """Words ``<name>:`` that name no bot: text when a target is named, else a mistyped target."""
         for arg in args:
             bot, colon, rest = arg.partition(":")
             if arg.lower() == ALL and not common:  # after free text ("pull all quotes") it is text, not the fleet
@@ -365,10 +368,15 @@ class CommandTable:
                 if bot in known[0] or bot in known[1] or rest:
                     named.setdefault(bot, []).extend([rest] if rest else [])
                     continue
+                loose.append(bot)
             common.append(arg)
-        if not everyone and not named:
+        if not everyone and not named and not loose:
             return args
         members, gone = known if known is not None else self._members()
+        if not everyone and not named:  # "/kill grdi:" would run here, after a question naming no bot
+            return Reply(f"No bot named {', '.join(sorted(set(loose)))} in the fleet. Bots: {', '.join(members)}.",
+                         text=f"To send it to this bot as text, name this bot first: {me}: {' '.join(args)}",
+                         ok=False, data={"refused": "unknown bot"})
         if gone.keys() & named.keys():
             now = self._clock.time_ns()
             said = ", ".join(f"{bot} (last heard {_ago(now - gone[bot])} ago)" if gone[bot] else bot
