@@ -20,7 +20,8 @@ registered with ``fleet=True`` accepts targets among its arguments: ``all`` (eve
 included; after an argument that is no target, "all" is text: ``/kill grid: pull all quotes``),
 ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
 other arguments go to every target; ``<word>:`` naming no bot is text when a target is named, and refused as a
-mistyped target when none is (``/kill grdi:`` would otherwise run here). A member the link reports not alive
+mistyped target when none is (``/kill grdi:`` would otherwise run here); the question of a command running on this
+bot alone names this bot, and a member written without its colon (``/kill grid``). A member the link reports not alive
 (:attr:`FleetMember.alive`: not heard from within its liveness window) is gone: never a target, refused when
 named, and listed as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
 through the normal path and the other bots' parts through :meth:`FleetLink.call`, concurrently, each
@@ -275,6 +276,8 @@ class CommandTable:
                 return await self._route(caller, registered, name, args, plan)
             args = plan  # this bot alone
         question = command.confirm(self._operator, args) if command.confirm and not confirmed else None
+        if question and command.fleet and not via and self.fleet is not None:
+            question += self._only_here(name, args)
         if question:
             token = secrets.token_urlsafe(12)
             self._expire()
@@ -344,6 +347,18 @@ class CommandTable:
         members = self.fleet.members() if self.fleet is not None else []
         gone = {m.name: m.seen_ns for m in members if not m.alive and m.name != me}
         return sorted({m.name for m in members if m.name not in gone} | {me}), gone
+
+    def _only_here(self, name: str, args: list[str]) -> str:
+        """What a question about a fleet command running on this bot alone adds: that it is this bot, and how to
+        reach a bot its arguments name without the colon (``/kill grid``: the reason "grid", here)."""
+        me = self._operator.bot_name
+        members, gone = self._members()
+        others = (set(members) | set(gone)) - {me}
+        if not others:
+            return ""
+        said = "".join(f" {arg} is another bot: /{name} {arg}: sends it there." for arg in dict.fromkeys(args)
+                       if arg in others)
+        return f" This bot ({me}) only.{said}"
 
     def _plan(self, args: list[str]) -> _Route | list[str] | Reply:
         """Where a fleet command goes: the :class:`_Route` to take, this bot's own args when it is the only
