@@ -72,6 +72,8 @@ MAX_PEERS = 256
 """Other bots kept in the member table. Beyond, the one heard from longest ago is forgotten (counted in
 ``forgotten``): heartbeats forged under many names cannot grow it, nor make ``/status all`` send to each of them.
 A real bot pushed out is back with its next heartbeat."""
+CLOCK_SAMPLES = 16
+"""Heartbeats of each other bot kept to tell how far its clock is from this one's (:meth:`NatsFleet._transit_s`)."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -110,11 +112,15 @@ class NatsFleet(FleetLink):
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
         subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
         batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
-        they waited for a turn here longer than their sender waits for the answer; forgotten: other bots dropped from
-        a full member table (``MAX_PEERS``), the one heard from longest ago first."""
+        they waited (on the way and for a turn here) longer than their sender waits for the answer; forgotten: other
+        bots dropped from a full member table (``MAX_PEERS``), the one heard from longest ago first."""
         self._relayed_ids: OrderedDict[str, None] = OrderedDict()
         """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
+        self._clock_gaps: dict[str, deque[int]] = {}
+        """Per other bot, its last ``CLOCK_SAMPLES`` live heartbeats' (received here - sent, by its clock), ns: the
+        smallest is its clock's offset from this one's plus the shortest trip, what a request's trip is measured
+        against."""
         self._status: dict[str, Any] | None = None
         """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
         self.seq = 0
@@ -323,6 +329,7 @@ class NatsFleet(FleetLink):
     def _bucket_entry(self, entry: KeyValue.Entry) -> None:
         if entry.operation in (KV_DEL, KV_PURGE):
             # forgotten; a bot still running comes back with its next heartbeat
+            self._clock_gaps.pop(entry.key, None)
             if self.peers.pop(entry.key, None) is not None:
                 log.info("fleet: %s left the fleet's bucket (its key %s)", entry.key,
                          "deleted" if entry.operation == KV_DEL else "purged")
@@ -534,7 +541,10 @@ class NatsFleet(FleetLink):
             if oldest.seen_ns > received_ns:  # an old status from the bucket: the one to leave out
                 return
             del self.peers[oldest.name]
+            self._clock_gaps.pop(oldest.name, None)
         self.peers[bot] = FleetMember(bot, received_ns, True, data)
+        if subject is not None and isinstance(ts, int) and not isinstance(ts, bool):  # live: a clock sample
+            self._clock_gaps.setdefault(bot, deque(maxlen=CLOCK_SAMPLES)).append(received_ns - ts)
 
     def _name_clash(self, data: dict[str, Any]) -> None:
         """Another process publishes as this bot: it answers this bot's commands too. Said loudly, once."""
@@ -566,7 +576,7 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None or not nc.is_connected:
             return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
-        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s)
+        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s, time.time_ns())
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
     async def _on_request(self, msg: Msg) -> None:
@@ -595,9 +605,20 @@ class NatsFleet(FleetLink):
         lane.pending += 1
         self._pending += 1
         self._answered.clear()
-        received = asyncio.get_running_loop().time()
+        received = asyncio.get_running_loop().time() - self._transit_s(request)
         self.ctx.create_task(self._answer(msg, request, caller, lane, received),
                              what=f"answering a command on {msg.subject}")
+
+    def _transit_s(self, request: wire.Request) -> float:
+        """How much longer than the shortest trip ``request`` was on its way here: its ``sent_ns`` against this
+        bot's clock, less the offset its sender's heartbeats show (the smallest received - sent of its last ones,
+        so clocks apart by any amount compare). 0 when it cannot be told: no ``sent_ns``, or a sender with no
+        heartbeat heard (``arbot fleet``). Held on the way (a network stall TCP recovers from, a reconnection
+        sending what waited), a request may come after its sender told its user "no answer"."""
+        gaps = self._clock_gaps.get(request.via)
+        if request.sent_ns is None or not gaps:
+            return 0.0
+        return max(0, time.time_ns() - request.sent_ns - min(gaps)) / 1e9
 
     async def _answer(self, msg: Msg, request: wire.Request, caller: Caller, lane: _Lane, received: float) -> None:
         try:
@@ -612,18 +633,19 @@ class NatsFleet(FleetLink):
     async def _answer_one(self, msg: Msg, request: wire.Request, caller: Caller, received: float) -> None:
         # the sender said how long it waits: past that it has told its user "no answer", so running the command
         # now would act behind their back (and again if they send it once more); only a command that just stops
-        # trading (Command.halts: the kill switch, /pause) is still wanted late, and twice is once
-        waited_s = asyncio.get_running_loop().time() - received
+        # trading (Command.halts: the kill switch, /pause) is still wanted late, and twice is once. ``received``
+        # is when it would have come without a delay on the way (:meth:`_transit_s`)
+        late_s = asyncio.get_running_loop().time() - received
         patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
-        if waited_s >= patience_s and not self.ctx.commands.halts(request.name):
+        if late_s >= patience_s and not self.ctx.commands.halts(request.name):
             self.counters["expired"] += 1
-            log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
-                        request.name, caller.transport, request.via, waited_s, patience_s)
+            log.warning("fleet: /%s from %s@%s not run: %.1f s late here (on the way and waiting for a turn), and "
+                        "its sender waits %g s", request.name, caller.transport, request.via, late_s, patience_s)
             self._audit_refusal(caller, request.via, request.name, request.args,
-                                f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
-                                f"({patience_s:g} s)")
-            await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
-                                                f"{waited_s:.1f} s for a turn, longer than its sender waits"))
+                                f"refused: waited {late_s:.1f} s on the way and for a turn, longer than its sender "
+                                f"waits ({patience_s:g} s)")
+            await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited {late_s:.1f} s "
+                                                "on the way and for a turn, longer than its sender waits"))
             return
         try:
             answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,

@@ -85,17 +85,23 @@ class Request:
     confirmed: bool
     timeout_s: float | None = None
     """How long the sender waits for the answer: a command not started by then is not run (None: not said)."""
+    sent_ns: int | None = None
+    """When the sender sent it, by the sender's clock (None: not said): with the sender's heartbeats, how long the
+    request was on the way."""
 
 
 def request(caller: Caller, via: str, name: str, args: list[str], confirmed: bool,
-            timeout_s: float | None = None) -> bytes:
+            timeout_s: float | None = None, sent_ns: int | None = None) -> bytes:
     """The request bytes; the caller's role is never sent (each bot authorizes with its own ``roles``).
-    ``timeout_s``: how long the sender waits for the answer (the receiver starts nothing later)."""
+    ``timeout_s``: how long the sender waits for the answer (the receiver starts nothing later); ``sent_ns``: when
+    it is sent, by the sender's wall clock (``time.time_ns()``)."""
     body: dict[str, Any] = {"caller": {"transport": caller.transport, "user_id": caller.user_id,
                                        "chat_id": caller.chat_id},
                             "via": via, "name": name, "args": list(args), "confirmed": confirmed}
     if timeout_s is not None:
         body["timeout_s"] = timeout_s
+    if sent_ns is not None:
+        body["sent_ns"] = sent_ns
     return dumps(body)
 
 
@@ -135,8 +141,11 @@ def parse_request(raw: bytes, max_bytes: int) -> Request:
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float)
                                   or not 0 < timeout_s <= MAX_TIMEOUT_S):
         raise ValueError(f'"timeout_s" must be a number of seconds, more than 0 and at most {MAX_TIMEOUT_S}')
+    sent_ns = obj.get("sent_ns")
+    if sent_ns is not None and (isinstance(sent_ns, bool) or not isinstance(sent_ns, int) or sent_ns < 0):
+        raise ValueError('"sent_ns" must be a time in integer nanoseconds since the epoch')
     return Request(Caller(transport, user_id, None, chat_id), via, name, args, confirmed,
-                   None if timeout_s is None else float(timeout_s))
+                   None if timeout_s is None else float(timeout_s), sent_ns)
 
 
 def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:

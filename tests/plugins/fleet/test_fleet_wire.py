@@ -22,6 +22,9 @@ def test_a_request_carries_who_and_what_but_never_a_role():
     assert parsed.timeout_s is None  # not said: the receiver assumes its own call_timeout_s
     timed = wire.request(Caller("cli", "a", None), "cli", "pause", [], False, 2.5)
     assert wire.parse_request(timed, 65536).timeout_s == 2.5
+    assert parsed.sent_ns is None
+    sent = wire.request(Caller("telegram", "1", None), "front", "pause", [], False, 5.0, 1_700_000_000_123_456_789)
+    assert wire.parse_request(sent, 65536).sent_ns == 1_700_000_000_123_456_789  # exact: an integer, never a float
 
 
 @pytest.mark.parametrize("raw, says", [
@@ -41,6 +44,10 @@ def test_a_request_carries_who_and_what_but_never_a_role():
      '"timeout_s" must be'),
     (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "timeout_s": true}',
      '"timeout_s" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "sent_ns": 1.5}',
+     '"sent_ns" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "sent_ns": -1}',
+     '"sent_ns" must be'),
 ])
 def test_malformed_requests_are_refused_with_the_reason(raw, says):
     with pytest.raises(ValueError, match=says):
