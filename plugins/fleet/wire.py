@@ -151,7 +151,8 @@ def parse_request(raw: bytes, max_bytes: int) -> Request:
 def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
     """A reply's bytes: title, rows, header, text, ok, silent, data (an image is not sent: the text says so).
 
-    Rows beyond what fits in ``max_bytes`` are cut, with a line saying how many.
+    Rows beyond what fits in ``max_bytes`` are cut, with a line saying how many; then, when the text alone is too
+    long (a report), its end, with a line saying how many characters.
     """
     text = answer.text
     if answer.image_png is not None:
@@ -160,17 +161,24 @@ def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
         return dumps({"bot": bot, "title": answer.title, "text": NEEDS_CONFIRMATION, "ok": False})
     rows = [list(row) for row in answer.rows[:MAX_REPLY_ROWS]]
     cut = len(answer.rows) - len(rows)
+    kept = len(text)
     while True:
+        shown = text[:kept] + (f"\n({len(text) - kept} characters not sent)" if kept < len(text) else "")
         body = {"bot": bot, "title": answer.title, "rows": rows, "header": answer.header,
-                "text": text + (f"\n({cut} more rows not sent)" if cut else ""), "ok": answer.ok,
+                "text": shown + (f"\n({cut} more rows not sent)" if cut else ""), "ok": answer.ok,
                 "silent": answer.silent, "data": jsonable(answer.data)}
         data = dumps(body)
-        if len(data) <= max_bytes or not rows:
-            return data if len(data) <= max_bytes else dumps({"bot": bot, "title": answer.title[:200],
-                                                              "text": "(answer too large to send)", "ok": answer.ok})
-        drop = max(1, len(rows) // 2)
-        rows = rows[:-drop]
-        cut += drop
+        if len(data) <= max_bytes:
+            return data
+        if rows:
+            drop = max(1, len(rows) // 2)
+            rows = rows[:-drop]
+            cut += drop
+        elif kept:  # each character is a byte at least: cutting as many as are over comes near in a few rounds
+            kept = max(0, kept - (len(data) - max_bytes))
+        else:
+            return dumps({"bot": bot, "title": answer.title[:200], "text": "(answer too large to send)",
+                          "ok": answer.ok})
 
 
 def asks_confirmation(answer: Reply) -> bool:

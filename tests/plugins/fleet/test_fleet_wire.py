@@ -79,6 +79,20 @@ def test_a_reply_round_trips_and_a_big_one_is_cut_to_fit():
     assert not asked.ok and "confirmation" in asked.text and "tok" not in asked.text
 
 
+def test_a_reply_whose_text_alone_is_too_big_keeps_what_fits():
+    """A long report (its text, not rows) over NATS's max_payload was all lost: "(answer too large to send)", its
+    figures too. The text is cut to fit, saying how much was left out; title, ok and data stay whole."""
+    report = "".join(f"line {n}: realized 1.50 USD, fees 0.01 USD\n" for n in range(1000))
+    big = Reply("Report", text=report, ok=True, data={"summary": {"net": "1.50"}, "totals": {"net": {"USD": "1.50"}}})
+    data = wire.reply(big, "grid-1", 8192)
+    assert len(data) <= 8192
+    back = wire.parse_reply(data, "grid-1")
+    assert back.ok and back.title == "Report" and back.data == big.data, back.render_text()[:200]
+    kept = back.text.rsplit("\n(", 1)[0]
+    assert report.startswith(kept) and len(kept) > 4000, back.text[-200:]
+    assert back.text.endswith(f"({len(report) - len(kept)} characters not sent)"), back.text[-200:]
+
+
 def test_an_error_or_garbage_answer_is_a_not_ok_reply():
     assert not wire.parse_reply(wire.error("malformed request: x"), "b").ok
     assert wire.parse_reply(wire.error("malformed request: x"), "b").title == "b: malformed request: x"
