@@ -357,11 +357,12 @@ async def risk(op: Operator, caller: Caller, args: list[str]) -> Reply:
 @hookimpl
 def register_commands(register: Callable[[Command], None]) -> None:
     # urgent: reachable while another command hangs on a slow venue (Command.urgent); each answers from the bot's
-    # own state. /resume too, so that it never overtakes a /pause sent after it.
+    # own state. /resume too, so that it never overtakes a /pause sent after it. halts: only stops trading (the kill
+    # switch, /pause), so a fleet bot still runs it after its sender gave up waiting; a late /resume is refused.
     register(Command("status", status, "viewer", "mode, uptime, strategies, open orders, data age, PnL today",
                      fleet=True, urgent=True))
     register(Command("pause", pause, "operator", "stop new orders (resting orders stay)", "[strategy...]", fleet=True,
-                     urgent=True))
+                     urgent=True, halts=True))
     register(Command("resume", resume, "operator", "allow new orders again", "[strategy...]",
                      confirm=confirm_resume, fleet=True, urgent=True))
     register(Command("strategies", strategies, "viewer", "every strategy with its state", fleet=True))
@@ -379,7 +380,7 @@ def register_commands(register: Callable[[Command], None]) -> None:
     register(Command("risk", risk, "viewer", "risk limits, their current use, paused strategies, recent trips",
                      fleet=True))
     register(Command("kill", kill, "admin", "kill switch: pause every strategy, cancel every resting order",
-                     "[reason]", confirm=confirm_kill, fleet=True, urgent=True))
+                     "[reason]", confirm=confirm_kill, fleet=True, urgent=True, halts=True))
     register(Command("reload_secrets", reload_secrets, "admin", "re-read every env:/file: secret (rotated keys "
                      "and tokens) without a restart; also `arbot ctl reload-secrets` or SIGHUP"))
     register(Command("help", help_, "viewer", "this list"))

@@ -19,9 +19,11 @@ Fleet routing: when a :class:`~bot.api.FleetLink` is attached (``Context.attach_
 registered with ``fleet=True`` accepts targets among its arguments: ``all`` (every live bot, this one
 included; after an argument that is no target, "all" is text: ``/kill grid: pull all quotes``),
 ``<bot>:<arg>`` (that bot, with ``<arg>``) and ``<bot>:`` (that bot, no argument); the
-other arguments go to every target. A member the link reports not alive (:attr:`FleetMember.alive`:
-not heard from within its liveness window) is gone: never a target, refused when named, and listed
-as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
+other arguments go to every target; ``<word>:`` naming no bot is text when a target is named, and refused as a
+mistyped target when none is (``/kill grdi:`` would otherwise run here); the question of a command running on this
+bot alone names this bot, and a member written without its colon (``/kill grid``). A member the link reports not alive
+(:attr:`FleetMember.alive`: not heard from within its liveness window) is gone: never a target, refused when
+named, and listed as gone in the reply to ``all``. The caller is authorized here first; then this bot's part runs
 through the normal path and the other bots' parts through :meth:`FleetLink.call`, concurrently, each
 within the link's timeout. A command with a confirmation is confirmed once here, for every target,
 and each bot then runs it with ``confirmed=True``. The answers come back as one :class:`Reply`: a
@@ -135,6 +137,10 @@ class CommandTable:
     def urgent_confirmation(self, token: str) -> bool:
         pending = self._pending.get(token)
         return pending is not None and self.urgent(pending.name)
+
+    def halts(self, name: str) -> bool:
+        registered = self._commands.get(name.lstrip("/").lower())
+        return registered is not None and bool(registered.obj.halts)
 
     def _audit(self, caller: Caller, name: str, args: list[str], outcome: str) -> None:
         self._audit_log(
@@ -270,6 +276,8 @@ class CommandTable:
                 return await self._route(caller, registered, name, args, plan)
             args = plan  # this bot alone
         question = command.confirm(self._operator, args) if command.confirm and not confirmed else None
+        if question and command.fleet and not via and self.fleet is not None:
+            question += self._only_here(name, args)
         if question:
             token = secrets.token_urlsafe(12)
             self._expire()
@@ -340,6 +348,18 @@ class CommandTable:
         gone = {m.name: m.seen_ns for m in members if not m.alive and m.name != me}
         return sorted({m.name for m in members if m.name not in gone} | {me}), gone
 
+    def _only_here(self, name: str, args: list[str]) -> str:
+        """What a question about a fleet command running on this bot alone adds: that it is this bot, and how to
+        reach a bot its arguments name without the colon (``/kill grid``: the reason "grid", here)."""
+        me = self._operator.bot_name
+        members, gone = self._members()
+        others = (set(members) | set(gone)) - {me}
+        if not others:
+            return ""
+        said = "".join(f" {arg} is another bot: /{name} {arg}: sends it there." for arg in dict.fromkeys(args)
+                       if arg in others)
+        return f" This bot ({me}) only.{said}"
+
     def _plan(self, args: list[str]) -> _Route | list[str] | Reply:
         """Where a fleet command goes: the :class:`_Route` to take, this bot's own args when it is the only
         target (or no target is named), or the refusal of an unknown or gone bot. The only reader of ``all``."""
@@ -348,6 +368,8 @@ class CommandTable:
         named: dict[str, list[str]] = {}
         common: list[str] = []
         known: tuple[list[str], dict[str, int]] | None = None
+        loose: list[str] = []
+        """Words ``<name>:`` that name no bot: text when a target is named, else a mistyped target."""
         for arg in args:
             bot, colon, rest = arg.partition(":")
             if arg.lower() == ALL and not common:  # after free text ("pull all quotes") it is text, not the fleet
@@ -361,10 +383,15 @@ class CommandTable:
                 if bot in known[0] or bot in known[1] or rest:
                     named.setdefault(bot, []).extend([rest] if rest else [])
                     continue
+                loose.append(bot)
             common.append(arg)
-        if not everyone and not named:
+        if not everyone and not named and not loose:
             return args
         members, gone = known if known is not None else self._members()
+        if not everyone and not named:  # "/kill grdi:" would run here, after a question naming no bot
+            return Reply(f"No bot named {', '.join(sorted(set(loose)))} in the fleet. Bots: {', '.join(members)}.",
+                         text=f"To send it to this bot as text, name this bot first: {me}: {' '.join(args)}",
+                         ok=False, data={"refused": "unknown bot"})
         if gone.keys() & named.keys():
             now = self._clock.time_ns()
             said = ", ".join(f"{bot} (last heard {_ago(now - gone[bot])} ago)" if gone[bot] else bot

@@ -170,6 +170,37 @@ async def test_a_word_ending_in_a_colon_is_free_text_unless_it_names_a_bot(fleet
     assert not refused.ok and refused.title.startswith("No bot named grd")
 
 
+async def test_a_mistyped_target_alone_is_refused_not_run_on_this_bot(fleet):
+    """``/kill grdi:`` (a typo of ``grid:``, nothing after the colon) named no target: it was text, so the command
+    ran on the front itself, after a question that named no bot. It is refused like ``grdi:s``, saying how to send
+    such a word as text."""
+    front = fleet.bots["front"]
+    for args in (["grdi:"], ["grdi:", "exchange", "down"], ["exchange", "down", "grdi:"]):
+        refused = await front.commands.dispatch(ADMIN, "kill", args)
+        assert not refused.ok and refused.confirm_token is None, refused.render_text()
+        assert refused.title.startswith("No bot named grdi in the fleet. Bots: arb, front, grid."), refused.title
+        assert "front: " in refused.render_text(), refused.render_text()  # the way to send it here as text
+        assert audit(front)[-1] == ("test", "root", "kill", " ".join(args), "refused: unknown bot")
+    assert fleet.calls == []
+    # named first, this bot takes the word as text
+    asked = await front.commands.dispatch(ADMIN, "kill", ["front:", "market:", "crash"])
+    assert asked.confirm_token, asked.render_text()
+    assert (await front.commands.confirm(ADMIN, asked.confirm_token)).ok
+    assert audit(front)[-1] == ("test", "root", "kill", "market: crash", "confirmed: ok") and fleet.calls == []
+
+
+async def test_a_target_without_its_colon_is_asked_about_on_this_bot_by_name(fleet):
+    """``/kill grid`` (the colon forgotten on a phone) runs on this bot with the reason "grid": the question must
+    say so, and how to send it to grid, or confirming it kills the bot the operator is talking to."""
+    front = fleet.bots["front"]
+    asked = await front.commands.dispatch(ADMIN, "kill", ["grid"])
+    assert asked.confirm_token, asked.render_text()
+    assert "This bot (front) only." in asked.title, asked.title
+    assert "grid is another bot: /kill grid: sends it there" in asked.title, asked.title
+    plain = await front.commands.dispatch(ADMIN, "kill", ["exchange", "down"])
+    assert plain.title.endswith("This bot (front) only.") and "another bot" not in plain.title, plain.title
+
+
 async def test_all_after_free_text_is_text_not_the_whole_fleet(fleet):
     """``/kill grid: pull all quotes`` kills grid, with its reason: "all" inside the reason is not a target (before,
     the question was "/kill on 3 bots", and a script confirming blindly would have killed every bot)."""

@@ -151,6 +151,11 @@ class CommandDispatcher(Protocol):
         button goes in the urgent lane too (an unknown token: False)."""
         ...
 
+    def halts(self, name: str) -> bool:
+        """Whether ``/name`` only stops trading (:attr:`Command.halts`; False for a name no command has): a fleet
+        link runs it even after its sender stopped waiting for the answer."""
+        ...
+
 
 class Host(Protocol):
     """What a :class:`Context` needs from the running host (the bot implements it; plugins never see it)."""
@@ -955,6 +960,12 @@ class Command:
     ``/pause``, ``/resume`` (it must not overtake a ``/pause`` sent after it) and ``/status`` (what the trader
     reads before and after pulling it). Mark only a command whose handler answers from the bot's own state and
     never waits on a venue or another network: an urgent command that hangs holds up the urgent ones behind it."""
+    halts: bool = False
+    """The command only stops trading: it never lets the bot place an order or take more risk, and running it
+    twice is running it once. The host marks its kill switch and ``/pause``. A fleet bot runs such a command even
+    when it waited there for a turn longer than its sender waits for the answer (a kill switch late is still
+    wanted); any other command that late is refused, since its sender has told its user "no answer" and running it
+    then would act behind their back (a late ``/resume`` would restart trading the user believes still paused)."""
 
 
 @dataclass(frozen=True)

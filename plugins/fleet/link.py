@@ -51,10 +51,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("arbot.fleet")
 
 MAX_CONCURRENT_COMMANDS = 16
-LATE_STILL_RUNS = frozenset({"kill"})
-"""Commands run even after their sender stopped waiting: a kill switch late is still wanted, and twice is harmless."""
+"""Ordinary commands from the fleet run at once; the others wait for a turn."""
 MAX_PENDING_COMMANDS = 256
-"""Commands received and not answered yet; beyond, a request is answered "busy" at once."""
+"""Ordinary commands received and not answered yet; beyond, a request is answered "busy" at once."""
+MAX_CONCURRENT_URGENT = 4
+"""Urgent commands (:attr:`bot.api.Command.urgent`: the kill switch, ``/pause``, ``/resume``, ``/status``) of a
+caller this bot gives a role run at once on turns of their own, so that ordinary commands hanging on a venue never
+hold them up. Strangers' go with the ordinary ones (the command table refuses them anyway): they cannot take these
+turns from an operator."""
+MAX_PENDING_URGENT = 64
+"""Urgent commands received and not answered yet; beyond, one is answered "busy" at once."""
 CONFIRM_EVERY = 256
 """Events sent between two confirmations: a flush (PING) the server answers only after reading them. Events
 sent when the connection goes unconfirmed are sent again on reconnection, and JetStream drops the copies."""
@@ -66,6 +72,8 @@ MAX_PEERS = 256
 """Other bots kept in the member table. Beyond, the one heard from longest ago is forgotten (counted in
 ``forgotten``): heartbeats forged under many names cannot grow it, nor make ``/status all`` send to each of them.
 A real bot pushed out is back with its next heartbeat."""
+CLOCK_SAMPLES = 16
+"""Heartbeats of each other bot kept to tell how far its clock is from this one's (:meth:`NatsFleet._transit_s`)."""
 MAX_FLUSH_ROUNDS = 16
 """Round trips :func:`flush_written` waits for the client's buffer to empty (other tasks publish meanwhile)."""
 
@@ -104,11 +112,15 @@ class NatsFleet(FleetLink):
         refused: heartbeats and alerts from the bus not taken (unreadable, or naming a bot other than their
         subject's); relayed: other bots' alerts re-emitted here; repeated: copies of alerts relayed already (a
         batch another bot sent again after a reconnection), not relayed twice; expired: commands not run because
-        they waited for a turn here longer than their sender waits for the answer; forgotten: other bots dropped from
-        a full member table (``MAX_PEERS``), the one heard from longest ago first."""
+        they waited (on the way and for a turn here) longer than their sender waits for the answer; forgotten: other
+        bots dropped from a full member table (``MAX_PEERS``), the one heard from longest ago first."""
         self._relayed_ids: OrderedDict[str, None] = OrderedDict()
         """The ``Nats-Msg-Id`` of the alerts relayed last (at most ``RELAYED_IDS_KEPT``)."""
         self.peers: dict[str, FleetMember] = {}
+        self._clock_gaps: dict[str, deque[int]] = {}
+        """Per other bot, its last ``CLOCK_SAMPLES`` live heartbeats' (received here - sent, by its clock), ns: the
+        smallest is its clock's offset from this one's plus the shortest trip, what a request's trip is measured
+        against."""
         self._status: dict[str, Any] | None = None
         """This bot's status as of its last heartbeat (reading PnL from the ledger is not free)."""
         self.seq = 0
@@ -119,8 +131,11 @@ class NatsFleet(FleetLink):
         self._epoch = time.time_ns()
         """This run's start: with an event's ``seq``, its id (a restarted bot numbers from 1 again)."""
         self._unsubscribe: list[Any] = []
-        self._commands = asyncio.Semaphore(MAX_CONCURRENT_COMMANDS)
+        self._lanes = {False: _Lane(MAX_CONCURRENT_COMMANDS, MAX_PENDING_COMMANDS),
+                       True: _Lane(MAX_CONCURRENT_URGENT, MAX_PENDING_URGENT)}
+        """Fleet commands waiting for a turn or running, ordinary (False) and urgent (True), each lane bounded."""
         self._pending = 0
+        """Fleet commands received and not answered yet, in both lanes."""
         self._answered = asyncio.Event()
         """Set while no command is being answered: stopping waits for it (their senders wait for the answer)."""
         self._answered.set()
@@ -314,6 +329,7 @@ class NatsFleet(FleetLink):
     def _bucket_entry(self, entry: KeyValue.Entry) -> None:
         if entry.operation in (KV_DEL, KV_PURGE):
             # forgotten; a bot still running comes back with its next heartbeat
+            self._clock_gaps.pop(entry.key, None)
             if self.peers.pop(entry.key, None) is not None:
                 log.info("fleet: %s left the fleet's bucket (its key %s)", entry.key,
                          "deleted" if entry.operation == KV_DEL else "purged")
@@ -525,7 +541,10 @@ class NatsFleet(FleetLink):
             if oldest.seen_ns > received_ns:  # an old status from the bucket: the one to leave out
                 return
             del self.peers[oldest.name]
+            self._clock_gaps.pop(oldest.name, None)
         self.peers[bot] = FleetMember(bot, received_ns, True, data)
+        if subject is not None and isinstance(ts, int) and not isinstance(ts, bool):  # live: a clock sample
+            self._clock_gaps.setdefault(bot, deque(maxlen=CLOCK_SAMPLES)).append(received_ns - ts)
 
     def _name_clash(self, data: dict[str, Any]) -> None:
         """Another process publishes as this bot: it answers this bot's commands too. Said loudly, once."""
@@ -557,30 +576,11 @@ class NatsFleet(FleetLink):
         nc = self.nc
         if nc is None or not nc.is_connected:
             return self.no_answer(bot, f"not reachable: this bot ({self.name}) is not connected to NATS now")
-        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s)
+        data = wire.request(caller, self.name, name, args, confirmed, self.settings.call_timeout_s, time.time_ns())
         return await send_request(nc, bot, data, self.settings.call_timeout_s)
 
     async def _on_request(self, msg: Msg) -> None:
         # each request in its own task: a slow command does not hold the others up; a flood is refused
-        if self._pending >= MAX_PENDING_COMMANDS:
-            self.counters["refused_busy"] += 1
-            self._audit_busy(msg)
-            await self._respond(msg, wire.error(f"{self.name} is busy: {self._pending} commands waiting"))
-            return
-        self._pending += 1
-        self._answered.clear()
-        received = asyncio.get_running_loop().time()
-        self.ctx.create_task(self._answer(msg, received), what=f"answering a command on {msg.subject}")
-
-    async def _answer(self, msg: Msg, received: float) -> None:
-        try:
-            await self._answer_one(msg, received)
-        finally:
-            self._pending -= 1
-            if not self._pending:
-                self._answered.set()
-
-    async def _answer_one(self, msg: Msg, received: float) -> None:
         if not msg.reply:
             self.counters["malformed"] += 1
             log.warning("fleet: a command without a reply subject ignored (use a NATS request)")
@@ -595,46 +595,67 @@ class NatsFleet(FleetLink):
         c = request.caller
         role = self.roles.get(f"{c.transport}:{c.user_id}")
         caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
-        async with self._commands:
-            # the sender said how long it waits: past that it has told its user "no answer", so running the
-            # command now would act behind their back (and again if they send it once more)
-            waited_s = asyncio.get_running_loop().time() - received
-            patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
-            if waited_s >= patience_s and request.name.lstrip("/").lower() not in LATE_STILL_RUNS:
-                self.counters["expired"] += 1
-                log.warning("fleet: /%s from %s@%s not run: it waited %.1f s for a turn, and its sender waits %g s",
-                            request.name, c.transport, request.via, waited_s, patience_s)
-                self._audit_refusal(caller, request.via, request.name, request.args,
-                                    f"refused: waited {waited_s:.1f} s for a turn, longer than its sender waits "
-                                    f"({patience_s:g} s)")
-                await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited "
-                                                    f"{waited_s:.1f} s for a turn, longer than its sender waits"))
-                return
-            try:
-                answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
-                                                          confirmed=request.confirmed)
-            except Exception as exc:  # the command table answers for its commands; this is the host failing
-                log.exception("fleet: /%s from %s@%s failed", request.name, c.transport, request.via)
-                await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: "
-                                                    f"{type(exc).__name__}"))
-                return
+        lane = self._lanes[role is not None and self.ctx.commands.urgent(request.name)]
+        if lane.pending >= lane.max_pending:
+            self.counters["refused_busy"] += 1
+            self._audit_refusal(caller, request.via, request.name, request.args,
+                                f"refused: busy: {lane.pending} commands waiting")
+            await self._respond(msg, wire.error(f"{self.name} is busy: {lane.pending} commands waiting"))
+            return
+        lane.pending += 1
+        self._pending += 1
+        self._answered.clear()
+        received = asyncio.get_running_loop().time() - self._transit_s(request)
+        self.ctx.create_task(self._answer(msg, request, caller, lane, received),
+                             what=f"answering a command on {msg.subject}")
+
+    def _transit_s(self, request: wire.Request) -> float:
+        """How much longer than the shortest trip ``request`` was on its way here: its ``sent_ns`` against this
+        bot's clock, less the offset its sender's heartbeats show (the smallest received - sent of its last ones,
+        so clocks apart by any amount compare). 0 when it cannot be told: no ``sent_ns``, or a sender with no
+        heartbeat heard (``arbot fleet``). Held on the way (a network stall TCP recovers from, a reconnection
+        sending what waited), a request may come after its sender told its user "no answer"."""
+        gaps = self._clock_gaps.get(request.via)
+        if request.sent_ns is None or not gaps:
+            return 0.0
+        return max(0, time.time_ns() - request.sent_ns - min(gaps)) / 1e9
+
+    async def _answer(self, msg: Msg, request: wire.Request, caller: Caller, lane: _Lane, received: float) -> None:
+        try:
+            async with lane.turns:
+                await self._answer_one(msg, request, caller, received)
+        finally:
+            lane.pending -= 1
+            self._pending -= 1
+            if not self._pending:
+                self._answered.set()
+
+    async def _answer_one(self, msg: Msg, request: wire.Request, caller: Caller, received: float) -> None:
+        # the sender said how long it waits: past that it has told its user "no answer", so running the command
+        # now would act behind their back (and again if they send it once more); only a command that just stops
+        # trading (Command.halts: the kill switch, /pause) is still wanted late, and twice is once. ``received``
+        # is when it would have come without a delay on the way (:meth:`_transit_s`)
+        late_s = asyncio.get_running_loop().time() - received
+        patience_s = request.timeout_s if request.timeout_s is not None else self.settings.call_timeout_s
+        if late_s >= patience_s and not self.ctx.commands.halts(request.name):
+            self.counters["expired"] += 1
+            log.warning("fleet: /%s from %s@%s not run: %.1f s late here (on the way and waiting for a turn), and "
+                        "its sender waits %g s", request.name, caller.transport, request.via, late_s, patience_s)
+            self._audit_refusal(caller, request.via, request.name, request.args,
+                                f"refused: waited {late_s:.1f} s on the way and for a turn, longer than its sender "
+                                f"waits ({patience_s:g} s)")
+            await self._respond(msg, wire.error(f"/{request.name} not run on {self.name}: it waited {late_s:.1f} s "
+                                                "on the way and for a turn, longer than its sender waits"))
+            return
+        try:
+            answer = await self.ctx.commands.dispatch(caller, request.name, request.args, via=request.via,
+                                                      confirmed=request.confirmed)
+        except Exception as exc:  # the command table answers for its commands; this is the host failing
+            log.exception("fleet: /%s from %s@%s failed", request.name, caller.transport, request.via)
+            await self._respond(msg, wire.error(f"/{request.name} failed on {self.name}: {type(exc).__name__}"))
+            return
         max_bytes = self.nc.max_payload if self.nc is not None else 1 << 20
         await self._respond(msg, wire.reply(answer, self.name, max_bytes - 1024))
-
-    def _audit_busy(self, msg: Msg) -> None:
-        """A request refused as busy, audited with who asked and what (read as any request is: one that cannot
-        be read is counted as malformed and logged, as when it is not refused)."""
-        try:
-            request = wire.parse_request(msg.data, self.settings.max_request_bytes)
-        except ValueError as exc:
-            self.counters["malformed"] += 1
-            log.warning("fleet: malformed command refused (busy): %s", exc)
-            return
-        c = request.caller
-        role = self.roles.get(f"{c.transport}:{c.user_id}")
-        caller = Caller(c.transport, c.user_id, role, c.chat_id)  # type: ignore[arg-type]  # checked in settings
-        self._audit_refusal(caller, request.via, request.name, request.args,
-                            f"refused: busy: {self._pending} commands waiting")
 
     def _audit_refusal(self, caller: Caller, via: str, name: str, args: list[str], outcome: str) -> None:
         """A command this link refused before the command table saw it (too late, or busy), in this bot's audit log
@@ -702,6 +723,16 @@ class NatsFleet(FleetLink):
         if len(self._relayed_ids) > RELAYED_IDS_KEPT:
             self._relayed_ids.popitem(last=False)
         return False
+
+
+class _Lane:
+    """Fleet commands of one kind (ordinary or urgent): at most ``turns`` run at once, at most ``max_pending``
+    received and not answered."""
+
+    def __init__(self, turns: int, max_pending: int):
+        self.turns = asyncio.Semaphore(turns)
+        self.max_pending = max_pending
+        self.pending = 0
 
 
 async def flush_written(nc: NATS, timeout_s: int = CONFIRM_TIMEOUT_S) -> None:

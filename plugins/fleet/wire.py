@@ -85,17 +85,23 @@ class Request:
     confirmed: bool
     timeout_s: float | None = None
     """How long the sender waits for the answer: a command not started by then is not run (None: not said)."""
+    sent_ns: int | None = None
+    """When the sender sent it, by the sender's clock (None: not said): with the sender's heartbeats, how long the
+    request was on the way."""
 
 
 def request(caller: Caller, via: str, name: str, args: list[str], confirmed: bool,
-            timeout_s: float | None = None) -> bytes:
+            timeout_s: float | None = None, sent_ns: int | None = None) -> bytes:
     """The request bytes; the caller's role is never sent (each bot authorizes with its own ``roles``).
-    ``timeout_s``: how long the sender waits for the answer (the receiver starts nothing later)."""
+    ``timeout_s``: how long the sender waits for the answer (the receiver starts nothing later); ``sent_ns``: when
+    it is sent, by the sender's wall clock (``time.time_ns()``)."""
     body: dict[str, Any] = {"caller": {"transport": caller.transport, "user_id": caller.user_id,
                                        "chat_id": caller.chat_id},
                             "via": via, "name": name, "args": list(args), "confirmed": confirmed}
     if timeout_s is not None:
         body["timeout_s"] = timeout_s
+    if sent_ns is not None:
+        body["sent_ns"] = sent_ns
     return dumps(body)
 
 
@@ -135,14 +141,18 @@ def parse_request(raw: bytes, max_bytes: int) -> Request:
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float)
                                   or not 0 < timeout_s <= MAX_TIMEOUT_S):
         raise ValueError(f'"timeout_s" must be a number of seconds, more than 0 and at most {MAX_TIMEOUT_S}')
+    sent_ns = obj.get("sent_ns")
+    if sent_ns is not None and (isinstance(sent_ns, bool) or not isinstance(sent_ns, int) or sent_ns < 0):
+        raise ValueError('"sent_ns" must be a time in integer nanoseconds since the epoch')
     return Request(Caller(transport, user_id, None, chat_id), via, name, args, confirmed,
-                   None if timeout_s is None else float(timeout_s))
+                   None if timeout_s is None else float(timeout_s), sent_ns)
 
 
 def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
     """A reply's bytes: title, rows, header, text, ok, silent, data (an image is not sent: the text says so).
 
-    Rows beyond what fits in ``max_bytes`` are cut, with a line saying how many.
+    Rows beyond what fits in ``max_bytes`` are cut, with a line saying how many; then, when the text alone is too
+    long (a report), its end, with a line saying how many characters.
     """
     text = answer.text
     if answer.image_png is not None:
@@ -151,17 +161,24 @@ def reply(answer: Reply, bot: str, max_bytes: int) -> bytes:
         return dumps({"bot": bot, "title": answer.title, "text": NEEDS_CONFIRMATION, "ok": False})
     rows = [list(row) for row in answer.rows[:MAX_REPLY_ROWS]]
     cut = len(answer.rows) - len(rows)
+    kept = len(text)
     while True:
+        shown = text[:kept] + (f"\n({len(text) - kept} characters not sent)" if kept < len(text) else "")
         body = {"bot": bot, "title": answer.title, "rows": rows, "header": answer.header,
-                "text": text + (f"\n({cut} more rows not sent)" if cut else ""), "ok": answer.ok,
+                "text": shown + (f"\n({cut} more rows not sent)" if cut else ""), "ok": answer.ok,
                 "silent": answer.silent, "data": jsonable(answer.data)}
         data = dumps(body)
-        if len(data) <= max_bytes or not rows:
-            return data if len(data) <= max_bytes else dumps({"bot": bot, "title": answer.title[:200],
-                                                              "text": "(answer too large to send)", "ok": answer.ok})
-        drop = max(1, len(rows) // 2)
-        rows = rows[:-drop]
-        cut += drop
+        if len(data) <= max_bytes:
+            return data
+        if rows:
+            drop = max(1, len(rows) // 2)
+            rows = rows[:-drop]
+            cut += drop
+        elif kept:  # each character is a byte at least: cutting as many as are over comes near in a few rounds
+            kept = max(0, kept - (len(data) - max_bytes))
+        else:
+            return dumps({"bot": bot, "title": answer.title[:200], "text": "(answer too large to send)",
+                          "ok": answer.ok})
 
 
 def asks_confirmation(answer: Reply) -> bool:

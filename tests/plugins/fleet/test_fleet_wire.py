@@ -22,6 +22,9 @@ def test_a_request_carries_who_and_what_but_never_a_role():
     assert parsed.timeout_s is None  # not said: the receiver assumes its own call_timeout_s
     timed = wire.request(Caller("cli", "a", None), "cli", "pause", [], False, 2.5)
     assert wire.parse_request(timed, 65536).timeout_s == 2.5
+    assert parsed.sent_ns is None
+    sent = wire.request(Caller("telegram", "1", None), "front", "pause", [], False, 5.0, 1_700_000_000_123_456_789)
+    assert wire.parse_request(sent, 65536).sent_ns == 1_700_000_000_123_456_789  # exact: an integer, never a float
 
 
 @pytest.mark.parametrize("raw, says", [
@@ -41,6 +44,10 @@ def test_a_request_carries_who_and_what_but_never_a_role():
      '"timeout_s" must be'),
     (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "timeout_s": true}',
      '"timeout_s" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "sent_ns": 1.5}',
+     '"sent_ns" must be'),
+    (b'{"caller": {"transport": "cli", "user_id": "a"}, "via": "cli", "name": "x", "sent_ns": -1}',
+     '"sent_ns" must be'),
 ])
 def test_malformed_requests_are_refused_with_the_reason(raw, says):
     with pytest.raises(ValueError, match=says):
@@ -70,6 +77,20 @@ def test_a_reply_round_trips_and_a_big_one_is_cut_to_fit():
     assert image.ok and "an image" in image.text
     asked = wire.parse_reply(wire.reply(Reply("Kill?", confirm_token="tok"), "grid-1", 65536), "grid-1")
     assert not asked.ok and "confirmation" in asked.text and "tok" not in asked.text
+
+
+def test_a_reply_whose_text_alone_is_too_big_keeps_what_fits():
+    """A long report (its text, not rows) over NATS's max_payload was all lost: "(answer too large to send)", its
+    figures too. The text is cut to fit, saying how much was left out; title, ok and data stay whole."""
+    report = "".join(f"line {n}: realized 1.50 USD, fees 0.01 USD\n" for n in range(1000))
+    big = Reply("Report", text=report, ok=True, data={"summary": {"net": "1.50"}, "totals": {"net": {"USD": "1.50"}}})
+    data = wire.reply(big, "grid-1", 8192)
+    assert len(data) <= 8192
+    back = wire.parse_reply(data, "grid-1")
+    assert back.ok and back.title == "Report" and back.data == big.data, back.render_text()[:200]
+    kept = back.text.rsplit("\n(", 1)[0]
+    assert report.startswith(kept) and len(kept) > 4000, back.text[-200:]
+    assert back.text.endswith(f"({len(report) - len(kept)} characters not sent)"), back.text[-200:]
 
 
 def test_an_error_or_garbage_answer_is_a_not_ok_reply():
