@@ -121,9 +121,10 @@ class PoolWatch:
     def model(self) -> WhirlpoolModel:
         assert self.whirlpool is not None and self.base_decimals is not None and self.quote_decimals is not None
         arrays = [a for start, a in sorted(self.arrays.items()) if a is not None and start in self.window]
+        # the window's arrays with no account are known too (no initialized tick): quotes may cross them
         return WhirlpoolModel.of(self.whirlpool, arrays, base=self.base, quote=self.quote,
                                  base_decimals=self.base_decimals, quote_decimals=self.quote_decimals,
-                                 base_is_a=self.base_is_a)
+                                 base_is_a=self.base_is_a, array_starts=self.window)
 
 
 def pool_watches(settings: OrcaSettings) -> dict[str, PoolWatch]:

@@ -16,6 +16,7 @@ from arbotlib.amm.whirlpool.accounts import (
 from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
 from bot.api import PermanentError
 from bot.domain import FeedState, Order, OrderType, Side
+from bot.pool import PoolLiquidityError
 from tests.helpers.waiting import wait_for
 from tests.plugins.orca.orca_pools import (
     POSITIONS,
@@ -292,3 +293,20 @@ async def test_a_confirming_read_that_finds_the_pool_gone_keeps_confirming(make_
     count = len(pool_updates(orca))
     node.accounts[WHIRLPOOL] = saved
     await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the pool confirmed again")
+
+
+async def test_the_published_pool_quotes_only_within_its_window(make_orca, node):
+    """Past the tick arrays watched the ticks are unknown: a size that would take the price there is refused,
+    not quoted as if the liquidity stayed constant; an array of the window with no account counts as known."""
+    await put_pool(node, TICK)
+    gone = window(TICK, 1)[0]
+    del node.accounts[pda(gone)]  # no account: no initialized tick in it
+    orca = await make_orca(tick_arrays_each_side=1)
+    model = pool_updates(orca)[-1].pool
+    span = 88 * 64
+    assert model.known_ticks == (window(TICK, 1)[0], window(TICK, 1)[-1] + span)
+    with pytest.raises(PoolLiquidityError, match="can take only"):
+        model.sell_units(10**15)  # a million SOL: far below the window's lowest tick
+    pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
+    arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(TICK, 1)[1:]]
+    assert model.sell_units(10**9)[0] == quote_exact_in(pool, arrays, 10**9, a_to_b=True).amount_out
