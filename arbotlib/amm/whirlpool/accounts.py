@@ -12,7 +12,8 @@ The layouts are the program's Anchor accounts as Orca publishes them: an 8-byte 
 
 Public keys are returned as base58 strings. Account data from ``getAccountInfo`` with
 ``encoding: "base64"`` is decoded by :func:`decode_whirlpool_base64` /
-:func:`decode_tick_array_base64`. Bad input raises :class:`AccountDecodeError`.
+:func:`decode_tick_array_base64`. Bad input raises :class:`AccountDecodeError`, and so does a Whirlpool whose
+tick spacing, sqrt price and current tick do not hold together (a state the program never writes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
+from arbotlib.amm.whirlpool.math import (
+    MAX_SQRT_PRICE,
+    MIN_SQRT_PRICE,
+    TICK_ARRAY_SIZE,
+    sqrt_price_at_tick,
+    tick_at_sqrt_price,
+)
 
 
 class AccountDecodeError(ValueError):
@@ -162,6 +169,22 @@ def _check(raw: bytes, size: int, expected: bytes, what: str) -> None:
         raise AccountDecodeError(f"{what} account has discriminator {raw[:8].hex()}, expected {expected.hex()}")
 
 
+def _check_price(tick_spacing: int, sqrt_price: int, tick_current_index: int) -> None:
+    """Refuse a state the program never writes: data of another layout with this size and discriminator, or a
+    corrupt node's, would otherwise be quoted (or divide by a zero tick spacing further on)."""
+    if tick_spacing < 1:
+        raise AccountDecodeError(f"Whirlpool account has tick spacing {tick_spacing}; the program's is at least 1")
+    if not MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE:
+        raise AccountDecodeError(
+            f"Whirlpool account sqrt price {sqrt_price} is outside [{MIN_SQRT_PRICE}, {MAX_SQRT_PRICE}]")
+    tick = tick_at_sqrt_price(sqrt_price)
+    # a swap down that stops exactly on a tick it crossed leaves the current tick one below the price's
+    if tick_current_index != tick and not (tick_current_index == tick - 1 and sqrt_price_at_tick(tick) == sqrt_price):
+        raise AccountDecodeError(
+            f"Whirlpool account current tick {tick_current_index} is not that of its sqrt price {sqrt_price} "
+            f"(tick {tick})")
+
+
 def decode_whirlpool(raw: bytes) -> Whirlpool:
     """Decode a Whirlpool account's data."""
     _check(raw, WHIRLPOOL_SIZE, WHIRLPOOL_DISCRIMINATOR, "Whirlpool")
@@ -176,6 +199,7 @@ def decode_whirlpool(raw: bytes) -> Whirlpool:
     o += 80
     (reward_timestamp,) = struct.unpack_from("<Q", raw, o)
     o += 8
+    _check_price(spacing, sqrt_price, tick_current_index)
     def reward(i: int) -> RewardInfo:
         mint, vault, authority, emissions, growth = _REWARD.unpack_from(raw, o + i * _REWARD.size)
         return RewardInfo(b58encode(mint), b58encode(vault), b58encode(authority),

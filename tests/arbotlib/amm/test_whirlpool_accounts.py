@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -115,6 +116,29 @@ def test_a_tick_array_passed_as_a_whirlpool_is_refused():
     raw[12] = 2
     with pytest.raises(AccountDecodeError, match="initialized flag 2"):
         decode_tick_array(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tick_spacing": 0}, "tick spacing 0"),
+        ({"sqrt_price": 0}, "sqrt price 0 is outside"),
+        ({"sqrt_price": (1 << 128) - 1}, "is outside"),
+        ({"tick_current_index": -19000}, "current tick -19000 is not that of its sqrt price"),
+        ({"tick_current_index": -20002}, "current tick -20002 is not that of its sqrt price"),
+    ],
+)
+def test_a_whirlpool_whose_fields_do_not_hold_together_is_refused(change, message):
+    """Right size and discriminator, but a state the program never writes (another layout read as this one, a
+    corrupt node): decoding it would quote nonsense or divide by zero further on."""
+    with pytest.raises(AccountDecodeError, match=message):
+        decode_whirlpool(build_whirlpool(dataclasses.replace(POOL, **change)))
+
+
+def test_a_whirlpool_left_on_a_tick_by_a_downward_crossing_decodes():
+    """A swap down that ends exactly on an initialized tick leaves the current tick one below the price's."""
+    on_tick = dataclasses.replace(POOL, sqrt_price=sqrt_price_at_tick(-20000), tick_current_index=-20001)
+    assert decode_whirlpool(build_whirlpool(on_tick)) == on_tick
 
 
 # --- quoting the decoded pool -------------------------------------------------------------------
