@@ -22,8 +22,11 @@ PoolUpdates (its ``pool`` setting) and swaps on ``jupiter``.
 STALE as soon as the WebSocket connection is lost or goes silent (``silence_timeout_s``). Every
 (re)connection re-reads every watched account with ``getMultipleAccounts`` (a notification may
 have been missed meanwhile), and a malformed notification also triggers a re-read. Account data
-that does not decode (wrong size or discriminator) is logged and counted in ``bad_accounts``,
-the last good state is kept and the feed stays up: the next good update replaces it. A
+that does not decode (wrong size or discriminator, fields that do not hold together) is logged and
+counted in ``bad_accounts``: the account has changed into something unreadable, so the state held
+for it is dropped and the market goes STALE (never quoted from a state the chain has left); from a
+notification, every account is read again, and the market is LIVE again as soon as its accounts
+decode (at that read, or at the next good update). The feed stays up. A
 notification from a slot older than the state held (a lagging node; a read answered later) is
 dropped unread and counted in ``stale_notifications``. ``status()`` shows both counters and the
 subscriber's malformed ones. When a read
@@ -183,8 +186,13 @@ class OrcaExchange(Exchange):
 
     # --- account data -----------------------------------------------------------------------
 
-    def _apply(self, address: str, data: bytes | None, slot: int) -> bool:
-        """Apply one account's data; bad data is counted and logged, never raised."""
+    def _apply(self, address: str, data: bytes | None, slot: int, *, notified: bool = False) -> bool:
+        """Apply one account's data; bad data is counted and logged, never raised.
+
+        Bad data means the account changed into something this venue cannot read: the state held for it is
+        dropped (:meth:`PoolWatch.forget`) and a LIVE market goes STALE, never quoted from a state the chain has
+        left; from a notification (``notified``), every account is read again (a garbled notification is then
+        repaired at once); a read that finds it bad leaves the market STALE until good data comes."""
         owner = self._owners.get(address)
         if owner is None:
             return False
@@ -197,8 +205,15 @@ class OrcaExchange(Exchange):
             return pool.apply_tick_array(start, data, slot)
         except AccountDecodeError as exc:
             self.bad_accounts += 1
-            self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), kept the last good state: %s",
-                                 self.name, pool.symbol, address, slot, self.bad_accounts, exc)
+            self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), its state dropped%s: %s",
+                                 self.name, pool.symbol, address, slot, self.bad_accounts,
+                                 ", reading every account again" if notified else "", exc)
+            pool.forget(start, slot)
+            self._undecoded.add(pool.symbol)
+            if self.states.get(pool.symbol) is FeedState.LIVE:
+                self.publish_feed_state(pool.symbol, FeedState.STALE, f"account {address} did not decode")
+            if notified:
+                self._spawn(self._resync(self._generation, f"bad account {address}"), "resync")
             return False
 
     def _on_frame(self, address: str, raw: str | bytes) -> None:
@@ -217,7 +232,7 @@ class OrcaExchange(Exchange):
                                "far)", self.name, pool.symbol, address, slot, self.stale_notifications)
             return
         try:
-            changed = self._apply(address, data, slot)
+            changed = self._apply(address, data, slot, notified=True)
         except PoolConfigError as exc:
             self.bad_accounts += 1
             self.ctx.log.error("%s: %s", self.name, exc)

@@ -141,22 +141,49 @@ async def test_a_silent_node_is_left_and_rejoined(make_orca, node):
     assert node.ws_connects >= 2
 
 
-async def test_bad_account_data_is_counted_and_the_feed_stays_up(make_orca, node, caplog):
+async def test_bad_account_data_is_counted_and_resynced_never_quoted_stale(make_orca, node, caplog):
+    """An account whose new data does not decode has changed on chain: the state held for it is no longer the
+    chain's, so the market is not quoted from it. The bad data is counted, every account is read again, and the
+    market stays STALE while the account still reads bad; the next good data brings it back."""
     await put_pool(node, TICK)
     orca = await make_orca()
-    count = len(pool_updates(orca))
+    count, reads = len(pool_updates(orca)), node.calls.count("getMultipleAccounts")
     await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 10)) + b"\0")  # wrong size
-    start = window(TICK)[3]
-    await node.set_account(pda(start), b"\1" * 8 + build_tick_array(start)[8:])  # wrong discriminator
-    await node.set_account(pda(start), build_tick_array(start + 64, whirlpool=WHIRLPOOL))  # another array's data
-    await wait_for(lambda: orca.bad_accounts == 3, 10, "three bad accounts counted")
-    assert "654 bytes, expected 653" in caplog.text and "discriminator" in caplog.text
-    assert orca.states["SOL/USDC"] is FeedState.LIVE and len(pool_updates(orca)) == count
-    # the feed is still up: the next good update is published
+    await wait_for(lambda: orca.bad_accounts == 2, 10, "the bad notification and the bad re-read counted")
+    assert node.calls.count("getMultipleAccounts") > reads  # resynced
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.STALE, 10, "STALE: the whirlpool reads bad")
+    assert "654 bytes, expected 653" in caplog.text and len(pool_updates(orca)) == count
+    # the feed is still up: the next good update is published, LIVE again
     await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 20)))
-    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a good update after bad ones")
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE after a good update")
     assert pool_updates(orca)[-1].pool.tick == TICK + 20
+    # a tick array: a wrong discriminator, then another array's data, each counted and resynced
+    start = window(TICK)[3]
+    for bad in (b"\1" * 8 + build_tick_array(start)[8:], build_tick_array(start + 64, whirlpool=WHIRLPOOL)):
+        before = orca.bad_accounts
+        await node.set_account(pda(start), bad)
+        await wait_for(lambda before=before: orca.bad_accounts == before + 2
+                       and orca.states["SOL/USDC"] is FeedState.STALE, 10,
+                       "the bad tick array counted, re-read and the market STALE")
+    assert "discriminator" in caplog.text
+    count = len(pool_updates(orca))
+    await node.set_account(pda(start), tick_array_bytes(start))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE and len(pool_updates(orca)) > count, 10,
+                   "LIVE once the tick array decodes")
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, TICK + 20)
     assert node.ws_connects == 1
+
+
+async def test_bad_data_that_a_re_read_finds_good_is_live_at_once(make_orca, node):
+    """A node that sent one garbled notification: the re-read finds the account good and the market LIVE again
+    with the chain's state, without waiting for the account to change."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)  # no quiet-pool read: only the resync can find the state
+    slot = node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 30)))  # what the chain holds
+    await node.notify(WHIRLPOOL, b"\2" * 653, slot)  # what the node sent
+    await wait_for(lambda: orca.bad_accounts == 1 and pool_updates(orca)[-1].pool.tick == TICK + 30, 10,
+                   "the re-read state published")
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and feed_states(orca)[-2:] == ["resyncing", "live"]
 
 
 async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(make_orca, node):
