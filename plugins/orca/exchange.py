@@ -243,9 +243,16 @@ class OrcaExchange(Exchange):
             self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")
         elif self.states.get(pool.symbol) is FeedState.LIVE:
             self._publish(pool)
+        elif not self._lock.locked():  # a resync or window move under way decides whether it is LIVE again
+            self._publish_current(pool)
+
+    def _publish_current(self, pool: PoolWatch) -> None:
+        """Publish a LIVE pool; bring back LIVE (and publish) one left STALE by an account that did not decode, now
+        that every account of its window has come in good on a connection that is up."""
+        if self.states.get(pool.symbol) is FeedState.LIVE:
+            self._publish(pool)
         elif (pool.symbol in self._undecoded and pool.ready and self.subscriber is not None
-              and self.subscriber.connected.is_set() and not self._lock.locked()):
-            # the account that did not decode at the last read has now come in good
+              and self.subscriber.connected.is_set()):
             self._undecoded.discard(pool.symbol)
             self.publish_feed_state(pool.symbol, FeedState.LIVE, "every account decoded")
             self._publish(pool)
@@ -333,8 +340,7 @@ class OrcaExchange(Exchange):
                                      self.name, pool.symbol, exc)
                 self._spawn(self._resync(self._generation, "tick arrays unread"), "resync")
                 return
-            if self.states.get(pool.symbol) is FeedState.LIVE:
-                self._publish(pool)
+            self._publish_current(pool)
 
     async def _load_decimals(self) -> None:
         missing = sorted({mint for pool in self.pools.values()

@@ -174,6 +174,21 @@ async def test_bad_account_data_is_counted_and_resynced_never_quoted_stale(make_
     assert node.ws_connects == 1
 
 
+async def test_a_good_whirlpool_after_bad_data_that_moves_the_window_is_live_again(make_orca, node):
+    """The good data that ends a bad spell may also move the price into other tick arrays: once the new window is
+    read, the market is LIVE again and published (not left STALE because the window had to move first)."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)
+    await node.set_account(WHIRLPOOL, b"\2" * 653)
+    await wait_for(lambda: orca.bad_accounts == 2 and orca.states["SOL/USDC"] is FeedState.STALE, 10,
+                   "the bad whirlpool counted, re-read and the market STALE")
+    moved = TICK + 2 * 88 * 64
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(moved)))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE in the new window")
+    assert pool_updates(orca)[-1].pool.tick == moved
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, moved)
+
+
 async def test_bad_data_that_a_re_read_finds_good_is_live_at_once(make_orca, node):
     """A node that sent one garbled notification: the re-read finds the account good and the market LIVE again
     with the chain's state, without waiting for the account to change."""
