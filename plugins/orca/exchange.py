@@ -54,7 +54,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbotlib.amm.whirlpool.accounts import AccountDecodeError, decode_mint_decimals
-from arbotlib.solana.rpc import RpcError, SolanaRpc
+from arbotlib.solana.rpc import MAX_MULTIPLE_ACCOUNTS, RpcError, SolanaRpc
 from arbotlib.solana.ws import AccountSubscriber
 from bot.api import (
     Balance,
@@ -303,18 +303,24 @@ class OrcaExchange(Exchange):
                     self._publish(pool)
 
     async def _read(self, addresses: list[str]) -> int | None:
-        """Read and apply ``addresses``; the slot of the read (None: nothing to read)."""
+        """Read and apply ``addresses``; the oldest slot the reads were answered at (None: nothing to read).
+
+        One ``getMultipleAccounts`` per :data:`MAX_MULTIPLE_ACCOUNTS` accounts, each applied at the slot of its
+        own answer: the node moves on between the requests, and an account held at an older slot than its read
+        would let a late notification from between them roll it back."""
         assert self.rpc is not None
-        if not addresses:
-            return None
-        slot, accounts = await self.rpc.get_multiple_accounts(addresses)
-        for address, account in zip(addresses, accounts, strict=True):
-            data = None if account is None else account.data
-            if self.tap is not None:
-                self.tap({"account": address, "slot": slot,
-                          "data": None if data is None else base64.b64encode(data).decode()})
-            self._apply(address, data, slot)
-        return slot
+        oldest: int | None = None
+        for first in range(0, len(addresses), MAX_MULTIPLE_ACCOUNTS):
+            chunk = addresses[first : first + MAX_MULTIPLE_ACCOUNTS]
+            slot, accounts = await self.rpc.get_multiple_accounts(chunk)
+            oldest = slot if oldest is None else min(oldest, slot)
+            for address, account in zip(chunk, accounts, strict=True):
+                data = None if account is None else account.data
+                if self.tap is not None:
+                    self.tap({"account": address, "slot": slot,
+                              "data": None if data is None else base64.b64encode(data).decode()})
+                self._apply(address, data, slot)
+        return oldest
 
     async def _set_window(self, pool: PoolWatch, *, read: bool = True) -> None:
         """Watch the tick arrays around the current tick: subscribe new ones, read them, drop old ones."""

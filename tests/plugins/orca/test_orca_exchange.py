@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from solders.pubkey import Pubkey
 
 from arbotlib.amm.whirlpool.accounts import (
     build_mint,
@@ -220,6 +221,30 @@ async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(m
     await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)), held)
     await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the update at the slot held")
     assert orca.stale_notifications == 2
+
+
+async def test_a_read_in_several_requests_holds_each_account_at_the_slot_it_was_read(make_orca, node):
+    """A read of more accounts than one getMultipleAccounts takes goes out in several requests, answered at
+    different slots. Each account is held at the slot of its own answer: held at the oldest, a late notification
+    from between the answers (older than the account's read) would roll the account back."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)
+    real = node._getMultipleAccounts
+
+    def moving_on(*args):  # the chain moves on between the requests of one read
+        reply = real(*args)
+        node.advance(10)
+        return reply
+
+    node._getMultipleAccounts = moving_on
+    node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 30)))  # no notification: the read finds it
+    first = node.slot
+    others = [str(Pubkey.new_unique()) for _ in range(100)]  # none of ours: the whirlpool is in the second request
+    await orca._read([*others, WHIRLPOOL])
+    assert orca.pools["SOL/USDC"].whirlpool_slot == first + 10
+    await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK - 30)), first + 5)
+    await wait_for(lambda: orca.stale_notifications == 1, 10, "the notification older than the read dropped")
+    assert orca.pools["SOL/USDC"].whirlpool.tick_current_index == TICK + 30
 
 
 async def test_an_undecodable_tick_array_at_load_keeps_the_market_stale_until_it_decodes(make_orca, node):
