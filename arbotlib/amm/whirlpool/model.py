@@ -152,8 +152,10 @@ class WhirlpoolModel(Pool):
         except OrcaMathError as exc:
             raise PoolLiquidityError(f"{self.symbol}: {exc}") from None
         if q.amount_unfilled:
+            known = self.known_ticks
+            where = "" if known is None else f" within the tick arrays loaded (ticks {known[0]} to {known[1]})"
             raise PoolLiquidityError(f"{self.symbol}: the pool can take only {amount - q.amount_unfilled} "
-                                     f"of the {amount} units")
+                                     f"of the {amount} units{where}")
         return q, self._moved(q.sqrt_price, q.tick, q.liquidity)
 
     def at(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
