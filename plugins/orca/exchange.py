@@ -191,8 +191,10 @@ class OrcaExchange(Exchange):
 
         Bad data means the account changed into something this venue cannot read: the state held for it is
         dropped (:meth:`PoolWatch.forget`) and a LIVE market goes STALE, never quoted from a state the chain has
-        left; from a notification (``notified``), every account is read again (a garbled notification is then
-        repaired at once); a read that finds it bad leaves the market STALE until good data comes."""
+        left; from a notification (``notified``) for a market not already STALE for bad data, every account is read
+        again (a garbled notification is then repaired at once); a read that finds it bad leaves the market STALE
+        until good data comes, and further bad notifications for it are only counted (an account of a layout this
+        venue cannot read may change at every swap: it must not have every account read at every swap)."""
         owner = self._owners.get(address)
         if owner is None:
             return False
@@ -205,14 +207,15 @@ class OrcaExchange(Exchange):
             return pool.apply_tick_array(start, data, slot)
         except AccountDecodeError as exc:
             self.bad_accounts += 1
+            read_again = notified and pool.symbol not in self._undecoded
             self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), its state dropped%s: %s",
                                  self.name, pool.symbol, address, slot, self.bad_accounts,
-                                 ", reading every account again" if notified else "", exc)
+                                 ", reading every account again" if read_again else "", exc)
             pool.forget(start, slot)
             self._undecoded.add(pool.symbol)
             if self.states.get(pool.symbol) is FeedState.LIVE:
                 self.publish_feed_state(pool.symbol, FeedState.STALE, f"account {address} did not decode")
-            if notified:
+            if read_again:
                 self._spawn(self._resync(self._generation, f"bad account {address}"), "resync")
             return False
 
