@@ -31,9 +31,8 @@ notification from a slot older than the state held (a lagging node; a read answe
 dropped unread and counted in ``stale_notifications``. ``status()`` shows both counters and the
 subscriber's malformed ones. When a read
 finds an account of the window undecodable with no good state to keep, that market stays STALE
-(a pool is never quoted without its ticks) until the account decodes. Only the fixed-size
-``TickArray`` layout is decoded: Orca's newer variable-size ``DynamicTickArray`` accounts count as
-undecodable.
+(a pool is never quoted without its ticks) until the account decodes. Both tick-array layouts
+decode: the fixed-size ``TickArray`` and Orca's newer variable-size ``DynamicTickArray``.
 
 **Quiet pools are proven current.** A node sends nothing while the watched accounts do not change, so a quiet pool
 would look as old as its last trade, and a feed status is no market data (the ``staleness`` check counts only pool

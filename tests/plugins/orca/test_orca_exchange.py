@@ -24,6 +24,7 @@ from tests.plugins.orca.orca_pools import (
     SOL,
     USDC,
     WHIRLPOOL,
+    dynamic_tick_array_bytes,
     feed_states,
     pda,
     pool_updates,
@@ -227,6 +228,24 @@ async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(m
     await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)), held)
     await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the update at the slot held")
     assert orca.stale_notifications == 2
+
+
+async def test_a_pool_with_dynamic_tick_arrays_is_quoted_as_with_fixed_ones(make_orca, node):
+    """Orca's newer variable-size tick arrays hold the same ticks: a window mixing them with fixed ones is LIVE
+    and quotes exactly as the fixed layout would, at load and on notifications."""
+    await put_pool(node, TICK)
+    fixed = chain_quotes(node, TICK)
+    starts = window(TICK)
+    for start in starts[2:5]:  # the current array and its neighbours, where the 25 SOL quote crosses ticks
+        node.put_account(pda(start), dynamic_tick_array_bytes(start))
+    orca = await make_orca()
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and orca.bad_accounts == 0
+    assert model_quotes(pool_updates(orca)[-1].pool) == fixed
+    count = len(pool_updates(orca))
+    positions = [*POSITIONS, (-20096, -19968, 7 * 10**11)]
+    await node.set_account(pda(starts[3]), dynamic_tick_array_bytes(starts[3], positions))
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a PoolUpdate after a dynamic tick array changed")
+    assert (-20096, 7 * 10**11) in pool_updates(orca)[-1].pool.ticks and orca.bad_accounts == 0
 
 
 async def test_a_read_in_several_requests_holds_each_account_at_the_slot_it_was_read(make_orca, node):
