@@ -22,15 +22,17 @@ PoolUpdates (its ``pool`` setting) and swaps on ``jupiter``.
 STALE as soon as the WebSocket connection is lost or goes silent (``silence_timeout_s``). Every
 (re)connection re-reads every watched account with ``getMultipleAccounts`` (a notification may
 have been missed meanwhile), and a malformed notification also triggers a re-read. Account data
-that does not decode (wrong size or discriminator) is logged and counted in ``bad_accounts``,
-the last good state is kept and the feed stays up: the next good update replaces it. A
+that does not decode (wrong size or discriminator, fields that do not hold together) is logged and
+counted in ``bad_accounts``: the account has changed into something unreadable, so the state held
+for it is dropped and the market goes STALE (never quoted from a state the chain has left); from a
+notification, every account is read again, and the market is LIVE again as soon as its accounts
+decode (at that read, or at the next good update). The feed stays up. A
 notification from a slot older than the state held (a lagging node; a read answered later) is
 dropped unread and counted in ``stale_notifications``. ``status()`` shows both counters and the
 subscriber's malformed ones. When a read
 finds an account of the window undecodable with no good state to keep, that market stays STALE
-(a pool is never quoted without its ticks) until the account decodes. Only the fixed-size
-``TickArray`` layout is decoded: Orca's newer variable-size ``DynamicTickArray`` accounts count as
-undecodable.
+(a pool is never quoted without its ticks) until the account decodes. Both tick-array layouts
+decode: the fixed-size ``TickArray`` and Orca's newer variable-size ``DynamicTickArray``.
 
 **Quiet pools are proven current.** A node sends nothing while the watched accounts do not change, so a quiet pool
 would look as old as its last trade, and a feed status is no market data (the ``staleness`` check counts only pool
@@ -51,7 +53,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbotlib.amm.whirlpool.accounts import AccountDecodeError, decode_mint_decimals
-from arbotlib.solana.rpc import RpcError, SolanaRpc
+from arbotlib.solana.rpc import MAX_MULTIPLE_ACCOUNTS, RpcError, SolanaRpc
 from arbotlib.solana.ws import AccountSubscriber
 from bot.api import (
     Balance,
@@ -183,8 +185,15 @@ class OrcaExchange(Exchange):
 
     # --- account data -----------------------------------------------------------------------
 
-    def _apply(self, address: str, data: bytes | None, slot: int) -> bool:
-        """Apply one account's data; bad data is counted and logged, never raised."""
+    def _apply(self, address: str, data: bytes | None, slot: int, *, notified: bool = False) -> bool:
+        """Apply one account's data; bad data is counted and logged, never raised.
+
+        Bad data means the account changed into something this venue cannot read: the state held for it is
+        dropped (:meth:`PoolWatch.forget`) and a LIVE market goes STALE, never quoted from a state the chain has
+        left; from a notification (``notified``) for a market not already STALE for bad data, every account is read
+        again (a garbled notification is then repaired at once); a read that finds it bad leaves the market STALE
+        until good data comes, and further bad notifications for it are only counted (an account of a layout this
+        venue cannot read may change at every swap: it must not have every account read at every swap)."""
         owner = self._owners.get(address)
         if owner is None:
             return False
@@ -197,8 +206,16 @@ class OrcaExchange(Exchange):
             return pool.apply_tick_array(start, data, slot)
         except AccountDecodeError as exc:
             self.bad_accounts += 1
-            self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), kept the last good state: %s",
-                                 self.name, pool.symbol, address, slot, self.bad_accounts, exc)
+            read_again = notified and pool.symbol not in self._undecoded
+            self.ctx.log.warning("%s %s: bad account %s at slot %d (%d so far), its state dropped%s: %s",
+                                 self.name, pool.symbol, address, slot, self.bad_accounts,
+                                 ", reading every account again" if read_again else "", exc)
+            pool.forget(start, slot)
+            self._undecoded.add(pool.symbol)
+            if self.states.get(pool.symbol) is FeedState.LIVE:
+                self.publish_feed_state(pool.symbol, FeedState.STALE, f"account {address} did not decode")
+            if read_again:
+                self._spawn(self._resync(self._generation, f"bad account {address}"), "resync")
             return False
 
     def _on_frame(self, address: str, raw: str | bytes) -> None:
@@ -217,7 +234,7 @@ class OrcaExchange(Exchange):
                                "far)", self.name, pool.symbol, address, slot, self.stale_notifications)
             return
         try:
-            changed = self._apply(address, data, slot)
+            changed = self._apply(address, data, slot, notified=True)
         except PoolConfigError as exc:
             self.bad_accounts += 1
             self.ctx.log.error("%s: %s", self.name, exc)
@@ -228,9 +245,16 @@ class OrcaExchange(Exchange):
             self._spawn(self._move_window(pool), f"{pool.symbol} tick arrays")
         elif self.states.get(pool.symbol) is FeedState.LIVE:
             self._publish(pool)
+        elif not self._lock.locked():  # a resync or window move under way decides whether it is LIVE again
+            self._publish_current(pool)
+
+    def _publish_current(self, pool: PoolWatch) -> None:
+        """Publish a LIVE pool; bring back LIVE (and publish) one left STALE by an account that did not decode, now
+        that every account of its window has come in good on a connection that is up."""
+        if self.states.get(pool.symbol) is FeedState.LIVE:
+            self._publish(pool)
         elif (pool.symbol in self._undecoded and pool.ready and self.subscriber is not None
-              and self.subscriber.connected.is_set() and not self._lock.locked()):
-            # the account that did not decode at the last read has now come in good
+              and self.subscriber.connected.is_set()):
             self._undecoded.discard(pool.symbol)
             self.publish_feed_state(pool.symbol, FeedState.LIVE, "every account decoded")
             self._publish(pool)
@@ -281,18 +305,24 @@ class OrcaExchange(Exchange):
                     self._publish(pool)
 
     async def _read(self, addresses: list[str]) -> int | None:
-        """Read and apply ``addresses``; the slot of the read (None: nothing to read)."""
+        """Read and apply ``addresses``; the oldest slot the reads were answered at (None: nothing to read).
+
+        One ``getMultipleAccounts`` per :data:`MAX_MULTIPLE_ACCOUNTS` accounts, each applied at the slot of its
+        own answer: the node moves on between the requests, and an account held at an older slot than its read
+        would let a late notification from between them roll it back."""
         assert self.rpc is not None
-        if not addresses:
-            return None
-        slot, accounts = await self.rpc.get_multiple_accounts(addresses)
-        for address, account in zip(addresses, accounts, strict=True):
-            data = None if account is None else account.data
-            if self.tap is not None:
-                self.tap({"account": address, "slot": slot,
-                          "data": None if data is None else base64.b64encode(data).decode()})
-            self._apply(address, data, slot)
-        return slot
+        oldest: int | None = None
+        for first in range(0, len(addresses), MAX_MULTIPLE_ACCOUNTS):
+            chunk = addresses[first : first + MAX_MULTIPLE_ACCOUNTS]
+            slot, accounts = await self.rpc.get_multiple_accounts(chunk)
+            oldest = slot if oldest is None else min(oldest, slot)
+            for address, account in zip(chunk, accounts, strict=True):
+                data = None if account is None else account.data
+                if self.tap is not None:
+                    self.tap({"account": address, "slot": slot,
+                              "data": None if data is None else base64.b64encode(data).decode()})
+                self._apply(address, data, slot)
+        return oldest
 
     async def _set_window(self, pool: PoolWatch, *, read: bool = True) -> None:
         """Watch the tick arrays around the current tick: subscribe new ones, read them, drop old ones."""
@@ -318,8 +348,7 @@ class OrcaExchange(Exchange):
                                      self.name, pool.symbol, exc)
                 self._spawn(self._resync(self._generation, "tick arrays unread"), "resync")
                 return
-            if self.states.get(pool.symbol) is FeedState.LIVE:
-                self._publish(pool)
+            self._publish_current(pool)
 
     async def _load_decimals(self) -> None:
         missing = sorted({mint for pool in self.pools.values()

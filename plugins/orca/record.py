@@ -139,7 +139,7 @@ class RecordedPools:
         self._owners = {pool.address: (pool, None) for pool in self.pools.values()}
 
     def _apply(self, address: str, data: bytes | None, slot: int) -> None:
-        """As :meth:`OrcaExchange._apply`: undecodable data is counted and the last good state kept."""
+        """As :meth:`OrcaExchange._apply`: undecodable data is counted and the state held for it dropped."""
         owner = self._owners.get(address)
         if owner is None:
             return
@@ -154,6 +154,7 @@ class RecordedPools:
                 pool.apply_tick_array(start, data, slot)
         except AccountDecodeError as exc:
             self.bad_accounts += 1
+            pool.forget(start, slot)
             log.debug("recorded account %s at slot %d did not decode: %s", address, slot, exc)
 
 

@@ -98,6 +98,18 @@ class PoolWatch:
         self.array_slots[start] = slot
         return True
 
+    def forget(self, start: int | None, slot: int) -> None:
+        """Data at ``slot`` for the Whirlpool (``start`` None) or the tick array at ``start`` did not decode: the
+        account changed into something unreadable, so the state held for it is no longer the chain's. It is
+        dropped (no model until good data comes, :attr:`ready` False), and ``slot`` is held so that older data,
+        superseded by that change, is not taken back in its place."""
+        if start is None:
+            self.whirlpool = None
+            self.whirlpool_slot = max(self.whirlpool_slot, slot)
+        elif start in self.window:
+            self.arrays.pop(start, None)
+            self.array_slots[start] = max(self.array_slots.get(start, -1), slot)
+
     def wanted_window(self) -> dict[int, str]:
         """The arrays to watch for the current tick: its own and ``arrays_each_side`` on each side."""
         assert self.whirlpool is not None
@@ -121,9 +133,10 @@ class PoolWatch:
     def model(self) -> WhirlpoolModel:
         assert self.whirlpool is not None and self.base_decimals is not None and self.quote_decimals is not None
         arrays = [a for start, a in sorted(self.arrays.items()) if a is not None and start in self.window]
+        # the window's arrays with no account are known too (no initialized tick): quotes may cross them
         return WhirlpoolModel.of(self.whirlpool, arrays, base=self.base, quote=self.quote,
                                  base_decimals=self.base_decimals, quote_decimals=self.quote_decimals,
-                                 base_is_a=self.base_is_a)
+                                 base_is_a=self.base_is_a, array_starts=self.window)
 
 
 def pool_watches(settings: OrcaSettings) -> dict[str, PoolWatch]:

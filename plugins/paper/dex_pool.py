@@ -298,6 +298,8 @@ def dump(pool: Pool) -> str:
         state = {"kind": "concentrated", "sqrt_price": str(pool.sqrt_price), "tick": pool.tick,
                  "liquidity": str(pool.liquidity), "fee_rate": pool.fee_rate, "tick_spacing": pool.tick_spacing,
                  "ticks": [[t, str(n)] for t, n in pool.ticks]}
+        if pool.known_ticks is not None:  # a mirrored pool quotes within its loaded tick arrays only
+            state["known_ticks"] = list(pool.known_ticks)
     else:
         raise TypeError(f"cannot save a {type(pool).__name__}")
     return json.dumps(state, sort_keys=True)
@@ -311,6 +313,8 @@ def load(text: str, like: Pool) -> Pool:
         return ConstantProductModel(ConstantProductPool(int(s["reserve_a"]), int(s["reserve_b"]), s["fee_bps"]),
                                     *names)
     if s["kind"] == "concentrated":
+        known = s.get("known_ticks")
         return WhirlpoolModel(int(s["sqrt_price"]), s["tick"], int(s["liquidity"]), s["fee_rate"], s["tick_spacing"],
-                              tuple((t, int(n)) for t, n in s["ticks"]), *names)
+                              tuple((t, int(n)) for t, n in s["ticks"]), *names,
+                              known_ticks=None if known is None else (known[0], known[1]))
     raise ValueError(f"unknown saved pool kind {s['kind']!r}")

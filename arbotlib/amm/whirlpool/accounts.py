@@ -9,10 +9,15 @@ The layouts are the program's Anchor accounts as Orca publishes them: an 8-byte 
 * ``TickArray`` (the fixed-size one), 9988 bytes: ``start_tick_index``, 88 ticks of 113 bytes
   (initialized, liquidity_net i128, liquidity_gross u128, fee growths outside a/b, three reward
   growths outside), and the whirlpool's address.
+* ``DynamicTickArray``, 148 to 10004 bytes: ``start_tick_index``, the whirlpool's address, a u128
+  bitmap of the initialized ticks, then per tick a 1-byte tag, followed by its 112 bytes of data
+  when initialized (the account grows as ticks are initialized). It decodes to the same
+  :class:`TickArray`.
 
 Public keys are returned as base58 strings. Account data from ``getAccountInfo`` with
 ``encoding: "base64"`` is decoded by :func:`decode_whirlpool_base64` /
-:func:`decode_tick_array_base64`. Bad input raises :class:`AccountDecodeError`.
+:func:`decode_tick_array_base64`. Bad input raises :class:`AccountDecodeError`, and so does a Whirlpool whose
+tick spacing, sqrt price and current tick do not hold together (a state the program never writes).
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE
+from arbotlib.amm.whirlpool.math import (
+    MAX_SQRT_PRICE,
+    MIN_SQRT_PRICE,
+    TICK_ARRAY_SIZE,
+    sqrt_price_at_tick,
+    tick_at_sqrt_price,
+)
 
 
 class AccountDecodeError(ValueError):
@@ -37,6 +48,7 @@ def discriminator(account_name: str) -> bytes:
 
 WHIRLPOOL_DISCRIMINATOR = discriminator("Whirlpool")
 TICK_ARRAY_DISCRIMINATOR = discriminator("TickArray")
+DYNAMIC_TICK_ARRAY_DISCRIMINATOR = discriminator("DynamicTickArray")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -162,6 +174,22 @@ def _check(raw: bytes, size: int, expected: bytes, what: str) -> None:
         raise AccountDecodeError(f"{what} account has discriminator {raw[:8].hex()}, expected {expected.hex()}")
 
 
+def _check_price(tick_spacing: int, sqrt_price: int, tick_current_index: int) -> None:
+    """Refuse a state the program never writes: data of another layout with this size and discriminator, or a
+    corrupt node's, would otherwise be quoted (or divide by a zero tick spacing further on)."""
+    if tick_spacing < 1:
+        raise AccountDecodeError(f"Whirlpool account has tick spacing {tick_spacing}; the program's is at least 1")
+    if not MIN_SQRT_PRICE <= sqrt_price <= MAX_SQRT_PRICE:
+        raise AccountDecodeError(
+            f"Whirlpool account sqrt price {sqrt_price} is outside [{MIN_SQRT_PRICE}, {MAX_SQRT_PRICE}]")
+    tick = tick_at_sqrt_price(sqrt_price)
+    # a swap down that stops exactly on a tick it crossed leaves the current tick one below the price's
+    if tick_current_index != tick and not (tick_current_index == tick - 1 and sqrt_price_at_tick(tick) == sqrt_price):
+        raise AccountDecodeError(
+            f"Whirlpool account current tick {tick_current_index} is not that of its sqrt price {sqrt_price} "
+            f"(tick {tick})")
+
+
 def decode_whirlpool(raw: bytes) -> Whirlpool:
     """Decode a Whirlpool account's data."""
     _check(raw, WHIRLPOOL_SIZE, WHIRLPOOL_DISCRIMINATOR, "Whirlpool")
@@ -176,6 +204,7 @@ def decode_whirlpool(raw: bytes) -> Whirlpool:
     o += 80
     (reward_timestamp,) = struct.unpack_from("<Q", raw, o)
     o += 8
+    _check_price(spacing, sqrt_price, tick_current_index)
     def reward(i: int) -> RewardInfo:
         mint, vault, authority, emissions, growth = _REWARD.unpack_from(raw, o + i * _REWARD.size)
         return RewardInfo(b58encode(mint), b58encode(vault), b58encode(authority),
@@ -192,8 +221,55 @@ def decode_whirlpool(raw: bytes) -> Whirlpool:
     )
 
 
+_DYNAMIC_HEAD = 8 + 4 + 32 + 16  # discriminator, start tick, whirlpool, bitmap of the initialized ticks
+DYNAMIC_TICK_ARRAY_MIN_BYTES = _DYNAMIC_HEAD + TICK_ARRAY_SIZE
+DYNAMIC_TICK_ARRAY_MAX_BYTES = _DYNAMIC_HEAD + TICK_ARRAY_SIZE * _TICK_SIZE
+
+
+def _tick_at(raw: bytes, o: int) -> Tick:
+    """The tick data (liquidity_net, liquidity_gross, fee and reward growths) at ``o``, 112 bytes, initialized."""
+    return Tick(initialized=True, liquidity_net=_i128(raw, o), liquidity_gross=_u128(raw, o + 16),
+                fee_growth_outside_a=_u128(raw, o + 32), fee_growth_outside_b=_u128(raw, o + 48),
+                reward_growths_outside=(_u128(raw, o + 64), _u128(raw, o + 80), _u128(raw, o + 96)))
+
+
+def _decode_dynamic_tick_array(raw: bytes) -> TickArray:
+    """A DynamicTickArray: its header, then per tick a 1-byte tag (0: not initialized, 1: initialized) followed,
+    when initialized, by the tick's 112 bytes; the account is exactly as long as its ticks."""
+    if not DYNAMIC_TICK_ARRAY_MIN_BYTES <= len(raw) <= DYNAMIC_TICK_ARRAY_MAX_BYTES:
+        raise AccountDecodeError(f"DynamicTickArray account data is {len(raw)} bytes, expected "
+                                 f"{DYNAMIC_TICK_ARRAY_MIN_BYTES} to {DYNAMIC_TICK_ARRAY_MAX_BYTES}")
+    (start,) = struct.unpack_from("<i", raw, 8)
+    bitmap = _u128(raw, 44)
+    ticks = []
+    o = _DYNAMIC_HEAD
+    for index in range(TICK_ARRAY_SIZE):
+        if o >= len(raw):
+            raise AccountDecodeError(f"DynamicTickArray account data ends before tick {index}")
+        tag = raw[o]
+        if tag == 0:
+            ticks.append(Tick())
+            o += 1
+        elif tag == 1:
+            if o + _TICK_SIZE > len(raw):
+                raise AccountDecodeError(f"DynamicTickArray account data ends inside tick {index}")
+            ticks.append(_tick_at(raw, o + 1))
+            o += _TICK_SIZE
+        else:
+            raise AccountDecodeError(f"DynamicTickArray tick {index} has tag {tag}, expected 0 or 1")
+    if o != len(raw):
+        extra = len(raw) - o
+        raise AccountDecodeError(f"DynamicTickArray account data has {extra} byte{'s' * (extra != 1)} past its ticks")
+    if bitmap != sum(1 << index for index, tick in enumerate(ticks) if tick.initialized):
+        raise AccountDecodeError(f"DynamicTickArray bitmap {bitmap:#x} does not match its initialized ticks")
+    return TickArray(start, tuple(ticks), _key(raw, 12))
+
+
 def decode_tick_array(raw: bytes) -> TickArray:
-    """Decode a (fixed-size) TickArray account's data."""
+    """Decode a TickArray account's data: the fixed-size layout, or the program's variable-size DynamicTickArray
+    (the same 88 ticks, only the initialized ones stored in full)."""
+    if raw[:8] == DYNAMIC_TICK_ARRAY_DISCRIMINATOR:
+        return _decode_dynamic_tick_array(raw)
     _check(raw, TICK_ARRAY_SIZE_BYTES, TICK_ARRAY_DISCRIMINATOR, "TickArray")
     (start,) = struct.unpack_from("<i", raw, 8)
     ticks = []
@@ -277,6 +353,23 @@ def build_tick_array(start_tick_index: int, ticks: dict[int, Tick] | None = None
     raw = b"".join(parts)
     assert len(raw) == TICK_ARRAY_SIZE_BYTES, len(raw)
     return raw
+
+
+def build_dynamic_tick_array(start_tick_index: int, ticks: dict[int, Tick] | None = None,
+                             whirlpool: str = ZERO_KEY) -> bytes:
+    """DynamicTickArray account bytes (the variable-size layout) holding the initialized ``ticks`` (offset -> tick)."""
+    ticks = {offset: tick for offset, tick in (ticks or {}).items() if tick.initialized}
+    parts = [DYNAMIC_TICK_ARRAY_DISCRIMINATOR, struct.pack("<i", start_tick_index), b58decode(whirlpool),
+             _u128_bytes(sum(1 << offset for offset in ticks))]
+    for offset in range(TICK_ARRAY_SIZE):
+        tick = ticks.get(offset)
+        if tick is None:
+            parts.append(b"\0")
+            continue
+        parts += [b"\1", tick.liquidity_net.to_bytes(16, "little", signed=True), _u128_bytes(tick.liquidity_gross),
+                  _u128_bytes(tick.fee_growth_outside_a), _u128_bytes(tick.fee_growth_outside_b),
+                  *map(_u128_bytes, tick.reward_growths_outside)]
+    return b"".join(parts)
 
 
 # --- addresses and mints --------------------------------------------------------------------------

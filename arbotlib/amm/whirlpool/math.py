@@ -429,6 +429,18 @@ def _next_stop(
     return initialized
 
 
+def known_sqrt_prices(known_ticks: tuple[int, int]) -> tuple[int, int]:
+    """The sqrt prices a swap may reach inside the known ticks ``[first, end)``: ``(floor, ceiling)``.
+
+    Down to the sqrt price of ``first`` (its liquidity_net known, what lies below not), up to that of ``end``
+    (liquidity is constant from the last known tick to there); clamped to the program's range.
+    """
+    first, end = known_ticks
+    floor = MIN_SQRT_PRICE if first <= MIN_TICK else MAX_SQRT_PRICE if first > MAX_TICK else _ladder(first)
+    ceiling = MAX_SQRT_PRICE if end > MAX_TICK else MIN_SQRT_PRICE if end < MIN_TICK else _ladder(end)
+    return floor, ceiling
+
+
 def swap_quote(
     *,
     amount: int,
@@ -442,6 +454,7 @@ def swap_quote(
     tick_spacing: int | None = None,
     sqrt_price_limit: int | None = None,
     tick_indexes: Sequence[int] | None = None,
+    known_ticks: tuple[int, int] | None = None,
 ) -> SwapQuote:
     """Quote a swap across initialized ticks, step by step as the Whirlpool program swaps.
 
@@ -460,6 +473,12 @@ def swap_quote(
     ``tick_indexes``: the tick indexes of ``ticks``, in order, already checked strictly increasing
     (a caller quoting one pool state many times makes them once: see
     :class:`arbotlib.amm.whirlpool.model.WhirlpoolModel`); without it they are made and checked here.
+
+    ``known_ticks``: ``(first, end)``, the ticks ``[first, end)`` whose initialized ticks ``ticks`` holds
+    (the tick arrays loaded). Outside them the liquidity is unknown, so the swap goes no further than
+    the sqrt prices of ``first`` (down) and ``end`` (up) (:func:`known_sqrt_prices`): what it could not fill
+    before is ``amount_unfilled``, and an exact-output swap it leaves unfilled raises
+    :class:`InsufficientLiquidity` naming the loaded tick arrays. None: every initialized tick is in ``ticks``.
     """
     if amount <= 0:
         raise OrcaMathError(f"amount must be positive, not {amount}")
@@ -471,6 +490,12 @@ def swap_quote(
         raise SqrtPriceOutOfRange(f"sqrt price limit {limit} is out of range")
     if (a_to_b and limit > sqrt_price) or (not a_to_b and limit < sqrt_price):
         raise OrcaMathError("the sqrt price limit is on the wrong side of the current price")
+    bounded = False
+    if known_ticks is not None:
+        floor, ceiling = known_sqrt_prices(known_ticks)
+        # never past what the loaded arrays prove; a state already outside them can go no further that way
+        edge = min(max(floor, limit), sqrt_price) if a_to_b else max(min(ceiling, limit), sqrt_price)
+        bounded, limit = edge != limit, edge
     indexes = tick_indexes if tick_indexes is not None else sorted_tick_indexes(ticks)
     if indexes is None:
         raise OrcaMathError("ticks must be sorted by tick index without duplicates")
@@ -506,6 +531,11 @@ def swap_quote(
             break  # no progress possible (the program would spin here too)
         sqrt_price = next_price
 
+    if remaining > 0 and not amount_specified_is_input and bounded and known_ticks is not None:
+        raise InsufficientLiquidity(
+            f"the loaded tick arrays (ticks {known_ticks[0]} to {known_ticks[1]}) prove liquidity for only "
+            f"{amount - remaining} of the {amount} requested; load more tick arrays"
+        )
     if remaining > 0 and not amount_specified_is_input and sqrt_price_limit is None:
         raise InsufficientLiquidity(
             f"the pool can pay out only {amount - remaining} of the {amount} requested"

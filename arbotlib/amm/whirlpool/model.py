@@ -35,13 +35,14 @@ from .accounts import TickArray, Whirlpool
 from .math import (
     OrcaMathError,
     RangeQuote,
+    known_sqrt_prices,
     range_ends,
     range_quoter_within,
     sorted_tick_indexes,
     swap_quote,
     tick_at_sqrt_price,
 )
-from .pool import initialized_ticks, price_from_sqrt_price
+from .pool import initialized_ticks, known_ticks, price_from_sqrt_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +65,27 @@ class WhirlpoolModel(Pool):
     tick_indexes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
     """The tick indexes of ``ticks``, made and checked once per pool state (quotes and the states
     after them reuse them); None when ``ticks`` is not strictly increasing (a quote then says so)."""
+    known_ticks: tuple[int, int] | None = None
+    """``(first, end)``: the ticks ``[first, end)`` whose initialized ticks ``ticks`` holds (the tick arrays
+    loaded); quotes go no further (:func:`~arbotlib.amm.whirlpool.math.swap_quote`), a size that would is
+    refused. None: ``ticks`` holds every initialized tick (a pool built whole, as the paper DEX's)."""
+
     def __post_init__(self) -> None:
         if self.tick_indexes is None:
             object.__setattr__(self, "tick_indexes", sorted_tick_indexes(self.ticks))
 
     @classmethod
     def of(cls, pool: Whirlpool, tick_arrays: Iterable[TickArray], *, base: str, quote: str,
-           base_decimals: int, quote_decimals: int, base_is_a: bool = True) -> WhirlpoolModel:
+           base_decimals: int, quote_decimals: int, base_is_a: bool = True,
+           array_starts: Iterable[int] | None = None) -> WhirlpoolModel:
+        """The state of ``pool`` with the ticks of ``tick_arrays``, known over the arrays starting at
+        ``array_starts`` (default: those of ``tick_arrays``; give them to count an array start whose account
+        does not exist, no initialized tick in it), see :func:`~arbotlib.amm.whirlpool.pool.known_ticks`."""
+        arrays = list(tick_arrays)
+        starts = [array.start_tick_index for array in arrays] if array_starts is None else array_starts
         return cls(pool.sqrt_price, pool.tick_current_index, pool.liquidity, pool.fee_rate, pool.tick_spacing,
-                   tuple(initialized_ticks(pool, tick_arrays)), base, quote, base_decimals, quote_decimals,
-                   base_is_a)
+                   tuple(initialized_ticks(pool, arrays)), base, quote, base_decimals, quote_decimals,
+                   base_is_a, known_ticks=known_ticks(pool, starts))
 
     def mid(self) -> Decimal:
         cache = self.__dict__
@@ -112,7 +124,11 @@ class WhirlpoolModel(Pool):
         cache = self.__dict__
         ends = cache.get("_ends")
         if ends is None:
-            ends = cache["_ends"] = range_ends(self.tick, self.ticks, self.tick_spacing, self.tick_indexes)
+            ends = range_ends(self.tick, self.ticks, self.tick_spacing, self.tick_indexes)
+            if self.known_ticks is not None:  # an in-range quote goes no further than a step-by-step one
+                floor, ceiling = known_sqrt_prices(self.known_ticks)
+                ends = (max(ends[0], floor), min(ends[1], ceiling), ends[2], ends[3])
+            cache["_ends"] = ends
         return ends
 
     def _range_quoter(self, sell: bool) -> RangeQuote | None:
@@ -132,12 +148,14 @@ class WhirlpoolModel(Pool):
             q = swap_quote(amount=amount, amount_specified_is_input=is_input, a_to_b=a_to_b,
                            sqrt_price=self.sqrt_price, tick=self.tick, liquidity=self.liquidity,
                            fee_rate=self.fee_rate, ticks=self.ticks, tick_spacing=self.tick_spacing,
-                           tick_indexes=self.tick_indexes)
+                           tick_indexes=self.tick_indexes, known_ticks=self.known_ticks)
         except OrcaMathError as exc:
             raise PoolLiquidityError(f"{self.symbol}: {exc}") from None
         if q.amount_unfilled:
+            known = self.known_ticks
+            where = "" if known is None else f" within the tick arrays loaded (ticks {known[0]} to {known[1]})"
             raise PoolLiquidityError(f"{self.symbol}: the pool can take only {amount - q.amount_unfilled} "
-                                     f"of the {amount} units")
+                                     f"of the {amount} units{where}")
         return q, self._moved(q.sqrt_price, q.tick, q.liquidity)
 
     def at(self, sqrt_price: int, tick: int, liquidity: int) -> WhirlpoolModel:
@@ -240,11 +258,12 @@ def _keep(after: Any, state: WhirlpoolModel) -> None:
     after.tick_indexes = state.tick_indexes
     after.tick_spacing = state.tick_spacing
     after.ticks = state.ticks
+    after.known_ticks = state.known_ticks
     after.__class__ = WhirlpoolModel
 
 
 _KEPT = ("base", "base_decimals", "base_is_a", "fee_rate", "quote", "quote_decimals", "tick_indexes", "tick_spacing",
-         "ticks")
+         "ticks", "known_ticks")
 """What :func:`_keep` copies: the fields a moved state keeps."""
 if set(_KEPT) != _SHARED - {"liquidity"}:
     raise ImportError(f"WhirlpoolModel._moved keeps {_KEPT}, not every field a moved state keeps")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Context, Decimal
 
-from arbotlib.amm.whirlpool.accounts import TickArray, Whirlpool
-from arbotlib.amm.whirlpool.math import SwapQuote, swap_quote
+from arbotlib.amm.whirlpool.accounts import TickArray, Whirlpool, tick_array_start_index
+from arbotlib.amm.whirlpool.math import TICK_ARRAY_SIZE, SwapQuote, swap_quote
 
 
 def initialized_ticks(pool: Whirlpool, tick_arrays: Iterable[TickArray]) -> list[tuple[int, int]]:
@@ -21,7 +21,28 @@ def initialized_ticks(pool: Whirlpool, tick_arrays: Iterable[TickArray]) -> list
     return sorted(ticks.items())
 
 
+def known_ticks(pool: Whirlpool, array_starts: Iterable[int]) -> tuple[int, int]:
+    """``(first, end)``: the ticks ``[first, end)`` covered by the unbroken run of tick arrays (by their start
+    ticks) around the one holding the current tick; ``first == end`` when that one is not among them.
+
+    Only there are the initialized ticks, and so the liquidity, known: an array beyond a missing one proves
+    nothing about the gap. An array start with no account (no initialized tick in it) counts as known.
+    """
+    span = TICK_ARRAY_SIZE * pool.tick_spacing
+    starts = set(array_starts)
+    current = tick_array_start_index(pool.tick_current_index, pool.tick_spacing)
+    if current not in starts:
+        return current, current
+    first = end = current
+    while first - span in starts:
+        first -= span
+    while end + span in starts:
+        end += span
+    return first, end + span
+
+
 def _quote(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount: int, a_to_b: bool, is_input: bool) -> SwapQuote:
+    arrays = list(tick_arrays)
     return swap_quote(
         amount=amount,
         amount_specified_is_input=is_input,
@@ -30,16 +51,17 @@ def _quote(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount: int, a_to_
         tick=pool.tick_current_index,
         liquidity=pool.liquidity,
         fee_rate=pool.fee_rate,
-        ticks=initialized_ticks(pool, tick_arrays),
+        ticks=initialized_ticks(pool, arrays),
         tick_spacing=pool.tick_spacing,
+        known_ticks=known_ticks(pool, (array.start_tick_index for array in arrays)),
     )
 
 
 def quote_exact_in(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_in: int, a_to_b: bool) -> SwapQuote:
     """What paying ``amount_in`` (fee included) of token A (``a_to_b``) or B buys of the other.
 
-    Only the ticks in ``tick_arrays`` are known: liquidity is assumed constant past the last of
-    them, so pass the arrays the swap can reach (the program takes up to three).
+    Only the ticks in ``tick_arrays`` are known (see :func:`known_ticks`): the swap stops at their edge,
+    and what it could not take there is the quote's ``amount_unfilled``; pass the arrays the swap can reach.
     """
     return _quote(pool, tick_arrays, amount_in, a_to_b, True)
 
@@ -47,7 +69,8 @@ def quote_exact_in(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_in:
 def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_out: int, a_to_b: bool) -> SwapQuote:
     """What receiving exactly ``amount_out`` of token B (``a_to_b``) or A costs, fee included.
 
-    Raises :class:`arbotlib.amm.whirlpool.math.InsufficientLiquidity` if the pool cannot pay it out.
+    Raises :class:`arbotlib.amm.whirlpool.math.InsufficientLiquidity` if the pool cannot pay it out, or not
+    within ``tick_arrays`` (see :func:`known_ticks`).
     """
     return _quote(pool, tick_arrays, amount_out, a_to_b, False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from arbotlib.amm.whirlpool.accounts import (
     Whirlpool,
     b58decode,
     b58encode,
+    build_dynamic_tick_array,
     build_tick_array,
     build_whirlpool,
     decode_tick_array,
@@ -91,6 +93,60 @@ def test_tick_array_round_trips_through_its_bytes():
     assert decode_tick_array_base64(base64.b64encode(raw).decode()) == array
 
 
+def _dynamic_bytes(start: int, ticks: dict[int, Tick], whirlpool: str, *, bitmap: int | None = None) -> bytes:
+    """A DynamicTickArray as the program lays it out, written here by hand: header (discriminator, start tick,
+    whirlpool, u128 bitmap of the initialized ticks), then per tick a 1-byte tag, followed by its 112 bytes of
+    data when initialized."""
+    raw = bytes([17, 216, 246, 142, 225, 199, 218, 56]) + start.to_bytes(4, "little", signed=True)
+    raw += b58decode(whirlpool)
+    raw += (sum(1 << i for i in ticks) if bitmap is None else bitmap).to_bytes(16, "little")
+    for i in range(88):
+        tick = ticks.get(i)
+        if tick is None:
+            raw += b"\0"
+            continue
+        raw += b"\1" + tick.liquidity_net.to_bytes(16, "little", signed=True)
+        for value in (tick.liquidity_gross, tick.fee_growth_outside_a, tick.fee_growth_outside_b,
+                      *tick.reward_growths_outside):
+            raw += value.to_bytes(16, "little")
+    return raw
+
+
+DYNAMIC_TICKS = {
+    0: Tick(True, -(10**20), 10**20, 1, 2, (3, 4, 5)),
+    5: Tick(True, 2**127 - 1, 2**128 - 1, 0, 0, (0, 0, 0)),
+    87: Tick(True, -(2**127), 7, 8, 9, (10, 11, 12)),
+}
+
+
+def test_a_dynamic_tick_array_decodes_to_the_same_ticks_as_a_fixed_one():
+    """Orca's newer variable-size tick arrays (DynamicTickArray): an array with no initialized tick is 148 bytes,
+    each initialized one adds 112. They hold the same ticks a fixed array would."""
+    raw = _dynamic_bytes(-5632, DYNAMIC_TICKS, PROGRAM)
+    assert len(raw) == 148 + 3 * 112
+    assert decode_tick_array(raw) == decode_tick_array(build_tick_array(-5632, DYNAMIC_TICKS, whirlpool=PROGRAM))
+    empty = _dynamic_bytes(0, {}, PROGRAM)
+    assert decode_tick_array(empty) == decode_tick_array(build_tick_array(0, whirlpool=PROGRAM))
+    # the builder the orca venue's tests use writes these very bytes
+    assert build_dynamic_tick_array(-5632, DYNAMIC_TICKS, whirlpool=PROGRAM) == raw
+    assert build_dynamic_tick_array(0, whirlpool=PROGRAM) == empty
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_dynamic_bytes(0, DYNAMIC_TICKS, PROGRAM)[:-1], "DynamicTickArray account data ends inside tick 87"),
+        (_dynamic_bytes(0, DYNAMIC_TICKS, PROGRAM) + b"\0", "DynamicTickArray account data has 1 byte past its ticks"),
+        (_dynamic_bytes(0, {}, PROGRAM)[:-1], "DynamicTickArray account data is 147 bytes, expected 148 to 10004"),
+        (_dynamic_bytes(0, {}, PROGRAM)[:60] + b"\2" + b"\0" * 87, "DynamicTickArray tick 0 has tag 2"),
+        (_dynamic_bytes(0, DYNAMIC_TICKS, PROGRAM, bitmap=1), "bitmap"),
+    ],
+)
+def test_a_dynamic_tick_array_that_does_not_hold_together_is_refused(raw, message):
+    with pytest.raises(AccountDecodeError, match=message):
+        decode_tick_array(raw)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -115,6 +171,29 @@ def test_a_tick_array_passed_as_a_whirlpool_is_refused():
     raw[12] = 2
     with pytest.raises(AccountDecodeError, match="initialized flag 2"):
         decode_tick_array(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tick_spacing": 0}, "tick spacing 0"),
+        ({"sqrt_price": 0}, "sqrt price 0 is outside"),
+        ({"sqrt_price": (1 << 128) - 1}, "is outside"),
+        ({"tick_current_index": -19000}, "current tick -19000 is not that of its sqrt price"),
+        ({"tick_current_index": -20002}, "current tick -20002 is not that of its sqrt price"),
+    ],
+)
+def test_a_whirlpool_whose_fields_do_not_hold_together_is_refused(change, message):
+    """Right size and discriminator, but a state the program never writes (another layout read as this one, a
+    corrupt node): decoding it would quote nonsense or divide by zero further on."""
+    with pytest.raises(AccountDecodeError, match=message):
+        decode_whirlpool(build_whirlpool(dataclasses.replace(POOL, **change)))
+
+
+def test_a_whirlpool_left_on_a_tick_by_a_downward_crossing_decodes():
+    """A swap down that ends exactly on an initialized tick leaves the current tick one below the price's."""
+    on_tick = dataclasses.replace(POOL, sqrt_price=sqrt_price_at_tick(-20000), tick_current_index=-20001)
+    assert decode_whirlpool(build_whirlpool(on_tick)) == on_tick
 
 
 # --- quoting the decoded pool -------------------------------------------------------------------

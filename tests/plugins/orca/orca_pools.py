@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from solders.pubkey import Pubkey
 
-from arbotlib.amm.whirlpool.accounts import Tick, Whirlpool, build_tick_array, build_whirlpool
+from arbotlib.amm.whirlpool.accounts import (
+    Tick,
+    Whirlpool,
+    build_dynamic_tick_array,
+    build_tick_array,
+    build_whirlpool,
+)
 from arbotlib.amm.whirlpool.math import sqrt_price_at_tick
 from bot.domain import FeedStatus, PoolUpdate
 from tests.fakes.solana_rpc import FakeSolanaRpc
@@ -48,6 +54,13 @@ def tick_array_bytes(start: int, positions=POSITIONS) -> bytes:
     ticks = {(i - start) // SPACING: Tick(True, net, abs(net)) for i, net in nets(positions).items()
              if start <= i < start + SPAN}
     return build_tick_array(start, ticks, whirlpool=WHIRLPOOL)
+
+
+def dynamic_tick_array_bytes(start: int, positions=POSITIONS) -> bytes:
+    """The same ticks as :func:`tick_array_bytes`, in the program's variable-size DynamicTickArray layout."""
+    ticks = {(i - start) // SPACING: Tick(True, net, abs(net)) for i, net in nets(positions).items()
+             if start <= i < start + SPAN}
+    return build_dynamic_tick_array(start, ticks, whirlpool=WHIRLPOOL)
 
 
 def window(tick: int, each_side: int = 3) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from solders.pubkey import Pubkey
 
 from arbotlib.amm.whirlpool.accounts import (
     build_mint,
@@ -16,12 +17,14 @@ from arbotlib.amm.whirlpool.accounts import (
 from arbotlib.amm.whirlpool.pool import quote_exact_in, quote_exact_out
 from bot.api import PermanentError
 from bot.domain import FeedState, Order, OrderType, Side
+from bot.pool import PoolLiquidityError
 from tests.helpers.waiting import wait_for
 from tests.plugins.orca.orca_pools import (
     POSITIONS,
     SOL,
     USDC,
     WHIRLPOOL,
+    dynamic_tick_array_bytes,
     feed_states,
     pda,
     pool_updates,
@@ -140,22 +143,70 @@ async def test_a_silent_node_is_left_and_rejoined(make_orca, node):
     assert node.ws_connects >= 2
 
 
-async def test_bad_account_data_is_counted_and_the_feed_stays_up(make_orca, node, caplog):
+async def test_bad_account_data_is_counted_and_resynced_never_quoted_stale(make_orca, node, caplog):
+    """An account whose new data does not decode has changed on chain: the state held for it is no longer the
+    chain's, so the market is not quoted from it. The bad data is counted, every account is read again, and the
+    market stays STALE while the account still reads bad; the next good data brings it back."""
     await put_pool(node, TICK)
     orca = await make_orca()
-    count = len(pool_updates(orca))
+    count, reads = len(pool_updates(orca)), node.calls.count("getMultipleAccounts")
     await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 10)) + b"\0")  # wrong size
-    start = window(TICK)[3]
-    await node.set_account(pda(start), b"\1" * 8 + build_tick_array(start)[8:])  # wrong discriminator
-    await node.set_account(pda(start), build_tick_array(start + 64, whirlpool=WHIRLPOOL))  # another array's data
-    await wait_for(lambda: orca.bad_accounts == 3, 10, "three bad accounts counted")
-    assert "654 bytes, expected 653" in caplog.text and "discriminator" in caplog.text
-    assert orca.states["SOL/USDC"] is FeedState.LIVE and len(pool_updates(orca)) == count
-    # the feed is still up: the next good update is published
+    await wait_for(lambda: orca.bad_accounts == 2, 10, "the bad notification and the bad re-read counted")
+    assert node.calls.count("getMultipleAccounts") > reads  # resynced
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.STALE, 10, "STALE: the whirlpool reads bad")
+    assert "654 bytes, expected 653" in caplog.text and len(pool_updates(orca)) == count
+    # more bad data for a market already STALE for it: counted, not read again each time (an account of a layout
+    # this venue cannot read, changing at every swap, would otherwise have every account read at every swap)
+    reads = node.calls.count("getMultipleAccounts")
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 15)) + b"\0")
+    await wait_for(lambda: orca.bad_accounts == 3, 10, "the next bad notification counted")
+    assert node.calls.count("getMultipleAccounts") == reads and orca.states["SOL/USDC"] is FeedState.STALE
+    # the feed is still up: the next good update is published, LIVE again
     await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 20)))
-    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a good update after bad ones")
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE after a good update")
     assert pool_updates(orca)[-1].pool.tick == TICK + 20
+    # a tick array: a wrong discriminator (counted, read again: still bad), then another array's data (counted)
+    start = window(TICK)[3]
+    before = orca.bad_accounts
+    await node.set_account(pda(start), b"\1" * 8 + build_tick_array(start)[8:])
+    await wait_for(lambda: orca.bad_accounts == before + 2 and orca.states["SOL/USDC"] is FeedState.STALE, 10,
+                   "the bad tick array counted, re-read and the market STALE")
+    await node.set_account(pda(start), build_tick_array(start + 64, whirlpool=WHIRLPOOL))
+    await wait_for(lambda: orca.bad_accounts == before + 3, 10, "another array's data counted")
+    assert "discriminator" in caplog.text and f"is for whirlpool {WHIRLPOOL} from tick {start + 64}" in caplog.text
+    count = len(pool_updates(orca))
+    await node.set_account(pda(start), tick_array_bytes(start))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE and len(pool_updates(orca)) > count, 10,
+                   "LIVE once the tick array decodes")
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, TICK + 20)
     assert node.ws_connects == 1
+
+
+async def test_a_good_whirlpool_after_bad_data_that_moves_the_window_is_live_again(make_orca, node):
+    """The good data that ends a bad spell may also move the price into other tick arrays: once the new window is
+    read, the market is LIVE again and published (not left STALE because the window had to move first)."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)
+    await node.set_account(WHIRLPOOL, b"\2" * 653)
+    await wait_for(lambda: orca.bad_accounts == 2 and orca.states["SOL/USDC"] is FeedState.STALE, 10,
+                   "the bad whirlpool counted, re-read and the market STALE")
+    moved = TICK + 2 * 88 * 64
+    await node.set_account(WHIRLPOOL, build_whirlpool(whirlpool_state(moved)))
+    await wait_for(lambda: orca.states["SOL/USDC"] is FeedState.LIVE, 10, "LIVE in the new window")
+    assert pool_updates(orca)[-1].pool.tick == moved
+    assert model_quotes(pool_updates(orca)[-1].pool) == chain_quotes(node, moved)
+
+
+async def test_bad_data_that_a_re_read_finds_good_is_live_at_once(make_orca, node):
+    """A node that sent one garbled notification: the re-read finds the account good and the market LIVE again
+    with the chain's state, without waiting for the account to change."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)  # no quiet-pool read: only the resync can find the state
+    slot = node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 30)))  # what the chain holds
+    await node.notify(WHIRLPOOL, b"\2" * 653, slot)  # what the node sent
+    await wait_for(lambda: orca.bad_accounts == 1 and pool_updates(orca)[-1].pool.tick == TICK + 30, 10,
+                   "the re-read state published")
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and feed_states(orca)[-2:] == ["resyncing", "live"]
 
 
 async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(make_orca, node):
@@ -177,6 +228,48 @@ async def test_a_notification_older_than_the_state_held_is_counted_and_ignored(m
     await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 300)), held)
     await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the update at the slot held")
     assert orca.stale_notifications == 2
+
+
+async def test_a_pool_with_dynamic_tick_arrays_is_quoted_as_with_fixed_ones(make_orca, node):
+    """Orca's newer variable-size tick arrays hold the same ticks: a window mixing them with fixed ones is LIVE
+    and quotes exactly as the fixed layout would, at load and on notifications."""
+    await put_pool(node, TICK)
+    fixed = chain_quotes(node, TICK)
+    starts = window(TICK)
+    for start in starts[2:5]:  # the current array and its neighbours, where the 25 SOL quote crosses ticks
+        node.put_account(pda(start), dynamic_tick_array_bytes(start))
+    orca = await make_orca()
+    assert orca.states["SOL/USDC"] is FeedState.LIVE and orca.bad_accounts == 0
+    assert model_quotes(pool_updates(orca)[-1].pool) == fixed
+    count = len(pool_updates(orca))
+    positions = [*POSITIONS, (-20096, -19968, 7 * 10**11)]
+    await node.set_account(pda(starts[3]), dynamic_tick_array_bytes(starts[3], positions))
+    await wait_for(lambda: len(pool_updates(orca)) > count, 10, "a PoolUpdate after a dynamic tick array changed")
+    assert (-20096, 7 * 10**11) in pool_updates(orca)[-1].pool.ticks and orca.bad_accounts == 0
+
+
+async def test_a_read_in_several_requests_holds_each_account_at_the_slot_it_was_read(make_orca, node):
+    """A read of more accounts than one getMultipleAccounts takes goes out in several requests, answered at
+    different slots. Each account is held at the slot of its own answer: held at the oldest, a late notification
+    from between the answers (older than the account's read) would roll the account back."""
+    await put_pool(node, TICK)
+    orca = await make_orca(confirm_after_s=0)
+    real = node._getMultipleAccounts
+
+    def moving_on(*args):  # the chain moves on between the requests of one read
+        reply = real(*args)
+        node.advance(10)
+        return reply
+
+    node._getMultipleAccounts = moving_on
+    node.put_account(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK + 30)))  # no notification: the read finds it
+    first = node.slot
+    others = [str(Pubkey.new_unique()) for _ in range(100)]  # none of ours: the whirlpool is in the second request
+    await orca._read([*others, WHIRLPOOL])
+    assert orca.pools["SOL/USDC"].whirlpool_slot == first + 10
+    await node.notify(WHIRLPOOL, build_whirlpool(whirlpool_state(TICK - 30)), first + 5)
+    await wait_for(lambda: orca.stale_notifications == 1, 10, "the notification older than the read dropped")
+    assert orca.pools["SOL/USDC"].whirlpool.tick_current_index == TICK + 30
 
 
 async def test_an_undecodable_tick_array_at_load_keeps_the_market_stale_until_it_decodes(make_orca, node):
@@ -292,3 +385,20 @@ async def test_a_confirming_read_that_finds_the_pool_gone_keeps_confirming(make_
     count = len(pool_updates(orca))
     node.accounts[WHIRLPOOL] = saved
     await wait_for(lambda: len(pool_updates(orca)) > count, 10, "the pool confirmed again")
+
+
+async def test_the_published_pool_quotes_only_within_its_window(make_orca, node):
+    """Past the tick arrays watched the ticks are unknown: a size that would take the price there is refused,
+    not quoted as if the liquidity stayed constant; an array of the window with no account counts as known."""
+    await put_pool(node, TICK)
+    gone = window(TICK, 1)[0]
+    del node.accounts[pda(gone)]  # no account: no initialized tick in it
+    orca = await make_orca(tick_arrays_each_side=1)
+    model = pool_updates(orca)[-1].pool
+    span = 88 * 64
+    assert model.known_ticks == (window(TICK, 1)[0], window(TICK, 1)[-1] + span)
+    with pytest.raises(PoolLiquidityError, match="can take only"):
+        model.sell_units(10**15)  # a million SOL: far below the window's lowest tick
+    pool = decode_whirlpool(node.accounts[WHIRLPOOL].data)
+    arrays = [decode_tick_array(node.accounts[pda(s)].data) for s in window(TICK, 1)[1:]]
+    assert model.sell_units(10**9)[0] == quote_exact_in(pool, arrays, 10**9, a_to_b=True).amount_out

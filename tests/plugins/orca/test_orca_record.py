@@ -4,6 +4,7 @@ into exactly the pool states the live orca venue published; the commands end to 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import json
 
@@ -11,7 +12,7 @@ from arbotlib.amm.whirlpool.accounts import build_whirlpool
 from bot.api.kit import RecordOptions
 from bot.domain import FeedStatus, PoolUpdate
 from bot.recording import frame_line, read_recording
-from plugins.orca.record import OrcaRecorder
+from plugins.orca.record import OrcaRecorder, RecordedPools, header
 from plugins.orca.settings import OrcaSettings
 from tests.helpers.processes import arbot as arbot_command
 from tests.helpers.waiting import wait_for
@@ -192,3 +193,26 @@ def test_orca_replay_of_a_malformed_line_is_a_clear_error_not_a_traceback(tmp_pa
             raise AssertionError(f"arbot replay --exchange orca raised {exc!r} on {second}") from None
         err = capsys.readouterr().err
         assert code == 2 and "pool.jsonl" in err and "line 3" in err, (second, err)
+
+
+def test_a_replayed_account_that_does_not_decode_drops_its_state_as_the_live_venue_does():
+    """Replay applies bad data as the live venue does: the state held for the account is dropped (no pool built
+    from a state the chain has left), and older data cannot take its place."""
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    pools = RecordedPools()
+    good = build_whirlpool(whirlpool_state(TICK))
+    pools.take(header(OrcaSettings(pools={"SOL/USDC": WHIRLPOOL}, tick_arrays_each_side=1)), 0)
+    pools.take({"account": WHIRLPOOL, "slot": 5, "data": b64(good)}, 1)
+    pools.take({"window": "SOL/USDC", "arrays": {str(s): pda(s) for s in window(TICK, 1)}}, 2)
+    for s in window(TICK, 1):
+        pools.take({"account": pda(s), "slot": 5, "data": b64(tick_array_bytes(s))}, 3)
+    watch = pools.pools["SOL/USDC"]
+    assert watch.ready
+    pools.take({"account": WHIRLPOOL, "slot": 6, "data": b64(good + b"\0")}, 4)
+    assert pools.bad_accounts == 1 and not watch.ready
+    pools.take({"account": WHIRLPOOL, "slot": 5, "data": b64(good)}, 5)  # older than the bad data: superseded
+    assert not watch.ready
+    pools.take({"account": WHIRLPOOL, "slot": 7, "data": b64(good)}, 6)
+    assert watch.ready and watch.model().tick == TICK

@@ -93,6 +93,14 @@ def test_saved_pools_round_trip_exactly():
         assert dex_pool.load(dex_pool.dump(moved), pool) == moved
 
 
+def test_a_saved_mirrored_whirlpool_keeps_the_ticks_it_knows():
+    """A pool mirrored from the orca venue knows the ticks of its loaded arrays only: restored after a restart, it
+    must still refuse to quote past them."""
+    mirrored = dataclasses.replace(whirlpool(), known_ticks=(-40_000, -10_000))
+    restored = dex_pool.load(dex_pool.dump(mirrored), mirrored)
+    assert restored == mirrored and restored.known_ticks == (-40_000, -10_000)
+
+
 # --- the pool moves ---------------------------------------------------------------------------------
 
 
