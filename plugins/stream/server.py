@@ -396,8 +396,19 @@ class StreamServer:
         self.ctx.create_task(client.ws.close(code, reason), what=f"closing {client.peer}")
 
     def _send(self, client: Client, frame: dict[str, Any]) -> None:
+        self._write(client, dumps(frame))
+
+    def _write(self, client: Client, text: str) -> bool:
+        """Queue one frame for one client (a reply, a snapshot, a replayed event), bounded as the live events are:
+        a client already further behind than ``client_buffer_bytes`` is dropped instead; False then."""
+        if client.dropped:
+            return False
+        if client.ws.transport.get_write_buffer_size() > self.settings.client_buffer_bytes:
+            self._drop(client, CLOSE_SLOW_CONSUMER, "slow consumer")
+            return False
         # through broadcast like the events, so replies and events keep their order
-        broadcast([client.ws], dumps(frame))
+        broadcast([client.ws], text)
+        return True
 
     # --- what clients send -------------------------------------------------------------------
 
@@ -454,6 +465,8 @@ class StreamServer:
             channel = self.channels[name]
             if name not in client.channels:
                 self._catch_up(client, channel, since.get(name), epoch)
+                if client.dropped:  # too far behind to take the catch-up: subscribed to nothing any more
+                    return
                 channel.subscribers[client] = None
                 client.channels.add(name)
 
@@ -478,10 +491,10 @@ class StreamServer:
                 if sum(len(text) for _, text in missed) > self.settings.client_buffer_bytes:
                     reason = f"{len(missed)} missed events are more than one client may queue"
                 else:
-                    self.stats["replayed"] += len(missed)
-                    ws = [client.ws]
                     for _, text in missed:
-                        broadcast(ws, text)
+                        if not self._write(client, text):
+                            return
+                        self.stats["replayed"] += 1
                     return
         if reason is not None:
             self._send(client, {"type": "reset", "channel": channel.name, "seq": channel.seq, "reason": reason,

@@ -425,3 +425,43 @@ async def test_deep_nesting_is_refused_before_parsing_not_a_1011(make_bot, caplo
     await client.send('{"type": "ping"}')
     assert (await recv(client))["type"] == "pong"
     await client.close()
+
+
+def unread_socket(port: int):
+    """A connected socket with a small receive buffer, for a client that never reads: the server's writes
+    back up on its side at once, not after the kernel's megabytes of loopback buffering."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_replies_to_a_client_that_never_reads_are_bounded_too_not_only_live_events(make_bot):
+    # every subscribe with since=0 replays the buffered events; a client asking again and again while reading
+    # nothing made the server queue them all: its memory grew without bound, and the client was never dropped
+    bot, server, url = await start(make_bot, client_buffer_bytes=65536, client_messages_per_s=1000,
+                                   client_message_burst=1000)
+    for n in range(50):
+        bot.alert(AlertLevel.INFO, "test", f"event {n}", padding="x" * 1000)  # 50 kB: one replay fits
+    sock = unread_socket(server.port)
+    stuck, _ = await login(url, sock=sock, max_queue=1)
+    [client] = server.clients
+    asked = 0
+    try:
+        while server.stats["dropped: slow consumer"] == 0:
+            assert asked < 400, "the client that reads nothing was never dropped"
+            await stuck.send(json.dumps({"type": "subscribe", "channels": ["alerts"], "since": {"alerts": 0}}))
+            await stuck.send(json.dumps({"type": "unsubscribe", "channels": ["alerts"]}))
+            asked += 1
+            await wait_for(lambda n=asked: server.stats["replayed"] >= 50 * n or client.dropped,
+                           what="the replay")
+            # never more than the limit and one replay queued for it
+            assert client.ws.transport.get_write_buffer_size() <= 65536 + 60_000
+        assert not server.clients and not server.channels["alerts"].subscribers
+        ws, _ = await login(url, BOB)  # the others are served as before
+        await ws.close()
+    finally:
+        stuck.transport.abort()
