@@ -107,8 +107,9 @@ class StreamServer:
         self._feeds: dict[str, dict[str, Any]] = {}
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
-        self._waiting: dict[ServerConnection, None] = {}
-        """Connections not yet authenticated, oldest first (limited apart: max_unauthenticated)."""
+        self._waiting: dict[ServerConnection, str] = {}
+        """Connections not yet authenticated, from TCP accept on, oldest first, with their peer's address (limited
+        apart: max_unauthenticated, max_unauthenticated_per_address)."""
         self._server: Server | None = None
         self.port = 0
 
@@ -116,9 +117,23 @@ class StreamServer:
 
     async def start(self) -> None:
         s = self.settings
+        stream = self
+
+        class Connection(ServerConnection):
+            """Known to the stream from TCP accept: a connection that never finishes websockets' opening handshake
+            waits to authenticate too, within the same limits, instead of holding a descriptor for open_timeout."""
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                stream._admit(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                super().connection_lost(exc)
+                stream._waiting.pop(self, None)
+
         self._server = server = await serve(
             self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
-            close_timeout=2, ping_interval=20, ping_timeout=20,
+            close_timeout=2, ping_interval=20, ping_timeout=20, create_connection=Connection,
         )
         self.port = server.sockets[0].getsockname()[1]
         bus, owner = self.ctx.bus, self.ctx.name
@@ -270,17 +285,35 @@ class StreamServer:
 
     # --- connections -------------------------------------------------------------------------
 
+    def _admit(self, ws: ServerConnection) -> None:
+        """A new TCP connection: it waits to authenticate, and an older waiting one may have to go for it.
+
+        The oldest waiting connection goes, not the new one: a real client answers its challenge in milliseconds,
+        so a flood of silent connections cannot keep it out. The oldest of the same address goes first, so one
+        address flooding cannot push out another address's login half-way through its challenge either."""
+        s = self.settings
+        address = str(ws.remote_address[0]) if ws.remote_address else "?"
+        same = [other for other, at in self._waiting.items() if at == address]
+        if len(same) >= s.max_unauthenticated_per_address:
+            self._evict(same[0])
+        elif len(self._waiting) >= s.max_unauthenticated:
+            self._evict(next(iter(self._waiting)))
+        self._waiting[ws] = address
+
+    def _evict(self, ws: ServerConnection) -> None:
+        del self._waiting[ws]
+        self.stats["evicted_unauthenticated"] += 1
+        if ws.protocol.state is State.OPEN:  # it has its challenge: told why
+            self.ctx.create_task(ws.close(1013, "too many connections waiting to authenticate"),
+                                 what="closing an unauthenticated connection")
+        else:  # still in websockets' opening handshake: there is no WebSocket to say it in
+            ws.transport.abort()
+
     async def _handle(self, ws: ServerConnection) -> None:
         peer = "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?"
-        if len(self._waiting) >= self.settings.max_unauthenticated:
-            # the oldest waiting connection goes, not the new one: a real client answers its challenge in
-            # milliseconds, so a flood of silent connections cannot keep it out
-            oldest = next(iter(self._waiting))
-            del self._waiting[oldest]
-            self.stats["evicted_unauthenticated"] += 1
-            self.ctx.create_task(oldest.close(1013, "too many connections waiting to authenticate"),
-                                 what="closing an unauthenticated connection")
-        self._waiting[ws] = None
+        if ws not in self._waiting:  # evicted while its opening handshake finished
+            await ws.close(1013, "too many connections waiting to authenticate")
+            return
         try:
             client = await self._authenticate(ws, peer)
         except Refused as exc:

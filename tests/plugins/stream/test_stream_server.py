@@ -465,3 +465,40 @@ async def test_replies_to_a_client_that_never_reads_are_bounded_too_not_only_liv
         await ws.close()
     finally:
         stuck.transport.abort()
+
+
+async def eof(reader: asyncio.StreamReader) -> bool:
+    """True once the server has closed this raw connection."""
+    try:
+        return await reader.read(1024) == b""
+    except ConnectionError:
+        return True
+
+
+async def test_connections_that_never_finish_the_websocket_handshake_count_as_waiting_too(make_bot):
+    # a TCP connection that sends no HTTP request was not counted at all until websockets' open_timeout (10 s):
+    # a stranger opening thousands held as many of the bot's file descriptors
+    _, server, url = await start(make_bot, max_unauthenticated=4)
+    raw = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    async with asyncio.timeout(3):
+        closed = await asyncio.gather(*(eof(reader) for reader, _ in raw[:16]))
+    assert all(closed) and server.stats["evicted_unauthenticated"] == 16
+    assert len(server._waiting) == 4
+    ws, _ = await login(url)  # a real client still gets in
+    await ws.close()
+    for _, writer in raw:
+        writer.close()
+    await wait_for(lambda: not server._waiting, what="closed connections forgotten")
+
+
+async def test_a_flood_from_one_address_evicts_its_own_connections_not_another_addresss_login(make_bot):
+    _, server, url = await start(make_bot, max_unauthenticated=8, max_unauthenticated_per_address=2)
+    real = await connect(url, proxy=None, local_addr=("127.0.0.2", 0))
+    challenge = await recv(real)  # the real client is about to answer when the flood comes
+    flood = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    await wait_for(lambda: server.stats["evicted_unauthenticated"] >= 18, what="the flood evicting itself")
+    await real.send(auth_frame(challenge, ALICE))
+    assert (await recv(real))["type"] == "welcome"
+    await real.close()
+    for _, writer in flood:
+        writer.close()
