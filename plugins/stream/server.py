@@ -48,6 +48,9 @@ log = logging.getLogger("arbot.stream")
 AUTH_FRAME_BYTES = 4096
 """Largest frame before authentication: the auth frame is about 300 bytes."""
 
+BAD_FRAME_CLOSES = frozenset({1002, 1007, 1009})
+"""Close codes websockets sends for a frame it refuses itself: a protocol error, text that is not UTF-8, too big."""
+
 SNAPSHOT_CHANNELS = ("portfolio", "status")
 """Channels whose events are whole states: a client that subscribes gets the latest one at once."""
 
@@ -326,7 +329,11 @@ class StreamServer:
             except ConnectionClosed:
                 pass
             return
-        except ConnectionClosed:
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code in BAD_FRAME_CLOSES:  # refused by websockets, not by us
+                self.refusals["malformed auth frame"] += 1
+                log.warning("stream: refused %s: malformed auth frame: %s (close %d)", peer, exc.sent.reason,
+                            exc.sent.code)
             return
         finally:
             self._waiting.pop(ws, None)
@@ -355,8 +362,11 @@ class StreamServer:
                 if client.dropped:
                     break
                 self._on_message(client, message)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code in BAD_FRAME_CLOSES:
+                self.stats["bad frames"] += 1
+                log.warning("stream: bad frame from %s (%s): %s (close %d)", peer, client.name, exc.sent.reason,
+                            exc.sent.code)
         finally:
             self._forget(client)
 

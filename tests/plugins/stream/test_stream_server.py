@@ -502,3 +502,25 @@ async def test_a_flood_from_one_address_evicts_its_own_connections_not_another_a
     await real.close()
     for _, writer in flood:
         writer.close()
+
+
+async def test_frames_websockets_itself_refuses_are_counted_and_logged_too(make_bot, caplog):
+    # a frame too big or a text frame that is not UTF-8 closed the connection inside websockets (1009, 1007)
+    # without a word in the log or a count: the bad frames a stranger sent left no trace
+    _, server, url = await start(make_bot, max_frame_bytes=1024)
+    stranger = await connect(url, proxy=None)
+    await recv(stranger)
+    await stranger.send("x" * 10_000)  # before authentication: a refused answer
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(stranger)
+    assert info.value.rcvd.code == 1009
+    await wait_for(lambda: server.refusals["malformed auth frame"] == 1, what="the refusal counted")
+    for bad, code in (("x" * 2000, 1009), (b"\xff\xfe", 1007)):
+        client, _ = await login(url)
+        await client.send(bad, text=True)
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(client)
+        assert info.value.rcvd.code == code
+    await wait_for(lambda: server.stats["bad frames"] == 2, what="both bad frames counted")
+    assert caplog.text.count("stream: bad frame from 127.0.0.1") == 2
+    assert "refused 127.0.0.1" in caplog.text and "malformed auth frame" in caplog.text
