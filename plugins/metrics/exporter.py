@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -45,6 +46,15 @@ MAX_REQUEST_BYTES = 16 * 1024
 RELAYED_SERIES_MAX = 256
 """Series of ``arbot_relayed_alerts_total`` (origin, kind, level) at most; the rest count under origin and kind
 ``(other)``: the origin and kind of a relayed alert come from the bus, so their number is not ours to bound."""
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def label_text(value: str) -> str:
+    """A label value as UTF-8 can carry it: a name from the bus is any str, a lone surrogate (``"\\ud800"`` in a
+    peer's JSON) included, and one would make every scrape fail; it is shown as U+FFFD."""
+    return value if value.isascii() else SURROGATE.sub("\ufffd", value)
+
 
 class MetricsExporter:
     def __init__(self, settings: MetricsSettings, ctx: Context):
@@ -220,7 +230,9 @@ class MetricsExporter:
         """Every family of :meth:`families`, each sample labelled with this bot's name."""
         bot = self.bot
         for family in self.families():
-            family.samples = [sample._replace(labels={"bot": bot, **sample.labels}) for sample in family.samples]
+            family.samples = [sample._replace(labels={"bot": bot, **{name: label_text(text) for name, text
+                                                                     in sample.labels.items()}})
+                              for sample in family.samples]
             yield family
 
     def families(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:

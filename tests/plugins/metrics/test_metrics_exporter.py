@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -375,3 +376,27 @@ async def test_a_strategy_left_out_at_start_is_exported_as_failed(make_bot):
     samples = await scrape(running_exporter(bot.operator).port)
     assert value(samples, "arbot_strategy_state", strategy="t", state="failed") == 1
     assert value(samples, "arbot_strategy_state", strategy="t", state="running") == 0
+
+
+async def test_a_label_value_that_is_not_unicode_text_cannot_break_every_scrape(make_bot):
+    # a name from the bus is any str, a lone surrogate ("\ud800" in a peer's JSON) included: it cannot be written
+    # as UTF-8, so generate_latest raised on every scrape from then on and Prometheus saw the bot down
+    from bot.api import FLEET_ORIGIN
+
+    bot = await make_bot("name = \"alpha\"\n[plugins.metrics]\nenabled = true\nport = 0\n")
+    exporter = running_exporter(bot.operator)
+    bot.alert(AlertLevel.WARNING, "odd\ud800kind", "ghost alert", source="x", **{FLEET_ORIGIN: "gh\udcffost"})
+    bot.bus.publish(FeedStatus("paper", 'B"T\\C\n/\ud83dUSD', FeedState.RESYNCING, bot.clock.time_ns(), "gap"))
+    samples = await scrape(exporter.port)  # answers 200, and parses
+    assert value(samples, "arbot_relayed_alerts_total", origin="gh\ufffdost", kind="odd\ufffdkind", level="warning") == 1
+    assert value(samples, "arbot_feed_resyncs_total", exchange="paper", symbol='B"T\\C\n/\ufffdUSD') == 1
+    promtool = shutil.which("promtool")
+    if promtool:  # the real checker, where installed: HELP and TYPE lines, escaping, names
+        reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        body = (await reader.read()).partition(b"\r\n\r\n")[2]
+        writer.close()
+        checked = await asyncio.create_subprocess_exec(promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await checked.communicate(body)
+        assert checked.returncode == 0 and not out and not err, (out, err)
