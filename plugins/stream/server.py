@@ -100,6 +100,7 @@ class StreamServer:
             role, _, key = entry.partition(":")
             self.keys[key] = (name, role, parse_public_key(key))
         self.clients: set[Client] = set()
+        self._client_of: dict[ServerConnection, Client] = {}
         self.per_key: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
@@ -129,6 +130,12 @@ class StreamServer:
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
                 stream._admit(self)
+
+            def data_received(self, data: bytes) -> None:
+                super().data_received(data)
+                # websockets answers a ping with a pong by itself, outside what the stream writes and bounds
+                if self.transport.get_write_buffer_size() > s.client_buffer_bytes:
+                    stream._overflowing(self)
 
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
@@ -350,6 +357,7 @@ class StreamServer:
             await ws.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections for this key")
             return
         self.clients.add(client)
+        self._client_of[ws] = client
         self.per_key[client.key] += 1
         self.stats["authenticated"] += 1
         log.info("stream: %s connected as %s (%s)", peer, client.name, client.role)
@@ -423,10 +431,24 @@ class StreamServer:
         client.channels.clear()
         if client in self.clients:
             self.clients.discard(client)
+            self._client_of.pop(client.ws, None)
             self.per_key[client.key] -= 1
             if self.per_key[client.key] <= 0:
                 del self.per_key[client.key]
             log.info("stream: %s (%s) disconnected", client.peer, client.name)
+
+    def _overflowing(self, ws: ServerConnection) -> None:
+        """Unsent bytes past ``client_buffer_bytes`` for a connection that keeps sending (pings websockets answers
+        by itself): a client is dropped as slow; one not authenticated, or already dropped, is cut off."""
+        client = self._client_of.get(ws)
+        if client is not None and not client.dropped:
+            self._drop(client, CLOSE_SLOW_CONSUMER, "slow consumer")
+        elif not ws.transport.is_closing():
+            if ws in self._waiting:  # (a dropped client is forgotten: it was counted when dropped)
+                self.stats["dropped: slow consumer"] += 1
+                log.warning("stream: cutting off %s before authentication: it reads nothing and keeps sending",
+                            "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?")
+            ws.transport.abort()
 
     def _drop(self, client: Client, code: int, reason: str) -> None:
         """Disconnect a client without waiting for it: unsubscribe now, close in the background."""

@@ -524,3 +524,46 @@ async def test_frames_websockets_itself_refuses_are_counted_and_logged_too(make_
     await wait_for(lambda: server.stats["bad frames"] == 2, what="both bad frames counted")
     assert caplog.text.count("stream: bad frame from 127.0.0.1") == 2
     assert "refused 127.0.0.1" in caplog.text and "malformed auth frame" in caplog.text
+
+
+async def test_a_client_flooding_websocket_pings_while_reading_nothing_is_dropped(make_bot):
+    # websockets answers each ping with a pong by itself, outside the frames the server counts and bounds: a
+    # client sending pings and reading nothing grew the bot's memory by every pong, subscribed or not
+    import os
+    import socket
+
+    _, server, url = await start(make_bot, client_buffer_bytes=65536)
+    stuck, _ = await login(url, sock=unread_socket(server.port), max_queue=1)
+    [client] = server.clients
+    client.ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stuck.transport.pause_reading()  # it reads nothing more, and sends no frame the server would answer itself
+    try:
+        for _ in range(2000):  # 250 kB of pongs
+            await stuck.ping(os.urandom(125))
+        await wait_for(lambda: client.dropped or client.ws.transport.get_write_buffer_size() > 2 * 65536,
+                       what="the pongs to back up")
+        assert client.dropped and server.stats["dropped: slow consumer"] == 1
+        await wait_for(lambda: not server.clients, what="the client forgotten")
+    finally:
+        stuck.transport.abort()
+
+
+async def test_a_stranger_flooding_websocket_pings_before_authenticating_is_cut_off(make_bot):
+    import os
+    import socket
+
+    _, server, url = await start(make_bot, client_buffer_bytes=65536)
+    stranger = await connect(url, proxy=None, sock=unread_socket(server.port))
+    await recv(stranger)  # its challenge, never answered
+    [waiting] = server._waiting
+    waiting.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stranger.transport.pause_reading()
+    try:
+        for _ in range(2000):
+            await stranger.ping(os.urandom(125))
+        await wait_for(lambda: waiting.transport.is_closing() or waiting.transport.get_write_buffer_size() > 2 * 65536,
+                       what="the pongs to back up")
+        assert waiting.transport.is_closing() and server.stats["dropped: slow consumer"] == 1
+        await wait_for(lambda: not server._waiting, what="the stranger forgotten")
+    finally:
+        stranger.transport.abort()
