@@ -50,17 +50,24 @@ class StreamClient:
     """One subscriber to an arbot stream server."""
 
     def __init__(self, url: str, key: SigningKey, channels: Iterable[str], *, since: dict[str, int] | None = None,
-                 max_backoff_s: float = 30.0, **connect_kwargs: Any):
+                 epoch: str | None = None, max_backoff_s: float = 30.0, **connect_kwargs: Any):
+        """``since`` and ``epoch``: a saved :meth:`position`, to resume where an earlier client stopped."""
         self.url = url
         self.key = key
         self.channels = list(channels)
         self.last_seq: dict[str, int] = dict(since or {})
         """Last sequence number seen per channel: what the next connection resumes from."""
-        self.epoch: str | None = None
+        self.epoch: str | None = epoch
+        """The run of the server those sequence numbers belong to: a server restarted since answers with a reset."""
         self.role: str | None = None
         self.ws: ClientConnection | None = None
         self.max_backoff_s = max_backoff_s
         self.connect_kwargs = {"proxy": None, "max_size": 2**22, **connect_kwargs}
+
+    def position(self) -> dict[str, Any]:
+        """Where this client is, to save and pass back as ``StreamClient(..., **position)`` after a restart: the
+        sequence numbers with the server run they count in, so a bot restarted meanwhile is told, not missed."""
+        return {"epoch": self.epoch, "since": dict(self.last_seq)}
 
     async def open(self) -> ClientConnection:
         """Connect, answer the challenge, subscribe (resuming from :attr:`last_seq`); return the connection."""

@@ -567,3 +567,33 @@ async def test_a_stranger_flooding_websocket_pings_before_authenticating_is_cut_
         await wait_for(lambda: not server._waiting, what="the stranger forgotten")
     finally:
         stranger.transport.abort()
+
+
+async def test_a_restarted_client_resuming_from_a_saved_position_is_told_the_bot_restarted_too(make_bot):
+    # a client that persisted last_seq (as docs/stream.md told it to) could not persist the server's epoch: after
+    # both restarted, since=3 against the new run's sequence numbers gave its events 4, 5 as if nothing was missed
+    from plugins.stream.client import StreamClient
+
+    bot, server, url = await start(make_bot)
+    for n in (1, 2, 3):
+        bot.bus.publish(applied(n))
+    first = StreamClient(url, ALICE, ["fills"], since={"fills": 0})
+    frames = []
+    async for frame in first.events(reconnect=False):
+        frames.append(frame)
+        if len(frames) == 3:
+            break
+    await first.close()
+    saved = first.position()
+    assert saved == {"epoch": server.epoch, "since": {"fills": 3}}
+    service = bot.operator.service("stream")
+    await service.stop()  # the bot restarts: its stream numbers from 1 again
+    await service.start()
+    server = running_server(bot.operator)
+    for n in (4, 5, 6, 7, 8):
+        bot.bus.publish(applied(n))
+    again = StreamClient(f"ws://127.0.0.1:{server.port}", ALICE, ["fills"], **saved)
+    async for frame in again.events(reconnect=False):
+        assert frame["type"] == "reset" and "restarted" in frame["reason"] and frame["seq"] == 5, frame
+        break
+    await again.close()
