@@ -388,7 +388,8 @@ async def test_a_label_value_that_is_not_unicode_text_cannot_break_every_scrape(
     bot.alert(AlertLevel.WARNING, "odd\ud800kind", "ghost alert", source="x", **{FLEET_ORIGIN: "gh\udcffost"})
     bot.bus.publish(FeedStatus("paper", 'B"T\\C\n/\ud83dUSD', FeedState.RESYNCING, bot.clock.time_ns(), "gap"))
     samples = await scrape(exporter.port)  # answers 200, and parses
-    assert value(samples, "arbot_relayed_alerts_total", origin="gh\ufffdost", kind="odd\ufffdkind", level="warning") == 1
+    relayed = value(samples, "arbot_relayed_alerts_total", origin="gh\ufffdost", kind="odd\ufffdkind", level="warning")
+    assert relayed == 1
     assert value(samples, "arbot_feed_resyncs_total", exchange="paper", symbol='B"T\\C\n/\ufffdUSD') == 1
     promtool = shutil.which("promtool")
     if promtool:  # the real checker, where installed: HELP and TYPE lines, escaping, names

@@ -122,7 +122,7 @@ async def test_watch_prints_an_event_carrying_a_fractional_number_in_both_format
         watch = asyncio.create_task(_watch(args))
         printed = ""
 
-        def shown() -> bool:
+        def shown(watch: asyncio.Task = watch) -> bool:
             nonlocal printed
             printed += capsys.readouterr().out
             return "lag_s" in printed or watch.done()
