@@ -16,6 +16,7 @@ import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -74,7 +75,8 @@ class MetricsExporter:
         self.resyncs: Counter[tuple[str, str]] = Counter()
         self.orders: Counter[tuple[str, str, str]] = Counter()
         self.fills: Counter[tuple[str, str, str]] = Counter()
-        self.fill_qty: defaultdict[tuple[str, str, str], float] = defaultdict(float)
+        self.fill_qty: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        """Filled base quantity, summed exactly: a float only in the exposition."""
         self.alerts: Counter[tuple[str, str]] = Counter()
         """This bot's own alerts by (kind, level)."""
         self.relayed_alerts: Counter[tuple[str, str, str]] = Counter()
@@ -172,7 +174,7 @@ class MetricsExporter:
             return
         key = (fill.exchange, fill.symbol, fill.side.value)
         self.fills[key] += 1
-        self.fill_qty[key] += float(fill.qty)
+        self.fill_qty[key] += fill.qty
 
     def _on_alert(self, alert: Alert) -> None:
         origin, _ = alert_origin(alert, self.bot)
@@ -278,7 +280,7 @@ class MetricsExporter:
                                 labels=["exchange", "symbol", "side"])
         for key, n in self.fills.items():
             c.add_metric(list(key), n)
-            q.add_metric(list(key), self.fill_qty[key])
+            q.add_metric(list(key), float(self.fill_qty[key]))
         yield c
         yield q
         g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)",

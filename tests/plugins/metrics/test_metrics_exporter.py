@@ -401,3 +401,18 @@ async def test_a_label_value_that_is_not_unicode_text_cannot_break_every_scrape(
                                                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await checked.communicate(body)
         assert checked.returncode == 0 and not out and not err, (out, err)
+
+
+async def test_filled_quantity_is_summed_exactly_and_becomes_a_float_only_when_scraped(make_bot):
+    # the quantities were summed as floats: ten fills of 0.1 exported 0.9999999999999999, and the error grew
+    # with every fill of a long-running bot
+    from bot.domain import Fill, FillApplied, Liquidity
+
+    bot = await make_bot("name = \"alpha\"\n[plugins.metrics]\nenabled = true\nport = 0\n")
+    exporter = running_exporter(bot.operator)
+    for n in range(10):
+        bot.bus.publish(FillApplied("s", Fill("paper", "BTC/USD", f"o{n}", f"t{n}", Side.SELL, Decimal("30000"),
+                                              Decimal("0.1"), Decimal("0"), "USD", Liquidity.MAKER, n + 1)))
+    samples = await scrape(exporter.port)
+    assert value(samples, "arbot_filled_base_total", exchange="paper", symbol="BTC/USD", side="sell") == 1.0
+    assert value(samples, "arbot_fills_total", exchange="paper", symbol="BTC/USD", side="sell") == 10
