@@ -94,8 +94,9 @@ class MetricsExporter:
         """(exchange, strategy) of each strategy's markets, read at start: exported even at 0."""
         self._server: asyncio.Server | None = None
         self.port = 0
-        self._open: dict[asyncio.StreamWriter, None] = {}
-        """Connections being served, oldest first (at most ``max_connections``)."""
+        self._open: dict[asyncio.StreamWriter, str] = {}
+        """Connections being served, oldest first, with their peer's address (at most ``max_connections``, and
+        ``max_connections_per_address`` of one address)."""
         self.evicted = 0
         self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
@@ -350,16 +351,23 @@ class MetricsExporter:
 
     # --- HTTP -------------------------------------------------------------------------------------
 
+    def _evict(self, writer: asyncio.StreamWriter) -> None:
+        del self._open[writer]
+        writer.transport.abort()
+        self.evicted += 1
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._open) >= self.settings.max_connections:
-            # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a
-            # scrape is answered in milliseconds), so idle connections neither exhaust the process's
-            # descriptors nor keep a scrape out
-            oldest = next(iter(self._open))
-            del self._open[oldest]
-            oldest.transport.abort()
-            self.evicted += 1
-        self._open[writer] = None
+        # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a scrape is
+        # answered in milliseconds), so idle connections neither exhaust the process's descriptors nor keep a
+        # scrape out; the same address's oldest first, so one address's flood cannot close another's scrape
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        same = [other for other, at in self._open.items() if at == address]
+        if len(same) >= self.settings.max_connections_per_address:
+            self._evict(same[0])
+        elif len(self._open) >= self.settings.max_connections:
+            self._evict(next(iter(self._open)))
+        self._open[writer] = address
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")

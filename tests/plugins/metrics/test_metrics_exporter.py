@@ -416,3 +416,21 @@ async def test_filled_quantity_is_summed_exactly_and_becomes_a_float_only_when_s
     samples = await scrape(exporter.port)
     assert value(samples, "arbot_filled_base_total", exchange="paper", symbol="BTC/USD", side="sell") == 1.0
     assert value(samples, "arbot_fills_total", exchange="paper", symbol="BTC/USD", side="sell") == 10
+
+
+async def test_a_flood_from_one_address_evicts_its_own_connections_not_a_scrape_from_another(make_bot):
+    # past max_connections the oldest connection went, whoever's it was: one address opening connections fast
+    # closed Prometheus's scrape between its connect and its request, and the bot looked down
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\nmax_connections = 8\n"
+                         "max_connections_per_address = 2\n")
+    exporter = running_exporter(bot.operator)
+    reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port, local_addr=("127.0.0.2", 0))
+    await wait_for(lambda: len(exporter._open) == 1, what="the scrape's connection accepted")
+    flood = [(await asyncio.open_connection("127.0.0.1", exporter.port))[1] for _ in range(20)]
+    await wait_for(lambda: exporter.evicted >= 18, what="the flood evicting itself")
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    async with asyncio.timeout(5):
+        assert (await reader.read()).startswith(b"HTTP/1.1 200")
+    writer.close()
+    for other in flood:
+        other.close()
