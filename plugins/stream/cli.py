@@ -68,6 +68,8 @@ def _describe(frame: dict) -> str:
 
 
 async def _watch(args: argparse.Namespace) -> int:
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
     from .client import StreamClient, StreamRefused
 
     client = StreamClient(args.url, read_signing_key(Path(args.key)), args.channels or list(CHANNELS))
@@ -76,6 +78,9 @@ async def _watch(args: argparse.Namespace) -> int:
             print(to_json(frame) if args.json else format_frame(frame), flush=True)
     except StreamRefused as exc:
         print(f"arbot: the stream refused us: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:  # --once: no connection was made
+        print(f"arbot: cannot reach the stream at {args.url}: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
     finally:
         await client.close()
@@ -108,5 +113,5 @@ def register(register_command) -> None:
     watch.add_argument("--url", required=True, help="ws://127.0.0.1:PORT")
     watch.add_argument("--key", required=True, help="private key file made by `arbot keygen`")
     watch.add_argument("--json", action="store_true", help="print raw JSON frames")
-    watch.add_argument("--once", action="store_true", help="exit when the connection ends instead of resuming")
+    watch.add_argument("--once", action="store_true", help="exit when the connection ends instead of resuming (status 1 if none could be made)")
     watch.add_argument("channels", nargs="*", help=f"channels (default: all): {' '.join(CHANNELS)}")

@@ -115,11 +115,16 @@ class StreamClient:
         return True
 
     async def events(self, *, reconnect: bool = True) -> AsyncIterator[dict[str, Any]]:
-        """Yield frames (``event``, ``snapshot``, ``reset``, ``error``) for ever, resuming after each drop."""
+        """Yield frames (``event``, ``snapshot``, ``reset``, ``error``) for ever, resuming after each drop.
+
+        Without ``reconnect`` it returns when the connection ends, and raises when none could be made (the
+        error of the attempt: ``OSError``, ``InvalidHandshake``...), so "ended" and "never there" differ."""
         backoff = 0.0
         while True:
+            opened = False
             try:
                 ws = await self.open()
+                opened = True
                 backoff = 0.0
                 async for message in ws:
                     frame = loads(message)
@@ -127,7 +132,9 @@ class StreamClient:
                         yield frame
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 if not reconnect:
-                    return
+                    if opened:
+                        return
+                    raise
                 log.info("stream connection lost (%s); resuming in %.1f s", exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(self.max_backoff_s, max(0.5, backoff * 2))

@@ -140,3 +140,23 @@ async def test_watch_prints_an_event_carrying_a_fractional_number_in_both_format
             watch.cancel()
             await asyncio.gather(watch, return_exceptions=True)
             await wait_for(lambda: not server.clients, what="watch gone")
+
+
+async def test_watch_once_that_cannot_connect_says_so_and_fails(tmp_path, capsys):
+    # --once ended with status 0 and no word when no connection was ever made (a wrong port, the bot down): a
+    # script could not tell "the stream ended" from "there was no stream"
+    import argparse
+    import socket
+
+    from plugins.stream.cli import _watch
+    from plugins.stream.protocol import write_key_pair
+
+    write_key_pair(tmp_path / "w.key")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # nothing listens there once closed
+    args = argparse.Namespace(url=f"ws://127.0.0.1:{port}", key=str(tmp_path / "w.key"), channels=["fills"],
+                              json=False, once=True)
+    assert await _watch(args) == 1
+    err = capsys.readouterr().err
+    assert f"ws://127.0.0.1:{port}" in err and "Traceback" not in err, err
