@@ -597,3 +597,22 @@ async def test_a_restarted_client_resuming_from_a_saved_position_is_told_the_bot
         assert frame["type"] == "reset" and "restarted" in frame["reason"] and frame["seq"] == 5, frame
         break
     await again.close()
+
+
+async def test_the_python_client_gives_up_on_a_server_that_never_sends_its_challenge(tmp_path):
+    # a WebSocket server that accepts and then says nothing (a wrong service on that port, a stuck bot) held the
+    # client in open() for ever, `arbot watch` silent, since websockets' keepalive pings are still answered
+    from websockets.asyncio.server import serve
+
+    from plugins.stream.client import StreamClient
+
+    async def silent(ws):
+        await ws.wait_closed()
+
+    async with serve(silent, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = StreamClient(f"ws://127.0.0.1:{port}", ALICE, ["fills"], handshake_timeout_s=0.2)
+        opening = asyncio.create_task(client.open())
+        done, _ = await asyncio.wait([opening], timeout=5)
+        assert done, "open() still waiting for a challenge"
+        assert isinstance(opening.exception(), TimeoutError)
