@@ -23,7 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import REDACTOR, fill_data, to_data
+from bot.api.kit import REDACTOR, escape_controls, fill_data, to_data
 
 from .protocol import (
     CHANNELS,
@@ -329,7 +329,7 @@ class StreamServer:
         except Refused as exc:
             reason = str(exc)
             self.refusals[reason.split(":")[0]] += 1
-            log.warning("stream: refused %s: %s", peer, reason)
+            log.warning("stream: refused %s: %s", peer, escape_controls(reason))  # it quotes a stranger's text
             try:
                 await ws.send(dumps({"type": "error", "code": "auth_failed", "message": "authentication failed"}))
                 await ws.close(CLOSE_AUTH_FAILED, "authentication failed")
