@@ -113,5 +113,6 @@ def register(register_command) -> None:
     watch.add_argument("--url", required=True, help="ws://127.0.0.1:PORT")
     watch.add_argument("--key", required=True, help="private key file made by `arbot keygen`")
     watch.add_argument("--json", action="store_true", help="print raw JSON frames")
-    watch.add_argument("--once", action="store_true", help="exit when the connection ends instead of resuming (status 1 if none could be made)")
+    watch.add_argument("--once", action="store_true",
+                       help="exit when the connection ends instead of resuming (status 1 if none could be made)")
     watch.add_argument("channels", nargs="*", help=f"channels (default: all): {' '.join(CHANNELS)}")
