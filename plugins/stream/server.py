@@ -116,6 +116,8 @@ class StreamServer:
         apart: max_unauthenticated, max_unauthenticated_per_address)."""
         self._server: Server | None = None
         self.port = 0
+        self.open_connections = 0
+        """TCP connections open now, from accept to close, whether authenticated, waiting or closing."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -129,6 +131,7 @@ class StreamServer:
 
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
+                stream.open_connections += 1
                 stream._admit(self)
 
             def data_received(self, data: bytes) -> None:
@@ -139,6 +142,7 @@ class StreamServer:
 
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
+                stream.open_connections -= 1
                 stream._waiting.pop(self, None)
 
         self._server = server = await serve(
@@ -314,15 +318,23 @@ class StreamServer:
         del self._waiting[ws]
         self.stats["evicted_unauthenticated"] += 1
         if ws.protocol.state is State.OPEN:  # it has its challenge: told why
-            self.ctx.create_task(ws.close(1013, "too many connections waiting to authenticate"),
-                                 what="closing an unauthenticated connection")
+            self._shut(ws, 1013, "too many connections waiting to authenticate")
         else:  # still in websockets' opening handshake: there is no WebSocket to say it in
             ws.transport.abort()
+
+    @staticmethod
+    def _shut(ws: ServerConnection, code: int, reason: str) -> None:
+        """Close a stranger's connection now: its close frame is sent, the stranger's answer is not waited for
+        (websockets' close() waits close_timeout for it, the descriptor held and counted nowhere)."""
+        if ws.protocol.state is State.OPEN:
+            ws.protocol.send_close(code, reason)
+            ws.send_data()
+        ws.transport.close()  # flushes the few bytes queued, then closes
 
     async def _handle(self, ws: ServerConnection) -> None:
         peer = "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?"
         if ws not in self._waiting:  # evicted while its opening handshake finished
-            await ws.close(1013, "too many connections waiting to authenticate")
+            self._shut(ws, 1013, "too many connections waiting to authenticate")
             return
         try:
             client = await self._authenticate(ws, peer)
@@ -332,7 +344,7 @@ class StreamServer:
             log.warning("stream: refused %s: %s", peer, escape_controls(reason))  # it quotes a stranger's text
             try:
                 await ws.send(dumps({"type": "error", "code": "auth_failed", "message": "authentication failed"}))
-                await ws.close(CLOSE_AUTH_FAILED, "authentication failed")
+                self._shut(ws, CLOSE_AUTH_FAILED, "authentication failed")
             except ConnectionClosed:
                 pass
             return

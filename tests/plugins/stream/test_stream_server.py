@@ -616,3 +616,22 @@ async def test_the_python_client_gives_up_on_a_server_that_never_sends_its_chall
         done, _ = await asyncio.wait([opening], timeout=5)
         assert done, "open() still waiting for a challenge"
         assert isinstance(opening.exception(), TimeoutError)
+
+
+async def test_a_refused_or_evicted_stranger_that_reads_nothing_is_not_held_for_a_closing_handshake(make_bot):
+    # a refused or evicted connection was closed politely: the server waited up to 2 s for the stranger's own
+    # close frame, no longer counted as waiting, so a stranger refused at a high rate held that many descriptors
+    _, server, url = await start(make_bot, max_unauthenticated=2)
+    strangers = []
+    for n in range(10):
+        ws = await connect(url, proxy=None)
+        await recv(ws)
+        if n < 5:
+            await ws.send("{not json")  # refused
+        ws.transport.pause_reading()  # and it never answers the close
+        strangers.append(ws)
+    await wait_for(lambda: server.refusals["malformed auth frame"] == 5, what="five refused")
+    await wait_for(lambda: server.stats["evicted_unauthenticated"] >= 3, what="the oldest waiting evicted")
+    await wait_for(lambda: server.open_connections <= 2, timeout_s=1.0, what="refused and evicted ones gone")
+    for ws in strangers:
+        ws.transport.abort()
