@@ -95,6 +95,8 @@ class MetricsExporter:
         self._server: asyncio.Server | None = None
         self.port = 0
         self._open: dict[asyncio.StreamWriter, str] = {}
+        self._open_from: dict[str, dict[asyncio.StreamWriter, None]] = {}
+        """The same connections by address, oldest first: an address's oldest is found without a scan."""
         """Connections being served, oldest first, with their peer's address (at most ``max_connections``, and
         ``max_connections_per_address`` of one address)."""
         self.evicted = 0
@@ -351,8 +353,16 @@ class MetricsExporter:
 
     # --- HTTP -------------------------------------------------------------------------------------
 
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        address = self._open.pop(writer, None)
+        if address is not None:
+            same = self._open_from[address]
+            del same[writer]
+            if not same:
+                del self._open_from[address]
+
     def _evict(self, writer: asyncio.StreamWriter) -> None:
-        del self._open[writer]
+        self._forget(writer)
         writer.transport.abort()
         self.evicted += 1
 
@@ -362,12 +372,13 @@ class MetricsExporter:
         # scrape out; the same address's oldest first, so one address's flood cannot close another's scrape
         peer = writer.get_extra_info("peername")
         address = str(peer[0]) if peer else "?"
-        same = [other for other, at in self._open.items() if at == address]
-        if len(same) >= self.settings.max_connections_per_address:
-            self._evict(same[0])
+        same = self._open_from.get(address)
+        if same is not None and len(same) >= self.settings.max_connections_per_address:
+            self._evict(next(iter(same)))
         elif len(self._open) >= self.settings.max_connections:
             self._evict(next(iter(self._open)))
         self._open[writer] = address
+        self._open_from.setdefault(address, {})[writer] = None
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -382,5 +393,5 @@ class MetricsExporter:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
-            self._open.pop(writer, None)
+            self._forget(writer)
             writer.close()

@@ -112,6 +112,8 @@ class StreamServer:
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
         self._waiting: dict[ServerConnection, str] = {}
+        self._waiting_from: dict[str, dict[ServerConnection, None]] = {}
+        """The same connections by address, oldest first: an address's oldest is found without a scan."""
         """Connections not yet authenticated, from TCP accept on, oldest first, with their peer's address (limited
         apart: max_unauthenticated, max_unauthenticated_per_address)."""
         self._server: Server | None = None
@@ -143,7 +145,7 @@ class StreamServer:
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
                 stream.open_connections -= 1
-                stream._waiting.pop(self, None)
+                stream._unwait(self)
 
         self._server = server = await serve(
             self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
@@ -307,15 +309,25 @@ class StreamServer:
         address flooding cannot push out another address's login half-way through its challenge either."""
         s = self.settings
         address = str(ws.remote_address[0]) if ws.remote_address else "?"
-        same = [other for other, at in self._waiting.items() if at == address]
-        if len(same) >= s.max_unauthenticated_per_address:
-            self._evict(same[0])
+        same = self._waiting_from.get(address)
+        if same is not None and len(same) >= s.max_unauthenticated_per_address:
+            self._evict(next(iter(same)))
         elif len(self._waiting) >= s.max_unauthenticated:
             self._evict(next(iter(self._waiting)))
         self._waiting[ws] = address
+        self._waiting_from.setdefault(address, {})[ws] = None
+
+    def _unwait(self, ws: ServerConnection) -> None:
+        """``ws`` waits to authenticate no more (authenticated, evicted or gone)."""
+        address = self._waiting.pop(ws, None)
+        if address is not None:
+            same = self._waiting_from[address]
+            del same[ws]
+            if not same:
+                del self._waiting_from[address]
 
     def _evict(self, ws: ServerConnection) -> None:
-        del self._waiting[ws]
+        self._unwait(ws)
         self.stats["evicted_unauthenticated"] += 1
         if ws.protocol.state is State.OPEN:  # it has its challenge: told why
             self._shut(ws, 1013, "too many connections waiting to authenticate")
@@ -355,7 +367,7 @@ class StreamServer:
                             exc.sent.code)
             return
         finally:
-            self._waiting.pop(ws, None)
+            self._unwait(ws)
         if len(self.clients) >= self.settings.max_connections:
             self.stats["refused_full"] += 1
             await ws.close(1013, "server full")

@@ -201,6 +201,7 @@ async def test_a_connection_that_sends_nothing_is_closed_after_request_timeout_s
         assert await reader.read() == b""  # closed by the server without an answer
     writer.close()
     await wait_for(lambda: not exporter._open, timeout_s=5)
+    assert not exporter._open_from  # by address too
 
 
 def test_a_fee_only_entry_is_not_counted_as_a_fill():

@@ -489,6 +489,7 @@ async def test_connections_that_never_finish_the_websocket_handshake_count_as_wa
     for _, writer in raw:
         writer.close()
     await wait_for(lambda: not server._waiting, what="closed connections forgotten")
+    assert not server._waiting_from  # by address too
 
 
 async def test_a_flood_from_one_address_evicts_its_own_connections_not_another_addresss_login(make_bot):
