@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderStatus, OrderUpdate, Trade, alert_origin
+from bot.api.kit import REDACTOR
 from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
@@ -100,6 +101,7 @@ class MetricsExporter:
         """Connections being served, oldest first, with their peer's address (at most ``max_connections``, and
         ``max_connections_per_address`` of one address)."""
         self.evicted = 0
+        self._scrape_failing = False
         self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -361,6 +363,22 @@ class MetricsExporter:
             if not same:
                 del self._open_from[address]
 
+    def _exposition(self) -> tuple[bytes, bytes, bytes]:
+        """The scrape's body, status and content type: a 500 naming the reason when it cannot be built (a plugin's
+        figure that is no number), logged once until a scrape succeeds again."""
+        try:
+            body = generate_latest(self.registry)
+        except Exception as exc:
+            reason = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            if not self._scrape_failing:
+                self._scrape_failing = True
+                log.error("metrics: a scrape could not be built, Prometheus gets a 500 until it can: %s", reason)
+            return f"metrics could not be collected: {reason}\n".encode(), b"500 Internal Server Error", b"text/plain"
+        if self._scrape_failing:
+            self._scrape_failing = False
+            log.info("metrics: scrapes are built again")
+        return body, b"200 OK", CONTENT_TYPE_LATEST.encode()
+
     def _evict(self, writer: asyncio.StreamWriter) -> None:
         self._forget(writer)
         writer.transport.abort()
@@ -384,7 +402,7 @@ class MetricsExporter:
                 head = await reader.readuntil(b"\r\n\r\n")
             method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
             if method == b"GET" and path.split(b"?")[0] == b"/metrics":
-                body, status, ctype = generate_latest(self.registry), b"200 OK", CONTENT_TYPE_LATEST.encode()
+                body, status, ctype = self._exposition()
             else:
                 body, status, ctype = b"see /metrics\n", b"404 Not Found", b"text/plain"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\nContent-Length: "

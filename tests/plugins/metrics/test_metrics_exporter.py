@@ -435,3 +435,39 @@ async def test_a_flood_from_one_address_evicts_its_own_connections_not_a_scrape_
     writer.close()
     for other in flood:
         other.close()
+
+
+class Vague(Notifier):
+    """A notifier whose count of lost alerts is not a number (a plugin's bug)."""
+
+    async def send(self, alert):
+        pass
+
+    def dropped_alerts(self):
+        return "a few"
+
+
+class vague_plugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("vague", Vague)
+
+
+async def test_a_scrape_that_cannot_be_built_answers_500_with_the_reason_and_logs_it(make_bot, caplog):
+    # one plugin's bad figure made generate_latest raise: the connection closed with no answer at all, so
+    # Prometheus showed "EOF" and the bot's log only asyncio's "Unhandled exception in client_connected_cb"
+    bot = await make_bot("[notifiers.chat]\ntype = \"vague\"\n[plugins.metrics]\nenabled = true\nport = 0\n",
+                         extra=[("vague", vague_plugin)])
+    exporter = running_exporter(bot.operator)
+    for _ in range(2):
+        reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        async with asyncio.timeout(5):
+            response = await reader.read()
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 500"), response
+        assert b"arbot_notifier_alerts_dropped" in response and b"a few" in response
+    logged = [r for r in caplog.records if r.name == "arbot.metrics" and r.levelname == "ERROR"]
+    assert len(logged) == 1 and "a few" in logged[0].getMessage()  # once, not on every scrape
+    assert "client_connected_cb" not in caplog.text
