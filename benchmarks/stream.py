@@ -115,13 +115,15 @@ async def phase(n_clients: int, rate: float, seconds: float, data_dir: Path) -> 
     clients = ", ".join(f'c{i} = "viewer:{public_key_of(k)}"' for i, k in enumerate(keys))
     text = (f'[bot]\ndata_dir = "{data_dir}"\ncontrol_socket = ""\ndb_url = "sqlite:///bench-{n_clients}.db"\n'
             f"[plugins.stream]\nenabled = true\nport = 0\nmax_connections = {n_clients + 10}\n"
+            # the clients connect in waves of 100, all from 127.0.0.1: one address, as behind a proxy
+            f"max_unauthenticated = 200\nmax_unauthenticated_per_address = 200\n"
             f"clients = {{ {clients} }}\n")
     plugins = load_plugins()
     registry = collect(plugins)
     bot = Bot(build_config(parse_toml(text, "bench"), registry, "bench"), plugins, registry)
     t_start = time.perf_counter()
     await bot.start()
-    server = running_server(bot)
+    server = running_server(bot.operator)
     url = f"ws://127.0.0.1:{server.port}"
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=client_process, args=(url, [bytes(k) for k in keys], child))

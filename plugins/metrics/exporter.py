@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -22,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.api import Alert, BookUpdate, FeedState, FeedStatus, FillApplied, OrderStatus, OrderUpdate, Trade, alert_origin
+from bot.api.kit import REDACTOR
 from bot.api.ledger import is_trade
 
 from .settings import MetricsSettings
@@ -46,6 +49,15 @@ RELAYED_SERIES_MAX = 256
 """Series of ``arbot_relayed_alerts_total`` (origin, kind, level) at most; the rest count under origin and kind
 ``(other)``: the origin and kind of a relayed alert come from the bus, so their number is not ours to bound."""
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def label_text(value: str) -> str:
+    """A label value as UTF-8 can carry it: a name from the bus is any str, a lone surrogate (``"\\ud800"`` in a
+    peer's JSON) included, and one would make every scrape fail; it is shown as U+FFFD."""
+    return value if value.isascii() else SURROGATE.sub("\ufffd", value)
+
+
 class MetricsExporter:
     def __init__(self, settings: MetricsSettings, ctx: Context):
         self.settings = settings
@@ -64,7 +76,8 @@ class MetricsExporter:
         self.resyncs: Counter[tuple[str, str]] = Counter()
         self.orders: Counter[tuple[str, str, str]] = Counter()
         self.fills: Counter[tuple[str, str, str]] = Counter()
-        self.fill_qty: defaultdict[tuple[str, str, str], float] = defaultdict(float)
+        self.fill_qty: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        """Filled base quantity, summed exactly: a float only in the exposition."""
         self.alerts: Counter[tuple[str, str]] = Counter()
         """This bot's own alerts by (kind, level)."""
         self.relayed_alerts: Counter[tuple[str, str, str]] = Counter()
@@ -82,9 +95,13 @@ class MetricsExporter:
         """(exchange, strategy) of each strategy's markets, read at start: exported even at 0."""
         self._server: asyncio.Server | None = None
         self.port = 0
-        self._open: dict[asyncio.StreamWriter, None] = {}
-        """Connections being served, oldest first (at most ``max_connections``)."""
+        self._open: dict[asyncio.StreamWriter, str] = {}
+        self._open_from: dict[str, dict[asyncio.StreamWriter, None]] = {}
+        """The same connections by address, oldest first: an address's oldest is found without a scan."""
+        """Connections being served, oldest first, with their peer's address (at most ``max_connections``, and
+        ``max_connections_per_address`` of one address)."""
         self.evicted = 0
+        self._scrape_failing = False
         self.loop_lag_s = 0.0  # the worst lateness of a short sleep over the last LAG_WINDOW_S
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -162,7 +179,7 @@ class MetricsExporter:
             return
         key = (fill.exchange, fill.symbol, fill.side.value)
         self.fills[key] += 1
-        self.fill_qty[key] += float(fill.qty)
+        self.fill_qty[key] += fill.qty
 
     def _on_alert(self, alert: Alert) -> None:
         origin, _ = alert_origin(alert, self.bot)
@@ -220,7 +237,9 @@ class MetricsExporter:
         """Every family of :meth:`families`, each sample labelled with this bot's name."""
         bot = self.bot
         for family in self.families():
-            family.samples = [sample._replace(labels={"bot": bot, **sample.labels}) for sample in family.samples]
+            family.samples = [sample._replace(labels={"bot": bot, **{name: label_text(text) for name, text
+                                                                     in sample.labels.items()}})
+                              for sample in family.samples]
             yield family
 
     def families(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
@@ -266,7 +285,7 @@ class MetricsExporter:
                                 labels=["exchange", "symbol", "side"])
         for key, n in self.fills.items():
             c.add_metric(list(key), n)
-            q.add_metric(list(key), self.fill_qty[key])
+            q.add_metric(list(key), float(self.fill_qty[key]))
         yield c
         yield q
         g = GaugeMetricFamily("arbot_position_base", "Net position from our fills (base units)",
@@ -336,22 +355,54 @@ class MetricsExporter:
 
     # --- HTTP -------------------------------------------------------------------------------------
 
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        address = self._open.pop(writer, None)
+        if address is not None:
+            same = self._open_from[address]
+            del same[writer]
+            if not same:
+                del self._open_from[address]
+
+    def _exposition(self) -> tuple[bytes, bytes, bytes]:
+        """The scrape's body, status and content type: a 500 naming the reason when it cannot be built (a plugin's
+        figure that is no number), logged once until a scrape succeeds again."""
+        try:
+            body = generate_latest(self.registry)
+        except Exception as exc:
+            reason = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            if not self._scrape_failing:
+                self._scrape_failing = True
+                log.error("metrics: a scrape could not be built, Prometheus gets a 500 until it can: %s", reason)
+            return f"metrics could not be collected: {reason}\n".encode(), b"500 Internal Server Error", b"text/plain"
+        if self._scrape_failing:
+            self._scrape_failing = False
+            log.info("metrics: scrapes are built again")
+        return body, b"200 OK", CONTENT_TYPE_LATEST.encode()
+
+    def _evict(self, writer: asyncio.StreamWriter) -> None:
+        self._forget(writer)
+        writer.transport.abort()
+        self.evicted += 1
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._open) >= self.settings.max_connections:
-            # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a
-            # scrape is answered in milliseconds), so idle connections neither exhaust the process's
-            # descriptors nor keep a scrape out
-            oldest = next(iter(self._open))
-            del self._open[oldest]
-            oldest.transport.abort()
-            self.evicted += 1
-        self._open[writer] = None
+        # each connection holds a file descriptor: beyond the cap the oldest goes (an idle one, as a scrape is
+        # answered in milliseconds), so idle connections neither exhaust the process's descriptors nor keep a
+        # scrape out; the same address's oldest first, so one address's flood cannot close another's scrape
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        same = self._open_from.get(address)
+        if same is not None and len(same) >= self.settings.max_connections_per_address:
+            self._evict(next(iter(same)))
+        elif len(self._open) >= self.settings.max_connections:
+            self._evict(next(iter(self._open)))
+        self._open[writer] = address
+        self._open_from.setdefault(address, {})[writer] = None
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 head = await reader.readuntil(b"\r\n\r\n")
             method, path = (head.split(b"\r\n", 1)[0].split(b" ") + [b"", b""])[:2]
             if method == b"GET" and path.split(b"?")[0] == b"/metrics":
-                body, status, ctype = generate_latest(self.registry), b"200 OK", CONTENT_TYPE_LATEST.encode()
+                body, status, ctype = self._exposition()
             else:
                 body, status, ctype = b"see /metrics\n", b"404 Not Found", b"text/plain"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
@@ -360,5 +411,5 @@ class MetricsExporter:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
-            self._open.pop(writer, None)
+            self._forget(writer)
             writer.close()

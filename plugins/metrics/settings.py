@@ -15,6 +15,9 @@ class MetricsSettings:
     max_connections: int = option(64, ge=1, le=10_000,
                                   help="scrape connections at once; beyond it the oldest is closed (a scrape takes "
                                        "milliseconds, so idle connections cannot keep Prometheus out)")
+    max_connections_per_address: int = option(8, ge=1, le=10_000,
+                                              help="of those, from one IP address; beyond it that address's oldest is "
+                                                   "closed, so one address's flood cannot close another's scrape")
     request_timeout_s: float = option(5.0, ge=0.1, le=300,
                                       help="a connection that has not sent its request within this long is closed")
     latency_sample_every: int = option(16, ge=1, le=1_000_000,

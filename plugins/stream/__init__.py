@@ -34,7 +34,8 @@ class StreamService(Service):
 
 
 def running_server(operator: Operator) -> StreamServer | None:
-    """The stream server of a running bot (None when disabled): its ``port``, ``stats``, ``refusals``."""
+    """The stream server of a running bot (None when disabled): its ``port``, ``stats`` (bad frames, drops,
+    evictions), ``refusals`` (by reason) and ``open_connections``."""
     service = operator.service("stream")
     return service.server if isinstance(service, StreamService) else None
 

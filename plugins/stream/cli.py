@@ -6,7 +6,10 @@ import argparse
 import datetime as dt
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
+
+from bot.api.kit import escape_controls
 
 from .protocol import CHANNELS, public_key_of, read_signing_key, write_key_pair
 
@@ -24,31 +27,63 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value: object) -> float:
+    """A number with a fraction as the server wrote it: the client reads it as a Decimal, which json cannot write;
+    the float of the server's own text is that text again."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def to_json(value: object) -> str:
+    """JSON of a frame or a part of it, as received (``--json`` prints each frame so)."""
+    return json.dumps(value, default=_number)
+
+
 def format_frame(frame: dict) -> str:
-    """One line per frame: time, channel#seq, then the data as key=value."""
+    """One line per frame: time, channel#seq, then the data as key=value.
+
+    Control characters are shown escaped (``\\x1b``, ``\\n``), never sent: an event quotes what others wrote (an
+    alert's venue error body), and the terminal would obey an escape sequence in it. A frame not of the shape
+    described in docs/stream.md is printed as its JSON."""
+    try:
+        line = _describe(frame)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
+        line = f"{frame.get('type')}: {json.dumps(frame, default=str)}"
+    return escape_controls(line)
+
+
+def _describe(frame: dict) -> str:
     kind = frame.get("type")
     if kind == "event":
         when = dt.datetime.fromtimestamp(frame["ts"] / 1e9).strftime("%H:%M:%S.%f")[:-3]
         data = frame["data"]
-        body = " ".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in data.items())
+        body = " ".join(f"{k}={to_json(v) if isinstance(v, (dict, list)) else v}" for k, v in data.items())
         return f"{when} {frame['channel']}#{frame['seq']} {body}"
     if kind == "snapshot":
-        return f"snapshot {frame['channel']}#{frame['seq']} {json.dumps(frame['data'])}"
+        return f"snapshot {frame['channel']}#{frame['seq']} {to_json(frame['data'])}"
     if kind == "reset":
         return f"reset {frame['channel']}#{frame['seq']}: {frame['reason']}"
-    return f"{kind}: {json.dumps(frame)}"
+    return f"{kind}: {to_json(frame)}"
 
 
 async def _watch(args: argparse.Namespace) -> int:
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
     from .client import StreamClient, StreamRefused
 
     client = StreamClient(args.url, read_signing_key(Path(args.key)), args.channels or list(CHANNELS))
     try:
         async for frame in client.events(reconnect=not args.once):
-            print(json.dumps(frame) if args.json else format_frame(frame), flush=True)
+            print(to_json(frame) if args.json else format_frame(frame), flush=True)
     except StreamRefused as exc:
         print(f"arbot: the stream refused us: {exc}", file=sys.stderr)
         return 1
+    except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:  # --once: no connection was made
+        print(f"arbot: cannot reach the stream at {args.url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
     return 0
 
 
@@ -78,5 +113,6 @@ def register(register_command) -> None:
     watch.add_argument("--url", required=True, help="ws://127.0.0.1:PORT")
     watch.add_argument("--key", required=True, help="private key file made by `arbot keygen`")
     watch.add_argument("--json", action="store_true", help="print raw JSON frames")
-    watch.add_argument("--once", action="store_true", help="exit when the connection ends instead of resuming")
+    watch.add_argument("--once", action="store_true",
+                       help="exit when the connection ends instead of resuming (status 1 if none could be made)")
     watch.add_argument("channels", nargs="*", help=f"channels (default: all): {' '.join(CHANNELS)}")

@@ -50,37 +50,34 @@ class StreamClient:
     """One subscriber to an arbot stream server."""
 
     def __init__(self, url: str, key: SigningKey, channels: Iterable[str], *, since: dict[str, int] | None = None,
-                 max_backoff_s: float = 30.0, **connect_kwargs: Any):
+                 epoch: str | None = None, max_backoff_s: float = 30.0, handshake_timeout_s: float = 30.0,
+                 **connect_kwargs: Any):
+        """``since`` and ``epoch``: a saved :meth:`position`, to resume where an earlier client stopped;
+        ``handshake_timeout_s``: how long to wait for the server's challenge, then its welcome."""
         self.url = url
         self.key = key
         self.channels = list(channels)
         self.last_seq: dict[str, int] = dict(since or {})
         """Last sequence number seen per channel: what the next connection resumes from."""
-        self.epoch: str | None = None
+        self.epoch: str | None = epoch
+        """The run of the server those sequence numbers belong to: a server restarted since answers with a reset."""
         self.role: str | None = None
         self.ws: ClientConnection | None = None
         self.max_backoff_s = max_backoff_s
+        self.handshake_timeout_s = handshake_timeout_s
         self.connect_kwargs = {"proxy": None, "max_size": 2**22, **connect_kwargs}
+
+    def position(self) -> dict[str, Any]:
+        """Where this client is, to save and pass back as ``StreamClient(..., **position)`` after a restart: the
+        sequence numbers with the server run they count in, so a bot restarted meanwhile is told, not missed."""
+        return {"epoch": self.epoch, "since": dict(self.last_seq)}
 
     async def open(self) -> ClientConnection:
         """Connect, answer the challenge, subscribe (resuming from :attr:`last_seq`); return the connection."""
         ws = await connect(self.url, **self.connect_kwargs)
         try:
-            challenge = loads(await ws.recv())
-            if challenge["type"] != "challenge":
-                raise StreamRefused(f"expected a challenge, got {challenge['type']}")
-            nonce, ts = challenge["nonce"], challenge["ts"]
-            await ws.send(dumps({"type": "auth", "key": public_key_of(self.key), "nonce": nonce, "ts": ts,
-                                 "sig": sign(self.key, challenge_payload(nonce, ts))}))
-            welcome = loads(await ws.recv())
-            if welcome["type"] != "welcome":
-                raise StreamRefused(welcome.get("message", "refused"))
-            since = {c: self.last_seq[c] for c in self.channels if c in self.last_seq}
-            subscribe = {"type": "subscribe", "channels": self.channels, "since": since}
-            if since and self.epoch is not None:
-                subscribe["epoch"] = self.epoch
-            self.epoch, self.role = welcome["epoch"], welcome["role"]
-            await ws.send(dumps(subscribe))
+            async with asyncio.timeout(self.handshake_timeout_s):  # a server that never speaks is not waited for ever
+                return await self._authenticate(ws)
         except ConnectionClosed as exc:
             await ws.close()
             if exc.rcvd is not None and exc.rcvd.code in (CLOSE_AUTH_FAILED, CLOSE_TOO_MANY_CONNECTIONS):
@@ -89,6 +86,24 @@ class StreamClient:
         except BaseException:
             await ws.close()
             raise
+
+    async def _authenticate(self, ws: ClientConnection) -> ClientConnection:
+        """Answer the challenge, check the welcome, subscribe."""
+        challenge = loads(await ws.recv())
+        if challenge["type"] != "challenge":
+            raise StreamRefused(f"expected a challenge, got {challenge['type']}")
+        nonce, ts = challenge["nonce"], challenge["ts"]
+        await ws.send(dumps({"type": "auth", "key": public_key_of(self.key), "nonce": nonce, "ts": ts,
+                             "sig": sign(self.key, challenge_payload(nonce, ts))}))
+        welcome = loads(await ws.recv())
+        if welcome["type"] != "welcome":
+            raise StreamRefused(welcome.get("message", "refused"))
+        since = {c: self.last_seq[c] for c in self.channels if c in self.last_seq}
+        subscribe = {"type": "subscribe", "channels": self.channels, "since": since}
+        if since and self.epoch is not None:
+            subscribe["epoch"] = self.epoch
+        self.epoch, self.role = welcome["epoch"], welcome["role"]
+        await ws.send(dumps(subscribe))
         self.ws = ws
         return ws
 
@@ -108,11 +123,16 @@ class StreamClient:
         return True
 
     async def events(self, *, reconnect: bool = True) -> AsyncIterator[dict[str, Any]]:
-        """Yield frames (``event``, ``snapshot``, ``reset``, ``error``) for ever, resuming after each drop."""
+        """Yield frames (``event``, ``snapshot``, ``reset``, ``error``) for ever, resuming after each drop.
+
+        Without ``reconnect`` it returns when the connection ends, and raises when none could be made (the
+        error of the attempt: ``OSError``, ``InvalidHandshake``...), so "ended" and "never there" differ."""
         backoff = 0.0
         while True:
+            opened = False
             try:
                 ws = await self.open()
+                opened = True
                 backoff = 0.0
                 async for message in ws:
                     frame = loads(message)
@@ -120,7 +140,9 @@ class StreamClient:
                         yield frame
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 if not reconnect:
-                    return
+                    if opened:
+                        return
+                    raise
                 log.info("stream connection lost (%s); resuming in %.1f s", exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(self.max_backoff_s, max(0.5, backoff * 2))

@@ -23,7 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from bot.api import Alert, AlertLevel, FeedStatus, FillApplied, Opportunity, OrderUpdate
-from bot.api.kit import REDACTOR, fill_data, to_data
+from bot.api.kit import REDACTOR, escape_controls, fill_data, to_data
 
 from .protocol import (
     CHANNELS,
@@ -47,6 +47,9 @@ log = logging.getLogger("arbot.stream")
 
 AUTH_FRAME_BYTES = 4096
 """Largest frame before authentication: the auth frame is about 300 bytes."""
+
+BAD_FRAME_CLOSES = frozenset({1002, 1007, 1009})
+"""Close codes websockets sends for a frame it refuses itself: a protocol error, text that is not UTF-8, too big."""
 
 SNAPSHOT_CHANNELS = ("portfolio", "status")
 """Channels whose events are whole states: a client that subscribes gets the latest one at once."""
@@ -97,6 +100,7 @@ class StreamServer:
             role, _, key = entry.partition(":")
             self.keys[key] = (name, role, parse_public_key(key))
         self.clients: set[Client] = set()
+        self._client_of: dict[ServerConnection, Client] = {}
         self.per_key: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
@@ -107,18 +111,45 @@ class StreamServer:
         self._feeds: dict[str, dict[str, Any]] = {}
         self._pending: list[tuple[Channel, str]] = []
         self._flush_scheduled = False
-        self._waiting: dict[ServerConnection, None] = {}
-        """Connections not yet authenticated, oldest first (limited apart: max_unauthenticated)."""
+        self._waiting: dict[ServerConnection, str] = {}
+        self._waiting_from: dict[str, dict[ServerConnection, None]] = {}
+        """The same connections by address, oldest first: an address's oldest is found without a scan."""
+        """Connections not yet authenticated, from TCP accept on, oldest first, with their peer's address (limited
+        apart: max_unauthenticated, max_unauthenticated_per_address)."""
         self._server: Server | None = None
         self.port = 0
+        self.open_connections = 0
+        """TCP connections open now, from accept to close, whether authenticated, waiting or closing."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
+        stream = self
+
+        class Connection(ServerConnection):
+            """Known to the stream from TCP accept: a connection that never finishes websockets' opening handshake
+            waits to authenticate too, within the same limits, instead of holding a descriptor for open_timeout."""
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                stream.open_connections += 1
+                stream._admit(self)
+
+            def data_received(self, data: bytes) -> None:
+                super().data_received(data)
+                # websockets answers a ping with a pong by itself, outside what the stream writes and bounds
+                if self.transport.get_write_buffer_size() > s.client_buffer_bytes:
+                    stream._overflowing(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                super().connection_lost(exc)
+                stream.open_connections -= 1
+                stream._unwait(self)
+
         self._server = server = await serve(
             self._handle, s.host, s.port, max_size=s.max_frame_bytes, compression=None,
-            close_timeout=2, ping_interval=20, ping_timeout=20,
+            close_timeout=2, ping_interval=20, ping_timeout=20, create_connection=Connection,
         )
         self.port = server.sockets[0].getsockname()[1]
         bus, owner = self.ctx.bus, self.ctx.name
@@ -270,33 +301,73 @@ class StreamServer:
 
     # --- connections -------------------------------------------------------------------------
 
+    def _admit(self, ws: ServerConnection) -> None:
+        """A new TCP connection: it waits to authenticate, and an older waiting one may have to go for it.
+
+        The oldest waiting connection goes, not the new one: a real client answers its challenge in milliseconds,
+        so a flood of silent connections cannot keep it out. The oldest of the same address goes first, so one
+        address flooding cannot push out another address's login half-way through its challenge either."""
+        s = self.settings
+        address = str(ws.remote_address[0]) if ws.remote_address else "?"
+        same = self._waiting_from.get(address)
+        if same is not None and len(same) >= s.max_unauthenticated_per_address:
+            self._evict(next(iter(same)))
+        elif len(self._waiting) >= s.max_unauthenticated:
+            self._evict(next(iter(self._waiting)))
+        self._waiting[ws] = address
+        self._waiting_from.setdefault(address, {})[ws] = None
+
+    def _unwait(self, ws: ServerConnection) -> None:
+        """``ws`` waits to authenticate no more (authenticated, evicted or gone)."""
+        address = self._waiting.pop(ws, None)
+        if address is not None:
+            same = self._waiting_from[address]
+            del same[ws]
+            if not same:
+                del self._waiting_from[address]
+
+    def _evict(self, ws: ServerConnection) -> None:
+        self._unwait(ws)
+        self.stats["evicted_unauthenticated"] += 1
+        if ws.protocol.state is State.OPEN:  # it has its challenge: told why
+            self._shut(ws, 1013, "too many connections waiting to authenticate")
+        else:  # still in websockets' opening handshake: there is no WebSocket to say it in
+            ws.transport.abort()
+
+    @staticmethod
+    def _shut(ws: ServerConnection, code: int, reason: str) -> None:
+        """Close a stranger's connection now: its close frame is sent, the stranger's answer is not waited for
+        (websockets' close() waits close_timeout for it, the descriptor held and counted nowhere)."""
+        if ws.protocol.state is State.OPEN:
+            ws.protocol.send_close(code, reason)
+            ws.send_data()
+        ws.transport.close()  # flushes the few bytes queued, then closes
+
     async def _handle(self, ws: ServerConnection) -> None:
         peer = "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?"
-        if len(self._waiting) >= self.settings.max_unauthenticated:
-            # the oldest waiting connection goes, not the new one: a real client answers its challenge in
-            # milliseconds, so a flood of silent connections cannot keep it out
-            oldest = next(iter(self._waiting))
-            del self._waiting[oldest]
-            self.stats["evicted_unauthenticated"] += 1
-            self.ctx.create_task(oldest.close(1013, "too many connections waiting to authenticate"),
-                                 what="closing an unauthenticated connection")
-        self._waiting[ws] = None
+        if ws not in self._waiting:  # evicted while its opening handshake finished
+            self._shut(ws, 1013, "too many connections waiting to authenticate")
+            return
         try:
             client = await self._authenticate(ws, peer)
         except Refused as exc:
             reason = str(exc)
             self.refusals[reason.split(":")[0]] += 1
-            log.warning("stream: refused %s: %s", peer, reason)
+            log.warning("stream: refused %s: %s", peer, escape_controls(reason))  # it quotes a stranger's text
             try:
                 await ws.send(dumps({"type": "error", "code": "auth_failed", "message": "authentication failed"}))
-                await ws.close(CLOSE_AUTH_FAILED, "authentication failed")
+                self._shut(ws, CLOSE_AUTH_FAILED, "authentication failed")
             except ConnectionClosed:
                 pass
             return
-        except ConnectionClosed:
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code in BAD_FRAME_CLOSES:  # refused by websockets, not by us
+                self.refusals["malformed auth frame"] += 1
+                log.warning("stream: refused %s: malformed auth frame: %s (close %d)", peer, exc.sent.reason,
+                            exc.sent.code)
             return
         finally:
-            self._waiting.pop(ws, None)
+            self._unwait(ws)
         if len(self.clients) >= self.settings.max_connections:
             self.stats["refused_full"] += 1
             await ws.close(1013, "server full")
@@ -310,6 +381,7 @@ class StreamServer:
             await ws.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections for this key")
             return
         self.clients.add(client)
+        self._client_of[ws] = client
         self.per_key[client.key] += 1
         self.stats["authenticated"] += 1
         log.info("stream: %s connected as %s (%s)", peer, client.name, client.role)
@@ -322,8 +394,11 @@ class StreamServer:
                 if client.dropped:
                     break
                 self._on_message(client, message)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code in BAD_FRAME_CLOSES:
+                self.stats["bad frames"] += 1
+                log.warning("stream: bad frame from %s (%s): %s (close %d)", peer, client.name, exc.sent.reason,
+                            exc.sent.code)
         finally:
             self._forget(client)
 
@@ -380,10 +455,24 @@ class StreamServer:
         client.channels.clear()
         if client in self.clients:
             self.clients.discard(client)
+            self._client_of.pop(client.ws, None)
             self.per_key[client.key] -= 1
             if self.per_key[client.key] <= 0:
                 del self.per_key[client.key]
             log.info("stream: %s (%s) disconnected", client.peer, client.name)
+
+    def _overflowing(self, ws: ServerConnection) -> None:
+        """Unsent bytes past ``client_buffer_bytes`` for a connection that keeps sending (pings websockets answers
+        by itself): a client is dropped as slow; one not authenticated, or already dropped, is cut off."""
+        client = self._client_of.get(ws)
+        if client is not None and not client.dropped:
+            self._drop(client, CLOSE_SLOW_CONSUMER, "slow consumer")
+        elif not ws.transport.is_closing():
+            if ws in self._waiting:  # (a dropped client is forgotten: it was counted when dropped)
+                self.stats["dropped: slow consumer"] += 1
+                log.warning("stream: cutting off %s before authentication: it reads nothing and keeps sending",
+                            "%s:%s" % ws.remote_address[:2] if ws.remote_address else "?")
+            ws.transport.abort()
 
     def _drop(self, client: Client, code: int, reason: str) -> None:
         """Disconnect a client without waiting for it: unsubscribe now, close in the background."""
@@ -396,8 +485,19 @@ class StreamServer:
         self.ctx.create_task(client.ws.close(code, reason), what=f"closing {client.peer}")
 
     def _send(self, client: Client, frame: dict[str, Any]) -> None:
+        self._write(client, dumps(frame))
+
+    def _write(self, client: Client, text: str) -> bool:
+        """Queue one frame for one client (a reply, a snapshot, a replayed event), bounded as the live events are:
+        a client already further behind than ``client_buffer_bytes`` is dropped instead; False then."""
+        if client.dropped:
+            return False
+        if client.ws.transport.get_write_buffer_size() > self.settings.client_buffer_bytes:
+            self._drop(client, CLOSE_SLOW_CONSUMER, "slow consumer")
+            return False
         # through broadcast like the events, so replies and events keep their order
-        broadcast([client.ws], dumps(frame))
+        broadcast([client.ws], text)
+        return True
 
     # --- what clients send -------------------------------------------------------------------
 
@@ -454,6 +554,8 @@ class StreamServer:
             channel = self.channels[name]
             if name not in client.channels:
                 self._catch_up(client, channel, since.get(name), epoch)
+                if client.dropped:  # too far behind to take the catch-up: subscribed to nothing any more
+                    return
                 channel.subscribers[client] = None
                 client.channels.add(name)
 
@@ -478,10 +580,10 @@ class StreamServer:
                 if sum(len(text) for _, text in missed) > self.settings.client_buffer_bytes:
                     reason = f"{len(missed)} missed events are more than one client may queue"
                 else:
-                    self.stats["replayed"] += len(missed)
-                    ws = [client.ws]
                     for _, text in missed:
-                        broadcast(ws, text)
+                        if not self._write(client, text):
+                            return
+                        self.stats["replayed"] += 1
                     return
         if reason is not None:
             self._send(client, {"type": "reset", "channel": channel.name, "seq": channel.seq, "reason": reason,

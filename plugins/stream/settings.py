@@ -22,9 +22,15 @@ class StreamSettings:
     max_connections: int = option(2000, ge=1, le=100_000,
                                   help="authenticated connections at once, all keys together")
     max_unauthenticated: int = option(64, ge=1, le=10_000,
-                                      help="connections waiting to authenticate at once, apart from max_connections; "
-                                           "beyond it the oldest waiting one is closed, so a flood of connections "
-                                           "that never authenticate cannot lock a real client out")
+                                      help="connections waiting to authenticate at once (from the TCP connect on), "
+                                           "apart from max_connections; beyond it the oldest waiting one is closed, "
+                                           "so a flood of connections that never authenticate cannot lock a real "
+                                           "client out")
+    max_unauthenticated_per_address: int = option(8, ge=1, le=10_000,
+                                                  help="connections waiting to authenticate at once from one IP "
+                                                       "address; beyond it that address's oldest waiting one is "
+                                                       "closed, so one address's flood cannot push out another's "
+                                                       "login")
     max_connections_per_key: int = option(4, ge=1, le=10_000, help="connections at once with one key")
     client_messages_per_s: float = option(5.0, ge=0.001, le=10_000, help="sustained rate of frames a client may send")
     client_message_burst: int = option(20, ge=1, le=10_000, help="frames a client may send at once")

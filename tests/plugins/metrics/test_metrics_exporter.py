@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -200,6 +201,7 @@ async def test_a_connection_that_sends_nothing_is_closed_after_request_timeout_s
         assert await reader.read() == b""  # closed by the server without an answer
     writer.close()
     await wait_for(lambda: not exporter._open, timeout_s=5)
+    assert not exporter._open_from  # by address too
 
 
 def test_a_fee_only_entry_is_not_counted_as_a_fill():
@@ -375,3 +377,97 @@ async def test_a_strategy_left_out_at_start_is_exported_as_failed(make_bot):
     samples = await scrape(running_exporter(bot.operator).port)
     assert value(samples, "arbot_strategy_state", strategy="t", state="failed") == 1
     assert value(samples, "arbot_strategy_state", strategy="t", state="running") == 0
+
+
+async def test_a_label_value_that_is_not_unicode_text_cannot_break_every_scrape(make_bot):
+    # a name from the bus is any str, a lone surrogate ("\ud800" in a peer's JSON) included: it cannot be written
+    # as UTF-8, so generate_latest raised on every scrape from then on and Prometheus saw the bot down
+    from bot.api import FLEET_ORIGIN
+
+    bot = await make_bot("name = \"alpha\"\n[plugins.metrics]\nenabled = true\nport = 0\n")
+    exporter = running_exporter(bot.operator)
+    bot.alert(AlertLevel.WARNING, "odd\ud800kind", "ghost alert", source="x", **{FLEET_ORIGIN: "gh\udcffost"})
+    bot.bus.publish(FeedStatus("paper", 'B"T\\C\n/\ud83dUSD', FeedState.RESYNCING, bot.clock.time_ns(), "gap"))
+    samples = await scrape(exporter.port)  # answers 200, and parses
+    relayed = value(samples, "arbot_relayed_alerts_total", origin="gh\ufffdost", kind="odd\ufffdkind", level="warning")
+    assert relayed == 1
+    assert value(samples, "arbot_feed_resyncs_total", exchange="paper", symbol='B"T\\C\n/\ufffdUSD') == 1
+    promtool = shutil.which("promtool")
+    if promtool:  # the real checker, where installed: HELP and TYPE lines, escaping, names
+        reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        body = (await reader.read()).partition(b"\r\n\r\n")[2]
+        writer.close()
+        checked = await asyncio.create_subprocess_exec(promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await checked.communicate(body)
+        assert checked.returncode == 0 and not out and not err, (out, err)
+
+
+async def test_filled_quantity_is_summed_exactly_and_becomes_a_float_only_when_scraped(make_bot):
+    # the quantities were summed as floats: ten fills of 0.1 exported 0.9999999999999999, and the error grew
+    # with every fill of a long-running bot
+    from bot.domain import Fill, FillApplied, Liquidity
+
+    bot = await make_bot("name = \"alpha\"\n[plugins.metrics]\nenabled = true\nport = 0\n")
+    exporter = running_exporter(bot.operator)
+    for n in range(10):
+        bot.bus.publish(FillApplied("s", Fill("paper", "BTC/USD", f"o{n}", f"t{n}", Side.SELL, Decimal("30000"),
+                                              Decimal("0.1"), Decimal("0"), "USD", Liquidity.MAKER, n + 1)))
+    samples = await scrape(exporter.port)
+    assert value(samples, "arbot_filled_base_total", exchange="paper", symbol="BTC/USD", side="sell") == 1.0
+    assert value(samples, "arbot_fills_total", exchange="paper", symbol="BTC/USD", side="sell") == 10
+
+
+async def test_a_flood_from_one_address_evicts_its_own_connections_not_a_scrape_from_another(make_bot):
+    # past max_connections the oldest connection went, whoever's it was: one address opening connections fast
+    # closed Prometheus's scrape between its connect and its request, and the bot looked down
+    bot = await make_bot("[plugins.metrics]\nenabled = true\nport = 0\nmax_connections = 8\n"
+                         "max_connections_per_address = 2\n")
+    exporter = running_exporter(bot.operator)
+    reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port, local_addr=("127.0.0.2", 0))
+    await wait_for(lambda: len(exporter._open) == 1, what="the scrape's connection accepted")
+    flood = [(await asyncio.open_connection("127.0.0.1", exporter.port))[1] for _ in range(20)]
+    await wait_for(lambda: exporter.evicted >= 18, what="the flood evicting itself")
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    async with asyncio.timeout(5):
+        assert (await reader.read()).startswith(b"HTTP/1.1 200")
+    writer.close()
+    for other in flood:
+        other.close()
+
+
+class Vague(Notifier):
+    """A notifier whose count of lost alerts is not a number (a plugin's bug)."""
+
+    async def send(self, alert):
+        pass
+
+    def dropped_alerts(self):
+        return "a few"
+
+
+class vague_plugin:
+    @staticmethod
+    @hookimpl
+    def register_notifiers(register):
+        register("vague", Vague)
+
+
+async def test_a_scrape_that_cannot_be_built_answers_500_with_the_reason_and_logs_it(make_bot, caplog):
+    # one plugin's bad figure made generate_latest raise: the connection closed with no answer at all, so
+    # Prometheus showed "EOF" and the bot's log only asyncio's "Unhandled exception in client_connected_cb"
+    bot = await make_bot("[notifiers.chat]\ntype = \"vague\"\n[plugins.metrics]\nenabled = true\nport = 0\n",
+                         extra=[("vague", vague_plugin)])
+    exporter = running_exporter(bot.operator)
+    for _ in range(2):
+        reader, writer = await asyncio.open_connection("127.0.0.1", exporter.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        async with asyncio.timeout(5):
+            response = await reader.read()
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 500"), response
+        assert b"arbot_notifier_alerts_dropped" in response and b"a few" in response
+    logged = [r for r in caplog.records if r.name == "arbot.metrics" and r.levelname == "ERROR"]
+    assert len(logged) == 1 and "a few" in logged[0].getMessage()  # once, not on every scrape
+    assert "client_connected_cb" not in caplog.text

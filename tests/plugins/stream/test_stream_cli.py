@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import subprocess
@@ -75,3 +76,87 @@ def test_watch_refuses_a_key_file_others_can_read(tmp_path):
     os.chmod(tmp_path / "w.key", 0o644)
     out = arbot("watch", "--url", "ws://127.0.0.1:9", "--key", str(tmp_path / "w.key"), cwd=tmp_path)
     assert out.returncode == 1 and "chmod 600" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_watch_shows_control_characters_in_an_event_escaped_never_sends_them_to_the_terminal():
+    # an alert may quote what others wrote (a venue's error body): printed as it came, an escape sequence in it
+    # retitled, cleared or rewrote the watcher's terminal, and a newline broke "one line per frame"
+    from plugins.stream.cli import format_frame
+
+    evil = "\x1b]0;owned\x07\x1b[2J\rfake line\nnext"
+    lines = [
+        format_frame({"type": "event", "bot": "b", "channel": "alerts", "seq": 3, "ts": 10**18,
+                      "data": {"message": evil, "fields": {"body": evil}}}),
+        format_frame({"type": "reset", "channel": "alerts", "seq": 4, "reason": evil}),
+        format_frame({"type": "snapshot", "channel": "status", "seq": 5, "data": {"x": evil}}),
+        format_frame({"type": evil, "x": 1}),
+    ]
+    for line in lines:
+        assert not any(ord(c) < 32 or ord(c) == 127 for c in line), repr(line)
+    assert "alerts#3 message=\\x1b]0;owned\\x07\\x1b[2J\\rfake line\\nnext" in lines[0]
+
+
+def test_watch_prints_a_frame_it_cannot_read_as_json_instead_of_a_traceback():
+    from plugins.stream.cli import format_frame
+
+    assert format_frame({"type": "event", "channel": "fills"}) == 'event: {"type": "event", "channel": "fills"}'
+    assert format_frame({"type": "event", "channel": "fills", "seq": 1, "ts": "x", "data": []}).startswith("event: ")
+
+
+async def test_watch_prints_an_event_carrying_a_fractional_number_in_both_formats(make_bot, tmp_path, capsys):
+    # the client reads a number with a fraction as a Decimal (never a float for an amount); printing the frame
+    # then raised "Decimal is not JSON serializable": an alert with a figure such as lag_s=1.5 ended `arbot watch`
+    import argparse
+
+    from bot.domain import AlertLevel
+    from plugins.stream.cli import _watch
+    from plugins.stream.protocol import public_key_of, write_key_pair
+
+    key = write_key_pair(tmp_path / "w.key")
+    bot = await make_bot(f'[plugins.stream]\nenabled = true\nport = 0\n'
+                         f'clients = {{ cli = "viewer:{public_key_of(key)}" }}\n')
+    server = running_server(bot.operator)
+    for as_json in (False, True):
+        args = argparse.Namespace(url=f"ws://127.0.0.1:{server.port}", key=str(tmp_path / "w.key"),
+                                  channels=["alerts"], json=as_json, once=True)
+        watch = asyncio.create_task(_watch(args))
+        printed = ""
+
+        def shown(watch: asyncio.Task = watch) -> bool:
+            nonlocal printed
+            printed += capsys.readouterr().out
+            return "lag_s" in printed or watch.done()
+
+        try:
+            await wait_for(lambda: server.channels["alerts"].subscribers, what="watch to subscribe")
+            bot.alert(AlertLevel.INFO, "test", f"slow loop (json={as_json})", lag_s=1.5)
+            await wait_for(shown, what="the alert printed")
+            assert not watch.done(), watch.exception()
+            if as_json:
+                assert json.loads(printed)["data"]["fields"] == {"lag_s": 1.5}
+            else:
+                assert ' alerts#' in printed and 'fields={"lag_s": 1.5}' in printed
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+            await wait_for(lambda: not server.clients, what="watch gone")
+
+
+async def test_watch_once_that_cannot_connect_says_so_and_fails(tmp_path, capsys):
+    # --once ended with status 0 and no word when no connection was ever made (a wrong port, the bot down): a
+    # script could not tell "the stream ended" from "there was no stream"
+    import argparse
+    import socket
+
+    from plugins.stream.cli import _watch
+    from plugins.stream.protocol import write_key_pair
+
+    write_key_pair(tmp_path / "w.key")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # nothing listens there once closed
+    args = argparse.Namespace(url=f"ws://127.0.0.1:{port}", key=str(tmp_path / "w.key"), channels=["fills"],
+                              json=False, once=True)
+    assert await _watch(args) == 1
+    err = capsys.readouterr().err
+    assert f"ws://127.0.0.1:{port}" in err and "Traceback" not in err, err

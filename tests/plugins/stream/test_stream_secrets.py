@@ -76,3 +76,22 @@ async def test_an_unknown_key_that_is_a_known_secret_is_logged_masked_not_cut(ma
         _, code = await refused(ws)
     assert code == 4001 and server.refusals["unknown key"] == 1
     assert "unknown key" in caplog.text and key[:6] not in caplog.text, caplog.text
+
+
+async def test_a_strangers_text_reaches_the_log_with_its_control_characters_escaped(make_bot, caplog):
+    # a refusal quotes what the stranger sent (its frame's type, its key): an escape sequence in it went to the
+    # bot's log as it came, and the operator's terminal obeyed it (a retitled window, a cleared screen)
+    _, server, url = await start(make_bot)
+    with caplog.at_level(logging.WARNING, "arbot.stream"):
+        for frame in ({"type": "\x1b]0;owned\x07\x1b[2J"},
+                      {"type": "auth", "key": "\x1b[2J\x1b[H\x9b", "nonce": "n", "ts": 1, "sig": "s"}):
+            ws = await connect(url, proxy=None)
+            challenge = await recv(ws)
+            if frame["type"] == "auth":
+                frame = {**frame, "nonce": challenge["nonce"], "ts": challenge["ts"]}
+            await ws.send(json.dumps(frame))
+            await refused(ws)
+    assert server.refusals["malformed auth frame"] == 1 and server.refusals["unknown key"] == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "arbot.stream"]
+    assert len(logged) == 2 and "\\x1b" in logged[0] and "\\x1b" in logged[1], logged
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for line in logged for c in line), logged

@@ -425,3 +425,214 @@ async def test_deep_nesting_is_refused_before_parsing_not_a_1011(make_bot, caplo
     await client.send('{"type": "ping"}')
     assert (await recv(client))["type"] == "pong"
     await client.close()
+
+
+def unread_socket(port: int):
+    """A connected socket with a small receive buffer, for a client that never reads: the server's writes
+    back up on its side at once, not after the kernel's megabytes of loopback buffering."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_replies_to_a_client_that_never_reads_are_bounded_too_not_only_live_events(make_bot):
+    # every subscribe with since=0 replays the buffered events; a client asking again and again while reading
+    # nothing made the server queue them all: its memory grew without bound, and the client was never dropped
+    bot, server, url = await start(make_bot, client_buffer_bytes=65536, client_messages_per_s=1000,
+                                   client_message_burst=1000)
+    for n in range(50):
+        bot.alert(AlertLevel.INFO, "test", f"event {n}", padding="x" * 1000)  # 50 kB: one replay fits
+    sock = unread_socket(server.port)
+    stuck, _ = await login(url, sock=sock, max_queue=1)
+    [client] = server.clients
+    asked = 0
+    try:
+        while server.stats["dropped: slow consumer"] == 0:
+            assert asked < 400, "the client that reads nothing was never dropped"
+            await stuck.send(json.dumps({"type": "subscribe", "channels": ["alerts"], "since": {"alerts": 0}}))
+            await stuck.send(json.dumps({"type": "unsubscribe", "channels": ["alerts"]}))
+            asked += 1
+            await wait_for(lambda n=asked: server.stats["replayed"] >= 50 * n or client.dropped,
+                           what="the replay")
+            # never more than the limit and one replay queued for it
+            assert client.ws.transport.get_write_buffer_size() <= 65536 + 60_000
+        assert not server.clients and not server.channels["alerts"].subscribers
+        ws, _ = await login(url, BOB)  # the others are served as before
+        await ws.close()
+    finally:
+        stuck.transport.abort()
+
+
+async def eof(reader: asyncio.StreamReader) -> bool:
+    """True once the server has closed this raw connection."""
+    try:
+        return await reader.read(1024) == b""
+    except ConnectionError:
+        return True
+
+
+async def test_connections_that_never_finish_the_websocket_handshake_count_as_waiting_too(make_bot):
+    # a TCP connection that sends no HTTP request was not counted at all until websockets' open_timeout (10 s):
+    # a stranger opening thousands held as many of the bot's file descriptors
+    _, server, url = await start(make_bot, max_unauthenticated=4)
+    raw = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    async with asyncio.timeout(3):
+        closed = await asyncio.gather(*(eof(reader) for reader, _ in raw[:16]))
+    assert all(closed) and server.stats["evicted_unauthenticated"] == 16
+    assert len(server._waiting) == 4
+    ws, _ = await login(url)  # a real client still gets in
+    await ws.close()
+    for _, writer in raw:
+        writer.close()
+    await wait_for(lambda: not server._waiting, what="closed connections forgotten")
+    assert not server._waiting_from  # by address too
+
+
+async def test_a_flood_from_one_address_evicts_its_own_connections_not_another_addresss_login(make_bot):
+    _, server, url = await start(make_bot, max_unauthenticated=8, max_unauthenticated_per_address=2)
+    real = await connect(url, proxy=None, local_addr=("127.0.0.2", 0))
+    challenge = await recv(real)  # the real client is about to answer when the flood comes
+    flood = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+    await wait_for(lambda: server.stats["evicted_unauthenticated"] >= 18, what="the flood evicting itself")
+    await real.send(auth_frame(challenge, ALICE))
+    assert (await recv(real))["type"] == "welcome"
+    await real.close()
+    for _, writer in flood:
+        writer.close()
+
+
+async def test_frames_websockets_itself_refuses_are_counted_and_logged_too(make_bot, caplog):
+    # a frame too big or a text frame that is not UTF-8 closed the connection inside websockets (1009, 1007)
+    # without a word in the log or a count: the bad frames a stranger sent left no trace
+    _, server, url = await start(make_bot, max_frame_bytes=1024)
+    stranger = await connect(url, proxy=None)
+    await recv(stranger)
+    await stranger.send("x" * 10_000)  # before authentication: a refused answer
+    with pytest.raises(ConnectionClosed) as info:
+        await recv(stranger)
+    assert info.value.rcvd.code == 1009
+    await wait_for(lambda: server.refusals["malformed auth frame"] == 1, what="the refusal counted")
+    for bad, code in (("x" * 2000, 1009), (b"\xff\xfe", 1007)):
+        client, _ = await login(url)
+        await client.send(bad, text=True)
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(client)
+        assert info.value.rcvd.code == code
+    await wait_for(lambda: server.stats["bad frames"] == 2, what="both bad frames counted")
+    assert caplog.text.count("stream: bad frame from 127.0.0.1") == 2
+    assert "refused 127.0.0.1" in caplog.text and "malformed auth frame" in caplog.text
+
+
+async def test_a_client_flooding_websocket_pings_while_reading_nothing_is_dropped(make_bot):
+    # websockets answers each ping with a pong by itself, outside the frames the server counts and bounds: a
+    # client sending pings and reading nothing grew the bot's memory by every pong, subscribed or not
+    import os
+    import socket
+
+    _, server, url = await start(make_bot, client_buffer_bytes=65536)
+    stuck, _ = await login(url, sock=unread_socket(server.port), max_queue=1)
+    [client] = server.clients
+    client.ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stuck.transport.pause_reading()  # it reads nothing more, and sends no frame the server would answer itself
+    try:
+        for _ in range(2000):  # 250 kB of pongs
+            await stuck.ping(os.urandom(125))
+        await wait_for(lambda: client.dropped or client.ws.transport.get_write_buffer_size() > 2 * 65536,
+                       what="the pongs to back up")
+        assert client.dropped and server.stats["dropped: slow consumer"] == 1
+        await wait_for(lambda: not server.clients, what="the client forgotten")
+    finally:
+        stuck.transport.abort()
+
+
+async def test_a_stranger_flooding_websocket_pings_before_authenticating_is_cut_off(make_bot):
+    import os
+    import socket
+
+    _, server, url = await start(make_bot, client_buffer_bytes=65536)
+    stranger = await connect(url, proxy=None, sock=unread_socket(server.port))
+    await recv(stranger)  # its challenge, never answered
+    [waiting] = server._waiting
+    waiting.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stranger.transport.pause_reading()
+    try:
+        for _ in range(2000):
+            await stranger.ping(os.urandom(125))
+        await wait_for(lambda: waiting.transport.is_closing() or waiting.transport.get_write_buffer_size() > 2 * 65536,
+                       what="the pongs to back up")
+        assert waiting.transport.is_closing() and server.stats["dropped: slow consumer"] == 1
+        await wait_for(lambda: not server._waiting, what="the stranger forgotten")
+    finally:
+        stranger.transport.abort()
+
+
+async def test_a_restarted_client_resuming_from_a_saved_position_is_told_the_bot_restarted_too(make_bot):
+    # a client that persisted last_seq (as docs/stream.md told it to) could not persist the server's epoch: after
+    # both restarted, since=3 against the new run's sequence numbers gave its events 4, 5 as if nothing was missed
+    from plugins.stream.client import StreamClient
+
+    bot, server, url = await start(make_bot)
+    for n in (1, 2, 3):
+        bot.bus.publish(applied(n))
+    first = StreamClient(url, ALICE, ["fills"], since={"fills": 0})
+    frames = []
+    async for frame in first.events(reconnect=False):
+        frames.append(frame)
+        if len(frames) == 3:
+            break
+    await first.close()
+    saved = first.position()
+    assert saved == {"epoch": server.epoch, "since": {"fills": 3}}
+    service = bot.operator.service("stream")
+    await service.stop()  # the bot restarts: its stream numbers from 1 again
+    await service.start()
+    server = running_server(bot.operator)
+    for n in (4, 5, 6, 7, 8):
+        bot.bus.publish(applied(n))
+    again = StreamClient(f"ws://127.0.0.1:{server.port}", ALICE, ["fills"], **saved)
+    async for frame in again.events(reconnect=False):
+        assert frame["type"] == "reset" and "restarted" in frame["reason"] and frame["seq"] == 5, frame
+        break
+    await again.close()
+
+
+async def test_the_python_client_gives_up_on_a_server_that_never_sends_its_challenge(tmp_path):
+    # a WebSocket server that accepts and then says nothing (a wrong service on that port, a stuck bot) held the
+    # client in open() for ever, `arbot watch` silent, since websockets' keepalive pings are still answered
+    from websockets.asyncio.server import serve
+
+    from plugins.stream.client import StreamClient
+
+    async def silent(ws):
+        await ws.wait_closed()
+
+    async with serve(silent, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = StreamClient(f"ws://127.0.0.1:{port}", ALICE, ["fills"], handshake_timeout_s=0.2)
+        opening = asyncio.create_task(client.open())
+        done, _ = await asyncio.wait([opening], timeout=5)
+        assert done, "open() still waiting for a challenge"
+        assert isinstance(opening.exception(), TimeoutError)
+
+
+async def test_a_refused_or_evicted_stranger_that_reads_nothing_is_not_held_for_a_closing_handshake(make_bot):
+    # a refused or evicted connection was closed politely: the server waited up to 2 s for the stranger's own
+    # close frame, no longer counted as waiting, so a stranger refused at a high rate held that many descriptors
+    _, server, url = await start(make_bot, max_unauthenticated=2)
+    strangers = []
+    for n in range(10):
+        ws = await connect(url, proxy=None)
+        await recv(ws)
+        if n < 5:
+            await ws.send("{not json")  # refused
+        ws.transport.pause_reading()  # and it never answers the close
+        strangers.append(ws)
+    await wait_for(lambda: server.refusals["malformed auth frame"] == 5, what="five refused")
+    await wait_for(lambda: server.stats["evicted_unauthenticated"] >= 3, what="the oldest waiting evicted")
+    await wait_for(lambda: server.open_connections <= 2, timeout_s=1.0, what="refused and evicted ones gone")
+    for ws in strangers:
+        ws.transport.abort()
