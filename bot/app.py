@@ -1292,7 +1292,8 @@ class Bot:
             check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
-        self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
+        self.executor.refusals.refused(intent.strategy, intent.exchange, intent.symbol, f"vetoed by {veto.check}",
+                                       veto.reason, kind="risk", at_risk=True, check=veto.check)
 
     def ask(self, component: Component, method: str, *args: Any) -> Any:
         """``component.method(*args)``, a read of a plugin's component (``status``, ``usage``, ``markets``,
