@@ -1293,7 +1293,7 @@ class Bot:
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
         self.executor.refusals.refused(intent.strategy, intent.exchange, intent.symbol, f"vetoed by {veto.check}",
-                                       veto.reason, kind="risk", at_risk=True, check=veto.check)
+                                       veto.reason, kind="risk", before_venue=True, check=veto.check)
 
     def ask(self, component: Component, method: str, *args: Any) -> Any:
         """``component.method(*args)``, a read of a plugin's component (``status``, ``usage``, ``markets``,

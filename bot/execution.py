@@ -291,8 +291,8 @@ class Executor:
         problem = _unplaceable(intent)
         if problem is not None:  # every check assumes a positive, finite size and price: "buy -5" would pass them
             log.error("strategy %s sent an order no venue can take: %s; refused", intent.strategy, problem)
-            self._alert(AlertLevel.ERROR, "order", f"order refused: {problem}", strategy=intent.strategy,
-                        exchange=intent.exchange, symbol=intent.symbol)
+            self.refusals.refused(intent.strategy, intent.exchange, intent.symbol, "refused (no venue can take them)",
+                                  problem, level=AlertLevel.ERROR, before_venue=True)
             return None
         cid = intent.client_order_id
         if cid is None:
@@ -327,8 +327,6 @@ class Executor:
             else:
                 self._on_veto(intent, veto)
             return None
-        if risk:
-            self.refusals.passed_risk(intent.strategy, intent.exchange, intent.symbol)
         now = self.clock.time_ns()
         order = Order(
             client_order_id=cid, strategy=intent.strategy, exchange=intent.exchange, symbol=intent.symbol,
@@ -340,6 +338,7 @@ class Executor:
             if now_path and intent.client_order_id is not None and self.store.order_exists(cid):
                 self._refuse_carried(intent.strategy, cid)
                 return None
+            self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
             self._observed[cid] = order
@@ -349,9 +348,11 @@ class Executor:
             # the config check refuses this; a strategy that picks its venue at run time meets it here
             log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
                       intent.exchange, mode)
-            self._alert(AlertLevel.ERROR, "order", f"order to the real venue {intent.exchange} refused in "
-                        f"{mode} mode", strategy=intent.strategy, client_order_id=cid)
+            self.refusals.refused(intent.strategy, intent.exchange, intent.symbol, f"refused in {mode} mode",
+                                  f"{intent.exchange} is a real venue (order {cid})", level=AlertLevel.ERROR,
+                                  before_venue=True, client_order_id=cid)
             return None
+        self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
         self._active[cid] = order
         job = self._unsent[cid] = _Job(order, reduce_only=intent.reduce_only)
         self._begin()

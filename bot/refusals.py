@@ -5,8 +5,8 @@ that vetoes a strategy's orders vetoes them on every tick. One alert per order w
 cause (strategy, exchange, symbol and the kind of refusal: ``rejected (InsufficientFunds)``, ``failed``,
 ``vetoed by max_position``) is an episode: its first refusal is alerted at once, the next ones are counted, a cause
 still refused after :data:`REPEAT_S` is alerted again with its count ("and 19 more like it"), and when an order of that
-strategy on that market goes through again (the risk checks let it pass, for a veto; the venue accepts it, for any
-cause) one INFO note ends the episode with what it counted. Every refusal is still logged and its order stored: only
+strategy on that market goes through again (the host's checks let it pass, for a veto or an order no venue could
+take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. Every refusal is still logged and its order stored: only
 the alerts are gathered.
 """
 
@@ -27,8 +27,9 @@ class _Episode:
     kind: str
     """The alert's kind: ``order`` (the venue or the executor refused it), ``risk`` (a check vetoed it)."""
     level: AlertLevel
-    at_risk: bool
-    """Refused by a risk check: over as soon as a check lets an order of the market through."""
+    before_venue: bool
+    """Refused before the venue saw it (a risk check's veto, an order no venue can take): over as soon as an order of
+    the market passes the host's checks."""
     started: float
     alerted: float
     total: int = 1
@@ -51,7 +52,7 @@ class RefusalAlerts:
         """Causes alerted and not over yet."""
 
     def refused(self, strategy: str, exchange: str, symbol: str, cause: str, detail: str, *,
-                level: AlertLevel = AlertLevel.WARNING, kind: str = "order", at_risk: bool = False,
+                level: AlertLevel = AlertLevel.WARNING, kind: str = "order", before_venue: bool = False,
                 **fields: Any) -> None:
         """An order was refused for ``cause`` (``detail``: this order's reason): alerted when the cause is new, or
         still refused :attr:`repeat_s` after its last alert; counted otherwise."""
@@ -60,7 +61,7 @@ class RefusalAlerts:
         episode = self._open.get(key)
         market = f"{strategy} on {exchange} {symbol}"
         if episode is None:
-            self._open[key] = _Episode(kind, level, at_risk, now, now)
+            self._open[key] = _Episode(kind, level, before_venue, now, now)
             self._alert(level, kind, f"orders of {market} {cause}: {detail}; more like it are counted, not alerted, "
                         f"and a note follows when orders go through again", source=strategy, exchange=exchange,
                         symbol=symbol, cause=cause, **fields)
@@ -74,10 +75,11 @@ class RefusalAlerts:
                         source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total,
                         **fields)
 
-    def passed_risk(self, strategy: str, exchange: str, symbol: str) -> None:
-        """The risk checks let an order of this market through: its vetoes are over."""
+    def passed_checks(self, strategy: str, exchange: str, symbol: str) -> None:
+        """An order of this market passed the host's checks (the risk checks too) on its way to the venue: its refusals
+        before the venue are over."""
         if self._open:
-            self._end(strategy, exchange, symbol, "pass the risk checks", lambda episode: episode.at_risk)
+            self._end(strategy, exchange, symbol, "pass the risk checks", lambda episode: episode.before_venue)
 
     def went_through(self, strategy: str, exchange: str, symbol: str) -> None:
         """The venue took an order of this market (resting or filled): every refusal of it is over."""

@@ -110,3 +110,29 @@ async def test_an_order_the_venue_answers_rejected_is_alerted_like_one_it_refuse
     await wait_for(lambda: all(final_status(bot, f"j-{n}") is OrderStatus.REJECTED for n in range(5)))
     alerts = orders_alerts(seen)
     assert len(alerts) == 1 and "rejected" in alerts[0].message and "Post only" in alerts[0].message, alerts
+
+
+async def test_a_strategy_sending_unplaceable_orders_every_tick_is_alerted_once_and_its_end(bot):
+    """A strategy whose sizing went wrong sends a quantity below zero on every tick, each a different figure."""
+    seen = heard(bot)
+    for n in range(30):
+        bad = OrderIntent("s", "v", "BTC/USD", Side.BUY, Decimal(f"-0.{n + 1}"), Decimal("100"))
+        assert bot.strategies["s"].ctx.submit(bad) is None
+    alerts = orders_alerts(seen)
+    assert len(alerts) == 1 and alerts[0].level is AlertLevel.ERROR and "-0.1" in alerts[0].message, alerts
+    bot.strategies["s"].ctx.submit(intent("fine-1"))
+    ends = orders_alerts(seen)[1:]
+    assert len(ends) == 1 and ends[0].level is AlertLevel.INFO and "29 more like it" in ends[0].message, ends
+
+
+async def test_orders_to_a_real_venue_in_paper_mode_are_alerted_once(bot):
+    seen = heard(bot)
+    venue(bot).simulated = False  # a strategy that picks its venue at run time picked a real one
+    for n in range(10):
+        assert bot.strategies["s"].ctx.submit(intent(f"real-{n}")) is None
+    alerts = orders_alerts(seen)
+    assert len(alerts) == 1 and "paper mode" in alerts[0].message and "real venue" in alerts[0].message, alerts
+    venue(bot).simulated = True
+    assert bot.strategies["s"].ctx.submit(intent("sim-1")) is not None
+    ends = orders_alerts(seen)[1:]
+    assert len(ends) == 1 and "9 more like it" in ends[0].message, ends
