@@ -6,8 +6,8 @@ cause (strategy, exchange, symbol and the kind of refusal: ``rejected (Insuffici
 ``vetoed by max_position``) is an episode: its first refusal is alerted at once, the next ones are counted, a cause
 still refused after :data:`REPEAT_S` is alerted again with its count ("and 19 more like it"), and when an order of that
 strategy on that market goes through again (the host's checks let it pass, for a veto or an order no venue could
-take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. Every refusal is still logged and its order stored: only
-the alerts are gathered.
+take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. Every refusal is still
+logged (and stored: the order's row, a veto's ``risk_events`` row): only the alerts are gathered.
 """
 
 from __future__ import annotations
