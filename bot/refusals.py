@@ -18,6 +18,9 @@ from typing import Any
 
 from .domain import AlertLevel
 
+KIND = "order"
+"""The alert kind of an order the venue or the executor refused (a risk check's veto is alerted as ``risk``)."""
+
 REPEAT_S = 600.0
 """A cause still refused this long after it was last alerted is alerted again, with the count since."""
 
@@ -52,7 +55,7 @@ class RefusalAlerts:
         """Causes alerted and not over yet."""
 
     def refused(self, strategy: str, exchange: str, symbol: str, cause: str, detail: str, *,
-                level: AlertLevel = AlertLevel.WARNING, kind: str = "order", before_venue: bool = False,
+                level: AlertLevel = AlertLevel.WARNING, kind: str = KIND, before_venue: bool = False,
                 **fields: Any) -> None:
         """An order was refused for ``cause`` (``detail``: this order's reason): alerted when the cause is new, or
         still refused :attr:`repeat_s` after its last alert; counted otherwise."""
