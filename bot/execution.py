@@ -338,7 +338,8 @@ class Executor:
             if now_path and intent.client_order_id is not None and self.store.order_exists(cid):
                 self._refuse_carried(intent.strategy, cid)
                 return None
-            self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
+            if risk:  # a host's closing order (flatten) skips the checks: it says nothing of their vetoes
+                self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
             self._observed[cid] = order
@@ -352,7 +353,8 @@ class Executor:
                                   f"{intent.exchange} is a real venue (order {cid})", level=AlertLevel.ERROR,
                                   before_venue=True, client_order_id=cid)
             return None
-        self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
+        if risk:
+            self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
         self._active[cid] = order
         job = self._unsent[cid] = _Job(order, reduce_only=intent.reduce_only)
         self._begin()

@@ -136,3 +136,13 @@ async def test_orders_to_a_real_venue_in_paper_mode_are_alerted_once(bot):
     assert bot.strategies["s"].ctx.submit(intent("sim-1")) is not None
     ends = orders_alerts(seen)[1:]
     assert len(ends) == 1 and "9 more like it" in ends[0].message, ends
+
+
+async def test_a_closing_order_that_skips_the_checks_does_not_end_their_vetoes(bot):
+    seen = heard(bot)
+    for n in range(3):
+        bot.on_veto(intent(f"cv-{n}"), Veto("limits", "daily loss limit exceeded"))
+    assert bot.executor.submit(intent("flatten-1"), risk=False) is not None  # the host's flatten: no check asked
+    assert [a.level for a in seen if a.kind == "risk"] == [AlertLevel.WARNING]
+    bot.strategies["s"].ctx.submit(intent("after-1"))
+    assert [a.level for a in seen if a.kind == "risk"] == [AlertLevel.WARNING, AlertLevel.INFO]
