@@ -82,7 +82,7 @@ class RefusalAlerts:
         """An order of this market passed the host's checks (the risk checks too) on its way to the venue: its refusals
         before the venue are over."""
         if self._open:
-            self._end(strategy, exchange, symbol, "pass the risk checks", lambda episode: episode.before_venue)
+            self._end(strategy, exchange, symbol, "pass the checks", lambda episode: episode.before_venue)
 
     def went_through(self, strategy: str, exchange: str, symbol: str) -> None:
         """The venue took an order of this market (resting or filled): every refusal of it is over."""
