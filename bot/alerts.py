@@ -2,10 +2,10 @@
 
 ``emit`` never blocks and never raises: trading goes on whatever the notifiers do. Messages
 and fields pass through the secret redactor; an alert without a bot gets this bot's name. The
-first alert of a kind goes out at once; identical ones (same bot, kind, source, message and level)
-within the coalescing window are counted and summarised once when the window closes
-("... (3 more in 60 s)"). An identical alert after its window has closed opens a new window (the closed one's
-summary queued first), so no repeat goes uncounted, whenever the runner wakes.
+first alert of a kind goes out at once; identical ones (same bot, kind, source, message and level, about the same
+strategy, exchange and symbol when its fields name them) within the coalescing window are counted and summarised once
+when the window closes ("... (3 more in 60 s)"). An identical alert after its window has closed opens a new window
+(the closed one's summary queued first), so no repeat goes uncounted, whenever the runner wakes.
 
 Closing the due windows costs what it closes, not how many are open: the windows are kept in the order
 they opened (a window's start never changes, a reopened window goes to the end), so the due ones are
@@ -29,6 +29,11 @@ from .redact import REDACTOR
 
 log = logging.getLogger("arbot.alerts")
 
+SUBJECT_FIELDS = ("strategy", "exchange", "symbol")
+"""The fields that say what an alert is about: identical words about another strategy or market are not coalesced."""
+
+_Key = tuple[str, str, str, str, AlertLevel, tuple[str, ...]]
+
 
 class Alerts:
     def __init__(self, coalesce_s: float, queue_size: int, monotonic: Callable[[], float],
@@ -47,7 +52,7 @@ class Alerts:
         self.queue_size = queue_size
         self._queue: deque[Alert] = deque()
         self._wakeup = asyncio.Event()
-        self._windows: OrderedDict[tuple[str, str, str, str, AlertLevel], tuple[float, int, Alert]] = OrderedDict()
+        self._windows: OrderedDict[_Key, tuple[float, int, Alert]] = OrderedDict()
         """Open coalescing windows, key -> (start, count, last alert), in the order they opened (so by start)."""
         self._monotonic = monotonic
         self.notifiers: list[Notifier] = []
@@ -98,8 +103,9 @@ class Alerts:
         if message != alert.message or fields != alert.fields or not alert.bot:
             alert = replace(alert, message=message, fields=fields, bot=alert.bot or self.bot)
         # the level is in the key: a CRITICAL with a WARNING's words must not wait in the WARNING's window
-        # (a notifier with min_level "error" would never see it, the summary carrying the last repeat's level)
-        key = (alert.bot, alert.kind, alert.source, alert.message, alert.level)
+        # (a notifier with min_level "error" would never see it, the summary carrying the last repeat's level);
+        # so is what it is about: the same fixed sentence about another market is a new problem, heard at once
+        key = (alert.bot, alert.kind, alert.source, alert.message, alert.level, _subject(alert))
         now = self._monotonic()
         window = self._windows.get(key)
         if window is not None:
@@ -146,7 +152,7 @@ class Alerts:
                 return
             self._close(key, window)
 
-    def _close(self, key: tuple[str, str, str, str, AlertLevel], window: tuple[float, int, Alert]) -> None:
+    def _close(self, key: _Key, window: tuple[float, int, Alert]) -> None:
         """Drop a window and queue its summary when its alert was repeated in it."""
         del self._windows[key]
         _, count, last = window
@@ -221,6 +227,12 @@ class Alerts:
         stops, so an alert raised meanwhile reaches the notifiers still running, or is counted as dropped)."""
         self._close_windows(force=True)
         await self.deliver()
+
+
+def _subject(alert: Alert) -> tuple[str, ...]:
+    """What ``alert`` is about (its :data:`SUBJECT_FIELDS`), part of its coalescing key."""
+    fields = alert.fields
+    return tuple(str(fields.get(name, "")) for name in SUBJECT_FIELDS)
 
 
 def _level(alert: Alert) -> int:

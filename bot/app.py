@@ -86,7 +86,7 @@ from .risk import FailedToStart, RiskGate, Veto
 from .scheduler import Scheduler
 from .settings import resolve_paths
 from .store import Store
-from .tasks import Tasks
+from .tasks import HEALTHY_AFTER_S, Tasks
 from .watchdog import Watchdog
 from .writer import StoreWriter, describe_store_error, is_store_error
 
@@ -169,7 +169,7 @@ class Bot:
         self.clock = clock or Clock()
         self.data_dir = config.data_dir
         self.bus = Bus(self._subscriber_failed)
-        self.tasks = Tasks(self._task_failed)
+        self.tasks = Tasks(self._task_failed, self._task_recovered)
         self.alerts = Alerts(config.alerts.coalesce_s, config.alerts.queue_size, self.clock.monotonic,
                              self.clock.time_ns, bot=self.name, plugin_label=self._plugin_label)
         self.store = Store(config.db_url, bot=self.name, migrate_wait_s=config.bot.migrate_wait_s)
@@ -1292,7 +1292,8 @@ class Bot:
             check_name=veto.check, reason=veto.reason, strategy=intent.strategy, exchange=intent.exchange,
             symbol=intent.symbol, details={"side": intent.side.value, "qty": str(intent.qty),
                                            "price": str(intent.price)}, ts_ns=self.clock.time_ns())
-        self.alert(AlertLevel.WARNING, "risk", f"{veto.check} blocked an order: {veto.reason}", source=intent.strategy)
+        self.executor.refusals.refused(intent.strategy, intent.exchange, intent.symbol, f"vetoed by {veto.check}",
+                                       veto.reason, kind="risk", before_venue=True, check=veto.check)
 
     def ask(self, component: Component, method: str, *args: Any) -> Any:
         """``component.method(*args)``, a read of a plugin's component (``status``, ``usage``, ``markets``,
@@ -1348,6 +1349,12 @@ class Bot:
                                        f'{type(event).__name__}; it is stopped until /resume {owner}', exc)
         elif owner not in self.strategies:
             self.plugin_failed(plugin, f'"{owner}" raised {type(exc).__name__}: {exc} on {type(event).__name__}', exc)
+
+    def _task_recovered(self, owner: str, what: str, failures: int) -> None:
+        """A supervised task whose failure was alerted ("restarting by itself") has held since: its end, alerted."""
+        log.warning("%s of %s runs again after %d failure(s)", what, owner, failures)
+        self.alert(AlertLevel.INFO, "bot", f"{what} runs again: it has held {HEALTHY_AFTER_S:g} s after {failures} "
+                   "failure(s)", source=owner, failures=failures)
 
     def _task_failed(self, owner: str, what: str, exc: BaseException) -> None:
         log.error("background task %s of %s failed", what, owner, exc_info=exc)

@@ -59,6 +59,7 @@ from .domain import (
 from .ledger import EXACT_DIGITS, fee_in_quote
 from .portfolio import Portfolio
 from .ratelimit import TokenBucket, backoff_delay
+from .refusals import RefusalAlerts
 from .risk import RiskGate, Veto
 from .store import Store, StoreBusy
 from .tasks import Tasks
@@ -170,6 +171,9 @@ class Executor:
         self.risk = risk
         self.dispatch = dispatch
         self._alert = alert
+        self.refusals = RefusalAlerts(alert, clock.monotonic)
+        """The one owner of the alerts of refused orders (the venue's, the executor's, the risk checks'): once per
+        cause, counted, and a note when orders go through again."""
         self._exchanges = exchanges
         self._mode = mode
         self._may_trade = may_trade
@@ -287,8 +291,8 @@ class Executor:
         problem = _unplaceable(intent)
         if problem is not None:  # every check assumes a positive, finite size and price: "buy -5" would pass them
             log.error("strategy %s sent an order no venue can take: %s; refused", intent.strategy, problem)
-            self._alert(AlertLevel.ERROR, "order", f"order refused: {problem}", strategy=intent.strategy,
-                        exchange=intent.exchange, symbol=intent.symbol)
+            self.refusals.refused(intent.strategy, intent.exchange, intent.symbol, "refused (no venue can take them)",
+                                  problem, level=AlertLevel.ERROR, before_venue=True)
             return None
         cid = intent.client_order_id
         if cid is None:
@@ -334,6 +338,8 @@ class Executor:
             if now_path and intent.client_order_id is not None and self.store.order_exists(cid):
                 self._refuse_carried(intent.strategy, cid)
                 return None
+            if risk:  # a host's closing order (flatten) skips the checks: it says nothing of their vetoes
+                self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
             order.status = OrderStatus.OBSERVED
             order.reason = "observe mode: not sent"
             self._observed[cid] = order
@@ -343,9 +349,12 @@ class Executor:
             # the config check refuses this; a strategy that picks its venue at run time meets it here
             log.error("strategy %s sent an order to %s, a real venue, in %s mode: refused", intent.strategy,
                       intent.exchange, mode)
-            self._alert(AlertLevel.ERROR, "order", f"order to the real venue {intent.exchange} refused in "
-                        f"{mode} mode", strategy=intent.strategy, client_order_id=cid)
+            self.refusals.refused(intent.strategy, intent.exchange, intent.symbol, f"refused in {mode} mode",
+                                  f"{intent.exchange} is a real venue (order {cid})", level=AlertLevel.ERROR,
+                                  before_venue=True, client_order_id=cid)
             return None
+        if risk:
+            self.refusals.passed_checks(intent.strategy, intent.exchange, intent.symbol)
         self._active[cid] = order
         job = self._unsent[cid] = _Job(order, reduce_only=intent.reduce_only)
         self._begin()
@@ -725,7 +734,8 @@ class Executor:
             self._apply(order, result)
             return True
         if isinstance(result, PermanentError):
-            self._finish(order, OrderStatus.REJECTED, f"{type(result).__name__}: {result}")
+            self._finish(order, OrderStatus.REJECTED, f"{type(result).__name__}: {result}",
+                         cause=f"rejected ({type(result).__name__})")
             return True
         if isinstance(result, TransientError):
             if isinstance(result, RateLimited) and result.retry_after_s:
@@ -962,6 +972,7 @@ class Executor:
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:
             self.apply_fill(fill)
+        was = order.status
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
         order.status = state.status
@@ -972,22 +983,36 @@ class Executor:
             order.reason = state.reason
         if changed:
             order.updated_ns = self.clock.time_ns()
+            if state.status is OrderStatus.REJECTED and was is not OrderStatus.REJECTED:
+                # the venue's answer or its stream said so, not an error: heard as any rejection (once per cause)
+                self._refused(order, AlertLevel.WARNING, "rejected", order.reason or "no reason given")
             self._notify(order)
 
-    def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
+    def _finish(self, order: Order, status: OrderStatus, reason: str, cause: str = "") -> None:
+        """End an order refused or given up on: logged and stored each time, alerted once per ``cause`` (default: the
+        status) of its strategy's market (:class:`~bot.refusals.RefusalAlerts`)."""
         order.status = status
         order.reason = reason
         order.updated_ns = self.clock.time_ns()
         level = AlertLevel.WARNING if status is OrderStatus.REJECTED else AlertLevel.ERROR
-        self._alert(level, "order", f"order {order.client_order_id} {status.value}: {reason}",
-                    source=order.strategy, exchange=order.exchange, symbol=order.symbol)
+        self._refused(order, level, cause or status.value, reason)
         self._notify(order)
+
+    def _refused(self, order: Order, level: AlertLevel, cause: str, reason: str) -> None:
+        """Log an order refused (or given up on) and alert it once per cause of its strategy's market."""
+        log.log(int(level), "order %s of %s on %s %s %s: %s", order.client_order_id, order.strategy, order.exchange,
+                order.symbol, order.status.value, reason)
+        self.refusals.refused(order.strategy, order.exchange, order.symbol, cause,
+                              f"{reason} (order {order.client_order_id})", level=level,
+                              client_order_id=order.client_order_id)
 
     def _finish_quiet(self, order: Order, status: OrderStatus, reason: str) -> None:
         order.status, order.reason, order.updated_ns = status, reason, self.clock.time_ns()
         self._notify(order)
 
     def _notify(self, order: Order) -> None:
+        if order.status is OrderStatus.OPEN or order.status is OrderStatus.FILLED or order.filled_qty:
+            self.refusals.went_through(order.strategy, order.exchange, order.symbol)
         if order.status.terminal:
             self._active.pop(order.client_order_id, None)
         if order.status is not OrderStatus.OBSERVED:

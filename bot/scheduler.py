@@ -181,7 +181,9 @@ class Scheduler:
                 failed(plugin, f'job "{job.name}" raised {type(exc).__name__}: {exc}')
             finally:
                 self._running.pop(task, None)
-                self._run_started.pop(job.name, None)
+                started = self._run_started.pop(job.name, None)
+                if started is not None and started[2] and not self._stopping:
+                    self._hung_run_ended(job.name, plugin, started[0])
 
         self._plugins[job.name] = plugin
         self._scheduler.add_job(run, trigger, id=job.name, name=f"{plugin}:{job.name}", replace_existing=True,
@@ -304,7 +306,8 @@ class Scheduler:
         return True
 
     def _skipped(self, event: JobSubmissionEvent) -> None:
-        """APScheduler skipped a run: the last one is still going. Alerted once per hung run, not per skip."""
+        """APScheduler skipped a run: the last one is still going. Alerted once per hung run, not per skip; its end is
+        alerted too (:meth:`_hung_run_ended`)."""
         started = self._run_started.get(event.job_id)
         if started is None or started[2] or self._stopping:
             return
@@ -317,6 +320,14 @@ class Scheduler:
             self._alert(AlertLevel.WARNING, "plugin_error",
                         f'job "{event.job_id}" skipped: its last run is still going after {running_s:.0f} s',
                         source=plugin, job=event.job_id, running_s=round(running_s))
+
+    def _hung_run_ended(self, name: str, plugin: str, began: float) -> None:
+        """A run whose skips were alerted has ended: the skips are over, and the trader hears so."""
+        running_s = asyncio.get_running_loop().time() - began
+        log.warning("job %s (plugin %s): its hung run ended after %.0f s", name, plugin, running_s)
+        if self._alert is not None:
+            self._alert(AlertLevel.INFO, "plugin_error", f'job "{name}": its hung run ended after {running_s:.0f} s; '
+                        "its runs go on", source=plugin, job=name, running_s=round(running_s))
 
     def _missed(self, event: JobExecutionEvent) -> None:
         """APScheduler dropped a run that came more than its grace late (the loop or the machine slept through

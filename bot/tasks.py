@@ -2,8 +2,8 @@
 
 A task that must keep running whatever happens (a send lane, the store writer) is started with
 :meth:`Tasks.supervise`: when it raises, the failure is reported once per streak and it is started
-again after a growing delay; the work it had not finished lives outside the coroutine (in its
-queue), so a restart picks it up.
+again after a growing delay, and its recovery is reported once it has held for ``HEALTHY_AFTER_S``; the work it had
+not finished lives outside the coroutine (in its queue), so a restart picks it up.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ HEALTHY_AFTER_S = 30.0
 
 
 class Tasks:
-    def __init__(self, on_error: Callable[[str, str, BaseException], None]):
+    def __init__(self, on_error: Callable[[str, str, BaseException], None],
+                 on_recovered: Callable[[str, str, int], None] | None = None):
         self._on_error = on_error
+        self._on_recovered = on_recovered
+        """``(owner, what, failures)``: a supervised task whose failure was reported has run HEALTHY_AFTER_S since."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def create(self, coro: Coroutine[Any, Any, Any], *, owner: str, what: str) -> asyncio.Task[Any]:
@@ -37,7 +40,8 @@ class Tasks:
 
     def supervise(self, factory: Callable[[], Coroutine[Any, Any, Any]], *, owner: str, what: str) -> asyncio.Task[Any]:
         """Run ``factory()`` until it returns; each time it raises, report it (once per streak) and run
-        it again after a backoff delay. Cancelling the returned task stops it for good."""
+        it again after a backoff delay; once a run after a reported failure has held for HEALTHY_AFTER_S,
+        ``on_recovered`` is told (the streak is over). Cancelling the returned task stops it for good."""
         return self.create(self._supervised(factory, owner, what), owner=owner, what=what)
 
     async def _supervised(self, factory: Callable[[], Coroutine[Any, Any, Any]], owner: str, what: str) -> None:
@@ -45,6 +49,9 @@ class Tasks:
         failures = 0
         while True:
             started = loop.time()
+            # after a reported failure: once the task has held for HEALTHY_AFTER_S, say so (the report's end)
+            held = (loop.call_later(HEALTHY_AFTER_S, self._on_recovered, owner, what, failures)
+                    if failures and self._on_recovered is not None else None)
             try:
                 await factory()
                 return
@@ -59,6 +66,9 @@ class Tasks:
                     log.warning("%s of %s failed again (%s: %s); restarting", what, owner, type(exc).__name__, exc)
                 delay = backoff_delay(failures, *SUPERVISE_BACKOFF_S)
                 failures += 1
+            finally:
+                if held is not None:
+                    held.cancel()
             await asyncio.sleep(delay)
 
     def report(self, owner: str, what: str, exc: BaseException) -> None:

@@ -13,7 +13,8 @@ A venue with a private order stream (fills pushed as they happen) calls :meth:`s
 subscription is acknowledged and :meth:`stream_down` when the connection is lost: while the stream
 is up, polling slows to ``settings.stream_poll_s`` (it only reconciles); a loss is alerted and
 polling returns to ``fill_poll_s``; a return is alerted and one poll runs at once, so nothing that
-happened while the stream was down is missed.
+happened while the stream was down is missed. A stream lost again within :data:`STREAM_FLAP_WINDOW_S` of its return
+flaps: alerted once, its next losses counted (logged), and its return alerted once it has held that long.
 
 :class:`OrderMemory` is what such a venue remembers of its orders between reads, bounded: its client id
 for each (the venue's id -> ours) and the fills read of each, for the newest orders only.
@@ -23,11 +24,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .api import Context, Exchange
 from .domain import AlertLevel, FeedState, FeedStatus, Fill, OrderReport, OrderState
+
+log = logging.getLogger("arbot.venue")
+
+STREAM_FLAP_WINDOW_S = 300.0
+"""A private stream lost again within this long of its return flaps (see :meth:`PollingVenue.stream_down`)."""
 
 
 class OrderMemory:
@@ -103,6 +110,13 @@ class PollingVenue(Exchange):
         self.streaming = False
         """The venue's private order stream is up (see :meth:`stream_up`)."""
         self._stream_lost = False
+        self._stream_back_at: float | None = None
+        """When the stream's last return was alerted (monotonic): a loss soon after is a flap."""
+        self._flaps = 0
+        """Losses counted, not alerted, since the stream was alerted as flapping; 0: it is not flapping."""
+        self._flapping_since = 0.0
+        self._holding: asyncio.Task[None] | None = None
+        """Waits for a flapping stream to hold for :attr:`stream_flap_window_s`, then says so."""
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -164,24 +178,64 @@ class PollingVenue(Exchange):
         """Time between two polls while orders are tracked: ``stream_poll_s`` while a private stream is up."""
         return float(self.settings.stream_poll_s if self.streaming else self.settings.fill_poll_s)
 
+    stream_flap_window_s = STREAM_FLAP_WINDOW_S
+    """A loss this soon after the stream's return was alerted is a flap; a flapping stream's return is alerted once it
+    has held this long."""
+
     def stream_up(self) -> None:
-        """The private order stream is subscribed: poll only to reconcile; after a loss, alert and poll now."""
+        """The private order stream is subscribed: poll only to reconcile; after a loss, poll now and alert the return
+        (a flapping stream's once it has held for :attr:`stream_flap_window_s`)."""
         self.streaming = True
-        if self._stream_lost:
-            self._stream_lost = False
-            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
-                           "reading what happened meanwhile", exchange=self.name)
-            self.poll_soon()
+        if not self._stream_lost:
+            return
+        self._stream_lost = False
+        self.poll_soon()
+        if self._flaps:
+            self._holding = self.ctx.create_task(self._held(), "private stream holding")
+            return
+        self._stream_back_at = self.ctx.clock.monotonic()
+        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream is back; "
+                       "reading what happened meanwhile", exchange=self.name)
 
     def stream_down(self, reason: str) -> None:
-        """The private order stream is lost: alert, and poll every ``fill_poll_s`` until it is back."""
+        """The private order stream is lost: poll every ``fill_poll_s`` until it is back; alert the loss, or (lost
+        again soon after its return) that it flaps, once: later losses are counted until it holds again."""
         if not self.streaming:
             return
         self.streaming = False
         self._stream_lost = True
+        self.poll_soon()
+        now = self.ctx.clock.monotonic()
+        polling = f"polling orders every {self.settings.fill_poll_s:g} s while it is down"
+        if self._flaps:
+            self._flaps += 1
+            if self._holding is not None:
+                self._holding.cancel()
+                self._holding = None
+            log.warning("%s: private order stream lost again (%s): %d losses since it began flapping", self.name,
+                        reason, self._flaps)
+            return
+        back_at = self._stream_back_at
+        if back_at is not None and now - back_at < self.stream_flap_window_s:
+            self._flaps, self._flapping_since = 1, now
+            self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream flapping: lost "
+                           f"again ({reason}) {now - back_at:.0f} s after it came back; {polling}; its next losses "
+                           f"are counted, not alerted, until it holds for {self.stream_flap_window_s:g} s",
+                           exchange=self.name)
+            return
         self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream lost ({reason}); "
                        f"polling orders every {self.settings.fill_poll_s:g} s until it is back", exchange=self.name)
-        self.poll_soon()
+
+    async def _held(self) -> None:
+        """A flapping stream is back: once it has held for :attr:`stream_flap_window_s`, say so with its count."""
+        await asyncio.sleep(self.stream_flap_window_s)
+        if not self.streaming:
+            return
+        now = self.ctx.clock.monotonic()
+        flaps, self._flaps, self._holding, self._stream_back_at = self._flaps, 0, None, now
+        self.ctx.alert(AlertLevel.WARNING, "private-stream", f"{self.name}: private order stream holds again: up for "
+                       f"{self.stream_flap_window_s:g} s after {flaps} losses in "
+                       f"{now - self._flapping_since:.0f} s", exchange=self.name, losses=flaps)
 
     def poll_soon(self) -> None:
         """Poll the tracked orders now rather than at the end of the current interval."""

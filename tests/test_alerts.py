@@ -159,3 +159,22 @@ async def test_an_alert_a_stopped_notifier_would_have_taken_is_counted_once_none
     queue.retire(quiet)
     queue.emit(alert(2, AlertLevel.CRITICAL))  # nobody runs any more: counted at once, never left queued
     assert queue.dropped == 2 and not queue._queue
+
+
+async def test_the_same_words_about_another_market_are_a_new_problem_sent_at_once():
+    """A risk trip's message is a fixed sentence with the market in its fields ("staleness: market data stale;
+    action: pause"): a second market going stale inside the first one's coalescing window is heard at once, not
+    folded into the first one's count a minute later. A repeat about the same market still coalesces."""
+    notifier = Recording()
+    queue = Alerts(60, 10, lambda: 0.0)
+    queue.notifiers = [notifier]
+
+    def trip(exchange: str, symbol: str, silent_s: str) -> Alert:
+        return Alert(AlertLevel.WARNING, "risk", "staleness", "staleness: market data stale; action: pause",
+                     {"exchange": exchange, "symbol": symbol, "silent_s": silent_s})
+
+    queue.emit(trip("kraken", "BTC/USD", "10.2"))
+    queue.emit(trip("coinbase", "ETH/USD", "11.0"))
+    queue.emit(trip("kraken", "BTC/USD", "12.5"))  # the same market again: counted
+    await queue.deliver()
+    assert len(notifier.got) == 2, notifier.got

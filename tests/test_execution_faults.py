@@ -401,3 +401,33 @@ async def test_a_venue_answering_place_order_with_no_state_is_named_and_the_orde
     ctx.submit(intent("n-2"))
     await wait_for(lambda: status(bot, "n-2") is OrderStatus.OPEN)
     assert bot.plugins.info("venue").errors == [problem, problem]
+
+
+async def test_a_supervised_task_that_runs_again_after_its_reported_failures_says_so(monkeypatch):
+    """The failure was reported ("restarting by itself"); once the restarted task has held for HEALTHY_AFTER_S, the
+    trader hears that it runs again, with how many failures it took, not silence."""
+    from bot import tasks as tasks_module
+    from bot.tasks import Tasks
+
+    reported: list = []
+    recovered: list = []
+    runs = []
+    forever = asyncio.Event()
+
+    async def flaky():
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError(f"boom {len(runs)}")
+        await forever.wait()
+
+    tasks = Tasks(on_error=lambda owner, what, exc: reported.append((owner, what, str(exc))),
+                  on_recovered=lambda owner, what, failures: recovered.append((owner, what, failures)))
+    monkeypatch.setattr(tasks_module, "SUPERVISE_BACKOFF_S", (0.001, 0.002))
+    monkeypatch.setattr(tasks_module, "HEALTHY_AFTER_S", 0.05)
+    task = tasks.supervise(flaky, owner="executor", what="store writer")
+    try:
+        await wait_for(lambda: recovered, what="the recovery reported")
+        assert recovered == [("executor", "store writer", 2)] and len(reported) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

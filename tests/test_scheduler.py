@@ -312,3 +312,27 @@ async def test_a_daily_run_missed_past_its_grace_is_alerted_with_the_job_and_how
     assert (level, kind, source) == (AlertLevel.WARNING, "plugin_error", "reports")
     assert message.startswith('job "export" missed its run at ') and "s late" in message, message
     assert fields["job"] == "export" and fields["late_s"] >= 7 * 60
+
+
+async def test_a_hung_run_that_ends_at_last_is_alerted_ending_so_the_skips_are_known_to_be_over():
+    alerts: list[tuple[AlertLevel, str, str, str]] = []
+    scheduler = Scheduler(SchedulerSettings(),
+                          alert=lambda level, kind, message, source="host", **fields: alerts.append(
+                              (level, kind, message, source)))
+    release = asyncio.Event()
+
+    async def reconcile(operator) -> None:
+        await release.wait()
+
+    scheduler.add(Job("reconcile", reconcile, every_s=0.05), "test", operator=None, failed=lambda *_: None)
+    scheduler.start()
+    try:
+        await wait_for(lambda: len(alerts) == 1, what="the skip alerted")
+        release.set()
+        await wait_for(lambda: len(alerts) == 2, what="the end of the hung run alerted")
+        level, kind, message, source = alerts[1]
+        assert (level, kind, source) == (AlertLevel.INFO, "plugin_error", "test"), alerts[1]
+        assert re.fullmatch(r'job "reconcile": its hung run ended after \d+ s; its runs go on', message), message
+    finally:
+        scheduler.stop()
+        await scheduler.join(5, lambda *_: None)

@@ -10,8 +10,9 @@ from bot.api import option, split_symbol
 
 REFUSED_ALERT_AFTER = 3
 """A slot's orders refused (rejected, failed, vetoed, cancelled by the venue) this many times in a row, one every
-``retry_after_s``, alert a trader once per cause (``GridStrategy._note_refusal``): a minute and a half at the default
-30 s, long enough that one refusal (a post-only order that would cross) alerts nothing."""
+``retry_after_s``, are logged once per cause with the grid's fix, and alerted when the host does not alert them (an
+order the venue cancelled; ``GridStrategy._note_refusal``): a minute and a half at the default 30 s, long enough that
+one refusal (a post-only order that would cross) alerts nothing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,8 +35,9 @@ class GridSettings:
     retry_after_s: float = option(
         30.0, ge=0.1, le=86_400,
         help=f"seconds a slot waits after a refused, vetoed or failed order before trying again; refused "
-             f"{REFUSED_ALERT_AFTER} times in a row, a WARNING alert names the slot, price, reason and fix (once per "
-             f"cause), and an INFO note follows once the orders go through")
+             f"{REFUSED_ALERT_AFTER} times in a row, a WARNING log line names the slot, price, reason and fix (once "
+             f"per cause; alerted too for orders the venue cancelled: the host alerts rejected, failed and vetoed ones "
+             f"itself), and an INFO note follows once the orders go through")
 
     def validate(self) -> list[tuple[str, str]]:
         """Cross-field checks: (key, problem) pairs."""

@@ -18,8 +18,10 @@ inventory: the slot offers only the rest, and a sell of the whole resting meanwh
 One that comes after a later sell sold the slot's whole lot sold base twice: that cannot be undone, so the grid
 alerts and its next sell offers that much less (the ledger's position is what the grid holds). A fill the order's
 end already counted (its answer said filled before the fill came) corrects that estimate, never counts twice.
-A slot whose order is refused (rejected, failed, vetoed) tries again after ``retry_after_s``; REFUSED_ALERT_AFTER
-refusals in a row alert a trader once per cause (side and outcome) and an INFO note follows once its slots go through.
+A slot whose order is refused (rejected, failed, vetoed, cancelled by the venue) tries again after ``retry_after_s``;
+REFUSED_ALERT_AFTER refusals in a row are logged once per cause (side and outcome) with the grid's fix, and an INFO
+note follows once its slots go through. The host alerts a rejected, failed or vetoed order itself (once per cause:
+:mod:`bot.refusals`); the grid alerts only the refusals the host does not (orders the venue cancelled).
 Changed settings (bounds, levels, spacing) at start lay the grid out again: at once when every slot is free; when
 slots merely have buys resting (nothing filled), once those buys, cancelled at start, have ended (a buy that filled
 first is sold at its old price before); a slot holding base or a partly filled buy refuses the start naming the fix.
@@ -71,6 +73,11 @@ from .accounting import Executions
 from .levels import level_prices, recentre, slot_prices
 from .models import GridLayoutRow, Slot, SlotState, load_grid, save
 from .settings import REFUSED_ALERT_AFTER, GridSettings
+
+HOST_ALERTED = frozenset({"rejected", "failed", "unknown", "vetoed"})
+"""Outcomes the host alerts itself, once per cause with a count and a note when orders go through again (a venue's
+refusal, an order given up on, a risk check's veto; a pause is alerted when it starts): the grid logs them with its
+fix and does not alert them a second time. A buy or sell the venue cancelled is the grid's to alert."""
 
 FREE, PENDING, LOCKED = SlotState.FREE, SlotState.PENDING, SlotState.LOCKED
 
@@ -860,8 +867,9 @@ class GridStrategy(Strategy[GridSettings]):
         self._note_refusal(slot, side, slot.buy_price if side is Side.BUY else slot.sell_price, outcome, reason)
 
     def _note_refusal(self, slot: Slot, side: Side, price: Decimal, outcome: str, reason: str) -> None:
-        """Count a refusal of the slot's order; at REFUSED_ALERT_AFTER in a row, alert (WARNING) once per cause (side
-        and outcome, whatever the slot): a grid short of balance has every slot refused, and says so once."""
+        """Count a refusal of the slot's order; at REFUSED_ALERT_AFTER in a row, log (WARNING) once per cause (side
+        and outcome, whatever the slot) with the grid's fix: a grid short of balance has every slot refused, and says
+        so once. Alerted too when the host does not alert it (:data:`HOST_ALERTED`: one owner per alert)."""
         count = self._refusals[slot.index] = self._refusals.get(slot.index, 0) + 1
         if count < REFUSED_ALERT_AFTER:
             return
@@ -880,8 +888,9 @@ class GridStrategy(Strategy[GridSettings]):
                    f"strategy, or raise retry_after_s. No other alert for {side.value}s {outcome} until they go "
                    f"through")
         self.ctx.log.warning(message)
-        self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index, side=side.value,
-                       price=price, reason=reason or outcome)
+        if outcome not in HOST_ALERTED:
+            self.ctx.alert(AlertLevel.WARNING, "strategy", message, strategy=self.name, slot=slot.index,
+                           side=side.value, price=price, reason=reason or outcome)
 
     def _went_through(self, slot: Slot) -> None:
         """The slot's order rests on the venue or filled: its refusals are over; once a cause's slots have all gone
@@ -896,7 +905,8 @@ class GridStrategy(Strategy[GridSettings]):
                     message = (f"{cause} orders going through again: slot {slot.index}'s order "
                                f"{slot.order_id or ''} was accepted")
                     self.ctx.log.info(message)
-                    self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name, slot=slot.index)
+                    if cause.split(" ", 1)[1] not in HOST_ALERTED:
+                        self.ctx.alert(AlertLevel.INFO, "strategy", message, strategy=self.name, slot=slot.index)
 
     def _set_state(self, slot: Slot, state: SlotState) -> None:
         self._counts[slot.state] -= 1

@@ -1,0 +1,110 @@
+"""Refused orders, alerted once per cause: the one owner of the "orders refused" alert.
+
+A grid short of balance has every slot's order rejected, and every slot tries again every half minute; a risk check
+that vetoes a strategy's orders vetoes them on every tick. One alert per order would bury a trader's phone, so each
+cause (strategy, exchange, symbol and the kind of refusal: ``rejected (InsufficientFunds)``, ``failed``,
+``vetoed by max_position``) is an episode: its first refusal is alerted at once, the next ones are counted, a cause
+still refused after :data:`REPEAT_S` is alerted again with its count ("and 19 more like it"), and when an order of that
+strategy on that market goes through again (the host's checks let it pass, for a veto or an order no venue could
+take; the venue accepts it, for any cause) one INFO note ends the episode with what it counted. Every refusal is still
+logged (and stored: the order's row, a veto's ``risk_events`` row): only the alerts are gathered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .domain import AlertLevel
+
+KIND = "order"
+"""The alert kind of an order the venue or the executor refused (a risk check's veto is alerted as ``risk``)."""
+
+REPEAT_S = 600.0
+"""A cause still refused this long after it was last alerted is alerted again, with the count since."""
+
+
+@dataclass
+class _Episode:
+    kind: str
+    """The alert's kind: ``order`` (the venue or the executor refused it), ``risk`` (a check vetoed it)."""
+    level: AlertLevel
+    before_venue: bool
+    """Refused before the venue saw it (a risk check's veto, an order no venue can take): over as soon as an order of
+    the market passes the host's checks."""
+    started: float
+    alerted: float
+    total: int = 1
+    unalerted: int = 0
+    """Refusals counted since the last alert of the cause."""
+
+
+Key = tuple[str, str, str, str]
+"""(strategy, exchange, symbol, cause)."""
+
+
+class RefusalAlerts:
+    """Gathers the alerts of refused orders by cause; ``alert(level, kind, message, source=..., **fields)``."""
+
+    def __init__(self, alert: Callable[..., None], monotonic: Callable[[], float], repeat_s: float = REPEAT_S):
+        self._alert = alert
+        self._monotonic = monotonic
+        self.repeat_s = repeat_s
+        self._open: dict[Key, _Episode] = {}
+        """Causes alerted and not over yet."""
+
+    def refused(self, strategy: str, exchange: str, symbol: str, cause: str, detail: str, *,
+                level: AlertLevel = AlertLevel.WARNING, kind: str = KIND, before_venue: bool = False,
+                **fields: Any) -> None:
+        """An order was refused for ``cause`` (``detail``: this order's reason): alerted when the cause is new, or
+        still refused :attr:`repeat_s` after its last alert; counted otherwise."""
+        key = (strategy, exchange, symbol, cause)
+        now = self._monotonic()
+        episode = self._open.get(key)
+        market = f"{strategy} on {exchange} {symbol}"
+        if episode is None:
+            self._open[key] = _Episode(kind, level, before_venue, now, now)
+            self._alert(level, kind, f"orders of {market} {cause}: {detail}; more like it are counted, not alerted, "
+                        f"and a note follows when orders go through again", source=strategy, exchange=exchange,
+                        symbol=symbol, cause=cause, **fields)
+            return
+        episode.total += 1
+        episode.unalerted += 1
+        if now - episode.alerted >= self.repeat_s:
+            more, episode.unalerted, episode.alerted = episode.unalerted, 0, now
+            self._alert(episode.level, kind, f"orders of {market} still {cause}: {detail} (and {more - 1} more like "
+                        f"it since the last alert, {episode.total} in {_duration(now - episode.started)})",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total,
+                        **fields)
+
+    def passed_checks(self, strategy: str, exchange: str, symbol: str) -> None:
+        """An order of this market passed the host's checks (the risk checks too) on its way to the venue: its refusals
+        before the venue are over."""
+        if self._open:
+            self._end(strategy, exchange, symbol, "pass the checks", lambda episode: episode.before_venue)
+
+    def went_through(self, strategy: str, exchange: str, symbol: str) -> None:
+        """The venue took an order of this market (resting or filled): every refusal of it is over."""
+        if self._open:
+            self._end(strategy, exchange, symbol, "go through", lambda episode: True)
+
+    def _end(self, strategy: str, exchange: str, symbol: str, what: str, ends: Callable[[_Episode], bool]) -> None:
+        now = self._monotonic()
+        for key, episode in list(self._open.items()):
+            if key[:3] != (strategy, exchange, symbol) or not ends(episode):
+                continue
+            del self._open[key]
+            cause = key[3]
+            counted = (f"and {episode.unalerted} more like it since the last alert, " if episode.unalerted else "")
+            self._alert(AlertLevel.INFO, episode.kind, f"orders of {strategy} on {exchange} {symbol} {what} again "
+                        f"after being {cause} ({counted}{episode.total} in {_duration(now - episode.started)})",
+                        source=strategy, exchange=exchange, symbol=symbol, cause=cause, refused=episode.total)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
