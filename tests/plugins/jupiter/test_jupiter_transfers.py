@@ -130,3 +130,48 @@ async def test_a_token_transfer_that_creates_the_destinations_account_costs_its_
     node.put_account(str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=rent)
     again = await service.send(proposal)
     assert again.network_fee == Decimal("0.000005")
+
+
+T22 = "At2dkP1DWYW9guf36obLt3ijxkWEmDhnNsHJ1cBS3gPV"
+"""A Token-2022 mint (made up): the node knows it with ``add_mint``."""
+T22_TOKENS = {"SOL": "So11111111111111111111111111111111111111112:9", "X": f"{T22}:6"}
+TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+
+
+async def test_a_token_2022_transfer_is_priced_and_sent_with_its_own_program(make_exchange, node, keypair):
+    """A Token-2022 token's accounts are derived with the Token-2022 program id and made as large as the program makes
+    them (170 bytes: ``ImmutableOwner``); its TransferChecked runs under that program. Priced at 165-byte rent and
+    sent as a classic SPL transfer, it would go to an address nobody owns, or fail on chain."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.add_mint(T22)
+    node.token_accounts[owner] = [(T22, 500 * 10**6, 6)]
+    ex = await make_exchange(tokens=T22_TOKENS)
+    rent_170 = (128 + 170) * 3480 * 2
+    terms = await ex.transfer_terms_to("X", KRAKEN_DEPOSIT)
+    assert terms is not None and terms.network_fee == Decimal(5000 + rent_170).scaleb(-9)
+
+    t = transfer("X", "123.456789", "rb-wallet-t22")
+    signature = await ex.withdraw(t)
+    assert node.transactions[signature].err is None
+    assert await ex.withdrawal(t) is TransferStatus.SENT
+    ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(T22),
+                                   Pubkey.from_string(TOKEN_2022))
+    assert node.token_transfers == [(T22, 123_456_789, str(ata))]
+    assert node.token_accounts[owner] == [(T22, 500 * 10**6 - 123_456_789, 6)]
+    assert node.lamports[owner] == 10**9 - node.transactions[signature].fee - rent_170  # the new account's rent
+    # the destination's account exists now: the next transfer costs the signature alone
+    terms = await ex.transfer_terms_to("X", KRAKEN_DEPOSIT)
+    assert terms is not None and terms.network_fee == Decimal("0.000005")
+
+
+async def test_a_classic_transfer_to_a_new_account_pays_its_rent_on_chain_as_priced(make_exchange, node, keypair):
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    terms = await ex.transfer_terms_to("USDC", KRAKEN_DEPOSIT)
+    signature = await ex.withdraw(transfer("USDC", "1"))
+    spent = 10**9 - node.lamports[owner]
+    assert terms is not None and Decimal(spent).scaleb(-9) == terms.network_fee == Decimal("0.00204428")
+    assert node.transactions[signature].err is None
