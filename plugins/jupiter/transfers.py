@@ -46,13 +46,13 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from sqlmodel import Field, SQLModel
 
-from arbotlib.solana.rpc import RpcError
+from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, TransientError
 from bot.api.storage import Store
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
-TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+TOKEN_PROGRAM = Pubkey.from_string(TOKEN_PROGRAM_ID)
+TOKEN_2022_PROGRAM = Pubkey.from_string(TOKEN_2022_PROGRAM_ID)
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SIGNATURE_FEE_LAMPORTS = 5000
 TOKEN_ACCOUNT_BYTES = 165

@@ -636,10 +636,14 @@ class FakeSolanaRpc:
         return {"context": self._context(), "value": self.lamports.get(pubkey, 0)}
 
     def _getTokenAccountsByOwner(self, owner: str, filt: dict, *_: Any) -> dict:
-        if filt.get("programId") != "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA":
-            return {"context": self._context(), "value": []}
+        """The owner's token accounts of the mints ``filt["programId"]`` owns (the Token Program or Token-2022; any
+        other program id is refused as a real node refuses it)."""
+        if filt.get("programId") not in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM):
+            raise RpcFault(-32602, "Invalid param: unrecognized Token program id")
         value = []
         for n, (mint, amount, decimals) in enumerate(self.token_accounts.get(owner, [])):
+            if self.token_program_of(mint) != filt["programId"]:
+                continue
             ui = amount / 10**decimals
             value.append({"pubkey": f"TokenAccount{n}", "account": {
                 "data": {"program": "spl-token", "space": 165, "parsed": {"type": "account", "info": {
