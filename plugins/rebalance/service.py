@@ -279,11 +279,15 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
                                f"never reached {transfer.source}: sending it now")
                 await self._withdraw(source, transfer)
-            else:
-                await self._save(self._with(transfer, TransferStatus.SENT if status is not TransferStatus.FAILED
-                                            else TransferStatus.FAILED))
+            elif status is TransferStatus.FAILED:
+                await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
+                self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} had reached "
+                               f"{transfer.source} and failed there")
+            else:  # its reference, kept with it: a venue that stops listing it still knows it left by that
+                ref = await source.withdraw(transfer)  # asked again for a withdrawal it made: its reference, no send
+                await self._save(self._with(transfer, TransferStatus.SENT, venue_ref=ref))
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
-                               f"{transfer.source} already ({status.value}): not sent again")
+                               f"{transfer.source} already ({status.value}, reference {ref}): not sent again")
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:

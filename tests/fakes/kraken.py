@@ -11,8 +11,8 @@ plugin against the venue rather than against itself. Faults on demand:
   with :meth:`FakeKrakenWS.send_raw`;
 * REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``), ``locked_out = True``
   (``EGeneral:Temporary lockout``),
-  ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
-  closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
+  ``http_429 = True``, ``lose_add_order = n`` and ``lose_withdraw = n`` (the order is created, the withdrawal made,
+  then the connection is closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
   ``queue_add_order_s`` (the answer is lost and the request reaches the engine that much later; AddOrder's
   ``deadline`` is honoured: a request past it is refused ``EService:Deadline elapsed``),
   ``fail_dead_man = True`` (``CancelAllOrdersAfter`` answers ``EService:Unavailable``);
@@ -370,6 +370,8 @@ class FakeKrakenREST:
         """Every call answers ``EGeneral:Temporary lockout`` (the key is locked out for a while)."""
         self.http_429 = False
         self.lose_add_order = 0
+        self.lose_withdraw = 0
+        """That many ``Withdraw`` calls are made (the funds leave), then the connection closes before the answer."""
         self.hang_add_order_s = 0.0
         self.queue_add_order_s = 0.0
         """The next AddOrder is queued at Kraken: its connection is lost at once (no answer) and the request reaches
@@ -534,6 +536,9 @@ class FakeKrakenREST:
             result = handler(params)
         except _KrakenError as exc:
             return 200, {"error": [str(exc)]}, ""
+        if method == "Withdraw" and self.lose_withdraw > 0:
+            self.lose_withdraw -= 1
+            return 0, {}, "lose"
         if method == "AddOrder":
             if self.lose_add_order > 0:
                 self.lose_add_order -= 1
