@@ -2,7 +2,10 @@
 
 **Out.** Kraken withdraws only to addresses registered (and confirmed) in the account beforehand,
 each under a *key name*: ``withdraw_keys = { SOL = "my-sol-wallet" }`` says which key a transfer of
-an asset goes to, and Kraken's own whitelist is the guarantee that funds can go nowhere else. The
+an asset goes to, and Kraken's own whitelist is the guarantee that funds can go nowhere else. Kraken
+sends to the key's address whatever the destination is, so before a withdrawal is made the key's
+address (``WithdrawAddresses``) must be the destination's deposit address: otherwise the transfer
+fails, naming both, and nothing is sent. The
 terms come from ``WithdrawMethods`` (minimum) and ``WithdrawInfo`` (fee for that key); the transfer
 is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
@@ -70,9 +73,22 @@ class KrakenTransfers(TransferVenue):
         made = await self._find_withdrawal(transfer)
         if made is not None:
             return str(made["refid"])  # sent already: never twice
+        await self._check_key_address(transfer, key)
         result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
                                                         "amount": str(transfer.amount + transfer.fee)})
         return str(result["refid"])
+
+    async def _check_key_address(self, transfer: Transfer, key: str) -> None:
+        """Refuse (:class:`PermanentError`) a key whose registered address (``WithdrawAddresses``) is not the
+        destination's deposit address: Kraken sends to the key's address, so the destination would never credit it."""
+        found = await self._api().private("WithdrawAddresses", {"asset": kraken_asset(transfer.asset), "key": key})
+        addresses = sorted({str(a.get("address")) for a in found if a.get("key", key) == key})
+        if addresses != [transfer.address]:
+            registered = ", ".join(addresses) or "no address"
+            raise PermanentError(
+                f"{self.name}: withdraw_keys.{transfer.asset} = \"{key}\" sends to {registered}, not to "
+                f"{transfer.destination}'s deposit address {transfer.address}: register that address in Kraken "
+                f"under a withdrawal key and name it in withdraw_keys.{transfer.asset}")
 
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         made = await self._find_withdrawal(transfer)

@@ -22,7 +22,7 @@ plugin against the venue rather than against itself. Faults on demand:
   and ``refuse = True`` (new connections are closed at once) for a stream that is down.
 
 Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
-``WithdrawInfo``, ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
+``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
 taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
 (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
@@ -633,6 +633,11 @@ class FakeKrakenREST:
                                  "amount": str(amount - fee), "fee": str(fee), "time": time.time(),
                                  "status": "Initial"})
         return {"refid": refid}
+
+    def _m_WithdrawAddresses(self, p: dict) -> list:
+        return [{"address": address, "asset": asset, "method": "Solana", "key": key, "verified": True}
+                for key, (asset, address) in self.withdraw_keys.items()
+                if asset == p.get("asset") and p.get("key", key) == key]
 
     def _m_WithdrawStatus(self, p: dict) -> list:
         return [w for w in self.withdrawals if w["asset"] == p.get("asset")]

@@ -123,3 +123,21 @@ async def test_a_withdrawal_whose_answer_was_lost_keeps_its_reference_and_is_nev
     await restarted.track()
     assert fake_rest.withdrawals == [], alerts  # nothing sent again
     assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.01")
+
+
+async def test_a_key_that_sends_elsewhere_than_the_destinations_deposit_address_is_refused(
+        kraken_bot, fake_ws, fake_rest):
+    """Kraken sends to the key's registered address whatever the transfer says: a key registered for another wallet
+    than the destination's would move the funds where the destination never credits them."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    other = "0therWaLLet11111111111111111111111111111111"
+    service, alerts = rebalancer(bot, kraken, _Wallet(other))
+    proposal = Proposal("SOL", "kraken", "wallet", Decimal("5"), await kraken.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    failed = await service.send(proposal)
+    assert failed.status is TransferStatus.FAILED and fake_rest.withdrawals == []
+    assert "withdraw_keys.SOL" in failed.reason and WALLET in failed.reason and other in failed.reason
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100")
+    # to the key's own address it goes
+    sent = await rebalancer(bot, kraken)[0].send(proposal)
+    assert sent.status is TransferStatus.SENT and len(fake_rest.withdrawals) == 1
