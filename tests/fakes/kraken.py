@@ -22,9 +22,9 @@ plugin against the venue rather than against itself. Faults on demand:
   and ``refuse = True`` (new connections are closed at once) for a stream that is down.
 
 Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
-``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
-taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
-(:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
+``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in
+``withdraw_keys``; the amount includes the fee, taken from the balance), ``WithdrawStatus``,
+``DepositAddresses``, ``DepositStatus`` (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
 Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
 ``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`); an Earn
