@@ -7,10 +7,11 @@ admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``
 refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
 anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted. On start, a PLANNED transfer is looked up at its source first (a crash may have come after
-the withdrawal left): found, it becomes SENT; not found, it is sent then. A venue that takes the
-transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is
-sent twice.
+alerted, and a transfer not credited ``overdue_after_s`` after its intent is alerted once more
+(ERROR). On start, a PLANNED transfer is looked up at its source first (a crash may have come after
+the withdrawal left): found, it becomes SENT with the source's reference for it; not found, it is
+sent then. A venue that takes the transfer id as an idempotency key (the paper venues) makes even a
+resend harmless. So no transfer is sent twice.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class RebalanceService(Service[RebalanceSettings]):
         self._alerted: set[tuple[str, str, str]] = set()
         """(asset, source, destination) of proposals already alerted (until the need goes away)."""
         self._lock = asyncio.Lock()
+        self._overdue: set[str] = set()
+        """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
         self.checks = 0
         self._started_ns = 0
 
@@ -262,10 +265,26 @@ class RebalanceService(Service[RebalanceSettings]):
                                f"{transfer.source}")
                 continue
             if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
+                self._alert_overdue(transfer)
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
+
+    def _alert_overdue(self, transfer: Transfer) -> None:
+        """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left
+        a venue and have not arrived are never a silent hole (a deposit the destination holds back, an address that
+        is not the destination's)."""
+        age_ns = self.ctx.clock.time_ns() - transfer.created_ns
+        if transfer.transfer_id in self._overdue or age_ns < self.settings.overdue_after_s * 1_000_000_000:
+            return
+        self._overdue.add(transfer.transfer_id)
+        self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
+                       f"{transfer.asset} {transfer.source} -> {transfer.destination} left {transfer.source} "
+                       f"(reference {transfer.venue_ref or 'unknown'}) and is not credited by {transfer.destination} "
+                       f"after {age_ns // 60_000_000_000} min (overdue_after_s {self.settings.overdue_after_s:g} s); "
+                       f"check the deposit at {transfer.destination} (address {transfer.address}); it is still "
+                       "followed", transfer=transfer.transfer_id)
 
     async def _resume(self) -> None:
         """Settle every PLANNED transfer against its source: after a restart before anything new, and while
