@@ -170,10 +170,13 @@ class JupiterTransfers(TransferVenue):
         return Pubkey.from_string(mint), *known
 
     async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        """The wallet's terms: no withdrawal fee, the signature's fee in SOL, and whole units of the asset only
+        (``step``: one lamport, or one unit of the token's ``decimals``), which is all a transfer instruction moves."""
         if asset != "SOL" and asset not in self.settings.tokens:
             return None
+        decimals = 9 if asset == "SOL" else self.settings.token(asset)[1]
         return TransferTerms(asset, Decimal(0), Decimal(0), Decimal(SIGNATURE_FEE_LAMPORTS).scaleb(-9), "SOL",
-                             float(self.settings.transfer_expected_s))
+                             float(self.settings.transfer_expected_s), step=Decimal(1).scaleb(-decimals))
 
     async def transfer_terms_to(self, asset: str, address: str) -> TransferTerms | None:
         """As :meth:`transfer_terms`, plus, for a token whose destination has no associated token account yet (at the

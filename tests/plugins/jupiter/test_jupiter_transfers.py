@@ -175,3 +175,22 @@ async def test_a_classic_transfer_to_a_new_account_pays_its_rent_on_chain_as_pri
     spent = 10**9 - node.lamports[owner]
     assert terms is not None and Decimal(spent).scaleb(-9) == terms.network_fee == Decimal("0.00204428")
     assert node.transactions[signature].err is None
+
+
+async def test_a_token_with_fewer_decimals_is_proposed_in_whole_units_and_sent(make_exchange, node, keypair):
+    """A token of 5 decimals (BONK's): the planner's amounts are whole units of it, so the wallet can sign them."""
+    from plugins.rebalance.planner import Need, plan
+
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 900_000_000_000, 5)]
+    ex = await make_exchange(tokens={"SOL": "So11111111111111111111111111111111111111112:9", "B": f"{USDC}:5"})
+    terms = await ex.transfer_terms("B")
+    assert terms is not None and terms.step == Decimal("0.00001")
+    proposal = plan(Need("arb", "B", ("jupiter", "kraken")), {"jupiter": Decimal("9000000"),
+                                                               "kraken": Decimal("0.1234567")},
+                    {"jupiter": terms, "kraken": None}, Decimal("0.25"), None)
+    assert proposal is not None and proposal.amount == Decimal("4499999.93827")
+    await ex.withdraw(transfer("B", str(proposal.amount), "rb-wallet-b"))
+    assert [amount for _, amount, _ in node.token_transfers] == [449_999_993_827]
+    assert (await ex.withdrawal(transfer("B", str(proposal.amount), "rb-wallet-b"))) is TransferStatus.SENT
