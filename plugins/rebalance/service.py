@@ -122,10 +122,11 @@ class RebalanceService(Service[RebalanceSettings]):
         for need in self.needs():
             if any(t.asset == need.asset and {t.source, t.destination} == set(need.venues) for t in open_transfers):
                 continue  # one transfer at a time per asset and pair of venues
-            held = {}
+            held, free = {}, {}
             for v in need.venues:
                 balance = balances.get(v, {}).get(need.asset)
                 held[v] = balance.total if balance is not None else ZERO
+                free[v] = balance.free if balance is not None else ZERO
             terms: dict[str, TransferTerms | None] = {}
             for v in need.venues:
                 venue = self._venue(v)
@@ -133,7 +134,7 @@ class RebalanceService(Service[RebalanceSettings]):
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
-            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None)
+            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
             if proposal is None:
                 continue
             key = (proposal.asset, proposal.source, proposal.destination)
