@@ -171,9 +171,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """(symbol, side) -> the compute-unit limit Jupiter set for the last swap on that route (its simulation's):
         the next one's expected limit (a route is its input and output tokens and swap mode, which the symbol and
         side decide; this run's swaps only)."""
-        self._mints: dict[str, tuple[Pubkey, int]] = {}
-        """Mint -> (the token program owning it, the size of its associated token accounts), read once
-        (:meth:`~plugins.jupiter.transfers.JupiterTransfers.token_accounts_of`)."""
+        self._mints: dict[str, tuple[Pubkey, int, tuple[int, ...]]] = {}
+        """Mint -> (the token program owning it, the size of its associated token accounts, its extension types), read
+        once (:meth:`~plugins.jupiter.transfers.JupiterTransfers.token_accounts_of`)."""
+        self._unsendable_logged: set[str] = set()
 
     @property
     def account(self) -> str:

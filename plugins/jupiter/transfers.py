@@ -16,6 +16,11 @@ a Token Program mint; more under Token-2022, whose accounts carry the extensions
 :meth:`transfer_terms_to` reads whether the account exists, and the rebalancing service records that
 figure with the transfer.
 
+**Not every Token-2022 mint.** A plain ``TransferChecked`` does not deliver the amount of a mint with a
+transfer fee (the fee is withheld at the destination), a transfer hook (its program's accounts are
+needed) or ``NonTransferable``: for those the wallet offers no terms (the planner proposes nothing,
+logged once) and refuses to send (:data:`UNSENDABLE_EXTENSIONS`).
+
 **Once.** As for swaps, the signed transaction, its signature and the blockhash's
 ``lastValidBlockHeight`` are stored under the transfer id *before* the first send
 (``jupiter_transfers``). Asked again for the same transfer (after a crash), :meth:`withdraw`
@@ -67,6 +72,37 @@ _ACCOUNT_EXTENSIONS_OF_MINT: dict[int, tuple[tuple[int, int], ...]] = {
 }
 """spl-token-2022 ``ExtensionType::get_required_init_account_extensions``: mint extension type -> the account
 extensions (type, value length) every token account of such a mint is initialized with."""
+UNSENDABLE_EXTENSIONS: dict[int, str] = {
+    1: "a transfer fee (TransferFeeConfig): the destination would receive less than was sent",
+    9: "it is non-transferable (NonTransferable)",
+    14: "a transfer hook (TransferHook): a transfer needs its program's accounts",
+}
+"""Token-2022 mint extensions under which the wallet's plain ``TransferChecked`` would not deliver the amount."""
+
+
+def mint_extensions(mint_program: str, mint_data: bytes) -> tuple[int, ...]:
+    """The extension types of a mint owned by ``mint_program`` holding ``mint_data`` (none under the Token Program;
+    under Token-2022 its type-length-value entries after the account-type byte). Raises ValueError for a mint of
+    neither program or data that is not a mint."""
+    if mint_program == str(TOKEN_PROGRAM):
+        return ()
+    if mint_program != str(TOKEN_2022_PROGRAM):
+        raise ValueError(f"the mint is owned by {mint_program}, neither the Token Program nor Token-2022")
+    kinds: list[int] = []
+    if len(mint_data) > TOKEN_ACCOUNT_BYTES:  # extensions: the account type (1: a mint), then type-length-value
+        if mint_data[TOKEN_ACCOUNT_BYTES] != 1:
+            raise ValueError("the account is not a Token-2022 mint")
+        at = TOKEN_ACCOUNT_BYTES + 1
+        while at + 4 <= len(mint_data):
+            kind = int.from_bytes(mint_data[at:at + 2], "little")
+            length = int.from_bytes(mint_data[at + 2:at + 4], "little")
+            if kind == 0:  # Uninitialized: the rest is unused space
+                break
+            kinds.append(kind)
+            at += 4 + length
+    elif len(mint_data) != 82:
+        raise ValueError(f"the account is not a mint ({len(mint_data)} bytes)")
+    return tuple(kinds)
 
 
 def token_account_bytes(mint_program: str, mint_data: bytes) -> int:
@@ -77,22 +113,9 @@ def token_account_bytes(mint_program: str, mint_data: bytes) -> int:
     mint of neither program or data that is not a mint."""
     if mint_program == str(TOKEN_PROGRAM):
         return TOKEN_ACCOUNT_BYTES
-    if mint_program != str(TOKEN_2022_PROGRAM):
-        raise ValueError(f"the mint is owned by {mint_program}, neither the Token Program nor Token-2022")
     required = {_IMMUTABLE_OWNER: 0}
-    if len(mint_data) > TOKEN_ACCOUNT_BYTES:  # extensions: the account type (1: a mint), then type-length-value
-        if mint_data[TOKEN_ACCOUNT_BYTES] != 1:
-            raise ValueError("the account is not a Token-2022 mint")
-        at = TOKEN_ACCOUNT_BYTES + 1
-        while at + 4 <= len(mint_data):
-            kind = int.from_bytes(mint_data[at:at + 2], "little")
-            length = int.from_bytes(mint_data[at + 2:at + 4], "little")
-            if kind == 0:  # Uninitialized: the rest is unused space
-                break
-            required.update(_ACCOUNT_EXTENSIONS_OF_MINT.get(kind, ()))
-            at += 4 + length
-    elif len(mint_data) != 82:
-        raise ValueError(f"the account is not a mint ({len(mint_data)} bytes)")
+    for kind in mint_extensions(mint_program, mint_data):
+        required.update(_ACCOUNT_EXTENSIONS_OF_MINT.get(kind, ()))
     size = TOKEN_ACCOUNT_BYTES + 1 + sum(4 + length for length in required.values())
     return size + 1 if size == _MULTISIG_BYTES else size  # never a multisig's size: one more byte, as the program does
 
@@ -142,8 +165,11 @@ class JupiterTransfers(TransferVenue):
     ctx: Any
     wallet: Any
     rpc: Any
-    _mints: dict[str, tuple[Pubkey, int]]
-    """Mint -> (the token program owning it, the size of its associated token accounts), read once per mint."""
+    _unsendable_logged: set[str]
+    """Assets whose mint the wallet cannot transfer, logged once."""
+    _mints: dict[str, tuple[Pubkey, int, tuple[int, ...]]]
+    """Mint -> (the token program owning it, the size of its associated token accounts, its extension types), read
+    once per mint."""
 
     async def token_accounts_of(self, asset: str) -> tuple[Pubkey, Pubkey, int]:
         """(mint, the program owning it, the size of the associated token account the ATA program makes for it) of
@@ -163,17 +189,36 @@ class JupiterTransfers(TransferVenue):
                                      f"address in [exchanges.{self.name}] tokens")
             try:
                 size = token_account_bytes(mint_account.owner, mint_account.data)
+                extensions = mint_extensions(mint_account.owner, mint_account.data)
             except ValueError as exc:
                 raise PermanentError(f"{self.name}: {mint} (tokens.{asset}) is not a token mint: {exc}; check the "
                                      f"mint address in [exchanges.{self.name}] tokens") from None
-            known = self._mints[mint] = (Pubkey.from_string(mint_account.owner), size)
-        return Pubkey.from_string(mint), *known
+            known = self._mints[mint] = (Pubkey.from_string(mint_account.owner), size, extensions)
+        return Pubkey.from_string(mint), known[0], known[1]
+
+    async def _unsendable(self, asset: str) -> str | None:
+        """Why the wallet's transfer cannot deliver ``asset`` as asked (a Token-2022 extension in
+        :data:`UNSENDABLE_EXTENSIONS`), else None."""
+        await self.token_accounts_of(asset)
+        extensions = self._mints[self.settings.token(asset)[0]][2]
+        reasons = [UNSENDABLE_EXTENSIONS[kind] for kind in extensions if kind in UNSENDABLE_EXTENSIONS]
+        if not reasons:
+            return None
+        return (f"{self.name}: tokens.{asset} is a Token-2022 mint with {'; '.join(reasons)}; rebalancing does not "
+                f"move it: move it by hand")
 
     async def transfer_terms(self, asset: str) -> TransferTerms | None:
         """The wallet's terms: no withdrawal fee, the signature's fee in SOL, and whole units of the asset only
         (``step``: one lamport, or one unit of the token's ``decimals``), which is all a transfer instruction moves."""
         if asset != "SOL" and asset not in self.settings.tokens:
             return None
+        if asset != "SOL":
+            refusal = await self._unsendable(asset)
+            if refusal is not None:
+                if asset not in self._unsendable_logged:
+                    self._unsendable_logged.add(asset)
+                    self.ctx.log.warning("%s", refusal)
+                return None
         decimals = 9 if asset == "SOL" else self.settings.token(asset)[1]
         return TransferTerms(asset, Decimal(0), Decimal(0), Decimal(SIGNATURE_FEE_LAMPORTS).scaleb(-9), "SOL",
                              float(self.settings.transfer_expected_s), step=Decimal(1).scaleb(-decimals))
@@ -268,6 +313,9 @@ class JupiterTransfers(TransferVenue):
         else:
             decimals = self.settings.token(transfer_.asset)[1]
             mint, program, _ = await self.token_accounts_of(transfer_.asset)
+            refusal = await self._unsendable(transfer_.asset)
+            if refusal is not None:
+                raise PermanentError(refusal)
         units = int(transfer_.amount.scaleb(decimals))
         if units <= 0 or Decimal(units).scaleb(-decimals) != transfer_.amount:
             raise PermanentError(f"{self.name}: {transfer_.amount} {transfer_.asset} is not a whole number of units")

@@ -194,3 +194,19 @@ async def test_a_token_with_fewer_decimals_is_proposed_in_whole_units_and_sent(m
     await ex.withdraw(transfer("B", str(proposal.amount), "rb-wallet-b"))
     assert [amount for _, amount, _ in node.token_transfers] == [449_999_993_827]
     assert (await ex.withdrawal(transfer("B", str(proposal.amount), "rb-wallet-b"))) is TransferStatus.SENT
+
+
+async def test_a_token_2022_mint_a_plain_transfer_cannot_deliver_is_never_proposed_nor_sent(
+        make_exchange, node, keypair):
+    """A transfer-fee mint would deliver less than sent (the fee withheld at the destination, unaccounted), a
+    transfer-hook mint needs its program's accounts: the wallet offers no terms for them and refuses to send them."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.add_mint(T22, extensions=((1, 108),))  # TransferFeeConfig
+    node.token_accounts[owner] = [(T22, 500 * 10**6, 6)]
+    ex = await make_exchange(tokens=T22_TOKENS)
+    assert await ex.transfer_terms("X") is None
+    assert await ex.transfer_terms("SOL") is not None
+    with pytest.raises(PermanentError, match=r"tokens\.X .*transfer fee"):
+        await ex.withdraw(transfer("X", "1", "rb-wallet-fee"))
+    assert node.sent == [] and node.token_transfers == []
