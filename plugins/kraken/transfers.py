@@ -6,7 +6,8 @@ an asset goes to, and Kraken's own whitelist is the guarantee that funds can go 
 sends to the key's address whatever the destination is, so before a withdrawal is made the key's
 address (``WithdrawAddresses``) must be the destination's deposit address: otherwise the transfer
 fails, naming both, and nothing is sent. The
-terms come from ``WithdrawMethods`` (minimum) and ``WithdrawInfo`` (fee for that key); the transfer
+terms come from ``WithdrawMethods`` (the minimum of the key's method) and ``WithdrawInfo`` (fee for
+that key, and ``limit``: the most a withdrawal may deliver now, which caps the proposal); the transfer
 is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
 ``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
@@ -50,11 +51,15 @@ class KrakenTransfers(TransferVenue):
             return None
         api = self._api()
         methods = await api.private("WithdrawMethods", {"asset": kraken_asset(asset)})
-        minimum = min((Decimal(str(m.get("minimum", "0"))) for m in methods), default=Decimal(0))
+        minimums = {str(m.get("method")): Decimal(str(m.get("minimum", "0"))) for m in methods}
         info = await api.private("WithdrawInfo", {"asset": kraken_asset(asset), "key": key,
-                                                  "amount": str(max(minimum, Decimal(1)))})
+                                                  "amount": str(max([*minimums.values(), Decimal(1)]))})
+        # the key's own method's minimum (another method's may be lower); unknown: the highest, never too low
+        minimum = minimums.get(str(info.get("method")), max(minimums.values(), default=Decimal(0)))
+        limit = info.get("limit")
         return TransferTerms(asset, Decimal(str(info["fee"])), minimum, Decimal(0), asset,
-                             float(self.settings.transfer_expected_s))
+                             float(self.settings.transfer_expected_s),
+                             maximum=Decimal(str(limit)) if limit is not None else None)
 
     async def deposit_address(self, asset: str) -> str:
         method = self.settings.deposit_methods.get(asset)

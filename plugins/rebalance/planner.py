@@ -5,8 +5,8 @@ settings) needs both assets of the market on both venues: it sells the base wher
 buys it where it is cheap, in both directions. Its target split is half of each asset on each
 venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
 proposes moving, from the richer venue, what brings the poorer one back to its target (capped by
-``max_per_transfer`` and by what the source holds free of open orders, less its fees; rounded down to
-the source's ``step``), priced with the source venue's terms.
+``max_per_transfer``, by what the source holds free of open orders, less its fees, and by its
+withdrawal limit; rounded down to the source's ``step``), priced with the source venue's terms.
 Pure functions: the service feeds them balances and terms.
 """
 
@@ -96,6 +96,8 @@ def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | 
     spendable = (free if free is not None else held).get(rich, ZERO) - source_terms.fee
     if source_terms.network_fee_asset == need.asset:  # a wallet pays the chain's fee from the same funds
         spendable -= source_terms.network_fee
+    if source_terms.maximum is not None:  # the venue's withdrawal limit: more would be refused there
+        spendable = min(spendable, source_terms.maximum)
     amount = min(amount, spendable).quantize(QUANTUM, rounding=ROUND_DOWN)
     if source_terms.step > 0:  # the source sends whole steps only (ccxt rounds to the currency's precision)
         amount = (amount / source_terms.step).to_integral_value(rounding=ROUND_DOWN) * source_terms.step

@@ -400,6 +400,11 @@ class FakeKrakenREST:
         self.ledger_held: list[dict] = []
         """KFEE entries written late (``ledger_late``), in the order made."""
         self.withdraw_minimums = {"SOL": Decimal("0.05")}
+        self.other_withdraw_methods: dict[str, list[tuple[str, Decimal]]] = {}
+        """Asset -> (method, minimum) of methods no key is registered for, listed by ``WithdrawMethods`` too."""
+        self.withdraw_limits: dict[str, Decimal] = {}
+        """Asset -> the most a withdrawal may deliver now (``WithdrawInfo``'s ``limit``, net of the fee; ``Withdraw``
+        refuses more); no entry: the balance."""
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
         self.withdrawals: list[dict] = []
         self.deposits: list[dict] = []
@@ -607,13 +612,16 @@ class FakeKrakenREST:
         if asset not in self.withdraw_minimums:
             return []
         return [{"asset": asset, "method": "Solana", "network": "Solana",
-                 "minimum": str(self.withdraw_minimums[asset])}]
+                 "minimum": str(self.withdraw_minimums[asset])}] + [
+            {"asset": asset, "method": method, "network": method, "minimum": str(minimum)}
+            for method, minimum in self.other_withdraw_methods.get(asset, [])]
 
     def _m_WithdrawInfo(self, p: dict) -> dict:
         key = self.withdraw_keys.get(p.get("key", ""))
         if key is None or key[0] != p.get("asset"):
             raise _KrakenError("EFunding:Unknown withdraw key")
-        return {"method": "Solana", "limit": self.balances.get(key[0], "0"), "amount": p["amount"],
+        limit = self.withdraw_limits.get(key[0], self.balances.get(key[0], "0"))
+        return {"method": "Solana", "limit": str(limit), "amount": p["amount"],
                 "fee": str(self.withdraw_fees[key[0]])}
 
     def _m_Withdraw(self, p: dict) -> dict:
@@ -625,6 +633,8 @@ class FakeKrakenREST:
             raise _KrakenError("EFunding:Too small")
         if amount > Decimal(self.balances.get(key[0], "0")):
             raise _KrakenError("EFunding:Insufficient funds")
+        if key[0] in self.withdraw_limits and amount - self.withdraw_fees[key[0]] > self.withdraw_limits[key[0]]:
+            raise _KrakenError("EFunding:Limit exceeded")
         self.balances[key[0]] = str(Decimal(self.balances[key[0]]) - amount)
         refid = f"FTQ{len(self.withdrawals) + 1:04d}-FAKE"
         fee = self.withdraw_fees[key[0]]

@@ -141,3 +141,20 @@ async def test_a_key_that_sends_elsewhere_than_the_destinations_deposit_address_
     # to the key's own address it goes
     sent = await rebalancer(bot, kraken)[0].send(proposal)
     assert sent.status is TransferStatus.SENT and len(fake_rest.withdrawals) == 1
+
+
+async def test_the_terms_carry_the_keys_method_minimum_and_the_withdrawal_limit(kraken_bot, fake_ws, fake_rest):
+    """The minimum is the key's method's (not a cheaper method's no key uses), and the most Kraken lets go now
+    (``WithdrawInfo``'s limit) caps the proposal, so it is not refused at Kraken."""
+    from plugins.rebalance.planner import Need, plan
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    fake_rest.other_withdraw_methods["SOL"] = [("Solana Lightning", Decimal("0.001"))]
+    fake_rest.withdraw_limits["SOL"] = Decimal("3")
+    terms = await kraken.transfer_terms("SOL")
+    assert terms is not None and (terms.minimum, terms.maximum) == (Decimal("0.05"), Decimal("3"))
+    proposal = plan(Need("arb", "SOL", ("kraken", "wallet")), {"kraken": Decimal("80"), "wallet": Decimal("20")},
+                    {"kraken": terms, "wallet": None}, Decimal("0.25"), None)
+    assert proposal is not None and proposal.amount == Decimal("3")
+    sent = await rebalancer(bot, kraken)[0].send(proposal)
+    assert sent.status is TransferStatus.SENT and Decimal(fake_rest.withdrawals[0]["amount"]) == Decimal("3")
