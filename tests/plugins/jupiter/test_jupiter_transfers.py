@@ -210,3 +210,25 @@ async def test_a_token_2022_mint_a_plain_transfer_cannot_deliver_is_never_propos
     with pytest.raises(PermanentError, match=r"tokens\.X .*transfer fee"):
         await ex.withdraw(transfer("X", "1", "rb-wallet-fee"))
     assert node.sent == [] and node.token_transfers == []
+
+
+async def test_killed_between_signing_and_sending_the_restarted_service_sends_that_transaction_once(
+        make_exchange, node, keypair):
+    """The transfer's intent and its signed transaction are stored, then the process dies before the send: after the
+    restart the service finds the transaction still valid, sends those same bytes (never a second signature) and
+    keeps the signature as the transfer's reference; the chain sees one transfer."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    t = transfer("USDC", "100", "rb-wallet-killed")
+    ex.ctx.store.save_transfer(t)
+    row = await ex._sign(t)  # signed and stored; the send never happened
+    assert node.sent == []
+    service, alerts = rebalancer(ex)
+    await service.track()
+    await service.track()
+    [stored] = [s for s in ex.ctx.store.transfers() if s.transfer_id == t.transfer_id]
+    assert (stored.status, stored.venue_ref) == (TransferStatus.SENT, row.signature), alerts
+    assert node.landed.keys() == {row.signature}
+    assert [amount for _, amount, _ in node.token_transfers] == [100 * 10**6]
