@@ -29,6 +29,7 @@ from bot.api import (
     AlertLevel,
     Context,
     ExchangeError,
+    PermanentError,
     Service,
     Transfer,
     TransferStatus,
@@ -57,6 +58,8 @@ class RebalanceService(Service[RebalanceSettings]):
         self._alerted: set[tuple[str, str, str]] = set()
         """(asset, source, destination) of proposals already alerted (until the need goes away)."""
         self._lock = asyncio.Lock()
+        self._failing: set[tuple[str, str, str]] = set()
+        """(asset, source, destination) of needed transfers that could not be priced or sent, alerted once."""
         self._overdue: set[str] = set()
         """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
         self.checks = 0
@@ -140,12 +143,21 @@ class RebalanceService(Service[RebalanceSettings]):
             key = (proposal.asset, proposal.source, proposal.destination)
             wanted.add(key)
             refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
-            if self.settings.mode == "auto" and refusal is None:
-                proposals.append(proposal)
-                await self.send(proposal)  # priced for the destination there
+            try:
+                if self.settings.mode == "auto" and refusal is None:
+                    proposals.append(proposal)
+                    await self.send(proposal)  # priced for the destination there
+                    continue
+                if key not in self._alerted:  # shown with what it costs to send to the destination's address
+                    proposal = await self._priced(proposal)
+            except ExchangeError as exc:  # nothing left (a deposit address, a price): the trader is told, once
+                if key not in self._failing:
+                    self._failing.add(key)
+                    self.ctx.alert(AlertLevel.ERROR if isinstance(exc, PermanentError) else AlertLevel.WARNING,
+                                   "rebalance", f"rebalance needed but it cannot be sent: {proposal.amount} "
+                                   f"{proposal.asset} {proposal.source} -> {proposal.destination}: {exc}")
                 continue
-            if key not in self._alerted:  # shown with what it costs to send to the destination's address
-                proposal = await self._priced(proposal)
+            self._failing.discard(key)
             proposals.append(proposal)
             if self.settings.mode == "auto":
                 if key not in self._alerted:
@@ -160,6 +172,7 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"rebalance proposal {pid}: {proposal.describe()}. "
                                f"An admin sends it with /rebalance {pid}", proposal=pid)
         self._alerted &= wanted
+        self._failing &= wanted
         for pid, p in list(self.proposals.items()):
             if (p.asset, p.source, p.destination) not in wanted:
                 del self.proposals[pid]

@@ -89,3 +89,46 @@ async def test_a_transfer_not_credited_in_time_is_alerted_once(db_url):
         assert [t.status for t in store.transfers()] == [TransferStatus.SENT, TransferStatus.SENT]  # still followed
     finally:
         store.close()
+
+
+class _NoDeposits(_Venue):
+    """A source with terms, and a destination that cannot give a deposit address (its config lacks the method)."""
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        return TransferTerms(asset, Decimal("0.01"), Decimal("0.1"), Decimal(0), asset, 60.0)
+
+    async def deposit_address(self, asset: str) -> str:
+        from bot.api import PermanentError
+        raise PermanentError(f"jupiter: no deposit address for {asset}")
+
+
+async def test_a_needed_transfer_that_cannot_be_sent_is_alerted_once_not_only_logged(db_url):
+    """Auto mode, the CEX holds the SOL the DEX needs, but the transfer cannot be made (no deposit address): the
+    trader is told once, with the reason; the other assets are still planned."""
+    from bot.api import Balance
+
+    store = Store(db_url).open()
+    try:
+        alerts: list[tuple[AlertLevel, str]] = []
+        balances = {"kraken": {"SOL": Balance("SOL", Decimal(90), Decimal(90))},
+                    "jupiter": {"SOL": Balance("SOL", Decimal(10), Decimal(10))}}
+
+        async def read_balances() -> dict:
+            return balances
+
+        strategy = SimpleNamespace(settings=SimpleNamespace(cex="kraken", dex="jupiter", symbol="SOL/USDC"))
+        operator = SimpleNamespace(exchanges={"kraken": _NoDeposits(), "jupiter": _NoDeposits()},
+                                   strategies={"arb": strategy}, strategy_state=lambda name: "running",
+                                   balances=read_balances)
+        ctx = SimpleNamespace(name="rebalance", store=store, clock=SimpleNamespace(time_ns=time.time_ns),
+                              log=logging.getLogger("arbot.rebalance"), operator=operator,
+                              alert=lambda level, kind, message, **fields: alerts.append((level, message)))
+        service = RebalanceService("rebalance", RebalanceSettings(enabled=True, mode="auto"), ctx)  # type: ignore[arg-type]
+        await service.check()
+        await service.check()
+        [(level, message)] = alerts
+        assert level is AlertLevel.ERROR and "SOL kraken -> jupiter" in message
+        assert "no deposit address for SOL" in message
+        assert store.transfers() == []
+    finally:
+        store.close()
