@@ -24,17 +24,13 @@ if TYPE_CHECKING:
 
 
 def _age(ns: int) -> str:
-    seconds = ns / 1e9
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
+    from .report import age_text
+    return age_text(ns)
 
 
 async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     from .ledger import totals
-    from .report import fees_text
+    from .report import IN_FLIGHT, fees_text, transfer_text
     now = op.now_ns()
     mode = op.mode
     if op.mode != op.configured_mode:
@@ -55,6 +51,10 @@ async def status(op: Operator, caller: Caller, args: list[str]) -> Reply:
     alerts_dropped = op.alerts_dropped()
     if alerts_dropped:  # lost before any chat: a trader must not read the silence as "nothing happened"
         rows.append(("alerts dropped", f"{alerts_dropped} (alert queue full, or no notifier took them)"))
+    try:  # funds that left a venue and are not credited yet
+        rows.extend((f"transfer {t.transfer_id}", transfer_text(t, now)) for t in op.store.transfers(IN_FLIGHT))
+    except Exception as exc:  # the store down: /status still answers, saying what it could not read
+        rows.append(("transfers", f"cannot be read ({type(exc).__name__})"))
     for (exchange, symbol), ts in sorted(op.feeds().items()):
         rows.append((f"{exchange} {symbol}", f"data {_age(now - ts)} old"))
     for name, component in [*op.exchanges.items(), *op.notifiers.items()]:

@@ -468,6 +468,8 @@ class TransferTerms:
     """Typical time until the destination credits the funds."""
     step: Decimal = Decimal(0)
     """Amounts this venue sends are whole multiples of it (a currency's precision); 0: any amount."""
+    maximum: Decimal | None = None
+    """The most one withdrawal may deliver now (a CEX's withdrawal limit, net of ``fee``); None: no limit known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from .api import Reply
-from .domain import ZERO
+from .domain import ZERO, Transfer, TransferStatus
 from .ledger import EXACT_DIGITS, Ledger, Marks, StrategyFigures, totals
 from .units import money, moneys, signed_money
 
@@ -69,7 +70,8 @@ def report_reply(store: Store, marks: Marks | None = None, *, bot: str | None = 
     for name in sorted(figures):
         rows.append((name, *figure_cells(figures[name], marks)))
     sections = [text for text in ("\n".join(markout_text(ledger.markouts())), "\n".join(balance_lines(store)),
-                                  "\n".join(risk_lines(store))) if text]
+                                  "\n".join(transfer_lines(store, time.time_ns())), "\n".join(risk_lines(store)))
+                if text]
     more = "\n\n".join(sections)
     who = f"bot {store.bot}" if store.bot else ""
     if len(rows) == 1:
@@ -118,6 +120,39 @@ def balance_lines(store: Store) -> list[str]:
         lines.append(f"  {row.exchange:<12} {row.asset:<6} free {money(row.free, row.asset):<24} "
                      f"total {money(row.total, row.asset)}  ({when})")
     return lines
+
+
+IN_FLIGHT = [TransferStatus.PLANNED, TransferStatus.SENT]
+"""A transfer on its way: stored, not credited (nor failed) yet."""
+
+
+def transfer_text(transfer: Transfer, now_ns: int) -> str:
+    """One transfer as every surface shows it (``/status``, ``arbot report``, ``/rebalance``): where it stands, what
+    moves where, its fees and its age."""
+    t = transfer
+    fees = f"fee {money(t.fee, t.asset)}" + (f", network fee {t.network_fee}" if t.network_fee else "")
+    ref = f", ref {t.venue_ref}" if t.venue_ref else ""
+    return (f"{t.status.value} {money(t.amount, t.asset)} {t.source} -> {t.destination} ({fees}{ref}), "
+            f"{age_text(now_ns - t.created_ns)} old")
+
+
+def age_text(ns: int) -> str:
+    """A duration for a trader: seconds below 2 minutes, minutes below 2 hours, then hours."""
+    seconds = ns / 1e9
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def transfer_lines(store: Store, now_ns: int) -> list[str]:
+    """The report's transfers section: every transfer on its way (funds that left one venue, not credited yet)."""
+    moving = store.transfers(IN_FLIGHT)
+    if not moving:
+        return []
+    return ["Transfers on their way (not credited yet):", *(f"  {t.transfer_id}  {transfer_text(t, now_ns)}"
+                                                            for t in moving)]
 
 
 def risk_lines(store: Store, recent: int = 5) -> list[str]:

@@ -111,7 +111,7 @@ from .records import (
     save_swap,
 )
 from .settings import JupiterSettings
-from .transfers import JupiterTransfers, associated_token_account, token_account_bytes
+from .transfers import JupiterTransfers, associated_token_account
 
 _COMMITMENT_RANK = {"processed": 1, "confirmed": 2, "finalized": 3}
 LAMPORTS_PER_SIGNATURE = 5_000
@@ -171,8 +171,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
         """(symbol, side) -> the compute-unit limit Jupiter set for the last swap on that route (its simulation's):
         the next one's expected limit (a route is its input and output tokens and swap mode, which the symbol and
         side decide; this run's swaps only)."""
-        self._output_accounts: dict[str, tuple[Pubkey, int]] = {}
-        """Mint -> (the token program owning it, the size of its associated token accounts), read once."""
+        self._mints: dict[str, tuple[Pubkey, int, tuple[int, ...]]] = {}
+        """Mint -> (the token program owning it, the size of its associated token accounts, its extension types), read
+        once (:meth:`~plugins.jupiter.transfers.JupiterTransfers.token_accounts_of`)."""
+        self._unsendable_logged: set[str] = set()
 
     @property
     def account(self) -> str:
@@ -307,25 +309,10 @@ class JupiterExchange(Exchange, JupiterTransfers):
         assert self.rpc is not None and self.wallet is not None
         base, quote = split_symbol(symbol)
         asset = quote if side is Side.SELL else base
-        mint = self.settings.token(asset)[0]
-        if mint == NATIVE_MINT:
+        if self.settings.token(asset)[0] == NATIVE_MINT:
             return 0
-        known = self._output_accounts.get(mint)
-        if known is None:
-            _, mint_account = await self.rpc.get_account_info(mint)
-            if mint_account is None:
-                raise ExchangeError(f"{self.name}: the node has no mint {mint} (tokens.{asset}); check the mint "
-                                    f"address in [exchanges.{self.name}] tokens")
-            try:
-                size = token_account_bytes(mint_account.owner, mint_account.data)
-            except ValueError as exc:
-                raise ExchangeError(f"{self.name}: {mint} (tokens.{asset}) is not a token mint: {exc}; check the "
-                                    f"mint address in [exchanges.{self.name}] tokens") from None
-            # a mint's program and its extensions are fixed when it is made: what its accounts are never changes
-            known = self._output_accounts[mint] = (Pubkey.from_string(mint_account.owner), size)
-        program, size = known
-        _, account = await self.rpc.get_account_info(
-            str(associated_token_account(self.wallet.pubkey, Pubkey.from_string(mint), program)))
+        mint, program, size = await self.token_accounts_of(asset)
+        _, account = await self.rpc.get_account_info(str(associated_token_account(self.wallet.pubkey, mint, program)))
         if account is not None:
             return 0
         return await self.rpc.get_minimum_balance_for_rent_exemption(size)

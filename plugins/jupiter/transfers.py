@@ -2,15 +2,24 @@
 
 A transfer out of the wallet is one Solana transaction signed by the wallet: a System Program
 ``Transfer`` for SOL, or for an SPL token an Associated Token Account ``CreateIdempotent`` (the
-destination's token account, paid by the wallet if it does not exist yet) and a Token Program
-``TransferChecked`` (amount and decimals checked by the chain) to the destination address's token
-account for the mint. The destination is the address the receiving venue gave (a CEX's deposit
-address).
+destination's token account, paid by the wallet if it does not exist yet) and a ``TransferChecked``
+(amount and decimals checked by the chain) to the destination address's token account for the mint,
+both under the program that owns the mint (the Token Program, or Token-2022, whose associated
+addresses are derived with its own id): :meth:`JupiterTransfers.token_accounts_of` reads it from the
+mint account once, as swaps do. The destination is the address the receiving venue gave (a CEX's
+deposit address).
 
 **Cost.** The signature's fee (5,000 lamports), and for a token whose destination has no associated
 token account yet the rent-exempt deposit the ``CreateIdempotent`` makes into it (the node's
-``getMinimumBalanceForRentExemption(165)``, 2,039,280 lamports today): :meth:`transfer_terms_to`
-reads whether the account exists, and the rebalancing service records that figure with the transfer.
+``getMinimumBalanceForRentExemption`` of the account's size: 165 bytes, 2,039,280 lamports today, for
+a Token Program mint; more under Token-2022, whose accounts carry the extensions the mint requires):
+:meth:`transfer_terms_to` reads whether the account exists, and the rebalancing service records that
+figure with the transfer.
+
+**Not every Token-2022 mint.** A plain ``TransferChecked`` does not deliver the amount of a mint with a
+transfer fee (the fee is withheld at the destination), a transfer hook (its program's accounts are
+needed) or ``NonTransferable``: for those the wallet offers no terms (the planner proposes nothing,
+logged once) and refuses to send (:data:`UNSENDABLE_EXTENSIONS`).
 
 **Once.** As for swaps, the signed transaction, its signature and the blockhash's
 ``lastValidBlockHeight`` are stored under the transfer id *before* the first send
@@ -42,13 +51,13 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from sqlmodel import Field, SQLModel
 
-from arbotlib.solana.rpc import RpcError
+from arbotlib.solana.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError
 from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue, TransientError
 from bot.api.storage import Store
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
-TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+TOKEN_PROGRAM = Pubkey.from_string(TOKEN_PROGRAM_ID)
+TOKEN_2022_PROGRAM = Pubkey.from_string(TOKEN_2022_PROGRAM_ID)
 ATA_PROGRAM = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
 SIGNATURE_FEE_LAMPORTS = 5000
 TOKEN_ACCOUNT_BYTES = 165
@@ -63,6 +72,37 @@ _ACCOUNT_EXTENSIONS_OF_MINT: dict[int, tuple[tuple[int, int], ...]] = {
 }
 """spl-token-2022 ``ExtensionType::get_required_init_account_extensions``: mint extension type -> the account
 extensions (type, value length) every token account of such a mint is initialized with."""
+UNSENDABLE_EXTENSIONS: dict[int, str] = {
+    1: "a transfer fee (TransferFeeConfig): the destination would receive less than was sent",
+    9: "it is non-transferable (NonTransferable)",
+    14: "a transfer hook (TransferHook): a transfer needs its program's accounts",
+}
+"""Token-2022 mint extensions under which the wallet's plain ``TransferChecked`` would not deliver the amount."""
+
+
+def mint_extensions(mint_program: str, mint_data: bytes) -> tuple[int, ...]:
+    """The extension types of a mint owned by ``mint_program`` holding ``mint_data`` (none under the Token Program;
+    under Token-2022 its type-length-value entries after the account-type byte). Raises ValueError for a mint of
+    neither program or data that is not a mint."""
+    if mint_program == str(TOKEN_PROGRAM):
+        return ()
+    if mint_program != str(TOKEN_2022_PROGRAM):
+        raise ValueError(f"the mint is owned by {mint_program}, neither the Token Program nor Token-2022")
+    kinds: list[int] = []
+    if len(mint_data) > TOKEN_ACCOUNT_BYTES:  # extensions: the account type (1: a mint), then type-length-value
+        if mint_data[TOKEN_ACCOUNT_BYTES] != 1:
+            raise ValueError("the account is not a Token-2022 mint")
+        at = TOKEN_ACCOUNT_BYTES + 1
+        while at + 4 <= len(mint_data):
+            kind = int.from_bytes(mint_data[at:at + 2], "little")
+            length = int.from_bytes(mint_data[at + 2:at + 4], "little")
+            if kind == 0:  # Uninitialized: the rest is unused space
+                break
+            kinds.append(kind)
+            at += 4 + length
+    elif len(mint_data) != 82:
+        raise ValueError(f"the account is not a mint ({len(mint_data)} bytes)")
+    return tuple(kinds)
 
 
 def token_account_bytes(mint_program: str, mint_data: bytes) -> int:
@@ -73,22 +113,9 @@ def token_account_bytes(mint_program: str, mint_data: bytes) -> int:
     mint of neither program or data that is not a mint."""
     if mint_program == str(TOKEN_PROGRAM):
         return TOKEN_ACCOUNT_BYTES
-    if mint_program != str(TOKEN_2022_PROGRAM):
-        raise ValueError(f"the mint is owned by {mint_program}, neither the Token Program nor Token-2022")
     required = {_IMMUTABLE_OWNER: 0}
-    if len(mint_data) > TOKEN_ACCOUNT_BYTES:  # extensions: the account type (1: a mint), then type-length-value
-        if mint_data[TOKEN_ACCOUNT_BYTES] != 1:
-            raise ValueError("the account is not a Token-2022 mint")
-        at = TOKEN_ACCOUNT_BYTES + 1
-        while at + 4 <= len(mint_data):
-            kind = int.from_bytes(mint_data[at:at + 2], "little")
-            length = int.from_bytes(mint_data[at + 2:at + 4], "little")
-            if kind == 0:  # Uninitialized: the rest is unused space
-                break
-            required.update(_ACCOUNT_EXTENSIONS_OF_MINT.get(kind, ()))
-            at += 4 + length
-    elif len(mint_data) != 82:
-        raise ValueError(f"the account is not a mint ({len(mint_data)} bytes)")
+    for kind in mint_extensions(mint_program, mint_data):
+        required.update(_ACCOUNT_EXTENSIONS_OF_MINT.get(kind, ()))
     size = TOKEN_ACCOUNT_BYTES + 1 + sum(4 + length for length in required.values())
     return size + 1 if size == _MULTISIG_BYTES else size  # never a multisig's size: one more byte, as the program does
 
@@ -112,17 +139,19 @@ def associated_token_account(owner: Pubkey, mint: Pubkey, token_program: Pubkey 
 
 
 def transfer_instructions(owner: Pubkey, destination: Pubkey, mint: Pubkey | None, units: int,
-                          decimals: int) -> list[Instruction]:
-    """SOL (``mint`` None): one System transfer; a token: create the destination's ATA if needed, TransferChecked."""
+                          decimals: int, token_program: Pubkey = TOKEN_PROGRAM) -> list[Instruction]:
+    """SOL (``mint`` None): one System transfer; a token: create the destination's ATA if needed, TransferChecked,
+    both with ``token_program``, the program owning the mint (the Token Program or Token-2022): the associated
+    addresses are derived with it and the transfer runs under it."""
     if mint is None:
         return [transfer(TransferParams(from_pubkey=owner, to_pubkey=destination, lamports=units))]
-    source_ata = associated_token_account(owner, mint)
-    destination_ata = associated_token_account(destination, mint)
+    source_ata = associated_token_account(owner, mint, token_program)
+    destination_ata = associated_token_account(destination, mint, token_program)
     create = Instruction(ATA_PROGRAM, bytes([1]), [  # CreateIdempotent
         AccountMeta(owner, True, True), AccountMeta(destination_ata, False, True),
         AccountMeta(destination, False, False), AccountMeta(mint, False, False),
-        AccountMeta(SYSTEM_PROGRAM, False, False), AccountMeta(TOKEN_PROGRAM, False, False)])
-    checked = Instruction(TOKEN_PROGRAM, bytes([12]) + units.to_bytes(8, "little") + bytes([decimals]), [
+        AccountMeta(SYSTEM_PROGRAM, False, False), AccountMeta(token_program, False, False)])
+    checked = Instruction(token_program, bytes([12]) + units.to_bytes(8, "little") + bytes([decimals]), [
         AccountMeta(source_ata, False, True), AccountMeta(mint, False, False),
         AccountMeta(destination_ata, False, True), AccountMeta(owner, True, False)])
     return [create, checked]
@@ -136,17 +165,69 @@ class JupiterTransfers(TransferVenue):
     ctx: Any
     wallet: Any
     rpc: Any
+    _unsendable_logged: set[str]
+    """Assets whose mint the wallet cannot transfer, logged once."""
+    _mints: dict[str, tuple[Pubkey, int, tuple[int, ...]]]
+    """Mint -> (the token program owning it, the size of its associated token accounts, its extension types), read
+    once per mint."""
+
+    async def token_accounts_of(self, asset: str) -> tuple[Pubkey, Pubkey, int]:
+        """(mint, the program owning it, the size of the associated token account the ATA program makes for it) of
+        the token ``asset``: the mint account's owner (the Token Program or Token-2022) and, under Token-2022, the
+        size its extensions make (:func:`token_account_bytes`). Read from the node once per mint (a mint's program and
+        extensions are fixed when it is made). Raises :class:`PermanentError` naming ``tokens.ASSET`` for a mint the
+        node does not know or an account that is no mint, :class:`TransientError` when the node cannot answer."""
+        mint = self.settings.token(asset)[0]
+        known = self._mints.get(mint)
+        if known is None:
+            try:
+                _, mint_account = await self.rpc.get_account_info(mint)
+            except RpcError as exc:
+                raise TransientError(f"{self.name}: {exc}") from None
+            if mint_account is None:
+                raise PermanentError(f"{self.name}: the node has no mint {mint} (tokens.{asset}); check the mint "
+                                     f"address in [exchanges.{self.name}] tokens")
+            try:
+                size = token_account_bytes(mint_account.owner, mint_account.data)
+                extensions = mint_extensions(mint_account.owner, mint_account.data)
+            except ValueError as exc:
+                raise PermanentError(f"{self.name}: {mint} (tokens.{asset}) is not a token mint: {exc}; check the "
+                                     f"mint address in [exchanges.{self.name}] tokens") from None
+            known = self._mints[mint] = (Pubkey.from_string(mint_account.owner), size, extensions)
+        return Pubkey.from_string(mint), known[0], known[1]
+
+    async def _unsendable(self, asset: str) -> str | None:
+        """Why the wallet's transfer cannot deliver ``asset`` as asked (a Token-2022 extension in
+        :data:`UNSENDABLE_EXTENSIONS`), else None."""
+        await self.token_accounts_of(asset)
+        extensions = self._mints[self.settings.token(asset)[0]][2]
+        reasons = [UNSENDABLE_EXTENSIONS[kind] for kind in extensions if kind in UNSENDABLE_EXTENSIONS]
+        if not reasons:
+            return None
+        return (f"{self.name}: tokens.{asset} is a Token-2022 mint with {'; '.join(reasons)}; rebalancing does not "
+                f"move it: move it by hand")
 
     async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        """The wallet's terms: no withdrawal fee, the signature's fee in SOL, and whole units of the asset only
+        (``step``: one lamport, or one unit of the token's ``decimals``), which is all a transfer instruction moves."""
         if asset != "SOL" and asset not in self.settings.tokens:
             return None
+        if asset != "SOL":
+            refusal = await self._unsendable(asset)
+            if refusal is not None:
+                if asset not in self._unsendable_logged:
+                    self._unsendable_logged.add(asset)
+                    self.ctx.log.warning("%s", refusal)
+                return None
+        decimals = 9 if asset == "SOL" else self.settings.token(asset)[1]
         return TransferTerms(asset, Decimal(0), Decimal(0), Decimal(SIGNATURE_FEE_LAMPORTS).scaleb(-9), "SOL",
-                             float(self.settings.transfer_expected_s))
+                             float(self.settings.transfer_expected_s), step=Decimal(1).scaleb(-decimals))
 
     async def transfer_terms_to(self, asset: str, address: str) -> TransferTerms | None:
-        """As :meth:`transfer_terms`, plus, for a token whose destination has no associated token account yet, the
-        rent-exempt deposit of the account the transfer creates (``CreateIdempotent``, paid by the wallet), from the
-        node's ``getMinimumBalanceForRentExemption(165)``: exact lamports."""
+        """As :meth:`transfer_terms`, plus, for a token whose destination has no associated token account yet (at the
+        address derived with the mint's own program), the rent-exempt deposit of the account the transfer creates
+        (``CreateIdempotent``, paid by the wallet), from the node's ``getMinimumBalanceForRentExemption`` of the size
+        that program makes it (:meth:`token_accounts_of`): exact lamports."""
         terms = await self.transfer_terms(asset)
         if terms is None or asset == "SOL":
             return terms
@@ -154,11 +235,11 @@ class JupiterTransfers(TransferVenue):
             destination = Pubkey.from_string(address)
         except ValueError:
             raise PermanentError(f"{self.name}: {address!r} is not a Solana address") from None
-        mint = Pubkey.from_string(self.settings.token(asset)[0])
+        mint, program, size = await self.token_accounts_of(asset)
         try:
-            _, account = await self.rpc.get_account_info(str(associated_token_account(destination, mint)))
+            _, account = await self.rpc.get_account_info(str(associated_token_account(destination, mint, program)))
             rent_lamports = 0 if account is not None else (
-                await self.rpc.get_minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_BYTES))
+                await self.rpc.get_minimum_balance_for_rent_exemption(size))
         except RpcError as exc:
             raise TransientError(f"{self.name}: {exc}") from None
         return replace(terms, network_fee=Decimal(SIGNATURE_FEE_LAMPORTS + rent_lamports).scaleb(-9))
@@ -225,11 +306,16 @@ class JupiterTransfers(TransferVenue):
             destination = Pubkey.from_string(transfer_.address)
         except ValueError:
             raise PermanentError(f"{self.name}: {transfer_.address!r} is not a Solana address") from None
+        mint: Pubkey | None
+        program = TOKEN_PROGRAM
         if transfer_.asset == "SOL":
             mint, decimals = None, 9
         else:
-            mint_text, decimals = self.settings.token(transfer_.asset)
-            mint = Pubkey.from_string(mint_text)
+            decimals = self.settings.token(transfer_.asset)[1]
+            mint, program, _ = await self.token_accounts_of(transfer_.asset)
+            refusal = await self._unsendable(transfer_.asset)
+            if refusal is not None:
+                raise PermanentError(refusal)
         units = int(transfer_.amount.scaleb(decimals))
         if units <= 0 or Decimal(units).scaleb(-decimals) != transfer_.amount:
             raise PermanentError(f"{self.name}: {transfer_.amount} {transfer_.asset} is not a whole number of units")
@@ -237,8 +323,8 @@ class JupiterTransfers(TransferVenue):
             blockhash = await self.rpc.get_latest_blockhash()
         except RpcError as exc:
             raise TransientError(f"{self.name}: {exc}") from None
-        message = MessageV0.try_compile(owner, transfer_instructions(owner, destination, mint, units, decimals), [],
-                                        Hash.from_string(blockhash.blockhash))
+        instructions = transfer_instructions(owner, destination, mint, units, decimals, program)
+        message = MessageV0.try_compile(owner, instructions, [], Hash.from_string(blockhash.blockhash))
         signed = self.wallet.sign(VersionedTransaction.populate(message, [Signature.default()]))
         row = JupiterTransferRow(transfer_id=transfer_.transfer_id, exchange=self.name,
                                  signature=str(signed.signatures[0]),

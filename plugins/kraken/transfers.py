@@ -2,8 +2,12 @@
 
 **Out.** Kraken withdraws only to addresses registered (and confirmed) in the account beforehand,
 each under a *key name*: ``withdraw_keys = { SOL = "my-sol-wallet" }`` says which key a transfer of
-an asset goes to, and Kraken's own whitelist is the guarantee that funds can go nowhere else. The
-terms come from ``WithdrawMethods`` (minimum) and ``WithdrawInfo`` (fee for that key); the transfer
+an asset goes to, and Kraken's own whitelist is the guarantee that funds can go nowhere else. Kraken
+sends to the key's address whatever the destination is, so before a withdrawal is made the key's
+address (``WithdrawAddresses``) must be the destination's deposit address: otherwise the transfer
+fails, naming both, and nothing is sent. The
+terms come from ``WithdrawMethods`` (the minimum of the key's method) and ``WithdrawInfo`` (fee for
+that key, and ``limit``: the most a withdrawal may deliver now, which caps the proposal); the transfer
 is ``Withdraw`` (``asset``, ``key``, ``amount``) and answers a ``refid``. Kraken takes no idempotency
 key, so before anything is sent again after a crash :meth:`KrakenTransfers.withdrawal` reads
 ``WithdrawStatus`` for a withdrawal of the same asset, amount and key made since the transfer's
@@ -47,11 +51,15 @@ class KrakenTransfers(TransferVenue):
             return None
         api = self._api()
         methods = await api.private("WithdrawMethods", {"asset": kraken_asset(asset)})
-        minimum = min((Decimal(str(m.get("minimum", "0"))) for m in methods), default=Decimal(0))
+        minimums = {str(m.get("method")): Decimal(str(m.get("minimum", "0"))) for m in methods}
         info = await api.private("WithdrawInfo", {"asset": kraken_asset(asset), "key": key,
-                                                  "amount": str(max(minimum, Decimal(1)))})
+                                                  "amount": str(max([*minimums.values(), Decimal(1)]))})
+        # the key's own method's minimum (another method's may be lower); unknown: the highest, never too low
+        minimum = minimums.get(str(info.get("method")), max(minimums.values(), default=Decimal(0)))
+        limit = info.get("limit")
         return TransferTerms(asset, Decimal(str(info["fee"])), minimum, Decimal(0), asset,
-                             float(self.settings.transfer_expected_s))
+                             float(self.settings.transfer_expected_s),
+                             maximum=Decimal(str(limit)) if limit is not None else None)
 
     async def deposit_address(self, asset: str) -> str:
         method = self.settings.deposit_methods.get(asset)
@@ -70,9 +78,22 @@ class KrakenTransfers(TransferVenue):
         made = await self._find_withdrawal(transfer)
         if made is not None:
             return str(made["refid"])  # sent already: never twice
+        await self._check_key_address(transfer, key)
         result = await self._api().private("Withdraw", {"asset": kraken_asset(transfer.asset), "key": key,
                                                         "amount": str(transfer.amount + transfer.fee)})
         return str(result["refid"])
+
+    async def _check_key_address(self, transfer: Transfer, key: str) -> None:
+        """Refuse (:class:`PermanentError`) a key whose registered address (``WithdrawAddresses``) is not the
+        destination's deposit address: Kraken sends to the key's address, so the destination would never credit it."""
+        found = await self._api().private("WithdrawAddresses", {"asset": kraken_asset(transfer.asset), "key": key})
+        addresses = sorted({str(a.get("address")) for a in found if a.get("key", key) == key})
+        if addresses != [transfer.address]:
+            registered = ", ".join(addresses) or "no address"
+            raise PermanentError(
+                f"{self.name}: withdraw_keys.{transfer.asset} = \"{key}\" sends to {registered}, not to "
+                f"{transfer.destination}'s deposit address {transfer.address}: register that address in Kraken "
+                f"under a withdrawal key and name it in withdraw_keys.{transfer.asset}")
 
     async def withdrawal(self, transfer: Transfer) -> TransferStatus | None:
         made = await self._find_withdrawal(transfer)

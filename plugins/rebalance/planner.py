@@ -5,7 +5,8 @@ settings) needs both assets of the market on both venues: it sells the base wher
 buys it where it is cheap, in both directions. Its target split is half of each asset on each
 venue. When one venue's share of an asset falls ``threshold`` below its target, :func:`plan`
 proposes moving, from the richer venue, what brings the poorer one back to its target (capped by
-``max_per_transfer``, rounded down to the source's ``step``), priced with the source venue's terms.
+``max_per_transfer``, by what the source holds free of open orders, less its fees, and by its
+withdrawal limit; rounded down to the source's ``step``), priced with the source venue's terms.
 Pure functions: the service feeds them balances and terms.
 """
 
@@ -68,12 +69,14 @@ def needs(strategies: dict[str, Any]) -> list[Need]:
 
 
 def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | None], threshold: Decimal,
-         cap: Decimal | None) -> Proposal | None:
+         cap: Decimal | None, free: dict[str, Decimal] | None = None) -> Proposal | None:
     """A transfer for ``need`` if one venue drifted below its target, else None.
 
     ``held``: what each venue holds of the asset (total; the service plans nothing for an asset
     while one of its transfers is on its way); ``terms``: each venue's withdrawal terms for the
-    asset (None: it cannot send it).
+    asset (None: it cannot send it); ``free``: what each venue holds free of open orders (None: all of ``held``).
+    The amount never exceeds the source's free funds less its withdrawal fee (and a network fee it pays in the
+    same asset): what a strategy's resting orders hold is never withdrawn from under them.
     """
     a, b = need.venues
     have = {v: held.get(v, ZERO) for v in (a, b)}
@@ -90,7 +93,12 @@ def plan(need: Need, held: dict[str, Decimal], terms: dict[str, TransferTerms | 
     amount = total * HALF - have[poor]
     if cap is not None:
         amount = min(amount, cap)
-    amount = min(amount, held.get(rich, ZERO) - source_terms.fee).quantize(QUANTUM, rounding=ROUND_DOWN)
+    spendable = (free if free is not None else held).get(rich, ZERO) - source_terms.fee
+    if source_terms.network_fee_asset == need.asset:  # a wallet pays the chain's fee from the same funds
+        spendable -= source_terms.network_fee
+    if source_terms.maximum is not None:  # the venue's withdrawal limit: more would be refused there
+        spendable = min(spendable, source_terms.maximum)
+    amount = min(amount, spendable).quantize(QUANTUM, rounding=ROUND_DOWN)
     if source_terms.step > 0:  # the source sends whole steps only (ccxt rounds to the currency's precision)
         amount = (amount / source_terms.step).to_integral_value(rounding=ROUND_DOWN) * source_terms.step
     if amount <= 0 or amount < source_terms.minimum:

@@ -7,10 +7,11 @@ admin's ``/rebalance ID``, in ``mode = "auto"`` it is sent at once if it fits ``
 refusal would fail again every round). Sending is: store the transfer as PLANNED (the intent, before
 anything leaves), ask the source venue to withdraw, store SENT with the venue's reference; then
 every ``track_every_s`` ask the destination whether it credited the funds (CREDITED). Each step is
-alerted. On start, a PLANNED transfer is looked up at its source first (a crash may have come after
-the withdrawal left): found, it becomes SENT; not found, it is sent then. A venue that takes the
-transfer id as an idempotency key (the paper venues) makes even a resend harmless. So no transfer is
-sent twice.
+alerted, and a transfer not credited ``overdue_after_s`` after its intent is alerted once more
+(ERROR). On start, a PLANNED transfer is looked up at its source first (a crash may have come after
+the withdrawal left): found, it becomes SENT with the source's reference for it; not found, it is
+sent then. A venue that takes the transfer id as an idempotency key (the paper venues) makes even a
+resend harmless. So no transfer is sent twice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.api import (
     AlertLevel,
     Context,
     ExchangeError,
+    PermanentError,
     Service,
     Transfer,
     TransferStatus,
@@ -56,6 +58,10 @@ class RebalanceService(Service[RebalanceSettings]):
         self._alerted: set[tuple[str, str, str]] = set()
         """(asset, source, destination) of proposals already alerted (until the need goes away)."""
         self._lock = asyncio.Lock()
+        self._failing: set[tuple[str, str, str]] = set()
+        """(asset, source, destination) of needed transfers that could not be priced or sent, alerted once."""
+        self._overdue: set[str] = set()
+        """Transfers alerted as not credited in time (``overdue_after_s``), this run."""
         self.checks = 0
         self._started_ns = 0
 
@@ -119,10 +125,11 @@ class RebalanceService(Service[RebalanceSettings]):
         for need in self.needs():
             if any(t.asset == need.asset and {t.source, t.destination} == set(need.venues) for t in open_transfers):
                 continue  # one transfer at a time per asset and pair of venues
-            held = {}
+            held, free = {}, {}
             for v in need.venues:
                 balance = balances.get(v, {}).get(need.asset)
                 held[v] = balance.total if balance is not None else ZERO
+                free[v] = balance.free if balance is not None else ZERO
             terms: dict[str, TransferTerms | None] = {}
             for v in need.venues:
                 venue = self._venue(v)
@@ -130,18 +137,27 @@ class RebalanceService(Service[RebalanceSettings]):
             if any(self._venue(v) is None for v in need.venues):
                 continue
             cap = self.settings.max_per_transfer.get(need.asset)
-            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None)
+            proposal = plan(need, held, terms, self.settings.threshold, Decimal(cap) if cap else None, free)
             if proposal is None:
                 continue
             key = (proposal.asset, proposal.source, proposal.destination)
             wanted.add(key)
             refusal = self._auto_refusal(proposal) if self.settings.mode == "auto" else None
-            if self.settings.mode == "auto" and refusal is None:
-                proposals.append(proposal)
-                await self.send(proposal)  # priced for the destination there
+            try:
+                if self.settings.mode == "auto" and refusal is None:
+                    proposals.append(proposal)
+                    await self.send(proposal)  # priced for the destination there
+                    continue
+                if key not in self._alerted:  # shown with what it costs to send to the destination's address
+                    proposal = await self._priced(proposal)
+            except ExchangeError as exc:  # nothing left (a deposit address, a price): the trader is told, once
+                if key not in self._failing:
+                    self._failing.add(key)
+                    self.ctx.alert(AlertLevel.ERROR if isinstance(exc, PermanentError) else AlertLevel.WARNING,
+                                   "rebalance", f"rebalance needed but it cannot be sent: {proposal.amount} "
+                                   f"{proposal.asset} {proposal.source} -> {proposal.destination}: {exc}")
                 continue
-            if key not in self._alerted:  # shown with what it costs to send to the destination's address
-                proposal = await self._priced(proposal)
+            self._failing.discard(key)
             proposals.append(proposal)
             if self.settings.mode == "auto":
                 if key not in self._alerted:
@@ -156,6 +172,7 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"rebalance proposal {pid}: {proposal.describe()}. "
                                f"An admin sends it with /rebalance {pid}", proposal=pid)
         self._alerted &= wanted
+        self._failing &= wanted
         for pid, p in list(self.proposals.items()):
             if (p.asset, p.source, p.destination) not in wanted:
                 del self.proposals[pid]
@@ -262,10 +279,26 @@ class RebalanceService(Service[RebalanceSettings]):
                                f"{transfer.source}")
                 continue
             if status is not TransferStatus.CREDITED and not await destination.credited(transfer):
+                self._alert_overdue(transfer)
                 continue
             await self._save(self._with(transfer, TransferStatus.CREDITED))
             self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} credited: "
                            f"{transfer.amount} {transfer.asset} now on {transfer.destination}")
+
+    def _alert_overdue(self, transfer: Transfer) -> None:
+        """Alert, once per run, a transfer sent and not credited ``overdue_after_s`` after its intent: funds that left
+        a venue and have not arrived are never a silent hole (a deposit the destination holds back, an address that
+        is not the destination's)."""
+        age_ns = self.ctx.clock.time_ns() - transfer.created_ns
+        if transfer.transfer_id in self._overdue or age_ns < self.settings.overdue_after_s * 1_000_000_000:
+            return
+        self._overdue.add(transfer.transfer_id)
+        self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id}: {transfer.amount} "
+                       f"{transfer.asset} {transfer.source} -> {transfer.destination} left {transfer.source} "
+                       f"(reference {transfer.venue_ref or 'unknown'}) and is not credited by {transfer.destination} "
+                       f"after {age_ns // 60_000_000_000} min (overdue_after_s {self.settings.overdue_after_s:g} s); "
+                       f"check the deposit at {transfer.destination} (address {transfer.address}); it is still "
+                       "followed", transfer=transfer.transfer_id)
 
     async def _resume(self) -> None:
         """Settle every PLANNED transfer against its source: after a restart before anything new, and while
@@ -279,11 +312,15 @@ class RebalanceService(Service[RebalanceSettings]):
                 self.ctx.alert(AlertLevel.WARNING, "rebalance", f"transfer {transfer.transfer_id} was stored but "
                                f"never reached {transfer.source}: sending it now")
                 await self._withdraw(source, transfer)
-            else:
-                await self._save(self._with(transfer, TransferStatus.SENT if status is not TransferStatus.FAILED
-                                            else TransferStatus.FAILED))
+            elif status is TransferStatus.FAILED:
+                await self._save(self._with(transfer, TransferStatus.FAILED, reason=f"failed at {transfer.source}"))
+                self.ctx.alert(AlertLevel.ERROR, "rebalance", f"transfer {transfer.transfer_id} had reached "
+                               f"{transfer.source} and failed there")
+            else:  # its reference, kept with it: a venue that stops listing it still knows it left by that
+                ref = await source.withdraw(transfer)  # asked again for a withdrawal it made: its reference, no send
+                await self._save(self._with(transfer, TransferStatus.SENT, venue_ref=ref))
                 self.ctx.alert(AlertLevel.INFO, "rebalance", f"transfer {transfer.transfer_id} had reached "
-                               f"{transfer.source} already ({status.value}): not sent again")
+                               f"{transfer.source} already ({status.value}, reference {ref}): not sent again")
 
     def _with(self, transfer: Transfer, status: TransferStatus, venue_ref: str | None = None,
               reason: str | None = None) -> Transfer:

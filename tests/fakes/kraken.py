@@ -11,8 +11,8 @@ plugin against the venue rather than against itself. Faults on demand:
   with :meth:`FakeKrakenWS.send_raw`;
 * REST: ``rate_limited = True`` (every call answers ``EAPI:Rate limit exceeded``), ``locked_out = True``
   (``EGeneral:Temporary lockout``),
-  ``http_429 = True``, ``lose_add_order = n`` (the order is created, then the connection is
-  closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
+  ``http_429 = True``, ``lose_add_order = n`` and ``lose_withdraw = n`` (the order is created, the withdrawal made,
+  then the connection is closed before any answer), ``hang_add_order_s`` (created, then the answer is late),
   ``queue_add_order_s`` (the answer is lost and the request reaches the engine that much later; AddOrder's
   ``deadline`` is honoured: a request past it is refused ``EService:Deadline elapsed``),
   ``fail_dead_man = True`` (``CancelAllOrdersAfter`` answers ``EService:Unavailable``);
@@ -22,9 +22,9 @@ plugin against the venue rather than against itself. Faults on demand:
   and ``refuse = True`` (new connections are closed at once) for a stream that is down.
 
 Funding, as documented for withdrawals to pre-registered keys and deposits: ``WithdrawMethods``,
-``WithdrawInfo``, ``Withdraw`` (only to a key in ``withdraw_keys``; the amount includes the fee,
-taken from the balance), ``WithdrawStatus``, ``DepositAddresses``, ``DepositStatus``
-(:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
+``WithdrawInfo``, ``WithdrawAddresses`` (each key's address), ``Withdraw`` (only to a key in
+``withdraw_keys``; the amount includes the fee, taken from the balance), ``WithdrawStatus``,
+``DepositAddresses``, ``DepositStatus`` (:meth:`FakeKrakenREST.deposit` makes a deposit arrive).
 
 Balances: ``Balance`` (totals) and ``BalanceEx`` as documented (``balance``, ``hold_trade``, ``credit``,
 ``credit_used``), whose ``hold_trade`` is what the open orders hold (:meth:`FakeKrakenREST.holds`); an Earn
@@ -370,6 +370,8 @@ class FakeKrakenREST:
         """Every call answers ``EGeneral:Temporary lockout`` (the key is locked out for a while)."""
         self.http_429 = False
         self.lose_add_order = 0
+        self.lose_withdraw = 0
+        """That many ``Withdraw`` calls are made (the funds leave), then the connection closes before the answer."""
         self.hang_add_order_s = 0.0
         self.queue_add_order_s = 0.0
         """The next AddOrder is queued at Kraken: its connection is lost at once (no answer) and the request reaches
@@ -398,6 +400,11 @@ class FakeKrakenREST:
         self.ledger_held: list[dict] = []
         """KFEE entries written late (``ledger_late``), in the order made."""
         self.withdraw_minimums = {"SOL": Decimal("0.05")}
+        self.other_withdraw_methods: dict[str, list[tuple[str, Decimal]]] = {}
+        """Asset -> (method, minimum) of methods no key is registered for, listed by ``WithdrawMethods`` too."""
+        self.withdraw_limits: dict[str, Decimal] = {}
+        """Asset -> the most a withdrawal may deliver now (``WithdrawInfo``'s ``limit``, net of the fee; ``Withdraw``
+        refuses more); no entry: the balance."""
         self.deposit_addresses = {("SOL", "Solana"): "KrakenDeposit111111111111111111111111111111"}
         self.withdrawals: list[dict] = []
         self.deposits: list[dict] = []
@@ -534,6 +541,9 @@ class FakeKrakenREST:
             result = handler(params)
         except _KrakenError as exc:
             return 200, {"error": [str(exc)]}, ""
+        if method == "Withdraw" and self.lose_withdraw > 0:
+            self.lose_withdraw -= 1
+            return 0, {}, "lose"
         if method == "AddOrder":
             if self.lose_add_order > 0:
                 self.lose_add_order -= 1
@@ -602,13 +612,16 @@ class FakeKrakenREST:
         if asset not in self.withdraw_minimums:
             return []
         return [{"asset": asset, "method": "Solana", "network": "Solana",
-                 "minimum": str(self.withdraw_minimums[asset])}]
+                 "minimum": str(self.withdraw_minimums[asset])}] + [
+            {"asset": asset, "method": method, "network": method, "minimum": str(minimum)}
+            for method, minimum in self.other_withdraw_methods.get(asset, [])]
 
     def _m_WithdrawInfo(self, p: dict) -> dict:
         key = self.withdraw_keys.get(p.get("key", ""))
         if key is None or key[0] != p.get("asset"):
             raise _KrakenError("EFunding:Unknown withdraw key")
-        return {"method": "Solana", "limit": self.balances.get(key[0], "0"), "amount": p["amount"],
+        limit = self.withdraw_limits.get(key[0], self.balances.get(key[0], "0"))
+        return {"method": "Solana", "limit": str(limit), "amount": p["amount"],
                 "fee": str(self.withdraw_fees[key[0]])}
 
     def _m_Withdraw(self, p: dict) -> dict:
@@ -620,6 +633,8 @@ class FakeKrakenREST:
             raise _KrakenError("EFunding:Too small")
         if amount > Decimal(self.balances.get(key[0], "0")):
             raise _KrakenError("EFunding:Insufficient funds")
+        if key[0] in self.withdraw_limits and amount - self.withdraw_fees[key[0]] > self.withdraw_limits[key[0]]:
+            raise _KrakenError("EFunding:Limit exceeded")
         self.balances[key[0]] = str(Decimal(self.balances[key[0]]) - amount)
         refid = f"FTQ{len(self.withdrawals) + 1:04d}-FAKE"
         fee = self.withdraw_fees[key[0]]
@@ -628,6 +643,11 @@ class FakeKrakenREST:
                                  "amount": str(amount - fee), "fee": str(fee), "time": time.time(),
                                  "status": "Initial"})
         return {"refid": refid}
+
+    def _m_WithdrawAddresses(self, p: dict) -> list:
+        return [{"address": address, "asset": asset, "method": "Solana", "key": key, "verified": True}
+                for key, (asset, address) in self.withdraw_keys.items()
+                if asset == p.get("asset") and p.get("key", key) == key]
 
     def _m_WithdrawStatus(self, p: dict) -> list:
         return [w for w in self.withdrawals if w["asset"] == p.get("asset")]

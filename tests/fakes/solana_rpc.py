@@ -35,10 +35,13 @@ notification that is not the documented shape, :meth:`notify` a late one (data a
 test's choosing, not stored).
 
 Transfers: a landed transaction's System Program ``Transfer`` moves lamports between the two
-accounts, and a Token Program ``TransferChecked`` takes the amount from the signer's token balance
-of the mint (refused as ``InsufficientFundsForRent``-style custom error 1 when short, decimals
-checked) and records it in ``token_transfers`` (mint, amount, destination token account); an
-Associated Token Account ``CreateIdempotent`` is accepted as a no-op. ``getMinimumBalanceForRentExemption``
+accounts, and a ``TransferChecked`` (under the program owning the mint: the Token Program or Token-2022, else
+``IncorrectProgramId``) takes the amount from the signer's associated token account of the mint (refused as
+custom error 1 when short, decimals checked) and records it in ``token_transfers`` (mint, amount, destination
+token account), crediting the receiver's account when the node has it. An Associated Token Account
+``CreateIdempotent`` checks the address is derived with the mint's own program (else ``InvalidSeeds``) and,
+when the account does not exist yet, creates it, the payer depositing its rent (of the size the mint's program
+makes it). ``getMinimumBalanceForRentExemption``
 answers with the cluster's rent parameters (2,039,280 lamports for a 165-byte token account).
 
 Swaps: the fake Jupiter API registers what a swap transaction does (``swap_effects``, by message
@@ -560,12 +563,17 @@ class FakeSolanaRpc:
 
     def _transfers(self, tx: VersionedTransaction, held: dict[str, int], decimals: dict[str, int]
                    ) -> tuple[Any, dict[str, int], list[tuple[str, int, str]]]:
-        """The System transfers and TransferChecked of a landed transaction: (the chain's error or None, the
-        signer's token balances after, the token transfers made); lamports move only without an error."""
+        """The System transfers, ATA ``CreateIdempotent`` and ``TransferChecked`` of a landed transaction: (the chain's
+        error or None, the signer's token balances after, the token transfers made); lamports and the receivers' token
+        accounts change only without an error. As the programs do, a token instruction is refused under a program
+        that does not own the mint (``IncorrectProgramId``), and an associated account not derived from the owner,
+        the mint's own program and the mint (``InvalidSeeds``); a created account takes its rent from the payer."""
         keys = [str(k) for k in tx.message.account_keys]
+        signer = keys[0]
         after = dict(held)
         sent: list[tuple[str, int, str]] = []
         lamports = dict(self.lamports)
+        receivers = {owner: list(accounts) for owner, accounts in self.token_accounts.items() if owner != signer}
         for n, ix in enumerate(tx.message.instructions):
             program, data, accounts = keys[ix.program_id_index], bytes(ix.data), [keys[i] for i in bytes(ix.accounts)]
             if program == SYSTEM_PROGRAM and data[:4] == (2).to_bytes(4, "little"):
@@ -574,15 +582,42 @@ class FakeSolanaRpc:
                     return {"InstructionError": [n, {"Custom": 1}]}, held, []
                 lamports[accounts[0]] -= amount
                 lamports[accounts[1]] = lamports.get(accounts[1], 0) + amount
-            elif program == TOKEN_PROGRAM and data[:1] == bytes([12]):
+            elif program == ATA_PROGRAM and data[:1] in (b"", bytes([0]), bytes([1])):
+                payer, ata, wallet, mint, token_program = (accounts[i] for i in (0, 1, 2, 3, 5))
+                if token_program != self.token_program_of(mint):
+                    return {"InstructionError": [n, "IncorrectProgramId"]}, held, []
+                if associated_token_account(wallet, mint, token_program) != ata:
+                    return {"InstructionError": [n, "InvalidSeeds"]}, held, []
+                exists = ata in self.accounts or (wallet == signer and mint in after) or any(
+                    m == mint for m, _, _ in receivers.get(wallet, []))
+                if not exists:
+                    rent = self.token_account_rent(mint)
+                    if lamports.get(payer, 0) < rent:
+                        return {"InstructionError": [n, {"Custom": 1}]}, held, []
+                    lamports[payer] -= rent
+                    places = (self.mints.get(mint) or Mint()).decimals
+                    if wallet == signer:
+                        after[mint] = 0
+                    else:
+                        receivers.setdefault(wallet, []).append((mint, 0, places))
+            elif program in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM) and data[:1] == bytes([12]):
                 amount, places, mint = int.from_bytes(data[1:9], "little"), data[9], accounts[1]
+                source, destination, authority = accounts[0], accounts[2], accounts[3]
+                if program != self.token_program_of(mint):
+                    return {"InstructionError": [n, "IncorrectProgramId"]}, held, []
+                if source != associated_token_account(authority, mint, program):
+                    return {"InstructionError": [n, "InvalidAccountData"]}, held, []
                 if decimals.get(mint, places) != places:
                     return {"InstructionError": [n, {"Custom": 18}]}, held, []  # MintDecimalsMismatch
                 if after.get(mint, 0) < amount:
                     return {"InstructionError": [n, {"Custom": 1}]}, held, []  # InsufficientFunds
                 after[mint] -= amount
-                sent.append((mint, amount, accounts[2]))
+                sent.append((mint, amount, destination))
+                for wallet, owned in receivers.items():  # credited to the receiver's account when the node has it
+                    if associated_token_account(wallet, mint, program) == destination:
+                        owned[:] = [(m, a + amount if m == mint else a, d) for m, a, d in owned]
         self.lamports = lamports
+        self.token_accounts.update(receivers)
         return None, after, sent
 
     def _getLatestBlockhash(self, *_: Any) -> dict:
@@ -601,10 +636,14 @@ class FakeSolanaRpc:
         return {"context": self._context(), "value": self.lamports.get(pubkey, 0)}
 
     def _getTokenAccountsByOwner(self, owner: str, filt: dict, *_: Any) -> dict:
-        if filt.get("programId") != "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA":
-            return {"context": self._context(), "value": []}
+        """The owner's token accounts of the mints ``filt["programId"]`` owns (the Token Program or Token-2022; any
+        other program id is refused as a real node refuses it)."""
+        if filt.get("programId") not in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM):
+            raise RpcFault(-32602, "Invalid param: unrecognized Token program id")
         value = []
         for n, (mint, amount, decimals) in enumerate(self.token_accounts.get(owner, [])):
+            if self.token_program_of(mint) != filt["programId"]:
+                continue
             ui = amount / 10**decimals
             value.append({"pubkey": f"TokenAccount{n}", "account": {
                 "data": {"program": "spl-token", "space": 165, "parsed": {"type": "account", "info": {

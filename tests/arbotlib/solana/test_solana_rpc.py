@@ -109,3 +109,14 @@ async def test_a_pinned_view_asks_one_node_and_never_falls_back(node, node2):
         node.faults["getBlockHeight"] = ["500"]
         assert await rpc.get_block_height() == 1_000 and rpc.current_url == node2.url
         assert rpc.pinned().urls == [node2.url]  # a view made now pins the URL that last answered
+
+
+async def test_balances_of_token_2022_mints_are_read_with_its_program_id(node):
+    """A Token-2022 token's accounts are listed only for the Token-2022 program id; a wrong id is refused by the node,
+    so every balance read would fail."""
+    t22 = "At2dkP1DWYW9guf36obLt3ijxkWEmDhnNsHJ1cBS3gPV"
+    node.add_mint(t22)
+    node.token_accounts[OWNER] = [(USDC, 5, 6), (t22, 7_000_000, 6)]
+    async with SolanaRpc([node.url]) as rpc:
+        tokens = await rpc.get_token_balances(OWNER)
+    assert (tokens[USDC].amount, tokens[t22].amount, tokens[t22].ui_amount) == (5, 7_000_000, Decimal(7))

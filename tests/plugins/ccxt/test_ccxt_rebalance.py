@@ -71,7 +71,7 @@ async def test_auto_mode_withdraws_btc_from_the_gate_to_the_dex_once_through_a_l
     [made] = fake_gate.withdrawals
     assert (made["withdraw_order_id"], made["amount"], made["address"], made["chain"]) == (
         t.transfer_id, "4.5005", "paper:dex:BTC", "BTC")
-    assert t.venue_ref == ("" if look_ups_fail else made["id"])  # settled by status, the reference unknown
+    assert t.venue_ref == made["id"]  # settled against the venue: its reference kept, however it was found
     assert fake_gate.accounts["BTC"] == D("10") - D("4.5005")
     assert (await bot.component("exchange", "dex").balances())["BTC"].total == D("5.5")
     assert [p for m, p, _ in fake_gate.rest_log if m == "POST"].count("/withdrawals") == 1

@@ -130,3 +130,105 @@ async def test_a_token_transfer_that_creates_the_destinations_account_costs_its_
     node.put_account(str(ata), bytes(165), owner="TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", lamports=rent)
     again = await service.send(proposal)
     assert again.network_fee == Decimal("0.000005")
+
+
+T22 = "At2dkP1DWYW9guf36obLt3ijxkWEmDhnNsHJ1cBS3gPV"
+"""A Token-2022 mint (made up): the node knows it with ``add_mint``."""
+T22_TOKENS = {"SOL": "So11111111111111111111111111111111111111112:9", "X": f"{T22}:6"}
+TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+
+
+async def test_a_token_2022_transfer_is_priced_and_sent_with_its_own_program(make_exchange, node, keypair):
+    """A Token-2022 token's accounts are derived with the Token-2022 program id and made as large as the program makes
+    them (170 bytes: ``ImmutableOwner``); its TransferChecked runs under that program. Priced at 165-byte rent and
+    sent as a classic SPL transfer, it would go to an address nobody owns, or fail on chain."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.add_mint(T22)
+    node.token_accounts[owner] = [(T22, 500 * 10**6, 6)]
+    ex = await make_exchange(tokens=T22_TOKENS)
+    rent_170 = (128 + 170) * 3480 * 2
+    terms = await ex.transfer_terms_to("X", KRAKEN_DEPOSIT)
+    assert terms is not None and terms.network_fee == Decimal(5000 + rent_170).scaleb(-9)
+
+    t = transfer("X", "123.456789", "rb-wallet-t22")
+    signature = await ex.withdraw(t)
+    assert node.transactions[signature].err is None
+    assert await ex.withdrawal(t) is TransferStatus.SENT
+    ata = associated_token_account(Pubkey.from_string(KRAKEN_DEPOSIT), Pubkey.from_string(T22),
+                                   Pubkey.from_string(TOKEN_2022))
+    assert node.token_transfers == [(T22, 123_456_789, str(ata))]
+    assert node.token_accounts[owner] == [(T22, 500 * 10**6 - 123_456_789, 6)]
+    assert node.lamports[owner] == 10**9 - node.transactions[signature].fee - rent_170  # the new account's rent
+    # the destination's account exists now: the next transfer costs the signature alone
+    terms = await ex.transfer_terms_to("X", KRAKEN_DEPOSIT)
+    assert terms is not None and terms.network_fee == Decimal("0.000005")
+
+
+async def test_a_classic_transfer_to_a_new_account_pays_its_rent_on_chain_as_priced(make_exchange, node, keypair):
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    terms = await ex.transfer_terms_to("USDC", KRAKEN_DEPOSIT)
+    signature = await ex.withdraw(transfer("USDC", "1"))
+    spent = 10**9 - node.lamports[owner]
+    assert terms is not None and Decimal(spent).scaleb(-9) == terms.network_fee == Decimal("0.00204428")
+    assert node.transactions[signature].err is None
+
+
+async def test_a_token_with_fewer_decimals_is_proposed_in_whole_units_and_sent(make_exchange, node, keypair):
+    """A token of 5 decimals (BONK's): the planner's amounts are whole units of it, so the wallet can sign them."""
+    from plugins.rebalance.planner import Need, plan
+
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 900_000_000_000, 5)]
+    ex = await make_exchange(tokens={"SOL": "So11111111111111111111111111111111111111112:9", "B": f"{USDC}:5"})
+    terms = await ex.transfer_terms("B")
+    assert terms is not None and terms.step == Decimal("0.00001")
+    proposal = plan(Need("arb", "B", ("jupiter", "kraken")), {"jupiter": Decimal("9000000"),
+                                                               "kraken": Decimal("0.1234567")},
+                    {"jupiter": terms, "kraken": None}, Decimal("0.25"), None)
+    assert proposal is not None and proposal.amount == Decimal("4499999.93827")
+    await ex.withdraw(transfer("B", str(proposal.amount), "rb-wallet-b"))
+    assert [amount for _, amount, _ in node.token_transfers] == [449_999_993_827]
+    assert (await ex.withdrawal(transfer("B", str(proposal.amount), "rb-wallet-b"))) is TransferStatus.SENT
+
+
+async def test_a_token_2022_mint_a_plain_transfer_cannot_deliver_is_never_proposed_nor_sent(
+        make_exchange, node, keypair):
+    """A transfer-fee mint would deliver less than sent (the fee withheld at the destination, unaccounted), a
+    transfer-hook mint needs its program's accounts: the wallet offers no terms for them and refuses to send them."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.add_mint(T22, extensions=((1, 108),))  # TransferFeeConfig
+    node.token_accounts[owner] = [(T22, 500 * 10**6, 6)]
+    ex = await make_exchange(tokens=T22_TOKENS)
+    assert await ex.transfer_terms("X") is None
+    assert await ex.transfer_terms("SOL") is not None
+    with pytest.raises(PermanentError, match=r"tokens\.X .*transfer fee"):
+        await ex.withdraw(transfer("X", "1", "rb-wallet-fee"))
+    assert node.sent == [] and node.token_transfers == []
+
+
+async def test_killed_between_signing_and_sending_the_restarted_service_sends_that_transaction_once(
+        make_exchange, node, keypair):
+    """The transfer's intent and its signed transaction are stored, then the process dies before the send: after the
+    restart the service finds the transaction still valid, sends those same bytes (never a second signature) and
+    keeps the signature as the transfer's reference; the chain sees one transfer."""
+    owner = str(keypair.pubkey())
+    node.lamports[owner] = 10**9
+    node.token_accounts[owner] = [(USDC, 5_000 * 10**6, 6)]
+    ex = await make_exchange()
+    t = transfer("USDC", "100", "rb-wallet-killed")
+    ex.ctx.store.save_transfer(t)
+    row = await ex._sign(t)  # signed and stored; the send never happened
+    assert node.sent == []
+    service, alerts = rebalancer(ex)
+    await service.track()
+    await service.track()
+    [stored] = [s for s in ex.ctx.store.transfers() if s.transfer_id == t.transfer_id]
+    assert (stored.status, stored.venue_ref) == (TransferStatus.SENT, row.signature), alerts
+    assert node.landed.keys() == {row.signature}
+    assert [amount for _, amount, _ in node.token_transfers] == [100 * 10**6]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
-from bot.api import PermanentError, Transfer, TransferStatus
+from bot.api import PermanentError, Transfer, TransferStatus, TransferTerms, TransferVenue
+from plugins.rebalance.planner import Proposal
+from plugins.rebalance.service import RebalanceService
+from plugins.rebalance.settings import RebalanceSettings
 
 WALLET = "WaLLet1111111111111111111111111111111111111"
 
@@ -62,3 +67,94 @@ async def test_deposits_are_credited_when_kraken_lists_them_as_success(kraken_bo
     assert not await kraken.credited(incoming)
     fake_rest.deposits[-1]["status"] = "Success"
     assert await kraken.credited(incoming)
+
+
+class _Wallet(TransferVenue):
+    """The destination: a wallet whose deposit address for every asset is WALLET (it credits nothing itself)."""
+
+    def __init__(self, address: str = WALLET) -> None:
+        self.address = address
+
+    async def transfer_terms(self, asset: str) -> TransferTerms | None:
+        return None
+
+    async def deposit_address(self, asset: str) -> str:
+        return self.address
+
+    async def withdraw(self, transfer_: Transfer) -> str:
+        raise AssertionError("nothing is sent from the destination")
+
+    async def withdrawal(self, transfer_: Transfer) -> TransferStatus | None:
+        return None
+
+    async def credited(self, transfer_: Transfer) -> bool:
+        return False
+
+
+def rebalancer(bot, kraken, wallet: TransferVenue | None = None, **settings) -> tuple[RebalanceService, list[str]]:
+    """A rebalancing service from Kraken to a wallet, alone, on the bot's store (a new one: a restarted process)."""
+    alerts: list[str] = []
+    ctx = SimpleNamespace(name="rebalance", store=bot.store, clock=SimpleNamespace(time_ns=time.time_ns),
+                          log=logging.getLogger("arbot.rebalance"),
+                          alert=lambda level, kind, message, **fields: alerts.append(message),
+                          operator=SimpleNamespace(exchanges={"kraken": kraken, "wallet": wallet or _Wallet()}))
+    return RebalanceService("rebalance", RebalanceSettings(enabled=True, **settings), ctx), alerts  # type: ignore[arg-type]
+
+
+async def test_a_withdrawal_whose_answer_was_lost_keeps_its_reference_and_is_never_sent_twice(
+        kraken_bot, fake_ws, fake_rest):
+    """Killed between Kraken making the withdrawal and its answer: after the restart the transfer is found at Kraken
+    and recorded with its refid; once Kraken no longer lists it, it is still known to have left, never sent again."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    service, _ = rebalancer(bot, kraken)
+    fake_rest.lose_withdraw = 1
+    proposal = Proposal("SOL", "kraken", "wallet", Decimal("5"), await kraken.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    lost = await service.send(proposal)
+    assert lost.status is TransferStatus.PLANNED and len(fake_rest.withdrawals) == 1
+    made = fake_rest.withdrawals[0]
+
+    restarted, alerts = rebalancer(bot, kraken)
+    await restarted.track()
+    (stored,) = bot.store.transfers()
+    assert (stored.status, stored.venue_ref) == (TransferStatus.SENT, made["refid"])
+    fake_rest.withdrawals.clear()  # WithdrawStatus lists recent withdrawals only
+    await restarted.track()
+    await restarted.track()
+    assert fake_rest.withdrawals == [], alerts  # nothing sent again
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100") - Decimal("5.01")
+
+
+async def test_a_key_that_sends_elsewhere_than_the_destinations_deposit_address_is_refused(
+        kraken_bot, fake_ws, fake_rest):
+    """Kraken sends to the key's registered address whatever the transfer says: a key registered for another wallet
+    than the destination's would move the funds where the destination never credits them."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    other = "0therWaLLet11111111111111111111111111111111"
+    service, alerts = rebalancer(bot, kraken, _Wallet(other))
+    proposal = Proposal("SOL", "kraken", "wallet", Decimal("5"), await kraken.transfer_terms("SOL"), Decimal("0.1"),
+                        Decimal("100"))
+    failed = await service.send(proposal)
+    assert failed.status is TransferStatus.FAILED and fake_rest.withdrawals == []
+    assert "withdraw_keys.SOL" in failed.reason and WALLET in failed.reason and other in failed.reason
+    assert Decimal(fake_rest.balances["SOL"]) == Decimal("100")
+    # to the key's own address it goes
+    sent = await rebalancer(bot, kraken)[0].send(proposal)
+    assert sent.status is TransferStatus.SENT and len(fake_rest.withdrawals) == 1
+
+
+async def test_the_terms_carry_the_keys_method_minimum_and_the_withdrawal_limit(kraken_bot, fake_ws, fake_rest):
+    """The minimum is the key's method's (not a cheaper method's no key uses), and the most Kraken lets go now
+    (``WithdrawInfo``'s limit) caps the proposal, so it is not refused at Kraken."""
+    from plugins.rebalance.planner import Need, plan
+
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, withdraw_keys='{ SOL = "my-sol-wallet" }')
+    fake_rest.other_withdraw_methods["SOL"] = [("Solana Lightning", Decimal("0.001"))]
+    fake_rest.withdraw_limits["SOL"] = Decimal("3")
+    terms = await kraken.transfer_terms("SOL")
+    assert terms is not None and (terms.minimum, terms.maximum) == (Decimal("0.05"), Decimal("3"))
+    proposal = plan(Need("arb", "SOL", ("kraken", "wallet")), {"kraken": Decimal("80"), "wallet": Decimal("20")},
+                    {"kraken": terms, "wallet": None}, Decimal("0.25"), None)
+    assert proposal is not None and proposal.amount == Decimal("3")
+    sent = await rebalancer(bot, kraken)[0].send(proposal)
+    assert sent.status is TransferStatus.SENT and Decimal(fake_rest.withdrawals[0]["amount"]) == Decimal("3")

@@ -61,3 +61,17 @@ def test_settings_check_caps_and_the_window():
     assert [key for key, _ in problems] == ["max_per_day.SOL", "window"]
     night = RebalanceSettings(window="22:00-06:00")
     assert night.in_window(23 * 60) and night.in_window(60) and not night.in_window(12 * 60)
+
+
+def test_a_transfer_never_takes_what_open_orders_hold_at_the_source():
+    """The arbitrage's resting orders hold most of the CEX's SOL (free 10 of 80): the transfer moves at most what is
+    free, less the withdrawal fee and a network fee paid in the same asset, so no order loses its funds."""
+    p = plan(NEED, {"cex": D("80"), "dex": D("20")}, {"cex": TERMS, "dex": None}, D("0.25"), None,
+             free={"cex": D("10"), "dex": D("20")})
+    assert p is not None and p.amount == D("9.99")
+    wallet = TransferTerms("SOL", D("0"), D("0"), D("0.000005"), "SOL", 60.0)
+    p = plan(NEED, {"cex": D("80"), "dex": D("20")}, {"cex": wallet, "dex": None}, D("0.25"), None,
+             free={"cex": D("10")})
+    assert p is not None and p.amount == D("9.999995")
+    assert plan(NEED, {"cex": D("80"), "dex": D("20")}, {"cex": TERMS, "dex": None}, D("0.25"), None,
+                free={"cex": D("0.05")}) is None  # nothing free to send
