@@ -11,7 +11,8 @@ A request whose answer was lost may still be queued at Kraken, so every AddOrder
 ``CLOCK_SKEW_ALLOWANCE_S`` more) a look-up that finds nothing raises ``UnknownOutcome`` rather than
 answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness would not stop a resend
 from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
-finds unknown.)
+finds unknown, and keeps an order not found UNKNOWN for :meth:`KrakenExchange.late_arrival_s`, adopting it if
+it lands.)
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
@@ -375,8 +376,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         }
         # the engine refuses the request once this is past, so a request queued at Kraken beyond it never trades: a
         # look-up after then that finds nothing proves the order was never placed (see fetch_order)
-        ahead_s = min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
-        deadline_ns = self.ctx.clock.time_ns() + int(ahead_s * 1e9)
+        deadline_ns = self.ctx.clock.time_ns() + int(self._deadline_ahead_s() * 1e9)
         params["deadline"] = rfc3339_ms(deadline_ns)
         earlier = self._deadlines.get(vid)  # an earlier attempt's, whose answer was lost too
         self._deadlines[vid] = deadline_ns  # kept until an answer says what became of this request
@@ -406,6 +406,16 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         if txid is not None:
             self.track(order.client_order_id, order.symbol, txid, state)
         return state
+
+    def _deadline_ahead_s(self) -> float:
+        """How far ahead of its request an AddOrder's ``deadline`` is."""
+        return min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
+
+    def late_arrival_s(self) -> float:
+        """An AddOrder whose answer was lost may reach the engine until its deadline (and Kraken's clock may be
+        behind ours): after a restart, which forgot each request's deadline, an order not found is not proven never
+        placed before this long."""
+        return self._deadline_ahead_s() + CLOCK_SKEW_ALLOWANCE_S
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
         rest = self._api()
