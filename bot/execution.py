@@ -960,6 +960,16 @@ class Executor:
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:
             self.apply_fill(fill)
+        if state.filled_qty < order.filled_qty or (order.status.terminal and not state.status.terminal):
+            # older than what the venue reported since (its stream outran its answer to the request): the order
+            # keeps the newer state; a FILLED order taken back to OPEN would be open again here and nowhere else
+            log.info("order %s: a %s state with %s filled came after its %s state with %s filled; kept the latter",
+                     order.client_order_id, state.status.value, state.filled_qty, order.status.value,
+                     order.filled_qty)
+            if state.exchange_order_id and not order.exchange_order_id:
+                order.exchange_order_id = state.exchange_order_id
+                self._notify(order)
+            return
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
         order.status = state.status
