@@ -13,6 +13,8 @@ answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness wou
 from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
 finds unknown, and keeps an order not found UNKNOWN for :meth:`KrakenExchange.late_arrival_s`, adopting it if
 it lands.)
+AddOrder's answer counts the trades of the order the executions stream delivered before it (the stream is often
+faster than REST).
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
@@ -402,7 +404,14 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             raise
         self._deadlines.pop(vid, None)
         txid = (result.get("txid") or [None])[0]
-        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
+        # the executions stream may have carried the order's first trades before this answer (published as fills
+        # only: the order was not tracked yet); the answer counts them, or the order would read unfilled meanwhile
+        fills = tuple(self.memory.fills[t] for t in self.memory.trade_ids.get(order.client_order_id, ())
+                      if t in self.memory.fills)
+        filled = sum((f.qty for f in fills), Decimal(0))
+        avg = sum((f.price * f.qty for f in fills), Decimal(0)) / filled if filled else None
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid, filled_qty=filled,
+                           avg_fill_price=avg, fills=fills)
         if txid is not None:
             self.track(order.client_order_id, order.symbol, txid, state)
         return state
