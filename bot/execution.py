@@ -972,12 +972,15 @@ class Executor:
             return
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
+        was_unknown = order.status is OrderStatus.UNKNOWN
         order.status = state.status
         order.filled_qty = state.filled_qty
         order.avg_fill_price = state.avg_fill_price
         order.exchange_order_id = state.exchange_order_id or order.exchange_order_id
         if state.reason:
             order.reason = state.reason
+        elif was_unknown and state.status is not OrderStatus.UNKNOWN:
+            order.reason = ""  # why its outcome was unknown: the venue has answered now
         if changed:
             order.updated_ns = self.clock.time_ns()
             self._notify(order)

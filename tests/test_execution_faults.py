@@ -437,3 +437,15 @@ async def test_an_answer_older_than_what_the_venue_reported_never_takes_the_orde
         assert (order.status, order.filled_qty) == (OrderStatus.FILLED, Decimal("0.4"))
     assert bot.executor.open_orders() == []
     assert [u.status for u in bot.strategies["s"].updates][-1] is OrderStatus.FILLED
+
+
+async def test_an_unknown_order_found_resting_no_longer_says_its_outcome_is_unknown(bot):
+    """Its reason ("outcome unknown ... reconciliation keeps asking") was the UNKNOWN state's; adopted as open, the
+    order showed it in /orders and its row for the rest of its life."""
+    await unknown_order(bot, "u-4")
+    assert "outcome unknown" in bot.executor.order("u-4").reason
+    bot.exchanges["v"].orders["u-4"] = OrderState("u-4", OrderStatus.OPEN, "X1")
+    await bot.executor.reconcile()
+    order = bot.executor.order("u-4")
+    assert (order.status, order.reason) == (OrderStatus.OPEN, "")
+    assert bot.store.get_order("u-4").reason == ""
