@@ -7,7 +7,8 @@ Guarantees:
   tens of microseconds, never waiting for a lock); when the lock is taken, and on PostgreSQL, the
   insert runs on the store writer's thread (:mod:`bot.writer`): the loop goes on meanwhile.
   After a crash, :meth:`Executor.recover` asks the venue about every order not known to be final
-  and adopts what it finds; an order the venue never saw is marked FAILED. Nothing is re-sent.
+  and adopts what it finds; an order the venue never saw is marked FAILED (UNKNOWN first on a venue
+  that may take a lost request late: reconciliation adopts it if it lands). Nothing is re-sent.
 * Only errors that prove the request did not execute (:class:`TransientError`) are retried
   blind. A timeout or a lost connection (:class:`UnknownOutcome`, or anything unexpected) is
   resolved by looking the order up by client order id before anything is sent again. An order
@@ -972,15 +973,28 @@ class Executor:
     def _apply(self, order: Order, state: OrderState) -> None:
         for fill in state.fills:
             self.apply_fill(fill)
+        if state.filled_qty < order.filled_qty or (order.status.terminal and not state.status.terminal):
+            # older than what the venue reported since (its stream outran its answer to the request): the order
+            # keeps the newer state; a FILLED order taken back to OPEN would be open again here and nowhere else
+            log.info("order %s: a %s state with %s filled came after its %s state with %s filled; kept the latter",
+                     order.client_order_id, state.status.value, state.filled_qty, order.status.value,
+                     order.filled_qty)
+            if state.exchange_order_id and not order.exchange_order_id:
+                order.exchange_order_id = state.exchange_order_id
+                self._notify(order)
+            return
         was = order.status
         changed = (state.status != order.status or state.filled_qty != order.filled_qty
                    or (state.exchange_order_id and state.exchange_order_id != order.exchange_order_id))
+        was_unknown = order.status is OrderStatus.UNKNOWN
         order.status = state.status
         order.filled_qty = state.filled_qty
         order.avg_fill_price = state.avg_fill_price
         order.exchange_order_id = state.exchange_order_id or order.exchange_order_id
         if state.reason:
             order.reason = state.reason
+        elif was_unknown and state.status is not OrderStatus.UNKNOWN:
+            order.reason = ""  # why its outcome was unknown: the venue has answered now
         if changed:
             order.updated_ns = self.clock.time_ns()
             if state.status is OrderStatus.REJECTED and was is not OrderStatus.REJECTED:
@@ -1212,6 +1226,11 @@ class Executor:
             if state is not None:
                 self._apply(order, state)
                 counts["adopted"] += 1
+            elif answered and self._may_still_land(lane, order):
+                self._finish_quiet(order, OrderStatus.UNKNOWN, "not found after a restart, but its request may "
+                                   f"still reach {order.exchange} for {lane.exchange.late_arrival_s():g} s; "
+                                   "reconciliation keeps asking")
+                counts["unknown"] += 1
             elif answered:
                 self._finish_quiet(order, *self._unknown_to_venue(order, "found after a restart"))
                 counts["failed"] += 1
@@ -1229,7 +1248,8 @@ class Executor:
         """Periodic: re-read every order not known to be final from its venue, UNKNOWN ones included.
 
         A PENDING order may still be on its way: "not found" changes nothing. An UNKNOWN order the
-        venue still does not know twice the request timeout after its last attempt never arrived: FAILED.
+        venue still does not know twice the request timeout after its last attempt (and its venue's
+        :meth:`~bot.api.Exchange.late_arrival_s`) never arrived: FAILED.
         """
         for order in list(self._active.values()):
             cid = order.client_order_id
@@ -1241,9 +1261,17 @@ class Executor:
                 self._apply(order, state)
             elif answered and order.status is OrderStatus.UNKNOWN and cid in self._active:
                 age_s = (self.clock.time_ns() - order.updated_ns) / 1e9
-                if age_s > 2 * self.settings.request_timeout_s:
+                if age_s > max(2 * self.settings.request_timeout_s, lane.exchange.late_arrival_s()):
                     self._finish(order, *self._unknown_to_venue(order, "found by reconciliation"))
         await self.flush()
+
+    @staticmethod
+    def _may_still_land(lane: _Lane, order: Order) -> bool:
+        """An order of a previous run its venue does not know (yet): never acknowledged, and its venue may take a
+        request whose answer was lost later (:meth:`~bot.api.Exchange.late_arrival_s`): the request the killed run
+        made may still be on its way."""
+        return (order.exchange_order_id is None and order.filled_qty == 0
+                and order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) and lane.exchange.late_arrival_s() > 0)
 
     @staticmethod
     def _unknown_to_venue(order: Order, how: str) -> tuple[OrderStatus, str]:

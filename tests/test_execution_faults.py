@@ -431,3 +431,51 @@ async def test_a_supervised_task_that_runs_again_after_its_reported_failures_say
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _answer_after_the_feed(bot):
+    """place_order that fills the order at once and publishes its fill and its FILLED report before its own answer,
+    the order as first acknowledged (OPEN, nothing filled), comes back: a private stream faster than the REST
+    answer."""
+    from bot.domain import OrderReport
+
+    venue = bot.exchanges["v"]
+
+    async def fill_then_answer(order):
+        venue.submissions[order.client_order_id] += 1
+        fill = Fill("v", "BTC/USD", order.client_order_id, "T1", order.side, Decimal("100"), order.qty, Decimal(0),
+                    "USD", Liquidity.MAKER, 1)
+        venue.ctx.bus.publish(fill)
+        filled = OrderState(order.client_order_id, OrderStatus.FILLED, "X1", order.qty, Decimal("100"), (fill,))
+        venue.ctx.bus.publish(OrderReport("v", "BTC/USD", filled, 1))
+        await asyncio.sleep(0)
+        return OrderState(order.client_order_id, OrderStatus.OPEN, "X1")
+
+    venue.place_order = fill_then_answer
+
+
+async def test_an_answer_older_than_what_the_venue_reported_never_takes_the_order_back(bot):
+    """Taken back to OPEN, a FILLED order would be open here (its row, /orders, the strategy's update) and
+    nowhere else, filled 0 beside its fill."""
+    _answer_after_the_feed(bot)
+    bot.strategies["s"].ctx.submit(intent("late-1", qty="0.4"))
+    await wait_for(lambda: bot.executor.order("late-1") is not None
+                   and bot.exchanges["v"].submissions["late-1"] == 1, what="the order sent")
+    await bot.executor.settle(5)
+    await bot.executor.flush()
+    for order in (bot.executor.order("late-1"), bot.store.get_order("late-1")):
+        assert (order.status, order.filled_qty) == (OrderStatus.FILLED, Decimal("0.4"))
+    assert bot.executor.open_orders() == []
+    assert [u.status for u in bot.strategies["s"].updates][-1] is OrderStatus.FILLED
+
+
+async def test_an_unknown_order_found_resting_no_longer_says_its_outcome_is_unknown(bot):
+    """Its reason ("outcome unknown ... reconciliation keeps asking") was the UNKNOWN state's; adopted as open, the
+    order showed it in /orders and its row for the rest of its life."""
+    await unknown_order(bot, "u-4")
+    assert "outcome unknown" in bot.executor.order("u-4").reason
+    bot.exchanges["v"].orders["u-4"] = OrderState("u-4", OrderStatus.OPEN, "X1")
+    await bot.executor.reconcile()
+    order = bot.executor.order("u-4")
+    assert (order.status, order.reason) == (OrderStatus.OPEN, "")
+    assert bot.store.get_order("u-4").reason == ""

@@ -604,6 +604,15 @@ class Exchange(Component[SettingsT], abc.ABC):
         :meth:`fetch_order`'s does."""
         return await self.fetch_order(order.symbol, order.client_order_id)
 
+    def late_arrival_s(self) -> float:
+        """How long after it was sent an order request whose answer was lost may still reach the venue's matching
+        engine (a venue that queues requests: Kraken until the AddOrder's ``deadline``). 0, the default: a request
+        the venue does not know once its connection is gone never arrives. After a restart, an order of the previous
+        run that was never acknowledged and that its venue does not know is FAILED at once when this is 0;
+        otherwise it is UNKNOWN, and reconciliation fails it only when the venue still does not know it this long
+        (and twice the request timeout) after the restart: if it lands meanwhile, it is adopted."""
+        return 0.0
+
     @abc.abstractmethod
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         """Every resting order (optionally of one symbol): ``client_order_id`` is ours when the venue's id reads back

@@ -11,7 +11,10 @@ A request whose answer was lost may still be queued at Kraken, so every AddOrder
 ``CLOCK_SKEW_ALLOWANCE_S`` more) a look-up that finds nothing raises ``UnknownOutcome`` rather than
 answering "never placed": an IOC closes at once, so ``cl_ord_id`` uniqueness would not stop a resend
 from trading twice. (After a restart that memory is gone: the executor does not resend what a restart
-finds unknown.)
+finds unknown, and keeps an order not found UNKNOWN for :meth:`KrakenExchange.late_arrival_s`, adopting it if
+it lands.)
+AddOrder's answer counts the trades of the order the executions stream delivered before it (the stream is often
+faster than REST).
 An AddOrder Kraken refuses because an open order already carries the ``cl_ord_id`` (an earlier attempt it took
 after the look-up found nothing) answers that order's state: it is ours, and it rests and fills whatever we answer.
 
@@ -396,8 +399,7 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
         }
         # the engine refuses the request once this is past, so a request queued at Kraken beyond it never trades: a
         # look-up after then that finds nothing proves the order was never placed (see fetch_order)
-        ahead_s = min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
-        deadline_ns = self.ctx.clock.time_ns() + int(ahead_s * 1e9)
+        deadline_ns = self.ctx.clock.time_ns() + int(self._deadline_ahead_s() * 1e9)
         params["deadline"] = rfc3339_ms(deadline_ns)
         earlier = self._deadlines.get(vid)  # an earlier attempt's, whose answer was lost too
         self._deadlines[vid] = deadline_ns  # kept until an answer says what became of this request
@@ -423,10 +425,27 @@ class KrakenExchange(PollingVenue, KrakenTransfers):
             raise
         self._deadlines.pop(vid, None)
         txid = (result.get("txid") or [None])[0]
-        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid)
+        # the executions stream may have carried the order's first trades before this answer (published as fills
+        # only: the order was not tracked yet); the answer counts them, or the order would read unfilled meanwhile
+        fills = tuple(self.memory.fills[t] for t in self.memory.trade_ids.get(order.client_order_id, ())
+                      if t in self.memory.fills)
+        filled = sum((f.qty for f in fills), Decimal(0))
+        avg = sum((f.price * f.qty for f in fills), Decimal(0)) / filled if filled else None
+        state = OrderState(order.client_order_id, OrderStatus.OPEN, exchange_order_id=txid, filled_qty=filled,
+                           avg_fill_price=avg, fills=fills)
         if txid is not None:
             self.track(order.client_order_id, order.symbol, txid, state)
         return state
+
+    def _deadline_ahead_s(self) -> float:
+        """How far ahead of its request an AddOrder's ``deadline`` is."""
+        return min(max(self.settings.request_timeout_s, DEADLINE_MIN_S), DEADLINE_MAX_S)
+
+    def late_arrival_s(self) -> float:
+        """An AddOrder whose answer was lost may reach the engine until its deadline (and Kraken's clock may be
+        behind ours): after a restart, which forgot each request's deadline, an order not found is not proven never
+        placed before this long."""
+        return self._deadline_ahead_s() + CLOCK_SKEW_ALLOWANCE_S
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
         rest = self._api()

@@ -244,3 +244,22 @@ async def test_a_malformed_report_is_counted_and_the_stream_stays_up(kraken_bot,
     await wait_for(lambda: bot.executor.order("garbled-1").filled_qty == Decimal("0.01"), timeout_s=10,
                    what="the trade read by the poll the bad report asked for")
     assert fake_auth_ws.connection_count == connections and kraken.private.up  # the stream was not torn down
+
+
+async def test_a_fill_the_stream_reports_before_the_add_orders_answer_is_in_the_state_it_answers(
+        kraken_bot, fake_ws, fake_rest, fake_auth_ws):
+    """The executions stream is faster than REST: the order's trade comes before AddOrder's answer. The answer
+    (the order open) must count that fill, not say nothing filled until the next poll."""
+    bot, kraken = await kraken_bot(fake_ws, fake_rest, fake_auth_ws, fill_poll_s=60.0, stream_poll_s=60.0)
+    await wait_for(lambda: kraken.private.up, what="executions subscribed")
+    fake_rest.hang_add_order_s = 0.3  # the order is made at once; its answer leaves later
+
+    def fill_on_arrival(report: dict) -> None:
+        if report["exec_type"] == "new":
+            fake_rest.fill(report["order_id"], Decimal("0.005"), Decimal("29000"))
+
+    fake_rest.listeners.append(fill_on_arrival)
+    bot.executor.submit(intent("early-1"))
+    await wait_for(lambda: bot.executor.order("early-1").status is OrderStatus.OPEN, what="the answer")
+    order = bot.executor.order("early-1")
+    assert (order.filled_qty, order.avg_fill_price) == (Decimal("0.005"), Decimal("29000"))
