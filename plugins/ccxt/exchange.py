@@ -14,8 +14,9 @@ verified (``verified``), and so does ``/status`` (:meth:`CcxtExchange.status`).
 
 **Orders** go through the host's executor like any venue's. Our client order id is sent as the
 venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and the executor's
-look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. Fills
-are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
+look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. An order the
+venue accepted whose trades cannot then be read is an ``UnknownOutcome`` too (never an error that reads
+as "not sent" or "refused"): the look-up adopts it with its fills. Fills are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
 venue's own label) becomes ``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
 
 **Transfers** (:class:`~plugins.ccxt.transfers.CcxtTransfers`): withdrawals to the ``withdraw_to``
@@ -35,6 +36,7 @@ from bot.api import (
     Balance,
     BookUpdate,
     Context,
+    ExchangeError,
     FeedState,
     FeedStatus,
     MarketInfo,
@@ -46,6 +48,7 @@ from bot.api import (
     RateLimited,
     Side,
     TimeInForce,
+    UnknownOutcome,
     split_symbol,
 )
 from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
@@ -430,7 +433,11 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             "create order", True, "create_order", order.symbol, "market" if market else "limit",
             "buy" if order.side is Side.BUY else "sell", f"{order.qty:f}",  # plain text, never "5.0E-7"
             None if order.price is None else f"{order.price:f}", params)
-        state = await self._with_fills(order.client_order_id, order.symbol, result)
+        try:
+            state = await self._with_fills(order.client_order_id, order.symbol, result)
+        except ExchangeError as exc:  # the order is on the venue: whatever failed after, it must not be sent again
+            raise UnknownOutcome(f"{self.name}: order {order.client_order_id} was placed (venue id "
+                                 f"{result.get('id')}) but its trades could not be read ({exc}): look it up") from exc
         if not state.status.terminal and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
         return state

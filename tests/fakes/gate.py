@@ -24,7 +24,9 @@ test compares the plugin against the venue rather than against itself.
 Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True`` (no data, no
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
-``hang_create_order_s`` (created, then the answer is late),
+``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
+answer stops half-way through its body and the connection is closed), ``fail_next`` (per path, the
+errors the next requests get, e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
 dead-man switch) runs a real countdown that cancels the open orders when it runs out.
@@ -156,6 +158,10 @@ class FakeGate:
         self.lose_create_order = 0
         self.hang_create_order_s = 0.0
         """Create the order, then answer this late."""
+        self.cut_create_order = 0
+        """How many orders are created and their answer cut short (half the body, then the connection closes)."""
+        self.fail_next: dict[str, list[tuple[int, str, str]]] = {}
+        """Per path: (status, label, message) of the error each next request of it answers, oldest first."""
         self.fill_on_create: Decimal | None = None
         """Fill this fraction of each new limit order at once (a taker order), at its price."""
         self.countdown_calls: list[int] = []
@@ -422,6 +428,8 @@ class FakeGate:
         if self.http_429:
             self.http_429 -= 1 if self.http_429 > 0 else 0
             return _error(429, "TOO_MANY_REQUESTS", "Request Rate limit Exceeded")
+        if self.fail_next.get(path):
+            return _error(*self.fail_next[path].pop(0))
         self._settle_wallet()
         route = (request.method, path)
         public = {("GET", "/spot/currency_pairs"): self._pairs, ("GET", "/spot/currencies"): self._currencies,
@@ -452,6 +460,9 @@ class FakeGate:
                     raise ConnectionResetError
                 if self.hang_create_order_s:
                     await asyncio.sleep(self.hang_create_order_s)
+                if self.cut_create_order > 0:
+                    self.cut_create_order -= 1
+                    return await self._cut(request, json.dumps(order).encode())
                 return web.json_response(order, status=201)
             if path.startswith("/spot/orders/"):
                 order = self._find(path.rsplit("/", 1)[1], query.get("currency_pair", ""))
@@ -508,6 +519,17 @@ class FakeGate:
         except _GateError as exc:
             return _error(exc.status, exc.label, exc.message)
         return _error(404, "NOT_FOUND", f"{request.method} {path}")
+
+    @staticmethod
+    async def _cut(request: web.Request, body: bytes) -> web.StreamResponse:
+        """Answer 201 with a Content-Length of the whole ``body``, send half of it, and close the connection."""
+        response = web.StreamResponse(status=201, headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        assert request.transport is not None
+        request.transport.close()  # the half sent is flushed first, then the connection ends
+        raise ConnectionResetError
 
     # --- wallet ------------------------------------------------------------------------------
 

@@ -201,3 +201,34 @@ async def test_ccxt_leaves_the_bots_decimal_context_as_it_was(gate_bot, fake_gat
     await gate.poll_once()
     now = decimal.getcontext()
     assert now is ours and (now.rounding, now.prec, now.traps[decimal.Underflow]) == before
+
+
+@pytest.mark.parametrize("status,label", [(502, "SERVER_ERROR"), (429, "TOO_MANY_REQUESTS"), (400, "INVALID_PARAM_VALUE")])
+async def test_an_order_placed_whose_trades_cannot_be_read_is_never_sent_again(gate_bot, fake_gate, status, label):
+    """create_order was answered (the order is on the venue, filled at once); reading its trades then failed. That
+    failure says nothing about the order: place_order must not answer as if the order were not sent (a retry would
+    send it twice) or refused (the executor would mark a live order REJECTED)."""
+    bot, gate = await gate_bot(rate_limit_pause_s=0.2)
+    fake_gate.fill_on_create = D("0.5")
+    fake_gate.fail_next["/spot/my_trades"] = [(status, label, "trades unavailable")]
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="gate", symbol=SYMBOL, side=Side.BUY,
+                                          qty=D("0.0100"), price=D("29000.10"), client_order_id=f"tr-{status}"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.filled_qty == D("0.005"),
+                   timeout_s=10, what="the order adopted with its fill")
+    assert [p for m, p, _ in fake_gate.rest_log if m == "POST"].count("/spot/orders") == 1
+    assert bot.executor.order(cid).status not in (OrderStatus.REJECTED, OrderStatus.FAILED)
+
+
+async def test_an_answer_cut_short_is_an_unknown_outcome_and_the_order_is_adopted(gate_bot, fake_gate):
+    """The connection closes half-way through create_order's answer: ccxt raises a plain ExchangeError (from
+    aiohttp's ClientPayloadError), which reads like the venue's refusal. The order is on the venue."""
+    bot, gate = await gate_bot()
+    fake_gate.cut_create_order = 1
+    with pytest.raises(UnknownOutcome):
+        await gate.place_order(order("cut-1"))
+    fake_gate.cut_create_order = 1
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="gate", symbol=SYMBOL, side=Side.BUY,
+                                          qty=D("0.01"), price=D("29000"), client_order_id="cut-2"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
+                   timeout_s=20, what="the order adopted after look-up")
+    assert len(fake_gate.orders_with_text("t-cut-2")) == 1
