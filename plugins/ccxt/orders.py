@@ -6,6 +6,13 @@ alphanumeric, at most 32). :data:`CLIENT_IDS` holds each known rule; an id that 
 it is, a longer one as a digest of it (deterministic, so the same order is found again by the
 same id after a restart). An exchange not in the table is treated as having no client ids.
 
+**Errors.** ccxt's classes say who answered. A rate limit is ``RateLimited``; the venue's refusal
+(``ExchangeError`` and its kinds: ``InvalidOrder``, ``InsufficientFunds``, ...) is permanent;
+everything under ccxt's ``OperationFailed`` (timeouts, resets, an unavailable venue, and an answer
+ccxt could not use: Binance's -1006 "execution status unknown" is a plain ``OperationFailed``) and an
+``ExchangeError`` ccxt made of a transport failure (a body cut short) is an ``UnknownOutcome`` for a
+request that was sent, a ``TransientError`` for one that was not (:func:`translate`).
+
 **Numbers.** ccxt is configured with ``number = str``: prices, amounts, fees and balances arrive as
 the exchange's text and become Decimals here, never floats.
 """
@@ -144,8 +151,21 @@ def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> Excha
         return PostOnlyWouldCross(text)
     if isinstance(exc, ccxt.OrderNotFound):
         return OrderNotFound(text)
-    if isinstance(exc, ccxt.NetworkError):  # timeouts, resets, unavailable: sent or not, unknown
+    if isinstance(exc, ccxt.OperationFailed) or broken_answer(exc):
+        # timeouts, resets, unavailable, an answer cut short or unreadable: whether a request sent was done is unknown
+        cause = exc.__cause__
+        if broken_answer(exc) and cause is not None:
+            text = f"{text} ({type(cause).__name__}: {cause})"
         return UnknownOutcome(text) if sent else TransientError(text)
     if isinstance(exc, ccxt.BaseError):  # the venue answered with an error: nothing was done
         return PermanentError(text)
     return UnknownOutcome(text) if sent else TransientError(text)
+
+
+def broken_answer(exc: Exception) -> bool:
+    """ccxt's plain ``ExchangeError`` for a transport failure it does not class as a network one (its ``fetch``
+    wraps any ``aiohttp.ClientError`` other than a connection error so, e.g. a body cut short: ClientPayloadError).
+    That is no answer from the venue, let alone a refusal."""
+    import aiohttp  # ccxt's own HTTP client
+
+    return isinstance(exc.__cause__, (aiohttp.ClientError, OSError, TimeoutError))

@@ -232,3 +232,25 @@ async def test_an_answer_cut_short_is_an_unknown_outcome_and_the_order_is_adopte
     await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.OPEN,
                    timeout_s=20, what="the order adopted after look-up")
     assert len(fake_gate.orders_with_text("t-cut-2")) == 1
+
+
+def test_binances_execution_status_unknown_is_an_unknown_outcome_as_ccxt_raises_it():
+    """Binance answers -1006 ("unexpected response from the message bus. Execution status unknown") and -1007
+    ("Timeout waiting for response from backend server. Send status unknown; execution status unknown"); ccxt raises
+    a plain OperationFailed for the first: neither is the venue's refusal of an order that may be live."""
+    import json
+
+    import ccxt
+
+    from plugins.ccxt.orders import translate
+
+    api = ccxt.binance()
+    for code in (-1006, -1007):
+        body = json.dumps({"code": code, "msg": "Execution status unknown."})
+        with pytest.raises(ccxt.BaseError) as raised:
+            api.handle_errors(400, "Bad Request", "https://api.binance.com/api/v3/order", "POST", {}, body,
+                              json.loads(body), {}, "")
+        assert isinstance(translate(raised.value, "create order", sent=True, pause_s=0), UnknownOutcome), code
+        assert not isinstance(translate(raised.value, "look-up", sent=False, pause_s=0), PermanentError), code
+    refused = ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
+    assert type(translate(refused, "create order", sent=True, pause_s=0)) is PermanentError
