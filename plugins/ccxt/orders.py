@@ -126,14 +126,27 @@ def order_state(client_order_id: str, order: dict[str, Any], fills: tuple[Fill, 
 def fill_from_trade(exchange: str, symbol: str, client_order_id: str, trade: dict[str, Any],
                     quote: str) -> Fill:
     """A ccxt trade structure (one of our executions) -> Fill; every figure from ccxt's text."""
-    fee = trade.get("fee") or {}
-    fee_cost = dec(fee.get("cost"), Decimal(0)) or Decimal(0)
+    fee_cost, fee_currency = trade_fee(trade, quote)
     role = trade.get("takerOrMaker")
     return Fill(exchange, symbol, client_order_id, str(trade["id"]),
                 Side.BUY if trade.get("side") == "buy" else Side.SELL,
                 dec(trade["price"]) or Decimal(0), dec(trade["amount"]) or Decimal(0), fee_cost,
-                str(fee.get("currency") or quote), Liquidity.MAKER if role == "maker" else Liquidity.TAKER,
+                fee_currency, Liquidity.MAKER if role == "maker" else Liquidity.TAKER,
                 int(trade.get("timestamp") or 0) * 1_000_000)
+
+
+def trade_fee(trade: dict[str, Any], quote: str) -> tuple[Decimal, str]:
+    """(fee, currency) of a ccxt trade. ccxt gives one ``fee`` where the venue charged in one currency, else only
+    the list ``fees`` (Gate with GT deduction or points: ``fee`` 0 in the traded currency, ``gt_fee`` in GT): the
+    one charged is the one not 0. A trade charged in two currencies at once fits no Fill: PermanentError."""
+    entries = [f for f in (trade.get("fees") or []) if f] or [trade.get("fee") or {}]
+    charged = [(dec(f.get("cost")), f.get("currency")) for f in entries]
+    nonzero = [(cost, currency) for cost, currency in charged if cost]
+    if len(nonzero) > 1:
+        raise PermanentError(f"trade {trade.get('id')} was charged fees in several currencies "
+                             f"({', '.join(f'{c} {a}' for c, a in nonzero)}): a fill carries one")
+    cost, currency = (nonzero or charged)[0]
+    return cost or Decimal(0), str(currency or quote)
 
 
 def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> ExchangeError:

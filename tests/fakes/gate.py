@@ -733,18 +733,22 @@ class FakeGate:
                 return order
         raise _GateError(404, "ORDER_NOT_FOUND", "Order not found")
 
-    def fill(self, order_id: str, qty: Decimal, maker: bool = True, price: Decimal | None = None) -> dict:
-        """The venue fills part of an order (by itself, or at once for a taker)."""
+    def fill(self, order_id: str, qty: Decimal, maker: bool = True, price: Decimal | None = None,
+             gt_fee: Decimal | None = None) -> dict:
+        """The venue fills part of an order (by itself, or at once for a taker). ``gt_fee``: the account pays
+        fees in GT (Gate's "GT deduction"): the trade's ``fee`` is 0 and its ``gt_fee`` this much."""
         order = self.orders[order_id]
         pair = self.pairs[order["currency_pair"]]
         price = Decimal(order["price"]) if price is None else price
         fee_rate = Decimal("0.001") if maker else Decimal("0.002")
         fee = (qty * fee_rate if order["side"] == "buy" else qty * price * fee_rate).quantize(Decimal("1e-8"))
+        fee = Decimal(0) if gt_fee is not None else fee
         trade = {"id": str(next(self._trade_ids)), "create_time": str(int(time.time())),
                  "create_time_ms": f"{time.time() * 1000:.3f}", "currency_pair": pair.id, "side": order["side"],
                  "role": "maker" if maker else "taker", "amount": _text(qty), "price": _text(price),
                  "order_id": order_id, "fee": _text(fee), "fee_currency": order["fee_currency"],
-                 "point_fee": "0", "gt_fee": "0", "amend_text": "-", "sequence_id": "1", "text": order["text"]}
+                 "point_fee": "0", "gt_fee": _text(gt_fee or Decimal(0)), "amend_text": "-", "sequence_id": "1",
+                 "text": order["text"]}
         self.trades.append(trade)
         filled = Decimal(order["filled_amount"]) + qty
         total = Decimal(order["filled_total"]) + qty * price

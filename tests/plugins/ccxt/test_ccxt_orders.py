@@ -254,3 +254,15 @@ def test_binances_execution_status_unknown_is_an_unknown_outcome_as_ccxt_raises_
         assert not isinstance(translate(raised.value, "look-up", sent=False, pause_s=0), PermanentError), code
     refused = ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
     assert type(translate(refused, "create order", sent=True, pause_s=0)) is PermanentError
+
+
+async def test_a_fee_paid_in_gt_is_the_fills_fee(gate_bot, fake_gate):
+    """With Gate's GT deduction on, a trade's ``fee`` is 0 and ``gt_fee`` holds what was charged; ccxt then gives two
+    entries in ``fees`` and no single ``fee``. The fill must carry the GT charged, not a fee of 0."""
+    bot, gate = await gate_bot()
+    state = await gate.place_order(order("gt-1"))
+    fake_gate.fill(state.exchange_order_id, D("0.0100"), gt_fee=D("0.0123"))
+    found = await gate.fetch_order(SYMBOL, "gt-1")
+    assert found is not None
+    [fill] = found.fills
+    assert (fill.fee, fill.fee_asset) == (D("0.0123"), "GT")
