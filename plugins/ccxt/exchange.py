@@ -423,7 +423,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if order.qty % info.lot_size or (order.price is not None and order.price % info.tick_size):
             raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} / price {order.price} not on the "
                                  f"lot {info.lot_size} / tick {info.tick_size}")  # ccxt would truncate silently
-        params: dict[str, Any] = {"clientOrderId": self.venue_client_id(order.client_order_id)}
+        vid = self.venue_client_id(order.client_order_id)  # (refused where the venue takes no client ids)
+        params: dict[str, Any] = {self._rule.param if self._rule is not None else "clientOrderId": vid}
         if order.tif is TimeInForce.IOC:
             params["timeInForce"] = "IOC"
         if order.post_only:

@@ -2,7 +2,8 @@
 
 **Client ids.** Each venue has its own rule for the client order id ccxt passes on (Gate: ``text``,
 ``t-`` then at most 28 of ``[0-9A-Za-z_.-]``; Binance: ``newClientOrderId``; OKX: ``clOrdId``,
-alphanumeric, at most 32). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
+alphanumeric, at most 32), and ccxt's unified ``clientOrderId`` reaches the venue's field on all but
+Crypto.com, where ccxt drops it: there the venue's own ``client_oid`` is sent (:attr:`ClientIdRule.param`). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
 it is, a longer one as a digest of it (deterministic, so the same order is found again by the
 same id after a restart). An exchange not in the table is treated as having no client ids.
 
@@ -49,6 +50,9 @@ class ClientIdRule:
     max_len: int
     allowed: str = r"[A-Za-z0-9]"
     prefix: str = ""
+    param: str = "clientOrderId"
+    """The ``create_order`` parameter that carries it: ccxt's unified ``clientOrderId`` where ccxt maps it to the
+    venue's field, else the venue's own field name (ccxt passes unknown parameters on as they are)."""
     fetch_by_id: bool = True
     """ccxt's ``fetch_order`` finds an order by ``clientOrderId`` on this venue (else the open and
     closed order lists are searched)."""
@@ -89,7 +93,9 @@ CLIENT_IDS: dict[str, ClientIdRule] = {
     "mexc": ClientIdRule(32, r"[A-Za-z0-9_-]"),
     "htx": ClientIdRule(32, r"[A-Za-z0-9_-]"),
     "gemini": ClientIdRule(32, r"[A-Za-z0-9_-]", fetch_by_id=False),
-    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
+    # ccxt's cryptocom drops a clientOrderId from create_order (it omits the key and sets no client_oid): the
+    # venue's own client_oid goes through as it is
+    "cryptocom": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False, param="client_oid"),
 }
 
 _STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED,

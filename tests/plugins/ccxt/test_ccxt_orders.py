@@ -266,3 +266,34 @@ async def test_a_fee_paid_in_gt_is_the_fills_fee(gate_bot, fake_gate):
     assert found is not None
     [fill] = found.fills
     assert (fill.fee, fill.fee_asset) == (D("0.0123"), "GT")
+
+
+@pytest.mark.parametrize("exchange_id", ["gate", "okx", "bitget", "mexc", "cryptocom"])
+async def test_the_client_id_reaches_the_venues_create_order_request_through_the_real_ccxt(exchange_id):
+    """What the plugin passes to ccxt's create_order must come out in the request ccxt makes (caught before it
+    leaves; the venues whose create_order makes no other call first). ccxt's cryptocom omits ``clientOrderId`` and
+    sets no ``client_oid``: an order sent so carries no id, and a lost answer cannot be looked up."""
+    import ccxt.async_support as ccxt_async
+
+    from plugins.ccxt.orders import CLIENT_IDS
+
+    api = getattr(ccxt_async, exchange_id)({"apiKey": "key-123456", "secret": "c2VjcmV0c2VjcmV0", "password": "pw-1"})
+    api.set_markets([{"id": "BTCUSDT", "symbol": SYMBOL, "base": "BTC", "quote": "USDT", "baseId": "BTC",
+                      "quoteId": "USDT", "type": "spot", "spot": True, "margin": False, "swap": False,
+                      "future": False, "option": False, "contract": False, "active": True,
+                      "precision": {"amount": "0.0001", "price": "0.01"}, "limits": {}, "info": {}}])
+    sent: list[str] = []
+
+    async def fetch(url, method="GET", headers=None, body=None):
+        sent.append(f"{url} {body}")
+        raise ccxt_async.NetworkError("caught before it left")
+
+    api.fetch = fetch
+    rule = CLIENT_IDS[exchange_id]
+    vid = rule.venue_id("grid-7")
+    try:
+        with pytest.raises(ccxt_async.NetworkError, match="caught"):
+            await api.create_order(SYMBOL, "limit", "buy", "0.01", "30000.01", {rule.param: vid})
+    finally:
+        await api.close()
+    assert sent and vid in sent[-1], sent  # the order request: the last one made
