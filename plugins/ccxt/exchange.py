@@ -12,7 +12,8 @@ LIVE from the first book, RESYNCING while a snapshot is awaited (a checksum or s
 a gap in update ids, a dropped connection). Each ``FeedStatus`` says whether the book is
 verified (``verified``), and so does ``/status`` (:meth:`CcxtExchange.status`).
 
-**Orders** go through the host's executor like any venue's. Our client order id is sent as the
+**Orders** go through the host's executor like any venue's. One off the market's lot or tick, or below
+its minimum size or value (ccxt's ``limits``), is refused before anything is sent. Our client order id is sent as the
 venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and the executor's
 look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. An order the
 venue accepted whose trades cannot then be read is an ``UnknownOutcome`` too (never an error that reads
@@ -423,6 +424,12 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if order.qty % info.lot_size or (order.price is not None and order.price % info.tick_size):
             raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} / price {order.price} not on the "
                                  f"lot {info.lot_size} / tick {info.tick_size}")  # ccxt would truncate silently
+        if order.qty < info.min_qty:  # ccxt's market limits; create_order does not check them
+            raise PermanentError(f"{self.name}: {order.symbol} qty {order.qty} is below the minimum order size "
+                                 f"{info.min_qty} {info.base}")
+        if order.price is not None and order.qty * order.price < info.min_notional:
+            raise PermanentError(f"{self.name}: {order.symbol} order value {order.qty * order.price} is below the "
+                                 f"minimum order value {info.min_notional} {info.quote}")
         vid = self.venue_client_id(order.client_order_id)  # (refused where the venue takes no client ids)
         params: dict[str, Any] = {self._rule.param if self._rule is not None else "clientOrderId": vid}
         if order.tif is TimeInForce.IOC:

@@ -297,3 +297,16 @@ async def test_the_client_id_reaches_the_venues_create_order_request_through_the
     finally:
         await api.close()
     assert sent and vid in sent[-1], sent  # the order request: the last one made
+
+
+async def test_an_order_below_the_markets_minimums_is_refused_before_it_is_sent(gate_bot, fake_gate):
+    """ccxt's markets give Gate's min_base_amount (0.0001 BTC) and min_quote_amount (1 USDT) as the limits; ccxt
+    does not check them in create_order. An order below either is refused here, naming the minimum."""
+    bot, gate = await gate_bot()
+    info = gate.market(SYMBOL)
+    assert (info.min_qty, info.min_notional) == (D("0.0001"), D("1"))
+    with pytest.raises(PermanentError, match="minimum order value 1"):
+        await gate.place_order(order("tiny-1", qty="0.0001", price="5000.00"))  # 0.5 USDT
+    assert not [p for m, p, _ in fake_gate.rest_log if m == "POST"]
+    state = await gate.place_order(order("small-1", qty="0.0001", price="10000.00"))  # exactly 1 USDT
+    assert state.status is OrderStatus.OPEN
