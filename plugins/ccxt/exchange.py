@@ -471,8 +471,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if self._rule is not None and self._rule.fetch_by_id and self.api.has.get("fetchOrder"):
             try:
                 found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
-            except OrderNotFound:
-                found = None
+            except PermanentError:  # OrderNotFound, or a refusal ccxt does not class so (MEXC's -2013 "Order does
+                found = None  # not exist." is a plain ExchangeError): the lists below say (a real fault fails there)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
                 if self.api.has.get(has):

@@ -310,3 +310,27 @@ async def test_an_order_below_the_markets_minimums_is_refused_before_it_is_sent(
     assert not [p for m, p, _ in fake_gate.rest_log if m == "POST"]
     state = await gate.place_order(order("small-1", qty="0.0001", price="10000.00"))  # exactly 1 USDT
     assert state.status is OrderStatus.OPEN
+
+
+async def test_a_look_up_by_client_id_the_venue_refuses_falls_back_to_the_order_lists(gate_bot, fake_gate):
+    """MEXC answers a look-up of an unknown client id with -2013 "Order does not exist.", which ccxt raises as a plain
+    ExchangeError, not OrderNotFound: the look-up must not fail for good (the executor would leave the order UNKNOWN
+    and never resolve it), but search the order lists as for a venue without look-up by client id."""
+    import json
+
+    import ccxt
+
+    body = json.dumps({"code": -2013, "msg": "Order does not exist."})
+    with pytest.raises(ccxt.ExchangeError) as raised:
+        ccxt.mexc().handle_errors(400, "", "https://api.mexc.com/api/v3/order", "GET", {}, body, json.loads(body),
+                                  {}, "")
+    assert not isinstance(raised.value, ccxt.OrderNotFound)
+
+    bot, gate = await gate_bot()
+    state = await gate.place_order(order("lk-1"))
+    fake_gate.fill(state.exchange_order_id, D("0.01"))
+    for cid in ("lk-1", "lk-never-sent"):  # the same refusal, as Gate's fake answers it here
+        fake_gate.fail_next[f"/spot/orders/t-{cid}"] = [(400, "INVALID_PARAM_VALUE", "Order does not exist.")]
+    found = await gate.fetch_order(SYMBOL, "lk-1")
+    assert found is not None and found.status is OrderStatus.FILLED and found.filled_qty == D("0.01")
+    assert await gate.fetch_order(SYMBOL, "lk-never-sent") is None
