@@ -12,13 +12,16 @@ LIVE from the first book, RESYNCING while a snapshot is awaited (a checksum or s
 a gap in update ids, a dropped connection). Each ``FeedStatus`` says whether the book is
 verified (``verified``), and so does ``/status`` (:meth:`CcxtExchange.status`).
 
-**Orders** go through the host's executor like any venue's. One off the market's lot or tick, or below
-its minimum size or value (ccxt's ``limits``), is refused before anything is sent. Our client order id is sent as the
-venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome`` and the executor's
-look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is sent again. An order the
-venue accepted whose trades cannot then be read is an ``UnknownOutcome`` too (never an error that reads
-as "not sent" or "refused"): the look-up adopts it with its fills. Fills are polled (``fill_poll_s``) with the order's trades. A rate-limit answer (HTTP 429, or the
-venue's own label) becomes ``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
+**Orders** go through the host's executor like any venue's. One off the market's lot or tick, or
+below its minimum size or value (ccxt's ``limits``), is refused before anything is sent. Our client
+order id is sent as the venue's client id (:mod:`.orders`); a lost answer raises ``UnknownOutcome``
+and the executor's look-up (:meth:`CcxtExchange.fetch_order`) asks by client id before anything is
+sent again. An order the venue accepted whose trades cannot then be read is an ``UnknownOutcome``
+too (never an error that reads as "not sent" or "refused"): the look-up adopts it with its fills.
+Fills are polled (``fill_poll_s``) with the order's trades; a final order whose trades do not add up
+to what it filled yet (the venue's trade list lagging) is polled until they do (at most
+``LAGGING_POLLS`` times). A rate-limit answer (HTTP 429, or the venue's own label) becomes
+``RateLimited`` and holds every REST call for ``rate_limit_pause_s``.
 
 **Transfers** (:class:`~plugins.ccxt.transfers.CcxtTransfers`): withdrawals to the ``withdraw_to``
 whitelist only, found again by our transfer id, and deposits, through the same ccxt instance.
@@ -64,6 +67,11 @@ ORDERS_KEPT = 100_000
 """Orders whose venue client id and trades are remembered (the newest); an order still tracked is never forgotten. An
 older one is read from the venue again if ever asked for (``fetch_order``, the order's trades), as after a restart;
 a trade read again is applied once all the same (the executor de-duplicates fills by exchange and trade id)."""
+
+
+LAGGING_POLLS = 30
+"""A final order whose trades do not add up to what it filled is polled this many times more (``fill_poll_s`` apart)
+for the missing ones."""
 
 
 @dataclass
@@ -136,6 +144,8 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         self._resubscribing: set[str] = set()
         """Symbols whose snapshot request is under way."""
         self._failures: dict[str, int] = {}
+        self._lagging: dict[str, int] = {}
+        """Final orders whose trades do not add up to what they filled yet: polls made since."""
         """Resyncs per symbol since its last good book (the backoff of repeated requests)."""
 
     @property
@@ -446,7 +456,7 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         except ExchangeError as exc:  # the order is on the venue: whatever failed after, it must not be sent again
             raise UnknownOutcome(f"{self.name}: order {order.client_order_id} was placed (venue id "
                                  f"{result.get('id')}) but its trades could not be read ({exc}): look it up") from exc
-        if not state.status.terminal and state.exchange_order_id is not None:
+        if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(order.client_order_id, order.symbol, state.exchange_order_id, state)
         return state
 
@@ -484,9 +494,15 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         if found is None:
             return None
         state = await self._with_fills(client_order_id, symbol, found)
-        if not state.status.terminal and state.exchange_order_id is not None:
+        if self._unsettled(state) and state.exchange_order_id is not None:
             self.track(client_order_id, symbol, state.exchange_order_id, state)
         return state
+
+    @staticmethod
+    def _unsettled(state: OrderState) -> bool:
+        """Still to be polled: the order is not final, or its trades do not add up to what it filled yet (the
+        venue's trade list lagging its order state: a final order polled no more would never get those fills)."""
+        return not state.status.terminal or sum(f.qty for f in state.fills) < state.filled_qty
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         out = []
@@ -531,5 +547,18 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
         """One poll of every tracked order (also called by tests)."""
         for cid, (symbol, _oid, last) in list(self._tracked.items()):
             state = await self.fetch_order(symbol, cid)
-            if state is not None:
-                self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
+            if state is None:
+                continue
+            self.report_change(cid, symbol, state.exchange_order_id or "", last, state)
+            if not state.status.terminal or not self._unsettled(state):
+                self._lagging.pop(cid, None)
+                continue
+            polls = self._lagging[cid] = self._lagging.get(cid, 0) + 1  # final, some trades not listed yet
+            if polls < LAGGING_POLLS:
+                self._tracked[cid] = (symbol, state.exchange_order_id or "", state)
+            else:
+                self._lagging.pop(cid, None)
+                self._tracked.pop(cid, None)
+                self.ctx.log.error("%s: order %s filled %s but its trades still show %s after %d polls: its other "
+                                   "fills were never read; compare the position with the venue", self.name, cid,
+                                   state.filled_qty, sum(f.qty for f in state.fills), polls)

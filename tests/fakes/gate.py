@@ -25,8 +25,8 @@ Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
 ``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
-answer stops half-way through its body and the connection is closed), ``fail_next`` (per path, the
-errors the next requests get, e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
+answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next trade
+lists leave out the newest trade), ``fail_next`` (per path, the errors the next requests get, e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
 dead-man switch) runs a real countdown that cancels the open orders when it runs out.
@@ -160,6 +160,9 @@ class FakeGate:
         """Create the order, then answer this late."""
         self.cut_create_order = 0
         """How many orders are created and their answer cut short (half the body, then the connection closes)."""
+        self.stale_trades = 0
+        """How many next ``GET /spot/my_trades`` answers leave out the newest trade (the trade list lagging the
+        order's state, as a venue's separate trade store may)."""
         self.fail_next: dict[str, list[tuple[int, str, str]]] = {}
         """Per path: (status, label, message) of the error each next request of it answers, oldest first."""
         self.fill_on_create: Decimal | None = None
@@ -484,7 +487,11 @@ class FakeGate:
                 return web.json_response([{"currency_pair": p, "total": len(os), "orders": os}
                                           for p, os in by_pair.items()])
             if route == ("GET", "/spot/my_trades"):
-                return web.json_response([t for t in self.trades
+                trades = self.trades
+                if self.stale_trades > 0:
+                    self.stale_trades -= 1
+                    trades = trades[:-1]
+                return web.json_response([t for t in trades
                                           if t["currency_pair"] == query.get("currency_pair", t["currency_pair"])
                                           and t["order_id"] == query.get("order_id", t["order_id"])])
             if route == ("POST", "/spot/countdown_cancel_all"):

@@ -334,3 +334,22 @@ async def test_a_look_up_by_client_id_the_venue_refuses_falls_back_to_the_order_
     found = await gate.fetch_order(SYMBOL, "lk-1")
     assert found is not None and found.status is OrderStatus.FILLED and found.filled_qty == D("0.01")
     assert await gate.fetch_order(SYMBOL, "lk-never-sent") is None
+
+
+async def test_a_finished_order_whose_trades_lag_its_state_gets_every_fill(gate_bot, fake_gate):
+    """An IOC order filled in part is finished at once; if the venue's trade list does not show its trade yet, the
+    answer has the filled amount without the fill. The order is final, so nothing polled it again and the fill (and
+    the position it makes) was never applied. It is polled until its trades add up to what it filled."""
+    bot, gate = await gate_bot()
+    fills: list[Fill] = []
+    bot.bus.subscribe(Fill, fills.append, owner="test")
+    fake_gate.fill_on_create = D("0.5")
+    fake_gate.stale_trades = 1
+    cid = bot.executor.submit(OrderIntent(strategy="manual", exchange="gate", symbol=SYMBOL, side=Side.BUY,
+                                          qty=D("0.0100"), price=D("29000.10"), tif=TimeInForce.IOC,
+                                          client_order_id="lag-1"))
+    await wait_for(lambda: (o := bot.executor.order(cid)) is not None and o.status is OrderStatus.CANCELLED,
+                   timeout_s=10, what="the IOC order finished")
+    await wait_for(lambda: len(fills) == 1, timeout_s=10, what="its fill, once the trade list shows it")
+    assert fills[0].qty == D("0.005") and fills[0].client_order_id == "lag-1"
+    assert not gate._tracked
