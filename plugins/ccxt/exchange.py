@@ -400,7 +400,9 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
             with localcontext():
                 return await getattr(self.api, method)(*args, **kwargs)
         except Exception as exc:
-            error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s)
+            duplicate = self._rule.duplicate if method == "create_order" and self._rule is not None else ()
+            error = translate(exc, f"{self.name} {what}", sent=sent, pause_s=self.settings.rate_limit_pause_s,
+                              duplicate=duplicate)
             if isinstance(error, RateLimited):
                 self._blocked_until = time.monotonic() + self.settings.rate_limit_pause_s
             raise error from exc

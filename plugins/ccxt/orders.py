@@ -12,7 +12,9 @@ same id after a restart). An exchange not in the table is treated as having no c
 everything under ccxt's ``OperationFailed`` (timeouts, resets, an unavailable venue, and an answer
 ccxt could not use: Binance's -1006 "execution status unknown" is a plain ``OperationFailed``) and an
 ``ExchangeError`` ccxt made of a transport failure (a body cut short) is an ``UnknownOutcome`` for a
-request that was sent, a ``TransientError`` for one that was not (:func:`translate`).
+request that was sent, a ``TransientError`` for one that was not (:func:`translate`). So is a venue's
+"this client id exists already" answer to an order (Binance -2010 "Duplicate order sent.", OKX 51016,
+Bybit 170141/110072, which ccxt raises as ``InvalidOrder``): the order with that id is on the venue.
 
 **Numbers.** ccxt is configured with ``number = str``: prices, amounts, fees and balances arrive as
 the exchange's text and become Decimals here, never floats.
@@ -53,6 +55,9 @@ class ClientIdRule:
     param: str = "clientOrderId"
     """The ``create_order`` parameter that carries it: ccxt's unified ``clientOrderId`` where ccxt maps it to the
     venue's field, else the venue's own field name (ccxt passes unknown parameters on as they are)."""
+    duplicate: tuple[str, ...] = ()
+    """Patterns of the venue's answer (as ccxt's error text quotes it) to an order whose client id it already has:
+    ccxt raises them as ``InvalidOrder``, but the order with that id is on the venue (:func:`translate`)."""
     fetch_by_id: bool = True
     """ccxt's ``fetch_order`` finds an order by ``clientOrderId`` on this venue (else the open and
     closed order lists are searched)."""
@@ -85,9 +90,10 @@ class ClientIdRule:
 CLIENT_IDS: dict[str, ClientIdRule] = {
     # Gate takes 28 characters after its "t-", but ccxt's gate refuses a clientOrderId longer than 28 with it
     "gate": ClientIdRule(26, r"[A-Za-z0-9_.-]", prefix="t-"),
-    "binance": ClientIdRule(36, r"[A-Za-z0-9_-]"),
-    "okx": ClientIdRule(32),
-    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False),
+    "binance": ClientIdRule(36, r"[A-Za-z0-9_-]", duplicate=(r"Duplicate order sent",)),  # -2010
+    "okx": ClientIdRule(32, duplicate=(r'"sCode":\s*"51016"',)),  # Duplicated clOrdId
+    "bybit": ClientIdRule(36, r"[A-Za-z0-9_-]", fetch_by_id=False,
+                          duplicate=(r'"retCode":\s*(170141|110072)\b',)),  # Duplicate clientOrderId / orderLinkId
     "bitget": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "kucoin": ClientIdRule(40, r"[A-Za-z0-9_-]"),
     "mexc": ClientIdRule(32, r"[A-Za-z0-9_-]"),
@@ -155,13 +161,17 @@ def trade_fee(trade: dict[str, Any], quote: str) -> tuple[Decimal, str]:
     return cost or Decimal(0), str(currency or quote)
 
 
-def translate(exc: Exception, what: str, *, sent: bool, pause_s: float) -> ExchangeError:
-    """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue."""
+def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
+              duplicate: tuple[str, ...] = ()) -> ExchangeError:
+    """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue;
+    ``duplicate``: for an order, the venue's "this client id exists already" answers (:attr:`ClientIdRule.duplicate`)."""
     import ccxt  # the plugin is only loaded with ccxt installed
 
     text = f"{what}: {type(exc).__name__}: {exc}"
     if isinstance(exc, ExchangeError):
         return exc
+    if sent and isinstance(exc, ccxt.BaseError) and any(re.search(p, str(exc)) for p in duplicate):
+        return UnknownOutcome(f"{text} (the venue has an order with this client id: it is looked up)")
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
         return RateLimited(text, retry_after_s=pause_s)
     if isinstance(exc, ccxt.InsufficientFunds):

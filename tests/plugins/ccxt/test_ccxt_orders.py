@@ -353,3 +353,30 @@ async def test_a_finished_order_whose_trades_lag_its_state_gets_every_fill(gate_
     await wait_for(lambda: len(fills) == 1, timeout_s=10, what="its fill, once the trade list shows it")
     assert fills[0].qty == D("0.005") and fills[0].client_order_id == "lag-1"
     assert not gate._tracked
+
+
+@pytest.mark.parametrize("exchange_id,status,body", [
+    ("okx", 200, {"code": "1", "msg": "All operations failed",
+                  "data": [{"clOrdId": "grid7", "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId"}]}),
+    ("bybit", 200, {"retCode": 170141, "retMsg": "Duplicate clientOrderId.", "result": {}, "time": 1}),
+    ("binance", 400, {"code": -2010, "msg": "Duplicate order sent."}),
+])
+def test_a_duplicate_client_id_answer_to_an_order_is_an_unknown_outcome(exchange_id, status, body):
+    """The venue already has an order with this client id (a resend after a look-up that missed it): ccxt raises
+    InvalidOrder, which read as a refusal would mark REJECTED an order that is live. It is an unknown outcome: the
+    look-up finds the order."""
+    import json
+
+    import ccxt
+
+    from plugins.ccxt.orders import CLIENT_IDS, translate
+
+    text = json.dumps(body, separators=(",", ":"))
+    with pytest.raises(ccxt.InvalidOrder) as raised:
+        getattr(ccxt, exchange_id)().handle_errors(status, "", "https://venue/order", "POST", {}, text,
+                                                   json.loads(text), {}, "")
+    duplicate = CLIENT_IDS[exchange_id].duplicate
+    assert isinstance(translate(raised.value, "create order", sent=True, pause_s=0, duplicate=duplicate),
+                      UnknownOutcome)
+    other = ccxt.InvalidOrder(f'{exchange_id} {{"code":-1013,"msg":"Filter failure: LOT_SIZE"}}')
+    assert type(translate(other, "create order", sent=True, pause_s=0, duplicate=duplicate)) is PermanentError
