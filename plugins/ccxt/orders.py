@@ -2,8 +2,9 @@
 
 **Client ids.** Each venue has its own rule for the client order id ccxt passes on (Gate: ``text``,
 ``t-`` then at most 28 of ``[0-9A-Za-z_.-]``; Binance: ``newClientOrderId``; OKX: ``clOrdId``,
-alphanumeric, at most 32), and ccxt's unified ``clientOrderId`` reaches the venue's field on all but
-Crypto.com, where ccxt drops it: there the venue's own ``client_oid`` is sent (:attr:`ClientIdRule.param`). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
+alphanumeric, at most 32), and ccxt's unified ``clientOrderId`` reaches the venue's field on all
+but Crypto.com, where ccxt drops it: there the venue's own ``client_oid`` is sent
+(:attr:`ClientIdRule.param`). :data:`CLIENT_IDS` holds each known rule; an id that fits is sent as
 it is, a longer one as a digest of it (deterministic, so the same order is found again by the
 same id after a restart). An exchange not in the table is treated as having no client ids.
 
@@ -164,7 +165,8 @@ def trade_fee(trade: dict[str, Any], quote: str) -> tuple[Decimal, str]:
 def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
               duplicate: tuple[str, ...] = ()) -> ExchangeError:
     """A ccxt exception -> the executor's error class. ``sent``: the request may have reached the venue;
-    ``duplicate``: for an order, the venue's "this client id exists already" answers (:attr:`ClientIdRule.duplicate`)."""
+    ``duplicate``: for an order, the venue's "this client id exists already" answers
+    (:attr:`ClientIdRule.duplicate`)."""
     import ccxt  # the plugin is only loaded with ccxt installed
 
     text = f"{what}: {type(exc).__name__}: {exc}"

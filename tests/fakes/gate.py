@@ -25,8 +25,9 @@ Faults on demand: :meth:`FakeGate.drop` (abort every WebSocket), ``silent = True
 pong, no answer; TCP stays open), ``skip_update_ids`` (the next update jumps its ids: a gap),
 ``lose_create_order`` (the order is created, then the connection is closed before any answer),
 ``hang_create_order_s`` (created, then the answer is late), ``cut_create_order`` (created, then the
-answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next trade
-lists leave out the newest trade), ``fail_next`` (per path, the errors the next requests get, e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
+answer stops half-way through its body and the connection is closed), ``stale_trades`` (the next
+trade lists leave out the newest trade), ``fail_next`` (per path, the errors the next requests get,
+e.g. ``{"/spot/my_trades": [(502, "SERVER_ERROR", "...")]}``),
 ``http_429`` (every REST call answers 429 ``TOO_MANY_REQUESTS``), and a recording of every WS
 frame sent (``record = True``) for the benchmark. ``POST /spot/countdown_cancel_all`` (the
 dead-man switch) runs a real countdown that cancels the open orders when it runs out.

@@ -203,7 +203,8 @@ async def test_ccxt_leaves_the_bots_decimal_context_as_it_was(gate_bot, fake_gat
     assert now is ours and (now.rounding, now.prec, now.traps[decimal.Underflow]) == before
 
 
-@pytest.mark.parametrize("status,label", [(502, "SERVER_ERROR"), (429, "TOO_MANY_REQUESTS"), (400, "INVALID_PARAM_VALUE")])
+@pytest.mark.parametrize("status,label",
+                         [(502, "SERVER_ERROR"), (429, "TOO_MANY_REQUESTS"), (400, "INVALID_PARAM_VALUE")])
 async def test_an_order_placed_whose_trades_cannot_be_read_is_never_sent_again(gate_bot, fake_gate, status, label):
     """create_order was answered (the order is on the venue, filled at once); reading its trades then failed. That
     failure says nothing about the order: place_order must not answer as if the order were not sent (a retry would
