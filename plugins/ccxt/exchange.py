@@ -52,6 +52,7 @@ from bot.api import (
     RateLimited,
     Side,
     TimeInForce,
+    TransientError,
     UnknownOutcome,
     split_symbol,
 )
@@ -59,7 +60,7 @@ from bot.api.kit import DeadManSwitch, OrderMemory, PollingVenue
 
 from .book import ARBOT_SEQUENCE, CCXT_SEQUENCE, UNVERIFIED, BrokenLevel, LevelConverter, SequenceMonitor, integrity
 from .features import TICK_SIZE, dead_man_method, load_ccxt, spot_features
-from .orders import CLIENT_IDS, dec, fill_from_trade, order_state, translate
+from .orders import CLIENT_IDS, ccxt_fault, dec, fill_from_trade, order_state, translate
 from .settings import CcxtSettings
 from .transfers import CcxtTransfers
 
@@ -485,6 +486,10 @@ class CcxtExchange(PollingVenue, CcxtTransfers):
                 found = await self._call("look-up", False, "fetch_order", None, symbol, {"clientOrderId": vid})
             except PermanentError:  # OrderNotFound, or a refusal ccxt does not class so (MEXC's -2013 "Order does
                 found = None  # not exist." is a plain ExchangeError): the lists below say (a real fault fails there)
+            except TransientError as exc:
+                if not ccxt_fault(exc):
+                    raise  # the venue may not have been asked: the lists could be partial, never guess from them
+                found = None  # ccxt's own code failed on the answer (bitget, for an order it does not have)
         if found is None:  # some venues answer by client id only while the order rests: scan the lists
             for method, has in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
                 if self.api.has.get(has):

@@ -193,7 +193,19 @@ def translate(exc: Exception, what: str, *, sent: bool, pause_s: float,
     return UnknownOutcome(text) if sent else TransientError(text)
 
 
-def broken_answer(exc: Exception) -> bool:
+def ccxt_fault(error: ExchangeError) -> bool:
+    """``error`` came of an exception in ccxt's own code, neither ccxt's error nor a transport failure: the venue
+    answered and ccxt failed on the answer (its bitget ``fetch_order`` by client id joins the order id it was not
+    given into its OrderNotFound message for an order the venue does not have: a TypeError)."""
+    import ccxt
+
+    cause = error.__cause__
+    if cause is None or isinstance(cause, (ccxt.BaseError, ExchangeError, OSError, TimeoutError)):
+        return False
+    return type(cause).__module__.split(".")[0] != "aiohttp"  # (a transport error ccxt let through)
+
+
+def broken_answer(exc: BaseException) -> bool:
     """ccxt's plain ``ExchangeError`` for a transport failure it does not class as a network one (its ``fetch``
     wraps any ``aiohttp.ClientError`` other than a connection error so, e.g. a body cut short: ClientPayloadError).
     That is no answer from the venue, let alone a refusal."""

@@ -381,3 +381,48 @@ def test_a_duplicate_client_id_answer_to_an_order_is_an_unknown_outcome(exchange
                       UnknownOutcome)
     other = ccxt.InvalidOrder(f'{exchange_id} {{"code":-1013,"msg":"Filter failure: LOT_SIZE"}}')
     assert type(translate(other, "create order", sent=True, pause_s=0, duplicate=duplicate)) is PermanentError
+
+
+async def test_a_look_up_ccxt_itself_fails_on_falls_back_to_the_order_lists(gate_bot, fake_gate):
+    """ccxt's bitget fetch_order by client id, for an order Bitget does not have (``data: []``), fails in its own
+    code: it joins the order id it was not given (None) into its OrderNotFound message, a TypeError. Taken for a
+    transient failure, every look-up failed and the executor left the order UNKNOWN for good. Such a failure of
+    ccxt's own is searched for in the order lists, as a refusal is."""
+    import ccxt.async_support as ccxt_async
+
+    api = ccxt_async.bitget({"apiKey": "key-123456", "secret": "s", "password": "pw-123456"})
+    api.set_markets([{"id": "BTCUSDT", "symbol": SYMBOL, "base": "BTC", "quote": "USDT", "baseId": "BTC",
+                      "quoteId": "USDT", "type": "spot", "spot": True, "margin": False, "swap": False,
+                      "future": False, "option": False, "contract": False, "active": True,
+                      "precision": {"amount": "0.0001", "price": "0.01"}, "limits": {}, "info": {}}])
+
+    async def fetch(url, method="GET", headers=None, body=None):
+        if "orderInfo" in url:
+            return {"code": "00000", "msg": "success", "requestTime": 1, "data": []}
+        raise ccxt_async.NetworkError("not this one")
+
+    api.fetch = fetch
+    try:
+        with pytest.raises(TypeError):
+            await api.fetch_order(None, SYMBOL, {"clientOrderId": "grid-7"})
+    finally:
+        await api.close()
+
+    bot, gate = await gate_bot()
+    state = await gate.place_order(order("bug-1"))
+    fake_gate.fill(state.exchange_order_id, D("0.01"))
+    real = gate.api.fetch_order
+
+    async def failing(*args, **kwargs):
+        raise TypeError('can only concatenate str (not "NoneType") to str')
+
+    gate.api.fetch_order = failing
+    try:
+        found = await gate.fetch_order(SYMBOL, "bug-1")
+        assert found is not None and found.status is OrderStatus.FILLED
+        assert await gate.fetch_order(SYMBOL, "bug-never-sent") is None
+    finally:
+        gate.api.fetch_order = real
+    fake_gate.http_429 = 1  # a real transient failure of the look-up still fails it (the lists may be partial)
+    with pytest.raises(RateLimited):
+        await gate.fetch_order(SYMBOL, "bug-1")
